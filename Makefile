@@ -1,0 +1,42 @@
+# trueup: `make run` shows it working, `make test` proves it, `make bench` measures it.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+SAMPLE := samples/bybit-session.jsonl
+RUN_DIR := run
+
+.PHONY: install run test lint typecheck bench clean
+
+install: $(INSTALLED)
+
+$(INSTALLED): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $(INSTALLED)
+
+run: $(INSTALLED)
+	@mkdir -p $(RUN_DIR) && rm -f $(RUN_DIR)/journal.db*
+	$(BIN)/trueup --store $(RUN_DIR)/journal.db ingest $(SAMPLE)
+	$(BIN)/trueup --store $(RUN_DIR)/journal.db audit --venue bybit --account main --symbol BTCUSDT
+
+test: lint $(INSTALLED)
+	$(BIN)/pytest -q
+
+lint: $(INSTALLED) typecheck
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# mypy needs the installed names (trueup.domain ...) on disk: a tree of links gives it them.
+typecheck: $(INSTALLED)
+	@rm -rf build/typecheck && mkdir -p build/typecheck/trueup
+	@for d in domain projections adapters runners; do ln -s ../../../$$d build/typecheck/trueup/$$d; done
+	MYPYPATH=build/typecheck $(BIN)/mypy build/typecheck/trueup tests bench
+
+bench: $(INSTALLED)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) build $(RUN_DIR) .pytest_cache .mypy_cache .ruff_cache .hypothesis

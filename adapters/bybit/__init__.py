@@ -1,0 +1,1 @@
+"""Bybit V5: its wire formats, and (later) its live client and simulator."""

@@ -1,0 +1,166 @@
+"""Bybit V5 private WebSocket frames and REST responses, as domain events.
+
+Field names and meanings follow Bybit's V5 documentation (position, order, execution and
+wallet topics; /v5/position/list, /v5/order/realtime, /v5/order/history,
+/v5/execution/list).
+"""
+
+from decimal import Decimal
+
+from trueup.adapters.envelope import Envelope
+from trueup.adapters.payload import Payload
+from trueup.domain.errors import ErrorReply, UnknownInput
+from trueup.domain.events import (
+    ExecutionsReported,
+    Fill,
+    InputEvent,
+    OrderReport,
+    OrdersReported,
+    PositionReport,
+    PositionsReported,
+    SnapshotPage,
+    Source,
+    WalletReport,
+    WalletReported,
+)
+
+REST_ENDPOINTS = (
+    "/v5/position/list",
+    "/v5/order/realtime",
+    "/v5/order/history",
+    "/v5/execution/list",
+)
+
+
+def decode(envelope: Envelope, channel: str, line: Payload) -> InputEvent:
+    """One capture line of venue bybit, channel ws or rest."""
+    if channel == "ws":
+        return decode_ws(envelope, line.child("data"))
+    params = line.child("params") if line.has("params") else Payload({}, "params")
+    return decode_rest(envelope, line.text("endpoint"), params, line.child("data"))
+
+
+def decode_ws(envelope: Envelope, frame: Payload) -> InputEvent:
+    if not frame.has("topic"):
+        op = frame.fields.get("op")
+        raise UnknownInput(f"data: a control message (op={op!r}), not a report")
+    topic = frame.text("topic")
+    family = topic.split(".", 1)[0]
+    items = frame.items("data")
+    header = envelope.header()
+    if family == "position":
+        reports = tuple(position_report(item, None) for item in items)
+        return PositionsReported(**header, source="ws", reports=reports, snapshot=None)
+    if family == "order":
+        orders = tuple(order_report(item, None) for item in items)
+        return OrdersReported(**header, source="ws", orders=orders)
+    if family == "execution" and topic != "execution.fast":
+        fills = tuple(fill(item, None) for item in items)
+        return ExecutionsReported(**header, source="ws", fills=fills)
+    if family == "wallet":
+        return WalletReported(**header, wallets=tuple(wallet_report(item) for item in items))
+    raise UnknownInput(f"data.topic: {topic!r} is not a topic trueup reads")
+
+
+def decode_rest(envelope: Envelope, endpoint: str, params: Payload, body: Payload) -> InputEvent:
+    if endpoint not in REST_ENDPOINTS:
+        raise UnknownInput(f"endpoint: {endpoint!r} is not an endpoint trueup reads")
+    ret_code = body.integer("retCode")
+    if ret_code != 0:
+        raise ErrorReply(ret_code, body.optional_text("retMsg"))
+    result = body.child("result")
+    category = result.optional_text("category") or params.text("category")
+    items = result.items("list")
+    header = envelope.header()
+    source: Source = "rest"
+    if endpoint == "/v5/position/list":
+        reports = tuple(position_report(item, category) for item in items)
+        page = SnapshotPage(
+            category=category,
+            symbol=params.optional_text("symbol") or None,
+            settle_coin=params.optional_text("settleCoin") or None,
+            cursor=params.optional_text("cursor"),
+            next_cursor=result.optional_text("nextPageCursor"),
+            server_time=body.millis("time") if body.has("time") else envelope.at,
+        )
+        return PositionsReported(**header, source=source, reports=reports, snapshot=page)
+    if endpoint == "/v5/execution/list":
+        fills = tuple(fill(item, category) for item in items)
+        return ExecutionsReported(**header, source=source, fills=fills)
+    orders = tuple(order_report(item, category) for item in items)
+    return OrdersReported(**header, source=source, orders=orders)
+
+
+def _category(item: Payload, category: str | None) -> str:
+    # WebSocket items carry their category; REST items inherit the response's.
+    return item.text("category") if category is None else category
+
+
+def position_report(item: Payload, category: str | None) -> PositionReport:
+    # WebSocket names the average entry price entryPrice, REST names it avgPrice.
+    entry = "entryPrice" if item.has("entryPrice") else "avgPrice"
+    return PositionReport(
+        category=_category(item, category),
+        symbol=item.text("symbol"),
+        position_idx=item.integer("positionIdx"),
+        side=item.choice("side", ("Buy", "Sell", "")),
+        size=item.decimal("size"),
+        entry_price=item.optional_decimal(entry),
+        mark_price=item.optional_decimal("markPrice"),
+        unrealised_pnl=item.optional_decimal("unrealisedPnl"),
+        cum_realised_pnl=item.optional_decimal("cumRealisedPnl"),
+        seq=item.integer("seq"),
+        updated_time=item.millis("updatedTime"),
+        status=item.optional_text("positionStatus", "Normal"),
+    )
+
+
+def order_report(item: Payload, category: str | None) -> OrderReport:
+    return OrderReport(
+        category=_category(item, category),
+        symbol=item.text("symbol"),
+        order_id=item.text("orderId"),
+        order_link_id=item.optional_text("orderLinkId"),
+        side=item.choice("side", ("Buy", "Sell")),
+        position_idx=item.integer("positionIdx"),
+        order_type=item.optional_text("orderType"),
+        stop_order_type=item.optional_text("stopOrderType"),
+        status=item.text("orderStatus"),
+        qty=item.decimal("qty"),
+        price=item.optional_decimal("price"),
+        avg_price=item.optional_decimal("avgPrice"),
+        cum_exec_qty=item.optional_decimal("cumExecQty") or Decimal(0),
+        cum_exec_fee=item.optional_decimal("cumExecFee"),
+        reduce_only=item.boolean("reduceOnly"),
+        cancel_type=item.optional_text("cancelType"),
+        reject_reason=item.optional_text("rejectReason"),
+        created_time=item.millis("createdTime"),
+        updated_time=item.millis("updatedTime"),
+    )
+
+
+def fill(item: Payload, category: str | None) -> Fill:
+    return Fill(
+        category=_category(item, category),
+        symbol=item.text("symbol"),
+        exec_id=item.text("execId"),
+        order_id=item.optional_text("orderId"),
+        order_link_id=item.optional_text("orderLinkId"),
+        side=item.optional_text("side"),
+        exec_type=item.optional_text("execType", "Trade"),
+        exec_price=item.decimal("execPrice"),
+        exec_qty=item.decimal("execQty"),
+        exec_fee=item.optional_decimal("execFee"),
+        closed_size=item.optional_decimal("closedSize"),
+        exec_time=item.millis("execTime"),
+        seq=item.optional_integer("seq"),
+    )
+
+
+def wallet_report(item: Payload) -> WalletReport:
+    return WalletReport(
+        account_type=item.optional_text("accountType"),
+        total_equity=item.optional_decimal("totalEquity"),
+        total_wallet_balance=item.optional_decimal("totalWalletBalance"),
+        total_available_balance=item.optional_decimal("totalAvailableBalance"),
+    )

@@ -1,0 +1,15 @@
+"""What every input shares, whatever its venue: its id, receive time, account and raw text."""
+
+from typing import Any, NamedTuple
+
+
+class Envelope(NamedTuple):
+    input_id: str
+    at: int
+    venue: str
+    account: str
+    raw: str
+
+    def header(self) -> dict[str, Any]:
+        """The keyword arguments every InputEvent takes."""
+        return self._asdict()

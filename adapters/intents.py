@@ -1,0 +1,95 @@
+"""The trading system's intents (DESIGN.md, "Intents"), as domain events."""
+
+from collections.abc import Callable
+
+from trueup.adapters.envelope import Envelope
+from trueup.adapters.payload import Payload
+from trueup.domain.errors import MalformedInput, UnknownInput
+from trueup.domain.events import (
+    MODES,
+    PURPOSES,
+    SIDES,
+    AccountModeSet,
+    InputEvent,
+    LocalPositionClosed,
+    LocalPositionOpened,
+    LocalPositionResized,
+    Mode,
+    OrderCancelled,
+    OrderPlaced,
+    Purpose,
+)
+
+
+def _account_mode(envelope: Envelope, data: Payload) -> InputEvent:
+    mode: Mode = data.choice("mode", MODES)  # type: ignore[assignment]
+    return AccountModeSet(**envelope.header(), mode=mode)
+
+
+def _position_opened(envelope: Envelope, data: Payload) -> InputEvent:
+    mode: Mode = data.choice("mode", MODES)  # type: ignore[assignment]
+    position_idx = data.integer("position_idx") if data.has("position_idx") else 0
+    if position_idx not in (0, 1, 2):
+        raise MalformedInput(f"{data.where}.position_idx: must be 0, 1 or 2")
+    return LocalPositionOpened(
+        **envelope.header(),
+        position_id=data.text("position_id"),
+        category=data.text("category"),
+        symbol=data.text("symbol"),
+        position_idx=position_idx,
+        side=data.choice("side", SIDES),
+        qty=data.positive_decimal("qty"),
+        mode=mode,
+        timeframe=data.optional_text("timeframe") or None,
+    )
+
+
+def _position_resized(envelope: Envelope, data: Payload) -> InputEvent:
+    return LocalPositionResized(
+        **envelope.header(), position_id=data.text("position_id"), qty=data.positive_decimal("qty")
+    )
+
+
+def _position_closed(envelope: Envelope, data: Payload) -> InputEvent:
+    return LocalPositionClosed(
+        **envelope.header(),
+        position_id=data.text("position_id"),
+        exit_reason=data.optional_text("exit_reason", "UNSPECIFIED"),
+    )
+
+
+def _order_placed(envelope: Envelope, data: Payload) -> InputEvent:
+    purpose: Purpose = data.choice("purpose", PURPOSES)  # type: ignore[assignment]
+    return OrderPlaced(
+        **envelope.header(),
+        position_id=data.text("position_id"),
+        order_link_id=data.text("order_link_id"),
+        category=data.text("category"),
+        symbol=data.text("symbol"),
+        purpose=purpose,
+        side=data.choice("side", SIDES),
+        qty=data.positive_decimal("qty"),
+        price=data.optional_decimal("price"),
+    )
+
+
+def _order_cancelled(envelope: Envelope, data: Payload) -> InputEvent:
+    return OrderCancelled(**envelope.header(), order_link_id=data.text("order_link_id"))
+
+
+DECODERS: dict[str, Callable[[Envelope, Payload], InputEvent]] = {
+    "account_mode": _account_mode,
+    "position_opened": _position_opened,
+    "position_resized": _position_resized,
+    "position_closed": _position_closed,
+    "order_placed": _order_placed,
+    "order_cancelled": _order_cancelled,
+}
+
+
+def decode(envelope: Envelope, data: Payload) -> InputEvent:
+    kind = data.text("kind")
+    decoder = DECODERS.get(kind)
+    if decoder is None:
+        raise UnknownInput(f"data.kind: {kind!r} is not one of {sorted(DECODERS)}")
+    return decoder(envelope, data)

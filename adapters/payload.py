@@ -1,0 +1,95 @@
+"""Typed reads of fields from a decoded wire payload, with errors that say where."""
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from trueup.domain.decimals import to_decimal, to_millis, to_optional_decimal
+from trueup.domain.errors import MalformedInput
+
+
+class Payload:
+    """A JSON object from the wire; ``where`` prefixes every error (e.g. ``data[2]``)."""
+
+    __slots__ = ("fields", "where")
+
+    def __init__(self, fields: object, where: str) -> None:
+        if not isinstance(fields, Mapping):
+            raise MalformedInput(f"{where}: expected an object, got {type(fields).__name__}")
+        self.fields: Mapping[str, Any] = fields
+        self.where = where
+
+    def _path(self, name: str) -> str:
+        return f"{self.where}.{name}"
+
+    def _required(self, name: str) -> Any:
+        try:
+            return self.fields[name]
+        except KeyError:
+            raise MalformedInput(f"{self._path(name)}: missing") from None
+
+    def has(self, name: str) -> bool:
+        return name in self.fields
+
+    def text(self, name: str) -> str:
+        value = self._required(name)
+        if not isinstance(value, str):
+            raise MalformedInput(f"{self._path(name)}: expected a string, got {value!r}")
+        return value
+
+    def optional_text(self, name: str, default: str = "") -> str:
+        value = self.fields.get(name)
+        if value is None:
+            return default
+        if not isinstance(value, str):
+            raise MalformedInput(f"{self._path(name)}: expected a string, got {value!r}")
+        return value
+
+    def choice(self, name: str, allowed: tuple[str, ...]) -> str:
+        value = self.text(name)
+        if value not in allowed:
+            raise MalformedInput(f"{self._path(name)}: {value!r} is not one of {list(allowed)}")
+        return value
+
+    def integer(self, name: str) -> int:
+        value = self._required(name)
+        if isinstance(value, str) and value.lstrip("-").isdigit():
+            return int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise MalformedInput(f"{self._path(name)}: expected an integer, got {value!r}")
+        return value
+
+    def optional_integer(self, name: str) -> int | None:
+        value = self.fields.get(name)
+        return None if value is None or value == "" else self.integer(name)
+
+    def boolean(self, name: str, default: bool = False) -> bool:
+        value = self.fields.get(name, default)
+        if not isinstance(value, bool):
+            raise MalformedInput(f"{self._path(name)}: expected true or false, got {value!r}")
+        return value
+
+    def decimal(self, name: str) -> Decimal:
+        return to_decimal(self._required(name), self._path(name))
+
+    def positive_decimal(self, name: str) -> Decimal:
+        value = self.decimal(name)
+        if value <= 0:
+            raise MalformedInput(f"{self._path(name)}: must be positive, got {value}")
+        return value
+
+    def optional_decimal(self, name: str) -> Decimal | None:
+        return to_optional_decimal(self.fields.get(name), self._path(name))
+
+    def millis(self, name: str) -> int:
+        return to_millis(self._required(name), self._path(name))
+
+    def child(self, name: str) -> "Payload":
+        return Payload(self._required(name), self._path(name))
+
+    def items(self, name: str) -> list["Payload"]:
+        """The objects of an array field, each addressed by its index in errors."""
+        value = self._required(name)
+        if not isinstance(value, list):
+            raise MalformedInput(f"{self._path(name)}: expected an array, got {value!r}")
+        return [Payload(item, f"{self._path(name)}[{i}]") for i, item in enumerate(value)]

@@ -1,0 +1,165 @@
+"""The journal: an append-only log of input events on eventsourcing's application recorder.
+
+Each account's inputs form one stream, in arrival order. Beside each input a marker is
+stored under the input's own id (uuid5 of its content), whose uniqueness makes appending
+the same input twice a no-op, in one transaction with the input itself.
+"""
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import orjson
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    InfrastructureFactory,
+    InfrastructureFactoryError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    StoredEvent,
+)
+from eventsourcing.utils import Environment
+
+from trueup.adapters.store import codec
+from trueup.adapters.store.location import TABLE_PREFIX, StoreError, redact, settings
+from trueup.domain.events import InputEvent
+from trueup.domain.keys import account_stream_id
+
+MARKER_TOPIC = "trueup.input-marker"
+PAGE = 2000
+
+
+@dataclass(frozen=True)
+class Appended:
+    """What one append did: new inputs stored, and inputs the journal already held."""
+
+    stored: int
+    duplicates: int
+
+
+class Journal:
+    """Appends input events once each and reads them back per account or in global order."""
+
+    def __init__(self, recorder: ApplicationRecorder, factory: InfrastructureFactory[Any]) -> None:
+        self.recorder = recorder
+        self._factory = factory
+        self._heads: dict[UUID, int] = {}
+
+    @classmethod
+    def open(cls, url: str) -> "Journal":
+        """Open (creating tables if needed) the journal at a store URL."""
+        env = Environment(name=TABLE_PREFIX, env=settings(url))
+        try:
+            factory: InfrastructureFactory[Any] = InfrastructureFactory.construct(env)
+            recorder = factory.application_recorder()
+        except (OperationalError, InterfaceError, InfrastructureFactoryError, OSError) as error:
+            raise StoreError(
+                f"cannot open the journal at {redact(url)}: {_first_line(error)}"
+            ) from None
+        return cls(recorder, factory)
+
+    def close(self) -> None:
+        self._factory.close()
+
+    def __enter__(self) -> "Journal":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # --- writing ----------------------------------------------------------------------------
+
+    def append(self, events: Sequence[InputEvent]) -> Appended:
+        """Store a batch in one transaction; inputs already stored are skipped, not repeated."""
+        unique = list({e.input_id: e for e in events}.values())
+        pending = unique
+        for _ in range(3):
+            if not pending:
+                break
+            stored, heads = self._stored(pending)
+            try:
+                self.recorder.insert_events(stored)
+            except IntegrityError:
+                # Someone stored some of these first (a repeated capture, or another writer):
+                # drop what is already in, re-read the stream heads, and try again.
+                self._heads.clear()
+                pending = [e for e in pending if not self.contains(e.input_id)]
+                continue
+            self._heads = heads
+            return Appended(len(pending), len(events) - len(pending))
+        if pending:
+            raise StoreError("could not append: the journal's streams keep moving under us")
+        return Appended(0, len(events))
+
+    def contains(self, input_id: str) -> bool:
+        return bool(self.recorder.select_events(UUID(input_id), limit=1))
+
+    def _stored(self, events: Iterable[InputEvent]) -> tuple[list[StoredEvent], dict[UUID, int]]:
+        """The rows for a batch, and the stream heads once they are in."""
+        heads = dict(self._heads)
+        stored: list[StoredEvent] = []
+        for event in events:
+            stream = account_stream_id(event.venue, event.account)
+            version = heads.get(stream)
+            if version is None:
+                version = self._head(stream)
+            version += 1
+            heads[stream] = version
+            marker = orjson.dumps({"stream": str(stream), "version": version})
+            stored.append(StoredEvent(UUID(event.input_id), 1, MARKER_TOPIC, marker))
+            stored.append(
+                StoredEvent(stream, version, codec.TOPICS[event.type], codec.encode(event))
+            )
+        return stored, heads
+
+    def _head(self, stream: UUID) -> int:
+        last = self.recorder.select_events(stream, desc=True, limit=1)
+        return last[0].originator_version if last else 0
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def account_states(self, venue: str, account: str) -> Iterator[bytes]:
+        """The stored form of an account's events, in arrival order, a page at a time."""
+        stream = account_stream_id(venue, account)
+        after = 0
+        while True:
+            page = self.recorder.select_events(stream, gt=after, limit=PAGE)
+            for stored in page:
+                yield stored.state
+            if len(page) < PAGE:
+                return
+            after = page[-1].originator_version
+
+    def account_events(
+        self, venue: str, account: str, symbol: str | None = None
+    ) -> Iterator[InputEvent]:
+        """An account's events in arrival order; with ``symbol``, only those that may touch it."""
+        states = self.account_states(venue, account)
+        if symbol is not None:
+            states = (s for s in states if codec.mentions(s, symbol))
+        return (codec.decode(state) for state in states)
+
+    def notifications(self, after: int = 0, limit: int = PAGE) -> list[tuple[int, InputEvent]]:
+        """Events in the order they were stored, with their position in that order."""
+        page = self.recorder.select_notifications(after, limit, inclusive_of_start=False)
+        return [(n.id, codec.decode(n.state)) for n in page if n.topic != MARKER_TOPIC]
+
+    def all_events(self, after: int = 0) -> Iterator[tuple[int, InputEvent]]:
+        while True:
+            page = self.recorder.select_notifications(after, PAGE, inclusive_of_start=False)
+            if not page:
+                return
+            for n in page:
+                if n.topic != MARKER_TOPIC:
+                    yield n.id, codec.decode(n.state)
+            after = page[-1].id
+
+    def last_position(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0]

@@ -1,0 +1,247 @@
+"""The fold of one account's events: its positions, orders and local claims.
+
+``AccountBook.apply`` is the whole fold; it returns the position keys an event changed,
+which is what an audit timeline and the detectors need to know.
+"""
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from trueup.domain.events import (
+    AccountModeSet,
+    ExecutionsReported,
+    InputEvent,
+    LocalPositionClosed,
+    LocalPositionOpened,
+    LocalPositionResized,
+    OrderCancelled,
+    OrderPlaced,
+    OrdersReported,
+    PositionsReported,
+    SnapshotPage,
+)
+from trueup.domain.keys import OrderKey, PositionKey
+from trueup.domain.order import Order
+from trueup.domain.position import LocalPosition, Position
+
+Changed = frozenset[PositionKey]
+NOTHING: Changed = frozenset()
+
+
+class AccountBook:
+    """Everything trueup knows about one account, folded from its events in arrival order."""
+
+    def __init__(self, venue: str, account: str) -> None:
+        self.venue = venue
+        self.account = account
+        self.mode: str | None = None
+        self.positions: dict[PositionKey, Position] = {}
+        self.orders: dict[OrderKey, Order] = {}
+        self.order_keys_by_link: dict[str, OrderKey] = {}
+        self.open_orders: dict[PositionKey, set[OrderKey]] = {}
+        self.placed: dict[str, OrderPlaced] = {}
+        self._placed_by_purpose: dict[tuple[str, str], OrderPlaced] = {}
+        self.cancel_requested: dict[str, int] = {}
+        self.local_keys: dict[str, PositionKey] = {}
+        # Keys seen so far by an unfinished paginated snapshot, per (category, symbol, coin).
+        self._pages: dict[tuple[str, str | None, str | None], set[PositionKey]] = {}
+        self._handlers: dict[type[InputEvent], Callable[[Any], Changed]] = {
+            PositionsReported: self._positions_reported,
+            OrdersReported: self._orders_reported,
+            ExecutionsReported: self._executions_reported,
+            AccountModeSet: self._account_mode_set,
+            LocalPositionOpened: self._local_opened,
+            LocalPositionResized: self._local_resized,
+            LocalPositionClosed: self._local_closed,
+            OrderPlaced: self._order_placed,
+            OrderCancelled: self._order_cancelled,
+        }
+
+    def apply(self, event: InputEvent) -> Changed:
+        handler = self._handlers.get(type(event))
+        return handler(event) if handler else NOTHING
+
+    def position(self, key: PositionKey) -> Position:
+        found = self.positions.get(key)
+        if found is None:
+            found = self.positions[key] = Position(key)
+        return found
+
+    def key(self, category: str, symbol: str, position_idx: int) -> PositionKey:
+        return PositionKey(self.venue, self.account, category, symbol, position_idx)
+
+    def open_orders_for(self, key: PositionKey) -> list[Order]:
+        return [self.orders[k] for k in sorted(self.open_orders.get(key, ()))]
+
+    def placed_order(self, position_id: str, purpose: str) -> OrderPlaced | None:
+        return self._placed_by_purpose.get((position_id, purpose))
+
+    def order_by_link(self, order_link_id: str) -> Order | None:
+        order_key = self.order_keys_by_link.get(order_link_id)
+        return self.orders.get(order_key) if order_key else None
+
+    def tp1_state(self, position_id: str) -> str:
+        """NONE (no TP1 placed), PLACED, PARTIAL, FILLED or CANCELLED."""
+        placed = self.placed_order(position_id, "TP1")
+        if placed is None:
+            return "NONE"
+        order = self.order_by_link(placed.order_link_id)
+        if order is None:
+            return "PLACED"
+        if order.status == "Filled":
+            return "FILLED"
+        if order.filled_qty > 0:
+            return "PARTIAL"
+        return "CANCELLED" if order.is_terminal else "PLACED"
+
+    # --- exchange reports -----------------------------------------------------------------
+
+    def _positions_reported(self, event: PositionsReported) -> Changed:
+        changed = {
+            self.key(r.category, r.symbol, r.position_idx)
+            for r in event.reports
+            if self.position(self.key(r.category, r.symbol, r.position_idx)).apply_report(r)
+        }
+        if event.snapshot is not None:
+            changed |= self._snapshot_page(event, event.snapshot)
+        return frozenset(changed)
+
+    def _snapshot_page(self, event: PositionsReported, page: SnapshotPage) -> set[PositionKey]:
+        scope = (page.category, page.symbol, page.settle_coin)
+        seen = self._pages.pop(scope, set()) if page.cursor else set()
+        seen.update(self.key(r.category, r.symbol, r.position_idx) for r in event.reports)
+        if page.next_cursor:
+            self._pages[scope] = seen
+            return set()
+        # The last page: every covered key the snapshot did not list is flat.
+        absent = [
+            position
+            for key, position in self.positions.items()
+            if key not in seen and _covers(page, key)
+        ]
+        return {p.key for p in absent if p.apply_absent(page.server_time)}
+
+    def _orders_reported(self, event: OrdersReported) -> Changed:
+        changed: set[PositionKey] = set()
+        for report in event.orders:
+            order_key = OrderKey(report.category, report.order_id)
+            order = self._order(order_key)
+            if report.order_link_id:
+                self.order_keys_by_link[report.order_link_id] = order_key
+            if order.apply_report(report):
+                changed.add(self._index_open(order_key, order))
+        return frozenset(changed)
+
+    def _executions_reported(self, event: ExecutionsReported) -> Changed:
+        changed: set[PositionKey] = set()
+        for fill in event.fills:
+            if not fill.order_id:
+                continue  # funding and settlement touch no order
+            order_key = OrderKey(fill.category, fill.order_id)
+            order = self._order(order_key)
+            if fill.order_link_id:
+                self.order_keys_by_link.setdefault(fill.order_link_id, order_key)
+            if order.apply_fill(fill):
+                key = self._order_position_key(order)
+                if key is not None:
+                    changed.add(key)
+        return frozenset(changed)
+
+    def _index_open(self, order_key: OrderKey, order: Order) -> PositionKey:
+        r = order.report
+        assert r is not None
+        key = self.key(r.category, r.symbol, r.position_idx)
+        if order.is_terminal:
+            self.open_orders.get(key, set()).discard(order_key)
+        else:
+            self.open_orders.setdefault(key, set()).add(order_key)
+        return key
+
+    def _order(self, order_key: OrderKey) -> Order:
+        found = self.orders.get(order_key)
+        if found is None:
+            found = self.orders[order_key] = Order(order_key.category, order_key.order_id)
+        return found
+
+    def _order_position_key(self, order: Order) -> PositionKey | None:
+        if order.report is not None:
+            r = order.report
+            return self.key(r.category, r.symbol, r.position_idx)
+        placed = self.placed.get(order.order_link_id)
+        if placed is not None:
+            return self.local_keys.get(placed.position_id)
+        return None
+
+    # --- intents --------------------------------------------------------------------------
+
+    def _account_mode_set(self, event: AccountModeSet) -> Changed:
+        self.mode = event.mode
+        return NOTHING
+
+    def _local_opened(self, event: LocalPositionOpened) -> Changed:
+        if event.position_id in self.local_keys:
+            return NOTHING  # an intent repeated is the same claim
+        key = self.key(event.category, event.symbol, event.position_idx)
+        self.local_keys[event.position_id] = key
+        self.position(key).local[event.position_id] = LocalPosition(
+            position_id=event.position_id,
+            key=key,
+            side=event.side,
+            qty=event.qty,
+            mode=event.mode,
+            timeframe=event.timeframe,
+            opened_at=event.at,
+        )
+        return frozenset((key,))
+
+    def _local_resized(self, event: LocalPositionResized) -> Changed:
+        local = self._local(event.position_id)
+        if local is None or not local.is_open or local.qty == event.qty:
+            return NOTHING
+        local.qty = event.qty
+        return frozenset((local.key,))
+
+    def _local_closed(self, event: LocalPositionClosed) -> Changed:
+        local = self._local(event.position_id)
+        if local is None or not local.is_open:
+            return NOTHING
+        local.status = "CLOSED"
+        local.exit_reason = event.exit_reason
+        local.closed_at = event.at
+        return frozenset((local.key,))
+
+    def _local(self, position_id: str) -> LocalPosition | None:
+        key = self.local_keys.get(position_id)
+        return self.positions[key].local[position_id] if key else None
+
+    def _order_placed(self, event: OrderPlaced) -> Changed:
+        if event.order_link_id in self.placed:
+            return NOTHING
+        self.placed[event.order_link_id] = event
+        self._placed_by_purpose.setdefault((event.position_id, event.purpose), event)
+        key = self.local_keys.get(event.position_id)
+        return frozenset((key,)) if key else NOTHING
+
+    def _order_cancelled(self, event: OrderCancelled) -> Changed:
+        # A cancel request is a claim; the exchange's order report is what ends the order.
+        self.cancel_requested.setdefault(event.order_link_id, event.at)
+        return NOTHING
+
+
+def _covers(page: SnapshotPage, key: PositionKey) -> bool:
+    if key.category != page.category:
+        return False
+    if page.symbol is not None:
+        return key.symbol == page.symbol
+    # Bybit's settleCoin query lists every open position settled in that coin; linear
+    # symbols end in their settle coin (BTCUSDT, BTCPERP is USDC).
+    coin = page.settle_coin or ""
+    return key.symbol.endswith(coin) or (coin == "USDC" and key.symbol.endswith("PERP"))
+
+
+def fold(venue: str, account: str, events: Iterable[InputEvent]) -> AccountBook:
+    """Replay events into a fresh book: the same events always give the same book."""
+    book = AccountBook(venue, account)
+    for event in events:
+        book.apply(event)
+    return book

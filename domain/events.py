@@ -1,0 +1,278 @@
+"""Domain events: one per input, normalised to Decimal fields, the verbatim input kept beside.
+
+Every event names the input it came from (``input_id``), its receive time ``at`` (the clock
+of every rule), and carries ``raw``, the input line exactly as it arrived.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import ClassVar, Literal
+
+Source = Literal["ws", "rest"]
+Mode = Literal["LIVE", "PAPER", "BACKTEST"]
+Purpose = Literal["ENTRY", "TP1", "TP2", "SL"]
+
+MODES: tuple[str, ...] = ("LIVE", "PAPER", "BACKTEST")
+PURPOSES: tuple[str, ...] = ("ENTRY", "TP1", "TP2", "SL")
+SIDES: tuple[str, ...] = ("Buy", "Sell")
+
+
+# --- normalised records inside venue reports -------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PositionReport:
+    """The exchange's word on one position; ``size`` is unsigned, ``side`` "" when flat."""
+
+    category: str
+    symbol: str
+    position_idx: int
+    side: str
+    size: Decimal
+    entry_price: Decimal | None
+    mark_price: Decimal | None
+    unrealised_pnl: Decimal | None
+    cum_realised_pnl: Decimal | None
+    seq: int
+    updated_time: int
+    status: str
+
+    @property
+    def signed_size(self) -> Decimal:
+        return -self.size if self.side == "Sell" else self.size
+
+
+@dataclass(frozen=True, slots=True)
+class OrderReport:
+    """The exchange's word on one order at ``updated_time``."""
+
+    category: str
+    symbol: str
+    order_id: str
+    order_link_id: str
+    side: str
+    position_idx: int
+    order_type: str
+    stop_order_type: str
+    status: str
+    qty: Decimal
+    price: Decimal | None
+    avg_price: Decimal | None
+    cum_exec_qty: Decimal
+    cum_exec_fee: Decimal | None
+    reduce_only: bool
+    cancel_type: str
+    reject_reason: str
+    created_time: int
+    updated_time: int
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """One execution; ``exec_id`` identifies it across WebSocket and REST."""
+
+    category: str
+    symbol: str
+    exec_id: str
+    order_id: str
+    order_link_id: str
+    side: str
+    exec_type: str
+    exec_price: Decimal
+    exec_qty: Decimal
+    exec_fee: Decimal | None
+    closed_size: Decimal | None
+    exec_time: int
+    seq: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class WalletReport:
+    """Account-wide balances from one wallet update."""
+
+    account_type: str
+    total_equity: Decimal | None
+    total_wallet_balance: Decimal | None
+    total_available_balance: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotPage:
+    """Which positions a REST position list covers, and where its pagination stands."""
+
+    category: str
+    symbol: str | None
+    settle_coin: str | None
+    cursor: str
+    next_cursor: str
+    server_time: int
+
+
+# --- events -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InputEvent:
+    """What every stored input event carries."""
+
+    type: ClassVar[str] = "InputEvent"
+
+    input_id: str
+    at: int
+    venue: str
+    account: str
+    raw: str
+
+    @property
+    def symbols(self) -> tuple[str, ...] | None:
+        """The symbols this event concerns; None when it may concern any of the account's."""
+        return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PositionsReported(InputEvent):
+    type: ClassVar[str] = "PositionsReported"
+    source: Source
+    reports: tuple[PositionReport, ...]
+    snapshot: SnapshotPage | None
+
+    @property
+    def symbols(self) -> tuple[str, ...] | None:
+        # A snapshot speaks of the positions it omits too.
+        if self.snapshot is not None:
+            return None
+        return tuple(r.symbol for r in self.reports)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrdersReported(InputEvent):
+    type: ClassVar[str] = "OrdersReported"
+    source: Source
+    orders: tuple[OrderReport, ...]
+
+    @property
+    def symbols(self) -> tuple[str, ...] | None:
+        return tuple(o.symbol for o in self.orders)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecutionsReported(InputEvent):
+    type: ClassVar[str] = "ExecutionsReported"
+    source: Source
+    fills: tuple[Fill, ...]
+
+    @property
+    def symbols(self) -> tuple[str, ...] | None:
+        return tuple(f.symbol for f in self.fills)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WalletReported(InputEvent):
+    type: ClassVar[str] = "WalletReported"
+    wallets: tuple[WalletReport, ...]
+
+    @property
+    def symbols(self) -> tuple[str, ...] | None:
+        return ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccountModeSet(InputEvent):
+    type: ClassVar[str] = "AccountModeSet"
+    mode: Mode
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LocalPositionOpened(InputEvent):
+    type: ClassVar[str] = "LocalPositionOpened"
+    position_id: str
+    category: str
+    symbol: str
+    position_idx: int
+    side: str
+    qty: Decimal
+    mode: Mode
+    timeframe: str | None
+
+    @property
+    def symbols(self) -> tuple[str, ...] | None:
+        return (self.symbol,)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LocalPositionResized(InputEvent):
+    type: ClassVar[str] = "LocalPositionResized"
+    position_id: str
+    qty: Decimal
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LocalPositionClosed(InputEvent):
+    type: ClassVar[str] = "LocalPositionClosed"
+    position_id: str
+    exit_reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderPlaced(InputEvent):
+    type: ClassVar[str] = "OrderPlaced"
+    position_id: str
+    order_link_id: str
+    category: str
+    symbol: str
+    purpose: Purpose
+    side: str
+    qty: Decimal
+    price: Decimal | None
+
+    @property
+    def symbols(self) -> tuple[str, ...] | None:
+        return (self.symbol,)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderCancelled(InputEvent):
+    type: ClassVar[str] = "OrderCancelled"
+    order_link_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InputRejected(InputEvent):
+    """An input kept although it could not be used: malformed, unknown, or an error reply."""
+
+    type: ClassVar[str] = "InputRejected"
+    reason: str
+    channel: str | None
+    endpoint: str | None
+    ret_code: int | None
+
+    @property
+    def symbols(self) -> tuple[str, ...] | None:
+        return ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClockTicked(InputEvent):
+    """Time passing, as data: the runner appends these so time-based rules replay exactly."""
+
+    type: ClassVar[str] = "ClockTicked"
+
+    @property
+    def symbols(self) -> tuple[str, ...] | None:
+        return ()
+
+
+INPUT_EVENT_TYPES: tuple[type[InputEvent], ...] = (
+    PositionsReported,
+    OrdersReported,
+    ExecutionsReported,
+    WalletReported,
+    AccountModeSet,
+    LocalPositionOpened,
+    LocalPositionResized,
+    LocalPositionClosed,
+    OrderPlaced,
+    OrderCancelled,
+    InputRejected,
+    ClockTicked,
+)

@@ -1,0 +1,37 @@
+"""Natural keys of what trueup tracks, and the deterministic ids minted from them."""
+
+from typing import NamedTuple
+from uuid import UUID, uuid5
+
+# Fixed forever: changing it would re-key every journal ever written.
+TRUEUP_NAMESPACE = UUID("6f1d7c1e-3a4b-5c8d-9e0f-1a2b3c4d5e6f")
+
+
+class PositionKey(NamedTuple):
+    """The exchange's identity of a position (hedge mode: idx 1 long, 2 short; one-way: 0)."""
+
+    venue: str
+    account: str
+    category: str
+    symbol: str
+    position_idx: int
+
+    def label(self) -> str:
+        return f"{self.venue}/{self.account} {self.category} {self.symbol} idx={self.position_idx}"
+
+
+class OrderKey(NamedTuple):
+    """The exchange's identity of an order."""
+
+    category: str
+    order_id: str
+
+
+def input_id(canonical: bytes) -> UUID:
+    """One input, one id: the same bytes always map to the same id."""
+    return uuid5(TRUEUP_NAMESPACE, "input:" + canonical.decode("utf-8", "surrogateescape"))
+
+
+def account_stream_id(venue: str, account: str) -> UUID:
+    """The journal stream that holds one account's inputs, in arrival order."""
+    return uuid5(TRUEUP_NAMESPACE, f"account:{venue}:{account}")

@@ -1,0 +1,90 @@
+"""The Order aggregate: Bybit's orderStatus machine, cumulative fills, deduplicated by exec_id."""
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from trueup.domain.events import Fill, OrderReport
+
+OPEN_STATUSES = frozenset({"New", "PartiallyFilled", "Untriggered", "Triggered"})
+# Bybit lists Triggered among closed statuses, but it is the instant a conditional order
+# becomes New under the same orderId, so it must not end the order here.
+TERMINAL_STATUSES = frozenset(
+    {"Rejected", "PartiallyFilledCanceled", "Filled", "Cancelled", "Deactivated"}
+)
+ORDER_STATUSES = OPEN_STATUSES | TERMINAL_STATUSES
+# Executions that are not the matching of an order's quantity.
+NON_ORDER_EXEC_TYPES = frozenset({"Funding", "Settle", "Delivery"})
+
+
+def supersedes(new: OrderReport, old: OrderReport) -> bool:
+    """Terminal beats open, then newer, then more filled; so any arrival order folds the same.
+
+    Exact ties on those are broken by the whole report, which keeps the order total.
+    """
+    new_rank = (new.status in TERMINAL_STATUSES, new.updated_time, new.cum_exec_qty)
+    old_rank = (old.status in TERMINAL_STATUSES, old.updated_time, old.cum_exec_qty)
+    if new_rank != old_rank:
+        return new_rank > old_rank
+    return repr(new) > repr(old)
+
+
+@dataclass(slots=True)
+class Order:
+    """An order as the exchange reports it, with the fills seen for it."""
+
+    category: str
+    order_id: str
+    report: OrderReport | None = None
+    fills: dict[str, Fill] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str | None:
+        return self.report.status if self.report else None
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.report is not None and self.report.status in TERMINAL_STATUSES
+
+    @property
+    def order_link_id(self) -> str:
+        if self.report is not None:
+            return self.report.order_link_id
+        return next((f.order_link_id for f in self.fills.values()), "")
+
+    @property
+    def filled_qty(self) -> Decimal:
+        """The larger of the reported cumulative qty and the fills seen (either may lag)."""
+        reported = self.report.cum_exec_qty if self.report else Decimal(0)
+        return max(reported, self._fills_qty())
+
+    @property
+    def avg_price(self) -> Decimal | None:
+        fills_qty = self._fills_qty()
+        reported_qty = self.report.cum_exec_qty if self.report else Decimal(0)
+        if fills_qty and fills_qty >= reported_qty:
+            notional = sum((f.exec_price * f.exec_qty for f in self.fills.values()), Decimal(0))
+            return notional / fills_qty
+        return self.report.avg_price if self.report else None
+
+    @property
+    def fees(self) -> Decimal:
+        fill_fees = sum((f.exec_fee or Decimal(0) for f in self.fills.values()), Decimal(0))
+        reported = self.report.cum_exec_fee if self.report else None
+        return fill_fees if reported is None or self.fills else max(fill_fees, reported)
+
+    def _fills_qty(self) -> Decimal:
+        return sum((f.exec_qty for f in self.fills.values()), Decimal(0))
+
+    def apply_report(self, report: OrderReport) -> bool:
+        """Take a report unless it is older than what is known; says whether anything changed."""
+        if self.report is not None and not supersedes(report, self.report):
+            return False
+        self.report = report
+        return True
+
+    def apply_fill(self, fill: Fill) -> bool:
+        """Count a fill once, however often it is reported."""
+        if fill.exec_id in self.fills:
+            return False
+        self.fills[fill.exec_id] = fill
+        return True

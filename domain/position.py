@@ -1,0 +1,98 @@
+"""The Position aggregate: the exchange's side of one position key beside the local claims on it."""
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from trueup.domain.events import PositionReport
+from trueup.domain.keys import PositionKey
+
+ABSENT = "Absent"  # status of a flat report inferred from a complete snapshot that omits the key
+
+
+def supersedes(new: PositionReport, old: PositionReport) -> bool:
+    """Bybit's seq orders position updates; updatedTime breaks seq ties (mark moves).
+
+    Exact ties are broken by the whole report, so any arrival order folds the same.
+    """
+    new_rank = (new.seq, new.updated_time)
+    old_rank = (old.seq, old.updated_time)
+    if new_rank != old_rank:
+        return new_rank > old_rank
+    return repr(new) > repr(old)
+
+
+@dataclass(slots=True)
+class LocalPosition:
+    """A position the trading system claims; finer than the exchange's (one per strategy)."""
+
+    position_id: str
+    key: PositionKey
+    side: str
+    qty: Decimal
+    mode: str
+    timeframe: str | None
+    opened_at: int
+    status: str = "OPEN"
+    exit_reason: str | None = None
+    closed_at: int | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == "OPEN"
+
+    @property
+    def signed_qty(self) -> Decimal:
+        return -self.qty if self.side == "Sell" else self.qty
+
+
+@dataclass(slots=True)
+class Position:
+    """What the exchange last said about a key, and which local positions map to it."""
+
+    key: PositionKey
+    exchange: PositionReport | None = None
+    local: dict[str, LocalPosition] = field(default_factory=dict)
+
+    @property
+    def exchange_qty(self) -> Decimal:
+        """Signed size on the exchange; zero when flat or never seen."""
+        return self.exchange.signed_size if self.exchange else Decimal(0)
+
+    @property
+    def local_qty(self) -> Decimal:
+        """Signed net of the LIVE open local positions: what the exchange should hold."""
+        return sum(
+            (p.signed_qty for p in self.local.values() if p.is_open and p.mode == "LIVE"),
+            Decimal(0),
+        )
+
+    def open_local(self) -> list[LocalPosition]:
+        return [p for p in self.local.values() if p.is_open]
+
+    def apply_report(self, report: PositionReport) -> bool:
+        """Take a report unless an equal or newer one is already known."""
+        if self.exchange is not None and not supersedes(report, self.exchange):
+            return False
+        self.exchange = report
+        return True
+
+    def apply_absent(self, seen_time: int) -> bool:
+        """A complete snapshot taken at ``seen_time`` omits this key: flat, unless newer news."""
+        current = self.exchange
+        if current is not None and (current.size == 0 or current.updated_time >= seen_time):
+            return False
+        self.exchange = PositionReport(
+            category=self.key.category,
+            symbol=self.key.symbol,
+            position_idx=self.key.position_idx,
+            side="",
+            size=Decimal(0),
+            entry_price=None,
+            mark_price=current.mark_price if current else None,
+            unrealised_pnl=None,
+            cum_realised_pnl=current.cum_realised_pnl if current else None,
+            seq=current.seq if current else -1,
+            updated_time=seen_time,
+            status=ABSENT,
+        )
+        return True

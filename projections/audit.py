@@ -1,0 +1,127 @@
+"""The audit read model: one position's history, replayed from the journal, as of any instant."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from trueup.domain.book import AccountBook
+from trueup.domain.events import InputEvent
+from trueup.domain.keys import PositionKey
+from trueup.domain.position import Position
+
+JSON = dict[str, Any]
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    """One input that changed the position, and the position's state right after it."""
+
+    at: int
+    type: str
+    source: str | None
+    input_id: str
+    key: PositionKey
+    state: JSON
+
+
+@dataclass(slots=True)
+class Audit:
+    """The timeline of every key of one symbol, and the book as of the instant asked."""
+
+    symbol: str
+    position_idx: int | None
+    as_of: int | None
+    book: AccountBook
+    timeline: list[TimelineEntry] = field(default_factory=list)
+
+    @property
+    def keys(self) -> list[PositionKey]:
+        return sorted(
+            k
+            for k in self.book.positions
+            if k.symbol == self.symbol and self.position_idx in (None, k.position_idx)
+        )
+
+    def state(self, key: PositionKey) -> JSON:
+        return position_state(self.book, self.book.positions[key])
+
+
+def audit(
+    venue: str,
+    account: str,
+    events: Iterable[InputEvent],
+    *,
+    symbol: str,
+    position_idx: int | None = None,
+    as_of: int | None = None,
+) -> Audit:
+    """Fold the account's events, noting each one that changed a key of ``symbol``."""
+    result = Audit(symbol, position_idx, as_of, AccountBook(venue, account))
+    book = result.book
+    for event in events:
+        if as_of is not None and event.at > as_of:
+            continue
+        for key in book.apply(event):
+            if key.symbol == symbol and position_idx in (None, key.position_idx):
+                result.timeline.append(
+                    TimelineEntry(
+                        at=event.at,
+                        type=event.type,
+                        source=getattr(event, "source", None),
+                        input_id=event.input_id,
+                        key=key,
+                        state=position_state(book, book.positions[key]),
+                    )
+                )
+    return result
+
+
+def position_state(book: AccountBook, position: Position) -> JSON:
+    """Local beside exchange, as plain JSON values (decimals as strings)."""
+    report = position.exchange
+    exchange = None
+    if report is not None:
+        exchange = {
+            "side": report.side,
+            "size": str(report.size),
+            "qty": str(report.signed_size),
+            "entry_price": _text(report.entry_price),
+            "mark_price": _text(report.mark_price),
+            "unrealised_pnl": _text(report.unrealised_pnl),
+            "cum_realised_pnl": _text(report.cum_realised_pnl),
+            "seq": report.seq,
+            "updated_time": report.updated_time,
+            "status": report.status,
+        }
+    local = {
+        "qty": str(position.local_qty),
+        "positions": [
+            {
+                "position_id": p.position_id,
+                "side": p.side,
+                "qty": str(p.qty),
+                "mode": p.mode,
+                "timeframe": p.timeframe,
+                "status": p.status,
+                "exit_reason": p.exit_reason,
+                "tp1": book.tp1_state(p.position_id),
+            }
+            for p in position.local.values()
+        ],
+    }
+    orders = [
+        {
+            "order_id": o.order_id,
+            "order_link_id": o.order_link_id,
+            "status": o.status,
+            "filled_qty": str(o.filled_qty),
+            "avg_price": _text(o.avg_price),
+        }
+        for o in book.open_orders_for(position.key)
+    ]
+    return {"exchange": exchange, "local": local, "open_orders": orders}

@@ -1,0 +1,125 @@
+"""The ``trueup`` command line: ingest captures, audit a position, list stored events."""
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from trueup.adapters.store import codec
+from trueup.adapters.store.journal import Journal
+from trueup.adapters.store.location import StoreError, store_url
+from trueup.projections.audit import audit
+from trueup.runners import output
+from trueup.runners.ingest import Ingestor
+
+EXIT_OK, EXIT_NO, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad arguments or input; exits 2 with the message."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        with Journal.open(store_url(args.store)) as journal:
+            code: int = args.command(journal, args)
+            return code
+    except (StoreError, UsageError) as error:
+        print(f"trueup: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="trueup", description=__doc__)
+    parser.add_argument(
+        "--store",
+        help="journal: a SQLite path, sqlite:///abs/path or postgresql://... "
+        "(default: $TRUEUP_STORE, else ./trueup.db)",
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    ingest = commands.add_parser("ingest", help="append capture files (JSON Lines) to the journal")
+    ingest.add_argument("files", nargs="+", type=Path, metavar="FILE.jsonl")
+    ingest.set_defaults(command=_ingest)
+
+    audit_ = commands.add_parser("audit", help="replay one position's history from the journal")
+    audit_.add_argument("--venue", required=True)
+    audit_.add_argument("--account", required=True)
+    audit_.add_argument("--symbol", required=True)
+    audit_.add_argument("--position-idx", type=int, choices=(0, 1, 2))
+    audit_.add_argument("--as-of", type=int, metavar="MS", help="epoch milliseconds")
+    audit_.add_argument("--json", action="store_true")
+    audit_.set_defaults(command=_audit)
+
+    events = commands.add_parser("events", help="list stored events")
+    events.add_argument("--type", help="only events of this type")
+    events.add_argument("--json", action="store_true")
+    events.set_defaults(command=_events)
+    return parser
+
+
+def _ingest(journal: Journal, args: argparse.Namespace) -> int:
+    missing = [str(f) for f in args.files if not f.is_file()]
+    if missing:
+        raise UsageError(f"no such capture file: {', '.join(missing)}")
+    ingestor = Ingestor(journal)
+    for path in args.files:
+        with path.open("rb") as lines:
+            ingestor.ingest(lines)
+    count = ingestor.count
+    print(
+        f"ingested {count.lines} lines: {count.accepted} accepted, {count.rejected} rejected"
+        + (f" ({count.duplicates} already in the journal)" if count.duplicates else "")
+    )
+    return EXIT_OK
+
+
+def _audit(journal: Journal, args: argparse.Namespace) -> int:
+    events = journal.account_events(args.venue, args.account, args.symbol)
+    result = audit(
+        args.venue,
+        args.account,
+        events,
+        symbol=args.symbol,
+        position_idx=args.position_idx,
+        as_of=args.as_of,
+    )
+    keys = result.keys
+    if not keys:
+        raise UsageError(
+            f"no position {args.symbol} for {args.venue}/{args.account} in the journal"
+            + (f" as of {args.as_of}" if args.as_of is not None else "")
+        )
+    if args.json:
+        if len(keys) > 1:
+            idx = ", ".join(str(k.position_idx) for k in keys)
+            raise UsageError(f"{args.symbol} has positions at idx {idx}: pass --position-idx")
+        output.write_json(output.audit_json(result))
+    else:
+        output.print_audit(result)
+    return EXIT_OK
+
+
+def _events(journal: Journal, args: argparse.Namespace) -> int:
+    for position, event in journal.all_events():
+        if args.type and event.type != args.type:
+            continue
+        symbols = event.symbols or ()
+        if args.json:
+            record = codec.as_json(event)
+            record["symbol"] = symbols[0] if len(symbols) == 1 else None
+            record["position"] = position
+            output.write_json(record)
+        else:
+            where = f"{event.venue}/{event.account}" if event.venue else "-"
+            when = output.moment(event.at)
+            print(f"{position:>8}  {when}  {event.type:<22} {where}  {' '.join(symbols)}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""Ingest: decode inputs and append them to the journal in batches, the path every input takes."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from trueup.adapters.capture import decode_line
+from trueup.adapters.store.journal import Journal
+from trueup.domain.events import InputEvent, InputRejected
+
+BATCH = 1000
+
+
+@dataclass
+class IngestCount:
+    """What an ingest run did with its lines."""
+
+    accepted: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+
+    @property
+    def lines(self) -> int:
+        return self.accepted + self.rejected
+
+
+class Ingestor:
+    """Appends inputs in batches; each batch is one transaction, so a crash loses no stored input
+    and a rerun of the same capture stores nothing twice."""
+
+    def __init__(self, journal: Journal, batch_size: int = BATCH) -> None:
+        self.journal = journal
+        self.batch_size = batch_size
+        self.count = IngestCount()
+        self._batch: list[InputEvent] = []
+
+    def add_line(self, line: str | bytes) -> InputEvent:
+        event = decode_line(line)
+        self.add(event)
+        return event
+
+    def add(self, event: InputEvent) -> None:
+        if isinstance(event, InputRejected):
+            self.count.rejected += 1
+        else:
+            self.count.accepted += 1
+        self._batch.append(event)
+        if len(self._batch) >= self.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._batch:
+            appended = self.journal.append(self._batch)
+            self.count.duplicates += appended.duplicates
+            self._batch = []
+
+    def ingest(self, lines: Iterable[str | bytes]) -> IngestCount:
+        for line in lines:
+            if line.strip():
+                self.add_line(line)
+        self.flush()
+        return self.count
