@@ -1,0 +1,64 @@
+"""Capture lines for tests, in Bybit's documented formats, decoded through the real path."""
+
+import itertools
+from typing import Any
+
+import orjson
+
+from trueup.adapters.bybit import messages
+from trueup.adapters.capture import decode_line
+from trueup.domain.events import InputEvent
+
+ACCOUNT = "main"
+_ids = itertools.count(1)
+
+
+def line(record: dict[str, Any]) -> bytes:
+    return orjson.dumps(record)
+
+
+def event(record: dict[str, Any]) -> InputEvent:
+    return decode_line(line(record))
+
+
+def position_frame(at: int, **item: Any) -> dict[str, Any]:
+    frame = messages.ws_frame(
+        "position", [messages.position_item(**item)], message_id=f"pos-{at}", creation_time=at
+    )
+    return messages.capture_ws(at, ACCOUNT, frame)
+
+
+def order_frame(at: int, **item: Any) -> dict[str, Any]:
+    frame = messages.ws_frame(
+        "order", [messages.order_item(**item)], message_id=f"ord-{at}", creation_time=at
+    )
+    return messages.capture_ws(at, ACCOUNT, frame)
+
+
+def execution_frame(at: int, *items: dict[str, Any]) -> dict[str, Any]:
+    frame = messages.ws_frame(
+        "execution",
+        [messages.execution_item(**item) for item in items],
+        message_id=f"exe-{at}-{next(_ids)}",
+        creation_time=at,
+    )
+    return messages.capture_ws(at, ACCOUNT, frame)
+
+
+def position_snapshot(
+    at: int, *items: dict[str, Any], cursor: str = "", next_cursor: str = ""
+) -> dict[str, Any]:
+    params: dict[str, Any] = {"category": "linear", "settleCoin": "USDT"}
+    if cursor:
+        params["cursor"] = cursor
+    body = messages.rest_ok(
+        "linear",
+        [messages.position_item(**item, rest=True) for item in items],
+        time=at,
+        next_page_cursor=next_cursor,
+    )
+    return messages.capture_rest(at, ACCOUNT, "/v5/position/list", params, body)
+
+
+def intent(at: int, **fields: Any) -> dict[str, Any]:
+    return messages.capture_intent(at, ACCOUNT, fields)

@@ -1,0 +1,153 @@
+"""Capture lines become domain events; bad input becomes a rejected-input event, never a crash."""
+
+from decimal import Decimal
+
+import orjson
+import pytest
+
+from tests.inputs import event, intent, line, position_frame
+from trueup.adapters.bybit import messages
+from trueup.adapters.capture import decode_line
+from trueup.domain.events import (
+    ClockTicked,
+    InputRejected,
+    LocalPositionOpened,
+    OrdersReported,
+    PositionsReported,
+)
+
+
+def rejected(raw: str | bytes) -> InputRejected:
+    result = decode_line(raw)
+    assert isinstance(result, InputRejected), result
+    return result
+
+
+def test_a_position_frame_keeps_the_verbatim_line_beside_decimal_fields() -> None:
+    raw = line(
+        position_frame(
+            1000,
+            symbol="BTCUSDT",
+            side="Buy",
+            size="0.30",
+            seq=9,
+            updated_time=999,
+            entry_price="65000.5",
+        )
+    )
+    result = decode_line(raw)
+    assert isinstance(result, PositionsReported)
+    assert result.raw == raw.decode()
+    (report,) = result.reports
+    assert report.size == Decimal("0.30") and report.entry_price == Decimal("65000.5")
+    assert (result.venue, result.account, result.at, report.seq) == ("bybit", "main", 1000, 9)
+
+
+def test_the_same_input_always_gets_the_same_id_whatever_its_key_order() -> None:
+    record = position_frame(1000, symbol="BTCUSDT", side="Buy", size="1", seq=1, updated_time=1)
+    reordered = dict(reversed(list(record.items())))
+    assert event(record).input_id == decode_line(orjson.dumps(reordered)).input_id
+    other = position_frame(1001, symbol="BTCUSDT", side="Buy", size="1", seq=1, updated_time=1)
+    assert event(record).input_id != event(other).input_id
+
+
+def test_rest_order_lists_take_their_category_from_the_response() -> None:
+    body = messages.rest_ok(
+        "linear",
+        [
+            messages.order_item(
+                symbol="BTCUSDT",
+                order_id="o-1",
+                side="Buy",
+                qty="1",
+                status="New",
+                updated_time=5,
+                rest=True,
+            )
+        ],
+        time=6,
+    )
+    record = messages.capture_rest(10, "main", "/v5/order/realtime", {"category": "linear"}, body)
+    result = event(record)
+    assert isinstance(result, OrdersReported)
+    assert result.orders[0].category == "linear" and result.source == "rest"
+
+
+def test_intents_become_local_claims() -> None:
+    result = event(
+        intent(
+            5,
+            kind="position_opened",
+            position_id="p-1",
+            category="linear",
+            symbol="BTCUSDT",
+            position_idx=0,
+            side="Buy",
+            qty="0.3",
+            mode="LIVE",
+            timeframe="1h",
+        )
+    )
+    assert isinstance(result, LocalPositionOpened)
+    assert (result.qty, result.mode, result.timeframe) == (Decimal("0.3"), "LIVE", "1h")
+
+
+def test_a_clock_line_is_time_passing() -> None:
+    assert isinstance(decode_line('{"at": 5, "channel": "clock"}'), ClockTicked)
+
+
+def test_an_error_reply_is_kept_with_its_code_and_says_nothing_about_positions() -> None:
+    body = messages.rest_error(10006, "Too many visits!", time=6)
+    record = messages.capture_rest(10, "main", "/v5/position/list", {"category": "linear"}, body)
+    result = rejected(line(record))
+    assert result.ret_code == 10006
+    assert "Too many visits!" in result.reason
+    assert (result.venue, result.account, result.endpoint) == ("bybit", "main", "/v5/position/list")
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("{not json", "not JSON"),
+        ('{"channel": "clock"}', "line.at: missing"),
+        ('{"at": 1, "channel": "fax"}', "line.channel: 'fax' is not one of"),
+        (
+            '{"at": 1, "channel": "ws", "venue": "kraken", "account": "a", "data": {}}',
+            "line.venue: 'kraken'",
+        ),
+        (
+            '{"at": 1, "channel": "ws", "venue": "bybit", "account": "a", '
+            '"data": {"topic": "orderbook.50.BTCUSDT", "data": []}}',
+            "not a topic trueup reads",
+        ),
+        (
+            '{"at": 1, "channel": "ws", "venue": "bybit", "account": "a", '
+            '"data": {"op": "pong", "success": true}}',
+            "control message",
+        ),
+        (
+            '{"at": 1, "channel": "rest", "venue": "bybit", "account": "a", '
+            '"endpoint": "/v5/market/tickers", "data": {}}',
+            "not an endpoint trueup reads",
+        ),
+        (
+            '{"at": 1, "channel": "intent", "venue": "bybit", "account": "a", '
+            '"data": {"kind": "position_teleported"}}',
+            "data.kind: 'position_teleported'",
+        ),
+        (
+            '{"at": 1, "channel": "intent", "venue": "bybit", "account": "a", "data": '
+            '{"kind": "position_resized", "position_id": "p", "qty": "-1"}}',
+            "must be positive",
+        ),
+    ],
+)
+def test_bad_input_is_rejected_with_a_reason(raw: str, reason: str) -> None:
+    assert reason in rejected(raw).reason
+
+
+def test_a_malformed_decimal_names_the_field() -> None:
+    record = position_frame(1, symbol="BTCUSDT", side="Buy", size="abc", seq=1, updated_time=1)
+    result = rejected(line(record))
+    assert "data.data[0].size: not a decimal: 'abc'" in result.reason
+    assert result.venue == "bybit" and result.account == "main"

@@ -1,0 +1,125 @@
+"""The Order aggregate: Bybit's orderStatus machine, and fills counted once by exec_id."""
+
+from decimal import Decimal
+
+from tests.inputs import event, execution_frame, order_frame
+from trueup.domain.book import fold
+from trueup.domain.events import InputEvent
+from trueup.domain.keys import OrderKey, PositionKey
+
+ENTRY = OrderKey("linear", "o-1")
+BTC = PositionKey("bybit", "main", "linear", "BTCUSDT", 0)
+
+
+def report(at: int, status: str, cum: str = "0", **extra: object) -> InputEvent:
+    return event(
+        order_frame(
+            at,
+            symbol="BTCUSDT",
+            order_id="o-1",
+            order_link_id="p-1-entry",
+            side="Buy",
+            qty="1",
+            status=status,
+            cum_exec_qty=cum,
+            updated_time=at,
+            **extra,
+        )
+    )
+
+
+def fill(at: int, exec_id: str, qty: str, price: str, fee: str = "0.01") -> InputEvent:
+    return event(
+        execution_frame(
+            at,
+            {
+                "symbol": "BTCUSDT",
+                "exec_id": exec_id,
+                "order_id": "o-1",
+                "order_link_id": "p-1-entry",
+                "side": "Buy",
+                "exec_price": price,
+                "exec_qty": qty,
+                "exec_fee": fee,
+                "exec_time": at,
+                "seq": at,
+            },
+        )
+    )
+
+
+def test_an_order_moves_through_bybit_statuses() -> None:
+    book = fold("bybit", "main", [report(1000, "New"), report(1100, "PartiallyFilled", "0.4")])
+    assert book.orders[ENTRY].status == "PartiallyFilled"
+    assert not book.orders[ENTRY].is_terminal
+    book = fold("bybit", "main", [report(1000, "New"), report(1200, "Filled", "1")])
+    assert book.orders[ENTRY].status == "Filled"
+    assert book.orders[ENTRY].is_terminal
+
+
+def test_a_late_open_report_never_reopens_a_filled_order() -> None:
+    book = fold("bybit", "main", [report(1200, "Filled", "1"), report(1300, "New")])
+    assert book.orders[ENTRY].status == "Filled"
+
+
+def test_the_cancel_race_second_filled_message_changes_nothing_that_matters() -> None:
+    # Bybit: a cancel accepted while the order fills sends Filled twice, the second with
+    # cancelType CancelByUser and rejectReason EC_OrigClOrdIDDoesNotExist.
+    first = report(1200, "Filled", "1")
+    second = report(
+        1200, "Filled", "1", cancel_type="CancelByUser", reject_reason="EC_OrigClOrdIDDoesNotExist"
+    )
+    book = fold("bybit", "main", [first, second])
+    assert book.orders[ENTRY].status == "Filled"
+    assert book.orders[ENTRY].filled_qty == Decimal("1")
+
+
+def test_fills_give_cumulative_qty_average_price_and_fees() -> None:
+    events = [fill(1000, "e-1", "0.4", "65000"), fill(1001, "e-2", "0.6", "65100", fee="0.02")]
+    order = fold("bybit", "main", events).orders[ENTRY]
+    assert order.filled_qty == Decimal("1.0")
+    assert order.avg_price == Decimal("65060")
+    assert order.fees == Decimal("0.03")
+
+
+def test_a_fill_delivered_twice_counts_once() -> None:
+    once = fill(1000, "e-1", "0.4", "65000")
+    order = fold("bybit", "main", [once, once, fill(1000, "e-1", "0.4", "65000")]).orders[ENTRY]
+    assert order.filled_qty == Decimal("0.4")
+
+
+def test_the_reported_cumulative_qty_counts_when_fills_lag() -> None:
+    events = [
+        report(1100, "PartiallyFilled", "0.7", avg_price="65000"),
+        fill(1000, "e-1", "0.4", "64000"),
+    ]
+    order = fold("bybit", "main", events).orders[ENTRY]
+    assert order.filled_qty == Decimal("0.7")
+    assert order.avg_price == Decimal("65000")
+
+
+def test_funding_touches_no_order() -> None:
+    funding = event(
+        execution_frame(
+            1000,
+            {
+                "symbol": "BTCUSDT",
+                "exec_id": "f-1",
+                "order_id": "",
+                "side": "Sell",
+                "exec_price": "65000",
+                "exec_qty": "0.3",
+                "exec_type": "Funding",
+                "exec_time": 1000,
+                "seq": 1,
+            },
+        )
+    )
+    assert fold("bybit", "main", [funding]).orders == {}
+
+
+def test_an_open_order_shows_under_its_position_until_it_ends() -> None:
+    book = fold("bybit", "main", [report(1000, "New")])
+    assert [o.order_id for o in book.open_orders_for(BTC)] == ["o-1"]
+    book = fold("bybit", "main", [report(1000, "New"), report(1100, "Cancelled")])
+    assert book.open_orders_for(BTC) == []
