@@ -16,7 +16,7 @@ from trueup.domain.errors import ErrorReply, MalformedInput
 from trueup.domain.events import ClockTicked, InputEvent, InputRejected
 from trueup.domain.keys import input_id
 
-CHANNELS = ("ws", "rest", "intent", "clock")
+CHANNELS = ("ws", "rest", "intent", "operator", "clock")
 VenueDecoder = Callable[[Envelope, str, Payload], InputEvent]
 VENUES: dict[str, VenueDecoder] = {"bybit": bybit_wire.decode}
 
@@ -40,14 +40,16 @@ def decode_line(line: str | bytes) -> InputEvent:
         envelope = envelope._replace(venue=fields.text("venue"), account=fields.text("account"))
         if channel == "intent":
             return intents.decode(envelope, fields.child("data"))
+        if channel == "operator":
+            return intents.decode_operator(envelope, fields.child("data"))
         venue = VENUES.get(envelope.venue)
         if venue is None:
             raise MalformedInput(f"line.venue: {envelope.venue!r} is not one of {sorted(VENUES)}")
         return venue(envelope, channel, fields)
     except ErrorReply as error:
-        return _rejected_envelope(envelope, parsed, str(error), error.ret_code)
+        return _rejected_envelope(envelope, parsed, error)
     except MalformedInput as error:
-        return _rejected_envelope(envelope, parsed, str(error), None)
+        return _rejected_envelope(envelope, parsed, error)
 
 
 def _receive_time(fields: Payload) -> int:
@@ -58,7 +60,7 @@ def _receive_time(fields: Payload) -> int:
 
 
 def _rejected_envelope(
-    envelope: Envelope, parsed: object, reason: str, ret_code: int | None
+    envelope: Envelope, parsed: object, error: ErrorReply | MalformedInput
 ) -> InputRejected:
     fields = parsed if isinstance(parsed, dict) else {}
     channel = fields.get("channel")
@@ -69,15 +71,21 @@ def _rejected_envelope(
         envelope = envelope._replace(venue=venue, account=account)
     return InputRejected(
         **envelope.header(),
-        reason=reason,
+        reason=str(error),
         channel=channel if isinstance(channel, str) else None,
         endpoint=endpoint if isinstance(endpoint, str) else None,
-        ret_code=ret_code,
+        ret_code=error.ret_code if isinstance(error, ErrorReply) else None,
+        http_status=error.http_status if isinstance(error, ErrorReply) else None,
     )
 
 
 def _rejected(raw: str, reason: str, channel: str | None, endpoint: str | None) -> InputRejected:
     envelope = Envelope(str(input_id(raw.encode())), 0, "", "", raw)
     return InputRejected(
-        **envelope.header(), reason=reason, channel=channel, endpoint=endpoint, ret_code=None
+        **envelope.header(),
+        reason=reason,
+        channel=channel,
+        endpoint=endpoint,
+        ret_code=None,
+        http_status=None,
     )

@@ -11,6 +11,7 @@ from trueup.domain.events import (
     SIDES,
     AccountModeSet,
     InputEvent,
+    LocalPositionCleaned,
     LocalPositionClosed,
     LocalPositionOpened,
     LocalPositionResized,
@@ -93,3 +94,19 @@ def decode(envelope: Envelope, data: Payload) -> InputEvent:
     if decoder is None:
         raise UnknownInput(f"data.kind: {kind!r} is not one of {sorted(DECODERS)}")
     return decoder(envelope, data)
+
+
+CLEANUP_REASONS = ("STALE_CLEANUP", "MANUAL_CLEANUP")
+
+
+def decode_operator(envelope: Envelope, data: Payload) -> InputEvent:
+    """An operator's action on the local book, recorded so an audit shows who did what."""
+    action = data.text("action")
+    if action != "clean_position":
+        raise UnknownInput(f"data.action: {action!r} is not one of ['clean_position']")
+    return LocalPositionCleaned(
+        **envelope.header(),
+        position_id=data.text("position_id"),
+        exit_reason=data.choice("exit_reason", CLEANUP_REASONS),
+        operator=data.text("operator"),
+    )

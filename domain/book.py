@@ -11,6 +11,7 @@ from trueup.domain.events import (
     AccountModeSet,
     ExecutionsReported,
     InputEvent,
+    LocalPositionCleaned,
     LocalPositionClosed,
     LocalPositionOpened,
     LocalPositionResized,
@@ -53,6 +54,7 @@ class AccountBook:
             LocalPositionOpened: self._local_opened,
             LocalPositionResized: self._local_resized,
             LocalPositionClosed: self._local_closed,
+            LocalPositionCleaned: self._local_closed,
             OrderPlaced: self._order_placed,
             OrderCancelled: self._order_cancelled,
         }
@@ -117,9 +119,17 @@ class AccountBook:
         absent = [
             position
             for key, position in self.positions.items()
-            if key not in seen and _covers(page, key)
+            if key not in seen and covers(page, key)
         ]
         return {p.key for p in absent if p.apply_absent(page.server_time)}
+
+    def covered_keys(self, event: PositionsReported) -> list[PositionKey]:
+        """The keys a complete snapshot speaks for: those it lists and those it omits."""
+        page = event.snapshot
+        if page is None or page.next_cursor:
+            return []
+        listed = {self.key(r.category, r.symbol, r.position_idx) for r in event.reports}
+        return sorted(listed | {k for k in self.positions if covers(page, k)})
 
     def _orders_reported(self, event: OrdersReported) -> Changed:
         changed: set[PositionKey] = set()
@@ -201,7 +211,7 @@ class AccountBook:
         local.qty = event.qty
         return frozenset((local.key,))
 
-    def _local_closed(self, event: LocalPositionClosed) -> Changed:
+    def _local_closed(self, event: LocalPositionClosed | LocalPositionCleaned) -> Changed:
         local = self._local(event.position_id)
         if local is None or not local.is_open:
             return NOTHING
@@ -228,7 +238,8 @@ class AccountBook:
         return NOTHING
 
 
-def _covers(page: SnapshotPage, key: PositionKey) -> bool:
+def covers(page: SnapshotPage, key: PositionKey) -> bool:
+    """Whether a position list queried as ``page`` was asked about ``key``."""
     if key.category != page.category:
         return False
     if page.symbol is not None:

@@ -12,6 +12,9 @@ class UnknownInput(MalformedInput):
 class ErrorReply(ValueError):
     """The venue answered with an error: a fact about the request, never about positions."""
 
-    def __init__(self, ret_code: int, message: str) -> None:
-        super().__init__(f"retCode {ret_code}: {message}")
+    def __init__(
+        self, message: str, *, ret_code: int | None = None, http_status: int | None = None
+    ) -> None:
+        super().__init__(message)
         self.ret_code = ret_code
+        self.http_status = http_status

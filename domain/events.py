@@ -57,6 +57,7 @@ class OrderReport:
     status: str
     qty: Decimal
     price: Decimal | None
+    trigger_price: Decimal | None
     avg_price: Decimal | None
     cum_exec_qty: Decimal
     cum_exec_fee: Decimal | None
@@ -237,6 +238,16 @@ class OrderCancelled(InputEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class LocalPositionCleaned(InputEvent):
+    """An operator closed a local record by hand (``trueup fix-stale``): who, and why."""
+
+    type: ClassVar[str] = "LocalPositionCleaned"
+    position_id: str
+    exit_reason: str
+    operator: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class InputRejected(InputEvent):
     """An input kept although it could not be used: malformed, unknown, or an error reply."""
 
@@ -245,6 +256,7 @@ class InputRejected(InputEvent):
     channel: str | None
     endpoint: str | None
     ret_code: int | None
+    http_status: int | None
 
     @property
     def symbols(self) -> tuple[str, ...] | None:
@@ -273,6 +285,7 @@ INPUT_EVENT_TYPES: tuple[type[InputEvent], ...] = (
     LocalPositionClosed,
     OrderPlaced,
     OrderCancelled,
+    LocalPositionCleaned,
     InputRejected,
     ClockTicked,
 )

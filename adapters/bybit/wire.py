@@ -37,7 +37,10 @@ def decode(envelope: Envelope, channel: str, line: Payload) -> InputEvent:
     if channel == "ws":
         return decode_ws(envelope, line.child("data"))
     params = line.child("params") if line.has("params") else Payload({}, "params")
-    return decode_rest(envelope, line.text("endpoint"), params, line.child("data"))
+    # An HTTP error (429, 403) may come with no JSON body: capture keeps it as "status".
+    status = line.integer("status") if line.has("status") else 200
+    body = line.child("data") if status == 200 else Payload(line.fields.get("data") or {}, "data")
+    return decode_rest(envelope, line.text("endpoint"), params, body, status)
 
 
 def decode_ws(envelope: Envelope, frame: Payload) -> InputEvent:
@@ -62,12 +65,16 @@ def decode_ws(envelope: Envelope, frame: Payload) -> InputEvent:
     raise UnknownInput(f"data.topic: {topic!r} is not a topic trueup reads")
 
 
-def decode_rest(envelope: Envelope, endpoint: str, params: Payload, body: Payload) -> InputEvent:
+def decode_rest(
+    envelope: Envelope, endpoint: str, params: Payload, body: Payload, status: int = 200
+) -> InputEvent:
     if endpoint not in REST_ENDPOINTS:
         raise UnknownInput(f"endpoint: {endpoint!r} is not an endpoint trueup reads")
+    if status != 200:
+        raise ErrorReply(f"HTTP {status}", http_status=status)
     ret_code = body.integer("retCode")
     if ret_code != 0:
-        raise ErrorReply(ret_code, body.optional_text("retMsg"))
+        raise ErrorReply(f"retCode {ret_code}: {body.optional_text('retMsg')}", ret_code=ret_code)
     result = body.child("result")
     category = result.optional_text("category") or params.text("category")
     items = result.items("list")
@@ -128,6 +135,7 @@ def order_report(item: Payload, category: str | None) -> OrderReport:
         status=item.text("orderStatus"),
         qty=item.decimal("qty"),
         price=item.optional_decimal("price"),
+        trigger_price=item.optional_decimal("triggerPrice"),
         avg_price=item.optional_decimal("avgPrice"),
         cum_exec_qty=item.optional_decimal("cumExecQty") or Decimal(0),
         cum_exec_fee=item.optional_decimal("cumExecFee"),

@@ -12,12 +12,12 @@ from uuid import UUID
 
 import orjson
 from eventsourcing.persistence import (
-    ApplicationRecorder,
     InfrastructureFactory,
     InfrastructureFactoryError,
     IntegrityError,
     InterfaceError,
     OperationalError,
+    ProcessRecorder,
     StoredEvent,
 )
 from eventsourcing.utils import Environment
@@ -42,7 +42,7 @@ class Appended:
 class Journal:
     """Appends input events once each and reads them back per account or in global order."""
 
-    def __init__(self, recorder: ApplicationRecorder, factory: InfrastructureFactory[Any]) -> None:
+    def __init__(self, recorder: ProcessRecorder, factory: InfrastructureFactory[Any]) -> None:
         self.recorder = recorder
         self._factory = factory
         self._heads: dict[UUID, int] = {}
@@ -53,7 +53,7 @@ class Journal:
         env = Environment(name=TABLE_PREFIX, env=settings(url))
         try:
             factory: InfrastructureFactory[Any] = InfrastructureFactory.construct(env)
-            recorder = factory.application_recorder()
+            recorder = factory.process_recorder()
         except (OperationalError, InterfaceError, InfrastructureFactoryError, OSError) as error:
             raise StoreError(
                 f"cannot open the journal at {redact(url)}: {_first_line(error)}"

@@ -1,0 +1,213 @@
+"""The events trueup emits for the trading system to act on (DESIGN.md, "Emitted event types").
+
+Each names the input that caused it (``cause``) and that input's ``at``; its id is minted
+from both, so a replay or a restarted worker emits the very same event, never a second one.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import ClassVar
+from uuid import uuid5
+
+from trueup.domain.keys import TRUEUP_NAMESPACE, PositionKey
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Emitted:
+    """Common to every emitted event; position fields are None for account-wide ones."""
+
+    type: ClassVar[str] = "EMITTED"
+
+    venue: str
+    account: str
+    at: int
+    cause: str
+    category: str | None = None
+    symbol: str | None = None
+    position_idx: int | None = None
+
+    @property
+    def event_id(self) -> str:
+        subject = ":".join(str(part) for part in self.subject())
+        return str(uuid5(TRUEUP_NAMESPACE, f"emitted:{self.type}:{self.cause}:{subject}"))
+
+    def subject(self) -> tuple[object, ...]:
+        """What the event is about, beside its cause: enough to tell two apart."""
+        return (self.category, self.symbol, self.position_idx)
+
+
+def on_key(key: PositionKey) -> dict[str, object]:
+    """The position fields of an emitted event about ``key``."""
+    return {
+        "venue": key.venue,
+        "account": key.account,
+        "category": key.category,
+        "symbol": key.symbol,
+        "position_idx": key.position_idx,
+    }
+
+
+# --- risk events ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RiskEvent(Emitted):
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WsReconnect(RiskEvent):
+    type: ClassVar[str] = "WS_RECONNECT"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RateLimit(RiskEvent):
+    type: ClassVar[str] = "RATE_LIMIT"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PositionSyncFailed(RiskEvent):
+    type: ClassVar[str] = "POSITION_SYNC_FAILED"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConsistencyDrift(RiskEvent):
+    type: ClassVar[str] = "CONSISTENCY_DRIFT"
+    local_qty: Decimal
+    exchange_qty: Decimal
+    drift_pct: Decimal
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderEvent(Emitted):
+    """About one order: risk events and execution reports."""
+
+    order_id: str
+    order_link_id: str
+    position_id: str | None
+
+    def subject(self) -> tuple[object, ...]:
+        return (self.order_id, self.order_link_id)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderTimeout(OrderEvent):
+    type: ClassVar[str] = "ORDER_TIMEOUT"
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderPartialFill(OrderEvent):
+    type: ClassVar[str] = "ORDER_PARTIAL_FILL"
+    reason: str
+    filled_qty: Decimal
+    qty: Decimal
+
+
+# --- execution reports ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EntrySubmitted(OrderEvent):
+    type: ClassVar[str] = "ENTRY_SUBMITTED"
+    qty: Decimal
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EntryFilled(OrderEvent):
+    type: ClassVar[str] = "ENTRY_FILLED"
+    filled_qty: Decimal
+    avg_price: Decimal | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TpFilled(OrderEvent):
+    type: ClassVar[str] = "TP_FILLED"
+    purpose: str
+    filled_qty: Decimal
+    avg_price: Decimal | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SlUpdate(OrderEvent):
+    type: ClassVar[str] = "SL_UPDATE"
+    status: str
+    trigger_price: Decimal | None
+    qty: Decimal
+
+    def subject(self) -> tuple[object, ...]:
+        return (self.order_id, self.status, self.trigger_price, self.qty)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderRejected(OrderEvent):
+    type: ClassVar[str] = "ORDER_REJECTED"
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PositionClosed(Emitted):
+    type: ClassVar[str] = "POSITION_CLOSED"
+    position_id: str
+    exit_reason: str
+
+    def subject(self) -> tuple[object, ...]:
+        return (self.position_id,)
+
+
+# --- findings and actions ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CooldownStarted(Emitted):
+    type: ClassVar[str] = "COOLDOWN_STARTED"
+    until: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StalePosition(Emitted):
+    type: ClassVar[str] = "STALE_POSITION"
+    position_id: str
+    reason: str  # PAPER_LEFTOVER or NEVER_ON_EXCHANGE
+    mode: str
+
+    def subject(self) -> tuple[object, ...]:
+        return (self.position_id,)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UntrackedPosition(Emitted):
+    type: ClassVar[str] = "UNTRACKED_POSITION"
+    exchange_qty: Decimal
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PositionCleaned(Emitted):
+    type: ClassVar[str] = "POSITION_CLEANED"
+    position_id: str
+    exit_reason: str  # STALE_CLEANUP or MANUAL_CLEANUP
+    operator: str
+
+    def subject(self) -> tuple[object, ...]:
+        return (self.position_id,)
+
+
+EMITTED_TYPES: tuple[type[Emitted], ...] = (
+    WsReconnect,
+    RateLimit,
+    PositionSyncFailed,
+    ConsistencyDrift,
+    OrderTimeout,
+    OrderPartialFill,
+    EntrySubmitted,
+    EntryFilled,
+    TpFilled,
+    SlUpdate,
+    OrderRejected,
+    PositionClosed,
+    CooldownStarted,
+    StalePosition,
+    UntrackedPosition,
+    PositionCleaned,
+)
