@@ -220,6 +220,9 @@ class AccountBook:
         local.closed_at = event.at
         return frozenset((local.key,))
 
+    def local_position(self, position_id: str) -> LocalPosition | None:
+        return self._local(position_id)
+
     def _local(self, position_id: str) -> LocalPosition | None:
         key = self.local_keys.get(position_id)
         return self.positions[key].local[position_id] if key else None

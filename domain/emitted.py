@@ -211,3 +211,20 @@ EMITTED_TYPES: tuple[type[Emitted], ...] = (
     UntrackedPosition,
     PositionCleaned,
 )
+
+
+class Cause:
+    """The input an emitted event answers: its id and its receive time ``at``."""
+
+    __slots__ = ("at", "input_id")
+
+    def __init__(self, input_id: str, at: int) -> None:
+        self.input_id = input_id
+        self.at = at
+
+    def on(self, key: PositionKey) -> dict[str, object]:
+        """Keyword arguments of an emitted event about ``key``, caused by this input."""
+        return {**on_key(key), "at": self.at, "cause": self.input_id}
+
+    def on_account(self, venue: str, account: str) -> dict[str, object]:
+        return {"venue": venue, "account": account, "at": self.at, "cause": self.input_id}

@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from trueup.domain.emitted import EMITTED_TYPES, Emitted
 from trueup.domain.events import INPUT_EVENT_TYPES, InputEvent
 
 Convert = Callable[[Any], Any]
@@ -62,8 +63,11 @@ def _record_decoder(cls: type) -> Convert:
     return decode
 
 
-_DECODERS: dict[str, Convert] = {t.type: _record_decoder(t) for t in INPUT_EVENT_TYPES}
+_DECODERS: dict[str, Convert] = {
+    t.type: _record_decoder(t) for t in (*INPUT_EVENT_TYPES, *EMITTED_TYPES)
+}
 TOPICS: dict[str, str] = {t.type: f"trueup.input.{t.type}" for t in INPUT_EVENT_TYPES}
+EMITTED_TOPIC_PREFIX = "trueup.emitted."
 
 
 def encode(event: InputEvent) -> bytes:
@@ -80,9 +84,28 @@ def decode(state: bytes) -> InputEvent:
     return event
 
 
-def as_json(event: InputEvent) -> dict[str, Any]:
+def emitted_topic(event: Emitted) -> str:
+    return EMITTED_TOPIC_PREFIX + event.type
+
+
+def encode_emitted(event: Emitted) -> bytes:
+    """The stored (and published) form: type and id first, then the event's fields."""
+    body = orjson.dumps(event, default=_default)
+    head = orjson.dumps({"type": event.type, "event_id": event.event_id})
+    return head[:-1] + b"," + body[1:]
+
+
+def decode_emitted(state: bytes) -> Emitted:
+    fields = orjson.loads(state)
+    del fields["event_id"]
+    event: Emitted = _DECODERS[fields.pop("type")](fields)
+    return event
+
+
+def as_json(event: InputEvent | Emitted) -> dict[str, Any]:
     """The event as plain JSON values, for listing and export."""
-    parsed: dict[str, Any] = orjson.loads(encode(event))
+    state = encode_emitted(event) if isinstance(event, Emitted) else encode(event)
+    parsed: dict[str, Any] = orjson.loads(state)
     return parsed
 
 

@@ -19,15 +19,18 @@ from eventsourcing.persistence import (
     OperationalError,
     ProcessRecorder,
     StoredEvent,
+    Tracking,
 )
 from eventsourcing.utils import Environment
 
 from trueup.adapters.store import codec
 from trueup.adapters.store.location import TABLE_PREFIX, StoreError, redact, settings
+from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent
 from trueup.domain.keys import account_stream_id
 
 MARKER_TOPIC = "trueup.input-marker"
+_INPUT_TOPICS = frozenset(codec.TOPICS.values())
 PAGE = 2000
 
 
@@ -93,6 +96,19 @@ class Journal:
             raise StoreError("could not append: the journal's streams keep moving under us")
         return Appended(0, len(events))
 
+    def record(self, emitted: Sequence[Emitted], tracker: str, position: int) -> None:
+        """Store what a projection emitted for inputs up to ``position``, with its tracking,
+        in one transaction: a crash leaves both or neither."""
+        stored = [
+            StoredEvent(UUID(e.event_id), 1, codec.emitted_topic(e), codec.encode_emitted(e))
+            for e in emitted
+        ]
+        self.recorder.insert_events(stored, tracking=Tracking(tracker, position))
+
+    def tracked_position(self, tracker: str) -> int:
+        """The last journal position a projection has recorded as processed."""
+        return self.recorder.max_tracking_id(tracker) or 0
+
     def contains(self, input_id: str) -> bool:
         return bool(self.recorder.select_events(UUID(input_id), limit=1))
 
@@ -141,19 +157,26 @@ class Journal:
             states = (s for s in states if codec.mentions(s, symbol))
         return (codec.decode(state) for state in states)
 
-    def notifications(self, after: int = 0, limit: int = PAGE) -> list[tuple[int, InputEvent]]:
-        """Events in the order they were stored, with their position in that order."""
-        page = self.recorder.select_notifications(after, limit, inclusive_of_start=False)
-        return [(n.id, codec.decode(n.state)) for n in page if n.topic != MARKER_TOPIC]
+    def inputs(
+        self, after: int = 0, upto: int | None = None, limit: int = PAGE
+    ) -> tuple[list[tuple[int, InputEvent]], int]:
+        """One page of input events stored after position ``after`` (up to ``upto``), and
+        the last position the page read, which may be an emitted event or a marker."""
+        page = self.recorder.select_notifications(after, limit, stop=upto, inclusive_of_start=False)
+        events = [(n.id, codec.decode(n.state)) for n in page if n.topic in _INPUT_TOPICS]
+        return events, (page[-1].id if page else after)
 
-    def all_events(self, after: int = 0) -> Iterator[tuple[int, InputEvent]]:
+    def all_events(self, after: int = 0) -> Iterator[tuple[int, InputEvent | Emitted]]:
+        """Inputs and emitted events, in the order they were stored, with their positions."""
         while True:
             page = self.recorder.select_notifications(after, PAGE, inclusive_of_start=False)
             if not page:
                 return
             for n in page:
-                if n.topic != MARKER_TOPIC:
+                if n.topic in _INPUT_TOPICS:
                     yield n.id, codec.decode(n.state)
+                elif n.topic.startswith(codec.EMITTED_TOPIC_PREFIX):
+                    yield n.id, codec.decode_emitted(n.state)
             after = page[-1].id
 
     def last_position(self) -> int:

@@ -1,0 +1,1 @@
+"""Reconciliation rules: pure functions of folded state and an input's ``at``."""

@@ -1,0 +1,57 @@
+"""Drift: both sides hold the key but disagree, by side or by more than the threshold.
+
+Reported only once the difference has outlasted the grace period (a fill in flight is no
+alarm), and at most once per key per window.
+"""
+
+from decimal import Decimal
+
+from trueup.domain.book import AccountBook
+from trueup.domain.emitted import Cause, ConsistencyDrift, Emitted
+from trueup.domain.keys import PositionKey
+from trueup.domain.rules.config import RuleConfig
+from trueup.domain.rules.memory import Memory
+
+HUNDRED = Decimal(100)
+
+
+def drift_pct(local_qty: Decimal, exchange_qty: Decimal) -> Decimal:
+    """How far the exchange is from the local claim, in percent of the claim."""
+    return (abs(exchange_qty - local_qty) / abs(local_qty) * HUNDRED).quantize(Decimal("0.01"))
+
+
+def differs(local_qty: Decimal, exchange_qty: Decimal, threshold_pct: Decimal) -> bool:
+    if local_qty == 0 or exchange_qty == 0:
+        return False  # one side empty: manual close, stale or untracked, not drift
+    if (local_qty > 0) != (exchange_qty > 0):
+        return True
+    return drift_pct(local_qty, exchange_qty) > threshold_pct
+
+
+def drift(
+    book: AccountBook, memory: Memory, config: RuleConfig, key: PositionKey, cause: Cause
+) -> list[Emitted]:
+    position = book.positions[key]
+    local_qty, exchange_qty = position.local_qty, position.exchange_qty
+    if not differs(local_qty, exchange_qty, config.drift_threshold_pct):
+        memory.drift_since.pop(key, None)
+        return []
+    since = memory.drift_since.setdefault(key, cause.at)
+    if cause.at - since < config.drift_grace_ms:
+        return []
+    last = memory.drift_reported.get(key)
+    if last is not None and cause.at - last < config.drift_window_ms:
+        return []
+    memory.drift_reported[key] = cause.at
+    pct = drift_pct(local_qty, exchange_qty)
+    sides = "sides differ" if (local_qty > 0) != (exchange_qty > 0) else f"{pct}% apart"
+    return [
+        ConsistencyDrift(
+            **cause.on(key),
+            reason=f"local {local_qty} vs exchange {exchange_qty}: {sides} "
+            f"for {cause.at - since} ms",
+            local_qty=local_qty,
+            exchange_qty=exchange_qty,
+            drift_pct=pct,
+        )
+    ]

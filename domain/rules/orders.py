@@ -1,0 +1,171 @@
+"""Orders: execution reports from order and execution frames, and orders that stall.
+
+Each report is emitted once per order, however often the exchange repeats itself (Bybit
+may send Filled twice when a cancel races a fill).
+"""
+
+from collections.abc import Iterable
+
+from trueup.domain.book import AccountBook
+from trueup.domain.emitted import (
+    Cause,
+    Emitted,
+    EntryFilled,
+    EntrySubmitted,
+    OrderPartialFill,
+    OrderRejected,
+    OrderTimeout,
+    SlUpdate,
+    TpFilled,
+)
+from trueup.domain.events import OrderPlaced
+from trueup.domain.keys import OrderKey, PositionKey
+from trueup.domain.order import Order
+from trueup.domain.rules.config import RuleConfig
+from trueup.domain.rules.memory import Memory
+
+
+def on_placed(memory: Memory, config: RuleConfig, event: OrderPlaced) -> None:
+    if event.purpose == "ENTRY":
+        memory.entry_deadlines.setdefault(event.order_link_id, event.at + config.order_timeout_ms)
+
+
+def is_filled(order: Order) -> bool:
+    report = order.report
+    return report is not None and (
+        report.status == "Filled" or (report.qty > 0 and order.filled_qty >= report.qty)
+    )
+
+
+def execution_reports(
+    book: AccountBook, memory: Memory, order_keys: Iterable[OrderKey], cause: Cause
+) -> list[Emitted]:
+    emitted: list[Emitted] = []
+    for order_key in order_keys:
+        order = book.orders[order_key]
+        report = order.report
+        if report is None:
+            continue  # a fill ahead of its order report: wait for the report
+        placed = book.placed.get(report.order_link_id)
+        purpose = placed.purpose if placed else None
+        common = {
+            **cause.on(
+                PositionKey(
+                    book.venue, book.account, report.category, report.symbol, report.position_idx
+                )
+            ),
+            "order_id": report.order_id,
+            "order_link_id": report.order_link_id,
+            "position_id": placed.position_id if placed else None,
+        }
+        filled = is_filled(order)
+
+        def once(kind: str, order_key: OrderKey = order_key) -> bool:
+            return _first(memory, kind, order_key)
+
+        if purpose == "ENTRY" and report.status != "Rejected" and once("submitted"):
+            emitted.append(EntrySubmitted(**common, qty=report.qty))
+        if purpose == "ENTRY" and filled and once("filled"):
+            memory.entry_deadlines.pop(report.order_link_id, None)
+            emitted.append(
+                EntryFilled(**common, filled_qty=order.filled_qty, avg_price=order.avg_price)
+            )
+        if purpose in ("TP1", "TP2") and filled and once("filled"):
+            emitted.append(
+                TpFilled(
+                    **common,
+                    purpose=purpose or "",
+                    filled_qty=order.filled_qty,
+                    avg_price=order.avg_price,
+                )
+            )
+        if purpose == "SL" or report.stop_order_type in ("StopLoss", "PartialStopLoss"):
+            seen = (report.status, report.trigger_price, report.qty)
+            if memory.sl_seen.get(order_key) != seen:
+                memory.sl_seen[order_key] = seen
+                emitted.append(
+                    SlUpdate(
+                        **common,
+                        status=report.status,
+                        trigger_price=report.trigger_price,
+                        qty=report.qty,
+                    )
+                )
+        if report.status == "Rejected" and once("rejected"):
+            memory.entry_deadlines.pop(report.order_link_id, None)
+            emitted.append(OrderRejected(**common, reason=report.reject_reason or "Rejected"))
+        _track_partial(memory, order_key, order, cause)
+    return emitted
+
+
+def _first(memory: Memory, kind: str, order_key: OrderKey) -> bool:
+    """True the first time this kind of report is made for this order."""
+    if (kind, order_key) in memory.order_reports:
+        return False
+    memory.order_reports.add((kind, order_key))
+    return True
+
+
+def _track_partial(memory: Memory, order_key: OrderKey, order: Order, cause: Cause) -> None:
+    report = order.report
+    partial = report is not None and not order.is_terminal and 0 < order.filled_qty < report.qty
+    if not partial:
+        memory.partial_since.pop(order_key, None)
+        return
+    progress = str(order.filled_qty)
+    last = memory.partial_since.get(order_key)
+    if last is None or last[0] != progress:
+        memory.partial_since[order_key] = (progress, cause.at)
+
+
+def order_timers(
+    book: AccountBook, memory: Memory, config: RuleConfig, cause: Cause
+) -> list[Emitted]:
+    emitted: list[Emitted] = []
+    for link, deadline in sorted(memory.entry_deadlines.items()):
+        if cause.at < deadline:
+            continue
+        del memory.entry_deadlines[link]
+        placed = book.placed[link]
+        order = book.order_by_link(link)
+        if order is not None and (is_filled(order) or order.is_terminal):
+            continue
+        key = book.local_keys.get(placed.position_id) or PositionKey(
+            book.venue, book.account, placed.category, placed.symbol, 0
+        )
+        state = "never acknowledged" if order is None else f"still {order.status}"
+        emitted.append(
+            OrderTimeout(
+                **cause.on(key),
+                order_id=order.order_id if order else "",
+                order_link_id=link,
+                position_id=placed.position_id,
+                reason=f"ENTRY {link} not filled after {config.order_timeout_ms} ms: {state}",
+            )
+        )
+    for order_key, (progress, since) in sorted(memory.partial_since.items()):
+        if cause.at - since < config.partial_fill_stall_ms:
+            continue
+        # Once per stall: the same fill level is not reported again.
+        if not _first(memory, f"stalled at {progress}", order_key):
+            continue
+        order = book.orders[order_key]
+        report = order.report
+        assert report is not None
+        placed = book.placed.get(report.order_link_id)
+        key = PositionKey(
+            book.venue, book.account, report.category, report.symbol, report.position_idx
+        )
+        emitted.append(
+            OrderPartialFill(
+                **cause.on(key),
+                order_id=report.order_id,
+                order_link_id=report.order_link_id,
+                position_id=placed.position_id if placed else None,
+                reason=f"filled {order.filled_qty} of {report.qty}, no progress for "
+                f"{cause.at - since} ms",
+                filled_qty=order.filled_qty,
+                qty=report.qty,
+            )
+        )
+    return emitted

@@ -1,0 +1,59 @@
+"""The reconciliation projection: runs the rules over the journal, each input exactly once.
+
+What it emits is stored with its tracking position in one transaction. Its state is
+never stored: on start it replays the inputs it had already processed (emitting nothing),
+which rebuilds exactly the state it had, because the rules are pure.
+"""
+
+from trueup.adapters.store.journal import PAGE, Journal
+from trueup.domain.emitted import Emitted
+from trueup.domain.reconciler import Reconciler
+from trueup.domain.rules.config import RuleConfig
+
+TRACKER = "reconciler"
+
+
+class ReconciliationProjection:
+    """Follows one journal; ``catch_up`` processes whatever was appended since last time."""
+
+    def __init__(
+        self, journal: Journal, config: RuleConfig | None = None, tracker: str = TRACKER
+    ) -> None:
+        self.journal = journal
+        self.tracker = tracker
+        self.reconciler = Reconciler(config)
+        self.position = 0
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        tracked = self.journal.tracked_position(self.tracker)
+        while self.position < tracked:
+            events, self.position = self.journal.inputs(self.position, upto=tracked)
+            for _, event in events:
+                self.reconciler.apply(event)
+
+    def catch_up(self, page: int = PAGE) -> list[Emitted]:
+        """Process every input stored since the last call; returns what was emitted."""
+        emitted_all: list[Emitted] = []
+        while True:
+            events, last = self.journal.inputs(self.position, limit=page)
+            if last == self.position:
+                return emitted_all
+            emitted = [e for _, event in events for e in self.reconciler.apply(event)]
+            if events:
+                self.journal.record(emitted, self.tracker, last)
+            self.position = last
+            emitted_all += emitted
+
+
+def replay(journal: Journal, config: RuleConfig | None = None) -> Reconciler:
+    """The reconciled state as of the journal's end, rebuilt from its inputs."""
+    reconciler = Reconciler(config)
+    position = 0
+    while True:
+        events, last = journal.inputs(position)
+        if last == position:
+            return reconciler
+        for _, event in events:
+            reconciler.apply(event)
+        position = last
