@@ -7,13 +7,14 @@ restarts rebuilds its state by replaying what it had already processed.
 from collections.abc import Iterable
 
 from trueup.domain.book import AccountBook
-from trueup.domain.emitted import Cause, Emitted
+from trueup.domain.emitted import Cause, Emitted, PositionCleaned
 from trueup.domain.events import (
     AccountModeSet,
     ClockTicked,
     ExecutionsReported,
     InputEvent,
     InputRejected,
+    LocalPositionCleaned,
     LocalPositionOpened,
     OrderPlaced,
     OrdersReported,
@@ -60,6 +61,16 @@ class Reconciler:
         memory = self.memories[account]
         changed = book.apply(event)
         emitted: list[Emitted] = []
+        if isinstance(event, LocalPositionCleaned) and changed:
+            (key,) = changed
+            emitted.append(
+                PositionCleaned(
+                    **cause.on(key),
+                    position_id=event.position_id,
+                    exit_reason=event.exit_reason,
+                    operator=event.operator,
+                )
+            )
         for key in sorted(changed):
             manual_close.note_confirmations(book, memory, key)
         if isinstance(event, PositionsReported):

@@ -1,7 +1,9 @@
 """The ``trueup`` command line: ingest captures, audit a position, list stored events."""
 
 import argparse
+import logging
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -9,14 +11,11 @@ from trueup.adapters.store import codec
 from trueup.adapters.store.journal import Journal
 from trueup.adapters.store.location import StoreError, store_url
 from trueup.projections.audit import audit
-from trueup.runners import output
+from trueup.projections.reconciliation import ReconciliationProjection
+from trueup.runners import operator, output
 from trueup.runners.ingest import Ingestor
-
-EXIT_OK, EXIT_NO, EXIT_USAGE = 0, 1, 2
-
-
-class UsageError(Exception):
-    """Bad arguments or input; exits 2 with the message."""
+from trueup.runners.usage import EXIT_OK, EXIT_USAGE, UsageError
+from trueup.runners.worker import run_worker, stop_on_signals
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -44,6 +43,11 @@ def _parser() -> argparse.ArgumentParser:
 
     ingest = commands.add_parser("ingest", help="append capture files (JSON Lines) to the journal")
     ingest.add_argument("files", nargs="+", type=Path, metavar="FILE.jsonl")
+    ingest.add_argument(
+        "--no-projections",
+        action="store_true",
+        help="only append; leave detection to separate `trueup worker` processes",
+    )
     ingest.set_defaults(command=_ingest)
 
     audit_ = commands.add_parser("audit", help="replay one position's history from the journal")
@@ -59,14 +63,64 @@ def _parser() -> argparse.ArgumentParser:
     events.add_argument("--type", help="only events of this type")
     events.add_argument("--json", action="store_true")
     events.set_defaults(command=_events)
+
+    positions = commands.add_parser("positions", help="reconciled positions, local beside exchange")
+    positions.add_argument("--json", action="store_true")
+    positions.set_defaults(command=operator.positions)
+
+    can_open = commands.add_parser(
+        "can-open", help="may the trading system open SYMBOL now? exit 0 yes, 1 no"
+    )
+    _account_symbol(can_open)
+    can_open.add_argument("--side", choices=("Buy", "Sell"))
+    can_open.add_argument("--timeframe")
+    can_open.add_argument("--at", type=int, metavar="MS", help="judge as of this instant")
+    can_open.add_argument("--json", action="store_true")
+    can_open.set_defaults(command=operator.can_open_command)
+
+    fix = commands.add_parser("fix-stale", help="list or close stale local positions")
+    how = fix.add_mutually_exclusive_group(required=True)
+    how.add_argument("--dry-run", action="store_true", help="only list them")
+    how.add_argument(
+        "--check-exchange", action="store_true", help="close those the exchange does not hold"
+    )
+    how.add_argument("--force", action="store_true", help="close them all (asks first)")
+    fix.add_argument("--yes", action="store_true", help="do not ask before --force")
+    fix.add_argument("--operator", help="who is cleaning (default: the login name)")
+    fix.add_argument("--at", type=int, metavar="MS", help=argparse.SUPPRESS)
+    fix.set_defaults(command=operator.fix_stale)
+
+    diagnose = commands.add_parser("diagnose", help="everything that affects SYMBOL now")
+    _account_symbol(diagnose)
+    diagnose.add_argument("--last", type=int, default=20, help="how many recent events to show")
+    diagnose.add_argument("--at", type=int, metavar="MS", help=argparse.SUPPRESS)
+    diagnose.add_argument("--json", action="store_true")
+    diagnose.set_defaults(command=operator.diagnose)
+
+    worker = commands.add_parser("worker", help="run the projections, following the journal")
+    worker.add_argument("--poll-ms", type=int, default=100)
+    worker.set_defaults(command=_worker)
     return parser
+
+
+def _account_symbol(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--venue", required=True)
+    parser.add_argument("--account", required=True)
+    parser.add_argument("--symbol", required=True)
 
 
 def _ingest(journal: Journal, args: argparse.Namespace) -> int:
     missing = [str(f) for f in args.files if not f.is_file()]
     if missing:
         raise UsageError(f"no such capture file: {', '.join(missing)}")
-    ingestor = Ingestor(journal)
+    projection = None if args.no_projections else ReconciliationProjection(journal)
+    emitted: Counter[str] = Counter()
+
+    def detect() -> None:
+        if projection is not None:
+            emitted.update(e.type for e in projection.catch_up())
+
+    ingestor = Ingestor(journal, after_flush=detect)
     for path in args.files:
         with path.open("rb") as lines:
             ingestor.ingest(lines)
@@ -75,6 +129,14 @@ def _ingest(journal: Journal, args: argparse.Namespace) -> int:
         f"ingested {count.lines} lines: {count.accepted} accepted, {count.rejected} rejected"
         + (f" ({count.duplicates} already in the journal)" if count.duplicates else "")
     )
+    if emitted:
+        print("emitted " + ", ".join(f"{n} {kind}" for kind, n in sorted(emitted.items())))
+    return EXIT_OK
+
+
+def _worker(journal: Journal, args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    run_worker(journal, args.poll_ms, stop_on_signals())
     return EXIT_OK
 
 

@@ -1,6 +1,6 @@
 """Ingest: decode inputs and append them to the journal in batches, the path every input takes."""
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from trueup.adapters.capture import decode_line
@@ -27,9 +27,16 @@ class Ingestor:
     """Appends inputs in batches; each batch is one transaction, so a crash loses no stored input
     and a rerun of the same capture stores nothing twice."""
 
-    def __init__(self, journal: Journal, batch_size: int = BATCH) -> None:
+    def __init__(
+        self,
+        journal: Journal,
+        batch_size: int = BATCH,
+        after_flush: Callable[[], object] | None = None,
+    ) -> None:
         self.journal = journal
         self.batch_size = batch_size
+        # Runs after each stored batch: the in-process projections catch up there.
+        self.after_flush = after_flush
         self.count = IngestCount()
         self._batch: list[InputEvent] = []
 
@@ -52,6 +59,8 @@ class Ingestor:
             appended = self.journal.append(self._batch)
             self.count.duplicates += appended.duplicates
             self._batch = []
+        if self.after_flush is not None:
+            self.after_flush()
 
     def ingest(self, lines: Iterable[str | bytes]) -> IngestCount:
         for line in lines:

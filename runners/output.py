@@ -79,3 +79,45 @@ def audit_json(result: Audit) -> JSON:
             if e.key == key
         ],
     }
+
+
+def print_positions(rows: list[JSON], out: TextIO = sys.stdout) -> None:
+    if not rows:
+        out.write("no positions in the journal\n")
+        return
+    header = f"{'account':<16} {'symbol':<12} {'idx':>3} {'local':>12} {'exchange':>12}  status"
+    out.write(header + "\n")
+    for row in rows:
+        status = "; ".join(row["findings"]) or "OK"
+        out.write(
+            f"{row['venue'] + '/' + row['account']:<16} {row['symbol']:<12} "
+            f"{row['position_idx']:>3} {row['local_qty']:>12} {row['exchange_qty']:>12}  {status}\n"
+        )
+
+
+def print_diagnosis(report: JSON, out: TextIO = sys.stdout) -> None:
+    symbol = report["symbol"]
+    verdict = report["can_open"]
+    out.write(f"{symbol}: {'may open' if verdict['allowed'] else 'may NOT open'}\n")
+    for reason in verdict["reasons"]:
+        out.write(f"  blocked: {reason}\n")
+    for note in verdict["notes"]:
+        out.write(f"  note: {note}\n")
+    if report["cooldown_until"] is not None:
+        out.write(f"  cooldown until {moment(report['cooldown_until'])}\n")
+    for position in report["positions"]:
+        out.write(f"position idx {position['position_idx']}: {describe_state(position['state'])}\n")
+        for finding in position["findings"]:
+            out.write(f"  finding: {finding}\n")
+        for order in position["state"]["open_orders"]:
+            out.write(
+                f"  open order {order['order_link_id'] or order['order_id']}: {order['status']}, "
+                f"filled {order['filled_qty']}\n"
+            )
+    out.write("recent emitted events:\n")
+    for event in report["emitted"]:
+        detail = event.get("reason") or event.get("exit_reason") or ""
+        out.write(f"  {moment(event['at'])}  {event['type']:<20} {detail}\n")
+    out.write("recent rejected inputs (failed syncs, malformed frames):\n")
+    for rejected in report["rejected_inputs"]:
+        out.write(f"  {moment(rejected['at'])}  {rejected['reason']}\n")
