@@ -6,7 +6,7 @@ from both, so a replay or a restarted worker emits the very same event, never a 
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import ClassVar
+from typing import ClassVar, TypedDict
 from uuid import uuid5
 
 from trueup.domain.keys import TRUEUP_NAMESPACE, PositionKey
@@ -36,15 +36,22 @@ class Emitted:
         return (self.category, self.symbol, self.position_idx)
 
 
-def on_key(key: PositionKey) -> dict[str, object]:
-    """The position fields of an emitted event about ``key``."""
-    return {
-        "venue": key.venue,
-        "account": key.account,
-        "category": key.category,
-        "symbol": key.symbol,
-        "position_idx": key.position_idx,
-    }
+class About(TypedDict):
+    """The fields every emitted event takes from its cause and, if any, its position."""
+
+    venue: str
+    account: str
+    at: int
+    cause: str
+    category: str | None
+    symbol: str | None
+    position_idx: int | None
+
+
+class AboutOrder(About):
+    order_id: str
+    order_link_id: str
+    position_id: str | None
 
 
 # --- risk events ----------------------------------------------------------------------
@@ -222,9 +229,26 @@ class Cause:
         self.input_id = input_id
         self.at = at
 
-    def on(self, key: PositionKey) -> dict[str, object]:
+    def on(self, key: PositionKey) -> About:
         """Keyword arguments of an emitted event about ``key``, caused by this input."""
-        return {**on_key(key), "at": self.at, "cause": self.input_id}
+        return About(
+            venue=key.venue,
+            account=key.account,
+            at=self.at,
+            cause=self.input_id,
+            category=key.category,
+            symbol=key.symbol,
+            position_idx=key.position_idx,
+        )
 
-    def on_account(self, venue: str, account: str) -> dict[str, object]:
-        return {"venue": venue, "account": account, "at": self.at, "cause": self.input_id}
+    def on_account(self, venue: str, account: str) -> About:
+        """Keyword arguments of an emitted event about a whole account."""
+        return About(
+            venue=venue,
+            account=account,
+            at=self.at,
+            cause=self.input_id,
+            category=None,
+            symbol=None,
+            position_idx=None,
+        )

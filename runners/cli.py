@@ -10,6 +10,7 @@ from pathlib import Path
 from trueup.adapters.store import codec
 from trueup.adapters.store.journal import Journal
 from trueup.adapters.store.location import StoreError, store_url
+from trueup.domain.emitted import Emitted
 from trueup.projections.audit import audit
 from trueup.projections.reconciliation import ReconciliationProjection
 from trueup.runners import operator, output
@@ -170,7 +171,8 @@ def _events(journal: Journal, args: argparse.Namespace) -> int:
     for position, event in journal.all_events():
         if args.type and event.type != args.type:
             continue
-        symbols = event.symbols or ()
+        symbols = (event.symbol,) if isinstance(event, Emitted) else event.symbols
+        symbols = tuple(s for s in symbols or () if s)
         if args.json:
             record = codec.as_json(event)
             record["symbol"] = symbols[0] if len(symbols) == 1 else None

@@ -63,9 +63,8 @@ def _record_decoder(cls: type) -> Convert:
     return decode
 
 
-_DECODERS: dict[str, Convert] = {
-    t.type: _record_decoder(t) for t in (*INPUT_EVENT_TYPES, *EMITTED_TYPES)
-}
+_EVENT_TYPES: tuple[type[InputEvent] | type[Emitted], ...] = (*INPUT_EVENT_TYPES, *EMITTED_TYPES)
+_DECODERS: dict[str, Convert] = {t.type: _record_decoder(t) for t in _EVENT_TYPES}
 TOPICS: dict[str, str] = {t.type: f"trueup.input.{t.type}" for t in INPUT_EVENT_TYPES}
 EMITTED_TOPIC_PREFIX = "trueup.emitted."
 

@@ -61,8 +61,8 @@ def can_open(
     for link, placed in sorted(book.placed.items()):
         if placed.symbol != symbol or placed.purpose != "ENTRY":
             continue
-        local = book.local_position(placed.position_id)
-        if local is None or local.mode != "LIVE" or not local.is_open:
+        owner = book.local_position(placed.position_id)
+        if owner is None or owner.mode != "LIVE" or not owner.is_open:
             continue
         order = book.order_by_link(link)
         if order is None or not (order.is_terminal or is_filled(order)):

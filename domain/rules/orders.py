@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 from trueup.domain.book import AccountBook
 from trueup.domain.emitted import (
+    AboutOrder,
     Cause,
     Emitted,
     EntryFilled,
@@ -48,16 +49,13 @@ def execution_reports(
             continue  # a fill ahead of its order report: wait for the report
         placed = book.placed.get(report.order_link_id)
         purpose = placed.purpose if placed else None
-        common = {
-            **cause.on(
-                PositionKey(
-                    book.venue, book.account, report.category, report.symbol, report.position_idx
-                )
-            ),
-            "order_id": report.order_id,
-            "order_link_id": report.order_link_id,
-            "position_id": placed.position_id if placed else None,
-        }
+        key = book.key(report.category, report.symbol, report.position_idx)
+        common = AboutOrder(
+            **cause.on(key),
+            order_id=report.order_id,
+            order_link_id=report.order_link_id,
+            position_id=placed.position_id if placed else None,
+        )
         filled = is_filled(order)
 
         def once(kind: str, order_key: OrderKey = order_key) -> bool:
@@ -126,20 +124,18 @@ def order_timers(
         if cause.at < deadline:
             continue
         del memory.entry_deadlines[link]
-        placed = book.placed[link]
+        entry = book.placed[link]
         order = book.order_by_link(link)
         if order is not None and (is_filled(order) or order.is_terminal):
             continue
-        key = book.local_keys.get(placed.position_id) or PositionKey(
-            book.venue, book.account, placed.category, placed.symbol, 0
-        )
+        key = book.local_keys.get(entry.position_id) or book.key(entry.category, entry.symbol, 0)
         state = "never acknowledged" if order is None else f"still {order.status}"
         emitted.append(
             OrderTimeout(
                 **cause.on(key),
                 order_id=order.order_id if order else "",
                 order_link_id=link,
-                position_id=placed.position_id,
+                position_id=entry.position_id,
                 reason=f"ENTRY {link} not filled after {config.order_timeout_ms} ms: {state}",
             )
         )

@@ -1,0 +1,418 @@
+"""The reconciliation rules, one behaviour at a time, from real Bybit frames and intents."""
+
+from decimal import Decimal
+from typing import TypeVar
+
+from tests.inputs import (
+    event,
+    execution_frame,
+    intent,
+    order_frame,
+    position_frame,
+    position_snapshot,
+)
+from trueup.adapters.bybit import messages
+from trueup.domain.emitted import (
+    ConsistencyDrift,
+    CooldownStarted,
+    Emitted,
+    OrderPartialFill,
+    OrderRejected,
+    OrderTimeout,
+    PositionClosed,
+    SlUpdate,
+    StalePosition,
+    UntrackedPosition,
+)
+from trueup.domain.events import InputEvent
+from trueup.domain.reconciler import reconcile
+from trueup.domain.rules.config import RuleConfig
+
+E = TypeVar("E", bound=Emitted)
+
+
+def live(at: int = 1_000) -> InputEvent:
+    return event(intent(at, kind="account_mode", mode="LIVE"))
+
+
+def opened(
+    at: int,
+    *,
+    pid: str = "p-1",
+    qty: str = "0.3",
+    side: str = "Buy",
+    mode: str = "LIVE",
+    symbol: str = "BTCUSDT",
+) -> InputEvent:
+    return event(
+        intent(
+            at,
+            kind="position_opened",
+            position_id=pid,
+            category="linear",
+            symbol=symbol,
+            position_idx=0,
+            side=side,
+            qty=qty,
+            mode=mode,
+        )
+    )
+
+
+def exchange(
+    at: int, size: str, seq: int, side: str = "Buy", symbol: str = "BTCUSDT"
+) -> InputEvent:
+    side = "" if size == "0" else side
+    return event(position_frame(at, symbol=symbol, side=side, size=size, seq=seq, updated_time=at))
+
+
+def clock(at: int) -> InputEvent:
+    return event({"at": at, "channel": "clock"})
+
+
+def placed(at: int, link: str, purpose: str, side: str = "Sell", qty: str = "0.15") -> InputEvent:
+    return event(
+        intent(
+            at,
+            kind="order_placed",
+            position_id="p-1",
+            order_link_id=link,
+            category="linear",
+            symbol="BTCUSDT",
+            purpose=purpose,
+            side=side,
+            qty=qty,
+        )
+    )
+
+
+def order(
+    at: int,
+    oid: str,
+    link: str,
+    status: str,
+    *,
+    qty: str = "0.15",
+    cum: str = "0",
+    side: str = "Sell",
+    **extra: object,
+) -> InputEvent:
+    return event(
+        order_frame(
+            at,
+            symbol="BTCUSDT",
+            order_id=oid,
+            order_link_id=link,
+            side=side,
+            qty=qty,
+            status=status,
+            cum_exec_qty=cum,
+            updated_time=at,
+            **extra,
+        )
+    )
+
+
+def types(emitted: list[Emitted]) -> list[str]:
+    return [e.type for e in emitted]
+
+
+def of_type(emitted: list[Emitted], kind: type[E]) -> list[E]:
+    return [e for e in emitted if isinstance(e, kind)]
+
+
+# --- manual close -------------------------------------------------------------------------
+
+
+def test_a_position_closed_on_the_exchange_before_tp1_is_a_stop_loss_with_cooldown() -> None:
+    emitted = reconcile([live(), opened(1_000), exchange(2_000, "0.3", 1), exchange(9_000, "0", 2)])
+    (closed,) = of_type(emitted, PositionClosed)
+    assert closed.exit_reason == "STOP_LOSS"
+    assert (closed.at, closed.position_id) == (9_000, "p-1")
+    (cooldown,) = of_type(emitted, CooldownStarted)
+    assert cooldown.until == 9_000 + 30 * 60_000
+
+
+def test_a_close_after_tp1_filled_is_exchange_closed_without_cooldown() -> None:
+    events = [
+        live(),
+        opened(1_000),
+        exchange(2_000, "0.3", 1),
+        placed(2_100, "p-1-tp1", "TP1"),
+        order(2_200, "o-tp1", "p-1-tp1", "Filled", cum="0.15"),
+        exchange(2_300, "0.15", 2),
+        exchange(9_000, "0", 3),
+    ]
+    emitted = reconcile(events)
+    (closed,) = of_type(emitted, PositionClosed)
+    assert closed.exit_reason == "EXCHANGE_CLOSED"
+    assert of_type(emitted, CooldownStarted) == []
+
+
+def test_a_complete_snapshot_omitting_the_key_is_a_close() -> None:
+    events = [live(), opened(1_000), exchange(2_000, "0.3", 1), event(position_snapshot(9_000))]
+    assert types(of_type(reconcile(events), PositionClosed)) == ["POSITION_CLOSED"]
+
+
+def test_the_cooldown_can_be_turned_off() -> None:
+    events = [live(), opened(1_000), exchange(2_000, "0.3", 1), exchange(9_000, "0", 2)]
+    emitted = reconcile(events, RuleConfig(cooldown_enabled=False))
+    assert "COOLDOWN_STARTED" not in types(emitted)
+
+
+def test_a_close_is_reported_once_however_often_the_exchange_repeats_flat() -> None:
+    events = [
+        live(),
+        opened(1_000),
+        exchange(2_000, "0.3", 1),
+        exchange(9_000, "0", 2),
+        exchange(9_500, "0", 2),
+        event(position_snapshot(10_000)),
+    ]
+    assert len(of_type(reconcile(events), PositionClosed)) == 1
+
+
+def test_a_position_the_exchange_never_showed_is_not_closed_but_stale() -> None:
+    events = [
+        live(),
+        opened(1_000),
+        event(position_snapshot(2_000)),
+        event(position_snapshot(6_000)),
+    ]
+    emitted = reconcile(events)
+    assert "POSITION_CLOSED" not in types(emitted)
+    (stale,) = of_type(emitted, StalePosition)
+    assert stale.reason == "NEVER_ON_EXCHANGE"
+
+
+# --- drift --------------------------------------------------------------------------------
+
+
+def test_drift_is_reported_only_after_the_grace_period() -> None:
+    events = [live(), opened(1_000, qty="1"), exchange(2_000, "0.5", 1), clock(4_000)]
+    assert "CONSISTENCY_DRIFT" not in types(reconcile(events))
+    (drift,) = of_type(reconcile([*events, clock(5_000)]), ConsistencyDrift)
+    assert drift.local_qty == Decimal(1)
+    assert drift.exchange_qty == Decimal("0.5")
+    assert drift.drift_pct == Decimal("50.00")
+
+
+def test_a_fill_in_flight_is_no_alarm() -> None:
+    events = [
+        live(),
+        opened(1_000, qty="1"),
+        exchange(2_000, "0.5", 1),
+        exchange(3_500, "1", 2),
+        clock(60_000),
+    ]
+    assert "CONSISTENCY_DRIFT" not in types(reconcile(events))
+
+
+def test_drift_within_the_threshold_is_tolerated() -> None:
+    events = [live(), opened(1_000, qty="1"), exchange(2_000, "0.95", 1), clock(60_000)]
+    assert "CONSISTENCY_DRIFT" not in types(reconcile(events))
+
+
+def test_opposite_sides_are_drift_whatever_the_size() -> None:
+    events = [live(), opened(1_000, qty="1"), exchange(2_000, "1", 1, side="Sell"), clock(6_000)]
+    (drift,) = of_type(reconcile(events), ConsistencyDrift)
+    assert drift.exchange_qty == Decimal(-1)
+
+
+def test_drift_is_reported_at_most_once_per_window() -> None:
+    events = [live(), opened(1_000, qty="1"), exchange(2_000, "0.5", 1)]
+    ticks = [clock(t) for t in range(6_000, 400_000, 10_000)]
+    emitted = of_type(reconcile(events + ticks), ConsistencyDrift)
+    assert [e.at for e in emitted] == [6_000, 306_000]
+
+
+# --- untracked ----------------------------------------------------------------------------
+
+
+def test_an_exchange_position_with_no_local_one_is_untracked_after_grace() -> None:
+    events = [live(), exchange(2_000, "0.3", 1), clock(4_000)]
+    assert "UNTRACKED_POSITION" not in types(reconcile(events))
+    (found,) = of_type(reconcile([*events, clock(5_000), clock(9_000)]), UntrackedPosition)
+    assert found.exchange_qty == Decimal("0.3")
+
+
+def test_a_paper_position_does_not_track_an_exchange_position() -> None:
+    events = [live(), opened(1_000, mode="PAPER"), exchange(2_000, "0.3", 1), clock(6_000)]
+    assert "UNTRACKED_POSITION" in types(reconcile(events))
+
+
+# --- stale --------------------------------------------------------------------------------
+
+
+def test_a_paper_position_left_open_when_the_account_trades_live_is_stale() -> None:
+    emitted = reconcile([opened(1_000, pid="p-paper", mode="PAPER"), live(2_000)])
+    (stale,) = of_type(emitted, StalePosition)
+    assert (stale.position_id, stale.reason) == ("p-paper", "PAPER_LEFTOVER")
+
+
+def test_paper_positions_are_not_stale_while_the_account_trades_paper() -> None:
+    emitted = reconcile(
+        [event(intent(1, kind="account_mode", mode="PAPER")), opened(1_000, mode="PAPER")]
+    )
+    assert emitted == []
+
+
+# --- errors are never facts ---------------------------------------------------------------
+
+
+def test_a_rate_limit_is_reported_and_changes_no_position() -> None:
+    body = messages.rest_error(10006, "Too many visits!", time=9_000)
+    limited = event(
+        messages.capture_rest(
+            9_000, "main", "/v5/position/list", {"category": "linear", "settleCoin": "USDT"}, body
+        )
+    )
+    events = [live(), opened(1_000), exchange(2_000, "0.3", 1), limited]
+    emitted = reconcile(events)
+    assert types(emitted) == ["RATE_LIMIT"]
+
+
+def test_http_429_and_403_are_rate_limits() -> None:
+    for status in (429, 403):
+        record = messages.capture_rest(
+            9_000, "main", "/v5/position/list", {"category": "linear"}, {}
+        )
+        record["status"] = status
+        assert types(reconcile([event(record)])) == ["RATE_LIMIT"]
+
+
+def test_an_unfinished_pagination_is_a_failed_sync_not_a_flat_book() -> None:
+    eth = {"symbol": "ETHUSDT", "side": "Sell", "size": "1", "seq": 4, "updated_time": 2_500}
+    events = [
+        live(),
+        opened(1_000),
+        exchange(2_000, "0.3", 1),
+        event(position_snapshot(3_000, eth, next_cursor="c2")),
+        clock(20_000),
+    ]
+    emitted = reconcile(events)
+    assert "POSITION_CLOSED" not in types(emitted)
+    assert "POSITION_SYNC_FAILED" in types(emitted)
+
+
+def test_a_malformed_frame_is_a_failed_sync() -> None:
+    bad = event(
+        position_frame(9_000, symbol="BTCUSDT", side="Buy", size="abc", seq=2, updated_time=9_000)
+    )
+    assert types(reconcile([bad])) == ["POSITION_SYNC_FAILED"]
+
+
+# --- orders -------------------------------------------------------------------------------
+
+
+def test_entry_execution_reports_come_once_each() -> None:
+    events = [
+        live(),
+        opened(1_000),
+        placed(1_000, "p-1-entry", "ENTRY", side="Buy", qty="0.3"),
+        order(1_100, "o-1", "p-1-entry", "New", qty="0.3", side="Buy"),
+        order(1_200, "o-1", "p-1-entry", "Filled", qty="0.3", cum="0.3", side="Buy"),
+        order(
+            1_200,
+            "o-1",
+            "p-1-entry",
+            "Filled",
+            qty="0.3",
+            cum="0.3",
+            side="Buy",
+            cancel_type="CancelByUser",
+            reject_reason="EC_OrigClOrdIDDoesNotExist",
+        ),
+    ]
+    assert types(reconcile(events)) == ["ENTRY_SUBMITTED", "ENTRY_FILLED"]
+
+
+def test_an_entry_not_filled_in_time_times_out() -> None:
+    events = [
+        live(),
+        opened(1_000),
+        placed(1_000, "p-1-entry", "ENTRY", side="Buy"),
+        order(1_100, "o-1", "p-1-entry", "New", side="Buy"),
+        clock(20_999),
+        clock(21_000),
+    ]
+    emitted = reconcile(events)
+    (timeout,) = of_type(emitted, OrderTimeout)
+    assert timeout.at == 21_000
+
+
+def test_a_stalled_partial_fill_is_reported_once_per_stall() -> None:
+    fill = event(
+        execution_frame(
+            1_200,
+            {
+                "symbol": "BTCUSDT",
+                "exec_id": "e-1",
+                "order_id": "o-2",
+                "order_link_id": "p-1-tp1",
+                "side": "Sell",
+                "exec_price": "66000",
+                "exec_qty": "0.05",
+                "exec_time": 1_200,
+                "seq": 3,
+            },
+        )
+    )
+    events = [
+        live(),
+        opened(1_000),
+        placed(1_000, "p-1-tp1", "TP1"),
+        order(1_200, "o-2", "p-1-tp1", "PartiallyFilled", cum="0.05"),
+        fill,
+        clock(10_000),
+        clock(21_200),
+        clock(30_000),
+    ]
+    (partial,) = of_type(reconcile(events), OrderPartialFill)
+    assert partial.filled_qty == Decimal("0.05")
+
+
+def test_a_rejected_order_is_reported() -> None:
+    events = [
+        live(),
+        opened(1_000),
+        placed(1_000, "p-1-entry", "ENTRY", side="Buy"),
+        order(
+            1_100,
+            "o-1",
+            "p-1-entry",
+            "Rejected",
+            side="Buy",
+            reject_reason="EC_InsufficientBalance",
+        ),
+    ]
+    emitted = reconcile(events)
+    (rejected,) = of_type(emitted, OrderRejected)
+    assert types(emitted) == ["ORDER_REJECTED"]
+    assert rejected.reason == "EC_InsufficientBalance"
+
+
+def test_stop_loss_orders_report_each_change_of_trigger() -> None:
+    events = [
+        live(),
+        opened(1_000),
+        placed(1_000, "p-1-sl", "SL"),
+        order(1_100, "o-3", "p-1-sl", "Untriggered", trigger_price="60000"),
+        order(1_200, "o-3", "p-1-sl", "Untriggered", trigger_price="60000"),
+        order(1_300, "o-3", "p-1-sl", "Untriggered", trigger_price="62000"),
+    ]
+    emitted = of_type(reconcile(events), SlUpdate)
+    assert [e.trigger_price for e in emitted] == [Decimal(60000), Decimal(62000)]
+
+
+def test_emitted_events_carry_the_contract_fields() -> None:
+    emitted = reconcile([live(), opened(1_000), exchange(2_000, "0.3", 1), exchange(9_000, "0", 2)])
+    for e in emitted:
+        assert (e.venue, e.account, e.symbol, e.category, e.position_idx) == (
+            "bybit",
+            "main",
+            "BTCUSDT",
+            "linear",
+            0,
+        )
+        assert e.cause and e.at == 9_000
