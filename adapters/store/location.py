@@ -30,7 +30,7 @@ def store_url(given: str | None) -> str:
 
 def settings(url: str) -> dict[str, str]:
     """eventsourcing's environment settings for this store URL."""
-    if url.startswith(("postgresql://", "postgres://")):
+    if url.startswith(("postgresql://", "postgres://")) or _is_conninfo(url):
         return _postgres(url)
     if url.startswith("sqlite://"):
         path = url.removeprefix("sqlite://")
@@ -43,6 +43,11 @@ def settings(url: str) -> dict[str, str]:
             "sqlite:///abs/path or postgresql://user@host:port/db"
         )
     return _sqlite(url)
+
+
+def _is_conninfo(text: str) -> bool:
+    """A libpq keyword/value string ("host=... dbname=..."), as psycopg prints them."""
+    return "dbname=" in text and "://" not in text
 
 
 def _sqlite(path: str) -> dict[str, str]:
