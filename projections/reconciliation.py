@@ -40,8 +40,9 @@ class ReconciliationProjection:
             if last == self.position:
                 return emitted_all
             emitted = [e for _, event in events for e in self.reconciler.apply(event)]
-            if events:
-                self.journal.record(emitted, self.tracker, last)
+            # Recorded even when the page held no input (only what was emitted), so that
+            # the tracking position reaches the end of the journal.
+            self.journal.record(emitted, self.tracker, last)
             self.position = last
             emitted_all += emitted
 

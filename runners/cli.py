@@ -99,7 +99,8 @@ def _parser() -> argparse.ArgumentParser:
     diagnose.set_defaults(command=operator.diagnose)
 
     worker = commands.add_parser("worker", help="run the projections, following the journal")
-    worker.add_argument("--poll-ms", type=int, default=100)
+    worker.add_argument("--poll-ms", type=int, default=100, help="how often to look for inputs")
+    worker.add_argument("--batch", type=int, default=1000, help="inputs per transaction")
     worker.set_defaults(command=_worker)
     return parser
 
@@ -137,7 +138,7 @@ def _ingest(journal: Journal, args: argparse.Namespace) -> int:
 
 def _worker(journal: Journal, args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    run_worker(journal, args.poll_ms, stop_on_signals())
+    run_worker(journal, args.poll_ms, stop_on_signals(), args.batch)
     return EXIT_OK
 
 

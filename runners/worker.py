@@ -9,22 +9,25 @@ import signal
 import threading
 from types import FrameType
 
-from trueup.adapters.store.journal import Journal
+from trueup.adapters.store.journal import PAGE, Journal
 from trueup.projections.reconciliation import ReconciliationProjection
 
 log = logging.getLogger("trueup.worker")
 
 
-def run_worker(journal: Journal, poll_ms: int, stop: threading.Event) -> int:
-    """Catch up, then poll for new inputs every ``poll_ms`` until ``stop`` is set."""
+def run_worker(journal: Journal, poll_ms: int, stop: threading.Event, batch: int = PAGE) -> int:
+    """Catch up, then poll for new inputs every ``poll_ms`` until ``stop`` is set.
+
+    ``batch`` inputs are processed and recorded per transaction.
+    """
     projection = ReconciliationProjection(journal)
     log.info("worker following the journal from position %d", projection.position)
     emitted = 0
     while not stop.is_set():
-        found = projection.catch_up()
-        emitted += len(found)
-        for event in found:
-            log.info("emitted %s %s %s", event.type, event.symbol or "", event.cause)
+        found = projection.catch_up(batch)
+        if found:
+            emitted += len(found)
+            log.info("at position %d: emitted %d events", projection.position, len(found))
         stop.wait(poll_ms / 1000)
     projection.catch_up()
     return emitted
