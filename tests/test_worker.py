@@ -5,8 +5,6 @@ import subprocess
 import sys
 import time
 
-import orjson
-
 from tests.inputs import line
 from tests.scenarios import busy_session
 from trueup.adapters.store import codec
