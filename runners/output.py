@@ -14,7 +14,8 @@ def moment(at: int) -> str:
     return datetime.fromtimestamp(at / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
-def write_json(value: Any, out: TextIO = sys.stdout) -> None:
+def write_json(value: Any, out: TextIO | None = None) -> None:
+    out = out or sys.stdout
     out.write(orjson.dumps(value, default=str).decode())
     out.write("\n")
 
@@ -45,7 +46,8 @@ def timeline_line(entry: TimelineEntry) -> str:
     return f"  {moment(entry.at)}  {kind:<26} {describe_state(entry.state)}"
 
 
-def print_audit(result: Audit, out: TextIO = sys.stdout) -> None:
+def print_audit(result: Audit, out: TextIO | None = None) -> None:
+    out = out or sys.stdout
     for key in result.keys:
         out.write(f"{key.label()}\n")
         for entry in result.timeline:
@@ -81,7 +83,8 @@ def audit_json(result: Audit) -> JSON:
     }
 
 
-def print_positions(rows: list[JSON], out: TextIO = sys.stdout) -> None:
+def print_positions(rows: list[JSON], out: TextIO | None = None) -> None:
+    out = out or sys.stdout
     if not rows:
         out.write("no positions in the journal\n")
         return
@@ -95,7 +98,8 @@ def print_positions(rows: list[JSON], out: TextIO = sys.stdout) -> None:
         )
 
 
-def print_diagnosis(report: JSON, out: TextIO = sys.stdout) -> None:
+def print_diagnosis(report: JSON, out: TextIO | None = None) -> None:
+    out = out or sys.stdout
     symbol = report["symbol"]
     verdict = report["can_open"]
     out.write(f"{symbol}: {'may open' if verdict['allowed'] else 'may NOT open'}\n")

@@ -1,0 +1,344 @@
+"""The operator's tools, as an operator woken at 3 a.m. by a blocked bot would use them."""
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from tests.inputs import execution_frame, intent, line, order_frame, position_frame
+from trueup.runners.cli import main
+
+ENTRY = {"category": "linear", "position_idx": 0, "side": "Buy", "mode": "LIVE"}
+
+
+def write_capture(path: Path, records: list[dict[str, object]]) -> Path:
+    path.write_bytes(b"\n".join(line(r) for r in records) + b"\n")
+    return path
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> str:
+    """A journal holding a night's trouble: a stop-loss on ETH, a paper leftover, BTC held."""
+    records = [
+        intent(1_000, kind="account_mode", mode="LIVE"),
+        intent(
+            1_000,
+            kind="position_opened",
+            position_id="p-sol",
+            symbol="SOLUSDT",
+            qty="3",
+            **{**ENTRY, "mode": "PAPER"},
+        ),
+        intent(
+            1_000,
+            kind="position_opened",
+            position_id="p-eth",
+            symbol="ETHUSDT",
+            qty="2",
+            timeframe="1h",
+            **ENTRY,
+        ),
+        position_frame(2_000, symbol="ETHUSDT", side="Buy", size="2", seq=1, updated_time=2_000),
+        position_frame(9_000, symbol="ETHUSDT", side="", size="0", seq=2, updated_time=9_000),
+        intent(
+            9_500, kind="position_opened", position_id="p-btc", symbol="BTCUSDT", qty="1", **ENTRY
+        ),
+        position_frame(9_600, symbol="BTCUSDT", side="Buy", size="1", seq=3, updated_time=9_600),
+    ]
+    url = str(tmp_path / "journal.db")
+    assert (
+        main(["--store", url, "ingest", str(write_capture(tmp_path / "night.jsonl", records))]) == 0
+    )
+    return url
+
+
+def run_json(
+    capsys: pytest.CaptureFixture[str], args: list[str]
+) -> tuple[int, list[dict[str, Any]]]:
+    code = main(args)
+    out = capsys.readouterr().out
+    return code, [orjson.loads(row) for row in out.splitlines()]
+
+
+def test_positions_shows_local_beside_exchange_with_findings(
+    store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, rows = run_json(capsys, ["--store", store, "positions", "--json"])
+    assert code == 0
+    by_symbol = {row["symbol"]: row for row in rows}
+    assert (by_symbol["BTCUSDT"]["local_qty"], by_symbol["BTCUSDT"]["exchange_qty"]) == ("1", "1")
+    assert by_symbol["BTCUSDT"]["findings"] == []
+    assert by_symbol["ETHUSDT"]["findings"] == ["CLOSED ON EXCHANGE p-eth, still OPEN locally"]
+    assert by_symbol["SOLUSDT"]["findings"] == ["STALE p-sol (PAPER_LEFTOVER)"]
+
+
+def test_can_open_says_no_with_every_reason_and_exits_1(
+    store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, (verdict,) = run_json(
+        capsys,
+        [
+            "--store",
+            store,
+            "can-open",
+            "--venue",
+            "bybit",
+            "--account",
+            "main",
+            "--symbol",
+            "ETHUSDT",
+            "--at",
+            "10000",
+            "--json",
+        ],
+    )
+    assert code == 1
+    assert verdict["allowed"] is False
+    assert any("cooldown on ETHUSDT until 1809000" in r for r in verdict["reasons"])
+    assert any("p-eth is OPEN but the exchange holds nothing" in n for n in verdict["notes"])
+
+
+def test_can_open_says_yes_once_the_cooldown_is_over_despite_the_stale_record(
+    store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, (verdict,) = run_json(
+        capsys,
+        [
+            "--store",
+            store,
+            "can-open",
+            "--venue",
+            "bybit",
+            "--account",
+            "main",
+            "--symbol",
+            "ETHUSDT",
+            "--at",
+            "2000000",
+            "--json",
+        ],
+    )
+    assert (code, verdict["allowed"], verdict["reasons"]) == (0, True, [])
+
+
+def test_can_open_refuses_a_symbol_the_exchange_holds(
+    store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "--store",
+            store,
+            "can-open",
+            "--venue",
+            "bybit",
+            "--account",
+            "main",
+            "--symbol",
+            "BTCUSDT",
+            "--at",
+            "10000",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 1
+    assert out.startswith("no: BTCUSDT")
+    assert "the exchange holds Buy 1 BTCUSDT" in out
+
+
+def test_can_open_refuses_while_a_live_entry_is_in_flight(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    records = [
+        intent(1_000, kind="account_mode", mode="LIVE"),
+        intent(
+            1_000, kind="position_opened", position_id="p-1", symbol="XRPUSDT", qty="10", **ENTRY
+        ),
+        intent(
+            1_000,
+            kind="order_placed",
+            position_id="p-1",
+            order_link_id="p-1-entry",
+            category="linear",
+            symbol="XRPUSDT",
+            purpose="ENTRY",
+            side="Buy",
+            qty="10",
+        ),
+        order_frame(
+            1_100,
+            symbol="XRPUSDT",
+            order_id="o-1",
+            order_link_id="p-1-entry",
+            side="Buy",
+            qty="10",
+            status="New",
+            updated_time=1_100,
+        ),
+    ]
+    store = str(tmp_path / "j.db")
+    main(["--store", store, "ingest", str(write_capture(tmp_path / "c.jsonl", records))])
+    capsys.readouterr()
+    code, (verdict,) = run_json(
+        capsys,
+        [
+            "--store",
+            store,
+            "can-open",
+            "--venue",
+            "bybit",
+            "--account",
+            "main",
+            "--symbol",
+            "XRPUSDT",
+            "--at",
+            "2000",
+            "--json",
+        ],
+    )
+    assert code == 1
+    assert verdict["reasons"] == ["LIVE entry p-1-entry in flight (New) since 1000"]
+
+
+def test_fix_stale_dry_run_lists_and_changes_nothing(
+    store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--store", store, "fix-stale", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "p-eth: CLOSED_ON_EXCHANGE" in out and "p-sol: PAPER_LEFTOVER" in out
+    _, cleaned = run_json(
+        capsys, ["--store", store, "events", "--type", "POSITION_CLEANED", "--json"]
+    )
+    assert cleaned == []
+
+
+def test_fix_stale_check_exchange_closes_what_the_exchange_does_not_hold_and_records_who(
+    store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--store", store, "fix-stale", "--check-exchange", "--operator", "alice"]) == 0
+    capsys.readouterr()
+    _, cleaned = run_json(
+        capsys, ["--store", store, "events", "--type", "POSITION_CLEANED", "--json"]
+    )
+    assert {(c["position_id"], c["exit_reason"], c["operator"]) for c in cleaned} == {
+        ("p-eth", "STALE_CLEANUP", "alice"),
+        ("p-sol", "STALE_CLEANUP", "alice"),
+    }
+    _, rows = run_json(capsys, ["--store", store, "positions", "--json"])
+    assert all(row["findings"] == [] for row in rows)
+    assert (
+        main(
+            [
+                "--store",
+                store,
+                "audit",
+                "--venue",
+                "bybit",
+                "--account",
+                "main",
+                "--symbol",
+                "ETHUSDT",
+            ]
+        )
+        == 0
+    )
+    assert "LocalPositionCleaned" in capsys.readouterr().out
+
+
+def test_fix_stale_force_asks_first_and_refuses_without_a_terminal(
+    store: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    assert main(["--store", store, "fix-stale", "--force"]) == 2
+    assert "pass --yes" in capsys.readouterr().err
+    assert main(["--store", store, "fix-stale", "--force", "--yes", "--operator", "bob"]) == 0
+    assert "closed 2 local record(s) with MANUAL_CLEANUP by bob" in capsys.readouterr().out
+    _, cleaned = run_json(
+        capsys, ["--store", store, "events", "--type", "POSITION_CLEANED", "--json"]
+    )
+    assert {c["exit_reason"] for c in cleaned} == {"MANUAL_CLEANUP"}
+
+
+def test_fix_stale_force_closes_nothing_when_the_operator_says_no(
+    store: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda _prompt: "n")
+    assert main(["--store", store, "fix-stale", "--force"]) == 1
+    assert "nothing closed" in capsys.readouterr().out
+
+
+def test_diagnose_explains_everything_about_a_symbol(
+    store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(
+            [
+                "--store",
+                store,
+                "diagnose",
+                "--venue",
+                "bybit",
+                "--account",
+                "main",
+                "--symbol",
+                "ETHUSDT",
+                "--at",
+                "10000",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "ETHUSDT: may NOT open" in out
+    assert "POSITION_CLOSED" in out and "STOP_LOSS" in out
+    assert "COOLDOWN_STARTED" in out
+    assert "CLOSED ON EXCHANGE p-eth" in out
+
+
+def test_ingest_runs_the_projections_and_events_lists_what_they_emitted(
+    store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, emitted = run_json(capsys, ["--store", store, "events", "--json"])
+    kinds = [e["type"] for e in emitted if e["type"].isupper()]
+    assert kinds == ["STALE_POSITION", "POSITION_CLOSED", "COOLDOWN_STARTED"]
+    closed = next(e for e in emitted if e["type"] == "POSITION_CLOSED")
+    assert {
+        "type",
+        "venue",
+        "account",
+        "at",
+        "cause",
+        "category",
+        "symbol",
+        "position_idx",
+        "position_id",
+        "exit_reason",
+    } <= closed.keys()
+
+
+def test_the_fill_in_flight_case_needs_no_cleanup(tmp_path: Path) -> None:
+    records = [
+        intent(1_000, kind="account_mode", mode="LIVE"),
+        intent(
+            1_000, kind="position_opened", position_id="p-1", symbol="BTCUSDT", qty="1", **ENTRY
+        ),
+        execution_frame(
+            1_050,
+            {
+                "symbol": "BTCUSDT",
+                "exec_id": "e-1",
+                "order_id": "o-1",
+                "side": "Buy",
+                "exec_price": "100",
+                "exec_qty": "1",
+                "exec_time": 1_050,
+                "seq": 2,
+            },
+        ),
+    ]
+    store = str(tmp_path / "j.db")
+    assert (
+        main(["--store", store, "ingest", str(write_capture(tmp_path / "c.jsonl", records))]) == 0
+    )
+    assert main(["--store", store, "fix-stale", "--dry-run"]) == 0
