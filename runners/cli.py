@@ -15,6 +15,7 @@ from trueup.projections.audit import audit
 from trueup.projections.reconciliation import ReconciliationProjection
 from trueup.runners import operator, output
 from trueup.runners.ingest import Ingestor
+from trueup.runners.settings import load_rules
 from trueup.runners.usage import EXIT_OK, EXIT_USAGE, UsageError
 from trueup.runners.worker import run_worker, stop_on_signals
 
@@ -23,6 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
+        args.rule_config = load_rules(args.rules)
         with Journal.open(store_url(args.store)) as journal:
             code: int = args.command(journal, args)
             return code
@@ -39,6 +41,12 @@ def _parser() -> argparse.ArgumentParser:
         "--store",
         help="journal: a SQLite path, sqlite:///abs/path or postgresql://... "
         "(default: $TRUEUP_STORE, else ./trueup.db)",
+    )
+    parser.add_argument(
+        "--rules",
+        type=Path,
+        metavar="FILE.toml",
+        help="rule thresholds (drift_threshold_pct, drift_grace_ms, cooldown_ms, ...)",
     )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
@@ -115,7 +123,9 @@ def _ingest(journal: Journal, args: argparse.Namespace) -> int:
     missing = [str(f) for f in args.files if not f.is_file()]
     if missing:
         raise UsageError(f"no such capture file: {', '.join(missing)}")
-    projection = None if args.no_projections else ReconciliationProjection(journal)
+    projection = (
+        None if args.no_projections else ReconciliationProjection(journal, args.rule_config)
+    )
     emitted: Counter[str] = Counter()
 
     def detect() -> None:
@@ -138,7 +148,7 @@ def _ingest(journal: Journal, args: argparse.Namespace) -> int:
 
 def _worker(journal: Journal, args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    run_worker(journal, args.poll_ms, stop_on_signals(), args.batch)
+    run_worker(journal, args.rule_config, args.poll_ms, stop_on_signals(), args.batch)
     return EXIT_OK
 
 

@@ -32,7 +32,7 @@ def now_ms(args: argparse.Namespace) -> int:
 
 
 def positions(journal: Journal, args: argparse.Namespace) -> int:
-    reconciler = replay(journal)
+    reconciler = replay(journal, args.rule_config)
     rows = []
     for (venue, account), book in sorted(reconciler.books.items()):
         memory = reconciler.memories[(venue, account)]
@@ -62,7 +62,7 @@ def positions(journal: Journal, args: argparse.Namespace) -> int:
 
 
 def can_open_command(journal: Journal, args: argparse.Namespace) -> int:
-    reconciler = replay(journal)
+    reconciler = replay(journal, args.rule_config)
     book = reconciler.book(args.venue, args.account)
     memory = reconciler.memory(args.venue, args.account)
     verdict = can_open(
@@ -84,7 +84,7 @@ def can_open_command(journal: Journal, args: argparse.Namespace) -> int:
 
 
 def fix_stale(journal: Journal, args: argparse.Namespace) -> int:
-    reconciler = replay(journal)
+    reconciler = replay(journal, args.rule_config)
     targets: list[tuple[str, str, str, str, bool]] = []
     for (venue, account), book in sorted(reconciler.books.items()):
         memory = reconciler.memories[(venue, account)]
@@ -111,7 +111,7 @@ def fix_stale(journal: Journal, args: argparse.Namespace) -> int:
         chosen = [(v, a, p) for v, a, p, _, held in targets if not held]
         reason = "STALE_CLEANUP"
     operator = args.operator or getpass.getuser()
-    projection = ReconciliationProjection(journal)
+    projection = ReconciliationProjection(journal, args.rule_config)
     ingestor = Ingestor(journal, after_flush=projection.catch_up)
     at = now_ms(args)
     for venue, account, position_id in chosen:
@@ -135,7 +135,7 @@ def _confirm(question: str) -> bool:
 
 
 def diagnose(journal: Journal, args: argparse.Namespace) -> int:
-    reconciler = replay(journal)
+    reconciler = replay(journal, args.rule_config)
     book = reconciler.book(args.venue, args.account)
     memory = reconciler.memory(args.venue, args.account)
     emitted: list[Emitted] = []

@@ -10,17 +10,20 @@ import threading
 from types import FrameType
 
 from trueup.adapters.store.journal import PAGE, Journal
+from trueup.domain.rules.config import RuleConfig
 from trueup.projections.reconciliation import ReconciliationProjection
 
 log = logging.getLogger("trueup.worker")
 
 
-def run_worker(journal: Journal, poll_ms: int, stop: threading.Event, batch: int = PAGE) -> int:
+def run_worker(
+    journal: Journal, config: RuleConfig, poll_ms: int, stop: threading.Event, batch: int = PAGE
+) -> int:
     """Catch up, then poll for new inputs every ``poll_ms`` until ``stop`` is set.
 
     ``batch`` inputs are processed and recorded per transaction.
     """
-    projection = ReconciliationProjection(journal)
+    projection = ReconciliationProjection(journal, config)
     log.info("worker following the journal from position %d", projection.position)
     emitted = 0
     while not stop.is_set():

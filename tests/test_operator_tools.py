@@ -342,3 +342,35 @@ def test_the_fill_in_flight_case_needs_no_cleanup(tmp_path: Path) -> None:
         main(["--store", store, "ingest", str(write_capture(tmp_path / "c.jsonl", records))]) == 0
     )
     assert main(["--store", store, "fix-stale", "--dry-run"]) == 0
+
+
+def test_rule_thresholds_come_from_a_rules_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text("cooldown_ms = 60000\ndrift_threshold_pct = 5\n")
+    records = [
+        intent(1_000, kind="account_mode", mode="LIVE"),
+        intent(
+            1_000, kind="position_opened", position_id="p-eth", symbol="ETHUSDT", qty="2", **ENTRY
+        ),
+        position_frame(2_000, symbol="ETHUSDT", side="Buy", size="2", seq=1, updated_time=2_000),
+        position_frame(9_000, symbol="ETHUSDT", side="", size="0", seq=2, updated_time=9_000),
+    ]
+    store = str(tmp_path / "j.db")
+    capture = str(write_capture(tmp_path / "c.jsonl", records))
+    assert main(["--store", store, "--rules", str(rules), "ingest", capture]) == 0
+    capsys.readouterr()
+    _, (cooldown,) = run_json(
+        capsys, ["--store", store, "events", "--type", "COOLDOWN_STARTED", "--json"]
+    )
+    assert cooldown["until"] == 9_000 + 60_000
+
+
+def test_an_unknown_rule_setting_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text("cooldown_minutes = 30\n")
+    assert main(["--store", str(tmp_path / "j.db"), "--rules", str(rules), "positions"]) == 2
+    assert "unknown settings ['cooldown_minutes']" in capsys.readouterr().err
