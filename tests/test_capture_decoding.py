@@ -151,3 +151,11 @@ def test_a_malformed_decimal_names_the_field() -> None:
     result = rejected(line(record))
     assert "data.data[0].size: not a decimal: 'abc'" in result.reason
     assert result.venue == "bybit" and result.account == "main"
+
+
+def test_an_http_error_with_an_html_body_is_kept_with_its_status() -> None:
+    record = messages.capture_rest(10, "main", "/v5/position/list", {"category": "linear"}, {})
+    record["status"] = 403
+    record["data"] = "<html><body>403 Forbidden</body></html>"
+    result = rejected(line(record))
+    assert (result.http_status, result.ret_code, result.reason) == (403, None, "HTTP 403")

@@ -63,12 +63,15 @@ def test_a_worker_killed_repeatedly_emits_exactly_what_an_uninterrupted_run_does
             interrupted += 0 < journal.tracked_position(TRACKER) < journal.last_position()
         assert interrupted, "no kill landed while the worker was mid-way"
         last = start_worker(store_url)
-        assert last.stderr is not None
-        assert b"following the journal" in last.stderr.readline()
-        deadline = time.monotonic() + 120
-        while journal.tracked_position(TRACKER) < journal.last_position():
-            assert time.monotonic() < deadline, "the worker never caught up"
-            time.sleep(0.1)
-        last.terminate()
-        assert last.wait(10) == 0
+        try:
+            assert last.stderr is not None
+            assert b"following the journal" in last.stderr.readline()
+            deadline = time.monotonic() + 120
+            while journal.tracked_position(TRACKER) < journal.last_position():
+                assert time.monotonic() < deadline, "the worker never caught up"
+                time.sleep(0.1)
+            last.terminate()
+            assert last.wait(10) == 0
+        finally:
+            last.kill()
         assert emitted_in(journal) == expected

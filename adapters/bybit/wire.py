@@ -37,10 +37,14 @@ def decode(envelope: Envelope, channel: str, line: Payload) -> InputEvent:
     if channel == "ws":
         return decode_ws(envelope, line.child("data"))
     params = line.child("params") if line.has("params") else Payload({}, "params")
-    # An HTTP error (429, 403) may come with no JSON body: capture keeps it as "status".
+    endpoint = line.text("endpoint")
+    # An HTTP error (429, 403) often has no JSON body (an HTML page): the capture line
+    # keeps the status beside it, and the body is not read.
     status = line.integer("status") if line.has("status") else 200
-    body = line.child("data") if status == 200 else Payload(line.fields.get("data") or {}, "data")
-    return decode_rest(envelope, line.text("endpoint"), params, body, status)
+    if status != 200:
+        _known(endpoint)
+        raise ErrorReply(f"HTTP {status}", http_status=status)
+    return decode_rest(envelope, endpoint, params, line.child("data"))
 
 
 def decode_ws(envelope: Envelope, frame: Payload) -> InputEvent:
@@ -65,13 +69,13 @@ def decode_ws(envelope: Envelope, frame: Payload) -> InputEvent:
     raise UnknownInput(f"data.topic: {topic!r} is not a topic trueup reads")
 
 
-def decode_rest(
-    envelope: Envelope, endpoint: str, params: Payload, body: Payload, status: int = 200
-) -> InputEvent:
+def _known(endpoint: str) -> None:
     if endpoint not in REST_ENDPOINTS:
         raise UnknownInput(f"endpoint: {endpoint!r} is not an endpoint trueup reads")
-    if status != 200:
-        raise ErrorReply(f"HTTP {status}", http_status=status)
+
+
+def decode_rest(envelope: Envelope, endpoint: str, params: Payload, body: Payload) -> InputEvent:
+    _known(endpoint)
     ret_code = body.integer("retCode")
     if ret_code != 0:
         raise ErrorReply(f"retCode {ret_code}: {body.optional_text('retMsg')}", ret_code=ret_code)

@@ -30,6 +30,7 @@ from trueup.domain.events import InputEvent
 from trueup.domain.keys import account_stream_id
 
 MARKER_TOPIC = "trueup.input-marker"
+TRANSACTION_BYTES = 256 * 1024
 _INPUT_TOPICS = frozenset(codec.TOPICS.values())
 PAGE = 2000
 
@@ -75,9 +76,20 @@ class Journal:
     # --- writing ----------------------------------------------------------------------------
 
     def append(self, events: Sequence[InputEvent]) -> Appended:
-        """Store a batch in one transaction; inputs already stored are skipped, not repeated."""
+        """Store a batch; inputs already stored are skipped, not repeated.
+
+        Each transaction holds at most about TRANSACTION_BYTES of inputs: psycopg's pipeline
+        mode, which eventsourcing inserts with, hangs on much larger ones over a Unix socket.
+        """
         unique = list({e.input_id: e for e in events}.values())
-        pending = unique
+        stored = 0
+        for chunk in _chunks(unique, TRANSACTION_BYTES):
+            stored += self._append_chunk(chunk)
+        return Appended(stored, len(events) - stored)
+
+    def _append_chunk(self, events: list[InputEvent]) -> int:
+        """Store inputs in one transaction; returns how many were new."""
+        pending = events
         for _ in range(3):
             if not pending:
                 break
@@ -91,10 +103,10 @@ class Journal:
                 pending = [e for e in pending if not self.contains(e.input_id)]
                 continue
             self._heads = heads
-            return Appended(len(pending), len(events) - len(pending))
+            return len(pending)
         if pending:
             raise StoreError("could not append: the journal's streams keep moving under us")
-        return Appended(0, len(events))
+        return 0
 
     def record(self, emitted: Sequence[Emitted], tracker: str, position: int) -> None:
         """Store what a projection emitted for inputs up to ``position``, with its tracking,
@@ -181,6 +193,20 @@ class Journal:
 
     def last_position(self) -> int:
         return self.recorder.max_notification_id() or 0
+
+
+def _chunks(events: list[InputEvent], limit: int) -> Iterator[list[InputEvent]]:
+    """Consecutive runs of events whose raw inputs add up to about ``limit`` bytes."""
+    chunk: list[InputEvent] = []
+    size = 0
+    for event in events:
+        chunk.append(event)
+        size += 2 * len(event.raw)  # stored twice over: verbatim and normalised
+        if size >= limit:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
 
 
 def _first_line(error: BaseException) -> str:

@@ -1,0 +1,41 @@
+"""Fixtures every store-backed test shares: one journal URL per store, each test's own.
+
+Tests that take ``store_url`` or ``journal`` run once on SQLite and once on PostgreSQL, so
+both stores are held to the same behaviour. PostgreSQL is never optional: without
+TRUEUP_TEST_POSTGRES_URL a private server is started (see trueup.adapters.testing.postgres).
+"""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from trueup.adapters.store.journal import Journal
+from trueup.adapters.testing.postgres import fresh_database, postgres_server
+
+STORES = ("sqlite", "postgresql")
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """One PostgreSQL server for the whole run, started only if a test needs it."""
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=STORES, ids=STORES)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty journal: a new SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite://{tmp_path / 'journal.db'}"
+        return
+    server_url: str = request.getfixturevalue("postgres_server_url")
+    with fresh_database(server_url) as url:
+        yield url
+
+
+@pytest.fixture
+def journal(store_url: str) -> Iterator[Journal]:
+    """The journal at ``store_url``, open for the test and closed after it."""
+    with Journal.open(store_url) as opened:
+        yield opened

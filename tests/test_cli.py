@@ -1,0 +1,384 @@
+"""The ``trueup`` command line, driven as a user drives it, on SQLite and on PostgreSQL.
+
+Exit status 0 on success and 2 for bad usage or input, with a one-line ``trueup: ...`` on
+stderr and never a traceback; ``--json`` output is one JSON object a line.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from trueup.adapters.bybit import messages
+from trueup.runners.cli import main
+
+ACCOUNT = "main"
+T0 = 1_762_199_100_000
+OPENED_AT = T0 + 1_000
+FIRST_REPORT_AT = T0 + 2_000
+SECOND_REPORT_AT = T0 + 5_000
+INPUT_TYPES = {
+    "AccountModeSet",
+    "LocalPositionOpened",
+    "PositionsReported",
+    "InputRejected",
+}
+Json = dict[str, Any]
+
+
+# --- a capture: a short BTCUSDT session, and three inputs that cannot be used ----------------
+
+
+def btc_position(at: int, size: str, entry_price: str, seq: int) -> bytes:
+    item = messages.position_item(
+        symbol="BTCUSDT", side="Buy", size=size, entry_price=entry_price, seq=seq, updated_time=at
+    )
+    frame = messages.ws_frame("position", [item], message_id=f"pos-{seq}", creation_time=at)
+    return orjson.dumps(messages.capture_ws(at, ACCOUNT, frame))
+
+
+USABLE = [
+    orjson.dumps(messages.capture_intent(T0, ACCOUNT, {"kind": "account_mode", "mode": "LIVE"})),
+    orjson.dumps(
+        messages.capture_intent(
+            OPENED_AT,
+            ACCOUNT,
+            {
+                "kind": "position_opened",
+                "position_id": "p-1",
+                "category": "linear",
+                "symbol": "BTCUSDT",
+                "position_idx": 0,
+                "side": "Buy",
+                "qty": "0.3",
+                "mode": "LIVE",
+                "timeframe": "1h",
+            },
+        )
+    ),
+    btc_position(FIRST_REPORT_AT, size="0.3", entry_price="65000", seq=100),
+    btc_position(SECOND_REPORT_AT, size="0.5", entry_price="65100.5", seq=101),
+]
+MALFORMED = b'{"at": 1762199106000, "venue": "bybit", "account": "main", "channel": "ws", "data"'
+UNKNOWN_TOPIC = orjson.dumps(
+    messages.capture_ws(
+        T0 + 7_000,
+        ACCOUNT,
+        messages.ws_frame("greeks", [{"baseCoin": "BTC"}], message_id="g-1", creation_time=T0),
+    )
+)
+RATE_LIMITED = orjson.dumps(
+    messages.capture_rest(
+        T0 + 8_000,
+        ACCOUNT,
+        "/v5/position/list",
+        {"category": "linear", "settleCoin": "USDT"},
+        messages.rest_error(10006, "Too many visits!", time=T0 + 8_000),
+    )
+)
+REJECTED = [MALFORMED, UNKNOWN_TOPIC, RATE_LIMITED]
+
+
+@pytest.fixture
+def capture(tmp_path: Path) -> Path:
+    """The session as a capture file: one input a line, a blank line among them."""
+    path = tmp_path / "session.jsonl"
+    lines = [*USABLE[:2], b"", *USABLE[2:], *REJECTED]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+def trueup(store_url: str, *args: str) -> int:
+    return main(["--store", store_url, *args])
+
+
+def json_lines(text: str) -> list[Json]:
+    records = [orjson.loads(line) for line in text.splitlines()]
+    assert all(isinstance(record, dict) for record in records)
+    return records
+
+
+def one_line_error(out: str, err: str) -> str:
+    """The error a failed command reported: one ``trueup: ...`` line on stderr, nothing else."""
+    assert out == ""
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("trueup: ")
+    return lines[0]
+
+
+@pytest.fixture
+def ingested(store_url: str, capture: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    """The store, with the capture ingested into it."""
+    assert trueup(store_url, "ingest", str(capture)) == 0
+    capsys.readouterr()
+    return store_url
+
+
+# --- ingest -------------------------------------------------------------------------------------
+
+
+def test_ingest_counts_accepted_and_rejected_lines(
+    store_url: str, capture: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = trueup(store_url, "ingest", str(capture))
+
+    captured = capsys.readouterr()
+    assert code == 0
+    assert captured.out.splitlines()[0] == "ingested 7 lines: 4 accepted, 3 rejected"
+    assert captured.err == ""
+
+
+def test_ingesting_a_capture_again_reports_every_line_already_in_the_journal(
+    ingested: str, capture: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = trueup(ingested, "ingest", str(capture))
+
+    assert code == 0
+    assert capsys.readouterr().out.splitlines()[0] == (
+        "ingested 7 lines: 4 accepted, 3 rejected (7 already in the journal)"
+    )
+    assert trueup(ingested, "events", "--json") == 0
+    stored = [r for r in json_lines(capsys.readouterr().out) if r["type"] in INPUT_TYPES]
+    assert len(stored) == 7
+
+
+def test_the_store_may_be_given_by_the_TRUEUP_STORE_variable(
+    store_url: str,
+    capture: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TRUEUP_STORE", store_url)
+
+    assert main(["ingest", str(capture)]) == 0
+    capsys.readouterr()
+
+    assert trueup(store_url, "events", "--type", "LocalPositionOpened", "--json") == 0
+    assert len(json_lines(capsys.readouterr().out)) == 1
+
+
+def test_a_plain_sqlite_path_is_a_store(
+    tmp_path: Path, capture: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "plain.db"
+
+    assert main(["--store", str(path), "ingest", str(capture)]) == 0
+
+    assert "4 accepted" in capsys.readouterr().out
+    assert path.is_file()
+
+
+# --- events ---------------------------------------------------------------------------------------
+
+
+def test_events_json_prints_one_object_a_line_in_the_order_stored(
+    ingested: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = trueup(ingested, "events", "--json")
+
+    records = json_lines(capsys.readouterr().out)
+    assert code == 0
+    for record in records:
+        assert {"type", "venue", "account", "symbol", "at"} <= record.keys()
+    inputs = [r for r in records if r["type"] in INPUT_TYPES]
+    assert [r["type"] for r in inputs] == [
+        "AccountModeSet",
+        "LocalPositionOpened",
+        "PositionsReported",
+        "PositionsReported",
+        "InputRejected",
+        "InputRejected",
+        "InputRejected",
+    ]
+    assert [r["at"] for r in inputs[:4]] == [T0, OPENED_AT, FIRST_REPORT_AT, SECOND_REPORT_AT]
+    assert [r["symbol"] for r in inputs[1:4]] == ["BTCUSDT"] * 3
+    assert {(r["venue"], r["account"]) for r in inputs[:4]} == {("bybit", ACCOUNT)}
+    positions = [r["position"] for r in records]
+    assert positions == sorted(positions)
+
+
+def test_rejected_inputs_are_kept_and_listed_with_their_reason(
+    ingested: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = trueup(ingested, "events", "--type", "InputRejected", "--json")
+
+    malformed, unknown, rate_limited = json_lines(capsys.readouterr().out)
+    assert code == 0
+    assert "not JSON" in malformed["reason"]
+    assert malformed["raw"] == MALFORMED.decode()
+    assert "greeks" in unknown["reason"]
+    assert (unknown["venue"], unknown["account"]) == ("bybit", ACCOUNT)
+    assert rate_limited["ret_code"] == 10006
+    assert "10006" in rate_limited["reason"]
+    assert rate_limited["endpoint"] == "/v5/position/list"
+
+
+def test_events_lists_one_line_per_event_for_people(
+    ingested: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = trueup(ingested, "events", "--type", "PositionsReported")
+
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert len(lines) == 2
+    assert all("PositionsReported" in line and "BTCUSDT" in line for line in lines)
+
+
+# --- audit ----------------------------------------------------------------------------------------
+
+
+def audit_json(store_url: str, capsys: pytest.CaptureFixture[str], *args: str) -> Json:
+    code = trueup(
+        store_url,
+        "audit",
+        "--venue",
+        "bybit",
+        "--account",
+        ACCOUNT,
+        "--symbol",
+        "BTCUSDT",
+        "--json",
+        *args,
+    )
+    (result,) = json_lines(capsys.readouterr().out)
+    assert code == 0
+    return result
+
+
+def test_audit_json_gives_the_exchange_and_local_state_and_the_timeline_that_led_there(
+    ingested: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = audit_json(ingested, capsys)
+
+    exchange, local = result["state"]["exchange"], result["state"]["local"]
+    assert exchange["side"] == "Buy"
+    assert exchange["size"] == "0.5"
+    assert exchange["entry_price"] == "65100.5"
+    assert exchange["seq"] == 101
+    assert local["qty"] == "0.3"
+    assert [(p["position_id"], p["qty"]) for p in local["positions"]] == [("p-1", "0.3")]
+    timeline = result["timeline"]
+    assert [(e["at"], e["type"]) for e in timeline] == [
+        (OPENED_AT, "LocalPositionOpened"),
+        (FIRST_REPORT_AT, "PositionsReported"),
+        (SECOND_REPORT_AT, "PositionsReported"),
+    ]
+    assert timeline[0]["state"]["exchange"] is None
+    assert timeline[1]["state"]["exchange"]["size"] == "0.3"
+    assert timeline[-1]["state"] == result["state"]
+
+
+def test_audit_as_of_an_instant_gives_the_state_then(
+    ingested: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    between = (FIRST_REPORT_AT + SECOND_REPORT_AT) // 2
+
+    result = audit_json(ingested, capsys, "--as-of", str(between))
+
+    exchange = result["state"]["exchange"]
+    assert (exchange["size"], exchange["entry_price"], exchange["seq"]) == ("0.3", "65000", 100)
+    assert result["state"]["local"]["qty"] == "0.3"
+    assert [e["at"] for e in result["timeline"]] == [OPENED_AT, FIRST_REPORT_AT]
+    assert result["as_of"] == between
+
+
+def test_audit_for_people_shows_the_position_and_its_history(
+    ingested: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = trueup(
+        ingested, "audit", "--venue", "bybit", "--account", ACCOUNT, "--symbol", "BTCUSDT"
+    )
+
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "BTCUSDT" in out
+    assert "Buy 0.5 @ 65100.5" in out
+
+
+# --- errors: exit 2, one line on stderr, no traceback, no password --------------------------------
+
+
+def test_a_missing_capture_file_is_a_usage_error(
+    store_url: str, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nowhere.jsonl"
+
+    code = trueup(store_url, "ingest", str(missing))
+
+    assert code == 2
+    assert one_line_error(*capfd.readouterr()) == f"trueup: no such capture file: {missing}"
+
+
+def test_an_audit_of_a_symbol_never_seen_is_a_usage_error(
+    ingested: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = trueup(
+        ingested, "audit", "--venue", "bybit", "--account", ACCOUNT, "--symbol", "XRPUSDT"
+    )
+
+    assert code == 2
+    assert "no position XRPUSDT" in one_line_error(*capsys.readouterr())
+
+
+def test_an_unsupported_store_url_is_a_usage_error_that_hides_the_password(
+    capture: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["--store", "mysql://trader:secret@db.example/trueup", "ingest", str(capture)])
+
+    captured = capfd.readouterr()
+    assert code == 2
+    assert "unsupported store URL" in one_line_error(*captured)
+    assert "secret" not in captured.out + captured.err
+
+
+def test_an_unreachable_database_is_a_usage_error_that_hides_the_password(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    code = main(["--store", "postgresql://u:secret@127.0.0.1:1/x", "events"])
+
+    captured = capfd.readouterr()
+    assert code == 2
+    assert "cannot open the journal at postgresql://u:***@127.0.0.1:1/x" in one_line_error(
+        *captured
+    )
+    assert "secret" not in captured.out + captured.err
+
+
+# --- the installed console script ----------------------------------------------------------------
+
+
+def test_the_installed_trueup_command_ingests_and_lists(
+    store_url: str, capture: Path, tmp_path: Path
+) -> None:
+    command = Path(sys.executable).with_name("trueup")
+    env = {k: v for k, v in os.environ.items() if k != "TRUEUP_STORE"}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(command), "--store", store_url, *args],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+
+    ingest = run("ingest", str(capture))
+    listed = run("events", "--type", "InputRejected", "--json")
+    missing = run("ingest", str(tmp_path / "nowhere.jsonl"))
+
+    assert (ingest.returncode, ingest.stderr) == (0, "")
+    assert ingest.stdout.splitlines()[0] == "ingested 7 lines: 4 accepted, 3 rejected"
+    assert listed.returncode == 0
+    assert len(json_lines(listed.stdout)) == 3
+    assert missing.returncode == 2
+    assert missing.stderr.startswith("trueup: no such capture file")
+    assert "Traceback" not in missing.stderr
+    assert not (tmp_path / "trueup.db").exists()

@@ -1,0 +1,424 @@
+"""The journal: every input stored once, read back unchanged, the same on SQLite and PostgreSQL.
+
+Each test runs once per store (the ``journal`` and ``store_url`` fixtures in conftest.py).
+"""
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+import pytest
+from eventsourcing.persistence import ApplicationRecorder, PersistenceError, StoredEvent
+
+from trueup.adapters.bybit import messages
+from trueup.adapters.capture import decode_line
+from trueup.adapters.store import journal as journal_module
+from trueup.adapters.store.journal import Appended, Journal
+from trueup.domain.events import InputEvent, InputRejected
+
+VENUE = "bybit"
+MAIN = "main"
+OTHER = "other"
+START = 1_762_199_126_000
+
+
+# --- inputs, built in Bybit's documented formats and decoded through the real path -----------
+
+
+def decoded(record: dict[str, Any]) -> InputEvent:
+    return decode_line(orjson.dumps(record))
+
+
+def usable(record: dict[str, Any]) -> InputEvent:
+    """A capture line that must decode into a domain event, not a rejection."""
+    event = decoded(record)
+    assert not isinstance(event, InputRejected), event
+    return event
+
+
+def position(
+    at: int, symbol: str = "BTCUSDT", *, account: str = MAIN, size: str = "0.1"
+) -> InputEvent:
+    item = messages.position_item(
+        symbol=symbol, side="Buy", size=size, seq=at, updated_time=at, entry_price="65000"
+    )
+    frame = messages.ws_frame("position", [item], message_id=f"pos-{at}", creation_time=at)
+    return usable(messages.capture_ws(at, account, frame))
+
+
+def order(at: int, symbol: str = "BTCUSDT") -> InputEvent:
+    item = messages.order_item(
+        symbol=symbol, order_id=f"o-{at}", side="Buy", qty="0.1", status="New", updated_time=at
+    )
+    frame = messages.ws_frame("order", [item], message_id=f"ord-{at}", creation_time=at)
+    return usable(messages.capture_ws(at, MAIN, frame))
+
+
+def execution(at: int, symbol: str = "BTCUSDT") -> InputEvent:
+    item = messages.execution_item(
+        symbol=symbol,
+        exec_id=f"e-{at}",
+        order_id=f"o-{at}",
+        side="Buy",
+        exec_price="65000.5",
+        exec_qty="0.1",
+        exec_time=at,
+        seq=at,
+    )
+    frame = messages.ws_frame("execution", [item], message_id=f"exe-{at}", creation_time=at)
+    return usable(messages.capture_ws(at, MAIN, frame))
+
+
+def wallet(at: int) -> InputEvent:
+    item = messages.wallet_item(total_equity="1000.5", total_wallet_balance="1000", available="900")
+    frame = messages.ws_frame("wallet", [item], message_id=f"wal-{at}", creation_time=at)
+    return usable(messages.capture_ws(at, MAIN, frame))
+
+
+def snapshot(at: int, *symbols: str) -> InputEvent:
+    """A REST position list: it speaks for every position of the account, listed or not."""
+    items = [
+        messages.position_item(
+            symbol=s, side="Sell", size="2", seq=at, updated_time=at, entry_price="3000", rest=True
+        )
+        for s in symbols
+    ]
+    body = messages.rest_ok("linear", items, time=at)
+    params = {"category": "linear", "settleCoin": "USDT"}
+    return usable(messages.capture_rest(at, MAIN, "/v5/position/list", params, body))
+
+
+def rate_limited(at: int) -> InputEvent:
+    body = messages.rest_error(10006, "Too many visits!", time=at)
+    params = {"category": "linear", "settleCoin": "USDT"}
+    event = decoded(messages.capture_rest(at, MAIN, "/v5/position/list", params, body))
+    assert isinstance(event, InputRejected)
+    return event
+
+
+def opened(at: int, symbol: str = "BTCUSDT") -> InputEvent:
+    intent = {
+        "kind": "position_opened",
+        "position_id": f"p-{at}",
+        "category": "linear",
+        "symbol": symbol,
+        "position_idx": 0,
+        "side": "Buy",
+        "qty": "0.1",
+        "mode": "LIVE",
+        "timeframe": "1h",
+    }
+    return usable(messages.capture_intent(at, MAIN, intent))
+
+
+def closed(at: int, position_id: str) -> InputEvent:
+    intent = {"kind": "position_closed", "position_id": position_id, "exit_reason": "TP2"}
+    return usable(messages.capture_intent(at, MAIN, intent))
+
+
+def account_mode(at: int) -> InputEvent:
+    return usable(messages.capture_intent(at, MAIN, {"kind": "account_mode", "mode": "LIVE"}))
+
+
+def positions(count: int, *, first: int = START, account: str = MAIN) -> list[InputEvent]:
+    return [position(first + i, account=account) for i in range(count)]
+
+
+def session() -> list[InputEvent]:
+    """One account's inputs of every kind, in arrival order."""
+    return [
+        account_mode(START),
+        opened(START + 1),
+        position(START + 2),
+        order(START + 3),
+        execution(START + 4),
+        wallet(START + 5),
+        snapshot(START + 6, "BTCUSDT", "ETHUSDT"),
+        rate_limited(START + 7),
+        closed(START + 8, f"p-{START + 1}"),
+    ]
+
+
+def stored(journal: Journal, account: str = MAIN) -> list[InputEvent]:
+    return list(journal.account_events(VENUE, account))
+
+
+def in_global_order(journal: Journal) -> list[InputEvent]:
+    """Every input in the order stored, through ``all_events``."""
+    return [event for _, event in journal.all_events() if isinstance(event, InputEvent)]
+
+
+def page_by_page(journal: Journal, after: int = 0, limit: int = 3) -> list[tuple[int, InputEvent]]:
+    """Every input stored after ``after``, read through ``inputs`` a few rows at a time."""
+    read: list[tuple[int, InputEvent]] = []
+    while True:
+        page, last = journal.inputs(after, limit=limit)
+        if last == after:
+            return read
+        read += page
+        after = last
+
+
+# --- reading back ------------------------------------------------------------------------------
+
+
+def test_an_accounts_events_read_back_in_arrival_order_exactly_as_appended(
+    journal: Journal,
+) -> None:
+    events = session()
+
+    assert journal.append(events) == Appended(stored=len(events), duplicates=0)
+
+    assert stored(journal) == events
+
+
+def test_inputs_read_back_globally_in_the_order_stored_with_rising_positions(
+    journal: Journal,
+) -> None:
+    first, second = session(), positions(3, first=START + 100)
+    journal.append(first)
+    journal.append(second)
+
+    listed = list(journal.all_events())
+    paged = page_by_page(journal)
+
+    assert [event for _, event in listed] == first + second
+    assert paged == listed
+    numbers = [number for number, _ in paged]
+    assert numbers == sorted(set(numbers))
+    assert journal.last_position() >= numbers[-1]
+
+
+def test_reading_after_a_position_gives_only_what_was_stored_later(journal: Journal) -> None:
+    earlier = positions(2)
+    journal.append(earlier)
+    mark = journal.last_position()
+    later = positions(2, first=START + 100)
+    journal.append(later)
+
+    assert [event for _, event in journal.all_events(after=mark)] == later
+    assert [event for _, event in page_by_page(journal, after=mark)] == later
+    up_to_mark, last = journal.inputs(0, upto=mark)
+    assert [event for _, event in up_to_mark] == earlier
+    assert last == mark
+
+
+def test_a_clock_tick_is_read_back_globally_but_belongs_to_no_account(journal: Journal) -> None:
+    tick = decoded({"at": START + 50, "channel": "clock"})
+    events = [position(START), tick, position(START + 100)]
+
+    journal.append(events)
+
+    assert in_global_order(journal) == events
+    assert stored(journal) == [events[0], events[2]]
+
+
+def test_an_empty_journal_reads_back_nothing(journal: Journal) -> None:
+    assert stored(journal) == []
+    assert in_global_order(journal) == []
+    assert journal.inputs() == ([], 0)
+    assert journal.last_position() == 0
+
+
+# --- storing each input once ---------------------------------------------------------------------
+
+
+def test_appending_the_same_inputs_again_stores_nothing_and_reports_them_as_duplicates(
+    journal: Journal,
+) -> None:
+    events = session()
+    journal.append(events)
+    end = journal.last_position()
+
+    again = journal.append(session())
+
+    assert again == Appended(stored=0, duplicates=len(events))
+    assert journal.last_position() == end
+    assert stored(journal) == events
+    assert in_global_order(journal) == events
+
+
+def test_a_batch_mixing_new_and_stored_inputs_stores_only_the_new_ones_in_order(
+    journal: Journal,
+) -> None:
+    old = positions(4)
+    journal.append(old[:2])
+    new = old[2:]
+
+    mixed = journal.append([old[0], new[0], old[1], new[1]])
+
+    assert mixed == Appended(stored=2, duplicates=2)
+    assert stored(journal) == old
+    assert in_global_order(journal) == old
+
+
+def test_a_line_repeated_within_one_batch_is_stored_once(journal: Journal) -> None:
+    first, second = positions(2)
+
+    appended = journal.append([first, second, first, first])
+
+    assert appended == Appended(stored=2, duplicates=2)
+    assert stored(journal) == [first, second]
+
+
+def test_the_same_line_decoded_twice_is_recognised_as_the_same_input(journal: Journal) -> None:
+    journal.append([position(START)])
+
+    assert journal.append([position(START)]) == Appended(stored=0, duplicates=1)
+    assert journal.contains(position(START).input_id)
+    assert not journal.contains(position(START + 1).input_id)
+
+
+def test_each_account_keeps_its_own_stream(journal: Journal) -> None:
+    main = positions(3)
+    other = positions(2, first=START + 1000, account=OTHER)
+
+    journal.append([main[0], other[0], main[1], other[1], main[2]])
+
+    assert stored(journal, MAIN) == main
+    assert stored(journal, OTHER) == other
+    assert stored(journal, "nobody") == []
+    assert list(journal.account_events("hyperliquid", MAIN)) == []
+
+
+def test_reading_pages_through_more_events_than_one_page(journal: Journal) -> None:
+    events = positions(journal_module.PAGE + 50)
+
+    appended = journal.append(events)
+
+    assert appended == Appended(stored=len(events), duplicates=0)
+    assert stored(journal) == events
+    assert in_global_order(journal) == events
+    assert [event for _, event in page_by_page(journal, limit=journal_module.PAGE)] == events
+
+
+# --- failures ------------------------------------------------------------------------------------
+
+
+class UnstorableRow:
+    """A recorder whose inserts carry, halfway through, a row the store cannot hold: its version
+    is past the 64 bits every store keeps. Everything else goes to the real recorder."""
+
+    def __init__(self, recorder: ApplicationRecorder) -> None:
+        self.recorder = recorder
+        self.attempts = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.recorder, name)
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
+        self.attempts += 1
+        rows = list(stored_events)
+        middle = len(rows) // 2
+        rows[middle] = dataclasses.replace(rows[middle], originator_version=2**63)
+        return self.recorder.insert_events(rows, **kwargs)
+
+
+def test_a_batch_that_fails_while_being_written_leaves_nothing_and_a_rerun_stores_it_all(
+    journal: Journal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = positions(2)
+    journal.append(before)
+    end = journal.last_position()
+    batch = positions(6, first=START + 100)
+    broken = UnstorableRow(journal.recorder)
+    monkeypatch.setattr(journal, "recorder", broken)
+
+    with pytest.raises((PersistenceError, OverflowError)):
+        journal.append(batch)
+
+    assert broken.attempts == 1
+    monkeypatch.setattr(journal, "recorder", broken.recorder)
+    assert journal.last_position() == end
+    assert stored(journal) == before
+    assert not any(journal.contains(event.input_id) for event in batch)
+
+    assert journal.append(batch) == Appended(stored=len(batch), duplicates=0)
+    assert stored(journal) == before + batch
+    assert in_global_order(journal) == before + batch
+
+
+# --- more than one journal on one store ---------------------------------------------------------
+
+
+def test_a_reopened_journal_sees_earlier_events_and_appends_after_them(store_url: str) -> None:
+    first, second = positions(3), positions(2, first=START + 100)
+    with Journal.open(store_url) as journal:
+        journal.append(first)
+
+    with Journal.open(store_url) as reopened:
+        assert stored(reopened) == first
+        assert reopened.append(first + second) == Appended(stored=2, duplicates=3)
+
+    with Journal.open(store_url) as again:
+        assert stored(again) == first + second
+        assert in_global_order(again) == first + second
+
+
+def test_two_journals_on_one_store_take_turns_without_losing_or_repeating_inputs(
+    store_url: str,
+) -> None:
+    events = positions(6)
+    with Journal.open(store_url) as one, Journal.open(store_url) as two:
+        one.append(events[0:2])
+        two.append(events[2:4])
+        # ``one`` last saw the stream end at version 2; it must notice ``two`` wrote since.
+        assert one.append(events[4:6] + events[2:3]) == Appended(stored=2, duplicates=1)
+
+        assert stored(one) == events
+        assert stored(two) == events
+
+
+# --- one symbol's events --------------------------------------------------------------------------
+
+
+def test_a_symbols_events_include_everything_that_can_touch_it_and_no_other_symbols_frames(
+    journal: Journal,
+) -> None:
+    btc_opened = opened(START + 1)
+    btc_and_eth = usable(
+        messages.capture_ws(
+            START + 9,
+            MAIN,
+            messages.ws_frame(
+                "position",
+                [
+                    messages.position_item(
+                        symbol=s, side="Buy", size="1", seq=START + 9, updated_time=START + 9
+                    )
+                    for s in ("ETHUSDT", "BTCUSDT")
+                ],
+                message_id="pos-both",
+                creation_time=START + 9,
+            ),
+        )
+    )
+    touching = {
+        "mode": account_mode(START),
+        "opened": btc_opened,
+        "position": position(START + 2),
+        "order": order(START + 3),
+        "execution": execution(START + 4),
+        "empty snapshot": snapshot(START + 5),
+        "snapshot of another symbol": snapshot(START + 6, "ETHUSDT"),
+        "closed": closed(START + 7, f"p-{START + 1}"),
+        "frame of both": btc_and_eth,
+    }
+    elsewhere = {
+        "eth position": position(START + 20, "ETHUSDT"),
+        "eth order": order(START + 21, "ETHUSDT"),
+        "eth execution": execution(START + 22, "ETHUSDT"),
+        "eth opened": opened(START + 23, "ETHUSDT"),
+        "wallet": wallet(START + 24),
+        "rejected": rate_limited(START + 25),
+        "other account": position(START + 26, account=OTHER),
+    }
+    journal.append(sorted([*touching.values(), *elsewhere.values()], key=lambda e: e.at))
+
+    btc = list(journal.account_events(VENUE, MAIN, symbol="BTCUSDT"))
+
+    assert btc == sorted(touching.values(), key=lambda e: e.at)
+    eth = list(journal.account_events(VENUE, MAIN, symbol="ETHUSDT"))
+    assert btc_and_eth in eth
+    assert position(START + 2) not in eth

@@ -1,0 +1,684 @@
+"""The JSON Schemas in schemas/ describe every input trueup reads and every event it stores.
+
+Inputs are checked line by line on the sample capture and on Bybit's documented examples;
+stored input events and emitted events in the form the journal keeps (codec.as_json). A new
+event type, intent kind, endpoint or channel without its schema fails here.
+"""
+
+import dataclasses
+import json
+import typing
+from collections.abc import Iterator
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from trueup.adapters import capture, intents
+from trueup.adapters.bybit import messages, wire
+from trueup.adapters.capture import decode_line
+from trueup.adapters.store import codec
+from trueup.domain.emitted import (
+    EMITTED_TYPES,
+    Emitted,
+    PositionSyncFailed,
+    RateLimit,
+    StalePosition,
+    WsReconnect,
+)
+from trueup.domain.events import INPUT_EVENT_TYPES, InputRejected
+from trueup.domain.reconciler import reconcile
+
+JSON = dict[str, Any]
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMAS = ROOT / "schemas"
+SAMPLE = ROOT / "samples" / "bybit-session.jsonl"
+BASE_URI = "https://trueup.example/schemas/"
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+LINE = "inputs/capture-line.schema.json"
+BYBIT = "inputs/bybit/"
+INTENTS = "inputs/intents/"
+SHARED_PARTS = {"InputEvent", "records", "Emitted"}  # under schemas/events/ and emitted/
+WS_TOPICS = ("position", "order", "execution", "wallet")
+REST_SCHEMAS = {
+    "/v5/position/list": "rest-position-list",
+    "/v5/order/realtime": "rest-order-realtime",
+    "/v5/order/history": "rest-order-history",
+    "/v5/execution/list": "rest-execution-list",
+}
+
+
+# --- loading -----------------------------------------------------------------------------
+
+
+def schema_paths() -> list[str]:
+    return sorted(p.relative_to(SCHEMAS).as_posix() for p in SCHEMAS.rglob("*.schema.json"))
+
+
+@cache
+def load(path: str) -> JSON:
+    schema: JSON = json.loads((SCHEMAS / path).read_text())
+    return schema
+
+
+@cache
+def registry() -> Registry[Any]:
+    resources: list[tuple[str, Resource[Any]]] = [
+        (load(path)["$id"], DRAFT202012.create_resource(load(path))) for path in schema_paths()
+    ]
+    return Registry().with_resources(resources)
+
+
+@cache
+def validator(path: str) -> Any:
+    return Draft202012Validator(load(path), registry=registry())
+
+
+def errors(path: str, instance: object) -> list[str]:
+    return [
+        f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
+        for e in validator(path).iter_errors(instance)
+    ]
+
+
+def assert_valid(path: str, instance: object) -> None:
+    found = errors(path, instance)
+    assert not found, f"{path}:\n" + "\n".join(found)
+
+
+def names_under(folder: str) -> set[str]:
+    """The schema names directly in a folder of schemas/, shared parts left out."""
+    return {
+        Path(p).name.removesuffix(".schema.json")
+        for p in schema_paths()
+        if Path(p).parent.as_posix() == folder
+    } - SHARED_PARTS
+
+
+def specific_schema(record: JSON) -> str | None:
+    """The schema of a capture line's data: by channel, then topic, endpoint (and retCode), kind
+    or action; None when the capture-line schema is all there is (a clock tick, an HTTP error)."""
+    channel = record["channel"]
+    if channel == "clock" or record.get("status", 200) != 200:
+        return None
+    if channel == "intent":
+        return f"{INTENTS}{record['data']['kind']}.schema.json"
+    if channel == "operator":
+        return f"inputs/operator/{record['data']['action']}.schema.json"
+    if channel == "ws":
+        family = record["data"]["topic"].split(".", 1)[0]
+        assert family in WS_TOPICS, family
+        return f"{BYBIT}ws-{family}.schema.json"
+    assert channel == "rest", channel
+    if record["data"].get("retCode") != 0:
+        return f"{BYBIT}rest-error.schema.json"
+    return f"{BYBIT}{REST_SCHEMAS[record['endpoint']]}.schema.json"
+
+
+def refs(node: object) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                yield value
+            else:
+                yield from refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from refs(item)
+
+
+# --- the schemas themselves --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", schema_paths())
+def test_every_schema_is_a_valid_draft_2020_12_schema_named_by_its_path(path: str) -> None:
+    schema = load(path)
+    Draft202012Validator.check_schema(schema)
+    assert schema["$schema"] == DIALECT
+    assert schema["$id"] == BASE_URI + path
+    assert schema.get("title") and schema.get("description")
+
+
+@pytest.mark.parametrize("path", schema_paths())
+def test_every_reference_points_at_a_schema_that_exists(path: str) -> None:
+    resolver = registry().resolver(base_uri=load(path)["$id"])
+    for ref in refs(load(path)):
+        assert resolver.lookup(ref).contents is not None, ref
+
+
+@pytest.mark.parametrize("path", schema_paths())
+def test_the_examples_inside_a_schema_match_it(path: str) -> None:
+    for example in load(path).get("examples", []):
+        assert_valid(path, example)
+
+
+def test_every_stored_input_event_type_has_a_schema_and_every_event_schema_a_type() -> None:
+    types = {t.type for t in INPUT_EVENT_TYPES}
+    assert types - names_under("events") == set(), "event types without schemas/events/<type>"
+    assert names_under("events") - types == set(), "event schemas of no stored event type"
+
+
+def test_every_emitted_event_type_has_a_schema_and_every_emitted_schema_a_type() -> None:
+    types = {t.type for t in EMITTED_TYPES}
+    assert types - names_under("emitted") == set(), "emitted types without schemas/emitted/<type>"
+    assert names_under("emitted") - types == set(), "emitted schemas of no emitted type"
+
+
+def test_every_channel_intent_kind_and_endpoint_the_decoder_reads_has_a_schema() -> None:
+    assert load(LINE)["properties"]["channel"]["enum"] == list(capture.CHANNELS)
+    assert load("inputs/intent.schema.json")["properties"]["kind"]["enum"] == list(intents.DECODERS)
+    assert names_under("inputs/intents") == set(intents.DECODERS)
+    assert sorted(wire.REST_ENDPOINTS) == sorted(REST_SCHEMAS)
+    bybit = {f"ws-{topic}" for topic in WS_TOPICS} | set(REST_SCHEMAS.values()) | {"rest-error"}
+    assert names_under("inputs/bybit") - {"common"} == bybit
+
+
+# --- the sample capture ------------------------------------------------------------------
+
+LINES = [line for line in SAMPLE.read_bytes().splitlines() if line.strip()]
+LINE_IDS = [f"line-{n}" for n in range(1, len(LINES) + 1)]
+
+
+@pytest.mark.parametrize("line", LINES, ids=LINE_IDS)
+def test_every_sample_line_is_a_capture_line(line: bytes) -> None:
+    assert_valid(LINE, orjson.loads(line))
+
+
+@pytest.mark.parametrize("line", LINES, ids=LINE_IDS)
+def test_a_sample_line_matches_its_specific_schema_exactly_when_trueup_can_use_it(
+    line: bytes,
+) -> None:
+    record = orjson.loads(line)
+    path = specific_schema(record)
+    if path is None:
+        return
+    event = decode_line(line)
+    found = errors(path, record["data"])
+    # An error reply is well-formed (it matches rest-error) though trueup keeps it rejected.
+    if isinstance(event, InputRejected) and event.ret_code is None:
+        assert found, f"{path} accepts a line trueup rejects: {event.reason}"
+    else:
+        assert not found, "\n".join(found)
+    if record["channel"] == "intent":
+        assert_valid("inputs/intent.schema.json", record["data"])
+
+
+def test_the_sample_holds_both_an_error_reply_and_a_malformed_frame() -> None:
+    rejected = [e for e in map(decode_line, LINES) if isinstance(e, InputRejected)]
+    assert any(e.ret_code is None for e in rejected)
+    assert any(e.ret_code is not None for e in rejected)
+
+
+def test_an_error_reply_is_not_a_response_of_its_endpoint() -> None:
+    (record,) = [
+        r for r in map(orjson.loads, LINES) if r["channel"] == "rest" and r["data"]["retCode"]
+    ]
+    assert_valid(f"{BYBIT}rest-error.schema.json", record["data"])
+    assert errors(f"{BYBIT}{REST_SCHEMAS[record['endpoint']]}.schema.json", record["data"])
+
+
+# --- Bybit's documented examples (built by the builders that follow the V5 pages) --------
+
+
+def documented_examples() -> list[tuple[str, JSON]]:
+    """Field values from the stream and response examples of Bybit's V5 pages."""
+    position = messages.position_item(
+        symbol="BTCUSDT",
+        side="",
+        size="0",
+        seq=8327597863,
+        updated_time=1697682317038,
+        position_idx=2,
+        mark_price="28184.5",
+        cur_realised_pnl="1.26",
+        cum_realised_pnl="-25.06579337",
+    )
+    order = messages.order_item(
+        symbol="ETH-30DEC22-1400-C",
+        order_id="5cf98598-39a7-459e-97bf-76ca765ee020",
+        side="Sell",
+        qty="1",
+        status="Filled",
+        updated_time=1672364262457,
+        created_time=1672364262444,
+        category="option",
+        price="72.5",
+        cum_exec_qty="1",
+        avg_price="75",
+        cum_exec_fee="0.358635",
+    )
+    execution = messages.execution_item(
+        symbol="BTCUSDT",
+        exec_id="0ab1bdf7-4219-438b-b30a-32ec863018f7",
+        order_id="9aac161b-8ed6-450d-9cab-c5cc67c21784",
+        side="Sell",
+        exec_price="95900.1",
+        exec_qty="0.5",
+        exec_time=1746270400353,
+        seq=140612148849382,
+        exec_fee="26.3725275",
+        closed_size="0.5",
+    )
+    wallet = messages.wallet_item(
+        total_equity="10262.91335023",
+        total_wallet_balance="9684.46297164",
+        available="9556.6056555",
+    )
+    rest_position = messages.position_item(
+        symbol="BTCUSD",
+        side="Sell",
+        size="300",
+        seq=5723621632,
+        updated_time=1697673600012,
+        entry_price="27464.50441675",
+        mark_price="28224.50",
+        unrealised_pnl="-0.00029413",
+        cum_realised_pnl="-0.00096902",
+        created_time=1676538056258,
+        rest=True,
+    )
+    open_order = messages.order_item(
+        symbol="ETHUSDT",
+        order_id="fd4300ae-7847-404e-b947-b46980a4d140",
+        order_link_id="test-000005",
+        side="Buy",
+        qty="0.10",
+        status="New",
+        updated_time=1684738540561,
+        created_time=1684738540559,
+        price="1600.00",
+        order_type="Limit",
+        cum_exec_qty="0.00",
+        avg_price="0",
+        position_idx=1,
+        trigger_price="0.00",
+        rest=True,
+    )
+    cancelled = messages.order_item(
+        symbol="BTCUSDT",
+        order_id="14bad3a1-6454-43d8-bcf2-5345896cf74d",
+        order_link_id="YLxaWKMiHU",
+        side="Buy",
+        qty="0.003",
+        status="Cancelled",
+        updated_time=1684476068372,
+        created_time=1684476068369,
+        price="26864.40",
+        order_type="Limit",
+        cum_exec_qty="0.000",
+        avg_price="0",
+        position_idx=1,
+        reject_reason="EC_PostOnlyWillTakeLiquidity",
+        rest=True,
+    )
+    trade = messages.execution_item(
+        symbol="ETHPERP",
+        exec_id="e0cbe81d-0f18-5866-9415-cf319b5dab3b",
+        order_id="8c065341-7b52-4ca9-ac2c-37e31ac55c94",
+        side="Buy",
+        exec_price="1190.15",
+        exec_qty="0.1",
+        exec_time=1672282722429,
+        seq=4688002127,
+        exec_fee="0.071409",
+        closed_size="",
+        rest=True,
+    )
+
+    def frame(topic: str, item: JSON, message_id: str, creation_time: int) -> JSON:
+        return messages.ws_frame(topic, [item], message_id=message_id, creation_time=creation_time)
+
+    return [
+        (
+            "inputs/bybit/ws-position.schema.json",
+            frame(
+                "position", position, "1003076014fb7eedb-c7e6-45d6-a8c1-270f0169171a", 1697682317044
+            ),
+        ),
+        (
+            "inputs/bybit/ws-order.schema.json",
+            frame("order", order, "5923240c6880ab-c59f-420b-9adb-3639adc9dd90", 1672364262474),
+        ),
+        (
+            "inputs/bybit/ws-execution.schema.json",
+            frame("execution", execution, "386825804_BTCUSDT_140612148849382", 1746270400355),
+        ),
+        (
+            "inputs/bybit/ws-wallet.schema.json",
+            frame("wallet", wallet, "592324d2bce751-ad38-48eb-8f42-4671d1fb4d4e", 1700034722104),
+        ),
+        (
+            "inputs/bybit/rest-position-list.schema.json",
+            messages.rest_ok("inverse", [rest_position], time=1697684980172),
+        ),
+        (
+            "inputs/bybit/rest-order-realtime.schema.json",
+            messages.rest_ok(
+                "linear",
+                [open_order],
+                time=1684765770483,
+                next_page_cursor="page_args%3Dfd4300ae-7847-404e-b947-b46980a4d140%26symbol%3D6%26",
+            ),
+        ),
+        (
+            "inputs/bybit/rest-order-history.schema.json",
+            messages.rest_ok(
+                "linear", [cancelled], time=1684766282976, next_page_cursor="page_token%3D39380%26"
+            ),
+        ),
+        (
+            "inputs/bybit/rest-execution-list.schema.json",
+            messages.rest_ok(
+                "linear", [trade], time=1672283754510, next_page_cursor="132766%3A2%2C132766%3A2"
+            ),
+        ),
+        (
+            "inputs/bybit/rest-error.schema.json",
+            messages.rest_error(10006, "Too many visits!", time=1672738134824),
+        ),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("path", "example"), documented_examples(), ids=[p for p, _ in documented_examples()]
+)
+def test_bybits_documented_examples_match_the_input_schemas_and_decode(
+    path: str, example: JSON
+) -> None:
+    assert_valid(path, example)
+    endpoint = next((e for e, name in REST_SCHEMAS.items() if f"/{name}." in path), None)
+    if "/ws-" in path:
+        record = messages.capture_ws(1, "main", example)
+    elif endpoint is not None:
+        record = messages.capture_rest(1, "main", endpoint, {"category": "linear"}, example)
+    else:
+        return  # an error reply: trueup keeps it as rejected, by design
+    event = decode_line(orjson.dumps(record))
+    assert not isinstance(event, InputRejected), event.reason
+
+
+# --- what the input schemas refuse -------------------------------------------------------
+
+
+def without(record: JSON, name: str) -> JSON:
+    return {k: v for k, v in record.items() if k != name}
+
+
+def _frame(topic: str, item: JSON) -> JSON:
+    return messages.ws_frame(topic, [item], message_id="m", creation_time=1)
+
+
+_POSITION = messages.position_item(symbol="BTCUSDT", side="Buy", size="1", seq=1, updated_time=1)
+_ORDER = messages.order_item(
+    symbol="BTCUSDT", order_id="o-1", side="Buy", qty="1", status="New", updated_time=1
+)
+_OPENED: JSON = {
+    "kind": "position_opened",
+    "position_id": "p-1",
+    "category": "linear",
+    "symbol": "BTCUSDT",
+    "side": "Buy",
+    "qty": "1",
+    "mode": "LIVE",
+}
+_WS_LINE: JSON = {"at": 1, "channel": "ws", "venue": "bybit", "account": "main", "data": {}}
+_REST_LINE: JSON = _WS_LINE | {"channel": "rest", "endpoint": "/v5/position/list"}
+_CLEAN: JSON = {
+    "action": "clean_position",
+    "position_id": "p-1",
+    "exit_reason": "STALE_CLEANUP",
+    "operator": "alice",
+}
+
+
+def _resized(qty: object) -> JSON:
+    return {"kind": "position_resized", "position_id": "p-1", "qty": qty}
+
+
+@pytest.mark.parametrize(
+    ("path", "instance"),
+    [
+        pytest.param(
+            BYBIT + "ws-position.schema.json",
+            _frame("position", _POSITION | {"size": "abc"}),
+            id="size-abc",
+        ),
+        pytest.param(
+            BYBIT + "ws-position.schema.json",
+            _frame("position", _POSITION | {"size": 1}),
+            id="size-a-number",
+        ),
+        pytest.param(
+            BYBIT + "ws-position.schema.json",
+            _frame("position", _POSITION | {"side": "Long"}),
+            id="side-long",
+        ),
+        pytest.param(
+            BYBIT + "ws-position.schema.json",
+            _frame("position", without(_POSITION, "seq")),
+            id="position-without-seq",
+        ),
+        pytest.param(
+            BYBIT + "ws-position.schema.json",
+            _frame("order", _ORDER),
+            id="order-under-position-schema",
+        ),
+        pytest.param(
+            BYBIT + "ws-order.schema.json",
+            _frame("order", _ORDER | {"orderStatus": "Done"}),
+            id="unknown-order-status",
+        ),
+        pytest.param(
+            BYBIT + "ws-order.schema.json",
+            _frame("order", without(_ORDER, "category")),
+            id="ws-order-without-category",
+        ),
+        pytest.param(
+            BYBIT + "ws-wallet.schema.json", {"op": "pong", "success": True}, id="control-message"
+        ),
+        pytest.param(
+            BYBIT + "rest-position-list.schema.json",
+            {"retCode": 0, "retMsg": "OK", "result": {}, "time": 1},
+            id="result-without-list",
+        ),
+        pytest.param(
+            BYBIT + "rest-error.schema.json",
+            messages.rest_ok("linear", [], time=1),
+            id="success-is-no-error",
+        ),
+        pytest.param(INTENTS + "position_resized.schema.json", _resized("-1"), id="negative-qty"),
+        pytest.param(INTENTS + "position_resized.schema.json", _resized("0"), id="zero-qty"),
+        pytest.param(INTENTS + "position_resized.schema.json", _resized(0.15), id="float-qty"),
+        pytest.param(
+            INTENTS + "position_opened.schema.json",
+            _OPENED | {"timeFrame": "1h"},
+            id="misspelt-field",
+        ),
+        pytest.param(
+            INTENTS + "position_opened.schema.json", without(_OPENED, "mode"), id="no-mode"
+        ),
+        pytest.param(
+            "inputs/intent.schema.json", {"kind": "position_teleported"}, id="unknown-kind"
+        ),
+        pytest.param(
+            "inputs/intent.schema.json", {"kind": "account_mode", "mode": "DEMO"}, id="bad-mode"
+        ),
+        pytest.param(
+            "inputs/operator/clean_position.schema.json",
+            _CLEAN | {"exit_reason": "TP2"},
+            id="cleanup-for-no-cleanup-reason",
+        ),
+        pytest.param(LINE, {"channel": "clock"}, id="line-without-at"),
+        pytest.param(LINE, {"at": -1, "channel": "clock"}, id="negative-at"),
+        pytest.param(LINE, _WS_LINE | {"channel": "fax"}, id="unknown-channel"),
+        pytest.param(LINE, without(_WS_LINE, "data"), id="ws-line-without-data"),
+        pytest.param(LINE, without(_WS_LINE, "account"), id="ws-line-without-account"),
+        pytest.param(LINE, _WS_LINE | {"status": 200}, id="status-on-a-ws-line"),
+        pytest.param(LINE, without(_REST_LINE, "endpoint"), id="rest-line-without-endpoint"),
+        pytest.param(LINE, without(_REST_LINE, "data"), id="rest-line-without-data-or-status"),
+        pytest.param(LINE, _REST_LINE | {"status": 42}, id="no-http-status"),
+    ],
+)
+def test_the_input_schemas_reject_what_trueup_cannot_use(path: str, instance: JSON) -> None:
+    assert errors(path, instance)
+
+
+# --- stored input events -----------------------------------------------------------------
+
+
+def more_inputs() -> list[JSON]:
+    """Well-formed inputs the sample lacks, so every event type's stored form is checked."""
+    order = messages.order_item(
+        symbol="BTCUSDT",
+        order_id="o-9",
+        side="Sell",
+        qty="0.1",
+        status="Cancelled",
+        updated_time=1762199400000,
+        rest=True,
+    )
+    page = messages.rest_ok("linear", [], time=1762199400001, next_page_cursor="c%3D2")
+    limited = messages.capture_rest(
+        1762199400004, "main", "/v5/position/list", {"category": "linear"}, {}
+    )
+    limited["status"] = 429
+    del limited["data"]
+    return [
+        messages.capture_intent(
+            1762199400000, "main", {"kind": "order_cancelled", "order_link_id": "p-1-tp1"}
+        ),
+        messages.capture_rest(
+            1762199400002,
+            "main",
+            "/v5/order/history",
+            {"category": "linear", "symbol": "BTCUSDT"},
+            messages.rest_ok("linear", [order], time=1762199400001),
+        ),
+        messages.capture_rest(
+            1762199400003, "main", "/v5/position/list", {"category": "linear", "symbol": "X"}, page
+        ),
+        limited,
+        {
+            "at": 1762199400005,
+            "venue": "bybit",
+            "account": "main",
+            "channel": "operator",
+            "data": _CLEAN | {"position_id": "p-sol-paper-1"},
+        },
+    ]
+
+
+UNREADABLE = [b"{not json", b'{"at": 5, "channel": "fax"}']
+ALL_LINES = LINES + [orjson.dumps(r) for r in more_inputs()] + UNREADABLE
+
+
+@pytest.mark.parametrize("record", more_inputs(), ids=lambda r: str(r["at"]))
+def test_inputs_beyond_the_sample_match_their_schemas_too(record: JSON) -> None:
+    assert_valid(LINE, record)
+    path = specific_schema(record)
+    if path is not None:
+        assert_valid(path, record["data"])
+
+
+@pytest.mark.parametrize("line", ALL_LINES)
+def test_the_stored_form_of_every_input_event_matches_the_schema_of_its_type(line: bytes) -> None:
+    stored = codec.as_json(decode_line(line))
+    assert_valid(f"events/{stored['type']}.schema.json", stored)
+
+
+def test_every_input_event_type_is_checked_against_its_schema_on_some_input() -> None:
+    seen = {decode_line(line).type for line in ALL_LINES}
+    assert seen == {t.type for t in INPUT_EVENT_TYPES}
+
+
+def _stored_execution() -> JSON:
+    line = next(line for line in LINES if b'"topic":"execution"' in line)
+    return codec.as_json(decode_line(line))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param({"at": "1762199112410"}, id="at-as-a-string"),
+        pytest.param({"symbols": None}, id="an-execution-report-names-its-symbols"),
+        pytest.param({"input_id": "not-a-uuid"}, id="input-id-not-a-uuid"),
+        pytest.param({"source": "nats"}, id="unknown-source"),
+        pytest.param({"surprise": 1}, id="a-field-the-codec-never-writes"),
+    ],
+)
+def test_the_event_schemas_reject_what_the_codec_never_writes(change: JSON) -> None:
+    assert errors("events/ExecutionsReported.schema.json", _stored_execution() | change)
+
+
+def test_a_decimal_stored_as_a_float_is_not_a_stored_event() -> None:
+    stored = _stored_execution()
+    stored["fills"][0]["exec_qty"] = 0.1
+    assert errors("events/ExecutionsReported.schema.json", stored)
+
+
+# --- emitted events ----------------------------------------------------------------------
+
+
+def test_what_the_rules_emit_for_the_sample_matches_the_emitted_schemas() -> None:
+    emitted = reconcile(decode_line(line) for line in LINES)
+    assert emitted, "the sample should make the rules speak"
+    for event in emitted:
+        stored = codec.as_json(event)
+        assert_valid(f"emitted/{stored['type']}.schema.json", stored)
+
+
+_FIELD_VALUES: JSON = {
+    "venue": "bybit",
+    "account": "main",
+    "at": 1762199242524,
+    "cause": "7f114d48-5b52-58a0-9cb9-6ab9ca482a10",
+    "category": "linear",
+    "symbol": "BTCUSDT",
+    "position_idx": 0,
+    "reason": "local 0.3 vs exchange 0.15: 50% apart for 30000 ms",
+    "local_qty": Decimal("0.3"),
+    "exchange_qty": Decimal("-0.15"),
+    "drift_pct": Decimal("50.00"),
+    "order_id": "b978d3ed-ea5e-5ce5-a0b4-7285d052caa7",
+    "order_link_id": "p-btc-1-tp1",
+    "position_id": "p-btc-1",
+    "qty": Decimal("0.15"),
+    "filled_qty": Decimal("0.15"),
+    "avg_price": Decimal("107400.0"),
+    "purpose": "TP1",
+    "status": "Untriggered",
+    "trigger_price": Decimal("104500"),
+    "exit_reason": "STALE_CLEANUP",
+    "until": 1762201042524,
+    "mode": "PAPER",
+    "operator": "alice",
+}
+_ACCOUNT_WIDE: JSON = {"category": None, "symbol": None, "position_idx": None}
+_OVERRIDES: dict[type[Emitted], JSON] = {
+    StalePosition: {"reason": "PAPER_LEFTOVER"},
+    RateLimit: _ACCOUNT_WIDE,
+    PositionSyncFailed: _ACCOUNT_WIDE,
+    WsReconnect: _ACCOUNT_WIDE,
+}
+
+
+@pytest.mark.parametrize("kind", EMITTED_TYPES, ids=[t.type for t in EMITTED_TYPES])
+def test_every_emitted_event_type_in_its_stored_form_matches_its_schema(
+    kind: type[Emitted],
+) -> None:
+    fields = {f.name: _FIELD_VALUES[f.name] for f in dataclasses.fields(kind)}
+    event = kind(**(fields | _OVERRIDES.get(kind, {})))
+    path = f"emitted/{kind.type}.schema.json"
+    stored = codec.as_json(event)
+    assert_valid(path, stored)
+    assert errors(path, stored | {"at": str(event.at)})
+    assert errors(path, stored | {"surprise": 1})
+    for name, hint in typing.get_type_hints(kind).items():
+        if hint is Decimal:
+            assert errors(path, stored | {name: 0.15}), name
