@@ -70,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
 
     events = commands.add_parser("events", help="list stored events")
     events.add_argument("--type", help="only events of this type")
+    events.add_argument("--emitted", action="store_true", help="only what the detectors emitted")
     events.add_argument("--json", action="store_true")
     events.set_defaults(command=_events)
 
@@ -182,6 +183,8 @@ def _events(journal: Journal, args: argparse.Namespace) -> int:
     for position, event in journal.all_events():
         if args.type and event.type != args.type:
             continue
+        if args.emitted and not isinstance(event, Emitted):
+            continue
         symbols = (event.symbol,) if isinstance(event, Emitted) else event.symbols
         symbols = tuple(s for s in symbols or () if s)
         if args.json:
@@ -192,7 +195,8 @@ def _events(journal: Journal, args: argparse.Namespace) -> int:
         else:
             where = f"{event.venue}/{event.account}" if event.venue else "-"
             when = output.moment(event.at)
-            print(f"{position:>8}  {when}  {event.type:<22} {where}  {' '.join(symbols)}")
+            detail = output.describe_emitted(event) if isinstance(event, Emitted) else ""
+            print(f"{position:>8}  {when}  {event.type:<22} {where}  {' '.join(symbols)}  {detail}")
     return EXIT_OK
 
 

@@ -6,7 +6,11 @@ from typing import Any, TextIO
 
 import orjson
 
+from trueup.domain.emitted import Emitted
 from trueup.projections.audit import JSON, Audit, TimelineEntry
+
+# What matters most in each emitted event, in the order people read it.
+_DETAIL_FIELDS = ("position_id", "exit_reason", "reason", "until", "exchange_qty", "order_link_id")
 
 
 def moment(at: int) -> str:
@@ -125,3 +129,15 @@ def print_diagnosis(report: JSON, out: TextIO | None = None) -> None:
     out.write("recent rejected inputs (failed syncs, malformed frames):\n")
     for rejected in report["rejected_inputs"]:
         out.write(f"  {moment(rejected['at'])}  {rejected['reason']}\n")
+
+
+def describe_emitted(event: Emitted) -> str:
+    """The fields that say what happened, as ``name=value`` pairs."""
+    parts = []
+    for name in _DETAIL_FIELDS:
+        value = getattr(event, name, None)
+        if value is None or value == "" or (name == "reason" and hasattr(event, "exit_reason")):
+            continue
+        shown = moment(value) if name == "until" else value
+        parts.append(f"{name}={shown}")
+    return " ".join(parts)
