@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 SAMPLE := samples/bybit-session.jsonl
 RUN_DIR := run
+TRUEUP := $(BIN)/trueup --store $(RUN_DIR)/journal.db
+# The sample's last instant: verdicts are given as of then, not as of today.
+SAMPLE_END := 1762199335000
 
 .PHONY: install run test lint typecheck bench clean
 
@@ -19,8 +22,16 @@ $(INSTALLED): pyproject.toml requirements.lock
 
 run: $(INSTALLED)
 	@mkdir -p $(RUN_DIR) && rm -f $(RUN_DIR)/journal.db*
-	$(BIN)/trueup --store $(RUN_DIR)/journal.db ingest $(SAMPLE)
-	$(BIN)/trueup --store $(RUN_DIR)/journal.db audit --venue bybit --account main --symbol BTCUSDT
+	@echo "== ingest the sample Bybit session; the detectors run as it goes in"
+	$(TRUEUP) ingest $(SAMPLE)
+	@echo "== what the detectors emitted"
+	$(TRUEUP) events --emitted
+	@echo "== positions, local beside exchange"
+	$(TRUEUP) positions
+	@echo "== may the bot open ETHUSDT? (exit 1 means no)"
+	@$(TRUEUP) can-open --venue bybit --account main --symbol ETHUSDT --at $(SAMPLE_END) || echo "(exit status $$?)"
+	@echo "== how BTCUSDT came to be what it is"
+	$(TRUEUP) audit --venue bybit --account main --symbol BTCUSDT
 
 test: lint $(INSTALLED)
 	$(BIN)/pytest -q

@@ -61,7 +61,12 @@ class AccountBook:
 
     def apply(self, event: InputEvent) -> Changed:
         handler = self._handlers.get(type(event))
-        return handler(event) if handler else NOTHING
+        if handler is None:
+            return NOTHING
+        changed = handler(event)
+        for key in changed:
+            self.position(key)  # an order can name a key before any position report does
+        return changed
 
     def position(self, key: PositionKey) -> Position:
         found = self.positions.get(key)
@@ -81,6 +86,12 @@ class AccountBook:
     def order_by_link(self, order_link_id: str) -> Order | None:
         order_key = self.order_keys_by_link.get(order_link_id)
         return self.orders.get(order_key) if order_key else None
+
+    def entry_resting(self, position_id: str) -> bool:
+        """Whether the position's ENTRY order is on the exchange and still open."""
+        placed = self.placed_order(position_id, "ENTRY")
+        order = self.order_by_link(placed.order_link_id) if placed else None
+        return order is not None and not order.is_terminal
 
     def tp1_state(self, position_id: str) -> str:
         """NONE (no TP1 placed), PLACED, PARTIAL, FILLED or CANCELLED."""

@@ -416,3 +416,20 @@ def test_emitted_events_carry_the_contract_fields() -> None:
             0,
         )
         assert e.cause and e.at == 9_000
+
+
+def test_an_order_for_a_symbol_with_no_position_yet_is_taken_in_stride() -> None:
+    hand_order = order(1_000, "o-9", "", "Filled", cum="1500", qty="1500", side="Buy")
+    assert reconcile([live(), hand_order]) == []
+
+
+def test_a_resting_limit_entry_is_not_a_stale_position() -> None:
+    events = [
+        live(),
+        opened(1_000),
+        placed(1_000, "p-1-entry", "ENTRY", side="Buy", qty="0.3"),
+        order(1_100, "o-1", "p-1-entry", "New", qty="0.3", side="Buy", order_type="Limit"),
+        event(position_snapshot(2_000)),
+        event(position_snapshot(9_000)),
+    ]
+    assert "STALE_POSITION" not in types(reconcile(events, RuleConfig(order_timeout_ms=60_000)))

@@ -1,35 +1,60 @@
 """The sample Bybit session (samples/bybit-session.jsonl) tells the story it is meant to tell.
 
 A LIVE account with a PAPER leftover on SOLUSDT; BTCUSDT entered in two fills, half taken at
-TP1 and the rest at TP2; an ETHUSDT short closed by hand on the exchange while the trading
-system still holds it open; and the usual noise: a redelivered execution, a late stale
-position frame, a rate-limited poll, a garbled frame, wallet pushes and clock ticks.
-Facts are read from the folded book, decoded straight from the file (no journal).
+TP1 and the rest at TP2, with a stop-loss above break-even in between; an ETHUSDT short closed
+by hand on the exchange while the trading system still holds it open; an XRPUSDT entry that
+fills 60 of 100 and stalls; a LINKUSDT entry rejected; DOGEUSDT bought by hand, unknown to the
+trading system; an ADAUSDT position the trading system recorded but never got on the exchange;
+and the usual noise: a redelivered execution, a late stale position frame, a rate-limited poll,
+a garbled frame, wallet pushes and clock ticks.
+Facts are read from the folded book and from what the rules emit, decoded straight from the
+file (no journal). samples/README.md tells the same story line by line.
 """
 
+from collections import Counter
 from decimal import Decimal
 from pathlib import Path
+from typing import TypeVar
 
 import orjson
 
 from trueup.adapters.capture import decode_line
 from trueup.domain.book import AccountBook, fold
+from trueup.domain.emitted import (
+    ConsistencyDrift,
+    CooldownStarted,
+    Emitted,
+    OrderPartialFill,
+    OrderRejected,
+    OrderTimeout,
+    PositionClosed,
+    SlUpdate,
+    StalePosition,
+    UntrackedPosition,
+)
 from trueup.domain.events import (
     ClockTicked,
     ExecutionsReported,
     InputRejected,
+    LocalPositionClosed,
+    LocalPositionResized,
     PositionsReported,
     WalletReported,
 )
 from trueup.domain.keys import PositionKey
 from trueup.domain.order import Order
 from trueup.domain.position import ABSENT
+from trueup.domain.reconciler import reconcile
 
 SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "bybit-session.jsonl"
 VENUE, ACCOUNT = "bybit", "main"
 BTC = PositionKey(VENUE, ACCOUNT, "linear", "BTCUSDT", 0)
 ETH = PositionKey(VENUE, ACCOUNT, "linear", "ETHUSDT", 0)
 SOL = PositionKey(VENUE, ACCOUNT, "linear", "SOLUSDT", 0)
+XRP = PositionKey(VENUE, ACCOUNT, "linear", "XRPUSDT", 0)
+DOGE = PositionKey(VENUE, ACCOUNT, "linear", "DOGEUSDT", 0)
+ADA = PositionKey(VENUE, ACCOUNT, "linear", "ADAUSDT", 0)
+LINK = PositionKey(VENUE, ACCOUNT, "linear", "LINKUSDT", 0)
 
 LINES = [line for line in SAMPLE.read_bytes().splitlines() if line.strip()]
 EVENTS = [decode_line(line) for line in LINES]
@@ -198,14 +223,18 @@ def test_the_paper_solusdt_leftover_stays_open_and_was_never_on_the_exchange() -
     )
 
 
-def test_the_complete_snapshot_lists_only_btcusdt_0_15() -> None:
+def test_two_complete_snapshots_list_btcusdt_dogeusdt_and_xrpusdt_and_nothing_else() -> None:
     snapshots = [e for e in EVENTS if isinstance(e, PositionsReported) and e.snapshot]
-    (snapshot,) = snapshots
-    assert snapshot.snapshot is not None
-    assert (snapshot.snapshot.settle_coin, snapshot.snapshot.next_cursor) == ("USDT", "")
-    assert [(r.symbol, r.side, r.size) for r in snapshot.reports] == [
-        ("BTCUSDT", "Buy", Decimal("0.15"))
-    ]
+    assert len(snapshots) == 2
+    assert snapshots[1].at - snapshots[0].at == 5_000
+    for snapshot in snapshots:
+        assert snapshot.snapshot is not None
+        assert (snapshot.snapshot.settle_coin, snapshot.snapshot.next_cursor) == ("USDT", "")
+        assert [(r.symbol, r.side, r.size) for r in snapshot.reports] == [
+            ("BTCUSDT", "Buy", Decimal("0.15")),
+            ("DOGEUSDT", "Buy", Decimal(1500)),
+            ("XRPUSDT", "Buy", Decimal(60)),
+        ]
 
 
 def test_the_rejected_lines_change_nothing_in_the_book() -> None:
@@ -216,3 +245,197 @@ def test_the_rejected_lines_change_nothing_in_the_book() -> None:
                 k: p.exchange for k, p in after.positions.items()
             }
             assert before.orders == after.orders
+
+
+# --- what the reconciliation rules emit for the session -----------------------------------
+
+E = TypeVar("E", bound=Emitted)
+
+EMITTED = reconcile(EVENTS)
+LINE_OF = {event.input_id: number for number, event in enumerate(EVENTS, start=1)}
+
+# Every emitted event, as (line of the input that caused it, type): samples/README.md's table.
+EXPECTED_BY_LINE = [
+    (2, "STALE_POSITION"),  # SOLUSDT PAPER_LEFTOVER
+    (7, "ENTRY_SUBMITTED"),  # BTCUSDT
+    (10, "ENTRY_FILLED"),
+    (19, "ENTRY_SUBMITTED"),  # XRPUSDT
+    (25, "CONSISTENCY_DRIFT"),  # XRPUSDT local 100, exchange 60
+    (26, "ORDER_TIMEOUT"),
+    (27, "ORDER_PARTIAL_FILL"),
+    (31, "TP_FILLED"),  # BTCUSDT TP1
+    (36, "SL_UPDATE"),  # BTCUSDT stop-loss Untriggered
+    (43, "ENTRY_SUBMITTED"),  # ETHUSDT, a market order filled at once
+    (43, "ENTRY_FILLED"),
+    (49, "ORDER_REJECTED"),  # LINKUSDT
+    (56, "UNTRACKED_POSITION"),  # DOGEUSDT
+    (59, "POSITION_CLOSED"),  # ETHUSDT closed by hand: STOP_LOSS
+    (59, "COOLDOWN_STARTED"),
+    (64, "STALE_POSITION"),  # ADAUSDT NEVER_ON_EXCHANGE
+    (68, "RATE_LIMIT"),
+    (70, "POSITION_SYNC_FAILED"),  # the garbled position frame
+    (72, "TP_FILLED"),  # BTCUSDT TP2
+    (76, "SL_UPDATE"),  # BTCUSDT stop-loss Deactivated once the position is gone
+]
+
+EXPECTED_COUNTS = Counter(
+    {
+        "ENTRY_SUBMITTED": 3,
+        "ENTRY_FILLED": 2,
+        "TP_FILLED": 2,
+        "SL_UPDATE": 2,
+        "STALE_POSITION": 2,
+        "CONSISTENCY_DRIFT": 1,
+        "ORDER_TIMEOUT": 1,
+        "ORDER_PARTIAL_FILL": 1,
+        "ORDER_REJECTED": 1,
+        "UNTRACKED_POSITION": 1,
+        "POSITION_CLOSED": 1,
+        "COOLDOWN_STARTED": 1,
+        "RATE_LIMIT": 1,
+        "POSITION_SYNC_FAILED": 1,
+    }
+)
+
+
+def emitted(kind: type[E]) -> list[E]:
+    return [e for e in EMITTED if isinstance(e, kind)]
+
+
+def line_of(event: Emitted) -> int:
+    return LINE_OF[event.cause]
+
+
+def test_reconciling_the_session_emits_exactly_the_documented_counts() -> None:
+    assert Counter(e.type for e in EMITTED) == EXPECTED_COUNTS
+    assert sum(EXPECTED_COUNTS.values()) == len(EXPECTED_BY_LINE) == 20
+
+
+def test_each_emitted_event_comes_from_the_line_the_readme_names() -> None:
+    assert [(line_of(e), e.type) for e in EMITTED] == EXPECTED_BY_LINE
+    for event in EMITTED:
+        assert (event.venue, event.account) == (VENUE, ACCOUNT)
+        assert event.at == EVENTS[line_of(event) - 1].at
+
+
+def test_reconciling_is_deterministic() -> None:
+    assert reconcile(decode_line(line) for line in LINES) == EMITTED
+
+
+def test_only_the_ethusdt_hand_close_is_reported_closed_a_stop_loss_with_its_cooldown() -> None:
+    (closed,) = emitted(PositionClosed)
+    assert (closed.symbol, closed.position_id, closed.exit_reason) == (
+        "ETHUSDT",
+        "p-eth-1",
+        "STOP_LOSS",  # its TP1 never filled (none was placed)
+    )
+    assert BOOK.tp1_state("p-eth-1") == "NONE"
+    (cooldown,) = emitted(CooldownStarted)
+    assert (cooldown.symbol, cooldown.cause, cooldown.at) == ("ETHUSDT", closed.cause, closed.at)
+    assert cooldown.until == closed.at + 30 * 60_000 == 1762201042524
+
+
+def test_btcusdt_is_closed_locally_by_tp2_before_the_exchange_shows_it_flat() -> None:
+    flat = [
+        n
+        for n, e in enumerate(EVENTS, start=1)
+        if isinstance(e, PositionsReported)
+        and any(r.symbol == "BTCUSDT" and r.size == 0 for r in e.reports)
+    ]
+    (closing,) = [
+        n
+        for n, e in enumerate(EVENTS, start=1)
+        if isinstance(e, LocalPositionClosed) and e.position_id == "p-btc-1"
+    ]
+    assert (closing, flat) == (73, [75])
+    assert [e.symbol for e in emitted(PositionClosed)] == ["ETHUSDT"]
+    assert all(e.symbol != "BTCUSDT" for e in emitted(UntrackedPosition))
+
+
+def test_the_xrpusdt_entry_fills_60_of_100_drifts_times_out_and_stalls() -> None:
+    (drift,) = emitted(ConsistencyDrift)
+    assert drift.symbol == "XRPUSDT"
+    assert (drift.local_qty, drift.exchange_qty, drift.drift_pct) == (
+        Decimal(100),
+        Decimal(60),
+        Decimal("40.00"),
+    )
+    (timeout,) = emitted(OrderTimeout)
+    (stalled,) = emitted(OrderPartialFill)
+    for event in (timeout, stalled):
+        assert (event.symbol, event.order_link_id, event.position_id) == (
+            "XRPUSDT",
+            "p-xrp-1-entry",
+            "p-xrp-1",
+        )
+    assert (stalled.filled_qty, stalled.qty) == (Decimal(60), Decimal(100))
+    placed = BOOK.placed["p-xrp-1-entry"]
+    assert timeout.at >= placed.at + 20_000 > EVENTS[line_of(timeout) - 2].at
+    entry = order("p-xrp-1-entry")
+    assert (entry.status, entry.filled_qty) == ("Cancelled", Decimal(60))
+    # The trading system cancelled the rest and resized: both sides agree on 60 at the end.
+    position = BOOK.positions[XRP]
+    assert position.local_qty == position.exchange_qty == Decimal(60)
+
+
+def test_the_drift_is_told_once_because_it_is_resolved_within_its_window() -> None:
+    (drift,) = emitted(ConsistencyDrift)
+    (resized,) = [
+        e for e in EVENTS if isinstance(e, LocalPositionResized) and e.position_id == "p-xrp-1"
+    ]
+    assert resized.qty == Decimal(60)
+    assert resized.at - drift.at < 5 * 60_000  # within the 300 s window: no second report
+
+
+def test_the_linkusdt_entry_is_rejected_and_the_local_record_closed() -> None:
+    (rejected,) = emitted(OrderRejected)
+    assert (rejected.symbol, rejected.order_link_id, rejected.reason) == (
+        "LINKUSDT",
+        "p-link-1-entry",
+        "EC_PostOnlyWillTakeLiquidity",
+    )
+    local = BOOK.positions[LINK].local["p-link-1"]
+    assert (local.status, local.exit_reason) == ("CLOSED", "ENTRY_REJECTED")
+    assert not any(e.symbol == "LINKUSDT" for e in emitted(StalePosition))
+
+
+def test_dogeusdt_bought_by_hand_is_untracked() -> None:
+    (untracked,) = emitted(UntrackedPosition)
+    assert (untracked.symbol, untracked.exchange_qty) == ("DOGEUSDT", Decimal(1500))
+    assert BOOK.positions[DOGE].local == {}
+    (by_hand,) = [o for o in BOOK.orders.values() if o.report and o.report.symbol == "DOGEUSDT"]
+    assert by_hand.order_link_id == "" and by_hand.filled_qty == Decimal(1500)
+
+
+def test_the_stale_positions_are_the_paper_leftover_and_the_ada_never_on_the_exchange() -> None:
+    paper, never = emitted(StalePosition)
+    assert (paper.symbol, paper.position_id, paper.reason, paper.mode) == (
+        "SOLUSDT",
+        "p-sol-paper-1",
+        "PAPER_LEFTOVER",
+        "PAPER",
+    )
+    assert (never.symbol, never.position_id, never.reason, never.mode) == (
+        "ADAUSDT",
+        "p-ada-1",
+        "NEVER_ON_EXCHANGE",
+        "LIVE",
+    )
+    position = BOOK.positions[ADA]
+    assert position.local["p-ada-1"].is_open and position.local_qty == Decimal(500)
+    assert position.exchange is not None and position.exchange.status == ABSENT
+    assert BOOK.placed_order("p-ada-1", "ENTRY") is None  # its order never went out
+
+
+def test_the_btcusdt_stop_loss_is_reported_when_set_and_when_deactivated() -> None:
+    updates = emitted(SlUpdate)
+    assert [(u.status, u.trigger_price, u.qty) for u in updates] == [
+        ("Untriggered", Decimal("106400.0"), Decimal("0.15")),
+        ("Deactivated", Decimal("106400.0"), Decimal("0.15")),
+    ]
+    assert {(u.symbol, u.order_link_id, u.position_id) for u in updates} == {
+        ("BTCUSDT", "p-btc-1-sl", "p-btc-1")
+    }
+    sl = order("p-btc-1-sl")
+    assert sl.report is not None
+    assert (sl.report.stop_order_type, sl.report.reduce_only, sl.fills) == ("StopLoss", True, {})

@@ -37,8 +37,10 @@ def note_snapshot(book: AccountBook, memory: Memory, event: PositionsReported) -
         if position is None or position.exchange_qty != 0:
             continue
         for local in position.open_local():
-            if local.mode == "LIVE" and local.position_id not in memory.confirmed:
-                memory.unseen_since.setdefault(local.position_id, event.at)
+            pid = local.position_id
+            # A limit entry resting on the book is not yet a position: not stale.
+            if local.mode == "LIVE" and pid not in memory.confirmed and not book.entry_resting(pid):
+                memory.unseen_since.setdefault(pid, event.at)
 
 
 def never_on_exchange(
@@ -47,7 +49,7 @@ def never_on_exchange(
     emitted: list[Emitted] = []
     for pid, since in list(memory.unseen_since.items()):
         local = book.local_position(pid)
-        if local is None or not local.is_open or pid in memory.confirmed:
+        if local is None or not local.is_open or pid in memory.confirmed or book.entry_resting(pid):
             del memory.unseen_since[pid]
         elif cause.at - since >= config.stale_grace_ms:
             del memory.unseen_since[pid]
