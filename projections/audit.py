@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from trueup.domain.book import AccountBook
-from trueup.domain.events import InputEvent
+from trueup.domain.events import InputEvent, PositionReport
 from trueup.domain.keys import PositionKey
 from trueup.domain.position import Position
 
@@ -82,46 +82,65 @@ def audit(
 
 
 def position_state(book: AccountBook, position: Position) -> JSON:
-    """Local beside exchange, as plain JSON values (decimals as strings)."""
-    report = position.exchange
-    exchange = None
-    if report is not None:
-        exchange = {
-            "side": report.side,
-            "size": str(report.size),
-            "qty": str(report.signed_size),
-            "entry_price": _text(report.entry_price),
-            "mark_price": _text(report.mark_price),
-            "unrealised_pnl": _text(report.unrealised_pnl),
-            "cum_realised_pnl": _text(report.cum_realised_pnl),
-            "seq": report.seq,
-            "updated_time": report.updated_time,
-            "status": report.status,
-        }
-    local = {
-        "qty": str(position.local_qty),
-        "positions": [
+    """Local beside exchange, as plain JSON values (decimals as strings).
+
+    Local positions are the open ones: a closed one shows in the entry that closed it.
+    """
+    return {
+        "exchange": exchange_state(position.exchange),
+        "local": {
+            "qty": str(position.local_qty),
+            "positions": [
+                {
+                    "position_id": p.position_id,
+                    "side": p.side,
+                    "qty": str(p.qty),
+                    "mode": p.mode,
+                    "timeframe": p.timeframe,
+                    "status": p.status,
+                    "tp1": book.tp1_state(p.position_id),
+                }
+                for p in position.open_local()
+            ],
+        },
+        "open_orders": [
             {
-                "position_id": p.position_id,
-                "side": p.side,
-                "qty": str(p.qty),
-                "mode": p.mode,
-                "timeframe": p.timeframe,
-                "status": p.status,
-                "exit_reason": p.exit_reason,
-                "tp1": book.tp1_state(p.position_id),
+                "order_id": o.order_id,
+                "order_link_id": o.order_link_id,
+                "status": o.status,
+                "filled_qty": str(o.filled_qty),
+                "avg_price": _text(o.avg_price),
             }
-            for p in position.local.values()
+            for o in book.open_orders_for(position.key)
         ],
     }
-    orders = [
-        {
-            "order_id": o.order_id,
-            "order_link_id": o.order_link_id,
-            "status": o.status,
-            "filled_qty": str(o.filled_qty),
-            "avg_price": _text(o.avg_price),
-        }
-        for o in book.open_orders_for(position.key)
-    ]
-    return {"exchange": exchange, "local": local, "open_orders": orders}
+
+
+# Reports are immutable and one stays current across many timeline entries: render each
+# once. Keyed by identity (the cache holds the report, so its id stays its own).
+_rendered: dict[int, tuple[PositionReport, JSON]] = {}
+
+
+def exchange_state(report: PositionReport | None) -> JSON | None:
+    """The exchange's side of a position, as plain JSON values."""
+    if report is None:
+        return None
+    cached = _rendered.get(id(report))
+    if cached is not None and cached[0] is report:
+        return cached[1]
+    if len(_rendered) >= 64:
+        _rendered.clear()
+    state: JSON = {
+        "side": report.side,
+        "size": str(report.size),
+        "qty": str(report.signed_size),
+        "entry_price": _text(report.entry_price),
+        "mark_price": _text(report.mark_price),
+        "unrealised_pnl": _text(report.unrealised_pnl),
+        "cum_realised_pnl": _text(report.cum_realised_pnl),
+        "seq": report.seq,
+        "updated_time": report.updated_time,
+        "status": report.status,
+    }
+    _rendered[id(report)] = (report, state)
+    return state

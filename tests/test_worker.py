@@ -37,6 +37,15 @@ def start_worker(store_url: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
+def wait_for_progress(journal: Journal, fraction: float) -> None:
+    """Until the worker has recorded about ``fraction`` of what is left (or 20 s passed)."""
+    start, end = journal.tracked_position(TRACKER), journal.last_position()
+    target = start + fraction * (end - start)
+    deadline = time.monotonic() + 20
+    while journal.tracked_position(TRACKER) < target and time.monotonic() < deadline:
+        time.sleep(0.002)
+
+
 def test_a_worker_killed_repeatedly_emits_exactly_what_an_uninterrupted_run_does(
     store_url: str, tmp_path: object
 ) -> None:
@@ -56,7 +65,10 @@ def test_a_worker_killed_repeatedly_emits_exactly_what_an_uninterrupted_run_does
             if kill == KILLS // 2:
                 ingestor.ingest(lines[INPUTS // 2 :])  # new inputs while workers come and go
             worker = start_worker(store_url)
-            time.sleep(rng.uniform(0.3, 1.5))
+            if kill % 2:
+                time.sleep(rng.uniform(0.05, 0.6))  # perhaps still starting up
+            else:
+                wait_for_progress(journal, rng.uniform(0.1, 0.9))
             worker.kill()  # SIGKILL: no cleanup, no last flush
             _, stderr = worker.communicate()
             assert worker.returncode == -9, stderr.decode()
