@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from trueup.domain.book import AccountBook
-from trueup.domain.events import InputEvent, PositionReport
+from trueup.domain.events import InputEvent, PositionReport, PositionsReported
 from trueup.domain.keys import PositionKey
 from trueup.domain.position import Position
 
@@ -63,21 +63,31 @@ def audit(
     """Fold the account's events, noting each one that changed a key of ``symbol``."""
     result = Audit(symbol, position_idx, as_of, AccountBook(venue, account))
     book = result.book
+    last: dict[PositionKey, JSON] = {}
     for event in events:
         if as_of is not None and event.at > as_of:
             continue
         for key in book.apply(event):
-            if key.symbol == symbol and position_idx in (None, key.position_idx):
-                result.timeline.append(
-                    TimelineEntry(
-                        at=event.at,
-                        type=event.type,
-                        source=getattr(event, "source", None),
-                        input_id=event.input_id,
-                        key=key,
-                        state=position_state(book, book.positions[key]),
-                    )
+            if key.symbol != symbol or position_idx not in (None, key.position_idx):
+                continue
+            position = book.positions[key]
+            before = last.get(key)
+            if isinstance(event, PositionsReported) and before is not None:
+                # A position report changes the exchange's side and nothing else.
+                state = {**before, "exchange": exchange_state(position.exchange)}
+            else:
+                state = position_state(book, position)
+            last[key] = state
+            result.timeline.append(
+                TimelineEntry(
+                    at=event.at,
+                    type=event.type,
+                    source=getattr(event, "source", None),
+                    input_id=event.input_id,
+                    key=key,
+                    state=state,
                 )
+            )
     return result
 
 

@@ -25,6 +25,7 @@ from eventsourcing.utils import Environment
 
 from trueup.adapters.store import codec
 from trueup.adapters.store.location import TABLE_PREFIX, StoreError, redact, settings
+from trueup.adapters.store.stream_states import state_reader
 from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent
 from trueup.domain.keys import account_stream_id
@@ -50,6 +51,7 @@ class Journal:
         self.recorder = recorder
         self._factory = factory
         self._heads: dict[UUID, int] = {}
+        self._read_states = state_reader(recorder)
 
     @classmethod
     def open(cls, url: str) -> "Journal":
@@ -153,12 +155,12 @@ class Journal:
         stream = account_stream_id(venue, account)
         after = 0
         while True:
-            page = self.recorder.select_events(stream, gt=after, limit=PAGE)
-            for stored in page:
-                yield stored.state
+            page = self._read_states(stream, after, PAGE)
+            for _, state in page:
+                yield state
             if len(page) < PAGE:
                 return
-            after = page[-1].originator_version
+            after = page[-1][0]
 
     def account_events(
         self, venue: str, account: str, symbol: str | None = None
