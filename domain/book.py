@@ -204,37 +204,35 @@ class AccountBook:
             return NOTHING  # an intent repeated is the same claim
         key = self.key(event.category, event.symbol, event.position_idx)
         self.local_keys[event.position_id] = key
-        self.position(key).local[event.position_id] = LocalPosition(
-            position_id=event.position_id,
-            key=key,
-            side=event.side,
-            qty=event.qty,
-            mode=event.mode,
-            timeframe=event.timeframe,
-            opened_at=event.at,
+        self.position(key).add_local(
+            LocalPosition(
+                position_id=event.position_id,
+                key=key,
+                side=event.side,
+                qty=event.qty,
+                mode=event.mode,
+                timeframe=event.timeframe,
+                opened_at=event.at,
+            )
         )
         return frozenset((key,))
 
     def _local_resized(self, event: LocalPositionResized) -> Changed:
-        local = self._local(event.position_id)
+        local = self.local_position(event.position_id)
         if local is None or not local.is_open or local.qty == event.qty:
             return NOTHING
         local.qty = event.qty
         return frozenset((local.key,))
 
     def _local_closed(self, event: LocalPositionClosed | LocalPositionCleaned) -> Changed:
-        local = self._local(event.position_id)
-        if local is None or not local.is_open:
+        key = self.local_keys.get(event.position_id)
+        if key is None or not self.positions[key].close_local(
+            event.position_id, event.exit_reason, event.at
+        ):
             return NOTHING
-        local.status = "CLOSED"
-        local.exit_reason = event.exit_reason
-        local.closed_at = event.at
-        return frozenset((local.key,))
+        return frozenset((key,))
 
     def local_position(self, position_id: str) -> LocalPosition | None:
-        return self._local(position_id)
-
-    def _local(self, position_id: str) -> LocalPosition | None:
         key = self.local_keys.get(position_id)
         return self.positions[key].local[position_id] if key else None
 

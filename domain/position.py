@@ -51,7 +51,10 @@ class Position:
 
     key: PositionKey
     exchange: PositionReport | None = None
+    # Every local position ever mapped here, and (kept apart, so that reading them costs
+    # nothing per closed one) those still open.
     local: dict[str, LocalPosition] = field(default_factory=dict)
+    opened: dict[str, LocalPosition] = field(default_factory=dict)
 
     @property
     def exchange_qty(self) -> Decimal:
@@ -61,13 +64,24 @@ class Position:
     @property
     def local_qty(self) -> Decimal:
         """Signed net of the LIVE open local positions: what the exchange should hold."""
-        return sum(
-            (p.signed_qty for p in self.local.values() if p.is_open and p.mode == "LIVE"),
-            Decimal(0),
-        )
+        return sum((p.signed_qty for p in self.opened.values() if p.mode == "LIVE"), Decimal(0))
 
     def open_local(self) -> list[LocalPosition]:
-        return [p for p in self.local.values() if p.is_open]
+        return list(self.opened.values())
+
+    def add_local(self, local: LocalPosition) -> None:
+        self.local[local.position_id] = local
+        self.opened[local.position_id] = local
+
+    def close_local(self, position_id: str, exit_reason: str, at: int) -> bool:
+        """Close an open local position; says whether it was open."""
+        local = self.opened.pop(position_id, None)
+        if local is None:
+            return False
+        local.status = "CLOSED"
+        local.exit_reason = exit_reason
+        local.closed_at = at
+        return True
 
     def apply_report(self, report: PositionReport) -> bool:
         """Take a report unless an equal or newer one is already known."""

@@ -1,7 +1,6 @@
 """The ``trueup`` command line: ingest captures, audit a position, list stored events."""
 
 import argparse
-import gc
 import logging
 import sys
 from collections import Counter
@@ -15,6 +14,7 @@ from trueup.domain.emitted import Emitted
 from trueup.projections.audit import audit
 from trueup.projections.reconciliation import ReconciliationProjection
 from trueup.runners import operator, output
+from trueup.runners.gc_policy import relaxed_gc
 from trueup.runners.ingest import Ingestor
 from trueup.runners.settings import load_rules
 from trueup.runners.usage import EXIT_OK, EXIT_USAGE, UsageError
@@ -22,15 +22,11 @@ from trueup.runners.worker import run_worker, stop_on_signals
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # Replays build many long-lived objects and no cycles: a full collection every 700
-    # allocations would walk them over and over for nothing.
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
     parser = _parser()
     args = parser.parse_args(argv)
     try:
         args.rule_config = load_rules(args.rules)
-        with Journal.open(store_url(args.store)) as journal:
+        with Journal.open(store_url(args.store)) as journal, relaxed_gc():
             code: int = args.command(journal, args)
             return code
     except (StoreError, UsageError) as error:
