@@ -1,14 +1,21 @@
 """Invariants of the rules, over any capture hypothesis can think of."""
 
+from collections import Counter
 from decimal import Decimal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.inputs import event, intent, position_frame, position_snapshot
+from tests.inputs import event, intent, order_frame, position_frame, position_snapshot
 from trueup.adapters.bybit import messages
 from trueup.adapters.store import codec
-from trueup.domain.emitted import ConsistencyDrift, Emitted, PositionClosed
+from trueup.domain.emitted import (
+    ConsistencyDrift,
+    Emitted,
+    PositionClosed,
+    StalePosition,
+    UntrackedPosition,
+)
 from trueup.domain.events import InputEvent
 from trueup.domain.reconciler import Reconciler, reconcile
 from trueup.domain.rules.config import RuleConfig
@@ -171,3 +178,129 @@ def test_drift_is_reported_only_after_grace_and_at_most_once_per_window(
             last = reported.get(drift.symbol)
             assert last is None or drift.at - last >= config.drift_window_ms
             reported[drift.symbol] = drift.at
+
+
+@given(captures())
+def test_untracked_is_reported_only_for_a_position_held_past_grace_with_no_live_claim(
+    capture: list[InputEvent],
+) -> None:
+    config = RuleConfig()
+    reconciler = Reconciler(config)
+    unclaimed_since: dict[str, int] = {}
+    for e in capture:
+        emitted = reconciler.apply(e)
+        book = reconciler.book("bybit", "main")
+        for symbol in SYMBOLS:
+            position = book.positions.get(book.key("linear", symbol, 0))
+            held = position is not None and position.exchange_qty != 0
+            claimed = position is not None and any(p.mode == "LIVE" for p in position.open_local())
+            if held and not claimed:
+                unclaimed_since.setdefault(symbol, e.at)
+            else:
+                unclaimed_since.pop(symbol, None)
+        for found in (x for x in emitted if isinstance(x, UntrackedPosition)):
+            assert found.symbol is not None and found.exchange_qty != 0
+            assert found.at - unclaimed_since[found.symbol] >= config.untracked_grace_ms
+
+
+@given(captures())
+def test_a_position_the_exchange_showed_is_never_stale_for_never_being_there(
+    capture: list[InputEvent],
+) -> None:
+    reconciler = Reconciler()
+    shown: set[str] = set()
+    for e in capture:
+        emitted = reconciler.apply(e)
+        book = reconciler.book("bybit", "main")
+        for position in book.positions.values():
+            if position.exchange_qty > 0:
+                shown.update(p.position_id for p in position.open_local() if p.mode == "LIVE")
+        for stale in (x for x in emitted if isinstance(x, StalePosition)):
+            if stale.reason == "NEVER_ON_EXCHANGE":
+                assert stale.position_id not in shown
+            else:
+                assert stale.mode != "LIVE" and book.mode == "LIVE"
+
+
+@st.composite
+def entry_lifecycles(draw: st.DrawFn) -> list[InputEvent]:
+    """An entry and its TP1, with their exchange reports repeated and shuffled."""
+    placed = [
+        event(
+            intent(
+                1_000,
+                kind="position_opened",
+                position_id="p-1",
+                category="linear",
+                symbol="BTCUSDT",
+                position_idx=0,
+                side="Buy",
+                qty="1",
+                mode="LIVE",
+            )
+        ),
+        event(
+            intent(
+                1_000,
+                kind="order_placed",
+                position_id="p-1",
+                order_link_id="p-1-entry",
+                category="linear",
+                symbol="BTCUSDT",
+                purpose="ENTRY",
+                side="Buy",
+                qty="1",
+            )
+        ),
+        event(
+            intent(
+                1_000,
+                kind="order_placed",
+                position_id="p-1",
+                order_link_id="p-1-tp1",
+                category="linear",
+                symbol="BTCUSDT",
+                purpose="TP1",
+                side="Sell",
+                qty="0.5",
+            )
+        ),
+    ]
+    reports = [
+        event(
+            order_frame(
+                1_000 + i,
+                symbol="BTCUSDT",
+                order_id=oid,
+                order_link_id=link,
+                side=side,
+                qty=qty,
+                status=status,
+                cum_exec_qty=cum,
+                updated_time=1_000 + i,
+            )
+        )
+        for i, (oid, link, side, qty, status, cum) in enumerate(
+            [
+                ("o-1", "p-1-entry", "Buy", "1", "New", "0"),
+                ("o-1", "p-1-entry", "Buy", "1", "PartiallyFilled", "0.5"),
+                ("o-1", "p-1-entry", "Buy", "1", "Filled", "1"),
+                ("o-2", "p-1-tp1", "Sell", "0.5", "New", "0"),
+                ("o-2", "p-1-tp1", "Sell", "0.5", "Filled", "0.5"),
+            ]
+        )
+    ]
+    repeated = reports + draw(st.lists(st.sampled_from(reports), max_size=8))
+    return placed + draw(st.permutations(repeated))
+
+
+@given(entry_lifecycles())
+def test_execution_reports_come_once_per_order_whatever_the_exchange_repeats(
+    capture: list[InputEvent],
+) -> None:
+    emitted = reconcile(capture)
+    counts = Counter(e.type for e in emitted)
+    assert counts["ENTRY_FILLED"] == 1
+    assert counts["TP_FILLED"] == 1
+    assert counts["ENTRY_SUBMITTED"] == 1
+    assert counts["ORDER_TIMEOUT"] == 0  # filled within a few ms of being placed
