@@ -47,7 +47,7 @@ def captures(draw: st.DrawFn) -> list[InputEvent]:
                         position_idx=0,
                         side="Buy",
                         qty=draw(sizes.filter(lambda s: s != "0")),
-                        mode="LIVE",
+                        mode=draw(st.sampled_from(["LIVE", "LIVE", "LIVE", "PAPER"])),
                     )
                 )
             )
