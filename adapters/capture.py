@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import orjson
 
-from trueup.adapters import intents
+from trueup.adapters import feed_status, intents
 from trueup.adapters.bybit import wire as bybit_wire
 from trueup.adapters.envelope import Envelope
 from trueup.adapters.payload import Payload
@@ -16,7 +16,7 @@ from trueup.domain.errors import ErrorReply, MalformedInput
 from trueup.domain.events import ClockTicked, InputEvent, InputRejected
 from trueup.domain.keys import input_id
 
-CHANNELS = ("ws", "rest", "intent", "operator", "clock")
+CHANNELS = ("ws", "rest", "intent", "operator", "feed", "clock")
 VenueDecoder = Callable[[Envelope, str, Payload], InputEvent]
 VENUES: dict[str, VenueDecoder] = {"bybit": bybit_wire.decode}
 
@@ -42,6 +42,8 @@ def decode_line(line: str | bytes) -> InputEvent:
             return intents.decode(envelope, fields.child("data"))
         if channel == "operator":
             return intents.decode_operator(envelope, fields.child("data"))
+        if channel == "feed":
+            return feed_status.decode(envelope, fields.child("data"))
         venue = VENUES.get(envelope.venue)
         if venue is None:
             raise MalformedInput(f"line.venue: {envelope.venue!r} is not one of {sorted(VENUES)}")

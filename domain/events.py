@@ -248,6 +248,20 @@ class LocalPositionCleaned(InputEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class StreamReconnected(InputEvent):
+    """The live runner rebuilt a venue stream that had died; what it missed comes by REST."""
+
+    type: ClassVar[str] = "StreamReconnected"
+    stream: str
+    reason: str
+    attempt: int
+
+    @property
+    def symbols(self) -> tuple[str, ...] | None:
+        return ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class InputRejected(InputEvent):
     """An input kept although it could not be used: malformed, unknown, or an error reply."""
 
@@ -286,6 +300,7 @@ INPUT_EVENT_TYPES: tuple[type[InputEvent], ...] = (
     OrderPlaced,
     OrderCancelled,
     LocalPositionCleaned,
+    StreamReconnected,
     InputRejected,
     ClockTicked,
 )

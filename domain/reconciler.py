@@ -7,7 +7,7 @@ restarts rebuilds its state by replaying what it had already processed.
 from collections.abc import Iterable
 
 from trueup.domain.book import AccountBook
-from trueup.domain.emitted import Cause, Emitted, PositionCleaned
+from trueup.domain.emitted import Cause, Emitted, PositionCleaned, WsReconnect
 from trueup.domain.events import (
     AccountModeSet,
     ClockTicked,
@@ -19,6 +19,7 @@ from trueup.domain.events import (
     OrderPlaced,
     OrdersReported,
     PositionsReported,
+    StreamReconnected,
 )
 from trueup.domain.keys import OrderKey, PositionKey
 from trueup.domain.rules import drift, manual_close, orders, stale, sync, untracked
@@ -54,6 +55,9 @@ class Reconciler:
             return [e for account in sorted(self.books) for e in self._timers(account, cause)]
         if isinstance(event, InputRejected):
             return sync.rejected_input(event)
+        if isinstance(event, StreamReconnected):
+            reason = f"{event.stream} stream reconnected (attempt {event.attempt}): {event.reason}"
+            return [WsReconnect(**cause.on_account(event.venue, event.account), reason=reason)]
         if not event.venue:
             return []
         account = (event.venue, event.account)

@@ -20,7 +20,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from trueup.adapters import capture, intents
+from trueup.adapters import capture, feed_status, intents
 from trueup.adapters.bybit import messages, wire
 from trueup.adapters.capture import decode_line
 from trueup.adapters.store import codec
@@ -111,6 +111,8 @@ def specific_schema(record: JSON) -> str | None:
         return f"{INTENTS}{record['data']['kind']}.schema.json"
     if channel == "operator":
         return f"inputs/operator/{record['data']['action']}.schema.json"
+    if channel == "feed":
+        return f"inputs/feed/{record['data']['event']}.schema.json"
     if channel == "ws":
         family = record["data"]["topic"].split(".", 1)[0]
         assert family in WS_TOPICS, family
@@ -571,6 +573,9 @@ def more_inputs() -> list[JSON]:
             "channel": "operator",
             "data": _CLEAN | {"position_id": "p-sol-paper-1"},
         },
+        feed_status.reconnected(
+            1762199400006, "bybit", "main", stream="private", reason="stream closed", attempt=1
+        ),
     ]
 
 

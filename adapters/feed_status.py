@@ -1,0 +1,30 @@
+"""What the live runner says about its own connection to a venue, as capture lines.
+
+A reconnect is an input like any other, so replaying a recorded session emits the same
+WS_RECONNECT events the live run did.
+"""
+
+from trueup.adapters.envelope import Envelope
+from trueup.adapters.payload import Payload
+from trueup.domain.errors import UnknownInput
+from trueup.domain.events import InputEvent, StreamReconnected
+
+
+def reconnected(
+    at: int, venue: str, account: str, *, stream: str, reason: str, attempt: int
+) -> dict[str, object]:
+    """The capture record of a stream rebuilt after it died."""
+    data = {"event": "reconnected", "stream": stream, "reason": reason, "attempt": attempt}
+    return {"at": at, "venue": venue, "account": account, "channel": "feed", "data": data}
+
+
+def decode(envelope: Envelope, data: Payload) -> InputEvent:
+    event = data.text("event")
+    if event != "reconnected":
+        raise UnknownInput(f"data.event: {event!r} is not one of ['reconnected']")
+    return StreamReconnected(
+        **envelope.header(),
+        stream=data.text("stream"),
+        reason=data.text("reason"),
+        attempt=data.integer("attempt"),
+    )

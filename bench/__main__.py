@@ -1,0 +1,213 @@
+"""``make bench``: trueup's throughput, replay rate and memory, each beside a baseline.
+
+Figures, not pass/fail tests: every timed figure is the median of a few runs (min and max
+beside it) on a fresh store, measured against eventsourcing doing the bare minimum on the
+same kind of store in the same run. Progress goes to stderr, the report to stdout.
+"""
+
+import argparse
+import os
+import platform
+import sys
+from dataclasses import dataclass
+from functools import partial
+from importlib import metadata
+
+from bench import breakdown, isolated, latency, memory, replay, throughput
+from bench.report import Figure, table
+from bench.stores import PostgresStore, SQLiteStore, postgres, scratch_sqlite
+from bench.workload import capture_lines, holding_lines
+from trueup.adapters.store import journal as journal_module
+from trueup.adapters.store.location import redact
+from trueup.runners.ingest import BATCH
+
+INGEST_SQLITE_TARGET = 10_000.0  # inputs/s
+INGEST_POSTGRES_TARGET = 5_000.0  # inputs/s
+FOLD_TARGET = 100_000.0  # events/s
+AUDIT_TARGET = 2.0  # seconds for a 100,000-event position
+POSTGRES_TIMEOUT_S = 90.0  # several times what 3 x 20,000 inputs take at the target rate
+POSTGRES_HANG = (
+    "PostgreSQL ingest did not finish on {url}. Known here: over a Unix socket, psycopg 3.3's\n"
+    "pipeline mode (eventsourcing's insert_events) stalls for ever on an insert of ~1 MB,\n"
+    "and a batch of 1,000 inputs is ~1.3 MB; over TCP it completes."
+)
+
+
+@dataclass(frozen=True)
+class Sizes:
+    sqlite_inputs: int
+    postgres_inputs: int
+    replay_events: int
+    repeats: int
+    latency_samples: int
+
+
+def parse(argv: list[str]) -> Sizes:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--sqlite-inputs", type=int, default=50_000)
+    parser.add_argument("--postgres-inputs", type=int, default=20_000)
+    parser.add_argument("--replay-events", type=int, default=100_000)
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per figure")
+    parser.add_argument(
+        "--latency-samples", type=int, default=200, help="detection latency samples per way"
+    )
+    parser.add_argument("--quick", action="store_true", help="a tenth of every size (smoke run)")
+    args = parser.parse_args(argv)
+    scale = 10 if args.quick else 1
+    return Sizes(
+        args.sqlite_inputs // scale,
+        args.postgres_inputs // scale,
+        args.replay_events // scale,
+        args.repeats,
+        args.latency_samples // scale,
+    )
+
+
+def progress(text: str) -> None:
+    print(f"[bench] {text}", file=sys.stderr, flush=True)
+
+
+def ingest_figures(
+    sqlite: SQLiteStore, server: PostgresStore | None, sizes: Sizes, notes: list[str]
+) -> list[Figure]:
+    progress(f"ingest into SQLite: {sizes.sqlite_inputs:,} lines x {sizes.repeats}")
+    figures = [
+        throughput.ingest_figure(sqlite, sizes.sqlite_inputs, INGEST_SQLITE_TARGET, sizes.repeats)
+    ]
+    if server is None:
+        return figures
+    progress(f"ingest into PostgreSQL: {sizes.postgres_inputs:,} lines x {sizes.repeats}")
+    figure = isolated.postgres_ingest_figure(
+        server.server_url,
+        sizes.postgres_inputs,
+        sizes.repeats,
+        INGEST_POSTGRES_TARGET,
+        timeout_s=POSTGRES_TIMEOUT_S,
+    )
+    figures.append(figure)
+    if figure.failure:
+        notes.append(POSTGRES_HANG.format(url=redact(server.server_url)))
+    return figures
+
+
+def memory_and_fold(
+    sqlite: SQLiteStore, sizes: Sizes
+) -> tuple[list[memory.MemoryRow], list[Figure]]:
+    """Memory probes at growing journal sizes; the largest journal is then replayed."""
+    rows: list[memory.MemoryRow] = []
+    for inputs in (sizes.replay_events // 4, sizes.replay_events // 2):
+        progress(f"memory: ingest, read, fold {inputs:,} inputs, each in a fresh process")
+        with sqlite.fresh() as url:
+            rows.append(memory.memory_row(url, inputs))
+    progress(f"memory: ingest, read, fold {sizes.replay_events:,} inputs (the replay setup)")
+    with sqlite.fresh() as url:
+        rows.append(memory.memory_row(url, sizes.replay_events))
+        progress(f"fold {sizes.replay_events:,} events x {sizes.repeats}")
+        figures = replay.fold_figures(url, sizes.repeats, FOLD_TARGET)
+    return rows, figures
+
+
+def held_audit(sqlite: SQLiteStore, sizes: Sizes) -> tuple[Figure, list[breakdown.Stage]]:
+    """The audit of one position held through all the events, and its stages one by one."""
+    progress(f"audit of one position held through {sizes.replay_events:,} events")
+    with sqlite.fresh() as url:
+        replay.fill_journal(url, holding_lines(sizes.replay_events))
+        what = f"1 position held, {sizes.replay_events:,} events"
+        figure = replay.audit_figure(url, sizes.repeats, AUDIT_TARGET, what)
+        progress("the audit's stages one by one")
+        return figure, breakdown.stages(url, sizes.repeats)
+
+
+def session_audits(sqlite: SQLiteStore, sizes: Sizes) -> list[replay.Growth]:
+    """A trading session's audit at a tenth, half and all of the replay size."""
+    growth: list[replay.Growth] = []
+    for events in (sizes.replay_events // 10, sizes.replay_events // 2, sizes.replay_events):
+        progress(f"audit of a trading session of {events:,} events")
+        with sqlite.fresh() as url:
+            replay.fill_journal(url, capture_lines(events, clock=False))
+            growth.append(replay.audit_growth(url))
+    return growth
+
+
+def detection_latency(
+    sqlite: SQLiteStore, server: PostgresStore | None, sizes: Sizes
+) -> list[latency.Latency]:
+    """In-process on SQLite, then through worker processes on PostgreSQL (when there is a
+    server); fewer samples at the longer poll interval, whose samples each take longer."""
+    samples, warmup = sizes.latency_samples, max(5, sizes.latency_samples // 10)
+    progress(f"detection latency in-process: {warmup} warm-up + {samples} samples")
+    rows = [
+        latency.measured(latency.IN_PROCESS, partial(latency.in_process, sqlite, samples, warmup))
+    ]
+    if server is None:
+        return rows
+    for poll_ms in latency.WORKER_POLLS_MS:
+        count = samples if poll_ms == min(latency.WORKER_POLLS_MS) else samples // 2
+        progress(f"detection latency, worker --poll-ms {poll_ms}: {warmup} + {count} samples")
+        run = partial(latency.through_worker, server, poll_ms, count, warmup)
+        rows.append(latency.measured(latency.worker_name(poll_ms), run))
+    return rows
+
+
+def header(sizes: Sizes) -> str:
+    versions = ", ".join(
+        f"{name} {metadata.version(name)}" for name in ("eventsourcing", "psycopg", "orjson")
+    )
+    return (
+        f"trueup bench: Python {platform.python_version()} on {platform.machine()}, "
+        f"{os.cpu_count()} cores, {versions}\n"
+        f"each timed figure: median [min-max] of {sizes.repeats} runs on a fresh store; "
+        "the machine is shared, expect noise of 10-30%"
+    )
+
+
+def baselines() -> str:
+    limit = getattr(journal_module, "TRANSACTION_BYTES", None)
+    chunks = f" in transactions of <= {limit // 1024} KB" if isinstance(limit, int) else ""
+    return f"""\
+baselines (same run, same kind of store, fresh each time):
+  ingest: eventsourcing application_recorder().insert_events of as many bare events (one
+          stream, ~10-byte states, one transaction per {BATCH:,} = runners.ingest.BATCH).
+          trueup decodes every line, then writes 2 rows per input (the event and its
+          idempotency marker) per batch of {BATCH:,}{chunks}.
+  fold, audit: recorder.select_events of the same stored rows, paged like the journal
+          (rows/s beside the fold; seconds beside the audit)."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    sizes = parse(sys.argv[1:] if argv is None else argv)
+    notes: list[str] = []
+    progress("PostgreSQL: TRUEUP_TEST_POSTGRES_URL, else an embedded server")
+    with scratch_sqlite() as sqlite, postgres(notes) as server:
+        figures = ingest_figures(sqlite, server, sizes, notes)
+        rows, fold_figures = memory_and_fold(sqlite, sizes)
+        audit_figure, stages = held_audit(sqlite, sizes)
+        figures += [*fold_figures, audit_figure]
+        growth = session_audits(sqlite, sizes)
+        latencies = detection_latency(sqlite, server, sizes)
+    polling = latency.polling_baseline()
+    print(header(sizes))
+    print()
+    print(table(figures))
+    print()
+    print(baselines())
+    print()
+    print(f"where the audit's time goes (1 position held, {sizes.replay_events:,} events):")
+    print(breakdown.stage_table(stages))
+    print()
+    print("audit --json of a trading session on one key (a local position per trade):")
+    print(replay.growth_table(growth, sizes.replay_events, AUDIT_TARGET))
+    print()
+    print("peak memory growth (RSS), each step in a fresh process, SQLite:")
+    print(memory.memory_table(rows))
+    print()
+    print("detection latency: input appended -> the emitted event it causes stored:")
+    print(latency.latency_table(latencies, polling))
+    print(latency.legend(polling))
+    for note in notes:
+        print(note)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
