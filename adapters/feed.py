@@ -1,0 +1,17 @@
+"""What a live venue feed is to the runner: something that, once started, hands it capture
+records (DESIGN.md, "Capture files") as they arrive, from its own threads, until stopped."""
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+Record = dict[str, Any]
+Sink = Callable[[Record], None]
+Clock = Callable[[], int]  # epoch milliseconds
+
+
+class Feed(Protocol):
+    def start(self, sink: Sink) -> None:
+        """Connect and begin handing records to ``sink``; returns at once."""
+
+    def stop(self) -> None:
+        """Disconnect and stop every thread of the feed; returns once they have."""
