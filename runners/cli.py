@@ -6,6 +6,7 @@ import sys
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TypeAlias
 
 from trueup.adapters.store import codec
 from trueup.adapters.store.journal import Journal
@@ -16,8 +17,10 @@ from trueup.projections.reconciliation import ReconciliationProjection
 from trueup.runners import operator, output
 from trueup.runners.gc_policy import relaxed_gc
 from trueup.runners.ingest import Ingestor
+from trueup.runners.live import run_live
 from trueup.runners.settings import load_rules
 from trueup.runners.usage import EXIT_OK, EXIT_USAGE, UsageError
+from trueup.runners.venues import VENUE_FEEDS
 from trueup.runners.worker import run_worker, stop_on_signals
 
 
@@ -50,7 +53,17 @@ def _parser() -> argparse.ArgumentParser:
         help="rule thresholds (drift_threshold_pct, drift_grace_ms, cooldown_ms, ...)",
     )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    _journal_commands(commands)
+    _operator_commands(commands)
+    _process_commands(commands)
+    return parser
 
+
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def _journal_commands(commands: Commands) -> None:
+    """Putting inputs in, and reading the journal back."""
     ingest = commands.add_parser("ingest", help="append capture files (JSON Lines) to the journal")
     ingest.add_argument("files", nargs="+", type=Path, metavar="FILE.jsonl")
     ingest.add_argument(
@@ -75,6 +88,9 @@ def _parser() -> argparse.ArgumentParser:
     events.add_argument("--json", action="store_true")
     events.set_defaults(command=_events)
 
+
+def _operator_commands(commands: Commands) -> None:
+    """The tools of an operator woken at 3 a.m. by a blocked bot."""
     positions = commands.add_parser("positions", help="reconciled positions, local beside exchange")
     positions.add_argument("--json", action="store_true")
     positions.set_defaults(command=operator.positions)
@@ -108,11 +124,23 @@ def _parser() -> argparse.ArgumentParser:
     diagnose.add_argument("--json", action="store_true")
     diagnose.set_defaults(command=operator.diagnose)
 
+
+def _process_commands(commands: Commands) -> None:
+    """The long-running ones: live ingest, and the projections on their own."""
+    run = commands.add_parser("run", help="live ingest from a venue, until SIGINT or SIGTERM")
+    run.add_argument("--venue", required=True, choices=sorted(VENUE_FEEDS))
+    run.add_argument("--account", required=True, help="a name (Bybit) or the address (Hyperliquid)")
+    run.add_argument("--base-url", help="another host than the venue's, e.g. a simulator")
+    run.add_argument("--record", type=Path, metavar="FILE", help="also write a capture of it all")
+    run.add_argument("--poll-interval", type=float, default=5.0, metavar="S", help="REST fallback")
+    run.add_argument("--tick-ms", type=int, default=1_000, help="clock ticks, for timed rules")
+    run.add_argument("--no-projections", action="store_true", help="leave them to workers")
+    run.set_defaults(command=_run)
+
     worker = commands.add_parser("worker", help="run the projections, following the journal")
     worker.add_argument("--poll-ms", type=int, default=100, help="how often to look for inputs")
     worker.add_argument("--batch", type=int, default=1000, help="inputs per transaction")
     worker.set_defaults(command=_worker)
-    return parser
 
 
 def _account_symbol(parser: argparse.ArgumentParser) -> None:
@@ -145,6 +173,23 @@ def _ingest(journal: Journal, args: argparse.Namespace) -> int:
     )
     if emitted:
         print("emitted " + ", ".join(f"{n} {kind}" for kind, n in sorted(emitted.items())))
+    return EXIT_OK
+
+
+def _run(journal: Journal, args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    feed = VENUE_FEEDS[args.venue](args)
+    live = run_live(
+        journal,
+        feed,
+        stop_on_signals(),
+        config=args.rule_config,
+        projections=not args.no_projections,
+        record_path=args.record,
+        tick_ms=args.tick_ms,
+    )
+    count = live.ingestor.count
+    print(f"stopped: {count.accepted} inputs accepted, {count.rejected} rejected")
     return EXIT_OK
 
 

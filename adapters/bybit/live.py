@@ -104,7 +104,7 @@ class BybitFeed:
 
     def _ws_url(self) -> str:
         if not self.base_url:
-            return unified_trading.PRIVATE_WSS
+            return str(unified_trading.PRIVATE_WSS)
         return "ws" + self.base_url.rstrip("/").removeprefix("http") + "/v5/private"
 
     def _connect(self) -> None:

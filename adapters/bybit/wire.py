@@ -43,7 +43,8 @@ def decode(envelope: Envelope, channel: str, line: Payload) -> InputEvent:
     status = line.integer("status") if line.has("status") else 200
     if status != 200:
         _known(endpoint)
-        raise ErrorReply(f"HTTP {status}", http_status=status)
+        reason = f"HTTP {status}" if status else "no reply (network error)"
+        raise ErrorReply(reason, http_status=status)
     return decode_rest(envelope, endpoint, params, line.child("data"))
 
 
