@@ -11,6 +11,7 @@ import orjson
 from trueup.adapters import feed_status, intents
 from trueup.adapters.bybit import wire as bybit_wire
 from trueup.adapters.envelope import Envelope
+from trueup.adapters.hyperliquid import wire as hyperliquid_wire
 from trueup.adapters.payload import Payload
 from trueup.domain.errors import ErrorReply, MalformedInput
 from trueup.domain.events import ClockTicked, InputEvent, InputRejected
@@ -18,7 +19,10 @@ from trueup.domain.keys import input_id
 
 CHANNELS = ("ws", "rest", "intent", "operator", "feed", "clock")
 VenueDecoder = Callable[[Envelope, str, Payload], InputEvent]
-VENUES: dict[str, VenueDecoder] = {"bybit": bybit_wire.decode}
+VENUES: dict[str, VenueDecoder] = {
+    "bybit": bybit_wire.decode,
+    "hyperliquid": hyperliquid_wire.decode,
+}
 
 
 def decode_line(line: str | bytes) -> InputEvent:

@@ -256,6 +256,9 @@ def covers(page: SnapshotPage, key: PositionKey) -> bool:
         return False
     if page.symbol is not None:
         return key.symbol == page.symbol
+    if page.settle_coin is None:
+        # A snapshot of the whole category: Hyperliquid's clearinghouseState lists every perp.
+        return True
     # Bybit's settleCoin query lists every open position settled in that coin; linear
     # symbols end in their settle coin (BTCUSDT, BTCPERP is USDC).
     coin = page.settle_coin or ""

@@ -23,6 +23,8 @@ from referencing.jsonschema import DRAFT202012
 from trueup.adapters import capture, feed_status, intents
 from trueup.adapters.bybit import messages, wire
 from trueup.adapters.capture import decode_line
+from trueup.adapters.hyperliquid import messages as hl_messages
+from trueup.adapters.hyperliquid import wire as hl_wire
 from trueup.adapters.store import codec
 from trueup.domain.emitted import (
     EMITTED_TYPES,
@@ -687,3 +689,174 @@ def test_every_emitted_event_type_in_its_stored_form_matches_its_schema(
     for name, hint in typing.get_type_hints(kind).items():
         if hint is Decimal:
             assert errors(path, stored | {name: 0.15}), name
+
+
+# --- Hyperliquid: its info replies and WebSocket frames (built by its builders) ------------
+
+HYPERLIQUID = "inputs/hyperliquid/"
+HL_USER = "0x5e9ee1089755c3435139848e47e6635505d5a13a"
+HL_T0 = 1762199100000
+
+
+def hl_schema(record: JSON) -> str:
+    """The schema of a Hyperliquid capture line's data: by endpoint, or by channel."""
+    if record["channel"] == "rest":
+        return f"{HYPERLIQUID}rest-{record['endpoint']}.schema.json"
+    return f"{HYPERLIQUID}ws-{record['data']['channel']}.schema.json"
+
+
+def hyperliquid_examples() -> list[Any]:
+    """One capture line per endpoint and channel, each wrapped as a pytest param."""
+    user, at = HL_USER, HL_T0
+    cloid = "0x" + "0a" * 16
+    position = hl_messages.asset_position(
+        coin="BTC",
+        szi="-0.25",
+        entry_px="65000.0",
+        unrealized_pnl="-12.5",
+        position_value="16262.5",
+        margin_used="813.125",
+        liquidation_px="98000.0",
+    )
+    state = hl_messages.clearinghouse_state([position], time=at, account_value="10000.0")
+    order = hl_messages.open_order(
+        coin="ETH", oid=91, side="B", limit_px="3000.0", sz="0.6", orig_sz="1.0", timestamp=at
+    )
+    stop = hl_messages.frontend_order(
+        coin="BTC",
+        oid=92,
+        side="B",
+        limit_px="70000.0",
+        sz="0.25",
+        timestamp=at,
+        cloid=cloid,
+        order_type="Stop Market",
+        tif=None,
+        reduce_only=True,
+        trigger_px="68000.0",
+        is_position_tpsl=True,
+    )
+    fill = hl_messages.user_fill(
+        coin="ETH", px="3000.0", sz="0.4", side="B", time=at, oid=91, tid=118906512037719
+    )
+    funding = hl_messages.funding_event(
+        time=at, coin="BTC", usdc="-0.5", szi="-0.25", funding_rate="0.0000125"
+    )
+    liquidation = hl_messages.liquidation_event(
+        lid=1,
+        liquidator="0x" + "0" * 39 + "1",
+        liquidated_user=user,
+        liquidated_ntl_pos="16262.5",
+        liquidated_account_value="500.0",
+    )
+
+    def rest(endpoint: str, body: Any, *marks: Any, **params: Any) -> Any:
+        record = hl_messages.capture_rest(at, user, endpoint, {"user": user} | params, body)
+        return pytest.param(record, marks=marks, id=f"rest-{endpoint}")
+
+    def ws(name: str, frame: JSON) -> Any:
+        return pytest.param(hl_messages.capture_ws(at, user, frame), id=f"ws-{name}")
+
+    return [
+        rest("clearinghouseState", state, dex=""),
+        rest("openOrders", [order]),
+        rest("userFills", [fill]),
+        rest("orderStatus", hl_messages.order_status(stop, "open", at), oid=92),
+        ws("userFills", hl_messages.user_fills_frame(user, [fill], is_snapshot=True)),
+        ws(
+            "orderUpdates",
+            hl_messages.order_updates_frame([hl_messages.order_update(order, "open", at)]),
+        ),
+        ws("user-fills", hl_messages.user_fills_event([fill])),
+        ws("user-funding", funding),
+        ws("user-liquidation", liquidation),
+        ws("user-nonUserCancel", hl_messages.non_user_cancel_event([("ETH", 91)])),
+        ws("webData2", hl_messages.web_data2_frame(user, state, [order], server_time=at)),
+    ]
+
+
+def test_every_hyperliquid_endpoint_and_channel_the_decoder_reads_has_a_schema() -> None:
+    rest = {f"rest-{endpoint}" for endpoint in hl_wire.REST_ENDPOINTS}
+    ws = {f"ws-{channel}" for channel in hl_wire.WS_CHANNELS}
+    assert names_under("inputs/hyperliquid") - {"common"} == rest | ws
+
+
+@pytest.mark.parametrize("record", hyperliquid_examples())
+def test_a_hyperliquid_line_is_a_capture_line(record: JSON) -> None:
+    assert_valid(LINE, record)
+
+
+@pytest.mark.parametrize("record", [p.values[0] for p in hyperliquid_examples()])
+def test_hyperliquid_inputs_match_their_schemas_decode_and_are_stored_as_described(
+    record: JSON,
+) -> None:
+    assert_valid(hl_schema(record), record["data"])
+    event = decode_line(orjson.dumps(record))
+    assert not isinstance(event, InputRejected), event.reason
+    stored = codec.as_json(event)
+    assert_valid(f"events/{stored['type']}.schema.json", stored)
+
+
+def _hl_bad(endpoint_or_channel: str, data: Any) -> JSON:
+    if endpoint_or_channel.startswith("ws-"):
+        return hl_messages.capture_ws(HL_T0, HL_USER, data)
+    return hl_messages.capture_rest(HL_T0, HL_USER, endpoint_or_channel, {"user": HL_USER}, data)
+
+
+_HL_FILL = hl_messages.user_fill(coin="BTC", px="1.0", sz="1.0", side="B", time=1, oid=1, tid=1)
+_HL_ORDER = hl_messages.open_order(
+    coin="BTC", oid=1, side="A", limit_px="1.0", sz="1.0", timestamp=1
+)
+_HL_POSITION = hl_messages.asset_position(coin="BTC", szi="1.0", entry_px="1.0")
+
+
+@pytest.mark.parametrize(
+    ("where", "data"),
+    [
+        pytest.param(
+            "clearinghouseState",
+            {"assetPositions": [_HL_POSITION]},
+            id="state-without-margin-summary",
+        ),
+        pytest.param(
+            "clearinghouseState",
+            hl_messages.clearinghouse_state(
+                [_HL_POSITION | {"position": _HL_POSITION["position"] | {"szi": 1.0}}], time=1
+            ),
+            id="szi-a-float",
+        ),
+        pytest.param(
+            "clearinghouseState",
+            hl_messages.clearinghouse_state([_HL_POSITION | {"type": "hedge"}], time=1),
+            id="not-one-way",
+        ),
+        pytest.param("userFills", [_HL_FILL | {"side": "S"}], id="fill-side-s"),
+        pytest.param("userFills", [{k: v for k, v in _HL_FILL.items() if k != "tid"}], id="no-tid"),
+        pytest.param("openOrders", {"orders": [_HL_ORDER]}, id="orders-not-an-array"),
+        pytest.param(
+            "orderStatus",
+            hl_messages.order_status(_HL_ORDER, "teleported", 1),
+            id="unknown-order-status",
+        ),
+        pytest.param(
+            "ws-webData2",
+            hl_messages.ws_frame("webData2", {"user": HL_USER, "openOrders": []}),
+            id="web-data2-without-state",
+        ),
+        pytest.param(
+            "ws-user",
+            hl_messages.ws_frame("user", {"fills": [_HL_FILL | {"px": "abc"}]}),
+            id="fill-price-abc",
+        ),
+        pytest.param(
+            "ws-orderUpdates",
+            hl_messages.order_updates_frame([{"order": _HL_ORDER, "status": "open"}]),
+            id="update-without-status-timestamp",
+        ),
+    ],
+)
+def test_the_hyperliquid_schemas_reject_what_the_decoder_rejects(where: str, data: Any) -> None:
+    record = _hl_bad(where, data)
+    path = f"{HYPERLIQUID}{where}.schema.json" if where.startswith("ws-") else hl_schema(record)
+    assert errors(path, data)
+    assert isinstance(decode_line(orjson.dumps(record)), InputRejected)

@@ -1,0 +1,1 @@
+"""Hyperliquid: its wire formats (info replies, WebSocket frames) and an exchange simulator."""

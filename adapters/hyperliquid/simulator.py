@@ -1,0 +1,382 @@
+"""A Hyperliquid venue on 127.0.0.1 that the real SDK talks to: POST /info and GET /ws.
+
+``Info(base_url=sim.base_url)`` works as it is: the simulator answers the meta and spotMeta
+requests the SDK makes at start (pass ``meta=messages.meta(...)`` and
+``spot_meta=messages.spot_meta()`` to skip them). It serves a Ledger from a background
+thread running its own event loop. Every public method is blocking and thread-safe: it runs
+on that loop, so a change and the frames it pushes are one step, ordered with the requests
+being served.
+"""
+
+import asyncio
+import contextlib
+import socket
+import threading
+from collections.abc import Callable, Coroutine
+from decimal import Decimal
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import orjson
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from trueup.adapters.hyperliquid import messages
+from trueup.adapters.hyperliquid.ledger import Clock, Ledger, Push, wall_clock
+from trueup.adapters.hyperliquid.messages import JSON
+
+T = TypeVar("T")
+Amount = Decimal | str
+SUBSCRIPTIONS = ("userFills", "orderUpdates", "userEvents", "webData2")
+CALL_TIMEOUT = 10.0
+IDLE_TIMEOUT = 60.0  # Hyperliquid closes a connection silent this long
+# What Hyperliquid answers a body it cannot read, with status 422.
+UNREADABLE = "Failed to deserialize the JSON body into the target type"
+REFUSALS = {429: "Too many requests", 500: "Internal Server Error"}
+
+
+class _Faults:
+    """Refusals to come, set from any thread: the next n answers of /info get an HTTP status."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._next: dict[int, int] = {}
+
+    def add(self, status: int, answers: int) -> None:
+        with self._lock:
+            self._next[status] = answers
+
+    def take(self) -> int | None:
+        """The status the answer being made gets, if any is still due."""
+        with self._lock:
+            for status, answers in self._next.items():
+                if answers > 0:
+                    self._next[status] = answers - 1
+                    return status
+        return None
+
+
+class _Connection:
+    """One WebSocket client and the (subscription type, user) pairs it asked for."""
+
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self.ws = ws
+        self.subscriptions: set[tuple[str, str]] = set()
+
+    async def send(self, frame: JSON) -> None:
+        if self.ws.closed:
+            return
+        # A client gone away mid-send is not an error here: its handler ends the connection.
+        with contextlib.suppress(ConnectionError):
+            await self.ws.send_str(orjson.dumps(frame).decode())
+
+
+class HyperliquidSimulator:
+    """Start it (or use it as a context manager), point Info(base_url=...) at ``base_url``."""
+
+    def __init__(
+        self,
+        *,
+        clock: Clock = wall_clock,
+        sz_decimals: dict[str, int] | None = None,
+        idle_timeout: float = IDLE_TIMEOUT,
+    ) -> None:
+        self._ledger = Ledger(clock, sz_decimals)
+        self._idle_timeout = idle_timeout
+        self._connections: set[_Connection] = set()
+        self._subscribed = threading.Condition()
+        self._subscribers: dict[tuple[str, str], int] = {}
+        self._faults = _Faults()
+        self._port = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self._port}/ws"
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("the simulator is already running")
+        # Bound here, before the loop runs, so base_url is known as soon as start returns.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(128)
+        sock.setblocking(False)
+        self._port = sock.getsockname()[1]
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="hyperliquid-simulator", daemon=True
+        )
+        self._thread.start()
+        self._run(self._open(sock))
+
+    def stop(self) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        try:
+            self._run(self._close())
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(CALL_TIMEOUT)
+            loop.close()
+            self._loop = self._thread = None
+
+    async def _open(self, sock: socket.socket) -> None:
+        app = web.Application()
+        app.router.add_post("/info", self._info)
+        app.router.add_get("/ws", self._ws)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        await web.SockSite(self._runner, sock).start()
+
+    async def _close(self) -> None:
+        await self._drop()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def _run(self, step: Coroutine[Any, Any, T]) -> T:
+        if self._loop is None:
+            step.close()
+            raise RuntimeError("the simulator is not running")
+        return asyncio.run_coroutine_threadsafe(step, self._loop).result(CALL_TIMEOUT)
+
+    def _change(self, change: Callable[[], tuple[T, list[Push]]]) -> T:
+        """Apply a change to the ledger on the loop, then push its frames, in order."""
+
+        async def step() -> T:
+            result, pushes = change()
+            for push in pushes:
+                await self._publish(push)
+            return result
+
+        return self._run(step())
+
+    def _read(self, read: Callable[[], T]) -> T:
+        return self._change(lambda: (read(), []))
+
+    # --- the venue's side: what tests and scenarios make happen ----------------------------
+
+    def open_order(
+        self,
+        user: str,
+        coin: str,
+        *,
+        is_buy: bool,
+        sz: Amount,
+        limit_px: Amount,
+        cloid: str | None = None,
+    ) -> int:
+        """A resting limit order (orderUpdates: open); says its oid."""
+        return self._change(
+            lambda: self._ledger.place(
+                user, coin, is_buy=is_buy, sz=Decimal(sz), limit_px=Decimal(limit_px), cloid=cloid
+            )
+        )
+
+    def fill(
+        self, user: str, oid: int, *, sz: Amount | None = None, px: Amount | None = None
+    ) -> JSON:
+        """Fill an open order (all of what remains by default) at ``px`` (its limit by default)."""
+        size = None if sz is None else Decimal(sz)
+        price = None if px is None else Decimal(px)
+        return self._change(lambda: self._ledger.fill(user, oid, size, price))
+
+    def cancel(self, user: str, oid: int, *, status: str = "canceled") -> None:
+        """Cancel an open order; another status (marginCanceled ...) is the venue's own cancel."""
+        self._change(lambda: (None, self._ledger.cancel(user, oid, status)))
+
+    def close_by_hand(self, user: str, coin: str, *, px: Amount | None = None) -> JSON:
+        """Close the whole position by an order the trading system never placed (no cloid)."""
+        price = None if px is None else Decimal(px)
+        return self._change(lambda: self._ledger.close_by_hand(user, coin, price))
+
+    def liquidate(self, user: str, coin: str, *, px: Amount | None = None) -> JSON:
+        """Liquidate the whole position: the user event liquidation, then its fill."""
+        price = None if px is None else Decimal(px)
+        return self._change(lambda: self._ledger.liquidate(user, coin, price))
+
+    def move_mark(self, coin: str, px: Amount) -> None:
+        """Move the mark price (webData2 pushes the holders' new unrealised PnL)."""
+        self._change(lambda: (None, self._ledger.move_mark(coin, Decimal(px))))
+
+    def drop_connections(self) -> int:
+        """Close every WebSocket, as the venue does at a restart; says how many there were."""
+        return self._run(self._drop())
+
+    def set_rate_limit(self, answers: int) -> None:
+        """The next ``answers`` requests to /info are refused with HTTP 429."""
+        self._faults.add(429, answers)
+
+    def set_error(self, answers: int) -> None:
+        """The next ``answers`` requests to /info fail with HTTP 500."""
+        self._faults.add(500, answers)
+
+    def wait_subscribed(self, subscription: str, user: str, timeout: float = 5.0) -> None:
+        """Block until some client has subscribed to ``subscription`` of ``user``."""
+        key = (subscription, user.lower())
+        with self._subscribed:
+            if not self._subscribed.wait_for(lambda: self._subscribers.get(key, 0) > 0, timeout):
+                raise TimeoutError(f"no subscription to {subscription} of {user} in {timeout} s")
+
+    # --- the venue's books, as its info endpoint would answer --------------------------------
+
+    def clearinghouse_state(self, user: str) -> JSON:
+        return self._read(lambda: self._ledger.clearinghouse_state(user))
+
+    def open_orders(self, user: str) -> list[JSON]:
+        return self._read(lambda: self._ledger.open_orders(user))
+
+    def user_fills(self, user: str) -> list[JSON]:
+        return self._read(lambda: self._ledger.user_fills(user))
+
+    # --- POST /info ------------------------------------------------------------------------
+
+    async def _info(self, request: web.Request) -> web.Response:
+        refusal = self._faults.take()
+        if refusal is not None:
+            return web.Response(status=refusal, text=REFUSALS[refusal])
+        try:
+            body = await request.json()
+        except ValueError:
+            return web.Response(status=422, text=UNREADABLE)
+        answer = self._answer(body) if isinstance(body, dict) else None
+        if answer is None:
+            return web.Response(status=422, text=UNREADABLE)
+        return web.Response(body=orjson.dumps(answer), content_type="application/json")
+
+    def _answer(self, body: dict[str, Any]) -> JSON | list[JSON] | None:
+        """The reply to one info request; None for one it cannot read."""
+        kind, user = body.get("type"), body.get("user")
+        if kind == "meta":
+            return self._ledger.meta()
+        if kind == "spotMeta":
+            return messages.spot_meta()
+        if not isinstance(user, str) or body.get("dex", "") != "":
+            return None  # a user is required; only the main perp dex is simulated
+        if kind == "clearinghouseState":
+            return self._ledger.clearinghouse_state(user)
+        if kind == "openOrders":
+            return self._ledger.open_orders(user)
+        if kind == "userFills":
+            return self._ledger.user_fills(user)
+        oid = body.get("oid")
+        if kind == "orderStatus" and isinstance(oid, int | str):
+            return self._ledger.order_status(user, oid)
+        return None
+
+    # --- GET /ws ---------------------------------------------------------------------------
+
+    async def _ws(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        connection = _Connection(ws)
+        self._connections.add(connection)
+        try:
+            await ws.send_str("Websocket connection established.")
+            while not ws.closed:
+                try:
+                    message = await ws.receive(timeout=self._idle_timeout)
+                except TimeoutError:
+                    await ws.close(code=WSCloseCode.GOING_AWAY, message=b"idle")
+                    break
+                if message.type != WSMsgType.TEXT:
+                    break  # a close, or an error: the connection is over
+                await self._on_text(connection, message.data)
+        finally:
+            self._forget(connection)
+        return ws
+
+    async def _on_text(self, connection: _Connection, text: str) -> None:
+        try:
+            request = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            request = None
+        method = request.get("method") if isinstance(request, dict) else None
+        if method == "ping":
+            await connection.send(messages.pong())
+            return
+        subscription = request.get("subscription") if isinstance(request, dict) else None
+        key = _subscription_key(subscription)
+        if method not in ("subscribe", "unsubscribe") or key is None:
+            error = f"Error parsing JSON into valid websocket request: {text}"
+            await connection.send(messages.ws_frame("error", error))
+            return
+        assert isinstance(subscription, dict)
+        await connection.send(messages.subscription_response(method, subscription))
+        if method == "unsubscribe":
+            self._unsubscribe(connection, key)
+            return
+        # Subscribed before the first frame is made, so no push can fall between the two.
+        new = key not in connection.subscriptions
+        connection.subscriptions.add(key)
+        await self._first_frame(connection, key, subscription["user"])
+        if new:
+            self._count(key, +1)
+
+    async def _first_frame(self, connection: _Connection, key: tuple[str, str], user: str) -> None:
+        """userFills starts with a snapshot of recent fills, webData2 with the whole state."""
+        kind = key[0]
+        if kind == "userFills":
+            fills = self._ledger.user_fills(user)
+            await connection.send(messages.user_fills_frame(user, fills, is_snapshot=True))
+        elif kind == "webData2":
+            await connection.send(self._ledger.web_data2(user))
+
+    async def _publish(self, push: Push) -> None:
+        key = (push.subscription, push.user.lower())
+        for connection in list(self._connections):
+            if key in connection.subscriptions:
+                await connection.send(push.frame)
+
+    async def _drop(self) -> int:
+        connections = list(self._connections)
+        for connection in connections:
+            await connection.ws.close(code=WSCloseCode.GOING_AWAY, message=b"dropped")
+            self._forget(connection)
+        return len(connections)
+
+    def _forget(self, connection: _Connection) -> None:
+        if connection in self._connections:
+            self._connections.discard(connection)
+            for key in list(connection.subscriptions):
+                self._unsubscribe(connection, key)
+
+    def _unsubscribe(self, connection: _Connection, key: tuple[str, str]) -> None:
+        if key in connection.subscriptions:
+            connection.subscriptions.discard(key)
+            self._count(key, -1)
+
+    def _count(self, key: tuple[str, str], change: int) -> None:
+        with self._subscribed:
+            self._subscribers[key] = self._subscribers.get(key, 0) + change
+            self._subscribed.notify_all()
+
+
+def _subscription_key(subscription: object) -> tuple[str, str] | None:
+    """(type, user in lower case) of a subscription the simulator serves; None otherwise."""
+    if not isinstance(subscription, dict):
+        return None
+    kind, user = subscription.get("type"), subscription.get("user")
+    if kind not in SUBSCRIPTIONS or not isinstance(user, str):
+        return None
+    return kind, user.lower()

@@ -1,0 +1,175 @@
+"""Hyperliquid info replies and WebSocket frames, as domain events.
+
+A REST capture line names the info request's type as its ``endpoint`` and the rest of the
+request body as its ``params``; a WebSocket line holds the verbatim ``{"channel", "data"}``
+frame. Formats follow Hyperliquid's info and WebSocket documentation.
+"""
+
+from trueup.adapters.envelope import Envelope
+from trueup.adapters.hyperliquid import records
+from trueup.adapters.payload import Payload
+from trueup.domain.errors import ErrorReply, MalformedInput, UnknownInput
+from trueup.domain.events import (
+    ExecutionsReported,
+    InputEvent,
+    OrdersReported,
+    PositionsReported,
+    SnapshotPage,
+    Source,
+)
+
+REST_ENDPOINTS = ("clearinghouseState", "openOrders", "userFills", "orderStatus")
+WS_CHANNELS = ("userFills", "orderUpdates", "user", "webData2")
+CONTROL_CHANNELS = ("subscriptionResponse", "pong")
+USER_EVENTS = ("fills", "funding", "liquidation", "nonUserCancel")
+
+
+def decode(envelope: Envelope, channel: str, line: Payload) -> InputEvent:
+    """One capture line of venue hyperliquid, channel ws or rest."""
+    if channel == "ws":
+        return decode_ws(envelope, line.child("data"))
+    endpoint = line.text("endpoint")
+    if endpoint not in REST_ENDPOINTS:
+        raise UnknownInput(f"line.endpoint: {endpoint!r} is not an info request trueup reads")
+    # Hyperliquid answers 429 and 5xx in plain text: the line keeps the status, not a body.
+    status = line.integer("status") if line.has("status") else 200
+    if status != 200:
+        raise ErrorReply(f"HTTP {status}", http_status=status)
+    params = line.child("params") if line.has("params") else Payload({}, "line.params")
+    _same_account(envelope, params, "user")
+    if not line.has("data"):
+        raise MalformedInput("line.data: missing")
+    return decode_rest(envelope, endpoint, params, line.fields["data"])
+
+
+def decode_rest(envelope: Envelope, endpoint: str, params: Payload, body: object) -> InputEvent:
+    header = envelope.header()
+    source: Source = "rest"
+    if endpoint == "clearinghouseState":
+        # Another perp dex's state says nothing of the main dex's positions, and a snapshot
+        # of it would flatten them all.
+        dex = params.optional_text("dex")
+        if dex:
+            raise UnknownInput(f"line.params.dex: {dex!r}: only the main perp dex is read")
+        return positions_reported(envelope, source, Payload(body, "line.data"))
+    if endpoint == "openOrders":
+        orders = tuple(
+            records.order_report(item, "open", item.millis("timestamp"), item.where)
+            for item in _array(body, "line.data")
+        )
+        return OrdersReported(**header, source=source, orders=orders)
+    if endpoint == "userFills":
+        fills = tuple(records.fill(item) for item in _array(body, "line.data"))
+        return ExecutionsReported(**header, source=source, fills=fills)
+    reply = Payload(body, "line.data")
+    if reply.choice("status", ("order", "unknownOid")) == "unknownOid":
+        raise ErrorReply("orderStatus: unknownOid, the user has no such order")
+    found = reply.child("order")
+    report = records.order_report(
+        found.child("order"),
+        found.text("status"),
+        found.millis("statusTimestamp"),
+        f"{found.where}.status",
+    )
+    return OrdersReported(**header, source=source, orders=(report,))
+
+
+def positions_reported(envelope: Envelope, source: Source, state: Payload) -> PositionsReported:
+    """A clearinghouseState: every open perp position, so a coin it leaves out is flat."""
+    time = state.millis("time") if state.has("time") else envelope.at
+    # The documented shape, in full: an error body must never read as "no positions".
+    state.child("marginSummary")
+    reports = tuple(records.position_report(item, time) for item in state.items("assetPositions"))
+    coins = [r.symbol for r in reports]
+    if len(set(coins)) != len(coins):
+        raise MalformedInput(f"{state.where}.assetPositions: a coin is listed twice: {coins}")
+    page = SnapshotPage(
+        category=records.PERP,
+        symbol=None,
+        settle_coin=None,
+        cursor="",
+        next_cursor="",
+        server_time=time,
+    )
+    return PositionsReported(**envelope.header(), source=source, reports=reports, snapshot=page)
+
+
+def decode_ws(envelope: Envelope, frame: Payload) -> InputEvent:
+    channel = frame.text("channel")
+    if channel in CONTROL_CHANNELS:
+        raise UnknownInput(f"{frame.where}.channel: a control message ({channel!r}), not a report")
+    if channel == "error":
+        # The venue refused a request on the stream (a subscription): the stream may be blind.
+        raise ErrorReply(f"websocket error: {frame.fields.get('data')!r}")
+    header = envelope.header()
+    if channel == "userFills":
+        data = frame.child("data")
+        _same_account(envelope, data, "user")
+        fills = tuple(records.fill(item) for item in data.items("fills"))
+        return ExecutionsReported(**header, source="ws", fills=fills)
+    if channel == "orderUpdates":
+        orders = tuple(
+            records.order_report(
+                update.child("order"),
+                update.text("status"),
+                update.millis("statusTimestamp"),
+                f"{update.where}.status",
+            )
+            for update in frame.items("data")
+        )
+        return OrdersReported(**header, source="ws", orders=orders)
+    if channel == "user":
+        return user_event(envelope, frame.child("data"))
+    if channel == "webData2":
+        data = frame.child("data")
+        _same_account(envelope, data, "user")
+        return positions_reported(envelope, "ws", data.child("clearinghouseState"))
+    raise UnknownInput(f"{frame.where}.channel: {channel!r} is not a channel trueup reads")
+
+
+def user_event(envelope: Envelope, data: Payload) -> InputEvent:
+    """The user channel (subscription userEvents): fills, funding, liquidation or cancels.
+
+    A liquidation notice names no coin and no size, and a nonUserCancel names only coin and
+    oid: neither is a record the fold can use. Both are kept as reports of nothing (their
+    text stays in ``raw``), because what they announce reaches the book in full elsewhere:
+    the liquidation's closing fills (userFills and the user channel, marked `liquidation`)
+    and the next clearinghouseState; each cancelled order's orderUpdates with status
+    marginCanceled, reduceOnlyCanceled and the like. Rejecting them instead would report a
+    failed sync that never happened.
+    """
+    header = envelope.header()
+    if data.has("fills"):
+        fills = tuple(records.fill(item) for item in data.items("fills"))
+        return ExecutionsReported(**header, source="ws", fills=fills)
+    if data.has("funding"):
+        fills = (records.funding(data.child("funding")),)
+        return ExecutionsReported(**header, source="ws", fills=fills)
+    if data.has("liquidation"):
+        data.child("liquidation")
+        return ExecutionsReported(**header, source="ws", fills=())
+    if data.has("nonUserCancel"):
+        for cancel in data.items("nonUserCancel"):
+            cancel.text("coin")
+            cancel.integer("oid")
+        return OrdersReported(**header, source="ws", orders=())
+    raise UnknownInput(f"{data.where}: a user event of none of the kinds {list(USER_EVENTS)}")
+
+
+def _same_account(envelope: Envelope, fields: Payload, name: str) -> None:
+    # A report on another address must never be folded into this account's book (a
+    # snapshot of someone else's would flatten every position here).
+    if not fields.has(name):
+        return
+    user = fields.text(name)
+    if user.lower() != envelope.account.lower():
+        raise MalformedInput(
+            f"{fields.where}.{name}: {user!r} is not the line's account {envelope.account!r}"
+        )
+
+
+def _array(value: object, where: str) -> list[Payload]:
+    """The objects of a JSON array reply, each addressed by its index in errors."""
+    if not isinstance(value, list):
+        raise MalformedInput(f"{where}: expected an array, got {type(value).__name__}")
+    return [Payload(item, f"{where}[{i}]") for i, item in enumerate(value)]
