@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from trueup.adapters.bybit.live import BybitFeed
 from trueup.adapters.feed import Feed
+from trueup.adapters.hyperliquid.live import HyperliquidFeed
 from trueup.runners.live import wall_clock
 from trueup.runners.usage import UsageError
 
@@ -30,4 +31,14 @@ def bybit(args: argparse.Namespace) -> Feed:
     )
 
 
-VENUE_FEEDS: dict[str, Callable[[argparse.Namespace], Feed]] = {"bybit": bybit}
+def hyperliquid(args: argparse.Namespace) -> Feed:
+    # A Hyperliquid account is its address: public, no key needed to read it.
+    return HyperliquidFeed(
+        args.account, clock=wall_clock, base_url=args.base_url, poll_interval_s=args.poll_interval
+    )
+
+
+VENUE_FEEDS: dict[str, Callable[[argparse.Namespace], Feed]] = {
+    "bybit": bybit,
+    "hyperliquid": hyperliquid,
+}

@@ -1,10 +1,4 @@
-"""Bybit V5 live: the private WebSocket and REST through pybit, supervised.
-
-pybit gives up on a WebSocket after its retries, and a clean close from the server ends
-the stream without a word; so a supervisor watches the stream, rebuilds it with backoff,
-says so (a feed line, which emits WS_RECONNECT), and re-syncs over REST after every
-(re)connect, because Bybit sends no snapshot on subscribe. REST polling of positions and
-open orders runs beside it as the fallback, backing off while rate-limited.
+"""Bybit V5 live: the private WebSocket and REST through pybit, as they are, supervised.
 
 Every message and response is handed on verbatim as a capture record; keys never are.
 """
@@ -18,9 +12,9 @@ import requests
 from pybit import unified_trading
 from pybit.exceptions import FailedRequestError
 
-from trueup.adapters import feed_status
 from trueup.adapters.bybit import messages
-from trueup.adapters.feed import Clock, Record, Sink
+from trueup.adapters.feed import Clock, Record
+from trueup.adapters.supervised_feed import SupervisedFeed
 
 log = logging.getLogger("trueup.bybit")
 
@@ -42,8 +36,11 @@ class _EveryCode:
         return True
 
 
-class BybitFeed:
+class BybitFeed(SupervisedFeed):
     """One Bybit account's private stream and REST fallback, as capture records."""
+
+    venue = "bybit"
+    stream = "private"
 
     def __init__(
         self,
@@ -57,20 +54,14 @@ class BybitFeed:
         category: str = "linear",
         settle_coin: str = "USDT",
     ) -> None:
-        self.account = account
+        super().__init__(account, clock=clock, poll_interval_s=poll_interval_s)
         self._api_key = api_key
         self._api_secret = api_secret
-        self.clock = clock
         self.base_url = base_url
-        self.poll_interval_s = poll_interval_s
         self.category = category
         self.settle_coin = settle_coin
-        self._sink: Sink = lambda _record: None
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
         self._ws: Any = None
         self._ws_lost: str | None = None
-        self._sync_lock = threading.Lock()
         self._http = unified_trading.HTTP(
             testnet=False,
             api_key=api_key,
@@ -85,21 +76,6 @@ class BybitFeed:
         if base_url:
             self._http.endpoint = base_url.rstrip("/")
 
-    # --- the Feed protocol ----------------------------------------------------------------
-
-    def start(self, sink: Sink) -> None:
-        self._sink = sink
-        for name, target in (("stream", self._supervise), ("poll", self._poll)):
-            thread = threading.Thread(target=target, name=f"bybit-{name}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._close_ws()
-        for thread in self._threads:
-            thread.join(timeout=15)
-
     # --- the private stream ---------------------------------------------------------------
 
     def _ws_url(self) -> str:
@@ -107,7 +83,7 @@ class BybitFeed:
             return str(unified_trading.PRIVATE_WSS)
         return "ws" + self.base_url.rstrip("/").removeprefix("http") + "/v5/private"
 
-    def _connect(self) -> None:
+    def connect(self) -> None:
         with _PRIVATE_WSS_LOCK:
             default = unified_trading.PRIVATE_WSS
             unified_trading.PRIVATE_WSS = self._ws_url()
@@ -128,7 +104,7 @@ class BybitFeed:
         for topic in TOPICS:
             getattr(ws, f"{topic}_stream")(self._on_message)
 
-    def _close_ws(self) -> None:
+    def close_stream(self) -> None:
         ws, self._ws = self._ws, None
         if ws is not None:
             try:
@@ -136,55 +112,7 @@ class BybitFeed:
             except Exception:  # a stream already gone closes as it can
                 log.debug("closing a dead stream", exc_info=True)
 
-    def _on_message(self, message: dict[str, Any]) -> None:
-        # pybit ends the stream for good if a callback raises: nothing may escape.
-        try:
-            if "topic" in message:
-                self._sink(messages.capture_ws(self.clock(), self.account, message))
-            elif message.get("op") == "auth" and not message.get("success", False):
-                self._ws_lost = f"auth refused: {message.get('ret_msg', '')}"
-                self._sink(messages.capture_ws(self.clock(), self.account, message))
-        except Exception:
-            log.exception("could not hand on a Bybit message")
-
-    def _supervise(self) -> None:
-        attempt = 0
-        connected_once = False
-        while not self._stop.is_set():
-            lost = self._lost()
-            if lost is None:
-                attempt = 0
-                self._stop.wait(0.2)
-                continue
-            self._close_ws()
-            if attempt:
-                backoff = min(30.0, 0.5 * 2 ** (attempt - 1))
-                if self._stop.wait(backoff):
-                    return
-            attempt += 1
-            try:
-                self._connect()
-            except Exception as error:  # any failure is retried with backoff
-                log.warning(
-                    "Bybit stream connect failed (attempt %d): %s", attempt, type(error).__name__
-                )
-                continue
-            if connected_once:
-                self._sink(
-                    feed_status.reconnected(
-                        self.clock(),
-                        "bybit",
-                        self.account,
-                        stream="private",
-                        reason=lost,
-                        attempt=attempt,
-                    )
-                )
-            connected_once = True
-            self.resync()
-
-    def _lost(self) -> str | None:
-        """Why the stream is not usable, or None when it is."""
+    def stream_lost(self) -> str | None:
         if self._ws is None:
             return "not connected"
         if self._ws_lost is not None:
@@ -193,48 +121,51 @@ class BybitFeed:
             return "stream closed"
         return None
 
+    def _on_message(self, message: dict[str, Any]) -> None:
+        # pybit ends the stream for good if a callback raises: nothing may escape.
+        try:
+            if "topic" in message:
+                self.sink(messages.capture_ws(self.clock(), self.account, message))
+            elif message.get("op") == "auth" and not message.get("success", False):
+                self._ws_lost = f"auth refused: {message.get('ret_msg', '')}"
+                self.sink(messages.capture_ws(self.clock(), self.account, message))
+        except Exception:
+            log.exception("could not hand on a Bybit message")
+
     # --- REST -----------------------------------------------------------------------------
 
-    def _poll(self) -> None:
-        interval = self.poll_interval_s
-        while not self._stop.wait(interval):
-            limited = self.resync()
-            # Back off while the venue says we ask too often; return to the interval after.
-            interval = min(interval * 2, 60.0) if limited else self.poll_interval_s
-
-    def resync(self) -> bool:
-        """Positions and open orders, every page; says whether a rate limit was met."""
-        with self._sync_lock:
-            params = {"category": self.category, "settleCoin": self.settle_coin, "limit": 200}
-            limited = False
-            for endpoint, call in (
-                ("/v5/position/list", self._http.get_positions),
-                ("/v5/order/realtime", self._http.get_open_orders),
-            ):
-                for ok in self._pages(endpoint, call, params):
-                    limited |= not ok
+    def fetch_snapshots(self) -> bool:
+        """Positions and open orders, every page."""
+        params = {"category": self.category, "settleCoin": self.settle_coin, "limit": 200}
+        limited = False
+        for endpoint, call in (
+            ("/v5/position/list", self._http.get_positions),
+            ("/v5/order/realtime", self._http.get_open_orders),
+        ):
+            for ok in self._pages(endpoint, call, params):
+                limited |= not ok
         return limited
 
     def _pages(self, endpoint: str, call: Any, params: dict[str, Any]) -> Iterator[bool]:
         """Fetch and hand on each page; yields False for a page that was a rate limit."""
         cursor = ""
         for _ in range(MAX_PAGES):
-            if self._stop.is_set():
+            if self.stopping.is_set():
                 return
             query = {**params, "cursor": cursor} if cursor else dict(params)
             at = self.clock()
             try:
                 body = call(**query)
             except FailedRequestError as error:  # HTTP status other than 200
-                self._sink(_http_error(at, self.account, endpoint, query, error.status_code))
+                self.sink(_http_error(at, self.account, endpoint, query, error.status_code))
                 yield error.status_code not in (403, 429)
                 return
             except requests.RequestException as error:
                 log.warning("Bybit %s unreachable: %s", endpoint, type(error).__name__)
-                self._sink(_http_error(at, self.account, endpoint, query, 0))
+                self.sink(_http_error(at, self.account, endpoint, query, 0))
                 yield True
                 return
-            self._sink(messages.capture_rest(at, self.account, endpoint, query, body))
+            self.sink(messages.capture_rest(at, self.account, endpoint, query, body))
             if body.get("retCode", 0) != 0:
                 yield body.get("retCode") not in RATE_LIMIT_CODES
                 return

@@ -1,0 +1,98 @@
+"""Hyperliquid live: the SDK's WebSocket and info API, as they are, supervised.
+
+The SDK's WebsocketManager never reconnects; SupervisedFeed rebuilds it. Positions come
+by REST (clearinghouseState) after every (re)connect and every poll interval, since no
+stream sends them; a coin missing from a successful reply is flat.
+"""
+
+import logging
+from typing import Any
+
+import requests
+from hyperliquid.api import API
+from hyperliquid.utils.constants import MAINNET_API_URL
+from hyperliquid.utils.error import ClientError, ServerError
+from hyperliquid.websocket_manager import WebsocketManager
+
+from trueup.adapters.feed import Clock
+from trueup.adapters.hyperliquid import messages
+from trueup.adapters.supervised_feed import SupervisedFeed
+
+log = logging.getLogger("trueup.hyperliquid")
+
+STREAMS = ("userFills", "orderUpdates", "userEvents")
+SNAPSHOTS = ("clearinghouseState", "openOrders")
+RATE_LIMITED = frozenset({429})
+
+
+class HyperliquidFeed(SupervisedFeed):
+    """One Hyperliquid address's streams and info snapshots, as capture records."""
+
+    venue = "hyperliquid"
+    stream = "ws"
+
+    def __init__(
+        self,
+        address: str,
+        *,
+        clock: Clock,
+        base_url: str | None = None,
+        poll_interval_s: float = 5.0,
+    ) -> None:
+        super().__init__(address, clock=clock, poll_interval_s=poll_interval_s)
+        self.base_url = (base_url or MAINNET_API_URL).rstrip("/")
+        self._api = API(self.base_url, timeout=10)
+        self._ws: WebsocketManager | None = None
+
+    def connect(self) -> None:
+        ws = WebsocketManager(self.base_url)
+        ws.daemon = True
+        ws.start()
+        for stream in STREAMS:
+            ws.subscribe({"type": stream, "user": self.account}, self._on_message)
+        self._ws = ws
+
+    def close_stream(self) -> None:
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            try:
+                ws.stop()
+            except Exception:  # a stream already gone closes as it can
+                log.debug("closing a dead stream", exc_info=True)
+
+    def stream_lost(self) -> str | None:
+        if self._ws is None:
+            return "not connected"
+        if not self._ws.is_alive():
+            return "stream closed"
+        return None
+
+    def _on_message(self, message: dict[str, Any]) -> None:
+        # An exception here would end the SDK's thread: nothing may escape.
+        try:
+            self.sink(messages.capture_ws(self.clock(), self.account, message))
+        except Exception:
+            log.exception("could not hand on a Hyperliquid message")
+
+    def fetch_snapshots(self) -> bool:
+        limited = False
+        for endpoint in SNAPSHOTS:
+            if self.stopping.is_set():
+                break
+            params = {"user": self.account}
+            at = self.clock()
+            try:
+                body = self._api.post("/info", {"type": endpoint, **params})
+            except (ClientError, ServerError) as error:
+                status = int(error.status_code)
+                self.sink(
+                    messages.capture_rest(at, self.account, endpoint, params, None, status=status)
+                )
+                limited |= status in RATE_LIMITED
+                continue
+            except requests.RequestException as error:
+                log.warning("Hyperliquid %s unreachable: %s", endpoint, type(error).__name__)
+                self.sink(messages.capture_rest(at, self.account, endpoint, params, None, status=0))
+                continue
+            self.sink(messages.capture_rest(at, self.account, endpoint, params, body))
+        return limited

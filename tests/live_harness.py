@@ -1,0 +1,53 @@
+"""Running live ingest in a test: a writer thread, and waiting on what it stores."""
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from trueup.adapters.feed import Feed
+from trueup.adapters.store.journal import Journal
+from trueup.domain.emitted import Emitted
+from trueup.domain.rules.config import RuleConfig
+from trueup.runners.live import LiveIngest
+
+
+@contextmanager
+def live_ingest(store_url: str, feed: Feed, tick_ms: int = 200) -> Iterator[LiveIngest]:
+    """Live ingest running in a thread; stopped, feed and all, on leaving."""
+    with Journal.open(store_url) as journal:
+        live = LiveIngest(journal, config=RuleConfig(), tick_ms=tick_ms)
+        stop = threading.Event()
+        writer = threading.Thread(target=live.run, args=(stop,), daemon=True)
+        writer.start()
+        feed.start(live.put)
+        try:
+            yield live
+        finally:
+            feed.stop()
+            stop.set()
+            writer.join(timeout=20)
+            assert not writer.is_alive(), "the writer did not stop"
+
+
+def emitted(store_url: str) -> list[Emitted]:
+    with Journal.open(store_url) as journal:
+        return [e for _, e in journal.all_events() if isinstance(e, Emitted)]
+
+
+def wait_for(what: str, check: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def wait_for_emitted(store_url: str, kind: str, timeout: float = 15.0) -> list[Emitted]:
+    found: list[Emitted] = []
+
+    def check() -> bool:
+        found[:] = [e for e in emitted(store_url) if e.type == kind]
+        return bool(found)
+
+    wait_for(kind, check, timeout)
+    return found

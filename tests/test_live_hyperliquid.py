@@ -1,0 +1,101 @@
+"""Live Hyperliquid ingest through the real SDK against the simulator: rules fire end to end."""
+
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tests.live_harness import emitted, live_ingest, wait_for, wait_for_emitted
+from trueup.adapters.hyperliquid import messages
+from trueup.adapters.hyperliquid.live import HyperliquidFeed
+from trueup.adapters.hyperliquid.simulator import HyperliquidSimulator
+from trueup.adapters.store.journal import Journal
+from trueup.projections.reconciliation import replay
+from trueup.runners.live import wall_clock
+
+USER = "0x5e9ee1089755c3435139848e47e6635505d5a13a"
+
+
+@pytest.fixture
+def sim() -> Iterator[HyperliquidSimulator]:
+    with HyperliquidSimulator() as simulator:
+        yield simulator
+
+
+def feed_for(sim: HyperliquidSimulator) -> HyperliquidFeed:
+    return HyperliquidFeed(USER, clock=wall_clock, base_url=sim.base_url, poll_interval_s=0.3)
+
+
+def opened(position_id: str, coin: str, qty: str) -> dict[str, object]:
+    intent = {
+        "kind": "position_opened",
+        "position_id": position_id,
+        "category": "perp",
+        "symbol": coin,
+        "position_idx": 0,
+        "side": "Buy",
+        "qty": qty,
+        "mode": "LIVE",
+    }
+    return messages.capture_intent(wall_clock(), USER, intent)
+
+
+def exchange_qty(store_url: str, coin: str) -> Decimal | None:
+    """What the journal says the exchange holds of ``coin`` (None: never seen)."""
+    with Journal.open(store_url) as journal:
+        book = replay(journal).book("hyperliquid", USER)
+    position = book.positions.get(book.key("perp", coin, 0))
+    return position.exchange_qty if position else None
+
+
+def test_a_position_closed_by_hand_on_hyperliquid_is_reported_closed(
+    sim: HyperliquidSimulator, tmp_path: Path
+) -> None:
+    store = str(tmp_path / "live.db")
+    with live_ingest(store, feed_for(sim)) as live:
+        sim.wait_subscribed("userFills", USER)
+        live.put(opened("p-1", "BTC", "0.5"))
+        oid = sim.open_order(USER, "BTC", is_buy=True, sz="0.5", limit_px="60000")
+        sim.fill(USER, oid)
+        wait_for("the exchange to show BTC", lambda: exchange_qty(store, "BTC") == Decimal("0.5"))
+        sim.close_by_hand(USER, "BTC")
+        (closed,) = wait_for_emitted(store, "POSITION_CLOSED")
+    assert (closed.symbol, getattr(closed, "position_id", None)) == ("BTC", "p-1")
+    assert exchange_qty(store, "BTC") == 0
+
+
+def test_a_dropped_stream_is_rebuilt_and_reported(
+    sim: HyperliquidSimulator, tmp_path: Path
+) -> None:
+    store = str(tmp_path / "live.db")
+    with live_ingest(store, feed_for(sim)):
+        sim.wait_subscribed("userFills", USER)
+        sim.drop_connections()
+        (reconnect,) = wait_for_emitted(store, "WS_RECONNECT")
+        sim.wait_subscribed("userFills", USER)
+        oid = sim.open_order(USER, "ETH", is_buy=False, sz="2", limit_px="3000")
+        sim.fill(USER, oid)
+        wait_for("ETH after the reconnect", lambda: exchange_qty(store, "ETH") == -2)
+    assert "stream closed" in getattr(reconnect, "reason", "")
+
+
+def test_a_burst_of_rate_limits_is_reported_and_closes_nothing(
+    sim: HyperliquidSimulator, tmp_path: Path
+) -> None:
+    store = str(tmp_path / "live.db")
+    with live_ingest(store, feed_for(sim)) as live:
+        sim.wait_subscribed("userFills", USER)
+        live.put(opened("p-1", "SOL", "10"))
+        oid = sim.open_order(USER, "SOL", is_buy=True, sz="10", limit_px="150")
+        sim.fill(USER, oid)
+        wait_for("SOL", lambda: exchange_qty(store, "SOL") == 10)
+        sim.set_rate_limit(4)
+        wait_for_emitted(store, "RATE_LIMIT")
+        wait_for(
+            "the poller to get through again",
+            lambda: len([e for e in emitted(store) if e.type == "RATE_LIMIT"]) >= 2,
+        )
+    kinds = {e.type for e in emitted(store)}
+    assert "POSITION_CLOSED" not in kinds
+    assert exchange_qty(store, "SOL") == 10
