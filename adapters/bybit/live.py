@@ -136,13 +136,14 @@ class BybitFeed(SupervisedFeed):
 
     def fetch_snapshots(self) -> bool:
         """Positions and open orders, every page."""
-        params = {"category": self.category, "settleCoin": self.settle_coin, "limit": 200}
+        scope = {"category": self.category, "settleCoin": self.settle_coin}
         limited = False
-        for endpoint, call in (
-            ("/v5/position/list", self._http.get_positions),
-            ("/v5/order/realtime", self._http.get_open_orders),
+        # Each at its documented largest page: 200 positions, 50 open orders.
+        for endpoint, call, limit in (
+            ("/v5/position/list", self._http.get_positions, 200),
+            ("/v5/order/realtime", self._http.get_open_orders, 50),
         ):
-            for ok in self._pages(endpoint, call, params):
+            for ok in self._pages(endpoint, call, {**scope, "limit": limit}):
                 limited |= not ok
         return limited
 

@@ -1,0 +1,930 @@
+"""A Bybit V5 exchange on 127.0.0.1: signed REST and the private WebSocket, over a simulated book.
+
+Real aiohttp server in a background thread with its own event loop. Every public method is
+thread-safe and synchronous; operations on the book push the frames Bybit would push, faults
+(rate limits, errors, refused auth, dropped connections) are armed for the next requests.
+pybit reaches it with ``session.endpoint = sim.base_url`` and
+``pybit.unified_trading.PRIVATE_WSS = sim.ws_url``.
+
+    with BybitSimulator(api_key="k", api_secret="s") as sim:
+        order_id = sim.place_order("BTCUSDT", "Buy", "0.3", order_link_id="e-1", price="106250")
+        sim.fill("e-1", "0.1")
+"""
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from types import TracebackType
+from typing import Any, Literal, Self, TypeVar
+from urllib.parse import quote, unquote
+
+import orjson
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from trueup.adapters.bybit import messages, signing
+from trueup.adapters.bybit.exchange_book import (
+    Clock,
+    ExchangeBook,
+    Execution,
+    Order,
+    Position,
+    settle_coin,
+)
+from trueup.adapters.bybit.messages import JSON
+
+T = TypeVar("T")
+Quantity = Decimal | str | int
+RateLimitHow = Literal["retCode", "429", "403"]
+# A REST listing: items in page order, each with the key its cursor is made of.
+SortKey = tuple[str | int, ...]
+Entries = list[tuple[SortKey, JSON]]
+
+HOST = "127.0.0.1"
+PRIVATE_PATH = "/v5/private"
+PRIVATE_TOPICS = ("position", "order", "execution", "wallet")
+CATEGORIES = ("linear", "inverse", "spot", "option")
+SEVEN_DAYS_MS = 7 * 24 * 3600 * 1000
+# Per-endpoint limits from Bybit's rate-limit table (GET endpoints: 50/s per UID).
+ENDPOINT_LIMIT = 50
+# retMsg texts: Bybit's error-code page for the codes it documents, a fallback otherwise.
+RET_MSGS = {
+    10001: "Request parameter error",
+    10002: "The request time exceeds the time window range.",
+    10003: "API key is invalid.",
+    10004: "Error sign, please check your signature generation algorithm.",
+    10005: "Permission denied, please check your API key permissions.",
+    10006: "Too many visits!",
+    10016: "Server error.",
+}
+
+
+def real_clock() -> int:
+    """Epoch milliseconds from the wall clock."""
+    return time.time_ns() // 1_000_000
+
+
+def _exact(value: Quantity) -> Decimal:
+    # Floats are refused: quantities and prices stay exact, as the rest of trueup keeps them.
+    if isinstance(value, float):
+        raise TypeError("quantities and prices are Decimal, str or int, never float")
+    try:
+        result = Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError(f"not a decimal: {value!r}") from None
+    if not result.is_finite():
+        raise ValueError(f"not a finite decimal: {value!r}")
+    return result
+
+
+def _optional(value: Quantity | None) -> Decimal | None:
+    return None if value is None else _exact(value)
+
+
+def _json(body: object) -> str:
+    return orjson.dumps(body).decode()
+
+
+# ---- REST: what each endpoint answers ---------------------------------------------------------
+
+
+class ParamError(Exception):
+    """A request Bybit answers with retCode 10001 (the message says which parameter)."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One GET endpoint: its listing function and its documented page limits."""
+
+    listing: Callable[[ExchangeBook, Mapping[str, str], int], Entries]
+    max_limit: int
+    default_limit: int
+
+
+def _category(params: Mapping[str, str]) -> str:
+    category = params.get("category", "")
+    if category not in CATEGORIES:
+        raise ParamError("Illegal category")
+    return category
+
+
+def _base_coin(category: str, symbol: str) -> str:
+    # BTCUSDT -> BTC, BTCPERP -> BTC, BTCUSD -> BTC.
+    return symbol.removesuffix("PERP").removesuffix(settle_coin(category, symbol))
+
+
+def _list_positions(book: ExchangeBook, params: Mapping[str, str], now: int) -> Entries:
+    category = _category(params)
+    symbol, coin = params.get("symbol", ""), params.get("settleCoin", "")
+    if category == "linear" and not (symbol or coin):
+        raise ParamError("Missing some parameters that must be filled in, symbol or settleCoin")
+    chosen: list[Position]
+    if symbol:
+        # With symbol, Bybit answers even for a flat or never-traded symbol (seq -1).
+        chosen = book.symbol_keys(category, symbol) or [Position(category, symbol, 0, now, now)]
+    else:
+        chosen = [
+            p
+            for p in book.positions.values()
+            if p.category == category
+            and p.size > 0
+            and (not coin or settle_coin(category, p.symbol) == coin)
+        ]
+    chosen.sort(key=lambda p: (p.symbol, p.position_idx))
+    return [((p.symbol, p.position_idx), p.item(rest=True)) for p in chosen]
+
+
+def _matches_scope(category: str, symbol: str, params: Mapping[str, str]) -> bool:
+    """Bybit's priority: orderId > orderLinkId > symbol > baseCoin; settleCoin narrows."""
+    if params.get("symbol") and symbol != params["symbol"]:
+        return False
+    if params.get("baseCoin") and _base_coin(category, symbol) != params["baseCoin"]:
+        return False
+    return not params.get("settleCoin") or settle_coin(category, symbol) == params["settleCoin"]
+
+
+def _matches_order(order: Order, params: Mapping[str, str]) -> bool:
+    if params.get("orderId"):
+        return order.order_id == params["orderId"]
+    if params.get("orderLinkId"):
+        return order.order_link_id == params["orderLinkId"]
+    return _matches_scope(order.category, order.symbol, params)
+
+
+def _millis(params: Mapping[str, str], name: str) -> int | None:
+    value = params.get(name)
+    if value is None:
+        return None
+    if not value.isdigit():
+        raise ParamError(f"{name} must be epoch milliseconds")
+    return int(value)
+
+
+def _in_window(at: int, params: Mapping[str, str], now: int) -> bool:
+    """startTime/endTime as Bybit reads them: seven days ending now when neither is given."""
+    start, end = _millis(params, "startTime"), _millis(params, "endTime")
+    if start is None and end is None:
+        return at >= now - SEVEN_DAYS_MS
+    low = start if start is not None else (end or now) - SEVEN_DAYS_MS
+    high = end if end is not None else low + SEVEN_DAYS_MS
+    return low <= at <= high
+
+
+def _newest_first(orders: list[Order]) -> Entries:
+    orders.sort(key=lambda o: -o.serial)
+    return [((-o.serial,), o.item(rest=True)) for o in orders]
+
+
+def _list_open_orders(book: ExchangeBook, params: Mapping[str, str], _now: int) -> Entries:
+    category = _category(params)
+    by_id = bool(params.get("orderId") or params.get("orderLinkId"))
+    scoped = by_id or any(params.get(k) for k in ("symbol", "baseCoin", "settleCoin"))
+    if category == "linear" and not scoped:
+        raise ParamError("Missing some parameters that must be filled in, symbol or settleCoin")
+    closed_too = params.get("openOnly", "0") == "1"
+    chosen = [
+        o
+        for o in book.orders.values()
+        if o.category == category
+        and _matches_order(o, params)
+        # openOnly is ignored when querying by orderId or orderLinkId.
+        and (by_id or o.is_open != closed_too)
+    ]
+    return _newest_first(chosen)[:500] if closed_too else _newest_first(chosen)
+
+
+def _list_order_history(book: ExchangeBook, params: Mapping[str, str], now: int) -> Entries:
+    category = _category(params)
+    status = params.get("orderStatus")
+    chosen = [
+        o
+        for o in book.orders.values()
+        if o.category == category
+        and _matches_order(o, params)
+        and (not status or o.status == status)
+        and _in_window(o.created_time, params, now)
+    ]
+    return _newest_first(chosen)
+
+
+def _matches_execution(execution: Execution, params: Mapping[str, str], now: int) -> bool:
+    if params.get("execType") and execution.exec_type != params["execType"]:
+        return False
+    return _matches_order(execution.order, params) and _in_window(execution.time, params, now)
+
+
+def _list_executions(book: ExchangeBook, params: Mapping[str, str], now: int) -> Entries:
+    category = _category(params)
+    chosen = [
+        e
+        for e in book.executions
+        if e.order.category == category and _matches_execution(e, params, now)
+    ]
+    chosen.sort(key=lambda e: -e.serial)
+    return [((-e.serial,), e.item(rest=True)) for e in chosen]
+
+
+ENDPOINTS: dict[str, Endpoint] = {
+    "/v5/position/list": Endpoint(_list_positions, max_limit=200, default_limit=20),
+    "/v5/order/realtime": Endpoint(_list_open_orders, max_limit=50, default_limit=20),
+    "/v5/order/history": Endpoint(_list_order_history, max_limit=50, default_limit=20),
+    "/v5/execution/list": Endpoint(_list_executions, max_limit=100, default_limit=50),
+}
+
+
+def encode_cursor(key: SortKey) -> str:
+    """A keyset cursor, percent-encoded as Bybit's are (e.g. ``BTCUSDT%2C0``)."""
+    return quote(",".join(str(part) for part in key), safe="")
+
+
+def decode_cursor(cursor: str) -> SortKey:
+    # pybit sends the cursor as it came (the server decodes once); a client that encodes it
+    # again sends %25...: undo every layer.
+    for _ in range(3):
+        cursor = unquote(cursor)
+    return tuple(int(p) if p.lstrip("-").isdigit() else p for p in cursor.split(","))
+
+
+def page(entries: Entries, cursor: str, size: int) -> tuple[list[JSON], str]:
+    """One page after ``cursor`` (keyset: stable while items come and go) and the next cursor."""
+    if cursor:
+        after = decode_cursor(cursor)
+        try:
+            entries = [e for e in entries if e[0] > after]
+        except TypeError:
+            raise ParamError("cursor is invalid") from None
+    chosen = entries[:size]
+    more = len(entries) > size
+    return [item for _, item in chosen], encode_cursor(chosen[-1][0]) if more else ""
+
+
+# ---- REST: faults and answers -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RestAnswer:
+    """What the simulator answered one REST request: for tests to check what a client saw."""
+
+    path: str
+    status: int
+    ret_code: int | None
+    query: str
+
+
+@dataclass
+class Reply:
+    """An HTTP answer; ``ret_code`` is None when the body is no JSON envelope (429, 403)."""
+
+    status: int
+    body: str
+    ret_code: int | None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Faults:
+    """Faults armed for the next requests, consumed one per request or auth attempt."""
+
+    rest: deque[tuple[str, int, str]] = field(default_factory=deque)
+    refused_auths: int = 0
+    page_size: int | None = None
+
+
+@dataclass
+class RateWindow:
+    """Requests per endpoint in the last second, for Bybit's X-Bapi-Limit-* headers."""
+
+    seen: dict[str, deque[int]] = field(default_factory=dict)
+
+    def count(self, path: str, now: int) -> int:
+        window = self.seen.setdefault(path, deque())
+        window.append(now)
+        while window and window[0] <= now - 1000:
+            window.popleft()
+        return len(window)
+
+
+@dataclass
+class Credentials:
+    """The one API key the simulated account accepts."""
+
+    api_key: str
+    api_secret: str = field(repr=False)
+
+
+class Rest:
+    """Authenticates one REST request and answers it from the book, or with an armed fault."""
+
+    def __init__(
+        self,
+        book: ExchangeBook,
+        credentials: Credentials,
+        faults: Faults,
+        wall_clock: Clock,
+        reset_ms: int,
+    ) -> None:
+        self.book, self.credentials, self.faults = book, credentials, faults
+        self.wall_clock, self.reset_ms = wall_clock, reset_ms
+        self.window = RateWindow()
+        self.answers: list[RestAnswer] = []
+
+    def answer(
+        self, path: str, query: Mapping[str, str], raw_query: str, headers: Mapping[str, str]
+    ) -> Reply:
+        now = self.wall_clock()
+        used = self.window.count(path, now)
+        reply = self._fault() or self._authorised(path, query, raw_query, headers)
+        limited = reply.ret_code == 10006
+        reply.headers.update(
+            {
+                "X-Bapi-Limit": str(ENDPOINT_LIMIT),
+                "X-Bapi-Limit-Status": "0" if limited else str(max(ENDPOINT_LIMIT - used, 0)),
+                # pybit sleeps until this instant before retrying a 10006: it must lie ahead of
+                # the client's clock, or time.sleep gets a negative length and raises.
+                "X-Bapi-Limit-Reset-Timestamp": str(now + self.reset_ms if limited else now),
+            }
+        )
+        self.answers.append(RestAnswer(path, reply.status, reply.ret_code, raw_query))
+        return reply
+
+    def _fault(self) -> Reply | None:
+        if not self.faults.rest:
+            return None
+        kind, ret_code, ret_msg = self.faults.rest.popleft()
+        if kind == "429":
+            return Reply(429, "System level frequency protection. Please retry.", None)
+        if kind == "403":
+            # The IP limit answers before the API does: an HTML page, no JSON envelope.
+            return Reply(403, "<html><body>403 Forbidden: access too frequent</body></html>", None)
+        return self._error(ret_code, ret_msg)
+
+    def _error(self, ret_code: int, ret_msg: str = "") -> Reply:
+        message = ret_msg or RET_MSGS.get(ret_code, "error")
+        body = messages.rest_error(ret_code, message, time=self.book.clock())
+        return Reply(200, _json(body), ret_code)
+
+    def _authorised(
+        self, path: str, query: Mapping[str, str], raw_query: str, headers: Mapping[str, str]
+    ) -> Reply:
+        # The signature covers the query string exactly as sent, before any decoding.
+        ret_code = signing.verify_rest(
+            headers,
+            raw_query,
+            api_key=self.credentials.api_key,
+            secret=self.credentials.api_secret,
+            now=self.wall_clock(),
+        )
+        if ret_code:
+            return self._error(ret_code)
+        try:
+            return Reply(200, _json(self._listing(path, query)), 0)
+        except ParamError as error:
+            return self._error(10001, str(error))
+
+    def _listing(self, path: str, query: Mapping[str, str]) -> JSON:
+        endpoint = ENDPOINTS[path]
+        try:
+            limit = int(query.get("limit", endpoint.default_limit))
+        except ValueError:
+            raise ParamError("limit is not an integer") from None
+        if limit < 1:
+            raise ParamError("limit must be at least 1")
+        # Past the documented maximum Bybit's answer is undocumented: a full page is served,
+        # so a client asking too much still pages through everything.
+        limit = min(limit, endpoint.max_limit, self.faults.page_size or endpoint.max_limit)
+        now = self.book.clock()
+        entries = endpoint.listing(self.book, query, now)
+        items, next_cursor = page(entries, query.get("cursor", ""), limit)
+        return messages.rest_ok(query["category"], items, time=now, next_page_cursor=next_cursor)
+
+
+# ---- the private WebSocket --------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class Connection:
+    """One private-stream client; frames go out in order through its outbox."""
+
+    ws: web.WebSocketResponse
+    transport: asyncio.Transport | None
+    conn_id: str
+    outbox: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+    authenticated: bool = False
+    topics: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class AuthAttempt:
+    """One ``op: auth`` as the simulator judged it."""
+
+    conn_id: str
+    accepted: bool
+    reason: str
+
+
+# ---- the simulator ----------------------------------------------------------------------------
+
+
+class BybitSimulator:
+    """Bybit V5 on 127.0.0.1: REST and /v5/private over one ``ExchangeBook``, in a thread."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str = "sim-api-key",
+        api_secret: str = "sim-api-secret",
+        clock: Clock | None = None,
+        wall_clock: Clock = real_clock,
+        book: ExchangeBook | None = None,
+        port: int = 0,
+        reply_latency: float = 0.01,
+        rate_limit_reset_ms: int = 100,
+    ) -> None:
+        # clock stamps the book's data; wall_clock judges what clients sign with their own
+        # clocks (request timestamps, auth expiry) and dates rate-limit resets for them.
+        self.clock: Clock = clock or real_clock
+        self.wall_clock = wall_clock
+        self.book = book or ExchangeBook(clock=self.clock)
+        self._credentials = Credentials(api_key, api_secret)
+        self._faults = Faults()
+        self._port = port
+        # pybit records a subscription just after sending it: an instant ack can beat it and
+        # the KeyError kills its stream. Bybit's acks never come back within microseconds.
+        self._reply_latency = reply_latency
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        self._rest = Rest(
+            self.book, self._credentials, self._faults, wall_clock, rate_limit_reset_ms
+        )
+        self._connections: set[Connection] = set()
+        self._closing: set[asyncio.Future[bool]] = set()
+        self._auths: list[AuthAttempt] = []
+        self._pushed: list[JSON] = []
+        self._conn_serial = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+
+    # ---- lifecycle ----------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        if not self._port:
+            raise RuntimeError("the simulator has not started yet")
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{HOST}:{self.port}{PRIVATE_PATH}"
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
+    def start(self, timeout: float = 5.0) -> Self:
+        """Serve in a new thread; after a stop, on the same port and with the same book."""
+        if self._thread is not None:
+            raise RuntimeError("the simulator is already running")
+        loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        failure: list[BaseException] = []
+        thread = threading.Thread(
+            target=self._serve, args=(loop, ready, failure), name="bybit-simulator", daemon=True
+        )
+        thread.start()
+        if not ready.wait(timeout) or failure:
+            thread.join(timeout)
+            raise RuntimeError("the Bybit simulator did not start") from (
+                failure[0] if failure else None
+            )
+        self._loop, self._thread = loop, thread
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Cut every connection and stop serving; the book stays as it is."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        asyncio.run_coroutine_threadsafe(self._close(), loop).result(timeout)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout)
+        self._loop, self._thread = None, None
+
+    def restart(self) -> None:
+        """Stop, then start again on the same port: what a client sees of an exchange restart."""
+        self.stop()
+        self.start()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _serve(
+        self, loop: asyncio.AbstractEventLoop, ready: threading.Event, failure: list[BaseException]
+    ) -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._open())
+        except BaseException as error:  # handed to start(), which raises it in the caller
+            failure.append(error)
+            ready.set()
+            loop.close()
+            return
+        ready.set()
+        loop.run_forever()
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.close()
+
+    async def _open(self) -> None:
+        app = web.Application()
+        app.router.add_get(PRIVATE_PATH, self._private)
+        app.router.add_route("*", "/{tail:.*}", self._http)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, HOST, self._port, reuse_address=True)
+        await site.start()
+        self._runner = runner
+        self._port = runner.addresses[0][1]
+
+    async def _close(self) -> None:
+        self._abort_connections()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # ---- REST ---------------------------------------------------------------------------------
+
+    async def _http(self, request: web.Request) -> web.StreamResponse:
+        if request.method != "GET" or request.path not in ENDPOINTS:
+            return web.Response(status=404, text="404 page not found")
+        with self._lock:
+            reply = self._rest.answer(
+                request.path, request.query, request.rel_url.raw_query_string, request.headers
+            )
+        content_type = "application/json" if reply.status == 200 else "text/html"
+        return web.Response(
+            status=reply.status, text=reply.body, headers=reply.headers, content_type=content_type
+        )
+
+    # ---- the private WebSocket ----------------------------------------------------------------
+
+    async def _private(self, request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        with self._lock:
+            self._conn_serial += 1
+            conn = Connection(ws, request.transport, self._conn_id())
+            self._connections.add(conn)
+            self._changed.notify_all()
+        writer = asyncio.create_task(self._write(conn))
+        try:
+            async for message in ws:
+                if message.type == WSMsgType.TEXT:
+                    self._on_text(conn, message.data)
+        finally:
+            writer.cancel()
+            with self._lock:
+                self._connections.discard(conn)
+                self._changed.notify_all()
+        return ws
+
+    def _conn_id(self) -> str:
+        # Shaped like Bybit's, e.g. "cejreaspqfh3sjdnldmg-p"; unique per connection.
+        return f"c{self._conn_serial:019d}-sim"
+
+    async def _write(self, conn: Connection) -> None:
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            while True:
+                await conn.ws.send_str(await conn.outbox.get())
+
+    def _on_text(self, conn: Connection, data: str) -> None:
+        try:
+            request = orjson.loads(data)
+            op, args = request.get("op"), request.get("args") or []
+        except (orjson.JSONDecodeError, AttributeError):
+            self._reply(conn, {"success": False, "ret_msg": "error:not json", "op": ""}, None)
+            return
+        req_id = request.get("req_id")
+        if op == "ping":
+            pong = {"op": "pong", "args": [str(self.clock())], "conn_id": conn.conn_id}
+            self._reply(conn, {"req_id": req_id or "", **pong}, None)
+        elif op == "auth":
+            self._auth(conn, args, req_id)
+        elif op in ("subscribe", "unsubscribe"):
+            self._subscribe(conn, op, [str(a) for a in args], req_id)
+        else:
+            self._reply(conn, {"success": False, "ret_msg": f"error:invalid op {op}"}, req_id)
+
+    def _reply(
+        self,
+        conn: Connection,
+        body: JSON,
+        req_id: object,
+        then: Callable[[], None] | None = None,
+    ) -> None:
+        """Answer after the reply latency; ``then`` takes effect just before the answer."""
+        if req_id is not None:
+            body = {"req_id": req_id, **body}
+        body.setdefault("conn_id", conn.conn_id)
+        text = _json(body)
+
+        def send() -> None:
+            if then is not None:
+                then()
+            conn.outbox.put_nowait(text)
+
+        asyncio.get_running_loop().call_later(self._reply_latency, send)
+
+    def _auth(self, conn: Connection, args: list[Any], req_id: object) -> None:
+        with self._lock:
+            reason = self._auth_refusal(args)
+            self._auths.append(AuthAttempt(conn.conn_id, reason == "", reason))
+            self._changed.notify_all()
+        if reason == "":
+            conn.authenticated = True
+        # Bybit's v5 answer to a failed auth says only "Params Error", whatever the cause.
+        body = {"success": reason == "", "ret_msg": "" if reason == "" else "Params Error"}
+        self._reply(conn, {**body, "op": "auth"}, req_id)
+
+    def _auth_refusal(self, args: list[Any]) -> str:
+        """Why this auth is refused, or "" to accept it."""
+        if self._faults.refused_auths > 0:
+            self._faults.refused_auths -= 1
+            return "refused by the test"
+        if len(args) != 3:
+            return "args must be [api_key, expires, signature]"
+        key, expires, signature = args
+        if key != self._credentials.api_key:
+            return "unknown api key"
+        try:
+            expires_at = int(expires)
+        except (TypeError, ValueError):
+            return "expires is not an integer"
+        if expires_at <= self.wall_clock():
+            return "expired"
+        if not signing.same_signature(
+            signing.ws_auth_signature(self._credentials.api_secret, expires_at), str(signature)
+        ):
+            return "bad signature"
+        return ""
+
+    def _subscribe(self, conn: Connection, op: str, topics: list[str], req_id: object) -> None:
+        unknown = [t for t in topics if t not in PRIVATE_TOPICS]
+        if not conn.authenticated or unknown or not topics:
+            why = "Request not authorized" if not conn.authenticated else f"error:topics {unknown}"
+            self._reply(conn, {"success": False, "ret_msg": why, "op": op}, req_id)
+            return
+
+        def apply() -> None:
+            # Topics take effect with the ack, so no push can overtake it.
+            with self._lock:
+                if op == "subscribe":
+                    conn.topics.update(topics)
+                else:
+                    conn.topics.difference_update(topics)
+                self._changed.notify_all()
+
+        self._reply(conn, {"success": True, "ret_msg": "", "op": op}, req_id, then=apply)
+
+    def _fan_out(self, frames: list[tuple[str, str]]) -> None:
+        for topic, text in frames:
+            for conn in self._connections:
+                if conn.authenticated and topic in conn.topics:
+                    conn.outbox.put_nowait(text)
+
+    def _drop(self, clean: bool) -> None:
+        if not clean:
+            self._abort_connections()
+            return
+        for conn in list(self._connections):
+            # Kept in a set until done: the loop holds tasks only weakly.
+            task = asyncio.ensure_future(conn.ws.close(code=WSCloseCode.GOING_AWAY))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
+    def _abort_connections(self) -> None:
+        # abort(), not a close handshake: a cut cable, as clients meet it in the field.
+        for conn in list(self._connections):
+            if conn.transport is not None:
+                conn.transport.abort()
+
+    # ---- operations on the book (each pushes what Bybit would push) ---------------------------
+
+    def _mutate(self, operation: Callable[[ExchangeBook], T]) -> T:
+        with self._lock:
+            try:
+                return operation(self.book)
+            finally:
+                # Also after a failure: a hand close whose fill fails has still placed its order.
+                self._publish(self.book.take_frames())
+
+    def _publish(self, frames: list[JSON]) -> None:
+        self._pushed.extend(frames)
+        loop = self._loop
+        if frames and loop is not None:
+            texts = [(str(f["topic"]), _json(f)) for f in frames]
+            # Frames pushed while nobody listens are lost, as they are on Bybit.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._fan_out, texts)
+
+    def place_order(
+        self,
+        symbol: str,
+        side: str,
+        qty: Quantity,
+        *,
+        order_link_id: str = "",
+        order_type: str = "Limit",
+        price: Quantity | None = None,
+        reduce_only: bool = False,
+        position_idx: int = 0,
+        category: str = "linear",
+        time_in_force: str | None = None,
+        reject_reason: str | None = None,
+    ) -> str:
+        """Place an order (New, or Rejected with ``reject_reason``); returns its orderId."""
+        order = self._mutate(
+            lambda book: book.place_order(
+                symbol,
+                side,
+                _exact(qty),
+                order_link_id=order_link_id,
+                order_type=order_type,
+                price=_optional(price),
+                reduce_only=reduce_only,
+                position_idx=position_idx,
+                category=category,
+                time_in_force=time_in_force,
+                reject_reason=reject_reason,
+            )
+        )
+        return order.order_id
+
+    def fill(self, order: str, qty: Quantity | None = None, price: Quantity | None = None) -> str:
+        """Fill an order (by orderId or orderLinkId), partly or fully; returns the execId."""
+        return self._mutate(lambda b: b.fill(order, _optional(qty), _optional(price))).exec_id
+
+    def cancel(self, order: str) -> None:
+        """Cancel an open order by orderId or orderLinkId."""
+        self._mutate(lambda book: book.cancel(order))
+
+    def close_by_hand(
+        self,
+        symbol: str,
+        *,
+        position_idx: int = 0,
+        category: str = "linear",
+        price: Quantity | None = None,
+    ) -> str:
+        """Close a position as Bybit's app does (Market, empty orderLinkId); returns the execId."""
+        return self._mutate(
+            lambda book: book.close_by_hand(
+                symbol, position_idx=position_idx, category=category, price=_optional(price)
+            )
+        ).exec_id
+
+    def liquidate(
+        self,
+        symbol: str,
+        *,
+        position_idx: int = 0,
+        category: str = "linear",
+        price: Quantity | None = None,
+    ) -> str:
+        """Liquidate a position (positionStatus Liq, execType BustTrade); returns the execId."""
+        return self._mutate(
+            lambda book: book.liquidate(
+                symbol, position_idx=position_idx, category=category, price=_optional(price)
+            )
+        ).exec_id
+
+    def move_mark(self, symbol: str, price: Quantity, *, category: str = "linear") -> None:
+        """Move the mark price of ``symbol`` (seen by REST; Bybit pushes nothing for it)."""
+        self._mutate(lambda book: book.move_mark(symbol, _exact(price), category))
+
+    def open_position(
+        self,
+        symbol: str,
+        side: str,
+        size: Quantity,
+        avg_price: Quantity,
+        *,
+        position_idx: int = 0,
+        category: str = "linear",
+        mark_price: Quantity | None = None,
+    ) -> None:
+        """Put a position on the book outright, as if opened before anyone watched."""
+        self._mutate(
+            lambda book: book.open_position(
+                symbol,
+                side,
+                _exact(size),
+                _exact(avg_price),
+                position_idx=position_idx,
+                category=category,
+                mark_price=_optional(mark_price),
+            )
+        )
+
+    def push_wallet(self) -> None:
+        """Push a ``wallet`` frame with the account as it stands."""
+        self._mutate(lambda book: book.push_wallet())
+
+    def read(self, view: Callable[[ExchangeBook], T]) -> T:
+        """Run ``view`` on the book under the simulator's lock (a consistent read)."""
+        with self._lock:
+            return view(self.book)
+
+    # ---- faults -------------------------------------------------------------------------------
+
+    def drop_connections(self, *, clean: bool = False) -> None:
+        """Cut every private-stream connection: abruptly, or ``clean`` with close code 1001."""
+        loop = self._loop
+        if loop is not None:
+            loop.call_soon_threadsafe(self._drop, clean)
+
+    def refuse_auth(self, n: int = 1) -> None:
+        """Answer the next ``n`` auth attempts with Bybit's failure, whatever they carry."""
+        with self._lock:
+            self._faults.refused_auths += n
+
+    def rate_limit(self, n: int = 1, how: RateLimitHow = "retCode") -> None:
+        """Rate-limit the next ``n`` REST answers: retCode 10006, or HTTP 429 or 403."""
+        if how not in ("retCode", "429", "403"):
+            raise ValueError(f"how must be retCode, 429 or 403, not {how!r}")
+        with self._lock:
+            self._faults.rest.extend([(how, 10006, RET_MSGS[10006])] * n)
+
+    def error(self, n: int = 1, ret_code: int = 10016, ret_msg: str | None = None) -> None:
+        """Answer the next ``n`` REST requests with this retCode (HTTP 200, empty result)."""
+        with self._lock:
+            self._faults.rest.extend([("retCode", ret_code, ret_msg or "")] * n)
+
+    def set_page_size(self, size: int | None) -> None:
+        """Cap every page at ``size`` items whatever ``limit`` asks (None: no cap)."""
+        with self._lock:
+            self._faults.page_size = size
+
+    # ---- what happened ------------------------------------------------------------------------
+
+    def rest_answers(self) -> list[RestAnswer]:
+        """Every REST answer so far, oldest first."""
+        with self._lock:
+            return list(self._rest.answers)
+
+    def auth_attempts(self) -> list[AuthAttempt]:
+        """Every private-stream auth so far, oldest first."""
+        with self._lock:
+            return list(self._auths)
+
+    def pushed_frames(self) -> list[JSON]:
+        """Every frame the book pushed (delivered or not), oldest first."""
+        with self._lock:
+            return list(self._pushed)
+
+    def connection_count(self) -> int:
+        """How many private-stream connections are open."""
+        with self._lock:
+            return len(self._connections)
+
+    def wait_for(self, condition: Callable[[], bool], timeout: float = 5.0) -> bool:
+        """Block until ``condition`` holds or ``timeout`` passes; False on timeout.
+
+        The condition is checked whenever a connection, an auth or a subscription changes.
+        """
+        with self._changed:
+            return self._changed.wait_for(condition, timeout)
+
+    def wait_subscribed(
+        self, topics: tuple[str, ...] = PRIVATE_TOPICS, *, clients: int = 1, timeout: float = 5.0
+    ) -> bool:
+        """Block until ``clients`` authenticated connections hold every one of ``topics``."""
+
+        def ready() -> bool:
+            holding = [c for c in self._connections if c.topics.issuperset(topics)]
+            return len(holding) >= clients
+
+        return self.wait_for(ready, timeout)
+
+    def connection_ids(self) -> list[str]:
+        """The conn_id of every open private-stream connection."""
+        with self._lock:
+            return sorted(c.conn_id for c in self._connections)
