@@ -1,4 +1,5 @@
-# trueup: `make run` shows it working, `make test` proves it, `make bench` measures it.
+# trueup: `make run` shows it working live, `make sample` on a recorded capture,
+# `make test` proves it, `make bench` measures it.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -6,10 +7,11 @@ INSTALLED := $(VENV)/.installed
 SAMPLE := samples/bybit-session.jsonl
 RUN_DIR := run
 TRUEUP := $(BIN)/trueup --store $(RUN_DIR)/journal.db
+SAMPLE_TRUEUP := $(BIN)/trueup --store $(RUN_DIR)/sample.db
 # The sample's last instant: verdicts are given as of then, not as of today.
 SAMPLE_END := 1762199335000
 
-.PHONY: install run test lint typecheck bench clean
+.PHONY: install run sample test lint typecheck bench clean
 
 install: $(INSTALLED)
 
@@ -22,16 +24,23 @@ $(INSTALLED): pyproject.toml requirements.lock
 
 run: $(INSTALLED)
 	@mkdir -p $(RUN_DIR) && rm -f $(RUN_DIR)/journal.db*
+	$(TRUEUP) demo --scenario samples/scenarios/demo.jsonl
+	@echo "== how XRPUSDT came to drift, replayed from the journal"
+	$(TRUEUP) audit --venue bybit --account main --symbol XRPUSDT
+
+# The capture path: a recorded Bybit session ingested, reconciled and audited.
+sample: $(INSTALLED)
+	@mkdir -p $(RUN_DIR) && rm -f $(RUN_DIR)/sample.db*
 	@echo "== ingest the sample Bybit session; the detectors run as it goes in"
-	$(TRUEUP) ingest $(SAMPLE)
+	$(SAMPLE_TRUEUP) ingest $(SAMPLE)
 	@echo "== what the detectors emitted"
-	$(TRUEUP) events --emitted
+	$(SAMPLE_TRUEUP) events --emitted
 	@echo "== positions, local beside exchange"
-	$(TRUEUP) positions
+	$(SAMPLE_TRUEUP) positions
 	@echo "== may the bot open ETHUSDT? (exit 1 means no)"
-	@$(TRUEUP) can-open --venue bybit --account main --symbol ETHUSDT --at $(SAMPLE_END) || echo "(exit status $$?)"
+	@$(SAMPLE_TRUEUP) can-open --venue bybit --account main --symbol ETHUSDT --at $(SAMPLE_END) || echo "(exit status $$?)"
 	@echo "== how BTCUSDT came to be what it is"
-	$(TRUEUP) audit --venue bybit --account main --symbol BTCUSDT
+	$(SAMPLE_TRUEUP) audit --venue bybit --account main --symbol BTCUSDT
 
 test: lint $(INSTALLED)
 	$(BIN)/pytest -q

@@ -15,6 +15,7 @@ from trueup.domain.emitted import Emitted
 from trueup.projections.audit import audit
 from trueup.projections.reconciliation import ReconciliationProjection
 from trueup.runners import operator, output
+from trueup.runners.demo import run_demo
 from trueup.runners.gc_policy import relaxed_gc
 from trueup.runners.ingest import Ingestor
 from trueup.runners.live import run_live
@@ -137,6 +138,12 @@ def _process_commands(commands: Commands) -> None:
     run.add_argument("--no-projections", action="store_true", help="leave them to workers")
     run.set_defaults(command=_run)
 
+    demo = commands.add_parser(
+        "demo", help="simulated Bybit and Hyperliquid, live-ingested, every detector firing"
+    )
+    demo.add_argument("--scenario", type=Path, default=Path("samples/scenarios/demo.jsonl"))
+    demo.set_defaults(command=_demo)
+
     worker = commands.add_parser("worker", help="run the projections, following the journal")
     worker.add_argument("--poll-ms", type=int, default=100, help="how often to look for inputs")
     worker.add_argument("--batch", type=int, default=1000, help="inputs per transaction")
@@ -190,6 +197,14 @@ def _run(journal: Journal, args: argparse.Namespace) -> int:
     )
     count = live.ingestor.count
     print(f"stopped: {count.accepted} inputs accepted, {count.rejected} rejected")
+    return EXIT_OK
+
+
+def _demo(journal: Journal, args: argparse.Namespace) -> int:
+    # The demo's own lines tell the story; the clients' reports of the drops it causes on
+    # purpose would only confuse it.
+    logging.basicConfig(level=logging.CRITICAL)
+    run_demo(journal, args.scenario)
     return EXIT_OK
 
 

@@ -9,6 +9,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 from typing import BinaryIO
@@ -17,6 +18,7 @@ import orjson
 
 from trueup.adapters.feed import Clock, Feed, Record
 from trueup.adapters.store.journal import Journal
+from trueup.domain.emitted import Emitted
 from trueup.domain.rules.config import RuleConfig
 from trueup.projections.reconciliation import ReconciliationProjection
 from trueup.runners.ingest import Ingestor
@@ -40,6 +42,7 @@ class LiveIngest:
         record: BinaryIO | None = None,
         tick_ms: int = 1_000,
         clock: Clock = wall_clock,
+        on_emitted: Callable[[Emitted], object] | None = None,
     ) -> None:
         self.projection = ReconciliationProjection(journal, config) if projections else None
         self.ingestor = Ingestor(journal, batch_size=500, after_flush=self._detect)
@@ -47,7 +50,7 @@ class LiveIngest:
         self.tick_ms = tick_ms
         self.clock = clock
         self.inbox: queue.Queue[Record] = queue.Queue()
-        self.emitted: list[str] = []
+        self.on_emitted = on_emitted
 
     def put(self, record: Record) -> None:
         """The feeds' sink: safe from any thread."""
@@ -56,8 +59,9 @@ class LiveIngest:
     def _detect(self) -> None:
         if self.projection is not None:
             for event in self.projection.catch_up():
-                self.emitted.append(event.type)
                 log.info("%s %s %s", event.type, event.symbol or "", getattr(event, "reason", ""))
+                if self.on_emitted is not None:
+                    self.on_emitted(event)
 
     def run(self, stop: threading.Event) -> None:
         """Write until ``stop`` is set and the inbox is drained."""

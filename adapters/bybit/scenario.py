@@ -84,7 +84,8 @@ def _milliseconds(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def _step(line: int, fields: object) -> Step:
+def read_step(line: int, fields: object) -> Step:
+    """One step from its JSON object; ``line`` is where it stands, for errors."""
     where = f"line {line}"
     if not isinstance(fields, dict):
         raise ScenarioError(f"{where}: a step is a JSON object")
@@ -112,9 +113,9 @@ def parse_scenario(text: str) -> list[Step]:
     try:
         if text.lstrip().startswith("["):
             items = json.loads(text, parse_float=Decimal)
-            return [_step(n, fields) for n, fields in enumerate(items, start=1)]
+            return [read_step(n, fields) for n, fields in enumerate(items, start=1)]
         return [
-            _step(n, json.loads(raw, parse_float=Decimal))
+            read_step(n, json.loads(raw, parse_float=Decimal))
             for n, raw in enumerate(text.splitlines(), start=1)
             if raw.strip()
         ]
@@ -135,13 +136,17 @@ def run_scenario(
     for step in steps:
         if step.delay_ms:
             sleep(step.delay_ms / 1000)
-        run = STEPS[step.name].run
-        if run is None:
-            sleep(step.args["ms"] / 1000)
-            results.append(None)
-            continue
-        try:
-            results.append(run(simulator, dict(step.args)))
-        except (ValueError, TypeError) as error:
-            raise ScenarioError(f"line {step.line} ({step.name}): {error}") from error
+        results.append(run_step(simulator, step, sleep))
     return results
+
+
+def run_step(simulator: BybitSimulator, step: Step, sleep: Sleep = time.sleep) -> object:
+    """Run one step now (its delay is the caller's); returns what the simulator returned."""
+    run = STEPS[step.name].run
+    if run is None:
+        sleep(step.args["ms"] / 1000)
+        return None
+    try:
+        return run(simulator, dict(step.args))
+    except (ValueError, TypeError) as error:
+        raise ScenarioError(f"line {step.line} ({step.name}): {error}") from error
