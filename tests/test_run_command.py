@@ -1,0 +1,82 @@
+"""`trueup run` as a process: live until SIGTERM, then a clean stop; its recording replays to
+the same emitted events; and the API secret appears nowhere it writes."""
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.live_harness import wait_for
+from trueup.adapters.bybit.simulator import BybitSimulator
+from trueup.adapters.store import codec
+from trueup.adapters.store.journal import Journal
+from trueup.domain.emitted import Emitted
+from trueup.runners.cli import main
+
+KEY, SECRET = "run-key-0123456789", "run-secret-9876543210abcdef"
+
+
+@pytest.fixture
+def sim() -> Iterator[BybitSimulator]:
+    with BybitSimulator(api_key=KEY, api_secret=SECRET) as simulator:
+        yield simulator
+
+
+def emitted(store: str) -> list[bytes]:
+    with Journal.open(store) as journal:
+        return [codec.encode_emitted(e) for _, e in journal.all_events() if isinstance(e, Emitted)]
+
+
+def test_run_records_what_it_receives_stops_on_sigterm_and_keeps_the_secret(
+    sim: BybitSimulator, tmp_path: Path
+) -> None:
+    store, record = str(tmp_path / "live.db"), tmp_path / "capture.jsonl"
+    environment = {**os.environ, "BYBIT_API_KEY": KEY, "BYBIT_API_SECRET": SECRET}
+    command = [
+        sys.executable,
+        "-m",
+        "trueup.runners.cli",
+        "--store",
+        store,
+        "run",
+        "--venue",
+        "bybit",
+        "--account",
+        "main",
+        "--base-url",
+        sim.base_url,
+        "--record",
+        str(record),
+        "--poll-interval",
+        "0.5",
+    ]
+    process = subprocess.Popen(
+        command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert sim.wait_subscribed(timeout=15)
+        sim.open_position("DOGEUSDT", "Buy", "1500", "0.18")
+        order = sim.place_order("BTCUSDT", "Buy", "0.3", price="100000")
+        sim.fill(order)
+        wait_for(
+            "an UNTRACKED_POSITION",
+            lambda: any(b'"UNTRACKED_POSITION"' in e for e in emitted(store)),
+            timeout=20,
+        )
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert "stopped:" in out
+    journal_files = b"".join(p.read_bytes() for p in tmp_path.glob("live.db*"))
+    written = record.read_text() + out + err + journal_files.decode("latin-1")
+    assert SECRET not in written
+    assert KEY not in record.read_text()
+
+    replayed = str(tmp_path / "replay.db")
+    assert main(["--store", replayed, "ingest", str(record)]) == 0
+    assert emitted(replayed) == emitted(store)
