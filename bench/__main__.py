@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import partial
 from importlib import metadata
 
-from bench import breakdown, isolated, latency, memory, replay, throughput
+from bench import breakdown, isolated, latency, live_latency, memory, replay, throughput
 from bench.report import Figure, table
 from bench.stores import PostgresStore, SQLiteStore, postgres, scratch_sqlite
 from bench.workload import capture_lines, holding_lines
@@ -40,6 +40,7 @@ class Sizes:
     replay_events: int
     repeats: int
     latency_samples: int
+    live: live_latency.Counts
 
 
 def parse(argv: list[str]) -> Sizes:
@@ -60,6 +61,7 @@ def parse(argv: list[str]) -> Sizes:
         args.replay_events // scale,
         args.repeats,
         args.latency_samples // scale,
+        live_latency.QUICK if args.quick else live_latency.Counts(),
     )
 
 
@@ -149,6 +151,11 @@ def detection_latency(
     return rows
 
 
+def live_detection_latency(sqlite: SQLiteStore, sizes: Sizes) -> list[live_latency.Measured]:
+    """End to end through the venue clients against the simulators, on SQLite."""
+    return live_latency.measure(sqlite, sizes.live, progress)
+
+
 def header(sizes: Sizes) -> str:
     versions = ", ".join(
         f"{name} {metadata.version(name)}" for name in ("eventsourcing", "psycopg", "orjson")
@@ -185,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         figures += [*fold_figures, audit_figure]
         growth = session_audits(sqlite, sizes)
         latencies = detection_latency(sqlite, server, sizes)
+        live = live_detection_latency(sqlite, sizes)
     polling = latency.polling_baseline()
     print(header(sizes))
     print()
@@ -204,6 +212,11 @@ def main(argv: list[str] | None = None) -> int:
     print("detection latency: input appended -> the emitted event it causes stored:")
     print(latency.latency_table(latencies, polling))
     print(latency.legend(polling))
+    print()
+    print("end-to-end detection latency, live: the simulated exchange changes a position ->")
+    print("the emitted event it causes stored (venue client, LiveIngest, SQLite):")
+    print(live_latency.live_table(live, polling))
+    print(live_latency.legend(live, sizes.live))
     for note in notes:
         print(note)
     return 0
