@@ -1,4 +1,4 @@
-"""The journal: an append-only log of input events on eventsourcing's application recorder.
+"""The journal: an append-only log of events on eventsourcing's process recorder.
 
 Each account's inputs form one stream, in arrival order. Beside each input a marker is
 stored under the input's own id (uuid5 of its content), whose uniqueness makes appending
