@@ -99,3 +99,19 @@ def test_a_burst_of_rate_limits_is_reported_and_closes_nothing(
     kinds = {e.type for e in emitted(store)}
     assert "POSITION_CLOSED" not in kinds
     assert exchange_qty(store, "SOL") == 10
+
+
+def test_a_simulator_restart_ends_with_the_journal_in_step(
+    sim: HyperliquidSimulator, tmp_path: Path
+) -> None:
+    store = str(tmp_path / "live.db")
+    with live_ingest(store, feed_for(sim)):
+        sim.wait_subscribed("userFills", USER)
+        sim.fill(USER, sim.open_order(USER, "BTC", is_buy=True, sz="1", limit_px="100"))
+        wait_for("BTC", lambda: exchange_qty(store, "BTC") == 1)
+        sim.stop()
+        sim.start()  # same port, same book
+        sim.fill(USER, sim.open_order(USER, "ETH", is_buy=False, sz="3", limit_px="10"))
+        wait_for_emitted(store, "WS_RECONNECT", timeout=30)
+        wait_for("ETH after the restart", lambda: exchange_qty(store, "ETH") == -3)
+        assert exchange_qty(store, "BTC") == 1

@@ -116,9 +116,11 @@ class HyperliquidSimulator:
     def start(self) -> None:
         if self._thread is not None:
             raise RuntimeError("the simulator is already running")
-        # Bound here, before the loop runs, so base_url is known as soon as start returns.
+        # Bound here, before the loop runs, so base_url is known as soon as start returns;
+        # a restart binds the same port again (a free one the first time), book kept.
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", self._port))
         sock.listen(128)
         sock.setblocking(False)
         self._port = sock.getsockname()[1]
