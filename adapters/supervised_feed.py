@@ -10,6 +10,7 @@ poller re-syncs every interval as the fallback, backing off while rate-limited.
 import logging
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 
 from trueup.adapters import feed_status
 from trueup.adapters.feed import Clock, Sink
@@ -18,6 +19,14 @@ log = logging.getLogger("trueup.feed")
 
 MAX_BACKOFF_S = 30.0
 MAX_POLL_BACKOFF_S = 60.0
+
+
+def close_quietly(close: Callable[[], object]) -> None:
+    """Close a client's stream, whatever state it is in: one already gone closes as it can."""
+    try:
+        close()
+    except Exception:
+        log.debug("closing a dead stream", exc_info=True)
 
 
 class SupervisedFeed(ABC):

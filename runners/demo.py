@@ -25,7 +25,7 @@ from trueup.adapters.hyperliquid.simulator import HyperliquidSimulator
 from trueup.adapters.store.journal import Journal
 from trueup.domain.emitted import Emitted
 from trueup.domain.rules.config import RuleConfig
-from trueup.domain.rules.findings import open_findings
+from trueup.projections.positions import position_rows
 from trueup.projections.reconciliation import replay
 from trueup.runners import output
 from trueup.runners.live import LiveIngest, wall_clock
@@ -144,25 +144,7 @@ class Demo:
             raise UsageError(f"demo: unknown hyperliquid step {kind!r}")
 
     def show_positions(self) -> None:
-        reconciler = replay(self.journal, DEMO_RULES)
-        rows = []
-        for (venue, account), book in sorted(reconciler.books.items()):
-            for key, position in sorted(book.positions.items()):
-                if position.exchange is None and not position.opened:
-                    continue
-                memory = reconciler.memories[(venue, account)]
-                findings = open_findings(book, memory, reconciler.config, key)
-                rows.append(
-                    {
-                        "venue": venue,
-                        "account": account[:10],
-                        "symbol": key.symbol,
-                        "position_idx": key.position_idx,
-                        "local_qty": str(position.local_qty),
-                        "exchange_qty": str(position.exchange_qty),
-                        "findings": findings,
-                    }
-                )
+        rows = position_rows(replay(self.journal, DEMO_RULES))
         with self._lock:
             self.out.write("\n")
             output.print_positions(rows, self.out)

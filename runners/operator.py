@@ -8,7 +8,6 @@ shows who cleaned what and when.
 import argparse
 import getpass
 import sys
-import time
 
 import orjson
 
@@ -19,40 +18,22 @@ from trueup.domain.events import InputRejected
 from trueup.domain.rules.can_open import can_open
 from trueup.domain.rules.findings import open_findings, stale_positions
 from trueup.projections.audit import position_state
+from trueup.projections.positions import position_rows
 from trueup.projections.reconciliation import ReconciliationProjection, replay
 from trueup.runners import output
 from trueup.runners.ingest import Ingestor
+from trueup.runners.live import wall_clock
 from trueup.runners.usage import EXIT_NO, EXIT_OK, UsageError
 
 
 def now_ms(args: argparse.Namespace) -> int:
     """The instant a verdict is for: --at, else the wall clock (runners may read it)."""
     at: int | None = getattr(args, "at", None)
-    return at if at is not None else int(time.time() * 1000)
+    return at if at is not None else wall_clock()
 
 
 def positions(journal: Journal, args: argparse.Namespace) -> int:
-    reconciler = replay(journal, args.rule_config)
-    rows = []
-    for (venue, account), book in sorted(reconciler.books.items()):
-        memory = reconciler.memories[(venue, account)]
-        for key in sorted(book.positions):
-            position = book.positions[key]
-            if position.exchange is None and not position.local:
-                continue
-            rows.append(
-                {
-                    "venue": venue,
-                    "account": account,
-                    "category": key.category,
-                    "symbol": key.symbol,
-                    "position_idx": key.position_idx,
-                    "local_qty": str(position.local_qty),
-                    "exchange_qty": str(position.exchange_qty),
-                    "findings": open_findings(book, memory, reconciler.config, key),
-                    "state": position_state(book, position),
-                }
-            )
+    rows = position_rows(replay(journal, args.rule_config))
     if args.json:
         for row in rows:
             output.write_json(row)

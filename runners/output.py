@@ -97,7 +97,7 @@ def print_positions(rows: list[JSON], out: TextIO | None = None) -> None:
     for row in rows:
         status = "; ".join(row["findings"]) or "OK"
         out.write(
-            f"{row['venue'] + '/' + row['account']:<16} {row['symbol']:<12} "
+            f"{_account(row['venue'], row['account']):<16} {row['symbol']:<12} "
             f"{row['position_idx']:>3} {row['local_qty']:>12} {row['exchange_qty']:>12}  {status}\n"
         )
 
@@ -141,3 +141,8 @@ def describe_emitted(event: Emitted) -> str:
         shown = moment(value) if name == "until" else value
         parts.append(f"{name}={shown}")
     return " ".join(parts)
+
+
+def _account(venue: str, account: str) -> str:
+    # A Hyperliquid account is a 42-character address: its start tells it apart.
+    return f"{venue}/{account[:10]}"

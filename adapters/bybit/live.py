@@ -14,7 +14,7 @@ from pybit.exceptions import FailedRequestError
 
 from trueup.adapters.bybit import messages
 from trueup.adapters.feed import Clock, Record
-from trueup.adapters.supervised_feed import SupervisedFeed
+from trueup.adapters.supervised_feed import SupervisedFeed, close_quietly
 
 log = logging.getLogger("trueup.bybit")
 
@@ -107,10 +107,7 @@ class BybitFeed(SupervisedFeed):
     def close_stream(self) -> None:
         ws, self._ws = self._ws, None
         if ws is not None:
-            try:
-                ws.exit()
-            except Exception:  # a stream already gone closes as it can
-                log.debug("closing a dead stream", exc_info=True)
+            close_quietly(ws.exit)
 
     def stream_lost(self) -> str | None:
         if self._ws is None:

@@ -16,7 +16,7 @@ from hyperliquid.websocket_manager import WebsocketManager
 
 from trueup.adapters.feed import Clock
 from trueup.adapters.hyperliquid import messages
-from trueup.adapters.supervised_feed import SupervisedFeed
+from trueup.adapters.supervised_feed import SupervisedFeed, close_quietly
 
 log = logging.getLogger("trueup.hyperliquid")
 
@@ -55,10 +55,7 @@ class HyperliquidFeed(SupervisedFeed):
     def close_stream(self) -> None:
         ws, self._ws = self._ws, None
         if ws is not None:
-            try:
-                ws.stop()
-            except Exception:  # a stream already gone closes as it can
-                log.debug("closing a dead stream", exc_info=True)
+            close_quietly(ws.stop)
 
     def stream_lost(self) -> str | None:
         if self._ws is None:
