@@ -4,6 +4,7 @@ Live ingest builds the same lines from what it receives, so a capture replays ex
 Nothing raises here: an input that cannot be used becomes an InputRejected event.
 """
 
+import logging
 from collections.abc import Callable
 
 import orjson
@@ -13,56 +14,70 @@ from trueup.adapters.bybit import wire as bybit_wire
 from trueup.adapters.envelope import Envelope
 from trueup.adapters.hyperliquid import wire as hyperliquid_wire
 from trueup.adapters.payload import Payload
-from trueup.domain.errors import ErrorReply, MalformedInput
+from trueup.domain.errors import ErrorReply, MalformedInput, shown
+from trueup.domain.decimals import to_instant
 from trueup.domain.events import ClockTicked, InputEvent, InputRejected
 from trueup.domain.keys import input_id
 
 CHANNELS = ("ws", "rest", "intent", "operator", "feed", "clock")
+log = logging.getLogger("trueup.capture")
 VenueDecoder = Callable[[Envelope, str, Payload], InputEvent]
 VENUES: dict[str, VenueDecoder] = {
     "bybit": bybit_wire.decode,
     "hyperliquid": hyperliquid_wire.decode,
 }
+# Per venue, the REST endpoint whose reply is a position snapshot (pages of one).
+POSITION_SNAPSHOTS: dict[str, str] = {
+    "bybit": bybit_wire.POSITION_SNAPSHOT,
+    "hyperliquid": hyperliquid_wire.POSITION_SNAPSHOT,
+}
 
 
 def decode_line(line: str | bytes) -> InputEvent:
     """Turn one capture line into the event to append; never raises on bad input."""
-    raw = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
-    raw = raw.rstrip("\r\n")
+    data = line.encode("utf-8", "surrogateescape") if isinstance(line, str) else line
+    data = data.rstrip(b"\r\n")
     try:
-        parsed = orjson.loads(raw)
+        raw = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        # Kept, and keyed by its own bytes: two lines that differ only in invalid bytes
+        # stay two inputs.
+        reason = f"not UTF-8: byte {data[error.start]:#04x} at offset {error.start}"
+        return _rejected(data, data.decode("utf-8", "backslashreplace"), reason)
+    try:
+        parsed = orjson.loads(data)
+        canonical = orjson.dumps(parsed, option=orjson.OPT_SORT_KEYS)
     except orjson.JSONDecodeError as error:
-        return _rejected(raw, f"not JSON: {error}", None, None)
-    canonical = orjson.dumps(parsed, option=orjson.OPT_SORT_KEYS)
+        return _rejected(data, raw, f"not JSON: {error}")
+    except orjson.JSONEncodeError:
+        return _rejected(data, raw, "JSON nested too deeply to be a capture line")
     envelope = Envelope(str(input_id(canonical)), 0, "", "", raw)
     try:
-        fields = Payload(parsed, "line")
-        envelope = envelope._replace(at=_receive_time(fields))
-        channel = fields.choice("channel", CHANNELS)
-        if channel == "clock":
-            return ClockTicked(**envelope.header())
-        envelope = envelope._replace(venue=fields.text("venue"), account=fields.text("account"))
-        if channel == "intent":
-            return intents.decode(envelope, fields.child("data"))
-        if channel == "operator":
-            return intents.decode_operator(envelope, fields.child("data"))
-        if channel == "feed":
-            return feed_status.decode(envelope, fields.child("data"))
-        venue = VENUES.get(envelope.venue)
-        if venue is None:
-            raise MalformedInput(f"line.venue: {envelope.venue!r} is not one of {sorted(VENUES)}")
-        return venue(envelope, channel, fields)
-    except ErrorReply as error:
+        return _decode_fields(envelope, parsed)
+    except (ErrorReply, MalformedInput) as error:
         return _rejected_envelope(envelope, parsed, error)
-    except MalformedInput as error:
-        return _rejected_envelope(envelope, parsed, error)
+    except Exception as error:  # noqa: BLE001 - one bad line must never stop an ingest
+        log.exception("a capture line could not be decoded")
+        return _rejected_envelope(envelope, parsed, MalformedInput(f"not decodable: {error!r:.200}"))
 
 
-def _receive_time(fields: Payload) -> int:
-    at = fields.integer("at")
-    if at < 0:
-        raise MalformedInput("line.at: must be epoch milliseconds, not negative")
-    return at
+def _decode_fields(envelope: Envelope, parsed: object) -> InputEvent:
+    fields = Payload(parsed, "line")
+    envelope = envelope._replace(at=to_instant(fields.fields.get("at"), "line.at"))
+    channel = fields.choice("channel", CHANNELS)
+    if channel == "clock":
+        return ClockTicked(**envelope.header())
+    envelope = envelope._replace(venue=fields.text("venue"), account=fields.text("account"))
+    if channel == "intent":
+        return intents.decode(envelope, fields.child("data"))
+    if channel == "operator":
+        return intents.decode_operator(envelope, fields.child("data"))
+    if channel == "feed":
+        return feed_status.decode(envelope, fields.child("data"))
+    venue = VENUES.get(envelope.venue)
+    if venue is None:
+        raise MalformedInput(f"line.venue: {shown(envelope.venue)} is not one of {sorted(VENUES)}")
+    return venue(envelope, channel, fields)
 
 
 def _rejected_envelope(
@@ -71,10 +86,15 @@ def _rejected_envelope(
     fields = parsed if isinstance(parsed, dict) else {}
     channel = fields.get("channel")
     endpoint = fields.get("endpoint")
-    # Keep the account it came from where the line says so, so it is listed with it.
+    # Keep when and for which account it came, where the line says so, so it is listed
+    # with that account and in its place in time.
     venue, account = fields.get("venue"), fields.get("account")
     if isinstance(venue, str) and isinstance(account, str):
         envelope = envelope._replace(venue=venue, account=account)
+    try:
+        envelope = envelope._replace(at=to_instant(fields.get("at"), "line.at"))
+    except MalformedInput:
+        pass  # the reason already says so, or says something worse
     return InputRejected(
         **envelope.header(),
         reason=str(error),
@@ -82,16 +102,21 @@ def _rejected_envelope(
         endpoint=endpoint if isinstance(endpoint, str) else None,
         ret_code=error.ret_code if isinstance(error, ErrorReply) else None,
         http_status=error.http_status if isinstance(error, ErrorReply) else None,
+        position_snapshot=(
+            channel == "rest"
+            and endpoint is not None
+            and endpoint == POSITION_SNAPSHOTS.get(envelope.venue)
+        ),
     )
 
 
-def _rejected(raw: str, reason: str, channel: str | None, endpoint: str | None) -> InputRejected:
-    envelope = Envelope(str(input_id(raw.encode())), 0, "", "", raw)
+def _rejected(data: bytes, raw: str, reason: str) -> InputRejected:
+    envelope = Envelope(str(input_id(data)), 0, "", "", raw)
     return InputRejected(
         **envelope.header(),
         reason=reason,
-        channel=channel,
-        endpoint=endpoint,
+        channel=None,
+        endpoint=None,
         ret_code=None,
         http_status=None,
     )

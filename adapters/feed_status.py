@@ -6,7 +6,7 @@ WS_RECONNECT events the live run did.
 
 from trueup.adapters.envelope import Envelope
 from trueup.adapters.payload import Payload
-from trueup.domain.errors import UnknownInput
+from trueup.domain.errors import UnknownInput, shown
 from trueup.domain.events import InputEvent, StreamReconnected
 
 
@@ -21,7 +21,7 @@ def reconnected(
 def decode(envelope: Envelope, data: Payload) -> InputEvent:
     event = data.text("event")
     if event != "reconnected":
-        raise UnknownInput(f"data.event: {event!r} is not one of ['reconnected']")
+        raise UnknownInput(f"data.event: {shown(event)} is not one of ['reconnected']")
     return StreamReconnected(
         **envelope.header(),
         stream=data.text("stream"),

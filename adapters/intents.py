@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 from trueup.adapters.envelope import Envelope
 from trueup.adapters.payload import Payload
-from trueup.domain.errors import MalformedInput, UnknownInput
+from trueup.domain.errors import MalformedInput, UnknownInput, shown
 from trueup.domain.events import (
     MODES,
     PURPOSES,
@@ -92,7 +92,7 @@ def decode(envelope: Envelope, data: Payload) -> InputEvent:
     kind = data.text("kind")
     decoder = DECODERS.get(kind)
     if decoder is None:
-        raise UnknownInput(f"data.kind: {kind!r} is not one of {sorted(DECODERS)}")
+        raise UnknownInput(f"data.kind: {shown(kind)} is not one of {sorted(DECODERS)}")
     return decoder(envelope, data)
 
 
@@ -103,7 +103,7 @@ def decode_operator(envelope: Envelope, data: Payload) -> InputEvent:
     """An operator's action on the local book, recorded so an audit shows who did what."""
     action = data.text("action")
     if action != "clean_position":
-        raise UnknownInput(f"data.action: {action!r} is not one of ['clean_position']")
+        raise UnknownInput(f"data.action: {shown(action)} is not one of ['clean_position']")
     return LocalPositionCleaned(
         **envelope.header(),
         position_id=data.text("position_id"),

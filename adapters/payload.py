@@ -4,8 +4,14 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from trueup.domain.decimals import to_decimal, to_millis, to_optional_decimal
-from trueup.domain.errors import MalformedInput
+from trueup.domain.decimals import (
+    to_decimal,
+    to_integer,
+    to_millis,
+    to_optional_decimal,
+    to_quantity,
+)
+from trueup.domain.errors import MalformedInput, shown
 
 
 class Payload:
@@ -34,7 +40,7 @@ class Payload:
     def text(self, name: str) -> str:
         value = self._required(name)
         if not isinstance(value, str):
-            raise MalformedInput(f"{self._path(name)}: expected a string, got {value!r}")
+            raise MalformedInput(f"{self._path(name)}: expected a string, got {shown(value)}")
         return value
 
     def optional_text(self, name: str, default: str = "") -> str:
@@ -42,22 +48,17 @@ class Payload:
         if value is None:
             return default
         if not isinstance(value, str):
-            raise MalformedInput(f"{self._path(name)}: expected a string, got {value!r}")
+            raise MalformedInput(f"{self._path(name)}: expected a string, got {shown(value)}")
         return value
 
     def choice(self, name: str, allowed: tuple[str, ...]) -> str:
         value = self.text(name)
         if value not in allowed:
-            raise MalformedInput(f"{self._path(name)}: {value!r} is not one of {list(allowed)}")
+            raise MalformedInput(f"{self._path(name)}: {shown(value)} is not one of {list(allowed)}")
         return value
 
     def integer(self, name: str) -> int:
-        value = self._required(name)
-        if isinstance(value, str) and value.lstrip("-").isdigit():
-            return int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise MalformedInput(f"{self._path(name)}: expected an integer, got {value!r}")
-        return value
+        return to_integer(self._required(name), self._path(name))
 
     def optional_integer(self, name: str) -> int | None:
         value = self.fields.get(name)
@@ -66,11 +67,19 @@ class Payload:
     def boolean(self, name: str, default: bool = False) -> bool:
         value = self.fields.get(name, default)
         if not isinstance(value, bool):
-            raise MalformedInput(f"{self._path(name)}: expected true or false, got {value!r}")
+            raise MalformedInput(f"{self._path(name)}: expected true or false, got {shown(value)}")
         return value
 
     def decimal(self, name: str) -> Decimal:
         return to_decimal(self._required(name), self._path(name))
+
+    def quantity(self, name: str) -> Decimal:
+        """A size: a decimal that is never negative."""
+        return to_quantity(self._required(name), self._path(name))
+
+    def optional_quantity(self, name: str) -> Decimal | None:
+        value = self.fields.get(name)
+        return None if value is None or value == "" else self.quantity(name)
 
     def positive_decimal(self, name: str) -> Decimal:
         value = self.decimal(name)
@@ -91,5 +100,5 @@ class Payload:
         """The objects of an array field, each addressed by its index in errors."""
         value = self._required(name)
         if not isinstance(value, list):
-            raise MalformedInput(f"{self._path(name)}: expected an array, got {value!r}")
+            raise MalformedInput(f"{self._path(name)}: expected an array, got {shown(value)}")
         return [Payload(item, f"{self._path(name)}[{i}]") for i, item in enumerate(value)]

@@ -11,6 +11,7 @@ from trueup.domain.events import (
     AccountModeSet,
     ExecutionsReported,
     InputEvent,
+    InputRejected,
     LocalPositionCleaned,
     LocalPositionClosed,
     LocalPositionOpened,
@@ -24,6 +25,10 @@ from trueup.domain.events import (
 from trueup.domain.keys import OrderKey, PositionKey
 from trueup.domain.order import Order
 from trueup.domain.position import LocalPosition, Position
+from trueup.domain.rules.config import RuleConfig
+from trueup.domain.snapshots import PageOutcome, PageVerdict, Snapshots
+
+DEFAULT_SNAPSHOT_TIMEOUT_MS = RuleConfig.pagination_timeout_ms
 
 Changed = frozenset[PositionKey]
 NOTHING: Changed = frozenset()
@@ -32,7 +37,9 @@ NOTHING: Changed = frozenset()
 class AccountBook:
     """Everything trueup knows about one account, folded from its events in arrival order."""
 
-    def __init__(self, venue: str, account: str) -> None:
+    def __init__(
+        self, venue: str, account: str, snapshot_timeout_ms: int = DEFAULT_SNAPSHOT_TIMEOUT_MS
+    ) -> None:
         self.venue = venue
         self.account = account
         self.mode: str | None = None
@@ -44,8 +51,9 @@ class AccountBook:
         self._placed_by_purpose: dict[tuple[str, str], OrderPlaced] = {}
         self.cancel_requested: dict[str, int] = {}
         self.local_keys: dict[str, PositionKey] = {}
-        # Keys seen so far by an unfinished paginated snapshot, per (category, symbol, coin).
-        self._pages: dict[tuple[str, str | None, str | None], set[PositionKey]] = {}
+        self.snapshots = Snapshots(snapshot_timeout_ms)
+        # How the last snapshot page was judged, for the sync rule.
+        self.last_page: PageVerdict | None = None
         self._handlers: dict[type[InputEvent], Callable[[Any], Changed]] = {
             PositionsReported: self._positions_reported,
             OrdersReported: self._orders_reported,
@@ -55,11 +63,13 @@ class AccountBook:
             LocalPositionResized: self._local_resized,
             LocalPositionClosed: self._local_closed,
             LocalPositionCleaned: self._local_closed,
+            InputRejected: self._input_rejected,
             OrderPlaced: self._order_placed,
             OrderCancelled: self._order_cancelled,
         }
 
     def apply(self, event: InputEvent) -> Changed:
+        self.last_page = None
         handler = self._handlers.get(type(event))
         if handler is None:
             return NOTHING
@@ -120,27 +130,30 @@ class AccountBook:
         return frozenset(changed)
 
     def _snapshot_page(self, event: PositionsReported, page: SnapshotPage) -> set[PositionKey]:
-        scope = (page.category, page.symbol, page.settle_coin)
-        seen = self._pages.pop(scope, set()) if page.cursor else set()
-        seen.update(self.key(r.category, r.symbol, r.position_idx) for r in event.reports)
-        if page.next_cursor:
-            self._pages[scope] = seen
+        listed = {self.key(r.category, r.symbol, r.position_idx) for r in event.reports}
+        verdict = self.last_page = self.snapshots.page(page, listed, event.at)
+        if verdict.outcome is not PageOutcome.COMPLETE:
             return set()
-        # The last page: every covered key the snapshot did not list is flat.
+        # A whole run: every covered key it did not list is flat.
         absent = [
             position
             for key, position in self.positions.items()
-            if key not in seen and covers(page, key)
+            if key not in verdict.listed and covers(page, key)
         ]
         return {p.key for p in absent if p.apply_absent(page.server_time)}
 
     def covered_keys(self, event: PositionsReported) -> list[PositionKey]:
         """The keys a complete snapshot speaks for: those it lists and those it omits."""
         page = event.snapshot
-        if page is None or page.next_cursor:
+        verdict = self.last_page
+        if page is None or verdict is None or verdict.outcome is not PageOutcome.COMPLETE:
             return []
-        listed = {self.key(r.category, r.symbol, r.position_idx) for r in event.reports}
-        return sorted(listed | {k for k in self.positions if covers(page, k)})
+        return sorted(verdict.listed | {k for k in self.positions if covers(page, k)})
+
+    def _input_rejected(self, event: InputRejected) -> Changed:
+        if event.position_snapshot:
+            self.snapshots.abandon_all()
+        return NOTHING
 
     def _orders_reported(self, event: OrdersReported) -> Changed:
         changed: set[PositionKey] = set()

@@ -1,21 +1,44 @@
-"""Exact decimals from wire strings: money and quantities never pass through float."""
+"""Exact decimals, integers and instants from wire values, each held to its sane domain.
 
-from decimal import Decimal, InvalidOperation
+Money and quantities never pass through float; a value outside ``trueup.domain.bounds``
+is malformed input, so nothing stored can later overflow a sum, a quantize or a printout.
+"""
 
-from trueup.domain.errors import MalformedInput
+import re
+from decimal import Decimal
+
+from trueup.domain.bounds import (
+    MAX_FRACTION_DIGITS,
+    MAX_INTEGER_DIGITS,
+    MAX_WIRE_INTEGER,
+    describe_time_bounds,
+    within_time,
+)
+from trueup.domain.errors import MalformedInput, shown
+
+# ASCII digits only: str.isdigit() and Decimal() also take "²", "١٢" and "1_000".
+_DECIMAL = re.compile(
+    rf"-?[0-9]{{1,{MAX_INTEGER_DIGITS}}}(?:\.[0-9]{{1,{MAX_FRACTION_DIGITS}}})?", re.ASCII
+)
+_INTEGER = re.compile(r"-?[0-9]{1,19}", re.ASCII)
+_MILLIS = re.compile(r"[0-9]{1,13}", re.ASCII)
+_LARGEST = 10**MAX_INTEGER_DIGITS
 
 
 def to_decimal(value: object, field: str) -> Decimal:
-    """Parse a decimal sent as a string (or an int); anything else is malformed."""
+    """A decimal sent as a plain decimal string (or an int), within the sane bounds."""
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise MalformedInput(f"{field}: expected a decimal string, got {value!r}")
-    try:
-        number = Decimal(value)
-    except InvalidOperation:
-        raise MalformedInput(f"{field}: not a decimal: {value!r}") from None
-    if not number.is_finite():
-        raise MalformedInput(f"{field}: not a finite decimal: {value!r}")
-    return number
+        raise MalformedInput(f"{field}: expected a decimal string, got {shown(value)}")
+    if isinstance(value, int):
+        if abs(value) >= _LARGEST:
+            raise MalformedInput(f"{field}: {shown(value)} is out of range")
+        return Decimal(value)
+    if _DECIMAL.fullmatch(value) is None:
+        raise MalformedInput(
+            f"{field}: not a plain decimal of at most {MAX_INTEGER_DIGITS} digits before the "
+            f"point and {MAX_FRACTION_DIGITS} after: {shown(value)}"
+        )
+    return Decimal(value)
 
 
 def to_optional_decimal(value: object, field: str) -> Decimal | None:
@@ -25,12 +48,40 @@ def to_optional_decimal(value: object, field: str) -> Decimal | None:
     return to_decimal(value, field)
 
 
+def to_quantity(value: object, field: str) -> Decimal:
+    """A size or quantity: never negative (a side, not a sign, says which way)."""
+    number = to_decimal(value, field)
+    if number < 0:
+        raise MalformedInput(f"{field}: a quantity cannot be negative, got {number}")
+    return number
+
+
+def to_integer(value: object, field: str) -> int:
+    """A whole number sent as an int or a string of ASCII digits, within 64 bits."""
+    if isinstance(value, str) and _INTEGER.fullmatch(value) is not None:
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise MalformedInput(f"{field}: expected an integer, got {shown(value)}")
+    if abs(value) > MAX_WIRE_INTEGER:
+        raise MalformedInput(f"{field}: {shown(value)} is out of range")
+    return value
+
+
 def to_millis(value: object, field: str) -> int:
-    """An epoch-millisecond timestamp, sent by Bybit as a string or a number."""
-    if isinstance(value, bool):
-        raise MalformedInput(f"{field}: expected epoch milliseconds, got {value!r}")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    raise MalformedInput(f"{field}: expected epoch milliseconds, got {value!r}")
+    """An epoch-millisecond timestamp from the venue: 0 (not set) or a sane instant."""
+    if isinstance(value, str) and _MILLIS.fullmatch(value) is not None:
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise MalformedInput(f"{field}: expected epoch milliseconds, got {shown(value)}")
+    if value != 0 and not within_time(value):
+        raise MalformedInput(f"{field}: {shown(value)} is not {describe_time_bounds()}")
+    return value
+
+
+def to_instant(value: object, field: str) -> int:
+    """A receive time: epoch milliseconds within the sane years, never 0."""
+    instant = to_millis(value, field)
+    if instant == 0:
+        raise MalformedInput(f"{field}: {shown(value)} is not {describe_time_bounds()}")
+    return instant
+

@@ -1,10 +1,11 @@
 """The events trueup emits for the trading system to act on (DESIGN.md, "Emitted event types").
 
 Each names the input that caused it (``cause``) and that input's ``at``; its id is minted
-from both, so a replay or a restarted worker emits the very same event, never a second one.
+from all it says, so a replay or a restarted worker emits the very same event, never a second
+one, and two accounts' events never share an id.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import ClassVar, TypedDict
 from uuid import uuid5
@@ -28,12 +29,9 @@ class Emitted:
 
     @property
     def event_id(self) -> str:
-        subject = ":".join(str(part) for part in self.subject())
-        return str(uuid5(TRUEUP_NAMESPACE, f"emitted:{self.type}:{self.cause}:{subject}"))
-
-    def subject(self) -> tuple[object, ...]:
-        """What the event is about, beside its cause: enough to tell two apart."""
-        return (self.category, self.symbol, self.position_idx)
+        """Minted from every field: two events differ in id exactly when they differ at all."""
+        values = repr(tuple(getattr(self, f.name) for f in fields(self)))
+        return str(uuid5(TRUEUP_NAMESPACE, f"emitted:{self.type}:{values}"))
 
 
 class About(TypedDict):
@@ -93,8 +91,6 @@ class OrderEvent(Emitted):
     order_link_id: str
     position_id: str | None
 
-    def subject(self) -> tuple[object, ...]:
-        return (self.order_id, self.order_link_id)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -142,8 +138,6 @@ class SlUpdate(OrderEvent):
     trigger_price: Decimal | None
     qty: Decimal
 
-    def subject(self) -> tuple[object, ...]:
-        return (self.order_id, self.status, self.trigger_price, self.qty)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -158,8 +152,6 @@ class PositionClosed(Emitted):
     position_id: str
     exit_reason: str
 
-    def subject(self) -> tuple[object, ...]:
-        return (self.position_id,)
 
 
 # --- findings and actions ---------------------------------------------------------------
@@ -179,8 +171,6 @@ class StalePosition(Emitted):
     reason: str  # PAPER_LEFTOVER or NEVER_ON_EXCHANGE
     mode: str
 
-    def subject(self) -> tuple[object, ...]:
-        return (self.position_id,)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -196,8 +186,6 @@ class PositionCleaned(Emitted):
     exit_reason: str  # STALE_CLEANUP or MANUAL_CLEANUP
     operator: str
 
-    def subject(self) -> tuple[object, ...]:
-        return (self.position_id,)
 
 
 EMITTED_TYPES: tuple[type[Emitted], ...] = (

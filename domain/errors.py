@@ -18,3 +18,11 @@ class ErrorReply(ValueError):
         super().__init__(message)
         self.ret_code = ret_code
         self.http_status = http_status
+
+
+def shown(value: object) -> str:
+    """A wire value for an error message, kept short: containers by kind and size, text cut."""
+    if isinstance(value, dict | list):
+        return f"{type(value).__name__} of {len(value)}"
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:37]}..."

@@ -271,10 +271,12 @@ class InputRejected(InputEvent):
     endpoint: str | None
     ret_code: int | None
     http_status: int | None
+    # A refused page of a position snapshot: the run it belonged to can no longer complete.
+    position_snapshot: bool = False
 
     @property
     def symbols(self) -> tuple[str, ...] | None:
-        return ()
+        return None if self.position_snapshot else ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,5 +1,6 @@
 """Natural keys of what trueup tracks, and the deterministic ids minted from them."""
 
+from hashlib import sha1
 from typing import NamedTuple
 from uuid import UUID, uuid5
 
@@ -28,8 +29,12 @@ class OrderKey(NamedTuple):
 
 
 def input_id(canonical: bytes) -> UUID:
-    """One input, one id: the same bytes always map to the same id."""
-    return uuid5(TRUEUP_NAMESPACE, "input:" + canonical.decode("utf-8", "surrogateescape"))
+    """One input, one id: the same bytes always map to the same id, and other bytes to another.
+
+    uuid5 of the bytes themselves (uuid5 takes text, and would refuse invalid UTF-8).
+    """
+    digest = sha1(TRUEUP_NAMESPACE.bytes + b"input:" + canonical, usedforsecurity=False).digest()
+    return UUID(bytes=digest[:16], version=5)
 
 
 def account_stream_id(venue: str, account: str) -> UUID:

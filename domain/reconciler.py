@@ -40,7 +40,9 @@ class Reconciler:
     def book(self, venue: str, account: str) -> AccountBook:
         found = self.books.get((venue, account))
         if found is None:
-            found = self.books[(venue, account)] = AccountBook(venue, account)
+            found = self.books[(venue, account)] = AccountBook(
+                venue, account, self.config.pagination_timeout_ms
+            )
             self.memories[(venue, account)] = Memory()
         return found
 
@@ -54,6 +56,8 @@ class Reconciler:
             # Time passing concerns every account.
             return [e for account in sorted(self.books) for e in self._timers(account, cause)]
         if isinstance(event, InputRejected):
+            if event.venue:
+                self.book(event.venue, event.account).apply(event)
             return sync.rejected_input(event)
         if isinstance(event, StreamReconnected):
             reason = f"{event.stream} stream reconnected (attempt {event.attempt}): {event.reason}"
@@ -78,7 +82,7 @@ class Reconciler:
         for key in sorted(changed):
             manual_close.note_confirmations(book, memory, key)
         if isinstance(event, PositionsReported):
-            emitted += sync.pagination(memory, event)
+            emitted += sync.snapshot_page(book, event)
             stale.note_snapshot(book, memory, event)
         if isinstance(event, OrderPlaced):
             orders.on_placed(memory, self.config, event)
@@ -112,7 +116,7 @@ class Reconciler:
         armed = (set(memory.drift_since) | set(memory.untracked_since)) - set(skip)
         emitted = self._positions(account, armed, cause)
         emitted += stale.never_on_exchange(book, memory, self.config, cause)
-        emitted += sync.pagination_timeouts(*account, memory, self.config, cause)
+        emitted += sync.snapshot_timeouts(book, cause)
         emitted += orders.order_timers(book, memory, self.config, cause)
         return emitted
 

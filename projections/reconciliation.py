@@ -5,6 +5,8 @@ never stored: on start it replays the inputs it had already processed (emitting 
 which rebuilds exactly the state it had, because the rules are pure.
 """
 
+from collections.abc import Iterable
+
 from trueup.adapters.store.journal import PAGE, Journal
 from trueup.domain.emitted import Emitted
 from trueup.domain.reconciler import Reconciler
@@ -39,12 +41,20 @@ class ReconciliationProjection:
             events, last = self.journal.inputs(self.position, limit=page)
             if last == self.position:
                 return emitted_all
-            emitted = [e for _, event in events for e in self.reconciler.apply(event)]
+            emitted = _distinct(e for _, event in events for e in self.reconciler.apply(event))
             # Recorded even when the page held no input (only what was emitted), so that
             # the tracking position reaches the end of the journal.
             self.journal.record(emitted, self.tracker, last)
             self.position = last
             emitted_all += emitted
+
+
+def _distinct(emitted: Iterable[Emitted]) -> list[Emitted]:
+    """Each event once: one identical to another (same id) would say nothing new."""
+    first: dict[str, Emitted] = {}
+    for event in emitted:
+        first.setdefault(event.event_id, event)
+    return list(first.values())
 
 
 def replay(journal: Journal, config: RuleConfig | None = None) -> Reconciler:

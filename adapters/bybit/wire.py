@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from trueup.adapters.envelope import Envelope
 from trueup.adapters.payload import Payload
-from trueup.domain.errors import ErrorReply, UnknownInput
+from trueup.domain.errors import ErrorReply, UnknownInput, shown
 from trueup.domain.events import (
     ExecutionsReported,
     Fill,
@@ -24,8 +24,9 @@ from trueup.domain.events import (
     WalletReported,
 )
 
+POSITION_SNAPSHOT = "/v5/position/list"
 REST_ENDPOINTS = (
-    "/v5/position/list",
+    POSITION_SNAPSHOT,
     "/v5/order/realtime",
     "/v5/order/history",
     "/v5/execution/list",
@@ -51,7 +52,7 @@ def decode(envelope: Envelope, channel: str, line: Payload) -> InputEvent:
 def decode_ws(envelope: Envelope, frame: Payload) -> InputEvent:
     if not frame.has("topic"):
         op = frame.fields.get("op")
-        raise UnknownInput(f"data: a control message (op={op!r}), not a report")
+        raise UnknownInput(f"data: a control message (op={shown(op)}), not a report")
     topic = frame.text("topic")
     family = topic.split(".", 1)[0]
     items = frame.items("data")
@@ -67,12 +68,12 @@ def decode_ws(envelope: Envelope, frame: Payload) -> InputEvent:
         return ExecutionsReported(**header, source="ws", fills=fills)
     if family == "wallet":
         return WalletReported(**header, wallets=tuple(wallet_report(item) for item in items))
-    raise UnknownInput(f"data.topic: {topic!r} is not a topic trueup reads")
+    raise UnknownInput(f"data.topic: {shown(topic)} is not a topic trueup reads")
 
 
 def _known(endpoint: str) -> None:
     if endpoint not in REST_ENDPOINTS:
-        raise UnknownInput(f"endpoint: {endpoint!r} is not an endpoint trueup reads")
+        raise UnknownInput(f"endpoint: {shown(endpoint)} is not an endpoint trueup reads")
 
 
 def decode_rest(envelope: Envelope, endpoint: str, params: Payload, body: Payload) -> InputEvent:
@@ -116,7 +117,7 @@ def position_report(item: Payload, category: str | None) -> PositionReport:
         symbol=item.text("symbol"),
         position_idx=item.integer("positionIdx"),
         side=item.choice("side", ("Buy", "Sell", "")),
-        size=item.decimal("size"),
+        size=item.quantity("size"),
         entry_price=item.optional_decimal(entry),
         mark_price=item.optional_decimal("markPrice"),
         unrealised_pnl=item.optional_decimal("unrealisedPnl"),
@@ -138,11 +139,11 @@ def order_report(item: Payload, category: str | None) -> OrderReport:
         order_type=item.optional_text("orderType"),
         stop_order_type=item.optional_text("stopOrderType"),
         status=item.text("orderStatus"),
-        qty=item.decimal("qty"),
+        qty=item.quantity("qty"),
         price=item.optional_decimal("price"),
         trigger_price=item.optional_decimal("triggerPrice"),
         avg_price=item.optional_decimal("avgPrice"),
-        cum_exec_qty=item.optional_decimal("cumExecQty") or Decimal(0),
+        cum_exec_qty=item.optional_quantity("cumExecQty") or Decimal(0),
         cum_exec_fee=item.optional_decimal("cumExecFee"),
         reduce_only=item.boolean("reduceOnly"),
         cancel_type=item.optional_text("cancelType"),
@@ -162,9 +163,9 @@ def fill(item: Payload, category: str | None) -> Fill:
         side=item.optional_text("side"),
         exec_type=item.optional_text("execType", "Trade"),
         exec_price=item.decimal("execPrice"),
-        exec_qty=item.decimal("execQty"),
+        exec_qty=item.quantity("execQty"),
         exec_fee=item.optional_decimal("execFee"),
-        closed_size=item.optional_decimal("closedSize"),
+        closed_size=item.optional_quantity("closedSize"),
         exec_time=item.millis("execTime"),
         seq=item.optional_integer("seq"),
     )

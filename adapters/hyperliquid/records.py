@@ -7,7 +7,7 @@ so Hyperliquid's is translated here, once. Hyperliquid is one-way: position_idx 
 from decimal import Decimal
 
 from trueup.adapters.payload import Payload
-from trueup.domain.errors import MalformedInput, UnknownInput
+from trueup.domain.errors import MalformedInput, UnknownInput, shown
 from trueup.domain.events import Fill, OrderReport, PositionReport
 
 PERP = "perp"
@@ -73,14 +73,14 @@ def order_status(status: str, filled: Decimal, where: str) -> str:
         return "Cancelled"
     if status.endswith(("rejected", "Rejected")):
         return "Rejected"
-    raise UnknownInput(f"{where}: {status!r} is not an order status trueup knows")
+    raise UnknownInput(f"{where}: {shown(status)} is not an order status trueup knows")
 
 
 def order_report(order: Payload, status: str, updated_time: int, where: str) -> OrderReport:
     """One order (openOrders' or orderStatus' form) in the given Hyperliquid ``status``."""
     coin = order.text("coin")
-    remaining = order.decimal("sz")
-    qty = order.optional_decimal("origSz")
+    remaining = order.quantity("sz")
+    qty = order.optional_quantity("origSz")
     qty = remaining if qty is None else qty
     if remaining < 0 or remaining > qty:
         raise MalformedInput(f"{order.where}.sz: {remaining} is not within origSz {qty}")
@@ -134,7 +134,7 @@ def fill(item: Payload) -> Fill:
         side=side(item),
         exec_type="BustTrade" if liquidated else "Trade",
         exec_price=item.decimal("px"),
-        exec_qty=item.decimal("sz"),
+        exec_qty=item.quantity("sz"),
         exec_fee=item.optional_decimal("fee"),
         closed_size=None,
         exec_time=item.millis("time"),

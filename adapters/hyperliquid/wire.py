@@ -8,7 +8,7 @@ frame. Formats follow Hyperliquid's info and WebSocket documentation.
 from trueup.adapters.envelope import Envelope
 from trueup.adapters.hyperliquid import records
 from trueup.adapters.payload import Payload
-from trueup.domain.errors import ErrorReply, MalformedInput, UnknownInput
+from trueup.domain.errors import ErrorReply, MalformedInput, UnknownInput, shown
 from trueup.domain.events import (
     ExecutionsReported,
     InputEvent,
@@ -18,7 +18,8 @@ from trueup.domain.events import (
     Source,
 )
 
-REST_ENDPOINTS = ("clearinghouseState", "openOrders", "userFills", "orderStatus")
+POSITION_SNAPSHOT = "clearinghouseState"
+REST_ENDPOINTS = (POSITION_SNAPSHOT, "openOrders", "userFills", "orderStatus")
 WS_CHANNELS = ("userFills", "orderUpdates", "user", "webData2")
 CONTROL_CHANNELS = ("subscriptionResponse", "pong")
 USER_EVENTS = ("fills", "funding", "liquidation", "nonUserCancel")
@@ -30,7 +31,7 @@ def decode(envelope: Envelope, channel: str, line: Payload) -> InputEvent:
         return decode_ws(envelope, line.child("data"))
     endpoint = line.text("endpoint")
     if endpoint not in REST_ENDPOINTS:
-        raise UnknownInput(f"line.endpoint: {endpoint!r} is not an info request trueup reads")
+        raise UnknownInput(f"line.endpoint: {shown(endpoint)} is not an info request trueup reads")
     # Hyperliquid answers 429 and 5xx in plain text: the line keeps the status, not a body.
     status = line.integer("status") if line.has("status") else 200
     if status != 200:
@@ -50,7 +51,7 @@ def decode_rest(envelope: Envelope, endpoint: str, params: Payload, body: object
         # of it would flatten them all.
         dex = params.optional_text("dex")
         if dex:
-            raise UnknownInput(f"line.params.dex: {dex!r}: only the main perp dex is read")
+            raise UnknownInput(f"line.params.dex: {shown(dex)}: only the main perp dex is read")
         return positions_reported(envelope, source, Payload(body, "line.data"))
     if endpoint == "openOrders":
         orders = tuple(
@@ -97,10 +98,10 @@ def positions_reported(envelope: Envelope, source: Source, state: Payload) -> Po
 def decode_ws(envelope: Envelope, frame: Payload) -> InputEvent:
     channel = frame.text("channel")
     if channel in CONTROL_CHANNELS:
-        raise UnknownInput(f"{frame.where}.channel: a control message ({channel!r}), not a report")
+        raise UnknownInput(f"{frame.where}.channel: a control message ({shown(channel)}), not a report")
     if channel == "error":
         # The venue refused a request on the stream (a subscription): the stream may be blind.
-        raise ErrorReply(f"websocket error: {frame.fields.get('data')!r}")
+        raise ErrorReply(f"websocket error: {shown(frame.fields.get('data'))}")
     header = envelope.header()
     if channel == "userFills":
         data = frame.child("data")
@@ -124,7 +125,7 @@ def decode_ws(envelope: Envelope, frame: Payload) -> InputEvent:
         data = frame.child("data")
         _same_account(envelope, data, "user")
         return positions_reported(envelope, "ws", data.child("clearinghouseState"))
-    raise UnknownInput(f"{frame.where}.channel: {channel!r} is not a channel trueup reads")
+    raise UnknownInput(f"{frame.where}.channel: {shown(channel)} is not a channel trueup reads")
 
 
 def user_event(envelope: Envelope, data: Payload) -> InputEvent:
@@ -164,7 +165,7 @@ def _same_account(envelope: Envelope, fields: Payload, name: str) -> None:
     user = fields.text(name)
     if user.lower() != envelope.account.lower():
         raise MalformedInput(
-            f"{fields.where}.{name}: {user!r} is not the line's account {envelope.account!r}"
+            f"{fields.where}.{name}: {shown(user)} is not the line's account {envelope.account!r}"
         )
 
 

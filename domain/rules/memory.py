@@ -20,8 +20,6 @@ class Memory:
     # position_id -> first time a snapshot covered its key and showed nothing there.
     unseen_since: dict[str, int] = field(default_factory=dict)
     stale_reported: set[str] = field(default_factory=set)
-    # Snapshot scope -> when its unfinished pagination began.
-    pagination_since: dict[tuple[str, str | None, str | None], int] = field(default_factory=dict)
     # Orders: ENTRY deadlines by order_link_id, partial fills by order and since when stalled.
     entry_deadlines: dict[str, int] = field(default_factory=dict)
     partial_since: dict[OrderKey, tuple[str, int]] = field(default_factory=dict)

@@ -3,10 +3,10 @@
 None of these changes a position; they tell the trading system its view may be behind.
 """
 
+from trueup.domain.book import AccountBook
 from trueup.domain.emitted import Cause, Emitted, PositionSyncFailed, RateLimit
 from trueup.domain.events import InputRejected, PositionsReported
-from trueup.domain.rules.config import RuleConfig
-from trueup.domain.rules.memory import Memory
+from trueup.domain.snapshots import describe
 
 RATE_LIMIT_RET_CODES = frozenset({10006, 10018})
 RATE_LIMIT_HTTP_STATUSES = frozenset({403, 429})
@@ -23,43 +23,23 @@ def rejected_input(event: InputRejected) -> list[Emitted]:
     return [PositionSyncFailed(**fields, reason=f"{where}: {event.reason}")]
 
 
-def pagination(memory: Memory, event: PositionsReported) -> list[Emitted]:
-    """A new snapshot begun while the last one is unfinished means pages were lost."""
-    page = event.snapshot
-    if page is None:
+def snapshot_page(book: AccountBook, event: PositionsReported) -> list[Emitted]:
+    """A page that completes no run, or a run given up for a new one, is a failed sync."""
+    verdict = book.last_page
+    if verdict is None or verdict.problem is None:
         return []
-    scope = (page.category, page.symbol, page.settle_coin)
-    emitted: list[Emitted] = []
-    first_page = not page.cursor
-    if first_page and scope in memory.pagination_since:
-        cause = Cause(event.input_id, event.at)
-        emitted.append(_unfinished(event.venue, event.account, scope, cause))
-    if not page.next_cursor:
-        memory.pagination_since.pop(scope, None)
-    elif first_page:
-        memory.pagination_since[scope] = event.at
-    else:
-        memory.pagination_since.setdefault(scope, event.at)
-    return emitted
+    cause = Cause(event.input_id, event.at)
+    fields = cause.on_account(event.venue, event.account)
+    return [PositionSyncFailed(**fields, reason=f"{verdict.problem}: snapshot incomplete")]
 
 
-def pagination_timeouts(
-    venue: str, account: str, memory: Memory, config: RuleConfig, cause: Cause
-) -> list[Emitted]:
-    emitted: list[Emitted] = []
-    for scope, since in list(memory.pagination_since.items()):
-        if cause.at - since >= config.pagination_timeout_ms:
-            del memory.pagination_since[scope]
-            emitted.append(_unfinished(venue, account, scope, cause))
-    return emitted
-
-
-def _unfinished(
-    venue: str, account: str, scope: tuple[str, str | None, str | None], cause: Cause
-) -> PositionSyncFailed:
-    category, symbol, coin = scope
-    what = symbol or f"settleCoin={coin}"
-    return PositionSyncFailed(
-        **cause.on_account(venue, account),
-        reason=f"/v5/position/list {category} {what}: pagination unfinished, snapshot incomplete",
-    )
+def snapshot_timeouts(book: AccountBook, cause: Cause) -> list[Emitted]:
+    """Runs left unfinished past their timeout are failed syncs, reported once each."""
+    fields = cause.on_account(book.venue, book.account)
+    return [
+        PositionSyncFailed(
+            **fields,
+            reason=f"position snapshot {describe(scope)}: pagination unfinished, snapshot incomplete",
+        )
+        for scope in book.snapshots.expired(cause.at)
+    ]
