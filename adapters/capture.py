@@ -58,7 +58,14 @@ def decode_line(line: str | bytes) -> InputEvent:
         return _rejected_envelope(envelope, parsed, error)
     except Exception as error:  # noqa: BLE001 - one bad line must never stop an ingest
         log.exception("a capture line could not be decoded")
-        return _rejected_envelope(envelope, parsed, MalformedInput(f"not decodable: {error!r:.200}"))
+        return _rejected_envelope(
+            envelope, parsed, MalformedInput(f"not decodable: {error!r:.200}")
+        )
+
+
+def decode_record(record: dict[str, object]) -> InputEvent:
+    """A live feed's capture record, judged exactly as its line will be on ingest."""
+    return decode_line(orjson.dumps(record))
 
 
 def _decode_fields(envelope: Envelope, parsed: object) -> InputEvent:

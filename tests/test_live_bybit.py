@@ -140,3 +140,34 @@ def test_a_simulator_restart_ends_with_the_journal_in_step(sim: BybitSimulator, 
         buy(sim, "ETHUSDT", "3")
         wait_for_emitted(store, "WS_RECONNECT", timeout=30)
         agree(sim, store)
+
+
+def test_a_refused_first_page_restarts_the_run_and_closes_nothing(
+    sim: BybitSimulator, store: str
+) -> None:
+    sim.set_page_size(1)  # BTCUSDT on page 1, ETHUSDT on page 2
+    with live_ingest(store, feed_for(sim)) as live:
+        subscribed(sim)
+        live.put(opened("p-1", "BTCUSDT", "0.3"))
+        buy(sim, "BTCUSDT", "0.3")
+        buy(sim, "ETHUSDT", "2")
+        agree(sim, store)
+        sim.malform(1)  # the next page 1 lists BTCUSDT but lacks its seq
+        wait_for("the page after the refused one", lambda: _page_after_refused(store) is not None)
+        agree(sim, store)
+    assert _page_after_refused(store) == "", "the run did not start again from page 1"
+    assert "POSITION_CLOSED" not in {e.type for e in emitted(store)}
+
+
+def _page_after_refused(store: str) -> str | None:
+    """The cursor of the first position-list page stored after a refused one, if any."""
+    with Journal.open(store) as journal:
+        events = [e for _, e in journal.all_events()]
+    refused = [i for i, e in enumerate(events) if getattr(e, "position_snapshot", False)]
+    if not refused:
+        return None
+    for later in events[refused[0] + 1 :]:
+        page = getattr(later, "snapshot", None)
+        if page is not None:
+            return str(page.cursor)
+    return None

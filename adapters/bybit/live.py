@@ -5,7 +5,8 @@ Every message and response is handed on verbatim as a capture record; keys never
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from enum import Enum
 from typing import Any
 
 import requests
@@ -13,14 +14,17 @@ from pybit import unified_trading
 from pybit.exceptions import FailedRequestError
 
 from trueup.adapters.bybit import messages
+from trueup.adapters.capture import decode_record
 from trueup.adapters.feed import Clock, Record
 from trueup.adapters.supervised_feed import SupervisedFeed, close_quietly
+from trueup.domain.events import InputRejected
 
 log = logging.getLogger("trueup.bybit")
 
 TOPICS = ("position", "order", "execution", "wallet")
 RATE_LIMIT_CODES = frozenset({10006, 10018})
 MAX_PAGES = 50
+RUN_ATTEMPTS = 3
 # pybit's WebSocket reads its URL from a module global at construction.
 _PRIVATE_WSS_LOCK = threading.Lock()
 
@@ -145,11 +149,24 @@ class BybitFeed(SupervisedFeed):
         return limited
 
     def _pages(self, endpoint: str, call: Any, params: dict[str, Any]) -> Iterator[bool]:
-        """Fetch and hand on each page; yields False for a page that was a rate limit."""
+        """Fetch and hand on every page of one run; yields False for a rate-limited page.
+
+        A page trueup refuses (malformed, or an error reply that is no rate limit) ends the
+        run, since its cursor proves nothing: the run starts again from page 1.
+        """
+        for attempt in range(1, RUN_ATTEMPTS + 1):
+            outcome = yield from self._run(endpoint, call, params)
+            if outcome is not _Run.REFUSED:
+                return
+            log.warning("Bybit %s: a page was refused; run %d starts again", endpoint, attempt)
+
+    def _run(
+        self, endpoint: str, call: Any, params: dict[str, Any]
+    ) -> Generator[bool, None, "_Run"]:
         cursor = ""
         for _ in range(MAX_PAGES):
             if self.stopping.is_set():
-                return
+                return _Run.STOPPED
             query = {**params, "cursor": cursor} if cursor else dict(params)
             at = self.clock()
             try:
@@ -157,20 +174,32 @@ class BybitFeed(SupervisedFeed):
             except FailedRequestError as error:  # HTTP status other than 200
                 self.sink(_http_error(at, self.account, endpoint, query, error.status_code))
                 yield error.status_code not in (403, 429)
-                return
+                return _Run.STOPPED
             except requests.RequestException as error:
                 log.warning("Bybit %s unreachable: %s", endpoint, type(error).__name__)
                 self.sink(_http_error(at, self.account, endpoint, query, 0))
                 yield True
-                return
-            self.sink(messages.capture_rest(at, self.account, endpoint, query, body))
-            if body.get("retCode", 0) != 0:
-                yield body.get("retCode") not in RATE_LIMIT_CODES
-                return
+                return _Run.STOPPED
+            record = messages.capture_rest(at, self.account, endpoint, query, body)
+            self.sink(record)
+            if isinstance(body, dict) and body.get("retCode") in RATE_LIMIT_CODES:
+                yield False
+                return _Run.STOPPED
             yield True
-            cursor = (body.get("result") or {}).get("nextPageCursor") or ""
+            if isinstance(decode_record(record), InputRejected):
+                return _Run.REFUSED
+            cursor = body["result"].get("nextPageCursor") or ""
             if not cursor:
-                return
+                return _Run.COMPLETE
+        return _Run.REFUSED
+
+
+class _Run(Enum):
+    """How one pagination run ended."""
+
+    COMPLETE = "complete"
+    REFUSED = "refused"  # a page trueup did not accept: start again from page 1
+    STOPPED = "stopped"  # rate limited, unreachable or stopping: wait for the next sync
 
 
 def _http_error(

@@ -337,7 +337,7 @@ class Rest:
     ) -> Reply:
         now = self.wall_clock()
         used = self.window.count(path, now)
-        reply = self._fault() or self._authorised(path, query, raw_query, headers)
+        reply = self._fault(path, query) or self._authorised(path, query, raw_query, headers)
         limited = reply.ret_code == 10006
         reply.headers.update(
             {
@@ -351,10 +351,15 @@ class Rest:
         self.answers.append(RestAnswer(path, reply.status, reply.ret_code, raw_query))
         return reply
 
-    def _fault(self) -> Reply | None:
+    def _fault(self, path: str, query: Mapping[str, str]) -> Reply | None:
         if not self.faults.rest:
             return None
         kind, ret_code, ret_msg = self.faults.rest.popleft()
+        if kind == "malformed":
+            body = self._listing(path, query)
+            for item in body["result"]["list"][:1]:
+                item.pop(ret_msg, None)
+            return Reply(200, _json(body), 0)
         if kind == "429":
             return Reply(429, "System level frequency protection. Please retry.", None)
         if kind == "403":
@@ -877,6 +882,12 @@ class BybitSimulator:
         """Answer the next ``n`` REST requests with this retCode (HTTP 200, empty result)."""
         with self._lock:
             self._faults.rest.extend([("retCode", ret_code, ret_msg or "")] * n)
+
+    def malform(self, n: int = 1, field: str = "seq") -> None:
+        """Answer the next ``n`` listings truly but with ``field`` missing from their first item:
+        a page a client must refuse although its nextPageCursor looks fine."""
+        with self._lock:
+            self._faults.rest.extend([("malformed", 0, field)] * n)
 
     def set_page_size(self, size: int | None) -> None:
         """Cap every page at ``size`` items whatever ``limit`` asks (None: no cap)."""

@@ -4,20 +4,26 @@ Reported only once the difference has outlasted the grace period (a fill in flig
 alarm), and at most once per key per window.
 """
 
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 from trueup.domain.book import AccountBook
+from trueup.domain.bounds import MAX_FRACTION_DIGITS, MAX_INTEGER_DIGITS
 from trueup.domain.emitted import Cause, ConsistencyDrift, Emitted
 from trueup.domain.keys import PositionKey
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.memory import Memory
 
 HUNDRED = Decimal(100)
+CENT = Decimal("0.01")
+PERCENT_DIGITS = 2 * (MAX_INTEGER_DIGITS + MAX_FRACTION_DIGITS)
 
 
 def drift_pct(local_qty: Decimal, exchange_qty: Decimal) -> Decimal:
     """How far the exchange is from the local claim, in percent of the claim."""
-    return (abs(exchange_qty - local_qty) / abs(local_qty) * HUNDRED).quantize(Decimal("0.01"))
+    # Quantities within trueup.domain.bounds give at most 30 digits before the point here,
+    # more than the default context's 28: room enough that quantize never overflows.
+    with localcontext(prec=PERCENT_DIGITS):
+        return (abs(exchange_qty - local_qty) / abs(local_qty) * HUNDRED).quantize(CENT)
 
 
 def differs(local_qty: Decimal, exchange_qty: Decimal, threshold_pct: Decimal) -> bool:
