@@ -17,6 +17,7 @@ class IngestCount:
     accepted: int = 0
     rejected: int = 0
     duplicates: int = 0
+    blank: int = 0  # lines with nothing on them: skipped, but counted
 
     @property
     def lines(self) -> int:
@@ -66,5 +67,7 @@ class Ingestor:
         for line in lines:
             if line.strip():
                 self.add_line(line)
+            else:
+                self.count.blank += 1
         self.flush()
         return self.count

@@ -1,0 +1,172 @@
+"""One hostile line never blocks the journal: it is kept, rejected with its reason, and every
+command reads, prints and folds what was stored, on both stores.
+
+Each line below once crashed ingest for good (exit 1, nothing of the file stored, the same
+crash on every rerun), or stored something that later broke a read command.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from trueup.adapters.bybit import messages
+from trueup.runners.cli import main
+
+T0 = 1_762_199_000_000
+ACCOUNT = "main"
+
+
+def position_frame(at: int, **fields: Any) -> dict[str, Any]:
+    item = messages.position_item(
+        symbol="BTCUSDT", side="Buy", size="0.3", seq=7, updated_time=at, **fields
+    )
+    frame = messages.ws_frame("position", [item], message_id=f"p-{at}", creation_time=at)
+    return messages.capture_ws(at, ACCOUNT, frame)
+
+
+def with_item(record: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    """A position frame with fields of its one item replaced, verbatim."""
+    data = record["data"]
+    item = {**data["data"][0], **fields}
+    return {**record, "data": {**data, "data": [item]}}
+
+
+def hyperliquid_state(at: int, szi: str) -> dict[str, Any]:
+    position = {
+        "coin": "ETH",
+        "szi": szi,
+        "entryPx": "3000.0",
+        "positionValue": "0",
+        "unrealizedPnl": "0",
+        "returnOnEquity": "0",
+        "liquidationPx": None,
+        "leverage": {"type": "cross", "value": 10},
+        "marginUsed": "0",
+        "maxLeverage": 50,
+        "cumFunding": {"allTime": "0", "sinceOpen": "0", "sinceChange": "0"},
+    }
+    summary = {"accountValue": "0", "totalNtlPos": "0", "totalRawUsd": "0", "totalMarginUsed": "0"}
+    state = {
+        "assetPositions": [{"type": "oneWay", "position": position}],
+        "marginSummary": summary,
+        "crossMarginSummary": summary,
+        "withdrawable": "0",
+        "time": at,
+    }
+    return {
+        "at": at,
+        "venue": "hyperliquid",
+        "account": "0xabc",
+        "channel": "rest",
+        "endpoint": "clearinghouseState",
+        "params": {"user": "0xabc"},
+        "data": state,
+    }
+
+
+HOSTILE: dict[str, bytes] = {
+    "superscript digit as at": b'{"at": "\xc2\xb2", "channel": "clock"}',
+    "arabic digits as updatedTime": orjson.dumps(
+        with_item(position_frame(T0), updatedTime="\u0661\u0662")
+    ),
+    "devanagari digits as seq": orjson.dumps(with_item(position_frame(T0), seq="\u0967")),
+    "nested 300 deep": b'{"at": 1762199000000, "x": ' + b"[" * 300 + b"]" * 300 + b"}",
+    "nested 1000 deep": b'{"at": 1762199000000, "x": ' + b"[" * 1000 + b"]" * 1000 + b"}",
+    "size 1e999999999": orjson.dumps(with_item(position_frame(T0), size="1e999999999")),
+    "size of 33 digits": orjson.dumps(with_item(position_frame(T0), size="9" * 33)),
+    "hyperliquid szi 1e999999999": orjson.dumps(hyperliquid_state(T0, "1e999999999")),
+    "negative size": orjson.dumps(with_item(position_frame(T0), size="-0.3")),
+    "at in year 10000": orjson.dumps({"at": 253_402_300_800_000, "channel": "clock"}),
+    "400-digit at": b'{"at": ' + b"9" * 400 + b', "channel": "clock"}',
+    "400-digit at as text": b'{"at": "' + b"9" * 400 + b'", "channel": "clock"}',
+    "invalid UTF-8": b'{"at": 1762199000000, "channel": "clock", "x": "\xff"}',
+    "other invalid UTF-8": b'{"at": 1762199000000, "channel": "clock", "x": "\xfe"}',
+}
+
+
+@pytest.fixture
+def store(store_url: str) -> str:
+    return store_url
+
+
+def ingest(store: str, tmp_path: Path, lines: list[bytes], name: str = "capture") -> int:
+    path = tmp_path / f"{name}.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return main(["--store", store, "ingest", str(path)])
+
+
+def test_every_hostile_line_is_rejected_with_its_reason_and_counted(
+    store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = list(HOSTILE.values())
+    assert ingest(store, tmp_path, lines) == 0
+    out = capsys.readouterr().out
+    assert f"ingested {len(lines)} lines: 0 accepted, {len(lines)} rejected" in out
+
+
+def test_a_rerun_after_hostile_lines_stores_nothing_twice(
+    store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = list(HOSTILE.values())
+    assert ingest(store, tmp_path, lines) == 0
+    assert ingest(store, tmp_path, lines) == 0
+    assert f"({len(lines)} already in the journal)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_after_a_hostile_line_every_read_command_still_works(
+    name: str, store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = orjson.dumps(position_frame(T0 + 1_000))
+    assert ingest(store, tmp_path, [HOSTILE[name], good]) == 0
+    for command in (
+        ["events"],
+        ["events", "--json"],
+        ["events", "--emitted"],
+        ["positions"],
+        ["positions", "--json"],
+        ["can-open", "--venue", "bybit", "--account", ACCOUNT, "--symbol", "ETHUSDT"],
+        ["diagnose", "--venue", "bybit", "--account", ACCOUNT, "--symbol", "BTCUSDT"],
+        ["audit", "--venue", "bybit", "--account", ACCOUNT, "--symbol", "BTCUSDT"],
+        ["audit", "--venue", "bybit", "--account", ACCOUNT, "--symbol", "BTCUSDT", "--json"],
+        ["audit", "--venue", "bybit", "--account", ACCOUNT, "--symbol", "BTCUSDT"]
+        + ["--as-of", str(T0 + 2_000)],
+    ):
+        assert main(["--store", store, *command]) in (0, 1), command
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_lines_differing_only_in_invalid_bytes_stay_two_inputs(
+    store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = [HOSTILE["invalid UTF-8"], HOSTILE["other invalid UTF-8"]]
+    assert ingest(store, tmp_path, lines) == 0
+    out = capsys.readouterr().out
+    assert "ingested 2 lines: 0 accepted, 2 rejected" in out
+    assert "already in the journal" not in out
+
+
+def test_blank_lines_are_counted_and_reported(
+    store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = orjson.dumps(position_frame(T0))
+    assert ingest(store, tmp_path, [b"", good, b"   ", b""]) == 0
+    assert "(3 blank lines skipped)" in capsys.readouterr().out
+
+
+def untracked_on(account: str, at: int) -> bytes:
+    record = position_frame(at)
+    return orjson.dumps({**record, "account": account})
+
+
+def test_two_accounts_untracked_on_one_tick_emit_events_of_their_own(
+    store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tick = orjson.dumps({"at": T0 + 10_000, "channel": "clock"})
+    lines = [untracked_on("alice", T0), untracked_on("bob", T0), tick]
+    assert ingest(store, tmp_path, lines) == 0
+    assert "emitted 2 UNTRACKED_POSITION" in capsys.readouterr().out
+    # A restart of the projection (a second ingest) must not collide on them either.
+    assert ingest(store, tmp_path, lines, name="again") == 0
