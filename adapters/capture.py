@@ -6,6 +6,7 @@ Nothing raises here: an input that cannot be used becomes an InputRejected event
 
 import logging
 from collections.abc import Callable
+from contextlib import suppress
 
 import orjson
 
@@ -14,8 +15,8 @@ from trueup.adapters.bybit import wire as bybit_wire
 from trueup.adapters.envelope import Envelope
 from trueup.adapters.hyperliquid import wire as hyperliquid_wire
 from trueup.adapters.payload import Payload
-from trueup.domain.errors import ErrorReply, MalformedInput, shown
 from trueup.domain.decimals import to_instant
+from trueup.domain.errors import ErrorReply, MalformedInput, shown
 from trueup.domain.events import ClockTicked, InputEvent, InputRejected
 from trueup.domain.keys import input_id
 
@@ -56,7 +57,7 @@ def decode_line(line: str | bytes) -> InputEvent:
         return _decode_fields(envelope, parsed)
     except (ErrorReply, MalformedInput) as error:
         return _rejected_envelope(envelope, parsed, error)
-    except Exception as error:  # noqa: BLE001 - one bad line must never stop an ingest
+    except Exception as error:  # one bad line must never stop an ingest
         log.exception("a capture line could not be decoded")
         return _rejected_envelope(
             envelope, parsed, MalformedInput(f"not decodable: {error!r:.200}")
@@ -70,7 +71,7 @@ def decode_record(record: dict[str, object]) -> InputEvent:
 
 def _decode_fields(envelope: Envelope, parsed: object) -> InputEvent:
     fields = Payload(parsed, "line")
-    envelope = envelope._replace(at=to_instant(fields.fields.get("at"), "line.at"))
+    envelope = envelope._replace(at=fields.instant("at"))
     channel = fields.choice("channel", CHANNELS)
     if channel == "clock":
         return ClockTicked(**envelope.header())
@@ -98,10 +99,8 @@ def _rejected_envelope(
     venue, account = fields.get("venue"), fields.get("account")
     if isinstance(venue, str) and isinstance(account, str):
         envelope = envelope._replace(venue=venue, account=account)
-    try:
+    with suppress(MalformedInput):  # a bad `at` is in the reason already, or worse is
         envelope = envelope._replace(at=to_instant(fields.get("at"), "line.at"))
-    except MalformedInput:
-        pass  # the reason already says so, or says something worse
     return InputRejected(
         **envelope.header(),
         reason=str(error),

@@ -6,6 +6,7 @@ from typing import Any
 
 from trueup.domain.decimals import (
     to_decimal,
+    to_instant,
     to_integer,
     to_millis,
     to_optional_decimal,
@@ -54,7 +55,9 @@ class Payload:
     def choice(self, name: str, allowed: tuple[str, ...]) -> str:
         value = self.text(name)
         if value not in allowed:
-            raise MalformedInput(f"{self._path(name)}: {shown(value)} is not one of {list(allowed)}")
+            raise MalformedInput(
+                f"{self._path(name)}: {shown(value)} is not one of {list(allowed)}"
+            )
         return value
 
     def integer(self, name: str) -> int:
@@ -92,6 +95,10 @@ class Payload:
 
     def millis(self, name: str) -> int:
         return to_millis(self._required(name), self._path(name))
+
+    def instant(self, name: str) -> int:
+        """A receive time: a sane instant, never 0."""
+        return to_instant(self._required(name), self._path(name))
 
     def child(self, name: str) -> "Payload":
         return Payload(self._required(name), self._path(name))

@@ -28,7 +28,7 @@ from trueup.domain.position import LocalPosition, Position
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.snapshots import PageOutcome, PageVerdict, Snapshots
 
-DEFAULT_SNAPSHOT_TIMEOUT_MS = RuleConfig.pagination_timeout_ms
+DEFAULT_SNAPSHOT_TIMEOUT_MS = RuleConfig().pagination_timeout_ms
 
 Changed = frozenset[PositionKey]
 NOTHING: Changed = frozenset()

@@ -84,4 +84,3 @@ def to_instant(value: object, field: str) -> int:
     if instant == 0:
         raise MalformedInput(f"{field}: {shown(value)} is not {describe_time_bounds()}")
     return instant
-

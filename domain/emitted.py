@@ -92,7 +92,6 @@ class OrderEvent(Emitted):
     position_id: str | None
 
 
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OrderTimeout(OrderEvent):
     type: ClassVar[str] = "ORDER_TIMEOUT"
@@ -139,7 +138,6 @@ class SlUpdate(OrderEvent):
     qty: Decimal
 
 
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OrderRejected(OrderEvent):
     type: ClassVar[str] = "ORDER_REJECTED"
@@ -151,7 +149,6 @@ class PositionClosed(Emitted):
     type: ClassVar[str] = "POSITION_CLOSED"
     position_id: str
     exit_reason: str
-
 
 
 # --- findings and actions ---------------------------------------------------------------
@@ -172,7 +169,6 @@ class StalePosition(Emitted):
     mode: str
 
 
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UntrackedPosition(Emitted):
     type: ClassVar[str] = "UNTRACKED_POSITION"
@@ -185,7 +181,6 @@ class PositionCleaned(Emitted):
     position_id: str
     exit_reason: str  # STALE_CLEANUP or MANUAL_CLEANUP
     operator: str
-
 
 
 EMITTED_TYPES: tuple[type[Emitted], ...] = (

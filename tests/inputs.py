@@ -7,9 +7,15 @@ import orjson
 
 from trueup.adapters.bybit import messages
 from trueup.adapters.capture import decode_line
-from trueup.domain.events import InputEvent
+from trueup.domain.events import InputEvent, InputRejected
 
 ACCOUNT = "main"
+
+# The instant test times are written from: 2025-11-03T19:43:20Z in epoch milliseconds.
+# trueup takes only instants between 2000 and 2200 (trueup.domain.bounds), and its rules read
+# only the gaps between them, so a test writes ``T0 + 1_000`` and every grace period, window
+# and timeout measures exactly what it would from 1_000.
+T0 = 1_762_199_000_000
 _ids = itertools.count(1)
 
 
@@ -19,6 +25,14 @@ def line(record: dict[str, Any]) -> bytes:
 
 def event(record: dict[str, Any]) -> InputEvent:
     return decode_line(line(record))
+
+
+def accepted(record: dict[str, Any]) -> InputEvent:
+    """``event`` for an input meant to be taken: a rejection fails the test, loudly, rather
+    than leaving it to pass on an input trueup never read."""
+    decoded = event(record)
+    assert not isinstance(decoded, InputRejected), decoded.reason
+    return decoded
 
 
 def position_frame(at: int, **item: Any) -> dict[str, Any]:

@@ -3,7 +3,14 @@
 import random
 from typing import Any
 
-from tests.inputs import execution_frame, intent, order_frame, position_frame, position_snapshot
+from tests.inputs import (
+    T0,
+    execution_frame,
+    intent,
+    order_frame,
+    position_frame,
+    position_snapshot,
+)
 from trueup.adapters.bybit import messages
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT")
@@ -12,8 +19,8 @@ SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT")
 def busy_session(inputs: int, seed: int = 7) -> list[dict[str, Any]]:
     """About ``inputs`` capture records of one LIVE account trading several symbols."""
     rng = random.Random(seed)
-    records: list[dict[str, Any]] = [intent(0, kind="account_mode", mode="LIVE")]
-    at, seq, opened = 1_000, 1, 0
+    records: list[dict[str, Any]] = [intent(T0, kind="account_mode", mode="LIVE")]
+    at, seq, opened = T0 + 1_000, 1, 0
     sizes: dict[str, str] = {}
     while len(records) < inputs:
         at += rng.randint(0, 2_500)

@@ -5,7 +5,7 @@ from decimal import Decimal
 import orjson
 import pytest
 
-from tests.inputs import event, intent, line, position_frame
+from tests.inputs import T0, event, intent, line, position_frame
 from trueup.adapters.bybit import messages
 from trueup.adapters.capture import decode_line
 from trueup.domain.events import (
@@ -26,12 +26,12 @@ def rejected(raw: str | bytes) -> InputRejected:
 def test_a_position_frame_keeps_the_verbatim_line_beside_decimal_fields() -> None:
     raw = line(
         position_frame(
-            1000,
+            T0 + 1000,
             symbol="BTCUSDT",
             side="Buy",
             size="0.30",
             seq=9,
-            updated_time=999,
+            updated_time=T0 + 999,
             entry_price="65000.5",
         )
     )
@@ -40,14 +40,18 @@ def test_a_position_frame_keeps_the_verbatim_line_beside_decimal_fields() -> Non
     assert result.raw == raw.decode()
     (report,) = result.reports
     assert report.size == Decimal("0.30") and report.entry_price == Decimal("65000.5")
-    assert (result.venue, result.account, result.at, report.seq) == ("bybit", "main", 1000, 9)
+    assert (result.venue, result.account, result.at, report.seq) == ("bybit", "main", T0 + 1000, 9)
 
 
 def test_the_same_input_always_gets_the_same_id_whatever_its_key_order() -> None:
-    record = position_frame(1000, symbol="BTCUSDT", side="Buy", size="1", seq=1, updated_time=1)
+    record = position_frame(
+        T0 + 1000, symbol="BTCUSDT", side="Buy", size="1", seq=1, updated_time=T0
+    )
     reordered = dict(reversed(list(record.items())))
     assert event(record).input_id == decode_line(orjson.dumps(reordered)).input_id
-    other = position_frame(1001, symbol="BTCUSDT", side="Buy", size="1", seq=1, updated_time=1)
+    other = position_frame(
+        T0 + 1001, symbol="BTCUSDT", side="Buy", size="1", seq=1, updated_time=T0
+    )
     assert event(record).input_id != event(other).input_id
 
 
@@ -61,13 +65,15 @@ def test_rest_order_lists_take_their_category_from_the_response() -> None:
                 side="Buy",
                 qty="1",
                 status="New",
-                updated_time=5,
+                updated_time=T0 + 5,
                 rest=True,
             )
         ],
-        time=6,
+        time=T0 + 6,
     )
-    record = messages.capture_rest(10, "main", "/v5/order/realtime", {"category": "linear"}, body)
+    record = messages.capture_rest(
+        T0 + 10, "main", "/v5/order/realtime", {"category": "linear"}, body
+    )
     result = event(record)
     assert isinstance(result, OrdersReported)
     assert result.orders[0].category == "linear" and result.source == "rest"
@@ -76,7 +82,7 @@ def test_rest_order_lists_take_their_category_from_the_response() -> None:
 def test_intents_become_local_claims() -> None:
     result = event(
         intent(
-            5,
+            T0 + 5,
             kind="position_opened",
             position_id="p-1",
             category="linear",
@@ -93,16 +99,22 @@ def test_intents_become_local_claims() -> None:
 
 
 def test_a_clock_line_is_time_passing() -> None:
-    assert isinstance(decode_line('{"at": 5, "channel": "clock"}'), ClockTicked)
+    ticked = decode_line(f'{{"at": {T0 + 5}, "channel": "clock"}}')
+    assert isinstance(ticked, ClockTicked) and ticked.at == T0 + 5
 
 
 def test_an_error_reply_is_kept_with_its_code_and_says_nothing_about_positions() -> None:
-    body = messages.rest_error(10006, "Too many visits!", time=6)
-    record = messages.capture_rest(10, "main", "/v5/position/list", {"category": "linear"}, body)
+    body = messages.rest_error(10006, "Too many visits!", time=T0 + 6)
+    record = messages.capture_rest(
+        T0 + 10, "main", "/v5/position/list", {"category": "linear"}, body
+    )
     result = rejected(line(record))
     assert result.ret_code == 10006
     assert "Too many visits!" in result.reason
     assert (result.venue, result.account, result.endpoint) == ("bybit", "main", "/v5/position/list")
+
+
+BYBIT_LINE = {"at": T0, "venue": "bybit", "account": "a"}
 
 
 @pytest.mark.parametrize(
@@ -110,51 +122,54 @@ def test_an_error_reply_is_kept_with_its_code_and_says_nothing_about_positions()
     [
         ("{not json", "not JSON"),
         ('{"channel": "clock"}', "line.at: missing"),
-        ('{"at": 1, "channel": "fax"}', "line.channel: 'fax' is not one of"),
+        ({"at": 1, "channel": "clock"}, "line.at: 1 is not between 946684800000 (2000-01-01)"),
+        ({"at": T0, "channel": "fax"}, "line.channel: 'fax' is not one of"),
         (
-            '{"at": 1, "channel": "ws", "venue": "kraken", "account": "a", "data": {}}',
+            {"at": T0, "channel": "ws", "venue": "kraken", "account": "a", "data": {}},
             "line.venue: 'kraken'",
         ),
         (
-            '{"at": 1, "channel": "ws", "venue": "bybit", "account": "a", '
-            '"data": {"topic": "orderbook.50.BTCUSDT", "data": []}}',
+            BYBIT_LINE | {"channel": "ws", "data": {"topic": "orderbook.50.BTCUSDT", "data": []}},
             "not a topic trueup reads",
         ),
         (
-            '{"at": 1, "channel": "ws", "venue": "bybit", "account": "a", '
-            '"data": {"op": "pong", "success": true}}',
+            BYBIT_LINE | {"channel": "ws", "data": {"op": "pong", "success": True}},
             "control message",
         ),
         (
-            '{"at": 1, "channel": "rest", "venue": "bybit", "account": "a", '
-            '"endpoint": "/v5/market/tickers", "data": {}}',
+            BYBIT_LINE | {"channel": "rest", "endpoint": "/v5/market/tickers", "data": {}},
             "not an endpoint trueup reads",
         ),
         (
-            '{"at": 1, "channel": "intent", "venue": "bybit", "account": "a", '
-            '"data": {"kind": "position_teleported"}}',
+            BYBIT_LINE | {"channel": "intent", "data": {"kind": "position_teleported"}},
             "data.kind: 'position_teleported'",
         ),
         (
-            '{"at": 1, "channel": "intent", "venue": "bybit", "account": "a", "data": '
-            '{"kind": "position_resized", "position_id": "p", "qty": "-1"}}',
+            BYBIT_LINE
+            | {
+                "channel": "intent",
+                "data": {"kind": "position_resized", "position_id": "p", "qty": "-1"},
+            },
             "must be positive",
         ),
     ],
 )
-def test_bad_input_is_rejected_with_a_reason(raw: str, reason: str) -> None:
-    assert reason in rejected(raw).reason
+def test_bad_input_is_rejected_with_a_reason(raw: str | dict[str, object], reason: str) -> None:
+    assert reason in rejected(raw if isinstance(raw, str) else line(raw)).reason
 
 
 def test_a_malformed_decimal_names_the_field() -> None:
-    record = position_frame(1, symbol="BTCUSDT", side="Buy", size="abc", seq=1, updated_time=1)
+    record = position_frame(T0, symbol="BTCUSDT", side="Buy", size="abc", seq=1, updated_time=T0)
     result = rejected(line(record))
-    assert "data.data[0].size: not a decimal: 'abc'" in result.reason
+    assert (
+        "data.data[0].size: not a plain decimal of at most 15 digits before the point "
+        "and 12 after: 'abc'"
+    ) in result.reason
     assert result.venue == "bybit" and result.account == "main"
 
 
 def test_an_http_error_with_an_html_body_is_kept_with_its_status() -> None:
-    record = messages.capture_rest(10, "main", "/v5/position/list", {"category": "linear"}, {})
+    record = messages.capture_rest(T0 + 10, "main", "/v5/position/list", {"category": "linear"}, {})
     record["status"] = 403
     record["data"] = "<html><body>403 Forbidden</body></html>"
     result = rejected(line(record))

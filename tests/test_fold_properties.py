@@ -5,7 +5,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.inputs import event, execution_frame, intent, order_frame, position_frame
+from tests.inputs import T0, accepted, execution_frame, intent, order_frame, position_frame
 from trueup.adapters.store import codec
 from trueup.domain.book import AccountBook, fold
 from trueup.domain.events import InputEvent
@@ -24,14 +24,14 @@ prices = st.decimals(min_value=Decimal("1"), max_value=Decimal("100000"), places
 def position_reports(draw: st.DrawFn) -> InputEvent:
     size = draw(st.one_of(st.just(Decimal(0)), quantities))
     side = "" if size == 0 else draw(st.sampled_from(["Buy", "Sell"]))
-    return event(
+    return accepted(
         position_frame(
-            draw(st.integers(1_000, 2_000)),
+            draw(st.integers(T0 + 1_000, T0 + 2_000)),
             symbol="BTCUSDT",
             side=side,
             size=str(size),
             seq=draw(st.integers(1, 30)),
-            updated_time=draw(st.integers(1_000, 1_010)),
+            updated_time=draw(st.integers(T0 + 1_000, T0 + 1_010)),
             entry_price=str(draw(prices)),
             mark_price=str(draw(prices)),
         )
@@ -41,9 +41,9 @@ def position_reports(draw: st.DrawFn) -> InputEvent:
 @st.composite
 def order_reports(draw: st.DrawFn) -> InputEvent:
     status = draw(st.sampled_from(["New", "PartiallyFilled", "Filled", "Cancelled", "Rejected"]))
-    return event(
+    return accepted(
         order_frame(
-            draw(st.integers(1_000, 2_000)),
+            draw(st.integers(T0 + 1_000, T0 + 2_000)),
             symbol="BTCUSDT",
             order_id=ORDER.order_id,
             order_link_id="p-1-entry",
@@ -51,7 +51,7 @@ def order_reports(draw: st.DrawFn) -> InputEvent:
             qty="1",
             status=status,
             cum_exec_qty=str(draw(st.sampled_from(["0", "0.4", "1"]))),
-            updated_time=draw(st.integers(1_000, 1_010)),
+            updated_time=draw(st.integers(T0 + 1_000, T0 + 1_010)),
         )
     )
 
@@ -60,9 +60,9 @@ def order_reports(draw: st.DrawFn) -> InputEvent:
 def fills(draw: st.DrawFn) -> InputEvent:
     # An exec_id names one execution: its price and qty never differ between deliveries.
     n = draw(st.integers(1, 6))
-    return event(
+    return accepted(
         execution_frame(
-            draw(st.integers(1_000, 2_000)),
+            draw(st.integers(T0 + 1_000, T0 + 2_000)),
             {
                 "symbol": "BTCUSDT",
                 "exec_id": f"exec-{n}",
@@ -70,7 +70,7 @@ def fills(draw: st.DrawFn) -> InputEvent:
                 "side": "Buy",
                 "exec_price": f"{60000 + n}.5",
                 "exec_qty": f"0.{n:03d}",
-                "exec_time": 1_000 + n,
+                "exec_time": T0 + 1_000 + n,
                 "seq": 100 + n,
             },
         )
@@ -154,9 +154,9 @@ def test_replaying_twice_gives_identical_state(reports: list[InputEvent]) -> Non
 @given(st.lists(quantities, min_size=1, max_size=40), st.lists(st.booleans(), min_size=40))
 def test_local_quantities_sum_exactly(qtys: list[Decimal], sells: list[bool]) -> None:
     events = [
-        event(
+        accepted(
             intent(
-                1_000 + i,
+                T0 + 1_000 + i,
                 kind="position_opened",
                 position_id=f"p-{i}",
                 category="linear",

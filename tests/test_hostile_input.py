@@ -16,6 +16,7 @@ from trueup.runners.cli import main
 
 T0 = 1_762_199_000_000
 ACCOUNT = "main"
+AS_OF = str(T0 + 2_000)
 
 
 def position_frame(at: int, **fields: Any) -> dict[str, Any]:
@@ -131,8 +132,17 @@ def test_after_a_hostile_line_every_read_command_still_works(
         ["diagnose", "--venue", "bybit", "--account", ACCOUNT, "--symbol", "BTCUSDT"],
         ["audit", "--venue", "bybit", "--account", ACCOUNT, "--symbol", "BTCUSDT"],
         ["audit", "--venue", "bybit", "--account", ACCOUNT, "--symbol", "BTCUSDT", "--json"],
-        ["audit", "--venue", "bybit", "--account", ACCOUNT, "--symbol", "BTCUSDT"]
-        + ["--as-of", str(T0 + 2_000)],
+        [
+            "audit",
+            "--venue",
+            "bybit",
+            "--account",
+            ACCOUNT,
+            "--symbol",
+            "BTCUSDT",
+            "--as-of",
+            AS_OF,
+        ],
     ):
         assert main(["--store", store, *command]) in (0, 1), command
     assert "Traceback" not in capsys.readouterr().err

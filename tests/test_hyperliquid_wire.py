@@ -171,7 +171,7 @@ def test_an_http_error_is_kept_rejected_and_flattens_nothing(status: int) -> Non
         ),
         pytest.param(
             messages.clearinghouse_state([btc("abc")], time=T0),
-            "szi: not a decimal",
+            "szi: not a plain decimal of at most 15 digits before the point and 12 after: 'abc'",
             id="szi-not-a-decimal",
         ),
         pytest.param(

@@ -6,7 +6,7 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.inputs import execution_frame, intent, line, order_frame, position_frame
+from tests.inputs import T0, execution_frame, intent, line, order_frame, position_frame
 from trueup.runners.cli import main
 
 ENTRY = {"category": "linear", "position_idx": 0, "side": "Buy", "mode": "LIVE"}
@@ -21,9 +21,9 @@ def write_capture(path: Path, records: list[dict[str, object]]) -> Path:
 def store(tmp_path: Path) -> str:
     """A journal holding a night's trouble: a stop-loss on ETH, a paper leftover, BTC held."""
     records = [
-        intent(1_000, kind="account_mode", mode="LIVE"),
+        intent(T0 + 1_000, kind="account_mode", mode="LIVE"),
         intent(
-            1_000,
+            T0 + 1_000,
             kind="position_opened",
             position_id="p-sol",
             symbol="SOLUSDT",
@@ -31,7 +31,7 @@ def store(tmp_path: Path) -> str:
             **{**ENTRY, "mode": "PAPER"},
         ),
         intent(
-            1_000,
+            T0 + 1_000,
             kind="position_opened",
             position_id="p-eth",
             symbol="ETHUSDT",
@@ -39,12 +39,23 @@ def store(tmp_path: Path) -> str:
             timeframe="1h",
             **ENTRY,
         ),
-        position_frame(2_000, symbol="ETHUSDT", side="Buy", size="2", seq=1, updated_time=2_000),
-        position_frame(9_000, symbol="ETHUSDT", side="", size="0", seq=2, updated_time=9_000),
-        intent(
-            9_500, kind="position_opened", position_id="p-btc", symbol="BTCUSDT", qty="1", **ENTRY
+        position_frame(
+            T0 + 2_000, symbol="ETHUSDT", side="Buy", size="2", seq=1, updated_time=T0 + 2_000
         ),
-        position_frame(9_600, symbol="BTCUSDT", side="Buy", size="1", seq=3, updated_time=9_600),
+        position_frame(
+            T0 + 9_000, symbol="ETHUSDT", side="", size="0", seq=2, updated_time=T0 + 9_000
+        ),
+        intent(
+            T0 + 9_500,
+            kind="position_opened",
+            position_id="p-btc",
+            symbol="BTCUSDT",
+            qty="1",
+            **ENTRY,
+        ),
+        position_frame(
+            T0 + 9_600, symbol="BTCUSDT", side="Buy", size="1", seq=3, updated_time=T0 + 9_600
+        ),
     ]
     url = str(tmp_path / "journal.db")
     assert (
@@ -89,13 +100,14 @@ def test_can_open_says_no_with_every_reason_and_exits_1(
             "--symbol",
             "ETHUSDT",
             "--at",
-            "10000",
+            str(T0 + 10_000),
             "--json",
         ],
     )
     assert code == 1
     assert verdict["allowed"] is False
-    assert any("cooldown on ETHUSDT until 1809000" in r for r in verdict["reasons"])
+    until = f"cooldown on ETHUSDT until {T0 + 1_809_000}"
+    assert any(until in r for r in verdict["reasons"])
     assert any("p-eth is OPEN but the exchange holds nothing" in n for n in verdict["notes"])
 
 
@@ -115,7 +127,7 @@ def test_can_open_says_yes_once_the_cooldown_is_over_despite_the_stale_record(
             "--symbol",
             "ETHUSDT",
             "--at",
-            "2000000",
+            str(T0 + 2_000_000),
             "--json",
         ],
     )
@@ -137,7 +149,7 @@ def test_can_open_refuses_a_symbol_the_exchange_holds(
             "--symbol",
             "BTCUSDT",
             "--at",
-            "10000",
+            str(T0 + 10_000),
         ]
     )
     out = capsys.readouterr().out
@@ -150,12 +162,17 @@ def test_can_open_refuses_while_a_live_entry_is_in_flight(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     records = [
-        intent(1_000, kind="account_mode", mode="LIVE"),
+        intent(T0 + 1_000, kind="account_mode", mode="LIVE"),
         intent(
-            1_000, kind="position_opened", position_id="p-1", symbol="XRPUSDT", qty="10", **ENTRY
+            T0 + 1_000,
+            kind="position_opened",
+            position_id="p-1",
+            symbol="XRPUSDT",
+            qty="10",
+            **ENTRY,
         ),
         intent(
-            1_000,
+            T0 + 1_000,
             kind="order_placed",
             position_id="p-1",
             order_link_id="p-1-entry",
@@ -166,14 +183,14 @@ def test_can_open_refuses_while_a_live_entry_is_in_flight(
             qty="10",
         ),
         order_frame(
-            1_100,
+            T0 + 1_100,
             symbol="XRPUSDT",
             order_id="o-1",
             order_link_id="p-1-entry",
             side="Buy",
             qty="10",
             status="New",
-            updated_time=1_100,
+            updated_time=T0 + 1_100,
         ),
     ]
     store = str(tmp_path / "j.db")
@@ -192,12 +209,12 @@ def test_can_open_refuses_while_a_live_entry_is_in_flight(
             "--symbol",
             "XRPUSDT",
             "--at",
-            "2000",
+            str(T0 + 2_000),
             "--json",
         ],
     )
     assert code == 1
-    assert verdict["reasons"] == ["LIVE entry p-1-entry in flight (New) since 1000"]
+    assert verdict["reasons"] == [f"LIVE entry p-1-entry in flight (New) since {T0 + 1_000}"]
 
 
 def test_fix_stale_dry_run_lists_and_changes_nothing(
@@ -284,7 +301,7 @@ def test_diagnose_explains_everything_about_a_symbol(
                 "--symbol",
                 "ETHUSDT",
                 "--at",
-                "10000",
+                str(T0 + 10_000),
             ]
         )
         == 0
@@ -319,12 +336,17 @@ def test_ingest_runs_the_projections_and_events_lists_what_they_emitted(
 
 def test_the_fill_in_flight_case_needs_no_cleanup(tmp_path: Path) -> None:
     records = [
-        intent(1_000, kind="account_mode", mode="LIVE"),
+        intent(T0 + 1_000, kind="account_mode", mode="LIVE"),
         intent(
-            1_000, kind="position_opened", position_id="p-1", symbol="BTCUSDT", qty="1", **ENTRY
+            T0 + 1_000,
+            kind="position_opened",
+            position_id="p-1",
+            symbol="BTCUSDT",
+            qty="1",
+            **ENTRY,
         ),
         execution_frame(
-            1_050,
+            T0 + 1_050,
             {
                 "symbol": "BTCUSDT",
                 "exec_id": "e-1",
@@ -332,7 +354,7 @@ def test_the_fill_in_flight_case_needs_no_cleanup(tmp_path: Path) -> None:
                 "side": "Buy",
                 "exec_price": "100",
                 "exec_qty": "1",
-                "exec_time": 1_050,
+                "exec_time": T0 + 1_050,
                 "seq": 2,
             },
         ),
@@ -350,12 +372,21 @@ def test_rule_thresholds_come_from_a_rules_file(
     rules = tmp_path / "rules.toml"
     rules.write_text("cooldown_ms = 60000\ndrift_threshold_pct = 5\n")
     records = [
-        intent(1_000, kind="account_mode", mode="LIVE"),
+        intent(T0 + 1_000, kind="account_mode", mode="LIVE"),
         intent(
-            1_000, kind="position_opened", position_id="p-eth", symbol="ETHUSDT", qty="2", **ENTRY
+            T0 + 1_000,
+            kind="position_opened",
+            position_id="p-eth",
+            symbol="ETHUSDT",
+            qty="2",
+            **ENTRY,
         ),
-        position_frame(2_000, symbol="ETHUSDT", side="Buy", size="2", seq=1, updated_time=2_000),
-        position_frame(9_000, symbol="ETHUSDT", side="", size="0", seq=2, updated_time=9_000),
+        position_frame(
+            T0 + 2_000, symbol="ETHUSDT", side="Buy", size="2", seq=1, updated_time=T0 + 2_000
+        ),
+        position_frame(
+            T0 + 9_000, symbol="ETHUSDT", side="", size="0", seq=2, updated_time=T0 + 9_000
+        ),
     ]
     store = str(tmp_path / "j.db")
     capture = str(write_capture(tmp_path / "c.jsonl", records))
@@ -364,7 +395,7 @@ def test_rule_thresholds_come_from_a_rules_file(
     _, (cooldown,) = run_json(
         capsys, ["--store", store, "events", "--type", "COOLDOWN_STARTED", "--json"]
     )
-    assert cooldown["until"] == 9_000 + 60_000
+    assert cooldown["until"] == T0 + 9_000 + 60_000
 
 
 def test_an_unknown_rule_setting_is_a_usage_error(

@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from tests.inputs import event, execution_frame, order_frame
+from tests.inputs import T0, event, execution_frame, order_frame
 from trueup.domain.book import fold
 from trueup.domain.events import InputEvent
 from trueup.domain.keys import OrderKey, PositionKey
@@ -49,25 +49,31 @@ def fill(at: int, exec_id: str, qty: str, price: str, fee: str = "0.01") -> Inpu
 
 
 def test_an_order_moves_through_bybit_statuses() -> None:
-    book = fold("bybit", "main", [report(1000, "New"), report(1100, "PartiallyFilled", "0.4")])
+    book = fold(
+        "bybit", "main", [report(T0 + 1000, "New"), report(T0 + 1100, "PartiallyFilled", "0.4")]
+    )
     assert book.orders[ENTRY].status == "PartiallyFilled"
     assert not book.orders[ENTRY].is_terminal
-    book = fold("bybit", "main", [report(1000, "New"), report(1200, "Filled", "1")])
+    book = fold("bybit", "main", [report(T0 + 1000, "New"), report(T0 + 1200, "Filled", "1")])
     assert book.orders[ENTRY].status == "Filled"
     assert book.orders[ENTRY].is_terminal
 
 
 def test_a_late_open_report_never_reopens_a_filled_order() -> None:
-    book = fold("bybit", "main", [report(1200, "Filled", "1"), report(1300, "New")])
+    book = fold("bybit", "main", [report(T0 + 1200, "Filled", "1"), report(T0 + 1300, "New")])
     assert book.orders[ENTRY].status == "Filled"
 
 
 def test_the_cancel_race_second_filled_message_changes_nothing_that_matters() -> None:
     # Bybit: a cancel accepted while the order fills sends Filled twice, the second with
     # cancelType CancelByUser and rejectReason EC_OrigClOrdIDDoesNotExist.
-    first = report(1200, "Filled", "1")
+    first = report(T0 + 1200, "Filled", "1")
     second = report(
-        1200, "Filled", "1", cancel_type="CancelByUser", reject_reason="EC_OrigClOrdIDDoesNotExist"
+        T0 + 1200,
+        "Filled",
+        "1",
+        cancel_type="CancelByUser",
+        reject_reason="EC_OrigClOrdIDDoesNotExist",
     )
     book = fold("bybit", "main", [first, second])
     assert book.orders[ENTRY].status == "Filled"
@@ -75,7 +81,10 @@ def test_the_cancel_race_second_filled_message_changes_nothing_that_matters() ->
 
 
 def test_fills_give_cumulative_qty_average_price_and_fees() -> None:
-    events = [fill(1000, "e-1", "0.4", "65000"), fill(1001, "e-2", "0.6", "65100", fee="0.02")]
+    events = [
+        fill(T0 + 1000, "e-1", "0.4", "65000"),
+        fill(T0 + 1001, "e-2", "0.6", "65100", fee="0.02"),
+    ]
     order = fold("bybit", "main", events).orders[ENTRY]
     assert order.filled_qty == Decimal("1.0")
     assert order.avg_price == Decimal("65060")
@@ -83,15 +92,17 @@ def test_fills_give_cumulative_qty_average_price_and_fees() -> None:
 
 
 def test_a_fill_delivered_twice_counts_once() -> None:
-    once = fill(1000, "e-1", "0.4", "65000")
-    order = fold("bybit", "main", [once, once, fill(1000, "e-1", "0.4", "65000")]).orders[ENTRY]
+    once = fill(T0 + 1000, "e-1", "0.4", "65000")
+    order = fold("bybit", "main", [once, once, fill(T0 + 1000, "e-1", "0.4", "65000")]).orders[
+        ENTRY
+    ]
     assert order.filled_qty == Decimal("0.4")
 
 
 def test_the_reported_cumulative_qty_counts_when_fills_lag() -> None:
     events = [
-        report(1100, "PartiallyFilled", "0.7", avg_price="65000"),
-        fill(1000, "e-1", "0.4", "64000"),
+        report(T0 + 1100, "PartiallyFilled", "0.7", avg_price="65000"),
+        fill(T0 + 1000, "e-1", "0.4", "64000"),
     ]
     order = fold("bybit", "main", events).orders[ENTRY]
     assert order.filled_qty == Decimal("0.7")
@@ -101,7 +112,7 @@ def test_the_reported_cumulative_qty_counts_when_fills_lag() -> None:
 def test_funding_touches_no_order() -> None:
     funding = event(
         execution_frame(
-            1000,
+            T0 + 1000,
             {
                 "symbol": "BTCUSDT",
                 "exec_id": "f-1",
@@ -110,7 +121,7 @@ def test_funding_touches_no_order() -> None:
                 "exec_price": "65000",
                 "exec_qty": "0.3",
                 "exec_type": "Funding",
-                "exec_time": 1000,
+                "exec_time": T0 + 1000,
                 "seq": 1,
             },
         )
@@ -119,7 +130,7 @@ def test_funding_touches_no_order() -> None:
 
 
 def test_an_open_order_shows_under_its_position_until_it_ends() -> None:
-    book = fold("bybit", "main", [report(1000, "New")])
+    book = fold("bybit", "main", [report(T0 + 1000, "New")])
     assert [o.order_id for o in book.open_orders_for(BTC)] == ["o-1"]
-    book = fold("bybit", "main", [report(1000, "New"), report(1100, "Cancelled")])
+    book = fold("bybit", "main", [report(T0 + 1000, "New"), report(T0 + 1100, "Cancelled")])
     assert book.open_orders_for(BTC) == []

@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from tests.inputs import event, intent, order_frame, position_frame, position_snapshot
+from tests.inputs import T0, event, intent, order_frame, position_frame, position_snapshot
 from trueup.domain.book import fold
 from trueup.domain.events import InputEvent
 from trueup.domain.keys import PositionKey
@@ -28,29 +28,35 @@ def opened(at: int, position_id: str, qty: str, mode: str = "LIVE", **extra: obj
 
 
 def test_a_report_with_an_older_seq_never_overwrites_a_newer_one() -> None:
-    book = fold("bybit", "main", [btc(2000, "0.3", seq=11), btc(2500, "0.1", seq=10)])
+    book = fold("bybit", "main", [btc(T0 + 2000, "0.3", seq=11), btc(T0 + 2500, "0.1", seq=10)])
     assert book.positions[BTC].exchange_qty == Decimal("0.3")
 
 
 def test_a_mark_move_under_the_same_seq_is_taken_when_newer() -> None:
-    first = btc(2000, "0.3", seq=11, mark_price="65000")
-    moved = btc(2100, "0.3", seq=11, mark_price="65100")
+    first = btc(T0 + 2000, "0.3", seq=11, mark_price="65000")
+    moved = btc(T0 + 2100, "0.3", seq=11, mark_price="65100")
     exchange = fold("bybit", "main", [moved, first]).positions[BTC].exchange
     assert exchange is not None and exchange.mark_price == Decimal("65100")
 
 
 def test_a_short_position_has_a_negative_signed_size() -> None:
-    book = fold("bybit", "main", [btc(2000, "2", seq=5, side="Sell")])
+    book = fold("bybit", "main", [btc(T0 + 2000, "2", seq=5, side="Sell")])
     assert book.positions[BTC].exchange_qty == Decimal("-2")
 
 
 def test_a_complete_snapshot_that_omits_a_key_makes_it_flat() -> None:
     events = [
-        btc(2000, "0.3", seq=11),
+        btc(T0 + 2000, "0.3", seq=11),
         event(
             position_snapshot(
-                3000,
-                {"symbol": "ETHUSDT", "side": "Sell", "size": "1", "seq": 7, "updated_time": 2900},
+                T0 + 3000,
+                {
+                    "symbol": "ETHUSDT",
+                    "side": "Sell",
+                    "size": "1",
+                    "seq": 7,
+                    "updated_time": T0 + 2900,
+                },
             )
         ),
     ]
@@ -60,27 +66,41 @@ def test_a_complete_snapshot_that_omits_a_key_makes_it_flat() -> None:
 
 
 def test_a_snapshot_older_than_the_last_report_does_not_flatten_it() -> None:
-    events = [btc(5000, "0.3", seq=11), event(position_snapshot(4000))]
+    events = [btc(T0 + 5000, "0.3", seq=11), event(position_snapshot(T0 + 4000))]
     assert fold("bybit", "main", events).positions[BTC].exchange_qty == Decimal("0.3")
 
 
 def test_an_unfinished_pagination_says_nothing_about_omitted_keys() -> None:
-    eth = {"symbol": "ETHUSDT", "side": "Sell", "size": "1", "seq": 7, "updated_time": 2900}
-    first_page = event(position_snapshot(3000, eth, next_cursor="page-2"))
-    book = fold("bybit", "main", [btc(2000, "0.3", seq=11), first_page])
+    eth = {"symbol": "ETHUSDT", "side": "Sell", "size": "1", "seq": 7, "updated_time": T0 + 2900}
+    first_page = event(position_snapshot(T0 + 3000, eth, next_cursor="page-2"))
+    book = fold("bybit", "main", [btc(T0 + 2000, "0.3", seq=11), first_page])
     assert book.positions[BTC].exchange_qty == Decimal("0.3")
 
 
 def test_the_last_page_of_a_pagination_completes_the_snapshot() -> None:
-    btc_item = {"symbol": "BTCUSDT", "side": "Buy", "size": "0.3", "seq": 11, "updated_time": 2000}
-    eth_item = {"symbol": "ETHUSDT", "side": "Sell", "size": "1", "seq": 7, "updated_time": 2900}
+    btc_item = {
+        "symbol": "BTCUSDT",
+        "side": "Buy",
+        "size": "0.3",
+        "seq": 11,
+        "updated_time": T0 + 2000,
+    }
+    eth_item = {
+        "symbol": "ETHUSDT",
+        "side": "Sell",
+        "size": "1",
+        "seq": 7,
+        "updated_time": T0 + 2900,
+    }
     events = [
-        btc(2000, "0.3", seq=11),
+        btc(T0 + 2000, "0.3", seq=11),
         event(
-            position_frame(2000, symbol="XRPUSDT", side="Buy", size="10", seq=3, updated_time=2000)
+            position_frame(
+                T0 + 2000, symbol="XRPUSDT", side="Buy", size="10", seq=3, updated_time=T0 + 2000
+            )
         ),
-        event(position_snapshot(3000, eth_item, next_cursor="page-2")),
-        event(position_snapshot(3001, btc_item, cursor="page-2")),
+        event(position_snapshot(T0 + 3000, eth_item, next_cursor="page-2")),
+        event(position_snapshot(T0 + 3001, btc_item, cursor="page-2")),
     ]
     book = fold("bybit", "main", events)
     assert book.positions[BTC].exchange_qty == Decimal("0.3")
@@ -91,11 +111,11 @@ def test_the_last_page_of_a_pagination_completes_the_snapshot() -> None:
 
 def test_local_qty_nets_only_live_open_positions() -> None:
     events = [
-        opened(1000, "p-1", "0.3"),
-        opened(1001, "p-2", "0.1", side="Sell"),
-        opened(1002, "p-paper", "5", mode="PAPER"),
-        opened(1003, "p-3", "1"),
-        event(intent(1004, kind="position_closed", position_id="p-3", exit_reason="TP2")),
+        opened(T0 + 1000, "p-1", "0.3"),
+        opened(T0 + 1001, "p-2", "0.1", side="Sell"),
+        opened(T0 + 1002, "p-paper", "5", mode="PAPER"),
+        opened(T0 + 1003, "p-3", "1"),
+        event(intent(T0 + 1004, kind="position_closed", position_id="p-3", exit_reason="TP2")),
     ]
     position = fold("bybit", "main", events).positions[BTC]
     assert position.local_qty == Decimal("0.2")
@@ -104,25 +124,37 @@ def test_local_qty_nets_only_live_open_positions() -> None:
 
 
 def test_a_repeated_open_intent_is_the_same_claim() -> None:
-    events = [opened(1000, "p-1", "0.3"), opened(1500, "p-1", "0.9")]
+    events = [opened(T0 + 1000, "p-1", "0.3"), opened(T0 + 1500, "p-1", "0.9")]
     assert fold("bybit", "main", events).positions[BTC].local_qty == Decimal("0.3")
 
 
 def test_resizing_changes_the_local_claim() -> None:
-    resize = event(intent(1100, kind="position_resized", position_id="p-1", qty="0.15"))
-    book = fold("bybit", "main", [opened(1000, "p-1", "0.3"), resize])
+    resize = event(intent(T0 + 1100, kind="position_resized", position_id="p-1", qty="0.15"))
+    book = fold("bybit", "main", [opened(T0 + 1000, "p-1", "0.3"), resize])
     assert book.positions[BTC].local_qty == Decimal("0.15")
 
 
 def test_hedge_mode_legs_are_separate_positions() -> None:
     long_leg = event(
         position_frame(
-            2000, symbol="BTCUSDT", side="Buy", size="1", seq=3, updated_time=2000, position_idx=1
+            T0 + 2000,
+            symbol="BTCUSDT",
+            side="Buy",
+            size="1",
+            seq=3,
+            updated_time=T0 + 2000,
+            position_idx=1,
         )
     )
     short_leg = event(
         position_frame(
-            2000, symbol="BTCUSDT", side="Sell", size="2", seq=3, updated_time=2000, position_idx=2
+            T0 + 2000,
+            symbol="BTCUSDT",
+            side="Sell",
+            size="2",
+            seq=3,
+            updated_time=T0 + 2000,
+            position_idx=2,
         )
     )
     book = fold("bybit", "main", [long_leg, short_leg])
@@ -133,7 +165,7 @@ def test_hedge_mode_legs_are_separate_positions() -> None:
 def test_tp1_state_follows_the_exchange_order_linked_to_it() -> None:
     placed = event(
         intent(
-            1100,
+            T0 + 1100,
             kind="order_placed",
             position_id="p-1",
             order_link_id="p-1-tp1",
@@ -147,19 +179,19 @@ def test_tp1_state_follows_the_exchange_order_linked_to_it() -> None:
     )
     new = event(
         order_frame(
-            1200,
+            T0 + 1200,
             symbol="BTCUSDT",
             order_id="o-tp1",
             order_link_id="p-1-tp1",
             side="Sell",
             qty="0.15",
             status="New",
-            updated_time=1200,
+            updated_time=T0 + 1200,
         )
     )
     filled = event(
         order_frame(
-            1300,
+            T0 + 1300,
             symbol="BTCUSDT",
             order_id="o-tp1",
             order_link_id="p-1-tp1",
@@ -167,10 +199,13 @@ def test_tp1_state_follows_the_exchange_order_linked_to_it() -> None:
             qty="0.15",
             status="Filled",
             cum_exec_qty="0.15",
-            updated_time=1300,
+            updated_time=T0 + 1300,
         )
     )
-    assert fold("bybit", "main", [opened(1000, "p-1", "0.3")]).tp1_state("p-1") == "NONE"
-    assert fold("bybit", "main", [opened(1000, "p-1", "0.3"), placed]).tp1_state("p-1") == "PLACED"
-    book = fold("bybit", "main", [opened(1000, "p-1", "0.3"), placed, new, filled])
+    assert fold("bybit", "main", [opened(T0 + 1000, "p-1", "0.3")]).tp1_state("p-1") == "NONE"
+    assert (
+        fold("bybit", "main", [opened(T0 + 1000, "p-1", "0.3"), placed]).tp1_state("p-1")
+        == "PLACED"
+    )
+    book = fold("bybit", "main", [opened(T0 + 1000, "p-1", "0.3"), placed, new, filled])
     assert book.tp1_state("p-1") == "FILLED"

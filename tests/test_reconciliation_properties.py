@@ -6,7 +6,15 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.inputs import event, intent, order_frame, position_frame, position_snapshot
+from tests.inputs import (
+    T0,
+    accepted,
+    event,
+    intent,
+    order_frame,
+    position_frame,
+    position_snapshot,
+)
 from trueup.adapters.bybit import messages
 from trueup.adapters.store import codec
 from trueup.domain.emitted import (
@@ -28,8 +36,8 @@ sizes = st.sampled_from(["0", "0.1", "0.3", "0.5", "1"])
 @st.composite
 def captures(draw: st.DrawFn) -> list[InputEvent]:
     """An account trading LIVE: local claims, exchange frames and snapshots, time passing."""
-    events = [event(intent(0, kind="account_mode", mode="LIVE"))]
-    at, seq = 1_000, 1
+    events = [accepted(intent(T0, kind="account_mode", mode="LIVE"))]
+    at, seq = T0 + 1_000, 1
     for step in range(draw(st.integers(1, 25))):
         at += draw(st.integers(0, 4_000))
         seq += 1
@@ -37,7 +45,7 @@ def captures(draw: st.DrawFn) -> list[InputEvent]:
         kind = draw(st.sampled_from(["open", "frame", "frame", "snapshot", "clock", "close"]))
         if kind == "open":
             events.append(
-                event(
+                accepted(
                     intent(
                         at,
                         kind="position_opened",
@@ -53,7 +61,7 @@ def captures(draw: st.DrawFn) -> list[InputEvent]:
             )
         elif kind == "close":
             events.append(
-                event(
+                accepted(
                     intent(
                         at, kind="position_closed", position_id=f"p-{draw(st.integers(0, step))}"
                     )
@@ -62,7 +70,7 @@ def captures(draw: st.DrawFn) -> list[InputEvent]:
         elif kind == "frame":
             size = draw(sizes)
             events.append(
-                event(
+                accepted(
                     position_frame(
                         at,
                         symbol=symbol,
@@ -78,9 +86,9 @@ def captures(draw: st.DrawFn) -> list[InputEvent]:
             listed = [
                 {"symbol": symbol, "side": "Buy", "size": size, "seq": seq, "updated_time": at}
             ]
-            events.append(event(position_snapshot(at, *draw(st.sampled_from([[], listed])))))
+            events.append(accepted(position_snapshot(at, *draw(st.sampled_from([[], listed])))))
         else:
-            events.append(event({"at": at, "channel": "clock"}))
+            events.append(accepted({"at": at, "channel": "clock"}))
     return events
 
 
@@ -226,9 +234,9 @@ def test_a_position_the_exchange_showed_is_never_stale_for_never_being_there(
 def entry_lifecycles(draw: st.DrawFn) -> list[InputEvent]:
     """An entry and its TP1, with their exchange reports repeated and shuffled."""
     placed = [
-        event(
+        accepted(
             intent(
-                1_000,
+                T0 + 1_000,
                 kind="position_opened",
                 position_id="p-1",
                 category="linear",
@@ -239,9 +247,9 @@ def entry_lifecycles(draw: st.DrawFn) -> list[InputEvent]:
                 mode="LIVE",
             )
         ),
-        event(
+        accepted(
             intent(
-                1_000,
+                T0 + 1_000,
                 kind="order_placed",
                 position_id="p-1",
                 order_link_id="p-1-entry",
@@ -252,9 +260,9 @@ def entry_lifecycles(draw: st.DrawFn) -> list[InputEvent]:
                 qty="1",
             )
         ),
-        event(
+        accepted(
             intent(
-                1_000,
+                T0 + 1_000,
                 kind="order_placed",
                 position_id="p-1",
                 order_link_id="p-1-tp1",
@@ -267,9 +275,9 @@ def entry_lifecycles(draw: st.DrawFn) -> list[InputEvent]:
         ),
     ]
     reports = [
-        event(
+        accepted(
             order_frame(
-                1_000 + i,
+                T0 + 1_000 + i,
                 symbol="BTCUSDT",
                 order_id=oid,
                 order_link_id=link,
@@ -277,7 +285,7 @@ def entry_lifecycles(draw: st.DrawFn) -> list[InputEvent]:
                 qty=qty,
                 status=status,
                 cum_exec_qty=cum,
-                updated_time=1_000 + i,
+                updated_time=T0 + 1_000 + i,
             )
         )
         for i, (oid, link, side, qty, status, cum) in enumerate(

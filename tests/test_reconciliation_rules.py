@@ -4,6 +4,7 @@ from decimal import Decimal
 from typing import TypeVar
 
 from tests.inputs import (
+    T0,
     event,
     execution_frame,
     intent,
@@ -31,7 +32,7 @@ from trueup.domain.rules.config import RuleConfig
 E = TypeVar("E", bound=Emitted)
 
 
-def live(at: int = 1_000) -> InputEvent:
+def live(at: int = T0 + 1_000) -> InputEvent:
     return event(intent(at, kind="account_mode", mode="LIVE"))
 
 
@@ -125,23 +126,25 @@ def of_type(emitted: list[Emitted], kind: type[E]) -> list[E]:
 
 
 def test_a_position_closed_on_the_exchange_before_tp1_is_a_stop_loss_with_cooldown() -> None:
-    emitted = reconcile([live(), opened(1_000), exchange(2_000, "0.3", 1), exchange(9_000, "0", 2)])
+    emitted = reconcile(
+        [live(), opened(T0 + 1_000), exchange(T0 + 2_000, "0.3", 1), exchange(T0 + 9_000, "0", 2)]
+    )
     (closed,) = of_type(emitted, PositionClosed)
     assert closed.exit_reason == "STOP_LOSS"
-    assert (closed.at, closed.position_id) == (9_000, "p-1")
+    assert (closed.at, closed.position_id) == (T0 + 9_000, "p-1")
     (cooldown,) = of_type(emitted, CooldownStarted)
-    assert cooldown.until == 9_000 + 30 * 60_000
+    assert cooldown.until == T0 + 9_000 + 30 * 60_000
 
 
 def test_a_close_after_tp1_filled_is_exchange_closed_without_cooldown() -> None:
     events = [
         live(),
-        opened(1_000),
-        exchange(2_000, "0.3", 1),
-        placed(2_100, "p-1-tp1", "TP1"),
-        order(2_200, "o-tp1", "p-1-tp1", "Filled", cum="0.15"),
-        exchange(2_300, "0.15", 2),
-        exchange(9_000, "0", 3),
+        opened(T0 + 1_000),
+        exchange(T0 + 2_000, "0.3", 1),
+        placed(T0 + 2_100, "p-1-tp1", "TP1"),
+        order(T0 + 2_200, "o-tp1", "p-1-tp1", "Filled", cum="0.15"),
+        exchange(T0 + 2_300, "0.15", 2),
+        exchange(T0 + 9_000, "0", 3),
     ]
     emitted = reconcile(events)
     (closed,) = of_type(emitted, PositionClosed)
@@ -150,12 +153,22 @@ def test_a_close_after_tp1_filled_is_exchange_closed_without_cooldown() -> None:
 
 
 def test_a_complete_snapshot_omitting_the_key_is_a_close() -> None:
-    events = [live(), opened(1_000), exchange(2_000, "0.3", 1), event(position_snapshot(9_000))]
+    events = [
+        live(),
+        opened(T0 + 1_000),
+        exchange(T0 + 2_000, "0.3", 1),
+        event(position_snapshot(T0 + 9_000)),
+    ]
     assert types(of_type(reconcile(events), PositionClosed)) == ["POSITION_CLOSED"]
 
 
 def test_the_cooldown_can_be_turned_off() -> None:
-    events = [live(), opened(1_000), exchange(2_000, "0.3", 1), exchange(9_000, "0", 2)]
+    events = [
+        live(),
+        opened(T0 + 1_000),
+        exchange(T0 + 2_000, "0.3", 1),
+        exchange(T0 + 9_000, "0", 2),
+    ]
     emitted = reconcile(events, RuleConfig(cooldown_enabled=False))
     assert "COOLDOWN_STARTED" not in types(emitted)
 
@@ -163,11 +176,11 @@ def test_the_cooldown_can_be_turned_off() -> None:
 def test_a_close_is_reported_once_however_often_the_exchange_repeats_flat() -> None:
     events = [
         live(),
-        opened(1_000),
-        exchange(2_000, "0.3", 1),
-        exchange(9_000, "0", 2),
-        exchange(9_500, "0", 2),
-        event(position_snapshot(10_000)),
+        opened(T0 + 1_000),
+        exchange(T0 + 2_000, "0.3", 1),
+        exchange(T0 + 9_000, "0", 2),
+        exchange(T0 + 9_500, "0", 2),
+        event(position_snapshot(T0 + 10_000)),
     ]
     assert len(of_type(reconcile(events), PositionClosed)) == 1
 
@@ -175,9 +188,9 @@ def test_a_close_is_reported_once_however_often_the_exchange_repeats_flat() -> N
 def test_a_position_the_exchange_never_showed_is_not_closed_but_stale() -> None:
     events = [
         live(),
-        opened(1_000),
-        event(position_snapshot(2_000)),
-        event(position_snapshot(6_000)),
+        opened(T0 + 1_000),
+        event(position_snapshot(T0 + 2_000)),
+        event(position_snapshot(T0 + 6_000)),
     ]
     emitted = reconcile(events)
     assert "POSITION_CLOSED" not in types(emitted)
@@ -189,9 +202,14 @@ def test_a_position_the_exchange_never_showed_is_not_closed_but_stale() -> None:
 
 
 def test_drift_is_reported_only_after_the_grace_period() -> None:
-    events = [live(), opened(1_000, qty="1"), exchange(2_000, "0.5", 1), clock(4_000)]
+    events = [
+        live(),
+        opened(T0 + 1_000, qty="1"),
+        exchange(T0 + 2_000, "0.5", 1),
+        clock(T0 + 4_000),
+    ]
     assert "CONSISTENCY_DRIFT" not in types(reconcile(events))
-    (drift,) = of_type(reconcile([*events, clock(5_000)]), ConsistencyDrift)
+    (drift,) = of_type(reconcile([*events, clock(T0 + 5_000)]), ConsistencyDrift)
     assert drift.local_qty == Decimal(1)
     assert drift.exchange_qty == Decimal("0.5")
     assert drift.drift_pct == Decimal("50.00")
@@ -200,44 +218,61 @@ def test_drift_is_reported_only_after_the_grace_period() -> None:
 def test_a_fill_in_flight_is_no_alarm() -> None:
     events = [
         live(),
-        opened(1_000, qty="1"),
-        exchange(2_000, "0.5", 1),
-        exchange(3_500, "1", 2),
-        clock(60_000),
+        opened(T0 + 1_000, qty="1"),
+        exchange(T0 + 2_000, "0.5", 1),
+        exchange(T0 + 3_500, "1", 2),
+        clock(T0 + 60_000),
     ]
     assert "CONSISTENCY_DRIFT" not in types(reconcile(events))
 
 
 def test_drift_within_the_threshold_is_tolerated() -> None:
-    events = [live(), opened(1_000, qty="1"), exchange(2_000, "0.95", 1), clock(60_000)]
+    events = [
+        live(),
+        opened(T0 + 1_000, qty="1"),
+        exchange(T0 + 2_000, "0.95", 1),
+        clock(T0 + 60_000),
+    ]
     assert "CONSISTENCY_DRIFT" not in types(reconcile(events))
 
 
 def test_opposite_sides_are_drift_whatever_the_size() -> None:
-    events = [live(), opened(1_000, qty="1"), exchange(2_000, "1", 1, side="Sell"), clock(6_000)]
+    events = [
+        live(),
+        opened(T0 + 1_000, qty="1"),
+        exchange(T0 + 2_000, "1", 1, side="Sell"),
+        clock(T0 + 6_000),
+    ]
     (drift,) = of_type(reconcile(events), ConsistencyDrift)
     assert drift.exchange_qty == Decimal(-1)
 
 
 def test_drift_is_reported_at_most_once_per_window() -> None:
-    events = [live(), opened(1_000, qty="1"), exchange(2_000, "0.5", 1)]
-    ticks = [clock(t) for t in range(6_000, 400_000, 10_000)]
+    events = [live(), opened(T0 + 1_000, qty="1"), exchange(T0 + 2_000, "0.5", 1)]
+    ticks = [clock(T0 + t) for t in range(6_000, 400_000, 10_000)]
     emitted = of_type(reconcile(events + ticks), ConsistencyDrift)
-    assert [e.at for e in emitted] == [6_000, 306_000]
+    assert [e.at for e in emitted] == [T0 + 6_000, T0 + 306_000]
 
 
 # --- untracked ----------------------------------------------------------------------------
 
 
 def test_an_exchange_position_with_no_local_one_is_untracked_after_grace() -> None:
-    events = [live(), exchange(2_000, "0.3", 1), clock(4_000)]
+    events = [live(), exchange(T0 + 2_000, "0.3", 1), clock(T0 + 4_000)]
     assert "UNTRACKED_POSITION" not in types(reconcile(events))
-    (found,) = of_type(reconcile([*events, clock(5_000), clock(9_000)]), UntrackedPosition)
+    (found,) = of_type(
+        reconcile([*events, clock(T0 + 5_000), clock(T0 + 9_000)]), UntrackedPosition
+    )
     assert found.exchange_qty == Decimal("0.3")
 
 
 def test_a_paper_position_does_not_track_an_exchange_position() -> None:
-    events = [live(), opened(1_000, mode="PAPER"), exchange(2_000, "0.3", 1), clock(6_000)]
+    events = [
+        live(),
+        opened(T0 + 1_000, mode="PAPER"),
+        exchange(T0 + 2_000, "0.3", 1),
+        clock(T0 + 6_000),
+    ]
     assert "UNTRACKED_POSITION" in types(reconcile(events))
 
 
@@ -245,14 +280,14 @@ def test_a_paper_position_does_not_track_an_exchange_position() -> None:
 
 
 def test_a_paper_position_left_open_when_the_account_trades_live_is_stale() -> None:
-    emitted = reconcile([opened(1_000, pid="p-paper", mode="PAPER"), live(2_000)])
+    emitted = reconcile([opened(T0 + 1_000, pid="p-paper", mode="PAPER"), live(T0 + 2_000)])
     (stale,) = of_type(emitted, StalePosition)
     assert (stale.position_id, stale.reason) == ("p-paper", "PAPER_LEFTOVER")
 
 
 def test_paper_positions_are_not_stale_while_the_account_trades_paper() -> None:
     emitted = reconcile(
-        [event(intent(1, kind="account_mode", mode="PAPER")), opened(1_000, mode="PAPER")]
+        [event(intent(T0 + 1, kind="account_mode", mode="PAPER")), opened(T0 + 1_000, mode="PAPER")]
     )
     assert emitted == []
 
@@ -261,13 +296,17 @@ def test_paper_positions_are_not_stale_while_the_account_trades_paper() -> None:
 
 
 def test_a_rate_limit_is_reported_and_changes_no_position() -> None:
-    body = messages.rest_error(10006, "Too many visits!", time=9_000)
+    body = messages.rest_error(10006, "Too many visits!", time=T0 + 9_000)
     limited = event(
         messages.capture_rest(
-            9_000, "main", "/v5/position/list", {"category": "linear", "settleCoin": "USDT"}, body
+            T0 + 9_000,
+            "main",
+            "/v5/position/list",
+            {"category": "linear", "settleCoin": "USDT"},
+            body,
         )
     )
-    events = [live(), opened(1_000), exchange(2_000, "0.3", 1), limited]
+    events = [live(), opened(T0 + 1_000), exchange(T0 + 2_000, "0.3", 1), limited]
     emitted = reconcile(events)
     assert types(emitted) == ["RATE_LIMIT"]
 
@@ -275,20 +314,20 @@ def test_a_rate_limit_is_reported_and_changes_no_position() -> None:
 def test_http_429_and_403_are_rate_limits() -> None:
     for status in (429, 403):
         record = messages.capture_rest(
-            9_000, "main", "/v5/position/list", {"category": "linear"}, {}
+            T0 + 9_000, "main", "/v5/position/list", {"category": "linear"}, {}
         )
         record["status"] = status
         assert types(reconcile([event(record)])) == ["RATE_LIMIT"]
 
 
 def test_an_unfinished_pagination_is_a_failed_sync_not_a_flat_book() -> None:
-    eth = {"symbol": "ETHUSDT", "side": "Sell", "size": "1", "seq": 4, "updated_time": 2_500}
+    eth = {"symbol": "ETHUSDT", "side": "Sell", "size": "1", "seq": 4, "updated_time": T0 + 2_500}
     events = [
         live(),
-        opened(1_000),
-        exchange(2_000, "0.3", 1),
-        event(position_snapshot(3_000, eth, next_cursor="c2")),
-        clock(20_000),
+        opened(T0 + 1_000),
+        exchange(T0 + 2_000, "0.3", 1),
+        event(position_snapshot(T0 + 3_000, eth, next_cursor="c2")),
+        clock(T0 + 20_000),
     ]
     emitted = reconcile(events)
     assert "POSITION_CLOSED" not in types(emitted)
@@ -297,7 +336,9 @@ def test_an_unfinished_pagination_is_a_failed_sync_not_a_flat_book() -> None:
 
 def test_a_malformed_frame_is_a_failed_sync() -> None:
     bad = event(
-        position_frame(9_000, symbol="BTCUSDT", side="Buy", size="abc", seq=2, updated_time=9_000)
+        position_frame(
+            T0 + 9_000, symbol="BTCUSDT", side="Buy", size="abc", seq=2, updated_time=T0 + 9_000
+        )
     )
     assert types(reconcile([bad])) == ["POSITION_SYNC_FAILED"]
 
@@ -308,12 +349,12 @@ def test_a_malformed_frame_is_a_failed_sync() -> None:
 def test_entry_execution_reports_come_once_each() -> None:
     events = [
         live(),
-        opened(1_000),
-        placed(1_000, "p-1-entry", "ENTRY", side="Buy", qty="0.3"),
-        order(1_100, "o-1", "p-1-entry", "New", qty="0.3", side="Buy"),
-        order(1_200, "o-1", "p-1-entry", "Filled", qty="0.3", cum="0.3", side="Buy"),
+        opened(T0 + 1_000),
+        placed(T0 + 1_000, "p-1-entry", "ENTRY", side="Buy", qty="0.3"),
+        order(T0 + 1_100, "o-1", "p-1-entry", "New", qty="0.3", side="Buy"),
+        order(T0 + 1_200, "o-1", "p-1-entry", "Filled", qty="0.3", cum="0.3", side="Buy"),
         order(
-            1_200,
+            T0 + 1_200,
             "o-1",
             "p-1-entry",
             "Filled",
@@ -330,21 +371,21 @@ def test_entry_execution_reports_come_once_each() -> None:
 def test_an_entry_not_filled_in_time_times_out() -> None:
     events = [
         live(),
-        opened(1_000),
-        placed(1_000, "p-1-entry", "ENTRY", side="Buy"),
-        order(1_100, "o-1", "p-1-entry", "New", side="Buy"),
-        clock(20_999),
-        clock(21_000),
+        opened(T0 + 1_000),
+        placed(T0 + 1_000, "p-1-entry", "ENTRY", side="Buy"),
+        order(T0 + 1_100, "o-1", "p-1-entry", "New", side="Buy"),
+        clock(T0 + 20_999),
+        clock(T0 + 21_000),
     ]
     emitted = reconcile(events)
     (timeout,) = of_type(emitted, OrderTimeout)
-    assert timeout.at == 21_000
+    assert timeout.at == T0 + 21_000
 
 
 def test_a_stalled_partial_fill_is_reported_once_per_stall() -> None:
     fill = event(
         execution_frame(
-            1_200,
+            T0 + 1_200,
             {
                 "symbol": "BTCUSDT",
                 "exec_id": "e-1",
@@ -353,20 +394,20 @@ def test_a_stalled_partial_fill_is_reported_once_per_stall() -> None:
                 "side": "Sell",
                 "exec_price": "66000",
                 "exec_qty": "0.05",
-                "exec_time": 1_200,
+                "exec_time": T0 + 1_200,
                 "seq": 3,
             },
         )
     )
     events = [
         live(),
-        opened(1_000),
-        placed(1_000, "p-1-tp1", "TP1"),
-        order(1_200, "o-2", "p-1-tp1", "PartiallyFilled", cum="0.05"),
+        opened(T0 + 1_000),
+        placed(T0 + 1_000, "p-1-tp1", "TP1"),
+        order(T0 + 1_200, "o-2", "p-1-tp1", "PartiallyFilled", cum="0.05"),
         fill,
-        clock(10_000),
-        clock(21_200),
-        clock(30_000),
+        clock(T0 + 10_000),
+        clock(T0 + 21_200),
+        clock(T0 + 30_000),
     ]
     (partial,) = of_type(reconcile(events), OrderPartialFill)
     assert partial.filled_qty == Decimal("0.05")
@@ -375,10 +416,10 @@ def test_a_stalled_partial_fill_is_reported_once_per_stall() -> None:
 def test_a_rejected_order_is_reported() -> None:
     events = [
         live(),
-        opened(1_000),
-        placed(1_000, "p-1-entry", "ENTRY", side="Buy"),
+        opened(T0 + 1_000),
+        placed(T0 + 1_000, "p-1-entry", "ENTRY", side="Buy"),
         order(
-            1_100,
+            T0 + 1_100,
             "o-1",
             "p-1-entry",
             "Rejected",
@@ -395,18 +436,20 @@ def test_a_rejected_order_is_reported() -> None:
 def test_stop_loss_orders_report_each_change_of_trigger() -> None:
     events = [
         live(),
-        opened(1_000),
-        placed(1_000, "p-1-sl", "SL"),
-        order(1_100, "o-3", "p-1-sl", "Untriggered", trigger_price="60000"),
-        order(1_200, "o-3", "p-1-sl", "Untriggered", trigger_price="60000"),
-        order(1_300, "o-3", "p-1-sl", "Untriggered", trigger_price="62000"),
+        opened(T0 + 1_000),
+        placed(T0 + 1_000, "p-1-sl", "SL"),
+        order(T0 + 1_100, "o-3", "p-1-sl", "Untriggered", trigger_price="60000"),
+        order(T0 + 1_200, "o-3", "p-1-sl", "Untriggered", trigger_price="60000"),
+        order(T0 + 1_300, "o-3", "p-1-sl", "Untriggered", trigger_price="62000"),
     ]
     emitted = of_type(reconcile(events), SlUpdate)
     assert [e.trigger_price for e in emitted] == [Decimal(60000), Decimal(62000)]
 
 
 def test_emitted_events_carry_the_contract_fields() -> None:
-    emitted = reconcile([live(), opened(1_000), exchange(2_000, "0.3", 1), exchange(9_000, "0", 2)])
+    emitted = reconcile(
+        [live(), opened(T0 + 1_000), exchange(T0 + 2_000, "0.3", 1), exchange(T0 + 9_000, "0", 2)]
+    )
     for e in emitted:
         assert (e.venue, e.account, e.symbol, e.category, e.position_idx) == (
             "bybit",
@@ -415,21 +458,21 @@ def test_emitted_events_carry_the_contract_fields() -> None:
             "linear",
             0,
         )
-        assert e.cause and e.at == 9_000
+        assert e.cause and e.at == T0 + 9_000
 
 
 def test_an_order_for_a_symbol_with_no_position_yet_is_taken_in_stride() -> None:
-    hand_order = order(1_000, "o-9", "", "Filled", cum="1500", qty="1500", side="Buy")
+    hand_order = order(T0 + 1_000, "o-9", "", "Filled", cum="1500", qty="1500", side="Buy")
     assert reconcile([live(), hand_order]) == []
 
 
 def test_a_resting_limit_entry_is_not_a_stale_position() -> None:
     events = [
         live(),
-        opened(1_000),
-        placed(1_000, "p-1-entry", "ENTRY", side="Buy", qty="0.3"),
-        order(1_100, "o-1", "p-1-entry", "New", qty="0.3", side="Buy", order_type="Limit"),
-        event(position_snapshot(2_000)),
-        event(position_snapshot(9_000)),
+        opened(T0 + 1_000),
+        placed(T0 + 1_000, "p-1-entry", "ENTRY", side="Buy", qty="0.3"),
+        order(T0 + 1_100, "o-1", "p-1-entry", "New", qty="0.3", side="Buy", order_type="Limit"),
+        event(position_snapshot(T0 + 2_000)),
+        event(position_snapshot(T0 + 9_000)),
     ]
     assert "STALE_POSITION" not in types(reconcile(events, RuleConfig(order_timeout_ms=60_000)))

@@ -95,7 +95,10 @@ def test_every_line_is_used_but_a_rate_limited_reply_and_a_garbled_position_fram
     )
     assert limited.reason == "retCode 10006: Too many visits!"
     assert (garbled.channel, garbled.endpoint, garbled.ret_code) == ("ws", None, None)
-    assert garbled.reason.endswith("data.data[0].size: not a decimal: 'abc'")
+    assert garbled.reason.endswith(
+        "data.data[0].size: not a plain decimal of at most 15 digits before the point "
+        "and 12 after: 'abc'"
+    )
 
 
 def test_the_session_carries_wallet_pushes_and_clock_ticks() -> None:

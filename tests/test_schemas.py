@@ -20,6 +20,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from tests.inputs import T0
 from trueup.adapters import capture, feed_status, intents
 from trueup.adapters.bybit import messages, wire
 from trueup.adapters.capture import decode_line
@@ -398,9 +399,9 @@ def test_bybits_documented_examples_match_the_input_schemas_and_decode(
     assert_valid(path, example)
     endpoint = next((e for e, name in REST_SCHEMAS.items() if f"/{name}." in path), None)
     if "/ws-" in path:
-        record = messages.capture_ws(1, "main", example)
+        record = messages.capture_ws(T0, "main", example)
     elif endpoint is not None:
-        record = messages.capture_rest(1, "main", endpoint, {"category": "linear"}, example)
+        record = messages.capture_rest(T0, "main", endpoint, {"category": "linear"}, example)
     else:
         return  # an error reply: trueup keeps it as rejected, by design
     event = decode_line(orjson.dumps(record))
@@ -415,12 +416,12 @@ def without(record: JSON, name: str) -> JSON:
 
 
 def _frame(topic: str, item: JSON) -> JSON:
-    return messages.ws_frame(topic, [item], message_id="m", creation_time=1)
+    return messages.ws_frame(topic, [item], message_id="m", creation_time=T0)
 
 
-_POSITION = messages.position_item(symbol="BTCUSDT", side="Buy", size="1", seq=1, updated_time=1)
+_POSITION = messages.position_item(symbol="BTCUSDT", side="Buy", size="1", seq=1, updated_time=T0)
 _ORDER = messages.order_item(
-    symbol="BTCUSDT", order_id="o-1", side="Buy", qty="1", status="New", updated_time=1
+    symbol="BTCUSDT", order_id="o-1", side="Buy", qty="1", status="New", updated_time=T0
 )
 _OPENED: JSON = {
     "kind": "position_opened",
@@ -431,7 +432,7 @@ _OPENED: JSON = {
     "qty": "1",
     "mode": "LIVE",
 }
-_WS_LINE: JSON = {"at": 1, "channel": "ws", "venue": "bybit", "account": "main", "data": {}}
+_WS_LINE: JSON = {"at": T0, "channel": "ws", "venue": "bybit", "account": "main", "data": {}}
 _REST_LINE: JSON = _WS_LINE | {"channel": "rest", "endpoint": "/v5/position/list"}
 _CLEAN: JSON = {
     "action": "clean_position",
@@ -488,12 +489,12 @@ def _resized(qty: object) -> JSON:
         ),
         pytest.param(
             BYBIT + "rest-position-list.schema.json",
-            {"retCode": 0, "retMsg": "OK", "result": {}, "time": 1},
+            {"retCode": 0, "retMsg": "OK", "result": {}, "time": T0},
             id="result-without-list",
         ),
         pytest.param(
             BYBIT + "rest-error.schema.json",
-            messages.rest_ok("linear", [], time=1),
+            messages.rest_ok("linear", [], time=T0),
             id="success-is-no-error",
         ),
         pytest.param(INTENTS + "position_resized.schema.json", _resized("-1"), id="negative-qty"),
@@ -581,7 +582,7 @@ def more_inputs() -> list[JSON]:
     ]
 
 
-UNREADABLE = [b"{not json", b'{"at": 5, "channel": "fax"}']
+UNREADABLE = [b"{not json", orjson.dumps({"at": T0 + 5, "channel": "fax"})]
 ALL_LINES = LINES + [orjson.dumps(r) for r in more_inputs()] + UNREADABLE
 
 
@@ -803,9 +804,9 @@ def _hl_bad(endpoint_or_channel: str, data: Any) -> JSON:
     return hl_messages.capture_rest(HL_T0, HL_USER, endpoint_or_channel, {"user": HL_USER}, data)
 
 
-_HL_FILL = hl_messages.user_fill(coin="BTC", px="1.0", sz="1.0", side="B", time=1, oid=1, tid=1)
+_HL_FILL = hl_messages.user_fill(coin="BTC", px="1.0", sz="1.0", side="B", time=HL_T0, oid=1, tid=1)
 _HL_ORDER = hl_messages.open_order(
-    coin="BTC", oid=1, side="A", limit_px="1.0", sz="1.0", timestamp=1
+    coin="BTC", oid=1, side="A", limit_px="1.0", sz="1.0", timestamp=HL_T0
 )
 _HL_POSITION = hl_messages.asset_position(coin="BTC", szi="1.0", entry_px="1.0")
 
@@ -821,13 +822,14 @@ _HL_POSITION = hl_messages.asset_position(coin="BTC", szi="1.0", entry_px="1.0")
         pytest.param(
             "clearinghouseState",
             hl_messages.clearinghouse_state(
-                [_HL_POSITION | {"position": _HL_POSITION["position"] | {"szi": 1.0}}], time=1
+                [_HL_POSITION | {"position": _HL_POSITION["position"] | {"szi": 1.0}}],
+                time=HL_T0,
             ),
             id="szi-a-float",
         ),
         pytest.param(
             "clearinghouseState",
-            hl_messages.clearinghouse_state([_HL_POSITION | {"type": "hedge"}], time=1),
+            hl_messages.clearinghouse_state([_HL_POSITION | {"type": "hedge"}], time=HL_T0),
             id="not-one-way",
         ),
         pytest.param("userFills", [_HL_FILL | {"side": "S"}], id="fill-side-s"),
@@ -835,7 +837,7 @@ _HL_POSITION = hl_messages.asset_position(coin="BTC", szi="1.0", entry_px="1.0")
         pytest.param("openOrders", {"orders": [_HL_ORDER]}, id="orders-not-an-array"),
         pytest.param(
             "orderStatus",
-            hl_messages.order_status(_HL_ORDER, "teleported", 1),
+            hl_messages.order_status(_HL_ORDER, "teleported", HL_T0),
             id="unknown-order-status",
         ),
         pytest.param(

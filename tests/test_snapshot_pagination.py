@@ -103,9 +103,7 @@ def test_a_refused_first_page_then_the_last_page_proves_nothing() -> None:
 
 
 def test_a_last_page_answering_another_cursor_proves_nothing() -> None:
-    emitted = after_holding(
-        page(T0 + 5_000, ETH, next_cursor="c2"), page(T0 + 5_100, cursor="c3")
-    )
+    emitted = after_holding(page(T0 + 5_000, ETH, next_cursor="c2"), page(T0 + 5_100, cursor="c3"))
     assert "POSITION_CLOSED" not in emitted
     assert emitted.count("POSITION_SYNC_FAILED") == 1
 
@@ -137,9 +135,7 @@ def test_cursors_that_loop_never_complete_a_run() -> None:
 
 
 def test_a_run_slower_than_the_pagination_timeout_proves_nothing() -> None:
-    emitted = after_holding(
-        page(T0 + 5_000, ETH, next_cursor="c2"), page(T0 + 60_000, cursor="c2")
-    )
+    emitted = after_holding(page(T0 + 5_000, ETH, next_cursor="c2"), page(T0 + 60_000, cursor="c2"))
     assert "POSITION_CLOSED" not in emitted
 
 

@@ -98,7 +98,9 @@ def positions_reported(envelope: Envelope, source: Source, state: Payload) -> Po
 def decode_ws(envelope: Envelope, frame: Payload) -> InputEvent:
     channel = frame.text("channel")
     if channel in CONTROL_CHANNELS:
-        raise UnknownInput(f"{frame.where}.channel: a control message ({shown(channel)}), not a report")
+        raise UnknownInput(
+            f"{frame.where}.channel: a control message ({shown(channel)}), not a report"
+        )
     if channel == "error":
         # The venue refused a request on the stream (a subscription): the stream may be blind.
         raise ErrorReply(f"websocket error: {shown(frame.fields.get('data'))}")

@@ -39,7 +39,8 @@ def snapshot_timeouts(book: AccountBook, cause: Cause) -> list[Emitted]:
     return [
         PositionSyncFailed(
             **fields,
-            reason=f"position snapshot {describe(scope)}: pagination unfinished, snapshot incomplete",
+            reason=f"position snapshot {describe(scope)}: pagination unfinished, "
+            "snapshot incomplete",
         )
         for scope in book.snapshots.expired(cause.at)
     ]
