@@ -52,6 +52,8 @@ class AccountBook:
         self.cancel_requested: dict[str, int] = {}
         self.local_keys: dict[str, PositionKey] = {}
         self.snapshots = Snapshots(snapshot_timeout_ms)
+        # Inputs of this account the rules could not take: while any, no answer is vouched for.
+        self.fold_faults: list[str] = []
         # How the last snapshot page was judged, for the sync rule.
         self.last_page: PageVerdict | None = None
         self._handlers: dict[type[InputEvent], Callable[[Any], Changed]] = {

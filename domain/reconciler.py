@@ -51,6 +51,17 @@ class Reconciler:
         return self.memories[(venue, account)]
 
     def apply(self, event: InputEvent) -> list[Emitted]:
+        """What to emit for one input; an input the rules cannot take emits nothing, and
+        marks its account as one whose answers can no longer be vouched for."""
+        try:
+            return self._apply(event)
+        except Exception as error:  # a worker never dies on one input, whatever it holds
+            if event.venue:
+                book = self.book(event.venue, event.account)
+                book.fold_faults.append(f"input {event.input_id}: {type(error).__name__}")
+            return []
+
+    def _apply(self, event: InputEvent) -> list[Emitted]:
         cause = Cause(event.input_id, event.at)
         if isinstance(event, ClockTicked):
             # Time passing concerns every account.

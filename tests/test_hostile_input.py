@@ -5,6 +5,8 @@ Each line below once crashed ingest for good (exit 1, nothing of the file stored
 crash on every rerun), or stored something that later broke a read command.
 """
 
+from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,10 @@ import orjson
 import pytest
 
 from trueup.adapters.bybit import messages
+from trueup.adapters.capture import decode_line
+from trueup.domain.events import PositionsReported
+from trueup.domain.reconciler import Reconciler
+from trueup.domain.rules.can_open import can_open
 from trueup.runners.cli import main
 
 T0 = 1_762_199_000_000
@@ -180,3 +186,29 @@ def test_two_accounts_untracked_on_one_tick_emit_events_of_their_own(
     assert "emitted 2 UNTRACKED_POSITION" in capsys.readouterr().out
     # A restart of the projection (a second ingest) must not collide on them either.
     assert ingest(store, tmp_path, lines, name="again") == 0
+
+
+def test_an_input_the_rules_cannot_take_emits_nothing_and_blocks_can_open() -> None:
+    # As a journal written before the bounds existed may hold: a size no quantize survives.
+    opened = {
+        "kind": "position_opened",
+        "position_id": "p-1",
+        "category": "linear",
+        "symbol": "BTCUSDT",
+        "side": "Buy",
+        "qty": "0.3",
+        "mode": "LIVE",
+    }
+    good = decode_line(orjson.dumps(position_frame(T0 + 1_000)))
+    assert isinstance(good, PositionsReported)
+    huge = replace(good, reports=(replace(good.reports[0], size=Decimal("1E+999999999")),))
+    reconciler = Reconciler()
+    reconciler.apply(decode_line(orjson.dumps(messages.capture_intent(T0, ACCOUNT, opened))))
+    assert reconciler.apply(huge) == []
+    assert reconciler.book("bybit", ACCOUNT).fold_faults
+    tick = decode_line(orjson.dumps({"at": T0 + 60_000, "channel": "clock"}))
+    reconciler.apply(tick)  # the account's timers still run, on whatever state it has
+    book = reconciler.book("bybit", ACCOUNT)
+    verdict = can_open(book, reconciler.memory("bybit", ACCOUNT), "ETHUSDT", T0 + 60_000)
+    assert not verdict.allowed
+    assert "could not be folded" in verdict.reasons[0]

@@ -31,6 +31,11 @@ def can_open(
 ) -> Verdict:
     reasons: list[str] = []
     notes: list[str] = []
+    if book.fold_faults:
+        reasons.append(
+            f"{len(book.fold_faults)} input(s) of this account could not be folded "
+            f"(first: {book.fold_faults[0]}): its state cannot be vouched for"
+        )
     for key, position in sorted(book.positions.items()):
         if key.symbol != symbol:
             continue
