@@ -2,11 +2,13 @@
 
 import argparse
 import logging
+import os
+import signal
 import sys
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TypeAlias
+from typing import BinaryIO, TypeAlias
 
 from trueup.adapters.store import codec
 from trueup.adapters.store.journal import Journal
@@ -15,6 +17,16 @@ from trueup.domain.emitted import Emitted
 from trueup.projections.audit import audit
 from trueup.projections.reconciliation import ReconciliationProjection
 from trueup.runners import operator, output
+from trueup.runners.arguments import (
+    Parser,
+    count,
+    epoch_ms,
+    http_url,
+    milliseconds,
+    positive_int,
+    seconds,
+    writable_file,
+)
 from trueup.runners.demo import run_demo
 from trueup.runners.gc_policy import relaxed_gc
 from trueup.runners.ingest import Ingestor
@@ -24,24 +36,50 @@ from trueup.runners.usage import EXIT_OK, EXIT_USAGE, UsageError
 from trueup.runners.venues import VENUE_FEEDS
 from trueup.runners.worker import run_worker, stop_on_signals
 
+# As shells report a process ended by these signals.
+EXIT_INTERRUPTED = 128 + signal.SIGINT
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
+
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
     try:
+        args = _parser().parse_args(argv)
         args.rule_config = load_rules(args.rules)
-        with Journal.open(store_url(args.store)) as journal, relaxed_gc():
-            code: int = args.command(journal, args)
-            return code
+        return _execute(args)
     except (StoreError, UsageError) as error:
-        print(f"trueup: {error}", file=sys.stderr)
+        print(f"trueup: {_one_line(str(error))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _discard_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def _execute(args: argparse.Namespace) -> int:
+    """Run the command on the journal; stdout is flushed here, so a closed pipe shows here."""
+    url = store_url(args.store)
+    with Journal.open(url, give_up_after_s=args.give_up_after) as journal, relaxed_gc():
+        code: int = args.command(journal, args)
+    sys.stdout.flush()
+    return code
+
+
+def _one_line(message: str) -> str:
+    return "; ".join(line.strip() for line in message.splitlines() if line.strip())
+
+
+def _discard_stdout() -> None:
+    """Whoever read stdout (``| head``) is gone: what is still buffered goes nowhere.
+
+    Python flushes stdout again at exit; pointed at /dev/null it cannot fail there.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="trueup", description=__doc__)
+    parser = Parser(prog="trueup", description=__doc__)
     parser.add_argument(
         "--store",
         help="journal: a SQLite path, sqlite:///abs/path or postgresql://... "
@@ -53,6 +91,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE.toml",
         help="rule thresholds (drift_threshold_pct, drift_grace_ms, cooldown_ms, ...)",
     )
+    parser.add_argument(
+        "--give-up-after",
+        type=seconds,
+        metavar="S",
+        help="stop retrying a journal that cannot be reached after S seconds "
+        "(default: keep retrying)",
+    )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
     _journal_commands(commands)
     _operator_commands(commands)
@@ -60,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+Commands: TypeAlias = "argparse._SubParsersAction[Parser]"
 
 
 def _journal_commands(commands: Commands) -> None:
@@ -79,7 +124,7 @@ def _journal_commands(commands: Commands) -> None:
     audit_.add_argument("--account", required=True)
     audit_.add_argument("--symbol", required=True)
     audit_.add_argument("--position-idx", type=int, choices=(0, 1, 2))
-    audit_.add_argument("--as-of", type=int, metavar="MS", help="epoch milliseconds")
+    audit_.add_argument("--as-of", type=epoch_ms, metavar="MS", help="epoch milliseconds")
     audit_.add_argument("--json", action="store_true")
     audit_.set_defaults(command=_audit)
 
@@ -102,7 +147,7 @@ def _operator_commands(commands: Commands) -> None:
     _account_symbol(can_open)
     can_open.add_argument("--side", choices=("Buy", "Sell"))
     can_open.add_argument("--timeframe")
-    can_open.add_argument("--at", type=int, metavar="MS", help="judge as of this instant")
+    can_open.add_argument("--at", type=epoch_ms, metavar="MS", help="judge as of this instant")
     can_open.add_argument("--json", action="store_true")
     can_open.set_defaults(command=operator.can_open_command)
 
@@ -115,13 +160,13 @@ def _operator_commands(commands: Commands) -> None:
     how.add_argument("--force", action="store_true", help="close them all (asks first)")
     fix.add_argument("--yes", action="store_true", help="do not ask before --force")
     fix.add_argument("--operator", help="who is cleaning (default: the login name)")
-    fix.add_argument("--at", type=int, metavar="MS", help=argparse.SUPPRESS)
+    fix.add_argument("--at", type=epoch_ms, metavar="MS", help=argparse.SUPPRESS)
     fix.set_defaults(command=operator.fix_stale)
 
     diagnose = commands.add_parser("diagnose", help="everything that affects SYMBOL now")
     _account_symbol(diagnose)
-    diagnose.add_argument("--last", type=int, default=20, help="how many recent events to show")
-    diagnose.add_argument("--at", type=int, metavar="MS", help=argparse.SUPPRESS)
+    diagnose.add_argument("--last", type=count, default=20, help="how many recent events to show")
+    diagnose.add_argument("--at", type=epoch_ms, metavar="MS", help=argparse.SUPPRESS)
     diagnose.add_argument("--json", action="store_true")
     diagnose.set_defaults(command=operator.diagnose)
 
@@ -131,10 +176,18 @@ def _process_commands(commands: Commands) -> None:
     run = commands.add_parser("run", help="live ingest from a venue, until SIGINT or SIGTERM")
     run.add_argument("--venue", required=True, choices=sorted(VENUE_FEEDS))
     run.add_argument("--account", required=True, help="a name (Bybit) or the address (Hyperliquid)")
-    run.add_argument("--base-url", help="another host than the venue's, e.g. a simulator")
-    run.add_argument("--record", type=Path, metavar="FILE", help="also write a capture of it all")
-    run.add_argument("--poll-interval", type=float, default=5.0, metavar="S", help="REST fallback")
-    run.add_argument("--tick-ms", type=int, default=1_000, help="clock ticks, for timed rules")
+    run.add_argument(
+        "--base-url", type=http_url, help="another host than the venue's, e.g. a simulator"
+    )
+    run.add_argument(
+        "--record", type=writable_file, metavar="FILE", help="also write a capture of it all"
+    )
+    run.add_argument(
+        "--poll-interval", type=seconds, default=5.0, metavar="S", help="REST fallback"
+    )
+    run.add_argument(
+        "--tick-ms", type=milliseconds, default=1_000, help="clock ticks, for timed rules"
+    )
     run.add_argument("--no-projections", action="store_true", help="leave them to workers")
     run.set_defaults(command=_run)
 
@@ -145,8 +198,10 @@ def _process_commands(commands: Commands) -> None:
     demo.set_defaults(command=_demo)
 
     worker = commands.add_parser("worker", help="run the projections, following the journal")
-    worker.add_argument("--poll-ms", type=int, default=100, help="how often to look for inputs")
-    worker.add_argument("--batch", type=int, default=1000, help="inputs per transaction")
+    worker.add_argument(
+        "--poll-ms", type=milliseconds, default=100, help="how often to look for inputs"
+    )
+    worker.add_argument("--batch", type=positive_int, default=1000, help="inputs per transaction")
     worker.set_defaults(command=_worker)
 
 
@@ -157,9 +212,7 @@ def _account_symbol(parser: argparse.ArgumentParser) -> None:
 
 
 def _ingest(journal: Journal, args: argparse.Namespace) -> int:
-    missing = [str(f) for f in args.files if not f.is_file()]
-    if missing:
-        raise UsageError(f"no such capture file: {', '.join(missing)}")
+    _check_captures(args.files)
     projection = (
         None if args.no_projections else ReconciliationProjection(journal, args.rule_config)
     )
@@ -171,16 +224,46 @@ def _ingest(journal: Journal, args: argparse.Namespace) -> int:
 
     ingestor = Ingestor(journal, after_flush=detect)
     for path in args.files:
-        with path.open("rb") as lines:
+        with _open_capture(path) as lines:
             ingestor.ingest(lines)
     count = ingestor.count
     print(
         f"ingested {count.lines} lines: {count.accepted} accepted, {count.rejected} rejected"
         + (f" ({count.duplicates} already in the journal)" if count.duplicates else "")
+        + (f" ({count.blank} blank lines skipped)" if count.blank else "")
     )
     if emitted:
         print("emitted " + ", ".join(f"{n} {kind}" for kind, n in sorted(emitted.items())))
     return EXIT_OK
+
+
+def _check_captures(paths: list[Path]) -> None:
+    """Refuse the whole ingest, before any of it, if a capture cannot be read.
+
+    Anything readable but a directory will do: a pipe or /dev/stdin as well as a file.
+    """
+    missing = [str(path) for path in paths if not _exists(path)]
+    if missing:
+        raise UsageError(f"no such capture file: {', '.join(missing)}")
+    for path in paths:
+        if path.is_dir():
+            raise UsageError(f"capture {path} is a directory, not a file")
+        if not os.access(path, os.R_OK):
+            raise UsageError(f"cannot read capture file {path}: permission denied")
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # a name too long, say: nothing is there to read
+        return False
+
+
+def _open_capture(path: Path) -> BinaryIO:
+    try:
+        return path.open("rb")
+    except OSError as error:
+        raise UsageError(f"cannot read capture file {path}: {error.strerror}") from None
 
 
 def _run(journal: Journal, args: argparse.Namespace) -> int:

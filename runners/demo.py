@@ -2,23 +2,19 @@
 
 Starts a Bybit and a Hyperliquid simulator on 127.0.0.1, live-ingests both through the real
 clients (pybit, hyperliquid-python-sdk) with the projections in process, plays a scenario in
-which every detector fires, and shows the emitted events and the positions as they happen.
-
-A demo line is one of: {"bybit": <a Bybit scenario step>}, {"hyperliquid": {"step": "trade"
-| "close_by_hand" | "liquidate" | "drop_connection", ...}}, {"bot": {"venue": V, <intent>}},
-{"show": "positions"} or {"wait_ms": N}; each may carry "delay_ms" and a "note".
+which every detector fires (its format: trueup.runners.demo_scenario), and shows the emitted
+events and the positions as they happen.
 """
 
-import json
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
-from trueup.adapters.bybit import scenario as bybit_scenario
 from trueup.adapters.bybit.live import BybitFeed
 from trueup.adapters.bybit.messages import capture_intent
+from trueup.adapters.bybit.scenario import ScenarioError, Step, run_step
 from trueup.adapters.bybit.simulator import BybitSimulator
 from trueup.adapters.hyperliquid.live import HyperliquidFeed
 from trueup.adapters.hyperliquid.simulator import HyperliquidSimulator
@@ -28,6 +24,14 @@ from trueup.domain.rules.config import RuleConfig
 from trueup.projections.positions import position_rows
 from trueup.projections.reconciliation import replay
 from trueup.runners import output
+from trueup.runners.demo_scenario import (
+    BotIntent,
+    DemoLine,
+    HyperliquidStep,
+    ShowPositions,
+    Wait,
+    load_demo,
+)
 from trueup.runners.live import LiveIngest, wall_clock
 from trueup.runners.usage import UsageError
 
@@ -49,6 +53,7 @@ class Demo:
         self.hyperliquid = HyperliquidSimulator()
         self.live = LiveIngest(journal, config=DEMO_RULES, tick_ms=250, on_emitted=self.emitted)
         self.stop = threading.Event()
+        self.failure: Exception | None = None
         self._lock = threading.Lock()
 
     def emitted(self, event: Emitted) -> None:
@@ -63,7 +68,7 @@ class Demo:
             self.out.write(text + "\n")
             self.out.flush()
 
-    def run(self, lines: list[dict[str, Any]]) -> None:
+    def run(self, lines: list[DemoLine]) -> None:
         self.bybit.start()
         self.hyperliquid.start()
         feeds = [
@@ -82,15 +87,17 @@ class Demo:
                 poll_interval_s=1.0,
             ),
         ]
-        writer = threading.Thread(target=self.live.run, args=(self.stop,), name="writer")
+        writer = threading.Thread(target=self.write, name="writer")
         writer.start()
         try:
             for feed in feeds:
                 feed.start(self.live.put)
             self.bybit.wait_subscribed(timeout=10)
             self.hyperliquid.wait_subscribed("userFills", HYPERLIQUID_ADDRESS)
-            for number, line in enumerate(lines, start=1):
-                self.play(number, line)
+            for line in lines:
+                if self.stop.is_set():  # the writer failed: nothing played now would be stored
+                    break
+                self.play(line)
         finally:
             for feed in feeds:
                 feed.stop()
@@ -98,50 +105,61 @@ class Demo:
             writer.join()
             self.hyperliquid.stop()
             self.bybit.stop()
+        if self.failure is not None:
+            raise self.failure
 
-    def play(self, number: int, line: dict[str, Any]) -> None:
-        time.sleep(line.get("delay_ms", 0) / 1000)
-        if line.get("note"):
-            self.say(f"[{number:>2}] {line['note']}")
-        if "bybit" in line:
-            step = bybit_scenario.read_step(number, line["bybit"])
-            bybit_scenario.run_step(self.bybit, step)
-        elif "hyperliquid" in line:
-            self.hyperliquid_step(dict(line["hyperliquid"]))
-        elif "bot" in line:
-            intent = dict(line["bot"])
-            account = BYBIT_ACCOUNT if intent.pop("venue") == "bybit" else HYPERLIQUID_ADDRESS
-            record = capture_intent(wall_clock(), account, intent)
-            if account == HYPERLIQUID_ADDRESS:
-                record["venue"] = "hyperliquid"
-            self.live.put(record)
-        elif "show" in line:
-            time.sleep(0.3)  # let what was just done reach the journal
-            self.show_positions()
-        elif "wait_ms" in line:
-            time.sleep(line["wait_ms"] / 1000)
+    def write(self) -> None:
+        """The writer thread; a failure stops the demo and is raised again by ``run``."""
+        try:
+            self.live.run(self.stop)
+        except Exception as error:
+            self.failure = error
+            self.stop.set()
 
-    def hyperliquid_step(self, step: dict[str, Any]) -> None:
-        sim, user = self.hyperliquid, HYPERLIQUID_ADDRESS
-        kind = step.pop("step")
-        if kind == "trade":
+    def play(self, line: DemoLine) -> None:
+        time.sleep(line.delay_ms / 1000)
+        if line.note:
+            self.say(f"[{line.number:>2}] {line.note}")
+        match line.action:
+            case Step() as step:
+                run_step(self.bybit, step)
+            case HyperliquidStep() as step:
+                try:
+                    self.hyperliquid_step(step)
+                except (ValueError, TypeError, ArithmeticError) as error:
+                    raise ScenarioError(f"line {line.number} ({step.name}): {error}") from None
+            case BotIntent(venue, intent):
+                self.bot_says(venue, intent)
+            case ShowPositions():
+                time.sleep(0.3)  # let what was just done reach the journal
+                self.show_positions()
+            case Wait(ms):
+                time.sleep(ms / 1000)
+
+    def hyperliquid_step(self, step: HyperliquidStep) -> None:
+        sim, user, args = self.hyperliquid, HYPERLIQUID_ADDRESS, step.args
+        if step.name == "trade":
             oid = sim.open_order(
                 user,
-                step["coin"],
-                is_buy=step["is_buy"],
-                sz=step["sz"],
-                limit_px=step["px"],
-                cloid=step.get("cloid"),
+                args["coin"],
+                is_buy=args["is_buy"],
+                sz=args["sz"],
+                limit_px=args["px"],
+                cloid=args.get("cloid"),
             )
             sim.fill(user, oid)
-        elif kind == "close_by_hand":
-            sim.close_by_hand(user, step["coin"], px=step.get("px"))
-        elif kind == "liquidate":
-            sim.liquidate(user, step["coin"], px=step.get("px"))
-        elif kind == "drop_connection":
+        elif step.name == "close_by_hand":
+            sim.close_by_hand(user, args["coin"], px=args.get("px"))
+        elif step.name == "liquidate":
+            sim.liquidate(user, args["coin"], px=args.get("px"))
+        else:  # drop_connection: the only other step demo_scenario lets through
             sim.drop_connections()
-        else:
-            raise UsageError(f"demo: unknown hyperliquid step {kind!r}")
+
+    def bot_says(self, venue: str, intent: dict[str, object]) -> None:
+        account = BYBIT_ACCOUNT if venue == "bybit" else HYPERLIQUID_ADDRESS
+        record = capture_intent(wall_clock(), account, intent)
+        record["venue"] = venue
+        self.live.put(record)
 
     def show_positions(self) -> None:
         rows = position_rows(replay(self.journal, DEMO_RULES))
@@ -151,18 +169,17 @@ class Demo:
             self.out.write("\n")
 
 
-def load_demo(path: Path) -> list[dict[str, Any]]:
-    try:
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    except (OSError, json.JSONDecodeError) as error:
-        raise UsageError(f"cannot read the demo scenario {path}: {error}") from None
-
-
 def run_demo(journal: Journal, scenario: Path, out: TextIO = sys.stdout) -> None:
-    lines = load_demo(scenario)
+    try:
+        lines = load_demo(scenario)
+    except ScenarioError as error:
+        raise UsageError(f"demo scenario {scenario}: {error}") from None
     out.write(
         "trueup demo: Bybit and Hyperliquid simulators on 127.0.0.1, live ingest through\n"
         "pybit and hyperliquid-python-sdk, projections in process. Demo rules: order timeout\n"
         "and partial-fill stall 4 s (defaults 20 s). Emitted events are marked >>.\n\n"
     )
-    Demo(journal, out).run(lines)
+    try:
+        Demo(journal, out).run(lines)
+    except ScenarioError as error:  # a step the simulator refused, as it was played
+        raise UsageError(f"demo scenario {scenario}: {error}") from None

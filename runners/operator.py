@@ -8,6 +8,7 @@ shows who cleaned what and when.
 import argparse
 import getpass
 import sys
+from typing import TypeVar
 
 import orjson
 
@@ -24,6 +25,8 @@ from trueup.runners import output
 from trueup.runners.ingest import Ingestor
 from trueup.runners.live import wall_clock
 from trueup.runners.usage import EXIT_NO, EXIT_OK, UsageError
+
+T = TypeVar("T")
 
 
 def now_ms(args: argparse.Namespace) -> int:
@@ -146,9 +149,10 @@ def diagnose(journal: Journal, args: argparse.Namespace) -> int:
             "reasons": verdict.reasons,
             "notes": verdict.notes,
         },
-        "emitted": [codec.as_json(e) for e in emitted[-args.last :]],
+        "emitted": [codec.as_json(e) for e in _last(emitted, args.last)],
         "rejected_inputs": [
-            {"at": r.at, "reason": r.reason, "endpoint": r.endpoint} for r in rejected[-args.last :]
+            {"at": r.at, "reason": r.reason, "endpoint": r.endpoint}
+            for r in _last(rejected, args.last)
         ],
     }
     if args.json:
@@ -156,3 +160,8 @@ def diagnose(journal: Journal, args: argparse.Namespace) -> int:
     else:
         output.print_diagnosis(report)
     return EXIT_OK
+
+
+def _last(items: list[T], n: int) -> list[T]:
+    """The last ``n`` items: none for 0, where ``items[-0:]`` would give them all."""
+    return items[max(len(items) - n, 0) :]

@@ -2,13 +2,18 @@
 
 import argparse
 import os
+import re
 from collections.abc import Callable
 
 from trueup.adapters.bybit.live import BybitFeed
 from trueup.adapters.feed import Feed
 from trueup.adapters.hyperliquid.live import HyperliquidFeed
+from trueup.domain.errors import shown
 from trueup.runners.live import wall_clock
 from trueup.runners.usage import UsageError
+
+# What Hyperliquid calls a user: an Ethereum address.
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}", re.ASCII)
 
 
 def _secret(name: str) -> str:
@@ -33,6 +38,11 @@ def bybit(args: argparse.Namespace) -> Feed:
 
 def hyperliquid(args: argparse.Namespace) -> Feed:
     # A Hyperliquid account is its address: public, no key needed to read it.
+    if not _ADDRESS.fullmatch(args.account):
+        raise UsageError(
+            f"a Hyperliquid --account is the user's address (0x and 40 hex digits), "
+            f"not {shown(args.account)}"
+        )
     return HyperliquidFeed(
         args.account, clock=wall_clock, base_url=args.base_url, poll_interval_s=args.poll_interval
     )

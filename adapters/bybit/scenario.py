@@ -16,57 +16,136 @@ as exact decimals too. samples/scenarios/README.md describes every step's argume
 
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from trueup.adapters.bybit.simulator import BybitSimulator
+from trueup.domain.decimals import to_quantity
+from trueup.domain.errors import MalformedInput, shown
 
 Sleep = Callable[[float], None]
+# Reads an argument's JSON value, or raises ValueError completing "<name> must ...".
+Check = Callable[[object], object]
+
+# An hour: a scenario is played while someone watches, and time.sleep refuses far longer.
+MAX_DELAY_MS = 3_600_000
+# Faults repeated n times are each held in memory until used.
+MAX_REPEAT = 10_000
 
 
 class ScenarioError(ValueError):
     """A scenario that cannot be read, or a step the simulator refused; says which line."""
 
 
+# --- what each argument may hold ------------------------------------------------------------
+
+
+def text(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError("be a string")
+    return value
+
+
+def flag(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("be true or false")
+    return value
+
+
+def amount(value: object) -> str:
+    """A quantity or price: a plain decimal string (or a JSON number), never negative."""
+    if isinstance(value, Decimal):  # a JSON number, read exactly: 1E+5 as 100000
+        value = format(value, "f")
+    try:
+        return str(to_quantity(value, "amount"))
+    except MalformedInput:
+        raise ValueError('be a decimal string of zero or more, such as "0.3"') from None
+
+
+def milliseconds(value: object) -> int:
+    return _whole(value, 0, MAX_DELAY_MS, f"be a non-negative integer of at most {MAX_DELAY_MS}")
+
+
+def repeat(value: object) -> int:
+    return _whole(value, 0, MAX_REPEAT, f"be a whole number from 0 to {MAX_REPEAT}")
+
+
+def position_index(value: object) -> int:
+    return _whole(value, 0, 2, "be 0 (one-way), 1 or 2 (hedge mode)")
+
+
+def ret_code(value: object) -> int:
+    return _whole(value, 0, 2**31 - 1, "be a non-negative 32-bit integer")
+
+
+def page_size(value: object) -> int | None:
+    """A cap on every page, or null for none."""
+    must = f"be null or a whole number from 1 to {MAX_REPEAT}"
+    return None if value is None else _whole(value, 1, MAX_REPEAT, must)
+
+
+def _whole(value: object, low: int, high: int, must: str) -> int:
+    """``value`` if it is an integer from ``low`` to ``high``, else ValueError(``must``)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(must)
+    return value
+
+
+# --- the steps --------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class StepKind:
-    """The arguments a step takes and the simulator call it makes."""
+    """The arguments a step takes, each with its check, and the simulator call it makes."""
 
-    required: tuple[str, ...]
-    optional: tuple[str, ...]
+    required: dict[str, Check]
+    optional: dict[str, Check]
     # None for wait, which the runner does itself with its own sleep function.
     run: Callable[[BybitSimulator, dict[str, Any]], object] | None
 
 
-ORDER_ARGS = ("order_link_id", "order_type", "price", "reduce_only", "position_idx", "category")
-KEY_ARGS = ("position_idx", "category", "price")
+ORDER_ARGS: dict[str, Check] = {
+    "order_link_id": text,
+    "order_type": text,
+    "price": amount,
+    "reduce_only": flag,
+    "position_idx": position_index,
+    "category": text,
+}
+KEY_ARGS: dict[str, Check] = {"position_idx": position_index, "category": text, "price": amount}
 STEPS: dict[str, StepKind] = {
     "place": StepKind(
-        ("symbol", "side", "qty"),
-        (*ORDER_ARGS, "time_in_force", "reject_reason"),
+        {"symbol": text, "side": text, "qty": amount},
+        {**ORDER_ARGS, "time_in_force": text, "reject_reason": text},
         lambda sim, a: sim.place_order(**a),
     ),
-    "fill": StepKind(("order",), ("qty", "price"), lambda sim, a: sim.fill(**a)),
-    "cancel": StepKind(("order",), (), lambda sim, a: sim.cancel(**a)),
-    "close_by_hand": StepKind(("symbol",), KEY_ARGS, lambda sim, a: sim.close_by_hand(**a)),
-    "liquidate": StepKind(("symbol",), KEY_ARGS, lambda sim, a: sim.liquidate(**a)),
-    "move_mark": StepKind(("symbol", "price"), ("category",), lambda sim, a: sim.move_mark(**a)),
+    "fill": StepKind(
+        {"order": text}, {"qty": amount, "price": amount}, lambda sim, a: sim.fill(**a)
+    ),
+    "cancel": StepKind({"order": text}, {}, lambda sim, a: sim.cancel(**a)),
+    "close_by_hand": StepKind({"symbol": text}, KEY_ARGS, lambda sim, a: sim.close_by_hand(**a)),
+    "liquidate": StepKind({"symbol": text}, KEY_ARGS, lambda sim, a: sim.liquidate(**a)),
+    "move_mark": StepKind(
+        {"symbol": text, "price": amount}, {"category": text}, lambda sim, a: sim.move_mark(**a)
+    ),
     "open_position": StepKind(
-        ("symbol", "side", "size", "avg_price"),
-        ("position_idx", "category", "mark_price"),
+        {"symbol": text, "side": text, "size": amount, "avg_price": amount},
+        {"position_idx": position_index, "category": text, "mark_price": amount},
         lambda sim, a: sim.open_position(**a),
     ),
-    "push_wallet": StepKind((), (), lambda sim, a: sim.push_wallet()),
-    "drop_connection": StepKind((), ("clean",), lambda sim, a: sim.drop_connections(**a)),
-    "refuse_auth": StepKind((), ("n",), lambda sim, a: sim.refuse_auth(**a)),
-    "rate_limit": StepKind((), ("n", "how"), lambda sim, a: sim.rate_limit(**a)),
-    "error": StepKind((), ("n", "ret_code", "ret_msg"), lambda sim, a: sim.error(**a)),
-    "page_size": StepKind(("size",), (), lambda sim, a: sim.set_page_size(**a)),
-    "restart": StepKind((), (), lambda sim, a: sim.restart()),
-    "wait": StepKind(("ms",), (), None),
+    "push_wallet": StepKind({}, {}, lambda sim, a: sim.push_wallet()),
+    "drop_connection": StepKind({}, {"clean": flag}, lambda sim, a: sim.drop_connections(**a)),
+    "refuse_auth": StepKind({}, {"n": repeat}, lambda sim, a: sim.refuse_auth(**a)),
+    "rate_limit": StepKind({}, {"n": repeat, "how": text}, lambda sim, a: sim.rate_limit(**a)),
+    "error": StepKind(
+        {}, {"n": repeat, "ret_code": ret_code, "ret_msg": text}, lambda sim, a: sim.error(**a)
+    ),
+    "page_size": StepKind({"size": page_size}, {}, lambda sim, a: sim.set_page_size(**a)),
+    "restart": StepKind({}, {}, lambda sim, a: sim.restart()),
+    "wait": StepKind({"ms": milliseconds}, {}, None),
 }
 
 
@@ -80,52 +159,79 @@ class Step:
     args: dict[str, Any] = field(default_factory=dict)
 
 
-def _milliseconds(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
 def read_step(line: int, fields: object) -> Step:
     """One step from its JSON object; ``line`` is where it stands, for errors."""
     where = f"line {line}"
     if not isinstance(fields, dict):
-        raise ScenarioError(f"{where}: a step is a JSON object")
-    args = {k: v for k, v in fields.items() if k not in ("step", "delay_ms", "note")}
+        raise ScenarioError(f"{where}: a step is a JSON object, not {shown(fields)}")
     name = fields.get("step")
     if not isinstance(name, str) or name not in STEPS:
-        raise ScenarioError(f"{where}: step {name!r} is not one of {sorted(STEPS)}")
+        raise ScenarioError(f"{where}: step {shown(name)} is not one of {sorted(STEPS)}")
+    delay = checked(where, "delay_ms", fields.get("delay_ms", 0), milliseconds)
+    args = {k: v for k, v in fields.items() if k not in ("step", "delay_ms", "note")}
     kind = STEPS[name]
-    delay = fields.get("delay_ms", 0)
-    if not _milliseconds(delay):
-        raise ScenarioError(f"{where}: delay_ms must be a non-negative integer")
-    missing = [a for a in kind.required if a not in args]
-    unknown = [a for a in args if a not in kind.required + kind.optional]
+    return Step(
+        line, name, delay, read_args(f"{where} ({name})", args, kind.required, kind.optional)
+    )
+
+
+def read_args(
+    where: str, args: dict[str, Any], required: dict[str, Check], optional: dict[str, Check]
+) -> dict[str, Any]:
+    """Every argument checked: none missing, none unknown, each of its kind."""
+    checks = {**required, **optional}
+    missing = [a for a in required if a not in args]
+    unknown = [a for a in args if a not in checks]
     if missing or unknown:
-        raise ScenarioError(f"{where} ({name}): missing {missing}, unknown {unknown}")
-    if name == "wait" and not _milliseconds(args["ms"]):
-        raise ScenarioError(f"{where} (wait): ms must be a non-negative integer")
-    # Decimals parsed from JSON numbers go to the simulator as exact strings.
-    clean = {k: str(v) if isinstance(v, Decimal) else v for k, v in args.items()}
-    return Step(line, name, delay, clean)
+        raise ScenarioError(f"{where}: missing {missing}, unknown {unknown}")
+    return {name: checked(where, name, value, checks[name]) for name, value in args.items()}
 
 
-def parse_scenario(text: str) -> list[Step]:
-    """Steps from JSON Lines, or from one JSON array of step objects."""
+def checked(where: str, name: str, value: object, check: Check) -> Any:
+    """``check(value)``, its refusal said as a ScenarioError naming ``where`` and ``name``."""
     try:
-        if text.lstrip().startswith("["):
-            items = json.loads(text, parse_float=Decimal)
-            return [read_step(n, fields) for n, fields in enumerate(items, start=1)]
-        return [
-            read_step(n, json.loads(raw, parse_float=Decimal))
-            for n, raw in enumerate(text.splitlines(), start=1)
-            if raw.strip()
-        ]
-    except json.JSONDecodeError as error:
-        raise ScenarioError(f"not JSON: {error}") from None
+        return check(value)
+    except ValueError as error:
+        raise ScenarioError(f"{where}: {name} must {error}, not {shown(value)}") from None
+
+
+def json_lines(data: bytes) -> Iterator[tuple[int, object]]:
+    """Each non-blank line of ``data`` as JSON (numbers as exact decimals), with its number."""
+    for number, raw in enumerate(data.splitlines(), start=1):
+        if raw.strip():
+            yield number, _json(raw, number)
+
+
+def parse_scenario(text: str | bytes) -> list[Step]:
+    """Steps from JSON Lines, or from one JSON array of step objects."""
+    data = text.encode() if isinstance(text, str) else text
+    if data.lstrip().startswith(b"["):
+        items = _json(data, 1)
+        if not isinstance(items, list):
+            raise ScenarioError("line 1: not one JSON array")
+        return [read_step(n, fields) for n, fields in enumerate(items, start=1)]
+    return [read_step(n, fields) for n, fields in json_lines(data)]
 
 
 def load_scenario(path: str | Path) -> list[Step]:
     """Read a scenario file (.jsonl or .json)."""
-    return parse_scenario(Path(path).read_text(encoding="utf-8"))
+    return parse_scenario(Path(path).read_bytes())
+
+
+def _json(raw: bytes, first_line: int) -> object:
+    """``raw``, which starts at line ``first_line`` of its file, as JSON; errors say the line."""
+    try:
+        return json.loads(raw.decode("utf-8"), parse_float=Decimal)
+    except UnicodeDecodeError as error:
+        line = first_line + raw.count(b"\n", 0, error.start)
+        raise ScenarioError(f"line {line}: not UTF-8 text") from None
+    except RecursionError:
+        raise ScenarioError(f"line {first_line}: JSON nested too deeply") from None
+    except json.JSONDecodeError as error:
+        line = first_line + error.lineno - 1
+        raise ScenarioError(f"line {line}: not JSON: {error.msg} (column {error.colno})") from None
+    except ValueError as error:  # an integer of more digits than int() reads
+        raise ScenarioError(f"line {first_line}: not JSON: {error}") from None
 
 
 def run_scenario(
@@ -148,5 +254,5 @@ def run_step(simulator: BybitSimulator, step: Step, sleep: Sleep = time.sleep) -
         return None
     try:
         return run(simulator, dict(step.args))
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, ArithmeticError) as error:
         raise ScenarioError(f"line {step.line} ({step.name}): {error}") from error

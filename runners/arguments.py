@@ -1,0 +1,138 @@
+"""The kinds of value the command line takes: each reads its text or says in one line why not.
+
+They are argparse ``type=`` functions, so every option is checked before anything starts;
+``Parser`` turns their refusals, and argparse's own errors, into one ``trueup: ...`` line.
+"""
+
+import argparse
+import ipaddress
+import math
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import NoReturn
+from urllib.parse import urlsplit
+
+from trueup.domain.bounds import describe_time_bounds, within_time
+from trueup.runners.usage import UsageError
+
+# The longest wait an option may ask for. Longer is a typo, and a wait beyond
+# threading.TIMEOUT_MAX would kill the feed or writer thread that waits, long after parsing.
+MAX_WAIT_S = 7 * 24 * 3600
+MAX_WAIT_MS = MAX_WAIT_S * 1000
+# More than any journal page or screen holds; bounded so no query is asked for 10**30 rows.
+MAX_COUNT = 1_000_000
+
+_HOST_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?", re.ASCII)
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are UsageErrors: one line, exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def whole_number(low: int, high: int) -> Callable[[str], int]:
+    """The type of a whole number from ``low`` to ``high``."""
+
+    def read(text: str) -> int:
+        value = _integer(text)
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                f"must be a whole number from {low} to {high}, not {text!r}"
+            )
+        return value
+
+    return read
+
+
+positive_int = whole_number(1, MAX_COUNT)
+count = whole_number(0, MAX_COUNT)
+milliseconds = whole_number(1, MAX_WAIT_MS)
+
+
+def seconds(text: str) -> float:
+    """A wait in seconds: finite, above 0, at most MAX_WAIT_S."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 < value <= MAX_WAIT_S):
+        raise argparse.ArgumentTypeError(
+            f"must be a number of seconds above 0 and at most {MAX_WAIT_S}, not {text!r}"
+        )
+    return value
+
+
+def epoch_ms(text: str) -> int:
+    """An instant in epoch milliseconds, within the years trueup reads."""
+    value = _integer(text)
+    if value is None or not within_time(value):
+        raise argparse.ArgumentTypeError(
+            f"must be epoch milliseconds {describe_time_bounds()}, not {text!r}"
+        )
+    return value
+
+
+def http_url(text: str) -> str:
+    """An http(s)://host[:port][/path] URL, without its trailing slash."""
+    problem = _url_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an http(s)://host[:port] URL: {problem}")
+    return text.rstrip("/")
+
+
+def writable_file(text: str) -> Path:
+    """A file that can be created or appended to: not a directory, in a writable directory."""
+    path = Path(text)
+    problem = _write_problem(path)
+    if problem:
+        raise argparse.ArgumentTypeError(f"cannot write to {text}: {problem}")
+    return path
+
+
+def _integer(text: str) -> int | None:
+    try:
+        return int(text)
+    except ValueError:  # not a number, or more digits than int() will read
+        return None
+
+
+def _url_problem(text: str) -> str | None:
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as error:  # a bad port, or an unbalanced IPv6 bracket
+        return str(error)
+    if parts.scheme not in ("http", "https"):
+        return f"the scheme must be http or https, not {parts.scheme!r}"
+    if not _valid_host(parts.hostname or ""):
+        return "no valid host name"
+    if port == 0:
+        return "port 0 is not a port"
+    if parts.query or parts.fragment or parts.username is not None:
+        return "a base URL carries no query, fragment or credentials"
+    return None
+
+
+def _valid_host(host: str) -> bool:
+    if _HOST_NAME.fullmatch(host):
+        return True
+    try:
+        ipaddress.IPv6Address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _write_problem(path: Path) -> str | None:
+    if path.is_dir():
+        return "it is a directory"
+    if path.exists():
+        return None if os.access(path, os.W_OK) else "permission denied"
+    directory = path.parent
+    if not directory.is_dir():
+        return f"no directory {directory}"
+    return None if os.access(directory, os.W_OK | os.X_OK) else f"{directory} is not writable"

@@ -1,0 +1,143 @@
+"""A demo scenario (``trueup demo --scenario``), read and checked whole before anything starts.
+
+A demo line is one of: {"bybit": <a Bybit scenario step>}, {"hyperliquid": {"step": "trade"
+| "close_by_hand" | "liquidate" | "drop_connection", ...}}, {"bot": {"venue": V, <intent>}},
+{"show": "positions"} or {"wait_ms": N}; each may carry "delay_ms" and a "note". Anything
+else is a ScenarioError naming its line.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trueup.adapters.bybit.scenario import (
+    Check,
+    ScenarioError,
+    Step,
+    amount,
+    checked,
+    flag,
+    json_lines,
+    milliseconds,
+    read_args,
+    read_step,
+    text,
+)
+from trueup.domain.errors import shown
+
+VENUES = ("bybit", "hyperliquid")
+
+# Each Hyperliquid step: its required, then its optional arguments.
+HYPERLIQUID_STEPS: dict[str, tuple[dict[str, Check], dict[str, Check]]] = {
+    "trade": ({"coin": text, "is_buy": flag, "sz": amount, "px": amount}, {"cloid": text}),
+    "close_by_hand": ({"coin": text}, {"px": amount}),
+    "liquidate": ({"coin": text}, {"px": amount}),
+    "drop_connection": ({}, {}),
+}
+
+
+@dataclass(frozen=True)
+class HyperliquidStep:
+    name: str
+    args: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class BotIntent:
+    """What the trading system says it did, on one venue."""
+
+    venue: str
+    intent: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ShowPositions:
+    pass
+
+
+@dataclass(frozen=True)
+class Wait:
+    ms: int
+
+
+Action = Step | HyperliquidStep | BotIntent | ShowPositions | Wait
+
+
+@dataclass(frozen=True)
+class DemoLine:
+    number: int
+    action: Action
+    delay_ms: int = 0
+    note: str = ""
+
+
+def load_demo(path: Path) -> list[DemoLine]:
+    """Every line of the file, checked; a file that cannot be read is a ScenarioError."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ScenarioError(f"cannot read it: {error.strerror}") from None
+    return [read_line(number, fields) for number, fields in json_lines(data)]
+
+
+def read_line(number: int, fields: object) -> DemoLine:
+    """One demo line from its JSON object; ``number`` says where it stands, for errors."""
+    where = f"line {number}"
+    if not isinstance(fields, dict):
+        raise ScenarioError(f"{where}: a demo line is a JSON object, not {shown(fields)}")
+    actions = [key for key in fields if key not in ("delay_ms", "note")]
+    if len(actions) != 1 or actions[0] not in _READERS:
+        raise ScenarioError(
+            f"{where}: a demo line holds one of {sorted(_READERS)} (and delay_ms, note), "
+            f"not {sorted(actions)}"
+        )
+    (kind,) = actions
+    return DemoLine(
+        number,
+        _READERS[kind](number, fields[kind]),
+        delay_ms=checked(where, "delay_ms", fields.get("delay_ms", 0), milliseconds),
+        note=checked(where, "note", fields.get("note", ""), text),
+    )
+
+
+def _hyperliquid(number: int, fields: object) -> HyperliquidStep:
+    where = f"line {number} (hyperliquid)"
+    if not isinstance(fields, dict):
+        raise ScenarioError(f"{where}: a step is a JSON object, not {shown(fields)}")
+    args = dict(fields)
+    name = args.pop("step", None)
+    if not isinstance(name, str) or name not in HYPERLIQUID_STEPS:
+        raise ScenarioError(
+            f"{where}: step {shown(name)} is not one of {sorted(HYPERLIQUID_STEPS)}"
+        )
+    required, optional = HYPERLIQUID_STEPS[name]
+    where = f"line {number} (hyperliquid {name})"
+    return HyperliquidStep(name, read_args(where, args, required, optional))
+
+
+def _bot(number: int, fields: object) -> BotIntent:
+    where = f"line {number} (bot)"
+    if not isinstance(fields, dict) or fields.get("venue") not in VENUES:
+        raise ScenarioError(f"{where}: an intent is a JSON object with venue one of {VENUES}")
+    intent = dict(fields)
+    return BotIntent(intent.pop("venue"), intent)
+
+
+def _show(number: int, fields: object) -> ShowPositions:
+    if fields != "positions":
+        raise ScenarioError(f'line {number}: show must be "positions", not {shown(fields)}')
+    return ShowPositions()
+
+
+def _wait(number: int, fields: object) -> Wait:
+    return Wait(checked(f"line {number}", "wait_ms", fields, milliseconds))
+
+
+_READERS: dict[str, Callable[[int, object], Action]] = {
+    "bybit": read_step,
+    "hyperliquid": _hyperliquid,
+    "bot": _bot,
+    "show": _show,
+    "wait_ms": _wait,
+}
