@@ -130,7 +130,9 @@ def test_ingest_counts_accepted_and_rejected_lines(
 
     captured = capsys.readouterr()
     assert code == 0
-    assert captured.out.splitlines()[0] == "ingested 7 lines: 4 accepted, 3 rejected"
+    assert captured.out.splitlines()[0] == (
+        "ingested 7 lines: 4 accepted, 3 rejected (1 blank lines skipped)"
+    )
     assert captured.err == ""
 
 
@@ -142,6 +144,7 @@ def test_ingesting_a_capture_again_reports_every_line_already_in_the_journal(
     assert code == 0
     assert capsys.readouterr().out.splitlines()[0] == (
         "ingested 7 lines: 4 accepted, 3 rejected (7 already in the journal)"
+        " (1 blank lines skipped)"
     )
     assert trueup(ingested, "events", "--json") == 0
     stored = [r for r in json_lines(capsys.readouterr().out) if r["type"] in INPUT_TYPES]
@@ -375,7 +378,7 @@ def test_the_installed_trueup_command_ingests_and_lists(
     missing = run("ingest", str(tmp_path / "nowhere.jsonl"))
 
     assert (ingest.returncode, ingest.stderr) == (0, "")
-    assert ingest.stdout.splitlines()[0] == "ingested 7 lines: 4 accepted, 3 rejected"
+    assert ingest.stdout.splitlines()[0].startswith("ingested 7 lines: 4 accepted, 3 rejected")
     assert listed.returncode == 0
     assert len(json_lines(listed.stdout)) == 3
     assert missing.returncode == 2

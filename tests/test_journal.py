@@ -97,6 +97,14 @@ def rate_limited(at: int) -> InputEvent:
     return event
 
 
+def rejected_order_list(at: int) -> InputEvent:
+    body = messages.rest_error(10006, "Too many visits!", time=at)
+    params = {"category": "linear", "settleCoin": "USDT"}
+    event = decoded(messages.capture_rest(at, MAIN, "/v5/order/realtime", params, body))
+    assert isinstance(event, InputRejected)
+    return event
+
+
 def opened(at: int, symbol: str = "BTCUSDT") -> InputEvent:
     intent = {
         "kind": "position_opened",
@@ -404,6 +412,8 @@ def test_a_symbols_events_include_everything_that_can_touch_it_and_no_other_symb
         "snapshot of another symbol": snapshot(START + 6, "ETHUSDT"),
         "closed": closed(START + 7, f"p-{START + 1}"),
         "frame of both": btc_and_eth,
+        # A refused snapshot page breaks the run it was in, whichever positions it listed.
+        "refused snapshot page": rate_limited(START + 8),
     }
     elsewhere = {
         "eth position": position(START + 20, "ETHUSDT"),
@@ -411,7 +421,7 @@ def test_a_symbols_events_include_everything_that_can_touch_it_and_no_other_symb
         "eth execution": execution(START + 22, "ETHUSDT"),
         "eth opened": opened(START + 23, "ETHUSDT"),
         "wallet": wallet(START + 24),
-        "rejected": rate_limited(START + 25),
+        "rejected": rejected_order_list(START + 25),
         "other account": position(START + 26, account=OTHER),
     }
     journal.append(sorted([*touching.values(), *elsewhere.values()], key=lambda e: e.at))

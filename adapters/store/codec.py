@@ -1,9 +1,12 @@
 """Domain events to and from the bytes stored in the journal (JSON, decimals as strings).
 
 msgspec encodes and decodes the event dataclasses directly, typed field by field, which
-is what keeps replaying a long history fast.
+is what keeps replaying a long history fast. A journal may hold what a newer trueup wrote:
+decoding names a type it does not know, or fields it cannot read, with an exception of its
+own, never msgspec's or a KeyError.
 """
 
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -12,18 +15,41 @@ import orjson
 from trueup.domain.emitted import EMITTED_TYPES, Emitted
 from trueup.domain.events import INPUT_EVENT_TYPES, InputEvent
 
-TOPICS: dict[str, str] = {t.type: f"trueup.input.{t.type}" for t in INPUT_EVENT_TYPES}
+INPUT_TOPIC_PREFIX = "trueup.input."
+TOPICS: dict[str, str] = {t.type: INPUT_TOPIC_PREFIX + t.type for t in INPUT_EVENT_TYPES}
 EMITTED_TOPIC_PREFIX = "trueup.emitted."
 
 _encoder = msgspec.json.Encoder()
 _INPUT_DECODERS = {t.type.encode(): msgspec.json.Decoder(t) for t in INPUT_EVENT_TYPES}
 _EMITTED_DECODERS = {t.type.encode(): msgspec.json.Decoder(t) for t in EMITTED_TYPES}
-_TYPE_START = len(b'{"type":"')
+_TYPE_HEAD = b'{"type":"'
+
+
+class UnknownType(Exception):
+    """A stored event of a type this trueup does not know (a newer one wrote it)."""
+
+
+class Undecodable(Exception):
+    """A stored event of a known type whose fields this trueup cannot read."""
 
 
 def _type_of(state: bytes) -> bytes:
     # Every stored state starts with its type: {"type":"PositionsReported",...
-    return state[_TYPE_START : state.index(b'"', _TYPE_START)]
+    end = state.find(b'"', len(_TYPE_HEAD)) if state.startswith(_TYPE_HEAD) else -1
+    if end < 0:
+        raise Undecodable("not a trueup event: no type at its start")
+    return state[len(_TYPE_HEAD) : end]
+
+
+def _decode(decoders: Mapping[bytes, msgspec.json.Decoder[Any]], state: bytes) -> Any:
+    kind = _type_of(state)
+    decoder = decoders.get(kind)
+    if decoder is None:
+        raise UnknownType(kind.decode(errors="replace"))
+    try:
+        return decoder.decode(state)
+    except msgspec.DecodeError as error:  # a ValidationError too: a field missing or changed
+        raise Undecodable(f"{kind.decode(errors='replace')}: {error}") from None
 
 
 def encode(event: InputEvent) -> bytes:
@@ -33,7 +59,8 @@ def encode(event: InputEvent) -> bytes:
 
 
 def decode(state: bytes) -> InputEvent:
-    event: InputEvent = _INPUT_DECODERS[_type_of(state)].decode(state)
+    """The input stored as ``state``; UnknownType or Undecodable if this trueup cannot read it."""
+    event: InputEvent = _decode(_INPUT_DECODERS, state)
     return event
 
 
@@ -48,7 +75,8 @@ def encode_emitted(event: Emitted) -> bytes:
 
 
 def decode_emitted(state: bytes) -> Emitted:
-    event: Emitted = _EMITTED_DECODERS[_type_of(state)].decode(state)
+    """The emitted event stored as ``state``; UnknownType or Undecodable as ``decode``."""
+    event: Emitted = _decode(_EMITTED_DECODERS, state)
     return event
 
 

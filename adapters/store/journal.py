@@ -3,29 +3,27 @@
 Each account's inputs form one stream, in arrival order. Beside each input a marker is
 stored under the input's own id (uuid5 of its content), whose uniqueness makes appending
 the same input twice a no-op, in one transaction with the input itself.
+
+Every operation waits out a busy or unreachable store (see retrying.py): that uniqueness is
+also what makes retrying an append safe when its first try may have been stored.
 """
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
 from uuid import UUID
 
 import orjson
-from eventsourcing.persistence import (
-    InfrastructureFactory,
-    InfrastructureFactoryError,
-    IntegrityError,
-    InterfaceError,
-    OperationalError,
-    ProcessRecorder,
-    StoredEvent,
-    Tracking,
-)
-from eventsourcing.utils import Environment
+from eventsourcing.persistence import IntegrityError, Notification, StoredEvent, Tracking
 
 from trueup.adapters.store import codec
-from trueup.adapters.store.location import TABLE_PREFIX, StoreError, redact, settings
+from trueup.adapters.store.backend import Backend
+from trueup.adapters.store.location import StoreError, is_postgres, settings, shown
+from trueup.adapters.store.postgres_backend import PostgresBackend, secrets
+from trueup.adapters.store.retrying import Retrying
+from trueup.adapters.store.sqlite_backend import open_sqlite
 from trueup.adapters.store.stream_states import state_reader
+from trueup.adapters.store.unreadable import Row, Unreadable, undecodable_input
 from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent
 from trueup.domain.keys import account_stream_id
@@ -47,33 +45,70 @@ class Appended:
 class Journal:
     """Appends input events once each and reads them back per account or in global order."""
 
-    def __init__(self, recorder: ProcessRecorder, factory: InfrastructureFactory[Any]) -> None:
-        self.recorder = recorder
-        self._factory = factory
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        shown_as: str = "journal",
+        give_up_after_s: float | None = None,
+        secrets: tuple[str, ...] = (),
+    ) -> None:
+        self._backend = backend
+        self.recorder = backend.recorder
+        self._read_states = state_reader(self.recorder)
+        self._retrying = Retrying(self, shown_as, give_up_after_s, secrets)
         self._heads: dict[UUID, int] = {}
-        self._read_states = state_reader(recorder)
+        self._unreadable = Unreadable()
 
     @classmethod
-    def open(cls, url: str) -> "Journal":
-        """Open (creating tables if needed) the journal at a store URL."""
-        env = Environment(name=TABLE_PREFIX, env=settings(url))
-        try:
-            factory: InfrastructureFactory[Any] = InfrastructureFactory.construct(env)
-            recorder = factory.process_recorder()
-        except (OperationalError, InterfaceError, InfrastructureFactoryError, OSError) as error:
-            raise StoreError(
-                f"cannot open the journal at {redact(url)}: {_first_line(error)}"
-            ) from None
-        return cls(recorder, factory)
+    def open(cls, url: str, *, give_up_after_s: float | None = None) -> "Journal":
+        """Open (creating tables if needed) the journal at a store URL.
+
+        Once open, every operation waits out a busy or unreachable store, retrying with
+        backoff and a warning on the ``trueup.store`` logger each time, for ever, or until it
+        has failed for ``give_up_after_s`` (then StoreError). A PostgreSQL server that cannot
+        be reached at all when opening is a StoreError at once: likelier a wrong address.
+        """
+        config = settings(url)
+        if is_postgres(url):
+            backend: Backend = PostgresBackend.open(url, config)
+            hidden = secrets(config)
+        else:
+            backend, hidden = open_sqlite(config, give_up_after_s), ()
+        return cls(backend, shown_as=shown(url), give_up_after_s=give_up_after_s, secrets=hidden)
 
     def close(self) -> None:
-        self._factory.close()
+        self._backend.close()
 
     def __enter__(self) -> "Journal":
         return self
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+    # --- connecting afresh after an outage (for Retrying) ------------------------------------
+
+    @property
+    def generation(self) -> int:
+        return self._backend.generation
+
+    def reconnect(self, generation: int) -> None:
+        self._backend.reconnect(generation)
+        if self.recorder is not self._backend.recorder:
+            self.recorder = self._backend.recorder
+            self._read_states = state_reader(self.recorder)
+
+    # --- what this trueup could not read ----------------------------------------------------
+
+    @property
+    def unknown_inputs(self) -> int:
+        """Stored inputs of a type this trueup cannot read, met (and skipped) so far."""
+        return len(self._unreadable.inputs)
+
+    @property
+    def unknown_emitted(self) -> int:
+        """Stored emitted events this trueup cannot read, met (and skipped) so far."""
+        return len(self._unreadable.emitted)
 
     # --- writing ----------------------------------------------------------------------------
 
@@ -95,20 +130,27 @@ class Journal:
         for _ in range(3):
             if not pending:
                 break
-            stored, heads = self._stored(pending)
             try:
-                self.recorder.insert_events(stored)
+                self._retrying(partial(self._insert, pending))
             except IntegrityError:
-                # Someone stored some of these first (a repeated capture, or another writer):
-                # drop what is already in, re-read the stream heads, and try again.
+                # Someone stored some of these first (a repeated capture, another writer, or
+                # our own try whose reply an outage lost): drop what is already in, re-read
+                # the stream heads, and try again.
                 self._heads.clear()
-                pending = [e for e in pending if not self.contains(e.input_id)]
+                pending = self._retrying(partial(self._not_stored, pending))
                 continue
-            self._heads = heads
             return len(pending)
         if pending:
             raise StoreError("could not append: the journal's streams keep moving under us")
         return 0
+
+    def _insert(self, events: list[InputEvent]) -> None:
+        stored, heads = self._stored(events)
+        self.recorder.insert_events(stored)
+        self._heads = heads
+
+    def _not_stored(self, events: list[InputEvent]) -> list[InputEvent]:
+        return [e for e in events if not self._contains(e.input_id)]
 
     def record(self, emitted: Sequence[Emitted], tracker: str, position: int) -> None:
         """Store what a projection emitted for inputs up to ``position``, with its tracking,
@@ -117,13 +159,29 @@ class Journal:
             StoredEvent(UUID(e.event_id), 1, codec.emitted_topic(e), codec.encode_emitted(e))
             for e in emitted
         ]
-        self.recorder.insert_events(stored, tracking=Tracking(tracker, position))
+        attempts = 0
+
+        def insert() -> None:
+            nonlocal attempts
+            attempts += 1
+            self.recorder.insert_events(stored, tracking=Tracking(tracker, position))
+
+        try:
+            self._retrying(insert)
+        except IntegrityError:
+            # After an outage, our earlier try may have been stored though its reply was lost.
+            if attempts > 1 and self.tracked_position(tracker) >= position:
+                return
+            raise
 
     def tracked_position(self, tracker: str) -> int:
         """The last journal position a projection has recorded as processed."""
-        return self.recorder.max_tracking_id(tracker) or 0
+        return self._retrying(lambda: self.recorder.max_tracking_id(tracker)) or 0
 
     def contains(self, input_id: str) -> bool:
+        return self._retrying(partial(self._contains, input_id))
+
+    def _contains(self, input_id: str) -> bool:
         return bool(self.recorder.select_events(UUID(input_id), limit=1))
 
     def _stored(self, events: Iterable[InputEvent]) -> tuple[list[StoredEvent], dict[UUID, int]]:
@@ -153,48 +211,106 @@ class Journal:
     def account_states(self, venue: str, account: str) -> Iterator[bytes]:
         """The stored form of an account's events, in arrival order, a page at a time."""
         stream = account_stream_id(venue, account)
+        for _, state in self._account_rows(stream):
+            yield state
+
+    def _account_rows(self, stream: UUID) -> Iterator[tuple[int, bytes]]:
         after = 0
         while True:
-            page = self._read_states(stream, after, PAGE)
-            for _, state in page:
-                yield state
+            page = self._retrying(partial(self._read_account_page, stream, after))
+            yield from page
             if len(page) < PAGE:
                 return
             after = page[-1][0]
 
+    def _read_account_page(self, stream: UUID, after: int) -> list[tuple[int, bytes]]:
+        return self._read_states(stream, after, PAGE)
+
     def account_events(
         self, venue: str, account: str, symbol: str | None = None
     ) -> Iterator[InputEvent]:
-        """An account's events in arrival order; with ``symbol``, only those that may touch it."""
-        states = self.account_states(venue, account)
-        if symbol is not None:
-            states = (s for s in states if codec.mentions(s, symbol))
-        return (codec.decode(state) for state in states)
+        """An account's events in arrival order; with ``symbol``, only those that may touch it.
+        Inputs of a type this trueup does not know are skipped (see ``unknown_inputs``)."""
+        stream = account_stream_id(venue, account)
+        for version, state in self._account_rows(stream):
+            if symbol is not None and not codec.mentions(state, symbol):
+                continue
+            try:
+                event = codec.decode(state)
+            except codec.UnknownType:
+                self._unreadable.inputs.add((stream, version))
+                continue
+            except codec.Undecodable as error:
+                where = f"{version} of account {venue}/{account}"
+                raise undecodable_input(where, error) from None
+            yield event
 
     def inputs(
         self, after: int = 0, upto: int | None = None, limit: int = PAGE
     ) -> tuple[list[tuple[int, InputEvent]], int]:
         """One page of input events stored after position ``after`` (up to ``upto``), and
         the last position the page read, which may be an emitted event or a marker."""
-        page = self.recorder.select_notifications(after, limit, stop=upto, inclusive_of_start=False)
-        events = [(n.id, codec.decode(n.state)) for n in page if n.topic in _INPUT_TOPICS]
+        page = self._retrying(partial(self._notifications, after, limit, upto))
+        events: list[tuple[int, InputEvent]] = []
+        for n in page:
+            if n.topic.startswith(codec.INPUT_TOPIC_PREFIX):
+                event = self._input(n)
+                if event is not None:
+                    events.append((n.id, event))
         return events, (page[-1].id if page else after)
 
     def all_events(self, after: int = 0) -> Iterator[tuple[int, InputEvent | Emitted]]:
-        """Inputs and emitted events, in the order they were stored, with their positions."""
+        """Inputs and emitted events, in the order they were stored, with their positions.
+        Those this trueup cannot read are skipped (see ``unknown_inputs``, ``unknown_emitted``)."""
         while True:
-            page = self.recorder.select_notifications(after, PAGE, inclusive_of_start=False)
+            page = self._retrying(partial(self._notifications, after, PAGE))
             if not page:
                 return
             for n in page:
-                if n.topic in _INPUT_TOPICS:
-                    yield n.id, codec.decode(n.state)
+                event: InputEvent | Emitted | None = None
+                if n.topic.startswith(codec.INPUT_TOPIC_PREFIX):
+                    event = self._input(n)
                 elif n.topic.startswith(codec.EMITTED_TOPIC_PREFIX):
-                    yield n.id, codec.decode_emitted(n.state)
+                    event = self._emitted(n)
+                if event is not None:
+                    yield n.id, event
             after = page[-1].id
 
+    def _notifications(
+        self, after: int, limit: int, upto: int | None = None
+    ) -> Sequence[Notification]:
+        return self.recorder.select_notifications(after, limit, stop=upto, inclusive_of_start=False)
+
+    def _input(self, stored: Notification) -> InputEvent | None:
+        """The input stored there, or None (counted) if it is of a type this trueup does not
+        know; StoreError if it is of a known type but its fields do not decode."""
+        if stored.topic in _INPUT_TOPICS:
+            try:
+                return codec.decode(stored.state)
+            except codec.UnknownType:
+                pass
+            except codec.Undecodable as error:
+                raise undecodable_input(f"at journal position {stored.id}", error) from None
+        self._unreadable.inputs.add(_row(stored))
+        return None
+
+    def _emitted(self, stored: Notification) -> Emitted | None:
+        """The emitted event stored there, or None (counted) if this trueup cannot read it:
+        emitted events are a record of what was said, not inputs anything folds."""
+        try:
+            return codec.decode_emitted(stored.state)
+        except (codec.UnknownType, codec.Undecodable):
+            self._unreadable.emitted.add(_row(stored))
+            return None
+
     def last_position(self) -> int:
-        return self.recorder.max_notification_id() or 0
+        # Through self.recorder when called: a reconnection replaces it.
+        return self._retrying(lambda: self.recorder.max_notification_id()) or 0  # noqa: PLW0108
+
+
+def _row(stored: Notification) -> Row:
+    stream = stored.originator_id
+    return (stream if isinstance(stream, UUID) else UUID(stream)), stored.originator_version
 
 
 def _chunks(events: list[InputEvent], limit: int) -> Iterator[list[InputEvent]]:
@@ -209,8 +325,3 @@ def _chunks(events: list[InputEvent], limit: int) -> Iterator[list[InputEvent]]:
             chunk, size = [], 0
     if chunk:
         yield chunk
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip() or type(error).__name__
-    return text.splitlines()[0]

@@ -1,26 +1,27 @@
 """Where the journal lives: a store URL (``--store`` or TRUEUP_STORE) as eventsourcing settings."""
 
 import os
+import re
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import psycopg.conninfo
 
+from trueup.adapters.store.redaction import redact, redact_echo
+
+__all__ = ["StoreError", "redact", "settings", "shown", "store_url"]
+
 DEFAULT_SQLITE_PATH = "trueup.db"
 TABLE_PREFIX = "trueup"  # PostgreSQL tables: trueup_events, trueup_tracking
+# How long a SQLite writer waits for another's lock before the journal's own retrying
+# (with a warning) takes over.
+SQLITE_LOCK_TIMEOUT_S = 10
+# How long to wait for a PostgreSQL connection, from the pool or when connecting afresh.
+POSTGRES_CONNECT_TIMEOUT_S = 5
+_CONNINFO_KEY = re.compile(r"(^|\s)(dbname|host|hostaddr|port|user|password|service)\s*=")
 
 
 class StoreError(Exception):
-    """The store cannot be used as given; the message is safe to show (no password)."""
-
-
-def redact(url: str) -> str:
-    """The URL with any password masked, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return parts._replace(netloc=netloc).geturl()
+    """The store cannot be used as given; the message is one line, safe to show (no password)."""
 
 
 def store_url(given: str | None) -> str:
@@ -28,14 +29,26 @@ def store_url(given: str | None) -> str:
     return given or os.environ.get("TRUEUP_STORE") or DEFAULT_SQLITE_PATH
 
 
+def shown(url: str) -> str:
+    """The store as messages name it: password masked, a libpq key=value string in quotes."""
+    hidden = redact(url)
+    return repr(hidden) if is_postgres(url) and "://" not in url else hidden
+
+
+def is_postgres(url: str) -> bool:
+    return url.startswith(("postgresql://", "postgres://")) or _is_conninfo(url)
+
+
 def settings(url: str) -> dict[str, str]:
     """eventsourcing's environment settings for this store URL."""
-    if url.startswith(("postgresql://", "postgres://")) or _is_conninfo(url):
+    if is_postgres(url):
         return _postgres(url)
     if url.startswith("sqlite://"):
         path = url.removeprefix("sqlite://")
         if not path.startswith("/"):
-            raise StoreError(f"sqlite URL needs an absolute path (sqlite:///abs/path): {url}")
+            raise StoreError(
+                f"sqlite URL needs an absolute path (sqlite:///abs/path): {redact(url)}"
+            )
         return _sqlite(path)
     if "://" in url:
         raise StoreError(
@@ -47,17 +60,22 @@ def settings(url: str) -> dict[str, str]:
 
 def _is_conninfo(text: str) -> bool:
     """A libpq keyword/value string ("host=... dbname=..."), as psycopg prints them."""
-    return "dbname=" in text and "://" not in text
+    return "://" not in text and _CONNINFO_KEY.search(text) is not None
 
 
 def _sqlite(path: str) -> dict[str, str]:
-    parent = Path(path).expanduser().resolve().parent
+    file = Path(path).expanduser()
+    if file.is_dir():
+        raise StoreError(f"cannot use {redact(path)} as the journal: it is a directory")
+    parent = file.resolve().parent
     if not parent.is_dir():
-        raise StoreError(f"cannot create the SQLite journal {path!r}: {parent} is not a directory")
+        raise StoreError(
+            f"cannot create the SQLite journal {redact(path)!r}: {parent} is not a directory"
+        )
     return {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-        "SQLITE_DBNAME": str(Path(path).expanduser()),
-        "SQLITE_LOCK_TIMEOUT": "10",
+        "SQLITE_DBNAME": str(file),
+        "SQLITE_LOCK_TIMEOUT": str(SQLITE_LOCK_TIMEOUT_S),
     }
 
 
@@ -65,9 +83,10 @@ def _postgres(url: str) -> dict[str, str]:
     try:
         parts = psycopg.conninfo.conninfo_to_dict(url)
     except psycopg.ProgrammingError as error:
-        raise StoreError(f"bad PostgreSQL URL {redact(url)!r}: {error}") from None
+        reason = redact_echo(str(error).strip().splitlines()[0], url)
+        raise StoreError(f"bad PostgreSQL URL {shown(url)}: {reason}") from None
     if not parts.get("dbname"):
-        raise StoreError(f"PostgreSQL URL {redact(url)!r} names no database")
+        raise StoreError(f"PostgreSQL URL {shown(url)} names no database")
     return {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "POSTGRES_DBNAME": str(parts["dbname"]),
@@ -75,6 +94,6 @@ def _postgres(url: str) -> dict[str, str]:
         "POSTGRES_PORT": str(parts.get("port") or "5432"),
         "POSTGRES_USER": str(parts.get("user") or os.environ.get("USER", "postgres")),
         "POSTGRES_PASSWORD": str(parts.get("password") or ""),
-        "POSTGRES_CONNECT_TIMEOUT": "5",
+        "POSTGRES_CONNECT_TIMEOUT": str(POSTGRES_CONNECT_TIMEOUT_S),
         "POSTGRES_POOL_SIZE": "2",
     }

@@ -1,0 +1,37 @@
+"""An open store: eventsourcing's infrastructure factory and the journal's recorder on it."""
+
+from typing import Any
+
+from eventsourcing.persistence import InfrastructureFactory, ProcessRecorder
+from eventsourcing.utils import Environment
+
+from trueup.adapters.store.location import TABLE_PREFIX
+
+Factory = InfrastructureFactory[Any]
+
+
+class Backend:
+    """The recorder a journal reads and writes through, and the factory that owns its
+    connections. ``reconnect`` replaces both after an outage (when the store needs it)."""
+
+    def __init__(self, factory: Factory, recorder: ProcessRecorder) -> None:
+        self.factory = factory
+        self.recorder = recorder
+        self.generation = 0
+
+    def reconnect(self, generation: int) -> None:
+        """Nothing to do: a SQLite file needs no reconnecting."""
+
+    def close(self) -> None:
+        self.factory.close()
+
+
+def build(settings: dict[str, str]) -> tuple[Factory, ProcessRecorder]:
+    """A factory and a process recorder, touching no table: the caller creates them."""
+    env = Environment(name=TABLE_PREFIX, env={**settings, "CREATE_TABLE": "no"})
+    factory: Factory = InfrastructureFactory.construct(env)
+    try:
+        return factory, factory.process_recorder()
+    except BaseException:
+        factory.close()
+        raise

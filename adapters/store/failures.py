@@ -1,0 +1,92 @@
+"""What a store failure means: worth waiting out (busy, unreachable), or the store is unusable.
+
+eventsourcing wraps the driver's exception (sqlite3, psycopg) in its own, keeping the
+driver's as the cause: the verdict is read from the whole chain.
+"""
+
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+import psycopg
+import psycopg.errors
+from eventsourcing.persistence import ConnectionUnavailableError
+
+# A server that answers but refuses us: waiting will not change its mind.
+_REFUSALS = ("does not exist", "authentication failed", "pg_hba.conf", "permission denied")
+# The store is there but is not a journal trueup can use, whatever we wait for.
+_UNUSABLE = (
+    "no such table",
+    "no such column",
+    "has no column named",
+    "readonly database",
+    "file is not a database",
+)
+
+
+@dataclass(frozen=True)
+class Outage:
+    """A failure that waiting may cure: the store is busy (locked) or cannot be reached."""
+
+    state: Literal["busy", "unreachable"]
+    reason: str
+
+
+def outage(error: BaseException) -> Outage | None:
+    """The outage behind ``error``, or None if waiting would not help."""
+    for link in _chain(error):
+        if isinstance(link, sqlite3.OperationalError) and _is_locked(link):
+            return Outage("busy", first_line(link))
+        if isinstance(link, psycopg.errors.LockNotAvailable | psycopg.errors.QueryCanceled):
+            return Outage("busy", first_line(link))
+        if isinstance(link, psycopg.OperationalError | psycopg.InterfaceError):
+            if refusal(link) is not None:
+                return None
+            return Outage("unreachable", server_message(link))
+        if isinstance(link, ConnectionUnavailableError):
+            return Outage("busy", first_line(link))
+    return None
+
+
+def refusal(error: BaseException) -> str | None:
+    """The server's refusal (no such database or role, bad password), if that is what it is."""
+    message = server_message(error)
+    return message if any(phrase in message for phrase in _REFUSALS) else None
+
+
+def unusable(error: BaseException) -> str | None:
+    """Why the store is no journal trueup can use (tables altered, read-only, not a database)."""
+    for link in _chain(error):
+        if isinstance(link, psycopg.errors.UndefinedTable | psycopg.errors.UndefinedColumn):
+            return first_line(link)
+        message = first_line(link)
+        if isinstance(link, sqlite3.Error) and any(p in message for p in _UNUSABLE):
+            return message
+    return None
+
+
+def server_message(error: BaseException) -> str:
+    """The server's own words, without libpq's wrapping: 'database "x" does not exist'."""
+    text = first_line(error).removeprefix("connection failed: ")
+    _, fatal, said = text.partition("FATAL:")
+    return said.strip() if fatal else text
+
+
+def first_line(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0].strip()
+
+
+def _is_locked(error: sqlite3.OperationalError) -> bool:
+    message = str(error)
+    return "locked" in message or "busy" in message
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    link: BaseException | None = error
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        yield link
+        link = link.__cause__ or (None if link.__suppress_context__ else link.__context__)

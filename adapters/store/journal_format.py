@@ -1,0 +1,30 @@
+"""The journal's format version, stored in the journal so that an older trueup knows to stop.
+
+It is a row of the tracking table, under a name no projection uses, written when the journal
+is first opened: the events table (and so every journal position) is left as it was.
+"""
+
+from contextlib import suppress
+
+from eventsourcing.persistence import IntegrityError, TrackingRecorder
+from eventsourcing.persistence import Tracking as Row
+
+from trueup.adapters.store.location import StoreError
+
+JOURNAL_FORMAT = 1  # the newest format this trueup reads and the one it writes
+FORMAT_ROW = "__trueup_journal_format__"
+
+
+def ensure_format(recorder: TrackingRecorder) -> int:
+    """The journal's format, recorded first if it has none; StoreError if it is too new."""
+    found = recorder.max_tracking_id(FORMAT_ROW)
+    if found is None:
+        with suppress(IntegrityError):  # another process opening the journal wrote it first
+            recorder.insert_tracking(Row(FORMAT_ROW, JOURNAL_FORMAT))
+        found = recorder.max_tracking_id(FORMAT_ROW)
+    if found is not None and found > JOURNAL_FORMAT:
+        raise StoreError(
+            f"journal written by a newer trueup (journal format {found}; "
+            f"this trueup reads up to {JOURNAL_FORMAT}): upgrade trueup"
+        )
+    return found or JOURNAL_FORMAT

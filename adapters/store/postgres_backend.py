@@ -1,0 +1,119 @@
+"""A journal on PostgreSQL: opened with one direct connection first, for the server's own
+word on what is wrong, and its tables made under an advisory lock, so openers may race.
+
+After an outage the pool is replaced, not nursed: psycopg's pool backs off its reconnects
+without limit, and would stay away for as long again as the server was down.
+"""
+
+import threading
+from contextlib import suppress
+
+import psycopg
+from eventsourcing.persistence import PersistenceError, ProcessRecorder
+from eventsourcing.postgres import PostgresProcessRecorder
+from eventsourcing.utils import get_topic
+from psycopg import sql
+
+from trueup.adapters.store.backend import Backend, Factory, build
+from trueup.adapters.store.failures import refusal, server_message
+from trueup.adapters.store.location import POSTGRES_CONNECT_TIMEOUT_S, StoreError, shown
+from trueup.adapters.store.postgres_recorder import SingleAttemptPostgresRecorder
+from trueup.adapters.store.redaction import redact
+from trueup.adapters.store.tables import EVENT_COLUMNS, TRACKING_COLUMNS, NotAJournal, prepare
+
+# pg_advisory_lock key serialising the creation of a database's journal tables
+# (eventsourcing's CREATE ... IF NOT EXISTS statements are not safe to run concurrently).
+TABLES_LOCK = 0x7472_7565_7570  # "trueup"
+_COLUMNS = sql.SQL(
+    "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s"
+)
+
+
+class PostgresBackend(Backend):
+    """A journal's PostgreSQL store, connected afresh after each outage."""
+
+    def __init__(
+        self, url: str, settings: dict[str, str], factory: Factory, recorder: ProcessRecorder
+    ) -> None:
+        super().__init__(factory, recorder)
+        self.url = url
+        self.settings = settings
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, url: str, settings: dict[str, str]) -> "PostgresBackend":
+        """The store at ``url``, its tables made if need be; StoreError if it cannot be."""
+        settings = {**settings, "PROCESS_RECORDER_TOPIC": get_topic(SingleAttemptPostgresRecorder)}
+        try:
+            with _connect(settings) as connection:
+                connection.execute("SELECT pg_advisory_lock(%s)", (TABLES_LOCK,))
+                factory, recorder = build(settings)
+                try:
+                    _prepare(recorder, connection)
+                except BaseException:
+                    factory.close()
+                    raise
+        except (psycopg.Error, PersistenceError, NotAJournal) as error:
+            raise StoreError(
+                f"cannot open the journal at {shown(url)}: {_said(error, settings)}"
+            ) from None
+        return cls(url, settings, factory, recorder)
+
+    def reconnect(self, generation: int) -> None:
+        """A new pool and recorder, once the server answers again; StoreError if it refuses."""
+        with self._lock:
+            if generation != self.generation:
+                return  # another thread reconnected since that operation began
+            try:
+                _connect(self.settings).close()
+            except psycopg.OperationalError as error:
+                if refusal(error) is not None:
+                    raise StoreError(
+                        f"journal at {shown(self.url)}: {_said(error, self.settings)}"
+                    ) from None
+                raise
+            factory, recorder = build(self.settings)
+            old = self.factory
+            self.factory, self.recorder = factory, recorder
+            self.generation += 1
+        with suppress(Exception):
+            old.close()
+
+
+def secrets(settings: dict[str, str]) -> tuple[str, ...]:
+    """The password, to mask wherever an error might echo it."""
+    password = settings.get("POSTGRES_PASSWORD", "")
+    return (password,) if password else ()
+
+
+def _connect(settings: dict[str, str]) -> psycopg.Connection[tuple[object, ...]]:
+    """One direct connection, as the pool would make it: its failure carries the server's
+    own message ('database "x" does not exist') where the pool only times out."""
+    return psycopg.connect(
+        dbname=settings["POSTGRES_DBNAME"],
+        host=settings["POSTGRES_HOST"],
+        port=settings["POSTGRES_PORT"],
+        user=settings["POSTGRES_USER"],
+        password=settings["POSTGRES_PASSWORD"],
+        connect_timeout=POSTGRES_CONNECT_TIMEOUT_S,
+        autocommit=True,
+    )
+
+
+def _prepare(recorder: ProcessRecorder, connection: psycopg.Connection[tuple[object, ...]]) -> None:
+    assert isinstance(recorder, PostgresProcessRecorder)
+    schema = recorder.datastore.schema
+
+    def columns(table: str) -> set[str]:
+        rows = connection.execute(_COLUMNS, (schema, table)).fetchall()
+        return {str(row[0]) for row in rows}
+
+    expected = {
+        recorder.events_table_name: EVENT_COLUMNS | {"notification_id"},
+        recorder.tracking_table_name: TRACKING_COLUMNS,
+    }
+    prepare(recorder, columns, expected)
+
+
+def _said(error: BaseException, settings: dict[str, str]) -> str:
+    return redact(server_message(error), secrets(settings))

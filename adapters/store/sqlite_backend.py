@@ -1,0 +1,93 @@
+"""A journal in a SQLite file: tables made safely while other processes race to make them,
+and a file that cannot serve as a journal named with the reason."""
+
+import sqlite3
+import tempfile
+from pathlib import Path
+
+from eventsourcing.persistence import IntegrityError, PersistenceError, ProcessRecorder
+from eventsourcing.sqlite import SQLiteProcessRecorder
+
+from trueup.adapters.store.backend import Backend, Factory, build
+from trueup.adapters.store.failures import first_line, outage
+from trueup.adapters.store.location import StoreError
+from trueup.adapters.store.retrying import Retrying
+from trueup.adapters.store.tables import EVENT_COLUMNS, TRACKING_COLUMNS, NotAJournal, prepare
+
+TRACKING_TABLE = "tracking"  # eventsourcing's name for it in SQLite
+# Openers that lose the race to record eventsourcing's migration row try again, at most:
+RACES = 10
+
+
+def open_sqlite(settings: dict[str, str], give_up_after_s: float | None) -> Backend:
+    """The journal file, its tables made if need be, waiting while others hold it locked."""
+    path = settings["SQLITE_DBNAME"]
+
+    def attempt() -> Backend:
+        try:
+            return Backend(*_create(settings))
+        except (sqlite3.Error, PersistenceError, NotAJournal) as error:
+            if outage(error) is not None:
+                raise  # locked by another process: Retrying waits and tries again
+            raise StoreError(_explain(path, error)) from None
+
+    return Retrying(None, path, give_up_after_s)(attempt)
+
+
+def _create(settings: dict[str, str]) -> tuple[Factory, ProcessRecorder]:
+    for _ in range(RACES):
+        factory, recorder = build(settings)
+        try:
+            _prepare(recorder)
+        except IntegrityError as error:
+            factory.close()
+            if "__migration__" not in str(error):
+                raise
+            continue  # another process made the tables between our look and our write
+        except BaseException:
+            factory.close()
+            raise
+        return factory, recorder
+    raise StoreError(f"could not create the journal tables in {settings['SQLITE_DBNAME']}")
+
+
+def _prepare(recorder: ProcessRecorder) -> None:
+    assert isinstance(recorder, SQLiteProcessRecorder)
+
+    def columns(table: str) -> set[str]:
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute("SELECT name FROM pragma_table_info(?)", (table,))
+            return {str(row[0]) for row in cursor.fetchall()}
+
+    prepare(
+        recorder,
+        columns,
+        {recorder.events_table_name: EVENT_COLUMNS, TRACKING_TABLE: TRACKING_COLUMNS},
+    )
+
+
+def _explain(path: str, error: BaseException) -> str:
+    """One line naming the file and what is wrong with it."""
+    message = first_line(error)
+    if isinstance(error, NotAJournal):
+        return f"cannot open the journal at {path}: {message}"
+    if "file is not a database" in message:
+        return f"cannot open the journal at {path}: not a SQLite database ({message})"
+    if "readonly database" in message:
+        return f"cannot write the journal at {path}: the file is read-only ({message})"
+    if "unable to open database file" in message:
+        directory = Path(path).resolve().parent
+        problem = _unwritable(directory)
+        if problem is not None:
+            verb = "open" if Path(path).exists() else "create"
+            return f"cannot {verb} the journal at {path}: {directory} is not writable ({problem})"
+    return f"cannot open the journal at {path}: {message}"
+
+
+def _unwritable(directory: Path) -> str | None:
+    """Why no file can be made in ``directory`` (SQLite makes its -wal and -shm there)."""
+    try:
+        with tempfile.TemporaryFile(dir=directory):
+            return None
+    except OSError as error:
+        return error.strerror or str(error)

@@ -1,0 +1,661 @@
+"""The journal's store when things go wrong: racing openers, a busy or vanished database, wrong
+names, passwords, files that are no journal, and journals a newer trueup wrote.
+
+Whatever goes wrong is either waited out or a StoreError of one line with no password in it,
+never a traceback. Tests taking ``store_url`` or ``journal`` run on SQLite and PostgreSQL.
+"""
+
+import logging
+import multiprocessing
+import multiprocessing.queues
+import os
+import queue
+import shutil
+import sqlite3
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeAlias
+from urllib.parse import urlsplit
+from uuid import uuid4
+
+import psycopg
+import pytest
+from eventsourcing.persistence import OperationalError, ProcessRecorder, StoredEvent, Tracking
+
+from tests.test_journal import MAIN, START, VENUE, in_global_order, page_by_page, positions, stored
+from trueup.adapters.store import location
+from trueup.adapters.store.journal import Appended, Journal
+from trueup.adapters.store.journal_format import FORMAT_ROW, JOURNAL_FORMAT
+from trueup.adapters.store.location import StoreError
+from trueup.adapters.store.redaction import redact
+from trueup.adapters.testing import postgres
+from trueup.adapters.testing.postgres import fresh_database
+from trueup.domain.keys import account_stream_id
+from trueup.projections.reconciliation import TRACKER, ReconciliationProjection
+from trueup.runners.cli import main
+from trueup.runners.ingest import Ingestor
+
+RACERS = 8
+SECRET = "s3cr3t-Pw"
+# Longer than the 5 s the pool waits for a connection: the outage the journal must outlive.
+OUTAGE_S = 6.0
+
+
+def one_line(error: BaseException) -> str:
+    text = str(error)
+    assert text and "\n" not in text, text
+    assert "Traceback" not in text
+    return text
+
+
+def is_sqlite(store_url: str) -> bool:
+    return store_url.startswith("sqlite://")
+
+
+# --- racing start-up -----------------------------------------------------------------------------
+
+
+# What a racer did: (its number, what its own append stored or the error it met, what its
+# append of the inputs every racer appends stored).
+Report = tuple[int, Appended | str, Appended | None]
+Reports: TypeAlias = "queue.Queue[Report] | multiprocessing.queues.Queue[Report]"
+
+
+def open_and_append(url: str, racer: int, start: threading.Barrier, reports: Reports) -> None:
+    """One racer: open the journal the moment the others do, then append its own inputs and
+    the inputs every racer appends."""
+    start.wait(60)
+    try:
+        with Journal.open(url) as journal:
+            own = journal.append(positions(5, first=START + 1000 * racer, account=f"racer-{racer}"))
+            shared = journal.append(positions(5))
+        reports.put((racer, own, shared))
+    except BaseException as error:
+        reports.put((racer, f"{type(error).__name__}: {error}", None))
+
+
+def race(url: str, *, processes: bool) -> list[Report]:
+    """RACERS openers of one journal started together, as processes or as threads."""
+    reports: Reports
+    racers: list[multiprocessing.process.BaseProcess | threading.Thread]
+    if processes:
+        context = multiprocessing.get_context("spawn")
+        start: threading.Barrier = context.Barrier(RACERS)
+        reports = context.Queue()
+        racers = [
+            context.Process(target=open_and_append, args=(url, i, start, reports))
+            for i in range(RACERS)
+        ]
+    else:
+        start, reports = threading.Barrier(RACERS), queue.Queue()
+        racers = [
+            threading.Thread(target=open_and_append, args=(url, i, start, reports))
+            for i in range(RACERS)
+        ]
+    for racer in racers:
+        racer.start()
+    received = [reports.get(timeout=120) for _ in racers]
+    for racer in racers:
+        racer.join(60)
+    return sorted(received)
+
+
+@pytest.mark.parametrize("processes", [True, False], ids=["processes", "threads"])
+def test_openers_racing_to_create_a_new_journal_all_succeed_and_store_each_input_once(
+    store_url: str, processes: bool
+) -> None:
+    reports = race(store_url, processes=processes)
+
+    assert [own for _, own, _ in reports] == [Appended(stored=5, duplicates=0)] * RACERS
+    shared = [appended for _, _, appended in reports if appended is not None]
+    assert sum(appended.stored for appended in shared) == 5
+    with Journal.open(store_url) as journal:
+        assert stored(journal) == positions(5)
+        for racer in range(RACERS):
+            expected = positions(5, first=START + 1000 * racer, account=f"racer-{racer}")
+            assert stored(journal, f"racer-{racer}") == expected
+        assert len(in_global_order(journal)) == 5 * RACERS + 5
+
+
+def test_openers_racing_on_an_existing_journal_all_succeed(store_url: str) -> None:
+    with Journal.open(store_url) as journal:
+        journal.append(positions(5))
+
+    reports = race(store_url, processes=False)
+
+    assert [shared for _, _, shared in reports] == [Appended(stored=0, duplicates=5)] * RACERS
+
+
+# --- a busy SQLite file ---------------------------------------------------------------------------
+
+
+@contextmanager
+def write_lock_held(path: Path) -> Iterator[sqlite3.Connection]:
+    """Another connection holding the journal's write lock until it commits."""
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        yield holder
+    finally:
+        holder.close()
+
+
+def test_a_writer_waits_out_a_lock_held_longer_than_the_lock_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(location, "SQLITE_LOCK_TIMEOUT_S", 1)
+    path = tmp_path / "journal.db"
+    caplog.set_level(logging.WARNING, logger="trueup.store")
+    with Journal.open(str(path)) as journal, write_lock_held(path) as holder:
+        threading.Timer(2.5, holder.commit).start()  # held 2.5 s: past the 1 s lock timeout
+
+        appended = journal.append(positions(3))
+
+        assert appended == Appended(stored=3, duplicates=0)
+        assert stored(journal) == positions(3)
+    waits = [r.getMessage() for r in caplog.records if r.name == "trueup.store"]
+    assert waits
+    assert all(w.startswith("journal busy (database is locked), retrying in ") for w in waits)
+
+
+def test_a_writer_told_to_give_up_on_a_busy_store_says_so_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(location, "SQLITE_LOCK_TIMEOUT_S", 1)
+    path = tmp_path / "journal.db"
+    with (
+        Journal.open(str(path), give_up_after_s=0.5) as journal,
+        write_lock_held(path),
+        pytest.raises(StoreError) as raised,
+    ):
+        journal.append(positions(3))
+
+    assert "busy for" in one_line(raised.value)
+    assert "giving up: database is locked" in str(raised.value)
+
+
+# --- a PostgreSQL server that goes away and comes back -------------------------------------------
+
+
+class RestartablePostgres:
+    """A private PostgreSQL server on a port of its own, which a test may stop and start."""
+
+    def __init__(self, root: Path) -> None:
+        self.bin_dir = postgres._binaries()
+        self.user = postgres._system_user(self.bin_dir)
+        self.data = postgres._init_data(self.bin_dir, root, self.user)
+        self.port = postgres._free_port()
+        self.url = f"postgresql://{postgres.SUPERUSER}@{postgres.HOST}:{self.port}/postgres"
+        self.server: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        args = [str(self.bin_dir / "postgres"), "-D", str(self.data)]
+        args += ["-h", postgres.HOST, "-p", str(self.port), "-c", "unix_socket_directories="]
+        for name, value in postgres.SERVER_SETTINGS.items():
+            args += ["-c", f"{name}={value}"]
+        with (self.data / "server.log").open("ab") as log:
+            self.server = subprocess.Popen(
+                args,
+                cwd=self.data,
+                user=self.user,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                # Shut down if this process dies without stopping it (start it from the main
+                # thread: the signal comes when the starting thread ends).
+                preexec_fn=postgres._stop_when_parent_dies(),  # noqa: PLW1509
+            )
+        assert postgres._ready(self.server, self.url, self.data), "PostgreSQL did not restart"
+
+    def stop(self) -> None:
+        if self.server is not None:
+            postgres._stop(self.server)
+            self.server = None
+
+
+@pytest.fixture(scope="module")
+def restartable_postgres() -> Iterator[RestartablePostgres]:
+    root = Path(tempfile.mkdtemp(prefix="trueup-pg-outage-"))
+    server = RestartablePostgres(root)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@contextmanager
+def outage(server: RestartablePostgres, seconds: float) -> Iterator[None]:
+    """The server stopped on entering; leaving waits out the rest of ``seconds`` and starts it
+    again, from this (the main) thread, to which the server's life is tied."""
+    server.stop()
+    back_at = time.monotonic() + seconds
+    try:
+        yield
+    finally:
+        time.sleep(max(0.0, back_at - time.monotonic()))
+        server.start()
+
+
+def unreachable_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    records = [r for r in caplog.records if r.name == "trueup.store"]
+    assert all(r.levelno == logging.WARNING for r in records)
+    return [r.getMessage() for r in records]
+
+
+def test_an_ingest_outlives_a_postgres_outage_longer_than_the_connect_timeout(
+    restartable_postgres: RestartablePostgres, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="trueup.store")
+    events = positions(400)
+    halfway, server_down = threading.Event(), threading.Event()
+    with (
+        fresh_database(restartable_postgres.url) as url,
+        Journal.open(url) as journal,
+        ThreadPoolExecutor(1) as writer,
+    ):
+        projection = ReconciliationProjection(journal)
+        batches = 0
+
+        def after_flush() -> None:
+            nonlocal batches
+            projection.catch_up()
+            batches += 1
+            if batches == 10:  # the server stops here, between two batches, mid-ingest
+                halfway.set()
+                server_down.wait(30)
+
+        ingestor = Ingestor(journal, batch_size=20, after_flush=after_flush)
+
+        def ingest() -> None:
+            for event in events:
+                ingestor.add(event)
+            ingestor.flush()
+
+        ingested = writer.submit(ingest)
+        assert halfway.wait(30)
+        with outage(restartable_postgres, OUTAGE_S):
+            server_down.set()
+        ingested.result(timeout=60)
+
+        assert (ingestor.count.accepted, ingestor.count.duplicates) == (400, 0)
+        assert stored(journal) == events
+        assert in_global_order(journal) == events
+        assert projection.position == journal.last_position()
+        assert journal.tracked_position(TRACKER) == journal.last_position()
+    warnings = unreachable_warnings(caplog)
+    assert warnings
+    assert all(w.startswith("journal unreachable (") for w in warnings)
+    assert any("Connection refused" in w for w in warnings)
+
+
+def test_a_projection_reads_and_records_through_an_outage(
+    restartable_postgres: RestartablePostgres, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="trueup.store")
+    with fresh_database(restartable_postgres.url) as url, Journal.open(url) as journal:
+        journal.append(positions(50))
+        projection = ReconciliationProjection(journal)
+
+        with ThreadPoolExecutor(1) as worker:
+            with outage(restartable_postgres, OUTAGE_S):
+                # Reads and tracking writes, all through the outage.
+                caught_up = worker.submit(projection.catch_up, 10)
+            caught_up.result(timeout=60)
+
+        assert projection.position == journal.last_position()
+        assert journal.tracked_position(TRACKER) == journal.last_position()
+    assert unreachable_warnings(caplog)
+
+
+def test_a_journal_told_when_to_give_up_raises_one_line_after_that_long(
+    restartable_postgres: RestartablePostgres,
+) -> None:
+    password_url = restartable_postgres.url.replace("postgres@", f"postgres:{SECRET}@")
+    with fresh_database(password_url) as url, Journal.open(url, give_up_after_s=1.0) as journal:
+        journal.append(positions(2))
+        restartable_postgres.stop()
+        started = time.monotonic()
+        try:
+            with pytest.raises(StoreError) as raised:
+                journal.append(positions(2, first=START + 100))
+            waited = time.monotonic() - started
+        finally:
+            restartable_postgres.start()
+
+    message = one_line(raised.value)
+    assert 1.0 <= waited < 5.0
+    assert "unreachable for" in message
+    assert "giving up: connection to server at" in message
+    assert SECRET not in message
+
+
+class LostReply:
+    """A recorder whose first insert is stored but whose reply never comes, as when the
+    connection drops just after the commit. Everything else goes to the real recorder."""
+
+    def __init__(self, recorder: ProcessRecorder) -> None:
+        self.recorder = recorder
+        self.lost = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.recorder, name)
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
+        result = self.recorder.insert_events(stored_events, **kwargs)
+        if not self.lost:
+            self.lost += 1
+            dropped = psycopg.OperationalError("server closed the connection unexpectedly")
+            raise OperationalError(str(dropped)) from dropped
+        return result
+
+
+def test_an_append_whose_reply_was_lost_stores_each_input_once_when_retried(
+    journal: Journal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = positions(5)
+    monkeypatch.setattr(journal, "recorder", LostReply(journal.recorder))
+
+    appended = journal.append(events)
+
+    assert appended.stored + appended.duplicates == 5
+    assert stored(journal) == events
+    assert in_global_order(journal) == events
+
+
+def test_tracking_whose_reply_was_lost_is_recorded_once_when_retried(
+    journal: Journal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journal.append(positions(3))
+    end = journal.last_position()
+    monkeypatch.setattr(journal, "recorder", LostReply(journal.recorder))
+
+    journal.record([], TRACKER, end)
+
+    assert journal.tracked_position(TRACKER) == end
+
+
+# --- connection errors in the server's own words ------------------------------------------------
+
+
+def with_user(server_url: str, user: str, database: str = "postgres") -> str:
+    parts = urlsplit(server_url)
+    return f"postgresql://{user}@{parts.hostname}:{parts.port}/{database}"
+
+
+def test_a_database_that_does_not_exist_is_named(postgres_server_url: str) -> None:
+    missing = f"trueup_missing_{uuid4().hex[:8]}"
+
+    with pytest.raises(StoreError) as raised:
+        Journal.open(with_user(postgres_server_url, "postgres", missing))
+
+    assert one_line(raised.value).endswith(f'database "{missing}" does not exist')
+
+
+def test_a_role_that_does_not_exist_is_named_and_its_password_hidden(
+    postgres_server_url: str,
+) -> None:
+    with pytest.raises(StoreError) as raised:
+        Journal.open(with_user(postgres_server_url, f"nobody:{SECRET}"))
+
+    message = one_line(raised.value)
+    assert message.endswith('role "nobody" does not exist')
+    assert "nobody:***@" in message
+    assert SECRET not in message
+
+
+def test_the_cli_names_a_missing_database_in_one_line(
+    postgres_server_url: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["--store", with_user(postgres_server_url, "postgres", "nowhere"), "events"])
+
+    out, err = capfd.readouterr()
+    assert (code, out) == (2, "")
+    assert err.startswith("trueup: cannot open the journal at postgresql://postgres@")
+    assert err.endswith('database "nowhere" does not exist\n')
+    assert err.count("\n") == 1
+
+
+# --- passwords never shown ----------------------------------------------------------------------
+
+PASSWORD_FORMS = {
+    "url": f"postgresql://trader:{SECRET}@127.0.0.1:1/trueup",
+    "url with an @ in the password": f"postgresql://trader:{SECRET}@x@127.0.0.1:1/trueup",
+    "query string": f"postgresql://trader@127.0.0.1:1/trueup?password={SECRET}",
+    "query string among others": (
+        f"postgresql://trader@127.0.0.1:1/trueup?sslmode=disable&password={SECRET}&port=1"
+    ),
+    "key=value": f"host=127.0.0.1 port=1 dbname=trueup user=trader password={SECRET}",
+    "quoted key=value": f"host=127.0.0.1 port=1 password='{SECRET} x' dbname=trueup",
+    "url that does not parse": f"postgresql://trader:{SECRET} x@[127.0.0.1:1/trueup",
+    "key=value that does not parse": f"host=127.0.0.1 dbname=trueup password={SECRET} x",
+}
+
+
+@pytest.mark.parametrize("given", PASSWORD_FORMS.values(), ids=PASSWORD_FORMS.keys())
+def test_redact_masks_the_password_in_every_form(given: str) -> None:
+    assert SECRET not in redact(given)
+    assert "***" in redact(given)
+
+
+@pytest.mark.parametrize("given", PASSWORD_FORMS.values(), ids=PASSWORD_FORMS.keys())
+def test_a_store_that_fails_to_open_never_shows_its_password(given: str) -> None:
+    with pytest.raises(StoreError) as raised:
+        Journal.open(given)
+
+    message = one_line(raised.value)
+    assert SECRET not in message
+    assert SECRET[:5] not in message
+
+
+def test_redact_masks_a_known_password_wherever_a_message_echoes_it() -> None:
+    said = f"FATAL: something quoted the connection string: {SECRET}"
+
+    assert redact(said, [SECRET]) == "FATAL: something quoted the connection string: ***"
+
+
+def test_redact_leaves_text_without_a_password_alone() -> None:
+    for text in ("postgresql://trader@db:5432/trueup", "/var/lib/trueup.db", "host=db dbname=x"):
+        assert redact(text) == text
+
+
+# --- SQLite files that cannot be a journal -------------------------------------------------------
+
+
+@contextmanager
+def read_only(path: Path) -> Iterator[None]:
+    """A file or directory made read-only, even for root (whom mode bits do not stop): as root,
+    immutable (chattr +i)."""
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "+i", str(path)], check=True)
+        try:
+            yield
+        finally:
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+    else:
+        mode = path.stat().st_mode
+        path.chmod(0o555)
+        try:
+            yield
+        finally:
+            path.chmod(mode)
+
+
+def test_a_new_journal_in_a_read_only_directory_is_refused_naming_both(tmp_path: Path) -> None:
+    directory = tmp_path / "locked"
+    directory.mkdir()
+    path = directory / "journal.db"
+
+    with read_only(directory), pytest.raises(StoreError) as raised:
+        Journal.open(str(path))
+
+    assert one_line(raised.value).startswith(
+        f"cannot create the journal at {path}: {directory} is not writable ("
+    )
+
+
+def test_a_file_that_is_not_a_sqlite_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("these are not the droids you are looking for\n" * 100)
+
+    with pytest.raises(StoreError) as raised:
+        Journal.open(str(path))
+
+    assert one_line(raised.value) == (
+        f"cannot open the journal at {path}: not a SQLite database (file is not a database)"
+    )
+
+
+def test_a_directory_given_as_the_store_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(StoreError) as raised:
+        Journal.open(str(tmp_path))
+
+    assert one_line(raised.value) == f"cannot use {tmp_path} as the journal: it is a directory"
+
+
+def test_writing_to_a_read_only_journal_file_is_a_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "journal.db"
+    Journal.open(str(path)).close()
+
+    with read_only(path), Journal.open(str(path)) as journal, pytest.raises(StoreError) as raised:
+        journal.append(positions(1))
+
+    assert one_line(raised.value) == (
+        f"the journal at {path} is unusable: attempt to write a readonly database"
+    )
+
+
+# --- stores that are not (or no longer) trueup journals ------------------------------------------
+
+
+def execute(store_url: str, statement: str) -> None:
+    """Run SQL on the store behind trueup's back."""
+    if is_sqlite(store_url):
+        with sqlite3.connect(store_url.removeprefix("sqlite://")) as connection:
+            connection.execute(statement)
+        return
+    with psycopg.connect(store_url, autocommit=True) as connection:
+        connection.execute(statement.encode())
+
+
+def events_table(store_url: str) -> str:
+    return "stored_events" if is_sqlite(store_url) else "trueup_events"
+
+
+def test_a_journal_table_with_a_renamed_column_is_refused(store_url: str) -> None:
+    with Journal.open(store_url) as journal:
+        journal.append(positions(2))
+    table = events_table(store_url)
+    execute(store_url, f"ALTER TABLE {table} RENAME COLUMN state TO payload")
+
+    with pytest.raises(StoreError) as raised:
+        Journal.open(store_url)
+
+    assert one_line(raised.value).endswith(
+        f"not a trueup journal, or altered since: its table {table} has no state column"
+    )
+
+
+def test_another_applications_table_of_the_same_name_is_refused(store_url: str) -> None:
+    table = events_table(store_url)
+    execute(store_url, f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, body TEXT)")
+
+    with pytest.raises(StoreError) as raised:
+        Journal.open(store_url)
+
+    assert "not a trueup journal" in one_line(raised.value)
+    assert f"its table {table} has no " in str(raised.value)
+
+
+# --- journals a newer trueup wrote ---------------------------------------------------------------
+
+
+def test_a_new_journal_records_its_format_without_taking_a_position(journal: Journal) -> None:
+    assert journal.recorder.max_tracking_id(FORMAT_ROW) == JOURNAL_FORMAT
+    assert journal.last_position() == 0
+
+
+def test_a_journal_of_a_newer_format_is_refused_with_advice_to_upgrade(store_url: str) -> None:
+    with Journal.open(store_url) as journal:
+        journal.recorder.insert_tracking(Tracking(FORMAT_ROW, JOURNAL_FORMAT + 1))
+
+    with pytest.raises(StoreError) as raised:
+        Journal.open(store_url)
+
+    assert one_line(raised.value) == (
+        f"journal written by a newer trueup (journal format {JOURNAL_FORMAT + 1}; "
+        f"this trueup reads up to {JOURNAL_FORMAT}): upgrade trueup"
+    )
+
+
+def future_input(version: int) -> StoredEvent:
+    """An input of a type only a newer trueup knows, in the main account's stream."""
+    state = b'{"type":"FutureThing","symbols":null,"venue":"bybit","account":"main","at":1}'
+    stream = account_stream_id(VENUE, MAIN)
+    return StoredEvent(stream, version, "trueup.input.FutureThing", state)
+
+
+def test_inputs_of_a_type_this_trueup_does_not_know_are_skipped_and_counted_once(
+    journal: Journal,
+) -> None:
+    before, after = positions(2), positions(2, first=START + 100)
+    journal.append(before)
+    journal.recorder.insert_events([future_input(3)])
+    appended = journal.append(after)
+
+    assert appended == Appended(stored=2, duplicates=0)
+    assert stored(journal) == before + after
+    assert in_global_order(journal) == before + after
+    assert [event for _, event in page_by_page(journal)] == before + after
+    assert journal.unknown_inputs == 1
+
+
+def test_emitted_events_this_trueup_cannot_read_are_skipped_and_counted(journal: Journal) -> None:
+    inputs = positions(2)
+    journal.append(inputs)
+    unknown = b'{"type":"FUTURE_ALERT","event_id":"x"}'
+    missing_fields = b'{"type":"RATE_LIMIT","event_id":"y"}'
+    journal.recorder.insert_events(
+        [
+            StoredEvent(uuid4(), 1, "trueup.emitted.FUTURE_ALERT", unknown),
+            StoredEvent(uuid4(), 1, "trueup.emitted.RATE_LIMIT", missing_fields),
+        ]
+    )
+
+    assert [event for _, event in journal.all_events()] == inputs
+    assert [event for _, event in journal.all_events()] == inputs
+    assert journal.unknown_emitted == 2
+    assert journal.unknown_inputs == 0
+
+
+def test_an_input_whose_fields_no_longer_decode_is_a_store_error_naming_where(
+    journal: Journal,
+) -> None:
+    journal.append(positions(1))
+    stream = account_stream_id(VENUE, MAIN)
+    broken = b'{"type":"PositionsReported","symbols":null}'
+    journal.recorder.insert_events(
+        [StoredEvent(stream, 2, "trueup.input.PositionsReported", broken)]
+    )
+    position = journal.last_position()
+
+    with pytest.raises(StoreError) as globally:
+        journal.inputs()
+    with pytest.raises(StoreError) as by_account:
+        stored(journal)
+
+    assert f"cannot read the input at journal position {position} (PositionsReported: " in (
+        one_line(globally.value)
+    )
+    assert one_line(globally.value).endswith(
+        "it was probably written by a newer trueup; upgrade trueup"
+    )
+    assert "cannot read the input 2 of account bybit/main" in one_line(by_account.value)
