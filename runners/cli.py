@@ -61,8 +61,21 @@ def _execute(args: argparse.Namespace) -> int:
     url = store_url(args.store)
     with Journal.open(url, give_up_after_s=args.give_up_after) as journal, relaxed_gc():
         code: int = args.command(journal, args)
+        _warn_unread(journal)
     sys.stdout.flush()
     return code
+
+
+def _warn_unread(journal: Journal) -> None:
+    """Say what was skipped: an answer must never hide that part of the journal went unread."""
+    skipped = journal.unknown_inputs + journal.unknown_emitted
+    if skipped:
+        print(
+            f"trueup: warning: skipped {journal.unknown_inputs} input(s) and "
+            f"{journal.unknown_emitted} emitted event(s) of types this trueup cannot read "
+            "(written by a newer trueup?)",
+            file=sys.stderr,
+        )
 
 
 def _one_line(message: str) -> str:

@@ -52,6 +52,12 @@ def can_open_command(journal: Journal, args: argparse.Namespace) -> int:
     verdict = can_open(
         book, memory, args.symbol, now_ms(args), side=args.side, timeframe=args.timeframe
     )
+    if journal.unknown_inputs:
+        # What those inputs said is unknown, so no answer built without them is vouched for.
+        verdict = verdict.blocked(
+            f"the journal holds {journal.unknown_inputs} input(s) of types this trueup "
+            "cannot read (written by a newer trueup?): upgrade trueup"
+        )
     if args.json:
         output.write_json(
             {"allowed": verdict.allowed, "reasons": verdict.reasons, "notes": verdict.notes}

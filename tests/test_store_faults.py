@@ -37,6 +37,7 @@ from trueup.adapters.store.redaction import redact
 from trueup.adapters.testing import postgres
 from trueup.adapters.testing.postgres import fresh_database
 from trueup.domain.keys import account_stream_id
+from trueup.runners.cli import main
 from trueup.projections.reconciliation import TRACKER, ReconciliationProjection
 from trueup.runners.cli import main
 from trueup.runners.ingest import Ingestor
@@ -659,3 +660,19 @@ def test_an_input_whose_fields_no_longer_decode_is_a_store_error_naming_where(
         "it was probably written by a newer trueup; upgrade trueup"
     )
     assert "cannot read the input 2 of account bybit/main" in one_line(by_account.value)
+
+
+def test_can_open_says_no_while_inputs_of_a_newer_trueup_go_unread(
+    store_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with Journal.open(store_url) as journal:
+        journal.append(positions(1))
+        journal.recorder.insert_events([future_input(2)])
+    args = ["can-open", "--venue", VENUE, "--account", MAIN, "--symbol", "SOLUSDT"]
+
+    code = main(["--store", store_url, *args])
+
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "cannot read (written by a newer trueup?): upgrade trueup" in out
+    assert err.startswith("trueup: warning: skipped 1 input(s)")

@@ -19,6 +19,10 @@ class Verdict:
     reasons: list[str] = field(default_factory=list)  # why not
     notes: list[str] = field(default_factory=list)  # worth knowing, not blocking
 
+    def blocked(self, reason: str) -> "Verdict":
+        """The same verdict with one more reason against: always a no."""
+        return Verdict(allowed=False, reasons=[*self.reasons, reason], notes=self.notes)
+
 
 def can_open(
     book: AccountBook,
