@@ -37,7 +37,6 @@ from trueup.adapters.store.redaction import redact
 from trueup.adapters.testing import postgres
 from trueup.adapters.testing.postgres import fresh_database
 from trueup.domain.keys import account_stream_id
-from trueup.runners.cli import main
 from trueup.projections.reconciliation import TRACKER, ReconciliationProjection
 from trueup.runners.cli import main
 from trueup.runners.ingest import Ingestor
