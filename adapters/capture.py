@@ -5,6 +5,7 @@ Nothing raises here: an input that cannot be used becomes an InputRejected event
 """
 
 import logging
+import re
 from collections.abc import Callable
 from contextlib import suppress
 
@@ -22,6 +23,10 @@ from trueup.domain.keys import input_id
 
 CHANNELS = ("ws", "rest", "intent", "operator", "feed", "clock")
 log = logging.getLogger("trueup.capture")
+# A JSON number with a fraction or exponent, or too many digits for 64 bits: parsed as a
+# double, it may equal another. (It may also match inside a string: that costs only the
+# folding together of respellings, never an input.)
+_INEXACT_NUMBER = re.compile(rb"[:\[,]\s*-?[0-9]+(?:[.eE]|[0-9]{19})")
 VenueDecoder = Callable[[Envelope, str, Payload], InputEvent]
 VENUES: dict[str, VenueDecoder] = {
     "bybit": bybit_wire.decode,
@@ -52,7 +57,10 @@ def decode_line(line: str | bytes) -> InputEvent:
         return _rejected(data, raw, f"not JSON: {error}")
     except orjson.JSONEncodeError:
         return _rejected(data, raw, "JSON nested too deeply to be a capture line")
-    envelope = Envelope(str(input_id(canonical)), 0, "", "", raw)
+    # Two spellings of one JSON value are one input, unless a number in it is one a double
+    # cannot carry exactly: then only the same bytes are the same input.
+    identity = data if _INEXACT_NUMBER.search(data) else canonical
+    envelope = Envelope(str(input_id(identity)), 0, "", "", raw)
     try:
         return _decode_fields(envelope, parsed)
     except (ErrorReply, MalformedInput) as error:

@@ -89,4 +89,4 @@ def as_json(event: InputEvent | Emitted) -> dict[str, Any]:
 
 def mentions(state: bytes, symbol: str) -> bool:
     """Cheap test, before decoding, of whether a stored event may concern ``symbol``."""
-    return b'"symbols":null' in state[:200] or f'"{symbol}"'.encode() in state
+    return b'"symbols":null' in state[:200] or orjson.dumps(symbol) in state

@@ -118,7 +118,11 @@ class Journal:
         Each transaction holds at most about TRANSACTION_BYTES of inputs: psycopg's pipeline
         mode, which eventsourcing inserts with, hangs on much larger ones over a Unix socket.
         """
-        unique = list({e.input_id: e for e in events}.values())
+        # The first copy of an input is the one kept, within a batch as across batches.
+        first: dict[str, InputEvent] = {}
+        for event in events:
+            first.setdefault(event.input_id, event)
+        unique = list(first.values())
         stored = 0
         for chunk in _chunks(unique, TRANSACTION_BYTES):
             stored += self._append_chunk(chunk)

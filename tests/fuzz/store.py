@@ -1,0 +1,154 @@
+"""A session's lines through a real SQLite journal, then the ``trueup`` read commands on it.
+
+Ingested as ``trueup ingest`` does (the Ingestor, the projection catching up after each
+batch); read back and compared; then ``events``, ``positions``, ``audit``, ``can-open``,
+``diagnose`` and ``fix-stale --dry-run`` run through ``trueup.runners.cli.main``.
+"""
+
+import io
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from pathlib import Path
+
+from tests.fuzz import safety_nets
+from tests.fuzz.crashes import Crash, broken, from_exception
+from tests.fuzz.reads import targets
+from trueup.adapters.capture import decode_line
+from trueup.adapters.store import codec
+from trueup.adapters.store.journal import Journal
+from trueup.domain.emitted import Emitted
+from trueup.domain.events import InputEvent
+from trueup.domain.reconciler import reconcile
+from trueup.projections.reconciliation import ReconciliationProjection
+from trueup.runners.cli import main
+from trueup.runners.ingest import IngestCount, Ingestor
+
+ANSWERS = (0, 1, 2)  # yes, no, bad usage: anything else from a read command is a crash
+
+
+def round_trip(lines: list[bytes], with_commands: bool = True) -> list[Crash]:
+    """Every crash of storing ``lines`` in a fresh journal and reading them back (with the
+    read commands too, unless ``with_commands`` is False)."""
+    try:
+        expected = [decode_line(line) for line in lines if line.strip()]
+    except Exception:
+        return []  # already a decode crash; nothing to compare the journal with
+    safety_nets.keep_logged_errors()
+    with tempfile.TemporaryDirectory(prefix="trueup-fuzz-") as directory:
+        url = f"sqlite://{Path(directory) / 'journal.db'}"
+        crashes = _ingest_and_compare(url, lines, expected)
+        if with_commands:
+            crashes += _read_commands(url, lines, expected)
+    for error in safety_nets.logged_errors():
+        crashes.append(from_exception("store, caught and logged", error, tuple(lines)))
+    return crashes
+
+
+def _ingest_and_compare(url: str, lines: list[bytes], expected: list[InputEvent]) -> list[Crash]:
+    """Ingest as ``trueup ingest`` does, then hold the journal to what the lines say."""
+    try:
+        with Journal.open(url) as journal:
+            projection = ReconciliationProjection(journal)
+            count = Ingestor(journal, after_flush=projection.catch_up).ingest(lines)
+            return _compare(journal, count, expected, tuple(lines))
+    except Exception as error:
+        return [from_exception("store", error, tuple(lines))]
+
+
+def _compare(
+    journal: Journal, count: IngestCount, expected: list[InputEvent], lines: tuple[bytes, ...]
+) -> list[Crash]:
+    """The ingest's counts, the inputs read back and the emitted events recorded, each
+    against what they must be."""
+    problems: list[tuple[str, str, str]] = []  # invariant, case, detail
+    unique = list(first_of_each(expected))
+    if (count.lines, count.duplicates) != (len(expected), len(expected) - len(unique)):
+        detail = f"{count} from {len(expected)} non-blank lines, {len(unique)} distinct"
+        problems.append(("ingest miscounts", "Ingestor", detail))
+    stored = list(_inputs(journal))
+    difference = first_difference(unique, stored)
+    if difference is not None:
+        problems.append(("inputs read back differ", *difference))
+    recorded = [codec.encode_emitted(e) for _, e in journal.all_events() if isinstance(e, Emitted)]
+    replayed = [codec.encode_emitted(e) for e in reconcile(stored)]
+    if recorded != replayed:
+        detail = f"{len(recorded)} recorded by the projection, {len(replayed)} on replay"
+        problems.append(("emitted differ from replay", "projection", detail))
+    return [broken("store", invariant, case, detail, lines) for invariant, case, detail in problems]
+
+
+def first_difference(appended: list[InputEvent], read: list[InputEvent]) -> tuple[str, str] | None:
+    """What kind of difference there first is between the inputs appended and those read
+    back, and where; None if there is none."""
+    if len(appended) != len(read):
+        return "journal", f"{len(appended)} distinct inputs appended, {len(read)} read back"
+    for index, (one, other) in enumerate(zip(appended, read, strict=True)):
+        if codec.encode(one) != codec.encode(other):
+            same_id = one.input_id == other.input_id
+            case = "journal kept a later copy of an input" if same_id else "journal"
+            return case, f"input {index}: appended {one!r}, read back {other!r}"
+    return None
+
+
+def first_of_each(events: list[InputEvent]) -> Iterator[InputEvent]:
+    """The first event of each input id, in arrival order: later copies store nothing new."""
+    seen: set[str] = set()
+    for event in events:
+        if event.input_id not in seen:
+            seen.add(event.input_id)
+            yield event
+
+
+def _inputs(journal: Journal) -> Iterator[InputEvent]:
+    position = 0
+    while True:
+        page, last = journal.inputs(position)
+        if last == position:
+            return
+        yield from (event for _, event in page)
+        position = last
+
+
+def _read_commands(url: str, lines: list[bytes], expected: list[InputEvent]) -> list[Crash]:
+    found: list[Crash] = []
+    for argv in commands(url, expected):
+        with _quiet():
+            try:
+                code = main(argv)
+            except SystemExit as stop:
+                code = stop.code if isinstance(stop.code, int) else 2
+            except Exception as error:
+                crash = from_exception("store reads", error, tuple(lines))
+                found.append(crash)
+                continue
+        if code not in ANSWERS:
+            detail = f"trueup {' '.join(argv[2:])} exited {code}"
+            found.append(broken("store reads", "exit status", argv[2], detail, tuple(lines)))
+    return found
+
+
+def commands(url: str, events: list[InputEvent]) -> Iterator[list[str]]:
+    """The read commands' argument lists for a journal holding ``events``."""
+    store = ["--store", url]
+    yield from (
+        [*store, "events"],
+        [*store, "events", "--json"],
+        [*store, "positions"],
+        [*store, "positions", "--json"],
+        [*store, "fix-stale", "--dry-run"],
+    )
+    at = max((e.at for e in events), default=0)
+    for venue, account, symbol in targets(events)[:3]:
+        who = [f"--venue={venue}", f"--account={account}", f"--symbol={symbol}"]
+        yield [*store, "audit", *who]
+        yield [*store, "audit", *who, "--json"]
+        yield [*store, "can-open", *who, f"--at={at}"]
+        yield [*store, "diagnose", *who, f"--at={at}", "--json"]
+        yield [*store, "diagnose", *who, f"--at={at}"]
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
+        yield

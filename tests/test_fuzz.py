@@ -1,0 +1,52 @@
+"""The fuzz target, briefly (issue 7): hostile capture lines never break the input path.
+
+Every line must decode to one event (a rejected one for bad input), round-trip its stored
+form, fold and run the rules without raising, and leave the read commands printable; see
+tests/fuzz. ``make fuzz LINES=1000000`` runs the same checks long.
+"""
+
+from hypothesis import HealthCheck, Phase, given, settings
+
+from tests.fuzz import corpus, harness, store, strategies
+from tests.fuzz.checks import Session
+from tests.fuzz.crashes import Crash
+from tests.fuzz.minimise import minimise
+from tests.fuzz.tree import dump
+
+# Hypothesis does not shrink here: the harness's own minimiser names the smallest
+# reproducer of each crash, and a failing run stays as brief as a passing one.
+BRIEF = settings(
+    max_examples=400,
+    deadline=None,
+    phases=(Phase.explicit, Phase.reuse, Phase.generate),
+    suppress_health_check=(HealthCheck.too_slow, HealthCheck.data_too_large),
+)
+
+
+def described(crashes: list[Crash]) -> str:
+    """One shrunk reproducer for each kind of crash among ``crashes``."""
+    kinds = {crash.signature: crash for crash in crashes}
+    return "\n\n".join(minimise(crash, budget_s=1.0).describe() for crash in kinds.values())
+
+
+def test_seed_sessions_pass_every_check_and_the_store_round_trip() -> None:
+    for session in corpus.sessions():
+        lines = [dump(record) for record in session]
+        checked = Session()
+        crashes = checked.check_lines(lines) + store.round_trip(lines)
+        assert not crashes, described(crashes)
+        assert checked.count.accepted >= 0.7 * len(lines)
+
+
+@BRIEF
+@given(strategies.sessions())
+def test_mutated_sessions_never_crash(lines: list[bytes]) -> None:
+    crashes = Session().check_lines(lines)
+    assert not crashes, described(crashes)
+
+
+def test_random_loop_with_store_round_trips() -> None:
+    summary = harness.run(lines=3_000, seed=7, store_every=1_000, minimise_s=1.0, store_lines=300)
+    assert summary.store_trips >= 3
+    assert not summary.classes, harness.report(summary)
+    assert summary.count.lost == 0
