@@ -7,40 +7,24 @@ documented /v5/position/list replies.
 
 from typing import Any
 
-import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.inputs import ACCOUNT, T0, event, position_snapshot
 from trueup.adapters.bybit import messages
-from trueup.adapters.capture import decode_line
 from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent, InputRejected
 from trueup.domain.reconciler import Reconciler, reconcile
 
-ACCOUNT = "main"
-T0 = 1_762_199_000_000
 BTC = {"symbol": "BTCUSDT", "side": "Buy", "size": "0.3", "seq": 10, "updated_time": T0}
 ETH = {"symbol": "ETHUSDT", "side": "Sell", "size": "2", "seq": 11, "updated_time": T0}
-
-
-def decoded(record: dict[str, Any]) -> InputEvent:
-    return decode_line(orjson.dumps(record))
 
 
 def page(
     at: int, *items: dict[str, Any], cursor: str = "", next_cursor: str = ""
 ) -> dict[str, Any]:
     """One /v5/position/list reply as a capture line (the request's cursor in params)."""
-    params: dict[str, Any] = {"category": "linear", "settleCoin": "USDT", "limit": 1}
-    if cursor:
-        params["cursor"] = cursor
-    body = messages.rest_ok(
-        "linear",
-        [messages.position_item(**item, rest=True) for item in items],
-        time=at,
-        next_page_cursor=next_cursor,
-    )
-    return messages.capture_rest(at, ACCOUNT, "/v5/position/list", params, body)
+    return position_snapshot(at, *items, cursor=cursor, next_cursor=next_cursor)
 
 
 def refused(record: dict[str, Any], how: str) -> dict[str, Any]:
@@ -71,9 +55,9 @@ def holding_btc() -> list[InputEvent]:
         "mode": "LIVE",
     }
     return [
-        decoded(messages.capture_intent(T0, ACCOUNT, {"kind": "account_mode", "mode": "LIVE"})),
-        decoded(messages.capture_intent(T0 + 1, ACCOUNT, opened)),
-        decoded(page(T0 + 1_000, BTC)),
+        event(messages.capture_intent(T0, ACCOUNT, {"kind": "account_mode", "mode": "LIVE"})),
+        event(messages.capture_intent(T0 + 1, ACCOUNT, opened)),
+        event(page(T0 + 1_000, BTC)),
     ]
 
 
@@ -82,7 +66,7 @@ def types(emitted: list[Emitted]) -> list[str]:
 
 
 def after_holding(*records: dict[str, Any]) -> list[str]:
-    return types(reconcile(holding_btc() + [decoded(r) for r in records]))
+    return types(reconcile(holding_btc() + [event(r) for r in records]))
 
 
 def test_a_last_page_without_its_first_page_proves_nothing() -> None:
@@ -110,7 +94,7 @@ def test_a_last_page_answering_another_cursor_proves_nothing() -> None:
 
 def test_a_first_page_rejected_for_a_missing_field_then_page_two_proves_nothing() -> None:
     first = refused(page(T0 + 5_000, BTC, next_cursor="c2"), "missing_field")
-    assert isinstance(decoded(first), InputRejected)
+    assert isinstance(event(first), InputRejected)
     emitted = after_holding(first, page(T0 + 5_100, ETH, cursor="c2"))
     assert "POSITION_CLOSED" not in emitted
 
@@ -196,7 +180,7 @@ def test_no_interleaving_of_runs_lost_or_refused_pages_closes_a_held_position(
     reconciler = Reconciler()
     emitted = [e for event in holding_btc() for e in reconciler.apply(event)]
     for record in stream:
-        emitted += reconciler.apply(decoded(record))
+        emitted += reconciler.apply(event(record))
     assert "POSITION_CLOSED" not in types(emitted)
     book = reconciler.book("bybit", ACCOUNT)
     btc = next(p for k, p in book.positions.items() if k.symbol == "BTCUSDT")
