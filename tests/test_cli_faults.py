@@ -13,6 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from tests.filesystem import read_only
 from tests.test_cli import ACCOUNT, REJECTED, USABLE, one_line_error
 from trueup.adapters.store.location import StoreError
 from trueup.domain.bounds import EARLIEST_MS, LATEST_MS
@@ -290,15 +291,14 @@ def test_a_record_in_a_directory_nobody_may_write_is_refused(
     assert "cannot write to /proc/self/capture.jsonl: /proc/self is not writable" in line
 
 
-@as_a_user
-def test_a_record_file_without_write_permission_is_refused(
+def test_a_record_file_that_cannot_be_written_is_refused(
     store: str, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     record = tmp_path / "capture.jsonl"
     record.write_bytes(b"")
-    record.chmod(0o444)
 
-    line = refused(capfd, store, *BYBIT, "--record", str(record))
+    with read_only(record):
+        line = refused(capfd, store, *BYBIT, "--record", str(record))
 
     assert f"cannot write to {record}: permission denied" in line
 

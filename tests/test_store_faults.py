@@ -8,7 +8,6 @@ never a traceback. Tests taking ``store_url`` or ``journal`` run on SQLite and P
 import logging
 import multiprocessing
 import multiprocessing.queues
-import os
 import queue
 import shutil
 import sqlite3
@@ -28,6 +27,7 @@ import psycopg
 import pytest
 from eventsourcing.persistence import OperationalError, ProcessRecorder, StoredEvent, Tracking
 
+from tests.filesystem import read_only
 from tests.test_journal import MAIN, START, VENUE, in_global_order, page_by_page, positions, stored
 from trueup.adapters.store import location
 from trueup.adapters.store.journal import Appended, Journal
@@ -468,25 +468,6 @@ def test_redact_leaves_text_without_a_password_alone() -> None:
 
 
 # --- SQLite files that cannot be a journal -------------------------------------------------------
-
-
-@contextmanager
-def read_only(path: Path) -> Iterator[None]:
-    """A file or directory made read-only, even for root (whom mode bits do not stop): as root,
-    immutable (chattr +i)."""
-    if os.geteuid() == 0:
-        subprocess.run(["chattr", "+i", str(path)], check=True)
-        try:
-            yield
-        finally:
-            subprocess.run(["chattr", "-i", str(path)], check=True)
-    else:
-        mode = path.stat().st_mode
-        path.chmod(0o555)
-        try:
-            yield
-        finally:
-            path.chmod(mode)
 
 
 def test_a_new_journal_in_a_read_only_directory_is_refused_naming_both(tmp_path: Path) -> None:
