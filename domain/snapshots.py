@@ -46,7 +46,9 @@ def scope_of(page: SnapshotPage) -> Scope:
 
 def describe(scope: Scope) -> str:
     category, symbol, coin = scope
-    return f"{category} {symbol or f'settleCoin={coin}' if coin else symbol or 'all'}"
+    if symbol:
+        return f"{category} {symbol}"
+    return f"{category} settleCoin={coin}" if coin else f"{category} (all)"
 
 
 class Snapshots:

@@ -7,7 +7,10 @@ which rebuilds exactly the state it had, because the rules are pure.
 
 from collections.abc import Iterable
 
+from eventsourcing.persistence import IntegrityError
+
 from trueup.adapters.store.journal import PAGE, Journal
+from trueup.adapters.store.lease import Lease
 from trueup.domain.emitted import Emitted
 from trueup.domain.reconciler import Reconciler
 from trueup.domain.rules.config import RuleConfig
@@ -19,10 +22,16 @@ class ReconciliationProjection:
     """Follows one journal; ``catch_up`` processes whatever was appended since last time."""
 
     def __init__(
-        self, journal: Journal, config: RuleConfig | None = None, tracker: str = TRACKER
+        self,
+        journal: Journal,
+        config: RuleConfig | None = None,
+        tracker: str = TRACKER,
+        lease: Lease | None = None,
     ) -> None:
         self.journal = journal
         self.tracker = tracker
+        # When given, every write is preceded by a check that this process still holds it.
+        self.lease = lease
         self.reconciler = Reconciler(config)
         self.position = 0
         self._rebuild()
@@ -44,9 +53,25 @@ class ReconciliationProjection:
             emitted = _distinct(e for _, event in events for e in self.reconciler.apply(event))
             # Recorded even when the page held no input (only what was emitted), so that
             # the tracking position reaches the end of the journal.
-            self.journal.record(emitted, self.tracker, last)
+            self._record(emitted, last)
             self.position = last
             emitted_all += emitted
+
+    def _record(self, emitted: list[Emitted], last: int) -> None:
+        if self.lease is None:
+            self.journal.record(emitted, self.tracker, last)
+            return
+        if not self.lease.held():
+            raise LeaseLost(f"lost the {self.lease.name} lease before recording {last}")
+        try:
+            self.journal.record(emitted, self.tracker, last)
+        except IntegrityError:
+            # Only another holder records the same position or events: ours was lost.
+            raise LeaseLost(f"another process recorded {self.tracker} at {last}") from None
+
+
+class LeaseLost(Exception):
+    """This process no longer holds the projection's lease; it must stop writing."""
 
 
 def _distinct(emitted: Iterable[Emitted]) -> list[Emitted]:

@@ -15,7 +15,7 @@ from trueup.adapters.store.journal import Journal
 from trueup.adapters.store.location import StoreError, store_url
 from trueup.domain.emitted import Emitted
 from trueup.projections.audit import audit
-from trueup.projections.reconciliation import ReconciliationProjection
+from trueup.projections.leased import LeasedProjection
 from trueup.runners import operator, output
 from trueup.runners.arguments import (
     Parser,
@@ -226,9 +226,7 @@ def _account_symbol(parser: argparse.ArgumentParser) -> None:
 
 def _ingest(journal: Journal, args: argparse.Namespace) -> int:
     _check_captures(args.files)
-    projection = (
-        None if args.no_projections else ReconciliationProjection(journal, args.rule_config)
-    )
+    projection = None if args.no_projections else LeasedProjection(journal, args.rule_config)
     emitted: Counter[str] = Counter()
 
     def detect() -> None:
@@ -247,6 +245,10 @@ def _ingest(journal: Journal, args: argparse.Namespace) -> int:
     )
     if emitted:
         print("emitted " + ", ".join(f"{n} {kind}" for kind, n in sorted(emitted.items())))
+    if projection is not None:
+        if not projection.ever_held:
+            print("detection left to the process that runs the projections (it holds them)")
+        projection.release()
     return EXIT_OK
 
 

@@ -20,7 +20,7 @@ from trueup.adapters.feed import Clock, Feed, Record
 from trueup.adapters.store.journal import Journal
 from trueup.domain.emitted import Emitted
 from trueup.domain.rules.config import RuleConfig
-from trueup.projections.reconciliation import ReconciliationProjection
+from trueup.projections.leased import LeasedProjection
 from trueup.runners.ingest import Ingestor
 
 log = logging.getLogger("trueup.run")
@@ -44,7 +44,8 @@ class LiveIngest:
         clock: Clock = wall_clock,
         on_emitted: Callable[[Emitted], object] | None = None,
     ) -> None:
-        self.projection = ReconciliationProjection(journal, config) if projections else None
+        # In process only while this process holds the projections' lease.
+        self.projection = LeasedProjection(journal, config) if projections else None
         self.ingestor = Ingestor(journal, batch_size=500, after_flush=self._detect)
         self.record = record
         self.tick_ms = tick_ms
@@ -114,4 +115,6 @@ def run_live(
             feed.stop()
             stop.set()
             live.run(stop)  # what arrived while the feed was stopping
+            if live.projection is not None:
+                live.projection.release()
     return live

@@ -19,8 +19,9 @@ from trueup.domain.events import InputRejected
 from trueup.domain.rules.can_open import can_open
 from trueup.domain.rules.findings import open_findings, stale_positions
 from trueup.projections.audit import position_state
+from trueup.projections.leased import LeasedProjection
 from trueup.projections.positions import position_rows
-from trueup.projections.reconciliation import ReconciliationProjection, replay
+from trueup.projections.reconciliation import replay
 from trueup.runners import output
 from trueup.runners.ingest import Ingestor
 from trueup.runners.live import wall_clock
@@ -101,7 +102,7 @@ def fix_stale(journal: Journal, args: argparse.Namespace) -> int:
         chosen = [(v, a, p) for v, a, p, _, held in targets if not held]
         reason = "STALE_CLEANUP"
     operator = args.operator or getpass.getuser()
-    projection = ReconciliationProjection(journal, args.rule_config)
+    projection = LeasedProjection(journal, args.rule_config)
     ingestor = Ingestor(journal, after_flush=projection.catch_up)
     at = now_ms(args)
     for venue, account, position_id in chosen:
@@ -114,6 +115,7 @@ def fix_stale(journal: Journal, args: argparse.Namespace) -> int:
         line = {"at": at, "venue": venue, "account": account, "channel": "operator", "data": action}
         ingestor.add_line(orjson.dumps(line))
     ingestor.flush()
+    projection.release()
     print(f"closed {len(chosen)} local record(s) with {reason} by {operator}")
     return EXIT_OK
 

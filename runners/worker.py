@@ -1,7 +1,8 @@
 """``trueup worker``: the projections as a process of their own, following the journal.
 
 Stop it any way, kill -9 included: what it emitted is stored with its tracking position in
-one transaction, and a restart rebuilds its state from the inputs it had processed.
+one transaction, and a restart rebuilds its state from the inputs it had processed. Run
+several: one holds the lease and works, the others stand by and take over when it dies.
 """
 
 import logging
@@ -11,7 +12,7 @@ from types import FrameType
 
 from trueup.adapters.store.journal import PAGE, Journal
 from trueup.domain.rules.config import RuleConfig
-from trueup.projections.reconciliation import ReconciliationProjection
+from trueup.projections.leased import LeasedProjection
 
 log = logging.getLogger("trueup.worker")
 
@@ -19,20 +20,27 @@ log = logging.getLogger("trueup.worker")
 def run_worker(
     journal: Journal, config: RuleConfig, poll_ms: int, stop: threading.Event, batch: int = PAGE
 ) -> int:
-    """Catch up, then poll for new inputs every ``poll_ms`` until ``stop`` is set.
+    """Poll for new inputs every ``poll_ms`` until ``stop`` is set, running the projections
+    while this worker holds their lease, standing by while another process does.
 
     ``batch`` inputs are processed and recorded per transaction.
     """
-    projection = ReconciliationProjection(journal, config)
-    log.info("worker following the journal from position %d", projection.position)
+    leased = LeasedProjection(journal, config)
     emitted = 0
+    standing_by = False
     while not stop.is_set():
-        found = projection.catch_up(batch)
+        found = leased.catch_up(batch)
         if found:
             emitted += len(found)
-            log.info("at position %d: emitted %d events", projection.position, len(found))
+            log.info("at position %d: emitted %d events", leased.position, len(found))
+        if standing_by != (not leased.holding):
+            standing_by = not leased.holding
+            if standing_by:
+                log.info("standing by: another process runs the projections")
         stop.wait(poll_ms / 1000)
-    projection.catch_up()
+    if leased.holding:
+        emitted += len(leased.catch_up())
+    leased.release()
     return emitted
 
 

@@ -5,6 +5,7 @@ from typing import Any
 from eventsourcing.persistence import InfrastructureFactory, ProcessRecorder
 from eventsourcing.utils import Environment
 
+from trueup.adapters.store.lease import Lease
 from trueup.adapters.store.location import TABLE_PREFIX
 
 Factory = InfrastructureFactory[Any]
@@ -21,6 +22,10 @@ class Backend:
 
     def reconnect(self, generation: int) -> None:
         """Nothing to do: a SQLite file needs no reconnecting."""
+
+    def lease(self, name: str) -> Lease:
+        """The lease of this name on this store."""
+        raise NotImplementedError
 
     def close(self) -> None:
         self.factory.close()

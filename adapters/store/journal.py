@@ -18,6 +18,7 @@ from eventsourcing.persistence import IntegrityError, Notification, StoredEvent,
 
 from trueup.adapters.store import codec
 from trueup.adapters.store.backend import Backend
+from trueup.adapters.store.lease import Lease
 from trueup.adapters.store.location import StoreError, is_postgres, settings, shown
 from trueup.adapters.store.postgres_backend import PostgresBackend, secrets
 from trueup.adapters.store.retrying import Retrying
@@ -85,6 +86,10 @@ class Journal:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+    def lease(self, name: str) -> Lease:
+        """The lease that lets one process at a time run the projection ``name``."""
+        return self._backend.lease(name)
 
     # --- connecting afresh after an outage (for Retrying) ------------------------------------
 

@@ -7,6 +7,7 @@ without limit, and would stay away for as long again as the server was down.
 
 import threading
 from contextlib import suppress
+from functools import partial
 
 import psycopg
 from eventsourcing.persistence import PersistenceError, ProcessRecorder
@@ -16,6 +17,7 @@ from psycopg import sql
 
 from trueup.adapters.store.backend import Backend, Factory, build
 from trueup.adapters.store.failures import refusal, server_message
+from trueup.adapters.store.lease import AdvisoryLease, Lease
 from trueup.adapters.store.location import POSTGRES_CONNECT_TIMEOUT_S, StoreError, shown
 from trueup.adapters.store.postgres_recorder import SingleAttemptPostgresRecorder
 from trueup.adapters.store.redaction import redact
@@ -39,6 +41,9 @@ class PostgresBackend(Backend):
         self.url = url
         self.settings = settings
         self._lock = threading.Lock()
+
+    def lease(self, name: str) -> Lease:
+        return AdvisoryLease(partial(_connect, self.settings), name)
 
     @classmethod
     def open(cls, url: str, settings: dict[str, str]) -> "PostgresBackend":

@@ -10,6 +10,7 @@ from eventsourcing.sqlite import SQLiteProcessRecorder
 
 from trueup.adapters.store.backend import Backend, Factory, build
 from trueup.adapters.store.failures import first_line, outage
+from trueup.adapters.store.lease import FileLease, Lease
 from trueup.adapters.store.location import StoreError
 from trueup.adapters.store.retrying import Retrying
 from trueup.adapters.store.tables import EVENT_COLUMNS, TRACKING_COLUMNS, NotAJournal, prepare
@@ -19,13 +20,24 @@ TRACKING_TABLE = "tracking"  # eventsourcing's name for it in SQLite
 RACES = 10
 
 
+class SQLiteBackend(Backend):
+    """A journal's SQLite file; its leases are file locks beside it."""
+
+    def __init__(self, path: str, factory: Factory, recorder: ProcessRecorder) -> None:
+        super().__init__(factory, recorder)
+        self.path = path
+
+    def lease(self, name: str) -> Lease:
+        return FileLease(self.path, name)
+
+
 def open_sqlite(settings: dict[str, str], give_up_after_s: float | None) -> Backend:
     """The journal file, its tables made if need be, waiting while others hold it locked."""
     path = settings["SQLITE_DBNAME"]
 
     def attempt() -> Backend:
         try:
-            return Backend(*_create(settings))
+            return SQLiteBackend(path, *_create(settings))
         except (sqlite3.Error, PersistenceError, NotAJournal) as error:
             if outage(error) is not None:
                 raise  # locked by another process: Retrying waits and tries again

@@ -1,0 +1,118 @@
+"""Many processes on one journal: two workers, two ingests and an operator command at once,
+some of them killed with -9, emit exactly what one process emits over the same journal:
+none lost, none twice, none crashed."""
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.inputs import line
+from tests.scenarios import busy_session
+from trueup.adapters.store import codec
+from trueup.adapters.store.journal import Journal
+from trueup.domain.emitted import Emitted
+from trueup.domain.events import InputEvent
+from trueup.projections.reconciliation import TRACKER, ReconciliationProjection
+
+INPUTS = 2_500
+
+
+def trueup(store_url: str, *args: str) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "trueup.runners.cli", "--store", store_url, *args]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def capture(tmp_path: Path, account: str, seed: int) -> Path:
+    """A busy session of one LIVE account, as a capture file."""
+    records: list[dict[str, Any]] = busy_session(INPUTS, seed=seed)
+    path = tmp_path / f"{account}.jsonl"
+    path.write_bytes(b"\n".join(line({**r, "account": account}) for r in records) + b"\n")
+    return path
+
+
+def worker(store_url: str) -> subprocess.Popen[bytes]:
+    return trueup(store_url, "worker", "--poll-ms", "20", "--batch", "100")
+
+
+def emitted_in(journal: Journal) -> list[bytes]:
+    return [codec.encode_emitted(e) for _, e in journal.all_events() if isinstance(e, Emitted)]
+
+
+def inputs_in(journal: Journal) -> list[InputEvent]:
+    found: list[InputEvent] = []
+    position = 0
+    while True:
+        page, last = journal.inputs(position)
+        if last == position:
+            return found
+        found += [event for _, event in page]
+        position = last
+
+
+def one_process(inputs: list[InputEvent], tmp_path: Path) -> list[bytes]:
+    """What a single process emits over these inputs, in this order."""
+    with Journal.open(f"sqlite://{tmp_path}/reference.db") as reference:
+        reference.append(inputs)
+        ReconciliationProjection(reference).catch_up()
+        return emitted_in(reference)
+
+
+def finished(process: subprocess.Popen[bytes], timeout: float = 60) -> str:
+    """The process's stderr once it ended by itself, which it must have done cleanly."""
+    _, err = process.communicate(timeout=timeout)
+    assert process.returncode == 0, err.decode()
+    assert b"Traceback" not in err, err.decode()
+    return err.decode()
+
+
+def wait_until_tracked(journal: Journal, fraction: float, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while journal.tracked_position(TRACKER) < fraction * journal.last_position():
+        assert time.monotonic() < deadline, "no projection made progress"
+        time.sleep(0.02)
+
+
+def test_workers_ingests_and_an_operator_at_once_emit_what_one_process_would(
+    store_url: str, tmp_path: Path
+) -> None:
+    alice, bob = capture(tmp_path, "alice", seed=3), capture(tmp_path, "bob", seed=4)
+    carol = capture(tmp_path, "carol", seed=5)
+    with Journal.open(store_url) as journal:
+        first, second = worker(store_url), worker(store_url)
+        ingest_alice = trueup(store_url, "ingest", str(alice))
+        ingest_bob = trueup(store_url, "ingest", str(bob))
+        wait_until_tracked(journal, 0.2)
+        first.kill()  # one worker, perhaps the holder, dies mid-way
+        ingest_bob.kill()  # and so does an ingest, mid-file
+        operator = trueup(store_url, "fix-stale", "--check-exchange")
+        finished(operator)
+        finished(ingest_alice)
+        finished(trueup(store_url, "ingest", str(bob)))  # the rest of bob's file, once
+        third = worker(store_url)
+        wait_until_tracked(journal, 0.5)
+        second.kill()
+        # Inputs only the last worker standing can process: the takeover must happen.
+        finished(trueup(store_url, "ingest", "--no-projections", str(carol)))
+        deadline = time.monotonic() + 60
+        while journal.tracked_position(TRACKER) < journal.last_position():
+            assert time.monotonic() < deadline, "the surviving worker never caught up"
+            time.sleep(0.05)
+        third.terminate()
+        errors = finished(third)
+        stored = emitted_in(journal)
+        inputs = inputs_in(journal)
+    for process in (first, second, ingest_bob):
+        _, err = process.communicate()
+        assert process.returncode in (-9, 0)  # an ingest may have finished before its kill
+        assert b"Traceback" not in err, err.decode()
+    assert (first.returncode, second.returncode) == (-9, -9)
+    assert "following the journal" in errors
+    assert len(inputs) == 3 * INPUTS + count_operator_lines(inputs)
+    assert stored == one_process(inputs, tmp_path)
+    assert len(stored) > 1_000
+
+
+def count_operator_lines(inputs: list[InputEvent]) -> int:
+    return sum(event.type == "LocalPositionCleaned" for event in inputs)
