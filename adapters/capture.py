@@ -11,7 +11,7 @@ from contextlib import suppress
 
 import orjson
 
-from trueup.adapters import feed_status, intents
+from trueup.adapters import feed_status, intents, rule_changes
 from trueup.adapters.bybit import wire as bybit_wire
 from trueup.adapters.envelope import Envelope
 from trueup.adapters.hyperliquid import wire as hyperliquid_wire
@@ -21,7 +21,7 @@ from trueup.domain.errors import ErrorReply, MalformedInput, shown
 from trueup.domain.events import ClockTicked, InputEvent, InputRejected
 from trueup.domain.keys import input_id
 
-CHANNELS = ("ws", "rest", "intent", "operator", "feed", "clock")
+CHANNELS = ("ws", "rest", "intent", "operator", "feed", "clock", "rules")
 log = logging.getLogger("trueup.capture")
 # A JSON number with a fraction or exponent, or too many digits for 64 bits: parsed as a
 # double, it may equal another. (It may also match inside a string: that costs only the
@@ -83,6 +83,8 @@ def _decode_fields(envelope: Envelope, parsed: object) -> InputEvent:
     channel = fields.choice("channel", CHANNELS)
     if channel == "clock":
         return ClockTicked(**envelope.header())
+    if channel == "rules":
+        return rule_changes.decode(envelope, fields)
     envelope = envelope._replace(venue=fields.text("venue"), account=fields.text("account"))
     if channel == "intent":
         return intents.decode(envelope, fields.child("data"))

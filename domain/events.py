@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import ClassVar, Literal
 
+from trueup.domain.rules.config import RuleConfig
+
 Source = Literal["ws", "rest"]
 Mode = Literal["LIVE", "PAPER", "BACKTEST"]
 Purpose = Literal["ENTRY", "TP1", "TP2", "SL"]
@@ -290,6 +292,20 @@ class ClockTicked(InputEvent):
         return ()
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RulesSet(InputEvent):
+    """The rule configuration in force from this input on, for every account; ``source``
+    says where it came from (a rules file, or the defaults)."""
+
+    type: ClassVar[str] = "RulesSet"
+    rules: RuleConfig
+    source: str
+
+    @property
+    def symbols(self) -> tuple[str, ...] | None:
+        return ()
+
+
 INPUT_EVENT_TYPES: tuple[type[InputEvent], ...] = (
     PositionsReported,
     OrdersReported,
@@ -305,4 +321,5 @@ INPUT_EVENT_TYPES: tuple[type[InputEvent], ...] = (
     StreamReconnected,
     InputRejected,
     ClockTicked,
+    RulesSet,
 )

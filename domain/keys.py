@@ -40,3 +40,8 @@ def input_id(canonical: bytes) -> UUID:
 def account_stream_id(venue: str, account: str) -> UUID:
     """The journal stream that holds one account's inputs, in arrival order."""
     return uuid5(TRUEUP_NAMESPACE, f"account:{venue}:{account}")
+
+
+def rules_stream_id() -> UUID:
+    """The journal stream that holds every change of the rules in force, in order."""
+    return uuid5(TRUEUP_NAMESPACE, "rules")

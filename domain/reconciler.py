@@ -19,6 +19,7 @@ from trueup.domain.events import (
     OrderPlaced,
     OrdersReported,
     PositionsReported,
+    RulesSet,
     StreamReconnected,
 )
 from trueup.domain.keys import OrderKey, PositionKey
@@ -63,6 +64,9 @@ class Reconciler:
 
     def _apply(self, event: InputEvent) -> list[Emitted]:
         cause = Cause(event.input_id, event.at)
+        if isinstance(event, RulesSet):
+            self._set_rules(event.rules)
+            return []
         if isinstance(event, ClockTicked):
             # Time passing concerns every account.
             return [e for account in sorted(self.books) for e in self._timers(account, cause)]
@@ -108,6 +112,12 @@ class Reconciler:
         emitted += self._positions(account, changed, cause)
         emitted += self._timers(account, cause, skip=changed)
         return emitted
+
+    def _set_rules(self, rules: RuleConfig) -> None:
+        """From now on, for every account; what was already decided (a cooldown's end) stays."""
+        self.config = rules
+        for book in self.books.values():
+            book.snapshots.timeout_ms = rules.pagination_timeout_ms
 
     def _positions(
         self, account: Account, keys: Iterable[PositionKey], cause: Cause

@@ -1,11 +1,11 @@
 """The reconciliation projection as many processes may offer to run it: only the one that
-holds the journal's lease does, and another stands by to take over when it dies."""
+holds the journal's lease does, and another stands by to take over when it dies. The rules
+it applies are those recorded in the journal (RulesSet inputs), whoever runs it."""
 
 import logging
 
 from trueup.adapters.store.journal import PAGE, Journal
 from trueup.domain.emitted import Emitted
-from trueup.domain.rules.config import RuleConfig
 from trueup.projections.reconciliation import TRACKER, LeaseLost, ReconciliationProjection
 
 log = logging.getLogger("trueup.projection")
@@ -14,9 +14,8 @@ log = logging.getLogger("trueup.projection")
 class LeasedProjection:
     """``catch_up`` runs the projection while this process holds its lease, else does nothing."""
 
-    def __init__(self, journal: Journal, config: RuleConfig, tracker: str = TRACKER) -> None:
+    def __init__(self, journal: Journal, tracker: str = TRACKER) -> None:
         self.journal = journal
-        self.config = config
         self.tracker = tracker
         self.lease = journal.lease(tracker)
         self.projection: ReconciliationProjection | None = None
@@ -42,9 +41,7 @@ class LeasedProjection:
         if not self.lease.acquire():
             return False
         # Built only now: what the last holder recorded is where this one starts.
-        self.projection = ReconciliationProjection(
-            self.journal, self.config, self.tracker, lease=self.lease
-        )
+        self.projection = ReconciliationProjection(self.journal, None, self.tracker, self.lease)
         self.ever_held = True
         log.info("running the projections, following the journal from position %d", self.position)
         return True

@@ -1,5 +1,9 @@
 """The ``trueup`` command line: ingest captures, audit a position, list stored events."""
 
+# A command imports only what it uses: each handler imports its own dependencies (the
+# simulators and aiohttp, the venues' SDKs, the projections), so that --help, or a question
+# to a SQLite journal, does not wait for what only another command needs.
+
 import argparse
 import logging
 import os
@@ -8,15 +12,9 @@ import sys
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import BinaryIO, TypeAlias
+from typing import TYPE_CHECKING, BinaryIO, TypeAlias
 
-from trueup.adapters.store import codec
-from trueup.adapters.store.journal import Journal
 from trueup.adapters.store.location import StoreError, store_url
-from trueup.domain.emitted import Emitted
-from trueup.projections.audit import audit
-from trueup.projections.leased import LeasedProjection
-from trueup.runners import operator, output
 from trueup.runners.arguments import (
     Parser,
     count,
@@ -27,14 +25,13 @@ from trueup.runners.arguments import (
     seconds,
     writable_file,
 )
-from trueup.runners.demo import run_demo
 from trueup.runners.gc_policy import relaxed_gc
-from trueup.runners.ingest import Ingestor
-from trueup.runners.live import run_live
-from trueup.runners.settings import load_rules
 from trueup.runners.usage import EXIT_OK, EXIT_USAGE, UsageError
 from trueup.runners.venues import VENUE_FEEDS
-from trueup.runners.worker import run_worker, stop_on_signals
+
+if TYPE_CHECKING:
+    from trueup.adapters.store.journal import Journal
+    from trueup.runners.rules_file import RulesFile
 
 # As shells report a process ended by these signals.
 EXIT_INTERRUPTED = 128 + signal.SIGINT
@@ -44,7 +41,7 @@ EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
-        args.rule_config = load_rules(args.rules)
+        args.rules_file = _rules_file(args)
         return _execute(args)
     except (StoreError, UsageError) as error:
         print(f"trueup: {_one_line(str(error))}", file=sys.stderr)
@@ -56,8 +53,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BROKEN_PIPE
 
 
+def _rules_file(args: argparse.Namespace) -> "RulesFile | None":
+    """The --rules file, checked before anything starts; only writers put it in force."""
+    if args.rules is None:
+        return None
+    from trueup.runners.rules_file import RulesFile
+
+    rules_file = RulesFile(args.rules)
+    if args.command not in (_ingest, _run, _worker):
+        print(
+            "trueup: note: --rules is put in force by ingest, run and worker; "
+            "answers use the rules recorded in the journal",
+            file=sys.stderr,
+        )
+    return rules_file
+
+
 def _execute(args: argparse.Namespace) -> int:
     """Run the command on the journal; stdout is flushed here, so a closed pipe shows here."""
+    from trueup.adapters.store.journal import Journal
+
     url = store_url(args.store)
     with Journal.open(url, give_up_after_s=args.give_up_after) as journal, relaxed_gc():
         code: int = args.command(journal, args)
@@ -66,7 +81,7 @@ def _execute(args: argparse.Namespace) -> int:
     return code
 
 
-def _warn_unread(journal: Journal) -> None:
+def _warn_unread(journal: "Journal") -> None:
     """Say what was skipped: an answer must never hide that part of the journal went unread."""
     skipped = journal.unknown_inputs + journal.unknown_emitted
     if skipped:
@@ -152,7 +167,7 @@ def _operator_commands(commands: Commands) -> None:
     """The tools of an operator woken at 3 a.m. by a blocked bot."""
     positions = commands.add_parser("positions", help="reconciled positions, local beside exchange")
     positions.add_argument("--json", action="store_true")
-    positions.set_defaults(command=operator.positions)
+    positions.set_defaults(command=_positions)
 
     can_open = commands.add_parser(
         "can-open", help="may the trading system open SYMBOL now? exit 0 yes, 1 no"
@@ -162,7 +177,7 @@ def _operator_commands(commands: Commands) -> None:
     can_open.add_argument("--timeframe")
     can_open.add_argument("--at", type=epoch_ms, metavar="MS", help="judge as of this instant")
     can_open.add_argument("--json", action="store_true")
-    can_open.set_defaults(command=operator.can_open_command)
+    can_open.set_defaults(command=_can_open)
 
     fix = commands.add_parser("fix-stale", help="list or close stale local positions")
     how = fix.add_mutually_exclusive_group(required=True)
@@ -174,14 +189,14 @@ def _operator_commands(commands: Commands) -> None:
     fix.add_argument("--yes", action="store_true", help="do not ask before --force")
     fix.add_argument("--operator", help="who is cleaning (default: the login name)")
     fix.add_argument("--at", type=epoch_ms, metavar="MS", help=argparse.SUPPRESS)
-    fix.set_defaults(command=operator.fix_stale)
+    fix.set_defaults(command=_fix_stale)
 
     diagnose = commands.add_parser("diagnose", help="everything that affects SYMBOL now")
     _account_symbol(diagnose)
     diagnose.add_argument("--last", type=count, default=20, help="how many recent events to show")
     diagnose.add_argument("--at", type=epoch_ms, metavar="MS", help=argparse.SUPPRESS)
     diagnose.add_argument("--json", action="store_true")
-    diagnose.set_defaults(command=operator.diagnose)
+    diagnose.set_defaults(command=_diagnose)
 
 
 def _process_commands(commands: Commands) -> None:
@@ -224,9 +239,44 @@ def _account_symbol(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--symbol", required=True)
 
 
-def _ingest(journal: Journal, args: argparse.Namespace) -> int:
+# The operator's tools (runners/operator.py), imported only when one of them runs.
+
+
+def _positions(journal: "Journal", args: argparse.Namespace) -> int:
+    from trueup.runners import operator
+
+    return operator.positions(journal, args)
+
+
+def _can_open(journal: "Journal", args: argparse.Namespace) -> int:
+    from trueup.runners import operator
+
+    return operator.can_open_command(journal, args)
+
+
+def _fix_stale(journal: "Journal", args: argparse.Namespace) -> int:
+    from trueup.runners import operator
+
+    return operator.fix_stale(journal, args)
+
+
+def _diagnose(journal: "Journal", args: argparse.Namespace) -> int:
+    from trueup.runners import operator
+
+    return operator.diagnose(journal, args)
+
+
+def _ingest(journal: "Journal", args: argparse.Namespace) -> int:
+    from trueup.projections.leased import LeasedProjection
+    from trueup.runners.ingest import Ingestor
+
     _check_captures(args.files)
-    projection = None if args.no_projections else LeasedProjection(journal, args.rule_config)
+    if args.rules_file is not None:
+        from trueup.runners.live import wall_clock
+        from trueup.runners.rules_file import record_rules
+
+        record_rules(journal, args.rules_file.rules, str(args.rules_file.path), wall_clock())
+    projection = None if args.no_projections else LeasedProjection(journal)
     emitted: Counter[str] = Counter()
 
     def detect() -> None:
@@ -281,14 +331,18 @@ def _open_capture(path: Path) -> BinaryIO:
         raise UsageError(f"cannot read capture file {path}: {error.strerror}") from None
 
 
-def _run(journal: Journal, args: argparse.Namespace) -> int:
+def _run(journal: "Journal", args: argparse.Namespace) -> int:
+    from trueup.runners.live import run_live
+    from trueup.runners.worker import reload_on_sighup, stop_on_signals
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     feed = VENUE_FEEDS[args.venue](args)
+    reload_on_sighup(args.rules_file)
     live = run_live(
         journal,
         feed,
         stop_on_signals(),
-        config=args.rule_config,
+        rules_file=args.rules_file,
         projections=not args.no_projections,
         record_path=args.record,
         tick_ms=args.tick_ms,
@@ -298,21 +352,30 @@ def _run(journal: Journal, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _demo(journal: Journal, args: argparse.Namespace) -> int:
+def _demo(journal: "Journal", args: argparse.Namespace) -> int:
+    from trueup.runners.demo import run_demo
+
     # The demo's own lines tell the story; the clients' reports of the drops it causes on
     # purpose would only confuse it.
     logging.basicConfig(level=logging.CRITICAL)
-    run_demo(journal, args.scenario)
+    # stdout as it is now: run_demo's default is the one of whenever it was first imported.
+    run_demo(journal, args.scenario, sys.stdout)
     return EXIT_OK
 
 
-def _worker(journal: Journal, args: argparse.Namespace) -> int:
+def _worker(journal: "Journal", args: argparse.Namespace) -> int:
+    from trueup.runners.worker import reload_on_sighup, run_worker, stop_on_signals
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    run_worker(journal, args.rule_config, args.poll_ms, stop_on_signals(), args.batch)
+    reload_on_sighup(args.rules_file)
+    run_worker(journal, args.rules_file, args.poll_ms, stop_on_signals(), args.batch)
     return EXIT_OK
 
 
-def _audit(journal: Journal, args: argparse.Namespace) -> int:
+def _audit(journal: "Journal", args: argparse.Namespace) -> int:
+    from trueup.projections.audit import audit
+    from trueup.runners import output
+
     events = journal.account_events(args.venue, args.account, args.symbol)
     result = audit(
         args.venue,
@@ -338,7 +401,11 @@ def _audit(journal: Journal, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _events(journal: Journal, args: argparse.Namespace) -> int:
+def _events(journal: "Journal", args: argparse.Namespace) -> int:
+    from trueup.adapters.store import codec
+    from trueup.domain.emitted import Emitted
+    from trueup.runners import output
+
     for position, event in journal.all_events():
         if args.type and event.type != args.type:
             continue

@@ -162,7 +162,7 @@ class Demo:
         self.live.put(record)
 
     def show_positions(self) -> None:
-        rows = position_rows(replay(self.journal, DEMO_RULES))
+        rows = position_rows(replay(self.journal))
         with self._lock:
             self.out.write("\n")
             output.print_positions(rows, self.out)

@@ -16,12 +16,14 @@ from typing import BinaryIO
 
 import orjson
 
+from trueup.adapters import rule_changes
 from trueup.adapters.feed import Clock, Feed, Record
 from trueup.adapters.store.journal import Journal
 from trueup.domain.emitted import Emitted
 from trueup.domain.rules.config import RuleConfig
 from trueup.projections.leased import LeasedProjection
 from trueup.runners.ingest import Ingestor
+from trueup.runners.rules_file import RulesFile
 
 log = logging.getLogger("trueup.run")
 
@@ -37,21 +39,28 @@ class LiveIngest:
         self,
         journal: Journal,
         *,
-        config: RuleConfig,
+        config: RuleConfig | None = None,
+        rules_file: RulesFile | None = None,
         projections: bool = True,
         record: BinaryIO | None = None,
         tick_ms: int = 1_000,
         clock: Clock = wall_clock,
         on_emitted: Callable[[Emitted], object] | None = None,
     ) -> None:
-        # In process only while this process holds the projections' lease.
-        self.projection = LeasedProjection(journal, config) if projections else None
+        # In process only while this process holds the projections' lease; the rules it
+        # applies are those recorded in the journal.
+        self.projection = LeasedProjection(journal) if projections else None
         self.ingestor = Ingestor(journal, batch_size=500, after_flush=self._detect)
         self.record = record
         self.tick_ms = tick_ms
         self.clock = clock
         self.inbox: queue.Queue[Record] = queue.Queue()
         self.on_emitted = on_emitted
+        self.rules_file = rules_file
+        # ``config`` (or the file's rules) is put in force first, if it is not already.
+        rules = rules_file.rules if rules_file is not None else config
+        if rules is not None and journal.rules_in_force() != rules:
+            self.put(rule_changes.record(clock(), rules, _source(rules_file)))
 
     def put(self, record: Record) -> None:
         """The feeds' sink: safe from any thread."""
@@ -82,6 +91,10 @@ class LiveIngest:
                 self._write({"at": self.clock(), "channel": "clock"})
                 next_tick = self.clock() + self.tick_ms
                 wrote = True
+            changed = self.rules_file.changed() if self.rules_file is not None else None
+            if changed is not None:
+                self._write(rule_changes.record(self.clock(), changed, _source(self.rules_file)))
+                wrote = True
             if wrote:
                 self.ingestor.flush()
 
@@ -93,20 +106,31 @@ class LiveIngest:
         self.ingestor.add_line(line)
 
 
+def _source(rules_file: RulesFile | None) -> str:
+    return str(rules_file.path) if rules_file is not None else "the process's own rules"
+
+
 def run_live(
     journal: Journal,
     feed: Feed,
     stop: threading.Event,
     *,
-    config: RuleConfig,
+    rules_file: RulesFile | None = None,
     projections: bool = True,
     record_path: Path | None = None,
     tick_ms: int = 1_000,
 ) -> LiveIngest:
-    """Run ``feed`` into ``journal`` until ``stop`` is set, then stop it cleanly."""
+    """Run ``feed`` into ``journal`` until ``stop`` is set, then stop it cleanly.
+
+    With a ``rules_file``, its rules are put in force, and again whenever it changes.
+    """
     with record_path.open("ab") if record_path else nullcontext() as record:
         live = LiveIngest(
-            journal, config=config, projections=projections, record=record, tick_ms=tick_ms
+            journal,
+            rules_file=rules_file,
+            projections=projections,
+            record=record,
+            tick_ms=tick_ms,
         )
         feed.start(live.put)
         try:

@@ -37,7 +37,7 @@ def now_ms(args: argparse.Namespace) -> int:
 
 
 def positions(journal: Journal, args: argparse.Namespace) -> int:
-    rows = position_rows(replay(journal, args.rule_config))
+    rows = position_rows(replay(journal))
     if args.json:
         for row in rows:
             output.write_json(row)
@@ -47,7 +47,7 @@ def positions(journal: Journal, args: argparse.Namespace) -> int:
 
 
 def can_open_command(journal: Journal, args: argparse.Namespace) -> int:
-    reconciler = replay(journal, args.rule_config)
+    reconciler = replay(journal)
     book = reconciler.book(args.venue, args.account)
     memory = reconciler.memory(args.venue, args.account)
     verdict = can_open(
@@ -75,7 +75,7 @@ def can_open_command(journal: Journal, args: argparse.Namespace) -> int:
 
 
 def fix_stale(journal: Journal, args: argparse.Namespace) -> int:
-    reconciler = replay(journal, args.rule_config)
+    reconciler = replay(journal)
     targets: list[tuple[str, str, str, str, bool]] = []
     for (venue, account), book in sorted(reconciler.books.items()):
         memory = reconciler.memories[(venue, account)]
@@ -102,7 +102,7 @@ def fix_stale(journal: Journal, args: argparse.Namespace) -> int:
         chosen = [(v, a, p) for v, a, p, _, held in targets if not held]
         reason = "STALE_CLEANUP"
     operator = args.operator or getpass.getuser()
-    projection = LeasedProjection(journal, args.rule_config)
+    projection = LeasedProjection(journal)
     ingestor = Ingestor(journal, after_flush=projection.catch_up)
     at = now_ms(args)
     for venue, account, position_id in chosen:
@@ -127,7 +127,7 @@ def _confirm(question: str) -> bool:
 
 
 def diagnose(journal: Journal, args: argparse.Namespace) -> int:
-    reconciler = replay(journal, args.rule_config)
+    reconciler = replay(journal)
     book = reconciler.book(args.venue, args.account)
     memory = reconciler.memory(args.venue, args.account)
     emitted: list[Emitted] = []

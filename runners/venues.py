@@ -5,12 +5,12 @@ import os
 import re
 from collections.abc import Callable
 
-from trueup.adapters.bybit.live import BybitFeed
 from trueup.adapters.feed import Feed
-from trueup.adapters.hyperliquid.live import HyperliquidFeed
 from trueup.domain.errors import shown
-from trueup.runners.live import wall_clock
 from trueup.runners.usage import UsageError
+
+# Each feed, and its venue's SDK, is imported when built: the command line names the venues
+# without loading either.
 
 # What Hyperliquid calls a user: an Ethereum address.
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}", re.ASCII)
@@ -26,6 +26,9 @@ def _secret(name: str) -> str:
 
 
 def bybit(args: argparse.Namespace) -> Feed:
+    from trueup.adapters.bybit.live import BybitFeed
+    from trueup.runners.live import wall_clock
+
     return BybitFeed(
         args.account,
         _secret("BYBIT_API_KEY"),
@@ -37,6 +40,9 @@ def bybit(args: argparse.Namespace) -> Feed:
 
 
 def hyperliquid(args: argparse.Namespace) -> Feed:
+    from trueup.adapters.hyperliquid.live import HyperliquidFeed
+    from trueup.runners.live import wall_clock
+
     # A Hyperliquid account is its address: public, no key needed to read it.
     if not _ADDRESS.fullmatch(args.account):
         raise UsageError(

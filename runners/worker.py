@@ -11,24 +11,35 @@ import threading
 from types import FrameType
 
 from trueup.adapters.store.journal import PAGE, Journal
-from trueup.domain.rules.config import RuleConfig
 from trueup.projections.leased import LeasedProjection
+from trueup.runners.live import wall_clock
+from trueup.runners.rules_file import RulesFile, record_rules
 
 log = logging.getLogger("trueup.worker")
 
 
 def run_worker(
-    journal: Journal, config: RuleConfig, poll_ms: int, stop: threading.Event, batch: int = PAGE
+    journal: Journal,
+    rules_file: RulesFile | None,
+    poll_ms: int,
+    stop: threading.Event,
+    batch: int = PAGE,
 ) -> int:
     """Poll for new inputs every ``poll_ms`` until ``stop`` is set, running the projections
     while this worker holds their lease, standing by while another process does.
 
-    ``batch`` inputs are processed and recorded per transaction.
+    ``batch`` inputs are processed and recorded per transaction. A ``rules_file``'s rules
+    are put in force at the start, and again whenever it changes or on SIGHUP.
     """
-    leased = LeasedProjection(journal, config)
+    leased = LeasedProjection(journal)
     emitted = 0
     standing_by = False
+    if rules_file is not None:
+        record_rules(journal, rules_file.rules, str(rules_file.path), wall_clock())
     while not stop.is_set():
+        changed = rules_file.changed() if rules_file is not None else None
+        if changed is not None and rules_file is not None:
+            record_rules(journal, changed, str(rules_file.path), wall_clock())
         found = leased.catch_up(batch)
         if found:
             emitted += len(found)
@@ -42,6 +53,12 @@ def run_worker(
         emitted += len(leased.catch_up())
     leased.release()
     return emitted
+
+
+def reload_on_sighup(rules_file: RulesFile | None) -> None:
+    """SIGHUP makes a long-running process read its rules file again."""
+    if rules_file is not None:
+        signal.signal(signal.SIGHUP, lambda _signum, _frame: rules_file.reload())
 
 
 def stop_on_signals() -> threading.Event:

@@ -12,7 +12,6 @@ from tests.inputs import line
 from tests.scenarios import busy_session
 from trueup.adapters.store.journal import Journal
 from trueup.adapters.store.lease import FileLease, Lease
-from trueup.domain.rules.config import RuleConfig
 from trueup.projections.leased import LeasedProjection
 from trueup.projections.reconciliation import TRACKER, LeaseLost, ReconciliationProjection
 from trueup.runners.ingest import Ingestor
@@ -114,8 +113,8 @@ def lose(lease: Lease, store_url: str) -> None:
 
 def test_a_second_leased_projection_stands_by_and_emits_nothing(journal: Journal) -> None:
     lines = [line(record) for record in busy_session(300)]
-    running = LeasedProjection(journal, RuleConfig())
-    standby = LeasedProjection(journal, RuleConfig())
+    running = LeasedProjection(journal)
+    standby = LeasedProjection(journal)
     Ingestor(journal).ingest(lines)
     assert running.catch_up()
     assert standby.catch_up() == []

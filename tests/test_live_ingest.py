@@ -10,7 +10,6 @@ from trueup.adapters.feed import Record, Sink
 from trueup.adapters.store import codec
 from trueup.adapters.store.journal import Journal
 from trueup.domain.emitted import Emitted
-from trueup.domain.rules.config import RuleConfig
 from trueup.runners.cli import main
 from trueup.runners.live import run_live
 
@@ -52,7 +51,7 @@ def run_until_written(journal: Journal, feed: ScriptedFeed, record: Path) -> Non
         stop.set()
 
     threading.Thread(target=stop_once_pushed).start()
-    run_live(journal, feed, stop, config=RuleConfig(), record_path=record, tick_ms=50)
+    run_live(journal, feed, stop, record_path=record, tick_ms=50)
 
 
 def test_a_live_run_stores_every_record_and_stops_its_feed(tmp_path: Path) -> None:

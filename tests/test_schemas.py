@@ -21,7 +21,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from tests.inputs import T0
-from trueup.adapters import capture, feed_status, intents
+from trueup.adapters import capture, feed_status, intents, rule_changes
 from trueup.adapters.bybit import messages, wire
 from trueup.adapters.capture import decode_line
 from trueup.adapters.hyperliquid import messages as hl_messages
@@ -37,6 +37,7 @@ from trueup.domain.emitted import (
 )
 from trueup.domain.events import INPUT_EVENT_TYPES, InputRejected
 from trueup.domain.reconciler import reconcile
+from trueup.domain.rules.config import RuleConfig
 
 JSON = dict[str, Any]
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,6 +117,8 @@ def specific_schema(record: JSON) -> str | None:
         return f"inputs/operator/{record['data']['action']}.schema.json"
     if channel == "feed":
         return f"inputs/feed/{record['data']['event']}.schema.json"
+    if channel == "rules":
+        return "inputs/rules.schema.json"
     if channel == "ws":
         family = record["data"]["topic"].split(".", 1)[0]
         assert family in WS_TOPICS, family
@@ -579,6 +582,7 @@ def more_inputs() -> list[JSON]:
         feed_status.reconnected(
             1762199400006, "bybit", "main", stream="private", reason="stream closed", attempt=1
         ),
+        rule_changes.record(1762199400007, RuleConfig(cooldown_ms=60_000), "rules.toml"),
     ]
 
 

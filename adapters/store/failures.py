@@ -1,16 +1,16 @@
 """What a store failure means: worth waiting out (busy, unreachable), or the store is unusable.
 
 eventsourcing wraps the driver's exception (sqlite3, psycopg) in its own, keeping the
-driver's as the cause: the verdict is read from the whole chain.
+driver's as the cause: the verdict is read from the whole chain. psycopg's errors are looked
+for only once psycopg is loaded: a SQLite store never loads it, and then none can be raised.
 """
 
 import sqlite3
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
-import psycopg
-import psycopg.errors
 from eventsourcing.persistence import ConnectionUnavailableError
 
 # A server that answers but refuses us: waiting will not change its mind.
@@ -33,14 +33,38 @@ class Outage:
     reason: str
 
 
+_ErrorTypes = tuple[type[BaseException], ...]
+
+
+class _PostgresErrors(NamedTuple):
+    """psycopg's errors by what they mean; none while psycopg is not loaded."""
+
+    busy: _ErrorTypes = ()
+    unreachable: _ErrorTypes = ()
+    undefined: _ErrorTypes = ()  # a table or column missing
+
+
+def _postgres_errors() -> _PostgresErrors:
+    if "psycopg" not in sys.modules:
+        return _PostgresErrors()
+    import psycopg.errors
+
+    return _PostgresErrors(
+        busy=(psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled),
+        unreachable=(psycopg.OperationalError, psycopg.InterfaceError),
+        undefined=(psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn),
+    )
+
+
 def outage(error: BaseException) -> Outage | None:
     """The outage behind ``error``, or None if waiting would not help."""
+    postgres = _postgres_errors()
     for link in _chain(error):
         if isinstance(link, sqlite3.OperationalError) and _is_locked(link):
             return Outage("busy", first_line(link))
-        if isinstance(link, psycopg.errors.LockNotAvailable | psycopg.errors.QueryCanceled):
+        if isinstance(link, postgres.busy):
             return Outage("busy", first_line(link))
-        if isinstance(link, psycopg.OperationalError | psycopg.InterfaceError):
+        if isinstance(link, postgres.unreachable):
             if refusal(link) is not None:
                 return None
             return Outage("unreachable", server_message(link))
@@ -57,8 +81,9 @@ def refusal(error: BaseException) -> str | None:
 
 def unusable(error: BaseException) -> str | None:
     """Why the store is no journal trueup can use (tables altered, read-only, not a database)."""
+    postgres = _postgres_errors()
     for link in _chain(error):
-        if isinstance(link, psycopg.errors.UndefinedTable | psycopg.errors.UndefinedColumn):
+        if isinstance(link, postgres.undefined):
             return first_line(link)
         message = first_line(link)
         if isinstance(link, sqlite3.Error) and any(p in message for p in _UNUSABLE):

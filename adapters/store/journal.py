@@ -20,14 +20,14 @@ from trueup.adapters.store import codec
 from trueup.adapters.store.backend import Backend
 from trueup.adapters.store.lease import Lease
 from trueup.adapters.store.location import StoreError, is_postgres, settings, shown
-from trueup.adapters.store.postgres_backend import PostgresBackend, secrets
 from trueup.adapters.store.retrying import Retrying
 from trueup.adapters.store.sqlite_backend import open_sqlite
 from trueup.adapters.store.stream_states import state_reader
 from trueup.adapters.store.unreadable import Row, Unreadable, undecodable_input
 from trueup.domain.emitted import Emitted
-from trueup.domain.events import InputEvent
-from trueup.domain.keys import account_stream_id
+from trueup.domain.events import InputEvent, RulesSet
+from trueup.domain.keys import account_stream_id, rules_stream_id
+from trueup.domain.rules.config import RuleConfig
 
 MARKER_TOPIC = "trueup.input-marker"
 TRANSACTION_BYTES = 256 * 1024
@@ -72,6 +72,9 @@ class Journal:
         """
         config = settings(url)
         if is_postgres(url):
+            # Here, not above: a SQLite store never loads psycopg.
+            from trueup.adapters.store.postgres_backend import PostgresBackend, secrets
+
             backend: Backend = PostgresBackend.open(url, config)
             hidden = secrets(config)
         else:
@@ -198,7 +201,7 @@ class Journal:
         heads = dict(self._heads)
         stored: list[StoredEvent] = []
         for event in events:
-            stream = account_stream_id(event.venue, event.account)
+            stream = _stream_of(event)
             version = heads.get(stream)
             if version is None:
                 version = self._head(stream)
@@ -210,6 +213,16 @@ class Journal:
                 StoredEvent(stream, version, codec.TOPICS[event.type], codec.encode(event))
             )
         return stored, heads
+
+    def rules_in_force(self) -> RuleConfig:
+        """The rules the last RulesSet input recorded; the defaults if none was."""
+        last = self._retrying(
+            lambda: self.recorder.select_events(rules_stream_id(), desc=True, limit=1)
+        )
+        if not last:
+            return RuleConfig()
+        event = codec.decode(last[0].state)
+        return event.rules if isinstance(event, RulesSet) else RuleConfig()
 
     def _head(self, stream: UUID) -> int:
         last = self.recorder.select_events(stream, desc=True, limit=1)
@@ -334,3 +347,10 @@ def _chunks(events: list[InputEvent], limit: int) -> Iterator[list[InputEvent]]:
             chunk, size = [], 0
     if chunk:
         yield chunk
+
+
+def _stream_of(event: InputEvent) -> UUID:
+    """Each account's inputs are one stream; changes of rules, which bear on all, another."""
+    if isinstance(event, RulesSet):
+        return rules_stream_id()
+    return account_stream_id(event.venue, event.account)

@@ -12,9 +12,10 @@ import zlib
 from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import psycopg
+if TYPE_CHECKING:  # psycopg is imported where a PostgreSQL lease uses it: SQLite never loads it
+    import psycopg
 
 
 class Lease(Protocol):
@@ -82,6 +83,8 @@ class AdvisoryLease:
         self._connection: psycopg.Connection[tuple[object, ...]] | None = None
 
     def acquire(self) -> bool:
+        import psycopg
+
         # A standby keeps its connection between tries: asking again costs one round trip.
         connection = self._connection or self._connected()
         if connection is None:
@@ -96,6 +99,8 @@ class AdvisoryLease:
         return bool(row and row[0])
 
     def _connected(self) -> "psycopg.Connection[tuple[object, ...]] | None":
+        import psycopg
+
         try:
             self._connection = self._connect()
         except psycopg.OperationalError:
@@ -103,6 +108,8 @@ class AdvisoryLease:
         return self._connection
 
     def held(self) -> bool:
+        import psycopg
+
         if self._connection is None:
             return False
         try:
@@ -116,6 +123,8 @@ class AdvisoryLease:
         return bool(row and row[0])
 
     def release(self) -> None:
+        import psycopg
+
         connection, self._connection = self._connection, None
         if connection is not None:
             with suppress(psycopg.Error):

@@ -4,8 +4,6 @@ import os
 import re
 from pathlib import Path
 
-import psycopg.conninfo
-
 from trueup.adapters.store.redaction import redact, redact_echo
 
 __all__ = ["StoreError", "redact", "settings", "shown", "store_url"]
@@ -80,6 +78,8 @@ def _sqlite(path: str) -> dict[str, str]:
 
 
 def _postgres(url: str) -> dict[str, str]:
+    import psycopg.conninfo  # here, not above: a SQLite store never loads psycopg
+
     try:
         parts = psycopg.conninfo.conninfo_to_dict(url)
     except psycopg.ProgrammingError as error:

@@ -5,13 +5,16 @@ only the state bytes, so these read that column alone, through the recorder's ow
 connection and table, with parameterised SQL.
 """
 
+import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from eventsourcing.persistence import ProcessRecorder
-from eventsourcing.postgres import PostgresAggregateRecorder
 from eventsourcing.sqlite import SQLiteAggregateRecorder
-from psycopg.sql import SQL, Identifier
+
+if TYPE_CHECKING:  # imported where used: a SQLite store never loads psycopg
+    from eventsourcing.postgres import PostgresAggregateRecorder
 
 # (stream, after version, at most) -> [(version, state)]
 StateReader = Callable[[UUID, int, int], list[tuple[int, bytes]]]
@@ -20,8 +23,11 @@ StateReader = Callable[[UUID, int, int], list[tuple[int, bytes]]]
 def state_reader(recorder: ProcessRecorder) -> StateReader:
     if isinstance(recorder, SQLiteAggregateRecorder):
         return _sqlite(recorder)
-    if isinstance(recorder, PostgresAggregateRecorder):
-        return _postgres(recorder)
+    if "eventsourcing.postgres" in sys.modules:  # else no recorder can be a PostgreSQL one
+        from eventsourcing.postgres import PostgresAggregateRecorder
+
+        if isinstance(recorder, PostgresAggregateRecorder):
+            return _postgres(recorder)
     return _generic(recorder)
 
 
@@ -39,7 +45,9 @@ def _sqlite(recorder: SQLiteAggregateRecorder) -> StateReader:
     return read
 
 
-def _postgres(recorder: PostgresAggregateRecorder) -> StateReader:
+def _postgres(recorder: "PostgresAggregateRecorder") -> StateReader:
+    from psycopg.sql import SQL, Identifier
+
     statement = SQL(
         "SELECT originator_version, state FROM {schema}.{table} "
         "WHERE originator_id = %s AND originator_version > %s "

@@ -6,11 +6,13 @@ then fail later, obscurely. Checking the columns first turns that into one clear
 """
 
 from collections.abc import Callable, Mapping
-
-from eventsourcing.postgres import PostgresProcessRecorder
-from eventsourcing.sqlite import SQLiteProcessRecorder
+from typing import TYPE_CHECKING
 
 from trueup.adapters.store.journal_format import ensure_format
+
+if TYPE_CHECKING:  # only named here: a SQLite store never loads psycopg
+    from eventsourcing.postgres import PostgresProcessRecorder
+    from eventsourcing.sqlite import SQLiteProcessRecorder
 
 # table -> the names of its columns (none when it does not exist)
 ColumnReader = Callable[[str], set[str]]
@@ -24,7 +26,7 @@ class NotAJournal(Exception):
 
 
 def prepare(
-    recorder: SQLiteProcessRecorder | PostgresProcessRecorder,
+    recorder: "SQLiteProcessRecorder | PostgresProcessRecorder",
     columns: ColumnReader,
     expected: Mapping[str, frozenset[str]],
 ) -> None:

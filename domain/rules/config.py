@@ -1,10 +1,23 @@
-"""Every threshold of the rules, with its default."""
+"""Every threshold of the rules, with its default and its sane domain.
 
+The configuration in force is itself an input (``RulesSet``), so every detector, every
+query and every replay uses the rules that were in force at each instant.
+"""
+
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
+
+from trueup.domain.errors import MalformedInput, shown
 
 SECOND = 1_000
 MINUTE = 60 * SECOND
+# A century: a longer grace or cooldown is a typo, and any instant plus it stays printable.
+MAX_DURATION_MS = 100 * 365 * 24 * 3600 * 1000
+# Drift is measured against the local claim, so above 100 % is meaningful; a hundredfold
+# is already "never".
+MAX_THRESHOLD_PCT = Decimal(10_000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,3 +37,71 @@ class RuleConfig:
     # Orders.
     order_timeout_ms: int = 20 * SECOND
     partial_fill_stall_ms: int = 20 * SECOND
+
+
+FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(RuleConfig))
+DEFAULTS = RuleConfig()
+
+
+def rule_config(values: Mapping[str, object]) -> RuleConfig:
+    """The defaults overridden by ``values``, each held to its domain; unknown names and
+    values outside their domain are MalformedInput naming the setting."""
+    unknown = sorted(set(values) - set(FIELDS))
+    if unknown:
+        raise MalformedInput(f"unknown settings {unknown}; known: {sorted(FIELDS)}")
+    typed: dict[str, object] = {}
+    for name, value in values.items():
+        try:
+            typed[name] = _typed(value, getattr(DEFAULTS, name))
+        except _BadValue as error:
+            raise MalformedInput(f"{name} must {error}, not {shown(value)}") from None
+    return dataclasses.replace(DEFAULTS, **typed)  # type: ignore[arg-type]
+
+
+def rule_values(config: RuleConfig) -> dict[str, object]:
+    """Every setting as plain JSON values (the threshold as a decimal string)."""
+    return {
+        name: str(value) if isinstance(value, Decimal) else value
+        for name in FIELDS
+        for value in (getattr(config, name),)
+    }
+
+
+class _BadValue(ValueError):
+    """A setting's value outside its domain; the message completes "<name> must ..."."""
+
+
+def _typed(value: object, default: object) -> object:
+    """``value`` as the type of ``default``, within its domain."""
+    if isinstance(default, bool):
+        return _flag(value)
+    if isinstance(default, Decimal):
+        return _percentage(value)
+    return _duration_ms(value)
+
+
+def _flag(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise _BadValue("be true or false")
+    return value
+
+
+def _percentage(value: object) -> Decimal:
+    # A string is read too, so a threshold can be written exactly ("2.5").
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise _BadValue("be a number")
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        raise _BadValue("be a number") from None
+    if not (number.is_finite() and 0 <= number <= MAX_THRESHOLD_PCT):
+        raise _BadValue(f"be a percentage from 0 to {MAX_THRESHOLD_PCT}")
+    return number
+
+
+def _duration_ms(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _BadValue("be a whole number of milliseconds")
+    if not 0 <= value <= MAX_DURATION_MS:
+        raise _BadValue(f"be from 0 to {MAX_DURATION_MS} milliseconds (a century)")
+    return value

@@ -1,0 +1,69 @@
+"""The ``--rules`` file of a long-running process: read again when it changes or on SIGHUP,
+and recorded in the journal whenever the rules it gives differ from those in force."""
+
+import logging
+import os
+import threading
+from pathlib import Path
+
+import orjson
+
+from trueup.adapters import rule_changes
+from trueup.adapters.capture import decode_line
+from trueup.adapters.store.journal import Journal
+from trueup.domain.rules.config import RuleConfig
+from trueup.runners.settings import load_rules
+from trueup.runners.usage import UsageError
+
+log = logging.getLogger("trueup.rules")
+
+Stamp = tuple[int, int, int] | None
+
+
+class RulesFile:
+    """A rules file and the rules it last gave; ``changed`` says when they change."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stamp = _stamp(path)
+        self.rules = load_rules(path)
+        self._reload = threading.Event()
+
+    def reload(self) -> None:
+        """Read the file again at the next ``changed``, even if it looks untouched (SIGHUP)."""
+        self._reload.set()
+
+    def changed(self) -> RuleConfig | None:
+        """The file's new rules, if it changed since last asked; a broken file is reported
+        and the rules in force are kept: a typo must not stop a running process."""
+        stamp = _stamp(self.path)
+        if stamp == self._stamp and not self._reload.is_set():
+            return None
+        self._reload.clear()
+        self._stamp = stamp
+        try:
+            rules = load_rules(self.path)
+        except UsageError as error:
+            log.warning("%s; the rules in force stay", error)
+            return None
+        if rules == self.rules:
+            return None
+        self.rules = rules
+        return rules
+
+
+def record_rules(journal: Journal, rules: RuleConfig, source: str, at: int) -> bool:
+    """Put ``rules`` in force from now on, unless they already are; True if recorded."""
+    if journal.rules_in_force() == rules:
+        return False
+    journal.append([decode_line(orjson.dumps(rule_changes.record(at, rules, source)))])
+    log.info("rules from %s recorded in the journal", source)
+    return True
+
+
+def _stamp(path: Path) -> Stamp:
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return (status.st_mtime_ns, status.st_size, status.st_ino)

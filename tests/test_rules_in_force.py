@@ -1,0 +1,204 @@
+"""The rules are data: the configuration in force is an input of its own, so every detector,
+every query and every replay uses the rules that were in force at each instant, whoever
+asks and whatever file they pass."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.inputs import T0, event, intent, line, position_frame
+from trueup.adapters import rule_changes
+from trueup.adapters.store.journal import Journal
+from trueup.domain.emitted import CooldownStarted
+from trueup.domain.events import InputEvent, RulesSet
+from trueup.domain.reconciler import reconcile
+from trueup.domain.rules.config import RuleConfig
+from trueup.runners.cli import main
+
+HOUR = 3_600_000
+
+
+def rules(at: int, **settings: Any) -> InputEvent:
+    return event(rule_changes.record(at, RuleConfig(**settings), "rules.toml"))
+
+
+def held_then_closed(symbol: str, at: int) -> list[InputEvent]:
+    """A LIVE position the exchange showed, then closed by hand (a STOP_LOSS cooldown)."""
+    pid = f"p-{symbol}"
+    return [
+        event(
+            intent(
+                at,
+                kind="position_opened",
+                position_id=pid,
+                category="linear",
+                symbol=symbol,
+                position_idx=0,
+                side="Buy",
+                qty="1",
+                mode="LIVE",
+            )
+        ),
+        event(
+            position_frame(
+                at + 1_000, symbol=symbol, side="Buy", size="1", seq=at, updated_time=at + 1_000
+            )
+        ),
+        event(
+            position_frame(
+                at + 2_000, symbol=symbol, side="", size="0", seq=at + 1, updated_time=at + 2_000
+            )
+        ),
+    ]
+
+
+def cooldowns(events: list[InputEvent]) -> dict[str, int]:
+    return {e.symbol or "": e.until for e in reconcile(events) if isinstance(e, CooldownStarted)}
+
+
+def test_a_rules_line_is_an_input_that_round_trips() -> None:
+    recorded = rules(T0, cooldown_ms=HOUR, drift_threshold_pct=Decimal("2.5"))
+    assert isinstance(recorded, RulesSet)
+    assert recorded.rules == RuleConfig(cooldown_ms=HOUR, drift_threshold_pct=Decimal("2.5"))
+
+
+def test_a_rules_line_out_of_its_domain_is_rejected_with_the_setting_named() -> None:
+    bad = event({"at": T0, "channel": "rules", "data": {"cooldown_ms": -1}})
+    assert bad.type == "InputRejected"
+    assert "cooldown_ms must be from 0" in getattr(bad, "reason", "")
+
+
+def test_each_input_is_judged_by_the_rules_in_force_when_it_came() -> None:
+    live = event(intent(T0, kind="account_mode", mode="LIVE"))
+    events = [
+        live,
+        *held_then_closed("BTCUSDT", T0 + 1_000),
+        rules(T0 + 10_000, cooldown_ms=HOUR),
+        *held_then_closed("ETHUSDT", T0 + 20_000),
+    ]
+    assert cooldowns(events) == {
+        "BTCUSDT": T0 + 3_000 + RuleConfig().cooldown_ms,
+        "ETHUSDT": T0 + 22_000 + HOUR,
+    }
+
+
+def capture(tmp_path: Path, *records: dict[str, Any]) -> str:
+    path = tmp_path / "capture.jsonl"
+    path.write_bytes(b"\n".join(line(r) for r in records) + b"\n")
+    return str(path)
+
+
+def closed_btc(at: int) -> list[dict[str, Any]]:
+    opened = intent(
+        at,
+        kind="position_opened",
+        position_id="p-1",
+        category="linear",
+        symbol="BTCUSDT",
+        position_idx=0,
+        side="Buy",
+        qty="1",
+        mode="LIVE",
+    )
+    shown = position_frame(
+        at + 1_000, symbol="BTCUSDT", side="Buy", size="1", seq=1, updated_time=at + 1_000
+    )
+    flat = position_frame(
+        at + 2_000, symbol="BTCUSDT", side="", size="0", seq=2, updated_time=at + 2_000
+    )
+    return [intent(at, kind="account_mode", mode="LIVE"), opened, shown, flat]
+
+
+def test_can_open_answers_by_the_journals_rules_whatever_rules_file_it_is_given(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    long_cooldown = tmp_path / "rules.toml"
+    long_cooldown.write_text(f"cooldown_ms = {2 * HOUR}\n")
+    store = str(tmp_path / "journal.db")
+    assert (
+        main(
+            [
+                "--store",
+                store,
+                "--rules",
+                str(long_cooldown),
+                "ingest",
+                capture(tmp_path, *closed_btc(T0)),
+            ]
+        )
+        == 0
+    )
+    one_hour_later = str(T0 + 2_000 + HOUR)
+    ask = [
+        "can-open",
+        "--venue",
+        "bybit",
+        "--account",
+        "main",
+        "--symbol",
+        "BTCUSDT",
+        "--at",
+        one_hour_later,
+    ]
+    capsys.readouterr()
+
+    assert main(["--store", store, *ask]) == 1  # no --rules: still the journal's two hours
+    assert "cooldown on BTCUSDT" in capsys.readouterr().out
+
+
+def test_ingesting_with_the_rules_already_in_force_records_nothing_new(tmp_path: Path) -> None:
+    file = tmp_path / "rules.toml"
+    file.write_text("cooldown_ms = 60000\n")
+    store = str(tmp_path / "journal.db")
+    for name in ("a", "b"):
+        records = closed_btc(T0 if name == "a" else T0 + 10 * HOUR)
+        path = tmp_path / f"{name}.jsonl"
+        path.write_bytes(b"\n".join(line(r) for r in records) + b"\n")
+        assert main(["--store", store, "--rules", str(file), "ingest", str(path)]) == 0
+    with Journal.open(store) as journal:
+        changes = [e for _, e in journal.all_events() if isinstance(e, RulesSet)]
+        assert [c.rules.cooldown_ms for c in changes] == [60_000]
+        assert journal.rules_in_force() == RuleConfig(cooldown_ms=60_000)
+
+
+def rule_changes_in(store: str) -> list[int]:
+    with Journal.open(store) as journal:
+        return [e.rules.cooldown_ms for _, e in journal.all_events() if isinstance(e, RulesSet)]
+
+
+def wait_for(what: str, check: Any, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_a_worker_records_its_rules_file_and_every_change_of_it_without_a_restart(
+    tmp_path: Path,
+) -> None:
+    file = tmp_path / "rules.toml"
+    file.write_text("cooldown_ms = 60000\n")
+    store = str(tmp_path / "journal.db")
+    command = [sys.executable, "-m", "trueup.runners.cli", "--store", store, "--rules", str(file)]
+    worker = subprocess.Popen([*command, "worker", "--poll-ms", "20"], stderr=subprocess.PIPE)
+    try:
+        wait_for("the worker's rules", lambda: rule_changes_in(store) == [60_000])
+        file.write_text("cooldown_ms = 120000\n")
+        wait_for("the changed rules", lambda: rule_changes_in(store) == [60_000, 120_000])
+        file.write_text("cooldown_ms = nan\n")  # a typo: reported, the rules in force stay
+        os.kill(worker.pid, signal.SIGHUP)
+        time.sleep(0.5)
+        assert worker.poll() is None, "a broken rules file stopped the worker"
+        assert rule_changes_in(store) == [60_000, 120_000]
+    finally:
+        worker.terminate()
+        _, err = worker.communicate(timeout=10)
+    assert worker.returncode == 0, err.decode()
+    assert b"the rules in force stay" in err
