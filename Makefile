@@ -52,7 +52,7 @@ lint: $(INSTALLED) typecheck
 # mypy needs the installed names (trueup.domain ...) on disk: a tree of links gives it them.
 typecheck: $(INSTALLED)
 	@rm -rf build/typecheck && mkdir -p build/typecheck/trueup
-	@for d in domain projections adapters runners; do ln -s ../../../$$d build/typecheck/trueup/$$d; done
+	@for d in application domain projections adapters runners; do ln -s ../../../$$d build/typecheck/trueup/$$d; done
 	MYPYPATH=build/typecheck $(BIN)/mypy build/typecheck/trueup tests bench
 
 bench: $(INSTALLED)

@@ -19,7 +19,7 @@ from bench.stores import PostgresStore, SQLiteStore, postgres, scratch_sqlite
 from bench.workload import capture_lines, holding_lines
 from trueup.adapters.store import journal as journal_module
 from trueup.adapters.store.location import redact
-from trueup.runners.ingest import BATCH
+from trueup.application.ingest import BATCH
 
 INGEST_SQLITE_TARGET = 10_000.0  # inputs/s
 INGEST_POSTGRES_TARGET = 5_000.0  # inputs/s

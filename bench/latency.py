@@ -43,11 +43,11 @@ from bench.workload import ACCOUNT, JSON, Session
 from trueup.adapters.bybit import messages
 from trueup.adapters.capture import decode_line
 from trueup.adapters.store.journal import Journal
+from trueup.application.ingest import Ingestor
 from trueup.domain.emitted import PositionClosed
 from trueup.domain.events import InputEvent, InputRejected
 from trueup.domain.reconciler import Reconciler
 from trueup.projections.reconciliation import TRACKER, ReconciliationProjection
-from trueup.runners.ingest import Ingestor
 
 POLL_PERIOD_MS = 5_000.0  # the polling loop trueup replaces (DESIGN.md: every 5-10 s)
 REST_ROUND_TRIP_MS = 100.0  # assumed: one /v5/position/list call and the comparison

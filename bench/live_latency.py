@@ -51,6 +51,7 @@ from bench.stores import SQLiteStore, scratch_sqlite
 from trueup.adapters.bybit import messages as bybit_messages
 from trueup.adapters.bybit.live import BybitFeed
 from trueup.adapters.bybit.simulator import BybitSimulator
+from trueup.adapters.clock import wall_clock
 from trueup.adapters.feed import Feed
 from trueup.adapters.hyperliquid import messages as hyperliquid_messages
 from trueup.adapters.hyperliquid.live import HyperliquidFeed
@@ -61,7 +62,7 @@ from trueup.domain.events import InputEvent, LocalPositionClosed, PositionsRepor
 from trueup.domain.rules.config import RuleConfig
 from trueup.projections.reconciliation import TRACKER
 from trueup.runners.gc_policy import relaxed_gc
-from trueup.runners.live import LiveIngest, wall_clock
+from trueup.runners.live import LiveIngest
 
 KEY, SECRET = "bench-key-not-real", "bench-secret-not-real"
 ACCOUNT = "main"

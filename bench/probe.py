@@ -13,8 +13,8 @@ import orjson
 
 from bench.workload import ACCOUNT, VENUE, capture_lines
 from trueup.adapters.store.journal import Journal
+from trueup.application.ingest import Ingestor
 from trueup.domain.book import fold
-from trueup.runners.ingest import Ingestor
 
 Work = Callable[[Journal, int], int]
 

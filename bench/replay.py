@@ -16,13 +16,13 @@ from bench.report import Figure, Target, number
 from bench.timing import Stopwatch, rates, repeat
 from bench.workload import ACCOUNT, VENUE
 from trueup.adapters.store.journal import PAGE, Journal
+from trueup.application.ingest import Ingestor
 from trueup.domain.book import fold
 from trueup.domain.events import InputEvent
 from trueup.domain.keys import account_stream_id
 from trueup.projections.audit import Audit, audit
 from trueup.runners import output
 from trueup.runners.gc_policy import relaxed_gc
-from trueup.runners.ingest import Ingestor
 
 SYMBOL = "BTCUSDT"
 

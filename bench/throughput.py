@@ -14,7 +14,7 @@ from bench.stores import Store, baseline_recorder
 from bench.timing import Stopwatch, rates, repeat
 from bench.workload import bare_events, capture_lines
 from trueup.adapters.store.journal import Journal
-from trueup.runners.ingest import BATCH, Ingestor
+from trueup.application.ingest import BATCH, Ingestor
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
 

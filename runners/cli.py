@@ -9,8 +9,7 @@ import logging
 import os
 import signal
 import sys
-from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, TypeAlias
 
@@ -267,39 +266,30 @@ def _diagnose(journal: "Journal", args: argparse.Namespace) -> int:
 
 
 def _ingest(journal: "Journal", args: argparse.Namespace) -> int:
-    from trueup.projections.leased import LeasedProjection
-    from trueup.runners.ingest import Ingestor
+    from trueup.application.service import TrueupService
 
     _check_captures(args.files)
+    service = TrueupService(journal)
     if args.rules_file is not None:
-        from trueup.runners.live import wall_clock
-        from trueup.runners.rules_file import record_rules
-
-        record_rules(journal, args.rules_file.rules, str(args.rules_file.path), wall_clock())
-    projection = None if args.no_projections else LeasedProjection(journal)
-    emitted: Counter[str] = Counter()
-
-    def detect() -> None:
-        if projection is not None:
-            emitted.update(e.type for e in projection.catch_up())
-
-    ingestor = Ingestor(journal, after_flush=detect)
-    for path in args.files:
-        with _open_capture(path) as lines:
-            ingestor.ingest(lines)
-    count = ingestor.count
+        service.put_rules_in_force(args.rules_file.rules, str(args.rules_file.path))
+    report = service.ingest(_captures(args.files), detect=not args.no_projections)
     print(
-        f"ingested {count.lines} lines: {count.accepted} accepted, {count.rejected} rejected"
-        + (f" ({count.duplicates} already in the journal)" if count.duplicates else "")
-        + (f" ({count.blank} blank lines skipped)" if count.blank else "")
+        f"ingested {report.lines} lines: {report.accepted} accepted, {report.rejected} rejected"
+        + (f" ({report.duplicates} already in the journal)" if report.duplicates else "")
+        + (f" ({report.blank} blank lines skipped)" if report.blank else "")
     )
-    if emitted:
-        print("emitted " + ", ".join(f"{n} {kind}" for kind, n in sorted(emitted.items())))
-    if projection is not None:
-        if not projection.ever_held:
-            print("detection left to the process that runs the projections (it holds them)")
-        projection.release()
+    if report.emitted:
+        print("emitted " + ", ".join(f"{n} {kind}" for kind, n in report.emitted.items()))
+    if not report.detected_here:
+        print("detection left to the process that runs the projections (it holds them)")
     return EXIT_OK
+
+
+def _captures(paths: list[Path]) -> Iterator[Iterable[bytes]]:
+    """Each capture's lines in turn, the file open only while they are read."""
+    for path in paths:
+        with _open_capture(path) as lines:
+            yield lines
 
 
 def _check_captures(paths: list[Path]) -> None:
@@ -373,17 +363,11 @@ def _worker(journal: "Journal", args: argparse.Namespace) -> int:
 
 
 def _audit(journal: "Journal", args: argparse.Namespace) -> int:
-    from trueup.projections.audit import audit
+    from trueup.application.service import TrueupService
     from trueup.runners import output
 
-    events = journal.account_events(args.venue, args.account, args.symbol)
-    result = audit(
-        args.venue,
-        args.account,
-        events,
-        symbol=args.symbol,
-        position_idx=args.position_idx,
-        as_of=args.as_of,
+    result = TrueupService(journal).audit(
+        args.venue, args.account, args.symbol, position_idx=args.position_idx, as_of=args.as_of
     )
     keys = result.keys
     if not keys:
@@ -402,28 +386,18 @@ def _audit(journal: "Journal", args: argparse.Namespace) -> int:
 
 
 def _events(journal: "Journal", args: argparse.Namespace) -> int:
-    from trueup.adapters.store import codec
-    from trueup.domain.emitted import Emitted
+    from trueup.application.service import TrueupService
     from trueup.runners import output
 
-    for position, event in journal.all_events():
-        if args.type and event.type != args.type:
-            continue
-        if args.emitted and not isinstance(event, Emitted):
-            continue
-        symbols = (event.symbol,) if isinstance(event, Emitted) else event.symbols
-        symbols = tuple(s for s in symbols or () if s)
-        if args.json:
-            record = codec.as_json(event)
-            record["symbol"] = symbols[0] if len(symbols) == 1 else None
-            record["position"] = position
-            output.write_json(record)
-        else:
-            where = f"{event.venue}/{event.account}" if event.venue else "-"
-            when = output.moment(event.at)
-            detail = output.describe_emitted(event) if isinstance(event, Emitted) else ""
-            print(f"{position:>8}  {when}  {event.type:<22} {where}  {' '.join(symbols)}  {detail}")
-    return EXIT_OK
+    service = TrueupService(journal)
+    after = 0
+    while True:
+        page = service.events_after(after, type_=args.type, emitted_only=args.emitted)
+        for position, event in page.events:
+            output.print_event(position, event, as_json=args.json)
+        if not page.events:
+            return EXIT_OK
+        after = page.next_after
 
 
 if __name__ == "__main__":

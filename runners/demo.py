@@ -16,6 +16,7 @@ from trueup.adapters.bybit.live import BybitFeed
 from trueup.adapters.bybit.messages import capture_intent
 from trueup.adapters.bybit.scenario import ScenarioError, Step, run_step
 from trueup.adapters.bybit.simulator import BybitSimulator
+from trueup.adapters.clock import wall_clock
 from trueup.adapters.hyperliquid.live import HyperliquidFeed
 from trueup.adapters.hyperliquid.simulator import HyperliquidSimulator
 from trueup.adapters.store.journal import Journal
@@ -32,7 +33,7 @@ from trueup.runners.demo_scenario import (
     Wait,
     load_demo,
 )
-from trueup.runners.live import LiveIngest, wall_clock
+from trueup.runners.live import LiveIngest
 from trueup.runners.usage import UsageError
 
 BYBIT_ACCOUNT = "main"

@@ -8,7 +8,6 @@ catch up. Clock ticks are appended too, so rules that wait on time fire live as 
 import logging
 import queue
 import threading
-import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
@@ -17,19 +16,16 @@ from typing import BinaryIO
 import orjson
 
 from trueup.adapters import rule_changes
+from trueup.adapters.clock import wall_clock
 from trueup.adapters.feed import Clock, Feed, Record
 from trueup.adapters.store.journal import Journal
+from trueup.application.ingest import Ingestor
 from trueup.domain.emitted import Emitted
 from trueup.domain.rules.config import RuleConfig
 from trueup.projections.leased import LeasedProjection
-from trueup.runners.ingest import Ingestor
 from trueup.runners.rules_file import RulesFile
 
 log = logging.getLogger("trueup.run")
-
-
-def wall_clock() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class LiveIngest:

@@ -6,7 +6,9 @@ from typing import Any, TextIO
 
 import orjson
 
+from trueup.adapters.store import codec
 from trueup.domain.emitted import Emitted
+from trueup.domain.events import InputEvent
 from trueup.projections.audit import JSON, Audit, TimelineEntry
 
 # What matters most in each emitted event, in the order people read it.
@@ -146,3 +148,20 @@ def describe_emitted(event: Emitted) -> str:
 def _account(venue: str, account: str) -> str:
     # A Hyperliquid account is a 42-character address: its start tells it apart.
     return f"{venue}/{account[:10]}"
+
+
+def print_event(position: int, event: InputEvent | Emitted, *, as_json: bool) -> None:
+    """One stored event on a line: for programs every field, for people the gist."""
+    symbols = (event.symbol,) if isinstance(event, Emitted) else event.symbols
+    named = tuple(s for s in symbols or () if s)
+    if as_json:
+        record = codec.as_json(event)
+        record["symbol"] = named[0] if len(named) == 1 else None
+        record["position"] = position
+        write_json(record)
+        return
+    where = f"{event.venue}/{event.account}" if event.venue else "-"
+    detail = describe_emitted(event) if isinstance(event, Emitted) else ""
+    print(
+        f"{position:>8}  {moment(event.at)}  {event.type:<22} {where}  {' '.join(named)}  {detail}"
+    )

@@ -1,16 +1,11 @@
-"""The ``--rules`` file of a long-running process: read again when it changes or on SIGHUP,
-and recorded in the journal whenever the rules it gives differ from those in force."""
+"""The ``--rules`` file of a long-running process, read again when it changes or on SIGHUP;
+its runner puts each new set of rules in force (TrueupService.put_rules_in_force)."""
 
 import logging
 import os
 import threading
 from pathlib import Path
 
-import orjson
-
-from trueup.adapters import rule_changes
-from trueup.adapters.capture import decode_line
-from trueup.adapters.store.journal import Journal
 from trueup.domain.rules.config import RuleConfig
 from trueup.runners.settings import load_rules
 from trueup.runners.usage import UsageError
@@ -50,15 +45,6 @@ class RulesFile:
             return None
         self.rules = rules
         return rules
-
-
-def record_rules(journal: Journal, rules: RuleConfig, source: str, at: int) -> bool:
-    """Put ``rules`` in force from now on, unless they already are; True if recorded."""
-    if journal.rules_in_force() == rules:
-        return False
-    journal.append([decode_line(orjson.dumps(rule_changes.record(at, rules, source)))])
-    log.info("rules from %s recorded in the journal", source)
-    return True
 
 
 def _stamp(path: Path) -> Stamp:

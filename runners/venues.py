@@ -27,7 +27,7 @@ def _secret(name: str) -> str:
 
 def bybit(args: argparse.Namespace) -> Feed:
     from trueup.adapters.bybit.live import BybitFeed
-    from trueup.runners.live import wall_clock
+    from trueup.adapters.clock import wall_clock
 
     return BybitFeed(
         args.account,
@@ -40,8 +40,8 @@ def bybit(args: argparse.Namespace) -> Feed:
 
 
 def hyperliquid(args: argparse.Namespace) -> Feed:
+    from trueup.adapters.clock import wall_clock
     from trueup.adapters.hyperliquid.live import HyperliquidFeed
-    from trueup.runners.live import wall_clock
 
     # A Hyperliquid account is its address: public, no key needed to read it.
     if not _ADDRESS.fullmatch(args.account):

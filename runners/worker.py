@@ -11,9 +11,9 @@ import threading
 from types import FrameType
 
 from trueup.adapters.store.journal import PAGE, Journal
+from trueup.application.service import TrueupService
 from trueup.projections.leased import LeasedProjection
-from trueup.runners.live import wall_clock
-from trueup.runners.rules_file import RulesFile, record_rules
+from trueup.runners.rules_file import RulesFile
 
 log = logging.getLogger("trueup.worker")
 
@@ -34,12 +34,13 @@ def run_worker(
     leased = LeasedProjection(journal)
     emitted = 0
     standing_by = False
+    service = TrueupService(journal)
     if rules_file is not None:
-        record_rules(journal, rules_file.rules, str(rules_file.path), wall_clock())
+        service.put_rules_in_force(rules_file.rules, str(rules_file.path))
     while not stop.is_set():
         changed = rules_file.changed() if rules_file is not None else None
         if changed is not None and rules_file is not None:
-            record_rules(journal, changed, str(rules_file.path), wall_clock())
+            service.put_rules_in_force(changed, str(rules_file.path))
         found = leased.catch_up(batch)
         if found:
             emitted += len(found)

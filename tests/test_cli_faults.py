@@ -134,7 +134,7 @@ def test_rules_at_the_edges_of_their_domains_are_taken(
         'drift_threshold_pct = "2.5"\ncooldown_ms = 0\norder_timeout_ms = 3_153_600_000_000\n'
     )
 
-    assert main(["--store", store, "--rules", str(rules), "positions"]) == 0
+    assert main(["--store", store, "--rules", str(rules), "ingest", "/dev/null"]) == 0
     assert capfd.readouterr().err == ""
 
 

@@ -12,9 +12,9 @@ from tests.inputs import line
 from tests.scenarios import busy_session
 from trueup.adapters.store.journal import Journal
 from trueup.adapters.store.lease import FileLease, Lease
+from trueup.application.ingest import Ingestor
 from trueup.projections.leased import LeasedProjection
 from trueup.projections.reconciliation import TRACKER, LeaseLost, ReconciliationProjection
-from trueup.runners.ingest import Ingestor
 
 HOLD = """
 import sys, time

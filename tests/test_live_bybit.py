@@ -13,9 +13,9 @@ from trueup.adapters.bybit import messages
 from trueup.adapters.bybit.exchange_book import ExchangeBook
 from trueup.adapters.bybit.live import BybitFeed
 from trueup.adapters.bybit.simulator import BybitSimulator
+from trueup.adapters.clock import wall_clock
 from trueup.adapters.store.journal import Journal
 from trueup.projections.reconciliation import replay
-from trueup.runners.live import wall_clock
 
 KEY, SECRET = "test-key-not-real", "test-secret-not-real"
 

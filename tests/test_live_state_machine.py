@@ -13,11 +13,11 @@ from tests.live_harness import live_ingest, wait_for
 from trueup.adapters.bybit.exchange_book import ExchangeBook
 from trueup.adapters.bybit.live import BybitFeed
 from trueup.adapters.bybit.simulator import BybitSimulator
+from trueup.adapters.clock import wall_clock
 from trueup.adapters.hyperliquid.live import HyperliquidFeed
 from trueup.adapters.hyperliquid.simulator import HyperliquidSimulator
 from trueup.adapters.store.journal import Journal
 from trueup.projections.reconciliation import replay
-from trueup.runners.live import wall_clock
 
 USER = "0x5e9ee1089755c3435139848e47e6635505d5a13a"
 COINS = ("BTC", "ETH", "SOL")

@@ -36,10 +36,10 @@ from trueup.adapters.store.location import StoreError
 from trueup.adapters.store.redaction import redact
 from trueup.adapters.testing import postgres
 from trueup.adapters.testing.postgres import fresh_database
+from trueup.application.ingest import Ingestor
 from trueup.domain.keys import account_stream_id
 from trueup.projections.reconciliation import TRACKER, ReconciliationProjection
 from trueup.runners.cli import main
-from trueup.runners.ingest import Ingestor
 
 RACERS = 8
 SECRET = "s3cr3t-Pw"

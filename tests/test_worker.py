@@ -9,9 +9,9 @@ from tests.inputs import line
 from tests.scenarios import busy_session
 from trueup.adapters.store import codec
 from trueup.adapters.store.journal import Journal
+from trueup.application.ingest import Ingestor
 from trueup.domain.emitted import Emitted
 from trueup.projections.reconciliation import TRACKER, ReconciliationProjection
-from trueup.runners.ingest import Ingestor
 
 INPUTS = 6_000
 KILLS = 6

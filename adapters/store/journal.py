@@ -8,6 +8,8 @@ Every operation waits out a busy or unreachable store (see retrying.py): that un
 also what makes retrying an append safe when its first try may have been stored.
 """
 
+import random
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -30,6 +32,9 @@ from trueup.domain.keys import account_stream_id, rules_stream_id
 from trueup.domain.rules.config import RuleConfig
 
 MARKER_TOPIC = "trueup.input-marker"
+# Writers racing for one stream (two ingests sharing the clock stream, say) lose a round
+# now and then; this many losses in a row means something else is wrong.
+APPEND_RACES = 50
 TRANSACTION_BYTES = 256 * 1024
 _INPUT_TOPICS = frozenset(codec.TOPICS.values())
 PAGE = 2000
@@ -139,17 +144,19 @@ class Journal:
     def _append_chunk(self, events: list[InputEvent]) -> int:
         """Store inputs in one transaction; returns how many were new."""
         pending = events
-        for _ in range(3):
+        for attempt in range(APPEND_RACES):
             if not pending:
                 break
             try:
                 self._retrying(partial(self._insert, pending))
             except IntegrityError:
                 # Someone stored some of these first (a repeated capture, another writer, or
-                # our own try whose reply an outage lost): drop what is already in, re-read
-                # the stream heads, and try again.
+                # our own try whose reply an outage lost), or took the stream version we
+                # meant to take: drop what is already in, re-read the stream heads, and try
+                # again after a pause that grows, so racing writers fall out of step.
                 self._heads.clear()
                 pending = self._retrying(partial(self._not_stored, pending))
+                time.sleep(random.uniform(0, 0.002 * 2 ** min(attempt, 7)))
                 continue
             return len(pending)
         if pending:

@@ -17,12 +17,12 @@ from tests.fuzz.reads import targets
 from trueup.adapters.capture import decode_line
 from trueup.adapters.store import codec
 from trueup.adapters.store.journal import Journal
+from trueup.application.ingest import IngestCount, Ingestor
 from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent
 from trueup.domain.reconciler import reconcile
 from trueup.projections.reconciliation import ReconciliationProjection
 from trueup.runners.cli import main
-from trueup.runners.ingest import IngestCount, Ingestor
 
 ANSWERS = (0, 1, 2)  # yes, no, bad usage: anything else from a read command is a crash
 

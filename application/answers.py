@@ -1,0 +1,84 @@
+"""What the use cases answer: plain, typed values an entry point renders as it likes."""
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+JSON = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class CanOpenAnswer:
+    """May the trading system open ``symbol`` now? Every reason against, and notes."""
+
+    venue: str
+    account: str
+    symbol: str
+    allowed: bool
+    reasons: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def as_json(self) -> JSON:
+        return {"allowed": self.allowed, "reasons": self.reasons, "notes": self.notes}
+
+
+@dataclass(frozen=True, slots=True)
+class IngestReport:
+    """What an ingest did with its lines, and what the detectors emitted meanwhile."""
+
+    accepted: int
+    rejected: int
+    duplicates: int
+    blank: int
+    emitted: dict[str, int]
+    # False when another process holds the projections: it detects, not this one.
+    detected_here: bool
+
+    @property
+    def lines(self) -> int:
+        return self.accepted + self.rejected
+
+
+@dataclass(frozen=True, slots=True)
+class StaleRecord:
+    """A local position the exchange does not back, and whether it holds its key at all."""
+
+    venue: str
+    account: str
+    position_id: str
+    reason: str
+    exchange_holds_key: bool
+
+
+class Cleanup(Enum):
+    """Which stale records an operator closes."""
+
+    NONE = "dry-run"  # list them only
+    NOT_ON_EXCHANGE = "check-exchange"  # those the exchange holds nothing for: STALE_CLEANUP
+    ALL = "force"  # every one: MANUAL_CLEANUP
+
+    @property
+    def exit_reason(self) -> str:
+        return "MANUAL_CLEANUP" if self is Cleanup.ALL else "STALE_CLEANUP"
+
+
+@dataclass(frozen=True, slots=True)
+class CleanupReport:
+    stale: list[StaleRecord]
+    closed: list[StaleRecord]
+    exit_reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnosis:
+    """Everything that bears on one symbol of one account now."""
+
+    report: JSON
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    """Stored events after a journal position, with the position to ask from next."""
+
+    events: list[tuple[int, Any]]
+    next_after: int

@@ -1,0 +1,269 @@
+"""The use cases: putting inputs in, recording operator actions, and every answer trueup gives.
+
+Each takes typed arguments and returns a typed answer from trueup.application.answers; the
+entry points (the CLI, and next HTTP and NATS) only translate to and from them.
+"""
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import orjson
+
+from trueup.adapters import rule_changes
+from trueup.adapters.capture import decode_line
+from trueup.adapters.clock import wall_clock
+from trueup.adapters.feed import Clock
+from trueup.adapters.store import codec
+from trueup.adapters.store.journal import PAGE, Journal
+from trueup.application.answers import (
+    JSON,
+    CanOpenAnswer,
+    Cleanup,
+    CleanupReport,
+    Diagnosis,
+    EventPage,
+    IngestReport,
+    StaleRecord,
+)
+from trueup.application.ingest import Ingestor
+from trueup.domain.emitted import Emitted
+from trueup.domain.events import InputRejected
+from trueup.domain.reconciler import Reconciler
+from trueup.domain.rules.can_open import can_open
+from trueup.domain.rules.config import RuleConfig
+from trueup.domain.rules.findings import open_findings, stale_positions
+from trueup.projections.audit import Audit, audit, position_state
+from trueup.projections.leased import LeasedProjection
+from trueup.projections.positions import position_rows
+from trueup.projections.reconciliation import replay
+
+
+class TrueupService:
+    """trueup's use cases over one journal."""
+
+    def __init__(self, journal: Journal, clock: Clock = wall_clock) -> None:
+        self.journal = journal
+        self.clock = clock
+
+    # --- putting inputs in --------------------------------------------------------------------
+
+    def ingest(self, captures: Iterable[Iterable[bytes]], *, detect: bool = True) -> IngestReport:
+        """Append capture lines; the detectors run as they go in while this process holds
+        the projections, else the process that holds them does."""
+        projection = LeasedProjection(self.journal) if detect else None
+        emitted: Counter[str] = Counter()
+
+        def run_detectors() -> None:
+            if projection is not None:
+                emitted.update(e.type for e in projection.catch_up())
+
+        ingestor = Ingestor(self.journal, after_flush=run_detectors)
+        try:
+            for lines in captures:
+                ingestor.ingest(lines)
+        finally:
+            if projection is not None:
+                projection.release()
+        count = ingestor.count
+        return IngestReport(
+            accepted=count.accepted,
+            rejected=count.rejected,
+            duplicates=count.duplicates,
+            blank=count.blank,
+            emitted=dict(sorted(emitted.items())),
+            detected_here=projection is None or projection.ever_held,
+        )
+
+    def put_rules_in_force(self, rules: RuleConfig, source: str) -> bool:
+        """Record ``rules`` as in force from now on, unless they already are."""
+        if self.journal.rules_in_force() == rules:
+            return False
+        record = rule_changes.record(self.clock(), rules, source)
+        self.journal.append([decode_line(orjson.dumps(record))])
+        return True
+
+    def stale_records(self) -> list[StaleRecord]:
+        """Every open local position the exchange does not back, in account order."""
+        reconciler = replay(self.journal)
+        found: list[StaleRecord] = []
+        for (venue, account), book in sorted(reconciler.books.items()):
+            memory = reconciler.memories[(venue, account)]
+            for position_id, why in stale_positions(book, memory):
+                local = book.local_position(position_id)
+                assert local is not None
+                held = book.positions[local.key].exchange_qty != 0
+                found.append(StaleRecord(venue, account, position_id, why, held))
+        return found
+
+    def clean_stale(
+        self,
+        how: Cleanup,
+        operator: str,
+        *,
+        at: int | None = None,
+        confirm: Callable[[list[StaleRecord]], bool] = lambda _: True,
+        listed: Callable[[list[StaleRecord]], object] = lambda _: None,
+    ) -> CleanupReport:
+        """Close stale local records as ``operator``; each close is an operator input, so an
+        audit shows who cleaned what. ``listed`` is shown them all first, and ``confirm``
+        asked before closing any: it may say no."""
+        stale = self.stale_records()
+        listed(stale)
+        chosen = {
+            Cleanup.NONE: [],
+            Cleanup.NOT_ON_EXCHANGE: [r for r in stale if not r.exchange_holds_key],
+            Cleanup.ALL: stale,
+        }[how]
+        if chosen and not confirm(chosen):
+            chosen = []
+        at = self.clock() if at is None else at
+        lines = [
+            orjson.dumps(_clean_line(record, how.exit_reason, operator, at)) for record in chosen
+        ]
+        if lines:
+            self.ingest([lines])
+        return CleanupReport(stale=stale, closed=chosen, exit_reason=how.exit_reason)
+
+    # --- answers ------------------------------------------------------------------------------
+
+    def can_open(
+        self,
+        venue: str,
+        account: str,
+        symbol: str,
+        *,
+        side: str | None = None,
+        timeframe: str | None = None,
+        at: int | None = None,
+    ) -> CanOpenAnswer:
+        """Yes only if trueup can vouch for it: every reason against, never just the first."""
+        reconciler = replay(self.journal)
+        return self._can_open(
+            reconciler, venue, account, symbol, side=side, timeframe=timeframe, at=at
+        )
+
+    def _can_open(
+        self,
+        reconciler: Reconciler,
+        venue: str,
+        account: str,
+        symbol: str,
+        *,
+        side: str | None,
+        timeframe: str | None,
+        at: int | None,
+    ) -> CanOpenAnswer:
+        book, memory = reconciler.book(venue, account), reconciler.memory(venue, account)
+        now = self.clock() if at is None else at
+        verdict = can_open(book, memory, symbol, now, side=side, timeframe=timeframe)
+        if self.journal.unknown_inputs:
+            # What those inputs said is unknown, so no answer built without them is vouched for.
+            verdict = verdict.blocked(
+                f"the journal holds {self.journal.unknown_inputs} input(s) of types this "
+                "trueup cannot read (written by a newer trueup?): upgrade trueup"
+            )
+        return CanOpenAnswer(
+            venue, account, symbol, verdict.allowed, verdict.reasons, verdict.notes
+        )
+
+    def positions(self) -> list[JSON]:
+        """Every reconciled key either side has held: local beside exchange, with findings."""
+        return position_rows(replay(self.journal))
+
+    def diagnose(
+        self, venue: str, account: str, symbol: str, *, last: int = 20, at: int | None = None
+    ) -> Diagnosis:
+        """Everything that bears on ``symbol`` now: state, findings, cooldown, the verdict,
+        and the last ``last`` emitted events and rejected inputs of the account."""
+        reconciler = replay(self.journal)
+        book, memory = reconciler.book(venue, account), reconciler.memory(venue, account)
+        emitted: list[Emitted] = []
+        rejected: list[InputRejected] = []
+        for _, event in self.journal.all_events():
+            if (event.venue, event.account) != (venue, account):
+                continue
+            if isinstance(event, Emitted) and event.symbol in (symbol, None):
+                emitted.append(event)
+            elif isinstance(event, InputRejected):
+                rejected.append(event)
+        verdict = self._can_open(
+            reconciler, venue, account, symbol, side=None, timeframe=None, at=at
+        )
+        report = {
+            "symbol": symbol,
+            "positions": [
+                {
+                    "position_idx": key.position_idx,
+                    "state": position_state(book, book.positions[key]),
+                    "findings": open_findings(book, memory, reconciler.config, key),
+                }
+                for key in sorted(book.positions)
+                if key.symbol == symbol
+            ],
+            "cooldown_until": memory.cooldowns.get(symbol),
+            "can_open": verdict.as_json(),
+            "emitted": [codec.as_json(e) for e in _last(emitted, last)],
+            "rejected_inputs": [
+                {"at": r.at, "reason": r.reason, "endpoint": r.endpoint}
+                for r in _last(rejected, last)
+            ],
+        }
+        return Diagnosis(report)
+
+    def audit(
+        self,
+        venue: str,
+        account: str,
+        symbol: str,
+        *,
+        position_idx: int | None = None,
+        as_of: int | None = None,
+    ) -> Audit:
+        """How the position came to be what it is: every input that changed it, and its
+        state as of ``as_of`` (now when None)."""
+        events = self.journal.account_events(venue, account, symbol)
+        return audit(venue, account, events, symbol=symbol, position_idx=position_idx, as_of=as_of)
+
+    def events_after(
+        self,
+        after: int = 0,
+        *,
+        type_: str | None = None,
+        emitted_only: bool = False,
+        limit: int = PAGE,
+    ) -> EventPage:
+        """Up to ``limit`` stored events after journal position ``after``, inputs and emitted
+        alike unless ``emitted_only``, of ``type_`` if given; ask again from ``next_after``."""
+        found: list[tuple[int, Any]] = []
+        position = after
+        for position, event in self.journal.all_events(after):
+            if type_ is not None and event.type != type_:
+                continue
+            if emitted_only and not isinstance(event, Emitted):
+                continue
+            found.append((position, event))
+            if len(found) >= limit:
+                break
+        return EventPage(found, position)
+
+
+def _clean_line(record: StaleRecord, exit_reason: str, operator: str, at: int) -> JSON:
+    action = {
+        "action": "clean_position",
+        "position_id": record.position_id,
+        "exit_reason": exit_reason,
+        "operator": operator,
+    }
+    return {
+        "at": at,
+        "venue": record.venue,
+        "account": record.account,
+        "channel": "operator",
+        "data": action,
+    }
+
+
+def _last(items: list[Any], n: int) -> list[Any]:
+    """The last ``n`` items: none for 0, where ``items[-0:]`` would give them all."""
+    return items[max(len(items) - n, 0) :]

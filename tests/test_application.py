@@ -1,0 +1,122 @@
+"""The application layer: every use case takes typed arguments and gives a typed answer,
+with no argparse and no printing, so the CLI, HTTP and NATS can all stand on it."""
+
+from pathlib import Path
+
+import pytest
+
+from tests.inputs import T0, intent, line, position_frame
+from tests.scenarios import busy_session
+from trueup.adapters.store.journal import Journal
+from trueup.application.answers import CanOpenAnswer, Cleanup, StaleRecord
+from trueup.application.service import TrueupService
+from trueup.domain.emitted import Emitted
+from trueup.domain.rules.config import RuleConfig
+
+
+@pytest.fixture
+def service(journal: Journal) -> TrueupService:
+    return TrueupService(journal, clock=lambda: T0 + 60_000)
+
+
+def held_btc() -> list[bytes]:
+    opened = intent(
+        T0 + 1_000,
+        kind="position_opened",
+        position_id="p-1",
+        category="linear",
+        symbol="BTCUSDT",
+        position_idx=0,
+        side="Buy",
+        qty="0.3",
+        mode="LIVE",
+    )
+    shown = position_frame(
+        T0 + 2_000, symbol="BTCUSDT", side="Buy", size="0.3", seq=1, updated_time=T0 + 2_000
+    )
+    return [line(intent(T0, kind="account_mode", mode="LIVE")), line(opened), line(shown)]
+
+
+def paper_leftover() -> list[bytes]:
+    opened = intent(
+        T0 + 3_000,
+        kind="position_opened",
+        position_id="p-paper",
+        category="linear",
+        symbol="SOLUSDT",
+        position_idx=0,
+        side="Buy",
+        qty="5",
+        mode="PAPER",
+    )
+    return [line(opened), line({"at": T0 + 10_000, "channel": "clock"})]
+
+
+def test_ingest_reports_its_counts_and_what_the_detectors_emitted(service: TrueupService) -> None:
+    report = service.ingest([held_btc(), [b"", b"not json"]])
+    assert (report.accepted, report.rejected, report.blank, report.lines) == (3, 1, 1, 4)
+    assert report.detected_here
+    again = service.ingest([held_btc()])
+    assert again.duplicates == 3
+
+
+def test_can_open_answers_no_with_every_reason_while_the_exchange_holds_it(
+    service: TrueupService,
+) -> None:
+    service.ingest([held_btc()])
+    answer = service.can_open("bybit", "main", "BTCUSDT")
+    assert isinstance(answer, CanOpenAnswer)
+    assert not answer.allowed
+    assert any("the exchange holds Buy 0.3 BTCUSDT" in r for r in answer.reasons)
+    assert service.can_open("bybit", "main", "ETHUSDT").allowed
+
+
+def test_a_declined_cleanup_closes_nothing_and_a_confirmed_one_is_in_the_audit(
+    service: TrueupService,
+) -> None:
+    service.ingest([held_btc(), paper_leftover()])
+    seen: list[list[StaleRecord]] = []
+
+    def decline(stale: list[StaleRecord]) -> bool:
+        seen.append(stale)
+        return False
+
+    declined = service.clean_stale(Cleanup.ALL, "alice", confirm=decline)
+    assert [r.position_id for r in declined.stale] == ["p-paper"]
+    assert declined.closed == [] and len(seen) == 1
+    done = service.clean_stale(Cleanup.NOT_ON_EXCHANGE, "alice")
+    assert [r.position_id for r in done.closed] == ["p-paper"]
+    assert done.exit_reason == "STALE_CLEANUP"
+    assert service.stale_records() == []
+    history = service.audit("bybit", "main", "SOLUSDT")
+    assert [e.type for e in history.timeline][-1] == "LocalPositionCleaned"
+
+
+def test_events_after_a_cursor_page_through_the_journal_once_each_in_order(
+    service: TrueupService, tmp_path: Path
+) -> None:
+    service.ingest([[line(r) for r in busy_session(600)]])
+    everything = [position for position, _ in service.journal.all_events()]
+    seen: list[int] = []
+    after = 0
+    while page := service.events_after(after, limit=100).events:
+        seen += [position for position, _ in page]
+        after = service.events_after(after, limit=100).next_after
+    assert seen == everything
+    emitted = service.events_after(0, emitted_only=True, limit=10_000).events
+    assert emitted and all(isinstance(e, Emitted) for _, e in emitted)
+
+
+def test_rules_are_put_in_force_once(service: TrueupService) -> None:
+    rules = RuleConfig(cooldown_ms=60_000)
+    assert service.put_rules_in_force(rules, "test")
+    assert not service.put_rules_in_force(rules, "test")
+    assert service.journal.rules_in_force() == rules
+
+
+def test_a_diagnosis_gathers_state_findings_and_the_verdict(service: TrueupService) -> None:
+    service.ingest([held_btc()])
+    report = service.diagnose("bybit", "main", "BTCUSDT", last=5).report
+    assert report["symbol"] == "BTCUSDT"
+    assert report["can_open"]["allowed"] is False
+    assert report["positions"][0]["state"]["exchange"]["size"] == "0.3"
