@@ -82,6 +82,9 @@ def _decode_fields(envelope: Envelope, parsed: object) -> InputEvent:
     envelope = envelope._replace(at=fields.instant("at"))
     channel = fields.choice("channel", CHANNELS)
     if channel == "clock":
+        # Time passing for one account, or (a tick naming none) for every account.
+        if fields.has("venue") or fields.has("account"):
+            envelope = envelope._replace(venue=fields.text("venue"), account=fields.text("account"))
         return ClockTicked(**envelope.header())
     if channel == "rules":
         return rule_changes.decode(envelope, fields)

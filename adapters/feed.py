@@ -10,6 +10,9 @@ Clock = Callable[[], int]  # epoch milliseconds
 
 
 class Feed(Protocol):
+    venue: str
+    account: str
+
     def start(self, sink: Sink) -> None:
         """Connect and begin handing records to ``sink``; returns at once."""
 

@@ -283,7 +283,10 @@ class InputRejected(InputEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ClockTicked(InputEvent):
-    """Time passing, as data: the runner appends these so time-based rules replay exactly."""
+    """Time passing, as data: the runner appends these so time-based rules replay exactly.
+
+    A tick names the account it is for (``trueup run`` ticks for its own); one with no venue
+    and account, as older captures have, is for every account."""
 
     type: ClassVar[str] = "ClockTicked"
 

@@ -68,8 +68,14 @@ class Reconciler:
             self._set_rules(event.rules)
             return []
         if isinstance(event, ClockTicked):
-            # Time passing concerns every account.
-            return [e for account in sorted(self.books) for e in self._timers(account, cause)]
+            # A tick for one account runs its timers; one naming no account, everyone's.
+            accounts = [(event.venue, event.account)] if event.venue else sorted(self.books)
+            return [
+                e
+                for account in accounts
+                if account in self.books
+                for e in self._timers(account, cause)
+            ]
         if isinstance(event, InputRejected):
             if event.venue:
                 self.book(event.venue, event.account).apply(event)

@@ -42,6 +42,7 @@ class LiveIngest:
         tick_ms: int = 1_000,
         clock: Clock = wall_clock,
         on_emitted: Callable[[Emitted], object] | None = None,
+        ticks_for: tuple[str, str] | None = None,
     ) -> None:
         # In process only while this process holds the projections' lease; the rules it
         # applies are those recorded in the journal.
@@ -53,6 +54,8 @@ class LiveIngest:
         self.inbox: queue.Queue[Record] = queue.Queue()
         self.on_emitted = on_emitted
         self.rules_file = rules_file
+        # Clock ticks for this (venue, account) alone; None: for every account (the demo's).
+        self.ticks_for = ticks_for
         # ``config`` (or the file's rules) is put in force first, if it is not already.
         rules = rules_file.rules if rules_file is not None else config
         if rules is not None and journal.rules_in_force() != rules:
@@ -84,7 +87,7 @@ class LiveIngest:
             except queue.Empty:
                 pass
             if self.clock() >= next_tick:
-                self._write({"at": self.clock(), "channel": "clock"})
+                self._write(self._tick())
                 next_tick = self.clock() + self.tick_ms
                 wrote = True
             changed = self.rules_file.changed() if self.rules_file is not None else None
@@ -93,6 +96,12 @@ class LiveIngest:
                 wrote = True
             if wrote:
                 self.ingestor.flush()
+
+    def _tick(self) -> Record:
+        tick: Record = {"at": self.clock(), "channel": "clock"}
+        if self.ticks_for is not None:
+            tick["venue"], tick["account"] = self.ticks_for
+        return tick
 
     def _write(self, record: Record) -> None:
         line = orjson.dumps(record)
@@ -127,6 +136,7 @@ def run_live(
             projections=projections,
             record=record,
             tick_ms=tick_ms,
+            ticks_for=(feed.venue, feed.account),
         )
         feed.start(live.put)
         try:

@@ -17,6 +17,8 @@ from trueup.runners.live import run_live
 class ScriptedFeed:
     """A feed that hands over a fixed list of records from its own thread."""
 
+    venue, account = "bybit", "main"
+
     def __init__(self, records: list[Record]) -> None:
         self.records = records
         self.thread: threading.Thread | None = None

@@ -476,3 +476,18 @@ def test_a_resting_limit_entry_is_not_a_stale_position() -> None:
         event(position_snapshot(T0 + 9_000)),
     ]
     assert "STALE_POSITION" not in types(reconcile(events, RuleConfig(order_timeout_ms=60_000)))
+
+
+def test_a_tick_for_one_account_runs_only_that_accounts_timers() -> None:
+    def untracked_on(account: str) -> InputEvent:
+        frame = position_frame(
+            T0 + 1_000, symbol="BTCUSDT", side="Buy", size="1", seq=1, updated_time=T0 + 1_000
+        )
+        return event({**frame, "account": account})
+
+    tick = event({"at": T0 + 10_000, "channel": "clock", "venue": "bybit", "account": "alice"})
+    emitted = reconcile([untracked_on("alice"), untracked_on("bob"), tick])
+    assert [(e.type, e.account) for e in emitted] == [("UNTRACKED_POSITION", "alice")]
+    everyone = event({"at": T0 + 10_000, "channel": "clock"})
+    emitted = reconcile([untracked_on("alice"), untracked_on("bob"), everyone])
+    assert sorted(e.account for e in emitted) == ["alice", "bob"]

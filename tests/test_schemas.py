@@ -583,6 +583,7 @@ def more_inputs() -> list[JSON]:
             1762199400006, "bybit", "main", stream="private", reason="stream closed", attempt=1
         ),
         rule_changes.record(1762199400007, RuleConfig(cooldown_ms=60_000), "rules.toml"),
+        {"at": 1762199400008, "venue": "bybit", "account": "main", "channel": "clock"},
     ]
 
 
