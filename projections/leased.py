@@ -51,5 +51,8 @@ class LeasedProjection:
         return 0 if self.projection is None else self.projection.position
 
     def release(self) -> None:
+        """Let the lease go, snapshotting first so whoever takes over starts from here."""
+        if self.projection is not None:
+            self.projection.checkpoint()
         self.projection = None
         self.lease.release()

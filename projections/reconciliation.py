@@ -1,21 +1,27 @@
 """The reconciliation projection: runs the rules over the journal, each input exactly once.
 
-What it emits is stored with its tracking position in one transaction. Its state is
-never stored: on start it replays the inputs it had already processed (emitting nothing),
-which rebuilds exactly the state it had, because the rules are pure.
+What it emits is stored with its tracking position in one transaction. Every
+SNAPSHOT_EVERY inputs, and when it stops cleanly, it snapshots its state; on start it loads
+the last snapshot and replays the inputs after it that it had already processed (emitting
+nothing), which rebuilds exactly the state it had, because the rules are pure.
 """
 
 from collections.abc import Iterable
 
 from eventsourcing.persistence import IntegrityError
 
+from trueup.adapters.store import snapshots
 from trueup.adapters.store.journal import PAGE, Journal
 from trueup.adapters.store.lease import Lease
+from trueup.adapters.store.snapshots import Snapshot
 from trueup.domain.emitted import Emitted
 from trueup.domain.reconciler import Reconciler
 from trueup.domain.rules.config import RuleConfig
 
 TRACKER = "reconciler"
+# Inputs between snapshots: a restart replays at most about this many (plus what came since
+# the last, if it stopped uncleanly).
+SNAPSHOT_EVERY = 10_000
 
 
 class ReconciliationProjection:
@@ -32,16 +38,21 @@ class ReconciliationProjection:
         self.tracker = tracker
         # When given, every write is preceded by a check that this process still holds it.
         self.lease = lease
-        self.reconciler = Reconciler(config)
-        self.position = 0
-        self._rebuild()
+        tracked = self.journal.tracked_position(tracker)
+        start = last_snapshot(journal, tracker, upto=tracked)
+        self.reconciler = start.reconciler if start else Reconciler(config)
+        self.position = start.position if start else 0
+        self.rebuilt_from = self.position
+        self.position = _apply_upto(journal, self.reconciler, self.position, tracked)
+        self._since_snapshot = self.position - self.rebuilt_from
 
-    def _rebuild(self) -> None:
-        tracked = self.journal.tracked_position(self.tracker)
-        while self.position < tracked:
-            events, self.position = self.journal.inputs(self.position, upto=tracked)
-            for _, event in events:
-                self.reconciler.apply(event)
+    def checkpoint(self) -> None:
+        """Snapshot the state as of ``position``, so the next start replays from here."""
+        if self.lease is not None and not self.lease.held():
+            return  # another process runs the projection now: its snapshots are the ones
+        state = snapshots.dump(Snapshot(self.position, self.reconciler))
+        self.journal.save_snapshot(self.tracker, self.position, state)
+        self._since_snapshot = 0
 
     def catch_up(self, page: int = PAGE) -> list[Emitted]:
         """Process every input stored since the last call; returns what was emitted."""
@@ -54,8 +65,11 @@ class ReconciliationProjection:
             # Recorded even when the page held no input (only what was emitted), so that
             # the tracking position reaches the end of the journal.
             self._record(emitted, last)
+            self._since_snapshot += last - self.position
             self.position = last
             emitted_all += emitted
+            if self._since_snapshot >= SNAPSHOT_EVERY:
+                self.checkpoint()
 
     def _record(self, emitted: list[Emitted], last: int) -> None:
         if self.lease is None:
@@ -83,13 +97,33 @@ def _distinct(emitted: Iterable[Emitted]) -> list[Emitted]:
 
 
 def replay(journal: Journal, config: RuleConfig | None = None) -> Reconciler:
-    """The reconciled state as of the journal's end, rebuilt from its inputs."""
-    reconciler = Reconciler(config)
-    position = 0
-    while True:
-        events, last = journal.inputs(position)
+    """The reconciled state as of the journal's end: the projection's last snapshot, and the
+    inputs after it."""
+    start = last_snapshot(journal, TRACKER)
+    reconciler = start.reconciler if start else Reconciler(config)
+    _apply_upto(journal, reconciler, start.position if start else 0, None)
+    return reconciler
+
+
+def last_snapshot(journal: Journal, tracker: str, upto: int | None = None) -> Snapshot | None:
+    """``tracker``'s last snapshot, if one this trueup can read was taken at or before
+    ``upto``; None means: rebuild from the first input."""
+    stored = journal.load_snapshot(tracker)
+    if stored is None or (upto is not None and stored[0] > upto):
+        return None
+    found = snapshots.load(stored[1])
+    return found if found is not None and found.position == stored[0] else None
+
+
+def _apply_upto(journal: Journal, reconciler: Reconciler, after: int, upto: int | None) -> int:
+    """Apply the inputs after journal position ``after`` (to ``upto``, else the end), emitting
+    nothing; returns the last position read."""
+    position = after
+    while upto is None or position < upto:
+        events, last = journal.inputs(position, upto=upto)
         if last == position:
-            return reconciler
+            break
         for _, event in events:
             reconciler.apply(event)
         position = last
+    return position

@@ -4,6 +4,7 @@ its runner puts each new set of rules in force (TrueupService.put_rules_in_force
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 
 from trueup.domain.rules.config import RuleConfig
@@ -13,6 +14,7 @@ from trueup.runners.usage import UsageError
 log = logging.getLogger("trueup.rules")
 
 Stamp = tuple[int, int, int] | None
+SETTLE_S = 0.2
 
 
 class RulesFile:
@@ -23,6 +25,8 @@ class RulesFile:
         self._stamp = _stamp(path)
         self.rules = load_rules(path)
         self._reload = threading.Event()
+        # A change seen but not yet read: (its stamp, when first seen).
+        self._pending: tuple[Stamp, float] | None = None
 
     def reload(self) -> None:
         """Read the file again at the next ``changed``, even if it looks untouched (SIGHUP)."""
@@ -30,12 +34,28 @@ class RulesFile:
 
     def changed(self) -> RuleConfig | None:
         """The file's new rules, if it changed since last asked; a broken file is reported
-        and the rules in force are kept: a typo must not stop a running process."""
+        and the rules in force are kept: a typo must not stop a running process.
+
+        A change is read once the file has stayed as it is for SETTLE_S: an editor that
+        empties a file before writing it must not put the defaults in force meanwhile.
+        """
         stamp = _stamp(self.path)
-        if stamp == self._stamp and not self._reload.is_set():
+        if self._reload.is_set():
+            self._reload.clear()
+            return self._read(stamp)
+        if stamp == self._stamp:
+            self._pending = None
             return None
-        self._reload.clear()
-        self._stamp = stamp
+        now = time.monotonic()
+        if self._pending is None or self._pending[0] != stamp:
+            self._pending = (stamp, now)
+            return None
+        if now - self._pending[1] < SETTLE_S:
+            return None
+        return self._read(stamp)
+
+    def _read(self, stamp: Stamp) -> RuleConfig | None:
+        self._stamp, self._pending = stamp, None
         try:
             rules = load_rules(self.path)
         except UsageError as error:

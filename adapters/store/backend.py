@@ -7,6 +7,7 @@ from eventsourcing.utils import Environment
 
 from trueup.adapters.store.lease import Lease
 from trueup.adapters.store.location import TABLE_PREFIX
+from trueup.adapters.store.snapshot_table import SnapshotTable
 
 Factory = InfrastructureFactory[Any]
 
@@ -25,6 +26,10 @@ class Backend:
 
     def lease(self, name: str) -> Lease:
         """The lease of this name on this store."""
+        raise NotImplementedError
+
+    def snapshot_table(self) -> SnapshotTable:
+        """Where this store keeps the projections' snapshots."""
         raise NotImplementedError
 
     def close(self) -> None:

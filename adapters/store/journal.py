@@ -193,6 +193,14 @@ class Journal:
                 return
             raise
 
+    def save_snapshot(self, tracker: str, position: int, state: bytes) -> None:
+        """Keep ``state`` as ``tracker``'s snapshot at journal ``position``, replacing the last."""
+        self._retrying(lambda: self._backend.snapshot_table().save(tracker, position, state))
+
+    def load_snapshot(self, tracker: str) -> tuple[int, bytes] | None:
+        """``tracker``'s last snapshot and the journal position it was taken at, if any."""
+        return self._retrying(lambda: self._backend.snapshot_table().load(tracker))
+
     def tracked_position(self, tracker: str) -> int:
         """The last journal position a projection has recorded as processed."""
         return self._retrying(lambda: self.recorder.max_tracking_id(tracker)) or 0

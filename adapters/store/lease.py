@@ -128,7 +128,11 @@ class AdvisoryLease:
         connection, self._connection = self._connection, None
         if connection is not None:
             with suppress(psycopg.Error):
-                connection.close()  # ending the session releases its advisory locks
+                # Unlocked before closing: the server ends a closed session a moment later,
+                # and a standby asking at once must find the lease free.
+                connection.execute("SELECT pg_advisory_unlock_all()")
+            with suppress(psycopg.Error):
+                connection.close()
 
 
 def _signed32(value: int) -> int:

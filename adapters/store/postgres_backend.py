@@ -21,6 +21,7 @@ from trueup.adapters.store.lease import AdvisoryLease, Lease
 from trueup.adapters.store.location import POSTGRES_CONNECT_TIMEOUT_S, StoreError, shown
 from trueup.adapters.store.postgres_recorder import SingleAttemptPostgresRecorder
 from trueup.adapters.store.redaction import redact
+from trueup.adapters.store.snapshot_table import PostgresSnapshots, SnapshotTable
 from trueup.adapters.store.tables import EVENT_COLUMNS, TRACKING_COLUMNS, NotAJournal, prepare
 
 # pg_advisory_lock key serialising the creation of a database's journal tables
@@ -41,6 +42,10 @@ class PostgresBackend(Backend):
         self.url = url
         self.settings = settings
         self._lock = threading.Lock()
+
+    def snapshot_table(self) -> SnapshotTable:
+        assert isinstance(self.recorder, PostgresProcessRecorder)
+        return PostgresSnapshots(self.recorder)
 
     def lease(self, name: str) -> Lease:
         return AdvisoryLease(partial(_connect, self.settings), name)

@@ -13,6 +13,7 @@ from trueup.adapters.store.failures import first_line, outage
 from trueup.adapters.store.lease import FileLease, Lease
 from trueup.adapters.store.location import StoreError
 from trueup.adapters.store.retrying import Retrying
+from trueup.adapters.store.snapshot_table import SnapshotTable, SQLiteSnapshots
 from trueup.adapters.store.tables import EVENT_COLUMNS, TRACKING_COLUMNS, NotAJournal, prepare
 
 TRACKING_TABLE = "tracking"  # eventsourcing's name for it in SQLite
@@ -29,6 +30,10 @@ class SQLiteBackend(Backend):
 
     def lease(self, name: str) -> Lease:
         return FileLease(self.path, name)
+
+    def snapshot_table(self) -> SnapshotTable:
+        assert isinstance(self.recorder, SQLiteProcessRecorder)
+        return SQLiteSnapshots(self.recorder)
 
 
 def open_sqlite(settings: dict[str, str], give_up_after_s: float | None) -> Backend:

@@ -1,0 +1,112 @@
+"""Snapshots of the reconciler: a restart or a query starts from the last one and replays
+only what came after, and gets exactly what a replay from the first input gets."""
+
+import os
+import pickle
+import zlib
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.inputs import line
+from tests.scenarios import SYMBOLS, busy_session
+from trueup.adapters.capture import decode_line
+from trueup.adapters.store import codec, snapshots
+from trueup.adapters.store.journal import Journal
+from trueup.adapters.store.snapshots import Snapshot
+from trueup.application.ingest import Ingestor
+from trueup.domain.emitted import Emitted
+from trueup.domain.events import InputEvent
+from trueup.domain.reconciler import Reconciler
+from trueup.domain.rules.can_open import can_open
+from trueup.projections.positions import position_rows
+from trueup.projections.reconciliation import TRACKER, ReconciliationProjection, replay
+
+SESSION = [decode_line(line(record)) for record in busy_session(3_000, seed=21)]
+
+
+def answers(reconciler: Reconciler) -> list[object]:
+    """What a bot or an operator would be told: every position row, every can-open."""
+    told: list[object] = list(position_rows(reconciler))
+    for venue, account in sorted(reconciler.books):
+        book, memory = reconciler.book(venue, account), reconciler.memory(venue, account)
+        for symbol in SYMBOLS:
+            verdict = can_open(book, memory, symbol, SESSION[-1].at)
+            told.append((symbol, verdict.allowed, verdict.reasons, verdict.notes))
+    return told
+
+
+def run(reconciler: Reconciler, events: list[InputEvent]) -> list[bytes]:
+    return [codec.encode_emitted(e) for event in events for e in reconciler.apply(event)]
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.integers(0, len(SESSION)))
+def test_state_from_a_snapshot_at_any_input_equals_state_from_scratch(cut: int) -> None:
+    straight = Reconciler()
+    expected = run(straight, SESSION)
+    before = Reconciler()
+    emitted = run(before, SESSION[:cut])
+    restored = snapshots.load(snapshots.dump(Snapshot(cut, before)))
+    assert restored is not None and restored.position == cut
+    emitted += run(restored.reconciler, SESSION[cut:])
+    assert emitted == expected
+    assert answers(restored.reconciler) == answers(straight)
+
+
+def test_a_snapshot_another_trueup_wrote_is_ignored_not_misread() -> None:
+    reconciler = Reconciler()
+    run(reconciler, SESSION[:100])
+    state = snapshots.dump(Snapshot(100, reconciler))
+    older = state.replace(snapshots.SNAPSHOT_FORMAT.encode(), b"0123456789abcdef", 1)
+    assert snapshots.load(older) is None
+    assert snapshots.load(state[: len(state) // 2]) is None  # cut short
+
+
+class _Exploit:
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (os.system, ("echo pwned",))
+
+
+def test_a_snapshot_that_would_run_code_is_refused() -> None:
+    body = zlib.compress(pickle.dumps((1, _Exploit())))
+    head = b"trueup-snapshot:" + snapshots.SNAPSHOT_FORMAT.encode()
+    assert snapshots.load(head + b"\n" + body) is None
+
+
+def emitted_in(journal: Journal) -> list[bytes]:
+    return [codec.encode_emitted(e) for _, e in journal.all_events() if isinstance(e, Emitted)]
+
+
+def test_a_restart_starts_from_the_snapshot_and_emits_what_an_unbroken_run_does(
+    journal: Journal, tmp_path: object
+) -> None:
+    lines = [line(record) for record in busy_session(3_000, seed=22)]
+    with Journal.open(f"sqlite://{tmp_path}/reference.db") as reference:
+        projection = ReconciliationProjection(reference)
+        Ingestor(reference, after_flush=projection.catch_up).ingest(lines)
+        expected = emitted_in(reference)
+
+    first = ReconciliationProjection(journal)
+    Ingestor(journal, after_flush=first.catch_up).ingest(lines[:2_000])
+    first.checkpoint()  # as a clean stop does
+    again = ReconciliationProjection(journal)
+    assert again.rebuilt_from == first.position > 0
+    Ingestor(journal, after_flush=again.catch_up).ingest(lines[2_000:])
+    assert emitted_in(journal) == expected
+
+
+def test_queries_read_the_snapshot_and_the_inputs_after_it(journal: Journal) -> None:
+    lines = [line(record) for record in busy_session(2_000, seed=23)]
+    projection = ReconciliationProjection(journal)
+    ingestor = Ingestor(journal, after_flush=projection.catch_up)
+    ingestor.ingest(lines[:1_200])
+    projection.checkpoint()
+    Ingestor(journal).ingest(lines[1_200:])  # not yet projected: the tail a query replays
+    from_scratch = Reconciler()
+    for _, event in journal.all_events():
+        if not isinstance(event, Emitted):
+            from_scratch.apply(event)
+    assert answers(replay(journal)) == answers(from_scratch)
+    stored = journal.load_snapshot(TRACKER)
+    assert stored is not None and stored[0] == projection.position
