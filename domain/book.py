@@ -1,11 +1,13 @@
 """The fold of one account's events: its positions, orders and local claims.
 
 ``AccountBook.apply`` is the whole fold; it returns the position keys an event changed,
-which is what an audit timeline and the detectors need to know.
+which is what an audit timeline and the detectors need to know. What has finished is let
+go once nothing has happened to it for a while (domain/retention.py), so a book's size
+follows what is open, not how long the journal is.
 """
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from trueup.domain.events import (
     AccountModeSet,
@@ -18,18 +20,21 @@ from trueup.domain.events import (
     LocalPositionResized,
     OrderCancelled,
     OrderPlaced,
+    OrderReport,
     OrdersReported,
     PositionsReported,
     SnapshotPage,
 )
 from trueup.domain.keys import OrderKey, PositionKey
-from trueup.domain.order import Order
+from trueup.domain.order import TERMINAL_STATUSES, Order
 from trueup.domain.position import LocalPosition, Position
+from trueup.domain.retention import FORGET_AFTER_MS, NEVER, Forgotten, Retention
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.snapshots import PageOutcome, PageVerdict, Snapshots
 
 DEFAULT_SNAPSHOT_TIMEOUT_MS = RuleConfig().pagination_timeout_ms
 
+K = TypeVar("K")
 Changed = frozenset[PositionKey]
 NOTHING: Changed = frozenset()
 
@@ -38,19 +43,39 @@ class AccountBook:
     """Everything trueup knows about one account, folded from its events in arrival order."""
 
     def __init__(
-        self, venue: str, account: str, snapshot_timeout_ms: int = DEFAULT_SNAPSHOT_TIMEOUT_MS
+        self,
+        venue: str,
+        account: str,
+        snapshot_timeout_ms: int = DEFAULT_SNAPSHOT_TIMEOUT_MS,
+        forget_after_ms: int = FORGET_AFTER_MS,
     ) -> None:
         self.venue = venue
         self.account = account
         self.mode: str | None = None
         self.positions: dict[PositionKey, Position] = {}
+        # Open orders, and finished ones not yet forgotten (see _forget_due).
         self.orders: dict[OrderKey, Order] = {}
         self.order_keys_by_link: dict[str, OrderKey] = {}
         self.open_orders: dict[PositionKey, set[OrderKey]] = {}
         self.placed: dict[str, OrderPlaced] = {}
         self._placed_by_purpose: dict[tuple[str, str], OrderPlaced] = {}
+        # position_id -> the order_link_ids placed for it (a dict: ordered, so deterministic).
+        self._links_by_position: dict[str, dict[str, None]] = {}
         self.cancel_requested: dict[str, int] = {}
         self.local_keys: dict[str, PositionKey] = {}
+        # The latest input time folded: the book's only sense of time.
+        self.clock = 0
+        # What may be forgotten once untouched for forget_after_ms: orders no intent placed,
+        # intents (with the order each became) by order_link_id, closed local positions.
+        self._forget_after_ms = forget_after_ms
+        self._orders_to_forget: Retention[OrderKey] = Retention(forget_after_ms)
+        self._intents_to_forget: Retention[str] = Retention(forget_after_ms)
+        self._locals_to_forget: Retention[str] = Retention(forget_after_ms)
+        # The earliest clock at which any of them, or the forgotten log, may be due.
+        self._next_forget = NEVER
+        self.forgotten = Forgotten()
+        # The newest venue timestamp of an order this book has let go (0: none yet).
+        self.forgotten_until = 0
         self.snapshots = Snapshots(snapshot_timeout_ms)
         # Inputs of this account the rules could not take: while any, no answer is vouched for.
         self.fold_faults: list[str] = []
@@ -70,14 +95,28 @@ class AccountBook:
             OrderCancelled: self._order_cancelled,
         }
 
+    @property
+    def forget_after_ms(self) -> int:
+        """How long what has finished is kept untouched before it is let go."""
+        return self._forget_after_ms
+
+    @forget_after_ms.setter
+    def forget_after_ms(self, window_ms: int) -> None:
+        self._forget_after_ms = window_ms
+        for queue in (self._orders_to_forget, self._intents_to_forget, self._locals_to_forget):
+            queue.window_ms = window_ms
+        self._next_forget = self.clock  # look again at the next input
+
     def apply(self, event: InputEvent) -> Changed:
         self.last_page = None
+        self.clock = max(self.clock, event.at)
         handler = self._handlers.get(type(event))
-        if handler is None:
-            return NOTHING
-        changed = handler(event)
+        changed = handler(event) if handler is not None else NOTHING
         for key in changed:
             self.position(key)  # an order can name a key before any position report does
+        # After the event: one that arrives just as something falls due still finds it.
+        if self.clock >= self._next_forget:
+            self._forget_due()
         return changed
 
     def position(self, key: PositionKey) -> Position:
@@ -161,11 +200,14 @@ class AccountBook:
         changed: set[PositionKey] = set()
         for report in event.orders:
             order_key = OrderKey(report.category, report.order_id)
+            if order_key not in self.orders and self._forgotten_report(report):
+                continue
             order = self._order(order_key)
             if report.order_link_id:
                 self.order_keys_by_link[report.order_link_id] = order_key
             if order.apply_report(report):
                 changed.add(self._index_open(order_key, order))
+                self._touch_order(order_key, order)
         return frozenset(changed)
 
     def _executions_reported(self, event: ExecutionsReported) -> Changed:
@@ -174,14 +216,27 @@ class AccountBook:
             if not fill.order_id:
                 continue  # funding and settlement touch no order
             order_key = OrderKey(fill.category, fill.order_id)
+            if order_key not in self.orders and 0 < fill.exec_time <= self.forgotten_until:
+                continue  # a fill of an order let go, sent again (see domain/retention.py)
             order = self._order(order_key)
             if fill.order_link_id:
                 self.order_keys_by_link.setdefault(fill.order_link_id, order_key)
             if order.apply_fill(fill):
+                self._touch_order(order_key, order)
                 key = self._order_position_key(order)
                 if key is not None:
                     changed.add(key)
         return frozenset(changed)
+
+    def _forgotten_report(self, report: OrderReport) -> bool:
+        """Whether a report of an order this book does not hold is one it let go, sent again.
+
+        Only a terminal report can be: an open one is news, however old its timestamp (a
+        resting order first seen in a REST listing).
+        """
+        return report.status in TERMINAL_STATUSES and 0 < report.updated_time <= (
+            self.forgotten_until
+        )
 
     def _index_open(self, order_key: OrderKey, order: Order) -> PositionKey:
         r = order.report
@@ -245,6 +300,10 @@ class AccountBook:
             event.position_id, event.exit_reason, event.at
         ):
             return NOTHING
+        self._wait_to_forget(self._locals_to_forget, event.position_id)
+        # Its intents and orders were kept for it while it was open; from now they may go.
+        for link in self._links_by_position.get(event.position_id, ()):
+            self._wait_to_forget(self._intents_to_forget, link)
         return frozenset((key,))
 
     def local_position(self, position_id: str) -> LocalPosition | None:
@@ -256,13 +315,121 @@ class AccountBook:
             return NOTHING
         self.placed[event.order_link_id] = event
         self._placed_by_purpose.setdefault((event.position_id, event.purpose), event)
+        self._links_by_position.setdefault(event.position_id, {})[event.order_link_id] = None
+        self._wait_to_forget(self._intents_to_forget, event.order_link_id)
         key = self.local_keys.get(event.position_id)
         return frozenset((key,)) if key else NOTHING
 
     def _order_cancelled(self, event: OrderCancelled) -> Changed:
         # A cancel request is a claim; the exchange's order report is what ends the order.
         self.cancel_requested.setdefault(event.order_link_id, event.at)
+        self._wait_to_forget(self._intents_to_forget, event.order_link_id)
         return NOTHING
+
+    # --- letting go of what has finished (domain/retention.py) -----------------------------
+
+    def _touch_order(self, order_key: OrderKey, order: Order) -> None:
+        """Restart the wait of whatever decides the order's fate: its intent, if placed."""
+        if self._placed_for(order_key, order):
+            self._wait_to_forget(self._intents_to_forget, order.order_link_id)
+        else:
+            self._wait_to_forget(self._orders_to_forget, order_key)
+
+    def _wait_to_forget(self, queue: Retention[K], key: K) -> None:
+        """(Re)start the wait before ``key`` may be forgotten: it was just touched."""
+        queue.touch(key, self.clock)
+        self._next_forget = min(self._next_forget, self.clock + self.forget_after_ms)
+
+    def _placed_for(self, order_key: OrderKey, order: Order) -> bool:
+        """Whether the order is the one an intent of this book placed (its link leads here)."""
+        link = order.order_link_id
+        return link in self.placed and self.order_keys_by_link.get(link) == order_key
+
+    def _forget_due(self) -> None:
+        """Let go of whatever has been untouched for the window and is no longer in use."""
+        clock = self.clock
+        # Local positions first: an intent is let go only once its position is done with.
+        for position_id in self._locals_to_forget.due(clock):
+            self._forget_local(position_id)
+        for link in self._intents_to_forget.due(clock):
+            self._forget_intent(link)
+        for order_key in self._orders_to_forget.due(clock):
+            self._forget_exchange_order(order_key)
+        self.forgotten.trim(clock, self.forget_after_ms)
+        due = min(
+            self._locals_to_forget.next_due(),
+            self._intents_to_forget.next_due(),
+            self._orders_to_forget.next_due(),
+            self.forgotten.first_added() + self.forget_after_ms,
+        )
+        # Looked for at most every tenth of the window, so that a busy account pays for
+        # this pass once in many inputs: what is due goes within 1.1 windows.
+        self._next_forget = max(due, clock + self.forget_after_ms // 10)
+
+    def _forget_exchange_order(self, order_key: OrderKey) -> None:
+        """An order no intent placed goes once it is finished, or never reported (fills only)."""
+        order = self.orders.get(order_key)
+        if order is None or self._placed_for(order_key, order):
+            return  # gone already, or its intent decides (it was touched when placed)
+        if order.report is None or order.is_terminal:
+            self._drop_order(order_key, order)
+
+    def _forget_intent(self, link: str) -> None:
+        """An intent goes with its order once both are done with and its position needs neither."""
+        placed = self.placed.get(link)
+        order_key = self.order_keys_by_link.get(link)
+        order = self.orders.get(order_key) if order_key else None
+        if placed is not None and self._intent_in_use(placed, order):
+            return  # touched again when that changes: the order ends, or its position closes
+        self.cancel_requested.pop(link, None)
+        if placed is None:
+            return  # a cancel request for no intent of ours: its order, if any, goes by itself
+        if order_key is not None and order is not None:
+            self._drop_order(order_key, order)  # finished, or never reported
+        self._drop_intent(placed)
+
+    def _intent_in_use(self, placed: OrderPlaced, order: Order | None) -> bool:
+        """Open order; or an open position that still reads it (entry_resting, tp1_state,
+        can_open's entries in flight), being first of its purpose or never reported."""
+        if order is not None and order.report is not None and not order.is_terminal:
+            return True
+        owner = self.local_position(placed.position_id)
+        if owner is None or not owner.is_open:
+            return False
+        first = self._placed_by_purpose.get((placed.position_id, placed.purpose)) is placed
+        return first or order is None or order.report is None
+
+    def _forget_local(self, position_id: str) -> None:
+        """A closed local position goes; its intents follow as they fall due themselves."""
+        local = self.local_position(position_id)
+        if local is None or local.is_open:
+            return
+        self.positions[local.key].forget_local(position_id)
+        del self.local_keys[position_id]
+        self.forgotten.locals.add(position_id, self.clock)
+
+    def _drop_order(self, order_key: OrderKey, order: Order) -> None:
+        """Remove it, raising the horizon below which a report of it is a replay."""
+        # Never one in open_orders: only a terminal or never reported order is dropped.
+        del self.orders[order_key]
+        link = order.order_link_id
+        if link and self.order_keys_by_link.get(link) == order_key:
+            del self.order_keys_by_link[link]
+        self.forgotten_until = max(self.forgotten_until, order.venue_time)
+        self.forgotten.orders.add(order_key, self.clock)
+
+    def _drop_intent(self, placed: OrderPlaced) -> None:
+        link, position_id = placed.order_link_id, placed.position_id
+        del self.placed[link]
+        slot = (position_id, placed.purpose)
+        if self._placed_by_purpose.get(slot) is placed:
+            del self._placed_by_purpose[slot]
+        links = self._links_by_position.get(position_id)
+        if links is not None:
+            links.pop(link, None)
+            if not links:
+                del self._links_by_position[position_id]
+        self.forgotten.intents.add(link, self.clock)
 
 
 def covers(page: SnapshotPage, key: PositionKey) -> bool:

@@ -72,6 +72,12 @@ class Order:
         reported = self.report.cum_exec_fee if self.report else None
         return fill_fees if reported is None or self.fills else max(fill_fees, reported)
 
+    @property
+    def venue_time(self) -> int:
+        """The venue's latest timestamp on the order: its report's or a fill's (0: none)."""
+        reported = self.report.updated_time if self.report else 0
+        return max([reported, *(f.exec_time for f in self.fills.values())])
+
     def _fills_qty(self) -> Decimal:
         return sum((f.exec_qty for f in self.fills.values()), Decimal(0))
 

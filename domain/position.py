@@ -51,8 +51,8 @@ class Position:
 
     key: PositionKey
     exchange: PositionReport | None = None
-    # Every local position ever mapped here, and (kept apart, so that reading them costs
-    # nothing per closed one) those still open.
+    # The local positions mapped here: the open ones and those closed too recently to be
+    # forgotten (domain/retention.py); and, kept apart, those still open.
     local: dict[str, LocalPosition] = field(default_factory=dict)
     opened: dict[str, LocalPosition] = field(default_factory=dict)
 
@@ -82,6 +82,11 @@ class Position:
         local.exit_reason = exit_reason
         local.closed_at = at
         return True
+
+    def forget_local(self, position_id: str) -> None:
+        """Let go of a closed local position (an open one is never forgotten)."""
+        if position_id not in self.opened:
+            self.local.pop(position_id, None)
 
     def apply_report(self, report: PositionReport) -> bool:
         """Take a report unless an equal or newer one is already known."""

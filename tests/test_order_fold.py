@@ -134,3 +134,33 @@ def test_an_open_order_shows_under_its_position_until_it_ends() -> None:
     assert [o.order_id for o in book.open_orders_for(BTC)] == ["o-1"]
     book = fold("bybit", "main", [report(T0 + 1000, "New"), report(T0 + 1100, "Cancelled")])
     assert book.open_orders_for(BTC) == []
+
+
+def sell(at: int, order_id: str, status: str, updated_time: int) -> InputEvent:
+    return event(
+        order_frame(
+            at,
+            symbol="BTCUSDT",
+            order_id=order_id,
+            side="Sell",
+            qty="1",
+            status=status,
+            updated_time=updated_time,
+        )
+    )
+
+
+def test_a_terminal_report_of_an_order_let_go_is_a_replay_but_an_open_one_is_news() -> None:
+    finished = [report(T0 + 1000, "New"), report(T0 + 1200, "Filled", "1")]
+    an_hour_later = T0 + 3_600_000
+    resting = sell(an_hour_later, "o-3", "New", an_hour_later)  # o-1 is let go meanwhile
+    # o-1's Filled sent again, and another order's end stamped before o-1 finished: history.
+    replays = [finished[1], sell(an_hour_later, "o-4", "Cancelled", T0 + 1100)]
+    book = fold("bybit", "main", [*finished, resting, *replays])
+    assert set(book.orders) == {OrderKey("linear", "o-3")}
+    assert book.forgotten_until == T0 + 1200
+    # An open report is news however old its stamp: a resting order first seen by REST.
+    first_seen = sell(an_hour_later, "o-5", "New", T0 + 500)
+    assert (
+        OrderKey("linear", "o-5") in fold("bybit", "main", [*finished, resting, first_seen]).orders
+    )

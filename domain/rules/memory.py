@@ -1,8 +1,13 @@
-"""What the detectors remember between inputs of one account (all of it folded, none read)."""
+"""What the detectors remember between inputs of one account (all of it folded, none read).
+
+Bounded like the book: what it remembers of an order, an intent or a local position goes
+when the book lets go of that (``forget``), so it too follows what is open.
+"""
 
 from dataclasses import dataclass, field
 
 from trueup.domain.keys import OrderKey, PositionKey
+from trueup.domain.retention import Forgotten
 
 
 @dataclass(slots=True)
@@ -23,5 +28,23 @@ class Memory:
     # Orders: ENTRY deadlines by order_link_id, partial fills by order and since when stalled.
     entry_deadlines: dict[str, int] = field(default_factory=dict)
     partial_since: dict[OrderKey, tuple[str, int]] = field(default_factory=dict)
-    order_reports: set[tuple[str, OrderKey]] = field(default_factory=set)
+    # The kinds of report already made for each order (submitted, filled, ...).
+    order_reports: dict[OrderKey, set[str]] = field(default_factory=dict)
     sl_seen: dict[OrderKey, tuple[object, ...]] = field(default_factory=dict)
+
+    def forget(self, forgotten: Forgotten) -> None:
+        """Forget what concerns the orders, intents and local positions the book has let go
+        since the last call (it hands each over once)."""
+        if not forgotten:
+            return
+        for order_key in forgotten.orders.take():
+            self.order_reports.pop(order_key, None)
+            self.sl_seen.pop(order_key, None)
+            self.partial_since.pop(order_key, None)
+        for link in forgotten.intents.take():
+            self.entry_deadlines.pop(link, None)
+        for position_id in forgotten.locals.take():
+            self.confirmed.discard(position_id)
+            self.closed_reported.discard(position_id)
+            self.stale_reported.discard(position_id)
+            self.unseen_since.pop(position_id, None)

@@ -43,7 +43,9 @@ def execution_reports(
 ) -> list[Emitted]:
     emitted: list[Emitted] = []
     for order_key in order_keys:
-        order = book.orders[order_key]
+        order = book.orders.get(order_key)
+        if order is None:
+            continue  # a report of an order the book has let go, sent again: nothing new
         report = order.report
         if report is None:
             continue  # a fill ahead of its order report: wait for the report
@@ -98,9 +100,10 @@ def execution_reports(
 
 def _first(memory: Memory, kind: str, order_key: OrderKey) -> bool:
     """True the first time this kind of report is made for this order."""
-    if (kind, order_key) in memory.order_reports:
+    made = memory.order_reports.setdefault(order_key, set())
+    if kind in made:
         return False
-    memory.order_reports.add((kind, order_key))
+    made.add(kind)
     return True
 
 
@@ -119,15 +122,18 @@ def _track_partial(memory: Memory, order_key: OrderKey, order: Order, cause: Cau
 def order_timers(
     book: AccountBook, memory: Memory, config: RuleConfig, cause: Cause
 ) -> list[Emitted]:
+    # The reconciler runs this after every input of the account: the moment to forget what
+    # the book has let go since the last one.
+    memory.forget(book.forgotten)
     emitted: list[Emitted] = []
     for link, deadline in sorted(memory.entry_deadlines.items()):
         if cause.at < deadline:
             continue
         del memory.entry_deadlines[link]
-        entry = book.placed[link]
+        entry = book.placed.get(link)
         order = book.order_by_link(link)
-        if order is not None and (is_filled(order) or order.is_terminal):
-            continue
+        if entry is None or (order is not None and (is_filled(order) or order.is_terminal)):
+            continue  # filled or ended; or so long finished (or so long closed) it was let go
         key = book.local_keys.get(entry.position_id) or book.key(entry.category, entry.symbol, 0)
         state = "never acknowledged" if order is None else f"still {order.status}"
         emitted.append(
@@ -145,7 +151,7 @@ def order_timers(
         # Once per stall: the same fill level is not reported again.
         if not _first(memory, f"stalled at {progress}", order_key):
             continue
-        order = book.orders[order_key]
+        order = book.orders[order_key]  # (partial, so open: the book holds it)
         report = order.report
         assert report is not None
         placed = book.placed.get(report.order_link_id)
