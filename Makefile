@@ -15,11 +15,14 @@ SAMPLE_END := 1762199335000
 
 install: $(INSTALLED)
 
-$(INSTALLED): pyproject.toml requirements.lock
+# trueup, and beside it the simulators the demo, the tests and the benchmarks need: a
+# distribution of their own (simulators/), so that `pip install trueup` ships none of them.
+$(INSTALLED): pyproject.toml simulators/pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.lock
 	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip install --quiet --no-deps -e simulators
 	touch $(INSTALLED)
 
 run: $(INSTALLED)
@@ -49,11 +52,13 @@ lint: $(INSTALLED) typecheck
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# mypy needs the installed names (trueup.domain ...) on disk: a tree of links gives it them.
+# mypy needs the installed names (trueup.domain ..., trueup_simulators) on disk: a tree of
+# links gives it them.
 typecheck: $(INSTALLED)
 	@rm -rf build/typecheck && mkdir -p build/typecheck/trueup
 	@for d in application domain projections adapters runners; do ln -s ../../../$$d build/typecheck/trueup/$$d; done
-	MYPYPATH=build/typecheck $(BIN)/mypy build/typecheck/trueup tests bench
+	@ln -s ../../simulators/trueup_simulators build/typecheck/trueup_simulators
+	MYPYPATH=build/typecheck $(BIN)/mypy build/typecheck/trueup build/typecheck/trueup_simulators tests bench
 
 bench: $(INSTALLED)
 	$(BIN)/python -m bench

@@ -50,12 +50,10 @@ from bench.report import render
 from bench.stores import SQLiteStore, scratch_sqlite
 from trueup.adapters.bybit import messages as bybit_messages
 from trueup.adapters.bybit.live import BybitFeed
-from trueup.adapters.bybit.simulator import BybitSimulator
 from trueup.adapters.clock import wall_clock
 from trueup.adapters.feed import Feed
 from trueup.adapters.hyperliquid import messages as hyperliquid_messages
 from trueup.adapters.hyperliquid.live import HyperliquidFeed
-from trueup.adapters.hyperliquid.simulator import HyperliquidSimulator
 from trueup.adapters.store.journal import Journal
 from trueup.domain.emitted import Emitted, EntryFilled, EntrySubmitted, PositionClosed
 from trueup.domain.events import InputEvent, LocalPositionClosed, PositionsReported
@@ -63,6 +61,8 @@ from trueup.domain.rules.config import RuleConfig
 from trueup.projections.reconciliation import TRACKER
 from trueup.runners.gc_policy import relaxed_gc
 from trueup.runners.live import LiveIngest
+from trueup_simulators.bybit.simulator import BybitSimulator
+from trueup_simulators.hyperliquid.simulator import HyperliquidSimulator
 
 KEY, SECRET = "bench-key-not-real", "bench-secret-not-real"
 ACCOUNT = "main"

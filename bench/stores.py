@@ -13,7 +13,7 @@ from eventsourcing.persistence import ApplicationRecorder, InfrastructureFactory
 from eventsourcing.utils import Environment
 
 from trueup.adapters.store.location import settings
-from trueup.adapters.testing.postgres import fresh_database, postgres_server
+from trueup_simulators.postgres import fresh_database, postgres_server
 
 BASELINE_PREFIX = "bench_baseline"  # its table: bench_baseline_events
 

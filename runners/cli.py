@@ -1,17 +1,18 @@
 """The ``trueup`` command line: ingest captures, audit a position, list stored events."""
 
 # A command imports only what it uses: each handler imports its own dependencies (the
-# simulators and aiohttp, the venues' SDKs, the projections), so that --help, or a question
-# to a SQLite journal, does not wait for what only another command needs.
+# venues' SDKs, the projections; for the demo, the simulators and aiohttp, which are not
+# part of trueup at all), so that --help, or a question to a SQLite journal, does not wait
+# for what only another command needs.
 
 import argparse
 import logging
 import os
 import signal
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, TypeAlias
+from typing import TYPE_CHECKING, BinaryIO, TextIO, TypeAlias
 
 from trueup.adapters.store.location import StoreError, store_url
 from trueup.runners.arguments import (
@@ -41,6 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
         args.rules_file = _rules_file(args)
+        if args.command is _demo:
+            args.run_demo = _demo_runner()
         return _execute(args)
     except (StoreError, UsageError) as error:
         print(f"trueup: {_one_line(str(error))}", file=sys.stderr)
@@ -343,14 +346,26 @@ def _run(journal: "Journal", args: argparse.Namespace) -> int:
 
 
 def _demo(journal: "Journal", args: argparse.Namespace) -> int:
-    from trueup.runners.demo import run_demo
-
     # The demo's own lines tell the story; the clients' reports of the drops it causes on
     # purpose would only confuse it.
     logging.basicConfig(level=logging.CRITICAL)
     # stdout as it is now: run_demo's default is the one of whenever it was first imported.
-    run_demo(journal, args.scenario, sys.stdout)
+    args.run_demo(journal, args.scenario, sys.stdout)
     return EXIT_OK
+
+
+def _demo_runner() -> "Callable[[Journal, Path, TextIO], None]":
+    """The demo, from the simulators: a distribution of their own, not trueup's (make
+    installs both). Asked before the journal is opened, so that without them nothing is."""
+    try:
+        from trueup_simulators.demo import run_demo
+    except ModuleNotFoundError as error:
+        if (error.name or "").partition(".")[0] not in ("trueup_simulators", "aiohttp"):
+            raise
+        raise UsageError(
+            "the demo needs the simulators: pip install -e simulators (make does)"
+        ) from None
+    return run_demo
 
 
 def _worker(journal: "Journal", args: argparse.Namespace) -> int:

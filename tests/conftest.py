@@ -2,7 +2,7 @@
 
 Tests that take ``store_url`` or ``journal`` run once on SQLite and once on PostgreSQL, so
 both stores are held to the same behaviour. PostgreSQL is never optional: without
-TRUEUP_TEST_POSTGRES_URL a private server is started (see trueup.adapters.testing.postgres).
+TRUEUP_TEST_POSTGRES_URL a private server is started (see trueup_simulators.postgres).
 """
 
 from collections.abc import Iterator
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from trueup.adapters.store.journal import Journal
-from trueup.adapters.testing.postgres import fresh_database, postgres_server
+from trueup_simulators.postgres import fresh_database, postgres_server
 
 STORES = ("sqlite", "postgresql")
 

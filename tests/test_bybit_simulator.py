@@ -25,14 +25,6 @@ from pybit.exceptions import FailedRequestError, InvalidRequestError
 from websocket import create_connection
 
 from trueup.adapters.bybit import messages, signing
-from trueup.adapters.bybit.exchange_book import BookError, ExchangeBook
-from trueup.adapters.bybit.scenario import (
-    ScenarioError,
-    load_scenario,
-    parse_scenario,
-    run_scenario,
-)
-from trueup.adapters.bybit.simulator import BybitSimulator, real_clock
 from trueup.adapters.capture import decode_line
 from trueup.domain.events import (
     ExecutionsReported,
@@ -41,6 +33,14 @@ from trueup.domain.events import (
     PositionsReported,
     WalletReported,
 )
+from trueup_simulators.bybit.exchange_book import BookError, ExchangeBook
+from trueup_simulators.bybit.scenario import (
+    ScenarioError,
+    load_scenario,
+    parse_scenario,
+    run_scenario,
+)
+from trueup_simulators.bybit.simulator import BybitSimulator, real_clock
 
 KEY = "fake-key-0001"
 SECRET = "fake-secret-0001"

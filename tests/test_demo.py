@@ -6,7 +6,7 @@ from pathlib import Path
 
 from trueup.adapters.store.journal import Journal
 from trueup.domain.emitted import EMITTED_TYPES, Emitted
-from trueup.runners.demo import run_demo
+from trueup_simulators.demo import run_demo
 
 SCENARIO = Path(__file__).parent.parent / "samples" / "scenarios" / "demo.jsonl"
 

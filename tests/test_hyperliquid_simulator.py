@@ -17,12 +17,12 @@ from hyperliquid.utils.types import Cloid
 
 from trueup.adapters.capture import decode_line
 from trueup.adapters.hyperliquid import messages
-from trueup.adapters.hyperliquid.simulator import HyperliquidSimulator
 from trueup.domain.book import fold
 from trueup.domain.emitted import PositionClosed
 from trueup.domain.events import ExecutionsReported, InputEvent
 from trueup.domain.keys import PositionKey
 from trueup.domain.reconciler import reconcile
+from trueup_simulators.hyperliquid.simulator import HyperliquidSimulator
 
 JSON = dict[str, Any]
 USER = "0x5e9ee1089755c3435139848e47e6635505d5a13a"

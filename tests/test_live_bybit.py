@@ -10,12 +10,12 @@ import pytest
 
 from tests.live_harness import emitted, live_ingest, wait_for, wait_for_emitted
 from trueup.adapters.bybit import messages
-from trueup.adapters.bybit.exchange_book import ExchangeBook
 from trueup.adapters.bybit.live import BybitFeed
-from trueup.adapters.bybit.simulator import BybitSimulator
 from trueup.adapters.clock import wall_clock
 from trueup.adapters.store.journal import Journal
 from trueup.projections.reconciliation import replay
+from trueup_simulators.bybit.exchange_book import ExchangeBook
+from trueup_simulators.bybit.simulator import BybitSimulator
 
 KEY, SECRET = "test-key-not-real", "test-secret-not-real"
 

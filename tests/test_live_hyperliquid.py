@@ -10,9 +10,9 @@ from tests.live_harness import emitted, live_ingest, wait_for, wait_for_emitted
 from trueup.adapters.clock import wall_clock
 from trueup.adapters.hyperliquid import messages
 from trueup.adapters.hyperliquid.live import HyperliquidFeed
-from trueup.adapters.hyperliquid.simulator import HyperliquidSimulator
 from trueup.adapters.store.journal import Journal
 from trueup.projections.reconciliation import replay
+from trueup_simulators.hyperliquid.simulator import HyperliquidSimulator
 
 USER = "0x5e9ee1089755c3435139848e47e6635505d5a13a"
 

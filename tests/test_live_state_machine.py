@@ -10,14 +10,14 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from tests.live_harness import live_ingest, wait_for
-from trueup.adapters.bybit.exchange_book import ExchangeBook
 from trueup.adapters.bybit.live import BybitFeed
-from trueup.adapters.bybit.simulator import BybitSimulator
 from trueup.adapters.clock import wall_clock
 from trueup.adapters.hyperliquid.live import HyperliquidFeed
-from trueup.adapters.hyperliquid.simulator import HyperliquidSimulator
 from trueup.adapters.store.journal import Journal
 from trueup.projections.reconciliation import replay
+from trueup_simulators.bybit.exchange_book import ExchangeBook
+from trueup_simulators.bybit.simulator import BybitSimulator
+from trueup_simulators.hyperliquid.simulator import HyperliquidSimulator
 
 USER = "0x5e9ee1089755c3435139848e47e6635505d5a13a"
 COINS = ("BTC", "ETH", "SOL")

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from tests.live_harness import wait_for
-from trueup.adapters.bybit.simulator import BybitSimulator
 from trueup.adapters.store import codec
 from trueup.adapters.store.journal import Journal
 from trueup.domain.emitted import Emitted
 from trueup.runners.cli import main
+from trueup_simulators.bybit.simulator import BybitSimulator
 
 KEY, SECRET = "run-key-0123456789", "run-secret-9876543210abcdef"
 

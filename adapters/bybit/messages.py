@@ -1,7 +1,8 @@
 """Bybit V5 private messages built in Bybit's documented formats (full field sets).
 
 Used wherever trueup has to speak as Bybit: the sample capture, tests, benchmarks and the
-exchange simulator. Field lists and example values follow Bybit's V5 pages.
+exchange simulator (trueup_simulators). Field lists and example values follow Bybit's V5
+pages.
 """
 
 from typing import Any

@@ -1,1 +1,2 @@
-"""Hyperliquid: its wire formats (info replies, WebSocket frames) and an exchange simulator."""
+"""Hyperliquid: its wire formats (info replies, WebSocket frames) and live client (its
+simulator is in trueup_simulators)."""

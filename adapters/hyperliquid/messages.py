@@ -1,9 +1,9 @@
 """Hyperliquid info replies and WebSocket frames, built in Hyperliquid's documented formats.
 
-Used wherever trueup has to speak as Hyperliquid: tests, the simulator and benchmarks. Field
-lists follow Hyperliquid's info and WebSocket documentation (POST /info, GET /ws); numbers
-travel as decimal strings ("0.0"), ids and times as JSON integers, sides as "B" (bid, buy)
-and "A" (ask, sell).
+Used wherever trueup has to speak as Hyperliquid: the live client, tests, the simulator
+(trueup_simulators) and benchmarks. Field lists follow Hyperliquid's info and WebSocket
+documentation (POST /info, GET /ws); numbers travel as decimal strings ("0.0"), ids and times
+as JSON integers, sides as "B" (bid, buy) and "A" (ask, sell).
 """
 
 from typing import Any

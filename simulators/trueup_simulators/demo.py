@@ -2,7 +2,7 @@
 
 Starts a Bybit and a Hyperliquid simulator on 127.0.0.1, live-ingests both through the real
 clients (pybit, hyperliquid-python-sdk) with the projections in process, plays a scenario in
-which every detector fires (its format: trueup.runners.demo_scenario), and shows the emitted
+which every detector fires (its format: trueup_simulators.demo_scenario), and shows the emitted
 events and the positions as they happen.
 """
 
@@ -14,18 +14,19 @@ from typing import TextIO
 
 from trueup.adapters.bybit.live import BybitFeed
 from trueup.adapters.bybit.messages import capture_intent
-from trueup.adapters.bybit.scenario import ScenarioError, Step, run_step
-from trueup.adapters.bybit.simulator import BybitSimulator
 from trueup.adapters.clock import wall_clock
 from trueup.adapters.hyperliquid.live import HyperliquidFeed
-from trueup.adapters.hyperliquid.simulator import HyperliquidSimulator
 from trueup.adapters.store.journal import Journal
 from trueup.domain.emitted import Emitted
 from trueup.domain.rules.config import RuleConfig
 from trueup.projections.positions import position_rows
 from trueup.projections.reconciliation import replay
 from trueup.runners import output
-from trueup.runners.demo_scenario import (
+from trueup.runners.live import LiveIngest
+from trueup.runners.usage import UsageError
+from trueup_simulators.bybit.scenario import ScenarioError, Step, run_step
+from trueup_simulators.bybit.simulator import BybitSimulator
+from trueup_simulators.demo_scenario import (
     BotIntent,
     DemoLine,
     HyperliquidStep,
@@ -33,8 +34,7 @@ from trueup.runners.demo_scenario import (
     Wait,
     load_demo,
 )
-from trueup.runners.live import LiveIngest
-from trueup.runners.usage import UsageError
+from trueup_simulators.hyperliquid.simulator import HyperliquidSimulator
 
 BYBIT_ACCOUNT = "main"
 HYPERLIQUID_ADDRESS = "0x5e9ee1089755c3435139848e47e6635505d5a13a"

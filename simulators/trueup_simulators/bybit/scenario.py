@@ -22,9 +22,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from trueup.adapters.bybit.simulator import BybitSimulator
 from trueup.domain.decimals import to_quantity
 from trueup.domain.errors import MalformedInput, shown
+from trueup_simulators.bybit.simulator import BybitSimulator
 
 Sleep = Callable[[float], None]
 # Reads an argument's JSON value, or raises ValueError completing "<name> must ...".

@@ -21,8 +21,8 @@ import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from trueup.adapters.hyperliquid import messages
-from trueup.adapters.hyperliquid.ledger import Clock, Ledger, Push, wall_clock
 from trueup.adapters.hyperliquid.messages import JSON
+from trueup_simulators.hyperliquid.ledger import Clock, Ledger, Push, wall_clock
 
 T = TypeVar("T")
 Amount = Decimal | str

@@ -27,7 +27,8 @@ import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from trueup.adapters.bybit import messages, signing
-from trueup.adapters.bybit.exchange_book import (
+from trueup.adapters.bybit.messages import JSON
+from trueup_simulators.bybit.exchange_book import (
     Clock,
     ExchangeBook,
     Execution,
@@ -35,7 +36,6 @@ from trueup.adapters.bybit.exchange_book import (
     Position,
     settle_coin,
 )
-from trueup.adapters.bybit.messages import JSON
 
 T = TypeVar("T")
 Quantity = Decimal | str | int

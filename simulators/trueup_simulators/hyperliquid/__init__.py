@@ -1,0 +1,1 @@
+"""A simulated Hyperliquid venue: its ledger, and the server the Hyperliquid SDK talks to."""
