@@ -73,11 +73,12 @@ def memory_table(rows: list[MemoryRow]) -> str:
     ]
     ingest_flat = flat([r.ingest.growth_mb for r in rows], sizes)
     read_flat = flat([r.read.growth_mb for r in rows], sizes)
+    fold_flat = flat([r.fold.growth_mb for r in rows], sizes)
     lines.append(
         f"target: memory flat (within {SLACK_MB:g} MB) as the journal grows -> ingest "
-        f"{_verdict(ingest_flat)}, "
-        f"read {_verdict(read_flat)}; fold holds the book (every order ever seen), so it grows "
-        f"{_slope(rows):.1f} MB per 10,000 events"
+        f"{_verdict(ingest_flat)}, read {_verdict(read_flat)}, fold {_verdict(fold_flat)} "
+        f"(the book keeps what is open and the last 10 minutes: "
+        f"{_slope(rows):+.1f} MB per 10,000 events)"
     )
     return "\n".join(lines)
 
