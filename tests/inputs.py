@@ -76,3 +76,27 @@ def position_snapshot(
 
 def intent(at: int, **fields: Any) -> dict[str, Any]:
     return messages.capture_intent(at, ACCOUNT, fields)
+
+
+def opened(
+    at: int,
+    position_id: str,
+    symbol: str,
+    qty: str,
+    *,
+    side: str = "Buy",
+    mode: str = "LIVE",
+    position_idx: int = 0,
+) -> dict[str, Any]:
+    """The trading system's claim that it opened a linear position."""
+    return intent(
+        at,
+        kind="position_opened",
+        position_id=position_id,
+        category="linear",
+        symbol=symbol,
+        position_idx=position_idx,
+        side=side,
+        qty=qty,
+        mode=mode,
+    )

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.inputs import T0, intent, line, position_frame
+from tests.inputs import T0, intent, line, opened, position_frame
 from tests.scenarios import busy_session
 from trueup.adapters.store.journal import Journal
 from trueup.application.answers import CanOpenAnswer, Cleanup, StaleRecord
@@ -20,36 +20,16 @@ def service(journal: Journal) -> TrueupService:
 
 
 def held_btc() -> list[bytes]:
-    opened = intent(
-        T0 + 1_000,
-        kind="position_opened",
-        position_id="p-1",
-        category="linear",
-        symbol="BTCUSDT",
-        position_idx=0,
-        side="Buy",
-        qty="0.3",
-        mode="LIVE",
-    )
+    claim = opened(T0 + 1_000, "p-1", "BTCUSDT", "0.3")
     shown = position_frame(
         T0 + 2_000, symbol="BTCUSDT", side="Buy", size="0.3", seq=1, updated_time=T0 + 2_000
     )
-    return [line(intent(T0, kind="account_mode", mode="LIVE")), line(opened), line(shown)]
+    return [line(intent(T0, kind="account_mode", mode="LIVE")), line(claim), line(shown)]
 
 
 def paper_leftover() -> list[bytes]:
-    opened = intent(
-        T0 + 3_000,
-        kind="position_opened",
-        position_id="p-paper",
-        category="linear",
-        symbol="SOLUSDT",
-        position_idx=0,
-        side="Buy",
-        qty="5",
-        mode="PAPER",
-    )
-    return [line(opened), line({"at": T0 + 10_000, "channel": "clock"})]
+    claim = opened(T0 + 3_000, "p-paper", "SOLUSDT", "5", mode="PAPER")
+    return [line(claim), line({"at": T0 + 10_000, "channel": "clock"})]
 
 
 def test_ingest_reports_its_counts_and_what_the_detectors_emitted(service: TrueupService) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.inputs import T0, event, intent, line, position_frame
+from tests.inputs import T0, event, intent, line, opened, position_frame
 from trueup.adapters import rule_changes
 from trueup.adapters.store.journal import Journal
 from trueup.domain.emitted import CooldownStarted
@@ -33,19 +33,7 @@ def held_then_closed(symbol: str, at: int) -> list[InputEvent]:
     """A LIVE position the exchange showed, then closed by hand (a STOP_LOSS cooldown)."""
     pid = f"p-{symbol}"
     return [
-        event(
-            intent(
-                at,
-                kind="position_opened",
-                position_id=pid,
-                category="linear",
-                symbol=symbol,
-                position_idx=0,
-                side="Buy",
-                qty="1",
-                mode="LIVE",
-            )
-        ),
+        event(opened(at, pid, symbol, "1")),
         event(
             position_frame(
                 at + 1_000, symbol=symbol, side="Buy", size="1", seq=at, updated_time=at + 1_000
@@ -96,24 +84,14 @@ def capture(tmp_path: Path, *records: dict[str, Any]) -> str:
 
 
 def closed_btc(at: int) -> list[dict[str, Any]]:
-    opened = intent(
-        at,
-        kind="position_opened",
-        position_id="p-1",
-        category="linear",
-        symbol="BTCUSDT",
-        position_idx=0,
-        side="Buy",
-        qty="1",
-        mode="LIVE",
-    )
+    claim = opened(at, "p-1", "BTCUSDT", "1")
     shown = position_frame(
         at + 1_000, symbol="BTCUSDT", side="Buy", size="1", seq=1, updated_time=at + 1_000
     )
     flat = position_frame(
         at + 2_000, symbol="BTCUSDT", side="", size="0", seq=2, updated_time=at + 2_000
     )
-    return [intent(at, kind="account_mode", mode="LIVE"), opened, shown, flat]
+    return [intent(at, kind="account_mode", mode="LIVE"), claim, shown, flat]
 
 
 def test_can_open_answers_by_the_journals_rules_whatever_rules_file_it_is_given(
