@@ -4,6 +4,9 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from trueup.domain.emitted import Emitted
+from trueup.domain.events import InputEvent
+
 JSON = dict[str, Any]
 
 
@@ -80,5 +83,5 @@ class Diagnosis:
 class EventPage:
     """Stored events after a journal position, with the position to ask from next."""
 
-    events: list[tuple[int, Any]]
+    events: list[tuple[int, InputEvent | Emitted]]
     next_after: int

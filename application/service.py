@@ -28,7 +28,7 @@ from trueup.application.answers import (
 )
 from trueup.application.ingest import Ingestor
 from trueup.domain.emitted import Emitted
-from trueup.domain.events import InputRejected
+from trueup.domain.events import InputEvent, InputRejected
 from trueup.domain.reconciler import Reconciler
 from trueup.domain.rules.can_open import can_open
 from trueup.domain.rules.config import RuleConfig
@@ -235,7 +235,7 @@ class TrueupService:
     ) -> EventPage:
         """Up to ``limit`` stored events after journal position ``after``, inputs and emitted
         alike unless ``emitted_only``, of ``type_`` if given; ask again from ``next_after``."""
-        found: list[tuple[int, Any]] = []
+        found: list[tuple[int, InputEvent | Emitted]] = []
         position = after
         for position, event in self.journal.all_events(after):
             if type_ is not None and event.type != type_:
