@@ -61,23 +61,54 @@ def audit(
     as_of: int | None = None,
 ) -> Audit:
     """Fold the account's events, noting each one that changed a key of ``symbol``."""
-    result = Audit(symbol, position_idx, as_of, AccountBook(venue, account))
-    book = result.book
-    last: dict[PositionKey, JSON] = {}
+    auditor = Auditor(venue, account, symbol, position_idx, as_of)
     for event in events:
-        if as_of is not None and event.at > as_of:
-            continue
-        for key in book.apply(event):
-            if key.symbol != symbol or position_idx not in (None, key.position_idx):
+        auditor.take(event)
+    return auditor.result
+
+
+class Auditor:
+    """An audit under way: folds the events it is given, noting each change to a key of the
+    symbol audited (of its ``position_idx``, if given) made before ``as_of``."""
+
+    def __init__(
+        self, venue: str, account: str, symbol: str, position_idx: int | None, as_of: int | None
+    ) -> None:
+        self.result = Audit(symbol, position_idx, as_of, AccountBook(venue, account))
+        self._last: dict[PositionKey, JSON] = {}
+
+    @property
+    def book(self) -> AccountBook:
+        return self.result.book
+
+    def visible(self, event: InputEvent) -> bool:
+        """Whether the audit takes ``event``: none after the instant asked about."""
+        as_of = self.result.as_of
+        return as_of is None or event.at <= as_of
+
+    def take(self, event: InputEvent, *, noted: bool = True) -> None:
+        """Fold ``event`` (unless after ``as_of``); with ``noted`` False, keep no timeline
+        entry for it (an input folded again only to rebuild what it left behind)."""
+        if not self.visible(event):
+            return
+        result = self.result
+        book, symbol, position_idx = result.book, result.symbol, result.position_idx
+        changed = book.apply(event)
+        # Keys in order: a set's order hangs on the other keys in it, and on string hashing.
+        for key in sorted(k for k in changed if k.symbol == symbol):
+            if position_idx not in (None, key.position_idx):
+                continue
+            if not noted:
+                self._last.pop(key, None)
                 continue
             position = book.positions[key]
-            before = last.get(key)
+            before = self._last.get(key)
             if isinstance(event, PositionsReported) and before is not None:
                 # A position report changes the exchange's side and nothing else.
                 state = {**before, "exchange": exchange_state(position.exchange)}
             else:
                 state = position_state(book, position)
-            last[key] = state
+            self._last[key] = state
             result.timeline.append(
                 TimelineEntry(
                     at=event.at,
@@ -88,7 +119,6 @@ def audit(
                     state=state,
                 )
             )
-    return result
 
 
 def position_state(book: AccountBook, position: Position) -> JSON:

@@ -87,6 +87,35 @@ def as_json(event: InputEvent | Emitted) -> dict[str, Any]:
     return parsed
 
 
+_SYMBOLS_KEY = b',"symbols":'
+
+
+def symbols_of(state: bytes) -> tuple[str, ...] | None:
+    """The symbols a stored input names in its head, read without decoding the rest; None
+    when it may concern any (or its head cannot be read: decoding will say why)."""
+    try:
+        start = len(_TYPE_HEAD) + len(_type_of(state)) + 1
+    except Undecodable:
+        return None
+    if not state.startswith(_SYMBOLS_KEY, start):
+        return None
+    start += len(_SYMBOLS_KEY)
+    if not state.startswith(b"[", start):
+        return None
+    # A symbol may hold "]": try each closing bracket until the list parses.
+    end = state.find(b"]", start)
+    while end >= 0:
+        try:
+            found = orjson.loads(state[start : end + 1])
+        except orjson.JSONDecodeError:
+            end = state.find(b"]", end + 1)
+            continue
+        return tuple(found) if isinstance(found, list) else None
+    return None
+
+
 def mentions(state: bytes, symbol: str) -> bool:
-    """Cheap test, before decoding, of whether a stored event may concern ``symbol``."""
-    return b'"symbols":null' in state[:200] or orjson.dumps(symbol) in state
+    """Whether a stored input may concern ``symbol``, read from its head before decoding:
+    it names the symbol, or names none in particular (``"symbols":null``)."""
+    named = symbols_of(state)
+    return named is None or symbol in named

@@ -2,7 +2,8 @@
 
 Each account's inputs form one stream, in arrival order. Beside each input a marker is
 stored under the input's own id (uuid5 of its content), whose uniqueness makes appending
-the same input twice a no-op, in one transaction with the input itself.
+the same input twice a no-op, in one transaction with the input itself; and so are the
+audit index's rows for the batch (audit_index.py), so that the index never lags.
 
 Every operation waits out a busy or unreachable store (see retrying.py): that uniqueness is
 also what makes retrying an append safe when its first try may have been stored.
@@ -19,10 +20,13 @@ import orjson
 from eventsourcing.persistence import IntegrityError, Notification, StoredEvent, Tracking
 
 from trueup.adapters.store import codec
+from trueup.adapters.store.audit_index import Declared, Placed, index_rows, owners_needed
 from trueup.adapters.store.backend import Backend
+from trueup.adapters.store.indexed_history import IndexedHistory, IndexRows
 from trueup.adapters.store.lease import Lease
 from trueup.adapters.store.location import StoreError, is_postgres, settings, shown
 from trueup.adapters.store.retrying import Retrying
+from trueup.adapters.store.row_queries import streams_reader, version_reader
 from trueup.adapters.store.sqlite_backend import open_sqlite
 from trueup.adapters.store.stream_states import state_reader
 from trueup.adapters.store.unreadable import Row, Unreadable, undecodable_input
@@ -61,10 +65,18 @@ class Journal:
     ) -> None:
         self._backend = backend
         self.recorder = backend.recorder
-        self._read_states = state_reader(self.recorder)
+        self._readers()
         self._retrying = Retrying(self, shown_as, give_up_after_s, secrets)
         self._heads: dict[UUID, int] = {}
+        # What this process's index rows have declared already (audit_index.Declared).
+        self._declared: Declared = set()
         self._unreadable = Unreadable()
+
+    def _readers(self) -> None:
+        """The readers bound to the current recorder's connection and table."""
+        self._read_states = state_reader(self.recorder)
+        self._read_versions = version_reader(self.recorder)
+        self._read_streams = streams_reader(self.recorder)
 
     @classmethod
     def open(cls, url: str, *, give_up_after_s: float | None = None) -> "Journal":
@@ -109,7 +121,7 @@ class Journal:
         self._backend.reconnect(generation)
         if self.recorder is not self._backend.recorder:
             self.recorder = self._backend.recorder
-            self._read_states = state_reader(self.recorder)
+            self._readers()
 
     # --- what this trueup could not read ----------------------------------------------------
 
@@ -164,9 +176,10 @@ class Journal:
         return 0
 
     def _insert(self, events: list[InputEvent]) -> None:
-        stored, heads = self._stored(events)
+        stored, heads, declared = self._stored(events)
         self.recorder.insert_events(stored)
         self._heads = heads
+        self._declared |= declared
 
     def _not_stored(self, events: list[InputEvent]) -> list[InputEvent]:
         return [e for e in events if not self._contains(e.input_id)]
@@ -211,10 +224,14 @@ class Journal:
     def _contains(self, input_id: str) -> bool:
         return bool(self.recorder.select_events(UUID(input_id), limit=1))
 
-    def _stored(self, events: Iterable[InputEvent]) -> tuple[list[StoredEvent], dict[UUID, int]]:
-        """The rows for a batch, and the stream heads once they are in."""
+    def _stored(
+        self, events: Iterable[InputEvent]
+    ) -> tuple[list[StoredEvent], dict[UUID, int], Declared]:
+        """The rows for a batch, the stream heads once they are in, and what its index rows
+        declare for the first time."""
         heads = dict(self._heads)
         stored: list[StoredEvent] = []
+        placed: list[Placed] = []
         for event in events:
             stream = _stream_of(event)
             version = heads.get(stream)
@@ -227,7 +244,20 @@ class Journal:
             stored.append(
                 StoredEvent(stream, version, codec.TOPICS[event.type], codec.encode(event))
             )
-        return stored, heads
+            if not isinstance(event, RulesSet):  # the rules' stream is no account's
+                placed.append(Placed(event, stream, version))
+        # Read after the heads: whatever came before our versions is in by now.
+        owners = self._owners(owners_needed(placed))
+        rows, declared = index_rows(placed, owners, self._declared)
+        return stored + rows, heads, declared
+
+    def _owners(self, streams: set[UUID]) -> dict[UUID, set[str]]:
+        """The symbols each owner row names: those positions and orders were opened for."""
+        owners: dict[UUID, set[str]] = {}
+        if streams:
+            for stream, state in self._read_streams(sorted(streams)):
+                owners.setdefault(stream, set()).add(orjson.loads(state))
+        return owners
 
     def rules_in_force(self) -> RuleConfig:
         """The rules the last RulesSet input recorded; the defaults if none was."""
@@ -272,15 +302,49 @@ class Journal:
         for version, state in self._account_rows(stream):
             if symbol is not None and not codec.mentions(state, symbol):
                 continue
-            try:
-                event = codec.decode(state)
-            except codec.UnknownType:
-                self._unreadable.inputs.add((stream, version))
-                continue
-            except codec.Undecodable as error:
-                where = f"{version} of account {venue}/{account}"
-                raise undecodable_input(where, error) from None
-            yield event
+            event = self._decoded(stream, version, state, venue, account)
+            if event is not None:
+                yield event
+
+    def symbol_history(self, venue: str, account: str, symbol: str) -> IndexedHistory | None:
+        """The inputs that may concern ``symbol``, found through the audit index; None when
+        the account's inputs are not all indexed (an older trueup wrote the first of them):
+        ``account_events`` reads them all then."""
+        stream = account_stream_id(venue, account)
+        rows = IndexRows(
+            after=lambda s, after, limit: self._retrying(
+                partial(self._read_index_after, s, after, limit)
+            ),
+            back=lambda s, upto, limit: self._retrying(partial(self._read_back, s, upto, limit)),
+            versions=lambda s, versions: self._retrying(partial(self._read_chosen, s, versions)),
+            decode=lambda version, state: self._decoded(stream, version, state, venue, account),
+        )
+        return IndexedHistory.open(rows, stream, symbol)
+
+    # Methods, not the readers themselves: a retry after reconnecting reads through the new.
+
+    def _read_index_after(self, stream: UUID, after: int, limit: int) -> list[tuple[int, bytes]]:
+        return self._read_states(stream, after, limit)
+
+    def _read_chosen(self, stream: UUID, versions: Sequence[int]) -> list[tuple[int, bytes]]:
+        return self._read_versions(stream, versions)
+
+    def _read_back(self, stream: UUID, upto: int, limit: int) -> list[tuple[int, bytes]]:
+        rows = self.recorder.select_events(stream, lte=upto, desc=True, limit=limit)
+        return [(row.originator_version, row.state) for row in rows]
+
+    def _decoded(
+        self, stream: UUID, version: int, state: bytes, venue: str, account: str
+    ) -> InputEvent | None:
+        """The input stored as ``state``; None (counted) if of a type this trueup does not know."""
+        try:
+            return codec.decode(state)
+        except codec.UnknownType:
+            self._unreadable.inputs.add((stream, version))
+            return None
+        except codec.Undecodable as error:
+            where = f"{version} of account {venue}/{account}"
+            raise undecodable_input(where, error) from None
 
     def inputs(
         self, after: int = 0, upto: int | None = None, limit: int = PAGE

@@ -2,6 +2,10 @@
 
 It is a row of the tracking table, under a name no projection uses, written when the journal
 is first opened: the events table (and so every journal position) is left as it was.
+
+Format 2 adds the audit index (audit_index.py) beside every input appended. A journal of
+format 1 is raised to 2 when this trueup opens it, so that no trueup of format 1 appends to
+it any more without the index; the inputs it holds already are read in full by the audit.
 """
 
 from contextlib import suppress
@@ -11,14 +15,15 @@ from eventsourcing.persistence import Tracking as Row
 
 from trueup.adapters.store.location import StoreError
 
-JOURNAL_FORMAT = 1  # the newest format this trueup reads and the one it writes
+JOURNAL_FORMAT = 2  # the newest format this trueup reads and the one it writes
 FORMAT_ROW = "__trueup_journal_format__"
 
 
 def ensure_format(recorder: TrackingRecorder) -> int:
-    """The journal's format, recorded first if it has none; StoreError if it is too new."""
+    """The journal's format, recorded first if it has none or an older one; StoreError if
+    it is too new."""
     found = recorder.max_tracking_id(FORMAT_ROW)
-    if found is None:
+    if found is None or found < JOURNAL_FORMAT:
         with suppress(IntegrityError):  # another process opening the journal wrote it first
             recorder.insert_tracking(Row(FORMAT_ROW, JOURNAL_FORMAT))
         found = recorder.max_tracking_id(FORMAT_ROW)

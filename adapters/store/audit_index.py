@@ -1,0 +1,280 @@
+"""The audit index: rows stored beside the inputs, naming which positions each can touch,
+so that an audit of one symbol reads that symbol's inputs and not its whole account's.
+
+In the transaction that appends a batch, for each account stream the batch wrote to, rows
+keyed by the batch's last version in that stream (so no two batches ever share a key):
+- one per symbol the batch names: the versions of its inputs that name the symbol, list it
+  in a position snapshot, or name a position or order intent opened or placed for it;
+- one per snapshot scope (category, symbol, settle coin) of the batch's position pages:
+  their versions, and which of them begin a pagination run;
+- one for the account, when needed: inputs that bear on every position (account mode),
+  refused snapshot pages, scopes this process had not declared yet, and, in a process's
+  first batch for the account, the version from which its inputs are all indexed.
+Beside each position opening and order placement, a row under the position's (or the
+order's) id names its symbol, so that a later intent naming only that id finds it.
+
+Pages are filed by scope, not under every symbol they might flatten: whether one flattens a
+symbol's key depends on the fold (only a key held, or never reported, is), so the audit
+decides, reading a scope's pages only while the symbol has such a key
+(projections/indexed_audit.py). An idle account polled every 5 s costs no audit anything.
+"""
+
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+from uuid import UUID, uuid5
+
+import orjson
+from eventsourcing.persistence import StoredEvent
+
+from trueup.domain.events import (
+    InputEvent,
+    InputRejected,
+    LocalPositionCleaned,
+    LocalPositionClosed,
+    LocalPositionOpened,
+    LocalPositionResized,
+    OrderCancelled,
+    OrderPlaced,
+    PositionsReported,
+)
+from trueup.domain.keys import TRUEUP_NAMESPACE
+from trueup.domain.snapshots import Scope, scope_of
+
+INDEX_TOPIC = "trueup.index"
+OWNER_TOPIC = "trueup.index-owner"
+
+# What this process has declared in an account's index row: the scopes, and None for
+# "indexed from" (once per account and process is enough: readers take the least).
+Declared = set[tuple[UUID, Scope | None]]
+
+
+@lru_cache(maxsize=8192)  # a batch asks for an owner twice, and every batch for its symbols
+def _stream(kind: str, account_stream: UUID, key: str | Scope | None) -> UUID:
+    # JSON keeps keys unambiguous: ("a:b", "c") and ("a", "b:c") are two names.
+    name = orjson.dumps([kind, account_stream.hex, key]).decode()
+    return uuid5(TRUEUP_NAMESPACE, name)
+
+
+def account_index_id(account_stream: UUID) -> UUID:
+    return _stream("index-account", account_stream, None)
+
+
+def symbol_index_id(account_stream: UUID, symbol: str) -> UUID:
+    return _stream("index-symbol", account_stream, symbol)
+
+
+def scope_index_id(account_stream: UUID, scope: Scope) -> UUID:
+    return _stream("index-scope", account_stream, scope)
+
+
+def position_owner_id(account_stream: UUID, position_id: str) -> UUID:
+    return _stream("owner-position", account_stream, position_id)
+
+
+def order_owner_id(account_stream: UUID, order_link_id: str) -> UUID:
+    return _stream("owner-order", account_stream, order_link_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """An input, and where the batch puts it."""
+
+    event: InputEvent
+    stream: UUID
+    version: int
+
+
+@dataclass(slots=True)
+class AccountEntry:
+    """What one account index row says."""
+
+    indexed_from: int | None = None
+    wide: list[int] = field(default_factory=list)  # bear on every position: account mode
+    refused: list[int] = field(default_factory=list)  # refused snapshot pages
+    scopes: list[Scope] = field(default_factory=list)
+
+    def encode(self) -> bytes:
+        return orjson.dumps(
+            {
+                "from": self.indexed_from,
+                "wide": self.wide,
+                "refused": self.refused,
+                "scopes": self.scopes,
+            }
+        )
+
+    @classmethod
+    def decode(cls, state: bytes) -> "AccountEntry":
+        found: dict[str, Any] = orjson.loads(state)
+        scopes = [(s[0], s[1], s[2]) for s in found["scopes"]]
+        return cls(found["from"], found["wide"], found["refused"], scopes)
+
+
+@dataclass(slots=True)
+class ScopeEntry:
+    """What one scope index row says: page versions, and those that begin a run."""
+
+    pages: list[int] = field(default_factory=list)
+    firsts: list[int] = field(default_factory=list)
+
+    def encode(self) -> bytes:
+        return orjson.dumps([self.pages, self.firsts])
+
+    @classmethod
+    def decode(cls, state: bytes) -> "ScopeEntry":
+        pages, firsts = orjson.loads(state)
+        return cls(pages, firsts)
+
+
+def encode_versions(versions: list[int]) -> bytes:
+    return orjson.dumps(versions)
+
+
+def decode_versions(state: bytes) -> list[int]:
+    versions: list[int] = orjson.loads(state)
+    return versions
+
+
+def owners_needed(placed: Iterable[Placed]) -> set[UUID]:
+    """The owner rows to read before indexing a batch: those of the intents in it that
+    name only a position or an order."""
+    return {owner for p in placed if (owner := _owner_named(p)) is not None}
+
+
+def _owner_named(placed: Placed) -> UUID | None:
+    event = placed.event
+    if isinstance(event, LocalPositionResized | LocalPositionClosed | LocalPositionCleaned):
+        return position_owner_id(placed.stream, event.position_id)
+    if isinstance(event, OrderCancelled):
+        return order_owner_id(placed.stream, event.order_link_id)
+    return None
+
+
+class _AccountBatch:
+    """One account's share of a batch, sorted into index rows."""
+
+    def __init__(self, stream: UUID, owners: dict[UUID, set[str]]) -> None:
+        self.stream = stream
+        self.first = 0
+        self.last = 0
+        self.symbols: dict[str, list[int]] = {}
+        self.scopes: dict[Scope, ScopeEntry] = {}
+        self.account = AccountEntry()
+        self.owner_rows: list[StoredEvent] = []
+        # Owners known before the batch, and those it adds as it goes: an intent is indexed
+        # under the symbols its position or order was opened for before it.
+        self.owners = owners
+
+    def add(self, placed: Placed) -> None:
+        event, version = placed.event, placed.version
+        self.first = self.first or version
+        self.last = version
+        sort = _SORTS.get(type(event), _AccountBatch._named)
+        sort(self, event, version)
+
+    def _named(self, event: InputEvent, version: int) -> None:
+        symbols = event.symbols
+        if symbols is None:  # bears on every position: account mode, and types to come
+            self.account.wide.append(version)
+        else:
+            self._name(symbols, version)
+
+    def _opened(self, event: LocalPositionOpened, version: int) -> None:
+        self._own(position_owner_id(self.stream, event.position_id), event.symbol, version)
+        self._name((event.symbol,), version)
+
+    def _placed(self, event: OrderPlaced, version: int) -> None:
+        self._own(order_owner_id(self.stream, event.order_link_id), event.symbol, version)
+        self._name((event.symbol,), version)
+
+    def _position_intent(
+        self, event: LocalPositionResized | LocalPositionClosed | LocalPositionCleaned, version: int
+    ) -> None:
+        owner = position_owner_id(self.stream, event.position_id)
+        self._name(self.owners.get(owner, ()), version)
+
+    def _cancelled(self, event: OrderCancelled, version: int) -> None:
+        self._name(self.owners.get(order_owner_id(self.stream, event.order_link_id), ()), version)
+
+    def _positions(self, event: PositionsReported, version: int) -> None:
+        page = event.snapshot
+        if page is not None:
+            scope = self.scopes.setdefault(scope_of(page), ScopeEntry())
+            scope.pages.append(version)
+            if not page.cursor:
+                scope.firsts.append(version)
+        self._name((r.symbol for r in event.reports), version)
+
+    def _rejected(self, event: InputRejected, version: int) -> None:
+        if event.position_snapshot:
+            self.account.refused.append(version)
+
+    def _own(self, owner: UUID, symbol: str, version: int) -> None:
+        self.owners.setdefault(owner, set()).add(symbol)
+        self.owner_rows.append(StoredEvent(owner, version, OWNER_TOPIC, orjson.dumps(symbol)))
+
+    def _name(self, symbols: Iterable[str], version: int) -> None:
+        for symbol in dict.fromkeys(symbols):
+            self.symbols.setdefault(symbol, []).append(version)
+
+    def rows(self, declared: Set[tuple[UUID, Scope | None]]) -> tuple[list[StoredEvent], Declared]:
+        """The batch's index rows for this account, and what they newly declare."""
+        stream, last = self.stream, self.last
+        new: Declared = set()
+        if (stream, None) not in declared:
+            self.account.indexed_from = self.first
+            new.add((stream, None))
+        for scope in self.scopes:
+            if (stream, scope) not in declared:
+                self.account.scopes.append(scope)
+                new.add((stream, scope))
+        rows = [
+            StoredEvent(symbol_index_id(stream, s), last, INDEX_TOPIC, encode_versions(v))
+            for s, v in self.symbols.items()
+        ]
+        rows += [
+            StoredEvent(scope_index_id(stream, scope), last, INDEX_TOPIC, entry.encode())
+            for scope, entry in self.scopes.items()
+        ]
+        entry = self.account
+        if new or entry.wide or entry.refused:
+            rows.append(StoredEvent(account_index_id(stream), last, INDEX_TOPIC, entry.encode()))
+        return [*self.owner_rows, *rows], new
+
+
+# How each type of input is filed; any other, under the symbols it names.
+_SORTS: dict[type[InputEvent], Callable[[_AccountBatch, Any, int], None]] = {
+    LocalPositionOpened: _AccountBatch._opened,
+    OrderPlaced: _AccountBatch._placed,
+    LocalPositionResized: _AccountBatch._position_intent,
+    LocalPositionClosed: _AccountBatch._position_intent,
+    LocalPositionCleaned: _AccountBatch._position_intent,
+    OrderCancelled: _AccountBatch._cancelled,
+    PositionsReported: _AccountBatch._positions,
+    InputRejected: _AccountBatch._rejected,
+}
+
+
+def index_rows(
+    placed: Sequence[Placed],
+    owners: Mapping[UUID, Set[str]],
+    declared: Set[tuple[UUID, Scope | None]],
+) -> tuple[list[StoredEvent], Declared]:
+    """The index rows of a batch (``placed`` in version order within each stream), given
+    the symbols ``owners`` named before it; and what they declare that ``declared`` lacked."""
+    accounts: dict[UUID, _AccountBatch] = {}
+    known = {owner: set(symbols) for owner, symbols in owners.items()}
+    for p in placed:
+        batch = accounts.get(p.stream)
+        if batch is None:
+            batch = accounts[p.stream] = _AccountBatch(p.stream, known)
+        batch.add(p)
+    rows: list[StoredEvent] = []
+    new: Declared = set()
+    for batch in accounts.values():
+        more, declares = batch.rows(declared)
+        rows += more
+        new |= declares
+    return rows, new

@@ -1,0 +1,177 @@
+"""Reading chosen rows in one query: some versions of one stream, or every row of many streams.
+
+eventsourcing reads one stream's range at a time; the audit index needs a few hundred
+scattered versions of an account stream at once, and an append needs the owner rows of
+every intent in its batch. These read them through the recorder's own connection and table,
+with parameterised SQL (SQLite gets a placeholder per value, in a few fixed list sizes so
+its statement cache keeps them).
+"""
+
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
+from uuid import UUID
+
+from eventsourcing.persistence import ProcessRecorder
+from eventsourcing.sqlite import SQLiteAggregateRecorder
+
+if TYPE_CHECKING:  # imported where used: a SQLite store never loads psycopg
+    from eventsourcing.postgres import PostgresAggregateRecorder
+
+# (stream, versions) -> [(version, state)], in no particular order
+VersionReader = Callable[[UUID, Sequence[int]], list[tuple[int, bytes]]]
+# (streams) -> [(stream, state)] for every row of each, in no particular order
+StreamsReader = Callable[[Sequence[UUID]], list[tuple[UUID, bytes]]]
+
+LIST_SIZES = (1, 8, 64, 512)  # the longest list one query takes; more go in several
+T = TypeVar("T")
+
+
+def batches(values: Sequence[T]) -> list[list[T]]:
+    """``values`` in lists no longer than one query takes."""
+    longest = LIST_SIZES[-1]
+    return [list(values[i : i + longest]) for i in range(0, len(values), longest)]
+
+
+def version_reader(recorder: ProcessRecorder) -> VersionReader:
+    if isinstance(recorder, SQLiteAggregateRecorder):
+        return _sqlite_versions(recorder)
+    postgres = _postgres_recorder(recorder)
+    if postgres is not None:
+        return _postgres_versions(postgres)
+    return _generic_versions(recorder)
+
+
+def streams_reader(recorder: ProcessRecorder) -> StreamsReader:
+    if isinstance(recorder, SQLiteAggregateRecorder):
+        return _sqlite_streams(recorder)
+    postgres = _postgres_recorder(recorder)
+    if postgres is not None:
+        return _postgres_streams(postgres)
+    return _generic_streams(recorder)
+
+
+def _postgres_recorder(recorder: ProcessRecorder) -> "PostgresAggregateRecorder | None":
+    if "eventsourcing.postgres" in sys.modules:  # else no recorder can be a PostgreSQL one
+        from eventsourcing.postgres import PostgresAggregateRecorder
+
+        if isinstance(recorder, PostgresAggregateRecorder):
+            return recorder
+    return None
+
+
+def _padded(values: list[T]) -> list[T]:
+    """``values`` repeated at the end up to the next list size (IN ignores repeats)."""
+    size = next(s for s in LIST_SIZES if s >= len(values))
+    return values + [values[-1]] * (size - len(values))
+
+
+def _sqlite_versions(recorder: SQLiteAggregateRecorder) -> VersionReader:
+    statements = {
+        size: (
+            f"SELECT originator_version, state FROM {recorder.events_table_name} "  # noqa: S608 - the library's own table name, and placeholders
+            f"WHERE originator_id=? AND originator_version IN ({','.join('?' * size)})"
+        )
+        for size in LIST_SIZES
+    }
+
+    def read(stream: UUID, versions: Sequence[int]) -> list[tuple[int, bytes]]:
+        found: list[tuple[int, bytes]] = []
+        with recorder.datastore.transaction(commit=False) as cursor:
+            for batch in batches(versions):
+                values = _padded(batch)
+                cursor.execute(statements[len(values)], [stream.hex, *values])
+                found += [(row[0], row[1]) for row in cursor.fetchall()]
+        return found
+
+    return read
+
+
+def _sqlite_streams(recorder: SQLiteAggregateRecorder) -> StreamsReader:
+    statements = {
+        size: (
+            f"SELECT originator_id, state FROM {recorder.events_table_name} "  # noqa: S608 - the library's own table name, and placeholders
+            f"WHERE originator_id IN ({','.join('?' * size)})"
+        )
+        for size in LIST_SIZES
+    }
+
+    def read(streams: Sequence[UUID]) -> list[tuple[UUID, bytes]]:
+        found: list[tuple[UUID, bytes]] = []
+        with recorder.datastore.transaction(commit=False) as cursor:
+            for batch in batches(streams):
+                values = _padded([s.hex for s in batch])
+                cursor.execute(statements[len(values)], values)
+                found += [(UUID(row[0]), row[1]) for row in cursor.fetchall()]
+        return found
+
+    return read
+
+
+def _postgres_versions(recorder: "PostgresAggregateRecorder") -> VersionReader:
+    from psycopg.sql import SQL, Identifier
+
+    statement = SQL(
+        "SELECT originator_version, state FROM {schema}.{table} "
+        "WHERE originator_id = %s AND originator_version = ANY(%s)"
+    ).format(
+        schema=Identifier(recorder.datastore.schema),
+        table=Identifier(recorder.events_table_name),
+    )
+
+    def read(stream: UUID, versions: Sequence[int]) -> list[tuple[int, bytes]]:
+        found: list[tuple[int, bytes]] = []
+        with recorder.datastore.get_connection() as connection, connection.cursor() as cursor:
+            for batch in batches(versions):
+                cursor.execute(statement, (stream, batch), prepare=True)
+                found += [
+                    (row["originator_version"], bytes(row["state"])) for row in cursor.fetchall()
+                ]
+        return found
+
+    return read
+
+
+def _postgres_streams(recorder: "PostgresAggregateRecorder") -> StreamsReader:
+    from psycopg.sql import SQL, Identifier
+
+    statement = SQL(
+        "SELECT originator_id, state FROM {schema}.{table} WHERE originator_id = ANY(%s)"
+    ).format(
+        schema=Identifier(recorder.datastore.schema),
+        table=Identifier(recorder.events_table_name),
+    )
+
+    def read(streams: Sequence[UUID]) -> list[tuple[UUID, bytes]]:
+        found: list[tuple[UUID, bytes]] = []
+        with recorder.datastore.get_connection() as connection, connection.cursor() as cursor:
+            for batch in batches(streams):
+                cursor.execute(statement, (batch,), prepare=True)
+                found += [
+                    (_uuid(row["originator_id"]), bytes(row["state"])) for row in cursor.fetchall()
+                ]
+        return found
+
+    return read
+
+
+def _uuid(value: object) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))
+
+
+def _generic_versions(recorder: ProcessRecorder) -> VersionReader:
+    def read(stream: UUID, versions: Sequence[int]) -> list[tuple[int, bytes]]:
+        found: list[tuple[int, bytes]] = []
+        for version in versions:
+            rows = recorder.select_events(stream, gt=version - 1, lte=version)
+            found += [(row.originator_version, row.state) for row in rows]
+        return found
+
+    return read
+
+
+def _generic_streams(recorder: ProcessRecorder) -> StreamsReader:
+    def read(streams: Sequence[UUID]) -> list[tuple[UUID, bytes]]:
+        return [(s, row.state) for s in streams for row in recorder.select_events(s)]
+
+    return read

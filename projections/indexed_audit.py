@@ -1,0 +1,257 @@
+"""The audit of one symbol through the journal's audit index: the same timeline and state as
+folding the account's inputs that may concern the symbol, reading only those that can.
+
+Those are the symbol's own inputs (and intents for its positions and orders), the inputs
+that bear on every position, and the snapshot pages that can flatten one of its keys. A
+complete position snapshot flattens the keys it covers and omits, but only keys the
+exchange holds or never reported: while the symbol has none such, pages that do not list
+it change nothing of it, and are not read. When it comes to have one, the pages from then
+on are read, with the refused pages that break their runs; and the run each covering scope
+has under way is rebuilt first from its own pages, so the next page is judged as it was.
+
+A book that forgets nothing folds the same from both. One that lets go of what has finished
+(domain/retention.py) looks for what is due on the inputs this walk skips too, so it may let
+go of a finished order or position one input earlier or later: that shows only if the order
+is reported again as new, or the id reused, about a retention window on, which retention.py
+explains venues and trading systems do not do.
+"""
+
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Protocol
+
+from trueup.domain.book import AccountBook, covers
+from trueup.domain.events import InputEvent, PositionsReported, SnapshotPage
+from trueup.domain.keys import PositionKey
+from trueup.domain.snapshots import Scope, Snapshots
+from trueup.projections.audit import Audit, Auditor
+
+# Inputs read in one query, looking ahead in a lane: the symbol's own are all wanted; a
+# scope's pages only while the scope stays live, often one or two, so its reads begin small
+# and double while it lasts.
+OWN_FETCH = 256
+PAGE_FETCH = 2
+
+
+class SymbolIndex(Protocol):
+    """One symbol's inputs as the audit index lists them, by version in the account stream."""
+
+    def scopes(self) -> list[Scope]:
+        """Every scope the account's position snapshots were asked for."""
+
+    def own(self) -> list[int]:
+        """The symbol's inputs, with those that bear on every position, ascending."""
+
+    def refused(self) -> list[int]:
+        """Refused snapshot pages, ascending."""
+
+    def pages(self, scope: Scope, after: int) -> Iterator[int]:
+        """Snapshot pages of ``scope`` after version ``after``, ascending."""
+
+    def pages_back(self, scope: Scope, upto: int) -> Iterator[tuple[int, bool]]:
+        """Pages of ``scope`` at or before ``upto``, latest first, each with whether it
+        begins a run."""
+
+    def events(self, versions: Sequence[int]) -> dict[int, InputEvent]:
+        """The inputs at those versions (those this trueup can read)."""
+
+
+def audit_indexed(
+    venue: str,
+    account: str,
+    index: SymbolIndex,
+    *,
+    symbol: str,
+    position_idx: int | None = None,
+    as_of: int | None = None,
+) -> Audit:
+    """The audit ``projections.audit.audit`` gives of the account's inputs, from the index."""
+    auditor = Auditor(venue, account, symbol, position_idx, as_of)
+    _Walk(auditor, index).run()
+    return auditor.result
+
+
+class _Lane:
+    """Ascending versions from one source, read ahead as far as asked."""
+
+    def __init__(self, versions: Iterable[int], fetch: int) -> None:
+        self._source = iter(versions)
+        self._ahead: deque[int] = deque()
+        self._fetch = fetch
+
+    def to_fetch(self) -> list[int]:
+        """The versions to read at once from here: twice as many each time, up to OWN_FETCH."""
+        versions = self.ahead(self._fetch)
+        self._fetch = min(2 * self._fetch, OWN_FETCH)
+        return versions
+
+    def head(self) -> int | None:
+        if not self._ahead:
+            self.ahead(1)
+        return self._ahead[0] if self._ahead else None
+
+    def ahead(self, count: int) -> list[int]:
+        """The next ``count`` versions (fewer at the end), left in the lane."""
+        while len(self._ahead) < count:
+            version = next(self._source, None)
+            if version is None:
+                break
+            self._ahead.append(version)
+        return list(self._ahead)[:count]
+
+    def drop(self, version: int) -> None:
+        if self._ahead and self._ahead[0] == version:
+            self._ahead.popleft()
+
+
+class _Walk:
+    """Feeds the auditor the index's inputs in version order, following which snapshot
+    scopes can change the symbol now (its live scopes)."""
+
+    def __init__(self, auditor: Auditor, index: SymbolIndex) -> None:
+        self.auditor = auditor
+        self.book: AccountBook = auditor.book
+        self.index = index
+        self.symbol = auditor.result.symbol
+        self.covering = [s for s in index.scopes() if self._covers(s)]
+        self.all_refused = index.refused()
+        self.own = _Lane(index.own(), OWN_FETCH)
+        self.live: dict[Scope, _Lane] = {}
+        self.refusals: _Lane | None = None
+        self.fetched: dict[int, InputEvent] = {}
+        self._keys: list[PositionKey] = []
+        self._positions_seen = 0
+
+    def _covers(self, scope: Scope) -> bool:
+        """Whether ``scope``'s pages speak for the symbol (in the scope's category)."""
+        return covers(_page(scope), self.book.key(scope[0], self.symbol, 0))
+
+    def run(self) -> None:
+        while True:
+            lanes = [self.own, *self.live.values()]
+            if self.refusals is not None:
+                lanes.append(self.refusals)
+            heads = [(head, lane) for lane in lanes if (head := lane.head()) is not None]
+            if not heads:
+                return
+            version, first = min(heads, key=lambda pair: pair[0])
+            event = self._fetch(version, first)
+            for lane in lanes:
+                lane.drop(version)
+            if len(self.fetched) > 4 * OWN_FETCH:
+                self._forget_fetched_before(version)
+            if event is not None:
+                self.auditor.take(event)
+                if self.covering:
+                    self._follow(version)
+
+    def _fetch(self, version: int, lane: _Lane) -> InputEvent | None:
+        if version not in self.fetched:
+            wanted = [v for v in lane.to_fetch() if v not in self.fetched]
+            self.fetched.update(self.index.events(wanted or [version]))
+        return self.fetched.pop(version, None)
+
+    def _forget_fetched_before(self, version: int) -> None:
+        """Drop inputs read ahead for a scope that stopped being live before reaching them."""
+        for stale in [v for v in self.fetched if v < version]:
+            del self.fetched[stale]
+
+    # --- which scopes can change the symbol now ---------------------------------------------
+
+    def _follow(self, version: int) -> None:
+        """After the input at ``version``: read the pages of the scopes that can now flatten
+        a key of the symbol, and only those."""
+        live = self._live_scopes()
+        if live.keys() == self.live.keys():
+            return
+        entered = live.keys() - self.live.keys()
+        self.live = {
+            scope: self.live.get(scope) or _Lane(self.index.pages(scope, version), PAGE_FETCH)
+            for scope in live
+        }
+        if not live:
+            self.refusals = None
+        elif self.refusals is None:
+            self.refusals = _Lane((v for v in self.all_refused if v > version), PAGE_FETCH)
+        if entered:
+            # The entered lanes' first pages come in the same read as the runs' pages.
+            ahead = [v for s in entered for v in self.live[s].to_fetch()]
+            self._rebuild_runs(sorted(live, key=repr), version, ahead)
+
+    def _live_scopes(self) -> dict[Scope, None]:
+        """The covering scopes of every key of the symbol a complete snapshot could flatten:
+        one the exchange holds, or has never reported."""
+        live: dict[Scope, None] = {}
+        for key in self._symbol_keys():
+            report = self.book.positions[key].exchange
+            if report is None or report.size != 0:
+                live.update((s, None) for s in self.covering if covers(_page(s), key))
+        return live
+
+    def _symbol_keys(self) -> list[PositionKey]:
+        """The symbol's keys in the book, looked for again only when the book's keys change."""
+        positions = self.book.positions
+        if len(positions) != self._positions_seen or any(k not in positions for k in self._keys):
+            self._keys = [k for k in positions if k.symbol == self.symbol]
+            self._positions_seen = len(positions)
+        return self._keys
+
+    # --- rebuilding the runs under way --------------------------------------------------------
+
+    def _rebuild_runs(self, scopes: list[Scope], version: int, ahead: list[int]) -> None:
+        """Make the book's pagination runs those of a book that had read every page up to
+        ``version``, for ``scopes``: the pages skipped since can break or extend a run.
+        ``ahead``: inputs to read with theirs, for later."""
+        runs = {scope: self._run_pages(scope, version) for scope in scopes}
+        wanted = [v for pages in runs.values() for v in pages] + ahead
+        found = self.index.events(wanted) if wanted else {}
+        self.fetched.update((v, e) for v, e in found.items() if v > version)
+        self.book.snapshots.abandon_all()
+        for scope, pages in runs.items():
+            for event in self._under_way(scope, [found[v] for v in pages if v in found]):
+                # Folded before, or of no effect on the symbol then: only its run is wanted.
+                self.auditor.take(event, noted=False)
+
+    def _run_pages(self, scope: Scope, version: int) -> list[int]:
+        """The pages of ``scope`` from the last to begin a run, up to ``version``; none if no
+        run began, or a refused page broke it since."""
+        pages: list[int] = []
+        for page, begins in self.index.pages_back(scope, version):
+            pages.append(page)
+            if begins and self._any_visible([page]):
+                pages.reverse()
+                return [] if self._refused_between(pages[0], version) else pages
+        return []
+
+    def _under_way(self, scope: Scope, events: list[InputEvent]) -> list[InputEvent]:
+        """``events`` (a scope's pages from a run's first), if their run is still under way
+        after them; else none (it completed or broke)."""
+        pages = [
+            (e, e.snapshot)
+            for e in events
+            if isinstance(e, PositionsReported) and e.snapshot is not None
+            and self.auditor.visible(e)
+        ]  # fmt: skip
+        runs = Snapshots(self.book.snapshots.timeout_ms)
+        for event, page in pages:
+            runs.page(page, set(), event.at)
+        return [event for event, _ in pages] if scope in runs.under_way() else []
+
+    def _refused_between(self, first: int, version: int) -> bool:
+        """Whether a refused page after ``first``, up to ``version``, broke every run."""
+        return self._any_visible([v for v in self.all_refused if first < v <= version])
+
+    def _any_visible(self, versions: list[int]) -> bool:
+        if self.auditor.result.as_of is None:  # then all are: no need to read them
+            return bool(versions)
+        return bool(self._visible(versions))
+
+    def _visible(self, versions: Sequence[int]) -> list[InputEvent]:
+        found = self.index.events(versions) if versions else {}
+        return [found[v] for v in versions if v in found and self.auditor.visible(found[v])]
+
+
+def _page(scope: Scope) -> SnapshotPage:
+    """A page of ``scope``, for asking what it covers."""
+    category, symbol, settle_coin = scope
+    return SnapshotPage(category, symbol, settle_coin, cursor="", next_cursor="", server_time=0)

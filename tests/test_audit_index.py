@@ -1,0 +1,578 @@
+"""The audit index: an audit read through it is the audit of a full read of the account, for
+every symbol, and reads the symbol's own inputs, not the account's.
+
+Each store-backed test runs on SQLite and on PostgreSQL (conftest.py).
+"""
+
+import random
+import sqlite3
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import psycopg
+import pytest
+from eventsourcing.persistence import StoredEvent
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.inputs import T0, event, intent, line
+from tests.scenarios import busy_session
+from trueup.adapters.bybit import messages
+from trueup.adapters.store import codec
+from trueup.adapters.store.journal import MARKER_TOPIC, Journal
+from trueup.adapters.store.journal_format import FORMAT_ROW, JOURNAL_FORMAT
+from trueup.application.service import TrueupService
+from trueup.domain.book import AccountBook
+from trueup.domain.events import InputEvent
+from trueup.domain.keys import account_stream_id
+from trueup.projections import audit as audit_module
+from trueup.projections.audit import Audit, audit
+from trueup.projections.indexed_audit import audit_indexed
+
+Record = dict[str, Any]
+VENUE, ACCOUNT = "bybit", "main"
+SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BTCPERP")
+CENTURY = 100 * 365 * 24 * 3600 * 1000
+
+
+# --- sessions that tangle every kind of input the index sorts ----------------------------------
+
+
+class Tangle:
+    """A random session of one account: several symbols, hedge and one-way keys, paged
+    snapshots of three scopes broken in every way, refused pages, and intents naming only a
+    position or an order; ``reuse`` draws position and order ids from small pools, so one id
+    is opened for several symbols and reopened after it closed."""
+
+    def __init__(self, seed: int, reuse: bool) -> None:
+        self.rng = random.Random(seed)
+        self.reuse = reuse
+        self.at = T0 + 1_000
+        self.seq = 1
+        self.serial = 0
+        self.sizes: dict[tuple[str, int], str] = {}
+        # Orders still open, each with its symbol, key and link; a link is placed for one
+        # symbol.
+        self.orders: dict[str, tuple[str, int, str, str]] = {}
+        self.links: dict[str, str] = {}
+        self.pending: list[Callable[[], Record]] = []
+        self.records: list[Record] = [intent(T0, kind="account_mode", mode="LIVE")]
+
+    def session(self, inputs: int) -> list[Record]:
+        while len(self.records) < inputs:
+            self.at += self.rng.choice([0, 5, 300, 1_500, 4_000, 12_000])
+            self.seq += 1
+            if self.pending and self.rng.random() < 0.6:
+                self.records.append(self.pending.pop(0)())
+            else:
+                self.records.append(self.one())
+        return self.records
+
+    def ident(self, prefix: str) -> str:
+        self.serial += 1
+        reused = self.reuse and prefix in ("p", "l")
+        return f"{prefix}-{self.rng.randint(1, 12) if reused else self.serial}"
+
+    def old_ident(self, prefix: str) -> str:
+        """An id drawn before, mostly; now and then one never used."""
+        return f"{prefix}-{self.rng.randint(1, max(self.serial, 1) + 1)}"
+
+    def one(self) -> Record:
+        rng, at = self.rng, self.at
+        symbol, idx = rng.choice(SYMBOLS), rng.choice((0, 0, 1, 2))
+        roll = rng.random()
+        if roll < 0.10:
+            return intent(
+                at, kind="position_opened", position_id=self.ident("p"), category="linear",
+                symbol=symbol, position_idx=idx, side=rng.choice(("Buy", "Sell")),
+                qty=rng.choice(("0.1", "1")), mode=rng.choice(("LIVE", "LIVE", "PAPER")),
+            )  # fmt: skip
+        if roll < 0.16:
+            link = self.ident("l")
+            self.links[link] = symbol
+            return intent(
+                at, kind="order_placed", position_id=self.old_ident("p"),
+                order_link_id=link, category="linear", symbol=symbol,
+                purpose=rng.choice(("ENTRY", "TP1", "SL")), side="Buy", qty="0.1",
+            )  # fmt: skip
+        if roll < 0.25:
+            return self.order(symbol, idx)
+        if roll < 0.30 and self.orders:
+            order_id = rng.choice(sorted(self.orders))
+            symbol, _, category, link = self.orders[order_id]
+            item = messages.execution_item(
+                symbol=symbol, exec_id=self.ident("e"), order_id=order_id, category=category,
+                order_link_id=link, side="Buy", exec_price="100", exec_qty="0.1",
+                exec_time=at, seq=self.seq,
+            )  # fmt: skip
+            return self.ws("execution", item)
+        if roll < 0.47:
+            size = rng.choice(("0", "0", "0.1", "1"))
+            self.sizes[(symbol, idx)] = size
+            item = messages.position_item(
+                symbol=symbol, side="" if size == "0" else "Buy", size=size, seq=self.seq,
+                updated_time=at, position_idx=idx,
+            )  # fmt: skip
+            return self.ws("position", item)
+        if roll < 0.60:
+            self.snapshot_run()
+            return self.pending.pop(0)()
+        if roll < 0.64:
+            return self.refused()
+        if roll < 0.69:
+            return intent(at, kind="position_resized", position_id=self.old_ident("p"), qty="0.5")
+        if roll < 0.75:
+            pid = self.old_ident("p")
+            return intent(at, kind="position_closed", position_id=pid, exit_reason="TP2")
+        if roll < 0.78:
+            return self.cleaned(self.old_ident("p"))
+        if roll < 0.83:
+            return intent(at, kind="order_cancelled", order_link_id=self.old_ident("l"))
+        if roll < 0.85:
+            return intent(at, kind="account_mode", mode=rng.choice(("LIVE", "PAPER")))
+        return {"at": at, "venue": VENUE, "account": ACCOUNT, "channel": "clock"}
+
+    def ws(self, topic: str, item: Record) -> Record:
+        frame = messages.ws_frame(topic, [item], message_id=f"{topic}-{self.ident('m')}",
+                                  creation_time=self.at)  # fmt: skip
+        return messages.capture_ws(self.at, ACCOUNT, frame)
+
+    def order(self, symbol: str, idx: int) -> Record:
+        """A report of an order still open (as it was first reported), or of a new one; an
+        order that has finished is not heard of again."""
+        rng = self.rng
+        if self.orders and rng.random() < 0.5:
+            order_id = rng.choice(sorted(self.orders))
+        else:
+            order_id = self.ident("o")
+            links = [link for link, placed in self.links.items() if placed == symbol]
+            category = rng.choice(("linear", "linear", "linear", "spot"))
+            self.orders[order_id] = (symbol, idx, category, rng.choice(["", *links[-3:]]))
+        symbol, idx, category, link = self.orders[order_id]
+        status = rng.choice(("New", "PartiallyFilled", "Filled", "Cancelled"))
+        if status in ("Filled", "Cancelled"):
+            del self.orders[order_id]
+        item = messages.order_item(
+            symbol=symbol, order_id=order_id, order_link_id=link, side="Buy", qty="0.1",
+            status=status, updated_time=self.at, position_idx=idx, category=category,
+        )  # fmt: skip
+        return self.ws("order", item)
+
+    def refused(self) -> Record:
+        body = messages.rest_error(10006, "Too many visits!", time=self.at)
+        params = {"category": "linear", "settleCoin": "USDT"}
+        return messages.capture_rest(self.at, ACCOUNT, "/v5/position/list", params, body)
+
+    def cleaned(self, position_id: str) -> Record:
+        data = {"action": "clean_position", "position_id": position_id,
+                "exit_reason": "STALE_CLEANUP", "operator": "ops"}  # fmt: skip
+        return {"at": self.at, "venue": VENUE, "account": ACCOUNT, "channel": "operator",
+                "data": data}  # fmt: skip
+
+    def snapshot_run(self) -> None:
+        """Queue the pages of one pagination run, now and then broken: a page lost, a page
+        refused, a cursor that loops, or the run begun again."""
+        rng = self.rng
+        scope: Record = rng.choice(
+            ({"settleCoin": "USDT"}, {"settleCoin": "USDT"}, {"settleCoin": "USDC"},
+             {"symbol": rng.choice(SYMBOLS)})
+        )  # fmt: skip
+        held = [(s, i) for (s, i), z in sorted(self.sizes.items()) if z != "0"]
+        listed = [k for k in held if rng.random() < 0.85]  # the rest: closed meanwhile
+        count = rng.choice((1, 1, 2, 3))
+        run = self.ident("run")
+        for number in range(count):
+            cursor = f"{run}-{number}" if number else ""
+            last = number == count - 1
+            following = "" if last else f"{run}-{number + 1}"
+            if not last and rng.random() < 0.05:
+                following = cursor or f"{run}-0"  # a cursor that loops
+            mine = listed[number::count]
+            self.pending.append(self.page_maker(scope, cursor, following, mine))
+            if not last and rng.random() < 0.08:
+                self.pending.append(self.refused)
+            if not last and rng.random() < 0.05:
+                break  # the rest of the run lost
+
+    def page_maker(
+        self, scope: Record, cursor: str, following: str, keys: list[tuple[str, int]]
+    ) -> Callable[[], Record]:
+        def page() -> Record:
+            at = self.at
+            items = [
+                messages.position_item(
+                    symbol=s, side="Buy", size=self.sizes.get((s, i), "1"), position_idx=i,
+                    seq=self.seq, updated_time=at - self.rng.choice((0, 50, 30_000)), rest=True,
+                )
+                for s, i in keys
+                if "symbol" not in scope or scope["symbol"] == s
+            ]  # fmt: skip
+            params: Record = {"category": "linear", **scope}
+            if cursor:
+                params["cursor"] = cursor
+            body = messages.rest_ok("linear", items, time=at, next_page_cursor=following)
+            return messages.capture_rest(at, ACCOUNT, "/v5/position/list", params, body)
+
+        return page
+
+
+def tangled(seed: int, inputs: int, *, reuse: bool = False) -> list[InputEvent]:
+    """The session's inputs, each once (a line repeated is one input, stored once)."""
+    events = (event(r) for r in Tangle(seed, reuse).session(inputs))
+    return list({e.input_id: e for e in reversed(list(events))}.values())[::-1]
+
+
+# --- comparing audits ----------------------------------------------------------------------------
+
+
+def seen(result: Audit) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """What an audit shows: its timeline, and the state of each key as of its instant."""
+    timeline = [(t.at, t.type, t.source, t.input_id, t.key, t.state) for t in result.timeline]
+    return timeline, [(key, result.state(key)) for key in result.keys]
+
+
+def full_read(journal: Journal, symbol: str, as_of: int | None) -> Audit:
+    events = journal.account_events(VENUE, ACCOUNT, symbol)
+    return audit(VENUE, ACCOUNT, events, symbol=symbol, as_of=as_of)
+
+
+def indexed(journal: Journal, symbol: str, as_of: int | None) -> Audit:
+    index = journal.symbol_history(VENUE, ACCOUNT, symbol)
+    assert index is not None, "the journal should hold the index"
+    return audit_indexed(VENUE, ACCOUNT, index, symbol=symbol, as_of=as_of)
+
+
+def append_in_batches(journal: Journal, events: list[InputEvent], seed: int) -> None:
+    """Batches of every size, so that index rows are keyed at every kind of boundary."""
+    rng = random.Random(seed)
+    start = 0
+    while start < len(events):
+        size = rng.choice((1, 2, 7, 40, 300))
+        journal.append(events[start : start + size])
+        start += size
+
+
+def instants(events: list[InputEvent]) -> list[int | None]:
+    return [None, events[len(events) // 3].at, events[2 * len(events) // 3].at]
+
+
+def assert_same_audits(journal: Journal, events: list[InputEvent]) -> None:
+    for symbol in SYMBOLS:
+        for as_of in instants(events):
+            assert seen(indexed(journal, symbol, as_of)) == seen(full_read(journal, symbol, as_of))
+
+
+@pytest.fixture
+def remembering(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Audits whose book forgets nothing: what they fold decides all they show."""
+
+    def book(venue: str, account: str) -> AccountBook:
+        return AccountBook(venue, account, forget_after_ms=CENTURY)
+
+    monkeypatch.setattr(audit_module, "AccountBook", book)
+
+
+# --- the same audit, read through the index ------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_audit_of_a_busy_session_through_the_index_is_the_full_reads(
+    journal: Journal, seed: int
+) -> None:
+    events = [event(r) for r in busy_session(2_500, seed)]
+    append_in_batches(journal, events, seed)
+    for symbol in ("BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT"):
+        for as_of in instants(events):
+            assert seen(indexed(journal, symbol, as_of)) == seen(full_read(journal, symbol, as_of))
+
+
+@pytest.mark.parametrize("seed", [3, 4, 5])
+def test_the_audit_of_a_tangled_session_through_the_index_is_the_full_reads(
+    journal: Journal, seed: int
+) -> None:
+    events = tangled(seed, 2_000)
+    append_in_batches(journal, events, seed)
+    assert_same_audits(journal, events)
+
+
+@pytest.mark.parametrize("seed", [6, 7])
+def test_ids_reused_across_symbols_are_followed_to_each(
+    journal: Journal, seed: int, remembering: None
+) -> None:
+    # Reopened ids meet the retention window: the books remember all, so that only what
+    # each audit folds can tell them apart.
+    events = tangled(seed, 2_000, reuse=True)
+    append_in_batches(journal, events, seed)
+    assert_same_audits(journal, events)
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(
+    seed=st.integers(0, 10_000),
+    inputs=st.integers(20, 600),
+    reuse=st.booleans(),
+    batch=st.integers(1, 80),
+)
+def test_any_session_audits_the_same_through_the_index(
+    seed: int, inputs: int, reuse: bool, batch: int
+) -> None:
+    events = tangled(seed, inputs, reuse=reuse)
+    window = CENTURY if reuse else None
+    with (
+        tempfile.TemporaryDirectory() as directory,
+        Journal.open(f"sqlite://{Path(directory) / 'journal.db'}") as journal,
+        pytest.MonkeyPatch.context() as patch,
+    ):
+        if window is not None:
+            patch.setattr(
+                audit_module,
+                "AccountBook",
+                lambda venue, account: AccountBook(venue, account, forget_after_ms=window),
+            )
+        for start in range(0, len(events), batch):
+            journal.append(events[start : start + batch])
+        assert_same_audits(journal, events)
+
+
+def test_the_service_audits_through_the_index(journal: Journal) -> None:
+    events = tangled(8, 800)
+    journal.append(events)
+    service = TrueupService(journal)
+    for symbol in SYMBOLS:
+        assert seen(service.audit(VENUE, ACCOUNT, symbol)) == seen(full_read(journal, symbol, None))
+
+
+def test_writers_in_two_processes_index_each_others_positions(store_url: str) -> None:
+    events = tangled(9, 1_200)
+    with Journal.open(store_url) as one, Journal.open(store_url) as other:
+        for number, start in enumerate(range(0, len(events), 25)):
+            (one if number % 2 else other).append(events[start : start + 25])
+        assert_same_audits(one, events)
+
+
+# --- what an audit reads ---------------------------------------------------------------------
+
+
+def crowd(symbols: int, cycles: int) -> Iterator[Record]:
+    """An account trading ``symbols`` symbols in turn, its positions polled every 5 s."""
+    at, seq = T0, 0
+    yield intent(at, kind="account_mode", mode="LIVE")
+    for cycle in range(cycles):
+        symbol = f"S{cycle % symbols:03d}USDT"
+        pid = f"p-{cycle}"
+        at += 1_000
+        yield intent(at, kind="position_opened", position_id=pid, category="linear",
+                     symbol=symbol, position_idx=0, side="Buy", qty="1", mode="LIVE")  # fmt: skip
+        for size in ("1", "0"):
+            seq += 1
+            at += 1_000
+            item = messages.position_item(symbol=symbol, side="Buy" if size == "1" else "",
+                                          size=size, seq=seq, updated_time=at)  # fmt: skip
+            frame = messages.ws_frame("position", [item], message_id=f"pos-{at}", creation_time=at)
+            yield messages.capture_ws(at, ACCOUNT, frame)
+            at += 1_000
+            held = messages.position_item(symbol=symbol, side="Buy", size=size, seq=seq,
+                                          updated_time=at - 1_000, rest=True)  # fmt: skip
+            body = messages.rest_ok("linear", [held] if size == "1" else [], time=at)
+            params = {"category": "linear", "settleCoin": "USDT"}
+            yield messages.capture_rest(at, ACCOUNT, "/v5/position/list", params, body)
+        yield intent(at, kind="position_closed", position_id=pid, exit_reason="TP2")
+
+
+def test_an_audit_reads_its_symbols_inputs_not_its_accounts(
+    journal: Journal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = [event(r) for r in crowd(symbols=50, cycles=1_000)]
+    for start in range(0, len(events), 6):  # a batch a cycle, as a live feed appends
+        journal.append(events[start : start + 6])
+    index_rows = count_index_rows(monkeypatch)
+    index = journal.symbol_history(VENUE, ACCOUNT, "S007USDT")
+    assert index is not None
+    read: list[int] = []
+    versions_of = index.events
+
+    def counted(versions: Any) -> dict[int, InputEvent]:
+        read.extend(versions)
+        return versions_of(versions)
+
+    index.events = counted  # type: ignore[method-assign]
+    result = audit_indexed(VENUE, ACCOUNT, index, symbol="S007USDT")
+
+    assert seen(result) == seen(full_read(journal, "S007USDT", None))
+    # Of the account's 6,001 inputs: the symbol's 20 cycles of 5 (opened, two frames, the
+    # poll that lists it, closed) and the account mode; and in each cycle, the poll before
+    # it (to see whether a run was under way) and the poll after the one listing it (read
+    # with it, the symbol being held then).
+    assert len(events) == 6_001
+    assert len(set(read)) <= 20 * 5 + 1 + 20 * 2
+    # Of some 3,000 index rows (1,000 of them the polls' scope's): the symbol's, and about
+    # ten of the scope's as each of its 20 cycles begins.
+    assert sum(index_rows) < 400
+
+
+def count_index_rows(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The number of index rows each read from here on returns."""
+    counts: list[int] = []
+    for name in ("_read_index_after", "_read_back"):
+        read = getattr(Journal, name)
+
+        def counted(self: Journal, *args: Any, read: Any = read) -> Any:
+            rows = read(self, *args)
+            counts.append(len(rows))
+            return rows
+
+        monkeypatch.setattr(Journal, name, counted)
+    return counts
+
+
+def poll(at: int, *held: tuple[str, str]) -> Record:
+    """A one-page REST position list of every USDT position: those ``held`` (symbol, size)."""
+    items = [
+        messages.position_item(symbol=s, side="Buy", size=z, seq=at, updated_time=at, rest=True)
+        for s, z in held
+    ]
+    body = messages.rest_ok("linear", items, time=at)
+    params = {"category": "linear", "settleCoin": "USDT"}
+    return messages.capture_rest(at, ACCOUNT, "/v5/position/list", params, body)
+
+
+def position(at: int, symbol: str, size: str) -> Record:
+    item = messages.position_item(symbol=symbol, side="Buy" if size != "0" else "", size=size,
+                                  seq=at, updated_time=at)  # fmt: skip
+    frame = messages.ws_frame("position", [item], message_id=f"pos-{at}", creation_time=at)
+    return messages.capture_ws(at, ACCOUNT, frame)
+
+
+def test_intents_naming_only_an_id_are_filed_under_the_symbol_it_was_opened_for(
+    store_url: str,
+) -> None:
+    opened = intent(T0, kind="position_opened", position_id="p-1", category="linear",
+                    symbol="BTCUSDT", position_idx=0, side="Buy", qty="1", mode="LIVE")  # fmt: skip
+    placed = intent(T0 + 1, kind="order_placed", position_id="p-1", order_link_id="l-1",
+                    category="linear", symbol="BTCUSDT", purpose="TP1", side="Sell",
+                    qty="1")  # fmt: skip
+    later = [
+        intent(T0 + 2, kind="position_resized", position_id="p-1", qty="0.5"),
+        intent(T0 + 3, kind="order_cancelled", order_link_id="l-1"),
+        intent(T0 + 4, kind="position_closed", position_id="p-1", exit_reason="TP1"),
+        intent(T0 + 5, kind="position_closed", position_id="p-never-opened", exit_reason="TP1"),
+    ]
+    with Journal.open(store_url) as one, Journal.open(store_url) as other:
+        one.append([event(opened), event(placed)])
+        other.append([event(r) for r in later])  # another process, another batch
+        btc, eth = (other.symbol_history(VENUE, ACCOUNT, s) for s in ("BTCUSDT", "ETHUSDT"))
+        assert btc is not None and eth is not None
+        assert btc.own() == [1, 2, 3, 4, 5]
+        assert eth.own() == []
+
+
+def test_a_poll_is_read_while_it_could_flatten_the_symbol_and_not_otherwise(
+    journal: Journal,
+) -> None:
+    records = [
+        poll(T0),
+        poll(T0 + 1_000),
+        position(T0 + 2_000, "BTCUSDT", "1"),
+        poll(T0 + 3_000, ("BTCUSDT", "1")),
+        poll(T0 + 4_000),  # BTCUSDT closed unseen: this poll flattens it
+        *(poll(T0 + 5_000 + 1_000 * n) for n in range(50)),
+    ]
+    journal.append([event(r) for r in records])
+    index = journal.symbol_history(VENUE, ACCOUNT, "BTCUSDT")
+    assert index is not None
+    read: list[int] = []
+    versions_of = index.events
+
+    def counted(versions: Any) -> dict[int, InputEvent]:
+        read.extend(versions)
+        return versions_of(versions)
+
+    index.events = counted  # type: ignore[method-assign]
+    result = audit_indexed(VENUE, ACCOUNT, index, symbol="BTCUSDT")
+
+    assert [(t.at, t.state["exchange"]["status"]) for t in result.timeline] == [
+        (T0 + 2_000, "Normal"),
+        (T0 + 3_000, "Normal"),
+        (T0 + 4_000, "Absent"),
+    ]
+    assert seen(result) == seen(full_read(journal, "BTCUSDT", None))
+    # The frame, the poll listing it and the one flattening it; and the poll before the
+    # frame, to see that no run was under way then.
+    assert sorted(set(read)) == [2, 3, 4, 5]
+
+
+# --- journals an older trueup began -----------------------------------------------------------
+
+
+def old_append(journal: Journal, events: list[InputEvent], first_version: int = 1) -> None:
+    """Store inputs as a trueup of journal format 1 did: each with its marker, no index."""
+    stream = account_stream_id(VENUE, ACCOUNT)
+    rows: list[StoredEvent] = []
+    for version, one in enumerate(events, start=first_version):
+        marker = line({"stream": str(stream), "version": version})
+        rows.append(StoredEvent(UUID(one.input_id), 1, MARKER_TOPIC, marker))
+        rows.append(StoredEvent(stream, version, codec.TOPICS[one.type], codec.encode(one)))
+    journal.recorder.insert_events(rows)
+
+
+def test_an_account_an_older_trueup_began_is_audited_by_a_full_read(journal: Journal) -> None:
+    events = tangled(10, 600)
+    old_append(journal, events[:300])
+    journal.append(events[300:])
+
+    assert journal.symbol_history(VENUE, ACCOUNT, "BTCUSDT") is None
+    service = TrueupService(journal)
+    for symbol in SYMBOLS:
+        assert seen(service.audit(VENUE, ACCOUNT, symbol)) == seen(full_read(journal, symbol, None))
+
+
+def test_a_journal_of_format_1_is_raised_to_the_indexed_format_when_opened(
+    store_url: str,
+) -> None:
+    with Journal.open(store_url) as journal:
+        pass
+    as_format_1(store_url)
+
+    with Journal.open(store_url) as journal:
+        assert journal.recorder.max_tracking_id(FORMAT_ROW) == JOURNAL_FORMAT == 2
+
+
+def as_format_1(store_url: str) -> None:
+    """Record the journal's format as 1, behind trueup's back."""
+    if store_url.startswith("sqlite://"):
+        with sqlite3.connect(store_url.removeprefix("sqlite://")) as connection:
+            connection.execute("DELETE FROM tracking WHERE application_name = ?", (FORMAT_ROW,))
+            connection.execute("INSERT INTO tracking VALUES (?, 1)", (FORMAT_ROW,))
+        return
+    with psycopg.connect(store_url, autocommit=True) as connection:
+        connection.execute("DELETE FROM trueup_tracking WHERE application_name = %s", (FORMAT_ROW,))
+        connection.execute("INSERT INTO trueup_tracking VALUES (%s, 1)", (FORMAT_ROW,))
+
+
+# --- the index rows stay out of every other reading -------------------------------------------
+
+
+def test_index_rows_are_never_read_as_inputs(journal: Journal) -> None:
+    events = tangled(11, 400)
+    journal.append(events)
+    read_back = [e for _, e in journal.all_events() if isinstance(e, InputEvent)]
+    assert [e.input_id for e in read_back] == [e.input_id for e in events]
+    assert journal.unknown_inputs == 0
+
+
+def test_a_symbol_named_elsewhere_in_an_input_is_not_mentioned() -> None:
+    # An order whose link id is a symbol's name concerns the symbol it names, not that one.
+    item = messages.order_item(symbol="ETHUSDT", order_id="o-1", order_link_id="BTCUSDT",
+                               side="Buy", qty="1", status="New", updated_time=T0)  # fmt: skip
+    frame = messages.ws_frame("order", [item], message_id="m", creation_time=T0)
+    state = codec.encode(event(messages.capture_ws(T0, ACCOUNT, frame)))
+    assert codec.mentions(state, "ETHUSDT")
+    assert not codec.mentions(state, "BTCUSDT")
+    assert codec.symbols_of(state) == ("ETHUSDT",)
