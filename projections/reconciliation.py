@@ -1,11 +1,13 @@
 """The reconciliation projection: runs the rules over the journal, each input exactly once.
 
 What it emits is stored with its tracking position in one transaction. Every
-SNAPSHOT_EVERY inputs, and when it stops cleanly, it snapshots its state; on start it loads
+SNAPSHOT_EVERY inputs (at most once a minute), and when it stops cleanly, it snapshots its
+state; on start it loads
 the last snapshot and replays the inputs after it that it had already processed (emitting
 nothing), which rebuilds exactly the state it had, because the rules are pure.
 """
 
+import time
 from collections.abc import Iterable
 
 from eventsourcing.persistence import IntegrityError
@@ -19,9 +21,10 @@ from trueup.domain.reconciler import Reconciler
 from trueup.domain.rules.config import RuleConfig
 
 TRACKER = "reconciler"
-# Inputs between snapshots: a restart replays at most about this many (plus what came since
-# the last, if it stopped uncleanly).
-SNAPSHOT_EVERY = 10_000
+# Inputs between snapshots: a restart replays about this many at most, or a minute's worth
+# when they come faster (plus what came since the last, if it stopped uncleanly).
+SNAPSHOT_EVERY = 50_000
+SNAPSHOT_MIN_INTERVAL_S = 60.0
 
 
 class ReconciliationProjection:
@@ -45,6 +48,15 @@ class ReconciliationProjection:
         self.rebuilt_from = self.position
         self.position = _apply_upto(journal, self.reconciler, self.position, tracked)
         self._since_snapshot = self.position - self.rebuilt_from
+        self._snapshot_taken = time.monotonic()
+
+    def _snapshot_due(self) -> bool:
+        # Taking one costs in proportion to the state, not to what came since: never more
+        # often than SNAPSHOT_MIN_INTERVAL_S, however fast the inputs come.
+        return (
+            self._since_snapshot >= SNAPSHOT_EVERY
+            and time.monotonic() - self._snapshot_taken >= SNAPSHOT_MIN_INTERVAL_S
+        )
 
     def checkpoint(self) -> None:
         """Snapshot the state as of ``position``, so the next start replays from here."""
@@ -53,6 +65,7 @@ class ReconciliationProjection:
         state = snapshots.dump(Snapshot(self.position, self.reconciler))
         self.journal.save_snapshot(self.tracker, self.position, state)
         self._since_snapshot = 0
+        self._snapshot_taken = time.monotonic()
 
     def catch_up(self, page: int = PAGE) -> list[Emitted]:
         """Process every input stored since the last call; returns what was emitted."""
@@ -65,10 +78,10 @@ class ReconciliationProjection:
             # Recorded even when the page held no input (only what was emitted), so that
             # the tracking position reaches the end of the journal.
             self._record(emitted, last)
-            self._since_snapshot += last - self.position
+            self._since_snapshot += len(events)
             self.position = last
             emitted_all += emitted
-            if self._since_snapshot >= SNAPSHOT_EVERY:
+            if self._snapshot_due():
                 self.checkpoint()
 
     def _record(self, emitted: list[Emitted], last: int) -> None:
