@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import partial
 from importlib import metadata
 
-from bench import breakdown, isolated, latency, live_latency, memory, replay, throughput
+from bench import breakdown, isolated, latency, live_latency, memory, replay, serving, throughput
 from bench.report import Figure, table
 from bench.stores import PostgresStore, SQLiteStore, postgres, scratch_sqlite
 from bench.workload import capture_lines, holding_lines
@@ -41,6 +41,8 @@ class Sizes:
     repeats: int
     latency_samples: int
     live: live_latency.Counts
+    serving_inputs: int | None  # None: no serving figures (--quick)
+    serving_only: bool
 
 
 def parse(argv: list[str]) -> Sizes:
@@ -52,7 +54,21 @@ def parse(argv: list[str]) -> Sizes:
     parser.add_argument(
         "--latency-samples", type=int, default=200, help="detection latency samples per way"
     )
-    parser.add_argument("--quick", action="store_true", help="a tenth of every size (smoke run)")
+    parser.add_argument(
+        "--quick", action="store_true", help="a tenth of every size (smoke run), no serving figures"
+    )
+    parser.add_argument(
+        "--serving",
+        action="store_true",
+        help="only the serving figures (bench/serving.py): answers, restart, memory and ingest "
+        "on a 1,000,000-input journal beside a small one",
+    )
+    parser.add_argument(
+        "--serving-inputs",
+        type=int,
+        default=serving.INPUTS,
+        help="the serving figures' large journal (a multiple of 100; default %(default)s)",
+    )
     args = parser.parse_args(argv)
     scale = 10 if args.quick else 1
     return Sizes(
@@ -62,6 +78,8 @@ def parse(argv: list[str]) -> Sizes:
         args.repeats,
         args.latency_samples // scale,
         live_latency.QUICK if args.quick else live_latency.Counts(),
+        None if args.quick and not args.serving else args.serving_inputs,
+        args.serving,
     )
 
 
@@ -181,8 +199,18 @@ baselines (same run, same kind of store, fresh each time):
           (rows/s beside the fold; seconds beside the audit)."""
 
 
+def serving_report(sizes: Sizes) -> str:
+    """The serving figures (issue 8); the journals they need are cached between runs."""
+    assert sizes.serving_inputs is not None
+    progress(f"serving: journals of {sizes.serving_inputs:,} inputs (cached under /tmp)")
+    return serving.measure(progress, sizes.serving_inputs)
+
+
 def main(argv: list[str] | None = None) -> int:
     sizes = parse(sys.argv[1:] if argv is None else argv)
+    if sizes.serving_only:
+        print(serving_report(sizes))
+        return 0
     notes: list[str] = []
     progress("PostgreSQL: TRUEUP_TEST_POSTGRES_URL, else an embedded server")
     with scratch_sqlite() as sqlite, postgres(notes) as server:
@@ -219,6 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     print(live_latency.legend(live, sizes.live))
     for note in notes:
         print(note)
+    if sizes.serving_inputs is not None:
+        print()
+        print(serving_report(sizes))
     return 0
 
 

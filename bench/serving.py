@@ -1,0 +1,1132 @@
+"""Serving figures (issue 8): answers, restarts, memory and ingest on a journal of 1,000,000
+inputs, each beside the same figure on a journal of about 10,000 measured in the same run,
+so that the ratio says whether a cost creeps with the journal.
+
+The journals (generated once, cached under /tmp keyed by a version, see ``cached``):
+
+- main, 1M: 100 Bybit accounts of 10,000 inputs each, interleaved: trade cycles
+  (bench/workload.py's, round robin over 100 symbols per account, with per-account clock
+  ticks), then the holdings: per account, 100 positions opened (intents) and confirmed by a
+  REST position list, so 10,000 positions are open at the end. The reconciliation projection
+  ran over it once and stopped cleanly, so it holds a snapshot at its end.
+- main, small: the holdings alone (the last 10,200 inputs of the 1M journal, on their own):
+  the same 10,000 open positions, 1% of the journal. State-bound figures (can-open,
+  positions, restart, memory) compare like with like.
+- audit, 1M: one account of 1,000,000 inputs (trade cycles over 100 symbols); the audited
+  position (BTCUSDT) is traded in 40 of its cycles, 960 inputs. Audit, small: the same 40
+  cycles in an account of 10,000 inputs. The fold rates are measured on these too: one
+  account's stream, the same mix of events at both sizes.
+
+Every capture line goes through trueup.adapters.capture.decode_line and Journal.append, so
+the stored form is the real one. Measurements that write (the worker, ingest) work on a copy.
+Each figure is measured in a fresh process: ``python -m bench.serving WORK JSON`` prints one
+JSON object (see CHILD_WORK); commands run as the ``trueup`` console script.
+"""
+
+import hashlib
+import itertools
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import orjson
+from eventsourcing.persistence import ProcessRecorder, StoredEvent
+
+from bench.probe import peak_rss_kb, reset_peak, status_kb
+from bench.report import Target, render, spread
+from bench.timing import Stats
+from bench.workload import START_MS, STEP_MS, Session, trade_cycle
+from trueup.adapters.bybit import messages
+from trueup.adapters.capture import decode_line
+from trueup.adapters.store import codec, snapshots
+from trueup.adapters.store.journal import MARKER_TOPIC, TRANSACTION_BYTES, Journal
+from trueup.application.ingest import BATCH
+from trueup.application.service import TrueupService
+from trueup.domain.events import InputEvent, InputRejected
+from trueup.domain.keys import account_stream_id
+from trueup.domain.reconciler import Reconciler
+from trueup.projections import reconciliation
+from trueup.projections.reconciliation import TRACKER, ReconciliationProjection, replay
+from trueup.runners.gc_policy import relaxed_gc
+
+JSON = dict[str, Any]
+Progress = Callable[[str], None]
+
+INPUTS = 1_000_000
+ACCOUNTS = 100
+SYMBOLS = 100  # per account: 100 x 100 = 10,000 positions
+VENUE = "bybit"
+MINUTE_MS = 60_000
+CYCLE = sum(1 for _ in trade_cycle(Session(), 1, "BTCUSDT"))  # records per trade cycle
+HOLDING_INPUTS = 2 + SYMBOLS  # per account: the account mode, an open per symbol, a REST list
+HELD_QTY = "0.3"
+HOLDING_SEQ = 10_000_000  # above any seq of the history, so the holdings' reports are newer
+AUDIT_ACCOUNT = "whale"
+AUDITED = "BTCUSDT"
+AUDIT_CYCLES = 40  # x CYCLE (24) = the audited position's 960 inputs
+SMALL_AUDIT_INPUTS = 10_000
+WRITE_BATCH = 20_000  # inputs per Journal.append while generating
+GENERATOR_VERSION = 1  # bump when the generated journals change
+CACHE_ROOT = Path(tempfile.gettempdir()) / "trueup-bench-serving"
+KEEP_VERSIONS = 2  # ~3.6 GB each
+
+# Targets (issue 8).
+CAN_OPEN_P99_MS = 1.0
+RATIO_BOUND = 1.2  # "within 1.2x": larger / smaller of the two journals' figures
+AUDIT_S = 0.3
+RESTART_S = 1.0
+WORKER_MB = 300.0
+INGEST_RATE = 25_000.0
+FOLD_RATE = 300_000.0
+
+COMMAND_REPEATS = 5
+STARTUP_REPEATS = 10
+REPEATS = 3
+INGEST_INPUTS = 30_000  # per timed ingest (and per baseline insert)
+CAN_OPEN_CALLS = 200  # through the application layer, at most, within CAN_OPEN_BUDGET_S
+CAN_OPEN_MIN_CALLS = 10
+CAN_OPEN_BUDGET_S = 15.0
+PART_REPEATS = 3
+DOMAIN_CALLS = 10_000
+WORKER_POLL_MS = 100
+WORKER_TIMEOUT_S = 300.0
+
+
+def account_name(index: int) -> str:
+    return f"acct-{index:02d}"
+
+
+def symbol_name(index: int) -> str:
+    return f"C{index:02d}USDT"
+
+
+# --- the workload: capture records ----------------------------------------------------------
+
+
+def _on_account(record: JSON, account: str) -> JSON:
+    """bench/workload.py's record, for ``account``; its clock ticks become the account's own."""
+    if record.get("channel") == "clock":
+        return {**record, "venue": VENUE, "account": account}
+    return {**record, "account": account}
+
+
+def _tick(session: Session, account: str) -> JSON:
+    return {"at": session.tick(), "channel": "clock", "venue": VENUE, "account": account}
+
+
+def _mode(session: Session, account: str) -> JSON:
+    return messages.capture_intent(
+        session.tick(), account, {"kind": "account_mode", "mode": "LIVE"}
+    )
+
+
+def trading(
+    account: str, session: Session, count: int, symbols: Sequence[str], first_number: int = 1
+) -> Iterator[JSON]:
+    """``count`` records: the account's mode, then whole trade cycles (each position opened
+    and closed) round robin over ``symbols``, padded with clock ticks."""
+    yield _mode(session, account)
+    cycles = (count - 1) // CYCLE
+    for number in range(first_number, first_number + cycles):
+        for record in trade_cycle(session, number, symbols[number % len(symbols)]):
+            yield _on_account(record, account)
+    for _ in range(count - 1 - cycles * CYCLE):
+        yield _tick(session, account)
+
+
+def holdings(account: str, session: Session) -> Iterator[JSON]:
+    """The account's mode, a LIVE position opened on every symbol, and the REST position list
+    (one whole page) in which the exchange holds them all."""
+    yield _mode(session, account)
+    for index in range(SYMBOLS):
+        opened = {
+            "kind": "position_opened",
+            "position_id": f"h-{index}",
+            "category": "linear",
+            "symbol": symbol_name(index),
+            "position_idx": 0,
+            "side": "Buy",
+            "qty": HELD_QTY,
+            "mode": "LIVE",
+            "timeframe": "1h",
+        }
+        yield messages.capture_intent(session.tick(), account, opened)
+    at = session.tick()
+    items = [
+        messages.position_item(
+            symbol=symbol_name(index),
+            side="Buy",
+            size=HELD_QTY,
+            entry_price=str(65_000 + index),
+            mark_price=str(65_010 + index),
+            seq=session.next_seq(),
+            updated_time=at - 3,
+            rest=True,
+        )
+        for index in range(SYMBOLS)
+    ]
+    params = {"category": "linear", "settleCoin": "USDT", "limit": "200"}
+    body = messages.rest_ok("linear", items, time=at)
+    yield messages.capture_rest(at, account, "/v5/position/list", params, body)
+
+
+def _interleave(streams: Iterable[Iterator[JSON]]) -> Iterator[JSON]:
+    """One record of each account in turn, as accounts trading side by side arrive."""
+    for group in zip(*streams, strict=True):
+        yield from group
+
+
+def _history_per_account(inputs: int) -> int:
+    return inputs // ACCOUNTS - HOLDING_INPUTS
+
+
+def _holdings_start(inputs: int) -> int:
+    """Every account's holdings begin a minute after the longest history ends."""
+    return START_MS + (_history_per_account(inputs) + 1) * STEP_MS + MINUTE_MS
+
+
+def holding_records(inputs: int) -> Iterator[JSON]:
+    start = _holdings_start(inputs)
+    return _interleave(
+        holdings(account_name(i), Session(at=start + i, seq=HOLDING_SEQ)) for i in range(ACCOUNTS)
+    )
+
+
+def main_records(inputs: int) -> Iterator[JSON]:
+    """The 1M journal: every account's trading history, then their holdings."""
+    symbols = [symbol_name(j) for j in range(SYMBOLS)]
+    history = _history_per_account(inputs)
+    histories = _interleave(
+        trading(account_name(i), Session(at=START_MS + i), history, symbols)
+        for i in range(ACCOUNTS)
+    )
+    return itertools.chain(histories, holding_records(inputs))
+
+
+def audit_records(inputs: int) -> Iterator[JSON]:
+    """One account of ``inputs`` records; AUDITED is traded in AUDIT_CYCLES of its cycles,
+    spread evenly, the rest round robin over other symbols."""
+    session, account = Session(), AUDIT_ACCOUNT
+    others = [symbol_name(j) for j in range(SYMBOLS - 1)]
+    cycles = (inputs - 1) // CYCLE
+    every = cycles // AUDIT_CYCLES
+    yield _mode(session, account)
+    for number in range(1, cycles + 1):
+        audited = number % every == 0 and number // every <= AUDIT_CYCLES
+        symbol = AUDITED if audited else others[number % len(others)]
+        for record in trade_cycle(session, number, symbol):
+            yield _on_account(record, account)
+    for _ in range(inputs - 1 - cycles * CYCLE):
+        yield _tick(session, account)
+
+
+NEW_SYMBOLS = ("N0USDT", "N1USDT", "N2USDT", "N3USDT", "N4USDT")
+
+
+def ingest_lines(segment: int, count: int, after_ms: int) -> list[bytes]:
+    """``count`` new capture lines for the 100 accounts, after ``after_ms``: trade cycles on
+    symbols none of them holds, so that ingesting them into the 1M journal and into an empty
+    one asks the detectors the same. Each ``segment`` is new inputs, later than the last."""
+    per_account = count // ACCOUNTS
+    start = after_ms + MINUTE_MS + segment * 60 * MINUTE_MS
+    streams = (
+        trading(
+            account_name(i),
+            Session(at=start + i, seq=20_000_000 + segment * 1_000_000),
+            per_account,
+            NEW_SYMBOLS,
+            first_number=(segment + 1) * 100_000,
+        )
+        for i in range(ACCOUNTS)
+    )
+    return [orjson.dumps(record) for record in _interleave(streams)]
+
+
+def close_line(account: str, symbol: str, at: int) -> bytes:
+    """The exchange shows flat a position held open locally: the worker emits POSITION_CLOSED
+    (a stop-loss the bot never saw) and a cooldown at once."""
+    item = messages.position_item(
+        symbol=symbol, side="", size="0", seq=HOLDING_SEQ * 2 + at % 1_000_000, updated_time=at - 3
+    )
+    frame = messages.ws_frame("position", [item], message_id=f"pos-{at}", creation_time=at - 2)
+    return orjson.dumps(messages.capture_ws(at, account, frame))
+
+
+# --- the journals, generated once and cached ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Generated:
+    """A generated journal file and what it holds."""
+
+    path: str
+    inputs: int
+    end_ms: int  # the last input's receive time: answers are asked as of then
+    emitted: int  # by the projection, when one ran
+    seconds: float  # to generate it
+    reused: bool = False
+
+
+@dataclass(frozen=True)
+class Journals:
+    main_big: Generated
+    main_small: Generated
+    audit_big: Generated
+    audit_small: Generated
+    directory: Path
+
+
+def cache_key(inputs: int) -> str:
+    """Changes whenever the generated journals would: this generator, trueup's decoding and
+    stored form, the snapshot format (a digest of trueup.domain), eventsourcing."""
+    digest = hashlib.sha256()
+    digest.update(f"{GENERATOR_VERSION}:{inputs}:{snapshots.SNAPSHOT_FORMAT}".encode())
+    digest.update(metadata.version("eventsourcing").encode())
+    for module in ("trueup.adapters.store", "trueup.adapters", "trueup.adapters.bybit"):
+        for entry in sorted(resources.files(module).iterdir(), key=lambda e: e.name):
+            if entry.name.endswith(".py"):
+                digest.update(entry.read_bytes())
+    return f"v{GENERATOR_VERSION}-{inputs}-{digest.hexdigest()[:12]}"
+
+
+def cached(inputs: int, small: int, progress: Progress) -> Journals:
+    """The four journals, from the cache when it holds them, else generated into it. Of the
+    other versions of the cache, the KEEP_VERSIONS newest stay (another checkout's bench may
+    be using one), the rest are removed."""
+    directory = CACHE_ROOT / cache_key(inputs)
+    if not directory.is_dir():
+        others = sorted(CACHE_ROOT.glob("v*-*"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in others[KEEP_VERSIONS:]:
+            shutil.rmtree(old, ignore_errors=True)
+    directory.mkdir(parents=True, exist_ok=True)
+    return Journals(
+        main_big=_journal(directory / "main-big.db", lambda: main_records(inputs), True, progress),
+        main_small=_journal(
+            directory / "main-small.db", lambda: holding_records(inputs), True, progress
+        ),
+        audit_big=_journal(
+            directory / "audit-big.db", lambda: audit_records(inputs), False, progress
+        ),
+        audit_small=_journal(
+            directory / "audit-small.db", lambda: audit_records(small), False, progress
+        ),
+        directory=directory,
+    )
+
+
+def _journal(
+    path: Path, records: Callable[[], Iterator[JSON]], project: bool, progress: Progress
+) -> Generated:
+    manifest = path.with_suffix(".json")
+    if manifest.exists() and path.exists():
+        return Generated(**{**orjson.loads(manifest.read_bytes()), "reused": True})
+    for leftover in path.parent.glob(path.name + "*"):
+        leftover.unlink()
+    progress(f"generating {path.name} (cached for later runs in {path.parent})")
+    generated = generate(path, records(), project, progress)
+    manifest.write_bytes(orjson.dumps(asdict(generated)))  # last: marks the journal complete
+    return generated
+
+
+def generate(path: Path, records: Iterator[JSON], project: bool, progress: Progress) -> Generated:
+    """Decode every record through the capture path and append them in large batches; with
+    ``project``, the reconciliation projection follows along and stops cleanly (snapshot)."""
+    start = time.perf_counter()
+    inputs, end_ms, emitted = 0, 0, 0
+    with Journal.open(str(path)) as journal, relaxed_gc(), _one_snapshot():
+        projection = ReconciliationProjection(journal) if project else None
+        for batch in _batches(records, WRITE_BATCH):
+            events = [decode_line(orjson.dumps(record)) for record in batch]
+            _check_accepted(events)
+            if journal.append(events).duplicates:
+                raise RuntimeError(f"{path.name}: the generator repeated an input")
+            inputs += len(events)
+            end_ms = max(end_ms, *(event.at for event in events))
+            if projection is not None:
+                emitted += len(projection.catch_up())
+            if inputs % 100_000 < WRITE_BATCH:
+                progress(f"  {path.name}: {inputs:,} inputs, {time.perf_counter() - start:.0f} s")
+        if projection is not None:
+            projection.checkpoint()
+    return Generated(str(path), inputs, end_ms, emitted, time.perf_counter() - start)
+
+
+@contextmanager
+def _one_snapshot() -> Iterator[None]:
+    """While generating, the projection snapshots only when it stops: the snapshot table
+    keeps one row per projection, the last, so the journal ends the same, minutes sooner
+    (each snapshot of 10,000 positions takes seconds, and it would take one every few
+    thousand inputs)."""
+    every = reconciliation.SNAPSHOT_EVERY
+    reconciliation.SNAPSHOT_EVERY = sys.maxsize
+    try:
+        yield
+    finally:
+        reconciliation.SNAPSHOT_EVERY = every
+
+
+def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Consecutive lists of ``size`` items (the last may be shorter)."""
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+
+
+def _check_accepted(events: Sequence[InputEvent]) -> None:
+    for event in events:
+        if isinstance(event, InputRejected):
+            raise RuntimeError(f"a generated input was rejected: {event.reason}")
+
+
+@contextmanager
+def working_copy(source: Generated, directory: Path) -> Iterator[Generated]:
+    """A copy of a journal to write to, so the cached one stays as generated."""
+    target = directory / f"copy-{Path(source.path).name}"
+    for part in Path(source.path).parent.glob(Path(source.path).name + "*"):
+        shutil.copyfile(part, directory / f"copy-{part.name}")
+    try:
+        yield Generated(str(target), source.inputs, source.end_ms, source.emitted, 0.0)
+    finally:
+        for part in directory.glob(target.name + "*"):
+            part.unlink()
+
+
+# --- measurements in a fresh process: python -m bench.serving WORK JSON ----------------------
+
+
+def _queries() -> list[tuple[str, str]]:
+    """Accounts and symbols asked about, in turn: held ones (no) and a new one (yes)."""
+    held = [(account_name(i), symbol_name((i * 7) % SYMBOLS)) for i in range(0, ACCOUNTS, 3)]
+    return held + [(account_name(i), "NEWUSDT") for i in range(1, ACCOUNTS, 9)]
+
+
+def work_can_open_service(url: str, at: int) -> JSON:
+    """service.can_open, call after call, as a long-running caller of the application layer
+    would (default garbage collection); then one call's parts, each timed on its own."""
+    queries = _queries()
+    samples: list[float] = []
+    with Journal.open(url) as journal:
+        service = TrueupService(journal)
+        service.can_open(VENUE, *queries[0], at=at)  # warm: imports, the snapshot table
+        started = time.perf_counter()
+        for account, symbol in itertools.cycle(queries):
+            elapsed = time.perf_counter() - started
+            if len(samples) >= CAN_OPEN_CALLS or (
+                len(samples) >= CAN_OPEN_MIN_CALLS and elapsed > CAN_OPEN_BUDGET_S
+            ):
+                break
+            begin = time.perf_counter()
+            service.can_open(VENUE, account, symbol, at=at)
+            samples.append(time.perf_counter() - begin)
+        parts = _can_open_parts(journal, at)
+    return {"samples": samples, "parts": parts}
+
+
+def _can_open_parts(journal: Journal, at: int) -> JSON:
+    """Where one call's time goes: read the snapshot row, unpickle it, replay the inputs
+    after it, answer. Medians of a few."""
+    service = TrueupService(journal)
+    reads, loads, frozen_loads, tails, answers = [], [], [], [], []
+    state, tail_inputs, positions, orders = b"", 0, 0, 0
+    account, symbol = _queries()[0]
+    for _ in range(PART_REPEATS):
+        begin = time.perf_counter()
+        stored = journal.load_snapshot(TRACKER)
+        reads.append(time.perf_counter() - begin)
+        assert stored is not None, "the journal holds no snapshot"
+        position, state = stored
+        begin = time.perf_counter()
+        loaded = snapshots.load(state)
+        loads.append(time.perf_counter() - begin)
+        assert loaded is not None, "the journal's snapshot is not this trueup's"
+        with relaxed_gc():  # as every trueup command runs
+            begin = time.perf_counter()
+            snapshots.load(state)
+            frozen_loads.append(time.perf_counter() - begin)
+        reconciler = loaded.reconciler
+        begin = time.perf_counter()
+        tail_inputs = _apply_after(journal, reconciler, position)
+        tails.append(time.perf_counter() - begin)
+        begin = time.perf_counter()
+        service._can_open(reconciler, VENUE, account, symbol, side=None, timeframe=None, at=at)
+        answers.append(time.perf_counter() - begin)
+        positions = sum(len(b.positions) for b in reconciler.books.values())
+        orders = sum(len(b.orders) for b in reconciler.books.values())
+    return {
+        "read_snapshot_s": statistics.median(reads),
+        "unpickle_s": statistics.median(loads),
+        "unpickle_relaxed_gc_s": statistics.median(frozen_loads),
+        "tail_s": statistics.median(tails),
+        "answer_s": statistics.median(answers),
+        "tail_inputs": tail_inputs,
+        "snapshot_bytes": len(state),
+        "positions": positions,
+        "orders": orders,
+    }
+
+
+def _apply_after(journal: Journal, reconciler: Reconciler, position: int) -> int:
+    """Apply every input after journal ``position``, emitting nothing; how many there were."""
+    applied = 0
+    while True:
+        events, last = journal.inputs(position)
+        if last == position:
+            return applied
+        for _, event in events:
+            reconciler.apply(event)
+        applied += len(events)
+        position = last
+
+
+def work_can_open_domain(url: str, at: int) -> JSON:
+    """The answer alone, from a reconciler already built: what service.can_open does once it
+    has replayed the journal (the book and detectors of the account, the can_open rule, the
+    answer), through the service's own method for it, whatever the rule's signature."""
+    queries = _queries()
+    samples: list[float] = []
+    with Journal.open(url) as journal:
+        service = TrueupService(journal)
+        reconciler = replay(journal)
+        for account, symbol in itertools.islice(itertools.cycle(queries), DOMAIN_CALLS):
+            begin = time.perf_counter()
+            service._can_open(reconciler, VENUE, account, symbol, side=None, timeframe=None, at=at)
+            samples.append(time.perf_counter() - begin)
+    return {"samples": samples}
+
+
+def work_fold(url: str, account: str) -> JSON:
+    """One account's stream, REPEATS times each: read the rows; read, decode and fold them;
+    fold them already decoded; and apply them to a Reconciler (fold and rules), decoded.
+    Under relaxed_gc, as every trueup command runs."""
+    from trueup.domain.book import fold
+
+    result: dict[str, list[float]] = {"read": [], "read_fold": [], "fold": [], "rules": []}
+    with Journal.open(url) as journal, relaxed_gc():
+        count = sum(1 for _ in journal.account_states(VENUE, account))
+        for _ in range(REPEATS):
+            result["read"].append(
+                _timed(lambda: sum(1 for _ in journal.account_states(VENUE, account)))
+            )
+            result["read_fold"].append(
+                _timed(lambda: fold(VENUE, account, journal.account_events(VENUE, account)))
+            )
+        events = list(journal.account_events(VENUE, account))
+        for _ in range(REPEATS):
+            result["fold"].append(_timed(lambda: fold(VENUE, account, events)))
+            result["rules"].append(_timed(lambda: _reconcile(events)))
+    return {"events": count, **result}
+
+
+def _reconcile(events: list[InputEvent]) -> None:
+    reconciler = Reconciler()
+    for event in events:
+        reconciler.apply(event)
+
+
+def _timed(work: Callable[[], object]) -> float:
+    begin = time.perf_counter()
+    work()
+    return time.perf_counter() - begin
+
+
+def work_rebuild(url: str) -> JSON:
+    """What a worker does when no snapshot serves (a new trueup, say): every input of the
+    journal through a fresh Reconciler. Its time, and the process's peak RSS."""
+    with Journal.open(url) as journal, relaxed_gc():
+        reset_peak()
+        before = status_kb("VmRSS") or peak_rss_kb()
+        begin = time.perf_counter()
+        reconciler = Reconciler()
+        inputs = _apply_after(journal, reconciler, 0)
+        seconds = time.perf_counter() - begin
+        peak = peak_rss_kb()
+    positions = sum(len(b.positions) for b in reconciler.books.values())
+    return {
+        "seconds": seconds,
+        "inputs": inputs,
+        "before_kb": before,
+        "peak_kb": peak,
+        "positions": positions,
+    }
+
+
+def work_ingest(url: str, segment: int, count: int, after_ms: int) -> JSON:
+    """``trueup ingest`` of new capture lines, the detectors running in process."""
+    lines = ingest_lines(segment, count, after_ms)
+    with Journal.open(url) as journal, relaxed_gc():
+        begin = time.perf_counter()
+        report = TrueupService(journal).ingest([lines])
+        seconds = time.perf_counter() - begin
+    if report.accepted != len(lines) or not report.detected_here:
+        raise RuntimeError(f"ingest did not take the workload as meant: {report}")
+    return {"seconds": seconds, "inputs": len(lines), "emitted": sum(report.emitted.values())}
+
+
+def work_baseline(url: str, segment: int, count: int, after_ms: int) -> JSON:
+    """The rows trueup writes for the same lines (each input's marker and state), inserted
+    with eventsourcing's recorder.insert_events in the journal's transactions (batches of
+    BATCH inputs in chunks of TRANSACTION_BYTES), into the same journal. Decoding, ids and
+    stream versions are worked out before the clock starts."""
+    events = [decode_line(line) for line in ingest_lines(segment, count, after_ms)]
+    with Journal.open(url) as journal:
+        recorder = journal.recorder
+        transactions = _baseline_rows(recorder, events)
+        begin = time.perf_counter()
+        for rows in transactions:
+            recorder.insert_events(rows)
+        seconds = time.perf_counter() - begin
+    return {"seconds": seconds, "inputs": len(events), "rows": sum(map(len, transactions))}
+
+
+def _baseline_rows(recorder: ProcessRecorder, events: list[InputEvent]) -> list[list[StoredEvent]]:
+    heads: dict[UUID, int] = {}
+    transactions: list[list[StoredEvent]] = []
+    for batch in _batches(events, BATCH):
+        rows: list[StoredEvent] = []
+        size = 0
+        for event in batch:
+            stream = account_stream_id(event.venue, event.account)
+            if stream not in heads:
+                last = recorder.select_events(stream, desc=True, limit=1)
+                heads[stream] = last[0].originator_version if last else 0
+            heads[stream] += 1
+            marker = orjson.dumps({"stream": str(stream), "version": heads[stream]})
+            rows.append(StoredEvent(UUID(event.input_id), 1, MARKER_TOPIC, marker))
+            state = codec.encode(event)
+            rows.append(StoredEvent(stream, heads[stream], codec.TOPICS[event.type], state))
+            size += 2 * len(event.raw)
+            if size >= TRANSACTION_BYTES:
+                transactions.append(rows)
+                rows, size = [], 0
+        if rows:
+            transactions.append(rows)
+    return transactions
+
+
+CHILD_WORK: dict[str, Callable[..., JSON]] = {
+    "can-open-service": work_can_open_service,
+    "can-open-domain": work_can_open_domain,
+    "fold": work_fold,
+    "rebuild": work_rebuild,
+    "ingest": work_ingest,
+    "baseline": work_baseline,
+}
+
+
+def child(work: str, **arguments: Any) -> JSON:
+    """One measurement in a fresh Python process."""
+    command = [sys.executable, "-m", "bench.serving", work, orjson.dumps(arguments).decode()]
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        raise RuntimeError(f"bench.serving {work} failed:\n{completed.stderr}")
+    result: JSON = orjson.loads(completed.stdout)
+    return result
+
+
+# --- measurements of commands and processes --------------------------------------------------
+
+
+def trueup_command() -> list[str]:
+    script = Path(sys.executable).with_name("trueup")
+    if script.exists():
+        return [str(script)]
+    return [
+        sys.executable,
+        "-c",
+        "import sys; from trueup.runners.cli import main; sys.exit(main())",
+    ]
+
+
+def command_seconds(argv: list[str], times: int, expected: int = 0) -> Stats:
+    """Wall time of a command, start to exit, ``times`` times; output discarded."""
+    samples = []
+    for _ in range(times):
+        begin = time.perf_counter()
+        completed = subprocess.run(
+            argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False
+        )
+        samples.append(time.perf_counter() - begin)
+        if completed.returncode != expected:
+            raise RuntimeError(f"{argv}: exit {completed.returncode}: {completed.stderr!r:.500}")
+    return Stats(tuple(samples))
+
+
+@dataclass(frozen=True)
+class Restart:
+    seconds: float  # process start -> the emitted event stored
+    peak_kb: int  # the worker's VmHWM over its whole life, clean stop included
+    peak_serving_kb: int  # ... when its first emitted event was stored
+
+
+def worker_restart(journal: Generated, attempt: int) -> Restart:
+    """Start ``trueup worker`` on the journal, append an input that makes it emit, and time
+    the process start to that emitted event stored; then stop it cleanly (SIGTERM)."""
+    account, symbol = account_name(attempt), symbol_name(attempt)
+    event = decode_line(close_line(account, symbol, journal.end_ms + 1_000 * (attempt + 1)))
+    argv = [*trueup_command(), "--store", journal.path, "worker", "--poll-ms", str(WORKER_POLL_MS)]
+    with Journal.open(journal.path) as watcher:
+        before = watcher.last_position()
+        begin = time.perf_counter()
+        worker = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            watcher.append([event])
+            peak = 0
+            while not _emitted_after(watcher, before):
+                peak = max(peak, _proc_kb(worker.pid, "VmHWM"))
+                if time.perf_counter() - begin > WORKER_TIMEOUT_S or worker.poll() is not None:
+                    raise RuntimeError("the worker emitted nothing in time")
+                time.sleep(0.002)
+            seconds = time.perf_counter() - begin
+            serving = max(peak, _proc_kb(worker.pid, "VmHWM"))
+            worker.send_signal(signal.SIGTERM)
+            while worker.poll() is None:
+                peak = max(peak, serving, _proc_kb(worker.pid, "VmHWM"))
+                time.sleep(0.005)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+            _, stderr = worker.communicate()
+    if worker.returncode != 0:
+        raise RuntimeError(f"the worker exited {worker.returncode}: {stderr!r:.500}")
+    return Restart(seconds, max(peak, serving), serving)
+
+
+def _emitted_after(journal: Journal, position: int) -> bool:
+    page = journal.recorder.select_notifications(position, 100, inclusive_of_start=False)
+    return any(n.topic.startswith(codec.EMITTED_TOPIC_PREFIX) for n in page)
+
+
+def _proc_kb(pid: int, field: str) -> int:
+    """A field of /proc/PID/status in kB; 0 once the process is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+# --- the table ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    """One figure on the 1M journal beside the same figure on the small one."""
+
+    what: str
+    unit: str
+    big: Stats
+    small: Stats | None = None
+    target: Target | None = None  # met by the 1M journal's median
+    same_within: float | None = None  # the two medians, larger over smaller, at most this
+
+    @property
+    def ratio(self) -> float | None:
+        if self.small is None or not self.small.samples or not self.big.samples:
+            return None
+        return self.big.median / self.small.median
+
+    def verdict(self) -> str:
+        misses = []
+        if self.target is not None and not self.target.met(self.big.median):
+            misses.append("target")
+        ratio = self.ratio
+        if (
+            self.same_within is not None
+            and ratio is not None
+            and (max(ratio, 1 / ratio) > self.same_within)
+        ):
+            misses.append("ratio")
+        if self.target is None and self.same_within is None:
+            return ""
+        return "met" if not misses else "MISSED (" + ", ".join(misses) + ")"
+
+    def target_text(self) -> str:
+        parts = [self.target.text(self.unit)] if self.target else []
+        if self.same_within is not None:
+            parts.append(f"same within {self.same_within:g}x")
+        return "; ".join(parts) or "-"
+
+
+def size_name(inputs: int) -> str:
+    return f"{inputs // 1_000_000}M" if inputs % 1_000_000 == 0 else f"{inputs:,}"
+
+
+def table(rows: Sequence[Row], inputs: int) -> str:
+    big = size_name(inputs)
+    headers = ("measurement", "unit", f"{big} journal", "small journal", f"{big}/small", "target")
+    return render(
+        [(*headers, "")]
+        + [
+            (
+                r.what,
+                r.unit,
+                spread(r.big),
+                spread(r.small) if r.small else "-",
+                f"{r.ratio:.2f}" if r.ratio is not None else "-",
+                r.target_text(),
+                r.verdict(),
+            )
+            for r in rows
+        ]
+    )
+
+
+def _ms(samples: Iterable[float]) -> Stats:
+    return Stats(tuple(s * 1000 for s in samples))
+
+
+def percentile(samples: Sequence[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def _mb(kb: Iterable[int]) -> Stats:
+    return Stats(tuple(k / 1024 for k in kb))
+
+
+# --- the figures ----------------------------------------------------------------------------
+
+
+@dataclass
+class Report:
+    rows: list[Row]
+    notes: list[str]
+
+
+def can_open_rows(journals: Journals, report: Report, progress: Progress) -> None:
+    big, small = journals.main_big, journals.main_small
+    progress("can-open in process, through the application layer (1M, then small)")
+    service = {j.path: child("can-open-service", url=j.path, at=j.end_ms) for j in (big, small)}
+    progress("can-open in process, the rule alone on a built reconciler")
+    domain = {j.path: child("can-open-domain", url=j.path, at=j.end_ms) for j in (big, small)}
+    for name, results in (
+        ("service.can_open", service),
+        ("answer from a built Reconciler", domain),
+    ):
+        b, s = results[big.path]["samples"], results[small.path]["samples"]
+        report.rows += [
+            Row(f"{name} p50 ({len(b):,} calls)", "ms", _ms(b), _ms(s)),
+            Row(
+                f"{name} p99",
+                "ms",
+                _ms([percentile(b, 0.99)]),
+                _ms([percentile(s, 0.99)]),
+                Target(CAN_OPEN_P99_MS, at_least=False),
+            ),
+        ]
+    parts = [service[j.path]["parts"] for j in (big, small)]
+    report.notes.append(_parts_text(parts, size_name(big.inputs)))
+
+
+def _parts_text(parts: list[JSON], big: str) -> str:
+    lines = [f"where one service.can_open goes (medians of {PART_REPEATS}): {big} | small"]
+    for key, label in (
+        ("read_snapshot_s", "read the snapshot row (SQL)"),
+        ("unpickle_s", "decompress + unpickle it"),
+        ("unpickle_relaxed_gc_s", "  the same under relaxed_gc (CLI)"),
+        ("tail_s", "replay the inputs after it"),
+        ("answer_s", "the answer (rule + CanOpenAnswer)"),
+    ):
+        lines.append(
+            f"  {label:<32} {parts[0][key] * 1000:>9.2f} ms | {parts[1][key] * 1000:.2f} ms"
+        )
+    lines.append(
+        f"  {'snapshot':<32} {parts[0]['snapshot_bytes'] / 1e6:>6.1f} MB | "
+        f"{parts[1]['snapshot_bytes'] / 1e6:.1f} MB; positions {parts[0]['positions']:,} | "
+        f"{parts[1]['positions']:,}; orders held {parts[0]['orders']:,} | {parts[1]['orders']:,}; "
+        f"inputs after it {parts[0]['tail_inputs']} | {parts[1]['tail_inputs']}"
+    )
+    return "\n".join(lines)
+
+
+def command_rows(journals: Journals, report: Report, progress: Progress) -> None:
+    trueup = trueup_command()
+    account, symbol = account_name(7), symbol_name(7)
+    progress(f"commands: can-open and positions x {COMMAND_REPEATS} on each journal")
+    stats: dict[str, list[Stats]] = {"can-open": [], "positions": []}
+    for journal in (journals.main_big, journals.main_small):
+        store = [*trueup, "--store", journal.path]
+        question = ["--venue", VENUE, "--account", account, "--symbol", symbol]
+        stats["can-open"].append(
+            command_seconds(
+                [*store, "can-open", *question, "--at", str(journal.end_ms)], COMMAND_REPEATS, 1
+            )
+        )
+        stats["positions"].append(command_seconds([*store, "positions"], COMMAND_REPEATS))
+    for name, (big, small) in stats.items():
+        report.rows.append(
+            Row(f"trueup {name} (command, wall)", "s", big, small, same_within=RATIO_BOUND)
+        )
+    progress(f"commands: audit --json x {COMMAND_REPEATS} on each audit journal")
+    audits = [
+        command_seconds(
+            [
+                *trueup,
+                "--store",
+                j.path,
+                "audit",
+                "--venue",
+                VENUE,
+                "--account",
+                AUDIT_ACCOUNT,
+                "--symbol",
+                AUDITED,
+                "--json",
+            ],
+            COMMAND_REPEATS,
+        )
+        for j in (journals.audit_big, journals.audit_small)
+    ]
+    report.rows.append(
+        Row(
+            f"trueup audit --json, a {AUDIT_CYCLES * CYCLE:,}-input position",
+            "s",
+            audits[0],
+            audits[1],
+            Target(AUDIT_S, at_least=False),
+        )
+    )
+
+
+def startup_rows(directory: Path, report: Report, progress: Progress) -> None:
+    progress(f"start-up: --help, can-open on an empty journal, python -c pass, x {STARTUP_REPEATS}")
+    trueup = trueup_command()
+    empty = directory / "empty.db"
+    Journal.open(str(empty)).close()
+    floor = command_seconds([sys.executable, "-c", "pass"], STARTUP_REPEATS)
+    help_ = command_seconds([*trueup, "--help"], STARTUP_REPEATS)
+    question = ["--venue", VENUE, "--account", "a", "--symbol", "BTCUSDT"]
+    empty_can_open = command_seconds(
+        [*trueup, "--store", str(empty), "can-open", *question], STARTUP_REPEATS
+    )
+    report.rows += [
+        Row("trueup --help (start-up)", "s", help_),
+        Row("trueup can-open, empty journal (start-up)", "s", empty_can_open),
+        Row("python -c pass (the interpreter alone)", "s", floor),
+    ]
+
+
+def worker_rows(journals: Journals, scratch: Path, report: Report, progress: Progress) -> None:
+    """Restart and memory; then ingest, on the same working copies (restarts first: the
+    baseline's inserts leave inputs no projection has seen)."""
+    restarts: list[list[Restart]] = []
+    for journal in (journals.main_big, journals.main_small):
+        progress(f"worker restart x {REPEATS} on a copy of {Path(journal.path).name}")
+        with working_copy(journal, scratch) as copy:
+            restarts.append([worker_restart(copy, attempt) for attempt in range(REPEATS)])
+    big, small = restarts
+    report.rows += [
+        Row(
+            "worker restart -> first new emitted event stored",
+            "s",
+            Stats(tuple(r.seconds for r in big)),
+            Stats(tuple(r.seconds for r in small)),
+            Target(RESTART_S, at_least=False),
+        ),
+        Row(
+            "worker peak RSS, start to first emitted event",
+            "MB",
+            _mb(r.peak_serving_kb for r in big),
+            _mb(r.peak_serving_kb for r in small),
+            Target(WORKER_MB, at_least=False),
+        ),
+        Row(
+            "worker peak RSS, whole life (clean stop's snapshot too)",
+            "MB",
+            _mb(r.peak_kb for r in big),
+            _mb(r.peak_kb for r in small),
+            Target(WORKER_MB, at_least=False),
+        ),
+    ]
+    progress("cold rebuild (no snapshot): every input through a fresh Reconciler")
+    cold = [child("rebuild", url=j.path) for j in (journals.main_big, journals.main_small)]
+    report.rows += [
+        Row(
+            "cold rebuild, no usable snapshot (a new trueup)",
+            "s",
+            Stats((cold[0]["seconds"],)),
+            Stats((cold[1]["seconds"],)),
+        ),
+        Row(
+            "cold rebuild: peak RSS of the process",
+            "MB",
+            _mb([cold[0]["peak_kb"]]),
+            _mb([cold[1]["peak_kb"]]),
+            Target(WORKER_MB, at_least=False),
+        ),
+    ]
+
+
+def ingest_rows(journals: Journals, scratch: Path, report: Report, progress: Progress) -> None:
+    big = journals.main_big
+    after = big.end_ms + MINUTE_MS
+    rates: dict[str, list[float]] = {"big": [], "small": [], "base_big": [], "base_small": []}
+    progress(f"ingest {INGEST_INPUTS:,} inputs, detectors on, x {REPEATS} into a copy of the 1M")
+    with working_copy(big, scratch) as copy:
+        for segment in range(REPEATS):
+            rates["big"].append(
+                _rate(
+                    child(
+                        "ingest",
+                        url=copy.path,
+                        segment=segment,
+                        count=INGEST_INPUTS,
+                        after_ms=after,
+                    )
+                )
+            )
+        for segment in range(REPEATS, 2 * REPEATS):
+            rates["base_big"].append(
+                _rate(
+                    child(
+                        "baseline",
+                        url=copy.path,
+                        segment=segment,
+                        count=INGEST_INPUTS,
+                        after_ms=after,
+                    )
+                )
+            )
+    progress(f"ingest {INGEST_INPUTS:,} inputs x {REPEATS} into empty journals, and baselines")
+    for segment in range(REPEATS):
+        for kind, work in (("small", "ingest"), ("base_small", "baseline")):
+            empty = scratch / f"empty-{kind}-{segment}.db"
+            try:
+                rates[kind].append(
+                    _rate(
+                        child(
+                            work,
+                            url=str(empty),
+                            segment=segment,
+                            count=INGEST_INPUTS,
+                            after_ms=after,
+                        )
+                    )
+                )
+            finally:
+                for part in scratch.glob(empty.name + "*"):
+                    part.unlink()
+    trueup = Row(
+        f"ingest {INGEST_INPUTS:,} inputs, detectors on (small = empty journal)",
+        "inputs/s",
+        Stats(tuple(rates["big"])),
+        Stats(tuple(rates["small"])),
+        Target(INGEST_RATE, at_least=True),
+        RATIO_BOUND,
+    )
+    baseline = Row(
+        "  baseline: the same rows by recorder.insert_events",
+        "inputs/s",
+        Stats(tuple(rates["base_big"])),
+        Stats(tuple(rates["base_small"])),
+    )
+    report.rows += [trueup, baseline]
+    report.notes.append(
+        "ingest, trueup/baseline: "
+        f"{trueup.big.median / baseline.big.median:.2f} into the 1M journal, "
+        f"{trueup.small.median / baseline.small.median:.2f} into an empty one"
+        if trueup.small and baseline.small
+        else ""
+    )
+
+
+def _rate(result: JSON) -> float:
+    return float(result["inputs"]) / float(result["seconds"])
+
+
+def fold_rows(journals: Journals, report: Report, progress: Progress) -> None:
+    progress(f"fold rates x {REPEATS}: one account's 1M stream, then its 10k one")
+    results = [
+        child("fold", url=j.path, account=AUDIT_ACCOUNT)
+        for j in (journals.audit_big, journals.audit_small)
+    ]
+
+    def rates(result: JSON, key: str) -> Stats:
+        return Stats(tuple(result["events"] / s for s in result[key]))
+
+    for key, label, target in (
+        ("read", "read rows (no decode)", None),
+        ("read_fold", "read+decode+fold", Target(FOLD_RATE, at_least=True)),
+        ("fold", "pure fold (decoded)", Target(FOLD_RATE, at_least=True)),
+        ("rules", "fold + rules (Reconciler.apply), decoded", None),
+    ):
+        report.rows.append(
+            Row(
+                f"one account's events: {label}",
+                "events/s",
+                rates(results[0], key),
+                rates(results[1], key),
+                target,
+                RATIO_BOUND if target else None,
+            )
+        )
+
+
+def journals_text(journals: Journals) -> str:
+    def line(name: str, j: Generated) -> str:
+        made = "reused from the cache" if j.reused else f"generated in {j.seconds:.0f} s"
+        emitted = f", {j.emitted:,} emitted" if j.emitted else ""
+        return f"  {name:<13} {j.inputs:>9,} inputs{emitted}; {made}"
+
+    return "\n".join(
+        [
+            f"journals (SQLite, cached in {journals.directory}; delete it to regenerate):",
+            line("main 1M", journals.main_big) + f"; {ACCOUNTS} accounts x {SYMBOLS} positions",
+            line("main small", journals.main_small) + "; the 1M's holdings alone, same positions",
+            line("audit 1M", journals.audit_big) + f"; one account, {AUDITED} traded in "
+            f"{AUDIT_CYCLES} cycles ({AUDIT_CYCLES * CYCLE:,} inputs)",
+            line("audit small", journals.audit_small) + "; the same position, account 1% of it",
+        ]
+    )
+
+
+def measure(progress: Progress, inputs: int = INPUTS) -> str:
+    """Every serving figure; the report as text."""
+    if inputs % ACCOUNTS or inputs < SMALL_AUDIT_INPUTS or _history_per_account(inputs) <= CYCLE:
+        raise ValueError(f"--serving-inputs must be a multiple of {ACCOUNTS} and large enough")
+    journals = cached(inputs, SMALL_AUDIT_INPUTS, progress)
+    report = Report([], [])
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="trueup-serving-", dir=CACHE_ROOT) as scratch:
+        can_open_rows(journals, report, progress)
+        command_rows(journals, report, progress)
+        worker_rows(journals, Path(scratch), report, progress)
+        ingest_rows(journals, Path(scratch), report, progress)
+        fold_rows(journals, report, progress)
+        startup_rows(Path(scratch), report, progress)
+    return "\n\n".join(
+        [
+            f"serving (issue 8): each figure on the 1M journal beside the same on the small one; "
+            f"median [min-max] of {REPEATS} (commands {COMMAND_REPEATS}, start-up "
+            f"{STARTUP_REPEATS}), each in a fresh process; load average "
+            f"{load_before[1]:.1f} before, {os.getloadavg()[1]:.1f} after (5 min, "
+            f"{os.cpu_count()} cores: others' work on the machine adds noise)",
+            table(report.rows, inputs),
+            *[note for note in report.notes if note],
+            journals_text(journals),
+        ]
+    )
+
+
+def main(argv: list[str]) -> None:
+    work, arguments = CHILD_WORK[argv[0]], orjson.loads(argv[1])
+    sys.stdout.write(orjson.dumps(work(**arguments)).decode())
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
