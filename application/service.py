@@ -89,8 +89,8 @@ class TrueupService:
         reconciler = replay(self.journal)
         found: list[StaleRecord] = []
         for (venue, account), book in sorted(reconciler.books.items()):
-            memory = reconciler.memories[(venue, account)]
-            for position_id, why in stale_positions(book, memory):
+            detectors = reconciler.detectors_by_account[(venue, account)]
+            for position_id, why in stale_positions(book, detectors):
                 local = book.local_position(position_id)
                 assert local is not None
                 held = book.positions[local.key].exchange_qty != 0
@@ -155,9 +155,9 @@ class TrueupService:
         timeframe: str | None,
         at: int | None,
     ) -> CanOpenAnswer:
-        book, memory = reconciler.book(venue, account), reconciler.memory(venue, account)
+        book, detectors = reconciler.book(venue, account), reconciler.detectors(venue, account)
         now = self.clock() if at is None else at
-        verdict = can_open(book, memory, symbol, now, side=side, timeframe=timeframe)
+        verdict = can_open(book, detectors, symbol, now, side=side, timeframe=timeframe)
         if self.journal.unknown_inputs:
             # What those inputs said is unknown, so no answer built without them is vouched for.
             verdict = verdict.blocked(
@@ -178,7 +178,7 @@ class TrueupService:
         """Everything that bears on ``symbol`` now: state, findings, cooldown, the verdict,
         and the last ``last`` emitted events and rejected inputs of the account."""
         reconciler = replay(self.journal)
-        book, memory = reconciler.book(venue, account), reconciler.memory(venue, account)
+        book, detectors = reconciler.book(venue, account), reconciler.detectors(venue, account)
         emitted: list[Emitted] = []
         rejected: list[InputRejected] = []
         for _, event in self.journal.all_events():
@@ -197,12 +197,12 @@ class TrueupService:
                 {
                     "position_idx": key.position_idx,
                     "state": position_state(book, book.positions[key]),
-                    "findings": open_findings(book, memory, reconciler.config, key),
+                    "findings": open_findings(book, detectors, reconciler.config, key),
                 }
                 for key in sorted(book.positions)
                 if key.symbol == symbol
             ],
-            "cooldown_until": memory.cooldowns.get(symbol),
+            "cooldown_until": detectors.manual_close.cooldown_until(symbol),
             "can_open": verdict.as_json(),
             "emitted": [codec.as_json(e) for e in _last(emitted, last)],
             "rejected_inputs": [

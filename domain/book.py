@@ -57,6 +57,7 @@ class AccountBook:
         self.orders: dict[OrderKey, Order] = {}
         self.order_keys_by_link: dict[str, OrderKey] = {}
         self.open_orders: dict[PositionKey, set[OrderKey]] = {}
+        self._open_at: dict[OrderKey, PositionKey] = {}  # each open order's key in open_orders
         self.placed: dict[str, OrderPlaced] = {}
         self._placed_by_purpose: dict[tuple[str, str], OrderPlaced] = {}
         # position_id -> the order_link_ids placed for it (a dict: ordered, so deterministic).
@@ -242,10 +243,13 @@ class AccountBook:
         r = order.report
         assert r is not None
         key = self.key(r.category, r.symbol, r.position_idx)
-        if order.is_terminal:
-            self.open_orders.get(key, set()).discard(order_key)
-        else:
+        # A report may name another key than the last one did: the order leaves the old one.
+        previous = self._open_at.pop(order_key, None)
+        if previous is not None:
+            self.open_orders.get(previous, set()).discard(order_key)
+        if not order.is_terminal:
             self.open_orders.setdefault(key, set()).add(order_key)
+            self._open_at[order_key] = key
         return key
 
     def _order(self, order_key: OrderKey) -> Order:

@@ -1,42 +1,43 @@
-"""The reconciler: folds every account's inputs and runs the rules on each, in order.
+"""The reconciler: folds every account's inputs and runs its detectors on each, in order.
 
 Pure: the same inputs always give the same emitted events, byte for byte, so a worker that
 restarts rebuilds its state by replaying what it had already processed.
+
+On an input of an account, once its book has folded it, the account's detectors note what
+it shows, all before any judges it (stale asks manual close whether the exchange ever showed
+a position); then they judge it, then each key it changed. Then, as on a clock tick, the
+timers: the keys any detector waits on are judged again, the detectors forget what the book
+has let go, and the timed ones report what time has made due.
 """
 
 from collections.abc import Iterable
 
-from trueup.domain.book import AccountBook
-from trueup.domain.emitted import Cause, Emitted, PositionCleaned, WsReconnect
+from trueup.domain.book import AccountBook, Changed
+from trueup.domain.emitted import Cause, Emitted, PositionCleaned
 from trueup.domain.events import (
-    AccountModeSet,
     ClockTicked,
-    ExecutionsReported,
     InputEvent,
     InputRejected,
     LocalPositionCleaned,
-    LocalPositionOpened,
-    OrderPlaced,
-    OrdersReported,
-    PositionsReported,
     RulesSet,
     StreamReconnected,
 )
-from trueup.domain.keys import OrderKey, PositionKey
-from trueup.domain.rules import drift, manual_close, orders, stale, sync, untracked
+from trueup.domain.keys import PositionKey
+from trueup.domain.rules import sync
+from trueup.domain.rules.account import AccountDetectors
 from trueup.domain.rules.config import RuleConfig
-from trueup.domain.rules.memory import Memory
+from trueup.domain.rules.detector import LetGo
 
 Account = tuple[str, str]
 
 
 class Reconciler:
-    """Books and detector memory for every account seen; ``apply`` returns what to emit."""
+    """A book and its detectors for every account seen; ``apply`` returns what to emit."""
 
     def __init__(self, config: RuleConfig | None = None) -> None:
         self.config = config or RuleConfig()
         self.books: dict[Account, AccountBook] = {}
-        self.memories: dict[Account, Memory] = {}
+        self.detectors_by_account: dict[Account, AccountDetectors] = {}
 
     def book(self, venue: str, account: str) -> AccountBook:
         found = self.books.get((venue, account))
@@ -44,12 +45,12 @@ class Reconciler:
             found = self.books[(venue, account)] = AccountBook(
                 venue, account, self.config.pagination_timeout_ms
             )
-            self.memories[(venue, account)] = Memory()
+            self.detectors_by_account[(venue, account)] = AccountDetectors()
         return found
 
-    def memory(self, venue: str, account: str) -> Memory:
+    def detectors(self, venue: str, account: str) -> AccountDetectors:
         self.book(venue, account)
-        return self.memories[(venue, account)]
+        return self.detectors_by_account[(venue, account)]
 
     def apply(self, event: InputEvent) -> list[Emitted]:
         """What to emit for one input; an input the rules cannot take emits nothing, and
@@ -70,52 +71,32 @@ class Reconciler:
         if isinstance(event, ClockTicked):
             # A tick for one account runs its timers; one naming no account, everyone's.
             accounts = [(event.venue, event.account)] if event.venue else sorted(self.books)
-            return [
-                e
-                for account in accounts
-                if account in self.books
-                for e in self._timers(account, cause)
-            ]
+            emitted: list[Emitted] = []
+            for account in accounts:
+                if account in self.books:
+                    emitted += self._timers_guarded(account, cause)
+            return emitted
         if isinstance(event, InputRejected):
             if event.venue:
                 self.book(event.venue, event.account).apply(event)
             return sync.rejected_input(event)
         if isinstance(event, StreamReconnected):
-            reason = f"{event.stream} stream reconnected (attempt {event.attempt}): {event.reason}"
-            return [WsReconnect(**cause.on_account(event.venue, event.account), reason=reason)]
+            return sync.stream_reconnected(event)
         if not event.venue:
             return []
-        account = (event.venue, event.account)
+        return self._account_input((event.venue, event.account), event, cause)
+
+    def _account_input(self, account: Account, event: InputEvent, cause: Cause) -> list[Emitted]:
+        """The input folded into its account's book, noted and judged, then the timers."""
         book = self.book(*account)
-        memory = self.memories[account]
+        detectors = self.detectors_by_account[account]
         changed = book.apply(event)
-        emitted: list[Emitted] = []
-        if isinstance(event, LocalPositionCleaned) and changed:
-            (key,) = changed
-            emitted.append(
-                PositionCleaned(
-                    **cause.on(key),
-                    position_id=event.position_id,
-                    exit_reason=event.exit_reason,
-                    operator=event.operator,
-                )
-            )
-        for key in sorted(changed):
-            manual_close.note_confirmations(book, memory, key)
-        if isinstance(event, PositionsReported):
-            emitted += sync.snapshot_page(book, event)
-            stale.note_snapshot(book, memory, event)
-        if isinstance(event, OrderPlaced):
-            orders.on_placed(memory, self.config, event)
-        if isinstance(event, OrdersReported | ExecutionsReported):
-            emitted += orders.execution_reports(book, memory, _order_keys(event), cause)
-        for key in sorted(changed):
-            emitted += manual_close.manual_close(book, memory, self.config, key, cause)
-        if isinstance(event, AccountModeSet):
-            emitted += stale.paper_leftovers(book, memory, sorted(book.positions), cause)
-        elif isinstance(event, LocalPositionOpened):
-            emitted += stale.paper_leftovers(book, memory, sorted(changed), cause)
-        emitted += self._positions(account, changed, cause)
+        emitted = _cleaned(event, changed, cause)
+        for detector in detectors.in_order:
+            detector.note(book, event, changed)
+        for detector in detectors.in_order:
+            emitted += detector.on_input(book, event, changed, cause, self.config)
+        emitted += self._keys(account, changed, cause)
         emitted += self._timers(account, cause, skip=changed)
         return emitted
 
@@ -125,35 +106,57 @@ class Reconciler:
         for book in self.books.values():
             book.snapshots.timeout_ms = rules.pagination_timeout_ms
 
-    def _positions(
-        self, account: Account, keys: Iterable[PositionKey], cause: Cause
-    ) -> list[Emitted]:
-        book, memory = self.books[account], self.memories[account]
+    def _keys(self, account: Account, keys: Iterable[PositionKey], cause: Cause) -> list[Emitted]:
+        """Every detector's judgement of each key, key by key."""
+        book, detectors = self.books[account], self.detectors_by_account[account]
         emitted: list[Emitted] = []
         for key in sorted(keys):
-            emitted += drift.drift(book, memory, self.config, key, cause)
-            emitted += untracked.untracked(book, memory, self.config, key, cause)
+            for detector in detectors.in_order:
+                emitted += detector.on_key(book, key, cause, self.config)
         return emitted
 
-    def _timers(
-        self, account: Account, cause: Cause, skip: Iterable[PositionKey] = ()
-    ) -> list[Emitted]:
+    def _timers_guarded(self, account: Account, cause: Cause) -> list[Emitted]:
+        """One account's timers: should its state break a rule, that account alone is
+        marked unvouched for, and the other accounts' timers still run."""
+        try:
+            return self._timers(account, cause)
+        except Exception as error:  # see apply
+            self.books[account].fold_faults.append(
+                f"input {cause.input_id}: {type(error).__name__}"
+            )
+            return []
+
+    def _timers(self, account: Account, cause: Cause, skip: Changed = frozenset()) -> list[Emitted]:
         """Rules waiting on time: re-check them now that the clock reads ``cause.at``."""
-        book, memory = self.books[account], self.memories[account]
-        armed = (set(memory.drift_since) | set(memory.untracked_since)) - set(skip)
-        emitted = self._positions(account, armed, cause)
-        emitted += stale.never_on_exchange(book, memory, self.config, cause)
-        emitted += sync.snapshot_timeouts(book, cause)
-        emitted += orders.order_timers(book, memory, self.config, cause)
+        book, detectors = self.books[account], self.detectors_by_account[account]
+        # A key any detector waits on is judged again by all of them (unless just judged).
+        waited: set[PositionKey] = set()
+        for detector in detectors.in_order:
+            waited.update(detector.waiting())
+        emitted = self._keys(account, waited - skip, cause)
+        # Now is when the detectors forget what the book has let go since the last time.
+        let_go = LetGo.take(book.forgotten)
+        if let_go is not None:
+            for detector in detectors.in_order:
+                detector.forget(let_go)
+        for detector in detectors.timed:
+            emitted += detector.on_time(book, cause, self.config)
         return emitted
 
 
-def _order_keys(event: OrdersReported | ExecutionsReported) -> list[OrderKey]:
-    if isinstance(event, OrdersReported):
-        keys = [OrderKey(o.category, o.order_id) for o in event.orders]
-    else:
-        keys = [OrderKey(f.category, f.order_id) for f in event.fills if f.order_id]
-    return list(dict.fromkeys(keys))
+def _cleaned(event: InputEvent, changed: Changed, cause: Cause) -> list[Emitted]:
+    """An operator's clean of a local position, acknowledged (if it closed one)."""
+    if not (isinstance(event, LocalPositionCleaned) and changed):
+        return []
+    (key,) = changed
+    return [
+        PositionCleaned(
+            **cause.on(key),
+            position_id=event.position_id,
+            exit_reason=event.exit_reason,
+            operator=event.operator,
+        )
+    ]
 
 
 def reconcile(events: Iterable[InputEvent], config: RuleConfig | None = None) -> list[Emitted]:

@@ -11,7 +11,7 @@ def position_rows(reconciler: Reconciler) -> list[dict[str, Any]]:
     """One row per key either side has ever held, in account and key order."""
     rows = []
     for (venue, account), book in sorted(reconciler.books.items()):
-        memory = reconciler.memories[(venue, account)]
+        detectors = reconciler.detectors_by_account[(venue, account)]
         for key in sorted(book.positions):
             position = book.positions[key]
             if position.exchange is None and not position.local:
@@ -25,7 +25,7 @@ def position_rows(reconciler: Reconciler) -> list[dict[str, Any]]:
                     "position_idx": key.position_idx,
                     "local_qty": str(position.local_qty),
                     "exchange_qty": str(position.exchange_qty),
-                    "findings": open_findings(book, memory, reconciler.config, key),
+                    "findings": open_findings(book, detectors, reconciler.config, key),
                     "state": position_state(book, position),
                 }
             )

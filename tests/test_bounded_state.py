@@ -51,7 +51,7 @@ BUSY = [event(r) for r in busy_session(24_000)]  # (its rate limits are refused 
 BUSY_RULES = reconciler()
 BUSY_EMITTED = [e for event in BUSY for e in BUSY_RULES.apply(event)]
 BOOK = BUSY_RULES.books[("bybit", "main")]
-MEMORY = BUSY_RULES.memories[("bybit", "main")]
+DETECTORS = BUSY_RULES.detectors("bybit", "main")
 
 
 def recent(*types: str) -> list[InputEvent]:
@@ -114,13 +114,14 @@ def test_after_a_busy_session_intents_kept_are_those_of_open_positions_or_recent
 
 
 def test_the_detectors_memory_follows_the_book() -> None:
-    assert set(MEMORY.order_reports) <= set(BOOK.orders)
-    assert set(MEMORY.sl_seen) <= set(BOOK.orders)
-    assert set(MEMORY.partial_since) <= set(BOOK.orders)
-    assert set(MEMORY.entry_deadlines) <= set(BOOK.placed)
-    for remembered in (MEMORY.confirmed, MEMORY.closed_reported, MEMORY.stale_reported):
+    orders, closes, stale = DETECTORS.orders, DETECTORS.manual_close, DETECTORS.stale
+    assert set(orders.reports) <= set(BOOK.orders)
+    assert set(orders.sl_seen) <= set(BOOK.orders)
+    assert set(orders.partial_since) <= set(BOOK.orders)
+    assert set(orders.entry_deadlines) <= set(BOOK.placed)
+    for remembered in (closes.confirmed, closes.closed_reported, stale.reported):
         assert remembered <= set(BOOK.local_keys)
-    assert set(MEMORY.unseen_since) <= set(BOOK.local_keys)
+    assert set(stale.unseen_since) <= set(BOOK.local_keys)
 
 
 def test_forgetting_changes_nothing_the_busy_session_emits() -> None:
@@ -417,7 +418,8 @@ def test_an_entry_never_acknowledged_blocks_can_open_as_long_as_its_position_is_
     rules = reconciler()
     for record in records:
         rules.apply(accepted(record))
-    verdict = can_open(rules.book("bybit", "main"), rules.memory("bybit", "main"), "BTCUSDT", LATER)
+    book, detectors = rules.book("bybit", "main"), rules.detectors("bybit", "main")
+    verdict = can_open(book, detectors, "BTCUSDT", LATER)
     assert "LIVE entry p-1-entry in flight (not acknowledged)" in verdict.reasons[0]
     given_up = intent(LATER, kind="position_closed", position_id="p-1", exit_reason="GAVE_UP")
     book = fold("bybit", "main", events([*records, given_up, wallet(LATER + KEPT_MS)]))

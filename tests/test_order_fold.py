@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from tests.inputs import T0, event, execution_frame, order_frame
+from tests.inputs import T0, accepted, event, execution_frame, order_frame
 from trueup.domain.book import fold
 from trueup.domain.events import InputEvent
 from trueup.domain.keys import OrderKey, PositionKey
@@ -164,3 +164,29 @@ def test_a_terminal_report_of_an_order_let_go_is_a_replay_but_an_open_one_is_new
     assert (
         OrderKey("linear", "o-5") in fold("bybit", "main", [*finished, resting, first_seen]).orders
     )
+
+
+def test_an_order_reported_under_another_symbol_leaves_the_first_ones_open_orders() -> None:
+    first = order_frame(
+        T0 + 1_000,
+        symbol="BTCUSDT",
+        order_id="o-1",
+        side="Buy",
+        qty="1",
+        status="New",
+        updated_time=T0 + 1_000,
+    )
+    moved = order_frame(
+        T0 + 2_000,
+        symbol="ETHUSDT",
+        order_id="o-1",
+        side="Buy",
+        qty="1",
+        status="New",
+        updated_time=T0 + 2_000,
+    )
+    book = fold("bybit", "main", [accepted(first), accepted(moved)])
+    btc = book.key("linear", "BTCUSDT", 0)
+    eth = book.key("linear", "ETHUSDT", 0)
+    assert book.open_orders_for(btc) == []
+    assert [o.order_id for o in book.open_orders_for(eth)] == ["o-1"]

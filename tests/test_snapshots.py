@@ -29,9 +29,9 @@ def answers(reconciler: Reconciler) -> list[object]:
     """What a bot or an operator would be told: every position row, every can-open."""
     told: list[object] = list(position_rows(reconciler))
     for venue, account in sorted(reconciler.books):
-        book, memory = reconciler.book(venue, account), reconciler.memory(venue, account)
+        book, detectors = reconciler.book(venue, account), reconciler.detectors(venue, account)
         for symbol in SYMBOLS:
-            verdict = can_open(book, memory, symbol, SESSION[-1].at)
+            verdict = can_open(book, detectors, symbol, SESSION[-1].at)
             told.append((symbol, verdict.allowed, verdict.reasons, verdict.notes))
     return told
 

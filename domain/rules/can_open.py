@@ -8,8 +8,7 @@ hold it, and blocking on it is the failure this replaces.
 from dataclasses import dataclass, field
 
 from trueup.domain.book import AccountBook
-from trueup.domain.rules import stale
-from trueup.domain.rules.memory import Memory
+from trueup.domain.rules.account import AccountDetectors
 from trueup.domain.rules.orders import is_filled
 
 
@@ -26,7 +25,7 @@ class Verdict:
 
 def can_open(
     book: AccountBook,
-    memory: Memory,
+    detectors: AccountDetectors,
     symbol: str,
     now: int,
     *,
@@ -51,14 +50,14 @@ def can_open(
                 f"the exchange holds {held.side} {held.size} {symbol} "
                 f"(idx {key.position_idx}, seq {held.seq})"
             )
-        since, reported = memory.drift_since.get(key), memory.drift_reported.get(key)
-        if since is not None and reported is not None and reported >= since:
+        since = detectors.drift.unresolved(key)
+        if since is not None:
             reasons.append(
                 f"unresolved drift on idx {key.position_idx}: local {position.local_qty} "
                 f"vs exchange {position.exchange_qty} since {since}"
             )
         for local in position.open_local():
-            why = stale.is_stale(book, memory, local)
+            why = detectors.stale.why(book, local)
             if why is not None:
                 notes.append(f"stale local record {local.position_id} ({why}): does not block")
             elif local.mode == "LIVE" and position.exchange_qty == 0:
@@ -77,7 +76,7 @@ def can_open(
         if order is None or not (order.is_terminal or is_filled(order)):
             status = order.status if order else "not acknowledged"
             reasons.append(f"LIVE entry {link} in flight ({status}) since {placed.at}")
-    until = memory.cooldowns.get(symbol)
+    until = detectors.manual_close.cooldown_until(symbol)
     if until is not None and until > now:
         reasons.append(f"cooldown on {symbol} until {until}")
     return Verdict(allowed=not reasons, reasons=reasons, notes=notes)

@@ -2,39 +2,40 @@
 
 from trueup.domain.book import AccountBook
 from trueup.domain.keys import PositionKey
-from trueup.domain.rules import drift, stale, untracked
+from trueup.domain.rules.account import AccountDetectors
 from trueup.domain.rules.config import RuleConfig
-from trueup.domain.rules.memory import Memory
+from trueup.domain.rules.drift import differs
+from trueup.domain.rules.untracked import is_untracked
 
 
 def open_findings(
-    book: AccountBook, memory: Memory, config: RuleConfig, key: PositionKey
+    book: AccountBook, detectors: AccountDetectors, config: RuleConfig, key: PositionKey
 ) -> list[str]:
     position = book.positions[key]
     local_qty, exchange_qty = position.local_qty, position.exchange_qty
     findings: list[str] = []
-    if drift.differs(local_qty, exchange_qty, config.drift_threshold_pct):
+    if differs(local_qty, exchange_qty, config.drift_threshold_pct):
         findings.append(f"DRIFT local {local_qty} vs exchange {exchange_qty}")
-    if untracked.is_untracked(book, key):
+    if is_untracked(book, key):
         findings.append(f"UNTRACKED exchange holds {exchange_qty}, no LIVE local position")
     for local in position.open_local():
-        why = stale.is_stale(book, memory, local)
+        why = detectors.stale.why(book, local)
         if why is not None:
             findings.append(f"STALE {local.position_id} ({why})")
-        elif local.position_id in memory.closed_reported:
+        elif detectors.manual_close.closed_on_exchange(local.position_id):
             findings.append(f"CLOSED ON EXCHANGE {local.position_id}, still OPEN locally")
         elif local.mode == "LIVE" and exchange_qty == 0:
             findings.append(f"UNCONFIRMED {local.position_id}: the exchange has not shown it")
     return findings
 
 
-def stale_positions(book: AccountBook, memory: Memory) -> list[tuple[str, str]]:
+def stale_positions(book: AccountBook, detectors: AccountDetectors) -> list[tuple[str, str]]:
     """(position_id, reason) of every open local record the exchange does not back."""
     found: list[tuple[str, str]] = []
     for key in sorted(book.positions):
         for local in book.positions[key].open_local():
-            why = stale.is_stale(book, memory, local)
-            if why is None and local.position_id in memory.closed_reported:
+            why = detectors.stale.why(book, local)
+            if why is None and detectors.manual_close.closed_on_exchange(local.position_id):
                 why = "CLOSED_ON_EXCHANGE"
             if why is not None:
                 found.append((local.position_id, why))

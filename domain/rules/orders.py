@@ -4,9 +4,9 @@ Each report is emitted once per order, however often the exchange repeats itself
 may send Filled twice when a cancel races a fill).
 """
 
-from collections.abc import Iterable
+from dataclasses import dataclass, field
 
-from trueup.domain.book import AccountBook
+from trueup.domain.book import AccountBook, Changed
 from trueup.domain.emitted import (
     AboutOrder,
     Cause,
@@ -19,16 +19,11 @@ from trueup.domain.emitted import (
     SlUpdate,
     TpFilled,
 )
-from trueup.domain.events import OrderPlaced
+from trueup.domain.events import ExecutionsReported, InputEvent, OrderPlaced, OrdersReported
 from trueup.domain.keys import OrderKey, PositionKey
 from trueup.domain.order import Order
 from trueup.domain.rules.config import RuleConfig
-from trueup.domain.rules.memory import Memory
-
-
-def on_placed(memory: Memory, config: RuleConfig, event: OrderPlaced) -> None:
-    if event.purpose == "ENTRY":
-        memory.entry_deadlines.setdefault(event.order_link_id, event.at + config.order_timeout_ms)
+from trueup.domain.rules.detector import Detector, LetGo
 
 
 def is_filled(order: Order) -> bool:
@@ -38,136 +33,175 @@ def is_filled(order: Order) -> bool:
     )
 
 
-def execution_reports(
-    book: AccountBook, memory: Memory, order_keys: Iterable[OrderKey], cause: Cause
-) -> list[Emitted]:
-    emitted: list[Emitted] = []
-    for order_key in order_keys:
-        order = book.orders.get(order_key)
-        if order is None:
-            continue  # a report of an order the book has let go, sent again: nothing new
-        report = order.report
-        if report is None:
-            continue  # a fill ahead of its order report: wait for the report
-        placed = book.placed.get(report.order_link_id)
-        purpose = placed.purpose if placed else None
-        key = book.key(report.category, report.symbol, report.position_idx)
-        common = AboutOrder(
-            **cause.on(key),
-            order_id=report.order_id,
-            order_link_id=report.order_link_id,
-            position_id=placed.position_id if placed else None,
-        )
-        filled = is_filled(order)
+@dataclass(slots=True, eq=False)
+class OrderDetector(Detector):
+    """ENTRY deadlines, stalled partial fills, and the reports already made for each order."""
 
-        def once(kind: str, order_key: OrderKey = order_key) -> bool:
-            return _first(memory, kind, order_key)
+    # ENTRY deadlines by order_link_id.
+    entry_deadlines: dict[str, int] = field(default_factory=dict)
+    # Partial fills by order: the fill level, and since when it has not moved.
+    partial_since: dict[OrderKey, tuple[str, int]] = field(default_factory=dict)
+    # The kinds of report already made for each order (submitted, filled, ...).
+    reports: dict[OrderKey, set[str]] = field(default_factory=dict)
+    sl_seen: dict[OrderKey, tuple[object, ...]] = field(default_factory=dict)
 
-        if purpose == "ENTRY" and report.status != "Rejected" and once("submitted"):
-            emitted.append(EntrySubmitted(**common, qty=report.qty))
-        if purpose == "ENTRY" and filled and once("filled"):
-            memory.entry_deadlines.pop(report.order_link_id, None)
-            emitted.append(
-                EntryFilled(**common, filled_qty=order.filled_qty, avg_price=order.avg_price)
+    def on_input(
+        self,
+        book: AccountBook,
+        event: InputEvent,
+        changed: Changed,
+        cause: Cause,
+        config: RuleConfig,
+    ) -> list[Emitted]:
+        if isinstance(event, OrderPlaced):
+            if event.purpose == "ENTRY":
+                self.entry_deadlines.setdefault(
+                    event.order_link_id, event.at + config.order_timeout_ms
+                )
+            return []
+        if isinstance(event, OrdersReported | ExecutionsReported):
+            return self._execution_reports(book, _order_keys(event), cause)
+        return []
+
+    def on_time(self, book: AccountBook, cause: Cause, config: RuleConfig) -> list[Emitted]:
+        """ENTRY orders past their deadline, and partial fills stalled too long."""
+        emitted: list[Emitted] = []
+        for link, deadline in sorted(self.entry_deadlines.items()):
+            if cause.at < deadline:
+                continue
+            del self.entry_deadlines[link]
+            entry = book.placed.get(link)
+            order = book.order_by_link(link)
+            if entry is None or (order is not None and (is_filled(order) or order.is_terminal)):
+                continue  # filled or ended; or so long finished (or so long closed) it was let go
+            key = book.local_keys.get(entry.position_id) or book.key(
+                entry.category, entry.symbol, 0
             )
-        if purpose in ("TP1", "TP2") and filled and once("filled"):
+            state = "never acknowledged" if order is None else f"still {order.status}"
             emitted.append(
-                TpFilled(
-                    **common,
-                    purpose=purpose or "",
+                OrderTimeout(
+                    **cause.on(key),
+                    order_id=order.order_id if order else "",
+                    order_link_id=link,
+                    position_id=entry.position_id,
+                    reason=f"ENTRY {link} not filled after {config.order_timeout_ms} ms: {state}",
+                )
+            )
+        for order_key, (progress, since) in sorted(self.partial_since.items()):
+            if cause.at - since < config.partial_fill_stall_ms:
+                continue
+            # Once per stall: the same fill level is not reported again.
+            if not self._first(f"stalled at {progress}", order_key):
+                continue
+            order = book.orders[order_key]  # (partial, so open: the book holds it)
+            report = order.report
+            assert report is not None
+            placed = book.placed.get(report.order_link_id)
+            key = PositionKey(
+                book.venue, book.account, report.category, report.symbol, report.position_idx
+            )
+            emitted.append(
+                OrderPartialFill(
+                    **cause.on(key),
+                    order_id=report.order_id,
+                    order_link_id=report.order_link_id,
+                    position_id=placed.position_id if placed else None,
+                    reason=f"filled {order.filled_qty} of {report.qty}, no progress for "
+                    f"{cause.at - since} ms",
                     filled_qty=order.filled_qty,
-                    avg_price=order.avg_price,
+                    qty=report.qty,
                 )
             )
-        if purpose == "SL" or report.stop_order_type in ("StopLoss", "PartialStopLoss"):
-            seen = (report.status, report.trigger_price, report.qty)
-            if memory.sl_seen.get(order_key) != seen:
-                memory.sl_seen[order_key] = seen
-                emitted.append(
-                    SlUpdate(
-                        **common,
-                        status=report.status,
-                        trigger_price=report.trigger_price,
-                        qty=report.qty,
-                    )
-                )
-        if report.status == "Rejected" and once("rejected"):
-            memory.entry_deadlines.pop(report.order_link_id, None)
-            emitted.append(OrderRejected(**common, reason=report.reject_reason or "Rejected"))
-        _track_partial(memory, order_key, order, cause)
-    return emitted
+        return emitted
 
+    def forget(self, let_go: LetGo) -> None:
+        for order_key in let_go.orders:
+            self.reports.pop(order_key, None)
+            self.sl_seen.pop(order_key, None)
+            self.partial_since.pop(order_key, None)
+        for link in let_go.intents:
+            self.entry_deadlines.pop(link, None)
 
-def _first(memory: Memory, kind: str, order_key: OrderKey) -> bool:
-    """True the first time this kind of report is made for this order."""
-    made = memory.order_reports.setdefault(order_key, set())
-    if kind in made:
-        return False
-    made.add(kind)
-    return True
-
-
-def _track_partial(memory: Memory, order_key: OrderKey, order: Order, cause: Cause) -> None:
-    report = order.report
-    partial = report is not None and not order.is_terminal and 0 < order.filled_qty < report.qty
-    if not partial:
-        memory.partial_since.pop(order_key, None)
-        return
-    progress = str(order.filled_qty)
-    last = memory.partial_since.get(order_key)
-    if last is None or last[0] != progress:
-        memory.partial_since[order_key] = (progress, cause.at)
-
-
-def order_timers(
-    book: AccountBook, memory: Memory, config: RuleConfig, cause: Cause
-) -> list[Emitted]:
-    # The reconciler runs this after every input of the account: the moment to forget what
-    # the book has let go since the last one.
-    memory.forget(book.forgotten)
-    emitted: list[Emitted] = []
-    for link, deadline in sorted(memory.entry_deadlines.items()):
-        if cause.at < deadline:
-            continue
-        del memory.entry_deadlines[link]
-        entry = book.placed.get(link)
-        order = book.order_by_link(link)
-        if entry is None or (order is not None and (is_filled(order) or order.is_terminal)):
-            continue  # filled or ended; or so long finished (or so long closed) it was let go
-        key = book.local_keys.get(entry.position_id) or book.key(entry.category, entry.symbol, 0)
-        state = "never acknowledged" if order is None else f"still {order.status}"
-        emitted.append(
-            OrderTimeout(
-                **cause.on(key),
-                order_id=order.order_id if order else "",
-                order_link_id=link,
-                position_id=entry.position_id,
-                reason=f"ENTRY {link} not filled after {config.order_timeout_ms} ms: {state}",
-            )
-        )
-    for order_key, (progress, since) in sorted(memory.partial_since.items()):
-        if cause.at - since < config.partial_fill_stall_ms:
-            continue
-        # Once per stall: the same fill level is not reported again.
-        if not _first(memory, f"stalled at {progress}", order_key):
-            continue
-        order = book.orders[order_key]  # (partial, so open: the book holds it)
-        report = order.report
-        assert report is not None
-        placed = book.placed.get(report.order_link_id)
-        key = PositionKey(
-            book.venue, book.account, report.category, report.symbol, report.position_idx
-        )
-        emitted.append(
-            OrderPartialFill(
+    def _execution_reports(
+        self, book: AccountBook, order_keys: list[OrderKey], cause: Cause
+    ) -> list[Emitted]:
+        emitted: list[Emitted] = []
+        for order_key in order_keys:
+            order = book.orders.get(order_key)
+            if order is None:
+                continue  # a report of an order the book has let go, sent again: nothing new
+            report = order.report
+            if report is None:
+                continue  # a fill ahead of its order report: wait for the report
+            placed = book.placed.get(report.order_link_id)
+            purpose = placed.purpose if placed else None
+            key = book.key(report.category, report.symbol, report.position_idx)
+            common = AboutOrder(
                 **cause.on(key),
                 order_id=report.order_id,
                 order_link_id=report.order_link_id,
                 position_id=placed.position_id if placed else None,
-                reason=f"filled {order.filled_qty} of {report.qty}, no progress for "
-                f"{cause.at - since} ms",
-                filled_qty=order.filled_qty,
-                qty=report.qty,
             )
-        )
-    return emitted
+            filled = is_filled(order)
+            once = self._first
+            if purpose == "ENTRY" and report.status != "Rejected" and once("submitted", order_key):
+                emitted.append(EntrySubmitted(**common, qty=report.qty))
+            if purpose == "ENTRY" and filled and once("filled", order_key):
+                self.entry_deadlines.pop(report.order_link_id, None)
+                emitted.append(
+                    EntryFilled(**common, filled_qty=order.filled_qty, avg_price=order.avg_price)
+                )
+            if purpose in ("TP1", "TP2") and filled and once("filled", order_key):
+                emitted.append(
+                    TpFilled(
+                        **common,
+                        purpose=purpose or "",
+                        filled_qty=order.filled_qty,
+                        avg_price=order.avg_price,
+                    )
+                )
+            if purpose == "SL" or report.stop_order_type in ("StopLoss", "PartialStopLoss"):
+                seen = (report.status, report.trigger_price, report.qty)
+                if self.sl_seen.get(order_key) != seen:
+                    self.sl_seen[order_key] = seen
+                    emitted.append(
+                        SlUpdate(
+                            **common,
+                            status=report.status,
+                            trigger_price=report.trigger_price,
+                            qty=report.qty,
+                        )
+                    )
+            if report.status == "Rejected" and once("rejected", order_key):
+                self.entry_deadlines.pop(report.order_link_id, None)
+                emitted.append(OrderRejected(**common, reason=report.reject_reason or "Rejected"))
+            self._track_partial(order_key, order, cause)
+        return emitted
+
+    def _first(self, kind: str, order_key: OrderKey) -> bool:
+        """True the first time this kind of report is made for this order."""
+        made = self.reports.setdefault(order_key, set())
+        if kind in made:
+            return False
+        made.add(kind)
+        return True
+
+    def _track_partial(self, order_key: OrderKey, order: Order, cause: Cause) -> None:
+        report = order.report
+        partial = report is not None and not order.is_terminal and 0 < order.filled_qty < report.qty
+        if not partial:
+            self.partial_since.pop(order_key, None)
+            return
+        progress = str(order.filled_qty)
+        last = self.partial_since.get(order_key)
+        if last is None or last[0] != progress:
+            self.partial_since[order_key] = (progress, cause.at)
+
+
+def _order_keys(event: OrdersReported | ExecutionsReported) -> list[OrderKey]:
+    """The orders an order or execution frame names, each once, in the frame's order."""
+    if isinstance(event, OrdersReported):
+        keys = [OrderKey(o.category, o.order_id) for o in event.orders]
+    else:
+        keys = [OrderKey(f.category, f.order_id) for f in event.fills if f.order_id]
+    return list(dict.fromkeys(keys))

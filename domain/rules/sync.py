@@ -3,9 +3,11 @@
 None of these changes a position; they tell the trading system its view may be behind.
 """
 
-from trueup.domain.book import AccountBook
-from trueup.domain.emitted import Cause, Emitted, PositionSyncFailed, RateLimit
-from trueup.domain.events import InputRejected, PositionsReported
+from trueup.domain.book import AccountBook, Changed
+from trueup.domain.emitted import Cause, Emitted, PositionSyncFailed, RateLimit, WsReconnect
+from trueup.domain.events import InputEvent, InputRejected, PositionsReported, StreamReconnected
+from trueup.domain.rules.config import RuleConfig
+from trueup.domain.rules.detector import Detector
 from trueup.domain.snapshots import describe
 
 RATE_LIMIT_RET_CODES = frozenset({10006, 10018})
@@ -23,24 +25,41 @@ def rejected_input(event: InputRejected) -> list[Emitted]:
     return [PositionSyncFailed(**fields, reason=f"{where}: {event.reason}")]
 
 
-def snapshot_page(book: AccountBook, event: PositionsReported) -> list[Emitted]:
-    """A page that completes no run, or a run given up for a new one, is a failed sync."""
-    verdict = book.last_page
-    if verdict is None or verdict.problem is None:
-        return []
+def stream_reconnected(event: StreamReconnected) -> list[Emitted]:
     cause = Cause(event.input_id, event.at)
-    fields = cause.on_account(event.venue, event.account)
-    return [PositionSyncFailed(**fields, reason=f"{verdict.problem}: snapshot incomplete")]
+    reason = f"{event.stream} stream reconnected (attempt {event.attempt}): {event.reason}"
+    return [WsReconnect(**cause.on_account(event.venue, event.account), reason=reason)]
 
 
-def snapshot_timeouts(book: AccountBook, cause: Cause) -> list[Emitted]:
-    """Runs left unfinished past their timeout are failed syncs, reported once each."""
-    fields = cause.on_account(book.venue, book.account)
-    return [
-        PositionSyncFailed(
-            **fields,
-            reason=f"position snapshot {describe(scope)}: pagination unfinished, "
-            "snapshot incomplete",
-        )
-        for scope in book.snapshots.expired(cause.at)
-    ]
+class SyncDetector(Detector):
+    """Snapshot runs that fail or never finish; what it needs to know, the book's snapshots
+    keep (book.snapshots, book.last_page)."""
+
+    __slots__ = ()
+
+    def on_input(
+        self,
+        book: AccountBook,
+        event: InputEvent,
+        changed: Changed,
+        cause: Cause,
+        config: RuleConfig,
+    ) -> list[Emitted]:
+        """A page that completes no run, or a run given up for a new one, is a failed sync."""
+        verdict = book.last_page
+        if not isinstance(event, PositionsReported) or verdict is None or verdict.problem is None:
+            return []
+        fields = cause.on_account(event.venue, event.account)
+        return [PositionSyncFailed(**fields, reason=f"{verdict.problem}: snapshot incomplete")]
+
+    def on_time(self, book: AccountBook, cause: Cause, config: RuleConfig) -> list[Emitted]:
+        """Runs left unfinished past their timeout are failed syncs, reported once each."""
+        fields = cause.on_account(book.venue, book.account)
+        return [
+            PositionSyncFailed(
+                **fields,
+                reason=f"position snapshot {describe(scope)}: pagination unfinished, "
+                "snapshot incomplete",
+            )
+            for scope in book.snapshots.expired(cause.at)
+        ]

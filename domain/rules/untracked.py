@@ -1,10 +1,13 @@
 """Untracked: the exchange holds a key no LIVE local position maps to (lost local state)."""
 
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
 from trueup.domain.book import AccountBook
 from trueup.domain.emitted import Cause, Emitted, UntrackedPosition
 from trueup.domain.keys import PositionKey
 from trueup.domain.rules.config import RuleConfig
-from trueup.domain.rules.memory import Memory
+from trueup.domain.rules.detector import Detector
 
 
 def is_untracked(book: AccountBook, key: PositionKey) -> bool:
@@ -12,15 +15,25 @@ def is_untracked(book: AccountBook, key: PositionKey) -> bool:
     return position.exchange_qty != 0 and not any(p.mode == "LIVE" for p in position.open_local())
 
 
-def untracked(
-    book: AccountBook, memory: Memory, config: RuleConfig, key: PositionKey, cause: Cause
-) -> list[Emitted]:
-    if not is_untracked(book, key):
-        memory.untracked_since.pop(key, None)
-        memory.untracked_reported.discard(key)
-        return []
-    since = memory.untracked_since.setdefault(key, cause.at)
-    if cause.at - since < config.untracked_grace_ms or key in memory.untracked_reported:
-        return []
-    memory.untracked_reported.add(key)
-    return [UntrackedPosition(**cause.on(key), exchange_qty=book.positions[key].exchange_qty)]
+@dataclass(slots=True, eq=False)
+class UntrackedDetector(Detector):
+    """Per key: since when the exchange has held it untracked, and whether that was told."""
+
+    since: dict[PositionKey, int] = field(default_factory=dict)
+    reported: set[PositionKey] = field(default_factory=set)
+
+    def on_key(
+        self, book: AccountBook, key: PositionKey, cause: Cause, config: RuleConfig
+    ) -> list[Emitted]:
+        if not is_untracked(book, key):
+            self.since.pop(key, None)
+            self.reported.discard(key)
+            return []
+        since = self.since.setdefault(key, cause.at)
+        if cause.at - since < config.untracked_grace_ms or key in self.reported:
+            return []
+        self.reported.add(key)
+        return [UntrackedPosition(**cause.on(key), exchange_qty=book.positions[key].exchange_qty)]
+
+    def waiting(self) -> Iterable[PositionKey]:
+        return self.since.keys()

@@ -60,15 +60,16 @@ def verdicts(reconciler: Reconciler, events: Sequence[InputEvent], out: io.Strin
         book = reconciler.books.get((venue, account))
         if book is None:
             continue
-        memory = reconciler.memories[(venue, account)]
+        detectors = reconciler.detectors_by_account[(venue, account)]
         for side in (None, "Buy", "Sell"):
-            verdict = can_open(book, memory, symbol, now, side=side)
+            verdict = can_open(book, detectors, symbol, now, side=side)
             output.write_json(
                 {"allowed": verdict.allowed, "reasons": verdict.reasons, "notes": verdict.notes},
                 out,
             )
     for (venue, account), book in sorted(reconciler.books.items()):
-        for position_id, why in stale_positions(book, reconciler.memories[(venue, account)]):
+        detectors = reconciler.detectors_by_account[(venue, account)]
+        for position_id, why in stale_positions(book, detectors):
             out.write(f"{venue}/{account} {position_id}: {why}\n")
 
 

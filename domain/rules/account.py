@@ -1,0 +1,39 @@
+"""One account's detectors, and the orders the reconciler runs them in."""
+
+from trueup.domain.rules.detector import Detector
+from trueup.domain.rules.drift import DriftDetector
+from trueup.domain.rules.manual_close import ManualCloseDetector
+from trueup.domain.rules.orders import OrderDetector
+from trueup.domain.rules.stale import StaleDetector
+from trueup.domain.rules.sync import SyncDetector
+from trueup.domain.rules.untracked import UntrackedDetector
+
+
+class AccountDetectors:
+    """Every detector of one account, named for the queries that ask them."""
+
+    __slots__ = ("drift", "manual_close", "orders", "stale", "sync", "untracked")
+
+    def __init__(self) -> None:
+        self.sync = SyncDetector()
+        self.orders = OrderDetector()
+        self.manual_close = ManualCloseDetector()
+        self.stale = StaleDetector(self.manual_close)
+        self.drift = DriftDetector()
+        self.untracked = UntrackedDetector()
+
+    # These orders are those of the events emitted ever since the rules were written: a
+    # replay must emit the same bytes. They matter where two detectors can emit for one
+    # input or one tick: a manual close after a failed snapshot page or an order's report
+    # and before a paper leftover; stale before sync before orders on time; on each key,
+    # drift before untracked.
+
+    @property
+    def in_order(self) -> tuple[Detector, ...]:
+        """The order they note an input, judge it, and judge each key in."""
+        return (self.sync, self.orders, self.manual_close, self.stale, self.drift, self.untracked)
+
+    @property
+    def timed(self) -> tuple[Detector, ...]:
+        """Those with timers, in the order they report on time."""
+        return (self.stale, self.sync, self.orders)

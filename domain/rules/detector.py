@@ -1,0 +1,69 @@
+"""What a detector is to the reconciler: the phases it is called in, and what it forgets.
+
+Each detector owns what it remembers of one account and answers the queries about it; the
+reconciler calls each phase on the account's detectors in their order (rules/account.py).
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from trueup.domain.book import AccountBook, Changed
+from trueup.domain.emitted import Cause, Emitted
+from trueup.domain.events import InputEvent
+from trueup.domain.keys import OrderKey, PositionKey
+from trueup.domain.retention import Forgotten
+from trueup.domain.rules.config import RuleConfig
+
+
+@dataclass(frozen=True, slots=True)
+class LetGo:
+    """What a book let go since the detectors last asked: orders, intents (by
+    order_link_id) and local positions (by position_id)."""
+
+    orders: list[OrderKey]
+    intents: list[str]
+    locals: list[str]
+
+    @classmethod
+    def take(cls, forgotten: Forgotten) -> "LetGo | None":
+        """Everything ``forgotten`` lists, which it hands over once; None when it lists nothing."""
+        if not forgotten:
+            return None
+        return cls(forgotten.orders.take(), forgotten.intents.take(), forgotten.locals.take())
+
+
+class Detector:
+    """One rule and its memory. Every phase does nothing unless the rule has a use for it."""
+
+    __slots__ = ()
+
+    def note(self, book: AccountBook, event: InputEvent, changed: Changed) -> None:
+        """Take note of what an input shows, before any detector judges it."""
+
+    def on_input(
+        self,
+        book: AccountBook,
+        event: InputEvent,
+        changed: Changed,
+        cause: Cause,
+        config: RuleConfig,
+    ) -> list[Emitted]:
+        """What an input of the account, just folded into ``book``, makes the rule emit."""
+        return []
+
+    def on_key(
+        self, book: AccountBook, key: PositionKey, cause: Cause, config: RuleConfig
+    ) -> list[Emitted]:
+        """What one position key, changed or waited on, makes the rule emit."""
+        return []
+
+    def waiting(self) -> Iterable[PositionKey]:
+        """The keys the rule waits on time for: every detector judges them again each time."""
+        return ()
+
+    def on_time(self, book: AccountBook, cause: Cause, config: RuleConfig) -> list[Emitted]:
+        """What the clock reading ``cause.at`` makes the rule emit."""
+        return []
+
+    def forget(self, let_go: LetGo) -> None:
+        """Forget what the rule remembers of what the book has let go."""

@@ -1,0 +1,228 @@
+"""The detectors: each owns what it remembers, answers queries about it, forgets what the book
+lets go; the reconciler calls their phases in one documented order."""
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+import pytest
+
+from tests.inputs import T0, accepted, intent, opened, position_frame, position_snapshot
+from trueup.adapters import rule_changes
+from trueup.adapters.store import snapshots
+from trueup.adapters.store.snapshots import Snapshot
+from trueup.domain.book import AccountBook, Changed
+from trueup.domain.emitted import Cause, Emitted
+from trueup.domain.events import InputEvent
+from trueup.domain.keys import OrderKey, PositionKey
+from trueup.domain.reconciler import Reconciler
+from trueup.domain.rules.account import AccountDetectors
+from trueup.domain.rules.config import RuleConfig
+from trueup.domain.rules.detector import Detector, LetGo
+
+BTC = PositionKey("bybit", "main", "linear", "BTCUSDT", 0)
+ETH = PositionKey("bybit", "main", "linear", "ETHUSDT", 0)
+
+
+def frame(at: int, size: str, seq: int, symbol: str = "BTCUSDT") -> InputEvent:
+    side = "" if size == "0" else "Buy"
+    return accepted(
+        position_frame(at, symbol=symbol, side=side, size=size, seq=seq, updated_time=at)
+    )
+
+
+def clock(at: int) -> InputEvent:
+    return accepted({"at": at, "channel": "clock"})
+
+
+class Recorder(Detector):
+    """Writes down every phase it is called in, and waits on the keys it is given."""
+
+    __slots__ = ("calls", "name", "waits")
+
+    def __init__(self, name: str, calls: list[tuple[str, ...]], waits: Iterable[PositionKey] = ()):
+        self.name, self.calls, self.waits = name, calls, list(waits)
+
+    def note(self, book: AccountBook, event: InputEvent, changed: Changed) -> None:
+        self.calls.append((self.name, "note"))
+
+    def on_input(
+        self,
+        book: AccountBook,
+        event: InputEvent,
+        changed: Changed,
+        cause: Cause,
+        config: RuleConfig,
+    ) -> list[Emitted]:
+        self.calls.append((self.name, "on_input", str(config.drift_threshold_pct)))
+        return []
+
+    def on_key(
+        self, book: AccountBook, key: PositionKey, cause: Cause, config: RuleConfig
+    ) -> list[Emitted]:
+        self.calls.append((self.name, "on_key", key.symbol))
+        return []
+
+    def waiting(self) -> Iterable[PositionKey]:
+        return self.waits
+
+    def on_time(self, book: AccountBook, cause: Cause, config: RuleConfig) -> list[Emitted]:
+        self.calls.append((self.name, "on_time"))
+        return []
+
+    def forget(self, let_go: LetGo) -> None:
+        self.calls.append((self.name, "forget", *let_go.locals))
+
+
+def recording(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
+    """Every account's detectors replaced by recorders a and b (timed: b then a)."""
+    calls: list[tuple[str, ...]] = []
+    a, b = Recorder("a", calls, waits=[BTC, ETH]), Recorder("b", calls)
+    monkeypatch.setattr(AccountDetectors, "in_order", property(lambda self: (a, b)))
+    monkeypatch.setattr(AccountDetectors, "timed", property(lambda self: (b, a)))
+    return calls
+
+
+def test_an_input_is_noted_by_all_then_judged_then_its_keys_then_the_timers_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls = recording(monkeypatch)
+    reconciler = Reconciler()
+    reconciler.book("bybit", "main").forgotten.locals.add("p-gone", T0)
+    reconciler.apply(frame(T0 + 1_000, "1", 2))
+    assert calls == [
+        ("a", "note"),
+        ("b", "note"),
+        ("a", "on_input", "10"),
+        ("b", "on_input", "10"),
+        ("a", "on_key", "BTCUSDT"),
+        ("b", "on_key", "BTCUSDT"),
+        # a waits on BTCUSDT too, but it was just judged: only ETHUSDT is judged again.
+        ("a", "on_key", "ETHUSDT"),
+        ("b", "on_key", "ETHUSDT"),
+        ("a", "forget", "p-gone"),
+        ("b", "forget", "p-gone"),
+        ("b", "on_time"),
+        ("a", "on_time"),
+    ]
+
+
+def test_a_tick_runs_only_the_timers_and_what_the_book_let_go_is_forgotten_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls = recording(monkeypatch)
+    reconciler = Reconciler()
+    reconciler.apply(frame(T0 + 1_000, "1", 2))
+    calls.clear()
+    reconciler.apply(clock(T0 + 2_000))
+    assert calls == [
+        ("a", "on_key", "BTCUSDT"),
+        ("b", "on_key", "BTCUSDT"),
+        ("a", "on_key", "ETHUSDT"),
+        ("b", "on_key", "ETHUSDT"),
+        ("b", "on_time"),
+        ("a", "on_time"),
+    ]
+
+
+def test_every_call_passes_the_rules_in_force_then(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = recording(monkeypatch)
+    reconciler = Reconciler()
+    reconciler.apply(frame(T0 + 1_000, "1", 2))
+    rules = RuleConfig(drift_threshold_pct=Decimal(25))
+    reconciler.apply(accepted(rule_changes.record(T0 + 1_500, rules, "rules.toml")))
+    reconciler.apply(frame(T0 + 2_000, "2", 3))
+    thresholds = [call[2] for call in calls if call[1] == "on_input"]
+    assert thresholds == ["10", "10", "25", "25"]
+
+
+def test_the_account_order_is_the_documented_one() -> None:
+    detectors = AccountDetectors()
+    names = {id(getattr(detectors, name)): name for name in AccountDetectors.__slots__}
+    assert [names[id(d)] for d in detectors.in_order] == [
+        "sync",
+        "orders",
+        "manual_close",
+        "stale",
+        "drift",
+        "untracked",
+    ]
+    assert [names[id(d)] for d in detectors.timed] == ["stale", "sync", "orders"]
+
+
+def test_each_detector_forgets_only_what_the_book_let_go() -> None:
+    detectors = AccountDetectors()
+    gone, kept = OrderKey("linear", "o-gone"), OrderKey("linear", "o-kept")
+    orders = detectors.orders
+    for order_key in (gone, kept):
+        orders.reports[order_key] = {"submitted"}
+        orders.sl_seen[order_key] = ("New",)
+        orders.partial_since[order_key] = ("0.1", T0)
+    orders.entry_deadlines.update({"l-gone": T0, "l-kept": T0})
+    closes, stale = detectors.manual_close, detectors.stale
+    closes.confirmed.update({"p-gone", "p-kept"})
+    closes.closed_reported.update({"p-gone", "p-kept"})
+    closes.cooldowns["BTCUSDT"] = T0
+    stale.reported.update({"p-gone", "p-kept"})
+    stale.unseen_since.update({"p-gone": T0, "p-kept": T0})
+    for detector in detectors.in_order:
+        detector.forget(LetGo([gone], ["l-gone"], ["p-gone"]))
+    assert set(orders.reports) == set(orders.sl_seen) == set(orders.partial_since) == {kept}
+    assert set(orders.entry_deadlines) == {"l-kept"}
+    assert closes.confirmed == closes.closed_reported == stale.reported == {"p-kept"}
+    assert set(stale.unseen_since) == {"p-kept"}
+    # A cooldown is kept per symbol, never forgotten (domain/retention.py).
+    assert closes.cooldown_until("BTCUSDT") == T0
+
+
+def test_drift_is_unresolved_once_reported_and_until_the_sides_agree() -> None:
+    reconciler = Reconciler()
+    drift = reconciler.detectors("bybit", "main").drift
+    reconciler.apply(accepted(opened(T0, "p-1", "BTCUSDT", "1")))
+    reconciler.apply(frame(T0 + 1_000, "2", 2))
+    assert drift.unresolved(BTC) is None  # differing, within the grace period: not yet told
+    reconciler.apply(clock(T0 + 5_000))
+    assert drift.unresolved(BTC) == T0 + 1_000
+    reconciler.apply(frame(T0 + 6_000, "1", 3))
+    assert drift.unresolved(BTC) is None
+
+
+def test_manual_close_knows_what_the_exchange_showed_and_closed_and_the_cooldown() -> None:
+    reconciler = Reconciler()
+    closes = reconciler.detectors("bybit", "main").manual_close
+    reconciler.apply(accepted(opened(T0, "p-1", "BTCUSDT", "1")))
+    assert not closes.is_confirmed("p-1")
+    reconciler.apply(frame(T0 + 1_000, "1", 2))
+    assert closes.is_confirmed("p-1") and not closes.closed_on_exchange("p-1")
+    reconciler.apply(frame(T0 + 2_000, "0", 3))
+    assert closes.closed_on_exchange("p-1")
+    assert closes.cooldown_until("BTCUSDT") == T0 + 2_000 + RuleConfig().cooldown_ms
+    assert closes.cooldown_until("ETHUSDT") is None
+
+
+def test_stale_says_why_a_local_record_is_stale() -> None:
+    reconciler = Reconciler()
+    reconciler.apply(accepted(intent(T0, kind="account_mode", mode="LIVE")))
+    reconciler.apply(accepted(opened(T0, "p-paper", "ETHUSDT", "1", mode="PAPER")))
+    reconciler.apply(accepted(opened(T0, "p-live", "BTCUSDT", "1")))
+    reconciler.apply(accepted(position_snapshot(T0 + 1_000)))
+    book, stale = reconciler.book("bybit", "main"), reconciler.detectors("bybit", "main").stale
+
+    def why(position_id: str) -> str | None:
+        local = book.local_position(position_id)
+        assert local is not None
+        return stale.why(book, local)
+
+    assert (why("p-paper"), why("p-live")) == ("PAPER_LEFTOVER", None)
+    reconciler.apply(clock(T0 + 5_000))
+    assert why("p-live") == "NEVER_ON_EXCHANGE"
+
+
+def test_a_snapshot_keeps_stale_asking_the_accounts_own_manual_close_detector() -> None:
+    reconciler = Reconciler()
+    reconciler.apply(accepted(opened(T0, "p-1", "BTCUSDT", "1")))
+    reconciler.apply(frame(T0 + 1_000, "1", 2))
+    restored = snapshots.load(snapshots.dump(Snapshot(2, reconciler)))
+    assert restored is not None
+    detectors = restored.reconciler.detectors("bybit", "main")
+    assert detectors.stale.closes is detectors.manual_close
+    assert detectors.manual_close.is_confirmed("p-1")
