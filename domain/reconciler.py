@@ -79,6 +79,9 @@ class Reconciler:
         if isinstance(event, InputRejected):
             if event.venue:
                 self.book(event.venue, event.account).apply(event)
+                # The book may let go of things on any input: the detectors must too, or a
+                # position id opened again would meet what they held of the old one.
+                self._forget((event.venue, event.account))
             return sync.rejected_input(event)
         if isinstance(event, StreamReconnected):
             return sync.stream_reconnected(event)
@@ -115,6 +118,13 @@ class Reconciler:
                 emitted += detector.on_key(book, key, cause, self.config)
         return emitted
 
+    def _forget(self, account: Account) -> None:
+        """The detectors forget what the book has let go since the last time."""
+        let_go = LetGo.take(self.books[account].forgotten)
+        if let_go is not None:
+            for detector in self.detectors_by_account[account].in_order:
+                detector.forget(let_go)
+
     def _timers_guarded(self, account: Account, cause: Cause) -> list[Emitted]:
         """One account's timers: should its state break a rule, that account alone is
         marked unvouched for, and the other accounts' timers still run."""
@@ -134,11 +144,7 @@ class Reconciler:
         for detector in detectors.in_order:
             waited.update(detector.waiting())
         emitted = self._keys(account, waited - skip, cause)
-        # Now is when the detectors forget what the book has let go since the last time.
-        let_go = LetGo.take(book.forgotten)
-        if let_go is not None:
-            for detector in detectors.in_order:
-                detector.forget(let_go)
+        self._forget(account)
         for detector in detectors.timed:
             emitted += detector.on_time(book, cause, self.config)
         return emitted

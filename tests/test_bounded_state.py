@@ -11,8 +11,18 @@ from typing import Any
 
 import pytest
 
-from tests.inputs import T0, accepted, event, execution_frame, intent, order_frame, position_frame
+from tests import inputs
+from tests.inputs import (
+    T0,
+    accepted,
+    event,
+    execution_frame,
+    intent,
+    order_frame,
+    position_frame,
+)
 from tests.scenarios import busy_session
+from trueup.adapters.bybit import messages
 from trueup.adapters.store import codec
 from trueup.domain.book import AccountBook, fold
 from trueup.domain.emitted import Emitted, PositionClosed
@@ -424,3 +434,35 @@ def test_an_entry_never_acknowledged_blocks_can_open_as_long_as_its_position_is_
     given_up = intent(LATER, kind="position_closed", position_id="p-1", exit_reason="GAVE_UP")
     book = fold("bybit", "main", events([*records, given_up, wallet(LATER + KEPT_MS)]))
     assert book.placed == {} and book.local_keys == {}
+
+
+def test_a_position_id_opened_again_after_a_refused_reply_is_a_new_position() -> None:
+    # The book lets go of closed positions on any input, a refused reply included; the
+    # detectors must forget them then too, or a reopened id meets the old one's state.
+    window = 60_000
+
+    def refused(at: int) -> dict[str, Any]:
+        body = messages.rest_error(10006, "Too many visits!", time=at)
+        params = {"category": "linear", "settleCoin": "USDT"}
+        return messages.capture_rest(at, "main", "/v5/position/list", params, body)
+
+    records = [
+        intent(T0, kind="account_mode", mode="LIVE"),
+        inputs.opened(T0 + 1, "m", "BTCUSDT", "1", mode="PAPER"),
+        inputs.opened(T0 + 2, "q", "BTCUSDT", "1"),
+        position_frame(T0 + 3, symbol="BTCUSDT", side="Buy", size="1", seq=2, updated_time=T0 + 3),
+        intent(T0 + 4, kind="position_closed", position_id="m", exit_reason="TP2"),
+        intent(T0 + 30_004, kind="position_closed", position_id="q", exit_reason="TP2"),
+        position_frame(
+            T0 + 30_005, symbol="BTCUSDT", side="", size="0", seq=3, updated_time=T0 + 30_005
+        ),
+        refused(T0 + 72_004),
+        inputs.opened(T0 + 72_005, "m", "BTCUSDT", "1", mode="PAPER"),
+        refused(T0 + 102_004),
+        inputs.opened(T0 + 102_005, "q", "BTCUSDT", "1"),
+    ]
+    reconciler = Reconciler()
+    reconciler.book("bybit", "main").forget_after_ms = window
+    emitted = [e for record in records for e in reconciler.apply(event(record))]
+    assert "POSITION_CLOSED" not in [e.type for e in emitted]
+    assert "COOLDOWN_STARTED" not in [e.type for e in emitted]
