@@ -29,8 +29,7 @@ from trueup.application.answers import (
 from trueup.application.ingest import Ingestor
 from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent, InputRejected
-from trueup.domain.reconciler import Reconciler
-from trueup.domain.rules.can_open import can_open
+from trueup.domain.rules.can_open import AccountFacts, SymbolFacts, can_open, judge
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.findings import open_findings, stale_positions
 from trueup.projections.audit import Audit, audit, position_state
@@ -38,6 +37,12 @@ from trueup.projections.indexed_audit import audit_indexed
 from trueup.projections.leased import LeasedProjection
 from trueup.projections.positions import position_rows
 from trueup.projections.reconciliation import replay
+from trueup.projections.view_reader import ViewReader
+from trueup.projections.views import AccountView, position_row
+
+# What the views say of an account or a symbol they have never seen.
+NO_FAULTS = AccountFacts(0, None)
+NOTHING_HELD = SymbolFacts((), (), None)
 
 
 class TrueupService:
@@ -138,26 +143,26 @@ class TrueupService:
         timeframe: str | None = None,
         at: int | None = None,
     ) -> CanOpenAnswer:
-        """Yes only if trueup can vouch for it: every reason against, never just the first."""
-        reconciler = replay(self.journal)
-        return self._can_open(
-            reconciler, venue, account, symbol, side=side, timeframe=timeframe, at=at
-        )
-
-    def _can_open(
-        self,
-        reconciler: Reconciler,
-        venue: str,
-        account: str,
-        symbol: str,
-        *,
-        side: str | None,
-        timeframe: str | None,
-        at: int | None,
-    ) -> CanOpenAnswer:
-        book, detectors = reconciler.book(venue, account), reconciler.detectors(venue, account)
+        """Yes only if trueup can vouch for it: every reason against, never just the first.
+        Judged from the persisted views when they are current, else by a replay; ``at`` an
+        instant before the account's latest input is answered as of then, by a replay."""
         now = self.clock() if at is None else at
-        verdict = can_open(book, detectors, symbol, now, side=side, timeframe=timeframe)
+        found = self._views_at(venue, account, at)
+        if found is not None:
+            reader, account_view = found
+            symbol_view = reader.symbol(venue, account, symbol)
+            verdict = judge(
+                account_view.facts if account_view else NO_FAULTS,
+                symbol_view.facts if symbol_view else NOTHING_HELD,
+                symbol,
+                now,
+                side=side,
+                timeframe=timeframe,
+            )
+        else:
+            reconciler = replay(self.journal, as_of=at)
+            book, detectors = reconciler.book(venue, account), reconciler.detectors(venue, account)
+            verdict = can_open(book, detectors, symbol, now, side=side, timeframe=timeframe)
         if self.journal.unknown_inputs:
             # What those inputs said is unknown, so no answer built without them is vouched for.
             verdict = verdict.blocked(
@@ -168,8 +173,28 @@ class TrueupService:
             venue, account, symbol, verdict.allowed, verdict.reasons, verdict.notes
         )
 
+    def _views_at(
+        self, venue: str, account: str, at: int | None
+    ) -> tuple[ViewReader, AccountView | None] | None:
+        """The views, if they answer for the account as of ``at`` (None: now)."""
+        reader = ViewReader(self.journal)
+        if not reader.answer_for((venue, account)):
+            return None
+        account_view = reader.account(venue, account)
+        if at is not None and account_view is not None and at < account_view.freshness.clock:
+            return None  # the past: only a replay knows it
+        return reader, account_view
+
     def positions(self) -> list[JSON]:
         """Every reconciled key either side has held: local beside exchange, with findings."""
+        reader = ViewReader(self.journal)
+        if reader.answer_for(None):
+            return [
+                position_row(view, row)
+                for view in reader.symbols()
+                for row in view.keys
+                if row.held_ever
+            ]
         return position_rows(replay(self.journal))
 
     def diagnose(
@@ -177,6 +202,37 @@ class TrueupService:
     ) -> Diagnosis:
         """Everything that bears on ``symbol`` now: state, findings, cooldown, the verdict,
         and the last ``last`` emitted events and rejected inputs of the account."""
+        verdict = self.can_open(venue, account, symbol, at=at)
+        found = self._views_at(venue, account, at)
+        if found is None:
+            return self._diagnose_by_replay(venue, account, symbol, verdict, last=last)
+        reader = found[0]
+        view = reader.symbol(venue, account, symbol)
+        keys = view.keys if view else ()
+        report = {
+            "symbol": symbol,
+            "positions": [
+                {
+                    "position_idx": row.position_idx,
+                    "state": row.state,
+                    "findings": list(row.findings),
+                }
+                for row in keys
+            ],
+            "cooldown_until": view.facts.cooldown_until if view else None,
+            "can_open": verdict.as_json(),
+            "emitted": [
+                orjson.loads(e) for e in reader.recent_emitted(venue, account, symbol, last)
+            ],
+            "rejected_inputs": [
+                orjson.loads(r) for r in reader.recent_refused(venue, account, last)
+            ],
+        }
+        return Diagnosis(report)
+
+    def _diagnose_by_replay(
+        self, venue: str, account: str, symbol: str, verdict: CanOpenAnswer, *, last: int
+    ) -> Diagnosis:
         reconciler = replay(self.journal)
         book, detectors = reconciler.book(venue, account), reconciler.detectors(venue, account)
         emitted: list[Emitted] = []
@@ -188,9 +244,6 @@ class TrueupService:
                 emitted.append(event)
             elif isinstance(event, InputRejected):
                 rejected.append(event)
-        verdict = self._can_open(
-            reconciler, venue, account, symbol, side=None, timeframe=None, at=at
-        )
         report = {
             "symbol": symbol,
             "positions": [

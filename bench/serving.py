@@ -50,15 +50,18 @@ from bench.timing import Stats
 from bench.workload import START_MS, STEP_MS, Session, trade_cycle
 from trueup.adapters.bybit import messages
 from trueup.adapters.capture import decode_line
-from trueup.adapters.store import codec, snapshots
+from trueup.adapters.store import codec
 from trueup.adapters.store.journal import MARKER_TOPIC, TRANSACTION_BYTES, Journal
 from trueup.application.ingest import BATCH
 from trueup.application.service import TrueupService
 from trueup.domain.events import InputEvent, InputRejected
 from trueup.domain.keys import account_stream_id
 from trueup.domain.reconciler import Reconciler
+from trueup.domain.rules.can_open import can_open, judge
 from trueup.projections import reconciliation
-from trueup.projections.reconciliation import TRACKER, ReconciliationProjection, replay
+from trueup.projections.reconciliation import ReconciliationProjection, replay
+from trueup.projections.view_reader import ViewReader
+from trueup.projections.views import VIEWS_FORMAT
 from trueup.runners.gc_policy import relaxed_gc
 
 JSON = dict[str, Any]
@@ -290,9 +293,10 @@ class Journals:
 
 def cache_key(inputs: int) -> str:
     """Changes whenever the generated journals would: this generator, trueup's decoding and
-    stored form, the snapshot format (a digest of trueup.domain), eventsourcing."""
+    stored form, the snapshot and views formats (digests of trueup.domain and the views),
+    eventsourcing."""
     digest = hashlib.sha256()
-    digest.update(f"{GENERATOR_VERSION}:{inputs}:{snapshots.SNAPSHOT_FORMAT}".encode())
+    digest.update(f"{GENERATOR_VERSION}:{inputs}:{VIEWS_FORMAT}".encode())
     digest.update(metadata.version("eventsourcing").encode())
     for module in ("trueup.adapters.store", "trueup.adapters", "trueup.adapters.bybit"):
         for entry in sorted(resources.files(module).iterdir(), key=lambda e: e.name):
@@ -435,45 +439,38 @@ def work_can_open_service(url: str, at: int) -> JSON:
 
 
 def _can_open_parts(journal: Journal, at: int) -> JSON:
-    """Where one call's time goes: read the snapshot row, unpickle it, replay the inputs
-    after it, answer. Medians of a few."""
-    service = TrueupService(journal)
-    reads, loads, frozen_loads, tails, answers = [], [], [], [], []
-    state, tail_inputs, positions, orders = b"", 0, 0, 0
+    """Where one call's time goes now that it reads the views: whether they are current
+    (tracking position, format, the inputs after it), the account's and the symbol's view
+    (read and decode), the answer. Medians of a few."""
+    currents, accounts, symbols, answers = [], [], [], []
     account, symbol = _queries()[0]
+    reader = ViewReader(journal)
+    sizes = (0, 0)
     for _ in range(PART_REPEATS):
         begin = time.perf_counter()
-        stored = journal.load_snapshot(TRACKER)
-        reads.append(time.perf_counter() - begin)
-        assert stored is not None, "the journal holds no snapshot"
-        position, state = stored
+        assert reader.answer_for((VENUE, account)), "the views do not answer for now"
+        currents.append(time.perf_counter() - begin)
         begin = time.perf_counter()
-        loaded = snapshots.load(state)
-        loads.append(time.perf_counter() - begin)
-        assert loaded is not None, "the journal's snapshot is not this trueup's"
-        with relaxed_gc():  # as every trueup command runs
-            begin = time.perf_counter()
-            snapshots.load(state)
-            frozen_loads.append(time.perf_counter() - begin)
-        reconciler = loaded.reconciler
+        account_view = reader.account(VENUE, account)
+        accounts.append(time.perf_counter() - begin)
         begin = time.perf_counter()
-        tail_inputs = _apply_after(journal, reconciler, position)
-        tails.append(time.perf_counter() - begin)
+        symbol_view = reader.symbol(VENUE, account, symbol)
+        symbols.append(time.perf_counter() - begin)
+        assert account_view is not None and symbol_view is not None
         begin = time.perf_counter()
-        service._can_open(reconciler, VENUE, account, symbol, side=None, timeframe=None, at=at)
+        judge(account_view.facts, symbol_view.facts, symbol, at)
         answers.append(time.perf_counter() - begin)
-        positions = sum(len(b.positions) for b in reconciler.books.values())
-        orders = sum(len(b.orders) for b in reconciler.books.values())
+        sizes = (
+            len(journal.views().account(VENUE, account) or b""),
+            len(journal.views().symbol(VENUE, account, symbol) or b""),
+        )
     return {
-        "read_snapshot_s": statistics.median(reads),
-        "unpickle_s": statistics.median(loads),
-        "unpickle_relaxed_gc_s": statistics.median(frozen_loads),
-        "tail_s": statistics.median(tails),
+        "current_s": statistics.median(currents),
+        "account_view_s": statistics.median(accounts),
+        "symbol_view_s": statistics.median(symbols),
         "answer_s": statistics.median(answers),
-        "tail_inputs": tail_inputs,
-        "snapshot_bytes": len(state),
-        "positions": positions,
-        "orders": orders,
+        "account_view_bytes": sizes[0],
+        "symbol_view_bytes": sizes[1],
     }
 
 
@@ -491,17 +488,16 @@ def _apply_after(journal: Journal, reconciler: Reconciler, position: int) -> int
 
 
 def work_can_open_domain(url: str, at: int) -> JSON:
-    """The answer alone, from a reconciler already built: what service.can_open does once it
-    has replayed the journal (the book and detectors of the account, the can_open rule, the
-    answer), through the service's own method for it, whatever the rule's signature."""
+    """The answer alone, from a reconciler already built (by replaying the journal): the
+    account's book and detectors, the can_open rule."""
     queries = _queries()
     samples: list[float] = []
     with Journal.open(url) as journal:
-        service = TrueupService(journal)
         reconciler = replay(journal)
         for account, symbol in itertools.islice(itertools.cycle(queries), DOMAIN_CALLS):
             begin = time.perf_counter()
-            service._can_open(reconciler, VENUE, account, symbol, side=None, timeframe=None, at=at)
+            book, detectors = reconciler.book(VENUE, account), reconciler.detectors(VENUE, account)
+            can_open(book, detectors, symbol, at)
             samples.append(time.perf_counter() - begin)
     return {"samples": samples}
 
@@ -836,20 +832,18 @@ def can_open_rows(journals: Journals, report: Report, progress: Progress) -> Non
 def _parts_text(parts: list[JSON], big: str) -> str:
     lines = [f"where one service.can_open goes (medians of {PART_REPEATS}): {big} | small"]
     for key, label in (
-        ("read_snapshot_s", "read the snapshot row (SQL)"),
-        ("unpickle_s", "decompress + unpickle it"),
-        ("unpickle_relaxed_gc_s", "  the same under relaxed_gc (CLI)"),
-        ("tail_s", "replay the inputs after it"),
-        ("answer_s", "the answer (rule + CanOpenAnswer)"),
+        ("current_s", "are the views current? (SQL x3)"),
+        ("account_view_s", "account view (read + decode)"),
+        ("symbol_view_s", "symbol view (read + decode)"),
+        ("answer_s", "the answer (judge)"),
     ):
         lines.append(
-            f"  {label:<32} {parts[0][key] * 1000:>9.2f} ms | {parts[1][key] * 1000:.2f} ms"
+            f"  {label:<32} {parts[0][key] * 1000:>9.3f} ms | {parts[1][key] * 1000:.3f} ms"
         )
     lines.append(
-        f"  {'snapshot':<32} {parts[0]['snapshot_bytes'] / 1e6:>6.1f} MB | "
-        f"{parts[1]['snapshot_bytes'] / 1e6:.1f} MB; positions {parts[0]['positions']:,} | "
-        f"{parts[1]['positions']:,}; orders held {parts[0]['orders']:,} | {parts[1]['orders']:,}; "
-        f"inputs after it {parts[0]['tail_inputs']} | {parts[1]['tail_inputs']}"
+        f"  {'views':<32} account {parts[0]['account_view_bytes']:,} B, symbol "
+        f"{parts[0]['symbol_view_bytes']:,} B | {parts[1]['account_view_bytes']:,} B, "
+        f"{parts[1]['symbol_view_bytes']:,} B"
     )
     return "\n".join(lines)
 

@@ -24,6 +24,7 @@ from trueup.domain.events import (
     OrdersReported,
     PositionsReported,
     SnapshotPage,
+    WalletReported,
 )
 from trueup.domain.keys import OrderKey, PositionKey
 from trueup.domain.order import TERMINAL_STATUSES, Order
@@ -35,6 +36,8 @@ from trueup.domain.snapshots import PageOutcome, PageVerdict, Snapshots
 DEFAULT_SNAPSHOT_TIMEOUT_MS = RuleConfig().pagination_timeout_ms
 
 K = TypeVar("K")
+# What the exchange says, as opposed to what the trading system or trueup's runner says.
+EXCHANGE_FRAMES = (PositionsReported, OrdersReported, ExecutionsReported, WalletReported)
 Changed = frozenset[PositionKey]
 NOTHING: Changed = frozenset()
 
@@ -82,6 +85,13 @@ class AccountBook:
         self.fold_faults: list[str] = []
         # How the last snapshot page was judged, for the sync rule.
         self.last_page: PageVerdict | None = None
+        # How fresh the exchange view is: the last exchange frame taken, the last complete
+        # snapshot, and the last time the feed said it had to reconnect (and why).
+        self.exchange_seen_at: int | None = None
+        self.complete_snapshot_at: int | None = None
+        self.reconnected: tuple[int, str] | None = None
+        # Keys whose reconciled state may have changed since the views last took them.
+        self.touched: set[PositionKey] = set()
         self._handlers: dict[type[InputEvent], Callable[[Any], Changed]] = {
             PositionsReported: self._positions_reported,
             OrdersReported: self._orders_reported,
@@ -115,10 +125,17 @@ class AccountBook:
         changed = handler(event) if handler is not None else NOTHING
         for key in changed:
             self.position(key)  # an order can name a key before any position report does
+        self.touched |= changed
+        if isinstance(event, EXCHANGE_FRAMES):
+            self.exchange_seen_at = max(self.exchange_seen_at or 0, event.at)
         # After the event: one that arrives just as something falls due still finds it.
         if self.clock >= self._next_forget:
             self._forget_due()
         return changed
+
+    def feed_reconnected(self, at: int, reason: str) -> None:
+        """The feed had to rebuild its stream: noted for freshness, folding nothing."""
+        self.reconnected = (at, reason)
 
     def position(self, key: PositionKey) -> Position:
         found = self.positions.get(key)
@@ -176,6 +193,7 @@ class AccountBook:
         verdict = self.last_page = self.snapshots.page(page, listed, event.at)
         if verdict.outcome is not PageOutcome.COMPLETE:
             return set()
+        self.complete_snapshot_at = event.at
         # A whole run: every covered key it did not list is flat.
         absent = [
             position
@@ -409,6 +427,7 @@ class AccountBook:
         if local is None or local.is_open:
             return
         self.positions[local.key].forget_local(position_id)
+        self.touched.add(local.key)
         del self.local_keys[position_id]
         self.forgotten.locals.add(position_id, self.clock)
 

@@ -15,10 +15,12 @@ from collections.abc import Iterable
 from trueup.domain.book import AccountBook, Changed
 from trueup.domain.emitted import Cause, Emitted, PositionCleaned
 from trueup.domain.events import (
+    AccountModeSet,
     ClockTicked,
     InputEvent,
     InputRejected,
     LocalPositionCleaned,
+    OrderCancelled,
     RulesSet,
     StreamReconnected,
 )
@@ -27,6 +29,7 @@ from trueup.domain.rules import sync
 from trueup.domain.rules.account import AccountDetectors
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.detector import LetGo
+from trueup.domain.touched import Touched
 
 Account = tuple[str, str]
 
@@ -38,6 +41,8 @@ class Reconciler:
         self.config = config or RuleConfig()
         self.books: dict[Account, AccountBook] = {}
         self.detectors_by_account: dict[Account, AccountDetectors] = {}
+        # What the inputs applied have touched since the views last took it.
+        self.touched = Touched()
 
     def book(self, venue: str, account: str) -> AccountBook:
         found = self.books.get((venue, account))
@@ -56,12 +61,42 @@ class Reconciler:
         """What to emit for one input; an input the rules cannot take emits nothing, and
         marks its account as one whose answers can no longer be vouched for."""
         try:
-            return self._apply(event)
+            emitted = self._apply(event)
         except Exception as error:  # a worker never dies on one input, whatever it holds
+            emitted = []
             if event.venue:
                 book = self.book(event.venue, event.account)
                 book.fold_faults.append(f"input {event.input_id}: {type(error).__name__}")
-            return []
+        self._touch(event, emitted)
+        return emitted
+
+    def _touch(self, event: InputEvent, emitted: list[Emitted]) -> None:
+        """Note what this input may have changed, for the views (see ``touched``)."""
+        touched = self.touched
+        if isinstance(event, RulesSet):
+            touched.everything()
+        accounts = [(event.venue, event.account)] if event.venue else list(self.books)
+        for account in accounts:
+            book = self.books.get(account)
+            if book is None:
+                continue
+            if event.venue or book.touched:
+                symbols = touched.account(account)
+                symbols.update(key.symbol for key in book.touched)
+                book.touched.clear()
+        if event.venue:
+            symbols = touched.account((event.venue, event.account))
+            symbols.update(event.symbols or ())
+            if isinstance(event, AccountModeSet):
+                touched.whole_account((event.venue, event.account))
+            elif isinstance(event, OrderCancelled):
+                placed = self.books[(event.venue, event.account)].placed.get(event.order_link_id)
+                if placed is not None:
+                    symbols.add(placed.symbol)
+        for e in emitted:
+            symbols = touched.account((e.venue, e.account))
+            if e.symbol is not None:
+                symbols.add(e.symbol)
 
     def _apply(self, event: InputEvent) -> list[Emitted]:
         cause = Cause(event.input_id, event.at)
@@ -84,6 +119,8 @@ class Reconciler:
                 self._forget((event.venue, event.account))
             return sync.rejected_input(event)
         if isinstance(event, StreamReconnected):
+            if event.venue:
+                self.book(event.venue, event.account).feed_reconnected(event.at, event.reason)
             return sync.stream_reconnected(event)
         if not event.venue:
             return []
@@ -113,7 +150,9 @@ class Reconciler:
         """Every detector's judgement of each key, key by key."""
         book, detectors = self.books[account], self.detectors_by_account[account]
         emitted: list[Emitted] = []
-        for key in sorted(keys):
+        keys = sorted(keys)
+        self.touched.add(account, (key.symbol for key in keys))
+        for key in keys:
             for detector in detectors.in_order:
                 emitted += detector.on_key(book, key, cause, self.config)
         return emitted

@@ -8,6 +8,7 @@ from eventsourcing.utils import Environment
 from trueup.adapters.store.lease import Lease
 from trueup.adapters.store.location import TABLE_PREFIX
 from trueup.adapters.store.snapshot_table import SnapshotTable
+from trueup.adapters.store.view_table import ViewTable
 
 Factory = InfrastructureFactory[Any]
 
@@ -30,6 +31,10 @@ class Backend:
 
     def snapshot_table(self) -> SnapshotTable:
         """Where this store keeps the projections' snapshots."""
+        raise NotImplementedError
+
+    def views(self) -> ViewTable:
+        """The persisted views on this store."""
         raise NotImplementedError
 
     def close(self) -> None:

@@ -18,6 +18,7 @@ from trueup.domain.events import INPUT_EVENT_TYPES, InputEvent
 INPUT_TOPIC_PREFIX = "trueup.input."
 TOPICS: dict[str, str] = {t.type: INPUT_TOPIC_PREFIX + t.type for t in INPUT_EVENT_TYPES}
 EMITTED_TOPIC_PREFIX = "trueup.emitted."
+EMITTED_TOPICS = frozenset(EMITTED_TOPIC_PREFIX + t.type for t in EMITTED_TYPES)
 
 _encoder = msgspec.json.Encoder()
 _INPUT_DECODERS = {t.type.encode(): msgspec.json.Decoder(t) for t in INPUT_EVENT_TYPES}

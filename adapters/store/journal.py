@@ -11,9 +11,10 @@ also what makes retrying an append safe when its first try may have been stored.
 
 import random
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 from uuid import UUID
 
 import orjson
@@ -30,8 +31,9 @@ from trueup.adapters.store.row_queries import streams_reader, version_reader
 from trueup.adapters.store.sqlite_backend import open_sqlite
 from trueup.adapters.store.stream_states import state_reader
 from trueup.adapters.store.unreadable import Row, Unreadable, undecodable_input
+from trueup.adapters.store.view_table import Recent, RecentKind, ViewTable, ViewWrites
 from trueup.domain.emitted import Emitted
-from trueup.domain.events import InputEvent, RulesSet
+from trueup.domain.events import InputEvent, InputRejected, RulesSet
 from trueup.domain.keys import account_stream_id, rules_stream_id
 from trueup.domain.rules.config import RuleConfig
 
@@ -184,9 +186,15 @@ class Journal:
     def _not_stored(self, events: list[InputEvent]) -> list[InputEvent]:
         return [e for e in events if not self._contains(e.input_id)]
 
-    def record(self, emitted: Sequence[Emitted], tracker: str, position: int) -> None:
-        """Store what a projection emitted for inputs up to ``position``, with its tracking,
-        in one transaction: a crash leaves both or neither."""
+    def record(
+        self,
+        emitted: Sequence[Emitted],
+        tracker: str,
+        position: int,
+        views: ViewWrites | None = None,
+    ) -> None:
+        """Store what a projection emitted for inputs up to ``position``, with its tracking
+        and what changed in its views, in one transaction: a crash leaves all or none."""
         stored = [
             StoredEvent(UUID(e.event_id), 1, codec.emitted_topic(e), codec.encode_emitted(e))
             for e in emitted
@@ -196,7 +204,7 @@ class Journal:
         def insert() -> None:
             nonlocal attempts
             attempts += 1
-            self.recorder.insert_events(stored, tracking=Tracking(tracker, position))
+            self.recorder.insert_events(stored, tracking=Tracking(tracker, position), views=views)
 
         try:
             self._retrying(insert)
@@ -213,6 +221,14 @@ class Journal:
     def load_snapshot(self, tracker: str) -> tuple[int, bytes] | None:
         """``tracker``'s last snapshot and the journal position it was taken at, if any."""
         return self._retrying(lambda: self._backend.snapshot_table().load(tracker))
+
+    def write_views(self, views: ViewWrites) -> None:
+        """Write views on their own, with no tracking: a projection's first, full write."""
+        self._retrying(lambda: self.recorder.insert_events([], views=views))
+
+    def views(self) -> ViewTable:
+        """The persisted views, each read waiting out a busy store like every other."""
+        return _RetryingViews(self)
 
     def tracked_position(self, tracker: str) -> int:
         """The last journal position a projection has recorded as processed."""
@@ -378,9 +394,26 @@ class Journal:
             after = page[-1].id
 
     def _notifications(
-        self, after: int, limit: int, upto: int | None = None
+        self, after: int, limit: int, upto: int | None = None, topics: Sequence[str] = ()
     ) -> Sequence[Notification]:
-        return self.recorder.select_notifications(after, limit, stop=upto, inclusive_of_start=False)
+        return self.recorder.select_notifications(
+            after, limit, stop=upto, topics=topics, inclusive_of_start=False
+        )
+
+    def emitted_and_refused(self, upto: int) -> Iterator[tuple[int, Emitted | InputRejected]]:
+        """The emitted events and refused inputs stored up to ``upto``, in order: read by
+        topic, so the inputs in between cost nothing."""
+        topics = [*sorted(codec.EMITTED_TOPICS), codec.TOPICS[InputRejected.type]]
+        after = 0
+        while after < upto:
+            page = self._retrying(partial(self._notifications, after, PAGE, upto, topics))
+            if not page:
+                return
+            for n in page:
+                event = self._emitted(n) if n.topic in codec.EMITTED_TOPICS else self._input(n)
+                if isinstance(event, Emitted | InputRejected):
+                    yield n.id, event
+            after = page[-1].id
 
     def _input(self, stored: Notification) -> InputEvent | None:
         """The input stored there, or None (counted) if it is of a type this trueup does not
@@ -407,6 +440,39 @@ class Journal:
     def last_position(self) -> int:
         # Through self.recorder when called: a reconnection replaces it.
         return self._retrying(lambda: self.recorder.max_notification_id()) or 0  # noqa: PLW0108
+
+
+class _RetryingViews:
+    """The store's view table, read through the journal's retrying (and reconnecting)."""
+
+    def __init__(self, journal: Journal) -> None:
+        self._journal = journal
+
+    def _read(self, read: Callable[[ViewTable], Any]) -> Any:
+        journal = self._journal
+        return journal._retrying(lambda: read(journal._backend.views()))
+
+    def format(self, tracker: str) -> str | None:
+        found: str | None = self._read(lambda v: v.format(tracker))
+        return found
+
+    def account(self, venue: str, account: str) -> bytes | None:
+        found: bytes | None = self._read(lambda v: v.account(venue, account))
+        return found
+
+    def symbol(self, venue: str, account: str, symbol: str) -> bytes | None:
+        found: bytes | None = self._read(lambda v: v.symbol(venue, account, symbol))
+        return found
+
+    def symbols(self) -> Sequence[bytes]:
+        found: Sequence[bytes] = self._read(lambda v: v.symbols())
+        return found
+
+    def recent(
+        self, venue: str, account: str, kind: RecentKind, symbol: str, limit: int
+    ) -> list[Recent]:
+        found: list[Recent] = self._read(lambda v: v.recent(venue, account, kind, symbol, limit))
+        return found
 
 
 def _row(stored: Notification) -> Row:

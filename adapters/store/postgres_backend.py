@@ -23,6 +23,7 @@ from trueup.adapters.store.postgres_recorder import SingleAttemptPostgresRecorde
 from trueup.adapters.store.redaction import redact
 from trueup.adapters.store.snapshot_table import PostgresSnapshots, SnapshotTable
 from trueup.adapters.store.tables import EVENT_COLUMNS, TRACKING_COLUMNS, NotAJournal, prepare
+from trueup.adapters.store.view_table import SQLViews, ViewTable
 
 # pg_advisory_lock key serialising the creation of a database's journal tables
 # (eventsourcing's CREATE ... IF NOT EXISTS statements are not safe to run concurrently).
@@ -46,6 +47,10 @@ class PostgresBackend(Backend):
     def snapshot_table(self) -> SnapshotTable:
         assert isinstance(self.recorder, PostgresProcessRecorder)
         return PostgresSnapshots(self.recorder)
+
+    def views(self) -> ViewTable:
+        assert isinstance(self.recorder, SingleAttemptPostgresRecorder)
+        return SQLViews(self.recorder.datastore, self.recorder.view_statements)
 
     def lease(self, name: str) -> Lease:
         return AdvisoryLease(partial(_connect, self.settings), name)

@@ -1,22 +1,32 @@
-"""eventsourcing's PostgreSQL process recorder, each call made once: the Journal does the retrying.
+"""eventsourcing's PostgreSQL process recorder, each call made once (the Journal does the
+retrying), with the persisted views written in the transaction that records a projection's
+tracking position (view_table.py).
 
 The library retries every call ten times, each waiting up to the pool's connect timeout:
 a dead server would hold an operation for most of a minute before anyone heard of it. The
 Journal retries instead, with backoff, a warning per attempt, and a fresh pool each time.
 """
 
+from collections.abc import Sequence
 from inspect import unwrap
+from typing import Any
 
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import (
     PostgresAggregateRecorder,
     PostgresApplicationRecorder,
     PostgresProcessRecorder,
     PostgresTrackingRecorder,
 )
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Composed
+
+from trueup.adapters.store import view_table
 
 
 class SingleAttemptPostgresRecorder(PostgresProcessRecorder):
-    """The library's recorder with its retry decorators taken off."""
+    """The library's recorder with its retry decorators taken off, and the views."""
 
     insert_events = unwrap(PostgresApplicationRecorder.insert_events)
     select_events = unwrap(PostgresAggregateRecorder.select_events)
@@ -25,3 +35,19 @@ class SingleAttemptPostgresRecorder(PostgresProcessRecorder):
     insert_tracking = unwrap(PostgresTrackingRecorder.insert_tracking)
     max_tracking_id = unwrap(PostgresTrackingRecorder.max_tracking_id)
     has_tracking_id = unwrap(PostgresTrackingRecorder.has_tracking_id)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.view_statements = view_table.postgres_statements(self.datastore.schema)
+        self.sql_create_statements.extend(
+            Composed([SQL(statement)])  # built from constants and quoted names
+            for statement in self.view_statements.create
+        )
+
+    def _insert_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        super()._insert_events(curs, stored_events, **kwargs)
+        views: view_table.ViewWrites | None = kwargs.get("views")
+        if views is not None:
+            view_table.write(curs, self.view_statements, views)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from eventsourcing.persistence import IntegrityError, PersistenceError, ProcessRecorder
 from eventsourcing.sqlite import SQLiteProcessRecorder
+from eventsourcing.utils import get_topic
 
 from trueup.adapters.store.backend import Backend, Factory, build
 from trueup.adapters.store.failures import first_line, outage
@@ -14,7 +15,9 @@ from trueup.adapters.store.lease import FileLease, Lease
 from trueup.adapters.store.location import StoreError
 from trueup.adapters.store.retrying import Retrying
 from trueup.adapters.store.snapshot_table import SnapshotTable, SQLiteSnapshots
+from trueup.adapters.store.sqlite_recorder import ViewsSQLiteRecorder
 from trueup.adapters.store.tables import EVENT_COLUMNS, TRACKING_COLUMNS, NotAJournal, prepare
+from trueup.adapters.store.view_table import SQLITE, SQLViews, ViewTable
 
 TRACKING_TABLE = "tracking"  # eventsourcing's name for it in SQLite
 # Openers that lose the race to record eventsourcing's migration row try again, at most:
@@ -35,10 +38,15 @@ class SQLiteBackend(Backend):
         assert isinstance(self.recorder, SQLiteProcessRecorder)
         return SQLiteSnapshots(self.recorder)
 
+    def views(self) -> ViewTable:
+        assert isinstance(self.recorder, SQLiteProcessRecorder)
+        return SQLViews(self.recorder.datastore, SQLITE)
+
 
 def open_sqlite(settings: dict[str, str], give_up_after_s: float | None) -> Backend:
     """The journal file, its tables made if need be, waiting while others hold it locked."""
     path = settings["SQLITE_DBNAME"]
+    settings = {**settings, "PROCESS_RECORDER_TOPIC": get_topic(ViewsSQLiteRecorder)}
 
     def attempt() -> Backend:
         try:

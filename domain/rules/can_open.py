@@ -3,9 +3,14 @@
 Blocks on what the exchange holds, a LIVE entry in flight, an active cooldown and
 unresolved drift. A stale local record is reported but never blocks: the exchange does not
 hold it, and blocking on it is the failure this replaces.
+
+The verdict is judged from facts (``symbol_facts``, ``account_facts``) that the persisted
+views keep as they are: a query judges the very facts a replay would, so the two answers
+are the same by construction.
 """
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from trueup.domain.book import AccountBook
 from trueup.domain.rules.account import AccountDetectors
@@ -23,49 +28,91 @@ class Verdict:
         return Verdict(allowed=False, reasons=[*self.reasons, reason], notes=self.notes)
 
 
-def can_open(
-    book: AccountBook,
-    detectors: AccountDetectors,
-    symbol: str,
-    now: int,
-    *,
-    side: str | None = None,
-    timeframe: str | None = None,
-) -> Verdict:
-    reasons: list[str] = []
-    notes: list[str] = []
-    if book.fold_faults:
-        reasons.append(
-            f"{len(book.fold_faults)} input(s) of this account could not be folded "
-            f"(first: {book.fold_faults[0]}): its state cannot be vouched for"
-        )
+@dataclass(frozen=True, slots=True)
+class HeldFacts:
+    """What the exchange holds on a key."""
+
+    side: str
+    size: Decimal
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class LocalFacts:
+    """One open local position on a key."""
+
+    position_id: str
+    mode: str
+    timeframe: str | None
+    stale: str | None  # why it is stale, if it is
+
+
+@dataclass(frozen=True, slots=True)
+class KeyFacts:
+    position_idx: int
+    local_qty: Decimal
+    exchange_qty: Decimal
+    held: HeldFacts | None  # None when the exchange holds nothing there
+    drift_since: int | None  # unresolved drift, reported, since then
+    locals: tuple[LocalFacts, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EntryInFlight:
+    """A LIVE entry order placed for an open position, not yet filled or finished."""
+
+    order_link_id: str
+    status: str | None  # None: known from its fills alone
+    placed_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolFacts:
+    """Everything about one symbol of an account that can-open weighs."""
+
+    keys: tuple[KeyFacts, ...]
+    entries: tuple[EntryInFlight, ...]
+    cooldown_until: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountFacts:
+    """What about the whole account can-open weighs: inputs the rules could not take."""
+
+    fold_faults: int
+    first_fault: str | None
+
+
+def account_facts(book: AccountBook) -> AccountFacts:
+    faults = book.fold_faults
+    return AccountFacts(len(faults), faults[0] if faults else None)
+
+
+def symbol_facts(book: AccountBook, detectors: AccountDetectors, symbol: str) -> SymbolFacts:
+    keys: list[KeyFacts] = []
     for key, position in sorted(book.positions.items()):
         if key.symbol != symbol:
             continue
         held = position.exchange
-        # In hedge mode the other leg is a different position; one-way mode nets.
-        same_leg = side is None or key.position_idx == 0 or (held and held.side == side)
-        if held is not None and held.size != 0 and same_leg:
-            reasons.append(
-                f"the exchange holds {held.side} {held.size} {symbol} "
-                f"(idx {key.position_idx}, seq {held.seq})"
+        keys.append(
+            KeyFacts(
+                position_idx=key.position_idx,
+                local_qty=position.local_qty,
+                exchange_qty=position.exchange_qty,
+                held=HeldFacts(held.side, held.size, held.seq) if held and held.size else None,
+                drift_since=detectors.drift.unresolved(key),
+                locals=tuple(
+                    LocalFacts(
+                        local.position_id,
+                        local.mode,
+                        local.timeframe,
+                        detectors.stale.why(book, local),
+                    )
+                    for local in position.open_local()
+                ),
             )
-        since = detectors.drift.unresolved(key)
-        if since is not None:
-            reasons.append(
-                f"unresolved drift on idx {key.position_idx}: local {position.local_qty} "
-                f"vs exchange {position.exchange_qty} since {since}"
-            )
-        for local in position.open_local():
-            why = detectors.stale.why(book, local)
-            if why is not None:
-                notes.append(f"stale local record {local.position_id} ({why}): does not block")
-            elif local.mode == "LIVE" and position.exchange_qty == 0:
-                notes.append(
-                    f"local record {local.position_id} is OPEN but the exchange holds nothing"
-                )
-            if timeframe is not None and local.timeframe == timeframe and local.mode == "LIVE":
-                notes.append(f"{local.position_id} is open on timeframe {timeframe}")
+        )
+    entries: list[EntryInFlight] = []
     for link, placed in sorted(book.placed.items()):
         if placed.symbol != symbol or placed.purpose != "ENTRY":
             continue
@@ -75,8 +122,75 @@ def can_open(
         order = book.order_by_link(link)
         if order is None or not (order.is_terminal or is_filled(order)):
             status = order.status if order else "not acknowledged"
-            reasons.append(f"LIVE entry {link} in flight ({status}) since {placed.at}")
-    until = detectors.manual_close.cooldown_until(symbol)
+            entries.append(EntryInFlight(link, status, placed.at))
+    return SymbolFacts(tuple(keys), tuple(entries), detectors.manual_close.cooldown_until(symbol))
+
+
+def judge(
+    account: AccountFacts,
+    facts: SymbolFacts,
+    symbol: str,
+    now: int,
+    *,
+    side: str | None = None,
+    timeframe: str | None = None,
+) -> Verdict:
+    reasons: list[str] = []
+    notes: list[str] = []
+    if account.fold_faults:
+        reasons.append(
+            f"{account.fold_faults} input(s) of this account could not be folded "
+            f"(first: {account.first_fault}): its state cannot be vouched for"
+        )
+    for key in facts.keys:
+        held = key.held
+        # In hedge mode the other leg is a different position; one-way mode nets.
+        same_leg = side is None or key.position_idx == 0 or (held and held.side == side)
+        if held is not None and same_leg:
+            reasons.append(
+                f"the exchange holds {held.side} {held.size} {symbol} "
+                f"(idx {key.position_idx}, seq {held.seq})"
+            )
+        if key.drift_since is not None:
+            reasons.append(
+                f"unresolved drift on idx {key.position_idx}: local {key.local_qty} "
+                f"vs exchange {key.exchange_qty} since {key.drift_since}"
+            )
+        for local in key.locals:
+            if local.stale is not None:
+                notes.append(
+                    f"stale local record {local.position_id} ({local.stale}): does not block"
+                )
+            elif local.mode == "LIVE" and key.exchange_qty == 0:
+                notes.append(
+                    f"local record {local.position_id} is OPEN but the exchange holds nothing"
+                )
+            if timeframe is not None and local.timeframe == timeframe and local.mode == "LIVE":
+                notes.append(f"{local.position_id} is open on timeframe {timeframe}")
+    for entry in facts.entries:
+        reasons.append(
+            f"LIVE entry {entry.order_link_id} in flight ({entry.status}) since {entry.placed_at}"
+        )
+    until = facts.cooldown_until
     if until is not None and until > now:
         reasons.append(f"cooldown on {symbol} until {until}")
     return Verdict(allowed=not reasons, reasons=reasons, notes=notes)
+
+
+def can_open(
+    book: AccountBook,
+    detectors: AccountDetectors,
+    symbol: str,
+    now: int,
+    *,
+    side: str | None = None,
+    timeframe: str | None = None,
+) -> Verdict:
+    return judge(
+        account_facts(book),
+        symbol_facts(book, detectors, symbol),
+        symbol,
+        now,
+        side=side,
+        timeframe=timeframe,
+    )

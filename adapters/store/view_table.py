@@ -1,0 +1,205 @@
+"""Where the persisted views are kept: tables beside eventsourcing's, written in the very
+transaction that records the projection's tracking position, so a view is never ahead of
+or behind what the projection has processed.
+
+- trueup_account_views: one row per account, its view (see projections/views.py);
+- trueup_symbol_views: one row per symbol of an account;
+- trueup_recent: emitted events (by account and symbol, '' for account-wide ones) and
+  refused inputs, in the order processed, for `diagnose`'s "last N";
+- trueup_views_format: per projection, the format its views were written in.
+
+Views are opaque bytes here. Parameterised SQL only; table names are constants (quoted,
+with the configured schema, on PostgreSQL), which is all the f-strings below put in.
+"""
+# ruff: noqa: S608
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+ACCOUNT_TABLE = "trueup_account_views"
+SYMBOL_TABLE = "trueup_symbol_views"
+RECENT_TABLE = "trueup_recent"
+FORMAT_TABLE = "trueup_views_format"
+TABLES = (ACCOUNT_TABLE, SYMBOL_TABLE, RECENT_TABLE, FORMAT_TABLE)
+
+
+# An entry of the recent log: (journal position, ordinal there, body).
+Recent = tuple[int, int, bytes]
+
+
+class RecentKind(StrEnum):
+    EMITTED = "emitted"
+    REJECTED = "rejected"
+
+
+@dataclass
+class ViewWrites:
+    """What one projection step writes to the views, beside its tracking position."""
+
+    tracker: str
+    format: str
+    accounts: list[tuple[str, str, bytes]] = field(default_factory=list)
+    symbols: list[tuple[str, str, str, bytes]] = field(default_factory=list)
+    # (venue, account, kind (a RecentKind's value), symbol, position, ordinal, body)
+    recent: list[tuple[str, str, str, str, int, int, bytes]] = field(default_factory=list)
+    # Every view is written afresh: those not written are gone.
+    replace_all: bool = False
+
+
+class Cursor(Protocol):
+    def execute(self, statement: Any, parameters: Any = ...) -> Any: ...
+
+    def executemany(self, statement: Any, parameters: Any) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Statements:
+    """The view tables' SQL in one dialect; ``table`` names a table, qualified if need be."""
+
+    create: tuple[Any, ...]
+    clear: tuple[Any, ...]
+    upsert_account: Any
+    upsert_symbol: Any
+    insert_recent: Any
+    upsert_format: Any
+    select_account: Any
+    select_symbol: Any
+    select_symbols: Any
+    select_recent: Any
+    select_format: Any
+
+
+def write(cursor: Cursor, statements: Statements, writes: ViewWrites) -> None:
+    """Apply ``writes`` through ``cursor``, inside the caller's transaction."""
+    if writes.replace_all:
+        for statement in statements.clear:
+            cursor.execute(statement)
+    cursor.execute(statements.upsert_format, (writes.tracker, writes.format))
+    if writes.accounts:
+        cursor.executemany(statements.upsert_account, writes.accounts)
+    if writes.symbols:
+        cursor.executemany(statements.upsert_symbol, writes.symbols)
+    if writes.recent:
+        cursor.executemany(statements.insert_recent, writes.recent)
+
+
+def sql_statements(table: Any, placeholder: str, blob: str, bigint: str) -> Statements:
+    """The statements for a dialect: ``table(name)`` renders a table's name."""
+    p = placeholder
+    account, symbol, recent, fmt = (table(t) for t in TABLES)
+    create = (
+        f"CREATE TABLE IF NOT EXISTS {account} (venue TEXT NOT NULL, account TEXT NOT NULL, "
+        f"view {blob} NOT NULL, PRIMARY KEY (venue, account))",
+        f"CREATE TABLE IF NOT EXISTS {symbol} (venue TEXT NOT NULL, account TEXT NOT NULL, "
+        f"symbol TEXT NOT NULL, view {blob} NOT NULL, PRIMARY KEY (venue, account, symbol))",
+        f"CREATE TABLE IF NOT EXISTS {recent} (venue TEXT NOT NULL, account TEXT NOT NULL, "
+        f"kind TEXT NOT NULL, symbol TEXT NOT NULL, position {bigint} NOT NULL, "
+        f"ordinal INTEGER NOT NULL, body {blob} NOT NULL, "
+        "PRIMARY KEY (venue, account, kind, symbol, position, ordinal))",
+        f"CREATE TABLE IF NOT EXISTS {fmt} (tracker TEXT PRIMARY KEY, format TEXT NOT NULL)",
+    )
+    return Statements(
+        create=create,
+        clear=(f"DELETE FROM {account}", f"DELETE FROM {symbol}", f"DELETE FROM {recent}"),
+        upsert_account=f"INSERT INTO {account} (venue, account, view) VALUES ({p}, {p}, {p}) "
+        "ON CONFLICT (venue, account) DO UPDATE SET view = excluded.view",
+        upsert_symbol=f"INSERT INTO {symbol} (venue, account, symbol, view) "
+        f"VALUES ({p}, {p}, {p}, {p}) "
+        "ON CONFLICT (venue, account, symbol) DO UPDATE SET view = excluded.view",
+        insert_recent=f"INSERT INTO {recent} "
+        "(venue, account, kind, symbol, position, ordinal, body) "
+        f"VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}) ON CONFLICT DO NOTHING",
+        upsert_format=f"INSERT INTO {fmt} (tracker, format) VALUES ({p}, {p}) "
+        "ON CONFLICT (tracker) DO UPDATE SET format = excluded.format",
+        select_account=f"SELECT view FROM {account} WHERE venue = {p} AND account = {p}",
+        select_symbol=f"SELECT view FROM {symbol} "
+        f"WHERE venue = {p} AND account = {p} AND symbol = {p}",
+        select_symbols=f"SELECT view FROM {symbol} ORDER BY venue, account, symbol",
+        select_recent=f"SELECT position, ordinal, body FROM {recent} "
+        f"WHERE venue = {p} AND account = {p} AND kind = {p} AND symbol = {p} "
+        f"ORDER BY position DESC, ordinal DESC LIMIT {p}",
+        select_format=f"SELECT format FROM {fmt} WHERE tracker = {p}",
+    )
+
+
+class ViewTable(Protocol):
+    """Reads of the persisted views (writes go through the recorder, with the tracking)."""
+
+    def format(self, tracker: str) -> str | None:
+        """The format ``tracker``'s views were last written in; None if it wrote none."""
+
+    def account(self, venue: str, account: str) -> bytes | None: ...
+
+    def symbol(self, venue: str, account: str, symbol: str) -> bytes | None: ...
+
+    def symbols(self) -> Sequence[bytes]:
+        """Every symbol view, in account and symbol order."""
+
+    def recent(
+        self, venue: str, account: str, kind: RecentKind, symbol: str, limit: int
+    ) -> list[Recent]:
+        """The last ``limit`` entries of a kind, newest first."""
+
+
+def _sqlite_table(name: str) -> str:
+    return name
+
+
+SQLITE = sql_statements(_sqlite_table, "?", "BLOB", "INTEGER")
+
+
+def postgres_statements(schema: str) -> Statements:
+    def table(name: str) -> str:
+        return f"{_quoted(schema)}.{_quoted(name)}"
+
+    return sql_statements(table, "%s", "BYTEA", "BIGINT")
+
+
+def _quoted(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+class SQLViews:
+    """The view tables through a datastore of eventsourcing's (SQLite or PostgreSQL)."""
+
+    def __init__(self, datastore: Any, statements: Statements) -> None:
+        self._datastore = datastore
+        self._sql = statements
+
+    def _rows(
+        self, statement: Any, parameters: tuple[Any, ...] = (), columns: int = 1
+    ) -> list[Any]:
+        """The rows' values: the first column's alone, or tuples of ``columns``."""
+        with self._datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement, parameters)
+            rows = [_values(row) for row in cursor.fetchall()]
+        return [row[0] for row in rows] if columns == 1 else rows
+
+    def format(self, tracker: str) -> str | None:
+        rows = self._rows(self._sql.select_format, (tracker,))
+        return str(rows[0]) if rows else None
+
+    def account(self, venue: str, account: str) -> bytes | None:
+        rows = self._rows(self._sql.select_account, (venue, account))
+        return bytes(rows[0]) if rows else None
+
+    def symbol(self, venue: str, account: str, symbol: str) -> bytes | None:
+        rows = self._rows(self._sql.select_symbol, (venue, account, symbol))
+        return bytes(rows[0]) if rows else None
+
+    def symbols(self) -> list[bytes]:
+        return [bytes(row) for row in self._rows(self._sql.select_symbols)]
+
+    def recent(
+        self, venue: str, account: str, kind: RecentKind, symbol: str, limit: int
+    ) -> list[Recent]:
+        parameters = (venue, account, kind.value, symbol, limit)
+        rows = self._rows(self._sql.select_recent, parameters, 3)
+        return [(int(position), int(ordinal), bytes(body)) for position, ordinal, body in rows]
+
+
+def _values(row: Any) -> tuple[Any, ...]:
+    """A row's values, whether the driver gives tuples (SQLite) or dicts (psycopg)."""
+    return tuple(row.values()) if isinstance(row, dict) else tuple(row)

@@ -1,0 +1,63 @@
+"""The persisted views read back, and whether they can answer for now.
+
+They answer for an account when the projection wrote them in this trueup's format and no
+input that bears on the account (its own, a change of rules, a tick for every account) is
+stored after the projection's position; otherwise the caller replays (slower, as right).
+"""
+
+from trueup.adapters.store.journal import PAGE, Journal
+from trueup.adapters.store.view_table import RecentKind
+from trueup.domain.events import RulesSet
+from trueup.projections import views
+from trueup.projections.reconciliation import TRACKER
+from trueup.projections.views import AccountView, SymbolView
+
+Account = tuple[str, str]
+
+
+class ViewReader:
+    """Reads one projection's views out of a journal."""
+
+    def __init__(self, journal: Journal, tracker: str = TRACKER) -> None:
+        self.journal = journal
+        self.tracker = tracker
+        self._table = journal.views()
+
+    def answer_for(self, account: Account | None) -> bool:
+        """Whether the views are current for ``account`` (for every account when None)."""
+        # The position first: views are written with it, so they are at least as new.
+        position = self.journal.tracked_position(self.tracker)
+        if self._table.format(self.tracker) != views.VIEWS_FORMAT:
+            return False
+        tail, last = self.journal.inputs(position, limit=PAGE)
+        for _, event in tail:
+            if account is None or isinstance(event, RulesSet) or not event.venue:
+                return False
+            if (event.venue, event.account) == account:
+                return False
+        # Past a page of them, the projection is too far behind to be worth reading on.
+        return last == position or self.journal.inputs(last, limit=1)[1] == last
+
+    def account(self, venue: str, account: str) -> AccountView | None:
+        stored = self._table.account(venue, account)
+        return None if stored is None else views.decode_account(stored)
+
+    def symbol(self, venue: str, account: str, symbol: str) -> SymbolView | None:
+        stored = self._table.symbol(venue, account, symbol)
+        return None if stored is None else views.decode_symbol(stored)
+
+    def symbols(self) -> list[SymbolView]:
+        return [views.decode_symbol(stored) for stored in self._table.symbols()]
+
+    def recent_emitted(self, venue: str, account: str, symbol: str, limit: int) -> list[bytes]:
+        """The last ``limit`` events emitted on ``symbol`` or the whole account, newest last."""
+        table = self._table
+        mine = table.recent(venue, account, RecentKind.EMITTED, symbol, limit)
+        wide = table.recent(venue, account, RecentKind.EMITTED, "", limit)
+        newest = sorted([*mine, *wide], reverse=True)[:limit]
+        return [body for *_, body in reversed(newest)]
+
+    def recent_refused(self, venue: str, account: str, limit: int) -> list[bytes]:
+        """The last ``limit`` inputs of the account that were refused, newest last."""
+        newest = self._table.recent(venue, account, RecentKind.REJECTED, "", limit)
+        return [body for *_, body in reversed(newest)]

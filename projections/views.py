@@ -1,0 +1,171 @@
+"""The persisted read models: per symbol of an account, what `positions`, `can-open` and
+`diagnose` answer from; per account, what can-open weighs of it and how fresh its exchange
+view is. Each is built from the reconciled state alone, so a view is exactly what a replay
+would give, and the projection rewrites only those its inputs touched (domain/touched.py).
+"""
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from importlib import resources
+from typing import Any
+
+import msgspec
+
+from trueup.adapters.store.snapshots import SNAPSHOT_FORMAT
+from trueup.domain.book import AccountBook
+from trueup.domain.reconciler import Account, Reconciler
+from trueup.domain.rules.can_open import AccountFacts, SymbolFacts, account_facts, symbol_facts
+from trueup.domain.rules.findings import open_findings
+from trueup.domain.snapshots import describe
+from trueup.domain.touched import Touched
+from trueup.projections.audit import position_state
+
+JSON = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRow:
+    """One position key: local beside exchange, what is wrong with it, its whole state."""
+
+    category: str
+    position_idx: int
+    local_qty: Decimal
+    exchange_qty: Decimal
+    findings: tuple[str, ...]
+    state: JSON
+    held_ever: bool  # either side has held it: `positions` lists only these
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolView:
+    venue: str
+    account: str
+    symbol: str
+    keys: tuple[KeyRow, ...]
+    facts: SymbolFacts
+
+
+@dataclass(frozen=True, slots=True)
+class Freshness:
+    """How old the account's exchange view is, as of its latest input (``clock``)."""
+
+    clock: int
+    exchange_seen_at: int | None  # the last exchange frame or snapshot page taken
+    complete_snapshot_at: int | None
+    snapshots_under_way: tuple[str, ...]
+    reconnected_at: int | None  # the feed's last reconnect, and why
+    reconnect_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountView:
+    venue: str
+    account: str
+    mode: str | None
+    facts: AccountFacts
+    freshness: Freshness
+
+
+def symbol_view(reconciler: Reconciler, account: Account, symbol: str) -> SymbolView:
+    book = reconciler.book(*account)
+    detectors = reconciler.detectors(*account)
+    keys = []
+    for key in sorted(k for k in book.positions if k.symbol == symbol):
+        position = book.positions[key]
+        keys.append(
+            KeyRow(
+                category=key.category,
+                position_idx=key.position_idx,
+                local_qty=position.local_qty,
+                exchange_qty=position.exchange_qty,
+                findings=tuple(open_findings(book, detectors, reconciler.config, key)),
+                state=position_state(book, position),
+                held_ever=position.exchange is not None or bool(position.local),
+            )
+        )
+    return SymbolView(*account, symbol, tuple(keys), symbol_facts(book, detectors, symbol))
+
+
+def account_view(reconciler: Reconciler, account: Account) -> AccountView:
+    book = reconciler.book(*account)
+    reconnected = book.reconnected
+    freshness = Freshness(
+        clock=book.clock,
+        exchange_seen_at=book.exchange_seen_at,
+        complete_snapshot_at=book.complete_snapshot_at,
+        snapshots_under_way=tuple(describe(scope) for scope in book.snapshots.under_way()),
+        reconnected_at=reconnected[0] if reconnected else None,
+        reconnect_reason=reconnected[1] if reconnected else None,
+    )
+    return AccountView(*account, book.mode, account_facts(book), freshness)
+
+
+def symbols(book: AccountBook) -> set[str]:
+    """Every symbol the account's views speak of: its keys' and its intents'."""
+    return {key.symbol for key in book.positions} | {p.symbol for p in book.placed.values()}
+
+
+def touched_views(reconciler: Reconciler, touched: Touched) -> Iterator[AccountView | SymbolView]:
+    """The views of what ``touched`` names, as the reconciler's state has them now."""
+    accounts = sorted(reconciler.books) if touched.every_account else sorted(touched.symbols)
+    for account in accounts:
+        if account not in reconciler.books:
+            continue
+        yield account_view(reconciler, account)
+        if touched.every_account or account in touched.whole:
+            names = symbols(reconciler.books[account])
+        else:
+            names = touched.symbols[account]
+        for symbol in sorted(names):
+            yield symbol_view(reconciler, account, symbol)
+
+
+def every_view(reconciler: Reconciler) -> Iterator[AccountView | SymbolView]:
+    """The views of every account and symbol the reconciler knows."""
+    everything = Touched()
+    everything.everything()
+    return touched_views(reconciler, everything)
+
+
+def position_row(view: SymbolView, row: KeyRow) -> JSON:
+    """A key as `positions` lists it."""
+    return {
+        "venue": view.venue,
+        "account": view.account,
+        "category": row.category,
+        "symbol": view.symbol,
+        "position_idx": row.position_idx,
+        "local_qty": str(row.local_qty),
+        "exchange_qty": str(row.exchange_qty),
+        "findings": list(row.findings),
+        "state": row.state,
+    }
+
+
+def _format() -> str:
+    """A view is valid only for the code that wrote it: the domain (what the state is and
+    what the rules find) and the modules that render it."""
+    digest = hashlib.sha256(SNAPSHOT_FORMAT.encode())
+    for module in ("views.py", "audit.py"):
+        digest.update(resources.files("trueup.projections").joinpath(module).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+VIEWS_FORMAT = _format()
+_encoder = msgspec.json.Encoder()
+_symbol_decoder = msgspec.json.Decoder(SymbolView)
+_account_decoder = msgspec.json.Decoder(AccountView)
+
+
+def encode(view: AccountView | SymbolView) -> bytes:
+    return _encoder.encode(view)
+
+
+def decode_symbol(stored: bytes) -> SymbolView:
+    return _symbol_decoder.decode(stored)
+
+
+def decode_account(stored: bytes) -> AccountView:
+    return _account_decoder.decode(stored)

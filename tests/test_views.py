@@ -1,0 +1,183 @@
+"""Persisted views: the projection keeps, in the transaction that records its position, what
+`positions`, `can-open` and `diagnose` answer from, so their cost does not grow with the
+journal; and every view is exactly what a replay from the first input gives."""
+
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.fuzz.strategies import sessions
+from tests.inputs import T0, intent, line, opened, position_frame
+from tests.scenarios import SYMBOLS, busy_session
+from trueup.adapters.capture import decode_line
+from trueup.adapters.store.journal import Journal
+from trueup.adapters.store.view_table import ViewWrites
+from trueup.application.ingest import Ingestor
+from trueup.application.service import TrueupService
+from trueup.domain.reconciler import Reconciler
+from trueup.projections import views
+from trueup.projections.positions import position_rows
+from trueup.projections.reconciliation import TRACKER, ReconciliationProjection
+from trueup.projections.view_reader import ViewReader
+
+BUSY = [line(record) for record in busy_session(1_500, seed=5)]
+LAST = decode_line(BUSY[-1]).at
+
+
+def from_scratch(journal: Journal) -> Reconciler:
+    """Every input applied to a new reconciler: no snapshot, no views."""
+    reconciler = Reconciler()
+    position = 0
+    while True:
+        events, last = journal.inputs(position)
+        if last == position:
+            return reconciler
+        for _, event in events:
+            reconciler.apply(event)
+        position = last
+
+
+def assert_views_equal_a_replay(journal: Journal) -> None:
+    replayed = from_scratch(journal)
+    table = journal.views()
+    assert table.format(TRACKER) == views.VIEWS_FORMAT
+    stored = {(v.venue, v.account, v.symbol): v for v in ViewReader(journal).symbols()}
+    for built in views.every_view(replayed):
+        if isinstance(built, views.SymbolView):
+            assert stored.get((built.venue, built.account, built.symbol)) == built
+        else:
+            found = table.account(built.venue, built.account)
+            assert found is not None and views.decode_account(found) == built
+    # And nothing stored that a replay would not say.
+    for (venue, account, symbol), view in stored.items():
+        assert view == views.symbol_view(replayed, (venue, account), symbol)
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(session=sessions(), batch=st.integers(1, 40), page=st.integers(1, 30))
+def test_after_any_run_of_pages_the_views_are_what_a_replay_gives(
+    session: list[bytes], batch: int, page: int
+) -> None:
+    with (
+        tempfile.TemporaryDirectory() as directory,
+        Journal.open(f"sqlite://{Path(directory) / 'journal.db'}") as journal,
+    ):
+        projection = ReconciliationProjection(journal)
+        Ingestor(journal, batch_size=batch, after_flush=lambda: projection.catch_up(page)).ingest(
+            session
+        )
+        assert_views_equal_a_replay(journal)
+
+
+@pytest.fixture
+def busy(journal: Journal) -> TrueupService:
+    service = TrueupService(journal, clock=lambda: LAST)
+    service.ingest([BUSY])
+    return service
+
+
+def answers(service: TrueupService) -> list[object]:
+    told: list[object] = [service.positions()]
+    for symbol in (*SYMBOLS, "NEWUSDT"):
+        for at in (None, LAST + 1, LAST + 600_000):
+            told.append(service.can_open("bybit", "main", symbol, at=at))
+        told.append(service.diagnose("bybit", "main", symbol, last=5).report)
+    return told
+
+
+def forget_the_views(journal: Journal) -> None:
+    """As an older trueup's journal: tracked, but with no views."""
+    journal.write_views(ViewWrites(TRACKER, "an older trueup", replace_all=True))
+
+
+def test_the_queries_answer_from_the_views_exactly_what_a_replay_answers(
+    busy: TrueupService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journal = busy.journal
+    assert ViewReader(journal).answer_for(("bybit", "main"))
+    assert_views_equal_a_replay(journal)
+
+    def no_replay(*_: object, **__: object) -> Reconciler:
+        raise AssertionError("answered by replaying the journal")
+
+    monkeypatch.setattr("trueup.application.service.replay", no_replay)
+    from_views = answers(busy)
+    monkeypatch.undo()
+    forget_the_views(journal)
+    assert not ViewReader(journal).answer_for(("bybit", "main"))
+    assert answers(busy) == from_views
+
+
+def test_a_projection_that_finds_no_views_of_its_format_writes_them_all_afresh(
+    busy: TrueupService,
+) -> None:
+    journal = busy.journal
+    told = answers(busy)
+    forget_the_views(journal)
+    ReconciliationProjection(journal)  # as a worker or `trueup run` starting up
+    assert ViewReader(journal).answer_for(None)
+    assert_views_equal_a_replay(journal)
+    assert answers(busy) == told  # the recent log too, read back from the journal
+
+
+def test_inputs_the_projection_has_not_taken_yet_are_answered_by_a_replay(
+    journal: Journal,
+) -> None:
+    service = TrueupService(journal, clock=lambda: T0 + 60_000)
+    service.ingest([[line(intent(T0, kind="account_mode", mode="LIVE"))]])
+    held = position_frame(
+        T0 + 2_000, symbol="BTCUSDT", side="Buy", size="0.3", seq=1, updated_time=T0 + 2_000
+    )
+    service.ingest([[line(opened(T0 + 1_000, "p-1", "BTCUSDT", "0.3")), line(held)]], detect=False)
+    assert not ViewReader(journal).answer_for(("bybit", "main"))
+    assert ViewReader(journal).answer_for(("bybit", "another"))
+    answer = service.can_open("bybit", "main", "BTCUSDT")
+    assert not answer.allowed and "the exchange holds Buy 0.3 BTCUSDT" in answer.reasons[0]
+    assert [row["symbol"] for row in service.positions()] == ["BTCUSDT"]
+
+
+def test_an_instant_before_the_accounts_latest_input_is_answered_as_of_then(
+    journal: Journal,
+) -> None:
+    service = TrueupService(journal, clock=lambda: T0 + 60_000)
+    held = position_frame(
+        T0 + 2_000, symbol="BTCUSDT", side="Buy", size="0.3", seq=1, updated_time=T0 + 2_000
+    )
+    service.ingest([[line(intent(T0, kind="account_mode", mode="LIVE")), line(held)]])
+    assert not service.can_open("bybit", "main", "BTCUSDT").allowed
+    assert service.can_open("bybit", "main", "BTCUSDT", at=T0 + 1_000).allowed
+
+
+def test_the_account_view_says_how_fresh_the_exchange_view_is(journal: Journal) -> None:
+    service = TrueupService(journal, clock=lambda: T0 + 60_000)
+    held = position_frame(
+        T0 + 2_000, symbol="BTCUSDT", side="Buy", size="0.3", seq=1, updated_time=T0 + 2_000
+    )
+    reconnect = {
+        "at": T0 + 5_000,
+        "venue": "bybit",
+        "account": "main",
+        "channel": "feed",
+        "data": {"event": "reconnected", "stream": "private", "reason": "timeout", "attempt": 1},
+    }
+    service.ingest([[line(intent(T0, kind="account_mode", mode="LIVE")), line(held)]])
+    service.ingest([[line(reconnect)]])
+    view = ViewReader(journal).account("bybit", "main")
+    assert view is not None
+    assert view.mode == "LIVE"
+    assert view.freshness.exchange_seen_at == T0 + 2_000
+    assert (view.freshness.reconnected_at, view.freshness.reconnect_reason) == (
+        T0 + 5_000,
+        "timeout",
+    )
+
+
+def test_positions_from_the_views_list_the_keys_a_replay_lists(busy: TrueupService) -> None:
+    assert busy.positions() == position_rows(from_scratch(busy.journal))
