@@ -160,7 +160,7 @@ class TrueupService:
                 timeframe=timeframe,
             )
         else:
-            reconciler = replay(self.journal, as_of=at)
+            reconciler = replay(self.journal, as_of=at, account=(venue, account))
             book, detectors = reconciler.book(venue, account), reconciler.detectors(venue, account)
             verdict = can_open(book, detectors, symbol, now, side=side, timeframe=timeframe)
         if self.journal.unknown_inputs:
@@ -233,7 +233,7 @@ class TrueupService:
     def _diagnose_by_replay(
         self, venue: str, account: str, symbol: str, verdict: CanOpenAnswer, *, last: int
     ) -> Diagnosis:
-        reconciler = replay(self.journal)
+        reconciler = replay(self.journal, account=(venue, account))
         book, detectors = reconciler.book(venue, account), reconciler.detectors(venue, account)
         emitted: list[Emitted] = []
         rejected: list[InputRejected] = []

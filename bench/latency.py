@@ -47,7 +47,7 @@ from trueup.application.ingest import Ingestor
 from trueup.domain.emitted import PositionClosed
 from trueup.domain.events import InputEvent, InputRejected
 from trueup.domain.reconciler import Reconciler
-from trueup.projections.reconciliation import TRACKER, ReconciliationProjection
+from trueup.projections.reconciliation import ReconciliationProjection, tracked_position
 
 POLL_PERIOD_MS = 5_000.0  # the polling loop trueup replaces (DESIGN.md: every 5-10 s)
 REST_ROUND_TRIP_MS = 100.0  # assumed: one /v5/position/list call and the comparison
@@ -244,7 +244,7 @@ class Follower:
     phases: random.Random = field(default_factory=lambda: random.Random(PHASE_SEED))
 
     def caught_up(self) -> bool:
-        tracked = self.journal.tracked_position(TRACKER)  # first: it never passes the last
+        tracked = tracked_position(self.journal)  # first: it never passes the last
         return tracked == self.journal.last_position()
 
     def wait(self, done: Callable[[], bool], timeout_s: float, what: str) -> None:

@@ -58,7 +58,7 @@ from trueup.adapters.store.journal import Journal
 from trueup.domain.emitted import Emitted, EntryFilled, EntrySubmitted, PositionClosed
 from trueup.domain.events import InputEvent, LocalPositionClosed, PositionsReported
 from trueup.domain.rules.config import RuleConfig
-from trueup.projections.reconciliation import TRACKER
+from trueup.projections.reconciliation import tracked_position
 from trueup.runners.gc_policy import relaxed_gc
 from trueup.runners.live import LiveIngest
 from trueup_simulators.bybit.simulator import BybitSimulator
@@ -142,13 +142,13 @@ class Reader:
 
     def processed(self, timeout_s: float = START_TIMEOUT_S) -> None:
         """Wait until the projection has processed the last event matched."""
-        self._wait(lambda: self.journal.tracked_position(TRACKER) >= self.last_match, timeout_s)
+        self._wait(lambda: tracked_position(self.journal) >= self.last_match, timeout_s)
 
     def settle(self) -> None:
         """Wait until the projection has processed all that is stored after a short pause."""
         time.sleep(SETTLE_S)
         last = self.journal.last_position()
-        self._wait(lambda: self.journal.tracked_position(TRACKER) >= last, START_TIMEOUT_S)
+        self._wait(lambda: tracked_position(self.journal) >= last, START_TIMEOUT_S)
 
     def carrier(self, event: Stored) -> str:
         """What carried the input that caused an emitted event into the journal."""

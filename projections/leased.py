@@ -1,58 +1,91 @@
-"""The reconciliation projection as many processes may offer to run it: only the one that
-holds the journal's lease does, and another stands by to take over when it dies. The rules
-it applies are those recorded in the journal (RulesSet inputs), whoever runs it."""
+"""The reconciliation projection as many processes may offer to run it: each partition is
+run by the one process that holds its lease, and another stands by to take it over when
+that process dies. The rules it applies are those recorded in the journal (RulesSet
+inputs), whoever runs it."""
 
 import logging
+from collections.abc import Iterable
 
 from trueup.adapters.store.journal import PAGE, Journal
+from trueup.adapters.store.lease import Lease
 from trueup.domain.emitted import Emitted
-from trueup.projections.reconciliation import TRACKER, LeaseLost, ReconciliationProjection
+from trueup.projections.partitions import ALL, tracker
+from trueup.projections.reconciliation import LeaseLost, ReconciliationProjection
 
 log = logging.getLogger("trueup.projection")
 
 
 class LeasedProjection:
-    """``catch_up`` runs the projection while this process holds its lease, else does nothing."""
+    """``catch_up`` runs the partitions whose leases this process holds, else does nothing."""
 
-    def __init__(self, journal: Journal, tracker: str = TRACKER) -> None:
+    def __init__(self, journal: Journal, partitions: Iterable[int] = ALL) -> None:
         self.journal = journal
-        self.tracker = tracker
-        self.lease = journal.lease(tracker)
+        numbers = list(partitions)
+        by_name = journal.leases([tracker(n) for n in numbers])
+        self.leases: dict[int, Lease] = {n: by_name[tracker(n)] for n in numbers}
         self.projection: ReconciliationProjection | None = None
         self.ever_held = False
 
     @property
+    def held(self) -> tuple[int, ...]:
+        """The partitions this process runs."""
+        return () if self.projection is None else tuple(sorted(self.projection.partitions))
+
+    @property
     def holding(self) -> bool:
-        return self.projection is not None
-
-    def catch_up(self, page: int = PAGE) -> list[Emitted]:
-        """What the projection emitted since the last call; nothing while another holds it."""
-        if self.projection is None and not self._take_over():
-            return []
-        assert self.projection is not None
-        try:
-            return self.projection.catch_up(page)
-        except LeaseLost as lost:
-            log.warning("%s: standing by", lost)
-            self.release()
-            return []
-
-    def _take_over(self) -> bool:
-        if not self.lease.acquire():
-            return False
-        # Built only now: what the last holder recorded is where this one starts.
-        self.projection = ReconciliationProjection(self.journal, None, self.tracker, self.lease)
-        self.ever_held = True
-        log.info("running the projections, following the journal from position %d", self.position)
-        return True
+        return bool(self.held)
 
     @property
     def position(self) -> int:
         return 0 if self.projection is None else self.projection.position
 
+    def catch_up(self, page: int = PAGE) -> list[Emitted]:
+        """What the partitions held emitted since the last call; nothing while others hold
+        them all."""
+        self._take_free()
+        if self.projection is None or not self.projection.partitions:
+            return []
+        try:
+            return self.projection.catch_up(page)
+        except LeaseLost as lost:
+            log.warning("%s: standing by for those partitions", lost)
+            self._drop([n for n in lost.partitions if not self.leases[n].held()] or self.held)
+            return []
+
+    def _take_free(self) -> None:
+        """Take the leases of partitions nobody holds: a file lock tried, or one round trip
+        to PostgreSQL, each."""
+        held = set(self.held)
+        taken = [n for n in self.leases if n not in held and self.leases[n].acquire()]
+        if not taken:
+            return
+        # Built only now: what the last holder recorded is where this one starts.
+        if self.projection is None:
+            self.projection = ReconciliationProjection(self.journal, None, taken, self.leases)
+        else:
+            self.projection.add(taken, self.leases)
+        self.ever_held = True
+        log.info(
+            "running partitions %s of the projection, following the journal from position %d",
+            _shown(taken),
+            self.position,
+        )
+
+    def _drop(self, numbers: Iterable[int]) -> None:
+        numbers = list(numbers)
+        if self.projection is not None:
+            self.projection.remove(numbers)
+        for n in numbers:
+            self.leases[n].release()
+
     def release(self) -> None:
-        """Let the lease go, snapshotting first so whoever takes over starts from here."""
+        """Let every lease go, snapshotting first so whoever takes over starts from here."""
         if self.projection is not None:
             self.projection.checkpoint()
         self.projection = None
-        self.lease.release()
+        for lease in self.leases.values():
+            lease.release()
+
+
+def _shown(numbers: list[int]) -> str:
+    return "all" if sorted(numbers) == list(ALL) else ", ".join(map(str, sorted(numbers)))

@@ -1,15 +1,19 @@
-"""The reconciliation projection: runs the rules over the journal, each input exactly once.
+"""The reconciliation projection: runs the rules over the journal, each input exactly once,
+per account partition (projections/partitions.py).
 
-What it emits is stored with its tracking position, and the views its inputs touched
-(projections/views.py), in one transaction. Every
-SNAPSHOT_EVERY inputs (at most once a minute), and when it stops cleanly, it snapshots its
-state; on start it loads
-the last snapshot and replays the inputs after it that it had already processed (emitting
-nothing), which rebuilds exactly the state it had, because the rules are pure.
+Each partition has its own reconciler, tracking position, snapshot and views, so different
+processes can run different partitions. One projection runs the partitions it is given,
+reading the journal once for all of them, and stores what they emitted, their positions
+and the views their inputs touched (projections/views.py) in one transaction. Every
+SNAPSHOT_EVERY inputs (at most once a minute), and when it stops cleanly, each partition
+snapshots its state; on start each loads its last snapshot and replays the inputs after it
+that it had already processed (emitting nothing), which rebuilds exactly the state it had,
+because the rules are pure.
 """
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 import orjson
 from eventsourcing.persistence import IntegrityError
@@ -21,141 +25,245 @@ from trueup.adapters.store.snapshots import Snapshot
 from trueup.adapters.store.view_table import RecentKind, ViewWrites
 from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent, InputRejected
-from trueup.domain.reconciler import Reconciler
+from trueup.domain.reconciler import Account, Reconciler
 from trueup.domain.rules.config import RuleConfig
 from trueup.projections import views
+from trueup.projections.partitions import (
+    ALL,
+    LEGACY_TRACKER,
+    partition_of,
+    partitions_of,
+    tracker,
+)
 
-TRACKER = "reconciler"
 # Inputs between snapshots: a restart replays about this many at most, or a minute's worth
 # when they come faster (plus what came since the last, if it stopped uncleanly).
 SNAPSHOT_EVERY = 50_000
 SNAPSHOT_MIN_INTERVAL_S = 60.0
 
 
+class LeaseLost(Exception):
+    """This process no longer holds some partitions' leases; it must stop writing for them."""
+
+    def __init__(self, message: str, partitions: Iterable[int] = ALL) -> None:
+        super().__init__(message)
+        self.partitions = tuple(partitions)
+
+
+class Partition:
+    """One account partition as a projection runs it: its reconciler, how far it has got."""
+
+    def __init__(self, number: int, reconciler: Reconciler, position: int, lease: Lease | None):
+        self.number = number
+        self.tracker = tracker(number)
+        self.reconciler = reconciler
+        self.position = position
+        # When given, every write is preceded by a check that this process still holds it.
+        self.lease = lease
+        self.since_snapshot = 0
+        self.snapshot_taken = time.monotonic()
+
+    def snapshot_due(self) -> bool:
+        # Taking one costs in proportion to the state, not to what came since: never more
+        # often than SNAPSHOT_MIN_INTERVAL_S, however fast the inputs come.
+        return (
+            self.since_snapshot >= SNAPSHOT_EVERY
+            and time.monotonic() - self.snapshot_taken >= SNAPSHOT_MIN_INTERVAL_S
+        )
+
+    def held(self) -> bool:
+        return self.lease is None or self.lease.held()
+
+
 class ReconciliationProjection:
-    """Follows one journal; ``catch_up`` processes whatever was appended since last time."""
+    """Follows one journal for some partitions (all by default); ``catch_up`` processes
+    whatever was appended since last time."""
 
     def __init__(
         self,
         journal: Journal,
         config: RuleConfig | None = None,
-        tracker: str = TRACKER,
-        lease: Lease | None = None,
+        partitions: Iterable[int] = ALL,
+        leases: Mapping[int, Lease] | None = None,
     ) -> None:
         self.journal = journal
-        self.tracker = tracker
-        # When given, every write is preceded by a check that this process still holds it.
-        self.lease = lease
-        tracked = self.journal.tracked_position(tracker)
-        start = last_snapshot(journal, tracker, upto=tracked)
-        self.reconciler = start.reconciler if start else Reconciler(config)
-        self.position = start.position if start else 0
-        self.rebuilt_from = self.position
-        self.position = _apply_upto(journal, self.reconciler, self.position, tracked)
-        self._since_snapshot = self.position - self.rebuilt_from
-        self._snapshot_taken = time.monotonic()
-        self.reconciler.touched.take()  # the views hold all that, as of ``tracked``
-        if journal.views().format(tracker) != views.VIEWS_FORMAT:
-            # Views of another trueup's making, or none yet (an older journal): all afresh.
-            self._write_every_view()
+        self.config = config
+        self.partitions: dict[int, Partition] = {}
+        self._rebuilt_from: dict[int, int] = {}
+        self.add(partitions, leases)
 
-    def _snapshot_due(self) -> bool:
-        # Taking one costs in proportion to the state, not to what came since: never more
-        # often than SNAPSHOT_MIN_INTERVAL_S, however fast the inputs come.
-        return (
-            self._since_snapshot >= SNAPSHOT_EVERY
-            and time.monotonic() - self._snapshot_taken >= SNAPSHOT_MIN_INTERVAL_S
-        )
+    @property
+    def position(self) -> int:
+        """Where the partition furthest behind has got to (0 with none)."""
+        return min((p.position for p in self.partitions.values()), default=0)
+
+    @property
+    def rebuilt_from(self) -> int:
+        """The earliest snapshot position the partitions were rebuilt from."""
+        return min(self._rebuilt_from.values(), default=0)
+
+    def add(self, numbers: Iterable[int], leases: Mapping[int, Lease] | None = None) -> None:
+        """Take on partitions: each rebuilt from its last snapshot and the inputs it had
+        processed after it, and its views written afresh if they are not this trueup's."""
+        numbers = [n for n in numbers if n not in self.partitions]
+        starts = _starts(self.journal, numbers, self.config, as_of=None)
+        tracked = {n: _tracked(self.journal, n) for n in numbers}
+        _apply(self.journal, starts, upto=tracked, as_of=None)
+        for n in numbers:
+            reconciler = starts[n].reconciler
+            reconciler.touched.take()  # the views hold all that, as of ``tracked``
+            part = Partition(n, reconciler, tracked[n], (leases or {}).get(n))
+            part.since_snapshot = tracked[n] - starts[n].position
+            self._rebuilt_from[n] = starts[n].position
+            self.partitions[n] = part
+            if self.journal.views().format(part.tracker) != self._views_format():
+                # Views of another trueup's making, or none yet (an older journal): afresh.
+                self._write_every_view(part)
+
+    def remove(self, numbers: Iterable[int]) -> None:
+        for n in numbers:
+            self.partitions.pop(n, None)
+            self._rebuilt_from.pop(n, None)
+
+    def reconciler(self, number: int) -> Reconciler:
+        return self.partitions[number].reconciler
 
     def checkpoint(self) -> None:
-        """Snapshot the state as of ``position``, so the next start replays from here."""
-        if self.lease is not None and not self.lease.held():
-            return  # another process runs the projection now: its snapshots are the ones
-        state = snapshots.dump(Snapshot(self.position, self.reconciler))
-        self.journal.save_snapshot(self.tracker, self.position, state)
-        self._since_snapshot = 0
-        self._snapshot_taken = time.monotonic()
+        """Snapshot each partition's state as of its position, so the next start replays
+        from there."""
+        for part in self.partitions.values():
+            if not part.held():
+                continue  # another process runs it now: its snapshots are the ones
+            state = snapshots.dump(Snapshot(part.position, part.reconciler))
+            self.journal.save_snapshot(part.tracker, part.position, state)
+            part.since_snapshot = 0
+            part.snapshot_taken = time.monotonic()
 
     def catch_up(self, page: int = PAGE) -> list[Emitted]:
         """Process every input stored since the last call; returns what was emitted."""
         emitted_all: list[Emitted] = []
-        while True:
-            events, last = self.journal.inputs(self.position, limit=page)
-            if last == self.position:
-                return emitted_all
-            emitted = _distinct(e for _, event in events for e in self.reconciler.apply(event))
+        while self.partitions:
+            position = self.position
+            events, last = self.journal.inputs(position, limit=page)
+            if last == position:
+                break
+            behind = [p for p in self.partitions.values() if p.position < last]
+            emitted: list[Emitted] = []
+            for where, event in events:
+                emitted += self._apply(where, event)
+            emitted = _distinct(emitted)
             # Recorded even when the page held no input (only what was emitted), so that
-            # the tracking position reaches the end of the journal.
-            self._record(emitted, last, self._view_writes(events, emitted, last))
-            self._since_snapshot += len(events)
-            self.position = last
+            # the tracking positions reach the end of the journal.
+            self._record(emitted, behind, last, events)
+            for part in behind:
+                part.position = last
             emitted_all += emitted
-            if self._snapshot_due():
+            if any(p.snapshot_due() for p in self.partitions.values()):
                 self.checkpoint()
+        return emitted_all
+
+    def _apply(self, where: int, event: InputEvent) -> list[Emitted]:
+        """What the partitions that take ``event`` (stored at ``where``) emit for it."""
+        found: list[Emitted] = []
+        for n in partitions_of(event):
+            part = self.partitions.get(n)
+            if part is not None and part.position < where:
+                found += part.reconciler.apply(event)
+                part.since_snapshot += 1
+        if len(found) > 1 and not event.venue:
+            # A tick for every account: in account order, as one reconciler of them all
+            # emits it (each account's own events keep their order).
+            found.sort(key=lambda e: (e.venue, e.account))
+        return found
+
+    def _record(
+        self,
+        emitted: list[Emitted],
+        parts: list[Partition],
+        last: int,
+        events: list[tuple[int, InputEvent]],
+    ) -> None:
+        lost = [p.number for p in parts if not p.held()]
+        if lost:
+            raise LeaseLost(f"lost the leases of partitions {lost} before recording {last}", lost)
+        writes = [self._view_writes(part, events, emitted, last) for part in parts]
+        try:
+            self.journal.record(emitted, {p.tracker: last for p in parts}, writes)
+        except IntegrityError:
+            if all(p.lease is None for p in parts):
+                raise
+            # Only another holder records the same position or events: ours were lost.
+            raise LeaseLost(f"another process recorded up to {last}") from None
+
+    def _views_format(self) -> str:
+        # Views built without inputs this trueup cannot read are not to be trusted.
+        unknown = "+unknown-inputs" if self.journal.unknown_inputs else ""
+        return views.VIEWS_FORMAT + unknown
 
     def _view_writes(
-        self, events: list[tuple[int, InputEvent]], emitted: list[Emitted], last: int
+        self,
+        part: Partition,
+        events: list[tuple[int, InputEvent]],
+        emitted: list[Emitted],
+        last: int,
     ) -> ViewWrites:
-        """The views the page touched, and what it adds to the recent log."""
-        writes = ViewWrites(self.tracker, views.VIEWS_FORMAT)
-        _add_views(writes, views.touched_views(self.reconciler, self.reconciler.touched.take()))
-        writes.recent += [_recent(e, last, i) for i, e in enumerate(emitted)]
+        """The partition's views the page touched, and what it adds to the recent log."""
+        n = part.number
+        writes = ViewWrites(part.tracker, n, self._views_format())
+        touched = part.reconciler.touched.take()
+        _add_views(writes, views.touched_views(part.reconciler, touched))
         writes.recent += [
-            _recent(event, position, 0)
-            for position, event in events
-            if isinstance(event, InputRejected) and event.venue
+            _recent(n, e, last, i)
+            for i, e in enumerate(emitted)
+            if partition_of(e.venue, e.account) == n
+        ]
+        writes.recent += [
+            _recent(n, event, where, 0)
+            for where, event in events
+            if isinstance(event, InputRejected) and event.venue and partition_of(*_of(event)) == n
         ]
         return writes
 
-    def _write_every_view(self) -> None:
-        """Every view as the state has it now, and the recent log from the journal."""
-        if self.lease is not None and not self.lease.held():
-            raise LeaseLost(f"lost the {self.lease.name} lease before writing the views")
-        writes = ViewWrites(self.tracker, views.VIEWS_FORMAT, replace_all=True)
-        _add_views(writes, views.every_view(self.reconciler))
+    def _write_every_view(self, part: Partition) -> None:
+        """Every view of the partition as its state has it now, and its recent log read
+        back from the journal."""
+        if not part.held():
+            raise LeaseLost(f"lost the lease of partition {part.number}", [part.number])
+        n = part.number
+        writes = ViewWrites(part.tracker, n, self._views_format(), replace_all=True)
+        _add_views(writes, views.every_view(part.reconciler))
         writes.recent = [
-            _recent(event, position, 0)
-            for position, event in self.journal.emitted_and_refused(self.position)
-            if event.venue
+            _recent(n, event, where, 0)
+            for where, event in self.journal.emitted_and_refused(part.position)
+            if event.venue and partition_of(*_of(event)) == n
         ]
         self.journal.write_views(writes)
 
-    def _record(self, emitted: list[Emitted], last: int, writes: ViewWrites) -> None:
-        if self.lease is None:
-            self.journal.record(emitted, self.tracker, last, writes)
-            return
-        if not self.lease.held():
-            raise LeaseLost(f"lost the {self.lease.name} lease before recording {last}")
-        try:
-            self.journal.record(emitted, self.tracker, last, writes)
-        except IntegrityError:
-            # Only another holder records the same position or events: ours was lost.
-            raise LeaseLost(f"another process recorded {self.tracker} at {last}") from None
 
-
-class LeaseLost(Exception):
-    """This process no longer holds the projection's lease; it must stop writing."""
+def _of(event: InputEvent | Emitted) -> Account:
+    return event.venue, event.account
 
 
 def _add_views(writes: ViewWrites, built: Iterable[views.AccountView | views.SymbolView]) -> None:
+    n = writes.partition
     for view in built:
         if isinstance(view, views.SymbolView):
-            writes.symbols.append((view.venue, view.account, view.symbol, views.encode(view)))
+            writes.symbols.append((n, view.venue, view.account, view.symbol, views.encode(view)))
         else:
-            writes.accounts.append((view.venue, view.account, views.encode(view)))
+            writes.accounts.append((n, view.venue, view.account, views.encode(view)))
 
 
 def _recent(
-    event: Emitted | InputRejected, position: int, ordinal: int
-) -> tuple[str, str, str, str, int, int, bytes]:
+    partition: int, event: Emitted | InputRejected, position: int, ordinal: int
+) -> tuple[int, str, str, str, str, int, int, bytes]:
     """A row of the recent log: emitted events under their symbol ('' if account-wide),
     refused inputs under the account."""
+    where = (partition, event.venue, event.account)
     if isinstance(event, InputRejected):
         body = orjson.dumps({"at": event.at, "reason": event.reason, "endpoint": event.endpoint})
-        return (event.venue, event.account, RecentKind.REJECTED.value, "", position, ordinal, body)
+        return (*where, RecentKind.REJECTED.value, "", position, ordinal, body)
     body = orjson.dumps(codec.as_json(event))
-    symbol = event.symbol or ""
-    return (event.venue, event.account, RecentKind.EMITTED.value, symbol, position, ordinal, body)
+    return (*where, RecentKind.EMITTED.value, event.symbol or "", position, ordinal, body)
 
 
 def _distinct(emitted: Iterable[Emitted]) -> list[Emitted]:
@@ -167,17 +275,76 @@ def _distinct(emitted: Iterable[Emitted]) -> list[Emitted]:
 
 
 def replay(
-    journal: Journal, config: RuleConfig | None = None, *, as_of: int | None = None
+    journal: Journal,
+    config: RuleConfig | None = None,
+    *,
+    as_of: int | None = None,
+    account: Account | None = None,
 ) -> Reconciler:
-    """The reconciled state as of the journal's end: the projection's last snapshot, and the
-    inputs after it. With ``as_of``, as of that instant: only the inputs stored by then
-    (those whose ``at`` is no later), from the snapshot only if it holds none after."""
-    start = last_snapshot(journal, TRACKER)
-    if start is not None and as_of is not None and _latest_input(start.reconciler) > as_of:
-        start = None
-    reconciler = start.reconciler if start else Reconciler(config)
-    _apply_upto(journal, reconciler, start.position if start else 0, None, as_of)
-    return reconciler
+    """The reconciled state as of the journal's end: each partition's last snapshot and the
+    inputs after it; with ``account``, only that account's partition. With ``as_of``, as of
+    that instant: only the inputs stored by then (those whose ``at`` is no later), from a
+    snapshot only if it holds none after."""
+    numbers = ALL if account is None else (partition_of(*account),)
+    starts = _starts(journal, numbers, config, as_of=as_of)
+    _apply(journal, starts, upto=None, as_of=as_of)
+    return _merged([starts[n].reconciler for n in numbers], config)
+
+
+def _merged(parts: list[Reconciler], config: RuleConfig | None) -> Reconciler:
+    """One reconciler holding every account of ``parts`` (disjoint: one per partition)."""
+    merged = Reconciler(parts[0].config if parts else config)
+    for part in parts:
+        merged.books.update(part.books)
+        merged.detectors_by_account.update(part.detectors_by_account)
+    return merged
+
+
+@dataclass
+class _Start:
+    """Where a partition's rebuild starts: its snapshot's state and position, or nothing."""
+
+    reconciler: Reconciler
+    position: int
+
+
+def tracked_position(journal: Journal, numbers: Iterable[int] = ALL) -> int:
+    """How far the partitions furthest behind have got: every input up to it is processed."""
+    return min(_tracked(journal, n) for n in numbers)
+
+
+def _tracked(journal: Journal, number: int) -> int:
+    """How far a partition has got; where the single projection of an older journal had,
+    if the partition has not recorded yet."""
+    return journal.tracked_position(tracker(number)) or journal.tracked_position(LEGACY_TRACKER)
+
+
+def _starts(
+    journal: Journal, numbers: Iterable[int], config: RuleConfig | None, as_of: int | None
+) -> dict[int, _Start]:
+    starts: dict[int, _Start] = {}
+    for n in numbers:
+        start = last_snapshot(journal, tracker(n), upto=_tracked(journal, n))
+        if start is None and not journal.tracked_position(tracker(n)):
+            legacy = last_snapshot(journal, LEGACY_TRACKER)
+            start = None if legacy is None else Snapshot(legacy.position, _only(legacy, n))
+        if start is not None and as_of is not None and _latest_input(start.reconciler) > as_of:
+            start = None
+        starts[n] = (
+            _Start(start.reconciler, start.position) if start else _Start(Reconciler(config), 0)
+        )
+    return starts
+
+
+def _only(snapshot: Snapshot, number: int) -> Reconciler:
+    """The accounts of one partition, out of an older journal's whole-state snapshot."""
+    whole = snapshot.reconciler
+    part = Reconciler(whole.config)
+    for account, book in whole.books.items():
+        if partition_of(*account) == number:
+            part.books[account] = book
+            part.detectors_by_account[account] = whole.detectors_by_account[account]
+    return part
 
 
 def _latest_input(reconciler: Reconciler) -> int:
@@ -194,22 +361,29 @@ def last_snapshot(journal: Journal, tracker: str, upto: int | None = None) -> Sn
     return found if found is not None and found.position == stored[0] else None
 
 
-def _apply_upto(
+def _apply(
     journal: Journal,
-    reconciler: Reconciler,
-    after: int,
-    upto: int | None,
-    as_of: int | None = None,
-) -> int:
-    """Apply the inputs after journal position ``after`` (to ``upto``, else the end; none
-    later than ``as_of``, if given), emitting nothing; returns the last position read."""
-    position = after
-    while upto is None or position < upto:
-        events, last = journal.inputs(position, upto=upto)
+    starts: Mapping[int, _Start],
+    upto: Mapping[int, int] | None,
+    as_of: int | None,
+) -> None:
+    """Apply to each partition the inputs after its start (up to its ``upto`` position,
+    else the end; none later than ``as_of``), reading the journal once, emitting nothing."""
+    if not starts:
+        return
+    position = min(s.position for s in starts.values())
+    end = None if upto is None else max(upto.values())
+    while end is None or position < end:
+        events, last = journal.inputs(position, upto=end)
         if last == position:
             break
-        for _, event in events:
-            if as_of is None or event.at <= as_of:
-                reconciler.apply(event)
+        for where, event in events:
+            if as_of is not None and event.at > as_of:
+                continue
+            for n in partitions_of(event):
+                start = starts.get(n)
+                if start is None or where <= start.position:
+                    continue
+                if upto is None or where <= upto[n]:
+                    start.reconciler.apply(event)
         position = last
-    return position

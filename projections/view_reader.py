@@ -9,25 +9,26 @@ from trueup.adapters.store.journal import PAGE, Journal
 from trueup.adapters.store.view_table import RecentKind
 from trueup.domain.events import RulesSet
 from trueup.projections import views
-from trueup.projections.reconciliation import TRACKER
+from trueup.projections.partitions import ALL, partition_of, tracker
+from trueup.projections.reconciliation import tracked_position
 from trueup.projections.views import AccountView, SymbolView
 
 Account = tuple[str, str]
 
 
 class ViewReader:
-    """Reads one projection's views out of a journal."""
+    """Reads the projection's views out of a journal."""
 
-    def __init__(self, journal: Journal, tracker: str = TRACKER) -> None:
+    def __init__(self, journal: Journal) -> None:
         self.journal = journal
-        self.tracker = tracker
         self._table = journal.views()
 
     def answer_for(self, account: Account | None) -> bool:
         """Whether the views are current for ``account`` (for every account when None)."""
+        numbers = ALL if account is None else (partition_of(*account),)
         # The position first: views are written with it, so they are at least as new.
-        position = self.journal.tracked_position(self.tracker)
-        if self._table.format(self.tracker) != views.VIEWS_FORMAT:
+        position = tracked_position(self.journal, numbers)
+        if any(self._table.format(tracker(n)) != views.VIEWS_FORMAT for n in numbers):
             return False
         tail, last = self.journal.inputs(position, limit=PAGE)
         for _, event in tail:

@@ -23,6 +23,7 @@ from trueup.application.ingest import Ingestor
 from trueup.domain.emitted import Emitted
 from trueup.domain.rules.config import RuleConfig
 from trueup.projections.leased import LeasedProjection
+from trueup.projections.partitions import ALL, partition_of
 from trueup.runners.rules_file import RulesFile
 
 log = logging.getLogger("trueup.run")
@@ -44,9 +45,11 @@ class LiveIngest:
         on_emitted: Callable[[Emitted], object] | None = None,
         ticks_for: tuple[str, str] | None = None,
     ) -> None:
-        # In process only while this process holds the projections' lease; the rules it
-        # applies are those recorded in the journal.
-        self.projection = LeasedProjection(journal) if projections else None
+        # In process only while this process holds the leases of the projection's
+        # partitions: a run for one account offers only that account's partition, so runs
+        # for other accounts each run their own. The rules applied are the journal's.
+        partitions = ALL if ticks_for is None else (partition_of(*ticks_for),)
+        self.projection = LeasedProjection(journal, partitions) if projections else None
         self.ingestor = Ingestor(journal, batch_size=500, after_flush=self._detect)
         self.record = record
         self.tick_ms = tick_ms

@@ -14,14 +14,18 @@ from trueup.adapters.store.journal import Journal
 from trueup.adapters.store.lease import FileLease, Lease
 from trueup.application.ingest import Ingestor
 from trueup.projections.leased import LeasedProjection
-from trueup.projections.reconciliation import TRACKER, LeaseLost, ReconciliationProjection
+from trueup.projections.partitions import partition_of, tracker
+from trueup.projections.reconciliation import LeaseLost, ReconciliationProjection
+
+MAIN = partition_of("bybit", "main")
+TRACKER = tracker(MAIN)
 
 HOLD = """
 import sys, time
 from trueup.adapters.store.journal import Journal
 from trueup.adapters.store.lease import FileLease, Lease
 journal = Journal.open(sys.argv[1])
-lease = journal.lease("reconciler")
+lease = journal.lease(sys.argv[2])
 print("held" if lease.acquire() else "refused", flush=True)
 time.sleep(60)
 """
@@ -30,7 +34,7 @@ time.sleep(60)
 def holder(store_url: str) -> subprocess.Popen[str]:
     """Another process that takes the lease and keeps it until killed."""
     process = subprocess.Popen(
-        [sys.executable, "-c", HOLD, store_url], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", HOLD, store_url, TRACKER], stdout=subprocess.PIPE, text=True
     )
     assert process.stdout is not None
     assert process.stdout.readline().strip() == "held"
@@ -88,7 +92,7 @@ def test_a_projection_notices_a_lost_lease_before_its_next_write(
     lines = [line(record) for record in busy_session(400)]
     lease = journal.lease(TRACKER)
     assert lease.acquire()
-    projection = ReconciliationProjection(journal, lease=lease)
+    projection = ReconciliationProjection(journal, partitions=[MAIN], leases={MAIN: lease})
     Ingestor(journal).ingest(lines[:200])
     projection.catch_up()
     recorded = journal.tracked_position(TRACKER)

@@ -19,8 +19,9 @@ from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent
 from trueup.domain.reconciler import Reconciler
 from trueup.domain.rules.can_open import can_open
+from trueup.projections.partitions import partition_of, tracker
 from trueup.projections.positions import position_rows
-from trueup.projections.reconciliation import TRACKER, ReconciliationProjection, replay
+from trueup.projections.reconciliation import ReconciliationProjection, replay
 
 SESSION = [decode_line(line(record)) for record in busy_session(3_000, seed=21)]
 
@@ -108,5 +109,5 @@ def test_queries_read_the_snapshot_and_the_inputs_after_it(journal: Journal) -> 
         if not isinstance(event, Emitted):
             from_scratch.apply(event)
     assert answers(replay(journal)) == answers(from_scratch)
-    stored = journal.load_snapshot(TRACKER)
+    stored = journal.load_snapshot(tracker(partition_of("bybit", "main")))
     assert stored is not None and stored[0] == projection.position

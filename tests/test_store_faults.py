@@ -36,7 +36,8 @@ from trueup.adapters.store.location import StoreError
 from trueup.adapters.store.redaction import redact
 from trueup.application.ingest import Ingestor
 from trueup.domain.keys import account_stream_id
-from trueup.projections.reconciliation import TRACKER, ReconciliationProjection
+from trueup.projections.partitions import tracker
+from trueup.projections.reconciliation import ReconciliationProjection, tracked_position
 from trueup.runners.cli import main
 from trueup_simulators import postgres
 from trueup_simulators.postgres import fresh_database
@@ -290,7 +291,7 @@ def test_an_ingest_outlives_a_postgres_outage_longer_than_the_connect_timeout(
         assert stored(journal) == events
         assert in_global_order(journal) == events
         assert projection.position == journal.last_position()
-        assert journal.tracked_position(TRACKER) == journal.last_position()
+        assert tracked_position(journal) == journal.last_position()
     warnings = unreachable_warnings(caplog)
     assert warnings
     assert all(w.startswith("journal unreachable (") for w in warnings)
@@ -312,7 +313,7 @@ def test_a_projection_reads_and_records_through_an_outage(
             caught_up.result(timeout=60)
 
         assert projection.position == journal.last_position()
-        assert journal.tracked_position(TRACKER) == journal.last_position()
+        assert tracked_position(journal) == journal.last_position()
     assert unreachable_warnings(caplog)
 
 
@@ -378,9 +379,9 @@ def test_tracking_whose_reply_was_lost_is_recorded_once_when_retried(
     end = journal.last_position()
     monkeypatch.setattr(journal, "recorder", LostReply(journal.recorder))
 
-    journal.record([], TRACKER, end)
+    journal.record([], {tracker(0): end})
 
-    assert journal.tracked_position(TRACKER) == end
+    assert journal.tracked_position(tracker(0)) == end
 
 
 # --- connection errors in the server's own words ------------------------------------------------

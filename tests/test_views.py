@@ -19,8 +19,9 @@ from trueup.application.ingest import Ingestor
 from trueup.application.service import TrueupService
 from trueup.domain.reconciler import Reconciler
 from trueup.projections import views
+from trueup.projections.partitions import ALL, tracker
 from trueup.projections.positions import position_rows
-from trueup.projections.reconciliation import TRACKER, ReconciliationProjection
+from trueup.projections.reconciliation import ReconciliationProjection
 from trueup.projections.view_reader import ViewReader
 
 BUSY = [line(record) for record in busy_session(1_500, seed=5)]
@@ -43,7 +44,7 @@ def from_scratch(journal: Journal) -> Reconciler:
 def assert_views_equal_a_replay(journal: Journal) -> None:
     replayed = from_scratch(journal)
     table = journal.views()
-    assert table.format(TRACKER) == views.VIEWS_FORMAT
+    assert all(table.format(tracker(n)) == views.VIEWS_FORMAT for n in ALL)
     stored = {(v.venue, v.account, v.symbol): v for v in ViewReader(journal).symbols()}
     for built in views.every_view(replayed):
         if isinstance(built, views.SymbolView):
@@ -94,7 +95,8 @@ def answers(service: TrueupService) -> list[object]:
 
 def forget_the_views(journal: Journal) -> None:
     """As an older trueup's journal: tracked, but with no views."""
-    journal.write_views(ViewWrites(TRACKER, "an older trueup", replace_all=True))
+    for n in ALL:
+        journal.write_views(ViewWrites(tracker(n), n, "an older trueup", replace_all=True))
 
 
 def test_the_queries_answer_from_the_views_exactly_what_a_replay_answers(

@@ -11,7 +11,7 @@ from trueup.adapters.store import codec
 from trueup.adapters.store.journal import Journal
 from trueup.application.ingest import Ingestor
 from trueup.domain.emitted import Emitted
-from trueup.projections.reconciliation import TRACKER, ReconciliationProjection
+from trueup.projections.reconciliation import ReconciliationProjection, tracked_position
 
 INPUTS = 6_000
 KILLS = 6
@@ -39,10 +39,10 @@ def start_worker(store_url: str) -> subprocess.Popen[bytes]:
 
 def wait_for_progress(journal: Journal, fraction: float) -> None:
     """Until the worker has recorded about ``fraction`` of what is left (or 20 s passed)."""
-    start, end = journal.tracked_position(TRACKER), journal.last_position()
+    start, end = tracked_position(journal), journal.last_position()
     target = start + fraction * (end - start)
     deadline = time.monotonic() + 20
-    while journal.tracked_position(TRACKER) < target and time.monotonic() < deadline:
+    while tracked_position(journal) < target and time.monotonic() < deadline:
         time.sleep(0.002)
 
 
@@ -72,14 +72,14 @@ def test_a_worker_killed_repeatedly_emits_exactly_what_an_uninterrupted_run_does
             worker.kill()  # SIGKILL: no cleanup, no last flush
             _, stderr = worker.communicate()
             assert worker.returncode == -9, stderr.decode()
-            interrupted += 0 < journal.tracked_position(TRACKER) < journal.last_position()
+            interrupted += 0 < tracked_position(journal) < journal.last_position()
         assert interrupted, "no kill landed while the worker was mid-way"
         last = start_worker(store_url)
         try:
             assert last.stderr is not None
             assert b"following the journal" in last.stderr.readline()
             deadline = time.monotonic() + 120
-            while journal.tracked_position(TRACKER) < journal.last_position():
+            while tracked_position(journal) < journal.last_position():
                 assert time.monotonic() < deadline, "the worker never caught up"
                 time.sleep(0.1)
             last.terminate()

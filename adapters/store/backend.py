@@ -25,8 +25,8 @@ class Backend:
     def reconnect(self, generation: int) -> None:
         """Nothing to do: a SQLite file needs no reconnecting."""
 
-    def lease(self, name: str) -> Lease:
-        """The lease of this name on this store."""
+    def leases(self, names: list[str]) -> dict[str, Lease]:
+        """Leases of these names on this store, for one holder (each is held on its own)."""
         raise NotImplementedError
 
     def snapshot_table(self) -> SnapshotTable:

@@ -11,7 +11,7 @@ also what makes retrying an append safe when its first try may have been stored.
 
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -111,7 +111,12 @@ class Journal:
 
     def lease(self, name: str) -> Lease:
         """The lease that lets one process at a time run the projection ``name``."""
-        return self._backend.lease(name)
+        return self._backend.leases([name])[name]
+
+    def leases(self, names: list[str]) -> dict[str, Lease]:
+        """The leases of these names, for one holder: on PostgreSQL, one connection holds
+        them all."""
+        return self._backend.leases(names)
 
     # --- connecting afresh after an outage (for Retrying) ------------------------------------
 
@@ -189,28 +194,29 @@ class Journal:
     def record(
         self,
         emitted: Sequence[Emitted],
-        tracker: str,
-        position: int,
-        views: ViewWrites | None = None,
+        positions: Mapping[str, int],
+        views: Sequence[ViewWrites] = (),
     ) -> None:
-        """Store what a projection emitted for inputs up to ``position``, with its tracking
-        and what changed in its views, in one transaction: a crash leaves all or none."""
+        """Store what projections emitted, the position each has processed up to
+        (tracker -> position) and what changed in their views, in one transaction: a crash
+        leaves all or none."""
         stored = [
             StoredEvent(UUID(e.event_id), 1, codec.emitted_topic(e), codec.encode_emitted(e))
             for e in emitted
         ]
+        trackings = [Tracking(tracker, position) for tracker, position in positions.items()]
         attempts = 0
 
         def insert() -> None:
             nonlocal attempts
             attempts += 1
-            self.recorder.insert_events(stored, tracking=Tracking(tracker, position), views=views)
+            self.recorder.insert_events(stored, trackings=trackings, views=views)
 
         try:
             self._retrying(insert)
         except IntegrityError:
             # After an outage, our earlier try may have been stored though its reply was lost.
-            if attempts > 1 and self.tracked_position(tracker) >= position:
+            if attempts > 1 and all(self.tracked_position(t) >= p for t, p in positions.items()):
                 return
             raise
 
@@ -224,7 +230,7 @@ class Journal:
 
     def write_views(self, views: ViewWrites) -> None:
         """Write views on their own, with no tracking: a projection's first, full write."""
-        self._retrying(lambda: self.recorder.insert_events([], views=views))
+        self._retrying(lambda: self.recorder.insert_events([], views=[views]))
 
     def views(self) -> ViewTable:
         """The persisted views, each read waiting out a busy store like every other."""

@@ -6,6 +6,12 @@ is first opened: the events table (and so every journal position) is left as it 
 Format 2 adds the audit index (audit_index.py) beside every input appended. A journal of
 format 1 is raised to 2 when this trueup opens it, so that no trueup of format 1 appends to
 it any more without the index; the inputs it holds already are read in full by the audit.
+
+Format 3 runs the projection per account partition (projections/partitions.py: trackers
+reconciler.00 to reconciler.15, each with its snapshot, views and lease) where format 2 had
+one tracker, "reconciler". Each partition takes over from where that one stopped; a trueup
+of format 2 must not append any more, for its projection would emit again what the
+partitions have.
 """
 
 from contextlib import suppress
@@ -15,7 +21,7 @@ from eventsourcing.persistence import Tracking as Row
 
 from trueup.adapters.store.location import StoreError
 
-JOURNAL_FORMAT = 2  # the newest format this trueup reads and the one it writes
+JOURNAL_FORMAT = 3  # the newest format this trueup reads and the one it writes
 FORMAT_ROW = "__trueup_journal_format__"
 
 

@@ -73,20 +73,53 @@ Connect = Callable[[], "psycopg.Connection[tuple[object, ...]]"]
 _ADVISORY_CLASS = 0x7472_7565  # "true"
 
 
-class AdvisoryLease:
-    """A PostgreSQL journal's lease: a session advisory lock on a connection of its own."""
+class LeaseSession:
+    """The one connection whose session holds a process's advisory locks, however many
+    partitions it runs; made when first needed, and again after it is lost."""
 
-    def __init__(self, connect: Connect, name: str) -> None:
-        self.name = name
+    def __init__(self, connect: Connect) -> None:
         self._connect = connect
-        self._key = (_ADVISORY_CLASS, _signed32(zlib.crc32(name.encode())))
         self._connection: psycopg.Connection[tuple[object, ...]] | None = None
+
+    def connection(self) -> "psycopg.Connection[tuple[object, ...]] | None":
+        """The session's connection; None while the server cannot be reached."""
+        import psycopg
+
+        if self._connection is None:
+            try:
+                self._connection = self._connect()
+            except psycopg.OperationalError:
+                return None
+        return self._connection
+
+    def current(self) -> "psycopg.Connection[tuple[object, ...]] | None":
+        """The connection if one is open, without making one."""
+        return self._connection
+
+    def drop(self) -> None:
+        """Close the session: every lock it held goes with it."""
+        import psycopg
+
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with suppress(psycopg.Error):
+                connection.close()
+
+
+class AdvisoryLease:
+    """A PostgreSQL journal's lease: a session advisory lock, on the process's lease
+    session (one connection for all its leases)."""
+
+    def __init__(self, session: LeaseSession, name: str) -> None:
+        self.name = name
+        self._session = session
+        self._key = (_ADVISORY_CLASS, _signed32(zlib.crc32(name.encode())))
 
     def acquire(self) -> bool:
         import psycopg
 
         # A standby keeps its connection between tries: asking again costs one round trip.
-        connection = self._connection or self._connected()
+        connection = self._session.connection()
         if connection is None:
             return False  # the server is away: nobody can hold the lease through it now
         if self.held():
@@ -94,45 +127,45 @@ class AdvisoryLease:
         try:
             row = connection.execute("SELECT pg_try_advisory_lock(%s, %s)", self._key).fetchone()
         except psycopg.Error:
-            self.release()
+            self._session.drop()
             return False
         return bool(row and row[0])
-
-    def _connected(self) -> "psycopg.Connection[tuple[object, ...]] | None":
-        import psycopg
-
-        try:
-            self._connection = self._connect()
-        except psycopg.OperationalError:
-            return None
-        return self._connection
 
     def held(self) -> bool:
         import psycopg
 
-        if self._connection is None:
+        connection = self._session.current()
+        if connection is None:
             return False
         try:
-            row = self._connection.execute(
+            row = connection.execute(
                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
                 " AND pid = pg_backend_pid() AND classid = %s::oid AND objid = %s::oid",
                 (self._key[0], self._key[1] & 0xFFFFFFFF),
             ).fetchone()
         except psycopg.Error:
+            self._session.drop()
             return False  # the connection, and with it the lock, is gone
         return bool(row and row[0])
 
     def release(self) -> None:
         import psycopg
 
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            with suppress(psycopg.Error):
-                # Unlocked before closing: the server ends a closed session a moment later,
-                # and a standby asking at once must find the lease free.
-                connection.execute("SELECT pg_advisory_unlock_all()")
-            with suppress(psycopg.Error):
-                connection.close()
+        connection = self._session.current()
+        if connection is None:
+            return
+        try:
+            # Unlocked at once, so that a standby asking next finds the lease free; a lock
+            # taken twice is unlocked as often.
+            while _unlocked(connection, self._key):
+                pass
+        except psycopg.Error:
+            self._session.drop()
+
+
+def _unlocked(connection: "psycopg.Connection[tuple[object, ...]]", key: tuple[int, int]) -> bool:
+    row = connection.execute("SELECT pg_advisory_unlock(%s, %s)", key).fetchone()
+    return bool(row and row[0])
 
 
 def _signed32(value: int) -> int:

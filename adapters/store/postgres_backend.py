@@ -17,7 +17,7 @@ from psycopg import sql
 
 from trueup.adapters.store.backend import Backend, Factory, build
 from trueup.adapters.store.failures import refusal, server_message
-from trueup.adapters.store.lease import AdvisoryLease, Lease
+from trueup.adapters.store.lease import AdvisoryLease, Lease, LeaseSession
 from trueup.adapters.store.location import POSTGRES_CONNECT_TIMEOUT_S, StoreError, shown
 from trueup.adapters.store.postgres_recorder import SingleAttemptPostgresRecorder
 from trueup.adapters.store.redaction import redact
@@ -43,6 +43,7 @@ class PostgresBackend(Backend):
         self.url = url
         self.settings = settings
         self._lock = threading.Lock()
+        self._lease_sessions: list[LeaseSession] = []
 
     def snapshot_table(self) -> SnapshotTable:
         assert isinstance(self.recorder, PostgresProcessRecorder)
@@ -52,8 +53,12 @@ class PostgresBackend(Backend):
         assert isinstance(self.recorder, SingleAttemptPostgresRecorder)
         return SQLViews(self.recorder.datastore, self.recorder.view_statements)
 
-    def lease(self, name: str) -> Lease:
-        return AdvisoryLease(partial(_connect, self.settings), name)
+    def leases(self, names: list[str]) -> dict[str, Lease]:
+        # One connection for the holder's locks, not one each: a process running every
+        # partition holds sixteen.
+        session = LeaseSession(partial(_connect, self.settings))
+        self._lease_sessions.append(session)
+        return {name: AdvisoryLease(session, name) for name in names}
 
     @classmethod
     def open(cls, url: str, settings: dict[str, str]) -> "PostgresBackend":
@@ -73,6 +78,11 @@ class PostgresBackend(Backend):
                 f"cannot open the journal at {shown(url)}: {_said(error, settings)}"
             ) from None
         return cls(url, settings, factory, recorder)
+
+    def close(self) -> None:
+        for session in self._lease_sessions:
+            session.drop()
+        super().close()
 
     def reconnect(self, generation: int) -> None:
         """A new pool and recorder, once the server answers again; StoreError if it refuses."""

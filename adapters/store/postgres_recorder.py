@@ -48,6 +48,8 @@ class SingleAttemptPostgresRecorder(PostgresProcessRecorder):
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> None:
         super()._insert_events(curs, stored_events, **kwargs)
-        views: view_table.ViewWrites | None = kwargs.get("views")
-        if views is not None:
+        # A partitioned projection records every partition's position at once.
+        for tracking in kwargs.get("trackings", ()):
+            self._insert_tracking(curs, tracking)
+        for views in kwargs.get("views", ()):
             view_table.write(curs, self.view_statements, views)

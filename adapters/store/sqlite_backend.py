@@ -31,8 +31,8 @@ class SQLiteBackend(Backend):
         super().__init__(factory, recorder)
         self.path = path
 
-    def lease(self, name: str) -> Lease:
-        return FileLease(self.path, name)
+    def leases(self, names: list[str]) -> dict[str, Lease]:
+        return {name: FileLease(self.path, name) for name in names}
 
     def snapshot_table(self) -> SnapshotTable:
         assert isinstance(self.recorder, SQLiteProcessRecorder)

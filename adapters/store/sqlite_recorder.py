@@ -18,7 +18,9 @@ class ViewsSQLiteRecorder(SQLiteProcessRecorder):
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         returning = super()._insert_events(c, stored_events, **kwargs)
-        views: view_table.ViewWrites | None = kwargs.get("views")
-        if views is not None:
+        # A partitioned projection records every partition's position at once.
+        for tracking in kwargs.get("trackings", ()):
+            self._insert_tracking(c, tracking)
+        for views in kwargs.get("views", ()):
             view_table.write(c, view_table.SQLITE, views)
         return returning

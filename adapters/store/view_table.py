@@ -36,15 +36,18 @@ class RecentKind(StrEnum):
 
 @dataclass
 class ViewWrites:
-    """What one projection step writes to the views, beside its tracking position."""
+    """What one partition's projection step writes to its views, beside its tracking."""
 
     tracker: str
+    partition: int
     format: str
-    accounts: list[tuple[str, str, bytes]] = field(default_factory=list)
-    symbols: list[tuple[str, str, str, bytes]] = field(default_factory=list)
-    # (venue, account, kind (a RecentKind's value), symbol, position, ordinal, body)
-    recent: list[tuple[str, str, str, str, int, int, bytes]] = field(default_factory=list)
-    # Every view is written afresh: those not written are gone.
+    # (partition, venue, account, view)
+    accounts: list[tuple[int, str, str, bytes]] = field(default_factory=list)
+    # (partition, venue, account, symbol, view)
+    symbols: list[tuple[int, str, str, str, bytes]] = field(default_factory=list)
+    # (partition, venue, account, kind (a RecentKind's value), symbol, position, ordinal, body)
+    recent: list[tuple[int, str, str, str, str, int, int, bytes]] = field(default_factory=list)
+    # Every view of the partition is written afresh: those not written are gone.
     replace_all: bool = False
 
 
@@ -75,7 +78,7 @@ def write(cursor: Cursor, statements: Statements, writes: ViewWrites) -> None:
     """Apply ``writes`` through ``cursor``, inside the caller's transaction."""
     if writes.replace_all:
         for statement in statements.clear:
-            cursor.execute(statement)
+            cursor.execute(statement, (writes.partition,))
     cursor.execute(statements.upsert_format, (writes.tracker, writes.format))
     if writes.accounts:
         cursor.executemany(statements.upsert_account, writes.accounts)
@@ -90,11 +93,14 @@ def sql_statements(table: Any, placeholder: str, blob: str, bigint: str) -> Stat
     p = placeholder
     account, symbol, recent, fmt = (table(t) for t in TABLES)
     create = (
-        f"CREATE TABLE IF NOT EXISTS {account} (venue TEXT NOT NULL, account TEXT NOT NULL, "
-        f"view {blob} NOT NULL, PRIMARY KEY (venue, account))",
-        f"CREATE TABLE IF NOT EXISTS {symbol} (venue TEXT NOT NULL, account TEXT NOT NULL, "
+        f"CREATE TABLE IF NOT EXISTS {account} (partition INTEGER NOT NULL, "
+        f"venue TEXT NOT NULL, account TEXT NOT NULL, view {blob} NOT NULL, "
+        "PRIMARY KEY (venue, account))",
+        f"CREATE TABLE IF NOT EXISTS {symbol} (partition INTEGER NOT NULL, "
+        "venue TEXT NOT NULL, account TEXT NOT NULL, "
         f"symbol TEXT NOT NULL, view {blob} NOT NULL, PRIMARY KEY (venue, account, symbol))",
-        f"CREATE TABLE IF NOT EXISTS {recent} (venue TEXT NOT NULL, account TEXT NOT NULL, "
+        f"CREATE TABLE IF NOT EXISTS {recent} (partition INTEGER NOT NULL, "
+        "venue TEXT NOT NULL, account TEXT NOT NULL, "
         f"kind TEXT NOT NULL, symbol TEXT NOT NULL, position {bigint} NOT NULL, "
         f"ordinal INTEGER NOT NULL, body {blob} NOT NULL, "
         "PRIMARY KEY (venue, account, kind, symbol, position, ordinal))",
@@ -102,15 +108,16 @@ def sql_statements(table: Any, placeholder: str, blob: str, bigint: str) -> Stat
     )
     return Statements(
         create=create,
-        clear=(f"DELETE FROM {account}", f"DELETE FROM {symbol}", f"DELETE FROM {recent}"),
-        upsert_account=f"INSERT INTO {account} (venue, account, view) VALUES ({p}, {p}, {p}) "
-        "ON CONFLICT (venue, account) DO UPDATE SET view = excluded.view",
-        upsert_symbol=f"INSERT INTO {symbol} (venue, account, symbol, view) "
+        clear=tuple(f"DELETE FROM {t} WHERE partition = {p}" for t in (account, symbol, recent)),
+        upsert_account=f"INSERT INTO {account} (partition, venue, account, view) "
         f"VALUES ({p}, {p}, {p}, {p}) "
+        "ON CONFLICT (venue, account) DO UPDATE SET view = excluded.view",
+        upsert_symbol=f"INSERT INTO {symbol} (partition, venue, account, symbol, view) "
+        f"VALUES ({p}, {p}, {p}, {p}, {p}) "
         "ON CONFLICT (venue, account, symbol) DO UPDATE SET view = excluded.view",
         insert_recent=f"INSERT INTO {recent} "
-        "(venue, account, kind, symbol, position, ordinal, body) "
-        f"VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}) ON CONFLICT DO NOTHING",
+        "(partition, venue, account, kind, symbol, position, ordinal, body) "
+        f"VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}) ON CONFLICT DO NOTHING",
         upsert_format=f"INSERT INTO {fmt} (tracker, format) VALUES ({p}, {p}) "
         "ON CONFLICT (tracker) DO UPDATE SET format = excluded.format",
         select_account=f"SELECT view FROM {account} WHERE venue = {p} AND account = {p}",

@@ -1,0 +1,33 @@
+"""Account partitions: each account's inputs are processed by one partition's projection,
+so partitions can be run by different processes (one lease each) and, later, workers.
+
+An account belongs to one of PARTITIONS partitions, by a stable hash of its venue and
+name; a change of rules or a tick for every account belongs to them all. The number is
+part of the journal's format: changing it would re-partition every account.
+"""
+
+import zlib
+
+from trueup.domain.events import ClockTicked, InputEvent, RulesSet
+
+PARTITIONS = 16
+ALL = tuple(range(PARTITIONS))
+# The tracker a journal of format 2 or older was processed under, by one projection.
+LEGACY_TRACKER = "reconciler"
+
+
+def partition_of(venue: str, account: str) -> int:
+    """The partition an account belongs to: the same in every process and every run."""
+    return zlib.crc32(f"{venue}\n{account}".encode()) % PARTITIONS
+
+
+def partitions_of(event: InputEvent) -> tuple[int, ...]:
+    """The partitions that process ``event``."""
+    if not event.venue and isinstance(event, RulesSet | ClockTicked):
+        return ALL
+    return (partition_of(event.venue, event.account),)
+
+
+def tracker(partition: int) -> str:
+    """The name its projection records its position, snapshot, views and lease under."""
+    return f"reconciler.{partition:02d}"
