@@ -4,7 +4,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from trueup.adapters.capture import decode_line
-from trueup.adapters.store.journal import Journal
+from trueup.adapters.store.journal import Appended, Journal
 from trueup.domain.events import InputEvent, InputRejected
 
 BATCH = 1000
@@ -32,11 +32,12 @@ class Ingestor:
         self,
         journal: Journal,
         batch_size: int = BATCH,
-        after_flush: Callable[[], object] | None = None,
+        after_flush: Callable[[Appended | None], object] | None = None,
     ) -> None:
         self.journal = journal
         self.batch_size = batch_size
-        # Runs after each stored batch: the in-process projections catch up there.
+        # Runs after each stored batch, given what it appended (None if nothing was to be):
+        # the in-process projections catch up there.
         self.after_flush = after_flush
         self.count = IngestCount()
         self._batch: list[InputEvent] = []
@@ -56,12 +57,13 @@ class Ingestor:
             self.flush()
 
     def flush(self) -> None:
+        appended = None
         if self._batch:
             appended = self.journal.append(self._batch)
             self.count.duplicates += appended.duplicates
             self._batch = []
         if self.after_flush is not None:
-            self.after_flush()
+            self.after_flush(appended)
 
     def ingest(self, lines: Iterable[str | bytes]) -> IngestCount:
         for line in lines:

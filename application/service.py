@@ -15,7 +15,7 @@ from trueup.adapters.capture import decode_line
 from trueup.adapters.clock import wall_clock
 from trueup.adapters.feed import Clock
 from trueup.adapters.store import codec
-from trueup.adapters.store.journal import PAGE, Journal
+from trueup.adapters.store.journal import PAGE, Appended, Journal
 from trueup.application.answers import (
     JSON,
     CanOpenAnswer,
@@ -60,9 +60,9 @@ class TrueupService:
         projection = LeasedProjection(self.journal) if detect else None
         emitted: Counter[str] = Counter()
 
-        def run_detectors() -> None:
+        def run_detectors(appended: Appended | None) -> None:
             if projection is not None:
-                emitted.update(e.type for e in projection.catch_up())
+                emitted.update(e.type for e in projection.catch_up(appended))
 
         ingestor = Ingestor(self.journal, after_flush=run_detectors)
         try:

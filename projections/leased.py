@@ -6,7 +6,7 @@ inputs), whoever runs it."""
 import logging
 from collections.abc import Iterable
 
-from trueup.adapters.store.journal import PAGE, Journal
+from trueup.adapters.store.journal import PAGE, Appended, Journal
 from trueup.adapters.store.lease import Lease
 from trueup.domain.emitted import Emitted
 from trueup.projections.partitions import ALL, tracker
@@ -39,17 +39,22 @@ class LeasedProjection:
     def position(self) -> int:
         return 0 if self.projection is None else self.projection.position
 
-    def catch_up(self, page: int = PAGE) -> list[Emitted]:
+    def catch_up(self, appended: Appended | None = None, *, page: int = PAGE) -> list[Emitted]:
         """What the partitions held emitted since the last call; nothing while others hold
-        them all."""
+        them all. ``appended``: what this process just appended, taken as it is."""
         self._take_free()
         if self.projection is None or not self.projection.partitions:
             return []
         try:
-            return self.projection.catch_up(page)
+            return self.projection.catch_up(appended, page=page)
         except LeaseLost as lost:
             log.warning("%s: standing by for those partitions", lost)
-            self._drop([n for n in lost.partitions if not self.leases[n].held()] or self.held)
+            gone = [n for n in lost.partitions if not self.leases[n].held()] or self.held
+            for n in gone:
+                self.leases[n].release()
+            # Its state has gone past what it could record: the partitions still held are
+            # rebuilt from what was recorded, at the next call.
+            self.projection = None
             return []
 
     def _take_free(self) -> None:
@@ -70,13 +75,6 @@ class LeasedProjection:
             _shown(taken),
             self.position,
         )
-
-    def _drop(self, numbers: Iterable[int]) -> None:
-        numbers = list(numbers)
-        if self.projection is not None:
-            self.projection.remove(numbers)
-        for n in numbers:
-            self.leases[n].release()
 
     def release(self) -> None:
         """Let every lease go, snapshotting first so whoever takes over starts from here."""

@@ -19,7 +19,7 @@ import orjson
 from eventsourcing.persistence import IntegrityError
 
 from trueup.adapters.store import codec, snapshots
-from trueup.adapters.store.journal import PAGE, Journal
+from trueup.adapters.store.journal import PAGE, Appended, Journal
 from trueup.adapters.store.lease import Lease
 from trueup.adapters.store.snapshots import Snapshot
 from trueup.adapters.store.view_table import RecentKind, ViewWrites
@@ -57,7 +57,12 @@ class Partition:
         self.number = number
         self.tracker = tracker(number)
         self.reconciler = reconciler
+        # Processed up to here; recorded (in the journal) up to ``recorded``, which lags
+        # only over pages that held no input (see ``catch_up``).
         self.position = position
+        self.recorded = position
+        # The format its views were last written in by this process (None: not yet).
+        self.views_format: str | None = None
         # When given, every write is preceded by a check that this process still holds it.
         self.lease = lease
         self.since_snapshot = 0
@@ -120,17 +125,10 @@ class ReconciliationProjection:
                 # Views of another trueup's making, or none yet (an older journal): afresh.
                 self._write_every_view(part)
 
-    def remove(self, numbers: Iterable[int]) -> None:
-        for n in numbers:
-            self.partitions.pop(n, None)
-            self._rebuilt_from.pop(n, None)
-
-    def reconciler(self, number: int) -> Reconciler:
-        return self.partitions[number].reconciler
-
     def checkpoint(self) -> None:
         """Snapshot each partition's state as of its position, so the next start replays
         from there."""
+        self._record_deferred()
         for part in self.partitions.values():
             if not part.held():
                 continue  # another process runs it now: its snapshots are the ones
@@ -139,28 +137,52 @@ class ReconciliationProjection:
             part.since_snapshot = 0
             part.snapshot_taken = time.monotonic()
 
-    def catch_up(self, page: int = PAGE) -> list[Emitted]:
-        """Process every input stored since the last call; returns what was emitted."""
+    def catch_up(self, appended: Appended | None = None, *, page: int = PAGE) -> list[Emitted]:
+        """Process every input stored since the last call; returns what was emitted.
+        ``appended``, what this process has just appended, is taken as it is, without
+        reading it back, when every partition has processed all before it."""
         emitted_all: list[Emitted] = []
+        took_inputs = False
+        if appended is not None and appended.span is not None and self.partitions:
+            first, last = appended.span
+            if all(p.position == first - 1 for p in self.partitions.values()):
+                emitted_all += self._process(list(appended.inputs), last)
+                took_inputs = True
         while self.partitions:
             position = self.position
             events, last = self.journal.inputs(position, limit=page)
             if last == position:
                 break
-            behind = [p for p in self.partitions.values() if p.position < last]
-            emitted: list[Emitted] = []
-            for where, event in events:
-                emitted += self._apply(where, event)
-            emitted = _distinct(emitted)
-            # Recorded even when the page held no input (only what was emitted), so that
-            # the tracking positions reach the end of the journal.
-            self._record(emitted, behind, last, events)
-            for part in behind:
-                part.position = last
-            emitted_all += emitted
-            if any(p.snapshot_due() for p in self.partitions.values()):
-                self.checkpoint()
+            if not events:
+                # Nothing to process (most often what this projection emitted last time):
+                # recorded with the next inputs, or below if none come, not in a
+                # transaction of its own after every batch.
+                for part in self.partitions.values():
+                    part.position = max(part.position, last)
+                continue
+            emitted_all += self._process(events, last)
+            took_inputs = True
+        if not took_inputs:
+            self._record_deferred()  # idle: the journal's end, recorded
         return emitted_all
+
+    def _process(self, events: list[tuple[int, InputEvent]], last: int) -> list[Emitted]:
+        """Apply the inputs stored up to position ``last`` and record what they made."""
+        emitted: list[Emitted] = []
+        for where, event in events:
+            emitted += self._apply(where, event)
+        emitted = _distinct(emitted)
+        for part in self.partitions.values():
+            part.position = max(part.position, last)
+        self._record(emitted, events)
+        if any(p.snapshot_due() for p in self.partitions.values()):
+            self.checkpoint()
+        return emitted
+
+    def _record_deferred(self) -> None:
+        """Record the positions processed but not yet recorded, if any."""
+        if any(p.position > p.recorded for p in self.partitions.values()):
+            self._record([], [])
 
     def _apply(self, where: int, event: InputEvent) -> list[Emitted]:
         """What the partitions that take ``event`` (stored at ``where``) emit for it."""
@@ -176,24 +198,26 @@ class ReconciliationProjection:
             found.sort(key=lambda e: (e.venue, e.account))
         return found
 
-    def _record(
-        self,
-        emitted: list[Emitted],
-        parts: list[Partition],
-        last: int,
-        events: list[tuple[int, InputEvent]],
-    ) -> None:
+    def _record(self, emitted: list[Emitted], events: list[tuple[int, InputEvent]]) -> None:
+        """Store what the partitions emitted, the positions they have processed up to, and
+        their touched views, in one transaction."""
+        parts = [p for p in self.partitions.values() if p.position > p.recorded]
+        last = max((p.position for p in parts), default=0)
         lost = [p.number for p in parts if not p.held()]
         if lost:
             raise LeaseLost(f"lost the leases of partitions {lost} before recording {last}", lost)
-        writes = [self._view_writes(part, events, emitted, last) for part in parts]
+        writes = [w for p in parts if (w := self._view_writes(p, events, emitted, last))]
         try:
-            self.journal.record(emitted, {p.tracker: last for p in parts}, writes)
+            self.journal.record(emitted, {p.tracker: p.position for p in parts}, writes)
         except IntegrityError:
             if all(p.lease is None for p in parts):
                 raise
             # Only another holder records the same position or events: ours were lost.
             raise LeaseLost(f"another process recorded up to {last}") from None
+        for part in parts:
+            part.recorded = part.position
+        for write in writes:
+            self.partitions[write.partition].views_format = write.format
 
     def _views_format(self) -> str:
         # Views built without inputs this trueup cannot read are not to be trusted.
@@ -206,8 +230,9 @@ class ReconciliationProjection:
         events: list[tuple[int, InputEvent]],
         emitted: list[Emitted],
         last: int,
-    ) -> ViewWrites:
-        """The partition's views the page touched, and what it adds to the recent log."""
+    ) -> ViewWrites | None:
+        """The partition's views the page touched, and what it adds to the recent log;
+        None if there is nothing to write."""
         n = part.number
         writes = ViewWrites(part.tracker, n, self._views_format())
         touched = part.reconciler.touched.take()
@@ -222,6 +247,8 @@ class ReconciliationProjection:
             for where, event in events
             if isinstance(event, InputRejected) and event.venue and partition_of(*_of(event)) == n
         ]
+        if not (writes.accounts or writes.symbols or writes.recent):
+            return None if part.views_format == writes.format else writes
         return writes
 
     def _write_every_view(self, part: Partition) -> None:
@@ -238,6 +265,7 @@ class ReconciliationProjection:
             if event.venue and partition_of(*_of(event)) == n
         ]
         self.journal.write_views(writes)
+        part.views_format = writes.format
 
 
 def _of(event: InputEvent | Emitted) -> Account:

@@ -18,7 +18,7 @@ import orjson
 from trueup.adapters import rule_changes
 from trueup.adapters.clock import wall_clock
 from trueup.adapters.feed import Clock, Feed, Record
-from trueup.adapters.store.journal import Journal
+from trueup.adapters.store.journal import Appended, Journal
 from trueup.application.ingest import Ingestor
 from trueup.domain.emitted import Emitted
 from trueup.domain.rules.config import RuleConfig
@@ -68,9 +68,9 @@ class LiveIngest:
         """The feeds' sink: safe from any thread."""
         self.inbox.put(record)
 
-    def _detect(self) -> None:
+    def _detect(self, appended: Appended | None = None) -> None:
         if self.projection is not None:
-            for event in self.projection.catch_up():
+            for event in self.projection.catch_up(appended):
                 log.info("%s %s %s", event.type, event.symbol or "", getattr(event, "reason", ""))
                 if self.on_emitted is not None:
                     self.on_emitted(event)

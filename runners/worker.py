@@ -41,7 +41,7 @@ def run_worker(
         changed = rules_file.changed() if rules_file is not None else None
         if changed is not None and rules_file is not None:
             service.put_rules_in_force(changed, str(rules_file.path))
-        found = leased.catch_up(batch)
+        found = leased.catch_up(page=batch)
         if found:
             emitted += len(found)
             log.info("at position %d: emitted %d events", leased.position, len(found))

@@ -4,6 +4,7 @@ partitions and together emit exactly what one process would."""
 
 import subprocess
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -12,7 +13,7 @@ from tests.inputs import line
 from tests.scenarios import busy_session
 from trueup.adapters.capture import decode_line
 from trueup.adapters.store import codec, snapshots
-from trueup.adapters.store.journal import Journal
+from trueup.adapters.store.journal import Appended, Journal
 from trueup.adapters.store.snapshots import Snapshot
 from trueup.application.ingest import Ingestor
 from trueup.domain.emitted import Emitted
@@ -57,6 +58,16 @@ def by_account(emitted: list[bytes]) -> dict[tuple[str, str], list[bytes]]:
     return found
 
 
+def each(*projections: LeasedProjection) -> Callable[[Appended | None], None]:
+    """Catch each up after a batch, as processes sharing the journal would."""
+
+    def catch_up(appended: Appended | None) -> None:
+        for projection in projections:
+            projection.catch_up(appended)
+
+    return catch_up
+
+
 def test_an_account_has_the_same_partition_in_every_process_and_accounts_spread() -> None:
     script = "from trueup.projections.partitions import partition_of as p; print(p('bybit', 'x'))"
     elsewhere = subprocess.run(
@@ -75,7 +86,9 @@ def test_two_processes_running_half_the_partitions_each_emit_what_one_would(
     low = LeasedProjection(journal, range(PARTITIONS // 2))
     high = LeasedProjection(journal, range(PARTITIONS // 2, PARTITIONS))
     ingestor = Ingestor(
-        journal, batch_size=97, after_flush=lambda: (low.catch_up(), high.catch_up())
+        journal,
+        batch_size=97,
+        after_flush=lambda appended: (low.catch_up(appended), high.catch_up(appended)),
     )
     ingestor.ingest(lines)
     assert low.held == tuple(range(PARTITIONS // 2))
@@ -95,7 +108,9 @@ def test_a_process_takes_over_only_the_partitions_nobody_holds(journal: Journal)
     lines = session(ACCOUNTS)
     first = LeasedProjection(journal, range(4))
     second = LeasedProjection(journal)
-    Ingestor(journal, after_flush=lambda: (first.catch_up(), second.catch_up())).ingest(lines)
+    Ingestor(
+        journal, after_flush=lambda appended: (first.catch_up(appended), second.catch_up(appended))
+    ).ingest(lines)
     assert first.held == (0, 1, 2, 3)
     assert second.held == tuple(range(4, PARTITIONS))
     first.release()
@@ -140,6 +155,6 @@ def test_one_connection_holds_every_partition_of_a_process_on_postgresql(
                 "WHERE locktype = 'advisory' AND granted"
             ).fetchone()
         assert tuple(row) == (1, PARTITIONS)
+    projection.release()
     for n in ALL:
         assert journal.tracked_position(tracker(n)) == journal.last_position()
-    projection.release()

@@ -266,9 +266,9 @@ def test_an_ingest_outlives_a_postgres_outage_longer_than_the_connect_timeout(
         projection = ReconciliationProjection(journal)
         batches = 0
 
-        def after_flush() -> None:
+        def after_flush(appended: Appended | None) -> None:
             nonlocal batches
-            projection.catch_up()
+            projection.catch_up(appended)
             batches += 1
             if batches == 10:  # the server stops here, between two batches, mid-ingest
                 halfway.set()
@@ -309,10 +309,11 @@ def test_a_projection_reads_and_records_through_an_outage(
         with ThreadPoolExecutor(1) as worker:
             with outage(restartable_postgres, OUTAGE_S):
                 # Reads and tracking writes, all through the outage.
-                caught_up = worker.submit(projection.catch_up, 10)
+                caught_up = worker.submit(lambda: projection.catch_up(page=10))
             caught_up.result(timeout=60)
 
         assert projection.position == journal.last_position()
+        projection.catch_up()  # idle: records how far it got past its own last events
         assert tracked_position(journal) == journal.last_position()
     assert unreachable_warnings(caplog)
 

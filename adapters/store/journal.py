@@ -9,10 +9,11 @@ Every operation waits out a busy or unreachable store (see retrying.py): that un
 also what makes retrying an append safe when its first try may have been stored.
 """
 
+import itertools
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 from uuid import UUID
@@ -52,6 +53,11 @@ class Appended:
 
     stored: int
     duplicates: int
+    # The inputs stored, at their journal positions, and the positions the append took
+    # (first, last), when they make one unbroken span: a projection that has processed
+    # everything before it can take them as they are, rather than read them back.
+    inputs: tuple[tuple[int, InputEvent], ...] = field(default=(), compare=False, repr=False)
+    span: tuple[int, int] | None = field(default=None, compare=False)
 
 
 class Journal:
@@ -156,18 +162,21 @@ class Journal:
             first.setdefault(event.input_id, event)
         unique = list(first.values())
         stored = 0
+        spans: list[_Span | None] = []
         for chunk in _chunks(unique, TRANSACTION_BYTES):
-            stored += self._append_chunk(chunk)
-        return Appended(stored, len(events) - stored)
+            count, span = self._append_chunk(chunk)
+            stored += count
+            spans.append(span)
+        return _appended(stored, len(events) - stored, spans)
 
-    def _append_chunk(self, events: list[InputEvent]) -> int:
-        """Store inputs in one transaction; returns how many were new."""
+    def _append_chunk(self, events: list[InputEvent]) -> tuple[int, "_Span | None"]:
+        """Store inputs in one transaction; returns how many were new, and where they went."""
         pending = events
         for attempt in range(APPEND_RACES):
             if not pending:
                 break
             try:
-                self._retrying(partial(self._insert, pending))
+                ids = self._retrying(partial(self._insert, pending))
             except IntegrityError:
                 # Someone stored some of these first (a repeated capture, another writer, or
                 # our own try whose reply an outage lost), or took the stream version we
@@ -177,16 +186,17 @@ class Journal:
                 pending = self._retrying(partial(self._not_stored, pending))
                 time.sleep(random.uniform(0, 0.002 * 2 ** min(attempt, 7)))
                 continue
-            return len(pending)
+            return len(pending), _span(ids, pending)
         if pending:
             raise StoreError("could not append: the journal's streams keep moving under us")
-        return 0
+        return 0, None
 
-    def _insert(self, events: list[InputEvent]) -> None:
+    def _insert(self, events: list[InputEvent]) -> Sequence[int] | None:
         stored, heads, declared = self._stored(events)
-        self.recorder.insert_events(stored)
+        ids = self.recorder.insert_events(stored)
         self._heads = heads
         self._declared |= declared
+        return ids
 
     def _not_stored(self, events: list[InputEvent]) -> list[InputEvent]:
         return [e for e in events if not self._contains(e.input_id)]
@@ -479,6 +489,34 @@ class _RetryingViews:
     ) -> list[Recent]:
         found: list[Recent] = self._read(lambda v: v.recent(venue, account, kind, symbol, limit))
         return found
+
+
+@dataclass(frozen=True)
+class _Span:
+    """One transaction's positions: its inputs', and the first and last it took."""
+
+    inputs: list[tuple[int, InputEvent]]
+    first: int
+    last: int
+
+
+def _span(ids: Sequence[int] | None, events: list[InputEvent]) -> _Span | None:
+    """Where a transaction's rows went, if they took consecutive positions in the order
+    given (a marker, then its input, for each, then the index rows)."""
+    if not ids or list(ids) != list(range(ids[0], ids[0] + len(ids))):
+        return None
+    return _Span([(ids[2 * i + 1], e) for i, e in enumerate(events)], ids[0], ids[-1])
+
+
+def _appended(stored: int, duplicates: int, spans: list[_Span | None]) -> Appended:
+    """One unbroken span of every transaction's, if they make one."""
+    found = [s for s in spans if s is not None]
+    if len(found) != len(spans) or not found:
+        return Appended(stored, duplicates)
+    if any(b.first != a.last + 1 for a, b in itertools.pairwise(found)):
+        return Appended(stored, duplicates)
+    inputs = tuple(pair for span in found for pair in span.inputs)
+    return Appended(stored, duplicates, inputs, (found[0].first, found[-1].last))
 
 
 def _row(stored: Notification) -> Row:
