@@ -17,8 +17,8 @@ from bench import breakdown, isolated, latency, live_latency, memory, replay, se
 from bench.report import Figure, table
 from bench.stores import PostgresStore, SQLiteStore, postgres, scratch_sqlite
 from bench.workload import capture_lines, holding_lines
-from trueup.adapters.store import journal as journal_module
 from trueup.adapters.store.location import redact
+from trueup.adapters.store.postgres_backend import PostgresBackend
 from trueup.application.ingest import BATCH
 
 INGEST_SQLITE_TARGET = 10_000.0  # inputs/s
@@ -187,8 +187,8 @@ def header(sizes: Sizes) -> str:
 
 
 def baselines() -> str:
-    limit = getattr(journal_module, "TRANSACTION_BYTES", None)
-    chunks = f" in transactions of <= {limit // 1024} KB" if isinstance(limit, int) else ""
+    limit = PostgresBackend.transaction_bytes
+    chunks = f" (on PostgreSQL, in transactions of <= {limit // 1024} KB)"
     return f"""\
 baselines (same run, same kind of store, fresh each time):
   ingest: eventsourcing application_recorder().insert_events of as many bare events (one

@@ -51,7 +51,7 @@ from bench.workload import START_MS, STEP_MS, Session, trade_cycle
 from trueup.adapters.bybit import messages
 from trueup.adapters.capture import decode_line
 from trueup.adapters.store import codec
-from trueup.adapters.store.journal import MARKER_TOPIC, TRANSACTION_BYTES, Journal
+from trueup.adapters.store.journal import MARKER_TOPIC, Journal
 from trueup.application.ingest import BATCH
 from trueup.application.service import TrueupService
 from trueup.domain.events import InputEvent, InputRejected
@@ -573,12 +573,13 @@ def work_ingest(url: str, segment: int, count: int, after_ms: int) -> JSON:
 def work_baseline(url: str, segment: int, count: int, after_ms: int) -> JSON:
     """The rows trueup writes for the same lines (each input's marker and state), inserted
     with eventsourcing's recorder.insert_events in the journal's transactions (batches of
-    BATCH inputs in chunks of TRANSACTION_BYTES), into the same journal. Decoding, ids and
+    BATCH inputs, in chunks of transaction_bytes if the store has one), into the same
+    journal. Decoding, ids and
     stream versions are worked out before the clock starts."""
     events = [decode_line(line) for line in ingest_lines(segment, count, after_ms)]
     with Journal.open(url) as journal:
         recorder = journal.recorder
-        transactions = _baseline_rows(recorder, events)
+        transactions = _baseline_rows(recorder, events, journal.transaction_bytes)
         begin = time.perf_counter()
         for rows in transactions:
             recorder.insert_events(rows)
@@ -586,7 +587,9 @@ def work_baseline(url: str, segment: int, count: int, after_ms: int) -> JSON:
     return {"seconds": seconds, "inputs": len(events), "rows": sum(map(len, transactions))}
 
 
-def _baseline_rows(recorder: ProcessRecorder, events: list[InputEvent]) -> list[list[StoredEvent]]:
+def _baseline_rows(
+    recorder: ProcessRecorder, events: list[InputEvent], limit: int | None
+) -> list[list[StoredEvent]]:
     heads: dict[UUID, int] = {}
     transactions: list[list[StoredEvent]] = []
     for batch in _batches(events, BATCH):
@@ -603,7 +606,7 @@ def _baseline_rows(recorder: ProcessRecorder, events: list[InputEvent]) -> list[
             state = codec.encode(event)
             rows.append(StoredEvent(stream, heads[stream], codec.TOPICS[event.type], state))
             size += 2 * len(event.raw)
-            if size >= TRANSACTION_BYTES:
+            if limit is not None and size >= limit:
                 transactions.append(rows)
                 rows, size = [], 0
         if rows:

@@ -16,7 +16,13 @@ import msgspec
 from trueup.adapters.store.snapshots import SNAPSHOT_FORMAT
 from trueup.domain.book import AccountBook
 from trueup.domain.reconciler import Account, Reconciler
-from trueup.domain.rules.can_open import AccountFacts, SymbolFacts, account_facts, symbol_facts
+from trueup.domain.rules.can_open import (
+    AccountFacts,
+    SymbolFacts,
+    SymbolIndex,
+    account_facts,
+    symbol_facts,
+)
 from trueup.domain.rules.findings import open_findings
 from trueup.domain.snapshots import describe
 from trueup.domain.touched import Touched
@@ -68,11 +74,14 @@ class AccountView:
     freshness: Freshness
 
 
-def symbol_view(reconciler: Reconciler, account: Account, symbol: str) -> SymbolView:
+def symbol_view(
+    reconciler: Reconciler, account: Account, symbol: str, index: SymbolIndex | None = None
+) -> SymbolView:
     book = reconciler.book(*account)
     detectors = reconciler.detectors(*account)
+    index = index or SymbolIndex(book, only=symbol)
     keys = []
-    for key in sorted(k for k in book.positions if k.symbol == symbol):
+    for key in index.keys.get(symbol, ()):
         position = book.positions[key]
         keys.append(
             KeyRow(
@@ -85,7 +94,8 @@ def symbol_view(reconciler: Reconciler, account: Account, symbol: str) -> Symbol
                 held_ever=position.exchange is not None or bool(position.local),
             )
         )
-    return SymbolView(*account, symbol, tuple(keys), symbol_facts(book, detectors, symbol))
+    facts = symbol_facts(book, detectors, symbol, index)
+    return SymbolView(*account, symbol, tuple(keys), facts)
 
 
 def account_view(reconciler: Reconciler, account: Account) -> AccountView:
@@ -114,12 +124,15 @@ def touched_views(reconciler: Reconciler, touched: Touched) -> Iterator[AccountV
         if account not in reconciler.books:
             continue
         yield account_view(reconciler, account)
+        book = reconciler.books[account]
         if touched.every_account or account in touched.whole:
-            names = symbols(reconciler.books[account])
+            names = symbols(book)
         else:
             names = touched.symbols[account]
+        # One pass over the account for all its symbols, not one per symbol.
+        index = SymbolIndex(book) if len(names) > 1 else None
         for symbol in sorted(names):
-            yield symbol_view(reconciler, account, symbol)
+            yield symbol_view(reconciler, account, symbol, index)
 
 
 def every_view(reconciler: Reconciler) -> Iterator[AccountView | SymbolView]:

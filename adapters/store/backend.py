@@ -17,6 +17,9 @@ class Backend:
     """The recorder a journal reads and writes through, and the factory that owns its
     connections. ``reconnect`` replaces both after an outage (when the store needs it)."""
 
+    # The most input bytes one append's transaction may hold (None: a batch is one).
+    transaction_bytes: int | None = None
+
     def __init__(self, factory: Factory, recorder: ProcessRecorder) -> None:
         self.factory = factory
         self.recorder = recorder

@@ -42,7 +42,6 @@ MARKER_TOPIC = "trueup.input-marker"
 # Writers racing for one stream (two ingests sharing the clock stream, say) lose a round
 # now and then; this many losses in a row means something else is wrong.
 APPEND_RACES = 50
-TRANSACTION_BYTES = 256 * 1024
 _INPUT_TOPICS = frozenset(codec.TOPICS.values())
 PAGE = 2000
 
@@ -115,6 +114,11 @@ class Journal:
     def __exit__(self, *_: object) -> None:
         self.close()
 
+    @property
+    def transaction_bytes(self) -> int | None:
+        """The most input bytes one transaction of an append holds; None: no limit."""
+        return self._backend.transaction_bytes
+
     def lease(self, name: str) -> Lease:
         """The lease that lets one process at a time run the projection ``name``."""
         return self._backend.leases([name])[name]
@@ -151,11 +155,8 @@ class Journal:
     # --- writing ----------------------------------------------------------------------------
 
     def append(self, events: Sequence[InputEvent]) -> Appended:
-        """Store a batch; inputs already stored are skipped, not repeated.
-
-        Each transaction holds at most about TRANSACTION_BYTES of inputs: psycopg's pipeline
-        mode, which eventsourcing inserts with, hangs on much larger ones over a Unix socket.
-        """
+        """Store a batch, in one transaction (on PostgreSQL, in as many as it takes to
+        keep each under ``transaction_bytes``); inputs already stored are skipped."""
         # The first copy of an input is the one kept, within a batch as across batches.
         first: dict[str, InputEvent] = {}
         for event in events:
@@ -163,7 +164,7 @@ class Journal:
         unique = list(first.values())
         stored = 0
         spans: list[_Span | None] = []
-        for chunk in _chunks(unique, TRANSACTION_BYTES):
+        for chunk in _chunks(unique, self.transaction_bytes):
             count, span = self._append_chunk(chunk)
             stored += count
             spans.append(span)
@@ -524,8 +525,11 @@ def _row(stored: Notification) -> Row:
     return (stream if isinstance(stream, UUID) else UUID(stream)), stored.originator_version
 
 
-def _chunks(events: list[InputEvent], limit: int) -> Iterator[list[InputEvent]]:
+def _chunks(events: list[InputEvent], limit: int | None) -> Iterator[list[InputEvent]]:
     """Consecutive runs of events whose raw inputs add up to about ``limit`` bytes."""
+    if limit is None:
+        yield events
+        return
     chunk: list[InputEvent] = []
     size = 0
     for event in events:

@@ -36,6 +36,10 @@ _COLUMNS = sql.SQL(
 class PostgresBackend(Backend):
     """A journal's PostgreSQL store, connected afresh after each outage."""
 
+    # psycopg's pipeline mode, which eventsourcing inserts with, hangs on much larger
+    # transactions over a Unix socket.
+    transaction_bytes = 256 * 1024
+
     def __init__(
         self, url: str, settings: dict[str, str], factory: Factory, recorder: ProcessRecorder
     ) -> None:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from trueup.domain.book import AccountBook
+from trueup.domain.events import OrderPlaced
+from trueup.domain.keys import PositionKey
 from trueup.domain.rules.account import AccountDetectors
 from trueup.domain.rules.orders import is_filled
 
@@ -88,11 +90,18 @@ def account_facts(book: AccountBook) -> AccountFacts:
     return AccountFacts(len(faults), faults[0] if faults else None)
 
 
-def symbol_facts(book: AccountBook, detectors: AccountDetectors, symbol: str) -> SymbolFacts:
+def symbol_facts(
+    book: AccountBook,
+    detectors: AccountDetectors,
+    symbol: str,
+    index: "SymbolIndex | None" = None,
+) -> SymbolFacts:
+    """The facts about ``symbol``; ``index``, when given, saves looking through every key
+    and intent of the account for it (the views build many symbols' at once)."""
+    index = index or SymbolIndex(book, only=symbol)
     keys: list[KeyFacts] = []
-    for key, position in sorted(book.positions.items()):
-        if key.symbol != symbol:
-            continue
+    for key in index.keys.get(symbol, ()):
+        position = book.positions[key]
         held = position.exchange
         keys.append(
             KeyFacts(
@@ -113,9 +122,7 @@ def symbol_facts(book: AccountBook, detectors: AccountDetectors, symbol: str) ->
             )
         )
     entries: list[EntryInFlight] = []
-    for link, placed in sorted(book.placed.items()):
-        if placed.symbol != symbol or placed.purpose != "ENTRY":
-            continue
+    for link, placed in index.entries.get(symbol, ()):
         owner = book.local_position(placed.position_id)
         if owner is None or owner.mode != "LIVE" or not owner.is_open:
             continue
@@ -124,6 +131,26 @@ def symbol_facts(book: AccountBook, detectors: AccountDetectors, symbol: str) ->
             status = order.status if order else "not acknowledged"
             entries.append(EntryInFlight(link, status, placed.at))
     return SymbolFacts(tuple(keys), tuple(entries), detectors.manual_close.cooldown_until(symbol))
+
+
+class SymbolIndex:
+    """An account's position keys and ENTRY intents by symbol, each list in order."""
+
+    __slots__ = ("entries", "keys")
+
+    def __init__(self, book: AccountBook, only: str | None = None) -> None:
+        self.keys: dict[str, list[PositionKey]] = {}
+        self.entries: dict[str, list[tuple[str, OrderPlaced]]] = {}
+        keys = book.positions if only is None else (k for k in book.positions if k.symbol == only)
+        for key in sorted(keys):
+            self.keys.setdefault(key.symbol, []).append(key)
+        entries = (
+            (link, placed)
+            for link, placed in book.placed.items()
+            if placed.purpose == "ENTRY" and (only is None or placed.symbol == only)
+        )
+        for link, placed in sorted(entries, key=lambda entry: entry[0]):
+            self.entries.setdefault(placed.symbol, []).append((link, placed))
 
 
 def judge(
