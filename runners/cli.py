@@ -76,7 +76,11 @@ def _execute(args: argparse.Namespace) -> int:
     from trueup.adapters.store.journal import Journal
 
     url = store_url(args.store)
-    with Journal.open(url, give_up_after_s=args.give_up_after) as journal, relaxed_gc():
+    # Only a command that brings inputs makes a journal: elsewhere a mistyped --store (or
+    # an empty one: fix-stale has nothing to fix) is an error.
+    create = args.command in (_ingest, _run, _worker, _demo)
+    opened = Journal.open(url, give_up_after_s=args.give_up_after, create=create)
+    with opened as journal, relaxed_gc():
         code: int = args.command(journal, args)
         _warn_unread(journal)
     sys.stdout.flush()

@@ -15,6 +15,7 @@ import pytest
 
 from tests.filesystem import read_only
 from tests.test_cli import ACCOUNT, REJECTED, USABLE, one_line_error
+from trueup.adapters.store.journal import Journal
 from trueup.adapters.store.location import StoreError
 from trueup.domain.bounds import EARLIEST_MS, LATEST_MS
 from trueup.runners.arguments import http_url
@@ -184,8 +185,30 @@ def test_give_up_after_is_a_finite_number_of_seconds_above_0(
 def test_give_up_after_is_taken_by_every_command(
     store: str, capfd: pytest.CaptureFixture[str]
 ) -> None:
+    Journal.open(store).close()
     assert main(["--store", store, "--give-up-after", "2.5", "events"]) == 0
     assert capfd.readouterr().err == ""
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["can-open", "--venue", "bybit", "--account", "main", "--symbol", "BTCUSDT"],
+        ["positions"],
+        ["events"],
+        ["diagnose", "--venue", "bybit", "--account", "main", "--symbol", "BTCUSDT"],
+        ["audit", "--venue", "bybit", "--account", "main", "--symbol", "BTCUSDT"],
+        ["fix-stale", "--dry-run"],
+    ],
+    ids=lambda command: command[0],
+)
+def test_a_command_that_only_reads_never_creates_a_journal(
+    command: list[str], store: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    line = refused(capfd, store, *command)
+
+    assert line == f"trueup: no journal at {store}: nothing was ever stored there"
+    assert not Path(store).exists()
 
 
 # --- run: the venue's address and its credentials ------------------------------------------------
@@ -482,6 +505,7 @@ def test_the_first_and_last_instants_are_taken(
     instant: int, store: str, capfd: pytest.CaptureFixture[str]
 ) -> None:
     can_open = AT_COMMANDS[0]
+    Journal.open(store).close()
 
     assert main(["--store", store, *can_open, str(instant)]) == 0
     assert capfd.readouterr().err == ""

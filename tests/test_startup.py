@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from trueup.adapters.store.journal import Journal
+
 # Run in a fresh interpreter: the command's exit status and every module it loaded.
 PROBE = """
 import contextlib, io, json, sys
@@ -94,19 +96,27 @@ def test_help_loads_no_command_and_no_store(tmp_path: Path) -> None:
     ids=lambda command: " ".join(command[:1] + [a for a in command[1:] if a == "--json"]),
 )
 def test_reading_a_sqlite_journal_loads_only_sqlite(tmp_path: Path, command: list[str]) -> None:
-    code, modules = loaded(["--store", str(tmp_path / "journal.db"), *command], tmp_path)
+    code, modules = loaded(["--store", empty_journal(tmp_path), *command], tmp_path)
     assert code == 0  # an empty journal: nothing blocks, nothing to list
     assert "eventsourcing.sqlite" in modules  # the journal was opened, on SQLite
     assert unneeded(modules) == []
 
 
-def test_an_existing_empty_journal_too(tmp_path: Path) -> None:
-    """Opening a journal whose tables exist takes another path than creating them."""
+def test_ingesting_into_a_new_journal_too(tmp_path: Path) -> None:
+    """Creating a journal's tables takes another path than opening them."""
+    capture = tmp_path / "empty.jsonl"
+    capture.write_text("")
     store = ["--store", str(tmp_path / "journal.db")]
-    assert loaded([*store, "can-open", *SYMBOL], tmp_path)[0] == 0
-    code, modules = loaded([*store, "can-open", *SYMBOL], tmp_path)
+    code, modules = loaded([*store, "ingest", str(capture)], tmp_path)
     assert code == 0
     assert unneeded(modules) == []
+
+
+def empty_journal(tmp_path: Path) -> str:
+    """A journal with nothing in it yet: a read command never makes one."""
+    path = str(tmp_path / "journal.db")
+    Journal.open(path).close()
+    return path
 
 
 ROOT = Path(__file__).parent.parent

@@ -86,8 +86,11 @@ class Journal:
         self._read_streams = streams_reader(self.recorder)
 
     @classmethod
-    def open(cls, url: str, *, give_up_after_s: float | None = None) -> "Journal":
-        """Open (creating tables if needed) the journal at a store URL.
+    def open(
+        cls, url: str, *, give_up_after_s: float | None = None, create: bool = True
+    ) -> "Journal":
+        """Open (creating tables if needed, unless not ``create``: then StoreError if there
+        is no journal there) the journal at a store URL.
 
         Once open, every operation waits out a busy or unreachable store, retrying with
         backoff and a warning on the ``trueup.store`` logger each time, for ever, or until it
@@ -99,10 +102,10 @@ class Journal:
             # Here, not above: a SQLite store never loads psycopg.
             from trueup.adapters.store.postgres_backend import PostgresBackend, secrets
 
-            backend: Backend = PostgresBackend.open(url, config)
+            backend: Backend = PostgresBackend.open(url, config, create)
             hidden = secrets(config)
         else:
-            backend, hidden = open_sqlite(config, give_up_after_s), ()
+            backend, hidden = open_sqlite(config, give_up_after_s, create), ()
         return cls(backend, shown_as=shown(url), give_up_after_s=give_up_after_s, secrets=hidden)
 
     def close(self) -> None:

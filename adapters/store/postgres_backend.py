@@ -22,7 +22,13 @@ from trueup.adapters.store.location import POSTGRES_CONNECT_TIMEOUT_S, StoreErro
 from trueup.adapters.store.postgres_recorder import SingleAttemptPostgresRecorder
 from trueup.adapters.store.redaction import redact
 from trueup.adapters.store.snapshot_table import PostgresSnapshots, SnapshotTable
-from trueup.adapters.store.tables import EVENT_COLUMNS, TRACKING_COLUMNS, NotAJournal, prepare
+from trueup.adapters.store.tables import (
+    EVENT_COLUMNS,
+    TRACKING_COLUMNS,
+    NoJournal,
+    NotAJournal,
+    prepare,
+)
 from trueup.adapters.store.view_table import SQLViews, ViewTable
 
 # pg_advisory_lock key serialising the creation of a database's journal tables
@@ -65,19 +71,20 @@ class PostgresBackend(Backend):
         return {name: AdvisoryLease(session, name) for name in names}
 
     @classmethod
-    def open(cls, url: str, settings: dict[str, str]) -> "PostgresBackend":
-        """The store at ``url``, its tables made if need be; StoreError if it cannot be."""
+    def open(cls, url: str, settings: dict[str, str], create: bool = True) -> "PostgresBackend":
+        """The store at ``url``, its tables made if need be (unless not ``create``: then it
+        must hold a journal already); StoreError if it cannot be."""
         settings = {**settings, "PROCESS_RECORDER_TOPIC": get_topic(SingleAttemptPostgresRecorder)}
         try:
             with _connect(settings) as connection:
                 connection.execute("SELECT pg_advisory_lock(%s)", (TABLES_LOCK,))
                 factory, recorder = build(settings)
                 try:
-                    _prepare(recorder, connection)
+                    _prepare(recorder, connection, create)
                 except BaseException:
                     factory.close()
                     raise
-        except (psycopg.Error, PersistenceError, NotAJournal) as error:
+        except (psycopg.Error, PersistenceError, NotAJournal, NoJournal) as error:
             raise StoreError(
                 f"cannot open the journal at {shown(url)}: {_said(error, settings)}"
             ) from None
@@ -129,7 +136,9 @@ def _connect(settings: dict[str, str]) -> psycopg.Connection[tuple[object, ...]]
     )
 
 
-def _prepare(recorder: ProcessRecorder, connection: psycopg.Connection[tuple[object, ...]]) -> None:
+def _prepare(
+    recorder: ProcessRecorder, connection: psycopg.Connection[tuple[object, ...]], create: bool
+) -> None:
     assert isinstance(recorder, PostgresProcessRecorder)
     schema = recorder.datastore.schema
 
@@ -141,7 +150,7 @@ def _prepare(recorder: ProcessRecorder, connection: psycopg.Connection[tuple[obj
         recorder.events_table_name: EVENT_COLUMNS | {"notification_id"},
         recorder.tracking_table_name: TRACKING_COLUMNS,
     }
-    prepare(recorder, columns, expected)
+    prepare(recorder, columns, expected, create)
 
 
 def _said(error: BaseException, settings: dict[str, str]) -> str:

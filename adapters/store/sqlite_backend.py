@@ -16,7 +16,13 @@ from trueup.adapters.store.location import StoreError
 from trueup.adapters.store.retrying import Retrying
 from trueup.adapters.store.snapshot_table import SnapshotTable, SQLiteSnapshots
 from trueup.adapters.store.sqlite_recorder import ViewsSQLiteRecorder
-from trueup.adapters.store.tables import EVENT_COLUMNS, TRACKING_COLUMNS, NotAJournal, prepare
+from trueup.adapters.store.tables import (
+    EVENT_COLUMNS,
+    TRACKING_COLUMNS,
+    NoJournal,
+    NotAJournal,
+    prepare,
+)
 from trueup.adapters.store.view_table import SQLITE, SQLViews, ViewTable
 
 TRACKING_TABLE = "tracking"  # eventsourcing's name for it in SQLite
@@ -43,15 +49,20 @@ class SQLiteBackend(Backend):
         return SQLViews(self.recorder.datastore, SQLITE)
 
 
-def open_sqlite(settings: dict[str, str], give_up_after_s: float | None) -> Backend:
-    """The journal file, its tables made if need be, waiting while others hold it locked."""
+def open_sqlite(
+    settings: dict[str, str], give_up_after_s: float | None, create: bool = True
+) -> Backend:
+    """The journal file, its tables made if need be (unless not ``create``: then it must be
+    a journal already), waiting while others hold it locked."""
     path = settings["SQLITE_DBNAME"]
+    if not create and not Path(path).exists():
+        raise StoreError(f"no journal at {path}: nothing was ever stored there")
     settings = {**settings, "PROCESS_RECORDER_TOPIC": get_topic(ViewsSQLiteRecorder)}
 
     def attempt() -> Backend:
         try:
-            return SQLiteBackend(path, *_create(settings))
-        except (sqlite3.Error, PersistenceError, NotAJournal) as error:
+            return SQLiteBackend(path, *_create(settings, create))
+        except (sqlite3.Error, PersistenceError, NotAJournal, NoJournal) as error:
             if outage(error) is not None:
                 raise  # locked by another process: Retrying waits and tries again
             raise StoreError(_explain(path, error)) from None
@@ -59,11 +70,11 @@ def open_sqlite(settings: dict[str, str], give_up_after_s: float | None) -> Back
     return Retrying(None, path, give_up_after_s)(attempt)
 
 
-def _create(settings: dict[str, str]) -> tuple[Factory, ProcessRecorder]:
+def _create(settings: dict[str, str], create: bool) -> tuple[Factory, ProcessRecorder]:
     for _ in range(RACES):
         factory, recorder = build(settings)
         try:
-            _prepare(recorder)
+            _prepare(recorder, create)
         except IntegrityError as error:
             factory.close()
             if "__migration__" not in str(error):
@@ -76,7 +87,7 @@ def _create(settings: dict[str, str]) -> tuple[Factory, ProcessRecorder]:
     raise StoreError(f"could not create the journal tables in {settings['SQLITE_DBNAME']}")
 
 
-def _prepare(recorder: ProcessRecorder) -> None:
+def _prepare(recorder: ProcessRecorder, create: bool) -> None:
     assert isinstance(recorder, SQLiteProcessRecorder)
 
     def columns(table: str) -> set[str]:
@@ -88,13 +99,14 @@ def _prepare(recorder: ProcessRecorder) -> None:
         recorder,
         columns,
         {recorder.events_table_name: EVENT_COLUMNS, TRACKING_TABLE: TRACKING_COLUMNS},
+        create,
     )
 
 
 def _explain(path: str, error: BaseException) -> str:
     """One line naming the file and what is wrong with it."""
     message = first_line(error)
-    if isinstance(error, NotAJournal):
+    if isinstance(error, NotAJournal | NoJournal):
         return f"cannot open the journal at {path}: {message}"
     if "file is not a database" in message:
         return f"cannot open the journal at {path}: not a SQLite database ({message})"

@@ -25,14 +25,23 @@ class NotAJournal(Exception):
     """A table the journal needs exists, but without the columns trueup gave it."""
 
 
+class NoJournal(Exception):
+    """The store holds no trueup journal, and the command was not to make one."""
+
+
 def prepare(
     recorder: "SQLiteProcessRecorder | PostgresProcessRecorder",
     columns: ColumnReader,
     expected: Mapping[str, frozenset[str]],
+    create: bool = True,
 ) -> None:
-    """Check the tables that exist, create those that do not, and record the journal format."""
+    """Check the tables that exist, create those that do not, and record the journal format.
+    Unless ``create``, a store without the journal's tables is NoJournal: a command that
+    only reads never leaves an empty journal behind (an older journal is still upgraded)."""
     for table, wanted in expected.items():
         found = columns(table)
+        if not found and not create:
+            raise NoJournal("holds no trueup journal")
         missing = wanted - found
         if found and missing:
             names = ", ".join(sorted(missing))
