@@ -10,6 +10,7 @@ import math
 import os
 import re
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import NoReturn
 from urllib.parse import urlsplit
@@ -67,13 +68,29 @@ def seconds(text: str) -> float:
 
 
 def epoch_ms(text: str) -> int:
-    """An instant in epoch milliseconds, within the years trueup reads."""
+    """An instant, as ISO 8601 with its time zone (``2025-11-03T19:45:10Z``) or as epoch
+    milliseconds, within the years trueup reads; epoch milliseconds either way."""
     value = _integer(text)
+    if value is None and not text.strip().lstrip("+-").isdigit():
+        value = _iso_ms(text)
     if value is None or not within_time(value):
         raise argparse.ArgumentTypeError(
-            f"must be epoch milliseconds {describe_time_bounds()}, not {text!r}"
+            "must be an ISO 8601 instant with its time zone (2025-11-03T19:45:10Z) or epoch "
+            f"milliseconds, {describe_time_bounds()}, not {text!r}"
         )
     return value
+
+
+def _iso_ms(text: str) -> int | None:
+    """An ISO 8601 instant in epoch milliseconds; None if it is not one, or names no zone
+    (an instant read in the machine's own zone would differ from machine to machine)."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return round(moment.timestamp() * 1000)
 
 
 def http_url(text: str) -> str:

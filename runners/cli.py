@@ -158,7 +158,9 @@ def _journal_commands(commands: Commands) -> None:
     audit_.add_argument("--account", required=True)
     audit_.add_argument("--symbol", required=True)
     audit_.add_argument("--position-idx", type=int, choices=(0, 1, 2))
-    audit_.add_argument("--as-of", type=epoch_ms, metavar="MS", help="epoch milliseconds")
+    audit_.add_argument(
+        "--as-of", type=epoch_ms, metavar="WHEN", help="ISO 8601 (2025-11-03T19:45:10Z) or epoch ms"
+    )
     audit_.add_argument("--json", action="store_true")
     audit_.set_defaults(command=_audit)
 
@@ -181,7 +183,12 @@ def _operator_commands(commands: Commands) -> None:
     _account_symbol(can_open)
     can_open.add_argument("--side", choices=("Buy", "Sell"))
     can_open.add_argument("--timeframe")
-    can_open.add_argument("--at", type=epoch_ms, metavar="MS", help="judge as of this instant")
+    can_open.add_argument(
+        "--at",
+        type=epoch_ms,
+        metavar="WHEN",
+        help="judge as of this instant (ISO 8601 or epoch ms)",
+    )
     can_open.add_argument("--json", action="store_true")
     can_open.set_defaults(command=_can_open)
 
@@ -194,13 +201,13 @@ def _operator_commands(commands: Commands) -> None:
     how.add_argument("--force", action="store_true", help="close them all (asks first)")
     fix.add_argument("--yes", action="store_true", help="do not ask before --force")
     fix.add_argument("--operator", help="who is cleaning (default: the login name)")
-    fix.add_argument("--at", type=epoch_ms, metavar="MS", help=argparse.SUPPRESS)
+    fix.add_argument("--at", type=epoch_ms, metavar="WHEN", help=argparse.SUPPRESS)
     fix.set_defaults(command=_fix_stale)
 
     diagnose = commands.add_parser("diagnose", help="everything that affects SYMBOL now")
     _account_symbol(diagnose)
     diagnose.add_argument("--last", type=count, default=20, help="how many recent events to show")
-    diagnose.add_argument("--at", type=epoch_ms, metavar="MS", help=argparse.SUPPRESS)
+    diagnose.add_argument("--at", type=epoch_ms, metavar="WHEN", help=argparse.SUPPRESS)
     diagnose.add_argument("--json", action="store_true")
     diagnose.set_defaults(command=_diagnose)
 

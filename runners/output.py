@@ -1,7 +1,6 @@
 """How results look to people (text) and to programs (JSON, decimals as strings)."""
 
 import sys
-from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import orjson
@@ -9,6 +8,7 @@ import orjson
 from trueup.adapters.store import codec
 from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent
+from trueup.domain.instants import iso
 from trueup.projections.audit import JSON, Audit, TimelineEntry
 
 # What matters most in each emitted event, in the order people read it.
@@ -16,8 +16,8 @@ _DETAIL_FIELDS = ("position_id", "exit_reason", "reason", "until", "exchange_qty
 
 
 def moment(at: int) -> str:
-    """Epoch milliseconds as a UTC timestamp people can read."""
-    return datetime.fromtimestamp(at / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    """Epoch milliseconds as people read them: ISO 8601, UTC."""
+    return iso(at)
 
 
 def write_json(value: Any, out: TextIO | None = None) -> None:

@@ -18,7 +18,7 @@ from tests.test_cli import ACCOUNT, REJECTED, USABLE, one_line_error
 from trueup.adapters.store.journal import Journal
 from trueup.adapters.store.location import StoreError
 from trueup.domain.bounds import EARLIEST_MS, LATEST_MS
-from trueup.runners.arguments import http_url
+from trueup.runners.arguments import epoch_ms, http_url
 from trueup.runners.cli import EXIT_BROKEN_PIPE, main
 from trueup.runners.live import LiveIngest
 
@@ -490,14 +490,35 @@ AT_COMMANDS = [
 @pytest.mark.parametrize("command", AT_COMMANDS, ids=lambda c: c[0])
 @pytest.mark.parametrize(
     "instant",
-    ["-5", "0", str(EARLIEST_MS - 1), str(LATEST_MS + 1), "99999999999999999999", "1.7e12", "now"],
+    [
+        "-5",
+        "0",
+        str(EARLIEST_MS - 1),
+        str(LATEST_MS + 1),
+        "99999999999999999999",
+        "1.7e12",
+        "now",
+        "1999-12-31T23:59:59Z",
+        "2025-11-03T19:45:10",  # no time zone: which instant it names depends on the machine
+        "2025-13-03T19:45:10Z",
+    ],
 )
 def test_an_instant_outside_the_years_2000_to_2200_is_refused(
     command: tuple[str, ...], instant: str, store: str, capfd: pytest.CaptureFixture[str]
 ) -> None:
     line = refused(capfd, store, *command, instant)
 
-    assert line.startswith(f"trueup: argument {command[-1]}: must be epoch milliseconds between")
+    assert line.startswith(
+        f"trueup: argument {command[-1]}: must be an ISO 8601 instant with its time zone "
+        "(2025-11-03T19:45:10Z) or epoch milliseconds, between"
+    )
+
+
+@pytest.mark.parametrize(
+    "instant", ["2025-11-03T19:45:10.123Z", "2025-11-03T20:45:10.123+01:00", "1762199110123"]
+)
+def test_an_instant_is_iso_8601_with_its_zone_or_epoch_milliseconds(instant: str) -> None:
+    assert epoch_ms(instant) == 1762199110123
 
 
 @pytest.mark.parametrize("instant", [EARLIEST_MS, LATEST_MS])

@@ -7,6 +7,7 @@ import orjson
 import pytest
 
 from tests.inputs import T0, execution_frame, intent, line, order_frame, position_frame
+from trueup.domain.instants import iso
 from trueup.runners.cli import main
 
 ENTRY = {"category": "linear", "position_idx": 0, "side": "Buy", "mode": "LIVE"}
@@ -106,7 +107,7 @@ def test_can_open_says_no_with_every_reason_and_exits_1(
     )
     assert code == 1
     assert verdict["allowed"] is False
-    until = f"cooldown on ETHUSDT until {T0 + 1_809_000}"
+    until = f"cooldown on ETHUSDT until {iso(T0 + 1_809_000)}"
     assert any(until in r for r in verdict["reasons"])
     assert any("p-eth is OPEN but the exchange holds nothing" in n for n in verdict["notes"])
 
@@ -214,7 +215,7 @@ def test_can_open_refuses_while_a_live_entry_is_in_flight(
         ],
     )
     assert code == 1
-    assert verdict["reasons"] == [f"LIVE entry p-1-entry in flight (New) since {T0 + 1_000}"]
+    assert verdict["reasons"] == [f"LIVE entry p-1-entry in flight (New) since {iso(T0 + 1_000)}"]
 
 
 def test_fix_stale_dry_run_lists_and_changes_nothing(

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from trueup.domain.book import AccountBook
 from trueup.domain.events import OrderPlaced
+from trueup.domain.instants import iso
 from trueup.domain.keys import PositionKey
 from trueup.domain.rules.account import AccountDetectors
 from trueup.domain.rules.orders import is_filled
@@ -181,7 +182,7 @@ def judge(
         if key.drift_since is not None:
             reasons.append(
                 f"unresolved drift on idx {key.position_idx}: local {key.local_qty} "
-                f"vs exchange {key.exchange_qty} since {key.drift_since}"
+                f"vs exchange {key.exchange_qty} since {iso(key.drift_since)}"
             )
         for local in key.locals:
             if local.stale is not None:
@@ -196,11 +197,12 @@ def judge(
                 notes.append(f"{local.position_id} is open on timeframe {timeframe}")
     for entry in facts.entries:
         reasons.append(
-            f"LIVE entry {entry.order_link_id} in flight ({entry.status}) since {entry.placed_at}"
+            f"LIVE entry {entry.order_link_id} in flight ({entry.status}) "
+            f"since {iso(entry.placed_at)}"
         )
     until = facts.cooldown_until
     if until is not None and until > now:
-        reasons.append(f"cooldown on {symbol} until {until}")
+        reasons.append(f"cooldown on {symbol} until {iso(until)}")
     return Verdict(allowed=not reasons, reasons=reasons, notes=notes)
 
 
