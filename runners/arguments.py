@@ -93,6 +93,20 @@ def _iso_ms(text: str) -> int | None:
     return round(moment.timestamp() * 1000)
 
 
+def event_type(text: str) -> str:
+    """The name of a type of stored event: an input's (PositionsReported) or an emitted
+    event's (CONSISTENCY_DRIFT)."""
+    from trueup.domain.emitted import EMITTED_TYPES
+    from trueup.domain.events import INPUT_EVENT_TYPES
+
+    known = sorted(t.type for t in (*INPUT_EVENT_TYPES, *EMITTED_TYPES))
+    if text not in known:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a type of event: one of {', '.join(known)}"
+        )
+    return text
+
+
 def http_url(text: str) -> str:
     """An http(s)://host[:port][/path] URL, without its trailing slash."""
     problem = _url_problem(text)

@@ -19,6 +19,7 @@ from trueup.runners.arguments import (
     Parser,
     count,
     epoch_ms,
+    event_type,
     http_url,
     milliseconds,
     positive_int,
@@ -165,7 +166,9 @@ def _journal_commands(commands: Commands) -> None:
     audit_.set_defaults(command=_audit)
 
     events = commands.add_parser("events", help="list stored events")
-    events.add_argument("--type", help="only events of this type")
+    events.add_argument(
+        "--type", type=event_type, help="only events of this type (PositionsReported, ...)"
+    )
     events.add_argument("--emitted", action="store_true", help="only what the detectors emitted")
     events.add_argument("--json", action="store_true")
     events.set_defaults(command=_events)

@@ -7,7 +7,7 @@ import orjson
 
 from trueup.adapters.store import codec
 from trueup.domain.emitted import Emitted
-from trueup.domain.events import InputEvent
+from trueup.domain.events import InputEvent, InputRejected
 from trueup.domain.instants import iso
 from trueup.projections.audit import JSON, Audit, TimelineEntry
 
@@ -150,6 +150,14 @@ def _account(venue: str, account: str) -> str:
     return f"{venue}/{account[:10]}"
 
 
+def describe_input(event: InputEvent) -> str:
+    """What people need to know of an input on its line: why it was refused, if it was."""
+    if isinstance(event, InputRejected):
+        where = f" ({event.endpoint})" if event.endpoint else ""
+        return f"reason={event.reason!r}{where}"
+    return ""
+
+
 def print_event(position: int, event: InputEvent | Emitted, *, as_json: bool) -> None:
     """One stored event on a line: for programs every field, for people the gist."""
     symbols = (event.symbol,) if isinstance(event, Emitted) else event.symbols
@@ -161,7 +169,7 @@ def print_event(position: int, event: InputEvent | Emitted, *, as_json: bool) ->
         write_json(record)
         return
     where = f"{event.venue}/{event.account}" if event.venue else "-"
-    detail = describe_emitted(event) if isinstance(event, Emitted) else ""
+    detail = describe_emitted(event) if isinstance(event, Emitted) else describe_input(event)
     print(
         f"{position:>8}  {moment(event.at)}  {event.type:<22} {where}  {' '.join(named)}  {detail}"
     )

@@ -222,6 +222,18 @@ def test_rejected_inputs_are_kept_and_listed_with_their_reason(
     assert rate_limited["endpoint"] == "/v5/position/list"
 
 
+def test_people_see_why_an_input_was_refused(
+    ingested: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = trueup(ingested, "events", "--type", "InputRejected")
+
+    malformed, unknown, rate_limited = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert "reason='not JSON" in malformed
+    assert "greeks" in unknown
+    assert "10006" in rate_limited and rate_limited.endswith("(/v5/position/list)")
+
+
 def test_events_lists_one_line_per_event_for_people(
     ingested: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -595,3 +595,13 @@ def test_events_piped_into_head_ends_quietly(
     assert b"InputRejected" in first
     assert err == b""
     assert events.returncode == EXIT_BROKEN_PIPE
+
+
+def test_events_of_a_type_that_does_not_exist_is_an_error(
+    store: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    Journal.open(store).close()
+    line = refused(capfd, store, "events", "--type", "CONSISTENCY_DIRFT")
+
+    assert line.startswith("trueup: argument --type: 'CONSISTENCY_DIRFT' is not a type of event")
+    assert "CONSISTENCY_DRIFT" in line
