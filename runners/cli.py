@@ -342,7 +342,7 @@ def _run(journal: "Journal", args: argparse.Namespace) -> int:
     from trueup.runners.live import run_live
     from trueup.runners.worker import reload_on_sighup, stop_on_signals
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    _log_as_trueup(logging.INFO)
     feed = VENUE_FEEDS[args.venue](args)
     reload_on_sighup(args.rules_file)
     live = run_live(
@@ -362,10 +362,19 @@ def _run(journal: "Journal", args: argparse.Namespace) -> int:
 def _demo(journal: "Journal", args: argparse.Namespace) -> int:
     # The demo's own lines tell the story; the clients' reports of the drops it causes on
     # purpose would only confuse it.
-    logging.basicConfig(level=logging.CRITICAL)
+    _log_as_trueup(logging.CRITICAL)
     # stdout as it is now: run_demo's default is the one of whenever it was first imported.
     args.run_demo(journal, args.scenario, sys.stdout)
     return EXIT_OK
+
+
+def _log_as_trueup(level: int) -> None:
+    """trueup's log lines, in its format, replacing whatever a client library set up when
+    imported. websocket-client logs every dropped stream as an ERROR: the feed's supervisor
+    says so itself (WS_RECONNECT), once, in trueup's words. (Disabled, not levelled: pybit
+    resets that logger's level each time it opens a stream.)"""
+    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(message)s", force=True)
+    logging.getLogger("websocket").disabled = True
 
 
 def _demo_runner() -> "Callable[[Journal, Path, TextIO], None]":
@@ -385,7 +394,7 @@ def _demo_runner() -> "Callable[[Journal, Path, TextIO], None]":
 def _worker(journal: "Journal", args: argparse.Namespace) -> int:
     from trueup.runners.worker import reload_on_sighup, run_worker, stop_on_signals
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    _log_as_trueup(logging.INFO)
     reload_on_sighup(args.rules_file)
     run_worker(journal, args.rules_file, args.poll_ms, stop_on_signals(), args.batch)
     return EXIT_OK

@@ -2,6 +2,8 @@
 through the real venue clients, into a SQLite journal."""
 
 import io
+import subprocess
+import sys
 from pathlib import Path
 
 from trueup.adapters.store.journal import Journal
@@ -19,3 +21,20 @@ def test_the_demo_makes_every_detector_fire(tmp_path: Path) -> None:
     expected = {t.type for t in EMITTED_TYPES} - {"POSITION_CLEANED"}  # an operator's act
     assert expected <= fired, f"never fired: {sorted(expected - fired)}"
     assert "STALE p-ada (NEVER_ON_EXCHANGE)" in out.getvalue()
+
+
+def test_the_demo_prints_its_story_and_no_client_library_log_lines(tmp_path: Path) -> None:
+    store = str(tmp_path / "demo.db")
+    command = [sys.executable, "-m", "trueup.runners.cli", "--store", store, "demo"]
+    shown = subprocess.run(
+        [*command, "--scenario", str(SCENARIO)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "[31] the venue drops the stream (WS_RECONNECT)" in shown.stdout
+    # The stream drops on purpose; websocket-client would log each drop as an ERROR.
+    assert "websocket" not in shown.stdout + shown.stderr
+    assert shown.stderr == ""
