@@ -121,9 +121,12 @@ class ReconciliationProjection:
             part.since_snapshot = tracked[n] - starts[n].position
             self._rebuilt_from[n] = starts[n].position
             self.partitions[n] = part
-            if self.journal.views().format(part.tracker) != self._views_format():
-                # Views of another trueup's making, or none yet (an older journal): afresh.
-                self._write_every_view(part)
+        # Views of another trueup's making, or none yet (an older journal): afresh.
+        table = self.journal.views()
+        stale = [self.partitions[n] for n in numbers]
+        self._write_every_view(
+            [p for p in stale if table.format(p.tracker) != self._views_format()]
+        )
 
     def checkpoint(self) -> None:
         """Snapshot each partition's state as of its position, so the next start replays
@@ -251,21 +254,28 @@ class ReconciliationProjection:
             return None if part.views_format == writes.format else writes
         return writes
 
-    def _write_every_view(self, part: Partition) -> None:
-        """Every view of the partition as its state has it now, and its recent log read
-        back from the journal."""
-        if not part.held():
-            raise LeaseLost(f"lost the lease of partition {part.number}", [part.number])
-        n = part.number
-        writes = ViewWrites(part.tracker, n, self._views_format(), replace_all=True)
-        _add_views(writes, views.every_view(part.reconciler))
-        writes.recent = [
-            _recent(n, event, where, 0)
-            for where, event in self.journal.emitted_and_refused(part.position)
-            if event.venue and partition_of(*_of(event)) == n
-        ]
-        self.journal.write_views(writes)
-        part.views_format = writes.format
+    def _write_every_view(self, parts: list[Partition]) -> None:
+        """Every view of these partitions as their state has it now, and their recent logs
+        read back from the journal (in one pass for them all)."""
+        if not parts:
+            return
+        lost = [p.number for p in parts if not p.held()]
+        if lost:
+            raise LeaseLost(f"lost the leases of partitions {lost}", lost)
+        writes = {
+            p.number: ViewWrites(p.tracker, p.number, self._views_format(), replace_all=True)
+            for p in parts
+        }
+        for part in parts:
+            _add_views(writes[part.number], views.every_view(part.reconciler))
+        upto = max(p.position for p in parts)
+        for where, event in self.journal.emitted_and_refused(upto):
+            n = partition_of(*_of(event))
+            if event.venue and n in writes and where <= self.partitions[n].position:
+                writes[n].recent.append(_recent(n, event, where, 0))
+        for part in parts:
+            self.journal.write_views(writes[part.number])
+            part.views_format = writes[part.number].format
 
 
 def _of(event: InputEvent | Emitted) -> Account:

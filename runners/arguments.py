@@ -99,7 +99,7 @@ def event_type(text: str) -> str:
     from trueup.domain.emitted import EMITTED_TYPES
     from trueup.domain.events import INPUT_EVENT_TYPES
 
-    known = sorted(t.type for t in (*INPUT_EVENT_TYPES, *EMITTED_TYPES))
+    known = sorted([t.type for t in INPUT_EVENT_TYPES] + [t.type for t in EMITTED_TYPES])
     if text not in known:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a type of event: one of {', '.join(known)}"
