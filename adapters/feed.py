@@ -18,3 +18,11 @@ class Feed(Protocol):
 
     def stop(self) -> None:
         """Disconnect and stop every thread of the feed; returns once they have."""
+
+
+class RestSnapshots(Protocol):
+    """What asks a venue for an account's state over REST, once, on demand."""
+
+    def fetch_once(self, sink: Sink) -> None:
+        """Ask for the account's positions and open orders, and hand the replies to
+        ``sink``; no stream, no thread. Returns once they are in."""

@@ -69,6 +69,10 @@ class SupervisedFeed(ABC):
             thread.start()
             self._threads.append(thread)
 
+    def fetch_once(self, sink: Sink) -> None:
+        self.sink = sink
+        self.resync()
+
     def stop(self) -> None:
         self.stopping.set()
         self.close_stream()

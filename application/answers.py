@@ -66,10 +66,24 @@ class Cleanup(Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class ExchangeCheck:
+    """What one REST snapshot asked of the exchange showed: complete, or why not."""
+
+    venue: str
+    account: str
+    inputs: int
+    complete: bool
+    why_not: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CleanupReport:
     stale: list[StaleRecord]
     closed: list[StaleRecord]
     exit_reason: str
+    # What the exchange said when asked first (NOT_ON_EXCHANGE): nothing is closed unless
+    # its snapshot was complete.
+    exchange: ExchangeCheck | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ entry points (the CLI, and next HTTP and NATS) only translate to and from them.
 
 from collections import Counter
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -13,7 +14,7 @@ import orjson
 from trueup.adapters import rule_changes
 from trueup.adapters.capture import decode_line
 from trueup.adapters.clock import wall_clock
-from trueup.adapters.feed import Clock
+from trueup.adapters.feed import Clock, Sink
 from trueup.adapters.store import codec
 from trueup.adapters.store.journal import PAGE, Appended, Journal
 from trueup.application.answers import (
@@ -23,12 +24,13 @@ from trueup.application.answers import (
     CleanupReport,
     Diagnosis,
     EventPage,
+    ExchangeCheck,
     IngestReport,
     StaleRecord,
 )
 from trueup.application.ingest import Ingestor
 from trueup.domain.emitted import Emitted
-from trueup.domain.events import InputEvent, InputRejected
+from trueup.domain.events import InputEvent, InputRejected, PositionsReported
 from trueup.domain.rules.can_open import AccountFacts, SymbolFacts, can_open, judge
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.findings import open_findings, stale_positions
@@ -43,6 +45,16 @@ from trueup.projections.views import AccountView, position_row
 # What the views say of an account or a symbol they have never seen.
 NO_FAULTS = AccountFacts(0, None)
 NOTHING_HELD = SymbolFacts((), (), None)
+
+
+@dataclass(frozen=True)
+class ExchangeSource:
+    """Where to ask an account's exchange: ``fetch`` hands one REST snapshot's replies, as
+    capture records, to the function it is given (a venue feed's ``fetch_once``)."""
+
+    venue: str
+    account: str
+    fetch: Callable[[Sink], object]
 
 
 class TrueupService:
@@ -89,17 +101,48 @@ class TrueupService:
         self.journal.append([decode_line(orjson.dumps(record))])
         return True
 
-    def stale_records(self) -> list[StaleRecord]:
-        """Every open local position the exchange does not back, in account order."""
-        reconciler = replay(self.journal)
+    def ask_exchange(
+        self, venue: str, account: str, fetch: Callable[[Sink], object]
+    ) -> ExchangeCheck:
+        """One REST snapshot of the account asked of the exchange (``fetch`` hands on its
+        replies), recorded as inputs like any other; says whether it was complete: every
+        page of every position list in, none refused, none left unfinished."""
+        records: list[JSON] = []
+        fetch(records.append)
+        lines = [orjson.dumps(record) for record in records]
+        events = [decode_line(line) for line in lines]
+        self.ingest([lines])
+        positions = [e for e in events if isinstance(e, PositionsReported) and e.snapshot]
+        refused = [e for e in events if isinstance(e, InputRejected)]
+        why_not: str | None = None
+        if refused:
+            first = refused[0]
+            why_not = f"{first.endpoint or 'a reply'} refused: {first.reason}"
+        elif not positions:
+            why_not = "no position list came back"
+        else:
+            book = replay(self.journal, account=(venue, account)).book(venue, account)
+            asked_at = min(e.at for e in positions)
+            if book.snapshots.under_way():
+                why_not = "a position list was left unfinished (pages missing)"
+            elif book.complete_snapshot_at is None or book.complete_snapshot_at < asked_at:
+                why_not = "the position list did not complete"
+        return ExchangeCheck(venue, account, len(events), why_not is None, why_not)
+
+    def stale_records(self, account: tuple[str, str] | None = None) -> list[StaleRecord]:
+        """Every open local position the exchange does not back (of ``account``, if
+        given), in account order."""
+        reconciler = replay(self.journal, account=account)
         found: list[StaleRecord] = []
-        for (venue, account), book in sorted(reconciler.books.items()):
-            detectors = reconciler.detectors_by_account[(venue, account)]
+        for (venue, name), book in sorted(reconciler.books.items()):
+            if account is not None and (venue, name) != account:
+                continue
+            detectors = reconciler.detectors_by_account[(venue, name)]
             for position_id, why in stale_positions(book, detectors):
                 local = book.local_position(position_id)
                 assert local is not None
                 held = book.positions[local.key].exchange_qty != 0
-                found.append(StaleRecord(venue, account, position_id, why, held))
+                found.append(StaleRecord(venue, name, position_id, why, held))
         return found
 
     def clean_stale(
@@ -107,15 +150,27 @@ class TrueupService:
         how: Cleanup,
         operator: str,
         *,
+        exchange: ExchangeSource | None = None,
         at: int | None = None,
         confirm: Callable[[list[StaleRecord]], bool] = lambda _: True,
         listed: Callable[[list[StaleRecord]], object] = lambda _: None,
     ) -> CleanupReport:
         """Close stale local records as ``operator``; each close is an operator input, so an
         audit shows who cleaned what. ``listed`` is shown them all first, and ``confirm``
-        asked before closing any: it may say no."""
-        stale = self.stale_records()
+        asked before closing any: it may say no. NOT_ON_EXCHANGE asks ``exchange`` first,
+        for its account alone, and closes nothing unless that snapshot is complete: what
+        the exchange holds is never judged from an old one."""
+        check = None
+        account = None
+        if how is Cleanup.NOT_ON_EXCHANGE:
+            if exchange is None:
+                raise ValueError("closing what the exchange does not hold asks the exchange")
+            account = (exchange.venue, exchange.account)
+            check = self.ask_exchange(exchange.venue, exchange.account, exchange.fetch)
+        stale = self.stale_records(account)
         listed(stale)
+        if check is not None and not check.complete:
+            return CleanupReport(stale, [], how.exit_reason, check)
         chosen = {
             Cleanup.NONE: [],
             Cleanup.NOT_ON_EXCHANGE: [r for r in stale if not r.exchange_holds_key],
@@ -129,7 +184,7 @@ class TrueupService:
         ]
         if lines:
             self.ingest([lines])
-        return CleanupReport(stale=stale, closed=chosen, exit_reason=how.exit_reason)
+        return CleanupReport(stale, chosen, how.exit_reason, check)
 
     # --- answers ------------------------------------------------------------------------------
 

@@ -203,6 +203,14 @@ def _operator_commands(commands: Commands) -> None:
     )
     how.add_argument("--force", action="store_true", help="close them all (asks first)")
     fix.add_argument("--yes", action="store_true", help="do not ask before --force")
+    fix.add_argument(
+        "--venue", choices=sorted(VENUE_FEEDS), help="--check-exchange: the venue to ask"
+    )
+    fix.add_argument("--account", help="--check-exchange: the account to ask about")
+    fix.add_argument(
+        "--base-url", type=http_url, help="--check-exchange: another host, e.g. a simulator"
+    )
+    fix.set_defaults(poll_interval=5.0)
     fix.add_argument("--operator", help="who is cleaning (default: the login name)")
     fix.add_argument("--at", type=epoch_ms, metavar="WHEN", help=argparse.SUPPRESS)
     fix.set_defaults(command=_fix_stale)

@@ -10,9 +10,10 @@ import sys
 
 from trueup.adapters.store.journal import Journal
 from trueup.application.answers import Cleanup, StaleRecord
-from trueup.application.service import TrueupService
+from trueup.application.service import ExchangeSource, TrueupService
 from trueup.runners import output
 from trueup.runners.usage import EXIT_NO, EXIT_OK, UsageError
+from trueup.runners.venues import VENUE_FEEDS
 
 
 def positions(journal: Journal, args: argparse.Namespace) -> int:
@@ -56,9 +57,21 @@ def fix_stale(journal: Journal, args: argparse.Namespace) -> int:
         return not declined
 
     service = TrueupService(journal)
+    exchange = _exchange(args) if how is Cleanup.NOT_ON_EXCHANGE else None
     report = service.clean_stale(
-        how, args.operator or getpass.getuser(), at=args.at, confirm=confirm, listed=_list
+        how,
+        args.operator or getpass.getuser(),
+        exchange=exchange,
+        at=args.at,
+        confirm=confirm,
+        listed=_list,
     )
+    check = report.exchange
+    if check is not None:
+        print(f"asked {check.venue}/{check.account}: {check.inputs} replies recorded")
+        if not check.complete:
+            print(f"trueup: nothing closed: {check.why_not}", file=sys.stderr)
+            return EXIT_NO
     if not report.stale:
         print("no stale local positions")
     elif declined:
@@ -70,6 +83,18 @@ def fix_stale(journal: Journal, args: argparse.Namespace) -> int:
             f"closed {len(report.closed)} local record(s) with {report.exit_reason} by {operator}"
         )
     return EXIT_OK
+
+
+def _exchange(args: argparse.Namespace) -> ExchangeSource:
+    """The account's venue, asked through its own client (credentials from the
+    environment, as ``trueup run`` takes them)."""
+    if not (args.venue and args.account):
+        raise UsageError(
+            "--check-exchange asks the exchange: name its --venue and --account "
+            "(Bybit's keys in BYBIT_API_KEY and BYBIT_API_SECRET)"
+        )
+    feed = VENUE_FEEDS[args.venue](args)
+    return ExchangeSource(args.venue, args.account, feed.fetch_once)
 
 
 def _list(stale: list[StaleRecord]) -> None:

@@ -4,10 +4,13 @@ import argparse
 import os
 import re
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from trueup.adapters.feed import Feed
 from trueup.domain.errors import shown
 from trueup.runners.usage import UsageError
+
+if TYPE_CHECKING:  # named only: the command line loads no feed it does not build
+    from trueup.adapters.supervised_feed import SupervisedFeed
 
 # Each feed, and its venue's SDK, is imported when built: the command line names the venues
 # without loading either.
@@ -25,7 +28,7 @@ def _secret(name: str) -> str:
     return value
 
 
-def bybit(args: argparse.Namespace) -> Feed:
+def bybit(args: argparse.Namespace) -> "SupervisedFeed":
     from trueup.adapters.bybit.live import BybitFeed
     from trueup.adapters.clock import wall_clock
 
@@ -39,7 +42,7 @@ def bybit(args: argparse.Namespace) -> Feed:
     )
 
 
-def hyperliquid(args: argparse.Namespace) -> Feed:
+def hyperliquid(args: argparse.Namespace) -> "SupervisedFeed":
     from trueup.adapters.clock import wall_clock
     from trueup.adapters.hyperliquid.live import HyperliquidFeed
 
@@ -54,7 +57,7 @@ def hyperliquid(args: argparse.Namespace) -> Feed:
     )
 
 
-VENUE_FEEDS: dict[str, Callable[[argparse.Namespace], Feed]] = {
+VENUE_FEEDS: dict[str, Callable[[argparse.Namespace], "SupervisedFeed"]] = {
     "bybit": bybit,
     "hyperliquid": hyperliquid,
 }

@@ -5,11 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.inputs import T0, intent, line, opened, position_frame
+from tests.inputs import T0, intent, line, opened, position_frame, position_snapshot
 from tests.scenarios import busy_session
+from trueup.adapters.feed import Sink
 from trueup.adapters.store.journal import Journal
 from trueup.application.answers import CanOpenAnswer, Cleanup, StaleRecord
-from trueup.application.service import TrueupService
+from trueup.application.service import ExchangeSource, TrueupService
 from trueup.domain.emitted import Emitted
 from trueup.domain.rules.config import RuleConfig
 
@@ -64,12 +65,61 @@ def test_a_declined_cleanup_closes_nothing_and_a_confirmed_one_is_in_the_audit(
     declined = service.clean_stale(Cleanup.ALL, "alice", confirm=decline)
     assert [r.position_id for r in declined.stale] == ["p-paper"]
     assert declined.closed == [] and len(seen) == 1
-    done = service.clean_stale(Cleanup.NOT_ON_EXCHANGE, "alice")
+    done = service.clean_stale(Cleanup.NOT_ON_EXCHANGE, "alice", exchange=asked(held_now()))
+    assert done.exchange is not None and done.exchange.complete
     assert [r.position_id for r in done.closed] == ["p-paper"]
     assert done.exit_reason == "STALE_CLEANUP"
     assert service.stale_records() == []
     history = service.audit("bybit", "main", "SOLUSDT")
     assert [e.type for e in history.timeline][-1] == "LocalPositionCleaned"
+
+
+def held_now(*, next_cursor: str = "") -> dict[str, object]:
+    """What the exchange answers when asked now: BTCUSDT still held, on one page (or the
+    first of several, with ``next_cursor``)."""
+    item = {"symbol": "BTCUSDT", "side": "Buy", "size": "0.3", "seq": 2}
+    return position_snapshot(
+        T0 + 50_000, {**item, "updated_time": T0 + 2_000}, next_cursor=next_cursor
+    )
+
+
+def asked(*replies: dict[str, object]) -> ExchangeSource:
+    """The account's exchange, answering a fetch with these replies."""
+
+    def fetch(sink: Sink) -> None:
+        for reply in replies:
+            sink(dict(reply))
+
+    return ExchangeSource("bybit", "main", fetch)
+
+
+@pytest.mark.parametrize(
+    ("replies", "why_not"),
+    [
+        ((), "no position list came back"),
+        ((held_now(next_cursor="page-2"),), "a position list was left unfinished (pages missing)"),
+    ],
+    ids=["nothing", "unfinished"],
+)
+def test_closing_what_the_exchange_does_not_hold_closes_nothing_without_a_complete_answer(
+    service: TrueupService, replies: tuple[dict[str, object], ...], why_not: str
+) -> None:
+    service.ingest([held_btc(), paper_leftover()])
+    done = service.clean_stale(Cleanup.NOT_ON_EXCHANGE, "alice", exchange=asked(*replies))
+    assert done.exchange is not None and not done.exchange.complete
+    assert done.exchange.why_not == why_not
+    assert done.closed == []
+    assert [r.position_id for r in service.stale_records()] == ["p-paper"]
+
+
+def test_a_refused_answer_is_recorded_and_closes_nothing(service: TrueupService) -> None:
+    service.ingest([held_btc(), paper_leftover()])
+    refused = {**held_now(), "data": {"retCode": 10006, "retMsg": "Too many visits!"}}
+    done = service.clean_stale(Cleanup.NOT_ON_EXCHANGE, "alice", exchange=asked(refused))
+    assert done.exchange is not None and done.exchange.why_not is not None
+    assert "10006" in done.exchange.why_not
+    assert done.closed == []
+    assert [e.type for _, e in service.journal.all_events()].count("InputRejected") == 1
 
 
 def test_events_after_a_cursor_page_through_the_journal_once_each_in_order(

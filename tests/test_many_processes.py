@@ -86,7 +86,7 @@ def test_workers_ingests_and_an_operator_at_once_emit_what_one_process_would(
         wait_until_tracked(journal, 0.2)
         first.kill()  # one worker, perhaps the holder, dies mid-way
         ingest_bob.kill()  # and so does an ingest, mid-file
-        operator = trueup(store_url, "fix-stale", "--check-exchange")
+        operator = trueup(store_url, "fix-stale", "--force", "--yes", "--operator", "carol")
         finished(operator)
         finished(ingest_alice)
         finished(trueup(store_url, "ingest", str(bob)))  # the rest of bob's file, once

@@ -1,5 +1,6 @@
 """The operator's tools, as an operator woken at 3 a.m. by a blocked bot would use them."""
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,9 @@ import pytest
 from tests.inputs import T0, execution_frame, intent, line, order_frame, position_frame
 from trueup.domain.instants import iso
 from trueup.runners.cli import main
+from trueup_simulators.bybit.simulator import BybitSimulator
+
+KEY, SECRET = "test-key-not-real", "test-secret-not-real"
 
 ENTRY = {"category": "linear", "position_idx": 0, "side": "Buy", "mode": "LIVE"}
 
@@ -230,11 +234,32 @@ def test_fix_stale_dry_run_lists_and_changes_nothing(
     assert cleaned == []
 
 
+@pytest.fixture
+def exchange(monkeypatch: pytest.MonkeyPatch) -> Iterator[BybitSimulator]:
+    """Bybit, as trueup's own client reaches it: holding BTCUSDT, as the journal says."""
+    monkeypatch.setenv("BYBIT_API_KEY", KEY)
+    monkeypatch.setenv("BYBIT_API_SECRET", SECRET)
+    with BybitSimulator(api_key=KEY, api_secret=SECRET) as simulator:
+        simulator.open_position("BTCUSDT", "Buy", "1", "100")
+        yield simulator
+
+
+def check_exchange(store: str, exchange: BybitSimulator, *more: str) -> list[str]:
+    return [
+        *("--store", store, "fix-stale", "--check-exchange"),
+        *("--venue", "bybit", "--account", "main", "--base-url", exchange.base_url, *more),
+    ]
+
+
 def test_fix_stale_check_exchange_closes_what_the_exchange_does_not_hold_and_records_who(
-    store: str, capsys: pytest.CaptureFixture[str]
+    store: str, exchange: BybitSimulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["--store", store, "fix-stale", "--check-exchange", "--operator", "alice"]) == 0
-    capsys.readouterr()
+    assert main(check_exchange(store, exchange, "--operator", "alice")) == 0
+    assert "asked bybit/main: " in capsys.readouterr().out
+    _, asked = run_json(
+        capsys, ["--store", store, "events", "--type", "PositionsReported", "--json"]
+    )
+    assert "/v5/position/list" in asked[-1]["raw"]  # the answer, kept as an input
     _, cleaned = run_json(
         capsys, ["--store", store, "events", "--type", "POSITION_CLEANED", "--json"]
     )
@@ -261,6 +286,29 @@ def test_fix_stale_check_exchange_closes_what_the_exchange_does_not_hold_and_rec
         == 0
     )
     assert "LocalPositionCleaned" in capsys.readouterr().out
+
+
+def test_fix_stale_check_exchange_closes_nothing_when_the_exchange_will_not_answer_whole(
+    store: str, exchange: BybitSimulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    exchange.rate_limit(10, how="retCode")
+
+    assert main(check_exchange(store, exchange, "--operator", "alice")) == 1
+
+    err = capsys.readouterr().err
+    assert err.startswith("trueup: nothing closed: /v5/position/list refused: ")
+    assert "10006" in err
+    _, cleaned = run_json(
+        capsys, ["--store", store, "events", "--type", "POSITION_CLEANED", "--json"]
+    )
+    assert cleaned == []
+
+
+def test_fix_stale_check_exchange_names_the_account_to_ask(
+    store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--store", store, "fix-stale", "--check-exchange"]) == 2
+    assert "name its --venue and --account" in capsys.readouterr().err
 
 
 def test_fix_stale_force_asks_first_and_refuses_without_a_terminal(
