@@ -12,9 +12,12 @@ Clock = Callable[[], int]  # epoch milliseconds
 class Feed(Protocol):
     venue: str
     account: str
+    # Why the feed gave up for good (the venue refuses our credentials), once it has.
+    failure: str | None
 
-    def start(self, sink: Sink) -> None:
-        """Connect and begin handing records to ``sink``; returns at once."""
+    def start(self, sink: Sink, gave_up: Callable[[str], object] = lambda _why: None) -> None:
+        """Connect and begin handing records to ``sink``; returns at once. ``gave_up`` is
+        told why, should the feed stop for good by itself."""
 
     def stop(self) -> None:
         """Disconnect and stop every thread of the feed; returns once they have."""

@@ -19,6 +19,12 @@ log = logging.getLogger("trueup.feed")
 
 MAX_BACKOFF_S = 30.0
 MAX_POLL_BACKOFF_S = 60.0
+# How long a stream just opened has to show it is really up (connected, and on Bybit
+# authenticated) before the attempt counts as failed.
+UP_WAIT_S = 10.0
+# Refusals of our credentials in a row after which the feed stops: a wrong key does not
+# heal, and retrying it would only fill the journal with failures.
+AUTH_REFUSALS = 3
 
 
 def close_quietly(close: Callable[[], object]) -> None:
@@ -40,6 +46,8 @@ class SupervisedFeed(ABC):
         self.clock = clock
         self.poll_interval_s = poll_interval_s
         self.sink: Sink = lambda _record: None
+        self.gave_up: Callable[[str], object] = lambda _why: None
+        self.failure: str | None = None
         self.stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._sync_lock = threading.Lock()
@@ -56,14 +64,23 @@ class SupervisedFeed(ABC):
     def stream_lost(self) -> str | None:
         """Why the stream is not usable now, or None when it is."""
 
+    def stream_up(self) -> bool:
+        """Whether the stream just opened is really up (not merely being opened)."""
+        return self.stream_lost() is None
+
+    def auth_refused(self) -> str | None:
+        """The venue's refusal of our credentials on the stream just opened, if it refused."""
+        return None
+
     @abstractmethod
     def fetch_snapshots(self) -> bool:
         """Hand on positions and open orders by REST; says whether a rate limit was met."""
 
     # --- the Feed protocol ----------------------------------------------------------------
 
-    def start(self, sink: Sink) -> None:
+    def start(self, sink: Sink, gave_up: Callable[[str], object] = lambda _why: None) -> None:
         self.sink = sink
+        self.gave_up = gave_up
         for name, target in (("stream", self._supervise), ("poll", self._poll)):
             thread = threading.Thread(target=target, name=f"{self.venue}-{name}", daemon=True)
             thread.start()
@@ -87,9 +104,11 @@ class SupervisedFeed(ABC):
 
     def _supervise(self) -> None:
         attempt = 0
-        connected_once = False
+        refusals = 0
+        opened_once = False
         while not self.stopping.is_set():
-            lost = self.stream_lost()
+            # One that never came up (no auth reply, say) is as lost as one that dropped.
+            lost = self.stream_lost() or (None if self.stream_up() else "never came up")
             if lost is None:
                 attempt = 0
                 self.stopping.wait(0.2)
@@ -108,7 +127,24 @@ class SupervisedFeed(ABC):
                     type(error).__name__,
                 )
                 continue
-            if connected_once:
+            # A stream opened before this one: this one, once up, is a reconnect.
+            opened_before, opened_once = opened_once, True
+            refused = self._await_up()
+            if refused is not None:
+                refusals += 1
+                log.warning("%s stream: %s (%d in a row)", self.venue, refused, refusals)
+                if refusals >= AUTH_REFUSALS:
+                    self._give_up(
+                        f"the venue refused our credentials {refusals} times in a row ({refused})"
+                    )
+                    return
+                continue
+            if not self.stream_up():
+                # Opened, but never came up: an attempt that failed, not a reconnect.
+                log.warning("%s stream: attempt %d did not come up", self.venue, attempt)
+                continue
+            refusals = 0
+            if opened_before:
                 log.info("%s stream reconnected (attempt %d): %s", self.venue, attempt, lost)
                 self.sink(
                     feed_status.reconnected(
@@ -120,8 +156,27 @@ class SupervisedFeed(ABC):
                         attempt=attempt,
                     )
                 )
-            connected_once = True
             self.resync()
+
+    def _await_up(self) -> str | None:
+        """Wait until the stream just opened is up, or lost, or refused; the refusal if so."""
+        deadline = UP_WAIT_S / 0.05
+        while deadline > 0 and not self.stopping.is_set():
+            refused = self.auth_refused()
+            if refused is not None:
+                return refused
+            if self.stream_up() or self.stream_lost() is not None:
+                return None
+            self.stopping.wait(0.05)
+            deadline -= 1
+        return None
+
+    def _give_up(self, why: str) -> None:
+        self.failure = f"{self.venue}/{self.account}: {why}"
+        log.error("%s", self.failure)
+        self.stopping.set()
+        self.close_stream()
+        self.gave_up(self.failure)
 
     def _poll(self) -> None:
         interval = self.poll_interval_s

@@ -364,6 +364,9 @@ def _run(journal: "Journal", args: argparse.Namespace) -> int:
     )
     count = live.ingestor.count
     print(f"stopped: {count.accepted} inputs accepted, {count.rejected} rejected")
+    if feed.failure is not None:
+        # Not transient (a wrong key): said in one line, and a supervisor should not loop.
+        raise UsageError(feed.failure)
     return EXIT_OK
 
 

@@ -141,7 +141,7 @@ def run_live(
             tick_ms=tick_ms,
             ticks_for=(feed.venue, feed.account),
         )
-        feed.start(live.put)
+        feed.start(live.put, gave_up=lambda _why: stop.set())
         try:
             live.run(stop)
         finally:

@@ -1,5 +1,6 @@
 """Live Hyperliquid ingest through the real SDK against the simulator: rules fire end to end."""
 
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -115,3 +116,17 @@ def test_a_simulator_restart_ends_with_the_journal_in_step(
         wait_for_emitted(store, "WS_RECONNECT", timeout=30)
         wait_for("ETH after the restart", lambda: exchange_qty(store, "ETH") == -3)
         assert exchange_qty(store, "BTC") == 1
+
+
+def test_a_host_never_reached_is_never_reported_as_reconnected(tmp_path: Path) -> None:
+    store = str(tmp_path / "live.db")
+    with HyperliquidSimulator() as gone:
+        base_url = gone.base_url  # a port nothing listens on, once it is closed
+    feed = HyperliquidFeed(USER, clock=wall_clock, base_url=base_url, poll_interval_s=0.3)
+    with live_ingest(store, feed):
+        wait_for("a few attempts", lambda: feed.stream_lost() is not None, timeout=5)
+        time.sleep(3)  # attempts 1, 2 and 3, with their backoff
+    assert [e.type for e in emitted(store) if e.type == "WS_RECONNECT"] == []
+    with Journal.open(store) as journal:
+        reconnects = [e for _, e in journal.all_events() if e.type == "StreamReconnected"]
+    assert reconnects == []

@@ -2,6 +2,7 @@
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.inputs import line
@@ -24,8 +25,9 @@ class ScriptedFeed:
         self.thread: threading.Thread | None = None
         self.pushed = threading.Event()
         self.stopped = False
+        self.failure: str | None = None
 
-    def start(self, sink: Sink) -> None:
+    def start(self, sink: Sink, gave_up: Callable[[str], object] = lambda _why: None) -> None:
         def push() -> None:
             for record in self.records:
                 sink(record)

@@ -80,3 +80,25 @@ def test_run_records_what_it_receives_stops_on_sigterm_and_keeps_the_secret(
     replayed = str(tmp_path / "replay.db")
     assert main(["--store", replayed, "ingest", str(record)]) == 0
     assert emitted(replayed) == emitted(store)
+
+
+def test_a_key_the_venue_keeps_refusing_stops_run_with_one_line_and_no_storm_of_alarms(
+    sim: BybitSimulator, tmp_path: Path
+) -> None:
+    store = str(tmp_path / "live.db")
+    wrong = "wrong-secret-0000000000000000"
+    environment = {**os.environ, "BYBIT_API_KEY": KEY, "BYBIT_API_SECRET": wrong}
+    command = [sys.executable, "-m", "trueup.runners.cli", "--store", store, "run"]
+    command += ["--venue", "bybit", "--account", "main", "--base-url", sim.base_url]
+
+    done = subprocess.run(
+        command, env=environment, capture_output=True, text=True, timeout=60, check=False
+    )
+
+    assert done.returncode == 2, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("trueup: bybit/main: the venue refused our credentials 3 times")
+    assert wrong not in done.stdout + done.stderr
+    assert len(sim.auth_attempts()) == 3
+    stored = [e.type for e in map(codec.decode_emitted, emitted(store))]
+    assert "WS_RECONNECT" not in stored  # refused attempts are not reconnects

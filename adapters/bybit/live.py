@@ -25,6 +25,7 @@ TOPICS = ("position", "order", "execution", "wallet")
 RATE_LIMIT_CODES = frozenset({10006, 10018})
 MAX_PAGES = 50
 RUN_ATTEMPTS = 3
+AUTH_REFUSED = "auth refused"
 # pybit's WebSocket reads its URL from a module global at construction.
 _PRIVATE_WSS_LOCK = threading.Lock()
 
@@ -66,6 +67,7 @@ class BybitFeed(SupervisedFeed):
         self.settle_coin = settle_coin
         self._ws: Any = None
         self._ws_lost: str | None = None
+        self._authenticated = False
         self._http = unified_trading.HTTP(
             testnet=False,
             api_key=api_key,
@@ -88,6 +90,9 @@ class BybitFeed(SupervisedFeed):
         return "ws" + self.base_url.rstrip("/").removeprefix("http") + "/v5/private"
 
     def connect(self) -> None:
+        # Before the stream opens: its auth reply may come before the constructor returns.
+        self._ws_lost = None
+        self._authenticated = False
         with _PRIVATE_WSS_LOCK:
             default = unified_trading.PRIVATE_WSS
             unified_trading.PRIVATE_WSS = self._ws_url()
@@ -103,7 +108,6 @@ class BybitFeed(SupervisedFeed):
                 )
             finally:
                 unified_trading.PRIVATE_WSS = default
-        self._ws_lost = None
         self._ws = ws
         for topic in TOPICS:
             getattr(ws, f"{topic}_stream")(self._on_message)
@@ -122,13 +126,23 @@ class BybitFeed(SupervisedFeed):
             return "stream closed"
         return None
 
+    def stream_up(self) -> bool:
+        # Connected is not enough on a private stream: Bybit must have taken our key.
+        return self._authenticated and self.stream_lost() is None
+
+    def auth_refused(self) -> str | None:
+        lost = self._ws_lost
+        return lost if lost is not None and lost.startswith(AUTH_REFUSED) else None
+
     def _on_message(self, message: dict[str, Any]) -> None:
         # pybit ends the stream for good if a callback raises: nothing may escape.
         try:
             if "topic" in message:
                 self.sink(messages.capture_ws(self.clock(), self.account, message))
-            elif message.get("op") == "auth" and not message.get("success", False):
-                self._ws_lost = f"auth refused: {message.get('ret_msg', '')}"
+            elif message.get("op") == "auth" and message.get("success") is True:
+                self._authenticated = True
+            elif message.get("op") == "auth":
+                self._ws_lost = f"{AUTH_REFUSED}: {message.get('ret_msg', '')}"
                 self.sink(messages.capture_ws(self.clock(), self.account, message))
         except Exception:
             log.exception("could not hand on a Bybit message")

@@ -64,6 +64,11 @@ class HyperliquidFeed(SupervisedFeed):
             return "stream closed"
         return None
 
+    def stream_up(self) -> bool:
+        # The SDK's thread runs from the start; the stream is up once the socket opened.
+        ws = self._ws
+        return ws is not None and ws.is_alive() and bool(getattr(ws, "ws_ready", False))
+
     def _on_message(self, message: dict[str, Any]) -> None:
         # An exception here would end the SDK's thread: nothing may escape.
         try:
