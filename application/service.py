@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from trueup.adapters import rule_changes
-from trueup.adapters.capture import decode_line
+from trueup.adapters.capture import VENUES, decode_line
 from trueup.adapters.clock import wall_clock
 from trueup.adapters.feed import Clock, Sink
 from trueup.adapters.store import codec
@@ -31,7 +31,7 @@ from trueup.application.answers import (
 from trueup.application.ingest import Ingestor
 from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent, InputRejected, PositionsReported
-from trueup.domain.rules.can_open import AccountFacts, SymbolFacts, can_open, judge
+from trueup.domain.rules.can_open import UNKNOWN_ACCOUNT, SymbolFacts, can_open, judge
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.findings import open_findings, stale_positions
 from trueup.projections.audit import Audit, audit, position_state
@@ -42,8 +42,7 @@ from trueup.projections.reconciliation import replay
 from trueup.projections.view_reader import ViewReader
 from trueup.projections.views import AccountView, position_row
 
-# What the views say of an account or a symbol they have never seen.
-NO_FAULTS = AccountFacts(0, None)
+# What the views say of a symbol they have never seen.
 NOTHING_HELD = SymbolFacts((), (), None)
 
 
@@ -207,7 +206,7 @@ class TrueupService:
             reader, account_view = found
             symbol_view = reader.symbol(venue, account, symbol)
             verdict = judge(
-                account_view.facts if account_view else NO_FAULTS,
+                account_view.facts if account_view else UNKNOWN_ACCOUNT,
                 symbol_view.facts if symbol_view else NOTHING_HELD,
                 symbol,
                 now,
@@ -216,8 +215,24 @@ class TrueupService:
             )
         else:
             reconciler = replay(self.journal, as_of=at, account=(venue, account))
-            book, detectors = reconciler.book(venue, account), reconciler.detectors(venue, account)
-            verdict = can_open(book, detectors, symbol, now, side=side, timeframe=timeframe)
+            if (venue, account) in reconciler.books:
+                book = reconciler.book(venue, account)
+                detectors = reconciler.detectors(venue, account)
+                verdict = can_open(
+                    book,
+                    detectors,
+                    symbol,
+                    now,
+                    config=reconciler.config,
+                    side=side,
+                    timeframe=timeframe,
+                )
+            else:
+                verdict = judge(UNKNOWN_ACCOUNT, NOTHING_HELD, symbol, now)
+        if venue not in VENUES:
+            verdict = verdict.blocked(
+                f"trueup reads no venue {venue!r} (it reads {', '.join(sorted(VENUES))})"
+            )
         if self.journal.unknown_inputs:
             # What those inputs said is unknown, so no answer built without them is vouched for.
             verdict = verdict.blocked(

@@ -109,7 +109,7 @@ def account_view(reconciler: Reconciler, account: Account) -> AccountView:
         reconnected_at=reconnected[0] if reconnected else None,
         reconnect_reason=reconnected[1] if reconnected else None,
     )
-    return AccountView(*account, book.mode, account_facts(book), freshness)
+    return AccountView(*account, book.mode, account_facts(book, reconciler.config), freshness)
 
 
 def symbols(book: AccountBook) -> set[str]:

@@ -25,7 +25,9 @@ def held_btc() -> list[bytes]:
     shown = position_frame(
         T0 + 2_000, symbol="BTCUSDT", side="Buy", size="0.3", seq=1, updated_time=T0 + 2_000
     )
-    return [line(intent(T0, kind="account_mode", mode="LIVE")), line(claim), line(shown)]
+    mode = intent(T0, kind="account_mode", mode="LIVE")
+    # And the exchange asked for all its positions since: what it holds is known.
+    return [line(mode), line(claim), line(shown), line(held_now())]
 
 
 def paper_leftover() -> list[bytes]:
@@ -35,10 +37,10 @@ def paper_leftover() -> list[bytes]:
 
 def test_ingest_reports_its_counts_and_what_the_detectors_emitted(service: TrueupService) -> None:
     report = service.ingest([held_btc(), [b"", b"not json"]])
-    assert (report.accepted, report.rejected, report.blank, report.lines) == (3, 1, 1, 4)
+    assert (report.accepted, report.rejected, report.blank, report.lines) == (4, 1, 1, 5)
     assert report.detected_here
     again = service.ingest([held_btc()])
-    assert again.duplicates == 3
+    assert again.duplicates == 4
 
 
 def test_can_open_answers_no_with_every_reason_while_the_exchange_holds_it(

@@ -528,7 +528,8 @@ def test_the_first_and_last_instants_are_taken(
     can_open = AT_COMMANDS[0]
     Journal.open(store).close()
 
-    assert main(["--store", store, *can_open, str(instant)]) == 0
+    # Taken, and answered: no, since the journal knows no account at all.
+    assert main(["--store", store, *can_open, str(instant)]) == 1
     assert capfd.readouterr().err == ""
 
 

@@ -7,7 +7,15 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.inputs import T0, execution_frame, intent, line, order_frame, position_frame
+from tests.inputs import (
+    T0,
+    execution_frame,
+    intent,
+    line,
+    order_frame,
+    position_frame,
+    position_snapshot,
+)
 from trueup.domain.instants import iso
 from trueup.runners.cli import main
 from trueup_simulators.bybit.simulator import BybitSimulator
@@ -117,8 +125,13 @@ def test_can_open_says_no_with_every_reason_and_exits_1(
 
 
 def test_can_open_says_yes_once_the_cooldown_is_over_despite_the_stale_record(
-    store: str, capsys: pytest.CaptureFixture[str]
+    store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # The exchange asked again just before: BTCUSDT held still, nothing else.
+    held = {"symbol": "BTCUSDT", "side": "Buy", "size": "1", "seq": 3, "updated_time": T0 + 9_600}
+    fresh = write_capture(tmp_path / "poll.jsonl", [position_snapshot(T0 + 1_995_000, held)])
+    assert main(["--store", store, "ingest", str(fresh)]) == 0
+    capsys.readouterr()
     code, (verdict,) = run_json(
         capsys,
         [
@@ -197,6 +210,7 @@ def test_can_open_refuses_while_a_live_entry_is_in_flight(
             status="New",
             updated_time=T0 + 1_100,
         ),
+        position_snapshot(T0 + 1_500),  # the exchange holds nothing yet
     ]
     store = str(tmp_path / "j.db")
     main(["--store", store, "ingest", str(write_capture(tmp_path / "c.jsonl", records))])

@@ -17,6 +17,7 @@ from trueup.domain.events import OrderPlaced
 from trueup.domain.instants import iso
 from trueup.domain.keys import PositionKey
 from trueup.domain.rules.account import AccountDetectors
+from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.orders import is_filled
 
 
@@ -80,15 +81,27 @@ class SymbolFacts:
 
 @dataclass(frozen=True, slots=True)
 class AccountFacts:
-    """What about the whole account can-open weighs: inputs the rules could not take."""
+    """What about the whole account can-open weighs: whether trueup knows it at all,
+    inputs the rules could not take, and how fresh its view of the exchange is."""
 
     fold_faults: int
     first_fault: str | None
+    known: bool = True
+    complete_snapshot_at: int | None = None
+    freshness_limit_ms: int = RuleConfig().freshness_limit_ms
 
 
-def account_facts(book: AccountBook) -> AccountFacts:
+UNKNOWN_ACCOUNT = AccountFacts(0, None, known=False)
+
+
+def account_facts(book: AccountBook, config: RuleConfig) -> AccountFacts:
     faults = book.fold_faults
-    return AccountFacts(len(faults), faults[0] if faults else None)
+    return AccountFacts(
+        len(faults),
+        faults[0] if faults else None,
+        complete_snapshot_at=book.complete_snapshot_at,
+        freshness_limit_ms=config.freshness_limit_ms,
+    )
 
 
 def symbol_facts(
@@ -165,6 +178,10 @@ def judge(
 ) -> Verdict:
     reasons: list[str] = []
     notes: list[str] = []
+    if not account.known:
+        reasons.append("trueup has never seen this account: no input of it is in the journal")
+    else:
+        reasons += _stale_view(account, now)
     if account.fold_faults:
         reasons.append(
             f"{account.fold_faults} input(s) of this account could not be folded "
@@ -206,17 +223,35 @@ def judge(
     return Verdict(allowed=not reasons, reasons=reasons, notes=notes)
 
 
+def _stale_view(account: AccountFacts, now: int) -> list[str]:
+    """Why the exchange view cannot be vouched for at ``now``, if it cannot."""
+    limit_s = account.freshness_limit_ms / 1000
+    taken = account.complete_snapshot_at
+    if taken is None:
+        return [
+            "no complete snapshot of the exchange's positions has been taken: "
+            "what it holds is unknown"
+        ]
+    if now - taken > account.freshness_limit_ms:
+        return [
+            f"the exchange view is {(now - taken) / 1000:g} s old (last complete snapshot "
+            f"at {iso(taken)}); answers need one within {limit_s:g} s"
+        ]
+    return []
+
+
 def can_open(
     book: AccountBook,
     detectors: AccountDetectors,
     symbol: str,
     now: int,
     *,
+    config: RuleConfig | None = None,
     side: str | None = None,
     timeframe: str | None = None,
 ) -> Verdict:
     return judge(
-        account_facts(book),
+        account_facts(book, config or RuleConfig()),
         symbol_facts(book, detectors, symbol),
         symbol,
         now,

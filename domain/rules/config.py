@@ -37,6 +37,9 @@ class RuleConfig:
     # Orders.
     order_timeout_ms: int = 20 * SECOND
     partial_fill_stall_ms: int = 20 * SECOND
+    # can-open vouches for nothing when the last complete snapshot of the exchange's
+    # positions is older than this at the instant asked (3 x the default poll interval).
+    freshness_limit_ms: int = 15 * SECOND
 
 
 FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(RuleConfig))
