@@ -36,8 +36,11 @@ from trueup.domain.snapshots import PageOutcome, PageVerdict, Snapshots
 DEFAULT_SNAPSHOT_TIMEOUT_MS = RuleConfig().pagination_timeout_ms
 
 K = TypeVar("K")
-# What the exchange says, as opposed to what the trading system or trueup's runner says.
-EXCHANGE_FRAMES = (PositionsReported, OrdersReported, ExecutionsReported, WalletReported)
+# What the exchange says, as opposed to what the trading system or trueup's runner says
+# (by exact type, as the handlers are looked up).
+EXCHANGE_FRAMES: frozenset[type[InputEvent]] = frozenset(
+    (PositionsReported, OrdersReported, ExecutionsReported, WalletReported)
+)
 Changed = frozenset[PositionKey]
 NOTHING: Changed = frozenset()
 
@@ -120,14 +123,20 @@ class AccountBook:
 
     def apply(self, event: InputEvent) -> Changed:
         self.last_page = None
-        self.clock = max(self.clock, event.at)
-        handler = self._handlers.get(type(event))
+        at = event.at
+        self.clock = max(self.clock, at)
+        kind = type(event)
+        handler = self._handlers.get(kind)
         changed = handler(event) if handler is not None else NOTHING
-        for key in changed:
-            self.position(key)  # an order can name a key before any position report does
-        self.touched |= changed
-        if isinstance(event, EXCHANGE_FRAMES):
-            self.exchange_seen_at = max(self.exchange_seen_at or 0, event.at)
+        if changed:
+            positions = self.positions
+            for key in changed:
+                # An order can name a key before any position report does.
+                if key not in positions:
+                    positions[key] = Position(key)
+            self.touched |= changed
+        if kind in EXCHANGE_FRAMES:
+            self.exchange_seen_at = max(self.exchange_seen_at or 0, at)
         # After the event: one that arrives just as something falls due still finds it.
         if self.clock >= self._next_forget:
             self._forget_due()
@@ -179,11 +188,11 @@ class AccountBook:
     # --- exchange reports -----------------------------------------------------------------
 
     def _positions_reported(self, event: PositionsReported) -> Changed:
-        changed = {
-            self.key(r.category, r.symbol, r.position_idx)
-            for r in event.reports
-            if self.position(self.key(r.category, r.symbol, r.position_idx)).apply_report(r)
-        }
+        changed: set[PositionKey] = set()
+        for r in event.reports:
+            key = PositionKey(self.venue, self.account, r.category, r.symbol, r.position_idx)
+            if self.position(key).apply_report(r):
+                changed.add(key)
         if event.snapshot is not None:
             changed |= self._snapshot_page(event, event.snapshot)
         return frozenset(changed)
@@ -217,11 +226,14 @@ class AccountBook:
 
     def _orders_reported(self, event: OrdersReported) -> Changed:
         changed: set[PositionKey] = set()
+        orders = self.orders
         for report in event.orders:
             order_key = OrderKey(report.category, report.order_id)
-            if order_key not in self.orders and self._forgotten_report(report):
-                continue
-            order = self._order(order_key)
+            order = orders.get(order_key)
+            if order is None:
+                if self._forgotten_report(report):
+                    continue
+                order = orders[order_key] = Order(report.category, report.order_id)
             if report.order_link_id:
                 self.order_keys_by_link[report.order_link_id] = order_key
             if order.apply_report(report):
@@ -231,13 +243,16 @@ class AccountBook:
 
     def _executions_reported(self, event: ExecutionsReported) -> Changed:
         changed: set[PositionKey] = set()
+        orders = self.orders
         for fill in event.fills:
             if not fill.order_id:
                 continue  # funding and settlement touch no order
             order_key = OrderKey(fill.category, fill.order_id)
-            if order_key not in self.orders and 0 < fill.exec_time <= self.forgotten_until:
-                continue  # a fill of an order let go, sent again (see domain/retention.py)
-            order = self._order(order_key)
+            order = orders.get(order_key)
+            if order is None:
+                if 0 < fill.exec_time <= self.forgotten_until:
+                    continue  # a fill of an order let go, sent again (see domain/retention.py)
+                order = orders[order_key] = Order(fill.category, fill.order_id)
             if fill.order_link_id:
                 self.order_keys_by_link.setdefault(fill.order_link_id, order_key)
             if order.apply_fill(fill):
@@ -263,18 +278,18 @@ class AccountBook:
         key = self.key(r.category, r.symbol, r.position_idx)
         # A report may name another key than the last one did: the order leaves the old one.
         previous = self._open_at.pop(order_key, None)
+        open_orders = self.open_orders
         if previous is not None:
-            self.open_orders.get(previous, set()).discard(order_key)
-        if not order.is_terminal:
-            self.open_orders.setdefault(key, set()).add(order_key)
+            left = open_orders.get(previous)
+            if left is not None:
+                left.discard(order_key)
+        if r.status not in TERMINAL_STATUSES:
+            at_key = open_orders.get(key)
+            if at_key is None:
+                at_key = open_orders[key] = set()
+            at_key.add(order_key)
             self._open_at[order_key] = key
         return key
-
-    def _order(self, order_key: OrderKey) -> Order:
-        found = self.orders.get(order_key)
-        if found is None:
-            found = self.orders[order_key] = Order(order_key.category, order_key.order_id)
-        return found
 
     def _order_position_key(self, order: Order) -> PositionKey | None:
         if order.report is not None:
@@ -313,7 +328,7 @@ class AccountBook:
         local = self.local_position(event.position_id)
         if local is None or not local.is_open or local.qty == event.qty:
             return NOTHING
-        local.qty = event.qty
+        self.positions[local.key].resize_local(local, event.qty)
         return frozenset((local.key,))
 
     def _local_closed(self, event: LocalPositionClosed | LocalPositionCleaned) -> Changed:
@@ -359,8 +374,10 @@ class AccountBook:
 
     def _wait_to_forget(self, queue: Retention[K], key: K) -> None:
         """(Re)start the wait before ``key`` may be forgotten: it was just touched."""
-        queue.touch(key, self.clock)
-        self._next_forget = min(self._next_forget, self.clock + self.forget_after_ms)
+        clock = self.clock
+        queue.touch(key, clock)
+        due = clock + self._forget_after_ms
+        self._next_forget = min(self._next_forget, due)
 
     def _placed_for(self, order_key: OrderKey, order: Order) -> bool:
         """Whether the order is the one an intent of this book placed (its link leads here)."""

@@ -144,7 +144,7 @@ class PositionsReported(InputEvent):
         # A snapshot speaks of the positions it omits too.
         if self.snapshot is not None:
             return None
-        return tuple(r.symbol for r in self.reports)
+        return tuple([r.symbol for r in self.reports])
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -155,7 +155,7 @@ class OrdersReported(InputEvent):
 
     @property
     def symbols(self) -> tuple[str, ...] | None:
-        return tuple(o.symbol for o in self.orders)
+        return tuple([o.symbol for o in self.orders])
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -166,7 +166,7 @@ class ExecutionsReported(InputEvent):
 
     @property
     def symbols(self) -> tuple[str, ...] | None:
-        return tuple(f.symbol for f in self.fills)
+        return tuple([f.symbol for f in self.fills])
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

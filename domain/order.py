@@ -12,6 +12,7 @@ TERMINAL_STATUSES = frozenset(
     {"Rejected", "PartiallyFilledCanceled", "Filled", "Cancelled", "Deactivated"}
 )
 ORDER_STATUSES = OPEN_STATUSES | TERMINAL_STATUSES
+ZERO = Decimal(0)
 # Executions that are not the matching of an order's quantity.
 NON_ORDER_EXEC_TYPES = frozenset({"Funding", "Settle", "Delivery"})
 
@@ -36,6 +37,9 @@ class Order:
     order_id: str
     report: OrderReport | None = None
     fills: dict[str, Fill] = field(default_factory=dict)
+    # The fills' total quantity, summed again only after a new fill (None): the rules ask
+    # for it several times on every report of the order.
+    _fills_total: Decimal | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def status(self) -> str | None:
@@ -43,7 +47,8 @@ class Order:
 
     @property
     def is_terminal(self) -> bool:
-        return self.report is not None and self.report.status in TERMINAL_STATUSES
+        report = self.report
+        return report is not None and report.status in TERMINAL_STATUSES
 
     @property
     def order_link_id(self) -> str:
@@ -54,7 +59,8 @@ class Order:
     @property
     def filled_qty(self) -> Decimal:
         """The larger of the reported cumulative qty and the fills seen (either may lag)."""
-        reported = self.report.cum_exec_qty if self.report else Decimal(0)
+        report = self.report
+        reported = report.cum_exec_qty if report else ZERO
         return max(reported, self._fills_qty())
 
     @property
@@ -79,7 +85,10 @@ class Order:
         return max([reported, *(f.exec_time for f in self.fills.values())])
 
     def _fills_qty(self) -> Decimal:
-        return sum((f.exec_qty for f in self.fills.values()), Decimal(0))
+        total = self._fills_total
+        if total is None:
+            total = self._fills_total = sum((f.exec_qty for f in self.fills.values()), Decimal(0))
+        return total
 
     def apply_report(self, report: OrderReport) -> bool:
         """Take a report unless it is older than what is known; says whether anything changed."""
@@ -93,4 +102,5 @@ class Order:
         if fill.exec_id in self.fills:
             return False
         self.fills[fill.exec_id] = fill
+        self._fills_total = None
         return True

@@ -6,6 +6,7 @@ from decimal import Decimal
 from trueup.domain.events import PositionReport
 from trueup.domain.keys import PositionKey
 
+ZERO = Decimal(0)
 ABSENT = "Absent"  # status of a flat report inferred from a complete snapshot that omits the key
 
 
@@ -55,16 +56,36 @@ class Position:
     # forgotten (domain/retention.py); and, kept apart, those still open.
     local: dict[str, LocalPosition] = field(default_factory=dict)
     opened: dict[str, LocalPosition] = field(default_factory=dict)
+    # (local_qty, the LIVE open local positions), worked out again only once the open
+    # positions change (None): the detectors ask on every input that touches the key.
+    _live: tuple[Decimal, tuple[LocalPosition, ...]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     @property
     def exchange_qty(self) -> Decimal:
         """Signed size on the exchange; zero when flat or never seen."""
-        return self.exchange.signed_size if self.exchange else Decimal(0)
+        exchange = self.exchange
+        return exchange.signed_size if exchange else ZERO
 
     @property
     def local_qty(self) -> Decimal:
         """Signed net of the LIVE open local positions: what the exchange should hold."""
-        return sum((p.signed_qty for p in self.opened.values() if p.mode == "LIVE"), Decimal(0))
+        live = self._live
+        return (live if live is not None else self._sum_live())[0]
+
+    @property
+    def live_open(self) -> tuple[LocalPosition, ...]:
+        """The LIVE local positions open here, in the order they were opened."""
+        live = self._live
+        return (live if live is not None else self._sum_live())[1]
+
+    def _sum_live(self) -> tuple[Decimal, tuple[LocalPosition, ...]]:
+        live = tuple([p for p in self.opened.values() if p.mode == "LIVE"])
+        # Summed afresh, never adjusted: a running total would keep the exponent of a
+        # quantity long closed (0.10 - 0.10 is 0.00, not 0).
+        self._live = (sum((p.signed_qty for p in live), Decimal(0)), live)
+        return self._live
 
     def open_local(self) -> list[LocalPosition]:
         return list(self.opened.values())
@@ -72,12 +93,19 @@ class Position:
     def add_local(self, local: LocalPosition) -> None:
         self.local[local.position_id] = local
         self.opened[local.position_id] = local
+        self._live = None
+
+    def resize_local(self, local: LocalPosition, qty: Decimal) -> None:
+        """Give one of its local positions a new quantity."""
+        local.qty = qty
+        self._live = None
 
     def close_local(self, position_id: str, exit_reason: str, at: int) -> bool:
         """Close an open local position; says whether it was open."""
         local = self.opened.pop(position_id, None)
         if local is None:
             return False
+        self._live = None
         local.status = "CLOSED"
         local.exit_reason = exit_reason
         local.closed_at = at

@@ -115,7 +115,8 @@ class Forgotten:
             log.trim(clock, window_ms)
 
     def __bool__(self) -> bool:
-        return bool(self.orders or self.intents or self.locals)
+        # Asked after every input: the logs' deques are read directly (same module).
+        return bool(self.orders._keys or self.intents._keys or self.locals._keys)
 
     def first_added(self) -> int:
         """When the oldest key still listed was let go (NEVER when none is)."""

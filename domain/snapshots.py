@@ -121,6 +121,8 @@ class Snapshots:
 
     def expired(self, now: int) -> list[Scope]:
         """Drop and name the runs left unfinished for longer than the timeout."""
+        if not self._runs:
+            return []  # the common case, asked on every input
         late = [s for s, run in self._runs.items() if now - run.started_at >= self.timeout_ms]
         for scope in late:
             del self._runs[scope]

@@ -12,7 +12,16 @@ from trueup.domain.rules.untracked import UntrackedDetector
 class AccountDetectors:
     """Every detector of one account, named for the queries that ask them."""
 
-    __slots__ = ("drift", "manual_close", "orders", "stale", "sync", "untracked")
+    __slots__ = (
+        "_in_order",
+        "_timed",
+        "drift",
+        "manual_close",
+        "orders",
+        "stale",
+        "sync",
+        "untracked",
+    )
 
     def __init__(self) -> None:
         self.sync = SyncDetector()
@@ -21,6 +30,16 @@ class AccountDetectors:
         self.stale = StaleDetector(self.manual_close)
         self.drift = DriftDetector()
         self.untracked = UntrackedDetector()
+        # Built once: the reconciler asks for them several times on every input.
+        self._in_order: tuple[Detector, ...] = (
+            self.sync,
+            self.orders,
+            self.manual_close,
+            self.stale,
+            self.drift,
+            self.untracked,
+        )
+        self._timed: tuple[Detector, ...] = (self.stale, self.sync, self.orders)
 
     # These orders are those of the events emitted ever since the rules were written: a
     # replay must emit the same bytes. They matter where two detectors can emit for one
@@ -31,9 +50,9 @@ class AccountDetectors:
     @property
     def in_order(self) -> tuple[Detector, ...]:
         """The order they note an input, judge it, and judge each key in."""
-        return (self.sync, self.orders, self.manual_close, self.stale, self.drift, self.untracked)
+        return self._in_order
 
     @property
     def timed(self) -> tuple[Detector, ...]:
         """Those with timers, in the order they report on time."""
-        return (self.stale, self.sync, self.orders)
+        return self._timed

@@ -34,6 +34,8 @@ def differs(local_qty: Decimal, exchange_qty: Decimal, threshold_pct: Decimal) -
     if (local_qty > 0) != (exchange_qty > 0):
         return True
     try:
+        if local_qty == exchange_qty and threshold_pct >= 0:
+            return False  # 0.00 % apart: the common case, without the arithmetic
         return drift_pct(local_qty, exchange_qty) > threshold_pct
     except ArithmeticError:
         # Only sizes beyond trueup.domain.bounds (an older journal's) get here: a read must

@@ -28,14 +28,20 @@ class ManualCloseDetector(Detector):
 
     def note(self, book: AccountBook, event: InputEvent, changed: Changed) -> None:
         """Remember the LIVE local positions the exchange now shows on their side."""
-        for key in sorted(changed):
-            position = book.positions[key]
+        positions, confirmed = book.positions, self.confirmed
+        for key in sorted(changed):  # sorted: the set is then built the same way every time
+            position = positions[key]
+            live = position.live_open
+            if not live:
+                continue
             qty = position.exchange_qty
             if qty == 0:
                 continue
-            for local in position.open_local():
-                if local.mode == "LIVE" and (qty > 0) == (local.signed_qty > 0):
-                    self.confirmed.add(local.position_id)
+            held = qty > 0
+            for local in live:
+                pid = local.position_id
+                if pid not in confirmed and held == (local.signed_qty > 0):
+                    confirmed.add(pid)
 
     def on_input(
         self,
@@ -74,11 +80,11 @@ class ManualCloseDetector(Detector):
         if position.exchange is None or position.exchange.size != 0:
             return []
         emitted: list[Emitted] = []
-        for local in position.open_local():
+        for local in position.live_open:
             pid = local.position_id
             # Only a position the exchange once showed can have been closed there; one it
             # never showed is a stale record (rules/stale.py).
-            if local.mode != "LIVE" or pid not in self.confirmed or pid in self.closed_reported:
+            if pid not in self.confirmed or pid in self.closed_reported:
                 continue
             self.closed_reported.add(pid)
             stop_loss = book.tp1_state(pid) != "FILLED"

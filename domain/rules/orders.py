@@ -19,7 +19,13 @@ from trueup.domain.emitted import (
     SlUpdate,
     TpFilled,
 )
-from trueup.domain.events import ExecutionsReported, InputEvent, OrderPlaced, OrdersReported
+from trueup.domain.events import (
+    ExecutionsReported,
+    InputEvent,
+    OrderPlaced,
+    OrderReport,
+    OrdersReported,
+)
 from trueup.domain.keys import OrderKey, PositionKey
 from trueup.domain.order import Order
 from trueup.domain.rules.config import RuleConfig
@@ -53,22 +59,22 @@ class OrderDetector(Detector):
         cause: Cause,
         config: RuleConfig,
     ) -> list[Emitted]:
-        if isinstance(event, OrderPlaced):
-            if event.purpose == "ENTRY":
-                self.entry_deadlines.setdefault(
-                    event.order_link_id, event.at + config.order_timeout_ms
-                )
-            return []
-        if isinstance(event, OrdersReported | ExecutionsReported):
+        if type(event) is OrdersReported or type(event) is ExecutionsReported:
             return self._execution_reports(book, _order_keys(event), cause)
+        if type(event) is OrderPlaced and event.purpose == "ENTRY":
+            self.entry_deadlines.setdefault(event.order_link_id, event.at + config.order_timeout_ms)
         return []
 
     def on_time(self, book: AccountBook, cause: Cause, config: RuleConfig) -> list[Emitted]:
         """ENTRY orders past their deadline, and partial fills stalled too long."""
         emitted: list[Emitted] = []
-        for link, deadline in sorted(self.entry_deadlines.items()):
-            if cause.at < deadline:
-                continue
+        if not (self.entry_deadlines or self.partial_since):
+            return emitted  # asked on every input: most have nothing waiting
+        # Only what is due is sorted (by link, then by order): the order they are told in.
+        due = sorted(
+            link for link, deadline in self.entry_deadlines.items() if cause.at >= deadline
+        )
+        for link in due:
             del self.entry_deadlines[link]
             entry = book.placed.get(link)
             order = book.order_by_link(link)
@@ -87,9 +93,12 @@ class OrderDetector(Detector):
                     reason=f"ENTRY {link} not filled after {config.order_timeout_ms} ms: {state}",
                 )
             )
-        for order_key, (progress, since) in sorted(self.partial_since.items()):
-            if cause.at - since < config.partial_fill_stall_ms:
-                continue
+        stalled = sorted(
+            (order_key, fill_level)
+            for order_key, fill_level in self.partial_since.items()
+            if cause.at - fill_level[1] >= config.partial_fill_stall_ms
+        )
+        for order_key, (progress, since) in stalled:
             # Once per stall: the same fill level is not reported again.
             if not self._first(f"stalled at {progress}", order_key):
                 continue
@@ -135,23 +144,21 @@ class OrderDetector(Detector):
                 continue  # a fill ahead of its order report: wait for the report
             placed = book.placed.get(report.order_link_id)
             purpose = placed.purpose if placed else None
-            key = book.key(report.category, report.symbol, report.position_idx)
-            common = AboutOrder(
-                **cause.on(key),
-                order_id=report.order_id,
-                order_link_id=report.order_link_id,
-                position_id=placed.position_id if placed else None,
-            )
+            # What every report of this order says, made only once one is (repeats make none).
+            common: AboutOrder | None = None
             filled = is_filled(order)
             once = self._first
             if purpose == "ENTRY" and report.status != "Rejected" and once("submitted", order_key):
+                common = _about(book, report, placed, cause)
                 emitted.append(EntrySubmitted(**common, qty=report.qty))
             if purpose == "ENTRY" and filled and once("filled", order_key):
                 self.entry_deadlines.pop(report.order_link_id, None)
+                common = common or _about(book, report, placed, cause)
                 emitted.append(
                     EntryFilled(**common, filled_qty=order.filled_qty, avg_price=order.avg_price)
                 )
             if purpose in ("TP1", "TP2") and filled and once("filled", order_key):
+                common = common or _about(book, report, placed, cause)
                 emitted.append(
                     TpFilled(
                         **common,
@@ -164,6 +171,7 @@ class OrderDetector(Detector):
                 seen = (report.status, report.trigger_price, report.qty)
                 if self.sl_seen.get(order_key) != seen:
                     self.sl_seen[order_key] = seen
+                    common = common or _about(book, report, placed, cause)
                     emitted.append(
                         SlUpdate(
                             **common,
@@ -174,14 +182,17 @@ class OrderDetector(Detector):
                     )
             if report.status == "Rejected" and once("rejected", order_key):
                 self.entry_deadlines.pop(report.order_link_id, None)
+                common = common or _about(book, report, placed, cause)
                 emitted.append(OrderRejected(**common, reason=report.reject_reason or "Rejected"))
             self._track_partial(order_key, order, cause)
         return emitted
 
     def _first(self, kind: str, order_key: OrderKey) -> bool:
         """True the first time this kind of report is made for this order."""
-        made = self.reports.setdefault(order_key, set())
-        if kind in made:
+        made = self.reports.get(order_key)
+        if made is None:
+            made = self.reports[order_key] = set()
+        elif kind in made:
             return False
         made.add(kind)
         return True
@@ -196,6 +207,19 @@ class OrderDetector(Detector):
         last = self.partial_since.get(order_key)
         if last is None or last[0] != progress:
             self.partial_since[order_key] = (progress, cause.at)
+
+
+def _about(
+    book: AccountBook, report: OrderReport, placed: OrderPlaced | None, cause: Cause
+) -> AboutOrder:
+    """What every report made of an order says: its cause, its key and its ids."""
+    key = book.key(report.category, report.symbol, report.position_idx)
+    return AboutOrder(
+        **cause.on(key),
+        order_id=report.order_id,
+        order_link_id=report.order_link_id,
+        position_id=placed.position_id if placed else None,
+    )
 
 
 def _order_keys(event: OrdersReported | ExecutionsReported) -> list[OrderKey]:

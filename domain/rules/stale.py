@@ -43,14 +43,10 @@ class StaleDetector(Detector):
             position = book.positions.get(key)
             if position is None or position.exchange_qty != 0:
                 continue
-            for local in position.open_local():
+            for local in position.live_open:
                 pid = local.position_id
                 # A limit entry resting on the book is not yet a position: not stale.
-                if (
-                    local.mode == "LIVE"
-                    and not self.closes.is_confirmed(pid)
-                    and not book.entry_resting(pid)
-                ):
+                if not self.closes.is_confirmed(pid) and not book.entry_resting(pid):
                     self.unseen_since.setdefault(pid, event.at)
 
     def on_input(

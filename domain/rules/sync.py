@@ -46,14 +46,17 @@ class SyncDetector(Detector):
         config: RuleConfig,
     ) -> list[Emitted]:
         """A page that completes no run, or a run given up for a new one, is a failed sync."""
-        verdict = book.last_page
-        if not isinstance(event, PositionsReported) or verdict is None or verdict.problem is None:
+        verdict = book.last_page  # set by position reports alone
+        if verdict is None or verdict.problem is None or not isinstance(event, PositionsReported):
             return []
         fields = cause.on_account(event.venue, event.account)
         return [PositionSyncFailed(**fields, reason=f"{verdict.problem}: snapshot incomplete")]
 
     def on_time(self, book: AccountBook, cause: Cause, config: RuleConfig) -> list[Emitted]:
         """Runs left unfinished past their timeout are failed syncs, reported once each."""
+        expired = book.snapshots.expired(cause.at)
+        if not expired:
+            return []
         fields = cause.on_account(book.venue, book.account)
         return [
             PositionSyncFailed(
@@ -61,5 +64,5 @@ class SyncDetector(Detector):
                 reason=f"position snapshot {describe(scope)}: pagination unfinished, "
                 "snapshot incomplete",
             )
-            for scope in book.snapshots.expired(cause.at)
+            for scope in expired
         ]

@@ -12,7 +12,7 @@ from trueup.domain.rules.detector import Detector
 
 def is_untracked(book: AccountBook, key: PositionKey) -> bool:
     position = book.positions[key]
-    return position.exchange_qty != 0 and not any(p.mode == "LIVE" for p in position.open_local())
+    return not position.live_open and position.exchange_qty != 0
 
 
 @dataclass(slots=True, eq=False)
