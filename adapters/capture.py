@@ -11,7 +11,7 @@ from contextlib import suppress
 
 import orjson
 
-from trueup.adapters import feed_status, intents, rule_changes
+from trueup.adapters import feed_status, intents, rejections, rule_changes
 from trueup.adapters.bybit import wire as bybit_wire
 from trueup.adapters.envelope import Envelope
 from trueup.adapters.hyperliquid import wire as hyperliquid_wire
@@ -121,6 +121,7 @@ def _rejected_envelope(
         endpoint=endpoint if isinstance(endpoint, str) else None,
         ret_code=error.ret_code if isinstance(error, ErrorReply) else None,
         http_status=error.http_status if isinstance(error, ErrorReply) else None,
+        kind=rejections.kind_of(envelope.venue, error),
         position_snapshot=(
             channel == "rest"
             and endpoint is not None

@@ -908,8 +908,9 @@ def startup_rows(directory: Path, report: Report, progress: Progress) -> None:
     floor = command_seconds([sys.executable, "-c", "pass"], STARTUP_REPEATS)
     help_ = command_seconds([*trueup, "--help"], STARTUP_REPEATS)
     question = ["--venue", VENUE, "--account", "a", "--symbol", "BTCUSDT"]
+    # An account the journal has never seen: the answer is no (exit 1).
     empty_can_open = command_seconds(
-        [*trueup, "--store", str(empty), "can-open", *question], STARTUP_REPEATS
+        [*trueup, "--store", str(empty), "can-open", *question], STARTUP_REPEATS, expected=1
     )
     report.rows += [
         Row("trueup --help (start-up)", "s", help_),

@@ -68,11 +68,13 @@ class WsReconnect(RiskEvent):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RateLimit(RiskEvent):
     type: ClassVar[str] = "RATE_LIMIT"
+    count: int = 1  # how many like it this one stands for (see rules/sync.py)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PositionSyncFailed(RiskEvent):
     type: ClassVar[str] = "POSITION_SYNC_FAILED"
+    count: int = 1  # how many like it this one stands for (see rules/sync.py)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -9,6 +9,10 @@ class UnknownInput(MalformedInput):
     """Well-formed, but of a topic, endpoint or kind trueup does not read."""
 
 
+class ControlMessage(UnknownInput):
+    """A venue's message about the connection itself (a pong, a subscription's ack)."""
+
+
 class ErrorReply(ValueError):
     """The venue answered with an error: a fact about the request, never about positions."""
 

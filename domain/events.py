@@ -6,6 +6,7 @@ of every rule), and carries ``raw``, the input line exactly as it arrived.
 
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
 from typing import ClassVar, Literal
 
 from trueup.domain.rules.config import RuleConfig
@@ -35,7 +36,7 @@ class PositionReport:
     mark_price: Decimal | None
     unrealised_pnl: Decimal | None
     cum_realised_pnl: Decimal | None
-    seq: int
+    seq: int | None  # the venue's sequence number, where it gives one (Bybit's REST may not)
     updated_time: int
     status: str
 
@@ -263,6 +264,18 @@ class StreamReconnected(InputEvent):
         return ()
 
 
+class RejectionKind(StrEnum):
+    """Why an input was refused, as its venue's adapter judged it: the rules read this, and
+    never a venue's own error codes."""
+
+    MALFORMED = "malformed"  # a report trueup reads, not in its documented form
+    UNKNOWN = "unknown"  # well-formed, of a topic or endpoint trueup does not read
+    CONTROL = "control"  # a venue's control message (a pong, an ack): not a report at all
+    ERROR_REPLY = "error_reply"  # the venue answered with an error
+    RATE_LIMITED = "rate_limited"  # the venue said we ask too often
+    UNREACHABLE = "unreachable"  # no reply came
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class InputRejected(InputEvent):
     """An input kept although it could not be used: malformed, unknown, or an error reply."""
@@ -275,6 +288,7 @@ class InputRejected(InputEvent):
     http_status: int | None
     # A refused page of a position snapshot: the run it belonged to can no longer complete.
     position_snapshot: bool = False
+    kind: RejectionKind = RejectionKind.MALFORMED
 
     @property
     def symbols(self) -> tuple[str, ...] | None:

@@ -11,14 +11,14 @@ ABSENT = "Absent"  # status of a flat report inferred from a complete snapshot t
 
 
 def supersedes(new: PositionReport, old: PositionReport) -> bool:
-    """Bybit's seq orders position updates; updatedTime breaks seq ties (mark moves).
-
-    Exact ties are broken by the whole report, so any arrival order folds the same.
-    """
-    new_rank = (new.seq, new.updated_time)
-    old_rank = (old.seq, old.updated_time)
-    if new_rank != old_rank:
-        return new_rank > old_rank
+    """Whether ``new`` is the later word on the position: by the venue's seq when both
+    reports carry one (Bybit's REST lists may not), else by its update time; the update
+    time breaks seq ties (mark moves), and the whole report exact ties, so reports that all
+    carry a seq, or all lack one, fold the same in any arrival order."""
+    if new.seq is not None and old.seq is not None and new.seq != old.seq:
+        return new.seq > old.seq
+    if new.updated_time != old.updated_time:
+        return new.updated_time > old.updated_time
     return repr(new) > repr(old)
 
 

@@ -112,12 +112,14 @@ class Reconciler:
                     emitted += self._timers_guarded(account, cause)
             return emitted
         if isinstance(event, InputRejected):
-            if event.venue:
-                self.book(event.venue, event.account).apply(event)
-                # The book may let go of things on any input: the detectors must too, or a
-                # position id opened again would meet what they held of the old one.
-                self._forget((event.venue, event.account))
-            return sync.rejected_input(event)
+            if not event.venue:
+                return []
+            self.book(event.venue, event.account).apply(event)
+            # The book may let go of things on any input: the detectors must too, or a
+            # position id opened again would meet what they held of the old one.
+            self._forget((event.venue, event.account))
+            detectors = self.detectors_by_account[(event.venue, event.account)]
+            return detectors.sync.rejected(event, cause, self.config)
         if isinstance(event, StreamReconnected):
             if event.venue:
                 self.book(event.venue, event.account).feed_reconnected(event.at, event.reason)

@@ -20,6 +20,13 @@ def moment(at: int) -> str:
     return iso(at)
 
 
+def _seq(exchange: JSON) -> str:
+    """The report's seq, where the venue gave one, else when it was updated."""
+    if exchange["seq"] is not None:
+        return f" (seq {exchange['seq']})"
+    return f" (updated {moment(exchange['updated_time'])})"
+
+
 def write_json(value: Any, out: TextIO | None = None) -> None:
     out = out or sys.stdout
     out.write(orjson.dumps(value, default=str).decode())
@@ -31,11 +38,11 @@ def describe_state(state: JSON) -> str:
     if exchange is None:
         there = "exchange: never seen"
     elif exchange["size"] in ("0", "0.0") or not exchange["side"]:
-        there = f"exchange: flat (seq {exchange['seq']})"
+        there = f"exchange: flat{_seq(exchange)}"
     else:
         there = (
-            f"exchange: {exchange['side']} {exchange['size']} @ {exchange['entry_price']} "
-            f"(seq {exchange['seq']})"
+            f"exchange: {exchange['side']} {exchange['size']} @ {exchange['entry_price']}"
+            f"{_seq(exchange)}"
         )
     local = state["local"]
     open_ids = [

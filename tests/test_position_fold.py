@@ -1,11 +1,17 @@
 """The Position aggregate: what the exchange says, beside what the trading system claims."""
 
+import random
 from decimal import Decimal
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from tests.inputs import T0, event, intent, order_frame, position_frame, position_snapshot
+from trueup.adapters.bybit import messages
 from trueup.domain.book import fold
-from trueup.domain.events import InputEvent
+from trueup.domain.events import InputEvent, PositionReport, PositionsReported
 from trueup.domain.keys import PositionKey
+from trueup.domain.position import Position
 
 BTC = PositionKey("bybit", "main", "linear", "BTCUSDT", 0)
 ETH = PositionKey("bybit", "main", "linear", "ETHUSDT", 0)
@@ -209,3 +215,108 @@ def test_tp1_state_follows_the_exchange_order_linked_to_it() -> None:
     )
     book = fold("bybit", "main", [opened(T0 + 1000, "p-1", "0.3"), placed, new, filled])
     assert book.tp1_state("p-1") == "FILLED"
+
+
+# --- the order of reports: seq when both carry one, else the update time ----------------------
+
+RECORDED_ITEM = {
+    # Bybit's documented /v5/position/list item, as a real reply recorded it: with openTime,
+    # and no seq.
+    "positionIdx": 0,
+    "riskId": 1,
+    "riskLimitValue": "2000000",
+    "symbol": "BTCUSDT",
+    "side": "Sell",
+    "size": "0.3",
+    "avgPrice": "27464.5",
+    "positionValue": "8239.35",
+    "tradeMode": 0,
+    "positionStatus": "Normal",
+    "autoAddMargin": 0,
+    "adlRankIndicator": 2,
+    "leverage": "10",
+    "breakEvenPrice": "27470.1",
+    "positionBalance": "824.1",
+    "markPrice": "28224.50",
+    "liqPrice": "",
+    "bustPrice": "",
+    "positionMM": "0.0000015",
+    "positionIM": "0.00010923",
+    "tpslMode": "Full",
+    "takeProfit": "0.00",
+    "stopLoss": "0.00",
+    "trailingStop": "0.00",
+    "unrealisedPnl": "-227.85",
+    "curRealisedPnl": "0.13",
+    "cumRealisedPnl": "-0.97",
+    "isReduceOnly": False,
+    "mmrSysUpdateTime": "",
+    "leverageSysUpdatedTime": "",
+    "sessionAvgPrice": "",
+    "createdTime": "1676538056258",
+    "openTime": "1676538056258",
+    "updatedTime": str(T0 - 5_000),
+}
+
+
+def recorded_reply(at: int, item: dict[str, object]) -> InputEvent:
+    body = {
+        "retCode": 0,
+        "retMsg": "OK",
+        "result": {"list": [item], "nextPageCursor": "", "category": "linear"},
+        "retExtInfo": {},
+        "time": at,
+    }
+    params = {"category": "linear", "settleCoin": "USDT"}
+    return event(messages.capture_rest(at, "main", "/v5/position/list", params, body))
+
+
+def test_a_recorded_position_list_without_seq_and_with_new_fields_is_read() -> None:
+    reply = recorded_reply(T0, RECORDED_ITEM)
+    assert isinstance(reply, PositionsReported)
+    book = fold("bybit", "main", [reply])
+    exchange = book.positions[BTC].exchange
+    assert exchange is not None and exchange.seq is None
+    assert book.positions[BTC].exchange_qty == Decimal("-0.3")
+
+
+def test_without_seq_the_later_update_wins_in_either_order() -> None:
+    older = recorded_reply(T0, RECORDED_ITEM)
+    newer = recorded_reply(T0 + 5_000, {**RECORDED_ITEM, "size": "0.1", "updatedTime": str(T0)})
+    for events in ([older, newer], [newer, older]):
+        assert fold("bybit", "main", events).positions[BTC].exchange_qty == Decimal("-0.1")
+
+
+def report(seq: int | None, updated_time: int, size: str) -> PositionReport:
+    return PositionReport(
+        "linear", "BTCUSDT", 0, "Buy", Decimal(size), None, None, None, None, seq, updated_time, ""
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 5), st.integers(0, 4), st.sampled_from(["0.1", "0.2", "0.3"])),
+        min_size=1,
+        max_size=6,
+    ),
+    st.booleans(),
+    st.randoms(use_true_random=False),
+)
+def test_reports_that_all_carry_a_seq_or_all_lack_one_fold_the_same_in_any_order(
+    drawn: list[tuple[int, int, str]], with_seq: bool, rng: random.Random
+) -> None:
+    reports = [report(seq if with_seq else None, T0 + t, size) for seq, t, size in drawn]
+    shuffled = list(reports)
+    rng.shuffle(shuffled)
+    outcomes = set()
+    for order in (reports, shuffled, reports[::-1]):
+        position = Position(BTC)
+        for one in order:
+            position.apply_report(one)
+        outcomes.add(position.exchange)
+    assert len(outcomes) == 1
+    (kept,) = outcomes
+    assert kept is not None
+    rank = (lambda r: (r.seq, r.updated_time)) if with_seq else (lambda r: r.updated_time)
+    assert rank(kept) == max(rank(r) for r in reports)

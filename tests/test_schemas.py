@@ -469,8 +469,8 @@ def _resized(qty: object) -> JSON:
         ),
         pytest.param(
             BYBIT + "ws-position.schema.json",
-            _frame("position", without(_POSITION, "seq")),
-            id="position-without-seq",
+            _frame("position", without(_POSITION, "size")),
+            id="position-without-size",
         ),
         pytest.param(
             BYBIT + "ws-position.schema.json",
@@ -671,6 +671,7 @@ _FIELD_VALUES: JSON = {
     "until": 1762201042524,
     "mode": "PAPER",
     "operator": "alice",
+    "count": 7,
 }
 _ACCOUNT_WIDE: JSON = {"category": None, "symbol": None, "position_idx": None}
 _OVERRIDES: dict[type[Emitted], JSON] = {

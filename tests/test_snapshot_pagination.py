@@ -37,7 +37,7 @@ def refused(record: dict[str, Any], how: str) -> dict[str, Any]:
     else:
         body = record["data"]
         item = dict(body["result"]["list"][0])
-        del item["seq"]
+        del item["size"]
         record["data"] = {**body, "result": {**body["result"], "list": [item]}}
     return record
 

@@ -13,7 +13,7 @@ import requests
 from pybit import unified_trading
 from pybit.exceptions import FailedRequestError
 
-from trueup.adapters.bybit import messages
+from trueup.adapters.bybit import messages, wire
 from trueup.adapters.capture import decode_record
 from trueup.adapters.feed import Clock, Record
 from trueup.adapters.supervised_feed import SupervisedFeed, close_quietly
@@ -22,7 +22,7 @@ from trueup.domain.events import InputRejected
 log = logging.getLogger("trueup.bybit")
 
 TOPICS = ("position", "order", "execution", "wallet")
-RATE_LIMIT_CODES = frozenset({10006, 10018})
+
 MAX_PAGES = 50
 RUN_ATTEMPTS = 3
 AUTH_REFUSED = "auth refused"
@@ -196,7 +196,7 @@ class BybitFeed(SupervisedFeed):
                 return _Run.STOPPED
             record = messages.capture_rest(at, self.account, endpoint, query, body)
             self.sink(record)
-            if isinstance(body, dict) and body.get("retCode") in RATE_LIMIT_CODES:
+            if isinstance(body, dict) and body.get("retCode") in wire.RATE_LIMIT_RET_CODES:
                 yield False
                 return _Run.STOPPED
             yield True

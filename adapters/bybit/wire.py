@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from trueup.adapters.envelope import Envelope
 from trueup.adapters.payload import Payload
-from trueup.domain.errors import ErrorReply, UnknownInput, shown
+from trueup.domain.errors import ControlMessage, ErrorReply, UnknownInput, shown
 from trueup.domain.events import (
     ExecutionsReported,
     Fill,
@@ -25,6 +25,16 @@ from trueup.domain.events import (
 )
 
 POSITION_SNAPSHOT = "/v5/position/list"
+# Bybit's "too many visits" retCodes, and the HTTP statuses its gateway limits with.
+RATE_LIMIT_RET_CODES = frozenset({10006, 10018})
+RATE_LIMIT_HTTP_STATUSES = frozenset({403, 429})
+
+
+def rate_limited(error: ErrorReply) -> bool:
+    """Whether Bybit's error reply says we ask too often."""
+    return error.ret_code in RATE_LIMIT_RET_CODES or error.http_status in RATE_LIMIT_HTTP_STATUSES
+
+
 REST_ENDPOINTS = (
     POSITION_SNAPSHOT,
     "/v5/order/realtime",
@@ -52,7 +62,10 @@ def decode(envelope: Envelope, channel: str, line: Payload) -> InputEvent:
 def decode_ws(envelope: Envelope, frame: Payload) -> InputEvent:
     if not frame.has("topic"):
         op = frame.fields.get("op")
-        raise UnknownInput(f"data: a control message (op={shown(op)}), not a report")
+        if op == "auth" and frame.fields.get("success") is False:
+            # Our key refused: the stream is blind, whatever else it is.
+            raise ErrorReply(f"auth refused: {shown(frame.fields.get('ret_msg'))}")
+        raise ControlMessage(f"data: a control message (op={shown(op)}), not a report")
     topic = frame.text("topic")
     family = topic.split(".", 1)[0]
     items = frame.items("data")
@@ -122,7 +135,8 @@ def position_report(item: Payload, category: str | None) -> PositionReport:
         mark_price=item.optional_decimal("markPrice"),
         unrealised_pnl=item.optional_decimal("unrealisedPnl"),
         cum_realised_pnl=item.optional_decimal("cumRealisedPnl"),
-        seq=item.integer("seq"),
+        # Documented on every position item, yet absent from real REST lists: optional.
+        seq=item.optional_integer("seq"),
         updated_time=item.millis("updatedTime"),
         status=item.optional_text("positionStatus", "Normal"),
     )

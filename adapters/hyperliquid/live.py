@@ -15,14 +15,13 @@ from hyperliquid.utils.error import ClientError, ServerError
 from hyperliquid.websocket_manager import WebsocketManager
 
 from trueup.adapters.feed import Clock
-from trueup.adapters.hyperliquid import messages
+from trueup.adapters.hyperliquid import messages, wire
 from trueup.adapters.supervised_feed import SupervisedFeed, close_quietly
 
 log = logging.getLogger("trueup.hyperliquid")
 
 STREAMS = ("userFills", "orderUpdates", "userEvents")
 SNAPSHOTS = ("clearinghouseState", "openOrders")
-RATE_LIMITED = frozenset({429})
 
 
 class HyperliquidFeed(SupervisedFeed):
@@ -90,7 +89,7 @@ class HyperliquidFeed(SupervisedFeed):
                 self.sink(
                     messages.capture_rest(at, self.account, endpoint, params, None, status=status)
                 )
-                limited |= status in RATE_LIMITED
+                limited |= status in wire.RATE_LIMIT_HTTP_STATUSES
                 continue
             except requests.RequestException as error:
                 log.warning("Hyperliquid %s unreachable: %s", endpoint, type(error).__name__)

@@ -8,7 +8,7 @@ frame. Formats follow Hyperliquid's info and WebSocket documentation.
 from trueup.adapters.envelope import Envelope
 from trueup.adapters.hyperliquid import records
 from trueup.adapters.payload import Payload
-from trueup.domain.errors import ErrorReply, MalformedInput, UnknownInput, shown
+from trueup.domain.errors import ControlMessage, ErrorReply, MalformedInput, UnknownInput, shown
 from trueup.domain.events import (
     ExecutionsReported,
     InputEvent,
@@ -22,6 +22,14 @@ POSITION_SNAPSHOT = "clearinghouseState"
 REST_ENDPOINTS = (POSITION_SNAPSHOT, "openOrders", "userFills", "orderStatus")
 WS_CHANNELS = ("userFills", "orderUpdates", "user", "webData2")
 CONTROL_CHANNELS = ("subscriptionResponse", "pong")
+RATE_LIMIT_HTTP_STATUSES = frozenset({429})
+
+
+def rate_limited(error: ErrorReply) -> bool:
+    """Whether Hyperliquid's error reply says we ask too often."""
+    return error.http_status in RATE_LIMIT_HTTP_STATUSES
+
+
 USER_EVENTS = ("fills", "funding", "liquidation", "nonUserCancel")
 
 
@@ -98,7 +106,7 @@ def positions_reported(envelope: Envelope, source: Source, state: Payload) -> Po
 def decode_ws(envelope: Envelope, frame: Payload) -> InputEvent:
     channel = frame.text("channel")
     if channel in CONTROL_CHANNELS:
-        raise UnknownInput(
+        raise ControlMessage(
             f"{frame.where}.channel: a control message ({shown(channel)}), not a report"
         )
     if channel == "error":

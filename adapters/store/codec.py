@@ -6,14 +6,16 @@ decoding names a type it does not know, or fields it cannot read, with an except
 own, never msgspec's or a KeyError.
 """
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
 import msgspec
 import orjson
 
+from trueup.adapters import rejections
 from trueup.domain.emitted import EMITTED_TYPES, Emitted
-from trueup.domain.events import INPUT_EVENT_TYPES, InputEvent
+from trueup.domain.events import INPUT_EVENT_TYPES, InputEvent, InputRejected
 
 INPUT_TOPIC_PREFIX = "trueup.input."
 TOPICS: dict[str, str] = {t.type: INPUT_TOPIC_PREFIX + t.type for t in INPUT_EVENT_TYPES}
@@ -72,9 +74,17 @@ def decode(state: bytes) -> InputEvent:
         except msgspec.DecodeError:
             pass  # _decode says why below
         else:
-            return event
+            return _upcast(event, state)
     # Not a type this trueup knows, or fields it cannot read: _decode raises, saying which.
     event = _decode(_INPUT_DECODERS, state)
+    return _upcast(event, state)
+
+
+def _upcast(event: InputEvent, state: bytes) -> InputEvent:
+    """A refusal stored before refusals had a kind gets the one its venue's adapter would
+    give it now, so the rules judge an old journal as they judge a new one."""
+    if isinstance(event, InputRejected) and b'"kind":' not in state:
+        return dataclasses.replace(event, kind=rejections.stored_kind(event))
     return event
 
 

@@ -38,7 +38,7 @@ class HeldFacts:
 
     side: str
     size: Decimal
-    seq: int
+    seq: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +194,8 @@ def judge(
         if held is not None and same_leg:
             reasons.append(
                 f"the exchange holds {held.side} {held.size} {symbol} "
-                f"(idx {key.position_idx}, seq {held.seq})"
+                f"(idx {key.position_idx}"
+                + (f", seq {held.seq})" if held.seq is not None else ")")
             )
         if key.drift_since is not None:
             reasons.append(

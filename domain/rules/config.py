@@ -40,6 +40,9 @@ class RuleConfig:
     # can-open vouches for nothing when the last complete snapshot of the exchange's
     # positions is older than this at the instant asked (3 x the default poll interval).
     freshness_limit_ms: int = 15 * SECOND
+    # Identical failures of one account (POSITION_SYNC_FAILED, RATE_LIMIT from one place)
+    # are told once per window, the rest counted and told as one when the window ends.
+    alarm_window_ms: int = MINUTE
 
 
 FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(RuleConfig))

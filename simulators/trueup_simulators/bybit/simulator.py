@@ -883,7 +883,7 @@ class BybitSimulator:
         with self._lock:
             self._faults.rest.extend([("retCode", ret_code, ret_msg or "")] * n)
 
-    def malform(self, n: int = 1, field: str = "seq") -> None:
+    def malform(self, n: int = 1, field: str = "size") -> None:
         """Answer the next ``n`` listings truly but with ``field`` missing from their first item:
         a page a client must refuse although its nextPageCursor looks fine."""
         with self._lock:
