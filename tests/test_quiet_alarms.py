@@ -12,7 +12,7 @@ from trueup.adapters.bybit import messages as bybit
 from trueup.adapters.capture import decode_line
 from trueup.adapters.hyperliquid import messages as hyperliquid
 from trueup.adapters.store import codec
-from trueup.domain.emitted import Emitted
+from trueup.domain.emitted import RiskEvent
 from trueup.domain.events import InputRejected, RejectionKind
 from trueup.domain.reconciler import Reconciler
 from trueup.domain.rules.config import RuleConfig
@@ -34,9 +34,12 @@ def tick(at: int) -> dict[str, Any]:
     return {"at": at, "venue": "bybit", "account": ACCOUNT, "channel": "clock"}
 
 
-def emitted_for(records: list[dict[str, Any]]) -> list[Emitted]:
+def emitted_for(records: list[dict[str, Any]]) -> list[RiskEvent]:
+    """The risk events the rules emit for these records (each has a reason)."""
     reconciler = Reconciler()
-    return [e for r in records for e in reconciler.apply(decode_line(orjson.dumps(r)))]
+    emitted = [e for r in records for e in reconciler.apply(decode_line(orjson.dumps(r)))]
+    assert all(isinstance(e, RiskEvent) for e in emitted)
+    return [e for e in emitted if isinstance(e, RiskEvent)]
 
 
 def test_an_outage_is_told_once_then_once_more_with_its_count_when_the_window_ends() -> None:

@@ -138,12 +138,14 @@ def test_the_btcusdt_entry_filled_in_two_parts_and_each_take_profit_took_half() 
 
 
 def btc_frames() -> list[tuple[int, int, Decimal]]:
-    """(event index, seq, size) of every BTCUSDT WebSocket position report, in arrival order."""
+    """(event index, seq, size) of every BTCUSDT WebSocket position report, in arrival order
+    (the sample's WebSocket frames all carry their seq)."""
     return [
         (index, report.seq, report.size)
         for index, event in enumerate(EVENTS)
         if isinstance(event, PositionsReported) and event.source == "ws"
         for report in event.reports
+        if report.seq is not None
         if report.symbol == "BTCUSDT"
     ]
 
