@@ -194,8 +194,7 @@ def judge(
         if held is not None and same_leg:
             reasons.append(
                 f"the exchange holds {held.side} {held.size} {symbol} "
-                f"(idx {key.position_idx}"
-                + (f", seq {held.seq})" if held.seq is not None else ")")
+                f"(idx {key.position_idx}" + (f", seq {held.seq})" if held.seq is not None else ")")
             )
         if key.drift_since is not None:
             reasons.append(
