@@ -332,15 +332,20 @@ class AccountBook:
         return frozenset((local.key,))
 
     def _local_closed(self, event: LocalPositionClosed | LocalPositionCleaned) -> Changed:
-        key = self.local_keys.get(event.position_id)
-        if key is None or not self.positions[key].close_local(
-            event.position_id, event.exit_reason, event.at
-        ):
+        return self.close_local(event.position_id, event.exit_reason, event.at)
+
+    def close_local(self, position_id: str, exit_reason: str, at: int) -> Changed:
+        """Close an open local position: by the trading system's intent, an operator's
+        clean, or trueup's own finding that the exchange closed it (then the intent that
+        follows changes nothing)."""
+        key = self.local_keys.get(position_id)
+        if key is None or not self.positions[key].close_local(position_id, exit_reason, at):
             return NOTHING
-        self._wait_to_forget(self._locals_to_forget, event.position_id)
+        self._wait_to_forget(self._locals_to_forget, position_id)
         # Its intents and orders were kept for it while it was open; from now they may go.
-        for link in self._links_by_position.get(event.position_id, ()):
+        for link in self._links_by_position.get(position_id, ()):
             self._wait_to_forget(self._intents_to_forget, link)
+        self.touched.add(key)
         return frozenset((key,))
 
     def local_position(self, position_id: str) -> LocalPosition | None:

@@ -85,7 +85,7 @@ def order_ids(inputs: list[InputEvent]) -> set[str]:
 
 def test_the_busy_session_is_long_enough_to_forget_and_keeps_positions_open() -> None:
     assert BOOK.clock - BUSY[0].at > 20 * KEPT_MS
-    assert sum(len(p.opened) for p in BOOK.positions.values()) > 1_000
+    assert sum(len(p.opened) for p in BOOK.positions.values()) > 100
 
 
 def test_after_a_busy_session_closed_local_positions_kept_are_only_the_recent_ones() -> None:
@@ -96,8 +96,12 @@ def test_after_a_busy_session_closed_local_positions_kept_are_only_the_recent_on
         if not local.is_open
     ]
     assert all(local.closed_at and local.closed_at > BOOK.clock - KEPT_MS for local in closed)
+    # Closed by the bot's intents, or by trueup when the exchange showed them closed.
+    reported = [e for e in BUSY_EMITTED if e.type == "POSITION_CLOSED"]
+    recently_reported = [e for e in reported if e.at > BOOK.clock - KEPT_MS]
     closes = "LocalPositionClosed"
-    assert len(closed) <= len(recent(closes)) < len(everywhere(closes)) / 10
+    kept_at_most = len(recent(closes)) + len(recently_reported)
+    assert len(closed) <= kept_at_most < (len(everywhere(closes)) + len(reported)) / 10
 
 
 def test_after_a_busy_session_finished_orders_kept_are_those_of_open_positions_or_recent() -> None:

@@ -186,17 +186,38 @@ def test_drift_is_unresolved_once_reported_and_until_the_sides_agree() -> None:
     assert drift.unresolved(BTC) is None
 
 
-def test_manual_close_knows_what_the_exchange_showed_and_closed_and_the_cooldown() -> None:
+def test_manual_close_knows_what_the_exchange_showed_holds_what_it_closed_and_the_cooldown() -> (
+    None
+):
     reconciler = Reconciler()
     closes = reconciler.detectors("bybit", "main").manual_close
+    book = reconciler.book("bybit", "main")
     reconciler.apply(accepted(opened(T0, "p-1", "BTCUSDT", "1")))
     assert not closes.is_confirmed("p-1")
     reconciler.apply(frame(T0 + 1_000, "1", 2))
-    assert closes.is_confirmed("p-1") and not closes.closed_on_exchange("p-1")
+    assert closes.is_confirmed("p-1")
     reconciler.apply(frame(T0 + 2_000, "0", 3))
-    assert closes.closed_on_exchange("p-1")
+    local = book.local_position("p-1")
+    assert local is not None and (local.status, local.exit_reason) == ("CLOSED", "STOP_LOSS")
     assert closes.cooldown_until("BTCUSDT") == T0 + 2_000 + RuleConfig().cooldown_ms
     assert closes.cooldown_until("ETHUSDT") is None
+
+
+def test_a_position_reported_closed_stays_closed_and_the_next_one_on_its_key_is_untracked() -> None:
+    reconciler = Reconciler()
+    told = [e.type for e in reconciler.apply(accepted(opened(T0, "p-1", "BTCUSDT", "1")))]
+    told += [e.type for e in reconciler.apply(frame(T0 + 1_000, "1", 2))]
+    told += [e.type for e in reconciler.apply(frame(T0 + 2_000, "0", 3))]
+    assert "POSITION_CLOSED" in told
+    # Someone opens on the key again, by hand, before the bot has said anything: a position
+    # the bot does not track, not a drift from the one trueup reported closed.
+    later = [e.type for e in reconciler.apply(frame(T0 + 3_000, "2", 4))]
+    later += [e.type for e in reconciler.apply(clock(T0 + 10_000))]
+    assert "UNTRACKED_POSITION" in later
+    assert "CONSISTENCY_DRIFT" not in later
+    # The bot's own close, after: nothing changes, nothing more is said.
+    closed = intent(T0 + 11_000, kind="position_closed", position_id="p-1", exit_reason="SL")
+    assert reconciler.apply(accepted(closed)) == []
 
 
 def test_stale_says_why_a_local_record_is_stale() -> None:

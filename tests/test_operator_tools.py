@@ -93,7 +93,8 @@ def test_positions_shows_local_beside_exchange_with_findings(
     by_symbol = {row["symbol"]: row for row in rows}
     assert (by_symbol["BTCUSDT"]["local_qty"], by_symbol["BTCUSDT"]["exchange_qty"]) == ("1", "1")
     assert by_symbol["BTCUSDT"]["findings"] == []
-    assert by_symbol["ETHUSDT"]["findings"] == ["CLOSED ON EXCHANGE p-eth, still OPEN locally"]
+    # Reported closed (a stop-loss on the exchange), and held closed: nothing left to find.
+    assert (by_symbol["ETHUSDT"]["local_qty"], by_symbol["ETHUSDT"]["findings"]) == ("0", [])
     assert by_symbol["SOLUSDT"]["findings"] == ["STALE p-sol (PAPER_LEFTOVER)"]
 
 
@@ -121,7 +122,7 @@ def test_can_open_says_no_with_every_reason_and_exits_1(
     assert verdict["allowed"] is False
     until = f"cooldown on ETHUSDT until {iso(T0 + 1_809_000)}"
     assert any(until in r for r in verdict["reasons"])
-    assert any("p-eth is OPEN but the exchange holds nothing" in n for n in verdict["notes"])
+    assert not any("p-eth" in n for n in verdict["notes"])  # closed in trueup's view
 
 
 def test_can_open_says_yes_once_the_cooldown_is_over_despite_the_stale_record(
@@ -241,7 +242,8 @@ def test_fix_stale_dry_run_lists_and_changes_nothing(
 ) -> None:
     assert main(["--store", store, "fix-stale", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "p-eth: CLOSED_ON_EXCHANGE" in out and "p-sol: PAPER_LEFTOVER" in out
+    assert "p-sol: PAPER_LEFTOVER" in out
+    assert "p-eth" not in out  # trueup reported it closed, and holds it closed
     _, cleaned = run_json(
         capsys, ["--store", store, "events", "--type", "POSITION_CLEANED", "--json"]
     )
@@ -278,7 +280,6 @@ def test_fix_stale_check_exchange_closes_what_the_exchange_does_not_hold_and_rec
         capsys, ["--store", store, "events", "--type", "POSITION_CLEANED", "--json"]
     )
     assert {(c["position_id"], c["exit_reason"], c["operator"]) for c in cleaned} == {
-        ("p-eth", "STALE_CLEANUP", "alice"),
         ("p-sol", "STALE_CLEANUP", "alice"),
     }
     _, rows = run_json(capsys, ["--store", store, "positions", "--json"])
@@ -294,7 +295,7 @@ def test_fix_stale_check_exchange_closes_what_the_exchange_does_not_hold_and_rec
                 "--account",
                 "main",
                 "--symbol",
-                "ETHUSDT",
+                "SOLUSDT",
             ]
         )
         == 0
@@ -332,7 +333,7 @@ def test_fix_stale_force_asks_first_and_refuses_without_a_terminal(
     assert main(["--store", store, "fix-stale", "--force"]) == 2
     assert "pass --yes" in capsys.readouterr().err
     assert main(["--store", store, "fix-stale", "--force", "--yes", "--operator", "bob"]) == 0
-    assert "closed 2 local record(s) with MANUAL_CLEANUP by bob" in capsys.readouterr().out
+    assert "closed 1 local record(s) with MANUAL_CLEANUP by bob" in capsys.readouterr().out
     _, cleaned = run_json(
         capsys, ["--store", store, "events", "--type", "POSITION_CLEANED", "--json"]
     )
@@ -373,7 +374,6 @@ def test_diagnose_explains_everything_about_a_symbol(
     assert "ETHUSDT: may NOT open" in out
     assert "POSITION_CLOSED" in out and "STOP_LOSS" in out
     assert "COOLDOWN_STARTED" in out
-    assert "CLOSED ON EXCHANGE p-eth" in out
 
 
 def test_ingest_runs_the_projections_and_events_lists_what_they_emitted(

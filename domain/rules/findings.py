@@ -22,8 +22,6 @@ def open_findings(
         why = detectors.stale.why(book, local)
         if why is not None:
             findings.append(f"STALE {local.position_id} ({why})")
-        elif detectors.manual_close.closed_on_exchange(local.position_id):
-            findings.append(f"CLOSED ON EXCHANGE {local.position_id}, still OPEN locally")
         elif local.mode == "LIVE" and exchange_qty == 0:
             findings.append(f"UNCONFIRMED {local.position_id}: the exchange has not shown it")
     return findings
@@ -35,8 +33,6 @@ def stale_positions(book: AccountBook, detectors: AccountDetectors) -> list[tupl
     for key in sorted(book.positions):
         for local in book.positions[key].open_local():
             why = detectors.stale.why(book, local)
-            if why is None and detectors.manual_close.closed_on_exchange(local.position_id):
-                why = "CLOSED_ON_EXCHANGE"
             if why is not None:
                 found.append((local.position_id, why))
     return found

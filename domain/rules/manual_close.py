@@ -1,8 +1,8 @@
 """Manual close: the exchange shows flat a key the trading system still holds open (LIVE).
 
 Someone closed it by hand, a stop-loss fired, or it was liquidated. Each local position on
-the key is reported closed, STOP_LOSS when its TP1 had not filled, else EXCHANGE_CLOSED; a
-stop-loss also cools the symbol down.
+the key is reported closed, STOP_LOSS when its TP1 had not filled, else EXCHANGE_CLOSED, and is
+closed in trueup's view from then on; a stop-loss also cools the symbol down.
 """
 
 from dataclasses import dataclass, field
@@ -65,10 +65,6 @@ class ManualCloseDetector(Detector):
         """Whether the exchange has shown this LIVE local position on its side."""
         return position_id in self.confirmed
 
-    def closed_on_exchange(self, position_id: str) -> bool:
-        """Whether this local position was reported closed on the exchange."""
-        return position_id in self.closed_reported
-
     def cooldown_until(self, symbol: str) -> int | None:
         """When the last cooldown started on ``symbol`` ends (epoch ms), if one ever did."""
         return self.cooldowns.get(symbol)
@@ -92,6 +88,9 @@ class ManualCloseDetector(Detector):
             emitted.append(
                 PositionClosed(**cause.on(key), position_id=pid, exit_reason=exit_reason)
             )
+            # Reported closed, held closed: the bot's own close that follows changes nothing,
+            # and a later position on the key is one it does not track.
+            book.close_local(pid, exit_reason, cause.at)
             if stop_loss and config.cooldown_enabled:
                 until = cause.at + config.cooldown_ms
                 if self.cooldowns.get(key.symbol, 0) < until:
