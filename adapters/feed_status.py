@@ -7,7 +7,7 @@ WS_RECONNECT events the live run did.
 from trueup.adapters.envelope import Envelope
 from trueup.adapters.payload import Payload
 from trueup.domain.errors import UnknownInput, shown
-from trueup.domain.events import InputEvent, StreamReconnected
+from trueup.domain.events import InputEvent, StreamDown, StreamReconnected
 
 
 def reconnected(
@@ -18,10 +18,20 @@ def reconnected(
     return {"at": at, "venue": venue, "account": account, "channel": "feed", "data": data}
 
 
+def down(at: int, venue: str, account: str, *, stream: str, reason: str) -> dict[str, object]:
+    """The capture record of a stream found dead, before any attempt to rebuild it."""
+    data = {"event": "down", "stream": stream, "reason": reason}
+    return {"at": at, "venue": venue, "account": account, "channel": "feed", "data": data}
+
+
 def decode(envelope: Envelope, data: Payload) -> InputEvent:
     event = data.text("event")
+    if event == "down":
+        return StreamDown(
+            **envelope.header(), stream=data.text("stream"), reason=data.text("reason")
+        )
     if event != "reconnected":
-        raise UnknownInput(f"data.event: {shown(event)} is not one of ['reconnected']")
+        raise UnknownInput(f"data.event: {shown(event)} is not one of ['down', 'reconnected']")
     return StreamReconnected(
         **envelope.header(),
         stream=data.text("stream"),

@@ -106,6 +106,7 @@ class SupervisedFeed(ABC):
         attempt = 0
         refusals = 0
         opened_once = False
+        down_told = False  # since the stream was last up
         while not self.stopping.is_set():
             # One that never came up (no auth reply, say) is as lost as one that dropped.
             lost = self.stream_lost() or (None if self.stream_up() else "never came up")
@@ -113,6 +114,14 @@ class SupervisedFeed(ABC):
                 attempt = 0
                 self.stopping.wait(0.2)
                 continue
+            if opened_once and not down_told and not self.stopping.is_set():
+                # Said once, at once: until it is back, nothing is vouched for.
+                down_told = True
+                log.warning("%s stream down: %s", self.venue, lost)
+                down = feed_status.down(
+                    self.clock(), self.venue, self.account, stream=self.stream, reason=lost
+                )
+                self.sink(down)
             self.close_stream()
             if attempt and self.stopping.wait(min(MAX_BACKOFF_S, 0.5 * 2 ** (attempt - 1))):
                 return
@@ -144,6 +153,7 @@ class SupervisedFeed(ABC):
                 log.warning("%s stream: attempt %d did not come up", self.venue, attempt)
                 continue
             refusals = 0
+            down_told = False
             if opened_before:
                 log.info("%s stream reconnected (attempt %d): %s", self.venue, attempt, lost)
                 self.sink(

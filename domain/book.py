@@ -93,6 +93,8 @@ class AccountBook:
         self.exchange_seen_at: int | None = None
         self.complete_snapshot_at: int | None = None
         self.reconnected: tuple[int, str] | None = None
+        # The feed's stream found dead, and why, until it reconnects.
+        self.stream_down: tuple[int, str] | None = None
         # Keys whose reconciled state may have changed since the views last took them.
         self.touched: set[PositionKey] = set()
         self._handlers: dict[type[InputEvent], Callable[[Any], Changed]] = {
@@ -145,6 +147,12 @@ class AccountBook:
     def feed_reconnected(self, at: int, reason: str) -> None:
         """The feed had to rebuild its stream: noted for freshness, folding nothing."""
         self.reconnected = (at, reason)
+        self.stream_down = None
+
+    def feed_down(self, at: int, reason: str) -> None:
+        """The feed's stream died (the first word of it, until it is back), folding nothing."""
+        if self.stream_down is None:
+            self.stream_down = (at, reason)
 
     def position(self, key: PositionKey) -> Position:
         found = self.positions.get(key)

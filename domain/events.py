@@ -251,6 +251,19 @@ class LocalPositionCleaned(InputEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class StreamDown(InputEvent):
+    """The live runner's venue stream died: until it is back, fills and closes may go unseen."""
+
+    type: ClassVar[str] = "StreamDown"
+    stream: str
+    reason: str
+
+    @property
+    def symbols(self) -> tuple[str, ...] | None:
+        return ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StreamReconnected(InputEvent):
     """The live runner rebuilt a venue stream that had died; what it missed comes by REST."""
 
@@ -335,6 +348,7 @@ INPUT_EVENT_TYPES: tuple[type[InputEvent], ...] = (
     OrderPlaced,
     OrderCancelled,
     LocalPositionCleaned,
+    StreamDown,
     StreamReconnected,
     InputRejected,
     ClockTicked,

@@ -22,6 +22,7 @@ from trueup.domain.events import (
     LocalPositionCleaned,
     OrderCancelled,
     RulesSet,
+    StreamDown,
     StreamReconnected,
 )
 from trueup.domain.keys import PositionKey
@@ -120,6 +121,10 @@ class Reconciler:
             self._forget((event.venue, event.account))
             detectors = self.detectors_by_account[(event.venue, event.account)]
             return detectors.sync.rejected(event, cause, self.config)
+        if isinstance(event, StreamDown):
+            if event.venue:
+                self.book(event.venue, event.account).feed_down(event.at, event.reason)
+            return []
         if isinstance(event, StreamReconnected):
             if event.venue:
                 self.book(event.venue, event.account).feed_reconnected(event.at, event.reason)

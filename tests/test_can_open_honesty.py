@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from tests.fuzz.strategies import sessions
 from tests.inputs import T0, intent, line, position_snapshot
+from trueup.adapters import feed_status
 from trueup.adapters.capture import decode_line
 from trueup.adapters.store.journal import Journal
 from trueup.application.service import TrueupService
@@ -96,3 +97,20 @@ def test_can_open_never_says_yes_without_a_complete_snapshot_inside_the_limit(
                 and now - e.at <= LIMIT_MS
             ]
             assert snapshots, "yes with no snapshot page of the account inside the limit"
+
+
+def test_a_feed_that_is_down_is_a_no_until_its_stream_is_back(journal: Journal) -> None:
+    service = TrueupService(journal, clock=lambda: T0 + 1_000)
+    service.ingest([fresh_account()])
+    down = feed_status.down(T0 + 500, "bybit", "main", stream="private", reason="stream closed")
+    service.ingest([[line(down)]])
+    answer = service.can_open("bybit", "main", "BTCUSDT")
+    assert answer.reasons == [
+        "the venue's stream is down since 2025-11-03T19:43:20.500Z (stream closed): fills and "
+        "closes may go unseen until it is back"
+    ]
+    back = feed_status.reconnected(
+        T0 + 800, "bybit", "main", stream="private", reason="stream closed", attempt=1
+    )
+    service.ingest([[line(back), line(position_snapshot(T0 + 900))]])
+    assert service.can_open("bybit", "main", "BTCUSDT").allowed

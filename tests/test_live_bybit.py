@@ -104,6 +104,9 @@ def test_a_dropped_connection_is_rebuilt_reported_and_resynced(
         buy(sim, "ETHUSDT", "2")  # while nobody listens: only the REST re-sync can tell
         wait_for_emitted(store, "WS_RECONNECT")
         agree(sim, store)
+    with Journal.open(store) as journal:
+        said = [e.type for _, e in journal.all_events() if e.type.startswith("Stream")]
+    assert said.index("StreamDown") < said.index("StreamReconnected")  # down, then back
 
 
 def test_a_refused_auth_is_retried_with_backoff_until_it_passes(

@@ -579,6 +579,7 @@ def more_inputs() -> list[JSON]:
             "channel": "operator",
             "data": _CLEAN | {"position_id": "p-sol-paper-1"},
         },
+        feed_status.down(1762199400006, "bybit", "main", stream="private", reason="closed"),
         feed_status.reconnected(
             1762199400006, "bybit", "main", stream="private", reason="stream closed", attempt=1
         ),

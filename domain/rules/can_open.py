@@ -89,6 +89,7 @@ class AccountFacts:
     known: bool = True
     complete_snapshot_at: int | None = None
     freshness_limit_ms: int = RuleConfig().freshness_limit_ms
+    stream_down: tuple[int, str] | None = None  # since when, and why
 
 
 UNKNOWN_ACCOUNT = AccountFacts(0, None, known=False)
@@ -101,6 +102,7 @@ def account_facts(book: AccountBook, config: RuleConfig) -> AccountFacts:
         faults[0] if faults else None,
         complete_snapshot_at=book.complete_snapshot_at,
         freshness_limit_ms=config.freshness_limit_ms,
+        stream_down=book.stream_down,
     )
 
 
@@ -182,6 +184,12 @@ def judge(
         reasons.append("trueup has never seen this account: no input of it is in the journal")
     else:
         reasons += _stale_view(account, now)
+    if account.known and account.stream_down is not None:
+        since, why = account.stream_down
+        reasons.append(
+            f"the venue's stream is down since {iso(since)} ({why}): fills and closes may "
+            "go unseen until it is back"
+        )
     if account.fold_faults:
         reasons.append(
             f"{account.fold_faults} input(s) of this account could not be folded "
