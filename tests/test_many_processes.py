@@ -8,11 +8,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tests.emitted_events import by_account, emitted_in
 from tests.inputs import line
 from tests.scenarios import busy_session
-from trueup.adapters.store import codec
 from trueup.adapters.store.journal import Journal
-from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent
 from trueup.projections.reconciliation import ReconciliationProjection, tracked_position
 
@@ -34,10 +33,6 @@ def capture(tmp_path: Path, account: str, seed: int) -> Path:
 
 def worker(store_url: str) -> subprocess.Popen[bytes]:
     return trueup(store_url, "worker", "--poll-ms", "20", "--batch", "100")
-
-
-def emitted_in(journal: Journal) -> list[bytes]:
-    return [codec.encode_emitted(e) for _, e in journal.all_events() if isinstance(e, Emitted)]
 
 
 def inputs_in(journal: Journal) -> list[InputEvent]:
@@ -116,15 +111,6 @@ def test_workers_ingests_and_an_operator_at_once_emit_what_one_process_would(
     assert by_account(stored) == by_account(reference)
     assert sorted(stored) == sorted(reference)
     assert len(stored) > 1_000
-
-
-def by_account(emitted: list[bytes]) -> dict[tuple[str, str], list[bytes]]:
-    """Each account's emitted events, in the order stored."""
-    found: dict[tuple[str, str], list[bytes]] = {}
-    for encoded in emitted:
-        event = codec.decode_emitted(encoded)
-        found.setdefault((event.venue, event.account), []).append(encoded)
-    return found
 
 
 def count_operator_lines(inputs: list[InputEvent]) -> int:

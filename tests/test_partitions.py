@@ -9,6 +9,7 @@ from typing import Any
 
 import psycopg
 
+from tests.emitted_events import by_account, emitted_in
 from tests.inputs import line
 from tests.scenarios import busy_session
 from trueup.adapters.capture import decode_line
@@ -16,7 +17,6 @@ from trueup.adapters.store import codec, snapshots
 from trueup.adapters.store.journal import Appended, Journal
 from trueup.adapters.store.snapshots import Snapshot
 from trueup.application.ingest import Ingestor
-from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent
 from trueup.domain.reconciler import Reconciler
 from trueup.projections.leased import LeasedProjection
@@ -41,21 +41,9 @@ def session(accounts: list[str], inputs: int = 120) -> list[bytes]:
     return [record for batch in zip(*per_account, strict=False) for record in batch]
 
 
-def emitted_in(journal: Journal) -> list[bytes]:
-    return [codec.encode_emitted(e) for _, e in journal.all_events() if isinstance(e, Emitted)]
-
-
 def single_process(lines: list[bytes]) -> list[bytes]:
     reconciler = Reconciler()
     return [codec.encode_emitted(e) for raw in lines for e in reconciler.apply(decode_line(raw))]
-
-
-def by_account(emitted: list[bytes]) -> dict[tuple[str, str], list[bytes]]:
-    found: dict[tuple[str, str], list[bytes]] = {}
-    for encoded in emitted:
-        event = codec.decode_emitted(encoded)
-        found.setdefault((event.venue, event.account), []).append(encoded)
-    return found
 
 
 def each(*projections: LeasedProjection) -> Callable[[Appended | None], None]:
