@@ -2,7 +2,7 @@
 
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from trueup.domain.decimals import (
     to_decimal,
@@ -13,6 +13,8 @@ from trueup.domain.decimals import (
     to_quantity,
 )
 from trueup.domain.errors import MalformedInput, shown
+
+T = TypeVar("T")
 
 
 class Payload:
@@ -59,6 +61,16 @@ class Payload:
                 f"{self._path(name)}: {shown(value)} is not one of {list(allowed)}"
             )
         return value
+
+    def choice_of(self, name: str, meanings: Mapping[str, T], *, default: str) -> T:
+        """What a wire value means, from ``meanings`` (``default`` when the field is absent);
+        MalformedInput naming the value when it is one the venue's adapter does not know."""
+        value = self.optional_text(name, default)
+        if value not in meanings:
+            raise MalformedInput(
+                f"{self._path(name)}: {shown(value)} is not one of {sorted(meanings)}"
+            )
+        return meanings[value]
 
     def integer(self, name: str) -> int:
         return to_integer(self._required(name), self._path(name))

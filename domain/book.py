@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from trueup.domain.events import (
     AccountModeSet,
+    ExecutionKind,
     ExecutionsReported,
     InputEvent,
     InputRejected,
@@ -253,8 +254,8 @@ class AccountBook:
         changed: set[PositionKey] = set()
         orders = self.orders
         for fill in event.fills:
-            if not fill.order_id:
-                continue  # funding and settlement touch no order
+            if not fill.order_id or fill.kind is ExecutionKind.FUNDING:
+                continue  # a payment, or a settlement: it fills no order
             order_key = OrderKey(fill.category, fill.order_id)
             order = orders.get(order_key)
             if order is None:

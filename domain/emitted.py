@@ -7,6 +7,7 @@ one, and two accounts' events never share an id.
 
 from dataclasses import dataclass, fields
 from decimal import Decimal
+from enum import StrEnum
 from typing import ClassVar, TypedDict
 from uuid import uuid5
 
@@ -144,6 +145,18 @@ class SlUpdate(OrderEvent):
 class OrderRejected(OrderEvent):
     type: ClassVar[str] = "ORDER_REJECTED"
     reason: str
+
+
+class ExitReason(StrEnum):
+    """Why the exchange closed a position, as far as its inputs show."""
+
+    LIQUIDATION = "LIQUIDATION"
+    ADL = "ADL"
+    DELIVERY = "DELIVERY"
+    TAKE_PROFIT = "TAKE_PROFIT"
+    STOP_LOSS = "STOP_LOSS"
+    MANUAL = "MANUAL"  # closed by hand on the exchange (an order the bot never placed)
+    EXCHANGE_CLOSED = "EXCHANGE_CLOSED"  # nothing shows why, and TP1 had filled
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -71,6 +71,17 @@ class OrderReport:
     updated_time: int
 
 
+class ExecutionKind(StrEnum):
+    """What an execution was, in the field's words; each venue's adapter maps its own."""
+
+    TRADE = "trade"  # an order matched
+    FUNDING = "funding"  # a payment, never a fill: it moves no quantity
+    LIQUIDATION = "liquidation"  # the venue closed the position (Bybit BustTrade)
+    ADL = "adl"  # auto-deleveraging closed it against a liquidation (Bybit AdlTrade)
+    DELIVERY = "delivery"  # the contract was delivered or delisted (Bybit Delivery)
+    SETTLEMENT = "settlement"  # the contract was settled (Bybit Settle)
+
+
 @dataclass(frozen=True, slots=True)
 class Fill:
     """One execution; ``exec_id`` identifies it across WebSocket and REST."""
@@ -81,13 +92,15 @@ class Fill:
     order_id: str
     order_link_id: str
     side: str
-    exec_type: str
     exec_price: Decimal
     exec_qty: Decimal
     exec_fee: Decimal | None
     closed_size: Decimal | None
     exec_time: int
     seq: int | None
+    # Always given by the adapters; the default only reads fills an older trueup stored
+    # (with their venue's execType, which reading turns into this: adapters/store/codec.py).
+    kind: ExecutionKind = ExecutionKind.TRADE
 
 
 @dataclass(frozen=True, slots=True)

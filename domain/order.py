@@ -13,8 +13,6 @@ TERMINAL_STATUSES = frozenset(
 )
 ORDER_STATUSES = OPEN_STATUSES | TERMINAL_STATUSES
 ZERO = Decimal(0)
-# Executions that are not the matching of an order's quantity.
-NON_ORDER_EXEC_TYPES = frozenset({"Funding", "Settle", "Delivery"})
 
 
 def supersedes(new: OrderReport, old: OrderReport) -> bool:

@@ -19,7 +19,7 @@ from trueup.adapters.capture import decode_line
 from trueup.adapters.hyperliquid import messages
 from trueup.domain.book import fold
 from trueup.domain.emitted import PositionClosed
-from trueup.domain.events import ExecutionsReported, InputEvent
+from trueup.domain.events import ExecutionKind, ExecutionsReported, InputEvent
 from trueup.domain.keys import PositionKey
 from trueup.domain.reconciler import reconcile
 from trueup_simulators.hyperliquid.simulator import HyperliquidSimulator
@@ -204,7 +204,7 @@ def test_a_liquidation_is_announced_then_filled_and_leaves_the_position_flat(
     assert info.user_state(USER)["assetPositions"] == []
     executions = decoded(messages.capture_ws(T0, USER, fills))
     assert isinstance(executions, ExecutionsReported)
-    assert [f.exec_type for f in executions.fills] == ["BustTrade"]
+    assert [f.kind for f in executions.fills] == [ExecutionKind.LIQUIDATION]
 
 
 def test_web_data2_sends_the_state_then_every_change_to_it(

@@ -11,6 +11,7 @@ from trueup.adapters.hyperliquid import messages
 from trueup.domain.book import fold
 from trueup.domain.emitted import PositionClosed, PositionSyncFailed, RateLimit
 from trueup.domain.events import (
+    ExecutionKind,
     ExecutionsReported,
     InputEvent,
     InputRejected,
@@ -405,9 +406,9 @@ def test_a_fill_keeps_its_ids_price_fee_and_time() -> None:
     assert isinstance(event, ExecutionsReported) and event.source == "ws"
     (fill,) = event.fills
     assert (fill.exec_id, fill.order_id, fill.order_link_id) == ("5", "9", cloid)
-    assert (fill.side, fill.exec_type, fill.exec_price, fill.exec_qty) == (
+    assert (fill.side, fill.kind, fill.exec_price, fill.exec_qty) == (
         "Sell",
-        "Trade",
+        ExecutionKind.TRADE,
         Decimal("65000.0"),
         Decimal("0.1"),
     )
@@ -424,9 +425,9 @@ def test_a_liquidations_fill_is_a_bust_trade_and_a_spot_fill_is_spot() -> None:
     body = [fill_item(1, liquidation=marker), fill_item(2, coin="@107")]
     event = decode(messages.capture_rest(T0, USER, "userFills", {"user": USER}, body))
     assert isinstance(event, ExecutionsReported)
-    assert [(f.exec_type, f.category) for f in event.fills] == [
-        ("BustTrade", "perp"),
-        ("Trade", "spot"),
+    assert [(f.kind, f.category) for f in event.fills] == [
+        (ExecutionKind.LIQUIDATION, "perp"),
+        (ExecutionKind.TRADE, "spot"),
     ]
 
 
@@ -440,8 +441,8 @@ def test_funding_is_kept_as_a_funding_execution_of_no_order() -> None:
     event = decode(ws(T0 + 1, frame))
     assert isinstance(event, ExecutionsReported)
     (fill,) = event.fills
-    assert (fill.exec_type, fill.order_id, fill.side, fill.exec_qty, fill.exec_fee) == (
-        "Funding",
+    assert (fill.kind, fill.order_id, fill.side, fill.exec_qty, fill.exec_fee) == (
+        ExecutionKind.FUNDING,
         "",
         "Sell",
         Decimal("2.0"),

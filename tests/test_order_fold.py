@@ -2,9 +2,14 @@
 
 from decimal import Decimal
 
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from tests.inputs import T0, accepted, event, execution_frame, order_frame
+from trueup.adapters.store import codec
 from trueup.domain.book import fold
-from trueup.domain.events import InputEvent
+from trueup.domain.events import ExecutionKind, ExecutionsReported, InputEvent, InputRejected
 from trueup.domain.keys import OrderKey, PositionKey
 
 ENTRY = OrderKey("linear", "o-1")
@@ -190,3 +195,85 @@ def test_an_order_reported_under_another_symbol_leaves_the_first_ones_open_order
     eth = book.key("linear", "ETHUSDT", 0)
     assert book.open_orders_for(btc) == []
     assert [o.order_id for o in book.open_orders_for(eth)] == ["o-1"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    qty=st.sampled_from(["0.1", "0.3", "5"]),
+    with_order=st.booleans(),
+    reported_first=st.booleans(),
+)
+def test_a_funding_execution_never_changes_a_quantity(
+    qty: str, with_order: bool, reported_first: bool
+) -> None:
+    entry = report(T0 + 1000, "New")
+    funding = event(
+        execution_frame(
+            T0 + 2000,
+            {
+                "symbol": "BTCUSDT",
+                "exec_id": "f-1",
+                "order_id": "o-1" if with_order else "",
+                "side": "Sell",
+                "exec_price": "65000",
+                "exec_qty": qty,
+                "exec_type": "Funding",
+                "exec_time": T0 + 2000,
+                "seq": 1,
+            },
+        )
+    )
+    before = fold("bybit", "main", [entry])
+    after = fold("bybit", "main", [entry, funding] if reported_first else [funding, entry])
+    assert {k: o.filled_qty for k, o in after.orders.items()} == {
+        k: o.filled_qty for k, o in before.orders.items()
+    }
+    assert {k: p.exchange_qty for k, p in after.positions.items()} == {
+        k: p.exchange_qty for k, p in before.positions.items()
+    }
+
+
+def test_an_execution_of_a_kind_trueup_does_not_know_is_refused_with_its_reason() -> None:
+    unknown = event(
+        execution_frame(
+            T0 + 2000,
+            {
+                "symbol": "BTCUSDT",
+                "exec_id": "x-1",
+                "order_id": "o-1",
+                "side": "Sell",
+                "exec_price": "65000",
+                "exec_qty": "1",
+                "exec_type": "CorporateAction",
+                "exec_time": T0 + 2000,
+                "seq": 1,
+            },
+        )
+    )
+    assert isinstance(unknown, InputRejected)
+    assert "execType: 'CorporateAction' is not one of" in unknown.reason
+
+
+def test_a_fill_stored_with_its_venues_exec_type_is_read_with_its_kind() -> None:
+    funding = event(
+        execution_frame(
+            T0 + 2000,
+            {
+                "symbol": "BTCUSDT",
+                "exec_id": "f-1",
+                "order_id": "",
+                "side": "Sell",
+                "exec_price": "65000",
+                "exec_qty": "1",
+                "exec_type": "Funding",
+                "exec_time": T0 + 2000,
+                "seq": 1,
+            },
+        )
+    )
+    assert isinstance(funding, ExecutionsReported)
+    stored = orjson.loads(codec.encode(funding))
+    for fill in stored["fills"]:  # as an older trueup stored it
+        fill["exec_type"] = {"funding": "Funding"}[fill.pop("kind")]
+    older = codec.decode(orjson.dumps(stored))
+    assert older == funding and older.fills[0].kind is ExecutionKind.FUNDING

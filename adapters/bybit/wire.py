@@ -11,6 +11,7 @@ from trueup.adapters.envelope import Envelope
 from trueup.adapters.payload import Payload
 from trueup.domain.errors import ControlMessage, ErrorReply, UnknownInput, shown
 from trueup.domain.events import (
+    ExecutionKind,
     ExecutionsReported,
     Fill,
     InputEvent,
@@ -25,6 +26,19 @@ from trueup.domain.events import (
 )
 
 POSITION_SNAPSHOT = "/v5/position/list"
+# Bybit's execType values (its enum page) in the field's words. A value not here is refused
+# with its reason: trueup never guesses what moved a position.
+EXECUTION_KINDS: dict[str, ExecutionKind] = {
+    "Trade": ExecutionKind.TRADE,
+    "BlockTrade": ExecutionKind.TRADE,
+    "FutureSpread": ExecutionKind.TRADE,
+    "MovePosition": ExecutionKind.TRADE,
+    "Funding": ExecutionKind.FUNDING,
+    "BustTrade": ExecutionKind.LIQUIDATION,
+    "AdlTrade": ExecutionKind.ADL,
+    "Delivery": ExecutionKind.DELIVERY,
+    "Settle": ExecutionKind.SETTLEMENT,
+}
 # Bybit's "too many visits" retCodes, and the HTTP statuses its gateway limits with.
 RATE_LIMIT_RET_CODES = frozenset({10006, 10018})
 RATE_LIMIT_HTTP_STATUSES = frozenset({403, 429})
@@ -175,7 +189,7 @@ def fill(item: Payload, category: str | None) -> Fill:
         order_id=item.optional_text("orderId"),
         order_link_id=item.optional_text("orderLinkId"),
         side=item.optional_text("side"),
-        exec_type=item.optional_text("execType", "Trade"),
+        kind=item.choice_of("execType", EXECUTION_KINDS, default="Trade"),
         exec_price=item.decimal("execPrice"),
         exec_qty=item.quantity("execQty"),
         exec_fee=item.optional_decimal("execFee"),

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from trueup.adapters.payload import Payload
 from trueup.domain.errors import MalformedInput, UnknownInput, shown
-from trueup.domain.events import Fill, OrderReport, PositionReport
+from trueup.domain.events import ExecutionKind, Fill, OrderReport, PositionReport
 
 PERP = "perp"
 SPOT = "spot"
@@ -132,7 +132,7 @@ def fill(item: Payload) -> Fill:
         order_id=str(item.integer("oid")),
         order_link_id=item.optional_text("cloid"),
         side=side(item),
-        exec_type="BustTrade" if liquidated else "Trade",
+        kind=ExecutionKind.LIQUIDATION if liquidated else ExecutionKind.TRADE,
         exec_price=item.decimal("px"),
         exec_qty=item.quantity("sz"),
         exec_fee=item.optional_decimal("fee"),
@@ -158,7 +158,7 @@ def funding(item: Payload) -> Fill:
         order_id="",
         order_link_id="",
         side="Buy" if szi > 0 else "Sell" if szi < 0 else "",
-        exec_type="Funding",
+        kind=ExecutionKind.FUNDING,
         exec_price=Decimal(0),
         exec_qty=abs(szi),
         exec_fee=-item.decimal("usdc"),

@@ -14,8 +14,9 @@ import msgspec
 import orjson
 
 from trueup.adapters import rejections
+from trueup.adapters.bybit.wire import EXECUTION_KINDS
 from trueup.domain.emitted import EMITTED_TYPES, Emitted
-from trueup.domain.events import INPUT_EVENT_TYPES, InputEvent, InputRejected
+from trueup.domain.events import INPUT_EVENT_TYPES, ExecutionsReported, InputEvent, InputRejected
 
 INPUT_TOPIC_PREFIX = "trueup.input."
 TOPICS: dict[str, str] = {t.type: INPUT_TOPIC_PREFIX + t.type for t in INPUT_EVENT_TYPES}
@@ -81,10 +82,18 @@ def decode(state: bytes) -> InputEvent:
 
 
 def _upcast(event: InputEvent, state: bytes) -> InputEvent:
-    """A refusal stored before refusals had a kind gets the one its venue's adapter would
-    give it now, so the rules judge an old journal as they judge a new one."""
+    """What an older trueup stored, read as this one would have stored it, so the rules
+    judge an old journal as they judge a new one: a refusal without a kind gets the one its
+    venue's adapter gives it now; a fill stored with its venue's execType, its kind."""
     if isinstance(event, InputRejected) and b'"kind":' not in state:
         return dataclasses.replace(event, kind=rejections.stored_kind(event))
+    if isinstance(event, ExecutionsReported) and b'"exec_type":' in state:
+        stored = orjson.loads(state)["fills"]
+        fills = tuple(
+            dataclasses.replace(fill, kind=EXECUTION_KINDS.get(old["exec_type"], fill.kind))
+            for fill, old in zip(event.fills, stored, strict=True)
+        )
+        return dataclasses.replace(event, fills=fills)
     return event
 
 

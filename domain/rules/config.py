@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from trueup.domain.emitted import ExitReason
 from trueup.domain.errors import MalformedInput, shown
 
 SECOND = 1_000
@@ -29,6 +30,8 @@ class RuleConfig:
     # Manual close: a stop-loss close stops new entries on the symbol for a while.
     cooldown_ms: int = 30 * MINUTE
     cooldown_enabled: bool = True
+    # The exit reasons that cool a symbol down: the losses (in ExitReason's order).
+    cooldown_exit_reasons: tuple[str, ...] = ("LIQUIDATION", "ADL", "STOP_LOSS")
     # Stale and untracked: how long a finding must hold before it is reported.
     stale_grace_ms: int = 3 * SECOND
     untracked_grace_ms: int = 3 * SECOND
@@ -67,7 +70,11 @@ def rule_config(values: Mapping[str, object]) -> RuleConfig:
 def rule_values(config: RuleConfig) -> dict[str, object]:
     """Every setting as plain JSON values (the threshold as a decimal string)."""
     return {
-        name: str(value) if isinstance(value, Decimal) else value
+        name: str(value)
+        if isinstance(value, Decimal)
+        else list(value)
+        if isinstance(value, tuple)
+        else value
         for name in FIELDS
         for value in (getattr(config, name),)
     }
@@ -81,9 +88,18 @@ def _typed(value: object, default: object) -> object:
     """``value`` as the type of ``default``, within its domain."""
     if isinstance(default, bool):
         return _flag(value)
+    if isinstance(default, tuple):
+        return _exit_reasons(value)
     if isinstance(default, Decimal):
         return _percentage(value)
     return _duration_ms(value)
+
+
+def _exit_reasons(value: object) -> tuple[str, ...]:
+    known = [reason.value for reason in ExitReason]
+    if not isinstance(value, list | tuple) or not all(v in known for v in value):
+        raise _BadValue(f"be a list of exit reasons from {known}")
+    return tuple(sorted(set(value), key=known.index))
 
 
 def _flag(value: object) -> bool:

@@ -1,18 +1,53 @@
 """Manual close: the exchange shows flat a key the trading system still holds open (LIVE).
 
-Someone closed it by hand, a stop-loss fired, or it was liquidated. Each local position on
-the key is reported closed, STOP_LOSS when its TP1 had not filled, else EXCHANGE_CLOSED, and is
-closed in trueup's view from then on; a stop-loss also cools the symbol down.
+Someone closed it by hand, a stop-loss or take-profit fired, it was liquidated or
+deleveraged, or the contract was delivered. Each local position on the key is reported
+closed, with the reason the last fill on its symbol shows (within CAUSE_WITHIN_MS):
+LIQUIDATION, ADL, DELIVERY, TAKE_PROFIT or STOP_LOSS (the bot's own TP or SL orders, or the
+venue's TP/SL orders), MANUAL (an order the bot never placed); where nothing shows it,
+STOP_LOSS when its TP1 had not filled, else EXCHANGE_CLOSED. It is closed in trueup's view
+from then on; the losses (``cooldown_exit_reasons``) also cool the symbol down.
 """
 
 from dataclasses import dataclass, field
 
 from trueup.domain.book import AccountBook, Changed
-from trueup.domain.emitted import Cause, CooldownStarted, Emitted, PositionClosed
-from trueup.domain.events import InputEvent
-from trueup.domain.keys import PositionKey
+from trueup.domain.emitted import Cause, CooldownStarted, Emitted, ExitReason, PositionClosed
+from trueup.domain.events import ExecutionKind, ExecutionsReported, Fill, InputEvent
+from trueup.domain.keys import OrderKey, PositionKey
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.detector import Detector, LetGo
+
+# How long after a fill a close is taken to be that fill's doing.
+CAUSE_WITHIN_MS = 60_000
+_BY_KIND = {
+    ExecutionKind.LIQUIDATION: ExitReason.LIQUIDATION,
+    ExecutionKind.ADL: ExitReason.ADL,
+    ExecutionKind.DELIVERY: ExitReason.DELIVERY,
+    ExecutionKind.SETTLEMENT: ExitReason.DELIVERY,
+}
+# The venue's own TP/SL orders, by their stopOrderType (the adapters keep Bybit's names).
+_TAKE_PROFIT_TYPES = frozenset({"TakeProfit", "PartialTakeProfit", "TrailingProfit"})
+_STOP_LOSS_TYPES = frozenset({"StopLoss", "PartialStopLoss", "TrailingStop", "Stop"})
+
+
+def _shown_by(book: AccountBook, fill: Fill) -> ExitReason | None:
+    """The exit reason a closing fill shows, if it shows one."""
+    by_kind = _BY_KIND.get(fill.kind)
+    if by_kind is not None:
+        return by_kind
+    placed = book.placed.get(fill.order_link_id) if fill.order_link_id else None
+    if placed is not None:  # the bot's own order
+        if placed.purpose.startswith("TP"):
+            return ExitReason.TAKE_PROFIT
+        return ExitReason.STOP_LOSS if placed.purpose == "SL" else None
+    order = book.orders.get(OrderKey(fill.category, fill.order_id))
+    stop_type = order.report.stop_order_type if order and order.report else ""
+    if stop_type in _TAKE_PROFIT_TYPES:
+        return ExitReason.TAKE_PROFIT
+    if stop_type in _STOP_LOSS_TYPES:
+        return ExitReason.STOP_LOSS
+    return ExitReason.MANUAL  # an order the bot never placed: a close by hand
 
 
 @dataclass(slots=True, eq=False)
@@ -25,9 +60,16 @@ class ManualCloseDetector(Detector):
     closed_reported: set[str] = field(default_factory=set)
     # symbol -> end of its cooldown (epoch ms).
     cooldowns: dict[str, int] = field(default_factory=dict)
+    # (category, symbol) -> the last fill there that moved a position, and when it came.
+    last_fills: dict[tuple[str, str], tuple[Fill, int]] = field(default_factory=dict)
 
     def note(self, book: AccountBook, event: InputEvent, changed: Changed) -> None:
-        """Remember the LIVE local positions the exchange now shows on their side."""
+        """Remember the LIVE local positions the exchange now shows on their side, and the
+        last fill on each symbol (what may explain a close)."""
+        if isinstance(event, ExecutionsReported):
+            for fill in event.fills:
+                if fill.kind is not ExecutionKind.FUNDING:
+                    self.last_fills[(fill.category, fill.symbol)] = (fill, event.at)
         positions, confirmed = book.positions, self.confirmed
         for key in sorted(changed):  # sorted: the set is then built the same way every time
             position = positions[key]
@@ -83,19 +125,30 @@ class ManualCloseDetector(Detector):
             if pid not in self.confirmed or pid in self.closed_reported:
                 continue
             self.closed_reported.add(pid)
-            stop_loss = book.tp1_state(pid) != "FILLED"
-            exit_reason = "STOP_LOSS" if stop_loss else "EXCHANGE_CLOSED"
+            # Plain text, as stored: an event's id is minted from its fields' reprs.
+            exit_reason = self._exit_reason(book, key, pid, cause.at).value
             emitted.append(
                 PositionClosed(**cause.on(key), position_id=pid, exit_reason=exit_reason)
             )
             # Reported closed, held closed: the bot's own close that follows changes nothing,
             # and a later position on the key is one it does not track.
             book.close_local(pid, exit_reason, cause.at)
-            if stop_loss and config.cooldown_enabled:
+            if config.cooldown_enabled and exit_reason in config.cooldown_exit_reasons:
                 until = cause.at + config.cooldown_ms
                 if self.cooldowns.get(key.symbol, 0) < until:
                     self.cooldowns[key.symbol] = until
-                    emitted.append(
-                        CooldownStarted(**cause.on(key), until=until, reason=f"STOP_LOSS on {pid}")
-                    )
+                    reason = f"{exit_reason} on {pid}"
+                    emitted.append(CooldownStarted(**cause.on(key), until=until, reason=reason))
         return emitted
+
+    def _exit_reason(self, book: AccountBook, key: PositionKey, pid: str, at: int) -> ExitReason:
+        """Why the exchange closed it, as the last fill on its symbol shows; the seeds' rule
+        where nothing does."""
+        found = self.last_fills.get((key.category, key.symbol))
+        if found is not None and at - found[1] <= CAUSE_WITHIN_MS:
+            shown = _shown_by(book, found[0])
+            if shown is not None:
+                return shown
+        if book.tp1_state(pid) != "FILLED":
+            return ExitReason.STOP_LOSS
+        return ExitReason.EXCHANGE_CLOSED

@@ -1,0 +1,118 @@
+"""Exit reasons: a position the exchange closed is reported with the cause its last fill
+shows (liquidation, ADL, delivery, the venue's or the bot's TP and SL, a close by hand),
+the seeds' rule where nothing shows it; and only losses cool the symbol down."""
+
+from typing import Any
+
+import pytest
+
+from tests.inputs import T0, accepted, execution_frame, intent, opened, order_frame, position_frame
+from trueup.adapters import rule_changes
+from trueup.domain.emitted import CooldownStarted, Emitted, PositionClosed
+from trueup.domain.reconciler import Reconciler
+from trueup.domain.rules.config import RuleConfig
+
+
+def held(at: int, size: str, seq: int) -> dict[str, Any]:
+    return position_frame(at, symbol="BTCUSDT", side="Buy", size=size, seq=seq, updated_time=at)
+
+
+def closing_fill(exec_type: str, order_id: str = "o-x", link: str = "") -> dict[str, Any]:
+    fill = {
+        "symbol": "BTCUSDT",
+        "exec_id": f"e-{exec_type}",
+        "order_id": order_id,
+        "order_link_id": link,
+        "side": "Sell",
+        "exec_price": "60000",
+        "exec_qty": "1",
+        "exec_type": exec_type,
+        "exec_time": T0 + 2_900,
+        "seq": 9,
+    }
+    return execution_frame(T0 + 2_900, fill)
+
+
+def venue_order(stop_order_type: str) -> dict[str, Any]:
+    return order_frame(
+        T0 + 2_800,
+        symbol="BTCUSDT",
+        order_id="o-x",
+        side="Sell",
+        qty="1",
+        status="Filled",
+        updated_time=T0 + 2_800,
+        reduce_only=True,
+        stop_order_type=stop_order_type,
+    )
+
+
+def the_bots_sl() -> dict[str, Any]:
+    return intent(
+        T0 + 500,
+        kind="order_placed",
+        position_id="p-1",
+        order_link_id="p-1-sl",
+        category="linear",
+        symbol="BTCUSDT",
+        purpose="SL",
+        side="Sell",
+        qty="1",
+    )
+
+
+def emitted_for(*records: dict[str, Any]) -> list[Emitted]:
+    reconciler = Reconciler()
+    before = [opened(T0, "p-1", "BTCUSDT", "1"), held(T0 + 1_000, "1", 2)]
+    after = [held(T0 + 3_000, "0", 10)]
+    return [e for r in [*before, *records, *after] for e in reconciler.apply(accepted(r))]
+
+
+CASES = {
+    "liquidation": ([closing_fill("BustTrade")], "LIQUIDATION", True),
+    "adl": ([closing_fill("AdlTrade")], "ADL", True),
+    "delivery": ([closing_fill("Delivery", order_id="")], "DELIVERY", False),
+    "venue take-profit": (
+        [venue_order("TakeProfit"), closing_fill("Trade")],
+        "TAKE_PROFIT",
+        False,
+    ),
+    "venue stop-loss": ([venue_order("StopLoss"), closing_fill("Trade")], "STOP_LOSS", True),
+    "the bot's stop-loss": (
+        [the_bots_sl(), closing_fill("Trade", link="p-1-sl")],
+        "STOP_LOSS",
+        True,
+    ),
+    "by hand": ([venue_order(""), closing_fill("Trade")], "MANUAL", False),
+    "nothing shows why": ([], "STOP_LOSS", True),  # the seeds' rule: TP1 never filled
+}
+
+
+@pytest.mark.parametrize(("records", "reason", "cools"), CASES.values(), ids=CASES.keys())
+def test_a_close_is_reported_with_the_cause_its_fills_show_and_losses_cool_down(
+    records: list[dict[str, Any]], reason: str, cools: bool
+) -> None:
+    told = emitted_for(*records)
+    (closed,) = [e for e in told if isinstance(e, PositionClosed)]
+    assert closed.exit_reason == reason
+    cooldowns = [e for e in told if isinstance(e, CooldownStarted)]
+    assert [c.reason for c in cooldowns] == ([f"{reason} on p-1"] if cools else [])
+
+
+def test_which_exit_reasons_cool_down_is_a_rule() -> None:
+    rules = rule_changes.record(T0 - 1, RuleConfig(cooldown_exit_reasons=("MANUAL",)), "test")
+    told = emitted_for(rules, venue_order(""), closing_fill("Trade"))
+    assert [e.reason for e in told if isinstance(e, CooldownStarted)] == ["MANUAL on p-1"]
+
+
+def test_a_fill_long_before_the_close_explains_nothing() -> None:
+    reconciler = Reconciler()
+    records = [
+        opened(T0, "p-1", "BTCUSDT", "1"),
+        held(T0 + 1_000, "1", 2),
+        closing_fill("BustTrade"),
+        held(T0 + 120_000, "0", 10),  # two minutes later: that fill did not close it
+    ]
+    told = [e for r in records for e in reconciler.apply(accepted(r))]
+    (closed,) = [e for e in told if isinstance(e, PositionClosed)]
+    assert closed.exit_reason == "STOP_LOSS"
