@@ -11,6 +11,7 @@ from trueup.adapters.store import codec
 from trueup.domain.book import fold
 from trueup.domain.events import ExecutionKind, ExecutionsReported, InputEvent, InputRejected
 from trueup.domain.keys import OrderKey, PositionKey
+from trueup.domain.order import ORDER_STATUSES
 
 ENTRY = OrderKey("linear", "o-1")
 BTC = PositionKey("bybit", "main", "linear", "BTCUSDT", 0)
@@ -277,3 +278,39 @@ def test_a_fill_stored_with_its_venues_exec_type_is_read_with_its_kind() -> None
         fill["exec_type"] = {"funding": "Funding"}[fill.pop("kind")]
     older = codec.decode(orjson.dumps(stored))
     assert older == funding and older.fills[0].kind is ExecutionKind.FUNDING
+
+
+@settings(max_examples=200, deadline=None)
+@given(status=st.text(min_size=1, max_size=20))
+def test_no_order_status_the_venue_does_not_list_ever_yields_an_open_order(status: str) -> None:
+    frame = order_frame(
+        T0 + 1000,
+        symbol="BTCUSDT",
+        order_id="o-1",
+        side="Buy",
+        qty="1",
+        status=status,
+        updated_time=T0 + 1000,
+    )
+    decoded = event(frame)
+    if status in ORDER_STATUSES:
+        return
+    assert isinstance(decoded, InputRejected)
+    assert "orderStatus" in decoded.reason
+    assert fold("bybit", "main", [decoded]).orders == {}
+
+
+def test_a_misspelt_order_status_is_refused_not_folded_as_an_order_that_never_ends() -> None:
+    typo = event(
+        order_frame(
+            T0 + 1000,
+            symbol="BTCUSDT",
+            order_id="o-1",
+            side="Buy",
+            qty="1",
+            status="Fillled",
+            updated_time=T0 + 1000,
+        )
+    )
+    assert isinstance(typo, InputRejected)
+    assert "orderStatus: 'Fillled' is not one of" in typo.reason

@@ -24,8 +24,11 @@ from trueup.domain.events import (
     WalletReport,
     WalletReported,
 )
+from trueup.domain.order import ORDER_STATUSES
 
 POSITION_SNAPSHOT = "/v5/position/list"
+# Bybit's orderStatus values (its enum page), open and closed.
+BYBIT_ORDER_STATUSES = tuple(sorted(ORDER_STATUSES))
 # Bybit's execType values (its enum page) in the field's words. A value not here is refused
 # with its reason: trueup never guesses what moved a position.
 EXECUTION_KINDS: dict[str, ExecutionKind] = {
@@ -166,7 +169,9 @@ def order_report(item: Payload, category: str | None) -> OrderReport:
         position_idx=item.integer("positionIdx"),
         order_type=item.optional_text("orderType"),
         stop_order_type=item.optional_text("stopOrderType"),
-        status=item.text("orderStatus"),
+        # An orderStatus not in Bybit's list would fold as an order that never ends (a LIVE
+        # entry forever in flight, blocking can-open): refused, with its reason, instead.
+        status=item.choice("orderStatus", BYBIT_ORDER_STATUSES),
         qty=item.quantity("qty"),
         price=item.optional_decimal("price"),
         trigger_price=item.optional_decimal("triggerPrice"),
