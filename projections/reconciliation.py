@@ -53,10 +53,12 @@ class LeaseLost(Exception):
 class Partition:
     """One account partition as a projection runs it: its reconciler, how far it has got."""
 
-    def __init__(self, number: int, reconciler: Reconciler, position: int, lease: Lease | None):
+    def __init__(self, number: int, position: int, lease: Lease | None):
         self.number = number
         self.tracker = tracker(number)
-        self.reconciler = reconciler
+        # None while asleep: its state is loaded when an input of its own first comes (a
+        # restart loads only the partitions that have work), see ReconciliationProjection.
+        self.reconciler: Reconciler | None = None
         # Processed up to here; recorded (in the journal) up to ``recorded``, which lags
         # only over pages that held no input (see ``catch_up``).
         self.position = position
@@ -108,31 +110,45 @@ class ReconciliationProjection:
         return min(self._rebuilt_from.values(), default=0)
 
     def add(self, numbers: Iterable[int], leases: Mapping[int, Lease] | None = None) -> None:
-        """Take on partitions: each rebuilt from its last snapshot and the inputs it had
-        processed after it, and its views written afresh if they are not this trueup's."""
-        numbers = [n for n in numbers if n not in self.partitions]
-        starts = _starts(self.journal, numbers, self.config, as_of=None)
-        tracked = {n: _tracked(self.journal, n) for n in numbers}
-        _apply(self.journal, starts, upto=tracked, as_of=None)
-        for n in numbers:
-            reconciler = starts[n].reconciler
-            reconciler.touched.take()  # the views hold all that, as of ``tracked``
-            part = Partition(n, reconciler, tracked[n], (leases or {}).get(n))
-            part.since_snapshot = tracked[n] - starts[n].position
-            self._rebuilt_from[n] = starts[n].position
-            self.partitions[n] = part
+        """Take on partitions, asleep: each is rebuilt (from its last snapshot and the inputs
+        it had processed after it) when an input of its own first comes; at once if its
+        views are not this trueup's, for they are then written afresh."""
+        added = [
+            Partition(n, _tracked(self.journal, n), (leases or {}).get(n))
+            for n in numbers
+            if n not in self.partitions
+        ]
+        for part in added:
+            self.partitions[part.number] = part
         # Views of another trueup's making, or none yet (an older journal): afresh.
-        table = self.journal.views()
-        stale = [self.partitions[n] for n in numbers]
-        self._write_every_view(
-            [p for p in stale if table.format(p.tracker) != self._views_format()]
-        )
+        table, wanted = self.journal.views(), self._views_format()
+        stale = [p for p in added if table.format(p.tracker) != wanted]
+        self._wake(stale)
+        self._write_every_view(stale)
+
+    def _wake(self, parts: list[Partition]) -> None:
+        """Load the state of those asleep: their snapshots, and the inputs after each they
+        had processed (none of theirs came since they were taken on, or they would be awake)."""
+        asleep = [p for p in parts if p.reconciler is None]
+        if not asleep:
+            return
+        numbers = [p.number for p in asleep]
+        starts = _starts(self.journal, numbers, self.config, as_of=None)
+        _apply(self.journal, starts, upto={p.number: p.position for p in asleep}, as_of=None)
+        for part in asleep:
+            start = starts[part.number]
+            start.reconciler.touched.take()  # the views hold all that already
+            part.reconciler = start.reconciler
+            part.since_snapshot = part.position - start.position
+            self._rebuilt_from[part.number] = start.position
 
     def checkpoint(self) -> None:
         """Snapshot each partition's state as of its position, so the next start replays
         from there."""
         self._record_deferred()
         for part in self.partitions.values():
+            if part.reconciler is None:
+                continue  # asleep: its last snapshot, and the inputs after it, still hold
             if not part.held():
                 continue  # another process runs it now: its snapshots are the ones
             state = snapshots.dump(Snapshot(part.position, part.reconciler))
@@ -190,11 +206,13 @@ class ReconciliationProjection:
     def _apply(self, where: int, event: InputEvent) -> list[Emitted]:
         """What the partitions that take ``event`` (stored at ``where``) emit for it."""
         found: list[Emitted] = []
-        for n in partitions_of(event):
-            part = self.partitions.get(n)
-            if part is not None and part.position < where:
-                found += part.reconciler.apply(event)
-                part.since_snapshot += 1
+        parts = [self.partitions[n] for n in partitions_of(event) if n in self.partitions]
+        parts = [p for p in parts if p.position < where]
+        self._wake(parts)
+        for part in parts:
+            assert part.reconciler is not None
+            found += part.reconciler.apply(event)
+            part.since_snapshot += 1
         if len(found) > 1 and not event.venue:
             # A tick for every account: in account order, as one reconciler of them all
             # emits it (each account's own events keep their order).
@@ -238,8 +256,9 @@ class ReconciliationProjection:
         None if there is nothing to write."""
         n = part.number
         writes = ViewWrites(part.tracker, n, self._views_format())
-        touched = part.reconciler.touched.take()
-        _add_views(writes, views.touched_views(part.reconciler, touched))
+        if part.reconciler is not None:  # asleep, it has touched nothing
+            touched = part.reconciler.touched.take()
+            _add_views(writes, views.touched_views(part.reconciler, touched))
         writes.recent += [
             _recent(n, e, last, i)
             for i, e in enumerate(emitted)
@@ -267,6 +286,7 @@ class ReconciliationProjection:
             for p in parts
         }
         for part in parts:
+            assert part.reconciler is not None  # woken first
             _add_views(writes[part.number], views.every_view(part.reconciler))
         upto = max(p.position for p in parts)
         for where, event in self.journal.emitted_and_refused(upto):

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 
 from tests.emitted_events import by_account, emitted_in
-from tests.inputs import line
+from tests.inputs import T0, line
 from tests.scenarios import busy_session
 from trueup.adapters.capture import decode_line
 from trueup.adapters.store import codec, snapshots
@@ -146,3 +146,19 @@ def test_one_connection_holds_every_partition_of_a_process_on_postgresql(
     projection.release()
     for n in ALL:
         assert journal.tracked_position(tracker(n)) == journal.last_position()
+
+
+def test_a_restart_loads_only_the_partitions_that_have_work(journal: Journal) -> None:
+    lines = session(ACCOUNTS)
+    first = ReconciliationProjection(journal)
+    Ingestor(journal, after_flush=first.catch_up).ingest(lines)
+    first.checkpoint()  # as a clean stop does
+
+    again = ReconciliationProjection(journal)  # a restart
+    assert all(p.reconciler is None for p in again.partitions.values())
+    tick = {"at": T0 + 10_000_000, "venue": "bybit", "account": ACCOUNTS[0], "channel": "clock"}
+    Ingestor(journal, after_flush=again.catch_up).ingest([line(tick)])
+    awake = {n for n, p in again.partitions.items() if p.reconciler is not None}
+    assert awake == {partition_of("bybit", ACCOUNTS[0])}
+    again.catch_up()  # idle: the positions of the sleeping ones are recorded all the same
+    assert tracked_position(journal) == journal.last_position()
