@@ -15,7 +15,6 @@ from trueup.adapters import rule_changes
 from trueup.adapters.capture import VENUES, decode_line
 from trueup.adapters.clock import wall_clock
 from trueup.adapters.feed import Clock, Sink
-from trueup.adapters.store import codec
 from trueup.adapters.store.journal import PAGE, Appended, Journal
 from trueup.application.answers import (
     JSON,
@@ -33,14 +32,20 @@ from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent, InputRejected, PositionsReported
 from trueup.domain.rules.can_open import UNKNOWN_ACCOUNT, SymbolFacts, can_open, judge
 from trueup.domain.rules.config import RuleConfig
-from trueup.domain.rules.findings import open_findings, stale_positions
-from trueup.projections.audit import Audit, audit, position_state
+from trueup.domain.rules.findings import stale_positions
+from trueup.projections.audit import Audit, audit
 from trueup.projections.indexed_audit import audit_indexed
 from trueup.projections.leased import LeasedProjection
 from trueup.projections.positions import position_rows
 from trueup.projections.reconciliation import replay
 from trueup.projections.view_reader import ViewReader
-from trueup.projections.views import AccountView, position_row
+from trueup.projections.views import (
+    AccountView,
+    SymbolView,
+    position_row,
+    recent_body,
+    symbol_view,
+)
 
 # What the views say of a symbol they have never seen.
 NOTHING_HELD = SymbolFacts((), (), None)
@@ -274,11 +279,13 @@ class TrueupService:
         and the last ``last`` emitted events and rejected inputs of the account."""
         verdict = self.can_open(venue, account, symbol, at=at)
         found = self._views_at(venue, account, at)
-        if found is None:
-            return self._diagnose_by_replay(venue, account, symbol, verdict, last=last)
-        reader = found[0]
-        view = reader.symbol(venue, account, symbol)
-        keys = view.keys if view else ()
+        if found is not None:
+            reader = found[0]
+            view = reader.symbol(venue, account, symbol)
+            emitted = reader.recent_emitted(venue, account, symbol, last)
+            refused = reader.recent_refused(venue, account, last)
+        else:
+            view, emitted, refused = self._recent_by_replay(venue, account, symbol, last)
         report = {
             "symbol": symbol,
             "positions": [
@@ -287,53 +294,34 @@ class TrueupService:
                     "state": row.state,
                     "findings": list(row.findings),
                 }
-                for row in keys
+                for row in (view.keys if view else ())
             ],
             "cooldown_until": view.facts.cooldown_until if view else None,
             "can_open": verdict.as_json(),
-            "emitted": [
-                orjson.loads(e) for e in reader.recent_emitted(venue, account, symbol, last)
-            ],
-            "rejected_inputs": [
-                orjson.loads(r) for r in reader.recent_refused(venue, account, last)
-            ],
+            "emitted": [orjson.loads(e) for e in emitted],
+            "rejected_inputs": [orjson.loads(r) for r in refused],
         }
         return Diagnosis(report)
 
-    def _diagnose_by_replay(
-        self, venue: str, account: str, symbol: str, verdict: CanOpenAnswer, *, last: int
-    ) -> Diagnosis:
+    def _recent_by_replay(
+        self, venue: str, account: str, symbol: str, last: int
+    ) -> tuple[SymbolView | None, list[bytes], list[bytes]]:
+        """What the views would hold of the symbol, and its recent log, read by a replay
+        and a pass over the journal."""
         reconciler = replay(self.journal, account=(venue, account))
-        book, detectors = reconciler.book(venue, account), reconciler.detectors(venue, account)
-        emitted: list[Emitted] = []
-        rejected: list[InputRejected] = []
+        view = None
+        if (venue, account) in reconciler.books:
+            view = symbol_view(reconciler, (venue, account), symbol)
+        emitted: list[bytes] = []
+        refused: list[bytes] = []
         for _, event in self.journal.all_events():
             if (event.venue, event.account) != (venue, account):
                 continue
             if isinstance(event, Emitted) and event.symbol in (symbol, None):
-                emitted.append(event)
+                emitted.append(recent_body(event))
             elif isinstance(event, InputRejected):
-                rejected.append(event)
-        report = {
-            "symbol": symbol,
-            "positions": [
-                {
-                    "position_idx": key.position_idx,
-                    "state": position_state(book, book.positions[key]),
-                    "findings": open_findings(book, detectors, reconciler.config, key),
-                }
-                for key in sorted(book.positions)
-                if key.symbol == symbol
-            ],
-            "cooldown_until": detectors.manual_close.cooldown_until(symbol),
-            "can_open": verdict.as_json(),
-            "emitted": [codec.as_json(e) for e in _last(emitted, last)],
-            "rejected_inputs": [
-                {"at": r.at, "reason": r.reason, "endpoint": r.endpoint}
-                for r in _last(rejected, last)
-            ],
-        }
-        return Diagnosis(report)
+                refused.append(recent_body(event))
+        return view, _last(emitted, last), _last(refused, last)
 
     def audit(
         self,

@@ -15,10 +15,9 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-import orjson
 from eventsourcing.persistence import IntegrityError
 
-from trueup.adapters.store import codec, snapshots
+from trueup.adapters.store import snapshots
 from trueup.adapters.store.journal import PAGE, Appended, Journal
 from trueup.adapters.store.lease import Lease
 from trueup.adapters.store.snapshots import Snapshot
@@ -317,10 +316,9 @@ def _recent(
     """A row of the recent log: emitted events under their symbol ('' if account-wide),
     refused inputs under the account."""
     where = (partition, event.venue, event.account)
+    body = views.recent_body(event)
     if isinstance(event, InputRejected):
-        body = orjson.dumps({"at": event.at, "reason": event.reason, "endpoint": event.endpoint})
         return (*where, RecentKind.REJECTED.value, "", position, ordinal, body)
-    body = orjson.dumps(codec.as_json(event))
     return (*where, RecentKind.EMITTED.value, event.symbol or "", position, ordinal, body)
 
 

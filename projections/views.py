@@ -12,9 +12,13 @@ from importlib import resources
 from typing import Any
 
 import msgspec
+import orjson
 
+from trueup.adapters.store import codec
 from trueup.adapters.store.snapshots import SNAPSHOT_FORMAT
 from trueup.domain.book import AccountBook
+from trueup.domain.emitted import Emitted
+from trueup.domain.events import InputRejected
 from trueup.domain.reconciler import Account, Reconciler
 from trueup.domain.rules.can_open import (
     AccountFacts,
@@ -140,6 +144,14 @@ def every_view(reconciler: Reconciler) -> Iterator[AccountView | SymbolView]:
     everything = Touched()
     everything.everything()
     return touched_views(reconciler, everything)
+
+
+def recent_body(event: Emitted | InputRejected) -> bytes:
+    """An entry of the recent log, as `diagnose` shows it: an emitted event as `events --json`
+    prints it; of a refused input, when, why and where from."""
+    if isinstance(event, InputRejected):
+        return orjson.dumps({"at": event.at, "reason": event.reason, "endpoint": event.endpoint})
+    return orjson.dumps(codec.as_json(event))
 
 
 def position_row(view: SymbolView, row: KeyRow) -> JSON:
