@@ -54,6 +54,25 @@ def fill(at: int, exec_id: str, qty: str, price: str, fee: str = "0.01") -> Inpu
     )
 
 
+def execution(
+    at: int, exec_type: str = "Funding", order_id: str = "", qty: str = "1"
+) -> InputEvent:
+    """An execution of the given type (a funding payment unless told), of no order unless
+    told."""
+    fill = {
+        "symbol": "BTCUSDT",
+        "exec_id": f"{exec_type}-{at}",
+        "order_id": order_id,
+        "side": "Sell",
+        "exec_price": "65000",
+        "exec_qty": qty,
+        "exec_type": exec_type,
+        "exec_time": at,
+        "seq": 1,
+    }
+    return event(execution_frame(at, fill))
+
+
 def test_an_order_moves_through_bybit_statuses() -> None:
     book = fold(
         "bybit", "main", [report(T0 + 1000, "New"), report(T0 + 1100, "PartiallyFilled", "0.4")]
@@ -116,22 +135,7 @@ def test_the_reported_cumulative_qty_counts_when_fills_lag() -> None:
 
 
 def test_funding_touches_no_order() -> None:
-    funding = event(
-        execution_frame(
-            T0 + 1000,
-            {
-                "symbol": "BTCUSDT",
-                "exec_id": "f-1",
-                "order_id": "",
-                "side": "Sell",
-                "exec_price": "65000",
-                "exec_qty": "0.3",
-                "exec_type": "Funding",
-                "exec_time": T0 + 1000,
-                "seq": 1,
-            },
-        )
-    )
+    funding = execution(T0 + 1000, qty="0.3")
     assert fold("bybit", "main", [funding]).orders == {}
 
 
@@ -208,22 +212,7 @@ def test_a_funding_execution_never_changes_a_quantity(
     qty: str, with_order: bool, reported_first: bool
 ) -> None:
     entry = report(T0 + 1000, "New")
-    funding = event(
-        execution_frame(
-            T0 + 2000,
-            {
-                "symbol": "BTCUSDT",
-                "exec_id": "f-1",
-                "order_id": "o-1" if with_order else "",
-                "side": "Sell",
-                "exec_price": "65000",
-                "exec_qty": qty,
-                "exec_type": "Funding",
-                "exec_time": T0 + 2000,
-                "seq": 1,
-            },
-        )
-    )
+    funding = execution(T0 + 2000, order_id="o-1" if with_order else "", qty=qty)
     before = fold("bybit", "main", [entry])
     after = fold("bybit", "main", [entry, funding] if reported_first else [funding, entry])
     assert {k: o.filled_qty for k, o in after.orders.items()} == {
@@ -235,43 +224,13 @@ def test_a_funding_execution_never_changes_a_quantity(
 
 
 def test_an_execution_of_a_kind_trueup_does_not_know_is_refused_with_its_reason() -> None:
-    unknown = event(
-        execution_frame(
-            T0 + 2000,
-            {
-                "symbol": "BTCUSDT",
-                "exec_id": "x-1",
-                "order_id": "o-1",
-                "side": "Sell",
-                "exec_price": "65000",
-                "exec_qty": "1",
-                "exec_type": "CorporateAction",
-                "exec_time": T0 + 2000,
-                "seq": 1,
-            },
-        )
-    )
+    unknown = execution(T0 + 2000, exec_type="CorporateAction", order_id="o-1")
     assert isinstance(unknown, InputRejected)
     assert "execType: 'CorporateAction' is not one of" in unknown.reason
 
 
 def test_a_fill_stored_with_its_venues_exec_type_is_read_with_its_kind() -> None:
-    funding = event(
-        execution_frame(
-            T0 + 2000,
-            {
-                "symbol": "BTCUSDT",
-                "exec_id": "f-1",
-                "order_id": "",
-                "side": "Sell",
-                "exec_price": "65000",
-                "exec_qty": "1",
-                "exec_type": "Funding",
-                "exec_time": T0 + 2000,
-                "seq": 1,
-            },
-        )
-    )
+    funding = execution(T0 + 2000)
     assert isinstance(funding, ExecutionsReported)
     stored = orjson.loads(codec.encode(funding))
     for fill in stored["fills"]:  # as an older trueup stored it
