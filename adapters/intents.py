@@ -1,4 +1,8 @@
-"""The trading system's intents (DESIGN.md, "Intents"), as domain events."""
+"""The trading system's intents (docs/intents.md), as domain events.
+
+Intents name sides and orders as Bybit does (side Buy or Sell, order_link_id): a position
+opened Buy is long, and an order's order_link_id is its client order id.
+"""
 
 from collections.abc import Callable
 
@@ -8,7 +12,6 @@ from trueup.domain.errors import MalformedInput, UnknownInput, shown
 from trueup.domain.events import (
     MODES,
     PURPOSES,
-    SIDES,
     AccountModeSet,
     InputEvent,
     LocalPositionCleaned,
@@ -20,6 +23,10 @@ from trueup.domain.events import (
     OrderPlaced,
     Purpose,
 )
+from trueup.domain.vocabulary import OrderSide, PositionSide
+
+ORDER_SIDES = {"Buy": OrderSide.BUY, "Sell": OrderSide.SELL}
+POSITION_SIDES = {"Buy": PositionSide.LONG, "Sell": PositionSide.SHORT}
 
 
 def _account_mode(envelope: Envelope, data: Payload) -> InputEvent:
@@ -38,7 +45,7 @@ def _position_opened(envelope: Envelope, data: Payload) -> InputEvent:
         category=data.text("category"),
         symbol=data.text("symbol"),
         position_idx=position_idx,
-        side=data.choice("side", SIDES),
+        side=data.choice_of("side", POSITION_SIDES),
         qty=data.positive_decimal("qty"),
         mode=mode,
         timeframe=data.optional_text("timeframe") or None,
@@ -64,18 +71,18 @@ def _order_placed(envelope: Envelope, data: Payload) -> InputEvent:
     return OrderPlaced(
         **envelope.header(),
         position_id=data.text("position_id"),
-        order_link_id=data.text("order_link_id"),
+        client_order_id=data.text("order_link_id"),
         category=data.text("category"),
         symbol=data.text("symbol"),
         purpose=purpose,
-        side=data.choice("side", SIDES),
+        side=data.choice_of("side", ORDER_SIDES),
         qty=data.positive_decimal("qty"),
         price=data.optional_decimal("price"),
     )
 
 
 def _order_cancelled(envelope: Envelope, data: Payload) -> InputEvent:
-    return OrderCancelled(**envelope.header(), order_link_id=data.text("order_link_id"))
+    return OrderCancelled(**envelope.header(), client_order_id=data.text("order_link_id"))
 
 
 DECODERS: dict[str, Callable[[Envelope, Payload], InputEvent]] = {

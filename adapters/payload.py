@@ -62,10 +62,10 @@ class Payload:
             )
         return value
 
-    def choice_of(self, name: str, meanings: Mapping[str, T], *, default: str) -> T:
-        """What a wire value means, from ``meanings`` (``default`` when the field is absent);
-        MalformedInput naming the value when it is one the venue's adapter does not know."""
-        value = self.optional_text(name, default)
+    def choice_of(self, name: str, meanings: Mapping[str, T], *, default: str | None = None) -> T:
+        """What a wire value means, from ``meanings`` (``default`` when the field is absent;
+        without one it is required); MalformedInput naming a value the adapter does not know."""
+        value = self.text(name) if default is None else self.optional_text(name, default)
         if value not in meanings:
             raise MalformedInput(
                 f"{self._path(name)}: {shown(value)} is not one of {sorted(meanings)}"

@@ -33,6 +33,7 @@ from trueup.domain.events import InputEvent, InputRejected, PositionsReported
 from trueup.domain.rules.can_open import UNKNOWN_ACCOUNT, SymbolFacts, can_open, judge
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.findings import stale_positions
+from trueup.domain.vocabulary import PositionSide
 from trueup.projections.audit import Audit, audit
 from trueup.projections.indexed_audit import audit_indexed
 from trueup.projections.leased import LeasedProjection
@@ -198,7 +199,7 @@ class TrueupService:
         account: str,
         symbol: str,
         *,
-        side: str | None = None,
+        side: PositionSide | None = None,
         timeframe: str | None = None,
         at: int | None = None,
     ) -> CanOpenAnswer:

@@ -422,14 +422,14 @@ def _submitted(cloids: set[str]) -> Callable[[Stored], bool]:
 
     def match(event: Stored) -> bool:
         if isinstance(event, EntrySubmitted):
-            waiting.discard(event.order_link_id)
+            waiting.discard(event.client_order_id)
         return not waiting
 
     return match
 
 
 def _filled(cloid: str) -> Callable[[Stored], bool]:
-    return lambda event: isinstance(event, EntryFilled) and event.order_link_id == cloid
+    return lambda event: isinstance(event, EntryFilled) and event.client_order_id == cloid
 
 
 # --- all of it, and the table -----------------------------------------------------------------

@@ -11,7 +11,6 @@ from typing import Any, TypeVar
 
 from trueup.domain.events import (
     AccountModeSet,
-    ExecutionKind,
     ExecutionsReported,
     InputEvent,
     InputRejected,
@@ -28,11 +27,12 @@ from trueup.domain.events import (
     WalletReported,
 )
 from trueup.domain.keys import OrderKey, PositionKey
-from trueup.domain.order import TERMINAL_STATUSES, Order
+from trueup.domain.order import Order
 from trueup.domain.position import LocalPosition, Position
 from trueup.domain.retention import FORGET_AFTER_MS, NEVER, Forgotten, Retention
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.snapshots import PageOutcome, PageVerdict, Snapshots
+from trueup.domain.vocabulary import ExecutionKind, OrderStatus
 
 DEFAULT_SNAPSHOT_TIMEOUT_MS = RuleConfig().pagination_timeout_ms
 
@@ -62,19 +62,19 @@ class AccountBook:
         self.positions: dict[PositionKey, Position] = {}
         # Open orders, and finished ones not yet forgotten (see _forget_due).
         self.orders: dict[OrderKey, Order] = {}
-        self.order_keys_by_link: dict[str, OrderKey] = {}
+        self.order_keys_by_client_id: dict[str, OrderKey] = {}
         self.open_orders: dict[PositionKey, set[OrderKey]] = {}
         self._open_at: dict[OrderKey, PositionKey] = {}  # each open order's key in open_orders
         self.placed: dict[str, OrderPlaced] = {}
         self._placed_by_purpose: dict[tuple[str, str], OrderPlaced] = {}
-        # position_id -> the order_link_ids placed for it (a dict: ordered, so deterministic).
-        self._links_by_position: dict[str, dict[str, None]] = {}
+        # position_id -> the client_order_ids placed for it (a dict: ordered, so deterministic).
+        self._client_ids_by_position: dict[str, dict[str, None]] = {}
         self.cancel_requested: dict[str, int] = {}
         self.local_keys: dict[str, PositionKey] = {}
         # The latest input time folded: the book's only sense of time.
         self.clock = 0
         # What may be forgotten once untouched for forget_after_ms: orders no intent placed,
-        # intents (with the order each became) by order_link_id, closed local positions.
+        # intents (with the order each became) by client_order_id, closed local positions.
         self._forget_after_ms = forget_after_ms
         self._orders_to_forget: Retention[OrderKey] = Retention(forget_after_ms)
         self._intents_to_forget: Retention[str] = Retention(forget_after_ms)
@@ -170,14 +170,14 @@ class AccountBook:
     def placed_order(self, position_id: str, purpose: str) -> OrderPlaced | None:
         return self._placed_by_purpose.get((position_id, purpose))
 
-    def order_by_link(self, order_link_id: str) -> Order | None:
-        order_key = self.order_keys_by_link.get(order_link_id)
+    def order_by_client_id(self, client_order_id: str) -> Order | None:
+        order_key = self.order_keys_by_client_id.get(client_order_id)
         return self.orders.get(order_key) if order_key else None
 
     def entry_resting(self, position_id: str) -> bool:
         """Whether the position's ENTRY order is on the exchange and still open."""
         placed = self.placed_order(position_id, "ENTRY")
-        order = self.order_by_link(placed.order_link_id) if placed else None
+        order = self.order_by_client_id(placed.client_order_id) if placed else None
         return order is not None and not order.is_terminal
 
     def tp1_state(self, position_id: str) -> str:
@@ -185,10 +185,10 @@ class AccountBook:
         placed = self.placed_order(position_id, "TP1")
         if placed is None:
             return "NONE"
-        order = self.order_by_link(placed.order_link_id)
+        order = self.order_by_client_id(placed.client_order_id)
         if order is None:
             return "PLACED"
-        if order.status == "Filled":
+        if order.status is OrderStatus.FILLED:
             return "FILLED"
         if order.filled_qty > 0:
             return "PARTIAL"
@@ -237,14 +237,14 @@ class AccountBook:
         changed: set[PositionKey] = set()
         orders = self.orders
         for report in event.orders:
-            order_key = OrderKey(report.category, report.order_id)
+            order_key = OrderKey(report.category, report.venue_order_id)
             order = orders.get(order_key)
             if order is None:
                 if self._forgotten_report(report):
                     continue
-                order = orders[order_key] = Order(report.category, report.order_id)
-            if report.order_link_id:
-                self.order_keys_by_link[report.order_link_id] = order_key
+                order = orders[order_key] = Order(report.category, report.venue_order_id)
+            if report.client_order_id:
+                self.order_keys_by_client_id[report.client_order_id] = order_key
             if order.apply_report(report):
                 changed.add(self._index_open(order_key, order))
                 self._touch_order(order_key, order)
@@ -254,16 +254,16 @@ class AccountBook:
         changed: set[PositionKey] = set()
         orders = self.orders
         for fill in event.fills:
-            if not fill.order_id or fill.kind is ExecutionKind.FUNDING:
+            if not fill.venue_order_id or fill.kind is ExecutionKind.FUNDING:
                 continue  # a payment, or a settlement: it fills no order
-            order_key = OrderKey(fill.category, fill.order_id)
+            order_key = OrderKey(fill.category, fill.venue_order_id)
             order = orders.get(order_key)
             if order is None:
                 if 0 < fill.exec_time <= self.forgotten_until:
                     continue  # a fill of an order let go, sent again (see domain/retention.py)
-                order = orders[order_key] = Order(fill.category, fill.order_id)
-            if fill.order_link_id:
-                self.order_keys_by_link.setdefault(fill.order_link_id, order_key)
+                order = orders[order_key] = Order(fill.category, fill.venue_order_id)
+            if fill.client_order_id:
+                self.order_keys_by_client_id.setdefault(fill.client_order_id, order_key)
             if order.apply_fill(fill):
                 self._touch_order(order_key, order)
                 key = self._order_position_key(order)
@@ -277,9 +277,7 @@ class AccountBook:
         Only a terminal report can be: an open one is news, however old its timestamp (a
         resting order first seen in a REST listing).
         """
-        return report.status in TERMINAL_STATUSES and 0 < report.updated_time <= (
-            self.forgotten_until
-        )
+        return report.status.is_terminal and 0 < report.updated_time <= (self.forgotten_until)
 
     def _index_open(self, order_key: OrderKey, order: Order) -> PositionKey:
         r = order.report
@@ -292,7 +290,7 @@ class AccountBook:
             left = open_orders.get(previous)
             if left is not None:
                 left.discard(order_key)
-        if r.status not in TERMINAL_STATUSES:
+        if not r.status.is_terminal:
             at_key = open_orders.get(key)
             if at_key is None:
                 at_key = open_orders[key] = set()
@@ -304,7 +302,7 @@ class AccountBook:
         if order.report is not None:
             r = order.report
             return self.key(r.category, r.symbol, r.position_idx)
-        placed = self.placed.get(order.order_link_id)
+        placed = self.placed.get(order.client_order_id)
         if placed is not None:
             return self.local_keys.get(placed.position_id)
         return None
@@ -352,7 +350,7 @@ class AccountBook:
             return NOTHING
         self._wait_to_forget(self._locals_to_forget, position_id)
         # Its intents and orders were kept for it while it was open; from now they may go.
-        for link in self._links_by_position.get(position_id, ()):
+        for link in self._client_ids_by_position.get(position_id, ()):
             self._wait_to_forget(self._intents_to_forget, link)
         self.touched.add(key)
         return frozenset((key,))
@@ -362,19 +360,19 @@ class AccountBook:
         return self.positions[key].local[position_id] if key else None
 
     def _order_placed(self, event: OrderPlaced) -> Changed:
-        if event.order_link_id in self.placed:
+        if event.client_order_id in self.placed:
             return NOTHING
-        self.placed[event.order_link_id] = event
+        self.placed[event.client_order_id] = event
         self._placed_by_purpose.setdefault((event.position_id, event.purpose), event)
-        self._links_by_position.setdefault(event.position_id, {})[event.order_link_id] = None
-        self._wait_to_forget(self._intents_to_forget, event.order_link_id)
+        self._client_ids_by_position.setdefault(event.position_id, {})[event.client_order_id] = None
+        self._wait_to_forget(self._intents_to_forget, event.client_order_id)
         key = self.local_keys.get(event.position_id)
         return frozenset((key,)) if key else NOTHING
 
     def _order_cancelled(self, event: OrderCancelled) -> Changed:
         # A cancel request is a claim; the exchange's order report is what ends the order.
-        self.cancel_requested.setdefault(event.order_link_id, event.at)
-        self._wait_to_forget(self._intents_to_forget, event.order_link_id)
+        self.cancel_requested.setdefault(event.client_order_id, event.at)
+        self._wait_to_forget(self._intents_to_forget, event.client_order_id)
         return NOTHING
 
     # --- letting go of what has finished (domain/retention.py) -----------------------------
@@ -382,7 +380,7 @@ class AccountBook:
     def _touch_order(self, order_key: OrderKey, order: Order) -> None:
         """Restart the wait of whatever decides the order's fate: its intent, if placed."""
         if self._placed_for(order_key, order):
-            self._wait_to_forget(self._intents_to_forget, order.order_link_id)
+            self._wait_to_forget(self._intents_to_forget, order.client_order_id)
         else:
             self._wait_to_forget(self._orders_to_forget, order_key)
 
@@ -395,8 +393,8 @@ class AccountBook:
 
     def _placed_for(self, order_key: OrderKey, order: Order) -> bool:
         """Whether the order is the one an intent of this book placed (its link leads here)."""
-        link = order.order_link_id
-        return link in self.placed and self.order_keys_by_link.get(link) == order_key
+        link = order.client_order_id
+        return link in self.placed and self.order_keys_by_client_id.get(link) == order_key
 
     def _forget_due(self) -> None:
         """Let go of whatever has been untouched for the window and is no longer in use."""
@@ -430,7 +428,7 @@ class AccountBook:
     def _forget_intent(self, link: str) -> None:
         """An intent goes with its order once both are done with and its position needs neither."""
         placed = self.placed.get(link)
-        order_key = self.order_keys_by_link.get(link)
+        order_key = self.order_keys_by_client_id.get(link)
         order = self.orders.get(order_key) if order_key else None
         if placed is not None and self._intent_in_use(placed, order):
             return  # touched again when that changes: the order ends, or its position closes
@@ -466,23 +464,23 @@ class AccountBook:
         """Remove it, raising the horizon below which a report of it is a replay."""
         # Never one in open_orders: only a terminal or never reported order is dropped.
         del self.orders[order_key]
-        link = order.order_link_id
-        if link and self.order_keys_by_link.get(link) == order_key:
-            del self.order_keys_by_link[link]
+        link = order.client_order_id
+        if link and self.order_keys_by_client_id.get(link) == order_key:
+            del self.order_keys_by_client_id[link]
         self.forgotten_until = max(self.forgotten_until, order.venue_time)
         self.forgotten.orders.add(order_key, self.clock)
 
     def _drop_intent(self, placed: OrderPlaced) -> None:
-        link, position_id = placed.order_link_id, placed.position_id
+        link, position_id = placed.client_order_id, placed.position_id
         del self.placed[link]
         slot = (position_id, placed.purpose)
         if self._placed_by_purpose.get(slot) is placed:
             del self._placed_by_purpose[slot]
-        links = self._links_by_position.get(position_id)
+        links = self._client_ids_by_position.get(position_id)
         if links is not None:
             links.pop(link, None)
             if not links:
-                del self._links_by_position[position_id]
+                del self._client_ids_by_position[position_id]
         self.forgotten.intents.add(link, self.clock)
 
 

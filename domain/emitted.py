@@ -48,8 +48,8 @@ class About(TypedDict):
 
 
 class AboutOrder(About):
-    order_id: str
-    order_link_id: str
+    venue_order_id: str
+    client_order_id: str
     position_id: str | None
 
 
@@ -90,8 +90,8 @@ class ConsistencyDrift(RiskEvent):
 class OrderEvent(Emitted):
     """About one order: risk events and execution reports."""
 
-    order_id: str
-    order_link_id: str
+    venue_order_id: str
+    client_order_id: str
     position_id: str | None
 
 

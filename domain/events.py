@@ -10,6 +10,13 @@ from enum import StrEnum
 from typing import ClassVar, Literal
 
 from trueup.domain.rules.config import RuleConfig
+from trueup.domain.vocabulary import (
+    ExecutionKind,
+    OrderOrigin,
+    OrderSide,
+    OrderStatus,
+    PositionSide,
+)
 
 Source = Literal["ws", "rest"]
 Mode = Literal["LIVE", "PAPER", "BACKTEST"]
@@ -17,7 +24,6 @@ Purpose = Literal["ENTRY", "TP1", "TP2", "SL"]
 
 MODES: tuple[str, ...] = ("LIVE", "PAPER", "BACKTEST")
 PURPOSES: tuple[str, ...] = ("ENTRY", "TP1", "TP2", "SL")
-SIDES: tuple[str, ...] = ("Buy", "Sell")
 
 
 # --- normalised records inside venue reports -------------------------------------------
@@ -25,12 +31,12 @@ SIDES: tuple[str, ...] = ("Buy", "Sell")
 
 @dataclass(frozen=True, slots=True)
 class PositionReport:
-    """The exchange's word on one position; ``size`` is unsigned, ``side`` "" when flat."""
+    """The exchange's word on one position; ``size`` is unsigned, ``side`` FLAT when flat."""
 
     category: str
     symbol: str
     position_idx: int
-    side: str
+    side: PositionSide
     size: Decimal
     entry_price: Decimal | None
     mark_price: Decimal | None
@@ -42,7 +48,7 @@ class PositionReport:
 
     @property
     def signed_size(self) -> Decimal:
-        return -self.size if self.side == "Sell" else self.size
+        return -self.size if self.side is PositionSide.SHORT else self.size
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,13 +57,13 @@ class OrderReport:
 
     category: str
     symbol: str
-    order_id: str
-    order_link_id: str
-    side: str
+    venue_order_id: str
+    client_order_id: str  # "" when the order was placed without one
+    side: OrderSide
     position_idx: int
     order_type: str
-    stop_order_type: str
-    status: str
+    origin: OrderOrigin | None  # None: the venue does not say who placed it
+    status: OrderStatus
     qty: Decimal
     price: Decimal | None
     trigger_price: Decimal | None
@@ -71,36 +77,24 @@ class OrderReport:
     updated_time: int
 
 
-class ExecutionKind(StrEnum):
-    """What an execution was, in the field's words; each venue's adapter maps its own."""
-
-    TRADE = "trade"  # an order matched
-    FUNDING = "funding"  # a payment, never a fill: it moves no quantity
-    LIQUIDATION = "liquidation"  # the venue closed the position (Bybit BustTrade)
-    ADL = "adl"  # auto-deleveraging closed it against a liquidation (Bybit AdlTrade)
-    DELIVERY = "delivery"  # the contract was delivered or delisted (Bybit Delivery)
-    SETTLEMENT = "settlement"  # the contract was settled (Bybit Settle)
-
-
 @dataclass(frozen=True, slots=True)
 class Fill:
-    """One execution; ``exec_id`` identifies it across WebSocket and REST."""
+    """One execution; ``trade_id`` identifies it across WebSocket and REST."""
 
     category: str
     symbol: str
-    exec_id: str
-    order_id: str
-    order_link_id: str
-    side: str
+    trade_id: str
+    venue_order_id: str  # "" for an execution of no order (a funding payment)
+    client_order_id: str
+    side: OrderSide | None  # None: a funding payment on a flat position has none
     exec_price: Decimal
     exec_qty: Decimal
     exec_fee: Decimal | None
     closed_size: Decimal | None
     exec_time: int
     seq: int | None
-    # Always given by the adapters; the default only reads fills an older trueup stored
-    # (with their venue's execType, which reading turns into this: adapters/store/codec.py).
-    kind: ExecutionKind = ExecutionKind.TRADE
+    kind: ExecutionKind
+    origin: OrderOrigin | None  # who placed the order it filled, where the venue says
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +200,7 @@ class LocalPositionOpened(InputEvent):
     category: str
     symbol: str
     position_idx: int
-    side: str
+    side: PositionSide
     qty: Decimal
     mode: Mode
     timeframe: str | None
@@ -234,11 +228,11 @@ class LocalPositionClosed(InputEvent):
 class OrderPlaced(InputEvent):
     type: ClassVar[str] = "OrderPlaced"
     position_id: str
-    order_link_id: str
+    client_order_id: str
     category: str
     symbol: str
     purpose: Purpose
-    side: str
+    side: OrderSide
     qty: Decimal
     price: Decimal | None
 
@@ -250,7 +244,7 @@ class OrderPlaced(InputEvent):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OrderCancelled(InputEvent):
     type: ClassVar[str] = "OrderCancelled"
-    order_link_id: str
+    client_order_id: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

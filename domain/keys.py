@@ -25,7 +25,7 @@ class OrderKey(NamedTuple):
     """The exchange's identity of an order."""
 
     category: str
-    order_id: str
+    venue_order_id: str
 
 
 def input_id(canonical: bytes) -> UUID:

@@ -1,17 +1,11 @@
-"""The Order aggregate: Bybit's orderStatus machine, cumulative fills, deduplicated by exec_id."""
+"""The Order aggregate: its status as reported, cumulative fills, deduplicated by trade_id."""
 
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from trueup.domain.events import Fill, OrderReport
+from trueup.domain.vocabulary import OrderStatus
 
-OPEN_STATUSES = frozenset({"New", "PartiallyFilled", "Untriggered", "Triggered"})
-# Bybit lists Triggered among closed statuses, but it is the instant a conditional order
-# becomes New under the same orderId, so it must not end the order here.
-TERMINAL_STATUSES = frozenset(
-    {"Rejected", "PartiallyFilledCanceled", "Filled", "Cancelled", "Deactivated"}
-)
-ORDER_STATUSES = OPEN_STATUSES | TERMINAL_STATUSES
 ZERO = Decimal(0)
 
 
@@ -20,8 +14,8 @@ def supersedes(new: OrderReport, old: OrderReport) -> bool:
 
     Exact ties on those are broken by the whole report, which keeps the order total.
     """
-    new_rank = (new.status in TERMINAL_STATUSES, new.updated_time, new.cum_exec_qty)
-    old_rank = (old.status in TERMINAL_STATUSES, old.updated_time, old.cum_exec_qty)
+    new_rank = (new.status.is_terminal, new.updated_time, new.cum_exec_qty)
+    old_rank = (old.status.is_terminal, old.updated_time, old.cum_exec_qty)
     if new_rank != old_rank:
         return new_rank > old_rank
     return repr(new) > repr(old)
@@ -32,7 +26,7 @@ class Order:
     """An order as the exchange reports it, with the fills seen for it."""
 
     category: str
-    order_id: str
+    venue_order_id: str
     report: OrderReport | None = None
     fills: dict[str, Fill] = field(default_factory=dict)
     # The fills' total quantity, summed again only after a new fill (None): the rules ask
@@ -40,19 +34,19 @@ class Order:
     _fills_total: Decimal | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
-    def status(self) -> str | None:
+    def status(self) -> OrderStatus | None:
         return self.report.status if self.report else None
 
     @property
     def is_terminal(self) -> bool:
         report = self.report
-        return report is not None and report.status in TERMINAL_STATUSES
+        return report is not None and report.status.is_terminal
 
     @property
-    def order_link_id(self) -> str:
+    def client_order_id(self) -> str:
         if self.report is not None:
-            return self.report.order_link_id
-        return next((f.order_link_id for f in self.fills.values()), "")
+            return self.report.client_order_id
+        return next((f.client_order_id for f in self.fills.values()), "")
 
     @property
     def filled_qty(self) -> Decimal:
@@ -97,8 +91,8 @@ class Order:
 
     def apply_fill(self, fill: Fill) -> bool:
         """Count a fill once, however often it is reported."""
-        if fill.exec_id in self.fills:
+        if fill.trade_id in self.fills:
             return False
-        self.fills[fill.exec_id] = fill
+        self.fills[fill.trade_id] = fill
         self._fills_total = None
         return True

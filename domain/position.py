@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from trueup.domain.events import PositionReport
 from trueup.domain.keys import PositionKey
+from trueup.domain.vocabulary import PositionSide
 
 ZERO = Decimal(0)
 ABSENT = "Absent"  # status of a flat report inferred from a complete snapshot that omits the key
@@ -28,7 +29,7 @@ class LocalPosition:
 
     position_id: str
     key: PositionKey
-    side: str
+    side: PositionSide  # LONG or SHORT
     qty: Decimal
     mode: str
     timeframe: str | None
@@ -43,7 +44,7 @@ class LocalPosition:
 
     @property
     def signed_qty(self) -> Decimal:
-        return -self.qty if self.side == "Sell" else self.qty
+        return -self.qty if self.side is PositionSide.SHORT else self.qty
 
 
 @dataclass(slots=True)
@@ -132,7 +133,7 @@ class Position:
             category=self.key.category,
             symbol=self.key.symbol,
             position_idx=self.key.position_idx,
-            side="",
+            side=PositionSide.FLAT,
             size=Decimal(0),
             entry_price=None,
             mark_price=current.mark_price if current else None,

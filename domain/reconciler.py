@@ -91,7 +91,7 @@ class Reconciler:
             if isinstance(event, AccountModeSet):
                 touched.whole_account((event.venue, event.account))
             elif isinstance(event, OrderCancelled):
-                placed = self.books[(event.venue, event.account)].placed.get(event.order_link_id)
+                placed = self.books[(event.venue, event.account)].placed.get(event.client_order_id)
                 if placed is not None:
                     symbols.add(placed.symbol)
         for e in emitted:

@@ -102,7 +102,7 @@ class Log(Generic[K]):
 
 
 class Forgotten:
-    """What a book has let go, by kind: orders, intents (by order_link_id) and local
+    """What a book has let go, by kind: orders, intents (by client_order_id) and local
     positions (by position_id)."""
 
     def __init__(self) -> None:

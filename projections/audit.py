@@ -145,8 +145,8 @@ def position_state(book: AccountBook, position: Position) -> JSON:
         },
         "open_orders": [
             {
-                "order_id": o.order_id,
-                "order_link_id": o.order_link_id,
+                "venue_order_id": o.venue_order_id,
+                "client_order_id": o.client_order_id,
                 "status": o.status,
                 "filled_qty": str(o.filled_qty),
                 "avg_price": _text(o.avg_price),

@@ -12,7 +12,14 @@ from trueup.domain.instants import iso
 from trueup.projections.audit import JSON, Audit, TimelineEntry
 
 # What matters most in each emitted event, in the order people read it.
-_DETAIL_FIELDS = ("position_id", "exit_reason", "reason", "until", "exchange_qty", "order_link_id")
+_DETAIL_FIELDS = (
+    "position_id",
+    "exit_reason",
+    "reason",
+    "until",
+    "exchange_qty",
+    "client_order_id",
+)
 
 
 def moment(at: int) -> str:
@@ -128,7 +135,8 @@ def print_diagnosis(report: JSON, out: TextIO | None = None) -> None:
             out.write(f"  finding: {finding}\n")
         for order in position["state"]["open_orders"]:
             out.write(
-                f"  open order {order['order_link_id'] or order['order_id']}: {order['status']}, "
+                f"  open order {order['client_order_id'] or order['venue_order_id']}: "
+                f"{order['status']}, "
                 f"filled {order['filled_qty']}\n"
             )
     out.write("recent emitted events:\n")

@@ -50,7 +50,7 @@ def test_can_open_answers_no_with_every_reason_while_the_exchange_holds_it(
     answer = service.can_open("bybit", "main", "BTCUSDT")
     assert isinstance(answer, CanOpenAnswer)
     assert not answer.allowed
-    assert any("the exchange holds Buy 0.3 BTCUSDT" in r for r in answer.reasons)
+    assert any("the exchange holds LONG 0.3 BTCUSDT" in r for r in answer.reasons)
     assert service.can_open("bybit", "main", "ETHUSDT").allowed
 
 

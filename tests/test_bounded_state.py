@@ -80,7 +80,7 @@ def owner_open(book: AccountBook, position_id: str) -> bool:
 
 
 def order_ids(inputs: list[InputEvent]) -> set[str]:
-    return {o.order_id for e in inputs if isinstance(e, OrdersReported) for o in e.orders}
+    return {o.venue_order_id for e in inputs if isinstance(e, OrdersReported) for o in e.orders}
 
 
 def test_the_busy_session_is_long_enough_to_forget_and_keeps_positions_open() -> None:
@@ -112,7 +112,7 @@ def test_after_a_busy_session_finished_orders_kept_are_those_of_open_positions_o
     finished = [
         o
         for o in BOOK.orders.values()
-        if (o.report is None or o.is_terminal) and not of_open_position(o.order_link_id)
+        if (o.report is None or o.is_terminal) and not of_open_position(o.client_order_id)
     ]
     reports = ("OrdersReported", "ExecutionsReported", "LocalPositionClosed")
     assert len(finished) <= len(recent(*reports))
@@ -325,7 +325,9 @@ def test_a_late_repeat_of_a_long_finished_orders_report_emits_nothing_new(
     history += [placed(T0 + 1_400, "p-1", purpose, "Sell", link=link), final]
     history.append(entry_filled_and_closed()[-1])
     first = emitted_by(events(history))
-    assert [e.type for e in first if getattr(e, "order_id", None) == "o-2"]  # it was told once
+    assert [
+        e.type for e in first if getattr(e, "venue_order_id", None) == "o-2"
+    ]  # it was told once
     assert late_repeat_emits(history, final) == []
 
 
@@ -419,7 +421,7 @@ def test_an_open_order_is_kept_however_long_it_rests() -> None:
     hours = [wallet(at) for at in range(T0 + 60_000, T0 + 5 * 3_600_000, 600_000)]
     book = fold("bybit", "main", events([resting, *hours]))
     key = book.key("linear", "BTCUSDT", 0)
-    assert [o.order_id for o in book.open_orders_for(key)] == ["o-5"]
+    assert [o.venue_order_id for o in book.open_orders_for(key)] == ["o-5"]
 
 
 def test_an_entry_never_acknowledged_blocks_can_open_as_long_as_its_position_is_open() -> None:

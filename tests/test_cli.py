@@ -272,7 +272,7 @@ def test_audit_json_gives_the_exchange_and_local_state_and_the_timeline_that_led
     result = audit_json(ingested, capsys)
 
     exchange, local = result["state"]["exchange"], result["state"]["local"]
-    assert exchange["side"] == "Buy"
+    assert exchange["side"] == "LONG"
     assert exchange["size"] == "0.5"
     assert exchange["entry_price"] == "65100.5"
     assert exchange["seq"] == 101
@@ -313,7 +313,7 @@ def test_audit_for_people_shows_the_position_and_its_history(
     out = capsys.readouterr().out
     assert code == 0
     assert "BTCUSDT" in out
-    assert "Buy 0.5 @ 65100.5" in out
+    assert "LONG 0.5 @ 65100.5" in out
 
 
 # --- errors: exit 2, one line on stderr, no traceback, no password --------------------------------

@@ -1,6 +1,10 @@
 """Exit reasons: a position the exchange closed is reported with the cause its last fill
 shows (liquidation, ADL, delivery, the venue's or the bot's TP and SL, a close by hand),
-the seeds' rule where nothing shows it; and only losses cool the symbol down."""
+the seeds' rule where nothing shows it; and only losses cool the symbol down, each for as
+long as the rules say for its reason.
+
+Bybit's fills name their cause in execType and createType (and a stop order's
+stopOrderType); its order reports too, so either may tell it first."""
 
 from typing import Any
 
@@ -9,15 +13,22 @@ import pytest
 from tests.inputs import T0, accepted, execution_frame, intent, opened, order_frame, position_frame
 from trueup.adapters import rule_changes
 from trueup.domain.emitted import CooldownStarted, Emitted, PositionClosed
+from trueup.domain.errors import MalformedInput
 from trueup.domain.reconciler import Reconciler
-from trueup.domain.rules.config import RuleConfig
+from trueup.domain.rules.config import RuleConfig, rule_config, rule_values
 
 
 def held(at: int, size: str, seq: int) -> dict[str, Any]:
     return position_frame(at, symbol="BTCUSDT", side="Buy", size=size, seq=seq, updated_time=at)
 
 
-def closing_fill(exec_type: str, order_id: str = "o-x", link: str = "") -> dict[str, Any]:
+def closing_fill(
+    exec_type: str,
+    order_id: str = "o-x",
+    link: str = "",
+    create_type: str = "CreateByUser",
+    stop_order_type: str = "UNKNOWN",
+) -> dict[str, Any]:
     fill = {
         "symbol": "BTCUSDT",
         "exec_id": f"e-{exec_type}",
@@ -29,11 +40,13 @@ def closing_fill(exec_type: str, order_id: str = "o-x", link: str = "") -> dict[
         "exec_type": exec_type,
         "exec_time": T0 + 2_900,
         "seq": 9,
+        "create_type": create_type,
+        "stop_order_type": stop_order_type,
     }
     return execution_frame(T0 + 2_900, fill)
 
 
-def venue_order(stop_order_type: str) -> dict[str, Any]:
+def venue_order(stop_order_type: str, create_type: str = "CreateByUser") -> dict[str, Any]:
     return order_frame(
         T0 + 2_800,
         symbol="BTCUSDT",
@@ -44,6 +57,7 @@ def venue_order(stop_order_type: str) -> dict[str, Any]:
         updated_time=T0 + 2_800,
         reduce_only=True,
         stop_order_type=stop_order_type,
+        create_type=create_type,
     )
 
 
@@ -72,12 +86,56 @@ CASES = {
     "liquidation": ([closing_fill("BustTrade")], "LIQUIDATION", True),
     "adl": ([closing_fill("AdlTrade")], "ADL", True),
     "delivery": ([closing_fill("Delivery", order_id="")], "DELIVERY", False),
-    "venue take-profit": (
+    "laddered liquidation": (
+        [closing_fill("Trade", create_type="CreateByLiq")],
+        "LIQUIDATION",
+        True,
+    ),
+    "delisting settlement": (
+        [closing_fill("Trade", create_type="CreateBySettle")],
+        "DELIVERY",
+        False,
+    ),
+    "venue take-profit, its fill tells": (
+        [closing_fill("Trade", create_type="CreateByTakeProfit", stop_order_type="TakeProfit")],
+        "TAKE_PROFIT",
+        False,
+    ),
+    "venue take-profit, its order tells": (
         [venue_order("TakeProfit"), closing_fill("Trade")],
         "TAKE_PROFIT",
         False,
     ),
-    "venue stop-loss": ([venue_order("StopLoss"), closing_fill("Trade")], "STOP_LOSS", True),
+    "venue stop-loss, its fill tells": (
+        [closing_fill("Trade", create_type="CreateByStopLoss", stop_order_type="StopLoss")],
+        "STOP_LOSS",
+        True,
+    ),
+    "venue stop-loss, its order tells": (
+        [venue_order("StopLoss"), closing_fill("Trade")],
+        "STOP_LOSS",
+        True,
+    ),
+    "trailing stop": (
+        [closing_fill("Trade", create_type="CreateByTrailingStop", stop_order_type="TrailingStop")],
+        "STOP_LOSS",
+        True,
+    ),
+    "closed from the venue's position panel": (
+        [closing_fill("Trade", create_type="CreateByClosing")],
+        "MANUAL",
+        False,
+    ),
+    "closed from the panel, its order late": (
+        [closing_fill("Trade", create_type="CreateByClosing"), venue_order("", "CreateByClosing")],
+        "MANUAL",
+        False,
+    ),
+    "a createType trueup does not know is no cause": (
+        [closing_fill("Trade", create_type="CreateByTomorrow")],
+        "MANUAL",  # still an order the bot never placed
+        False,
+    ),
     "the bot's stop-loss": (
         [the_bots_sl(), closing_fill("Trade", link="p-1-sl")],
         "STOP_LOSS",
@@ -103,6 +161,29 @@ def test_which_exit_reasons_cool_down_is_a_rule() -> None:
     rules = rule_changes.record(T0 - 1, RuleConfig(cooldown_exit_reasons=("MANUAL",)), "test")
     told = emitted_for(rules, venue_order(""), closing_fill("Trade"))
     assert [e.reason for e in told if isinstance(e, CooldownStarted)] == ["MANUAL on p-1"]
+
+
+def test_each_exit_reason_may_cool_down_for_as_long_as_the_rules_say() -> None:
+    config = RuleConfig(cooldown_ms_by_exit_reason={"LIQUIDATION": 3_600_000, "STOP_LOSS": 0})
+    rules = rule_changes.record(T0 - 1, config, "test")
+    liquidated = emitted_for(rules, closing_fill("BustTrade"))
+    (cooldown,) = [e for e in liquidated if isinstance(e, CooldownStarted)]
+    assert cooldown.until == T0 + 3_000 + 3_600_000
+    stopped = emitted_for(rules, closing_fill("Trade", create_type="CreateByStopLoss"))
+    assert not [e for e in stopped if isinstance(e, CooldownStarted)]
+    deleveraged = emitted_for(rules, closing_fill("AdlTrade"))  # no duration of its own
+    (cooldown,) = [e for e in deleveraged if isinstance(e, CooldownStarted)]
+    assert cooldown.until == T0 + 3_000 + config.cooldown_ms
+
+
+def test_a_cooldown_duration_per_exit_reason_is_checked_when_the_rules_are_read() -> None:
+    with pytest.raises(MalformedInput, match="cooldown_ms_by_exit_reason"):
+        rule_config({"cooldown_ms_by_exit_reason": {"BAD_LUCK": 1}})
+    with pytest.raises(MalformedInput, match="cooldown_ms_by_exit_reason"):
+        rule_config({"cooldown_ms_by_exit_reason": {"LIQUIDATION": -1}})
+    read = rule_config({"cooldown_ms_by_exit_reason": {"STOP_LOSS": 5, "LIQUIDATION": 7}})
+    assert read.cooldown_ms_by_exit_reason == {"LIQUIDATION": 7, "STOP_LOSS": 5}
+    assert rule_values(read)["cooldown_ms_by_exit_reason"] == {"LIQUIDATION": 7, "STOP_LOSS": 5}
 
 
 def test_a_fill_long_before_the_close_explains_nothing() -> None:

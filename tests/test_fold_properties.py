@@ -10,7 +10,6 @@ from trueup.adapters.store import codec
 from trueup.domain.book import AccountBook, fold
 from trueup.domain.events import InputEvent
 from trueup.domain.keys import OrderKey, PositionKey
-from trueup.domain.order import TERMINAL_STATUSES
 from trueup.projections.audit import position_state
 
 BTC = PositionKey("bybit", "main", "linear", "BTCUSDT", 0)
@@ -45,7 +44,7 @@ def order_reports(draw: st.DrawFn) -> InputEvent:
         order_frame(
             draw(st.integers(T0 + 1_000, T0 + 2_000)),
             symbol="BTCUSDT",
-            order_id=ORDER.order_id,
+            order_id=ORDER.venue_order_id,
             order_link_id="p-1-entry",
             side="Buy",
             qty="1",
@@ -66,7 +65,7 @@ def fills(draw: st.DrawFn) -> InputEvent:
             {
                 "symbol": "BTCUSDT",
                 "exec_id": f"exec-{n}",
-                "order_id": ORDER.order_id,
+                "order_id": ORDER.venue_order_id,
                 "side": "Buy",
                 "exec_price": f"{60000 + n}.5",
                 "exec_qty": f"0.{n:03d}",
@@ -123,14 +122,14 @@ def test_the_newest_position_report_wins(reports: list[InputEvent]) -> None:
 def test_a_terminal_order_state_stays_terminal(reports: list[InputEvent]) -> None:
     book = fold("bybit", "main", reports)
     statuses = {o.status for e in reports for o in getattr(e, "orders", ())}
-    if statuses & TERMINAL_STATUSES:
+    if any(status.is_terminal for status in statuses):
         assert book.orders[ORDER].is_terminal
 
 
 @given(st.lists(fills(), min_size=1, max_size=20))
 def test_each_fill_counts_once_however_often_it_is_reported(executions: list[InputEvent]) -> None:
     book = fold("bybit", "main", executions + executions[::-1])
-    distinct = {f.exec_id: f for e in executions for f in getattr(e, "fills", ())}
+    distinct = {f.trade_id: f for e in executions for f in getattr(e, "fills", ())}
     order = book.orders[ORDER]
     assert order.filled_qty == sum((f.exec_qty for f in distinct.values()), Decimal(0))
     notional = sum((f.exec_qty * f.exec_price for f in distinct.values()), Decimal(0))

@@ -19,9 +19,10 @@ from trueup.adapters.capture import decode_line
 from trueup.adapters.hyperliquid import messages
 from trueup.domain.book import fold
 from trueup.domain.emitted import PositionClosed
-from trueup.domain.events import ExecutionKind, ExecutionsReported, InputEvent
+from trueup.domain.events import ExecutionsReported, InputEvent
 from trueup.domain.keys import PositionKey
 from trueup.domain.reconciler import reconcile
+from trueup.domain.vocabulary import ExecutionKind
 from trueup_simulators.hyperliquid.simulator import HyperliquidSimulator
 
 JSON = dict[str, Any]
@@ -170,7 +171,7 @@ def test_order_updates_report_an_order_opening_and_filling(
     assert [u["status"] for u in opened["data"] + filled["data"]] == ["open", "filled"]
     assert filled["data"][0]["order"]["cloid"] == CLOID
     book = fold("hyperliquid", USER, [decoded(messages.capture_ws(T0, USER, opened))])
-    assert book.order_by_link(CLOID) is not None
+    assert book.order_by_client_id(CLOID) is not None
 
 
 def test_a_venue_cancel_comes_as_an_order_update_and_a_non_user_cancel(

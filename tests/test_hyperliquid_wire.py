@@ -11,7 +11,6 @@ from trueup.adapters.hyperliquid import messages
 from trueup.domain.book import fold
 from trueup.domain.emitted import PositionClosed, PositionSyncFailed, RateLimit
 from trueup.domain.events import (
-    ExecutionKind,
     ExecutionsReported,
     InputEvent,
     InputRejected,
@@ -21,6 +20,13 @@ from trueup.domain.events import (
 from trueup.domain.keys import PositionKey
 from trueup.domain.position import ABSENT
 from trueup.domain.reconciler import reconcile
+from trueup.domain.vocabulary import (
+    ExecutionKind,
+    OrderOrigin,
+    OrderSide,
+    OrderStatus,
+    PositionSide,
+)
 
 JSON = dict[str, Any]
 USER = "0x5e9ee1089755c3435139848e47e6635505d5a13a"
@@ -87,7 +93,7 @@ def test_a_short_position_is_negative_and_ordered_by_the_replys_time() -> None:
     (report,) = event.reports
     assert (report.category, report.symbol, report.position_idx) == ("perp", "BTC", 0)
     assert (report.side, report.size, report.signed_size) == (
-        "Sell",
+        PositionSide.SHORT,
         Decimal("0.25"),
         -Decimal("0.25"),
     )
@@ -140,7 +146,7 @@ def test_a_flat_entry_with_null_entry_price_reads_as_flat() -> None:
     event = decode(state_line(T0, btc("0.0", entry_px=None), time=T0))
     assert isinstance(event, PositionsReported)
     (report,) = event.reports
-    assert (report.side, report.size, report.entry_price) == ("", Decimal(0), None)
+    assert (report.side, report.size, report.entry_price) == (PositionSide.FLAT, Decimal(0), None)
 
 
 # --- errors are never facts ----------------------------------------------------------------
@@ -300,13 +306,22 @@ def test_open_orders_are_reported_new_or_partially_filled_with_their_cloid() -> 
     event = decode(messages.capture_rest(T0 + 5, USER, "openOrders", {"user": USER}, body))
     assert isinstance(event, OrdersReported) and event.source == "rest"
     new, partial = event.orders
-    assert (new.order_id, new.order_link_id, new.side, new.status) == ("7", cloid, "Buy", "New")
+    assert (new.venue_order_id, new.client_order_id, new.side, new.status) == (
+        "7",
+        cloid,
+        OrderSide.BUY,
+        OrderStatus.ACCEPTED,
+    )
     assert (new.qty, new.cum_exec_qty, new.price) == (
         Decimal("0.5"),
         Decimal(0),
         Decimal("64000.0"),
     )
-    assert (partial.order_link_id, partial.side, partial.status) == ("", "Sell", "PartiallyFilled")
+    assert (partial.client_order_id, partial.side, partial.status) == (
+        "",
+        OrderSide.SELL,
+        OrderStatus.PARTIALLY_FILLED,
+    )
     assert (partial.qty, partial.cum_exec_qty) == (Decimal("0.5"), Decimal("0.3"))
     assert new.updated_time == new.created_time == T0
 
@@ -314,19 +329,19 @@ def test_open_orders_are_reported_new_or_partially_filled_with_their_cloid() -> 
 @pytest.mark.parametrize(
     ("status", "domain_status", "cancel_type", "reject_reason"),
     [
-        ("open", "New", "", ""),
-        ("filled", "Filled", "", ""),
-        ("canceled", "Cancelled", "canceled", ""),
-        ("marginCanceled", "Cancelled", "marginCanceled", ""),
-        ("reduceOnlyCanceled", "Cancelled", "reduceOnlyCanceled", ""),
-        ("scheduledCancel", "Cancelled", "scheduledCancel", ""),
-        ("triggered", "Triggered", "", ""),
-        ("rejected", "Rejected", "", "rejected"),
-        ("perpMarginRejected", "Rejected", "", "perpMarginRejected"),
+        ("open", OrderStatus.ACCEPTED, "", ""),
+        ("filled", OrderStatus.FILLED, "", ""),
+        ("canceled", OrderStatus.CANCELED, "canceled", ""),
+        ("marginCanceled", OrderStatus.CANCELED, "marginCanceled", ""),
+        ("reduceOnlyCanceled", OrderStatus.CANCELED, "reduceOnlyCanceled", ""),
+        ("scheduledCancel", OrderStatus.CANCELED, "scheduledCancel", ""),
+        ("triggered", OrderStatus.TRIGGERED, "", ""),
+        ("rejected", OrderStatus.REJECTED, "", "rejected"),
+        ("perpMarginRejected", OrderStatus.REJECTED, "", "perpMarginRejected"),
     ],
 )
 def test_order_status_is_mapped_to_the_domains_names(
-    status: str, domain_status: str, cancel_type: str, reject_reason: str
+    status: str, domain_status: OrderStatus, cancel_type: str, reject_reason: str
 ) -> None:
     remaining = "0.0" if status == "filled" else "0.5"
     order = messages.frontend_order(
@@ -364,7 +379,7 @@ def test_a_position_stop_loss_is_a_stop_loss_with_its_trigger_price() -> None:
     event = decode(messages.capture_rest(T0, USER, "orderStatus", {"user": USER, "oid": 11}, body))
     assert isinstance(event, OrdersReported)
     (report,) = event.orders
-    assert (report.stop_order_type, report.trigger_price) == ("StopLoss", Decimal("61000.0"))
+    assert (report.origin, report.trigger_price) == (OrderOrigin.STOP_LOSS, Decimal("61000.0"))
     assert report.reduce_only and report.order_type == "Stop Market"
 
 
@@ -378,7 +393,7 @@ def test_order_updates_end_an_order_whatever_order_they_arrive_in() -> None:
     assert all(isinstance(e, OrdersReported) and e.source == "ws" for e in events)
     book = fold("hyperliquid", USER, events)
     order = book.orders[next(iter(book.orders))]
-    assert order.status == "Filled" and order.filled_qty == Decimal("0.5")
+    assert order.status is OrderStatus.FILLED and order.filled_qty == Decimal("0.5")
     assert book.open_orders_for(key("BTC")) == []
 
 
@@ -405,9 +420,9 @@ def test_a_fill_keeps_its_ids_price_fee_and_time() -> None:
     event = decode(ws(T0, messages.user_fills_event([fill_item(5, oid=9, side="A", cloid=cloid)])))
     assert isinstance(event, ExecutionsReported) and event.source == "ws"
     (fill,) = event.fills
-    assert (fill.exec_id, fill.order_id, fill.order_link_id) == ("5", "9", cloid)
+    assert (fill.trade_id, fill.venue_order_id, fill.client_order_id) == ("5", "9", cloid)
     assert (fill.side, fill.kind, fill.exec_price, fill.exec_qty) == (
-        "Sell",
+        OrderSide.SELL,
         ExecutionKind.TRADE,
         Decimal("65000.0"),
         Decimal("0.1"),
@@ -441,10 +456,10 @@ def test_funding_is_kept_as_a_funding_execution_of_no_order() -> None:
     event = decode(ws(T0 + 1, frame))
     assert isinstance(event, ExecutionsReported)
     (fill,) = event.fills
-    assert (fill.kind, fill.order_id, fill.side, fill.exec_qty, fill.exec_fee) == (
+    assert (fill.kind, fill.venue_order_id, fill.side, fill.exec_qty, fill.exec_fee) == (
         ExecutionKind.FUNDING,
         "",
-        "Sell",
+        None,
         Decimal("2.0"),
         Decimal("1.25"),
     )

@@ -174,7 +174,7 @@ def test_can_open_refuses_a_symbol_the_exchange_holds(
     out = capsys.readouterr().out
     assert code == 1
     assert out.startswith("no: BTCUSDT")
-    assert "the exchange holds Buy 1 BTCUSDT" in out
+    assert "the exchange holds LONG 1 BTCUSDT" in out
 
 
 def test_can_open_refuses_while_a_live_entry_is_in_flight(
@@ -234,7 +234,9 @@ def test_can_open_refuses_while_a_live_entry_is_in_flight(
         ],
     )
     assert code == 1
-    assert verdict["reasons"] == [f"LIVE entry p-1-entry in flight (New) since {iso(T0 + 1_000)}"]
+    assert verdict["reasons"] == [
+        f"LIVE entry p-1-entry in flight (ACCEPTED) since {iso(T0 + 1_000)}"
+    ]
 
 
 def test_fix_stale_dry_run_lists_and_changes_nothing(

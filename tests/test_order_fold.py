@@ -7,11 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.inputs import T0, accepted, event, execution_frame, order_frame
+from trueup.adapters.bybit.wire import ORDER_STATUSES
 from trueup.adapters.store import codec
 from trueup.domain.book import fold
-from trueup.domain.events import ExecutionKind, ExecutionsReported, InputEvent, InputRejected
+from trueup.domain.events import ExecutionsReported, InputEvent, InputRejected
 from trueup.domain.keys import OrderKey, PositionKey
-from trueup.domain.order import ORDER_STATUSES
+from trueup.domain.vocabulary import ExecutionKind, OrderStatus
 
 ENTRY = OrderKey("linear", "o-1")
 BTC = PositionKey("bybit", "main", "linear", "BTCUSDT", 0)
@@ -77,16 +78,16 @@ def test_an_order_moves_through_bybit_statuses() -> None:
     book = fold(
         "bybit", "main", [report(T0 + 1000, "New"), report(T0 + 1100, "PartiallyFilled", "0.4")]
     )
-    assert book.orders[ENTRY].status == "PartiallyFilled"
+    assert book.orders[ENTRY].status is OrderStatus.PARTIALLY_FILLED
     assert not book.orders[ENTRY].is_terminal
     book = fold("bybit", "main", [report(T0 + 1000, "New"), report(T0 + 1200, "Filled", "1")])
-    assert book.orders[ENTRY].status == "Filled"
+    assert book.orders[ENTRY].status is OrderStatus.FILLED
     assert book.orders[ENTRY].is_terminal
 
 
 def test_a_late_open_report_never_reopens_a_filled_order() -> None:
     book = fold("bybit", "main", [report(T0 + 1200, "Filled", "1"), report(T0 + 1300, "New")])
-    assert book.orders[ENTRY].status == "Filled"
+    assert book.orders[ENTRY].status is OrderStatus.FILLED
 
 
 def test_the_cancel_race_second_filled_message_changes_nothing_that_matters() -> None:
@@ -101,7 +102,7 @@ def test_the_cancel_race_second_filled_message_changes_nothing_that_matters() ->
         reject_reason="EC_OrigClOrdIDDoesNotExist",
     )
     book = fold("bybit", "main", [first, second])
-    assert book.orders[ENTRY].status == "Filled"
+    assert book.orders[ENTRY].status is OrderStatus.FILLED
     assert book.orders[ENTRY].filled_qty == Decimal("1")
 
 
@@ -141,7 +142,7 @@ def test_funding_touches_no_order() -> None:
 
 def test_an_open_order_shows_under_its_position_until_it_ends() -> None:
     book = fold("bybit", "main", [report(T0 + 1000, "New")])
-    assert [o.order_id for o in book.open_orders_for(BTC)] == ["o-1"]
+    assert [o.venue_order_id for o in book.open_orders_for(BTC)] == ["o-1"]
     book = fold("bybit", "main", [report(T0 + 1000, "New"), report(T0 + 1100, "Cancelled")])
     assert book.open_orders_for(BTC) == []
 
@@ -199,7 +200,7 @@ def test_an_order_reported_under_another_symbol_leaves_the_first_ones_open_order
     btc = book.key("linear", "BTCUSDT", 0)
     eth = book.key("linear", "ETHUSDT", 0)
     assert book.open_orders_for(btc) == []
-    assert [o.order_id for o in book.open_orders_for(eth)] == ["o-1"]
+    assert [o.venue_order_id for o in book.open_orders_for(eth)] == ["o-1"]
 
 
 @settings(max_examples=100, deadline=None)

@@ -12,6 +12,7 @@ from trueup.domain.book import fold
 from trueup.domain.events import InputEvent, PositionReport, PositionsReported
 from trueup.domain.keys import PositionKey
 from trueup.domain.position import Position
+from trueup.domain.vocabulary import PositionSide
 
 BTC = PositionKey("bybit", "main", "linear", "BTCUSDT", 0)
 ETH = PositionKey("bybit", "main", "linear", "ETHUSDT", 0)
@@ -289,7 +290,18 @@ def test_without_seq_the_later_update_wins_in_either_order() -> None:
 
 def report(seq: int | None, updated_time: int, size: str) -> PositionReport:
     return PositionReport(
-        "linear", "BTCUSDT", 0, "Buy", Decimal(size), None, None, None, None, seq, updated_time, ""
+        "linear",
+        "BTCUSDT",
+        0,
+        PositionSide.LONG,
+        Decimal(size),
+        None,
+        None,
+        None,
+        None,
+        seq,
+        updated_time,
+        "",
     )
 
 

@@ -45,6 +45,7 @@ from trueup.domain.keys import PositionKey
 from trueup.domain.order import Order
 from trueup.domain.position import ABSENT
 from trueup.domain.reconciler import reconcile
+from trueup.domain.vocabulary import OrderSide, OrderStatus, PositionSide
 
 SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "bybit-session.jsonl"
 VENUE, ACCOUNT = "bybit", "main"
@@ -70,7 +71,7 @@ BOOK = book_after()
 
 
 def order(link: str) -> Order:
-    found = BOOK.order_by_link(link)
+    found = BOOK.order_by_client_id(link)
     assert found is not None, link
     return found
 
@@ -113,7 +114,7 @@ def test_the_account_trades_live() -> None:
 def test_btcusdt_ends_flat_on_the_exchange_and_closed_locally_by_tp2() -> None:
     position = BOOK.positions[BTC]
     assert position.exchange is not None
-    assert (position.exchange.side, position.exchange.size) == ("", Decimal(0))
+    assert (position.exchange.side, position.exchange.size) == (PositionSide.FLAT, Decimal(0))
     assert position.local_qty == 0
     local = position.local["p-btc-1"]
     assert (local.status, local.exit_reason, local.mode, local.timeframe) == (
@@ -127,12 +128,12 @@ def test_btcusdt_ends_flat_on_the_exchange_and_closed_locally_by_tp2() -> None:
 
 def test_the_btcusdt_entry_filled_in_two_parts_and_each_take_profit_took_half() -> None:
     entry = order("p-btc-1-entry")
-    assert entry.status == "Filled" and entry.filled_qty == Decimal("0.3")
+    assert entry.status is OrderStatus.FILLED and entry.filled_qty == Decimal("0.3")
     assert len(entry.fills) == 2
     assert sorted(f.exec_qty for f in entry.fills.values()) == [Decimal("0.1"), Decimal("0.2")]
     for link in ("p-btc-1-tp1", "p-btc-1-tp2"):
         tp = order(link)
-        assert tp.status == "Filled" and tp.filled_qty == Decimal("0.15"), link
+        assert tp.status is OrderStatus.FILLED and tp.filled_qty == Decimal("0.15"), link
         assert tp.report is not None and tp.report.reduce_only, link
     assert BOOK.tp1_state("p-btc-1") == "FILLED"
 
@@ -171,7 +172,7 @@ def test_the_rest_trade_history_adds_no_fill_the_stream_already_gave() -> None:
     assert len(history.fills) == 4
     btc_orders = [o for o in BOOK.orders.values() if o.report and o.report.symbol == "BTCUSDT"]
     assert sum(len(o.fills) for o in btc_orders) == 4
-    assert {e for o in btc_orders for e in o.fills} == {f.exec_id for f in history.fills}
+    assert {e for o in btc_orders for e in o.fills} == {f.trade_id for f in history.fills}
 
 
 def test_a_late_position_frame_with_an_older_seq_does_not_overwrite_a_newer_one() -> None:
@@ -191,9 +192,9 @@ def test_a_late_position_frame_with_an_older_seq_does_not_overwrite_a_newer_one(
 def test_ethusdt_closed_by_hand_is_flat_on_the_exchange_while_the_local_short_stays_open() -> None:
     position = BOOK.positions[ETH]
     assert position.exchange is not None
-    assert (position.exchange.side, position.exchange.size) == ("", Decimal(0))
+    assert (position.exchange.side, position.exchange.size) == (PositionSide.FLAT, Decimal(0))
     local = position.local["p-eth-1"]
-    assert (local.status, local.mode, local.side) == ("OPEN", "LIVE", "Sell")
+    assert (local.status, local.mode, local.side) == ("OPEN", "LIVE", PositionSide.SHORT)
     assert local.qty == Decimal(2)
     assert position.local_qty == Decimal(-2)  # the drift trueup exists to catch
     assert order("p-eth-1-entry").filled_qty == 2
@@ -203,18 +204,18 @@ def test_the_hand_close_is_a_market_buy_without_order_link_id_closing_two() -> N
     by_hand = [
         o
         for o in BOOK.orders.values()
-        if o.report is not None and o.report.symbol == "ETHUSDT" and not o.report.order_link_id
+        if o.report is not None and o.report.symbol == "ETHUSDT" and not o.report.client_order_id
     ]
     (close,) = by_hand
     assert close.report is not None
     assert (close.report.side, close.report.order_type, close.report.status) == (
-        "Buy",
+        OrderSide.BUY,
         "Market",
-        "Filled",
+        OrderStatus.FILLED,
     )
     (fill,) = close.fills.values()
     assert fill.closed_size == Decimal(2)
-    assert all(p.order_link_id != "" for p in BOOK.placed.values())
+    assert all(p.client_order_id != "" for p in BOOK.placed.values())
 
 
 def test_the_paper_solusdt_leftover_stays_open_and_was_never_on_the_exchange() -> None:
@@ -236,9 +237,9 @@ def test_two_complete_snapshots_list_btcusdt_dogeusdt_and_xrpusdt_and_nothing_el
         assert snapshot.snapshot is not None
         assert (snapshot.snapshot.settle_coin, snapshot.snapshot.next_cursor) == ("USDT", "")
         assert [(r.symbol, r.side, r.size) for r in snapshot.reports] == [
-            ("BTCUSDT", "Buy", Decimal("0.15")),
-            ("DOGEUSDT", "Buy", Decimal(1500)),
-            ("XRPUSDT", "Buy", Decimal(60)),
+            ("BTCUSDT", PositionSide.LONG, Decimal("0.15")),
+            ("DOGEUSDT", PositionSide.LONG, Decimal(1500)),
+            ("XRPUSDT", PositionSide.LONG, Decimal(60)),
         ]
 
 
@@ -365,7 +366,7 @@ def test_the_xrpusdt_entry_fills_60_of_100_drifts_times_out_and_stalls() -> None
     (timeout,) = emitted(OrderTimeout)
     (stalled,) = emitted(OrderPartialFill)
     for event in (timeout, stalled):
-        assert (event.symbol, event.order_link_id, event.position_id) == (
+        assert (event.symbol, event.client_order_id, event.position_id) == (
             "XRPUSDT",
             "p-xrp-1-entry",
             "p-xrp-1",
@@ -374,7 +375,7 @@ def test_the_xrpusdt_entry_fills_60_of_100_drifts_times_out_and_stalls() -> None
     placed = BOOK.placed["p-xrp-1-entry"]
     assert timeout.at >= placed.at + 20_000 > EVENTS[line_of(timeout) - 2].at
     entry = order("p-xrp-1-entry")
-    assert (entry.status, entry.filled_qty) == ("Cancelled", Decimal(60))
+    assert (entry.status, entry.filled_qty) == (OrderStatus.CANCELED, Decimal(60))
     # The trading system cancelled the rest and resized: both sides agree on 60 at the end.
     position = BOOK.positions[XRP]
     assert position.local_qty == position.exchange_qty == Decimal(60)
@@ -391,7 +392,7 @@ def test_the_drift_is_told_once_because_it_is_resolved_within_its_window() -> No
 
 def test_the_linkusdt_entry_is_rejected_and_the_local_record_closed() -> None:
     (rejected,) = emitted(OrderRejected)
-    assert (rejected.symbol, rejected.order_link_id, rejected.reason) == (
+    assert (rejected.symbol, rejected.client_order_id, rejected.reason) == (
         "LINKUSDT",
         "p-link-1-entry",
         "EC_PostOnlyWillTakeLiquidity",
@@ -406,7 +407,7 @@ def test_dogeusdt_bought_by_hand_is_untracked() -> None:
     assert (untracked.symbol, untracked.exchange_qty) == ("DOGEUSDT", Decimal(1500))
     assert BOOK.positions[DOGE].local == {}
     (by_hand,) = [o for o in BOOK.orders.values() if o.report and o.report.symbol == "DOGEUSDT"]
-    assert by_hand.order_link_id == "" and by_hand.filled_qty == Decimal(1500)
+    assert by_hand.client_order_id == "" and by_hand.filled_qty == Decimal(1500)
 
 
 def test_the_stale_positions_are_the_paper_leftover_and_the_ada_never_on_the_exchange() -> None:
@@ -432,12 +433,12 @@ def test_the_stale_positions_are_the_paper_leftover_and_the_ada_never_on_the_exc
 def test_the_btcusdt_stop_loss_is_reported_when_set_and_when_deactivated() -> None:
     updates = emitted(SlUpdate)
     assert [(u.status, u.trigger_price, u.qty) for u in updates] == [
-        ("Untriggered", Decimal("106400.0"), Decimal("0.15")),
-        ("Deactivated", Decimal("106400.0"), Decimal("0.15")),
+        ("PENDING_TRIGGER", Decimal("106400.0"), Decimal("0.15")),
+        ("CANCELED", Decimal("106400.0"), Decimal("0.15")),
     ]
-    assert {(u.symbol, u.order_link_id, u.position_id) for u in updates} == {
+    assert {(u.symbol, u.client_order_id, u.position_id) for u in updates} == {
         ("BTCUSDT", "p-btc-1-sl", "p-btc-1")
     }
     sl = order("p-btc-1-sl")
     assert sl.report is not None
-    assert (sl.report.stop_order_type, sl.report.reduce_only, sl.fills) == ("StopLoss", True, {})
+    assert (sl.report.origin, sl.report.reduce_only, sl.fills) == ("STOP_LOSS", True, {})

@@ -147,7 +147,7 @@ def test_inputs_the_projection_has_not_taken_yet_are_answered_by_a_replay(
     assert ViewReader(journal).answer_for(("bybit", "another"))
     answer = service.can_open("bybit", "main", "BTCUSDT")
     assert not answer.allowed
-    assert any("the exchange holds Buy 0.3 BTCUSDT" in r for r in answer.reasons)
+    assert any("the exchange holds LONG 0.3 BTCUSDT" in r for r in answer.reasons)
     assert [row["symbol"] for row in service.positions()] == ["BTCUSDT"]
 
 
@@ -161,7 +161,7 @@ def test_an_instant_before_the_accounts_latest_input_is_answered_as_of_then(
     service.ingest([[line(intent(T0, kind="account_mode", mode="LIVE")), line(held)]])
     now = service.can_open("bybit", "main", "BTCUSDT").reasons
     then = service.can_open("bybit", "main", "BTCUSDT", at=T0 + 1_000).reasons
-    assert any("the exchange holds Buy 0.3" in r for r in now)
+    assert any("the exchange holds LONG 0.3" in r for r in now)
     assert not any("the exchange holds" in r for r in then)
 
 

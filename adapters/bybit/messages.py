@@ -94,6 +94,7 @@ def order_item(
     position_idx: int = 0,
     reduce_only: bool = False,
     stop_order_type: str = "",
+    create_type: str = "CreateByUser",
     trigger_price: str = "",
     cancel_type: str = "UNKNOWN",
     reject_reason: str = "EC_NoError",
@@ -130,6 +131,7 @@ def order_item(
         "updatedTime": str(updated_time),
         "rejectReason": reject_reason,
         "stopOrderType": stop_order_type,
+        "createType": create_type,
         "tpslMode": "",
         "triggerPrice": trigger_price,
         "takeProfit": "",
@@ -171,6 +173,8 @@ def execution_item(
     exec_type: str = "Trade",
     closed_size: str = "0",
     order_type: str = "Market",
+    stop_order_type: str = "UNKNOWN",
+    create_type: str = "CreateByUser",
     rest: bool = False,
 ) -> JSON:
     """One execution as the ``execution`` topic (or /v5/execution/list) sends it."""
@@ -197,7 +201,7 @@ def execution_item(
         "orderPrice": exec_price,
         "orderQty": order_qty or exec_qty,
         "orderType": order_type,
-        "stopOrderType": "UNKNOWN",
+        "stopOrderType": stop_order_type,
         "side": side,
         "execTime": str(exec_time),
         "isLeverage": "0",
@@ -205,7 +209,7 @@ def execution_item(
         "seq": seq,
         "marketUnit": "",
         "execPnl": "0",
-        "createType": "CreateByUser",
+        "createType": create_type,
         "extraFees": [],
         "feeCurrency": "USDT",
     }

@@ -2,7 +2,10 @@
 
 Field names and meanings follow Bybit's V5 documentation (position, order, execution and
 wallet topics; /v5/position/list, /v5/order/realtime, /v5/order/history,
-/v5/execution/list).
+/v5/execution/list). Its enum values become the domain's vocabulary here: a side, order
+status or execType not in Bybit's lists is refused, with its reason. Who placed an order
+(stopOrderType, createType) only explains a close, in a list Bybit keeps growing: a value
+not known here is read as "not said".
 """
 
 from decimal import Decimal
@@ -11,7 +14,6 @@ from trueup.adapters.envelope import Envelope
 from trueup.adapters.payload import Payload
 from trueup.domain.errors import ControlMessage, ErrorReply, UnknownInput, shown
 from trueup.domain.events import (
-    ExecutionKind,
     ExecutionsReported,
     Fill,
     InputEvent,
@@ -24,11 +26,77 @@ from trueup.domain.events import (
     WalletReport,
     WalletReported,
 )
-from trueup.domain.order import ORDER_STATUSES
+from trueup.domain.vocabulary import (
+    ExecutionKind,
+    OrderOrigin,
+    OrderSide,
+    OrderStatus,
+    PositionSide,
+)
 
 POSITION_SNAPSHOT = "/v5/position/list"
-# Bybit's orderStatus values (its enum page), open and closed.
-BYBIT_ORDER_STATUSES = tuple(sorted(ORDER_STATUSES))
+ORDER_SIDES = {"Buy": OrderSide.BUY, "Sell": OrderSide.SELL}
+POSITION_SIDES = {"Buy": PositionSide.LONG, "Sell": PositionSide.SHORT, "": PositionSide.FLAT}
+# Bybit's orderStatus values (its enum page), open and closed. It lists Triggered among the
+# closed, but that is the instant a conditional order becomes New under the same orderId.
+ORDER_STATUSES: dict[str, OrderStatus] = {
+    "New": OrderStatus.ACCEPTED,
+    "PartiallyFilled": OrderStatus.PARTIALLY_FILLED,
+    "Untriggered": OrderStatus.PENDING_TRIGGER,
+    "Triggered": OrderStatus.TRIGGERED,
+    "Rejected": OrderStatus.REJECTED,
+    "PartiallyFilledCanceled": OrderStatus.CANCELED,
+    "Filled": OrderStatus.FILLED,
+    "Cancelled": OrderStatus.CANCELED,
+    "Deactivated": OrderStatus.CANCELED,  # a conditional order cancelled before its trigger
+}
+# stopOrderType: the venue's own TP/SL and conditional orders ("" or UNKNOWN: none).
+STOP_ORDER_ORIGINS: dict[str, OrderOrigin] = {
+    "TakeProfit": OrderOrigin.TAKE_PROFIT,
+    "PartialTakeProfit": OrderOrigin.TAKE_PROFIT,
+    "StopLoss": OrderOrigin.STOP_LOSS,
+    "PartialStopLoss": OrderOrigin.STOP_LOSS,
+    "TrailingStop": OrderOrigin.TRAILING_STOP,
+    "Stop": OrderOrigin.CONDITIONAL,
+    "MmRateClose": OrderOrigin.CLOSING,  # set on the web or app to close at a margin rate
+}
+# createType: who placed the order (Bybit's enum page; spot and options carry none).
+CREATE_TYPE_ORIGINS: dict[str, OrderOrigin] = {
+    "CreateByUser": OrderOrigin.CLIENT,
+    "CreateByFutureSpread": OrderOrigin.CLIENT,
+    "CreateByBlock_PassThrough": OrderOrigin.CLIENT,
+    "CreateByBlockTradeMovePosition_PassThrough": OrderOrigin.CLIENT,
+    "CreateByClosing": OrderOrigin.CLOSING,  # the close button of the web or app
+    "CreateByMmRateClose": OrderOrigin.CLOSING,
+    "CreateByAdminClosing": OrderOrigin.CLOSING,
+    "CreateBySettle": OrderOrigin.SETTLEMENT,
+    "CreateByStopOrder": OrderOrigin.CONDITIONAL,
+    "CreateByTakeProfit": OrderOrigin.TAKE_PROFIT,
+    "CreateByPartialTakeProfit": OrderOrigin.TAKE_PROFIT,
+    "CreateByTrailingProfit": OrderOrigin.TAKE_PROFIT,
+    "CreateByStopLoss": OrderOrigin.STOP_LOSS,
+    "CreateByPartialStopLoss": OrderOrigin.STOP_LOSS,
+    "CreateByTrailingStop": OrderOrigin.TRAILING_STOP,
+    "CreateByLiq": OrderOrigin.LIQUIDATION,
+    "CreateByTakeOver_PassThrough": OrderOrigin.LIQUIDATION,
+    "CreateByAdl_PassThrough": OrderOrigin.ADL,
+    **dict.fromkeys(
+        (
+            "CreateByChaseOrder",
+            "CreateByFGridBot",
+            "CloseByFGridBot",
+            "CreateByTWAP",
+            "CreateByMartingaleBot",
+            "CloseByMartingaleBot",
+            "CreateByIceBerg",
+            "CreateByBboOrder",
+            "CreateByTVSignal",
+            "CreateByArbitrage",
+            "CreateByDdh",
+        ),
+        OrderOrigin.STRATEGY,
+    ),
+}
 # Bybit's execType values (its enum page) in the field's words. A value not here is refused
 # with its reason: trueup never guesses what moved a position.
 EXECUTION_KINDS: dict[str, ExecutionKind] = {
@@ -134,6 +202,13 @@ def decode_rest(envelope: Envelope, endpoint: str, params: Payload, body: Payloa
     return OrdersReported(**header, source=source, orders=orders)
 
 
+def _origin(item: Payload) -> OrderOrigin | None:
+    """Who placed the order: its stopOrderType where it is one of the venue's stop orders
+    (the more precise), else its createType; None where neither says."""
+    stop_type = STOP_ORDER_ORIGINS.get(item.optional_text("stopOrderType"))
+    return stop_type or CREATE_TYPE_ORIGINS.get(item.optional_text("createType"))
+
+
 def _category(item: Payload, category: str | None) -> str:
     # WebSocket items carry their category; REST items inherit the response's.
     return item.text("category") if category is None else category
@@ -146,7 +221,7 @@ def position_report(item: Payload, category: str | None) -> PositionReport:
         category=_category(item, category),
         symbol=item.text("symbol"),
         position_idx=item.integer("positionIdx"),
-        side=item.choice("side", ("Buy", "Sell", "")),
+        side=item.choice_of("side", POSITION_SIDES),
         size=item.quantity("size"),
         entry_price=item.optional_decimal(entry),
         mark_price=item.optional_decimal("markPrice"),
@@ -163,15 +238,15 @@ def order_report(item: Payload, category: str | None) -> OrderReport:
     return OrderReport(
         category=_category(item, category),
         symbol=item.text("symbol"),
-        order_id=item.text("orderId"),
-        order_link_id=item.optional_text("orderLinkId"),
-        side=item.choice("side", ("Buy", "Sell")),
+        venue_order_id=item.text("orderId"),
+        client_order_id=item.optional_text("orderLinkId"),
+        side=item.choice_of("side", ORDER_SIDES),
         position_idx=item.integer("positionIdx"),
         order_type=item.optional_text("orderType"),
-        stop_order_type=item.optional_text("stopOrderType"),
+        origin=_origin(item),
         # An orderStatus not in Bybit's list would fold as an order that never ends (a LIVE
         # entry forever in flight, blocking can-open): refused, with its reason, instead.
-        status=item.choice("orderStatus", BYBIT_ORDER_STATUSES),
+        status=item.choice_of("orderStatus", ORDER_STATUSES),
         qty=item.quantity("qty"),
         price=item.optional_decimal("price"),
         trigger_price=item.optional_decimal("triggerPrice"),
@@ -190,11 +265,12 @@ def fill(item: Payload, category: str | None) -> Fill:
     return Fill(
         category=_category(item, category),
         symbol=item.text("symbol"),
-        exec_id=item.text("execId"),
-        order_id=item.optional_text("orderId"),
-        order_link_id=item.optional_text("orderLinkId"),
-        side=item.optional_text("side"),
+        trade_id=item.text("execId"),
+        venue_order_id=item.optional_text("orderId"),
+        client_order_id=item.optional_text("orderLinkId"),
+        side=item.choice_of("side", ORDER_SIDES) if item.optional_text("side") else None,
         kind=item.choice_of("execType", EXECUTION_KINDS, default="Trade"),
+        origin=_origin(item),
         exec_price=item.decimal("execPrice"),
         exec_qty=item.quantity("execQty"),
         exec_fee=item.optional_decimal("execFee"),

@@ -1,26 +1,29 @@
 """Hyperliquid's positions, orders and fills as trueup's normalised records.
 
-The domain speaks Bybit's vocabulary (sides Buy and Sell, order statuses New ... Cancelled),
-so Hyperliquid's is translated here, once. Hyperliquid is one-way: position_idx is always 0.
+Hyperliquid's vocabulary (sides B and A, order statuses open ... marginCanceled, a fill's
+``dir``) becomes the domain's here, once. Hyperliquid is one-way: position_idx is always 0.
 """
 
 from decimal import Decimal
 
 from trueup.adapters.payload import Payload
 from trueup.domain.errors import MalformedInput, UnknownInput, shown
-from trueup.domain.events import ExecutionKind, Fill, OrderReport, PositionReport
+from trueup.domain.events import Fill, OrderReport, PositionReport
+from trueup.domain.vocabulary import (
+    ExecutionKind,
+    OrderOrigin,
+    OrderSide,
+    OrderStatus,
+    PositionSide,
+)
 
 PERP = "perp"
 SPOT = "spot"
-SIDES = {"B": "Buy", "A": "Sell"}
-# The trigger order types whose trigger closes a position, in Bybit's stopOrderType names
-# (the rules report a stop-loss's every change as SL_UPDATE).
-_STOP_TYPES = {
-    ("Stop", True): "StopLoss",
-    ("Stop", False): "PartialStopLoss",
-    ("Take Profit", True): "TakeProfit",
-    ("Take Profit", False): "PartialTakeProfit",
-}
+SIDES = {"B": OrderSide.BUY, "A": OrderSide.SELL}
+# A fill's ``dir`` where it names a cause: "Liquidated Cross Long", "Liquidated Isolated
+# Short" ... start with "Liquidated"; the others ("Open Long", "Close Short" ...) name none.
+LIQUIDATED_DIR = "Liquidated"
+DIR_KINDS = {"Auto-Deleveraging": ExecutionKind.ADL, "Settlement": ExecutionKind.SETTLEMENT}
 
 
 def category(coin: str) -> str:
@@ -28,8 +31,13 @@ def category(coin: str) -> str:
     return SPOT if coin.startswith("@") or "/" in coin else PERP
 
 
-def side(item: Payload) -> str:
-    return SIDES[item.choice("side", tuple(SIDES))]
+def side(item: Payload) -> OrderSide:
+    return item.choice_of("side", SIDES)
+
+
+def position_side(szi: Decimal) -> PositionSide:
+    """The side of a signed size (``szi``: negative is short)."""
+    return PositionSide.LONG if szi > 0 else PositionSide.SHORT if szi < 0 else PositionSide.FLAT
 
 
 def position_report(item: Payload, time: int) -> PositionReport:
@@ -41,7 +49,7 @@ def position_report(item: Payload, time: int) -> PositionReport:
         category=PERP,
         symbol=position.text("coin"),
         position_idx=0,
-        side="Buy" if szi > 0 else "Sell" if szi < 0 else "",
+        side=position_side(szi),
         size=abs(szi),
         entry_price=position.optional_decimal("entryPx"),
         mark_price=None,  # clearinghouseState carries none
@@ -53,26 +61,26 @@ def position_report(item: Payload, time: int) -> PositionReport:
     )
 
 
-def order_status(status: str, filled: Decimal, where: str) -> str:
-    """Hyperliquid's order status in the domain's (Bybit's) names.
+def order_status(status: str, filled: Decimal, where: str) -> OrderStatus:
+    """Hyperliquid's order status in the domain's words.
 
-    open is New, or PartiallyFilled once part of it has filled (Hyperliquid has no status of
-    its own for that). triggered is Triggered: the trigger fired and the order works on under
-    the same oid, so the domain keeps it open. Hyperliquid spells "canceled"; every way an
-    order ends unfilled (canceled, marginCanceled, reduceOnlyCanceled, selfTradeCanceled,
-    scheduledCancel ...) is Cancelled, and every *Rejected status is Rejected, the precise
-    status being kept as cancel_type or reject_reason.
+    open is ACCEPTED, or PARTIALLY_FILLED once part of it has filled (Hyperliquid has no
+    status of its own for that). triggered is TRIGGERED: the trigger fired and the order works
+    on under the same oid, so the domain keeps it open. Every way an order ends unfilled
+    (canceled, marginCanceled, reduceOnlyCanceled, selfTradeCanceled, scheduledCancel ...) is
+    CANCELED, and every *Rejected status REJECTED, the precise status being kept as
+    cancel_type or reject_reason.
     """
     if status == "open":
-        return "PartiallyFilled" if filled > 0 else "New"
+        return OrderStatus.PARTIALLY_FILLED if filled > 0 else OrderStatus.ACCEPTED
     if status == "filled":
-        return "Filled"
+        return OrderStatus.FILLED
     if status == "triggered":
-        return "Triggered"
+        return OrderStatus.TRIGGERED
     if status.endswith(("canceled", "Canceled")) or status == "scheduledCancel":
-        return "Cancelled"
+        return OrderStatus.CANCELED
     if status.endswith(("rejected", "Rejected")):
-        return "Rejected"
+        return OrderStatus.REJECTED
     raise UnknownInput(f"{where}: {shown(status)} is not an order status trueup knows")
 
 
@@ -91,12 +99,12 @@ def order_report(order: Payload, status: str, updated_time: int, where: str) -> 
     return OrderReport(
         category=category(coin),
         symbol=coin,
-        order_id=str(order.integer("oid")),
-        order_link_id=order.optional_text("cloid"),
+        venue_order_id=str(order.integer("oid")),
+        client_order_id=order.optional_text("cloid"),
         side=side(order),
         position_idx=0,
         order_type=order_type,
-        stop_order_type=_stop_type(order_type, is_trigger, order.boolean("isPositionTpsl")),
+        origin=_origin(order_type) if is_trigger else OrderOrigin.CLIENT,
         status=domain_status,
         qty=qty,
         price=order.decimal("limitPx"),
@@ -105,34 +113,41 @@ def order_report(order: Payload, status: str, updated_time: int, where: str) -> 
         cum_exec_qty=qty - remaining,
         cum_exec_fee=None,
         reduce_only=reduce_only,
-        cancel_type=status if domain_status == "Cancelled" else "",
-        reject_reason=status if domain_status == "Rejected" else "",
+        cancel_type=status if domain_status is OrderStatus.CANCELED else "",
+        reject_reason=status if domain_status is OrderStatus.REJECTED else "",
         created_time=order.millis("timestamp"),
         updated_time=updated_time,
     )
 
 
-def _stop_type(order_type: str, is_trigger: bool, whole_position: bool) -> str:
-    if not is_trigger:
-        return ""
-    family = "Take Profit" if order_type.startswith("Take Profit") else "Stop"
-    return _STOP_TYPES[(family, whole_position)]
+def _origin(trigger_order_type: str) -> OrderOrigin:
+    # Trigger orders are "Take Profit Market", "Stop Limit" ...: all placed to exit.
+    if trigger_order_type.startswith("Take Profit"):
+        return OrderOrigin.TAKE_PROFIT
+    return OrderOrigin.STOP_LOSS
+
+
+def _fill_kind(item: Payload) -> ExecutionKind:
+    """A liquidation's fills carry a ``liquidation`` object, or a ``dir`` of "Liquidated ...";
+    auto-deleveraging and a delisted market's settlement name themselves in ``dir``."""
+    direction = item.optional_text("dir")
+    if item.fields.get("liquidation") is not None or direction.startswith(LIQUIDATED_DIR):
+        return ExecutionKind.LIQUIDATION
+    return DIR_KINDS.get(direction, ExecutionKind.TRADE)
 
 
 def fill(item: Payload) -> Fill:
     """One fill; ``tid`` identifies it wherever it arrives (REST, userFills, user events)."""
     coin = item.text("coin")
-    # A liquidation's fills carry a `liquidation` object: Bybit calls such an execution a
-    # BustTrade, which nothing treats apart from a Trade but an audit shows.
-    liquidated = item.fields.get("liquidation") is not None
     return Fill(
         category=category(coin),
         symbol=coin,
-        exec_id=str(item.integer("tid")),
-        order_id=str(item.integer("oid")),
-        order_link_id=item.optional_text("cloid"),
+        trade_id=str(item.integer("tid")),
+        venue_order_id=str(item.integer("oid")),
+        client_order_id=item.optional_text("cloid"),
         side=side(item),
-        kind=ExecutionKind.LIQUIDATION if liquidated else ExecutionKind.TRADE,
+        kind=_fill_kind(item),
+        origin=None,  # a fill names its order (oid), whose report says who placed it
         exec_price=item.decimal("px"),
         exec_qty=item.quantity("sz"),
         exec_fee=item.optional_decimal("fee"),
@@ -154,11 +169,12 @@ def funding(item: Payload) -> Fill:
     return Fill(
         category=category(coin),
         symbol=coin,
-        exec_id=f"funding:{coin}:{time}",
-        order_id="",
-        order_link_id="",
-        side="Buy" if szi > 0 else "Sell" if szi < 0 else "",
+        trade_id=f"funding:{coin}:{time}",
+        venue_order_id="",
+        client_order_id="",
+        side=None,
         kind=ExecutionKind.FUNDING,
+        origin=None,
         exec_price=Decimal(0),
         exec_qty=abs(szi),
         exec_fee=-item.decimal("usdc"),

@@ -73,8 +73,8 @@ def position_owner_id(account_stream: UUID, position_id: str) -> UUID:
     return _stream("owner-position", account_stream, position_id)
 
 
-def order_owner_id(account_stream: UUID, order_link_id: str) -> UUID:
-    return _stream("owner-order", account_stream, order_link_id)
+def order_owner_id(account_stream: UUID, client_order_id: str) -> UUID:
+    return _stream("owner-order", account_stream, client_order_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +148,7 @@ def _owner_named(placed: Placed) -> UUID | None:
     if isinstance(event, LocalPositionResized | LocalPositionClosed | LocalPositionCleaned):
         return position_owner_id(placed.stream, event.position_id)
     if isinstance(event, OrderCancelled):
-        return order_owner_id(placed.stream, event.order_link_id)
+        return order_owner_id(placed.stream, event.client_order_id)
     return None
 
 
@@ -186,7 +186,7 @@ class _AccountBatch:
         self._name((event.symbol,), version)
 
     def _placed(self, event: OrderPlaced, version: int) -> None:
-        self._own(order_owner_id(self.stream, event.order_link_id), event.symbol, version)
+        self._own(order_owner_id(self.stream, event.client_order_id), event.symbol, version)
         self._name((event.symbol,), version)
 
     def _position_intent(
@@ -196,7 +196,7 @@ class _AccountBatch:
         self._name(self.owners.get(owner, ()), version)
 
     def _cancelled(self, event: OrderCancelled, version: int) -> None:
-        self._name(self.owners.get(order_owner_id(self.stream, event.order_link_id), ()), version)
+        self._name(self.owners.get(order_owner_id(self.stream, event.client_order_id), ()), version)
 
     def _positions(self, event: PositionsReported, version: int) -> None:
         page = event.snapshot

@@ -3,7 +3,8 @@
 msgspec encodes and decodes the event dataclasses directly, typed field by field, which
 is what keeps replaying a long history fast. A journal may hold what a newer trueup wrote:
 decoding names a type it does not know, or fields it cannot read, with an exception of its
-own, never msgspec's or a KeyError.
+own, never msgspec's or a KeyError. What an older trueup stored is read as this one would
+have stored it (upcast.py).
 """
 
 import dataclasses
@@ -14,9 +15,9 @@ import msgspec
 import orjson
 
 from trueup.adapters import rejections
-from trueup.adapters.bybit.wire import EXECUTION_KINDS
+from trueup.adapters.store.upcast import legacy
 from trueup.domain.emitted import EMITTED_TYPES, Emitted
-from trueup.domain.events import INPUT_EVENT_TYPES, ExecutionsReported, InputEvent, InputRejected
+from trueup.domain.events import INPUT_EVENT_TYPES, InputEvent, InputRejected
 
 INPUT_TOPIC_PREFIX = "trueup.input."
 TOPICS: dict[str, str] = {t.type: INPUT_TOPIC_PREFIX + t.type for t in INPUT_EVENT_TYPES}
@@ -54,7 +55,11 @@ def _decode(decoders: Mapping[bytes, msgspec.json.Decoder[Any]], state: bytes) -
     try:
         return decoder.decode(state)
     except msgspec.DecodeError as error:  # a ValidationError too: a field missing or changed
-        raise Undecodable(f"{kind.decode(errors='replace')}: {error}") from None
+        first = error
+    try:  # an older trueup's form?
+        return decoder.decode(legacy(state))
+    except msgspec.DecodeError:
+        raise Undecodable(f"{kind.decode(errors='replace')}: {first}") from None
 
 
 def encode(event: InputEvent) -> bytes:
@@ -82,18 +87,10 @@ def decode(state: bytes) -> InputEvent:
 
 
 def _upcast(event: InputEvent, state: bytes) -> InputEvent:
-    """What an older trueup stored, read as this one would have stored it, so the rules
-    judge an old journal as they judge a new one: a refusal without a kind gets the one its
-    venue's adapter gives it now; a fill stored with its venue's execType, its kind."""
+    """A refusal an older trueup stored without a kind gets the one its venue's adapter
+    gives it now, so the rules judge an old journal as they judge a new one."""
     if isinstance(event, InputRejected) and b'"kind":' not in state:
         return dataclasses.replace(event, kind=rejections.stored_kind(event))
-    if isinstance(event, ExecutionsReported) and b'"exec_type":' in state:
-        stored = orjson.loads(state)["fills"]
-        fills = tuple(
-            dataclasses.replace(fill, kind=EXECUTION_KINDS.get(old["exec_type"], fill.kind))
-            for fill, old in zip(event.fills, stored, strict=True)
-        )
-        return dataclasses.replace(event, fills=fills)
     return event
 
 

@@ -19,6 +19,7 @@ from trueup.domain.keys import PositionKey
 from trueup.domain.rules.account import AccountDetectors
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.orders import is_filled
+from trueup.domain.vocabulary import OrderStatus, PositionSide
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +37,7 @@ class Verdict:
 class HeldFacts:
     """What the exchange holds on a key."""
 
-    side: str
+    side: PositionSide
     size: Decimal
     seq: int | None
 
@@ -65,8 +66,8 @@ class KeyFacts:
 class EntryInFlight:
     """A LIVE entry order placed for an open position, not yet filled or finished."""
 
-    order_link_id: str
-    status: str | None  # None: known from its fills alone
+    client_order_id: str
+    status: OrderStatus | None  # None: never acknowledged
     placed_at: int
 
 
@@ -142,10 +143,9 @@ def symbol_facts(
         owner = book.local_position(placed.position_id)
         if owner is None or owner.mode != "LIVE" or not owner.is_open:
             continue
-        order = book.order_by_link(link)
+        order = book.order_by_client_id(link)
         if order is None or not (order.is_terminal or is_filled(order)):
-            status = order.status if order else "not acknowledged"
-            entries.append(EntryInFlight(link, status, placed.at))
+            entries.append(EntryInFlight(link, order.status if order else None, placed.at))
     return SymbolFacts(tuple(keys), tuple(entries), detectors.manual_close.cooldown_until(symbol))
 
 
@@ -175,7 +175,7 @@ def judge(
     symbol: str,
     now: int,
     *,
-    side: str | None = None,
+    side: PositionSide | None = None,
     timeframe: str | None = None,
 ) -> Verdict:
     reasons: list[str] = []
@@ -222,7 +222,7 @@ def judge(
                 notes.append(f"{local.position_id} is open on timeframe {timeframe}")
     for entry in facts.entries:
         reasons.append(
-            f"LIVE entry {entry.order_link_id} in flight ({entry.status}) "
+            f"LIVE entry {entry.client_order_id} in flight ({entry.status or 'not acknowledged'}) "
             f"since {iso(entry.placed_at)}"
         )
     until = facts.cooldown_until
@@ -255,7 +255,7 @@ def can_open(
     now: int,
     *,
     config: RuleConfig | None = None,
-    side: str | None = None,
+    side: PositionSide | None = None,
     timeframe: str | None = None,
 ) -> Verdict:
     return judge(

@@ -6,7 +6,7 @@ query and every replay uses the rules that were in force at each instant.
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from trueup.domain.emitted import ExitReason
@@ -27,11 +27,24 @@ class RuleConfig:
     drift_threshold_pct: Decimal = Decimal(10)
     drift_grace_ms: int = 3 * SECOND
     drift_window_ms: int = 5 * MINUTE
-    # Manual close: a stop-loss close stops new entries on the symbol for a while.
+    # Manual close: a loss stops new entries on the symbol for a while.
     cooldown_ms: int = 30 * MINUTE
     cooldown_enabled: bool = True
-    # The exit reasons that cool a symbol down: the losses (in ExitReason's order).
+    # The exit reasons that cool a symbol down for cooldown_ms: the losses (in ExitReason's
+    # order) ...
     cooldown_exit_reasons: tuple[str, ...] = ("LIQUIDATION", "ADL", "STOP_LOSS")
+    # ... unless a reason has a duration of its own here (0: it cools nothing). Never mutated.
+    cooldown_ms_by_exit_reason: dict[str, int] = field(default_factory=dict)
+
+    def cooldown_for(self, exit_reason: str) -> int:
+        """How long a close for ``exit_reason`` cools its symbol down (ms; 0: not at all)."""
+        if not self.cooldown_enabled:
+            return 0
+        own = self.cooldown_ms_by_exit_reason.get(exit_reason)
+        if own is not None:
+            return own
+        return self.cooldown_ms if exit_reason in self.cooldown_exit_reasons else 0
+
     # Stale and untracked: how long a finding must hold before it is reported.
     stale_grace_ms: int = 3 * SECOND
     untracked_grace_ms: int = 3 * SECOND
@@ -61,7 +74,7 @@ def rule_config(values: Mapping[str, object]) -> RuleConfig:
     typed: dict[str, object] = {}
     for name, value in values.items():
         try:
-            typed[name] = _typed(value, getattr(DEFAULTS, name))
+            typed[name] = _typed(name, value)
         except _BadValue as error:
             raise MalformedInput(f"{name} must {error}, not {shown(value)}") from None
     return dataclasses.replace(DEFAULTS, **typed)  # type: ignore[arg-type]
@@ -69,23 +82,27 @@ def rule_config(values: Mapping[str, object]) -> RuleConfig:
 
 def rule_values(config: RuleConfig) -> dict[str, object]:
     """Every setting as plain JSON values (the threshold as a decimal string)."""
-    return {
-        name: str(value)
-        if isinstance(value, Decimal)
-        else list(value)
-        if isinstance(value, tuple)
-        else value
-        for name in FIELDS
-        for value in (getattr(config, name),)
-    }
+    values: dict[str, object] = {}
+    for name in FIELDS:
+        value = getattr(config, name)
+        if isinstance(value, dict):
+            values[name] = dict(value)
+        elif isinstance(value, Decimal):
+            values[name] = str(value)
+        else:
+            values[name] = list(value) if isinstance(value, tuple) else value
+    return values
 
 
 class _BadValue(ValueError):
     """A setting's value outside its domain; the message completes "<name> must ..."."""
 
 
-def _typed(value: object, default: object) -> object:
-    """``value`` as the type of ``default``, within its domain."""
+def _typed(name: str, value: object) -> object:
+    """``value`` as the type of setting ``name``, within its domain."""
+    if name == "cooldown_ms_by_exit_reason":
+        return _durations_by_reason(value)
+    default = getattr(DEFAULTS, name)
     if isinstance(default, bool):
         return _flag(value)
     if isinstance(default, tuple):
@@ -95,11 +112,21 @@ def _typed(value: object, default: object) -> object:
     return _duration_ms(value)
 
 
+_KNOWN_REASONS = [reason.value for reason in ExitReason]
+
+
 def _exit_reasons(value: object) -> tuple[str, ...]:
-    known = [reason.value for reason in ExitReason]
-    if not isinstance(value, list | tuple) or not all(v in known for v in value):
-        raise _BadValue(f"be a list of exit reasons from {known}")
-    return tuple(sorted(set(value), key=known.index))
+    if not isinstance(value, list | tuple) or not all(v in _KNOWN_REASONS for v in value):
+        raise _BadValue(f"be a list of exit reasons from {_KNOWN_REASONS}")
+    return tuple(sorted(set(value), key=_KNOWN_REASONS.index))
+
+
+def _durations_by_reason(value: object) -> dict[str, int]:
+    wanted = f"be an object from exit reasons {_KNOWN_REASONS} to milliseconds"
+    if not isinstance(value, Mapping) or not all(r in _KNOWN_REASONS for r in value):
+        raise _BadValue(wanted)
+    durations = {reason: _duration_ms(value[reason]) for reason in value}
+    return {reason: durations[reason] for reason in _KNOWN_REASONS if reason in durations}
 
 
 def _flag(value: object) -> bool:

@@ -18,7 +18,7 @@ from trueup.domain.rules.config import RuleConfig
 @dataclass(frozen=True, slots=True)
 class LetGo:
     """What a book let go since the detectors last asked: orders, intents (by
-    order_link_id) and local positions (by position_id)."""
+    client_order_id) and local positions (by position_id)."""
 
     orders: list[OrderKey]
     intents: list[str]

@@ -2,21 +2,23 @@
 
 Someone closed it by hand, a stop-loss or take-profit fired, it was liquidated or
 deleveraged, or the contract was delivered. Each local position on the key is reported
-closed, with the reason the last fill on its symbol shows (within CAUSE_WITHIN_MS):
-LIQUIDATION, ADL, DELIVERY, TAKE_PROFIT or STOP_LOSS (the bot's own TP or SL orders, or the
-venue's TP/SL orders), MANUAL (an order the bot never placed); where nothing shows it,
-STOP_LOSS when its TP1 had not filled, else EXCHANGE_CLOSED. It is closed in trueup's view
-from then on; the losses (``cooldown_exit_reasons``) also cool the symbol down.
+closed, with the reason the last fill on its symbol shows (within CAUSE_WITHIN_MS): its
+execution kind (LIQUIDATION, ADL, DELIVERY), the bot's own TP or SL order, or who placed the
+order (the venue's TP/SL, liquidation or ADL engine, a close from its position panel); an
+order the bot never placed is MANUAL. Where nothing shows it, STOP_LOSS when its TP1 had not
+filled, else EXCHANGE_CLOSED. It is closed in trueup's view from then on; the losses also
+cool the symbol down, for as long as the rules say for that reason.
 """
 
 from dataclasses import dataclass, field
 
 from trueup.domain.book import AccountBook, Changed
 from trueup.domain.emitted import Cause, CooldownStarted, Emitted, ExitReason, PositionClosed
-from trueup.domain.events import ExecutionKind, ExecutionsReported, Fill, InputEvent
+from trueup.domain.events import ExecutionsReported, Fill, InputEvent
 from trueup.domain.keys import OrderKey, PositionKey
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.detector import Detector, LetGo
+from trueup.domain.vocabulary import ExecutionKind, OrderOrigin
 
 # How long after a fill a close is taken to be that fill's doing.
 CAUSE_WITHIN_MS = 60_000
@@ -26,9 +28,17 @@ _BY_KIND = {
     ExecutionKind.DELIVERY: ExitReason.DELIVERY,
     ExecutionKind.SETTLEMENT: ExitReason.DELIVERY,
 }
-# The venue's own TP/SL orders, by their stopOrderType (the adapters keep Bybit's names).
-_TAKE_PROFIT_TYPES = frozenset({"TakeProfit", "PartialTakeProfit", "TrailingProfit"})
-_STOP_LOSS_TYPES = frozenset({"StopLoss", "PartialStopLoss", "TrailingStop", "Stop"})
+_BY_ORIGIN = {
+    OrderOrigin.LIQUIDATION: ExitReason.LIQUIDATION,
+    OrderOrigin.ADL: ExitReason.ADL,
+    OrderOrigin.SETTLEMENT: ExitReason.DELIVERY,
+    OrderOrigin.TAKE_PROFIT: ExitReason.TAKE_PROFIT,
+    OrderOrigin.STOP_LOSS: ExitReason.STOP_LOSS,
+    OrderOrigin.TRAILING_STOP: ExitReason.STOP_LOSS,
+    OrderOrigin.CONDITIONAL: ExitReason.STOP_LOSS,  # a stop that closes is a stop-loss
+    OrderOrigin.CLOSING: ExitReason.MANUAL,
+    OrderOrigin.STRATEGY: ExitReason.MANUAL,
+}
 
 
 def _shown_by(book: AccountBook, fill: Fill) -> ExitReason | None:
@@ -36,18 +46,19 @@ def _shown_by(book: AccountBook, fill: Fill) -> ExitReason | None:
     by_kind = _BY_KIND.get(fill.kind)
     if by_kind is not None:
         return by_kind
-    placed = book.placed.get(fill.order_link_id) if fill.order_link_id else None
+    placed = book.placed.get(fill.client_order_id) if fill.client_order_id else None
     if placed is not None:  # the bot's own order
         if placed.purpose.startswith("TP"):
             return ExitReason.TAKE_PROFIT
         return ExitReason.STOP_LOSS if placed.purpose == "SL" else None
-    order = book.orders.get(OrderKey(fill.category, fill.order_id))
-    stop_type = order.report.stop_order_type if order and order.report else ""
-    if stop_type in _TAKE_PROFIT_TYPES:
-        return ExitReason.TAKE_PROFIT
-    if stop_type in _STOP_LOSS_TYPES:
-        return ExitReason.STOP_LOSS
-    return ExitReason.MANUAL  # an order the bot never placed: a close by hand
+    origin = fill.origin
+    if origin is None or origin is OrderOrigin.CLIENT:  # its order's report may say more
+        order = book.orders.get(OrderKey(fill.category, fill.venue_order_id))
+        origin = (order.report.origin if order and order.report else None) or origin
+    if origin is None:
+        return ExitReason.MANUAL  # an order the bot never placed: a close by hand
+    # Placed by an engine of the venue's, or else by hand (an order form, another program).
+    return _BY_ORIGIN.get(origin, ExitReason.MANUAL)
 
 
 @dataclass(slots=True, eq=False)
@@ -133,8 +144,9 @@ class ManualCloseDetector(Detector):
             # Reported closed, held closed: the bot's own close that follows changes nothing,
             # and a later position on the key is one it does not track.
             book.close_local(pid, exit_reason, cause.at)
-            if config.cooldown_enabled and exit_reason in config.cooldown_exit_reasons:
-                until = cause.at + config.cooldown_ms
+            cooldown_ms = config.cooldown_for(exit_reason)
+            if cooldown_ms:
+                until = cause.at + cooldown_ms
                 if self.cooldowns.get(key.symbol, 0) < until:
                     self.cooldowns[key.symbol] = until
                     reason = f"{exit_reason} on {pid}"

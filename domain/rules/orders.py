@@ -30,12 +30,13 @@ from trueup.domain.keys import OrderKey, PositionKey
 from trueup.domain.order import Order
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.detector import Detector, LetGo
+from trueup.domain.vocabulary import OrderOrigin, OrderStatus
 
 
 def is_filled(order: Order) -> bool:
     report = order.report
     return report is not None and (
-        report.status == "Filled" or (report.qty > 0 and order.filled_qty >= report.qty)
+        report.status is OrderStatus.FILLED or (report.qty > 0 and order.filled_qty >= report.qty)
     )
 
 
@@ -43,7 +44,7 @@ def is_filled(order: Order) -> bool:
 class OrderDetector(Detector):
     """ENTRY deadlines, stalled partial fills, and the reports already made for each order."""
 
-    # ENTRY deadlines by order_link_id.
+    # ENTRY deadlines by client_order_id.
     entry_deadlines: dict[str, int] = field(default_factory=dict)
     # Partial fills by order: the fill level, and since when it has not moved.
     partial_since: dict[OrderKey, tuple[str, int]] = field(default_factory=dict)
@@ -62,7 +63,9 @@ class OrderDetector(Detector):
         if type(event) is OrdersReported or type(event) is ExecutionsReported:
             return self._execution_reports(book, _order_keys(event), cause)
         if type(event) is OrderPlaced and event.purpose == "ENTRY":
-            self.entry_deadlines.setdefault(event.order_link_id, event.at + config.order_timeout_ms)
+            self.entry_deadlines.setdefault(
+                event.client_order_id, event.at + config.order_timeout_ms
+            )
         return []
 
     def on_time(self, book: AccountBook, cause: Cause, config: RuleConfig) -> list[Emitted]:
@@ -77,7 +80,7 @@ class OrderDetector(Detector):
         for link in due:
             del self.entry_deadlines[link]
             entry = book.placed.get(link)
-            order = book.order_by_link(link)
+            order = book.order_by_client_id(link)
             if entry is None or (order is not None and (is_filled(order) or order.is_terminal)):
                 continue  # filled or ended; or so long finished (or so long closed) it was let go
             key = book.local_keys.get(entry.position_id) or book.key(
@@ -87,8 +90,8 @@ class OrderDetector(Detector):
             emitted.append(
                 OrderTimeout(
                     **cause.on(key),
-                    order_id=order.order_id if order else "",
-                    order_link_id=link,
+                    venue_order_id=order.venue_order_id if order else "",
+                    client_order_id=link,
                     position_id=entry.position_id,
                     reason=f"ENTRY {link} not filled after {config.order_timeout_ms} ms: {state}",
                 )
@@ -105,15 +108,15 @@ class OrderDetector(Detector):
             order = book.orders[order_key]  # (partial, so open: the book holds it)
             report = order.report
             assert report is not None
-            placed = book.placed.get(report.order_link_id)
+            placed = book.placed.get(report.client_order_id)
             key = PositionKey(
                 book.venue, book.account, report.category, report.symbol, report.position_idx
             )
             emitted.append(
                 OrderPartialFill(
                     **cause.on(key),
-                    order_id=report.order_id,
-                    order_link_id=report.order_link_id,
+                    venue_order_id=report.venue_order_id,
+                    client_order_id=report.client_order_id,
                     position_id=placed.position_id if placed else None,
                     reason=f"filled {order.filled_qty} of {report.qty}, no progress for "
                     f"{cause.at - since} ms",
@@ -142,17 +145,21 @@ class OrderDetector(Detector):
             report = order.report
             if report is None:
                 continue  # a fill ahead of its order report: wait for the report
-            placed = book.placed.get(report.order_link_id)
+            placed = book.placed.get(report.client_order_id)
             purpose = placed.purpose if placed else None
             # What every report of this order says, made only once one is (repeats make none).
             common: AboutOrder | None = None
             filled = is_filled(order)
             once = self._first
-            if purpose == "ENTRY" and report.status != "Rejected" and once("submitted", order_key):
+            if (
+                purpose == "ENTRY"
+                and report.status is not OrderStatus.REJECTED
+                and once("submitted", order_key)
+            ):
                 common = _about(book, report, placed, cause)
                 emitted.append(EntrySubmitted(**common, qty=report.qty))
             if purpose == "ENTRY" and filled and once("filled", order_key):
-                self.entry_deadlines.pop(report.order_link_id, None)
+                self.entry_deadlines.pop(report.client_order_id, None)
                 common = common or _about(book, report, placed, cause)
                 emitted.append(
                     EntryFilled(**common, filled_qty=order.filled_qty, avg_price=order.avg_price)
@@ -167,7 +174,7 @@ class OrderDetector(Detector):
                         avg_price=order.avg_price,
                     )
                 )
-            if purpose == "SL" or report.stop_order_type in ("StopLoss", "PartialStopLoss"):
+            if purpose == "SL" or report.origin is OrderOrigin.STOP_LOSS:
                 seen = (report.status, report.trigger_price, report.qty)
                 if self.sl_seen.get(order_key) != seen:
                     self.sl_seen[order_key] = seen
@@ -175,15 +182,15 @@ class OrderDetector(Detector):
                     emitted.append(
                         SlUpdate(
                             **common,
-                            status=report.status,
+                            status=report.status.value,  # plain text: ids are minted from reprs
                             trigger_price=report.trigger_price,
                             qty=report.qty,
                         )
                     )
-            if report.status == "Rejected" and once("rejected", order_key):
-                self.entry_deadlines.pop(report.order_link_id, None)
+            if report.status is OrderStatus.REJECTED and once("rejected", order_key):
+                self.entry_deadlines.pop(report.client_order_id, None)
                 common = common or _about(book, report, placed, cause)
-                emitted.append(OrderRejected(**common, reason=report.reject_reason or "Rejected"))
+                emitted.append(OrderRejected(**common, reason=report.reject_reason or "rejected"))
             self._track_partial(order_key, order, cause)
         return emitted
 
@@ -216,8 +223,8 @@ def _about(
     key = book.key(report.category, report.symbol, report.position_idx)
     return AboutOrder(
         **cause.on(key),
-        order_id=report.order_id,
-        order_link_id=report.order_link_id,
+        venue_order_id=report.venue_order_id,
+        client_order_id=report.client_order_id,
         position_id=placed.position_id if placed else None,
     )
 
@@ -225,7 +232,7 @@ def _about(
 def _order_keys(event: OrdersReported | ExecutionsReported) -> list[OrderKey]:
     """The orders an order or execution frame names, each once, in the frame's order."""
     if isinstance(event, OrdersReported):
-        keys = [OrderKey(o.category, o.order_id) for o in event.orders]
+        keys = [OrderKey(o.category, o.venue_order_id) for o in event.orders]
     else:
-        keys = [OrderKey(f.category, f.order_id) for f in event.fills if f.order_id]
+        keys = [OrderKey(f.category, f.venue_order_id) for f in event.fills if f.venue_order_id]
     return list(dict.fromkeys(keys))

@@ -13,6 +13,7 @@ from trueup.domain.events import InputEvent
 from trueup.domain.reconciler import Reconciler
 from trueup.domain.rules.can_open import can_open
 from trueup.domain.rules.findings import stale_positions
+from trueup.domain.vocabulary import PositionSide
 from trueup.projections.audit import audit
 from trueup.projections.positions import position_rows
 from trueup.runners import output
@@ -61,7 +62,7 @@ def verdicts(reconciler: Reconciler, events: Sequence[InputEvent], out: io.Strin
         if book is None:
             continue
         detectors = reconciler.detectors_by_account[(venue, account)]
-        for side in (None, "Buy", "Sell"):
+        for side in (None, PositionSide.LONG, PositionSide.SHORT):
             verdict = can_open(book, detectors, symbol, now, side=side)
             output.write_json(
                 {"allowed": verdict.allowed, "reasons": verdict.reasons, "notes": verdict.notes},

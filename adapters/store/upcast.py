@@ -1,0 +1,110 @@
+"""Stored forms an older trueup wrote, read as this one would have written them.
+
+Up to journal format 3 the domain spoke Bybit's vocabulary: ``order_id``, ``order_link_id``
+and ``exec_id``; sides Buy and Sell (a flat position's ""); Bybit's orderStatus names
+(Hyperliquid's adapter translated into them too); a ``stop_order_type`` of Bybit's names;
+a fill's ``exec_type`` before its ``kind``. A stored event that no longer decodes is
+rewritten here in today's words and decoded again, so an old journal replays, audits and
+lists as a new one does; the rules then judge both alike.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from trueup.adapters.bybit.wire import (
+    EXECUTION_KINDS,
+    ORDER_SIDES,
+    ORDER_STATUSES,
+    POSITION_SIDES,
+    STOP_ORDER_ORIGINS,
+)
+from trueup.domain.vocabulary import ExecutionKind
+
+JSON = dict[str, Any]
+_RENAMED = {"order_id": "venue_order_id", "order_link_id": "client_order_id", "exec_id": "trade_id"}
+
+
+def _renamed(record: JSON) -> JSON:
+    return {_RENAMED.get(name, name): value for name, value in record.items()}
+
+
+def _order_side(record: JSON) -> None:
+    side = record.get("side")
+    if side in ORDER_SIDES:
+        record["side"] = ORDER_SIDES[side].value
+    elif side == "":
+        record["side"] = None
+
+
+def _position_side(record: JSON) -> None:
+    side = record.get("side")
+    if side in POSITION_SIDES:
+        record["side"] = POSITION_SIDES[side].value
+
+
+def _order(record: JSON) -> JSON:
+    record = _renamed(record)
+    _order_side(record)
+    status = record.get("status")
+    if status in ORDER_STATUSES:
+        record["status"] = ORDER_STATUSES[status].value
+    if "stop_order_type" in record:
+        origin = STOP_ORDER_ORIGINS.get(record.pop("stop_order_type"))
+        record["origin"] = origin.value if origin else None
+    return record
+
+
+def _fill(record: JSON) -> JSON:
+    record = _renamed(record)
+    _order_side(record)
+    exec_type = record.pop("exec_type", None)
+    if "kind" not in record:
+        record["kind"] = EXECUTION_KINDS.get(exec_type or "Trade", ExecutionKind.TRADE).value
+    record.setdefault("origin", None)
+    return record
+
+
+def _positions(state: JSON) -> None:
+    for report in state.get("reports") or ():
+        _position_side(report)
+
+
+def _orders(state: JSON) -> None:
+    state["orders"] = [_order(order) for order in state.get("orders") or ()]
+
+
+def _fills(state: JSON) -> None:
+    state["fills"] = [_fill(fill) for fill in state.get("fills") or ()]
+
+
+def _sl_update(state: JSON) -> None:
+    status = state.get("status")
+    if status in ORDER_STATUSES:
+        state["status"] = ORDER_STATUSES[status].value
+
+
+_BY_TYPE: dict[str, Callable[[JSON], None]] = {
+    "PositionsReported": _positions,
+    "OrdersReported": _orders,
+    "ExecutionsReported": _fills,
+    "LocalPositionOpened": _position_side,
+    "OrderPlaced": _order_side,
+    "SL_UPDATE": _sl_update,
+}
+
+
+def legacy(state: bytes) -> bytes:
+    """``state`` in today's field names and vocabulary (unchanged where nothing is old)."""
+    try:
+        parsed = orjson.loads(state)
+    except orjson.JSONDecodeError:
+        return state
+    if not isinstance(parsed, dict):
+        return state
+    record = _renamed(parsed)
+    rewrite = _BY_TYPE.get(str(record.get("type")))
+    if rewrite is not None:
+        rewrite(record)
+    return orjson.dumps(record)

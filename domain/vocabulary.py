@@ -1,0 +1,65 @@
+"""The venue-neutral words for orders, fills and positions; each venue's adapter maps its own.
+
+The names follow the field's execution vocabulary (NautilusTrader's: order status, order side,
+position side; venue and client order ids, trade ids), so no rule reads a venue's wire strings.
+"""
+
+from enum import StrEnum
+
+
+class OrderSide(StrEnum):
+    BUY = "BUY"
+    SELL = "SELL"
+
+
+class PositionSide(StrEnum):
+    LONG = "LONG"
+    SHORT = "SHORT"
+    FLAT = "FLAT"  # only the exchange reports flat: a local position is always long or short
+
+
+class OrderStatus(StrEnum):
+    """Where an order stands at the venue."""
+
+    ACCEPTED = "ACCEPTED"  # resting, nothing filled yet
+    PENDING_TRIGGER = "PENDING_TRIGGER"  # a conditional order waiting for its trigger
+    # The trigger fired: the order works on under the same venue order id, so it is open.
+    TRIGGERED = "TRIGGERED"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    FILLED = "FILLED"
+    CANCELED = "CANCELED"  # by anyone, before or after part of it filled
+    REJECTED = "REJECTED"
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the order has ended: nothing more fills on it."""
+        return self in _TERMINAL
+
+
+_TERMINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED})
+
+
+class OrderOrigin(StrEnum):
+    """Who or what placed an order, where the venue says: what a closing fill shows of its cause."""
+
+    CLIENT = "CLIENT"  # the account's own API client or order form (the bot, or a person)
+    CLOSING = "CLOSING"  # a close from the venue's position panel: by hand
+    TAKE_PROFIT = "TAKE_PROFIT"  # the venue's take-profit (or trailing take-profit) order
+    STOP_LOSS = "STOP_LOSS"  # the venue's stop-loss order
+    TRAILING_STOP = "TRAILING_STOP"
+    CONDITIONAL = "CONDITIONAL"  # a stop order: it waited for a trigger price (entry or exit)
+    LIQUIDATION = "LIQUIDATION"  # the venue's liquidation engine
+    ADL = "ADL"  # auto-deleveraging against another account's liquidation
+    SETTLEMENT = "SETTLEMENT"  # the contract's delivery, settlement or delisting
+    STRATEGY = "STRATEGY"  # one of the venue's own order tools (grid bot, TWAP, iceberg ...)
+
+
+class ExecutionKind(StrEnum):
+    """What an execution was, in the field's words; each venue's adapter maps its own."""
+
+    TRADE = "trade"  # an order matched
+    FUNDING = "funding"  # a payment, never a fill: it moves no quantity
+    LIQUIDATION = "liquidation"  # the venue closed the position (Bybit BustTrade)
+    ADL = "adl"  # auto-deleveraging closed it against a liquidation (Bybit AdlTrade)
+    DELIVERY = "delivery"  # the contract was delivered or delisted (Bybit Delivery)
+    SETTLEMENT = "settlement"  # the contract was settled (Bybit Settle)

@@ -1,0 +1,84 @@
+"""A journal an older trueup wrote reads as this one would have written it.
+
+tests/stored/journal-format-3.jsonl holds stored events as trueup wrote them up to journal
+format 3, in Bybit's vocabulary (order_id, order_link_id, exec_id; sides Buy and Sell;
+Bybit's orderStatus and stopOrderType names). Each decodes into today's venue-neutral words,
+so an old journal replays, audits and lists like a new one.
+"""
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from trueup.adapters.store import codec
+from trueup.domain.emitted import SlUpdate
+from trueup.domain.events import (
+    ExecutionsReported,
+    LocalPositionOpened,
+    OrderCancelled,
+    OrderPlaced,
+    OrdersReported,
+    PositionsReported,
+)
+from trueup.domain.vocabulary import (
+    ExecutionKind,
+    OrderOrigin,
+    OrderSide,
+    OrderStatus,
+    PositionSide,
+)
+
+STORED = (Path(__file__).parent / "stored" / "journal-format-3.jsonl").read_bytes().splitlines()
+INPUTS = [codec.decode(line) for line in STORED[:-1]]
+
+
+def test_position_sides_are_long_short_and_flat() -> None:
+    short, flat = INPUTS[0], INPUTS[1]
+    assert isinstance(short, PositionsReported) and isinstance(flat, PositionsReported)
+    assert short.reports[0].side is PositionSide.SHORT
+    assert short.reports[0].signed_size == Decimal("-0.5")
+    assert flat.reports[0].side is PositionSide.FLAT
+
+
+def test_an_order_gets_its_neutral_ids_side_status_and_origin() -> None:
+    orders = INPUTS[2]
+    assert isinstance(orders, OrdersReported)
+    (order,) = orders.orders
+    assert (order.venue_order_id, order.client_order_id) == ("o-1", "p-1-sl")
+    assert (order.side, order.status) == (OrderSide.SELL, OrderStatus.PENDING_TRIGGER)
+    assert order.origin is OrderOrigin.STOP_LOSS
+
+
+def test_a_fill_gets_its_trade_id_and_says_nothing_of_its_origin() -> None:
+    executions = INPUTS[3]
+    assert isinstance(executions, ExecutionsReported)
+    (fill,) = executions.fills
+    assert (fill.trade_id, fill.venue_order_id, fill.client_order_id) == ("e-1", "o-1", "p-1-sl")
+    assert (fill.side, fill.kind, fill.origin) == (OrderSide.BUY, ExecutionKind.TRADE, None)
+
+
+def test_intents_get_position_and_order_sides_and_client_order_ids() -> None:
+    opened, placed, cancelled = INPUTS[4:7]
+    assert isinstance(opened, LocalPositionOpened) and opened.side is PositionSide.LONG
+    assert isinstance(placed, OrderPlaced)
+    assert (placed.client_order_id, placed.side) == ("p-1-sl", OrderSide.BUY)
+    assert isinstance(cancelled, OrderCancelled) and cancelled.client_order_id == "p-1-sl"
+
+
+def test_an_emitted_event_gets_its_neutral_ids_and_status() -> None:
+    update = codec.decode_emitted(STORED[-1])
+    assert isinstance(update, SlUpdate)
+    assert (update.venue_order_id, update.client_order_id) == ("o-1", "p-1-sl")
+    assert update.status == OrderStatus.PENDING_TRIGGER
+
+
+def test_what_today_stores_is_read_back_unchanged() -> None:
+    for event in INPUTS:
+        assert codec.decode(codec.encode(event)) == event
+
+
+def test_a_stored_event_no_trueup_wrote_is_still_undecodable() -> None:
+    mangled = STORED[2].replace(b'"side":"Sell"', b'"side":"Sideways"')
+    with pytest.raises(codec.Undecodable, match="OrdersReported"):
+        codec.decode(mangled)
