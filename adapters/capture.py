@@ -13,11 +13,12 @@ import orjson
 
 from trueup.adapters import feed_status, intents, rejections, rule_changes
 from trueup.adapters.bybit import wire as bybit_wire
+from trueup.adapters.decimals import to_instant
 from trueup.adapters.envelope import Envelope
 from trueup.adapters.hyperliquid import wire as hyperliquid_wire
 from trueup.adapters.payload import Payload
-from trueup.domain.decimals import to_instant
-from trueup.domain.errors import ErrorReply, MalformedInput, shown
+from trueup.adapters.wire_errors import ErrorReply
+from trueup.domain.errors import MalformedInput, shown
 from trueup.domain.events import ClockTicked, InputEvent, InputRejected
 from trueup.domain.keys import input_id
 

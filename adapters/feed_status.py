@@ -6,7 +6,8 @@ WS_RECONNECT events the live run did.
 
 from trueup.adapters.envelope import Envelope
 from trueup.adapters.payload import Payload
-from trueup.domain.errors import UnknownInput, shown
+from trueup.adapters.wire_errors import UnknownInput
+from trueup.domain.errors import shown
 from trueup.domain.events import InputEvent, StreamDown, StreamReconnected
 
 

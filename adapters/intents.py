@@ -8,7 +8,8 @@ from collections.abc import Callable
 
 from trueup.adapters.envelope import Envelope
 from trueup.adapters.payload import Payload
-from trueup.domain.errors import MalformedInput, UnknownInput, shown
+from trueup.adapters.wire_errors import UnknownInput
+from trueup.domain.errors import MalformedInput, shown
 from trueup.domain.events import (
     MODES,
     PURPOSES,

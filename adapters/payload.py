@@ -4,7 +4,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from trueup.domain.decimals import (
+from trueup.adapters.decimals import (
     to_decimal,
     to_instant,
     to_integer,

@@ -5,7 +5,8 @@ from collections.abc import Callable
 
 from trueup.adapters.bybit import wire as bybit_wire
 from trueup.adapters.hyperliquid import wire as hyperliquid_wire
-from trueup.domain.errors import ControlMessage, ErrorReply, MalformedInput, UnknownInput
+from trueup.adapters.wire_errors import ControlMessage, ErrorReply, UnknownInput
+from trueup.domain.errors import MalformedInput
 from trueup.domain.events import InputRejected, RejectionKind
 
 RATE_LIMITED_BY: dict[str, Callable[[ErrorReply], bool]] = {

@@ -446,6 +446,25 @@ def test_a_liquidations_fill_is_a_bust_trade_and_a_spot_fill_is_spot() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("direction", "kind"),
+    [
+        ("Close Long", ExecutionKind.TRADE),
+        ("Liquidated Cross Long", ExecutionKind.LIQUIDATION),
+        ("Liquidated Isolated Short", ExecutionKind.LIQUIDATION),
+        ("Auto-Deleveraging", ExecutionKind.ADL),
+        ("Settlement", ExecutionKind.SETTLEMENT),
+    ],
+)
+def test_a_fills_dir_tells_a_liquidation_an_adl_and_a_settlement(
+    direction: str, kind: ExecutionKind
+) -> None:
+    body = [fill_item(1, direction=direction)]
+    event = decode(messages.capture_rest(T0, USER, "userFills", {"user": USER}, body))
+    assert isinstance(event, ExecutionsReported)
+    assert [f.kind for f in event.fills] == [kind]
+
+
 # --- user events and webData2 --------------------------------------------------------------
 
 

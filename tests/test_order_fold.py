@@ -260,6 +260,26 @@ def test_no_order_status_the_venue_does_not_list_ever_yields_an_open_order(statu
     assert fold("bybit", "main", [decoded]).orders == {}
 
 
+@settings(max_examples=200, deadline=None)
+@given(side=st.text(max_size=10))
+def test_no_side_the_venue_does_not_list_ever_yields_an_order(side: str) -> None:
+    frame = order_frame(
+        T0 + 1000,
+        symbol="BTCUSDT",
+        order_id="o-1",
+        side=side,
+        qty="1",
+        status="New",
+        updated_time=T0 + 1000,
+    )
+    decoded = event(frame)
+    if side in ("Buy", "Sell"):
+        return
+    assert isinstance(decoded, InputRejected)
+    assert "side" in decoded.reason
+    assert fold("bybit", "main", [decoded]).orders == {}
+
+
 def test_a_misspelt_order_status_is_refused_not_folded_as_an_order_that_never_ends() -> None:
     typo = event(
         order_frame(

@@ -12,7 +12,8 @@ from decimal import Decimal
 
 from trueup.adapters.envelope import Envelope
 from trueup.adapters.payload import Payload
-from trueup.domain.errors import ControlMessage, ErrorReply, UnknownInput, shown
+from trueup.adapters.wire_errors import ControlMessage, ErrorReply, UnknownInput
+from trueup.domain.errors import shown
 from trueup.domain.events import (
     ExecutionsReported,
     Fill,

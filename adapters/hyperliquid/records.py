@@ -7,7 +7,8 @@ Hyperliquid's vocabulary (sides B and A, order statuses open ... marginCanceled,
 from decimal import Decimal
 
 from trueup.adapters.payload import Payload
-from trueup.domain.errors import MalformedInput, UnknownInput, shown
+from trueup.adapters.wire_errors import UnknownInput
+from trueup.domain.errors import MalformedInput, shown
 from trueup.domain.events import Fill, OrderReport, PositionReport
 from trueup.domain.vocabulary import (
     ExecutionKind,

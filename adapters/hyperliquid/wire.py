@@ -8,7 +8,8 @@ frame. Formats follow Hyperliquid's info and WebSocket documentation.
 from trueup.adapters.envelope import Envelope
 from trueup.adapters.hyperliquid import records
 from trueup.adapters.payload import Payload
-from trueup.domain.errors import ControlMessage, ErrorReply, MalformedInput, UnknownInput, shown
+from trueup.adapters.wire_errors import ControlMessage, ErrorReply, UnknownInput
+from trueup.domain.errors import MalformedInput, shown
 from trueup.domain.events import (
     ExecutionsReported,
     InputEvent,

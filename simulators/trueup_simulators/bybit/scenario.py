@@ -22,7 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from trueup.domain.decimals import to_quantity
+from trueup.adapters.decimals import to_quantity
 from trueup.domain.errors import MalformedInput, shown
 from trueup_simulators.bybit.simulator import BybitSimulator
 
