@@ -16,6 +16,7 @@ from typing import NoReturn
 from urllib.parse import urlsplit
 
 from trueup.domain.bounds import describe_time_bounds, within_time
+from trueup.domain.vocabulary import PositionSide
 from trueup.runners.usage import UsageError
 
 # The longest wait an option may ask for. Longer is a typo, and a wait beyond
@@ -105,6 +106,16 @@ def event_type(text: str) -> str:
             f"{text!r} is not a type of event: one of {', '.join(known)}"
         )
     return text
+
+
+def position_side(text: str) -> PositionSide:
+    """The side of a position to open: long or short (Buy and Sell, as intents say, too)."""
+    sides = {"long": PositionSide.LONG, "buy": PositionSide.LONG}
+    sides |= {"short": PositionSide.SHORT, "sell": PositionSide.SHORT}
+    side = sides.get(text.lower())
+    if side is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a side: long or short (or Buy, Sell)")
+    return side
 
 
 def http_url(text: str) -> str:

@@ -22,6 +22,7 @@ from trueup.runners.arguments import (
     event_type,
     http_url,
     milliseconds,
+    position_side,
     positive_int,
     seconds,
     writable_file,
@@ -184,7 +185,12 @@ def _operator_commands(commands: Commands) -> None:
         "can-open", help="may the trading system open SYMBOL now? exit 0 yes, 1 no"
     )
     _account_symbol(can_open)
-    can_open.add_argument("--side", choices=("Buy", "Sell"))
+    can_open.add_argument(
+        "--side",
+        type=position_side,
+        metavar="SIDE",
+        help="long or short (Buy or Sell): in hedge mode only that leg's position blocks",
+    )
     can_open.add_argument("--timeframe")
     can_open.add_argument(
         "--at",

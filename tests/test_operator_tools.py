@@ -470,3 +470,29 @@ def test_an_unknown_rule_setting_is_a_usage_error(
     rules.write_text("cooldown_minutes = 30\n")
     assert main(["--store", str(tmp_path / "j.db"), "--rules", str(rules), "positions"]) == 2
     assert "unknown settings ['cooldown_minutes']" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("side", "allowed"), [("short", True), ("Sell", True), ("long", False)])
+def test_can_open_in_hedge_mode_weighs_only_the_leg_asked_for(
+    store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], side: str, allowed: bool
+) -> None:
+    held = {"symbol": "BTCUSDT", "side": "Buy", "size": "1", "seq": 3, "updated_time": T0 + 9_600}
+    hedged = {"symbol": "ADAUSDT", "side": "Buy", "size": "5", "seq": 4, "position_idx": 1}
+    hedged["updated_time"] = T0 + 1_990_000
+    poll = [position_snapshot(T0 + 1_995_000, held, hedged)]
+    assert main(["--store", store, "ingest", str(write_capture(tmp_path / "p.jsonl", poll))]) == 0
+    capsys.readouterr()
+    args = ["--store", store, "can-open", "--venue", "bybit", "--account", "main"]
+    args += ["--symbol", "ADAUSDT", "--side", side, "--at", str(T0 + 2_000_000), "--json"]
+    code, (verdict,) = run_json(capsys, args)
+    assert (code == 0, verdict["allowed"]) == (allowed, allowed)
+    if not allowed:
+        assert verdict["reasons"] == ["the exchange holds LONG 5 ADAUSDT (idx 1, seq 4)"]
+
+
+def test_can_open_refuses_a_side_it_does_not_know(
+    store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--store", store, "can-open", "--venue", "bybit", "--account", "main"]
+    assert main([*args, "--symbol", "ADAUSDT", "--side", "sideways"]) == 2
+    assert "'sideways' is not a side" in capsys.readouterr().err
