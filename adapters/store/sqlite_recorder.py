@@ -24,8 +24,16 @@ from trueup.adapters.store import view_table
 # one). FULL spent a disk flush per batch and per projection step, half the time of a batch.
 # The cache holds the hot top of the events table's indexes (a 1,000,000-input journal's
 # primary key alone is ~100 MB; the default cache is 2 MB), so that a batch does not read
-# the same interior pages again and again.
-PRAGMAS = ("PRAGMA synchronous=NORMAL", "PRAGMA cache_size=-65536")
+# the same interior pages again and again. A checkpoint every 4,000 pages of log (16 MB),
+# not the default 1,000: a batch's audit index rows land on the same few hundred pages as
+# the last batches' did (one stream per account and symbol), and a checkpoint copies each
+# page once however many commits changed it (measured: ingest into a 1,000,000-input
+# journal 5,300 -> 8,500 inputs/s with the detectors off, 9,600 -> 10,800 into an empty one).
+PRAGMAS = (
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA cache_size=-65536",
+    "PRAGMA wal_autocheckpoint=4000",
+)
 
 
 class TunedSQLiteConnectionPool(SQLiteConnectionPool):
