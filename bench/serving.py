@@ -51,7 +51,7 @@ from bench.workload import START_MS, STEP_MS, Session, trade_cycle
 from trueup.adapters.bybit import messages
 from trueup.adapters.capture import decode_line
 from trueup.adapters.store import codec
-from trueup.adapters.store.journal import MARKER_TOPIC, Journal
+from trueup.adapters.store.journal import MARKER_TOPIC, Journal, marker_id
 from trueup.application.ingest import BATCH
 from trueup.application.service import TrueupService
 from trueup.domain.events import InputEvent, InputRejected
@@ -602,7 +602,7 @@ def _baseline_rows(
                 heads[stream] = last[0].originator_version if last else 0
             heads[stream] += 1
             marker = orjson.dumps({"stream": str(stream), "version": heads[stream]})
-            rows.append(StoredEvent(UUID(event.input_id), 1, MARKER_TOPIC, marker))
+            rows.append(StoredEvent(marker_id(event), 1, MARKER_TOPIC, marker))
             state = codec.encode(event)
             rows.append(StoredEvent(stream, heads[stream], codec.TOPICS[event.type], state))
             size += 2 * len(event.raw)

@@ -1,9 +1,10 @@
 """The journal: an append-only log of events on eventsourcing's process recorder.
 
 Each account's inputs form one stream, in arrival order. Beside each input a marker is
-stored under the input's own id (uuid5 of its content), whose uniqueness makes appending
-the same input twice a no-op, in one transaction with the input itself; and so are the
-audit index's rows for the batch (audit_index.py), so that the index never lags.
+stored under a key made from the input's content (its receive time, then its id: uuid5 of
+its content; see ``marker_id``), whose uniqueness makes appending the same input twice a
+no-op, in one transaction with the input itself; and so are the audit index's rows for the
+batch (audit_index.py), so that the index never lags.
 
 Every operation waits out a busy or unreachable store (see retrying.py): that uniqueness is
 also what makes retrying an append safe when its first try may have been stored.
@@ -25,6 +26,7 @@ from trueup.adapters.store import codec
 from trueup.adapters.store.audit_index import Declared, Placed, index_rows, owners_needed
 from trueup.adapters.store.backend import Backend
 from trueup.adapters.store.indexed_history import IndexedHistory, IndexRows
+from trueup.adapters.store.journal_format import TIMED_MARKERS, marker_keys
 from trueup.adapters.store.lease import Lease
 from trueup.adapters.store.location import StoreError, is_postgres, settings, shown
 from trueup.adapters.store.retrying import Retrying
@@ -77,6 +79,10 @@ class Journal:
         self._heads: dict[UUID, int] = {}
         # What this process's index rows have declared already (audit_index.Declared).
         self._declared: Declared = set()
+        # Whether the markers are keyed by time (journal_format.py); known at the first append.
+        self._timed_markers: bool | None = None
+        # Account streams by (venue, account): a uuid5 each, asked for by every input.
+        self._streams: dict[tuple[str, str], UUID] = {}
         self._unreadable = Unreadable()
 
     def _readers(self) -> None:
@@ -175,6 +181,9 @@ class Journal:
 
     def _append_chunk(self, events: list[InputEvent]) -> tuple[int, "_Span | None"]:
         """Store inputs in one transaction; returns how many were new, and where they went."""
+        if self._timed_markers is None:
+            keys = self._retrying(lambda: marker_keys(self.recorder))
+            self._timed_markers = keys == TIMED_MARKERS
         pending = events
         for attempt in range(APPEND_RACES):
             if not pending:
@@ -203,7 +212,7 @@ class Journal:
         return ids
 
     def _not_stored(self, events: list[InputEvent]) -> list[InputEvent]:
-        return [e for e in events if not self._contains(e.input_id)]
+        return [e for e in events if not self._contains(e)]
 
     def record(
         self,
@@ -254,11 +263,15 @@ class Journal:
         """The last journal position a projection has recorded as processed."""
         return self._retrying(lambda: self.recorder.max_tracking_id(tracker)) or 0
 
-    def contains(self, input_id: str) -> bool:
-        return self._retrying(partial(self._contains, input_id))
+    def contains(self, event: InputEvent) -> bool:
+        """Whether the journal holds ``event`` (an input of the same content)."""
+        return self._retrying(partial(self._contains, event))
 
-    def _contains(self, input_id: str) -> bool:
-        return bool(self.recorder.select_events(UUID(input_id), limit=1))
+    def _contains(self, event: InputEvent) -> bool:
+        if self._timed_markers is None:
+            self._timed_markers = marker_keys(self.recorder) == TIMED_MARKERS
+        marker = marker_id(event, timed=self._timed_markers)
+        return bool(self.recorder.select_events(marker, limit=1))
 
     def _stored(
         self, events: Iterable[InputEvent]
@@ -268,15 +281,16 @@ class Journal:
         heads = dict(self._heads)
         stored: list[StoredEvent] = []
         placed: list[Placed] = []
+        timed = bool(self._timed_markers)
         for event in events:
-            stream = _stream_of(event)
+            stream = self._stream_of(event)
             version = heads.get(stream)
             if version is None:
                 version = self._head(stream)
             version += 1
             heads[stream] = version
             marker = orjson.dumps({"stream": str(stream), "version": version})
-            stored.append(StoredEvent(UUID(event.input_id), 1, MARKER_TOPIC, marker))
+            stored.append(StoredEvent(marker_id(event, timed=timed), 1, MARKER_TOPIC, marker))
             stored.append(
                 StoredEvent(stream, version, codec.TOPICS[event.type], codec.encode(event))
             )
@@ -286,6 +300,15 @@ class Journal:
         owners = self._owners(owners_needed(placed))
         rows, declared = index_rows(placed, owners, self._declared)
         return stored + rows, heads, declared
+
+    def _stream_of(self, event: InputEvent) -> UUID:
+        if isinstance(event, RulesSet):
+            return _stream_of(event)
+        key = (event.venue, event.account)
+        stream = self._streams.get(key)
+        if stream is None:
+            stream = self._streams[key] = account_stream_id(*key)
+        return stream
 
     def _owners(self, streams: set[UUID]) -> dict[UUID, set[str]]:
         """The symbols each owner row names: those positions and orders were opened for."""
@@ -543,6 +566,17 @@ def _chunks(events: list[InputEvent], limit: int | None) -> Iterator[list[InputE
             chunk, size = [], 0
     if chunk:
         yield chunk
+
+
+def marker_id(event: InputEvent, *, timed: bool = True) -> UUID:
+    """The key of an input's marker: its id, led (``timed``) by its receive time in ms, which
+    the same content always gives too. Inputs come in about the order of their times, so
+    their markers go in at the end of the primary key, not all over it (journal_format.py)."""
+    input_id = UUID(event.input_id)
+    if not timed:
+        return input_id
+    at = event.at if 0 <= event.at < 1 << 48 else 0
+    return UUID(bytes=at.to_bytes(6, "big") + input_id.bytes[:10])
 
 
 def _stream_of(event: InputEvent) -> UUID:

@@ -12,17 +12,29 @@ reconciler.00 to reconciler.15, each with its snapshot, views and lease) where f
 one tracker, "reconciler". Each partition takes over from where that one stopped; a trueup
 of format 2 must not append any more, for its projection would emit again what the
 partitions have.
+
+Format 4 keys the marker stored beside each input (journal.py) by the input's receive time
+and id, where earlier formats keyed it by the id alone: ids are random, so each marker went
+to a random place in the events table's primary key, and every batch rewrote pages all
+over it (an ingest into a 1,000,000-input journal took twice as long as into an empty one).
+Which keys a journal's markers have is recorded in it (MARKERS_ROW) when it is first
+appended to: a journal that already holds inputs keeps its markers keyed by id, so that a
+capture ingested again still meets the markers of its first ingest. A trueup of format 3
+must not append any more, for it would key its markers by id in a journal keyed by time.
 """
 
 from contextlib import suppress
 
-from eventsourcing.persistence import IntegrityError, TrackingRecorder
+from eventsourcing.persistence import IntegrityError, ProcessRecorder, TrackingRecorder
 from eventsourcing.persistence import Tracking as Row
 
 from trueup.adapters.store.location import StoreError
 
-JOURNAL_FORMAT = 3  # the newest format this trueup reads and the one it writes
+JOURNAL_FORMAT = 4  # the newest format this trueup reads and the one it writes
 FORMAT_ROW = "__trueup_journal_format__"
+MARKERS_ROW = "__trueup_marker_keys__"
+ID_MARKERS = 1  # markers keyed by their input's id: a journal begun before format 4
+TIMED_MARKERS = 2  # keyed by their input's receive time, then id
 
 
 def ensure_format(recorder: TrackingRecorder) -> int:
@@ -39,3 +51,15 @@ def ensure_format(recorder: TrackingRecorder) -> int:
             f"this trueup reads up to {JOURNAL_FORMAT}): upgrade trueup"
         )
     return found or JOURNAL_FORMAT
+
+
+def marker_keys(recorder: ProcessRecorder) -> int:
+    """How this journal's markers are keyed (ID_MARKERS or TIMED_MARKERS), recorded first if
+    it has not been: by time in a journal that holds nothing yet, else by id as before."""
+    found = recorder.max_tracking_id(MARKERS_ROW)
+    if found is None:
+        chosen = ID_MARKERS if recorder.max_notification_id() else TIMED_MARKERS
+        with suppress(IntegrityError):  # another process appending first recorded it
+            recorder.insert_tracking(Row(MARKERS_ROW, chosen))
+        found = recorder.max_tracking_id(MARKERS_ROW)
+    return found or ID_MARKERS

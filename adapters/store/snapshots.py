@@ -15,8 +15,9 @@ import pickle
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass
 from importlib import resources
+from operator import attrgetter
 from types import MethodType
 from typing import Any
 from uuid import UUID, uuid5
@@ -41,6 +42,7 @@ _ALLOWED = {
     ("copyreg", "_reconstructor"),
     ("builtins", "object"),
     (__name__, "bound_method"),
+    (__name__, "restore"),
 }
 
 
@@ -106,12 +108,58 @@ def bound_method(owner: object, name: str) -> Any:
     return getattr(owner, name)
 
 
+def restore(cls: type, values: tuple[Any, ...]) -> Any:
+    """A domain dataclass with slots whose constructor does not take every field."""
+    if not cls.__module__.startswith("trueup.domain."):
+        raise pickle.UnpicklingError(f"a snapshot holds no {cls.__name__}")
+    slotted = _slotted(cls)
+    if slotted is None:
+        raise pickle.UnpicklingError(f"{cls.__name__} is not a dataclass with slots")
+    obj: Any = object.__new__(cls)
+    for name, value in zip(slotted[1], values, strict=True):
+        object.__setattr__(obj, name, value)
+    return obj
+
+
+# Per class: how a slotted dataclass is pickled (None: as pickle would by itself), the
+# names of its fields, and a getter of their values as a tuple.
+_Slotted = tuple[Any, tuple[str, ...], Any] | None
+_SLOTTED: dict[type, _Slotted] = {}
+
+
+def _slotted(cls: type) -> _Slotted:
+    """How to pickle a class's objects by their field values, for a slotted dataclass.
+
+    dataclasses pickles those with __getstate__ and __setstate__ that call fields() for
+    every object: three quarters of the time of snapshotting 10,000 positions. Here the
+    names are found once per class, and the object is rebuilt by its constructor when that
+    takes every field and does nothing more (else by ``restore``)."""
+    if cls in _SLOTTED:
+        return _SLOTTED[cls]
+    found: _Slotted = None
+    if is_dataclass(cls) and "__slots__" in cls.__dict__:
+        every = fields(cls)
+        names = tuple(f.name for f in every)
+        by_constructor = all(f.init and not f.kw_only for f in every)
+        by_constructor = by_constructor and not hasattr(cls, "__post_init__")
+        getter = attrgetter(*names) if len(names) > 1 else (lambda o: (getattr(o, names[0]),))
+        found = (cls if by_constructor else None, names, getter)
+    _SLOTTED[cls] = found
+    return found
+
+
 class _DomainPickler(pickle.Pickler):
     def reducer_override(self, obj: Any) -> Any:
         # A bound method would pickle as getattr(owner, name), and getattr is no domain type.
         if isinstance(obj, MethodType):
             return bound_method, (obj.__self__, obj.__name__)
-        return NotImplemented
+        slotted = _slotted(type(obj))
+        if slotted is None:
+            return NotImplemented
+        constructor, _, values = slotted
+        if constructor is not None:
+            return constructor, values(obj)
+        return restore, (type(obj), values(obj))
 
 
 def load(state: bytes) -> Snapshot | None:

@@ -15,7 +15,7 @@ from trueup.adapters.store.lease import FileLease, Lease
 from trueup.adapters.store.location import StoreError
 from trueup.adapters.store.retrying import Retrying
 from trueup.adapters.store.snapshot_table import SnapshotTable, SQLiteSnapshots
-from trueup.adapters.store.sqlite_recorder import ViewsSQLiteRecorder
+from trueup.adapters.store.sqlite_recorder import TunedSQLiteFactory, ViewsSQLiteRecorder
 from trueup.adapters.store.tables import (
     EVENT_COLUMNS,
     TRACKING_COLUMNS,
@@ -57,7 +57,11 @@ def open_sqlite(
     path = settings["SQLITE_DBNAME"]
     if not create and not Path(path).exists():
         raise StoreError(f"no journal at {path}: nothing was ever stored there")
-    settings = {**settings, "PROCESS_RECORDER_TOPIC": get_topic(ViewsSQLiteRecorder)}
+    settings = {
+        **settings,
+        "PERSISTENCE_MODULE": get_topic(TunedSQLiteFactory),
+        "PROCESS_RECORDER_TOPIC": get_topic(ViewsSQLiteRecorder),
+    }
 
     def attempt() -> Backend:
         try:
