@@ -77,9 +77,10 @@ class LeasedProjection:
         )
 
     def release(self) -> None:
-        """Let every lease go, snapshotting first so whoever takes over starts from here."""
+        """Let every lease go, snapshotting first what whoever takes over would find dear to
+        replay."""
         if self.projection is not None:
-            self.projection.checkpoint()
+            self.projection.stop()
         self.projection = None
         for lease in self.leases.values():
             lease.release()

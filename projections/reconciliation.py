@@ -5,10 +5,10 @@ Each partition has its own reconciler, tracking position, snapshot and views, so
 processes can run different partitions. One projection runs the partitions it is given,
 reading the journal once for all of them, and stores what they emitted, their positions
 and the views their inputs touched (projections/views.py) in one transaction. Every
-SNAPSHOT_EVERY inputs (at most once a minute), and when it stops cleanly, each partition
-snapshots its state; on start each loads its last snapshot and replays the inputs after it
-that it had already processed (emitting nothing), which rebuilds exactly the state it had,
-because the rules are pure.
+SNAPSHOT_EVERY inputs (at most once a minute), and when it stops cleanly with that many
+unsaved, each partition snapshots its state; on start each loads its last snapshot and
+replays the inputs after it that it had already processed (emitting nothing), which
+rebuilds exactly the state it had, because the rules are pure.
 """
 
 import time
@@ -36,7 +36,8 @@ from trueup.projections.partitions import (
 )
 
 # Inputs between snapshots: a restart replays about this many at most, or a minute's worth
-# when they come faster (plus what came since the last, if it stopped uncleanly).
+# when they come faster (plus what came since the last, if it stopped uncleanly). A clean
+# stop saves a partition whose last snapshot lies this many journal positions back.
 SNAPSHOT_EVERY = 50_000
 SNAPSHOT_MIN_INTERVAL_S = 60.0
 
@@ -68,6 +69,14 @@ class Partition:
         self.lease = lease
         self.since_snapshot = 0
         self.snapshot_taken = time.monotonic()
+        # Where its state was last saved (0: never): a restart reads the journal again
+        # from there.
+        self.saved_at = 0
+
+    def dear_to_replay(self) -> bool:
+        """Whether a restart would read so much again that saving the state now is cheaper:
+        saving costs in proportion to the state, replaying to the inputs since."""
+        return self.position - self.saved_at >= SNAPSHOT_EVERY
 
     def snapshot_due(self) -> bool:
         # Taking one costs in proportion to the state, not to what came since: never more
@@ -139,13 +148,23 @@ class ReconciliationProjection:
             start.reconciler.touched.take()  # the views hold all that already
             part.reconciler = start.reconciler
             part.since_snapshot = part.position - start.position
+            part.saved_at = start.position
             self._rebuilt_from[part.number] = start.position
 
     def checkpoint(self) -> None:
         """Snapshot each partition's state as of its position, so the next start replays
         from there."""
+        self._checkpoint(self.partitions.values())
+
+    def stop(self) -> None:
+        """Record what is processed, and snapshot the partitions a restart would find dear to
+        replay: a short run (an ingest of one capture) must not pay for saving all of the
+        state it loaded, when reading its inputs again costs a fraction of that."""
+        self._checkpoint([p for p in self.partitions.values() if p.dear_to_replay()])
+
+    def _checkpoint(self, parts: Iterable[Partition]) -> None:
         self._record_deferred()
-        for part in self.partitions.values():
+        for part in parts:
             if part.reconciler is None:
                 continue  # asleep: its last snapshot, and the inputs after it, still hold
             if not part.held():
@@ -154,6 +173,7 @@ class ReconciliationProjection:
             self.journal.save_snapshot(part.tracker, part.position, state)
             part.since_snapshot = 0
             part.snapshot_taken = time.monotonic()
+            part.saved_at = part.position
 
     def catch_up(self, appended: Appended | None = None, *, page: int = PAGE) -> list[Emitted]:
         """Process every input stored since the last call; returns what was emitted.

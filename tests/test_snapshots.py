@@ -5,6 +5,7 @@ import os
 import pickle
 import zlib
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +20,7 @@ from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent
 from trueup.domain.reconciler import Reconciler
 from trueup.domain.rules.can_open import can_open
+from trueup.projections import reconciliation
 from trueup.projections.partitions import partition_of, tracker
 from trueup.projections.positions import position_rows
 from trueup.projections.reconciliation import ReconciliationProjection, replay
@@ -111,3 +113,23 @@ def test_queries_read_the_snapshot_and_the_inputs_after_it(journal: Journal) -> 
     assert answers(replay(journal)) == answers(from_scratch)
     stored = journal.load_snapshot(tracker(partition_of("bybit", "main")))
     assert stored is not None and stored[0] == projection.position
+
+
+def test_a_clean_stop_saves_only_the_state_a_restart_would_find_dear_to_replay(
+    journal: Journal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reconciliation, "SNAPSHOT_EVERY", 2_000)  # journal positions
+    lines = [line(record) for record in busy_session(3_000, seed=24)]
+    bybit_main = tracker(partition_of("bybit", "main"))
+    long_run = ReconciliationProjection(journal)
+    Ingestor(journal, after_flush=long_run.catch_up).ingest(lines[:2_500])
+    long_run.stop()
+    saved = journal.load_snapshot(bybit_main)
+    assert saved is not None and saved[0] == long_run.position  # a long run's state is saved
+
+    short_run = ReconciliationProjection(journal)
+    Ingestor(journal, after_flush=short_run.catch_up).ingest(lines[2_500:])
+    short_run.stop()
+    again = journal.load_snapshot(bybit_main)
+    assert again is not None and again[0] == saved[0]  # cheaper to read 500 inputs again
+    assert journal.tracked_position(bybit_main) == journal.last_position()  # all recorded
