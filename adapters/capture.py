@@ -61,7 +61,7 @@ def decode_line(line: str | bytes) -> InputEvent:
     # Two spellings of one JSON value are one input, unless a number in it is one a double
     # cannot carry exactly: then only the same bytes are the same input.
     identity = data if _INEXACT_NUMBER.search(data) else canonical
-    envelope = Envelope(str(input_id(identity)), 0, "", "", raw)
+    envelope = Envelope(input_id(identity), 0, "", "", raw)
     try:
         return _decode_fields(envelope, parsed)
     except (ErrorReply, MalformedInput) as error:
@@ -132,7 +132,7 @@ def _rejected_envelope(
 
 
 def _rejected(data: bytes, raw: str, reason: str) -> InputRejected:
-    envelope = Envelope(str(input_id(data)), 0, "", "", raw)
+    envelope = Envelope(input_id(data), 0, "", "", raw)
     return InputRejected(
         **envelope.header(),
         reason=reason,

@@ -9,9 +9,17 @@ from dataclasses import dataclass, fields
 from decimal import Decimal
 from enum import StrEnum
 from typing import ClassVar, TypedDict
-from uuid import uuid5
 
-from trueup.domain.keys import TRUEUP_NAMESPACE, PositionKey
+from trueup.domain.keys import PositionKey, minted_id
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(kind: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(kind)
+    if names is None:
+        names = _FIELD_NAMES[kind] = tuple(f.name for f in fields(kind))
+    return names
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -31,8 +39,8 @@ class Emitted:
     @property
     def event_id(self) -> str:
         """Minted from every field: two events differ in id exactly when they differ at all."""
-        values = repr(tuple(getattr(self, f.name) for f in fields(self)))
-        return str(uuid5(TRUEUP_NAMESPACE, f"emitted:{self.type}:{values}"))
+        values = repr(tuple([getattr(self, name) for name in _field_names(type(self))]))
+        return minted_id(f"emitted:{self.type}:{values}".encode())
 
 
 class About(TypedDict):

@@ -6,6 +6,7 @@ from uuid import UUID, uuid5
 
 # Fixed forever: changing it would re-key every journal ever written.
 TRUEUP_NAMESPACE = UUID("6f1d7c1e-3a4b-5c8d-9e0f-1a2b3c4d5e6f")
+_NAMESPACE_BYTES = TRUEUP_NAMESPACE.bytes
 
 
 class PositionKey(NamedTuple):
@@ -28,13 +29,22 @@ class OrderKey(NamedTuple):
     venue_order_id: str
 
 
-def input_id(canonical: bytes) -> UUID:
+def minted_id(name: bytes) -> str:
+    """uuid5 of ``name`` in trueup's namespace, as its text: what ``str(uuid5(...))`` gives,
+    without building a UUID on the way (one is minted for every input and emitted event)."""
+    digest = bytearray(sha1(_NAMESPACE_BYTES + name, usedforsecurity=False).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    text = digest.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+def input_id(canonical: bytes) -> str:
     """One input, one id: the same bytes always map to the same id, and other bytes to another.
 
     uuid5 of the bytes themselves (uuid5 takes text, and would refuse invalid UTF-8).
     """
-    digest = sha1(TRUEUP_NAMESPACE.bytes + b"input:" + canonical, usedforsecurity=False).digest()
-    return UUID(bytes=digest[:16], version=5)
+    return minted_id(b"input:" + canonical)
 
 
 def account_stream_id(venue: str, account: str) -> UUID:

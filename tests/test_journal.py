@@ -6,6 +6,7 @@ Each test runs once per store (the ``journal`` and ``store_url`` fixtures in con
 import dataclasses
 from collections.abc import Sequence
 from typing import Any
+from uuid import uuid5
 
 import orjson
 import pytest
@@ -16,6 +17,7 @@ from trueup.adapters.capture import decode_line
 from trueup.adapters.store import journal as journal_module
 from trueup.adapters.store.journal import Appended, Journal
 from trueup.domain.events import InputEvent, InputRejected
+from trueup.domain.keys import TRUEUP_NAMESPACE, minted_id
 
 VENUE = "bybit"
 MAIN = "main"
@@ -432,3 +434,9 @@ def test_a_symbols_events_include_everything_that_can_touch_it_and_no_other_symb
     eth = list(journal.account_events(VENUE, MAIN, symbol="ETHUSDT"))
     assert btc_and_eth in eth
     assert position(START + 2) not in eth
+
+
+def test_minted_ids_are_uuid5_in_trueups_namespace() -> None:
+    # Fixed forever: stored inputs and emitted events are keyed by these ids.
+    for name in ("input:{}", "emitted:POSITION_CLOSED:('bybit',)", "ünïcode"):
+        assert minted_id(name.encode()) == str(uuid5(TRUEUP_NAMESPACE, name))
