@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from trueup.domain.events import Fill, OrderReport
-from trueup.domain.vocabulary import OrderStatus
+from trueup.domain.vocabulary import OrderOrigin, OrderStatus
 
 ZERO = Decimal(0)
 
@@ -29,6 +29,9 @@ class Order:
     venue_order_id: str
     report: OrderReport | None = None
     fills: dict[str, Fill] = field(default_factory=dict)
+    # Who placed it, as the last report that said so said: a report that does not say
+    # (Hyperliquid's order stream never does) leaves it standing.
+    origin: OrderOrigin | None = None
     # The fills' total quantity, summed again only after a new fill (None): the rules ask
     # for it several times on every report of the order.
     _fills_total: Decimal | None = field(default=None, init=False, repr=False, compare=False)
@@ -85,8 +88,12 @@ class Order:
     def apply_report(self, report: OrderReport) -> bool:
         """Take a report unless it is older than what is known; says whether anything changed."""
         if self.report is not None and not supersedes(report, self.report):
+            if self.origin is None and report.origin is not None:
+                self.origin = report.origin  # an older report still says who placed it
             return False
         self.report = report
+        if report.origin is not None:
+            self.origin = report.origin
         return True
 
     def apply_fill(self, fill: Fill) -> bool:

@@ -566,6 +566,56 @@ def test_a_liquidation_is_a_bust_trade_after_a_liq_status() -> None:
     assert (final["size"], final["side"]) == ("0", "")
 
 
+def test_auto_deleveraging_is_an_adl_trade_after_an_adl_status() -> None:
+    book = ExchangeBook(clock=counting_clock())
+    book.open_position("BTCUSDT", "Buy", Decimal("0.3"), Decimal("100"))
+    book.take_frames()
+    book.auto_deleverage("BTCUSDT", price=Decimal("150"))
+    summary = [(f["topic"], f["data"][0]) for f in book.take_frames()]
+    assert (summary[0][0], summary[0][1]["positionStatus"]) == ("position", "Adl")
+    execution = next(item for topic, item in summary if topic == "execution")
+    assert (execution["execType"], execution["createType"], execution["closedSize"]) == (
+        "AdlTrade",
+        "CreateByAdl_PassThrough",
+        "0.3",
+    )
+    final = [i for t, i in summary if t == "position"][-1]
+    assert (final["size"], final["positionStatus"]) == ("0", "Normal")
+
+
+def test_a_position_take_profit_waits_untriggered_then_fires_when_the_mark_reaches_it() -> None:
+    book = ExchangeBook(clock=counting_clock())
+    book.open_position("BTCUSDT", "Buy", Decimal("0.3"), Decimal("100"))
+    book.set_trading_stop("BTCUSDT", take_profit=Decimal("110"), stop_loss=Decimal("90"))
+    placed = [(f["topic"], f["data"][0]) for f in book.take_frames()]
+    orders = [item for topic, item in placed if topic == "order"]
+    assert [(o["stopOrderType"], o["orderStatus"], o["triggerPrice"]) for o in orders] == [
+        ("TakeProfit", "Untriggered", "110"),
+        ("StopLoss", "Untriggered", "90"),
+    ]
+    assert [o["triggerDirection"] for o in orders] == [1, 2]  # a rise for TP, a fall for SL
+    assert (placed[-1][1]["takeProfit"], placed[-1][1]["stopLoss"]) == ("110", "90")
+    book.move_mark("BTCUSDT", Decimal("109.9"))
+    assert book.take_frames() == []  # not reached: nothing moves
+    book.move_mark("BTCUSDT", Decimal("110.5"))
+    fired = [(f["topic"], f["data"][0]) for f in book.take_frames()]
+    take_profit = orders[0]["orderId"]
+    statuses = [i["orderStatus"] for t, i in fired if t == "order" and i["orderId"] == take_profit]
+    assert statuses == ["Triggered", "New", "Filled"]
+    execution = next(item for topic, item in fired if topic == "execution")
+    assert (execution["stopOrderType"], execution["createType"], execution["execPrice"]) == (
+        "TakeProfit",
+        "CreateByTakeProfit",
+        "110.5",
+    )
+    (stop_loss,) = [i for t, i in fired if t == "order" and i["orderId"] == orders[1]["orderId"]]
+    assert (stop_loss["orderStatus"], stop_loss["cancelType"]) == (
+        "Deactivated",
+        "CancelByTpSlTsClear",
+    )
+    assert book.position("BTCUSDT").size == 0
+
+
 def test_a_seed_and_a_clock_give_the_same_frames_byte_for_byte() -> None:
     def session_frames() -> bytes:
         book = ExchangeBook(clock=counting_clock(), seed=11)

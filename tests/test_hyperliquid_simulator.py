@@ -202,10 +202,50 @@ def test_a_liquidation_is_announced_then_filled_and_leaves_the_position_flat(
     (fill,) = fills["data"]["fills"]
     assert (fill["side"], fill["sz"], fill["px"]) == ("A", "0.5", "52000.0")
     assert fill["liquidation"]["liquidatedUser"] == USER
+    assert fill["dir"] == "Liquidated Cross Long"
     assert info.user_state(USER)["assetPositions"] == []
     executions = decoded(messages.capture_ws(T0, USER, fills))
     assert isinstance(executions, ExecutionsReported)
     assert [f.kind for f in executions.fills] == [ExecutionKind.LIQUIDATION]
+
+
+def test_auto_deleveraging_is_a_fill_that_names_itself_in_dir(sim: HyperliquidSimulator) -> None:
+    hold(sim, "BTC", is_buy=True, sz="0.5", px="65000")
+    fill = sim.auto_deleverage(USER, "BTC", px="70000")
+    assert (fill["dir"], fill["side"], "liquidation" in fill) == ("Auto-Deleveraging", "A", False)
+    executions = decoded(messages.capture_rest(T0, USER, "userFills", {"user": USER}, [fill]))
+    assert isinstance(executions, ExecutionsReported)
+    assert [f.kind for f in executions.fills] == [ExecutionKind.ADL]
+    assert rest_only(sim).user_state(USER)["assetPositions"] == []
+
+
+def test_a_position_take_profit_fires_when_the_mark_reaches_it(
+    sim: HyperliquidSimulator, info: Info
+) -> None:
+    hold(sim, "BTC", is_buy=True, sz="0.5", px="60000")
+    updates = Frames()
+    info.subscribe({"type": "orderUpdates", "user": USER}, updates)
+    sim.wait_subscribed("orderUpdates", USER)
+    take_profit = sim.place_tpsl(USER, "BTC", "tp", "66000")
+    stop_loss = sim.place_tpsl(USER, "BTC", "sl", "54000")
+    listed = rest_only(sim).post("/info", {"type": "frontendOpenOrders", "user": USER})
+    assert [(o["orderType"], o["isTrigger"], o["triggerPx"], o["reduceOnly"]) for o in listed] == [
+        ("Stop Market", True, "54000.0", True),
+        ("Take Profit Market", True, "66000.0", True),
+    ]
+    assert [o["triggerCondition"] for o in listed] == ["Price below 54000.0", "Price above 66000.0"]
+    sim.move_mark("BTC", "66500")
+    said = [(u["order"]["oid"], u["status"]) for _ in range(5) for u in updates.next()["data"]]
+    assert said == [
+        (take_profit, "open"),
+        (stop_loss, "open"),
+        (take_profit, "triggered"),
+        (take_profit, "filled"),
+        (stop_loss, "reduceOnlyCanceled"),
+    ]
+    (fill,) = sim.user_fills(USER)[:1]
+    assert (fill["oid"], fill["px"], fill["dir"]) == (take_profit, "66500.0", "Close Long")
+    assert rest_only(sim).user_state(USER)["assetPositions"] == []
 
 
 def test_web_data2_sends_the_state_then_every_change_to_it(

@@ -520,3 +520,61 @@ def test_another_users_web_data2_is_rejected() -> None:
         OTHER, messages.clearinghouse_state([], time=T0), [], server_time=T0
     )
     assert "is not the line's account" in rejected(ws(T0, frame)).reason
+
+
+def test_a_listed_take_profit_closes_as_one_though_no_order_update_says_what_it_is() -> None:
+    intent = {
+        "kind": "position_opened",
+        "position_id": "p-1",
+        "category": "perp",
+        "symbol": "BTC",
+        "position_idx": 0,
+        "side": "Buy",
+        "qty": "0.5",
+        "mode": "LIVE",
+    }
+    take_profit = messages.frontend_order(
+        coin="BTC",
+        oid=11,
+        side="A",
+        limit_px="66000.0",
+        sz="0.5",
+        timestamp=T0,
+        order_type="Take Profit Market",
+        tif=None,
+        reduce_only=True,
+        trigger_px="66000.0",
+        is_position_tpsl=True,
+    )
+    # orderUpdates carry the basic form: no orderType, no isTrigger.
+    basic = order_item(oid=11, side="A", limit_px="66000.0", sz="0.0")
+    frontend = {"user": USER}
+    events = [
+        decode(messages.capture_intent(T0, USER, intent)),
+        decode(state_line(T0 + 1, btc("0.5"), time=T0 + 1)),
+        decode(messages.capture_rest(T0 + 2, USER, "frontendOpenOrders", frontend, [take_profit])),
+        decode(
+            ws(
+                T0 + 3,
+                messages.order_updates_frame([messages.order_update(basic, "triggered", T0 + 3)]),
+            )
+        ),
+        decode(
+            ws(
+                T0 + 4,
+                messages.user_fills_frame(
+                    USER,
+                    [fill_item(1, oid=11, side="A", sz="0.5", time=T0 + 4, direction="Close Long")],
+                ),
+            )
+        ),
+        decode(
+            ws(
+                T0 + 5,
+                messages.order_updates_frame([messages.order_update(basic, "filled", T0 + 4)]),
+            )
+        ),
+        decode(state_line(T0 + 6, time=T0 + 6)),
+    ]
+    closed = [e for e in reconcile(events) if isinstance(e, PositionClosed)]
+    assert [(e.position_id, e.exit_reason) for e in closed] == [("p-1", "TAKE_PROFIT")]

@@ -768,6 +768,7 @@ def hyperliquid_examples() -> list[Any]:
     return [
         rest("clearinghouseState", state, dex=""),
         rest("openOrders", [order]),
+        rest("frontendOpenOrders", [stop]),
         rest("userFills", [fill]),
         rest("orderStatus", hl_messages.order_status(stop, "open", at), oid=92),
         ws("userFills", hl_messages.user_fills_frame(user, [fill], is_snapshot=True)),

@@ -21,7 +21,10 @@ from trueup.adapters.supervised_feed import SupervisedFeed, close_quietly
 log = logging.getLogger("trueup.hyperliquid")
 
 STREAMS = ("userFills", "orderUpdates", "userEvents")
-SNAPSHOTS = ("clearinghouseState", "openOrders")
+# frontendOpenOrders rather than openOrders: only it says which open orders are the venue's
+# own TP and SL (orderType, isTrigger), and neither orderUpdates nor a fill says it later, so
+# a close by one of them shows its cause only if a snapshot saw the order while it waited.
+SNAPSHOTS = ("clearinghouseState", "frontendOpenOrders")
 
 
 class HyperliquidFeed(SupervisedFeed):

@@ -145,7 +145,9 @@ def frontend_order(
     A trigger order (``order_type`` "Stop Market", "Take Profit Limit", ...) has a trigger price.
     """
     is_trigger = order_type not in ("Limit", "Market")
-    condition = f"Price {'above' if side == 'B' else 'below'} {trigger_px}" if is_trigger else "N/A"
+    # A sell's take-profit fires on a rise, its stop on a fall; a buy's the opposite.
+    above = order_type.startswith("Take Profit") == (side == "A")
+    condition = f"Price {'above' if above else 'below'} {trigger_px}" if is_trigger else "N/A"
     order = open_order(
         coin=coin,
         oid=oid,

@@ -86,7 +86,12 @@ def order_status(status: str, filled: Decimal, where: str) -> OrderStatus:
 
 
 def order_report(order: Payload, status: str, updated_time: int, where: str) -> OrderReport:
-    """One order (openOrders' or orderStatus' form) in the given Hyperliquid ``status``."""
+    """One order (openOrders' or orderStatus' form) in the given Hyperliquid ``status``.
+
+    Only orderStatus and frontendOpenOrders say what kind of order it is (isTrigger,
+    orderType); openOrders and orderUpdates do not, so their reports say nothing of who
+    placed it (origin None) and leave what an earlier report said standing.
+    """
     coin = order.text("coin")
     remaining = order.quantity("sz")
     qty = order.optional_quantity("origSz")
@@ -105,7 +110,7 @@ def order_report(order: Payload, status: str, updated_time: int, where: str) -> 
         side=side(order),
         position_idx=0,
         order_type=order_type,
-        origin=_origin(order_type) if is_trigger else OrderOrigin.CLIENT,
+        origin=_origin(order_type) if is_trigger else _untriggered_origin(order),
         status=domain_status,
         qty=qty,
         price=order.decimal("limitPx"),
@@ -119,6 +124,12 @@ def order_report(order: Payload, status: str, updated_time: int, where: str) -> 
         created_time=order.millis("timestamp"),
         updated_time=updated_time,
     )
+
+
+def _untriggered_origin(order: Payload) -> OrderOrigin | None:
+    # The forms that carry isTrigger say a plain order was placed by a client (the bot, a
+    # person); the others say nothing.
+    return OrderOrigin.CLIENT if order.has("isTrigger") else None
 
 
 def _origin(trigger_order_type: str) -> OrderOrigin:

@@ -20,7 +20,9 @@ from trueup.domain.events import (
 )
 
 POSITION_SNAPSHOT = "clearinghouseState"
-REST_ENDPOINTS = (POSITION_SNAPSHOT, "openOrders", "userFills", "orderStatus")
+# frontendOpenOrders lists the same orders as openOrders, each with its type and trigger.
+OPEN_ORDERS = ("openOrders", "frontendOpenOrders")
+REST_ENDPOINTS = (POSITION_SNAPSHOT, *OPEN_ORDERS, "userFills", "orderStatus")
 WS_CHANNELS = ("userFills", "orderUpdates", "user", "webData2")
 CONTROL_CHANNELS = ("subscriptionResponse", "pong")
 RATE_LIMIT_HTTP_STATUSES = frozenset({429})
@@ -62,7 +64,7 @@ def decode_rest(envelope: Envelope, endpoint: str, params: Payload, body: object
         if dex:
             raise UnknownInput(f"line.params.dex: {shown(dex)}: only the main perp dex is read")
         return positions_reported(envelope, source, Payload(body, "line.data"))
-    if endpoint == "openOrders":
+    if endpoint in OPEN_ORDERS:
         orders = tuple(
             records.order_report(item, "open", item.millis("timestamp"), item.where)
             for item in _array(body, "line.data")

@@ -54,7 +54,7 @@ def _shown_by(book: AccountBook, fill: Fill) -> ExitReason | None:
     origin = fill.origin
     if origin is None or origin is OrderOrigin.CLIENT:  # its order's report may say more
         order = book.orders.get(OrderKey(fill.category, fill.venue_order_id))
-        origin = (order.report.origin if order and order.report else None) or origin
+        origin = (order.origin if order else None) or origin
     if origin is None:
         return ExitReason.MANUAL  # an order the bot never placed: a close by hand
     # Placed by an engine of the venue's, or else by hand (an order form, another program).

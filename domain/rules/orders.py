@@ -174,7 +174,7 @@ class OrderDetector(Detector):
                         avg_price=order.avg_price,
                     )
                 )
-            if purpose == "SL" or report.origin is OrderOrigin.STOP_LOSS:
+            if purpose == "SL" or order.origin is OrderOrigin.STOP_LOSS:
                 seen = (report.status, report.trigger_price, report.qty)
                 if self.sl_seen.get(order_key) != seen:
                     self.sl_seen[order_key] = seen

@@ -17,6 +17,8 @@ from trueup.adapters.bybit.messages import JSON
 
 Clock = Callable[[], int]
 OPEN_STATUSES = ("New", "PartiallyFilled", "Untriggered")
+# A position's own take-profit and stop-loss (Set Trading Stop): stopOrderType -> createType.
+POSITION_STOPS = {"TakeProfit": "CreateByTakeProfit", "StopLoss": "CreateByStopLoss"}
 TAKER_FEE = Decimal("0.00055")
 MAKER_FEE = Decimal("0.0002")
 # The account's uid prefixes Bybit's message ids; the sample capture uses the same one.
@@ -60,6 +62,8 @@ class Position:
     cur_realised_pnl: Decimal = ZERO
     seq: int = -1  # Bybit's value for a symbol never traded
     status: str = "Normal"
+    take_profit: Decimal = ZERO  # the trigger prices of its own TP and SL (0: none)
+    stop_loss: Decimal = ZERO
 
     @property
     def unrealised_pnl(self) -> Decimal:
@@ -87,6 +91,8 @@ class Position:
             rest=rest,
         )
         built["positionValue"] = text(self.size * self.avg_price)
+        built["takeProfit"] = text(self.take_profit)
+        built["stopLoss"] = text(self.stop_loss)
         return built
 
 
@@ -115,6 +121,9 @@ class Order:
     cum_exec_fee: Decimal = ZERO
     cancel_type: str = "UNKNOWN"
     reject_reason: str = "EC_NoError"
+    stop_order_type: str = ""  # TakeProfit, StopLoss ... for a conditional order
+    trigger_price: Decimal = ZERO
+    trigger_direction: int = 0  # 1: triggers when the mark rises to it, 2: when it falls
 
     @property
     def is_open(self) -> bool:
@@ -145,8 +154,15 @@ class Order:
             cancel_type=self.cancel_type,
             reject_reason=self.reject_reason,
             created_time=self.created_time,
+            stop_order_type=self.stop_order_type,
+            trigger_price=text(self.trigger_price) if self.stop_order_type else "",
             rest=rest,
         )
+        if self.stop_order_type:
+            built["triggerDirection"] = self.trigger_direction
+            built["triggerBy"] = "MarkPrice"
+            built["tpslMode"] = "Full"
+            built["closeOnTrigger"] = True
         built["timeInForce"] = self.time_in_force
         built["leavesQty"] = text(self.leaves_qty)
         built["leavesValue"] = text(self.leaves_qty * self.price)
@@ -197,6 +213,9 @@ class Execution:
             exec_type=self.exec_type,
             closed_size=text(self.closed_size),
             order_type=order.order_type,
+            # Bybit's execution says UNKNOWN where the order was no stop order.
+            stop_order_type=order.stop_order_type or "UNKNOWN",
+            create_type=order.create_type,
             rest=rest,
         )
         built["execValue"] = text(self.price * self.qty)
@@ -204,7 +223,6 @@ class Execution:
         built["orderPrice"] = text(order.price)
         built["markPrice"] = text(self.mark_price)
         built["execPnl"] = text(self.exec_pnl)
-        built["createType"] = order.create_type
         return built
 
     @property
@@ -380,7 +398,8 @@ class ExchangeBook:
         return order
 
     def _cancel(self, order: Order, cancel_type: str) -> None:
-        order.status = "Cancelled"
+        # A conditional order cancelled before its trigger is Deactivated, as Bybit says.
+        order.status = "Deactivated" if order.status == "Untriggered" else "Cancelled"
         order.cancel_type = cancel_type
         order.updated_time = self.clock()
         self._push_order(order)
@@ -474,6 +493,7 @@ class ExchangeBook:
         if position.size == 0:
             position.side = ""
             position.avg_price = ZERO
+            position.take_profit = position.stop_loss = ZERO
         if rest > 0:
             # One-way mode: the rest of the fill opens the other side at the fill price.
             position.side, position.size, position.avg_price = side, rest, price
@@ -481,7 +501,9 @@ class ExchangeBook:
 
     def _cancel_reduce_only(self, position: Position) -> None:
         for order in self._open_orders_of(position):
-            if order.reduce_only:
+            if order.stop_order_type in POSITION_STOPS:
+                self._cancel(order, "CancelByTpSlTsClear")  # the position's TP/SL, cleared
+            elif order.reduce_only:
                 self._cancel(order, "CancelByReduceOnly")
 
     def _open_orders_of(self, position: Position) -> Iterable[Order]:
@@ -526,46 +548,178 @@ class ExchangeBook:
         price: Decimal | None = None,
     ) -> Execution:
         """The liquidation engine takes the position over and closes it (execType BustTrade)."""
+        position = self._held(symbol, position_idx, category, "liquidate")
+        return self._take_over(
+            position,
+            price,
+            status="Liq",
+            cancel_type="CancelAllBeforeLiq",
+            create_type="CreateByTakeOver_PassThrough",
+            exec_type="BustTrade",
+        )
+
+    def auto_deleverage(
+        self,
+        symbol: str,
+        *,
+        position_idx: int = 0,
+        category: str = "linear",
+        price: Decimal | None = None,
+    ) -> Execution:
+        """Auto-deleveraging closes the position against another account's liquidation
+        (positionStatus Adl, createType CreateByAdl_PassThrough, execType AdlTrade)."""
+        position = self._held(symbol, position_idx, category, "deleverage")
+        return self._take_over(
+            position,
+            price,
+            status="Adl",
+            cancel_type="CancelAllBeforeAdl",
+            create_type="CreateByAdl_PassThrough",
+            exec_type="AdlTrade",
+        )
+
+    def _held(self, symbol: str, position_idx: int, category: str, what: str) -> Position:
         position = self.position(symbol, position_idx, category)
         if position.size == 0:
-            raise BookError(f"{symbol} positionIdx {position_idx} is flat: nothing to liquidate")
+            raise BookError(f"{symbol} positionIdx {position_idx} is flat: nothing to {what}")
+        return position
+
+    def _take_over(
+        self,
+        position: Position,
+        price: Decimal | None,
+        *,
+        status: str,
+        cancel_type: str,
+        create_type: str,
+        exec_type: str,
+    ) -> Execution:
+        """The venue's engine closes the whole position: its open orders cancelled, the
+        position shown in ``status`` while it happens, then one fill of the engine's order."""
         for order in self._open_orders_of(position):
-            self._cancel(order, "CancelAllBeforeLiq")
-        position.status = "Liq"
+            self._cancel(order, cancel_type)
+        position.status = status
         position.updated_time = self.clock()
         self._push_position(position)
+        at = price if price is not None else position.mark_price
+        order = self._closing_order(position, create_type=create_type, price=at)
+        position.status = "Normal"
+        return self._execute(order, position, order.qty, at, exec_type)
+
+    def _closing_order(
+        self,
+        position: Position,
+        *,
+        create_type: str,
+        price: Decimal,
+        status: str = "New",
+        stop_order_type: str = "",
+        trigger_price: Decimal = ZERO,
+        trigger_direction: int = 0,
+    ) -> Order:
+        """A reduce-only Market order for the whole position that the venue placed itself."""
         now = self.clock()
-        bust = price if price is not None else position.mark_price
         order = Order(
             serial=self._next_serial(),
-            category=category,
-            symbol=symbol,
+            category=position.category,
+            symbol=position.symbol,
             order_id=self._uuid(),
             order_link_id="",
             side="Sell" if position.side == "Buy" else "Buy",
             order_type="Market",
             qty=position.size,
-            price=bust,
-            position_idx=position_idx,
+            price=price,
+            position_idx=position.position_idx,
             reduce_only=True,
             time_in_force="IOC",
             created_time=now,
             updated_time=now,
-            create_type="CreateByTakeOver_PassThrough",
+            create_type=create_type,
+            status=status,
+            stop_order_type=stop_order_type,
+            trigger_price=trigger_price,
+            trigger_direction=trigger_direction,
         )
         self.orders[order.order_id] = order
-        position.status = "Normal"
-        return self._execute(order, position, order.qty, bust, "BustTrade")
+        return order
+
+    def set_trading_stop(
+        self,
+        symbol: str,
+        *,
+        take_profit: Decimal | None = None,
+        stop_loss: Decimal | None = None,
+        position_idx: int = 0,
+        category: str = "linear",
+    ) -> list[Order]:
+        """The position's own TP and SL (Bybit's Set Trading Stop): conditional Market orders
+        (stopOrderType TakeProfit, StopLoss), Untriggered until the mark reaches them."""
+        position = self._held(symbol, position_idx, category, "protect")
+        placed: list[Order] = []
+        for stop_order_type, trigger in (("TakeProfit", take_profit), ("StopLoss", stop_loss)):
+            if trigger is None:
+                continue
+            if trigger <= 0:
+                raise BookError(f"a {stop_order_type} trigger price must be positive")
+            for old in self._open_orders_of(position):
+                if old.stop_order_type == stop_order_type:  # a new one replaces it
+                    self._cancel(old, "CancelByUser")
+            # A long's take-profit waits for a rise, its stop-loss for a fall; a short's the
+            # opposite.
+            rises = (stop_order_type == "TakeProfit") == (position.side == "Buy")
+            order = self._closing_order(
+                position,
+                create_type=POSITION_STOPS[stop_order_type],
+                price=ZERO,
+                status="Untriggered",
+                stop_order_type=stop_order_type,
+                trigger_price=trigger,
+                trigger_direction=1 if rises else 2,
+            )
+            if stop_order_type == "TakeProfit":
+                position.take_profit = trigger
+            else:
+                position.stop_loss = trigger
+            self._push_order(order)
+            placed.append(order)
+        position.updated_time = self.clock()
+        self._push_position(position)
+        return placed
 
     def move_mark(self, symbol: str, price: Decimal, category: str = "linear") -> None:
-        """Set the mark price of every position of ``symbol``: REST sees it, nothing is pushed.
-
-        The private position topic pushes on trades and orders, not on mark moves.
-        """
+        """Set the mark price of every position of ``symbol``: REST sees it, nothing is pushed
+        for the mark itself (the private position topic pushes on trades and orders, not on
+        mark moves); a conditional order whose trigger it reaches fires."""
         if price <= 0:
             raise BookError(f"mark price must be positive, not {price}")
         for position in self.symbol_keys(category, symbol) or [self.position(symbol, 0, category)]:
             position.mark_price = price
+        waiting = [
+            o
+            for o in self.orders.values()
+            if (o.category, o.symbol, o.status) == (category, symbol, "Untriggered")
+        ]
+        for order in sorted(waiting, key=lambda o: o.serial):
+            reached = (
+                price >= order.trigger_price
+                if order.trigger_direction == 1
+                else (price <= order.trigger_price)
+            )
+            # An earlier trigger may have closed the position and deactivated this one.
+            if reached and order.status == "Untriggered":
+                self._trigger(order, price)
+
+    def _trigger(self, order: Order, price: Decimal) -> None:
+        """A conditional order fires: Triggered (an instant), New, then filled at the mark."""
+        position = self.position(order.symbol, order.position_idx, order.category)
+        for status in ("Triggered", "New"):
+            order.status, order.updated_time = status, self.clock()
+            self._push_order(order)
+        if position.size == 0 or position.side == order.side:
+            self._cancel(order, "CancelByReduceOnly")  # nothing left for it to close
+            return
+        order.qty = position.size  # tpslMode Full: the whole position, as it stands now
+        self._execute(order, position, order.qty, price, "Trade")
 
     def open_position(
         self,

@@ -8,8 +8,9 @@ a ``note`` for people, and takes the arguments of the simulator method it runs:
      "order_link_id": "p-btc-1-entry", "time_in_force": "PostOnly"}
     {"step": "fill", "delay_ms": 150, "order": "p-btc-1-entry", "qty": "0.1"}
 
-Steps: place, fill, cancel, close_by_hand, liquidate, move_mark, open_position, push_wallet,
-drop_connection, refuse_auth, rate_limit, error, page_size, restart, wait (``ms``). Orders are
+Steps: place, fill, cancel, close_by_hand, liquidate, auto_deleverage, trading_stop, move_mark,
+open_position, push_wallet, drop_connection, refuse_auth, rate_limit, error, page_size, restart,
+wait (``ms``). Orders are
 named by orderLinkId (or orderId). Write quantities and prices as strings; JSON numbers are read
 as exact decimals too. samples/scenarios/README.md describes every step's arguments.
 """
@@ -128,6 +129,19 @@ STEPS: dict[str, StepKind] = {
     "cancel": StepKind({"order": text}, {}, lambda sim, a: sim.cancel(**a)),
     "close_by_hand": StepKind({"symbol": text}, KEY_ARGS, lambda sim, a: sim.close_by_hand(**a)),
     "liquidate": StepKind({"symbol": text}, KEY_ARGS, lambda sim, a: sim.liquidate(**a)),
+    "auto_deleverage": StepKind(
+        {"symbol": text}, KEY_ARGS, lambda sim, a: sim.auto_deleverage(**a)
+    ),
+    "trading_stop": StepKind(
+        {"symbol": text},
+        {
+            "take_profit": amount,
+            "stop_loss": amount,
+            "position_idx": position_index,
+            "category": text,
+        },
+        lambda sim, a: sim.set_trading_stop(**a),
+    ),
     "move_mark": StepKind(
         {"symbol": text, "price": amount}, {"category": text}, lambda sim, a: sim.move_mark(**a)
     ),

@@ -821,8 +821,46 @@ class BybitSimulator:
             )
         ).exec_id
 
+    def auto_deleverage(
+        self,
+        symbol: str,
+        *,
+        position_idx: int = 0,
+        category: str = "linear",
+        price: Quantity | None = None,
+    ) -> str:
+        """Auto-deleverage a position (positionStatus Adl, execType AdlTrade); says the execId."""
+        return self._mutate(
+            lambda book: book.auto_deleverage(
+                symbol, position_idx=position_idx, category=category, price=_optional(price)
+            )
+        ).exec_id
+
+    def set_trading_stop(
+        self,
+        symbol: str,
+        *,
+        take_profit: Quantity | None = None,
+        stop_loss: Quantity | None = None,
+        position_idx: int = 0,
+        category: str = "linear",
+    ) -> list[str]:
+        """Give a position the venue's own TP and/or SL (Untriggered conditional orders, fired
+        by move_mark); returns their orderIds."""
+        orders = self._mutate(
+            lambda book: book.set_trading_stop(
+                symbol,
+                take_profit=_optional(take_profit),
+                stop_loss=_optional(stop_loss),
+                position_idx=position_idx,
+                category=category,
+            )
+        )
+        return [order.order_id for order in orders]
+
     def move_mark(self, symbol: str, price: Quantity, *, category: str = "linear") -> None:
-        """Move the mark price of ``symbol`` (seen by REST; Bybit pushes nothing for it)."""
+        """Move the mark price of ``symbol`` (seen by REST; Bybit pushes nothing for it); a
+        TP or SL it reaches fires, and that pushes its order, execution and position."""
         self._mutate(lambda book: book.move_mark(symbol, _exact(price), category))
 
     def open_position(

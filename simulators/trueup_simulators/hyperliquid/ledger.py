@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Literal
 
 from trueup.adapters.hyperliquid import messages
 from trueup.adapters.hyperliquid.messages import JSON
@@ -18,6 +19,10 @@ START_EQUITY = Decimal("100000")
 FILLS_KEPT = 2000  # userFills answers with at most this many, newest first
 LIQUIDATOR = "0x" + "0" * 39 + "1"
 _STEP = Decimal("0.000001")  # computed prices and PnL are rounded to this
+# The trigger order types of a position's own TP and SL, as orderStatus names them.
+TPSL_ORDER_TYPES = {"tp": "Take Profit Market", "sl": "Stop Market"}
+# Who closes a whole position outside the trading system.
+Closer = Literal["hand", "liquidation", "adl"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +46,21 @@ class SimOrder:
     cloid: str | None
     status: str = "open"
     status_timestamp: int = 0
+    order_type: str = "Limit"  # or a trigger order's: "Take Profit Market", "Stop Market" ...
+    trigger_px: Decimal | None = None
+    reduce_only: bool = False
+    is_position_tpsl: bool = False
+
+    @property
+    def is_trigger(self) -> bool:
+        return self.trigger_px is not None
+
+    def reached(self, mark: Decimal) -> bool:
+        """Whether ``mark`` fires this trigger order: a sell's take-profit waits for a rise,
+        its stop for a fall; a buy's the opposite."""
+        assert self.trigger_px is not None
+        rises = self.order_type.startswith("Take Profit") != self.is_buy
+        return mark >= self.trigger_px if rises else mark <= self.trigger_px
 
 
 @dataclass(slots=True)
@@ -119,6 +139,11 @@ class Ledger:
         orders = self.account(user).orders.values()
         return [_open_order(o) for o in reversed(orders) if o.status == "open"]
 
+    def frontend_open_orders(self, user: str) -> list[JSON]:
+        """openOrders with each order's type, trigger and flags, as the front end reads them."""
+        orders = self.account(user).orders.values()
+        return [_frontend_order(o) for o in reversed(orders) if o.status == "open"]
+
     def user_fills(self, user: str) -> list[JSON]:
         return list(reversed(self.account(user).fills[-FILLS_KEPT:]))
 
@@ -195,22 +220,84 @@ class Ledger:
 
     def close_by_hand(self, user: str, coin: str, px: Decimal | None) -> tuple[JSON, list[Push]]:
         """Someone closes the whole position outside the trading system: an order with no cloid."""
-        return self._close(user, coin, px, liquidation=False)
+        return self._close(user, coin, px, by="hand")
 
     def liquidate(self, user: str, coin: str, px: Decimal | None) -> tuple[JSON, list[Push]]:
         """The venue liquidates the whole position: the notice, then the closing fill."""
-        return self._close(user, coin, px, liquidation=True)
+        return self._close(user, coin, px, by="liquidation")
+
+    def auto_deleverage(self, user: str, coin: str, px: Decimal | None) -> tuple[JSON, list[Push]]:
+        """Auto-deleveraging closes the whole position against a liquidated account: a fill
+        whose dir is "Auto-Deleveraging"."""
+        return self._close(user, coin, px, by="adl")
+
+    def place_tpsl(
+        self, user: str, coin: str, tpsl: Literal["tp", "sl"], trigger_px: Decimal
+    ) -> tuple[int, list[Push]]:
+        """The position's own take-profit or stop-loss, set in the front end: a reduce-only
+        trigger Market order for the whole position (isPositionTpsl), with no cloid."""
+        position = self.account(user).positions.get(coin)
+        if position is None:
+            raise ValueError(f"{user} holds no {coin} position")
+        now = self.now()
+        is_buy = position.szi < 0
+        size = abs(position.szi)
+        order = SimOrder(
+            next(self._oids), coin, is_buy, trigger_px, size, size, now, None, "open", now
+        )
+        order.order_type, order.trigger_px = TPSL_ORDER_TYPES[tpsl], trigger_px
+        order.reduce_only = order.is_position_tpsl = True
+        self.account(user).orders[order.oid] = order
+        return order.oid, [self._order_update(user, order), self._web_data2_push(user)]
 
     def move_mark(self, coin: str, px: Decimal) -> list[Push]:
+        """A new mark: the holders' state changes, and each trigger order it reaches fires."""
         self.marks[coin] = px
         self.now()  # a new state, so a new time
+        pushes: list[Push] = []
+        for account in list(self.accounts.values()):
+            for order in list(account.orders.values()):
+                # An earlier trigger may have closed the position and cancelled this one.
+                waiting = order.coin == coin and order.status == "open" and order.is_trigger
+                if waiting and order.reached(px):
+                    pushes += self._trigger(account, order, px)
         holders = [a.address for a in self.accounts.values() if coin in a.positions]
-        return [self._web_data2_push(user) for user in holders]
+        return [*pushes, *(self._web_data2_push(user) for user in holders)]
 
     # --- inside ----------------------------------------------------------------------------
 
+    def _trigger(self, account: Account, order: SimOrder, px: Decimal) -> list[Push]:
+        """A trigger order fires: triggered, then filled at the mark (it is a Market order) for
+        what the position holds; the position's other TP or SL goes with the position."""
+        user = account.address
+        now = self.now()
+        order.status, order.status_timestamp = "triggered", now
+        pushes = [self._order_update(user, order)]
+        position = account.positions.get(order.coin)
+        held = abs(position.szi) if position and (position.szi < 0) == order.is_buy else Decimal(0)
+        if held == 0:  # nothing left for it to close
+            order.status = "reduceOnlyCanceled"
+            return [*pushes, self._order_update(user, order)]
+        size = min(order.sz, held)
+        order.sz -= size
+        fill = self._trade(account, order, size, px, now=now, liquidation=None)
+        pushes += self._fill_pushes(user, [fill])
+        order.status, order.status_timestamp = "filled", now
+        pushes.append(self._order_update(user, order))
+        return [*pushes, *self._clear_reduce_only(account, order.coin)]
+
+    def _clear_reduce_only(self, account: Account, coin: str) -> list[Push]:
+        """A flat position's reduce-only orders (its TP and SL among them) are cancelled."""
+        if coin in account.positions:
+            return []
+        pushes: list[Push] = []
+        for order in list(account.orders.values()):
+            if order.coin == coin and order.status == "open" and order.reduce_only:
+                pushes += self.cancel(account.address, order.oid, "reduceOnlyCanceled")
+        return pushes
+
     def _close(
-        self, user: str, coin: str, px: Decimal | None, *, liquidation: bool
+        self, user: str, coin: str, px: Decimal | None, *, by: Closer
     ) -> tuple[JSON, list[Push]]:
         account = self.account(user)
         position = account.positions.get(coin)
@@ -226,7 +313,7 @@ class Ledger:
         account.orders[order.oid] = order
         pushes: list[Push] = []
         marker = None
-        if liquidation:
+        if by == "liquidation":
             marker = messages.liquidation_marker(liquidated_user=user, mark_px=text(price))
             notice = messages.liquidation_event(
                 lid=next(self._lids),
@@ -238,8 +325,16 @@ class Ledger:
                 ],
             )
             pushes.append(Push("userEvents", user, notice))
-        fill = self._trade(account, order, size, price, now=now, liquidation=marker)
+        direction = None
+        if by == "liquidation":  # "Liquidated Cross Long": every position here is cross margin
+            direction = f"Liquidated Cross {'Long' if position.szi > 0 else 'Short'}"
+        elif by == "adl":
+            direction = "Auto-Deleveraging"
+        fill = self._trade(
+            account, order, size, price, now=now, liquidation=marker, direction=direction
+        )
         pushes += [self._order_update(user, order), *self._fill_pushes(user, [fill])]
+        pushes += self._clear_reduce_only(account, coin)
         return fill, [*pushes, self._web_data2_push(user)]
 
     def _trade(
@@ -251,8 +346,10 @@ class Ledger:
         *,
         now: int,
         liquidation: JSON | None,
+        direction: str | None = None,
     ) -> JSON:
-        """Apply one fill to the position and record it."""
+        """Apply one fill to the position and record it; ``direction`` names a cause the venue
+        writes in dir instead of "Close Long" and the like (liquidation, ADL)."""
         coin = order.coin
         position = account.positions.get(coin) or SimPosition(Decimal(0), Decimal(0))
         start = position.szi
@@ -281,7 +378,7 @@ class Ledger:
             oid=order.oid,
             tid=next(self._tids),
             start_position=text(start),
-            direction=_direction(start, new),
+            direction=direction or _direction(start, new),
             closed_pnl=text(closed_pnl),
             hash=f"0x{next(self._blocks):064x}",
             fee=text(fee),
@@ -360,4 +457,9 @@ def _frontend_order(order: SimOrder) -> JSON:
         timestamp=order.timestamp,
         orig_sz=text(order.orig_sz),
         cloid=order.cloid,
+        order_type=order.order_type,
+        tif=None if order.is_trigger else "Gtc",  # a trigger order has no time in force
+        reduce_only=order.reduce_only,
+        trigger_px=text(order.trigger_px) if order.trigger_px is not None else "0.0",
+        is_position_tpsl=order.is_position_tpsl,
     )

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Coroutine
 from decimal import Decimal
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Literal, Self, TypeVar
 
 import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -217,8 +217,21 @@ class HyperliquidSimulator:
         price = None if px is None else Decimal(px)
         return self._change(lambda: self._ledger.liquidate(user, coin, price))
 
+    def auto_deleverage(self, user: str, coin: str, *, px: Amount | None = None) -> JSON:
+        """Close the whole position by auto-deleveraging (a fill with dir "Auto-Deleveraging")."""
+        price = None if px is None else Decimal(px)
+        return self._change(lambda: self._ledger.auto_deleverage(user, coin, price))
+
+    def place_tpsl(
+        self, user: str, coin: str, tpsl: Literal["tp", "sl"], trigger_px: Amount
+    ) -> int:
+        """Give the position its own take-profit ("tp") or stop-loss ("sl"), as the front end
+        does: a trigger order (Take Profit Market, Stop Market) that move_mark fires; its oid."""
+        return self._change(lambda: self._ledger.place_tpsl(user, coin, tpsl, Decimal(trigger_px)))
+
     def move_mark(self, coin: str, px: Amount) -> None:
-        """Move the mark price (webData2 pushes the holders' new unrealised PnL)."""
+        """Move the mark price (webData2 pushes the holders' new unrealised PnL); a trigger
+        order it reaches fires: orderUpdates triggered, its fill, then filled."""
         self._change(lambda: (None, self._ledger.move_mark(coin, Decimal(px))))
 
     def drop_connections(self) -> int:
@@ -279,6 +292,8 @@ class HyperliquidSimulator:
             return self._ledger.clearinghouse_state(user)
         if kind == "openOrders":
             return self._ledger.open_orders(user)
+        if kind == "frontendOpenOrders":
+            return self._ledger.frontend_open_orders(user)
         if kind == "userFills":
             return self._ledger.user_fills(user)
         oid = body.get("oid")
