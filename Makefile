@@ -11,7 +11,7 @@ SAMPLE_TRUEUP := $(BIN)/trueup --store $(RUN_DIR)/sample.db
 # The sample's last instant: verdicts are given as of then, not as of today.
 SAMPLE_END := 1762199335000
 
-.PHONY: install run sample test lint typecheck bench clean
+.PHONY: install run sample test lint typecheck bench clean browser
 
 install: $(INSTALLED)
 
@@ -45,8 +45,20 @@ sample: $(INSTALLED)
 	@echo "== how BTCUSDT came to be what it is"
 	$(SAMPLE_TRUEUP) audit --venue bybit --account main --symbol BTCUSDT
 
-test: lint $(INSTALLED)
+test: lint $(INSTALLED) browser
 	$(BIN)/pytest -q
+
+# The page tests drive a real headless browser: Debian's chromium, installed here when it is
+# missing and we are root; otherwise say how.
+browser:
+	@[ -n "$$TRUEUP_CHROMIUM" ] || command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's chromium for the page tests"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/dev/null; \
+	  else \
+	    echo "the page tests need chromium: run 'sudo apt-get install -y chromium' (or set TRUEUP_CHROMIUM to a Chromium binary)" >&2; \
+	    exit 1; \
+	  fi; }
 
 lint: $(INSTALLED) typecheck
 	$(BIN)/ruff check .

@@ -344,6 +344,20 @@ class TrueupService:
         events = self.journal.account_events(venue, account, symbol)
         return audit(venue, account, events, symbol=symbol, position_idx=position_idx, as_of=as_of)
 
+    def emitted_about(
+        self, venue: str, account: str, symbol: str, position_idx: int, as_of: int | None = None
+    ) -> list[Emitted]:
+        """What trueup said about one position, in the order it said it (up to ``as_of``):
+        read by topic, so the inputs in between cost nothing."""
+        return [
+            event
+            for _, event in self.journal.emitted_and_refused(self.journal.last_position())
+            if isinstance(event, Emitted)
+            and (event.venue, event.account, event.symbol) == (venue, account, symbol)
+            and event.position_idx == position_idx
+            and (as_of is None or event.at <= as_of)
+        ]
+
     def events_after(
         self,
         after: int = 0,

@@ -163,7 +163,15 @@ def _journal_commands(commands: Commands) -> None:
     audit_.add_argument(
         "--as-of", type=epoch_ms, metavar="WHEN", help="ISO 8601 (2025-11-03T19:45:10Z) or epoch ms"
     )
-    audit_.add_argument("--json", action="store_true")
+    shown_as = audit_.add_mutually_exclusive_group()
+    shown_as.add_argument("--json", action="store_true")
+    shown_as.add_argument(
+        "--html",
+        type=writable_file,
+        metavar="FILE",
+        help="write the audit as one self-contained page (a chart of local and exchange "
+        "quantity, what trueup said as markers), for a bug report",
+    )
     audit_.set_defaults(command=_audit)
 
     events = commands.add_parser("events", help="list stored events")
@@ -430,11 +438,23 @@ def _audit(journal: "Journal", args: argparse.Namespace) -> int:
             f"no position {args.symbol} for {args.venue}/{args.account} in the journal"
             + (f" as of {args.as_of}" if args.as_of is not None else "")
         )
-    if args.json:
+    if args.json or args.html:
         if len(keys) > 1:
             idx = ", ".join(str(k.position_idx) for k in keys)
             raise UsageError(f"{args.symbol} has positions at idx {idx}: pass --position-idx")
-        output.write_json(output.audit_json(result))
+        document = output.audit_json(result)
+        if args.json:
+            output.write_json(document)
+            return EXIT_OK
+        from trueup.adapters.store.codec import as_json
+        from trueup.runners.audit_page import audit_page
+
+        key = keys[0]
+        said = TrueupService(journal).emitted_about(
+            key.venue, key.account, key.symbol, key.position_idx, as_of=args.as_of
+        )
+        args.html.write_text(audit_page(document, [as_json(e) for e in said]), encoding="utf-8")
+        print(f"wrote {args.html}: {len(result.timeline)} inputs, {len(said)} emitted events")
     else:
         output.print_audit(result)
     return EXIT_OK

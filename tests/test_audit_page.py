@@ -1,0 +1,104 @@
+"""`trueup audit --html FILE`: one self-contained page for a bug report, the position's
+timeline as a chart of local and exchange quantity with what trueup said as markers, tested
+in a real headless browser."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.browser import load
+from trueup.adapters.store.codec import as_json
+from trueup.adapters.store.journal import Journal
+from trueup.application.service import TrueupService
+from trueup.runners.audit_page import audit_page
+from trueup.runners.cli import main
+
+SAMPLE = Path(__file__).parent.parent / "samples" / "bybit-session.jsonl"
+BTC = ["--venue", "bybit", "--account", "main", "--symbol", "BTCUSDT"]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = str(tmp_path_factory.mktemp("audit-page") / "journal.db")
+    assert main(["--store", url, "ingest", str(SAMPLE)]) == 0
+    return url
+
+
+def said_about_btc(store: str) -> int:
+    with Journal.open(f"sqlite://{store}") as journal:
+        return len(TrueupService(journal).emitted_about("bybit", "main", "BTCUSDT", 0))
+
+
+def write_page(store: str, tmp_path: Path) -> Path:
+    page = tmp_path / "btc.html"
+    assert main(["--store", store, "audit", *BTC, "--html", str(page)]) == 0
+    return page
+
+
+def test_the_page_is_one_file_that_fetches_nothing(store: str, tmp_path: Path) -> None:
+    html = write_page(store, tmp_path).read_text()
+    assert not re.search(r"<(script|link|img)[^>]+(src|href)=", html)
+    assert "url(http" not in html
+    assert "uPlot" in html  # the chart library ships inside the page
+
+
+def test_the_chart_draws_one_marker_per_emitted_event_and_a_row_per_input(
+    store: str, tmp_path: Path
+) -> None:
+    loaded = load(write_page(store, tmp_path), tmp_path / "profile")
+    assert loaded.console_errors == []
+    assert "data-error" not in loaded.dom
+    assert 'data-ready="1"' in loaded.dom
+    emitted = said_about_btc(store)
+    assert emitted > 0
+    assert f'data-markers="{emitted}"' in loaded.dom
+    assert loaded.dom.count('<tr class="emitted">') == emitted
+    with Journal.open(f"sqlite://{store}") as journal:
+        inputs = len(TrueupService(journal).audit("bybit", "main", "BTCUSDT").timeline)
+    assert loaded.dom.count("<tr><td>2025-") == inputs
+
+
+def test_an_input_cannot_break_out_of_the_page(tmp_path: Path) -> None:
+    hostile = '</script><script>document.title="pwned"</script><!--'
+    state: dict[str, object] = {"exchange": None, "local": {"qty": "1", "positions": []}}
+    state["open_orders"] = []
+    audit = {
+        "venue": "bybit",
+        "account": "main",
+        "category": "linear",
+        "symbol": hostile,
+        "position_idx": 0,
+        "as_of": None,
+        "state": state,
+        "timeline": [
+            {
+                "at": 1762199110000,
+                "type": "LocalPositionOpened",
+                "source": None,
+                "input_id": "b83b4e06-c0af-5408-b880-75afc2ceca45",
+                "state": state,
+            },
+        ],
+    }
+    page = tmp_path / "hostile.html"
+    page.write_text(audit_page(audit, []))
+    loaded = load(page, tmp_path / "profile")
+    assert "pwned" not in loaded.dom.split("</title>")[0]
+    assert "data-error" not in loaded.dom and 'data-ready="1"' in loaded.dom
+    assert "bybit/main &lt;/script&gt;" in loaded.dom  # shown as text, never run
+
+
+def test_what_trueup_said_about_a_position_is_its_own_events_up_to_the_instant_asked(
+    store: str,
+) -> None:
+    with Journal.open(f"sqlite://{store}") as journal:
+        service = TrueupService(journal)
+        said = service.emitted_about("bybit", "main", "BTCUSDT", 0)
+        assert {(e.symbol, e.position_idx) for e in said} == {("BTCUSDT", 0)}
+        assert [e.at for e in said] == sorted(e.at for e in said)
+        cut = said[2].at
+        assert service.emitted_about("bybit", "main", "BTCUSDT", 0, as_of=cut) == [
+            e for e in said if e.at <= cut
+        ]
+        assert [as_json(e)["type"] for e in said][:2] == ["ENTRY_SUBMITTED", "ENTRY_FILLED"]
