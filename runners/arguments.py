@@ -16,6 +16,7 @@ from typing import NoReturn
 from urllib.parse import urlsplit
 
 from trueup.domain.bounds import describe_time_bounds, within_time
+from trueup.domain.vocabulary import PositionSide
 from trueup.runners.usage import UsageError
 
 # The longest wait an option may ask for. Longer is a typo, and a wait beyond
@@ -50,6 +51,7 @@ def whole_number(low: int, high: int) -> Callable[[str], int]:
 
 
 positive_int = whole_number(1, MAX_COUNT)
+port = whole_number(0, 65535)  # 0: any free port
 count = whole_number(0, MAX_COUNT)
 milliseconds = whole_number(1, MAX_WAIT_MS)
 
@@ -105,6 +107,17 @@ def event_type(text: str) -> str:
             f"{text!r} is not a type of event: one of {', '.join(known)}"
         )
     return text
+
+
+# The side a trading system would open, in its order's words: the position it makes.
+OPENING_SIDES = {"Buy": PositionSide.LONG, "Sell": PositionSide.SHORT}
+
+
+def opening_side(text: str) -> PositionSide:
+    """``Buy`` or ``Sell``: the side of the position an order would open."""
+    if text not in OPENING_SIDES:
+        raise argparse.ArgumentTypeError(f"must be Buy or Sell, not {text!r}")
+    return OPENING_SIDES[text]
 
 
 def http_url(text: str) -> str:

@@ -22,6 +22,8 @@ from trueup.runners.arguments import (
     event_type,
     http_url,
     milliseconds,
+    opening_side,
+    port,
     positive_int,
     seconds,
     writable_file,
@@ -79,7 +81,7 @@ def _execute(args: argparse.Namespace) -> int:
     url = store_url(args.store)
     # Only a command that brings inputs makes a journal: elsewhere a mistyped --store (or
     # an empty one: fix-stale has nothing to fix) is an error.
-    create = args.command in (_ingest, _run, _worker, _demo)
+    create = args.command in (_ingest, _run, _worker, _demo, _serve)
     opened = Journal.open(url, give_up_after_s=args.give_up_after, create=create)
     with opened as journal, relaxed_gc():
         code: int = args.command(journal, args)
@@ -184,7 +186,7 @@ def _operator_commands(commands: Commands) -> None:
         "can-open", help="may the trading system open SYMBOL now? exit 0 yes, 1 no"
     )
     _account_symbol(can_open)
-    can_open.add_argument("--side", choices=("Buy", "Sell"))
+    can_open.add_argument("--side", type=opening_side, metavar="{Buy,Sell}")
     can_open.add_argument("--timeframe")
     can_open.add_argument(
         "--at",
@@ -255,6 +257,20 @@ def _process_commands(commands: Commands) -> None:
     )
     worker.add_argument("--batch", type=positive_int, default=1000, help="inputs per transaction")
     worker.set_defaults(command=_worker)
+
+    serve = commands.add_parser(
+        "serve", help="the HTTP API over the journal (docs/http-api.md), until SIGINT or SIGTERM"
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="(default: 127.0.0.1, this machine)")
+    serve.add_argument("--port", type=port, default=8780)
+    serve.add_argument(
+        "--max-body-bytes",
+        type=positive_int,
+        default=8 * 1024 * 1024,
+        metavar="N",
+        help="refuse a POST body over N bytes (413)",
+    )
+    serve.set_defaults(command=_serve)
 
 
 def _account_symbol(parser: argparse.ArgumentParser) -> None:
@@ -408,6 +424,16 @@ def _worker(journal: "Journal", args: argparse.Namespace) -> int:
     _log_as_trueup(logging.INFO)
     reload_on_sighup(args.rules_file)
     run_worker(journal, args.rules_file, args.poll_ms, stop_on_signals(), args.batch)
+    return EXIT_OK
+
+
+def _serve(journal: "Journal", args: argparse.Namespace) -> int:
+    from trueup.runners.http_api import TOKEN_ENV, ApiSettings, serve
+
+    _log_as_trueup(logging.INFO)
+    # An empty variable is no token: it would let any bearer through.
+    token = os.environ.get(TOKEN_ENV) or None
+    serve(journal, args.host, args.port, ApiSettings(token, args.max_body_bytes))
     return EXIT_OK
 
 
