@@ -80,9 +80,10 @@ Instant = Annotated[
         {
             "anyOf": [
                 {"type": "integer", "minimum": EARLIEST_MS, "maximum": LATEST_MS},
-                {"type": "string", "format": "date-time"},
+                # The years trueup reads (trueup.domain.bounds): 2000 to 2199.
+                {"type": "string", "format": "date-time", "pattern": "^2[01][0-9]{2}-"},
             ],
-            "description": "epoch milliseconds, or ISO 8601 with its time zone",
+            "description": "epoch milliseconds, or ISO 8601 with its time zone, from 2000 to 2200",
         }
     ),
 ]
@@ -125,7 +126,7 @@ class AuditQuery(Strict):
     venue: Name
     account: Name
     symbol: Name
-    position_idx: Literal[0, 1, 2] | None = None
+    position_idx: Annotated[int, Field(ge=0, le=2)] | None = None
     as_of: Instant | None = None
 
 
