@@ -428,12 +428,18 @@ def _worker(journal: "Journal", args: argparse.Namespace) -> int:
 
 
 def _serve(journal: "Journal", args: argparse.Namespace) -> int:
-    from trueup.runners.http_api import TOKEN_ENV, ApiSettings, serve
+    from trueup.runners.http_api import TOKEN_ENV, ApiSettings, check_exposure, serve
+    from trueup.runners.worker import stop_on_signals
 
-    _log_as_trueup(logging.INFO)
     # An empty variable is no token: it would let any bearer through.
     token = os.environ.get(TOKEN_ENV) or None
+    check_exposure(args.host, token)  # before logging is set up: a refusal is one line
+    _log_as_trueup(logging.INFO)
+    # uvicorn stops on SIGINT and SIGTERM, then raises the signal again for the handler it
+    # found: this one, so that serve exits 0 once stopped, like run and worker.
+    stop_on_signals()
     serve(journal, args.host, args.port, ApiSettings(token, args.max_body_bytes))
+    print("stopped")
     return EXIT_OK
 
 
