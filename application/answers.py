@@ -43,6 +43,18 @@ class IngestReport:
 
 
 @dataclass(frozen=True, slots=True)
+class AccountFreshness:
+    """How old one followed account's view of the exchange is, and why it is not fresh."""
+
+    venue: str
+    account: str
+    complete_snapshot_at: int | None  # None: no complete snapshot taken yet
+    age_ms: int | None
+    limit_ms: int
+    stale_reasons: list[str]
+
+
+@dataclass(frozen=True, slots=True)
 class StaleRecord:
     """A local position the exchange does not back, and whether it holds its key at all."""
 

@@ -33,12 +33,16 @@ class Ingestor:
         journal: Journal,
         batch_size: int = BATCH,
         after_flush: Callable[[Appended | None], object] | None = None,
+        on_input: Callable[[InputEvent], object] | None = None,
     ) -> None:
         self.journal = journal
         self.batch_size = batch_size
         # Runs after each stored batch, given what it appended (None if nothing was to be):
         # the in-process projections catch up there.
         self.after_flush = after_flush
+        # Told of each input as it is decoded, before it is stored: an entry point that
+        # answers line by line (the HTTP API) learns each line's input id here.
+        self.on_input = on_input
         self.count = IngestCount()
         self._batch: list[InputEvent] = []
 
@@ -48,6 +52,8 @@ class Ingestor:
         return event
 
     def add(self, event: InputEvent) -> None:
+        if self.on_input is not None:
+            self.on_input(event)
         if isinstance(event, InputRejected):
             self.count.rejected += 1
         else:

@@ -18,6 +18,7 @@ from trueup.adapters.feed import Clock, Sink
 from trueup.adapters.store.journal import PAGE, Appended, Journal
 from trueup.application.answers import (
     JSON,
+    AccountFreshness,
     CanOpenAnswer,
     Cleanup,
     CleanupReport,
@@ -30,7 +31,13 @@ from trueup.application.answers import (
 from trueup.application.ingest import Ingestor
 from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent, InputRejected, PositionsReported
-from trueup.domain.rules.can_open import UNKNOWN_ACCOUNT, SymbolFacts, can_open, judge
+from trueup.domain.rules.can_open import (
+    UNKNOWN_ACCOUNT,
+    SymbolFacts,
+    can_open,
+    judge,
+    stale_view,
+)
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.findings import stale_positions
 from trueup.domain.vocabulary import PositionSide
@@ -43,6 +50,7 @@ from trueup.projections.view_reader import ViewReader
 from trueup.projections.views import (
     AccountView,
     SymbolView,
+    account_view,
     position_row,
     recent_body,
     symbol_view,
@@ -71,9 +79,16 @@ class TrueupService:
 
     # --- putting inputs in --------------------------------------------------------------------
 
-    def ingest(self, captures: Iterable[Iterable[bytes]], *, detect: bool = True) -> IngestReport:
+    def ingest(
+        self,
+        captures: Iterable[Iterable[bytes]],
+        *,
+        detect: bool = True,
+        on_input: Callable[[InputEvent], object] | None = None,
+    ) -> IngestReport:
         """Append capture lines; the detectors run as they go in while this process holds
-        the projections, else the process that holds them does."""
+        the projections, else the process that holds them does. ``on_input`` is told of
+        each line's input as it is decoded."""
         projection = LeasedProjection(self.journal) if detect else None
         emitted: Counter[str] = Counter()
 
@@ -81,7 +96,7 @@ class TrueupService:
             if projection is not None:
                 emitted.update(e.type for e in projection.catch_up(appended))
 
-        ingestor = Ingestor(self.journal, after_flush=run_detectors)
+        ingestor = Ingestor(self.journal, after_flush=run_detectors, on_input=on_input)
         try:
             for lines in captures:
                 ingestor.ingest(lines)
@@ -261,17 +276,52 @@ class TrueupService:
             return None  # the past: only a replay knows it
         return reader, account_view
 
-    def positions(self) -> list[JSON]:
-        """Every reconciled key either side has held: local beside exchange, with findings."""
+    def positions(
+        self, *, venue: str | None = None, account: str | None = None, symbol: str | None = None
+    ) -> list[JSON]:
+        """Every reconciled key either side has held: local beside exchange, with findings;
+        of ``venue``, ``account`` and ``symbol`` where given."""
         reader = ViewReader(self.journal)
         if reader.answer_for(None):
-            return [
+            rows = [
                 position_row(view, row)
                 for view in reader.symbols()
                 for row in view.keys
                 if row.held_ever
             ]
-        return position_rows(replay(self.journal))
+        else:
+            rows = position_rows(replay(self.journal))
+        wanted = {"venue": venue, "account": account, "symbol": symbol}
+        return [
+            row
+            for row in rows
+            if all(value is None or row[name] == value for name, value in wanted.items())
+        ]
+
+    def exchange_freshness(self, now: int | None = None) -> list[AccountFreshness]:
+        """How old each followed account's exchange view is at ``now``, and why it cannot
+        be vouched for, if it cannot: the same judgement can-open makes of it."""
+        now = self.clock() if now is None else now
+        reader = ViewReader(self.journal)
+        if reader.answer_for(None):
+            accounts = reader.accounts()
+        else:
+            reconciler = replay(self.journal)
+            accounts = [account_view(reconciler, account) for account in sorted(reconciler.books)]
+        found = []
+        for view in accounts:
+            taken = view.facts.complete_snapshot_at
+            found.append(
+                AccountFreshness(
+                    view.venue,
+                    view.account,
+                    taken,
+                    None if taken is None else now - taken,
+                    view.facts.freshness_limit_ms,
+                    stale_view(view.facts, now),
+                )
+            )
+        return found
 
     def diagnose(
         self, venue: str, account: str, symbol: str, *, last: int = 20, at: int | None = None
@@ -364,14 +414,21 @@ class TrueupService:
         *,
         type_: str | None = None,
         emitted_only: bool = False,
+        venue: str | None = None,
+        account: str | None = None,
         limit: int = PAGE,
     ) -> EventPage:
         """Up to ``limit`` stored events after journal position ``after``, inputs and emitted
-        alike unless ``emitted_only``, of ``type_`` if given; ask again from ``next_after``."""
+        alike unless ``emitted_only``, of ``type_``, ``venue`` and ``account`` if given; ask
+        again from ``next_after``."""
         found: list[tuple[int, InputEvent | Emitted]] = []
         position = after
         for position, event in self.journal.all_events(after):
             if type_ is not None and event.type != type_:
+                continue
+            if venue is not None and event.venue != venue:
+                continue
+            if account is not None and event.account != account:
                 continue
             if emitted_only and not isinstance(event, Emitted):
                 continue

@@ -47,6 +47,9 @@ class ViewReader:
         stored = self._table.symbol(venue, account, symbol)
         return None if stored is None else views.decode_symbol(stored)
 
+    def accounts(self) -> list[AccountView]:
+        return [views.decode_account(stored) for stored in self._table.accounts()]
+
     def symbols(self) -> list[SymbolView]:
         return [views.decode_symbol(stored) for stored in self._table.symbols()]
 

@@ -51,6 +51,7 @@ def whole_number(low: int, high: int) -> Callable[[str], int]:
 
 
 positive_int = whole_number(1, MAX_COUNT)
+port = whole_number(0, 65535)  # 0: any free port
 count = whole_number(0, MAX_COUNT)
 milliseconds = whole_number(1, MAX_WAIT_MS)
 
@@ -108,11 +109,19 @@ def event_type(text: str) -> str:
     return text
 
 
+# The side of a position a trading system asks to open: long or short, or its order's Buy or
+# Sell (as intents say); any case.
+OPENING_SIDES = {
+    "long": PositionSide.LONG,
+    "buy": PositionSide.LONG,
+    "short": PositionSide.SHORT,
+    "sell": PositionSide.SHORT,
+}
+
+
 def position_side(text: str) -> PositionSide:
     """The side of a position to open: long or short (Buy and Sell, as intents say, too)."""
-    sides = {"long": PositionSide.LONG, "buy": PositionSide.LONG}
-    sides |= {"short": PositionSide.SHORT, "sell": PositionSide.SHORT}
-    side = sides.get(text.lower())
+    side = OPENING_SIDES.get(text.lower())
     if side is None:
         raise argparse.ArgumentTypeError(f"{text!r} is not a side: long or short (or Buy, Sell)")
     return side

@@ -22,6 +22,7 @@ from trueup.runners.arguments import (
     event_type,
     http_url,
     milliseconds,
+    port,
     position_side,
     positive_int,
     seconds,
@@ -80,7 +81,7 @@ def _execute(args: argparse.Namespace) -> int:
     url = store_url(args.store)
     # Only a command that brings inputs makes a journal: elsewhere a mistyped --store (or
     # an empty one: fix-stale has nothing to fix) is an error.
-    create = args.command in (_ingest, _run, _worker, _demo)
+    create = args.command in (_ingest, _run, _worker, _demo, _serve)
     opened = Journal.open(url, give_up_after_s=args.give_up_after, create=create)
     with opened as journal, relaxed_gc():
         code: int = args.command(journal, args)
@@ -270,6 +271,20 @@ def _process_commands(commands: Commands) -> None:
     worker.add_argument("--batch", type=positive_int, default=1000, help="inputs per transaction")
     worker.set_defaults(command=_worker)
 
+    serve = commands.add_parser(
+        "serve", help="the HTTP API over the journal (docs/http-api.md), until SIGINT or SIGTERM"
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="(default: 127.0.0.1, this machine)")
+    serve.add_argument("--port", type=port, default=8780)
+    serve.add_argument(
+        "--max-body-bytes",
+        type=positive_int,
+        default=8 * 1024 * 1024,
+        metavar="N",
+        help="refuse a POST body over N bytes (413)",
+    )
+    serve.set_defaults(command=_serve)
+
 
 def _account_symbol(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--venue", required=True)
@@ -422,6 +437,22 @@ def _worker(journal: "Journal", args: argparse.Namespace) -> int:
     _log_as_trueup(logging.INFO)
     reload_on_sighup(args.rules_file)
     run_worker(journal, args.rules_file, args.poll_ms, stop_on_signals(), args.batch)
+    return EXIT_OK
+
+
+def _serve(journal: "Journal", args: argparse.Namespace) -> int:
+    from trueup.runners.http_api import TOKEN_ENV, ApiSettings, check_exposure, serve
+    from trueup.runners.worker import stop_on_signals
+
+    # An empty variable is no token: it would let any bearer through.
+    token = os.environ.get(TOKEN_ENV) or None
+    check_exposure(args.host, token)  # before logging is set up: a refusal is one line
+    _log_as_trueup(logging.INFO)
+    # uvicorn stops on SIGINT and SIGTERM, then raises the signal again for the handler it
+    # found: this one, so that serve exits 0 once stopped, like run and worker.
+    stop_on_signals()
+    serve(journal, args.host, args.port, ApiSettings(token, args.max_body_bytes))
+    print("stopped")
     return EXIT_OK
 
 

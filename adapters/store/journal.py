@@ -507,6 +507,10 @@ class _RetryingViews:
         found: bytes | None = self._read(lambda v: v.symbol(venue, account, symbol))
         return found
 
+    def accounts(self) -> Sequence[bytes]:
+        found: Sequence[bytes] = self._read(lambda v: v.accounts())
+        return found
+
     def symbols(self) -> Sequence[bytes]:
         found: Sequence[bytes] = self._read(lambda v: v.symbols())
         return found

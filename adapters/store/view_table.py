@@ -69,6 +69,7 @@ class Statements:
     upsert_format: Any
     select_account: Any
     select_symbol: Any
+    select_accounts: Any
     select_symbols: Any
     select_recent: Any
     select_format: Any
@@ -123,6 +124,7 @@ def sql_statements(table: Any, placeholder: str, blob: str, bigint: str) -> Stat
         select_account=f"SELECT view FROM {account} WHERE venue = {p} AND account = {p}",
         select_symbol=f"SELECT view FROM {symbol} "
         f"WHERE venue = {p} AND account = {p} AND symbol = {p}",
+        select_accounts=f"SELECT view FROM {account} ORDER BY venue, account",
         select_symbols=f"SELECT view FROM {symbol} ORDER BY venue, account, symbol",
         select_recent=f"SELECT position, ordinal, body FROM {recent} "
         f"WHERE venue = {p} AND account = {p} AND kind = {p} AND symbol = {p} "
@@ -140,6 +142,9 @@ class ViewTable(Protocol):
     def account(self, venue: str, account: str) -> bytes | None: ...
 
     def symbol(self, venue: str, account: str, symbol: str) -> bytes | None: ...
+
+    def accounts(self) -> Sequence[bytes]:
+        """Every account view, in account order."""
 
     def symbols(self) -> Sequence[bytes]:
         """Every symbol view, in account and symbol order."""
@@ -195,6 +200,9 @@ class SQLViews:
     def symbol(self, venue: str, account: str, symbol: str) -> bytes | None:
         rows = self._rows(self._sql.select_symbol, (venue, account, symbol))
         return bytes(rows[0]) if rows else None
+
+    def accounts(self) -> list[bytes]:
+        return [bytes(row) for row in self._rows(self._sql.select_accounts)]
 
     def symbols(self) -> list[bytes]:
         return [bytes(row) for row in self._rows(self._sql.select_symbols)]

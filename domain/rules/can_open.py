@@ -183,13 +183,7 @@ def judge(
     if not account.known:
         reasons.append("trueup has never seen this account: no input of it is in the journal")
     else:
-        reasons += _stale_view(account, now)
-    if account.known and account.stream_down is not None:
-        since, why = account.stream_down
-        reasons.append(
-            f"the venue's stream is down since {iso(since)} ({why}): fills and closes may "
-            "go unseen until it is back"
-        )
+        reasons += stale_view(account, now)
     if account.fold_faults:
         reasons.append(
             f"{account.fold_faults} input(s) of this account could not be folded "
@@ -231,21 +225,29 @@ def judge(
     return Verdict(allowed=not reasons, reasons=reasons, notes=notes)
 
 
-def _stale_view(account: AccountFacts, now: int) -> list[str]:
-    """Why the exchange view cannot be vouched for at ``now``, if it cannot."""
+def stale_view(account: AccountFacts, now: int) -> list[str]:
+    """Why the exchange view cannot be vouched for at ``now``, if it cannot: no recent
+    complete snapshot, or a venue stream that is down (/health says the same)."""
+    reasons = []
     limit_s = account.freshness_limit_ms / 1000
     taken = account.complete_snapshot_at
     if taken is None:
-        return [
+        reasons.append(
             "no complete snapshot of the exchange's positions has been taken: "
             "what it holds is unknown"
-        ]
-    if now - taken > account.freshness_limit_ms:
-        return [
+        )
+    elif now - taken > account.freshness_limit_ms:
+        reasons.append(
             f"the exchange view is {(now - taken) / 1000:g} s old (last complete snapshot "
             f"at {iso(taken)}); answers need one within {limit_s:g} s"
-        ]
-    return []
+        )
+    if account.stream_down is not None:
+        since, why = account.stream_down
+        reasons.append(
+            f"the venue's stream is down since {iso(since)} ({why}): fills and closes may "
+            "go unseen until it is back"
+        )
+    return reasons
 
 
 def can_open(

@@ -1,0 +1,595 @@
+"""``trueup serve``: the HTTP API over the journal, as thin as the command line.
+
+Each endpoint parses its query, asks TrueupService, and answers the document the CLI prints
+with --json: decimals as strings, instants as epoch ms (with ISO 8601 beside where the CLI
+shows one). docs/http-api.md describes every endpoint; /openapi.json is generated from here.
+"""
+
+import argparse
+import hmac
+import ipaddress
+import logging
+import socket
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+import orjson
+import uvicorn
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from starlette.concurrency import run_in_threadpool
+from starlette.routing import Match
+
+from trueup.adapters.clock import wall_clock
+from trueup.adapters.feed import Clock
+from trueup.adapters.store.journal import PAGE, Journal
+from trueup.adapters.store.location import StoreError
+from trueup.application.answers import JSON, AccountFreshness, IngestReport
+from trueup.application.service import TrueupService
+from trueup.domain.bounds import EARLIEST_MS, LATEST_MS
+from trueup.domain.emitted import EMITTED_TYPES
+from trueup.domain.events import INPUT_EVENT_TYPES, InputEvent, InputRejected
+from trueup.domain.instants import iso
+from trueup.runners import output
+from trueup.runners.arguments import OPENING_SIDES, epoch_ms
+from trueup.runners.http_metrics import ApiMetrics
+from trueup.runners.usage import UsageError
+
+TOKEN_ENV = "TRUEUP_API_TOKEN"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8780
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+EVENTS_PAGE = 500
+EVENT_TYPES = sorted([t.type for t in INPUT_EVENT_TYPES] + [t.type for t in EMITTED_TYPES])
+log = logging.getLogger("trueup.http")
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """What a server is told at start: the write token (None: no token) and the body limit."""
+
+    # Kept out of repr: a token must never reach a log line or a traceback's locals.
+    token: str | None = field(default=None, repr=False)
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+
+
+# --- what the endpoints take: unknown query parameters are refused, naming them -------------
+
+
+def _instant(value: object) -> object:
+    """ISO 8601 with its zone, or epoch ms, read as the CLI reads --at and --as-of."""
+    if value is None or isinstance(value, int):
+        return value
+    try:
+        return epoch_ms(str(value))
+    except argparse.ArgumentTypeError as error:
+        raise ValueError(str(error)) from None
+
+
+Instant = Annotated[
+    int,
+    BeforeValidator(_instant),
+    Field(ge=EARLIEST_MS, le=LATEST_MS),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": EARLIEST_MS, "maximum": LATEST_MS},
+                # The years trueup reads (trueup.domain.bounds): 2000 to 2199.
+                {"type": "string", "format": "date-time", "pattern": "^2[01][0-9]{2}-"},
+            ],
+            "description": "epoch milliseconds, or ISO 8601 with its time zone, from 2000 to 2200",
+        }
+    ),
+]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def _event_type(value: str) -> str:
+    if value not in EVENT_TYPES:
+        raise ValueError(f"{value!r} is not a type of event: one of {', '.join(EVENT_TYPES)}")
+    return value
+
+
+EventType = Annotated[
+    str,
+    BeforeValidator(_event_type),
+    WithJsonSchema({"type": "string", "enum": EVENT_TYPES}),
+]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PositionsQuery(Strict):
+    venue: Name | None = None
+    account: Name | None = None
+    symbol: Name | None = None
+
+
+class CanOpenQuery(Strict):
+    venue: Name
+    account: Name
+    symbol: Name
+    side: Literal["long", "short", "Buy", "Sell"] | None = None
+    timeframe: Name | None = None
+    at: Instant | None = None
+
+
+class AuditQuery(Strict):
+    venue: Name
+    account: Name
+    symbol: Name
+    position_idx: Annotated[int, Field(ge=0, le=2)] | None = None
+    as_of: Instant | None = None
+
+
+class EventsQuery(Strict):
+    after: int = Field(0, ge=0, le=2**63 - 1, description="the cursor: a journal position")
+    type: EventType | None = None
+    venue: Name | None = None
+    account: Name | None = None
+    emitted: bool = Field(False, description="only what the detectors emitted")
+    limit: int = Field(EVENTS_PAGE, ge=1, le=PAGE)
+
+
+# --- what they answer (for the OpenAPI document: the bodies are rendered by orjson) ----------
+
+
+class CanOpenDocument(BaseModel):
+    venue: str
+    account: str
+    symbol: str
+    allowed: bool
+    reasons: list[str]
+    notes: list[str]
+
+
+class PositionsDocument(BaseModel):
+    positions: list[dict[str, Any]] = Field(
+        description="one row per key either side has held, as `trueup positions --json`"
+    )
+
+
+class EventsDocument(BaseModel):
+    events: list[dict[str, Any]] = Field(
+        description="as `trueup events --json`, with `at_iso` beside `at`"
+    )
+    next_after: int = Field(description="the cursor to ask from next")
+
+
+class InputLine(BaseModel):
+    input_id: str
+    type: str
+    accepted: bool
+    reason: str | None
+
+
+class InputsDocument(BaseModel):
+    accepted: int
+    rejected: int
+    duplicates: int = Field(description="lines the journal already held: not stored twice")
+    blank: int
+    emitted: dict[str, int]
+    inputs: list[InputLine]
+
+
+class AccountHealth(BaseModel):
+    venue: str
+    account: str
+    complete_snapshot_at: int | None
+    complete_snapshot_iso: str | None
+    age_ms: int | None
+    limit_ms: int
+    fresh: bool
+    reasons: list[str]
+
+
+class HealthDocument(BaseModel):
+    healthy: bool
+    reasons: list[str]
+    accounts: list[AccountHealth]
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+class Document(Response):
+    """JSON as the CLI writes it: orjson, with whatever is left (a Decimal) as its string."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, default=str)
+
+
+# --- the application ------------------------------------------------------------------------
+
+
+class TrueupApi:
+    """The endpoints over one journal. Calls into it are taken one at a time: a journal
+    connection is not shared between threads at once (a first slice: a pool comes later)."""
+
+    def __init__(self, journal: Journal, settings: ApiSettings, clock: Clock = wall_clock) -> None:
+        self.service = TrueupService(journal, clock)
+        self.settings = settings
+        self.lock = threading.Lock()
+        self.metrics = ApiMetrics(self._freshness_or_none)
+
+    def _freshness_or_none(self) -> list[AccountFreshness]:
+        try:
+            with self.lock:
+                return self.service.exchange_freshness()
+        except StoreError:
+            return []  # /health says why; a scrape still shows the request metrics
+
+    def positions(self, query: PositionsQuery) -> Document:
+        with self.lock:
+            rows = self.service.positions(
+                venue=query.venue, account=query.account, symbol=query.symbol
+            )
+        return Document({"positions": rows})
+
+    def can_open(self, query: CanOpenQuery) -> Document:
+        side = OPENING_SIDES[query.side.lower()] if query.side else None
+        with self.lock:
+            answer = self.service.can_open(
+                query.venue,
+                query.account,
+                query.symbol,
+                side=side,
+                timeframe=query.timeframe,
+                at=query.at,
+            )
+        return Document(
+            {"venue": answer.venue, "account": answer.account, "symbol": answer.symbol}
+            | answer.as_json()
+        )
+
+    def audit(self, query: AuditQuery) -> Document:
+        with self.lock:
+            result = self.service.audit(
+                query.venue,
+                query.account,
+                query.symbol,
+                position_idx=query.position_idx,
+                as_of=query.as_of,
+            )
+        if not result.keys:
+            raise HTTPException(
+                404,
+                f"no position {query.symbol} for {query.venue}/{query.account} in the journal"
+                + (f" as of {iso(query.as_of)}" if query.as_of is not None else ""),
+            )
+        if len(result.keys) > 1:
+            idx = ", ".join(str(k.position_idx) for k in result.keys)
+            _refuse_field(
+                "position_idx", query.position_idx, f"{query.symbol} has positions at idx {idx}"
+            )
+        return Document(output.audit_json(result))
+
+    def events(self, query: EventsQuery) -> Document:
+        with self.lock:
+            page = self.service.events_after(
+                query.after,
+                type_=query.type,
+                emitted_only=query.emitted,
+                venue=query.venue,
+                account=query.account,
+                limit=query.limit,
+            )
+        events = [
+            output.event_json(position, event) | {"at_iso": iso(event.at)}
+            for position, event in page.events
+        ]
+        return Document({"events": events, "next_after": page.next_after})
+
+    def health(self) -> Document:
+        try:
+            accounts = self._freshness()
+        except StoreError as error:
+            return Document(
+                {"healthy": False, "reasons": [f"the journal: {error}"], "accounts": []},
+                status_code=503,
+            )
+        reasons = [
+            f"{account.venue}/{account.account}: {reason}"
+            for account in accounts
+            for reason in account.stale_reasons
+        ]
+        document = {
+            "healthy": not reasons,
+            "reasons": reasons,
+            "accounts": [_account_health(account) for account in accounts],
+        }
+        return Document(document, status_code=503 if reasons else 200)
+
+    def _freshness(self) -> list[AccountFreshness]:
+        with self.lock:
+            return self.service.exchange_freshness()
+
+    def metrics_text(self) -> Response:
+        return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def inputs(self, request: Request) -> Document:
+        body = await self._body(request)
+        lines = capture_lines(body)
+        taken: list[InputEvent] = []
+        report = await run_in_threadpool(self._ingest, lines, taken.append)
+        for event in taken:
+            self.metrics.count_input(event)
+        self.metrics.duplicates.inc(report.duplicates)
+        return Document(
+            {
+                "accepted": report.accepted,
+                "rejected": report.rejected,
+                "duplicates": report.duplicates,
+                "blank": report.blank,
+                "emitted": report.emitted,
+                "inputs": [_input_line(event) for event in taken],
+            }
+        )
+
+    def _ingest(self, lines: list[bytes], on_input: Callable[[InputEvent], object]) -> IngestReport:
+        with self.lock:
+            return self.service.ingest([lines], on_input=on_input)
+
+    async def _body(self, request: Request) -> bytes:
+        """The body, refused (413) as soon as it is known to pass the limit: by its declared
+        length before a byte is read, else by counting while it streams in."""
+        limit = self.settings.max_body_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise _too_large(limit)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(limit)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def authorise(self, credentials: HTTPAuthorizationCredentials | None) -> None:
+        """Let a write through only with the server's token, compared in constant time."""
+        token = self.settings.token
+        if token is None:
+            return  # a loopback-only server started without one: see check_exposure
+        given = credentials.credentials if credentials is not None else ""
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            raise HTTPException(
+                401,
+                "a bearer token is required: Authorization: Bearer $TRUEUP_API_TOKEN",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+
+
+def capture_lines(body: bytes) -> list[bytes]:
+    """A POSTed body as capture lines: a JSON array's elements, one JSON value (a line,
+    or pretty-printed over several), else NDJSON, one line each, bad ones included: the
+    ingest path stores each bad line as a rejected input with its reason."""
+    stripped = body.strip()
+    try:
+        parsed = orjson.loads(stripped)
+    except orjson.JSONDecodeError:
+        return stripped.split(b"\n") if stripped else []
+    if isinstance(parsed, list):
+        # Re-encoded: a number a double cannot carry keeps its exact spelling only in NDJSON.
+        return [orjson.dumps(element) for element in parsed]
+    if b"\n" not in stripped:
+        return [stripped]  # one line, kept byte for byte
+    return [orjson.dumps(parsed)]
+
+
+def create_app(journal: Journal, settings: ApiSettings, clock: Clock = wall_clock) -> FastAPI:
+    """The ASGI application over ``journal``."""
+    api = TrueupApi(journal, settings, clock)
+    app = FastAPI(
+        title="trueup",
+        summary="Reconciled positions, can-open verdicts, audits and stored events over HTTP.",
+        version="1",
+        responses={422: {"description": "an unknown query parameter or a malformed value"}},
+    )
+    bearer = HTTPBearer(auto_error=False, description="TRUEUP_API_TOKEN")
+
+    def authorised(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> None:
+        api.authorise(credentials)
+
+    @app.middleware("http")
+    async def time_requests(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        endpoint = _route(app, request)
+        started = time.perf_counter()
+        try:
+            return await call_next(request)
+        finally:
+            elapsed = time.perf_counter() - started
+            api.metrics.latency.labels(endpoint, request.method).observe(elapsed)
+
+    @app.exception_handler(StoreError)
+    async def journal_unreachable(_: Request, error: StoreError) -> Response:
+        return Document({"detail": f"the journal cannot be reached: {error}"}, status_code=503)
+
+    @app.get("/v1/positions", response_model=None, responses={200: {"model": PositionsDocument}})
+    def positions(query: Annotated[PositionsQuery, Query()]) -> Document:
+        """The reconciled positions, local beside exchange, with open findings."""
+        return api.positions(query)
+
+    @app.get("/v1/can-open", response_model=None, responses={200: {"model": CanOpenDocument}})
+    def can_open(query: Annotated[CanOpenQuery, Query()]) -> Document:
+        """May the trading system open the symbol now? 200 either way, every reason against."""
+        return api.can_open(query)
+
+    @app.get(
+        "/v1/audit",
+        response_model=None,
+        responses={
+            200: {"description": "as `trueup audit --json`"},
+            404: {"model": Problem, "description": "no such position in the journal"},
+        },
+    )
+    def audit(query: Annotated[AuditQuery, Query()]) -> Document:
+        """How one position came to be what it is: its state and every input that changed it."""
+        return api.audit(query)
+
+    @app.get("/v1/events", response_model=None, responses={200: {"model": EventsDocument}})
+    def events(query: Annotated[EventsQuery, Query()]) -> Document:
+        """Stored events after a cursor (a journal position), and the cursor to ask from next."""
+        return api.events(query)
+
+    @app.post(
+        "/v1/inputs",
+        response_model=None,
+        dependencies=[Depends(authorised)],
+        openapi_extra={"requestBody": _INPUTS_BODY},
+        responses={
+            200: {"model": InputsDocument},
+            401: {"model": Problem, "description": "no bearer token, or a wrong one"},
+            413: {"model": Problem, "description": "the body is over the server's limit"},
+        },
+    )
+    async def inputs(request: Request) -> Document:
+        """Append capture lines through the path `trueup ingest` takes, idempotently."""
+        return await api.inputs(request)
+
+    @app.get(
+        "/health",
+        response_model=None,
+        responses={
+            200: {"model": HealthDocument},
+            503: {"model": HealthDocument, "description": "unhealthy, and why"},
+        },
+    )
+    def health() -> Document:
+        """Healthy while the journal is reachable and every followed account's exchange
+        view is fresh."""
+        return api.health()
+
+    @app.get(
+        "/metrics",
+        response_class=Response,
+        responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}}},
+    )
+    def metrics() -> Response:
+        """Prometheus' text format."""
+        return api.metrics_text()
+
+    return app
+
+
+_INPUTS_BODY: dict[str, Any] = {
+    "required": True,
+    "description": "capture lines (docs/capture-format.md): one JSON object, a JSON array of "
+    "them, or NDJSON",
+    "content": {
+        "application/json": {"schema": {"anyOf": [{"type": "object"}, {"type": "array"}]}},
+        "application/x-ndjson": {"schema": {"type": "string"}},
+    },
+}
+
+
+def _route(app: FastAPI, request: Request) -> str:
+    """The route's path, not the URL's: one series per endpoint, whatever is asked."""
+    for route in app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is Match.FULL:
+            return str(getattr(route, "path", "other"))
+    return "other"
+
+
+def _refuse_field(field: str, value: object, message: str) -> None:
+    raise RequestValidationError(
+        [{"type": "value_error", "loc": ("query", field), "msg": message, "input": value}]
+    )
+
+
+def _too_large(limit: int) -> HTTPException:
+    return HTTPException(413, f"the body is over {limit} bytes: send it in parts")
+
+
+def _input_line(event: InputEvent) -> JSON:
+    rejected = isinstance(event, InputRejected)
+    return {
+        "input_id": event.input_id,
+        "type": event.type,
+        "accepted": not rejected,
+        "reason": event.reason if isinstance(event, InputRejected) else None,
+    }
+
+
+def _account_health(account: AccountFreshness) -> JSON:
+    taken = account.complete_snapshot_at
+    return {
+        "venue": account.venue,
+        "account": account.account,
+        "complete_snapshot_at": taken,
+        "complete_snapshot_iso": None if taken is None else iso(taken),
+        "age_ms": account.age_ms,
+        "limit_ms": account.limit_ms,
+        "fresh": not account.stale_reasons,
+        "reasons": account.stale_reasons,
+    }
+
+
+# --- the server -----------------------------------------------------------------------------
+
+
+def check_exposure(host: str, token: str | None) -> None:
+    """Refuse to take unauthenticated writes from beyond this machine."""
+    if token is None and not is_loopback(host):
+        raise UsageError(
+            f"serving on {host} takes inputs from other machines: set {TOKEN_ENV} "
+            "(or serve on 127.0.0.1)"
+        )
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The server's socket, bound before anything starts: a port in use is said at once."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        raise UsageError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    sock.listen(2048)
+    return sock
+
+
+def server(app: FastAPI) -> uvicorn.Server:
+    """uvicorn over ``app``: its access log has paths and status codes, never a header."""
+    config = uvicorn.Config(app, log_level="info", server_header=False, lifespan="off")
+    return uvicorn.Server(config)
+
+
+def serve(journal: Journal, host: str, port: int, settings: ApiSettings) -> None:
+    """Serve until SIGINT or SIGTERM."""
+    check_exposure(host, settings.token)
+    sock = listening_socket(host, port)
+    if settings.token is None:
+        log.warning(
+            "no %s: POST /v1/inputs takes inputs from any process on this machine", TOKEN_ENV
+        )
+    shown_host = f"[{host}]" if ":" in host else host
+    log.info("serving the journal on http://%s:%d", shown_host, sock.getsockname()[1])
+    server(create_app(journal, settings)).run(sockets=[sock])

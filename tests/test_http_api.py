@@ -1,0 +1,348 @@
+"""`trueup serve`, spoken to over real HTTP: the same answers as the command line, writes only
+with the token and within the body limit, bad queries refused naming the field, health and
+metrics. On SQLite and on PostgreSQL, over the recorded Bybit session.
+"""
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from tests.http_server import TOKEN, running_server
+from tests.inputs import line, position_snapshot
+from trueup.adapters.store.journal import Journal
+from trueup.runners.cli import main
+from trueup.runners.http_api import ApiSettings
+
+SAMPLE = Path(__file__).parent.parent / "samples" / "bybit-session.jsonl"
+# The sample's last instant: the server's clock stands there, as `make sample` judges.
+SAMPLE_END = 1_762_199_335_000
+BODY_LIMIT = 64 * 1024
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+Json = dict[str, Any]
+
+
+@pytest.fixture
+def sampled(store_url: str) -> str:
+    """A journal holding the recorded Bybit session, ingested by `trueup ingest`."""
+    assert main(["--store", store_url, "ingest", str(SAMPLE)]) == 0
+    return store_url
+
+
+@pytest.fixture
+def api(sampled: str) -> Iterator[httpx.Client]:
+    """A client of a server over the sampled journal, its clock at the sample's end."""
+    settings = ApiSettings(token=TOKEN, max_body_bytes=BODY_LIMIT)
+    with (
+        Journal.open(sampled, create=False) as journal,
+        running_server(journal, settings, lambda: SAMPLE_END) as url,
+        httpx.Client(base_url=url, timeout=30) as client,
+    ):
+        yield client
+
+
+def cli_json(capsys: pytest.CaptureFixture[str], store_url: str, *args: str) -> list[Json]:
+    """What `trueup ... --json` prints, one document a line."""
+    capsys.readouterr()
+    main(["--store", store_url, *args, "--json"])
+    return [orjson.loads(text) for text in capsys.readouterr().out.splitlines()]
+
+
+def closing_snapshot(at: int) -> bytes:
+    """A complete REST snapshot in which the exchange holds nothing at all."""
+    return line(position_snapshot(at))
+
+
+# --- reads: the CLI's documents -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("symbol", ["ETHUSDT", "BTCUSDT", "DOGEUSDT", "NEVERSEEN"])
+def test_can_open_answers_as_the_cli_does(
+    api: httpx.Client, sampled: str, capsys: pytest.CaptureFixture[str], symbol: str
+) -> None:
+    where = ["--venue", "bybit", "--account", "main", "--symbol", symbol]
+    (expected,) = cli_json(capsys, sampled, "can-open", *where, "--at", str(SAMPLE_END))
+    query: Json = {"venue": "bybit", "account": "main", "symbol": symbol, "at": SAMPLE_END}
+    reply = api.get("/v1/can-open", params=query)
+    assert reply.status_code == 200  # yes or no, the question was answered
+    assert reply.json() == {"venue": "bybit", "account": "main", "symbol": symbol} | expected
+
+
+def test_can_open_takes_its_instant_as_iso_8601_too(api: httpx.Client) -> None:
+    query = {"venue": "bybit", "account": "main", "symbol": "ETHUSDT"}
+    by_ms = api.get("/v1/can-open", params=query | {"at": SAMPLE_END}).json()
+    by_iso = api.get("/v1/can-open", params=query | {"at": "2025-11-03T19:48:55Z"}).json()
+    assert by_ms == by_iso
+    assert not by_ms["allowed"]
+    assert any("exchange view is 70 s old" in reason for reason in by_ms["reasons"])
+
+
+def test_positions_are_the_cli_rows_filtered_as_asked(
+    api: httpx.Client, sampled: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = cli_json(capsys, sampled, "positions")
+    assert api.get("/v1/positions").json() == {"positions": rows}
+    doge = api.get("/v1/positions", params={"venue": "bybit", "symbol": "DOGEUSDT"}).json()
+    assert doge == {"positions": [row for row in rows if row["symbol"] == "DOGEUSDT"]}
+    assert doge["positions"][0]["exchange_qty"] == "1500"  # decimals as strings
+    assert api.get("/v1/positions", params={"account": "other"}).json() == {"positions": []}
+
+
+def test_audit_is_the_cli_document(
+    api: httpx.Client, sampled: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    where = ["--venue", "bybit", "--account", "main", "--symbol", "BTCUSDT"]
+    (expected,) = cli_json(capsys, sampled, "audit", *where)
+    query: Json = {"venue": "bybit", "account": "main", "symbol": "BTCUSDT", "position_idx": 0}
+    assert api.get("/v1/audit", params=query).json() == expected
+    as_of = expected["timeline"][2]["at"]
+    (then,) = cli_json(capsys, sampled, "audit", *where, "--as-of", str(as_of))
+    assert api.get("/v1/audit", params=query | {"as_of": as_of}).json() == then
+
+
+def test_audit_of_a_position_never_held_is_404(api: httpx.Client) -> None:
+    query = {"venue": "bybit", "account": "main", "symbol": "NEVERSEEN"}
+    reply = api.get("/v1/audit", params=query)
+    assert reply.status_code == 404
+    assert "NEVERSEEN" in reply.json()["detail"]
+
+
+def test_events_page_from_a_cursor_to_the_end(
+    api: httpx.Client, sampled: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    everything = cli_json(capsys, sampled, "events")
+    seen: list[Json] = []
+    after = 0
+    while True:
+        page = api.get("/v1/events", params={"after": after, "limit": 7}).json()
+        if not page["events"]:
+            break
+        seen += page["events"]
+        after = page["next_after"]
+    assert [{k: v for k, v in e.items() if k != "at_iso"} for e in seen] == everything
+    assert seen[0]["at_iso"] == "2025-11-03T19:45:00.000Z"
+    # Asked again from the end, nothing: a bot polls from its last cursor.
+    assert api.get("/v1/events", params={"after": after}).json() == {
+        "events": [],
+        "next_after": after,
+    }
+
+
+def test_events_of_one_type_and_account(api: httpx.Client) -> None:
+    page = api.get(
+        "/v1/events", params={"type": "POSITION_CLOSED", "venue": "bybit", "account": "main"}
+    ).json()
+    assert [e["symbol"] for e in page["events"]] == ["ETHUSDT"]
+    other = api.get("/v1/events", params={"type": "POSITION_CLOSED", "account": "x"}).json()
+    assert other["events"] == []
+
+
+# --- bad queries: 422, naming the field -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "field"),
+    [
+        ("/v1/positions", {"venu": "bybit"}, "venu"),
+        ("/v1/can-open", {"venue": "bybit", "account": "main"}, "symbol"),
+        ("/v1/can-open", {"venue": "bybit", "account": "main", "symbol": "X", "at": "soon"}, "at"),
+        ("/v1/can-open", {"venue": "bybit", "account": "main", "symbol": "X", "at": 5}, "at"),
+        (
+            "/v1/can-open",
+            {"venue": "bybit", "account": "main", "symbol": "X", "side": "Up"},
+            "side",
+        ),
+        (
+            "/v1/audit",
+            {"venue": "b", "account": "m", "symbol": "X", "position_idx": 7},
+            "position_idx",
+        ),
+        ("/v1/events", {"type": "PositionOpened"}, "type"),
+        ("/v1/events", {"after": -1}, "after"),
+        ("/v1/events", {"limit": 0}, "limit"),
+        ("/v1/events", {"after": "the-start"}, "after"),
+    ],
+)
+def test_a_bad_query_is_422_naming_the_field(
+    api: httpx.Client, path: str, params: Json, field: str
+) -> None:
+    reply = api.get(path, params=params)
+    assert reply.status_code == 422
+    assert [problem["loc"] for problem in reply.json()["detail"]] == [["query", field]]
+
+
+# --- writes ---------------------------------------------------------------------------------
+
+
+def test_posting_a_closing_snapshot_changes_the_positions(api: httpx.Client) -> None:
+    def doge() -> Json:
+        (row,) = api.get("/v1/positions", params={"symbol": "DOGEUSDT"}).json()["positions"]
+        assert isinstance(row, dict)
+        return row
+
+    assert doge()["exchange_qty"] == "1500"
+    reply = api.post("/v1/inputs", content=closing_snapshot(SAMPLE_END - 1_000), headers=AUTH)
+    assert reply.status_code == 200
+    report = reply.json()
+    assert (report["accepted"], report["rejected"], report["duplicates"]) == (1, 0, 0)
+    (taken,) = report["inputs"]
+    assert taken["type"] == "PositionsReported"
+    assert doge()["exchange_qty"] == "0"
+    stored = api.get("/v1/events", params={"type": "PositionsReported"}).json()["events"]
+    assert stored[-1]["input_id"] == taken["input_id"]
+
+
+def test_the_same_lines_twice_are_stored_once(api: httpx.Client) -> None:
+    body = closing_snapshot(SAMPLE_END - 1_000)
+    first = api.post("/v1/inputs", content=body, headers=AUTH).json()
+    again = api.post("/v1/inputs", content=body, headers=AUTH).json()
+    assert first["duplicates"] == 0
+    assert again["duplicates"] == 1
+    assert again["inputs"] == first["inputs"]  # the same input id: the same input
+
+
+def test_a_json_array_and_ndjson_are_the_same_inputs(api: httpx.Client) -> None:
+    lines = [closing_snapshot(SAMPLE_END - 2_000), closing_snapshot(SAMPLE_END - 1_000)]
+    as_ndjson = api.post("/v1/inputs", content=b"\n".join(lines), headers=AUTH).json()
+    as_array = api.post("/v1/inputs", content=b"[" + b",".join(lines) + b"]", headers=AUTH).json()
+    assert as_ndjson["accepted"] == 2
+    assert as_array["duplicates"] == 2
+    assert as_array["inputs"] == as_ndjson["inputs"]
+
+
+def test_a_malformed_line_is_stored_as_a_rejected_input(api: httpx.Client) -> None:
+    body = closing_snapshot(SAMPLE_END - 1_000) + b'\n{"at": 1762199334000, "venue\n\n'
+    reply = api.post(
+        "/v1/inputs", content=body, headers=AUTH | {"Content-Type": "application/x-ndjson"}
+    )
+    assert reply.status_code == 200
+    report = reply.json()
+    assert (report["accepted"], report["rejected"], report["blank"]) == (1, 1, 0)
+    refused = report["inputs"][1]
+    assert not refused["accepted"]
+    assert refused["reason"].startswith("not JSON")
+    stored = api.get("/v1/events", params={"type": "InputRejected"}).json()["events"]
+    assert stored[-1]["input_id"] == refused["input_id"]
+    assert stored[-1]["reason"] == refused["reason"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"}],
+    ids=["no token", "a wrong token", "not a bearer"],
+)
+def test_writes_without_the_token_are_401_and_store_nothing(
+    api: httpx.Client, headers: dict[str, str]
+) -> None:
+    before = api.get("/v1/events", params={"after": 0, "limit": 2000}).json()["next_after"]
+    reply = api.post("/v1/inputs", content=closing_snapshot(SAMPLE_END), headers=headers)
+    assert reply.status_code == 401
+    assert TOKEN not in reply.text
+    after = api.get("/v1/events", params={"after": before}).json()
+    assert after["events"] == []
+
+
+def test_a_body_over_the_limit_is_413_declared_or_streamed(api: httpx.Client) -> None:
+    over = b"\n".join([closing_snapshot(SAMPLE_END)] * (BODY_LIMIT // 100))
+    assert len(over) > BODY_LIMIT
+    declared = api.post("/v1/inputs", content=over, headers=AUTH)
+    assert declared.status_code == 413
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it streams in
+        for start in range(0, len(over), 4096):
+            yield over[start : start + 4096]
+
+    streamed = api.post("/v1/inputs", content=chunks(), headers=AUTH)
+    assert streamed.status_code == 413
+    assert (
+        api.get("/v1/events", params={"type": "PositionsReported", "after": 0}).json()["events"][
+            -1
+        ]["at"]
+        < SAMPLE_END
+    )  # nothing of either was stored
+
+
+# --- health and metrics ---------------------------------------------------------------------
+
+
+def test_health_is_503_with_the_reasons_while_the_exchange_view_is_stale(
+    api: httpx.Client,
+) -> None:
+    stale = api.get("/health")
+    assert stale.status_code == 503
+    document = stale.json()
+    assert not document["healthy"]
+    assert document["reasons"] == [
+        "bybit/main: the exchange view is 70 s old (last complete snapshot at "
+        "2025-11-03T19:47:45.000Z); answers need one within 15 s"
+    ]
+    api.post("/v1/inputs", content=closing_snapshot(SAMPLE_END - 1_000), headers=AUTH)
+    fresh = api.get("/health")
+    assert fresh.status_code == 200
+    (account,) = fresh.json()["accounts"]
+    assert account["age_ms"] == 1_000
+    assert account["complete_snapshot_iso"] == "2025-11-03T19:48:54.000Z"
+
+
+def test_metrics_count_requests_inputs_and_view_age(api: httpx.Client) -> None:
+    api.get("/v1/positions")
+    body = closing_snapshot(SAMPLE_END - 1_000) + b"\nnot json"
+    api.post("/v1/inputs", content=body, headers=AUTH)
+    reply = api.get("/metrics")
+    assert reply.status_code == 200
+    assert reply.headers["content-type"].startswith("text/plain")
+    text = reply.text
+    assert (
+        'trueup_http_request_duration_seconds_count{endpoint="/v1/positions",method="GET"} 1.0'
+        in text
+    )
+    assert 'trueup_api_inputs_total{channel="rest",outcome="accepted",venue="bybit"} 1.0' in text
+    assert 'trueup_api_inputs_total{channel="other",outcome="rejected",venue="other"} 1.0' in text
+    assert 'trueup_exchange_view_age_seconds{account="main",venue="bybit"} 1.0' in text
+    assert 'trueup_exchange_view_fresh{account="main",venue="bybit"} 1.0' in text
+
+
+# --- the command ----------------------------------------------------------------------------
+
+
+def test_serve_refuses_another_host_without_a_token(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TRUEUP_API_TOKEN", raising=False)
+    store = str(tmp_path / "journal.db")
+    assert main(["--store", store, "serve", "--host", "0.0.0.0", "--port", "0"]) == 2
+    assert "TRUEUP_API_TOKEN" in capsys.readouterr().err
+
+
+def test_serve_answers_on_loopback_and_keeps_the_token_out_of_its_log(tmp_path: Path) -> None:
+    store = tmp_path / "journal.db"
+    env = os.environ | {"TRUEUP_API_TOKEN": TOKEN}
+    command = [sys.executable, "-m", "trueup.runners.cli", "--store", str(store)]
+    process = subprocess.Popen(
+        [*command, "serve", "--port", "0"], env=env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stderr is not None
+        url = ""
+        for text in process.stderr:
+            if "serving the journal on " in text:
+                url = text.strip().rpartition(" ")[2]
+                break
+        assert url.startswith("http://127.0.0.1:")
+        with httpx.Client(base_url=url, timeout=30) as client:
+            assert client.get("/health").json() == {"healthy": True, "reasons": [], "accounts": []}
+            posted = client.post("/v1/inputs", content=closing_snapshot(SAMPLE_END), headers=AUTH)
+            assert posted.json()["accepted"] == 1
+            assert client.post("/v1/inputs", content=b"{}").status_code == 401
+    finally:
+        process.terminate()
+        _, rest = process.communicate(timeout=30)
+    assert process.returncode == 0
+    assert TOKEN not in rest
+    assert store.exists()  # serve takes inputs: it makes the journal, as ingest does
