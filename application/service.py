@@ -396,12 +396,12 @@ class TrueupService:
 
     def emitted_about(
         self, venue: str, account: str, symbol: str, position_idx: int, as_of: int | None = None
-    ) -> list[Emitted]:
-        """What trueup said about one position, in the order it said it (up to ``as_of``):
-        read by topic, so the inputs in between cost nothing."""
+    ) -> list[tuple[int, Emitted]]:
+        """What trueup said about one position, in the order it said it (up to ``as_of``),
+        each with its journal position: read by topic, so the inputs in between cost nothing."""
         return [
-            event
-            for _, event in self.journal.emitted_and_refused(self.journal.last_position())
+            (position, event)
+            for position, event in self.journal.emitted_and_refused(self.journal.last_position())
             if isinstance(event, Emitted)
             and (event.venue, event.account, event.symbol) == (venue, account, symbol)
             and event.position_idx == position_idx

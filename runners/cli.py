@@ -477,14 +477,14 @@ def _audit(journal: "Journal", args: argparse.Namespace) -> int:
         if args.json:
             output.write_json(document)
             return EXIT_OK
-        from trueup.adapters.store.codec import as_json
         from trueup.runners.audit_page import audit_page
 
         key = keys[0]
         said = TrueupService(journal).emitted_about(
             key.venue, key.account, key.symbol, key.position_idx, as_of=args.as_of
         )
-        args.html.write_text(audit_page(document, [as_json(e) for e in said]), encoding="utf-8")
+        page = audit_page(document, [output.event_json(*stored) for stored in said])
+        args.html.write_text(page, encoding="utf-8")
         print(f"wrote {args.html}: {len(result.timeline)} inputs, {len(said)} emitted events")
     else:
         output.print_audit(result)

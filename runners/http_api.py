@@ -39,6 +39,7 @@ from trueup.domain.instants import iso
 from trueup.runners import output
 from trueup.runners.arguments import OPENING_SIDES, epoch_ms
 from trueup.runners.http_metrics import ApiMetrics
+from trueup.runners.http_page import add_page
 from trueup.runners.usage import UsageError
 
 TOKEN_ENV = "TRUEUP_API_TOKEN"
@@ -155,6 +156,24 @@ class PositionsDocument(BaseModel):
     positions: list[dict[str, Any]] = Field(
         description="one row per key either side has held, as `trueup positions --json`"
     )
+    cursor: int = Field(
+        description="the journal's end when asked: the events after it (GET /v1/events?after=) "
+        "are what may change these rows"
+    )
+
+
+class EmittedQuery(Strict):
+    venue: Name
+    account: Name
+    symbol: Name
+    position_idx: Annotated[int, Field(ge=0, le=2)] = 0
+    as_of: Instant | None = None
+
+
+class EmittedDocument(BaseModel):
+    events: list[dict[str, Any]] = Field(
+        description="as `trueup events --json`, with `at_iso` beside `at`"
+    )
 
 
 class EventsDocument(BaseModel):
@@ -232,10 +251,19 @@ class TrueupApi:
 
     def positions(self, query: PositionsQuery) -> Document:
         with self.lock:
+            cursor = self.service.journal.last_position()  # first: nothing after it is missed
             rows = self.service.positions(
                 venue=query.venue, account=query.account, symbol=query.symbol
             )
-        return Document({"positions": rows})
+        return Document({"positions": rows, "cursor": cursor})
+
+    def emitted(self, query: EmittedQuery) -> Document:
+        with self.lock:
+            said = self.service.emitted_about(
+                query.venue, query.account, query.symbol, query.position_idx, as_of=query.as_of
+            )
+        events = [output.event_json(*stored) | {"at_iso": iso(stored[1].at)} for stored in said]
+        return Document({"events": events})
 
     def can_open(self, query: CanOpenQuery) -> Document:
         side = OPENING_SIDES[query.side.lower()] if query.side else None
@@ -442,6 +470,11 @@ def create_app(journal: Journal, settings: ApiSettings, clock: Clock = wall_cloc
         """How one position came to be what it is: its state and every input that changed it."""
         return api.audit(query)
 
+    @app.get("/v1/emitted", response_model=None, responses={200: {"model": EmittedDocument}})
+    def emitted(query: Annotated[EmittedQuery, Query()]) -> Document:
+        """What trueup said about one position (its emitted events), in order."""
+        return api.emitted(query)
+
     @app.get("/v1/events", response_model=None, responses={200: {"model": EventsDocument}})
     def events(query: Annotated[EventsQuery, Query()]) -> Document:
         """Stored events after a cursor (a journal position), and the cursor to ask from next."""
@@ -484,6 +517,7 @@ def create_app(journal: Journal, settings: ApiSettings, clock: Clock = wall_cloc
         """Prometheus' text format."""
         return api.metrics_text()
 
+    add_page(app)
     return app
 
 

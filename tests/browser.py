@@ -1,38 +1,15 @@
 """A real headless browser for the page tests: Debian's chromium (``make test`` installs it),
-or the binary TRUEUP_CHROMIUM names. Never a download."""
+or the binary TRUEUP_CHROMIUM names, driven through Playwright. Never a browser download."""
 
 import os
 import shutil
-import subprocess
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
-FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--no-first-run",
-    "--enable-logging=stderr",
-    "--v=0",
-)
+from playwright.sync_api import ConsoleMessage, Page, sync_playwright
 
-
-@dataclass(frozen=True)
-class Loaded:
-    """A page as the browser left it: its DOM once scripts ran, and what it logged."""
-
-    dom: str
-    log: str
-
-    @property
-    def console_errors(self) -> list[str]:
-        # Chromium logs a page's console messages as CONSOLE(line) entries; errors, uncaught.
-        return [
-            line
-            for line in self.log.splitlines()
-            if "CONSOLE" in line and ("Uncaught" in line or "Error" in line)
-        ]
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 
 
 def chromium() -> str:
@@ -42,14 +19,29 @@ def chromium() -> str:
     return found
 
 
-def load(page: Path | str, profile: Path) -> Loaded:
-    """Load ``page`` (a file or a URL) and wait for its scripts: the DOM they leave."""
-    url = page.as_uri() if isinstance(page, Path) else page
-    done = subprocess.run(
-        [chromium(), *FLAGS, f"--user-data-dir={profile}", "--dump-dom", url],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return Loaded(done.stdout, done.stderr)
+@dataclass
+class Tab:
+    """A page, and every error its console or its scripts reported."""
+
+    page: Page
+    errors: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def tab() -> Iterator[Tab]:
+    """A fresh headless chromium tab; closed (with the browser) afterwards."""
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=chromium(), args=FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            opened = Tab(page)
+
+            def console(message: ConsoleMessage) -> None:
+                if message.type == "error":
+                    opened.errors.append(message.text)
+
+            page.on("console", console)
+            page.on("pageerror", lambda error: opened.errors.append(str(error)))
+            yield opened
+        finally:
+            browser.close()

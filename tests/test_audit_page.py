@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import load
+from tests.browser import tab
 from trueup.adapters.store.codec import as_json
 from trueup.adapters.store.journal import Journal
 from trueup.application.service import TrueupService
@@ -46,17 +46,20 @@ def test_the_page_is_one_file_that_fetches_nothing(store: str, tmp_path: Path) -
 def test_the_chart_draws_one_marker_per_emitted_event_and_a_row_per_input(
     store: str, tmp_path: Path
 ) -> None:
-    loaded = load(write_page(store, tmp_path), tmp_path / "profile")
-    assert loaded.console_errors == []
-    assert "data-error" not in loaded.dom
-    assert 'data-ready="1"' in loaded.dom
     emitted = said_about_btc(store)
-    assert emitted > 0
-    assert f'data-markers="{emitted}"' in loaded.dom
-    assert loaded.dom.count('<tr class="emitted">') == emitted
     with Journal.open(f"sqlite://{store}") as journal:
         inputs = len(TrueupService(journal).audit("bybit", "main", "BTCUSDT").timeline)
-    assert loaded.dom.count("<tr><td>2025-") == inputs
+    with tab() as opened:
+        page = opened.page
+        page.goto(write_page(store, tmp_path).as_uri())
+        page.wait_for_selector('#chart[data-ready="1"]')
+        assert emitted > 0
+        assert page.get_attribute("#chart", "data-markers") == str(emitted)
+        assert page.locator("tr.emitted").count() == emitted
+        assert page.locator('[data-part="inputs"] tr').count() == inputs
+        page.hover("#chart .u-over", position={"x": 1, "y": 100})  # the first input
+        assert "LocalPositionOpened" in page.inner_text("#detail")  # its detail, on hover
+        assert opened.errors == []
 
 
 def test_an_input_cannot_break_out_of_the_page(tmp_path: Path) -> None:
@@ -81,12 +84,14 @@ def test_an_input_cannot_break_out_of_the_page(tmp_path: Path) -> None:
             },
         ],
     }
-    page = tmp_path / "hostile.html"
-    page.write_text(audit_page(audit, []))
-    loaded = load(page, tmp_path / "profile")
-    assert "pwned" not in loaded.dom.split("</title>")[0]
-    assert "data-error" not in loaded.dom and 'data-ready="1"' in loaded.dom
-    assert "bybit/main &lt;/script&gt;" in loaded.dom  # shown as text, never run
+    page_file = tmp_path / "hostile.html"
+    page_file.write_text(audit_page(audit, []))
+    with tab() as opened:
+        opened.page.goto(page_file.as_uri())
+        opened.page.wait_for_selector('#chart[data-ready="1"]')
+        assert opened.page.title() == "trueup audit"  # no script of the input's ran
+        assert opened.page.inner_text('[data-part="title"]') == f"bybit/main {hostile} (idx 0)"
+        assert opened.errors == []
 
 
 def test_what_trueup_said_about_a_position_is_its_own_events_up_to_the_instant_asked(
@@ -94,11 +99,12 @@ def test_what_trueup_said_about_a_position_is_its_own_events_up_to_the_instant_a
 ) -> None:
     with Journal.open(f"sqlite://{store}") as journal:
         service = TrueupService(journal)
-        said = service.emitted_about("bybit", "main", "BTCUSDT", 0)
+        stored = service.emitted_about("bybit", "main", "BTCUSDT", 0)
+        said = [event for _, event in stored]
         assert {(e.symbol, e.position_idx) for e in said} == {("BTCUSDT", 0)}
-        assert [e.at for e in said] == sorted(e.at for e in said)
+        assert [position for position, _ in stored] == sorted(p for p, _ in stored)
         cut = said[2].at
         assert service.emitted_about("bybit", "main", "BTCUSDT", 0, as_of=cut) == [
-            e for e in said if e.at <= cut
+            (p, e) for p, e in stored if e.at <= cut
         ]
         assert [as_json(e)["type"] for e in said][:2] == ["ENTRY_SUBMITTED", "ENTRY_FILLED"]

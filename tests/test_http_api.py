@@ -87,11 +87,38 @@ def test_positions_are_the_cli_rows_filtered_as_asked(
     api: httpx.Client, sampled: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     rows = cli_json(capsys, sampled, "positions")
-    assert api.get("/v1/positions").json() == {"positions": rows}
+    with Journal.open(sampled, create=False) as journal:
+        end = journal.last_position()
+    assert api.get("/v1/positions").json() == {"positions": rows, "cursor": end}
     doge = api.get("/v1/positions", params={"venue": "bybit", "symbol": "DOGEUSDT"}).json()
-    assert doge == {"positions": [row for row in rows if row["symbol"] == "DOGEUSDT"]}
+    assert doge["positions"] == [row for row in rows if row["symbol"] == "DOGEUSDT"]
     assert doge["positions"][0]["exchange_qty"] == "1500"  # decimals as strings
-    assert api.get("/v1/positions", params={"account": "other"}).json() == {"positions": []}
+    assert api.get("/v1/positions", params={"account": "other"}).json()["positions"] == []
+
+
+def test_the_positions_cursor_is_where_the_events_that_change_them_follow(
+    api: httpx.Client,
+) -> None:
+    cursor = api.get("/v1/positions").json()["cursor"]
+    assert api.get("/v1/events", params={"after": cursor}).json()["events"] == []
+    api.post("/v1/inputs", content=closing_snapshot(SAMPLE_END - 1_000), headers=AUTH)
+    after = api.get("/v1/events", params={"after": cursor}).json()["events"]
+    assert "PositionsReported" in [event["type"] for event in after]
+    assert api.get("/v1/positions").json()["cursor"] > cursor
+
+
+def test_emitted_lists_what_trueup_said_about_one_position(
+    api: httpx.Client, sampled: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    every = cli_json(capsys, sampled, "events", "--emitted")
+    about_btc = [e for e in every if (e["symbol"], e["position_idx"]) == ("BTCUSDT", 0)]
+    query = {"venue": "bybit", "account": "main", "symbol": "BTCUSDT"}
+    said = api.get("/v1/emitted", params=query).json()["events"]
+    assert [e["event_id"] for e in said] == [e["event_id"] for e in about_btc]
+    assert said and said[0]["at_iso"].endswith("Z")
+    cut = said[1]["at"]
+    earlier = api.get("/v1/emitted", params=query | {"as_of": cut}).json()["events"]
+    assert earlier == [e for e in said if e["at"] <= cut]
 
 
 def test_audit_is_the_cli_document(

@@ -1,0 +1,124 @@
+// The positions page: the reconciled positions, refreshed whenever trueup stores an event
+// (the live event stream; a poll while it cannot be had), and the chosen position's audit.
+(function () {
+  "use strict";
+  const body = document.querySelector("#positions tbody");
+  const live = document.getElementById("live");
+  const section = document.getElementById("audit");
+  let chosen = null; // {venue, account, symbol, position_idx}
+  let stream = null;
+  let poll = null;
+
+  const keyOf = (row) => `${row.venue}/${row.account}/${row.symbol}/${row.position_idx}`;
+
+  async function json(url) {
+    const reply = await fetch(url, { headers: { Accept: "application/json" } });
+    if (!reply.ok) throw new Error(`${url}: HTTP ${reply.status}`);
+    return reply.json();
+  }
+
+  function cell(text, cls) {
+    const td = document.createElement("td");
+    td.textContent = text;
+    if (cls) td.className = cls;
+    return td;
+  }
+
+  function show(rows) {
+    body.replaceChildren();
+    for (const row of rows) {
+      const tr = document.createElement("tr");
+      tr.dataset.key = keyOf(row);
+      if (row.findings.length) tr.classList.add("finding");
+      if (chosen && keyOf(chosen) === tr.dataset.key) tr.classList.add("chosen");
+      tr.append(
+        cell(`${row.venue}/${row.account}`),
+        cell(row.symbol),
+        cell(String(row.position_idx)),
+        cell(row.local_qty, "qty local"),
+        cell(row.exchange_qty, "qty exchange"),
+        cell(row.findings.join("; ") || "OK", "findings"),
+      );
+      tr.addEventListener("click", () => choose(row));
+      body.appendChild(tr);
+    }
+    body.dataset.rows = String(rows.length);
+  }
+
+  let running = false;
+  let again = false;
+  let cursor = 0;
+
+  async function refresh() {
+    // One refresh at a time: events that come meanwhile make one more, not one each.
+    if (running) {
+      again = true;
+      return cursor;
+    }
+    running = true;
+    try {
+      do {
+        again = false;
+        const doc = await json("/v1/positions");
+        cursor = doc.cursor;
+        show(doc.positions);
+        if (chosen) await audit(chosen);
+      } while (again);
+    } finally {
+      running = false;
+    }
+    return cursor;
+  }
+
+  async function audit(key) {
+    const query = new URLSearchParams({
+      venue: key.venue,
+      account: key.account,
+      symbol: key.symbol,
+      position_idx: String(key.position_idx),
+    });
+    const [doc, said] = await Promise.all([
+      json(`/v1/audit?${query}`),
+      json(`/v1/emitted?${query}`),
+    ]);
+    section.hidden = false;
+    trueupAudit.render(section, doc, said.events);
+  }
+
+  function choose(row) {
+    chosen = row;
+    for (const tr of body.children) tr.classList.toggle("chosen", tr.dataset.key === keyOf(row));
+    audit(row);
+  }
+
+  function polling() {
+    if (poll) return;
+    live.textContent = "polling (no live stream)";
+    poll = setInterval(refresh, 500);
+  }
+
+  function follow(cursor) {
+    if (!window.EventSource) return polling();
+    stream = new EventSource(`/v1/events?after=${cursor}`);
+    stream.onopen = () => {
+      live.textContent = "live";
+      if (poll) clearInterval(poll), (poll = null);
+    };
+    stream.onmessage = () => refresh();
+    // Each event comes named by its type: listen for every type there is.
+    for (const type of window.trueupEventTypes || []) stream.addEventListener(type, () => refresh());
+    stream.addEventListener("error", () => {
+      // The browser reconnects on its own, resuming from the last event's id; until then a
+      // poll keeps the table honest.
+      if (stream.readyState === EventSource.CLOSED) stream = null;
+      polling();
+    });
+  }
+
+  refresh()
+    .then((at) => follow(at ?? 0))
+    .catch((error) => {
+      live.textContent = String(error);
+      document.body.dataset.error = String(error);
+    });
+})();

@@ -1,0 +1,88 @@
+"""The page at `/` of `trueup serve`, in a real headless browser: the reconciled positions
+of a known capture, findings highlighted, a row that turns as soon as a closing snapshot is
+posted, and the chosen position's audit chart with one marker per emitted event."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.browser import Tab, tab
+from tests.http_server import TOKEN, running_server
+from tests.inputs import line, position_snapshot
+from trueup.adapters.store.journal import Journal
+from trueup.runners.cli import main
+from trueup.runners.http_api import ApiSettings
+
+SAMPLE = Path(__file__).parent.parent / "samples" / "bybit-session.jsonl"
+SAMPLE_END = 1_762_199_335_000
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[str]:
+    """The base URL of a server over a journal holding the recorded Bybit session."""
+    store = str(tmp_path / "journal.db")
+    assert main(["--store", store, "ingest", str(SAMPLE)]) == 0
+    with (
+        Journal.open(store, create=False) as journal,
+        running_server(journal, ApiSettings(token=TOKEN), lambda: SAMPLE_END) as url,
+    ):
+        yield url
+
+
+@pytest.fixture
+def opened(served: str) -> Iterator[Tab]:
+    with tab() as browser_tab:
+        browser_tab.page.goto(served)
+        browser_tab.page.wait_for_selector("#positions tbody[data-rows]")
+        yield browser_tab
+
+
+def row(opened: Tab, symbol: str) -> str:
+    return f'#positions tr[data-key="bybit/main/{symbol}/0"]'
+
+
+def test_the_page_shows_the_positions_of_the_capture_with_findings_highlighted(
+    served: str, opened: Tab
+) -> None:
+    rows = httpx.get(f"{served}/v1/positions").json()["positions"]
+    page = opened.page
+    assert page.locator("#positions tbody tr").count() == len(rows) > 0
+    for expected in rows:
+        key = "/".join(str(expected[k]) for k in ("venue", "account", "symbol", "position_idx"))
+        shown = page.locator(f'#positions tr[data-key="{key}"]')
+        assert shown.locator("td.local").inner_text() == expected["local_qty"]
+        assert shown.locator("td.exchange").inner_text() == expected["exchange_qty"]
+        assert ("finding" in (shown.get_attribute("class") or "")) == bool(expected["findings"])
+    assert opened.errors == []
+
+
+def test_a_posted_closing_snapshot_turns_the_row_within_a_second(served: str, opened: Tab) -> None:
+    page = opened.page
+    doge = row(opened, "DOGEUSDT")
+    assert page.inner_text(f"{doge} td.exchange") == "1500"
+    closing = line(position_snapshot(SAMPLE_END - 1_000))  # the exchange holds nothing at all
+    reply = httpx.post(f"{served}/v1/inputs", content=closing, headers=AUTH)
+    assert reply.json()["accepted"] == 1
+    page.wait_for_function(
+        "selector => document.querySelector(selector).textContent === '0'",
+        arg=f"{doge} td.exchange",
+        timeout=1_000,
+    )
+    assert opened.errors == []
+
+
+def test_a_chosen_position_shows_its_audit_with_one_marker_per_emitted_event(
+    served: str, opened: Tab
+) -> None:
+    query = {"venue": "bybit", "account": "main", "symbol": "BTCUSDT"}
+    said = httpx.get(f"{served}/v1/emitted", params=query).json()["events"]
+    page = opened.page
+    page.click(row(opened, "BTCUSDT"))
+    page.wait_for_selector('#chart[data-ready="1"]')
+    assert page.get_attribute("#chart", "data-markers") == str(len(said)) != "0"
+    assert page.locator("tr.emitted").count() == len(said)
+    assert "BTCUSDT" in page.inner_text('#audit [data-part="title"]')
+    assert opened.errors == []
