@@ -1,7 +1,7 @@
 """``AsyncClient``: the server's answers for a bot on asyncio."""
 
-import logging
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
 from types import TracebackType
@@ -12,13 +12,14 @@ import httpx
 from trueup.client import documents
 from trueup.client.documents import (
     EVENT_STREAM,
+    RECONNECTING,
     Backoff,
     CanOpen,
     Event,
     EventPage,
     EventReader,
-    Intent,
     InputsReport,
+    Intent,
     Unreachable,
 )
 
@@ -37,7 +38,7 @@ class AsyncClient:
         token: str | None = None,
         timeout: float = 10.0,
         stream_read_timeout: float = 60.0,
-        backoff: Backoff = Backoff(),
+        backoff: Backoff = RECONNECTING,
     ) -> None:
         url, headers = documents.settings(base_url, token)
         self._http = httpx.AsyncClient(base_url=url, headers=headers, timeout=timeout)
@@ -51,7 +52,10 @@ class AsyncClient:
         return self
 
     async def __aexit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         await self.aclose()
 
@@ -67,16 +71,17 @@ class AsyncClient:
     ) -> CanOpen:
         """The server's verdict: ``side`` long or short (Buy, Sell), ``at`` epoch ms, ISO
         8601 or a datetime (None: now)."""
-        params = documents.can_open_params(venue, account, symbol, side, at, timeframe)
+        params = documents.can_open_params(
+            venue, account, symbol, side=side, at=at, timeframe=timeframe
+        )
         return documents.can_open(await self._get("/v1/can-open", params))
 
     async def positions(
         self, venue: str | None = None, account: str | None = None, symbol: str | None = None
     ) -> list[dict[str, Any]]:
         """The reconciled positions (`trueup positions --json`'s rows)."""
-        rows: list[dict[str, Any]] = await self._get(
-            "/v1/positions", documents.positions_params(venue, account, symbol)
-        )["positions"]
+        params = documents.positions_params(venue, account, symbol)
+        rows: list[dict[str, Any]] = (await self._get("/v1/positions", params))["positions"]
         return rows
 
     async def send_intents(self, intents: Iterable[Intent]) -> InputsReport:
@@ -94,7 +99,7 @@ class AsyncClient:
         self,
         after: int = 0,
         *,
-        type: str | None = None,  # noqa: A002 - the server's own name for it
+        type: str | None = None,
         venue: str | None = None,
         account: str | None = None,
         emitted: bool = False,
@@ -110,7 +115,7 @@ class AsyncClient:
         self,
         after: int = 0,
         *,
-        type: str | None = None,  # noqa: A002
+        type: str | None = None,
         venue: str | None = None,
         account: str | None = None,
         emitted: bool = False,
@@ -124,7 +129,10 @@ class AsyncClient:
             headers = {"Accept": EVENT_STREAM, "Last-Event-ID": str(cursor)}
             try:
                 async with self._http.stream(
-                    "GET", "/v1/events", params=params, headers=headers,
+                    "GET",
+                    "/v1/events",
+                    params=params,
+                    headers=headers,
                     timeout=self._stream_timeout,
                 ) as response:
                     if response.status_code != 200:

@@ -95,6 +95,9 @@ class Backoff:
         return min(wait * 2, self.most)
 
 
+RECONNECTING = Backoff()
+
+
 def settings(base_url: str | None, token: str | None) -> tuple[str, dict[str, str]]:
     """The base URL and headers: the arguments, else the environment."""
     url = base_url or os.environ.get(URL_ENV) or DEFAULT_URL
@@ -106,6 +109,7 @@ def can_open_params(
     venue: str,
     account: str,
     symbol: str,
+    *,
     side: str | None,
     at: int | str | datetime | None,
     timeframe: str | None,

@@ -12,13 +12,14 @@ import httpx
 from trueup.client import documents
 from trueup.client.documents import (
     EVENT_STREAM,
+    RECONNECTING,
     Backoff,
     CanOpen,
     Event,
     EventPage,
     EventReader,
-    Intent,
     InputsReport,
+    Intent,
     Unreachable,
 )
 
@@ -37,7 +38,7 @@ class Client:
         token: str | None = None,
         timeout: float = 10.0,
         stream_read_timeout: float = 60.0,
-        backoff: Backoff = Backoff(),
+        backoff: Backoff = RECONNECTING,
     ) -> None:
         url, headers = documents.settings(base_url, token)
         self._http = httpx.Client(base_url=url, headers=headers, timeout=timeout)
@@ -51,7 +52,10 @@ class Client:
         return self
 
     def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.close()
 
@@ -67,7 +71,9 @@ class Client:
     ) -> CanOpen:
         """The server's verdict: ``side`` long or short (Buy, Sell), ``at`` epoch ms, ISO
         8601 or a datetime (None: now)."""
-        params = documents.can_open_params(venue, account, symbol, side, at, timeframe)
+        params = documents.can_open_params(
+            venue, account, symbol, side=side, at=at, timeframe=timeframe
+        )
         return documents.can_open(self._get("/v1/can-open", params))
 
     def positions(
@@ -94,7 +100,7 @@ class Client:
         self,
         after: int = 0,
         *,
-        type: str | None = None,  # noqa: A002 - the server's own name for it
+        type: str | None = None,
         venue: str | None = None,
         account: str | None = None,
         emitted: bool = False,
@@ -110,7 +116,7 @@ class Client:
         self,
         after: int = 0,
         *,
-        type: str | None = None,  # noqa: A002
+        type: str | None = None,
         venue: str | None = None,
         account: str | None = None,
         emitted: bool = False,
@@ -124,7 +130,10 @@ class Client:
             headers = {"Accept": EVENT_STREAM, "Last-Event-ID": str(cursor)}
             try:
                 with self._http.stream(
-                    "GET", "/v1/events", params=params, headers=headers,
+                    "GET",
+                    "/v1/events",
+                    params=params,
+                    headers=headers,
                     timeout=self._stream_timeout,
                 ) as response:
                     if response.status_code != 200:

@@ -581,6 +581,8 @@ def create_app(journal: Journal, settings: ApiSettings, clock: Clock = wall_cloc
                 le=2**63 - 1,
                 description="a stream's cursor on reconnecting: takes the place of `after`",
             ),
+            # Absent or a position: never the JSON null a header cannot carry.
+            WithJsonSchema({"type": "integer", "minimum": 0, "maximum": 2**63 - 1}),
         ] = None,
     ) -> Response:
         """Stored events after a cursor (a journal position), and the cursor to ask from next;
@@ -758,14 +760,13 @@ class ApiServer(uvicorn.Server):
     """uvicorn, ending the event streams first when it stops: it waits for every response
     to end, and a stream would not on its own."""
 
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        await self.app_api.follower.stop()
-        await super().shutdown(sockets)
+    def __init__(self, config: uvicorn.Config, api: TrueupApi) -> None:
+        super().__init__(config)
+        self.api = api
 
-    @property
-    def app_api(self) -> TrueupApi:
-        api: TrueupApi = self.config.app.state.api
-        return api
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await self.api.follower.stop()
+        await super().shutdown(sockets)
 
 
 def server(app: FastAPI, log_level: str = "info") -> uvicorn.Server:
@@ -780,7 +781,7 @@ def server(app: FastAPI, log_level: str = "info") -> uvicorn.Server:
     )
     # After the config, which sets uvicorn's logging up.
     logging.getLogger("uvicorn.error").addFilter(LeftIncomplete())
-    return ApiServer(config)
+    return ApiServer(config, app.state.api)
 
 
 def serve(journal: Journal, host: str, port: int, settings: ApiSettings) -> None:

@@ -205,7 +205,9 @@ def stalled_stream(base_url: str, after: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.connect((match[1], int(match[2])))
-    request = f"GET /v1/events?after={after} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n"
+    request = (
+        f"GET /v1/events?after={after} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n"
+    )
     sock.sendall(request.encode())
     return sock
 
