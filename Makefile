@@ -68,7 +68,7 @@ lint: $(INSTALLED) typecheck
 # links gives it them.
 typecheck: $(INSTALLED)
 	@rm -rf build/typecheck && mkdir -p build/typecheck/trueup
-	@for d in application domain projections adapters runners; do ln -s ../../../$$d build/typecheck/trueup/$$d; done
+	@for d in application domain projections adapters runners client; do ln -s ../../../$$d build/typecheck/trueup/$$d; done
 	@ln -s ../../simulators/trueup_simulators build/typecheck/trueup_simulators
 	MYPYPATH=build/typecheck $(BIN)/mypy build/typecheck/trueup build/typecheck/trueup_simulators tests bench
 

@@ -85,11 +85,15 @@ class TrueupService:
         *,
         detect: bool = True,
         on_input: Callable[[InputEvent], object] | None = None,
+        projection: LeasedProjection | None = None,
     ) -> IngestReport:
         """Append capture lines; the detectors run as they go in while this process holds
         the projections, else the process that holds them does. ``on_input`` is told of
-        each line's input as it is decoded."""
-        projection = LeasedProjection(self.journal) if detect else None
+        each line's input as it is decoded. A long-running process passes the
+        ``projection`` it runs (and keeps): its leases are not this call's to take or let go."""
+        owned = projection is None
+        if projection is None and detect:
+            projection = LeasedProjection(self.journal)
         emitted: Counter[str] = Counter()
 
         def run_detectors(appended: Appended | None) -> None:
@@ -101,7 +105,7 @@ class TrueupService:
             for lines in captures:
                 ingestor.ingest(lines)
         finally:
-            if projection is not None:
+            if projection is not None and owned:
                 projection.release()
         count = ingestor.count
         return IngestReport(
@@ -421,21 +425,34 @@ class TrueupService:
         """Up to ``limit`` stored events after journal position ``after``, inputs and emitted
         alike unless ``emitted_only``, of ``type_``, ``venue`` and ``account`` if given; ask
         again from ``next_after``."""
+        wanted = EventFilter(type_, venue, account, emitted_only)
         found: list[tuple[int, InputEvent | Emitted]] = []
         position = after
         for position, event in self.journal.all_events(after):
-            if type_ is not None and event.type != type_:
-                continue
-            if venue is not None and event.venue != venue:
-                continue
-            if account is not None and event.account != account:
-                continue
-            if emitted_only and not isinstance(event, Emitted):
+            if not wanted.matches(event):
                 continue
             found.append((position, event))
             if len(found) >= limit:
                 break
         return EventPage(found, position)
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Which stored events a reader asked for: None is any."""
+
+    type_: str | None = None
+    venue: str | None = None
+    account: str | None = None
+    emitted_only: bool = False
+
+    def matches(self, event: InputEvent | Emitted) -> bool:
+        return (
+            (self.type_ is None or event.type == self.type_)
+            and (self.venue is None or event.venue == self.venue)
+            and (self.account is None or event.account == self.account)
+            and (not self.emitted_only or isinstance(event, Emitted))
+        )
 
 
 def _clean_line(record: StaleRecord, exit_reason: str, operator: str, at: int) -> JSON:

@@ -6,46 +6,59 @@ shows one). docs/http-api.md describes every endpoint; /openapi.json is generate
 """
 
 import argparse
+import asyncio
 import hmac
 import ipaddress
 import logging
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 import orjson
 import uvicorn
-from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trueup.adapters.clock import wall_clock
 from trueup.adapters.feed import Clock
 from trueup.adapters.store.journal import PAGE, Journal
 from trueup.adapters.store.location import StoreError
-from trueup.application.answers import JSON, AccountFreshness, IngestReport
-from trueup.application.service import TrueupService
+from trueup.application.answers import JSON, AccountFreshness, EventPage, IngestReport
+from trueup.application.service import EventFilter, TrueupService
 from trueup.domain.bounds import EARLIEST_MS, LATEST_MS
-from trueup.domain.emitted import EMITTED_TYPES
+from trueup.domain.emitted import EMITTED_TYPES, Emitted
 from trueup.domain.events import INPUT_EVENT_TYPES, InputEvent, InputRejected
 from trueup.domain.instants import iso
 from trueup.runners import output
 from trueup.runners.arguments import OPENING_SIDES, epoch_ms
 from trueup.runners.http_metrics import ApiMetrics
 from trueup.runners.http_page import add_page
+from trueup.runners.http_projection import Lag, ServedProjection
+from trueup.runners.http_stream import (
+    BACKLOG_PAGE,
+    MEDIA_TYPE,
+    EventStream,
+    JournalFollower,
+    LeftIncomplete,
+    StreamSettings,
+)
 from trueup.runners.usage import UsageError
 
 TOKEN_ENV = "TRUEUP_API_TOKEN"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8780
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+DEFAULT_MAX_PROJECTION_LAG_MS = 5_000
 EVENTS_PAGE = 500
 EVENT_TYPES = sorted([t.type for t in INPUT_EVENT_TYPES] + [t.type for t in EMITTED_TYPES])
 log = logging.getLogger("trueup.http")
@@ -53,11 +66,14 @@ log = logging.getLogger("trueup.http")
 
 @dataclass(frozen=True)
 class ApiSettings:
-    """What a server is told at start: the write token (None: no token) and the body limit."""
+    """What a server is told at start: the write token (None: no token), the body limit,
+    how its event streams run, and the projection lag past which it is unhealthy."""
 
     # Kept out of repr: a token must never reach a log line or a traceback's locals.
     token: str | None = field(default=None, repr=False)
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    stream: StreamSettings = field(default_factory=StreamSettings)
+    max_projection_lag_ms: int = DEFAULT_MAX_PROJECTION_LAG_MS
 
 
 # --- what the endpoints take: unknown query parameters are refused, naming them -------------
@@ -210,10 +226,21 @@ class AccountHealth(BaseModel):
     reasons: list[str]
 
 
+class ProjectionHealth(BaseModel):
+    partitions_held: list[int] = Field(description="the partitions this server runs")
+    inputs_behind: int = Field(description="inputs stored, not yet processed (up to 2000)")
+    lag_ms: int = Field(description="how long the oldest of them has waited")
+    limit_ms: int
+    leases_lost: dict[str, int] = Field(
+        description="partitions this server ran and lost the lease of, and when (epoch ms)"
+    )
+
+
 class HealthDocument(BaseModel):
     healthy: bool
     reasons: list[str]
     accounts: list[AccountHealth]
+    projection: ProjectionHealth
 
 
 class Problem(BaseModel):
@@ -239,8 +266,25 @@ class TrueupApi:
     def __init__(self, journal: Journal, settings: ApiSettings, clock: Clock = wall_clock) -> None:
         self.service = TrueupService(journal, clock)
         self.settings = settings
+        self.clock = clock
         self.lock = threading.Lock()
-        self.metrics = ApiMetrics(self._freshness_or_none)
+        self.projection = ServedProjection(journal, self.lock, clock=clock)
+        self.follower = JournalFollower(
+            self._journal_end, self._new_events, settings.stream, self._count_stored
+        )
+        self.metrics = ApiMetrics(
+            self._freshness_or_none, lambda: self.projection.lag, self.follower
+        )
+
+    async def start(self) -> None:
+        """Run the projection while this server holds its leases, and follow the journal."""
+        self.projection.start()
+        self.follower.start()
+
+    async def stop(self) -> None:
+        """End the event streams, stop following, let the leases go."""
+        await self.follower.stop()
+        await asyncio.to_thread(self.projection.stop)
 
     def _freshness_or_none(self) -> list[AccountFreshness]:
         try:
@@ -303,7 +347,13 @@ class TrueupApi:
             )
         return Document(output.audit_json(result))
 
-    def events(self, query: EventsQuery) -> Document:
+    def events(self, query: EventsQuery, accept: str, last_event_id: int | None) -> Response:
+        # A reconnecting stream's Last-Event-ID is its cursor, whatever its URL still says.
+        if last_event_id is not None:
+            query = query.model_copy(update={"after": last_event_id})
+        if MEDIA_TYPE in accept:
+            wanted = EventFilter(query.type, query.venue, query.account, query.emitted)
+            return EventStream(self.follower, wanted, query.after, self._backlog(wanted))
         with self.lock:
             page = self.service.events_after(
                 query.after,
@@ -319,25 +369,88 @@ class TrueupApi:
         ]
         return Document({"events": events, "next_after": page.next_after})
 
+    def _backlog(self, wanted: EventFilter) -> Callable[[int], Awaitable[EventPage]]:
+        """What a stream reads from the journal before it joins the follower."""
+
+        def read(after: int) -> EventPage:
+            with self.lock:
+                return self.service.events_after(
+                    after,
+                    type_=wanted.type_,
+                    venue=wanted.venue,
+                    account=wanted.account,
+                    emitted_only=wanted.emitted_only,
+                    limit=BACKLOG_PAGE,
+                )
+
+        return lambda after: asyncio.to_thread(read, after)
+
+    def _journal_end(self) -> int:
+        with self.lock:
+            return self.service.journal.last_position()
+
+    def _new_events(self, after: int, limit: int) -> EventPage:
+        with self.lock:
+            return self.service.events_after(after, limit=limit)
+
+    def _count_stored(self, event: InputEvent | Emitted) -> None:
+        if isinstance(event, Emitted):
+            self.metrics.emitted.labels(event.type).inc()
+
     def health(self) -> Document:
+        lag = self.projection.lag
+        projection = self._projection_health(lag)
+        reasons = self._projection_reasons(lag)
         try:
             accounts = self._freshness()
         except StoreError as error:
             return Document(
-                {"healthy": False, "reasons": [f"the journal: {error}"], "accounts": []},
+                {
+                    "healthy": False,
+                    "reasons": [f"the journal: {error}", *reasons],
+                    "accounts": [],
+                    "projection": projection,
+                },
                 status_code=503,
             )
         reasons = [
             f"{account.venue}/{account.account}: {reason}"
             for account in accounts
             for reason in account.stale_reasons
-        ]
+        ] + reasons
         document = {
             "healthy": not reasons,
             "reasons": reasons,
             "accounts": [_account_health(account) for account in accounts],
+            "projection": projection,
         }
         return Document(document, status_code=503 if reasons else 200)
+
+    def _projection_reasons(self, lag: Lag) -> list[str]:
+        limit = self.settings.max_projection_lag_ms
+        reasons = []
+        if lag.ms > limit:
+            reasons.append(
+                f"the projection is {lag.inputs} input(s) behind the journal's end, the "
+                f"oldest waiting {lag.ms} ms; answers need it within {limit} ms"
+            )
+        if lag.lost:
+            at = min(lag.lost.values())
+            reasons.append(
+                f"this server lost the projection's lease of partition(s) "
+                f"{', '.join(map(str, sorted(lag.lost)))} at {iso(at)}: another process "
+                "may run them"
+            )
+        return reasons
+
+    def _projection_health(self, lag: Lag) -> JSON:
+        return {
+            "partitions_held": list(self.projection.leased.held),
+            "inputs_behind": lag.inputs,
+            "lag_ms": lag.ms,
+            "limit_ms": self.settings.max_projection_lag_ms,
+            "leases_lost": {str(n): at for n, at in sorted(lag.lost.items())},
+        }
 
     def _freshness(self) -> list[AccountFreshness]:
         with self.lock:
@@ -367,7 +480,10 @@ class TrueupApi:
 
     def _ingest(self, lines: list[bytes], on_input: Callable[[InputEvent], object]) -> IngestReport:
         with self.lock:
-            return self.service.ingest([lines], on_input=on_input)
+            # The server's own projection detects, as the lines go in: it holds the leases.
+            return self.service.ingest(
+                [lines], on_input=on_input, projection=self.projection.leased
+            )
 
     async def _body(self, request: Request) -> bytes:
         """The body, refused (413) as soon as it is known to pass the limit: by its declared
@@ -419,7 +535,17 @@ def capture_lines(body: bytes) -> list[bytes]:
 def create_app(journal: Journal, settings: ApiSettings, clock: Clock = wall_clock) -> FastAPI:
     """The ASGI application over ``journal``."""
     api = TrueupApi(journal, settings, clock)
+
+    @asynccontextmanager
+    async def running(_: FastAPI) -> AsyncIterator[None]:
+        await api.start()
+        try:
+            yield
+        finally:
+            await api.stop()
+
     app = FastAPI(
+        lifespan=running,
         title="trueup",
         summary="Reconciled positions, can-open verdicts, audits and stored events over HTTP.",
         version="1",
@@ -432,17 +558,8 @@ def create_app(journal: Journal, settings: ApiSettings, clock: Clock = wall_cloc
     ) -> None:
         api.authorise(credentials)
 
-    @app.middleware("http")
-    async def time_requests(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        endpoint = _route(app, request)
-        started = time.perf_counter()
-        try:
-            return await call_next(request)
-        finally:
-            elapsed = time.perf_counter() - started
-            api.metrics.latency.labels(endpoint, request.method).observe(elapsed)
+    app.state.api = api  # for the server, which ends the event streams when it stops
+    app.add_middleware(RequestTiming, app=app, api=api)
 
     @app.exception_handler(StoreError)
     async def journal_unreachable(_: Request, error: StoreError) -> Response:
@@ -475,10 +592,35 @@ def create_app(journal: Journal, settings: ApiSettings, clock: Clock = wall_cloc
         """What trueup said about one position (its emitted events), in order."""
         return api.emitted(query)
 
-    @app.get("/v1/events", response_model=None, responses={200: {"model": EventsDocument}})
-    def events(query: Annotated[EventsQuery, Query()]) -> Document:
-        """Stored events after a cursor (a journal position), and the cursor to ask from next."""
-        return api.events(query)
+    @app.get(
+        "/v1/events",
+        response_model=None,
+        responses={
+            200: {
+                "model": EventsDocument,
+                "content": {MEDIA_TYPE: {"schema": {"type": "string"}}},
+                "description": "the page; with Accept: text/event-stream, the live stream",
+            }
+        },
+    )
+    def events(
+        query: Annotated[EventsQuery, Query()],
+        request: Request,
+        last_event_id: Annotated[
+            int | None,
+            Header(
+                alias="Last-Event-ID",
+                ge=0,
+                le=2**63 - 1,
+                description="a stream's cursor on reconnecting: takes the place of `after`",
+            ),
+            # Absent or a position: never the JSON null a header cannot carry.
+            WithJsonSchema({"type": "integer", "minimum": 0, "maximum": 2**63 - 1}),
+        ] = None,
+    ) -> Response:
+        """Stored events after a cursor (a journal position), and the cursor to ask from next;
+        or, with Accept: text/event-stream, those and each new one as it is stored (SSE)."""
+        return api.events(query, request.headers.get("accept", ""), last_event_id)
 
     @app.post(
         "/v1/inputs",
@@ -532,10 +674,48 @@ _INPUTS_BODY: dict[str, Any] = {
 }
 
 
-def _route(app: FastAPI, request: Request) -> str:
+class RequestTiming:
+    """Times each request to its answer's start (a stream's first byte, not its end).
+
+    Plain ASGI rather than FastAPI's http middleware: that one relays a streamed body
+    through a buffer of its own, where a client that stops reading would hold it for ever.
+    """
+
+    def __init__(self, inner: ASGIApp, *, app: FastAPI, api: TrueupApi) -> None:
+        self.inner = inner
+        self.app = app
+        self.api = api
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.inner(scope, receive, send)
+            return
+        endpoint = _route(self.app, scope)
+        started = time.perf_counter()
+        timed = False
+
+        def observe() -> None:
+            nonlocal timed
+            if not timed:
+                timed = True
+                elapsed = time.perf_counter() - started
+                self.api.metrics.latency.labels(endpoint, scope["method"]).observe(elapsed)
+
+        async def timed_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                observe()
+            await send(message)
+
+        try:
+            await self.inner(scope, receive, timed_send)
+        finally:
+            observe()
+
+
+def _route(app: FastAPI, scope: Scope) -> str:
     """The route's path, not the URL's: one series per endpoint, whatever is asked."""
     for route in app.router.routes:
-        match, _ = route.matches(request.scope)
+        match, _ = route.matches(scope)
         if match is Match.FULL:
             return str(getattr(route, "path", "other"))
     return "other"
@@ -610,10 +790,32 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def server(app: FastAPI) -> uvicorn.Server:
-    """uvicorn over ``app``: its access log has paths and status codes, never a header."""
-    config = uvicorn.Config(app, log_level="info", server_header=False, lifespan="off")
-    return uvicorn.Server(config)
+class ApiServer(uvicorn.Server):
+    """uvicorn, ending the event streams first when it stops: it waits for every response
+    to end, and a stream would not on its own."""
+
+    def __init__(self, config: uvicorn.Config, api: TrueupApi) -> None:
+        super().__init__(config)
+        self.api = api
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await self.api.follower.stop()
+        await super().shutdown(sockets)
+
+
+def server(app: FastAPI, log_level: str = "info") -> uvicorn.Server:
+    """uvicorn over ``app``: its access log has paths and status codes, never a header. A
+    stream whose client does not read cannot hold up a stop for more than a few seconds."""
+    config = uvicorn.Config(
+        app,
+        log_level=log_level,
+        server_header=False,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )
+    # After the config, which sets uvicorn's logging up.
+    logging.getLogger("uvicorn.error").addFilter(LeftIncomplete())
+    return ApiServer(config, app.state.api)
 
 
 def serve(journal: Journal, host: str, port: int, settings: ApiSettings) -> None:

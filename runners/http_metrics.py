@@ -8,12 +8,14 @@ from collections.abc import Callable, Iterator
 
 import orjson
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from trueup.adapters.capture import CHANNELS, VENUES
 from trueup.application.answers import AccountFreshness
 from trueup.domain.events import InputEvent, InputRejected
+from trueup.runners.http_projection import Lag
+from trueup.runners.http_stream import JournalFollower
 
 # Label values come from what clients send: held to the known ones, so a hostile body
 # cannot grow the series without bound.
@@ -21,9 +23,15 @@ OTHER = "other"
 
 
 class ApiMetrics:
-    """The server's counters and histograms, and the exchange view ages read at each scrape."""
+    """The server's counters and histograms; the exchange view ages, the projection's lag
+    and the event streams read at each scrape."""
 
-    def __init__(self, freshness: Callable[[], list[AccountFreshness]]) -> None:
+    def __init__(
+        self,
+        freshness: Callable[[], list[AccountFreshness]],
+        lag: Callable[[], Lag],
+        follower: JournalFollower,
+    ) -> None:
         self.registry = CollectorRegistry()
         self.latency = Histogram(
             "trueup_http_request_duration_seconds",
@@ -43,7 +51,16 @@ class ApiMetrics:
             "Input lines POSTed that the journal already held: stored once, not again.",
             registry=self.registry,
         )
+        self.emitted = Counter(
+            "trueup_emitted_events",
+            "Events the detectors emitted, by type, as this server saw them stored (by any "
+            "process) since it started.",
+            ["type"],
+            registry=self.registry,
+        )
         self.registry.register(ExchangeViewAge(freshness))
+        self.registry.register(ProjectionLag(lag))
+        self.registry.register(EventStreams(follower))
 
     def count_input(self, event: InputEvent) -> None:
         outcome = "rejected" if isinstance(event, InputRejected) else "accepted"
@@ -87,3 +104,48 @@ def _channel(event: InputEvent) -> str:
     else:
         channel = orjson.loads(event.raw).get("channel")
     return channel if channel in CHANNELS else OTHER
+
+
+class ProjectionLag(Collector):
+    """How far the projection, whoever runs it, is behind the journal's end."""
+
+    def __init__(self, lag: Callable[[], Lag]) -> None:
+        self.lag = lag
+
+    def collect(self) -> Iterator[Metric]:
+        lag = self.lag()
+        yield GaugeMetricFamily(
+            "trueup_projection_lag_inputs",
+            "Inputs stored that the projection has not processed yet (counted up to 2000).",
+            value=lag.inputs,
+        )
+        yield GaugeMetricFamily(
+            "trueup_projection_lag_seconds",
+            "How long the oldest input the projection has not processed has been stored.",
+            value=lag.ms / 1000,
+        )
+        yield GaugeMetricFamily(
+            "trueup_projection_leases_lost",
+            "Partitions whose lease this server held and lost, and has not taken back.",
+            value=len(lag.lost),
+        )
+
+
+class EventStreams(Collector):
+    """The live event streams: how many are open, and how many were dropped for falling
+    behind."""
+
+    def __init__(self, follower: JournalFollower) -> None:
+        self.follower = follower
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            "trueup_event_streams",
+            "Event streams following the journal now.",
+            value=len(self.follower.subscribers),
+        )
+        yield CounterMetricFamily(
+            "trueup_event_streams_dropped",
+            "Event streams disconnected because their client fell too far behind.",
+            value=self.follower.dropped,
+        )

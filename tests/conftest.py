@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.http_server import SAMPLE
 from trueup.adapters.store.journal import Journal
+from trueup.runners.cli import main
 from trueup_simulators.postgres import fresh_database, postgres_server
 
 STORES = ("sqlite", "postgresql")
@@ -39,3 +41,10 @@ def journal(store_url: str) -> Iterator[Journal]:
     """The journal at ``store_url``, open for the test and closed after it."""
     with Journal.open(store_url) as opened:
         yield opened
+
+
+@pytest.fixture
+def sampled(store_url: str) -> str:
+    """A journal holding the recorded Bybit session, ingested by `trueup ingest`."""
+    assert main(["--store", store_url, "ingest", str(SAMPLE)]) == 0
+    return store_url

@@ -1,37 +1,48 @@
-"""A real `trueup serve` application on a free 127.0.0.1 port, in a thread of the test."""
+"""A real `trueup serve` application on a free 127.0.0.1 port, in a thread of the test, and
+what the HTTP tests send it."""
 
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
-import uvicorn
-
+from tests.inputs import line, position_snapshot
 from trueup.adapters.feed import Clock
 from trueup.adapters.store.journal import Journal
-from trueup.runners.http_api import ApiSettings, create_app, listening_socket
+from trueup.runners.http_api import ApiSettings, create_app, listening_socket, server
 
 TOKEN = "test-token-not-a-secret"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+SAMPLE = Path(__file__).parent.parent / "samples" / "bybit-session.jsonl"
+# The sample's last instant: the server's clock stands there, as `make sample` judges.
+SAMPLE_END = 1_762_199_335_000
+
+
+def closing_snapshot(at: int) -> bytes:
+    """A complete REST snapshot in which the exchange holds nothing at all."""
+    return line(position_snapshot(at))
 
 
 @contextmanager
-def running_server(journal: Journal, settings: ApiSettings, clock: Clock) -> Iterator[str]:
-    """Serve ``journal`` until the block ends; yields the base URL."""
-    sock = listening_socket("127.0.0.1", 0)
+def running_server(
+    journal: Journal, settings: ApiSettings, clock: Clock, port: int = 0
+) -> Iterator[str]:
+    """Serve ``journal`` until the block ends, as `trueup serve` does (the projection
+    included); yields the base URL. ``port`` 0: a free one."""
+    sock = listening_socket("127.0.0.1", port)
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(journal, settings, clock), lifespan="off", log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    served = server(create_app(journal, settings, clock), log_level="warning")
+    thread = threading.Thread(target=served.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
-    while not server.started:
+    while not served.started:
         assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
         time.sleep(0.01)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+        served.should_exit = True
+        thread.join(timeout=30)
         sock.close()
+        assert not thread.is_alive(), "the server did not stop"

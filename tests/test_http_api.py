@@ -6,6 +6,7 @@ metrics. On SQLite and on PostgreSQL, over the recorded Bybit session.
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,25 +15,14 @@ import httpx
 import orjson
 import pytest
 
-from tests.http_server import TOKEN, running_server
-from tests.inputs import line, position_snapshot
+from tests.http_server import AUTH, SAMPLE_END, TOKEN, closing_snapshot, running_server
 from trueup.adapters.store.journal import Journal
+from trueup.projections.partitions import ALL, tracker
 from trueup.runners.cli import main
 from trueup.runners.http_api import ApiSettings
 
-SAMPLE = Path(__file__).parent.parent / "samples" / "bybit-session.jsonl"
-# The sample's last instant: the server's clock stands there, as `make sample` judges.
-SAMPLE_END = 1_762_199_335_000
 BODY_LIMIT = 64 * 1024
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
 Json = dict[str, Any]
-
-
-@pytest.fixture
-def sampled(store_url: str) -> str:
-    """A journal holding the recorded Bybit session, ingested by `trueup ingest`."""
-    assert main(["--store", store_url, "ingest", str(SAMPLE)]) == 0
-    return store_url
 
 
 @pytest.fixture
@@ -52,11 +42,6 @@ def cli_json(capsys: pytest.CaptureFixture[str], store_url: str, *args: str) -> 
     capsys.readouterr()
     main(["--store", store_url, *args, "--json"])
     return [orjson.loads(text) for text in capsys.readouterr().out.splitlines()]
-
-
-def closing_snapshot(at: int) -> bytes:
-    """A complete REST snapshot in which the exchange holds nothing at all."""
-    return line(position_snapshot(at))
 
 
 # --- reads: the CLI's documents -------------------------------------------------------------
@@ -363,7 +348,13 @@ def test_serve_answers_on_loopback_and_keeps_the_token_out_of_its_log(tmp_path: 
                 break
         assert url.startswith("http://127.0.0.1:")
         with httpx.Client(base_url=url, timeout=30) as client:
-            assert client.get("/health").json() == {"healthy": True, "reasons": [], "accounts": []}
+            health = client.get("/health").json()
+            assert (health["healthy"], health["reasons"], health["accounts"]) == (True, [], [])
+            deadline = time.monotonic() + 10
+            while len(health["projection"]["partitions_held"]) < len(ALL):
+                assert time.monotonic() < deadline, "serve took no lease of the projection"
+                time.sleep(0.05)
+                health = client.get("/health").json()
             posted = client.post("/v1/inputs", content=closing_snapshot(SAMPLE_END), headers=AUTH)
             assert posted.json()["accepted"] == 1
             assert client.post("/v1/inputs", content=b"{}").status_code == 401
@@ -373,3 +364,8 @@ def test_serve_answers_on_loopback_and_keeps_the_token_out_of_its_log(tmp_path: 
     assert process.returncode == 0
     assert TOKEN not in rest
     assert store.exists()  # serve takes inputs: it makes the journal, as ingest does
+    with Journal.open(str(store), create=False) as journal:  # stopped, it let them go
+        leases = journal.leases([tracker(n) for n in ALL])
+        assert all(lease.acquire() for lease in leases.values())
+        for lease in leases.values():
+            lease.release()

@@ -12,8 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import APIOperation, GenerationMode
 from schemathesis.checks import negative_data_rejection, not_a_server_error
 
-from tests.http_server import TOKEN, running_server
-from tests.test_http_api import SAMPLE, SAMPLE_END
+from tests.http_server import SAMPLE, SAMPLE_END, TOKEN, running_server
 from trueup.adapters.store.journal import Journal
 from trueup.runners.cli import main
 from trueup.runners.http_api import ApiSettings

@@ -1,0 +1,230 @@
+"""What the server answers, as typed values; its errors as exceptions of the client's own;
+and the requests both clients make, built once."""
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx
+import orjson
+
+TOKEN_ENV = "TRUEUP_API_TOKEN"
+URL_ENV = "TRUEUP_API_URL"
+DEFAULT_URL = "http://127.0.0.1:8780"
+EVENT_STREAM = "text/event-stream"
+Json = dict[str, Any]
+Intent = bytes | str | Mapping[str, Any]
+
+
+class TrueupError(Exception):
+    """Anything the client could not get an answer for."""
+
+
+class ApiError(TrueupError):
+    """The server refused or failed a request: its HTTP status and its own message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+        self.message = message
+
+
+class Unreachable(TrueupError):
+    """The server could not be reached, or the connection broke before an answer."""
+
+
+@dataclass(frozen=True)
+class CanOpen:
+    """May the bot open the symbol? Every reason against, and notes that do not block."""
+
+    venue: str
+    account: str
+    symbol: str
+    allowed: bool
+    reasons: list[str]
+    notes: list[str]
+
+
+@dataclass(frozen=True)
+class Event:
+    """One stored event: its journal position (the cursor), its type, and every field, as
+    the server gives it (`trueup events --json` plus `at_iso`)."""
+
+    position: int
+    type: str
+    data: Json
+
+
+@dataclass(frozen=True)
+class EventPage:
+    events: list[Event]
+    next_after: int  # the cursor to ask from next
+
+
+@dataclass(frozen=True)
+class InputLine:
+    input_id: str
+    type: str
+    accepted: bool
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class InputsReport:
+    """What POST /v1/inputs did with the lines: counts, what the detectors emitted, and
+    each line's input."""
+
+    accepted: int
+    rejected: int
+    duplicates: int
+    blank: int
+    emitted: dict[str, int]
+    inputs: list[InputLine]
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Waits between reconnections of a stream: ``first``, doubling up to ``most``."""
+
+    first: float = 0.1
+    most: float = 5.0
+
+    def after(self, wait: float) -> float:
+        return min(wait * 2, self.most)
+
+
+RECONNECTING = Backoff()
+
+
+def settings(base_url: str | None, token: str | None) -> tuple[str, dict[str, str]]:
+    """The base URL and headers: the arguments, else the environment."""
+    url = base_url or os.environ.get(URL_ENV) or DEFAULT_URL
+    token = token or os.environ.get(TOKEN_ENV) or None
+    return url, ({"Authorization": f"Bearer {token}"} if token else {})
+
+
+def can_open_params(
+    venue: str,
+    account: str,
+    symbol: str,
+    *,
+    side: str | None,
+    at: int | str | datetime | None,
+    timeframe: str | None,
+) -> Json:
+    if isinstance(at, datetime):
+        at = int(at.timestamp() * 1000)
+    found = {"side": side, "at": at, "timeframe": timeframe}
+    return {"venue": venue, "account": account, "symbol": symbol} | _given(found)
+
+
+def positions_params(venue: str | None, account: str | None, symbol: str | None) -> Json:
+    return _given({"venue": venue, "account": account, "symbol": symbol})
+
+
+def events_params(
+    after: int, type_: str | None, venue: str | None, account: str | None, emitted: bool
+) -> Json:
+    wanted = {"type": type_, "venue": venue, "account": account}
+    return {"after": after} | _given(wanted) | ({"emitted": "true"} if emitted else {})
+
+
+def ndjson(intents: Iterable[Intent]) -> bytes:
+    """Capture lines as NDJSON: bytes and text as they are, mappings encoded."""
+    lines = []
+    for intent in intents:
+        if isinstance(intent, bytes):
+            lines.append(intent)
+        elif isinstance(intent, str):
+            lines.append(intent.encode())
+        else:
+            lines.append(orjson.dumps(dict(intent)))
+    return b"\n".join(lines)
+
+
+def answer(response: httpx.Response) -> Any:
+    """The response's JSON document; ApiError with the server's message if it is not 200."""
+    if response.status_code != 200:
+        raise api_error(response)
+    return response.json()
+
+
+def api_error(response: httpx.Response) -> ApiError:
+    """The server's message: its ``detail``, a string or FastAPI's list of problems."""
+    try:
+        detail = response.json().get("detail")
+    except ValueError:
+        detail = None
+    if isinstance(detail, list):
+        message = "; ".join(
+            f"{'.'.join(map(str, problem.get('loc', ())))}: {problem.get('msg')}"
+            for problem in detail
+            if isinstance(problem, dict)
+        )
+    elif isinstance(detail, str):
+        message = detail
+    else:
+        message = response.text.strip() or response.reason_phrase
+    return ApiError(response.status_code, message)
+
+
+def can_open(document: Json) -> CanOpen:
+    return CanOpen(
+        document["venue"],
+        document["account"],
+        document["symbol"],
+        document["allowed"],
+        list(document["reasons"]),
+        list(document["notes"]),
+    )
+
+
+def event(document: Json) -> Event:
+    return Event(document["position"], document["type"], document)
+
+
+def event_page(document: Json) -> EventPage:
+    return EventPage([event(e) for e in document["events"]], document["next_after"])
+
+
+def inputs_report(document: Json) -> InputsReport:
+    return InputsReport(
+        document["accepted"],
+        document["rejected"],
+        document["duplicates"],
+        document["blank"],
+        dict(document["emitted"]),
+        [InputLine(**line) for line in document["inputs"]],
+    )
+
+
+def retried(status: int) -> bool:
+    """Whether a stream is asked again after this status: the server or a proxy in front
+    of it failing for now, not a request it refuses."""
+    return status >= 500 or status == 429
+
+
+class EventReader:
+    """Server-Sent Events, a line at a time: an Event at each blank line ending one."""
+
+    def __init__(self) -> None:
+        self._data: list[str] = []
+
+    def line(self, text: str) -> Event | None:
+        if not text:
+            if not self._data:
+                return None
+            found = event(orjson.loads("\n".join(self._data)))
+            self._data = []
+            return found
+        field, _, value = text.partition(":")
+        if field == "data":
+            self._data.append(value.removeprefix(" "))
+        # id and event repeat what data holds; retry and comments (heartbeats) are not events.
+        return None
+
+
+def _given(values: Json) -> Json:
+    return {name: value for name, value in values.items() if value is not None}

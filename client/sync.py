@@ -1,0 +1,163 @@
+"""``Client``: the server's answers for a bot that does not run an event loop."""
+
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from trueup.client import documents
+from trueup.client.documents import (
+    EVENT_STREAM,
+    RECONNECTING,
+    Backoff,
+    CanOpen,
+    Event,
+    EventPage,
+    EventReader,
+    InputsReport,
+    Intent,
+    Unreachable,
+)
+
+log = logging.getLogger("trueup.client")
+
+
+class Client:
+    """`trueup serve` at ``base_url`` (else TRUEUP_API_URL, else 127.0.0.1:8780); writes
+    carry ``token`` (else TRUEUP_API_TOKEN). A stream's read times out after
+    ``stream_read_timeout`` s without a byte: the server sends a heartbeat well within it."""
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        token: str | None = None,
+        timeout: float = 10.0,
+        stream_read_timeout: float = 60.0,
+        backoff: Backoff = RECONNECTING,
+    ) -> None:
+        url, headers = documents.settings(base_url, token)
+        self._http = httpx.Client(base_url=url, headers=headers, timeout=timeout)
+        self._stream_timeout = httpx.Timeout(timeout, read=stream_read_timeout)
+        self.backoff = backoff
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def can_open(
+        self,
+        venue: str,
+        account: str,
+        symbol: str,
+        side: str | None = None,
+        at: int | str | datetime | None = None,
+        *,
+        timeframe: str | None = None,
+    ) -> CanOpen:
+        """The server's verdict: ``side`` long or short (Buy, Sell), ``at`` epoch ms, ISO
+        8601 or a datetime (None: now)."""
+        params = documents.can_open_params(
+            venue, account, symbol, side=side, at=at, timeframe=timeframe
+        )
+        return documents.can_open(self._get("/v1/can-open", params))
+
+    def positions(
+        self, venue: str | None = None, account: str | None = None, symbol: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The reconciled positions (`trueup positions --json`'s rows)."""
+        rows: list[dict[str, Any]] = self._get(
+            "/v1/positions", documents.positions_params(venue, account, symbol)
+        )["positions"]
+        return rows
+
+    def send_intents(self, intents: Iterable[Intent]) -> InputsReport:
+        """POST capture lines (the bot's intents, or snapshots): stored once each however
+        often sent."""
+        body = documents.ndjson(intents)
+        headers = {"Content-Type": "application/x-ndjson"}
+        try:
+            response = self._http.post("/v1/inputs", content=body, headers=headers)
+        except httpx.TransportError as error:
+            raise Unreachable(str(error)) from error
+        return documents.inputs_report(documents.answer(response))
+
+    def events(
+        self,
+        after: int = 0,
+        *,
+        type: str | None = None,
+        venue: str | None = None,
+        account: str | None = None,
+        emitted: bool = False,
+        limit: int | None = None,
+    ) -> EventPage:
+        """One page of stored events after the cursor ``after``."""
+        params = documents.events_params(after, type, venue, account, emitted)
+        if limit is not None:
+            params["limit"] = limit
+        return documents.event_page(self._get("/v1/events", params))
+
+    def stream(
+        self,
+        after: int = 0,
+        *,
+        type: str | None = None,
+        venue: str | None = None,
+        account: str | None = None,
+        emitted: bool = False,
+    ) -> Iterator[Event]:
+        """Every stored event after ``after``, then each as it is stored, for ever: a
+        dropped connection is made again (with a backoff) from the last event's cursor."""
+        cursor = after
+        wait = self.backoff.first
+        while True:
+            params = documents.events_params(cursor, type, venue, account, emitted)
+            headers = {"Accept": EVENT_STREAM, "Last-Event-ID": str(cursor)}
+            try:
+                with self._http.stream(
+                    "GET",
+                    "/v1/events",
+                    params=params,
+                    headers=headers,
+                    timeout=self._stream_timeout,
+                ) as response:
+                    if response.status_code != 200:
+                        response.read()
+                        error = documents.api_error(response)
+                        if not documents.retried(response.status_code):
+                            raise error
+                        log.warning("the event stream: %s; asking again", error)
+                    else:
+                        wait = self.backoff.first
+                        reader = EventReader()
+                        for line in response.iter_lines():
+                            event = reader.line(line)
+                            if event is not None:
+                                cursor = event.position
+                                yield event
+            except httpx.TransportError as error:
+                log.info("the event stream broke (%s); resuming after %d", error, cursor)
+            time.sleep(wait)
+            wait = self.backoff.after(wait)
+
+    def _get(self, path: str, params: dict[str, Any]) -> Any:
+        try:
+            response = self._http.get(path, params=params)
+        except httpx.TransportError as error:
+            raise Unreachable(str(error)) from error
+        return documents.answer(response)

@@ -1,0 +1,151 @@
+"""``trueup.client`` against a real server: the CLI's answers, idempotent writes, the server's
+errors as the client's own exceptions, and a stream that outlives a restart of the server."""
+
+import asyncio
+import queue
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.http_server import SAMPLE_END, TOKEN, closing_snapshot, running_server
+from tests.inputs import line, opened
+from tests.test_http_api import cli_json
+from trueup.adapters.store.journal import Journal
+from trueup.application.service import TrueupService
+from trueup.client import ApiError, AsyncClient, CanOpen, Client, Event, Unreachable
+from trueup.client.documents import Backoff
+from trueup.runners.http_api import ApiSettings
+from trueup.runners.http_stream import StreamSettings
+
+SETTINGS = ApiSettings(token=TOKEN, stream=StreamSettings(heartbeat_s=0.5))
+FAST = Backoff(first=0.05, most=0.5)
+
+
+@pytest.fixture
+def served(sampled: str) -> Iterator[str]:
+    """A server over the sampled journal, its clock at the sample's end; its URL."""
+    with (
+        Journal.open(sampled, create=False) as journal,
+        running_server(journal, SETTINGS, lambda: SAMPLE_END) as url,
+    ):
+        yield url
+
+
+@pytest.fixture
+def client(served: str) -> Iterator[Client]:
+    with Client(served, token=TOKEN, backoff=FAST) as opened:
+        yield opened
+
+
+@pytest.mark.parametrize("symbol", ["ETHUSDT", "DOGEUSDT"])
+def test_can_open_is_the_cli_s_answer(
+    client: Client, sampled: str, capsys: pytest.CaptureFixture[str], symbol: str
+) -> None:
+    where = ["--venue", "bybit", "--account", "main", "--symbol", symbol]
+    (expected,) = cli_json(capsys, sampled, "can-open", *where, "--at", str(SAMPLE_END))
+    answer = client.can_open("bybit", "main", symbol, side="long", at=SAMPLE_END)
+    assert answer == CanOpen("bybit", "main", symbol, **expected)
+    assert not answer.allowed  # the sample's exchange view is 70 s old by its end
+
+
+def test_positions_are_the_servers_rows(
+    client: Client, sampled: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert client.positions() == cli_json(capsys, sampled, "positions")
+    (doge,) = client.positions(venue="bybit", symbol="DOGEUSDT")
+    assert doge["exchange_qty"] == "1500"
+
+
+def test_send_intents_is_idempotent(client: Client) -> None:
+    intent = opened(SAMPLE_END - 500, "p-sol-1", "SOLUSDT", "3")
+    first = client.send_intents([intent, closing_snapshot(SAMPLE_END - 400)])
+    again = client.send_intents([line(intent), closing_snapshot(SAMPLE_END - 400).decode()])
+    assert (first.accepted, first.duplicates) == (2, 0)
+    assert (again.accepted, again.duplicates) == (2, 2)
+    assert again.inputs == first.inputs  # the same input ids: the same inputs, stored once
+    assert first.emitted["POSITION_CLOSED"] == 1
+    page = client.events(type="LocalPositionOpened")
+    assert [e.data["input_id"] for e in page.events][-1] == first.inputs[0].input_id
+
+
+def test_the_server_s_errors_are_the_client_s_exceptions(served: str, client: Client) -> None:
+    with pytest.raises(ApiError) as refused:
+        client.can_open("bybit", "main", "ETHUSDT", side="sideways")
+    assert refused.value.status == 422
+    assert "query.side" in refused.value.message
+    with Client(served, token="wrong") as stranger, pytest.raises(ApiError) as unauthorised:
+        stranger.send_intents([closing_snapshot(SAMPLE_END)])
+    assert unauthorised.value.status == 401
+    assert "bearer token" in unauthorised.value.message
+    with Client("http://127.0.0.1:1") as nowhere, pytest.raises(Unreachable):
+        nowhere.positions()
+
+
+def test_the_token_comes_from_the_environment(served: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRUEUP_API_TOKEN", TOKEN)
+    monkeypatch.setenv("TRUEUP_API_URL", served)
+    with Client() as client:
+        assert client.send_intents([closing_snapshot(SAMPLE_END - 300)]).accepted == 1
+
+
+def test_the_stream_survives_a_restart_of_the_server(sampled: str) -> None:
+    """Events stored while the server is down arrive once it is back; none twice."""
+    seen: queue.Queue[Event] = queue.Queue()
+    with Journal.open(sampled, create=False) as journal:
+        end = journal.last_position()
+        with running_server(journal, SETTINGS, lambda: SAMPLE_END) as url:
+            port = int(url.rpartition(":")[2])
+            listening = threading.Thread(
+                target=_listen, args=(url, end, seen), daemon=True, name="stream"
+            )
+            listening.start()
+            Client(url, token=TOKEN).send_intents([closing_snapshot(SAMPLE_END - 900)])
+            before = _until(seen, "COOLDOWN_STARTED")
+        # The server is down: what another process stores meanwhile is not lost.
+        with Journal.open(sampled, create=False) as elsewhere:
+            down = TrueupService(elsewhere).ingest([[closing_snapshot(SAMPLE_END - 800)]])
+        assert down.accepted == 1
+        time.sleep(0.3)  # the client tries, and fails, to reconnect meanwhile
+        with running_server(journal, SETTINGS, lambda: SAMPLE_END, port=port) as again:
+            assert again == url
+            Client(url, token=TOKEN).send_intents([closing_snapshot(SAMPLE_END - 700)])
+            after = _until(seen, "PositionsReported", at=SAMPLE_END - 700)
+            stored = [(p, e.type) for p, e in TrueupService(journal).events_after(end).events]
+    got = [(e.position, e.type) for e in before + after]
+    assert got == stored  # every event after the cursor, each once, in order
+
+
+def _listen(url: str, after: int, seen: "queue.Queue[Event]") -> None:
+    with Client(url, backoff=FAST, stream_read_timeout=5) as client:
+        for event in client.stream(after=after):
+            seen.put(event)
+
+
+def _until(seen: "queue.Queue[Event]", type_: str, *, at: int | None = None) -> list[Event]:
+    got: list[Event] = []
+    while not got or got[-1].type != type_ or (at is not None and got[-1].data["at"] != at):
+        got.append(seen.get(timeout=20))
+    return got
+
+
+def test_the_async_client(served: str, sampled: str) -> None:
+    async def use() -> tuple[CanOpen, list[Event]]:
+        async with AsyncClient(served, token=TOKEN, backoff=FAST) as client:
+            answer = await client.can_open("bybit", "main", "ETHUSDT", at=SAMPLE_END)
+            page = await client.events(type="POSITION_CLOSED")
+            streamed = []
+            async for event in client.stream(after=0, type="POSITION_CLOSED"):
+                streamed.append(event)
+                if event.position == page.events[-1].position:
+                    break
+            assert streamed == page.events
+            await client.send_intents([closing_snapshot(SAMPLE_END - 600)])
+            async for event in client.stream(after=page.next_after, type="POSITION_CLOSED"):
+                return answer, [event]
+        raise AssertionError("the stream ended")
+
+    answer, (closed,) = asyncio.run(use())
+    assert not answer.allowed
+    assert closed.data["symbol"] == "XRPUSDT"
