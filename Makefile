@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 SAMPLE := samples/bybit-session.jsonl
 RUN_DIR := run
+PORT ?= 8780
 TRUEUP := $(BIN)/trueup --store $(RUN_DIR)/journal.db
 SAMPLE_TRUEUP := $(BIN)/trueup --store $(RUN_DIR)/sample.db
 # The sample's last instant: verdicts are given as of then, not as of today.
@@ -25,11 +26,18 @@ $(INSTALLED): pyproject.toml simulators/pyproject.toml requirements.lock
 	$(BIN)/pip install --quiet --no-deps -e simulators
 	touch $(INSTALLED)
 
+# The demo, with the page of `trueup serve` beside it (the demo's own process detects), which
+# stays up until Ctrl-C.
 run: $(INSTALLED)
 	@mkdir -p $(RUN_DIR) && rm -f $(RUN_DIR)/journal.db*
-	$(TRUEUP) demo --scenario samples/scenarios/demo.jsonl
-	@echo "== how XRPUSDT came to drift, replayed from the journal"
-	$(TRUEUP) audit --venue bybit --account main --symbol XRPUSDT
+	@$(TRUEUP) serve --port $(PORT) --no-projection > $(RUN_DIR)/serve.log 2>&1 & server=$$!; \
+	trap 'kill $$server 2>/dev/null' EXIT; \
+	echo "== the page, live while the demo plays: http://127.0.0.1:$(PORT)/ (its log: $(RUN_DIR)/serve.log)"; \
+	$(TRUEUP) demo --scenario samples/scenarios/demo.jsonl && \
+	echo "== how XRPUSDT came to drift, replayed from the journal" && \
+	$(TRUEUP) audit --venue bybit --account main --symbol XRPUSDT && \
+	echo "== the page stays up at http://127.0.0.1:$(PORT)/ until Ctrl-C" && \
+	wait $$server
 
 # The capture path: a recorded Bybit session ingested, reconciled and audited.
 sample: $(INSTALLED)

@@ -283,6 +283,12 @@ def _process_commands(commands: Commands) -> None:
         metavar="N",
         help="refuse a POST body over N bytes (413)",
     )
+    serve.add_argument(
+        "--no-projection",
+        dest="projection",
+        action="store_false",
+        help="leave detection to another process on the journal (trueup run, worker, demo)",
+    )
     serve.set_defaults(command=_serve)
 
 
@@ -451,7 +457,8 @@ def _serve(journal: "Journal", args: argparse.Namespace) -> int:
     # uvicorn stops on SIGINT and SIGTERM, then raises the signal again for the handler it
     # found: this one, so that serve exits 0 once stopped, like run and worker.
     stop_on_signals()
-    serve(journal, args.host, args.port, ApiSettings(token, args.max_body_bytes))
+    settings = ApiSettings(token, args.max_body_bytes, run_projection=args.projection)
+    serve(journal, args.host, args.port, settings)
     print("stopped")
     return EXIT_OK
 

@@ -74,6 +74,8 @@ class ApiSettings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     stream: StreamSettings = field(default_factory=StreamSettings)
     max_projection_lag_ms: int = DEFAULT_MAX_PROJECTION_LAG_MS
+    # False: another process on the journal runs the projection (the demo, trueup run).
+    run_projection: bool = True
 
 
 # --- what the endpoints take: unknown query parameters are refused, naming them -------------
@@ -227,6 +229,7 @@ class AccountHealth(BaseModel):
 
 
 class ProjectionHealth(BaseModel):
+    runs_here: bool = Field(description="false: another process runs it (serve --no-projection)")
     partitions_held: list[int] = Field(description="the partitions this server runs")
     inputs_behind: int = Field(description="inputs stored, not yet processed (up to 2000)")
     lag_ms: int = Field(description="how long the oldest of them has waited")
@@ -278,13 +281,15 @@ class TrueupApi:
 
     async def start(self) -> None:
         """Run the projection while this server holds its leases, and follow the journal."""
-        self.projection.start()
+        if self.settings.run_projection:
+            self.projection.start()
         self.follower.start()
 
     async def stop(self) -> None:
         """End the event streams, stop following, let the leases go."""
         await self.follower.stop()
-        await asyncio.to_thread(self.projection.stop)
+        if self.settings.run_projection:
+            await asyncio.to_thread(self.projection.stop)
 
     def _freshness_or_none(self) -> list[AccountFreshness]:
         try:
@@ -427,6 +432,8 @@ class TrueupApi:
         return Document(document, status_code=503 if reasons else 200)
 
     def _projection_reasons(self, lag: Lag) -> list[str]:
+        if not self.settings.run_projection:
+            return []  # another process runs it: its own health says how it does
         limit = self.settings.max_projection_lag_ms
         reasons = []
         if lag.ms > limit:
@@ -445,6 +452,7 @@ class TrueupApi:
 
     def _projection_health(self, lag: Lag) -> JSON:
         return {
+            "runs_here": self.settings.run_projection,
             "partitions_held": list(self.projection.leased.held),
             "inputs_behind": lag.inputs,
             "lag_ms": lag.ms,
@@ -480,6 +488,8 @@ class TrueupApi:
 
     def _ingest(self, lines: list[bytes], on_input: Callable[[InputEvent], object]) -> IngestReport:
         with self.lock:
+            if not self.settings.run_projection:  # the process that runs it detects
+                return self.service.ingest([lines], detect=False, on_input=on_input)
             # The server's own projection detects, as the lines go in: it holds the leases.
             return self.service.ingest(
                 [lines], on_input=on_input, projection=self.projection.leased
