@@ -369,3 +369,23 @@ def test_serve_answers_on_loopback_and_keeps_the_token_out_of_its_log(tmp_path: 
         assert all(lease.acquire() for lease in leases.values())
         for lease in leases.values():
             lease.release()
+
+
+def test_a_server_without_the_projection_appends_and_leaves_detection_to_another(
+    sampled: str,
+) -> None:
+    settings = ApiSettings(token=TOKEN, run_projection=False)
+    with (
+        Journal.open(sampled, create=False) as journal,
+        running_server(journal, settings, lambda: SAMPLE_END) as url,
+        httpx.Client(base_url=url, timeout=30) as client,
+    ):
+        report = client.post(
+            "/v1/inputs", content=closing_snapshot(SAMPLE_END - 1_000), headers=AUTH
+        ).json()
+        assert report["accepted"] == 1
+        assert report["emitted"] == {}  # nobody here detects: the process that runs it will
+        health = client.get("/health").json()
+        assert health["projection"]["runs_here"] is False
+        assert health["projection"]["partitions_held"] == []
+        assert not any("projection" in reason for reason in health["reasons"])
