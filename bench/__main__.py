@@ -13,7 +13,17 @@ from dataclasses import dataclass
 from functools import partial
 from importlib import metadata
 
-from bench import breakdown, isolated, latency, live_latency, memory, replay, serving, throughput
+from bench import (
+    breakdown,
+    http,
+    isolated,
+    latency,
+    live_latency,
+    memory,
+    replay,
+    serving,
+    throughput,
+)
 from bench.report import Figure, table
 from bench.stores import PostgresStore, SQLiteStore, postgres, scratch_sqlite
 from bench.workload import capture_lines, holding_lines
@@ -43,6 +53,9 @@ class Sizes:
     live: live_latency.Counts
     serving_inputs: int | None  # None: no serving figures (--quick)
     serving_only: bool
+    http_inputs: int  # the HTTP figures' large journal
+    http: http.Sizes
+    http_only: bool
 
 
 def parse(argv: list[str]) -> Sizes:
@@ -69,6 +82,13 @@ def parse(argv: list[str]) -> Sizes:
         default=serving.INPUTS,
         help="the serving figures' large journal (a multiple of 100; default %(default)s)",
     )
+    parser.add_argument(
+        "--http",
+        action="store_true",
+        help="only the HTTP figures (bench/http.py): trueup serve under load, POST throughput "
+        "and POST -> event stream, on the serving figures' journals (with --quick: on "
+        f"journals of {http.QUICK_INPUTS:,} inputs, briefly)",
+    )
     args = parser.parse_args(argv)
     scale = 10 if args.quick else 1
     return Sizes(
@@ -80,6 +100,9 @@ def parse(argv: list[str]) -> Sizes:
         live_latency.QUICK if args.quick else live_latency.Counts(),
         None if args.quick and not args.serving else args.serving_inputs,
         args.serving,
+        min(args.serving_inputs, http.QUICK_INPUTS) if args.quick else args.serving_inputs,
+        http.QUICK if args.quick else http.Sizes(),
+        args.http,
     )
 
 
@@ -206,10 +229,18 @@ def serving_report(sizes: Sizes) -> str:
     return serving.measure(progress, sizes.serving_inputs)
 
 
+def http_report(sizes: Sizes) -> str:
+    """The HTTP figures (issue 10), on the serving figures' cached journals."""
+    progress(f"http: journals of {sizes.http_inputs:,} inputs (cached under /tmp)")
+    return http.measure(progress, sizes.http_inputs, sizes.http)
+
+
 def main(argv: list[str] | None = None) -> int:
     sizes = parse(sys.argv[1:] if argv is None else argv)
-    if sizes.serving_only:
-        print(serving_report(sizes))
+    if sizes.serving_only or sizes.http_only:
+        reports = [serving_report(sizes)] if sizes.serving_only else []
+        reports += [http_report(sizes)] if sizes.http_only else []
+        print("\n\n".join(reports))
         return 0
     notes: list[str] = []
     progress("PostgreSQL: TRUEUP_TEST_POSTGRES_URL, else an embedded server")
@@ -250,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     if sizes.serving_inputs is not None:
         print()
         print(serving_report(sizes))
+    print()
+    print(http_report(sizes))
     return 0
 
 

@@ -737,6 +737,8 @@ class Row:
     def ratio(self) -> float | None:
         if self.small is None or not self.small.samples or not self.big.samples:
             return None
+        if self.small.median == 0:  # a rate of nothing (no request answered): no ratio
+            return None
         return self.big.median / self.small.median
 
     def verdict(self) -> str:
