@@ -286,15 +286,24 @@ class TrueupService:
         """Every reconciled key either side has held: local beside exchange, with findings;
         of ``venue``, ``account`` and ``symbol`` where given."""
         reader = ViewReader(self.journal)
-        if reader.answer_for(None):
+        # One account asked: only its views are read (or its partition replayed).
+        scope = (venue, account) if venue is not None and account is not None else None
+        if reader.answer_for(scope):
+            if scope is None:
+                symbol_views = reader.symbols()
+            elif symbol is not None:
+                one = reader.symbol(*scope, symbol)
+                symbol_views = [one] if one is not None else []
+            else:
+                symbol_views = reader.account_symbols(*scope)
             rows = [
                 position_row(view, row)
-                for view in reader.symbols()
+                for view in symbol_views
                 for row in view.keys
                 if row.held_ever
             ]
         else:
-            rows = position_rows(replay(self.journal))
+            rows = position_rows(replay(self.journal, account=scope))
         wanted = {"venue": venue, "account": account, "symbol": symbol}
         return [
             row

@@ -789,7 +789,10 @@ def is_loopback(host: str) -> bool:
 def listening_socket(host: str, port: int) -> socket.socket:
     """The server's socket, bound before anything starts: a port in use is said at once."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP named, not 0: asyncio turns Nagle off (TCP_NODELAY) only on connections
+    # whose socket says TCP, and with Nagle on, every keep-alive reply after the first
+    # waited ~40 ms for the client's delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))

@@ -152,3 +152,20 @@ def test_a_diagnosis_gathers_state_findings_and_the_verdict(service: TrueupServi
     assert report["symbol"] == "BTCUSDT"
     assert report["can_open"]["allowed"] is False
     assert report["positions"][0]["state"]["exchange"]["size"] == "0.3"
+
+
+@pytest.mark.parametrize("detect", [True, False], ids=["from the views", "by replay"])
+def test_positions_of_one_account_or_symbol_are_those_rows_of_all(
+    service: TrueupService, detect: bool
+) -> None:
+    service.ingest([[line(record) for record in busy_session(600, seed=31)]], detect=detect)
+    every = service.positions()
+    assert every
+    for venue, account in sorted({(row["venue"], row["account"]) for row in every}):
+        mine = [row for row in every if (row["venue"], row["account"]) == (venue, account)]
+        assert service.positions(venue=venue, account=account) == mine
+        symbol = mine[0]["symbol"]
+        assert service.positions(venue=venue, account=account, symbol=symbol) == [
+            row for row in mine if row["symbol"] == symbol
+        ]
+    assert service.positions(venue="bybit", account="nobody") == []

@@ -515,6 +515,10 @@ class _RetryingViews:
         found: Sequence[bytes] = self._read(lambda v: v.symbols())
         return found
 
+    def account_symbols(self, venue: str, account: str) -> Sequence[bytes]:
+        found: Sequence[bytes] = self._read(lambda v: v.account_symbols(venue, account))
+        return found
+
     def recent(
         self, venue: str, account: str, kind: RecentKind, symbol: str, limit: int
     ) -> list[Recent]:

@@ -71,6 +71,7 @@ class Statements:
     select_symbol: Any
     select_accounts: Any
     select_symbols: Any
+    select_account_symbols: Any
     select_recent: Any
     select_format: Any
 
@@ -126,6 +127,8 @@ def sql_statements(table: Any, placeholder: str, blob: str, bigint: str) -> Stat
         f"WHERE venue = {p} AND account = {p} AND symbol = {p}",
         select_accounts=f"SELECT view FROM {account} ORDER BY venue, account",
         select_symbols=f"SELECT view FROM {symbol} ORDER BY venue, account, symbol",
+        select_account_symbols=f"SELECT view FROM {symbol} "
+        f"WHERE venue = {p} AND account = {p} ORDER BY symbol",
         select_recent=f"SELECT position, ordinal, body FROM {recent} "
         f"WHERE venue = {p} AND account = {p} AND kind = {p} AND symbol = {p} "
         f"ORDER BY position DESC, ordinal DESC LIMIT {p}",
@@ -148,6 +151,9 @@ class ViewTable(Protocol):
 
     def symbols(self) -> Sequence[bytes]:
         """Every symbol view, in account and symbol order."""
+
+    def account_symbols(self, venue: str, account: str) -> Sequence[bytes]:
+        """The symbol views of one account, in symbol order."""
 
     def recent(
         self, venue: str, account: str, kind: RecentKind, symbol: str, limit: int
@@ -206,6 +212,10 @@ class SQLViews:
 
     def symbols(self) -> list[bytes]:
         return [bytes(row) for row in self._rows(self._sql.select_symbols)]
+
+    def account_symbols(self, venue: str, account: str) -> list[bytes]:
+        rows = self._rows(self._sql.select_account_symbols, (venue, account))
+        return [bytes(row) for row in rows]
 
     def recent(
         self, venue: str, account: str, kind: RecentKind, symbol: str, limit: int
