@@ -90,7 +90,8 @@ def test_run_publishes_every_input_once_in_order_and_what_it_emits(
     assert tail.stderr is not None and tail.stdout is not None
     assert tail.stderr.readline().startswith(f"following {nats_subjects.prefix}.events.*.*.*")
     printed: list[str] = []
-    reader = threading.Thread(target=lambda: printed.extend(iter(tail.stdout.readline, "")))
+    lines = tail.stdout
+    reader = threading.Thread(target=lambda: printed.extend(iter(lines.readline, "")))
     reader.start()
     run = start_run(sim, tmp_path, nats_url, nats_subjects)
     try:
