@@ -30,6 +30,7 @@ def test_messages_wait_in_order_until_acknowledged_and_survive_a_restart(tmp_pat
 def test_a_full_spool_refuses_more_says_so_loudly_and_takes_more_once_drained(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.ERROR, logger="trueup.nats.spool")  # whatever ran before set
     spool = Spool(tmp_path / "spool", max_bytes=100)
     accepted = [spool.append("s", f"id-{n}", b"x" * 20) for n in range(5)]
 
