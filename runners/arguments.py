@@ -135,6 +135,55 @@ def http_url(text: str) -> str:
     return text.rstrip("/")
 
 
+NATS_SCHEMES = ("nats", "tls", "ws", "wss")
+
+
+def nats_url(text: str) -> str:
+    """A NATS server's URL (nats://host:port), or several separated by commas (a cluster)."""
+    parts = [part.strip() for part in text.split(",")]
+    for part in parts:
+        problem = _nats_problem(part)
+        if problem:
+            raise argparse.ArgumentTypeError(f"{part!r} is not a nats://host[:port] URL: {problem}")
+    return ",".join(parts)
+
+
+def subject_prefix(text: str) -> str:
+    """What leads trueup's NATS subjects and names its streams: ``trueup`` unless told."""
+    from trueup.adapters.nats.subjects import valid_prefix
+
+    if not valid_prefix(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a subject prefix: dot-separated words of A-Z a-z 0-9 _ -"
+        )
+    return text
+
+
+def writable_directory(text: str) -> Path:
+    """An existing directory this process may create files in."""
+    path = Path(text)
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is not a directory")
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"{text} is not writable")
+    return path
+
+
+def _nats_problem(text: str) -> str | None:
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as error:
+        return str(error)
+    if parts.scheme not in NATS_SCHEMES:
+        return f"the scheme must be one of {', '.join(NATS_SCHEMES)}, not {parts.scheme!r}"
+    if not _valid_host(parts.hostname or ""):
+        return "no valid host name"
+    if port == 0:
+        return "port 0 is not a port"
+    return None
+
+
 def writable_file(text: str) -> Path:
     """A file that can be created or appended to: not a directory, in a writable directory."""
     path = Path(text)

@@ -22,10 +22,13 @@ from trueup.runners.arguments import (
     event_type,
     http_url,
     milliseconds,
+    nats_url,
     port,
     position_side,
     positive_int,
     seconds,
+    subject_prefix,
+    writable_directory,
     writable_file,
 )
 from trueup.runners.gc_policy import relaxed_gc
@@ -33,6 +36,7 @@ from trueup.runners.usage import EXIT_OK, EXIT_USAGE, UsageError
 from trueup.runners.venues import VENUE_FEEDS
 
 if TYPE_CHECKING:
+    from trueup.adapters.nats.publisher import Publisher
     from trueup.adapters.store.journal import Journal
     from trueup.runners.rules_file import RulesFile
 
@@ -47,7 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.rules_file = _rules_file(args)
         if args.command is _demo:
             args.run_demo = _demo_runner()
-        return _execute(args)
+        # NATS only: tail opens no journal.
+        return _tail(args) if args.command is _tail else _execute(args)
     except (StoreError, UsageError) as error:
         print(f"trueup: {_one_line(str(error))}", file=sys.stderr)
         return EXIT_USAGE
@@ -256,6 +261,28 @@ def _process_commands(commands: Commands) -> None:
         "--tick-ms", type=milliseconds, default=1_000, help="clock ticks, for timed rules"
     )
     run.add_argument("--no-projections", action="store_true", help="leave them to workers")
+    run.add_argument(
+        "--nats",
+        type=nats_url,
+        metavar="URL",
+        help="also publish each input, and what the projection emits, to NATS JetStream "
+        "(docs/nats.md)",
+    )
+    run.add_argument(
+        "--nats-spool",
+        type=writable_directory,
+        metavar="DIR",
+        help="where messages wait while NATS is away (default: beside a SQLite journal)",
+    )
+    run.add_argument(
+        "--nats-spool-mb",
+        type=positive_int,
+        default=256,
+        metavar="MB",
+        help="the most that may wait in the spool; past it, NATS misses messages and the "
+        "journal alone has them (default: 256)",
+    )
+    _nats_prefix(run)
     run.set_defaults(command=_run)
 
     demo = commands.add_parser(
@@ -270,6 +297,24 @@ def _process_commands(commands: Commands) -> None:
     )
     worker.add_argument("--batch", type=positive_int, default=1000, help="inputs per transaction")
     worker.set_defaults(command=_worker)
+
+    tail = commands.add_parser(
+        "tail", help="follow the emitted events on NATS (docs/nats.md), until Ctrl-C"
+    )
+    tail.add_argument("--nats", type=nats_url, required=True, metavar="URL")
+    tail.add_argument(
+        "--type", type=event_type, help="only events of this type (POSITION_CLOSED, ...)"
+    )
+    tail.add_argument("--venue")
+    tail.add_argument("--account")
+    tail.add_argument(
+        "--all",
+        action="store_true",
+        help="from the first event the stream keeps, not only those from now on",
+    )
+    tail.add_argument("--json", action="store_true")
+    _nats_prefix(tail)
+    tail.set_defaults(command=_tail)
 
     serve = commands.add_parser(
         "serve", help="the HTTP API over the journal (docs/http-api.md), until SIGINT or SIGTERM"
@@ -290,6 +335,17 @@ def _process_commands(commands: Commands) -> None:
         help="leave detection to another process on the journal (trueup run, worker, demo)",
     )
     serve.set_defaults(command=_serve)
+
+
+def _nats_prefix(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--nats-prefix",
+        type=subject_prefix,
+        default="trueup",
+        metavar="NAME",
+        help="subjects NAME.inputs.> and NAME.events.>, streams NAME_INPUTS and NAME_EVENTS: "
+        "several trueups on one NATS (default: trueup)",
+    )
 
 
 def _account_symbol(parser: argparse.ArgumentParser) -> None:
@@ -387,6 +443,7 @@ def _run(journal: "Journal", args: argparse.Namespace) -> int:
 
     _log_as_trueup(logging.INFO)
     feed = VENUE_FEEDS[args.venue](args)
+    publisher = _nats_publisher(args, journal) if args.nats else None
     reload_on_sighup(args.rules_file)
     live = run_live(
         journal,
@@ -396,13 +453,81 @@ def _run(journal: "Journal", args: argparse.Namespace) -> int:
         projections=not args.no_projections,
         record_path=args.record,
         tick_ms=args.tick_ms,
+        publisher=publisher,
     )
     count = live.ingestor.count
     print(f"stopped: {count.accepted} inputs accepted, {count.rejected} rejected")
+    if publisher is not None:
+        spool = publisher.spool
+        print(
+            f"NATS: {publisher.published} messages published, {publisher.duplicates} already "
+            f"there, {spool.waiting_bytes} bytes left in the spool {spool.path}"
+            + (f", {spool.dropped_total} not published (spool full)" if spool.dropped_total else "")
+        )
     if feed.failure is not None:
         # Not transient (a wrong key): said in one line, and a supervisor should not loop.
         raise UsageError(feed.failure)
     return EXIT_OK
+
+
+def _nats_publisher(args: argparse.Namespace, journal: "Journal") -> "Publisher":
+    """The publisher for ``run --nats``: a server without JetStream is refused at once; one
+    that is not up yet is waited for, the inputs spooled meanwhile."""
+    from trueup.adapters.nats.connection import NoJetStream, Unreachable, probe, shown
+    from trueup.adapters.nats.publisher import Publisher
+    from trueup.adapters.nats.spool import Spool, SpoolBusy
+    from trueup.adapters.nats.subjects import Subjects, encode_token
+    from trueup.adapters.store.location import is_postgres, settings
+
+    url = store_url(args.store)
+    name = f"{args.venue}.{encode_token(args.account)}.nats-spool"
+    if args.nats_spool is not None:
+        path = args.nats_spool / name
+    elif is_postgres(url):
+        raise UsageError(
+            "--nats with a PostgreSQL journal needs --nats-spool DIR: "
+            "where messages wait while NATS is away"
+        )
+    else:
+        path = Path(settings(url)["SQLITE_DBNAME"] + "." + name)
+    try:
+        probe(args.nats)
+    except NoJetStream as error:
+        raise UsageError(str(error)) from None
+    except Unreachable as error:
+        logging.getLogger("trueup.nats").warning("%s: spooling until one does", error)
+    try:
+        spool = Spool(path, args.nats_spool_mb * 1024 * 1024)
+    except SpoolBusy as error:
+        raise UsageError(str(error)) from None
+    except OSError as error:
+        raise UsageError(f"cannot open the NATS spool {path}: {error.strerror}") from None
+    if spool.waiting_bytes:
+        logging.getLogger("trueup.nats").info(
+            "%d bytes left in the spool %s by an earlier run: published first",
+            spool.waiting_bytes,
+            path,
+        )
+    publisher = Publisher(
+        args.nats, Subjects(args.nats_prefix), spool, f"trueup run {args.venue}/{args.account}"
+    )
+    logging.getLogger("trueup.nats").info(
+        "publishing to NATS at %s (%s.inputs.>, %s.events.>)",
+        shown(args.nats),
+        args.nats_prefix,
+        args.nats_prefix,
+    )
+    return publisher
+
+
+def _tail(args: argparse.Namespace) -> int:
+    from trueup.adapters.nats.connection import NoJetStream, Unreachable
+    from trueup.runners.tail import tail
+
+    try:
+        return tail(args)
+    except (NoJetStream, Unreachable) as error:
+        raise UsageError(str(error)) from None
 
 
 def _demo(journal: "Journal", args: argparse.Namespace) -> int:

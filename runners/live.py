@@ -11,11 +11,12 @@ import threading
 from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import orjson
 
 from trueup.adapters import rule_changes
+from trueup.adapters.capture import decode_line
 from trueup.adapters.clock import wall_clock
 from trueup.adapters.feed import Clock, Feed, Record
 from trueup.adapters.store.journal import Appended, Journal
@@ -25,6 +26,9 @@ from trueup.domain.rules.config import RuleConfig
 from trueup.projections.leased import LeasedProjection
 from trueup.projections.partitions import ALL, partition_of
 from trueup.runners.rules_file import RulesFile
+
+if TYPE_CHECKING:  # NATS is loaded only by a run that publishes to it
+    from trueup.adapters.nats.publisher import Publisher
 
 log = logging.getLogger("trueup.run")
 
@@ -44,6 +48,7 @@ class LiveIngest:
         clock: Clock = wall_clock,
         on_emitted: Callable[[Emitted], object] | None = None,
         ticks_for: tuple[str, str] | None = None,
+        publisher: "Publisher | None" = None,
     ) -> None:
         # In process only while this process holds the leases of the projection's
         # partitions: a run for one account offers only that account's partition, so runs
@@ -56,6 +61,9 @@ class LiveIngest:
         self.clock = clock
         self.inbox: queue.Queue[Record] = queue.Queue()
         self.on_emitted = on_emitted
+        # Each input, once recorded, is handed to NATS (--nats) before anything else is
+        # done with it; each emitted event once the projection has committed it.
+        self.publisher = publisher
         self.rules_file = rules_file
         # Clock ticks for this (venue, account) alone; None: for every account (the demo's).
         self.ticks_for = ticks_for
@@ -72,6 +80,8 @@ class LiveIngest:
         if self.projection is not None:
             for event in self.projection.catch_up(appended):
                 log.info("%s %s %s", event.type, event.symbol or "", getattr(event, "reason", ""))
+                if self.publisher is not None:
+                    self.publisher.emitted(event)
                 if self.on_emitted is not None:
                     self.on_emitted(event)
 
@@ -111,7 +121,10 @@ class LiveIngest:
         if self.record is not None:
             self.record.write(line + b"\n")
             self.record.flush()
-        self.ingestor.add_line(line)
+        event = decode_line(line)  # as Ingestor.add_line does: the path every input takes
+        if self.publisher is not None:
+            self.publisher.input(event, line)
+        self.ingestor.add(event)
 
 
 def _source(rules_file: RulesFile | None) -> str:
@@ -127,11 +140,43 @@ def run_live(
     projections: bool = True,
     record_path: Path | None = None,
     tick_ms: int = 1_000,
+    publisher: "Publisher | None" = None,
 ) -> LiveIngest:
     """Run ``feed`` into ``journal`` until ``stop`` is set, then stop it cleanly.
 
-    With a ``rules_file``, its rules are put in force, and again whenever it changes.
+    With a ``rules_file``, its rules are put in force, and again whenever it changes. With a
+    ``publisher``, every input and emitted event goes to NATS too (it is stopped here).
     """
+    if publisher is not None:
+        publisher.start()
+    try:
+        return _run_live(
+            journal,
+            feed,
+            stop,
+            rules_file=rules_file,
+            projections=projections,
+            record_path=record_path,
+            tick_ms=tick_ms,
+            publisher=publisher,
+        )
+    finally:
+        if publisher is not None:
+            publisher.stop()
+            publisher.spool.close()
+
+
+def _run_live(
+    journal: Journal,
+    feed: Feed,
+    stop: threading.Event,
+    *,
+    rules_file: RulesFile | None,
+    projections: bool,
+    record_path: Path | None,
+    tick_ms: int,
+    publisher: "Publisher | None",
+) -> LiveIngest:
     with record_path.open("ab") if record_path else nullcontext() as record:
         live = LiveIngest(
             journal,
@@ -140,6 +185,7 @@ def run_live(
             record=record,
             tick_ms=tick_ms,
             ticks_for=(feed.venue, feed.account),
+            publisher=publisher,
         )
         feed.start(live.put, gave_up=lambda _why: stop.set())
         try:

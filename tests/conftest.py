@@ -2,17 +2,22 @@
 
 Tests that take ``store_url`` or ``journal`` run once on SQLite and once on PostgreSQL, so
 both stores are held to the same behaviour. PostgreSQL is never optional: without
-TRUEUP_TEST_POSTGRES_URL a private server is started (see trueup_simulators.postgres).
+TRUEUP_TEST_POSTGRES_URL a private server is started (see trueup_simulators.postgres). Nor
+is NATS: without TRUEUP_TEST_NATS_URL a private nats-server is (trueup_simulators.nats).
 """
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.http_server import SAMPLE
+from tests.nats_streams import delete_streams
+from trueup.adapters.nats.subjects import Subjects
 from trueup.adapters.store.journal import Journal
 from trueup.runners.cli import main
+from trueup_simulators.nats import nats_server
 from trueup_simulators.postgres import fresh_database, postgres_server
 
 STORES = ("sqlite", "postgresql")
@@ -48,3 +53,19 @@ def sampled(store_url: str) -> str:
     """A journal holding the recorded Bybit session, ingested by `trueup ingest`."""
     assert main(["--store", store_url, "ingest", str(SAMPLE)]) == 0
     return store_url
+
+
+@pytest.fixture(scope="session")
+def nats_url() -> Iterator[str]:
+    """One NATS server with JetStream for the whole run, started only if a test needs it."""
+    with nats_server() as url:
+        yield url
+
+
+@pytest.fixture
+def nats_subjects(nats_url: str) -> Iterator[Subjects]:
+    """Subjects and streams of the test's own (a fresh prefix), so that tests sharing a
+    server, or several runs sharing one, never see each other's messages; deleted after."""
+    subjects = Subjects(f"t{uuid.uuid4().hex[:12]}")
+    yield subjects
+    delete_streams(nats_url, subjects)

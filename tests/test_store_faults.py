@@ -211,7 +211,7 @@ class RestartablePostgres:
                 start_new_session=True,
                 # Shut down if this process dies without stopping it (start it from the main
                 # thread: the signal comes when the starting thread ends).
-                preexec_fn=postgres._stop_when_parent_dies(),  # noqa: PLW1509
+                preexec_fn=postgres.stop_when_parent_dies(),  # noqa: PLW1509
             )
         assert postgres._ready(self.server, self.url, self.data), "PostgreSQL did not restart"
 

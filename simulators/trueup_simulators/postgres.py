@@ -186,7 +186,7 @@ def _start(bin_dir: Path, data: Path, user: str | None) -> tuple[subprocess.Pope
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # a Ctrl-C reaches us, and we stop it in order
                 # Safe with threads: the hook makes one libc call, taking no Python lock.
-                preexec_fn=_stop_when_parent_dies(),  # noqa: PLW1509
+                preexec_fn=stop_when_parent_dies(),  # noqa: PLW1509
             )
         url = f"postgresql://{SUPERUSER}@{HOST}:{port}/postgres"
         if _ready(server, url, data):
@@ -197,7 +197,7 @@ def _start(bin_dir: Path, data: Path, user: str | None) -> tuple[subprocess.Pope
     raise ServerStartError(f"PostgreSQL did not start; its log:\n{_tail(log_path)}")
 
 
-def _stop_when_parent_dies() -> Callable[[], None] | None:
+def stop_when_parent_dies() -> Callable[[], None] | None:
     """On Linux, a hook that has the server shut down fast (SIGINT) if this process dies
     without stopping it (a test run killed on a timeout), so no server is left behind.
     The signal comes when the thread that started the server ends: start it from one that
