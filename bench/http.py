@@ -487,13 +487,8 @@ CHILD_WORK: dict[str, Callable[..., JSON]] = {
 
 
 def child(work: str, **arguments: Any) -> JSON:
-    """One measurement in a fresh Python process (as serving.child, for this module)."""
-    command = [sys.executable, "-m", "bench.http", work, orjson.dumps(arguments).decode()]
-    completed = subprocess.run(command, capture_output=True, text=True, check=False)
-    if completed.returncode != 0:
-        raise RuntimeError(f"bench.http {work} failed:\n{completed.stderr}")
-    result: JSON = orjson.loads(completed.stdout)
-    return result
+    """One measurement in a fresh Python process."""
+    return serving.run_child("bench.http", work, arguments)
 
 
 # --- one journal's figures -------------------------------------------------------------------
@@ -723,10 +718,5 @@ def measure(progress: Progress, inputs: int = serving.INPUTS, sizes: Sizes = Siz
     )
 
 
-def main(argv: list[str]) -> None:
-    work, arguments = CHILD_WORK[argv[0]], orjson.loads(argv[1])
-    sys.stdout.write(orjson.dumps(work(**arguments)).decode())
-
-
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    serving.child_main(CHILD_WORK, sys.argv[1:])

@@ -33,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from importlib import metadata, resources
@@ -626,12 +626,24 @@ CHILD_WORK: dict[str, Callable[..., JSON]] = {
 
 def child(work: str, **arguments: Any) -> JSON:
     """One measurement in a fresh Python process."""
-    command = [sys.executable, "-m", "bench.serving", work, orjson.dumps(arguments).decode()]
+    return run_child("bench.serving", work, arguments)
+
+
+def run_child(module: str, work: str, arguments: JSON) -> JSON:
+    """``module``'s CHILD_WORK ``work`` run in a fresh Python process (its ``main`` is
+    ``child_main``): what it returned."""
+    command = [sys.executable, "-m", module, work, orjson.dumps(arguments).decode()]
     completed = subprocess.run(command, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
-        raise RuntimeError(f"bench.serving {work} failed:\n{completed.stderr}")
+        raise RuntimeError(f"{module} {work} failed:\n{completed.stderr}")
     result: JSON = orjson.loads(completed.stdout)
     return result
+
+
+def child_main(works: Mapping[str, Callable[..., JSON]], argv: list[str]) -> None:
+    """The child's side of ``run_child``: one work, its JSON arguments, its JSON result."""
+    work, arguments = works[argv[0]], orjson.loads(argv[1])
+    sys.stdout.write(orjson.dumps(work(**arguments)).decode())
 
 
 # --- measurements of commands and processes --------------------------------------------------
@@ -1123,10 +1135,5 @@ def measure(progress: Progress, inputs: int = INPUTS) -> str:
     )
 
 
-def main(argv: list[str]) -> None:
-    work, arguments = CHILD_WORK[argv[0]], orjson.loads(argv[1])
-    sys.stdout.write(orjson.dumps(work(**arguments)).decode())
-
-
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    child_main(CHILD_WORK, sys.argv[1:])

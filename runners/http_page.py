@@ -31,6 +31,8 @@ def _index() -> str:
 def add_page(app: FastAPI) -> None:
     """Serve the page at ``/`` and its assets under ``/page/``; not part of the API."""
     index = _index()
+    # Read once: they are part of the installed package and never change under a server.
+    assets = {name: (_PAGE / name).read_bytes() for name in ASSETS}
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page() -> HTMLResponse:
@@ -41,5 +43,4 @@ def add_page(app: FastAPI) -> None:
         kind = ASSETS.get(name)
         if kind is None:
             raise HTTPException(404, f"no asset {name!r}")
-        body = (_PAGE / name).read_bytes()
-        return Response(body, media_type=kind, headers={"Cache-Control": "no-cache"})
+        return Response(assets[name], media_type=kind, headers={"Cache-Control": "no-cache"})
