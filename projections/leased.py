@@ -39,10 +39,14 @@ class LeasedProjection:
     def position(self) -> int:
         return 0 if self.projection is None else self.projection.position
 
-    def catch_up(self, appended: Appended | None = None, *, page: int = PAGE) -> list[Emitted]:
+    def catch_up(
+        self, appended: Appended | None = None, *, page: int = PAGE, take_free: bool = True
+    ) -> list[Emitted]:
         """What the partitions held emitted since the last call; nothing while others hold
-        them all. ``appended``: what this process just appended, taken as it is."""
-        self._take_free()
+        them all. ``appended``: what this process just appended, taken as it is.
+        ``take_free``: first take every partition nobody holds (else see ``take``)."""
+        if take_free:
+            self.take(self.leases)
         if self.projection is None or not self.projection.partitions:
             return []
         try:
@@ -57,13 +61,13 @@ class LeasedProjection:
             self.projection = None
             return []
 
-    def _take_free(self) -> None:
-        """Take the leases of partitions nobody holds: a file lock tried, or one round trip
-        to PostgreSQL, each."""
+    def take(self, numbers: Iterable[int]) -> list[int]:
+        """Take those of these partitions nobody holds (a file lock tried, or one round trip
+        to PostgreSQL, each); which it took."""
         held = set(self.held)
-        taken = [n for n in self.leases if n not in held and self.leases[n].acquire()]
+        taken = [n for n in numbers if n not in held and self.leases[n].acquire()]
         if not taken:
-            return
+            return []
         # Built only now: what the last holder recorded is where this one starts.
         if self.projection is None:
             self.projection = ReconciliationProjection(self.journal, None, taken, self.leases)
@@ -75,6 +79,17 @@ class LeasedProjection:
             _shown(taken),
             self.position,
         )
+        return taken
+
+    def let_go(self, numbers: Iterable[int]) -> None:
+        """Stop running these partitions and let their leases go, their state snapshotted
+        first: another process is to run them."""
+        numbers = [n for n in numbers if n in self.held]
+        if self.projection is not None and numbers:
+            self.projection.remove(numbers)
+            log.info("let partitions %s go", _shown(numbers))
+        for n in numbers:
+            self.leases[n].release()
 
     def release(self) -> None:
         """Let every lease go, snapshotting first what whoever takes over would find dear to

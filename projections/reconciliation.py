@@ -162,6 +162,15 @@ class ReconciliationProjection:
         state it loaded, when reading its inputs again costs a fraction of that."""
         self._checkpoint([p for p in self.partitions.values() if p.dear_to_replay()])
 
+    def remove(self, numbers: Iterable[int]) -> None:
+        """Stop running these partitions, their state snapshotted first, so whoever takes
+        them next starts where this process left off."""
+        parts = [self.partitions[n] for n in numbers if n in self.partitions]
+        self._checkpoint(parts)
+        for part in parts:
+            del self.partitions[part.number]
+            self._rebuilt_from.pop(part.number, None)
+
     def _checkpoint(self, parts: Iterable[Partition]) -> None:
         self._record_deferred()
         for part in parts:

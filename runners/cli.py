@@ -296,6 +296,19 @@ def _process_commands(commands: Commands) -> None:
         "--poll-ms", type=milliseconds, default=100, help="how often to look for inputs"
     )
     worker.add_argument("--batch", type=positive_int, default=1000, help="inputs per transaction")
+    worker.add_argument(
+        "--nats",
+        type=nats_url,
+        metavar="URL",
+        help="take the inputs from NATS JetStream, and publish what is emitted (docs/nats.md)",
+    )
+    worker.add_argument(
+        "--accounts",
+        metavar="PATTERN",
+        help="--nats: offer to run the partitions of accounts matching PATTERN "
+        "(venue/account, shell-style: 'bybit/*')",
+    )
+    _nats_prefix(worker)
     worker.set_defaults(command=_worker)
 
     tail = commands.add_parser(
@@ -566,8 +579,37 @@ def _worker(journal: "Journal", args: argparse.Namespace) -> int:
     from trueup.runners.worker import reload_on_sighup, run_worker, stop_on_signals
 
     _log_as_trueup(logging.INFO)
+    if args.nats:
+        return _nats_worker(journal, args)
+    if args.accounts:
+        raise UsageError("--accounts is for a worker on NATS: pass --nats URL too")
     reload_on_sighup(args.rules_file)
     run_worker(journal, args.rules_file, args.poll_ms, stop_on_signals(), args.batch)
+    return EXIT_OK
+
+
+def _nats_worker(journal: "Journal", args: argparse.Namespace) -> int:
+    import asyncio
+
+    from trueup.adapters.nats.connection import NoJetStream, Unreachable, probe
+    from trueup.adapters.nats.subjects import Subjects
+    from trueup.runners.nats_worker import NatsWorker
+    from trueup.runners.worker import stop_on_signals
+
+    if args.rules_file is not None:
+        raise UsageError(
+            "a worker on NATS takes the rules from the inputs: pass --rules to trueup run "
+            "or trueup ingest"
+        )
+    try:
+        probe(args.nats)
+    except (NoJetStream, Unreachable) as error:
+        raise UsageError(str(error)) from None
+    worker = NatsWorker(
+        journal, args.nats, Subjects(args.nats_prefix), accounts=args.accounts, batch=args.batch
+    )
+    asyncio.run(worker.run(stop_on_signals()))
+    print(f"stopped: {worker.stored} inputs stored, {worker.emitted} events published")
     return EXIT_OK
 
 

@@ -243,6 +243,16 @@ class Journal:
                 return
             raise
 
+    def record_progress(self, tracker: str, position: int) -> None:
+        """Record that ``tracker`` (an outbox, say) has got to journal ``position``; a position
+        not past the one recorded changes nothing."""
+
+        def insert() -> None:
+            if position > (self.recorder.max_tracking_id(tracker) or 0):
+                self.recorder.insert_events([], trackings=[Tracking(tracker, position)])
+
+        self._retrying(insert)
+
     def save_snapshot(self, tracker: str, position: int, state: bytes) -> None:
         """Keep ``state`` as ``tracker``'s snapshot at journal ``position``, replacing the last."""
         self._retrying(lambda: self._backend.snapshot_table().save(tracker, position, state))
@@ -442,6 +452,14 @@ class Journal:
         return self.recorder.select_notifications(
             after, limit, stop=upto, topics=topics, inclusive_of_start=False
         )
+
+    def emitted_after(self, after: int, limit: int = PAGE) -> tuple[list[tuple[int, Emitted]], int]:
+        """One page of the emitted events stored after position ``after``, read by topic,
+        and the last position the page read."""
+        topics = sorted(codec.EMITTED_TOPICS)
+        page = self._retrying(partial(self._notifications, after, limit, None, topics))
+        found = [(n.id, e) for n in page if (e := self._emitted(n)) is not None]
+        return found, (page[-1].id if page else after)
 
     def emitted_and_refused(self, upto: int) -> Iterator[tuple[int, Emitted | InputRejected]]:
         """The emitted events and refused inputs stored up to ``upto``, in order: read by
