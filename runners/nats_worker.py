@@ -270,6 +270,7 @@ class NatsWorker:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+                log.info("no longer consuming %s", subject)
 
     async def _fetch(self, inputs: AccountInputs) -> None:
         """One account's inputs, a batch at a time, each stored before the next is fetched."""

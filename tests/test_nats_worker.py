@@ -50,18 +50,27 @@ class Worker:
         self.log = log
         command = [*TRUEUP, "--store", store, "worker", "--nats", url]
         command += ["--nats-prefix", subjects.prefix, *extra]
+        self.start = log.stat().st_size if log.exists() else 0
         with log.open("ab") as sink:
             self.process = subprocess.Popen(
                 command, stdout=sink, stderr=subprocess.STDOUT, env=dict(os.environ)
             )
+        wait_for("the worker to start", lambda: " on NATS at " in self.said(), timeout=30)
 
     def said(self) -> str:
-        return self.log.read_text()
+        """What this process logged (the log may be shared with earlier ones)."""
+        return self.log.read_bytes()[self.start :].decode()
 
     def consuming(self) -> set[str]:
-        """The subjects the worker says it consumes (since its last start)."""
-        lines = self.said().splitlines()
-        return {line.rsplit(" ", 1)[1] for line in lines if " consuming " in line}
+        """The subjects the worker says it consumes now."""
+        now: set[str] = set()
+        for line in self.said().splitlines():
+            subject = line.rsplit(" ", 1)[-1]
+            if " no longer consuming " in line:
+                now.discard(subject)
+            elif " consuming " in line:
+                now.add(subject)
+        return now
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
@@ -185,8 +194,9 @@ def test_a_worker_killed_mid_stream_loses_nothing_and_publishes_nothing_twice(
     lines = interleaved(*(account_session(a) for a in ACCOUNTS))
     publish(nats_url, nats_subjects, lines)
     log = tmp_path / "worker.log"
+    # Small batches, so that each kill lands mid-stream.
     for kill_at in (1, len(lines) // 3, 2 * len(lines) // 3):
-        workers.append(Worker(store, nats_url, nats_subjects, log))
+        workers.append(Worker(store, nats_url, nats_subjects, log, "--batch", "7"))
         wait_for(f"{kill_at} inputs", partial(at_least, store, kill_at), timeout=60)
         workers[-1].kill()
     workers.append(Worker(store, nats_url, nats_subjects, log))
