@@ -603,8 +603,11 @@ def _nats_worker(journal: "Journal", args: argparse.Namespace) -> int:
         )
     try:
         probe(args.nats)
-    except (NoJetStream, Unreachable) as error:
+    except NoJetStream as error:
         raise UsageError(str(error)) from None
+    except Unreachable as error:
+        # As a runner does: a NATS restarting, or started after its workers, is waited for.
+        logging.getLogger("trueup.nats").warning("%s: waiting until one does", error)
     worker = NatsWorker(
         journal, args.nats, Subjects(args.nats_prefix), accounts=args.accounts, batch=args.batch
     )

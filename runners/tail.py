@@ -9,10 +9,12 @@ line is the event's sequence in the stream, not a journal position.
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
 
+import nats.errors
 from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
 
@@ -66,6 +68,9 @@ async def _follow(
             done, _ = await asyncio.wait({receiving, stopping}, return_when=asyncio.FIRST_COMPLETED)
             if receiving not in done:
                 receiving.cancel()
+                # Ended by the cancel, or by the close below: either way it is done with.
+                with contextlib.suppress(asyncio.CancelledError, nats.errors.Error):
+                    await receiving
                 break
             _print(receiving.result(), as_json=as_json)
         await subscription.unsubscribe()
