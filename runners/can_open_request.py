@@ -54,9 +54,7 @@ def read_request(subjects: Subjects, subject: str, body: bytes) -> CanOpenReques
         account,
         _name("symbol", fields["symbol"]),
         side=_side(fields.get("side")),
-        timeframe=None
-        if fields.get("timeframe") is None
-        else _name("timeframe", fields["timeframe"]),
+        timeframe=_optional_name("timeframe", fields.get("timeframe")),
         at=_at(fields.get("at")),
     )
 
@@ -67,6 +65,10 @@ def _name(field: str, value: Any) -> str:
             f"{field}: must be text of 1 to {MAX_NAME} characters, not {_shown(value)}"
         )
     return value
+
+
+def _optional_name(field: str, value: Any) -> str | None:
+    return None if value is None else _name(field, value)
 
 
 def _side(value: Any) -> PositionSide | None:
