@@ -22,7 +22,15 @@ class CanOpenAnswer:
     notes: list[str] = field(default_factory=list)
 
     def as_json(self) -> JSON:
+        """The verdict alone, as `trueup can-open --json` prints it."""
         return {"allowed": self.allowed, "reasons": self.reasons, "notes": self.notes}
+
+    def as_document(self) -> JSON:
+        """The verdict with what it is about: HTTP's and NATS's answer, built here only so
+        that the two cannot differ."""
+        return {"venue": self.venue, "account": self.account, "symbol": self.symbol} | (
+            self.as_json()
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,8 @@ with Client("http://127.0.0.1:8780") as trueup:
         ...
     for event in trueup.stream(type="POSITION_CLOSED"):
         ...
+
+Over NATS instead (`trueup worker --nats`), ``trueup.client.nats.can_open_over_nats``.
 """
 
 from trueup.client.asynchronous import AsyncClient

@@ -593,6 +593,7 @@ def _nats_worker(journal: "Journal", args: argparse.Namespace) -> int:
 
     from trueup.adapters.nats.connection import NoJetStream, Unreachable, probe
     from trueup.adapters.nats.subjects import Subjects
+    from trueup.adapters.store.journal import Journal
     from trueup.runners.nats_worker import NatsWorker
     from trueup.runners.worker import stop_on_signals
 
@@ -608,10 +609,16 @@ def _nats_worker(journal: "Journal", args: argparse.Namespace) -> int:
     except Unreachable as error:
         # As a runner does: a NATS restarting, or started after its workers, is waited for.
         logging.getLogger("trueup.nats").warning("%s: waiting until one does", error)
-    worker = NatsWorker(
-        journal, args.nats, Subjects(args.nats_prefix), accounts=args.accounts, batch=args.batch
-    )
-    asyncio.run(worker.run(stop_on_signals()))
+    with Journal.open(store_url(args.store), give_up_after_s=args.give_up_after) as answers:
+        worker = NatsWorker(
+            journal,
+            args.nats,
+            Subjects(args.nats_prefix),
+            accounts=args.accounts,
+            batch=args.batch,
+            answers=answers,
+        )
+        asyncio.run(worker.run(stop_on_signals()))
     print(f"stopped: {worker.stored} inputs stored, {worker.emitted} events published")
     return EXIT_OK
 

@@ -325,10 +325,7 @@ class TrueupApi:
                 timeframe=query.timeframe,
                 at=query.at,
             )
-        return Document(
-            {"venue": answer.venue, "account": answer.account, "symbol": answer.symbol}
-            | answer.as_json()
-        )
+        return Document(answer.as_document())
 
     def audit(self, query: AuditQuery) -> Document:
         with self.lock:

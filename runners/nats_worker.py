@@ -7,7 +7,8 @@ or lets go of partition leases for a fair share (runners/partition_shares.py). F
 account of a partition it holds, it fetches that account's inputs in order; one writer
 stores what the fetchers bring, a batch per transaction, runs the projection, acknowledges
 the inputs, and publishes what was emitted (adapters/nats/outbox.py). The journal is only
-ever touched from one thread.
+ever touched from one thread; can-open requests are answered from a connection of their
+own (runners/nats_can_open.py).
 """
 
 import asyncio
@@ -39,10 +40,12 @@ from trueup.adapters.nats.outbox import Outbox, outbox_tracker, start_outbox, un
 from trueup.adapters.nats.streams import ensure_streams
 from trueup.adapters.nats.subjects import NotAToken, Subjects
 from trueup.adapters.store.journal import Appended, Journal
+from trueup.application.service import TrueupService
 from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent
 from trueup.projections.leased import LeasedProjection
 from trueup.projections.partitions import ALL, partition_of
+from trueup.runners.nats_can_open import CanOpenResponder
 from trueup.runners.partition_shares import Moves, plan
 
 log = logging.getLogger("trueup.worker")
@@ -96,8 +99,12 @@ class NatsWorker:
         accounts: str | None = None,
         batch: int = 1_000,
         name: str | None = None,
+        answers: Journal | None = None,
     ) -> None:
         self.journal = journal
+        # Where can-open requests are answered from: a connection of its own, so that an
+        # answer never waits for the writer's transaction (None: not answered here).
+        self.answers = answers
         self.url = url
         self.subjects = subjects
         self.pattern = accounts
@@ -163,6 +170,16 @@ class NatsWorker:
             await ensure_streams(js, self.subjects)
             outbox = Outbox(js, self.subjects)
             writer = asyncio.create_task(self._write(outbox))
+            responder = None
+            if self.answers is not None:
+                responder = CanOpenResponder(
+                    self.url,
+                    self.subjects,
+                    TrueupService(self.answers),
+                    threading.Lock(),
+                    name=f"trueup worker {self.name} can-open",
+                )
+                await responder.start()
             log.info(
                 "worker %s on NATS at %s, taking %s",
                 self.name,
@@ -172,6 +189,8 @@ class NatsWorker:
             while not stop.is_set():
                 await self._round(js, outbox, client)
                 await asyncio.sleep(ROUND_S)
+            if responder is not None:
+                await responder.stop()
             await self._stop_fetching(list(self._fetchers))
             await self._queue.put(Signal.STOP)
             await writer

@@ -63,3 +63,29 @@ def test_a_prefix_names_a_second_set_of_subjects_and_streams() -> None:
     assert staging.inputs_stream == "STAGING_INPUTS"
     with pytest.raises(ValueError, match="not a subject prefix"):
         Subjects("trueup.>")
+
+
+def test_can_open_is_asked_on_one_subject_per_account_and_answered_by_one_queue_group() -> None:
+    subjects = Subjects()
+    assert subjects.can_open("bybit", "main") == "trueup.can-open.bybit.main"
+    assert subjects.can_open("bybit", "desk.eu") == "trueup.can-open.bybit.desk~2Eeu"
+    assert subjects.account_of("trueup.can-open.bybit.desk~2Eeu") == ("bybit", "desk.eu")
+    assert subjects.all_can_open == "trueup.can-open.*.*"
+    assert subjects.can_open_queue == "trueup-can-open"
+    staging = Subjects("staging")
+    assert staging.can_open("hyperliquid", "a b") == "staging.can-open.hyperliquid.a~20b"
+    assert (staging.all_can_open, staging.can_open_queue) == (
+        "staging.can-open.*.*",
+        "staging-can-open",
+    )
+
+
+@given(st.text(), st.text())
+def test_every_account_is_asked_on_a_subject_the_responders_subscription_matches(
+    venue: str, account: str
+) -> None:
+    subject = Subjects().can_open(venue, account)
+    # '*' matches exactly one token: the subject has the filter's four, and its own two
+    # decode back to the names.
+    assert len(subject.split(".")) == len(Subjects().all_can_open.split(".")) == 4
+    assert Subjects().account_of(subject) == (venue, account)

@@ -15,6 +15,7 @@ from functools import partial
 from pathlib import Path
 
 import nats
+import orjson
 import pytest
 
 from tests.live_harness import wait_for
@@ -28,12 +29,14 @@ from tests.nats_inputs import (
     publish_raw,
 )
 from tests.nats_streams import stored
+from tests.test_nats_can_open import FRESH_AT
 from trueup.adapters.nats.consumers import consumer_name
 from trueup.adapters.nats.outbox import start_outbox
 from trueup.adapters.nats.subjects import Subjects
 from trueup.adapters.store import codec
 from trueup.adapters.store.journal import Journal
 from trueup.application.service import TrueupService
+from trueup.client.nats import can_open_over_nats
 from trueup.domain.events import InputRejected
 from trueup.projections.partitions import partition_of
 
@@ -268,3 +271,26 @@ def test_events_committed_but_never_published_are_published_by_the_next_worker(
     assert [m for _, m, _ in events_published(nats_url, nats_subjects)] == [
         e.event_id for e in emitted
     ]
+
+
+def test_a_worker_answers_can_open_over_nats_as_the_cli_does_from_the_journal_it_writes(
+    store_url: str, tmp_path: Path, nats_url: str, nats_subjects: Subjects, workers: list[Worker]
+) -> None:
+    lines = account_session("desk.eu")
+    publish(nats_url, nats_subjects, lines)
+    workers.append(Worker(store_url, nats_url, nats_subjects, tmp_path / "worker.log"))
+    wait_for("every input stored", lambda: inputs_stored(store_url) == len(lines), timeout=60)
+    at = str(FRESH_AT)
+    for symbol in ("BTCUSDT", "ETHUSDT"):
+        asked = asyncio.run(
+            can_open_over_nats(
+                nats_url, "bybit", "desk.eu", symbol, at=FRESH_AT, prefix=nats_subjects.prefix
+            )
+        )
+        command = [*TRUEUP, "--store", store_url, "can-open", "--venue", "bybit"]
+        command += ["--account", "desk.eu", "--symbol", symbol, "--at", at, "--json"]
+        told = subprocess.run(command, capture_output=True, text=True, check=False)
+        verdict = orjson.loads(told.stdout)
+        assert (asked["allowed"], asked["reasons"]) == (verdict["allowed"], verdict["reasons"])
+        assert told.returncode == (0 if verdict["allowed"] else 1)
+    workers[0].stop()

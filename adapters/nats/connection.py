@@ -45,18 +45,23 @@ async def _quiet(error: Exception) -> None:
     log.debug("NATS: %r", error)
 
 
+def reconnecting(url: str, name: str) -> dict[str, Any]:
+    """The settings of a connection that reconnects for ever and waits for a server that is
+    not up yet: nats-py's keyword arguments, which faststream's NatsBroker takes too."""
+    return {
+        "servers": servers(url),
+        "name": name,
+        "connect_timeout": CONNECT_TIMEOUT_S,
+        "allow_reconnect": True,
+        "max_reconnect_attempts": -1,
+        "reconnect_time_wait": RECONNECT_WAIT_S,
+        "error_cb": _quiet,
+    }
+
+
 async def connect(url: str, name: str, **callbacks: Any) -> Client:
     """A connection that reconnects for ever; it waits for a server that is not up yet."""
-    return await nats.connect(
-        servers(url),
-        name=name,
-        connect_timeout=CONNECT_TIMEOUT_S,
-        allow_reconnect=True,
-        max_reconnect_attempts=-1,
-        reconnect_time_wait=RECONNECT_WAIT_S,
-        error_cb=_quiet,
-        **callbacks,
-    )
+    return await nats.connect(**reconnecting(url, name), **callbacks)
 
 
 async def connect_once(url: str, name: str) -> Client:

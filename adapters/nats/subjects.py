@@ -1,7 +1,8 @@
 """The subjects trueup's messages travel on, and account names made into subject tokens.
 
 Inputs go to ``<prefix>.inputs.<venue>.<account>``, emitted events to
-``<prefix>.events.<venue>.<account>.<TYPE>``; the prefix is ``trueup`` unless an operator
+``<prefix>.events.<venue>.<account>.<TYPE>``; can-open is asked (request/reply, no stream) on
+``<prefix>.can-open.<venue>.<account>``. The prefix is ``trueup`` unless an operator
 runs several trueups on one NATS (a staging desk beside production, say).
 
 A subject token may not hold ``.``, ``*``, ``>`` or white space, and may not be empty, but an
@@ -94,6 +95,19 @@ class Subjects:
     def all_events(self) -> str:
         return f"{self.prefix}.events.>"
 
+    @property
+    def all_can_open(self) -> str:
+        return f"{self.prefix}.can-open.*.*"
+
+    @property
+    def can_open_queue(self) -> str:
+        """The queue group of the can-open responders: one of them answers each request."""
+        return f"{self.prefix}-can-open"
+
+    def can_open(self, venue: str, account: str) -> str:
+        """Where a bot asks whether it may open, for one account (request/reply)."""
+        return f"{self.prefix}.can-open.{encode_token(venue)}.{encode_token(account)}"
+
     def inputs(self, venue: str, account: str) -> str:
         """Where one account's inputs travel."""
         return f"{self.prefix}.inputs.{encode_token(venue)}.{encode_token(account)}"
@@ -111,7 +125,7 @@ class Subjects:
         return f"{self.prefix}.events.{venue_token}.{account_token}.{type_ or '*'}"
 
     def account_of(self, subject: str) -> tuple[str, str]:
-        """The (venue, account) an inputs or events subject names."""
+        """The (venue, account) an inputs, events or can-open subject names."""
         tokens = subject[len(self.prefix) + 1 :].split(".")
         if not subject.startswith(self.prefix + ".") or len(tokens) < 3:
             raise NotAToken(f"{subject!r} is not one of trueup's subjects under {self.prefix!r}")
