@@ -102,6 +102,14 @@ def events_published(url: str, subjects: Subjects) -> list[tuple[str, str, bytes
     return [(m.subject, m.msg_id, m.data) for m in stored(url, subjects.events_stream)]
 
 
+def wait_published(url: str, subjects: Subjects, count: int) -> None:
+    wait_for(
+        f"{count} emitted events published",
+        lambda: len(events_published(url, subjects)) >= count,
+        timeout=30,
+    )
+
+
 Published = set[tuple[str, bytes]]
 
 
@@ -121,11 +129,7 @@ def test_published_inputs_reach_the_journal_in_order_and_emitted_events_the_subj
     workers.append(Worker(store_url, nats_url, nats_subjects, tmp_path / "worker.log"))
     wait_for("every input stored", lambda: inputs_stored(store_url) == len(lines), timeout=60)
     inputs_by_account, emitted = expected(tmp_path, lines)
-    wait_for(
-        "every emitted event published",
-        lambda: len(events_published(nats_url, nats_subjects)) >= len(emitted),
-        timeout=30,
-    )
+    wait_published(nats_url, nats_subjects, len(emitted))
     workers[0].stop()
 
     stored_inputs, stored_emitted = journal_contents(store_url)
@@ -205,11 +209,7 @@ def test_a_worker_killed_mid_stream_loses_nothing_and_publishes_nothing_twice(
     workers.append(Worker(store, nats_url, nats_subjects, log))
     wait_for("every input stored", lambda: inputs_stored(store) == len(lines), timeout=60)
     inputs_by_account, emitted = expected(tmp_path, lines)
-    wait_for(
-        "every emitted event published",
-        lambda: len(events_published(nats_url, nats_subjects)) >= len(emitted),
-        timeout=30,
-    )
+    wait_published(nats_url, nats_subjects, len(emitted))
     workers[-1].stop()
 
     stored_inputs, stored_emitted = journal_contents(store)
@@ -262,11 +262,7 @@ def test_events_committed_but_never_published_are_published_by_the_next_worker(
     assert emitted
 
     workers.append(Worker(store, nats_url, nats_subjects, tmp_path / "worker.log"))
-    wait_for(
-        "the committed events published",
-        lambda: len(events_published(nats_url, nats_subjects)) == len(emitted),
-        timeout=30,
-    )
+    wait_published(nats_url, nats_subjects, len(emitted))
     workers[0].stop()
     assert [m for _, m, _ in events_published(nats_url, nats_subjects)] == [
         e.event_id for e in emitted
