@@ -245,7 +245,7 @@ class PnlLedger:
         closed = ZERO
         if life is not None and (life.side is PositionSide.LONG) != buy:
             closed = min(qty, life.size)
-            close_fee = fee if closed == qty else (fee * closed / qty).quantize(SHARE)
+            close_fee = fee if closed == qty else _share(fee, closed, qty)
             fee -= close_fee
             pnl = self._close(ledger, life, closed, price, close_fee)
             venue = fill.realised_pnl
@@ -289,7 +289,7 @@ class PnlLedger:
     ) -> Decimal:
         """Take ``closed`` off ``life`` at ``price``: its share of the cost, and what it
         realised against it (returned, before fees)."""
-        share = life.cost if closed == life.size else (life.cost * closed / life.size).quantize(SHARE)
+        share = life.cost if closed == life.size else _share(life.cost, closed, life.size)
         value = price * closed
         pnl = value - share if life.side is PositionSide.LONG else share - value
         life.size -= closed
@@ -352,6 +352,15 @@ def average(value: Decimal, qty: Decimal) -> Decimal:
         return ZERO
     mean = EXACT.divide(value, qty).quantize(Decimal("1e-12"), context=EXACT)
     return mean.quantize(Decimal(1)) if mean == mean.to_integral_value() else mean.normalize(EXACT)
+
+
+def _share(amount: Decimal, part: Decimal, whole: Decimal) -> Decimal:
+    """amount x part / whole: exact where it terminates within SHARE, else rounded to it."""
+    share = EXACT.divide(EXACT.multiply(amount, part), whole)
+    exponent = share.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < SHARE.as_tuple().exponent:
+        return share.quantize(SHARE, context=EXACT)
+    return share
 
 
 def _venue_order(fill: Fill) -> tuple[int, str]:
