@@ -71,7 +71,7 @@ class Lifecycle:
         """(mark - average entry) x signed size, exactly: from the cost, not the average."""
         value = EXACT.multiply(mark, self.size)
         gain = EXACT.subtract(value, self.cost)
-        return -gain if self.side is PositionSide.SHORT else gain
+        return EXACT.minus(gain) if self.side is PositionSide.SHORT else gain
 
     @property
     def net(self) -> Decimal:
@@ -116,7 +116,7 @@ class PnlCheck:
     ours: Decimal
     venue: Decimal
     notional: Decimal  # price x the quantity it closed: what a tolerance scales with
-    what: str  # which figure of the venue's
+    figure: str  # which of the venue's figures: execPnl, closedPnl or curRealisedPnl
 
 
 @dataclass(slots=True)
@@ -230,10 +230,10 @@ class PnlLedger:
             return
         ledger = self.key(key)
         self.moved.append(key)
-        received = -fill.exec_fee
-        ledger.funding += received
+        received = EXACT.minus(fill.exec_fee)
+        ledger.funding = EXACT.add(ledger.funding, received)
         if ledger.open is not None:
-            ledger.open.funding += received
+            ledger.open.funding = EXACT.add(ledger.open.funding, received)
 
     def _trade(self, book: "AccountBook", fill: Fill) -> None:
         key = leg_of(book, fill)
