@@ -47,6 +47,4 @@ def leg_of(book: "AccountBook", fill: Fill) -> PositionKey:
 
 def hedged(book: "AccountBook", category: str, symbol: str) -> bool:
     """Whether the symbol is known to be traded in hedge mode (a key of idx 1 or 2)."""
-    return any(
-        book.key(category, symbol, idx) in book.positions for idx in (LONG_LEG, SHORT_LEG)
-    )
+    return any(book.key(category, symbol, idx) in book.positions for idx in (LONG_LEG, SHORT_LEG))

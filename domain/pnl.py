@@ -33,6 +33,7 @@ ZERO = Decimal(0)
 # Wide enough that no sum of prices x sizes trueup accepts (15 + 12 digits each) rounds.
 EXACT = Context(prec=96, rounding=ROUND_HALF_EVEN, Emax=999, Emin=-999)
 SHARE = Decimal("1e-24")  # a partial close's share of the cost is rounded to this
+SHARE_EXPONENT = -24
 INVERSE = "inverse"  # Bybit's category of coin-margined contracts: not folded
 # How long a fill's id is remembered to tell a repeat (REST lists re-send the last days):
 # as long as a book keeps a finished order (domain/retention.py); older fills are judged
@@ -202,7 +203,15 @@ class PnlLedger:
         if life is None or venue is None or report.signed_size != life.signed_size:
             return
         self.checks.append(
-            PnlCheck(key, life.number, "", life.net, venue, EXACT.multiply(life.cost, 1), "curRealisedPnl")
+            PnlCheck(
+                key,
+                life.number,
+                "",
+                life.net,
+                venue,
+                EXACT.multiply(life.cost, 1),
+                "curRealisedPnl",
+            )
         )
 
     def _first_time(self, fill: Fill, clock: int) -> bool:
@@ -251,20 +260,37 @@ class PnlLedger:
             venue = fill.realised_pnl
             if venue is not None or life.venue_realised is not None:
                 life.venue_realised = (
-                    None if venue is None or life.venue_realised is None
+                    None
+                    if venue is None or life.venue_realised is None
                     else life.venue_realised + venue
                 )
             self._note(book, key, life)
             if venue is not None:
                 self.checks.append(
-                    PnlCheck(key, life.number, fill.trade_id, pnl, venue, price * closed, fill_figure(fill))
+                    PnlCheck(
+                        key,
+                        life.number,
+                        fill.trade_id,
+                        pnl,
+                        venue,
+                        price * closed,
+                        fill_figure(fill),
+                    )
                 )
             if life.size == 0:
                 self._closed(book, ledger, life, fill)
         elif fill.realised_pnl:
             # The venue says this fill closed something trueup never saw opened: a fill missed.
             self.checks.append(
-                PnlCheck(key, ledger.lifecycles, fill.trade_id, ZERO, fill.realised_pnl, price * qty, fill_figure(fill))
+                PnlCheck(
+                    key,
+                    ledger.lifecycles,
+                    fill.trade_id,
+                    ZERO,
+                    fill.realised_pnl,
+                    price * qty,
+                    fill_figure(fill),
+                )
             )
         rest = qty - closed
         if rest > 0:
@@ -358,7 +384,7 @@ def _share(amount: Decimal, part: Decimal, whole: Decimal) -> Decimal:
     """amount x part / whole: exact where it terminates within SHARE, else rounded to it."""
     share = EXACT.divide(EXACT.multiply(amount, part), whole)
     exponent = share.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < SHARE.as_tuple().exponent:
+    if isinstance(exponent, int) and exponent < SHARE_EXPONENT:
         return share.quantize(SHARE, context=EXACT)
     return share
 

@@ -159,9 +159,9 @@ def closed_positions(reconciler: Reconciler) -> list[ClosedPosition]:
     return [c for book in reconciler.books.values() for c in book.pnl.take_closed()]
 
 
-def history_row(partition: int, closed: ClosedPosition) -> tuple[
-    int, str, str, str, str, int, int, int, int, bytes
-]:
+def history_row(
+    partition: int, closed: ClosedPosition
+) -> tuple[int, str, str, str, str, int, int, int, int, bytes]:
     """A row of the history table."""
     return (
         partition,

@@ -259,17 +259,37 @@ def test_bybits_documented_position_gives_the_mark_and_the_venues_realised_pnl()
 def test_bybit_funding_is_a_payment_to_the_position_held() -> None:
     reconciler = Reconciler()
     buy = messages.execution_item(
-        symbol="BTCUSDT", order_id="o", exec_id="e1", side="Buy", exec_qty="1",
-        exec_price="100", exec_time=T0, seq=1,
-    )  # fmt: skip
+        symbol="BTCUSDT",
+        order_id="o",
+        exec_id="e1",
+        side="Buy",
+        exec_qty="1",
+        exec_price="100",
+        exec_time=T0,
+        seq=1,
+    )
     funding = messages.execution_item(
-        symbol="BTCUSDT", order_id="", exec_id="f1", side="Sell", exec_qty="1",
-        exec_price="100", exec_fee="0.01", exec_time=T0 + 1_000, seq=2, exec_type="Funding",
-    )  # fmt: skip
+        symbol="BTCUSDT",
+        order_id="",
+        exec_id="f1",
+        side="Sell",
+        exec_qty="1",
+        exec_price="100",
+        exec_fee="0.01",
+        exec_time=T0 + 1_000,
+        seq=2,
+        exec_type="Funding",
+    )
     sell = messages.execution_item(
-        symbol="BTCUSDT", order_id="o2", exec_id="e2", side="Sell", exec_qty="1",
-        exec_price="101", exec_time=T0 + 2_000, seq=3,
-    )  # fmt: skip
+        symbol="BTCUSDT",
+        order_id="o2",
+        exec_id="e2",
+        side="Sell",
+        exec_qty="1",
+        exec_price="101",
+        exec_time=T0 + 2_000,
+        seq=3,
+    )
     for at, item in ((T0, buy), (T0 + 1_000, funding), (T0 + 2_000, sell)):
         reconciler.apply(accepted(_bybit(at, [item])))
     (closed,) = reconciler.book("bybit", ACCOUNT).pnl.take_closed()
@@ -287,21 +307,40 @@ def test_hyperliquid_closed_pnl_funding_and_the_mark_of_its_position_value() -> 
         emitted = reconciler.apply(accepted(hl.capture_ws(at, HL_USER, frame)))
         assert not [e for e in emitted if isinstance(e, PnlMismatch)]
 
-    opening = hl.user_fill(coin="ETH", px="3000.0", sz="2.0", side="B", time=T0, oid=1, tid=1,
-                           fee="1.2")  # fmt: skip
+    opening = hl.user_fill(
+        coin="ETH", px="3000.0", sz="2.0", side="B", time=T0, oid=1, tid=1, fee="1.2"
+    )
     ws(T0, hl.user_fills_frame(HL_USER, [opening]))
-    ws(T0 + 500, hl.funding_event(time=T0 + 500, coin="ETH", usdc="-0.3", szi="2.0",
-                                  funding_rate="0.0001"))  # fmt: skip
-    position = hl.asset_position(coin="ETH", szi="2.0", entry_px="3000.0", unrealized_pnl="20.0",
-                                 position_value="6020.0", margin_used="300.0")  # fmt: skip
+    ws(
+        T0 + 500,
+        hl.funding_event(time=T0 + 500, coin="ETH", usdc="-0.3", szi="2.0", funding_rate="0.0001"),
+    )
+    position = hl.asset_position(
+        coin="ETH",
+        szi="2.0",
+        entry_px="3000.0",
+        unrealized_pnl="20.0",
+        position_value="6020.0",
+        margin_used="300.0",
+    )
     state = hl.clearinghouse_state([position], time=T0 + 600, account_value="10000.0")
     ws(T0 + 600, hl.web_data2_frame(HL_USER, state, [], server_time=T0 + 600))
     book = reconciler.book("hyperliquid", HL_USER)
     ledger = book.pnl.key(PositionKey("hyperliquid", HL_USER, "perp", "ETH", 0))
     assert (ledger.mark, ledger.unrealised()) == (Decimal(3010), Decimal("20.0"))
-    closing = hl.user_fill(coin="ETH", px="3050.0", sz="2.0", side="A", time=T0 + 700, oid=2,
-                           tid=2, start_position="2.0", direction="Close Long",
-                           closed_pnl="100.0", fee="1.22")  # fmt: skip
+    closing = hl.user_fill(
+        coin="ETH",
+        px="3050.0",
+        sz="2.0",
+        side="A",
+        time=T0 + 700,
+        oid=2,
+        tid=2,
+        start_position="2.0",
+        direction="Close Long",
+        closed_pnl="100.0",
+        fee="1.22",
+    )
     ws(T0 + 700, hl.user_fills_frame(HL_USER, [closing]))
     (closed,) = book.pnl.take_closed()
     assert (closed.realised_pnl, closed.venue_realised_pnl) == (Decimal(100), Decimal(100))
@@ -322,20 +361,39 @@ def capture(*, drop: str | None = None) -> list[dict[str, Any]]:
     records = [
         execution_frame(
             T0 + 1_000 * n,
-            dict(symbol="BTCUSDT", order_id=f"o-{tid}", exec_id=tid, side="Buy",
-                 exec_qty="0.1", exec_price=price, exec_fee="0.01", exec_time=T0 + 1_000 * n,
-                 seq=n, exec_pnl="0"),
-        )  # fmt: skip
+            dict(
+                symbol="BTCUSDT",
+                order_id=f"o-{tid}",
+                exec_id=tid,
+                side="Buy",
+                exec_qty="0.1",
+                exec_price=price,
+                exec_fee="0.01",
+                exec_time=T0 + 1_000 * n,
+                seq=n,
+                exec_pnl="0",
+            ),
+        )
         for n, (tid, price) in enumerate(buys, start=1)
         if tid != drop
     ]
     records.append(
         execution_frame(
             T0 + 3_000,
-            dict(symbol="BTCUSDT", order_id="o-s", exec_id="s1", side="Sell", exec_qty="0.2",
-                 exec_price="120", exec_fee="0.02", closed_size="0.2", exec_time=T0 + 3_000,
-                 seq=3, exec_pnl="3.0"),
-        )  # fmt: skip
+            dict(
+                symbol="BTCUSDT",
+                order_id="o-s",
+                exec_id="s1",
+                side="Sell",
+                exec_qty="0.2",
+                exec_price="120",
+                exec_fee="0.02",
+                closed_size="0.2",
+                exec_time=T0 + 3_000,
+                seq=3,
+                exec_pnl="3.0",
+            ),
+        )
     )
     return records
 
@@ -362,16 +420,33 @@ def test_a_position_figure_that_disagrees_is_told_once_per_lifecycle() -> None:
     held = [
         execution_frame(
             T0,
-            dict(symbol="BTCUSDT", order_id="o-1", exec_id="b1", side="Buy", exec_qty="0.1",
-                 exec_price="100", exec_fee="0.01", exec_time=T0, seq=1),
-        )  # fmt: skip
+            dict(
+                symbol="BTCUSDT",
+                order_id="o-1",
+                exec_id="b1",
+                side="Buy",
+                exec_qty="0.1",
+                exec_price="100",
+                exec_fee="0.01",
+                exec_time=T0,
+                seq=1,
+            ),
+        )
     ]
     for n, cur in enumerate(("-0.01", "-0.5", "-0.5", "-0.01", "-0.5"), start=1):
         held.append(
-            position_frame(T0 + 1_000 * n, symbol="BTCUSDT", side="Buy", size="0.1",
-                           seq=n, updated_time=T0 + 1_000 * n, entry_price="100",
-                           mark_price="101", cur_realised_pnl=cur)
-        )  # fmt: skip
+            position_frame(
+                T0 + 1_000 * n,
+                symbol="BTCUSDT",
+                side="Buy",
+                size="0.1",
+                seq=n,
+                updated_time=T0 + 1_000 * n,
+                entry_price="100",
+                mark_price="101",
+                cur_realised_pnl=cur,
+            )
+        )
     told = mismatches(held)
     # Agrees, disagrees (told), still does (quiet), agrees again, disagrees again (told).
     assert [(e.figure, e.venue_pnl, e.trueup_pnl) for e in told] == [

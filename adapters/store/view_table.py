@@ -260,7 +260,6 @@ class SQLViews:
         rows = self._rows(self._sql.select_recent, parameters, 3)
         return [(int(position), int(ordinal), bytes(body)) for position, ordinal, body in rows]
 
-
     def history(
         self, venue: str | None, account: str | None, symbol: str | None, since: int
     ) -> list[bytes]:

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from trueup.domain.book import AccountBook, Changed
 from trueup.domain.emitted import Cause, CooldownStarted, Emitted, ExitReason, PositionClosed
-from trueup.domain.exits import shown_by
 from trueup.domain.events import ExecutionsReported, Fill, InputEvent
+from trueup.domain.exits import shown_by
 from trueup.domain.keys import PositionKey
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.detector import Detector, LetGo
