@@ -39,6 +39,7 @@ INVERSE = "inverse"  # Bybit's category of coin-margined contracts: not folded
 # as long as a book keeps a finished order (domain/retention.py); older fills are judged
 # by their venue timestamp against what was let go.
 SEEN_FOR_MS = 10 * 60_000
+NEVER = 2**63
 
 
 @dataclass(slots=True)
@@ -141,7 +142,7 @@ class KeyLedger:
 class PnlLedger:
     """One account's PnL per key, folded from its fills in the order they came."""
 
-    __slots__ = ("_horizon", "_seen", "checks", "closed", "keys", "moved")
+    __slots__ = ("_horizon", "_next_let_go", "_seen", "checks", "closed", "keys", "moved")
 
     def __init__(self) -> None:
         self.keys: dict[PositionKey, KeyLedger] = {}
@@ -155,6 +156,7 @@ class PnlLedger:
         # time) an unknown fill is one let go, sent again.
         self._seen: dict[str, tuple[int, int]] = {}
         self._horizon = 0
+        self._next_let_go = NEVER  # the earliest clock at which an id may be let go
 
     def begin(self) -> None:
         """A new input: what the last one showed is no longer news."""
@@ -178,7 +180,8 @@ class PnlLedger:
 
     def executions(self, book: "AccountBook", event: ExecutionsReported) -> None:
         """Fold an input's fills, oldest first (REST lists come newest first), each once."""
-        self._let_go(book.clock)
+        if book.clock >= self._next_let_go:
+            self._let_go(book.clock)
         fills = event.fills
         if len(fills) > 1:
             fills = tuple(sorted(fills, key=_venue_order))
@@ -219,15 +222,19 @@ class PnlLedger:
             return False
         if 0 < fill.exec_time <= self._horizon:
             return False  # a fill let go, sent again by a REST list or a resubscription
+        if not self._seen:
+            self._next_let_go = clock + SEEN_FOR_MS
         self._seen[fill.trade_id] = (clock, fill.exec_time)
         return True
 
     def _let_go(self, clock: int) -> None:
         """Forget the ids of fills seen longer ago than SEEN_FOR_MS, raising the horizon."""
         seen = self._seen
+        self._next_let_go = NEVER
         while seen:
             trade_id, (at, exec_time) = next(iter(seen.items()))
             if clock - at < SEEN_FOR_MS:
+                self._next_let_go = at + SEEN_FOR_MS
                 break
             del seen[trade_id]
             self._horizon = max(self._horizon, exec_time)
@@ -264,7 +271,6 @@ class PnlLedger:
                     if venue is None or life.venue_realised is None
                     else life.venue_realised + venue
                 )
-            self._note(book, key, life)
             if venue is not None:
                 self.checks.append(
                     PnlCheck(
@@ -278,6 +284,7 @@ class PnlLedger:
                     )
                 )
             if life.size == 0:
+                self._note(book, key, life)
                 self._closed(book, ledger, life, fill)
         elif fill.realised_pnl:
             # The venue says this fill closed something trueup never saw opened: a fill missed.
@@ -308,7 +315,8 @@ class PnlLedger:
             life.fees += fee
             ledger.fees += fee
             life.fills += 1
-            self._note(book, key, life)
+        if ledger.open is not None:
+            self._note(book, key, ledger.open)
 
     def _close(
         self, ledger: KeyLedger, life: Lifecycle, closed: Decimal, price: Decimal, fee: Decimal
@@ -332,9 +340,11 @@ class PnlLedger:
     def _note(self, book: "AccountBook", key: PositionKey, life: Lifecycle) -> None:
         """The LIVE local positions open on the key map to the lifecycle."""
         position = book.positions.get(key)
-        if position is not None:
+        if position is not None and position.opened:
+            ids = life.position_ids
             for local in position.live_open:
-                life.position_ids.setdefault(local.position_id, None)
+                if local.position_id not in ids:
+                    ids[local.position_id] = None
 
     def _closed(self, book: "AccountBook", ledger: KeyLedger, life: Lifecycle, fill: Fill) -> None:
         ledger.open = None
