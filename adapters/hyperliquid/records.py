@@ -66,8 +66,8 @@ def _mark(position: Payload, size: Decimal) -> Decimal | None:
     """The mark the venue valued the position at: clearinghouseState names no mark price,
     but its positionValue is size x mark."""
     value = position.optional_decimal("positionValue")
-    if value is None or size == 0:
-        return None
+    if value is None or value == 0 or size == 0:
+        return None  # a value of 0 with a size says nothing of the mark
     return value / size
 
 
