@@ -31,6 +31,8 @@ from trueup.application.answers import (
 from trueup.application.ingest import Ingestor
 from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent, InputRejected, PositionsReported
+from trueup.domain.pnl import ClosedPosition
+from trueup.domain.reconciler import Reconciler
 from trueup.domain.rules.can_open import (
     UNKNOWN_ACCOUNT,
     SymbolFacts,
@@ -51,6 +53,8 @@ from trueup.projections.views import (
     AccountView,
     SymbolView,
     account_view,
+    closed_positions,
+    decode_closed,
     position_row,
     recent_body,
     symbol_view,
@@ -311,6 +315,46 @@ class TrueupService:
             if all(value is None or row[name] == value for name, value in wanted.items())
         ]
 
+    def history(
+        self,
+        *,
+        venue: str | None = None,
+        account: str | None = None,
+        symbol: str | None = None,
+        since: int = 0,
+    ) -> list[ClosedPosition]:
+        """The closed position lifecycles (closed at or after ``since``), oldest close first:
+        the history view, and what the inputs the projection has not yet taken closed."""
+        reader = ViewReader(self.journal)
+        scope = (venue, account) if venue is not None and account is not None else None
+        if not reader.formats_current():
+            found = closed_positions(self._replayed_from_scratch())
+        else:
+            found = [decode_closed(body) for body in reader.history(venue, account, symbol, since)]
+            if not reader.answer_for(scope):
+                # The projection lags: what the inputs after its snapshot closed, added.
+                found += closed_positions(replay(self.journal, account=scope))
+        wanted = {"venue": venue, "account": account, "symbol": symbol}
+        by_id = {
+            _lifecycle_id(c): c
+            for c in found
+            if c.closed_at >= since
+            and all(v is None or getattr(c, name) == v for name, v in wanted.items())
+        }
+        return sorted(by_id.values(), key=lambda c: (c.closed_at, _lifecycle_id(c)))
+
+    def _replayed_from_scratch(self) -> Reconciler:
+        """Every input folded from the first: the history of views of another format."""
+        reconciler = Reconciler()
+        position = 0
+        while True:
+            events, last = self.journal.inputs(position, limit=PAGE)
+            for _, event in events:
+                reconciler.apply(event)
+            if last == position:
+                return reconciler
+            position = last
+
     def exchange_freshness(self, now: int | None = None) -> list[AccountFreshness]:
         """How old each followed account's exchange view is at ``now``, and why it cannot
         be vouched for, if it cannot: the same judgement can-open makes of it."""
@@ -478,6 +522,17 @@ def _clean_line(record: StaleRecord, exit_reason: str, operator: str, at: int) -
         "channel": "operator",
         "data": action,
     }
+
+
+def _lifecycle_id(closed: ClosedPosition) -> tuple[str, str, str, str, int, int]:
+    return (
+        closed.venue,
+        closed.account,
+        closed.category,
+        closed.symbol,
+        closed.position_idx,
+        closed.number,
+    )
 
 
 def _last(items: list[Any], n: int) -> list[Any]:

@@ -8,7 +8,8 @@ the same stored rows, paged as the journal pages them.
 
 import io
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -20,6 +21,7 @@ from trueup.application.ingest import Ingestor
 from trueup.domain.book import fold
 from trueup.domain.events import InputEvent
 from trueup.domain.keys import account_stream_id
+from trueup.domain.pnl import PnlLedger
 from trueup.projections.audit import Audit, audit
 from trueup.runners import output
 from trueup.runners.gc_policy import relaxed_gc
@@ -40,6 +42,8 @@ def fold_figures(url: str, times: int, target: float) -> list[Figure]:
     # Decoded only now, so that no other run has 100,000 events in memory beside it.
     events = account_events(url)
     pure_fold = rates(count, repeat(lambda: time_pure_fold(events), times))
+    with ledger_off():
+        without_pnl = rates(count, repeat(lambda: time_pure_fold(events), times))
     return [
         Figure(
             f"fold {count:,} events: read+decode+fold",
@@ -53,6 +57,15 @@ def fold_figures(url: str, times: int, target: float) -> list[Figure]:
             "events/s",
             pure_fold,
             None,
+            Target(target, at_least=True),
+        ),
+        # The same fold with the PnL ledger on (as always), beside it switched off: the
+        # ledger's cost, to be within 1.3x.
+        Figure(
+            f"fold {count:,} events: pure fold, PnL on (baseline: off)",
+            "events/s",
+            pure_fold,
+            without_pnl,
             Target(target, at_least=True),
         ),
     ]
@@ -140,6 +153,20 @@ def time_read_fold(url: str) -> float:
     with Journal.open(url) as journal, watch.running():
         fold(VENUE, ACCOUNT, journal.account_events(VENUE, ACCOUNT))
     return watch.seconds
+
+
+@contextmanager
+def ledger_off() -> Iterator[None]:
+    """The fold without the PnL ledger, for this measurement alone: its two entry points
+    do nothing meanwhile."""
+    executions, position_report = PnlLedger.executions, PnlLedger.position_report
+    PnlLedger.executions = lambda *_: None  # type: ignore[method-assign]
+    PnlLedger.position_report = lambda *_: None  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        PnlLedger.executions = executions  # type: ignore[method-assign]
+        PnlLedger.position_report = position_report  # type: ignore[method-assign]
 
 
 def time_pure_fold(events: list[InputEvent]) -> float:

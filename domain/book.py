@@ -28,6 +28,7 @@ from trueup.domain.events import (
 )
 from trueup.domain.keys import OrderKey, PositionKey
 from trueup.domain.order import Order
+from trueup.domain.pnl import PnlLedger
 from trueup.domain.position import LocalPosition, Position
 from trueup.domain.retention import FORGET_AFTER_MS, NEVER, Forgotten, Retention
 from trueup.domain.rules.config import RuleConfig
@@ -98,6 +99,8 @@ class AccountBook:
         self.stream_down: tuple[int, str] | None = None
         # Keys whose reconciled state may have changed since the views last took them.
         self.touched: set[PositionKey] = set()
+        # Profit and loss per key and per lifecycle, from the fills (domain/pnl.py).
+        self.pnl = PnlLedger()
         self._handlers: dict[type[InputEvent], Callable[[Any], Changed]] = {
             PositionsReported: self._positions_reported,
             OrdersReported: self._orders_reported,
@@ -198,10 +201,13 @@ class AccountBook:
 
     def _positions_reported(self, event: PositionsReported) -> Changed:
         changed: set[PositionKey] = set()
+        pnl = self.pnl
+        pnl.begin()
         for r in event.reports:
             key = PositionKey(self.venue, self.account, r.category, r.symbol, r.position_idx)
             if self.position(key).apply_report(r):
                 changed.add(key)
+                pnl.position_report(key, r)
         if event.snapshot is not None:
             changed |= self._snapshot_page(event, event.snapshot)
         return frozenset(changed)
@@ -269,6 +275,9 @@ class AccountBook:
                 key = self._order_position_key(order)
                 if key is not None:
                     changed.add(key)
+        self.pnl.begin()
+        self.pnl.executions(self, event)
+        self.touched.update(self.pnl.moved)
         return frozenset(changed)
 
     def _forgotten_report(self, report: OrderReport) -> bool:

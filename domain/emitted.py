@@ -95,6 +95,19 @@ class ConsistencyDrift(RiskEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PnlMismatch(RiskEvent):
+    """trueup's realised PnL and the venue's own disagree beyond the tolerance: a fill
+    missed (or one trueup holds that the venue does not) shows here first."""
+
+    type: ClassVar[str] = "PNL_MISMATCH"
+    figure: str  # the venue's figure: execPnl, closedPnl (of a fill) or curRealisedPnl
+    trade_id: str  # the fill compared; "" for a position's figure
+    trueup_pnl: Decimal
+    venue_pnl: Decimal
+    tolerance: Decimal
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OrderEvent(Emitted):
     """About one order: risk events and execution reports."""
 
@@ -211,6 +224,7 @@ EMITTED_TYPES: tuple[type[Emitted], ...] = (
     RateLimit,
     PositionSyncFailed,
     ConsistencyDrift,
+    PnlMismatch,
     OrderTimeout,
     OrderPartialFill,
     EntrySubmitted,

@@ -45,6 +45,9 @@ class PositionReport:
     seq: int | None  # the venue's sequence number, where it gives one (Bybit's REST may not)
     updated_time: int
     status: str
+    # The realised PnL of the position held now (Bybit's curRealisedPnl: fees and funding
+    # included, back to 0 when it closes); None where the venue gives none.
+    cur_realised_pnl: Decimal | None = None
 
     @property
     def signed_size(self) -> Decimal:
@@ -95,6 +98,12 @@ class Fill:
     seq: int | None
     kind: ExecutionKind
     origin: OrderOrigin | None  # who placed the order it filled, where the venue says
+    # The venue's own realised PnL of this execution, before fees (Bybit's execPnl,
+    # Hyperliquid's closedPnl); None where it gives none (older stored forms too).
+    realised_pnl: Decimal | None = None
+    # The leg it filled, where the execution itself says (Hyperliquid: always 0); None:
+    # the ledger finds it (domain/legs.py).
+    position_idx: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

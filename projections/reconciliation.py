@@ -145,7 +145,9 @@ class ReconciliationProjection:
         _apply(self.journal, starts, upto={p.number: p.position for p in asleep}, as_of=None)
         for part in asleep:
             start = starts[part.number]
-            start.reconciler.touched.take()  # the views hold all that already
+            # The views hold all that already; the lifecycles it closed again are upserted
+            # with the next write (the history of a journal an older trueup kept, too).
+            start.reconciler.touched.take()
             part.reconciler = start.reconciler
             part.since_snapshot = part.position - start.position
             part.saved_at = start.position
@@ -287,6 +289,8 @@ class ReconciliationProjection:
         if part.reconciler is not None:  # asleep, it has touched nothing
             touched = part.reconciler.touched.take()
             _add_views(writes, views.touched_views(part.reconciler, touched))
+            closed = views.closed_positions(part.reconciler)
+            writes.history += [views.history_row(n, c) for c in closed]
         writes.recent += [
             _recent(n, e, last, i)
             for i, e in enumerate(emitted)
@@ -297,7 +301,7 @@ class ReconciliationProjection:
             for where, event in events
             if isinstance(event, InputRejected) and event.venue and partition_of(*_of(event)) == n
         ]
-        if not (writes.accounts or writes.symbols or writes.recent):
+        if not (writes.accounts or writes.symbols or writes.recent or writes.history):
             return None if part.views_format == writes.format else writes
         return writes
 
@@ -316,6 +320,8 @@ class ReconciliationProjection:
         for part in parts:
             assert part.reconciler is not None  # woken first
             _add_views(writes[part.number], views.every_view(part.reconciler))
+            closed = views.closed_positions(part.reconciler)
+            writes[part.number].history += [views.history_row(part.number, c) for c in closed]
         upto = max(p.position for p in parts)
         for where, event in self.journal.emitted_and_refused(upto):
             n = partition_of(*_of(event))

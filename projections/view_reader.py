@@ -64,6 +64,16 @@ class ViewReader:
         newest = sorted([*mine, *wide], reverse=True)[:limit]
         return [body for *_, body in reversed(newest)]
 
+    def formats_current(self) -> bool:
+        """Whether every partition's views were written in this trueup's format."""
+        return all(self._table.format(tracker(n)) == views.VIEWS_FORMAT for n in ALL)
+
+    def history(
+        self, venue: str | None, account: str | None, symbol: str | None, since: int
+    ) -> list[bytes]:
+        """The closed lifecycles the projection has recorded, by close."""
+        return self._table.history(venue, account, symbol, since)
+
     def recent_refused(self, venue: str, account: str, limit: int) -> list[bytes]:
         """The last ``limit`` inputs of the account that were refused, newest last."""
         newest = self._table.recent(venue, account, RecentKind.REJECTED, "", limit)

@@ -19,6 +19,8 @@ from trueup.adapters.store.snapshots import SNAPSHOT_FORMAT
 from trueup.domain.book import AccountBook
 from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputRejected
+from trueup.domain.keys import PositionKey
+from trueup.domain.pnl import ClosedPosition, PnlLedger
 from trueup.domain.reconciler import Account, Reconciler
 from trueup.domain.rules.can_open import (
     AccountFacts,
@@ -46,6 +48,7 @@ class KeyRow:
     findings: tuple[str, ...]
     state: JSON
     held_ever: bool  # either side has held it: `positions` lists only these
+    pnl: JSON  # the key's PnL: the lifecycle open, and its totals (see ``pnl_state``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +99,7 @@ def symbol_view(
                 findings=tuple(open_findings(book, detectors, reconciler.config, key)),
                 state=position_state(book, position),
                 held_ever=position.exchange is not None or bool(position.local),
+                pnl=pnl_state(book.pnl, key),
             )
         )
     facts = symbol_facts(book, detectors, symbol, index)
@@ -114,6 +118,67 @@ def account_view(reconciler: Reconciler, account: Account) -> AccountView:
         reconnect_reason=reconnected[1] if reconnected else None,
     )
     return AccountView(*account, book.mode, account_facts(book, reconciler.config), freshness)
+
+
+def pnl_state(ledger: PnlLedger, key: PositionKey) -> JSON:
+    """A key's PnL as `positions` shows it: the open lifecycle's (realised before fees,
+    fees, funding, unrealised from the latest mark; null without a mark) and the key's
+    totals since trueup first saw it. Decimals as strings."""
+    found = ledger.keys.get(key)
+    if found is None:
+        return {}
+    life = found.open
+    unrealised = found.unrealised()
+    return {
+        "mark_price": _text(found.mark),
+        "unrealised_pnl": _text(unrealised),
+        "open": None
+        if life is None
+        else {
+            "lifecycle": life.number,
+            "side": life.side.value,
+            "size": str(life.size),
+            "opened_at": life.opened_at,
+            "realised_pnl": str(life.realised),
+            "fees": str(life.fees),
+            "funding": str(life.funding),
+            "position_ids": list(life.position_ids),
+        },
+        "realised_pnl": str(found.realised),
+        "fees": str(found.fees),
+        "funding": str(found.funding),
+    }
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def closed_positions(reconciler: Reconciler) -> list[ClosedPosition]:
+    """The lifecycles the reconciler's books closed since last asked, handed over once."""
+    return [c for book in reconciler.books.values() for c in book.pnl.take_closed()]
+
+
+def history_row(
+    partition: int, closed: ClosedPosition
+) -> tuple[int, str, str, str, str, int, int, int, int, bytes]:
+    """A row of the history table."""
+    return (
+        partition,
+        closed.venue,
+        closed.account,
+        closed.category,
+        closed.symbol,
+        closed.position_idx,
+        closed.number,
+        closed.opened_at,
+        closed.closed_at,
+        _encoder.encode(closed),
+    )
+
+
+def decode_closed(stored: bytes) -> ClosedPosition:
+    return _closed_decoder.decode(stored)
 
 
 def symbols(book: AccountBook) -> set[str]:
@@ -166,6 +231,7 @@ def position_row(view: SymbolView, row: KeyRow) -> JSON:
         "exchange_qty": str(row.exchange_qty),
         "findings": list(row.findings),
         "state": row.state,
+        "pnl": row.pnl,
     }
 
 
@@ -182,6 +248,7 @@ VIEWS_FORMAT = _format()
 _encoder = msgspec.json.Encoder()
 _symbol_decoder = msgspec.json.Decoder(SymbolView)
 _account_decoder = msgspec.json.Decoder(AccountView)
+_closed_decoder = msgspec.json.Decoder(ClosedPosition)
 
 
 def encode(view: AccountView | SymbolView) -> bytes:

@@ -195,6 +195,18 @@ def _operator_commands(commands: Commands) -> None:
     positions.add_argument("--json", action="store_true")
     positions.set_defaults(command=_positions)
 
+    history = commands.add_parser(
+        "history", help="closed positions: each lifecycle, open to flat, with its PnL"
+    )
+    history.add_argument("--venue")
+    history.add_argument("--account")
+    history.add_argument("--symbol")
+    history.add_argument(
+        "--since", type=epoch_ms, metavar="WHEN", help="closed at or after: ISO 8601 or epoch ms"
+    )
+    history.add_argument("--json", action="store_true")
+    history.set_defaults(command=_history)
+
     can_open = commands.add_parser(
         "can-open", help="may the trading system open SYMBOL now? exit 0 yes, 1 no"
     )
@@ -374,6 +386,12 @@ def _positions(journal: "Journal", args: argparse.Namespace) -> int:
     from trueup.runners import operator
 
     return operator.positions(journal, args)
+
+
+def _history(journal: "Journal", args: argparse.Namespace) -> int:
+    from trueup.runners import operator
+
+    return operator.history(journal, args)
 
 
 def _can_open(journal: "Journal", args: argparse.Namespace) -> int:

@@ -26,6 +26,18 @@ def positions(journal: Journal, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def history(journal: Journal, args: argparse.Namespace) -> int:
+    closed = TrueupService(journal).history(
+        venue=args.venue, account=args.account, symbol=args.symbol, since=args.since or 0
+    )
+    if args.json:
+        for record in closed:
+            output.write_json(output.closed_json(record))
+    else:
+        output.print_history(closed)
+    return EXIT_OK
+
+
 def can_open_command(journal: Journal, args: argparse.Namespace) -> int:
     answer = TrueupService(journal).can_open(
         args.venue, args.account, args.symbol, side=args.side, timeframe=args.timeframe, at=args.at

@@ -3,12 +3,14 @@
 import sys
 from typing import Any, TextIO
 
+import msgspec
 import orjson
 
 from trueup.adapters.store import codec
 from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent, InputRejected
 from trueup.domain.instants import iso
+from trueup.domain.pnl import ClosedPosition
 from trueup.projections.audit import JSON, Audit, TimelineEntry
 
 # What matters most in each emitted event, in the order people read it.
@@ -115,6 +117,34 @@ def print_positions(rows: list[JSON], out: TextIO | None = None) -> None:
         out.write(
             f"{_account(row['venue'], row['account']):<16} {row['symbol']:<12} "
             f"{row['position_idx']:>3} {row['local_qty']:>12} {row['exchange_qty']:>12}  {status}\n"
+        )
+
+
+def closed_json(closed: ClosedPosition) -> JSON:
+    """A closed lifecycle as `history --json` prints it: decimals as strings, instants as
+    epoch milliseconds and, beside them, ISO 8601."""
+    record: JSON = msgspec.to_builtins(closed)
+    record["opened"] = moment(closed.opened_at)
+    record["closed"] = moment(closed.closed_at)
+    return record
+
+
+def print_history(records: list[ClosedPosition], out: TextIO | None = None) -> None:
+    out = out or sys.stdout
+    if not records:
+        out.write("no closed positions in the journal\n")
+        return
+    out.write(
+        f"{'closed':<24} {'account':<16} {'symbol':<12} {'idx':>3} {'side':<5} {'max size':>10} "
+        f"{'entry':>12} {'exit':>12} {'realised':>12} {'fees':>10} {'funding':>10} "
+        f"{'net':>12}  exit reason\n"
+    )
+    for c in records:
+        out.write(
+            f"{moment(c.closed_at):<24} {_account(c.venue, c.account):<16} {c.symbol:<12} "
+            f"{c.position_idx:>3} {c.side:<5} {c.max_size!s:>10} {c.avg_entry!s:>12} "
+            f"{c.avg_exit!s:>12} {c.realised_pnl!s:>12} {c.fees!s:>10} {c.funding!s:>10} "
+            f"{c.net_pnl!s:>12}  {c.exit_reason}\n"
         )
 
 

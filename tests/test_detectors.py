@@ -145,6 +145,7 @@ def test_the_account_order_is_the_documented_one() -> None:
         "stale",
         "drift",
         "untracked",
+        "pnl",
     ]
     assert [names[id(d)] for d in detectors.timed] == ["stale", "sync", "orders"]
 

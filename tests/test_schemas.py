@@ -673,6 +673,11 @@ _FIELD_VALUES: JSON = {
     "mode": "PAPER",
     "operator": "alice",
     "count": 7,
+    "figure": "execPnl",
+    "trade_id": "0ab1bdf7-4219-438b-b30a-32ec863018f7",
+    "trueup_pnl": Decimal("1.0"),
+    "venue_pnl": Decimal("3.0"),
+    "tolerance": Decimal("0.0112"),
 }
 _ACCOUNT_WIDE: JSON = {"category": None, "symbol": None, "position_idx": None}
 _OVERRIDES: dict[type[Emitted], JSON] = {

@@ -36,6 +36,9 @@ def answers(reconciler: Reconciler) -> list[object]:
         for symbol in SYMBOLS:
             verdict = can_open(book, detectors, symbol, SESSION[-1].at)
             told.append((symbol, verdict.allowed, verdict.reasons, verdict.notes))
+        # The PnL ledger: every key's figures, and what its history will be told.
+        told.append(sorted((repr(k), repr(v)) for k, v in book.pnl.keys.items()))
+        told.append(repr(book.pnl.closed))
     return told
 
 

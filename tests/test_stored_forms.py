@@ -82,3 +82,11 @@ def test_a_stored_event_no_trueup_wrote_is_still_undecodable() -> None:
     mangled = STORED[2].replace(b'"side":"Sell"', b'"side":"Sideways"')
     with pytest.raises(codec.Undecodable, match="OrdersReported"):
         codec.decode(mangled)
+
+
+def test_what_was_stored_before_the_pnl_ledger_reads_with_its_figures_unknown() -> None:
+    executions, short = INPUTS[3], INPUTS[0]
+    assert isinstance(executions, ExecutionsReported) and isinstance(short, PositionsReported)
+    (fill,) = executions.fills
+    assert (fill.realised_pnl, fill.position_idx) == (None, None)
+    assert short.reports[0].cur_realised_pnl is None

@@ -23,7 +23,7 @@ def position_item(
     mark_price: str = "0",
     unrealised_pnl: str = "0",
     cum_realised_pnl: str = "0",
-    cur_realised_pnl: str = "0",
+    cur_realised_pnl: str | None = None,
     status: str = "Normal",
     leverage: str = "10",
     created_time: int = 1694402496913,
@@ -70,6 +70,9 @@ def position_item(
         "seq": seq,
         "isReduceOnly": False,
     }
+    if cur_realised_pnl is None:
+        # Left out unless given: trueup checks its own PnL against the venue's figure.
+        del item["curRealisedPnl"]
     if rest:
         item["avgPrice"] = item.pop("entryPrice")
         del item["category"]
@@ -172,6 +175,7 @@ def execution_item(
     exec_fee: str = "0",
     exec_type: str = "Trade",
     closed_size: str = "0",
+    exec_pnl: str | None = None,
     order_type: str = "Market",
     stop_order_type: str = "UNKNOWN",
     create_type: str = "CreateByUser",
@@ -208,13 +212,16 @@ def execution_item(
         "isMaker": order_type == "Limit",
         "seq": seq,
         "marketUnit": "",
-        "execPnl": "0",
+        "execPnl": exec_pnl,
         "createType": create_type,
         "extraFees": [],
         "feeCurrency": "USDT",
     }
     if rest:
         del item["category"]
+    if exec_pnl is None:
+        # Left out unless given: trueup checks its own PnL against the venue's figure.
+        del item["execPnl"]
     return item
 
 

@@ -228,6 +228,7 @@ def position_report(item: Payload, category: str | None) -> PositionReport:
         mark_price=item.optional_decimal("markPrice"),
         unrealised_pnl=item.optional_decimal("unrealisedPnl"),
         cum_realised_pnl=item.optional_decimal("cumRealisedPnl"),
+        cur_realised_pnl=item.optional_decimal("curRealisedPnl"),
         # Documented on every position item, yet absent from real REST lists: optional.
         seq=item.optional_integer("seq"),
         updated_time=item.millis("updatedTime"),
@@ -278,6 +279,8 @@ def fill(item: Payload, category: str | None) -> Fill:
         closed_size=item.optional_quantity("closedSize"),
         exec_time=item.millis("execTime"),
         seq=item.optional_integer("seq"),
+        # Before fees, as the transaction log's cashFlow; a Funding execution carries none.
+        realised_pnl=item.optional_decimal("execPnl"),
     )
 
 

@@ -194,7 +194,7 @@ def user_fill(
     tid: int,
     start_position: str = "0.0",
     direction: str = "Open Long",
-    closed_pnl: str = "0.0",
+    closed_pnl: str | None = None,
     hash: str | None = None,
     crossed: bool = True,
     fee: str = "0.0",
@@ -222,6 +222,9 @@ def user_fill(
         "tid": tid,
         "feeToken": fee_token,
     }
+    if closed_pnl is None:
+        # Left out unless given: trueup checks its own PnL against the venue's figure.
+        del fill["closedPnl"]
     if cloid is not None:
         fill["cloid"] = cloid
     if liquidation is not None:

@@ -53,13 +53,22 @@ def position_report(item: Payload, time: int) -> PositionReport:
         side=position_side(szi),
         size=abs(szi),
         entry_price=position.optional_decimal("entryPx"),
-        mark_price=None,  # clearinghouseState carries none
+        mark_price=_mark(position, abs(szi)),
         unrealised_pnl=position.optional_decimal("unrealizedPnl"),
         cum_realised_pnl=None,
         seq=time,
         updated_time=time,
         status="Normal",
     )
+
+
+def _mark(position: Payload, size: Decimal) -> Decimal | None:
+    """The mark the venue valued the position at: clearinghouseState names no mark price,
+    but its positionValue is size x mark."""
+    value = position.optional_decimal("positionValue")
+    if value is None or value == 0 or size == 0:
+        return None  # a value of 0 with a size says nothing of the mark
+    return value / size
 
 
 def order_status(status: str, filled: Decimal, where: str) -> OrderStatus:
@@ -166,6 +175,8 @@ def fill(item: Payload) -> Fill:
         closed_size=None,
         exec_time=item.millis("time"),
         seq=None,
+        realised_pnl=item.optional_decimal("closedPnl"),  # before the fee, as Bybit's execPnl
+        position_idx=0,
     )
 
 
@@ -193,4 +204,5 @@ def funding(item: Payload) -> Fill:
         closed_size=None,
         exec_time=time,
         seq=None,
+        position_idx=0,
     )

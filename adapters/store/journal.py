@@ -543,6 +543,12 @@ class _RetryingViews:
         found: list[Recent] = self._read(lambda v: v.recent(venue, account, kind, symbol, limit))
         return found
 
+    def history(
+        self, venue: str | None, account: str | None, symbol: str | None, since: int
+    ) -> list[bytes]:
+        rows: list[bytes] = self._read(lambda v: v.history(venue, account, symbol, since))
+        return rows
+
 
 @dataclass(frozen=True)
 class _Span:

@@ -6,7 +6,10 @@ or behind what the projection has processed.
 - trueup_symbol_views: one row per symbol of an account;
 - trueup_recent: emitted events (by account and symbol, '' for account-wide ones) and
   refused inputs, in the order processed, for `diagnose`'s "last N";
-- trueup_views_format: per projection, the format its views were written in.
+- trueup_views_format: per projection, the format its views were written in;
+- trueup_history: one row per closed position lifecycle (domain/pnl.py), upserted under its
+  key and ordinal as the projection closes it and never cleared: the history outlives the
+  state, which lets closed lifecycles go.
 
 Views are opaque bytes here. Parameterised SQL only; table names are constants (quoted,
 with the configured schema, on PostgreSQL), which is all the f-strings below put in.
@@ -22,7 +25,11 @@ ACCOUNT_TABLE = "trueup_account_views"
 SYMBOL_TABLE = "trueup_symbol_views"
 RECENT_TABLE = "trueup_recent"
 FORMAT_TABLE = "trueup_views_format"
-TABLES = (ACCOUNT_TABLE, SYMBOL_TABLE, RECENT_TABLE, FORMAT_TABLE)
+HISTORY_TABLE = "trueup_history"
+TABLES = (ACCOUNT_TABLE, SYMBOL_TABLE, RECENT_TABLE, FORMAT_TABLE, HISTORY_TABLE)
+# (partition, venue, account, category, symbol, position_idx, number, opened_at, closed_at,
+# body): one closed lifecycle.
+HistoryRow = tuple[int, str, str, str, str, int, int, int, int, bytes]
 
 
 # An entry of the recent log: (journal position, ordinal there, body).
@@ -47,6 +54,7 @@ class ViewWrites:
     symbols: list[tuple[int, str, str, str, bytes]] = field(default_factory=list)
     # (partition, venue, account, kind (a RecentKind's value), symbol, position, ordinal, body)
     recent: list[tuple[int, str, str, str, str, int, int, bytes]] = field(default_factory=list)
+    history: list[HistoryRow] = field(default_factory=list)
     # Every view of the partition is written afresh: those not written are gone.
     replace_all: bool = False
 
@@ -74,6 +82,8 @@ class Statements:
     select_account_symbols: Any
     select_recent: Any
     select_format: Any
+    upsert_history: Any
+    select_history: Any
 
 
 def write(cursor: Cursor, statements: Statements, writes: ViewWrites) -> None:
@@ -88,12 +98,14 @@ def write(cursor: Cursor, statements: Statements, writes: ViewWrites) -> None:
         cursor.executemany(statements.upsert_symbol, writes.symbols)
     if writes.recent:
         cursor.executemany(statements.insert_recent, writes.recent)
+    if writes.history:
+        cursor.executemany(statements.upsert_history, writes.history)
 
 
 def sql_statements(table: Any, placeholder: str, blob: str, bigint: str) -> Statements:
     """The statements for a dialect: ``table(name)`` renders a table's name."""
     p = placeholder
-    account, symbol, recent, fmt = (table(t) for t in TABLES)
+    account, symbol, recent, fmt, history = (table(t) for t in TABLES)
     create = (
         f"CREATE TABLE IF NOT EXISTS {account} (partition INTEGER NOT NULL, "
         f"venue TEXT NOT NULL, account TEXT NOT NULL, view {blob} NOT NULL, "
@@ -107,6 +119,13 @@ def sql_statements(table: Any, placeholder: str, blob: str, bigint: str) -> Stat
         f"ordinal INTEGER NOT NULL, body {blob} NOT NULL, "
         "PRIMARY KEY (venue, account, kind, symbol, position, ordinal))",
         f"CREATE TABLE IF NOT EXISTS {fmt} (tracker TEXT PRIMARY KEY, format TEXT NOT NULL)",
+        f"CREATE TABLE IF NOT EXISTS {history} (partition INTEGER NOT NULL, "
+        "venue TEXT NOT NULL, account TEXT NOT NULL, category TEXT NOT NULL, "
+        "symbol TEXT NOT NULL, position_idx INTEGER NOT NULL, number INTEGER NOT NULL, "
+        f"opened_at {bigint} NOT NULL, closed_at {bigint} NOT NULL, body {blob} NOT NULL, "
+        "PRIMARY KEY (venue, account, category, symbol, position_idx, number))",
+        # An index's name takes no schema: it lives in its table's.
+        f"CREATE INDEX IF NOT EXISTS {HISTORY_TABLE}_closed ON {history} (closed_at)",
     )
     return Statements(
         create=create,
@@ -133,6 +152,18 @@ def sql_statements(table: Any, placeholder: str, blob: str, bigint: str) -> Stat
         f"WHERE venue = {p} AND account = {p} AND kind = {p} AND symbol = {p} "
         f"ORDER BY position DESC, ordinal DESC LIMIT {p}",
         select_format=f"SELECT format FROM {fmt} WHERE tracker = {p}",
+        upsert_history=f"INSERT INTO {history} (partition, venue, account, category, symbol, "
+        "position_idx, number, opened_at, closed_at, body) "
+        f"VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}) "
+        "ON CONFLICT (venue, account, category, symbol, position_idx, number) "
+        "DO UPDATE SET opened_at = excluded.opened_at, closed_at = excluded.closed_at, "
+        "body = excluded.body",
+        # Each filter is on when its parameter is not null: one statement for every query.
+        select_history=f"SELECT body FROM {history} "
+        f"WHERE (CAST({p} AS TEXT) IS NULL OR venue = {p}) "
+        f"AND (CAST({p} AS TEXT) IS NULL OR account = {p}) "
+        f"AND (CAST({p} AS TEXT) IS NULL OR symbol = {p}) AND closed_at >= {p} "
+        "ORDER BY closed_at, venue, account, category, symbol, position_idx, number",
     )
 
 
@@ -159,6 +190,11 @@ class ViewTable(Protocol):
         self, venue: str, account: str, kind: RecentKind, symbol: str, limit: int
     ) -> list[Recent]:
         """The last ``limit`` entries of a kind, newest first."""
+
+    def history(
+        self, venue: str | None, account: str | None, symbol: str | None, since: int
+    ) -> list[bytes]:
+        """The closed lifecycles closed at or after ``since``, of what is given, by close."""
 
 
 def _sqlite_table(name: str) -> str:
@@ -223,6 +259,12 @@ class SQLViews:
         parameters = (venue, account, kind.value, symbol, limit)
         rows = self._rows(self._sql.select_recent, parameters, 3)
         return [(int(position), int(ordinal), bytes(body)) for position, ordinal, body in rows]
+
+    def history(
+        self, venue: str | None, account: str | None, symbol: str | None, since: int
+    ) -> list[bytes]:
+        parameters = (venue, venue, account, account, symbol, symbol, since)
+        return [bytes(row) for row in self._rows(self._sql.select_history, parameters)]
 
 
 def _values(row: Any) -> tuple[Any, ...]:

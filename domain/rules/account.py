@@ -4,6 +4,7 @@ from trueup.domain.rules.detector import Detector
 from trueup.domain.rules.drift import DriftDetector
 from trueup.domain.rules.manual_close import ManualCloseDetector
 from trueup.domain.rules.orders import OrderDetector
+from trueup.domain.rules.pnl_mismatch import PnlMismatchDetector
 from trueup.domain.rules.stale import StaleDetector
 from trueup.domain.rules.sync import SyncDetector
 from trueup.domain.rules.untracked import UntrackedDetector
@@ -18,6 +19,7 @@ class AccountDetectors:
         "drift",
         "manual_close",
         "orders",
+        "pnl",
         "stale",
         "sync",
         "untracked",
@@ -30,6 +32,7 @@ class AccountDetectors:
         self.stale = StaleDetector(self.manual_close)
         self.drift = DriftDetector()
         self.untracked = UntrackedDetector()
+        self.pnl = PnlMismatchDetector()
         # Built once: the reconciler asks for them several times on every input.
         self._in_order: tuple[Detector, ...] = (
             self.sync,
@@ -38,6 +41,7 @@ class AccountDetectors:
             self.stale,
             self.drift,
             self.untracked,
+            self.pnl,
         )
         self._timed: tuple[Detector, ...] = (self.stale, self.sync, self.orders)
 
@@ -45,7 +49,7 @@ class AccountDetectors:
     # replay must emit the same bytes. They matter where two detectors can emit for one
     # input or one tick: a manual close after a failed snapshot page or an order's report
     # and before a paper leftover; stale before sync before orders on time; on each key,
-    # drift before untracked.
+    # drift before untracked. PnL mismatch came later, so it comes last.
 
     @property
     def in_order(self) -> tuple[Detector, ...]:

@@ -19,6 +19,8 @@ MAX_DURATION_MS = 100 * 365 * 24 * 3600 * 1000
 # Drift is measured against the local claim, so above 100 % is meaningful; a hundredfold
 # is already "never".
 MAX_THRESHOLD_PCT = Decimal(10_000)
+# The largest amount a decimal input may hold (15 digits before the point).
+MAX_AMOUNT = Decimal(10**15)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,11 @@ class RuleConfig:
     # Identical failures of one account (POSITION_SYNC_FAILED, RATE_LIMIT from one place)
     # are told once per window, the rest counted and told as one when the window ends.
     alarm_window_ms: int = MINUTE
+    # PnL: trueup's realised PnL beside the venue's own (execPnl, closedPnl,
+    # curRealisedPnl) may differ by this much in the quote currency (rounding of the
+    # venue's average entry), plus this percentage of the notional the figure is about.
+    pnl_tolerance: Decimal = Decimal("0.01")
+    pnl_tolerance_pct: Decimal = Decimal("0.01")
 
 
 FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(RuleConfig))
@@ -107,6 +114,8 @@ def _typed(name: str, value: object) -> object:
         return _flag(value)
     if isinstance(default, tuple):
         return _exit_reasons(value)
+    if name == "pnl_tolerance":
+        return _amount(value)
     if isinstance(default, Decimal):
         return _percentage(value)
     return _duration_ms(value)
@@ -133,6 +142,19 @@ def _flag(value: object) -> bool:
     if not isinstance(value, bool):
         raise _BadValue("be true or false")
     return value
+
+
+def _amount(value: object) -> Decimal:
+    """A non-negative amount of money, as a decimal (a string is read exactly)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise _BadValue("be a number")
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        raise _BadValue("be a number") from None
+    if not (number.is_finite() and 0 <= number <= MAX_AMOUNT):
+        raise _BadValue(f"be an amount from 0 to {MAX_AMOUNT}")
+    return number
 
 
 def _percentage(value: object) -> Decimal:

@@ -15,50 +15,14 @@ from dataclasses import dataclass, field
 from trueup.domain.book import AccountBook, Changed
 from trueup.domain.emitted import Cause, CooldownStarted, Emitted, ExitReason, PositionClosed
 from trueup.domain.events import ExecutionsReported, Fill, InputEvent
-from trueup.domain.keys import OrderKey, PositionKey
+from trueup.domain.exits import shown_by
+from trueup.domain.keys import PositionKey
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.detector import Detector, LetGo
-from trueup.domain.vocabulary import ExecutionKind, OrderOrigin
+from trueup.domain.vocabulary import ExecutionKind
 
 # How long after a fill a close is taken to be that fill's doing.
 CAUSE_WITHIN_MS = 60_000
-_BY_KIND = {
-    ExecutionKind.LIQUIDATION: ExitReason.LIQUIDATION,
-    ExecutionKind.ADL: ExitReason.ADL,
-    ExecutionKind.DELIVERY: ExitReason.DELIVERY,
-    ExecutionKind.SETTLEMENT: ExitReason.DELIVERY,
-}
-_BY_ORIGIN = {
-    OrderOrigin.LIQUIDATION: ExitReason.LIQUIDATION,
-    OrderOrigin.ADL: ExitReason.ADL,
-    OrderOrigin.SETTLEMENT: ExitReason.DELIVERY,
-    OrderOrigin.TAKE_PROFIT: ExitReason.TAKE_PROFIT,
-    OrderOrigin.STOP_LOSS: ExitReason.STOP_LOSS,
-    OrderOrigin.TRAILING_STOP: ExitReason.STOP_LOSS,
-    OrderOrigin.CONDITIONAL: ExitReason.STOP_LOSS,  # a stop that closes is a stop-loss
-    OrderOrigin.CLOSING: ExitReason.MANUAL,
-    OrderOrigin.STRATEGY: ExitReason.MANUAL,
-}
-
-
-def _shown_by(book: AccountBook, fill: Fill) -> ExitReason | None:
-    """The exit reason a closing fill shows, if it shows one."""
-    by_kind = _BY_KIND.get(fill.kind)
-    if by_kind is not None:
-        return by_kind
-    placed = book.placed.get(fill.client_order_id) if fill.client_order_id else None
-    if placed is not None:  # the bot's own order
-        if placed.purpose.startswith("TP"):
-            return ExitReason.TAKE_PROFIT
-        return ExitReason.STOP_LOSS if placed.purpose == "SL" else None
-    origin = fill.origin
-    if origin is None or origin is OrderOrigin.CLIENT:  # its order's report may say more
-        order = book.orders.get(OrderKey(fill.category, fill.venue_order_id))
-        origin = (order.origin if order else None) or origin
-    if origin is None:
-        return ExitReason.MANUAL  # an order the bot never placed: a close by hand
-    # Placed by an engine of the venue's, or else by hand (an order form, another program).
-    return _BY_ORIGIN.get(origin, ExitReason.MANUAL)
 
 
 @dataclass(slots=True, eq=False)
@@ -158,7 +122,7 @@ class ManualCloseDetector(Detector):
         where nothing does."""
         found = self.last_fills.get((key.category, key.symbol))
         if found is not None and at - found[1] <= CAUSE_WITHIN_MS:
-            shown = _shown_by(book, found[0])
+            shown = shown_by(book, found[0])
             if shown is not None:
                 return shown
         if book.tp1_state(pid) != "FILLED":

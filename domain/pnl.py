@@ -1,0 +1,433 @@
+"""Profit and loss from fills, per position key and per lifecycle (open to flat).
+
+The method is average cost, as Bybit and Hyperliquid compute a position's entry price and
+the realised PnL of a closing execution (Bybit's execPnl, Hyperliquid's closedPnl): a fill
+that adds to a position adds its price x quantity to the position's cost; one that reduces
+it takes off the cost of what it closes, in proportion (cost x closed / size), and realises
+the difference from its own price. So trueup's figures are the venue's, comparable fill by
+fill (rules/pnl_mismatch.py). A fill that crosses zero closes the lifecycle and opens the
+next with the rest, its fee split between the two by quantity.
+
+Exact in Decimal: the cost is kept, never the average, so realised plus unrealised is the
+cash flows plus size x mark to the last digit; the only rounding is a partial close's share
+of the cost (to 1e-24, far below any venue's tick), which moves PnL between realised and
+unrealised and never loses any. Linear contracts only: for inverse ones (PnL in the base
+coin) the figures would be wrong, so those fills are left out (``INVERSE``).
+"""
+
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
+from typing import TYPE_CHECKING
+
+from trueup.domain.emitted import ExitReason
+from trueup.domain.events import ExecutionsReported, Fill, PositionReport
+from trueup.domain.exits import shown_by
+from trueup.domain.keys import PositionKey
+from trueup.domain.legs import LONG_LEG, SHORT_LEG, hedged, leg_of
+from trueup.domain.vocabulary import ExecutionKind, OrderSide, PositionSide
+
+if TYPE_CHECKING:  # the book folds this ledger: imported for its type alone
+    from trueup.domain.book import AccountBook
+
+ZERO = Decimal(0)
+# Wide enough that no sum of prices x sizes trueup accepts (15 + 12 digits each) rounds.
+EXACT = Context(prec=96, rounding=ROUND_HALF_EVEN, Emax=999, Emin=-999)
+SHARE = Decimal("1e-24")  # a partial close's share of the cost is rounded to this
+SHARE_EXPONENT = -24
+INVERSE = "inverse"  # Bybit's category of coin-margined contracts: not folded
+# How long a fill's id is remembered to tell a repeat (REST lists re-send the last days):
+# as long as a book keeps a finished order (domain/retention.py); older fills are judged
+# by their venue timestamp against what was let go.
+SEEN_FOR_MS = 10 * 60_000
+NEVER = 2**63
+
+
+@dataclass(slots=True)
+class Lifecycle:
+    """One position on one key from open to flat."""
+
+    key: PositionKey
+    number: int  # its ordinal among the key's lifecycles, from 1
+    side: PositionSide
+    opened_at: int  # the opening fill's venue time
+    size: Decimal = ZERO
+    cost: Decimal = ZERO  # the cost of the size held: entry price x size, on average cost
+    max_size: Decimal = ZERO
+    entry_qty: Decimal = ZERO
+    entry_value: Decimal = ZERO
+    exit_qty: Decimal = ZERO
+    exit_value: Decimal = ZERO
+    realised: Decimal = ZERO  # before fees and funding
+    fees: Decimal = ZERO  # paid; a rebate is negative
+    funding: Decimal = ZERO  # received; paid is negative
+    # The venue's own realised PnL summed over the closing fills; None once one lacks it.
+    venue_realised: Decimal | None = ZERO
+    fills: int = 0
+    position_ids: dict[str, None] = field(default_factory=dict)  # local ids, in order seen
+
+    @property
+    def signed_size(self) -> Decimal:
+        return -self.size if self.side is PositionSide.SHORT else self.size
+
+    def unrealised(self, mark: Decimal) -> Decimal:
+        """(mark - average entry) x signed size, exactly: from the cost, not the average."""
+        value = EXACT.multiply(mark, self.size)
+        gain = EXACT.subtract(value, self.cost)
+        return EXACT.minus(gain) if self.side is PositionSide.SHORT else gain
+
+    @property
+    def net(self) -> Decimal:
+        """Realised less fees plus funding: what the lifecycle has put in the wallet so far."""
+        return EXACT.add(EXACT.subtract(self.realised, self.fees), self.funding)
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedPosition:
+    """A lifecycle once flat: the position history's record of it."""
+
+    venue: str
+    account: str
+    category: str
+    symbol: str
+    position_idx: int
+    number: int
+    side: str  # LONG or SHORT
+    max_size: Decimal
+    avg_entry: Decimal
+    avg_exit: Decimal
+    realised_pnl: Decimal
+    fees: Decimal
+    funding: Decimal
+    net_pnl: Decimal
+    venue_realised_pnl: Decimal | None
+    opened_at: int
+    closed_at: int
+    duration_ms: int
+    exit_reason: str
+    position_ids: tuple[str, ...]
+    fills: int
+
+
+@dataclass(frozen=True, slots=True)
+class PnlCheck:
+    """trueup's realised PnL of a fill beside the venue's own figure for it."""
+
+    key: PositionKey
+    lifecycle: int  # the number of the lifecycle it is about
+    trade_id: str  # "" for a position's figure
+    ours: Decimal
+    venue: Decimal
+    notional: Decimal  # price x the quantity it closed: what a tolerance scales with
+    figure: str  # which of the venue's figures: execPnl, closedPnl or curRealisedPnl
+
+
+@dataclass(slots=True)
+class KeyLedger:
+    """One key's open lifecycle, its latest mark, and its totals since trueup first saw it."""
+
+    open: Lifecycle | None = None
+    lifecycles: int = 0
+    mark: Decimal | None = None
+    realised: Decimal = ZERO  # of every lifecycle, closed or open
+    fees: Decimal = ZERO
+    funding: Decimal = ZERO
+
+    def unrealised(self) -> Decimal | None:
+        """From the latest mark: None with a position and no mark yet, 0 when flat."""
+        if self.open is None:
+            return ZERO
+        return None if self.mark is None else self.open.unrealised(self.mark)
+
+
+class PnlLedger:
+    """One account's PnL per key, folded from its fills in the order they came."""
+
+    __slots__ = ("_horizon", "_next_let_go", "_seen", "checks", "closed", "keys", "moved")
+
+    def __init__(self) -> None:
+        self.keys: dict[PositionKey, KeyLedger] = {}
+        # Lifecycles closed since the views last took them (``take_closed``).
+        self.closed: list[ClosedPosition] = []
+        # What the last input showed of the venue's own figures beside trueup's.
+        self.checks: list[PnlCheck] = []
+        # The keys the last input's fills moved.
+        self.moved: list[PositionKey] = []
+        # trade_id -> when seen (input time), in the order seen; below the horizon (venue
+        # time) an unknown fill is one let go, sent again.
+        self._seen: dict[str, tuple[int, int]] = {}
+        self._horizon = 0
+        self._next_let_go = NEVER  # the earliest clock at which an id may be let go
+
+    def begin(self) -> None:
+        """A new input: what the last one showed is no longer news."""
+        if self.checks:
+            self.checks = []
+        if self.moved:
+            self.moved = []
+
+    def key(self, key: PositionKey) -> KeyLedger:
+        found = self.keys.get(key)
+        if found is None:
+            found = self.keys[key] = KeyLedger()
+        return found
+
+    def take_closed(self) -> list[ClosedPosition]:
+        """The lifecycles closed since the last call, handed over once."""
+        closed, self.closed = self.closed, []
+        return closed
+
+    # --- folding ---------------------------------------------------------------------------
+
+    def executions(self, book: "AccountBook", event: ExecutionsReported) -> None:
+        """Fold an input's fills, oldest first (REST lists come newest first), each once."""
+        if book.clock >= self._next_let_go:
+            self._let_go(book.clock)
+        fills = event.fills
+        if len(fills) > 1:
+            fills = tuple(sorted(fills, key=_venue_order))
+        for fill in fills:
+            if fill.category == INVERSE or not self._first_time(fill, book.clock):
+                continue
+            if fill.kind is ExecutionKind.FUNDING:
+                self._funding(book, fill)
+            elif fill.side is not None and fill.exec_qty > 0:
+                with localcontext(EXACT):
+                    self._trade(book, fill)
+
+    def position_report(self, key: PositionKey, report: PositionReport) -> None:
+        """The venue's mark, and its realised PnL of the position now held, when it gives
+        them; checked against trueup's only when both hold the same position."""
+        ledger = self.keys.get(key)
+        if report.mark_price is not None and report.mark_price > 0:
+            ledger = ledger or self.key(key)
+            ledger.mark = report.mark_price
+        life = ledger.open if ledger is not None else None
+        venue = report.cur_realised_pnl
+        if life is None or venue is None or report.signed_size != life.signed_size:
+            return
+        self.checks.append(
+            PnlCheck(
+                key,
+                life.number,
+                "",
+                life.net,
+                venue,
+                EXACT.multiply(life.cost, 1),
+                "curRealisedPnl",
+            )
+        )
+
+    def _first_time(self, fill: Fill, clock: int) -> bool:
+        if fill.trade_id in self._seen:
+            return False
+        if 0 < fill.exec_time <= self._horizon:
+            return False  # a fill let go, sent again by a REST list or a resubscription
+        if not self._seen:
+            self._next_let_go = clock + SEEN_FOR_MS
+        self._seen[fill.trade_id] = (clock, fill.exec_time)
+        return True
+
+    def _let_go(self, clock: int) -> None:
+        """Forget the ids of fills seen longer ago than SEEN_FOR_MS, raising the horizon."""
+        seen = self._seen
+        self._next_let_go = NEVER
+        while seen:
+            trade_id, (at, exec_time) = next(iter(seen.items()))
+            if clock - at < SEEN_FOR_MS:
+                self._next_let_go = at + SEEN_FOR_MS
+                break
+            del seen[trade_id]
+            self._horizon = max(self._horizon, exec_time)
+
+    def _funding(self, book: "AccountBook", fill: Fill) -> None:
+        """A funding payment: to the leg held (exec_fee is what was paid)."""
+        key = _funded_leg(book, self, fill)
+        if key is None or fill.exec_fee is None:
+            return
+        ledger = self.key(key)
+        self.moved.append(key)
+        received = EXACT.minus(fill.exec_fee)
+        ledger.funding = EXACT.add(ledger.funding, received)
+        if ledger.open is not None:
+            ledger.open.funding = EXACT.add(ledger.open.funding, received)
+
+    def _trade(self, book: "AccountBook", fill: Fill) -> None:
+        key = leg_of(book, fill)
+        ledger = self.key(key)
+        self.moved.append(key)
+        qty, price, fee = fill.exec_qty, fill.exec_price, fill.exec_fee or ZERO
+        buy = fill.side is OrderSide.BUY
+        life = ledger.open
+        closed = ZERO
+        if life is not None and (life.side is PositionSide.LONG) != buy:
+            closed = min(qty, life.size)
+            close_fee = fee if closed == qty else _share(fee, closed, qty)
+            fee -= close_fee
+            pnl = self._close(ledger, life, closed, price, close_fee)
+            venue = fill.realised_pnl
+            if venue is not None or life.venue_realised is not None:
+                life.venue_realised = (
+                    None
+                    if venue is None or life.venue_realised is None
+                    else life.venue_realised + venue
+                )
+            if venue is not None:
+                self.checks.append(
+                    PnlCheck(
+                        key,
+                        life.number,
+                        fill.trade_id,
+                        pnl,
+                        venue,
+                        price * closed,
+                        fill_figure(fill),
+                    )
+                )
+            if life.size == 0:
+                self._note(book, key, life)
+                self._closed(book, ledger, life, fill)
+        elif fill.realised_pnl:
+            # The venue says this fill closed something trueup never saw opened: a fill missed.
+            self.checks.append(
+                PnlCheck(
+                    key,
+                    ledger.lifecycles,
+                    fill.trade_id,
+                    ZERO,
+                    fill.realised_pnl,
+                    price * qty,
+                    fill_figure(fill),
+                )
+            )
+        rest = qty - closed
+        if rest > 0:
+            life = ledger.open
+            if life is None:
+                ledger.lifecycles += 1
+                side = PositionSide.LONG if buy else PositionSide.SHORT
+                life = ledger.open = Lifecycle(key, ledger.lifecycles, side, fill.exec_time)
+            value = price * rest
+            life.size += rest
+            life.cost += value
+            life.entry_qty += rest
+            life.entry_value += value
+            life.max_size = max(life.max_size, life.size)
+            life.fees += fee
+            ledger.fees += fee
+            life.fills += 1
+        if ledger.open is not None:
+            self._note(book, key, ledger.open)
+
+    def _close(
+        self, ledger: KeyLedger, life: Lifecycle, closed: Decimal, price: Decimal, fee: Decimal
+    ) -> Decimal:
+        """Take ``closed`` off ``life`` at ``price``: its share of the cost, and what it
+        realised against it (returned, before fees)."""
+        share = life.cost if closed == life.size else _share(life.cost, closed, life.size)
+        value = price * closed
+        pnl = value - share if life.side is PositionSide.LONG else share - value
+        life.size -= closed
+        life.cost -= share
+        life.exit_qty += closed
+        life.exit_value += value
+        life.realised += pnl
+        life.fees += fee
+        life.fills += 1
+        ledger.realised += pnl
+        ledger.fees += fee
+        return pnl
+
+    def _note(self, book: "AccountBook", key: PositionKey, life: Lifecycle) -> None:
+        """The LIVE local positions open on the key map to the lifecycle."""
+        position = book.positions.get(key)
+        if position is not None and position.opened:
+            ids = life.position_ids
+            for local in position.live_open:
+                if local.position_id not in ids:
+                    ids[local.position_id] = None
+
+    def _closed(self, book: "AccountBook", ledger: KeyLedger, life: Lifecycle, fill: Fill) -> None:
+        ledger.open = None
+        key = life.key
+        closed_at = max(fill.exec_time, life.opened_at)
+        self.closed.append(
+            ClosedPosition(
+                venue=key.venue,
+                account=key.account,
+                category=key.category,
+                symbol=key.symbol,
+                position_idx=key.position_idx,
+                number=life.number,
+                side=life.side.value,
+                max_size=life.max_size,
+                avg_entry=average(life.entry_value, life.entry_qty),
+                avg_exit=average(life.exit_value, life.exit_qty),
+                realised_pnl=life.realised,
+                fees=life.fees,
+                funding=life.funding,
+                net_pnl=life.net,
+                venue_realised_pnl=life.venue_realised,
+                opened_at=life.opened_at,
+                closed_at=closed_at,
+                duration_ms=closed_at - life.opened_at,
+                exit_reason=_exit_reason(book, key, life, fill),
+                position_ids=tuple(life.position_ids),
+                fills=life.fills,
+            )
+        )
+
+
+def fill_figure(fill: Fill) -> str:
+    """The venue's name for its realised PnL of a fill, in the words of its kind."""
+    return "closedPnl" if fill.position_idx is not None else "execPnl"
+
+
+def average(value: Decimal, qty: Decimal) -> Decimal:
+    """A volume-weighted average price, to 12 decimal places (trailing zeros dropped)."""
+    if qty == 0:
+        return ZERO
+    mean = EXACT.divide(value, qty).quantize(Decimal("1e-12"), context=EXACT)
+    return mean.quantize(Decimal(1)) if mean == mean.to_integral_value() else mean.normalize(EXACT)
+
+
+def _share(amount: Decimal, part: Decimal, whole: Decimal) -> Decimal:
+    """amount x part / whole: exact where it terminates within SHARE, else rounded to it."""
+    share = EXACT.divide(EXACT.multiply(amount, part), whole)
+    exponent = share.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < SHARE_EXPONENT:
+        return share.quantize(SHARE, context=EXACT)
+    return share
+
+
+def _venue_order(fill: Fill) -> tuple[int, str]:
+    return (fill.exec_time, fill.trade_id)
+
+
+def _funded_leg(book: "AccountBook", ledger: PnlLedger, fill: Fill) -> PositionKey | None:
+    """The leg a funding payment is for: the one held; in hedge mode with both held, the
+    one of the payment's size, else the long leg."""
+    if fill.position_idx is not None or not hedged(book, fill.category, fill.symbol):
+        return book.key(fill.category, fill.symbol, fill.position_idx or 0)
+    legs = [book.key(fill.category, fill.symbol, idx) for idx in (LONG_LEG, SHORT_LEG)]
+    held = [k for k in legs if (found := ledger.keys.get(k)) and found.open is not None]
+    sized = [k for k in held if ledger.keys[k].open.size == fill.exec_qty]  # type: ignore[union-attr]
+    return (sized or held or legs)[0]
+
+
+def _exit_reason(book: "AccountBook", key: PositionKey, life: Lifecycle, fill: Fill) -> str:
+    """As POSITION_CLOSED says it (domain/exits.py): what the closing fill shows; where it
+    shows nothing (the bot's own order), the reason the bot or trueup closed its local
+    position with; else the seeds' rule (STOP_LOSS unless TP1 had filled)."""
+    shown = shown_by(book, fill)
+    if shown is not None:
+        return shown.value
+    position = book.positions.get(key)
+    if position is not None:
+        for pid in reversed(life.position_ids):
+            local = position.local.get(pid)
+            if local is not None and local.exit_reason:
+                return local.exit_reason
+        for pid in life.position_ids:
+            if book.tp1_state(pid) == "FILLED":
+                return ExitReason.EXCHANGE_CLOSED.value
+    return ExitReason.STOP_LOSS.value

@@ -1,0 +1,455 @@
+"""PnL from fills: realised per lifecycle on average cost, fees, funding, unrealised from the
+venue's mark, exact in Decimal; and the venue's own figures as a check (PNL_MISMATCH)."""
+
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.inputs import ACCOUNT, T0, accepted, execution_frame, position_frame
+from trueup.adapters.bybit import messages
+from trueup.adapters.hyperliquid import messages as hl
+from trueup.domain.book import AccountBook
+from trueup.domain.emitted import PnlMismatch
+from trueup.domain.events import ExecutionsReported, Fill, PositionsReported
+from trueup.domain.keys import PositionKey
+from trueup.domain.reconciler import Reconciler
+from trueup.domain.vocabulary import ExecutionKind, OrderSide
+
+KEY = PositionKey("bybit", ACCOUNT, "linear", "BTCUSDT", 0)
+HL_USER = "0x5e9ee1089755c3435139848e47e6635505d5a13a"
+
+
+def fill(n: int, side: OrderSide, qty: Decimal, price: Decimal, fee: Decimal) -> Fill:
+    return Fill(
+        category="linear",
+        symbol="BTCUSDT",
+        trade_id=f"t-{n}",
+        venue_order_id=f"o-{n}",
+        client_order_id="",
+        side=side,
+        exec_price=price,
+        exec_qty=qty,
+        exec_fee=fee,
+        closed_size=None,
+        exec_time=T0 + n,
+        seq=None,
+        kind=ExecutionKind.TRADE,
+        origin=None,
+    )
+
+
+def executions(at: int, *fills: Fill) -> ExecutionsReported:
+    return ExecutionsReported(
+        input_id=f"in-{at}-{fills[0].trade_id}",
+        at=at,
+        venue="bybit",
+        account=ACCOUNT,
+        raw="",
+        source="ws",
+        fills=fills,
+    )
+
+
+# --- the reference: average cost written plainly, in exact fractions ----------------------
+
+
+def reference(trades: list[tuple[OrderSide, Decimal, Decimal, Decimal]], mark: Decimal) -> Any:
+    """(realised of each closed lifecycle, realised + unrealised, fees) the plain way."""
+    position = Fraction(0)  # signed
+    average = Fraction(0)
+    realised = Fraction(0)
+    lifecycle_realised: list[Fraction] = []
+    for side, qty, price, _ in trades:
+        q = Fraction(qty) if side is OrderSide.BUY else -Fraction(qty)
+        p = Fraction(price)
+        if position == 0 or (position > 0) == (q > 0):
+            average = (average * abs(position) + p * abs(q)) / (abs(position) + abs(q))
+            position += q
+            continue
+        closed = min(abs(q), abs(position))
+        sign = 1 if position > 0 else -1
+        realised += (p - average) * closed * sign
+        position += sign * -closed
+        rest = abs(q) - closed
+        if position == 0:
+            lifecycle_realised.append(realised)
+            realised = Fraction(0)
+        if rest:
+            position = rest if q > 0 else -rest
+            average = p
+    unrealised = (Fraction(mark) - average) * position
+    total = sum(lifecycle_realised, Fraction(0)) + realised + unrealised
+    return lifecycle_realised, total, sum((Fraction(t[3]) for t in trades), Fraction(0))
+
+
+prices = st.decimals(min_value=Decimal("0.5"), max_value=Decimal(100_000), places=4)
+sizes = st.decimals(min_value=Decimal("0.001"), max_value=Decimal(50), places=3)
+fees = st.decimals(min_value=Decimal(-1), max_value=Decimal(30), places=6)  # rebates too
+trade_lists = st.lists(
+    st.tuples(st.sampled_from(list(OrderSide)), sizes, prices, fees), min_size=1, max_size=40
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(trade_lists, prices)
+def test_realised_plus_unrealised_is_the_plain_reference_to_the_last_digit(
+    trades: list[tuple[OrderSide, Decimal, Decimal, Decimal]], mark: Decimal
+) -> None:
+    book = AccountBook("bybit", ACCOUNT)
+    for n, (side, qty, price, fee) in enumerate(trades):
+        book.clock = T0 + n
+        book.apply(executions(T0 + n, fill(n, side, qty, price, fee)))
+    ledger = book.pnl.key(KEY)
+    ledger.mark = mark
+    unrealised = ledger.unrealised()
+    assert unrealised is not None
+    closed_expected, total_expected, fees_expected = reference(trades, mark)
+    closed = book.pnl.take_closed()
+    # Flips included: every lifecycle closed to flat realised exactly what the plain way did.
+    assert [Fraction(c.realised_pnl) for c in closed] == closed_expected
+    # Summed as fractions: the ledger's figures carry more digits than Decimal's default 28.
+    assert Fraction(ledger.realised) + Fraction(unrealised) == total_expected
+    assert Fraction(ledger.fees) == fees_expected
+    for c in closed:
+        assert Fraction(c.net_pnl) == Fraction(c.realised_pnl) - Fraction(c.fees) + Fraction(
+            c.funding
+        )
+        assert c.closed_at - c.opened_at == c.duration_ms >= 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(trade_lists, st.randoms(use_true_random=False))
+def test_equal_time_duplicates_in_any_order_give_the_same_history(
+    trades: list[tuple[OrderSide, Decimal, Decimal, Decimal]], shuffler: Any
+) -> None:
+    fills = [fill(n, *trade) for n, trade in enumerate(trades)]
+
+    def history(events: list[ExecutionsReported]) -> list[Any]:
+        reconciler = Reconciler()
+        for event in events:
+            reconciler.apply(event)
+        return reconciler.book("bybit", ACCOUNT).pnl.take_closed()
+
+    straight = [executions(T0 + 10 * n, f) for n, f in enumerate(fills)]
+    # Each fill again at the same instant: alone (a WebSocket repeat) and in a REST page
+    # with its neighbours (newest first, as Bybit lists them), in any order.
+    repeated: list[ExecutionsReported] = []
+    for n, f in enumerate(fills):
+        same_time = [
+            executions(T0 + 10 * n, f),
+            ExecutionsReported(
+                input_id=f"rest-{n}",
+                at=T0 + 10 * n,
+                venue="bybit",
+                account=ACCOUNT,
+                raw="",
+                source="rest",
+                fills=tuple(reversed(fills[max(0, n - 2) : n + 1])),
+            ),
+            executions(T0 + 10 * n, f),
+        ]
+        shuffler.shuffle(same_time)
+        repeated += same_time
+    assert history(repeated) == history(straight)
+
+
+# --- golden: the venues' documented examples ------------------------------------------------
+
+# Bybit's documented execution (websocket-private-execution): a Sell of 0.5 BTCUSDT at
+# 95900.1 that closed 0.5, execPnl 0.05, execFee 26.3725275: a long bought at 95900.
+BYBIT_DOCUMENTED_EXECUTION = {
+    "category": "linear",
+    "symbol": "BTCUSDT",
+    "closedSize": "0.5",
+    "execFee": "26.3725275",
+    "execId": "0ab1bdf7-4219-438b-b30a-32ec863018f7",
+    "execPrice": "95900.1",
+    "execQty": "0.5",
+    "execType": "Trade",
+    "execValue": "47950.05",
+    "feeRate": "0.00055",
+    "tradeIv": "",
+    "markIv": "",
+    "blockTradeId": "",
+    "markPrice": "95901.48",
+    "indexPrice": "",
+    "underlyingPrice": "",
+    "leavesQty": "0",
+    "orderId": "9aac161b-8ed6-450d-9cab-c5cc67c21784",
+    "orderLinkId": "",
+    "orderPrice": "94942.5",
+    "orderQty": "0.5",
+    "orderType": "Market",
+    "stopOrderType": "UNKNOWN",
+    "side": "Sell",
+    "execTime": "1746270400353",
+    "isLeverage": "0",
+    "isMaker": False,
+    "seq": 140612148849382,
+    "marketUnit": "",
+    "execPnl": "0.05",
+    "createType": "CreateByUser",
+    "extraFees": [],
+    "feeCurrency": "USDT",
+}
+DOC_AT = 1746270400355
+
+
+def _bybit(at: int, items: list[dict[str, Any]], topic: str = "execution") -> dict[str, Any]:
+    frame = messages.ws_frame(topic, items, message_id=f"m-{at}", creation_time=at)
+    return messages.capture_ws(at, ACCOUNT, frame)
+
+
+def test_bybits_documented_execution_realises_its_exec_pnl_and_pays_its_fee() -> None:
+    entry = messages.execution_item(
+        symbol="BTCUSDT",
+        order_id="entry",
+        exec_id="entry-1",
+        side="Buy",
+        exec_qty="0.5",
+        exec_price="95900.0",
+        exec_fee="26.37",
+        exec_time=DOC_AT - 60_000,
+        seq=1,
+    )
+    reconciler = Reconciler()
+    reconciler.apply(accepted(_bybit(DOC_AT - 60_000, [entry])))
+    documented = accepted(_bybit(DOC_AT, [BYBIT_DOCUMENTED_EXECUTION]))
+    assert isinstance(documented, ExecutionsReported)
+    assert documented.fills[0].realised_pnl == Decimal("0.05")
+    emitted = reconciler.apply(documented)
+    assert not [e for e in emitted if isinstance(e, PnlMismatch)]
+    (closed,) = reconciler.book("bybit", ACCOUNT).pnl.take_closed()
+    assert (closed.side, closed.max_size, closed.avg_entry, closed.avg_exit) == (
+        "LONG",
+        Decimal("0.5"),
+        Decimal("95900"),
+        Decimal("95900.1"),
+    )
+    assert closed.realised_pnl == closed.venue_realised_pnl == Decimal("0.05")
+    assert closed.fees == Decimal("52.7425275")
+    assert closed.net_pnl == Decimal("-52.6925275")
+    assert (closed.opened_at, closed.closed_at) == (DOC_AT - 60_000, 1746270400353)
+    assert closed.exit_reason == "MANUAL"  # an order the bot never placed
+
+
+def test_bybits_documented_position_gives_the_mark_and_the_venues_realised_pnl() -> None:
+    # websocket-private-position's example: a short of 0.01 at 28184.5 mark, curRealisedPnl 1.26
+    item = messages.position_item(
+        symbol="BTCUSDT",
+        side="Sell",
+        size="0.01",
+        seq=1,
+        updated_time=T0,
+        position_idx=2,
+        entry_price="28184.5",
+        mark_price="28184.5",
+        cur_realised_pnl="1.26",
+        cum_realised_pnl="-25.06579337",
+    )
+    event = accepted(_bybit(T0, [item], topic="position"))
+    assert isinstance(event, PositionsReported)
+    (report,) = event.reports
+    assert (report.mark_price, report.cur_realised_pnl) == (Decimal("28184.5"), Decimal("1.26"))
+
+
+def test_bybit_funding_is_a_payment_to_the_position_held() -> None:
+    reconciler = Reconciler()
+    buy = messages.execution_item(
+        symbol="BTCUSDT",
+        order_id="o",
+        exec_id="e1",
+        side="Buy",
+        exec_qty="1",
+        exec_price="100",
+        exec_time=T0,
+        seq=1,
+    )
+    funding = messages.execution_item(
+        symbol="BTCUSDT",
+        order_id="",
+        exec_id="f1",
+        side="Sell",
+        exec_qty="1",
+        exec_price="100",
+        exec_fee="0.01",
+        exec_time=T0 + 1_000,
+        seq=2,
+        exec_type="Funding",
+    )
+    sell = messages.execution_item(
+        symbol="BTCUSDT",
+        order_id="o2",
+        exec_id="e2",
+        side="Sell",
+        exec_qty="1",
+        exec_price="101",
+        exec_time=T0 + 2_000,
+        seq=3,
+    )
+    for at, item in ((T0, buy), (T0 + 1_000, funding), (T0 + 2_000, sell)):
+        reconciler.apply(accepted(_bybit(at, [item])))
+    (closed,) = reconciler.book("bybit", ACCOUNT).pnl.take_closed()
+    assert (closed.realised_pnl, closed.funding, closed.net_pnl) == (
+        Decimal(1),
+        Decimal("-0.01"),
+        Decimal("0.99"),
+    )
+
+
+def test_hyperliquid_closed_pnl_funding_and_the_mark_of_its_position_value() -> None:
+    reconciler = Reconciler()
+
+    def ws(at: int, frame: dict[str, Any]) -> None:
+        emitted = reconciler.apply(accepted(hl.capture_ws(at, HL_USER, frame)))
+        assert not [e for e in emitted if isinstance(e, PnlMismatch)]
+
+    opening = hl.user_fill(
+        coin="ETH", px="3000.0", sz="2.0", side="B", time=T0, oid=1, tid=1, fee="1.2"
+    )
+    ws(T0, hl.user_fills_frame(HL_USER, [opening]))
+    ws(
+        T0 + 500,
+        hl.funding_event(time=T0 + 500, coin="ETH", usdc="-0.3", szi="2.0", funding_rate="0.0001"),
+    )
+    position = hl.asset_position(
+        coin="ETH",
+        szi="2.0",
+        entry_px="3000.0",
+        unrealized_pnl="20.0",
+        position_value="6020.0",
+        margin_used="300.0",
+    )
+    state = hl.clearinghouse_state([position], time=T0 + 600, account_value="10000.0")
+    ws(T0 + 600, hl.web_data2_frame(HL_USER, state, [], server_time=T0 + 600))
+    book = reconciler.book("hyperliquid", HL_USER)
+    ledger = book.pnl.key(PositionKey("hyperliquid", HL_USER, "perp", "ETH", 0))
+    assert (ledger.mark, ledger.unrealised()) == (Decimal(3010), Decimal("20.0"))
+    closing = hl.user_fill(
+        coin="ETH",
+        px="3050.0",
+        sz="2.0",
+        side="A",
+        time=T0 + 700,
+        oid=2,
+        tid=2,
+        start_position="2.0",
+        direction="Close Long",
+        closed_pnl="100.0",
+        fee="1.22",
+    )
+    ws(T0 + 700, hl.user_fills_frame(HL_USER, [closing]))
+    (closed,) = book.pnl.take_closed()
+    assert (closed.realised_pnl, closed.venue_realised_pnl) == (Decimal(100), Decimal(100))
+    assert (closed.fees, closed.funding, closed.net_pnl) == (
+        Decimal("2.42"),
+        Decimal("-0.3"),
+        Decimal("97.28"),
+    )
+
+
+# --- PNL_MISMATCH -----------------------------------------------------------------------
+
+
+def capture(*, drop: str | None = None) -> list[dict[str, Any]]:
+    """Two buys, then a sell of both with Bybit's execPnl (average 105: 3.0); then the
+    position report of the flat position, curRealisedPnl as Bybit counts it."""
+    buys = [("b1", "100"), ("b2", "110")]
+    records = [
+        execution_frame(
+            T0 + 1_000 * n,
+            dict(
+                symbol="BTCUSDT",
+                order_id=f"o-{tid}",
+                exec_id=tid,
+                side="Buy",
+                exec_qty="0.1",
+                exec_price=price,
+                exec_fee="0.01",
+                exec_time=T0 + 1_000 * n,
+                seq=n,
+                exec_pnl="0",
+            ),
+        )
+        for n, (tid, price) in enumerate(buys, start=1)
+        if tid != drop
+    ]
+    records.append(
+        execution_frame(
+            T0 + 3_000,
+            dict(
+                symbol="BTCUSDT",
+                order_id="o-s",
+                exec_id="s1",
+                side="Sell",
+                exec_qty="0.2",
+                exec_price="120",
+                exec_fee="0.02",
+                closed_size="0.2",
+                exec_time=T0 + 3_000,
+                seq=3,
+                exec_pnl="3.0",
+            ),
+        )
+    )
+    return records
+
+
+def mismatches(records: list[dict[str, Any]]) -> list[PnlMismatch]:
+    reconciler = Reconciler()
+    found = [e for r in records for e in reconciler.apply(accepted(r))]
+    return [e for e in found if isinstance(e, PnlMismatch)]
+
+
+def test_pnl_mismatch_is_silent_on_the_complete_capture() -> None:
+    assert mismatches(capture()) == []
+
+
+def test_pnl_mismatch_fires_once_with_both_figures_when_a_fill_is_missing() -> None:
+    (event,) = mismatches(capture(drop="b1"))
+    assert (event.figure, event.trade_id) == ("execPnl", "s1")
+    assert (event.venue_pnl, event.trueup_pnl) == (Decimal("3.0"), Decimal("1.0"))
+    assert event.tolerance == Decimal("0.0112")  # 0.01 + 1 bp of the 12 closed (0.1 x 120)
+    assert "venue 3.0, trueup 1.0" in event.reason
+
+
+def test_a_position_figure_that_disagrees_is_told_once_per_lifecycle() -> None:
+    held = [
+        execution_frame(
+            T0,
+            dict(
+                symbol="BTCUSDT",
+                order_id="o-1",
+                exec_id="b1",
+                side="Buy",
+                exec_qty="0.1",
+                exec_price="100",
+                exec_fee="0.01",
+                exec_time=T0,
+                seq=1,
+            ),
+        )
+    ]
+    for n, cur in enumerate(("-0.01", "-0.5", "-0.5", "-0.01", "-0.5"), start=1):
+        held.append(
+            position_frame(
+                T0 + 1_000 * n,
+                symbol="BTCUSDT",
+                side="Buy",
+                size="0.1",
+                seq=n,
+                updated_time=T0 + 1_000 * n,
+                entry_price="100",
+                mark_price="101",
+                cur_realised_pnl=cur,
+            )
+        )
+    told = mismatches(held)
+    # Agrees, disagrees (told), still does (quiet), agrees again, disagrees again (told).
+    assert [(e.figure, e.venue_pnl, e.trueup_pnl) for e in told] == [
+        ("curRealisedPnl", Decimal("-0.5"), Decimal("-0.01")),
+        ("curRealisedPnl", Decimal("-0.5"), Decimal("-0.01")),
+    ]
