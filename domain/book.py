@@ -24,6 +24,7 @@ from trueup.domain.events import (
     OrdersReported,
     PositionsReported,
     SnapshotPage,
+    WalletReport,
     WalletReported,
 )
 from trueup.domain.keys import OrderKey, PositionKey
@@ -34,6 +35,7 @@ from trueup.domain.retention import FORGET_AFTER_MS, NEVER, Forgotten, Retention
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.snapshots import PageOutcome, PageVerdict, Snapshots
 from trueup.domain.vocabulary import ExecutionKind, OrderStatus
+from trueup.domain.wallet import Wallet
 
 DEFAULT_SNAPSHOT_TIMEOUT_MS = RuleConfig().pagination_timeout_ms
 
@@ -101,10 +103,13 @@ class AccountBook:
         self.touched: set[PositionKey] = set()
         # Profit and loss per key and per lifecycle, from the fills (domain/pnl.py).
         self.pnl = PnlLedger()
+        # The account's balances, from its wallet updates (domain/wallet.py).
+        self.wallet = Wallet()
         self._handlers: dict[type[InputEvent], Callable[[Any], Changed]] = {
             PositionsReported: self._positions_reported,
             OrdersReported: self._orders_reported,
             ExecutionsReported: self._executions_reported,
+            WalletReported: self._wallet_reported,
             AccountModeSet: self._account_mode_set,
             LocalPositionOpened: self._local_opened,
             LocalPositionResized: self._local_resized,
@@ -210,7 +215,24 @@ class AccountBook:
                 pnl.position_report(key, r)
         if event.snapshot is not None:
             changed |= self._snapshot_page(event, event.snapshot)
+        if event.wallet is not None:
+            self._wallet(event.wallet, event.at)
         return frozenset(changed)
+
+    def _wallet_reported(self, event: WalletReported) -> Changed:
+        for report in event.wallets:
+            self._wallet(report, event.at)
+        return NOTHING
+
+    def _wallet(self, report: WalletReport, at: int) -> None:
+        """Fold a balance update; a new equity moves every held position's concentration,
+        so the views take those keys again."""
+        if self.wallet.apply(report, at):
+            self.touched.update(self.held_keys())
+
+    def held_keys(self) -> list[PositionKey]:
+        """The keys the exchange holds a position on, by its last word."""
+        return [key for key, p in self.positions.items() if p.exchange_qty != 0]
 
     def _snapshot_page(self, event: PositionsReported, page: SnapshotPage) -> set[PositionKey]:
         listed = {self.key(r.category, r.symbol, r.position_idx) for r in event.reports}

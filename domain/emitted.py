@@ -108,6 +108,24 @@ class PnlMismatch(RiskEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RiskWarning(RiskEvent):
+    """A held position crossed a risk threshold of the rules in force: its score rose to
+    risk_warning_score, or its distance to liquidation fell to
+    risk_warning_liquidation_distance. Once per crossing (rules/risk_warning.py)."""
+
+    type: ClassVar[str] = "RISK_WARNING"
+    trigger: str  # SCORE or LIQUIDATION_DISTANCE
+    threshold: Decimal
+    score: Decimal
+    concentration: Decimal | None
+    leverage: Decimal | None
+    liquidation_distance: Decimal | None
+    liq_price: Decimal | None
+    mark_price: Decimal | None
+    notional: Decimal | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OrderEvent(Emitted):
     """About one order: risk events and execution reports."""
 
@@ -225,6 +243,7 @@ EMITTED_TYPES: tuple[type[Emitted], ...] = (
     PositionSyncFailed,
     ConsistencyDrift,
     PnlMismatch,
+    RiskWarning,
     OrderTimeout,
     OrderPartialFill,
     EntrySubmitted,

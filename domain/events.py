@@ -12,6 +12,7 @@ from typing import ClassVar, Literal
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.vocabulary import (
     ExecutionKind,
+    MarginMode,
     OrderOrigin,
     OrderSide,
     OrderStatus,
@@ -48,6 +49,15 @@ class PositionReport:
     # The realised PnL of the position held now (Bybit's curRealisedPnl: fees and funding
     # included, back to 0 when it closes); None where the venue gives none.
     cur_realised_pnl: Decimal | None = None
+    # What risk needs, where the venue gives it (None otherwise, and in what trueup stored
+    # before it read them): the liquidation price (None when the venue shows none), the
+    # leverage, the position's value (size x mark), its initial and maintenance margin.
+    liq_price: Decimal | None = None
+    leverage: Decimal | None = None
+    position_value: Decimal | None = None
+    initial_margin: Decimal | None = None
+    maintenance_margin: Decimal | None = None
+    margin_mode: MarginMode | None = None
 
     @property
     def signed_size(self) -> Decimal:
@@ -107,13 +117,36 @@ class Fill:
 
 
 @dataclass(frozen=True, slots=True)
+class CoinBalance:
+    """One coin of a wallet update: its balances and what its positions hold of it."""
+
+    coin: str
+    equity: Decimal | None
+    wallet_balance: Decimal | None
+    usd_value: Decimal | None = None
+    unrealised_pnl: Decimal | None = None
+    cum_realised_pnl: Decimal | None = None
+    position_im: Decimal | None = None  # initial margin of its positions
+    position_mm: Decimal | None = None  # maintenance margin of its positions
+    order_im: Decimal | None = None  # margin its open orders hold
+    locked: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class WalletReport:
-    """Account-wide balances from one wallet update."""
+    """Account-wide balances from one wallet update (in USD on Bybit's unified account, in
+    USDC on Hyperliquid); None where the venue gives no figure (older stored forms too)."""
 
     account_type: str
     total_equity: Decimal | None
     total_wallet_balance: Decimal | None
     total_available_balance: Decimal | None
+    total_margin_balance: Decimal | None = None
+    total_initial_margin: Decimal | None = None
+    total_maintenance_margin: Decimal | None = None
+    total_unrealised_pnl: Decimal | None = None
+    total_notional: Decimal | None = None  # Hyperliquid's totalNtlPos
+    coins: tuple[CoinBalance, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +188,9 @@ class PositionsReported(InputEvent):
     source: Source
     reports: tuple[PositionReport, ...]
     snapshot: SnapshotPage | None
+    # The account's balances where the venue sends them with its positions (Hyperliquid's
+    # clearinghouseState: marginSummary); None otherwise, and in older stored forms.
+    wallet: WalletReport | None = None
 
     @property
     def symbols(self) -> tuple[str, ...] | None:

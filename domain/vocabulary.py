@@ -18,6 +18,13 @@ class PositionSide(StrEnum):
     FLAT = "FLAT"  # only the exchange reports flat: a local position is always long or short
 
 
+class MarginMode(StrEnum):
+    """How a position is margined: on the account's whole balance, or on its own."""
+
+    CROSS = "cross"
+    ISOLATED = "isolated"
+
+
 class OrderStatus(StrEnum):
     """Where an order stands at the venue."""
 

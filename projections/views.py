@@ -22,6 +22,7 @@ from trueup.domain.events import InputRejected
 from trueup.domain.keys import PositionKey
 from trueup.domain.pnl import ClosedPosition, PnlLedger
 from trueup.domain.reconciler import Account, Reconciler
+from trueup.domain.risk import PositionRisk, position_risk
 from trueup.domain.rules.can_open import (
     AccountFacts,
     SymbolFacts,
@@ -32,6 +33,7 @@ from trueup.domain.rules.can_open import (
 from trueup.domain.rules.findings import open_findings
 from trueup.domain.snapshots import describe
 from trueup.domain.touched import Touched
+from trueup.domain.wallet import WalletSummary
 from trueup.projections.audit import position_state
 
 JSON = dict[str, Any]
@@ -49,6 +51,8 @@ class KeyRow:
     state: JSON
     held_ever: bool  # either side has held it: `positions` lists only these
     pnl: JSON  # the key's PnL: the lifecycle open, and its totals (see ``pnl_state``)
+    # What the exchange holds on the key, weighed (domain/risk.py); None when flat.
+    risk: PositionRisk | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +83,7 @@ class AccountView:
     mode: str | None
     facts: AccountFacts
     freshness: Freshness
+    wallet: WalletSummary | None = None  # the balances the venue last reported
 
 
 def symbol_view(
@@ -100,6 +105,7 @@ def symbol_view(
                 state=position_state(book, position),
                 held_ever=position.exchange is not None or bool(position.local),
                 pnl=pnl_state(book.pnl, key),
+                risk=position_risk(book, key, reconciler.config),
             )
         )
     facts = symbol_facts(book, detectors, symbol, index)
@@ -117,7 +123,13 @@ def account_view(reconciler: Reconciler, account: Account) -> AccountView:
         reconnected_at=reconnected[0] if reconnected else None,
         reconnect_reason=reconnected[1] if reconnected else None,
     )
-    return AccountView(*account, book.mode, account_facts(book, reconciler.config), freshness)
+    return AccountView(
+        *account,
+        book.mode,
+        account_facts(book, reconciler.config),
+        freshness,
+        book.wallet.summary(),
+    )
 
 
 def pnl_state(ledger: PnlLedger, key: PositionKey) -> JSON:
@@ -232,6 +244,7 @@ def position_row(view: SymbolView, row: KeyRow) -> JSON:
         "findings": list(row.findings),
         "state": row.state,
         "pnl": row.pnl,
+        "risk": None if row.risk is None else msgspec.to_builtins(row.risk),
     }
 
 

@@ -146,6 +146,7 @@ def test_the_account_order_is_the_documented_one() -> None:
         "drift",
         "untracked",
         "pnl",
+        "risk",
     ]
     assert [names[id(d)] for d in detectors.timed] == ["stale", "sync", "orders"]
 

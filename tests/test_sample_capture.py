@@ -264,7 +264,9 @@ LINE_OF = {event.input_id: number for number, event in enumerate(EVENTS, start=1
 EXPECTED_BY_LINE = [
     (2, "STALE_POSITION"),  # SOLUSDT PAPER_LEFTOVER
     (7, "ENTRY_SUBMITTED"),  # BTCUSDT
+    (9, "RISK_WARNING"),  # BTCUSDT at 10x: liquidation 9.5 % away
     (10, "ENTRY_FILLED"),
+    (12, "RISK_WARNING"),  # BTCUSDT 0.3: its notional past the equity, score 0.71
     (19, "ENTRY_SUBMITTED"),  # XRPUSDT
     (25, "CONSISTENCY_DRIFT"),  # XRPUSDT local 100, exchange 60
     (26, "ORDER_TIMEOUT"),
@@ -298,6 +300,7 @@ EXPECTED_COUNTS = Counter(
         "POSITION_CLOSED": 1,
         "RATE_LIMIT": 1,
         "POSITION_SYNC_FAILED": 1,
+        "RISK_WARNING": 2,
     }
 )
 
@@ -312,7 +315,7 @@ def line_of(event: Emitted) -> int:
 
 def test_reconciling_the_session_emits_exactly_the_documented_counts() -> None:
     assert Counter(e.type for e in EMITTED) == EXPECTED_COUNTS
-    assert sum(EXPECTED_COUNTS.values()) == len(EXPECTED_BY_LINE) == 19
+    assert sum(EXPECTED_COUNTS.values()) == len(EXPECTED_BY_LINE) == 21
 
 
 def test_each_emitted_event_comes_from_the_line_the_readme_names() -> None:

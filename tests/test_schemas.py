@@ -678,6 +678,15 @@ _FIELD_VALUES: JSON = {
     "trueup_pnl": Decimal("1.0"),
     "venue_pnl": Decimal("3.0"),
     "tolerance": Decimal("0.0112"),
+    "trigger": "LIQUIDATION_DISTANCE",
+    "threshold": Decimal("0.1"),
+    "score": Decimal("0.812"),
+    "concentration": Decimal("1.2"),
+    "leverage": Decimal("10"),
+    "liquidation_distance": Decimal("0.08"),
+    "liq_price": Decimal("92000"),
+    "mark_price": Decimal("100000"),
+    "notional": None,
 }
 _ACCOUNT_WIDE: JSON = {"category": None, "symbol": None, "position_idx": None}
 _OVERRIDES: dict[type[Emitted], JSON] = {

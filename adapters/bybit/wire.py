@@ -15,6 +15,7 @@ from trueup.adapters.payload import Payload
 from trueup.adapters.wire_errors import ControlMessage, ErrorReply, UnknownInput
 from trueup.domain.errors import shown
 from trueup.domain.events import (
+    CoinBalance,
     ExecutionsReported,
     Fill,
     InputEvent,
@@ -233,7 +234,19 @@ def position_report(item: Payload, category: str | None) -> PositionReport:
         seq=item.optional_integer("seq"),
         updated_time=item.millis("updatedTime"),
         status=item.optional_text("positionStatus", "Normal"),
+        # "" (or "0" on a flat one) when Bybit shows no liquidation price: none.
+        liq_price=_positive(item, "liqPrice"),
+        leverage=_positive(item, "leverage"),  # "" under portfolio margin
+        position_value=item.optional_decimal("positionValue"),
+        initial_margin=item.optional_decimal("positionIM"),
+        maintenance_margin=item.optional_decimal("positionMM"),
     )
+
+
+def _positive(item: Payload, name: str) -> Decimal | None:
+    """A figure Bybit sends as "" or 0 when it has none."""
+    value = item.optional_decimal(name)
+    return value if value is not None and value > 0 else None
 
 
 def order_report(item: Payload, category: str | None) -> OrderReport:
@@ -285,9 +298,32 @@ def fill(item: Payload, category: str | None) -> Fill:
 
 
 def wallet_report(item: Payload) -> WalletReport:
+    """One account type's balances (USD); under portfolio margin the margins are ""."""
     return WalletReport(
         account_type=item.optional_text("accountType"),
         total_equity=item.optional_decimal("totalEquity"),
         total_wallet_balance=item.optional_decimal("totalWalletBalance"),
         total_available_balance=item.optional_decimal("totalAvailableBalance"),
+        total_margin_balance=item.optional_decimal("totalMarginBalance"),
+        total_initial_margin=item.optional_decimal("totalInitialMargin"),
+        total_maintenance_margin=item.optional_decimal("totalMaintenanceMargin"),
+        total_unrealised_pnl=item.optional_decimal("totalPerpUPL"),
+        coins=tuple(coin_balance(coin) for coin in item.items("coin"))
+        if item.has("coin")
+        else (),
+    )
+
+
+def coin_balance(item: Payload) -> CoinBalance:
+    return CoinBalance(
+        coin=item.text("coin"),
+        equity=item.optional_decimal("equity"),
+        wallet_balance=item.optional_decimal("walletBalance"),
+        usd_value=item.optional_decimal("usdValue"),
+        unrealised_pnl=item.optional_decimal("unrealisedPnl"),
+        cum_realised_pnl=item.optional_decimal("cumRealisedPnl"),
+        position_im=item.optional_decimal("totalPositionIM"),
+        position_mm=item.optional_decimal("totalPositionMM"),
+        order_im=item.optional_decimal("totalOrderIM"),
+        locked=item.optional_decimal("locked"),
     )

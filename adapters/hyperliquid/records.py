@@ -9,9 +9,10 @@ from decimal import Decimal
 from trueup.adapters.payload import Payload
 from trueup.adapters.wire_errors import UnknownInput
 from trueup.domain.errors import MalformedInput, shown
-from trueup.domain.events import Fill, OrderReport, PositionReport
+from trueup.domain.events import Fill, OrderReport, PositionReport, WalletReport
 from trueup.domain.vocabulary import (
     ExecutionKind,
+    MarginMode,
     OrderOrigin,
     OrderSide,
     OrderStatus,
@@ -59,6 +60,57 @@ def position_report(item: Payload, time: int) -> PositionReport:
         seq=time,
         updated_time=time,
         status="Normal",
+        liq_price=_liquidation_price(position),
+        leverage=_leverage(position),
+        position_value=position.optional_decimal("positionValue"),
+        initial_margin=position.optional_decimal("marginUsed"),
+        margin_mode=_margin_mode(position),
+    )
+
+
+MARGIN_MODES = {"cross": MarginMode.CROSS, "isolated": MarginMode.ISOLATED}
+
+
+def _liquidation_price(position: Payload) -> Decimal | None:
+    """liquidationPx: null, or "NaN", when there is none (a flat or unleveraged position)."""
+    value = position.fields.get("liquidationPx")
+    if value == "NaN":
+        return None
+    price = position.optional_decimal("liquidationPx")
+    return price if price is not None and price > 0 else None
+
+
+def _leverage(position: Payload) -> Decimal | None:
+    """leverage: {"type": "cross" | "isolated", "value": N}, where the reply has it."""
+    if position.fields.get("leverage") is None:
+        return None
+    value = position.child("leverage").decimal("value")
+    return value if value > 0 else None
+
+
+def _margin_mode(position: Payload) -> MarginMode | None:
+    if position.fields.get("leverage") is None:
+        return None
+    return position.child("leverage").choice_of("type", MARGIN_MODES)
+
+
+def margin_summary(state: Payload, reports: tuple[PositionReport, ...]) -> WalletReport:
+    """A clearinghouseState's account figures (USDC): marginSummary (cross and isolated
+    together), withdrawable, and the cross maintenance margin. Hyperliquid names no wallet
+    balance: it is the account value less the positions' unrealised PnL."""
+    summary = state.child("marginSummary")
+    equity = summary.optional_decimal("accountValue")
+    unrealised = sum((r.unrealised_pnl or Decimal(0) for r in reports), Decimal(0))
+    return WalletReport(
+        account_type="perp",
+        total_equity=equity,
+        total_wallet_balance=None if equity is None else equity - unrealised,
+        total_available_balance=state.optional_decimal("withdrawable"),
+        total_margin_balance=summary.optional_decimal("accountValue"),
+        total_initial_margin=summary.optional_decimal("totalMarginUsed"),
+        total_maintenance_margin=state.optional_decimal("crossMaintenanceMarginUsed"),
+        total_unrealised_pnl=unrealised,
+        total_notional=summary.optional_decimal("totalNtlPos"),
     )
 
 

@@ -92,6 +92,7 @@ def positions_reported(envelope: Envelope, source: Source, state: Payload) -> Po
     # The documented shape, in full: an error body must never read as "no positions".
     state.child("marginSummary")
     reports = tuple(records.position_report(item, time) for item in state.items("assetPositions"))
+    wallet = records.margin_summary(state, reports)
     coins = [r.symbol for r in reports]
     if len(set(coins)) != len(coins):
         raise MalformedInput(f"{state.where}.assetPositions: a coin is listed twice: {coins}")
@@ -103,7 +104,9 @@ def positions_reported(envelope: Envelope, source: Source, state: Payload) -> Po
         next_cursor="",
         server_time=time,
     )
-    return PositionsReported(**envelope.header(), source=source, reports=reports, snapshot=page)
+    return PositionsReported(
+        **envelope.header(), source=source, reports=reports, snapshot=page, wallet=wallet
+    )
 
 
 def decode_ws(envelope: Envelope, frame: Payload) -> InputEvent:

@@ -5,6 +5,7 @@ from trueup.domain.rules.drift import DriftDetector
 from trueup.domain.rules.manual_close import ManualCloseDetector
 from trueup.domain.rules.orders import OrderDetector
 from trueup.domain.rules.pnl_mismatch import PnlMismatchDetector
+from trueup.domain.rules.risk_warning import RiskWarningDetector
 from trueup.domain.rules.stale import StaleDetector
 from trueup.domain.rules.sync import SyncDetector
 from trueup.domain.rules.untracked import UntrackedDetector
@@ -20,6 +21,7 @@ class AccountDetectors:
         "manual_close",
         "orders",
         "pnl",
+        "risk",
         "stale",
         "sync",
         "untracked",
@@ -33,6 +35,7 @@ class AccountDetectors:
         self.drift = DriftDetector()
         self.untracked = UntrackedDetector()
         self.pnl = PnlMismatchDetector()
+        self.risk = RiskWarningDetector()
         # Built once: the reconciler asks for them several times on every input.
         self._in_order: tuple[Detector, ...] = (
             self.sync,
@@ -42,6 +45,7 @@ class AccountDetectors:
             self.drift,
             self.untracked,
             self.pnl,
+            self.risk,
         )
         self._timed: tuple[Detector, ...] = (self.stale, self.sync, self.orders)
 
@@ -49,7 +53,7 @@ class AccountDetectors:
     # replay must emit the same bytes. They matter where two detectors can emit for one
     # input or one tick: a manual close after a failed snapshot page or an order's report
     # and before a paper leftover; stale before sync before orders on time; on each key,
-    # drift before untracked. PnL mismatch came later, so it comes last.
+    # drift before untracked. PnL mismatch came later, and risk warnings after it: they come last.
 
     @property
     def in_order(self) -> tuple[Detector, ...]:

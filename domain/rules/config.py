@@ -66,6 +66,22 @@ class RuleConfig:
     # venue's average entry), plus this percentage of the notional the figure is about.
     pnl_tolerance: Decimal = Decimal("0.01")
     pnl_tolerance_pct: Decimal = Decimal("0.01")
+    # Risk (domain/risk.py): a position's score weighs its concentration (notional over
+    # the account's equity, taken up to 1), its leverage (over risk_leverage_cap, up to 1)
+    # and how near liquidation it is (1 - risk_liquidation_scale x distance, down to 0;
+    # risk_no_liquidation_price where the venue shows no liquidation price); capped at 1.
+    risk_weight_concentration: Decimal = Decimal("0.4")
+    risk_weight_leverage: Decimal = Decimal("0.3")
+    risk_weight_liquidation: Decimal = Decimal("0.3")
+    risk_leverage_cap: Decimal = Decimal(10)
+    risk_liquidation_scale: Decimal = Decimal(10)
+    risk_no_liquidation_price: Decimal = Decimal("0.1")
+    # RISK_WARNING, once per crossing: a score at or above this, or a distance to
+    # liquidation (|mark - liq| / mark) at or below that. The same thresholds count the
+    # high-risk and near-liquidation positions of `trueup summary`.
+    risk_warning_score: Decimal = Decimal("0.7")
+    risk_warning_liquidation_distance: Decimal = Decimal("0.1")
+    risk_warnings_enabled: bool = True
 
 
 FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(RuleConfig))
@@ -116,12 +132,30 @@ def _typed(name: str, value: object) -> object:
         return _exit_reasons(value)
     if name == "pnl_tolerance":
         return _amount(value)
+    if name in _FRACTIONS:
+        return _fraction(value)
+    if name in _FACTORS:
+        return _factor(value)
     if isinstance(default, Decimal):
         return _percentage(value)
     return _duration_ms(value)
 
 
 _KNOWN_REASONS = [reason.value for reason in ExitReason]
+# Settings that are shares of a whole (weights, a score, a distance): from 0 to 1.
+_FRACTIONS = frozenset(
+    {
+        "risk_weight_concentration",
+        "risk_weight_leverage",
+        "risk_weight_liquidation",
+        "risk_no_liquidation_price",
+        "risk_warning_score",
+        "risk_warning_liquidation_distance",
+    }
+)
+# Settings that divide or multiply: positive, up to a thousand.
+_FACTORS = frozenset({"risk_leverage_cap", "risk_liquidation_scale"})
+MAX_FACTOR = Decimal(1000)
 
 
 def _exit_reasons(value: object) -> tuple[str, ...]:
@@ -154,6 +188,33 @@ def _amount(value: object) -> Decimal:
         raise _BadValue("be a number") from None
     if not (number.is_finite() and 0 <= number <= MAX_AMOUNT):
         raise _BadValue(f"be an amount from 0 to {MAX_AMOUNT}")
+    return number
+
+
+def _number(value: object) -> Decimal:
+    # A string is read too, so a setting can be written exactly ("0.35").
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise _BadValue("be a number")
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        raise _BadValue("be a number") from None
+    if not number.is_finite():
+        raise _BadValue("be a finite number")
+    return number
+
+
+def _fraction(value: object) -> Decimal:
+    number = _number(value)
+    if not 0 <= number <= 1:
+        raise _BadValue("be a fraction from 0 to 1")
+    return number
+
+
+def _factor(value: object) -> Decimal:
+    number = _number(value)
+    if not 0 < number <= MAX_FACTOR:
+        raise _BadValue(f"be above 0 and at most {MAX_FACTOR}")
     return number
 
 

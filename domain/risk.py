@@ -1,0 +1,236 @@
+"""Risk per position and for a portfolio: pure functions over the folded state.
+
+A position's exposure is what the venue's last report of it shows: notional = |size| x
+mark (linear contracts), the venue's leverage (else notional / its initial margin, where
+known), its liquidation price and the distance to it, |mark - liq| / mark. Its score weighs
+three parts, each from 0 to 1, with the weights of the rules in force (rules/config.py):
+
+    concentration  min(notional / account equity, 1)             weight 0.4
+    leverage       min(leverage / risk_leverage_cap, 1)           weight 0.3
+    liquidation    max(1 - risk_liquidation_scale x distance, 0)  weight 0.3
+                   (risk_no_liquidation_price, 0.1, with no liquidation price shown)
+
+and is capped at 1. A part trueup cannot know (no equity reported yet, no leverage) counts
+0 and is shown as null, so a reader sees what the score leaves out.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Context, Decimal
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from trueup.domain.events import PositionReport
+from trueup.domain.keys import PositionKey
+from trueup.domain.rules.config import RuleConfig
+from trueup.domain.vocabulary import MarginMode, PositionSide
+
+if TYPE_CHECKING:  # the book holds what risk reads: imported for its type alone
+    from trueup.domain.book import AccountBook
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+# Wide enough that no ratio of figures trueup accepts (15 + 12 digits each) overflows.
+_CONTEXT = Context(prec=96, rounding=ROUND_HALF_EVEN, Emax=999, Emin=-999)
+RATIO = Decimal("1e-6")  # ratios, leverage and the score are shown to six places
+AMOUNT = Decimal("1e-12")  # notional, as precise as any price or size trueup accepts
+
+
+class LeverageSource(StrEnum):
+    """Where a position's leverage comes from."""
+
+    VENUE = "venue"  # the venue's own figure (Bybit's leverage, Hyperliquid's leverage.value)
+    MARGIN = "margin"  # notional / the position's initial margin
+
+
+class RiskTrigger(StrEnum):
+    """What a RISK_WARNING crossed."""
+
+    SCORE = "SCORE"
+    LIQUIDATION_DISTANCE = "LIQUIDATION_DISTANCE"
+
+
+@dataclass(frozen=True, slots=True)
+class PositionRisk:
+    """One held position's exposure, its parts and its score, as of the folded state."""
+
+    side: PositionSide
+    size: Decimal
+    entry_price: Decimal | None
+    mark_price: Decimal | None
+    notional: Decimal | None
+    leverage: Decimal | None
+    leverage_source: LeverageSource | None
+    liq_price: Decimal | None
+    liquidation_distance: Decimal | None
+    initial_margin: Decimal | None
+    maintenance_margin: Decimal | None
+    margin_mode: MarginMode | None
+    equity: Decimal | None  # the account's, that concentration is measured against
+    concentration: Decimal | None
+    concentration_part: Decimal
+    leverage_part: Decimal
+    liquidation_part: Decimal
+    score: Decimal
+    high: bool  # score at or above risk_warning_score
+    near_liquidation: bool  # distance at or below risk_warning_liquidation_distance
+    updated_time: int  # the venue's time of the report it is measured from
+
+    def crossed(self) -> frozenset[RiskTrigger]:
+        """The warning thresholds this position is past."""
+        found = set()
+        if self.high:
+            found.add(RiskTrigger.SCORE)
+        if self.near_liquidation:
+            found.add(RiskTrigger.LIQUIDATION_DISTANCE)
+        return frozenset(found)
+
+
+def assess(
+    report: PositionReport,
+    fallback_mark: Decimal | None,
+    equity: Decimal | None,
+    config: RuleConfig,
+) -> PositionRisk | None:
+    """The risk of the position ``report`` shows (None when it is flat); ``fallback_mark``
+    stands in when the report carries no mark (the PnL ledger's latest)."""
+    if report.size == 0 or report.side is PositionSide.FLAT:
+        return None
+    c = _CONTEXT
+    mark = report.mark_price if report.mark_price and report.mark_price > 0 else fallback_mark
+    notional = None if mark is None else _amount(c.multiply(report.size, mark))
+    leverage, source = _leverage(report, notional)
+    liq = report.liq_price
+    distance = None
+    if liq is not None and mark is not None and mark > 0:
+        distance = _ratio(c.divide(abs(c.subtract(mark, liq)), mark))
+    concentration = None
+    if notional is not None and equity is not None and equity > 0:
+        concentration = _ratio(c.divide(notional, equity))
+    concentration_part = min(concentration, ONE) if concentration is not None else ZERO
+    leverage_part = (
+        min(_ratio(c.divide(leverage, config.risk_leverage_cap)), ONE)
+        if leverage is not None
+        else ZERO
+    )
+    if distance is None:
+        liquidation_part = config.risk_no_liquidation_price
+    else:
+        liquidation_part = max(ONE - config.risk_liquidation_scale * distance, ZERO)
+    score = (
+        config.risk_weight_concentration * concentration_part
+        + config.risk_weight_leverage * leverage_part
+        + config.risk_weight_liquidation * liquidation_part
+    )
+    score = _ratio(min(score, ONE))
+    return PositionRisk(
+        side=report.side,
+        size=report.size,
+        entry_price=report.entry_price,
+        mark_price=mark,
+        notional=notional,
+        leverage=leverage,
+        leverage_source=source,
+        liq_price=liq,
+        liquidation_distance=distance,
+        initial_margin=report.initial_margin,
+        maintenance_margin=report.maintenance_margin,
+        margin_mode=report.margin_mode,
+        equity=equity,
+        concentration=concentration,
+        concentration_part=_ratio(concentration_part),
+        leverage_part=_ratio(leverage_part),
+        liquidation_part=_ratio(liquidation_part),
+        score=score,
+        high=score >= config.risk_warning_score,
+        near_liquidation=distance is not None
+        and distance <= config.risk_warning_liquidation_distance,
+        updated_time=report.updated_time,
+    )
+
+
+def position_risk(
+    book: "AccountBook", key: PositionKey, config: RuleConfig
+) -> PositionRisk | None:
+    """The risk of what the exchange holds on ``key`` (None: nothing, or never seen)."""
+    position = book.positions.get(key)
+    report = position.exchange if position is not None else None
+    if report is None:
+        return None
+    ledger = book.pnl.keys.get(key)
+    return assess(report, ledger.mark if ledger else None, book.wallet.equity, config)
+
+
+def _leverage(
+    report: PositionReport, notional: Decimal | None
+) -> tuple[Decimal | None, LeverageSource | None]:
+    """The venue's leverage where it gives one, else notional / initial margin."""
+    if report.leverage is not None and report.leverage > 0:
+        return report.leverage, LeverageSource.VENUE
+    margin = report.initial_margin
+    if notional is not None and margin is not None and margin > 0:
+        return _ratio(_CONTEXT.divide(notional, margin)), LeverageSource.MARGIN
+    return None, None
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioRisk:
+    """The figures a risk officer reads first, over the positions held."""
+
+    positions: int
+    notional: Decimal  # of those with a mark
+    max_score: Decimal | None
+    average_score: Decimal | None
+    high_risk: int  # score at or above risk_warning_score
+    average_leverage: Decimal | None  # over those whose leverage is known
+    max_leverage: Decimal | None
+    near_liquidation: int  # within risk_warning_liquidation_distance of liquidation
+    largest_concentration: Decimal | None
+    largest_concentration_of: str | None  # the position's label: venue/account symbol idx
+
+
+def portfolio(risks: Iterable[tuple[str, PositionRisk]]) -> PortfolioRisk:
+    """The portfolio figures over labelled position risks."""
+    found = list(risks)
+    scores = [r.score for _, r in found]
+    leverages = [r.leverage for _, r in found if r.leverage is not None]
+    concentrated = [(r.concentration, label) for label, r in found if r.concentration is not None]
+    largest = max(concentrated, default=None)
+    return PortfolioRisk(
+        positions=len(found),
+        notional=sum((r.notional for _, r in found if r.notional is not None), ZERO),
+        max_score=max(scores, default=None),
+        average_score=_mean(scores),
+        high_risk=sum(1 for _, r in found if r.high),
+        average_leverage=_mean(leverages),
+        max_leverage=max(leverages, default=None),
+        near_liquidation=sum(1 for _, r in found if r.near_liquidation),
+        largest_concentration=largest[0] if largest else None,
+        largest_concentration_of=largest[1] if largest else None,
+    )
+
+
+def share(part: Decimal, whole: Decimal) -> Decimal:
+    """part / whole to six places; 0 of nothing."""
+    return ZERO if whole == 0 else _ratio(_CONTEXT.divide(part, whole))
+
+
+def _mean(values: list[Decimal]) -> Decimal | None:
+    if not values:
+        return None
+    return _ratio(_CONTEXT.divide(sum(values, ZERO), len(values)))
+
+
+def _ratio(value: Decimal) -> Decimal:
+    return _tidy(value.quantize(RATIO, context=_CONTEXT))
+
+
+def _amount(value: Decimal) -> Decimal:
+    return _tidy(value.quantize(AMOUNT, context=_CONTEXT))
+
+
+def _tidy(value: Decimal) -> Decimal:
+    """Trailing zeros dropped, never into an exponent (100, not 1E+2)."""
+    if value == value.to_integral_value():
+        return value.quantize(ONE, context=_CONTEXT)
+    return value.normalize(_CONTEXT)
