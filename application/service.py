@@ -44,10 +44,12 @@ from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.findings import stale_positions
 from trueup.domain.vocabulary import PositionSide
 from trueup.projections.audit import Audit, audit
+from trueup.projections.ccxt import ccxt_position
 from trueup.projections.indexed_audit import audit_indexed
 from trueup.projections.leased import LeasedProjection
 from trueup.projections.positions import position_rows
 from trueup.projections.reconciliation import replay
+from trueup.projections.summary import Summary, summarise
 from trueup.projections.view_reader import ViewReader
 from trueup.projections.views import (
     AccountView,
@@ -55,6 +57,7 @@ from trueup.projections.views import (
     account_view,
     closed_positions,
     decode_closed,
+    every_view,
     position_row,
     recent_body,
     symbol_view,
@@ -314,6 +317,39 @@ class TrueupService:
             for row in rows
             if all(value is None or row[name] == value for name, value in wanted.items())
         ]
+
+    def ccxt_positions(
+        self, *, venue: str | None = None, account: str | None = None, symbol: str | None = None
+    ) -> list[JSON]:
+        """What the exchange holds, reconciled, in ccxt's unified Position structure."""
+        rows = self.positions(venue=venue, account=account, symbol=symbol)
+        return [found for row in rows if (found := ccxt_position(row)) is not None]
+
+    def summary(
+        self, *, venue: str | None = None, account: str | None = None, symbol: str | None = None
+    ) -> Summary:
+        """The portfolio (of ``venue``, ``account`` and ``symbol`` where given): positions,
+        PnL, balances per account, distribution by venue and symbol, and the risk figures.
+        From the persisted views when they are current, else by a replay."""
+        reader = ViewReader(self.journal)
+        scope = (venue, account) if venue is not None and account is not None else None
+        if reader.answer_for(scope):
+            if scope is None:
+                accounts, symbol_views = reader.accounts(), reader.symbols()
+            else:
+                found = reader.account(*scope)
+                accounts = [found] if found is not None else []
+                one = reader.symbol(*scope, symbol) if symbol is not None else None
+                symbol_views = (
+                    ([one] if one is not None else [])
+                    if symbol is not None
+                    else reader.account_symbols(*scope)
+                )
+        else:
+            built = list(every_view(replay(self.journal, account=scope)))
+            accounts = [v for v in built if isinstance(v, AccountView)]
+            symbol_views = [v for v in built if isinstance(v, SymbolView)]
+        return summarise(accounts, symbol_views, venue=venue, account=account, symbol=symbol)
 
     def history(
         self,

@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Callable
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import NoReturn
 from urllib.parse import urlsplit
@@ -25,6 +26,16 @@ MAX_WAIT_S = 7 * 24 * 3600
 MAX_WAIT_MS = MAX_WAIT_S * 1000
 # More than any journal page or screen holds; bounded so no query is asked for 10**30 rows.
 MAX_COUNT = 1_000_000
+
+
+
+class PositionsFormat(StrEnum):
+    """How `trueup positions` writes its rows."""
+
+    TABLE = "table"  # for people
+    JSON = "json"  # one `positions --json` row a line
+    CCXT = "ccxt"  # one ccxt unified Position a line: what the exchange holds
+
 
 _HOST_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?", re.ASCII)
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, BinaryIO, TextIO, TypeAlias
 from trueup.adapters.store.location import StoreError, store_url
 from trueup.runners.arguments import (
     Parser,
+    PositionsFormat,
     count,
     epoch_ms,
     event_type,
@@ -191,9 +192,31 @@ def _journal_commands(commands: Commands) -> None:
 
 def _operator_commands(commands: Commands) -> None:
     """The tools of an operator woken at 3 a.m. by a blocked bot."""
-    positions = commands.add_parser("positions", help="reconciled positions, local beside exchange")
-    positions.add_argument("--json", action="store_true")
+    positions = commands.add_parser(
+        "positions", help="reconciled positions, local beside exchange, with PnL and risk"
+    )
+    positions.add_argument("--venue")
+    positions.add_argument("--account")
+    positions.add_argument("--symbol")
+    positions.add_argument("--json", action="store_true", help="the same as --format json")
+    positions.add_argument(
+        "--format",
+        choices=[f.value for f in PositionsFormat],
+        help="table (the default), json (one row a line) or ccxt (ccxt's unified Position "
+        "structure, one a line, for what the exchange holds)",
+    )
     positions.set_defaults(command=_positions)
+
+    summary = commands.add_parser(
+        "summary",
+        help="the portfolio: positions, PnL, equity and margin per account, distribution "
+        "by venue and symbol, and the risk figures",
+    )
+    summary.add_argument("--venue")
+    summary.add_argument("--account")
+    summary.add_argument("--symbol")
+    summary.add_argument("--json", action="store_true")
+    summary.set_defaults(command=_summary)
 
     history = commands.add_parser(
         "history", help="closed positions: each lifecycle, open to flat, with its PnL"
@@ -386,6 +409,12 @@ def _positions(journal: "Journal", args: argparse.Namespace) -> int:
     from trueup.runners import operator
 
     return operator.positions(journal, args)
+
+
+def _summary(journal: "Journal", args: argparse.Namespace) -> int:
+    from trueup.runners import operator
+
+    return operator.summary(journal, args)
 
 
 def _history(journal: "Journal", args: argparse.Namespace) -> int:

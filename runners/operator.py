@@ -12,17 +12,36 @@ from trueup.adapters.store.journal import Journal
 from trueup.application.answers import Cleanup, StaleRecord
 from trueup.application.service import ExchangeSource, TrueupService
 from trueup.runners import output
+from trueup.runners.arguments import PositionsFormat
 from trueup.runners.usage import EXIT_NO, EXIT_OK, UsageError
 from trueup.runners.venues import VENUE_FEEDS
 
 
 def positions(journal: Journal, args: argparse.Namespace) -> int:
-    rows = TrueupService(journal).positions()
-    if args.json:
+    wanted = PositionsFormat(args.format or ("json" if args.json else "table"))
+    service = TrueupService(journal)
+    where = {"venue": args.venue, "account": args.account, "symbol": args.symbol}
+    if wanted is PositionsFormat.CCXT:
+        for position in service.ccxt_positions(**where):
+            output.write_json(position)
+        return EXIT_OK
+    rows = service.positions(**where)
+    if wanted is PositionsFormat.JSON:
         for row in rows:
             output.write_json(row)
     else:
         output.print_positions(rows)
+    return EXIT_OK
+
+
+def summary(journal: Journal, args: argparse.Namespace) -> int:
+    found = TrueupService(journal).summary(
+        venue=args.venue, account=args.account, symbol=args.symbol
+    )
+    if args.json:
+        output.write_json(found.as_json())
+    else:
+        output.print_summary(found)
     return EXIT_OK
 
 

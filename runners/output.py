@@ -1,6 +1,7 @@
 """How results look to people (text) and to programs (JSON, decimals as strings)."""
 
 import sys
+from decimal import Decimal
 from typing import Any, TextIO
 
 import msgspec
@@ -12,6 +13,7 @@ from trueup.domain.events import InputEvent, InputRejected
 from trueup.domain.instants import iso
 from trueup.domain.pnl import ClosedPosition
 from trueup.projections.audit import JSON, Audit, TimelineEntry
+from trueup.projections.summary import Summary
 
 # What matters most in each emitted event, in the order people read it.
 _DETAIL_FIELDS = (
@@ -110,14 +112,78 @@ def print_positions(rows: list[JSON], out: TextIO | None = None) -> None:
     if not rows:
         out.write("no positions in the journal\n")
         return
-    header = f"{'account':<16} {'symbol':<12} {'idx':>3} {'local':>12} {'exchange':>12}  status"
+    header = (
+        f"{'account':<16} {'symbol':<12} {'idx':>3} {'local':>12} {'exchange':>12} "
+        f"{'unrealised':>12} {'realised':>12} {'lev':>6} {'to liq':>8} {'score':>6}  status"
+    )
     out.write(header + "\n")
     for row in rows:
         status = "; ".join(row["findings"]) or "OK"
+        pnl = row.get("pnl") or {}
+        risk = row.get("risk") or {}
         out.write(
             f"{_account(row['venue'], row['account']):<16} {row['symbol']:<12} "
-            f"{row['position_idx']:>3} {row['local_qty']:>12} {row['exchange_qty']:>12}  {status}\n"
+            f"{row['position_idx']:>3} {row['local_qty']:>12} {row['exchange_qty']:>12} "
+            f"{_shown(pnl.get('unrealised_pnl')):>12} {_shown(pnl.get('realised_pnl')):>12} "
+            f"{_shown(risk.get('leverage')):>6} {_percent(risk.get('liquidation_distance')):>8} "
+            f"{_shown(risk.get('score')):>6}  {status}\n"
         )
+
+
+def _shown(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
+def _percent(fraction: object) -> str:
+    """A fraction (a distance to liquidation) as people read it: 9.53%."""
+    if fraction is None:
+        return "-"
+    return f"{Decimal(str(fraction)) * 100:.2f}%"
+
+
+def print_summary(summary: Summary, out: TextIO | None = None) -> None:
+    """The portfolio as a risk officer reads it: totals, accounts, distribution, risk."""
+    out = out or sys.stdout
+    out.write(
+        f"positions {summary.positions}, notional {summary.notional}\n"
+        f"PnL: unrealised {summary.unrealised_pnl}, realised {summary.realised_pnl}, "
+        f"fees {summary.fees}, funding {summary.funding}, net {summary.net_pnl}\n"
+    )
+    if summary.unrealised_from_venue or summary.unrealised_unknown:
+        out.write(
+            f"  unrealised: the venue's own figure for {summary.unrealised_from_venue}, "
+            f"unknown (no mark) for {summary.unrealised_unknown}\n"
+        )
+    out.write(
+        f"\n{'account':<16} {'equity':>14} {'wallet':>14} {'available':>14} {'init margin':>12} "
+        f"{'maint margin':>12} {'positions':>9} {'unrealised':>12} {'realised':>12}\n"
+    )
+    for a in summary.accounts:
+        w = a.wallet
+        out.write(
+            f"{_account(a.venue, a.account):<16} {_shown(w and w.equity):>14} "
+            f"{_shown(w and w.wallet_balance):>14} {_shown(w and w.available):>14} "
+            f"{_shown(w and w.initial_margin):>12} {_shown(w and w.maintenance_margin):>12} "
+            f"{a.positions:>9} {a.unrealised_pnl!s:>12} {a.realised_pnl!s:>12}\n"
+        )
+    for title, exposures in (("venue", summary.by_venue), ("symbol", summary.by_symbol)):
+        out.write(f"\nby {title}: {'notional':>16} {'share':>8} {'long':>14} {'short':>14}\n")
+        for e in exposures:
+            out.write(
+                f"  {e.name:<14} {e.notional!s:>16} {_percent(e.share):>8} "
+                f"{e.long_notional!s:>14} {e.short_notional!s:>14}  ({e.positions})\n"
+            )
+    risk = summary.risk
+    if risk is None:
+        return
+    out.write(
+        f"\nrisk: max score {_shown(risk.max_score)}, average {_shown(risk.average_score)}; "
+        f"{risk.high_risk} high-risk; {risk.near_liquidation} near liquidation\n"
+        f"  leverage: average {_shown(risk.average_leverage)}, max {_shown(risk.max_leverage)}\n"
+        f"  largest concentration: {_shown(risk.largest_concentration)}"
+        + (f" ({risk.largest_concentration_of})" if risk.largest_concentration_of else "")
+        + "\n"
+    )
 
 
 def closed_json(closed: ClosedPosition) -> JSON:

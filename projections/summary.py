@@ -1,0 +1,193 @@
+"""The portfolio read model: what `trueup summary` answers, from the persisted views alone.
+
+Positions are the keys the exchange holds (each with its risk, domain/risk.py); PnL is the
+ledger's (domain/pnl.py): realised, fees and funding of every key since trueup first saw
+it, unrealised from the latest mark, or the venue's own figure where the ledger holds no
+open lifecycle (a position opened before trueup saw its fills). Distribution is by share of
+notional.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+import msgspec
+
+from trueup.domain.risk import PortfolioRisk, PositionRisk, portfolio, share
+from trueup.domain.vocabulary import PositionSide
+from trueup.domain.wallet import WalletSummary
+from trueup.projections.views import AccountView, KeyRow, SymbolView
+
+ZERO = Decimal(0)
+JSON = dict[str, Any]
+
+
+class Whose(StrEnum):
+    """Whose figure a position's unrealised PnL is."""
+
+    TRUEUP = "trueup"  # the ledger's, from its fills and the latest mark
+    VENUE = "venue"  # the venue's own, from its last report
+
+
+@dataclass(slots=True)
+class Exposure:
+    """The positions of one venue, account or symbol, and their share of the notional."""
+
+    name: str
+    positions: int = 0
+    notional: Decimal = ZERO
+    long_notional: Decimal = ZERO
+    short_notional: Decimal = ZERO
+    share: Decimal = ZERO
+
+    def add(self, risk: PositionRisk) -> None:
+        self.positions += 1
+        notional = risk.notional or ZERO
+        self.notional += notional
+        if risk.side is PositionSide.SHORT:
+            self.short_notional += notional
+        else:
+            self.long_notional += notional
+
+
+@dataclass(slots=True)
+class AccountSummary:
+    """One account: its balances as the venue last reported them, and its positions' PnL."""
+
+    venue: str
+    account: str
+    wallet: WalletSummary | None
+    positions: int = 0
+    notional: Decimal = ZERO
+    unrealised_pnl: Decimal = ZERO
+    realised_pnl: Decimal = ZERO
+    fees: Decimal = ZERO
+    funding: Decimal = ZERO
+
+
+@dataclass(slots=True)
+class Summary:
+    """The portfolio: positions, PnL, balances per account, distribution and risk."""
+
+    positions: int
+    notional: Decimal
+    unrealised_pnl: Decimal
+    realised_pnl: Decimal  # before fees, of every key since trueup first saw it
+    fees: Decimal
+    funding: Decimal
+    net_pnl: Decimal  # realised - fees + funding + unrealised
+    unrealised_from_venue: int  # positions whose unrealised PnL is the venue's own figure
+    unrealised_unknown: int  # positions held with no mark and no venue figure
+    accounts: list[AccountSummary] = field(default_factory=list)
+    by_venue: list[Exposure] = field(default_factory=list)
+    by_symbol: list[Exposure] = field(default_factory=list)
+    risk: PortfolioRisk | None = None
+
+    def as_json(self) -> JSON:
+        """As `trueup summary --json` prints it: decimals as strings."""
+        document: JSON = msgspec.to_builtins(self)
+        return document
+
+
+def summarise(
+    account_views: Iterable[AccountView],
+    symbol_views: Iterable[SymbolView],
+    *,
+    venue: str | None = None,
+    account: str | None = None,
+    symbol: str | None = None,
+) -> Summary:
+    """The summary of the views, of ``venue``, ``account`` and ``symbol`` where given."""
+    accounts = {
+        (v.venue, v.account): AccountSummary(v.venue, v.account, v.wallet)
+        for v in account_views
+        if _wanted(v.venue, v.account, venue, account)
+    }
+    by_venue: dict[str, Exposure] = {}
+    by_symbol: dict[str, Exposure] = {}
+    risks: list[tuple[str, PositionRisk]] = []
+    from_venue = unknown = 0
+    for view in symbol_views:
+        if not _wanted(view.venue, view.account, venue, account):
+            continue
+        if symbol is not None and view.symbol != symbol:
+            continue
+        mine = accounts.get((view.venue, view.account))
+        if mine is None:
+            mine = accounts[(view.venue, view.account)] = AccountSummary(
+                view.venue, view.account, None
+            )
+        for row in view.keys:
+            _add_pnl(mine, row)
+            risk = row.risk
+            if risk is None:
+                continue
+            unrealised, source = _unrealised(row)
+            if source is Whose.VENUE:
+                from_venue += 1
+            elif source is None:
+                unrealised = ZERO
+                unknown += 1
+            mine.unrealised_pnl += unrealised or ZERO
+            mine.positions += 1
+            mine.notional += risk.notional or ZERO
+            by_venue.setdefault(view.venue, Exposure(view.venue)).add(risk)
+            by_symbol.setdefault(view.symbol, Exposure(view.symbol)).add(risk)
+            label = f"{view.venue}/{view.account} {view.symbol} idx={row.position_idx}"
+            risks.append((label, risk))
+    listed = [accounts[k] for k in sorted(accounts)]
+    total = sum((a.notional for a in listed), ZERO)
+    for exposure in (*by_venue.values(), *by_symbol.values()):
+        exposure.share = share(exposure.notional, total)
+    realised = sum((a.realised_pnl for a in listed), ZERO)
+    fees = sum((a.fees for a in listed), ZERO)
+    funding = sum((a.funding for a in listed), ZERO)
+    unrealised = sum((a.unrealised_pnl for a in listed), ZERO)
+    return Summary(
+        positions=len(risks),
+        notional=total,
+        unrealised_pnl=unrealised,
+        realised_pnl=realised,
+        fees=fees,
+        funding=funding,
+        net_pnl=realised - fees + funding + unrealised,
+        unrealised_from_venue=from_venue,
+        unrealised_unknown=unknown,
+        accounts=listed,
+        by_venue=_largest_first(by_venue.values()),
+        by_symbol=_largest_first(by_symbol.values()),
+        risk=portfolio(risks),
+    )
+
+
+def _wanted(venue: str, account: str, want_venue: str | None, want_account: str | None) -> bool:
+    return (want_venue is None or venue == want_venue) and (
+        want_account is None or account == want_account
+    )
+
+
+def _add_pnl(summary: AccountSummary, row: KeyRow) -> None:
+    pnl = row.pnl
+    if pnl:
+        summary.realised_pnl += Decimal(pnl["realised_pnl"])
+        summary.fees += Decimal(pnl["fees"])
+        summary.funding += Decimal(pnl["funding"])
+
+
+def _unrealised(row: KeyRow) -> tuple[Decimal | None, Whose | None]:
+    """The key's unrealised PnL and whose figure it is: trueup's, from the ledger's open
+    lifecycle and mark; else the venue's; else unknown (None, None)."""
+    pnl = row.pnl
+    if pnl and pnl.get("open") is not None and pnl.get("unrealised_pnl") is not None:
+        return Decimal(pnl["unrealised_pnl"]), Whose.TRUEUP
+    exchange = row.state.get("exchange") or {}
+    venue = exchange.get("unrealised_pnl")
+    if venue is not None:
+        return Decimal(venue), Whose.VENUE
+    return None, None
+
+
+def _largest_first(exposures: Iterable[Exposure]) -> list[Exposure]:
+    return sorted(exposures, key=lambda e: (-e.notional, e.name))
