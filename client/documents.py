@@ -120,8 +120,18 @@ def can_open_params(
     return {"venue": venue, "account": account, "symbol": symbol} | _given(found)
 
 
-def positions_params(venue: str | None, account: str | None, symbol: str | None) -> Json:
-    return _given({"venue": venue, "account": account, "symbol": symbol})
+def positions_params(
+    venue: str | None, account: str | None, symbol: str | None, format: str | None = None
+) -> Json:
+    return _given({"venue": venue, "account": account, "symbol": symbol, "format": format})
+
+
+def history_params(
+    venue: str | None, account: str | None, symbol: str | None, since: int | str | datetime | None
+) -> Json:
+    if isinstance(since, datetime):
+        since = int(since.timestamp() * 1000)
+    return _given({"venue": venue, "account": account, "symbol": symbol, "since": since})
 
 
 def events_params(

@@ -77,13 +77,38 @@ class Client:
         return documents.can_open(self._get("/v1/can-open", params))
 
     def positions(
-        self, venue: str | None = None, account: str | None = None, symbol: str | None = None
+        self,
+        venue: str | None = None,
+        account: str | None = None,
+        symbol: str | None = None,
+        *,
+        format: str | None = None,
     ) -> list[dict[str, Any]]:
-        """The reconciled positions (`trueup positions --json`'s rows)."""
-        rows: list[dict[str, Any]] = self._get(
-            "/v1/positions", documents.positions_params(venue, account, symbol)
-        )["positions"]
+        """The reconciled positions (`trueup positions --json`'s rows); ``format="ccxt"``:
+        what the exchange holds, in ccxt's unified Position structure."""
+        params = documents.positions_params(venue, account, symbol, format)
+        rows: list[dict[str, Any]] = (self._get("/v1/positions", params))["positions"]
         return rows
+
+    def summary(
+        self, venue: str | None = None, account: str | None = None, symbol: str | None = None
+    ) -> dict[str, Any]:
+        """The portfolio, as `trueup summary --json` prints it."""
+        params = documents.positions_params(venue, account, symbol)
+        found: dict[str, Any] = self._get("/v1/summary", params)
+        return found
+
+    def history(
+        self,
+        venue: str | None = None,
+        account: str | None = None,
+        symbol: str | None = None,
+        since: int | str | datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """Closed positions, one record per lifecycle (`trueup history --json`'s)."""
+        params = documents.history_params(venue, account, symbol, since)
+        closed: list[dict[str, Any]] = (self._get("/v1/history", params))["closed"]
+        return closed
 
     def send_intents(self, intents: Iterable[Intent]) -> InputsReport:
         """POST capture lines (the bot's intents, or snapshots): stored once each however

@@ -130,6 +130,24 @@ class PositionsQuery(Strict):
     venue: Name | None = None
     account: Name | None = None
     symbol: Name | None = None
+    format: Literal["trueup", "ccxt"] = Field(
+        "trueup",
+        description="trueup: `trueup positions --json` rows; ccxt: ccxt's unified Position "
+        "structure, for what the exchange holds",
+    )
+
+
+class SummaryQuery(Strict):
+    venue: Name | None = None
+    account: Name | None = None
+    symbol: Name | None = None
+
+
+class HistoryQuery(Strict):
+    venue: Name | None = None
+    account: Name | None = None
+    symbol: Name | None = None
+    since: Instant | None = None
 
 
 class CanOpenQuery(Strict):
@@ -177,6 +195,28 @@ class PositionsDocument(BaseModel):
     cursor: int = Field(
         description="the journal's end when asked: the events after it (GET /v1/events?after=) "
         "are what may change these rows"
+    )
+
+
+class SummaryDocument(BaseModel):
+    positions: int
+    notional: str
+    unrealised_pnl: str
+    realised_pnl: str
+    fees: str
+    funding: str
+    net_pnl: str
+    unrealised_from_venue: int
+    unrealised_unknown: int
+    accounts: list[dict[str, Any]] = Field(description="equity, balances and margin per account")
+    by_venue: list[dict[str, Any]] = Field(description="shares of notional, largest first")
+    by_symbol: list[dict[str, Any]] = Field(description="shares of notional, largest first")
+    risk: dict[str, Any] | None = Field(description="the portfolio risk figures")
+
+
+class HistoryDocument(BaseModel):
+    closed: list[dict[str, Any]] = Field(
+        description="closed lifecycles, oldest close first, as `trueup history --json`"
     )
 
 
@@ -299,12 +339,31 @@ class TrueupApi:
             return []  # /health says why; a scrape still shows the request metrics
 
     def positions(self, query: PositionsQuery) -> Document:
+        where = {"venue": query.venue, "account": query.account, "symbol": query.symbol}
         with self.lock:
             cursor = self.service.journal.last_position()  # first: nothing after it is missed
-            rows = self.service.positions(
+            if query.format == "ccxt":
+                rows = self.service.ccxt_positions(**where)
+            else:
+                rows = self.service.positions(**where)
+        return Document({"positions": rows, "cursor": cursor})
+
+    def summary(self, query: SummaryQuery) -> Document:
+        with self.lock:
+            found = self.service.summary(
                 venue=query.venue, account=query.account, symbol=query.symbol
             )
-        return Document({"positions": rows, "cursor": cursor})
+        return Document(found.as_json())
+
+    def history(self, query: HistoryQuery) -> Document:
+        with self.lock:
+            closed = self.service.history(
+                venue=query.venue,
+                account=query.account,
+                symbol=query.symbol,
+                since=query.since or 0,
+            )
+        return Document({"closed": [output.closed_json(record) for record in closed]})
 
     def emitted(self, query: EmittedQuery) -> Document:
         with self.lock:
@@ -576,6 +635,17 @@ def create_app(journal: Journal, settings: ApiSettings, clock: Clock = wall_cloc
     def positions(query: Annotated[PositionsQuery, Query()]) -> Document:
         """The reconciled positions, local beside exchange, with open findings."""
         return api.positions(query)
+
+    @app.get("/v1/summary", response_model=None, responses={200: {"model": SummaryDocument}})
+    def summary(query: Annotated[SummaryQuery, Query()]) -> Document:
+        """The portfolio: positions, PnL, equity and margin per account, distribution by
+        venue and symbol, and the risk figures, as `trueup summary --json`."""
+        return api.summary(query)
+
+    @app.get("/v1/history", response_model=None, responses={200: {"model": HistoryDocument}})
+    def history(query: Annotated[HistoryQuery, Query()]) -> Document:
+        """Closed positions, one record per lifecycle, oldest close first."""
+        return api.history(query)
 
     @app.get("/v1/can-open", response_model=None, responses={200: {"model": CanOpenDocument}})
     def can_open(query: Annotated[CanOpenQuery, Query()]) -> Document:

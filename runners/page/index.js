@@ -24,12 +24,18 @@
     return td;
   }
 
+  // Decimals come as strings: shown as they are, "-" where trueup cannot know them.
+  const shown = (value) => (value === null || value === undefined ? "-" : String(value));
+  const percent = (fraction) =>
+    fraction === null || fraction === undefined ? "-" : `${(Number(fraction) * 100).toFixed(2)}%`;
+
   function show(rows) {
     body.replaceChildren();
     for (const row of rows) {
       const tr = document.createElement("tr");
       tr.dataset.key = keyOf(row);
       if (row.findings.length) tr.classList.add("finding");
+      if (row.risk && (row.risk.high || row.risk.near_liquidation)) tr.classList.add("risky");
       if (chosen && keyOf(chosen) === tr.dataset.key) tr.classList.add("chosen");
       tr.append(
         cell(`${row.venue}/${row.account}`),
@@ -37,6 +43,11 @@
         cell(String(row.position_idx)),
         cell(row.local_qty, "qty local"),
         cell(row.exchange_qty, "qty exchange"),
+        cell(shown(row.pnl && row.pnl.unrealised_pnl), "num unrealised"),
+        cell(shown(row.pnl && row.pnl.realised_pnl), "num realised"),
+        cell(shown(row.risk && row.risk.leverage), "num leverage"),
+        cell(percent(row.risk && row.risk.liquidation_distance), "num liquidation"),
+        cell(shown(row.risk && row.risk.score), "num score"),
         cell(row.findings.join("; ") || "OK", "findings"),
       );
       tr.addEventListener("click", () => choose(row));
