@@ -26,6 +26,10 @@ def position_item(
     cur_realised_pnl: str | None = None,
     status: str = "Normal",
     leverage: str = "10",
+    liq_price: str = "",
+    position_value: str = "0",
+    position_im: str = "0",
+    position_mm: str = "0",
     created_time: int = 1694402496913,
     rest: bool = False,
 ) -> JSON:
@@ -42,13 +46,13 @@ def position_item(
         "entryPrice": entry_price,
         "leverage": leverage,
         "breakEvenPrice": entry_price,
-        "positionValue": "0",
-        "positionBalance": "0",
+        "positionValue": position_value,
+        "positionBalance": position_im,
         "markPrice": mark_price,
-        "positionIM": "0",
-        "positionIMByMp": "0",
-        "positionMM": "0",
-        "positionMMByMp": "0",
+        "positionIM": position_im,
+        "positionIMByMp": position_im,
+        "positionMM": position_mm,
+        "positionMMByMp": position_mm,
         "takeProfit": "0",
         "stopLoss": "0",
         "trailingStop": "0",
@@ -59,7 +63,7 @@ def position_item(
         "createdTime": str(created_time),
         "updatedTime": str(updated_time),
         "tpslMode": "Full",
-        "liqPrice": "",
+        "liqPrice": liq_price,
         "bustPrice": "",
         "category": category,
         "positionStatus": status,
@@ -225,7 +229,14 @@ def execution_item(
     return item
 
 
-def wallet_item(*, total_equity: str, total_wallet_balance: str, available: str) -> JSON:
+def wallet_item(
+    *,
+    total_equity: str,
+    total_wallet_balance: str,
+    available: str,
+    initial_margin: str = "0",
+    maintenance_margin: str = "0",
+) -> JSON:
     """One account as the ``wallet`` topic sends it."""
     return {
         "accountIMRate": "0",
@@ -237,10 +248,10 @@ def wallet_item(*, total_equity: str, total_wallet_balance: str, available: str)
         "totalMarginBalance": total_wallet_balance,
         "totalAvailableBalance": available,
         "totalPerpUPL": "0",
-        "totalInitialMargin": "0",
-        "totalInitialMarginByMp": "0",
-        "totalMaintenanceMargin": "0",
-        "totalMaintenanceMarginByMp": "0",
+        "totalInitialMargin": initial_margin,
+        "totalInitialMarginByMp": initial_margin,
+        "totalMaintenanceMargin": maintenance_margin,
+        "totalMaintenanceMarginByMp": maintenance_margin,
         "coin": [
             {
                 "coin": "USDT",
@@ -252,8 +263,8 @@ def wallet_item(*, total_equity: str, total_wallet_balance: str, available: str)
                 "borrowAmount": "0",
                 "accruedInterest": "0",
                 "totalOrderIM": "0",
-                "totalPositionIM": "0",
-                "totalPositionMM": "0",
+                "totalPositionIM": initial_margin,
+                "totalPositionMM": maintenance_margin,
                 "unrealisedPnl": "0",
                 "cumRealisedPnl": "0",
                 "bonus": "0",

@@ -1,0 +1,281 @@
+"""Risk per position and for the portfolio: the score on hand-worked cases (weights 0.4, 0.3,
+0.3; leverage / 10 capped at 1; 1 - 10 x distance floored at 0; 0.1 without a liquidation
+price; capped at 1), the weights as rules, and RISK_WARNING once per crossing."""
+
+import dataclasses
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from tests.inputs import ACCOUNT, T0, accepted, position_frame
+from trueup.adapters import rule_changes
+from trueup.adapters.bybit import messages
+from trueup.domain.emitted import Emitted, RiskWarning
+from trueup.domain.errors import MalformedInput
+from trueup.domain.events import PositionReport
+from trueup.domain.reconciler import Reconciler
+from trueup.domain.risk import LeverageSource, PositionRisk, assess, portfolio
+from trueup.domain.rules.config import RuleConfig, rule_config
+from trueup.domain.vocabulary import PositionSide
+
+RULES = RuleConfig()
+
+
+def report(
+    *,
+    size: str = "1",
+    mark: str | None = "100",
+    leverage: str | None = None,
+    liq: str | None = None,
+    margin: str | None = None,
+    side: PositionSide = PositionSide.LONG,
+) -> PositionReport:
+    def d(text: str | None) -> Decimal | None:
+        return None if text is None else Decimal(text)
+
+    return PositionReport(
+        category="linear",
+        symbol="BTCUSDT",
+        position_idx=0,
+        side=side,
+        size=Decimal(size),
+        entry_price=Decimal(100),
+        mark_price=d(mark),
+        unrealised_pnl=None,
+        cum_realised_pnl=None,
+        seq=1,
+        updated_time=T0,
+        status="Normal",
+        liq_price=d(liq),
+        leverage=d(leverage),
+        initial_margin=d(margin),
+    )
+
+
+def risk_of(equity: str | None, config: RuleConfig = RULES, **fields: Any) -> PositionRisk:
+    found = assess(report(**fields), None, None if equity is None else Decimal(equity), config)
+    assert found is not None
+    return found
+
+
+# --- the score, worked by hand --------------------------------------------------------------
+
+
+def test_every_part_halfway_scores_one_half() -> None:
+    # notional 50 x 100 = 5000 of equity 10000: 0.5; leverage 5 / 10: 0.5; mark 100, liq 95:
+    # 0.05 from liquidation, 1 - 10 x 0.05 = 0.5. 0.4 x 0.5 + 0.3 x 0.5 + 0.3 x 0.5 = 0.5.
+    risk = risk_of("10000", size="50", leverage="5", liq="95")
+    assert (risk.notional, risk.concentration, risk.leverage) == (5000, Decimal("0.5"), 5)
+    assert risk.liquidation_distance == Decimal("0.05")
+    assert (risk.concentration_part, risk.leverage_part, risk.liquidation_part) == (
+        Decimal("0.5"),
+        Decimal("0.5"),
+        Decimal("0.5"),
+    )
+    assert risk.score == Decimal("0.5")
+    assert (risk.high, risk.near_liquidation) == (False, True)
+
+
+def test_no_liquidation_price_counts_a_tenth() -> None:
+    # 0.4 x 0.2 + 0.3 x 0.2 + 0.3 x 0.1 = 0.08 + 0.06 + 0.03.
+    risk = risk_of("10000", size="20", leverage="2")
+    assert (risk.liq_price, risk.liquidation_distance) == (None, None)
+    assert risk.liquidation_part == Decimal("0.1")
+    assert risk.score == Decimal("0.17")
+    assert not risk.near_liquidation
+
+
+def test_each_part_is_capped_at_one_and_the_liquidation_part_floored_at_zero() -> None:
+    # 3x the equity, 25x leverage: both parts full; 0.5 from liquidation: 1 - 5, floored.
+    risk = risk_of("100", size="3", leverage="25", liq="50")
+    assert (risk.concentration, risk.concentration_part) == (Decimal(3), Decimal(1))
+    assert (risk.leverage_part, risk.liquidation_part) == (Decimal(1), Decimal(0))
+    assert risk.score == Decimal("0.7")
+    assert risk.high  # 0.7 reaches the default risk_warning_score
+
+
+def test_a_short_near_liquidation_scores_near_one_and_the_score_is_capped_at_one() -> None:
+    # Short at mark 100, liquidated at 101: 0.01 away, part 0.9; 0.4 + 0.3 + 0.27.
+    risk = risk_of("100", size="2", leverage="20", liq="101", side=PositionSide.SHORT)
+    assert risk.liquidation_distance == Decimal("0.01")
+    assert risk.score == Decimal("0.97")
+    heavy = RuleConfig(
+        risk_weight_concentration=Decimal(1),
+        risk_weight_leverage=Decimal(1),
+        risk_weight_liquidation=Decimal(1),
+    )
+    assert risk_of("100", heavy, size="2", leverage="20", liq="101").score == 1
+
+
+def test_leverage_is_the_venues_else_notional_over_initial_margin() -> None:
+    venue = risk_of("10000", size="10", leverage="3", margin="500")
+    assert (venue.leverage, venue.leverage_source) == (3, LeverageSource.VENUE)
+    derived = risk_of("10000", size="10", margin="250")  # notional 1000 / 250
+    assert (derived.leverage, derived.leverage_source) == (4, LeverageSource.MARGIN)
+    unknown = risk_of("10000", size="10")
+    assert (unknown.leverage, unknown.leverage_source, unknown.leverage_part) == (None, None, 0)
+
+
+def test_without_an_equity_the_concentration_is_unknown_and_counts_nothing() -> None:
+    risk = risk_of(None, size="10", leverage="10")
+    assert (risk.concentration, risk.concentration_part) == (None, 0)
+    assert risk.score == Decimal("0.33")
+    assert risk_of("0", size="10", leverage="10").concentration is None
+
+
+def test_a_flat_position_has_no_risk_and_the_ledgers_mark_stands_in_for_a_missing_one() -> None:
+    flat = report(size="0", side=PositionSide.FLAT)
+    assert assess(flat, None, Decimal(100), RULES) is None
+    marked = assess(report(size="2", mark=None), Decimal(150), Decimal(1000), RULES)
+    assert marked is not None and marked.notional == 300
+
+
+def test_the_weights_are_rules_with_documented_defaults_and_held_to_their_domain() -> None:
+    assert (RULES.risk_weight_concentration, RULES.risk_weight_leverage) == (
+        Decimal("0.4"),
+        Decimal("0.3"),
+    )
+    assert (RULES.risk_weight_liquidation, RULES.risk_no_liquidation_price) == (
+        Decimal("0.3"),
+        Decimal("0.1"),
+    )
+    assert (RULES.risk_leverage_cap, RULES.risk_liquidation_scale) == (10, 10)
+    assert (RULES.risk_warning_score, RULES.risk_warning_liquidation_distance) == (
+        Decimal("0.7"),
+        Decimal("0.1"),
+    )
+    chosen = rule_config({"risk_weight_concentration": "0.5", "risk_leverage_cap": 20})
+    assert (chosen.risk_weight_concentration, chosen.risk_leverage_cap) == (Decimal("0.5"), 20)
+    with pytest.raises(MalformedInput, match="risk_weight_leverage must be a fraction"):
+        rule_config({"risk_weight_leverage": 1.5})
+    with pytest.raises(MalformedInput, match="risk_leverage_cap must be above 0"):
+        rule_config({"risk_leverage_cap": 0})
+
+
+def test_the_portfolio_figures() -> None:
+    a = risk_of("10000", size="50", leverage="5", liq="95")  # 0.5, near liquidation
+    b = risk_of("100", size="3", leverage="25", liq="50")  # 0.7, high
+    c = risk_of("10000", size="20")  # 0.08 + 0 (no leverage known) + 0.03 = 0.11
+    found = portfolio([("a", a), ("b", b), ("c", c)])
+    assert (found.positions, found.notional) == (3, 5000 + 300 + 2000)
+    assert (found.max_score, found.average_score) == (Decimal("0.7"), Decimal("0.436667"))
+    assert (found.high_risk, found.near_liquidation) == (1, 1)
+    assert (found.average_leverage, found.max_leverage) == (15, 25)
+    assert (found.largest_concentration, found.largest_concentration_of) == (3, "b")
+    empty = portfolio([])
+    assert (empty.positions, empty.max_score, empty.average_leverage) == (0, None, None)
+
+
+# --- RISK_WARNING: once per crossing --------------------------------------------------------
+
+
+class Account:
+    """One Bybit account's inputs through the reconciler, the RISK_WARNINGs each emits."""
+
+    def __init__(self) -> None:
+        self.reconciler = Reconciler()
+        self.at = T0
+        self.seq = 1
+
+    def _warnings(self, record: dict[str, Any]) -> list[RiskWarning]:
+        emitted: list[Emitted] = self.reconciler.apply(accepted(record))
+        return [e for e in emitted if isinstance(e, RiskWarning)]
+
+    def position(self, *, size: str, mark: str, liq: str = "", leverage: str = "2") -> list[str]:
+        self.at += 1_000
+        self.seq += 1
+        record = position_frame(
+            self.at,
+            symbol="BTCUSDT",
+            side="Buy" if size != "0" else "",
+            size=size,
+            seq=self.seq,
+            updated_time=self.at,
+            mark_price=mark,
+            entry_price=mark,
+            leverage=leverage,
+            liq_price=liq,
+        )
+        return [w.trigger for w in self._warnings(record)]
+
+    def equity(self, equity: str) -> list[str]:
+        self.at += 1_000
+        item = messages.wallet_item(
+            total_equity=equity, total_wallet_balance=equity, available=equity
+        )
+        frame = messages.ws_frame("wallet", [item], message_id=f"w{self.at}", creation_time=self.at)
+        return [w.trigger for w in self._warnings(messages.capture_ws(self.at, ACCOUNT, frame))]
+
+
+def test_a_liquidation_distance_crossed_is_told_once_and_again_only_after_it_recovers() -> None:
+    account = Account()
+    assert account.equity("1000000") == []
+    assert account.position(size="1", mark="100", liq="80") == []  # 0.2 away
+    assert account.position(size="1", mark="100", liq="95") == ["LIQUIDATION_DISTANCE"]
+    assert account.position(size="1", mark="100", liq="93") == []  # still within: silent
+    assert account.position(size="1", mark="100", liq="85") == []  # back out: armed again
+    assert account.position(size="1", mark="100", liq="91") == ["LIQUIDATION_DISTANCE"]
+
+
+def test_a_score_crossed_by_the_equity_falling_is_told_once_per_crossing() -> None:
+    account = Account()
+    assert account.equity("100000") == []
+    # 0.1 x 100000 = 10000 notional: 0.4 x 0.1 + 0.3 x 1 + 0.3 x 0.1 = 0.37.
+    assert account.position(size="0.1", mark="100000", leverage="10") == []
+    assert account.equity("10000") == ["SCORE"]  # concentration 1: 0.73
+    assert account.equity("9000") == []  # still above
+    assert account.equity("50000") == []  # 0.41: below, armed again
+    assert account.equity("12000") == []  # 0.663333: not there yet
+    assert account.equity("10000") == ["SCORE"]
+
+
+def test_a_position_closed_and_opened_again_past_the_threshold_is_told_again() -> None:
+    account = Account()
+    assert account.position(size="1", mark="100", liq="95") == ["LIQUIDATION_DISTANCE"]
+    assert account.position(size="0", mark="100") == []
+    assert account.reconciler.detectors("bybit", ACCOUNT).risk.past == {}  # nothing kept
+    assert account.position(size="1", mark="100", liq="96") == ["LIQUIDATION_DISTANCE"]
+
+
+def test_the_warning_says_what_was_crossed_and_the_figures_behind_it() -> None:
+    account = Account()
+    account.equity("1000")
+    account.at += 1_000
+    record = position_frame(
+        account.at,
+        symbol="BTCUSDT",
+        side="Buy",
+        size="10",
+        seq=99,
+        updated_time=account.at,
+        mark_price="100",
+        leverage="10",
+        liq_price="92",
+    )
+    warnings = account._warnings(record)
+    assert [w.trigger for w in warnings] == ["LIQUIDATION_DISTANCE", "SCORE"]
+    near, high = warnings
+    assert (near.threshold, near.liquidation_distance, near.liq_price) == (
+        Decimal("0.1"),
+        Decimal("0.08"),
+        Decimal(92),
+    )
+    assert (high.threshold, high.score, high.concentration, high.notional) == (
+        Decimal("0.7"),
+        Decimal("0.76"),
+        Decimal(1),
+        Decimal(1000),
+    )
+    assert (high.symbol, high.position_idx, high.category) == ("BTCUSDT", 0, "linear")
+
+
+def test_thresholds_and_the_switch_are_the_rules_in_force() -> None:
+    account = Account()
+    quiet = dataclasses.replace(RULES, risk_warnings_enabled=False)
+    account.reconciler.apply(accepted(rule_changes.record(T0, quiet, "rules.toml")))
+    assert account.position(size="1", mark="100", liq="95") == []
+    strict = dataclasses.replace(RULES, risk_warning_liquidation_distance=Decimal("0.01"))
+    account.reconciler.apply(accepted(rule_changes.record(account.at + 1, strict, "rules.toml")))
+    assert account.position(size="1", mark="100", liq="98") == []  # 0.02: not within 0.01
+    assert account.position(size="1", mark="100", liq="99.5") == ["LIQUIDATION_DISTANCE"]
