@@ -58,6 +58,18 @@ def test_positions_are_the_servers_rows(
     assert doge["exchange_qty"] == "1500"
 
 
+def test_summary_history_and_ccxt_positions_are_the_clis(
+    client: Client, sampled: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (summary,) = cli_json(capsys, sampled, "summary")
+    assert client.summary() == summary
+    assert client.history(symbol="ETHUSDT") == cli_json(
+        capsys, sampled, "history", "--symbol", "ETHUSDT"
+    )
+    ccxt = client.positions(format="ccxt")
+    assert {p["symbol"] for p in ccxt} == {"DOGE/USDT:USDT", "XRP/USDT:USDT"}
+
+
 def test_send_intents_is_idempotent(client: Client) -> None:
     intent = opened(SAMPLE_END - 500, "p-sol-1", "SOLUSDT", "3")
     first = client.send_intents([intent, closing_snapshot(SAMPLE_END - 400)])

@@ -81,6 +81,39 @@ def test_positions_are_the_cli_rows_filtered_as_asked(
     assert api.get("/v1/positions", params={"account": "other"}).json()["positions"] == []
 
 
+def test_positions_in_ccxts_structure_are_the_clis(
+    api: httpx.Client, sampled: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    main(["--store", sampled, "positions", "--format", "ccxt"])
+    expected = [orjson.loads(text) for text in capsys.readouterr().out.splitlines()]
+    found = api.get("/v1/positions", params={"format": "ccxt"}).json()["positions"]
+    assert found == expected
+    assert {p["symbol"] for p in found} == {"DOGE/USDT:USDT", "XRP/USDT:USDT"}
+    assert api.get("/v1/positions", params={"format": "csv"}).status_code == 422
+
+
+def test_summary_is_the_clis(
+    api: httpx.Client, sampled: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (expected,) = cli_json(capsys, sampled, "summary")
+    assert api.get("/v1/summary").json() == expected
+    (doge,) = cli_json(capsys, sampled, "summary", "--symbol", "DOGEUSDT")
+    assert api.get("/v1/summary", params={"symbol": "DOGEUSDT"}).json() == doge
+    assert doge["positions"] == 1
+
+
+def test_history_is_the_clis(
+    api: httpx.Client, sampled: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    expected = cli_json(capsys, sampled, "history")
+    assert api.get("/v1/history").json() == {"closed": expected}
+    assert expected  # the sample closes BTCUSDT and ETHUSDT
+    btc = api.get("/v1/history", params={"symbol": "BTCUSDT", "since": "2025-11-03T19:45:00Z"})
+    assert btc.json()["closed"] == [c for c in expected if c["symbol"] == "BTCUSDT"]
+    assert api.get("/v1/history", params={"since": "yesterday"}).status_code == 422
+
+
 def test_the_positions_cursor_is_where_the_events_that_change_them_follow(
     api: httpx.Client,
 ) -> None:

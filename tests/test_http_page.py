@@ -55,6 +55,11 @@ def test_the_page_shows_the_positions_of_the_capture_with_findings_highlighted(
         shown = page.locator(f'#positions tr[data-key="{key}"]')
         assert shown.locator("td.local").inner_text() == expected["local_qty"]
         assert shown.locator("td.exchange").inner_text() == expected["exchange_qty"]
+        risk = expected["risk"] or {}
+        assert shown.locator("td.score").inner_text() == (risk.get("score") or "-")
+        assert shown.locator("td.leverage").inner_text() == (risk.get("leverage") or "-")
+        unrealised = (expected["pnl"] or {}).get("unrealised_pnl")
+        assert shown.locator("td.unrealised").inner_text() == (unrealised or "-")
         assert ("finding" in (shown.get_attribute("class") or "")) == bool(expected["findings"])
     assert opened.errors == []
 

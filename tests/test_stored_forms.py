@@ -90,3 +90,12 @@ def test_what_was_stored_before_the_pnl_ledger_reads_with_its_figures_unknown() 
     (fill,) = executions.fills
     assert (fill.realised_pnl, fill.position_idx) == (None, None)
     assert short.reports[0].cur_realised_pnl is None
+
+
+def test_what_was_stored_before_risk_reads_with_its_figures_unknown() -> None:
+    short = INPUTS[0]
+    assert isinstance(short, PositionsReported)
+    report = short.reports[0]
+    assert (report.liq_price, report.leverage, report.initial_margin) == (None, None, None)
+    assert (report.maintenance_margin, report.margin_mode) == (None, None)
+    assert short.wallet is None

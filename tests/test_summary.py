@@ -1,0 +1,223 @@
+"""`trueup summary` and `trueup positions` over a journal of two venues and three accounts, on
+SQLite and PostgreSQL: balances per account, PnL, distribution, the portfolio's risk, the
+filters, the ccxt export, and answers read from the views without a replay."""
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from tests.inputs import T0
+from trueup.adapters.bybit import messages
+from trueup.adapters.hyperliquid import messages as hl
+from trueup.runners.cli import main
+
+HL_USER = "0x5e9ee1089755c3435139848e47e6635505d5a13a"
+Json = dict[str, Any]
+
+
+def bybit_position(at: int, account: str, symbol: str, side: str, size: str, **more: str) -> Json:
+    item = messages.position_item(
+        symbol=symbol, side=side, size=size, seq=at - T0, updated_time=at, **more
+    )
+    frame = messages.ws_frame("position", [item], message_id=f"p{at}", creation_time=at)
+    return messages.capture_ws(at, account, frame)
+
+
+def bybit_wallet(at: int, account: str, equity: str) -> Json:
+    item = messages.wallet_item(
+        total_equity=equity,
+        total_wallet_balance=equity,
+        available=equity,
+        initial_margin="100",
+        maintenance_margin="5",
+    )
+    frame = messages.ws_frame("wallet", [item], message_id=f"w{at}", creation_time=at)
+    return messages.capture_ws(at, account, frame)
+
+
+def capture() -> list[Json]:
+    """bybit/main: 10000 equity, 0.1 BTCUSDT long (mark 50000: 5000), 2 ETHUSDT short (mark
+    1500: 3000, 10x, liquidated at 1600); bybit/alt: 1000 DOGEUSDT long (mark 0.2: 200, no
+    wallet yet); Hyperliquid: 1 BTC long (value 50000), account value 25000."""
+    btc = hl.asset_position(
+        coin="BTC",
+        szi="1.0",
+        entry_px="49000.0",
+        position_value="50000.0",
+        unrealized_pnl="1000.0",
+        margin_used="5000.0",
+        liquidation_px="30000.0",
+        leverage=10,
+    )
+    state = hl.clearinghouse_state([btc], time=T0 + 50, account_value="25000.0")
+    return [
+        bybit_wallet(T0 + 10, "main", "10000"),
+        bybit_position(
+            T0 + 20, "main", "BTCUSDT", "Buy", "0.1", mark_price="50000", entry_price="49000",
+            leverage="5", unrealised_pnl="100",
+        ),
+        bybit_position(
+            T0 + 30, "main", "ETHUSDT", "Sell", "2", mark_price="1500", entry_price="1550",
+            leverage="10", liq_price="1600", unrealised_pnl="100", position_im="300",
+            position_mm="15",
+        ),
+        bybit_position(
+            T0 + 40, "alt", "DOGEUSDT", "Buy", "1000", mark_price="0.2", entry_price="0.2"
+        ),
+        hl.capture_rest(T0 + 50, HL_USER, "clearinghouseState", {"user": HL_USER}, state),
+    ]  # fmt: skip
+
+
+@pytest.fixture
+def journal_url(store_url: str, tmp_path: Path) -> str:
+    path = tmp_path / "capture.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(record) + b"\n" for record in capture()))
+    assert main(["--store", store_url, "ingest", str(path)]) == 0
+    return store_url
+
+
+def cli(capsys: pytest.CaptureFixture[str], url: str, *args: str) -> list[Json]:
+    capsys.readouterr()
+    assert main(["--store", url, *args]) == 0
+    return [orjson.loads(text) for text in capsys.readouterr().out.splitlines()]
+
+
+def test_the_summary_gives_positions_pnl_balances_distribution_and_risk(
+    journal_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (summary,) = cli(capsys, journal_url, "summary", "--json")
+    assert summary["positions"] == 4
+    assert summary["notional"] == "58200"  # 5000 + 3000 + 200 + 50000
+    # No fills seen: the venue's own unrealised PnL for each position.
+    assert (summary["unrealised_pnl"], summary["unrealised_from_venue"]) == ("1200.0", 4)
+    accounts = {(a["venue"], a["account"]): a for a in summary["accounts"]}
+    assert accounts[("bybit", "main")]["wallet"]["equity"] == "10000"
+    assert accounts[("bybit", "main")]["wallet"]["maintenance_margin"] == "5"
+    assert accounts[("bybit", "alt")]["wallet"] is None  # nothing reported yet
+    assert accounts[("hyperliquid", HL_USER)]["wallet"]["equity"] == "25000.0"
+    assert [(v["name"], v["share"]) for v in summary["by_venue"]] == [
+        ("hyperliquid", "0.859107"),
+        ("bybit", "0.140893"),
+    ]
+    symbols = {s["name"]: s for s in summary["by_symbol"]}
+    assert (symbols["ETHUSDT"]["short_notional"], symbols["ETHUSDT"]["long_notional"]) == (
+        "3000",
+        "0",
+    )
+    risk = summary["risk"]
+    assert (risk["positions"], risk["max_leverage"], risk["near_liquidation"]) == (4, "10", 1)
+    # Hyperliquid's BTC: 50000 of 25000 equity.
+    assert risk["largest_concentration"] == "2"
+    assert risk["largest_concentration_of"] == f"hyperliquid/{HL_USER} BTC idx=0"
+
+
+def test_the_summary_and_positions_take_venue_account_and_symbol(
+    journal_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    where = ["--venue", "bybit", "--account", "main"]
+    (mine,) = cli(capsys, journal_url, "summary", *where, "--json")
+    assert (mine["positions"], mine["notional"]) == (2, "8000")
+    (eth,) = cli(capsys, journal_url, "summary", *where, "--symbol", "ETHUSDT", "--json")
+    assert eth["positions"] == 1
+    rows = cli(capsys, journal_url, "positions", "--venue", "bybit", "--json")
+    assert {r["symbol"] for r in rows} == {"BTCUSDT", "ETHUSDT", "DOGEUSDT"}
+    (row,) = cli(capsys, journal_url, "positions", *where, "--symbol", "ETHUSDT", "--json")
+    risk = row["risk"]
+    # 3000 of 10000: 0.12; 10x: 0.3; 100 / 1500 from liquidation: 1 - 0.666667, x 0.3.
+    assert (risk["concentration"], risk["leverage"], risk["liquidation_distance"]) == (
+        "0.3",
+        "10",
+        "0.066667",
+    )
+    assert risk["score"] == "0.519999"
+    assert cli(capsys, journal_url, "positions", "--account", "nobody", "--json") == []
+
+
+def test_positions_shows_pnl_leverage_liquidation_distance_and_score_columns(
+    journal_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert main(["--store", journal_url, "positions", "--symbol", "ETHUSDT"]) == 0
+    header, line = capsys.readouterr().out.splitlines()
+    for column in ("unrealised", "realised", "lev", "to liq", "score"):
+        assert column in header
+    assert "6.67%" in line and "0.519999" in line
+
+
+CCXT_FIELDS = {
+    "info": dict,
+    "id": str,
+    "symbol": str,
+    "timestamp": int,
+    "datetime": str,
+    "lastUpdateTimestamp": int,
+    "side": str,
+    "contracts": float,
+    "contractSize": float,
+    "notional": float,
+    "leverage": float,
+    "unrealizedPnl": float,
+    "realizedPnl": type(None),
+    "collateral": float,
+    "entryPrice": float,
+    "markPrice": float,
+    "lastPrice": type(None),
+    "liquidationPrice": float,
+    "marginMode": type(None),
+    "hedged": bool,
+    "maintenanceMargin": float,
+    "maintenanceMarginPercentage": float,
+    "initialMargin": float,
+    "initialMarginPercentage": float,
+    "marginRatio": float,
+    "percentage": float,
+    "stopLossPrice": type(None),
+    "takeProfitPrice": type(None),
+}
+
+
+def test_positions_in_ccxts_unified_structure(
+    journal_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    found = cli(capsys, journal_url, "positions", "--format", "ccxt")
+    by_symbol = {p["symbol"]: p for p in found}
+    assert set(by_symbol) == {"BTC/USDT:USDT", "ETH/USDT:USDT", "DOGE/USDT:USDT", "BTC/USDC:USDC"}
+    eth = by_symbol["ETH/USDT:USDT"]
+    assert {name: type(eth[name]) for name in CCXT_FIELDS} == CCXT_FIELDS
+    assert (eth["side"], eth["contracts"], eth["notional"]) == ("short", 2.0, 3000.0)
+    assert (eth["entryPrice"], eth["markPrice"], eth["liquidationPrice"]) == (1550.0, 1500.0, 1600.0)
+    assert (eth["leverage"], eth["unrealizedPnl"], eth["hedged"]) == (10.0, 100.0, False)
+    assert (eth["initialMargin"], eth["maintenanceMargin"], eth["collateral"]) == (300, 15, 300)
+    assert (eth["initialMarginPercentage"], eth["maintenanceMarginPercentage"]) == (0.1, 0.005)
+    assert (eth["marginRatio"], eth["percentage"]) == (0.05, 100 / 3)
+    assert eth["datetime"].endswith("Z") and eth["info"]["symbol"] == "ETHUSDT"
+    btc = by_symbol["BTC/USDC:USDC"]
+    assert (btc["marginMode"], btc["initialMargin"], btc["collateral"]) == ("cross", 5000.0, 5000.0)
+    assert btc["initialMarginPercentage"] == 0.1
+    # Only what the exchange holds: the flat and local-only keys are no ccxt position.
+    (doge,) = cli(capsys, journal_url, "positions", "--format", "ccxt", "--account", "alt")
+    assert doge["symbol"] == "DOGE/USDT:USDT"
+
+
+def test_summary_and_positions_answer_from_the_views_without_a_replay(
+    journal_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_replay(*_: object, **__: object) -> None:
+        raise AssertionError("replayed: the views were current")
+
+    monkeypatch.setattr("trueup.application.service.replay", no_replay)
+    (summary,) = cli(capsys, journal_url, "summary", "--json")
+    assert summary["positions"] == 4
+    assert len(cli(capsys, journal_url, "positions", "--format", "ccxt")) == 4
+
+
+def test_without_the_projection_the_same_answers_come_by_replay(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "capture.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(record) + b"\n" for record in capture()))
+    assert main(["--store", store_url, "ingest", "--no-projections", str(path)]) == 0
+    (replayed,) = cli(capsys, store_url, "summary", "--json")
+    assert replayed["positions"] == 4 and replayed["notional"] == "58200"
