@@ -20,6 +20,7 @@ from bench import (
     latency,
     live_latency,
     memory,
+    portfolio,
     replay,
     serving,
     throughput,
@@ -56,6 +57,8 @@ class Sizes:
     http_inputs: int  # the HTTP figures' large journal
     http: http.Sizes
     http_only: bool
+    portfolio_positions: int
+    portfolio_only: bool
 
 
 def parse(argv: list[str]) -> Sizes:
@@ -89,6 +92,13 @@ def parse(argv: list[str]) -> Sizes:
         "and POST -> event stream, on the serving figures' journals (with --quick: on "
         f"journals of {http.QUICK_INPUTS:,} inputs, briefly)",
     )
+    parser.add_argument(
+        "--portfolio",
+        action="store_true",
+        help="only the position manager's figures (bench/portfolio.py): summary and the ccxt "
+        "export on 10,000 open positions",
+    )
+    parser.add_argument("--portfolio-positions", type=int, default=10_000)
     args = parser.parse_args(argv)
     scale = 10 if args.quick else 1
     return Sizes(
@@ -103,6 +113,8 @@ def parse(argv: list[str]) -> Sizes:
         min(args.serving_inputs, http.QUICK_INPUTS) if args.quick else args.serving_inputs,
         http.QUICK if args.quick else http.Sizes(),
         args.http,
+        args.portfolio_positions // scale,
+        args.portfolio,
     )
 
 
@@ -197,6 +209,14 @@ def live_detection_latency(sqlite: SQLiteStore, sizes: Sizes) -> list[live_laten
     return live_latency.measure(sqlite, sizes.live, progress)
 
 
+def portfolio_figures(sqlite: SQLiteStore, sizes: Sizes) -> list[Figure]:
+    positions = sizes.portfolio_positions
+    progress(f"portfolio: {positions:,} open positions ingested, then summary x {sizes.repeats}")
+    with sqlite.fresh() as url:
+        portfolio.fill(url, positions)
+        return portfolio.command_figures(url, positions, sizes.repeats)
+
+
 def header(sizes: Sizes) -> str:
     versions = ", ".join(
         f"{name} {metadata.version(name)}" for name in ("eventsourcing", "psycopg", "orjson")
@@ -242,13 +262,17 @@ def main(argv: list[str] | None = None) -> int:
         reports += [http_report(sizes)] if sizes.http_only else []
         print("\n\n".join(reports))
         return 0
+    if sizes.portfolio_only:
+        with scratch_sqlite() as sqlite:
+            print(table(portfolio_figures(sqlite, sizes)))
+        return 0
     notes: list[str] = []
     progress("PostgreSQL: TRUEUP_TEST_POSTGRES_URL, else an embedded server")
     with scratch_sqlite() as sqlite, postgres(notes) as server:
         figures = ingest_figures(sqlite, server, sizes, notes)
         rows, fold_figures = memory_and_fold(sqlite, sizes)
         audit_figure, stages = held_audit(sqlite, sizes)
-        figures += [*fold_figures, audit_figure]
+        figures += [*fold_figures, audit_figure, *portfolio_figures(sqlite, sizes)]
         growth = session_audits(sqlite, sizes)
         latencies = detection_latency(sqlite, server, sizes)
         live = live_detection_latency(sqlite, sizes)

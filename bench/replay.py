@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TextIO
 
+from bench import portfolio
 from bench.report import Figure, Target, number
 from bench.timing import Stopwatch, rates, repeat
 from bench.workload import ACCOUNT, VENUE
@@ -22,6 +23,7 @@ from trueup.domain.book import fold
 from trueup.domain.events import InputEvent
 from trueup.domain.keys import account_stream_id
 from trueup.domain.pnl import PnlLedger
+from trueup.domain.wallet import Wallet
 from trueup.projections.audit import Audit, audit
 from trueup.runners import output
 from trueup.runners.gc_policy import relaxed_gc
@@ -44,7 +46,10 @@ def fold_figures(url: str, times: int, target: float) -> list[Figure]:
     pure_fold = rates(count, repeat(lambda: time_pure_fold(events), times))
     with ledger_off():
         without_pnl = rates(count, repeat(lambda: time_pure_fold(events), times))
+    # Detectors run over a tenth of the events: the figure is a ratio, not a total.
+    detectors = portfolio.detector_figure(events[: count // 10], times, target / 10)
     return [
+        detectors,
         Figure(
             f"fold {count:,} events: read+decode+fold",
             "events/s",
@@ -59,10 +64,10 @@ def fold_figures(url: str, times: int, target: float) -> list[Figure]:
             None,
             Target(target, at_least=True),
         ),
-        # The same fold with the PnL ledger on (as always), beside it switched off: the
-        # ledger's cost, to be within 1.3x.
+        # The same fold with the PnL ledger and the wallet fold on (as always), beside them
+        # switched off: their cost, to be within 1.3x.
         Figure(
-            f"fold {count:,} events: pure fold, PnL on (baseline: off)",
+            f"fold {count:,} events: pure fold, PnL and wallet on (baseline: off)",
             "events/s",
             pure_fold,
             without_pnl,
@@ -157,16 +162,19 @@ def time_read_fold(url: str) -> float:
 
 @contextmanager
 def ledger_off() -> Iterator[None]:
-    """The fold without the PnL ledger, for this measurement alone: its two entry points
-    do nothing meanwhile."""
+    """The fold without the PnL ledger and the wallet fold, for this measurement alone:
+    their entry points do nothing meanwhile."""
     executions, position_report = PnlLedger.executions, PnlLedger.position_report
+    wallet = Wallet.apply
     PnlLedger.executions = lambda *_: None  # type: ignore[method-assign]
     PnlLedger.position_report = lambda *_: None  # type: ignore[method-assign]
+    Wallet.apply = lambda *_: False  # type: ignore[method-assign,assignment]
     try:
         yield
     finally:
         PnlLedger.executions = executions  # type: ignore[method-assign]
         PnlLedger.position_report = position_report  # type: ignore[method-assign]
+        Wallet.apply = wallet  # type: ignore[method-assign]
 
 
 def time_pure_fold(events: list[InputEvent]) -> float:

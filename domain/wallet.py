@@ -38,6 +38,8 @@ class Wallet:
     reports: dict[str, WalletReport] = field(default_factory=dict)
     coins: dict[str, CoinBalance] = field(default_factory=dict)
     updated_at: int | None = None
+    # The account's equity, summed once per update: risk reads it for every position.
+    equity: Decimal | None = None
 
     def apply(self, report: WalletReport, at: int) -> bool:
         """Take one update; says whether the account's equity changed (concentration, and
@@ -47,11 +49,8 @@ class Wallet:
         for coin in report.coins:
             self.coins[coin.coin] = coin
         self.updated_at = at
+        self.equity = _total(r.total_equity for r in self.reports.values())
         return self.equity != before
-
-    @property
-    def equity(self) -> Decimal | None:
-        return _total(r.total_equity for r in self.reports.values())
 
     def summary(self) -> WalletSummary | None:
         """None until the venue has said anything of the account's balances."""

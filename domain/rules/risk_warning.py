@@ -12,20 +12,26 @@ from trueup.domain.book import AccountBook, Changed
 from trueup.domain.emitted import Cause, Emitted, RiskWarning
 from trueup.domain.events import InputEvent, PositionsReported, WalletReported
 from trueup.domain.keys import PositionKey
-from trueup.domain.risk import PositionRisk, RiskTrigger, position_risk
+from trueup.domain.events import PositionReport
+from trueup.domain.risk import PositionRisk, RiskTrigger, assess
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.detector import Detector
 
 NONE: frozenset[RiskTrigger] = frozenset()
+# What a position's risk was last judged from: its report, the ledger's mark, the account's
+# equity and the rules. Most inputs that touch a key change none of them.
+Basis = tuple[PositionReport, Decimal | None, Decimal | None, RuleConfig]
 
 
 class RiskWarningDetector(Detector):
     """The thresholds each position is past, as last told: only those past any are kept."""
 
-    __slots__ = ("past",)
+    __slots__ = ("basis", "past")
 
     def __init__(self) -> None:
         self.past: dict[PositionKey, frozenset[RiskTrigger]] = {}
+        # Per held key, what it was last judged from: the same again judges nothing anew.
+        self.basis: dict[PositionKey, Basis] = {}
 
     def on_input(
         self,
@@ -51,10 +57,27 @@ class RiskWarningDetector(Detector):
     def _judge(
         self, book: AccountBook, key: PositionKey, cause: Cause, config: RuleConfig
     ) -> list[Emitted]:
-        if not config.risk_warnings_enabled:
-            self.past.pop(key, None)  # armed again, should they be switched back on
+        position = book.positions.get(key)
+        report = position.exchange if position is not None else None
+        if not config.risk_warnings_enabled or report is None or report.size == 0:
+            # Flat, or warnings off: nothing past (armed again should either change).
+            self.past.pop(key, None)
+            self.basis.pop(key, None)
             return []
-        risk = position_risk(book, key, config)
+        ledger = book.pnl.keys.get(key)
+        mark = ledger.mark if ledger is not None else None
+        equity = book.wallet.equity
+        last = self.basis.get(key)
+        if (
+            last is not None
+            and last[0] is report
+            and last[3] is config
+            and last[1] == mark
+            and last[2] == equity
+        ):
+            return []  # judged from the very same: nothing can have crossed
+        self.basis[key] = (report, mark, equity, config)
+        risk = assess(report, mark, equity, config)
         now = risk.crossed() if risk is not None else NONE
         before = self.past.get(key, NONE)
         if now:
