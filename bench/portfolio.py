@@ -130,8 +130,8 @@ def time_reconcile(events: list[InputEvent]) -> float:
 def risk_off() -> Iterator[None]:
     """The detectors without the risk rule, for this measurement alone."""
     on_key, on_input = RiskWarningDetector.on_key, RiskWarningDetector.on_input
-    RiskWarningDetector.on_key = lambda *_: []  # type: ignore[assignment,method-assign]
-    RiskWarningDetector.on_input = lambda *_: []  # type: ignore[assignment,method-assign]
+    RiskWarningDetector.on_key = lambda *_: []  # type: ignore[method-assign]
+    RiskWarningDetector.on_input = lambda *_: []  # type: ignore[method-assign]
     try:
         yield
     finally:

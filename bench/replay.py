@@ -168,7 +168,7 @@ def ledger_off() -> Iterator[None]:
     wallet = Wallet.apply
     PnlLedger.executions = lambda *_: None  # type: ignore[method-assign]
     PnlLedger.position_report = lambda *_: None  # type: ignore[method-assign]
-    Wallet.apply = lambda *_: False  # type: ignore[method-assign,assignment]
+    Wallet.apply = lambda *_: False  # type: ignore[method-assign]
     try:
         yield
     finally:

@@ -149,9 +149,7 @@ def assess(
     )
 
 
-def position_risk(
-    book: "AccountBook", key: PositionKey, config: RuleConfig
-) -> PositionRisk | None:
+def position_risk(book: "AccountBook", key: PositionKey, config: RuleConfig) -> PositionRisk | None:
     """The risk of what the exchange holds on ``key`` (None: nothing, or never seen)."""
     position = book.positions.get(key)
     report = position.exchange if position is not None else None

@@ -28,7 +28,6 @@ MAX_WAIT_MS = MAX_WAIT_S * 1000
 MAX_COUNT = 1_000_000
 
 
-
 class PositionsFormat(StrEnum):
     """How `trueup positions` writes its rows."""
 

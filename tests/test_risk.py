@@ -66,7 +66,11 @@ def test_every_part_halfway_scores_one_half() -> None:
     # notional 50 x 100 = 5000 of equity 10000: 0.5; leverage 5 / 10: 0.5; mark 100, liq 95:
     # 0.05 from liquidation, 1 - 10 x 0.05 = 0.5. 0.4 x 0.5 + 0.3 x 0.5 + 0.3 x 0.5 = 0.5.
     risk = risk_of("10000", size="50", leverage="5", liq="95")
-    assert (risk.notional, risk.concentration, risk.leverage) == (5000, Decimal("0.5"), 5)
+    assert (risk.notional, risk.concentration, risk.leverage) == (
+        Decimal(5000),
+        Decimal("0.5"),
+        Decimal(5),
+    )
     assert risk.liquidation_distance == Decimal("0.05")
     assert (risk.concentration_part, risk.leverage_part, risk.liquidation_part) == (
         Decimal("0.5"),
@@ -110,16 +114,20 @@ def test_a_short_near_liquidation_scores_near_one_and_the_score_is_capped_at_one
 
 def test_leverage_is_the_venues_else_notional_over_initial_margin() -> None:
     venue = risk_of("10000", size="10", leverage="3", margin="500")
-    assert (venue.leverage, venue.leverage_source) == (3, LeverageSource.VENUE)
+    assert (venue.leverage, venue.leverage_source) == (Decimal(3), LeverageSource.VENUE)
     derived = risk_of("10000", size="10", margin="250")  # notional 1000 / 250
-    assert (derived.leverage, derived.leverage_source) == (4, LeverageSource.MARGIN)
+    assert (derived.leverage, derived.leverage_source) == (Decimal(4), LeverageSource.MARGIN)
     unknown = risk_of("10000", size="10")
-    assert (unknown.leverage, unknown.leverage_source, unknown.leverage_part) == (None, None, 0)
+    assert (unknown.leverage, unknown.leverage_source, unknown.leverage_part) == (
+        None,
+        None,
+        Decimal(0),
+    )
 
 
 def test_without_an_equity_the_concentration_is_unknown_and_counts_nothing() -> None:
     risk = risk_of(None, size="10", leverage="10")
-    assert (risk.concentration, risk.concentration_part) == (None, 0)
+    assert (risk.concentration, risk.concentration_part) == (None, Decimal(0))
     assert risk.score == Decimal("0.33")
     assert risk_of("0", size="10", leverage="10").concentration is None
 
@@ -140,13 +148,16 @@ def test_the_weights_are_rules_with_documented_defaults_and_held_to_their_domain
         Decimal("0.3"),
         Decimal("0.1"),
     )
-    assert (RULES.risk_leverage_cap, RULES.risk_liquidation_scale) == (10, 10)
+    assert (RULES.risk_leverage_cap, RULES.risk_liquidation_scale) == (Decimal(10), Decimal(10))
     assert (RULES.risk_warning_score, RULES.risk_warning_liquidation_distance) == (
         Decimal("0.7"),
         Decimal("0.1"),
     )
     chosen = rule_config({"risk_weight_concentration": "0.5", "risk_leverage_cap": 20})
-    assert (chosen.risk_weight_concentration, chosen.risk_leverage_cap) == (Decimal("0.5"), 20)
+    assert (chosen.risk_weight_concentration, chosen.risk_leverage_cap) == (
+        Decimal("0.5"),
+        Decimal(20),
+    )
     with pytest.raises(MalformedInput, match="risk_weight_leverage must be a fraction"):
         rule_config({"risk_weight_leverage": 1.5})
     with pytest.raises(MalformedInput, match="risk_leverage_cap must be above 0"):
@@ -158,11 +169,11 @@ def test_the_portfolio_figures() -> None:
     b = risk_of("100", size="3", leverage="25", liq="50")  # 0.7, high
     c = risk_of("10000", size="20")  # 0.08 + 0 (no leverage known) + 0.03 = 0.11
     found = portfolio([("a", a), ("b", b), ("c", c)])
-    assert (found.positions, found.notional) == (3, 5000 + 300 + 2000)
+    assert (found.positions, found.notional) == (3, Decimal(5000 + 300 + 2000))
     assert (found.max_score, found.average_score) == (Decimal("0.7"), Decimal("0.436667"))
     assert (found.high_risk, found.near_liquidation) == (1, 1)
-    assert (found.average_leverage, found.max_leverage) == (15, 25)
-    assert (found.largest_concentration, found.largest_concentration_of) == (3, "b")
+    assert (found.average_leverage, found.max_leverage) == (Decimal(15), Decimal(25))
+    assert (found.largest_concentration, found.largest_concentration_of) == (Decimal(3), "b")
     empty = portfolio([])
     assert (empty.positions, empty.max_score, empty.average_leverage) == (0, None, None)
 

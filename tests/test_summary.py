@@ -17,7 +17,7 @@ HL_USER = "0x5e9ee1089755c3435139848e47e6635505d5a13a"
 Json = dict[str, Any]
 
 
-def bybit_position(at: int, account: str, symbol: str, side: str, size: str, **more: str) -> Json:
+def bybit_position(at: int, account: str, symbol: str, side: str, size: str, **more: Any) -> Json:
     item = messages.position_item(
         symbol=symbol, side=side, size=size, seq=at - T0, updated_time=at, **more
     )
@@ -187,7 +187,11 @@ def test_positions_in_ccxts_unified_structure(
     eth = by_symbol["ETH/USDT:USDT"]
     assert {name: type(eth[name]) for name in CCXT_FIELDS} == CCXT_FIELDS
     assert (eth["side"], eth["contracts"], eth["notional"]) == ("short", 2.0, 3000.0)
-    assert (eth["entryPrice"], eth["markPrice"], eth["liquidationPrice"]) == (1550.0, 1500.0, 1600.0)
+    assert (eth["entryPrice"], eth["markPrice"], eth["liquidationPrice"]) == (
+        1550.0,
+        1500.0,
+        1600.0,
+    )
     assert (eth["leverage"], eth["unrealizedPnl"], eth["hedged"]) == (10.0, 100.0, False)
     assert (eth["initialMargin"], eth["maintenanceMargin"], eth["collateral"]) == (300, 15, 300)
     assert (eth["initialMarginPercentage"], eth["maintenanceMarginPercentage"]) == (0.1, 0.005)

@@ -308,9 +308,7 @@ def wallet_report(item: Payload) -> WalletReport:
         total_initial_margin=item.optional_decimal("totalInitialMargin"),
         total_maintenance_margin=item.optional_decimal("totalMaintenanceMargin"),
         total_unrealised_pnl=item.optional_decimal("totalPerpUPL"),
-        coins=tuple(coin_balance(coin) for coin in item.items("coin"))
-        if item.has("coin")
-        else (),
+        coins=tuple(coin_balance(coin) for coin in item.items("coin")) if item.has("coin") else (),
     )
 
 

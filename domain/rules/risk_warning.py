@@ -10,9 +10,8 @@ from decimal import Decimal
 
 from trueup.domain.book import AccountBook, Changed
 from trueup.domain.emitted import Cause, Emitted, RiskWarning
-from trueup.domain.events import InputEvent, PositionsReported, WalletReported
+from trueup.domain.events import InputEvent, PositionReport, PositionsReported, WalletReported
 from trueup.domain.keys import PositionKey
-from trueup.domain.events import PositionReport
 from trueup.domain.risk import PositionRisk, RiskTrigger, assess
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.detector import Detector
