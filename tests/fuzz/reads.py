@@ -1,7 +1,8 @@
 """The read commands' output, written from in-memory state to a StringIO.
 
 ``list_event`` is one line of ``trueup events`` (text and --json); ``read_models`` is what
-positions, audit, can-open and fix-stale --dry-run show, without a journal.
+positions (as rows and in ccxt's structure), summary, audit, can-open and fix-stale
+--dry-run show, without a journal.
 """
 
 import io
@@ -14,8 +15,11 @@ from trueup.domain.reconciler import Reconciler
 from trueup.domain.rules.can_open import can_open
 from trueup.domain.rules.findings import stale_positions
 from trueup.domain.vocabulary import PositionSide
+from trueup.projections import views
 from trueup.projections.audit import audit
+from trueup.projections.ccxt import ccxt_position
 from trueup.projections.positions import position_rows
+from trueup.projections.summary import summarise
 from trueup.runners import output
 
 MAX_SYMBOLS = 6
@@ -40,6 +44,14 @@ def positions(reconciler: Reconciler, out: io.StringIO) -> None:
     output.print_positions(rows, out)
     for row in rows:
         output.write_json(row, out)
+        output.write_json(ccxt_position(row), out)
+    built = list(views.every_view(reconciler))
+    found = summarise(
+        [v for v in built if isinstance(v, views.AccountView)],
+        [v for v in built if isinstance(v, views.SymbolView)],
+    )
+    output.print_summary(found, out)
+    output.write_json(found.as_json(), out)
 
 
 def audits(events: Sequence[InputEvent], out: io.StringIO) -> None:
