@@ -107,4 +107,8 @@ def test_what_trueup_said_about_a_position_is_its_own_events_up_to_the_instant_a
         assert service.emitted_about("bybit", "main", "BTCUSDT", 0, as_of=cut) == [
             (p, e) for p, e in stored if e.at <= cut
         ]
-        assert [as_json(e)["type"] for e in said][:2] == ["ENTRY_SUBMITTED", "ENTRY_FILLED"]
+        assert [as_json(e)["type"] for e in said][:3] == [
+            "ENTRY_SUBMITTED",
+            "RISK_WARNING",  # at 10x, liquidation 9.5 % away
+            "ENTRY_FILLED",
+        ]
