@@ -125,7 +125,7 @@ class WorkerProcess:
             self.process.kill()
             self.process.wait()
 
-    def tail(self, lines: int = 15) -> str:
+    def tail(self, lines: int = 40) -> str:
         return "\n".join(self.said().splitlines()[-lines:])
 
 
