@@ -20,6 +20,7 @@ from bench import (
     latency,
     live_latency,
     memory,
+    nats,
     replay,
     serving,
     throughput,
@@ -56,6 +57,8 @@ class Sizes:
     http_inputs: int  # the HTTP figures' large journal
     http: http.Sizes
     http_only: bool
+    nats: nats.Sizes
+    nats_only: bool
 
 
 def parse(argv: list[str]) -> Sizes:
@@ -89,6 +92,12 @@ def parse(argv: list[str]) -> Sizes:
         "and POST -> event stream, on the serving figures' journals (with --quick: on "
         f"journals of {http.QUICK_INPUTS:,} inputs, briefly)",
     )
+    parser.add_argument(
+        "--nats",
+        action="store_true",
+        help="only the NATS figures (bench/nats.py): trueup worker --nats throughput with 1, 2 "
+        "and 4 workers beside trueup ingest, and a closing frame -> POSITION_CLOSED latency",
+    )
     args = parser.parse_args(argv)
     scale = 10 if args.quick else 1
     return Sizes(
@@ -103,6 +112,8 @@ def parse(argv: list[str]) -> Sizes:
         min(args.serving_inputs, http.QUICK_INPUTS) if args.quick else args.serving_inputs,
         http.QUICK if args.quick else http.Sizes(),
         args.http,
+        nats.QUICK if args.quick else nats.Sizes(repeats=args.repeats),
+        args.nats,
     )
 
 
@@ -235,11 +246,18 @@ def http_report(sizes: Sizes) -> str:
     return http.measure(progress, sizes.http_inputs, sizes.http)
 
 
+def nats_report(sizes: Sizes, server: PostgresStore | None = None) -> str:
+    """The NATS figures (issue 11); on ``server`` when one is up already."""
+    progress("nats: NATS at TRUEUP_TEST_NATS_URL, else a private nats-server")
+    return nats.measure(progress, sizes.nats, server)
+
+
 def main(argv: list[str] | None = None) -> int:
     sizes = parse(sys.argv[1:] if argv is None else argv)
-    if sizes.serving_only or sizes.http_only:
+    if sizes.serving_only or sizes.http_only or sizes.nats_only:
         reports = [serving_report(sizes)] if sizes.serving_only else []
         reports += [http_report(sizes)] if sizes.http_only else []
+        reports += [nats_report(sizes)] if sizes.nats_only else []
         print("\n\n".join(reports))
         return 0
     notes: list[str] = []
@@ -252,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         growth = session_audits(sqlite, sizes)
         latencies = detection_latency(sqlite, server, sizes)
         live = live_detection_latency(sqlite, sizes)
+        nats_text = nats_report(sizes, server)
     polling = latency.polling_baseline()
     print(header(sizes))
     print()
@@ -283,6 +302,8 @@ def main(argv: list[str] | None = None) -> int:
         print(serving_report(sizes))
     print()
     print(http_report(sizes))
+    print()
+    print(nats_text)
     return 0
 
 

@@ -302,6 +302,11 @@ class NatsWorker:
                     log.debug("fetching %s: %r", inputs.subject, error)
                     await asyncio.sleep(0.25)
                     continue
+                # nats-py waits with asyncio.wait_for, which on Python 3.11 loses a cancel
+                # landing as a message arrives (CPython gh-86296): _stop_fetching would wait
+                # for ever. What was fetched is unacknowledged, so delivered again.
+                if _cancelling():
+                    raise asyncio.CancelledError
                 if messages:
                     stored: asyncio.Future[None] = loop.create_future()
                     await self._queue.put(Batch(inputs, messages, stored))
@@ -367,3 +372,9 @@ async def _subjects(js: JetStreamContext, subjects: Subjects) -> list[str]:
     """The inputs subjects the stream holds messages on."""
     info = await js.stream_info(subjects.inputs_stream, subjects_filter=subjects.all_inputs)
     return sorted((info.state.subjects or {}).keys())
+
+
+def _cancelling() -> bool:
+    """Whether the running task has been asked to stop, even if the request was lost."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
