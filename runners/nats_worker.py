@@ -35,7 +35,7 @@ from nats.js.kv import KeyValue
 
 from trueup.adapters.capture import decode_line
 from trueup.adapters.nats.connection import connect, require_jetstream, shown
-from trueup.adapters.nats.consumers import AccountInputs
+from trueup.adapters.nats.consumers import AccountInputs, ConsumerGone
 from trueup.adapters.nats.outbox import Outbox, outbox_tracker, start_outbox, unpublished
 from trueup.adapters.nats.streams import ensure_streams
 from trueup.adapters.nats.subjects import NotAToken, Subjects
@@ -298,6 +298,12 @@ class NatsWorker:
             while True:
                 try:
                     messages = await inputs.fetch(self.batch, FETCH_WAIT_S)
+                except ConsumerGone as gone:
+                    # Taken over (this worker's lease lost unnoticed): taken again next
+                    # round if this worker still holds the account's partition.
+                    log.info("%s: another worker took it over", gone)
+                    self._fetchers.pop(inputs.subject, None)
+                    return
                 except (nats.errors.Error, TimeoutError, OSError) as error:
                     log.debug("fetching %s: %r", inputs.subject, error)
                     await asyncio.sleep(0.25)
