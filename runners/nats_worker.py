@@ -54,8 +54,9 @@ ROUND_S = 1.0
 # A worker that has not said it is alive for this long is counted out of the shares.
 ALIVE_TTL_S = 4.0
 FETCH_WAIT_S = 1.0
-# The most inputs stored in one transaction, however many accounts brought them.
-MAX_BATCH = 5_000
+# The most inputs stored in one transaction, however many accounts brought them: more
+# gains little, and a round that lets partitions go waits for the transaction.
+MAX_BATCH = 2_000
 # The account-less inputs (rules put in force) are taken by the holder of this partition.
 ACCOUNTLESS_PARTITION = 0
 
@@ -116,6 +117,7 @@ class NatsWorker:
         self._leased: LeasedProjection | None = None
         self._queue: asyncio.Queue[Batch | Signal] = asyncio.Queue()
         self._alive: KeyValue | None = None
+        self._counted = False
         self._fetchers: dict[str, asyncio.Task[None]] = {}
         self._accounts: dict[str, tuple[str, str]] = {}
 
@@ -214,6 +216,11 @@ class NatsWorker:
             if self._alive is None:
                 self._alive = await _alive_bucket(js, self.subjects)
             await self._alive.put(self.name, b"")
+            if not self._counted:
+                # Said alive for the first time: workers started with this one are counted
+                # next round, so that the first of them does not take every account.
+                self._counted = True
+                return
             workers = len(await _keys(self._alive))
             subjects = await _subjects(js, self.subjects)
         except NotFoundError:
