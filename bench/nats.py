@@ -6,7 +6,7 @@ else an embedded server), a fresh database and a fresh subject prefix for every 
   each), beside ``trueup ingest`` of the same lines in one process, and each worker count's
   ratio to one worker (bench/nats_throughput.py);
 - a closing position frame published -> its POSITION_CLOSED received from the events
-  subject, one worker (bench/nats_latency.py).
+  subject, one worker, and can-open asked over request/reply (bench/nats_latency.py).
 """
 
 import os
@@ -24,6 +24,7 @@ from trueup_simulators.nats import nats_server
 Progress = Callable[[str], None]
 WORKERS = (1, 2, 4)
 WARM_UP = 10
+CAN_OPEN_TARGET_P99_MS = 10.0  # the HTTP API's target for a cached query
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,20 @@ def latency_figures(ms: list[float]) -> list[Figure]:
     ]
 
 
+def can_open_figures(ms: list[float]) -> list[Figure]:
+    what = f"can-open request/reply over NATS, 1 worker ({len(ms)})"
+    p99 = statistics.quantiles(ms, n=100, method="inclusive")[98]
+    return [
+        Figure(f"{what}: p50", "ms", Stats((statistics.median(ms),))),
+        Figure(
+            f"{what}: p99",
+            "ms",
+            Stats((p99,)),
+            target=Target(CAN_OPEN_TARGET_P99_MS, at_least=False),
+        ),
+    ]
+
+
 def failed(what: str, unit: str, error: Exception) -> Figure:
     return Figure(what, unit, Stats(()), failure=f"FAILED: {type(error).__name__}: {error}"[:200])
 
@@ -136,12 +151,10 @@ def measure(progress: Progress, sizes: Sizes, server: PostgresStore | None = Non
             figures.append(failed("NATS -> journal", "inputs/s", error))
         progress(f"nats: closing frame -> POSITION_CLOSED, {WARM_UP} + {sizes.samples} samples")
         try:
-            ms = nats_latency.through_worker(store, nats_url, sizes.samples, WARM_UP)
-            figures += latency_figures(ms)
+            ms, asked = nats_latency.through_worker(store, nats_url, sizes.samples, WARM_UP)
+            figures += latency_figures(ms) + can_open_figures(asked)
         except Exception as error:
             figures.append(failed("closing frame -> POSITION_CLOSED", "ms", error))
-        # CAN-OPEN REQUEST/REPLY P99 belongs here, beside the latency rows: the NATS
-        # can-open responder is built in another branch, and its figure is added with it.
     return "\n\n".join(
         [
             f"NATS (issue 11): trueup worker --nats processes, NATS and PostgreSQL on 127.0.0.1, "
@@ -165,8 +178,11 @@ def measure(progress: Progress, sizes: Sizes, server: PostgresStore | None = Non
                     "worker's fetch wait after it acknowledged the setup; from before the "
                     "publish (its ack included) until the close arrives on a core "
                     f"subscription; {WARM_UP} warm-up samples left out",
-                    "can-open request/reply p99: not measured here (the NATS can-open "
-                    "responder is built in another branch)",
+                    "can-open request/reply: the worker's responder (a faststream queue-group "
+                    "subscriber, its own journal connection) asked over core NATS for each "
+                    f"sample's symbol {nats_latency.CAN_OPEN_ROUNDS} times, one request at a "
+                    "time, after the latency samples; target: the HTTP API's 10 ms for a "
+                    "cached query",
                 ]
             ),
         ]

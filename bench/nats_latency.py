@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import nats
+import nats.aio.client
 import orjson
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -31,7 +32,7 @@ from bench.latency import PHASE_SEED, StopOut, scenario
 from bench.serving import child_main, run_child
 from bench.stores import PostgresStore
 from bench.workload import ACCOUNT, VENUE
-from trueup.adapters.nats.consumers import consumer_name
+from trueup.adapters.nats.consumers import consumers_of
 from trueup.adapters.nats.streams import MSG_ID, ensure_streams
 from trueup.adapters.nats.subjects import Subjects
 from trueup.domain.events import InputEvent
@@ -41,18 +42,23 @@ JSON = dict[str, Any]
 TARGET_P99_MS = 50.0
 START_TIMEOUT_S = 60.0
 SAMPLE_TIMEOUT_S = 10.0
+# can-open asked this many times per sample's symbol, after the latency samples.
+CAN_OPEN_ROUNDS = 5
 LOOK_EVERY_S = 0.002  # how often the consumer's ack floor is asked for (setup, untimed)
 
 
-def through_worker(server: PostgresStore, nats_url: str, samples: int, warm_up: int) -> list[float]:
-    """The samples' latencies in ms, warm-up left out, measured in a fresh process."""
+def through_worker(
+    server: PostgresStore, nats_url: str, samples: int, warm_up: int
+) -> tuple[list[float], list[float]]:
+    """The samples' latencies in ms, and can-open's request/reply round trips after them,
+    warm-up left out, measured in a fresh process."""
     with server.fresh() as url:
         result = run_child(
             "bench.nats_latency",
             "worker",
             {"url": url, "nats_url": nats_url, "samples": samples, "warm_up": warm_up},
         )
-    return [float(ms) for ms in result["ms"]]
+    return [float(ms) for ms in result["ms"]], [float(ms) for ms in result["can_open_ms"]]
 
 
 def work_worker(url: str, nats_url: str, samples: int, warm_up: int) -> JSON:
@@ -61,12 +67,14 @@ def work_worker(url: str, nats_url: str, samples: int, warm_up: int) -> JSON:
     with tempfile.TemporaryDirectory(prefix="trueup-nats-latency-") as logs:
         worker = nats_wire.WorkerProcess(url, nats_url, subjects, Path(logs) / "worker.log")
         try:
-            took = asyncio.run(_measure(nats_url, subjects, inputs.mode, inputs.stop_outs, worker))
+            took, asked = asyncio.run(
+                _measure(nats_url, subjects, inputs.mode, inputs.stop_outs, worker)
+            )
         except Exception as error:
             raise RuntimeError(f"{error}; the worker's last words:\n{worker.tail()}") from error
         finally:
             nats_wire.stop_all([worker])
-    return {"ms": took[warm_up:]}
+    return {"ms": took[warm_up:], "can_open_ms": asked[warm_up:]}
 
 
 async def _measure(
@@ -75,7 +83,7 @@ async def _measure(
     mode: InputEvent,
     stop_outs: tuple[StopOut, ...],
     worker: nats_wire.WorkerProcess,
-) -> list[float]:
+) -> tuple[list[float], list[float]]:
     client = await nats.connect(nats_url)
     js = client.jetstream()
     arrived: asyncio.Queue[tuple[float, str]] = asyncio.Queue()
@@ -86,7 +94,7 @@ async def _measure(
     try:
         await ensure_streams(js, subjects)
         await client.subscribe(subjects.events(VENUE, ACCOUNT, "POSITION_CLOSED"), cb=closed)
-        consumer = consumer_name(subjects, subjects.inputs(VENUE, ACCOUNT))
+        consumer = subjects.inputs(VENUE, ACCOUNT)
         # The worker learns the account at its next round, then makes its consumer.
         await _stored(js, subjects, consumer, await _publish(js, subjects, [mode]), worker)
         phases = random.Random(PHASE_SEED)
@@ -98,10 +106,29 @@ async def _measure(
             start = time.perf_counter()
             await _publish(js, subjects, [stop_out.trigger])
             took.append((await _received(arrived, stop_out.closed_id) - start) * 1000)
-        return took
+        symbols = [symbol for s in stop_outs for symbol in s.trigger.symbols or ()]
+        asked = await _can_open(client, subjects, symbols, CAN_OPEN_ROUNDS)
+        return took, asked
     finally:
         await nats_wire.drop(js, subjects)
         await client.close()
+
+
+async def _can_open(
+    client: nats.aio.client.Client, subjects: Subjects, symbols: list[str], rounds: int
+) -> list[float]:
+    """Each symbol asked ``rounds`` times over request/reply, one request at a time, as a
+    bot asks before each entry: the round trips in ms."""
+    subject = subjects.can_open(VENUE, ACCOUNT)
+    took = []
+    for _ in range(rounds):
+        for symbol in symbols:
+            start = time.perf_counter()
+            reply = await client.request(subject, orjson.dumps({"symbol": symbol}), timeout=5)
+            took.append((time.perf_counter() - start) * 1000)
+            if "allowed" not in orjson.loads(reply.data):
+                raise RuntimeError(f"can-open over NATS answered {reply.data!r}")
+    return took
 
 
 async def _publish(js: JetStreamContext, subjects: Subjects, events: Any) -> int:
@@ -117,19 +144,22 @@ async def _publish(js: JetStreamContext, subjects: Subjects, events: Any) -> int
 async def _stored(
     js: JetStreamContext,
     subjects: Subjects,
-    consumer: str,
+    subject: str,
     sequence: int,
     worker: nats_wire.WorkerProcess,
 ) -> None:
-    """Until the worker has acknowledged ``sequence``: it acknowledges after the transaction
-    that stored and projected it."""
+    """Until the worker has acknowledged ``sequence`` of ``subject``: it acknowledges after
+    the transaction that stored and projected it."""
     deadline = time.perf_counter() + START_TIMEOUT_S
     while True:
         try:
-            info = await js.consumer_info(subjects.inputs_stream, consumer)
-            if info.ack_floor is not None and (info.ack_floor.stream_seq or 0) >= sequence:
-                return
+            found = await consumers_of(js, subjects, subject)
         except NotFoundError:
+            found = []
+        floors = [info.ack_floor.stream_seq or 0 for info in found if info.ack_floor]
+        if max(floors, default=0) >= sequence:
+            return
+        if not found:
             worker.ready()  # raises if it died
         if time.perf_counter() > deadline:
             raise RuntimeError(f"the worker did not acknowledge input {sequence} in time")
