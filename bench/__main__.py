@@ -20,6 +20,7 @@ from bench import (
     latency,
     live_latency,
     memory,
+    nats,
     portfolio,
     replay,
     serving,
@@ -57,6 +58,8 @@ class Sizes:
     http_inputs: int  # the HTTP figures' large journal
     http: http.Sizes
     http_only: bool
+    nats: nats.Sizes
+    nats_only: bool
     portfolio_positions: int
     portfolio_only: bool
 
@@ -93,6 +96,12 @@ def parse(argv: list[str]) -> Sizes:
         f"journals of {http.QUICK_INPUTS:,} inputs, briefly)",
     )
     parser.add_argument(
+        "--nats",
+        action="store_true",
+        help="only the NATS figures (bench/nats.py): trueup worker --nats throughput with 1, 2 "
+        "and 4 workers beside trueup ingest, and a closing frame -> POSITION_CLOSED latency",
+    )
+    parser.add_argument(
         "--portfolio",
         action="store_true",
         help="only the position manager's figures (bench/portfolio.py): summary and the ccxt "
@@ -113,6 +122,8 @@ def parse(argv: list[str]) -> Sizes:
         min(args.serving_inputs, http.QUICK_INPUTS) if args.quick else args.serving_inputs,
         http.QUICK if args.quick else http.Sizes(),
         args.http,
+        nats.QUICK if args.quick else nats.Sizes(repeats=args.repeats),
+        args.nats,
         args.portfolio_positions // scale,
         args.portfolio,
     )
@@ -217,6 +228,12 @@ def portfolio_figures(sqlite: SQLiteStore, sizes: Sizes) -> list[Figure]:
         return portfolio.command_figures(url, positions, sizes.repeats)
 
 
+def portfolio_report(sizes: Sizes) -> str:
+    """The position manager's figures alone, on a scratch SQLite journal."""
+    with scratch_sqlite() as sqlite:
+        return table(portfolio_figures(sqlite, sizes))
+
+
 def header(sizes: Sizes) -> str:
     versions = ", ".join(
         f"{name} {metadata.version(name)}" for name in ("eventsourcing", "psycopg", "orjson")
@@ -255,16 +272,20 @@ def http_report(sizes: Sizes) -> str:
     return http.measure(progress, sizes.http_inputs, sizes.http)
 
 
+def nats_report(sizes: Sizes, server: PostgresStore | None = None) -> str:
+    """The NATS figures (issue 11); on ``server`` when one is up already."""
+    progress("nats: NATS at TRUEUP_TEST_NATS_URL, else a private nats-server")
+    return nats.measure(progress, sizes.nats, server)
+
+
 def main(argv: list[str] | None = None) -> int:
     sizes = parse(sys.argv[1:] if argv is None else argv)
-    if sizes.serving_only or sizes.http_only:
+    if sizes.serving_only or sizes.http_only or sizes.nats_only or sizes.portfolio_only:
         reports = [serving_report(sizes)] if sizes.serving_only else []
         reports += [http_report(sizes)] if sizes.http_only else []
+        reports += [nats_report(sizes)] if sizes.nats_only else []
+        reports += [portfolio_report(sizes)] if sizes.portfolio_only else []
         print("\n\n".join(reports))
-        return 0
-    if sizes.portfolio_only:
-        with scratch_sqlite() as sqlite:
-            print(table(portfolio_figures(sqlite, sizes)))
         return 0
     notes: list[str] = []
     progress("PostgreSQL: TRUEUP_TEST_POSTGRES_URL, else an embedded server")
@@ -276,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         growth = session_audits(sqlite, sizes)
         latencies = detection_latency(sqlite, server, sizes)
         live = live_detection_latency(sqlite, sizes)
+        nats_text = nats_report(sizes, server)
     polling = latency.polling_baseline()
     print(header(sizes))
     print()
@@ -307,6 +329,8 @@ def main(argv: list[str] | None = None) -> int:
         print(serving_report(sizes))
     print()
     print(http_report(sizes))
+    print()
+    print(nats_text)
     return 0
 
 

@@ -91,6 +91,10 @@ def _instant(value: object) -> object:
         raise ValueError(str(error)) from None
 
 
+_LOCAL_DATES = (
+    "^(2000-01-(0[2-9]|[12][0-9]|3[01])|2000-(0[2-9]|1[0-2])|200[1-9]|20[1-9][0-9]"
+    "|21[0-8][0-9]|219[0-8]|2199-(0[1-9]|1[01])|2199-12-([012][0-9]|30))"
+)
 Instant = Annotated[
     int,
     BeforeValidator(_instant),
@@ -99,8 +103,9 @@ Instant = Annotated[
         {
             "anyOf": [
                 {"type": "integer", "minimum": EARLIEST_MS, "maximum": LATEST_MS},
-                # The years trueup reads (trueup.domain.bounds): 2000 to 2199.
-                {"type": "string", "format": "date-time", "pattern": "^2[01][0-9]{2}-"},
+                # The instants trueup reads (trueup.domain.bounds), 2000 to 2200 in UTC; as
+                # local dates, without the first and last day, which a zone may carry out.
+                {"type": "string", "format": "date-time", "pattern": _LOCAL_DATES},
             ],
             "description": "epoch milliseconds, or ISO 8601 with its time zone, from 2000 to 2200",
         }

@@ -35,7 +35,7 @@ from nats.js.kv import KeyValue
 
 from trueup.adapters.capture import decode_line
 from trueup.adapters.nats.connection import connect, require_jetstream, shown
-from trueup.adapters.nats.consumers import AccountInputs
+from trueup.adapters.nats.consumers import AccountInputs, ConsumerGone
 from trueup.adapters.nats.outbox import Outbox, outbox_tracker, start_outbox, unpublished
 from trueup.adapters.nats.streams import ensure_streams
 from trueup.adapters.nats.subjects import NotAToken, Subjects
@@ -54,8 +54,9 @@ ROUND_S = 1.0
 # A worker that has not said it is alive for this long is counted out of the shares.
 ALIVE_TTL_S = 4.0
 FETCH_WAIT_S = 1.0
-# The most inputs stored in one transaction, however many accounts brought them.
-MAX_BATCH = 5_000
+# The most inputs stored in one transaction, however many accounts brought them: more
+# gains little, and a round that lets partitions go waits for the transaction.
+MAX_BATCH = 2_000
 # The account-less inputs (rules put in force) are taken by the holder of this partition.
 ACCOUNTLESS_PARTITION = 0
 
@@ -116,6 +117,7 @@ class NatsWorker:
         self._leased: LeasedProjection | None = None
         self._queue: asyncio.Queue[Batch | Signal] = asyncio.Queue()
         self._alive: KeyValue | None = None
+        self._counted = False
         self._fetchers: dict[str, asyncio.Task[None]] = {}
         self._accounts: dict[str, tuple[str, str]] = {}
 
@@ -214,6 +216,11 @@ class NatsWorker:
             if self._alive is None:
                 self._alive = await _alive_bucket(js, self.subjects)
             await self._alive.put(self.name, b"")
+            if not self._counted:
+                # Said alive for the first time: workers started with this one are counted
+                # next round, so that the first of them does not take every account.
+                self._counted = True
+                return
             workers = len(await _keys(self._alive))
             subjects = await _subjects(js, self.subjects)
         except NotFoundError:
@@ -298,10 +305,21 @@ class NatsWorker:
             while True:
                 try:
                     messages = await inputs.fetch(self.batch, FETCH_WAIT_S)
+                except ConsumerGone as gone:
+                    # Taken over (this worker's lease lost unnoticed): taken again next
+                    # round if this worker still holds the account's partition.
+                    log.info("%s: another worker took it over", gone)
+                    self._fetchers.pop(inputs.subject, None)
+                    return
                 except (nats.errors.Error, TimeoutError, OSError) as error:
                     log.debug("fetching %s: %r", inputs.subject, error)
                     await asyncio.sleep(0.25)
                     continue
+                # nats-py waits with asyncio.wait_for, which on Python 3.11 loses a cancel
+                # landing as a message arrives (CPython gh-86296): _stop_fetching would wait
+                # for ever. What was fetched is unacknowledged, so delivered again.
+                if _cancelling():
+                    raise asyncio.CancelledError
                 if messages:
                     stored: asyncio.Future[None] = loop.create_future()
                     await self._queue.put(Batch(inputs, messages, stored))
@@ -367,3 +385,9 @@ async def _subjects(js: JetStreamContext, subjects: Subjects) -> list[str]:
     """The inputs subjects the stream holds messages on."""
     info = await js.stream_info(subjects.inputs_stream, subjects_filter=subjects.all_inputs)
     return sorted((info.state.subjects or {}).keys())
+
+
+def _cancelling() -> bool:
+    """Whether the running task has been asked to stop, even if the request was lost."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0

@@ -30,7 +30,7 @@ from tests.nats_inputs import (
 )
 from tests.nats_streams import stored
 from tests.test_nats_can_open import FRESH_AT
-from trueup.adapters.nats.consumers import consumer_name
+from trueup.adapters.nats.consumers import consumers_of
 from trueup.adapters.nats.outbox import start_outbox
 from trueup.adapters.nats.subjects import Subjects
 from trueup.adapters.store import codec
@@ -180,10 +180,8 @@ def consumer_state(url: str, subjects: Subjects, subject: str) -> tuple[int, int
     async def ask() -> tuple[int, int]:
         client = await nats.connect(url)
         try:
-            info = await client.jetstream().consumer_info(
-                subjects.inputs_stream, consumer_name(subjects, subject)
-            )
-            return info.num_ack_pending, info.ack_floor.stream_seq if info.ack_floor else 0
+            (info,) = await consumers_of(client.jetstream(), subjects, subject)
+            return info.num_ack_pending or 0, info.ack_floor.stream_seq if info.ack_floor else 0
         finally:
             await client.close()
 

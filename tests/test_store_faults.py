@@ -9,10 +9,7 @@ import logging
 import multiprocessing
 import multiprocessing.queues
 import queue
-import shutil
 import sqlite3
-import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -39,8 +36,7 @@ from trueup.domain.keys import account_stream_id
 from trueup.projections.partitions import tracker
 from trueup.projections.reconciliation import ReconciliationProjection, tracked_position
 from trueup.runners.cli import main
-from trueup_simulators import postgres
-from trueup_simulators.postgres import fresh_database
+from trueup_simulators.postgres import PostgresServer, fresh_database
 
 RACERS = 8
 SECRET = "s3cr3t-Pw"
@@ -184,57 +180,16 @@ def test_a_writer_told_to_give_up_on_a_busy_store_says_so_in_one_line(
 # --- a PostgreSQL server that goes away and comes back -------------------------------------------
 
 
-class RestartablePostgres:
-    """A private PostgreSQL server on a port of its own, which a test may stop and start."""
-
-    def __init__(self, root: Path) -> None:
-        self.bin_dir = postgres._binaries()
-        self.user = postgres._system_user(self.bin_dir)
-        self.data = postgres._init_data(self.bin_dir, root, self.user)
-        self.port = postgres._free_port()
-        self.url = f"postgresql://{postgres.SUPERUSER}@{postgres.HOST}:{self.port}/postgres"
-        self.server: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        args = [str(self.bin_dir / "postgres"), "-D", str(self.data)]
-        args += ["-h", postgres.HOST, "-p", str(self.port), "-c", "unix_socket_directories="]
-        for name, value in postgres.SERVER_SETTINGS.items():
-            args += ["-c", f"{name}={value}"]
-        with (self.data / "server.log").open("ab") as log:
-            self.server = subprocess.Popen(
-                args,
-                cwd=self.data,
-                user=self.user,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                # Shut down if this process dies without stopping it (start it from the main
-                # thread: the signal comes when the starting thread ends).
-                preexec_fn=postgres.stop_when_parent_dies(),  # noqa: PLW1509
-            )
-        assert postgres._ready(self.server, self.url, self.data), "PostgreSQL did not restart"
-
-    def stop(self) -> None:
-        if self.server is not None:
-            postgres._stop(self.server)
-            self.server = None
-
-
 @pytest.fixture(scope="module")
-def restartable_postgres() -> Iterator[RestartablePostgres]:
-    root = Path(tempfile.mkdtemp(prefix="trueup-pg-outage-"))
-    server = RestartablePostgres(root)
-    try:
-        server.start()
+def restartable_postgres() -> Iterator[PostgresServer]:
+    """A private PostgreSQL server on a port of its own, which a test may stop and start
+    (from the main thread: the server's life is tied to the thread that started it)."""
+    with PostgresServer() as server:
         yield server
-    finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @contextmanager
-def outage(server: RestartablePostgres, seconds: float) -> Iterator[None]:
+def outage(server: PostgresServer, seconds: float) -> Iterator[None]:
     """The server stopped on entering; leaving waits out the rest of ``seconds`` and starts it
     again, from this (the main) thread, to which the server's life is tied."""
     server.stop()
@@ -253,7 +208,7 @@ def unreachable_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 def test_an_ingest_outlives_a_postgres_outage_longer_than_the_connect_timeout(
-    restartable_postgres: RestartablePostgres, caplog: pytest.LogCaptureFixture
+    restartable_postgres: PostgresServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="trueup.store")
     events = positions(400)
@@ -299,7 +254,7 @@ def test_an_ingest_outlives_a_postgres_outage_longer_than_the_connect_timeout(
 
 
 def test_a_projection_reads_and_records_through_an_outage(
-    restartable_postgres: RestartablePostgres, caplog: pytest.LogCaptureFixture
+    restartable_postgres: PostgresServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="trueup.store")
     with fresh_database(restartable_postgres.url) as url, Journal.open(url) as journal:
@@ -319,7 +274,7 @@ def test_a_projection_reads_and_records_through_an_outage(
 
 
 def test_a_journal_told_when_to_give_up_raises_one_line_after_that_long(
-    restartable_postgres: RestartablePostgres,
+    restartable_postgres: PostgresServer,
 ) -> None:
     password_url = restartable_postgres.url.replace("postgres@", f"postgres:{SECRET}@")
     with fresh_database(password_url) as url, Journal.open(url, give_up_after_s=1.0) as journal:

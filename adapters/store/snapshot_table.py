@@ -78,13 +78,18 @@ class PostgresSnapshots:
     def _make(self) -> None:
         if self._made:
             return
+        from eventsourcing.persistence import IntegrityError, ProgrammingError
         from psycopg import errors
 
         try:
             with self._datastore.transaction(commit=True) as cursor:
                 cursor.execute(self._create)
-        except (errors.UniqueViolation, errors.DuplicateTable):
-            pass  # another process made it between our look and our write
+        except (IntegrityError, ProgrammingError) as error:
+            # eventsourcing wraps psycopg's error; its cause says whether another process
+            # made the table between our look and our write (two workers taking over at once).
+            made = errors.UniqueViolation | errors.DuplicateTable | errors.DuplicateObject
+            if not isinstance(error.__cause__, made):
+                raise
         self._made = True
 
     def save(self, tracker: str, position: int, state: bytes) -> None:

@@ -15,8 +15,17 @@ The private server listens on TCP at 127.0.0.1 only, on a free port, with no Uni
 TCP is how a deployed journal is reached, and over a Unix socket psycopg 3.3's pipeline
 mode, which eventsourcing uses for inserts, hangs for good on an insert of about 1 MB.
 It trades durability for speed (no fsync): its data is thrown away anyway.
+
+``PostgresServer`` is that private server as an object a test may crash and start again,
+on the same port and data directory, as an operator's server restarts:
+
+    with PostgresServer() as server:
+        ...
+        server.kill()   # SIGKILL to every process of the server
+        server.start()  # same port, same data: crash recovery, then it accepts clients
 """
 
+import contextlib
 import logging
 import os
 import shutil
@@ -31,6 +40,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import TracebackType
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
@@ -97,20 +107,82 @@ def database_url(server_url: str, name: str) -> str:
 @contextmanager
 def embedded_server() -> Iterator[str]:
     """A private PostgreSQL server in a new temporary directory, stopped and deleted on exit."""
-    bin_dir = _binaries()
-    user = _system_user(bin_dir)
-    root = Path(tempfile.mkdtemp(prefix="trueup-pg-"))
-    try:
+    with PostgresServer() as server:
+        yield server.url
+
+
+class PostgresServer:
+    """A private PostgreSQL server, its data in a new temporary directory (deleted on exit),
+    which may be killed and started again on the same port and data.
+
+    ``durable_commits``: a commit returns only once its WAL is written to the operating
+    system (synchronous_commit on; still no fsync), so a SIGKILL of the server keeps every
+    commit it acknowledged, the page cache surviving the processes. Off (the default, for
+    speed), a crash loses the last fraction of a second of commits, as PostgreSQL documents.
+    """
+
+    def __init__(self, *, durable_commits: bool = False) -> None:
+        self.settings = dict(SERVER_SETTINGS)
+        if durable_commits:
+            self.settings["synchronous_commit"] = "on"
+        self.bin_dir = _binaries()
+        self.user = _system_user(self.bin_dir)
+        self.root = Path(tempfile.mkdtemp(prefix="trueup-pg-"))
+        self.data: Path | None = None
+        self.port: int | None = None
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The base URL: its ``postgres`` database, as its superuser."""
+        if self.port is None:
+            raise RuntimeError("the PostgreSQL server has not started yet")
+        return _url(self.port)
+
+    def start(self) -> None:
+        """Start it (the first time on a free port, with new data; after that on its port
+        and data) and return once it accepts clients."""
         started = time.perf_counter()
-        data = _init_data(bin_dir, root, user)
-        server, url = _start(bin_dir, data, user)
-        _log.info("PostgreSQL up at %s in %.2f s", url, time.perf_counter() - started)
+        if self.data is None:
+            self.data = _init_data(self.bin_dir, self.root, self.user)
+        self.process, self.port = _start(
+            self.bin_dir, self.data, self.user, self.settings, self.port
+        )
+        _log.info("PostgreSQL up at %s in %.2f s", self.url, time.perf_counter() - started)
+
+    def kill(self) -> None:
+        """SIGKILL to the postmaster and every backend at once (its process group), as a
+        crash would end them: nothing is flushed, and the next start recovers from the WAL."""
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(STOP_TIMEOUT_S)
+
+    def stop(self) -> None:
+        """Fast shutdown: clients disconnected, everything written."""
+        process, self.process = self.process, None
+        if process is not None:
+            _stop(process)
+
+    def __enter__(self) -> "PostgresServer":
         try:
-            yield url
+            self.start()
+        except BaseException:
+            shutil.rmtree(self.root, ignore_errors=True)
+            raise
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            self.stop()
         finally:
-            _stop(server)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+            shutil.rmtree(self.root, ignore_errors=True)
 
 
 def _binaries() -> Path:
@@ -168,13 +240,20 @@ def _init_data(bin_dir: Path, root: Path, user: str | None) -> Path:
     return data
 
 
-def _start(bin_dir: Path, data: Path, user: str | None) -> tuple[subprocess.Popen[bytes], str]:
+def _start(
+    bin_dir: Path,
+    data: Path,
+    user: str | None,
+    settings: dict[str, str],
+    port: int | None = None,
+) -> tuple[subprocess.Popen[bytes], int]:
+    """The server on ``port`` (None: a free one, tried again if taken under us)."""
     log_path = data / "server.log"
-    for _ in range(PORT_ATTEMPTS):
-        port = _free_port()
-        args = [str(bin_dir / "postgres"), "-D", str(data), "-h", HOST, "-p", str(port)]
+    for _ in range(PORT_ATTEMPTS if port is None else 1):
+        chosen = port or _free_port()
+        args = [str(bin_dir / "postgres"), "-D", str(data), "-h", HOST, "-p", str(chosen)]
         args += ["-c", "unix_socket_directories="]
-        for name, value in SERVER_SETTINGS.items():
+        for name, value in settings.items():
             args += ["-c", f"{name}={value}"]
         with log_path.open("ab") as log:
             server = subprocess.Popen(
@@ -188,13 +267,16 @@ def _start(bin_dir: Path, data: Path, user: str | None) -> tuple[subprocess.Pope
                 # Safe with threads: the hook makes one libc call, taking no Python lock.
                 preexec_fn=stop_when_parent_dies(),  # noqa: PLW1509
             )
-        url = f"postgresql://{SUPERUSER}@{HOST}:{port}/postgres"
-        if _ready(server, url, data):
-            return server, url
+        if _ready(server, _url(chosen), data):
+            return server, chosen
         _stop(server)
         if "could not bind" not in _tail(log_path):
             break  # not a port taken under us: trying another will not help
     raise ServerStartError(f"PostgreSQL did not start; its log:\n{_tail(log_path)}")
+
+
+def _url(port: int) -> str:
+    return f"postgresql://{SUPERUSER}@{HOST}:{port}/postgres"
 
 
 def stop_when_parent_dies() -> Callable[[], None] | None:
