@@ -1,9 +1,9 @@
 """Risk per position and for a portfolio: pure functions over the folded state.
 
 A position's exposure is what the venue's last report of it shows: notional = |size| x
-mark (linear contracts), the venue's leverage (else notional / its initial margin, where
-known), its liquidation price and the distance to it, |mark - liq| / mark. Its score weighs
-three parts, each from 0 to 1, with the weights of the rules in force (rules/config.py):
+mark (linear contracts; an inverse contract's size is its USD value already), the venue's
+leverage (else notional / its initial margin, where known), its liquidation price and the
+distance to it, |mark - liq| / mark. Its score weighs three parts, each from 0 to 1, with the weights of the rules in force (rules/config.py):
 
     concentration  min(notional / account equity, 1)             weight 0.4
     leverage       min(leverage / risk_leverage_cap, 1)           weight 0.3
@@ -34,6 +34,7 @@ ONE = Decimal(1)
 _CONTEXT = Context(prec=96, rounding=ROUND_HALF_EVEN, Emax=999, Emin=-999)
 RATIO = Decimal("1e-6")  # ratios, leverage and the score are shown to six places
 AMOUNT = Decimal("1e-12")  # notional, as precise as any price or size trueup accepts
+INVERSE = "inverse"  # Bybit's coin-margined contracts: a size in USD, not in the base coin
 
 
 class LeverageSource(StrEnum):
@@ -98,7 +99,10 @@ def assess(
         return None
     c = _CONTEXT
     mark = report.mark_price if report.mark_price and report.mark_price > 0 else fallback_mark
-    notional = None if mark is None else _amount(c.multiply(report.size, mark))
+    if report.category == INVERSE:
+        notional: Decimal | None = report.size  # contracts of one USD each: already USD
+    else:
+        notional = None if mark is None else _amount(c.multiply(report.size, mark))
     leverage, source = _leverage(report, notional)
     liq = report.liq_price
     distance = None

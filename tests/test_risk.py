@@ -132,6 +132,17 @@ def test_without_an_equity_the_concentration_is_unknown_and_counts_nothing() -> 
     assert risk_of("0", size="10", leverage="10").concentration is None
 
 
+def test_an_inverse_contracts_size_is_its_notional_already() -> None:
+    inverse = dataclasses.replace(
+        report(size="300", mark="28000", leverage="10"), category="inverse"
+    )
+    found = assess(inverse, None, Decimal(3000), RULES)
+    assert found is not None and (found.notional, found.concentration) == (
+        Decimal(300),
+        Decimal("0.1"),
+    )
+
+
 def test_a_flat_position_has_no_risk_and_the_ledgers_mark_stands_in_for_a_missing_one() -> None:
     flat = report(size="0", side=PositionSide.FLAT)
     assert assess(flat, None, Decimal(100), RULES) is None
