@@ -3,7 +3,8 @@
 A position's exposure is what the venue's last report of it shows: notional = |size| x
 mark (linear contracts; an inverse contract's size is its USD value already), the venue's
 leverage (else notional / its initial margin, where known), its liquidation price and the
-distance to it, |mark - liq| / mark. Its score weighs three parts, each from 0 to 1, with the weights of the rules in force (rules/config.py):
+distance to it, |mark - liq| / mark. Its score weighs three parts, each from 0 to 1, with
+the weights of the rules in force (rules/config.py):
 
     concentration  min(notional / account equity, 1)             weight 0.4
     leverage       min(leverage / risk_leverage_cap, 1)           weight 0.3
