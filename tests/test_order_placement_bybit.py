@@ -14,7 +14,7 @@ from pybit import unified_trading
 
 from trueup.adapters.bybit.orders import BybitOrders
 from trueup.adapters.client_order_id import client_order_id
-from trueup.adapters.orders import Outcome, OrderRequest, OrderType, RefusalKind, Side
+from trueup.adapters.orders import OrderRequest, OrderType, Outcome, RefusalKind, Side
 from trueup_simulators.bybit.simulator import BybitSimulator
 
 KEY = "fake-key-0001"

@@ -13,7 +13,7 @@ from pybit import unified_trading
 from pybit.exceptions import FailedRequestError
 
 from trueup.adapters.client_order_id import ClientOrderId
-from trueup.adapters.orders import Outcome, OrderRequest, OrderType, Placement, RefusalKind
+from trueup.adapters.orders import OrderRequest, OrderType, Outcome, Placement, RefusalKind
 
 DUPLICATE_ORDER_LINK_ID = 110072
 # Bybit's retCodes (error.mdx) by what the executor does about them.
