@@ -78,15 +78,15 @@ def act(ledger: Ledger, user: str, action: Mapping[str, Any]) -> tuple[JSON, lis
     pushes: list[Push] = []
     if kind == "order":
         for wire in action.get("orders") or []:
-            status, pushed = _order(ledger, user, wire)
-            statuses.append(status)
+            placed, pushed = _order(ledger, user, wire)
+            statuses.append(placed)
             pushes += pushed
     elif kind in ("cancel", "cancelByCloid"):
         for cancel in action.get("cancels") or []:
             oid, cloid = cancel.get("o"), cancel.get("cloid")
             _coin(ledger, cancel.get("a", cancel.get("asset")))
-            status, pushed = ledger.cancel_order(user, oid=oid, cloid=cloid)
-            statuses.append(status)
+            cancelled, pushed = ledger.cancel_order(user, oid=oid, cloid=cloid)
+            statuses.append(cancelled)
             pushes += pushed
     else:
         raise ActionError(f"Unsupported action type {kind!r}")
