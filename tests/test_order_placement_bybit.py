@@ -12,9 +12,14 @@ from typing import Any
 import pytest
 from pybit import unified_trading
 
+from tests.live_harness import live_ingest, wait_for
+from trueup.adapters.bybit.live import BybitFeed
 from trueup.adapters.bybit.orders import BybitOrders
 from trueup.adapters.client_order_id import client_order_id
+from trueup.adapters.clock import wall_clock
 from trueup.adapters.orders import OrderRequest, OrderType, Outcome, RefusalKind, Side
+from trueup.adapters.store.journal import Journal
+from trueup.projections.reconciliation import replay
 from trueup_simulators.bybit.simulator import BybitSimulator
 
 KEY = "fake-key-0001"
@@ -196,3 +201,18 @@ def test_concurrent_placements_place_each_id_exactly_once(sim: BybitSimulator, i
     assert len({o.order_link_id for o in orders_of(sim)}) == ids
     assert outcomes.count(str(Outcome.ACCEPTED)) == ids
     assert outcomes.count(str(Outcome.ALREADY_PLACED)) == 100 - ids
+
+
+def test_the_live_feed_records_what_an_order_placed(sim: BybitSimulator, tmp_path: Any) -> None:
+    store = str(tmp_path / "live.db")
+    feed = BybitFeed("main", KEY, SECRET, clock=wall_clock, base_url=sim.base_url)
+    with live_ingest(store, feed):
+        assert sim.wait_subscribed(timeout=10)
+        assert client(sim).place(market("decision-live", qty="0.3")).placed
+
+        def journaled() -> Decimal:
+            with Journal.open(store) as journal:
+                book = replay(journal).book("bybit", "main")
+            return sum((p.exchange_qty for p in book.positions.values()), Decimal(0))
+
+        wait_for("the journal to hold the filled order", lambda: journaled() == Decimal("0.3"))
