@@ -15,8 +15,8 @@ unrealised and never loses any. Linear contracts only: for inverse ones (PnL in 
 coin) the figures would be wrong, so those fills are left out (``INVERSE``).
 """
 
-from dataclasses import dataclass, field
-from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Context, Decimal, getcontext, setcontext
 from typing import TYPE_CHECKING
 
 from trueup.domain.emitted import ExitReason
@@ -31,6 +31,9 @@ if TYPE_CHECKING:  # the book folds this ledger: imported for its type alone
 
 ZERO = Decimal(0)
 # Wide enough that no sum of prices x sizes trueup accepts (15 + 12 digits each) rounds.
+# The default context (28 digits) is not: a price x size alone may take 54 digits, and a
+# cost that carries a share rounded to 1e-24 (SHARE) takes 15 + 24 and more as it grows.
+# A fill's arithmetic is therefore all done in it, entered once per input (``executions``).
 EXACT = Context(prec=96, rounding=ROUND_HALF_EVEN, Emax=999, Emin=-999)
 SHARE = Decimal("1e-24")  # a partial close's share of the cost is rounded to this
 SHARE_EXPONENT = -24
@@ -39,7 +42,18 @@ INVERSE = "inverse"  # Bybit's category of coin-margined contracts: not folded
 # as long as a book keeps a finished order (domain/retention.py); older fills are judged
 # by their venue timestamp against what was let go.
 SEEN_FOR_MS = 10 * 60_000
+# What has aged out is looked for at most every tenth of that (as the book does), so that a
+# busy account pays for the pass once in many fills: an id goes within 1.1 windows.
+LET_GO_EVERY_MS = SEEN_FOR_MS // 10
 NEVER = 2**63
+AVERAGE_PLACES = Decimal("1e-12")  # an average price is given to 12 decimal places
+ONE = Decimal(1)
+# The members the fold reads for every fill, read off their enums once: in Python 3.11 a
+# member read off its class costs some eight times a module global (EnumType's lookup).
+BUY = OrderSide.BUY
+LONG = PositionSide.LONG
+SHORT = PositionSide.SHORT
+FUNDING = ExecutionKind.FUNDING
 
 
 @dataclass(slots=True)
@@ -63,22 +77,55 @@ class Lifecycle:
     # The venue's own realised PnL summed over the closing fills; None once one lacks it.
     venue_realised: Decimal | None = ZERO
     fills: int = 0
-    position_ids: dict[str, None] = field(default_factory=dict)  # local ids, in order seen
+    # The local ids, in the order seen: a tuple, grown by the rare new one, so that a
+    # lifecycle (kept until its record is taken) costs the garbage collector no dict.
+    position_ids: tuple[str, ...] = ()
+    # Once flat: what only the closing fill can tell (the rest of its record is read from
+    # the figures above, which no longer change; ``record``).
+    closed_at: int = 0
+    exit_reason: str = ""
 
     @property
     def signed_size(self) -> Decimal:
-        return -self.size if self.side is PositionSide.SHORT else self.size
+        return -self.size if self.side is SHORT else self.size
 
     def unrealised(self, mark: Decimal) -> Decimal:
         """(mark - average entry) x signed size, exactly: from the cost, not the average."""
         value = EXACT.multiply(mark, self.size)
         gain = EXACT.subtract(value, self.cost)
-        return EXACT.minus(gain) if self.side is PositionSide.SHORT else gain
+        return EXACT.minus(gain) if self.side is SHORT else gain
 
     @property
     def net(self) -> Decimal:
         """Realised less fees plus funding: what the lifecycle has put in the wallet so far."""
         return EXACT.add(EXACT.subtract(self.realised, self.fees), self.funding)
+
+    def record(self) -> "ClosedPosition":
+        """The position history's record of the lifecycle, once flat."""
+        key = self.key
+        return ClosedPosition(
+            venue=key.venue,
+            account=key.account,
+            category=key.category,
+            symbol=key.symbol,
+            position_idx=key.position_idx,
+            number=self.number,
+            side=self.side.value,
+            max_size=self.max_size,
+            avg_entry=average(self.entry_value, self.entry_qty),
+            avg_exit=average(self.exit_value, self.exit_qty),
+            realised_pnl=self.realised,
+            fees=self.fees,
+            funding=self.funding,
+            net_pnl=self.net,
+            venue_realised_pnl=self.venue_realised,
+            opened_at=self.opened_at,
+            closed_at=self.closed_at,
+            duration_ms=self.closed_at - self.opened_at,
+            exit_reason=self.exit_reason,
+            position_ids=self.position_ids,
+            fills=self.fills,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +172,9 @@ class PnlCheck:
 class KeyLedger:
     """One key's open lifecycle, its latest mark, and its totals since trueup first saw it."""
 
+    # The key, this one object: its lifecycles refer to it, not to the equal key each fill
+    # makes again (one more object per lifecycle kept, for the garbage collector to count).
+    key: PositionKey
     open: Lifecycle | None = None
     lifecycles: int = 0
     mark: Decimal | None = None
@@ -142,19 +192,33 @@ class KeyLedger:
 class PnlLedger:
     """One account's PnL per key, folded from its fills in the order they came."""
 
-    __slots__ = ("_horizon", "_next_let_go", "_seen", "checks", "closed", "keys", "moved")
+    __slots__ = (
+        "_done",
+        "_horizon",
+        "_next_let_go",
+        "_seen",
+        "_seen_exec",
+        "checks",
+        "keys",
+        "moved",
+    )
 
     def __init__(self) -> None:
         self.keys: dict[PositionKey, KeyLedger] = {}
-        # Lifecycles closed since the views last took them (``take_closed``).
-        self.closed: list[ClosedPosition] = []
+        # Lifecycles closed since the views last took them (``take_closed``): their records
+        # are built only then, so a fold whose history nobody takes (a replay, an audit, a
+        # snapshot's rebuild) does not build them at all.
+        self._done: list[Lifecycle] = []
         # What the last input showed of the venue's own figures beside trueup's.
         self.checks: list[PnlCheck] = []
         # The keys the last input's fills moved.
         self.moved: list[PositionKey] = []
-        # trade_id -> when seen (input time), in the order seen; below the horizon (venue
-        # time) an unknown fill is one let go, sent again.
-        self._seen: dict[str, tuple[int, int]] = {}
+        # trade_id -> when seen (input time), in the order seen, and -> its venue time; below
+        # the horizon (venue time) an unknown fill is one let go, sent again. Two maps of
+        # ints, not one of pairs: a pair per fill, kept for minutes, would be a container
+        # the garbage collector counts and walks.
+        self._seen: dict[str, int] = {}
+        self._seen_exec: dict[str, int] = {}
         self._horizon = 0
         self._next_let_go = NEVER  # the earliest clock at which an id may be let go
 
@@ -168,12 +232,18 @@ class PnlLedger:
     def key(self, key: PositionKey) -> KeyLedger:
         found = self.keys.get(key)
         if found is None:
-            found = self.keys[key] = KeyLedger()
+            found = self.keys[key] = KeyLedger(key)
         return found
+
+    @property
+    def closed(self) -> list[ClosedPosition]:
+        """The records of the lifecycles closed since the views last took them."""
+        return [life.record() for life in self._done]
 
     def take_closed(self) -> list[ClosedPosition]:
         """The lifecycles closed since the last call, handed over once."""
-        closed, self.closed = self.closed, []
+        closed = self.closed
+        self._done = []
         return closed
 
     # --- folding ---------------------------------------------------------------------------
@@ -185,20 +255,27 @@ class PnlLedger:
         fills = event.fills
         if len(fills) > 1:
             fills = tuple(sorted(fills, key=_venue_order))
-        for fill in fills:
-            if fill.category == INVERSE or not self._first_time(fill, book.clock):
-                continue
-            if fill.kind is ExecutionKind.FUNDING:
-                self._funding(book, fill)
-            elif fill.side is not None and fill.exec_qty > 0:
-                with localcontext(EXACT):
+        # The wide context for the whole input: switching to it by hand costs a third of
+        # ``localcontext`` (which copies the context each time), and it is entered per input,
+        # not per fill.
+        outside = getcontext()
+        setcontext(EXACT)
+        try:
+            for fill in fills:
+                if fill.category == INVERSE or not self._first_time(fill, book.clock):
+                    continue
+                if fill.kind is FUNDING:
+                    self._funding(book, fill)
+                elif fill.side is not None and fill.exec_qty > ZERO:
                     self._trade(book, fill)
+        finally:
+            setcontext(outside)
 
     def position_report(self, key: PositionKey, report: PositionReport) -> None:
         """The venue's mark, and its realised PnL of the position now held, when it gives
         them; checked against trueup's only when both hold the same position."""
         ledger = self.keys.get(key)
-        if report.mark_price is not None and report.mark_price > 0:
+        if report.mark_price is not None and report.mark_price > ZERO:
             ledger = ledger or self.key(key)
             ledger.mark = report.mark_price
         life = ledger.open if ledger is not None else None
@@ -218,26 +295,33 @@ class PnlLedger:
         )
 
     def _first_time(self, fill: Fill, clock: int) -> bool:
-        if fill.trade_id in self._seen:
+        seen, trade_id = self._seen, fill.trade_id
+        if trade_id in seen:
             return False
         if 0 < fill.exec_time <= self._horizon:
             return False  # a fill let go, sent again by a REST list or a resubscription
-        if not self._seen:
+        if not seen:
             self._next_let_go = clock + SEEN_FOR_MS
-        self._seen[fill.trade_id] = (clock, fill.exec_time)
+        seen[trade_id] = clock
+        self._seen_exec[trade_id] = fill.exec_time
         return True
 
     def _let_go(self, clock: int) -> None:
-        """Forget the ids of fills seen longer ago than SEEN_FOR_MS, raising the horizon."""
-        seen = self._seen
+        """Forget the ids of fills seen longer ago than SEEN_FOR_MS, raising the horizon;
+        look again once the oldest left is due, but not before LET_GO_EVERY_MS."""
+        seen, seen_exec = self._seen, self._seen_exec
+        # One walk from the oldest, the ids to let go deleted after it: a fresh iterator for
+        # each would step again over every slot the deletions before it left at the front.
+        gone: list[str] = []
         self._next_let_go = NEVER
-        while seen:
-            trade_id, (at, exec_time) = next(iter(seen.items()))
+        for trade_id, at in seen.items():
             if clock - at < SEEN_FOR_MS:
-                self._next_let_go = at + SEEN_FOR_MS
+                self._next_let_go = max(at + SEEN_FOR_MS, clock + LET_GO_EVERY_MS)
                 break
+            gone.append(trade_id)
+        for trade_id in gone:
             del seen[trade_id]
-            self._horizon = max(self._horizon, exec_time)
+            self._horizon = max(self._horizon, seen_exec.pop(trade_id))
 
     def _funding(self, book: "AccountBook", fill: Fill) -> None:
         """A funding payment: to the leg held (exec_fee is what was paid)."""
@@ -256,11 +340,14 @@ class PnlLedger:
         ledger = self.key(key)
         self.moved.append(key)
         qty, price, fee = fill.exec_qty, fill.exec_price, fill.exec_fee or ZERO
-        buy = fill.side is OrderSide.BUY
+        buy = fill.side is BUY
         life = ledger.open
         closed = ZERO
-        if life is not None and (life.side is PositionSide.LONG) != buy:
-            closed = min(qty, life.size)
+        if life is not None and (life.side is LONG) != buy:
+            # As min(qty, life.size) (qty when equal: its exponent is the one kept), without
+            # the builtin's call; Decimal beside Decimal, never int, here and below: an int
+            # is converted first.
+            closed = life.size if life.size < qty else qty
             close_fee = fee if closed == qty else _share(fee, closed, qty)
             fee -= close_fee
             pnl = self._close(ledger, life, closed, price, close_fee)
@@ -283,7 +370,7 @@ class PnlLedger:
                         fill_figure(fill),
                     )
                 )
-            if life.size == 0:
+            if life.size == ZERO:
                 self._note(book, key, life)
                 self._closed(book, ledger, life, fill)
         elif fill.realised_pnl:
@@ -300,12 +387,12 @@ class PnlLedger:
                 )
             )
         rest = qty - closed
-        if rest > 0:
+        if rest > ZERO:
             life = ledger.open
             if life is None:
                 ledger.lifecycles += 1
-                side = PositionSide.LONG if buy else PositionSide.SHORT
-                life = ledger.open = Lifecycle(key, ledger.lifecycles, side, fill.exec_time)
+                side = LONG if buy else SHORT
+                life = ledger.open = Lifecycle(ledger.key, ledger.lifecycles, side, fill.exec_time)
             value = price * rest
             life.size += rest
             life.cost += value
@@ -325,7 +412,7 @@ class PnlLedger:
         realised against it (returned, before fees)."""
         share = life.cost if closed == life.size else _share(life.cost, closed, life.size)
         value = price * closed
-        pnl = value - share if life.side is PositionSide.LONG else share - value
+        pnl = value - share if life.side is LONG else share - value
         life.size -= closed
         life.cost -= share
         life.exit_qty += closed
@@ -338,43 +425,22 @@ class PnlLedger:
         return pnl
 
     def _note(self, book: "AccountBook", key: PositionKey, life: Lifecycle) -> None:
-        """The LIVE local positions open on the key map to the lifecycle."""
+        """The LIVE local positions open on the key map to the lifecycle.
+
+        Read from the open ones directly, not ``Position.live_open``: that also sums their
+        quantities, afresh whenever they changed, which here would be for every fill."""
         position = book.positions.get(key)
         if position is not None and position.opened:
-            ids = life.position_ids
-            for local in position.live_open:
-                if local.position_id not in ids:
-                    ids[local.position_id] = None
+            for position_id, local in position.opened.items():
+                if local.mode == "LIVE" and position_id not in life.position_ids:
+                    life.position_ids += (position_id,)
 
     def _closed(self, book: "AccountBook", ledger: KeyLedger, life: Lifecycle, fill: Fill) -> None:
+        """The lifecycle is flat: it leaves the key, with when and why it closed."""
         ledger.open = None
-        key = life.key
-        closed_at = max(fill.exec_time, life.opened_at)
-        self.closed.append(
-            ClosedPosition(
-                venue=key.venue,
-                account=key.account,
-                category=key.category,
-                symbol=key.symbol,
-                position_idx=key.position_idx,
-                number=life.number,
-                side=life.side.value,
-                max_size=life.max_size,
-                avg_entry=average(life.entry_value, life.entry_qty),
-                avg_exit=average(life.exit_value, life.exit_qty),
-                realised_pnl=life.realised,
-                fees=life.fees,
-                funding=life.funding,
-                net_pnl=life.net,
-                venue_realised_pnl=life.venue_realised,
-                opened_at=life.opened_at,
-                closed_at=closed_at,
-                duration_ms=closed_at - life.opened_at,
-                exit_reason=_exit_reason(book, key, life, fill),
-                position_ids=tuple(life.position_ids),
-                fills=life.fills,
-            )
-        )
+        life.closed_at = max(fill.exec_time, life.opened_at)
+        life.exit_reason = _exit_reason(book, life.key, life, fill)
+        self._done.append(life)
 
 
 def fill_figure(fill: Fill) -> str:
@@ -384,10 +450,11 @@ def fill_figure(fill: Fill) -> str:
 
 def average(value: Decimal, qty: Decimal) -> Decimal:
     """A volume-weighted average price, to 12 decimal places (trailing zeros dropped)."""
-    if qty == 0:
+    if qty == ZERO:
         return ZERO
-    mean = EXACT.divide(value, qty).quantize(Decimal("1e-12"), context=EXACT)
-    return mean.quantize(Decimal(1)) if mean == mean.to_integral_value() else mean.normalize(EXACT)
+    mean = EXACT.divide(value, qty).quantize(AVERAGE_PLACES, context=EXACT)
+    integral = mean == mean.to_integral_value(context=EXACT)
+    return mean.quantize(ONE, context=EXACT) if integral else mean.normalize(EXACT)
 
 
 def _share(amount: Decimal, part: Decimal, whole: Decimal) -> Decimal:

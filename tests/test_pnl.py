@@ -98,6 +98,30 @@ trade_lists = st.lists(
 def test_realised_plus_unrealised_is_the_plain_reference_to_the_last_digit(
     trades: list[tuple[OrderSide, Decimal, Decimal, Decimal]], mark: Decimal
 ) -> None:
+    assert_the_plain_reference(trades, mark)
+
+
+# The widest numbers trueup accepts (trueup.domain.bounds: 15 digits before the point, 12
+# after): a price x size alone takes 54 digits, which the default 28-digit context rounds.
+widest = st.decimals(
+    min_value=Decimal("1e-12"), max_value=Decimal("999999999999999.999999999999"), places=12
+)
+widest_trades = st.lists(
+    st.tuples(st.sampled_from(list(OrderSide)), widest, widest, widest), min_size=1, max_size=12
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(widest_trades, widest)
+def test_the_widest_numbers_accepted_are_folded_as_exactly(
+    trades: list[tuple[OrderSide, Decimal, Decimal, Decimal]], mark: Decimal
+) -> None:
+    assert_the_plain_reference(trades, mark)
+
+
+def assert_the_plain_reference(
+    trades: list[tuple[OrderSide, Decimal, Decimal, Decimal]], mark: Decimal
+) -> None:
     book = AccountBook("bybit", ACCOUNT)
     for n, (side, qty, price, fee) in enumerate(trades):
         book.clock = T0 + n
@@ -453,3 +477,28 @@ def test_a_position_figure_that_disagrees_is_told_once_per_lifecycle() -> None:
         ("curRealisedPnl", Decimal("-0.5"), Decimal("-0.01")),
         ("curRealisedPnl", Decimal("-0.5"), Decimal("-0.01")),
     ]
+
+
+def test_a_fill_id_is_let_go_within_a_window_and_a_tenth_and_its_repeat_still_ignored() -> None:
+    from trueup.domain.pnl import SEEN_FOR_MS
+
+    def held() -> Decimal:
+        life = book.pnl.key(KEY).open
+        assert life is not None
+        return life.size
+
+    book = AccountBook("bybit", ACCOUNT)
+    lot, price, no_fee = Decimal("0.01"), Decimal(60_000), Decimal(0)
+    first = fill(1, OrderSide.BUY, lot, price, no_fee)
+    book.apply(executions(T0, first))
+    book.apply(executions(T0 + SEEN_FOR_MS // 2, first))  # a repeat within the window
+    assert held() == lot
+    # Other fills keep coming; an id goes within 1.1 windows of being seen, no later.
+    for n in range(2, 40):
+        at = T0 + SEEN_FOR_MS // 2 + n * SEEN_FOR_MS // 30
+        book.apply(executions(at, fill(n, OrderSide.BUY, lot, price, no_fee)))
+    assert "t-1" not in book.pnl._seen
+    assert all(book.clock - seen < SEEN_FOR_MS * 11 // 10 for seen in book.pnl._seen.values())
+    # Sent again (a REST list of the last days): older than what was let go, so a repeat.
+    book.apply(executions(T0 + 2 * SEEN_FOR_MS, first))
+    assert held() == 39 * lot
