@@ -52,7 +52,6 @@ def _price(item: Payload, name: str) -> Decimal | None:
     return value
 
 
-
 def ticker_frame(
     symbol: str, fields: dict[str, str], *, ts: int, cs: int, snapshot: bool
 ) -> dict[str, object]:

@@ -44,7 +44,9 @@ def decode_public(envelope: Envelope, frame: Payload) -> PricesReported:
             venue_time=None,
         )
         return PricesReported(**envelope.header(), quotes=(quote,))
-    raise UnknownInput(f"{frame.where}.channel: {shown(channel)} is not a public channel trueup reads")
+    raise UnknownInput(
+        f"{frame.where}.channel: {shown(channel)} is not a public channel trueup reads"
+    )
 
 
 def _price(fields: Payload, name: str) -> Decimal | None:

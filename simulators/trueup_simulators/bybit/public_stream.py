@@ -35,7 +35,7 @@ class _Subscriber:
     """One public-stream client and the symbols it subscribed."""
 
     ws: web.WebSocketResponse
-    transport: asyncio.BaseTransport | None
+    transport: asyncio.Transport | None
     conn_id: str
     outbox: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
     symbols: set[str] = field(default_factory=set)
@@ -186,7 +186,9 @@ class PublicTickers:
         then: Callable[[], None] | None = None,
     ) -> None:
         """Answer after the reply latency (pybit records a request just after sending it)."""
-        text = orjson.dumps({"req_id": req_id or "", **body, "conn_id": subscriber.conn_id}).decode()
+        text = orjson.dumps(
+            {"req_id": req_id or "", **body, "conn_id": subscriber.conn_id}
+        ).decode()
 
         def send() -> None:
             subscriber.outbox.put_nowait(text)

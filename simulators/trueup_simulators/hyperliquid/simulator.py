@@ -21,8 +21,8 @@ import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from trueup.adapters.hyperliquid import messages
-from trueup.adapters.hyperliquid.mids import all_mids_frame
 from trueup.adapters.hyperliquid.messages import JSON
+from trueup.adapters.hyperliquid.mids import all_mids_frame
 from trueup_simulators.hyperliquid.ledger import Clock, Ledger, Push, wall_clock
 
 T = TypeVar("T")
