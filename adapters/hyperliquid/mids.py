@@ -25,15 +25,15 @@ def decode_public(envelope: Envelope, frame: Payload) -> PricesReported:
         )
     if channel == "error":
         raise ErrorReply(f"websocket error: {shown(frame.fields.get('data'))}")
-    data = frame.child("data")
     if channel == "allMids":
-        mids = data.child("mids")
+        mids = frame.child("data").child("mids")
         quotes = tuple(
             PriceQuote(coin, None, None, None, _price(mids, coin), None)
             for coin in sorted(mids.fields)
         )
         return PricesReported(**envelope.header(), quotes=quotes)
     if channel == "activeAssetCtx":
+        data = frame.child("data")
         ctx = data.child("ctx")
         quote = PriceQuote(
             symbol=data.text("coin"),
