@@ -1,0 +1,157 @@
+"""Live public prices through the venues' own clients against the simulators: recorded as
+inputs, replayed to the same prices, and a dropped price stream is rebuilt and told."""
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tests.live_harness import wait_for, wait_for_emitted
+from trueup.adapters.bybit.price_feed import BybitPriceFeed
+from trueup.adapters.clock import wall_clock
+from trueup.adapters.feed import Feed
+from trueup.adapters.hyperliquid.price_feed import HyperliquidPriceFeed
+from trueup.adapters.store.journal import Journal
+from trueup.domain.events import PricesReported
+from trueup.domain.prices import Price
+from trueup.domain.rules.config import RuleConfig
+from trueup.projections.reconciliation import replay
+from trueup.runners.cli import main
+from trueup.runners.live import LiveIngest
+from trueup_simulators.bybit.simulator import BybitSimulator
+from trueup_simulators.hyperliquid.simulator import HyperliquidSimulator
+
+USER = "0x5e9ee1089755c3435139848e47e6635505d5a13a"
+
+
+@contextmanager
+def recording(store: str, feed: Feed, capture: Path) -> Iterator[LiveIngest]:
+    """Live ingest in a thread, writing the capture a --record would."""
+    with Journal.open(store) as journal, capture.open("ab") as record:
+        live = LiveIngest(journal, config=RuleConfig(), tick_ms=200, record=record)
+        stop = threading.Event()
+        writer = threading.Thread(target=live.run, args=(stop,), daemon=True)
+        writer.start()
+        feed.start(live.put)
+        try:
+            yield live
+        finally:
+            feed.stop()
+            stop.set()
+            writer.join(timeout=20)
+            assert not writer.is_alive(), "the writer did not stop"
+
+
+def prices(store: str, venue: str, account: str) -> dict[str, Price]:
+    with Journal.open(store) as journal:
+        return dict(replay(journal).book(venue, account).prices.prices)
+
+
+def mark(store: str, venue: str, account: str, symbol: str) -> Decimal | None:
+    held = prices(store, venue, account).get(symbol)
+    return None if held is None else held.reference
+
+
+def replayed(capture: Path, tmp_path: Path, venue: str, account: str) -> dict[str, Price]:
+    store = str(tmp_path / "replayed.db")
+    assert main(["--store", store, "ingest", str(capture)]) == 0
+    return prices(store, venue, account)
+
+
+# --- Bybit: tickers through pybit's public WebSocket ---------------------------------------
+
+
+@pytest.fixture
+def bybit() -> Iterator[BybitSimulator]:
+    with BybitSimulator() as simulator:
+        yield simulator
+
+
+def bybit_prices(sim: BybitSimulator) -> BybitPriceFeed:
+    return BybitPriceFeed("main", ("BTCUSDT", "ETHUSDT"), clock=wall_clock, base_url=sim.base_url)
+
+
+def test_bybit_tickers_are_recorded_and_replay_to_the_same_prices(
+    bybit: BybitSimulator, tmp_path: Path
+) -> None:
+    store, capture = str(tmp_path / "live.db"), tmp_path / "capture.jsonl"
+    bybit.tickers.set("BTCUSDT", mark_price="106250.5", last_price="106251", index_price="106249")
+    with recording(store, bybit_prices(bybit), capture):
+        assert bybit.tickers.wait_subscribed("BTCUSDT", timeout=10)
+        wait_for("the snapshot", lambda: mark(store, "bybit", "main", "BTCUSDT") is not None)
+        bybit.tickers.set("BTCUSDT", mark_price="106300.1")  # a delta: the mark alone
+        bybit.move_mark("ETHUSDT", "3900.25")  # the exchange's mark moves its ticker too
+        wait_for(
+            "the delta",
+            lambda: mark(store, "bybit", "main", "BTCUSDT") == Decimal("106300.1"),
+        )
+        wait_for("ETHUSDT", lambda: mark(store, "bybit", "main", "ETHUSDT") == Decimal("3900.25"))
+    live = prices(store, "bybit", "main")
+    btc = live["BTCUSDT"]
+    assert (btc.last, btc.index) == (Decimal("106251"), Decimal("106249"))  # kept from the first
+    assert replayed(capture, tmp_path, "bybit", "main") == live
+
+
+def test_a_dropped_bybit_price_stream_is_rebuilt_and_told(
+    bybit: BybitSimulator, tmp_path: Path
+) -> None:
+    store = str(tmp_path / "live.db")
+    bybit.tickers.set("BTCUSDT", mark_price="100")
+    with recording(store, bybit_prices(bybit), tmp_path / "capture.jsonl"):
+        assert bybit.tickers.wait_subscribed("BTCUSDT", timeout=10)
+        bybit.tickers.drop_connections()
+        (told,) = wait_for_emitted(store, "WS_RECONNECT", timeout=30)
+        assert bybit.tickers.wait_subscribed("BTCUSDT", timeout=10)
+        bybit.tickers.set("BTCUSDT", mark_price="101")
+        wait_for("prices again", lambda: mark(store, "bybit", "main", "BTCUSDT") == Decimal(101))
+    assert "prices stream reconnected" in getattr(told, "reason", "")
+    with Journal.open(store) as journal:
+        book = replay(journal).book("bybit", "main")
+    assert book.stream_down is None and book.prices_down is None
+
+
+# --- Hyperliquid: allMids through the SDK's WebSocket ---------------------------------------
+
+
+@pytest.fixture
+def hyperliquid() -> Iterator[HyperliquidSimulator]:
+    with HyperliquidSimulator() as simulator:
+        yield simulator
+
+
+def hyperliquid_prices(sim: HyperliquidSimulator) -> HyperliquidPriceFeed:
+    return HyperliquidPriceFeed(USER, ("BTC",), clock=wall_clock, base_url=sim.base_url)
+
+
+def test_hyperliquid_mids_are_recorded_and_replay_to_the_same_prices(
+    hyperliquid: HyperliquidSimulator, tmp_path: Path
+) -> None:
+    store, capture = str(tmp_path / "live.db"), tmp_path / "capture.jsonl"
+    hyperliquid.move_mark("BTC", "65000")
+    with recording(store, hyperliquid_prices(hyperliquid), capture):
+        hyperliquid.wait_subscribed("allMids", "", timeout=10)
+        wait_for("the mids", lambda: mark(store, "hyperliquid", USER, "BTC") == Decimal(65000))
+        hyperliquid.move_mark("ETH", "3000")  # moves no coin watched: not recorded
+        hyperliquid.move_mark("BTC", "65010.5")
+        wait_for("BTC", lambda: mark(store, "hyperliquid", USER, "BTC") == Decimal("65010.5"))
+    with Journal.open(store) as journal:
+        frames = [e for _, e in journal.all_events() if isinstance(e, PricesReported)]
+    assert len(frames) == 2
+    assert replayed(capture, tmp_path, "hyperliquid", USER) == prices(store, "hyperliquid", USER)
+
+
+def test_a_dropped_hyperliquid_price_stream_is_rebuilt_and_told(
+    hyperliquid: HyperliquidSimulator, tmp_path: Path
+) -> None:
+    store = str(tmp_path / "live.db")
+    hyperliquid.move_mark("BTC", "65000")
+    with recording(store, hyperliquid_prices(hyperliquid), tmp_path / "capture.jsonl"):
+        hyperliquid.wait_subscribed("allMids", "", timeout=10)
+        hyperliquid.drop_connections()
+        wait_for_emitted(store, "WS_RECONNECT", timeout=30)
+        hyperliquid.wait_subscribed("allMids", "", timeout=10)
+        hyperliquid.move_mark("BTC", "64000")
+        wait_for("prices again", lambda: mark(store, "hyperliquid", USER, "BTC") == Decimal(64000))
