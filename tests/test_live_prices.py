@@ -1,6 +1,10 @@
 """Live public prices through the venues' own clients against the simulators: recorded as
 inputs, replayed to the same prices, and a dropped price stream is rebuilt and told."""
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -155,3 +159,46 @@ def test_a_dropped_hyperliquid_price_stream_is_rebuilt_and_told(
         hyperliquid.wait_subscribed("allMids", "", timeout=10)
         hyperliquid.move_mark("BTC", "64000")
         wait_for("prices again", lambda: mark(store, "hyperliquid", USER, "BTC") == Decimal(64000))
+
+
+# --- trueup run --prices, as a process -------------------------------------------------------
+
+
+def test_run_with_prices_records_the_tickers_beside_the_account_s_own_stream(
+    tmp_path: Path,
+) -> None:
+    key, secret = "prices-key-0123456789", "prices-secret-9876543210"
+    store, record = str(tmp_path / "live.db"), tmp_path / "capture.jsonl"
+    command = [
+        *(sys.executable, "-m", "trueup.runners.cli", "--store", store, "run"),
+        *("--venue", "bybit", "--account", "main", "--record", str(record)),
+        *("--prices", "BTCUSDT,ETHUSDT", "--poll-interval", "0.5"),
+    ]
+    environment = {**os.environ, "BYBIT_API_KEY": key, "BYBIT_API_SECRET": secret}
+    with BybitSimulator(api_key=key, api_secret=secret) as sim:
+        sim.tickers.set("BTCUSDT", mark_price="106250.5")
+        process = subprocess.Popen(
+            [*command, "--base-url", sim.base_url],
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert sim.wait_subscribed(timeout=15)
+            assert sim.tickers.wait_subscribed("ETHUSDT", timeout=15)
+            sim.tickers.set("ETHUSDT", mark_price="3900.5")
+            wait_for(
+                "both marks",
+                lambda: (
+                    mark(store, "bybit", "main", "ETHUSDT") == Decimal("3900.5")
+                    and mark(store, "bybit", "main", "BTCUSDT") == Decimal("106250.5")
+                ),
+                timeout=20,
+            )
+        finally:
+            process.send_signal(signal.SIGTERM)
+            out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert '"channel":"market"' in record.read_text()
+    assert replayed(record, tmp_path, "bybit", "main") == prices(store, "bybit", "main")
