@@ -198,7 +198,7 @@ def test_run_with_prices_records_the_tickers_beside_the_account_s_own_stream(
             )
         finally:
             process.send_signal(signal.SIGTERM)
-            out, err = process.communicate(timeout=30)
+            _out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
     assert '"channel":"market"' in record.read_text()
     assert replayed(record, tmp_path, "bybit", "main") == prices(store, "bybit", "main")
