@@ -255,7 +255,9 @@ class PricesReported(InputEvent):
 
     @property
     def symbols(self) -> tuple[str, ...] | None:
-        return tuple([q.symbol for q in self.quotes])
+        # No position changes with a price: the book touches the held keys a new mark moves
+        # (a venue may price hundreds of coins a frame; the views take only those).
+        return ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -202,3 +202,18 @@ def test_run_with_prices_records_the_tickers_beside_the_account_s_own_stream(
     assert process.returncode == 0, err
     assert '"channel":"market"' in record.read_text()
     assert replayed(record, tmp_path, "bybit", "main") == prices(store, "bybit", "main")
+
+
+def test_a_scenario_moves_the_public_tickers(bybit: BybitSimulator) -> None:
+    from trueup_simulators.bybit.scenario import parse_scenario, run_step
+
+    steps = parse_scenario(
+        b'{"step": "ticker", "symbol": "SOLUSDT", "mark_price": "180.5", "last_price": "180.4"}\n'
+        b'{"step": "move_mark", "symbol": "SOLUSDT", "price": "181"}\n'
+        b'{"step": "drop_public"}\n'
+    )
+    for step in steps:
+        run_step(bybit, step, sleep=lambda _s: None)
+    ticker = bybit.tickers.ticker("SOLUSDT")
+    assert ticker is not None
+    assert (ticker["markPrice"], ticker["lastPrice"]) == ("181", "180.4")
