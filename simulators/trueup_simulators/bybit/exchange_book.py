@@ -397,6 +397,20 @@ class ExchangeBook:
         self._push_position(self.position(order.symbol, order.position_idx, order.category))
         return order
 
+    def amend(self, ref: str, qty: Decimal | None, price: Decimal | None) -> Order:
+        """Change an open order's quantity and/or price; pushes order, position."""
+        order = self.order(ref)
+        if not order.is_open:
+            raise BookError(f"order {ref!r} is {order.status}, not open")
+        if qty is not None:
+            order.qty = qty
+        if price is not None:
+            order.price = price
+        order.updated_time = self.clock()
+        self._push_order(order)
+        self._push_position(self.position(order.symbol, order.position_idx, order.category))
+        return order
+
     def _cancel(self, order: Order, cancel_type: str) -> None:
         # A conditional order cancelled before its trigger is Deactivated, as Bybit says.
         order.status = "Deactivated" if order.status == "Untriggered" else "Cancelled"

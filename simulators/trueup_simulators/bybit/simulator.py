@@ -6,6 +6,15 @@ thread-safe and synchronous; operations on the book push the frames Bybit would 
 pybit reaches it with ``session.endpoint = sim.base_url`` and
 ``pybit.unified_trading.PRIVATE_WSS = sim.ws_url``.
 
+Orders come in signed as Bybit signs a POST (the JSON body is the payload): POST
+/v5/order/create, /v5/order/amend and /v5/order/cancel (``order_entry``), with Bybit's
+retCodes: 110072 for an orderLinkId already used by any order, 110017 for a reduce-only
+order larger than what its position leg holds, 10004 for a bad signature. Market orders, and
+limit orders that cross, fill at the symbol's mark (``move_mark``); a resting limit order
+fills when a later ``move_mark`` crosses it. Every change pushes order, execution, position
+and wallet frames as the scripted operations do. Requests are served one at a time under the
+book's lock, so any number of clients may place at once.
+
     with BybitSimulator(api_key="k", api_secret="s") as sim:
         order_id = sim.place_order("BTCUSDT", "Buy", "0.3", order_link_id="e-1", price="106250")
         sim.fill("e-1", "0.1")
@@ -28,6 +37,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from trueup.adapters.bybit import messages, signing
 from trueup.adapters.bybit.messages import JSON
+from trueup_simulators.bybit import order_entry
 from trueup_simulators.bybit.exchange_book import (
     Clock,
     ExchangeBook,
@@ -352,6 +362,43 @@ class Rest:
         self.answers.append(RestAnswer(path, reply.status, reply.ret_code, raw_query))
         return reply
 
+    def submit(self, path: str, body: str, headers: Mapping[str, str]) -> Reply:
+        """One signed POST to the order endpoints (the signature covers the body as sent)."""
+        now = self.wall_clock()
+        self.window.count(path, now)
+        reply = self._order_action(path, body, headers)
+        self.answers.append(RestAnswer(path, reply.status, reply.ret_code, ""))
+        return reply
+
+    def _order_action(self, path: str, body: str, headers: Mapping[str, str]) -> Reply:
+        ret_code = signing.verify_rest(
+            headers,
+            body,
+            api_key=self.credentials.api_key,
+            secret=self.credentials.api_secret,
+            now=self.wall_clock(),
+        )
+        if ret_code:
+            return self._error(ret_code)
+        try:
+            request = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return self._error(10001, "request body is not JSON")
+        if not isinstance(request, dict):
+            return self._error(10001, "request body is not a JSON object")
+        try:
+            result = order_entry.ACTIONS[path](self.book, request)
+        except order_entry.Refusal as refusal:
+            return self._error(refusal.ret_code, refusal.ret_msg)
+        answer = {
+            "retCode": 0,
+            "retMsg": "OK",
+            "result": result,
+            "retExtInfo": {},
+            "time": self.book.clock(),
+        }
+        return Reply(200, _json(answer), 0)
+
     def _fault(self, path: str, query: Mapping[str, str]) -> Reply | None:
         if not self.faults.rest:
             return None
@@ -583,12 +630,16 @@ class BybitSimulator:
     # ---- REST ---------------------------------------------------------------------------------
 
     async def _http(self, request: web.Request) -> web.StreamResponse:
-        if request.method != "GET" or request.path not in ENDPOINTS:
+        if request.method == "POST" and request.path in order_entry.ACTIONS:
+            body = await request.text()
+            reply = self._mutate(lambda _: self._rest.submit(request.path, body, request.headers))
+        elif request.method != "GET" or request.path not in ENDPOINTS:
             return web.Response(status=404, text="404 page not found")
-        with self._lock:
-            reply = self._rest.answer(
-                request.path, request.query, request.rel_url.raw_query_string, request.headers
-            )
+        else:
+            with self._lock:
+                reply = self._rest.answer(
+                    request.path, request.query, request.rel_url.raw_query_string, request.headers
+                )
         content_type = "application/json" if reply.status == 200 else "text/html"
         return web.Response(
             status=reply.status, text=reply.body, headers=reply.headers, content_type=content_type
@@ -866,8 +917,14 @@ class BybitSimulator:
     def move_mark(self, symbol: str, price: Quantity, *, category: str = "linear") -> None:
         """Move the mark price of ``symbol`` (seen by REST, and a linear one on the public
         ticker stream); a TP or SL it reaches fires, and that pushes its order, execution and
-        position."""
-        self._mutate(lambda book: book.move_mark(symbol, _exact(price), category))
+        position. It is also the price orders placed by REST fill at: a resting limit order it
+        crosses fills."""
+
+        def move(book: ExchangeBook) -> None:
+            book.move_mark(symbol, _exact(price), category)
+            order_entry.match(book, symbol, category)
+
+        self._mutate(move)
         if category == "linear":
             self.tickers.set(symbol, mark_price=str(_exact(price)))
 

@@ -21,6 +21,12 @@ LIQUIDATOR = "0x" + "0" * 39 + "1"
 _STEP = Decimal("0.000001")  # computed prices and PnL are rounded to this
 # The trigger order types of a position's own TP and SL, as orderStatus names them.
 TPSL_ORDER_TYPES = {"tp": "Take Profit Market", "sl": "Stop Market"}
+# Hyperliquid's error strings (its error-responses page; the venue appends the asset).
+REDUCE_ONLY_ERROR = "Reduce only order would increase position."
+IOC_CANCEL_ERROR = "Order could not immediately match against any resting orders."
+MISSING_ORDER_ERROR = "Order was never placed, already canceled, or filled."
+# Not in Hyperliquid's error table: the simulator's wording for a cloid already used.
+DUPLICATE_CLOID_ERROR = "Duplicate cloid: an order with this cloid was already placed."
 # Who closes a whole position outside the trading system.
 Closer = Literal["hand", "liquidation", "adl"]
 
@@ -185,6 +191,59 @@ class Ledger:
         self.account(user).orders[order.oid] = order
         return order.oid, [self._order_update(user, order), self._web_data2_push(user)]
 
+    def submit(
+        self,
+        user: str,
+        coin: str,
+        *,
+        is_buy: bool,
+        sz: Decimal,
+        limit_px: Decimal,
+        tif: str,
+        reduce_only: bool,
+        cloid: str | None,
+    ) -> tuple[JSON, list[Push]]:
+        """An order sent to /exchange: its status as the venue answers it (resting, filled or
+        error). It fills at once at the mark if its limit crosses it; Ioc never rests."""
+        asset = list(self.sz_decimals).index(coin)
+        account = self.account(user)
+        if cloid is not None and any(o.cloid == cloid for o in account.orders.values()):
+            return {"error": DUPLICATE_CLOID_ERROR}, []
+        if reduce_only:
+            position = account.positions.get(coin)
+            held = abs(position.szi) if position and (position.szi < 0) == is_buy else Decimal(0)
+            if sz > held:
+                return {"error": f"{REDUCE_ONLY_ERROR} asset={asset}"}, []
+        mark = self.marks.get(coin)
+        crosses = mark is not None and (mark <= limit_px if is_buy else mark >= limit_px)
+        if not crosses and tif == "Ioc":
+            return {"error": f"{IOC_CANCEL_ERROR} asset={asset}"}, []
+        now = self.now()
+        order = SimOrder(next(self._oids), coin, is_buy, limit_px, sz, sz, now, cloid, "open", now)
+        order.reduce_only = reduce_only
+        account.orders[order.oid] = order
+        if not crosses or mark is None:
+            return {"resting": _with_cloid({"oid": order.oid}, cloid)}, [
+                self._order_update(user, order),
+                self._web_data2_push(user),
+            ]
+        order.sz = Decimal(0)
+        order.status = "filled"
+        fill = self._trade(account, order, sz, mark, now=now, liquidation=None)
+        pushes = [self._order_update(user, order), *self._fill_pushes(user, [fill])]
+        pushes += self._clear_reduce_only(account, coin)
+        filled = {"totalSz": text(sz), "avgPx": text(mark), "oid": order.oid}
+        return {"filled": _with_cloid(filled, cloid)}, [*pushes, self._web_data2_push(user)]
+
+    def cancel_order(
+        self, user: str, *, oid: int | None, cloid: str | None
+    ) -> tuple[JSON | str, list[Push]]:
+        """A cancel sent to /exchange, by oid or cloid: "success", or the venue's error."""
+        for order in self.account(user).orders.values():
+            if order.status == "open" and (order.oid == oid or (cloid and order.cloid == cloid)):
+                return "success", self.cancel(user, order.oid)
+        return {"error": MISSING_ORDER_ERROR}, []
+
     def fill(
         self, user: str, oid: int, sz: Decimal | None, px: Decimal | None
     ) -> tuple[JSON, list[Push]]:
@@ -261,6 +320,7 @@ class Ledger:
                 waiting = order.coin == coin and order.status == "open" and order.is_trigger
                 if waiting and order.reached(px):
                     pushes += self._trigger(account, order, px)
+            pushes += self._match(account, coin, px)
         holders = [a.address for a in self.accounts.values() if coin in a.positions]
         return [*pushes, *(self._web_data2_push(user) for user in holders)]
 
@@ -285,6 +345,29 @@ class Ledger:
         order.status, order.status_timestamp = "filled", now
         pushes.append(self._order_update(user, order))
         return [*pushes, *self._clear_reduce_only(account, order.coin)]
+
+    def _match(self, account: Account, coin: str, mark: Decimal) -> list[Push]:
+        """Resting limit orders of ``coin`` the new mark crosses fill at their limit price."""
+        pushes: list[Push] = []
+        for order in list(account.orders.values()):
+            resting = order.coin == coin and order.status == "open" and not order.is_trigger
+            if not resting or not (
+                mark <= order.limit_px if order.is_buy else mark >= order.limit_px
+            ):
+                continue
+            if order.reduce_only:
+                position = account.positions.get(coin)
+                held = (
+                    abs(position.szi)
+                    if position and (position.szi < 0) == order.is_buy
+                    else Decimal(0)
+                )
+                if held < order.sz:
+                    pushes += self.cancel(account.address, order.oid, "reduceOnlyCanceled")
+                    continue
+            _, pushed = self.fill(account.address, order.oid, None, None)
+            pushes += pushed
+        return pushes
 
     def _clear_reduce_only(self, account: Account, coin: str) -> list[Push]:
         """A flat position's reduce-only orders (its TP and SL among them) are cancelled."""
@@ -423,6 +506,10 @@ class Ledger:
             return_on_equity=text((upnl / margin).quantize(_STEP)) if margin else "0.0",
             leverage=LEVERAGE,
         )
+
+
+def _with_cloid(status: JSON, cloid: str | None) -> JSON:
+    return status if cloid is None else {**status, "cloid": cloid}
 
 
 def _direction(start: Decimal, new: Decimal) -> str:

@@ -6,6 +6,14 @@ requests the SDK makes at start (pass ``meta=messages.meta(...)`` and
 thread running its own event loop. Every public method is blocking and thread-safe: it runs
 on that loop, so a change and the frames it pushes are one step, ordered with the requests
 being served.
+
+Orders come to POST /exchange as ``Exchange(wallet, base_url=sim.base_url)`` sends them:
+signed L1 actions ``order`` (with cloid; Gtc rests, Ioc fills or is refused), ``cancel``
+and ``cancelByCloid`` (``exchange``). The signer must be known: ``authorize(address)`` for
+an account's own key, ``authorize(agent, user)`` for an agent wallet. A cloid already used
+by the account is refused, never placed twice; a reduce-only order larger than the position
+is refused with Hyperliquid's error. An order fills at the coin's mark (``move_mark``), and a
+resting one when a later mark crosses it, pushing userFills, orderUpdates and userEvents.
 """
 
 import asyncio
@@ -23,6 +31,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from trueup.adapters.hyperliquid import messages
 from trueup.adapters.hyperliquid.messages import JSON
 from trueup.adapters.hyperliquid.mids import all_mids_frame
+from trueup_simulators.hyperliquid import exchange
 from trueup_simulators.hyperliquid.ledger import Clock, Ledger, Push, wall_clock
 
 T = TypeVar("T")
@@ -89,6 +98,7 @@ class HyperliquidSimulator:
         self._subscribed = threading.Condition()
         self._subscribers: dict[tuple[str, str], int] = {}
         self._faults = _Faults()
+        self._signers: dict[str, str] = {}  # signer address -> the account it trades for
         self._port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -149,6 +159,7 @@ class HyperliquidSimulator:
     async def _open(self, sock: socket.socket) -> None:
         app = web.Application()
         app.router.add_post("/info", self._info)
+        app.router.add_post("/exchange", self._exchange)
         app.router.add_get("/ws", self._ws)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
@@ -246,6 +257,10 @@ class HyperliquidSimulator:
     def _all_mids(self) -> JSON:
         return all_mids_frame({c: str(px) for c, px in sorted(self._ledger.marks.items())})
 
+    def authorize(self, signer: str, user: str | None = None) -> None:
+        """Let ``signer`` place and cancel orders for ``user`` (itself by default)."""
+        self._signers[signer.lower()] = (user or signer).lower()
+
     def drop_connections(self) -> int:
         """Close every WebSocket, as the venue does at a restart; says how many there were."""
         return self._run(self._drop())
@@ -312,6 +327,27 @@ class HyperliquidSimulator:
         if kind == "orderStatus" and isinstance(oid, int | str):
             return self._ledger.order_status(user, oid)
         return None
+
+    # --- POST /exchange --------------------------------------------------------------------
+
+    async def _exchange(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            return web.Response(status=422, text=UNREADABLE)
+        if not isinstance(body, dict) or not isinstance(body.get("action"), dict):
+            return web.Response(status=422, text=UNREADABLE)
+        try:
+            signer = exchange.signer(body)
+            user = self._signers.get(signer)
+            if user is None:
+                raise exchange.ActionError(f"User or API Wallet {signer} does not exist.")
+            answer, pushes = exchange.act(self._ledger, user, body["action"])
+        except exchange.ActionError as error:
+            answer, pushes = {"status": "err", "response": str(error)}, []
+        for push in pushes:
+            await self._publish(push)
+        return web.Response(body=orjson.dumps(answer), content_type="application/json")
 
     # --- GET /ws ---------------------------------------------------------------------------
 

@@ -1,0 +1,143 @@
+"""Bybit V5 execution client: orders placed and cancelled through pybit's HTTP session.
+
+The orderLinkId is the request's client order id, so Bybit itself refuses a repeat
+(retCode 110072): that answer means "already placed", never a failure to retry. Keys come
+from the caller or the environment (BYBIT_API_KEY, BYBIT_API_SECRET) and are never logged.
+"""
+
+import os
+from typing import Any
+
+import requests
+from pybit import unified_trading
+from pybit.exceptions import FailedRequestError
+
+from trueup.adapters.client_order_id import ClientOrderId
+from trueup.adapters.orders import OrderRequest, OrderType, Outcome, Placement, RefusalKind
+
+DUPLICATE_ORDER_LINK_ID = 110072
+# Bybit's retCodes (error.mdx) by what the executor does about them.
+REFUSAL_KINDS = {
+    10001: RefusalKind.INVALID,
+    10002: RefusalKind.AUTH,
+    10003: RefusalKind.AUTH,
+    10004: RefusalKind.AUTH,
+    10005: RefusalKind.AUTH,
+    10006: RefusalKind.RATE_LIMITED,
+    110003: RefusalKind.INVALID,
+    110004: RefusalKind.INSUFFICIENT_MARGIN,
+    110007: RefusalKind.INSUFFICIENT_MARGIN,
+    110012: RefusalKind.INSUFFICIENT_MARGIN,
+    110017: RefusalKind.REDUCE_ONLY,
+    110044: RefusalKind.INSUFFICIENT_MARGIN,
+    110045: RefusalKind.INSUFFICIENT_MARGIN,
+}
+
+
+class _EveryCode:
+    """pybit's ``ignore_codes``: every error reply is returned, not raised, so its retCode
+    and retMsg reach the caller as Bybit wrote them."""
+
+    def __contains__(self, _code: object) -> bool:
+        return True
+
+    def __bool__(self) -> bool:
+        return True
+
+
+def placement(body: dict[str, Any]) -> Placement:
+    """A /v5/order/* reply as a venue-neutral placement."""
+    ret_code = int(body.get("retCode", -1))
+    reason = str(body.get("retMsg", ""))
+    result = body.get("result") or {}
+    if ret_code == 0:
+        return Placement(Outcome.ACCEPTED, venue_order_id=str(result.get("orderId", "")))
+    if ret_code == DUPLICATE_ORDER_LINK_ID:
+        return Placement(Outcome.ALREADY_PLACED, reason=reason, code=str(ret_code))
+    kind = REFUSAL_KINDS.get(ret_code, RefusalKind.OTHER)
+    return Placement(Outcome.REFUSED, reason=reason, refusal=kind, code=str(ret_code))
+
+
+class BybitOrders:
+    """Places orders on one Bybit account (category linear by default)."""
+
+    def __init__(
+        self,
+        api_key: str,
+        api_secret: str,
+        *,
+        base_url: str | None = None,
+        category: str = "linear",
+        timeout: int = 10,
+    ) -> None:
+        self.category = category
+        self._http = unified_trading.HTTP(
+            testnet=False,
+            api_key=api_key,
+            api_secret=api_secret,
+            ignore_codes=_EveryCode(),
+            # No silent retries inside pybit: every attempt is the caller's, with the same
+            # orderLinkId, so a retry can never place a second order.
+            retry_codes={-1},
+            max_retries=1,
+            timeout=timeout,
+        )
+        if base_url:
+            self._http.endpoint = base_url.rstrip("/")
+
+    @classmethod
+    def from_env(cls, *, base_url: str | None = None, category: str = "linear") -> "BybitOrders":
+        """Keys from BYBIT_API_KEY and BYBIT_API_SECRET."""
+        try:
+            key, secret = os.environ["BYBIT_API_KEY"], os.environ["BYBIT_API_SECRET"]
+        except KeyError as missing:
+            raise RuntimeError(f"{missing.args[0]} is not set") from None
+        return cls(key, secret, base_url=base_url, category=category)
+
+    def place(self, request: OrderRequest) -> Placement:
+        """POST /v5/order/create with the request's orderLinkId."""
+        params: dict[str, Any] = {
+            "category": self.category,
+            "symbol": request.symbol,
+            "side": str(request.side),
+            "orderType": str(request.order_type),
+            "qty": str(request.qty),
+            "orderLinkId": request.client_order_id.order_link_id,
+            "reduceOnly": request.reduce_only,
+            "positionIdx": request.position_idx,
+        }
+        if request.order_type is OrderType.LIMIT:
+            if request.price is None:
+                return _invalid("a limit order needs a price")
+            params["price"] = str(request.price)
+        return self._call(self._http.place_order, params)
+
+    def cancel(self, client_order_id: ClientOrderId, symbol: str) -> Placement:
+        """POST /v5/order/cancel by orderLinkId."""
+        params = {
+            "category": self.category,
+            "symbol": symbol,
+            "orderLinkId": client_order_id.order_link_id,
+        }
+        return self._call(self._http.cancel_order, params)
+
+    def _call(self, method: Any, params: dict[str, Any]) -> Placement:
+        try:
+            body = method(**params)
+        except FailedRequestError as error:
+            kind = RefusalKind.RATE_LIMITED if error.status_code in (403, 429) else None
+            return Placement(
+                Outcome.REFUSED,
+                reason=f"HTTP {error.status_code}",
+                refusal=kind or RefusalKind.UNREACHABLE,
+            )
+        except (requests.RequestException, ValueError) as error:
+            # No answer: the order may be on the venue. Placing again with the same id is safe.
+            return Placement(
+                Outcome.REFUSED, reason=type(error).__name__, refusal=RefusalKind.UNREACHABLE
+            )
+        return placement(body)
+
+
+def _invalid(reason: str) -> Placement:
+    return Placement(Outcome.REFUSED, reason=reason, refusal=RefusalKind.INVALID)

@@ -1,0 +1,132 @@
+"""Hyperliquid execution client: orders placed and cancelled through the SDK's Exchange.
+
+The cloid is the request's client order id, so the venue refuses a repeat; that answer
+means "already placed", never a failure to retry. Hyperliquid has no order without a price:
+a market order is an Ioc limit at the request's price, the worst the caller accepts. The key
+(an account's or an agent wallet's) comes from the caller or HYPERLIQUID_SECRET_KEY, with
+HYPERLIQUID_ACCOUNT_ADDRESS naming the account an agent trades for; it is never logged.
+"""
+
+import os
+from typing import Any
+
+import requests
+from eth_account import Account
+from hyperliquid.exchange import Exchange
+from hyperliquid.utils.constants import MAINNET_API_URL
+from hyperliquid.utils.error import ClientError, ServerError
+from hyperliquid.utils.types import Cloid
+
+from trueup.adapters.client_order_id import ClientOrderId
+from trueup.adapters.orders import OrderRequest, OrderType, Outcome, Placement, RefusalKind, Side
+
+# Words of the venue's error strings (its error-responses page), by what they mean here.
+ERROR_KINDS = (
+    ("reduce only", RefusalKind.REDUCE_ONLY),
+    ("insufficient margin", RefusalKind.INSUFFICIENT_MARGIN),
+    ("could not immediately match", RefusalKind.NOT_MATCHED),
+    ("does not exist", RefusalKind.AUTH),  # "User or API Wallet 0x... does not exist."
+    ("signature", RefusalKind.AUTH),
+    ("too many", RefusalKind.RATE_LIMITED),
+)
+
+
+def _is_duplicate_cloid(error: str) -> bool:
+    lowered = error.lower()
+    return "cloid" in lowered and "duplicate" in lowered
+
+
+def _refused(reason: str) -> Placement:
+    lowered = reason.lower()
+    kind = next((k for words, k in ERROR_KINDS if words in lowered), RefusalKind.OTHER)
+    return Placement(Outcome.REFUSED, reason=reason, refusal=kind)
+
+
+def placement(body: Any) -> Placement:
+    """An /exchange reply to one order or cancel as a venue-neutral placement."""
+    if not isinstance(body, dict) or body.get("status") != "ok":
+        reason = body.get("response") if isinstance(body, dict) else body
+        return _refused(str(reason))
+    statuses = body["response"].get("data", {}).get("statuses") or [None]
+    status = statuses[0]
+    if status == "success":
+        return Placement(Outcome.ACCEPTED)
+    if not isinstance(status, dict):
+        return _refused(f"unreadable status {status!r}")
+    if "error" in status:
+        error = str(status["error"])
+        if _is_duplicate_cloid(error):
+            return Placement(Outcome.ALREADY_PLACED, reason=error)
+        return _refused(error)
+    done = status.get("resting") or status.get("filled") or {}
+    return Placement(Outcome.ACCEPTED, venue_order_id=str(done.get("oid", "")))
+
+
+class HyperliquidOrders:
+    """Places orders for one Hyperliquid account, signed by its key or an agent's."""
+
+    def __init__(
+        self,
+        secret_key: str,
+        *,
+        account_address: str | None = None,
+        base_url: str | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        wallet = Account.from_key(secret_key)
+        self._exchange = Exchange(
+            wallet,
+            base_url=(base_url or MAINNET_API_URL).rstrip("/"),
+            account_address=account_address,
+            timeout=timeout,
+        )
+
+    @classmethod
+    def from_env(cls, *, base_url: str | None = None) -> "HyperliquidOrders":
+        """The key from HYPERLIQUID_SECRET_KEY, the account from HYPERLIQUID_ACCOUNT_ADDRESS."""
+        key = os.environ.get("HYPERLIQUID_SECRET_KEY")
+        if not key:
+            raise RuntimeError("HYPERLIQUID_SECRET_KEY is not set")
+        account = os.environ.get("HYPERLIQUID_ACCOUNT_ADDRESS") or None
+        return cls(key, account_address=account, base_url=base_url)
+
+    def place(self, request: OrderRequest) -> Placement:
+        """An order with the request's cloid: Ioc for a market order, Gtc for a limit."""
+        if request.price is None:
+            return Placement(
+                Outcome.REFUSED,
+                reason="Hyperliquid orders need a price (a market order's worst price)",
+                refusal=RefusalKind.INVALID,
+            )
+        tif = "Ioc" if request.order_type is OrderType.MARKET else "Gtc"
+        return self._call(
+            lambda: self._exchange.order(
+                request.symbol,
+                request.side is Side.BUY,
+                float(request.qty),
+                float(request.price or 0),
+                {"limit": {"tif": tif}},
+                reduce_only=request.reduce_only,
+                cloid=Cloid.from_str(request.client_order_id.cloid),
+            )
+        )
+
+    def cancel(self, client_order_id: ClientOrderId, symbol: str) -> Placement:
+        """cancelByCloid."""
+        cloid = Cloid.from_str(client_order_id.cloid)
+        return self._call(lambda: self._exchange.cancel_by_cloid(symbol, cloid))
+
+    def _call(self, send: Any) -> Placement:
+        try:
+            return placement(send())
+        except ClientError as error:
+            limited = error.status_code == 429
+            kind = RefusalKind.RATE_LIMITED if limited else RefusalKind.INVALID
+            return Placement(Outcome.REFUSED, reason=str(error.error_message), refusal=kind)
+        except ValueError as error:  # the SDK refuses a size or price it would have to round
+            return Placement(Outcome.REFUSED, reason=str(error), refusal=RefusalKind.INVALID)
+        except (ServerError, requests.RequestException) as error:
+            # No answer: the order may be on the venue. Placing again with the same cloid is safe.
+            return Placement(
+                Outcome.REFUSED, reason=type(error).__name__, refusal=RefusalKind.UNREACHABLE
+            )
