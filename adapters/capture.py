@@ -22,7 +22,7 @@ from trueup.domain.errors import MalformedInput, shown
 from trueup.domain.events import ClockTicked, InputEvent, InputRejected
 from trueup.domain.keys import input_id
 
-CHANNELS = ("ws", "rest", "intent", "operator", "feed", "clock", "rules")
+CHANNELS = ("ws", "rest", "market", "intent", "operator", "feed", "clock", "rules")
 log = logging.getLogger("trueup.capture")
 # A JSON number with a fraction or exponent, or too many digits for 64 bits: parsed as a
 # double, it may equal another. (It may also match inside a string: that costs only the

@@ -12,8 +12,10 @@ Clock = Callable[[], int]  # epoch milliseconds
 class Feed(Protocol):
     venue: str
     account: str
-    # Why the feed gave up for good (the venue refuses our credentials), once it has.
-    failure: str | None
+
+    @property
+    def failure(self) -> str | None:
+        """Why the feed gave up for good (the venue refuses our credentials), once it has."""
 
     def start(self, sink: Sink, gave_up: Callable[[str], object] = lambda _why: None) -> None:
         """Connect and begin handing records to ``sink``; returns at once. ``gave_up`` is

@@ -23,6 +23,7 @@ from trueup.domain.events import (
     OrderReport,
     OrdersReported,
     PositionsReported,
+    PricesReported,
     SnapshotPage,
     WalletReport,
     WalletReported,
@@ -31,6 +32,7 @@ from trueup.domain.keys import OrderKey, PositionKey
 from trueup.domain.order import Order
 from trueup.domain.pnl import PnlLedger
 from trueup.domain.position import LocalPosition, Position
+from trueup.domain.prices import PRICE_STREAM, PriceBook
 from trueup.domain.retention import FORGET_AFTER_MS, NEVER, Forgotten, Retention
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.snapshots import PageOutcome, PageVerdict, Snapshots
@@ -105,11 +107,16 @@ class AccountBook:
         self.pnl = PnlLedger()
         # The account's balances, from its wallet updates (domain/wallet.py).
         self.wallet = Wallet()
+        # The latest public prices per symbol (domain/prices.py), for rules that need them.
+        self.prices = PriceBook()
+        # The price stream found dead, and why, until it reconnects.
+        self.prices_down: tuple[int, str] | None = None
         self._handlers: dict[type[InputEvent], Callable[[Any], Changed]] = {
             PositionsReported: self._positions_reported,
             OrdersReported: self._orders_reported,
             ExecutionsReported: self._executions_reported,
             WalletReported: self._wallet_reported,
+            PricesReported: self._prices_reported,
             AccountModeSet: self._account_mode_set,
             LocalPositionOpened: self._local_opened,
             LocalPositionResized: self._local_resized,
@@ -153,14 +160,22 @@ class AccountBook:
             self._forget_due()
         return changed
 
-    def feed_reconnected(self, at: int, reason: str) -> None:
+    def feed_reconnected(self, at: int, reason: str, stream: str = "") -> None:
         """The feed had to rebuild its stream: noted for freshness, folding nothing."""
+        if stream == PRICE_STREAM:
+            self.prices_down = None
+            return
         self.reconnected = (at, reason)
         self.stream_down = None
 
-    def feed_down(self, at: int, reason: str) -> None:
-        """The feed's stream died (the first word of it, until it is back), folding nothing."""
-        if self.stream_down is None:
+    def feed_down(self, at: int, reason: str, stream: str = "") -> None:
+        """The feed's stream died (the first word of it, until it is back), folding nothing.
+
+        The price stream is apart: without prices the positions are still seen."""
+        if stream == PRICE_STREAM:
+            if self.prices_down is None:
+                self.prices_down = (at, reason)
+        elif self.stream_down is None:
             self.stream_down = (at, reason)
 
     def position(self, key: PositionKey) -> Position:
@@ -222,6 +237,17 @@ class AccountBook:
     def _wallet_reported(self, event: WalletReported) -> Changed:
         for report in event.wallets:
             self._wallet(report, event.at)
+        return NOTHING
+
+    def _prices_reported(self, event: PricesReported) -> Changed:
+        """Fold the prices; a new mark moves the unrealised PnL of the symbol's held keys,
+        so the views take them again (no position changed: no detector is asked)."""
+        for quote in event.quotes:
+            if self.prices.apply(quote, event.at) and quote.mark is not None and quote.mark > 0:
+                for key in self.held_keys():
+                    if key.symbol == quote.symbol:
+                        self.pnl.key(key).mark = quote.mark
+                        self.touched.add(key)
         return NOTHING
 
     def _wallet(self, report: WalletReport, at: int) -> None:

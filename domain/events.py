@@ -150,6 +150,19 @@ class WalletReport:
 
 
 @dataclass(frozen=True, slots=True)
+class PriceQuote:
+    """One symbol's prices from a venue's public market data; None where the frame does not
+    give one (a delta that left it unchanged, or a venue that has no such price)."""
+
+    symbol: str
+    mark: Decimal | None
+    last: Decimal | None
+    index: Decimal | None
+    mid: Decimal | None
+    venue_time: int | None  # the venue's own timestamp of the prices, where it gives one
+
+
+@dataclass(frozen=True, slots=True)
 class SnapshotPage:
     """Which positions a REST position list covers, and where its pagination stands."""
 
@@ -229,6 +242,21 @@ class WalletReported(InputEvent):
 
     @property
     def symbols(self) -> tuple[str, ...] | None:
+        return ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PricesReported(InputEvent):
+    """Public market data: the latest prices of some symbols, as the account's runner saw
+    them (kept per account, so a replay sees what that live process saw)."""
+
+    type: ClassVar[str] = "PricesReported"
+    quotes: tuple[PriceQuote, ...]
+
+    @property
+    def symbols(self) -> tuple[str, ...] | None:
+        # No position changes with a price: the book touches the held keys a new mark moves
+        # (a venue may price hundreds of coins a frame; the views take only those).
         return ()
 
 
@@ -393,6 +421,7 @@ INPUT_EVENT_TYPES: tuple[type[InputEvent], ...] = (
     OrdersReported,
     ExecutionsReported,
     WalletReported,
+    PricesReported,
     AccountModeSet,
     LocalPositionOpened,
     LocalPositionResized,

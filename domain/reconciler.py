@@ -123,11 +123,15 @@ class Reconciler:
             return detectors.sync.rejected(event, cause, self.config)
         if isinstance(event, StreamDown):
             if event.venue:
-                self.book(event.venue, event.account).feed_down(event.at, event.reason)
+                self.book(event.venue, event.account).feed_down(
+                    event.at, event.reason, event.stream
+                )
             return []
         if isinstance(event, StreamReconnected):
             if event.venue:
-                self.book(event.venue, event.account).feed_reconnected(event.at, event.reason)
+                self.book(event.venue, event.account).feed_reconnected(
+                    event.at, event.reason, event.stream
+                )
             return sync.stream_reconnected(event)
         if not event.venue:
             return []

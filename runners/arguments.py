@@ -79,6 +79,16 @@ def seconds(text: str) -> float:
     return value
 
 
+def symbols(text: str) -> tuple[str, ...]:
+    """A comma-separated list of the venue's symbols (BTCUSDT; BTC on Hyperliquid), each once."""
+    names = tuple(dict.fromkeys(name.strip() for name in text.split(",")))
+    if not names or any(not name or not name.isprintable() or " " in name for name in names):
+        raise argparse.ArgumentTypeError(
+            f"must be symbols separated by commas, such as BTCUSDT,ETHUSDT, not {text!r}"
+        )
+    return names
+
+
 def epoch_ms(text: str) -> int:
     """An instant, as ISO 8601 with its time zone (``2025-11-03T19:45:10Z``) or as epoch
     milliseconds, within the years trueup reads; epoch milliseconds either way."""

@@ -29,14 +29,16 @@ from trueup.runners.arguments import (
     positive_int,
     seconds,
     subject_prefix,
+    symbols,
     writable_directory,
     writable_file,
 )
 from trueup.runners.gc_policy import relaxed_gc
 from trueup.runners.usage import EXIT_OK, EXIT_USAGE, UsageError
-from trueup.runners.venues import VENUE_FEEDS
+from trueup.runners.venues import VENUE_FEEDS, VENUE_PRICE_FEEDS
 
 if TYPE_CHECKING:
+    from trueup.adapters.feed import Feed
     from trueup.adapters.nats.publisher import Publisher
     from trueup.adapters.store.journal import Journal
     from trueup.runners.rules_file import RulesFile
@@ -293,6 +295,13 @@ def _process_commands(commands: Commands) -> None:
         "--poll-interval", type=seconds, default=5.0, metavar="S", help="REST fallback"
     )
     run.add_argument(
+        "--prices",
+        type=symbols,
+        metavar="SYMBOL[,SYMBOL...]",
+        help="also record the venue's public prices of these symbols (Bybit's tickers, "
+        "Hyperliquid's allMids)",
+    )
+    run.add_argument(
         "--tick-ms", type=milliseconds, default=1_000, help="clock ticks, for timed rules"
     )
     run.add_argument("--no-projections", action="store_true", help="leave them to workers")
@@ -498,11 +507,14 @@ def _open_capture(path: Path) -> BinaryIO:
 
 
 def _run(journal: "Journal", args: argparse.Namespace) -> int:
+    from trueup.adapters.feeds import Feeds
     from trueup.runners.live import run_live
     from trueup.runners.worker import reload_on_sighup, stop_on_signals
 
     _log_as_trueup(logging.INFO)
-    feed = VENUE_FEEDS[args.venue](args)
+    feed: Feed = VENUE_FEEDS[args.venue](args)
+    if args.prices:
+        feed = Feeds(feed, VENUE_PRICE_FEEDS[args.venue](args))
     publisher = _nats_publisher(args, journal) if args.nats else None
     reload_on_sighup(args.rules_file)
     live = run_live(

@@ -61,3 +61,24 @@ VENUE_FEEDS: dict[str, Callable[[argparse.Namespace], "SupervisedFeed"]] = {
     "bybit": bybit,
     "hyperliquid": hyperliquid,
 }
+
+
+def bybit_prices(args: argparse.Namespace) -> "SupervisedFeed":
+    from trueup.adapters.bybit.price_feed import BybitPriceFeed
+    from trueup.adapters.clock import wall_clock
+
+    return BybitPriceFeed(args.account, args.prices, clock=wall_clock, base_url=args.base_url)
+
+
+def hyperliquid_prices(args: argparse.Namespace) -> "SupervisedFeed":
+    from trueup.adapters.clock import wall_clock
+    from trueup.adapters.hyperliquid.price_feed import HyperliquidPriceFeed
+
+    return HyperliquidPriceFeed(args.account, args.prices, clock=wall_clock, base_url=args.base_url)
+
+
+# The public price stream of ``--prices``, recorded for the account beside its own stream.
+VENUE_PRICE_FEEDS: dict[str, Callable[[argparse.Namespace], "SupervisedFeed"]] = {
+    "bybit": bybit_prices,
+    "hyperliquid": hyperliquid_prices,
+}

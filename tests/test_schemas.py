@@ -26,6 +26,7 @@ from trueup.adapters.bybit import messages, wire
 from trueup.adapters.capture import decode_line
 from trueup.adapters.hyperliquid import messages as hl_messages
 from trueup.adapters.hyperliquid import wire as hl_wire
+from trueup.adapters.market_data import capture_market
 from trueup.adapters.store import codec
 from trueup.domain.emitted import (
     EMITTED_TYPES,
@@ -46,6 +47,9 @@ SAMPLE = ROOT / "samples" / "bybit-session.jsonl"
 BASE_URI = "https://trueup.example/schemas/"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 LINE = "inputs/capture-line.schema.json"
+# Per venue, the schema of its market data (under inputs/market/).
+MARKET_SCHEMAS = {"bybit": "bybit-tickers", "hyperliquid": "hyperliquid"}
+MARKET = json.loads((Path(__file__).parent / "fixtures" / "market-data.json").read_text())
 BYBIT = "inputs/bybit/"
 INTENTS = "inputs/intents/"
 SHARED_PARTS = {"InputEvent", "records", "Emitted"}  # under schemas/events/ and emitted/
@@ -119,6 +123,8 @@ def specific_schema(record: JSON) -> str | None:
         return f"inputs/feed/{record['data']['event']}.schema.json"
     if channel == "rules":
         return "inputs/rules.schema.json"
+    if channel == "market":
+        return f"inputs/market/{MARKET_SCHEMAS[record['venue']]}.schema.json"
     if channel == "ws":
         family = record["data"]["topic"].split(".", 1)[0]
         assert family in WS_TOPICS, family
@@ -585,6 +591,9 @@ def more_inputs() -> list[JSON]:
         ),
         rule_changes.record(1762199400007, RuleConfig(cooldown_ms=60_000), "rules.toml"),
         {"at": 1762199400008, "venue": "bybit", "account": "main", "channel": "clock"},
+        capture_market(
+            1762199400009, "bybit", "main", MARKET["bybit_ticker_linear_delta"]["frame"]
+        ),
     ]
 
 
@@ -884,3 +893,12 @@ def test_the_hyperliquid_schemas_reject_what_the_decoder_rejects(where: str, dat
     path = f"{HYPERLIQUID}{where}.schema.json" if where.startswith("ws-") else hl_schema(record)
     assert errors(path, data)
     assert isinstance(decode_line(orjson.dumps(record)), InputRejected)
+
+
+def test_every_venue_s_market_data_has_a_schema_that_holds_its_documented_frames() -> None:
+    assert set(MARKET_SCHEMAS) == set(capture.VENUES)
+    assert names_under("inputs/market") == set(MARKET_SCHEMAS.values())
+    for name, fixture in MARKET.items():
+        if name != "about":
+            venue = name.split("_", 1)[0]
+            assert_valid(f"inputs/market/{MARKET_SCHEMAS[venue]}.schema.json", fixture["frame"])

@@ -10,6 +10,7 @@ not known here is read as "not said".
 
 from decimal import Decimal
 
+from trueup.adapters.bybit import tickers
 from trueup.adapters.envelope import Envelope
 from trueup.adapters.payload import Payload
 from trueup.adapters.wire_errors import ControlMessage, ErrorReply, UnknownInput
@@ -131,9 +132,11 @@ REST_ENDPOINTS = (
 
 
 def decode(envelope: Envelope, channel: str, line: Payload) -> InputEvent:
-    """One capture line of venue bybit, channel ws or rest."""
+    """One capture line of venue bybit, channel ws, market or rest."""
     if channel == "ws":
         return decode_ws(envelope, line.child("data"))
+    if channel == "market":
+        return tickers.decode_public(envelope, line.child("data"))
     params = line.child("params") if line.has("params") else Payload({}, "params")
     endpoint = line.text("endpoint")
     # An HTTP error (429, 403) often has no JSON body (an HTML page): the capture line

@@ -6,7 +6,7 @@ frame. Formats follow Hyperliquid's info and WebSocket documentation.
 """
 
 from trueup.adapters.envelope import Envelope
-from trueup.adapters.hyperliquid import records
+from trueup.adapters.hyperliquid import mids, records
 from trueup.adapters.payload import Payload
 from trueup.adapters.wire_errors import ControlMessage, ErrorReply, UnknownInput
 from trueup.domain.errors import MalformedInput, shown
@@ -37,9 +37,11 @@ USER_EVENTS = ("fills", "funding", "liquidation", "nonUserCancel")
 
 
 def decode(envelope: Envelope, channel: str, line: Payload) -> InputEvent:
-    """One capture line of venue hyperliquid, channel ws or rest."""
+    """One capture line of venue hyperliquid, channel ws, market or rest."""
     if channel == "ws":
         return decode_ws(envelope, line.child("data"))
+    if channel == "market":
+        return mids.decode_public(envelope, line.child("data"))
     endpoint = line.text("endpoint")
     if endpoint not in REST_ENDPOINTS:
         raise UnknownInput(f"line.endpoint: {shown(endpoint)} is not an info request trueup reads")

@@ -9,7 +9,8 @@ a ``note`` for people, and takes the arguments of the simulator method it runs:
     {"step": "fill", "delay_ms": 150, "order": "p-btc-1-entry", "qty": "0.1"}
 
 Steps: place, fill, cancel, close_by_hand, liquidate, auto_deleverage, trading_stop, move_mark,
-open_position, push_wallet, drop_connection, refuse_auth, rate_limit, error, page_size, restart,
+ticker (the public ticker's prices), drop_public, open_position, push_wallet, drop_connection,
+refuse_auth, rate_limit, error, page_size, restart,
 wait (``ms``). Orders are
 named by orderLinkId (or orderId). Write quantities and prices as strings; JSON numbers are read
 as exact decimals too. samples/scenarios/README.md describes every step's arguments.
@@ -150,6 +151,12 @@ STEPS: dict[str, StepKind] = {
         {"position_idx": position_index, "category": text, "mark_price": amount},
         lambda sim, a: sim.open_position(**a),
     ),
+    "ticker": StepKind(
+        {"symbol": text},
+        {"mark_price": amount, "last_price": amount, "index_price": amount},
+        lambda sim, a: sim.tickers.set(**a),
+    ),
+    "drop_public": StepKind({}, {}, lambda sim, a: sim.tickers.drop_connections()),
     "push_wallet": StepKind({}, {}, lambda sim, a: sim.push_wallet()),
     "drop_connection": StepKind({}, {"clean": flag}, lambda sim, a: sim.drop_connections(**a)),
     "refuse_auth": StepKind({}, {"n": repeat}, lambda sim, a: sim.refuse_auth(**a)),

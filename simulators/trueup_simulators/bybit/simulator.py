@@ -46,6 +46,7 @@ from trueup_simulators.bybit.exchange_book import (
     Position,
     settle_coin,
 )
+from trueup_simulators.bybit.public_stream import PUBLIC_LINEAR_PATH, PublicTickers
 
 T = TypeVar("T")
 Quantity = Decimal | str | int
@@ -520,6 +521,8 @@ class BybitSimulator:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
+        # The public linear stream (its tickers): set from tests, scenarios and move_mark.
+        self.tickers = PublicTickers(self.clock, reply_latency)
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
@@ -608,6 +611,7 @@ class BybitSimulator:
     async def _open(self) -> None:
         app = web.Application()
         app.router.add_get(PRIVATE_PATH, self._private)
+        app.router.add_get(PUBLIC_LINEAR_PATH, self.tickers.serve)
         app.router.add_route("*", "/{tail:.*}", self._http)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
@@ -618,6 +622,7 @@ class BybitSimulator:
 
     async def _close(self) -> None:
         self._abort_connections()
+        self.tickers.abort()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -910,15 +915,18 @@ class BybitSimulator:
         return [order.order_id for order in orders]
 
     def move_mark(self, symbol: str, price: Quantity, *, category: str = "linear") -> None:
-        """Move the mark price of ``symbol`` (seen by REST; Bybit pushes nothing for it); a
-        TP or SL it reaches fires, and that pushes its order, execution and position. It is
-        also the price orders placed by REST fill at: a resting limit order it crosses fills."""
+        """Move the mark price of ``symbol`` (seen by REST, and a linear one on the public
+        ticker stream); a TP or SL it reaches fires, and that pushes its order, execution and
+        position. It is also the price orders placed by REST fill at: a resting limit order it
+        crosses fills."""
 
         def move(book: ExchangeBook) -> None:
             book.move_mark(symbol, _exact(price), category)
             order_entry.match(book, symbol, category)
 
         self._mutate(move)
+        if category == "linear":
+            self.tickers.set(symbol, mark_price=str(_exact(price)))
 
     def open_position(
         self,

@@ -30,12 +30,15 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from trueup.adapters.hyperliquid import messages
 from trueup.adapters.hyperliquid.messages import JSON
+from trueup.adapters.hyperliquid.mids import all_mids_frame
 from trueup_simulators.hyperliquid import exchange
 from trueup_simulators.hyperliquid.ledger import Clock, Ledger, Push, wall_clock
 
 T = TypeVar("T")
 Amount = Decimal | str
 SUBSCRIPTIONS = ("userFills", "orderUpdates", "userEvents", "webData2")
+# Subscriptions about no user: the market's public data (keyed with user "").
+PUBLIC_SUBSCRIPTIONS = ("allMids",)
 CALL_TIMEOUT = 10.0
 IDLE_TIMEOUT = 60.0  # Hyperliquid closes a connection silent this long
 # What Hyperliquid answers a body it cannot read, with status 422.
@@ -242,8 +245,17 @@ class HyperliquidSimulator:
 
     def move_mark(self, coin: str, px: Amount) -> None:
         """Move the mark price (webData2 pushes the holders' new unrealised PnL); a trigger
-        order it reaches fires: orderUpdates triggered, its fill, then filled."""
-        self._change(lambda: (None, self._ledger.move_mark(coin, Decimal(px))))
+        order it reaches fires: orderUpdates triggered, its fill, then filled. allMids pushes
+        every coin's mid, here the mark."""
+
+        def move() -> tuple[None, list[Push]]:
+            pushes = self._ledger.move_mark(coin, Decimal(px))
+            return None, [*pushes, Push("allMids", "", self._all_mids())]
+
+        self._change(move)
+
+    def _all_mids(self) -> JSON:
+        return all_mids_frame({c: str(px) for c, px in sorted(self._ledger.marks.items())})
 
     def authorize(self, signer: str, user: str | None = None) -> None:
         """Let ``signer`` place and cancel orders for ``user`` (itself by default)."""
@@ -382,7 +394,7 @@ class HyperliquidSimulator:
         # Subscribed before the first frame is made, so no push can fall between the two.
         new = key not in connection.subscriptions
         connection.subscriptions.add(key)
-        await self._first_frame(connection, key, subscription["user"])
+        await self._first_frame(connection, key, str(subscription.get("user", "")))
         if new:
             self._count(key, +1)
 
@@ -394,6 +406,8 @@ class HyperliquidSimulator:
             await connection.send(messages.user_fills_frame(user, fills, is_snapshot=True))
         elif kind == "webData2":
             await connection.send(self._ledger.web_data2(user))
+        elif kind == "allMids" and self._ledger.marks:
+            await connection.send(self._all_mids())
 
     async def _publish(self, push: Push) -> None:
         key = (push.subscription, push.user.lower())
@@ -430,6 +444,8 @@ def _subscription_key(subscription: object) -> tuple[str, str] | None:
     if not isinstance(subscription, dict):
         return None
     kind, user = subscription.get("type"), subscription.get("user")
+    if kind in PUBLIC_SUBSCRIPTIONS:
+        return kind, ""
     if kind not in SUBSCRIPTIONS or not isinstance(user, str):
         return None
     return kind, user.lower()

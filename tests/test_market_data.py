@@ -1,0 +1,199 @@
+"""Public market data: the venues' documented ticker and mids frames decode to prices, the
+fold keeps the latest of each, bad frames are refused as elsewhere, and state snapshots keep
+the prices."""
+
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from trueup.adapters.capture import decode_line
+from trueup.adapters.market_data import capture_market
+from trueup.adapters.store import snapshots
+from trueup.adapters.store.snapshots import Snapshot
+from trueup.domain.events import (
+    InputEvent,
+    InputRejected,
+    PriceQuote,
+    PricesReported,
+    RejectionKind,
+)
+from trueup.domain.reconciler import Reconciler
+
+FIXTURES = json.loads((Path(__file__).parent / "fixtures" / "market-data.json").read_text())
+USER = "0x5e9ee1089755c3435139848e47e6635505d5a13a"
+AT = 1762199100000
+
+
+def frame(name: str) -> dict[str, Any]:
+    return dict(FIXTURES[name]["frame"])
+
+
+def decoded(venue: str, data: object, at: int = AT, account: str = "main") -> InputEvent:
+    record = capture_market(at, venue, account, data)  # type: ignore[arg-type]
+    return decode_line(orjson.dumps(record))
+
+
+def prices(event: InputEvent) -> tuple[PriceQuote, ...]:
+    assert isinstance(event, PricesReported), getattr(event, "reason", event)
+    return event.quotes
+
+
+def test_bybit_s_documented_linear_ticker_snapshot_gives_mark_last_and_index() -> None:
+    (quote,) = prices(decoded("bybit", frame("bybit_ticker_linear_snapshot")))
+    assert quote == PriceQuote(
+        "BTCUSDT",
+        mark=Decimal("17217.33"),
+        last=Decimal("17216.00"),
+        index=Decimal("17227.36"),
+        mid=None,
+        venue_time=1673272861686,
+    )
+
+
+def test_a_bybit_delta_gives_only_what_changed_and_the_fold_keeps_the_rest() -> None:
+    (quote,) = prices(decoded("bybit", frame("bybit_ticker_linear_delta"), AT + 100))
+    assert (quote.mark, quote.last, quote.index) == (Decimal("17212.08"), Decimal("17210.50"), None)
+    reconciler = Reconciler()
+    reconciler.apply(decoded("bybit", frame("bybit_ticker_linear_snapshot")))
+    reconciler.apply(decoded("bybit", frame("bybit_ticker_linear_delta"), AT + 100))
+    held = reconciler.book("bybit", "main").prices.get("BTCUSDT")
+    assert held is not None
+    assert (held.mark, held.last, held.index) == (
+        Decimal("17212.08"),
+        Decimal("17210.50"),
+        Decimal("17227.36"),  # unchanged by the delta
+    )
+    assert (held.venue_time, held.at) == (1673272861786, AT + 100)
+
+
+def test_an_older_ticker_never_overwrites_a_newer_one() -> None:
+    reconciler = Reconciler()
+    reconciler.apply(decoded("bybit", frame("bybit_ticker_linear_delta"), AT + 100))
+    reconciler.apply(decoded("bybit", frame("bybit_ticker_linear_snapshot"), AT + 200))
+    held = reconciler.book("bybit", "main").prices.get("BTCUSDT")
+    assert held is not None and held.mark == Decimal("17212.08")
+
+
+def test_hyperliquid_s_all_mids_gives_every_coin_s_mid() -> None:
+    quotes = prices(decoded("hyperliquid", frame("hyperliquid_all_mids"), account=USER))
+    assert {q.symbol: q.mid for q in quotes} == {
+        "@142": Decimal("80907.5"),
+        "BTC": Decimal("80868.5"),
+        "ETH": Decimal("2296.45"),
+        "SOL": Decimal("94.8775"),
+        "PURR/USDC": Decimal("0.067131"),
+    }
+    assert all(q.mark is None and q.venue_time is None for q in quotes)
+
+
+def test_hyperliquid_s_active_asset_ctx_gives_mark_oracle_and_mid() -> None:
+    (quote,) = prices(decoded("hyperliquid", frame("hyperliquid_active_asset_ctx"), account=USER))
+    assert quote == PriceQuote(
+        "ETH",
+        mark=Decimal("3227.4"),
+        last=None,
+        index=Decimal("3230.1"),
+        mid=Decimal("3228.25"),
+        venue_time=None,
+    )
+
+
+def _with(data: dict[str, Any], **fields: object) -> dict[str, Any]:
+    return {**data, "data": {**data["data"], **fields}}
+
+
+BAD_FRAMES = [
+    ("bybit", _with(frame("bybit_ticker_linear_snapshot"), markPrice="1e3"), "malformed"),
+    ("bybit", _with(frame("bybit_ticker_linear_snapshot"), markPrice="-1"), "malformed"),
+    ("bybit", _with(frame("bybit_ticker_linear_snapshot"), symbol="ETHUSDT"), "malformed"),
+    ("bybit", {**frame("bybit_ticker_linear_snapshot"), "type": "full"}, "malformed"),
+    (
+        "bybit",
+        {**frame("bybit_ticker_linear_snapshot"), "topic": "orderbook.50.BTCUSDT"},
+        "unknown",
+    ),
+    ("bybit", {"success": True, "ret_msg": "", "op": "subscribe", "conn_id": "c"}, "control"),
+    (
+        "bybit",
+        {"success": False, "ret_msg": "error:handler not found", "op": "subscribe"},
+        "error_reply",
+    ),
+    ("hyperliquid", {"channel": "allMids", "data": {"mids": {"BTC": 80868.5}}}, "malformed"),
+    ("hyperliquid", {"channel": "allMids", "data": {}}, "malformed"),
+    ("hyperliquid", {"channel": "trades", "data": []}, "unknown"),
+    ("hyperliquid", {"channel": "subscriptionResponse", "data": {}}, "control"),
+    ("hyperliquid", {"channel": "error", "data": "Invalid subscription"}, "error_reply"),
+]
+
+
+@pytest.mark.parametrize(("venue", "data", "kind"), BAD_FRAMES)
+def test_a_bad_price_frame_is_kept_as_a_refusal_of_its_kind_and_alarms_no_one(
+    venue: str, data: dict[str, Any], kind: str
+) -> None:
+    event = decoded(venue, data, account=USER if venue == "hyperliquid" else "main")
+    assert isinstance(event, InputRejected)
+    assert (event.kind, event.channel) == (RejectionKind(kind), "market")
+    # A price frame says nothing of positions: no POSITION_SYNC_FAILED, no RATE_LIMIT.
+    assert Reconciler().apply(event) == []
+
+
+def test_prices_on_the_private_channel_are_not_read_there() -> None:
+    record = {"at": AT, "venue": "hyperliquid", "account": USER, "channel": "ws"}
+    event = decode_line(orjson.dumps({**record, "data": frame("hyperliquid_all_mids")}))
+    assert isinstance(event, InputRejected) and event.kind is RejectionKind.UNKNOWN
+
+
+def test_the_ticker_s_mark_moves_the_held_position_s_unrealised_pnl() -> None:
+    reconciler = Reconciler()
+    position = {
+        "category": "linear", "symbol": "BTCUSDT", "positionIdx": 0, "side": "Buy",
+        "size": "0.1", "entryPrice": "17000", "markPrice": "17100", "seq": 1,
+        "updatedTime": str(AT),
+    }  # fmt: skip
+    ws = {"at": AT, "venue": "bybit", "account": "main", "channel": "ws"}
+    pushed = {"topic": "position", "creationTime": AT, "data": [position]}
+    reconciler.apply(decode_line(orjson.dumps({**ws, "data": pushed})))
+    fill = {
+        "category": "linear", "symbol": "BTCUSDT", "execId": "e-1", "orderId": "o-1",
+        "side": "Buy", "execPrice": "17000", "execQty": "0.1", "execTime": str(AT),
+    }  # fmt: skip
+    executions = {"topic": "execution", "creationTime": AT, "data": [fill]}
+    reconciler.apply(decode_line(orjson.dumps({**ws, "at": AT + 1, "data": executions})))
+    reconciler.apply(decoded("bybit", frame("bybit_ticker_linear_snapshot"), AT + 2))
+    book = reconciler.book("bybit", "main")
+    ledger = book.pnl.keys[book.key("linear", "BTCUSDT", 0)]
+    assert ledger.mark == Decimal("17217.33")
+    assert ledger.unrealised() == (Decimal("17217.33") - 17000) * Decimal("0.1")
+
+
+def test_prices_survive_a_snapshot_of_the_state() -> None:
+    reconciler = Reconciler()
+    reconciler.apply(decoded("bybit", frame("bybit_ticker_linear_snapshot")))
+    reconciler.apply(decoded("hyperliquid", frame("hyperliquid_all_mids"), AT + 1, USER))
+    restored = snapshots.load(snapshots.dump(Snapshot(2, reconciler)))
+    assert restored is not None
+    for account in (("bybit", "main"), ("hyperliquid", USER)):
+        assert restored.reconciler.book(*account).prices == reconciler.book(*account).prices
+    # and it goes on folding from there as the original does
+    delta = decoded("bybit", frame("bybit_ticker_linear_delta"), AT + 100)
+    restored.reconciler.apply(delta)
+    reconciler.apply(delta)
+    assert (
+        restored.reconciler.book("bybit", "main").prices == reconciler.book("bybit", "main").prices
+    )
+
+
+def test_a_dropped_price_stream_blinds_no_position() -> None:
+    reconciler = Reconciler()
+    feed = {"at": AT, "venue": "bybit", "account": "main", "channel": "feed"}
+    down = {"event": "down", "stream": "prices", "reason": "stream closed"}
+    reconciler.apply(decode_line(orjson.dumps({**feed, "data": down})))
+    book = reconciler.book("bybit", "main")
+    assert book.stream_down is None and book.prices_down == (AT, "stream closed")
+    back = {"event": "reconnected", "stream": "prices", "reason": "stream closed", "attempt": 1}
+    (told,) = reconciler.apply(decode_line(orjson.dumps({**feed, "at": AT + 5, "data": back})))
+    assert told.type == "WS_RECONNECT" and book.prices_down is None
