@@ -11,7 +11,7 @@ from contextlib import suppress
 
 import orjson
 
-from trueup.adapters import feed_status, intents, rejections, rule_changes
+from trueup.adapters import feed_status, intents, rejections, rule_changes, trigger_commands
 from trueup.adapters.bybit import wire as bybit_wire
 from trueup.adapters.decimals import to_instant
 from trueup.adapters.envelope import Envelope
@@ -22,7 +22,7 @@ from trueup.domain.errors import MalformedInput, shown
 from trueup.domain.events import ClockTicked, InputEvent, InputRejected
 from trueup.domain.keys import input_id
 
-CHANNELS = ("ws", "rest", "market", "intent", "operator", "feed", "clock", "rules")
+CHANNELS = ("ws", "rest", "market", "intent", "operator", "trigger", "feed", "clock", "rules")
 log = logging.getLogger("trueup.capture")
 # A JSON number with a fraction or exponent, or too many digits for 64 bits: parsed as a
 # double, it may equal another. (It may also match inside a string: that costs only the
@@ -94,6 +94,8 @@ def _decode_fields(envelope: Envelope, parsed: object) -> InputEvent:
         return intents.decode(envelope, fields.child("data"))
     if channel == "operator":
         return intents.decode_operator(envelope, fields.child("data"))
+    if channel == "trigger":
+        return trigger_commands.decode(envelope, fields.child("data"))
     if channel == "feed":
         return feed_status.decode(envelope, fields.child("data"))
     venue = VENUES.get(envelope.venue)

@@ -237,6 +237,90 @@ class PositionCleaned(Emitted):
     operator: str
 
 
+# --- triggers (domain/triggers/) ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TriggerEvent(Emitted):
+    """About one trigger of the account; position fields name the position it watches."""
+
+    trigger_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TriggerFired(TriggerEvent):
+    """A trigger's condition held: what fired it, and the order it decides. Its event_id
+    is the decision id the order's client order id derives from."""
+
+    type: ClassVar[str] = "TRIGGER_FIRED"
+    kind: str
+    direction: str
+    arming: int  # which arming of the trigger fired (it fires at most once per arming)
+    price: Decimal | None  # the price it was judged at
+    high_water: Decimal | None  # a trailing long's best price since armed
+    low_water: Decimal | None  # a trailing short's best price since armed
+    threshold: Decimal  # the configured level (the trailing distance for a trailing one)
+    level: Decimal  # the level crossed: the threshold, or the trailing stop it sets
+    unrealised_pnl: Decimal | None
+    exchange_size: Decimal  # the reconciled exchange size at firing
+    ratio: Decimal
+    quantity: Decimal  # ratio x exchange_size
+    action: str
+    order_side: str
+    order_position_idx: int
+    reduce_only: bool
+    auto_execute: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderRequested(TriggerEvent):
+    """The order a fired trigger decided, requested (at once, or on its confirm)."""
+
+    type: ClassVar[str] = "ORDER_REQUESTED"
+    decision_id: str  # the TRIGGER_FIRED event_id: the client order id derives from it
+    order_side: str
+    order_position_idx: int
+    quantity: Decimal
+    reduce_only: bool
+    requested_by: str  # "auto" or the operator who confirmed
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TriggerOutcome(TriggerEvent):
+    decision_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TriggerExecuted(TriggerOutcome):
+    type: ClassVar[str] = "TRIGGER_EXECUTED"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TriggerFailed(TriggerOutcome):
+    type: ClassVar[str] = "TRIGGER_FAILED"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TriggerCancelled(TriggerOutcome):
+    type: ClassVar[str] = "TRIGGER_CANCELLED"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TriggerExpired(TriggerEvent):
+    type: ClassVar[str] = "TRIGGER_EXPIRED"
+    expires_at: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TriggerRefused(TriggerEvent):
+    """A trigger command that could not be carried out, and why."""
+
+    type: ClassVar[str] = "TRIGGER_REFUSED"
+    command: str
+    reason: str
+
+
 EMITTED_TYPES: tuple[type[Emitted], ...] = (
     WsReconnect,
     RateLimit,
@@ -256,6 +340,13 @@ EMITTED_TYPES: tuple[type[Emitted], ...] = (
     StalePosition,
     UntrackedPosition,
     PositionCleaned,
+    TriggerFired,
+    OrderRequested,
+    TriggerExecuted,
+    TriggerFailed,
+    TriggerCancelled,
+    TriggerExpired,
+    TriggerRefused,
 )
 
 

@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import ClassVar, Literal
 
 from trueup.domain.rules.config import RuleConfig
+from trueup.domain.triggers.spec import TriggerCommand, TriggerSpec
 from trueup.domain.vocabulary import (
     ExecutionKind,
     MarginMode,
@@ -416,6 +417,22 @@ class RulesSet(InputEvent):
         return ()
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TriggerCommanded(InputEvent):
+    """An operator's command on one trigger of the account (add, change, enable, disable,
+    remove, confirm): triggers are never edited in place, only commanded."""
+
+    type: ClassVar[str] = "TriggerCommanded"
+    command: TriggerCommand
+    trigger_id: str
+    operator: str
+    spec: TriggerSpec | None  # the configuration an add or change puts in force
+
+    @property
+    def symbols(self) -> tuple[str, ...] | None:
+        return () if self.spec is None else (self.spec.symbol,)
+
+
 INPUT_EVENT_TYPES: tuple[type[InputEvent], ...] = (
     PositionsReported,
     OrdersReported,
@@ -434,4 +451,5 @@ INPUT_EVENT_TYPES: tuple[type[InputEvent], ...] = (
     InputRejected,
     ClockTicked,
     RulesSet,
+    TriggerCommanded,
 )

@@ -9,6 +9,7 @@ from trueup.domain.rules.risk_warning import RiskWarningDetector
 from trueup.domain.rules.stale import StaleDetector
 from trueup.domain.rules.sync import SyncDetector
 from trueup.domain.rules.untracked import UntrackedDetector
+from trueup.domain.triggers.detector import TriggerDetector
 
 
 class AccountDetectors:
@@ -24,6 +25,7 @@ class AccountDetectors:
         "risk",
         "stale",
         "sync",
+        "triggers",
         "untracked",
     )
 
@@ -36,6 +38,7 @@ class AccountDetectors:
         self.untracked = UntrackedDetector()
         self.pnl = PnlMismatchDetector()
         self.risk = RiskWarningDetector()
+        self.triggers = TriggerDetector()
         # Built once: the reconciler asks for them several times on every input.
         self._in_order: tuple[Detector, ...] = (
             self.sync,
@@ -46,14 +49,16 @@ class AccountDetectors:
             self.untracked,
             self.pnl,
             self.risk,
+            self.triggers,
         )
-        self._timed: tuple[Detector, ...] = (self.stale, self.sync, self.orders)
+        self._timed: tuple[Detector, ...] = (self.stale, self.sync, self.orders, self.triggers)
 
     # These orders are those of the events emitted ever since the rules were written: a
     # replay must emit the same bytes. They matter where two detectors can emit for one
     # input or one tick: a manual close after a failed snapshot page or an order's report
     # and before a paper leftover; stale before sync before orders on time; on each key,
-    # drift before untracked. PnL mismatch came later, and risk warnings after it: they come last.
+    # drift before untracked. PnL mismatch came later, risk warnings after it, and triggers last of all
+    # (they act on what the rules before them have reconciled).
 
     @property
     def in_order(self) -> tuple[Detector, ...]:

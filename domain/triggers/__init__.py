@@ -1,0 +1,1 @@
+"""Triggers: operator-configured exits (profit, price, stop-loss, trailing) folded as events."""

@@ -1,0 +1,326 @@
+"""The triggers of one account: commanded, armed, folded from prices, fired at most once per
+arming, and requested at once or on confirm. Run by the reconciler after the book, like the
+detectors, so a firing reads the reconciled exchange size of that very input."""
+
+from decimal import Decimal
+
+from trueup.domain.book import AccountBook, Changed
+from trueup.domain.emitted import (
+    About,
+    Cause,
+    Emitted,
+    OrderRequested,
+    TriggerCancelled,
+    TriggerExecuted,
+    TriggerExpired,
+    TriggerFailed,
+    TriggerFired,
+    TriggerRefused,
+)
+from trueup.domain.events import InputEvent, PositionsReported, PricesReported, TriggerCommanded
+from trueup.domain.keys import PositionKey
+from trueup.domain.rules.config import RuleConfig
+from trueup.domain.rules.detector import Detector
+from trueup.domain.triggers.conditions import folded_water, holds, level
+from trueup.domain.triggers.lifecycle import Stage, in_flight, may_advance
+from trueup.domain.triggers.spec import TriggerAction, TriggerCommand, TriggerKind
+from trueup.domain.triggers.trigger import FINAL, Decision, Firing, Standing, Trigger
+from trueup.domain.vocabulary import OrderSide, PositionSide
+
+# Hedge mode: leg 1 holds the long, leg 2 the short; a one-way account holds both on 0.
+ONE_WAY = 0
+OPPOSITE_LEG = {1: 2, 2: 1}
+CLOSING_SIDE = {PositionSide.LONG: OrderSide.SELL, PositionSide.SHORT: OrderSide.BUY}
+_OUTCOMES = {
+    Stage.EXECUTED: TriggerExecuted,
+    Stage.FAILED: TriggerFailed,
+    Stage.CANCELLED: TriggerCancelled,
+}
+
+
+class Refused(Exception):
+    """A command that cannot be carried out; its message is the reason given."""
+
+
+class TriggerDetector(Detector):
+    """Every trigger of one account, by id in the order they were added."""
+
+    __slots__ = ("prices", "triggers")
+
+    def __init__(self) -> None:
+        self.triggers: dict[str, Trigger] = {}
+        # The latest price of each symbol a trigger watches: the price inputs' reference
+        # (mark, else mid, else last) or a position report's mark, whichever came last.
+        self.prices: dict[str, Decimal] = {}
+
+    # --- prices ---------------------------------------------------------------------------
+
+    def note(self, book: AccountBook, event: InputEvent, changed: Changed) -> None:
+        if not self.triggers:
+            return
+        if isinstance(event, PricesReported):
+            for quote in event.quotes:
+                held = book.prices.get(quote.symbol)
+                if held is not None and held.reference is not None:
+                    self._price(quote.symbol, held.reference)
+        elif isinstance(event, PositionsReported):
+            for report in event.reports:
+                if report.mark_price is not None and report.mark_price > 0:
+                    self._price(report.symbol, report.mark_price)
+
+    def _price(self, symbol: str, price: Decimal) -> None:
+        watching = [t for t in self.triggers.values() if t.spec.symbol == symbol]
+        if not watching:
+            return
+        self.prices[symbol] = price
+        for trigger in watching:
+            if trigger.standing is Standing.ARMED and trigger.firing is None:
+                trigger.water = folded_water(trigger.spec.direction, trigger.water, price)
+
+    # --- commands -------------------------------------------------------------------------
+
+    def on_input(
+        self,
+        book: AccountBook,
+        event: InputEvent,
+        changed: Changed,
+        cause: Cause,
+        config: RuleConfig,
+    ) -> list[Emitted]:
+        if not isinstance(event, TriggerCommanded):
+            return []
+        try:
+            return self._command(book, event, cause)
+        except Refused as refusal:
+            symbol = event.spec.symbol if event.spec is not None else None
+            found = self.triggers.get(event.trigger_id)
+            if found is not None:
+                symbol = found.spec.symbol
+            about: About = {**cause.on_account(event.venue, event.account), "symbol": symbol}
+            return [
+                TriggerRefused(
+                    **about,
+                    trigger_id=event.trigger_id,
+                    command=event.command.value,
+                    reason=str(refusal),
+                )
+            ]
+
+    def _command(self, book: AccountBook, event: TriggerCommanded, cause: Cause) -> list[Emitted]:
+        command, trigger_id = event.command, event.trigger_id
+        if command is TriggerCommand.ADD:
+            if trigger_id in self.triggers:
+                raise Refused(f"trigger {trigger_id} already exists")
+            assert event.spec is not None  # the adapter refuses an add without one
+            self.triggers[trigger_id] = Trigger(
+                trigger_id, event.spec, Standing.ARMED, event.at, event.operator
+            )
+            self._seed_price(book, event.spec.symbol)
+            return []
+        trigger = self.triggers.get(trigger_id)
+        if trigger is None:
+            raise Refused(f"no trigger {trigger_id} on {event.venue}/{event.account}")
+        if trigger.standing in FINAL:
+            raise Refused(f"trigger {trigger_id} is {trigger.standing.value}")
+        stage = trigger.firing.stage if trigger.firing is not None else None
+        if command is TriggerCommand.CONFIRM:
+            return self._confirm(trigger, event, cause)
+        if command is TriggerCommand.CHANGE:
+            assert event.spec is not None
+            if in_flight(stage):
+                raise Refused(f"trigger {trigger_id} has fired and is {stage}: change it after")
+            old, new = trigger.spec, event.spec
+            if (old.symbol, old.direction) != (new.symbol, new.direction):
+                raise Refused("a change keeps the symbol and direction: add another trigger")
+            trigger.spec = new
+            if trigger.standing is Standing.ARMED:
+                trigger.arm()
+            return []
+        if command is TriggerCommand.ENABLE:
+            if trigger.standing is Standing.ARMED and (stage is None or in_flight(stage)):
+                raise Refused(f"trigger {trigger_id} is already armed")
+            trigger.arm()
+            return []
+        # DISABLE or REMOVE: a firing still waiting on its confirm is cancelled with it.
+        if command is TriggerCommand.DISABLE and trigger.standing is Standing.DISABLED:
+            raise Refused(f"trigger {trigger_id} is already disabled")
+        trigger.standing = (
+            Standing.REMOVED if command is TriggerCommand.REMOVE else Standing.DISABLED
+        )
+        return self._cancel_waiting(trigger, cause, f"{command.value}d before confirmation")
+
+    def _confirm(self, trigger: Trigger, event: TriggerCommanded, cause: Cause) -> list[Emitted]:
+        firing = trigger.firing
+        if firing is None:
+            raise Refused(f"trigger {trigger.trigger_id} has not fired: nothing to confirm")
+        if firing.stage is not Stage.WAITING_CONFIRM:
+            raise Refused(f"trigger {trigger.trigger_id} is already {firing.stage.value}")
+        firing.stage = Stage.REQUESTED
+        return [_requested(trigger, firing, cause, event.operator)]
+
+    def _cancel_waiting(self, trigger: Trigger, cause: Cause, reason: str) -> list[Emitted]:
+        firing = trigger.firing
+        if firing is None or firing.stage is not Stage.WAITING_CONFIRM:
+            return []
+        return self.advance(trigger.trigger_id, firing.decision.decision_id, Stage.CANCELLED,
+                            reason, cause)
+
+    def _seed_price(self, book: AccountBook, symbol: str) -> None:
+        """A trigger added after its symbol's last price still has one to judge by."""
+        if symbol in self.prices:
+            return
+        held = book.prices.get(symbol)
+        if held is not None and held.reference is not None:
+            self.prices[symbol] = held.reference
+
+    # --- the executor's word (a later slice feeds it) -------------------------------------
+
+    def advance(
+        self, trigger_id: str, decision_id: str, to: Stage, reason: str, cause: Cause
+    ) -> list[Emitted]:
+        """Move a firing on to EXECUTED, FAILED or CANCELLED, once: a report of another
+        decision, or one its stage does not allow (a terminal one's), changes nothing."""
+        trigger = self.triggers.get(trigger_id)
+        firing = trigger.firing if trigger is not None else None
+        if (
+            trigger is None
+            or firing is None
+            or firing.decision.decision_id != decision_id
+            or not may_advance(firing.stage, to)
+        ):
+            return []
+        firing.stage = to
+        outcome = _OUTCOMES[to]
+        return [
+            outcome(
+                **cause.on(firing.decision.key),
+                trigger_id=trigger_id,
+                decision_id=decision_id,
+                reason=reason,
+            )
+        ]
+
+    # --- time and firing ------------------------------------------------------------------
+
+    def on_time(self, book: AccountBook, cause: Cause, config: RuleConfig) -> list[Emitted]:
+        emitted: list[Emitted] = []
+        for trigger in list(self.triggers.values()):
+            expires_at = trigger.spec.expires_at
+            if trigger.standing in FINAL:
+                continue
+            if expires_at is not None and cause.at >= expires_at:
+                trigger.standing = Standing.EXPIRED
+                emitted += self._cancel_waiting(trigger, cause, "expired before confirmation")
+                about: About = {
+                    **cause.on_account(book.venue, book.account),
+                    "symbol": trigger.spec.symbol,
+                }
+                emitted.append(
+                    TriggerExpired(**about, trigger_id=trigger.trigger_id, expires_at=expires_at)
+                )
+            elif trigger.standing is Standing.ARMED and trigger.firing is None:
+                emitted += self._judge(book, trigger, cause)
+        return emitted
+
+    def _judge(self, book: AccountBook, trigger: Trigger, cause: Cause) -> list[Emitted]:
+        spec = trigger.spec
+        key = _position_of(book, spec.symbol, spec.direction)
+        if key is None:
+            return []  # flat, or held the other way: never fires
+        pnl = _unrealised(book, key)
+        price = self.prices.get(spec.symbol)
+        if not holds(spec, price, pnl, trigger.water):
+            return []
+        return self._fire(book, trigger, key, price, pnl, cause)
+
+    def _fire(
+        self,
+        book: AccountBook,
+        trigger: Trigger,
+        key: PositionKey,
+        price: Decimal | None,
+        pnl: Decimal | None,
+        cause: Cause,
+    ) -> list[Emitted]:
+        spec = trigger.spec
+        report = book.positions[key].exchange
+        assert report is not None  # _position_of found it held
+        quantity = spec.ratio * report.size
+        lock = spec.action is TriggerAction.LOCK
+        # A lock opens the opposite leg (same side as closing it); a reduce closes its own.
+        order_idx = OPPOSITE_LEG.get(key.position_idx, ONE_WAY) if lock else key.position_idx
+        crossed = level(spec, trigger.water)
+        assert crossed is not None  # the condition held
+        threshold = spec.distance if spec.kind is TriggerKind.TRAILING else spec.level
+        assert threshold is not None
+        long = spec.direction is PositionSide.LONG
+        trailing = spec.kind is TriggerKind.TRAILING
+        fired = TriggerFired(
+            **cause.on(key),
+            trigger_id=trigger.trigger_id,
+            kind=spec.kind.value,
+            direction=spec.direction.value,
+            arming=trigger.arming,
+            price=price,
+            high_water=trigger.water if trailing and long else None,
+            low_water=trigger.water if trailing and not long else None,
+            threshold=threshold,
+            level=crossed,
+            unrealised_pnl=pnl,
+            exchange_size=report.size,
+            ratio=spec.ratio,
+            quantity=quantity,
+            action=spec.action.value,
+            order_side=CLOSING_SIDE[spec.direction].value,
+            order_position_idx=order_idx,
+            reduce_only=not lock,
+            auto_execute=spec.auto_execute,
+        )
+        decision = Decision(
+            fired.event_id, key, CLOSING_SIDE[spec.direction], order_idx, quantity, not lock
+        )
+        firing = Firing(decision, Stage.WAITING_CONFIRM, cause.at, price)
+        trigger.firing = firing
+        emitted: list[Emitted] = [fired]
+        if lock and key.position_idx == ONE_WAY:
+            reason = "a lock opens the opposite leg, and a one-way account has none: use reduce"
+            return emitted + self.advance(
+                trigger.trigger_id, decision.decision_id, Stage.FAILED, reason, cause
+            )
+        if spec.auto_execute:
+            firing.stage = Stage.REQUESTED
+            emitted.append(_requested(trigger, firing, cause, "auto"))
+        return emitted
+
+
+def _requested(trigger: Trigger, firing: Firing, cause: Cause, by: str) -> OrderRequested:
+    decision = firing.decision
+    return OrderRequested(
+        **cause.on(decision.key),
+        trigger_id=trigger.trigger_id,
+        decision_id=decision.decision_id,
+        order_side=decision.order_side.value,
+        order_position_idx=decision.order_position_idx,
+        quantity=decision.quantity,
+        reduce_only=decision.reduce_only,
+        requested_by=by,
+    )
+
+
+def _position_of(book: AccountBook, symbol: str, direction: PositionSide) -> PositionKey | None:
+    """The held position of ``symbol`` on the side ``direction``, by the exchange's word."""
+    for key in sorted(book.held_keys()):
+        report = book.positions[key].exchange
+        if key.symbol == symbol and report is not None and report.side is direction:
+            return key
+    return None
+
+
+def _unrealised(book: AccountBook, key: PositionKey) -> Decimal | None:
+    """trueup's own unrealised PnL of the key, else the venue's."""
+    ledger = book.pnl.keys.get(key)
+    found = ledger.unrealised() if ledger is not None and ledger.open is not None else None
+    if found is not None:
+        return found
+    report = book.positions[key].exchange
+    return report.unrealised_pnl if report is not None else None

@@ -1,0 +1,67 @@
+"""One trigger's state: its spec in force, its standing, its arming and water mark, and the
+lifecycle of its firing, if it has fired since it was armed."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+from trueup.domain.keys import PositionKey
+from trueup.domain.triggers.lifecycle import Stage
+from trueup.domain.triggers.spec import TriggerSpec
+from trueup.domain.vocabulary import OrderSide
+
+
+class Standing(StrEnum):
+    ARMED = "armed"
+    DISABLED = "disabled"
+    EXPIRED = "expired"  # final
+    REMOVED = "removed"  # final
+
+
+FINAL = frozenset({Standing.EXPIRED, Standing.REMOVED})
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The order a firing decided, kept to request it (at once or on confirm)."""
+
+    decision_id: str  # the TRIGGER_FIRED event's id
+    key: PositionKey
+    order_side: OrderSide
+    order_position_idx: int
+    quantity: Decimal
+    reduce_only: bool
+
+
+@dataclass(slots=True)
+class Firing:
+    decision: Decision
+    stage: Stage
+    fired_at: int
+    price: Decimal | None
+
+
+@dataclass(slots=True)
+class Trigger:
+    trigger_id: str
+    spec: TriggerSpec
+    standing: Standing
+    created_at: int
+    operator: str
+    arming: int = 1
+    water: Decimal | None = None  # high-water (long) or low-water (short) since armed
+    firing: Firing | None = None
+
+    @property
+    def state(self) -> str:
+        """What an operator is shown: the firing's stage if it fired, else the standing."""
+        if self.standing in FINAL or self.firing is None:
+            return self.standing.value
+        return self.firing.stage.value
+
+    def arm(self) -> None:
+        """A new arming: it may fire once more, its water mark folded afresh."""
+        self.standing = Standing.ARMED
+        self.arming += 1
+        self.water = None
+        self.firing = None
