@@ -1,0 +1,328 @@
+"""Triggers: configured by commands recorded as inputs, fired at most once per arming exactly
+when their condition first holds on a position of their direction, requested at once or on
+a confirm, and kept (water marks too) across a snapshot and restart."""
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.triggers import T0, accepted, add, command, of, position, price, run, tick
+from trueup.adapters.capture import decode_line
+from trueup.adapters.store import snapshots
+from trueup.adapters.store.snapshots import Snapshot
+from trueup.domain.emitted import Cause, OrderRequested, TriggerFired
+from trueup.domain.events import InputRejected
+from trueup.domain.reconciler import Reconciler
+from trueup.domain.triggers.lifecycle import TERMINAL, Stage, may_advance
+
+import orjson
+
+D = Decimal
+LONG, SHORT = ("Buy", "Sell")
+
+
+def fired(emitted: list[Any]) -> list[TriggerFired]:
+    return of(emitted, "TRIGGER_FIRED")  # type: ignore[return-value]
+
+
+# --- each kind, long and short: at its threshold and not before ----------------------------
+
+# (kind and its fields, direction, position side, prices that must not fire, the one that must)
+PRICE_CASES = [
+    ({"kind": "price", "level": "110"}, "long", LONG, ["105", "109.99"], "110"),
+    ({"kind": "price", "level": "90"}, "short", SHORT, ["95", "90.01"], "90"),
+    ({"kind": "stop_loss", "level": "95"}, "long", LONG, ["100", "95.01"], "95"),
+    ({"kind": "stop_loss", "level": "105"}, "short", SHORT, ["100", "104.99"], "105"),
+    ({"kind": "trailing", "distance": "5"}, "long", LONG, ["100", "110", "105.01"], "105"),
+    (
+        {"kind": "trailing", "distance": "10", "unit": "percent"},
+        "short",
+        SHORT,
+        ["100", "90", "98.99"],
+        "99",
+    ),
+]
+
+
+@pytest.mark.parametrize(("spec", "direction", "side", "before", "at"), PRICE_CASES)
+def test_a_price_kind_fires_exactly_at_its_threshold_and_not_before(
+    spec: dict[str, str], direction: str, side: str, before: list[str], at: str
+) -> None:
+    reconciler = Reconciler()
+    run([position(T0, side, 2), add(T0 + 1, direction=direction, **spec)], reconciler)
+    for n, p in enumerate(before):
+        assert fired(run([price(T0 + 10 + n, p)], reconciler)) == []
+    (event,) = fired(run([price(T0 + 100, at)], reconciler))
+    assert (event.price, event.exchange_size, event.quantity) == (D(at), D(2), D("1.0"))
+    assert event.kind == spec["kind"] and event.direction == direction.upper()
+    if spec["kind"] == "trailing":
+        water = event.high_water if direction == "long" else event.low_water
+        assert water == D(before[1]) and event.level == D(at)
+
+
+@pytest.mark.parametrize(("direction", "side"), [("long", LONG), ("short", SHORT)])
+def test_a_profit_trigger_fires_when_the_unrealised_pnl_reaches_its_threshold(
+    direction: str, side: str
+) -> None:
+    reconciler = Reconciler()
+    run([add(T0, direction=direction, kind="profit", level="10")], reconciler)
+    below = position(T0 + 1, side, 1, unrealisedPnl="9.99", markPrice="109.99")
+    assert fired(run([below], reconciler)) == []
+    (event,) = fired(run([position(T0 + 2, side, 1, unrealisedPnl="10")], reconciler))
+    assert event.unrealised_pnl == D(10) and event.threshold == D(10)
+
+
+@pytest.mark.parametrize("side", [SHORT, ""])
+def test_a_long_trigger_on_a_short_or_flat_position_never_fires(side: str) -> None:
+    size = 1 if side else 0
+    emitted = run(
+        [position(T0, side, size), add(T0 + 1, level="110"), price(T0 + 2, 200), tick(T0 + 3)]
+    )
+    assert fired(emitted) == []
+
+
+def test_the_quantity_is_the_ratio_of_the_exchange_size_at_firing_not_at_adding() -> None:
+    emitted = run(
+        [position(T0, LONG, 2), add(T0 + 1, ratio="0.25"), position(T0 + 2, LONG, 8)]
+        + [price(T0 + 3, 110)]
+    )
+    (event,) = fired(emitted)
+    assert (event.exchange_size, event.quantity) == (D(8), D(2))
+
+
+# --- once per arming; confirm once; auto-execute ------------------------------------------
+
+
+def test_a_trigger_fires_once_per_arming_and_again_once_re_armed() -> None:
+    reconciler = Reconciler()
+    first = run([position(T0, LONG, 1), add(T0 + 1), price(T0 + 2, 111)], reconciler)
+    again = run([price(T0 + 3, 90), price(T0 + 4, 120), tick(T0 + 5)], reconciler)
+    assert len(fired(first)) == 1 and fired(again) == []
+    # A fired trigger waiting on its confirm is not re-armed: disable cancels the wait.
+    assert of(run([command(T0 + 6, "enable")], reconciler), "TRIGGER_REFUSED")
+    cancelled = run([command(T0 + 7, "disable")], reconciler)
+    assert [e.type for e in cancelled] == ["TRIGGER_CANCELLED"]
+    rearmed = run([command(T0 + 8, "enable"), price(T0 + 9, 121)], reconciler)
+    (event,) = fired(rearmed)
+    assert event.arming == 2
+
+
+def test_without_auto_execute_a_fired_trigger_waits_for_one_confirm() -> None:
+    reconciler = Reconciler()
+    emitted = run([position(T0, LONG, 3), add(T0 + 1), price(T0 + 2, 110)], reconciler)
+    (event,) = fired(emitted)
+    assert of(emitted, "ORDER_REQUESTED") == []
+    (requested,) = run([command(T0 + 3, "confirm")], reconciler)
+    assert isinstance(requested, OrderRequested)
+    assert requested.decision_id == event.event_id
+    assert (requested.quantity, requested.order_side, requested.reduce_only) == (
+        D("1.5"),
+        "SELL",
+        True,
+    )
+    assert requested.requested_by == "alice"
+    (refused,) = run([command(T0 + 4, "confirm")], reconciler)
+    assert refused.type == "TRIGGER_REFUSED" and "already requested" in refused.reason  # type: ignore[attr-defined]
+
+
+def test_confirm_of_an_unknown_or_unfired_trigger_is_refused_with_a_reason() -> None:
+    reconciler = Reconciler()
+    (unknown,) = run([command(T0, "confirm", "nope")], reconciler)
+    assert "no trigger nope" in unknown.reason  # type: ignore[attr-defined]
+    (unfired,) = run([add(T0 + 1), command(T0 + 2, "confirm")], reconciler)
+    assert "has not fired" in unfired.reason  # type: ignore[attr-defined]
+
+
+def test_with_auto_execute_the_order_is_requested_at_once() -> None:
+    emitted = run([position(T0, LONG, 1), add(T0 + 1, auto_execute=True), price(T0 + 2, 110)])
+    assert [e.type for e in emitted] == ["TRIGGER_FIRED", "ORDER_REQUESTED"]
+    assert emitted[1].decision_id == emitted[0].event_id  # type: ignore[attr-defined]
+
+
+def test_a_lock_on_a_hedge_account_opens_the_opposite_leg() -> None:
+    emitted = run(
+        [position(T0, SHORT, 4, idx=2), add(T0 + 1, direction="short", level="90", action="lock")]
+        + [price(T0 + 2, 90)]
+    )
+    (event,) = fired(emitted)
+    assert (event.order_position_idx, event.order_side, event.reduce_only) == (1, "BUY", False)
+
+
+def test_a_lock_on_a_one_way_account_fails_at_firing() -> None:
+    emitted = run([position(T0, LONG, 1), add(T0 + 1, action="lock"), price(T0 + 2, 110)])
+    assert [e.type for e in emitted] == ["TRIGGER_FIRED", "TRIGGER_FAILED"]
+    assert "one-way" in emitted[1].reason  # type: ignore[attr-defined]
+
+
+# --- expiry ---------------------------------------------------------------------------------
+
+
+def test_a_trigger_expires_by_input_time_and_never_fires_after() -> None:
+    reconciler = Reconciler()
+    run([position(T0, LONG, 1), add(T0 + 1, expires_at=T0 + 1_000)], reconciler)
+    assert of(run([tick(T0 + 999)], reconciler), "TRIGGER_EXPIRED") == []
+    (expired,) = run([tick(T0 + 1_000)], reconciler)
+    assert expired.type == "TRIGGER_EXPIRED"
+    assert fired(run([price(T0 + 1_001, 200)], reconciler)) == []
+    (refused,) = run([command(T0 + 1_002, "confirm")], reconciler)
+    assert "expired" in refused.reason  # type: ignore[attr-defined]
+
+
+def test_a_fired_trigger_that_expires_unconfirmed_is_cancelled() -> None:
+    reconciler = Reconciler()
+    run([position(T0, LONG, 1), add(T0 + 1, expires_at=T0 + 10), price(T0 + 2, 110)], reconciler)
+    emitted = run([price(T0 + 10, 111)], reconciler)
+    assert [e.type for e in emitted] == ["TRIGGER_CANCELLED", "TRIGGER_EXPIRED"]
+
+
+# --- invalid commands -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"ratio": "1.5"}, "ratio 1.5 is not in (0, 1]"),
+        ({"ratio": "0"}, "ratio 0 is not in (0, 1]"),
+        ({"ratio": "-0.5"}, "is not in (0, 1]"),
+        ({"kind": "moon"}, "data.kind: 'moon' is not one of"),
+        ({"level": None}, "data.level"),
+        ({"kind": "trailing"}, "data.distance: missing"),
+        ({"kind": "trailing", "distance": "0"}, "positive distance"),
+        ({"kind": "trailing", "distance": "100", "unit": "percent"}, "not below 100%"),
+        ({"direction": "sideways"}, "data.direction"),
+        ({"action": "flip"}, "data.action"),
+        ({"level": "-3"}, "positive price"),
+    ],
+)
+def test_an_invalid_trigger_command_is_rejected_with_its_reason(
+    fields: dict[str, Any], reason: str
+) -> None:
+    record = add(T0, **fields)
+    record["data"] = {k: v for k, v in record["data"].items() if v is not None}
+    event = decode_line(orjson.dumps(record))
+    assert isinstance(event, InputRejected)
+    assert reason in event.reason and event.channel == "trigger"
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        ({"command": "explode", "trigger_id": "t1", "operator": "a"}, "data.command"),
+        ({"command": "confirm", "operator": "a"}, "data.trigger_id: missing"),
+        ({"command": "confirm", "trigger_id": "t1"}, "data.operator: missing"),
+    ],
+)
+def test_a_malformed_trigger_command_is_rejected(data: dict[str, Any], reason: str) -> None:
+    record = {"at": T0, "venue": "bybit", "account": "main", "channel": "trigger", "data": data}
+    event = decode_line(orjson.dumps(record))
+    assert isinstance(event, InputRejected) and reason in event.reason
+
+
+def test_an_add_without_an_id_is_known_by_its_input_id() -> None:
+    record = add(T0)
+    del record["data"]["trigger_id"]
+    event = accepted(record)
+    assert event.trigger_id == event.input_id  # type: ignore[attr-defined]
+
+
+def test_a_change_keeps_symbol_and_direction_and_re_arms() -> None:
+    reconciler = Reconciler()
+    run([position(T0, LONG, 1), add(T0 + 1, level="200")], reconciler)
+    (refused,) = run([command(T0 + 2, "change", **_spec(direction="short"))], reconciler)
+    assert "keeps the symbol and direction" in refused.reason  # type: ignore[attr-defined]
+    emitted = run([command(T0 + 3, "change", **_spec(level="120")), price(T0 + 4, 120)], reconciler)
+    (event,) = fired(emitted)
+    assert event.arming == 2 and event.level == D(120)
+
+
+def _spec(**fields: str) -> dict[str, str]:
+    spec = {"symbol": "BTCUSDT", "direction": "long", "kind": "price", "level": "110"}
+    return {**spec, "ratio": "1", "action": "reduce", **fields}
+
+
+# --- the lifecycle of a firing --------------------------------------------------------------
+
+
+def test_each_transition_happens_once_and_terminal_stages_are_final() -> None:
+    for stage in TERMINAL:
+        assert not any(may_advance(stage, to) for to in Stage)
+    assert may_advance(Stage.WAITING_CONFIRM, Stage.REQUESTED)
+    assert not may_advance(Stage.REQUESTED, Stage.REQUESTED)
+    assert not may_advance(Stage.REQUESTED, Stage.WAITING_CONFIRM)
+    reconciler = Reconciler()
+    emitted = run([position(T0, LONG, 1), add(T0 + 1, auto_execute=True), price(T0 + 2, 110)],
+                  reconciler)
+    decision = emitted[0].event_id
+    triggers = reconciler.detectors("bybit", "main").triggers
+    cause = Cause("executor-1", T0 + 3)
+    assert triggers.advance("t1", "other-decision", Stage.EXECUTED, "filled", cause) == []
+    (executed,) = triggers.advance("t1", decision, Stage.EXECUTED, "filled", cause)
+    assert executed.type == "TRIGGER_EXECUTED"
+    assert triggers.advance("t1", decision, Stage.EXECUTED, "filled", cause) == []
+    assert triggers.advance("t1", decision, Stage.FAILED, "late", cause) == []
+
+
+# --- across a restart -----------------------------------------------------------------------
+
+
+def test_a_trailing_water_mark_survives_a_snapshot_and_restart() -> None:
+    head = [position(T0, LONG, 1), add(T0 + 1, kind="trailing", distance="5", level=None)]
+    head[1]["data"].pop("level")
+    path = [price(T0 + 2 + n, p) for n, p in enumerate(["100", "130", "126", "125.01"])]
+    tail = [price(T0 + 10, "125")]
+    straight = Reconciler()
+    expected = run(head + path + tail, straight)
+    before = Reconciler()
+    emitted = run(head + path, before)
+    water = before.detectors("bybit", "main").triggers.triggers["t1"].water
+    assert water == D(130)
+    restored = snapshots.load(snapshots.dump(Snapshot(len(head + path), before)))
+    assert restored is not None
+    emitted += run(tail, restored.reconciler)
+    assert emitted == expected
+    (event,) = fired(emitted)
+    assert event.high_water == D(130) and event.price == D(125)
+
+
+# --- the property: at most once, exactly when the plain condition first holds ---------------
+
+
+def reference_fires(kind: str, long: bool, level: Decimal, prices: list[Decimal]) -> int | None:
+    """Where a trigger on a long (or short) position fires along ``prices``, written plainly."""
+    best: Decimal | None = None
+    for n, p in enumerate(prices):
+        if kind == "price" and (p >= level if long else p <= level):
+            return n
+        if kind == "stop_loss" and (p <= level if long else p >= level):
+            return n
+        if kind == "trailing":
+            best = p if best is None else (max(best, p) if long else min(best, p))
+            if (p <= best - level) if long else (p >= best + level):
+                return n
+    return None
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    kind=st.sampled_from(["price", "stop_loss", "trailing"]),
+    long=st.booleans(),
+    level=st.integers(1, 40),
+    prices=st.lists(st.integers(1, 60), min_size=1, max_size=25),
+)
+def test_for_any_price_path_a_trigger_fires_at_most_once_when_its_condition_first_holds(
+    kind: str, long: bool, level: int, prices: list[int]
+) -> None:
+    spec: dict[str, Any] = {"kind": kind, "direction": "long" if long else "short"}
+    spec |= {"distance": str(level), "level": None} if kind == "trailing" else {"level": level}
+    head = [position(T0, LONG if long else SHORT, 1), add(T0 + 1, **spec)]
+    head[1]["data"] = {k: v for k, v in head[1]["data"].items() if v is not None}
+    reconciler = Reconciler()
+    run(head, reconciler)
+    firings = [
+        n for n, p in enumerate(prices) if fired(run([price(T0 + 10 + n, p)], reconciler))
+    ]
+    expected = reference_fires(kind, long, D(level), [D(p) for p in prices])
+    assert firings == ([] if expected is None else [expected])

@@ -1,0 +1,67 @@
+"""Capture lines for trigger tests: positions, prices and trigger commands on one account."""
+
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from trueup.adapters.capture import decode_line
+from trueup.domain.emitted import Emitted
+from trueup.domain.events import InputEvent, InputRejected
+from trueup.domain.reconciler import Reconciler
+
+T0 = 1_762_199_000_000
+SYMBOL = "BTCUSDT"
+ACCOUNT = {"venue": "bybit", "account": "main"}
+
+
+def accepted(record: dict[str, Any]) -> InputEvent:
+    event = decode_line(orjson.dumps(record))
+    assert not isinstance(event, InputRejected), event.reason
+    return event
+
+
+def price(at: int, mark: Decimal | int | str, symbol: str = SYMBOL) -> dict[str, Any]:
+    """A Bybit ticker snapshot on the market channel, giving only the mark."""
+    ticker = {"symbol": symbol, "markPrice": str(mark)}
+    frame = {"topic": f"tickers.{symbol}", "type": "snapshot", "data": ticker, "cs": 1, "ts": at}
+    return {"at": at, **ACCOUNT, "channel": "market", "data": frame}
+
+
+def position(
+    at: int, side: str, size: Decimal | int | str, idx: int = 0, **more: str
+) -> dict[str, Any]:
+    """A Bybit position push: side Buy (long), Sell (short) or "" (flat)."""
+    item = {
+        "category": "linear", "symbol": SYMBOL, "positionIdx": idx, "side": side,
+        "size": str(size), "entryPrice": "100", "seq": at, "updatedTime": str(at), **more,
+    }  # fmt: skip
+    frame = {"topic": "position", "creationTime": at, "data": [item]}
+    return {"at": at, **ACCOUNT, "channel": "ws", "data": frame}
+
+
+def command(at: int, command: str, trigger_id: str = "t1", **data: Any) -> dict[str, Any]:
+    body = {"command": command, "trigger_id": trigger_id, "operator": "alice", **data}
+    return {"at": at, **ACCOUNT, "channel": "trigger", "data": body}
+
+
+def add(at: int, trigger_id: str = "t1", **spec: Any) -> dict[str, Any]:
+    """An add with sensible defaults: a long price trigger reducing half."""
+    fields = {
+        "symbol": SYMBOL, "direction": "long", "kind": "price", "level": "110",
+        "ratio": "0.5", "action": "reduce", **spec,
+    }  # fmt: skip
+    return command(at, "add", trigger_id, **fields)
+
+
+def tick(at: int) -> dict[str, Any]:
+    return {"at": at, **ACCOUNT, "channel": "clock"}
+
+
+def run(records: list[dict[str, Any]], reconciler: Reconciler | None = None) -> list[Emitted]:
+    reconciler = reconciler or Reconciler()
+    return [e for record in records for e in reconciler.apply(accepted(record))]
+
+
+def of(emitted: list[Emitted], kind: str) -> list[Emitted]:
+    return [e for e in emitted if e.type == kind]
