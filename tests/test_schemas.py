@@ -21,7 +21,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from tests.inputs import T0
-from trueup.adapters import capture, feed_status, intents, rule_changes
+from trueup.adapters import capture, feed_status, intents, rule_changes, trigger_commands
 from trueup.adapters.bybit import messages, wire
 from trueup.adapters.capture import decode_line
 from trueup.adapters.hyperliquid import messages as hl_messages
@@ -34,6 +34,8 @@ from trueup.domain.emitted import (
     PositionSyncFailed,
     RateLimit,
     StalePosition,
+    TriggerExpired,
+    TriggerRefused,
     WsReconnect,
 )
 from trueup.domain.events import INPUT_EVENT_TYPES, InputRejected
@@ -119,6 +121,8 @@ def specific_schema(record: JSON) -> str | None:
         return f"{INTENTS}{record['data']['kind']}.schema.json"
     if channel == "operator":
         return f"inputs/operator/{record['data']['action']}.schema.json"
+    if channel == "trigger":
+        return "inputs/trigger.schema.json"
     if channel == "feed":
         return f"inputs/feed/{record['data']['event']}.schema.json"
     if channel == "rules":
@@ -594,6 +598,10 @@ def more_inputs() -> list[JSON]:
         capture_market(
             1762199400009, "bybit", "main", MARKET["bybit_ticker_linear_delta"]["frame"]
         ),
+        *(
+            trigger_commands.record(1762199400010 + n, "bybit", "main", example)
+            for n, example in enumerate(load("inputs/trigger.schema.json")["examples"])
+        ),
     ]
 
 
@@ -696,6 +704,27 @@ _FIELD_VALUES: JSON = {
     "liq_price": Decimal("92000"),
     "mark_price": Decimal("100000"),
     "notional": None,
+    "trigger_id": "btc-tp",
+    "kind": "trailing",
+    "direction": "LONG",
+    "arming": 1,
+    "price": Decimal("104500"),
+    "high_water": Decimal("110000"),
+    "low_water": None,
+    "level": Decimal("104500"),
+    "unrealised_pnl": Decimal("12.5"),
+    "exchange_size": Decimal("0.3"),
+    "ratio": Decimal("0.5"),
+    "quantity": Decimal("0.15"),
+    "action": "reduce",
+    "order_side": "SELL",
+    "order_position_idx": 0,
+    "reduce_only": True,
+    "auto_execute": False,
+    "decision_id": "0c08d3a0-cc7d-5edd-92c5-9b5c302cec97",
+    "requested_by": "alice",
+    "expires_at": 1762285400000,
+    "command": "confirm",
 }
 _ACCOUNT_WIDE: JSON = {"category": None, "symbol": None, "position_idx": None}
 _OVERRIDES: dict[type[Emitted], JSON] = {
@@ -703,6 +732,8 @@ _OVERRIDES: dict[type[Emitted], JSON] = {
     RateLimit: _ACCOUNT_WIDE,
     PositionSyncFailed: _ACCOUNT_WIDE,
     WsReconnect: _ACCOUNT_WIDE,
+    TriggerExpired: _ACCOUNT_WIDE | {"symbol": "BTCUSDT"},
+    TriggerRefused: _ACCOUNT_WIDE | {"symbol": "BTCUSDT", "reason": "trigger btc-tp is expired"},
 }
 
 
