@@ -119,3 +119,23 @@ class EventPage:
 
     events: list[tuple[int, InputEvent | Emitted]]
     next_after: int
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerCommandReport:
+    """What one trigger command did: the trigger it names, the input that recorded it,
+    why it was refused (empty: carried out), and what it made trueup emit."""
+
+    trigger_id: str
+    input_id: str
+    refused: list[str]
+    emitted: list[str]
+
+    def as_json(self) -> JSON:
+        return {
+            "trigger_id": self.trigger_id,
+            "input_id": self.input_id,
+            "accepted": not self.refused,
+            "refused": self.refused,
+            "emitted": self.emitted,
+        }

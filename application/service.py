@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from trueup.adapters import rule_changes
+from trueup.adapters import rule_changes, trigger_commands
 from trueup.adapters.capture import VENUES, decode_line
 from trueup.adapters.clock import wall_clock
 from trueup.adapters.feed import Clock, Sink
@@ -27,9 +27,10 @@ from trueup.application.answers import (
     ExchangeCheck,
     IngestReport,
     StaleRecord,
+    TriggerCommandReport,
 )
 from trueup.application.ingest import Ingestor
-from trueup.domain.emitted import Emitted
+from trueup.domain.emitted import Emitted, TriggerRefused
 from trueup.domain.events import InputEvent, InputRejected, PositionsReported
 from trueup.domain.pnl import ClosedPosition
 from trueup.domain.reconciler import Reconciler
@@ -50,6 +51,7 @@ from trueup.projections.leased import LeasedProjection
 from trueup.projections.positions import position_rows
 from trueup.projections.reconciliation import replay
 from trueup.projections.summary import Summary, summarise
+from trueup.projections.triggers import trigger_rows
 from trueup.projections.view_reader import ViewReader
 from trueup.projections.views import (
     AccountView,
@@ -216,6 +218,32 @@ class TrueupService:
         if lines:
             self.ingest([lines])
         return CleanupReport(stale, chosen, how.exit_reason, check)
+
+    def command_trigger(
+        self, venue: str, account: str, data: JSON, *, at: int | None = None
+    ) -> TriggerCommandReport:
+        """Append one trigger command (an operator input, like a fix-stale close) and say
+        what it did: the trigger it names, and why it was refused, if it was. Judged on the
+        account replayed to now, exactly as the projection will judge it."""
+        record = trigger_commands.record(self.clock() if at is None else at, venue, account, data)
+        line = orjson.dumps(record)
+        event = decode_line(line)
+        refused: list[str] = []
+        emitted: list[Emitted] = []
+        if isinstance(event, InputRejected):
+            refused.append(event.reason)
+        else:
+            emitted = replay(self.journal, account=(venue, account)).apply(event)
+            refused = [e.reason for e in emitted if isinstance(e, TriggerRefused)]
+        self.ingest([[line]])
+        trigger_id = getattr(event, "trigger_id", str(data.get("trigger_id", "")))
+        return TriggerCommandReport(trigger_id, event.input_id, refused, [e.type for e in emitted])
+
+    def triggers(self, *, venue: str | None = None, account: str | None = None) -> list[JSON]:
+        """Every trigger's configuration and state (armed, waiting confirm, requested, ...,
+        its water mark), replayed from the journal."""
+        scope = (venue, account) if venue is not None and account is not None else None
+        return trigger_rows(replay(self.journal, account=scope), venue, account)
 
     # --- answers ------------------------------------------------------------------------------
 

@@ -89,7 +89,7 @@ def _execute(args: argparse.Namespace) -> int:
     url = store_url(args.store)
     # Only a command that brings inputs makes a journal: elsewhere a mistyped --store (or
     # an empty one: fix-stale has nothing to fix) is an error.
-    create = args.command in (_ingest, _run, _worker, _demo, _serve)
+    create = args.command in (_ingest, _run, _worker, _demo, _serve, _trigger)
     opened = Journal.open(url, give_up_after_s=args.give_up_after, create=create)
     with opened as journal, relaxed_gc():
         code: int = args.command(journal, args)
@@ -279,6 +279,58 @@ def _operator_commands(commands: Commands) -> None:
     diagnose.add_argument("--json", action="store_true")
     diagnose.set_defaults(command=_diagnose)
 
+    _trigger_commands(commands)
+
+
+def _trigger_commands(commands: Commands) -> None:
+    """Triggers: commands recorded as inputs, never edited in place."""
+    trigger = commands.add_parser(
+        "trigger",
+        help="add, change, enable, disable, remove, confirm or list the account's triggers",
+    )
+    actions = trigger.add_subparsers(required=True, metavar="ACTION")
+    for name, help_ in (
+        ("add", "configure a new trigger (prints its id)"),
+        ("change", "put a new configuration in force (same symbol and direction)"),
+        ("enable", "arm a disabled (or finished) trigger again"),
+        ("disable", "stop it firing (a firing waiting on its confirm is cancelled)"),
+        ("remove", "remove it for good"),
+        ("confirm", "request the order a fired trigger waits on"),
+    ):
+        parser = actions.add_parser(name, help=help_)
+        parser.add_argument("--venue")
+        parser.add_argument("--account")
+        parser.add_argument("--operator", help="who commands it (default: the login name)")
+        parser.add_argument("--json", action="store_true")
+        parser.add_argument("--at", type=epoch_ms, metavar="WHEN", help=argparse.SUPPRESS)
+        if name == "add":
+            parser.add_argument("--id", dest="trigger_id", help="its id (default: minted)")
+        else:
+            parser.add_argument("trigger_id", metavar="ID")
+        if name in ("add", "change"):
+            _trigger_spec(parser)
+        parser.set_defaults(command=_trigger, action_name=name)
+    listing = actions.add_parser("list", help="each trigger's configuration and state")
+    listing.add_argument("--venue")
+    listing.add_argument("--account")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(command=_trigger_list)
+
+
+def _trigger_spec(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--symbol", required=True)
+    parser.add_argument("--direction", required=True, choices=["long", "short"])
+    parser.add_argument(
+        "--kind", required=True, choices=["profit", "price", "stop_loss", "trailing"]
+    )
+    parser.add_argument("--level", help="profit threshold, target or stop price")
+    parser.add_argument("--distance", help="trailing: how far from the water mark")
+    parser.add_argument("--unit", choices=["price", "percent"], help="trailing distance's unit")
+    parser.add_argument("--ratio", required=True, help="share of the position: 0 < ratio <= 1")
+    parser.add_argument("--action", required=True, choices=["lock", "reduce"])
+    parser.add_argument("--auto-execute", action="store_true", help="request without confirm")
+    parser.add_argument("--expires", type=epoch_ms, metavar="WHEN", help="ISO 8601 or epoch ms")
+
 
 def _process_commands(commands: Commands) -> None:
     """The long-running ones: live ingest, and the projections on their own."""
@@ -442,6 +494,18 @@ def _fix_stale(journal: "Journal", args: argparse.Namespace) -> int:
     from trueup.runners import operator
 
     return operator.fix_stale(journal, args)
+
+
+def _trigger(journal: "Journal", args: argparse.Namespace) -> int:
+    from trueup.runners import triggers
+
+    return triggers.command(journal, args)
+
+
+def _trigger_list(journal: "Journal", args: argparse.Namespace) -> int:
+    from trueup.runners import triggers
+
+    return triggers.list_triggers(journal, args)
 
 
 def _diagnose(journal: "Journal", args: argparse.Namespace) -> int:

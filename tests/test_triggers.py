@@ -3,8 +3,10 @@ when their condition first holds on a position of their direction, requested at 
 a confirm, and kept (water marks too) across a snapshot and restart."""
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,8 +19,7 @@ from trueup.domain.emitted import Cause, OrderRequested, TriggerFired
 from trueup.domain.events import InputRejected
 from trueup.domain.reconciler import Reconciler
 from trueup.domain.triggers.lifecycle import TERMINAL, Stage, may_advance
-
-import orjson
+from trueup.runners.cli import main
 
 D = Decimal
 LONG, SHORT = ("Buy", "Sell")
@@ -253,8 +254,9 @@ def test_each_transition_happens_once_and_terminal_stages_are_final() -> None:
     assert not may_advance(Stage.REQUESTED, Stage.REQUESTED)
     assert not may_advance(Stage.REQUESTED, Stage.WAITING_CONFIRM)
     reconciler = Reconciler()
-    emitted = run([position(T0, LONG, 1), add(T0 + 1, auto_execute=True), price(T0 + 2, 110)],
-                  reconciler)
+    emitted = run(
+        [position(T0, LONG, 1), add(T0 + 1, auto_execute=True), price(T0 + 2, 110)], reconciler
+    )
     decision = emitted[0].event_id
     triggers = reconciler.detectors("bybit", "main").triggers
     cause = Cause("executor-1", T0 + 3)
@@ -321,8 +323,54 @@ def test_for_any_price_path_a_trigger_fires_at_most_once_when_its_condition_firs
     head[1]["data"] = {k: v for k, v in head[1]["data"].items() if v is not None}
     reconciler = Reconciler()
     run(head, reconciler)
-    firings = [
-        n for n, p in enumerate(prices) if fired(run([price(T0 + 10 + n, p)], reconciler))
-    ]
+    firings = [n for n, p in enumerate(prices) if fired(run([price(T0 + 10 + n, p)], reconciler))]
     expected = reference_fires(kind, long, D(level), [D(p) for p in prices])
     assert firings == ([] if expected is None else [expected])
+
+
+# --- the command line, on SQLite and PostgreSQL ---------------------------------------------
+
+
+def _cli(store_url: str, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    code = main(["--store", store_url, *args])
+    return code, capsys.readouterr().out
+
+
+def test_trigger_add_list_and_confirm_on_the_command_line(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capture = tmp_path / "held.jsonl"
+    capture.write_bytes(orjson.dumps(position(T0, LONG, 2)) + b"\n")
+    assert _cli(store_url, capsys, "ingest", str(capture))[0] == 0
+    account = ["--venue", "bybit", "--account", "main"]
+    spec = ["--symbol", "BTCUSDT", "--direction", "long", "--kind", "trailing"]
+    spec += ["--distance", "5", "--ratio", "0.5", "--action", "reduce", "--operator", "alice"]
+    code, out = _cli(store_url, capsys, "trigger", "add", *account, *spec, "--at", str(T0 + 1))
+    trigger_id = out.strip()
+    assert code == 0 and trigger_id
+    prices = tmp_path / "prices.jsonl"
+    path = [price(T0 + 2, 100), price(T0 + 3, 120), price(T0 + 4, 115)]
+    prices.write_bytes(b"\n".join(orjson.dumps(r) for r in path) + b"\n")
+    assert _cli(store_url, capsys, "ingest", str(prices))[0] == 0
+    code, out = _cli(store_url, capsys, "trigger", "list", "--json")
+    (row,) = [orjson.loads(line) for line in out.splitlines()]
+    assert (row["trigger_id"], row["state"], row["high_water"]) == (trigger_id, "waiting confirm", "120")
+    assert row["quantity"] == "1.0"
+    confirm = ["trigger", "confirm", trigger_id, "--operator", "bob", "--at", str(T0 + 5)]
+    assert _cli(store_url, capsys, *confirm) == (0, trigger_id + "\n")
+    again = ["trigger", "confirm", trigger_id, "--at", str(T0 + 6)]
+    assert _cli(store_url, capsys, *again)[0] == 1
+    code, out = _cli(store_url, capsys, "trigger", "list")
+    assert "requested" in out and trigger_id in out
+    code, out = _cli(store_url, capsys, "events", "--json")
+    kinds = [orjson.loads(line).get("type") for line in out.splitlines()]
+    assert kinds.count("TRIGGER_FIRED") == 1 and kinds.count("ORDER_REQUESTED") == 1
+
+
+def test_an_invalid_trigger_on_the_command_line_is_refused_with_its_reason(
+    store_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["trigger", "add", "--venue", "bybit", "--account", "main", "--symbol", "BTCUSDT"]
+    args += ["--direction", "long", "--kind", "price", "--level", "110", "--ratio", "1.5"]
+    assert main(["--store", store_url, *args, "--action", "reduce"]) == 1
+    assert "ratio 1.5 is not in (0, 1]" in capsys.readouterr().err

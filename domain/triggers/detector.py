@@ -162,8 +162,9 @@ class TriggerDetector(Detector):
         firing = trigger.firing
         if firing is None or firing.stage is not Stage.WAITING_CONFIRM:
             return []
-        return self.advance(trigger.trigger_id, firing.decision.decision_id, Stage.CANCELLED,
-                            reason, cause)
+        return self.advance(
+            trigger.trigger_id, firing.decision.decision_id, Stage.CANCELLED, reason, cause
+        )
 
     def _seed_price(self, book: AccountBook, symbol: str) -> None:
         """A trigger added after its symbol's last price still has one to judge by."""

@@ -1,0 +1,81 @@
+"""``trueup trigger``: add, change, enable, disable, remove, confirm and list triggers.
+
+Each command is appended as an input (channel trigger) through the same ingest path as
+every other, so an audit shows who commanded what; it prints the trigger's id.
+"""
+
+import argparse
+import getpass
+import sys
+from typing import Any
+
+from trueup.adapters.store.journal import Journal
+from trueup.application.service import TrueupService
+from trueup.runners import output
+from trueup.runners.usage import EXIT_NO, EXIT_OK, UsageError
+
+# The flags of an add or change, by their field in the command's data.
+SPEC_FIELDS = (
+    "symbol", "direction", "kind", "level", "distance", "unit", "ratio", "action",
+)  # fmt: skip
+
+
+def command(journal: Journal, args: argparse.Namespace) -> int:
+    service = TrueupService(journal)
+    data: dict[str, Any] = {
+        "command": args.action_name,
+        "operator": args.operator or getpass.getuser(),
+    }
+    if args.action_name in ("add", "change"):
+        data |= {name: getattr(args, name) for name in SPEC_FIELDS if getattr(args, name)}
+        data["auto_execute"] = args.auto_execute
+        if args.expires is not None:
+            data["expires_at"] = args.expires
+    trigger_id = getattr(args, "trigger_id", None)
+    if trigger_id:
+        data["trigger_id"] = trigger_id
+    venue, account = _account(service, args, trigger_id)
+    report = service.command_trigger(venue, account, data, at=args.at)
+    if args.json:
+        output.write_json(report.as_json())
+    else:
+        if report.trigger_id:
+            print(report.trigger_id)
+    for reason in report.refused:
+        print(f"trueup: refused: {reason}", file=sys.stderr)
+    return EXIT_NO if report.refused else EXIT_OK
+
+
+def _account(
+    service: TrueupService, args: argparse.Namespace, trigger_id: str | None
+) -> tuple[str, str]:
+    """The account named, or (for a command on an existing trigger) the one holding it."""
+    if args.venue and args.account:
+        return args.venue, args.account
+    if args.action_name != "add" and trigger_id:
+        held = {
+            (r["venue"], r["account"]) for r in service.triggers() if r["trigger_id"] == trigger_id
+        }
+        if len(held) == 1:
+            return held.pop()
+    raise UsageError("name the trigger's --venue and --account")
+
+
+def list_triggers(journal: Journal, args: argparse.Namespace) -> int:
+    rows = TrueupService(journal).triggers(venue=args.venue, account=args.account)
+    if args.json:
+        for row in rows:
+            output.write_json(row)
+        return EXIT_OK
+    if not rows:
+        print("no triggers")
+    for row in rows:
+        level = row["level"] or f"{row['distance']} {row['unit']}"
+        water = row.get("high_water") or row.get("low_water")
+        print(
+            f"{row['trigger_id']}  {row['venue']}/{row['account']} {row['symbol']} "
+            f"{row['direction']} {row['kind']} {level} ratio={row['ratio']} {row['action']}"
+            f"{' auto' if row['auto_execute'] else ''}: {row['state']}"
+            + (f" water={water}" if water else "")
+        )
+    return EXIT_OK
