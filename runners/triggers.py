@@ -38,9 +38,8 @@ def command(journal: Journal, args: argparse.Namespace) -> int:
     report = service.command_trigger(venue, account, data, at=args.at)
     if args.json:
         output.write_json(report.as_json())
-    else:
-        if report.trigger_id:
-            print(report.trigger_id)
+    elif report.trigger_id:
+        print(report.trigger_id)
     for reason in report.refused:
         print(f"trueup: refused: {reason}", file=sys.stderr)
     return EXIT_NO if report.refused else EXIT_OK

@@ -147,8 +147,9 @@ def test_the_account_order_is_the_documented_one() -> None:
         "untracked",
         "pnl",
         "risk",
+        "triggers",
     ]
-    assert [names[id(d)] for d in detectors.timed] == ["stale", "sync", "orders"]
+    assert [names[id(d)] for d in detectors.timed] == ["stale", "sync", "orders", "triggers"]
 
 
 def test_each_detector_forgets_only_what_the_book_let_go() -> None:

@@ -57,8 +57,8 @@ class AccountDetectors:
     # replay must emit the same bytes. They matter where two detectors can emit for one
     # input or one tick: a manual close after a failed snapshot page or an order's report
     # and before a paper leftover; stale before sync before orders on time; on each key,
-    # drift before untracked. PnL mismatch came later, risk warnings after it, and triggers last of all
-    # (they act on what the rules before them have reconciled).
+    # drift before untracked. PnL mismatch came later, risk warnings after it, and triggers
+    # last of all (they act on what the rules before them have reconciled).
 
     @property
     def in_order(self) -> tuple[Detector, ...]:

@@ -232,16 +232,17 @@ class TriggerDetector(Detector):
         price = self.prices.get(spec.symbol)
         if not holds(spec, price, pnl, trigger.water):
             return []
-        return self._fire(book, trigger, key, price, pnl, cause)
+        return self._fire(book, trigger, key, cause, price=price, pnl=pnl)
 
     def _fire(
         self,
         book: AccountBook,
         trigger: Trigger,
         key: PositionKey,
+        cause: Cause,
+        *,
         price: Decimal | None,
         pnl: Decimal | None,
-        cause: Cause,
     ) -> list[Emitted]:
         spec = trigger.spec
         report = book.positions[key].exchange
