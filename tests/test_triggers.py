@@ -382,3 +382,40 @@ def test_an_invalid_trigger_on_the_command_line_is_refused_with_its_reason(
     args += ["--direction", "long", "--kind", "price", "--level", "110", "--ratio", "1.5"]
     assert main(["--store", store_url, *args, "--action", "reduce"]) == 1
     assert "ratio 1.5 is not in (0, 1]" in capsys.readouterr().err
+
+
+def test_a_position_report_s_mark_moves_the_water_mark_too() -> None:
+    reconciler = Reconciler()
+    spec = {"kind": "trailing", "distance": "5"}
+    run([position(T0, LONG, 1), add(T0 + 1, **spec)], reconciler)
+    run([position(T0 + 2, LONG, 1, markPrice="140"), price(T0 + 3, 136)], reconciler)
+    assert reconciler.detectors("bybit", "main").triggers.triggers["t1"].water == D(140)
+    (event,) = fired(run([price(T0 + 4, 135)], reconciler))
+    assert event.high_water == D(140)
+
+
+def test_what_the_triggers_emit_matches_the_emitted_schemas() -> None:
+    from tests.test_schemas import assert_valid
+    from trueup.adapters.store import codec
+
+    emitted = run(
+        [
+            position(T0, LONG, 1),
+            add(T0 + 1, expires_at=T0 + 100),
+            add(T0 + 2, "t2", action="lock", auto_execute=True),
+            price(T0 + 3, 110),
+            command(T0 + 4, "confirm"),
+            command(T0 + 5, "confirm", "nope"),
+            add(T0 + 6, "t3", kind="stop_loss", level="50"),
+            command(T0 + 7, "disable", "t3"),
+            command(T0 + 8, "remove", "t3"),
+            add(T0 + 9, "t4", kind="profit", level="1", expires_at=T0 + 50),
+            tick(T0 + 100),
+        ]
+    )
+    kinds = {e.type for e in emitted}
+    assert kinds >= {"TRIGGER_FIRED", "ORDER_REQUESTED", "TRIGGER_FAILED", "TRIGGER_REFUSED"}
+    assert "TRIGGER_EXPIRED" in kinds
+    for event in emitted:
+        stored = codec.as_json(event)
+        assert_valid(f"emitted/{stored['type']}.schema.json", stored)
