@@ -155,6 +155,11 @@ class HistoryQuery(Strict):
     since: Instant | None = None
 
 
+class TriggersQuery(Strict):
+    venue: Name | None = None
+    account: Name | None = None
+
+
 class CanOpenQuery(Strict):
     venue: Name
     account: Name
@@ -260,6 +265,12 @@ class InputsDocument(BaseModel):
     blank: int
     emitted: dict[str, int]
     inputs: list[InputLine]
+
+
+class TriggersDocument(BaseModel):
+    triggers: list[dict[str, Any]] = Field(
+        description="each trigger's configuration and state, as `trueup trigger list --json`"
+    )
 
 
 class AccountHealth(BaseModel):
@@ -369,6 +380,11 @@ class TrueupApi:
                 since=query.since or 0,
             )
         return Document({"closed": [output.closed_json(record) for record in closed]})
+
+    def triggers(self, query: TriggersQuery) -> Document:
+        with self.lock:
+            rows = self.service.triggers(venue=query.venue, account=query.account)
+        return Document({"triggers": rows})
 
     def emitted(self, query: EmittedQuery) -> Document:
         with self.lock:
@@ -668,6 +684,12 @@ def create_app(journal: Journal, settings: ApiSettings, clock: Clock = wall_cloc
     def audit(query: Annotated[AuditQuery, Query()]) -> Document:
         """How one position came to be what it is: its state and every input that changed it."""
         return api.audit(query)
+
+    @app.get("/v1/triggers", response_model=None, responses={200: {"model": TriggersDocument}})
+    def triggers(query: Annotated[TriggersQuery, Query()]) -> Document:
+        """Each trigger's configuration and state (commands go in as `trigger` lines through
+        POST /v1/inputs, with the token)."""
+        return api.triggers(query)
 
     @app.get("/v1/emitted", response_model=None, responses={200: {"model": EmittedDocument}})
     def emitted(query: Annotated[EmittedQuery, Query()]) -> Document:

@@ -419,3 +419,26 @@ def test_what_the_triggers_emit_matches_the_emitted_schemas() -> None:
     for event in emitted:
         stored = codec.as_json(event)
         assert_valid(f"emitted/{stored['type']}.schema.json", stored)
+
+
+def test_over_http_a_trigger_line_goes_in_through_inputs_and_the_triggers_read_back(
+    tmp_path: Path,
+) -> None:
+    import httpx
+
+    from tests.http_server import AUTH, TOKEN, running_server
+    from trueup.adapters.store.journal import Journal
+    from trueup.runners.http_api import ApiSettings
+
+    store = f"sqlite://{tmp_path / 'journal.db'}"
+    with (
+        Journal.open(store) as journal,
+        running_server(journal, ApiSettings(token=TOKEN), lambda: T0 + 10) as url,
+        httpx.Client(base_url=url, timeout=30) as client,
+    ):
+        body = b"\n".join(orjson.dumps(r) for r in [position(T0, LONG, 2), add(T0 + 1)])
+        assert client.post("/v1/inputs", content=body).status_code == 401
+        reply = client.post("/v1/inputs", content=body, headers=AUTH)
+        assert reply.status_code == 200 and reply.json()["accepted"] == 2
+        (row,) = client.get("/v1/triggers", params={"venue": "bybit"}).json()["triggers"]
+        assert (row["trigger_id"], row["state"], row["level"]) == ("t1", "armed", "110")
