@@ -205,7 +205,7 @@ class TriggerDetector(Detector):
 
     def on_time(self, book: AccountBook, cause: Cause, config: RuleConfig) -> list[Emitted]:
         emitted: list[Emitted] = []
-        for trigger in list(self.triggers.values()):
+        for trigger in self.triggers.values():
             expires_at = trigger.spec.expires_at
             if trigger.standing in FINAL:
                 continue

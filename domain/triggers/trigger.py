@@ -6,7 +6,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from trueup.domain.keys import PositionKey
-from trueup.domain.triggers.lifecycle import Stage
+from trueup.domain.triggers.lifecycle import TERMINAL, Stage
 from trueup.domain.triggers.spec import TriggerSpec
 from trueup.domain.vocabulary import OrderSide
 
@@ -54,10 +54,14 @@ class Trigger:
 
     @property
     def state(self) -> str:
-        """What an operator is shown: the firing's stage if it fired, else the standing."""
-        if self.standing in FINAL or self.firing is None:
+        """What an operator is shown: a firing still under way, else a final standing, else
+        the last firing's stage, else the standing."""
+        firing = self.firing
+        if firing is not None and firing.stage not in TERMINAL:
+            return firing.stage.value
+        if self.standing in FINAL or firing is None:
             return self.standing.value
-        return self.firing.stage.value
+        return firing.stage.value
 
     def arm(self) -> None:
         """A new arming: it may fire once more, its water mark folded afresh."""
