@@ -180,25 +180,24 @@ def _flag(value: object) -> bool:
 
 def _amount(value: object) -> Decimal:
     """A non-negative amount of money, as a decimal (a string is read exactly)."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise _BadValue("be a number")
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        raise _BadValue("be a number") from None
+    number = _decimal(value)
     if not (number.is_finite() and 0 <= number <= MAX_AMOUNT):
         raise _BadValue(f"be an amount from 0 to {MAX_AMOUNT}")
     return number
 
 
-def _number(value: object) -> Decimal:
+def _decimal(value: object) -> Decimal:
     # A string is read too, so a setting can be written exactly ("0.35").
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise _BadValue("be a number")
     try:
-        number = Decimal(str(value))
+        return Decimal(str(value))
     except InvalidOperation:
         raise _BadValue("be a number") from None
+
+
+def _number(value: object) -> Decimal:
+    number = _decimal(value)
     if not number.is_finite():
         raise _BadValue("be a finite number")
     return number
@@ -219,13 +218,7 @@ def _factor(value: object) -> Decimal:
 
 
 def _percentage(value: object) -> Decimal:
-    # A string is read too, so a threshold can be written exactly ("2.5").
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise _BadValue("be a number")
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        raise _BadValue("be a number") from None
+    number = _decimal(value)
     if not (number.is_finite() and 0 <= number <= MAX_THRESHOLD_PCT):
         raise _BadValue(f"be a percentage from 0 to {MAX_THRESHOLD_PCT}")
     return number
