@@ -188,9 +188,12 @@ class NatsWorker:
                 shown(self.url),
                 f"accounts {self.pattern}" if self.pattern else "any account",
             )
-            while not stop.is_set():
+            while not stop.is_set() and not writer.done():
                 await self._round(js, outbox, client)
                 await asyncio.sleep(ROUND_S)
+            if writer.done():
+                # The store gave up (--give-up-after), or worse: said, never a silent hang.
+                writer.result()
             if responder is not None:
                 await responder.stop()
             await self._stop_fetching(list(self._fetchers))
