@@ -12,11 +12,11 @@ import requests
 from hyperliquid.api import API
 from hyperliquid.utils.constants import MAINNET_API_URL
 from hyperliquid.utils.error import ClientError, ServerError
-from hyperliquid.websocket_manager import WebsocketManager
 
 from trueup.adapters.feed import Clock
 from trueup.adapters.hyperliquid import messages, wire
-from trueup.adapters.supervised_feed import SupervisedFeed, close_quietly
+from trueup.adapters.hyperliquid.socket import SdkSocket
+from trueup.adapters.supervised_feed import SupervisedFeed
 
 log = logging.getLogger("trueup.hyperliquid")
 
@@ -44,32 +44,20 @@ class HyperliquidFeed(SupervisedFeed):
         super().__init__(address, clock=clock, poll_interval_s=poll_interval_s)
         self.base_url = (base_url or MAINNET_API_URL).rstrip("/")
         self._api = API(self.base_url, timeout=10)
-        self._ws: WebsocketManager | None = None
+        self._socket = SdkSocket(self.base_url)
 
     def connect(self) -> None:
-        ws = WebsocketManager(self.base_url)
-        ws.daemon = True
-        ws.start()
-        for stream in STREAMS:
-            ws.subscribe({"type": stream, "user": self.account}, self._on_message)
-        self._ws = ws
+        subscriptions = [{"type": stream, "user": self.account} for stream in STREAMS]
+        self._socket.open(subscriptions, self._on_message)
 
     def close_stream(self) -> None:
-        ws, self._ws = self._ws, None
-        if ws is not None:
-            close_quietly(ws.stop)
+        self._socket.close()
 
     def stream_lost(self) -> str | None:
-        if self._ws is None:
-            return "not connected"
-        if not self._ws.is_alive():
-            return "stream closed"
-        return None
+        return self._socket.lost()
 
     def stream_up(self) -> bool:
-        # The SDK's thread runs from the start; the stream is up once the socket opened.
-        ws = self._ws
-        return ws is not None and ws.is_alive() and bool(getattr(ws, "ws_ready", False))
+        return self._socket.up()
 
     def _on_message(self, message: dict[str, Any]) -> None:
         # An exception here would end the SDK's thread: nothing may escape.

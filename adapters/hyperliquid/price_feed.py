@@ -8,12 +8,11 @@ import logging
 from typing import Any
 
 from hyperliquid.utils.constants import MAINNET_API_URL
-from hyperliquid.websocket_manager import WebsocketManager
 
 from trueup.adapters.feed import Clock
+from trueup.adapters.hyperliquid.socket import SdkSocket
 from trueup.adapters.market_data import capture_market
 from trueup.adapters.price_feed import PriceFeed
-from trueup.adapters.supervised_feed import close_quietly
 
 log = logging.getLogger("trueup.hyperliquid")
 
@@ -33,33 +32,22 @@ class HyperliquidPriceFeed(PriceFeed):
     ) -> None:
         super().__init__(account, symbols, clock=clock)
         self.base_url = (base_url or MAINNET_API_URL).rstrip("/")
-        self._ws: WebsocketManager | None = None
+        self._socket = SdkSocket(self.base_url)
         # The watched mids last recorded: none, after a (re)connect, so its first frame is.
         self._recorded: dict[str, object] | None = None
 
     def connect(self) -> None:
         self._recorded = None
-        ws = WebsocketManager(self.base_url)
-        ws.daemon = True
-        ws.start()
-        ws.subscribe({"type": "allMids"}, self._on_message)
-        self._ws = ws
+        self._socket.open([{"type": "allMids"}], self._on_message)
 
     def close_stream(self) -> None:
-        ws, self._ws = self._ws, None
-        if ws is not None:
-            close_quietly(ws.stop)
+        self._socket.close()
 
     def stream_lost(self) -> str | None:
-        if self._ws is None:
-            return "not connected"
-        if not self._ws.is_alive():
-            return "stream closed"
-        return None
+        return self._socket.lost()
 
     def stream_up(self) -> bool:
-        ws = self._ws
-        return ws is not None and ws.is_alive() and bool(getattr(ws, "ws_ready", False))
+        return self._socket.up()
 
     def _on_message(self, message: dict[str, Any]) -> None:
         # An exception here would end the SDK's thread: nothing may escape.
