@@ -283,12 +283,22 @@ class OrderRequested(TriggerEvent):
     quantity: Decimal
     reduce_only: bool
     requested_by: str  # "auto" or the operator who confirmed
+    # The price it fired at: a venue with no market order without a price (Hyperliquid)
+    # takes its worst acceptable price from it.
+    price: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TriggerOutcome(TriggerEvent):
+    """How a firing ended; the order's ids and fills where the venue took the order."""
+
     decision_id: str
     reason: str
+    client_order_id: str = ""
+    venue_order_id: str = ""
+    filled_qty: Decimal | None = None
+    avg_price: Decimal | None = None
+    trade_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

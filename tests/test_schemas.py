@@ -123,6 +123,8 @@ def specific_schema(record: JSON) -> str | None:
         return f"inputs/operator/{record['data']['action']}.schema.json"
     if channel == "trigger":
         return "inputs/trigger.schema.json"
+    if channel == "placement":
+        return "inputs/placement.schema.json"
     if channel == "feed":
         return f"inputs/feed/{record['data']['event']}.schema.json"
     if channel == "rules":
@@ -602,6 +604,11 @@ def more_inputs() -> list[JSON]:
             trigger_commands.record(1762199400010 + n, "bybit", "main", example)
             for n, example in enumerate(load("inputs/trigger.schema.json")["examples"])
         ),
+        *(
+            {"at": 1762199400020 + n, "channel": "placement", "venue": "bybit"}
+            | {"account": "main", "data": example}
+            for n, example in enumerate(load("inputs/placement.schema.json")["examples"])
+        ),
     ]
 
 
@@ -682,6 +689,7 @@ _FIELD_VALUES: JSON = {
     "qty": Decimal("0.15"),
     "filled_qty": Decimal("0.15"),
     "avg_price": Decimal("107400.0"),
+    "trade_ids": ("5f6c1e0a-9d2b-5c8f-b7a3-2e4d6f8a0c1b",),
     "purpose": "TP1",
     "status": "PENDING_TRIGGER",
     "trigger_price": Decimal("104500"),
