@@ -8,7 +8,7 @@ import orjson
 from trueup.adapters.bybit.messages import order_item
 from trueup.adapters.capture import decode_line
 from trueup.adapters.client_order_id import client_order_id
-from trueup.domain.emitted import Emitted
+from trueup.domain.emitted import Emitted, TriggerEvent
 from trueup.domain.events import InputEvent, InputRejected
 from trueup.domain.reconciler import Reconciler
 
@@ -70,11 +70,11 @@ def of(emitted: list[Emitted], kind: str) -> list[Emitted]:
 
 
 def placement(
-    at: int, fired: Emitted, outcome: str = "accepted", **more: str
+    at: int, fired: TriggerEvent, outcome: str = "accepted", **more: str
 ) -> dict[str, Any]:
     """The executor's report that the order ``fired`` (a TRIGGER_FIRED) decided was placed."""
     body = {
-        "trigger_id": getattr(fired, "trigger_id"), "decision_id": fired.event_id,
+        "trigger_id": fired.trigger_id, "decision_id": fired.event_id,
         "symbol": SYMBOL, "client_order_id": link_id(fired), "outcome": outcome, **more,
     }  # fmt: skip
     return {"at": at, **ACCOUNT, "channel": "placement", "data": body}
