@@ -14,9 +14,12 @@ log = logging.getLogger("trueup.executor")
 MAX_BACKOFF_S = 5.0
 
 
-def run_executor(executor: Executor, poll_ms: int, stop: threading.Event) -> None:
+def run_executor(
+    executor: Executor, poll_ms: int, stop: threading.Event, wake: threading.Event | None = None
+) -> None:
     """Step every ``poll_ms`` until ``stop`` is set; back off while the venue asks us to
-    wait, or a step fails."""
+    wait, or a step fails. ``wake``, set by whoever saw ORDER_REQUESTED stored (a projection
+    in this process), makes it step at once; set it after ``stop`` to end at once."""
     failures = 0
     holding = False
     try:
@@ -32,9 +35,22 @@ def run_executor(executor: Executor, poll_ms: int, stop: threading.Event) -> Non
                 holding = done.holding
                 log.info("%s", "executing" if holding else "standing by: another executor runs")
             failures = failures + 1 if done.retrying else 0
-            stop.wait(_backoff(failures) if failures else poll_ms / 1000)
+            if failures:
+                stop.wait(_backoff(failures))
+            else:
+                _pause(poll_ms / 1000, stop, wake)
     finally:
         executor.release()
+
+
+def _pause(seconds: float, stop: threading.Event, wake: threading.Event | None) -> None:
+    """Until the next poll, or a wake-up; cleared before the step it starts, so a request
+    stored during that step wakes the next one."""
+    if wake is None:
+        stop.wait(seconds)
+        return
+    wake.wait(seconds)
+    wake.clear()
 
 
 def _backoff(failures: int) -> float:

@@ -2,19 +2,22 @@
 venue did not judge (rate limited) is asked again under the same id, a request too old is
 never sent and fails its firing, and a second executor on the journal stands by."""
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
 import pytest
 
+from tests.live_harness import wait_for
 from tests.triggers import T0, add, position, price
 from trueup.adapters.bybit.orders import BybitOrders
 from trueup.adapters.store.journal import Journal
-from trueup.application.executor import Executor, ExecutorSettings
+from trueup.application.executor import Executor, ExecutorSettings, ExecutorStep
 from trueup.application.service import TrueupService
 from trueup.domain.emitted import Emitted, TriggerOutcome
 from trueup.domain.events import OrderPlacementReported
+from trueup.runners.executor import run_executor
 from trueup_simulators.bybit.simulator import BybitSimulator
 
 KEY, SECRET = "executor-step-key-0123", "executor-step-secret-0123"
@@ -91,3 +94,40 @@ def test_a_second_executor_stands_by_while_the_first_holds_the_account(
     working.release()
     assert standby.step().holding
     assert len(orders(sim)) == 1
+
+
+
+class Stepping(Executor):
+    """An executor that counts its steps."""
+
+    steps = 0
+
+    def step(self) -> ExecutorStep:
+        done = super().step()
+        self.steps += 1
+        return done
+
+
+def test_a_woken_executor_places_a_new_request_at_once_not_at_its_next_poll(
+    tmp_path: Path, sim: BybitSimulator
+) -> None:
+    store = str(tmp_path / "woken.db")
+    with Journal.open(store) as journal, Journal.open(store) as own:
+        setup = [position(T0, "Buy", 2), add(T0 + 1, auto_execute=True)]
+        TrueupService(journal).ingest([[orjson.dumps(r) for r in setup]])
+        client = BybitOrders(KEY, SECRET, base_url=sim.base_url)
+        working = Stepping(own, "bybit", "main", client, clock=lambda: T0 + 3)
+        stop, wake = threading.Event(), threading.Event()
+        polling_every_minute = (working, 60_000, stop, wake)
+        thread = threading.Thread(target=run_executor, args=polling_every_minute)
+        thread.start()
+        try:
+            wait_for("its first step", lambda: working.steps == 1)
+            TrueupService(journal).ingest([[orjson.dumps(price(T0 + 2, 110))]])
+            wake.set()  # as an in-process projection does when it emits ORDER_REQUESTED
+            wait_for("the order", lambda: len(orders(sim)) == 1, timeout=5)
+        finally:
+            stop.set()
+            wake.set()
+            thread.join(timeout=10)
+        assert not thread.is_alive()

@@ -284,6 +284,10 @@ class RestAnswer:
     status: int
     ret_code: int | None
     query: str
+    # time.perf_counter() as the request came in: comparable with the clock of a test or
+    # bench in the same process (the simulator runs in a thread of it).
+    received: float = 0.0
+    order_link_id: str = ""  # an order request's, as sent
 
 
 @dataclass
@@ -344,7 +348,12 @@ class Rest:
         self.answers: list[RestAnswer] = []
 
     def answer(
-        self, path: str, query: Mapping[str, str], raw_query: str, headers: Mapping[str, str]
+        self,
+        path: str,
+        query: Mapping[str, str],
+        raw_query: str,
+        headers: Mapping[str, str],
+        received: float = 0.0,
     ) -> Reply:
         now = self.wall_clock()
         used = self.window.count(path, now)
@@ -359,10 +368,12 @@ class Rest:
                 "X-Bapi-Limit-Reset-Timestamp": str(now + self.reset_ms if limited else now),
             }
         )
-        self.answers.append(RestAnswer(path, reply.status, reply.ret_code, raw_query))
+        self.answers.append(RestAnswer(path, reply.status, reply.ret_code, raw_query, received))
         return reply
 
-    def submit(self, path: str, body: str, headers: Mapping[str, str]) -> Reply:
+    def submit(
+        self, path: str, body: str, headers: Mapping[str, str], received: float = 0.0
+    ) -> Reply:
         """One signed POST to the order endpoints (the signature covers the body as sent)."""
         now = self.wall_clock()
         self.window.count(path, now)
@@ -370,7 +381,8 @@ class Rest:
         armed = self.faults.rest and self.faults.rest[0][0] != "malformed"
         reply = self._fault(path, {}) if armed else None
         reply = reply or self._order_action(path, body, headers)
-        self.answers.append(RestAnswer(path, reply.status, reply.ret_code, ""))
+        answer = RestAnswer(path, reply.status, reply.ret_code, "", received, _link_id(body))
+        self.answers.append(answer)
         return reply
 
     def _order_action(self, path: str, body: str, headers: Mapping[str, str]) -> Reply:
@@ -456,6 +468,15 @@ class Rest:
         entries = endpoint.listing(self.book, query, now)
         items, next_cursor = page(entries, query.get("cursor", ""), limit)
         return messages.rest_ok(query["category"], items, time=now, next_page_cursor=next_cursor)
+
+
+def _link_id(body: str) -> str:
+    """The orderLinkId an order request carries, if it is a JSON object that has one."""
+    with contextlib.suppress(orjson.JSONDecodeError):
+        request = orjson.loads(body)
+        if isinstance(request, dict):
+            return str(request.get("orderLinkId") or "")
+    return ""
 
 
 # ---- the private WebSocket --------------------------------------------------------------------
@@ -633,15 +654,19 @@ class BybitSimulator:
     # ---- REST ---------------------------------------------------------------------------------
 
     async def _http(self, request: web.Request) -> web.StreamResponse:
+        received = time.perf_counter()
         if request.method == "POST" and request.path in order_entry.ACTIONS:
             body = await request.text()
-            reply = self._mutate(lambda _: self._rest.submit(request.path, body, request.headers))
+            reply = self._mutate(
+                lambda _: self._rest.submit(request.path, body, request.headers, received)
+            )
         elif request.method != "GET" or request.path not in ENDPOINTS:
             return web.Response(status=404, text="404 page not found")
         else:
             with self._lock:
+                query = request.rel_url.raw_query_string
                 reply = self._rest.answer(
-                    request.path, request.query, request.rel_url.raw_query_string, request.headers
+                    request.path, request.query, query, request.headers, received
                 )
         content_type = "application/json" if reply.status == 200 else "text/html"
         return web.Response(
