@@ -25,6 +25,7 @@ from bench import (
     replay,
     serving,
     throughput,
+    trigger_latency,
 )
 from bench.report import Figure, table
 from bench.stores import PostgresStore, SQLiteStore, postgres, scratch_sqlite
@@ -62,6 +63,8 @@ class Sizes:
     nats_only: bool
     portfolio_positions: int
     portfolio_only: bool
+    triggers: trigger_latency.Counts
+    triggers_only: bool
 
 
 def parse(argv: list[str]) -> Sizes:
@@ -108,6 +111,12 @@ def parse(argv: list[str]) -> Sizes:
         "export on 10,000 open positions",
     )
     parser.add_argument("--portfolio-positions", type=int, default=10_000)
+    parser.add_argument(
+        "--triggers",
+        action="store_true",
+        help="only the trigger latency (bench/trigger_latency.py): a ticker crossing a trigger "
+        "-> its order at the Bybit simulator, in one process, with its stages",
+    )
     args = parser.parse_args(argv)
     scale = 10 if args.quick else 1
     return Sizes(
@@ -126,6 +135,8 @@ def parse(argv: list[str]) -> Sizes:
         args.nats,
         args.portfolio_positions // scale,
         args.portfolio,
+        trigger_latency.QUICK if args.quick else trigger_latency.Counts(),
+        args.triggers,
     )
 
 
@@ -234,6 +245,12 @@ def portfolio_report(sizes: Sizes) -> str:
         return table(portfolio_figures(sqlite, sizes))
 
 
+def trigger_report(sizes: Sizes) -> str:
+    """The trigger latency alone (issue 13), on a scratch SQLite journal."""
+    with scratch_sqlite() as sqlite:
+        return trigger_latency.report(sqlite, sizes.triggers, progress)
+
+
 def header(sizes: Sizes) -> str:
     versions = ", ".join(
         f"{name} {metadata.version(name)}" for name in ("eventsourcing", "psycopg", "orjson")
@@ -278,13 +295,20 @@ def nats_report(sizes: Sizes, server: PostgresStore | None = None) -> str:
     return nats.measure(progress, sizes.nats, server)
 
 
+def chosen_reports(sizes: Sizes) -> list[str]:
+    """The reports of the figures asked for alone (--serving, --http, ...); none if none was."""
+    reports = [serving_report(sizes)] if sizes.serving_only else []
+    reports += [http_report(sizes)] if sizes.http_only else []
+    reports += [nats_report(sizes)] if sizes.nats_only else []
+    reports += [portfolio_report(sizes)] if sizes.portfolio_only else []
+    reports += [trigger_report(sizes)] if sizes.triggers_only else []
+    return reports
+
+
 def main(argv: list[str] | None = None) -> int:
     sizes = parse(sys.argv[1:] if argv is None else argv)
-    if sizes.serving_only or sizes.http_only or sizes.nats_only or sizes.portfolio_only:
-        reports = [serving_report(sizes)] if sizes.serving_only else []
-        reports += [http_report(sizes)] if sizes.http_only else []
-        reports += [nats_report(sizes)] if sizes.nats_only else []
-        reports += [portfolio_report(sizes)] if sizes.portfolio_only else []
+    reports = chosen_reports(sizes)
+    if reports:
         print("\n\n".join(reports))
         return 0
     notes: list[str] = []
@@ -297,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         growth = session_audits(sqlite, sizes)
         latencies = detection_latency(sqlite, server, sizes)
         live = live_detection_latency(sqlite, sizes)
+        triggers = trigger_latency.report(sqlite, sizes.triggers, progress)
         nats_text = nats_report(sizes, server)
     polling = latency.polling_baseline()
     print(header(sizes))
@@ -322,6 +347,8 @@ def main(argv: list[str] | None = None) -> int:
     print("the emitted event it causes stored (venue client, LiveIngest, SQLite):")
     print(live_latency.live_table(live, polling))
     print(live_latency.legend(live, sizes.live))
+    print()
+    print(triggers)
     for note in notes:
         print(note)
     if sizes.serving_inputs is not None:

@@ -77,6 +77,7 @@ STOP_TIMEOUT_S = 20.0
 PHASE_SEED = 20261122
 
 Stored = InputEvent | Emitted
+OnEmitted = Callable[[Emitted], object] | None  # told of each event the projection emits
 
 
 class LiveError(RuntimeError):
@@ -172,9 +173,9 @@ def _carrier(event: InputEvent) -> str:
 
 
 @contextmanager
-def writing(journal: Journal) -> Iterator[LiveIngest]:
+def writing(journal: Journal, on_emitted: OnEmitted = None) -> Iterator[LiveIngest]:
     """LiveIngest with its projection, writing from a thread of its own until we leave."""
-    live = LiveIngest(journal, config=RuleConfig())
+    live = LiveIngest(journal, config=RuleConfig(), on_emitted=on_emitted)
     stop = threading.Event()
     writer = threading.Thread(target=live.run, args=(stop,), name="bench-writer", daemon=True)
     writer.start()

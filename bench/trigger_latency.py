@@ -1,0 +1,338 @@
+"""Trigger latency, live: from the simulator pushing a ticker that crosses a trigger to the
+order that trigger requests reaching the simulator (POST /v5/order/create).
+
+All in this one process, as ``trueup run --prices`` and ``trueup execute`` run it: the Bybit
+simulator in a thread; pybit's private and public WebSockets (BybitFeed, BybitPriceFeed)
+handing records to a LiveIngest writer thread over a fresh SQLite journal, the projection in
+process (default rules, 1 s ticks); an Executor in a thread of its own, on a connection of
+its own, placing through pybit's HTTP session (BybitOrders).
+
+Setup, untimed: one symbol per sample, a long of 1 at 100 (the mark, which market orders
+fill at) with its ticker at 100, the positions shown by the first sync and processed; each
+symbol's trigger added (price, long, level 110, reduce half, auto-execute). A sample: the
+clock read just before ``sim.tickers.set(symbol, mark_price=110)``, which only pushes the
+ticker (the book's mark stays, so no position frame can fire it instead); the end is the
+instant the simulator's handler took the order's POST (its RestAnswer.received, on the same
+clock). The firing is then waited out (TRIGGER_EXECUTED stored, everything processed) before
+the next sample. Stages, on the same clock: the flush that stored the price input returning
+(before the projection runs), the projection's ORDER_REQUESTED (LiveIngest's on_emitted,
+after its commit), the order received.
+
+Two rows: the executor woken by that on_emitted (``run_executor``'s ``wake``), its 50 ms
+poll a fallback; and the executor polling every 50 ms, as ``trueup execute`` in a process of
+its own does.
+"""
+
+import argparse
+import gc
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from functools import partial
+
+from bench.latency import MS, Latency
+from bench.live_latency import LiveError, Reader, Stored, _showing, feeding, writing
+from bench.report import render
+from bench.stores import SQLiteStore, scratch_sqlite
+from trueup.adapters import trigger_commands
+from trueup.adapters.bybit.live import BybitFeed
+from trueup.adapters.bybit.orders import BybitOrders
+from trueup.adapters.bybit.price_feed import BybitPriceFeed
+from trueup.adapters.client_order_id import client_order_id
+from trueup.adapters.clock import wall_clock
+from trueup.adapters.feeds import Feeds
+from trueup.adapters.store.journal import Appended, Journal
+from trueup.application.executor import Executor
+from trueup.domain.emitted import Emitted, OrderRequested, TriggerOutcome
+from trueup.domain.events import PricesReported
+from trueup.runners.executor import run_executor
+from trueup.runners.gc_policy import relaxed_gc
+from trueup.runners.live import LiveIngest
+from trueup_simulators.bybit.simulator import BybitSimulator
+
+KEY, SECRET = "trigger-bench-key", "trigger-bench-secret"
+ACCOUNT = "main"
+POLL_MS = 50  # trueup execute's default --poll-ms
+STREAM_POLL_S = 60.0  # the account's REST poll: never within a run
+ENTRY, LEVEL = "100", "110"
+SAMPLE_TIMEOUT_S = 10.0
+START_TIMEOUT_S = 30.0
+TARGET_P99_MS = 20.0
+CREATE = "/v5/order/create"
+STAGES = (
+    "ticker pushed -> price input stored",
+    "stored -> ORDER_REQUESTED stored",
+    "ORDER_REQUESTED -> order received",
+)
+
+
+@dataclass(frozen=True)
+class Counts:
+    samples: int = 200
+    warmup: int = 5
+
+
+QUICK = Counts(samples=30, warmup=3)
+
+
+@dataclass
+class Stamps:
+    """The instants (time.perf_counter) one sample passed each stage, set by the writer."""
+
+    symbol: str = ""
+    stored: float = 0.0
+    requested: float = 0.0
+    decision_id: str = ""
+
+
+@dataclass
+class Probe:
+    """LiveIngest's hooks for the sample under way; wakes the executor on a request."""
+
+    wake: threading.Event | None
+    now: Stamps = field(default_factory=Stamps)
+
+    def flushed(self, appended: Appended | None) -> None:
+        stored = appended.inputs if appended is not None else ()
+        if not self.now.stored and any(_prices(event, self.now.symbol) for _, event in stored):
+            self.now.stored = time.perf_counter()
+
+    def emitted(self, event: Emitted) -> None:
+        if isinstance(event, OrderRequested) and event.symbol == self.now.symbol:
+            self.now.requested = time.perf_counter()
+            self.now.decision_id = event.decision_id
+        if isinstance(event, OrderRequested) and self.wake is not None:
+            self.wake.set()
+
+
+def _prices(event: object, symbol: str) -> bool:
+    return isinstance(event, PricesReported) and any(q.symbol == symbol for q in event.quotes)
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One row: the total per sample, and each stage's share of it."""
+
+    total: Latency
+    stages: tuple[Latency, ...] = ()
+
+
+@dataclass(frozen=True)
+class Sample:
+    stored_ms: float
+    requested_ms: float
+    received_ms: float
+
+
+def measure_way(store: SQLiteStore, counts: Counts, woken: bool) -> Measured:
+    """``warmup`` + ``samples`` triggers crossed one at a time; the warm-up left out."""
+    symbols = [f"TRIG{n}USDT" for n in range(1, counts.warmup + counts.samples + 1)]
+    wake = threading.Event() if woken else None
+    probe = Probe(wake)
+    samples: list[Sample] = []
+    with BybitSimulator(api_key=KEY, api_secret=SECRET) as sim, ExitStack() as stack:
+        for symbol in symbols:
+            sim.open_position(symbol, "Buy", "1", ENTRY, mark_price=ENTRY)
+            sim.tickers.set(symbol, mark_price=ENTRY)
+        url = stack.enter_context(store.fresh())
+        reader = Reader(stack.enter_context(Journal.open(url)))
+        live = stack.enter_context(writing(stack.enter_context(Journal.open(url)), probe.emitted))
+        _hook_flush(live, probe.flushed)
+        stack.enter_context(feeding(_feeds(sim, symbols), live))
+        _ready(sim, live, reader, symbols)
+        executor = Executor(
+            stack.enter_context(Journal.open(url)),
+            "bybit",
+            ACCOUNT,
+            BybitOrders(KEY, SECRET, base_url=sim.base_url),
+        )
+        stack.enter_context(_executing(executor, wake))
+        for symbol in symbols:
+            samples.append(_sample(sim, reader, probe, symbol))
+    kept = samples[counts.warmup :]
+    what = "executor woken by the projection" if woken else f"executor polling every {POLL_MS} ms"
+    total = Latency(
+        f"ticker crosses a trigger -> order at the simulator, {what}",
+        tuple(s.received_ms for s in kept),
+    )
+    parts = (
+        tuple(s.stored_ms for s in kept),
+        tuple(s.requested_ms - s.stored_ms for s in kept),
+        tuple(s.received_ms - s.requested_ms for s in kept),
+    )
+    stages = tuple(Latency(f"  {stage}", part) for stage, part in zip(STAGES, parts, strict=True))
+    return Measured(total, stages)
+
+
+def _hook_flush(live: LiveIngest, flushed: Callable[[Appended | None], None]) -> None:
+    """``flushed`` told of each stored batch before the projection runs on it."""
+    detect = live.ingestor.after_flush
+
+    def after_flush(appended: Appended | None) -> None:
+        flushed(appended)
+        if detect is not None:
+            detect(appended)
+
+    live.ingestor.after_flush = after_flush
+
+
+def _feeds(sim: BybitSimulator, symbols: list[str]) -> Feeds:
+    account = BybitFeed(
+        ACCOUNT,
+        KEY,
+        SECRET,
+        clock=wall_clock,
+        base_url=sim.base_url,
+        poll_interval_s=STREAM_POLL_S,
+    )
+    prices = BybitPriceFeed(ACCOUNT, tuple(symbols), clock=wall_clock, base_url=sim.base_url)
+    return Feeds(account, prices)
+
+
+def _ready(sim: BybitSimulator, live: LiveIngest, reader: Reader, symbols: list[str]) -> None:
+    """Both streams subscribed, every position shown, every trigger added and processed."""
+    if not sim.wait_subscribed(timeout=START_TIMEOUT_S):
+        raise LiveError("the feed never subscribed to the private stream")
+    for symbol in symbols:
+        if not sim.tickers.wait_subscribed(symbol, timeout=START_TIMEOUT_S):
+            raise LiveError(f"the price feed never subscribed to {symbol}")
+    reader.until(_showing(set(symbols)), START_TIMEOUT_S, "a sync showing every position")
+    for symbol in symbols:
+        command = {
+            "command": "add", "trigger_id": symbol, "operator": "bench", "symbol": symbol,
+            "direction": "long", "kind": "price", "level": LEVEL, "ratio": "0.5",
+            "action": "reduce", "auto_execute": True,
+        }  # fmt: skip
+        live.put(trigger_commands.record(wall_clock(), "bybit", ACCOUNT, command))
+    reader.settle()
+
+
+@contextmanager
+def _executing(executor: Executor, wake: threading.Event | None) -> Iterator[None]:
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=run_executor, args=(executor, POLL_MS, stop, wake), name="bench-executor"
+    )
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        if wake is not None:
+            wake.set()
+        thread.join(timeout=START_TIMEOUT_S)
+
+
+def _sample(sim: BybitSimulator, reader: Reader, probe: Probe, symbol: str) -> Sample:
+    """One trigger crossed, timed to its order's arrival; its firing waited out."""
+    now = probe.now = Stamps(symbol)
+    start = time.perf_counter()
+    sim.tickers.set(symbol, mark_price=LEVEL)
+    outcome = reader.until(_ended(symbol), SAMPLE_TIMEOUT_S, f"the firing of {symbol} ending")
+    reader.settle()
+    if not isinstance(outcome, TriggerOutcome) or outcome.type != "TRIGGER_EXECUTED":
+        raise LiveError(f"the firing of {symbol} ended {outcome.type}, not executed")
+    link_id = client_order_id(now.decision_id).order_link_id
+    creates = [a for a in sim.rest_answers() if a.path == CREATE and a.order_link_id == link_id]
+    if len(creates) != 1 or creates[0].ret_code != 0:
+        raise LiveError(f"{symbol}: the order was not placed once: {creates}")
+    received = creates[0].received
+    if not start < now.stored < now.requested < received:
+        raise LiveError(f"{symbol}: the stages came out of order (fired by another input?)")
+    return Sample(*((at - start) * MS for at in (now.stored, now.requested, received)))
+
+
+def _ended(symbol: str) -> Callable[[Stored], bool]:
+    return lambda event: isinstance(event, TriggerOutcome) and event.trigger_id == symbol
+
+
+def guarded(what: str, run: Callable[[], Measured]) -> Measured:
+    """One row; a failure becomes the row, so the rest of the report still prints."""
+    try:
+        return run()
+    except Exception as error:
+        return Measured(Latency(what, (), f"{type(error).__name__}: {error}"))
+
+
+def measure(store: SQLiteStore, counts: Counts, progress: Callable[[str], None]) -> list[Measured]:
+    rows: list[Measured] = []
+    gc.collect()
+    with relaxed_gc():
+        for woken in (True, False):
+            how = "woken" if woken else "polling"
+            progress(f"trigger latency, executor {how}: {counts.warmup} + {counts.samples} samples")
+            what = f"trigger -> order at the simulator, executor {how}"
+            rows.append(guarded(what, partial(measure_way, store, counts, woken)))
+    return rows
+
+
+HEADERS = ("measurement", "samples", "p50 ms", "p99 ms", "max ms", "target", "")
+
+
+def trigger_table(rows: Sequence[Measured], load: tuple[float, float]) -> str:
+    """Each row's total then its stages, and the machine's load before and after."""
+    lines: list[tuple[str, ...]] = [HEADERS]
+    failures: list[str] = []
+    for row in rows:
+        total = row.total
+        if total.failure:
+            lines.append((total.what, "0", "FAILED", "", "", "", ""))
+            failures.append(f"  {total.what}: {total.failure}")
+            continue
+        verdict = "met" if total.p99 < TARGET_P99_MS else "MISSED"
+        lines.append((*_figures(total), f"p99 < {TARGET_P99_MS:.0f} ms", verdict))
+        lines += [(*_figures(stage), "", "") for stage in row.stages]
+    before, after = load
+    note = (
+        f"  load average (1 min) {before:.2f} before, {after:.2f} after, on {os.cpu_count()} cores"
+    )
+    return "\n".join([render(lines), *failures, note])
+
+
+def _figures(row: Latency) -> tuple[str, ...]:
+    return (
+        row.what,
+        f"{len(row.samples_ms):,}",
+        *(f"{value:.1f}" for value in (row.p50, row.p99, row.max)),
+    )
+
+
+def legend(counts: Counts) -> str:
+    return "\n".join(
+        (
+            "  one process: Bybit simulator (127.0.0.1), pybit's private and ticker streams,",
+            "  LiveIngest with the projection (SQLite, default rules, 1 s ticks), and an",
+            "  Executor thread placing through pybit's HTTP session. Timed from just before the",
+            "  simulator pushes the ticker that crosses the trigger to its handler receiving",
+            "  the order's POST; each sample its own symbol and trigger, its firing waited out",
+            f"  before the next; {counts.warmup} warm-up samples left out. Stages on the same",
+            "  clock: the price input's batch stored, ORDER_REQUESTED committed, order received.",
+        )
+    )
+
+
+def report(store: SQLiteStore, counts: Counts, progress: Callable[[str], None]) -> str:
+    before = os.getloadavg()[0]
+    rows = measure(store, counts, progress)
+    load = (before, os.getloadavg()[0])
+    title = "trigger latency, live: a ticker crossing a trigger -> its order at the simulator:"
+    return "\n".join((title, trigger_table(rows, load), legend(counts)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """These rows alone: ``python -m bench.trigger_latency [--quick]``."""
+    parser = argparse.ArgumentParser(prog="python -m bench.trigger_latency", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer samples (smoke run)")
+    args = parser.parse_args(argv)
+    counts = QUICK if args.quick else Counts()
+    with scratch_sqlite() as store:
+        print(report(store, counts, lambda text: print(f"[bench] {text}", file=sys.stderr)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
