@@ -48,7 +48,7 @@ from trueup.adapters.feeds import Feeds
 from trueup.adapters.store.journal import Appended, Journal
 from trueup.application.executor import Executor
 from trueup.domain.emitted import Emitted, OrderRequested, TriggerOutcome
-from trueup.domain.events import PricesReported
+from trueup.domain.events import InputEvent, PricesReported
 from trueup.runners.executor import run_executor
 from trueup.runners.gc_policy import relaxed_gc
 from trueup.runners.live import LiveIngest
@@ -84,6 +84,7 @@ class Stamps:
     """The instants (time.perf_counter) one sample passed each stage, set by the writer."""
 
     symbol: str = ""
+    decoded: bool = False  # the price input that crosses it, on its way to the journal
     stored: float = 0.0
     requested: float = 0.0
     decision_id: str = ""
@@ -96,9 +97,12 @@ class Probe:
     wake: threading.Event | None
     now: Stamps = field(default_factory=Stamps)
 
-    def flushed(self, appended: Appended | None) -> None:
-        stored = appended.inputs if appended is not None else ()
-        if not self.now.stored and any(_prices(event, self.now.symbol) for _, event in stored):
+    def decoded(self, event: InputEvent) -> None:
+        if _prices(event, self.now.symbol):
+            self.now.decoded = True
+
+    def flushed(self, _appended: Appended | None) -> None:
+        if self.now.decoded and not self.now.stored:
             self.now.stored = time.perf_counter()
 
     def emitted(self, event: Emitted) -> None:
@@ -141,7 +145,7 @@ def measure_way(store: SQLiteStore, counts: Counts, woken: bool) -> Measured:
         url = stack.enter_context(store.fresh())
         reader = Reader(stack.enter_context(Journal.open(url)))
         live = stack.enter_context(writing(stack.enter_context(Journal.open(url)), probe.emitted))
-        _hook_flush(live, probe.flushed)
+        _hook(live, probe)
         stack.enter_context(feeding(_feeds(sim, symbols), live))
         _ready(sim, live, reader, symbols)
         executor = Executor(
@@ -168,16 +172,18 @@ def measure_way(store: SQLiteStore, counts: Counts, woken: bool) -> Measured:
     return Measured(total, stages)
 
 
-def _hook_flush(live: LiveIngest, flushed: Callable[[Appended | None], None]) -> None:
-    """``flushed`` told of each stored batch before the projection runs on it."""
+def _hook(live: LiveIngest, probe: Probe) -> None:
+    """``probe`` told of each input as the writer decodes it, and of each batch stored
+    before the projection runs on it."""
     detect = live.ingestor.after_flush
 
     def after_flush(appended: Appended | None) -> None:
-        flushed(appended)
+        probe.flushed(appended)
         if detect is not None:
             detect(appended)
 
     live.ingestor.after_flush = after_flush
+    live.ingestor.on_input = probe.decoded
 
 
 def _feeds(sim: BybitSimulator, symbols: list[str]) -> Feeds:

@@ -96,7 +96,6 @@ def test_a_second_executor_stands_by_while_the_first_holds_the_account(
     assert len(orders(sim)) == 1
 
 
-
 class Stepping(Executor):
     """An executor that counts its steps."""
 
