@@ -41,6 +41,8 @@ ONE_WAY = 0
 ZERO = Decimal(0)
 OPPOSITE_LEG = {1: 2, 2: 1}
 CLOSING_SIDE = {PositionSide.LONG: OrderSide.SELL, PositionSide.SHORT: OrderSide.BUY}
+# Of each (symbol, side) held, its position's key.
+Held = dict[tuple[str, PositionSide], PositionKey]
 _OUTCOMES = {
     Stage.EXECUTED: TriggerExecuted,
     Stage.FAILED: TriggerFailed,
@@ -313,6 +315,8 @@ class TriggerDetector(Detector):
 
     def on_time(self, book: AccountBook, cause: Cause, config: RuleConfig) -> list[Emitted]:
         emitted: list[Emitted] = []
+        # Found once per input, not once per trigger: a firing changes no position.
+        held: Held | None = None
         for trigger in self.triggers.values():
             expires_at = trigger.spec.expires_at
             if trigger.standing in FINAL:
@@ -328,12 +332,15 @@ class TriggerDetector(Detector):
                     TriggerExpired(**about, trigger_id=trigger.trigger_id, expires_at=expires_at)
                 )
             elif trigger.standing is Standing.ARMED and trigger.firing is None:
-                emitted += self._judge(book, trigger, cause)
+                held = _held(book) if held is None else held
+                emitted += self._judge(book, trigger, cause, held)
         return emitted
 
-    def _judge(self, book: AccountBook, trigger: Trigger, cause: Cause) -> list[Emitted]:
+    def _judge(
+        self, book: AccountBook, trigger: Trigger, cause: Cause, held: Held
+    ) -> list[Emitted]:
         spec = trigger.spec
-        key = _position_of(book, spec.symbol, spec.direction)
+        key = held.get((spec.symbol, spec.direction))
         if key is None:
             return []  # flat, or held the other way: never fires
         pnl = _unrealised(book, key)
@@ -354,7 +361,7 @@ class TriggerDetector(Detector):
     ) -> list[Emitted]:
         spec = trigger.spec
         report = book.positions[key].exchange
-        assert report is not None  # _position_of found it held
+        assert report is not None  # _held found it held
         lock = spec.action is TriggerAction.LOCK
         # Of the size, what other firings have not already taken: two triggers on one
         # position never ask for more than it holds (seed 003's "insufficient position").
@@ -447,13 +454,15 @@ def _requested(trigger: Trigger, firing: Firing, cause: Cause, by: str) -> Order
     )
 
 
-def _position_of(book: AccountBook, symbol: str, direction: PositionSide) -> PositionKey | None:
-    """The held position of ``symbol`` on the side ``direction``, by the exchange's word."""
+def _held(book: AccountBook) -> Held:
+    """The held position of each symbol and side, by the exchange's word (the first key,
+    should a symbol be held on one side under two keys)."""
+    held: Held = {}
     for key in sorted(book.held_keys()):
         report = book.positions[key].exchange
-        if key.symbol == symbol and report is not None and report.side is direction:
-            return key
-    return None
+        if report is not None:
+            held.setdefault((key.symbol, report.side), key)
+    return held
 
 
 def _unrealised(book: AccountBook, key: PositionKey) -> Decimal | None:
