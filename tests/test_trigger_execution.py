@@ -6,7 +6,7 @@ than it holds."""
 from decimal import Decimal
 from typing import Any
 
-from tests.triggers import T0, add, of, order, placement, position, price, run
+from tests.triggers import T0, add, command, of, order, placement, position, price, run
 from trueup.domain.emitted import Emitted, TriggerFired, TriggerOutcome
 from trueup.domain.reconciler import Reconciler
 
@@ -144,3 +144,18 @@ def test_nothing_left_after_the_position_report_shows_the_reduce() -> None:
     run([add(T0 + 6, "b", level="111", ratio="0.5", auto_execute=True)], reconciler)
     (fired,) = of(run([price(T0 + 7, "111")], reconciler), "TRIGGER_FIRED")
     assert isinstance(fired, TriggerFired) and fired.quantity == D("0.5")
+
+
+def test_a_trigger_disabled_while_its_order_is_requested_is_enabled_only_once_it_ends() -> None:
+    # Found by tests/test_trigger_state_machine.py: an enable re-armed it, throwing away the
+    # firing whose order was on its way, which then never ended, and whose quantity a new
+    # firing on the position no longer counted as taken.
+    reconciler = Reconciler()
+    fired = fire(reconciler)
+    run([command(T0 + 3, "disable")], reconciler)
+    (refused,) = of(run([command(T0 + 4, "enable")], reconciler), "TRIGGER_REFUSED")
+    assert "requested" in getattr(refused, "reason", "")
+    run([placement(T0 + 5, fired)], reconciler)
+    (executed,) = outcomes(run([order(T0 + 6, fired, "Filled", "1.0", "1.0")], reconciler))
+    assert (executed.type, executed.decision_id) == ("TRIGGER_EXECUTED", fired.event_id)
+    assert of(run([command(T0 + 7, "enable")], reconciler), "TRIGGER_REFUSED") == []
