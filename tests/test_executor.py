@@ -79,7 +79,7 @@ def test_a_request_older_than_the_limit_is_not_sent_and_fails_its_firing(
     assert orders(sim) == []
     [failed] = emitted(journal, "TRIGGER_FAILED")
     assert isinstance(failed, TriggerOutcome)
-    assert "not placed: requested" in failed.reason
+    assert "not sent: requested" in failed.reason
 
 
 def test_a_second_executor_stands_by_while_the_first_holds_the_account(

@@ -34,7 +34,13 @@ from trueup.domain.triggers.conditions import folded_water, holds, level
 from trueup.domain.triggers.lifecycle import Stage, in_flight, may_advance
 from trueup.domain.triggers.spec import TriggerAction, TriggerCommand, TriggerKind
 from trueup.domain.triggers.trigger import FINAL, Decision, Firing, Standing, Trigger
-from trueup.domain.vocabulary import OrderSide, OrderStatus, PlacementOutcome, PositionSide
+from trueup.domain.vocabulary import (
+    OrderAction,
+    OrderSide,
+    OrderStatus,
+    PlacementOutcome,
+    PositionSide,
+)
 
 # Hedge mode: leg 1 holds the long, leg 2 the short; a one-way account holds both on 0.
 ONE_WAY = 0
@@ -244,7 +250,8 @@ class TriggerDetector(Detector):
         trigger = self.triggers.get(event.trigger_id)
         firing = trigger.firing if trigger is not None else None
         if (
-            firing is None
+            event.action is not OrderAction.PLACE
+            or firing is None
             or firing.decision.decision_id != event.decision_id
             or firing.stage is not Stage.REQUESTED
             or firing.client_order_id
