@@ -22,6 +22,7 @@ from trueup.adapters.feed import Clock
 from trueup.adapters.orders import ExecutionClient, OrderRequest, OrderType, Placement, Side
 from trueup.adapters.store.journal import Journal
 from trueup.adapters.store.lease import Lease
+from trueup.application.loop_status import executor_name
 from trueup.application.service import TrueupService
 from trueup.domain.emitted import EntryStep, OrderRequested
 from trueup.domain.vocabulary import OrderAction, OrderSide, PlacementOutcome, RefusalKind
@@ -73,7 +74,7 @@ class Executor:
         self.settings = settings
         self.clock = clock
         self.service = TrueupService(journal, clock)
-        self.tracker = f"executor.{venue}.{account}"
+        self.tracker = executor_name(venue, account)
         self.lease: Lease = journal.lease(self.tracker)
 
     def step(self) -> ExecutorStep:
@@ -87,7 +88,15 @@ class Executor:
         for position, event in page:
             if not isinstance(event, OrderRequested | EntryStep) or not self._ours(event):
                 continue
-            placement = self._carry_out(event)
+            try:
+                placement = self._carry_out(event)
+            except Exception as error:  # one request must never stop the others
+                log.exception("%s could not be carried out", event.event_id)
+                placement = Placement(
+                    PlacementOutcome.REFUSED,
+                    reason=f"the executor failed on it: {type(error).__name__}: {error}"[:500],
+                    refusal=RefusalKind.OTHER,
+                )
             refusal = placement.refusal
             if refusal is not None and refusal.retryable:
                 # The venue did not judge it: ask again next step, with the same id.

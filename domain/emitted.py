@@ -383,6 +383,15 @@ class TriggerRefused(TriggerEvent):
     reason: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TriggerError(TriggerEvent):
+    """Judging the trigger failed (a fault in trueup, not in the market): it is disabled,
+    told once, and the account's other triggers are judged on. ``enable`` arms it again."""
+
+    type: ClassVar[str] = "TRIGGER_ERROR"
+    reason: str
+
+
 EMITTED_TYPES: tuple[type[Emitted], ...] = (
     WsReconnect,
     RateLimit,
@@ -409,6 +418,7 @@ EMITTED_TYPES: tuple[type[Emitted], ...] = (
     TriggerCancelled,
     TriggerExpired,
     TriggerRefused,
+    TriggerError,
     EntryRepriced,
     EntryRetried,
     EntryFallbackMarket,

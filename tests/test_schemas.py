@@ -34,6 +34,7 @@ from trueup.domain.emitted import (
     PositionSyncFailed,
     RateLimit,
     StalePosition,
+    TriggerError,
     TriggerExpired,
     TriggerRefused,
     WsReconnect,
@@ -746,6 +747,7 @@ _OVERRIDES: dict[type[Emitted], JSON] = {
     WsReconnect: _ACCOUNT_WIDE,
     TriggerExpired: _ACCOUNT_WIDE | {"symbol": "BTCUSDT"},
     TriggerRefused: _ACCOUNT_WIDE | {"symbol": "BTCUSDT", "reason": "trigger btc-tp is expired"},
+    TriggerError: _ACCOUNT_WIDE | {"symbol": "BTCUSDT", "reason": "judging it failed"},
 }
 
 
