@@ -27,7 +27,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from types import TracebackType
 from typing import Any, Literal, Self, TypeVar
 from urllib.parse import quote, unquote
@@ -37,6 +36,9 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from trueup.adapters.bybit import messages, signing
 from trueup.adapters.bybit.messages import JSON
+from trueup_simulators.amounts import Quantity
+from trueup_simulators.amounts import exact as _exact
+from trueup_simulators.amounts import optional as _optional
 from trueup_simulators.bybit import order_entry
 from trueup_simulators.bybit.exchange_book import (
     Clock,
@@ -49,7 +51,6 @@ from trueup_simulators.bybit.exchange_book import (
 from trueup_simulators.bybit.public_stream import PUBLIC_LINEAR_PATH, PublicTickers
 
 T = TypeVar("T")
-Quantity = Decimal | str | int
 RateLimitHow = Literal["retCode", "429", "403"]
 # A REST listing: items in page order, each with the key its cursor is made of.
 SortKey = tuple[str | int, ...]
@@ -77,23 +78,6 @@ RET_MSGS = {
 def real_clock() -> int:
     """Epoch milliseconds from the wall clock."""
     return time.time_ns() // 1_000_000
-
-
-def _exact(value: Quantity) -> Decimal:
-    # Floats are refused: quantities and prices stay exact, as the rest of trueup keeps them.
-    if isinstance(value, float):
-        raise TypeError("quantities and prices are Decimal, str or int, never float")
-    try:
-        result = Decimal(str(value))
-    except InvalidOperation:
-        raise ValueError(f"not a decimal: {value!r}") from None
-    if not result.is_finite():
-        raise ValueError(f"not a finite decimal: {value!r}")
-    return result
-
-
-def _optional(value: Quantity | None) -> Decimal | None:
-    return None if value is None else _exact(value)
 
 
 def _json(body: object) -> str:
