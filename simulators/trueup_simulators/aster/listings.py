@@ -14,16 +14,14 @@ from trueup_simulators.aster.account import (
     ASSET,
     JSON,
     Account,
-    AccountError,
     Income,
-    Order,
     Trade,
 )
 from trueup_simulators.aster.order_entry import (
     INVALID_PARAMETER,
-    MANDATORY_PARAM,
     Refusal,
     listed_symbol,
+    named_order,
 )
 
 Body = JSON | list[JSON]
@@ -149,33 +147,14 @@ def open_orders(account: Account, params: Mapping[str, str], _now: int) -> Body:
     return [o.rest_item() for o in account.open_orders(symbol)]
 
 
-def _named_order(account: Account, params: Mapping[str, str]) -> Order:
-    symbol = listed_symbol(account, params, required=True)
-    order_id, client_order_id = params.get("orderId", ""), params.get("origClientOrderId", "")
-    if not order_id and not client_order_id:
-        raise Refusal(
-            MANDATORY_PARAM,
-            "Param 'orderId' or 'origClientOrderId' must be sent, but both were empty/null!",
-        )
-    if order_id and not order_id.isdigit():
-        raise Refusal(INVALID_PARAMETER, "Data sent for parameter 'orderId' is not valid.")
-    try:
-        order = account.order(int(order_id) if order_id else None, client_order_id)
-    except AccountError:
-        raise Refusal(NO_SUCH_ORDER, "Order does not exist.") from None
-    if order.symbol != symbol:
-        raise Refusal(NO_SUCH_ORDER, "Order does not exist.")
-    return order
-
-
 def query_order(account: Account, params: Mapping[str, str], _now: int) -> Body:
     """GET /fapi/v1/order: one order in any status."""
-    return _named_order(account, params).rest_item()
+    return named_order(account, params, NO_SUCH_ORDER, "Order does not exist.").rest_item()
 
 
 def open_order(account: Account, params: Mapping[str, str], _now: int) -> Body:
     """GET /fapi/v1/openOrder: one order, refused once it has ended."""
-    order = _named_order(account, params)
+    order = named_order(account, params, NO_SUCH_ORDER, "Order does not exist.")
     if not order.is_open:
         raise Refusal(NO_SUCH_ORDER, "Order does not exist.")
     return order.rest_item()

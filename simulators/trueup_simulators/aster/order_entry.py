@@ -184,6 +184,16 @@ def _execute(account: Account, order: Order, mark: Decimal) -> None:
 
 def cancel_order(account: Account, params: Mapping[str, str]) -> JSON:
     """DELETE /fapi/v1/order, by orderId or origClientOrderId."""
+    order = named_order(account, params, CANCEL_REJECTED, "Unknown order sent.")
+    if not order.is_open:
+        raise Refusal(CANCEL_REJECTED, "Unknown order sent.")
+    account.cancel(order)
+    return order.rest_item(answer=True)
+
+
+def named_order(account: Account, params: Mapping[str, str], code: int, msg: str) -> Order:
+    """The order ``symbol`` and ``orderId`` or ``origClientOrderId`` name; ``code`` and
+    ``msg`` refuse a name that finds none (-2011 to cancel, -2013 to query)."""
     symbol = listed_symbol(account, params, required=True)
     order_id, client_order_id = params.get("orderId", ""), params.get("origClientOrderId", "")
     if not order_id and not client_order_id:
@@ -196,11 +206,10 @@ def cancel_order(account: Account, params: Mapping[str, str]) -> JSON:
     try:
         order = account.order(int(order_id) if order_id else None, client_order_id)
     except AccountError:
-        raise Refusal(CANCEL_REJECTED, "Unknown order sent.") from None
-    if order.symbol != symbol or not order.is_open:
-        raise Refusal(CANCEL_REJECTED, "Unknown order sent.")
-    account.cancel(order)
-    return order.rest_item(answer=True)
+        raise Refusal(code, msg) from None
+    if order.symbol != symbol:
+        raise Refusal(code, msg)
+    return order
 
 
 def change_position_mode(account: Account, params: Mapping[str, str]) -> JSON:
