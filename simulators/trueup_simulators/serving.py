@@ -10,7 +10,8 @@ import contextlib
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from types import TracebackType
+from typing import Any, Self, TypeVar
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
@@ -169,3 +170,47 @@ async def converse(client: Client, on_text: Callable[[str], None]) -> None:
                 on_text(message.data)
     finally:
         writer.cancel()
+
+
+class ServedSimulator:
+    """Lifecycle of a simulator served by a ``ServedApp`` (its ``_server``): start, stop,
+    restart on the same port with its state kept, and use as a context manager."""
+
+    _server: ServedApp
+
+    @property
+    def port(self) -> int:
+        return self._server.port
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._server.running
+
+    def start(self, timeout: float = 5.0) -> Self:
+        """Serve in a new thread; after a stop, on the same port with the same state."""
+        self._server.start(timeout)
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Cut every connection and stop serving; the state stays as it is."""
+        self._server.stop(timeout)
+
+    def restart(self) -> None:
+        """Stop, then start again on the same port: what a client sees of an exchange restart."""
+        self.stop()
+        self.start()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.stop()

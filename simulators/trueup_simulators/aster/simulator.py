@@ -37,8 +37,7 @@ import asyncio
 import threading
 from collections.abc import Callable
 from decimal import Decimal
-from types import TracebackType
-from typing import Self, TypeVar
+from typing import TypeVar
 
 import orjson
 from aiohttp import web
@@ -63,14 +62,14 @@ from trueup_simulators.aster.rest import (
     rate_limited,
 )
 from trueup_simulators.aster.user_stream import VALIDITY_MS, UserStream
-from trueup_simulators.serving import HOST, ServedApp
+from trueup_simulators.serving import HOST, ServedApp, ServedSimulator
 
 T = TypeVar("T")
 EXPIRY = web.AppKey("expiry", asyncio.Task[None])
 Clock = Callable[[], int]
 
 
-class AsterSimulator:
+class AsterSimulator(ServedSimulator):
     """Aster futures on 127.0.0.1: REST, /ws/<listenKey> and /ws/<symbol>@markPrice."""
 
     def __init__(
@@ -110,49 +109,12 @@ class AsterSimulator:
     # ---- lifecycle ----------------------------------------------------------------------------
 
     @property
-    def port(self) -> int:
-        return self._server.port
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    @property
     def stream_url(self) -> str:
         """The WebSocket base: ``{stream_url}/ws/<listenKey>``, ``…/ws/btcusdt@markPrice``."""
         return f"ws://{HOST}:{self.port}"
 
     def user_stream_url(self, listen_key: str) -> str:
         return f"{self.stream_url}/ws/{listen_key}"
-
-    @property
-    def running(self) -> bool:
-        return self._server.running
-
-    def start(self, timeout: float = 5.0) -> Self:
-        """Serve in a new thread; after a stop, on the same port with the same account."""
-        self._server.start(timeout)
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Cut every connection and stop serving; the account and listenKey stay."""
-        self._server.stop(timeout)
-
-    def restart(self) -> None:
-        """Stop, then start again on the same port: what a client sees of an exchange restart."""
-        self.stop()
-        self.start()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _build(self) -> web.Application:
         app = web.Application()

@@ -27,8 +27,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Literal, Self, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import quote, unquote
 
 import orjson
@@ -49,7 +48,7 @@ from trueup_simulators.bybit.exchange_book import (
     settle_coin,
 )
 from trueup_simulators.bybit.public_stream import PUBLIC_LINEAR_PATH, PublicTickers
-from trueup_simulators.serving import HOST, ServedApp
+from trueup_simulators.serving import HOST, ServedApp, ServedSimulator
 
 T = TypeVar("T")
 RateLimitHow = Literal["retCode", "429", "403"]
@@ -466,7 +465,7 @@ class AuthAttempt:
 # ---- the simulator ----------------------------------------------------------------------------
 
 
-class BybitSimulator:
+class BybitSimulator(ServedSimulator):
     """Bybit V5 on 127.0.0.1: REST and /v5/private over one ``ExchangeBook``, in a thread."""
 
     def __init__(
@@ -510,45 +509,8 @@ class BybitSimulator:
     # ---- lifecycle ----------------------------------------------------------------------------
 
     @property
-    def port(self) -> int:
-        return self._server.port
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    @property
     def ws_url(self) -> str:
         return f"ws://{HOST}:{self.port}{PRIVATE_PATH}"
-
-    @property
-    def running(self) -> bool:
-        return self._server.running
-
-    def start(self, timeout: float = 5.0) -> Self:
-        """Serve in a new thread; after a stop, on the same port and with the same book."""
-        self._server.start(timeout)
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Cut every connection and stop serving; the book stays as it is."""
-        self._server.stop(timeout)
-
-    def restart(self) -> None:
-        """Stop, then start again on the same port: what a client sees of an exchange restart."""
-        self.stop()
-        self.start()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _build(self) -> web.Application:
         app = web.Application()

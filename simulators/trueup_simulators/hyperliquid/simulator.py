@@ -20,8 +20,7 @@ import contextlib
 import threading
 from collections.abc import Callable, Coroutine
 from decimal import Decimal
-from types import TracebackType
-from typing import Any, Literal, Self, TypeVar
+from typing import Any, Literal, TypeVar
 
 import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -31,7 +30,7 @@ from trueup.adapters.hyperliquid.messages import JSON
 from trueup.adapters.hyperliquid.mids import all_mids_frame
 from trueup_simulators.hyperliquid import exchange
 from trueup_simulators.hyperliquid.ledger import Clock, Ledger, Push, wall_clock
-from trueup_simulators.serving import HOST, ServedApp
+from trueup_simulators.serving import HOST, ServedApp, ServedSimulator
 
 T = TypeVar("T")
 Amount = Decimal | str
@@ -81,7 +80,7 @@ class _Connection:
             await self.ws.send_str(orjson.dumps(frame).decode())
 
 
-class HyperliquidSimulator:
+class HyperliquidSimulator(ServedSimulator):
     """Start it (or use it as a context manager), point Info(base_url=...) at ``base_url``."""
 
     def __init__(
@@ -102,32 +101,10 @@ class HyperliquidSimulator:
         self._server = ServedApp("hyperliquid-simulator", self._build, before_close=self._close)
 
     @property
-    def base_url(self) -> str:
-        return f"http://{HOST}:{self._server.port}"
-
-    @property
     def ws_url(self) -> str:
         return f"ws://{HOST}:{self._server.port}/ws"
 
     # --- lifecycle -------------------------------------------------------------------------
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def start(self) -> None:
-        self._server.start(CALL_TIMEOUT)
-
-    def stop(self) -> None:
-        self._server.stop(CALL_TIMEOUT)
 
     def _build(self) -> web.Application:
         app = web.Application()
