@@ -22,6 +22,7 @@ from trueup_simulators.aster.account import Account
 from trueup_simulators.aster.listings import Body
 from trueup_simulators.aster.order_entry import MANDATORY_PARAM, Refusal, mandatory
 from trueup_simulators.aster.user_stream import INVALID_LISTEN_KEY, UserStream
+from trueup_simulators.credentials import Credentials
 
 Clock = Callable[[], int]
 DEFAULT_RECV_WINDOW = 5000
@@ -115,14 +116,6 @@ class Faults:
 
     rest: deque[Fault] = field(default_factory=deque)
     refused_auths: int = 0
-
-
-@dataclass
-class Credentials:
-    """The one API key the simulated account accepts."""
-
-    api_key: str
-    api_secret: str = field(repr=False)
 
 
 def error(code: int, msg: str, status: int = 400) -> Reply:

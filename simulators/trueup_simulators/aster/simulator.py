@@ -54,7 +54,6 @@ from trueup_simulators.aster.account import (
 )
 from trueup_simulators.aster.mark_stream import MarkStream, is_mark_stream, mark_price_update
 from trueup_simulators.aster.rest import (
-    Credentials,
     Fault,
     Faults,
     Rest,
@@ -62,6 +61,7 @@ from trueup_simulators.aster.rest import (
     rate_limited,
 )
 from trueup_simulators.aster.user_stream import VALIDITY_MS, UserStream
+from trueup_simulators.credentials import Credentials
 from trueup_simulators.serving import HOST, ServedApp, ServedSimulator
 
 T = TypeVar("T")

@@ -48,6 +48,7 @@ from trueup_simulators.bybit.exchange_book import (
     settle_coin,
 )
 from trueup_simulators.bybit.public_stream import PUBLIC_LINEAR_PATH, PublicTickers
+from trueup_simulators.credentials import Credentials
 from trueup_simulators.serving import HOST, ServedApp, ServedSimulator
 
 T = TypeVar("T")
@@ -300,14 +301,6 @@ class RateWindow:
         while window and window[0] <= now - 1000:
             window.popleft()
         return len(window)
-
-
-@dataclass
-class Credentials:
-    """The one API key the simulated account accepts."""
-
-    api_key: str
-    api_secret: str = field(repr=False)
 
 
 class Rest:
