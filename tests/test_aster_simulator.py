@@ -384,6 +384,54 @@ def test_hedge_mode_holds_long_and_short_apart(sim: AsterSimulator, client: Clie
     refused(back, 400, -4068)
 
 
+def test_a_resting_close_in_hedge_mode_expires_rather_than_flip_the_position(
+    sim: AsterSimulator, client: Client, stream: WebSocket
+) -> None:
+    client.ok("POST", "/fapi/v1/positionSide/dual", {"dualSidePosition": "true"})
+    sim.open_position("BTCUSDT", "0.2", "100000")
+    take_profit = {"symbol": "BTCUSDT", "side": "SELL", "positionSide": "LONG", "type": "LIMIT"}
+    take_profit |= {"timeInForce": "GTC", "quantity": "0.2", "price": "105000"}
+    client.ok("POST", "/fapi/v1/order", {**take_profit, "newClientOrderId": "tp-long"})
+    sim.close_by_hand("BTCUSDT", position_side="LONG")
+    sim.move_mark("BTCUSDT", "106000")
+    events = read_events(
+        stream, lambda e: e.get("o", {}).get("c") == "tp-long" and e["o"]["x"] != "NEW"
+    )
+    assert order_updates(events)[-1]["X"] == "EXPIRED"
+    assert position(client, "BTCUSDT", "LONG")["positionAmt"] == "0"
+    assert position(client, "BTCUSDT", "SHORT")["positionAmt"] == "0"
+
+
+def test_unreadable_requests_get_a_clear_error_and_the_server_goes_on(
+    sim: AsterSimulator, client: Client
+) -> None:
+    garbage = client.http.post(
+        "/fapi/v1/order",
+        content=b"symbol=\xff\xfe",
+        headers={"X-MBX-APIKEY": KEY, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    refused(garbage, 400, -1100)
+    payload = f"symbol=BTCUSDT&symbol=ETHUSDT&timestamp={wall_clock()}"
+    twice = client.http.get(
+        f"/fapi/v1/openOrders?{payload}&signature={hmac_hex(SECRET, payload)}",
+        headers={"X-MBX-APIKEY": KEY},
+    )
+    refused(twice, 400, -1101)
+    response_type = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.1"}
+    response_type["newOrderRespType"] = "FULL"
+    refused(client.signed("POST", "/fapi/v1/order", response_type), 400, -1136)
+    refused(client.http.get("/fapi/v9/nothing"), 404, -1000)
+    ws = create_connection(f"{sim.stream_url}/ws/btcusdt@markPrice", timeout=5)
+    ws.send("not json")
+    assert orjson.loads(ws.recv())["code"] == 3
+    ws.send(orjson.dumps({"method": "SUBSCRIBE", "params": []}))
+    assert orjson.loads(ws.recv())["code"] == 2
+    sim.move_mark("BTCUSDT", "100500")
+    assert orjson.loads(ws.recv())["p"] == "100500"
+    ws.close()
+    assert client.http.get("/fapi/v1/ping").status_code == 200
+
+
 # ---- scripted operations ----------------------------------------------------------------------
 
 

@@ -170,6 +170,10 @@ class Order:
         return self.status in OPEN_STATUSES
 
     @property
+    def closes_only(self) -> bool:
+        return closes_only(self.side, self.position_side, self.reduce_only)
+
+    @property
     def leaves_qty(self) -> Decimal:
         return self.orig_qty - self.executed_qty if self.is_open else ZERO
 
@@ -487,7 +491,7 @@ class Account:
         if at <= 0:
             raise AccountError(f"no price for {order.symbol}: move_mark first")
         position = self.position(order.symbol, order.position_side)
-        if order.reduce_only and qty > self.closable(order.symbol, order.side, order.position_side):
+        if order.closes_only and qty > self.closable(order.symbol, order.side, order.position_side):
             raise AccountError("a reduce-only order cannot increase the position")
         realized = self._apply(position, qty if order.side == Side.BUY else -qty, at)
         commission = at * qty * (MAKER_FEE if maker else TAKER_FEE)
@@ -541,7 +545,7 @@ class Account:
         for order in self.open_orders(symbol):
             if order.order_type != OrderType.LIMIT or not crosses(order.side, order.price, mark):
                 continue
-            if order.reduce_only and order.leaves_qty > self.closable(
+            if order.closes_only and order.leaves_qty > self.closable(
                 symbol, order.side, order.position_side
             ):
                 self.cancel(order, OrderStatus.EXPIRED)
@@ -681,6 +685,15 @@ class Account:
         """Switch hedge mode on or off; pushes ACCOUNT_CONFIG_UPDATE (``ai.d``)."""
         self.dual_side = dual
         self._push("ACCOUNT_CONFIG_UPDATE", {"ai": {"j": False, "f": False, "d": dual}})
+
+
+def closes_only(side: Side, position_side: PositionSide, reduce_only: bool) -> bool:
+    """Whether an order may only reduce its position: reduce-only, or in hedge mode the side
+    against its position side (a SELL on LONG, a BUY on SHORT)."""
+    against = (position_side == PositionSide.LONG and side == Side.SELL) or (
+        position_side == PositionSide.SHORT and side == Side.BUY
+    )
+    return reduce_only or against
 
 
 def crosses(side: Side, limit: Decimal, price: Decimal) -> bool:

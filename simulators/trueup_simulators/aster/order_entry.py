@@ -23,6 +23,7 @@ from trueup_simulators.aster.account import (
     OrderType,
     PositionSide,
     Side,
+    closes_only,
     crosses,
 )
 
@@ -37,6 +38,7 @@ INVALID_ORDER_TYPE = -1116
 INVALID_SIDE = -1117
 BAD_SYMBOL = -1121
 INVALID_PARAMETER = -1130
+INVALID_NEW_ORDER_RESP_TYPE = -1136
 CANCEL_REJECTED = -2011
 REDUCE_ONLY_REJECT = -2022
 PRICE_LESS_THAN_ZERO = -4001
@@ -134,6 +136,9 @@ def new_order(account: Account, params: Mapping[str, str]) -> JSON:
         price = _decimal(params, "price")
         if price <= 0:
             raise Refusal(PRICE_LESS_THAN_ZERO, "Price less than 0.")
+    response_type = params.get("newOrderRespType", "ACK")
+    if response_type not in ("ACK", "RESULT"):
+        raise Refusal(INVALID_NEW_ORDER_RESP_TYPE, "Invalid newOrderRespType.")
     position_side = _position_side(account, params)
     if account.dual_side and "reduceOnly" in params:
         raise Refusal(PARAM_NOT_REQUIRED, "Parameter 'reduceOnly' sent when not required.")
@@ -143,12 +148,9 @@ def new_order(account: Account, params: Mapping[str, str]) -> JSON:
         raise Refusal(INVALID_CLIENT_ORDER_ID, "Client order id is not valid.")
     if client_order_id and any(o.client_order_id == client_order_id for o in account.open_orders()):
         raise Refusal(DUPLICATED_CLIENT_ORDER_ID, "ClientOrderId is duplicated.")
-    # In hedge mode the side against the position side closes it: reduce-only by nature.
-    closes = reduce_only or (
-        (position_side == PositionSide.LONG and side == Side.SELL)
-        or (position_side == PositionSide.SHORT and side == Side.BUY)
-    )
-    if closes and qty > account.closable(symbol, side, position_side):
+    if closes_only(side, position_side, reduce_only) and qty > account.closable(
+        symbol, side, position_side
+    ):
         raise Refusal(REDUCE_ONLY_REJECT, "ReduceOnly Order is rejected.")
     mark = account.mark(symbol)
     if order_type == OrderType.MARKET and mark <= 0:
@@ -168,7 +170,7 @@ def new_order(account: Account, params: Mapping[str, str]) -> JSON:
     )
     accepted = order.rest_item(answer=True)
     _execute(account, order, mark)
-    return order.rest_item(answer=True) if params.get("newOrderRespType") == "RESULT" else accepted
+    return order.rest_item(answer=True) if response_type == "RESULT" else accepted
 
 
 def _execute(account: Account, order: Order, mark: Decimal) -> None:

@@ -29,6 +29,7 @@ DEFAULT_RECV_WINDOW = 5000
 MAX_RECV_WINDOW = 60000
 WEIGHT_LIMIT = 2400
 RETRY_AFTER_SECONDS = 1
+ILLEGAL_CHARS = -1100
 TOO_MANY_PARAMETERS = -1101
 INVALID_TIMESTAMP = -1021
 INVALID_SIGNATURE = -1022
@@ -158,13 +159,18 @@ class Rest:
         self._weights: deque[int] = deque()
 
     def answer(
-        self, method: str, path: str, query: str, body: str, headers: Mapping[str, str]
+        self, method: str, path: str, query: str, raw_body: bytes, headers: Mapping[str, str]
     ) -> Reply:
         now = self.wall_clock()
         self._weights.append(now)
         while self._weights and self._weights[0] <= now - 60_000:
             self._weights.popleft()
-        reply = self._reply(method, path, query, body, headers=headers, now=now)
+        try:
+            body = raw_body.decode()
+        except UnicodeDecodeError:
+            reply = error(ILLEGAL_CHARS, "Illegal characters found in a parameter.")
+        else:
+            reply = self._reply(method, path, query, body, headers=headers, now=now)
         reply.headers["X-MBX-USED-WEIGHT-1M"] = str(len(self._weights))
         if reply.status in (418, 429):
             reply.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)

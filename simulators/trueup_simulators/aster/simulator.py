@@ -134,7 +134,7 @@ class AsterSimulator(ServedSimulator):
     # ---- serving ------------------------------------------------------------------------------
 
     async def _http(self, request: web.Request) -> web.StreamResponse:
-        body = await request.text()
+        body = await request.read()
 
         def answer(_account: Account) -> web.Response:
             reply = self._rest.answer(
