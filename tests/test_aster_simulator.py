@@ -11,6 +11,7 @@ import hmac
 import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,12 +22,18 @@ from websocket import WebSocket, WebSocketBadStatusException, create_connection
 
 from trueup.adapters.clock import wall_clock
 from trueup_simulators.aster import signing
-from trueup_simulators.aster.scenario import ScenarioError, parse_scenario, run_scenario
+from trueup_simulators.aster.scenario import (
+    ScenarioError,
+    load_scenario,
+    parse_scenario,
+    run_scenario,
+)
 from trueup_simulators.aster.simulator import AsterSimulator
 
 KEY = "fake-aster-key-0001"
 SECRET = "fake-aster-secret-0001"
 JSON = dict[str, Any]
+DEMO = Path(__file__).parent.parent / "samples" / "scenarios" / "aster-demo.jsonl"
 
 
 @pytest.fixture
@@ -630,3 +637,17 @@ def test_a_scenario_scripts_the_exchange_step_by_step(
     refused(client.http.get("/fapi/v1/time"), 418, -1003)
     with pytest.raises(ScenarioError, match=r"line 1 .*unknown"):
         parse_scenario(b'{"step": "liquidate", "symbol": "BTCUSDT", "size": "1"}')
+
+
+def test_the_sample_scenario_plays_to_the_end(
+    sim: AsterSimulator, client: Client, stream: WebSocket
+) -> None:
+    waited: list[float] = []
+    run_scenario(sim, load_scenario(DEMO), sleep=waited.append)
+    assert sum(waited) == pytest.approx(1.7)
+    events = read_events(stream, lambda e: e["e"] == "listenKeyExpired")
+    clients = [o["c"] for o in order_updates(events) if o["x"] in ("TRADE", "CALCULATED")]
+    assert clients[0] == "p-btc-1-tp1"
+    assert clients[1].startswith("web_") and clients[2].startswith("autoclose-")
+    assert [e["a"]["m"] for e in events if e["e"] == "ACCOUNT_UPDATE"].count("FUNDING_FEE") == 1
+    refused(client.http.get("/fapi/v1/time"), 429, -1003)

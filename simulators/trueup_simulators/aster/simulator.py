@@ -173,7 +173,9 @@ class AsterSimulator(ServedSimulator):
         self._pushed.extend(events)
         texts = [orjson.dumps(e).decode() for e in events]
         # Events pushed while nobody reads are lost, as they are on Aster.
-        self._server.call_soon(self.user_stream.fan_out, texts)
+        key = self.user_stream.key
+        if key is not None:
+            self._server.call_soon(self.user_stream.fan_out, key, texts)
 
     # ---- operations on the account (each pushes what Aster would push) ------------------------
 

@@ -109,9 +109,9 @@ class UserStream:
                 self._changed.notify_all()
         return ws
 
-    def fan_out(self, texts: list[str]) -> None:
-        """Send events to the readers of the active key (events while none reads are lost)."""
-        key = self.key
+    def fan_out(self, key: str, texts: list[str]) -> None:
+        """Send events to the readers of ``key``, the key active when they happened (events
+        while none reads are lost)."""
         for client, client_key in list(self._clients.items()):
             if client_key == key:
                 for text in texts:
