@@ -10,19 +10,14 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 
 from trueup_simulators.amounts import plain
-from trueup_simulators.aster.account import (
-    ASSET,
-    JSON,
-    Account,
-    Income,
-    Trade,
-)
+from trueup_simulators.aster.account import Account
 from trueup_simulators.aster.order_entry import (
     INVALID_PARAMETER,
     Refusal,
     listed_symbol,
     named_order,
 )
+from trueup_simulators.aster.records import ASSET, JSON, Income, Trade
 
 Body = JSON | list[JSON]
 Reader = Callable[[Account, Mapping[str, str], int], Body]

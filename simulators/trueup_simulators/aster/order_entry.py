@@ -14,10 +14,9 @@ from decimal import Decimal
 
 from trueup.adapters.decimals import to_decimal
 from trueup.domain.errors import MalformedInput
-from trueup_simulators.aster.account import (
+from trueup_simulators.aster.account import Account, AccountError
+from trueup_simulators.aster.records import (
     JSON,
-    Account,
-    AccountError,
     Order,
     OrderStatus,
     OrderType,

@@ -44,15 +44,9 @@ from aiohttp import web
 
 from trueup.adapters.clock import wall_clock as real_clock
 from trueup_simulators.amounts import Quantity, exact, optional, plain
-from trueup_simulators.aster.account import (
-    JSON,
-    Account,
-    Closer,
-    OrderType,
-    PositionSide,
-    Side,
-)
+from trueup_simulators.aster.account import Account, Closer
 from trueup_simulators.aster.mark_stream import MarkStream, is_mark_stream, mark_price_update
+from trueup_simulators.aster.records import JSON, OrderType, PositionSide, Side
 from trueup_simulators.aster.rest import (
     Fault,
     Faults,
