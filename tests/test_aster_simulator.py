@@ -18,6 +18,8 @@ from urllib.parse import urlencode
 import httpx
 import orjson
 import pytest
+from eth_account import Account
+from eth_account.messages import encode_typed_data
 from websocket import WebSocket, WebSocketBadStatusException, create_connection
 
 from trueup.adapters.clock import wall_clock
@@ -199,6 +201,81 @@ def test_public_endpoints_answer_without_a_key(sim: AsterSimulator, client: Clie
     assert [s["symbol"] for s in info["symbols"]] == ["BTCUSDT", "ETHUSDT"]
     mark = client.http.get("/fapi/v1/premiumIndex", params={"symbol": "BTCUSDT"}).json()
     assert mark["markPrice"] == "100000"
+
+
+# v3 (futures-api-v3.md, "Example of POST /fapi/v3/order"): the docs' demonstration wallets.
+USER = "0x63DD5aCC6b1aa0f563956C0e534DD30B6dcF7C4e"
+SIGNER = "0x21cF8Ae13Bb72632562c6Fff438652Ba1a151bb0"
+SIGNER_KEY = "0x4fd0a42218f3eae43a6ce26d22544e986139a01e5b34a62db53757ffca81bae1"
+TYPED_DATA: JSON = {
+    "types": {
+        "EIP712Domain": [
+            {"name": "name", "type": "string"},
+            {"name": "version", "type": "string"},
+            {"name": "chainId", "type": "uint256"},
+            {"name": "verifyingContract", "type": "address"},
+        ],
+        "Message": [{"name": "msg", "type": "string"}],
+    },
+    "primaryType": "Message",
+    "domain": {
+        "name": "AsterSignTransaction",
+        "version": "1",
+        "chainId": 1666,
+        "verifyingContract": "0x0000000000000000000000000000000000000000",
+    },
+}
+
+
+def v3_request(
+    client: Client,
+    method: str,
+    path: str,
+    params: dict[str, str] | None = None,
+    *,
+    key: str = SIGNER_KEY,
+    nonce: int | None = None,
+) -> httpx.Response:
+    """As the docs' send_by_url does: nonce and signer added, the EIP-712 signature last."""
+    fields = {**(params or {}), "nonce": str(nonce or time.time_ns() // 1000), "signer": SIGNER}
+    fields["user"] = USER
+    param = urlencode(fields)
+    message = encode_typed_data(full_message={**TYPED_DATA, "message": {"msg": param}})
+    signature = Account.sign_message(message, private_key=key).signature.hex()
+    return client.http.request(method, f"{path}?{param}&signature={signature}")
+
+
+def test_v3_requests_signed_by_an_approved_api_wallet_are_served(
+    sim: AsterSimulator, client: Client
+) -> None:
+    refused(v3_request(client, "GET", "/fapi/v3/positionRisk"), 401, -2015)  # not approved yet
+    sim.approve_agent(SIGNER)
+    sim.open_position("BTCUSDT", "0.25", "98000")
+    rows = v3_request(client, "GET", "/fapi/v3/positionRisk", {"symbol": "BTCUSDT"}).json()
+    assert [(r["positionSide"], r["positionAmt"]) for r in rows] == [("BOTH", "0.25")]
+    order = {"symbol": "BTCUSDT", "side": "SELL", "type": "LIMIT", "timeInForce": "GTC"}
+    order |= {"quantity": "0.25", "price": "105000", "newClientOrderId": "v3-tp"}
+    assert v3_request(client, "POST", "/fapi/v3/order", order).status_code == 200
+    (listed,) = client.ok("GET", "/fapi/v1/openOrders")  # one account, whichever API asks
+    assert listed["clientOrderId"] == "v3-tp"
+    account = v3_request(client, "GET", "/fapi/v3/accountWithJoinMargin").json()
+    assert account["totalWalletBalance"] == "10000"
+    assert len(v3_request(client, "POST", "/fapi/v3/listenKey").json()["listenKey"]) == 64
+
+
+def test_v3_refuses_other_keys_and_stale_or_replayed_nonces(
+    sim: AsterSimulator, client: Client
+) -> None:
+    sim.approve_agent(SIGNER)
+    other_key = "0x" + "11" * 32
+    wrong = v3_request(client, "GET", "/fapi/v3/openOrders", key=other_key)
+    refused(wrong, 400, -1022)
+    stale = time.time_ns() // 1000 - 11_000_000  # 11 s ago: past the 10 s window
+    assert refused(v3_request(client, "GET", "/fapi/v3/openOrders", nonce=stale), 400, -4225)
+    nonce = time.time_ns() // 1000
+    assert v3_request(client, "GET", "/fapi/v3/openOrders", nonce=nonce).status_code == 200
+    refused(v3_request(client, "GET", "/fapi/v3/openOrders", nonce=nonce), 400, -4225)
+    assert client.http.get("/fapi/v3/time").status_code == 200  # NONE: no signature asked
 
 
 # ---- faults -----------------------------------------------------------------------------------

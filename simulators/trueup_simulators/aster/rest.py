@@ -2,7 +2,9 @@
 
 Security as futures-api-v1.md states it ("Endpoint Security Type"): NONE endpoints are open,
 USER_STREAM ones need the ``X-MBX-APIKEY`` header, SIGNED ones also ``timestamp`` (within
-``recvWindow``, 5000 ms by default, at most 60000) and ``signature`` (``signing``).
+``recvWindow``, 5000 ms by default, at most 60000) and ``signature`` (``signing``). The
+/fapi/v3 paths answer as their v1 twins but authenticate as futures-api-v3.md says: an
+approved API wallet's EIP-712 signature with a ``nonce`` (``agent_signing``).
 Parameters come from the query string and the form body; the query string wins. Errors are
 ``{"code": ..., "msg": ...}`` with HTTP 400 (401 for a refused key); armed faults answer
 HTTP 429 or 418 with -1003, or any error. Every answer carries ``X-MBX-USED-WEIGHT-1M``.
@@ -17,8 +19,9 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from trueup_simulators.aster import listings, order_entry, signing
+from trueup_simulators.aster import agent_signing, listings, order_entry, signing
 from trueup_simulators.aster.account import Account
+from trueup_simulators.aster.agent_signing import Agents
 from trueup_simulators.aster.listings import Body
 from trueup_simulators.aster.order_entry import MANDATORY_PARAM, Refusal, mandatory
 from trueup_simulators.aster.user_stream import INVALID_LISTEN_KEY, UserStream
@@ -41,8 +44,9 @@ LISTEN_KEY_PATH = "/fapi/v1/listenKey"
 
 class Security(Enum):
     NONE = "NONE"
-    USER_STREAM = "USER_STREAM"
-    SIGNED = "SIGNED"
+    USER_STREAM = "USER_STREAM"  # v1: the API key alone
+    SIGNED = "SIGNED"  # v1: the API key and an HMAC signature
+    AGENT = "AGENT"  # v3: an approved API wallet's EIP-712 signature, with a nonce
 
 
 Handler = Callable[[Account, Mapping[str, str], int], Body]
@@ -75,6 +79,24 @@ ROUTES: dict[tuple[str, str], tuple[Security, Handler]] = {
     ("DELETE", "/fapi/v1/order"): (Security.SIGNED, _acting(order_entry.cancel_order)),
 }
 LISTEN_KEY_METHODS = ("POST", "PUT", "DELETE")
+# The v3 paths (futures-api-v3.md) that answer as the v1 (or v2, v4) ones do.
+V3_PATHS = {
+    "/fapi/v3/ping": "/fapi/v1/ping",
+    "/fapi/v3/time": "/fapi/v1/time",
+    "/fapi/v3/exchangeInfo": "/fapi/v1/exchangeInfo",
+    "/fapi/v3/premiumIndex": "/fapi/v1/premiumIndex",
+    "/fapi/v3/positionRisk": "/fapi/v2/positionRisk",
+    "/fapi/v3/openOrders": "/fapi/v1/openOrders",
+    "/fapi/v3/openOrder": "/fapi/v1/openOrder",
+    "/fapi/v3/order": "/fapi/v1/order",
+    "/fapi/v3/userTrades": "/fapi/v1/userTrades",
+    "/fapi/v3/income": "/fapi/v1/income",
+    "/fapi/v3/accountWithJoinMargin": "/fapi/v4/account",
+    "/fapi/v3/balance": "/fapi/v2/balance",
+    "/fapi/v3/positionSide/dual": "/fapi/v1/positionSide/dual",
+    "/fapi/v3/listenKey": LISTEN_KEY_PATH,
+}
+NONCE_EXPIRED = -4225  # the one v3 nonce code the docs show ("Nonce Expired")
 
 
 @dataclass(frozen=True)
@@ -150,11 +172,12 @@ class Rest:
         credentials: Credentials,
         faults: Faults,
         wall_clock: Clock,
+        agents: Agents,
         on_key_closed: Callable[[str], None],
     ) -> None:
         self.account, self.user_stream = account, user_stream
         self.credentials, self.faults, self.wall_clock = credentials, faults, wall_clock
-        self.on_key_closed = on_key_closed
+        self.agents, self.on_key_closed = agents, on_key_closed
         self.answers: list[RestAnswer] = []
         self._weights: deque[int] = deque()
 
@@ -180,6 +203,8 @@ class Rest:
     def _reply(
         self, method: str, path: str, query: str, body: str, *, headers: Mapping[str, str], now: int
     ) -> Reply:
+        v3 = path in V3_PATHS
+        path = V3_PATHS.get(path, path)
         if path == LISTEN_KEY_PATH and method in LISTEN_KEY_METHODS:
             security = Security.USER_STREAM
             handler: Handler | None = None
@@ -187,12 +212,16 @@ class Rest:
             security, handler = ROUTES[(method, path)]
         else:
             return Reply(404, {"code": -1000, "msg": f"Not found: {method} {path}"})
+        if v3 and security != Security.NONE:
+            security = Security.AGENT
         if self.faults.rest:
             fault = self.faults.rest.popleft()
             return error(fault.code, fault.msg, fault.status)
         try:
             params = _params(query, body)
-            if security != Security.NONE:
+            if security == Security.AGENT:
+                self._check_agent(params, query, body, now)
+            elif security != Security.NONE:
                 self._check_key(headers)
             if security == Security.SIGNED:
                 self._check_signed(params, query, body, now)
@@ -202,10 +231,13 @@ class Rest:
         except Refusal as refusal:
             return error(refusal.code, refusal.msg, refusal.status)
 
-    def _check_key(self, headers: Mapping[str, str]) -> None:
+    def _check_refused(self) -> None:
         if self.faults.refused_auths > 0:
             self.faults.refused_auths -= 1
             raise Refusal(REJECTED_MBX_KEY, "Invalid API-key, IP, or permissions for action.", 401)
+
+    def _check_key(self, headers: Mapping[str, str]) -> None:
+        self._check_refused()
         key = headers.get("X-MBX-APIKEY", "")
         if not key:
             raise Refusal(BAD_API_KEY_FMT, "API-key format invalid.", 401)
@@ -242,6 +274,29 @@ class Rest:
             )
         if not signing.verify(self.credentials.api_secret, *signed):
             raise Refusal(INVALID_SIGNATURE, "Signature for this request is not valid.")
+
+    def _check_agent(self, params: Mapping[str, str], query: str, body: str, now: int) -> None:
+        """v3: an approved signer of this account signed the parameters, with a fresh nonce."""
+        self._check_refused()
+        signer, nonce = mandatory(params, "signer").lower(), mandatory(params, "nonce")
+        user = params.get("user", self.agents.user).lower()
+        if user != self.agents.user or signer not in self.agents.signers:
+            raise Refusal(REJECTED_MBX_KEY, "Invalid API-key, IP, or permissions for action.", 401)
+        if not nonce.isdigit() or len(nonce) > 19:
+            raise Refusal(
+                MANDATORY_PARAM,
+                "Mandatory parameter 'nonce' was not sent, was empty/null, or malformed.",
+            )
+        signed = signing.signed_part(query, body)
+        if signed is None:
+            raise Refusal(
+                MANDATORY_PARAM,
+                "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.",
+            )
+        if agent_signing.signer_of(*signed) != signer:
+            raise Refusal(INVALID_SIGNATURE, "Signature for this request is not valid.")
+        if self.agents.nonces.refusal(int(nonce), now * 1000):
+            raise Refusal(NONCE_EXPIRED, "Nonce Expired")
 
     def _listen_key(self, method: str) -> Body:
         if method == "POST":

@@ -15,7 +15,10 @@ income, account (v2 and v4), balance (v2), positionSide/dual (GET and POST); POS
 refused key, -1021 timestamp outside recvWindow, -1121 invalid symbol, -2022 a reduce-only
 order larger than the position, -4061 a position side against the mode, -2011 an unknown
 order to cancel, -4116 a newClientOrderId already on an open order (Binance's code: Aster's
-docs list none). MARKET orders, and LIMIT orders that cross, fill at the symbol's mark
+docs list none). The /fapi/v3 twins of these paths (v3 positionRisk, accountWithJoinMargin,
+listenKey ...) answer the same, authenticated as futures-api-v3.md says: EIP-712 signed by an
+API wallet ``approve_agent`` let sign for ``user``, with a fresh microsecond ``nonce`` (-4225
+when stale or used). MARKET orders, and LIMIT orders that cross, fill at the symbol's mark
 (``move_mark``); a resting LIMIT order fills when a later mark crosses it.
 
 User data (``user_stream``): POST/PUT/DELETE /fapi/v1/listenKey, then ``/ws/<listenKey>``
@@ -45,6 +48,7 @@ from aiohttp import web
 from trueup.adapters.clock import wall_clock as real_clock
 from trueup_simulators.amounts import Quantity, exact, optional, plain
 from trueup_simulators.aster.account import Account, Closer
+from trueup_simulators.aster.agent_signing import Agents
 from trueup_simulators.aster.mark_stream import MarkStream, is_mark_stream, mark_price_update
 from trueup_simulators.aster.records import JSON, OrderType, PositionSide, Side
 from trueup_simulators.aster.rest import (
@@ -59,6 +63,8 @@ from trueup_simulators.credentials import Credentials
 from trueup_simulators.serving import HOST, ServedApp, ServedSimulator
 
 T = TypeVar("T")
+# The docs' demonstration wallet (futures-api-v3.md, "Example of POST /fapi/v3/order").
+DEFAULT_USER = "0x63DD5aCC6b1aa0f563956C0e534DD30B6dcF7C4e"
 EXPIRY = web.AppKey("expiry", asyncio.Task[None])
 Clock = Callable[[], int]
 
@@ -76,6 +82,8 @@ class AsterSimulator(ServedSimulator):
         account: Account | None = None,
         port: int = 0,
         listen_key_validity_ms: int = VALIDITY_MS,
+        user: str = DEFAULT_USER,
+        agents: tuple[str, ...] = (),
     ) -> None:
         # clock stamps the account's data and events; wall_clock judges what clients sign
         # with their own clocks (timestamp, recvWindow) and times the listenKey's validity.
@@ -85,6 +93,8 @@ class AsterSimulator(ServedSimulator):
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._faults = Faults()
+        # v3: the account's wallet and the API wallets that may sign for it.
+        self.agents = Agents(user, set(agents))
         self.user_stream = UserStream(wall_clock, self._changed, validity_ms=listen_key_validity_ms)
         self.mark_stream = MarkStream(self._changed)
         self._server = ServedApp(
@@ -96,6 +106,7 @@ class AsterSimulator(ServedSimulator):
             credentials=Credentials(api_key, api_secret),
             faults=self._faults,
             wall_clock=wall_clock,
+            agents=self.agents,
             on_key_closed=lambda key: self._server.call_soon(self.user_stream.closed, key),
         )
         self._pushed: list[JSON] = []
@@ -282,6 +293,11 @@ class AsterSimulator(ServedSimulator):
         """Run ``view`` on the account under the simulator's lock (a consistent read)."""
         with self._lock:
             return view(self.account)
+
+    def approve_agent(self, signer: str) -> None:
+        """Let the API wallet ``signer`` sign v3 requests for the account."""
+        with self._lock:
+            self.agents.signers.add(signer.lower())
 
     # ---- faults -------------------------------------------------------------------------------
 
