@@ -201,6 +201,9 @@ def test_public_endpoints_answer_without_a_key(sim: AsterSimulator, client: Clie
     assert [s["symbol"] for s in info["symbols"]] == ["BTCUSDT", "ETHUSDT"]
     mark = client.http.get("/fapi/v1/premiumIndex", params={"symbol": "BTCUSDT"}).json()
     assert mark["markPrice"] == "100000"
+    brackets = client.ok("GET", "/fapi/v1/leverageBracket", {"symbol": "ETHUSDT"})
+    assert brackets["symbol"] == "ETHUSDT" and brackets["brackets"][0]["initialLeverage"] == 20
+    assert len(client.ok("GET", "/fapi/v1/leverageBracket")) == 2
 
 
 # v3 (futures-api-v3.md, "Example of POST /fapi/v3/order"): the docs' demonstration wallets.

@@ -294,6 +294,26 @@ def balance(account: Account, _params: Mapping[str, str], now: int) -> Body:
     ]
 
 
+# One bracket per symbol: 20x up to 10M notional, 0.4 % maintenance (JSON numbers, as the
+# docs show them).
+BRACKET: JSON = {
+    "bracket": 1,
+    "initialLeverage": 20,
+    "notionalCap": 10_000_000,
+    "notionalFloor": 0,
+    "maintMarginRatio": 0.004,
+    "cum": 0,
+}
+
+
+def leverage_bracket(account: Account, params: Mapping[str, str], _now: int) -> Body:
+    """GET /fapi/v1/leverageBracket: every symbol's brackets, or (``symbol``) one object."""
+    symbol = listed_symbol(account, params, required=False)
+    if symbol:
+        return {"symbol": symbol, "brackets": [BRACKET]}
+    return [{"symbol": s, "brackets": [BRACKET]} for s in account.symbols]
+
+
 def position_mode(account: Account, _params: Mapping[str, str], _now: int) -> Body:
     """GET /fapi/v1/positionSide/dual."""
     return {"dualSidePosition": account.dual_side}

@@ -70,6 +70,7 @@ ROUTES: dict[tuple[str, str], tuple[Security, Handler]] = {
     ("GET", "/fapi/v2/account"): (Security.SIGNED, listings.account_information),
     ("GET", "/fapi/v4/account"): (Security.SIGNED, listings.account_information),
     ("GET", "/fapi/v2/balance"): (Security.SIGNED, listings.balance),
+    ("GET", "/fapi/v1/leverageBracket"): (Security.SIGNED, listings.leverage_bracket),
     ("GET", "/fapi/v1/positionSide/dual"): (Security.SIGNED, listings.position_mode),
     ("POST", "/fapi/v1/positionSide/dual"): (
         Security.SIGNED,
@@ -93,6 +94,7 @@ V3_PATHS = {
     "/fapi/v3/income": "/fapi/v1/income",
     "/fapi/v3/accountWithJoinMargin": "/fapi/v4/account",
     "/fapi/v3/balance": "/fapi/v2/balance",
+    "/fapi/v3/leverageBracket": "/fapi/v1/leverageBracket",
     "/fapi/v3/positionSide/dual": "/fapi/v1/positionSide/dual",
     "/fapi/v3/listenKey": LISTEN_KEY_PATH,
 }
