@@ -10,16 +10,17 @@ its REST base URL set to ``sim.base_url`` and its WebSocket base to ``sim.stream
 REST (``rest``, ``listings``, ``order_entry``), in futures-api-v1.md's formats: ping, time,
 exchangeInfo and premiumIndex; signed (HMAC-SHA256 over query string + body, ``X-MBX-APIKEY``,
 ``timestamp``/``recvWindow``) positionRisk (v2), openOrders, openOrder, order, userTrades,
-income, account (v2 and v4), balance (v2), positionSide/dual (GET and POST); POST and DELETE
-/fapi/v1/order. Errors are Aster's codes: -1022 bad signature, -2014/-2015 missing or
-refused key, -1021 timestamp outside recvWindow, -1121 invalid symbol, -2022 a reduce-only
-order larger than the position, -4061 a position side against the mode, -2011 an unknown
-order to cancel, -4116 a newClientOrderId already on an open order (Binance's code: Aster's
-docs list none). The /fapi/v3 twins of these paths (v3 positionRisk, accountWithJoinMargin,
-listenKey ...) answer the same, authenticated as futures-api-v3.md says: EIP-712 signed by an
-API wallet ``approve_agent`` let sign for ``user``, with a fresh microsecond ``nonce`` (-4225
-when stale or used). MARKET orders, and LIMIT orders that cross, fill at the symbol's mark
-(``move_mark``); a resting LIMIT order fills when a later mark crosses it.
+income, account (v2 and v4), balance (v2), leverageBracket, positionSide/dual (GET, POST);
+POST and DELETE /fapi/v1/order. Errors are Aster's codes: -1022 bad signature, -2014/-2015
+missing or refused key, -1021 timestamp outside recvWindow, -1121 invalid symbol, -2022 a
+reduce-only order larger than the position, -4061 a position side against the mode, -2011 an
+unknown order to cancel, -4116 a newClientOrderId already on an open order (Binance's code:
+Aster's docs list none). The /fapi/v3 twins of these paths (positionRisk,
+accountWithJoinMargin, listenKey ...) answer the same, authenticated as futures-api-v3.md
+says: EIP-712 signed by an API wallet ``approve_agent`` let sign for ``user``, with a fresh
+microsecond ``nonce`` (-4225 when stale or used). MARKET orders, and LIMIT orders that cross,
+fill at the symbol's mark (``move_mark``); a resting LIMIT order fills when a later mark
+crosses it.
 
 User data (``user_stream``): POST/PUT/DELETE /fapi/v1/listenKey, then ``/ws/<listenKey>``
 pushing ORDER_TRADE_UPDATE, ACCOUNT_UPDATE (B and P, reason m), MARGIN_CALL,
