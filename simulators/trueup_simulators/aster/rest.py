@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl
 import orjson
 
 from trueup_simulators.aster import agent_signing, listings, order_entry, signing
-from trueup_simulators.aster.account import Account
+from trueup_simulators.aster.account import Account, AccountError
 from trueup_simulators.aster.agent_signing import Agents
 from trueup_simulators.aster.listings import Body
 from trueup_simulators.aster.order_entry import MANDATORY_PARAM, Refusal, mandatory
@@ -32,6 +32,7 @@ DEFAULT_RECV_WINDOW = 5000
 MAX_RECV_WINDOW = 60000
 WEIGHT_LIMIT = 2400
 RETRY_AFTER_SECONDS = 1
+UNKNOWN = -1000
 ILLEGAL_CHARS = -1100
 TOO_MANY_PARAMETERS = -1101
 INVALID_TIMESTAMP = -1021
@@ -213,7 +214,7 @@ class Rest:
         elif (method, path) in ROUTES:
             security, handler = ROUTES[(method, path)]
         else:
-            return Reply(404, {"code": -1000, "msg": f"Not found: {method} {path}"})
+            return Reply(404, {"code": UNKNOWN, "msg": f"Not found: {method} {path}"})
         if v3 and security != Security.NONE:
             security = Security.AGENT
         if self.faults.rest:
@@ -232,6 +233,8 @@ class Rest:
             return Reply(200, handler(self.account, params, now))
         except Refusal as refusal:
             return error(refusal.code, refusal.msg, refusal.status)
+        except AccountError as refused:  # a request order entry let through: still an answer
+            return error(UNKNOWN, str(refused))
 
     def _check_refused(self) -> None:
         if self.faults.refused_auths > 0:
