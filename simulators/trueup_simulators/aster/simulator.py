@@ -81,6 +81,7 @@ class AsterSimulator(ServedSimulator):
         clock: Clock | None = None,
         wall_clock: Clock = real_clock,
         account: Account | None = None,
+        symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT"),
         port: int = 0,
         listen_key_validity_ms: int = VALIDITY_MS,
         user: str = DEFAULT_USER,
@@ -90,7 +91,8 @@ class AsterSimulator(ServedSimulator):
         # with their own clocks (timestamp, recvWindow) and times the listenKey's validity.
         self.clock: Clock = clock or real_clock
         self.wall_clock = wall_clock
-        self.account = account or Account(clock=self.clock)
+        # The listed symbols (exchangeInfo); any other is -1121 Invalid symbol.
+        self.account = account or Account(clock=self.clock, symbols=symbols)
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._faults = Faults()
