@@ -1035,3 +1035,25 @@ def _aster_with(name: str, **fields: Any) -> JSON:
 def test_the_aster_schemas_reject_what_the_decoder_rejects(record: JSON) -> None:
     assert errors(aster_schema(record), record["data"])
     assert isinstance(decode_line(orjson.dumps(record)), InputRejected)
+
+
+ASTER_SAMPLE = [
+    orjson.loads(line)
+    for line in (ROOT / "samples" / "aster-session.jsonl").read_bytes().splitlines()
+    if line.strip()
+]
+
+
+@pytest.mark.parametrize(
+    "record", ASTER_SAMPLE, ids=[f"line-{n}" for n in range(1, len(ASTER_SAMPLE) + 1)]
+)
+def test_every_aster_sample_line_matches_the_capture_line_and_its_specific_schema(
+    record: JSON,
+) -> None:
+    assert_valid(LINE, record)
+    if record["channel"] in ("ws", "rest"):
+        assert_valid(aster_schema(record), record["data"])
+    else:
+        path = specific_schema(record)
+        if path is not None:
+            assert_valid(path, record["data"])
