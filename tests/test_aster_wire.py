@@ -141,7 +141,7 @@ def opened(at: int, qty: str = "0.5", side: str = "Buy", idx: int = 0) -> JSON:
 # --- the user data stream: Aster's documented events ---------------------------------------
 
 
-def test_a_balance_and_position_update_reports_each_leg_ordered_by_its_event_time() -> None:
+def test_a_balance_and_position_update_reports_each_leg_as_of_its_transaction_time() -> None:
     event = decode(ws(T0, documented("account_update")))
     assert isinstance(event, PositionsReported) and event.snapshot is None
     assert event.source == "ws" and event.wallet is None
@@ -151,7 +151,7 @@ def test_a_balance_and_position_update_reports_each_leg_ordered_by_its_event_tim
         (1, PositionSide.LONG, Decimal(20)),
         (2, PositionSide.SHORT, Decimal(10)),
     ]
-    assert (short.seq, short.updated_time) == (1564745798939, 1564745798938)
+    assert (short.seq, short.updated_time) == (None, 1564745798938)
     assert short.entry_price == Decimal("6563.86000")
     assert short.cum_realised_pnl == Decimal("-45.04000000")
     assert short.unrealised_pnl == Decimal("-1423.15600")
@@ -248,6 +248,13 @@ def test_an_older_update_arriving_late_never_overwrites_a_newer_one() -> None:
     newer = decode(ws(T0 + 2, position_update(T0 + 20, "0.3")))
     older = decode(ws(T0 + 3, position_update(T0 + 10, "0.5")))
     for events in ([newer, older], [older, newer]):
+        assert fold("aster", ACCOUNT, events).positions[key()].exchange_qty == Decimal("0.3")
+
+
+def test_a_push_delayed_is_ordered_by_its_transaction_not_by_when_it_was_pushed() -> None:
+    newer = decode(ws(T0 + 2, position_update(T0 + 21, "0.3", transaction_time=T0 + 20)))
+    delayed = decode(ws(T0 + 3, position_update(T0 + 30, "0.5", transaction_time=T0 + 10)))
+    for events in ([newer, delayed], [delayed, newer]):
         assert fold("aster", ACCOUNT, events).positions[key()].exchange_qty == Decimal("0.3")
 
 

@@ -135,12 +135,10 @@ def position_risk(item: Payload, as_of: int) -> PositionReport:
     )
 
 
-def account_update_position(
-    item: Payload, event_time: int, transaction_time: int
-) -> PositionReport:
-    """One entry of an ACCOUNT_UPDATE's ``P``: the event time E orders it against the other
-    pushes (Aster's advice: they may arrive out of order), the transaction time T against a
-    positionRisk reply's updateTime."""
+def account_update_position(item: Payload, transaction_time: int) -> PositionReport:
+    """One entry of an ACCOUNT_UPDATE's ``P``, as of the transaction time T: the instant the
+    position changed, on the clock of positionRisk's updateTime. (Its event time E is when
+    the update was pushed: a push delayed gets a later E for an older state.)"""
     idx = position_idx(item, "ps")
     held, size = _position_side(item, "pa", idx)
     return PositionReport(
@@ -153,7 +151,7 @@ def account_update_position(
         mark_price=None,
         unrealised_pnl=item.optional_decimal("up"),
         cum_realised_pnl=item.optional_decimal("cr"),
-        seq=event_time,
+        seq=None,  # Aster has none
         updated_time=transaction_time,
         status="Normal",
         initial_margin=_positive(item, "iw"),

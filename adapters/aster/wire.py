@@ -4,8 +4,9 @@ A WebSocket line holds the event verbatim as the user data stream pushes it (``{
 ...}``); a REST line names the path as its ``endpoint`` and the query, without its
 signature, as its ``params``. Formats follow Aster's futures API pages: futures-api-v1.md
 (HMAC) and futures-api-v3.md (EIP-712), which share endpoints' replies and the stream's
-events. Aster has no sequence number: the stream's events are ordered by their event time E
-(its advice: "make sure to order your updates using E"), replies by their updateTime.
+events. Aster has no sequence number, and its pushes may arrive out of order: a position is
+ordered by the instant it changed, an update's transaction time T and a positionRisk entry's
+updateTime (one clock for both), never by when the report arrived.
 """
 
 from trueup.adapters.aster import records
@@ -162,16 +163,15 @@ def account_update(envelope: Envelope, frame: Payload) -> PositionsReported:
     fee's update lists none, or only its isolated position). Its balances ``B`` name no
     account totals; they are checked and kept in the line, and the account's figures come
     from the account reply."""
-    event_time, transaction_time = frame.millis("E"), frame.millis("T")
+    frame.millis("E")
+    transaction_time = frame.millis("T")
     update = frame.child("a")
     update.text("m")  # the reason (ORDER, FUNDING_FEE, ...): Aster's list grows, any is read
     for item in update.items("B") if update.has("B") else ():
         item.text("a")
         item.decimal("wb")
     positions = update.items("P") if update.has("P") else []
-    reports = tuple(
-        records.account_update_position(item, event_time, transaction_time) for item in positions
-    )
+    reports = tuple(records.account_update_position(item, transaction_time) for item in positions)
     return PositionsReported(**envelope.header(), source="ws", reports=reports, snapshot=None)
 
 
