@@ -8,6 +8,8 @@ stream's events. Numbers travel as decimal strings, ids and times as JSON intege
 
 from typing import Any
 
+from trueup.adapters import rest_capture
+
 JSON = dict[str, Any]
 VENUE = "aster"
 
@@ -323,29 +325,13 @@ def capture_ws(at: int, account: str, event: JSON) -> JSON:
 
 
 def capture_rest(
-    at: int,
-    account: str,
-    endpoint: str,
-    params: JSON,
-    body: Any,
-    *,
-    status: int | None = None,
+    at: int, account: str, endpoint: str, params: JSON, body: Any, *, status: int | None = None
 ) -> JSON:
     """A reply to GET ``endpoint``: ``params`` its query without timestamp and signature.
     An HTTP error keeps its ``status`` (and Aster's ``{"code", "msg"}`` body, if it came)."""
-    record: JSON = {
-        "at": at,
-        "venue": VENUE,
-        "account": account,
-        "channel": "rest",
-        "endpoint": endpoint,
-        "params": params,
-    }
-    if status is not None:
-        record["status"] = status
-    if status is None or body is not None:
-        record["data"] = body
-    return record
+    return rest_capture.capture_rest(
+        at, VENUE, account, endpoint, params=params, body=body, status=status
+    )
 
 
 def capture_intent(at: int, account: str, intent: JSON) -> JSON:

@@ -7,6 +7,7 @@ engines) becomes the domain's here, once. Formats follow Aster's futures API pag
 """
 
 from decimal import Decimal
+from typing import NamedTuple
 
 from trueup.adapters.payload import Payload
 from trueup.domain.errors import MalformedInput, shown
@@ -183,65 +184,105 @@ def _status(item: Payload, name: str, order_type: str) -> OrderStatus:
     return status
 
 
+class OrderFields(NamedTuple):
+    """Where an order's fields are: REST replies spell them out, the stream's update abridges."""
+
+    symbol: str
+    order_id: str
+    client_order_id: str
+    side: str
+    position_side: str
+    order_type: str
+    original_type: str
+    status: str
+    qty: str
+    filled: str
+    price: str
+    stop_price: str
+    avg_price: str
+    reduce_only: str
+    close_all: str
+
+
+LISTED = OrderFields(
+    symbol="symbol",
+    order_id="orderId",
+    client_order_id="clientOrderId",
+    side="side",
+    position_side="positionSide",
+    order_type="type",
+    original_type="origType",
+    status="status",
+    qty="origQty",
+    filled="executedQty",
+    price="price",
+    stop_price="stopPrice",
+    avg_price="avgPrice",
+    reduce_only="reduceOnly",
+    close_all="closePosition",
+)
+UPDATED = OrderFields(
+    symbol="s",
+    order_id="i",
+    client_order_id="c",
+    side="S",
+    position_side="ps",
+    order_type="o",
+    original_type="ot",
+    status="X",
+    qty="q",
+    filled="z",
+    price="p",
+    stop_price="sp",
+    avg_price="ap",
+    reduce_only="R",
+    close_all="cp",
+)
+
+
 def order(item: Payload) -> OrderReport:
-    """One order as openOrders (and Query Order, allOrders) lists it."""
-    order_type = item.optional_text("type")
-    client_order_id = item.optional_text("clientOrderId")
-    reduce_only = item.boolean("reduceOnly") or item.boolean("closePosition")
-    status = _status(item, "status", order_type)
-    wire_status = item.text("status")
-    return OrderReport(
-        category=PERP,
-        symbol=item.text("symbol"),
-        venue_order_id=str(item.integer("orderId")),
-        client_order_id=client_order_id,
-        side=side(item, "side"),
-        position_idx=position_idx(item, "positionSide"),
-        order_type=order_type,
-        origin=_origin(client_order_id, item.optional_text("origType", order_type), reduce_only),
-        status=status,
-        qty=item.quantity("origQty"),
-        price=_positive(item, "price"),
-        trigger_price=_positive(item, "stopPrice"),
-        avg_price=_positive(item, "avgPrice"),
-        cum_exec_qty=item.optional_quantity("executedQty") or Decimal(0),
-        cum_exec_fee=None,
-        reduce_only=reduce_only,
-        cancel_type=wire_status if status is OrderStatus.CANCELED else "",
-        reject_reason=wire_status if status is OrderStatus.REJECTED else "",
-        created_time=item.millis("time"),
-        updated_time=item.millis("updateTime"),
+    """One order as openOrders (and Query Order, allOrders, forceOrders) lists it."""
+    return _order(
+        item, LISTED, created_time=item.millis("time"), updated_time=item.millis("updateTime")
     )
 
 
 def order_update(update: Payload, transaction_time: int) -> OrderReport:
-    """The order ``o`` of an ORDER_TRADE_UPDATE, as of the message's transaction time T."""
-    order_type = update.optional_text("o")
-    client_order_id = update.optional_text("c")
-    reduce_only = update.boolean("R") or update.boolean("cp")
-    status = _status(update, "X", order_type)
-    wire_status = update.text("X")
+    """The order ``o`` of an ORDER_TRADE_UPDATE, as of the message's transaction time T (it
+    names no creation time)."""
+    return _order(update, UPDATED, created_time=0, updated_time=transaction_time)
+
+
+def _order(
+    item: Payload, names: OrderFields, *, created_time: int, updated_time: int
+) -> OrderReport:
+    order_type = item.optional_text(names.order_type)
+    client_order_id = item.optional_text(names.client_order_id)
+    reduce_only = item.boolean(names.reduce_only) or item.boolean(names.close_all)
+    status = _status(item, names.status, order_type)
+    wire_status = item.text(names.status)
+    original_type = item.optional_text(names.original_type, order_type)
     return OrderReport(
         category=PERP,
-        symbol=update.text("s"),
-        venue_order_id=str(update.integer("i")),
+        symbol=item.text(names.symbol),
+        venue_order_id=str(item.integer(names.order_id)),
         client_order_id=client_order_id,
-        side=side(update, "S"),
-        position_idx=position_idx(update, "ps"),
+        side=side(item, names.side),
+        position_idx=position_idx(item, names.position_side),
         order_type=order_type,
-        origin=_origin(client_order_id, update.optional_text("ot", order_type), reduce_only),
+        origin=_origin(client_order_id, original_type, reduce_only),
         status=status,
-        qty=update.quantity("q"),
-        price=_positive(update, "p"),
-        trigger_price=_positive(update, "sp"),
-        avg_price=_positive(update, "ap"),
-        cum_exec_qty=update.quantity("z"),
-        cum_exec_fee=None,  # the message names this trade's commission only
+        qty=item.quantity(names.qty),
+        price=_positive(item, names.price),
+        trigger_price=_positive(item, names.stop_price),
+        avg_price=_positive(item, names.avg_price),
+        cum_exec_qty=item.quantity(names.filled),
+        cum_exec_fee=None,  # an update names its trade's commission only, a listing none
         reduce_only=reduce_only,
         cancel_type=wire_status if status is OrderStatus.CANCELED else "",
         reject_reason=wire_status if status is OrderStatus.REJECTED else "",
-        created_time=0,  # not in the message
-        updated_time=transaction_time,
+        created_time=created_time,
+        updated_time=updated_time,
     )
 
 
