@@ -55,6 +55,10 @@ def test_ingesting_it_emits_the_sessions_events_in_order() -> None:
         ("ENTRY_FILLED", "BTCUSDT", "p-btc-1"),
         ("ENTRY_SUBMITTED", "ETHUSDT", "p-eth-1"),
         ("ENTRY_FILLED", "ETHUSDT", "p-eth-1"),
+        # The snapshot brings each leg's leverage and liquidation price: 10x on three times
+        # the equity reaches the risk score's warning level.
+        ("RISK_WARNING", "BTCUSDT"),
+        ("RISK_WARNING", "ETHUSDT"),
         ("WS_RECONNECT",),
         # Closed by hand while the stream was down: nothing shows why, so the seeds' rule.
         ("POSITION_CLOSED", "BTCUSDT", "p-btc-1", "STOP_LOSS"),
@@ -109,3 +113,18 @@ def test_trueup_ingest_stores_it_and_a_second_ingest_stores_nothing(
         ("BTCUSDT", "MANUAL"),
         ("ETHUSDT", "LIQUIDATION"),
     ]
+
+
+def test_while_both_are_held_positions_show_them_in_ccxts_unified_structure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    held = tmp_path / "held.jsonl"
+    held.write_bytes(b"\n".join(LINES[:16]) + b"\n")  # up to the snapshot that shows both
+    store = str(tmp_path / "journal.db")
+    assert main(["--store", store, "ingest", str(held)]) == 0
+    capsys.readouterr()
+    assert main(["--store", store, "positions", "--venue", VENUE, "--format", "ccxt"]) == 0
+    found = {p["symbol"]: p for p in map(orjson.loads, capsys.readouterr().out.splitlines())}
+    assert set(found) == {"BTC/USDT:USDT", "ETH/USDT:USDT"}
+    assert (found["ETH/USDT:USDT"]["side"], found["ETH/USDT:USDT"]["contracts"]) == ("short", 4.0)
+    assert found["BTC/USDT:USDT"]["liquidationPrice"] == 52000.0

@@ -353,6 +353,15 @@ def test_a_snapshot_older_than_the_streams_word_does_not_undo_it() -> None:
     assert fold("aster", ACCOUNT, events).positions[key()].exchange_qty == Decimal("0.5")
 
 
+def test_the_same_change_told_by_stream_and_snapshot_keeps_the_snapshots_figures() -> None:
+    stream = decode(ws(T0 + 5, position_update(T0 + 5, "0.5", transaction_time=T0 + 4)))
+    snapshot = decode(risk_line(T0 + 9, btc_risk("0.5", T0 + 4) | {"liquidationPrice": "52000.0"}))
+    for events in ([stream, snapshot], [snapshot, stream]):
+        held = fold("aster", ACCOUNT, events).positions[key()].exchange
+        assert held is not None and held.size == Decimal("0.5")
+        assert (held.mark_price, held.liq_price) == (Decimal("65100.0"), Decimal("52000.0"))
+
+
 def test_a_snapshot_of_one_symbol_flattens_nothing_else() -> None:
     eth = messages.account_position(symbol="ETHUSDT", amount="-2", entry_price="3000.0")
     update = messages.account_update(
