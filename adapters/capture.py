@@ -11,7 +11,14 @@ from contextlib import suppress
 
 import orjson
 
-from trueup.adapters import feed_status, intents, rejections, rule_changes, trigger_commands
+from trueup.adapters import (
+    feed_status,
+    intents,
+    placement_reports,
+    rejections,
+    rule_changes,
+    trigger_commands,
+)
 from trueup.adapters.aster import wire as aster_wire
 from trueup.adapters.bybit import wire as bybit_wire
 from trueup.adapters.decimals import to_instant
@@ -23,7 +30,9 @@ from trueup.domain.errors import MalformedInput, shown
 from trueup.domain.events import ClockTicked, InputEvent, InputRejected
 from trueup.domain.keys import input_id
 
-CHANNELS = ("ws", "rest", "market", "intent", "operator", "trigger", "feed", "clock", "rules")
+CHANNELS = (
+    "ws", "rest", "market", "intent", "operator", "trigger", "placement", "feed", "clock", "rules",
+)  # fmt: skip
 log = logging.getLogger("trueup.capture")
 # A JSON number with a fraction or exponent, or too many digits for 64 bits: parsed as a
 # double, it may equal another. (It may also match inside a string: that costs only the
@@ -99,6 +108,8 @@ def _decode_fields(envelope: Envelope, parsed: object) -> InputEvent:
         return intents.decode_operator(envelope, fields.child("data"))
     if channel == "trigger":
         return trigger_commands.decode(envelope, fields.child("data"))
+    if channel == placement_reports.CHANNEL:
+        return placement_reports.decode(envelope, fields.child("data"))
     if channel == "feed":
         return feed_status.decode(envelope, fields.child("data"))
     venue = VENUES.get(envelope.venue)

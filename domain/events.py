@@ -14,10 +14,13 @@ from trueup.domain.triggers.spec import TriggerCommand, TriggerSpec
 from trueup.domain.vocabulary import (
     ExecutionKind,
     MarginMode,
+    OrderAction,
     OrderOrigin,
     OrderSide,
     OrderStatus,
+    PlacementOutcome,
     PositionSide,
+    RefusalKind,
 )
 
 Source = Literal["ws", "rest"]
@@ -437,6 +440,28 @@ class TriggerCommanded(InputEvent):
         return () if self.spec is None else (self.spec.symbol,)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderPlacementReported(InputEvent):
+    """The executor's word on one requested order: what the venue answered when it was
+    placed with the decision's client order id (accepted, already placed, or refused)."""
+
+    type: ClassVar[str] = "OrderPlacementReported"
+    trigger_id: str  # "" for an order no trigger decided (an entry policy's step)
+    decision_id: str
+    symbol: str
+    client_order_id: str  # as the venue writes it (Bybit's orderLinkId, Hyperliquid's cloid)
+    outcome: PlacementOutcome
+    venue_order_id: str  # "" where the venue's answer names none
+    reason: str  # the venue's own words, for a refusal
+    refusal: RefusalKind | None
+    code: str  # the venue's error code, where it gives one
+    action: OrderAction = OrderAction.PLACE
+
+    @property
+    def symbols(self) -> tuple[str, ...] | None:
+        return (self.symbol,)
+
+
 INPUT_EVENT_TYPES: tuple[type[InputEvent], ...] = (
     PositionsReported,
     OrdersReported,
@@ -456,4 +481,5 @@ INPUT_EVENT_TYPES: tuple[type[InputEvent], ...] = (
     ClockTicked,
     RulesSet,
     TriggerCommanded,
+    OrderPlacementReported,
 )

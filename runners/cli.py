@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, TextIO, TypeAlias
 
@@ -21,6 +22,7 @@ from trueup.runners.arguments import (
     count,
     epoch_ms,
     event_type,
+    fraction,
     http_url,
     milliseconds,
     nats_url,
@@ -35,7 +37,7 @@ from trueup.runners.arguments import (
 )
 from trueup.runners.gc_policy import relaxed_gc
 from trueup.runners.usage import EXIT_OK, EXIT_USAGE, UsageError
-from trueup.runners.venues import VENUE_FEEDS, VENUE_PRICE_FEEDS
+from trueup.runners.venues import VENUE_EXECUTION, VENUE_FEEDS, VENUE_PRICE_FEEDS
 
 if TYPE_CHECKING:
     from trueup.adapters.feed import Feed
@@ -89,7 +91,7 @@ def _execute(args: argparse.Namespace) -> int:
     url = store_url(args.store)
     # Only a command that brings inputs makes a journal: elsewhere a mistyped --store (or
     # an empty one: fix-stale has nothing to fix) is an error.
-    create = args.command in (_ingest, _run, _worker, _demo, _serve, _trigger)
+    create = args.command in (_ingest, _run, _worker, _demo, _serve, _trigger, _executor)
     opened = Journal.open(url, give_up_after_s=args.give_up_after, create=create)
     with opened as journal, relaxed_gc():
         code: int = args.command(journal, args)
@@ -445,6 +447,36 @@ def _process_commands(commands: Commands) -> None:
     )
     serve.set_defaults(command=_serve)
 
+    execute = commands.add_parser(
+        "execute",
+        help="place the orders fired triggers request on one venue account, each once "
+        "(docs/orders.md), until SIGINT or SIGTERM",
+    )
+    execute.add_argument("--venue", required=True, choices=sorted(VENUE_EXECUTION))
+    execute.add_argument(
+        "--account", required=True, help="a name (Bybit) or the address (Hyperliquid)"
+    )
+    execute.add_argument(
+        "--base-url", type=http_url, help="another host than the venue's, e.g. a simulator"
+    )
+    execute.add_argument(
+        "--poll-ms", type=milliseconds, default=50, help="how often to look for requests"
+    )
+    execute.add_argument(
+        "--max-age-ms",
+        type=milliseconds,
+        default=30_000,
+        help="a request older than this when first seen is not placed, and fails (default: 30000)",
+    )
+    execute.add_argument(
+        "--slippage",
+        type=fraction,
+        default=Decimal("0.05"),
+        help="a market order's worst price, as a fraction of the price its trigger fired "
+        "at (Hyperliquid needs one; default 0.05)",
+    )
+    execute.set_defaults(command=_executor)
+
 
 def _nats_prefix(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -743,6 +775,19 @@ def _nats_worker(journal: "Journal", args: argparse.Namespace) -> int:
         )
         asyncio.run(worker.run(stop_on_signals()))
     print(f"stopped: {worker.stored} inputs stored, {worker.emitted} events published")
+    return EXIT_OK
+
+
+def _executor(journal: "Journal", args: argparse.Namespace) -> int:
+    from trueup.application.executor import Executor, ExecutorSettings
+    from trueup.runners.executor import run_executor
+    from trueup.runners.worker import stop_on_signals
+
+    _log_as_trueup(logging.INFO)
+    client = VENUE_EXECUTION[args.venue](args)
+    settings = ExecutorSettings(max_age_ms=args.max_age_ms, slippage=args.slippage)
+    executor = Executor(journal, args.venue, args.account, client, settings=settings)
+    run_executor(executor, args.poll_ms, stop_on_signals())
     return EXIT_OK
 
 

@@ -126,6 +126,8 @@ def specific_schema(record: JSON) -> str | None:
         return f"inputs/operator/{record['data']['action']}.schema.json"
     if channel == "trigger":
         return "inputs/trigger.schema.json"
+    if channel == "placement":
+        return "inputs/placement.schema.json"
     if channel == "feed":
         return f"inputs/feed/{record['data']['event']}.schema.json"
     if channel == "rules":
@@ -605,6 +607,11 @@ def more_inputs() -> list[JSON]:
             trigger_commands.record(1762199400010 + n, "bybit", "main", example)
             for n, example in enumerate(load("inputs/trigger.schema.json")["examples"])
         ),
+        *(
+            {"at": 1762199400020 + n, "channel": "placement", "venue": "bybit"}
+            | {"account": "main", "data": example}
+            for n, example in enumerate(load("inputs/placement.schema.json")["examples"])
+        ),
     ]
 
 
@@ -685,6 +692,11 @@ _FIELD_VALUES: JSON = {
     "qty": Decimal("0.15"),
     "filled_qty": Decimal("0.15"),
     "avg_price": Decimal("107400.0"),
+    "trade_ids": ("5f6c1e0a-9d2b-5c8f-b7a3-2e4d6f8a0c1b",),
+    "order_type": "limit",
+    "limit_price": Decimal("107453.7"),
+    "entry_client_order_id": "p-btc-1-entry",
+    "retry": 1,
     "purpose": "TP1",
     "status": "PENDING_TRIGGER",
     "trigger_price": Decimal("104500"),

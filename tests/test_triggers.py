@@ -267,11 +267,11 @@ def test_each_transition_happens_once_and_terminal_stages_are_final() -> None:
     decision = emitted[0].event_id
     triggers = reconciler.detectors("bybit", "main").triggers
     cause = Cause("executor-1", T0 + 3)
-    assert triggers.advance("t1", "other-decision", Stage.EXECUTED, "filled", cause) == []
-    (executed,) = triggers.advance("t1", decision, Stage.EXECUTED, "filled", cause)
+    assert triggers.advance("t1", "other-decision", Stage.EXECUTED, "filled", cause=cause) == []
+    (executed,) = triggers.advance("t1", decision, Stage.EXECUTED, "filled", cause=cause)
     assert executed.type == "TRIGGER_EXECUTED"
-    assert triggers.advance("t1", decision, Stage.EXECUTED, "filled", cause) == []
-    assert triggers.advance("t1", decision, Stage.FAILED, "late", cause) == []
+    assert triggers.advance("t1", decision, Stage.EXECUTED, "filled", cause=cause) == []
+    assert triggers.advance("t1", decision, Stage.FAILED, "late", cause=cause) == []
 
 
 # --- across a restart -----------------------------------------------------------------------

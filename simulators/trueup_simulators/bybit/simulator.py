@@ -366,7 +366,10 @@ class Rest:
         """One signed POST to the order endpoints (the signature covers the body as sent)."""
         now = self.wall_clock()
         self.window.count(path, now)
-        reply = self._order_action(path, body, headers)
+        # An armed rate limit or error answers an order too (a malformed listing cannot).
+        armed = self.faults.rest and self.faults.rest[0][0] != "malformed"
+        reply = self._fault(path, {}) if armed else None
+        reply = reply or self._order_action(path, body, headers)
         self.answers.append(RestAnswer(path, reply.status, reply.ret_code, ""))
         return reply
 
