@@ -362,6 +362,15 @@ def test_the_same_change_told_by_stream_and_snapshot_keeps_the_snapshots_figures
         assert (held.mark_price, held.liq_price) == (Decimal("65100.0"), Decimal("52000.0"))
 
 
+def test_a_never_traded_leg_in_a_snapshot_never_undoes_the_streams_first_fill() -> None:
+    # Served before the first fill, received after its push: the leg shows updateTime 0.
+    events = [
+        decode(ws(T0 + 5, position_update(T0 + 5, "0.5", transaction_time=T0 + 4))),
+        decode(risk_line(T0 + 9, btc_risk("0", 0))),
+    ]
+    assert fold("aster", ACCOUNT, events).positions[key()].exchange_qty == Decimal("0.5")
+
+
 def test_a_snapshot_of_one_symbol_flattens_nothing_else() -> None:
     eth = messages.account_position(symbol="ETHUSDT", amount="-2", entry_price="3000.0")
     update = messages.account_update(

@@ -109,12 +109,13 @@ def _positive(item: Payload, name: str) -> Decimal | None:
 
 def position_risk(item: Payload, as_of: int) -> PositionReport:
     """One entry of positionRisk (Position Information V2 / v3): ordered by its updateTime,
-    the instant it last changed. A position the reply shows with updateTime 0 (its own example
-    does, on a held leg) is taken as of the reply (``as_of``)."""
+    the instant it last changed. A held leg shown with updateTime 0 (Aster's own example has
+    one) is taken as of the reply (``as_of``); a flat one keeps 0, never traded, so that it
+    can never undo what the stream told of a fill the reply was served before."""
     idx = position_idx(item, "positionSide")
     held, size = _position_side(item, "positionAmt", idx)
     mark = _positive(item, "markPrice")
-    updated = item.millis("updateTime") or as_of
+    updated = item.millis("updateTime") or (0 if held is PositionSide.FLAT else as_of)
     return PositionReport(
         category=PERP,
         symbol=item.text("symbol"),
