@@ -240,15 +240,17 @@ class AccountBook:
         return NOTHING
 
     def _prices_reported(self, event: PricesReported) -> Changed:
-        """Fold the prices; a new mark moves the unrealised PnL of the symbol's held keys,
-        so the views take them again (no position changed: no detector is asked)."""
+        """Fold the prices; a new mark moves the unrealised PnL and the risk of the symbol's
+        held keys, so the detectors judge them again (a risk warning follows the price) and
+        the views take them again."""
+        moved: set[PositionKey] = set()
         for quote in event.quotes:
             if self.prices.apply(quote, event.at) and quote.mark is not None and quote.mark > 0:
                 for key in self.held_keys():
                     if key.symbol == quote.symbol:
                         self.pnl.key(key).mark = quote.mark
-                        self.touched.add(key)
-        return NOTHING
+                        moved.add(key)
+        return frozenset(moved) if moved else NOTHING
 
     def _wallet(self, report: WalletReport, at: int) -> None:
         """Fold a balance update; a new equity moves every held position's concentration,
