@@ -31,6 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trueup.adapters.clock import wall_clock
 from trueup.adapters.feed import Clock
+from trueup.adapters.store.codec import event_json
 from trueup.adapters.store.journal import PAGE, Journal
 from trueup.adapters.store.location import StoreError
 from trueup.application.answers import JSON, AccountFreshness, EventPage, IngestReport
@@ -391,7 +392,7 @@ class TrueupApi:
             said = self.service.emitted_about(
                 query.venue, query.account, query.symbol, query.position_idx, as_of=query.as_of
             )
-        events = [output.event_json(*stored) | {"at_iso": iso(stored[1].at)} for stored in said]
+        events = [event_json(*stored) | {"at_iso": iso(stored[1].at)} for stored in said]
         return Document({"events": events})
 
     def can_open(self, query: CanOpenQuery) -> Document:
@@ -446,7 +447,7 @@ class TrueupApi:
                 limit=query.limit,
             )
         events = [
-            output.event_json(position, event) | {"at_iso": iso(event.at)}
+            event_json(position, event) | {"at_iso": iso(event.at)}
             for position, event in page.events
         ]
         return Document({"events": events, "next_after": page.next_after})
