@@ -43,6 +43,7 @@ from trueup.runners.venues import VENUE_EXECUTION, VENUE_FEEDS, VENUE_PRICE_FEED
 if TYPE_CHECKING:
     from trueup.adapters.feed import Feed
     from trueup.adapters.nats.publisher import Publisher
+    from trueup.adapters.notify.target import Target
     from trueup.adapters.store.journal import Journal
     from trueup.runners.rules_file import RulesFile
 
@@ -449,6 +450,12 @@ def _process_commands(commands: Commands) -> None:
         dest="projection",
         action="store_false",
         help="leave detection to another process on the journal (trueup run, worker, demo)",
+    )
+    serve.add_argument(
+        "--notify-config",
+        type=Path,
+        metavar="FILE.toml",
+        help="notification targets, for POST /v1/notify/test (docs/notifications.md)",
     )
     serve.set_defaults(command=_serve)
 
@@ -868,7 +875,14 @@ def _serve(journal: "Journal", args: argparse.Namespace) -> int:
     # uvicorn stops on SIGINT and SIGTERM, then raises the signal again for the handler it
     # found: this one, so that serve exits 0 once stopped, like run and worker.
     stop_on_signals()
-    settings = ApiSettings(token, args.max_body_bytes, run_projection=args.projection)
+    targets: tuple[Target, ...] = ()
+    if args.notify_config is not None:
+        from trueup.runners.notify_config import load_targets
+
+        targets = tuple(load_targets(args.notify_config))
+    settings = ApiSettings(
+        token, args.max_body_bytes, run_projection=args.projection, notify_targets=targets
+    )
     serve(journal, args.host, args.port, settings)
     print("stopped")
     return EXIT_OK
