@@ -95,8 +95,12 @@ class Notifier:
         name: str = "default",
         sender: Sender | None = None,
         clock: Clock = wall_clock,
+        from_now: bool = False,
     ) -> None:
+        """``from_now``: a notifier of this name that has never run starts at the journal's
+        end, not its beginning (the events emitted before it are not sent)."""
         self.journal = journal
+        self.from_now = from_now
         self.targets = list(targets)
         self.name = name
         self.sender = sender or Sender()
@@ -137,6 +141,9 @@ class Notifier:
     def _resume(self) -> None:
         """Start from the recorded progress, knowing every try recorded since."""
         after = self.journal.tracked_position(self.tracker)
+        if after == 0 and self.from_now:
+            after = self.journal.last_position()
+            self.journal.record_progress(self.tracker, after)
         self._progress = after
         self._read_upto = after
         self._queues = _Queues({t.name: deque() for t in self.targets})

@@ -511,6 +511,12 @@ def _notify_commands(commands: Commands) -> None:
         default="default",
         help="the notifier's name: its lease and its progress (default: default)",
     )
+    notify.add_argument(
+        "--from-now",
+        action="store_true",
+        help="a notifier of this name that has never run starts at the journal's end, "
+        "not its beginning",
+    )
     notify.set_defaults(command=_notify)
     actions = notify.add_subparsers(metavar="ACTION")
     listing = actions.add_parser(

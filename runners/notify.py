@@ -20,7 +20,7 @@ def run(journal: Journal, args: argparse.Namespace) -> int:
     if args.config is None:
         raise UsageError("notify: --config FILE names the targets to send to")
     targets = load_targets(args.config)
-    notifier = Notifier(journal, targets, name=args.name)
+    notifier = Notifier(journal, targets, name=args.name, from_now=args.from_now)
     notifier_log.info(
         "notifier %s: %s", args.name, ", ".join(f"{t.name} ({t.shown_url})" for t in targets)
     )

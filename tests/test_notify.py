@@ -504,3 +504,17 @@ def test_a_wrong_config_is_refused_naming_the_key_never_the_secret(
     assert code == 2
     assert said in err
     assert "s3cret" not in err
+
+
+def test_a_new_notifier_from_now_sends_only_what_is_emitted_after_it_starts(store: str) -> None:
+    old, new = reconnects(2), reconnects(1, account="later")
+    said(store, *old)
+    with receiving() as receiver, Journal.open(store) as journal:
+        notifier = Notifier(journal, [webhook(receiver)], from_now=True)
+        try:
+            notifier.step()
+            said(store, *new)
+            wait_for("the new event", lambda: bool(notifier.step().delivered), timeout=10)
+        finally:
+            notifier.release()
+    assert [r.json()["event_id"] for r in receiver.answered()] == [new[0].event_id]
