@@ -61,6 +61,7 @@ class AccountFreshness:
     age_ms: int | None
     limit_ms: int
     stale_reasons: list[str]
+    last_trigger_fired_at: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

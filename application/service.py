@@ -33,6 +33,7 @@ from trueup.application.answers import (
     TriggerCommandReport,
 )
 from trueup.application.ingest import Ingestor
+from trueup.application.loop_status import LoopStatus, executor_name, loop_status
 from trueup.domain.emitted import Emitted, TriggerRefused
 from trueup.domain.events import (
     InputEvent,
@@ -448,9 +449,15 @@ class TrueupService:
                     None if taken is None else now - taken,
                     view.facts.freshness_limit_ms,
                     stale_view(view.facts, now),
+                    view.last_trigger_fired_at,
                 )
             )
         return found
+
+    def executor_statuses(self, accounts: Iterable[tuple[str, str]]) -> list[LoopStatus]:
+        """The status each account's executor last wrote, for those that ever ran."""
+        found = (loop_status(self.journal, executor_name(v, a)) for v, a in accounts)
+        return [status for status in found if status is not None]
 
     def diagnose(
         self, venue: str, account: str, symbol: str, *, last: int = 20, at: int | None = None

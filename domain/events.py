@@ -15,6 +15,7 @@ from trueup.domain.vocabulary import (
     ExecutionKind,
     MarginMode,
     NotificationOutcome,
+    OrderAction,
     OrderOrigin,
     OrderSide,
     OrderStatus,
@@ -442,7 +443,7 @@ class OrderPlacementReported(InputEvent):
     placed with the decision's client order id (accepted, already placed, or refused)."""
 
     type: ClassVar[str] = "OrderPlacementReported"
-    trigger_id: str
+    trigger_id: str  # "" for an order no trigger decided (an entry policy's step)
     decision_id: str
     symbol: str
     client_order_id: str  # as the venue writes it (Bybit's orderLinkId, Hyperliquid's cloid)
@@ -451,6 +452,7 @@ class OrderPlacementReported(InputEvent):
     reason: str  # the venue's own words, for a refusal
     refusal: RefusalKind | None
     code: str  # the venue's error code, where it gives one
+    action: OrderAction = OrderAction.PLACE
 
     @property
     def symbols(self) -> tuple[str, ...] | None:

@@ -84,6 +84,7 @@ class AccountView:
     facts: AccountFacts
     freshness: Freshness
     wallet: WalletSummary | None = None  # the balances the venue last reported
+    last_trigger_fired_at: int | None = None  # input time; None: none has fired
 
 
 def symbol_view(
@@ -129,6 +130,7 @@ def account_view(reconciler: Reconciler, account: Account) -> AccountView:
         account_facts(book, reconciler.config),
         freshness,
         book.wallet.summary(),
+        reconciler.detectors(*account).triggers.last_fired_at,
     )
 
 

@@ -839,15 +839,14 @@ def _nats_worker(journal: "Journal", args: argparse.Namespace) -> int:
 
 def _executor(journal: "Journal", args: argparse.Namespace) -> int:
     from trueup.application.executor import Executor, ExecutorSettings
-    from trueup.application.executor import log as executor_log
-    from trueup.runners.supervised import run_supervised
+    from trueup.runners.executor import run_executor
     from trueup.runners.worker import stop_on_signals
 
     _log_as_trueup(logging.INFO)
     client = VENUE_EXECUTION[args.venue](args)
     settings = ExecutorSettings(max_age_ms=args.max_age_ms, slippage=args.slippage)
     executor = Executor(journal, args.venue, args.account, client, settings=settings)
-    run_supervised(executor, args.poll_ms, stop_on_signals(), executor_log, "executor")
+    run_executor(executor, args.poll_ms, stop_on_signals())
     return EXIT_OK
 
 

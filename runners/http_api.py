@@ -299,6 +299,8 @@ class TriggersDocument(BaseModel):
 class AccountHealth(BaseModel):
     venue: str
     account: str
+    last_trigger_fired_at: int | None = Field(description="when a trigger last fired (input time)")
+    since_last_trigger_ms: int | None
     complete_snapshot_at: int | None
     complete_snapshot_iso: str | None
     age_ms: int | None
@@ -318,11 +320,26 @@ class ProjectionHealth(BaseModel):
     )
 
 
+class LoopHealth(BaseModel):
+    """A loop of another process (an account's executor) as it last wrote its status."""
+
+    name: str
+    last_success_at: int | None
+    since_last_success_ms: int | None
+    last_failure_at: int | None
+    last_failure: str
+    failures_in_row: int
+    stopped_at: int | None = Field(description="set when it stopped cleanly")
+    beat_at: int
+    problem: str | None
+
+
 class HealthDocument(BaseModel):
     healthy: bool
     reasons: list[str]
     accounts: list[AccountHealth]
     projection: ProjectionHealth
+    loops: list[LoopHealth]
 
 
 class Problem(BaseModel):
@@ -515,19 +532,24 @@ class TrueupApi:
                     "reasons": [f"the journal: {error}", *reasons],
                     "accounts": [],
                     "projection": projection,
+                    "loops": [],
                 },
                 status_code=503,
             )
+        now = self.clock()
+        loops = self.service.executor_statuses((a.venue, a.account) for a in accounts)
         reasons = [
             f"{account.venue}/{account.account}: {reason}"
             for account in accounts
             for reason in account.stale_reasons
         ] + reasons
+        reasons += [problem for loop in loops if (problem := loop.problem(now)) is not None]
         document = {
             "healthy": not reasons,
             "reasons": reasons,
-            "accounts": [_account_health(account) for account in accounts],
+            "accounts": [_account_health(account, now) for account in accounts],
             "projection": projection,
+            "loops": [loop.as_document(now) for loop in loops],
         }
         return Document(document, status_code=503 if reasons else 200)
 
@@ -903,9 +925,12 @@ def _input_line(event: InputEvent) -> JSON:
     }
 
 
-def _account_health(account: AccountFreshness) -> JSON:
+def _account_health(account: AccountFreshness, now: int) -> JSON:
     taken = account.complete_snapshot_at
+    fired = account.last_trigger_fired_at
     return {
+        "last_trigger_fired_at": fired,
+        "since_last_trigger_ms": None if fired is None else now - fired,
         "venue": account.venue,
         "account": account.account,
         "complete_snapshot_at": taken,

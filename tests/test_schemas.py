@@ -41,6 +41,7 @@ from trueup.domain.emitted import (
     PositionSyncFailed,
     RateLimit,
     StalePosition,
+    TriggerError,
     TriggerExpired,
     TriggerRefused,
     WsReconnect,
@@ -703,6 +704,10 @@ _FIELD_VALUES: JSON = {
     "filled_qty": Decimal("0.15"),
     "avg_price": Decimal("107400.0"),
     "trade_ids": ("5f6c1e0a-9d2b-5c8f-b7a3-2e4d6f8a0c1b",),
+    "order_type": "limit",
+    "limit_price": Decimal("107453.7"),
+    "entry_client_order_id": "p-btc-1-entry",
+    "retry": 1,
     "purpose": "TP1",
     "status": "PENDING_TRIGGER",
     "trigger_price": Decimal("104500"),
@@ -755,6 +760,7 @@ _OVERRIDES: dict[type[Emitted], JSON] = {
     WsReconnect: _ACCOUNT_WIDE,
     TriggerExpired: _ACCOUNT_WIDE | {"symbol": "BTCUSDT"},
     TriggerRefused: _ACCOUNT_WIDE | {"symbol": "BTCUSDT", "reason": "trigger btc-tp is expired"},
+    TriggerError: _ACCOUNT_WIDE | {"symbol": "BTCUSDT", "reason": "judging it failed"},
 }
 
 

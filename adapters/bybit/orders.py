@@ -116,13 +116,9 @@ class BybitOrders:
             params["price"] = str(request.price)
         return self._call(self._http.place_order, params)
 
-    def cancel(self, client_order_id: ClientOrderId, symbol: str) -> Placement:
+    def cancel(self, symbol: str, client_order_id: str) -> Placement:
         """POST /v5/order/cancel by orderLinkId."""
-        params = {
-            "category": self.category,
-            "symbol": symbol,
-            "orderLinkId": client_order_id.order_link_id,
-        }
+        params = {"category": self.category, "symbol": symbol, "orderLinkId": client_order_id}
         return self._call(self._http.cancel_order, params)
 
     def _call(self, method: Any, params: dict[str, Any]) -> Placement:

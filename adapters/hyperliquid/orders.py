@@ -115,9 +115,13 @@ class HyperliquidOrders:
             )
         )
 
-    def cancel(self, client_order_id: ClientOrderId, symbol: str) -> Placement:
+    def cancel(self, symbol: str, client_order_id: str) -> Placement:
         """cancelByCloid."""
-        cloid = Cloid.from_str(client_order_id.cloid)
+        try:
+            cloid = Cloid.from_str(client_order_id)
+        except (TypeError, ValueError):
+            reason = f"{client_order_id!r} is no cloid (0x and 32 hex digits)"
+            return Placement(PlacementOutcome.REFUSED, reason=reason, refusal=RefusalKind.INVALID)
         return self._call(lambda: self._exchange.cancel_by_cloid(symbol, cloid))
 
     def _call(self, send: Any) -> Placement:

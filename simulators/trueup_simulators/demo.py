@@ -24,7 +24,7 @@ from trueup.projections.reconciliation import replay
 from trueup.runners import output
 from trueup.runners.live import LiveIngest
 from trueup.runners.usage import UsageError
-from trueup_simulators.bybit.scenario import ScenarioError, Step, run_step
+from trueup_simulators.bybit.scenario import run_step
 from trueup_simulators.bybit.simulator import BybitSimulator
 from trueup_simulators.demo_scenario import (
     BotIntent,
@@ -35,6 +35,7 @@ from trueup_simulators.demo_scenario import (
     load_demo,
 )
 from trueup_simulators.hyperliquid.simulator import HyperliquidSimulator
+from trueup_simulators.scenario_file import ScenarioError, Step
 
 BYBIT_ACCOUNT = "main"
 HYPERLIQUID_ADDRESS = "0x5e9ee1089755c3435139848e47e6635505d5a13a"

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from trueup.domain.errors import shown
-from trueup_simulators.bybit.scenario import (
+from trueup_simulators.bybit.scenario import read_step
+from trueup_simulators.scenario_file import (
     Check,
     ScenarioError,
     Step,
@@ -22,7 +23,6 @@ from trueup_simulators.bybit.scenario import (
     json_lines,
     milliseconds,
     read_args,
-    read_step,
     text,
 )
 
