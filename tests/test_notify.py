@@ -21,7 +21,7 @@ import orjson
 import pytest
 
 from tests.http_server import AUTH, SAMPLE, SAMPLE_END, TOKEN, running_server
-from tests.live_harness import wait_for
+from tests.live_harness import emitted, wait_for
 from tests.webhook_receiver import Answer, Receiver, receiving
 from trueup.adapters.notify import message
 from trueup.adapters.notify.target import Retries, Selection, Target, TargetKind
@@ -66,11 +66,6 @@ def reconnects(count: int, venue: str = "bybit", account: str = "main") -> list[
         WsReconnect(venue=venue, account=account, at=T0 + n, cause=f"c-{n}", reason=f"drop {n}")
         for n in range(count)
     ]
-
-
-def emitted(store: str) -> list[tuple[int, Emitted]]:
-    with Journal.open(store) as journal:
-        return [(p, e) for p, e in journal.all_events() if isinstance(e, Emitted)]
 
 
 def tries(store: str) -> list[NotificationAttempted]:
@@ -336,7 +331,7 @@ def test_the_rules_ignore_the_notifier_s_records(store: str) -> None:
             for e in reconciler.apply(ev)
         ]  # fmt: skip
         assert said_with == without
-        assert [e for _, e in emitted(store)] == without
+        assert emitted(store) == without
 
 
 def test_a_second_notifier_of_the_same_name_stands_by(store: str) -> None:
@@ -385,7 +380,7 @@ def test_killed_with_9_mid_stream_and_restarted_every_event_reaches_each_target_
             process.send_signal(signal.SIGTERM)
             _out, err = process.communicate(timeout=30)
             assert "Traceback" not in err, err
-    ids = [e.event_id for _, e in emitted(store)]
+    ids = [e.event_id for e in emitted(store)]
     answered = Counter((r.path, r.headers["Idempotency-Key"]) for r in receiver.answered())
     assert max(answered.values()) == 1
     assert len(answered) == 2 * count
