@@ -46,13 +46,13 @@ def _test_line(result: NotificationTest) -> str:
 
 def list_deliveries(journal: Journal, args: argparse.Namespace) -> int:
     records = TrueupService(journal).deliveries(event_id=args.event, dead_letters=args.dead_letters)
-    if args.json:
-        for record in records:
+    for record in records:
+        if args.json:
             output.write_json(record.as_json())
-    elif not records:
+        else:
+            print(_delivery_line(record))
+    if not records and not args.json:
         print(f"nobody was told of {args.event}" if args.event else "no notifications recorded")
-    for record in [] if args.json else records:
-        print(_delivery_line(record))
     if args.event is None:
         return EXIT_OK
     delivered = NotificationOutcome.DELIVERED
