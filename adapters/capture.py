@@ -20,6 +20,7 @@ from trueup.adapters import (
     rule_changes,
     trigger_commands,
 )
+from trueup.adapters.aster import wire as aster_wire
 from trueup.adapters.bybit import wire as bybit_wire
 from trueup.adapters.decimals import to_instant
 from trueup.adapters.envelope import Envelope
@@ -43,11 +44,13 @@ VenueDecoder = Callable[[Envelope, str, Payload], InputEvent]
 VENUES: dict[str, VenueDecoder] = {
     "bybit": bybit_wire.decode,
     "hyperliquid": hyperliquid_wire.decode,
+    "aster": aster_wire.decode,
 }
-# Per venue, the REST endpoint whose reply is a position snapshot (pages of one).
-POSITION_SNAPSHOTS: dict[str, str] = {
-    "bybit": bybit_wire.POSITION_SNAPSHOT,
-    "hyperliquid": hyperliquid_wire.POSITION_SNAPSHOT,
+# Per venue, the REST endpoints whose replies are position snapshots (pages of one).
+POSITION_SNAPSHOTS: dict[str, tuple[str, ...]] = {
+    "bybit": (bybit_wire.POSITION_SNAPSHOT,),
+    "hyperliquid": (hyperliquid_wire.POSITION_SNAPSHOT,),
+    "aster": aster_wire.POSITION_SNAPSHOTS,
 }
 
 
@@ -143,7 +146,7 @@ def _rejected_envelope(
         position_snapshot=(
             channel == "rest"
             and endpoint is not None
-            and endpoint == POSITION_SNAPSHOTS.get(envelope.venue)
+            and endpoint in POSITION_SNAPSHOTS.get(envelope.venue, ())
         ),
     )
 

@@ -250,9 +250,23 @@ class TrueupService:
 
     def triggers(self, *, venue: str | None = None, account: str | None = None) -> list[JSON]:
         """Every trigger's configuration and state (armed, waiting confirm, requested, ...,
-        its water mark), replayed from the journal."""
+        its water mark), from the views (replayed from the journal where they cannot answer)."""
         scope = (venue, account) if venue is not None and account is not None else None
-        return trigger_rows(replay(self.journal, account=scope), venue, account)
+        reader = ViewReader(self.journal)
+        if not reader.answer_for(scope):
+            return trigger_rows(replay(self.journal, account=scope), venue, account)
+        if scope is not None:
+            found = reader.account(*scope)
+            views = [] if found is None else [found]
+        else:
+            views = reader.accounts()
+        return [
+            row
+            for view in views
+            if venue is None or view.venue == venue
+            if account is None or view.account == account
+            for row in view.triggers
+        ]
 
     # --- answers ------------------------------------------------------------------------------
 

@@ -288,9 +288,12 @@ class AccountBook:
         return NOTHING
 
     def _orders_reported(self, event: OrdersReported) -> Changed:
+        return frozenset(self._order_reports(event.orders))
+
+    def _order_reports(self, reports: tuple[OrderReport, ...]) -> set[PositionKey]:
         changed: set[PositionKey] = set()
         orders = self.orders
-        for report in event.orders:
+        for report in reports:
             order_key = OrderKey(report.category, report.venue_order_id)
             order = orders.get(order_key)
             if order is None:
@@ -302,10 +305,10 @@ class AccountBook:
             if order.apply_report(report):
                 changed.add(self._index_open(order_key, order))
                 self._touch_order(order_key, order)
-        return frozenset(changed)
+        return changed
 
     def _executions_reported(self, event: ExecutionsReported) -> Changed:
-        changed: set[PositionKey] = set()
+        changed = self._order_reports(event.orders) if event.orders else set()
         orders = self.orders
         for fill in event.fills:
             if not fill.venue_order_id or fill.kind is ExecutionKind.FUNDING:

@@ -234,10 +234,14 @@ class ExecutionsReported(InputEvent):
     type: ClassVar[str] = "ExecutionsReported"
     source: Source
     fills: tuple[Fill, ...]
+    # The word on the filled orders where the venue sends it in the same message (Aster's
+    # ORDER_TRADE_UPDATE: an order's new status and its fill); () where it sends them apart,
+    # and in older stored forms. Folded before the fills.
+    orders: tuple[OrderReport, ...] = ()
 
     @property
     def symbols(self) -> tuple[str, ...] | None:
-        return tuple([f.symbol for f in self.fills])
+        return tuple([f.symbol for f in self.fills] + [o.symbol for o in self.orders])
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

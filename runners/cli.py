@@ -761,8 +761,12 @@ def _demo(journal: "Journal", args: argparse.Namespace) -> int:
     # The demo's own lines tell the story; the clients' reports of the drops it causes on
     # purpose would only confuse it.
     _log_as_trueup(logging.CRITICAL)
+    from trueup.adapters.store.journal import Journal
+
     # stdout as it is now: run_demo's default is the one of whenever it was first imported.
-    args.run_demo(journal, args.scenario, sys.stdout)
+    # The demo's executor works on a connection of its own, as `trueup execute` would.
+    with Journal.open(store_url(args.store)) as executor_journal:
+        args.run_demo(journal, args.scenario, sys.stdout, executor_journal)
     return EXIT_OK
 
 
@@ -775,7 +779,7 @@ def _log_as_trueup(level: int) -> None:
     logging.getLogger("websocket").disabled = True
 
 
-def _demo_runner() -> "Callable[[Journal, Path, TextIO], None]":
+def _demo_runner() -> "Callable[[Journal, Path, TextIO, Journal], None]":
     """The demo, from the simulators: a distribution of their own, not trueup's (make
     installs both). Asked before the journal is opened, so that without them nothing is."""
     try:
