@@ -14,6 +14,7 @@ import orjson
 from trueup.adapters import (
     feed_status,
     intents,
+    notification_reports,
     placement_reports,
     rejections,
     rule_changes,
@@ -31,7 +32,8 @@ from trueup.domain.events import ClockTicked, InputEvent, InputRejected
 from trueup.domain.keys import input_id
 
 CHANNELS = (
-    "ws", "rest", "market", "intent", "operator", "trigger", "placement", "feed", "clock", "rules",
+    "ws", "rest", "market", "intent", "operator", "trigger", "placement", "notification", "feed",
+    "clock", "rules",
 )  # fmt: skip
 log = logging.getLogger("trueup.capture")
 # A JSON number with a fraction or exponent, or too many digits for 64 bits: parsed as a
@@ -110,6 +112,8 @@ def _decode_fields(envelope: Envelope, parsed: object) -> InputEvent:
         return trigger_commands.decode(envelope, fields.child("data"))
     if channel == placement_reports.CHANNEL:
         return placement_reports.decode(envelope, fields.child("data"))
+    if channel == notification_reports.CHANNEL:
+        return notification_reports.decode(envelope, fields.child("data"))
     if channel == "feed":
         return feed_status.decode(envelope, fields.child("data"))
     venue = VENUES.get(envelope.venue)

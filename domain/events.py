@@ -14,6 +14,7 @@ from trueup.domain.triggers.spec import TriggerCommand, TriggerSpec
 from trueup.domain.vocabulary import (
     ExecutionKind,
     MarginMode,
+    NotificationOutcome,
     OrderAction,
     OrderOrigin,
     OrderSide,
@@ -462,6 +463,28 @@ class OrderPlacementReported(InputEvent):
         return (self.symbol,)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NotificationAttempted(InputEvent):
+    """The notifier's word on one attempt to deliver an emitted event to a target: delivered,
+    failed (another try follows) or dead-lettered (the last). The rules ignore it: it is the
+    record that answers "did anyone get told?"."""
+
+    type: ClassVar[str] = "NotificationAttempted"
+    notifier: str
+    target: str
+    event_id: str  # the emitted event's
+    event_type: str
+    attempt: int  # 1 for the first try
+    outcome: NotificationOutcome
+    reason: str  # "" when delivered
+    status: int | None  # the target's HTTP status, when it answered
+    elapsed_ms: int
+
+    @property
+    def symbols(self) -> tuple[str, ...] | None:
+        return ()
+
+
 INPUT_EVENT_TYPES: tuple[type[InputEvent], ...] = (
     PositionsReported,
     OrdersReported,
@@ -482,4 +505,5 @@ INPUT_EVENT_TYPES: tuple[type[InputEvent], ...] = (
     RulesSet,
     TriggerCommanded,
     OrderPlacementReported,
+    NotificationAttempted,
 )

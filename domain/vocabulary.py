@@ -89,6 +89,15 @@ class PlacementOutcome(StrEnum):
     REFUSED = "refused"
 
 
+class NotificationOutcome(StrEnum):
+    """What became of one attempt to deliver an emitted event to a notification target.
+    FAILED: this try did not get through, another follows; DEAD_LETTERED: it was the last."""
+
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    DEAD_LETTERED = "dead-lettered"
+
+
 class RefusalKind(StrEnum):
     """Why a venue refused an order, in the terms the executor acts on."""
 

@@ -30,6 +30,7 @@ from trueup.runners.arguments import (
     position_side,
     positive_int,
     seconds,
+    short_name,
     subject_prefix,
     symbols,
     writable_directory,
@@ -42,6 +43,7 @@ from trueup.runners.venues import VENUE_EXECUTION, VENUE_FEEDS, VENUE_PRICE_FEED
 if TYPE_CHECKING:
     from trueup.adapters.feed import Feed
     from trueup.adapters.nats.publisher import Publisher
+    from trueup.adapters.notify.target import Target
     from trueup.adapters.store.journal import Journal
     from trueup.runners.rules_file import RulesFile
 
@@ -56,8 +58,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.rules_file = _rules_file(args)
         if args.command is _demo:
             args.run_demo = _demo_runner()
-        # NATS only: tail opens no journal.
-        return _tail(args) if args.command is _tail else _execute(args)
+        # NATS only: tail opens no journal; nor does a test of the notification targets.
+        if args.command in (_tail, _notify_test):
+            return int(args.command(args))
+        return _execute(args)
     except (StoreError, UsageError) as error:
         print(f"trueup: {_one_line(str(error))}", file=sys.stderr)
         return EXIT_USAGE
@@ -91,7 +95,9 @@ def _execute(args: argparse.Namespace) -> int:
     url = store_url(args.store)
     # Only a command that brings inputs makes a journal: elsewhere a mistyped --store (or
     # an empty one: fix-stale has nothing to fix) is an error.
-    create = args.command in (_ingest, _run, _worker, _demo, _serve, _trigger, _executor)
+    create = args.command in (
+        _ingest, _run, _worker, _demo, _serve, _trigger, _executor, _notify
+    )  # fmt: skip
     opened = Journal.open(url, give_up_after_s=args.give_up_after, create=create)
     with opened as journal, relaxed_gc():
         code: int = args.command(journal, args)
@@ -445,6 +451,12 @@ def _process_commands(commands: Commands) -> None:
         action="store_false",
         help="leave detection to another process on the journal (trueup run, worker, demo)",
     )
+    serve.add_argument(
+        "--notify-config",
+        type=Path,
+        metavar="FILE.toml",
+        help="notification targets, for POST /v1/notify/test (docs/notifications.md)",
+    )
     serve.set_defaults(command=_serve)
 
     execute = commands.add_parser(
@@ -476,6 +488,53 @@ def _process_commands(commands: Commands) -> None:
         "at (Hyperliquid needs one; default 0.05)",
     )
     execute.set_defaults(command=_executor)
+
+    _notify_commands(commands)
+
+
+def _notify_commands(commands: Commands) -> None:
+    """Notifications (docs/notifications.md): the notifier, its record, and a test."""
+    notify = commands.add_parser(
+        "notify",
+        help="send the emitted events the --config file's targets select to them (webhooks, "
+        "ntfy), until SIGINT or SIGTERM; or list or test",
+    )
+    notify.add_argument(
+        "--config", type=Path, metavar="FILE.toml", help="the targets (docs/notifications.md)"
+    )
+    notify.add_argument(
+        "--poll-ms", type=milliseconds, default=100, help="how often to look for events"
+    )
+    notify.add_argument(
+        "--name",
+        type=short_name,
+        default="default",
+        help="the notifier's name: its lease and its progress (default: default)",
+    )
+    notify.add_argument(
+        "--from-now",
+        action="store_true",
+        help="a notifier of this name that has never run starts at the journal's end, "
+        "not its beginning",
+    )
+    notify.set_defaults(command=_notify)
+    actions = notify.add_subparsers(metavar="ACTION")
+    listing = actions.add_parser(
+        "list", help="did anyone get told? per emitted event and target, what the tries came to"
+    )
+    listing.add_argument("--event", metavar="EVENT_ID", help="only this emitted event's")
+    listing.add_argument(
+        "--dead-letters", action="store_true", help="only those the last try failed"
+    )
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(command=_notify_list)
+    test = actions.add_parser(
+        "test", help="send a test notification to each target; exit 1 if any failed"
+    )
+    test.add_argument("--config", type=Path, required=True, metavar="FILE.toml")
+    test.add_argument("--target", metavar="NAME", help="only this one")
+    test.add_argument("--json", action="store_true")
+    test.set_defaults(command=_notify_test)
 
 
 def _nats_prefix(parser: argparse.ArgumentParser) -> None:
@@ -795,6 +854,25 @@ def _executor(journal: "Journal", args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _notify(journal: "Journal", args: argparse.Namespace) -> int:
+    from trueup.runners import notify
+
+    _log_as_trueup(logging.INFO)
+    return notify.run(journal, args)
+
+
+def _notify_list(journal: "Journal", args: argparse.Namespace) -> int:
+    from trueup.runners import notify
+
+    return notify.list_deliveries(journal, args)
+
+
+def _notify_test(args: argparse.Namespace) -> int:
+    from trueup.runners import notify
+
+    return notify.test(args)
+
+
 def _serve(journal: "Journal", args: argparse.Namespace) -> int:
     from trueup.runners.http_api import TOKEN_ENV, ApiSettings, check_exposure, serve
     from trueup.runners.worker import stop_on_signals
@@ -806,7 +884,14 @@ def _serve(journal: "Journal", args: argparse.Namespace) -> int:
     # uvicorn stops on SIGINT and SIGTERM, then raises the signal again for the handler it
     # found: this one, so that serve exits 0 once stopped, like run and worker.
     stop_on_signals()
-    settings = ApiSettings(token, args.max_body_bytes, run_projection=args.projection)
+    targets: tuple[Target, ...] = ()
+    if args.notify_config is not None:
+        from trueup.runners.notify_config import load_targets
+
+        targets = tuple(load_targets(args.notify_config))
+    settings = ApiSettings(
+        token, args.max_body_bytes, run_projection=args.projection, notify_targets=targets
+    )
     serve(journal, args.host, args.port, settings)
     print("stopped")
     return EXIT_OK
@@ -833,13 +918,14 @@ def _audit(journal: "Journal", args: argparse.Namespace) -> int:
         if args.json:
             output.write_json(document)
             return EXIT_OK
+        from trueup.adapters.store.codec import event_json
         from trueup.runners.audit_page import audit_page
 
         key = keys[0]
         said = TrueupService(journal).emitted_about(
             key.venue, key.account, key.symbol, key.position_idx, as_of=args.as_of
         )
-        page = audit_page(document, [output.event_json(*stored) for stored in said])
+        page = audit_page(document, [event_json(*stored) for stored in said])
         args.html.write_text(page, encoding="utf-8")
         print(f"wrote {args.html}: {len(result.timeline)} inputs, {len(said)} emitted events")
     else:

@@ -21,7 +21,14 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from tests.inputs import T0
-from trueup.adapters import capture, feed_status, intents, rule_changes, trigger_commands
+from trueup.adapters import (
+    capture,
+    feed_status,
+    intents,
+    notification_reports,
+    rule_changes,
+    trigger_commands,
+)
 from trueup.adapters.aster import messages as aster_messages
 from trueup.adapters.aster import wire as aster_wire
 from trueup.adapters.bybit import messages, wire
@@ -129,6 +136,8 @@ def specific_schema(record: JSON) -> str | None:
         return "inputs/trigger.schema.json"
     if channel == "placement":
         return "inputs/placement.schema.json"
+    if channel == "notification":
+        return "inputs/notification.schema.json"
     if channel == "feed":
         return f"inputs/feed/{record['data']['event']}.schema.json"
     if channel == "rules":
@@ -612,6 +621,10 @@ def more_inputs() -> list[JSON]:
             {"at": 1762199400020 + n, "channel": "placement", "venue": "bybit"}
             | {"account": "main", "data": example}
             for n, example in enumerate(load("inputs/placement.schema.json")["examples"])
+        ),
+        *(
+            notification_reports.record(1762199400030 + n, "bybit", "main", example)
+            for n, example in enumerate(load("inputs/notification.schema.json")["examples"])
         ),
     ]
 
