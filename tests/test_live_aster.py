@@ -2,6 +2,10 @@
 every failure of the connection, and of the listenKey, ends with the journal agreeing with
 the exchange, and nothing lost."""
 
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -13,9 +17,12 @@ from tests.live_harness import emitted, live_ingest, wait_for, wait_for_emitted
 from trueup.adapters.aster import messages
 from trueup.adapters.aster.live import AsterFeed
 from trueup.adapters.clock import wall_clock
+from trueup.adapters.store import codec
 from trueup.adapters.store.journal import Journal
+from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputRejected, RejectionKind
 from trueup.projections.reconciliation import replay
+from trueup.runners.cli import main
 from trueup_simulators.aster.account import Account
 from trueup_simulators.aster.simulator import AsterSimulator
 
@@ -304,3 +311,84 @@ def _rest_fills(store: str) -> int:
             for _, e in journal.all_events()
             if e.type == "ExecutionsReported" and getattr(e, "source", "") == "rest"
         )
+
+
+def run_command(sim: AsterSimulator, store: str, *more: str) -> list[str]:
+    command = [sys.executable, "-m", "trueup.runners.cli", "--store", store, "run"]
+    return [*command, "--venue", "aster", "--account", "main", "--base-url", sim.base_url, *more]
+
+
+def emitted_bytes(store: str) -> list[bytes]:
+    with Journal.open(store) as journal:
+        return [codec.encode_emitted(e) for _, e in journal.all_events() if isinstance(e, Emitted)]
+
+
+def test_run_records_a_capture_that_ingest_replays_to_the_same_events_and_keeps_the_keys(
+    sim: AsterSimulator, tmp_path: Path
+) -> None:
+    store, record = str(tmp_path / "live.db"), tmp_path / "capture.jsonl"
+    environment = {**os.environ, "ASTER_API_KEY": KEY, "ASTER_API_SECRET": SECRET}
+    command = run_command(sim, store, "--record", str(record), "--poll-interval", "0.5")
+    process = subprocess.Popen(
+        command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        reading(sim, timeout=15)
+        sim.open_position("ETHUSDT", "-2", "4000")
+        buy(sim, "BTCUSDT", "0.3")
+        sim.close_by_hand("BTCUSDT")
+        wait_for(
+            "an UNTRACKED_POSITION",
+            lambda: any(b'"UNTRACKED_POSITION"' in e for e in emitted_bytes(store)),
+            timeout=20,
+        )
+        listen_key = sim.listen_key
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert "stopped:" in out
+    captured = record.read_text()
+    journal_files = b"".join(p.read_bytes() for p in tmp_path.glob("live.db*"))
+    written = captured + out + err + journal_files.decode("latin-1")
+    assert SECRET not in written
+    assert KEY not in written
+    assert "signature" not in written  # nor any request's signature, nor its timestamp
+    assert listen_key is not None and listen_key not in written  # it reads the account
+    assert '"/fapi/v1/userTrades"' in captured and '"/fapi/v2/positionRisk"' in captured
+
+    replayed = str(tmp_path / "replay.db")
+    assert main(["--store", replayed, "ingest", str(record)]) == 0
+    assert emitted_bytes(replayed) == emitted_bytes(store)
+
+
+def test_run_with_a_key_aster_keeps_refusing_stops_with_one_line(
+    sim: AsterSimulator, tmp_path: Path
+) -> None:
+    store = str(tmp_path / "live.db")
+    wrong = "wrong-aster-secret-000000000000"
+    environment = {**os.environ, "ASTER_API_KEY": KEY, "ASTER_API_SECRET": wrong}
+    done = subprocess.run(
+        run_command(sim, store),
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("trueup: aster/main: the venue refused our credentials 3 times")
+    assert "code -1022" in last
+    assert wrong not in done.stdout + done.stderr
+
+
+def test_run_without_asters_keys_says_which_are_missing(tmp_path: Path) -> None:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("ASTER_")}
+    command = [sys.executable, "-m", "trueup.runners.cli", "--store", str(tmp_path / "j.db")]
+    command += ["run", "--venue", "aster", "--account", "main"]
+    done = subprocess.run(
+        command, env=environment, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 2
+    assert "ASTER_API_KEY is not set" in done.stderr.strip().splitlines()[-1]

@@ -234,7 +234,8 @@ class AsterFeed(SupervisedFeed):
         at = self.clock()
         reply = self._rest.get(endpoint, params)
         status = None if reply.status == 200 else reply.status
-        record = messages.capture_rest(at, self.account, endpoint, params, reply.body, status=status)
+        body = reply.body
+        record = messages.capture_rest(at, self.account, endpoint, params, body, status=status)
         self.sink(record)
         if reply.refused_key:
             self._refused(_said(reply))

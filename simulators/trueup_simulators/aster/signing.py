@@ -8,6 +8,7 @@ signature must be the last parameter of the one it is sent in; it is not case se
 from trueup.adapters.aster.signing import sign
 from trueup.adapters.bybit.signing import same_signature
 
+__all__ = ["sign", "signed_part", "verify"]  # sign: the one our client signs with
 SIGNATURE = "signature="
 
 
