@@ -7,20 +7,25 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from tests.live_harness import emitted, live_ingest, wait_for, wait_for_emitted
-from trueup.adapters.aster import messages
+from tests import live_harness
+from tests.live_harness import (
+    emitted,
+    emitted_bytes,
+    live_ingest,
+    refused,
+    wait_for,
+    wait_for_emitted,
+)
 from trueup.adapters.aster.live import AsterFeed
 from trueup.adapters.clock import wall_clock
-from trueup.adapters.store import codec
 from trueup.adapters.store.journal import Journal
-from trueup.domain.emitted import Emitted
-from trueup.domain.events import InputRejected, RejectionKind
+from trueup.domain.events import RejectionKind
 from trueup.projections.reconciliation import replay
 from trueup.runners.cli import main
 from trueup_simulators.aster.account import Account
@@ -49,17 +54,7 @@ def feed_for(sim: AsterSimulator, secret: str = SECRET, **options: float) -> Ast
 
 
 def opened(position_id: str, symbol: str, qty: str) -> dict[str, object]:
-    intent = {
-        "kind": "position_opened",
-        "position_id": position_id,
-        "category": "perp",
-        "symbol": symbol,
-        "position_idx": 0,
-        "side": "Buy",
-        "qty": qty,
-        "mode": "LIVE",
-    }
-    return messages.capture_intent(wall_clock(), "main", intent)
+    return live_harness.opened("aster", "main", position_id, symbol, qty, category="perp")
 
 
 def held(sim: AsterSimulator) -> dict[str, Decimal]:
@@ -92,13 +87,6 @@ def stored_types(store: str) -> list[str]:
         return [e.type for _, e in journal.all_events()]
 
 
-def refused(store: str, kind: RejectionKind) -> list[InputRejected]:
-    with Journal.open(store) as journal:
-        return [
-            e for _, e in journal.all_events() if isinstance(e, InputRejected) and e.kind is kind
-        ]
-
-
 def asked_since(sim: AsterSimulator, count: int, path: str) -> int:
     """How many of ``path`` were answered after the first ``count`` REST answers."""
     return sum(1 for a in sim.rest_answers()[count:] if a.path == path and a.status == 200)
@@ -119,31 +107,26 @@ def test_the_feed_connects_and_the_journal_reconciles_with_the_exchange(
     assert "POSITION_CLOSED" not in {e.type for e in emitted(store)}
 
 
-def test_a_position_closed_by_hand_on_aster_is_reported_closed(
-    sim: AsterSimulator, store: str
+@pytest.mark.parametrize(
+    ("close", "exit_reason"),
+    [
+        (AsterSimulator.close_by_hand, "MANUAL"),  # a web_ MARKET order: none of the bot's
+        (AsterSimulator.liquidate, "LIQUIDATION"),  # autoclose-, execution type CALCULATED
+        (AsterSimulator.auto_deleverage, "ADL"),  # adl_autoclose
+    ],
+)
+def test_a_position_aster_closed_is_reported_closed_with_its_cause(
+    sim: AsterSimulator, store: str, close: Callable[[AsterSimulator, str], int], exit_reason: str
 ) -> None:
     with live_ingest(store, feed_for(sim)) as live:
         reading(sim)
         live.put(opened("p-1", "BTCUSDT", "0.3"))
         buy(sim, "BTCUSDT", "0.3")
         agree(sim, store)
-        sim.close_by_hand("BTCUSDT")
+        close(sim, "BTCUSDT")
         (closed,) = wait_for_emitted(store, "POSITION_CLOSED")
         agree(sim, store)
-    # A web_ MARKET order: none of the bot's, nor a TP/SL, so closed by hand.
-    assert (closed.symbol, getattr(closed, "exit_reason", None)) == ("BTCUSDT", "MANUAL")
-
-
-def test_a_liquidation_is_reported_closed_by_liquidation(sim: AsterSimulator, store: str) -> None:
-    with live_ingest(store, feed_for(sim)) as live:
-        reading(sim)
-        live.put(opened("p-1", "BTCUSDT", "1"))
-        buy(sim, "BTCUSDT", "1")
-        agree(sim, store)
-        sim.liquidate("BTCUSDT", price="90000")  # an autoclose- order, x CALCULATED
-        (closed,) = wait_for_emitted(store, "POSITION_CLOSED")
-        agree(sim, store)
-    assert getattr(closed, "exit_reason", None) == "LIQUIDATION"
+    assert (closed.symbol, getattr(closed, "exit_reason", None)) == ("BTCUSDT", exit_reason)
 
 
 def test_a_dropped_stream_is_rebuilt_reported_and_resynced(sim: AsterSimulator, store: str) -> None:
@@ -316,11 +299,6 @@ def _rest_fills(store: str) -> int:
 def run_command(sim: AsterSimulator, store: str, *more: str) -> list[str]:
     command = [sys.executable, "-m", "trueup.runners.cli", "--store", store, "run"]
     return [*command, "--venue", "aster", "--account", "main", "--base-url", sim.base_url, *more]
-
-
-def emitted_bytes(store: str) -> list[bytes]:
-    with Journal.open(store) as journal:
-        return [codec.encode_emitted(e) for _, e in journal.all_events() if isinstance(e, Emitted)]
 
 
 def test_run_records_a_capture_that_ingest_replays_to_the_same_events_and_keeps_the_keys(
