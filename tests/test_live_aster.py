@@ -1,13 +1,14 @@
 """Live Aster ingest through our own v1 client (httpx, websocket-client) against the simulator:
 every failure of the connection, and of the listenKey, ends with the journal agreeing with
-the exchange, and nothing lost."""
+the exchange, and nothing lost. Closes by hand, by liquidation and by ADL, and the causes
+POSITION_CLOSED gives them, are in the venues' common suite (test_exit_reasons_live.py)."""
 
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -105,28 +106,6 @@ def test_the_feed_connects_and_the_journal_reconciles_with_the_exchange(
     assert journaled(store) == {"BTCUSDT": Decimal("0.5"), "ETHUSDT": Decimal(-2)}
     assert untracked.symbol == "ETHUSDT"  # held, and none of the bot's
     assert "POSITION_CLOSED" not in {e.type for e in emitted(store)}
-
-
-@pytest.mark.parametrize(
-    ("close", "exit_reason"),
-    [
-        (AsterSimulator.close_by_hand, "MANUAL"),  # a web_ MARKET order: none of the bot's
-        (AsterSimulator.liquidate, "LIQUIDATION"),  # autoclose-, execution type CALCULATED
-        (AsterSimulator.auto_deleverage, "ADL"),  # adl_autoclose
-    ],
-)
-def test_a_position_aster_closed_is_reported_closed_with_its_cause(
-    sim: AsterSimulator, store: str, close: Callable[[AsterSimulator, str], int], exit_reason: str
-) -> None:
-    with live_ingest(store, feed_for(sim)) as live:
-        reading(sim)
-        live.put(opened("p-1", "BTCUSDT", "0.3"))
-        buy(sim, "BTCUSDT", "0.3")
-        agree(sim, store)
-        close(sim, "BTCUSDT")
-        (closed,) = wait_for_emitted(store, "POSITION_CLOSED")
-        agree(sim, store)
-    assert (closed.symbol, getattr(closed, "exit_reason", None)) == ("BTCUSDT", exit_reason)
 
 
 def test_a_dropped_stream_is_rebuilt_reported_and_resynced(sim: AsterSimulator, store: str) -> None:
