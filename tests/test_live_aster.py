@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import orjson
 import pytest
 
 from tests import live_harness
@@ -349,3 +350,34 @@ def test_run_without_asters_keys_says_which_are_missing(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "ASTER_API_KEY is not set" in done.stderr.strip().splitlines()[-1]
+
+
+def test_fix_stale_asks_aster_and_closes_what_it_does_not_hold(
+    sim: AsterSimulator, store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ASTER_API_KEY", KEY)
+    monkeypatch.setenv("ASTER_API_SECRET", SECRET)
+    sim.open_position("BTCUSDT", "1", "100000")
+    # A paper run's leftovers on an account now LIVE: stale, and closed where Aster holds
+    # nothing (ETHUSDT), kept where it holds the key (BTCUSDT).
+    long_ago = wall_clock() - 3_600_000
+    capture = tmp_path / "paper.jsonl"
+    mode = {"kind": "account_mode", "mode": "LIVE"}
+    lines = [{**opened("-", "-", "1"), "data": mode, "at": long_ago}]
+    for position_id, symbol in (("p-btc", "BTCUSDT"), ("p-eth", "ETHUSDT")):
+        paper = opened(position_id, symbol, "1")
+        paper["data"] = {**paper["data"], "mode": "PAPER"}  # type: ignore[dict-item]
+        lines.append({**paper, "at": long_ago})
+    capture.write_text("".join(f"{orjson.dumps(line).decode()}\n" for line in lines))
+    assert main(["--store", store, "ingest", str(capture)]) == 0
+    command = ["--store", store, "fix-stale", "--check-exchange", "--venue", "aster"]
+    command += ["--account", "main", "--base-url", sim.base_url, "--operator", "alice"]
+
+    assert main(command) == 0
+
+    with Journal.open(store) as journal:
+        events = [e for _, e in journal.all_events()]
+    cleaned = [getattr(e, "position_id", "") for e in events if e.type == "POSITION_CLEANED"]
+    assert cleaned == ["p-eth"]
+    asked = [getattr(e, "raw", "") for e in events if e.type == "PositionsReported"]
+    assert any("/fapi/v2/positionRisk" in str(raw) for raw in asked)
