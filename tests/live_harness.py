@@ -4,6 +4,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 
 from trueup.adapters.clock import wall_clock
 from trueup.adapters.feed import Feed
@@ -12,6 +13,7 @@ from trueup.adapters.store.journal import Journal
 from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputRejected, RejectionKind
 from trueup.domain.rules.config import RuleConfig
+from trueup.projections.reconciliation import replay
 from trueup.runners.live import LiveIngest
 
 
@@ -42,6 +44,13 @@ def emitted_bytes(store_url: str) -> list[bytes]:
     """The emitted events as stored: what a replay must give again, byte for byte."""
     with Journal.open(store_url) as journal:
         return [codec.encode_emitted(e) for _, e in journal.all_events() if isinstance(e, Emitted)]
+
+
+def exchange_sizes(store_url: str, venue: str, account: str) -> dict[str, Decimal]:
+    """What the journal says the exchange holds, by symbol, signed (flat ones left out)."""
+    with Journal.open(store_url) as journal:
+        book = replay(journal).book(venue, account)
+    return {k.symbol: p.exchange_qty for k, p in book.positions.items() if p.exchange_qty}
 
 
 def refused(store_url: str, kind: RejectionKind) -> list[InputRejected]:

@@ -67,9 +67,7 @@ def held(sim: AsterSimulator) -> dict[str, Decimal]:
 
 
 def journaled(store: str) -> dict[str, Decimal]:
-    with Journal.open(store) as journal:
-        book = replay(journal).book("aster", "main")
-    return {k.symbol: p.exchange_qty for k, p in book.positions.items() if p.exchange_qty}
+    return live_harness.exchange_sizes(store, "aster", "main")
 
 
 def agree(sim: AsterSimulator, store: str) -> None:

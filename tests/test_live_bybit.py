@@ -14,7 +14,6 @@ from trueup.adapters.bybit.live import BybitFeed
 from trueup.adapters.clock import wall_clock
 from trueup.adapters.store.journal import Journal
 from trueup.domain.events import RejectionKind
-from trueup.projections.reconciliation import replay
 from trueup_simulators.bybit.exchange_book import ExchangeBook
 from trueup_simulators.bybit.simulator import BybitSimulator
 
@@ -54,9 +53,7 @@ def held(sim: BybitSimulator) -> dict[str, Decimal]:
 
 
 def journaled(store: str) -> dict[str, Decimal]:
-    with Journal.open(store) as journal:
-        book = replay(journal).book("bybit", "main")
-    return {k.symbol: p.exchange_qty for k, p in book.positions.items() if p.exchange_qty}
+    return live_harness.exchange_sizes(store, "bybit", "main")
 
 
 def agree(sim: BybitSimulator, store: str) -> None:

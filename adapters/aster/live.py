@@ -47,7 +47,7 @@ LIST_LIMIT = 1000
 LOOKBACK_MS = 7 * 24 * 3600 * 1000 - 3600 * 1000
 
 
-class ListenKeyRefused(RuntimeError):
+class NoListenKey(RuntimeError):
     """Aster gave no listenKey: the stream cannot be opened this time."""
 
 
@@ -109,7 +109,7 @@ class AsterFeed(SupervisedFeed):
         if not isinstance(key, str) or not key:
             if reply.refused_key:
                 self._refused(_said(reply))
-            raise ListenKeyRefused(f"no listenKey: {_said(reply)}")
+            raise NoListenKey(f"no listenKey: {_said(reply)}")
         self._accepted()
         self._stream.open(f"{self.stream_url}/ws/{key}", self._on_text)
 
