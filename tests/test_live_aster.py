@@ -139,13 +139,13 @@ def test_an_expired_listen_key_is_replaced_and_the_account_resynced(
 
 
 def test_the_listen_key_is_kept_alive_past_its_validity(store: str) -> None:
-    # A key valid for 1.5 s, kept alive every 0.4 s: it never lapses while the feed runs.
-    with AsterSimulator(api_key=KEY, api_secret=SECRET, listen_key_validity_ms=1500) as sim:
+    # A key valid for 2.5 s, kept alive every 0.5 s: it never lapses while the feed runs.
+    with AsterSimulator(api_key=KEY, api_secret=SECRET, listen_key_validity_ms=2500) as sim:
         sim.move_mark("BTCUSDT", "100000")
-        with live_ingest(store, feed_for(sim, keepalive_s=0.4)):
+        with live_ingest(store, feed_for(sim, keepalive_s=0.5)):
             reading(sim)
             key = sim.listen_key
-            time.sleep(4)
+            time.sleep(5)
             buy(sim, "BTCUSDT", "0.1")
             agree(sim, store)
             assert sim.listen_key == key
@@ -339,15 +339,24 @@ def test_run_with_a_key_aster_keeps_refusing_stops_with_one_line(
     assert wrong not in done.stdout + done.stderr
 
 
-def test_run_without_asters_keys_says_which_are_missing(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("more", "said"),
+    [
+        ((), "ASTER_API_KEY is not set"),
+        (("--prices", "BTCUSDT"), "--prices: aster's public prices are not recorded yet"),
+    ],
+)
+def test_run_refuses_what_it_cannot_do_on_aster_in_one_line(
+    tmp_path: Path, more: tuple[str, ...], said: str
+) -> None:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("ASTER_")}
     command = [sys.executable, "-m", "trueup.runners.cli", "--store", str(tmp_path / "j.db")]
-    command += ["run", "--venue", "aster", "--account", "main"]
+    command += ["run", "--venue", "aster", "--account", "main", *more]
     done = subprocess.run(
         command, env=environment, capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 2
-    assert "ASTER_API_KEY is not set" in done.stderr.strip().splitlines()[-1]
+    assert said in done.stderr.strip().splitlines()[-1]
 
 
 def test_fix_stale_asks_aster_and_closes_what_it_does_not_hold(
