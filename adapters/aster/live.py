@@ -1,15 +1,16 @@
 """Aster live: the user data stream and signed REST v1, supervised, as capture records.
 
 The client is ours (rest.py says why): httpx for REST, and for the stream websocket-client,
-which pybit and the Hyperliquid SDK already bring. A listenKey is POSTed at every (re)connect (Aster answers the active key, extended, or a new
-one once the old expired), kept alive by a PUT every 30 minutes, and the connection rebuilt
-on ``listenKeyExpired`` and before Aster cuts it at 24 h. After each (re)connect and every
-poll interval, REST: positionRisk of every symbol (the complete position snapshot),
-openOrders, userTrades of each symbol held or traded since the last trade seen, funding
-fees (income FUNDING_FEE) since the last seen, and the account. Every event and reply is
-recorded verbatim; a reply's params without timestamp, recvWindow and signature. The
-listenKey's own replies are not recorded: the key reads the account's stream. Nor is it
-ever DELETEd: it is the account's one key, shared with any other reader (the bot's own).
+which pybit and the Hyperliquid SDK already bring. A listenKey is POSTed at every
+(re)connect (Aster answers the active key, extended, or a new one once the old expired),
+kept alive by a PUT every 30 minutes, and the connection rebuilt on ``listenKeyExpired``
+and before Aster cuts it at 24 h. After each (re)connect and every poll interval, REST:
+positionRisk of every symbol (the complete position snapshot), openOrders, userTrades of
+each symbol held or traded since the last trade seen, funding fees (income FUNDING_FEE)
+since the last seen, and the account. Every event and reply is recorded verbatim; a
+reply's params without timestamp, recvWindow and signature. The listenKey's own replies
+are not recorded: the key reads the account's stream. Nor is it ever DELETEd: it is the
+account's one key, shared with any other reader (the bot's own).
 """
 
 import logging
