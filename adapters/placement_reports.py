@@ -1,6 +1,6 @@
 """The executor's placement reports as capture lines (channel ``placement``): what a venue
-answered when a requested order was placed, recorded so the trigger's lifecycle, and an
-audit, follow from the journal alone.
+answered when a requested order was placed (or, ``"action": "cancel"``, cancelled),
+recorded so the trigger's lifecycle, and an audit, follow from the journal alone.
 
     {"at": 1762199000000, "channel": "placement", "venue": "bybit", "account": "main",
      "data": {"trigger_id": "t-1", "decision_id": "…", "symbol": "BTCUSDT",
@@ -16,10 +16,11 @@ from trueup.adapters.orders import Placement
 from trueup.adapters.payload import Payload
 from trueup.domain.errors import MalformedInput
 from trueup.domain.events import OrderPlacementReported
-from trueup.domain.vocabulary import PlacementOutcome, RefusalKind
+from trueup.domain.vocabulary import OrderAction, PlacementOutcome, RefusalKind
 
 CHANNEL = "placement"
 OUTCOMES = {o.value: o for o in PlacementOutcome}
+ACTIONS = {a.value: a for a in OrderAction}
 REFUSALS = {k.value: k for k in RefusalKind}
 
 
@@ -32,7 +33,7 @@ def decode(envelope: Envelope, data: Payload) -> OrderPlacementReported:
     )
     report = OrderPlacementReported(
         **envelope.header(),
-        trigger_id=data.text("trigger_id"),
+        trigger_id=data.optional_text("trigger_id"),
         decision_id=data.text("decision_id"),
         symbol=data.text("symbol"),
         client_order_id=data.text("client_order_id"),
@@ -41,8 +42,10 @@ def decode(envelope: Envelope, data: Payload) -> OrderPlacementReported:
         reason=data.optional_text("reason"),
         refusal=refusal,
         code=data.optional_text("code"),
+        action=data.choice_of("action", ACTIONS, default=OrderAction.PLACE.value),
+        qty=data.optional_decimal("qty"),
     )
-    for name in ("trigger_id", "decision_id", "symbol", "client_order_id"):
+    for name in ("decision_id", "symbol", "client_order_id"):
         if not getattr(report, name):
             raise MalformedInput(f"{data.where}.{name}: empty")
     return report
@@ -58,17 +61,23 @@ def record(
     symbol: str,
     client_order_id: str,
     placement: Placement,
+    action: OrderAction = OrderAction.PLACE,
 ) -> dict[str, Any]:
-    """The capture record of one placement."""
+    """The capture record of one placement (or cancel)."""
     data: dict[str, Any] = {
-        "trigger_id": trigger_id,
         "decision_id": decision_id,
         "symbol": symbol,
         "client_order_id": client_order_id,
         "outcome": placement.outcome.value,
     }
+    if trigger_id:
+        data["trigger_id"] = trigger_id
+    if action is not OrderAction.PLACE:
+        data["action"] = action.value
     if placement.venue_order_id:
         data["venue_order_id"] = placement.venue_order_id
+    if placement.qty is not None:
+        data["qty"] = str(placement.qty)
     if placement.outcome is PlacementOutcome.REFUSED:
         data["reason"] = placement.reason
         data["refusal"] = (placement.refusal or RefusalKind.OTHER).value

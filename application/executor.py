@@ -1,6 +1,6 @@
-"""The executor: places the orders fired triggers request, each once, and records what the
-venue answered as an input (channel ``placement``), so the trigger's lifecycle (EXECUTED,
-FAILED) follows from the journal alone.
+"""The executor: places the orders fired triggers (and the entry policy) request, each once,
+cancels the orders the entry policy replaces, and records what the venue answered as an
+input (channel ``placement``), so every lifecycle follows from the journal alone.
 
 Once, by construction: the client order id derives from the decision (the TRIGGER_FIRED
 event), so a restart, or a second executor, asks the venue for the same order and the venue
@@ -11,7 +11,7 @@ again, with the same id; a refusal is final: nothing retries a rejected order bl
 
 import logging
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, ROUND_UP, Decimal
+from decimal import Decimal
 
 import orjson
 
@@ -22,15 +22,13 @@ from trueup.adapters.feed import Clock
 from trueup.adapters.orders import ExecutionClient, OrderRequest, OrderType, Placement, Side
 from trueup.adapters.store.journal import Journal
 from trueup.adapters.store.lease import Lease
+from trueup.application.loop_status import executor_name
 from trueup.application.service import TrueupService
-from trueup.domain.emitted import OrderRequested
-from trueup.domain.vocabulary import OrderSide, PlacementOutcome, RefusalKind
+from trueup.domain.emitted import EntryStep, OrderRequested
+from trueup.domain.vocabulary import OrderAction, OrderSide, PlacementOutcome, RefusalKind
 
 log = logging.getLogger("trueup.executor")
 SIDES = {OrderSide.BUY.value: Side.BUY, OrderSide.SELL.value: Side.SELL}
-# Hyperliquid takes at most 5 significant figures in a price; Bybit ignores a market
-# order's price. One rounding serves both.
-PRICE_DIGITS = 5
 
 
 @dataclass(frozen=True)
@@ -73,7 +71,7 @@ class Executor:
         self.settings = settings
         self.clock = clock
         self.service = TrueupService(journal, clock)
-        self.tracker = f"executor.{venue}.{account}"
+        self.tracker = executor_name(venue, account)
         self.lease: Lease = journal.lease(self.tracker)
 
     def step(self) -> ExecutorStep:
@@ -85,14 +83,21 @@ class Executor:
         after = self.journal.tracked_position(self.tracker)
         page, last = self.journal.emitted_after(after)
         for position, event in page:
-            if not self._ours(event):
+            if not isinstance(event, OrderRequested | EntryStep) or not self._ours(event):
                 continue
-            assert isinstance(event, OrderRequested)
-            placement = self._place(event)
+            try:
+                placement = self._carry_out(event)
+            except Exception as error:  # one request must never stop the others
+                log.exception("%s could not be carried out", event.event_id)
+                placement = Placement(
+                    PlacementOutcome.REFUSED,
+                    reason=f"the executor failed on it: {type(error).__name__}: {error}"[:500],
+                    refusal=RefusalKind.OTHER,
+                )
             refusal = placement.refusal
             if refusal is not None and refusal.retryable:
                 # The venue did not judge it: ask again next step, with the same id.
-                log.warning("order of %s not judged (%s): asking again", event.trigger_id, refusal)
+                log.warning("%s not judged (%s): asking again", event.event_id, refusal)
                 self._progress(position - 1)
                 done.retrying += 1
                 return done
@@ -108,39 +113,43 @@ class Executor:
     def release(self) -> None:
         self.lease.release()
 
-    def _ours(self, event: object) -> bool:
-        return (
-            isinstance(event, OrderRequested)
-            and event.venue == self.venue
-            and event.account == self.account
-        )
+    def _ours(self, event: OrderRequested | EntryStep) -> bool:
+        return event.venue == self.venue and event.account == self.account
 
-    def _place(self, event: OrderRequested) -> Placement:
+    def _carry_out(self, event: OrderRequested | EntryStep) -> Placement:
+        """Place a requested order, or cancel the order an entry step replaces; a request
+        older than the limit is neither."""
         age = self.clock() - event.at
         if age > self.settings.max_age_ms:
             return Placement(
                 PlacementOutcome.REFUSED,
                 reason=(
-                    f"not placed: requested {age} ms ago, more than the executor's "
+                    f"not sent: requested {age} ms ago, more than the executor's "
                     f"limit of {self.settings.max_age_ms} ms"
                 ),
                 refusal=RefusalKind.TOO_LATE,
             )
+        if isinstance(event, EntryStep):
+            placement = self.client.cancel(str(event.symbol), event.client_order_id)
+            log.info("%s: cancel %s: %s", event.type, event.client_order_id, placement.outcome)
+            return placement
         side = SIDES[event.order_side]
+        limit = event.order_type == "limit"
         request = OrderRequest(
             client_order_id=client_order_id(event.decision_id),
             symbol=str(event.symbol),
             side=side,
             qty=event.quantity,
-            order_type=OrderType.MARKET,
-            price=self._worst_price(event.price, side),
+            order_type=OrderType.LIMIT if limit else OrderType.MARKET,
+            price=event.limit_price if limit else self._worst_price(event.price, side),
             reduce_only=event.reduce_only,
             position_idx=event.order_position_idx,
         )
         placement = self.client.place(request)
         log.info(
-            "trigger %s: %s %s %s: %s %s",
-            event.trigger_id,
+            "%s: %s %s %s %s: %s %s",
+            event.trigger_id or event.entry_client_order_id,
+            request.order_type,
             side,
             event.quantity,
             event.symbol,
@@ -150,26 +159,30 @@ class Executor:
         return placement
 
     def _worst_price(self, price: Decimal | None, side: Side) -> Decimal | None:
+        """The price the trigger fired at, moved by the slippage against the order (the
+        client puts it on the venue's grid, never tighter)."""
         if price is None:
             return None
         factor = 1 + self.settings.slippage if side is Side.BUY else 1 - self.settings.slippage
-        worst = price * factor
-        exponent = worst.adjusted() - PRICE_DIGITS + 1
-        # Rounded away from the market: never a tighter limit than the slippage allows.
-        rounding = ROUND_UP if side is Side.BUY else ROUND_DOWN
-        return worst.quantize(Decimal(1).scaleb(exponent), rounding=rounding).normalize()
+        return price * factor
 
-    def _report(self, event: OrderRequested, placement: Placement) -> None:
-        written = self.client.written(client_order_id(event.decision_id))
+    def _report(self, event: OrderRequested | EntryStep, placement: Placement) -> None:
+        if isinstance(event, EntryStep):
+            trigger_id, decision_id, action = "", event.event_id, OrderAction.CANCEL
+            written = event.client_order_id
+        else:
+            trigger_id, decision_id, action = event.trigger_id, event.decision_id, OrderAction.PLACE
+            written = self.client.written(client_order_id(event.decision_id))
         record = placement_reports.record(
             self.clock(),
             self.venue,
             self.account,
-            trigger_id=event.trigger_id,
-            decision_id=event.decision_id,
+            trigger_id=trigger_id,
+            decision_id=decision_id,
             symbol=str(event.symbol),
             client_order_id=written,
             placement=placement,
+            action=action,
         )
         self.service.ingest([[orjson.dumps(record)]])
 

@@ -72,6 +72,13 @@ class ExecutionKind(StrEnum):
     SETTLEMENT = "settlement"  # the contract was settled (Bybit Settle)
 
 
+class OrderAction(StrEnum):
+    """What an executor asked a venue to do with one order."""
+
+    PLACE = "place"
+    CANCEL = "cancel"
+
+
 class PlacementOutcome(StrEnum):
     """A venue's answer to one order placement. ALREADY_PLACED: it holds an order with this
     client order id, so this request placed nothing (not a failure: never retry it as one).
@@ -80,6 +87,15 @@ class PlacementOutcome(StrEnum):
     ACCEPTED = "accepted"
     ALREADY_PLACED = "already placed"
     REFUSED = "refused"
+
+
+class NotificationOutcome(StrEnum):
+    """What became of one attempt to deliver an emitted event to a notification target.
+    FAILED: this try did not get through, another follows; DEAD_LETTERED: it was the last."""
+
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    DEAD_LETTERED = "dead-lettered"
 
 
 class RefusalKind(StrEnum):

@@ -180,6 +180,18 @@ def nats_url(text: str) -> str:
     return ",".join(parts)
 
 
+# A name that goes into file names and lease names: a notifier's, a notification target's.
+SHORT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def short_name(text: str) -> str:
+    if not SHORT_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a name: letters, digits, '.', '_' or '-', up to 64"
+        )
+    return text
+
+
 def subject_prefix(text: str) -> str:
     """What leads trueup's NATS subjects and names its streams: ``trueup`` unless told."""
     from trueup.adapters.nats.subjects import valid_prefix

@@ -1,17 +1,11 @@
-"""``trueup execute``: the executor of one venue account as a process, until SIGINT or SIGTERM.
+"""``trueup execute``: the executor of one venue account as a process, until SIGINT or
+SIGTERM, supervised as every follower is (runners/supervised.py). Run several: one holds the
+account's executor lease and works, the others stand by."""
 
-Supervised: a step that fails (the venue or the journal away, a bug on one request) is
-logged and tried again after a capped back-off; it never ends the process. Run several:
-one holds the account's executor lease and works, the others stand by.
-"""
-
-import logging
 import threading
 
-from trueup.application.executor import Executor
-
-log = logging.getLogger("trueup.executor")
-MAX_BACKOFF_S = 5.0
+from trueup.application.executor import Executor, log
+from trueup.runners.supervised import run_supervised
 
 
 def run_executor(
@@ -20,38 +14,4 @@ def run_executor(
     """Step every ``poll_ms`` until ``stop`` is set; back off while the venue asks us to
     wait, or a step fails. ``wake``, set by whoever saw ORDER_REQUESTED stored (a projection
     in this process), makes it step at once; set it after ``stop`` to end at once."""
-    failures = 0
-    holding = False
-    try:
-        while not stop.is_set():
-            try:
-                done = executor.step()
-            except Exception:  # one bad step must never stop the executor
-                failures += 1
-                log.exception("executor step failed (%d in a row)", failures)
-                stop.wait(_backoff(failures))
-                continue
-            if done.holding != holding:
-                holding = done.holding
-                log.info("%s", "executing" if holding else "standing by: another executor runs")
-            failures = failures + 1 if done.retrying else 0
-            if failures:
-                stop.wait(_backoff(failures))
-            else:
-                _pause(poll_ms / 1000, stop, wake)
-    finally:
-        executor.release()
-
-
-def _pause(seconds: float, stop: threading.Event, wake: threading.Event | None) -> None:
-    """Until the next poll, or a wake-up; cleared before the step it starts, so a request
-    stored during that step wakes the next one."""
-    if wake is None:
-        stop.wait(seconds)
-        return
-    wake.wait(seconds)
-    wake.clear()
-
-
-def _backoff(failures: int) -> float:
-    return float(min(MAX_BACKOFF_S, 0.1 * 2 ** (failures - 1)))
+    run_supervised(executor, poll_ms, stop, log, "executor", wake=wake)

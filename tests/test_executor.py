@@ -1,9 +1,11 @@
 """The executor, step by step, against the Bybit simulator through pybit: a request the
 venue did not judge (rate limited) is asked again under the same id, a request too old is
-never sent and fails its firing, and a second executor on the journal stands by."""
+never sent and fails its firing, a fault on one request fails that one alone, a second
+executor on the journal stands by, and the working one's status is kept for /health."""
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import orjson
@@ -12,8 +14,10 @@ import pytest
 from tests.live_harness import wait_for
 from tests.triggers import T0, add, position, price
 from trueup.adapters.bybit.orders import BybitOrders
+from trueup.adapters.orders import OrderRequest, Placement
 from trueup.adapters.store.journal import Journal
 from trueup.application.executor import Executor, ExecutorSettings, ExecutorStep
+from trueup.application.loop_status import SILENT_AFTER_MS, LoopStatus, loop_status
 from trueup.application.service import TrueupService
 from trueup.domain.emitted import Emitted, TriggerOutcome
 from trueup.domain.events import OrderPlacementReported
@@ -82,7 +86,7 @@ def test_a_request_older_than_the_limit_is_not_sent_and_fails_its_firing(
     assert orders(sim) == []
     [failed] = emitted(journal, "TRIGGER_FAILED")
     assert isinstance(failed, TriggerOutcome)
-    assert "not placed: requested" in failed.reason
+    assert "not sent: requested" in failed.reason
 
 
 def test_a_second_executor_stands_by_while_the_first_holds_the_account(
@@ -94,6 +98,60 @@ def test_a_second_executor_stands_by_while_the_first_holds_the_account(
     working.release()
     assert standby.step().holding
     assert len(orders(sim)) == 1
+
+
+class Faulty(BybitOrders):
+    """A client with a fault of its own on its first order."""
+
+    faults = 1
+
+    def place(self, request: OrderRequest) -> Placement:
+        if self.faults:
+            self.faults -= 1
+            raise KeyError("a fault in the client")
+        return super().place(request)
+
+
+def test_a_fault_on_one_request_fails_that_firing_and_the_executor_goes_on(
+    journal: Journal, sim: BybitSimulator
+) -> None:
+    client = Faulty(KEY, SECRET, base_url=sim.base_url)
+    done = Executor(journal, "bybit", "main", client, clock=lambda: T0 + 3).step()
+    assert (done.refused, done.retrying) == (1, 0)
+    [failed] = emitted(journal, "TRIGGER_FAILED")
+    assert isinstance(failed, TriggerOutcome)
+    assert "the executor failed on it: KeyError" in failed.reason
+    assert orders(sim) == []
+
+
+def test_the_working_executor_s_status_tells_its_last_success_and_failures(
+    journal: Journal, sim: BybitSimulator
+) -> None:
+    now = [T0 + 3]
+    working = Executor(
+        journal, "bybit", "main", BybitOrders(KEY, SECRET, base_url=sim.base_url),
+        clock=lambda: now[0],
+    )  # fmt: skip
+    stop = threading.Event()
+    runner = threading.Thread(target=run_executor, args=(working, 10, stop))
+    runner.start()
+    try:
+        wait_for("a success", lambda: _status(journal) is not None)
+    finally:
+        stop.set()
+        runner.join(timeout=10)
+    status = _status(journal)
+    assert status is not None
+    assert (status.last_success_at, status.stopped_at) == (T0 + 3, T0 + 3)
+    assert status.problem(T0 + 10**6) is None  # stopped cleanly: not a problem
+    beating = replace(status, stopped_at=None)
+    assert "silent for" in (beating.problem(T0 + 3 + SILENT_AFTER_MS + 1) or "")
+    failing = replace(beating, failures_in_row=3, last_failure="ConnectionError: refused")
+    assert "failed 3 times in a row: ConnectionError" in (failing.problem(T0 + 4) or "")
+
+
+def _status(journal: Journal) -> LoopStatus | None:
+    return loop_status(journal, "executor.bybit.main")
 
 
 class Stepping(Executor):

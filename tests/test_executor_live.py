@@ -195,3 +195,64 @@ def test_a_hyperliquid_trigger_is_executed_through_the_sdk_s_exchange(tmp_path: 
         assert outcome.filled_qty == Decimal("1.0")
         position = hl.clearinghouse_state(user)["assetPositions"][0]["position"]
         assert Decimal(position["szi"]) == 1
+
+
+def test_an_entry_left_unfilled_is_repriced_twice_then_filled_at_market(
+    tmp_path: Path, sim: BybitSimulator
+) -> None:
+    store, rules = str(tmp_path / "journal.db"), tmp_path / "rules.toml"
+    rules.write_text('entry_policy_accounts = ["bybit/main"]\nentry_timeout_ms = 800\n')
+    sim.move_mark("BTCUSDT", "100")
+    account = ("--venue", "bybit", "--account", "main")
+    processes = [
+        start(store, sim, "--rules", str(rules), "run", *account, "--tick-ms", "100"),
+        start(store, sim, "execute", *account, "--poll-ms", "20"),
+    ]
+    try:
+        assert sim.wait_subscribed(timeout=20)
+        wait_for("the rules", lambda: _rules_recorded(store), timeout=20)
+        intent = {
+            "kind": "order_placed", "position_id": "p-1", "order_link_id": "p-1-entry",
+            "category": "linear", "symbol": "BTCUSDT", "purpose": "ENTRY", "side": "Buy",
+            "qty": "1", "price": "90",
+        }  # fmt: skip
+        line = {"at": int(time.time() * 1000), "venue": "bybit", "account": "main"}
+        with Journal.open(store) as journal:
+            TrueupService(journal).ingest(
+                [[orjson.dumps(line | {"channel": "intent", "data": intent})]]
+            )
+        sim.place_order("BTCUSDT", "Buy", "1", order_link_id="p-1-entry", price="90")
+        wait_for(
+            "the market fallback to fill",
+            lambda: sim.read(lambda book: book.position("BTCUSDT").size) == 1,
+            timeout=30,
+        )
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            _out, err = process.communicate(timeout=30)
+            assert "Traceback" not in err, err
+    kinds = [
+        e.type
+        for e in emitted(store)
+        if e.type.startswith("ENTRY_") and e.type != "ENTRY_SUBMITTED"
+    ]
+    assert kinds == ["ENTRY_REPRICED", "ENTRY_REPRICED", "ENTRY_FALLBACK_MARKET"]
+    orders = sim.read(
+        lambda book: [
+            (o.order_link_id, o.order_type, o.price, o.status) for o in book.orders.values()
+        ]
+    )
+    cancelled = ("Limit", "Cancelled")
+    assert [(kind, status) for _, kind, _, status in orders] == [
+        cancelled, cancelled, cancelled, ("Market", "Filled"),
+    ]  # fmt: skip
+    prices = [price for _, _, price, _ in orders[:3]]
+    # 90.0900225 off the tick of 0.0001: a buy's limit is rounded down, never paying more
+    assert prices == [Decimal("90"), Decimal("90.045"), Decimal("90.09")]
+
+
+def _rules_recorded(store: str) -> bool:
+    with Journal.open(store) as journal:
+        return journal.rules_in_force().entry_policy_for("bybit", "main")

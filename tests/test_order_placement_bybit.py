@@ -172,10 +172,10 @@ def test_amend_and_cancel_by_order_link_id(sim: BybitSimulator) -> None:
         category="linear", symbol="BTCUSDT", orderLinkId=cid.order_link_id, price="91000"
     )
     assert amended["result"]["orderLinkId"] == cid.order_link_id
-    assert orders.cancel(cid, "BTCUSDT").outcome is PlacementOutcome.ACCEPTED
+    assert orders.cancel("BTCUSDT", cid.order_link_id).outcome is PlacementOutcome.ACCEPTED
     [order] = orders_of(sim)
     assert (order.status, order.price) == ("Cancelled", Decimal(91000))
-    again = orders.cancel(cid, "BTCUSDT")
+    again = orders.cancel("BTCUSDT", cid.order_link_id)
     assert (again.outcome, again.code) == (PlacementOutcome.REFUSED, "110008")
     # An orderLinkId stays used after its order ended: placing it again places nothing.
     assert orders.place(market("decision-7")).outcome is PlacementOutcome.ALREADY_PLACED

@@ -121,8 +121,8 @@ def test_a_limit_order_rests_until_the_mark_crosses_and_cancels_by_cloid(
 
     other = market("cancel-me", order_type=OrderType.LIMIT, price=Decimal("90000"))
     orders.place(other)
-    assert orders.cancel(other.client_order_id, "BTC").outcome is PlacementOutcome.ACCEPTED
-    again = orders.cancel(other.client_order_id, "BTC")
+    assert orders.cancel("BTC", other.client_order_id.cloid).outcome is PlacementOutcome.ACCEPTED
+    again = orders.cancel("BTC", other.client_order_id.cloid)
     assert again.outcome is PlacementOutcome.REFUSED
     assert again.reason == "Order was never placed, already canceled, or filled."
 

@@ -6,6 +6,8 @@ than it holds."""
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from tests.triggers import T0, add, command, of, order, placement, position, price, run
 from trueup.domain.emitted import Emitted, TriggerFired, TriggerOutcome
 from trueup.domain.reconciler import Reconciler
@@ -144,6 +146,28 @@ def test_nothing_left_after_the_position_report_shows_the_reduce() -> None:
     run([add(T0 + 6, "b", level="111", ratio="0.5", auto_execute=True)], reconciler)
     (fired,) = of(run([price(T0 + 7, "111")], reconciler), "TRIGGER_FIRED")
     assert isinstance(fired, TriggerFired) and fired.quantity == D("0.5")
+
+
+def test_a_fault_judging_one_trigger_disables_it_alone_told_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from trueup.domain.triggers.conditions import holds as real
+
+    def faulty(spec: Any, *args: Any) -> bool:
+        if spec.level == D(111):
+            raise ArithmeticError("a fault in trueup")
+        return real(spec, *args)
+
+    monkeypatch.setattr("trueup.domain.triggers.detector.holds", faulty)
+    reconciler = Reconciler()
+    records = [position(T0, "Buy", 2), add(T0 + 1, "bad", level="111"), add(T0 + 2, "good")]
+    emitted = run([*records, price(T0 + 3, "112")], reconciler)
+    assert [(e.type, getattr(e, "trigger_id", "")) for e in emitted if "TRIGGER" in e.type] == [
+        ("TRIGGER_ERROR", "bad"),
+        ("TRIGGER_FIRED", "good"),
+    ]
+    assert "ArithmeticError: a fault in trueup" in getattr(emitted[0], "reason", "")
+    assert run([price(T0 + 4, "113")], reconciler) == []  # disabled: told once
 
 
 def test_a_trigger_disabled_while_its_order_is_requested_is_enabled_only_once_it_ends() -> None:

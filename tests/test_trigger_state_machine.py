@@ -74,8 +74,8 @@ class DiesAfterPlacing:
     def written(self, client_order_id: ClientOrderId) -> str:
         return self.client.written(client_order_id)
 
-    def cancel(self, client_order_id: ClientOrderId, symbol: str) -> Placement:
-        return self.client.cancel(client_order_id, symbol)
+    def cancel(self, symbol: str, client_order_id: str) -> Placement:
+        return self.client.cancel(symbol, client_order_id)
 
 
 specs = st.fixed_dictionaries(
@@ -411,6 +411,6 @@ def test_a_trigger_order_filled_while_the_account_feed_is_down_ends_its_firing()
         machine.executor_steps()  # ... while trueup execute places the order: it fills
         assert [status for status, _ in machine._venue_orders().values()] == ["Filled"]
         machine._ingest()
-        machine._settle(timeout=10)
+        machine._settle(timeout=6)
     finally:
         machine._close()

@@ -95,3 +95,24 @@ def order(
     )  # fmt: skip
     frame = {"topic": "order", "creationTime": at, "data": [item]}
     return {"at": at, **ACCOUNT, "channel": "ws", "data": frame}
+
+
+def placement_of(
+    decided: Emitted,
+    client_order_id: str,
+    *,
+    outcome: str = "accepted",
+    action: str = "place",
+    at: int | None = None,
+) -> dict[str, Any]:
+    """The executor's report on what ``decided`` asked (an ORDER_REQUESTED's order, or the
+    cancel of an entry step), under ``client_order_id``."""
+    decision_id = getattr(decided, "decision_id", decided.event_id)
+    body = {
+        "decision_id": decision_id, "symbol": SYMBOL, "client_order_id": client_order_id,
+        "outcome": outcome, "action": action,
+    }  # fmt: skip
+    if outcome == "refused":
+        body |= {"reason": "order not exists or too late to cancel", "refusal": "invalid"}
+    when = decided.at + 1 if at is None else at
+    return {"at": when, **ACCOUNT, "channel": "placement", "data": body}

@@ -11,6 +11,7 @@ from trueup.domain.emitted import (
     Emitted,
     OrderRequested,
     TriggerCancelled,
+    TriggerError,
     TriggerExecuted,
     TriggerExpired,
     TriggerFailed,
@@ -34,7 +35,13 @@ from trueup.domain.triggers.conditions import folded_water, holds, level
 from trueup.domain.triggers.lifecycle import Stage, in_flight, may_advance
 from trueup.domain.triggers.spec import TriggerAction, TriggerCommand, TriggerKind
 from trueup.domain.triggers.trigger import FINAL, Decision, Firing, Standing, Trigger
-from trueup.domain.vocabulary import OrderSide, OrderStatus, PlacementOutcome, PositionSide
+from trueup.domain.vocabulary import (
+    OrderAction,
+    OrderSide,
+    OrderStatus,
+    PlacementOutcome,
+    PositionSide,
+)
 
 # Hedge mode: leg 1 holds the long, leg 2 the short; a one-way account holds both on 0.
 ONE_WAY = 0
@@ -57,13 +64,14 @@ class Refused(Exception):
 class TriggerDetector(Detector):
     """Every trigger of one account, by id in the order they were added."""
 
-    __slots__ = ("placed", "prices", "triggers")
+    __slots__ = ("last_fired_at", "placed", "prices", "triggers")
 
     def __init__(self) -> None:
         self.triggers: dict[str, Trigger] = {}
         # The firings whose order the venue took and that have not ended: client order id
         # -> trigger id, so an order report finds its firing without a scan.
         self.placed: dict[str, str] = {}
+        self.last_fired_at: int | None = None  # for /health: when any trigger last fired
         # The latest price of each symbol a trigger watches: the price inputs' reference
         # (mark, else mid, else last) or a position report's mark, whichever came last.
         self.prices: dict[str, Decimal] = {}
@@ -249,7 +257,8 @@ class TriggerDetector(Detector):
         trigger = self.triggers.get(event.trigger_id)
         firing = trigger.firing if trigger is not None else None
         if (
-            firing is None
+            event.action is not OrderAction.PLACE
+            or firing is None
             or firing.decision.decision_id != event.decision_id
             or firing.stage is not Stage.REQUESTED
             or firing.client_order_id
@@ -336,8 +345,24 @@ class TriggerDetector(Detector):
                 )
             elif trigger.standing is Standing.ARMED and trigger.firing is None:
                 held = _held(book) if held is None else held
-                emitted += self._judge(book, trigger, cause, held)
+                emitted += self._judged(book, trigger, cause, held)
         return emitted
+
+    def _judged(
+        self, book: AccountBook, trigger: Trigger, cause: Cause, held: Held
+    ) -> list[Emitted]:
+        """One trigger judged; a fault in judging it stands it down alone, told once."""
+        try:
+            return self._judge(book, trigger, cause, held)
+        except Exception as error:  # one trigger's fault must not silence the others
+            trigger.standing = Standing.DISABLED
+            trigger.firing = None
+            about: About = {
+                **cause.on_account(book.venue, book.account),
+                "symbol": trigger.spec.symbol,
+            }
+            reason = f"judging it failed ({type(error).__name__}: {error}); disabled"
+            return [TriggerError(**about, trigger_id=trigger.trigger_id, reason=reason[:500])]
 
     def _judge(
         self, book: AccountBook, trigger: Trigger, cause: Cause, held: Held
@@ -404,6 +429,7 @@ class TriggerDetector(Detector):
         )
         firing = Firing(decision, Stage.WAITING_CONFIRM, cause.at, price)
         trigger.firing = firing
+        self.last_fired_at = cause.at
         emitted: list[Emitted] = [fired]
         problem = None
         if lock and key.position_idx == ONE_WAY:
