@@ -123,6 +123,7 @@ class Measured:
 
     total: Latency
     stages: tuple[Latency, ...] = ()
+    ahead: int = 0  # samples whose order arrived before on_emitted stamped the request
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,7 @@ class Sample:
     stored_ms: float
     requested_ms: float
     received_ms: float
+    ahead: bool  # the order arrived before on_emitted stamped its request
 
 
 def measure_way(store: SQLiteStore, counts: Counts, woken: bool) -> Measured:
@@ -169,7 +171,7 @@ def measure_way(store: SQLiteStore, counts: Counts, woken: bool) -> Measured:
         tuple(s.received_ms - s.requested_ms for s in kept),
     )
     stages = tuple(Latency(f"  {stage}", part) for stage, part in zip(STAGES, parts, strict=True))
-    return Measured(total, stages)
+    return Measured(total, stages, sum(s.ahead for s in kept))
 
 
 def _hook(live: LiveIngest, probe: Probe) -> None:
@@ -247,9 +249,16 @@ def _sample(sim: BybitSimulator, reader: Reader, probe: Probe, symbol: str) -> S
     if len(creates) != 1 or creates[0].ret_code != 0:
         raise LiveError(f"{symbol}: the order was not placed once: {creates}")
     received = creates[0].received
-    if not start < now.stored < now.requested < received:
-        raise LiveError(f"{symbol}: the stages came out of order (fired by another input?)")
-    return Sample(*((at - start) * MS for at in (now.stored, now.requested, received)))
+    if not start < now.stored < min(now.requested, received):
+        raise LiveError(f"{symbol}: fired before its price input was stored (by another input?)")
+    # on_emitted runs after the projection's commit: an executor that found the request in
+    # between was quicker than the stamp, and the request counts as stored when it did.
+    requested = min(now.requested, received)
+    ahead = now.requested > received
+    stored_ms, requested_ms, received_ms = (
+        (at - start) * MS for at in (now.stored, requested, received)
+    )
+    return Sample(stored_ms, requested_ms, received_ms, ahead)
 
 
 def _ended(symbol: str) -> Callable[[Stored], bool]:
@@ -282,13 +291,18 @@ HEADERS = ("measurement", "samples", "p50 ms", "p99 ms", "max ms", "target", "")
 def trigger_table(rows: Sequence[Measured], load: tuple[float, float]) -> str:
     """Each row's total then its stages, and the machine's load before and after."""
     lines: list[tuple[str, ...]] = [HEADERS]
-    failures: list[str] = []
+    notes: list[str] = []
     for row in rows:
         total = row.total
         if total.failure:
             lines.append((total.what, "0", "FAILED", "", "", "", ""))
-            failures.append(f"  {total.what}: {total.failure}")
+            notes.append(f"  {total.what}: {total.failure}")
             continue
+        if row.ahead:
+            notes.append(
+                f"  {total.what}: {row.ahead} orders arrived before on_emitted could stamp "
+                "their request (counted stored when the order arrived)"
+            )
         verdict = "met" if total.p99 < TARGET_P99_MS else "MISSED"
         lines.append((*_figures(total), f"p99 < {TARGET_P99_MS:.0f} ms", verdict))
         lines += [(*_figures(stage), "", "") for stage in row.stages]
@@ -296,7 +310,7 @@ def trigger_table(rows: Sequence[Measured], load: tuple[float, float]) -> str:
     note = (
         f"  load average (1 min) {before:.2f} before, {after:.2f} after, on {os.cpu_count()} cores"
     )
-    return "\n".join([render(lines), *failures, note])
+    return "\n".join([render(lines), *notes, note])
 
 
 def _figures(row: Latency) -> tuple[str, ...]:
@@ -317,6 +331,8 @@ def legend(counts: Counts) -> str:
             "  the order's POST; each sample its own symbol and trigger, its firing waited out",
             f"  before the next; {counts.warmup} warm-up samples left out. Stages on the same",
             "  clock: the price input's batch stored, ORDER_REQUESTED committed, order received.",
+            "  Each order is the executor's first on its symbol, so the last stage includes the",
+            "  one GET of the symbol's instruments-info (its lot and tick sizes, cached after).",
         )
     )
 
