@@ -23,21 +23,18 @@ poll a fallback; and the executor polling every 50 ms, as ``trueup execute`` in 
 its own does.
 """
 
-import argparse
 import gc
 import os
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from functools import partial
 
 from bench.latency import MS, Latency
 from bench.live_latency import LiveError, Reader, Stored, _showing, feeding, writing
 from bench.report import render
-from bench.stores import SQLiteStore, scratch_sqlite
+from bench.stores import SQLiteStore
 from trueup.adapters import trigger_commands
 from trueup.adapters.bybit.live import BybitFeed
 from trueup.adapters.bybit.orders import BybitOrders
@@ -265,14 +262,6 @@ def _ended(symbol: str) -> Callable[[Stored], bool]:
     return lambda event: isinstance(event, TriggerOutcome) and event.trigger_id == symbol
 
 
-def guarded(what: str, run: Callable[[], Measured]) -> Measured:
-    """One row; a failure becomes the row, so the rest of the report still prints."""
-    try:
-        return run()
-    except Exception as error:
-        return Measured(Latency(what, (), f"{type(error).__name__}: {error}"))
-
-
 def measure(store: SQLiteStore, counts: Counts, progress: Callable[[str], None]) -> list[Measured]:
     rows: list[Measured] = []
     gc.collect()
@@ -280,8 +269,12 @@ def measure(store: SQLiteStore, counts: Counts, progress: Callable[[str], None])
         for woken in (True, False):
             how = "woken" if woken else "polling"
             progress(f"trigger latency, executor {how}: {counts.warmup} + {counts.samples} samples")
-            what = f"trigger -> order at the simulator, executor {how}"
-            rows.append(guarded(what, partial(measure_way, store, counts, woken)))
+            try:
+                rows.append(measure_way(store, counts, woken))
+            except Exception as error:  # the row says why; the other is still measured
+                failure = f"{type(error).__name__}: {error}"
+                what = f"trigger -> order at the simulator, executor {how}"
+                rows.append(Measured(Latency(what, (), failure)))
     return rows
 
 
@@ -343,18 +336,3 @@ def report(store: SQLiteStore, counts: Counts, progress: Callable[[str], None]) 
     load = (before, os.getloadavg()[0])
     title = "trigger latency, live: a ticker crossing a trigger -> its order at the simulator:"
     return "\n".join((title, trigger_table(rows, load), legend(counts)))
-
-
-def main(argv: list[str] | None = None) -> int:
-    """These rows alone: ``python -m bench.trigger_latency [--quick]``."""
-    parser = argparse.ArgumentParser(prog="python -m bench.trigger_latency", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="fewer samples (smoke run)")
-    args = parser.parse_args(argv)
-    counts = QUICK if args.quick else Counts()
-    with scratch_sqlite() as store:
-        print(report(store, counts, lambda text: print(f"[bench] {text}", file=sys.stderr)))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
