@@ -7,16 +7,18 @@ handing records to a LiveIngest writer thread over a fresh SQLite journal, the p
 process (default rules, 1 s ticks); an Executor in a thread of its own, on a connection of
 its own, placing through pybit's HTTP session (BybitOrders).
 
-Setup, untimed: one symbol per sample, a long of 1 at 100 (the mark, which market orders
-fill at) with its ticker at 100, the positions shown by the first sync and processed; each
-symbol's trigger added (price, long, level 110, reduce half, auto-execute). A sample: the
-clock read just before ``sim.tickers.set(symbol, mark_price=110)``, which only pushes the
-ticker (the book's mark stays, so no position frame can fire it instead); the end is the
-instant the simulator's handler took the order's POST (its RestAnswer.received, on the same
-clock). The firing is then waited out (TRIGGER_EXECUTED stored, everything processed) before
-the next sample. Stages, on the same clock: the flush that stored the price input returning
-(before the projection runs), the projection's ORDER_REQUESTED (LiveIngest's on_emitted,
-after its commit), the order received.
+Setup, untimed: ten symbols, each a long of 1 at 100 (the mark, which market orders fill
+at) with its ticker at 100, the positions shown by the first sync and processed. Samples go
+round the symbols: in round k, a symbol's trigger k (price, long, level 101 + k, reduce a
+tenth, auto-execute) is added and processed (untimed), then the sample reads the clock just
+before ``sim.tickers.set(symbol, mark_price=101 + k)``, which only pushes the ticker (the
+book's mark stays, so no position frame can fire it instead); its end is the instant the
+simulator's handler took the order's POST (its RestAnswer.received, on the same clock). The
+firing is then waited out (TRIGGER_EXECUTED stored, everything processed) before the next
+sample. The first round is the warm-up: the executor's first order on a symbol reads the
+symbol's instruments-info first (one GET, cached after). Stages, on the same clock: the
+flush that stored the price input returning (before the projection runs), the projection's
+ORDER_REQUESTED (LiveIngest's on_emitted, after its commit), the order received.
 
 Two rows: the executor woken by that on_emitted (``run_executor``'s ``wake``), its 50 ms
 poll a fallback; and the executor polling every 50 ms, as ``trueup execute`` in a process of
@@ -55,7 +57,8 @@ KEY, SECRET = "trigger-bench-key", "trigger-bench-secret"
 ACCOUNT = "main"
 POLL_MS = 50  # trueup execute's default --poll-ms
 STREAM_POLL_S = 60.0  # the account's REST poll: never within a run
-ENTRY, LEVEL = "100", "110"
+ENTRY = 100
+SYMBOLS = tuple(f"TRIG{n}USDT" for n in range(1, 11))
 SAMPLE_TIMEOUT_S = 10.0
 START_TIMEOUT_S = 30.0
 TARGET_P99_MS = 20.0
@@ -69,11 +72,13 @@ STAGES = (
 
 @dataclass(frozen=True)
 class Counts:
+    """Timed samples; a first round over the symbols precedes them, left out."""
+
     samples: int = 200
-    warmup: int = 5
+    warmup: int = len(SYMBOLS)
 
 
-QUICK = Counts(samples=30, warmup=3)
+QUICK = Counts(samples=30)
 
 
 @dataclass
@@ -81,6 +86,7 @@ class Stamps:
     """The instants (time.perf_counter) one sample passed each stage, set by the writer."""
 
     symbol: str = ""
+    trigger_id: str = ""
     decoded: bool = False  # the price input that crosses it, on its way to the journal
     stored: float = 0.0
     requested: float = 0.0
@@ -103,7 +109,7 @@ class Probe:
             self.now.stored = time.perf_counter()
 
     def emitted(self, event: Emitted) -> None:
-        if isinstance(event, OrderRequested) and event.symbol == self.now.symbol:
+        if isinstance(event, OrderRequested) and event.trigger_id == self.now.trigger_id:
             self.now.requested = time.perf_counter()
             self.now.decision_id = event.decision_id
         if isinstance(event, OrderRequested) and self.wake is not None:
@@ -133,20 +139,21 @@ class Sample:
 
 def measure_way(store: SQLiteStore, counts: Counts, woken: bool) -> Measured:
     """``warmup`` + ``samples`` triggers crossed one at a time; the warm-up left out."""
-    symbols = [f"TRIG{n}USDT" for n in range(1, counts.warmup + counts.samples + 1)]
+    rounds = 1 + -(-counts.samples // len(SYMBOLS))
+    crossings = [(k, symbol) for k in range(rounds) for symbol in SYMBOLS]
     wake = threading.Event() if woken else None
     probe = Probe(wake)
     samples: list[Sample] = []
     with BybitSimulator(api_key=KEY, api_secret=SECRET) as sim, ExitStack() as stack:
-        for symbol in symbols:
-            sim.open_position(symbol, "Buy", "1", ENTRY, mark_price=ENTRY)
-            sim.tickers.set(symbol, mark_price=ENTRY)
+        for symbol in SYMBOLS:
+            sim.open_position(symbol, "Buy", "1", str(ENTRY), mark_price=str(ENTRY))
+            sim.tickers.set(symbol, mark_price=str(ENTRY))
         url = stack.enter_context(store.fresh())
         reader = Reader(stack.enter_context(Journal.open(url)))
         live = stack.enter_context(writing(stack.enter_context(Journal.open(url)), probe.emitted))
         _hook(live, probe)
-        stack.enter_context(feeding(_feeds(sim, symbols), live))
-        _ready(sim, live, reader, symbols)
+        stack.enter_context(feeding(_feeds(sim), live))
+        _ready(sim, reader)
         executor = Executor(
             stack.enter_context(Journal.open(url)),
             "bybit",
@@ -154,9 +161,10 @@ def measure_way(store: SQLiteStore, counts: Counts, woken: bool) -> Measured:
             BybitOrders(KEY, SECRET, base_url=sim.base_url),
         )
         stack.enter_context(_executing(executor, wake))
-        for symbol in symbols:
-            samples.append(_sample(sim, reader, probe, symbol))
-    kept = samples[counts.warmup :]
+        for k, symbol in crossings:
+            _arm(live, reader, symbol, k)
+            samples.append(_sample(sim, reader, probe, symbol, k))
+    kept = samples[counts.warmup : counts.warmup + counts.samples]
     what = "executor woken by the projection" if woken else f"executor polling every {POLL_MS} ms"
     total = Latency(
         f"ticker crosses a trigger -> order at the simulator, {what}",
@@ -185,7 +193,7 @@ def _hook(live: LiveIngest, probe: Probe) -> None:
     live.ingestor.on_input = probe.decoded
 
 
-def _feeds(sim: BybitSimulator, symbols: list[str]) -> Feeds:
+def _feeds(sim: BybitSimulator) -> Feeds:
     account = BybitFeed(
         ACCOUNT,
         KEY,
@@ -194,26 +202,34 @@ def _feeds(sim: BybitSimulator, symbols: list[str]) -> Feeds:
         base_url=sim.base_url,
         poll_interval_s=STREAM_POLL_S,
     )
-    prices = BybitPriceFeed(ACCOUNT, tuple(symbols), clock=wall_clock, base_url=sim.base_url)
+    prices = BybitPriceFeed(ACCOUNT, SYMBOLS, clock=wall_clock, base_url=sim.base_url)
     return Feeds(account, prices)
 
 
-def _ready(sim: BybitSimulator, live: LiveIngest, reader: Reader, symbols: list[str]) -> None:
-    """Both streams subscribed, every position shown, every trigger added and processed."""
+def _ready(sim: BybitSimulator, reader: Reader) -> None:
+    """Both streams subscribed, every position shown and processed."""
     if not sim.wait_subscribed(timeout=START_TIMEOUT_S):
         raise LiveError("the feed never subscribed to the private stream")
-    for symbol in symbols:
+    for symbol in SYMBOLS:
         if not sim.tickers.wait_subscribed(symbol, timeout=START_TIMEOUT_S):
             raise LiveError(f"the price feed never subscribed to {symbol}")
-    reader.until(_showing(set(symbols)), START_TIMEOUT_S, "a sync showing every position")
-    for symbol in symbols:
-        command = {
-            "command": "add", "trigger_id": symbol, "operator": "bench", "symbol": symbol,
-            "direction": "long", "kind": "price", "level": LEVEL, "ratio": "0.5",
-            "action": "reduce", "auto_execute": True,
-        }  # fmt: skip
-        live.put(trigger_commands.record(wall_clock(), "bybit", ACCOUNT, command))
+    reader.until(_showing(set(SYMBOLS)), START_TIMEOUT_S, "a sync showing every position")
     reader.settle()
+
+
+def _arm(live: LiveIngest, reader: Reader, symbol: str, k: int) -> None:
+    """``symbol``'s trigger of round ``k`` added and processed (untimed)."""
+    command = {
+        "command": "add", "trigger_id": f"{symbol}-{k}", "operator": "bench",
+        "symbol": symbol, "direction": "long", "kind": "price", "level": str(_level(k)),
+        "ratio": "0.1", "action": "reduce", "auto_execute": True,
+    }  # fmt: skip
+    live.put(trigger_commands.record(wall_clock(), "bybit", ACCOUNT, command))
+    reader.settle()
+
+
+def _level(k: int) -> int:
+    return ENTRY + 1 + k
 
 
 @contextmanager
@@ -232,22 +248,25 @@ def _executing(executor: Executor, wake: threading.Event | None) -> Iterator[Non
         thread.join(timeout=START_TIMEOUT_S)
 
 
-def _sample(sim: BybitSimulator, reader: Reader, probe: Probe, symbol: str) -> Sample:
+def _sample(sim: BybitSimulator, reader: Reader, probe: Probe, symbol: str, k: int) -> Sample:
     """One trigger crossed, timed to its order's arrival; its firing waited out."""
-    now = probe.now = Stamps(symbol)
+    trigger_id = f"{symbol}-{k}"
+    now = probe.now = Stamps(symbol, trigger_id)
     start = time.perf_counter()
-    sim.tickers.set(symbol, mark_price=LEVEL)
-    outcome = reader.until(_ended(symbol), SAMPLE_TIMEOUT_S, f"the firing of {symbol} ending")
+    sim.tickers.set(symbol, mark_price=str(_level(k)))
+    outcome = reader.until(_ended(trigger_id), SAMPLE_TIMEOUT_S, f"{trigger_id} ending")
     reader.settle()
     if not isinstance(outcome, TriggerOutcome) or outcome.type != "TRIGGER_EXECUTED":
-        raise LiveError(f"the firing of {symbol} ended {outcome.type}, not executed")
+        raise LiveError(f"{trigger_id} ended {outcome.type}, not executed")
     link_id = client_order_id(now.decision_id).order_link_id
     creates = [a for a in sim.rest_answers() if a.path == CREATE and a.order_link_id == link_id]
     if len(creates) != 1 or creates[0].ret_code != 0:
-        raise LiveError(f"{symbol}: the order was not placed once: {creates}")
+        raise LiveError(f"{trigger_id}: the order was not placed once: {creates}")
     received = creates[0].received
     if not start < now.stored < min(now.requested, received):
-        raise LiveError(f"{symbol}: fired before its price input was stored (by another input?)")
+        raise LiveError(
+            f"{trigger_id}: fired before its price input was stored (by another input?)"
+        )
     # on_emitted runs after the projection's commit: an executor that found the request in
     # between was quicker than the stamp, and the request counts as stored when it did.
     requested = min(now.requested, received)
@@ -258,8 +277,8 @@ def _sample(sim: BybitSimulator, reader: Reader, probe: Probe, symbol: str) -> S
     return Sample(stored_ms, requested_ms, received_ms, ahead)
 
 
-def _ended(symbol: str) -> Callable[[Stored], bool]:
-    return lambda event: isinstance(event, TriggerOutcome) and event.trigger_id == symbol
+def _ended(trigger_id: str) -> Callable[[Stored], bool]:
+    return lambda event: isinstance(event, TriggerOutcome) and event.trigger_id == trigger_id
 
 
 def measure(store: SQLiteStore, counts: Counts, progress: Callable[[str], None]) -> list[Measured]:
@@ -321,11 +340,11 @@ def legend(counts: Counts) -> str:
             "  LiveIngest with the projection (SQLite, default rules, 1 s ticks), and an",
             "  Executor thread placing through pybit's HTTP session. Timed from just before the",
             "  simulator pushes the ticker that crosses the trigger to its handler receiving",
-            "  the order's POST; each sample its own symbol and trigger, its firing waited out",
-            f"  before the next; {counts.warmup} warm-up samples left out. Stages on the same",
-            "  clock: the price input's batch stored, ORDER_REQUESTED committed, order received.",
-            "  Each order is the executor's first on its symbol, so the last stage includes the",
-            "  one GET of the symbol's instruments-info (its lot and tick sizes, cached after).",
+            f"  the order's POST. {len(SYMBOLS)} positions; each sample a new trigger crossed on",
+            "  one of them in turn, its firing waited out before the next; the first round (the",
+            f"  executor's first order on each symbol reads its instruments-info: {counts.warmup}",
+            "  samples) left out. Stages on the same clock: the price input's batch stored,",
+            "  ORDER_REQUESTED committed, order received.",
         )
     )
 
