@@ -52,12 +52,16 @@ PRICES = ("90", "95", "100", "105", "110", "115")
 CREATE = "/v5/order/create"
 INSUFFICIENT_POSITION = 110017
 DRAIN_TIMEOUT_S = 30.0
+# A stream that reconnects at once, or after an attempt or two that do not come up in time
+# (the feed's own wait, 10 s each, on a loaded machine).
+STREAM_BACK_S = 40.0
 # Short enough that an executor restarted after a pause meets a request too old to send.
 MAX_AGE_MS = 5_000
 
 
-class Died(Exception):
-    """The executor's process killed (-9) just after the venue took its order."""
+class Died(BaseException):
+    """The executor's process killed (-9) just after the venue took its order: nothing in
+    the process can catch it, as nothing can catch a kill."""
 
 
 class DiesAfterPlacing:
@@ -144,6 +148,7 @@ class TriggersThroughCrashes(RuleBasedStateMachine):
         wait_for(
             "a new private stream",
             lambda: bool(self.sim.connection_ids()) and not before & set(self.sim.connection_ids()),
+            timeout=STREAM_BACK_S,
         )
         assert self.sim.wait_subscribed(timeout=10)
         for symbol in SYMBOLS:
