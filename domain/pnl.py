@@ -23,7 +23,7 @@ from trueup.domain.emitted import ExitReason
 from trueup.domain.events import ExecutionsReported, Fill, PositionReport
 from trueup.domain.exits import shown_by
 from trueup.domain.keys import PositionKey
-from trueup.domain.legs import LONG_LEG, SHORT_LEG, hedged, leg_of
+from trueup.domain.legs import LONG_LEG, SHORT_LEG, hedged, leg_index
 from trueup.domain.vocabulary import ExecutionKind, OrderSide, PositionSide
 
 if TYPE_CHECKING:  # the book folds this ledger: imported for its type alone
@@ -36,7 +36,8 @@ ZERO = Decimal(0)
 # A fill's arithmetic is therefore all done in it, entered once per input (``executions``).
 EXACT = Context(prec=96, rounding=ROUND_HALF_EVEN, Emax=999, Emin=-999)
 SHARE = Decimal("1e-24")  # a partial close's share of the cost is rounded to this
-SHARE_EXPONENT = -24
+CUR_REALISED = "curRealisedPnl"  # Bybit's realised PnL of the position held
+CUM_REALISED = "cumRealisedPnl"  # Bybit's realised PnL of the position, of all time
 INVERSE = "inverse"  # Bybit's category of coin-margined contracts: not folded
 # How long a fill's id is remembered to tell a repeat (REST lists re-send the last days):
 # as long as a book keeps a finished order (domain/retention.py); older fills are judged
@@ -165,7 +166,14 @@ class PnlCheck:
     ours: Decimal
     venue: Decimal
     notional: Decimal  # price x the quantity it closed: what a tolerance scales with
-    figure: str  # which of the venue's figures: execPnl, closedPnl or curRealisedPnl
+    # Which of the venue's figures: execPnl or closedPnl (a fill's), curRealisedPnl (the
+    # position held), cumRealisedPnl (its move since the last one: ``span`` is True).
+    figure: str
+
+    @property
+    def span(self) -> bool:
+        """A check of what moved between two reports: each is news once."""
+        return self.figure == CUM_REALISED
 
 
 @dataclass(slots=True)
@@ -178,9 +186,49 @@ class KeyLedger:
     open: Lifecycle | None = None
     lifecycles: int = 0
     mark: Decimal | None = None
-    realised: Decimal = ZERO  # of every lifecycle, closed or open
-    fees: Decimal = ZERO
-    funding: Decimal = ZERO
+    # Of the lifecycles closed, and funding paid while flat: the open lifecycle's own are
+    # added when asked (``realised``), not once more for every fill.
+    past_realised: Decimal = ZERO
+    past_fees: Decimal = ZERO
+    past_funding: Decimal = ZERO
+    past_closed_value: Decimal = ZERO  # price x quantity of every closing fill
+    # At the last position report in step with the ledger that moved the venue's all-time
+    # realised PnL (Bybit's cumRealisedPnl): that figure, and trueup's net and closed value
+    # then. The next such report is checked over the span between the two.
+    venue_cum: Decimal | None = None
+    cum_net: Decimal = ZERO
+    cum_closed_value: Decimal = ZERO
+
+    @property
+    def realised(self) -> Decimal:
+        """Of every lifecycle, closed or open, before fees and funding."""
+        life = self.open
+        return self.past_realised if life is None else EXACT.add(self.past_realised, life.realised)
+
+    @property
+    def fees(self) -> Decimal:
+        life = self.open
+        return self.past_fees if life is None else EXACT.add(self.past_fees, life.fees)
+
+    @property
+    def funding(self) -> Decimal:
+        life = self.open
+        return self.past_funding if life is None else EXACT.add(self.past_funding, life.funding)
+
+    @property
+    def net(self) -> Decimal:
+        """Realised less fees plus funding, of every lifecycle: what the key has put in the
+        wallet since trueup first saw it."""
+        net = EXACT.add(EXACT.subtract(self.past_realised, self.past_fees), self.past_funding)
+        return net if self.open is None else EXACT.add(net, self.open.net)
+
+    @property
+    def closed_value(self) -> Decimal:
+        """Price x quantity of every closing fill: what the venue's PnL was made on."""
+        life = self.open
+        if life is None:
+            return self.past_closed_value
+        return EXACT.add(self.past_closed_value, life.exit_value)
 
     def unrealised(self) -> Decimal | None:
         """From the latest mark: None with a position and no mark yet, 0 when flat."""
@@ -196,6 +244,7 @@ class PnlLedger:
         "_done",
         "_horizon",
         "_next_let_go",
+        "_legs",
         "_seen",
         "_seen_exec",
         "checks",
@@ -205,6 +254,9 @@ class PnlLedger:
 
     def __init__(self) -> None:
         self.keys: dict[PositionKey, KeyLedger] = {}
+        # (category, symbol, position_idx) -> the same ledgers: what a fill names, found
+        # without building its PositionKey.
+        self._legs: dict[tuple[str, str, int], KeyLedger] = {}
         # Lifecycles closed since the views last took them (``take_closed``): their records
         # are built only then, so a fold whose history nobody takes (a replay, an audit, a
         # snapshot's rebuild) does not build them at all.
@@ -261,8 +313,11 @@ class PnlLedger:
         outside = getcontext()
         setcontext(EXACT)
         try:
+            seen = self._seen
             for fill in fills:
-                if fill.category == INVERSE or not self._first_time(fill, book.clock):
+                if fill.trade_id in seen or fill.category == INVERSE:
+                    continue
+                if not self._first_time(fill, book.clock):
                     continue
                 if fill.kind is FUNDING:
                     self._funding(book, fill)
@@ -272,32 +327,46 @@ class PnlLedger:
             setcontext(outside)
 
     def position_report(self, key: PositionKey, report: PositionReport) -> None:
-        """The venue's mark, and its realised PnL of the position now held, when it gives
-        them; checked against trueup's only when both hold the same position."""
+        """The venue's mark, and its realised PnL of the position held (curRealisedPnl) and
+        of all time (cumRealisedPnl), when it gives them; checked against trueup's only when
+        both hold the same position (a fill on its way would make them differ)."""
         ledger = self.keys.get(key)
-        if report.mark_price is not None and report.mark_price > ZERO:
+        mark = report.mark_price
+        if mark is not None and mark > ZERO:
             ledger = ledger or self.key(key)
-            ledger.mark = report.mark_price
-        life = ledger.open if ledger is not None else None
-        venue = report.cur_realised_pnl
-        if life is None or venue is None or report.signed_size != life.signed_size:
+            ledger.mark = mark
+        current, cumulative = report.cur_realised_pnl, report.cum_realised_pnl
+        if ledger is None or (current is None and cumulative is None):
             return
-        self.checks.append(
-            PnlCheck(
-                key,
-                life.number,
-                "",
-                life.net,
-                venue,
-                EXACT.multiply(life.cost, 1),
-                "curRealisedPnl",
+        life = ledger.open
+        if report.signed_size != (ZERO if life is None else life.signed_size):
+            return
+        if current is not None and life is not None:
+            notional = EXACT.multiply(life.cost, ONE)
+            self.checks.append(
+                PnlCheck(key, life.number, "", life.net, current, notional, CUR_REALISED)
             )
-        )
+        if cumulative is not None and cumulative != ledger.venue_cum:
+            self._cumulative(ledger, cumulative)
+
+    def _cumulative(self, ledger: KeyLedger, venue: Decimal) -> None:
+        """The venue's all-time realised PnL moved: over the span since it last did, its move
+        against trueup's (fees and funding in, as Bybit counts it). The first report only
+        marks where trueup starts measuring: what came before trueup saw it is not known."""
+        net, closed_value = ledger.net, ledger.closed_value
+        if ledger.venue_cum is not None:
+            ours = EXACT.add(ledger.venue_cum, EXACT.subtract(net, ledger.cum_net))
+            notional = EXACT.subtract(closed_value, ledger.cum_closed_value)
+            self.checks.append(
+                PnlCheck(
+                    ledger.key, ledger.lifecycles, "", ours, venue, notional, CUM_REALISED
+                )
+            )
+        ledger.venue_cum, ledger.cum_net, ledger.cum_closed_value = venue, net, closed_value
 
     def _first_time(self, fill: Fill, clock: int) -> bool:
+        """Noted as seen unless it is one let go (its id is not among those seen)."""
         seen, trade_id = self._seen, fill.trade_id
-        if trade_id in seen:
-            return False
         if 0 < fill.exec_time <= self._horizon:
             return False  # a fill let go, sent again by a REST list or a resubscription
         if not seen:
@@ -331,13 +400,17 @@ class PnlLedger:
         ledger = self.key(key)
         self.moved.append(key)
         received = EXACT.minus(fill.exec_fee)
-        ledger.funding = EXACT.add(ledger.funding, received)
-        if ledger.open is not None:
+        if ledger.open is None:
+            ledger.past_funding = EXACT.add(ledger.past_funding, received)
+        else:
             ledger.open.funding = EXACT.add(ledger.open.funding, received)
 
     def _trade(self, book: "AccountBook", fill: Fill) -> None:
-        key = leg_of(book, fill)
-        ledger = self.key(key)
+        leg = (fill.category, fill.symbol, leg_index(book, fill))
+        ledger = self._legs.get(leg)
+        if ledger is None:
+            ledger = self._legs[leg] = self.key(book.key(*leg))
+        key = ledger.key
         self.moved.append(key)
         qty, price, fee = fill.exec_qty, fill.exec_price, fill.exec_fee or ZERO
         buy = fill.side is BUY
@@ -350,7 +423,7 @@ class PnlLedger:
             closed = life.size if life.size < qty else qty
             close_fee = fee if closed == qty else _share(fee, closed, qty)
             fee -= close_fee
-            pnl = self._close(ledger, life, closed, price, close_fee)
+            pnl = self._close(life, closed, price, close_fee)
             venue = fill.realised_pnl
             if venue is not None or life.venue_realised is not None:
                 life.venue_realised = (
@@ -398,16 +471,14 @@ class PnlLedger:
             life.cost += value
             life.entry_qty += rest
             life.entry_value += value
-            life.max_size = max(life.max_size, life.size)
+            if life.size > life.max_size:
+                life.max_size = life.size
             life.fees += fee
-            ledger.fees += fee
             life.fills += 1
         if ledger.open is not None:
             self._note(book, key, ledger.open)
 
-    def _close(
-        self, ledger: KeyLedger, life: Lifecycle, closed: Decimal, price: Decimal, fee: Decimal
-    ) -> Decimal:
+    def _close(self, life: Lifecycle, closed: Decimal, price: Decimal, fee: Decimal) -> Decimal:
         """Take ``closed`` off ``life`` at ``price``: its share of the cost, and what it
         realised against it (returned, before fees)."""
         share = life.cost if closed == life.size else _share(life.cost, closed, life.size)
@@ -420,8 +491,6 @@ class PnlLedger:
         life.realised += pnl
         life.fees += fee
         life.fills += 1
-        ledger.realised += pnl
-        ledger.fees += fee
         return pnl
 
     def _note(self, book: "AccountBook", key: PositionKey, life: Lifecycle) -> None:
@@ -438,6 +507,10 @@ class PnlLedger:
     def _closed(self, book: "AccountBook", ledger: KeyLedger, life: Lifecycle, fill: Fill) -> None:
         """The lifecycle is flat: it leaves the key, with when and why it closed."""
         ledger.open = None
+        ledger.past_realised += life.realised
+        ledger.past_fees += life.fees
+        ledger.past_funding += life.funding
+        ledger.past_closed_value += life.exit_value
         life.closed_at = max(fill.exec_time, life.opened_at)
         life.exit_reason = _exit_reason(book, life.key, life, fill)
         self._done.append(life)
@@ -460,10 +533,10 @@ def average(value: Decimal, qty: Decimal) -> Decimal:
 def _share(amount: Decimal, part: Decimal, whole: Decimal) -> Decimal:
     """amount x part / whole: exact where it terminates within SHARE, else rounded to it."""
     share = EXACT.divide(EXACT.multiply(amount, part), whole)
-    exponent = share.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < SHARE_EXPONENT:
-        return share.quantize(SHARE, context=EXACT)
-    return share
+    # Compared, not read off ``as_tuple`` (which spells out every digit): the quantized
+    # share is equal exactly when nothing below SHARE was cut.
+    rounded = share.quantize(SHARE, context=EXACT)
+    return share if rounded == share else rounded
 
 
 def _venue_order(fill: Fill) -> tuple[int, str]:
