@@ -62,6 +62,7 @@ from trueup.projections.views import (
     every_view,
     position_row,
     recent_body,
+    risk_json,
     symbol_view,
 )
 
@@ -465,6 +466,8 @@ class TrueupService:
                     "position_idx": row.position_idx,
                     "state": row.state,
                     "findings": list(row.findings),
+                    "pnl": row.pnl,
+                    "risk": risk_json(row.risk),
                 }
                 for row in (view.keys if view else ())
             ],
@@ -507,13 +510,28 @@ class TrueupService:
         """How the position came to be what it is: every input that changed it, and its
         state as of ``as_of`` (now when None). Read through the audit index, so its cost
         follows the symbol's history; an account an older trueup began, by a full read."""
+        rules = self.journal.rules_in_force()
         index = self.journal.symbol_history(venue, account, symbol)
         if index is not None:
             return audit_indexed(
-                venue, account, index, symbol=symbol, position_idx=position_idx, as_of=as_of
+                venue,
+                account,
+                index,
+                symbol=symbol,
+                position_idx=position_idx,
+                as_of=as_of,
+                rules=rules,
             )
         events = self.journal.account_events(venue, account, symbol)
-        return audit(venue, account, events, symbol=symbol, position_idx=position_idx, as_of=as_of)
+        return audit(
+            venue,
+            account,
+            events,
+            symbol=symbol,
+            position_idx=position_idx,
+            as_of=as_of,
+            rules=rules,
+        )
 
     def emitted_about(
         self, venue: str, account: str, symbol: str, position_idx: int, as_of: int | None = None

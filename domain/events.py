@@ -243,7 +243,9 @@ class WalletReported(InputEvent):
 
     @property
     def symbols(self) -> tuple[str, ...] | None:
-        return ()
+        # The equity weighs every held position's concentration: an audit of any symbol
+        # folds it (the views are touched by the book, for the held keys alone).
+        return None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

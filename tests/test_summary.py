@@ -225,3 +225,57 @@ def test_without_the_projection_the_same_answers_come_by_replay(
     assert main(["--store", store_url, "ingest", "--no-projections", str(path)]) == 0
     (replayed,) = cli(capsys, store_url, "summary", "--json")
     assert replayed["positions"] == 4 and replayed["notional"] == "58200"
+
+
+# --- audit and diagnose weigh the position as positions does ---------------------------------
+
+ETH_MAIN = ["--venue", "bybit", "--account", "main", "--symbol", "ETHUSDT"]
+BTC_HL = ["--venue", "hyperliquid", "--account", HL_USER, "--symbol", "BTC"]
+
+
+def test_diagnose_shows_the_positions_leverage_liquidation_margins_and_risk(
+    journal_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (row,) = cli(capsys, journal_url, "positions", *ETH_MAIN, "--json")
+    (report,) = cli(capsys, journal_url, "diagnose", *ETH_MAIN, "--json")
+    (position,) = report["positions"]
+    assert (position["risk"], position["pnl"]) == (row["risk"], row["pnl"])
+    risk = position["risk"]
+    assert (risk["leverage"], risk["liq_price"], risk["liquidation_distance"]) == (
+        "10",
+        "1600",
+        "0.066667",
+    )
+    assert (risk["initial_margin"], risk["maintenance_margin"], risk["score"]) == (
+        "300",
+        "15",
+        "0.519999",
+    )
+    capsys.readouterr()
+    assert main(["--store", journal_url, "diagnose", *ETH_MAIN]) == 0
+    assert (
+        "  risk: score 0.519999 NEAR LIQUIDATION; leverage 10; liquidation 1600 (6.67% away); "
+        "margin initial 300, maintenance 15; notional 3000, concentration 0.3 of equity 10000"
+    ) in capsys.readouterr().out.splitlines()
+
+
+@pytest.mark.parametrize("where", [ETH_MAIN, BTC_HL], ids=["bybit", "hyperliquid"])
+def test_the_audit_weighs_the_position_as_positions_does(
+    journal_url: str, capsys: pytest.CaptureFixture[str], where: list[str]
+) -> None:
+    (row,) = cli(capsys, journal_url, "positions", *where, "--json")
+    (document,) = cli(capsys, journal_url, "audit", *where, "--json")
+    assert (document["risk"], document["pnl"]) == (row["risk"], row["pnl"])
+    assert document["risk"]["leverage"] == "10"
+    capsys.readouterr()
+    assert main(["--store", journal_url, "audit", *where]) == 0
+    assert f"  risk: score {row['risk']['score']}" in capsys.readouterr().out
+
+
+def test_the_audit_as_of_before_the_position_was_held_weighs_nothing(
+    journal_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (document,) = cli(capsys, journal_url, "audit", *ETH_MAIN, "--as-of", str(T0 + 30), "--json")
+    assert document["risk"]["notional"] == "3000"
+    # Before its report the key is not in the book at all: the audit says so, as a usage error.
+    assert main(["--store", journal_url, "audit", *ETH_MAIN, "--as-of", str(T0 + 29)]) == 2
