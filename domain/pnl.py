@@ -243,8 +243,8 @@ class PnlLedger:
     __slots__ = (
         "_done",
         "_horizon",
-        "_next_let_go",
         "_legs",
+        "_next_let_go",
         "_seen",
         "_seen_exec",
         "checks",
@@ -358,9 +358,7 @@ class PnlLedger:
             ours = EXACT.add(ledger.venue_cum, EXACT.subtract(net, ledger.cum_net))
             notional = EXACT.subtract(closed_value, ledger.cum_closed_value)
             self.checks.append(
-                PnlCheck(
-                    ledger.key, ledger.lifecycles, "", ours, venue, notional, CUM_REALISED
-                )
+                PnlCheck(ledger.key, ledger.lifecycles, "", ours, venue, notional, CUM_REALISED)
             )
         ledger.venue_cum, ledger.cum_net, ledger.cum_closed_value = venue, net, closed_value
 
@@ -471,8 +469,7 @@ class PnlLedger:
             life.cost += value
             life.entry_qty += rest
             life.entry_value += value
-            if life.size > life.max_size:
-                life.max_size = life.size
+            life.max_size = max(life.max_size, life.size)
             life.fees += fee
             life.fills += 1
         if ledger.open is not None:

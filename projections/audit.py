@@ -70,7 +70,7 @@ def audit(
     rules: RuleConfig | None = None,
 ) -> Audit:
     """Fold the account's events, noting each one that changed a key of ``symbol``."""
-    auditor = Auditor(venue, account, symbol, position_idx, as_of, rules)
+    auditor = Auditor(venue, account, symbol, position_idx, as_of, rules=rules)
     for event in events:
         auditor.take(event)
     return auditor.result
@@ -87,6 +87,7 @@ class Auditor:
         symbol: str,
         position_idx: int | None,
         as_of: int | None,
+        *,
         rules: RuleConfig | None = None,
     ) -> None:
         book = AccountBook(venue, account)

@@ -68,7 +68,7 @@ def audit_indexed(
     rules: RuleConfig | None = None,
 ) -> Audit:
     """The audit ``projections.audit.audit`` gives of the account's inputs, from the index."""
-    auditor = Auditor(venue, account, symbol, position_idx, as_of, rules)
+    auditor = Auditor(venue, account, symbol, position_idx, as_of, rules=rules)
     _Walk(auditor, index).run()
     return auditor.result
 
