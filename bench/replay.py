@@ -165,15 +165,17 @@ def ledger_off() -> Iterator[None]:
     """The fold without the PnL ledger and the wallet fold, for this measurement alone:
     their entry points do nothing meanwhile."""
     executions, position_report = PnlLedger.executions, PnlLedger.position_report
-    wallet = Wallet.apply
+    local_opened, wallet = PnlLedger.local_opened, Wallet.apply
     PnlLedger.executions = lambda *_: None  # type: ignore[method-assign]
     PnlLedger.position_report = lambda *_: None  # type: ignore[method-assign]
+    PnlLedger.local_opened = lambda *_: None  # type: ignore[method-assign]
     Wallet.apply = lambda *_: False  # type: ignore[method-assign]
     try:
         yield
     finally:
         PnlLedger.executions = executions  # type: ignore[method-assign]
         PnlLedger.position_report = position_report  # type: ignore[method-assign]
+        PnlLedger.local_opened = local_opened  # type: ignore[method-assign]
         Wallet.apply = wallet  # type: ignore[method-assign]
 
 

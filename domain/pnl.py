@@ -68,11 +68,11 @@ class Lifecycle:
     size: Decimal = ZERO
     cost: Decimal = ZERO  # the cost of the size held: entry price x size, on average cost
     max_size: Decimal = ZERO
-    entry_qty: Decimal = ZERO
+    # What the opening fills paid, and the closing fills received, price x quantity: with
+    # the cost, they give the realised PnL (``realised``), not summed again for every fill.
     entry_value: Decimal = ZERO
     exit_qty: Decimal = ZERO
     exit_value: Decimal = ZERO
-    realised: Decimal = ZERO  # before fees and funding
     fees: Decimal = ZERO  # paid; a rebate is negative
     funding: Decimal = ZERO  # received; paid is negative
     # The venue's own realised PnL summed over the closing fills; None once one lacks it.
@@ -89,6 +89,18 @@ class Lifecycle:
     @property
     def signed_size(self) -> Decimal:
         return -self.size if self.side is SHORT else self.size
+
+    @property
+    def entry_qty(self) -> Decimal:
+        return EXACT.add(self.size, self.exit_qty)
+
+    @property
+    def realised(self) -> Decimal:
+        """Before fees and funding: what the closes received less the cost they took off
+        (the entry value less the cost left), exactly the sum of each close's PnL."""
+        taken = EXACT.subtract(self.entry_value, self.cost)
+        gain = EXACT.subtract(self.exit_value, taken)
+        return EXACT.minus(gain) if self.side is SHORT else gain
 
     def unrealised(self, mark: Decimal) -> Decimal:
         """(mark - average entry) x signed size, exactly: from the cost, not the average."""
@@ -335,8 +347,12 @@ class PnlLedger:
         if mark is not None and mark > ZERO:
             ledger = ledger or self.key(key)
             ledger.mark = mark
+        if ledger is None:
+            return
         current, cumulative = report.cur_realised_pnl, report.cum_realised_pnl
-        if ledger is None or (current is None and cumulative is None):
+        # The all-time figure is checked only when it moved: most reports leave it as it was.
+        moved = cumulative is not None and cumulative != ledger.venue_cum
+        if current is None and not moved:
             return
         life = ledger.open
         if report.signed_size != (ZERO if life is None else life.signed_size):
@@ -346,7 +362,7 @@ class PnlLedger:
             self.checks.append(
                 PnlCheck(key, life.number, "", life.net, current, notional, CUR_REALISED)
             )
-        if cumulative is not None and cumulative != ledger.venue_cum:
+        if moved and cumulative is not None:
             self._cumulative(ledger, cumulative)
 
     def _cumulative(self, ledger: KeyLedger, venue: Decimal) -> None:
@@ -413,36 +429,20 @@ class PnlLedger:
         qty, price, fee = fill.exec_qty, fill.exec_price, fill.exec_fee or ZERO
         buy = fill.side is BUY
         life = ledger.open
-        closed = ZERO
+        rest = qty
         if life is not None and (life.side is LONG) != buy:
             # As min(qty, life.size) (qty when equal: its exponent is the one kept), without
             # the builtin's call; Decimal beside Decimal, never int, here and below: an int
             # is converted first.
             closed = life.size if life.size < qty else qty
-            close_fee = fee if closed == qty else _share(fee, closed, qty)
-            fee -= close_fee
-            pnl = self._close(life, closed, price, close_fee)
-            venue = fill.realised_pnl
-            if venue is not None or life.venue_realised is not None:
-                life.venue_realised = (
-                    None
-                    if venue is None or life.venue_realised is None
-                    else life.venue_realised + venue
-                )
-            if venue is not None:
-                self.checks.append(
-                    PnlCheck(
-                        key,
-                        life.number,
-                        fill.trade_id,
-                        pnl,
-                        venue,
-                        price * closed,
-                        fill_figure(fill),
-                    )
-                )
+            if closed == qty:  # the whole fill closes: nothing left to open, all its fee here
+                close_fee, fee, rest = fee, ZERO, ZERO
+            else:
+                close_fee = _share(fee, closed, qty)
+                fee -= close_fee
+                rest = qty - closed
+            self._close(life, fill, closed, close_fee)
             if life.size == ZERO:
-                self._note(book, key, life)
                 self._closed(book, ledger, life, fill)
         elif fill.realised_pnl:
             # The venue says this fill closed something trueup never saw opened: a fill missed.
@@ -457,44 +457,57 @@ class PnlLedger:
                     fill_figure(fill),
                 )
             )
-        rest = qty - closed
-        if rest > ZERO:
+        if rest:
             life = ledger.open
             if life is None:
                 ledger.lifecycles += 1
                 side = LONG if buy else SHORT
                 life = ledger.open = Lifecycle(ledger.key, ledger.lifecycles, side, fill.exec_time)
+                self._note(book, key, life)
             value = price * rest
             life.size += rest
             life.cost += value
-            life.entry_qty += rest
             life.entry_value += value
-            life.max_size = max(life.max_size, life.size)
+            if life.size > life.max_size:
+                life.max_size = life.size
             life.fees += fee
             life.fills += 1
-        if ledger.open is not None:
-            self._note(book, key, ledger.open)
 
-    def _close(self, life: Lifecycle, closed: Decimal, price: Decimal, fee: Decimal) -> Decimal:
-        """Take ``closed`` off ``life`` at ``price``: its share of the cost, and what it
-        realised against it (returned, before fees)."""
+    def _close(self, life: Lifecycle, fill: Fill, closed: Decimal, fee: Decimal) -> None:
+        """Take ``closed`` off ``life`` at the fill's price: its share of the cost goes, and
+        what it realised against it is set beside the venue's figure, where it gives one."""
+        price = fill.exec_price
         share = life.cost if closed == life.size else _share(life.cost, closed, life.size)
         value = price * closed
-        pnl = value - share if life.side is LONG else share - value
         life.size -= closed
         life.cost -= share
         life.exit_qty += closed
         life.exit_value += value
-        life.realised += pnl
         life.fees += fee
         life.fills += 1
-        return pnl
+        venue = fill.realised_pnl
+        if venue is None:
+            life.venue_realised = None
+            return
+        if life.venue_realised is not None:
+            life.venue_realised += venue
+        pnl = value - share if life.side is LONG else share - value
+        check = PnlCheck(life.key, life.number, fill.trade_id, pnl, venue, value, fill_figure(fill))
+        self.checks.append(check)
+
+    def local_opened(self, key: PositionKey, position_id: str) -> None:
+        """A LIVE local position opened on ``key``: it maps to the lifecycle open there."""
+        ledger = self.keys.get(key)
+        life = ledger.open if ledger is not None else None
+        if life is not None and position_id not in life.position_ids:
+            life.position_ids += (position_id,)
 
     def _note(self, book: "AccountBook", key: PositionKey, life: Lifecycle) -> None:
-        """The LIVE local positions open on the key map to the lifecycle.
+        """The LIVE local positions open on the key map to the lifecycle it opens; those
+        opened later are told by the book (``local_opened``), not looked for at every fill.
 
         Read from the open ones directly, not ``Position.live_open``: that also sums their
-        quantities, afresh whenever they changed, which here would be for every fill."""
+        quantities, afresh whenever they changed."""
         position = book.positions.get(key)
         if position is not None and position.opened:
             for position_id, local in position.opened.items():
