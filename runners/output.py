@@ -110,7 +110,8 @@ def print_audit(result: Audit, out: TextIO | None = None) -> None:
 
 
 def audit_json(result: Audit) -> JSON:
-    """One object per DESIGN.md: ``state`` and ``timeline`` (of the single key asked)."""
+    """One object per DESIGN.md: ``state`` and ``timeline`` (of the single key asked), with
+    the key's ``pnl`` and ``risk`` as of the instant asked, as `positions` shows them."""
     keys = result.keys
     key = keys[0]
     return {
