@@ -15,8 +15,10 @@ unrealised and never loses any. Linear contracts only: for inverse ones (PnL in 
 coin) the figures would be wrong, so those fills are left out (``INVERSE``).
 """
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Context, Decimal, getcontext, setcontext
+from itertools import islice
 from typing import TYPE_CHECKING
 
 from trueup.domain.emitted import ExitReason
@@ -258,7 +260,7 @@ class PnlLedger:
         "_legs",
         "_next_let_go",
         "_seen",
-        "_seen_exec",
+        "_seen_at",
         "checks",
         "keys",
         "moved",
@@ -277,12 +279,13 @@ class PnlLedger:
         self.checks: list[PnlCheck] = []
         # The keys the last input's fills moved.
         self.moved: list[PositionKey] = []
-        # trade_id -> when seen (input time), in the order seen, and -> its venue time; below
-        # the horizon (venue time) an unknown fill is one let go, sent again. Two maps of
-        # ints, not one of pairs: a pair per fill, kept for minutes, would be a container
-        # the garbage collector counts and walks.
+        # trade_id -> its venue time, in the order seen, and beside it when each was seen
+        # (input time, never falling): the ids seen longer ago are found by bisection and
+        # let go at the front. Below the horizon (venue time) an unknown fill is one let go,
+        # sent again. A map and a list of ints, not one of pairs: a pair per fill, kept for
+        # minutes, would be a container the garbage collector counts and walks.
         self._seen: dict[str, int] = {}
-        self._seen_exec: dict[str, int] = {}
+        self._seen_at: list[int] = []
         self._horizon = 0
         self._next_let_go = NEVER  # the earliest clock at which an id may be let go
 
@@ -325,12 +328,18 @@ class PnlLedger:
         outside = getcontext()
         setcontext(EXACT)
         try:
-            seen = self._seen
+            seen, seen_at, clock = self._seen, self._seen_at, book.clock
             for fill in fills:
-                if fill.trade_id in seen or fill.category == INVERSE:
-                    continue
-                if not self._first_time(fill, book.clock):
-                    continue
+                trade_id, exec_time = fill.trade_id, fill.exec_time
+                if trade_id in seen or fill.category == INVERSE:
+                    continue  # a repeat; or a coin-margined contract, not folded
+                if 0 < exec_time <= self._horizon:
+                    continue  # a fill let go, sent again by a REST list or a resubscription
+                # Seen now: remembered for SEEN_FOR_MS (``_let_go``).
+                if not seen:
+                    self._next_let_go = clock + SEEN_FOR_MS
+                seen[trade_id] = exec_time
+                seen_at.append(clock)
                 if fill.kind is FUNDING:
                     self._funding(book, fill)
                 elif fill.side is not None and fill.exec_qty > ZERO:
@@ -342,13 +351,15 @@ class PnlLedger:
         """The venue's mark, and its realised PnL of the position held (curRealisedPnl) and
         of all time (cumRealisedPnl), when it gives them; checked against trueup's only when
         both hold the same position (a fill on its way would make them differ)."""
-        ledger = self.keys.get(key)
         mark = report.mark_price
-        if mark is not None and mark > ZERO:
-            ledger = ledger or self.key(key)
-            ledger.mark = mark
+        marked = mark is not None and mark > ZERO
+        ledger = self.keys.get(key)
         if ledger is None:
-            return
+            if not marked:
+                return
+            ledger = self.key(key)
+        if marked:
+            ledger.mark = mark
         current, cumulative = report.cur_realised_pnl, report.cum_realised_pnl
         # The all-time figure is checked only when it moved: most reports leave it as it was.
         moved = cumulative is not None and cumulative != ledger.venue_cum
@@ -378,33 +389,18 @@ class PnlLedger:
             )
         ledger.venue_cum, ledger.cum_net, ledger.cum_closed_value = venue, net, closed_value
 
-    def _first_time(self, fill: Fill, clock: int) -> bool:
-        """Noted as seen unless it is one let go (its id is not among those seen)."""
-        seen, trade_id = self._seen, fill.trade_id
-        if 0 < fill.exec_time <= self._horizon:
-            return False  # a fill let go, sent again by a REST list or a resubscription
-        if not seen:
-            self._next_let_go = clock + SEEN_FOR_MS
-        seen[trade_id] = clock
-        self._seen_exec[trade_id] = fill.exec_time
-        return True
-
     def _let_go(self, clock: int) -> None:
         """Forget the ids of fills seen longer ago than SEEN_FOR_MS, raising the horizon;
         look again once the oldest left is due, but not before LET_GO_EVERY_MS."""
-        seen, seen_exec = self._seen, self._seen_exec
-        # One walk from the oldest, the ids to let go deleted after it: a fresh iterator for
-        # each would step again over every slot the deletions before it left at the front.
-        gone: list[str] = []
-        self._next_let_go = NEVER
-        for trade_id, at in seen.items():
-            if clock - at < SEEN_FOR_MS:
-                self._next_let_go = max(at + SEEN_FOR_MS, clock + LET_GO_EVERY_MS)
-                break
-            gone.append(trade_id)
-        for trade_id in gone:
-            del seen[trade_id]
-            self._horizon = max(self._horizon, seen_exec.pop(trade_id))
+        seen, seen_at = self._seen, self._seen_at
+        due = bisect_right(seen_at, clock - SEEN_FOR_MS)
+        if due:
+            gone = list(islice(seen, due))  # the oldest, in the order seen
+            self._horizon = max(self._horizon, *map(seen.pop, gone))
+            del seen_at[:due]
+        self._next_let_go = (
+            max(seen_at[0] + SEEN_FOR_MS, clock + LET_GO_EVERY_MS) if seen_at else NEVER
+        )
 
     def _funding(self, book: "AccountBook", fill: Fill) -> None:
         """A funding payment: to the leg held (exec_fee is what was paid)."""
@@ -468,8 +464,7 @@ class PnlLedger:
             life.size += rest
             life.cost += value
             life.entry_value += value
-            if life.size > life.max_size:
-                life.max_size = life.size
+            life.max_size = max(life.max_size, life.size)
             life.fees += fee
             life.fills += 1
 
@@ -541,11 +536,13 @@ def average(value: Decimal, qty: Decimal) -> Decimal:
 
 
 def _share(amount: Decimal, part: Decimal, whole: Decimal) -> Decimal:
-    """amount x part / whole: exact where it terminates within SHARE, else rounded to it."""
-    share = EXACT.divide(EXACT.multiply(amount, part), whole)
+    """amount x part / whole: exact where it terminates within SHARE, else rounded to it.
+
+    In the EXACT context, which ``PnlLedger.executions`` has entered for its fills."""
+    share = amount * part / whole
     # Compared, not read off ``as_tuple`` (which spells out every digit): the quantized
     # share is equal exactly when nothing below SHARE was cut.
-    rounded = share.quantize(SHARE, context=EXACT)
+    rounded = share.quantize(SHARE)
     return share if rounded == share else rounded
 
 

@@ -594,7 +594,7 @@ def test_a_fill_id_is_let_go_within_a_window_and_a_tenth_and_its_repeat_still_ig
         at = T0 + SEEN_FOR_MS // 2 + n * SEEN_FOR_MS // 30
         book.apply(executions(at, fill(n, OrderSide.BUY, lot, price, no_fee)))
     assert "t-1" not in book.pnl._seen
-    assert all(book.clock - seen < SEEN_FOR_MS * 11 // 10 for seen in book.pnl._seen.values())
+    assert all(book.clock - seen < SEEN_FOR_MS * 11 // 10 for seen in book.pnl._seen_at)
     # Sent again (a REST list of the last days): older than what was let go, so a repeat.
     book.apply(executions(T0 + 2 * SEEN_FOR_MS, first))
     assert held() == 39 * lot
