@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from trueup.adapters.client_order_id import ClientOrderId
+from trueup.domain.vocabulary import PlacementOutcome, RefusalKind
 
 
 class Side(StrEnum):
@@ -20,29 +21,6 @@ class Side(StrEnum):
 class OrderType(StrEnum):
     MARKET = "Market"
     LIMIT = "Limit"
-
-
-class Outcome(StrEnum):
-    """ACCEPTED: placed now. ALREADY_PLACED: the venue holds an order with this client order
-    id, so this request placed nothing (not a failure: never retry it as one). REFUSED: the
-    venue said no; ``RefusalKind`` says whether trying again could ever help."""
-
-    ACCEPTED = "accepted"
-    ALREADY_PLACED = "already placed"
-    REFUSED = "refused"
-
-
-class RefusalKind(StrEnum):
-    """Why a venue refused an order, in the terms the executor acts on."""
-
-    REDUCE_ONLY = "reduce only"  # nothing (or not enough) to reduce
-    INSUFFICIENT_MARGIN = "insufficient margin"
-    INVALID = "invalid"  # a parameter the venue will never accept
-    NOT_MATCHED = "not matched"  # an immediate-or-cancel order found nothing to fill against
-    AUTH = "auth"  # key, signature or request time refused
-    RATE_LIMITED = "rate limited"
-    UNREACHABLE = "unreachable"  # no answer: the order may or may not be on the venue
-    OTHER = "other"
 
 
 @dataclass(frozen=True)
@@ -64,7 +42,7 @@ class OrderRequest:
 class Placement:
     """A venue's answer to one order request; ``reason`` is the venue's own words."""
 
-    outcome: Outcome
+    outcome: PlacementOutcome
     venue_order_id: str = ""
     reason: str = ""
     refusal: RefusalKind | None = None
@@ -73,7 +51,7 @@ class Placement:
     @property
     def placed(self) -> bool:
         """The venue holds the order (placed by this request or an earlier one)."""
-        return self.outcome is not Outcome.REFUSED
+        return self.outcome is not PlacementOutcome.REFUSED
 
 
 class ExecutionClient(Protocol):
@@ -81,4 +59,11 @@ class ExecutionClient(Protocol):
 
     def place(self, request: OrderRequest) -> Placement: ...
 
-    def cancel(self, client_order_id: ClientOrderId, symbol: str) -> Placement: ...
+    def written(self, client_order_id: ClientOrderId) -> str:
+        """The client order id as this venue writes it in its order reports."""
+        ...
+
+    def cancel(self, symbol: str, client_order_id: str) -> Placement:
+        """Cancel the order of ``symbol`` with this client order id, as the venue writes it
+        (any order's, the bot's own included)."""
+        ...

@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, TextIO, TypeAlias
 
@@ -21,6 +22,7 @@ from trueup.runners.arguments import (
     count,
     epoch_ms,
     event_type,
+    fraction,
     http_url,
     milliseconds,
     nats_url,
@@ -28,6 +30,7 @@ from trueup.runners.arguments import (
     position_side,
     positive_int,
     seconds,
+    short_name,
     subject_prefix,
     symbols,
     writable_directory,
@@ -35,11 +38,12 @@ from trueup.runners.arguments import (
 )
 from trueup.runners.gc_policy import relaxed_gc
 from trueup.runners.usage import EXIT_OK, EXIT_USAGE, UsageError
-from trueup.runners.venues import VENUE_FEEDS, VENUE_PRICE_FEEDS
+from trueup.runners.venues import VENUE_EXECUTION, VENUE_FEEDS, VENUE_PRICE_FEEDS
 
 if TYPE_CHECKING:
     from trueup.adapters.feed import Feed
     from trueup.adapters.nats.publisher import Publisher
+    from trueup.adapters.notify.target import Target
     from trueup.adapters.store.journal import Journal
     from trueup.runners.rules_file import RulesFile
 
@@ -54,8 +58,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.rules_file = _rules_file(args)
         if args.command is _demo:
             args.run_demo = _demo_runner()
-        # NATS only: tail opens no journal.
-        return _tail(args) if args.command is _tail else _execute(args)
+        # NATS only: tail opens no journal; nor does a test of the notification targets.
+        if args.command in (_tail, _notify_test):
+            return int(args.command(args))
+        return _execute(args)
     except (StoreError, UsageError) as error:
         print(f"trueup: {_one_line(str(error))}", file=sys.stderr)
         return EXIT_USAGE
@@ -89,7 +95,9 @@ def _execute(args: argparse.Namespace) -> int:
     url = store_url(args.store)
     # Only a command that brings inputs makes a journal: elsewhere a mistyped --store (or
     # an empty one: fix-stale has nothing to fix) is an error.
-    create = args.command in (_ingest, _run, _worker, _demo, _serve, _trigger)
+    create = args.command in (
+        _ingest, _run, _worker, _demo, _serve, _trigger, _executor, _notify
+    )  # fmt: skip
     opened = Journal.open(url, give_up_after_s=args.give_up_after, create=create)
     with opened as journal, relaxed_gc():
         code: int = args.command(journal, args)
@@ -443,7 +451,90 @@ def _process_commands(commands: Commands) -> None:
         action="store_false",
         help="leave detection to another process on the journal (trueup run, worker, demo)",
     )
+    serve.add_argument(
+        "--notify-config",
+        type=Path,
+        metavar="FILE.toml",
+        help="notification targets, for POST /v1/notify/test (docs/notifications.md)",
+    )
     serve.set_defaults(command=_serve)
+
+    execute = commands.add_parser(
+        "execute",
+        help="place the orders fired triggers request on one venue account, each once "
+        "(docs/orders.md), until SIGINT or SIGTERM",
+    )
+    execute.add_argument("--venue", required=True, choices=sorted(VENUE_EXECUTION))
+    execute.add_argument(
+        "--account", required=True, help="a name (Bybit) or the address (Hyperliquid)"
+    )
+    execute.add_argument(
+        "--base-url", type=http_url, help="another host than the venue's, e.g. a simulator"
+    )
+    execute.add_argument(
+        "--poll-ms", type=milliseconds, default=50, help="how often to look for requests"
+    )
+    execute.add_argument(
+        "--max-age-ms",
+        type=milliseconds,
+        default=30_000,
+        help="a request older than this when first seen is not placed, and fails (default: 30000)",
+    )
+    execute.add_argument(
+        "--slippage",
+        type=fraction,
+        default=Decimal("0.05"),
+        help="a market order's worst price, as a fraction of the price its trigger fired "
+        "at (Hyperliquid needs one; default 0.05)",
+    )
+    execute.set_defaults(command=_executor)
+
+    _notify_commands(commands)
+
+
+def _notify_commands(commands: Commands) -> None:
+    """Notifications (docs/notifications.md): the notifier, its record, and a test."""
+    notify = commands.add_parser(
+        "notify",
+        help="send the emitted events the --config file's targets select to them (webhooks, "
+        "ntfy), until SIGINT or SIGTERM; or list or test",
+    )
+    notify.add_argument(
+        "--config", type=Path, metavar="FILE.toml", help="the targets (docs/notifications.md)"
+    )
+    notify.add_argument(
+        "--poll-ms", type=milliseconds, default=100, help="how often to look for events"
+    )
+    notify.add_argument(
+        "--name",
+        type=short_name,
+        default="default",
+        help="the notifier's name: its lease and its progress (default: default)",
+    )
+    notify.add_argument(
+        "--from-now",
+        action="store_true",
+        help="a notifier of this name that has never run starts at the journal's end, "
+        "not its beginning",
+    )
+    notify.set_defaults(command=_notify)
+    actions = notify.add_subparsers(metavar="ACTION")
+    listing = actions.add_parser(
+        "list", help="did anyone get told? per emitted event and target, what the tries came to"
+    )
+    listing.add_argument("--event", metavar="EVENT_ID", help="only this emitted event's")
+    listing.add_argument(
+        "--dead-letters", action="store_true", help="only those the last try failed"
+    )
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(command=_notify_list)
+    test = actions.add_parser(
+        "test", help="send a test notification to each target; exit 1 if any failed"
+    )
+    test.add_argument("--config", type=Path, required=True, metavar="FILE.toml")
+    test.add_argument("--target", metavar="NAME", help="only this one")
+    test.add_argument("--json", action="store_true")
+    test.set_defaults(command=_notify_test)
 
 
 def _nats_prefix(parser: argparse.ArgumentParser) -> None:
@@ -670,8 +761,12 @@ def _demo(journal: "Journal", args: argparse.Namespace) -> int:
     # The demo's own lines tell the story; the clients' reports of the drops it causes on
     # purpose would only confuse it.
     _log_as_trueup(logging.CRITICAL)
+    from trueup.adapters.store.journal import Journal
+
     # stdout as it is now: run_demo's default is the one of whenever it was first imported.
-    args.run_demo(journal, args.scenario, sys.stdout)
+    # The demo's executor works on a connection of its own, as `trueup execute` would.
+    with Journal.open(store_url(args.store)) as executor_journal:
+        args.run_demo(journal, args.scenario, sys.stdout, executor_journal)
     return EXIT_OK
 
 
@@ -684,7 +779,7 @@ def _log_as_trueup(level: int) -> None:
     logging.getLogger("websocket").disabled = True
 
 
-def _demo_runner() -> "Callable[[Journal, Path, TextIO], None]":
+def _demo_runner() -> "Callable[[Journal, Path, TextIO, Journal], None]":
     """The demo, from the simulators: a distribution of their own, not trueup's (make
     installs both). Asked before the journal is opened, so that without them nothing is."""
     try:
@@ -746,6 +841,38 @@ def _nats_worker(journal: "Journal", args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _executor(journal: "Journal", args: argparse.Namespace) -> int:
+    from trueup.application.executor import Executor, ExecutorSettings
+    from trueup.runners.executor import run_executor
+    from trueup.runners.worker import stop_on_signals
+
+    _log_as_trueup(logging.INFO)
+    client = VENUE_EXECUTION[args.venue](args)
+    settings = ExecutorSettings(max_age_ms=args.max_age_ms, slippage=args.slippage)
+    executor = Executor(journal, args.venue, args.account, client, settings=settings)
+    run_executor(executor, args.poll_ms, stop_on_signals())
+    return EXIT_OK
+
+
+def _notify(journal: "Journal", args: argparse.Namespace) -> int:
+    from trueup.runners import notify
+
+    _log_as_trueup(logging.INFO)
+    return notify.run(journal, args)
+
+
+def _notify_list(journal: "Journal", args: argparse.Namespace) -> int:
+    from trueup.runners import notify
+
+    return notify.list_deliveries(journal, args)
+
+
+def _notify_test(args: argparse.Namespace) -> int:
+    from trueup.runners import notify
+
+    return notify.test(args)
+
+
 def _serve(journal: "Journal", args: argparse.Namespace) -> int:
     from trueup.runners.http_api import TOKEN_ENV, ApiSettings, check_exposure, serve
     from trueup.runners.worker import stop_on_signals
@@ -757,7 +884,14 @@ def _serve(journal: "Journal", args: argparse.Namespace) -> int:
     # uvicorn stops on SIGINT and SIGTERM, then raises the signal again for the handler it
     # found: this one, so that serve exits 0 once stopped, like run and worker.
     stop_on_signals()
-    settings = ApiSettings(token, args.max_body_bytes, run_projection=args.projection)
+    targets: tuple[Target, ...] = ()
+    if args.notify_config is not None:
+        from trueup.runners.notify_config import load_targets
+
+        targets = tuple(load_targets(args.notify_config))
+    settings = ApiSettings(
+        token, args.max_body_bytes, run_projection=args.projection, notify_targets=targets
+    )
     serve(journal, args.host, args.port, settings)
     print("stopped")
     return EXIT_OK
@@ -784,13 +918,14 @@ def _audit(journal: "Journal", args: argparse.Namespace) -> int:
         if args.json:
             output.write_json(document)
             return EXIT_OK
+        from trueup.adapters.store.codec import event_json
         from trueup.runners.audit_page import audit_page
 
         key = keys[0]
         said = TrueupService(journal).emitted_about(
             key.venue, key.account, key.symbol, key.position_idx, as_of=args.as_of
         )
-        page = audit_page(document, [output.event_json(*stored) for stored in said])
+        page = audit_page(document, [event_json(*stored) for stored in said])
         args.html.write_text(page, encoding="utf-8")
         print(f"wrote {args.html}: {len(result.timeline)} inputs, {len(said)} emitted events")
     else:

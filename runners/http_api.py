@@ -31,6 +31,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trueup.adapters.clock import wall_clock
 from trueup.adapters.feed import Clock
+from trueup.adapters.notify.target import Target
+from trueup.adapters.store.codec import event_json
 from trueup.adapters.store.journal import PAGE, Journal
 from trueup.adapters.store.location import StoreError
 from trueup.application.answers import JSON, AccountFreshness, EventPage, IngestReport
@@ -76,6 +78,8 @@ class ApiSettings:
     max_projection_lag_ms: int = DEFAULT_MAX_PROJECTION_LAG_MS
     # False: another process on the journal runs the projection (the demo, trueup run).
     run_projection: bool = True
+    # What POST /v1/notify/test sends to (serve --notify-config); their secrets out of repr.
+    notify_targets: tuple[Target, ...] = field(default=(), repr=False)
 
 
 # --- what the endpoints take: unknown query parameters are refused, naming them -------------
@@ -186,6 +190,10 @@ class EventsQuery(Strict):
     limit: int = Field(EVENTS_PAGE, ge=1, le=PAGE)
 
 
+class NotifyTestQuery(Strict):
+    target: Name | None = Field(None, description="only this target (default: every one)")
+
+
 # --- what they answer (for the OpenAPI document: the bodies are rendered by orjson) ----------
 
 
@@ -267,6 +275,21 @@ class InputsDocument(BaseModel):
     inputs: list[InputLine]
 
 
+class NotifyTestResult(BaseModel):
+    target: str
+    kind: Literal["webhook", "ntfy"]
+    url: str = Field(description="scheme and host only: the rest may be a secret")
+    delivered: bool
+    reason: str = Field(description="why not, when not")
+    status: int | None = Field(description="the target's HTTP status, when it answered")
+    elapsed_ms: int
+
+
+class NotifyTestDocument(BaseModel):
+    delivered: bool = Field(description="whether every target got its test notification")
+    results: list[NotifyTestResult]
+
+
 class TriggersDocument(BaseModel):
     triggers: list[dict[str, Any]] = Field(
         description="each trigger's configuration and state, as `trueup trigger list --json`"
@@ -276,6 +299,8 @@ class TriggersDocument(BaseModel):
 class AccountHealth(BaseModel):
     venue: str
     account: str
+    last_trigger_fired_at: int | None = Field(description="when a trigger last fired (input time)")
+    since_last_trigger_ms: int | None
     complete_snapshot_at: int | None
     complete_snapshot_iso: str | None
     age_ms: int | None
@@ -295,11 +320,26 @@ class ProjectionHealth(BaseModel):
     )
 
 
+class LoopHealth(BaseModel):
+    """A loop of another process (an account's executor) as it last wrote its status."""
+
+    name: str
+    last_success_at: int | None
+    since_last_success_ms: int | None
+    last_failure_at: int | None
+    last_failure: str
+    failures_in_row: int
+    stopped_at: int | None = Field(description="set when it stopped cleanly")
+    beat_at: int
+    problem: str | None
+
+
 class HealthDocument(BaseModel):
     healthy: bool
     reasons: list[str]
     accounts: list[AccountHealth]
     projection: ProjectionHealth
+    loops: list[LoopHealth]
 
 
 class Problem(BaseModel):
@@ -391,7 +431,7 @@ class TrueupApi:
             said = self.service.emitted_about(
                 query.venue, query.account, query.symbol, query.position_idx, as_of=query.as_of
             )
-        events = [output.event_json(*stored) | {"at_iso": iso(stored[1].at)} for stored in said]
+        events = [event_json(*stored) | {"at_iso": iso(stored[1].at)} for stored in said]
         return Document({"events": events})
 
     def can_open(self, query: CanOpenQuery) -> Document:
@@ -446,7 +486,7 @@ class TrueupApi:
                 limit=query.limit,
             )
         events = [
-            output.event_json(position, event) | {"at_iso": iso(event.at)}
+            event_json(position, event) | {"at_iso": iso(event.at)}
             for position, event in page.events
         ]
         return Document({"events": events, "next_after": page.next_after})
@@ -492,19 +532,24 @@ class TrueupApi:
                     "reasons": [f"the journal: {error}", *reasons],
                     "accounts": [],
                     "projection": projection,
+                    "loops": [],
                 },
                 status_code=503,
             )
+        now = self.clock()
+        loops = self.service.executor_statuses((a.venue, a.account) for a in accounts)
         reasons = [
             f"{account.venue}/{account.account}: {reason}"
             for account in accounts
             for reason in account.stale_reasons
         ] + reasons
+        reasons += [problem for loop in loops if (problem := loop.problem(now)) is not None]
         document = {
             "healthy": not reasons,
             "reasons": reasons,
-            "accounts": [_account_health(account) for account in accounts],
+            "accounts": [_account_health(account, now) for account in accounts],
             "projection": projection,
+            "loops": [loop.as_document(now) for loop in loops],
         }
         return Document(document, status_code=503 if reasons else 200)
 
@@ -587,6 +632,23 @@ class TrueupApi:
                 raise _too_large(limit)
             chunks.append(chunk)
         return b"".join(chunks)
+
+    def notify_test(self, query: NotifyTestQuery) -> Document:
+        targets = [t for t in self.settings.notify_targets if query.target in (None, t.name)]
+        if not targets:
+            raise HTTPException(
+                404,
+                f"no notification target {query.target!r}"
+                if self.settings.notify_targets
+                else "no notification targets: serve --notify-config FILE names them",
+            )
+        results = self.service.test_notifications(targets)
+        return Document(
+            {
+                "delivered": all(r.delivered for r in results),
+                "results": [r.as_json() for r in results],
+            }
+        )
 
     def authorise(self, credentials: HTTPAuthorizationCredentials | None) -> None:
         """Let a write through only with the server's token, compared in constant time."""
@@ -741,6 +803,24 @@ def create_app(journal: Journal, settings: ApiSettings, clock: Clock = wall_cloc
         """Append capture lines through the path `trueup ingest` takes, idempotently."""
         return await api.inputs(request)
 
+    @app.post(
+        "/v1/notify/test",
+        response_model=None,
+        dependencies=[Depends(authorised)],
+        responses={
+            200: {"model": NotifyTestDocument},
+            401: {"model": Problem, "description": "no bearer token, or a wrong one"},
+            404: {
+                "model": Problem,
+                "description": "no such target, or none configured (serve --notify-config)",
+            },
+        },
+    )
+    def notify_test(query: Annotated[NotifyTestQuery, Query()]) -> Document:
+        """Send a test notification to each notification target (or the one named), as
+        `trueup notify test` does; 200 whatever came of it, each target's result inside."""
+        return api.notify_test(query)
+
     @app.get(
         "/health",
         response_model=None,
@@ -845,9 +925,12 @@ def _input_line(event: InputEvent) -> JSON:
     }
 
 
-def _account_health(account: AccountFreshness) -> JSON:
+def _account_health(account: AccountFreshness, now: int) -> JSON:
     taken = account.complete_snapshot_at
+    fired = account.last_trigger_fired_at
     return {
+        "last_trigger_fired_at": fired,
+        "since_last_trigger_ms": None if fired is None else now - fired,
         "venue": account.venue,
         "account": account.account,
         "complete_snapshot_at": taken,

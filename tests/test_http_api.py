@@ -17,6 +17,7 @@ import pytest
 
 from tests.http_server import AUTH, SAMPLE_END, TOKEN, closing_snapshot, running_server
 from trueup.adapters.store.journal import Journal
+from trueup.application.loop_status import FAILURES_TOLD, LoopHeartbeat, executor_name
 from trueup.projections.partitions import ALL, tracker
 from trueup.runners.cli import main
 from trueup.runners.http_api import ApiSettings
@@ -333,6 +334,30 @@ def test_health_is_503_with_the_reasons_while_the_exchange_view_is_stale(
     (account,) = fresh.json()["accounts"]
     assert account["age_ms"] == 1_000
     assert account["complete_snapshot_iso"] == "2025-11-03T19:48:54.000Z"
+
+
+def test_health_reports_each_executor_and_is_503_while_one_keeps_failing(
+    api: httpx.Client, sampled: str
+) -> None:
+    api.post("/v1/inputs", content=closing_snapshot(SAMPLE_END - 1_000), headers=AUTH)
+    with Journal.open(sampled, create=False) as journal:
+        beat = LoopHeartbeat(journal, executor_name("bybit", "main"), lambda: SAMPLE_END - 3)
+        beat.success()
+        healthy = api.get("/health").json()
+        for _ in range(FAILURES_TOLD):
+            beat.failure("ConnectionError: refused")
+    (loop,) = healthy["loops"]
+    assert (loop["name"], loop["last_success_at"], loop["problem"]) == (
+        "executor.bybit.main",
+        SAMPLE_END - 3,
+        None,
+    )
+    assert healthy["healthy"] and healthy["accounts"][0]["last_trigger_fired_at"] is None
+    failing = api.get("/health")
+    assert failing.status_code == 503
+    assert failing.json()["reasons"] == [
+        "executor.bybit.main has failed 3 times in a row: ConnectionError: refused"
+    ]
 
 
 def test_metrics_count_requests_inputs_and_view_age(api: httpx.Client) -> None:

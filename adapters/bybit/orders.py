@@ -13,7 +13,8 @@ from pybit import unified_trading
 from pybit.exceptions import FailedRequestError
 
 from trueup.adapters.client_order_id import ClientOrderId
-from trueup.adapters.orders import OrderRequest, OrderType, Outcome, Placement, RefusalKind
+from trueup.adapters.orders import OrderRequest, OrderType, Placement
+from trueup.domain.vocabulary import PlacementOutcome, RefusalKind
 
 DUPLICATE_ORDER_LINK_ID = 110072
 # Bybit's retCodes (error.mdx) by what the executor does about them.
@@ -51,11 +52,11 @@ def placement(body: dict[str, Any]) -> Placement:
     reason = str(body.get("retMsg", ""))
     result = body.get("result") or {}
     if ret_code == 0:
-        return Placement(Outcome.ACCEPTED, venue_order_id=str(result.get("orderId", "")))
+        return Placement(PlacementOutcome.ACCEPTED, venue_order_id=str(result.get("orderId", "")))
     if ret_code == DUPLICATE_ORDER_LINK_ID:
-        return Placement(Outcome.ALREADY_PLACED, reason=reason, code=str(ret_code))
+        return Placement(PlacementOutcome.ALREADY_PLACED, reason=reason, code=str(ret_code))
     kind = REFUSAL_KINDS.get(ret_code, RefusalKind.OTHER)
-    return Placement(Outcome.REFUSED, reason=reason, refusal=kind, code=str(ret_code))
+    return Placement(PlacementOutcome.REFUSED, reason=reason, refusal=kind, code=str(ret_code))
 
 
 class BybitOrders:
@@ -94,6 +95,9 @@ class BybitOrders:
             raise RuntimeError(f"{missing.args[0]} is not set") from None
         return cls(key, secret, base_url=base_url, category=category)
 
+    def written(self, client_order_id: ClientOrderId) -> str:
+        return client_order_id.order_link_id
+
     def place(self, request: OrderRequest) -> Placement:
         """POST /v5/order/create with the request's orderLinkId."""
         params: dict[str, Any] = {
@@ -112,13 +116,9 @@ class BybitOrders:
             params["price"] = str(request.price)
         return self._call(self._http.place_order, params)
 
-    def cancel(self, client_order_id: ClientOrderId, symbol: str) -> Placement:
+    def cancel(self, symbol: str, client_order_id: str) -> Placement:
         """POST /v5/order/cancel by orderLinkId."""
-        params = {
-            "category": self.category,
-            "symbol": symbol,
-            "orderLinkId": client_order_id.order_link_id,
-        }
+        params = {"category": self.category, "symbol": symbol, "orderLinkId": client_order_id}
         return self._call(self._http.cancel_order, params)
 
     def _call(self, method: Any, params: dict[str, Any]) -> Placement:
@@ -127,17 +127,19 @@ class BybitOrders:
         except FailedRequestError as error:
             kind = RefusalKind.RATE_LIMITED if error.status_code in (403, 429) else None
             return Placement(
-                Outcome.REFUSED,
+                PlacementOutcome.REFUSED,
                 reason=f"HTTP {error.status_code}",
                 refusal=kind or RefusalKind.UNREACHABLE,
             )
         except (requests.RequestException, ValueError) as error:
             # No answer: the order may be on the venue. Placing again with the same id is safe.
             return Placement(
-                Outcome.REFUSED, reason=type(error).__name__, refusal=RefusalKind.UNREACHABLE
+                PlacementOutcome.REFUSED,
+                reason=type(error).__name__,
+                refusal=RefusalKind.UNREACHABLE,
             )
         return placement(body)
 
 
 def _invalid(reason: str) -> Placement:
-    return Placement(Outcome.REFUSED, reason=reason, refusal=RefusalKind.INVALID)
+    return Placement(PlacementOutcome.REFUSED, reason=reason, refusal=RefusalKind.INVALID)

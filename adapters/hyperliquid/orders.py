@@ -18,7 +18,8 @@ from hyperliquid.utils.error import ClientError, ServerError
 from hyperliquid.utils.types import Cloid
 
 from trueup.adapters.client_order_id import ClientOrderId
-from trueup.adapters.orders import OrderRequest, OrderType, Outcome, Placement, RefusalKind, Side
+from trueup.adapters.orders import OrderRequest, OrderType, Placement, Side
+from trueup.domain.vocabulary import PlacementOutcome, RefusalKind
 
 # Words of the venue's error strings (its error-responses page), by what they mean here.
 ERROR_KINDS = (
@@ -39,7 +40,7 @@ def _is_duplicate_cloid(error: str) -> bool:
 def _refused(reason: str) -> Placement:
     lowered = reason.lower()
     kind = next((k for words, k in ERROR_KINDS if words in lowered), RefusalKind.OTHER)
-    return Placement(Outcome.REFUSED, reason=reason, refusal=kind)
+    return Placement(PlacementOutcome.REFUSED, reason=reason, refusal=kind)
 
 
 def placement(body: Any) -> Placement:
@@ -50,16 +51,16 @@ def placement(body: Any) -> Placement:
     statuses = body["response"].get("data", {}).get("statuses") or [None]
     status = statuses[0]
     if status == "success":
-        return Placement(Outcome.ACCEPTED)
+        return Placement(PlacementOutcome.ACCEPTED)
     if not isinstance(status, dict):
         return _refused(f"unreadable status {status!r}")
     if "error" in status:
         error = str(status["error"])
         if _is_duplicate_cloid(error):
-            return Placement(Outcome.ALREADY_PLACED, reason=error)
+            return Placement(PlacementOutcome.ALREADY_PLACED, reason=error)
         return _refused(error)
     done = status.get("resting") or status.get("filled") or {}
-    return Placement(Outcome.ACCEPTED, venue_order_id=str(done.get("oid", "")))
+    return Placement(PlacementOutcome.ACCEPTED, venue_order_id=str(done.get("oid", "")))
 
 
 class HyperliquidOrders:
@@ -90,11 +91,14 @@ class HyperliquidOrders:
         account = os.environ.get("HYPERLIQUID_ACCOUNT_ADDRESS") or None
         return cls(key, account_address=account, base_url=base_url)
 
+    def written(self, client_order_id: ClientOrderId) -> str:
+        return client_order_id.cloid
+
     def place(self, request: OrderRequest) -> Placement:
         """An order with the request's cloid: Ioc for a market order, Gtc for a limit."""
         if request.price is None:
             return Placement(
-                Outcome.REFUSED,
+                PlacementOutcome.REFUSED,
                 reason="Hyperliquid orders need a price (a market order's worst price)",
                 refusal=RefusalKind.INVALID,
             )
@@ -111,9 +115,13 @@ class HyperliquidOrders:
             )
         )
 
-    def cancel(self, client_order_id: ClientOrderId, symbol: str) -> Placement:
+    def cancel(self, symbol: str, client_order_id: str) -> Placement:
         """cancelByCloid."""
-        cloid = Cloid.from_str(client_order_id.cloid)
+        try:
+            cloid = Cloid.from_str(client_order_id)
+        except (TypeError, ValueError):
+            reason = f"{client_order_id!r} is no cloid (0x and 32 hex digits)"
+            return Placement(PlacementOutcome.REFUSED, reason=reason, refusal=RefusalKind.INVALID)
         return self._call(lambda: self._exchange.cancel_by_cloid(symbol, cloid))
 
     def _call(self, send: Any) -> Placement:
@@ -122,11 +130,17 @@ class HyperliquidOrders:
         except ClientError as error:
             limited = error.status_code == 429
             kind = RefusalKind.RATE_LIMITED if limited else RefusalKind.INVALID
-            return Placement(Outcome.REFUSED, reason=str(error.error_message), refusal=kind)
+            return Placement(
+                PlacementOutcome.REFUSED, reason=str(error.error_message), refusal=kind
+            )
         except ValueError as error:  # the SDK refuses a size or price it would have to round
-            return Placement(Outcome.REFUSED, reason=str(error), refusal=RefusalKind.INVALID)
+            return Placement(
+                PlacementOutcome.REFUSED, reason=str(error), refusal=RefusalKind.INVALID
+            )
         except (ServerError, requests.RequestException) as error:
             # No answer: the order may be on the venue. Placing again with the same cloid is safe.
             return Placement(
-                Outcome.REFUSED, reason=type(error).__name__, refusal=RefusalKind.UNREACHABLE
+                PlacementOutcome.REFUSED,
+                reason=type(error).__name__,
+                refusal=RefusalKind.UNREACHABLE,
             )

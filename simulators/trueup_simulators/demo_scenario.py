@@ -2,6 +2,7 @@
 
 A demo line is one of: {"bybit": <a Bybit scenario step>}, {"hyperliquid": {"step": "trade"
 | "close_by_hand" | "liquidate" | "drop_connection", ...}}, {"bot": {"venue": V, <intent>}},
+{"trigger": {"venue": V, <a trigger command: docs/capture-format.md, "trigger">}},
 {"show": "positions"} or {"wait_ms": N}; each may carry "delay_ms" and a "note". Anything
 else is a ScenarioError naming its line.
 """
@@ -12,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from trueup.domain.errors import shown
-from trueup_simulators.bybit.scenario import (
+from trueup_simulators.bybit.scenario import read_step
+from trueup_simulators.scenario_file import (
     Check,
     ScenarioError,
     Step,
@@ -22,7 +24,6 @@ from trueup_simulators.bybit.scenario import (
     json_lines,
     milliseconds,
     read_args,
-    read_step,
     text,
 )
 
@@ -52,6 +53,14 @@ class BotIntent:
 
 
 @dataclass(frozen=True)
+class OperatorTrigger:
+    """An operator's trigger command, on one venue's demo account."""
+
+    venue: str
+    command: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class ShowPositions:
     pass
 
@@ -61,7 +70,7 @@ class Wait:
     ms: int
 
 
-Action = Step | HyperliquidStep | BotIntent | ShowPositions | Wait
+Action = Step | HyperliquidStep | BotIntent | OperatorTrigger | ShowPositions | Wait
 
 
 @dataclass(frozen=True)
@@ -116,12 +125,20 @@ def _hyperliquid(number: int, fields: object) -> HyperliquidStep:
     return HyperliquidStep(name, read_args(where, args, required, optional))
 
 
-def _bot(number: int, fields: object) -> BotIntent:
-    where = f"line {number} (bot)"
+def _on_venue(where: str, fields: object, what: str) -> tuple[str, dict[str, Any]]:
+    """A line's object naming its venue: the venue, and the rest."""
     if not isinstance(fields, dict) or fields.get("venue") not in VENUES:
-        raise ScenarioError(f"{where}: an intent is a JSON object with venue one of {VENUES}")
-    intent = dict(fields)
-    return BotIntent(intent.pop("venue"), intent)
+        raise ScenarioError(f"{where}: {what} is a JSON object with venue one of {VENUES}")
+    body = dict(fields)
+    return body.pop("venue"), body
+
+
+def _bot(number: int, fields: object) -> BotIntent:
+    return BotIntent(*_on_venue(f"line {number} (bot)", fields, "an intent"))
+
+
+def _trigger(number: int, fields: object) -> OperatorTrigger:
+    return OperatorTrigger(*_on_venue(f"line {number} (trigger)", fields, "a command"))
 
 
 def _show(number: int, fields: object) -> ShowPositions:
@@ -138,6 +155,7 @@ _READERS: dict[str, Callable[[int, object], Action]] = {
     "bybit": read_step,
     "hyperliquid": _hyperliquid,
     "bot": _bot,
+    "trigger": _trigger,
     "show": _show,
     "wait_ms": _wait,
 }

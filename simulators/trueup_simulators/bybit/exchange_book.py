@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from trueup.adapters.bybit import messages
 from trueup.adapters.bybit.messages import JSON
+from trueup_simulators.amounts import plain as text
 
 Clock = Callable[[], int]
 OPEN_STATUSES = ("New", "PartiallyFilled", "Untriggered")
@@ -28,14 +29,6 @@ ZERO = Decimal(0)
 
 class BookError(ValueError):
     """An operation the simulated exchange cannot perform (unknown order, bad quantity...)."""
-
-
-def text(value: Decimal) -> str:
-    """A decimal as Bybit writes it: plain notation, no trailing zeros."""
-    if value == 0:
-        return "0"
-    normal = value.normalize()
-    return format(normal, "f")
 
 
 def settle_coin(category: str, symbol: str) -> str:
