@@ -351,15 +351,14 @@ class PnlLedger:
         """The venue's mark, and its realised PnL of the position held (curRealisedPnl) and
         of all time (cumRealisedPnl), when it gives them; checked against trueup's only when
         both hold the same position (a fill on its way would make them differ)."""
-        mark = report.mark_price
-        marked = mark is not None and mark > ZERO
         ledger = self.keys.get(key)
-        if ledger is None:
-            if not marked:
-                return
-            ledger = self.key(key)
-        if marked:
+        mark = report.mark_price
+        if mark is not None and mark > ZERO:
+            if ledger is None:
+                ledger = self.key(key)
             ledger.mark = mark
+        elif ledger is None:
+            return
         current, cumulative = report.cur_realised_pnl, report.cum_realised_pnl
         # The all-time figure is checked only when it moved: most reports leave it as it was.
         moved = cumulative is not None and cumulative != ledger.venue_cum
@@ -471,11 +470,13 @@ class PnlLedger:
     def _close(self, life: Lifecycle, fill: Fill, closed: Decimal, fee: Decimal) -> None:
         """Take ``closed`` off ``life`` at the fill's price: its share of the cost goes, and
         what it realised against it is set beside the venue's figure, where it gives one."""
-        price = fill.exec_price
-        share = life.cost if closed == life.size else _share(life.cost, closed, life.size)
-        value = price * closed
-        life.size -= closed
-        life.cost -= share
+        value = fill.exec_price * closed
+        if closed == life.size:  # the whole position: all its cost goes
+            share, life.size, life.cost = life.cost, ZERO, ZERO
+        else:
+            share = _share(life.cost, closed, life.size)
+            life.size -= closed
+            life.cost -= share
         life.exit_qty += closed
         life.exit_value += value
         life.fees += fee
