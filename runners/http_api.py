@@ -229,6 +229,9 @@ class SummaryDocument(BaseModel):
     accounts: list[dict[str, Any]] = Field(description="equity, balances and margin per account")
     by_venue: list[dict[str, Any]] = Field(description="shares of notional, largest first")
     by_symbol: list[dict[str, Any]] = Field(description="shares of notional, largest first")
+    by_asset: list[dict[str, Any]] = Field(
+        description="shares of notional by base asset across venues (BTCUSDT and BTC: BTC)"
+    )
     risk: dict[str, Any] | None = Field(description="the portfolio risk figures")
 
 

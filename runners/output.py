@@ -197,7 +197,12 @@ def print_summary(summary: Summary, out: TextIO | None = None) -> None:
             f"{_shown(w and w.initial_margin):>12} {_shown(w and w.maintenance_margin):>12} "
             f"{a.positions:>9} {a.unrealised_pnl!s:>12} {a.realised_pnl!s:>12}\n"
         )
-    for title, exposures in (("venue", summary.by_venue), ("symbol", summary.by_symbol)):
+    distributions = (
+        ("venue", summary.by_venue),
+        ("symbol", summary.by_symbol),
+        ("asset", summary.by_asset),
+    )
+    for title, exposures in distributions:
         out.write(f"\nby {title}: {'notional':>16} {'share':>8} {'long':>14} {'short':>14}\n")
         for e in exposures:
             out.write(

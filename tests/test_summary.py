@@ -106,6 +106,12 @@ def test_the_summary_gives_positions_pnl_balances_distribution_and_risk(
         "3000",
         "0",
     )
+    # Bybit's BTCUSDT and Hyperliquid's BTC are one asset: 5000 + 50000 of 58200.
+    assert [(a["name"], a["positions"], a["share"]) for a in summary["by_asset"]] == [
+        ("BTC", 2, "0.945017"),
+        ("ETH", 1, "0.051546"),
+        ("DOGE", 1, "0.003436"),
+    ]
     risk = summary["risk"]
     assert (risk["positions"], risk["max_leverage"], risk["near_liquidation"]) == (4, "10", 1)
     # Hyperliquid's BTC: 50000 of 25000 equity.
@@ -279,3 +285,13 @@ def test_the_audit_as_of_before_the_position_was_held_weighs_nothing(
     assert document["risk"]["notional"] == "3000"
     # Before its report the key is not in the book at all: the audit says so, as a usage error.
     assert main(["--store", journal_url, "audit", *ETH_MAIN, "--as-of", str(T0 + 29)]) == 2
+
+
+def test_the_summary_for_people_groups_the_venues_symbols_by_asset(
+    journal_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert main(["--store", journal_url, "summary"]) == 0
+    out = capsys.readouterr().out
+    by_asset = out.split("by asset:", 1)[1].splitlines()
+    assert by_asset[1].split() == ["BTC", "55000", "94.50%", "55000", "0", "(2)"]
