@@ -53,6 +53,12 @@ def executor_name(venue: str, account: str) -> str:
     return f"executor.{venue}.{account}"
 
 
+def loop_statuses(journal: Journal) -> list[LoopStatus]:
+    """Every loop that ever wrote its status (executors, notifiers), by name."""
+    names = [t.removeprefix(PREFIX) for t in journal.snapshot_trackers(PREFIX)]
+    return [status for name in names if (status := loop_status(journal, name)) is not None]
+
+
 def loop_status(journal: Journal, name: str) -> LoopStatus | None:
     """The status ``name`` last wrote, if it ever did."""
     found = journal.load_snapshot(PREFIX + name)

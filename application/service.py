@@ -33,7 +33,7 @@ from trueup.application.answers import (
     TriggerCommandReport,
 )
 from trueup.application.ingest import Ingestor
-from trueup.application.loop_status import LoopStatus, executor_name, loop_status
+from trueup.application.loop_status import LoopStatus, loop_statuses
 from trueup.domain.emitted import Emitted, TriggerRefused
 from trueup.domain.events import (
     InputEvent,
@@ -469,10 +469,9 @@ class TrueupService:
             )
         return found
 
-    def executor_statuses(self, accounts: Iterable[tuple[str, str]]) -> list[LoopStatus]:
-        """The status each account's executor last wrote, for those that ever ran."""
-        found = (loop_status(self.journal, executor_name(v, a)) for v, a in accounts)
-        return [status for status in found if status is not None]
+    def loop_statuses(self) -> list[LoopStatus]:
+        """The status each long-running loop (executors, notifiers) last wrote."""
+        return loop_statuses(self.journal)
 
     def diagnose(
         self, venue: str, account: str, symbol: str, *, last: int = 20, at: int | None = None

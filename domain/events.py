@@ -459,6 +459,7 @@ class OrderPlacementReported(InputEvent):
     refusal: RefusalKind | None
     code: str  # the venue's error code, where it gives one
     action: OrderAction = OrderAction.PLACE
+    qty: Decimal | None = None  # the quantity asked of the venue, on its lot grid
 
     @property
     def symbols(self) -> tuple[str, ...] | None:

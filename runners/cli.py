@@ -344,7 +344,9 @@ def _process_commands(commands: Commands) -> None:
     """The long-running ones: live ingest, and the projections on their own."""
     run = commands.add_parser("run", help="live ingest from a venue, until SIGINT or SIGTERM")
     run.add_argument("--venue", required=True, choices=sorted(VENUE_FEEDS))
-    run.add_argument("--account", required=True, help="a name (Bybit) or the address (Hyperliquid)")
+    run.add_argument(
+        "--account", required=True, help="a name (Bybit, Aster) or the address (Hyperliquid)"
+    )
     run.add_argument(
         "--base-url", type=http_url, help="another host than the venue's, e.g. a simulator"
     )
@@ -667,6 +669,8 @@ def _run(journal: "Journal", args: argparse.Namespace) -> int:
     from trueup.runners.worker import reload_on_sighup, stop_on_signals
 
     _log_as_trueup(logging.INFO)
+    if args.prices and args.venue not in VENUE_PRICE_FEEDS:
+        raise UsageError(f"--prices: {args.venue}'s public prices are not recorded yet")
     feed: Feed = VENUE_FEEDS[args.venue](args)
     if args.prices:
         feed = Feeds(feed, VENUE_PRICE_FEEDS[args.venue](args))
@@ -774,9 +778,11 @@ def _log_as_trueup(level: int) -> None:
     """trueup's log lines, in its format, replacing whatever a client library set up when
     imported. websocket-client logs every dropped stream as an ERROR: the feed's supervisor
     says so itself (WS_RECONNECT), once, in trueup's words. (Disabled, not levelled: pybit
-    resets that logger's level each time it opens a stream.)"""
+    resets that logger's level each time it opens a stream.) httpx logs each request's URL
+    at INFO: a signed request's signature has no place in a log."""
     logging.basicConfig(level=level, format="%(asctime)s %(name)s %(message)s", force=True)
     logging.getLogger("websocket").disabled = True
+    logging.getLogger("httpx").setLevel(max(level, logging.WARNING))
 
 
 def _demo_runner() -> "Callable[[Journal, Path, TextIO, Journal], None]":

@@ -324,7 +324,8 @@ class ProjectionHealth(BaseModel):
 
 
 class LoopHealth(BaseModel):
-    """A loop of another process (an account's executor) as it last wrote its status."""
+    """A loop of another process (an account's executor, a notifier) as it last wrote its
+    status."""
 
     name: str
     last_success_at: int | None
@@ -540,7 +541,7 @@ class TrueupApi:
                 status_code=503,
             )
         now = self.clock()
-        loops = self.service.executor_statuses((a.venue, a.account) for a in accounts)
+        loops = self.service.loop_statuses()
         reasons = [
             f"{account.venue}/{account.account}: {reason}"
             for account in accounts

@@ -261,6 +261,11 @@ class Journal:
         """``tracker``'s last snapshot and the journal position it was taken at, if any."""
         return self._retrying(lambda: self._backend.snapshot_table().load(tracker))
 
+    def snapshot_trackers(self, prefix: str) -> list[str]:
+        """The trackers whose names start with ``prefix`` that have a snapshot kept."""
+        found: list[str] = self._retrying(lambda: self._backend.snapshot_table().trackers(prefix))
+        return found
+
     def write_views(self, views: ViewWrites) -> None:
         """Write views on their own, with no tracking: a projection's first, full write."""
         self._retrying(lambda: self.recorder.insert_events([], views=[views]))
