@@ -293,6 +293,41 @@ class NotifyTestDocument(BaseModel):
     results: list[NotifyTestResult]
 
 
+DecimalText = Annotated[str, Field(pattern=r"^-?[0-9]{1,15}(\.[0-9]{1,12})?$")]
+# In a JSON body an instant is epoch milliseconds, a JSON number (1.0e12 is one too).
+EpochMs = Annotated[int, Field(ge=EARLIEST_MS, le=LATEST_MS)]
+
+
+class TriggerCommandBody(Strict):
+    """One trigger command, as `trueup trigger` gives it (docs/capture-format.md, "trigger"):
+    add and change carry the configuration; the others name the trigger."""
+
+    venue: Name
+    account: Name
+    command: Literal["add", "change", "enable", "disable", "remove", "confirm"]
+    operator: Name
+    trigger_id: Name | None = None
+    symbol: Name | None = None
+    direction: Literal["long", "short"] | None = None
+    kind: Literal["profit", "price", "stop_loss", "trailing"] | None = None
+    level: DecimalText | None = None
+    distance: DecimalText | None = None
+    unit: Literal["price", "percent"] | None = None
+    ratio: DecimalText | None = None
+    action: Literal["lock", "reduce"] | None = None
+    auto_execute: bool = False
+    expires_at: EpochMs | None = None
+    at: EpochMs | None = Field(default=None, description="when it is commanded (default: now)")
+
+
+class TriggerCommandDocument(BaseModel):
+    trigger_id: str
+    input_id: str = Field(description="the input that recorded the command")
+    accepted: bool
+    refused: list[str] = Field(description="why it was refused: it is recorded all the same")
+    emitted: list[str] = Field(description="the types of what it made trueup emit")
+
+
 class TriggersDocument(BaseModel):
     triggers: list[dict[str, Any]] = Field(
         description="each trigger's configuration and state, as `trueup trigger list --json`"
@@ -429,6 +464,14 @@ class TrueupApi:
         with self.lock:
             rows = self.service.triggers(venue=query.venue, account=query.account)
         return Document({"triggers": rows})
+
+    def command_trigger(self, body: TriggerCommandBody) -> Document:
+        data = body.model_dump(exclude={"venue", "account", "at"}, exclude_none=True)
+        if body.command not in ("add", "change"):
+            data.pop("auto_execute", None)
+        with self.lock:
+            report = self.service.command_trigger(body.venue, body.account, data, at=body.at)
+        return Document(report.as_json(), status_code=409 if report.refused else 200)
 
     def emitted(self, query: EmittedQuery) -> Document:
         with self.lock:
@@ -756,6 +799,25 @@ def create_app(journal: Journal, settings: ApiSettings, clock: Clock = wall_cloc
         """Each trigger's configuration and state (commands go in as `trigger` lines through
         POST /v1/inputs, with the token)."""
         return api.triggers(query)
+
+    @app.post(
+        "/v1/triggers",
+        response_model=None,
+        dependencies=[Depends(authorised)],
+        responses={
+            200: {"model": TriggerCommandDocument},
+            400: {"model": Problem, "description": "the body is not JSON"},
+            401: {"model": Problem, "description": "no bearer token, or a wrong one"},
+            409: {
+                "model": TriggerCommandDocument,
+                "description": "refused, and why (the command is recorded all the same)",
+            },
+        },
+    )
+    def command_trigger(body: TriggerCommandBody) -> Document:
+        """Command a trigger (add, change, enable, disable, remove, confirm) as `trueup
+        trigger` does: recorded as an input, judged as the projection will judge it."""
+        return api.command_trigger(body)
 
     @app.get("/v1/emitted", response_model=None, responses={200: {"model": EmittedDocument}})
     def emitted(query: Annotated[EmittedQuery, Query()]) -> Document:

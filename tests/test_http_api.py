@@ -115,6 +115,32 @@ def test_history_is_the_clis(
     assert api.get("/v1/history", params={"since": "yesterday"}).status_code == 422
 
 
+def test_triggers_are_commanded_as_the_cli_commands_them(api: httpx.Client) -> None:
+    add = {
+        "venue": "bybit", "account": "main", "command": "add", "operator": "alice",
+        "trigger_id": "btc-trail", "symbol": "BTCUSDT", "direction": "long",
+        "kind": "trailing", "distance": "2", "unit": "percent", "ratio": "0.5",
+        "action": "reduce", "at": SAMPLE_END,
+    }  # fmt: skip
+    assert api.post("/v1/triggers", json=add).status_code == 401
+    added = api.post("/v1/triggers", json=add, headers=AUTH)
+    assert added.status_code == 200
+    assert added.json() | {"input_id": ""} == {
+        "trigger_id": "btc-trail", "input_id": "", "accepted": True, "refused": [],
+        "emitted": [],
+    }  # fmt: skip
+    (row,) = api.get("/v1/triggers", params={"venue": "bybit"}).json()["triggers"]
+    assert (row["trigger_id"], row["state"], row["operator"]) == ("btc-trail", "armed", "alice")
+    again = api.post("/v1/triggers", json=add | {"at": SAMPLE_END + 1}, headers=AUTH)
+    assert again.status_code == 409
+    assert again.json()["refused"] == ["trigger btc-trail already exists"]
+    off = {"venue": "bybit", "account": "main", "command": "disable", "operator": "bob"}
+    disabled = api.post("/v1/triggers", json=off | {"trigger_id": "btc-trail"}, headers=AUTH)
+    assert disabled.status_code == 200
+    (row,) = api.get("/v1/triggers").json()["triggers"]
+    assert row["state"] == "disabled"
+
+
 def test_the_positions_cursor_is_where_the_events_that_change_them_follow(
     api: httpx.Client,
 ) -> None:
