@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, TextIO, TypeAlias
 
@@ -438,6 +439,14 @@ def _process_commands(commands: Commands) -> None:
         help="refuse a POST body over N bytes (413)",
     )
     serve.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="answer from N processes on one port (one runs each partition of the "
+        "projection; one that dies is replaced)",
+    )
+    serve.add_argument(
         "--no-projection",
         dest="projection",
         action="store_false",
@@ -756,9 +765,23 @@ def _serve(journal: "Journal", args: argparse.Namespace) -> int:
     _log_as_trueup(logging.INFO)
     # uvicorn stops on SIGINT and SIGTERM, then raises the signal again for the handler it
     # found: this one, so that serve exits 0 once stopped, like run and worker.
-    stop_on_signals()
+    stop = stop_on_signals()
     settings = ApiSettings(token, args.max_body_bytes, run_projection=args.projection)
-    serve(journal, args.host, args.port, settings)
+    if args.workers > 1:
+        from trueup.runners.http_workers import serve_workers
+
+        setup = partial(_log_as_trueup, logging.INFO)
+        serve_workers(
+            journal,
+            args.host,
+            args.port,
+            settings=settings,
+            count=args.workers,
+            stop=stop,
+            setup_logging=setup,
+        )
+    else:
+        serve(journal, args.host, args.port, settings)
     print("stopped")
     return EXIT_OK
 

@@ -10,11 +10,12 @@ import asyncio
 import hmac
 import ipaddress
 import logging
+import os
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
@@ -33,7 +34,15 @@ from trueup.adapters.clock import wall_clock
 from trueup.adapters.feed import Clock
 from trueup.adapters.store.journal import PAGE, Journal
 from trueup.adapters.store.location import StoreError
-from trueup.application.answers import JSON, AccountFreshness, EventPage, IngestReport
+from trueup.adapters.store.readers import ReaderPool
+from trueup.application.answer_cache import AnswerCache
+from trueup.application.answers import (
+    JSON,
+    AccountFreshness,
+    CanOpenFacts,
+    EventPage,
+    IngestReport,
+)
 from trueup.application.service import EventFilter, TrueupService
 from trueup.domain.bounds import EARLIEST_MS, LATEST_MS
 from trueup.domain.emitted import EMITTED_TYPES, Emitted
@@ -59,6 +68,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8780
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 DEFAULT_MAX_PROJECTION_LAG_MS = 5_000
+DEFAULT_READERS = 4
 EVENTS_PAGE = 500
 EVENT_TYPES = sorted([t.type for t in INPUT_EVENT_TYPES] + [t.type for t in EMITTED_TYPES])
 log = logging.getLogger("trueup.http")
@@ -76,6 +86,8 @@ class ApiSettings:
     max_projection_lag_ms: int = DEFAULT_MAX_PROJECTION_LAG_MS
     # False: another process on the journal runs the projection (the demo, trueup run).
     run_projection: bool = True
+    # Journals the reads go through at once (each a connection, or a pool of them).
+    readers: int = DEFAULT_READERS
 
 
 # --- what the endpoints take: unknown query parameters are refused, naming them -------------
@@ -125,6 +137,12 @@ EventType = Annotated[
     BeforeValidator(_event_type),
     WithJsonSchema({"type": "string", "enum": EVENT_TYPES}),
 ]
+
+
+# What a kept answer is kept by: the query, all of it that the journal's answer depends on
+# (can-open's side and timeframe only weigh in the judging, done on each request).
+CanOpenQuestion = tuple[str, str, str, int | None]
+PositionsQuestion = tuple[str | None, str | None, str | None, str]
 
 
 class Strict(BaseModel):
@@ -300,6 +318,7 @@ class HealthDocument(BaseModel):
     reasons: list[str]
     accounts: list[AccountHealth]
     projection: ProjectionHealth
+    process: int = Field(description="the id of the serving process that answered")
 
 
 class Problem(BaseModel):
@@ -319,11 +338,14 @@ class Document(Response):
 
 
 class TrueupApi:
-    """The endpoints over one journal. Calls into it are taken one at a time: a journal
-    connection is not shared between threads at once (a first slice: a pool comes later)."""
+    """The endpoints over one journal. Reads go through a pool of readers, each serving one
+    thread at a time; writes and the projection share ``journal`` itself, one at a time
+    (``lock``). Can-open's facts and the positions documents are kept while the journal's
+    end does not move (application/answer_cache.py)."""
 
     def __init__(self, journal: Journal, settings: ApiSettings, clock: Clock = wall_clock) -> None:
-        self.service = TrueupService(journal, clock)
+        self.writer = TrueupService(journal, clock)
+        self.readers = ReaderPool(journal, settings.readers)
         self.settings = settings
         self.clock = clock
         self.lock = threading.Lock()
@@ -331,9 +353,20 @@ class TrueupApi:
         self.follower = JournalFollower(
             self._journal_end, self._new_events, settings.stream, self._count_stored
         )
+        self.can_open_facts: AnswerCache[CanOpenQuestion, CanOpenFacts] = AnswerCache()
+        self.positions_documents: AnswerCache[PositionsQuestion, bytes] = AnswerCache()
         self.metrics = ApiMetrics(
-            self._freshness_or_none, lambda: self.projection.lag, self.follower
+            self._freshness_or_none,
+            lambda: self.projection.lag,
+            self.follower,
+            {"can-open": self.can_open_facts, "positions": self.positions_documents},
         )
+
+    @contextmanager
+    def _reading(self) -> Iterator[TrueupService]:
+        """The use cases over a reader of this thread's own, until the block ends."""
+        with self.readers.reading() as journal:
+            yield TrueupService(journal, self.clock)
 
     async def start(self) -> None:
         """Run the projection while this server holds its leases, and follow the journal."""
@@ -346,34 +379,38 @@ class TrueupApi:
         await self.follower.stop()
         if self.settings.run_projection:
             await asyncio.to_thread(self.projection.stop)
+        self.readers.close()
 
     def _freshness_or_none(self) -> list[AccountFreshness]:
         try:
-            with self.lock:
-                return self.service.exchange_freshness()
+            return self._freshness()
         except StoreError:
             return []  # /health says why; a scrape still shows the request metrics
 
-    def positions(self, query: PositionsQuery) -> Document:
+    def positions(self, query: PositionsQuery) -> Response:
         where = {"venue": query.venue, "account": query.account, "symbol": query.symbol}
-        with self.lock:
-            cursor = self.service.journal.last_position()  # first: nothing after it is missed
-            if query.format == "ccxt":
-                rows = self.service.ccxt_positions(**where)
-            else:
-                rows = self.service.positions(**where)
-        return Document({"positions": rows, "cursor": cursor})
+        question = (query.venue, query.account, query.symbol, query.format)
+        with self._reading() as service:
+            cursor = service.journal.last_position()  # first: nothing after it is missed
+
+            def read() -> bytes:
+                if query.format == "ccxt":
+                    rows = service.ccxt_positions(**where)
+                else:
+                    rows = service.positions(**where)
+                return Document({"positions": rows, "cursor": cursor}).body
+
+            body = self.positions_documents.answer(cursor, question, read)
+        return Response(body, media_type=Document.media_type)
 
     def summary(self, query: SummaryQuery) -> Document:
-        with self.lock:
-            found = self.service.summary(
-                venue=query.venue, account=query.account, symbol=query.symbol
-            )
+        with self._reading() as service:
+            found = service.summary(venue=query.venue, account=query.account, symbol=query.symbol)
         return Document(found.as_json())
 
     def history(self, query: HistoryQuery) -> Document:
-        with self.lock:
-            closed = self.service.history(
+        with self._reading() as service:
+            closed = service.history(
                 venue=query.venue,
                 account=query.account,
                 symbol=query.symbol,
@@ -382,13 +419,13 @@ class TrueupApi:
         return Document({"closed": [output.closed_json(record) for record in closed]})
 
     def triggers(self, query: TriggersQuery) -> Document:
-        with self.lock:
-            rows = self.service.triggers(venue=query.venue, account=query.account)
+        with self._reading() as service:
+            rows = service.triggers(venue=query.venue, account=query.account)
         return Document({"triggers": rows})
 
     def emitted(self, query: EmittedQuery) -> Document:
-        with self.lock:
-            said = self.service.emitted_about(
+        with self._reading() as service:
+            said = service.emitted_about(
                 query.venue, query.account, query.symbol, query.position_idx, as_of=query.as_of
             )
         events = [output.event_json(*stored) | {"at_iso": iso(stored[1].at)} for stored in said]
@@ -396,20 +433,26 @@ class TrueupApi:
 
     def can_open(self, query: CanOpenQuery) -> Document:
         side = OPENING_SIDES[query.side.lower()] if query.side else None
-        with self.lock:
-            answer = self.service.can_open(
-                query.venue,
-                query.account,
-                query.symbol,
-                side=side,
-                timeframe=query.timeframe,
-                at=query.at,
+        question = (query.venue, query.account, query.symbol, query.at)
+        with self._reading() as service:
+            end = service.journal.last_position()
+            facts = self.can_open_facts.answer(
+                end,
+                question,
+                lambda: service.can_open_facts(
+                    query.venue, query.account, query.symbol, at=query.at
+                ),
+            )
+            # Judged now, whether the facts were kept or not: a view fresh a moment ago may
+            # be stale by now, and a yes must not outlive it.
+            answer = service.judge_can_open(
+                facts, side=side, timeframe=query.timeframe, at=query.at
             )
         return Document(answer.as_document())
 
     def audit(self, query: AuditQuery) -> Document:
-        with self.lock:
-            result = self.service.audit(
+        with self._reading() as service:
+            result = service.audit(
                 query.venue,
                 query.account,
                 query.symbol,
@@ -436,8 +479,8 @@ class TrueupApi:
         if MEDIA_TYPE in accept:
             wanted = EventFilter(query.type, query.venue, query.account, query.emitted)
             return EventStream(self.follower, wanted, query.after, self._backlog(wanted))
-        with self.lock:
-            page = self.service.events_after(
+        with self._reading() as service:
+            page = service.events_after(
                 query.after,
                 type_=query.type,
                 emitted_only=query.emitted,
@@ -455,8 +498,8 @@ class TrueupApi:
         """What a stream reads from the journal before it joins the follower."""
 
         def read(after: int) -> EventPage:
-            with self.lock:
-                return self.service.events_after(
+            with self._reading() as service:
+                return service.events_after(
                     after,
                     type_=wanted.type_,
                     venue=wanted.venue,
@@ -468,12 +511,12 @@ class TrueupApi:
         return lambda after: asyncio.to_thread(read, after)
 
     def _journal_end(self) -> int:
-        with self.lock:
-            return self.service.journal.last_position()
+        with self.readers.reading() as journal:
+            return journal.last_position()
 
     def _new_events(self, after: int, limit: int) -> EventPage:
-        with self.lock:
-            return self.service.events_after(after, limit=limit)
+        with self._reading() as service:
+            return service.events_after(after, limit=limit)
 
     def _count_stored(self, event: InputEvent | Emitted) -> None:
         if isinstance(event, Emitted):
@@ -492,6 +535,7 @@ class TrueupApi:
                     "reasons": [f"the journal: {error}", *reasons],
                     "accounts": [],
                     "projection": projection,
+                    "process": os.getpid(),
                 },
                 status_code=503,
             )
@@ -505,6 +549,7 @@ class TrueupApi:
             "reasons": reasons,
             "accounts": [_account_health(account) for account in accounts],
             "projection": projection,
+            "process": os.getpid(),
         }
         return Document(document, status_code=503 if reasons else 200)
 
@@ -538,8 +583,8 @@ class TrueupApi:
         }
 
     def _freshness(self) -> list[AccountFreshness]:
-        with self.lock:
-            return self.service.exchange_freshness()
+        with self._reading() as service:
+            return service.exchange_freshness()
 
     def metrics_text(self) -> Response:
         return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
@@ -566,11 +611,9 @@ class TrueupApi:
     def _ingest(self, lines: list[bytes], on_input: Callable[[InputEvent], object]) -> IngestReport:
         with self.lock:
             if not self.settings.run_projection:  # the process that runs it detects
-                return self.service.ingest([lines], detect=False, on_input=on_input)
+                return self.writer.ingest([lines], detect=False, on_input=on_input)
             # The server's own projection detects, as the lines go in: it holds the leases.
-            return self.service.ingest(
-                [lines], on_input=on_input, projection=self.projection.leased
-            )
+            return self.writer.ingest([lines], on_input=on_input, projection=self.projection.leased)
 
     async def _body(self, request: Request) -> bytes:
         """The body, refused (413) as soon as it is known to pass the limit: by its declared
@@ -925,8 +968,8 @@ def server(app: FastAPI, log_level: str = "info") -> uvicorn.Server:
     return ApiServer(config, app.state.api)
 
 
-def serve(journal: Journal, host: str, port: int, settings: ApiSettings) -> None:
-    """Serve until SIGINT or SIGTERM."""
+def bind(host: str, port: int, settings: ApiSettings) -> socket.socket:
+    """The listening socket, once the host is known safe to serve on; its address logged."""
     check_exposure(host, settings.token)
     sock = listening_socket(host, port)
     if settings.token is None:
@@ -935,4 +978,9 @@ def serve(journal: Journal, host: str, port: int, settings: ApiSettings) -> None
         )
     shown_host = f"[{host}]" if ":" in host else host
     log.info("serving the journal on http://%s:%d", shown_host, sock.getsockname()[1])
-    server(create_app(journal, settings)).run(sockets=[sock])
+    return sock
+
+
+def serve(journal: Journal, host: str, port: int, settings: ApiSettings) -> None:
+    """Serve until SIGINT or SIGTERM."""
+    server(create_app(journal, settings)).run(sockets=[bind(host, port, settings)])
