@@ -9,7 +9,7 @@ generates and caches both; the same accounts and 10,000 open positions in each).
   each asking once a second as a polling bot does, latency counted from when each request
   was due: what 1,000 bots see, where the closed-loop rows measure how fast answers can go.
 - POST /v1/inputs: inputs/s, NDJSON batches of 1,000 new capture lines, one batch after the
-  other (the server takes one journal call at a time).
+  other (writes take the journal one at a time; reads go through readers of their own).
 - A closing snapshot POSTed -> its POSITION_CLOSED read from the event stream (SSE): each
   sample a fresh LIVE position of an account of its own, opened (intent), shown by a
   complete REST position snapshot, then closed by one in which the exchange holds nothing.
@@ -44,7 +44,7 @@ import httpx
 import orjson
 
 from bench import serving
-from bench.open_loop import Offered, work_open_loop
+from bench.open_loop import DRAIN_S, Offered, work_open_loop
 from bench.report import Target
 from bench.serving import (
     ACCOUNTS,
@@ -241,6 +241,9 @@ class Load:
     p50_ms: float
     p99_ms: float
     errors: int
+    # Open loop: requests due and still unanswered when the run was cut (in the percentiles
+    # at the wait they had reached: a lower bound).
+    unanswered: int = 0
 
     @property
     def rate(self) -> float:
@@ -248,7 +251,7 @@ class Load:
 
     @property
     def answered(self) -> int:
-        return self.requests - self.errors
+        return self.requests - self.errors - self.unanswered
 
 
 WRK_SCRIPT = """\
@@ -527,7 +530,12 @@ def open_loop(server: Server, paths: list[str], offered: Offered) -> Load:
     )
     server.settle()
     return Load(
-        result["requests"], result["seconds"], result["p50_ms"], result["p99_ms"], result["errors"]
+        result["requests"],
+        result["seconds"],
+        result["p50_ms"],
+        result["p99_ms"],
+        result["errors"],
+        result["unanswered"],
     )
 
 
@@ -757,6 +765,28 @@ def unanswered_text(big: Measured, small: Measured, sizes: Sizes, big_name: str)
     )
 
 
+def open_loop_text(big: Measured, small: Measured, big_name: str) -> str:
+    """How many requests of the open-loop runs were still unanswered when cut."""
+    cut = [
+        f"{name} {endpoint}: {sum(r.unanswered for r in runs):,} of "
+        f"{sum(r.requests for r in runs):,}"
+        for name, measured in ((big_name, big), ("small", small))
+        for endpoint, runs in measured.open_loops.items()
+        if any(r.unanswered for r in runs)
+    ]
+    text = (
+        "open loop: each request's latency from the instant it was due (wrk2's way: a server "
+        "that falls behind shows its queue); a run is cut "
+        f"{DRAIN_S:g} s after its last request was due"
+    )
+    if not cut:
+        return text + ", every request answered by then"
+    return (
+        text + "; requests still unanswered then count at the wait they had reached (so "
+        "those percentiles are lower bounds): " + "; ".join(cut)
+    )
+
+
 def measure(progress: Progress, inputs: int = serving.INPUTS, sizes: Sizes = Sizes()) -> str:
     """Every HTTP figure; the report as text."""
     journals = serving.cached(inputs, serving.SMALL_AUDIT_INPUTS, progress)
@@ -782,13 +812,17 @@ def measure(progress: Progress, inputs: int = serving.INPUTS, sizes: Sizes = Siz
                 [
                     errors_text(big, small, big_name),
                     *filter(None, [unanswered_text(big, small, sizes, big_name)]),
+                    open_loop_text(big, small, big_name),
                     "after each load run, the requests it left queued are answered before the "
                     "next (its clients gone, the server answers them all); a backlog of more "
                     f"than {SETTLE_S:g} s was ended by restarting the server: "
                     f"{big.restarts} times on the {big_name} journal, {small.restarts} on the "
                     "small",
-                    "the server takes one journal call at a time (a lock): concurrent requests "
-                    "queue for it, so latency at many connections is mostly waiting",
+                    "reads go through a pool of readers, can-open's facts and the positions "
+                    "documents kept while the journal's end stands (a request still asks the "
+                    "end: one query); one Python process answers a few hundred to a couple of "
+                    "thousand requests a second, so at many connections latency is mostly "
+                    "waiting in line for a process",
                     f"can-open: {len(serving._queries())} questions in turn, as of the "
                     f"journal's end; positions: one held position each of the {ACCOUNTS} "
                     "accounts in turn",

@@ -19,6 +19,8 @@ from bench.serving import percentile
 
 JSON = dict[str, Any]
 CONNECT_TIMEOUT_S = 30.0
+# After the last request is due, how long answers are waited for before the run is cut.
+DRAIN_S = 10.0
 HEADER_END = b"\r\n\r\n"
 
 
@@ -59,6 +61,8 @@ async def _run(base: str, paths: Sequence[str], offered: Offered) -> JSON:
     interval = 1.0 / offered.rate
     begin = time.perf_counter() + 0.1
     deadline = begin + offered.seconds
+    # Each connection's next request due and not yet answered (None: none left).
+    waiting: list[float | None] = [None] * len(streams)
 
     async def asker(number: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> int:
         """One connection's requests, each due at its own instant; its errors."""
@@ -67,6 +71,7 @@ async def _run(base: str, paths: Sequence[str], offered: Offered) -> JSON:
         due = begin + interval * number / max(1, len(streams))
         questions = itertools.islice(itertools.cycle(paths), number, None)
         while due < deadline:
+            waiting[number] = due
             pause = due - time.perf_counter()
             if pause > 0:
                 await asyncio.sleep(pause)
@@ -78,28 +83,41 @@ async def _run(base: str, paths: Sequence[str], offered: Offered) -> JSON:
                 writer.write(request)
                 status = await _answer(reader)
             except (OSError, asyncio.IncompleteReadError, ValueError):
+                waiting[number] = None
                 return failed + 1 + int((deadline - due) / interval)  # the rest never go
             if status >= 400:
                 failed += 1
             else:
                 latencies.append(time.perf_counter() - due)
             due += interval
+        waiting[number] = None
         return failed
 
-    try:
-        failures = await asyncio.gather(
-            *(asker(n, reader, writer) for n, (reader, writer) in enumerate(streams))
-        )
-    finally:
-        for _, writer in streams:
-            writer.close()
-    errors += sum(failures)
-    elapsed = time.perf_counter() - begin
+    tasks = [
+        asyncio.create_task(asker(n, reader, writer)) for n, (reader, writer) in enumerate(streams)
+    ]
+    done, late = await asyncio.wait(tasks, timeout=deadline + DRAIN_S - time.perf_counter())
+    cut = time.perf_counter()
+    for task in late:
+        task.cancel()
+    for _, writer in streams:
+        writer.close()
+    errors += sum(task.result() for task in done)
+    # Requests due and still unanswered at the cut: each has waited at least this long, and
+    # counts so (a lower bound) rather than dropping out of the figures.
+    unanswered = 0
+    for first in waiting:
+        due = first
+        while due is not None and due < deadline:
+            latencies.append(cut - due)
+            unanswered += 1
+            due += interval
     ms = [latency * 1000 for latency in latencies] or [0.0]
     return {
         "offered_per_s": offered.per_second,
         "requests": len(latencies) + errors,
-        "seconds": elapsed,
+        "unanswered": unanswered,
+        "seconds": cut - begin,
         "p50_ms": percentile(ms, 0.5),
         "p99_ms": percentile(ms, 0.99),
         "max_ms": max(ms),

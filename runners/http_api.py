@@ -331,7 +331,12 @@ class Document(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, default=str)
+        return rendered(content)
+
+
+def rendered(content: Any) -> bytes:
+    """A document's JSON: orjson, a Decimal (or whatever else is left) as its string."""
+    return orjson.dumps(content, default=str)
 
 
 # --- the application ------------------------------------------------------------------------
@@ -398,7 +403,7 @@ class TrueupApi:
                     rows = service.ccxt_positions(**where)
                 else:
                     rows = service.positions(**where)
-                return Document({"positions": rows, "cursor": cursor}).body
+                return rendered({"positions": rows, "cursor": cursor})
 
             body = self.positions_documents.answer(cursor, question, read)
         return Response(body, media_type=Document.media_type)
@@ -696,7 +701,7 @@ def create_app(journal: Journal, settings: ApiSettings, clock: Clock = wall_cloc
         return Document({"detail": f"the journal cannot be reached: {error}"}, status_code=503)
 
     @app.get("/v1/positions", response_model=None, responses={200: {"model": PositionsDocument}})
-    def positions(query: Annotated[PositionsQuery, Query()]) -> Document:
+    def positions(query: Annotated[PositionsQuery, Query()]) -> Response:
         """The reconciled positions, local beside exchange, with open findings."""
         return api.positions(query)
 
