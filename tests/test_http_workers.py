@@ -6,7 +6,6 @@ partitions and streams events, and a new process takes the dead one's place.
 import os
 import signal
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +16,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.http_server import AUTH, SAMPLE_END, TOKEN, closing_snapshot
+from tests.http_server import AUTH, SAMPLE_END, TOKEN, closing_snapshot, serve_process
 from tests.live_harness import wait_for
 from trueup.projections.partitions import ALL
 
@@ -27,20 +26,7 @@ Json = dict[str, Any]
 @pytest.fixture
 def served(sampled: str, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """`trueup serve --workers 2` over the sampled journal: its URL and its process."""
-    env = os.environ | {"TRUEUP_API_TOKEN": TOKEN}
-    command = [sys.executable, "-m", "trueup.runners.cli", "--store", sampled, "serve"]
-    process = subprocess.Popen(
-        [*command, "--port", "0", "--workers", "2"],
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stderr is not None
-    url = ""
-    for text in process.stderr:
-        if "serving the journal on " in text:
-            url = text.strip().rpartition(" ")[2]
-            break
+    process, url = serve_process(sampled, "--workers", "2")
     log: list[str] = []
     # Read on, so the processes never block on a full pipe.
     reader = threading.Thread(target=lambda: log.extend(process.stderr or ()), daemon=True)
