@@ -29,13 +29,22 @@ class AnswerCache(Generic[K, V]):
         self._answers: dict[K, V] = {}
         self._lock = threading.Lock()
 
+    def kept(self, end: int, question: K) -> V | None:
+        """The answer kept for ``question`` with the journal at ``end`` (read just now), if
+        there is one."""
+        with self._lock:
+            if end != self._end or question not in self._answers:
+                return None
+            self.hits += 1
+            return self._answers[question]
+
     def answer(self, end: int, question: K, read: Callable[[], V]) -> V:
         """The answer to ``question`` with the journal at ``end`` (read just now, before
         anything else is): kept from an earlier request at the same end, else ``read()``."""
+        found = self.kept(end, question)
+        if found is not None:
+            return found
         with self._lock:
-            if end == self._end and question in self._answers:
-                self.hits += 1
-                return self._answers[question]
             self.misses += 1
         found = read()  # outside the lock: other questions are answered meanwhile
         with self._lock:

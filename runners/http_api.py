@@ -48,6 +48,7 @@ from trueup.domain.bounds import EARLIEST_MS, LATEST_MS
 from trueup.domain.emitted import EMITTED_TYPES, Emitted
 from trueup.domain.events import INPUT_EVENT_TYPES, InputEvent, InputRejected
 from trueup.domain.instants import iso
+from trueup.domain.vocabulary import PositionSide
 from trueup.runners import output
 from trueup.runners.arguments import OPENING_SIDES, epoch_ms
 from trueup.runners.http_metrics import ApiMetrics
@@ -358,6 +359,8 @@ class TrueupApi:
         self.follower = JournalFollower(
             self._journal_end, self._new_events, settings.stream, self._count_stored
         )
+        # The end read on the event loop itself, where that costs a local read (SQLite).
+        self.end_reader = journal.end_reader()
         self.can_open_facts: AnswerCache[CanOpenQuestion, CanOpenFacts] = AnswerCache()
         self.positions_documents: AnswerCache[PositionsQuestion, bytes] = AnswerCache()
         self.metrics = ApiMetrics(
@@ -392,9 +395,18 @@ class TrueupApi:
         except StoreError:
             return []  # /health says why; a scrape still shows the request metrics
 
+    def kept_positions(self, query: PositionsQuery) -> Response | None:
+        """The positions document kept at the journal's end, answered on the event loop
+        where the end is that cheap to read; None: ask ``positions`` (in a thread)."""
+        end = self._local_end()
+        if end is None:
+            return None
+        body = self.positions_documents.kept(end, _positions_question(query))
+        return None if body is None else Response(body, media_type=Document.media_type)
+
     def positions(self, query: PositionsQuery) -> Response:
         where = {"venue": query.venue, "account": query.account, "symbol": query.symbol}
-        question = (query.venue, query.account, query.symbol, query.format)
+        question = _positions_question(query)
         with self._reading() as service:
             cursor = service.journal.last_position()  # first: nothing after it is missed
 
@@ -436,9 +448,28 @@ class TrueupApi:
         events = [output.event_json(*stored) | {"at_iso": iso(stored[1].at)} for stored in said]
         return Document({"events": events})
 
+    def kept_can_open(self, query: CanOpenQuery) -> Document | None:
+        """The verdict on can-open's facts kept at the journal's end, judged on the event
+        loop where the end is that cheap to read; None: ask ``can_open`` (in a thread)."""
+        end = self._local_end()
+        if end is None:
+            return None
+        facts = self.can_open_facts.kept(end, _can_open_question(query))
+        if facts is None:
+            return None
+        # No I/O: the clock, and what the journals have found they cannot read.
+        answer = self.writer.judge_can_open(
+            facts, side=_side(query), timeframe=query.timeframe, at=query.at
+        )
+        return Document(answer.as_document())
+
+    def _local_end(self) -> int | None:
+        """The journal's end, if it can be read without waiting on anything (SQLite)."""
+        return None if self.end_reader is None else self.end_reader()
+
     def can_open(self, query: CanOpenQuery) -> Document:
-        side = OPENING_SIDES[query.side.lower()] if query.side else None
-        question = (query.venue, query.account, query.symbol, query.at)
+        side = _side(query)
+        question = _can_open_question(query)
         with self._reading() as service:
             end = service.journal.last_position()
             facts = self.can_open_facts.answer(
@@ -701,9 +732,10 @@ def create_app(journal: Journal, settings: ApiSettings, clock: Clock = wall_cloc
         return Document({"detail": f"the journal cannot be reached: {error}"}, status_code=503)
 
     @app.get("/v1/positions", response_model=None, responses={200: {"model": PositionsDocument}})
-    def positions(query: Annotated[PositionsQuery, Query()]) -> Response:
+    async def positions(query: Annotated[PositionsQuery, Query()]) -> Response:
         """The reconciled positions, local beside exchange, with open findings."""
-        return api.positions(query)
+        kept = api.kept_positions(query)
+        return kept if kept is not None else await run_in_threadpool(api.positions, query)
 
     @app.get("/v1/summary", response_model=None, responses={200: {"model": SummaryDocument}})
     def summary(query: Annotated[SummaryQuery, Query()]) -> Document:
@@ -717,9 +749,10 @@ def create_app(journal: Journal, settings: ApiSettings, clock: Clock = wall_cloc
         return api.history(query)
 
     @app.get("/v1/can-open", response_model=None, responses={200: {"model": CanOpenDocument}})
-    def can_open(query: Annotated[CanOpenQuery, Query()]) -> Document:
+    async def can_open(query: Annotated[CanOpenQuery, Query()]) -> Document:
         """May the trading system open the symbol now? 200 either way, every reason against."""
-        return api.can_open(query)
+        kept = api.kept_can_open(query)
+        return kept if kept is not None else await run_in_threadpool(api.can_open, query)
 
     @app.get(
         "/v1/audit",
@@ -871,6 +904,18 @@ def _route(app: FastAPI, scope: Scope) -> str:
         if match is Match.FULL:
             return str(getattr(route, "path", "other"))
     return "other"
+
+
+def _side(query: CanOpenQuery) -> PositionSide | None:
+    return OPENING_SIDES[query.side.lower()] if query.side else None
+
+
+def _can_open_question(query: CanOpenQuery) -> CanOpenQuestion:
+    return (query.venue, query.account, query.symbol, query.at)
+
+
+def _positions_question(query: PositionsQuery) -> PositionsQuestion:
+    return (query.venue, query.account, query.symbol, query.format)
 
 
 def _refuse_field(field: str, value: object, message: str) -> None:

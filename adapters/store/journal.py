@@ -136,6 +136,11 @@ class Journal:
     def __exit__(self, *_: object) -> None:
         self.close()
 
+    def end_reader(self) -> Callable[[], int | None] | None:
+        """Where the store allows it (a SQLite file), a reader of the journal's end cheap
+        enough for an event loop, whose answer None means: ask ``last_position``."""
+        return self._backend.end_reader()
+
     @property
     def transaction_bytes(self) -> int | None:
         """The most input bytes one transaction of an append holds; None: no limit."""
