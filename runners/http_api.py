@@ -1008,6 +1008,11 @@ def server(app: FastAPI, log_level: str = "info") -> uvicorn.Server:
     stream whose client does not read cannot hold up a stop for more than a few seconds."""
     config = uvicorn.Config(
         app,
+        # httptools parses HTTP in C: ~1.3x the requests/s of h11 at 100 connections, the
+        # same p99. uvloop, tried too, served more but unfairly: p99 1.1-1.4 s against
+        # ~0.2 s on asyncio's loop, with connection errors (2 loaded cores, wrk, can-open).
+        http="httptools",
+        loop="asyncio",
         log_level=log_level,
         server_header=False,
         lifespan="on",
