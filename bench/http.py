@@ -74,6 +74,8 @@ WARM_UP_S = 1.0
 WARM_UP_CONNECTIONS = 10
 CLOSE_ACCOUNT = "http-bench"  # an account of its own: each closing snapshot closes one position
 CLOSE_TIMEOUT_S = 30.0
+# Venue and account both: one partition's views read (or replayed), not every account's.
+CLOSE_QUERY = {"venue": VENUE, "account": CLOSE_ACCOUNT}
 QUICK_INPUTS = 20_000  # --quick: the journals of this many inputs instead of 1M
 
 
@@ -445,7 +447,7 @@ async def _close(base: str, samples: int, warm_up: int, at: int) -> JSON:
         httpx.AsyncClient(base_url=base, timeout=CLOSE_TIMEOUT_S, headers=headers) as client,
         httpx.AsyncClient(base_url=base, timeout=None) as streaming,
     ):
-        cursor = (await client.get("/v1/positions", params={"account": CLOSE_ACCOUNT})).json()
+        cursor = (await client.get("/v1/positions", params=CLOSE_QUERY)).json()
         params = {"after": cursor["cursor"], "type": "POSITION_CLOSED", "account": CLOSE_ACCOUNT}
         connected = asyncio.get_running_loop().create_future()
         reader = asyncio.create_task(_read_stream(streaming, params, waiting, connected))
