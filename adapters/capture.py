@@ -11,7 +11,16 @@ from contextlib import suppress
 
 import orjson
 
-from trueup.adapters import feed_status, intents, rejections, rule_changes, trigger_commands
+from trueup.adapters import (
+    feed_status,
+    intents,
+    notification_reports,
+    placement_reports,
+    rejections,
+    rule_changes,
+    trigger_commands,
+)
+from trueup.adapters.aster import wire as aster_wire
 from trueup.adapters.bybit import wire as bybit_wire
 from trueup.adapters.decimals import to_instant
 from trueup.adapters.envelope import Envelope
@@ -22,7 +31,10 @@ from trueup.domain.errors import MalformedInput, shown
 from trueup.domain.events import ClockTicked, InputEvent, InputRejected
 from trueup.domain.keys import input_id
 
-CHANNELS = ("ws", "rest", "market", "intent", "operator", "trigger", "feed", "clock", "rules")
+CHANNELS = (
+    "ws", "rest", "market", "intent", "operator", "trigger", "placement", "notification", "feed",
+    "clock", "rules",
+)  # fmt: skip
 log = logging.getLogger("trueup.capture")
 # A JSON number with a fraction or exponent, or too many digits for 64 bits: parsed as a
 # double, it may equal another. (It may also match inside a string: that costs only the
@@ -32,11 +44,13 @@ VenueDecoder = Callable[[Envelope, str, Payload], InputEvent]
 VENUES: dict[str, VenueDecoder] = {
     "bybit": bybit_wire.decode,
     "hyperliquid": hyperliquid_wire.decode,
+    "aster": aster_wire.decode,
 }
-# Per venue, the REST endpoint whose reply is a position snapshot (pages of one).
-POSITION_SNAPSHOTS: dict[str, str] = {
-    "bybit": bybit_wire.POSITION_SNAPSHOT,
-    "hyperliquid": hyperliquid_wire.POSITION_SNAPSHOT,
+# Per venue, the REST endpoints whose replies are position snapshots (pages of one).
+POSITION_SNAPSHOTS: dict[str, tuple[str, ...]] = {
+    "bybit": (bybit_wire.POSITION_SNAPSHOT,),
+    "hyperliquid": (hyperliquid_wire.POSITION_SNAPSHOT,),
+    "aster": aster_wire.POSITION_SNAPSHOTS,
 }
 
 
@@ -96,6 +110,10 @@ def _decode_fields(envelope: Envelope, parsed: object) -> InputEvent:
         return intents.decode_operator(envelope, fields.child("data"))
     if channel == "trigger":
         return trigger_commands.decode(envelope, fields.child("data"))
+    if channel == placement_reports.CHANNEL:
+        return placement_reports.decode(envelope, fields.child("data"))
+    if channel == notification_reports.CHANNEL:
+        return notification_reports.decode(envelope, fields.child("data"))
     if channel == "feed":
         return feed_status.decode(envelope, fields.child("data"))
     venue = VENUES.get(envelope.venue)
@@ -128,7 +146,7 @@ def _rejected_envelope(
         position_snapshot=(
             channel == "rest"
             and endpoint is not None
-            and endpoint == POSITION_SNAPSHOTS.get(envelope.venue)
+            and endpoint in POSITION_SNAPSHOTS.get(envelope.venue, ())
         ),
     )
 

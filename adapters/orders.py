@@ -4,12 +4,13 @@ An order request carries its client order id; a placement says whether the venue
 already had it (the same id placed before: never a second order), or refused it, and why.
 """
 
-from dataclasses import dataclass
-from decimal import Decimal
+from dataclasses import dataclass, replace
+from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from enum import StrEnum
 from typing import Protocol
 
 from trueup.adapters.client_order_id import ClientOrderId
+from trueup.domain.vocabulary import PlacementOutcome, RefusalKind
 
 
 class Side(StrEnum):
@@ -20,29 +21,6 @@ class Side(StrEnum):
 class OrderType(StrEnum):
     MARKET = "Market"
     LIMIT = "Limit"
-
-
-class Outcome(StrEnum):
-    """ACCEPTED: placed now. ALREADY_PLACED: the venue holds an order with this client order
-    id, so this request placed nothing (not a failure: never retry it as one). REFUSED: the
-    venue said no; ``RefusalKind`` says whether trying again could ever help."""
-
-    ACCEPTED = "accepted"
-    ALREADY_PLACED = "already placed"
-    REFUSED = "refused"
-
-
-class RefusalKind(StrEnum):
-    """Why a venue refused an order, in the terms the executor acts on."""
-
-    REDUCE_ONLY = "reduce only"  # nothing (or not enough) to reduce
-    INSUFFICIENT_MARGIN = "insufficient margin"
-    INVALID = "invalid"  # a parameter the venue will never accept
-    NOT_MATCHED = "not matched"  # an immediate-or-cancel order found nothing to fill against
-    AUTH = "auth"  # key, signature or request time refused
-    RATE_LIMITED = "rate limited"
-    UNREACHABLE = "unreachable"  # no answer: the order may or may not be on the venue
-    OTHER = "other"
 
 
 @dataclass(frozen=True)
@@ -61,19 +39,62 @@ class OrderRequest:
 
 
 @dataclass(frozen=True)
+class Grid:
+    """A symbol's order grid on its venue: quantities in steps from a minimum, prices in
+    ticks (a price's significant figures too, where the venue counts them)."""
+
+    qty_step: Decimal
+    min_qty: Decimal
+    tick_size: Decimal
+    price_figures: int | None = None  # Hyperliquid: at most 5 significant figures
+
+    def fit(self, request: OrderRequest) -> "OrderRequest | str":
+        """The request on the grid, or why it cannot be: a quantity is rounded down (never
+        more than was decided, which a reduce-only order could not take); a limit price
+        away from the market's side of it (a buy lower, a sell higher) and a market order's
+        worst price towards it (never tighter than the caller allowed)."""
+        qty = _on_step(request.qty, self.qty_step, ROUND_DOWN)
+        if qty < self.min_qty:
+            return (
+                f"{request.qty} {request.symbol} rounds down to {qty} on the venue's step of "
+                f"{self.qty_step}, below its minimum order of {self.min_qty}"
+            )
+        price = request.price
+        if price is not None:
+            buy = request.side is Side.BUY
+            worst = request.order_type is OrderType.MARKET
+            rounding = ROUND_UP if buy == worst else ROUND_DOWN
+            if self.price_figures is not None:
+                figures = Decimal(1).scaleb(price.adjusted() - self.price_figures + 1)
+                price = _on_step(price, figures, rounding)
+            price = _on_step(price, self.tick_size, rounding)
+        return replace(request, qty=qty, price=price)
+
+
+def _on_step(value: Decimal, step: Decimal, rounding: str) -> Decimal:
+    return ((value / step).to_integral_value(rounding=rounding) * step).normalize()
+
+
+@dataclass(frozen=True)
 class Placement:
     """A venue's answer to one order request; ``reason`` is the venue's own words."""
 
-    outcome: Outcome
+    outcome: PlacementOutcome
     venue_order_id: str = ""
     reason: str = ""
     refusal: RefusalKind | None = None
     code: str = ""  # the venue's error code, when it gives one (Bybit's retCode)
+    qty: Decimal | None = None  # what was asked of the venue, on its grid
 
     @property
     def placed(self) -> bool:
         """The venue holds the order (placed by this request or an earlier one)."""
-        return self.outcome is not Outcome.REFUSED
+        return self.outcome is not PlacementOutcome.REFUSED
+
+
+def off_grid(reason: str) -> Placement:
+    """A request the venue's grid cannot take: refused here, never sent."""
+    return Placement(PlacementOutcome.REFUSED, reason=reason, refusal=RefusalKind.INVALID)
 
 
 class ExecutionClient(Protocol):
@@ -81,4 +102,11 @@ class ExecutionClient(Protocol):
 
     def place(self, request: OrderRequest) -> Placement: ...
 
-    def cancel(self, client_order_id: ClientOrderId, symbol: str) -> Placement: ...
+    def written(self, client_order_id: ClientOrderId) -> str:
+        """The client order id as this venue writes it in its order reports."""
+        ...
+
+    def cancel(self, symbol: str, client_order_id: str) -> Placement:
+        """Cancel the order of ``symbol`` with this client order id, as the venue writes it
+        (any order's, the bot's own included)."""
+        ...

@@ -121,3 +121,10 @@ class Payload:
         if not isinstance(value, list):
             raise MalformedInput(f"{self._path(name)}: expected an array, got {shown(value)}")
         return [Payload(item, f"{self._path(name)}[{i}]") for i, item in enumerate(value)]
+
+
+def array_items(value: object, where: str) -> list[Payload]:
+    """The objects of a JSON array (a reply that is one), each addressed by its index."""
+    if not isinstance(value, list):
+        raise MalformedInput(f"{where}: expected an array, got {type(value).__name__}")
+    return [Payload(item, f"{where}[{i}]") for i, item in enumerate(value)]

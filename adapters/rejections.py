@@ -3,6 +3,7 @@ each venue says which of its error replies mean "too often"; the rules read only
 
 from collections.abc import Callable
 
+from trueup.adapters.aster import wire as aster_wire
 from trueup.adapters.bybit import wire as bybit_wire
 from trueup.adapters.hyperliquid import wire as hyperliquid_wire
 from trueup.adapters.wire_errors import ControlMessage, ErrorReply, UnknownInput
@@ -12,6 +13,7 @@ from trueup.domain.events import InputRejected, RejectionKind
 RATE_LIMITED_BY: dict[str, Callable[[ErrorReply], bool]] = {
     "bybit": bybit_wire.rate_limited,
     "hyperliquid": hyperliquid_wire.rate_limited,
+    "aster": aster_wire.rate_limited,
 }
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent
 from trueup.domain.rules.can_open import AccountFacts, SymbolFacts
+from trueup.domain.vocabulary import NotificationOutcome
 
 JSON = dict[str, Any]
 
@@ -74,6 +75,7 @@ class AccountFreshness:
     age_ms: int | None
     limit_ms: int
     stale_reasons: list[str]
+    last_trigger_fired_at: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,4 +154,63 @@ class TriggerCommandReport:
             "accepted": not self.refused,
             "refused": self.refused,
             "emitted": self.emitted,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationTest:
+    """What one test notification to one target came to."""
+
+    target: str
+    kind: str
+    url: str  # as it may be shown: scheme and host
+    delivered: bool
+    reason: str
+    status: int | None
+    elapsed_ms: int
+
+    def as_json(self) -> JSON:
+        return {
+            "target": self.target,
+            "kind": self.kind,
+            "url": self.url,
+            "delivered": self.delivered,
+            "reason": self.reason,
+            "status": self.status,
+            "elapsed_ms": self.elapsed_ms,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    """What became of one emitted event at one target, from the tries the notifier recorded:
+    ``outcome`` is the last try's, ``reason`` the last failure's."""
+
+    event_id: str
+    event_type: str
+    venue: str
+    account: str
+    notifier: str
+    target: str
+    outcome: NotificationOutcome
+    attempts: int
+    first_at: int
+    last_at: int
+    reason: str
+    status: int | None
+
+    def as_json(self) -> JSON:
+        return {
+            "event_id": self.event_id,
+            "event_type": self.event_type,
+            "venue": self.venue,
+            "account": self.account,
+            "notifier": self.notifier,
+            "target": self.target,
+            "outcome": self.outcome.value,
+            "attempts": self.attempts,
+            "first_at": self.first_at,
+            "last_at": self.last_at,
+            "reason": self.reason,
+            "status": self.status,
         }

@@ -15,6 +15,7 @@ from trueup.adapters import rule_changes, trigger_commands
 from trueup.adapters.capture import VENUES, decode_line
 from trueup.adapters.clock import wall_clock
 from trueup.adapters.feed import Clock, Sink
+from trueup.adapters.notify.target import Target
 from trueup.adapters.store.journal import PAGE, Appended, Journal
 from trueup.application.answers import (
     JSON,
@@ -23,16 +24,24 @@ from trueup.application.answers import (
     CanOpenFacts,
     Cleanup,
     CleanupReport,
+    DeliveryRecord,
     Diagnosis,
     EventPage,
     ExchangeCheck,
     IngestReport,
+    NotificationTest,
     StaleRecord,
     TriggerCommandReport,
 )
 from trueup.application.ingest import Ingestor
+from trueup.application.loop_status import LoopStatus, loop_statuses
 from trueup.domain.emitted import Emitted, TriggerRefused
-from trueup.domain.events import InputEvent, InputRejected, PositionsReported
+from trueup.domain.events import (
+    InputEvent,
+    InputRejected,
+    NotificationAttempted,
+    PositionsReported,
+)
 from trueup.domain.pnl import ClosedPosition
 from trueup.domain.reconciler import Reconciler
 from trueup.domain.rules.can_open import (
@@ -45,7 +54,7 @@ from trueup.domain.rules.can_open import (
 )
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.findings import stale_positions
-from trueup.domain.vocabulary import PositionSide
+from trueup.domain.vocabulary import NotificationOutcome, PositionSide
 from trueup.projections.audit import Audit, audit
 from trueup.projections.ccxt import ccxt_position
 from trueup.projections.indexed_audit import audit_indexed
@@ -243,9 +252,23 @@ class TrueupService:
 
     def triggers(self, *, venue: str | None = None, account: str | None = None) -> list[JSON]:
         """Every trigger's configuration and state (armed, waiting confirm, requested, ...,
-        its water mark), replayed from the journal."""
+        its water mark), from the views (replayed from the journal where they cannot answer)."""
         scope = (venue, account) if venue is not None and account is not None else None
-        return trigger_rows(replay(self.journal, account=scope), venue, account)
+        reader = ViewReader(self.journal)
+        if not reader.answer_for(scope):
+            return trigger_rows(replay(self.journal, account=scope), venue, account)
+        if scope is not None:
+            found = reader.account(*scope)
+            views = [] if found is None else [found]
+        else:
+            views = reader.accounts()
+        return [
+            row
+            for view in views
+            if venue is None or view.venue == venue
+            if account is None or view.account == account
+            for row in view.triggers
+        ]
 
     # --- answers ------------------------------------------------------------------------------
 
@@ -462,9 +485,14 @@ class TrueupService:
                     None if taken is None else now - taken,
                     view.facts.freshness_limit_ms,
                     stale_view(view.facts, now),
+                    view.last_trigger_fired_at,
                 )
             )
         return found
+
+    def loop_statuses(self) -> list[LoopStatus]:
+        """The status each long-running loop (executors, notifiers) last wrote."""
+        return loop_statuses(self.journal)
 
     def diagnose(
         self, venue: str, account: str, symbol: str, *, last: int = 20, at: int | None = None
@@ -574,6 +602,48 @@ class TrueupService:
             if len(found) >= limit:
                 break
         return EventPage(found, position)
+
+    # --- notifications ------------------------------------------------------------------------
+
+    def deliveries(
+        self, *, event_id: str | None = None, dead_letters: bool = False
+    ) -> list[DeliveryRecord]:
+        """Did anyone get told? Per emitted event and target, what the notifiers' recorded
+        tries came to, in the order of their first; of ``event_id`` only if given, and only
+        dead letters if ``dead_letters``."""
+        found: dict[tuple[str, str, str], DeliveryRecord] = {}
+        for _, report in self.journal.inputs_of_type(NotificationAttempted.type):
+            if not isinstance(report, NotificationAttempted):
+                continue
+            if event_id is not None and report.event_id != event_id:
+                continue
+            key = (report.event_id, report.notifier, report.target)
+            first = found.get(key)
+            failure = report.outcome is not NotificationOutcome.DELIVERED
+            found[key] = DeliveryRecord(
+                event_id=report.event_id,
+                event_type=report.event_type,
+                venue=report.venue,
+                account=report.account,
+                notifier=report.notifier,
+                target=report.target,
+                outcome=report.outcome,
+                attempts=max(report.attempt, first.attempts if first else 0),
+                first_at=first.first_at if first else report.at,
+                last_at=report.at,
+                reason=report.reason if failure or first is None else first.reason,
+                status=report.status,
+            )
+        records = list(found.values())
+        if dead_letters:
+            records = [r for r in records if r.outcome is NotificationOutcome.DEAD_LETTERED]
+        return records
+
+    def test_notifications(self, targets: list[Target]) -> list[NotificationTest]:
+        """A test notification to each of ``targets``, and what each came to."""
+        from trueup.application.notifier import send_tests  # it follows the journal: a cycle
+
+        return send_tests(targets, self.clock)
 
 
 @dataclass(frozen=True)

@@ -240,15 +240,17 @@ class AccountBook:
         return NOTHING
 
     def _prices_reported(self, event: PricesReported) -> Changed:
-        """Fold the prices; a new mark moves the unrealised PnL of the symbol's held keys,
-        so the views take them again (no position changed: no detector is asked)."""
+        """Fold the prices; a new mark moves the unrealised PnL and the risk of the symbol's
+        held keys, so the detectors judge them again (a risk warning follows the price) and
+        the views take them again."""
+        moved: set[PositionKey] = set()
         for quote in event.quotes:
             if self.prices.apply(quote, event.at) and quote.mark is not None and quote.mark > 0:
                 for key in self.held_keys():
                     if key.symbol == quote.symbol:
                         self.pnl.key(key).mark = quote.mark
-                        self.touched.add(key)
-        return NOTHING
+                        moved.add(key)
+        return frozenset(moved) if moved else NOTHING
 
     def _wallet(self, report: WalletReport, at: int) -> None:
         """Fold a balance update; a new equity moves every held position's concentration,
@@ -288,9 +290,12 @@ class AccountBook:
         return NOTHING
 
     def _orders_reported(self, event: OrdersReported) -> Changed:
+        return frozenset(self._order_reports(event.orders))
+
+    def _order_reports(self, reports: tuple[OrderReport, ...]) -> set[PositionKey]:
         changed: set[PositionKey] = set()
         orders = self.orders
-        for report in event.orders:
+        for report in reports:
             order_key = OrderKey(report.category, report.venue_order_id)
             order = orders.get(order_key)
             if order is None:
@@ -302,10 +307,10 @@ class AccountBook:
             if order.apply_report(report):
                 changed.add(self._index_open(order_key, order))
                 self._touch_order(order_key, order)
-        return frozenset(changed)
+        return changed
 
     def _executions_reported(self, event: ExecutionsReported) -> Changed:
-        changed: set[PositionKey] = set()
+        changed = self._order_reports(event.orders) if event.orders else set()
         orders = self.orders
         for fill in event.fills:
             if not fill.venue_order_id or fill.kind is ExecutionKind.FUNDING:

@@ -237,6 +237,52 @@ class PositionCleaned(Emitted):
     operator: str
 
 
+# --- the entry policy (domain/entry_policy.py) -----------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EntryStep(OrderEvent):
+    """A step of the entry policy on one ENTRY: cancel the order working now (its ids are
+    the event's), then replace what remains once the venue says it has ended. Its event_id
+    is the decision id the replacement's client order id derives from."""
+
+    entry_client_order_id: str  # the bot's ENTRY order: the chain of replacements' name
+    retry: int  # which reprice this is (1 the first); the market fallback counts on
+    price: Decimal | None  # the replacement's limit price; None: a market order
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EntryRepriced(EntryStep):
+    """Nothing filled within entry_timeout_ms: repriced towards the market."""
+
+    type: ClassVar[str] = "ENTRY_REPRICED"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EntryRetried(EntryStep):
+    """A partial fill stalled entry_partial_fill_timeout_ms: what remains, repriced."""
+
+    type: ClassVar[str] = "ENTRY_RETRIED"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EntryFallbackMarket(EntryStep):
+    """The reprices are spent: what remains goes as a market order."""
+
+    type: ClassVar[str] = "ENTRY_FALLBACK_MARKET"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EntryAbandoned(OrderEvent):
+    """The entry policy stops working this ENTRY, and why (reprices spent and no market
+    fallback, a replacement the venue refused)."""
+
+    type: ClassVar[str] = "ENTRY_ABANDONED"
+    entry_client_order_id: str
+    reason: str
+
+
 # --- triggers (domain/triggers/) ---------------------------------------------------------
 
 
@@ -274,7 +320,8 @@ class TriggerFired(TriggerEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OrderRequested(TriggerEvent):
-    """The order a fired trigger decided, requested (at once, or on its confirm)."""
+    """The order a fired trigger decided, requested (at once, or on its confirm), or the
+    replacement of an ENTRY the entry policy cancelled."""
 
     type: ClassVar[str] = "ORDER_REQUESTED"
     decision_id: str  # the TRIGGER_FIRED event_id: the client order id derives from it
@@ -283,12 +330,27 @@ class OrderRequested(TriggerEvent):
     quantity: Decimal
     reduce_only: bool
     requested_by: str  # "auto" or the operator who confirmed
+    # The price it fired at: a venue with no market order without a price (Hyperliquid)
+    # takes its worst acceptable price from it.
+    price: Decimal | None = None
+    # A limit order at limit_price, or a market order. An entry policy's replacement of
+    # an ENTRY names it here (its trigger_id is then ""); a trigger's order is a market one.
+    order_type: str = "market"
+    limit_price: Decimal | None = None
+    entry_client_order_id: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TriggerOutcome(TriggerEvent):
+    """How a firing ended; the order's ids and fills where the venue took the order."""
+
     decision_id: str
     reason: str
+    client_order_id: str = ""
+    venue_order_id: str = ""
+    filled_qty: Decimal | None = None
+    avg_price: Decimal | None = None
+    trade_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -321,6 +383,15 @@ class TriggerRefused(TriggerEvent):
     reason: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TriggerError(TriggerEvent):
+    """Judging the trigger failed (a fault in trueup, not in the market): it is disabled,
+    told once, and the account's other triggers are judged on. ``enable`` arms it again."""
+
+    type: ClassVar[str] = "TRIGGER_ERROR"
+    reason: str
+
+
 EMITTED_TYPES: tuple[type[Emitted], ...] = (
     WsReconnect,
     RateLimit,
@@ -347,6 +418,11 @@ EMITTED_TYPES: tuple[type[Emitted], ...] = (
     TriggerCancelled,
     TriggerExpired,
     TriggerRefused,
+    TriggerError,
+    EntryRepriced,
+    EntryRetried,
+    EntryFallbackMarket,
+    EntryAbandoned,
 )
 
 

@@ -14,10 +14,14 @@ from trueup.domain.triggers.spec import TriggerCommand, TriggerSpec
 from trueup.domain.vocabulary import (
     ExecutionKind,
     MarginMode,
+    NotificationOutcome,
+    OrderAction,
     OrderOrigin,
     OrderSide,
     OrderStatus,
+    PlacementOutcome,
     PositionSide,
+    RefusalKind,
 )
 
 Source = Literal["ws", "rest"]
@@ -230,10 +234,14 @@ class ExecutionsReported(InputEvent):
     type: ClassVar[str] = "ExecutionsReported"
     source: Source
     fills: tuple[Fill, ...]
+    # The word on the filled orders where the venue sends it in the same message (Aster's
+    # ORDER_TRADE_UPDATE: an order's new status and its fill); () where it sends them apart,
+    # and in older stored forms. Folded before the fills.
+    orders: tuple[OrderReport, ...] = ()
 
     @property
     def symbols(self) -> tuple[str, ...] | None:
-        return tuple([f.symbol for f in self.fills])
+        return tuple([f.symbol for f in self.fills] + [o.symbol for o in self.orders])
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -433,6 +441,51 @@ class TriggerCommanded(InputEvent):
         return () if self.spec is None else (self.spec.symbol,)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderPlacementReported(InputEvent):
+    """The executor's word on one requested order: what the venue answered when it was
+    placed with the decision's client order id (accepted, already placed, or refused)."""
+
+    type: ClassVar[str] = "OrderPlacementReported"
+    trigger_id: str  # "" for an order no trigger decided (an entry policy's step)
+    decision_id: str
+    symbol: str
+    client_order_id: str  # as the venue writes it (Bybit's orderLinkId, Hyperliquid's cloid)
+    outcome: PlacementOutcome
+    venue_order_id: str  # "" where the venue's answer names none
+    reason: str  # the venue's own words, for a refusal
+    refusal: RefusalKind | None
+    code: str  # the venue's error code, where it gives one
+    action: OrderAction = OrderAction.PLACE
+    qty: Decimal | None = None  # the quantity asked of the venue, on its lot grid
+
+    @property
+    def symbols(self) -> tuple[str, ...] | None:
+        return (self.symbol,)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NotificationAttempted(InputEvent):
+    """The notifier's word on one attempt to deliver an emitted event to a target: delivered,
+    failed (another try follows) or dead-lettered (the last). The rules ignore it: it is the
+    record that answers "did anyone get told?"."""
+
+    type: ClassVar[str] = "NotificationAttempted"
+    notifier: str
+    target: str
+    event_id: str  # the emitted event's
+    event_type: str
+    attempt: int  # 1 for the first try
+    outcome: NotificationOutcome
+    reason: str  # "" when delivered
+    status: int | None  # the target's HTTP status, when it answered
+    elapsed_ms: int
+
+    @property
+    def symbols(self) -> tuple[str, ...] | None:
+        return ()
+
+
 INPUT_EVENT_TYPES: tuple[type[InputEvent], ...] = (
     PositionsReported,
     OrdersReported,
@@ -452,4 +505,6 @@ INPUT_EVENT_TYPES: tuple[type[InputEvent], ...] = (
     ClockTicked,
     RulesSet,
     TriggerCommanded,
+    OrderPlacementReported,
+    NotificationAttempted,
 )

@@ -14,13 +14,25 @@ ABSENT = "Absent"  # status of a flat report inferred from a complete snapshot t
 def supersedes(new: PositionReport, old: PositionReport) -> bool:
     """Whether ``new`` is the later word on the position: by the venue's seq when both
     reports carry one (Bybit's REST lists may not), else by its update time; the update
-    time breaks seq ties (mark moves), and the whole report exact ties, so reports that all
-    carry a seq, or all lack one, fold the same in any arrival order."""
+    time breaks seq ties (mark moves), then the figures each knows, and the whole report exact
+    ties, so reports that all carry a seq, or all lack one, fold the same in any arrival
+    order."""
     if new.seq is not None and old.seq is not None and new.seq != old.seq:
         return new.seq > old.seq
     if new.updated_time != old.updated_time:
         return new.updated_time > old.updated_time
+    # One change told twice (Aster's stream push and its snapshot's entry, the same instant):
+    # the report that knows more of the position's figures (the snapshot's mark and
+    # liquidation price) is the better word on it.
+    new_known, old_known = _figures_known(new), _figures_known(old)
+    if new_known != old_known:
+        return new_known > old_known
     return repr(new) > repr(old)
+
+
+def _figures_known(report: PositionReport) -> int:
+    figures = (report.mark_price, report.liq_price, report.leverage, report.position_value)
+    return sum(figure is not None for figure in figures)
 
 
 @dataclass(slots=True)

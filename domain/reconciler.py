@@ -20,6 +20,7 @@ from trueup.domain.events import (
     InputEvent,
     InputRejected,
     LocalPositionCleaned,
+    NotificationAttempted,
     OrderCancelled,
     RulesSet,
     StreamDown,
@@ -61,6 +62,10 @@ class Reconciler:
     def apply(self, event: InputEvent) -> list[Emitted]:
         """What to emit for one input; an input the rules cannot take emits nothing, and
         marks its account as one whose answers can no longer be vouched for."""
+        if isinstance(event, NotificationAttempted):
+            # What the notifier told someone changes nothing it told of; and its receive
+            # time must not run the account's timers, or a notification could cause another.
+            return []
         try:
             emitted = self._apply(event)
         except Exception as error:  # a worker never dies on one input, whatever it holds

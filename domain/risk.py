@@ -90,16 +90,17 @@ class PositionRisk:
 
 def assess(
     report: PositionReport,
-    fallback_mark: Decimal | None,
+    latest_mark: Decimal | None,
     equity: Decimal | None,
     config: RuleConfig,
 ) -> PositionRisk | None:
-    """The risk of the position ``report`` shows (None when it is flat); ``fallback_mark``
-    stands in when the report carries no mark (the PnL ledger's latest)."""
+    """The risk of the position ``report`` shows (None when it is flat), at ``latest_mark``
+    (the PnL ledger's: the last of the position reports' and the public prices' marks),
+    else the report's own."""
     if report.size == 0 or report.side is PositionSide.FLAT:
         return None
     c = _CONTEXT
-    mark = report.mark_price if report.mark_price and report.mark_price > 0 else fallback_mark
+    mark = latest_mark if latest_mark and latest_mark > 0 else report.mark_price
     if report.category == INVERSE:
         notional: Decimal | None = report.size  # contracts of one USD each: already USD
     else:

@@ -70,3 +70,49 @@ class ExecutionKind(StrEnum):
     ADL = "adl"  # auto-deleveraging closed it against a liquidation (Bybit AdlTrade)
     DELIVERY = "delivery"  # the contract was delivered or delisted (Bybit Delivery)
     SETTLEMENT = "settlement"  # the contract was settled (Bybit Settle)
+
+
+class OrderAction(StrEnum):
+    """What an executor asked a venue to do with one order."""
+
+    PLACE = "place"
+    CANCEL = "cancel"
+
+
+class PlacementOutcome(StrEnum):
+    """A venue's answer to one order placement. ALREADY_PLACED: it holds an order with this
+    client order id, so this request placed nothing (not a failure: never retry it as one).
+    REFUSED: it said no; ``RefusalKind`` says whether trying again could ever help."""
+
+    ACCEPTED = "accepted"
+    ALREADY_PLACED = "already placed"
+    REFUSED = "refused"
+
+
+class NotificationOutcome(StrEnum):
+    """What became of one attempt to deliver an emitted event to a notification target.
+    FAILED: this try did not get through, another follows; DEAD_LETTERED: it was the last."""
+
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    DEAD_LETTERED = "dead-lettered"
+
+
+class RefusalKind(StrEnum):
+    """Why a venue refused an order, in the terms the executor acts on."""
+
+    REDUCE_ONLY = "reduce only"  # nothing (or not enough) to reduce
+    INSUFFICIENT_MARGIN = "insufficient margin"
+    INVALID = "invalid"  # a parameter the venue will never accept
+    NOT_MATCHED = "not matched"  # an immediate-or-cancel order found nothing to fill against
+    AUTH = "auth"  # key, signature or request time refused
+    RATE_LIMITED = "rate limited"
+    UNREACHABLE = "unreachable"  # no answer: the order may or may not be on the venue
+    TOO_LATE = "too late"  # not sent: the executor judged the request too old to act on
+    OTHER = "other"
+
+    @property
+    def retryable(self) -> bool:
+        """Whether asking again (with the same client order id, so never twice) may help:
+        only when the venue did not judge the order at all."""
+        return self in (RefusalKind.RATE_LIMITED, RefusalKind.UNREACHABLE)

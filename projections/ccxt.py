@@ -19,7 +19,7 @@ def unified_symbol(venue: str, category: str, symbol: str) -> str:
     """ccxt's name for a contract: BASE/QUOTE:SETTLE; the venue's own where unsure."""
     if venue == "hyperliquid" and category == "perp":
         return f"{symbol}/USDC:USDC"
-    if venue == "bybit" and category == "linear":
+    if (venue, category) in (("bybit", "linear"), ("aster", "perp")):
         for quote in ("USDT", "USDC"):
             if symbol.endswith(quote) and len(symbol) > len(quote):
                 return f"{symbol[: -len(quote)]}/{quote}:{quote}"

@@ -35,6 +35,7 @@ from trueup.domain.snapshots import describe
 from trueup.domain.touched import Touched
 from trueup.domain.wallet import WalletSummary
 from trueup.projections.audit import position_state
+from trueup.projections.triggers import trigger_rows
 
 JSON = dict[str, Any]
 
@@ -84,6 +85,9 @@ class AccountView:
     facts: AccountFacts
     freshness: Freshness
     wallet: WalletSummary | None = None  # the balances the venue last reported
+    last_trigger_fired_at: int | None = None  # input time; None: none has fired
+    # Every trigger ever added, as `trueup trigger list` shows it (projections/triggers.py).
+    triggers: tuple[dict[str, Any], ...] = ()
 
 
 def symbol_view(
@@ -129,6 +133,8 @@ def account_view(reconciler: Reconciler, account: Account) -> AccountView:
         account_facts(book, reconciler.config),
         freshness,
         book.wallet.summary(),
+        reconciler.detectors(*account).triggers.last_fired_at,
+        tuple(trigger_rows(reconciler, *account)),
     )
 
 
@@ -252,7 +258,7 @@ def _format() -> str:
     """A view is valid only for the code that wrote it: the domain (what the state is and
     what the rules find) and the modules that render it."""
     digest = hashlib.sha256(SNAPSHOT_FORMAT.encode())
-    for module in ("views.py", "audit.py"):
+    for module in ("views.py", "audit.py", "triggers.py"):
         digest.update(resources.files("trueup.projections").joinpath(module).read_bytes())
     return digest.hexdigest()[:16]
 

@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Callable
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path
 from typing import NoReturn
@@ -64,6 +65,17 @@ positive_int = whole_number(1, MAX_COUNT)
 port = whole_number(0, 65535)  # 0: any free port
 count = whole_number(0, MAX_COUNT)
 milliseconds = whole_number(1, MAX_WAIT_MS)
+
+
+def fraction(text: str) -> Decimal:
+    """A fraction from 0 to 1, exclusive of 1 (0.05 is 5 %)."""
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        value = None
+    if value is None or not value.is_finite() or not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be a fraction from 0 to below 1, not {text!r}")
+    return value
 
 
 def seconds(text: str) -> float:
@@ -166,6 +178,18 @@ def nats_url(text: str) -> str:
         if problem:
             raise argparse.ArgumentTypeError(f"{part!r} is not a nats://host[:port] URL: {problem}")
     return ",".join(parts)
+
+
+# A name that goes into file names and lease names: a notifier's, a notification target's.
+SHORT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def short_name(text: str) -> str:
+    if not SHORT_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a name: letters, digits, '.', '_' or '-', up to 64"
+        )
+    return text
 
 
 def subject_prefix(text: str) -> str:

@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from decimal import Decimal
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, TextIO, TypeAlias
@@ -22,6 +23,7 @@ from trueup.runners.arguments import (
     count,
     epoch_ms,
     event_type,
+    fraction,
     http_url,
     milliseconds,
     nats_url,
@@ -29,6 +31,7 @@ from trueup.runners.arguments import (
     position_side,
     positive_int,
     seconds,
+    short_name,
     subject_prefix,
     symbols,
     writable_directory,
@@ -36,11 +39,12 @@ from trueup.runners.arguments import (
 )
 from trueup.runners.gc_policy import relaxed_gc
 from trueup.runners.usage import EXIT_OK, EXIT_USAGE, UsageError
-from trueup.runners.venues import VENUE_FEEDS, VENUE_PRICE_FEEDS
+from trueup.runners.venues import VENUE_EXECUTION, VENUE_FEEDS, VENUE_PRICE_FEEDS
 
 if TYPE_CHECKING:
     from trueup.adapters.feed import Feed
     from trueup.adapters.nats.publisher import Publisher
+    from trueup.adapters.notify.target import Target
     from trueup.adapters.store.journal import Journal
     from trueup.runners.rules_file import RulesFile
 
@@ -55,8 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.rules_file = _rules_file(args)
         if args.command is _demo:
             args.run_demo = _demo_runner()
-        # NATS only: tail opens no journal.
-        return _tail(args) if args.command is _tail else _execute(args)
+        # NATS only: tail opens no journal; nor does a test of the notification targets.
+        if args.command in (_tail, _notify_test):
+            return int(args.command(args))
+        return _execute(args)
     except (StoreError, UsageError) as error:
         print(f"trueup: {_one_line(str(error))}", file=sys.stderr)
         return EXIT_USAGE
@@ -90,7 +96,9 @@ def _execute(args: argparse.Namespace) -> int:
     url = store_url(args.store)
     # Only a command that brings inputs makes a journal: elsewhere a mistyped --store (or
     # an empty one: fix-stale has nothing to fix) is an error.
-    create = args.command in (_ingest, _run, _worker, _demo, _serve, _trigger)
+    create = args.command in (
+        _ingest, _run, _worker, _demo, _serve, _trigger, _executor, _notify
+    )  # fmt: skip
     opened = Journal.open(url, give_up_after_s=args.give_up_after, create=create)
     with opened as journal, relaxed_gc():
         code: int = args.command(journal, args)
@@ -333,11 +341,50 @@ def _trigger_spec(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--expires", type=epoch_ms, metavar="WHEN", help="ISO 8601 or epoch ms")
 
 
+def _serve_command(commands: Commands) -> None:
+    """``trueup serve``: the HTTP API."""
+    serve = commands.add_parser(
+        "serve", help="the HTTP API over the journal (docs/http-api.md), until SIGINT or SIGTERM"
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="(default: 127.0.0.1, this machine)")
+    serve.add_argument("--port", type=port, default=8780)
+    serve.add_argument(
+        "--max-body-bytes",
+        type=positive_int,
+        default=8 * 1024 * 1024,
+        metavar="N",
+        help="refuse a POST body over N bytes (413)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="answer from N processes on one port (one runs each partition of the "
+        "projection; one that dies is replaced)",
+    )
+    serve.add_argument(
+        "--no-projection",
+        dest="projection",
+        action="store_false",
+        help="leave detection to another process on the journal (trueup run, worker, demo)",
+    )
+    serve.add_argument(
+        "--notify-config",
+        type=Path,
+        metavar="FILE.toml",
+        help="notification targets, for POST /v1/notify/test (docs/notifications.md)",
+    )
+    serve.set_defaults(command=_serve)
+
+
 def _process_commands(commands: Commands) -> None:
     """The long-running ones: live ingest, and the projections on their own."""
     run = commands.add_parser("run", help="live ingest from a venue, until SIGINT or SIGTERM")
     run.add_argument("--venue", required=True, choices=sorted(VENUE_FEEDS))
-    run.add_argument("--account", required=True, help="a name (Bybit) or the address (Hyperliquid)")
+    run.add_argument(
+        "--account", required=True, help="a name (Bybit, Aster) or the address (Hyperliquid)"
+    )
     run.add_argument(
         "--base-url", type=http_url, help="another host than the venue's, e.g. a simulator"
     )
@@ -426,33 +473,84 @@ def _process_commands(commands: Commands) -> None:
     _nats_prefix(tail)
     tail.set_defaults(command=_tail)
 
-    serve = commands.add_parser(
-        "serve", help="the HTTP API over the journal (docs/http-api.md), until SIGINT or SIGTERM"
+    _serve_command(commands)
+
+    execute = commands.add_parser(
+        "execute",
+        help="place the orders fired triggers request on one venue account, each once "
+        "(docs/orders.md), until SIGINT or SIGTERM",
     )
-    serve.add_argument("--host", default="127.0.0.1", help="(default: 127.0.0.1, this machine)")
-    serve.add_argument("--port", type=port, default=8780)
-    serve.add_argument(
-        "--max-body-bytes",
-        type=positive_int,
-        default=8 * 1024 * 1024,
-        metavar="N",
-        help="refuse a POST body over N bytes (413)",
+    execute.add_argument("--venue", required=True, choices=sorted(VENUE_EXECUTION))
+    execute.add_argument(
+        "--account", required=True, help="a name (Bybit) or the address (Hyperliquid)"
     )
-    serve.add_argument(
-        "--workers",
-        type=positive_int,
-        default=1,
-        metavar="N",
-        help="answer from N processes on one port (one runs each partition of the "
-        "projection; one that dies is replaced)",
+    execute.add_argument(
+        "--base-url", type=http_url, help="another host than the venue's, e.g. a simulator"
     )
-    serve.add_argument(
-        "--no-projection",
-        dest="projection",
-        action="store_false",
-        help="leave detection to another process on the journal (trueup run, worker, demo)",
+    execute.add_argument(
+        "--poll-ms", type=milliseconds, default=50, help="how often to look for requests"
     )
-    serve.set_defaults(command=_serve)
+    execute.add_argument(
+        "--max-age-ms",
+        type=milliseconds,
+        default=30_000,
+        help="a request older than this when first seen is not placed, and fails (default: 30000)",
+    )
+    execute.add_argument(
+        "--slippage",
+        type=fraction,
+        default=Decimal("0.05"),
+        help="a market order's worst price, as a fraction of the price its trigger fired "
+        "at (Hyperliquid needs one; default 0.05)",
+    )
+    execute.set_defaults(command=_executor)
+
+    _notify_commands(commands)
+
+
+def _notify_commands(commands: Commands) -> None:
+    """Notifications (docs/notifications.md): the notifier, its record, and a test."""
+    notify = commands.add_parser(
+        "notify",
+        help="send the emitted events the --config file's targets select to them (webhooks, "
+        "ntfy), until SIGINT or SIGTERM; or list or test",
+    )
+    notify.add_argument(
+        "--config", type=Path, metavar="FILE.toml", help="the targets (docs/notifications.md)"
+    )
+    notify.add_argument(
+        "--poll-ms", type=milliseconds, default=100, help="how often to look for events"
+    )
+    notify.add_argument(
+        "--name",
+        type=short_name,
+        default="default",
+        help="the notifier's name: its lease and its progress (default: default)",
+    )
+    notify.add_argument(
+        "--from-now",
+        action="store_true",
+        help="a notifier of this name that has never run starts at the journal's end, "
+        "not its beginning",
+    )
+    notify.set_defaults(command=_notify)
+    actions = notify.add_subparsers(metavar="ACTION")
+    listing = actions.add_parser(
+        "list", help="did anyone get told? per emitted event and target, what the tries came to"
+    )
+    listing.add_argument("--event", metavar="EVENT_ID", help="only this emitted event's")
+    listing.add_argument(
+        "--dead-letters", action="store_true", help="only those the last try failed"
+    )
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(command=_notify_list)
+    test = actions.add_parser(
+        "test", help="send a test notification to each target; exit 1 if any failed"
+    )
+    test.add_argument("--config", type=Path, required=True, metavar="FILE.toml")
+    test.add_argument("--target", metavar="NAME", help="only this one")
+    test.add_argument("--json", action="store_true")
+    test.set_defaults(command=_notify_test)
 
 
 def _nats_prefix(parser: argparse.ArgumentParser) -> None:
@@ -585,6 +683,8 @@ def _run(journal: "Journal", args: argparse.Namespace) -> int:
     from trueup.runners.worker import reload_on_sighup, stop_on_signals
 
     _log_as_trueup(logging.INFO)
+    if args.prices and args.venue not in VENUE_PRICE_FEEDS:
+        raise UsageError(f"--prices: {args.venue}'s public prices are not recorded yet")
     feed: Feed = VENUE_FEEDS[args.venue](args)
     if args.prices:
         feed = Feeds(feed, VENUE_PRICE_FEEDS[args.venue](args))
@@ -679,8 +779,12 @@ def _demo(journal: "Journal", args: argparse.Namespace) -> int:
     # The demo's own lines tell the story; the clients' reports of the drops it causes on
     # purpose would only confuse it.
     _log_as_trueup(logging.CRITICAL)
+    from trueup.adapters.store.journal import Journal
+
     # stdout as it is now: run_demo's default is the one of whenever it was first imported.
-    args.run_demo(journal, args.scenario, sys.stdout)
+    # The demo's executor works on a connection of its own, as `trueup execute` would.
+    with Journal.open(store_url(args.store)) as executor_journal:
+        args.run_demo(journal, args.scenario, sys.stdout, executor_journal)
     return EXIT_OK
 
 
@@ -688,12 +792,14 @@ def _log_as_trueup(level: int) -> None:
     """trueup's log lines, in its format, replacing whatever a client library set up when
     imported. websocket-client logs every dropped stream as an ERROR: the feed's supervisor
     says so itself (WS_RECONNECT), once, in trueup's words. (Disabled, not levelled: pybit
-    resets that logger's level each time it opens a stream.)"""
+    resets that logger's level each time it opens a stream.) httpx logs each request's URL
+    at INFO: a signed request's signature has no place in a log."""
     logging.basicConfig(level=level, format="%(asctime)s %(name)s %(message)s", force=True)
     logging.getLogger("websocket").disabled = True
+    logging.getLogger("httpx").setLevel(max(level, logging.WARNING))
 
 
-def _demo_runner() -> "Callable[[Journal, Path, TextIO], None]":
+def _demo_runner() -> "Callable[[Journal, Path, TextIO, Journal], None]":
     """The demo, from the simulators: a distribution of their own, not trueup's (make
     installs both). Asked before the journal is opened, so that without them nothing is."""
     try:
@@ -755,6 +861,38 @@ def _nats_worker(journal: "Journal", args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _executor(journal: "Journal", args: argparse.Namespace) -> int:
+    from trueup.application.executor import Executor, ExecutorSettings
+    from trueup.runners.executor import run_executor
+    from trueup.runners.worker import stop_on_signals
+
+    _log_as_trueup(logging.INFO)
+    client = VENUE_EXECUTION[args.venue](args)
+    settings = ExecutorSettings(max_age_ms=args.max_age_ms, slippage=args.slippage)
+    executor = Executor(journal, args.venue, args.account, client, settings=settings)
+    run_executor(executor, args.poll_ms, stop_on_signals())
+    return EXIT_OK
+
+
+def _notify(journal: "Journal", args: argparse.Namespace) -> int:
+    from trueup.runners import notify
+
+    _log_as_trueup(logging.INFO)
+    return notify.run(journal, args)
+
+
+def _notify_list(journal: "Journal", args: argparse.Namespace) -> int:
+    from trueup.runners import notify
+
+    return notify.list_deliveries(journal, args)
+
+
+def _notify_test(args: argparse.Namespace) -> int:
+    from trueup.runners import notify
+
+    return notify.test(args)
+
+
 def _serve(journal: "Journal", args: argparse.Namespace) -> int:
     from trueup.runners.http_api import TOKEN_ENV, ApiSettings, check_exposure, serve
     from trueup.runners.worker import stop_on_signals
@@ -766,7 +904,14 @@ def _serve(journal: "Journal", args: argparse.Namespace) -> int:
     # uvicorn stops on SIGINT and SIGTERM, then raises the signal again for the handler it
     # found: this one, so that serve exits 0 once stopped, like run and worker.
     stop = stop_on_signals()
-    settings = ApiSettings(token, args.max_body_bytes, run_projection=args.projection)
+    targets: tuple[Target, ...] = ()
+    if args.notify_config is not None:
+        from trueup.runners.notify_config import load_targets
+
+        targets = tuple(load_targets(args.notify_config))
+    settings = ApiSettings(
+        token, args.max_body_bytes, run_projection=args.projection, notify_targets=targets
+    )
     if args.workers > 1:
         from trueup.runners.http_workers import serve_workers
 
@@ -807,13 +952,14 @@ def _audit(journal: "Journal", args: argparse.Namespace) -> int:
         if args.json:
             output.write_json(document)
             return EXIT_OK
+        from trueup.adapters.store.codec import event_json
         from trueup.runners.audit_page import audit_page
 
         key = keys[0]
         said = TrueupService(journal).emitted_about(
             key.venue, key.account, key.symbol, key.position_idx, as_of=args.as_of
         )
-        page = audit_page(document, [output.event_json(*stored) for stored in said])
+        page = audit_page(document, [event_json(*stored) for stored in said])
         args.html.write_text(page, encoding="utf-8")
         print(f"wrote {args.html}: {len(result.timeline)} inputs, {len(said)} emitted events")
     else:

@@ -32,6 +32,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trueup.adapters.clock import wall_clock
 from trueup.adapters.feed import Clock
+from trueup.adapters.notify.target import Target
+from trueup.adapters.store.codec import event_json
 from trueup.adapters.store.journal import PAGE, Journal
 from trueup.adapters.store.location import StoreError
 from trueup.adapters.store.readers import ReaderPool
@@ -89,6 +91,8 @@ class ApiSettings:
     run_projection: bool = True
     # Journals the reads go through at once (each a connection, or a pool of them).
     readers: int = DEFAULT_READERS
+    # What POST /v1/notify/test sends to (serve --notify-config); their secrets out of repr.
+    notify_targets: tuple[Target, ...] = field(default=(), repr=False)
 
 
 # --- what the endpoints take: unknown query parameters are refused, naming them -------------
@@ -205,6 +209,10 @@ class EventsQuery(Strict):
     limit: int = Field(EVENTS_PAGE, ge=1, le=PAGE)
 
 
+class NotifyTestQuery(Strict):
+    target: Name | None = Field(None, description="only this target (default: every one)")
+
+
 # --- what they answer (for the OpenAPI document: the bodies are rendered by orjson) ----------
 
 
@@ -286,6 +294,56 @@ class InputsDocument(BaseModel):
     inputs: list[InputLine]
 
 
+class NotifyTestResult(BaseModel):
+    target: str
+    kind: Literal["webhook", "ntfy"]
+    url: str = Field(description="scheme and host only: the rest may be a secret")
+    delivered: bool
+    reason: str = Field(description="why not, when not")
+    status: int | None = Field(description="the target's HTTP status, when it answered")
+    elapsed_ms: int
+
+
+class NotifyTestDocument(BaseModel):
+    delivered: bool = Field(description="whether every target got its test notification")
+    results: list[NotifyTestResult]
+
+
+DecimalText = Annotated[str, Field(pattern=r"^-?[0-9]{1,15}(\.[0-9]{1,12})?$")]
+# In a JSON body an instant is epoch milliseconds, a JSON number (1.0e12 is one too).
+EpochMs = Annotated[int, Field(ge=EARLIEST_MS, le=LATEST_MS)]
+
+
+class TriggerCommandBody(Strict):
+    """One trigger command, as `trueup trigger` gives it (docs/capture-format.md, "trigger"):
+    add and change carry the configuration; the others name the trigger."""
+
+    venue: Name
+    account: Name
+    command: Literal["add", "change", "enable", "disable", "remove", "confirm"]
+    operator: Name
+    trigger_id: Name | None = None
+    symbol: Name | None = None
+    direction: Literal["long", "short"] | None = None
+    kind: Literal["profit", "price", "stop_loss", "trailing"] | None = None
+    level: DecimalText | None = None
+    distance: DecimalText | None = None
+    unit: Literal["price", "percent"] | None = None
+    ratio: DecimalText | None = None
+    action: Literal["lock", "reduce"] | None = None
+    auto_execute: bool = False
+    expires_at: EpochMs | None = None
+    at: EpochMs | None = Field(default=None, description="when it is commanded (default: now)")
+
+
+class TriggerCommandDocument(BaseModel):
+    trigger_id: str
+    input_id: str = Field(description="the input that recorded the command")
+    accepted: bool
+    refused: list[str] = Field(description="why it was refused: it is recorded all the same")
+    emitted: list[str] = Field(description="the types of what it made trueup emit")
+
+
 class TriggersDocument(BaseModel):
     triggers: list[dict[str, Any]] = Field(
         description="each trigger's configuration and state, as `trueup trigger list --json`"
@@ -295,6 +353,8 @@ class TriggersDocument(BaseModel):
 class AccountHealth(BaseModel):
     venue: str
     account: str
+    last_trigger_fired_at: int | None = Field(description="when a trigger last fired (input time)")
+    since_last_trigger_ms: int | None
     complete_snapshot_at: int | None
     complete_snapshot_iso: str | None
     age_ms: int | None
@@ -314,12 +374,28 @@ class ProjectionHealth(BaseModel):
     )
 
 
+class LoopHealth(BaseModel):
+    """A loop of another process (an account's executor, a notifier) as it last wrote its
+    status."""
+
+    name: str
+    last_success_at: int | None
+    since_last_success_ms: int | None
+    last_failure_at: int | None
+    last_failure: str
+    failures_in_row: int
+    stopped_at: int | None = Field(description="set when it stopped cleanly")
+    beat_at: int
+    problem: str | None
+
+
 class HealthDocument(BaseModel):
     healthy: bool
     reasons: list[str]
     accounts: list[AccountHealth]
     projection: ProjectionHealth
     process: int = Field(description="the id of the serving process that answered")
+    loops: list[LoopHealth]
 
 
 class Problem(BaseModel):
@@ -440,12 +516,20 @@ class TrueupApi:
             rows = service.triggers(venue=query.venue, account=query.account)
         return Document({"triggers": rows})
 
+    def command_trigger(self, body: TriggerCommandBody) -> Document:
+        data = body.model_dump(exclude={"venue", "account", "at"}, exclude_none=True)
+        if body.command not in ("add", "change"):
+            data.pop("auto_execute", None)
+        with self.lock:
+            report = self.writer.command_trigger(body.venue, body.account, data, at=body.at)
+        return Document(report.as_json(), status_code=409 if report.refused else 200)
+
     def emitted(self, query: EmittedQuery) -> Document:
         with self._reading() as service:
             said = service.emitted_about(
                 query.venue, query.account, query.symbol, query.position_idx, as_of=query.as_of
             )
-        events = [output.event_json(*stored) | {"at_iso": iso(stored[1].at)} for stored in said]
+        events = [event_json(*stored) | {"at_iso": iso(stored[1].at)} for stored in said]
         return Document({"events": events})
 
     def kept_can_open(self, query: CanOpenQuery) -> Document | None:
@@ -525,7 +609,7 @@ class TrueupApi:
                 limit=query.limit,
             )
         events = [
-            output.event_json(position, event) | {"at_iso": iso(event.at)}
+            event_json(position, event) | {"at_iso": iso(event.at)}
             for position, event in page.events
         ]
         return Document({"events": events, "next_after": page.next_after})
@@ -572,20 +656,26 @@ class TrueupApi:
                     "accounts": [],
                     "projection": projection,
                     "process": os.getpid(),
+                    "loops": [],
                 },
                 status_code=503,
             )
+        now = self.clock()
+        with self._reading() as service:
+            loops = service.loop_statuses()
         reasons = [
             f"{account.venue}/{account.account}: {reason}"
             for account in accounts
             for reason in account.stale_reasons
         ] + reasons
+        reasons += [problem for loop in loops if (problem := loop.problem(now)) is not None]
         document = {
             "healthy": not reasons,
             "reasons": reasons,
-            "accounts": [_account_health(account) for account in accounts],
+            "accounts": [_account_health(account, now) for account in accounts],
             "projection": projection,
             "process": os.getpid(),
+            "loops": [loop.as_document(now) for loop in loops],
         }
         return Document(document, status_code=503 if reasons else 200)
 
@@ -666,6 +756,23 @@ class TrueupApi:
                 raise _too_large(limit)
             chunks.append(chunk)
         return b"".join(chunks)
+
+    def notify_test(self, query: NotifyTestQuery) -> Document:
+        targets = [t for t in self.settings.notify_targets if query.target in (None, t.name)]
+        if not targets:
+            raise HTTPException(
+                404,
+                f"no notification target {query.target!r}"
+                if self.settings.notify_targets
+                else "no notification targets: serve --notify-config FILE names them",
+            )
+        results = self.writer.test_notifications(targets)
+        return Document(
+            {
+                "delivered": all(r.delivered for r in results),
+                "results": [r.as_json() for r in results],
+            }
+        )
 
     def authorise(self, credentials: HTTPAuthorizationCredentials | None) -> None:
         """Let a write through only with the server's token, compared in constant time."""
@@ -772,6 +879,25 @@ def create_app(journal: Journal, settings: ApiSettings, clock: Clock = wall_cloc
         POST /v1/inputs, with the token)."""
         return api.triggers(query)
 
+    @app.post(
+        "/v1/triggers",
+        response_model=None,
+        dependencies=[Depends(authorised)],
+        responses={
+            200: {"model": TriggerCommandDocument},
+            400: {"model": Problem, "description": "the body is not JSON"},
+            401: {"model": Problem, "description": "no bearer token, or a wrong one"},
+            409: {
+                "model": TriggerCommandDocument,
+                "description": "refused, and why (the command is recorded all the same)",
+            },
+        },
+    )
+    def command_trigger(body: TriggerCommandBody) -> Document:
+        """Command a trigger (add, change, enable, disable, remove, confirm) as `trueup
+        trigger` does: recorded as an input, judged as the projection will judge it."""
+        return api.command_trigger(body)
+
     @app.get("/v1/emitted", response_model=None, responses={200: {"model": EmittedDocument}})
     def emitted(query: Annotated[EmittedQuery, Query()]) -> Document:
         """What trueup said about one position (its emitted events), in order."""
@@ -821,6 +947,24 @@ def create_app(journal: Journal, settings: ApiSettings, clock: Clock = wall_cloc
     async def inputs(request: Request) -> Document:
         """Append capture lines through the path `trueup ingest` takes, idempotently."""
         return await api.inputs(request)
+
+    @app.post(
+        "/v1/notify/test",
+        response_model=None,
+        dependencies=[Depends(authorised)],
+        responses={
+            200: {"model": NotifyTestDocument},
+            401: {"model": Problem, "description": "no bearer token, or a wrong one"},
+            404: {
+                "model": Problem,
+                "description": "no such target, or none configured (serve --notify-config)",
+            },
+        },
+    )
+    def notify_test(query: Annotated[NotifyTestQuery, Query()]) -> Document:
+        """Send a test notification to each notification target (or the one named), as
+        `trueup notify test` does; 200 whatever came of it, each target's result inside."""
+        return api.notify_test(query)
 
     @app.get(
         "/health",
@@ -938,9 +1082,12 @@ def _input_line(event: InputEvent) -> JSON:
     }
 
 
-def _account_health(account: AccountFreshness) -> JSON:
+def _account_health(account: AccountFreshness, now: int) -> JSON:
     taken = account.complete_snapshot_at
+    fired = account.last_trigger_fired_at
     return {
+        "last_trigger_fired_at": fired,
+        "since_last_trigger_ms": None if fired is None else now - fired,
         "venue": account.venue,
         "account": account.account,
         "complete_snapshot_at": taken,

@@ -18,12 +18,12 @@ import orjson
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
+from trueup.adapters.store.codec import event_json
 from trueup.application.answers import EventPage
 from trueup.application.service import EventFilter
 from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent
 from trueup.domain.instants import iso
-from trueup.runners import output
 
 log = logging.getLogger("trueup.http")
 
@@ -62,7 +62,7 @@ class StoredEvent:
 
 def frame(position: int, event: InputEvent | Emitted) -> bytes:
     """The event as SSE: its position the id, its type the name, the page's JSON the data."""
-    data = output.event_json(position, event) | {"at_iso": iso(event.at)}
+    data = event_json(position, event) | {"at_iso": iso(event.at)}
     return b"id: %d\nevent: %s\ndata: %s\n\n" % (
         position,
         event.type.encode(),

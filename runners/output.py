@@ -7,7 +7,7 @@ from typing import Any, TextIO
 import msgspec
 import orjson
 
-from trueup.adapters.store import codec
+from trueup.adapters.store.codec import event_json, named_symbols
 from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent, InputRejected
 from trueup.domain.instants import iso
@@ -269,27 +269,12 @@ def describe_input(event: InputEvent) -> str:
     return ""
 
 
-def event_json(position: int, event: InputEvent | Emitted) -> JSON:
-    """A stored event for programs: every field, its one symbol (if it names one) and its
-    journal position, the cursor to read on from."""
-    record = codec.as_json(event)
-    named = _named_symbols(event)
-    record["symbol"] = named[0] if len(named) == 1 else None
-    record["position"] = position
-    return record
-
-
-def _named_symbols(event: InputEvent | Emitted) -> tuple[str, ...]:
-    symbols = (event.symbol,) if isinstance(event, Emitted) else event.symbols
-    return tuple(s for s in symbols or () if s)
-
-
 def print_event(position: int, event: InputEvent | Emitted, *, as_json: bool) -> None:
     """One stored event on a line: for programs every field, for people the gist."""
     if as_json:
         write_json(event_json(position, event))
         return
-    named = _named_symbols(event)
+    named = named_symbols(event)
     where = f"{event.venue}/{event.account}" if event.venue else "-"
     detail = describe_emitted(event) if isinstance(event, Emitted) else describe_input(event)
     print(

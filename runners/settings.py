@@ -18,19 +18,20 @@ def load_rules(path: Path | None) -> RuleConfig:
     if path is None:
         return RuleConfig()
     try:
-        return rule_config(_read_toml(path))
+        return rule_config(read_toml(path))
     except MalformedInput as error:
         raise UsageError(f"rules file {path}: {error}") from None
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path, what: str = "rules file") -> dict[str, Any]:
+    """The TOML document in ``path``; UsageError naming ``what`` it is, and what is wrong."""
     try:
         text = path.read_bytes().decode("utf-8")
     except OSError as error:
-        raise UsageError(f"cannot read rules file {path}: {error.strerror}") from None
+        raise UsageError(f"cannot read {what} {path}: {error.strerror}") from None
     except UnicodeDecodeError:
-        raise UsageError(f"rules file {path}: not UTF-8 text") from None
+        raise UsageError(f"{what} {path}: not UTF-8 text") from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise UsageError(f"rules file {path}: {error}") from None
+        raise UsageError(f"{what} {path}: {error}") from None

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.http_server import SAMPLE
 from tests.nats_streams import delete_streams
@@ -21,6 +22,11 @@ from trueup_simulators.nats import nats_server
 from trueup_simulators.postgres import fresh_database, postgres_server
 
 STORES = ("sqlite", "postgresql")
+
+# The properties judge what the code does, never how fast: on a loaded machine a slow draw
+# or example is not a failure (the speed figures are `make bench`'s).
+settings.register_profile("trueup", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("trueup")
 
 
 @pytest.fixture(scope="session")

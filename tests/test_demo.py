@@ -11,29 +11,40 @@ from trueup.domain.emitted import EMITTED_TYPES, Emitted
 from trueup_simulators.demo import run_demo
 
 SCENARIO = Path(__file__).parent.parent / "samples" / "scenarios" / "demo.jsonl"
-TRIGGERS = {
-    "TRIGGER_FIRED",
-    "ORDER_REQUESTED",
+# What the demo's one trigger (a trailing lock that fires and executes) does not show, and
+# the entry policy, which the demo's account does not opt into: tests/test_triggers.py,
+# test_trigger_execution.py and test_entry_policy.py cover each of these.
+NOT_IN_THE_DEMO = {
     "TRIGGER_REFUSED",
-    "TRIGGER_EXECUTED",
     "TRIGGER_FAILED",
     "TRIGGER_CANCELLED",
     "TRIGGER_EXPIRED",
+    "TRIGGER_ERROR",
+    "ENTRY_REPRICED",
+    "ENTRY_RETRIED",
+    "ENTRY_FALLBACK_MARKET",
+    "ENTRY_ABANDONED",
 }
 
 
 def test_the_demo_makes_every_detector_fire(tmp_path: Path) -> None:
     out = io.StringIO()
-    with Journal.open(str(tmp_path / "demo.db")) as journal:
-        run_demo(journal, SCENARIO, out)
-        fired = {e.type for _, e in journal.all_events() if isinstance(e, Emitted)}
+    store = str(tmp_path / "demo.db")
+    with Journal.open(store) as journal, Journal.open(store) as executor_journal:
+        run_demo(journal, SCENARIO, out, executor_journal)
+        events = [e for _, e in journal.all_events() if isinstance(e, Emitted)]
+    fired = {e.type for e in events}
     # POSITION_CLEANED is an operator's act; the simulators' PnL agrees with trueup's, and
     # the scenario misses no fill, so PNL_MISMATCH has no cause (tests/test_pnl.py has one).
-    # The demo configures no trigger yet: its trailing trigger comes with the executor
-    # (issue 13); tests/test_triggers.py covers each of these.
-    expected = {t.type for t in EMITTED_TYPES} - {"POSITION_CLEANED", "PNL_MISMATCH"} - TRIGGERS
+    expected = {t.type for t in EMITTED_TYPES} - {"POSITION_CLEANED", "PNL_MISMATCH"}
+    expected -= NOT_IN_THE_DEMO
     assert expected <= fired, f"never fired: {sorted(expected - fired)}"
     assert "STALE p-ada (NEVER_ON_EXCHANGE)" in out.getvalue()
+    (aster,) = [e for e in events if e.venue == "aster" and e.type == "POSITION_CLOSED"]
+    assert (aster.symbol, getattr(aster, "exit_reason", None)) == ("ETHUSDT", "MANUAL")
+    (executed,) = [e for e in events if e.type == "TRIGGER_EXECUTED"]
+    assert (executed.symbol, executed.position_idx) == ("BNBUSDT", 1)
+    assert getattr(executed, "filled_qty", None) == 5  # half the long, locked on leg 2
 
 
 def test_the_demo_prints_its_story_and_no_client_library_log_lines(tmp_path: Path) -> None:
@@ -47,7 +58,7 @@ def test_the_demo_prints_its_story_and_no_client_library_log_lines(tmp_path: Pat
         timeout=240,
     )
     assert shown.returncode == 0, shown.stderr
-    assert "[31] the venue drops the stream (WS_RECONNECT)" in shown.stdout
+    assert "[32] the venue drops the stream (WS_RECONNECT)" in shown.stdout
     # The stream drops on purpose; websocket-client would log each drop as an ERROR.
     assert "websocket" not in shown.stdout + shown.stderr
     assert shown.stderr == ""

@@ -148,8 +148,15 @@ def test_the_account_order_is_the_documented_one() -> None:
         "pnl",
         "risk",
         "triggers",
+        "entries",
     ]
-    assert [names[id(d)] for d in detectors.timed] == ["stale", "sync", "orders", "triggers"]
+    assert [names[id(d)] for d in detectors.timed] == [
+        "stale",
+        "sync",
+        "orders",
+        "triggers",
+        "entries",
+    ]
 
 
 def test_each_detector_forgets_only_what_the_book_let_go() -> None:

@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.inputs import T0, accepted, execution_frame, intent, order_frame, position_frame
+from trueup.adapters.aster import messages as aster
 from trueup.adapters.store import codec
 from trueup.domain.book import AccountBook, fold
 from trueup.domain.events import InputEvent
@@ -172,3 +173,91 @@ def test_local_quantities_sum_exactly(qtys: list[Decimal], sells: list[bool]) ->
     expected = sum((-q if sells[i] else q for i, q in enumerate(qtys)), Decimal(0))
     assert book.positions[BTC].local_qty == expected
     assert str(book.positions[BTC].local_qty) == str(expected)
+
+
+# --- Aster: no seq, pushes out of order, fills carried with their orders ------------------
+
+ASTER_BTC = PositionKey("aster", "main", "perp", "BTCUSDT", 0)
+ASTER_ORDER = OrderKey("perp", "7")
+aster_times = st.integers(T0 + 1_000, T0 + 1_010)
+
+
+@st.composite
+def aster_positions(draw: st.DrawFn) -> InputEvent:
+    """An ACCOUNT_UPDATE, or a positionRisk reply, on BTCUSDT's one-way leg."""
+    amount = str(draw(st.one_of(st.just(Decimal(0)), quantities, quantities.map(lambda q: -q))))
+    at, changed = draw(st.integers(T0 + 1_000, T0 + 2_000)), draw(aster_times)
+    if draw(st.booleans()):
+        leg = aster.account_position(symbol="BTCUSDT", amount=amount, entry_price="65000.0")
+        update = aster.account_update(
+            event_time=draw(aster_times),
+            transaction_time=changed,
+            reason="ORDER",
+            balances=[],
+            positions=[leg],
+        )
+        return accepted(aster.capture_ws(at, "main", update))
+    entry = aster.position_risk(
+        symbol="BTCUSDT", position_amt=amount, update_time=changed, mark_price=str(draw(prices))
+    )
+    return accepted(aster.capture_rest(at, "main", "/fapi/v2/positionRisk", {}, [entry]))
+
+
+@st.composite
+def aster_order_updates(draw: st.DrawFn) -> InputEvent:
+    """An ORDER_TRADE_UPDATE of order 7: a new order, a cancel, or one of its trades."""
+    n = draw(st.integers(1, 4))
+    kind = draw(st.sampled_from(["NEW", "CANCELED", "TRADE"]))
+    trade = kind == "TRADE"
+    update = aster.order_trade_update(
+        event_time=draw(aster_times),
+        transaction_time=draw(aster_times),
+        symbol="BTCUSDT",
+        order_id=7,
+        side="BUY",
+        qty="1",
+        execution_type=kind,
+        status={"NEW": "NEW", "CANCELED": "CANCELED"}.get(kind, "PARTIALLY_FILLED"),
+        last_qty=f"0.{n}" if trade else "0",
+        last_price=f"{65000 + n}.5" if trade else "0",
+        filled_qty=f"0.{n}" if trade else draw(st.sampled_from(["0", "0.2"])),
+        commission=f"0.0{n}" if trade else None,
+        trade_id=n if trade else 0,
+        client_order_id="p-1-entry",
+    )
+    return accepted(aster.capture_ws(draw(st.integers(T0 + 1_000, T0 + 2_000)), "main", update))
+
+
+aster_reports = st.lists(st.one_of(aster_positions(), aster_order_updates()), max_size=25)
+
+
+def aster_side(book: AccountBook) -> tuple[object, ...]:
+    position = book.positions.get(ASTER_BTC)
+    order = book.orders.get(ASTER_ORDER)
+    return (
+        position.exchange if position else None,
+        order.report if order else None,
+        order.filled_qty if order else None,
+        order.avg_price if order else None,
+    )
+
+
+@given(aster_reports, st.data())
+def test_aster_reports_in_any_order_and_repeated_fold_to_the_same_exchange_state(
+    reports: list[InputEvent], data: st.DataObject
+) -> None:
+    repeated = (
+        reports + data.draw(st.lists(st.sampled_from(reports), max_size=10)) if reports else []
+    )
+    repeated = data.draw(st.permutations(repeated))
+    assert aster_side(fold("aster", "main", reports)) == aster_side(fold("aster", "main", repeated))
+
+
+@given(aster_reports)
+def test_asters_latest_change_of_a_position_wins(reports: list[InputEvent]) -> None:
+    sent = [r for e in reports for r in getattr(e, "reports", ())]
+    if not sent:
+        return
+    held = fold("aster", "main", reports).positions[ASTER_BTC].exchange
+    assert held is not None
+    assert held.updated_time == max(r.updated_time for r in sent)

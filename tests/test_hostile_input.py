@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 import pytest
 
+from trueup.adapters.aster import messages as aster
 from trueup.adapters.bybit import messages
 from trueup.adapters.capture import decode_line
 from trueup.domain.events import PositionsReported
@@ -73,6 +74,31 @@ def hyperliquid_state(at: int, szi: str) -> dict[str, Any]:
     }
 
 
+def aster_position_risk(at: int, amount: str, update_time: object) -> dict[str, Any]:
+    entry = aster.position_risk(symbol="BTCUSDT", position_amt=amount, update_time=0)
+    return aster.capture_rest(
+        at, "main", "/fapi/v2/positionRisk", {}, [entry | {"updateTime": update_time}]
+    )
+
+
+def aster_fill(at: int, **fields: object) -> dict[str, Any]:
+    update = aster.order_trade_update(
+        event_time=at,
+        transaction_time=at,
+        symbol="BTCUSDT",
+        order_id=1,
+        side="BUY",
+        qty="1",
+        execution_type="TRADE",
+        status="FILLED",
+        last_qty="1",
+        last_price="65000.0",
+        filled_qty="1",
+        trade_id=1,
+    )
+    return aster.capture_ws(at, "main", update | {"o": update["o"] | fields})
+
+
 HOSTILE: dict[str, bytes] = {
     "superscript digit as at": b'{"at": "\xc2\xb2", "channel": "clock"}',
     "arabic digits as updatedTime": orjson.dumps(
@@ -85,6 +111,15 @@ HOSTILE: dict[str, bytes] = {
     "size of 33 digits": orjson.dumps(with_item(position_frame(T0), size="9" * 33)),
     "hyperliquid szi 1e999999999": orjson.dumps(hyperliquid_state(T0, "1e999999999")),
     "negative size": orjson.dumps(with_item(position_frame(T0), size="-0.3")),
+    "aster positionAmt 1e999999999": orjson.dumps(aster_position_risk(T0, "1e999999999", T0)),
+    "aster updateTime in year 10000": orjson.dumps(
+        aster_position_risk(T0, "1", 253_402_300_800_000)
+    ),
+    "aster fill of superscript quantity": orjson.dumps(aster_fill(T0, l="\u00b2")),
+    "aster order status unknown": orjson.dumps(aster_fill(T0, X="FILLED_ISH")),
+    "aster trade id beyond 64 bits": orjson.dumps(aster_fill(T0, t=7)).replace(
+        b'"t":7,', b'"t":18446744073709551616,'
+    ),
     "at in year 10000": orjson.dumps({"at": 253_402_300_800_000, "channel": "clock"}),
     "400-digit at": b'{"at": ' + b"9" * 400 + b', "channel": "clock"}',
     "400-digit at as text": b'{"at": "' + b"9" * 400 + b'", "channel": "clock"}',

@@ -21,6 +21,7 @@ from tests.http_server import (
     serve_process,
 )
 from trueup.adapters.store.journal import Journal
+from trueup.application.loop_status import FAILURES_TOLD, LoopHeartbeat, executor_name
 from trueup.projections.partitions import ALL, tracker
 from trueup.runners.cli import main
 from trueup.runners.http_api import ApiSettings
@@ -116,6 +117,32 @@ def test_history_is_the_clis(
     btc = api.get("/v1/history", params={"symbol": "BTCUSDT", "since": "2025-11-03T19:45:00Z"})
     assert btc.json()["closed"] == [c for c in expected if c["symbol"] == "BTCUSDT"]
     assert api.get("/v1/history", params={"since": "yesterday"}).status_code == 422
+
+
+def test_triggers_are_commanded_as_the_cli_commands_them(api: httpx.Client) -> None:
+    add = {
+        "venue": "bybit", "account": "main", "command": "add", "operator": "alice",
+        "trigger_id": "btc-trail", "symbol": "BTCUSDT", "direction": "long",
+        "kind": "trailing", "distance": "2", "unit": "percent", "ratio": "0.5",
+        "action": "reduce", "at": SAMPLE_END,
+    }  # fmt: skip
+    assert api.post("/v1/triggers", json=add).status_code == 401
+    added = api.post("/v1/triggers", json=add, headers=AUTH)
+    assert added.status_code == 200
+    assert added.json() | {"input_id": ""} == {
+        "trigger_id": "btc-trail", "input_id": "", "accepted": True, "refused": [],
+        "emitted": [],
+    }  # fmt: skip
+    (row,) = api.get("/v1/triggers", params={"venue": "bybit"}).json()["triggers"]
+    assert (row["trigger_id"], row["state"], row["operator"]) == ("btc-trail", "armed", "alice")
+    again = api.post("/v1/triggers", json=add | {"at": SAMPLE_END + 1}, headers=AUTH)
+    assert again.status_code == 409
+    assert again.json()["refused"] == ["trigger btc-trail already exists"]
+    off = {"venue": "bybit", "account": "main", "command": "disable", "operator": "bob"}
+    disabled = api.post("/v1/triggers", json=off | {"trigger_id": "btc-trail"}, headers=AUTH)
+    assert disabled.status_code == 200
+    (row,) = api.get("/v1/triggers").json()["triggers"]
+    assert row["state"] == "disabled"
 
 
 def test_the_positions_cursor_is_where_the_events_that_change_them_follow(
@@ -337,6 +364,30 @@ def test_health_is_503_with_the_reasons_while_the_exchange_view_is_stale(
     (account,) = fresh.json()["accounts"]
     assert account["age_ms"] == 1_000
     assert account["complete_snapshot_iso"] == "2025-11-03T19:48:54.000Z"
+
+
+def test_health_reports_each_executor_and_is_503_while_one_keeps_failing(
+    api: httpx.Client, sampled: str
+) -> None:
+    api.post("/v1/inputs", content=closing_snapshot(SAMPLE_END - 1_000), headers=AUTH)
+    with Journal.open(sampled, create=False) as journal:
+        beat = LoopHeartbeat(journal, executor_name("bybit", "main"), lambda: SAMPLE_END - 3)
+        beat.success()
+        healthy = api.get("/health").json()
+        for _ in range(FAILURES_TOLD):
+            beat.failure("ConnectionError: refused")
+    (loop,) = healthy["loops"]
+    assert (loop["name"], loop["last_success_at"], loop["problem"]) == (
+        "executor.bybit.main",
+        SAMPLE_END - 3,
+        None,
+    )
+    assert healthy["healthy"] and healthy["accounts"][0]["last_trigger_fired_at"] is None
+    failing = api.get("/health")
+    assert failing.status_code == 503
+    assert failing.json()["reasons"] == [
+        "executor.bybit.main has failed 3 times in a row: ConnectionError: refused"
+    ]
 
 
 def test_metrics_count_requests_inputs_and_view_age(api: httpx.Client) -> None:

@@ -440,3 +440,19 @@ def test_minted_ids_are_uuid5_in_trueups_namespace() -> None:
     # Fixed forever: stored inputs and emitted events are keyed by these ids.
     for name in ("input:{}", "emitted:POSITION_CLOSED:('bybit',)", "ünïcode"):
         assert minted_id(name.encode()) == str(uuid5(TRUEUP_NAMESPACE, name))
+
+
+def test_kept_snapshots_are_found_by_the_start_of_their_tracker_s_name(store_url: str) -> None:
+    with Journal.open(store_url) as journal:
+        for tracker in ("loop.notifier.default", "loop.executor.bybit.main", "partition.03"):
+            journal.save_snapshot(tracker, 0, b"{}")
+        assert journal.snapshot_trackers("loop.") == [
+            "loop.executor.bybit.main",
+            "loop.notifier.default",
+        ]
+        assert journal.snapshot_trackers("loop.x") == []
+        assert journal.snapshot_trackers("") == [
+            "loop.executor.bybit.main",
+            "loop.notifier.default",
+            "partition.03",
+        ]

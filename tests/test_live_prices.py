@@ -99,6 +99,22 @@ def test_bybit_tickers_are_recorded_and_replay_to_the_same_prices(
     assert replayed(capture, tmp_path, "bybit", "main") == live
 
 
+def test_a_bybit_ticker_that_moves_no_price_is_not_recorded(
+    bybit: BybitSimulator, tmp_path: Path
+) -> None:
+    store, capture = str(tmp_path / "live.db"), tmp_path / "capture.jsonl"
+    bybit.tickers.set("BTCUSDT", mark_price="106250.5")
+    with recording(store, bybit_prices(bybit), capture):
+        assert bybit.tickers.wait_subscribed("BTCUSDT", timeout=10)
+        wait_for("the snapshot", lambda: mark(store, "bybit", "main", "BTCUSDT") is not None)
+        for volume in ("1000", "1001", "1002"):
+            bybit.tickers.set("BTCUSDT", volume_24h=volume)  # trading: no price moved
+        bybit.tickers.set("BTCUSDT", mark_price="106260")
+        wait_for("the mark", lambda: mark(store, "bybit", "main", "BTCUSDT") == Decimal(106260))
+    recorded = [line for line in capture.read_text().splitlines() if '"channel":"market"' in line]
+    assert len(recorded) == 2  # the snapshot and the mark, not the three volume deltas
+
+
 def test_a_dropped_bybit_price_stream_is_rebuilt_and_told(
     bybit: BybitSimulator, tmp_path: Path
 ) -> None:

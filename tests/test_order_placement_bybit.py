@@ -17,8 +17,9 @@ from trueup.adapters.bybit.live import BybitFeed
 from trueup.adapters.bybit.orders import BybitOrders
 from trueup.adapters.client_order_id import client_order_id
 from trueup.adapters.clock import wall_clock
-from trueup.adapters.orders import OrderRequest, OrderType, Outcome, RefusalKind, Side
+from trueup.adapters.orders import OrderRequest, OrderType, Side
 from trueup.adapters.store.journal import Journal
+from trueup.domain.vocabulary import PlacementOutcome, RefusalKind
 from trueup.projections.reconciliation import replay
 from trueup_simulators.bybit.simulator import BybitSimulator
 
@@ -53,7 +54,7 @@ def orders_of(sim: BybitSimulator) -> list[Any]:
 def test_a_market_order_fills_at_the_price_and_pushes_its_frames(sim: BybitSimulator) -> None:
     placed = client(sim).place(market("decision-1", qty="0.02"))
 
-    assert placed.outcome is Outcome.ACCEPTED and placed.venue_order_id
+    assert placed.outcome is PlacementOutcome.ACCEPTED and placed.venue_order_id
     [order] = orders_of(sim)
     assert (order.status, order.order_link_id) == (
         "Filled",
@@ -102,8 +103,8 @@ def test_the_same_client_order_id_twice_places_one_order(sim: BybitSimulator) ->
     first = orders.place(market("decision-2"))
     second = orders.place(market("decision-2"))
 
-    assert first.outcome is Outcome.ACCEPTED
-    assert second.outcome is Outcome.ALREADY_PLACED and second.placed
+    assert first.outcome is PlacementOutcome.ACCEPTED
+    assert second.outcome is PlacementOutcome.ALREADY_PLACED and second.placed
     assert (second.code, second.reason) == ("110072", "OrderLinkedID is duplicate")
     assert len(orders_of(sim)) == 1
 
@@ -113,20 +114,23 @@ def test_a_reduce_only_order_beyond_the_position_is_refused(sim: BybitSimulator)
     orders = client(sim)
 
     refused = orders.place(market("decision-3", Side.SELL, qty="0.2", reduce_only=True))
-    assert refused.outcome is Outcome.REFUSED and not refused.placed
+    assert refused.outcome is PlacementOutcome.REFUSED and not refused.placed
     assert (refused.refusal, refused.code) == (RefusalKind.REDUCE_ONLY, "110017")
     assert refused.reason == "Reduce-only rule not satisfied"
     assert orders_of(sim) == []
 
     closed = orders.place(market("decision-4", Side.SELL, qty="0.1", reduce_only=True))
-    assert closed.outcome is Outcome.ACCEPTED
+    assert closed.outcome is PlacementOutcome.ACCEPTED
     assert sim.read(lambda book: book.position("BTCUSDT").size) == 0
 
 
 def test_hedge_mode_legs_are_kept_apart(sim: BybitSimulator) -> None:
     orders = client(sim)
-    assert orders.place(market("long", position_idx=1)).outcome is Outcome.ACCEPTED
-    assert orders.place(market("short", Side.SELL, position_idx=2)).outcome is Outcome.ACCEPTED
+    assert orders.place(market("long", position_idx=1)).outcome is PlacementOutcome.ACCEPTED
+    assert (
+        orders.place(market("short", Side.SELL, position_idx=2)).outcome
+        is PlacementOutcome.ACCEPTED
+    )
     wrong = orders.place(market("wrong-leg", Side.SELL, position_idx=1))
     assert (wrong.refusal, wrong.code) == (RefusalKind.INVALID, "10001")
     legs = sim.read(lambda book: [(p.side, p.size) for p in book.symbol_keys("linear", "BTCUSDT")])
@@ -137,7 +141,7 @@ def test_a_bad_signature_is_refused_and_places_nothing(sim: BybitSimulator) -> N
     refused = client(sim, secret="not-the-secret").place(market("decision-5"))
 
     assert (refused.outcome, refused.refusal, refused.code) == (
-        Outcome.REFUSED,
+        PlacementOutcome.REFUSED,
         RefusalKind.AUTH,
         "10004",
     )
@@ -147,7 +151,7 @@ def test_a_bad_signature_is_refused_and_places_nothing(sim: BybitSimulator) -> N
 def test_a_limit_order_rests_until_the_price_crosses_it(sim: BybitSimulator) -> None:
     orders = client(sim)
     request = market("decision-6", order_type=OrderType.LIMIT, price=Decimal("99000"))
-    assert orders.place(request).outcome is Outcome.ACCEPTED
+    assert orders.place(request).outcome is PlacementOutcome.ACCEPTED
     assert [o.status for o in orders_of(sim)] == ["New"]
 
     sim.move_mark("BTCUSDT", "99500")
@@ -168,13 +172,13 @@ def test_amend_and_cancel_by_order_link_id(sim: BybitSimulator) -> None:
         category="linear", symbol="BTCUSDT", orderLinkId=cid.order_link_id, price="91000"
     )
     assert amended["result"]["orderLinkId"] == cid.order_link_id
-    assert orders.cancel(cid, "BTCUSDT").outcome is Outcome.ACCEPTED
+    assert orders.cancel("BTCUSDT", cid.order_link_id).outcome is PlacementOutcome.ACCEPTED
     [order] = orders_of(sim)
     assert (order.status, order.price) == ("Cancelled", Decimal(91000))
-    again = orders.cancel(cid, "BTCUSDT")
-    assert (again.outcome, again.code) == (Outcome.REFUSED, "110008")
+    again = orders.cancel("BTCUSDT", cid.order_link_id)
+    assert (again.outcome, again.code) == (PlacementOutcome.REFUSED, "110008")
     # An orderLinkId stays used after its order ended: placing it again places nothing.
-    assert orders.place(market("decision-7")).outcome is Outcome.ALREADY_PLACED
+    assert orders.place(market("decision-7")).outcome is PlacementOutcome.ALREADY_PLACED
 
 
 def _place_many(base_url: str, decisions: list[str]) -> list[str]:
@@ -199,8 +203,8 @@ def test_concurrent_placements_place_each_id_exactly_once(sim: BybitSimulator, i
 
     assert len(orders_of(sim)) == ids
     assert len({o.order_link_id for o in orders_of(sim)}) == ids
-    assert outcomes.count(str(Outcome.ACCEPTED)) == ids
-    assert outcomes.count(str(Outcome.ALREADY_PLACED)) == 100 - ids
+    assert outcomes.count(str(PlacementOutcome.ACCEPTED)) == ids
+    assert outcomes.count(str(PlacementOutcome.ALREADY_PLACED)) == 100 - ids
 
 
 def test_the_live_feed_records_what_an_order_placed(sim: BybitSimulator, tmp_path: Any) -> None:

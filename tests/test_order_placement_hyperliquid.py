@@ -15,7 +15,8 @@ from hyperliquid.websocket_manager import WebsocketManager
 
 from trueup.adapters.client_order_id import client_order_id
 from trueup.adapters.hyperliquid.orders import HyperliquidOrders
-from trueup.adapters.orders import OrderRequest, OrderType, Outcome, RefusalKind, Side
+from trueup.adapters.orders import OrderRequest, OrderType, Side
+from trueup.domain.vocabulary import PlacementOutcome, RefusalKind
 from trueup_simulators.hyperliquid.simulator import HyperliquidSimulator
 
 KEY = "0x" + "11" * 32
@@ -58,7 +59,7 @@ def test_a_market_order_fills_and_the_user_channels_say_so(sim: HyperliquidSimul
     finally:
         ws.stop()
 
-    assert placed.outcome is Outcome.ACCEPTED and placed.venue_order_id
+    assert placed.outcome is PlacementOutcome.ACCEPTED and placed.venue_order_id
     cloid = client_order_id("decision-1").cloid
     fills = [f for f in got if f["channel"] == "userFills" and not f["data"].get("isSnapshot")]
     assert fills[0]["data"]["fills"][0]["cloid"] == cloid
@@ -74,8 +75,8 @@ def test_the_same_cloid_twice_places_one_order(sim: HyperliquidSimulator) -> Non
     first = orders.place(market("decision-2"))
     second = orders.place(market("decision-2"))
 
-    assert first.outcome is Outcome.ACCEPTED
-    assert second.outcome is Outcome.ALREADY_PLACED and second.placed
+    assert first.outcome is PlacementOutcome.ACCEPTED
+    assert second.outcome is PlacementOutcome.ALREADY_PLACED and second.placed
     assert len(sim.user_fills(USER)) == 1
 
 
@@ -84,17 +85,17 @@ def test_a_reduce_only_order_beyond_the_position_is_refused(sim: HyperliquidSimu
     orders.place(market("open"))
     refused = orders.place(market("too-much", Side.SELL, qty="0.02", reduce_only=True))
 
-    assert (refused.outcome, refused.refusal) == (Outcome.REFUSED, RefusalKind.REDUCE_ONLY)
+    assert (refused.outcome, refused.refusal) == (PlacementOutcome.REFUSED, RefusalKind.REDUCE_ONLY)
     assert refused.reason == "Reduce only order would increase position. asset=0"
     closed = orders.place(market("close", Side.SELL, qty="0.01", reduce_only=True))
-    assert closed.outcome is Outcome.ACCEPTED
+    assert closed.outcome is PlacementOutcome.ACCEPTED
     assert sim.clearinghouse_state(USER)["assetPositions"] == []
 
 
 def test_an_unknown_signer_is_refused_and_places_nothing(sim: HyperliquidSimulator) -> None:
     refused = client(sim, STRANGER).place(market("decision-3"))
 
-    assert (refused.outcome, refused.refusal) == (Outcome.REFUSED, RefusalKind.AUTH)
+    assert (refused.outcome, refused.refusal) == (PlacementOutcome.REFUSED, RefusalKind.AUTH)
     assert "does not exist" in refused.reason
     assert sim.user_fills(USER) == []
 
@@ -103,7 +104,7 @@ def test_an_agent_wallet_trades_for_its_account(sim: HyperliquidSimulator) -> No
     agent = Account.from_key(STRANGER).address
     sim.authorize(agent, USER)
     orders = HyperliquidOrders(STRANGER, account_address=USER, base_url=sim.base_url)
-    assert orders.place(market("by-agent")).outcome is Outcome.ACCEPTED
+    assert orders.place(market("by-agent")).outcome is PlacementOutcome.ACCEPTED
     assert len(sim.user_fills(USER)) == 1
 
 
@@ -112,7 +113,7 @@ def test_a_limit_order_rests_until_the_mark_crosses_and_cancels_by_cloid(
 ) -> None:
     orders = client(sim)
     resting = market("rest", order_type=OrderType.LIMIT, price=Decimal("99000"))
-    assert orders.place(resting).outcome is Outcome.ACCEPTED
+    assert orders.place(resting).outcome is PlacementOutcome.ACCEPTED
     assert len(sim.open_orders(USER)) == 1
     sim.move_mark("BTC", "98000")
     assert sim.open_orders(USER) == []
@@ -120,15 +121,15 @@ def test_a_limit_order_rests_until_the_mark_crosses_and_cancels_by_cloid(
 
     other = market("cancel-me", order_type=OrderType.LIMIT, price=Decimal("90000"))
     orders.place(other)
-    assert orders.cancel(other.client_order_id, "BTC").outcome is Outcome.ACCEPTED
-    again = orders.cancel(other.client_order_id, "BTC")
-    assert again.outcome is Outcome.REFUSED
+    assert orders.cancel("BTC", other.client_order_id.cloid).outcome is PlacementOutcome.ACCEPTED
+    again = orders.cancel("BTC", other.client_order_id.cloid)
+    assert again.outcome is PlacementOutcome.REFUSED
     assert again.reason == "Order was never placed, already canceled, or filled."
 
 
 def test_an_ioc_order_that_cannot_fill_is_refused(sim: HyperliquidSimulator) -> None:
     refused = client(sim).place(market("far", price=Decimal("90000")))
-    assert (refused.outcome, refused.refusal) == (Outcome.REFUSED, RefusalKind.NOT_MATCHED)
+    assert (refused.outcome, refused.refusal) == (PlacementOutcome.REFUSED, RefusalKind.NOT_MATCHED)
 
 
 def _place_many(base_url: str, decisions: list[str]) -> list[str]:
@@ -155,5 +156,5 @@ def test_concurrent_placements_place_each_cloid_exactly_once(
     fills = sim.user_fills(USER)
     assert len(fills) == ids
     assert len({f["cloid"] for f in fills}) == ids
-    assert outcomes.count(str(Outcome.ACCEPTED)) == ids
-    assert outcomes.count(str(Outcome.ALREADY_PLACED)) == 100 - ids
+    assert outcomes.count(str(PlacementOutcome.ACCEPTED)) == ids
+    assert outcomes.count(str(PlacementOutcome.ALREADY_PLACED)) == 100 - ids

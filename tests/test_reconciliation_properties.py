@@ -15,6 +15,7 @@ from tests.inputs import (
     position_frame,
     position_snapshot,
 )
+from trueup.adapters.aster import messages as aster
 from trueup.adapters.bybit import messages
 from trueup.adapters.store import codec
 from trueup.domain.emitted import (
@@ -312,3 +313,83 @@ def test_execution_reports_come_once_per_order_whatever_the_exchange_repeats(
     assert counts["TP_FILLED"] == 1
     assert counts["ENTRY_SUBMITTED"] == 1
     assert counts["ORDER_TIMEOUT"] == 0  # filled within a few ms of being placed
+
+
+# --- Aster: its errors are never facts either ---------------------------------------------
+
+ASTER_RISK = "/fapi/v2/positionRisk"
+
+
+@st.composite
+def aster_captures(draw: st.DrawFn) -> list[InputEvent]:
+    """An Aster account trading LIVE: local claims, position updates, snapshots, time."""
+    events = [accepted(aster.capture_intent(T0, "main", {"kind": "account_mode", "mode": "LIVE"}))]
+    at = T0 + 1_000
+    for step in range(draw(st.integers(1, 20))):
+        at += draw(st.integers(1, 4_000))
+        symbol = draw(st.sampled_from(SYMBOLS))
+        size = draw(sizes)
+        kind = draw(st.sampled_from(["open", "update", "update", "snapshot", "clock"]))
+        if kind == "open":
+            opened = {
+                "kind": "position_opened",
+                "position_id": f"p-{step}",
+                "category": "perp",
+                "symbol": symbol,
+                "position_idx": 0,
+                "side": "Buy",
+                "qty": draw(sizes.filter(lambda s: s != "0")),
+                "mode": "LIVE",
+            }
+            events.append(accepted(aster.capture_intent(at, "main", opened)))
+        elif kind == "update":
+            leg = aster.account_position(symbol=symbol, amount=size, entry_price="100.0")
+            update = aster.account_update(
+                event_time=at, transaction_time=at - 1, reason="ORDER", balances=[], positions=[leg]
+            )
+            events.append(accepted(aster.capture_ws(at, "main", update)))
+        elif kind == "snapshot":
+            legs = [
+                aster.position_risk(symbol=s, position_amt=size, update_time=at - 1)
+                for s in (symbol,)
+            ]
+            listed = draw(st.sampled_from([[], legs]))
+            events.append(accepted(aster.capture_rest(at, "main", ASTER_RISK, {}, listed)))
+        else:
+            events.append(
+                accepted({"at": at, "venue": "aster", "account": "main", "channel": "clock"})
+            )
+    return events
+
+
+@st.composite
+def aster_failures(draw: st.DrawFn, at: int) -> InputEvent:
+    """An Aster input that says nothing about positions: an error reply, a limit, a ban, no
+    reply, a reply not of its form, a margin call."""
+    kind = draw(st.sampled_from(["code", "limit", "http", "malformed", "margin_call"]))
+    if kind == "code":
+        body = aster.error(draw(st.sampled_from([-1121, -1022, -2015, -4225])), "error")
+        return event(aster.capture_rest(at, "main", ASTER_RISK, {}, body))
+    if kind == "limit":
+        body = aster.error(-1003, "Too many requests queued.")
+        return event(aster.capture_rest(at, "main", ASTER_RISK, {}, body, status=429))
+    if kind == "http":
+        status = draw(st.sampled_from([0, 403, 418, 429, 500, 503]))
+        return event(aster.capture_rest(at, "main", ASTER_RISK, {}, None, status=status))
+    if kind == "malformed":
+        entry = aster.position_risk(symbol="BTCUSDT", position_amt="abc", update_time=at)
+        return event(aster.capture_rest(at, "main", ASTER_RISK, {}, [entry]))
+    call = {"s": draw(st.sampled_from(SYMBOLS)), "ps": "BOTH", "pa": "0", "mp": "1.0"}
+    return event(aster.capture_ws(at, "main", aster.margin_call(event_time=at, positions=[call])))
+
+
+@settings(max_examples=100)
+@given(aster_captures(), st.data())
+def test_inserting_aster_errors_into_any_capture_never_adds_a_position_closed(
+    capture: list[InputEvent], data: st.DataObject
+) -> None:
+    with_errors = list(capture)
+    for _ in range(data.draw(st.integers(1, 6))):
+        where = data.draw(st.integers(1, len(with_errors)))
+        with_errors.insert(where, data.draw(aster_failures(with_errors[where - 1].at)))
+    assert closes(reconcile(with_errors)) <= closes(reconcile(capture))

@@ -301,3 +301,21 @@ def test_thresholds_and_the_switch_are_the_rules_in_force() -> None:
     account.reconciler.apply(accepted(rule_changes.record(account.at + 1, strict, "rules.toml")))
     assert account.position(size="1", mark="100", liq="98") == []  # 0.02: not within 0.01
     assert account.position(size="1", mark="100", liq="99.5") == ["LIQUIDATION_DISTANCE"]
+
+
+def test_a_public_price_nearing_liquidation_warns_without_waiting_for_a_position_report() -> None:
+    from tests.triggers import ACCOUNT, T0, position, price, run
+    from trueup.domain.emitted import RiskWarning
+    from trueup.domain.reconciler import Reconciler
+
+    reconciler = Reconciler()
+    # The bot's own position, as the exchange holds it: no rule waits on the key.
+    claim = {
+        "kind": "position_opened", "position_id": "p-1", "symbol": "BTCUSDT", "side": "Buy",
+        "qty": "1", "mode": "LIVE", "category": "linear", "position_idx": 0,
+    }  # fmt: skip
+    held = position(T0, "Buy", 1, liqPrice="90", markPrice="120", leverage="2")
+    opened = {"at": T0, **ACCOUNT, "channel": "intent", "data": claim}
+    assert [e for e in run([opened, held], reconciler) if e.type == "RISK_WARNING"] == []
+    warned = [e for e in run([price(T0 + 1, "98")], reconciler) if isinstance(e, RiskWarning)]
+    assert [(e.trigger, e.mark_price) for e in warned] == [("LIQUIDATION_DISTANCE", Decimal(98))]

@@ -14,11 +14,16 @@ from hypothesis import strategies as st
 from tests.triggers import T0, accepted, add, command, of, position, price, run, tick
 from trueup.adapters.capture import decode_line
 from trueup.adapters.store import snapshots
+from trueup.adapters.store.journal import Journal
 from trueup.adapters.store.snapshots import Snapshot
+from trueup.application.service import TrueupService
 from trueup.domain.emitted import Cause, OrderRequested, TriggerFired
 from trueup.domain.events import InputRejected
 from trueup.domain.reconciler import Reconciler
 from trueup.domain.triggers.lifecycle import TERMINAL, Stage, may_advance
+from trueup.projections.reconciliation import replay
+from trueup.projections.triggers import trigger_rows
+from trueup.projections.view_reader import ViewReader
 from trueup.runners.cli import main
 
 D = Decimal
@@ -267,11 +272,11 @@ def test_each_transition_happens_once_and_terminal_stages_are_final() -> None:
     decision = emitted[0].event_id
     triggers = reconciler.detectors("bybit", "main").triggers
     cause = Cause("executor-1", T0 + 3)
-    assert triggers.advance("t1", "other-decision", Stage.EXECUTED, "filled", cause) == []
-    (executed,) = triggers.advance("t1", decision, Stage.EXECUTED, "filled", cause)
+    assert triggers.advance("t1", "other-decision", Stage.EXECUTED, "filled", cause=cause) == []
+    (executed,) = triggers.advance("t1", decision, Stage.EXECUTED, "filled", cause=cause)
     assert executed.type == "TRIGGER_EXECUTED"
-    assert triggers.advance("t1", decision, Stage.EXECUTED, "filled", cause) == []
-    assert triggers.advance("t1", decision, Stage.FAILED, "late", cause) == []
+    assert triggers.advance("t1", decision, Stage.EXECUTED, "filled", cause=cause) == []
+    assert triggers.advance("t1", decision, Stage.FAILED, "late", cause=cause) == []
 
 
 # --- across a restart -----------------------------------------------------------------------
@@ -373,6 +378,11 @@ def test_trigger_add_list_and_confirm_on_the_command_line(
     code, out = _cli(store_url, capsys, "events", "--json")
     kinds = [orjson.loads(line).get("type") for line in out.splitlines()]
     assert kinds.count("TRIGGER_FIRED") == 1 and kinds.count("ORDER_REQUESTED") == 1
+    # The list is read from the views, and says what a replay of the journal says.
+    with Journal.open(store_url) as journal:
+        assert ViewReader(journal).answer_for(("bybit", "main"))
+        listed = TrueupService(journal).triggers(venue="bybit", account="main")
+        assert listed == trigger_rows(replay(journal), "bybit", "main")
 
 
 def test_an_invalid_trigger_on_the_command_line_is_refused_with_its_reason(

@@ -5,8 +5,10 @@ from typing import Any
 
 import orjson
 
+from trueup.adapters.bybit.messages import order_item
 from trueup.adapters.capture import decode_line
-from trueup.domain.emitted import Emitted
+from trueup.adapters.client_order_id import client_order_id
+from trueup.domain.emitted import Emitted, TriggerEvent
 from trueup.domain.events import InputEvent, InputRejected
 from trueup.domain.reconciler import Reconciler
 
@@ -65,3 +67,52 @@ def run(records: list[dict[str, Any]], reconciler: Reconciler | None = None) -> 
 
 def of(emitted: list[Emitted], kind: str) -> list[Emitted]:
     return [e for e in emitted if e.type == kind]
+
+
+def placement(
+    at: int, fired: TriggerEvent, outcome: str = "accepted", **more: str
+) -> dict[str, Any]:
+    """The executor's report that the order ``fired`` (a TRIGGER_FIRED) decided was placed."""
+    body = {
+        "trigger_id": fired.trigger_id, "decision_id": fired.event_id,
+        "symbol": SYMBOL, "client_order_id": link_id(fired), "outcome": outcome, **more,
+    }  # fmt: skip
+    return {"at": at, **ACCOUNT, "channel": "placement", "data": body}
+
+
+def link_id(fired: Emitted) -> str:
+    return client_order_id(fired.event_id).order_link_id
+
+
+def order(
+    at: int, fired: Emitted, status: str, qty: str, filled: str = "0", **more: Any
+) -> dict[str, Any]:
+    """A Bybit order push for the order ``fired`` decided (a market sell, reduce-only)."""
+    item = order_item(
+        symbol=SYMBOL, order_id=f"o-{fired.event_id[:8]}", order_link_id=link_id(fired),
+        side="Sell", qty=qty, status=status, updated_time=at, cum_exec_qty=filled,
+        avg_price="110" if filled != "0" else "", reduce_only=True, **more,
+    )  # fmt: skip
+    frame = {"topic": "order", "creationTime": at, "data": [item]}
+    return {"at": at, **ACCOUNT, "channel": "ws", "data": frame}
+
+
+def placement_of(
+    decided: Emitted,
+    client_order_id: str,
+    *,
+    outcome: str = "accepted",
+    action: str = "place",
+    at: int | None = None,
+) -> dict[str, Any]:
+    """The executor's report on what ``decided`` asked (an ORDER_REQUESTED's order, or the
+    cancel of an entry step), under ``client_order_id``."""
+    decision_id = getattr(decided, "decision_id", decided.event_id)
+    body = {
+        "decision_id": decision_id, "symbol": SYMBOL, "client_order_id": client_order_id,
+        "outcome": outcome, "action": action,
+    }  # fmt: skip
+    if outcome == "refused":
+        body |= {"reason": "order not exists or too late to cancel", "refusal": "invalid"}
+    when = decided.at + 1 if at is None else at
+    return {"at": when, **ACCOUNT, "channel": "placement", "data": body}

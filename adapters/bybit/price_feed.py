@@ -2,7 +2,9 @@
 
 pybit folds ticker deltas into the snapshot it holds and hands its callback that whole
 ticker (``type`` snapshot): that is what is recorded, copied at once, since pybit goes on
-changing the dict it handed over.
+changing the dict it handed over. Most deltas move only volume, turnover or open interest:
+a ticker is recorded only when a price trueup reads moved, so the journal grows with the
+prices, not with the trading.
 """
 
 import logging
@@ -11,6 +13,7 @@ from typing import Any
 
 from pybit import unified_trading
 
+from trueup.adapters.bybit.tickers import PRICES_READ
 from trueup.adapters.feed import Clock
 from trueup.adapters.market_data import capture_market
 from trueup.adapters.price_feed import PriceFeed
@@ -40,6 +43,8 @@ class BybitPriceFeed(PriceFeed):
         self.base_url = base_url
         self.category = category
         self._ws: Any = None
+        # The prices last recorded per symbol: none after a (re)connect, so its first is.
+        self._recorded: dict[object, tuple[object, ...]] = {}
 
     def _ws_url(self) -> str:
         if not self.base_url:
@@ -48,6 +53,7 @@ class BybitPriceFeed(PriceFeed):
         return host + "/v5/public/{CHANNEL_TYPE}"
 
     def connect(self) -> None:
+        self._recorded = {}
         with _PUBLIC_WSS_LOCK:
             default = unified_trading.PUBLIC_WSS
             unified_trading.PUBLIC_WSS = self._ws_url()
@@ -79,8 +85,14 @@ class BybitPriceFeed(PriceFeed):
         # pybit ends the stream for good if a callback raises: nothing may escape.
         try:
             frame = dict(message)
-            if isinstance(frame.get("data"), dict):
-                frame["data"] = dict(frame["data"])
+            data = frame.get("data")
+            if isinstance(data, dict):
+                frame["data"] = data = dict(data)
+                symbol = data.get("symbol")
+                prices = tuple(data.get(name) for name in PRICES_READ)
+                if self._recorded.get(symbol) == prices:
+                    return
+                self._recorded[symbol] = prices
             self.sink(capture_market(self.clock(), self.venue, self.account, frame))
         except Exception:
             log.exception("could not hand on a Bybit ticker")

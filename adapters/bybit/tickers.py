@@ -15,6 +15,8 @@ from trueup.domain.events import PriceQuote, PricesReported
 
 TOPIC = "tickers"
 FRAME_TYPES = ("snapshot", "delta")
+# The prices trueup reads from a ticker (its volume, turnover, open interest are not).
+PRICES_READ = ("markPrice", "lastPrice", "indexPrice")
 
 
 def decode_public(envelope: Envelope, frame: Payload) -> PricesReported:
@@ -34,11 +36,12 @@ def decode_public(envelope: Envelope, frame: Payload) -> PricesReported:
         raise MalformedInput(
             f"data.data.symbol: {shown(item.text('symbol'))} is not the topic's {symbol!r}"
         )
+    mark, last, index = (_price(item, name) for name in PRICES_READ)
     quote = PriceQuote(
         symbol=symbol,
-        mark=_price(item, "markPrice"),
-        last=_price(item, "lastPrice"),
-        index=_price(item, "indexPrice"),
+        mark=mark,
+        last=last,
+        index=index,
         mid=None,
         venue_time=frame.millis("ts"),
     )

@@ -8,6 +8,8 @@ as JSON integers, sides as "B" (bid, buy) and "A" (ask, sell).
 
 from typing import Any
 
+from trueup.adapters import rest_capture
+
 JSON = dict[str, Any]
 VENUE = "hyperliquid"
 
@@ -355,19 +357,9 @@ def capture_rest(
 
     An HTTP error keeps its ``status`` and no body (Hyperliquid answers 429 and 5xx in text).
     """
-    record: JSON = {
-        "at": at,
-        "venue": VENUE,
-        "account": account,
-        "channel": "rest",
-        "endpoint": endpoint,
-        "params": params,
-    }
-    if status is not None:
-        record["status"] = status
-    if status is None or body is not None:
-        record["data"] = body
-    return record
+    return rest_capture.capture_rest(
+        at, VENUE, account, endpoint, params=params, body=body, status=status
+    )
 
 
 def capture_intent(at: int, account: str, intent: JSON) -> JSON:

@@ -8,6 +8,8 @@ HYPERLIQUID_ACCOUNT_ADDRESS naming the account an agent trades for; it is never 
 """
 
 import os
+from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 import requests
@@ -18,7 +20,8 @@ from hyperliquid.utils.error import ClientError, ServerError
 from hyperliquid.utils.types import Cloid
 
 from trueup.adapters.client_order_id import ClientOrderId
-from trueup.adapters.orders import OrderRequest, OrderType, Outcome, Placement, RefusalKind, Side
+from trueup.adapters.orders import Grid, OrderRequest, OrderType, Placement, Side, off_grid
+from trueup.domain.vocabulary import PlacementOutcome, RefusalKind
 
 # Words of the venue's error strings (its error-responses page), by what they mean here.
 ERROR_KINDS = (
@@ -39,7 +42,7 @@ def _is_duplicate_cloid(error: str) -> bool:
 def _refused(reason: str) -> Placement:
     lowered = reason.lower()
     kind = next((k for words, k in ERROR_KINDS if words in lowered), RefusalKind.OTHER)
-    return Placement(Outcome.REFUSED, reason=reason, refusal=kind)
+    return Placement(PlacementOutcome.REFUSED, reason=reason, refusal=kind)
 
 
 def placement(body: Any) -> Placement:
@@ -50,16 +53,26 @@ def placement(body: Any) -> Placement:
     statuses = body["response"].get("data", {}).get("statuses") or [None]
     status = statuses[0]
     if status == "success":
-        return Placement(Outcome.ACCEPTED)
+        return Placement(PlacementOutcome.ACCEPTED)
     if not isinstance(status, dict):
         return _refused(f"unreadable status {status!r}")
     if "error" in status:
         error = str(status["error"])
         if _is_duplicate_cloid(error):
-            return Placement(Outcome.ALREADY_PLACED, reason=error)
+            return Placement(PlacementOutcome.ALREADY_PLACED, reason=error)
         return _refused(error)
     done = status.get("resting") or status.get("filled") or {}
-    return Placement(Outcome.ACCEPTED, venue_order_id=str(done.get("oid", "")))
+    return Placement(PlacementOutcome.ACCEPTED, venue_order_id=str(done.get("oid", "")))
+
+
+# A perp's price has at most 5 significant figures and 6 - szDecimals decimals.
+PRICE_FIGURES, PERP_PRICE_DECIMALS = 5, 6
+
+
+def _grid(sz_decimals: int) -> Grid:
+    step = Decimal(1).scaleb(-sz_decimals)
+    tick = Decimal(1).scaleb(-(PERP_PRICE_DECIMALS - sz_decimals))
+    return Grid(step, step, tick, price_figures=PRICE_FIGURES)
 
 
 class HyperliquidOrders:
@@ -90,14 +103,25 @@ class HyperliquidOrders:
         account = os.environ.get("HYPERLIQUID_ACCOUNT_ADDRESS") or None
         return cls(key, account_address=account, base_url=base_url)
 
+    def written(self, client_order_id: ClientOrderId) -> str:
+        return client_order_id.cloid
+
     def place(self, request: OrderRequest) -> Placement:
-        """An order with the request's cloid: Ioc for a market order, Gtc for a limit."""
+        """An order with the request's cloid, on the coin's grid: Ioc for a market order,
+        Gtc for a limit."""
         if request.price is None:
-            return Placement(
-                Outcome.REFUSED,
-                reason="Hyperliquid orders need a price (a market order's worst price)",
-                refusal=RefusalKind.INVALID,
-            )
+            return off_grid("Hyperliquid orders need a price (a market order's worst price)")
+        info = self._exchange.info
+        try:
+            decimals = int(info.asset_to_sz_decimals[info.name_to_asset(request.symbol)])
+        except KeyError:
+            return off_grid(f"{request.symbol} is not a coin of the venue's meta")
+        fitted = _grid(decimals).fit(request)
+        if isinstance(fitted, str):
+            return off_grid(fitted)
+        return replace(self._order(fitted), qty=fitted.qty)
+
+    def _order(self, request: OrderRequest) -> Placement:
         tif = "Ioc" if request.order_type is OrderType.MARKET else "Gtc"
         return self._call(
             lambda: self._exchange.order(
@@ -111,9 +135,13 @@ class HyperliquidOrders:
             )
         )
 
-    def cancel(self, client_order_id: ClientOrderId, symbol: str) -> Placement:
+    def cancel(self, symbol: str, client_order_id: str) -> Placement:
         """cancelByCloid."""
-        cloid = Cloid.from_str(client_order_id.cloid)
+        try:
+            cloid = Cloid.from_str(client_order_id)
+        except (TypeError, ValueError):
+            reason = f"{client_order_id!r} is no cloid (0x and 32 hex digits)"
+            return Placement(PlacementOutcome.REFUSED, reason=reason, refusal=RefusalKind.INVALID)
         return self._call(lambda: self._exchange.cancel_by_cloid(symbol, cloid))
 
     def _call(self, send: Any) -> Placement:
@@ -122,11 +150,17 @@ class HyperliquidOrders:
         except ClientError as error:
             limited = error.status_code == 429
             kind = RefusalKind.RATE_LIMITED if limited else RefusalKind.INVALID
-            return Placement(Outcome.REFUSED, reason=str(error.error_message), refusal=kind)
+            return Placement(
+                PlacementOutcome.REFUSED, reason=str(error.error_message), refusal=kind
+            )
         except ValueError as error:  # the SDK refuses a size or price it would have to round
-            return Placement(Outcome.REFUSED, reason=str(error), refusal=RefusalKind.INVALID)
+            return Placement(
+                PlacementOutcome.REFUSED, reason=str(error), refusal=RefusalKind.INVALID
+            )
         except (ServerError, requests.RequestException) as error:
             # No answer: the order may be on the venue. Placing again with the same cloid is safe.
             return Placement(
-                Outcome.REFUSED, reason=type(error).__name__, refusal=RefusalKind.UNREACHABLE
+                PlacementOutcome.REFUSED,
+                reason=type(error).__name__,
+                refusal=RefusalKind.UNREACHABLE,
             )

@@ -7,7 +7,7 @@ frame. Formats follow Hyperliquid's info and WebSocket documentation.
 
 from trueup.adapters.envelope import Envelope
 from trueup.adapters.hyperliquid import mids, records
-from trueup.adapters.payload import Payload
+from trueup.adapters.payload import Payload, array_items
 from trueup.adapters.wire_errors import ControlMessage, ErrorReply, UnknownInput
 from trueup.domain.errors import MalformedInput, shown
 from trueup.domain.events import (
@@ -69,11 +69,11 @@ def decode_rest(envelope: Envelope, endpoint: str, params: Payload, body: object
     if endpoint in OPEN_ORDERS:
         orders = tuple(
             records.order_report(item, "open", item.millis("timestamp"), item.where)
-            for item in _array(body, "line.data")
+            for item in array_items(body, "line.data")
         )
         return OrdersReported(**header, source=source, orders=orders)
     if endpoint == "userFills":
-        fills = tuple(records.fill(item) for item in _array(body, "line.data"))
+        fills = tuple(records.fill(item) for item in array_items(body, "line.data"))
         return ExecutionsReported(**header, source=source, fills=fills)
     reply = Payload(body, "line.data")
     if reply.choice("status", ("order", "unknownOid")) == "unknownOid":
@@ -185,10 +185,3 @@ def _same_account(envelope: Envelope, fields: Payload, name: str) -> None:
         raise MalformedInput(
             f"{fields.where}.{name}: {shown(user)} is not the line's account {envelope.account!r}"
         )
-
-
-def _array(value: object, where: str) -> list[Payload]:
-    """The objects of a JSON array reply, each addressed by its index in errors."""
-    if not isinstance(value, list):
-        raise MalformedInput(f"{where}: expected an array, got {type(value).__name__}")
-    return [Payload(item, f"{where}[{i}]") for i, item in enumerate(value)]

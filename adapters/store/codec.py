@@ -117,6 +117,21 @@ def as_json(event: InputEvent | Emitted) -> dict[str, Any]:
     return parsed
 
 
+def event_json(position: int, event: InputEvent | Emitted) -> dict[str, Any]:
+    """A stored event for programs, as `trueup events --json` prints it: every field, its one
+    symbol (if it names one) and its journal position, the cursor to read on from."""
+    record = as_json(event)
+    named = named_symbols(event)
+    record["symbol"] = named[0] if len(named) == 1 else None
+    record["position"] = position
+    return record
+
+
+def named_symbols(event: InputEvent | Emitted) -> tuple[str, ...]:
+    symbols = (event.symbol,) if isinstance(event, Emitted) else event.symbols
+    return tuple(s for s in symbols or () if s)
+
+
 _SYMBOLS_KEY = b',"symbols":'
 
 

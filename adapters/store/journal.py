@@ -279,6 +279,11 @@ class Journal:
         """``tracker``'s last snapshot and the journal position it was taken at, if any."""
         return self._retrying(lambda: self._backend.snapshot_table().load(tracker))
 
+    def snapshot_trackers(self, prefix: str) -> list[str]:
+        """The trackers whose names start with ``prefix`` that have a snapshot kept."""
+        found: list[str] = self._retrying(lambda: self._backend.snapshot_table().trackers(prefix))
+        return found
+
     def write_views(self, views: ViewWrites) -> None:
         """Write views on their own, with no tracking: a projection's first, full write."""
         self._retrying(lambda: self.recorder.insert_events([], views=[views]))
@@ -478,6 +483,20 @@ class Journal:
         page = self._retrying(partial(self._notifications, after, limit, None, topics))
         found = [(n.id, e) for n in page if (e := self._emitted(n)) is not None]
         return found, (page[-1].id if page else after)
+
+    def inputs_of_type(self, type_: str, after: int = 0) -> Iterator[tuple[int, InputEvent]]:
+        """The inputs of one type stored after position ``after``, in order: read by topic,
+        so the others cost nothing."""
+        topics = [codec.TOPICS[type_]]
+        while True:
+            page = self._retrying(partial(self._notifications, after, PAGE, None, topics))
+            for n in page:
+                event = self._input(n)
+                if event is not None:
+                    yield n.id, event
+            if len(page) < PAGE:
+                return
+            after = page[-1].id
 
     def emitted_and_refused(self, upto: int) -> Iterator[tuple[int, Emitted | InputRejected]]:
         """The emitted events and refused inputs stored up to ``upto``, in order: read by

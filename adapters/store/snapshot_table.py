@@ -21,6 +21,9 @@ class SnapshotTable(Protocol):
     def load(self, tracker: str) -> tuple[int, bytes] | None:
         """``tracker``'s snapshot and its position, if it has one."""
 
+    def trackers(self, prefix: str) -> list[str]:
+        """The trackers with a snapshot whose names start with ``prefix``, sorted."""
+
 
 class SQLiteSnapshots:
     def __init__(self, recorder: SQLiteProcessRecorder) -> None:
@@ -56,6 +59,15 @@ class SQLiteSnapshots:
             row = cursor.fetchone()
         return None if row is None else (int(row[0]), bytes(row[1]))
 
+    def trackers(self, prefix: str) -> list[str]:
+        self._make()
+        with self._datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                f"SELECT tracker FROM {TABLE} WHERE substr(tracker, 1, ?) = ? ORDER BY tracker",  # noqa: S608 - a constant table name
+                (len(prefix), prefix),
+            )
+            return [str(row[0]) for row in cursor.fetchall()]
+
 
 class PostgresSnapshots:
     def __init__(self, recorder: "PostgresProcessRecorder") -> None:
@@ -73,6 +85,9 @@ class PostgresSnapshots:
             "state = EXCLUDED.state"
         ).format(table)
         self._select = SQL("SELECT position, state FROM {} WHERE tracker = %s").format(table)
+        self._names = SQL(
+            "SELECT tracker FROM {} WHERE left(tracker, %s) = %s ORDER BY tracker"
+        ).format(table)
         self._made = False
 
     def _make(self) -> None:
@@ -103,3 +118,9 @@ class PostgresSnapshots:
             cursor.execute(self._select, (tracker,))
             row = cursor.fetchone()
         return None if row is None else (int(row["position"]), bytes(row["state"]))
+
+    def trackers(self, prefix: str) -> list[str]:
+        self._make()
+        with self._datastore.transaction(commit=False) as cursor:
+            cursor.execute(self._names, (len(prefix), prefix))
+            return [str(row["tracker"]) for row in cursor.fetchall()]

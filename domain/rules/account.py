@@ -1,5 +1,6 @@
 """One account's detectors, and the orders the reconciler runs them in."""
 
+from trueup.domain.entry_policy import EntryPolicy
 from trueup.domain.rules.detector import Detector
 from trueup.domain.rules.drift import DriftDetector
 from trueup.domain.rules.manual_close import ManualCloseDetector
@@ -19,6 +20,7 @@ class AccountDetectors:
         "_in_order",
         "_timed",
         "drift",
+        "entries",
         "manual_close",
         "orders",
         "pnl",
@@ -39,6 +41,7 @@ class AccountDetectors:
         self.pnl = PnlMismatchDetector()
         self.risk = RiskWarningDetector()
         self.triggers = TriggerDetector()
+        self.entries = EntryPolicy()
         # Built once: the reconciler asks for them several times on every input.
         self._in_order: tuple[Detector, ...] = (
             self.sync,
@@ -50,15 +53,18 @@ class AccountDetectors:
             self.pnl,
             self.risk,
             self.triggers,
+            self.entries,
         )
-        self._timed: tuple[Detector, ...] = (self.stale, self.sync, self.orders, self.triggers)
+        self._timed: tuple[Detector, ...] = (
+            self.stale, self.sync, self.orders, self.triggers, self.entries,
+        )  # fmt: skip
 
     # These orders are those of the events emitted ever since the rules were written: a
     # replay must emit the same bytes. They matter where two detectors can emit for one
     # input or one tick: a manual close after a failed snapshot page or an order's report
     # and before a paper leftover; stale before sync before orders on time; on each key,
-    # drift before untracked. PnL mismatch came later, risk warnings after it, and triggers
-    # last of all (they act on what the rules before them have reconciled).
+    # drift before untracked. PnL mismatch came later, risk warnings after it, then triggers
+    # (they act on what the rules before them have reconciled) and the entry policy.
 
     @property
     def in_order(self) -> tuple[Detector, ...]:

@@ -82,6 +82,21 @@ class RuleConfig:
     risk_warning_score: Decimal = Decimal("0.7")
     risk_warning_liquidation_distance: Decimal = Decimal("0.1")
     risk_warnings_enabled: bool = True
+    # The entry policy (domain/entry_policy.py), for the accounts named ("venue/account"):
+    # an ENTRY not filled within entry_timeout_ms is cancelled and repriced by
+    # entry_reprice_bps towards the market, at most entry_max_retries times, then sent as a
+    # market order if entry_fallback_market; a partial fill stalled entry_partial_fill_
+    # timeout_ms is treated the same for what remains. Opt-in: trueup places these orders.
+    entry_policy_accounts: tuple[str, ...] = ()
+    entry_timeout_ms: int = 15 * SECOND
+    entry_reprice_bps: Decimal = Decimal(5)
+    entry_max_retries: int = 2
+    entry_fallback_market: bool = True
+    entry_partial_fill_timeout_ms: int = 20 * SECOND
+
+    def entry_policy_for(self, venue: str, account: str) -> bool:
+        """Whether the entry policy acts on this account's ENTRY orders."""
+        return f"{venue}/{account}" in self.entry_policy_accounts
 
 
 FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(RuleConfig))
@@ -128,8 +143,12 @@ def _typed(name: str, value: object) -> object:
     default = getattr(DEFAULTS, name)
     if isinstance(default, bool):
         return _flag(value)
+    if name == "entry_policy_accounts":
+        return _accounts(value)
     if isinstance(default, tuple):
         return _exit_reasons(value)
+    if name == "entry_max_retries":
+        return _count(value)
     if name == "pnl_tolerance":
         return _amount(value)
     if name in _FRACTIONS:
@@ -154,7 +173,8 @@ _FRACTIONS = frozenset(
     }
 )
 # Settings that divide or multiply: positive, up to a thousand.
-_FACTORS = frozenset({"risk_leverage_cap", "risk_liquidation_scale"})
+_FACTORS = frozenset({"risk_leverage_cap", "risk_liquidation_scale", "entry_reprice_bps"})
+MAX_RETRIES = 100
 MAX_FACTOR = Decimal(1000)
 
 
@@ -162,6 +182,20 @@ def _exit_reasons(value: object) -> tuple[str, ...]:
     if not isinstance(value, list | tuple) or not all(v in _KNOWN_REASONS for v in value):
         raise _BadValue(f"be a list of exit reasons from {_KNOWN_REASONS}")
     return tuple(sorted(set(value), key=_KNOWN_REASONS.index))
+
+
+def _accounts(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple) or not all(
+        isinstance(v, str) and v.count("/") >= 1 and all(v.split("/", 1)) for v in value
+    ):
+        raise _BadValue('be a list of accounts, each "venue/account"')
+    return tuple(sorted(set(value)))
+
+
+def _count(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_RETRIES:
+        raise _BadValue(f"be a whole number from 0 to {MAX_RETRIES}")
+    return value
 
 
 def _durations_by_reason(value: object) -> dict[str, int]:

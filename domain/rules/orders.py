@@ -234,5 +234,6 @@ def _order_keys(event: OrdersReported | ExecutionsReported) -> list[OrderKey]:
     if isinstance(event, OrdersReported):
         keys = [OrderKey(o.category, o.venue_order_id) for o in event.orders]
     else:
-        keys = [OrderKey(f.category, f.venue_order_id) for f in event.fills if f.venue_order_id]
+        keys = [OrderKey(o.category, o.venue_order_id) for o in event.orders]
+        keys += [OrderKey(f.category, f.venue_order_id) for f in event.fills if f.venue_order_id]
     return list(dict.fromkeys(keys))

@@ -11,24 +11,41 @@ from trueup.domain.emitted import (
     Emitted,
     OrderRequested,
     TriggerCancelled,
+    TriggerError,
     TriggerExecuted,
     TriggerExpired,
     TriggerFailed,
     TriggerFired,
     TriggerRefused,
 )
-from trueup.domain.events import InputEvent, PositionsReported, PricesReported, TriggerCommanded
+from trueup.domain.events import (
+    ExecutionsReported,
+    InputEvent,
+    OrderPlacementReported,
+    OrdersReported,
+    PositionsReported,
+    PricesReported,
+    TriggerCommanded,
+)
 from trueup.domain.keys import PositionKey
+from trueup.domain.order import Order
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.detector import Detector
 from trueup.domain.triggers.conditions import folded_water, holds, level
 from trueup.domain.triggers.lifecycle import Stage, in_flight, may_advance
 from trueup.domain.triggers.spec import TriggerAction, TriggerCommand, TriggerKind
 from trueup.domain.triggers.trigger import FINAL, Decision, Firing, Standing, Trigger
-from trueup.domain.vocabulary import OrderSide, PositionSide
+from trueup.domain.vocabulary import (
+    OrderAction,
+    OrderSide,
+    OrderStatus,
+    PlacementOutcome,
+    PositionSide,
+)
 
 # Hedge mode: leg 1 holds the long, leg 2 the short; a one-way account holds both on 0.
 ONE_WAY = 0
+ZERO = Decimal(0)
 OPPOSITE_LEG = {1: 2, 2: 1}
 CLOSING_SIDE = {PositionSide.LONG: OrderSide.SELL, PositionSide.SHORT: OrderSide.BUY}
 _OUTCOMES = {
@@ -45,10 +62,14 @@ class Refused(Exception):
 class TriggerDetector(Detector):
     """Every trigger of one account, by id in the order they were added."""
 
-    __slots__ = ("prices", "triggers")
+    __slots__ = ("last_fired_at", "placed", "prices", "triggers")
 
     def __init__(self) -> None:
         self.triggers: dict[str, Trigger] = {}
+        # The firings whose order the venue took and that have not ended: client order id
+        # -> trigger id, so an order report finds its firing without a scan.
+        self.placed: dict[str, str] = {}
+        self.last_fired_at: int | None = None  # for /health: when any trigger last fired
         # The latest price of each symbol a trigger watches: the price inputs' reference
         # (mark, else mid, else last) or a position report's mark, whichever came last.
         self.prices: dict[str, Decimal] = {}
@@ -87,6 +108,10 @@ class TriggerDetector(Detector):
         cause: Cause,
         config: RuleConfig,
     ) -> list[Emitted]:
+        if isinstance(event, OrderPlacementReported):
+            return self._placement(book, event, cause)
+        if self.placed and isinstance(event, OrdersReported | ExecutionsReported):
+            return self._settle(book, event, cause)
         if not isinstance(event, TriggerCommanded):
             return []
         try:
@@ -163,7 +188,7 @@ class TriggerDetector(Detector):
         if firing is None or firing.stage is not Stage.WAITING_CONFIRM:
             return []
         return self.advance(
-            trigger.trigger_id, firing.decision.decision_id, Stage.CANCELLED, reason, cause
+            trigger.trigger_id, firing.decision.decision_id, Stage.CANCELLED, reason, cause=cause
         )
 
     def _seed_price(self, book: AccountBook, symbol: str) -> None:
@@ -174,10 +199,17 @@ class TriggerDetector(Detector):
         if held is not None and held.reference is not None:
             self.prices[symbol] = held.reference
 
-    # --- the executor's word (a later slice feeds it) -------------------------------------
+    # --- the executor's word and the venue's ----------------------------------------------
 
     def advance(
-        self, trigger_id: str, decision_id: str, to: Stage, reason: str, cause: Cause
+        self,
+        trigger_id: str,
+        decision_id: str,
+        to: Stage,
+        reason: str,
+        *,
+        cause: Cause,
+        order: Order | None = None,
     ) -> list[Emitted]:
         """Move a firing on to EXECUTED, FAILED or CANCELLED, once: a report of another
         decision, or one its stage does not allow (a terminal one's), changes nothing."""
@@ -191,15 +223,100 @@ class TriggerDetector(Detector):
         ):
             return []
         firing.stage = to
+        self.placed.pop(firing.client_order_id, None)
         outcome = _OUTCOMES[to]
+        filled = order.filled_qty if order is not None else None
+        if to is Stage.EXECUTED and filled is not None:
+            firing.filled_qty = filled
+            firing.executed_at = order.venue_time if order is not None else 0
         return [
             outcome(
                 **cause.on(firing.decision.key),
                 trigger_id=trigger_id,
                 decision_id=decision_id,
                 reason=reason,
+                client_order_id=firing.client_order_id,
+                venue_order_id=firing.venue_order_id,
+                filled_qty=filled or None,
+                avg_price=order.avg_price if order is not None and filled else None,
+                trade_ids=tuple(sorted(order.fills)) if order is not None else (),
             )
         ]
+
+    def _placement(
+        self, book: AccountBook, event: OrderPlacementReported, cause: Cause
+    ) -> list[Emitted]:
+        """The venue's answer to the placement: a refusal fails the firing with the venue's
+        reason; an order taken (now, or by an earlier placement of the same id) is followed
+        by its client order id until its reports end it. A repeat changes nothing."""
+        trigger = self.triggers.get(event.trigger_id)
+        firing = trigger.firing if trigger is not None else None
+        if (
+            event.action is not OrderAction.PLACE
+            or firing is None
+            or firing.decision.decision_id != event.decision_id
+            or firing.stage is not Stage.REQUESTED
+            or firing.client_order_id
+        ):
+            return []
+        # A refusal of an order the venue reports holding (placed by an executor that died
+        # before it could say so) is no refusal: the order is followed like any other.
+        refused = event.outcome is PlacementOutcome.REFUSED
+        if refused and book.order_by_client_id(event.client_order_id) is None:
+            kind = event.refusal.value if event.refusal is not None else "refused"
+            code = f" {event.code}" if event.code else ""
+            reason = f"the venue refused the order ({kind}{code}): {event.reason}"
+            return self.advance(
+                event.trigger_id, event.decision_id, Stage.FAILED, reason, cause=cause
+            )
+        firing.client_order_id = event.client_order_id
+        firing.venue_order_id = event.venue_order_id
+        self.placed[event.client_order_id] = event.trigger_id
+        # Its reports may have come in before the executor could say it placed it.
+        return self._settle_one(book, event.client_order_id, cause)
+
+    def _settle(
+        self, book: AccountBook, event: OrdersReported | ExecutionsReported, cause: Cause
+    ) -> list[Emitted]:
+        ids = (
+            {r.client_order_id for r in event.orders}
+            if isinstance(event, OrdersReported)
+            else {f.client_order_id for f in event.fills}
+        )
+        emitted: list[Emitted] = []
+        for client_order_id in sorted(ids & self.placed.keys()):
+            emitted += self._settle_one(book, client_order_id, cause)
+        return emitted
+
+    def _settle_one(self, book: AccountBook, client_order_id: str, cause: Cause) -> list[Emitted]:
+        """A placed firing's order, once it has ended or filled its whole quantity."""
+        trigger = self.triggers[self.placed[client_order_id]]
+        firing = trigger.firing
+        order = book.order_by_client_id(client_order_id)
+        if firing is None or order is None:
+            return []
+        if not firing.venue_order_id:
+            firing.venue_order_id = order.venue_order_id
+        filled = order.filled_qty
+        status = order.status
+        decision_id = firing.decision.decision_id
+        if filled >= firing.decision.quantity or status is OrderStatus.FILLED:
+            reason = f"filled {filled} at {order.avg_price}"
+            return self.advance(
+                trigger.trigger_id, decision_id, Stage.EXECUTED, reason, cause=cause, order=order
+            )
+        if not order.is_terminal:
+            return []
+        report = order.report
+        said = (report.reject_reason or report.cancel_type) if report is not None else ""
+        if filled > 0:
+            reason = f"filled {filled} of {firing.decision.quantity}, then {status}: {said}"
+            return self.advance(
+                trigger.trigger_id, decision_id, Stage.EXECUTED, reason, cause=cause, order=order
+            )
+        to = Stage.FAILED if status is OrderStatus.REJECTED else Stage.CANCELLED
+        reason = f"the venue {'rejected' if to is Stage.FAILED else 'cancelled'} it: {said}"
+        return self.advance(trigger.trigger_id, decision_id, to, reason, cause=cause, order=order)
 
     # --- time and firing ------------------------------------------------------------------
 
@@ -220,8 +337,22 @@ class TriggerDetector(Detector):
                     TriggerExpired(**about, trigger_id=trigger.trigger_id, expires_at=expires_at)
                 )
             elif trigger.standing is Standing.ARMED and trigger.firing is None:
-                emitted += self._judge(book, trigger, cause)
+                emitted += self._judged(book, trigger, cause)
         return emitted
+
+    def _judged(self, book: AccountBook, trigger: Trigger, cause: Cause) -> list[Emitted]:
+        """One trigger judged; a fault in judging it stands it down alone, told once."""
+        try:
+            return self._judge(book, trigger, cause)
+        except Exception as error:  # one trigger's fault must not silence the others
+            trigger.standing = Standing.DISABLED
+            trigger.firing = None
+            about: About = {
+                **cause.on_account(book.venue, book.account),
+                "symbol": trigger.spec.symbol,
+            }
+            reason = f"judging it failed ({type(error).__name__}: {error}); disabled"
+            return [TriggerError(**about, trigger_id=trigger.trigger_id, reason=reason[:500])]
 
     def _judge(self, book: AccountBook, trigger: Trigger, cause: Cause) -> list[Emitted]:
         spec = trigger.spec
@@ -247,8 +378,11 @@ class TriggerDetector(Detector):
         spec = trigger.spec
         report = book.positions[key].exchange
         assert report is not None  # _position_of found it held
-        quantity = spec.ratio * report.size
         lock = spec.action is TriggerAction.LOCK
+        # Of the size, what other firings have not already taken: two triggers on one
+        # position never ask for more than it holds (seed 003's "insufficient position").
+        available = report.size - self.reserved(key, report.updated_time)
+        quantity = spec.ratio * max(available, ZERO)
         # A lock opens the opposite leg (same side as closing it); a reduce closes its own.
         order_idx = OPPOSITE_LEG.get(key.position_idx, ONE_WAY) if lock else key.position_idx
         crossed = level(spec, trigger.water)
@@ -283,16 +417,43 @@ class TriggerDetector(Detector):
         )
         firing = Firing(decision, Stage.WAITING_CONFIRM, cause.at, price)
         trigger.firing = firing
+        self.last_fired_at = cause.at
         emitted: list[Emitted] = [fired]
+        problem = None
         if lock and key.position_idx == ONE_WAY:
-            reason = "a lock opens the opposite leg, and a one-way account has none: use reduce"
+            problem = "a lock opens the opposite leg, and a one-way account has none: use reduce"
+        elif quantity <= 0:
+            problem = (
+                f"nothing left to {spec.action.value}: other firings' orders already take "
+                f"all {report.size} the position holds"
+            )
+        if problem is not None:
             return emitted + self.advance(
-                trigger.trigger_id, decision.decision_id, Stage.FAILED, reason, cause
+                trigger.trigger_id, decision.decision_id, Stage.FAILED, problem, cause=cause
             )
         if spec.auto_execute:
             firing.stage = Stage.REQUESTED
             emitted.append(_requested(trigger, firing, cause, "auto"))
         return emitted
+
+    def reserved(self, key: PositionKey, reported_at: int) -> Decimal:
+        """The quantity of ``key`` that firings' orders take and the exchange's report (of
+        venue time ``reported_at``) does not yet show: orders requested or awaiting a
+        confirm, and reduces executed after that report."""
+        total = ZERO
+        for trigger in self.triggers.values():
+            firing = trigger.firing
+            if firing is None or firing.decision.key != key:
+                continue
+            if in_flight(firing.stage):
+                total += firing.decision.quantity
+            elif (
+                firing.stage is Stage.EXECUTED
+                and firing.decision.reduce_only
+                and firing.executed_at > reported_at
+            ):
+                total += firing.filled_qty or ZERO
+        return total
 
 
 def _requested(trigger: Trigger, firing: Firing, cause: Cause, by: str) -> OrderRequested:
@@ -306,6 +467,7 @@ def _requested(trigger: Trigger, firing: Firing, cause: Cause, by: str) -> Order
         quantity=decision.quantity,
         reduce_only=decision.reduce_only,
         requested_by=by,
+        price=firing.price,
     )
 
 

@@ -39,6 +39,13 @@ class Firing:
     stage: Stage
     fired_at: int
     price: Decimal | None
+    # The order the venue took for it, once the executor's placement report says so.
+    client_order_id: str = ""
+    venue_order_id: str = ""
+    # What an executed order filled, and the venue's time of it: a reduce counts against
+    # its position until a position report of that time or later shows it.
+    filled_qty: Decimal | None = None
+    executed_at: int = 0
 
 
 @dataclass(slots=True)

@@ -1,9 +1,11 @@
 """``trueup demo``: the whole main job on the embedded default, against local simulators.
 
-Starts a Bybit and a Hyperliquid simulator on 127.0.0.1, live-ingests both through the real
-clients (pybit, hyperliquid-python-sdk) with the projections in process, plays a scenario in
-which every detector fires (its format: trueup_simulators.demo_scenario), and shows the emitted
-events and the positions as they happen.
+Starts a Bybit, a Hyperliquid and an Aster simulator on 127.0.0.1, live-ingests all three
+through the real clients (pybit, hyperliquid-python-sdk, trueup's own signed Aster client)
+with the projections in process, runs the executor of
+the Bybit account (on a journal connection of its own) so fired triggers place their orders,
+plays a scenario in which every detector fires (its format: trueup_simulators.demo_scenario),
+and shows the emitted events and the positions as they happen.
 """
 
 import sys
@@ -12,46 +14,63 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+from trueup.adapters import trigger_commands
+from trueup.adapters.aster.live import AsterFeed
 from trueup.adapters.bybit.live import BybitFeed
 from trueup.adapters.bybit.messages import capture_intent
+from trueup.adapters.bybit.orders import BybitOrders
+from trueup.adapters.bybit.price_feed import BybitPriceFeed
 from trueup.adapters.clock import wall_clock
 from trueup.adapters.hyperliquid.live import HyperliquidFeed
 from trueup.adapters.store.journal import Journal
+from trueup.application.executor import Executor
 from trueup.domain.emitted import Emitted
 from trueup.domain.rules.config import RuleConfig
 from trueup.projections.positions import position_rows
 from trueup.projections.reconciliation import replay
 from trueup.runners import output
+from trueup.runners.executor import run_executor
 from trueup.runners.live import LiveIngest
 from trueup.runners.usage import UsageError
-from trueup_simulators.bybit.scenario import ScenarioError, Step, run_step
+from trueup_simulators import scenario_file
+from trueup_simulators.aster.scenario import STEPS as ASTER_STEPS
+from trueup_simulators.aster.simulator import AsterSimulator
+from trueup_simulators.bybit.scenario import run_step
 from trueup_simulators.bybit.simulator import BybitSimulator
 from trueup_simulators.demo_scenario import (
+    AsterStep,
     BotIntent,
     DemoLine,
     HyperliquidStep,
+    OperatorTrigger,
     ShowPositions,
     Wait,
     load_demo,
 )
 from trueup_simulators.hyperliquid.simulator import HyperliquidSimulator
+from trueup_simulators.scenario_file import ScenarioError, Step
 
 BYBIT_ACCOUNT = "main"
+ASTER_ACCOUNT = "main"
 HYPERLIQUID_ADDRESS = "0x5e9ee1089755c3435139848e47e6635505d5a13a"
 # The simulators' own keys: made up here, never real ones.
 DEMO_KEY, DEMO_SECRET = "demo-key", "demo-secret"
 # Shorter than the defaults (20 s) so the demo need not wait for them; said on screen.
 DEMO_RULES = RuleConfig(order_timeout_ms=4_000, partial_fill_stall_ms=4_000)
+# The Bybit symbols whose public prices the demo follows: its trailing trigger's.
+PRICED = ("BNBUSDT",)
 
 
 class Demo:
     """The simulators, the feeds and one live ingest, for the length of a scenario."""
 
-    def __init__(self, journal: Journal, out: TextIO) -> None:
+    def __init__(self, journal: Journal, out: TextIO, executor_journal: Journal | None) -> None:
         self.out = out
         self.journal = journal
+        self.executor_journal = executor_journal
         self.bybit = BybitSimulator(api_key=DEMO_KEY, api_secret=DEMO_SECRET)
         self.hyperliquid = HyperliquidSimulator()
+        self.aster = AsterSimulator(api_key=DEMO_KEY, api_secret=DEMO_SECRET)
         self.live = LiveIngest(journal, config=DEMO_RULES, tick_ms=250, on_emitted=self.emitted)
         self.stop = threading.Event()
         self.failure: Exception | None = None
@@ -72,6 +91,7 @@ class Demo:
     def run(self, lines: list[DemoLine]) -> None:
         self.bybit.start()
         self.hyperliquid.start()
+        self.aster.start()
         feeds = [
             BybitFeed(
                 BYBIT_ACCOUNT,
@@ -87,14 +107,25 @@ class Demo:
                 base_url=self.hyperliquid.base_url,
                 poll_interval_s=1.0,
             ),
+            BybitPriceFeed(BYBIT_ACCOUNT, PRICED, clock=wall_clock, base_url=self.bybit.base_url),
+            AsterFeed(
+                ASTER_ACCOUNT,
+                DEMO_KEY,
+                DEMO_SECRET,
+                clock=wall_clock,
+                base_url=self.aster.base_url,
+                poll_interval_s=1.0,
+            ),
         ]
         writer = threading.Thread(target=self.write, name="writer")
         writer.start()
+        executing = self.executor()
         try:
             for feed in feeds:
                 feed.start(self.live.put)
             self.bybit.wait_subscribed(timeout=10)
             self.hyperliquid.wait_subscribed("userFills", HYPERLIQUID_ADDRESS)
+            self.aster.wait_readers(timeout=10)
             for line in lines:
                 if self.stop.is_set():  # the writer failed: nothing played now would be stored
                     break
@@ -104,10 +135,25 @@ class Demo:
                 feed.stop()
             self.stop.set()
             writer.join()
+            if executing is not None:
+                executing.join()
+            self.aster.stop()
             self.hyperliquid.stop()
             self.bybit.stop()
         if self.failure is not None:
             raise self.failure
+
+    def executor(self) -> threading.Thread | None:
+        """The Bybit account's executor, on its own connection (none: no trigger acts)."""
+        if self.executor_journal is None:
+            return None
+        orders = BybitOrders(DEMO_KEY, DEMO_SECRET, base_url=self.bybit.base_url)
+        executor = Executor(self.executor_journal, "bybit", BYBIT_ACCOUNT, orders)
+        thread = threading.Thread(
+            target=run_executor, args=(executor, 20, self.stop), name="executor"
+        )
+        thread.start()
+        return thread
 
     def write(self) -> None:
         """The writer thread; a failure stops the demo and is raised again by ``run``."""
@@ -124,6 +170,8 @@ class Demo:
         match line.action:
             case Step() as step:
                 run_step(self.bybit, step)
+            case AsterStep(step):
+                scenario_file.run_step(self.aster, step, ASTER_STEPS)
             case HyperliquidStep() as step:
                 try:
                     self.hyperliquid_step(step)
@@ -131,6 +179,9 @@ class Demo:
                     raise ScenarioError(f"line {line.number} ({step.name}): {error}") from None
             case BotIntent(venue, intent):
                 self.bot_says(venue, intent)
+            case OperatorTrigger(venue, command):
+                record = trigger_commands.record(wall_clock(), venue, _account(venue), command)
+                self.live.put(record)
             case ShowPositions():
                 time.sleep(0.3)  # let what was just done reach the journal
                 self.show_positions()
@@ -157,8 +208,7 @@ class Demo:
             sim.drop_connections()
 
     def bot_says(self, venue: str, intent: dict[str, object]) -> None:
-        account = BYBIT_ACCOUNT if venue == "bybit" else HYPERLIQUID_ADDRESS
-        record = capture_intent(wall_clock(), account, intent)
+        record = capture_intent(wall_clock(), _account(venue), intent)
         record["venue"] = venue
         self.live.put(record)
 
@@ -170,17 +220,28 @@ class Demo:
             self.out.write("\n")
 
 
-def run_demo(journal: Journal, scenario: Path, out: TextIO = sys.stdout) -> None:
+def _account(venue: str) -> str:
+    return {"bybit": BYBIT_ACCOUNT, "aster": ASTER_ACCOUNT}.get(venue, HYPERLIQUID_ADDRESS)
+
+
+def run_demo(
+    journal: Journal,
+    scenario: Path,
+    out: TextIO = sys.stdout,
+    executor_journal: Journal | None = None,
+) -> None:
+    """Play ``scenario``; fired triggers place orders when an ``executor_journal`` (a second
+    connection to the same journal) is given."""
     try:
         lines = load_demo(scenario)
     except ScenarioError as error:
         raise UsageError(f"demo scenario {scenario}: {error}") from None
     out.write(
-        "trueup demo: Bybit and Hyperliquid simulators on 127.0.0.1, live ingest through\n"
-        "pybit and hyperliquid-python-sdk, projections in process. Demo rules: order timeout\n"
+        "trueup demo: Bybit, Hyperliquid and Aster simulators on 127.0.0.1, live ingest\n"
+        "through their clients, projections in process. Demo rules: order timeout\n"
         "and partial-fill stall 4 s (defaults 20 s). Emitted events are marked >>.\n\n"
     )
     try:
-        Demo(journal, out).run(lines)
+        Demo(journal, out, executor_journal).run(lines)
     except ScenarioError as error:  # a step the simulator refused, as it was played
         raise UsageError(f"demo scenario {scenario}: {error}") from None

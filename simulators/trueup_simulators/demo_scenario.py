@@ -1,7 +1,9 @@
 """A demo scenario (``trueup demo --scenario``), read and checked whole before anything starts.
 
-A demo line is one of: {"bybit": <a Bybit scenario step>}, {"hyperliquid": {"step": "trade"
+A demo line is one of: {"bybit": <a Bybit scenario step>}, {"aster": <an Aster scenario
+step>}, {"hyperliquid": {"step": "trade"
 | "close_by_hand" | "liquidate" | "drop_connection", ...}}, {"bot": {"venue": V, <intent>}},
+{"trigger": {"venue": V, <a trigger command: docs/capture-format.md, "trigger">}},
 {"show": "positions"} or {"wait_ms": N}; each may carry "delay_ms" and a "note". Anything
 else is a ScenarioError naming its line.
 """
@@ -12,7 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from trueup.domain.errors import shown
-from trueup_simulators.bybit.scenario import (
+from trueup_simulators import scenario_file
+from trueup_simulators.aster.scenario import STEPS as ASTER_STEPS
+from trueup_simulators.bybit.scenario import read_step
+from trueup_simulators.scenario_file import (
     Check,
     ScenarioError,
     Step,
@@ -22,11 +27,10 @@ from trueup_simulators.bybit.scenario import (
     json_lines,
     milliseconds,
     read_args,
-    read_step,
     text,
 )
 
-VENUES = ("bybit", "hyperliquid")
+VENUES = ("bybit", "hyperliquid", "aster")
 
 # Each Hyperliquid step: its required, then its optional arguments.
 HYPERLIQUID_STEPS: dict[str, tuple[dict[str, Check], dict[str, Check]]] = {
@@ -35,6 +39,11 @@ HYPERLIQUID_STEPS: dict[str, tuple[dict[str, Check], dict[str, Check]]] = {
     "liquidate": ({"coin": text}, {"px": amount}),
     "drop_connection": ({}, {}),
 }
+
+
+@dataclass(frozen=True)
+class AsterStep:
+    step: Step
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,14 @@ class BotIntent:
 
 
 @dataclass(frozen=True)
+class OperatorTrigger:
+    """An operator's trigger command, on one venue's demo account."""
+
+    venue: str
+    command: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class ShowPositions:
     pass
 
@@ -61,7 +78,7 @@ class Wait:
     ms: int
 
 
-Action = Step | HyperliquidStep | BotIntent | ShowPositions | Wait
+Action = Step | AsterStep | HyperliquidStep | BotIntent | OperatorTrigger | ShowPositions | Wait
 
 
 @dataclass(frozen=True)
@@ -116,12 +133,24 @@ def _hyperliquid(number: int, fields: object) -> HyperliquidStep:
     return HyperliquidStep(name, read_args(where, args, required, optional))
 
 
-def _bot(number: int, fields: object) -> BotIntent:
-    where = f"line {number} (bot)"
+def _aster(number: int, fields: object) -> AsterStep:
+    return AsterStep(scenario_file.read_step(number, fields, ASTER_STEPS))
+
+
+def _on_venue(where: str, fields: object, what: str) -> tuple[str, dict[str, Any]]:
+    """A line's object naming its venue: the venue, and the rest."""
     if not isinstance(fields, dict) or fields.get("venue") not in VENUES:
-        raise ScenarioError(f"{where}: an intent is a JSON object with venue one of {VENUES}")
-    intent = dict(fields)
-    return BotIntent(intent.pop("venue"), intent)
+        raise ScenarioError(f"{where}: {what} is a JSON object with venue one of {VENUES}")
+    body = dict(fields)
+    return body.pop("venue"), body
+
+
+def _bot(number: int, fields: object) -> BotIntent:
+    return BotIntent(*_on_venue(f"line {number} (bot)", fields, "an intent"))
+
+
+def _trigger(number: int, fields: object) -> OperatorTrigger:
+    return OperatorTrigger(*_on_venue(f"line {number} (trigger)", fields, "a command"))
 
 
 def _show(number: int, fields: object) -> ShowPositions:
@@ -136,8 +165,10 @@ def _wait(number: int, fields: object) -> Wait:
 
 _READERS: dict[str, Callable[[int, object], Action]] = {
     "bybit": read_step,
+    "aster": _aster,
     "hyperliquid": _hyperliquid,
     "bot": _bot,
+    "trigger": _trigger,
     "show": _show,
     "wait_ms": _wait,
 }

@@ -1,8 +1,8 @@
 """The seed corpus: sessions of capture records in the venues' documented formats.
 
-From the recorded sample, the busy test session, and the sessions bybit_seeds and
-hyperliquid_seeds build with the venues' message builders, covering every channel, endpoint
-and intent kind.
+From the recorded samples, the busy test session, and the sessions bybit_seeds,
+hyperliquid_seeds and aster_seeds build with the venues' message builders, covering every
+channel, endpoint and intent kind.
 """
 
 from functools import cache
@@ -11,12 +11,15 @@ from typing import Any
 
 import orjson
 
+from tests.fuzz.aster_seeds import aster_session
 from tests.fuzz.bybit_seeds import T0, bybit_edges
 from tests.fuzz.hyperliquid_seeds import hyperliquid_session
 from tests.scenarios import busy_session
 
 JSON = dict[str, Any]
-SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "bybit-session.jsonl"
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+SAMPLE = SAMPLES / "bybit-session.jsonl"
+ASTER_SAMPLE = SAMPLES / "aster-session.jsonl"
 YEAR_2000_MS = 946_684_800_000
 TIME_FIELDS = frozenset(("at", "updatedTime", "execTime", "createdTime", "creationTime", "time"))
 
@@ -30,6 +33,8 @@ def sessions() -> tuple[tuple[JSON, ...], ...]:
         in_venue_time(busy_session(120, seed=11)),
         bybit_edges(),
         hyperliquid_session(),
+        aster_session(),
+        sample_session(ASTER_SAMPLE),
     )
 
 
@@ -65,7 +70,8 @@ def _later(instant: Any, by: int) -> Any:
     return instant
 
 
-def sample_session() -> tuple[JSON, ...]:
-    """samples/bybit-session.jsonl, a Bybit session in Bybit's documented formats."""
-    lines = SAMPLE.read_bytes().splitlines()
+def sample_session(path: Path = SAMPLE) -> tuple[JSON, ...]:
+    """A recorded sample (samples/bybit-session.jsonl by default), in its venue's documented
+    formats."""
+    lines = path.read_bytes().splitlines()
     return tuple(orjson.loads(line) for line in lines if line.strip())

@@ -202,21 +202,26 @@ FIELD_VALUES: dict[str, tuple[Tree, ...]] = {
             " entryPrice avgPrice markPrice entryPx limitPx px triggerPx triggerPrice usdc"
             " execFee fee cumExecFee unrealisedPnl unrealizedPnl cumRealisedPnl totalEquity"
             " totalWalletBalance totalAvailableBalance accountValue"
+            # Aster's: positionRisk, orders, trades, income, account; the events' short names
+            " positionAmt origQty executedQty stopPrice unRealizedProfit liquidationPrice"
+            " commission realizedPnl income totalMarginBalance walletBalance"
+            " pa ep up cr iw q p ap sp l z L n rp wb mp"
         ),
         QUANTITIES,
     ),
     **dict.fromkeys(
         names(
             "at updatedTime execTime createdTime time timestamp statusTimestamp creationTime"
-            " serverTime"
+            " serverTime updateTime E T"
         ),
         TIMES + NUMERIC_LOOKALIKES + SCALARS,
     ),
-    **dict.fromkeys(names("seq oid tid retCode attempt"), INTEGERS),
+    **dict.fromkeys(names("seq oid tid retCode attempt i t id code tranId"), INTEGERS),
     "status": (
         *INTEGERS,
-        *(200, 429, 500),
+        *(0, 200, 403, 418, 429, 500),
         *choices("open", "filled", "canceled", "triggered", "marginCanceled"),
+        *choices("NEW", "FILLED", "EXPIRED"),
         *choices("order", "unknownOid"),
     ),
     **dict.fromkeys(("positionIdx", "position_idx"), (0, 1, 2, 3, -1, *INTEGERS)),
@@ -228,7 +233,15 @@ FIELD_VALUES: dict[str, tuple[Tree, ...]] = {
         ),
         TEXTS + SCALARS,
     ),
-    "side": choices("Buy", "Sell", "B", "A"),
+    "side": choices("Buy", "Sell", "B", "A", "BUY", "SELL"),
+    "S": choices("BUY", "SELL"),
+    **dict.fromkeys(("positionSide", "ps"), choices("BOTH", "LONG", "SHORT")),
+    "X": choices("NEW", "PARTIALLY_FILLED", "FILLED", "CANCELED", "EXPIRED", "NEW_ADL"),
+    "x": choices("NEW", "TRADE", "CALCULATED", "CANCELED", "EXPIRED"),
+    "e": choices("ACCOUNT_UPDATE", "ORDER_TRADE_UPDATE", "MARGIN_CALL", "listenKeyExpired"),
+    "c": choices("autoclose-1596107620040000020", "adl_autoclose", "p-1-entry"),
+    "incomeType": choices("FUNDING_FEE", "COMMISSION", "TRANSFER"),
+    **dict.fromkeys(("marginType", "mt"), choices("isolated", "cross", "CROSSED")),
     "channel": choices("ws", "rest", "intent", "operator", "feed", "clock", "error"),
     "venue": choices("bybit", "hyperliquid", "aster"),
     "kind": choices(
@@ -254,6 +267,12 @@ FIELD_VALUES: dict[str, tuple[Tree, ...]] = {
         "openOrders",
         "userFills",
         "orderStatus",
+        "/fapi/v2/positionRisk",
+        "/fapi/v3/positionRisk",
+        "/fapi/v1/openOrders",
+        "/fapi/v1/userTrades",
+        "/fapi/v1/income",
+        "/fapi/v4/account",
     ),
     "category": choices("linear", "inverse", "spot", "option", "perp"),
     "exit_reason": choices("TP2", "STALE_CLEANUP", "MANUAL_CLEANUP"),

@@ -63,10 +63,16 @@ class PublicTickers:
         mark_price: str | None = None,
         last_price: str | None = None,
         index_price: str | None = None,
+        volume_24h: str | None = None,
     ) -> None:
-        """Move ``symbol``'s prices: its subscribers get a delta of what changed (their
-        first word on it, a snapshot)."""
-        given = {"markPrice": mark_price, "lastPrice": last_price, "indexPrice": index_price}
+        """Move ``symbol``'s prices (or its volume alone: trading that moves no price): its
+        subscribers get a delta of what changed (their first word on it, a snapshot)."""
+        given = {
+            "markPrice": mark_price,
+            "lastPrice": last_price,
+            "indexPrice": index_price,
+            "volume24h": volume_24h,
+        }
         with self._changed:
             held = self._tickers.get(symbol)
             first = held is None

@@ -16,97 +16,45 @@ named by orderLinkId (or orderId). Write quantities and prices as strings; JSON 
 as exact decimals too. samples/scenarios/README.md describes every step's arguments.
 """
 
-import json
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from decimal import Decimal
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
-from trueup.adapters.decimals import to_quantity
-from trueup.domain.errors import MalformedInput, shown
+from trueup_simulators import scenario_file
 from trueup_simulators.bybit.simulator import BybitSimulator
+from trueup_simulators.scenario_file import (
+    MAX_REPEAT,
+    Check,
+    ScenarioError,
+    Sleep,
+    Step,
+    StepKind,
+    amount,
+    flag,
+    milliseconds,
+    repeat,
+    text,
+    whole,
+)
 
-Sleep = Callable[[float], None]
-# Reads an argument's JSON value, or raises ValueError completing "<name> must ...".
-Check = Callable[[object], object]
-
-# An hour: a scenario is played while someone watches, and time.sleep refuses far longer.
-MAX_DELAY_MS = 3_600_000
-# Faults repeated n times are each held in memory until used.
-MAX_REPEAT = 10_000
-
-
-class ScenarioError(ValueError):
-    """A scenario that cannot be read, or a step the simulator refused; says which line."""
-
-
-# --- what each argument may hold ------------------------------------------------------------
-
-
-def text(value: object) -> str:
-    if not isinstance(value, str):
-        raise ValueError("be a string")
-    return value
-
-
-def flag(value: object) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError("be true or false")
-    return value
-
-
-def amount(value: object) -> str:
-    """A quantity or price: a plain decimal string (or a JSON number), never negative."""
-    if isinstance(value, Decimal):  # a JSON number, read exactly: 1E+5 as 100000
-        value = format(value, "f")
-    try:
-        return str(to_quantity(value, "amount"))
-    except MalformedInput:
-        raise ValueError('be a decimal string of zero or more, such as "0.3"') from None
-
-
-def milliseconds(value: object) -> int:
-    return _whole(value, 0, MAX_DELAY_MS, f"be a non-negative integer of at most {MAX_DELAY_MS}")
-
-
-def repeat(value: object) -> int:
-    return _whole(value, 0, MAX_REPEAT, f"be a whole number from 0 to {MAX_REPEAT}")
+__all__ = ["STEPS", "ScenarioError", "Step", "load_scenario", "parse_scenario", "run_scenario"]
 
 
 def position_index(value: object) -> int:
-    return _whole(value, 0, 2, "be 0 (one-way), 1 or 2 (hedge mode)")
+    return whole(value, 0, 2, "be 0 (one-way), 1 or 2 (hedge mode)")
 
 
 def ret_code(value: object) -> int:
-    return _whole(value, 0, 2**31 - 1, "be a non-negative 32-bit integer")
+    return whole(value, 0, 2**31 - 1, "be a non-negative 32-bit integer")
 
 
 def page_size(value: object) -> int | None:
     """A cap on every page, or null for none."""
     must = f"be null or a whole number from 1 to {MAX_REPEAT}"
-    return None if value is None else _whole(value, 1, MAX_REPEAT, must)
-
-
-def _whole(value: object, low: int, high: int, must: str) -> int:
-    """``value`` if it is an integer from ``low`` to ``high``, else ValueError(``must``)."""
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValueError(must)
-    return value
+    return None if value is None else whole(value, 1, MAX_REPEAT, must)
 
 
 # --- the steps --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StepKind:
-    """The arguments a step takes, each with its check, and the simulator call it makes."""
-
-    required: dict[str, Check]
-    optional: dict[str, Check]
-    # None for wait, which the runner does itself with its own sleep function.
-    run: Callable[[BybitSimulator, dict[str, Any]], object] | None
 
 
 ORDER_ARGS: dict[str, Check] = {
@@ -118,7 +66,7 @@ ORDER_ARGS: dict[str, Check] = {
     "category": text,
 }
 KEY_ARGS: dict[str, Check] = {"position_idx": position_index, "category": text, "price": amount}
-STEPS: dict[str, StepKind] = {
+STEPS: dict[str, StepKind[BybitSimulator]] = {
     "place": StepKind(
         {"symbol": text, "side": text, "qty": amount},
         {**ORDER_ARGS, "time_in_force": text, "reject_reason": text},
@@ -170,110 +118,28 @@ STEPS: dict[str, StepKind] = {
 }
 
 
-@dataclass(frozen=True)
-class Step:
-    """One step of a scenario, as read from line ``line`` of its file."""
-
-    line: int
-    name: str
-    delay_ms: int = 0
-    args: dict[str, Any] = field(default_factory=dict)
-
-
 def read_step(line: int, fields: object) -> Step:
-    """One step from its JSON object; ``line`` is where it stands, for errors."""
-    where = f"line {line}"
-    if not isinstance(fields, dict):
-        raise ScenarioError(f"{where}: a step is a JSON object, not {shown(fields)}")
-    name = fields.get("step")
-    if not isinstance(name, str) or name not in STEPS:
-        raise ScenarioError(f"{where}: step {shown(name)} is not one of {sorted(STEPS)}")
-    delay = checked(where, "delay_ms", fields.get("delay_ms", 0), milliseconds)
-    args = {k: v for k, v in fields.items() if k not in ("step", "delay_ms", "note")}
-    kind = STEPS[name]
-    return Step(
-        line, name, delay, read_args(f"{where} ({name})", args, kind.required, kind.optional)
-    )
-
-
-def read_args(
-    where: str, args: dict[str, Any], required: dict[str, Check], optional: dict[str, Check]
-) -> dict[str, Any]:
-    """Every argument checked: none missing, none unknown, each of its kind."""
-    checks = {**required, **optional}
-    missing = [a for a in required if a not in args]
-    unknown = [a for a in args if a not in checks]
-    if missing or unknown:
-        raise ScenarioError(f"{where}: missing {missing}, unknown {unknown}")
-    return {name: checked(where, name, value, checks[name]) for name, value in args.items()}
-
-
-def checked(where: str, name: str, value: object, check: Check) -> Any:
-    """``check(value)``, its refusal said as a ScenarioError naming ``where`` and ``name``."""
-    try:
-        return check(value)
-    except ValueError as error:
-        raise ScenarioError(f"{where}: {name} must {error}, not {shown(value)}") from None
-
-
-def json_lines(data: bytes) -> Iterator[tuple[int, object]]:
-    """Each non-blank line of ``data`` as JSON (numbers as exact decimals), with its number."""
-    for number, raw in enumerate(data.splitlines(), start=1):
-        if raw.strip():
-            yield number, _json(raw, number)
+    """One Bybit step from its JSON object; ``line`` is where it stands, for errors."""
+    return scenario_file.read_step(line, fields, STEPS)
 
 
 def parse_scenario(text: str | bytes) -> list[Step]:
-    """Steps from JSON Lines, or from one JSON array of step objects."""
-    data = text.encode() if isinstance(text, str) else text
-    if data.lstrip().startswith(b"["):
-        items = _json(data, 1)
-        if not isinstance(items, list):
-            raise ScenarioError("line 1: not one JSON array")
-        return [read_step(n, fields) for n, fields in enumerate(items, start=1)]
-    return [read_step(n, fields) for n, fields in json_lines(data)]
+    """Bybit steps from JSON Lines, or from one JSON array of step objects."""
+    return scenario_file.parse_scenario(text, STEPS)
 
 
 def load_scenario(path: str | Path) -> list[Step]:
-    """Read a scenario file (.jsonl or .json)."""
-    return parse_scenario(Path(path).read_bytes())
-
-
-def _json(raw: bytes, first_line: int) -> object:
-    """``raw``, which starts at line ``first_line`` of its file, as JSON; errors say the line."""
-    try:
-        return json.loads(raw.decode("utf-8"), parse_float=Decimal)
-    except UnicodeDecodeError as error:
-        line = first_line + raw.count(b"\n", 0, error.start)
-        raise ScenarioError(f"line {line}: not UTF-8 text") from None
-    except RecursionError:
-        raise ScenarioError(f"line {first_line}: JSON nested too deeply") from None
-    except json.JSONDecodeError as error:
-        line = first_line + error.lineno - 1
-        raise ScenarioError(f"line {line}: not JSON: {error.msg} (column {error.colno})") from None
-    except ValueError as error:  # an integer of more digits than int() reads
-        raise ScenarioError(f"line {first_line}: not JSON: {error}") from None
+    """Read a Bybit scenario file (.jsonl or .json)."""
+    return scenario_file.load_scenario(path, STEPS)
 
 
 def run_scenario(
     simulator: BybitSimulator, steps: Iterable[Step], sleep: Sleep = time.sleep
 ) -> list[object]:
     """Run each step after its delay; returns what each returned (orderIds, execIds, None)."""
-    results: list[object] = []
-    for step in steps:
-        if step.delay_ms:
-            sleep(step.delay_ms / 1000)
-        results.append(run_step(simulator, step, sleep))
-    return results
+    return scenario_file.run_scenario(simulator, steps, STEPS, sleep)
 
 
 def run_step(simulator: BybitSimulator, step: Step, sleep: Sleep = time.sleep) -> object:
     """Run one step now (its delay is the caller's); returns what the simulator returned."""
-    run = STEPS[step.name].run
-    if run is None:
-        sleep(step.args["ms"] / 1000)
-        return None
-    try:
-        return run(simulator, dict(step.args))
-    except (ValueError, TypeError, ArithmeticError) as error:
-        raise ScenarioError(f"line {step.line} ({step.name}): {error}") from error
+    return scenario_file.run_step(simulator, step, STEPS, sleep)

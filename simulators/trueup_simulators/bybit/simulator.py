@@ -27,9 +27,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
-from types import TracebackType
-from typing import Any, Literal, Self, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import quote, unquote
 
 import orjson
@@ -37,26 +35,32 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from trueup.adapters.bybit import messages, signing
 from trueup.adapters.bybit.messages import JSON
+from trueup_simulators.amounts import Quantity
+from trueup_simulators.amounts import exact as _exact
+from trueup_simulators.amounts import optional as _optional
 from trueup_simulators.bybit import order_entry
 from trueup_simulators.bybit.exchange_book import (
+    ANY_GRID,
     Clock,
     ExchangeBook,
     Execution,
+    Instrument,
     Order,
     Position,
     settle_coin,
 )
 from trueup_simulators.bybit.public_stream import PUBLIC_LINEAR_PATH, PublicTickers
+from trueup_simulators.credentials import Credentials
+from trueup_simulators.serving import HOST, ServedApp, ServedSimulator
 
 T = TypeVar("T")
-Quantity = Decimal | str | int
 RateLimitHow = Literal["retCode", "429", "403"]
 # A REST listing: items in page order, each with the key its cursor is made of.
 SortKey = tuple[str | int, ...]
 Entries = list[tuple[SortKey, JSON]]
 
-HOST = "127.0.0.1"
 PRIVATE_PATH = "/v5/private"
+INSTRUMENTS_PATH = "/v5/market/instruments-info"
 PRIVATE_TOPICS = ("position", "order", "execution", "wallet")
 CATEGORIES = ("linear", "inverse", "spot", "option")
 SEVEN_DAYS_MS = 7 * 24 * 3600 * 1000
@@ -77,23 +81,6 @@ RET_MSGS = {
 def real_clock() -> int:
     """Epoch milliseconds from the wall clock."""
     return time.time_ns() // 1_000_000
-
-
-def _exact(value: Quantity) -> Decimal:
-    # Floats are refused: quantities and prices stay exact, as the rest of trueup keeps them.
-    if isinstance(value, float):
-        raise TypeError("quantities and prices are Decimal, str or int, never float")
-    try:
-        result = Decimal(str(value))
-    except InvalidOperation:
-        raise ValueError(f"not a decimal: {value!r}") from None
-    if not result.is_finite():
-        raise ValueError(f"not a finite decimal: {value!r}")
-    return result
-
-
-def _optional(value: Quantity | None) -> Decimal | None:
-    return None if value is None else _exact(value)
 
 
 def _json(body: object) -> str:
@@ -319,14 +306,6 @@ class RateWindow:
         return len(window)
 
 
-@dataclass
-class Credentials:
-    """The one API key the simulated account accepts."""
-
-    api_key: str
-    api_secret: str = field(repr=False)
-
-
 class Rest:
     """Authenticates one REST request and answers it from the book, or with an armed fault."""
 
@@ -366,7 +345,10 @@ class Rest:
         """One signed POST to the order endpoints (the signature covers the body as sent)."""
         now = self.wall_clock()
         self.window.count(path, now)
-        reply = self._order_action(path, body, headers)
+        # An armed rate limit or error answers an order too (a malformed listing cannot).
+        armed = self.faults.rest and self.faults.rest[0][0] != "malformed"
+        reply = self._fault(path, {}) if armed else None
+        reply = reply or self._order_action(path, body, headers)
         self.answers.append(RestAnswer(path, reply.status, reply.ret_code, ""))
         return reply
 
@@ -482,7 +464,7 @@ class AuthAttempt:
 # ---- the simulator ----------------------------------------------------------------------------
 
 
-class BybitSimulator:
+class BybitSimulator(ServedSimulator):
     """Bybit V5 on 127.0.0.1: REST and /v5/private over one ``ExchangeBook``, in a thread."""
 
     def __init__(
@@ -504,7 +486,6 @@ class BybitSimulator:
         self.book = book or ExchangeBook(clock=self.clock)
         self._credentials = Credentials(api_key, api_secret)
         self._faults = Faults()
-        self._port = port
         # pybit records a subscription just after sending it: an instant ack can beat it and
         # the KeyError kills its stream. Bybit's acks never come back within microseconds.
         self._reply_latency = reply_latency
@@ -518,118 +499,34 @@ class BybitSimulator:
         self._auths: list[AuthAttempt] = []
         self._pushed: list[JSON] = []
         self._conn_serial = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
+        self._server = ServedApp(
+            "bybit-simulator", self._build, port=port, before_close=self._before_close
+        )
         # The public linear stream (its tickers): set from tests, scenarios and move_mark.
         self.tickers = PublicTickers(self.clock, reply_latency)
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
     @property
-    def port(self) -> int:
-        if not self._port:
-            raise RuntimeError("the simulator has not started yet")
-        return self._port
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    @property
     def ws_url(self) -> str:
         return f"ws://{HOST}:{self.port}{PRIVATE_PATH}"
 
-    @property
-    def running(self) -> bool:
-        return self._thread is not None
-
-    def start(self, timeout: float = 5.0) -> Self:
-        """Serve in a new thread; after a stop, on the same port and with the same book."""
-        if self._thread is not None:
-            raise RuntimeError("the simulator is already running")
-        loop = asyncio.new_event_loop()
-        ready = threading.Event()
-        failure: list[BaseException] = []
-        thread = threading.Thread(
-            target=self._serve, args=(loop, ready, failure), name="bybit-simulator", daemon=True
-        )
-        thread.start()
-        if not ready.wait(timeout) or failure:
-            thread.join(timeout)
-            raise RuntimeError("the Bybit simulator did not start") from (
-                failure[0] if failure else None
-            )
-        self._loop, self._thread = loop, thread
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Cut every connection and stop serving; the book stays as it is."""
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        asyncio.run_coroutine_threadsafe(self._close(), loop).result(timeout)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout)
-        self._loop, self._thread = None, None
-
-    def restart(self) -> None:
-        """Stop, then start again on the same port: what a client sees of an exchange restart."""
-        self.stop()
-        self.start()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def _serve(
-        self, loop: asyncio.AbstractEventLoop, ready: threading.Event, failure: list[BaseException]
-    ) -> None:
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(self._open())
-        except BaseException as error:  # handed to start(), which raises it in the caller
-            failure.append(error)
-            ready.set()
-            loop.close()
-            return
-        ready.set()
-        loop.run_forever()
-        pending = asyncio.all_tasks(loop)
-        for task in pending:
-            task.cancel()
-        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        loop.close()
-
-    async def _open(self) -> None:
+    def _build(self) -> web.Application:
         app = web.Application()
         app.router.add_get(PRIVATE_PATH, self._private)
         app.router.add_get(PUBLIC_LINEAR_PATH, self.tickers.serve)
         app.router.add_route("*", "/{tail:.*}", self._http)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        site = web.TCPSite(runner, HOST, self._port, reuse_address=True)
-        await site.start()
-        self._runner = runner
-        self._port = runner.addresses[0][1]
+        return app
 
-    async def _close(self) -> None:
+    async def _before_close(self) -> None:
         self._abort_connections()
         self.tickers.abort()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
 
     # ---- REST ---------------------------------------------------------------------------------
 
     async def _http(self, request: web.Request) -> web.StreamResponse:
+        if request.method == "GET" and request.path == INSTRUMENTS_PATH:
+            return web.json_response(self._instruments(request.query))
         if request.method == "POST" and request.path in order_entry.ACTIONS:
             body = await request.text()
             reply = self._mutate(lambda _: self._rest.submit(request.path, body, request.headers))
@@ -644,6 +541,15 @@ class BybitSimulator:
         return web.Response(
             status=reply.status, text=reply.body, headers=reply.headers, content_type=content_type
         )
+
+    def _instruments(self, query: Mapping[str, str]) -> JSON:
+        """Public: a symbol's trading rules (those a test set, else a grid fine enough)."""
+        category, symbol = query.get("category", "linear"), query.get("symbol", "")
+        with self._lock:
+            rules = self.book.instruments.get(symbol, ANY_GRID)
+        listed = [rules.listing(category, symbol)] if symbol else []
+        result = {"category": category, "list": listed, "nextPageCursor": ""}
+        return {"retCode": 0, "retMsg": "OK", "result": result, "retExtInfo": {}, "time": 0}
 
     # ---- the private WebSocket ----------------------------------------------------------------
 
@@ -799,12 +705,10 @@ class BybitSimulator:
 
     def _publish(self, frames: list[JSON]) -> None:
         self._pushed.extend(frames)
-        loop = self._loop
-        if frames and loop is not None:
+        if frames:
             texts = [(str(f["topic"]), _json(f)) for f in frames]
             # Frames pushed while nobody listens are lost, as they are on Bybit.
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(self._fan_out, texts)
+            self._server.call_soon(self._fan_out, texts)
 
     def place_order(
         self,
@@ -914,6 +818,14 @@ class BybitSimulator:
         )
         return [order.order_id for order in orders]
 
+    def set_instrument(
+        self, symbol: str, *, qty_step: Quantity, min_qty: Quantity, tick_size: Quantity
+    ) -> None:
+        """Hold ``symbol``'s orders to these rules (10001 "Qty invalid" / "Price invalid"
+        off the grid), as instruments-info then says."""
+        rules = Instrument(_exact(qty_step), _exact(min_qty), _exact(tick_size))
+        self._mutate(lambda book: book.instruments.__setitem__(symbol, rules))
+
     def move_mark(self, symbol: str, price: Quantity, *, category: str = "linear") -> None:
         """Move the mark price of ``symbol`` (seen by REST, and a linear one on the public
         ticker stream); a TP or SL it reaches fires, and that pushes its order, execution and
@@ -965,9 +877,7 @@ class BybitSimulator:
 
     def drop_connections(self, *, clean: bool = False) -> None:
         """Cut every private-stream connection: abruptly, or ``clean`` with close code 1001."""
-        loop = self._loop
-        if loop is not None:
-            loop.call_soon_threadsafe(self._drop, clean)
+        self._server.call_soon(self._drop, clean)
 
     def refuse_auth(self, n: int = 1) -> None:
         """Answer the next ``n`` auth attempts with Bybit's failure, whatever they carry."""

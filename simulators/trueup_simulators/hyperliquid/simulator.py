@@ -16,14 +16,11 @@ is refused with Hyperliquid's error. An order fills at the coin's mark (``move_m
 resting one when a later mark crosses it, pushing userFills, orderUpdates and userEvents.
 """
 
-import asyncio
 import contextlib
-import socket
 import threading
 from collections.abc import Callable, Coroutine
 from decimal import Decimal
-from types import TracebackType
-from typing import Any, Literal, Self, TypeVar
+from typing import Any, Literal, TypeVar
 
 import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -33,6 +30,7 @@ from trueup.adapters.hyperliquid.messages import JSON
 from trueup.adapters.hyperliquid.mids import all_mids_frame
 from trueup_simulators.hyperliquid import exchange
 from trueup_simulators.hyperliquid.ledger import Clock, Ledger, Push, wall_clock
+from trueup_simulators.serving import HOST, ServedApp, ServedSimulator
 
 T = TypeVar("T")
 Amount = Decimal | str
@@ -82,7 +80,7 @@ class _Connection:
             await self.ws.send_str(orjson.dumps(frame).decode())
 
 
-class HyperliquidSimulator:
+class HyperliquidSimulator(ServedSimulator):
     """Start it (or use it as a context manager), point Info(base_url=...) at ``base_url``."""
 
     def __init__(
@@ -99,82 +97,27 @@ class HyperliquidSimulator:
         self._subscribers: dict[tuple[str, str], int] = {}
         self._faults = _Faults()
         self._signers: dict[str, str] = {}  # signer address -> the account it trades for
-        self._port = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._port}"
+        # A restart serves the same port again (a free one the first time), book kept.
+        self._server = ServedApp("hyperliquid-simulator", self._build, before_close=self._close)
 
     @property
     def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self._port}/ws"
+        return f"ws://{HOST}:{self._server.port}/ws"
 
     # --- lifecycle -------------------------------------------------------------------------
 
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def start(self) -> None:
-        if self._thread is not None:
-            raise RuntimeError("the simulator is already running")
-        # Bound here, before the loop runs, so base_url is known as soon as start returns;
-        # a restart binds the same port again (a free one the first time), book kept.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", self._port))
-        sock.listen(128)
-        sock.setblocking(False)
-        self._port = sock.getsockname()[1]
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="hyperliquid-simulator", daemon=True
-        )
-        self._thread.start()
-        self._run(self._open(sock))
-
-    def stop(self) -> None:
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        try:
-            self._run(self._close())
-        finally:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(CALL_TIMEOUT)
-            loop.close()
-            self._loop = self._thread = None
-
-    async def _open(self, sock: socket.socket) -> None:
+    def _build(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/info", self._info)
         app.router.add_post("/exchange", self._exchange)
         app.router.add_get("/ws", self._ws)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        await web.SockSite(self._runner, sock).start()
+        return app
 
     async def _close(self) -> None:
         await self._drop()
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     def _run(self, step: Coroutine[Any, Any, T]) -> T:
-        if self._loop is None:
-            step.close()
-            raise RuntimeError("the simulator is not running")
-        return asyncio.run_coroutine_threadsafe(step, self._loop).result(CALL_TIMEOUT)
+        return self._server.run(step, CALL_TIMEOUT)
 
     def _change(self, change: Callable[[], tuple[T, list[Push]]]) -> T:
         """Apply a change to the ledger on the loop, then push its frames, in order."""

@@ -1,0 +1,1 @@
+"""Aster futures: its user-data stream and REST replies in trueup's vocabulary."""

@@ -1,0 +1,191 @@
+"""The executor: places the orders fired triggers (and the entry policy) request, each once,
+cancels the orders the entry policy replaces, and records what the venue answered as an
+input (channel ``placement``), so every lifecycle follows from the journal alone.
+
+Once, by construction: the client order id derives from the decision (the TRIGGER_FIRED
+event), so a restart, or a second executor, asks the venue for the same order and the venue
+refuses the repeat (``already placed``). One executor per account holds a lease and works;
+others stand by. Only a request the venue never judged (rate limited, unreachable) is asked
+again, with the same id; a refusal is final: nothing retries a rejected order blindly.
+"""
+
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+
+import orjson
+
+from trueup.adapters import placement_reports
+from trueup.adapters.client_order_id import client_order_id
+from trueup.adapters.clock import wall_clock
+from trueup.adapters.feed import Clock
+from trueup.adapters.orders import ExecutionClient, OrderRequest, OrderType, Placement, Side
+from trueup.adapters.store.journal import Journal
+from trueup.adapters.store.lease import Lease
+from trueup.application.loop_status import executor_name
+from trueup.application.service import TrueupService
+from trueup.domain.emitted import EntryStep, OrderRequested
+from trueup.domain.vocabulary import OrderAction, OrderSide, PlacementOutcome, RefusalKind
+
+log = logging.getLogger("trueup.executor")
+SIDES = {OrderSide.BUY.value: Side.BUY, OrderSide.SELL.value: Side.SELL}
+
+
+@dataclass(frozen=True)
+class ExecutorSettings:
+    """``max_age_ms``: a request older than this when first seen is not placed (a decision
+    taken on the market of minutes ago is not one to act on now). ``slippage``: a market
+    order's worst acceptable price, as a fraction of the price the trigger fired at."""
+
+    max_age_ms: int = 30_000
+    slippage: Decimal = Decimal("0.05")
+
+
+@dataclass
+class ExecutorStep:
+    """What one step did: requests placed (or found placed), refused, and left to retry."""
+
+    placed: int = 0
+    refused: int = 0
+    retrying: int = 0
+    holding: bool = False
+
+
+class Executor:
+    """The executor of one venue account over one journal."""
+
+    def __init__(
+        self,
+        journal: Journal,
+        venue: str,
+        account: str,
+        client: ExecutionClient,
+        *,
+        settings: ExecutorSettings = ExecutorSettings(),
+        clock: Clock = wall_clock,
+    ) -> None:
+        self.journal = journal
+        self.venue = venue
+        self.account = account
+        self.client = client
+        self.settings = settings
+        self.clock = clock
+        self.service = TrueupService(journal, clock)
+        self.tracker = executor_name(venue, account)
+        self.lease: Lease = journal.lease(self.tracker)
+
+    def step(self) -> ExecutorStep:
+        """Place what was requested since the recorded progress, while holding the lease."""
+        done = ExecutorStep()
+        if not self.lease.acquire():
+            return done
+        done.holding = True
+        after = self.journal.tracked_position(self.tracker)
+        page, last = self.journal.emitted_after(after)
+        for position, event in page:
+            if not isinstance(event, OrderRequested | EntryStep) or not self._ours(event):
+                continue
+            try:
+                placement = self._carry_out(event)
+            except Exception as error:  # one request must never stop the others
+                log.exception("%s could not be carried out", event.event_id)
+                placement = Placement(
+                    PlacementOutcome.REFUSED,
+                    reason=f"the executor failed on it: {type(error).__name__}: {error}"[:500],
+                    refusal=RefusalKind.OTHER,
+                )
+            refusal = placement.refusal
+            if refusal is not None and refusal.retryable:
+                # The venue did not judge it: ask again next step, with the same id.
+                log.warning("%s not judged (%s): asking again", event.event_id, refusal)
+                self._progress(position - 1)
+                done.retrying += 1
+                return done
+            self._report(event, placement)
+            if placement.placed:
+                done.placed += 1
+            else:
+                done.refused += 1
+            self._progress(position)
+        self._progress(last)
+        return done
+
+    def release(self) -> None:
+        self.lease.release()
+
+    def _ours(self, event: OrderRequested | EntryStep) -> bool:
+        return event.venue == self.venue and event.account == self.account
+
+    def _carry_out(self, event: OrderRequested | EntryStep) -> Placement:
+        """Place a requested order, or cancel the order an entry step replaces; a request
+        older than the limit is neither."""
+        age = self.clock() - event.at
+        if age > self.settings.max_age_ms:
+            return Placement(
+                PlacementOutcome.REFUSED,
+                reason=(
+                    f"not sent: requested {age} ms ago, more than the executor's "
+                    f"limit of {self.settings.max_age_ms} ms"
+                ),
+                refusal=RefusalKind.TOO_LATE,
+            )
+        if isinstance(event, EntryStep):
+            placement = self.client.cancel(str(event.symbol), event.client_order_id)
+            log.info("%s: cancel %s: %s", event.type, event.client_order_id, placement.outcome)
+            return placement
+        side = SIDES[event.order_side]
+        limit = event.order_type == "limit"
+        request = OrderRequest(
+            client_order_id=client_order_id(event.decision_id),
+            symbol=str(event.symbol),
+            side=side,
+            qty=event.quantity,
+            order_type=OrderType.LIMIT if limit else OrderType.MARKET,
+            price=event.limit_price if limit else self._worst_price(event.price, side),
+            reduce_only=event.reduce_only,
+            position_idx=event.order_position_idx,
+        )
+        placement = self.client.place(request)
+        log.info(
+            "%s: %s %s %s %s: %s %s",
+            event.trigger_id or event.entry_client_order_id,
+            request.order_type,
+            side,
+            event.quantity,
+            event.symbol,
+            placement.outcome,
+            placement.reason,
+        )
+        return placement
+
+    def _worst_price(self, price: Decimal | None, side: Side) -> Decimal | None:
+        """The price the trigger fired at, moved by the slippage against the order (the
+        client puts it on the venue's grid, never tighter)."""
+        if price is None:
+            return None
+        factor = 1 + self.settings.slippage if side is Side.BUY else 1 - self.settings.slippage
+        return price * factor
+
+    def _report(self, event: OrderRequested | EntryStep, placement: Placement) -> None:
+        if isinstance(event, EntryStep):
+            trigger_id, decision_id, action = "", event.event_id, OrderAction.CANCEL
+            written = event.client_order_id
+        else:
+            trigger_id, decision_id, action = event.trigger_id, event.decision_id, OrderAction.PLACE
+            written = self.client.written(client_order_id(event.decision_id))
+        record = placement_reports.record(
+            self.clock(),
+            self.venue,
+            self.account,
+            trigger_id=trigger_id,
+            decision_id=decision_id,
+            symbol=str(event.symbol),
+            client_order_id=written,
+            placement=placement,
+            action=action,
+        )
+        self.service.ingest([[orjson.dumps(record)]])
+
+    def _progress(self, position: int) -> None:
+        if position > self.journal.tracked_position(self.tracker):
+            self.journal.record_progress(self.tracker, position)

@@ -1,0 +1,102 @@
+"""How a long-running loop (an executor, a notifier) is doing, kept in the journal's store so
+any process (the HTTP API's /health) can tell: its last success, its last failure and how
+many in a row, and whether it stopped cleanly.
+
+One row per loop in the snapshot table (tracker ``loop.<name>``), replaced on each write;
+a loop that is doing well writes at most once every ``every_ms``.
+"""
+
+from dataclasses import asdict, dataclass, replace
+
+import orjson
+
+from trueup.adapters.feed import Clock
+from trueup.adapters.store.journal import Journal
+
+PREFIX = "loop."
+# A loop silent this long, and not stopped, has died without a successor.
+SILENT_AFTER_MS = 30_000
+# Failing this many steps in a row is no passing hiccup.
+FAILURES_TOLD = 3
+JSON = dict[str, object]
+
+
+@dataclass(frozen=True)
+class LoopStatus:
+    name: str
+    last_success_at: int | None = None
+    last_failure_at: int | None = None
+    last_failure: str = ""
+    failures_in_row: int = 0
+    stopped_at: int | None = None
+    beat_at: int = 0  # when it last wrote
+
+    def problem(self, now: int) -> str | None:
+        """Why this loop is not doing its work, if it is not."""
+        if self.stopped_at is not None:
+            return None
+        if self.failures_in_row >= FAILURES_TOLD:
+            return (
+                f"{self.name} has failed {self.failures_in_row} times in a row: {self.last_failure}"
+            )
+        if now - self.beat_at > SILENT_AFTER_MS:
+            return f"{self.name} has been silent for {now - self.beat_at} ms"
+        return None
+
+    def as_document(self, now: int) -> JSON:
+        since = None if self.last_success_at is None else now - self.last_success_at
+        return {**asdict(self), "since_last_success_ms": since, "problem": self.problem(now)}
+
+
+def executor_name(venue: str, account: str) -> str:
+    """The executor of an account, by the name its lease and status go by."""
+    return f"executor.{venue}.{account}"
+
+
+def loop_statuses(journal: Journal) -> list[LoopStatus]:
+    """Every loop that ever wrote its status (executors, notifiers), by name."""
+    names = [t.removeprefix(PREFIX) for t in journal.snapshot_trackers(PREFIX)]
+    return [status for name in names if (status := loop_status(journal, name)) is not None]
+
+
+def loop_status(journal: Journal, name: str) -> LoopStatus | None:
+    """The status ``name`` last wrote, if it ever did."""
+    found = journal.load_snapshot(PREFIX + name)
+    return None if found is None else LoopStatus(**orjson.loads(found[1]))
+
+
+class LoopHeartbeat:
+    """Writes one loop's status as it goes."""
+
+    def __init__(self, journal: Journal, name: str, clock: Clock, every_ms: int = 1_000) -> None:
+        self.journal = journal
+        self.clock = clock
+        self.every_ms = every_ms
+        self.status = loop_status(journal, name) or LoopStatus(name)
+        self.status = replace(self.status, stopped_at=None, failures_in_row=0)
+
+    def success(self) -> None:
+        now = self.clock()
+        due = self.status.failures_in_row or now - self.status.beat_at >= self.every_ms
+        self.status = replace(self.status, last_success_at=now, failures_in_row=0)
+        if due:
+            self._write(now)
+
+    def failure(self, error: str) -> None:
+        now = self.clock()
+        self.status = replace(
+            self.status,
+            last_failure_at=now,
+            last_failure=error[:500],
+            failures_in_row=self.status.failures_in_row + 1,
+        )
+        self._write(now)
+
+    def stopped(self) -> None:
+        now = self.clock()
+        self.status = replace(self.status, stopped_at=now)
+        self._write(now)
+
+    def _write(self, now: int) -> None:
+        self.status = replace(self.status, beat_at=now)
+        self.journal.save_snapshot(PREFIX + self.status.name, 0, orjson.dumps(asdict(self.status)))

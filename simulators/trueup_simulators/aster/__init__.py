@@ -1,0 +1,1 @@
+"""A simulated Aster futures exchange: its account, the server clients talk to, scenarios."""

@@ -1,0 +1,170 @@
+"""A fired trigger's order, followed from the journal: the executor's placement report, then
+the venue's order reports, end the firing once (EXECUTED with the venue's ids and fills,
+FAILED with the venue's reason, CANCELLED); and firings on one position never ask for more
+than it holds."""
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from tests.triggers import T0, add, of, order, placement, position, price, run
+from trueup.domain.emitted import Emitted, TriggerFired, TriggerOutcome
+from trueup.domain.reconciler import Reconciler
+
+D = Decimal
+
+
+def fire(reconciler: Reconciler, **spec: Any) -> TriggerFired:
+    """A long of 2 whose price trigger (reduce half, auto) fires at 110."""
+    run([position(T0, "Buy", 2), add(T0 + 1, auto_execute=True, **spec)], reconciler)
+    (fired,) = of(run([price(T0 + 2, "110")], reconciler), "TRIGGER_FIRED")
+    assert isinstance(fired, TriggerFired)
+    return fired
+
+
+def outcomes(emitted: list[Emitted]) -> list[TriggerOutcome]:
+    return [e for e in emitted if isinstance(e, TriggerOutcome)]
+
+
+def test_a_filled_order_executes_the_firing_with_the_venue_s_ids_and_fills() -> None:
+    reconciler = Reconciler()
+    fired = fire(reconciler)
+    assert outcomes(run([placement(T0 + 3, fired, venue_order_id="o-1")], reconciler)) == []
+    emitted = run([order(T0 + 4, fired, "Filled", "1.0", filled="1.0")], reconciler)
+    (executed,) = outcomes(emitted)
+    assert executed.type == "TRIGGER_EXECUTED"
+    assert (executed.decision_id, executed.venue_order_id) == (fired.event_id, "o-1")
+    assert executed.client_order_id.startswith("tu-")
+    assert (executed.filled_qty, executed.avg_price) == (D("1.0"), D(110))
+
+
+def test_order_reports_that_came_before_the_placement_report_still_end_it() -> None:
+    reconciler = Reconciler()
+    fired = fire(reconciler)
+    assert outcomes(run([order(T0 + 3, fired, "Filled", "1.0", filled="1.0")], reconciler)) == []
+    (executed,) = outcomes(run([placement(T0 + 4, fired)], reconciler))
+    assert executed.type == "TRIGGER_EXECUTED"
+    assert executed.venue_order_id == f"o-{fired.event_id[:8]}"
+
+
+def test_a_refusal_fails_the_firing_with_the_venue_s_reason_and_is_not_asked_again() -> None:
+    reconciler = Reconciler()
+    fired = fire(reconciler)
+    refused = placement(
+        T0 + 3, fired, "refused", reason="reduce-only rule not satisfied", refusal="reduce only"
+    )
+    refused["data"]["code"] = "110017"
+    (failed,) = outcomes(run([refused], reconciler))
+    assert failed.type == "TRIGGER_FAILED"
+    assert "reduce only 110017" in failed.reason
+    assert "reduce-only rule not satisfied" in failed.reason
+    # The order the venue refused never comes: a later acceptance of the decision is a
+    # stale repeat, and changes nothing.
+    assert run([placement(T0 + 4, fired)], reconciler) == []
+
+
+def test_each_transition_happens_once_however_often_it_is_reported() -> None:
+    reconciler = Reconciler()
+    fired = fire(reconciler)
+    run([placement(T0 + 3, fired)], reconciler)
+    (executed,) = outcomes(run([order(T0 + 4, fired, "Filled", "1.0", "1.0")], reconciler))
+    again = [
+        placement(T0 + 5, fired, "already placed"),
+        order(T0 + 6, fired, "Filled", "1.0", "1.0"),
+        order(T0 + 7, fired, "Cancelled", "1.0", "1.0"),
+    ]
+    assert outcomes(run(again, reconciler)) == []
+    assert executed.type == "TRIGGER_EXECUTED"
+
+
+def test_a_venue_cancel_or_reject_with_nothing_filled_cancels_or_fails_it() -> None:
+    for status, expected in (("Cancelled", "TRIGGER_CANCELLED"), ("Rejected", "TRIGGER_FAILED")):
+        reconciler = Reconciler()
+        fired = fire(reconciler)
+        run([placement(T0 + 3, fired)], reconciler)
+        (ended,) = outcomes(run([order(T0 + 4, fired, status, "1.0")], reconciler))
+        assert ended.type == expected
+        assert ended.filled_qty is None
+
+
+def test_a_partial_fill_then_cancel_is_executed_for_what_filled() -> None:
+    reconciler = Reconciler()
+    fired = fire(reconciler)
+    run([placement(T0 + 3, fired)], reconciler)
+    (ended,) = outcomes(run([order(T0 + 4, fired, "Cancelled", "1.0", "0.4")], reconciler))
+    assert ended.type == "TRIGGER_EXECUTED"
+    assert ended.filled_qty == D("0.4")
+    assert "filled 0.4 of 1.0" in ended.reason
+
+
+def test_a_refused_placement_of_an_order_the_venue_holds_is_followed_not_failed() -> None:
+    # An executor placed it and died before saying so; its successor, too late to place
+    # again, says so: the venue's own report of the order outranks that.
+    reconciler = Reconciler()
+    fired = fire(reconciler)
+    run([order(T0 + 3, fired, "New", "1.0")], reconciler)
+    late = placement(T0 + 40_000, fired, "refused", reason="too old", refusal="too late")
+    assert outcomes(run([late], reconciler)) == []
+    (executed,) = outcomes(run([order(T0 + 40_001, fired, "Filled", "1.0", "1.0")], reconciler))
+    assert executed.type == "TRIGGER_EXECUTED"
+
+
+def test_triggers_firing_together_on_one_position_never_ask_for_more_than_it_holds() -> None:
+    # Four reduces of 0.4 each on a long of 2: each takes its ratio of what the others
+    # have not already taken (seed 003 deducted the same position twice).
+    reconciler = Reconciler()
+    records = [position(T0, "Buy", 2)]
+    records += [add(T0 + 1 + n, f"t{n}", ratio="0.4", auto_execute=True) for n in range(4)]
+    run(records, reconciler)
+    fired = of(run([price(T0 + 10, "110")], reconciler), "TRIGGER_FIRED")
+    quantities = [e.quantity for e in fired if isinstance(e, TriggerFired)]
+    assert quantities == [D("0.8"), D("0.48"), D("0.288"), D("0.1728")]
+    assert sum(quantities) <= 2
+
+
+def test_an_executed_reduce_counts_until_a_position_report_shows_it() -> None:
+    reconciler = Reconciler()
+    first = fire(reconciler, trigger_id="a", ratio="1")
+    run([placement(T0 + 3, first)], reconciler)
+    run([order(T0 + 4, first, "Filled", "2", "2")], reconciler)
+    # Before the venue's position report says so, the position still reads 2, all of it
+    # taken: a second trigger has nothing left to reduce.
+    run([add(T0 + 5, "b", level="111", auto_execute=True)], reconciler)
+    emitted = run([price(T0 + 6, "111")], reconciler)
+    (failed,) = outcomes(emitted)
+    assert failed.type == "TRIGGER_FAILED" and "nothing left to reduce" in failed.reason
+    assert of(emitted, "ORDER_REQUESTED") == []
+
+
+def test_nothing_left_after_the_position_report_shows_the_reduce() -> None:
+    reconciler = Reconciler()
+    first = fire(reconciler, trigger_id="a", ratio="0.5")
+    run([placement(T0 + 3, first)], reconciler)
+    run([order(T0 + 4, first, "Filled", "1.0", "1.0")], reconciler)
+    run([position(T0 + 5, "Buy", 1)], reconciler)  # the venue's word: 1 left
+    run([add(T0 + 6, "b", level="111", ratio="0.5", auto_execute=True)], reconciler)
+    (fired,) = of(run([price(T0 + 7, "111")], reconciler), "TRIGGER_FIRED")
+    assert isinstance(fired, TriggerFired) and fired.quantity == D("0.5")
+
+
+def test_a_fault_judging_one_trigger_disables_it_alone_told_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from trueup.domain.triggers.conditions import holds as real
+
+    def faulty(spec: Any, *args: Any) -> bool:
+        if spec.level == D(111):
+            raise ArithmeticError("a fault in trueup")
+        return real(spec, *args)
+
+    monkeypatch.setattr("trueup.domain.triggers.detector.holds", faulty)
+    reconciler = Reconciler()
+    records = [position(T0, "Buy", 2), add(T0 + 1, "bad", level="111"), add(T0 + 2, "good")]
+    emitted = run([*records, price(T0 + 3, "112")], reconciler)
+    assert [(e.type, getattr(e, "trigger_id", "")) for e in emitted if "TRIGGER" in e.type] == [
+        ("TRIGGER_ERROR", "bad"),
+        ("TRIGGER_FIRED", "good"),
+    ]
+    assert "ArithmeticError: a fault in trueup" in getattr(emitted[0], "reason", "")
+    assert run([price(T0 + 4, "113")], reconciler) == []  # disabled: told once
