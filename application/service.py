@@ -21,6 +21,7 @@ from trueup.application.answers import (
     JSON,
     AccountFreshness,
     CanOpenAnswer,
+    CanOpenFacts,
     Cleanup,
     CleanupReport,
     DeliveryRecord,
@@ -46,9 +47,10 @@ from trueup.domain.reconciler import Reconciler
 from trueup.domain.rules.can_open import (
     UNKNOWN_ACCOUNT,
     SymbolFacts,
-    can_open,
+    account_facts,
     judge,
     stale_view,
+    symbol_facts,
 )
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.findings import stale_positions
@@ -284,38 +286,59 @@ class TrueupService:
         """Yes only if trueup can vouch for it: every reason against, never just the first.
         Judged from the persisted views when they are current, else by a replay; ``at`` an
         instant before the account's latest input is answered as of then, by a replay."""
-        now = self.clock() if at is None else at
+        facts = self.can_open_facts(venue, account, symbol, at=at)
+        return self.judge_can_open(facts, side=side, timeframe=timeframe, at=at)
+
+    def can_open_facts(
+        self, venue: str, account: str, symbol: str, *, at: int | None = None
+    ) -> CanOpenFacts:
+        """What can-open weighs, as of ``at`` (None: the journal's end), read from the views
+        or a replay. Nothing in it depends on the clock: the same journal, the same facts."""
         found = self._views_at(venue, account, at)
         if found is not None:
             reader, account_view = found
             symbol_view = reader.symbol(venue, account, symbol)
-            verdict = judge(
+            return CanOpenFacts(
+                venue,
+                account,
+                symbol,
                 account_view.facts if account_view else UNKNOWN_ACCOUNT,
                 symbol_view.facts if symbol_view else NOTHING_HELD,
-                symbol,
-                now,
-                side=side,
-                timeframe=timeframe,
             )
-        else:
-            reconciler = replay(self.journal, as_of=at, account=(venue, account))
-            if (venue, account) in reconciler.books:
-                book = reconciler.book(venue, account)
-                detectors = reconciler.detectors(venue, account)
-                verdict = can_open(
-                    book,
-                    detectors,
-                    symbol,
-                    now,
-                    config=reconciler.config,
-                    side=side,
-                    timeframe=timeframe,
-                )
-            else:
-                verdict = judge(UNKNOWN_ACCOUNT, NOTHING_HELD, symbol, now)
-        if venue not in VENUES:
+        reconciler = replay(self.journal, as_of=at, account=(venue, account))
+        if (venue, account) not in reconciler.books:
+            return CanOpenFacts(venue, account, symbol, UNKNOWN_ACCOUNT, NOTHING_HELD)
+        book = reconciler.book(venue, account)
+        return CanOpenFacts(
+            venue,
+            account,
+            symbol,
+            account_facts(book, reconciler.config),
+            symbol_facts(book, reconciler.detectors(venue, account), symbol),
+        )
+
+    def judge_can_open(
+        self,
+        facts: CanOpenFacts,
+        *,
+        side: PositionSide | None = None,
+        timeframe: str | None = None,
+        at: int | None = None,
+    ) -> CanOpenAnswer:
+        """The verdict on ``facts`` at ``at`` (None: now, by this service's clock): how fresh
+        the exchange view is and whether a cooldown has run out are the clock's to say."""
+        now = self.clock() if at is None else at
+        verdict = judge(
+            facts.account_facts,
+            facts.symbol_facts,
+            facts.symbol,
+            now,
+            side=side,
+            timeframe=timeframe,
+        )
+        if facts.venue not in VENUES:
             verdict = verdict.blocked(
-                f"trueup reads no venue {venue!r} (it reads {', '.join(sorted(VENUES))})"
+                f"trueup reads no venue {facts.venue!r} (it reads {', '.join(sorted(VENUES))})"
             )
         if self.journal.unknown_inputs:
             # What those inputs said is unknown, so no answer built without them is vouched for.
@@ -323,9 +346,8 @@ class TrueupService:
                 f"the journal holds {self.journal.unknown_inputs} input(s) of types this "
                 "trueup cannot read (written by a newer trueup?): upgrade trueup"
             )
-        return CanOpenAnswer(
-            venue, account, symbol, verdict.allowed, verdict.reasons, verdict.notes
-        )
+        where = (facts.venue, facts.account, facts.symbol)
+        return CanOpenAnswer(*where, verdict.allowed, verdict.reasons, verdict.notes)
 
     def _views_at(
         self, venue: str, account: str, at: int | None

@@ -3,9 +3,6 @@ with the token and within the body limit, bad queries refused naming the field, 
 metrics. On SQLite and on PostgreSQL, over the recorded Bybit session.
 """
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +12,14 @@ import httpx
 import orjson
 import pytest
 
-from tests.http_server import AUTH, SAMPLE_END, TOKEN, closing_snapshot, running_server
+from tests.http_server import (
+    AUTH,
+    SAMPLE_END,
+    TOKEN,
+    closing_snapshot,
+    running_server,
+    serve_process,
+)
 from trueup.adapters.store.journal import Journal
 from trueup.application.loop_status import FAILURES_TOLD, LoopHeartbeat, executor_name
 from trueup.projections.partitions import ALL, tracker
@@ -418,18 +422,8 @@ def test_serve_refuses_another_host_without_a_token(
 
 def test_serve_answers_on_loopback_and_keeps_the_token_out_of_its_log(tmp_path: Path) -> None:
     store = tmp_path / "journal.db"
-    env = os.environ | {"TRUEUP_API_TOKEN": TOKEN}
-    command = [sys.executable, "-m", "trueup.runners.cli", "--store", str(store)]
-    process = subprocess.Popen(
-        [*command, "serve", "--port", "0"], env=env, stderr=subprocess.PIPE, text=True
-    )
+    process, url = serve_process(str(store))
     try:
-        assert process.stderr is not None
-        url = ""
-        for text in process.stderr:
-            if "serving the journal on " in text:
-                url = text.strip().rpartition(" ")[2]
-                break
         assert url.startswith("http://127.0.0.1:")
         with httpx.Client(base_url=url, timeout=30) as client:
             health = client.get("/health").json()
