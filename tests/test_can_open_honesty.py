@@ -40,7 +40,7 @@ def test_a_venue_trueup_does_not_read_is_a_no(journal: Journal) -> None:
     service.ingest([fresh_account()])
     answer = service.can_open("bybt", "main", "BTCUSDT")
     assert not answer.allowed
-    assert "trueup reads no venue 'bybt' (it reads bybit, hyperliquid)" in answer.reasons
+    assert "trueup reads no venue 'bybt' (it reads aster, bybit, hyperliquid)" in answer.reasons
 
 
 def test_an_exchange_view_older_than_the_limit_is_a_no(journal: Journal) -> None:
