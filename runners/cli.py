@@ -38,7 +38,13 @@ from trueup.runners.arguments import (
 )
 from trueup.runners.gc_policy import relaxed_gc
 from trueup.runners.usage import EXIT_OK, EXIT_USAGE, UsageError
-from trueup.runners.venues import VENUE_EXECUTION, VENUE_FEEDS, VENUE_PRICE_FEEDS
+from trueup.runners.venues import (
+    VENUE_EXECUTION,
+    VENUE_FEEDS,
+    VENUE_PRICE_FEEDS,
+    feed_venue,
+    venue_feed,
+)
 
 if TYPE_CHECKING:
     from trueup.adapters.feed import Feed
@@ -269,7 +275,10 @@ def _operator_commands(commands: Commands) -> None:
     how.add_argument("--force", action="store_true", help="close them all (asks first)")
     fix.add_argument("--yes", action="store_true", help="do not ask before --force")
     fix.add_argument(
-        "--venue", choices=sorted(VENUE_FEEDS), help="--check-exchange: the venue to ask"
+        "--venue",
+        type=feed_venue,
+        metavar="{" + ",".join(sorted(VENUE_FEEDS)) + ",ccxt:<exchange-id>}",
+        help="--check-exchange: the venue to ask",
     )
     fix.add_argument("--account", help="--check-exchange: the account to ask about")
     fix.add_argument(
@@ -343,7 +352,12 @@ def _trigger_spec(parser: argparse.ArgumentParser) -> None:
 def _process_commands(commands: Commands) -> None:
     """The long-running ones: live ingest, and the projections on their own."""
     run = commands.add_parser("run", help="live ingest from a venue, until SIGINT or SIGTERM")
-    run.add_argument("--venue", required=True, choices=sorted(VENUE_FEEDS))
+    run.add_argument(
+        "--venue",
+        required=True,
+        type=feed_venue,
+        metavar="{" + ",".join(sorted(VENUE_FEEDS)) + ",ccxt:<exchange-id>}",
+    )
     run.add_argument("--account", required=True, help="a name (Bybit) or the address (Hyperliquid)")
     run.add_argument(
         "--base-url", type=http_url, help="another host than the venue's, e.g. a simulator"
@@ -667,8 +681,10 @@ def _run(journal: "Journal", args: argparse.Namespace) -> int:
     from trueup.runners.worker import reload_on_sighup, stop_on_signals
 
     _log_as_trueup(logging.INFO)
-    feed: Feed = VENUE_FEEDS[args.venue](args)
+    feed: Feed = venue_feed(args)
     if args.prices:
+        if args.venue not in VENUE_PRICE_FEEDS:
+            raise UsageError(f"--prices: trueup reads no public prices of {args.venue} yet")
         feed = Feeds(feed, VENUE_PRICE_FEEDS[args.venue](args))
     publisher = _nats_publisher(args, journal) if args.nats else None
     reload_on_sighup(args.rules_file)

@@ -1,0 +1,243 @@
+"""Any ccxt exchange live, by polling its unified REST methods under the supervisor.
+
+Every (re)connect loads the markets and asks fetchPositions (the probe: a refusal of our
+keys shows there), then every poll interval fetchPositions, fetchOpenOrders and
+fetchMyTrades since the last trade seen. The "stream" the supervisor watches is that REST
+session: a network error takes it down (a ``feed`` line), the next good probe brings it
+back. ccxt.pro's watch* methods are not used yet: polling only.
+"""
+
+import logging
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
+
+from trueup.adapters.ccxt import messages
+from trueup.adapters.ccxt.wire import (
+    FETCH_MY_TRADES,
+    FETCH_OPEN_ORDERS,
+    FETCH_POSITIONS,
+    NETWORK_ERROR,
+    PREFIX,
+    RATE_LIMIT_ERRORS,
+)
+from trueup.adapters.feed import Clock
+from trueup.adapters.supervised_feed import SupervisedFeed
+
+log = logging.getLogger("trueup.ccxt")
+
+AUTH_ERROR = "AuthenticationError"
+TIMEOUT_MS = 10_000
+# Trueup reads derivatives' positions: ask for swaps where an exchange defaults to spot.
+DEFAULT_OPTIONS = {"defaultType": "swap"}
+
+
+def build_exchange(
+    exchange_id: str,
+    credentials: Mapping[str, str],
+    *,
+    options: Mapping[str, Any] | None = None,
+    base_url: str | None = None,
+) -> Any:
+    """ccxt's (synchronous) exchange of that id, its API urls moved to ``base_url`` if given."""
+    import ccxt  # the ccxt venues alone load it
+
+    exchange_class = getattr(ccxt, exchange_id, None)
+    if exchange_id not in ccxt.exchanges or exchange_class is None:
+        raise ValueError(f"ccxt has no exchange {exchange_id!r}")
+    config = {
+        **credentials,
+        "options": {**DEFAULT_OPTIONS, **(options or {})},
+        "enableRateLimit": True,
+        "timeout": TIMEOUT_MS,
+    }
+    exchange = exchange_class(config)
+    if base_url:
+        exchange.urls["api"] = moved(exchange.urls["api"], base_url.rstrip("/"))
+    return exchange
+
+
+def moved(urls: Any, base_url: str) -> Any:
+    """ccxt's ``urls['api']`` (a URL, or nested dicts of them) with each URL's scheme and
+    host replaced by ``base_url``'s, its path kept: fapi.asterdex.com/fapi -> base/fapi."""
+    if isinstance(urls, str):
+        path = urlsplit(urls).path.rstrip("/")
+        return base_url + path
+    if isinstance(urls, dict):
+        return {name: moved(url, base_url) for name, url in urls.items()}
+    return urls
+
+
+class CcxtFeed(SupervisedFeed):
+    """One account on a ccxt exchange, polled, as capture lines of venue ``ccxt:<id>``."""
+
+    stream = "rest"
+
+    def __init__(
+        self,
+        exchange: Any,
+        account: str,
+        *,
+        clock: Clock,
+        poll_interval_s: float = 5.0,
+        secrets: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(account, clock=clock, poll_interval_s=poll_interval_s)
+        self.venue = f"{PREFIX}{exchange.id}"
+        self._exchange = exchange
+        self._secrets = secrets
+        self._up = False
+        self._lost: str | None = None
+        self._refused: str | None = None
+        self._limited = False
+        self._status = 0
+        # fetchMyTrades: since when, per symbol ("" when the exchange answers for them all);
+        # the symbols still to ask about (held, ordered, or just flat).
+        self._since: dict[str, int] = {}
+        self._started = clock()
+        self._per_symbol = False
+        self._trade_symbols: set[str] = set()
+        self._contract_sizes: dict[str, Decimal] = {}
+        _watch_status(exchange, self._saw_status)
+
+    def _saw_status(self, status: int) -> None:
+        self._status = status
+
+    # --- the supervisor's stream: the REST session ------------------------------------------
+
+    def connect(self) -> None:
+        self._lost = self._refused = None
+        with self._sync_lock:
+            self._exchange.load_markets(True)  # raises: the attempt failed, retried
+            self._contract_sizes = _contract_sizes(self._exchange.markets)
+            self._call(FETCH_POSITIONS, self._exchange.fetch_positions)
+        self._up = self._lost is None and self._refused is None
+
+    def close_stream(self) -> None:
+        self._up = False
+
+    def stream_lost(self) -> str | None:
+        return self._lost
+
+    def stream_up(self) -> bool:
+        return self._up and self._lost is None
+
+    def auth_refused(self) -> str | None:
+        return self._refused
+
+    # --- polling ----------------------------------------------------------------------------
+
+    def fetch_snapshots(self) -> bool:
+        self._limited = False
+        positions = self._call(FETCH_POSITIONS, self._exchange.fetch_positions)
+        orders = self._call(FETCH_OPEN_ORDERS, self._exchange.fetch_open_orders)
+        held = {p.get("symbol") for p in positions or ()} | {o.get("symbol") for o in orders or ()}
+        if not self.stopping.is_set():
+            self._fetch_trades({s for s in held if isinstance(s, str)})
+        return self._limited
+
+    def _fetch_trades(self, held: set[str]) -> None:
+        """Trades since the last seen: for every symbol at once where the exchange can, else
+        for each symbol held or ordered now, or until its trades were read after it was."""
+        if not self._per_symbol:
+            from ccxt.base.errors import ArgumentsRequired
+
+            try:
+                self._trades_of(None)
+                return
+            except ArgumentsRequired:
+                self._per_symbol = True  # this exchange asks per symbol (Aster does)
+        asked, self._trade_symbols = self._trade_symbols | held, set(held)
+        for symbol in sorted(asked):
+            if self.stopping.is_set() or not self._trades_of(symbol):
+                self._trade_symbols.add(symbol)  # not read yet: asked again next time
+
+    def _trades_of(self, symbol: str | None) -> bool:
+        """fetchMyTrades for one symbol (or all); whether it answered."""
+        since = self._since.get(symbol or "", self._started)
+        params: dict[str, Any] = (
+            {"since": since} if symbol is None else {"symbol": symbol, "since": since}
+        )
+
+        def fetch() -> list[Any]:
+            return self._exchange.fetch_my_trades(symbol, since)  # type: ignore[no-any-return]
+
+        trades = self._call(FETCH_MY_TRADES, fetch, params=params, reraise_arguments=True)
+        if trades is None:
+            return False
+        times = [t["timestamp"] for t in trades if isinstance(t.get("timestamp"), int)]
+        if times:
+            # From the last one seen again, inclusive: a trade seen twice is one trade (its
+            # id), one at the same millisecond is not missed.
+            self._since[symbol or ""] = max(times)
+        return True
+
+    def _call(
+        self,
+        endpoint: str,
+        method: Callable[[], list[Any]],
+        *,
+        params: Mapping[str, Any] | None = None,
+        reraise_arguments: bool = False,
+    ) -> list[Any] | None:
+        """Call one ccxt method and hand on its result, or the error it raised; the result,
+        or None when it raised."""
+        self._status = 0
+        at = self.clock()
+        try:
+            result = method()
+        except Exception as error:  # every failure is recorded, whatever ccxt raised
+            classes = messages.error_classes(error)
+            if reraise_arguments and "ArgumentsRequired" in classes:
+                raise
+            self._judge(endpoint, classes, error)
+            line = messages.capture_error(
+                at, self.venue, self.account, endpoint, error,
+                status=self._status, secrets=self._secrets, params=params,
+            )  # fmt: skip
+            self.sink(line)
+            return None
+        symbols = {item.get("symbol") for item in result if isinstance(item, dict)}
+        sizes = {s: self._contract_sizes[s] for s in symbols if s in self._contract_sizes}
+        self.sink(
+            messages.capture(
+                at, self.venue, self.account, endpoint, result,
+                params=params, contract_sizes=None if endpoint == FETCH_POSITIONS else sizes,
+            )
+        )  # fmt: skip
+        return result
+
+    def _judge(self, endpoint: str, classes: list[str], error: Exception) -> None:
+        """What a failure means for the feed: back off, a refusal, or the session lost."""
+        if RATE_LIMIT_ERRORS & set(classes):
+            self._limited = True
+        elif AUTH_ERROR in classes:
+            self._refused = f"{endpoint}: {classes[0]}"
+            self._lost = f"refused: {classes[0]}"
+        elif NETWORK_ERROR in classes:
+            self._lost = f"{endpoint}: {classes[0]}"
+        log.warning("%s %s: %s", self.venue, endpoint, classes[0])
+
+
+def _contract_sizes(markets: Mapping[str, Any] | None) -> dict[str, Decimal]:
+    """Each contract market's contract size, where ccxt knows it."""
+    sizes = {}
+    for symbol, market in (markets or {}).items():
+        size = market.get("contractSize") if isinstance(market, dict) else None
+        if isinstance(size, int | float) and not isinstance(size, bool) and size > 0:
+            sizes[symbol] = Decimal(repr(size))
+    return sizes
+
+
+def _watch_status(exchange: Any, saw: Callable[[int], None]) -> None:
+    """Have ``saw`` told the HTTP status of each reply ccxt receives (its exceptions do not
+    carry it)."""
+    original = exchange.on_rest_response
+
+    def on_rest_response(code: Any, *args: Any) -> Any:
+        if isinstance(code, int):
+            saw(code)
+        return original(code, *args)
+
+    exchange.on_rest_response = on_rest_response
