@@ -1,0 +1,136 @@
+"""ccxt's aster exchange, pointed at the Aster simulator, through the ccxt feed and live
+ingest: the long tail of venues (``ccxt:<exchange-id>``) held to what the others are."""
+
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tests.live_harness import emitted, live_ingest, wait_for, wait_for_emitted
+from trueup.adapters.ccxt.live import CcxtFeed, build_exchange
+from trueup.adapters.clock import wall_clock
+from trueup.adapters.store.journal import Journal
+from trueup.domain.events import InputRejected, RejectionKind
+from trueup.projections.reconciliation import replay
+from trueup_simulators.aster.simulator import AsterSimulator
+
+KEY = "fake-ccxt-aster-key-0001"
+SECRET = "fake-ccxt-aster-secret-0001"
+VENUE = "ccxt:aster"
+BTC = "BTC/USDT:USDT"
+
+
+@pytest.fixture
+def sim() -> Iterator[AsterSimulator]:
+    with AsterSimulator(api_key=KEY, api_secret=SECRET) as simulator:
+        simulator.move_mark("BTCUSDT", "100000")
+        simulator.move_mark("ETHUSDT", "4000")
+        yield simulator
+
+
+def feed_for(sim: AsterSimulator) -> CcxtFeed:
+    exchange = build_exchange("aster", {"apiKey": KEY, "secret": SECRET}, base_url=sim.base_url)
+    exchange.enableRateLimit = False  # the simulator sets no pace
+    return CcxtFeed(exchange, "main", clock=wall_clock, poll_interval_s=0.3, secrets=(KEY, SECRET))
+
+
+def opened(position_id: str, symbol: str, qty: str) -> dict[str, object]:
+    intent = {
+        "kind": "position_opened",
+        "position_id": position_id,
+        "category": "perp",
+        "symbol": symbol,
+        "position_idx": 0,
+        "side": "Buy",
+        "qty": qty,
+        "mode": "LIVE",
+    }
+    at = wall_clock()
+    return {"at": at, "venue": VENUE, "account": "main", "channel": "intent", "data": intent}
+
+
+def exchange_qty(store_url: str, symbol: str) -> Decimal | None:
+    with Journal.open(store_url) as journal:
+        book = replay(journal).book(VENUE, "main")
+    position = book.positions.get(book.key("perp", symbol, 0))
+    return position.exchange_qty if position else None
+
+
+def rejected(store_url: str) -> list[InputRejected]:
+    with Journal.open(store_url) as journal:
+        return [e for _, e in journal.all_events() if isinstance(e, InputRejected)]
+
+
+def test_a_position_on_aster_through_ccxt_reconciles_and_a_close_by_hand_is_reported(
+    sim: AsterSimulator, tmp_path: Path
+) -> None:
+    store = str(tmp_path / "live.db")
+    sim.open_position("BTCUSDT", "0.5", "99000")
+    with live_ingest(store, feed_for(sim)) as live:
+        live.put(opened("p-1", BTC, "0.5"))
+        wait_for("the exchange to show BTC", lambda: exchange_qty(store, BTC) == Decimal("0.5"))
+        sim.close_by_hand("BTCUSDT")
+        (closed,) = wait_for_emitted(store, "POSITION_CLOSED")
+        wait_for("the closing trade", lambda: _fills_read(store))
+    assert (closed.symbol, getattr(closed, "position_id", None)) == (BTC, "p-1")
+    assert exchange_qty(store, BTC) == 0
+    assert not [e for e in rejected(store) if e.venue == VENUE]
+    assert "CONSISTENCY_DRIFT" not in {e.type for e in emitted(store)}
+
+
+def _fills_read(store_url: str) -> bool:
+    with Journal.open(store_url) as journal:
+        return any(getattr(e, "fills", ()) and e.venue == VENUE for _, e in journal.all_events())
+
+
+def test_a_burst_of_rate_limits_is_reported_and_the_feed_recovers(
+    sim: AsterSimulator, tmp_path: Path
+) -> None:
+    store = str(tmp_path / "live.db")
+    sim.open_position("ETHUSDT", "-2", "4100")
+    with live_ingest(store, feed_for(sim)):
+        wait_for("ETH", lambda: exchange_qty(store, "ETH/USDT:USDT") == -2)
+        sim.rate_limit(4)
+        wait_for_emitted(store, "RATE_LIMIT")
+        limited = len(rejected(store))
+        sim.open_position("BTCUSDT", "1", "100000")
+        wait_for("the poller to get through again", lambda: exchange_qty(store, BTC) == 1)
+    refusals = [e for e in rejected(store) if e.kind is RejectionKind.RATE_LIMITED]
+    assert refusals and limited >= 1
+    assert all("fake-ccxt" not in e.raw for e in rejected(store))  # no key in the journal
+    kinds = {e.type for e in emitted(store)}
+    assert "POSITION_CLOSED" not in kinds
+    assert exchange_qty(store, "ETH/USDT:USDT") == -2
+
+
+def test_keys_the_exchange_refuses_three_times_stop_the_feed(
+    sim: AsterSimulator, tmp_path: Path
+) -> None:
+    store = str(tmp_path / "live.db")
+    sim.refuse_auth(100)
+    feed = feed_for(sim)
+    with live_ingest(store, feed):
+        wait_for("the feed to give up", lambda: feed.failure is not None, timeout=30)
+    assert feed.failure is not None and "refused our credentials 3 times" in feed.failure
+    assert KEY not in feed.failure
+    refused = [e for e in rejected(store) if e.venue == VENUE]
+    assert refused and all(e.kind is RejectionKind.ERROR_REPLY for e in refused)
+    assert all(KEY not in e.raw and SECRET not in e.raw for e in refused)
+
+
+def test_trueup_run_names_the_variables_an_exchange_needs_and_refuses_other_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from trueup.runners.cli import main
+
+    for name in ("CCXT_ASTER_API_KEY", "CCXT_ASTER_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    store = str(tmp_path / "run.db")
+    assert main(["--store", store, "run", "--venue", "ccxt:aster", "--account", "main"]) == 2
+    told = capsys.readouterr().err
+    assert "CCXT_ASTER_API_KEY" in told and "CCXT_ASTER_SECRET" in told
+    assert main(["--store", store, "run", "--venue", "ccxt:nosuchexchange", "--account", "a"]) == 2
+    assert "ccxt has no exchange 'nosuchexchange'" in capsys.readouterr().err
+    assert main(["--store", store, "run", "--venue", "ccxt:", "--account", "a"]) == 2
+    assert "ccxt:<exchange-id>" in capsys.readouterr().err
