@@ -99,7 +99,7 @@ def test_fetch_positions_is_a_complete_snapshot_of_contracts_times_their_size() 
     assert event.snapshot is not None and event.snapshot.symbol is None  # every symbol
     (report,) = event.reports
     assert report.symbol == "BTC/USDT:USDT"
-    assert (report.side, report.size, report.position_idx) == (PositionSide.LONG, 50, 0)
+    assert (report.side, report.size, report.position_idx) == (PositionSide.LONG, Decimal(50), 0)
     assert report.entry_price == Decimal("20000.5")
     assert report.mark_price == 20050 and report.liq_price == 19850
     assert report.unrealised_pnl == 2495 and report.leverage == 100
@@ -120,7 +120,7 @@ def test_hedged_positions_are_legs_one_long_and_two_short() -> None:
     event = decode_line(line("fetchPositions", [long, short]))
     assert isinstance(event, PositionsReported)
     legs = {(r.position_idx, r.side, r.size) for r in event.reports}
-    assert legs == {(1, PositionSide.LONG, 50), (2, PositionSide.SHORT, 20)}
+    assert legs == {(1, PositionSide.LONG, Decimal(50)), (2, PositionSide.SHORT, Decimal(20))}
 
 
 def test_a_position_without_times_is_as_of_the_line_and_a_side_left_null_is_the_info_sign() -> None:
@@ -141,7 +141,7 @@ def test_open_orders_map_ccxts_unified_status_and_count_contracts() -> None:
     assert order.client_order_id == ORDER["clientOrderId"]
     assert order.side is OrderSide.BUY
     assert order.status is OrderStatus.PARTIALLY_FILLED  # open, partly filled
-    assert (order.qty, order.cum_exec_qty) == (15, 11)
+    assert (order.qty, order.cum_exec_qty) == (Decimal(15), Decimal(11))
     assert order.price == Decimal("0.06917684") and order.cum_exec_fee == Decimal("0.0009")
     assert (order.created_time, order.updated_time) == (1_762_199_200_000, 1_762_199_250_000)
 

@@ -21,6 +21,7 @@ from trueup.domain.events import (
     OrdersReported,
     PositionsReported,
     SnapshotPage,
+    Source,
 )
 
 PREFIX = "ccxt:"
@@ -83,17 +84,18 @@ def decode(envelope: Envelope, channel: str, line: Payload) -> InputEvent:
         raise _error(line)
     items = array_items(line.fields.get("data"), "line.data")
     header = envelope.header()
+    source: Source = "rest" if channel == "rest" else "ws"
     if kind == "positions":
-        return _positions(envelope, channel, items)
+        return _positions(envelope, source, items)
     sizes = _contract_sizes(line)
     if kind == "orders":
         orders = tuple(records.order(item, envelope.at, sizes) for item in items)
-        return OrdersReported(**header, source="rest" if channel == "rest" else "ws", orders=orders)
+        return OrdersReported(**header, source=source, orders=orders)
     fills = tuple(records.trade(item, sizes) for item in items)
-    return ExecutionsReported(**header, source="rest" if channel == "rest" else "ws", fills=fills)
+    return ExecutionsReported(**header, source=source, fills=fills)
 
 
-def _positions(envelope: Envelope, channel: str, items: list[Payload]) -> PositionsReported:
+def _positions(envelope: Envelope, source: Source, items: list[Payload]) -> PositionsReported:
     """fetchPositions: every position held, so one it leaves out is flat (one page: ccxt
     gathers the exchange's pages itself). watchPositions: only those that changed."""
     reports = tuple(records.position(item, envelope.at) for item in items)
@@ -108,8 +110,7 @@ def _positions(envelope: Envelope, channel: str, items: list[Payload]) -> Positi
         next_cursor="",
         server_time=envelope.at,  # ccxt names no server time
     )
-    snapshot = page if channel == "rest" else None
-    source = "rest" if channel == "rest" else "ws"
+    snapshot = page if source == "rest" else None
     return PositionsReported(**envelope.header(), source=source, reports=reports, snapshot=snapshot)
 
 
