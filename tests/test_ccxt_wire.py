@@ -3,6 +3,7 @@ structures, as ccxt's manual documents them, into the neutral vocabulary; its ex
 classified as the other venues' errors are."""
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -235,3 +236,16 @@ def test_ccxt_with_no_exchange_id_and_an_unread_method_are_refused() -> None:
     assert isinstance(decode_line(bare), InputRejected)
     unread = decode_line(line("fetchBalance", []))
     assert isinstance(unread, InputRejected) and unread.kind is RejectionKind.UNKNOWN
+
+
+def test_the_documented_ccxt_lines_decode_as_docs_capture_format_says() -> None:
+    docs = (Path(__file__).parent.parent / "docs" / "capture-format.md").read_text()
+    section = docs.split("## ws and rest: ccxt", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```json\n", 1)[1].split("```", 1)[0]
+    positions, trades, limited = (decode_line(text) for text in block.splitlines())
+    assert isinstance(positions, PositionsReported)
+    assert [(r.symbol, r.side, r.size) for r in positions.reports] == [
+        ("BTC/USDT:USDT", PositionSide.LONG, Decimal("0.5"))
+    ]
+    assert isinstance(trades, ExecutionsReported) and trades.fills[0].exec_fee == Decimal("17.5")
+    assert isinstance(limited, InputRejected) and limited.kind is RejectionKind.RATE_LIMITED
