@@ -13,6 +13,7 @@ from decimal import Decimal
 from trueup.adapters.ccxt import records
 from trueup.adapters.envelope import Envelope
 from trueup.adapters.payload import Payload, array_items
+from trueup.adapters.snapshot_pages import whole_run
 from trueup.adapters.wire_errors import ErrorReply, UnknownInput
 from trueup.domain.errors import MalformedInput, shown
 from trueup.domain.events import (
@@ -20,7 +21,6 @@ from trueup.domain.events import (
     InputEvent,
     OrdersReported,
     PositionsReported,
-    SnapshotPage,
     Source,
 )
 
@@ -102,15 +102,8 @@ def _positions(envelope: Envelope, source: Source, items: list[Payload]) -> Posi
     keys = [(r.symbol, r.position_idx) for r in reports]
     if len(set(keys)) != len(keys):
         raise MalformedInput(f"line.data: a position is listed twice: {keys}")
-    page = SnapshotPage(
-        category=records.CATEGORY,
-        symbol=None,
-        settle_coin=None,
-        cursor="",
-        next_cursor="",
-        server_time=envelope.at,  # ccxt names no server time
-    )
-    snapshot = page if source == "rest" else None
+    # ccxt names no server time.
+    snapshot = whole_run(records.CATEGORY, None, envelope.at) if source == "rest" else None
     return PositionsReported(**envelope.header(), source=source, reports=reports, snapshot=snapshot)
 
 
