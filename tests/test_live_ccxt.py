@@ -1,13 +1,19 @@
 """ccxt's aster exchange, pointed at the Aster simulator, through the ccxt feed and live
 ingest: the long tail of venues (``ccxt:<exchange-id>``) held to what the others are."""
 
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import orjson
 import pytest
 
 from tests.live_harness import emitted, live_ingest, wait_for, wait_for_emitted
+from trueup.adapters.ccxt import messages
 from trueup.adapters.ccxt.live import CcxtFeed, build_exchange
 from trueup.adapters.clock import wall_clock
 from trueup.adapters.store.journal import Journal
@@ -134,3 +140,71 @@ def test_trueup_run_names_the_variables_an_exchange_needs_and_refuses_other_name
     assert "ccxt has no exchange 'nosuchexchange'" in capsys.readouterr().err
     assert main(["--store", store, "run", "--venue", "ccxt:", "--account", "a"]) == 2
     assert "ccxt:<exchange-id>" in capsys.readouterr().err
+
+
+def test_trueup_run_venue_ccxt_aster_records_a_session_that_replays_to_the_same_events(
+    sim: AsterSimulator, tmp_path: Path
+) -> None:
+    from trueup.adapters.store import codec
+    from trueup.domain.emitted import Emitted
+    from trueup.runners.cli import main
+
+    def emitted_lines(store_url: str) -> list[bytes]:
+        with Journal.open(store_url) as journal:
+            events = journal.all_events()
+            return [codec.encode_emitted(e) for _, e in events if isinstance(e, Emitted)]
+
+    store, record = str(tmp_path / "live.db"), tmp_path / "capture.jsonl"
+    environment = {**os.environ, "CCXT_ASTER_API_KEY": KEY, "CCXT_ASTER_SECRET": SECRET}
+    command = [sys.executable, "-m", "trueup.runners.cli", "--store", store, "run"]
+    command += ["--venue", VENUE, "--account", "main", "--base-url", sim.base_url]
+    command += ["--record", str(record), "--poll-interval", "0.5"]
+    sim.open_position("BTCUSDT", "0.5", "99000")
+    process = subprocess.Popen(
+        command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        wait_for(
+            "an UNTRACKED_POSITION",
+            lambda: any(b'"UNTRACKED_POSITION"' in e for e in emitted_lines(store)),
+            timeout=30,
+        )
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    written = record.read_text() + out + err
+    written += b"".join(p.read_bytes() for p in tmp_path.glob("live.db*")).decode("latin-1")
+    assert KEY not in written and SECRET not in written
+    lines = [orjson.loads(line) for line in record.read_text().splitlines()]
+    endpoints = {line.get("endpoint") for line in lines if line.get("venue") == VENUE}
+    assert {"fetchPositions", "fetchOpenOrders", "fetchMyTrades"} <= endpoints
+
+    replayed = str(tmp_path / "replay.db")
+    assert main(["--store", replayed, "ingest", str(record)]) == 0
+    assert emitted_lines(replayed) == emitted_lines(store)
+
+
+def test_base_url_moves_every_api_url_of_the_exchange_its_path_kept() -> None:
+    exchange = build_exchange("aster", {}, base_url="http://127.0.0.1:9/")
+    assert exchange.urls["api"] == {
+        "fapiPublic": "http://127.0.0.1:9/fapi",
+        "fapiPrivate": "http://127.0.0.1:9/fapi",
+        "sapiPublic": "http://127.0.0.1:9/api",
+        "sapiPrivate": "http://127.0.0.1:9/api",
+    }
+    assert exchange.options["defaultType"] == "swap"  # positions, not spot balances
+
+
+def test_an_error_is_recorded_without_its_url_query_or_any_credential() -> None:
+    from ccxt.base.errors import AuthenticationError
+
+    error = AuthenticationError(
+        f"aster GET http://h/fapi/v2/positionRisk?timestamp=1&signature=abc key {KEY} refused"
+    )
+    line = messages.capture_error(
+        1, VENUE, "main", "fetchPositions", error, status=401, secrets=(KEY, SECRET)
+    )
+    assert line["error"]["classes"] == ["AuthenticationError", "ExchangeError", "BaseError"]
+    assert "signature" not in line["error"]["message"] and KEY not in line["error"]["message"]
+    assert line["error"]["message"] == "aster GET http://h/fapi/v2/positionRisk key *** refused"
