@@ -62,7 +62,7 @@ def ccxt(args: argparse.Namespace) -> "SupervisedFeed":
     """``ccxt:<exchange-id>``: credentials from CCXT_<ID>_API_KEY, _SECRET and the rest of
     what the exchange requires (adapters/ccxt/credentials.py names them)."""
     from trueup.adapters.ccxt import credentials
-    from trueup.adapters.ccxt.live import CcxtFeed, build_exchange
+    from trueup.adapters.ccxt.live import CcxtFeed, build_exchange, can_watch
     from trueup.adapters.clock import wall_clock
 
     exchange_id = args.venue.removeprefix(CCXT_PREFIX)
@@ -76,12 +76,17 @@ def ccxt(args: argparse.Namespace) -> "SupervisedFeed":
         raise UsageError(
             f"{', '.join(unset)} not set: ccxt's {exchange_id} needs them, from the environment"
         )
+
+    def watching() -> object:
+        return build_exchange(exchange_id, keys, options=options, base_url=args.base_url, pro=True)
+
     return CcxtFeed(
         exchange,
         args.account,
         clock=wall_clock,
         poll_interval_s=args.poll_interval,
         secrets=tuple(keys.values()),
+        watch=watching if can_watch(exchange_id) else None,
     )
 
 

@@ -35,10 +35,23 @@ def sim() -> Iterator[AsterSimulator]:
         yield simulator
 
 
-def feed_for(sim: AsterSimulator) -> CcxtFeed:
-    exchange = build_exchange("aster", {"apiKey": KEY, "secret": SECRET}, base_url=sim.base_url)
+def feed_for(sim: AsterSimulator, *, watch: bool = True) -> CcxtFeed:
+    """ccxt's aster on the simulator: polled, and (``watch``) ccxt.pro's watches beside."""
+    keys = {"apiKey": KEY, "secret": SECRET}
+    exchange = build_exchange("aster", keys, base_url=sim.base_url)
     exchange.enableRateLimit = False  # the simulator sets no pace
-    return CcxtFeed(exchange, "main", clock=wall_clock, poll_interval_s=0.3, secrets=(KEY, SECRET))
+
+    def watching() -> object:
+        return build_exchange("aster", keys, base_url=sim.base_url, pro=True)
+
+    return CcxtFeed(
+        exchange,
+        "main",
+        clock=wall_clock,
+        poll_interval_s=0.3,
+        secrets=(KEY, SECRET),
+        watch=watching if watch else None,
+    )
 
 
 def opened(position_id: str, symbol: str, qty: str) -> dict[str, object]:
@@ -208,3 +221,42 @@ def test_an_error_is_recorded_without_its_url_query_or_any_credential() -> None:
     assert line["error"]["classes"] == ["AuthenticationError", "ExchangeError", "BaseError"]
     assert "signature" not in line["error"]["message"] and KEY not in line["error"]["message"]
     assert line["error"]["message"] == "aster GET http://h/fapi/v2/positionRisk key *** refused"
+
+
+def _streamed(store_url: str, event_type: str) -> bool:
+    """Whether an input of that type came on the watch stream (ccxt.pro), not by polling."""
+    with Journal.open(store_url) as journal:
+        return any(
+            e.type == event_type and getattr(e, "source", "") == "ws" and e.venue == VENUE
+            for _, e in journal.all_events()
+        )
+
+
+def test_ccxt_pro_watches_orders_and_a_dropped_stream_is_rebuilt_and_reported(
+    sim: AsterSimulator, tmp_path: Path
+) -> None:
+    store = str(tmp_path / "live.db")
+    with live_ingest(store, feed_for(sim)):
+        assert sim.wait_readers(1, timeout=15)
+        sim.drop_connections()
+        (reconnect,) = wait_for_emitted(store, "WS_RECONNECT")
+        assert sim.wait_readers(1, timeout=15)
+        order = sim.place_order("ETHUSDT", "BUY", "1", price="3000", client_order_id="bot-1")
+        wait_for("the order on the stream", lambda: _streamed(store, "OrdersReported"))
+        sim.fill(order)
+        wait_for("the fill on the stream", lambda: _streamed(store, "ExecutionsReported"))
+        wait_for("ETH", lambda: exchange_qty(store, "ETH/USDT:USDT") == 1)
+    assert "watch" in getattr(reconnect, "reason", "")
+    assert not [e for e in rejected(store) if e.venue == VENUE]
+
+
+def test_without_ccxt_pro_the_feed_polls_alone(sim: AsterSimulator, tmp_path: Path) -> None:
+    store = str(tmp_path / "live.db")
+    with live_ingest(store, feed_for(sim, watch=False)):
+        sim.open_position("BTCUSDT", "0.5", "99000")
+        wait_for("BTC", lambda: exchange_qty(store, BTC) == Decimal("0.5"))
+        sim.close_by_hand("BTCUSDT")
+        wait_for("BTC flat", lambda: exchange_qty(store, BTC) == 0)
+        wait_for("the closing trade", lambda: _fills_read(store))
+    assert sim.user_stream.reader_count() == 0
+    assert not _streamed(store, "ExecutionsReported")

@@ -2,9 +2,10 @@
 
 Every (re)connect loads the markets and asks fetchPositions (the probe: a refusal of our
 keys shows there), then every poll interval fetchPositions, fetchOpenOrders and
-fetchMyTrades since the last trade seen. The "stream" the supervisor watches is that REST
-session: a network error takes it down (a ``feed`` line), the next good probe brings it
-back. ccxt.pro's watch* methods are not used yet: polling only.
+fetchMyTrades since the last trade seen. Where ccxt.pro watches the exchange's orders and
+trades, its watchOrders and watchMyTrades run beside (stream.py) and are the stream the
+supervisor keeps; elsewhere the stream is the REST session itself. Either way a network
+error takes it down (a ``feed`` line) until the next (re)connect comes up.
 """
 
 import logging
@@ -14,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from trueup.adapters.ccxt import messages
+from trueup.adapters.ccxt.stream import WatchStream, watchable
 from trueup.adapters.ccxt.wire import (
     FETCH_MY_TRADES,
     FETCH_OPEN_ORDERS,
@@ -39,13 +41,17 @@ def build_exchange(
     *,
     options: Mapping[str, Any] | None = None,
     base_url: str | None = None,
+    pro: bool = False,
 ) -> Any:
-    """ccxt's (synchronous) exchange of that id, its API urls moved to ``base_url`` if given."""
+    """ccxt's exchange of that id (synchronous; with ``pro``, ccxt.pro's, asynchronous), its
+    API urls moved to ``base_url`` if given."""
     import ccxt  # the ccxt venues alone load it
+    import ccxt.pro
 
-    exchange_class = getattr(ccxt, exchange_id, None)
-    if exchange_id not in ccxt.exchanges or exchange_class is None:
-        raise ValueError(f"ccxt has no exchange {exchange_id!r}")
+    module: Any = ccxt.pro if pro else ccxt
+    exchange_class = getattr(module, exchange_id, None)
+    if exchange_id not in module.exchanges or exchange_class is None:
+        raise ValueError(f"ccxt{'.pro' if pro else ''} has no exchange {exchange_id!r}")
     config = {
         **credentials,
         "options": {**DEFAULT_OPTIONS, **(options or {})},
@@ -58,12 +64,26 @@ def build_exchange(
     return exchange
 
 
+def can_watch(exchange_id: str) -> bool:
+    """Whether ccxt.pro watches that exchange's orders or trades."""
+    import ccxt.pro
+
+    exchange_class: Any = getattr(ccxt.pro, exchange_id, None)
+    if exchange_id not in ccxt.pro.exchanges or exchange_class is None:
+        return False
+    return bool(watchable(exchange_class()))
+
+
 def moved(urls: Any, base_url: str) -> Any:
     """ccxt's ``urls['api']`` (a URL, or nested dicts of them) with each URL's scheme and
-    host replaced by ``base_url``'s, its path kept: fapi.asterdex.com/fapi -> base/fapi."""
+    host replaced by ``base_url``'s, its path kept: fapi.asterdex.com/fapi -> base/fapi; a
+    WebSocket URL keeps to ws (wss with https)."""
     if isinstance(urls, str):
-        path = urlsplit(urls).path.rstrip("/")
-        return base_url + path
+        url = urlsplit(urls)
+        base = base_url
+        if url.scheme in ("ws", "wss"):
+            base = "ws" + base_url.removeprefix("http")
+        return base + url.path.rstrip("/")
     if isinstance(urls, dict):
         return {name: moved(url, base_url) for name, url in urls.items()}
     return urls
@@ -82,10 +102,14 @@ class CcxtFeed(SupervisedFeed):
         clock: Clock,
         poll_interval_s: float = 5.0,
         secrets: tuple[str, ...] = (),
+        watch: Callable[[], Any] | None = None,
     ) -> None:
+        """``watch`` builds the ccxt.pro exchange whose watch methods are the stream; None:
+        polling alone."""
         super().__init__(account, clock=clock, poll_interval_s=poll_interval_s)
         self.venue = f"{PREFIX}{exchange.id}"
         self._exchange = exchange
+        self._watch = None if watch is None else WatchStream(watch, self._watched)
         self._secrets = secrets
         self._up = False
         self._lost: str | None = None
@@ -113,15 +137,26 @@ class CcxtFeed(SupervisedFeed):
             self._contract_sizes = _contract_sizes(self._exchange.markets)
             self._call(FETCH_POSITIONS, self._exchange.fetch_positions)
         self._up = self._lost is None and self._refused is None
+        if self._up and self._watch is not None:
+            self._watch.open()
 
     def close_stream(self) -> None:
         self._up = False
+        if self._watch is not None:
+            self._watch.close()
 
     def stream_lost(self) -> str | None:
+        if self._lost is None and self._watch is not None and self._up:
+            return self._watch.lost()
         return self._lost
 
     def stream_up(self) -> bool:
-        return self._up and self._lost is None
+        watching = self._watch is None or self._watch.up()
+        return self._up and self._lost is None and watching
+
+    def _watched(self, endpoint: str, result: list[Any]) -> None:
+        """Hand on one watch method's result: what changed since its last."""
+        self.sink(self._line(self.clock(), endpoint, result, None))
 
     def auth_refused(self) -> str | None:
         return self._refused
@@ -198,15 +233,24 @@ class CcxtFeed(SupervisedFeed):
             )  # fmt: skip
             self.sink(line)
             return None
+        if endpoint != FETCH_MY_TRADES:
+            # Held or ordered: its trades are asked for (the probe's too, so a close just
+            # after a (re)connect is not missed).
+            symbols = {item.get("symbol") for item in result if isinstance(item, dict)}
+            self._trade_symbols |= {s for s in symbols if isinstance(s, str)}
+        self.sink(self._line(at, endpoint, result, params))
+        return result
+
+    def _line(
+        self, at: int, endpoint: str, result: list[Any], params: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
+        """The capture line of a result, with the contract sizes its orders or trades need."""
         symbols = {item.get("symbol") for item in result if isinstance(item, dict)}
         sizes = {s: self._contract_sizes[s] for s in symbols if s in self._contract_sizes}
-        self.sink(
-            messages.capture(
-                at, self.venue, self.account, endpoint, result,
-                params=params, contract_sizes=None if endpoint == FETCH_POSITIONS else sizes,
-            )
+        return messages.capture(
+            at, self.venue, self.account, endpoint, result,
+            params=params, contract_sizes=None if endpoint == FETCH_POSITIONS else sizes,
         )  # fmt: skip
-        return result
 
     def _judge(self, endpoint: str, classes: list[str], error: Exception) -> None:
         """What a failure means for the feed: back off, a refusal, or the session lost."""
