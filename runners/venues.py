@@ -105,7 +105,8 @@ def feed_venue(text: str) -> str:
     if text.startswith(CCXT_PREFIX) and _EXCHANGE_ID.fullmatch(text.removeprefix(CCXT_PREFIX)):
         return text
     raise argparse.ArgumentTypeError(
-        f"{text!r} is not one of {', '.join(sorted(VENUE_FEEDS))} or ccxt:<exchange-id>"
+        f"invalid choice: {text!r} (choose from {', '.join(sorted(VENUE_FEEDS))}, "
+        "ccxt:<exchange-id>)"
     )
 
 
