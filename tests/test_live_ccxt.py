@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -260,3 +261,61 @@ def test_without_ccxt_pro_the_feed_polls_alone(sim: AsterSimulator, tmp_path: Pa
         wait_for("the closing trade", lambda: _fills_read(store))
     assert sim.user_stream.reader_count() == 0
     assert not _streamed(store, "ExecutionsReported")
+
+
+class SymbolBoundExchange:
+    """ccxt's synchronous interface as the feed uses it, for an exchange whose open orders
+    and trades are asked per symbol (ccxt raises ArgumentsRequired without one)."""
+
+    id = "symbolbound"
+
+    def __init__(self) -> None:
+        self.markets: dict[str, object] = {}
+        self.held: list[dict[str, object]] = [{"symbol": BTC, "contracts": 1, "side": "long"}]
+
+    def on_rest_response(self, *reply: object) -> object:
+        return reply[5]
+
+    def load_markets(self, reload: bool = False) -> dict[str, object]:
+        return self.markets
+
+    def fetch_positions(self) -> list[dict[str, object]]:
+        return self.held
+
+    def fetch_open_orders(self, symbol: str | None = None) -> list[object]:
+        from ccxt.base.errors import ArgumentsRequired
+
+        if symbol is None:
+            raise ArgumentsRequired("symbolbound fetchOpenOrders() requires a symbol argument")
+        return []
+
+    def fetch_my_trades(self, symbol: str | None = None, since: int | None = None) -> list[object]:
+        from ccxt.base.errors import ArgumentsRequired
+
+        if symbol is None:
+            raise ArgumentsRequired("symbolbound fetchMyTrades() requires a symbol argument")
+        return []
+
+
+def test_an_exchange_that_asks_for_a_symbol_is_polled_per_symbol_held_and_once_after() -> None:
+    exchange = SymbolBoundExchange()
+    feed = CcxtFeed(exchange, "main", clock=wall_clock)
+    lines: list[dict[str, Any]] = []
+    feed.sink = lines.append
+
+    def asked() -> list[tuple[object, object]]:
+        found = [(line["endpoint"], line["params"].get("symbol")) for line in lines]
+        lines.clear()
+        return found
+
+    feed.fetch_snapshots()
+    assert asked() == [
+        ("fetchPositions", None),
+        ("fetchOpenOrders", BTC),
+        ("fetchMyTrades", BTC),
+    ]  # and ArgumentsRequired itself recorded nowhere
+    exchange.held = []  # closed: its closing trade is asked for once more
+    feed.fetch_snapshots()
+    assert asked() == [("fetchPositions", None), ("fetchOpenOrders", BTC), ("fetchMyTrades", BTC)]
+    feed.fetch_snapshots()
+    assert asked() == [("fetchPositions", None)]

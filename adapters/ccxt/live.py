@@ -9,7 +9,7 @@ error takes it down (a ``feed`` line) until the next (re)connect comes up.
 """
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
@@ -90,9 +90,8 @@ def moved(urls: Any, base_url: str) -> Any:
 
 
 class CcxtFeed(SupervisedFeed):
-    """One account on a ccxt exchange, polled, as capture lines of venue ``ccxt:<id>``."""
-
-    stream = "rest"
+    """One account on a ccxt exchange, polled (and watched where ccxt.pro can), as capture
+    lines of venue ``ccxt:<id>``."""
 
     def __init__(
         self,
@@ -110,6 +109,7 @@ class CcxtFeed(SupervisedFeed):
         self.venue = f"{PREFIX}{exchange.id}"
         self._exchange = exchange
         self._watch = None if watch is None else WatchStream(watch, self._watched)
+        self.stream = "rest" if watch is None else "ws"
         self._secrets = secrets
         self._up = False
         self._lost: str | None = None
@@ -120,7 +120,7 @@ class CcxtFeed(SupervisedFeed):
         # the symbols still to ask about (held, ordered, or just flat).
         self._since: dict[str, int] = {}
         self._started = clock()
-        self._per_symbol = False
+        self._per_symbol: set[str] = set()  # the methods that ask for a symbol
         self._trade_symbols: set[str] = set()
         self._contract_sizes: dict[str, Decimal] = {}
         _watch_status(exchange, self._saw_status)
@@ -128,7 +128,7 @@ class CcxtFeed(SupervisedFeed):
     def _saw_status(self, status: int) -> None:
         self._status = status
 
-    # --- the supervisor's stream: the REST session ------------------------------------------
+    # --- the supervisor's stream: ccxt.pro's watches, else the REST session -----------------
 
     def connect(self) -> None:
         self._lost = self._refused = None
@@ -166,47 +166,61 @@ class CcxtFeed(SupervisedFeed):
     def fetch_snapshots(self) -> bool:
         self._limited = False
         positions = self._call(FETCH_POSITIONS, self._exchange.fetch_positions)
-        orders = self._call(FETCH_OPEN_ORDERS, self._exchange.fetch_open_orders)
-        held = {p.get("symbol") for p in positions or ()} | {o.get("symbol") for o in orders or ()}
+        held = _symbols(positions or ())
+        known = held | self._trade_symbols
+        held |= self._each_symbol(FETCH_OPEN_ORDERS, self._open_orders, known)
         if not self.stopping.is_set():
-            self._fetch_trades({s for s in held if isinstance(s, str)})
+            # A symbol is asked for its trades while held or ordered, and once more after,
+            # so its closing trade is read; one whose ask failed is asked again.
+            asked, self._trade_symbols = self._trade_symbols | held, set(held)
+            self._each_symbol(FETCH_MY_TRADES, self._trades_of, asked)
         return self._limited
 
-    def _fetch_trades(self, held: set[str]) -> None:
-        """Trades since the last seen: for every symbol at once where the exchange can, else
-        for each symbol held or ordered now, or until its trades were read after it was."""
-        if not self._per_symbol:
-            from ccxt.base.errors import ArgumentsRequired
+    def _each_symbol(
+        self, endpoint: str, fetch: Callable[[str | None], list[Any] | None], symbols: set[str]
+    ) -> set[str]:
+        """``fetch`` for every symbol at once, or, where the exchange asks for one (ccxt's
+        ArgumentsRequired: Aster's fetchMyTrades), for each of ``symbols``; the symbols its
+        results name."""
+        from ccxt.base.errors import ArgumentsRequired
 
+        if endpoint not in self._per_symbol:
             try:
-                self._trades_of(None)
-                return
+                return _symbols(fetch(None) or ())
             except ArgumentsRequired:
-                self._per_symbol = True  # this exchange asks per symbol (Aster does)
-        asked, self._trade_symbols = self._trade_symbols | held, set(held)
-        for symbol in sorted(asked):
-            if self.stopping.is_set() or not self._trades_of(symbol):
-                self._trade_symbols.add(symbol)  # not read yet: asked again next time
+                self._per_symbol.add(endpoint)
+        named: set[str] = set()
+        for symbol in sorted(symbols):
+            result = None if self.stopping.is_set() else fetch(symbol)
+            if result is None and endpoint == FETCH_MY_TRADES:
+                self._trade_symbols.add(symbol)  # not read: asked again next time
+            named |= _symbols(result or ())
+        return named
 
-    def _trades_of(self, symbol: str | None) -> bool:
-        """fetchMyTrades for one symbol (or all); whether it answered."""
+    def _open_orders(self, symbol: str | None) -> list[Any] | None:
+        def fetch() -> list[Any]:
+            return self._exchange.fetch_open_orders(symbol)  # type: ignore[no-any-return]
+
+        params = {} if symbol is None else {"symbol": symbol}
+        return self._call(FETCH_OPEN_ORDERS, fetch, params=params, reraise_arguments=True)
+
+    def _trades_of(self, symbol: str | None) -> list[Any] | None:
+        """fetchMyTrades since the last trade seen, for one symbol (or all)."""
         since = self._since.get(symbol or "", self._started)
-        params: dict[str, Any] = (
-            {"since": since} if symbol is None else {"symbol": symbol, "since": since}
-        )
+        params: dict[str, Any] = {"since": since}
+        if symbol is not None:
+            params = {"symbol": symbol, "since": since}
 
         def fetch() -> list[Any]:
             return self._exchange.fetch_my_trades(symbol, since)  # type: ignore[no-any-return]
 
         trades = self._call(FETCH_MY_TRADES, fetch, params=params, reraise_arguments=True)
-        if trades is None:
-            return False
-        times = [t["timestamp"] for t in trades if isinstance(t.get("timestamp"), int)]
+        times = [t["timestamp"] for t in trades or () if isinstance(t.get("timestamp"), int)]
         if times:
             # From the last one seen again, inclusive: a trade seen twice is one trade (its
             # id), one at the same millisecond is not missed.
             self._since[symbol or ""] = max(times)
-        return True
+        return trades
 
     def _call(
         self,
@@ -226,7 +240,7 @@ class CcxtFeed(SupervisedFeed):
             classes = messages.error_classes(error)
             if reraise_arguments and "ArgumentsRequired" in classes:
                 raise
-            self._judge(endpoint, classes, error)
+            self._judge(endpoint, classes)
             line = messages.capture_error(
                 at, self.venue, self.account, endpoint, error,
                 status=self._status, secrets=self._secrets, params=params,
@@ -236,8 +250,7 @@ class CcxtFeed(SupervisedFeed):
         if endpoint != FETCH_MY_TRADES:
             # Held or ordered: its trades are asked for (the probe's too, so a close just
             # after a (re)connect is not missed).
-            symbols = {item.get("symbol") for item in result if isinstance(item, dict)}
-            self._trade_symbols |= {s for s in symbols if isinstance(s, str)}
+            self._trade_symbols |= _symbols(result)
         self.sink(self._line(at, endpoint, result, params))
         return result
 
@@ -245,14 +258,13 @@ class CcxtFeed(SupervisedFeed):
         self, at: int, endpoint: str, result: list[Any], params: Mapping[str, Any] | None
     ) -> dict[str, Any]:
         """The capture line of a result, with the contract sizes its orders or trades need."""
-        symbols = {item.get("symbol") for item in result if isinstance(item, dict)}
-        sizes = {s: self._contract_sizes[s] for s in symbols if s in self._contract_sizes}
+        sizes = {s: self._contract_sizes[s] for s in _symbols(result) if s in self._contract_sizes}
         return messages.capture(
             at, self.venue, self.account, endpoint, result,
             params=params, contract_sizes=None if endpoint == FETCH_POSITIONS else sizes,
         )  # fmt: skip
 
-    def _judge(self, endpoint: str, classes: list[str], error: Exception) -> None:
+    def _judge(self, endpoint: str, classes: list[str]) -> None:
         """What a failure means for the feed: back off, a refusal, or the session lost."""
         if RATE_LIMIT_ERRORS & set(classes):
             self._limited = True
@@ -262,6 +274,15 @@ class CcxtFeed(SupervisedFeed):
         elif NETWORK_ERROR in classes:
             self._lost = f"{endpoint}: {classes[0]}"
         log.warning("%s %s: %s", self.venue, endpoint, classes[0])
+
+
+def _symbols(result: Iterable[Any]) -> set[str]:
+    """The symbols a ccxt result's structures name."""
+    return {
+        item["symbol"]
+        for item in result
+        if isinstance(item, dict) and isinstance(item.get("symbol"), str)
+    }
 
 
 def _contract_sizes(markets: Mapping[str, Any] | None) -> dict[str, Decimal]:
