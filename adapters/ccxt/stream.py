@@ -81,8 +81,11 @@ class WatchStream:
         if self._lost is not None or self._exchange is None:
             return False
         if not self._came_up:
-            clients = list(getattr(self._exchange, "clients", {}).values())
-            waiting = sum(len(getattr(client, "futures", {})) for client in clients)
+            try:
+                clients = list(getattr(self._exchange, "clients", {}).values())
+                waiting = sum(len(getattr(client, "futures", {})) for client in clients)
+            except RuntimeError:  # changed by the loop's thread while read: asked again
+                return False
             connected = bool(clients) and all(_connected(client) for client in clients)
             # Latched: between one result and its next call a watch waits on nothing.
             self._came_up = connected and waiting >= self._watches
