@@ -4,8 +4,8 @@ An order request carries its client order id; a placement says whether the venue
 already had it (the same id placed before: never a second order), or refused it, and why.
 """
 
-from dataclasses import dataclass
-from decimal import Decimal
+from dataclasses import dataclass, replace
+from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from enum import StrEnum
 from typing import Protocol
 
@@ -39,6 +39,43 @@ class OrderRequest:
 
 
 @dataclass(frozen=True)
+class Grid:
+    """A symbol's order grid on its venue: quantities in steps from a minimum, prices in
+    ticks (a price's significant figures too, where the venue counts them)."""
+
+    qty_step: Decimal
+    min_qty: Decimal
+    tick_size: Decimal
+    price_figures: int | None = None  # Hyperliquid: at most 5 significant figures
+
+    def fit(self, request: OrderRequest) -> "OrderRequest | str":
+        """The request on the grid, or why it cannot be: a quantity is rounded down (never
+        more than was decided, which a reduce-only order could not take); a limit price
+        away from the market's side of it (a buy lower, a sell higher) and a market order's
+        worst price towards it (never tighter than the caller allowed)."""
+        qty = _on_step(request.qty, self.qty_step, ROUND_DOWN)
+        if qty < self.min_qty:
+            return (
+                f"{request.qty} {request.symbol} rounds down to {qty} on the venue's step of "
+                f"{self.qty_step}, below its minimum order of {self.min_qty}"
+            )
+        price = request.price
+        if price is not None:
+            buy = request.side is Side.BUY
+            worst = request.order_type is OrderType.MARKET
+            rounding = ROUND_UP if buy == worst else ROUND_DOWN
+            if self.price_figures is not None:
+                figures = Decimal(1).scaleb(price.adjusted() - self.price_figures + 1)
+                price = _on_step(price, figures, rounding)
+            price = _on_step(price, self.tick_size, rounding)
+        return replace(request, qty=qty, price=price)
+
+
+def _on_step(value: Decimal, step: Decimal, rounding: str) -> Decimal:
+    return ((value / step).to_integral_value(rounding=rounding) * step).normalize()
+
+
+@dataclass(frozen=True)
 class Placement:
     """A venue's answer to one order request; ``reason`` is the venue's own words."""
 
@@ -47,11 +84,17 @@ class Placement:
     reason: str = ""
     refusal: RefusalKind | None = None
     code: str = ""  # the venue's error code, when it gives one (Bybit's retCode)
+    qty: Decimal | None = None  # what was asked of the venue, on its grid
 
     @property
     def placed(self) -> bool:
         """The venue holds the order (placed by this request or an earlier one)."""
         return self.outcome is not PlacementOutcome.REFUSED
+
+
+def off_grid(reason: str) -> Placement:
+    """A request the venue's grid cannot take: refused here, never sent."""
+    return Placement(PlacementOutcome.REFUSED, reason=reason, refusal=RefusalKind.INVALID)
 
 
 class ExecutionClient(Protocol):

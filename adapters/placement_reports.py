@@ -43,6 +43,7 @@ def decode(envelope: Envelope, data: Payload) -> OrderPlacementReported:
         refusal=refusal,
         code=data.optional_text("code"),
         action=data.choice_of("action", ACTIONS, default=OrderAction.PLACE.value),
+        qty=data.optional_decimal("qty"),
     )
     for name in ("decision_id", "symbol", "client_order_id"):
         if not getattr(report, name):
@@ -75,6 +76,8 @@ def record(
         data["action"] = action.value
     if placement.venue_order_id:
         data["venue_order_id"] = placement.venue_order_id
+    if placement.qty is not None:
+        data["qty"] = str(placement.qty)
     if placement.outcome is PlacementOutcome.REFUSED:
         data["reason"] = placement.reason
         data["refusal"] = (placement.refusal or RefusalKind.OTHER).value

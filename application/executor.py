@@ -11,7 +11,7 @@ again, with the same id; a refusal is final: nothing retries a rejected order bl
 
 import logging
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, ROUND_UP, Decimal
+from decimal import Decimal
 
 import orjson
 
@@ -29,9 +29,6 @@ from trueup.domain.vocabulary import OrderAction, OrderSide, PlacementOutcome, R
 
 log = logging.getLogger("trueup.executor")
 SIDES = {OrderSide.BUY.value: Side.BUY, OrderSide.SELL.value: Side.SELL}
-# Hyperliquid takes at most 5 significant figures in a price; Bybit ignores a market
-# order's price. One rounding serves both.
-PRICE_DIGITS = 5
 
 
 @dataclass(frozen=True)
@@ -162,14 +159,12 @@ class Executor:
         return placement
 
     def _worst_price(self, price: Decimal | None, side: Side) -> Decimal | None:
+        """The price the trigger fired at, moved by the slippage against the order (the
+        client puts it on the venue's grid, never tighter)."""
         if price is None:
             return None
         factor = 1 + self.settings.slippage if side is Side.BUY else 1 - self.settings.slippage
-        worst = price * factor
-        exponent = worst.adjusted() - PRICE_DIGITS + 1
-        # Rounded away from the market: never a tighter limit than the slippage allows.
-        rounding = ROUND_UP if side is Side.BUY else ROUND_DOWN
-        return worst.quantize(Decimal(1).scaleb(exponent), rounding=rounding).normalize()
+        return price * factor
 
     def _report(self, event: OrderRequested | EntryStep, placement: Placement) -> None:
         if isinstance(event, EntryStep):

@@ -391,6 +391,8 @@ class AccountBook:
                 opened_at=event.at,
             )
         )
+        if event.mode == "LIVE":
+            self.pnl.local_opened(key, event.position_id)
         return frozenset((key,))
 
     def _local_resized(self, event: LocalPositionResized) -> Changed:

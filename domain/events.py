@@ -251,7 +251,9 @@ class WalletReported(InputEvent):
 
     @property
     def symbols(self) -> tuple[str, ...] | None:
-        return ()
+        # The equity weighs every held position's concentration: an audit of any symbol
+        # folds it (the views are touched by the book, for the held keys alone).
+        return None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -457,6 +459,7 @@ class OrderPlacementReported(InputEvent):
     refusal: RefusalKind | None
     code: str  # the venue's error code, where it gives one
     action: OrderAction = OrderAction.PLACE
+    qty: Decimal | None = None  # the quantity asked of the venue, on its lot grid
 
     @property
     def symbols(self) -> tuple[str, ...] | None:

@@ -122,7 +122,8 @@ def _exchange(args: argparse.Namespace) -> ExchangeSource:
     if not (args.venue and args.account):
         raise UsageError(
             "--check-exchange asks the exchange: name its --venue and --account "
-            "(Bybit's keys in BYBIT_API_KEY and BYBIT_API_SECRET)"
+            "(Bybit's keys in BYBIT_API_KEY and BYBIT_API_SECRET, Aster's in ASTER_API_KEY "
+            "and ASTER_API_SECRET)"
         )
     feed = venue_feed(args)
     return ExchangeSource(args.venue, args.account, feed.fetch_once)

@@ -20,11 +20,11 @@ if TYPE_CHECKING:  # named only: the command line loads no feed it does not buil
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}", re.ASCII)
 
 
-def _secret(name: str) -> str:
+def _secret(name: str, venue: str = "Bybit") -> str:
     value = os.environ.get(name)
     if not value:
         raise UsageError(
-            f"{name} is not set: the Bybit API key and secret come from the environment"
+            f"{name} is not set: the {venue} API key and secret come from the environment"
         )
     return value
 
@@ -55,6 +55,20 @@ def hyperliquid(args: argparse.Namespace) -> "SupervisedFeed":
         )
     return HyperliquidFeed(
         args.account, clock=wall_clock, base_url=args.base_url, poll_interval_s=args.poll_interval
+    )
+
+
+def aster(args: argparse.Namespace) -> "SupervisedFeed":
+    from trueup.adapters.aster.live import AsterFeed
+    from trueup.adapters.clock import wall_clock
+
+    return AsterFeed(
+        args.account,
+        _secret("ASTER_API_KEY", "Aster"),
+        _secret("ASTER_API_SECRET", "Aster"),
+        clock=wall_clock,
+        base_url=args.base_url,
+        poll_interval_s=args.poll_interval,
     )
 
 
@@ -91,6 +105,7 @@ def ccxt(args: argparse.Namespace) -> "SupervisedFeed":
 
 
 VENUE_FEEDS: dict[str, Callable[[argparse.Namespace], "SupervisedFeed"]] = {
+    "aster": aster,
     "bybit": bybit,
     "hyperliquid": hyperliquid,
 }

@@ -4,11 +4,16 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 
+from trueup.adapters.clock import wall_clock
 from trueup.adapters.feed import Feed
+from trueup.adapters.store import codec
 from trueup.adapters.store.journal import Journal
 from trueup.domain.emitted import Emitted
+from trueup.domain.events import InputRejected, RejectionKind
 from trueup.domain.rules.config import RuleConfig
+from trueup.projections.reconciliation import replay
 from trueup.runners.live import LiveIngest
 
 
@@ -33,6 +38,44 @@ def live_ingest(store_url: str, feed: Feed, tick_ms: int = 200) -> Iterator[Live
 def emitted(store_url: str) -> list[Emitted]:
     with Journal.open(store_url) as journal:
         return [e for _, e in journal.all_events() if isinstance(e, Emitted)]
+
+
+def emitted_bytes(store_url: str) -> list[bytes]:
+    """The emitted events as stored: what a replay must give again, byte for byte."""
+    with Journal.open(store_url) as journal:
+        return [codec.encode_emitted(e) for _, e in journal.all_events() if isinstance(e, Emitted)]
+
+
+def exchange_sizes(store_url: str, venue: str, account: str) -> dict[str, Decimal]:
+    """What the journal says the exchange holds, by symbol, signed (flat ones left out)."""
+    with Journal.open(store_url) as journal:
+        book = replay(journal).book(venue, account)
+    return {k.symbol: p.exchange_qty for k, p in book.positions.items() if p.exchange_qty}
+
+
+def refused(store_url: str, kind: RejectionKind) -> list[InputRejected]:
+    with Journal.open(store_url) as journal:
+        return [
+            e for _, e in journal.all_events() if isinstance(e, InputRejected) and e.kind is kind
+        ]
+
+
+def opened(
+    venue: str, account: str, position_id: str, symbol: str, qty: str, *, category: str
+) -> dict[str, object]:
+    """The bot's intent line: a LIVE long of ``qty`` opened on a one-way account."""
+    intent = {
+        "kind": "position_opened",
+        "position_id": position_id,
+        "category": category,
+        "symbol": symbol,
+        "position_idx": 0,
+        "side": "Buy",
+        "qty": qty,
+        "mode": "LIVE",
+    }
+    line = {"at": wall_clock(), "venue": venue, "account": account, "channel": "intent"}
+    return {**line, "data": intent}
 
 
 def wait_for(what: str, check: Callable[[], bool], timeout: float = 15.0) -> None:

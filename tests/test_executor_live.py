@@ -249,7 +249,8 @@ def test_an_entry_left_unfilled_is_repriced_twice_then_filled_at_market(
         cancelled, cancelled, cancelled, ("Market", "Filled"),
     ]  # fmt: skip
     prices = [price for _, _, price, _ in orders[:3]]
-    assert prices == [Decimal("90"), Decimal("90.045"), Decimal("90.0900225")]
+    # 90.0900225 off the tick of 0.0001: a buy's limit is rounded down, never paying more
+    assert prices == [Decimal("90"), Decimal("90.045"), Decimal("90.09")]
 
 
 def _rules_recorded(store: str) -> bool:

@@ -1,11 +1,13 @@
-"""Exit reasons end to end, on both simulated venues: a LIVE local position the exchange
+"""Exit reasons end to end, on every simulated venue: a LIVE local position the exchange
 closes (a liquidation, an auto-deleveraging, the venue's own take-profit or stop-loss, a
 close by hand) is reported closed once, with the cause the venue's own reports show, and
 only a loss cools its symbol down.
 
 Each venue says the cause its own way, on its real wire: Bybit in an execution's execType
 (BustTrade, AdlTrade), createType and stopOrderType; Hyperliquid in a fill's `liquidation`
-object and `dir`, and in a trigger order's orderType, which only frontendOpenOrders lists.
+object and `dir`, and in a trigger order's orderType, which only frontendOpenOrders lists;
+Aster in an order update's client order id (autoclose-, adl_autoclose) and execution type
+CALCULATED (its simulator takes no TP/SL orders: those causes are not played there).
 """
 
 from collections.abc import Iterator
@@ -16,11 +18,11 @@ from typing import Any, Protocol
 
 import pytest
 
+from tests import live_harness
 from tests.live_harness import emitted, live_ingest, wait_for, wait_for_emitted
-from trueup.adapters.bybit import messages as bybit_messages
+from trueup.adapters.aster.live import AsterFeed
 from trueup.adapters.bybit.live import BybitFeed
 from trueup.adapters.clock import wall_clock
-from trueup.adapters.hyperliquid import messages as hyperliquid_messages
 from trueup.adapters.hyperliquid.live import HyperliquidFeed
 from trueup.adapters.store.journal import Journal
 from trueup.adapters.supervised_feed import SupervisedFeed
@@ -28,6 +30,7 @@ from trueup.domain.emitted import CooldownStarted, PositionClosed
 from trueup.domain.keys import OrderKey
 from trueup.domain.vocabulary import OrderOrigin
 from trueup.projections.reconciliation import replay
+from trueup_simulators.aster.simulator import AsterSimulator
 from trueup_simulators.bybit.simulator import BybitSimulator
 from trueup_simulators.hyperliquid.simulator import HyperliquidSimulator
 
@@ -89,8 +92,7 @@ class OnBybit:
         assert self.sim.wait_subscribed(timeout=10), "the feed never subscribed"
 
     def opened(self) -> JSON:
-        intent = position_opened(self.category, self.symbol, "0.3")
-        return bybit_messages.capture_intent(wall_clock(), self.account, intent)
+        return opened(self, "0.3")
 
     def buy(self) -> None:
         order = self.sim.place_order(self.symbol, "Buy", "0.3", order_type="Market")
@@ -129,8 +131,7 @@ class OnHyperliquid:
         self.sim.wait_subscribed("userFills", self.account)
 
     def opened(self) -> JSON:
-        intent = position_opened(self.category, self.symbol, "0.5")
-        return hyperliquid_messages.capture_intent(wall_clock(), self.account, intent)
+        return opened(self, "0.5")
 
     def buy(self) -> None:
         oid = self.sim.open_order(USER, self.symbol, is_buy=True, sz="0.5", limit_px="60000")
@@ -163,17 +164,49 @@ class OnHyperliquid:
         return order is not None and order.origin is origin
 
 
-def position_opened(category: str, symbol: str, qty: str) -> JSON:
-    return {
-        "kind": "position_opened",
-        "position_id": "p-1",
-        "category": category,
-        "symbol": symbol,
-        "position_idx": 0,
-        "side": "Buy",
-        "qty": qty,
-        "mode": "LIVE",
-    }
+class OnAster:
+    """BTCUSDT 0.3 long at the mark, 100000, on the Aster simulator."""
+
+    venue, account, category, symbol = "aster", "main", "perp", "BTCUSDT"
+
+    def __init__(self, sim: AsterSimulator) -> None:
+        self.sim = sim
+        sim.move_mark(self.symbol, "100000")
+
+    def feed(self) -> SupervisedFeed:
+        return AsterFeed(
+            self.account,
+            KEY,
+            SECRET,
+            clock=wall_clock,
+            base_url=self.sim.base_url,
+            poll_interval_s=0.3,
+        )
+
+    def subscribed(self) -> None:
+        assert self.sim.wait_readers(1, timeout=10), "the feed never read the user data stream"
+
+    def opened(self) -> JSON:
+        return opened(self, "0.3")
+
+    def buy(self) -> None:
+        self.sim.fill(self.sim.place_order(self.symbol, "BUY", "0.3", order_type="MARKET"))
+
+    def close(self, cause: str, store: str) -> None:
+        sim, symbol = self.sim, self.symbol
+        if cause == "liquidation":
+            sim.liquidate(symbol, price="90000")
+        elif cause == "adl":
+            sim.auto_deleverage(symbol, price="110000")
+        else:
+            sim.close_by_hand(symbol)
+
+
+def opened(exchange: Exchange, qty: str) -> JSON:
+    """The bot's intent: the long, LIVE, as position p-1."""
+    return live_harness.opened(
+        exchange.venue, exchange.account, "p-1", exchange.symbol, qty, category=exchange.category
+    )
 
 
 def exchange_qty(store: str, exchange: Exchange) -> Decimal | None:
@@ -184,17 +217,26 @@ def exchange_qty(store: str, exchange: Exchange) -> Decimal | None:
     return position.exchange_qty if position else None
 
 
-@pytest.fixture(params=["bybit", "hyperliquid"])
+# Each venue with the causes its simulator can play.
+CASES = [(venue, cause) for venue in ("bybit", "hyperliquid") for cause in CAUSES] + [
+    ("aster", cause) for cause in ("liquidation", "adl", "by_hand")
+]
+
+
+@pytest.fixture
 def exchange(request: pytest.FixtureRequest) -> Iterator[Exchange]:
     if request.param == "bybit":
         with BybitSimulator(api_key=KEY, api_secret=SECRET) as bybit:
             yield OnBybit(bybit)
+    elif request.param == "aster":
+        with AsterSimulator(api_key=KEY, api_secret=SECRET) as aster:
+            yield OnAster(aster)
     else:
         with HyperliquidSimulator() as hyperliquid:
             yield OnHyperliquid(hyperliquid)
 
 
-@pytest.mark.parametrize("cause", CAUSES)
+@pytest.mark.parametrize(("exchange", "cause"), CASES, indirect=["exchange"])
 def test_an_exchange_close_is_reported_once_with_its_cause_and_only_a_loss_cools_down(
     exchange: Exchange, cause: str, tmp_path: Path
 ) -> None:

@@ -8,13 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.live_harness import emitted, live_ingest, wait_for, wait_for_emitted
-from trueup.adapters.bybit import messages
+from tests import live_harness
+from tests.live_harness import emitted, live_ingest, refused, wait_for, wait_for_emitted
 from trueup.adapters.bybit.live import BybitFeed
 from trueup.adapters.clock import wall_clock
 from trueup.adapters.store.journal import Journal
-from trueup.domain.events import InputRejected, RejectionKind
-from trueup.projections.reconciliation import replay
+from trueup.domain.events import RejectionKind
 from trueup_simulators.bybit.exchange_book import ExchangeBook
 from trueup_simulators.bybit.simulator import BybitSimulator
 
@@ -39,17 +38,7 @@ def feed_for(sim: BybitSimulator) -> BybitFeed:
 
 
 def opened(position_id: str, symbol: str, qty: str) -> dict[str, object]:
-    intent = {
-        "kind": "position_opened",
-        "position_id": position_id,
-        "category": "linear",
-        "symbol": symbol,
-        "position_idx": 0,
-        "side": "Buy",
-        "qty": qty,
-        "mode": "LIVE",
-    }
-    return messages.capture_intent(wall_clock(), "main", intent)
+    return live_harness.opened("bybit", "main", position_id, symbol, qty, category="linear")
 
 
 def held(sim: BybitSimulator) -> dict[str, Decimal]:
@@ -64,9 +53,7 @@ def held(sim: BybitSimulator) -> dict[str, Decimal]:
 
 
 def journaled(store: str) -> dict[str, Decimal]:
-    with Journal.open(store) as journal:
-        book = replay(journal).book("bybit", "main")
-    return {k.symbol: p.exchange_qty for k, p in book.positions.items() if p.exchange_qty}
+    return live_harness.exchange_sizes(store, "bybit", "main")
 
 
 def agree(sim: BybitSimulator, store: str) -> None:
@@ -135,13 +122,6 @@ def test_a_burst_of_rate_limits_changes_no_position(sim: BybitSimulator, store: 
     # Quiet: told once per place asked, the rest held back for the window's end.
     assert 1 <= len(told) <= 2
     assert "POSITION_CLOSED" not in {e.type for e in emitted(store)}
-
-
-def refused(store: str, kind: RejectionKind) -> list[InputRejected]:
-    with Journal.open(store) as journal:
-        return [
-            e for _, e in journal.all_events() if isinstance(e, InputRejected) and e.kind is kind
-        ]
 
 
 def test_a_simulator_restart_ends_with_the_journal_in_step(sim: BybitSimulator, store: str) -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from tests import live_harness
 from tests.live_harness import emitted, live_ingest, wait_for, wait_for_emitted
 from trueup.adapters.clock import wall_clock
-from trueup.adapters.hyperliquid import messages
 from trueup.adapters.hyperliquid.live import HyperliquidFeed
 from trueup.adapters.store.journal import Journal
 from trueup.projections.reconciliation import replay
@@ -29,17 +29,7 @@ def feed_for(sim: HyperliquidSimulator) -> HyperliquidFeed:
 
 
 def opened(position_id: str, coin: str, qty: str) -> dict[str, object]:
-    intent = {
-        "kind": "position_opened",
-        "position_id": position_id,
-        "category": "perp",
-        "symbol": coin,
-        "position_idx": 0,
-        "side": "Buy",
-        "qty": qty,
-        "mode": "LIVE",
-    }
-    return messages.capture_intent(wall_clock(), USER, intent)
+    return live_harness.opened("hyperliquid", USER, position_id, coin, qty, category="perp")
 
 
 def exchange_qty(store_url: str, coin: str) -> Decimal | None:

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.live_harness import emitted_bytes as emitted
 from tests.live_harness import wait_for
 from trueup.adapters.store import codec
-from trueup.adapters.store.journal import Journal
-from trueup.domain.emitted import Emitted
 from trueup.runners.cli import main
 from trueup_simulators.bybit.simulator import BybitSimulator
 
@@ -24,11 +23,6 @@ KEY, SECRET = "run-key-0123456789", "run-secret-9876543210abcdef"
 def sim() -> Iterator[BybitSimulator]:
     with BybitSimulator(api_key=KEY, api_secret=SECRET) as simulator:
         yield simulator
-
-
-def emitted(store: str) -> list[bytes]:
-    with Journal.open(store) as journal:
-        return [codec.encode_emitted(e) for _, e in journal.all_events() if isinstance(e, Emitted)]
 
 
 def test_run_records_what_it_receives_stops_on_sigterm_and_keeps_the_secret(

@@ -6,6 +6,8 @@ from the caller or the environment (BYBIT_API_KEY, BYBIT_API_SECRET) and are nev
 """
 
 import os
+from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 import requests
@@ -13,7 +15,7 @@ from pybit import unified_trading
 from pybit.exceptions import FailedRequestError
 
 from trueup.adapters.client_order_id import ClientOrderId
-from trueup.adapters.orders import OrderRequest, OrderType, Placement
+from trueup.adapters.orders import Grid, OrderRequest, OrderType, Placement, off_grid
 from trueup.domain.vocabulary import PlacementOutcome, RefusalKind
 
 DUPLICATE_ORDER_LINK_ID = 110072
@@ -85,6 +87,7 @@ class BybitOrders:
         )
         if base_url:
             self._http.endpoint = base_url.rstrip("/")
+        self._grids: dict[str, Grid] = {}
 
     @classmethod
     def from_env(cls, *, base_url: str | None = None, category: str = "linear") -> "BybitOrders":
@@ -99,7 +102,16 @@ class BybitOrders:
         return client_order_id.order_link_id
 
     def place(self, request: OrderRequest) -> Placement:
-        """POST /v5/order/create with the request's orderLinkId."""
+        """POST /v5/order/create with the request's orderLinkId, on the symbol's grid."""
+        grid = self._grid(request.symbol)
+        if isinstance(grid, Placement):
+            return grid
+        fitted = grid.fit(request)
+        if isinstance(fitted, str):
+            return off_grid(fitted)
+        return replace(self._create(fitted), qty=fitted.qty)
+
+    def _create(self, request: OrderRequest) -> Placement:
         params: dict[str, Any] = {
             "category": self.category,
             "symbol": request.symbol,
@@ -112,9 +124,34 @@ class BybitOrders:
         }
         if request.order_type is OrderType.LIMIT:
             if request.price is None:
-                return _invalid("a limit order needs a price")
+                return off_grid("a limit order needs a price")
             params["price"] = str(request.price)
         return self._call(self._http.place_order, params)
+
+    def _grid(self, symbol: str) -> Grid | Placement:
+        """The symbol's lot and tick sizes (GET /v5/market/instruments-info), kept once read."""
+        found = self._grids.get(symbol)
+        if found is not None:
+            return found
+        try:
+            body = self._http.get_instruments_info(category=self.category, symbol=symbol)
+            listed = (body.get("result") or {}).get("list") or []
+            if body.get("retCode") != 0 or not listed:
+                return off_grid(f"{symbol} is not listed: {body.get('retMsg', '')}")
+            lot, prices = listed[0]["lotSizeFilter"], listed[0]["priceFilter"]
+            grid = Grid(
+                Decimal(lot["qtyStep"]), Decimal(lot["minOrderQty"]), Decimal(prices["tickSize"])
+            )
+        except (FailedRequestError, requests.RequestException) as error:
+            return Placement(
+                PlacementOutcome.REFUSED,
+                reason=f"instruments-info: {type(error).__name__}",
+                refusal=RefusalKind.UNREACHABLE,
+            )
+        except (KeyError, TypeError, ArithmeticError, ValueError) as error:
+            return off_grid(f"{symbol}'s instruments-info is unreadable: {error!r:.100}")
+        self._grids[symbol] = grid
+        return grid
 
     def cancel(self, symbol: str, client_order_id: str) -> Placement:
         """POST /v5/order/cancel by orderLinkId."""
@@ -139,7 +176,3 @@ class BybitOrders:
                 refusal=RefusalKind.UNREACHABLE,
             )
         return placement(body)
-
-
-def _invalid(reason: str) -> Placement:
-    return Placement(PlacementOutcome.REFUSED, reason=reason, refusal=RefusalKind.INVALID)

@@ -8,6 +8,8 @@ HYPERLIQUID_ACCOUNT_ADDRESS naming the account an agent trades for; it is never 
 """
 
 import os
+from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 import requests
@@ -18,7 +20,7 @@ from hyperliquid.utils.error import ClientError, ServerError
 from hyperliquid.utils.types import Cloid
 
 from trueup.adapters.client_order_id import ClientOrderId
-from trueup.adapters.orders import OrderRequest, OrderType, Placement, Side
+from trueup.adapters.orders import Grid, OrderRequest, OrderType, Placement, Side, off_grid
 from trueup.domain.vocabulary import PlacementOutcome, RefusalKind
 
 # Words of the venue's error strings (its error-responses page), by what they mean here.
@@ -63,6 +65,16 @@ def placement(body: Any) -> Placement:
     return Placement(PlacementOutcome.ACCEPTED, venue_order_id=str(done.get("oid", "")))
 
 
+# A perp's price has at most 5 significant figures and 6 - szDecimals decimals.
+PRICE_FIGURES, PERP_PRICE_DECIMALS = 5, 6
+
+
+def _grid(sz_decimals: int) -> Grid:
+    step = Decimal(1).scaleb(-sz_decimals)
+    tick = Decimal(1).scaleb(-(PERP_PRICE_DECIMALS - sz_decimals))
+    return Grid(step, step, tick, price_figures=PRICE_FIGURES)
+
+
 class HyperliquidOrders:
     """Places orders for one Hyperliquid account, signed by its key or an agent's."""
 
@@ -95,13 +107,21 @@ class HyperliquidOrders:
         return client_order_id.cloid
 
     def place(self, request: OrderRequest) -> Placement:
-        """An order with the request's cloid: Ioc for a market order, Gtc for a limit."""
+        """An order with the request's cloid, on the coin's grid: Ioc for a market order,
+        Gtc for a limit."""
         if request.price is None:
-            return Placement(
-                PlacementOutcome.REFUSED,
-                reason="Hyperliquid orders need a price (a market order's worst price)",
-                refusal=RefusalKind.INVALID,
-            )
+            return off_grid("Hyperliquid orders need a price (a market order's worst price)")
+        info = self._exchange.info
+        try:
+            decimals = int(info.asset_to_sz_decimals[info.name_to_asset(request.symbol)])
+        except KeyError:
+            return off_grid(f"{request.symbol} is not a coin of the venue's meta")
+        fitted = _grid(decimals).fit(request)
+        if isinstance(fitted, str):
+            return off_grid(fitted)
+        return replace(self._order(fitted), qty=fitted.qty)
+
+    def _order(self, request: OrderRequest) -> Placement:
         tif = "Ioc" if request.order_type is OrderType.MARKET else "Gtc"
         return self._call(
             lambda: self._exchange.order(

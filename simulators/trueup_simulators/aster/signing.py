@@ -5,14 +5,11 @@ concatenated with the request body, exactly as sent, with no ``&`` between them.
 signature must be the last parameter of the one it is sent in; it is not case sensitive.
 """
 
-from trueup.adapters.bybit.signing import hmac_sha256, same_signature
+from trueup.adapters.aster.signing import sign
+from trueup.adapters.bybit.signing import same_signature
 
+__all__ = ["sign", "signed_part", "verify"]  # sign: the one our client signs with
 SIGNATURE = "signature="
-
-
-def sign(secret: str, total_params: str) -> str:
-    """The signature a client appends to ``total_params``."""
-    return hmac_sha256(secret, total_params)
 
 
 def signed_part(query: str, body: str) -> tuple[str, str] | None:

@@ -223,6 +223,34 @@ class Execution:
         return self.price * self.qty * self.fee_rate
 
 
+@dataclass(frozen=True)
+class Instrument:
+    """A symbol's trading rules, as /v5/market/instruments-info gives them."""
+
+    qty_step: Decimal
+    min_qty: Decimal
+    tick_size: Decimal
+
+    def listing(self, category: str, symbol: str) -> JSON:
+        """One item of instruments-info's list (the fields a client reads, and their kin)."""
+        return {
+            "symbol": symbol,
+            "contractType": "LinearPerpetual" if category == "linear" else "InversePerpetual",
+            "status": "Trading",
+            "priceFilter": {"minPrice": str(self.tick_size), "tickSize": str(self.tick_size)},
+            "lotSizeFilter": {
+                "minOrderQty": str(self.min_qty),
+                "qtyStep": str(self.qty_step),
+                "maxOrderQty": "1000000",
+            },
+        }
+
+
+# What a symbol no test set rules for answers (and is not held to): fine enough for any
+# quantity or price the tests use.
+ANY_GRID = Instrument(Decimal("0.0001"), Decimal("0.0001"), Decimal("0.0001"))
+
+
 @dataclass
 class ExchangeBook:
     """One unified account's derivatives book, as the exchange holds it."""
@@ -234,6 +262,8 @@ class ExchangeBook:
     positions: dict[tuple[str, str, int], Position] = field(init=False, default_factory=dict)
     orders: dict[str, Order] = field(init=False, default_factory=dict)
     executions: list[Execution] = field(init=False, default_factory=list)
+    # Trading rules per symbol, where a test set them: orders off their grid are refused.
+    instruments: dict[str, "Instrument"] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         # Seeded so that ids and seqs repeat run after run: a scenario gives the same bytes.

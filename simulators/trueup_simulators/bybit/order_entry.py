@@ -96,6 +96,12 @@ def create(book: ExchangeBook, body: Mapping[str, Any]) -> JSON:
     # Bybit keeps orderLinkId unique over the account's orders, open or ended.
     if link_id and any(o.order_link_id == link_id for o in book.orders.values()):
         raise Refusal(DUPLICATE_ORDER_LINK_ID, "OrderLinkedID is duplicate")
+    rules = book.instruments.get(symbol)
+    if rules is not None:
+        if qty % rules.qty_step or qty < rules.min_qty:
+            raise Refusal(PARAMETER_ERROR, "Qty invalid")
+        if price is not None and price % rules.tick_size:
+            raise Refusal(PARAMETER_ERROR, "Price invalid")
     reduce_only = body.get("reduceOnly") in (True, "true")
     position_idx = _position_idx(body, side, reduce_only)
     position = book.position(symbol, position_idx, category)

@@ -40,9 +40,11 @@ from trueup_simulators.amounts import exact as _exact
 from trueup_simulators.amounts import optional as _optional
 from trueup_simulators.bybit import order_entry
 from trueup_simulators.bybit.exchange_book import (
+    ANY_GRID,
     Clock,
     ExchangeBook,
     Execution,
+    Instrument,
     Order,
     Position,
     settle_coin,
@@ -58,6 +60,7 @@ SortKey = tuple[str | int, ...]
 Entries = list[tuple[SortKey, JSON]]
 
 PRIVATE_PATH = "/v5/private"
+INSTRUMENTS_PATH = "/v5/market/instruments-info"
 PRIVATE_TOPICS = ("position", "order", "execution", "wallet")
 CATEGORIES = ("linear", "inverse", "spot", "option")
 SEVEN_DAYS_MS = 7 * 24 * 3600 * 1000
@@ -522,6 +525,8 @@ class BybitSimulator(ServedSimulator):
     # ---- REST ---------------------------------------------------------------------------------
 
     async def _http(self, request: web.Request) -> web.StreamResponse:
+        if request.method == "GET" and request.path == INSTRUMENTS_PATH:
+            return web.json_response(self._instruments(request.query))
         if request.method == "POST" and request.path in order_entry.ACTIONS:
             body = await request.text()
             reply = self._mutate(lambda _: self._rest.submit(request.path, body, request.headers))
@@ -536,6 +541,15 @@ class BybitSimulator(ServedSimulator):
         return web.Response(
             status=reply.status, text=reply.body, headers=reply.headers, content_type=content_type
         )
+
+    def _instruments(self, query: Mapping[str, str]) -> JSON:
+        """Public: a symbol's trading rules (those a test set, else a grid fine enough)."""
+        category, symbol = query.get("category", "linear"), query.get("symbol", "")
+        with self._lock:
+            rules = self.book.instruments.get(symbol, ANY_GRID)
+        listed = [rules.listing(category, symbol)] if symbol else []
+        result = {"category": category, "list": listed, "nextPageCursor": ""}
+        return {"retCode": 0, "retMsg": "OK", "result": result, "retExtInfo": {}, "time": 0}
 
     # ---- the private WebSocket ----------------------------------------------------------------
 
@@ -803,6 +817,14 @@ class BybitSimulator(ServedSimulator):
             )
         )
         return [order.order_id for order in orders]
+
+    def set_instrument(
+        self, symbol: str, *, qty_step: Quantity, min_qty: Quantity, tick_size: Quantity
+    ) -> None:
+        """Hold ``symbol``'s orders to these rules (10001 "Qty invalid" / "Price invalid"
+        off the grid), as instruments-info then says."""
+        rules = Instrument(_exact(qty_step), _exact(min_qty), _exact(tick_size))
+        self._mutate(lambda book: book.instruments.__setitem__(symbol, rules))
 
     def move_mark(self, symbol: str, price: Quantity, *, category: str = "linear") -> None:
         """Move the mark price of ``symbol`` (seen by REST, and a linear one on the public
