@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from trueup.adapters import rule_changes, trigger_commands
-from trueup.adapters.capture import VENUES, decode_line
+from trueup.adapters.capture import VENUE_NAMES, decode_line, reads_venue
 from trueup.adapters.clock import wall_clock
 from trueup.adapters.feed import Clock, Sink
 from trueup.adapters.notify.target import Target
@@ -336,9 +336,9 @@ class TrueupService:
             side=side,
             timeframe=timeframe,
         )
-        if facts.venue not in VENUES:
+        if not reads_venue(facts.venue):
             verdict = verdict.blocked(
-                f"trueup reads no venue {facts.venue!r} (it reads {', '.join(sorted(VENUES))})"
+                f"trueup reads no venue {facts.venue!r} (it reads {', '.join(VENUE_NAMES)})"
             )
         if self.journal.unknown_inputs:
             # What those inputs said is unknown, so no answer built without them is vouched for.

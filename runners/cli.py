@@ -39,7 +39,13 @@ from trueup.runners.arguments import (
 )
 from trueup.runners.gc_policy import relaxed_gc
 from trueup.runners.usage import EXIT_OK, EXIT_USAGE, UsageError
-from trueup.runners.venues import VENUE_EXECUTION, VENUE_FEEDS, VENUE_PRICE_FEEDS
+from trueup.runners.venues import (
+    VENUE_EXECUTION,
+    VENUE_FEEDS,
+    VENUE_PRICE_FEEDS,
+    feed_venue,
+    venue_feed,
+)
 
 if TYPE_CHECKING:
     from trueup.adapters.feed import Feed
@@ -270,7 +276,10 @@ def _operator_commands(commands: Commands) -> None:
     how.add_argument("--force", action="store_true", help="close them all (asks first)")
     fix.add_argument("--yes", action="store_true", help="do not ask before --force")
     fix.add_argument(
-        "--venue", choices=sorted(VENUE_FEEDS), help="--check-exchange: the venue to ask"
+        "--venue",
+        type=feed_venue,
+        metavar="{" + ",".join(sorted(VENUE_FEEDS)) + ",ccxt:<exchange-id>}",
+        help="--check-exchange: the venue to ask",
     )
     fix.add_argument("--account", help="--check-exchange: the account to ask about")
     fix.add_argument(
@@ -381,9 +390,14 @@ def _serve_command(commands: Commands) -> None:
 def _process_commands(commands: Commands) -> None:
     """The long-running ones: live ingest, and the projections on their own."""
     run = commands.add_parser("run", help="live ingest from a venue, until SIGINT or SIGTERM")
-    run.add_argument("--venue", required=True, choices=sorted(VENUE_FEEDS))
     run.add_argument(
-        "--account", required=True, help="a name (Bybit, Aster) or the address (Hyperliquid)"
+        "--venue",
+        required=True,
+        type=feed_venue,
+        metavar="{" + ",".join(sorted(VENUE_FEEDS)) + ",ccxt:<exchange-id>}",
+    )
+    run.add_argument(
+        "--account", required=True, help="a name (Bybit, Aster, ccxt) or the address (Hyperliquid)"
     )
     run.add_argument(
         "--base-url", type=http_url, help="another host than the venue's, e.g. a simulator"
@@ -685,7 +699,7 @@ def _run(journal: "Journal", args: argparse.Namespace) -> int:
     _log_as_trueup(logging.INFO)
     if args.prices and args.venue not in VENUE_PRICE_FEEDS:
         raise UsageError(f"--prices: {args.venue}'s public prices are not recorded yet")
-    feed: Feed = VENUE_FEEDS[args.venue](args)
+    feed: Feed = venue_feed(args)
     if args.prices:
         feed = Feeds(feed, VENUE_PRICE_FEEDS[args.venue](args))
     publisher = _nats_publisher(args, journal) if args.nats else None

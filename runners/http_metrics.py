@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from trueup.adapters.capture import CHANNELS, VENUES
+from trueup.adapters.capture import CHANNELS, reads_venue
 from trueup.application.answer_cache import AnswerCache
 from trueup.application.answers import AccountFreshness
 from trueup.domain.events import InputEvent, InputRejected
@@ -98,7 +98,7 @@ class ExchangeViewAge(Collector):
 
 
 def _venue(event: InputEvent) -> str:
-    return event.venue if event.venue in VENUES else OTHER
+    return event.venue if reads_venue(event.venue) else OTHER
 
 
 def _channel(event: InputEvent) -> str:
