@@ -47,6 +47,8 @@ class PositionReport:
     entry_price: Decimal | None
     mark_price: Decimal | None
     unrealised_pnl: Decimal | None
+    # The venue's realised PnL of the key over all time, fees and funding included
+    # (Bybit's cumRealisedPnl); None where the venue gives no such figure.
     cum_realised_pnl: Decimal | None
     seq: int | None  # the venue's sequence number, where it gives one (Bybit's REST may not)
     updated_time: int
