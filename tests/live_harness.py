@@ -2,7 +2,7 @@
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from decimal import Decimal
 
@@ -80,10 +80,10 @@ def opened(
     )
 
 
-def intent(venue: str, account: str, data: dict[str, object]) -> dict[str, object]:
+def intent(venue: str, account: str, data: Mapping[str, object]) -> dict[str, object]:
     """The bot's intent line, received now."""
     line = {"at": wall_clock(), "venue": venue, "account": account, "channel": "intent"}
-    return {**line, "data": data}
+    return {**line, "data": dict(data)}
 
 
 def wait_for(what: str, check: Callable[[], bool], timeout: float = 15.0) -> None:
