@@ -22,6 +22,7 @@ from trueup.adapters import (
 )
 from trueup.adapters.aster import wire as aster_wire
 from trueup.adapters.bybit import wire as bybit_wire
+from trueup.adapters.ccxt import wire as ccxt_wire
 from trueup.adapters.decimals import to_instant
 from trueup.adapters.envelope import Envelope
 from trueup.adapters.hyperliquid import wire as hyperliquid_wire
@@ -45,13 +46,21 @@ VENUES: dict[str, VenueDecoder] = {
     "bybit": bybit_wire.decode,
     "hyperliquid": hyperliquid_wire.decode,
     "aster": aster_wire.decode,
+    ccxt_wire.FAMILY: ccxt_wire.decode,  # every venue ccxt:<exchange-id>
 }
+VENUE_NAMES = [*sorted(name for name in VENUES if name != ccxt_wire.FAMILY), "ccxt:<exchange-id>"]
 # Per venue, the REST endpoints whose replies are position snapshots (pages of one).
 POSITION_SNAPSHOTS: dict[str, tuple[str, ...]] = {
     "bybit": (bybit_wire.POSITION_SNAPSHOT,),
     "hyperliquid": (hyperliquid_wire.POSITION_SNAPSHOT,),
     "aster": aster_wire.POSITION_SNAPSHOTS,
+    ccxt_wire.FAMILY: ccxt_wire.POSITION_SNAPSHOTS,
 }
+
+
+def reads_venue(venue: str) -> bool:
+    """Whether trueup reads a venue's lines (ccxt's under any exchange id)."""
+    return venue != ccxt_wire.FAMILY and ccxt_wire.family(venue) in VENUES
 
 
 def decode_line(line: str | bytes) -> InputEvent:
@@ -116,10 +125,9 @@ def _decode_fields(envelope: Envelope, parsed: object) -> InputEvent:
         return notification_reports.decode(envelope, fields.child("data"))
     if channel == "feed":
         return feed_status.decode(envelope, fields.child("data"))
-    venue = VENUES.get(envelope.venue)
-    if venue is None:
-        raise MalformedInput(f"line.venue: {shown(envelope.venue)} is not one of {sorted(VENUES)}")
-    return venue(envelope, channel, fields)
+    if not reads_venue(envelope.venue):
+        raise MalformedInput(f"line.venue: {shown(envelope.venue)} is not one of {VENUE_NAMES}")
+    return VENUES[ccxt_wire.family(envelope.venue)](envelope, channel, fields)
 
 
 def _rejected_envelope(
@@ -146,7 +154,7 @@ def _rejected_envelope(
         position_snapshot=(
             channel == "rest"
             and endpoint is not None
-            and endpoint in POSITION_SNAPSHOTS.get(envelope.venue, ())
+            and endpoint in POSITION_SNAPSHOTS.get(ccxt_wire.family(envelope.venue), ())
         ),
     )
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent
+from trueup.domain.rules.can_open import AccountFacts, SymbolFacts
 from trueup.domain.vocabulary import NotificationOutcome
 
 JSON = dict[str, Any]
@@ -32,6 +33,19 @@ class CanOpenAnswer:
         return {"venue": self.venue, "account": self.account, "symbol": self.symbol} | (
             self.as_json()
         )
+
+
+@dataclass(frozen=True, slots=True)
+class CanOpenFacts:
+    """What can-open weighs about one symbol, as the journal holds it: judged against the
+    clock each time asked (TrueupService.judge_can_open), so it may be kept while the
+    journal's end does not move, where a verdict could not."""
+
+    venue: str
+    account: str
+    symbol: str
+    account_facts: AccountFacts
+    symbol_facts: SymbolFacts
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from trueup.adapters import rule_changes, trigger_commands
-from trueup.adapters.capture import VENUES, decode_line
+from trueup.adapters.capture import VENUE_NAMES, decode_line, reads_venue
 from trueup.adapters.clock import wall_clock
 from trueup.adapters.feed import Clock, Sink
 from trueup.adapters.notify.target import Target
@@ -21,6 +21,7 @@ from trueup.application.answers import (
     JSON,
     AccountFreshness,
     CanOpenAnswer,
+    CanOpenFacts,
     Cleanup,
     CleanupReport,
     DeliveryRecord,
@@ -46,9 +47,10 @@ from trueup.domain.reconciler import Reconciler
 from trueup.domain.rules.can_open import (
     UNKNOWN_ACCOUNT,
     SymbolFacts,
-    can_open,
+    account_facts,
     judge,
     stale_view,
+    symbol_facts,
 )
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.findings import stale_positions
@@ -71,6 +73,7 @@ from trueup.projections.views import (
     every_view,
     position_row,
     recent_body,
+    risk_json,
     symbol_view,
 )
 
@@ -283,38 +286,59 @@ class TrueupService:
         """Yes only if trueup can vouch for it: every reason against, never just the first.
         Judged from the persisted views when they are current, else by a replay; ``at`` an
         instant before the account's latest input is answered as of then, by a replay."""
-        now = self.clock() if at is None else at
+        facts = self.can_open_facts(venue, account, symbol, at=at)
+        return self.judge_can_open(facts, side=side, timeframe=timeframe, at=at)
+
+    def can_open_facts(
+        self, venue: str, account: str, symbol: str, *, at: int | None = None
+    ) -> CanOpenFacts:
+        """What can-open weighs, as of ``at`` (None: the journal's end), read from the views
+        or a replay. Nothing in it depends on the clock: the same journal, the same facts."""
         found = self._views_at(venue, account, at)
         if found is not None:
             reader, account_view = found
             symbol_view = reader.symbol(venue, account, symbol)
-            verdict = judge(
+            return CanOpenFacts(
+                venue,
+                account,
+                symbol,
                 account_view.facts if account_view else UNKNOWN_ACCOUNT,
                 symbol_view.facts if symbol_view else NOTHING_HELD,
-                symbol,
-                now,
-                side=side,
-                timeframe=timeframe,
             )
-        else:
-            reconciler = replay(self.journal, as_of=at, account=(venue, account))
-            if (venue, account) in reconciler.books:
-                book = reconciler.book(venue, account)
-                detectors = reconciler.detectors(venue, account)
-                verdict = can_open(
-                    book,
-                    detectors,
-                    symbol,
-                    now,
-                    config=reconciler.config,
-                    side=side,
-                    timeframe=timeframe,
-                )
-            else:
-                verdict = judge(UNKNOWN_ACCOUNT, NOTHING_HELD, symbol, now)
-        if venue not in VENUES:
+        reconciler = replay(self.journal, as_of=at, account=(venue, account))
+        if (venue, account) not in reconciler.books:
+            return CanOpenFacts(venue, account, symbol, UNKNOWN_ACCOUNT, NOTHING_HELD)
+        book = reconciler.book(venue, account)
+        return CanOpenFacts(
+            venue,
+            account,
+            symbol,
+            account_facts(book, reconciler.config),
+            symbol_facts(book, reconciler.detectors(venue, account), symbol),
+        )
+
+    def judge_can_open(
+        self,
+        facts: CanOpenFacts,
+        *,
+        side: PositionSide | None = None,
+        timeframe: str | None = None,
+        at: int | None = None,
+    ) -> CanOpenAnswer:
+        """The verdict on ``facts`` at ``at`` (None: now, by this service's clock): how fresh
+        the exchange view is and whether a cooldown has run out are the clock's to say."""
+        now = self.clock() if at is None else at
+        verdict = judge(
+            facts.account_facts,
+            facts.symbol_facts,
+            facts.symbol,
+            now,
+            side=side,
+            timeframe=timeframe,
+        )
+        if not reads_venue(facts.venue):
             verdict = verdict.blocked(
-                f"trueup reads no venue {venue!r} (it reads {', '.join(sorted(VENUES))})"
+                f"trueup reads no venue {facts.venue!r} (it reads {', '.join(VENUE_NAMES)})"
             )
         if self.journal.unknown_inputs:
             # What those inputs said is unknown, so no answer built without them is vouched for.
@@ -322,9 +346,8 @@ class TrueupService:
                 f"the journal holds {self.journal.unknown_inputs} input(s) of types this "
                 "trueup cannot read (written by a newer trueup?): upgrade trueup"
             )
-        return CanOpenAnswer(
-            venue, account, symbol, verdict.allowed, verdict.reasons, verdict.notes
-        )
+        where = (facts.venue, facts.account, facts.symbol)
+        return CanOpenAnswer(*where, verdict.allowed, verdict.reasons, verdict.notes)
 
     def _views_at(
         self, venue: str, account: str, at: int | None
@@ -493,6 +516,8 @@ class TrueupService:
                     "position_idx": row.position_idx,
                     "state": row.state,
                     "findings": list(row.findings),
+                    "pnl": row.pnl,
+                    "risk": risk_json(row.risk),
                 }
                 for row in (view.keys if view else ())
             ],
@@ -535,13 +560,28 @@ class TrueupService:
         """How the position came to be what it is: every input that changed it, and its
         state as of ``as_of`` (now when None). Read through the audit index, so its cost
         follows the symbol's history; an account an older trueup began, by a full read."""
+        rules = self.journal.rules_in_force()
         index = self.journal.symbol_history(venue, account, symbol)
         if index is not None:
             return audit_indexed(
-                venue, account, index, symbol=symbol, position_idx=position_idx, as_of=as_of
+                venue,
+                account,
+                index,
+                symbol=symbol,
+                position_idx=position_idx,
+                as_of=as_of,
+                rules=rules,
             )
         events = self.journal.account_events(venue, account, symbol)
-        return audit(venue, account, events, symbol=symbol, position_idx=position_idx, as_of=as_of)
+        return audit(
+            venue,
+            account,
+            events,
+            symbol=symbol,
+            position_idx=position_idx,
+            as_of=as_of,
+            rules=rules,
+        )
 
     def emitted_about(
         self, venue: str, account: str, symbol: str, position_idx: int, as_of: int | None = None

@@ -9,7 +9,7 @@ import argparse
 import os
 import platform
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from importlib import metadata
 
@@ -99,6 +99,13 @@ def parse(argv: list[str]) -> Sizes:
         f"journals of {http.QUICK_INPUTS:,} inputs, briefly)",
     )
     parser.add_argument(
+        "--http-workers",
+        type=int,
+        default=None,
+        help="serving processes for the HTTP figures (trueup serve --workers; default: one "
+        "per core; 1 measures a checkout without --workers, see TRUEUP_BENCH_SERVER)",
+    )
+    parser.add_argument(
         "--nats",
         action="store_true",
         help="only the NATS figures (bench/nats.py): trueup worker --nats throughput with 1, 2 "
@@ -129,7 +136,7 @@ def parse(argv: list[str]) -> Sizes:
         None if args.quick and not args.serving else args.serving_inputs,
         args.serving,
         min(args.serving_inputs, http.QUICK_INPUTS) if args.quick else args.serving_inputs,
-        http.QUICK if args.quick else http.Sizes(),
+        _http_sizes(args),
         args.http,
         nats.QUICK if args.quick else nats.Sizes(repeats=args.repeats),
         args.nats,
@@ -138,6 +145,11 @@ def parse(argv: list[str]) -> Sizes:
         trigger_latency.QUICK if args.quick else trigger_latency.Counts(),
         args.triggers,
     )
+
+
+def _http_sizes(args: argparse.Namespace) -> http.Sizes:
+    sizes = http.QUICK if args.quick else http.Sizes()
+    return sizes if args.http_workers is None else replace(sizes, workers=args.http_workers)
 
 
 def progress(text: str) -> None:

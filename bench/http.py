@@ -5,14 +5,19 @@ generates and caches both; the same accounts and 10,000 open positions in each).
 - GET /v1/can-open and GET /v1/positions at 1, 100 and 1,000 concurrent connections: p50 and
   p99 latency and requests/s. The load is wrk's (a Lua script cycles through the questions)
   when wrk is installed, else an async client's (httpx) in a child process.
+- The same at an offered load (open loop, bench/open_loop.py): 1,000 keep-alive connections,
+  each asking once a second as a polling bot does, latency counted from when each request
+  was due: what 1,000 bots see, where the closed-loop rows measure how fast answers can go.
 - POST /v1/inputs: inputs/s, NDJSON batches of 1,000 new capture lines, one batch after the
-  other (the server takes one journal call at a time).
+  other (writes take the journal one at a time; reads go through readers of their own).
 - A closing snapshot POSTed -> its POSITION_CLOSED read from the event stream (SSE): each
   sample a fresh LIVE position of an account of its own, opened (intent), shown by a
   complete REST position snapshot, then closed by one in which the exchange holds nothing.
   The POSTs and the stream's reader are one asyncio client in a child process.
 
-The server is the ``trueup`` console script, started on a working copy of each journal with
+The server is the ``trueup`` console script (``serve --workers N``: ``Sizes.workers``
+processes; TRUEUP_BENCH_SERVER names another checkout's script, to measure the previous code
+beside on the same journals and load), started on a working copy of each journal with
 TRUEUP_API_TOKEN set; its start counts as done once /health says its projection holds the
 leases and has caught up with the journal's end (asked twice: the second answer waits for
 the first catch-up). Each measurement in a fresh process: ``python -m bench.http WORK JSON``
@@ -39,6 +44,7 @@ import httpx
 import orjson
 
 from bench import serving
+from bench.open_loop import DRAIN_S, Offered, work_open_loop
 from bench.report import Target
 from bench.serving import (
     ACCOUNTS,
@@ -58,6 +64,7 @@ JSON = dict[str, Any]
 
 TOKEN = "bench-http-token"
 TOKEN_ENV = "TRUEUP_API_TOKEN"  # runners.http_api.TOKEN_ENV, without importing the server here
+SERVER_ENV = "TRUEUP_BENCH_SERVER"  # the trueup script to serve with, when not this checkout's
 P99_TARGET_MS = 10.0  # at 1,000 connections (issue 10)
 READY_TIMEOUT_S = 600.0  # the server's start: the projection restores its snapshot first
 STOP_TIMEOUT_S = 120.0  # its stop: the projection snapshots 10,000 positions
@@ -67,7 +74,13 @@ WARM_UP_S = 1.0
 WARM_UP_CONNECTIONS = 10
 CLOSE_ACCOUNT = "http-bench"  # an account of its own: each closing snapshot closes one position
 CLOSE_TIMEOUT_S = 30.0
+# Venue and account both: one partition's views read (or replayed), not every account's.
+CLOSE_QUERY = {"venue": VENUE, "account": CLOSE_ACCOUNT}
 QUICK_INPUTS = 20_000  # --quick: the journals of this many inputs instead of 1M
+
+
+# 1,000 bots polling once a second each (open loop).
+BOTS_POLLING = Offered(connections=1_000, rate=1.0, seconds=10.0)
 
 
 @dataclass(frozen=True)
@@ -79,6 +92,9 @@ class Sizes:
     post_batch: int = 1_000  # lines per POST
     close_samples: int = 50
     close_warm_up: int = 5
+    offered: Offered = BOTS_POLLING
+    # Serving processes (trueup serve --workers): one per core of this machine.
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
 
 
 QUICK = Sizes(
@@ -88,6 +104,7 @@ QUICK = Sizes(
     post_inputs=5_000,
     close_samples=10,
     close_warm_up=2,
+    offered=Offered(connections=100, rate=1.0, seconds=3.0),
 )
 
 
@@ -124,9 +141,10 @@ def free_port() -> int:
 class Server:
     """``trueup --store JOURNAL serve`` with a token (its log in ``log``), restartable."""
 
-    def __init__(self, journal: Generated, log: Path) -> None:
+    def __init__(self, journal: Generated, log: Path, workers: int = 1) -> None:
         self.journal = journal
         self.log = log
+        self.workers = workers
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -134,8 +152,11 @@ class Server:
         self.restarts = 0  # to be rid of a backlog
 
     def start(self) -> None:
-        argv = [*serving.trueup_command(), "--store", self.journal.path, "serve"]
+        command = [os.environ[SERVER_ENV]] if os.environ.get(SERVER_ENV) else None
+        argv = [*(command or serving.trueup_command()), "--store", self.journal.path, "serve"]
         argv += ["--port", str(self.port)]
+        if self.workers > 1:
+            argv += ["--workers", str(self.workers)]
         with self.log.open("ab") as out:
             begin = time.perf_counter()
             self.process = subprocess.Popen(
@@ -172,9 +193,9 @@ class Server:
 
 
 @contextmanager
-def running_server(journal: Generated, log: Path) -> Iterator[Server]:
+def running_server(journal: Generated, log: Path, workers: int = 1) -> Iterator[Server]:
     """The server, started, until the block ends."""
-    server = Server(journal, log)
+    server = Server(journal, log, workers)
     try:
         server.start()
         yield server
@@ -183,7 +204,10 @@ def running_server(journal: Generated, log: Path) -> Iterator[Server]:
 
 
 def _wait_ready(base: str, process: subprocess.Popen[bytes], begin: float, log: Path) -> None:
+    """Until the projection has been seen held and two answers in a row say it is caught
+    up (with several processes, the one asked may stand by for the leases)."""
     ready = 0
+    held = False
     with httpx.Client(base_url=base, timeout=REQUEST_TIMEOUT_S) as client:
         while ready < 2:
             if process.poll() is not None:
@@ -195,7 +219,8 @@ def _wait_ready(base: str, process: subprocess.Popen[bytes], begin: float, log: 
             except httpx.TransportError:
                 time.sleep(0.05)
                 continue
-            caught_up = projection["partitions_held"] and projection["inputs_behind"] == 0
+            held = held or bool(projection["partitions_held"])
+            caught_up = held and projection["inputs_behind"] == 0
             ready = ready + 1 if caught_up else 0
             if ready < 2:
                 time.sleep(0.05)
@@ -218,6 +243,9 @@ class Load:
     p50_ms: float
     p99_ms: float
     errors: int
+    # Open loop: requests due and still unanswered when the run was cut (in the percentiles
+    # at the wait they had reached: a lower bound).
+    unanswered: int = 0
 
     @property
     def rate(self) -> float:
@@ -225,7 +253,7 @@ class Load:
 
     @property
     def answered(self) -> int:
-        return self.requests - self.errors
+        return self.requests - self.errors - self.unanswered
 
 
 WRK_SCRIPT = """\
@@ -419,7 +447,7 @@ async def _close(base: str, samples: int, warm_up: int, at: int) -> JSON:
         httpx.AsyncClient(base_url=base, timeout=CLOSE_TIMEOUT_S, headers=headers) as client,
         httpx.AsyncClient(base_url=base, timeout=None) as streaming,
     ):
-        cursor = (await client.get("/v1/positions", params={"account": CLOSE_ACCOUNT})).json()
+        cursor = (await client.get("/v1/positions", params=CLOSE_QUERY)).json()
         params = {"after": cursor["cursor"], "type": "POSITION_CLOSED", "account": CLOSE_ACCOUNT}
         connected = asyncio.get_running_loop().create_future()
         reader = asyncio.create_task(_read_stream(streaming, params, waiting, connected))
@@ -439,9 +467,15 @@ async def _close(base: str, samples: int, warm_up: int, at: int) -> JSON:
                 answer = await client.post("/v1/inputs", content=_snapshot(when + 2_000, []))
                 answered = time.perf_counter()
                 answer.raise_for_status()
-                if answer.json()["emitted"].get("POSITION_CLOSED") != 1:
-                    raise RuntimeError(f"the closing snapshot closed nothing: {answer.text:.500}")
-                seen = await asyncio.wait_for(arrived, CLOSE_TIMEOUT_S)
+                # Not asked of the POST's answer: with --workers, the process that answered
+                # it may not run the account's partition (another detects it, within a poll).
+                try:
+                    seen = await asyncio.wait_for(arrived, CLOSE_TIMEOUT_S)
+                except TimeoutError:
+                    raise RuntimeError(
+                        f"the closing snapshot closed nothing in {CLOSE_TIMEOUT_S:g} s: "
+                        f"{answer.text:.500}"
+                    ) from None
                 if number >= warm_up:
                     closed.append(seen - begin)
                     posted.append(answered - begin)
@@ -481,6 +515,7 @@ async def _read_stream(
 
 CHILD_WORK: dict[str, Callable[..., JSON]] = {
     "load": work_load,
+    "open_loop": work_open_loop,
     "post": work_post,
     "close": work_close,
 }
@@ -489,6 +524,27 @@ CHILD_WORK: dict[str, Callable[..., JSON]] = {
 def child(work: str, **arguments: Any) -> JSON:
     """One measurement in a fresh Python process."""
     return serving.run_child("bench.http", work, arguments)
+
+
+def open_loop(server: Server, paths: list[str], offered: Offered) -> Load:
+    """One open-loop run from a child process, the server settled after it."""
+    result = child(
+        "open_loop",
+        base=server.base,
+        paths=paths,
+        connections=offered.connections,
+        rate=offered.rate,
+        seconds=offered.seconds,
+    )
+    server.settle()
+    return Load(
+        result["requests"],
+        result["seconds"],
+        result["p50_ms"],
+        result["p99_ms"],
+        result["errors"],
+        result["unanswered"],
+    )
 
 
 # --- one journal's figures -------------------------------------------------------------------
@@ -502,6 +558,8 @@ class Measured:
     restarts: int = 0  # of the server, to be rid of a load run's backlog
     # (endpoint, connections, a new connection per request) -> the runs
     loads: dict[tuple[str, int, bool], list[Load]] = field(default_factory=dict)
+    # endpoint -> the open-loop runs (bench/open_loop.py)
+    open_loops: dict[str, list[Load]] = field(default_factory=dict)
     post_rates: list[float] = field(default_factory=list)
     closed_s: list[float] = field(default_factory=list)
     posted_s: list[float] = field(default_factory=list)
@@ -514,9 +572,12 @@ def measure_journal(
     progress(f"http: a copy of {Path(journal.path).name}; trueup serve on it")
     with (
         serving.working_copy(journal, scratch) as copy,
-        running_server(copy, scratch / f"serve-{name}.log") as server,
+        running_server(copy, scratch / f"serve-{name}.log", sizes.workers) as server,
     ):
-        progress(f"http: serving in {server.starts[0]:.1f} s; load from {load_tool()}")
+        progress(
+            f"http: {sizes.workers} serving process(es) in {server.starts[0]:.1f} s; "
+            f"load from {load_tool()}"
+        )
 
         def run(paths: list[str], connections: int, *, fresh: bool = False) -> Load:
             result = load(server.base, paths, connections, sizes.seconds, scratch, fresh=fresh)
@@ -540,6 +601,14 @@ def measure_journal(
             progress(f"http: GET /v1/{endpoint}, 1 connection, a new one per request")
             measured.loads[endpoint, 1, True] = [
                 run(paths, 1, fresh=True) for _ in range(sizes.repeats)
+            ]
+            offered = sizes.offered
+            progress(
+                f"http: GET /v1/{endpoint}, open loop: {offered.connections:,} connections x "
+                f"{offered.rate:g} req/s, {offered.seconds:g} s x {sizes.repeats}"
+            )
+            measured.open_loops[endpoint] = [
+                open_loop(server, paths, offered) for _ in range(sizes.repeats)
             ]
         after = copy.end_ms + MINUTE_MS
         progress(f"http: POST /v1/inputs, {sizes.post_inputs:,} lines x {sizes.repeats}")
@@ -596,6 +665,27 @@ def _load_rows(big: Measured, small: Measured, key: tuple[str, int, bool]) -> li
     ]
 
 
+def _open_loop_rows(big: Measured, small: Measured, endpoint: str, offered: Offered) -> list[Row]:
+    label = (
+        f"GET /v1/{endpoint}, open loop, {offered.connections:,} conn. x {offered.rate:g} req/s "
+        f"({offered.per_second:,.0f} req/s offered)"
+    )
+
+    def runs(measured: Measured, value: str) -> Stats:
+        return Stats(tuple(getattr(r, value) for r in measured.open_loops[endpoint] if r.answered))
+
+    return [
+        Row(f"{label}: p50", "ms", runs(big, "p50_ms"), runs(small, "p50_ms")),
+        Row(f"{label}: p99", "ms", runs(big, "p99_ms"), runs(small, "p99_ms")),
+        Row(
+            f"{label}: answered/s",
+            "req/s",
+            Stats(tuple(r.answered / r.seconds for r in big.open_loops[endpoint])),
+            Stats(tuple(r.answered / r.seconds for r in small.open_loops[endpoint])),
+        ),
+    ]
+
+
 def rows(big: Measured, small: Measured, sizes: Sizes) -> list[Row]:
     table = [
         Row(
@@ -609,6 +699,7 @@ def rows(big: Measured, small: Measured, sizes: Sizes) -> list[Row]:
         for connections in sizes.connections:
             table += _load_rows(big, small, (endpoint, connections, False))
         table += _load_rows(big, small, (endpoint, 1, True))
+        table += _open_loop_rows(big, small, endpoint, sizes.offered)
     table.append(
         Row(
             f"POST /v1/inputs, NDJSON x {sizes.post_batch:,}, one at a time",
@@ -649,6 +740,12 @@ def errors_text(big: Measured, small: Measured, big_name: str) -> str:
         for name, measured in ((big_name, big), ("small", small))
         for (endpoint, connections, _), runs in measured.loads.items()
         if any(r.errors for r in runs)
+    ] + [
+        f"{name} {endpoint} open loop: {sum(r.errors for r in runs):,} of "
+        f"{sum(r.requests for r in runs):,}"
+        for name, measured in ((big_name, big), ("small", small))
+        for endpoint, runs in measured.open_loops.items()
+        if any(r.errors for r in runs)
     ]
     if not failed:
         return "load errors (connect, read, timeout, status >= 400): none"
@@ -676,6 +773,28 @@ def unanswered_text(big: Measured, small: Measured, sizes: Sizes, big_name: str)
     )
 
 
+def open_loop_text(big: Measured, small: Measured, big_name: str) -> str:
+    """How many requests of the open-loop runs were still unanswered when cut."""
+    cut = [
+        f"{name} {endpoint}: {sum(r.unanswered for r in runs):,} of "
+        f"{sum(r.requests for r in runs):,}"
+        for name, measured in ((big_name, big), ("small", small))
+        for endpoint, runs in measured.open_loops.items()
+        if any(r.unanswered for r in runs)
+    ]
+    text = (
+        "open loop: each request's latency from the instant it was due (wrk2's way: a server "
+        "that falls behind shows its queue); a run is cut "
+        f"{DRAIN_S:g} s after its last request was due"
+    )
+    if not cut:
+        return text + ", every request answered by then"
+    return (
+        text + "; requests still unanswered then count at the wait they had reached (so "
+        "those percentiles are lower bounds): " + "; ".join(cut)
+    )
+
+
 def measure(progress: Progress, inputs: int = serving.INPUTS, sizes: Sizes = Sizes()) -> str:
     """Every HTTP figure; the report as text."""
     journals = serving.cached(inputs, serving.SMALL_AUDIT_INPUTS, progress)
@@ -686,10 +805,13 @@ def measure(progress: Progress, inputs: int = serving.INPUTS, sizes: Sizes = Siz
     tool = load_tool()
     big_name = serving.size_name(inputs)
     threads = "its threads: connections, up to the cores" if tool == "wrk" else "one asyncio loop"
+    served = f" --workers {sizes.workers}" if sizes.workers > 1 else ""
+    if os.environ.get(SERVER_ENV):
+        served += f" ({os.environ[SERVER_ENV]})"
     return "\n\n".join(
         [
-            f"HTTP (issue 10): trueup serve (its projection running) on a copy of each journal, "
-            f"load from {tool} ({threads}) on 127.0.0.1; each load figure the median "
+            f"HTTP (issue 10): trueup serve{served} (its projection running) on a copy of each "
+            f"journal, load from {tool} ({threads}) on 127.0.0.1; each load figure the median "
             f"[min-max] of {sizes.repeats} runs of {sizes.seconds:g} s; load average "
             f"{load_before[1]:.1f} before, {os.getloadavg()[1]:.1f} after (5 min, "
             f"{os.cpu_count()} cores shared by the server, the load and others' work)",
@@ -698,13 +820,17 @@ def measure(progress: Progress, inputs: int = serving.INPUTS, sizes: Sizes = Siz
                 [
                     errors_text(big, small, big_name),
                     *filter(None, [unanswered_text(big, small, sizes, big_name)]),
+                    open_loop_text(big, small, big_name),
                     "after each load run, the requests it left queued are answered before the "
                     "next (its clients gone, the server answers them all); a backlog of more "
                     f"than {SETTLE_S:g} s was ended by restarting the server: "
                     f"{big.restarts} times on the {big_name} journal, {small.restarts} on the "
                     "small",
-                    "the server takes one journal call at a time (a lock): concurrent requests "
-                    "queue for it, so latency at many connections is mostly waiting",
+                    "reads go through a pool of readers, can-open's facts and the positions "
+                    "documents kept while the journal's end stands (a request still asks the "
+                    "end: one query); one Python process answers a few hundred to a couple of "
+                    "thousand requests a second, so at many connections latency is mostly "
+                    "waiting in line for a process",
                     f"can-open: {len(serving._queries())} questions in turn, as of the "
                     f"journal's end; positions: one held position each of the {ACCOUNTS} "
                     "accounts in turn",

@@ -40,7 +40,7 @@ import sys
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -48,6 +48,7 @@ from functools import partial
 from bench.latency import HEADERS, MS, Latency, polling_baseline
 from bench.report import render
 from bench.stores import SQLiteStore, scratch_sqlite
+from trueup.adapters.aster.live import AsterFeed
 from trueup.adapters.bybit import messages as bybit_messages
 from trueup.adapters.bybit.live import BybitFeed
 from trueup.adapters.clock import wall_clock
@@ -61,6 +62,7 @@ from trueup.domain.rules.config import RuleConfig
 from trueup.projections.reconciliation import tracked_position
 from trueup.runners.gc_policy import relaxed_gc
 from trueup.runners.live import LiveIngest
+from trueup_simulators.aster.simulator import AsterSimulator
 from trueup_simulators.bybit.simulator import BybitSimulator
 from trueup_simulators.hyperliquid.simulator import HyperliquidSimulator
 
@@ -92,10 +94,11 @@ class Counts:
     rest_default: int = 10  # REST only, every 5 s
     rest_tight: int = 15  # REST only, every 1 s
     hyperliquid: int = 30
+    aster: int = 30
     warmup: int = 3
 
 
-QUICK = Counts(stream=10, rest_default=4, rest_tight=6, hyperliquid=10, warmup=2)
+QUICK = Counts(stream=10, rest_default=4, rest_tight=6, hyperliquid=10, aster=10, warmup=2)
 
 
 @dataclass(frozen=True)
@@ -340,14 +343,74 @@ def _bybit_close(
     position: tuple[str, str],
     timeout_s: float,
 ) -> Sample:
+    close = partial(sim.close_by_hand, position[0])
+    return _closed_by_hand(close, live, reader, position, timeout_s=timeout_s)
+
+
+def _closed_by_hand(
+    close: Callable[[], object],
+    live: LiveIngest,
+    reader: Reader,
+    position: tuple[str, str],
+    *,
+    timeout_s: float,
+    venue: str = "bybit",
+) -> Sample:
     """The timed close, then the bot's word that it is closed, processed before the next."""
-    symbol, position_id = position
-    sample = _timed(partial(sim.close_by_hand, symbol), reader, _closes(position_id), timeout_s)
+    _symbol, position_id = position
+    sample = _timed(close, reader, _closes(position_id), timeout_s)
     intent = {"kind": "position_closed", "position_id": position_id, "exit_reason": "SL"}
-    live.put(bybit_messages.capture_intent(wall_clock(), ACCOUNT, intent))
+    live.put(_intent(venue, intent))
     reader.until(_acknowledges(position_id), START_TIMEOUT_S, f"{position_id} closed by the bot")
     reader.processed()
     return sample
+
+
+def _intent(venue: str, intent: Mapping[str, object]) -> dict[str, object]:
+    """The bot's intent on ``venue``'s account, as a capture record."""
+    record = bybit_messages.capture_intent(wall_clock(), ACCOUNT, dict(intent))
+    record["venue"] = venue
+    return record
+
+
+# --- Aster: closed by hand, seen on the user data stream ---------------------------------------
+
+ASTER = "Aster WS (user data stream): close -> POSITION_CLOSED"
+
+
+def aster(store: SQLiteStore, count: int, warmup: int) -> Measured:
+    """As Bybit's stream row: positions shown by the first sync, closed by hand one at a time,
+    the REST poll every 60 s so only the user data stream can deliver."""
+    positions = [(f"LIVE{n}USDT", f"aster-{n}") for n in range(1, warmup + count + 1)]
+    samples: list[Sample] = []
+    symbols = tuple(symbol for symbol, _ in positions)
+    listed = AsterSimulator(api_key=KEY, api_secret=SECRET, symbols=symbols)
+    with listed as sim, journals(store) as (live, reader):
+        for symbol, position_id in positions:
+            sim.open_position(symbol, QTY, PRICE)
+            intent = {
+                "kind": "position_opened", "position_id": position_id, "category": "perp",
+                "symbol": symbol, "position_idx": 0, "side": "Buy", "qty": QTY, "mode": "LIVE",
+            }  # fmt: skip
+            live.put(_intent("aster", intent))
+        feed = AsterFeed(
+            ACCOUNT, KEY, SECRET, clock=wall_clock, base_url=sim.base_url,
+            poll_interval_s=STREAM_POLL_S,
+        )  # fmt: skip
+        with feeding(feed, live):
+            if not sim.wait_readers(timeout=START_TIMEOUT_S):
+                raise LiveError("the feed never read Aster's user data stream")
+            reader.until(_showing({s for s, _ in positions}), START_TIMEOUT_S, "the first sync")
+            reader.processed()
+            for symbol, position_id in positions:
+                close = partial(sim.close_by_hand, symbol)
+                timeout_s = _timeout(STREAM_POLL_S)
+                position = (symbol, position_id)
+                sample = _closed_by_hand(
+                    close, live, reader, position, timeout_s=timeout_s, venue="aster"
+                )
+                samples.append(sample)
+    return _measured(ASTER, samples[warmup:], "ws")
 
 
 def _showing(symbols: set[str]) -> Callable[[Stored], bool]:
@@ -452,6 +515,8 @@ def measure(store: SQLiteStore, counts: Counts, progress: Callable[[str], None])
         for way in bybit_ways(counts):
             progress(f"live latency, {way.what}: {way.warmup} warm-up + {way.samples} samples")
             rows.append(guarded(way.what, partial(bybit, store, way)))
+        progress(f"live latency, {ASTER}: {counts.warmup} + {counts.aster} samples")
+        rows.append(guarded(ASTER, partial(aster, store, counts.aster, counts.warmup)))
         progress(f"live latency, {HYPERLIQUID}: {counts.warmup} + {counts.hyperliquid} samples")
         run = partial(hyperliquid, store, counts.hyperliquid, counts.warmup)
         rows.append(guarded(HYPERLIQUID, run))

@@ -15,7 +15,7 @@ from typing import TextIO
 
 from bench import portfolio
 from bench.report import Figure, Target, number
-from bench.timing import Stopwatch, rates, repeat
+from bench.timing import Stats, Stopwatch, rates, repeat
 from bench.workload import ACCOUNT, VENUE
 from trueup.adapters.store.journal import PAGE, Journal
 from trueup.application.ingest import Ingestor
@@ -43,9 +43,14 @@ def fold_figures(url: str, times: int, target: float) -> list[Figure]:
     read_fold = rates(count, repeat(lambda: time_read_fold(url), times))
     # Decoded only now, so that no other run has 100,000 events in memory beside it.
     events = account_events(url)
-    pure_fold = rates(count, repeat(lambda: time_pure_fold(events), times))
-    with ledger_off():
-        without_pnl = rates(count, repeat(lambda: time_pure_fold(events), times))
+    # On and off in turn, run by run: on a shared machine the load moves between runs, and
+    # would otherwise weigh on one side of the ratio only.
+    on, off = [], []
+    for _ in range(times):
+        on.append(time_pure_fold(events))
+        with ledger_off():
+            off.append(time_pure_fold(events))
+    pure_fold, without_pnl = rates(count, Stats(tuple(on))), rates(count, Stats(tuple(off)))
     # Detectors run over a tenth of the events: the figure is a ratio, not a total.
     detectors = portfolio.detector_figure(events[: count // 10], times, target / 10)
     return [
@@ -165,15 +170,17 @@ def ledger_off() -> Iterator[None]:
     """The fold without the PnL ledger and the wallet fold, for this measurement alone:
     their entry points do nothing meanwhile."""
     executions, position_report = PnlLedger.executions, PnlLedger.position_report
-    wallet = Wallet.apply
+    local_opened, wallet = PnlLedger.local_opened, Wallet.apply
     PnlLedger.executions = lambda *_: None  # type: ignore[method-assign]
     PnlLedger.position_report = lambda *_: None  # type: ignore[method-assign]
+    PnlLedger.local_opened = lambda *_: None  # type: ignore[method-assign]
     Wallet.apply = lambda *_: False  # type: ignore[method-assign]
     try:
         yield
     finally:
         PnlLedger.executions = executions  # type: ignore[method-assign]
         PnlLedger.position_report = position_report  # type: ignore[method-assign]
+        PnlLedger.local_opened = local_opened  # type: ignore[method-assign]
         Wallet.apply = wallet  # type: ignore[method-assign]
 
 

@@ -5,10 +5,13 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import orjson
+
+JSON = dict[str, Any]
 
 TOKEN_ENV = "TRUEUP_API_TOKEN"
 URL_ENV = "TRUEUP_API_URL"
@@ -159,6 +162,21 @@ def answer(response: httpx.Response) -> Any:
     if response.status_code != 200:
         raise api_error(response)
     return response.json()
+
+
+def trigger_command(venue: str, account: str, command: str, fields: dict[str, Any]) -> JSON:
+    """The body of POST /v1/triggers; decimals as strings, so none is rounded on the way."""
+    body = {"venue": venue, "account": account, "command": command}
+    body |= {k: str(v) if isinstance(v, Decimal) else v for k, v in fields.items()}
+    return body
+
+
+def command_answer(response: httpx.Response) -> JSON:
+    """A trigger command's answer: carried out (200) or refused, with why (409)."""
+    if response.status_code not in (200, 409):
+        raise api_error(response)
+    answered: JSON = response.json()
+    return answered
 
 
 def api_error(response: httpx.Response) -> ApiError:

@@ -121,6 +121,18 @@ class Client:
             raise Unreachable(str(error)) from error
         return documents.inputs_report(documents.answer(response))
 
+    def command_trigger(
+        self, venue: str, account: str, command: str, **fields: Any
+    ) -> dict[str, Any]:
+        """Command a trigger (add, change, enable, disable, remove, confirm; the fields as
+        `trueup trigger` takes them): the trigger's id, and why it was refused, if it was."""
+        body = documents.trigger_command(venue, account, command, fields)
+        try:
+            response = self._http.post("/v1/triggers", json=body)
+        except httpx.TransportError as error:
+            raise Unreachable(str(error)) from error
+        return documents.command_answer(response)
+
     def events(
         self,
         after: int = 0,

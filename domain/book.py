@@ -7,6 +7,7 @@ follows what is open, not how long the journal is.
 """
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from trueup.domain.events import (
@@ -391,6 +392,8 @@ class AccountBook:
                 opened_at=event.at,
             )
         )
+        if event.mode == "LIVE":
+            self.pnl.local_opened(key, event.position_id)
         return frozenset((key,))
 
     def _local_resized(self, event: LocalPositionResized) -> Changed:
@@ -424,6 +427,9 @@ class AccountBook:
     def _order_placed(self, event: OrderPlaced) -> Changed:
         if event.client_order_id in self.placed:
             return NOTHING
+        # Kept without its verbatim line: nothing reads it here (the journal has it), and
+        # an account keeps thousands of these for the retention window.
+        event = replace(event, raw="")
         self.placed[event.client_order_id] = event
         self._placed_by_purpose.setdefault((event.position_id, event.purpose), event)
         self._client_ids_by_position.setdefault(event.position_id, {})[event.client_order_id] = None

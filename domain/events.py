@@ -47,6 +47,8 @@ class PositionReport:
     entry_price: Decimal | None
     mark_price: Decimal | None
     unrealised_pnl: Decimal | None
+    # The venue's realised PnL of the key over all time, fees and funding included
+    # (Bybit's cumRealisedPnl); None where the venue gives no such figure.
     cum_realised_pnl: Decimal | None
     seq: int | None  # the venue's sequence number, where it gives one (Bybit's REST may not)
     updated_time: int
@@ -251,7 +253,9 @@ class WalletReported(InputEvent):
 
     @property
     def symbols(self) -> tuple[str, ...] | None:
-        return ()
+        # The equity weighs every held position's concentration: an audit of any symbol
+        # folds it (the views are touched by the book, for the held keys alone).
+        return None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

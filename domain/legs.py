@@ -17,7 +17,7 @@ from what the venue does give, most certain first:
 from typing import TYPE_CHECKING
 
 from trueup.domain.events import Fill
-from trueup.domain.keys import OrderKey, PositionKey
+from trueup.domain.keys import OrderKey
 from trueup.domain.vocabulary import OrderSide
 
 if TYPE_CHECKING:  # the book folds the ledger that asks this: imported for its type alone
@@ -27,22 +27,22 @@ LONG_LEG = 1
 SHORT_LEG = 2
 
 
-def leg_of(book: "AccountBook", fill: Fill) -> PositionKey:
-    """The key ``fill`` moves (see the module's docstring for the order of evidence)."""
+def leg_index(book: "AccountBook", fill: Fill) -> int:
+    """The position_idx of the leg ``fill`` moves, on its own category and symbol."""
     if fill.position_idx is not None:
-        return book.key(fill.category, fill.symbol, fill.position_idx)
+        return fill.position_idx
     order = book.orders.get(OrderKey(fill.category, fill.venue_order_id))
     if order is not None and order.report is not None:
-        return book.key(fill.category, fill.symbol, order.report.position_idx)
+        return order.report.position_idx
     placed = book.placed.get(fill.client_order_id) if fill.client_order_id else None
     local_key = book.local_keys.get(placed.position_id) if placed is not None else None
     if local_key is not None:
-        return local_key
+        return local_key.position_idx
     if hedged(book, fill.category, fill.symbol):
         closing = (fill.closed_size or 0) > 0
         buy = fill.side is OrderSide.BUY
-        return book.key(fill.category, fill.symbol, SHORT_LEG if buy == closing else LONG_LEG)
-    return book.key(fill.category, fill.symbol, 0)
+        return SHORT_LEG if buy == closing else LONG_LEG
+    return 0
 
 
 def hedged(book: "AccountBook", category: str, symbol: str) -> bool:

@@ -15,15 +15,17 @@ unrealised and never loses any. Linear contracts only: for inverse ones (PnL in 
 coin) the figures would be wrong, so those fills are left out (``INVERSE``).
 """
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Context, Decimal, getcontext, setcontext
+from itertools import islice
 from typing import TYPE_CHECKING
 
 from trueup.domain.emitted import ExitReason
 from trueup.domain.events import ExecutionsReported, Fill, PositionReport
 from trueup.domain.exits import shown_by
 from trueup.domain.keys import PositionKey
-from trueup.domain.legs import LONG_LEG, SHORT_LEG, hedged, leg_of
+from trueup.domain.legs import LONG_LEG, SHORT_LEG, hedged, leg_index
 from trueup.domain.vocabulary import ExecutionKind, OrderSide, PositionSide
 
 if TYPE_CHECKING:  # the book folds this ledger: imported for its type alone
@@ -36,7 +38,8 @@ ZERO = Decimal(0)
 # A fill's arithmetic is therefore all done in it, entered once per input (``executions``).
 EXACT = Context(prec=96, rounding=ROUND_HALF_EVEN, Emax=999, Emin=-999)
 SHARE = Decimal("1e-24")  # a partial close's share of the cost is rounded to this
-SHARE_EXPONENT = -24
+CUR_REALISED = "curRealisedPnl"  # Bybit's realised PnL of the position held
+CUM_REALISED = "cumRealisedPnl"  # Bybit's realised PnL of the position, of all time
 INVERSE = "inverse"  # Bybit's category of coin-margined contracts: not folded
 # How long a fill's id is remembered to tell a repeat (REST lists re-send the last days):
 # as long as a book keeps a finished order (domain/retention.py); older fills are judged
@@ -67,11 +70,11 @@ class Lifecycle:
     size: Decimal = ZERO
     cost: Decimal = ZERO  # the cost of the size held: entry price x size, on average cost
     max_size: Decimal = ZERO
-    entry_qty: Decimal = ZERO
+    # What the opening fills paid, and the closing fills received, price x quantity: with
+    # the cost, they give the realised PnL (``realised``), not summed again for every fill.
     entry_value: Decimal = ZERO
     exit_qty: Decimal = ZERO
     exit_value: Decimal = ZERO
-    realised: Decimal = ZERO  # before fees and funding
     fees: Decimal = ZERO  # paid; a rebate is negative
     funding: Decimal = ZERO  # received; paid is negative
     # The venue's own realised PnL summed over the closing fills; None once one lacks it.
@@ -88,6 +91,18 @@ class Lifecycle:
     @property
     def signed_size(self) -> Decimal:
         return -self.size if self.side is SHORT else self.size
+
+    @property
+    def entry_qty(self) -> Decimal:
+        return EXACT.add(self.size, self.exit_qty)
+
+    @property
+    def realised(self) -> Decimal:
+        """Before fees and funding: what the closes received less the cost they took off
+        (the entry value less the cost left), exactly the sum of each close's PnL."""
+        taken = EXACT.subtract(self.entry_value, self.cost)
+        gain = EXACT.subtract(self.exit_value, taken)
+        return EXACT.minus(gain) if self.side is SHORT else gain
 
     def unrealised(self, mark: Decimal) -> Decimal:
         """(mark - average entry) x signed size, exactly: from the cost, not the average."""
@@ -165,7 +180,14 @@ class PnlCheck:
     ours: Decimal
     venue: Decimal
     notional: Decimal  # price x the quantity it closed: what a tolerance scales with
-    figure: str  # which of the venue's figures: execPnl, closedPnl or curRealisedPnl
+    # Which of the venue's figures: execPnl or closedPnl (a fill's), curRealisedPnl (the
+    # position held), cumRealisedPnl (its move since the last one: ``span`` is True).
+    figure: str
+
+    @property
+    def span(self) -> bool:
+        """A check of what moved between two reports: each is news once."""
+        return self.figure == CUM_REALISED
 
 
 @dataclass(slots=True)
@@ -178,9 +200,49 @@ class KeyLedger:
     open: Lifecycle | None = None
     lifecycles: int = 0
     mark: Decimal | None = None
-    realised: Decimal = ZERO  # of every lifecycle, closed or open
-    fees: Decimal = ZERO
-    funding: Decimal = ZERO
+    # Of the lifecycles closed, and funding paid while flat: the open lifecycle's own are
+    # added when asked (``realised``), not once more for every fill.
+    past_realised: Decimal = ZERO
+    past_fees: Decimal = ZERO
+    past_funding: Decimal = ZERO
+    past_closed_value: Decimal = ZERO  # price x quantity of every closing fill
+    # At the last position report in step with the ledger that moved the venue's all-time
+    # realised PnL (Bybit's cumRealisedPnl): that figure, and trueup's net and closed value
+    # then. The next such report is checked over the span between the two.
+    venue_cum: Decimal | None = None
+    cum_net: Decimal = ZERO
+    cum_closed_value: Decimal = ZERO
+
+    @property
+    def realised(self) -> Decimal:
+        """Of every lifecycle, closed or open, before fees and funding."""
+        life = self.open
+        return self.past_realised if life is None else EXACT.add(self.past_realised, life.realised)
+
+    @property
+    def fees(self) -> Decimal:
+        life = self.open
+        return self.past_fees if life is None else EXACT.add(self.past_fees, life.fees)
+
+    @property
+    def funding(self) -> Decimal:
+        life = self.open
+        return self.past_funding if life is None else EXACT.add(self.past_funding, life.funding)
+
+    @property
+    def net(self) -> Decimal:
+        """Realised less fees plus funding, of every lifecycle: what the key has put in the
+        wallet since trueup first saw it."""
+        net = EXACT.add(EXACT.subtract(self.past_realised, self.past_fees), self.past_funding)
+        return net if self.open is None else EXACT.add(net, self.open.net)
+
+    @property
+    def closed_value(self) -> Decimal:
+        """Price x quantity of every closing fill: what the venue's PnL was made on."""
+        life = self.open
+        if life is None:
+            return self.past_closed_value
+        return EXACT.add(self.past_closed_value, life.exit_value)
 
     def unrealised(self) -> Decimal | None:
         """From the latest mark: None with a position and no mark yet, 0 when flat."""
@@ -195,9 +257,10 @@ class PnlLedger:
     __slots__ = (
         "_done",
         "_horizon",
+        "_legs",
         "_next_let_go",
         "_seen",
-        "_seen_exec",
+        "_seen_at",
         "checks",
         "keys",
         "moved",
@@ -205,6 +268,9 @@ class PnlLedger:
 
     def __init__(self) -> None:
         self.keys: dict[PositionKey, KeyLedger] = {}
+        # (category, symbol, position_idx) -> the same ledgers: what a fill names, found
+        # without building its PositionKey.
+        self._legs: dict[tuple[str, str, int], KeyLedger] = {}
         # Lifecycles closed since the views last took them (``take_closed``): their records
         # are built only then, so a fold whose history nobody takes (a replay, an audit, a
         # snapshot's rebuild) does not build them at all.
@@ -213,12 +279,13 @@ class PnlLedger:
         self.checks: list[PnlCheck] = []
         # The keys the last input's fills moved.
         self.moved: list[PositionKey] = []
-        # trade_id -> when seen (input time), in the order seen, and -> its venue time; below
-        # the horizon (venue time) an unknown fill is one let go, sent again. Two maps of
-        # ints, not one of pairs: a pair per fill, kept for minutes, would be a container
-        # the garbage collector counts and walks.
+        # trade_id -> its venue time, in the order seen, and beside it when each was seen
+        # (input time, never falling): the ids seen longer ago are found by bisection and
+        # let go at the front. Below the horizon (venue time) an unknown fill is one let go,
+        # sent again. A map and a list of ints, not one of pairs: a pair per fill, kept for
+        # minutes, would be a container the garbage collector counts and walks.
         self._seen: dict[str, int] = {}
-        self._seen_exec: dict[str, int] = {}
+        self._seen_at: list[int] = []
         self._horizon = 0
         self._next_let_go = NEVER  # the earliest clock at which an id may be let go
 
@@ -261,9 +328,18 @@ class PnlLedger:
         outside = getcontext()
         setcontext(EXACT)
         try:
+            seen, seen_at, clock = self._seen, self._seen_at, book.clock
             for fill in fills:
-                if fill.category == INVERSE or not self._first_time(fill, book.clock):
-                    continue
+                trade_id, exec_time = fill.trade_id, fill.exec_time
+                if trade_id in seen or fill.category == INVERSE:
+                    continue  # a repeat; or a coin-margined contract, not folded
+                if 0 < exec_time <= self._horizon:
+                    continue  # a fill let go, sent again by a REST list or a resubscription
+                # Seen now: remembered for SEEN_FOR_MS (``_let_go``).
+                if not seen:
+                    self._next_let_go = clock + SEEN_FOR_MS
+                seen[trade_id] = exec_time
+                seen_at.append(clock)
                 if fill.kind is FUNDING:
                     self._funding(book, fill)
                 elif fill.side is not None and fill.exec_qty > ZERO:
@@ -272,56 +348,58 @@ class PnlLedger:
             setcontext(outside)
 
     def position_report(self, key: PositionKey, report: PositionReport) -> None:
-        """The venue's mark, and its realised PnL of the position now held, when it gives
-        them; checked against trueup's only when both hold the same position."""
+        """The venue's mark, and its realised PnL of the position held (curRealisedPnl) and
+        of all time (cumRealisedPnl), when it gives them; checked against trueup's only when
+        both hold the same position (a fill on its way would make them differ)."""
         ledger = self.keys.get(key)
-        if report.mark_price is not None and report.mark_price > ZERO:
-            ledger = ledger or self.key(key)
-            ledger.mark = report.mark_price
-        life = ledger.open if ledger is not None else None
-        venue = report.cur_realised_pnl
-        if life is None or venue is None or report.signed_size != life.signed_size:
+        mark = report.mark_price
+        if mark is not None and mark > ZERO:
+            if ledger is None:
+                ledger = self.key(key)
+            ledger.mark = mark
+        elif ledger is None:
             return
-        self.checks.append(
-            PnlCheck(
-                key,
-                life.number,
-                "",
-                life.net,
-                venue,
-                EXACT.multiply(life.cost, 1),
-                "curRealisedPnl",
+        current, cumulative = report.cur_realised_pnl, report.cum_realised_pnl
+        # The all-time figure is checked only when it moved: most reports leave it as it was.
+        moved = cumulative is not None and cumulative != ledger.venue_cum
+        if current is None and not moved:
+            return
+        life = ledger.open
+        if report.signed_size != (ZERO if life is None else life.signed_size):
+            return
+        if current is not None and life is not None:
+            notional = EXACT.multiply(life.cost, ONE)
+            self.checks.append(
+                PnlCheck(key, life.number, "", life.net, current, notional, CUR_REALISED)
             )
-        )
+        if moved and cumulative is not None:
+            self._cumulative(ledger, cumulative)
 
-    def _first_time(self, fill: Fill, clock: int) -> bool:
-        seen, trade_id = self._seen, fill.trade_id
-        if trade_id in seen:
-            return False
-        if 0 < fill.exec_time <= self._horizon:
-            return False  # a fill let go, sent again by a REST list or a resubscription
-        if not seen:
-            self._next_let_go = clock + SEEN_FOR_MS
-        seen[trade_id] = clock
-        self._seen_exec[trade_id] = fill.exec_time
-        return True
+    def _cumulative(self, ledger: KeyLedger, venue: Decimal) -> None:
+        """The venue's all-time realised PnL moved: over the span since it last did, its move
+        against trueup's (fees and funding in, as Bybit counts it). The first report only
+        marks where trueup starts measuring: what came before trueup saw it is not known."""
+        net, closed_value = ledger.net, ledger.closed_value
+        if ledger.venue_cum is not None:
+            ours = EXACT.add(ledger.venue_cum, EXACT.subtract(net, ledger.cum_net))
+            notional = EXACT.subtract(closed_value, ledger.cum_closed_value)
+            self.checks.append(
+                PnlCheck(ledger.key, ledger.lifecycles, "", ours, venue, notional, CUM_REALISED)
+            )
+        ledger.venue_cum, ledger.cum_net, ledger.cum_closed_value = venue, net, closed_value
 
     def _let_go(self, clock: int) -> None:
         """Forget the ids of fills seen longer ago than SEEN_FOR_MS, raising the horizon;
         look again once the oldest left is due, but not before LET_GO_EVERY_MS."""
-        seen, seen_exec = self._seen, self._seen_exec
-        # One walk from the oldest, the ids to let go deleted after it: a fresh iterator for
-        # each would step again over every slot the deletions before it left at the front.
-        gone: list[str] = []
-        self._next_let_go = NEVER
-        for trade_id, at in seen.items():
-            if clock - at < SEEN_FOR_MS:
-                self._next_let_go = max(at + SEEN_FOR_MS, clock + LET_GO_EVERY_MS)
-                break
-            gone.append(trade_id)
-        for trade_id in gone:
-            del seen[trade_id]
-            self._horizon = max(self._horizon, seen_exec.pop(trade_id))
+        seen, seen_at = self._seen, self._seen_at
+        due = bisect_right(seen_at, clock - SEEN_FOR_MS)
+        if due:
+            gone = list(islice(seen, due))  # the oldest, in the order seen
+            self._horizon = max(self._horizon, *map(seen.pop, gone))
+            del seen_at[:due]
+        self._next_let_go = (
+            max(seen_at[0] + SEEN_FOR_MS, clock + LET_GO_EVERY_MS) if seen_at else NEVER
+        )
 
     def _funding(self, book: "AccountBook", fill: Fill) -> None:
         """A funding payment: to the leg held (exec_fee is what was paid)."""
@@ -331,47 +409,35 @@ class PnlLedger:
         ledger = self.key(key)
         self.moved.append(key)
         received = EXACT.minus(fill.exec_fee)
-        ledger.funding = EXACT.add(ledger.funding, received)
-        if ledger.open is not None:
+        if ledger.open is None:
+            ledger.past_funding = EXACT.add(ledger.past_funding, received)
+        else:
             ledger.open.funding = EXACT.add(ledger.open.funding, received)
 
     def _trade(self, book: "AccountBook", fill: Fill) -> None:
-        key = leg_of(book, fill)
-        ledger = self.key(key)
+        leg = (fill.category, fill.symbol, leg_index(book, fill))
+        ledger = self._legs.get(leg)
+        if ledger is None:
+            ledger = self._legs[leg] = self.key(book.key(*leg))
+        key = ledger.key
         self.moved.append(key)
         qty, price, fee = fill.exec_qty, fill.exec_price, fill.exec_fee or ZERO
         buy = fill.side is BUY
         life = ledger.open
-        closed = ZERO
+        rest = qty
         if life is not None and (life.side is LONG) != buy:
             # As min(qty, life.size) (qty when equal: its exponent is the one kept), without
             # the builtin's call; Decimal beside Decimal, never int, here and below: an int
             # is converted first.
             closed = life.size if life.size < qty else qty
-            close_fee = fee if closed == qty else _share(fee, closed, qty)
-            fee -= close_fee
-            pnl = self._close(ledger, life, closed, price, close_fee)
-            venue = fill.realised_pnl
-            if venue is not None or life.venue_realised is not None:
-                life.venue_realised = (
-                    None
-                    if venue is None or life.venue_realised is None
-                    else life.venue_realised + venue
-                )
-            if venue is not None:
-                self.checks.append(
-                    PnlCheck(
-                        key,
-                        life.number,
-                        fill.trade_id,
-                        pnl,
-                        venue,
-                        price * closed,
-                        fill_figure(fill),
-                    )
-                )
+            if closed == qty:  # the whole fill closes: nothing left to open, all its fee here
+                close_fee, fee, rest = fee, ZERO, ZERO
+            else:
+                close_fee = _share(fee, closed, qty)
+                fee -= close_fee
+                rest = qty - closed
+            self._close(life, fill, closed, close_fee)
             if life.size == ZERO:
-                self._note(book, key, life)
                 self._closed(book, ledger, life, fill)
         elif fill.realised_pnl:
             # The venue says this fill closed something trueup never saw opened: a fill missed.
@@ -386,49 +452,58 @@ class PnlLedger:
                     fill_figure(fill),
                 )
             )
-        rest = qty - closed
-        if rest > ZERO:
+        if rest:
             life = ledger.open
             if life is None:
                 ledger.lifecycles += 1
                 side = LONG if buy else SHORT
                 life = ledger.open = Lifecycle(ledger.key, ledger.lifecycles, side, fill.exec_time)
+                self._note(book, key, life)
             value = price * rest
             life.size += rest
             life.cost += value
-            life.entry_qty += rest
             life.entry_value += value
             life.max_size = max(life.max_size, life.size)
             life.fees += fee
-            ledger.fees += fee
             life.fills += 1
-        if ledger.open is not None:
-            self._note(book, key, ledger.open)
 
-    def _close(
-        self, ledger: KeyLedger, life: Lifecycle, closed: Decimal, price: Decimal, fee: Decimal
-    ) -> Decimal:
-        """Take ``closed`` off ``life`` at ``price``: its share of the cost, and what it
-        realised against it (returned, before fees)."""
-        share = life.cost if closed == life.size else _share(life.cost, closed, life.size)
-        value = price * closed
-        pnl = value - share if life.side is LONG else share - value
-        life.size -= closed
-        life.cost -= share
+    def _close(self, life: Lifecycle, fill: Fill, closed: Decimal, fee: Decimal) -> None:
+        """Take ``closed`` off ``life`` at the fill's price: its share of the cost goes, and
+        what it realised against it is set beside the venue's figure, where it gives one."""
+        value = fill.exec_price * closed
+        if closed == life.size:  # the whole position: all its cost goes
+            share, life.size, life.cost = life.cost, ZERO, ZERO
+        else:
+            share = _share(life.cost, closed, life.size)
+            life.size -= closed
+            life.cost -= share
         life.exit_qty += closed
         life.exit_value += value
-        life.realised += pnl
         life.fees += fee
         life.fills += 1
-        ledger.realised += pnl
-        ledger.fees += fee
-        return pnl
+        venue = fill.realised_pnl
+        if venue is None:
+            life.venue_realised = None
+            return
+        if life.venue_realised is not None:
+            life.venue_realised += venue
+        pnl = value - share if life.side is LONG else share - value
+        check = PnlCheck(life.key, life.number, fill.trade_id, pnl, venue, value, fill_figure(fill))
+        self.checks.append(check)
+
+    def local_opened(self, key: PositionKey, position_id: str) -> None:
+        """A LIVE local position opened on ``key``: it maps to the lifecycle open there."""
+        ledger = self.keys.get(key)
+        life = ledger.open if ledger is not None else None
+        if life is not None and position_id not in life.position_ids:
+            life.position_ids += (position_id,)
 
     def _note(self, book: "AccountBook", key: PositionKey, life: Lifecycle) -> None:
-        """The LIVE local positions open on the key map to the lifecycle.
+        """The LIVE local positions open on the key map to the lifecycle it opens; those
+        opened later are told by the book (``local_opened``), not looked for at every fill.
 
         Read from the open ones directly, not ``Position.live_open``: that also sums their
-        quantities, afresh whenever they changed, which here would be for every fill."""
+        quantities, afresh whenever they changed."""
         position = book.positions.get(key)
         if position is not None and position.opened:
             for position_id, local in position.opened.items():
@@ -438,6 +513,10 @@ class PnlLedger:
     def _closed(self, book: "AccountBook", ledger: KeyLedger, life: Lifecycle, fill: Fill) -> None:
         """The lifecycle is flat: it leaves the key, with when and why it closed."""
         ledger.open = None
+        ledger.past_realised += life.realised
+        ledger.past_fees += life.fees
+        ledger.past_funding += life.funding
+        ledger.past_closed_value += life.exit_value
         life.closed_at = max(fill.exec_time, life.opened_at)
         life.exit_reason = _exit_reason(book, life.key, life, fill)
         self._done.append(life)
@@ -458,12 +537,14 @@ def average(value: Decimal, qty: Decimal) -> Decimal:
 
 
 def _share(amount: Decimal, part: Decimal, whole: Decimal) -> Decimal:
-    """amount x part / whole: exact where it terminates within SHARE, else rounded to it."""
-    share = EXACT.divide(EXACT.multiply(amount, part), whole)
-    exponent = share.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < SHARE_EXPONENT:
-        return share.quantize(SHARE, context=EXACT)
-    return share
+    """amount x part / whole: exact where it terminates within SHARE, else rounded to it.
+
+    In the EXACT context, which ``PnlLedger.executions`` has entered for its fills."""
+    share = amount * part / whole
+    # Compared, not read off ``as_tuple`` (which spells out every digit): the quantized
+    # share is equal exactly when nothing below SHARE was cut.
+    rounded = share.quantize(SHARE)
+    return share if rounded == share else rounded
 
 
 def _venue_order(fill: Fill) -> tuple[int, str]:

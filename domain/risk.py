@@ -13,6 +13,10 @@ the weights of the rules in force (rules/config.py):
 
 and is capped at 1. A part trueup cannot know (no equity reported yet, no leverage) counts
 0 and is shown as null, so a reader sees what the score leaves out.
+
+Coins are taken as equal, one for one: a notional in the contract's quote coin (USDT, USDC)
+is set against the equity in the account's own (USD on Bybit's unified account, USDC on
+Hyperliquid) unconverted. A stablecoin off its peg moves concentration by as much.
 """
 
 from collections.abc import Iterable

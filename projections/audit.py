@@ -9,6 +9,8 @@ from trueup.domain.book import AccountBook
 from trueup.domain.events import InputEvent, PositionReport, PositionsReported
 from trueup.domain.keys import PositionKey
 from trueup.domain.position import Position
+from trueup.domain.risk import PositionRisk, position_risk
+from trueup.domain.rules.config import RuleConfig
 
 JSON = dict[str, Any]
 
@@ -38,6 +40,7 @@ class Audit:
     as_of: int | None
     book: AccountBook
     timeline: list[TimelineEntry] = field(default_factory=list)
+    rules: RuleConfig = field(default_factory=RuleConfig)  # what risk is weighed with
 
     @property
     def keys(self) -> list[PositionKey]:
@@ -50,6 +53,11 @@ class Audit:
     def state(self, key: PositionKey) -> JSON:
         return position_state(self.book, self.book.positions[key])
 
+    def risk(self, key: PositionKey) -> PositionRisk | None:
+        """What the exchange held on ``key`` as of the instant asked, weighed as
+        `positions` weighs it (None: flat)."""
+        return position_risk(self.book, key, self.rules)
+
 
 def audit(
     venue: str,
@@ -59,9 +67,10 @@ def audit(
     symbol: str,
     position_idx: int | None = None,
     as_of: int | None = None,
+    rules: RuleConfig | None = None,
 ) -> Audit:
     """Fold the account's events, noting each one that changed a key of ``symbol``."""
-    auditor = Auditor(venue, account, symbol, position_idx, as_of)
+    auditor = Auditor(venue, account, symbol, position_idx, as_of, rules=rules)
     for event in events:
         auditor.take(event)
     return auditor.result
@@ -72,9 +81,17 @@ class Auditor:
     symbol audited (of its ``position_idx``, if given) made before ``as_of``."""
 
     def __init__(
-        self, venue: str, account: str, symbol: str, position_idx: int | None, as_of: int | None
+        self,
+        venue: str,
+        account: str,
+        symbol: str,
+        position_idx: int | None,
+        as_of: int | None,
+        *,
+        rules: RuleConfig | None = None,
     ) -> None:
-        self.result = Audit(symbol, position_idx, as_of, AccountBook(venue, account))
+        book = AccountBook(venue, account)
+        self.result = Audit(symbol, position_idx, as_of, book, rules=rules or RuleConfig())
         self._last: dict[PositionKey, JSON] = {}
 
     @property

@@ -31,6 +31,12 @@ def unified_symbol(venue: str, category: str, symbol: str) -> str:
     return symbol
 
 
+def base_asset(venue: str, category: str, symbol: str) -> str:
+    """The asset a contract is on (ccxt's BASE: BTC for Bybit's BTCUSDT and Hyperliquid's
+    BTC); the venue's symbol where unsure."""
+    return unified_symbol(venue, category, symbol).split("/", 1)[0]
+
+
 def ccxt_position(row: JSON) -> JSON | None:
     """A `positions --json` row as ccxt's Position; None when the exchange holds nothing."""
     risk = row.get("risk")

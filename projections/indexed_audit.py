@@ -23,6 +23,7 @@ from typing import Protocol
 from trueup.domain.book import AccountBook, covers
 from trueup.domain.events import InputEvent, PositionsReported, SnapshotPage
 from trueup.domain.keys import PositionKey
+from trueup.domain.rules.config import RuleConfig
 from trueup.domain.snapshots import Scope, Snapshots
 from trueup.projections.audit import Audit, Auditor
 
@@ -64,9 +65,10 @@ def audit_indexed(
     symbol: str,
     position_idx: int | None = None,
     as_of: int | None = None,
+    rules: RuleConfig | None = None,
 ) -> Audit:
     """The audit ``projections.audit.audit`` gives of the account's inputs, from the index."""
-    auditor = Auditor(venue, account, symbol, position_idx, as_of)
+    auditor = Auditor(venue, account, symbol, position_idx, as_of, rules=rules)
     _Walk(auditor, index).run()
     return auditor.result
 

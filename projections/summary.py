@@ -4,7 +4,9 @@ Positions are the keys the exchange holds (each with its risk, domain/risk.py); 
 ledger's (domain/pnl.py): realised, fees and funding of every key since trueup first saw
 it, unrealised from the latest mark, or the venue's own figure where the ledger holds no
 open lifecycle (a position opened before trueup saw its fills). Distribution is by share of
-notional.
+notional: by venue, by the venue's symbol, and by asset across venues (Bybit's BTCUSDT and
+Hyperliquid's BTC are both BTC: projections/ccxt.py ``base_asset``). Notionals in USDT,
+USDC and USD are added as equal, one for one.
 """
 
 from collections.abc import Iterable
@@ -18,6 +20,7 @@ import msgspec
 from trueup.domain.risk import PortfolioRisk, PositionRisk, portfolio, share
 from trueup.domain.vocabulary import PositionSide
 from trueup.domain.wallet import WalletSummary
+from trueup.projections.ccxt import base_asset
 from trueup.projections.views import AccountView, KeyRow, SymbolView
 
 ZERO = Decimal(0)
@@ -83,6 +86,7 @@ class Summary:
     accounts: list[AccountSummary] = field(default_factory=list)
     by_venue: list[Exposure] = field(default_factory=list)
     by_symbol: list[Exposure] = field(default_factory=list)
+    by_asset: list[Exposure] = field(default_factory=list)  # the base asset, across venues
     risk: PortfolioRisk | None = None
 
     def as_json(self) -> JSON:
@@ -107,6 +111,7 @@ def summarise(
     }
     by_venue: dict[str, Exposure] = {}
     by_symbol: dict[str, Exposure] = {}
+    by_asset: dict[str, Exposure] = {}
     risks: list[tuple[str, PositionRisk]] = []
     from_venue = unknown = 0
     for view in symbol_views:
@@ -135,11 +140,13 @@ def summarise(
             mine.notional += risk.notional or ZERO
             by_venue.setdefault(view.venue, Exposure(view.venue)).add(risk)
             by_symbol.setdefault(view.symbol, Exposure(view.symbol)).add(risk)
+            asset = base_asset(view.venue, row.category, view.symbol)
+            by_asset.setdefault(asset, Exposure(asset)).add(risk)
             label = f"{view.venue}/{view.account} {view.symbol} idx={row.position_idx}"
             risks.append((label, risk))
     listed = [accounts[k] for k in sorted(accounts)]
     total = sum((a.notional for a in listed), ZERO)
-    for exposure in (*by_venue.values(), *by_symbol.values()):
+    for exposure in (*by_venue.values(), *by_symbol.values(), *by_asset.values()):
         exposure.share = share(exposure.notional, total)
     realised = sum((a.realised_pnl for a in listed), ZERO)
     fees = sum((a.fees for a in listed), ZERO)
@@ -158,6 +165,7 @@ def summarise(
         accounts=listed,
         by_venue=_largest_first(by_venue.values()),
         by_symbol=_largest_first(by_symbol.values()),
+        by_asset=_largest_first(by_asset.values()),
         risk=portfolio(risks),
     )
 

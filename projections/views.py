@@ -250,8 +250,13 @@ def position_row(view: SymbolView, row: KeyRow) -> JSON:
         "findings": list(row.findings),
         "state": row.state,
         "pnl": row.pnl,
-        "risk": None if row.risk is None else msgspec.to_builtins(row.risk),
+        "risk": risk_json(row.risk),
     }
+
+
+def risk_json(risk: PositionRisk | None) -> JSON | None:
+    """A position's risk as plain JSON values (decimals as strings; None when flat)."""
+    return None if risk is None else msgspec.to_builtins(risk)
 
 
 def _format() -> str:

@@ -12,6 +12,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, TextIO, TypeAlias
 
@@ -38,7 +39,13 @@ from trueup.runners.arguments import (
 )
 from trueup.runners.gc_policy import relaxed_gc
 from trueup.runners.usage import EXIT_OK, EXIT_USAGE, UsageError
-from trueup.runners.venues import VENUE_EXECUTION, VENUE_FEEDS, VENUE_PRICE_FEEDS
+from trueup.runners.venues import (
+    VENUE_EXECUTION,
+    VENUE_FEEDS,
+    VENUE_PRICE_FEEDS,
+    feed_venue,
+    venue_feed,
+)
 
 if TYPE_CHECKING:
     from trueup.adapters.feed import Feed
@@ -269,7 +276,10 @@ def _operator_commands(commands: Commands) -> None:
     how.add_argument("--force", action="store_true", help="close them all (asks first)")
     fix.add_argument("--yes", action="store_true", help="do not ask before --force")
     fix.add_argument(
-        "--venue", choices=sorted(VENUE_FEEDS), help="--check-exchange: the venue to ask"
+        "--venue",
+        type=feed_venue,
+        metavar="{" + ",".join(sorted(VENUE_FEEDS)) + ",ccxt:<exchange-id>}",
+        help="--check-exchange: the venue to ask",
     )
     fix.add_argument("--account", help="--check-exchange: the account to ask about")
     fix.add_argument(
@@ -340,12 +350,54 @@ def _trigger_spec(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--expires", type=epoch_ms, metavar="WHEN", help="ISO 8601 or epoch ms")
 
 
+def _serve_command(commands: Commands) -> None:
+    """``trueup serve``: the HTTP API."""
+    serve = commands.add_parser(
+        "serve", help="the HTTP API over the journal (docs/http-api.md), until SIGINT or SIGTERM"
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="(default: 127.0.0.1, this machine)")
+    serve.add_argument("--port", type=port, default=8780)
+    serve.add_argument(
+        "--max-body-bytes",
+        type=positive_int,
+        default=8 * 1024 * 1024,
+        metavar="N",
+        help="refuse a POST body over N bytes (413)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="answer from N processes on one port (one runs each partition of the "
+        "projection; one that dies is replaced)",
+    )
+    serve.add_argument(
+        "--no-projection",
+        dest="projection",
+        action="store_false",
+        help="leave detection to another process on the journal (trueup run, worker, demo)",
+    )
+    serve.add_argument(
+        "--notify-config",
+        type=Path,
+        metavar="FILE.toml",
+        help="notification targets, for POST /v1/notify/test (docs/notifications.md)",
+    )
+    serve.set_defaults(command=_serve)
+
+
 def _process_commands(commands: Commands) -> None:
     """The long-running ones: live ingest, and the projections on their own."""
     run = commands.add_parser("run", help="live ingest from a venue, until SIGINT or SIGTERM")
-    run.add_argument("--venue", required=True, choices=sorted(VENUE_FEEDS))
     run.add_argument(
-        "--account", required=True, help="a name (Bybit, Aster) or the address (Hyperliquid)"
+        "--venue",
+        required=True,
+        type=feed_venue,
+        metavar="{" + ",".join(sorted(VENUE_FEEDS)) + ",ccxt:<exchange-id>}",
+    )
+    run.add_argument(
+        "--account", required=True, help="a name (Bybit, Aster, ccxt) or the address (Hyperliquid)"
     )
     run.add_argument(
         "--base-url", type=http_url, help="another host than the venue's, e.g. a simulator"
@@ -435,31 +487,7 @@ def _process_commands(commands: Commands) -> None:
     _nats_prefix(tail)
     tail.set_defaults(command=_tail)
 
-    serve = commands.add_parser(
-        "serve", help="the HTTP API over the journal (docs/http-api.md), until SIGINT or SIGTERM"
-    )
-    serve.add_argument("--host", default="127.0.0.1", help="(default: 127.0.0.1, this machine)")
-    serve.add_argument("--port", type=port, default=8780)
-    serve.add_argument(
-        "--max-body-bytes",
-        type=positive_int,
-        default=8 * 1024 * 1024,
-        metavar="N",
-        help="refuse a POST body over N bytes (413)",
-    )
-    serve.add_argument(
-        "--no-projection",
-        dest="projection",
-        action="store_false",
-        help="leave detection to another process on the journal (trueup run, worker, demo)",
-    )
-    serve.add_argument(
-        "--notify-config",
-        type=Path,
-        metavar="FILE.toml",
-        help="notification targets, for POST /v1/notify/test (docs/notifications.md)",
-    )
-    serve.set_defaults(command=_serve)
+    _serve_command(commands)
 
     execute = commands.add_parser(
         "execute",
@@ -671,7 +699,7 @@ def _run(journal: "Journal", args: argparse.Namespace) -> int:
     _log_as_trueup(logging.INFO)
     if args.prices and args.venue not in VENUE_PRICE_FEEDS:
         raise UsageError(f"--prices: {args.venue}'s public prices are not recorded yet")
-    feed: Feed = VENUE_FEEDS[args.venue](args)
+    feed: Feed = venue_feed(args)
     if args.prices:
         feed = Feeds(feed, VENUE_PRICE_FEEDS[args.venue](args))
     publisher = _nats_publisher(args, journal) if args.nats else None
@@ -889,7 +917,7 @@ def _serve(journal: "Journal", args: argparse.Namespace) -> int:
     _log_as_trueup(logging.INFO)
     # uvicorn stops on SIGINT and SIGTERM, then raises the signal again for the handler it
     # found: this one, so that serve exits 0 once stopped, like run and worker.
-    stop_on_signals()
+    stop = stop_on_signals()
     targets: tuple[Target, ...] = ()
     if args.notify_config is not None:
         from trueup.runners.notify_config import load_targets
@@ -898,7 +926,21 @@ def _serve(journal: "Journal", args: argparse.Namespace) -> int:
     settings = ApiSettings(
         token, args.max_body_bytes, run_projection=args.projection, notify_targets=targets
     )
-    serve(journal, args.host, args.port, settings)
+    if args.workers > 1:
+        from trueup.runners.http_workers import serve_workers
+
+        setup = partial(_log_as_trueup, logging.INFO)
+        serve_workers(
+            journal,
+            args.host,
+            args.port,
+            settings=settings,
+            count=args.workers,
+            stop=stop,
+            setup_logging=setup,
+        )
+    else:
+        serve(journal, args.host, args.port, settings)
     print("stopped")
     return EXIT_OK
 

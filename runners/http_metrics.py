@@ -4,14 +4,16 @@ Each server has a registry of its own (not prometheus-client's global one), so t
 one process, as in the tests, count apart.
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 import orjson
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from trueup.adapters.capture import CHANNELS, VENUES
+from trueup.adapters.capture import CHANNELS, reads_venue
+from trueup.application.answer_cache import AnswerCache
 from trueup.application.answers import AccountFreshness
 from trueup.domain.events import InputEvent, InputRejected
 from trueup.runners.http_projection import Lag
@@ -31,6 +33,7 @@ class ApiMetrics:
         freshness: Callable[[], list[AccountFreshness]],
         lag: Callable[[], Lag],
         follower: JournalFollower,
+        caches: Mapping[str, AnswerCache[Any, Any]],
     ) -> None:
         self.registry = CollectorRegistry()
         self.latency = Histogram(
@@ -61,6 +64,7 @@ class ApiMetrics:
         self.registry.register(ExchangeViewAge(freshness))
         self.registry.register(ProjectionLag(lag))
         self.registry.register(EventStreams(follower))
+        self.registry.register(KeptAnswers(caches))
 
     def count_input(self, event: InputEvent) -> None:
         outcome = "rejected" if isinstance(event, InputRejected) else "accepted"
@@ -94,7 +98,7 @@ class ExchangeViewAge(Collector):
 
 
 def _venue(event: InputEvent) -> str:
-    return event.venue if event.venue in VENUES else OTHER
+    return event.venue if reads_venue(event.venue) else OTHER
 
 
 def _channel(event: InputEvent) -> str:
@@ -149,3 +153,23 @@ class EventStreams(Collector):
             "Event streams disconnected because their client fell too far behind.",
             value=self.follower.dropped,
         )
+
+
+class KeptAnswers(Collector):
+    """How often an answer kept at the journal's end served a request (a hit), and how often
+    the journal was read for one (a miss: the end had moved, or a new question)."""
+
+    def __init__(self, caches: Mapping[str, AnswerCache[Any, Any]]) -> None:
+        self.caches = caches
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "trueup_http_kept_answers",
+            "Requests answered from what was read at the same journal end (hit), or by "
+            "reading the journal (miss), by endpoint.",
+            labels=["endpoint", "outcome"],
+        )
+        for endpoint, cache in self.caches.items():
+            family.add_metric([endpoint, "hit"], cache.hits)
+            family.add_metric([endpoint, "miss"], cache.misses)
+        yield family

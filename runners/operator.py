@@ -14,7 +14,7 @@ from trueup.application.service import ExchangeSource, TrueupService
 from trueup.runners import output
 from trueup.runners.arguments import PositionsFormat
 from trueup.runners.usage import EXIT_NO, EXIT_OK, UsageError
-from trueup.runners.venues import VENUE_FEEDS
+from trueup.runners.venues import venue_feed
 
 
 def positions(journal: Journal, args: argparse.Namespace) -> int:
@@ -125,7 +125,7 @@ def _exchange(args: argparse.Namespace) -> ExchangeSource:
             "(Bybit's keys in BYBIT_API_KEY and BYBIT_API_SECRET, Aster's in ASTER_API_KEY "
             "and ASTER_API_SECRET)"
         )
-    feed = VENUE_FEEDS[args.venue](args)
+    feed = venue_feed(args)
     return ExchangeSource(args.venue, args.account, feed.fetch_once)
 
 

@@ -14,6 +14,7 @@ from trueup.domain.instants import iso
 from trueup.domain.pnl import ClosedPosition
 from trueup.projections.audit import JSON, Audit, TimelineEntry
 from trueup.projections.summary import Summary
+from trueup.projections.views import pnl_state, risk_json
 
 # What matters most in each emitted event, in the order people read it.
 _DETAIL_FIELDS = (
@@ -65,6 +66,30 @@ def describe_state(state: JSON) -> str:
     return f"{there} | {mine}"
 
 
+def describe_risk(risk: JSON) -> str:
+    """A held position's leverage, liquidation, margins and score, as one line."""
+    leverage = _shown(risk["leverage"])
+    if risk["leverage_source"] == "margin":
+        leverage += " (notional / initial margin)"
+    liquidation = "none shown"
+    if risk["liq_price"] is not None:
+        liquidation = f"{risk['liq_price']} ({_percent(risk['liquidation_distance'])} away)"
+    margin = f"initial {_shown(risk['initial_margin'])}, maintenance "
+    margin += _shown(risk["maintenance_margin"])
+    if risk["margin_mode"] is not None:
+        margin += f" ({risk['margin_mode']})"
+    flags = [
+        f
+        for f, on in (("HIGH", risk["high"]), ("NEAR LIQUIDATION", risk["near_liquidation"]))
+        if on
+    ]
+    return (
+        f"score {risk['score']}{' ' + ', '.join(flags) if flags else ''}; leverage {leverage}; "
+        f"liquidation {liquidation}; margin {margin}; notional {_shown(risk['notional'])}, "
+        f"concentration {_shown(risk['concentration'])} of equity {_shown(risk['equity'])}"
+    )
+
+
 def timeline_line(entry: TimelineEntry) -> str:
     kind = entry.type + (f"({entry.source})" if entry.source else "")
     return f"  {moment(entry.at)}  {kind:<26} {describe_state(entry.state)}"
@@ -79,10 +104,14 @@ def print_audit(result: Audit, out: TextIO | None = None) -> None:
                 out.write(timeline_line(entry) + "\n")
         when = f"as of {moment(result.as_of)}" if result.as_of is not None else "now"
         out.write(f"  {when}: {describe_state(result.state(key))}\n")
+        risk = risk_json(result.risk(key))
+        if risk is not None:
+            out.write(f"  risk: {describe_risk(risk)}\n")
 
 
 def audit_json(result: Audit) -> JSON:
-    """One object per DESIGN.md: ``state`` and ``timeline`` (of the single key asked)."""
+    """One object per DESIGN.md: ``state`` and ``timeline`` (of the single key asked), with
+    the key's ``pnl`` and ``risk`` as of the instant asked, as `positions` shows them."""
     keys = result.keys
     key = keys[0]
     return {
@@ -93,6 +122,8 @@ def audit_json(result: Audit) -> JSON:
         "position_idx": key.position_idx,
         "as_of": result.as_of,
         "state": result.state(key),
+        "pnl": pnl_state(result.book.pnl, key),
+        "risk": risk_json(result.risk(key)),
         "timeline": [
             {
                 "at": e.at,
@@ -166,7 +197,12 @@ def print_summary(summary: Summary, out: TextIO | None = None) -> None:
             f"{_shown(w and w.initial_margin):>12} {_shown(w and w.maintenance_margin):>12} "
             f"{a.positions:>9} {a.unrealised_pnl!s:>12} {a.realised_pnl!s:>12}\n"
         )
-    for title, exposures in (("venue", summary.by_venue), ("symbol", summary.by_symbol)):
+    distributions = (
+        ("venue", summary.by_venue),
+        ("symbol", summary.by_symbol),
+        ("asset", summary.by_asset),
+    )
+    for title, exposures in distributions:
         out.write(f"\nby {title}: {'notional':>16} {'share':>8} {'long':>14} {'short':>14}\n")
         for e in exposures:
             out.write(
@@ -227,6 +263,8 @@ def print_diagnosis(report: JSON, out: TextIO | None = None) -> None:
         out.write(f"  cooldown until {moment(report['cooldown_until'])}\n")
     for position in report["positions"]:
         out.write(f"position idx {position['position_idx']}: {describe_state(position['state'])}\n")
+        if position.get("risk") is not None:
+            out.write(f"  risk: {describe_risk(position['risk'])}\n")
         for finding in position["findings"]:
             out.write(f"  finding: {finding}\n")
         for order in position["state"]["open_orders"]:

@@ -72,11 +72,64 @@ def aster(args: argparse.Namespace) -> "SupervisedFeed":
     )
 
 
+def ccxt(args: argparse.Namespace) -> "SupervisedFeed":
+    """``ccxt:<exchange-id>``: credentials from CCXT_<ID>_API_KEY, _SECRET and the rest of
+    what the exchange requires (adapters/ccxt/credentials.py names them)."""
+    from trueup.adapters.ccxt import credentials
+    from trueup.adapters.ccxt.live import CcxtFeed, build_exchange, can_watch
+    from trueup.adapters.clock import wall_clock
+
+    exchange_id = args.venue.removeprefix(CCXT_PREFIX)
+    keys, options = credentials.from_environment(exchange_id, os.environ)
+    try:
+        exchange = build_exchange(exchange_id, keys, options=options, base_url=args.base_url)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    unset = credentials.missing(exchange_id, exchange.requiredCredentials, keys)
+    if unset:
+        raise UsageError(
+            f"{', '.join(unset)} not set: ccxt's {exchange_id} needs them, from the environment"
+        )
+
+    def watching() -> object:
+        return build_exchange(exchange_id, keys, options=options, base_url=args.base_url, pro=True)
+
+    return CcxtFeed(
+        exchange,
+        args.account,
+        clock=wall_clock,
+        poll_interval_s=args.poll_interval,
+        secrets=tuple(keys.values()),
+        watch=watching if can_watch(exchange_id) else None,
+    )
+
+
 VENUE_FEEDS: dict[str, Callable[[argparse.Namespace], "SupervisedFeed"]] = {
     "aster": aster,
     "bybit": bybit,
     "hyperliquid": hyperliquid,
 }
+CCXT_PREFIX = "ccxt:"
+_EXCHANGE_ID = re.compile(r"[a-z][a-z0-9]*", re.ASCII)
+
+
+def feed_venue(text: str) -> str:
+    """A venue ``trueup run`` can follow: one of VENUE_FEEDS, or ``ccxt:<exchange-id>``."""
+    if text in VENUE_FEEDS:
+        return text
+    if text.startswith(CCXT_PREFIX) and _EXCHANGE_ID.fullmatch(text.removeprefix(CCXT_PREFIX)):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"invalid choice: {text!r} (choose from {', '.join(sorted(VENUE_FEEDS))}, "
+        "ccxt:<exchange-id>)"
+    )
+
+
+def venue_feed(args: argparse.Namespace) -> "SupervisedFeed":
+    """The feed of ``args.venue`` (as feed_venue took it)."""
+    if args.venue.startswith(CCXT_PREFIX):
+        return ccxt(args)
+    return VENUE_FEEDS[args.venue](args)
 
 
 def bybit_prices(args: argparse.Namespace) -> "SupervisedFeed":

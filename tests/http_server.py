@@ -1,6 +1,9 @@
 """A real `trueup serve` application on a free 127.0.0.1 port, in a thread of the test, and
 what the HTTP tests send it."""
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -46,3 +49,19 @@ def running_server(
         thread.join(timeout=30)
         sock.close()
         assert not thread.is_alive(), "the server did not stop"
+
+
+def serve_process(store: str, *args: str) -> tuple[subprocess.Popen[str], str]:
+    """`trueup --store STORE serve --port 0 ARGS` in a process of its own, with the token in
+    its environment: the process (its stderr a pipe), and its URL once it says it serves."""
+    env = os.environ | {"TRUEUP_API_TOKEN": TOKEN}
+    command = [sys.executable, "-m", "trueup.runners.cli", "--store", store, "serve"]
+    process = subprocess.Popen(
+        [*command, "--port", "0", *args], env=env, stderr=subprocess.PIPE, text=True
+    )
+    assert process.stderr is not None
+    for text in process.stderr:
+        if "serving the journal on " in text:
+            return process, text.strip().rpartition(" ")[2]
+    process.wait(timeout=30)
+    raise AssertionError(f"trueup serve exited {process.returncode} before serving")

@@ -2,7 +2,7 @@
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from decimal import Decimal
 
@@ -64,18 +64,26 @@ def opened(
     venue: str, account: str, position_id: str, symbol: str, qty: str, *, category: str
 ) -> dict[str, object]:
     """The bot's intent line: a LIVE long of ``qty`` opened on a one-way account."""
-    intent = {
-        "kind": "position_opened",
-        "position_id": position_id,
-        "category": category,
-        "symbol": symbol,
-        "position_idx": 0,
-        "side": "Buy",
-        "qty": qty,
-        "mode": "LIVE",
-    }
+    return intent(
+        venue,
+        account,
+        {
+            "kind": "position_opened",
+            "position_id": position_id,
+            "category": category,
+            "symbol": symbol,
+            "position_idx": 0,
+            "side": "Buy",
+            "qty": qty,
+            "mode": "LIVE",
+        },
+    )
+
+
+def intent(venue: str, account: str, data: Mapping[str, object]) -> dict[str, object]:
+    """The bot's intent line, received now."""
     line = {"at": wall_clock(), "venue": venue, "account": account, "channel": "intent"}
-    return {**line, "data": intent}
+    return {**line, "data": dict(data)}
 
 
 def wait_for(what: str, check: Callable[[], bool], timeout: float = 15.0) -> None:

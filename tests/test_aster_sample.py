@@ -63,6 +63,9 @@ def test_ingesting_it_emits_the_sessions_events_in_order() -> None:
         # Closed by hand while the stream was down: nothing shows why, so the seeds' rule.
         ("POSITION_CLOSED", "BTCUSDT", "p-btc-1", "STOP_LOSS"),
         ("COOLDOWN_STARTED", "BTCUSDT"),
+        # The margin call's mark (3600) is within 0.6 % of the liquidation price: told at
+        # once, before the liquidation itself.
+        ("RISK_WARNING", "ETHUSDT"),
         ("POSITION_CLOSED", "ETHUSDT", "p-eth-1", "LIQUIDATION"),
         ("COOLDOWN_STARTED", "ETHUSDT"),
         ("RATE_LIMIT",),

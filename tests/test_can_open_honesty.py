@@ -40,7 +40,13 @@ def test_a_venue_trueup_does_not_read_is_a_no(journal: Journal) -> None:
     service.ingest([fresh_account()])
     answer = service.can_open("bybt", "main", "BTCUSDT")
     assert not answer.allowed
-    assert "trueup reads no venue 'bybt' (it reads bybit, hyperliquid)" in answer.reasons
+    reads = "aster, bybit, hyperliquid, ccxt:<exchange-id>"
+    assert f"trueup reads no venue 'bybt' (it reads {reads})" in answer.reasons
+    # ccxt's venues are named by their exchange: "ccxt" alone is none.
+    bare = service.can_open("ccxt", "main", "BTCUSDT").reasons
+    assert any(reason.startswith("trueup reads no venue 'ccxt'") for reason in bare)
+    known = service.can_open("ccxt:aster", "main", "BTCUSDT").reasons
+    assert not any(reason.startswith("trueup reads no venue") for reason in known)
 
 
 def test_an_exchange_view_older_than_the_limit_is_a_no(journal: Journal) -> None:

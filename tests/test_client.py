@@ -6,6 +6,7 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 
 import pytest
 
@@ -80,6 +81,17 @@ def test_send_intents_is_idempotent(client: Client) -> None:
     assert first.emitted["POSITION_CLOSED"] == 1
     page = client.events(type="LocalPositionOpened")
     assert [e.data["input_id"] for e in page.events][-1] == first.inputs[0].input_id
+
+
+def test_triggers_are_commanded_and_refusals_said(client: Client) -> None:
+    spec = {
+        "operator": "bot", "trigger_id": "eth-stop", "symbol": "ETHUSDT", "direction": "long",
+        "kind": "stop_loss", "level": Decimal("3800.5"), "ratio": "1", "action": "reduce",
+    }  # fmt: skip
+    added = client.command_trigger("bybit", "main", "add", **spec, at=SAMPLE_END)
+    assert (added["trigger_id"], added["accepted"]) == ("eth-stop", True)
+    again = client.command_trigger("bybit", "main", "add", **spec, at=SAMPLE_END + 1)
+    assert (again["accepted"], again["refused"]) == (False, ["trigger eth-stop already exists"])
 
 
 def test_the_server_s_errors_are_the_client_s_exceptions(served: str, client: Client) -> None:

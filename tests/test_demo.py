@@ -40,6 +40,8 @@ def test_the_demo_makes_every_detector_fire(tmp_path: Path) -> None:
     expected -= NOT_IN_THE_DEMO
     assert expected <= fired, f"never fired: {sorted(expected - fired)}"
     assert "STALE p-ada (NEVER_ON_EXCHANGE)" in out.getvalue()
+    (aster,) = [e for e in events if e.venue == "aster" and e.type == "POSITION_CLOSED"]
+    assert (aster.symbol, getattr(aster, "exit_reason", None)) == ("ETHUSDT", "MANUAL")
     (executed,) = [e for e in events if e.type == "TRIGGER_EXECUTED"]
     assert (executed.symbol, executed.position_idx) == ("BNBUSDT", 1)
     assert getattr(executed, "filled_qty", None) == 5  # half the long, locked on leg 2
@@ -56,7 +58,7 @@ def test_the_demo_prints_its_story_and_no_client_library_log_lines(tmp_path: Pat
         timeout=240,
     )
     assert shown.returncode == 0, shown.stderr
-    assert "[31] the venue drops the stream (WS_RECONNECT)" in shown.stdout
+    assert "[32] the venue drops the stream (WS_RECONNECT)" in shown.stdout
     # The stream drops on purpose; websocket-client would log each drop as an ERROR.
     assert "websocket" not in shown.stdout + shown.stderr
     assert shown.stderr == ""

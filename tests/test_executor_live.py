@@ -54,6 +54,15 @@ def start(store: str, sim: BybitSimulator, *command: str) -> subprocess.Popen[st
     )
 
 
+def stop_cleanly(processes: list[subprocess.Popen[str]]) -> None:
+    """SIGTERM to each, then each must end without a traceback."""
+    for process in processes:
+        process.send_signal(signal.SIGTERM)
+    for process in processes:
+        _out, err = process.communicate(timeout=30)
+        assert "Traceback" not in err, err
+
+
 def emitted(store: str) -> list[Emitted]:
     with Journal.open(store) as journal:
         return [e for _, e in journal.all_events() if isinstance(e, Emitted)]
@@ -114,11 +123,7 @@ def test_a_hundred_triggers_fired_together_are_each_placed_once_through_executor
             timeout=90,
         )
     finally:
-        for process in [run, *executors]:
-            process.send_signal(signal.SIGTERM)
-        for process in [run, *executors]:
-            _out, err = process.communicate(timeout=30)
-            assert "Traceback" not in err, err
+        stop_cleanly([run, *executors])
 
     events = emitted(store)
     requested = [e for e in events if isinstance(e, OrderRequested)]
@@ -184,11 +189,7 @@ def test_a_hyperliquid_trigger_is_executed_through_the_sdk_s_exchange(tmp_path: 
             hl.move_mark("BTC", "110")
             wait_for("the firing to end", lambda: bool(_outcomes(store)), timeout=30)
         finally:
-            for process in processes:
-                process.send_signal(signal.SIGTERM)
-            for process in processes:
-                _out, err = process.communicate(timeout=30)
-                assert "Traceback" not in err, err
+            stop_cleanly(processes)
         (outcome,) = _outcomes(store)
         assert outcome.type == "TRIGGER_EXECUTED", outcome.reason
         assert outcome.client_order_id == client_order_id(outcome.decision_id).cloid
@@ -228,11 +229,7 @@ def test_an_entry_left_unfilled_is_repriced_twice_then_filled_at_market(
             timeout=30,
         )
     finally:
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-        for process in processes:
-            _out, err = process.communicate(timeout=30)
-            assert "Traceback" not in err, err
+        stop_cleanly(processes)
     kinds = [
         e.type
         for e in emitted(store)

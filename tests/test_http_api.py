@@ -3,9 +3,6 @@ with the token and within the body limit, bad queries refused naming the field, 
 metrics. On SQLite and on PostgreSQL, over the recorded Bybit session.
 """
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +12,14 @@ import httpx
 import orjson
 import pytest
 
-from tests.http_server import AUTH, SAMPLE_END, TOKEN, closing_snapshot, running_server
+from tests.http_server import (
+    AUTH,
+    SAMPLE_END,
+    TOKEN,
+    closing_snapshot,
+    running_server,
+    serve_process,
+)
 from trueup.adapters.store.journal import Journal
 from trueup.application.loop_status import FAILURES_TOLD, LoopHeartbeat, executor_name
 from trueup.projections.partitions import ALL, tracker
@@ -113,6 +117,32 @@ def test_history_is_the_clis(
     btc = api.get("/v1/history", params={"symbol": "BTCUSDT", "since": "2025-11-03T19:45:00Z"})
     assert btc.json()["closed"] == [c for c in expected if c["symbol"] == "BTCUSDT"]
     assert api.get("/v1/history", params={"since": "yesterday"}).status_code == 422
+
+
+def test_triggers_are_commanded_as_the_cli_commands_them(api: httpx.Client) -> None:
+    add = {
+        "venue": "bybit", "account": "main", "command": "add", "operator": "alice",
+        "trigger_id": "btc-trail", "symbol": "BTCUSDT", "direction": "long",
+        "kind": "trailing", "distance": "2", "unit": "percent", "ratio": "0.5",
+        "action": "reduce", "at": SAMPLE_END,
+    }  # fmt: skip
+    assert api.post("/v1/triggers", json=add).status_code == 401
+    added = api.post("/v1/triggers", json=add, headers=AUTH)
+    assert added.status_code == 200
+    assert added.json() | {"input_id": ""} == {
+        "trigger_id": "btc-trail", "input_id": "", "accepted": True, "refused": [],
+        "emitted": [],
+    }  # fmt: skip
+    (row,) = api.get("/v1/triggers", params={"venue": "bybit"}).json()["triggers"]
+    assert (row["trigger_id"], row["state"], row["operator"]) == ("btc-trail", "armed", "alice")
+    again = api.post("/v1/triggers", json=add | {"at": SAMPLE_END + 1}, headers=AUTH)
+    assert again.status_code == 409
+    assert again.json()["refused"] == ["trigger btc-trail already exists"]
+    off = {"venue": "bybit", "account": "main", "command": "disable", "operator": "bob"}
+    disabled = api.post("/v1/triggers", json=off | {"trigger_id": "btc-trail"}, headers=AUTH)
+    assert disabled.status_code == 200
+    (row,) = api.get("/v1/triggers").json()["triggers"]
+    assert row["state"] == "disabled"
 
 
 def test_the_positions_cursor_is_where_the_events_that_change_them_follow(
@@ -392,18 +422,8 @@ def test_serve_refuses_another_host_without_a_token(
 
 def test_serve_answers_on_loopback_and_keeps_the_token_out_of_its_log(tmp_path: Path) -> None:
     store = tmp_path / "journal.db"
-    env = os.environ | {"TRUEUP_API_TOKEN": TOKEN}
-    command = [sys.executable, "-m", "trueup.runners.cli", "--store", str(store)]
-    process = subprocess.Popen(
-        [*command, "serve", "--port", "0"], env=env, stderr=subprocess.PIPE, text=True
-    )
+    process, url = serve_process(str(store))
     try:
-        assert process.stderr is not None
-        url = ""
-        for text in process.stderr:
-            if "serving the journal on " in text:
-                url = text.strip().rpartition(" ")[2]
-                break
         assert url.startswith("http://127.0.0.1:")
         with httpx.Client(base_url=url, timeout=30) as client:
             health = client.get("/health").json()

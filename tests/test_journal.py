@@ -416,13 +416,14 @@ def test_a_symbols_events_include_everything_that_can_touch_it_and_no_other_symb
         "frame of both": btc_and_eth,
         # A refused snapshot page breaks the run it was in, whichever positions it listed.
         "refused snapshot page": rate_limited(START + 8),
+        # The account's equity weighs every held position's concentration (domain/risk.py).
+        "wallet": wallet(START + 24),
     }
     elsewhere = {
         "eth position": position(START + 20, "ETHUSDT"),
         "eth order": order(START + 21, "ETHUSDT"),
         "eth execution": execution(START + 22, "ETHUSDT"),
         "eth opened": opened(START + 23, "ETHUSDT"),
-        "wallet": wallet(START + 24),
         "rejected": rejected_order_list(START + 25),
         "other account": position(START + 26, account=OTHER),
     }

@@ -86,6 +86,16 @@ def test_leases_of_different_names_do_not_exclude_each_other(journal: Journal) -
     other.release()
 
 
+def test_a_lease_may_be_named_for_any_account(journal: Journal) -> None:
+    # An account's name is the operator's: slashes, spaces and all.
+    names = ("executor.bybit.desk/eu", "executor.bybit.desk eu", "executor.bybit.desk%2Feu")
+    leases = [journal.lease(name) for name in names]
+    assert all(lease.acquire() for lease in leases)  # three names, three leases
+    assert not journal.lease(names[0]).acquire()
+    for lease in leases:
+        lease.release()
+
+
 def test_a_projection_notices_a_lost_lease_before_its_next_write(
     journal: Journal, store_url: str
 ) -> None:

@@ -97,6 +97,28 @@ def test_a_dropped_connection_is_rebuilt_reported_and_resynced(
     assert said.index("StreamDown") < said.index("StreamReconnected")  # down, then back
 
 
+def test_an_order_that_fills_while_the_stream_is_down_is_seen_after_the_reconnect(
+    sim: BybitSimulator, store: str
+) -> None:
+    placed = {
+        "kind": "order_placed", "position_id": "p-ada", "order_link_id": "p-ada-entry",
+        "category": "linear", "symbol": "ADAUSDT", "purpose": "ENTRY", "side": "Buy",
+        "qty": "100", "price": "0.7",
+    }  # fmt: skip
+    with live_ingest(store, feed_for(sim)) as live:
+        subscribed(sim)
+        wait_for("a first sync", lambda: bool(sim.rest_answers()))
+        live.put(live_harness.intent("bybit", "main", placed))
+        sim.drop_connections()
+        # Placed and filled while nobody listens: its frames are pushed to no one, and it
+        # is on no list of open orders: only the fills asked for after the reconnect tell.
+        sim.fill(sim.place_order("ADAUSDT", "Buy", "100", order_link_id="p-ada-entry", price="0.7"))
+        (filled,) = wait_for_emitted(store, "ENTRY_FILLED")
+    assert getattr(filled, "client_order_id", None) == "p-ada-entry"
+    asked = [a.path for a in sim.rest_answers()]
+    assert "/v5/execution/list" in asked and "/v5/order/history" in asked
+
+
 def test_a_refused_auth_is_retried_with_backoff_until_it_passes(
     sim: BybitSimulator, store: str
 ) -> None:

@@ -479,6 +479,102 @@ def test_a_position_figure_that_disagrees_is_told_once_per_lifecycle() -> None:
     ]
 
 
+# Bybit's all-time cumRealisedPnl (websocket-private-position: "Futures & Perp: it is the
+# all time cumulative realised P&L"; the documented example's -25.06579337), moved by each
+# execution by its execPnl less its execFee (websocket-private-execution), and by a Funding
+# execution by its fee (paid when positive). trueup starts measuring at the first report.
+CUM_BEFORE = Decimal("-25.06579337")
+
+
+def cumulative_capture(*, drop: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """A long opened, paid funding, closed; a second round trip; a position report with the
+    venue's all-time figure after each step (the fills reach trueup before it)."""
+    steps: list[tuple[str, dict[str, Any], str]] = [
+        ("b1", dict(side="Buy", exec_qty="0.1", exec_price="100", exec_fee="0.01"), "0.1"),
+        (
+            "f1",
+            dict(
+                side="Sell", exec_qty="0.1", exec_price="100", exec_fee="0.5", exec_type="Funding"
+            ),
+            "0.1",
+        ),
+        (
+            "s1",
+            dict(
+                side="Sell",
+                exec_qty="0.1",
+                exec_price="120",
+                exec_fee="0.012",
+                closed_size="0.1",
+                exec_pnl="2.0",
+            ),
+            "0",
+        ),
+        ("b2", dict(side="Buy", exec_qty="0.1", exec_price="120", exec_fee="0.012"), "0.1"),
+        (
+            "s2",
+            dict(
+                side="Sell",
+                exec_qty="0.1",
+                exec_price="119",
+                exec_fee="0.0119",
+                closed_size="0.1",
+                exec_pnl="-0.1",
+            ),
+            "0",
+        ),
+    ]
+    cum = CUM_BEFORE
+
+    def report(n: int, size: str) -> dict[str, Any]:
+        at = T0 + 1_000 * n + 500
+        side = "Buy" if size != "0" else ""
+        return position_frame(
+            at,
+            symbol="BTCUSDT",
+            side=side,
+            size=size,
+            seq=n,
+            updated_time=at,
+            cum_realised_pnl=str(cum),
+        )
+
+    records = [report(0, "0")]
+    for n, (tid, item, size) in enumerate(steps, start=1):
+        pnl = Decimal(item.get("exec_pnl", "0"))
+        cum += pnl - Decimal(item["exec_fee"])
+        if tid not in drop:
+            at = T0 + 1_000 * n
+            records.append(
+                execution_frame(
+                    at,
+                    dict(symbol="BTCUSDT", order_id=f"o-{tid}", exec_id=tid, exec_time=at, seq=n)
+                    | item,
+                )
+            )
+        records.append(report(n, size))
+    return records
+
+
+def test_the_all_time_figure_is_silent_on_the_complete_capture() -> None:
+    assert mismatches(cumulative_capture()) == []
+
+
+def test_a_missed_funding_payment_shows_in_the_all_time_figure_once() -> None:
+    (event,) = mismatches(cumulative_capture(drop=("f1",)))
+    assert (event.figure, event.trade_id) == ("cumRealisedPnl", "")
+    # Where trueup's net since the first report puts the venue's figure, beside the venue's.
+    assert (event.trueup_pnl, event.venue_pnl) == (Decimal("-25.07579337"), Decimal("-25.57579337"))
+    assert event.tolerance == Decimal("0.01")  # nothing closed in the span: the fixed part
+    assert "position since its last report" in event.reason
+
+
+def test_a_round_trip_missed_whole_shows_only_in_the_all_time_figure() -> None:
+    (event,) = mismatches(cumulative_capture(drop=("b2", "s2")))
+    assert event.figure == "cumRealisedPnl"
+    assert event.venue_pnl - event.trueup_pnl == Decimal("-0.1239")  # -0.1 - 0.012 - 0.0119
+
+
 def test_a_fill_id_is_let_go_within_a_window_and_a_tenth_and_its_repeat_still_ignored() -> None:
     from trueup.domain.pnl import SEEN_FOR_MS
 
@@ -498,7 +594,7 @@ def test_a_fill_id_is_let_go_within_a_window_and_a_tenth_and_its_repeat_still_ig
         at = T0 + SEEN_FOR_MS // 2 + n * SEEN_FOR_MS // 30
         book.apply(executions(at, fill(n, OrderSide.BUY, lot, price, no_fee)))
     assert "t-1" not in book.pnl._seen
-    assert all(book.clock - seen < SEEN_FOR_MS * 11 // 10 for seen in book.pnl._seen.values())
+    assert all(book.clock - seen < SEEN_FOR_MS * 11 // 10 for seen in book.pnl._seen_at)
     # Sent again (a REST list of the last days): older than what was let go, so a repeat.
     book.apply(executions(T0 + 2 * SEEN_FOR_MS, first))
     assert held() == 39 * lot

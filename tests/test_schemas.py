@@ -61,7 +61,7 @@ DIALECT = "https://json-schema.org/draft/2020-12/schema"
 LINE = "inputs/capture-line.schema.json"
 # Per venue, the schema of its market data (under inputs/market/).
 MARKET_SCHEMAS = {"bybit": "bybit-tickers", "hyperliquid": "hyperliquid"}
-WITHOUT_MARKET_DATA = {"aster"}  # its public prices are not read yet
+WITHOUT_MARKET_DATA = {"aster", "ccxt"}  # their public prices are not read yet
 MARKET = json.loads((Path(__file__).parent / "fixtures" / "market-data.json").read_text())
 BYBIT = "inputs/bybit/"
 INTENTS = "inputs/intents/"

@@ -106,6 +106,12 @@ def test_the_summary_gives_positions_pnl_balances_distribution_and_risk(
         "3000",
         "0",
     )
+    # Bybit's BTCUSDT and Hyperliquid's BTC are one asset: 5000 + 50000 of 58200.
+    assert [(a["name"], a["positions"], a["share"]) for a in summary["by_asset"]] == [
+        ("BTC", 2, "0.945017"),
+        ("ETH", 1, "0.051546"),
+        ("DOGE", 1, "0.003436"),
+    ]
     risk = summary["risk"]
     assert (risk["positions"], risk["max_leverage"], risk["near_liquidation"]) == (4, "10", 1)
     # Hyperliquid's BTC: 50000 of 25000 equity.
@@ -225,3 +231,67 @@ def test_without_the_projection_the_same_answers_come_by_replay(
     assert main(["--store", store_url, "ingest", "--no-projections", str(path)]) == 0
     (replayed,) = cli(capsys, store_url, "summary", "--json")
     assert replayed["positions"] == 4 and replayed["notional"] == "58200"
+
+
+# --- audit and diagnose weigh the position as positions does ---------------------------------
+
+ETH_MAIN = ["--venue", "bybit", "--account", "main", "--symbol", "ETHUSDT"]
+BTC_HL = ["--venue", "hyperliquid", "--account", HL_USER, "--symbol", "BTC"]
+
+
+def test_diagnose_shows_the_positions_leverage_liquidation_margins_and_risk(
+    journal_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (row,) = cli(capsys, journal_url, "positions", *ETH_MAIN, "--json")
+    (report,) = cli(capsys, journal_url, "diagnose", *ETH_MAIN, "--json")
+    (position,) = report["positions"]
+    assert (position["risk"], position["pnl"]) == (row["risk"], row["pnl"])
+    risk = position["risk"]
+    assert (risk["leverage"], risk["liq_price"], risk["liquidation_distance"]) == (
+        "10",
+        "1600",
+        "0.066667",
+    )
+    assert (risk["initial_margin"], risk["maintenance_margin"], risk["score"]) == (
+        "300",
+        "15",
+        "0.519999",
+    )
+    capsys.readouterr()
+    assert main(["--store", journal_url, "diagnose", *ETH_MAIN]) == 0
+    assert (
+        "  risk: score 0.519999 NEAR LIQUIDATION; leverage 10; liquidation 1600 (6.67% away); "
+        "margin initial 300, maintenance 15; notional 3000, concentration 0.3 of equity 10000"
+    ) in capsys.readouterr().out.splitlines()
+
+
+@pytest.mark.parametrize("where", [ETH_MAIN, BTC_HL], ids=["bybit", "hyperliquid"])
+def test_the_audit_weighs_the_position_as_positions_does(
+    journal_url: str, capsys: pytest.CaptureFixture[str], where: list[str]
+) -> None:
+    (row,) = cli(capsys, journal_url, "positions", *where, "--json")
+    (document,) = cli(capsys, journal_url, "audit", *where, "--json")
+    assert (document["risk"], document["pnl"]) == (row["risk"], row["pnl"])
+    assert document["risk"]["leverage"] == "10"
+    capsys.readouterr()
+    assert main(["--store", journal_url, "audit", *where]) == 0
+    assert f"  risk: score {row['risk']['score']}" in capsys.readouterr().out
+
+
+def test_the_audit_as_of_before_the_position_was_held_weighs_nothing(
+    journal_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (document,) = cli(capsys, journal_url, "audit", *ETH_MAIN, "--as-of", str(T0 + 30), "--json")
+    assert document["risk"]["notional"] == "3000"
+    # Before its report the key is not in the book at all: the audit says so, as a usage error.
+    assert main(["--store", journal_url, "audit", *ETH_MAIN, "--as-of", str(T0 + 29)]) == 2
+
+
+def test_the_summary_for_people_groups_the_venues_symbols_by_asset(
+    journal_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert main(["--store", journal_url, "summary"]) == 0
+    out = capsys.readouterr().out
+    by_asset = out.split("by asset:", 1)[1].splitlines()
+    assert by_asset[1].split() == ["BTC", "55000", "94.50%", "55000", "0", "(2)"]

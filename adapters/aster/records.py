@@ -152,7 +152,9 @@ def account_update_position(item: Payload, transaction_time: int) -> PositionRep
         entry_price=item.optional_decimal("ep"),
         mark_price=None,
         unrealised_pnl=item.optional_decimal("up"),
-        cum_realised_pnl=item.optional_decimal("cr"),
+        # "cr" is Aster's accumulated realised PnL before fees, not the fees-and-funding
+        # figure trueup checks its own against (Bybit's cumRealisedPnl): left out.
+        cum_realised_pnl=None,
         seq=None,  # Aster has none
         updated_time=transaction_time,
         status="Normal",

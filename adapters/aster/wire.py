@@ -12,6 +12,7 @@ updateTime (one clock for both), never by when the report arrived.
 from trueup.adapters.aster import records
 from trueup.adapters.envelope import Envelope
 from trueup.adapters.payload import Payload, array_items
+from trueup.adapters.snapshot_pages import whole_run
 from trueup.adapters.wire_errors import ErrorReply, UnknownInput
 from trueup.domain.errors import MalformedInput, shown
 from trueup.domain.events import (
@@ -21,7 +22,6 @@ from trueup.domain.events import (
     PositionsReported,
     PriceQuote,
     PricesReported,
-    SnapshotPage,
     StreamDown,
     WalletReported,
 )
@@ -128,14 +128,8 @@ def position_snapshot(envelope: Envelope, params: Payload, body: object) -> Posi
     keys = [(r.symbol, r.position_idx) for r in reports]
     if len(set(keys)) != len(keys):
         raise MalformedInput(f"line.data: a position is listed twice: {keys}")
-    page = SnapshotPage(
-        category=records.PERP,
-        symbol=params.optional_text("symbol") or None,
-        settle_coin=None,
-        cursor="",
-        next_cursor="",
-        server_time=envelope.at,  # the reply names no server time
-    )
+    # The reply names no server time.
+    page = whole_run(records.PERP, params.optional_text("symbol") or None, envelope.at)
     return PositionsReported(**envelope.header(), source="rest", reports=reports, snapshot=page)
 
 

@@ -5,7 +5,7 @@ Every message and response is handed on verbatim as a capture record; keys never
 
 import logging
 import threading
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from enum import Enum
 from typing import Any
 
@@ -26,6 +26,8 @@ TOPICS = ("position", "order", "execution", "wallet")
 MAX_PAGES = 50
 RUN_ATTEMPTS = 3
 AUTH_REFUSED = "auth refused"
+# How far before the last sync a reconnect asks for fills: a push lost just before it.
+FILLS_OVERLAP_MS = 60_000
 # pybit's WebSocket reads its URL from a module global at construction.
 _PRIVATE_WSS_LOCK = threading.Lock()
 
@@ -68,6 +70,10 @@ class BybitFeed(SupervisedFeed):
         self._ws: Any = None
         self._ws_lost: str | None = None
         self._authenticated = False
+        # When the last whole sync began; after a reconnect, the fills since (less a
+        # margin) are asked for: while the stream was down they were pushed to nobody.
+        self._synced_at: int | None = None
+        self._fills_since: int | None = None
         self._http = unified_trading.HTTP(
             testnet=False,
             api_key=api_key,
@@ -90,6 +96,8 @@ class BybitFeed(SupervisedFeed):
         return "ws" + self.base_url.rstrip("/").removeprefix("http") + "/v5/private"
 
     def connect(self) -> None:
+        if self._synced_at is not None and self._fills_since is None:
+            self._fills_since = self._synced_at - FILLS_OVERLAP_MS
         # Before the stream opens: its auth reply may come before the constructor returns.
         self._ws_lost = None
         self._authenticated = False
@@ -150,20 +158,43 @@ class BybitFeed(SupervisedFeed):
     # --- REST -----------------------------------------------------------------------------
 
     def fetch_snapshots(self) -> bool:
-        """Positions and open orders, every page."""
+        """Positions and open orders, every page; after a reconnect, the fills the stream
+        did not carry (an order that filled while it was down: a trigger's, say)."""
+        began = self.clock()
         scope = {"category": self.category, "settleCoin": self.settle_coin}
-        limited = False
-        # Each at its documented largest page: 200 positions, 50 open orders.
-        for endpoint, call, limit in (
-            ("/v5/position/list", self._http.get_positions, 200),
-            ("/v5/order/realtime", self._http.get_open_orders, 50),
-        ):
-            for ok in self._pages(endpoint, call, {**scope, "limit": limit}):
-                limited |= not ok
+        runs: list[tuple[str, Any, dict[str, Any]]] = [
+            # Each at its documented largest page: 200 positions, 50 open orders.
+            ("/v5/position/list", self._http.get_positions, {**scope, "limit": 200}),
+            ("/v5/order/realtime", self._http.get_open_orders, {**scope, "limit": 50}),
+        ]
+        fills_since = self._fills_since
+        if fills_since is not None:
+            since = {"category": self.category, "startTime": fills_since}
+            runs += [
+                # Orders made and ended while the stream was down, and every fill since.
+                ("/v5/order/history", self._http.get_order_history, {**since, "limit": 50}),
+                ("/v5/execution/list", self._http.get_executions, {**since, "limit": 100}),
+            ]
+        limited, complete = False, True
+        for endpoint, call, params in runs:
+            pages = self._pages(endpoint, call, params)
+            while True:
+                try:
+                    limited |= not next(pages)
+                except StopIteration as ended:
+                    complete &= ended.value is _Run.COMPLETE
+                    break
+        if complete:
+            self._synced_at = began
+            if fills_since is not None and self._fills_since == fills_since:
+                self._fills_since = None
         return limited
 
-    def _pages(self, endpoint: str, call: Any, params: dict[str, Any]) -> Iterator[bool]:
-        """Fetch and hand on every page of one run; yields False for a rate-limited page.
+    def _pages(
+        self, endpoint: str, call: Any, params: dict[str, Any]
+    ) -> Generator[bool, None, "_Run"]:
+        """Fetch and hand on every page of one run; yields False for a rate-limited page,
+        and ends with how the run ended.
 
         A page trueup refuses (malformed, or an error reply that is no rate limit) ends the
         run, since its cursor proves nothing: the run starts again from page 1.
@@ -171,8 +202,9 @@ class BybitFeed(SupervisedFeed):
         for attempt in range(1, RUN_ATTEMPTS + 1):
             outcome = yield from self._run(endpoint, call, params)
             if outcome is not _Run.REFUSED:
-                return
+                return outcome
             log.warning("Bybit %s: a page was refused; run %d starts again", endpoint, attempt)
+        return _Run.REFUSED
 
     def _run(
         self, endpoint: str, call: Any, params: dict[str, Any]

@@ -8,6 +8,7 @@ frame. Formats follow Hyperliquid's info and WebSocket documentation.
 from trueup.adapters.envelope import Envelope
 from trueup.adapters.hyperliquid import mids, records
 from trueup.adapters.payload import Payload, array_items
+from trueup.adapters.snapshot_pages import whole_run
 from trueup.adapters.wire_errors import ControlMessage, ErrorReply, UnknownInput
 from trueup.domain.errors import MalformedInput, shown
 from trueup.domain.events import (
@@ -15,7 +16,6 @@ from trueup.domain.events import (
     InputEvent,
     OrdersReported,
     PositionsReported,
-    SnapshotPage,
     Source,
 )
 
@@ -98,14 +98,7 @@ def positions_reported(envelope: Envelope, source: Source, state: Payload) -> Po
     coins = [r.symbol for r in reports]
     if len(set(coins)) != len(coins):
         raise MalformedInput(f"{state.where}.assetPositions: a coin is listed twice: {coins}")
-    page = SnapshotPage(
-        category=records.PERP,
-        symbol=None,
-        settle_coin=None,
-        cursor="",
-        next_cursor="",
-        server_time=time,
-    )
+    page = whole_run(records.PERP, None, time)
     return PositionsReported(
         **envelope.header(), source=source, reports=reports, snapshot=page, wallet=wallet
     )

@@ -1,5 +1,6 @@
 """An open store: eventsourcing's infrastructure factory and the journal's recorder on it."""
 
+from collections.abc import Callable
 from typing import Any
 
 from eventsourcing.persistence import InfrastructureFactory, ProcessRecorder
@@ -31,6 +32,12 @@ class Backend:
     def leases(self, names: list[str]) -> dict[str, Lease]:
         """Leases of these names on this store, for one holder (each is held on its own)."""
         raise NotImplementedError
+
+    def end_reader(self) -> Callable[[], int | None] | None:
+        """A reader of the journal's end that costs no more than a local read, for a thread
+        that must not wait on a server (an event loop); None where every read is a round
+        trip. Its answer None: it could not read the end just now (ask the journal)."""
+        return None
 
     def snapshot_table(self) -> SnapshotTable:
         """Where this store keeps the projections' snapshots."""

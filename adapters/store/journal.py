@@ -84,6 +84,8 @@ class Journal:
         # Account streams by (venue, account): a uuid5 each, asked for by every input.
         self._streams: dict[tuple[str, str], UUID] = {}
         self._unreadable = Unreadable()
+        self.give_up_after_s = give_up_after_s
+        self.url: str | None = None  # where it was opened: readers open the same
 
     def _readers(self) -> None:
         """The readers bound to the current recorder's connection and table."""
@@ -112,7 +114,18 @@ class Journal:
             hidden = secrets(config)
         else:
             backend, hidden = open_sqlite(config, give_up_after_s, create), ()
-        return cls(backend, shown_as=shown(url), give_up_after_s=give_up_after_s, secrets=hidden)
+        opened = cls(backend, shown_as=shown(url), give_up_after_s=give_up_after_s, secrets=hidden)
+        opened.url = url
+        return opened
+
+    def reader(self) -> "Journal":
+        """Another connection to the same store, for a thread of its own (a journal serves
+        one thread at a time); what either finds it cannot read, both count."""
+        if self.url is None:
+            raise StoreError("a journal not opened from a store URL has no readers")
+        other = Journal.open(self.url, give_up_after_s=self.give_up_after_s, create=False)
+        other._unreadable = self._unreadable
+        return other
 
     def close(self) -> None:
         self._backend.close()
@@ -122,6 +135,11 @@ class Journal:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+    def end_reader(self) -> Callable[[], int | None] | None:
+        """Where the store allows it (a SQLite file), a reader of the journal's end cheap
+        enough for an event loop, whose answer None means: ask ``last_position``."""
+        return self._backend.end_reader()
 
     @property
     def transaction_bytes(self) -> int | None:

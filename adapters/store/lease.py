@@ -13,6 +13,7 @@ from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
+from urllib.parse import quote
 
 if TYPE_CHECKING:  # psycopg is imported where a PostgreSQL lease uses it: SQLite never loads it
     import psycopg
@@ -36,7 +37,8 @@ class FileLease:
 
     def __init__(self, journal_path: str, name: str) -> None:
         self.name = name
-        self.path = Path(f"{journal_path}.{name}.lease")
+        # A name may hold any account's name: quoted, it is one file beside the journal.
+        self.path = Path(f"{journal_path}.{quote(name, safe='.:-_')}.lease")
         self._fd: int | None = None
 
     def acquire(self) -> bool:

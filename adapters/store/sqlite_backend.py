@@ -3,6 +3,7 @@ and a file that cannot serve as a journal named with the reason."""
 
 import sqlite3
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from eventsourcing.persistence import IntegrityError, PersistenceError, ProcessRecorder
@@ -40,6 +41,10 @@ class SQLiteBackend(Backend):
     def leases(self, names: list[str]) -> dict[str, Lease]:
         return {name: FileLease(self.path, name) for name in names}
 
+    def end_reader(self) -> Callable[[], int | None]:
+        assert isinstance(self.recorder, SQLiteProcessRecorder)
+        return LocalEnd(self.path, self.recorder.events_table_name)
+
     def snapshot_table(self) -> SnapshotTable:
         assert isinstance(self.recorder, SQLiteProcessRecorder)
         return SQLiteSnapshots(self.recorder)
@@ -47,6 +52,25 @@ class SQLiteBackend(Backend):
     def views(self) -> ViewTable:
         assert isinstance(self.recorder, SQLiteProcessRecorder)
         return SQLViews(self.recorder.datastore, SQLITE)
+
+
+class LocalEnd:
+    """The journal's end, read on a connection of its own: in WAL mode a reader neither waits
+    for the writer nor is waited for, and the last position is an index's last entry."""
+
+    def __init__(self, path: str, table: str) -> None:
+        # Never waits for a lock: a busy file answers None, and the caller asks the journal.
+        self._connection = sqlite3.connect(
+            path, timeout=0, check_same_thread=False, isolation_level=None
+        )
+        self._query = f"SELECT MAX(rowid) FROM {table}"  # noqa: S608 (the recorder's own name)
+
+    def __call__(self) -> int | None:
+        try:
+            row = self._connection.execute(self._query).fetchone()
+        except sqlite3.Error:
+            return None
+        return int(row[0] or 0)
 
 
 def open_sqlite(

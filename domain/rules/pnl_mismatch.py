@@ -3,9 +3,12 @@
 The ledger (domain/pnl.py) sets each closing fill's realised PnL beside the venue's
 (Bybit's execPnl, Hyperliquid's closedPnl: both before fees), and the realised PnL of the
 position held beside Bybit's curRealisedPnl (fees and funding in) whenever both hold the
-same position. Beyond ``pnl_tolerance`` plus ``pnl_tolerance_pct`` of the notional, it is
-reported: a fill's once (fills are folded once), a position's once per lifecycle until the
-two agree again. A missed entry fill moves the average cost, so the next close disagrees.
+same position, and the move of Bybit's all-time cumRealisedPnl between two such reports
+beside trueup's net PnL over the same span. Beyond ``pnl_tolerance`` plus
+``pnl_tolerance_pct`` of the notional (for a span: the value closed in it), it is reported:
+a fill's and a span's once (each is folded once), a position's once per lifecycle until the
+two agree again. A missed entry fill moves the average cost, so the next close disagrees; a
+missed funding payment, or a round trip missed whole, shows only in the all-time figure.
 """
 
 from decimal import Decimal
@@ -52,7 +55,7 @@ class PnlMismatchDetector(Detector):
         for check in checks:
             allowed = tolerance(check, config)
             agree = abs(check.ours - check.venue) <= allowed
-            if check.trade_id:
+            if check.trade_id or check.span:
                 if not agree:
                     emitted.append(_event(check, allowed, cause))
                 continue
@@ -66,7 +69,13 @@ class PnlMismatchDetector(Detector):
 
 
 def _event(check: PnlCheck, allowed: Decimal, cause: Cause) -> PnlMismatch:
-    what = f"fill {check.trade_id}" if check.trade_id else "position held"
+    what = (
+        f"fill {check.trade_id}"
+        if check.trade_id
+        else "position since its last report"
+        if check.span
+        else "position held"
+    )
     reason = (
         f"{check.figure} of {what}: venue {check.venue}, trueup {check.ours} "
         f"(differ by {check.ours - check.venue}, tolerance {allowed})"

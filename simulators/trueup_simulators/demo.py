@@ -1,7 +1,8 @@
 """``trueup demo``: the whole main job on the embedded default, against local simulators.
 
-Starts a Bybit and a Hyperliquid simulator on 127.0.0.1, live-ingests both through the real
-clients (pybit, hyperliquid-python-sdk) with the projections in process, runs the executor of
+Starts a Bybit, a Hyperliquid and an Aster simulator on 127.0.0.1, live-ingests all three
+through the real clients (pybit, hyperliquid-python-sdk, trueup's own signed Aster client)
+with the projections in process, runs the executor of
 the Bybit account (on a journal connection of its own) so fired triggers place their orders,
 plays a scenario in which every detector fires (its format: trueup_simulators.demo_scenario),
 and shows the emitted events and the positions as they happen.
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from trueup.adapters import trigger_commands
+from trueup.adapters.aster.live import AsterFeed
 from trueup.adapters.bybit.live import BybitFeed
 from trueup.adapters.bybit.messages import capture_intent
 from trueup.adapters.bybit.orders import BybitOrders
@@ -30,9 +32,13 @@ from trueup.runners import output
 from trueup.runners.executor import run_executor
 from trueup.runners.live import LiveIngest
 from trueup.runners.usage import UsageError
+from trueup_simulators import scenario_file
+from trueup_simulators.aster.scenario import STEPS as ASTER_STEPS
+from trueup_simulators.aster.simulator import AsterSimulator
 from trueup_simulators.bybit.scenario import run_step
 from trueup_simulators.bybit.simulator import BybitSimulator
 from trueup_simulators.demo_scenario import (
+    AsterStep,
     BotIntent,
     DemoLine,
     HyperliquidStep,
@@ -45,6 +51,7 @@ from trueup_simulators.hyperliquid.simulator import HyperliquidSimulator
 from trueup_simulators.scenario_file import ScenarioError, Step
 
 BYBIT_ACCOUNT = "main"
+ASTER_ACCOUNT = "main"
 HYPERLIQUID_ADDRESS = "0x5e9ee1089755c3435139848e47e6635505d5a13a"
 # The simulators' own keys: made up here, never real ones.
 DEMO_KEY, DEMO_SECRET = "demo-key", "demo-secret"
@@ -63,6 +70,7 @@ class Demo:
         self.executor_journal = executor_journal
         self.bybit = BybitSimulator(api_key=DEMO_KEY, api_secret=DEMO_SECRET)
         self.hyperliquid = HyperliquidSimulator()
+        self.aster = AsterSimulator(api_key=DEMO_KEY, api_secret=DEMO_SECRET)
         self.live = LiveIngest(journal, config=DEMO_RULES, tick_ms=250, on_emitted=self.emitted)
         self.stop = threading.Event()
         self.failure: Exception | None = None
@@ -83,6 +91,7 @@ class Demo:
     def run(self, lines: list[DemoLine]) -> None:
         self.bybit.start()
         self.hyperliquid.start()
+        self.aster.start()
         feeds = [
             BybitFeed(
                 BYBIT_ACCOUNT,
@@ -99,6 +108,14 @@ class Demo:
                 poll_interval_s=1.0,
             ),
             BybitPriceFeed(BYBIT_ACCOUNT, PRICED, clock=wall_clock, base_url=self.bybit.base_url),
+            AsterFeed(
+                ASTER_ACCOUNT,
+                DEMO_KEY,
+                DEMO_SECRET,
+                clock=wall_clock,
+                base_url=self.aster.base_url,
+                poll_interval_s=1.0,
+            ),
         ]
         writer = threading.Thread(target=self.write, name="writer")
         writer.start()
@@ -108,6 +125,7 @@ class Demo:
                 feed.start(self.live.put)
             self.bybit.wait_subscribed(timeout=10)
             self.hyperliquid.wait_subscribed("userFills", HYPERLIQUID_ADDRESS)
+            self.aster.wait_readers(timeout=10)
             for line in lines:
                 if self.stop.is_set():  # the writer failed: nothing played now would be stored
                     break
@@ -119,6 +137,7 @@ class Demo:
             writer.join()
             if executing is not None:
                 executing.join()
+            self.aster.stop()
             self.hyperliquid.stop()
             self.bybit.stop()
         if self.failure is not None:
@@ -151,6 +170,8 @@ class Demo:
         match line.action:
             case Step() as step:
                 run_step(self.bybit, step)
+            case AsterStep(step):
+                scenario_file.run_step(self.aster, step, ASTER_STEPS)
             case HyperliquidStep() as step:
                 try:
                     self.hyperliquid_step(step)
@@ -200,7 +221,7 @@ class Demo:
 
 
 def _account(venue: str) -> str:
-    return BYBIT_ACCOUNT if venue == "bybit" else HYPERLIQUID_ADDRESS
+    return {"bybit": BYBIT_ACCOUNT, "aster": ASTER_ACCOUNT}.get(venue, HYPERLIQUID_ADDRESS)
 
 
 def run_demo(
@@ -216,8 +237,8 @@ def run_demo(
     except ScenarioError as error:
         raise UsageError(f"demo scenario {scenario}: {error}") from None
     out.write(
-        "trueup demo: Bybit and Hyperliquid simulators on 127.0.0.1, live ingest through\n"
-        "pybit and hyperliquid-python-sdk, projections in process. Demo rules: order timeout\n"
+        "trueup demo: Bybit, Hyperliquid and Aster simulators on 127.0.0.1, live ingest\n"
+        "through their clients, projections in process. Demo rules: order timeout\n"
         "and partial-fill stall 4 s (defaults 20 s). Emitted events are marked >>.\n\n"
     )
     try:

@@ -1,6 +1,7 @@
 """A demo scenario (``trueup demo --scenario``), read and checked whole before anything starts.
 
-A demo line is one of: {"bybit": <a Bybit scenario step>}, {"hyperliquid": {"step": "trade"
+A demo line is one of: {"bybit": <a Bybit scenario step>}, {"aster": <an Aster scenario
+step>}, {"hyperliquid": {"step": "trade"
 | "close_by_hand" | "liquidate" | "drop_connection", ...}}, {"bot": {"venue": V, <intent>}},
 {"trigger": {"venue": V, <a trigger command: docs/capture-format.md, "trigger">}},
 {"show": "positions"} or {"wait_ms": N}; each may carry "delay_ms" and a "note". Anything
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from trueup.domain.errors import shown
+from trueup_simulators import scenario_file
+from trueup_simulators.aster.scenario import STEPS as ASTER_STEPS
 from trueup_simulators.bybit.scenario import read_step
 from trueup_simulators.scenario_file import (
     Check,
@@ -27,7 +30,7 @@ from trueup_simulators.scenario_file import (
     text,
 )
 
-VENUES = ("bybit", "hyperliquid")
+VENUES = ("bybit", "hyperliquid", "aster")
 
 # Each Hyperliquid step: its required, then its optional arguments.
 HYPERLIQUID_STEPS: dict[str, tuple[dict[str, Check], dict[str, Check]]] = {
@@ -36,6 +39,11 @@ HYPERLIQUID_STEPS: dict[str, tuple[dict[str, Check], dict[str, Check]]] = {
     "liquidate": ({"coin": text}, {"px": amount}),
     "drop_connection": ({}, {}),
 }
+
+
+@dataclass(frozen=True)
+class AsterStep:
+    step: Step
 
 
 @dataclass(frozen=True)
@@ -70,7 +78,7 @@ class Wait:
     ms: int
 
 
-Action = Step | HyperliquidStep | BotIntent | OperatorTrigger | ShowPositions | Wait
+Action = Step | AsterStep | HyperliquidStep | BotIntent | OperatorTrigger | ShowPositions | Wait
 
 
 @dataclass(frozen=True)
@@ -125,6 +133,10 @@ def _hyperliquid(number: int, fields: object) -> HyperliquidStep:
     return HyperliquidStep(name, read_args(where, args, required, optional))
 
 
+def _aster(number: int, fields: object) -> AsterStep:
+    return AsterStep(scenario_file.read_step(number, fields, ASTER_STEPS))
+
+
 def _on_venue(where: str, fields: object, what: str) -> tuple[str, dict[str, Any]]:
     """A line's object naming its venue: the venue, and the rest."""
     if not isinstance(fields, dict) or fields.get("venue") not in VENUES:
@@ -153,6 +165,7 @@ def _wait(number: int, fields: object) -> Wait:
 
 _READERS: dict[str, Callable[[int, object], Action]] = {
     "bybit": read_step,
+    "aster": _aster,
     "hyperliquid": _hyperliquid,
     "bot": _bot,
     "trigger": _trigger,

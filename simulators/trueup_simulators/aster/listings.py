@@ -104,6 +104,19 @@ def exchange_info(account: Account, _params: Mapping[str, str], now: int) -> Bod
     }
 
 
+def spot_exchange_info(_account: Account, _params: Mapping[str, str], now: int) -> Body:
+    """GET /api/v1/exchangeInfo (the spot API, which ccxt's aster reads beside the futures'
+    listing): this simulator lists no spot market."""
+    return {
+        "timezone": "UTC",
+        "serverTime": now,
+        "rateLimits": RATE_LIMITS,
+        "exchangeFilters": [],
+        "assets": [],
+        "symbols": [],
+    }
+
+
 def premium_index(account: Account, params: Mapping[str, str], now: int) -> Body:
     """GET /fapi/v1/premiumIndex: the mark (index and settle prices read the same here)."""
 

@@ -61,6 +61,7 @@ ROUTES: dict[tuple[str, str], tuple[Security, Handler]] = {
     ("GET", "/fapi/v1/ping"): (Security.NONE, listings.ping),
     ("GET", "/fapi/v1/time"): (Security.NONE, listings.server_time),
     ("GET", "/fapi/v1/exchangeInfo"): (Security.NONE, listings.exchange_info),
+    ("GET", "/api/v1/exchangeInfo"): (Security.NONE, listings.spot_exchange_info),
     ("GET", "/fapi/v1/premiumIndex"): (Security.NONE, listings.premium_index),
     ("GET", "/fapi/v2/positionRisk"): (Security.SIGNED, listings.position_risk),
     ("GET", "/fapi/v1/openOrders"): (Security.SIGNED, listings.open_orders),

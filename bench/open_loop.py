@@ -1,0 +1,138 @@
+"""Open-loop load, as wrk2 makes it: many keep-alive connections, each asking at a steady
+rate whatever the server's pace, each request's latency counted from the instant it was due
+(not from when it could be sent), so a server that falls behind shows its queue in the
+figures rather than slowing the load down (coordinated omission).
+
+Plain asyncio streams and hand-written HTTP/1.1, not an HTTP client library: at a thousand
+connections the load's own cost must stay small beside the server's on the same cores.
+"""
+
+import asyncio
+import itertools
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from bench.serving import percentile
+
+JSON = dict[str, Any]
+CONNECT_TIMEOUT_S = 30.0
+# After the last request is due, how long answers are waited for before the run is cut.
+DRAIN_S = 10.0
+HEADER_END = b"\r\n\r\n"
+
+
+@dataclass(frozen=True)
+class Offered:
+    """The load asked for: ``connections`` keep-alive connections, each sending
+    ``rate`` requests per second for ``seconds``."""
+
+    connections: int
+    rate: float
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.connections * self.rate
+
+
+def work_open_loop(
+    base: str, paths: list[str], connections: int, rate: float, seconds: float
+) -> JSON:
+    """The figures of one open-loop run (in a process of its own: see bench.http.child)."""
+    return asyncio.run(_run(base, paths, Offered(connections, rate, seconds)))
+
+
+async def _run(base: str, paths: Sequence[str], offered: Offered) -> JSON:
+    where = urlsplit(base)
+    host, port = where.hostname or "127.0.0.1", where.port or 80
+    opened = await asyncio.gather(
+        *(
+            asyncio.wait_for(asyncio.open_connection(host, port), CONNECT_TIMEOUT_S)
+            for _ in range(offered.connections)
+        ),
+        return_exceptions=True,
+    )
+    streams = [s for s in opened if not isinstance(s, BaseException)]
+    latencies: list[float] = []
+    errors = offered.connections - len(streams)  # connections refused count as errors
+    interval = 1.0 / offered.rate
+    begin = time.perf_counter() + 0.1
+    deadline = begin + offered.seconds
+    # Each connection's next request due and not yet answered (None: none left).
+    waiting: list[float | None] = [None] * len(streams)
+
+    async def asker(number: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> int:
+        """One connection's requests, each due at its own instant; its errors."""
+        failed = 0
+        # Connections spread evenly over one interval, so the load is steady, not in bursts.
+        due = begin + interval * number / max(1, len(streams))
+        questions = itertools.islice(itertools.cycle(paths), number, None)
+        while due < deadline:
+            waiting[number] = due
+            pause = due - time.perf_counter()
+            if pause > 0:
+                await asyncio.sleep(pause)
+            request = b"GET %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (
+                next(questions).encode(),
+                host.encode(),
+            )
+            try:
+                writer.write(request)
+                status = await _answer(reader)
+            except (OSError, asyncio.IncompleteReadError, ValueError):
+                waiting[number] = None
+                return failed + 1 + int((deadline - due) / interval)  # the rest never go
+            if status >= 400:
+                failed += 1
+            else:
+                latencies.append(time.perf_counter() - due)
+            due += interval
+        waiting[number] = None
+        return failed
+
+    tasks = [
+        asyncio.create_task(asker(n, reader, writer)) for n, (reader, writer) in enumerate(streams)
+    ]
+    done, late = await asyncio.wait(tasks, timeout=deadline + DRAIN_S - time.perf_counter())
+    cut = time.perf_counter()
+    for task in late:
+        task.cancel()
+    for _, writer in streams:
+        writer.close()
+    errors += sum(task.result() for task in done)
+    # Requests due and still unanswered at the cut: each has waited at least this long, and
+    # counts so (a lower bound) rather than dropping out of the figures.
+    unanswered = 0
+    for first in waiting:
+        due = first
+        while due is not None and due < deadline:
+            latencies.append(cut - due)
+            unanswered += 1
+            due += interval
+    ms = [latency * 1000 for latency in latencies] or [0.0]
+    return {
+        "offered_per_s": offered.per_second,
+        "requests": len(latencies) + errors,
+        "unanswered": unanswered,
+        "seconds": cut - begin,
+        "p50_ms": percentile(ms, 0.5),
+        "p99_ms": percentile(ms, 0.99),
+        "max_ms": max(ms),
+        "errors": errors,
+    }
+
+
+async def _answer(reader: asyncio.StreamReader) -> int:
+    """Read one response (Content-Length framed, as the server's documents are); its status."""
+    head = await reader.readuntil(HEADER_END)
+    status = int(head.split(b" ", 2)[1])
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    await reader.readexactly(length)
+    return status

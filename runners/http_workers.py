@@ -1,0 +1,117 @@
+"""``trueup serve --workers N``: N serving processes answering on one listening socket.
+
+One Python process answers a few hundred requests a second; several share the cores. Each is
+a whole server over the journal, with readers, kept answers and an event-stream follower of
+its own (every stream sees every event, whichever process it reached), and each offers to
+run the projection: the partitions' leases let exactly one process run each partition, and
+another takes it over when that one dies. A process that ends is replaced; SIGINT or SIGTERM
+stops them all.
+"""
+
+import logging
+import multiprocessing
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
+
+from trueup.adapters.store.journal import Journal
+from trueup.runners.http_api import ApiSettings, bind, create_app, server
+from trueup.runners.usage import UsageError
+
+log = logging.getLogger("trueup.http")
+
+# Each process starts afresh (spawn, not fork): no connection or thread of the parent's
+# is carried into it.
+_SPAWN = multiprocessing.get_context("spawn")
+WATCH_S = 0.5  # how often the processes are looked at
+STOP_S = 10.0  # how long a process has to stop before it is killed
+# A process that ends within this of its start, this many times in a row, is not replaced
+# again: it cannot start (a journal unreachable, say), and would only fail again.
+EARLY_END_S = 10.0
+EARLY_ENDS = 3
+
+
+@dataclass(frozen=True)
+class Worker:
+    """What each serving process is given: the store, the listening socket, the server's
+    settings (the token included: handed over a pipe, never on a command line), how long
+    the journal may be unreachable, and how it sets up its log."""
+
+    url: str
+    sock: socket.socket
+    settings: ApiSettings
+    give_up_after_s: float | None
+    setup_logging: Callable[[], None]
+
+
+def serve_workers(
+    journal: Journal,
+    host: str,
+    port: int,
+    *,
+    settings: ApiSettings,
+    count: int,
+    stop: threading.Event,
+    setup_logging: Callable[[], None],
+) -> None:
+    """Serve ``journal``'s store from ``count`` processes until ``stop`` is set, replacing
+    any that ends; then stop them all. This process only watches them."""
+    if journal.url is None:
+        raise UsageError("serve --workers needs the journal's store URL")
+    sock = bind(host, port, settings)
+    log.info("answering from %d processes", count)
+    worker = Worker(journal.url, sock, settings, journal.give_up_after_s, setup_logging)
+    running = [_start(worker) for _ in range(count)]
+    early: list[int] = [0] * count
+    started = [time.monotonic()] * count
+    try:
+        while not stop.wait(WATCH_S):
+            for slot, process in enumerate(running):
+                if process.exitcode is None:
+                    continue
+                lived = time.monotonic() - started[slot]
+                early[slot] = early[slot] + 1 if lived < EARLY_END_S else 0
+                if early[slot] >= EARLY_ENDS:
+                    raise UsageError(
+                        f"a serving process ended {EARLY_ENDS} times within {EARLY_END_S:g} s "
+                        f"of its start (last exit status {process.exitcode}): see its log above"
+                    )
+                log.warning(
+                    "serving process %d ended (exit status %s): starting another",
+                    process.pid,
+                    process.exitcode,
+                )
+                running[slot] = _start(worker)
+                started[slot] = time.monotonic()
+    finally:
+        _stop_all(running)
+
+
+def _start(worker: Worker) -> BaseProcess:
+    process = _SPAWN.Process(target=_serve_one, args=(worker,), name="trueup-serve", daemon=False)
+    process.start()
+    log.info("serving process %d started", process.pid)
+    return process
+
+
+def _stop_all(running: list[BaseProcess]) -> None:
+    for process in running:
+        if process.exitcode is None:
+            process.terminate()  # SIGTERM: it ends its streams and lets its leases go
+    deadline = time.monotonic() + STOP_S
+    for process in running:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.exitcode is None:
+            log.warning("serving process %d did not stop in time: killed", process.pid)
+            process.kill()
+            process.join()
+
+
+def _serve_one(worker: Worker) -> None:
+    """One serving process: the store opened afresh, served on the shared socket."""
+    worker.setup_logging()
+    with Journal.open(worker.url, give_up_after_s=worker.give_up_after_s, create=False) as journal:
+        server(create_app(journal, worker.settings)).run(sockets=[worker.sock])

@@ -1,0 +1,132 @@
+"""`trueup serve --workers 2`: two processes answer on one port, each partition of the
+projection run by exactly one of them; one killed (kill -9), the other answers on, runs its
+partitions and streams events, and a new process takes the dead one's place.
+"""
+
+import os
+import signal
+import subprocess
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from tests.http_server import AUTH, SAMPLE_END, TOKEN, closing_snapshot, serve_process
+from tests.live_harness import wait_for
+from trueup.projections.partitions import ALL
+
+Json = dict[str, Any]
+
+
+@pytest.fixture
+def served(sampled: str, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`trueup serve --workers 2` over the sampled journal: its URL and its process."""
+    process, url = serve_process(sampled, "--workers", "2")
+    log: list[str] = []
+    # Read on, so the processes never block on a full pipe.
+    reader = threading.Thread(target=lambda: log.extend(process.stderr or ()), daemon=True)
+    reader.start()
+    try:
+        yield url, process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+        reader.join(timeout=10)
+    assert process.returncode == 0, "".join(log)
+    assert TOKEN not in "".join(log)
+
+
+def health_by_process(url: str, asks: int = 40) -> dict[int, Json]:
+    """/health as each process answers it, asked on fresh connections at once."""
+
+    def ask(_: int) -> Json:
+        with httpx.Client(base_url=url, timeout=30) as client:
+            found: Json = client.get("/health").json()
+            return found
+
+    with ThreadPoolExecutor(8) as pool:
+        return {health["process"]: health for health in pool.map(ask, range(asks))}
+
+
+def answering(url: str) -> dict[int, Json]:
+    """Every serving process, by its id, with its /health: asked until two have answered."""
+    seen: dict[int, Json] = {}
+
+    def both() -> bool:
+        seen.update(health_by_process(url))
+        return len(seen) >= 2
+
+    wait_for("two serving processes to answer", both, timeout=60)
+    return seen
+
+
+def children(pid: int) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rpartition(")")[2].split()[1]) == pid:
+                found.add(int(entry.name))
+    return found
+
+
+def test_two_processes_answer_and_one_killed_leaves_the_other_serving(
+    served: tuple[str, subprocess.Popen[str]],
+) -> None:
+    url, process = served
+    seen = answering(url)
+    assert set(seen) <= children(process.pid)  # the serving processes are serve's own
+
+    def partitions_run() -> list[int]:
+        by_process = health_by_process(url)
+        return sorted(n for h in by_process.values() for n in h["projection"]["partitions_held"])
+
+    # Each partition run by exactly one process.
+    wait_for("every partition to be run", lambda: partitions_run() == list(ALL), timeout=30)
+
+    with httpx.Client(base_url=url, timeout=30) as client:
+        expected = client.get("/v1/positions").json()["positions"]
+    runner = next(pid for pid, h in seen.items() if h["projection"]["partitions_held"])
+    os.kill(runner, signal.SIGKILL)
+
+    # Every request answered by whoever is left, as before.
+    for _ in range(20):
+        with httpx.Client(base_url=url, timeout=30) as client:
+            reply = client.get("/v1/positions")
+        assert reply.status_code == 200
+        assert reply.json()["positions"] == expected
+
+    # The dead one's partitions are taken over: a closing snapshot is detected, and the
+    # POSITION_CLOSED comes down an event stream, whichever process serves it.
+    with (
+        httpx.Client(base_url=url, timeout=30) as client,
+        httpx.Client(base_url=url, timeout=30) as streaming,
+    ):
+        cursor = client.get("/v1/positions").json()["cursor"]
+        params = {"after": cursor, "type": "POSITION_CLOSED"}
+        headers = {"Accept": "text/event-stream"}
+        with streaming.stream("GET", "/v1/events", params=params, headers=headers) as stream:
+            posted = client.post(
+                "/v1/inputs", content=closing_snapshot(SAMPLE_END + 1_000), headers=AUTH
+            )
+            assert posted.status_code == 200
+            lines = stream.iter_lines()
+            data = next(line.removeprefix("data:") for line in lines if line.startswith("data:"))
+    closed = orjson.loads(data)
+    assert closed["type"] == "POSITION_CLOSED"
+    assert closed["position"] > cursor
+
+    # And the dead one is replaced: two processes answer again, neither of them it.
+    wait_for(
+        "a process in the dead one's place",
+        lambda: len(set(health_by_process(url)) - {runner}) >= 2,
+        timeout=60,
+    )
