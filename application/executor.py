@@ -29,6 +29,9 @@ from trueup.domain.vocabulary import OrderAction, OrderSide, PlacementOutcome, R
 
 log = logging.getLogger("trueup.executor")
 SIDES = {OrderSide.BUY.value: Side.BUY, OrderSide.SELL.value: Side.SELL}
+# A fault of the client's own may come after the venue took the order: asked again (the
+# venue then says "already placed") this many times before the request is refused.
+FAULTS_BEFORE_REFUSAL = 3
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,7 @@ class Executor:
         self.service = TrueupService(journal, clock)
         self.tracker = executor_name(venue, account)
         self.lease: Lease = journal.lease(self.tracker)
+        self._faults: dict[str, int] = {}  # a request's faults so far, by its event id
 
     def step(self) -> ExecutorStep:
         """Place what was requested since the recorded progress, while holding the lease."""
@@ -88,12 +92,7 @@ class Executor:
             try:
                 placement = self._carry_out(event)
             except Exception as error:  # one request must never stop the others
-                log.exception("%s could not be carried out", event.event_id)
-                placement = Placement(
-                    PlacementOutcome.REFUSED,
-                    reason=f"the executor failed on it: {type(error).__name__}: {error}"[:500],
-                    refusal=RefusalKind.OTHER,
-                )
+                placement = self._faulted(event.event_id, error)
             refusal = placement.refusal
             if refusal is not None and refusal.retryable:
                 # The venue did not judge it: ask again next step, with the same id.
@@ -109,6 +108,19 @@ class Executor:
             self._progress(position)
         self._progress(last)
         return done
+
+    def _faulted(self, event_id: str, error: Exception) -> Placement:
+        """A request the client failed on, after the venue may have taken it: asked again
+        (under the same id, so never twice) a few times, then refused with the fault."""
+        faults = self._faults[event_id] = self._faults.get(event_id, 0) + 1
+        log.exception("%s could not be carried out (%d times)", event_id, faults)
+        reason = f"the executor failed on it: {type(error).__name__}: {error}"[:500]
+        retried = faults < FAULTS_BEFORE_REFUSAL
+        return Placement(
+            PlacementOutcome.REFUSED,
+            reason=reason,
+            refusal=RefusalKind.UNREACHABLE if retried else RefusalKind.OTHER,
+        )
 
     def release(self) -> None:
         self.lease.release()

@@ -6,6 +6,7 @@ TRUEUP_TEST_POSTGRES_URL a private server is started (see trueup_simulators.post
 is NATS: without TRUEUP_TEST_NATS_URL a private nats-server is (trueup_simulators.nats).
 """
 
+import logging
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +28,18 @@ STORES = ("sqlite", "postgresql")
 # or example is not a failure (the speed figures are `make bench`'s).
 settings.register_profile("trueup", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("trueup")
+
+
+@pytest.fixture(autouse=True)
+def logging_as_it_was() -> Iterator[None]:
+    """A command run in process (main([...])) points the root logger at the stderr of its
+    test; after the test that stream is closed, and a thread still logging would write its
+    "--- Logging error ---" into whichever test runs then."""
+    yield
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if type(h) is logging.StreamHandler]:
+        root.removeHandler(handler)
+    root.setLevel(logging.WARNING)
 
 
 @pytest.fixture(scope="session")

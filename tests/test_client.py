@@ -2,6 +2,7 @@
 errors as the client's own exceptions, and a stream that outlives a restart of the server."""
 
 import asyncio
+import contextlib
 import queue
 import threading
 import time
@@ -121,8 +122,9 @@ def test_the_stream_survives_a_restart_of_the_server(sampled: str) -> None:
         end = journal.last_position()
         with running_server(journal, SETTINGS, lambda: SAMPLE_END) as url:
             port = int(url.rpartition(":")[2])
+            listener = Client(url, backoff=FAST, stream_read_timeout=5)
             listening = threading.Thread(
-                target=_listen, args=(url, end, seen), daemon=True, name="stream"
+                target=_listen, args=(listener, end, seen), daemon=True, name="stream"
             )
             listening.start()
             Client(url, token=TOKEN).send_intents([closing_snapshot(SAMPLE_END - 900)])
@@ -137,12 +139,14 @@ def test_the_stream_survives_a_restart_of_the_server(sampled: str) -> None:
             Client(url, token=TOKEN).send_intents([closing_snapshot(SAMPLE_END - 700)])
             after = _until(seen, "PositionsReported", at=SAMPLE_END - 700)
             stored = [(p, e.type) for p, e in TrueupService(journal).events_after(end).events]
+    listener.close()  # its stream ends: it would go on trying a server long gone
+    listening.join(timeout=10)
     got = [(e.position, e.type) for e in before + after]
     assert got == stored  # every event after the cursor, each once, in order
 
 
-def _listen(url: str, after: int, seen: "queue.Queue[Event]") -> None:
-    with Client(url, backoff=FAST, stream_read_timeout=5) as client:
+def _listen(client: Client, after: int, seen: "queue.Queue[Event]") -> None:
+    with contextlib.suppress(RuntimeError):  # "the client has been closed": the test ended
         for event in client.stream(after=after):
             seen.put(event)
 

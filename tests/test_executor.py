@@ -16,11 +16,17 @@ from tests.triggers import T0, add, position, price
 from trueup.adapters.bybit.orders import BybitOrders
 from trueup.adapters.orders import OrderRequest, Placement
 from trueup.adapters.store.journal import Journal
-from trueup.application.executor import Executor, ExecutorSettings, ExecutorStep
+from trueup.application.executor import (
+    FAULTS_BEFORE_REFUSAL,
+    Executor,
+    ExecutorSettings,
+    ExecutorStep,
+)
 from trueup.application.loop_status import SILENT_AFTER_MS, LoopStatus, loop_status
 from trueup.application.service import TrueupService
 from trueup.domain.emitted import Emitted, TriggerOutcome
 from trueup.domain.events import OrderPlacementReported
+from trueup.domain.vocabulary import PlacementOutcome
 from trueup.runners.executor import run_executor
 from trueup_simulators.bybit.simulator import BybitSimulator
 
@@ -101,23 +107,41 @@ def test_a_second_executor_stands_by_while_the_first_holds_the_account(
 
 
 class Faulty(BybitOrders):
-    """A client with a fault of its own on its first order."""
+    """A client with a fault of its own on its first ``faults`` orders; ``after_sending``:
+    the fault comes once the venue has taken the order."""
 
-    faults = 1
+    def __init__(self, sim: BybitSimulator, faults: int, *, after_sending: bool = False) -> None:
+        super().__init__(KEY, SECRET, base_url=sim.base_url)
+        self.faults, self.after_sending = faults, after_sending
 
     def place(self, request: OrderRequest) -> Placement:
-        if self.faults:
-            self.faults -= 1
-            raise KeyError("a fault in the client")
-        return super().place(request)
+        if not self.faults:
+            return super().place(request)
+        self.faults -= 1
+        if self.after_sending:
+            super().place(request)
+        raise KeyError("a fault in the client")
 
 
-def test_a_fault_on_one_request_fails_that_firing_and_the_executor_goes_on(
+def test_a_fault_after_the_venue_took_the_order_is_asked_again_and_followed(
     journal: Journal, sim: BybitSimulator
 ) -> None:
-    client = Faulty(KEY, SECRET, base_url=sim.base_url)
-    done = Executor(journal, "bybit", "main", client, clock=lambda: T0 + 3).step()
-    assert (done.refused, done.retrying) == (1, 0)
+    client = Faulty(sim, 1, after_sending=True)
+    working = Executor(journal, "bybit", "main", client, clock=lambda: T0 + 3)
+    assert working.step().retrying == 1  # the venue may hold it: never failed at once
+    assert working.step().placed == 1  # the same id again: "already placed"
+    assert [status for _, status in orders(sim)] == ["Filled"]  # one order, not two
+    [report] = placements(journal)
+    assert report.outcome is PlacementOutcome.ALREADY_PLACED
+    assert emitted(journal, "TRIGGER_FAILED") == []
+
+
+def test_a_fault_that_keeps_coming_fails_that_firing_and_the_executor_goes_on(
+    journal: Journal, sim: BybitSimulator
+) -> None:
+    working = Executor(journal, "bybit", "main", Faulty(sim, 99), clock=lambda: T0 + 3)
+    steps = [working.step() for _ in range(FAULTS_BEFORE_REFUSAL)]
+    assert [(s.retrying, s.refused) for s in steps] == [(1, 0), (1, 0), (0, 1)]
     [failed] = emitted(journal, "TRIGGER_FAILED")
     assert isinstance(failed, TriggerOutcome)
     assert "the executor failed on it: KeyError" in failed.reason
