@@ -24,6 +24,10 @@ class Feed(Protocol):
     def stop(self) -> None:
         """Disconnect and stop every thread of the feed; returns once they have."""
 
+    def resume_after(self, at: int) -> None:
+        """The journal last heard from the account at ``at``: a feed that can ask the venue
+        for what it pushed meanwhile (fills, ended orders) does so on its first sync."""
+
 
 class RestSnapshots(Protocol):
     """What asks a venue for an account's state over REST, once, on demand."""

@@ -26,3 +26,7 @@ class Feeds:
     def stop(self) -> None:
         for feed in self.feeds:
             feed.stop()
+
+    def resume_after(self, at: int) -> None:
+        for feed in self.feeds:
+            feed.resume_after(at)

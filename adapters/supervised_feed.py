@@ -86,6 +86,10 @@ class SupervisedFeed(ABC):
             thread.start()
             self._threads.append(thread)
 
+    def resume_after(self, at: int) -> None:
+        """Nothing to ask for by default: the first sync's snapshot is the whole truth."""
+        return None
+
     def fetch_once(self, sink: Sink) -> None:
         self.sink = sink
         self.resync()

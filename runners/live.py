@@ -25,6 +25,7 @@ from trueup.domain.emitted import Emitted
 from trueup.domain.rules.config import RuleConfig
 from trueup.projections.leased import LeasedProjection
 from trueup.projections.partitions import ALL, partition_of
+from trueup.projections.view_reader import ViewReader
 from trueup.runners.rules_file import RulesFile
 
 if TYPE_CHECKING:  # NATS is loaded only by a run that publishes to it
@@ -187,6 +188,7 @@ def _run_live(
             ticks_for=(feed.venue, feed.account),
             publisher=publisher,
         )
+        resume_from_journal(journal, feed)
         feed.start(live.put, gave_up=lambda _why: stop.set())
         try:
             live.run(stop)
@@ -197,3 +199,14 @@ def _run_live(
             if live.projection is not None:
                 live.projection.release()
     return live
+
+
+def resume_from_journal(journal: Journal, feed: Feed) -> None:
+    """Tell the feed when the journal last heard from its account (as the persisted views
+    have it), so its first sync asks for what the venue pushed meanwhile."""
+    scope = (feed.venue, feed.account)
+    reader = ViewReader(journal)
+    view = reader.account(*scope) if reader.answer_for(scope) else None
+    seen = view.freshness.exchange_seen_at if view is not None else None
+    if seen:
+        feed.resume_after(seen)

@@ -14,7 +14,7 @@ from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputRejected, RejectionKind
 from trueup.domain.rules.config import RuleConfig
 from trueup.projections.reconciliation import replay
-from trueup.runners.live import LiveIngest
+from trueup.runners.live import LiveIngest, resume_from_journal
 
 
 @contextmanager
@@ -25,6 +25,7 @@ def live_ingest(store_url: str, feed: Feed, tick_ms: int = 200) -> Iterator[Live
         stop = threading.Event()
         writer = threading.Thread(target=live.run, args=(stop,), daemon=True)
         writer.start()
+        resume_from_journal(journal, feed)
         feed.start(live.put)
         try:
             yield live

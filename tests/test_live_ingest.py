@@ -27,6 +27,9 @@ class ScriptedFeed:
         self.stopped = False
         self.failure: str | None = None
 
+    def resume_after(self, at: int) -> None:
+        """Scripted: nothing to ask for."""
+
     def start(self, sink: Sink, gave_up: Callable[[str], object] = lambda _why: None) -> None:
         def push() -> None:
             for record in self.records:

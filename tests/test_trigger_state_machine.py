@@ -13,7 +13,6 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -394,12 +393,6 @@ TriggersThroughCrashes.TestCase.settings = settings(
 test_triggers_through_crashes_and_restarts = TriggersThroughCrashes.TestCase
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a run's first sync lists open orders only (BybitFeed.fetch_snapshots asks for order "
-    "history and fills after a reconnect within the run): a trigger's order that filled while "
-    "trueup run was down is never seen",
-)
 def test_a_trigger_order_filled_while_trueup_run_restarts_ends_its_firing() -> None:
     machine = TriggersThroughCrashes()
     try:

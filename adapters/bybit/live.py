@@ -95,6 +95,11 @@ class BybitFeed(SupervisedFeed):
             return str(unified_trading.PRIVATE_WSS)
         return "ws" + self.base_url.rstrip("/").removeprefix("http") + "/v5/private"
 
+    def resume_after(self, at: int) -> None:
+        """The first sync asks for the orders and fills since ``at`` (less a margin): what
+        filled while no trueup listened (a trigger's order placed just before a restart)."""
+        self._fills_since = at - FILLS_OVERLAP_MS
+
     def connect(self) -> None:
         if self._synced_at is not None and self._fills_since is None:
             self._fills_since = self._synced_at - FILLS_OVERLAP_MS
