@@ -128,3 +128,9 @@ def test_the_policy_leaves_alone_accounts_that_did_not_opt_in_and_entries_the_bo
     reconciler = working()
     run([intent(T0 + 2, kind="order_cancelled")], reconciler)
     assert steps(run([tick(T0 + 60_000)], reconciler)) == []
+
+
+def test_taking_the_account_out_of_the_policy_stops_it_at_once() -> None:
+    reconciler = working()
+    run([rules(RuleConfig(), at=T0 + 2)], reconciler)
+    assert steps(run([tick(T0 + 60_000)], reconciler)) == []
