@@ -77,6 +77,7 @@ class Executor:
         self.tracker = executor_name(venue, account)
         self.lease: Lease = journal.lease(self.tracker)
         self._faults: dict[str, int] = {}  # a request's faults so far, by its event id
+        self._recorded = 0  # the journal position last read or recorded as done
 
     def step(self) -> ExecutorStep:
         """Place what was requested since the recorded progress, while holding the lease."""
@@ -84,8 +85,8 @@ class Executor:
         if not self.lease.acquire():
             return done
         done.holding = True
-        after = self.journal.tracked_position(self.tracker)
-        page, last = self.journal.emitted_after(after)
+        self._recorded = self.journal.tracked_position(self.tracker)
+        page, last = self.journal.emitted_after(self._recorded)
         for position, event in page:
             if not isinstance(event, OrderRequested | EntryStep) or not self._ours(event):
                 continue
@@ -199,5 +200,7 @@ class Executor:
         self.service.ingest([[orjson.dumps(record)]])
 
     def _progress(self, position: int) -> None:
-        if position > self.journal.tracked_position(self.tracker):
+        # Past what this step read or recorded: the lease keeps any other executor out.
+        if position > self._recorded:
             self.journal.record_progress(self.tracker, position)
+            self._recorded = position
