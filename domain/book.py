@@ -7,8 +7,9 @@ follows what is open, not how long the journal is.
 """
 
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from typing import Any, TypeVar
+
+from msgspec import structs
 
 from trueup.domain.events import (
     AccountModeSet,
@@ -429,7 +430,7 @@ class AccountBook:
             return NOTHING
         # Kept without its verbatim line: nothing reads it here (the journal has it), and
         # an account keeps thousands of these for the retention window.
-        event = replace(event, raw="")
+        event = structs.replace(event, raw="")
         self.placed[event.client_order_id] = event
         self._placed_by_purpose.setdefault((event.position_id, event.purpose), event)
         self._client_ids_by_position.setdefault(event.position_id, {})[event.client_order_id] = None

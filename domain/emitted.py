@@ -5,25 +5,16 @@ from all it says, so a replay or a restarted worker emits the very same event, n
 one, and two accounts' events never share an id.
 """
 
-from dataclasses import dataclass, fields
 from decimal import Decimal
 from enum import StrEnum
 from typing import ClassVar, TypedDict
 
+from msgspec import Struct
+
 from trueup.domain.keys import PositionKey, minted_id
 
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
-
-def _field_names(kind: type) -> tuple[str, ...]:
-    names = _FIELD_NAMES.get(kind)
-    if names is None:
-        names = _FIELD_NAMES[kind] = tuple(f.name for f in fields(kind))
-    return names
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Emitted:
+class Emitted(Struct, frozen=True, kw_only=True):
     """Common to every emitted event; position fields are None for account-wide ones."""
 
     type: ClassVar[str] = "EMITTED"
@@ -39,7 +30,7 @@ class Emitted:
     @property
     def event_id(self) -> str:
         """Minted from every field: two events differ in id exactly when they differ at all."""
-        values = repr(tuple([getattr(self, name) for name in _field_names(type(self))]))
+        values = repr(tuple([getattr(self, name) for name in self.__struct_fields__]))
         return minted_id(f"emitted:{self.type}:{values}".encode())
 
 
@@ -64,38 +55,32 @@ class AboutOrder(About):
 # --- risk events ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RiskEvent(Emitted):
+class RiskEvent(Emitted, frozen=True, kw_only=True):
     reason: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WsReconnect(RiskEvent):
+class WsReconnect(RiskEvent, frozen=True, kw_only=True):
     type: ClassVar[str] = "WS_RECONNECT"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RateLimit(RiskEvent):
+class RateLimit(RiskEvent, frozen=True, kw_only=True):
     type: ClassVar[str] = "RATE_LIMIT"
     count: int = 1  # how many like it this one stands for (see rules/sync.py)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PositionSyncFailed(RiskEvent):
+class PositionSyncFailed(RiskEvent, frozen=True, kw_only=True):
     type: ClassVar[str] = "POSITION_SYNC_FAILED"
     count: int = 1  # how many like it this one stands for (see rules/sync.py)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ConsistencyDrift(RiskEvent):
+class ConsistencyDrift(RiskEvent, frozen=True, kw_only=True):
     type: ClassVar[str] = "CONSISTENCY_DRIFT"
     local_qty: Decimal
     exchange_qty: Decimal
     drift_pct: Decimal
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PnlMismatch(RiskEvent):
+class PnlMismatch(RiskEvent, frozen=True, kw_only=True):
     """trueup's realised PnL and the venue's own disagree beyond the tolerance: a fill
     missed (or one trueup holds that the venue does not) shows here first."""
 
@@ -107,8 +92,7 @@ class PnlMismatch(RiskEvent):
     tolerance: Decimal
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RiskWarning(RiskEvent):
+class RiskWarning(RiskEvent, frozen=True, kw_only=True):
     """A held position crossed a risk threshold of the rules in force: its score rose to
     risk_warning_score, or its distance to liquidation fell to
     risk_warning_liquidation_distance. Once per crossing (rules/risk_warning.py)."""
@@ -125,8 +109,7 @@ class RiskWarning(RiskEvent):
     notional: Decimal | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OrderEvent(Emitted):
+class OrderEvent(Emitted, frozen=True, kw_only=True):
     """About one order: risk events and execution reports."""
 
     venue_order_id: str
@@ -134,14 +117,12 @@ class OrderEvent(Emitted):
     position_id: str | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OrderTimeout(OrderEvent):
+class OrderTimeout(OrderEvent, frozen=True, kw_only=True):
     type: ClassVar[str] = "ORDER_TIMEOUT"
     reason: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OrderPartialFill(OrderEvent):
+class OrderPartialFill(OrderEvent, frozen=True, kw_only=True):
     type: ClassVar[str] = "ORDER_PARTIAL_FILL"
     reason: str
     filled_qty: Decimal
@@ -151,37 +132,32 @@ class OrderPartialFill(OrderEvent):
 # --- execution reports ------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EntrySubmitted(OrderEvent):
+class EntrySubmitted(OrderEvent, frozen=True, kw_only=True):
     type: ClassVar[str] = "ENTRY_SUBMITTED"
     qty: Decimal
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EntryFilled(OrderEvent):
+class EntryFilled(OrderEvent, frozen=True, kw_only=True):
     type: ClassVar[str] = "ENTRY_FILLED"
     filled_qty: Decimal
     avg_price: Decimal | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TpFilled(OrderEvent):
+class TpFilled(OrderEvent, frozen=True, kw_only=True):
     type: ClassVar[str] = "TP_FILLED"
     purpose: str
     filled_qty: Decimal
     avg_price: Decimal | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SlUpdate(OrderEvent):
+class SlUpdate(OrderEvent, frozen=True, kw_only=True):
     type: ClassVar[str] = "SL_UPDATE"
     status: str
     trigger_price: Decimal | None
     qty: Decimal
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OrderRejected(OrderEvent):
+class OrderRejected(OrderEvent, frozen=True, kw_only=True):
     type: ClassVar[str] = "ORDER_REJECTED"
     reason: str
 
@@ -198,8 +174,7 @@ class ExitReason(StrEnum):
     EXCHANGE_CLOSED = "EXCHANGE_CLOSED"  # nothing shows why, and TP1 had filled
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PositionClosed(Emitted):
+class PositionClosed(Emitted, frozen=True, kw_only=True):
     type: ClassVar[str] = "POSITION_CLOSED"
     position_id: str
     exit_reason: str
@@ -208,29 +183,25 @@ class PositionClosed(Emitted):
 # --- findings and actions ---------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CooldownStarted(Emitted):
+class CooldownStarted(Emitted, frozen=True, kw_only=True):
     type: ClassVar[str] = "COOLDOWN_STARTED"
     until: int
     reason: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StalePosition(Emitted):
+class StalePosition(Emitted, frozen=True, kw_only=True):
     type: ClassVar[str] = "STALE_POSITION"
     position_id: str
     reason: str  # PAPER_LEFTOVER or NEVER_ON_EXCHANGE
     mode: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class UntrackedPosition(Emitted):
+class UntrackedPosition(Emitted, frozen=True, kw_only=True):
     type: ClassVar[str] = "UNTRACKED_POSITION"
     exchange_qty: Decimal
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PositionCleaned(Emitted):
+class PositionCleaned(Emitted, frozen=True, kw_only=True):
     type: ClassVar[str] = "POSITION_CLEANED"
     position_id: str
     exit_reason: str  # STALE_CLEANUP or MANUAL_CLEANUP
@@ -240,8 +211,7 @@ class PositionCleaned(Emitted):
 # --- the entry policy (domain/entry_policy.py) -----------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EntryStep(OrderEvent):
+class EntryStep(OrderEvent, frozen=True, kw_only=True):
     """A step of the entry policy on one ENTRY: cancel the order working now (its ids are
     the event's), then replace what remains once the venue says it has ended. Its event_id
     is the decision id the replacement's client order id derives from."""
@@ -252,29 +222,25 @@ class EntryStep(OrderEvent):
     reason: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EntryRepriced(EntryStep):
+class EntryRepriced(EntryStep, frozen=True, kw_only=True):
     """Nothing filled within entry_timeout_ms: repriced towards the market."""
 
     type: ClassVar[str] = "ENTRY_REPRICED"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EntryRetried(EntryStep):
+class EntryRetried(EntryStep, frozen=True, kw_only=True):
     """A partial fill stalled entry_partial_fill_timeout_ms: what remains, repriced."""
 
     type: ClassVar[str] = "ENTRY_RETRIED"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EntryFallbackMarket(EntryStep):
+class EntryFallbackMarket(EntryStep, frozen=True, kw_only=True):
     """The reprices are spent: what remains goes as a market order."""
 
     type: ClassVar[str] = "ENTRY_FALLBACK_MARKET"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EntryAbandoned(OrderEvent):
+class EntryAbandoned(OrderEvent, frozen=True, kw_only=True):
     """The entry policy stops working this ENTRY, and why (reprices spent and no market
     fallback, a replacement the venue refused)."""
 
@@ -286,15 +252,13 @@ class EntryAbandoned(OrderEvent):
 # --- triggers (domain/triggers/) ---------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TriggerEvent(Emitted):
+class TriggerEvent(Emitted, frozen=True, kw_only=True):
     """About one trigger of the account; position fields name the position it watches."""
 
     trigger_id: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TriggerFired(TriggerEvent):
+class TriggerFired(TriggerEvent, frozen=True, kw_only=True):
     """A trigger's condition held: what fired it, and the order it decides. Its event_id
     is the decision id the order's client order id derives from."""
 
@@ -318,8 +282,7 @@ class TriggerFired(TriggerEvent):
     auto_execute: bool
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OrderRequested(TriggerEvent):
+class OrderRequested(TriggerEvent, frozen=True, kw_only=True):
     """The order a fired trigger decided, requested (at once, or on its confirm), or the
     replacement of an ENTRY the entry policy cancelled."""
 
@@ -340,8 +303,7 @@ class OrderRequested(TriggerEvent):
     entry_client_order_id: str = ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TriggerOutcome(TriggerEvent):
+class TriggerOutcome(TriggerEvent, frozen=True, kw_only=True):
     """How a firing ended; the order's ids and fills where the venue took the order."""
 
     decision_id: str
@@ -353,29 +315,24 @@ class TriggerOutcome(TriggerEvent):
     trade_ids: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TriggerExecuted(TriggerOutcome):
+class TriggerExecuted(TriggerOutcome, frozen=True, kw_only=True):
     type: ClassVar[str] = "TRIGGER_EXECUTED"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TriggerFailed(TriggerOutcome):
+class TriggerFailed(TriggerOutcome, frozen=True, kw_only=True):
     type: ClassVar[str] = "TRIGGER_FAILED"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TriggerCancelled(TriggerOutcome):
+class TriggerCancelled(TriggerOutcome, frozen=True, kw_only=True):
     type: ClassVar[str] = "TRIGGER_CANCELLED"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TriggerExpired(TriggerEvent):
+class TriggerExpired(TriggerEvent, frozen=True, kw_only=True):
     type: ClassVar[str] = "TRIGGER_EXPIRED"
     expires_at: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TriggerRefused(TriggerEvent):
+class TriggerRefused(TriggerEvent, frozen=True, kw_only=True):
     """A trigger command that could not be carried out, and why."""
 
     type: ClassVar[str] = "TRIGGER_REFUSED"
@@ -383,8 +340,7 @@ class TriggerRefused(TriggerEvent):
     reason: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TriggerError(TriggerEvent):
+class TriggerError(TriggerEvent, frozen=True, kw_only=True):
     """Judging the trigger failed (a fault in trueup, not in the market): it is disabled,
     told once, and the account's other triggers are judged on. ``enable`` arms it again."""
 

@@ -4,10 +4,11 @@ Every event names the input it came from (``input_id``), its receive time ``at``
 of every rule), and carries ``raw``, the input line exactly as it arrived.
 """
 
-from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from typing import ClassVar, Literal
+
+from msgspec import Struct
 
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.triggers.spec import TriggerCommand, TriggerSpec
@@ -35,8 +36,7 @@ PURPOSES: tuple[str, ...] = ("ENTRY", "TP1", "TP2", "SL")
 # --- normalised records inside venue reports -------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class PositionReport:
+class PositionReport(Struct, frozen=True):
     """The exchange's word on one position; ``size`` is unsigned, ``side`` FLAT when flat."""
 
     category: str
@@ -71,8 +71,7 @@ class PositionReport:
         return -self.size if self.side is PositionSide.SHORT else self.size
 
 
-@dataclass(frozen=True, slots=True)
-class OrderReport:
+class OrderReport(Struct, frozen=True):
     """The exchange's word on one order at ``updated_time``."""
 
     category: str
@@ -97,8 +96,7 @@ class OrderReport:
     updated_time: int
 
 
-@dataclass(frozen=True, slots=True)
-class Fill:
+class Fill(Struct, frozen=True):
     """One execution; ``trade_id`` identifies it across WebSocket and REST."""
 
     category: str
@@ -123,8 +121,7 @@ class Fill:
     position_idx: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CoinBalance:
+class CoinBalance(Struct, frozen=True):
     """One coin of a wallet update: its balances and what its positions hold of it."""
 
     coin: str
@@ -139,8 +136,7 @@ class CoinBalance:
     locked: Decimal | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class WalletReport:
+class WalletReport(Struct, frozen=True):
     """Account-wide balances from one wallet update (in USD on Bybit's unified account, in
     USDC on Hyperliquid); None where the venue gives no figure (older stored forms too)."""
 
@@ -156,8 +152,7 @@ class WalletReport:
     coins: tuple[CoinBalance, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class PriceQuote:
+class PriceQuote(Struct, frozen=True):
     """One symbol's prices from a venue's public market data; None where the frame does not
     give one (a delta that left it unchanged, or a venue that has no such price)."""
 
@@ -169,8 +164,7 @@ class PriceQuote:
     venue_time: int | None  # the venue's own timestamp of the prices, where it gives one
 
 
-@dataclass(frozen=True, slots=True)
-class SnapshotPage:
+class SnapshotPage(Struct, frozen=True):
     """Which positions a REST position list covers, and where its pagination stands."""
 
     category: str
@@ -184,8 +178,7 @@ class SnapshotPage:
 # --- events -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class InputEvent:
+class InputEvent(Struct, frozen=True, kw_only=True):
     """What every stored input event carries."""
 
     type: ClassVar[str] = "InputEvent"
@@ -202,8 +195,7 @@ class InputEvent:
         return None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PositionsReported(InputEvent):
+class PositionsReported(InputEvent, frozen=True, kw_only=True):
     type: ClassVar[str] = "PositionsReported"
     source: Source
     reports: tuple[PositionReport, ...]
@@ -220,8 +212,7 @@ class PositionsReported(InputEvent):
         return tuple([r.symbol for r in self.reports])
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OrdersReported(InputEvent):
+class OrdersReported(InputEvent, frozen=True, kw_only=True):
     type: ClassVar[str] = "OrdersReported"
     source: Source
     orders: tuple[OrderReport, ...]
@@ -231,8 +222,7 @@ class OrdersReported(InputEvent):
         return tuple([o.symbol for o in self.orders])
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ExecutionsReported(InputEvent):
+class ExecutionsReported(InputEvent, frozen=True, kw_only=True):
     type: ClassVar[str] = "ExecutionsReported"
     source: Source
     fills: tuple[Fill, ...]
@@ -246,8 +236,7 @@ class ExecutionsReported(InputEvent):
         return tuple([f.symbol for f in self.fills] + [o.symbol for o in self.orders])
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WalletReported(InputEvent):
+class WalletReported(InputEvent, frozen=True, kw_only=True):
     type: ClassVar[str] = "WalletReported"
     wallets: tuple[WalletReport, ...]
 
@@ -258,8 +247,7 @@ class WalletReported(InputEvent):
         return None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PricesReported(InputEvent):
+class PricesReported(InputEvent, frozen=True, kw_only=True):
     """Public market data: the latest prices of some symbols, as the account's runner saw
     them (kept per account, so a replay sees what that live process saw)."""
 
@@ -273,14 +261,12 @@ class PricesReported(InputEvent):
         return ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AccountModeSet(InputEvent):
+class AccountModeSet(InputEvent, frozen=True, kw_only=True):
     type: ClassVar[str] = "AccountModeSet"
     mode: Mode
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LocalPositionOpened(InputEvent):
+class LocalPositionOpened(InputEvent, frozen=True, kw_only=True):
     type: ClassVar[str] = "LocalPositionOpened"
     position_id: str
     category: str
@@ -296,22 +282,19 @@ class LocalPositionOpened(InputEvent):
         return (self.symbol,)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LocalPositionResized(InputEvent):
+class LocalPositionResized(InputEvent, frozen=True, kw_only=True):
     type: ClassVar[str] = "LocalPositionResized"
     position_id: str
     qty: Decimal
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LocalPositionClosed(InputEvent):
+class LocalPositionClosed(InputEvent, frozen=True, kw_only=True):
     type: ClassVar[str] = "LocalPositionClosed"
     position_id: str
     exit_reason: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OrderPlaced(InputEvent):
+class OrderPlaced(InputEvent, frozen=True, kw_only=True):
     type: ClassVar[str] = "OrderPlaced"
     position_id: str
     client_order_id: str
@@ -327,14 +310,12 @@ class OrderPlaced(InputEvent):
         return (self.symbol,)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OrderCancelled(InputEvent):
+class OrderCancelled(InputEvent, frozen=True, kw_only=True):
     type: ClassVar[str] = "OrderCancelled"
     client_order_id: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LocalPositionCleaned(InputEvent):
+class LocalPositionCleaned(InputEvent, frozen=True, kw_only=True):
     """An operator closed a local record by hand (``trueup fix-stale``): who, and why."""
 
     type: ClassVar[str] = "LocalPositionCleaned"
@@ -343,8 +324,7 @@ class LocalPositionCleaned(InputEvent):
     operator: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StreamDown(InputEvent):
+class StreamDown(InputEvent, frozen=True, kw_only=True):
     """The live runner's venue stream died: until it is back, fills and closes may go unseen."""
 
     type: ClassVar[str] = "StreamDown"
@@ -356,8 +336,7 @@ class StreamDown(InputEvent):
         return ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StreamReconnected(InputEvent):
+class StreamReconnected(InputEvent, frozen=True, kw_only=True):
     """The live runner rebuilt a venue stream that had died; what it missed comes by REST."""
 
     type: ClassVar[str] = "StreamReconnected"
@@ -382,8 +361,7 @@ class RejectionKind(StrEnum):
     UNREACHABLE = "unreachable"  # no reply came
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class InputRejected(InputEvent):
+class InputRejected(InputEvent, frozen=True, kw_only=True):
     """An input kept although it could not be used: malformed, unknown, or an error reply."""
 
     type: ClassVar[str] = "InputRejected"
@@ -401,8 +379,7 @@ class InputRejected(InputEvent):
         return None if self.position_snapshot else ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ClockTicked(InputEvent):
+class ClockTicked(InputEvent, frozen=True, kw_only=True):
     """Time passing, as data: the runner appends these so time-based rules replay exactly.
 
     A tick names the account it is for (``trueup run`` ticks for its own); one with no venue
@@ -415,8 +392,7 @@ class ClockTicked(InputEvent):
         return ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RulesSet(InputEvent):
+class RulesSet(InputEvent, frozen=True, kw_only=True):
     """The rule configuration in force from this input on, for every account; ``source``
     says where it came from (a rules file, or the defaults)."""
 
@@ -429,8 +405,7 @@ class RulesSet(InputEvent):
         return ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TriggerCommanded(InputEvent):
+class TriggerCommanded(InputEvent, frozen=True, kw_only=True):
     """An operator's command on one trigger of the account (add, change, enable, disable,
     remove, confirm): triggers are never edited in place, only commanded."""
 
@@ -445,8 +420,7 @@ class TriggerCommanded(InputEvent):
         return () if self.spec is None else (self.spec.symbol,)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OrderPlacementReported(InputEvent):
+class OrderPlacementReported(InputEvent, frozen=True, kw_only=True):
     """The executor's word on one requested order: what the venue answered when it was
     placed with the decision's client order id (accepted, already placed, or refused)."""
 
@@ -468,8 +442,7 @@ class OrderPlacementReported(InputEvent):
         return (self.symbol,)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NotificationAttempted(InputEvent):
+class NotificationAttempted(InputEvent, frozen=True, kw_only=True):
     """The notifier's word on one attempt to deliver an emitted event to a target: delivered,
     failed (another try follows) or dead-lettered (the last). The rules ignore it: it is the
     record that answers "did anyone get told?"."""

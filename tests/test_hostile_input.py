@@ -5,13 +5,13 @@ Each line below once crashed ingest for good (exit 1, nothing of the file stored
 crash on every rerun), or stored something that later broke a read command.
 """
 
-from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from msgspec.structs import replace
 
 from trueup.adapters.aster import messages as aster
 from trueup.adapters.bybit import messages

@@ -5,7 +5,6 @@ stored input events and emitted events in the form the journal keeps (codec.as_j
 event type, intent kind, endpoint or channel without its schema fails here.
 """
 
-import dataclasses
 import json
 import typing
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
 import pytest
 from jsonschema import Draft202012Validator
@@ -771,7 +771,7 @@ _OVERRIDES: dict[type[Emitted], JSON] = {
 def test_every_emitted_event_type_in_its_stored_form_matches_its_schema(
     kind: type[Emitted],
 ) -> None:
-    fields = {f.name: _FIELD_VALUES[f.name] for f in dataclasses.fields(kind)}
+    fields = {f.name: _FIELD_VALUES[f.name] for f in msgspec.structs.fields(kind)}
     event = kind(**(fields | _OVERRIDES.get(kind, {})))
     path = f"emitted/{kind.type}.schema.json"
     stored = codec.as_json(event)

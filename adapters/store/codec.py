@@ -1,13 +1,12 @@
 """Domain events to and from the bytes stored in the journal (JSON, decimals as strings).
 
-msgspec encodes and decodes the event dataclasses directly, typed field by field, which
+msgspec encodes and decodes the event structs directly, typed field by field, which
 is what keeps replaying a long history fast. A journal may hold what a newer trueup wrote:
 decoding names a type it does not know, or fields it cannot read, with an exception of its
 own, never msgspec's or a KeyError. What an older trueup stored is read as this one would
 have stored it (upcast.py).
 """
 
-import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -90,7 +89,7 @@ def _upcast(event: InputEvent, state: bytes) -> InputEvent:
     """A refusal an older trueup stored without a kind gets the one its venue's adapter
     gives it now, so the rules judge an old journal as they judge a new one."""
     if isinstance(event, InputRejected) and b'"kind":' not in state:
-        return dataclasses.replace(event, kind=rejections.stored_kind(event))
+        return msgspec.structs.replace(event, kind=rejections.stored_kind(event))
     return event
 
 

@@ -22,6 +22,8 @@ from types import MethodType
 from typing import Any
 from uuid import UUID, uuid5
 
+from msgspec import Struct
+
 from trueup.domain.keys import TRUEUP_NAMESPACE
 from trueup.domain.reconciler import Reconciler
 
@@ -109,12 +111,15 @@ def bound_method(owner: object, name: str) -> Any:
 
 
 def restore(cls: type, values: tuple[Any, ...]) -> Any:
-    """A domain dataclass with slots whose constructor does not take every field."""
+    """A domain dataclass with slots, or a struct, whose constructor does not take every
+    field positionally."""
     if not cls.__module__.startswith("trueup.domain."):
         raise pickle.UnpicklingError(f"a snapshot holds no {cls.__name__}")
     slotted = _slotted(cls)
     if slotted is None:
         raise pickle.UnpicklingError(f"{cls.__name__} is not a dataclass with slots")
+    if issubclass(cls, Struct):  # frozen: set by its constructor, which does nothing more
+        return cls(**dict(zip(slotted[1], values, strict=True)))
     obj: Any = object.__new__(cls)
     for name, value in zip(slotted[1], values, strict=True):
         object.__setattr__(obj, name, value)
@@ -137,12 +142,18 @@ def _slotted(cls: type) -> _Slotted:
     if cls in _SLOTTED:
         return _SLOTTED[cls]
     found: _Slotted = None
-    if is_dataclass(cls) and "__slots__" in cls.__dict__:
+    names: tuple[str, ...] | None = None
+    if issubclass(cls, Struct):  # msgspec's own reduction names a function of msgspec's
+        names = cls.__struct_fields__
+        by_constructor = cls.__match_args__ == names
+    elif is_dataclass(cls) and "__slots__" in cls.__dict__:
         every = fields(cls)
         names = tuple(f.name for f in every)
         by_constructor = all(f.init and not f.kw_only for f in every)
+    if names is not None:
         by_constructor = by_constructor and not hasattr(cls, "__post_init__")
-        getter = attrgetter(*names) if len(names) > 1 else (lambda o: (getattr(o, names[0]),))
+        named = names
+        getter = attrgetter(*names) if len(names) > 1 else (lambda o: (getattr(o, named[0]),))
         found = (cls if by_constructor else None, names, getter)
     _SLOTTED[cls] = found
     return found
