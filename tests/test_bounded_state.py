@@ -472,3 +472,32 @@ def test_a_position_id_opened_again_after_a_refused_reply_is_a_new_position() ->
     emitted = [e for record in records for e in reconciler.apply(event(record))]
     assert "POSITION_CLOSED" not in [e.type for e in emitted]
     assert "COOLDOWN_STARTED" not in [e.type for e in emitted]
+
+
+# --- one object per repeated value ----------------------------------------------------------
+
+
+def stored_order(at: int, order_id: str, qty: str) -> OrdersReported:
+    record = order_frame(
+        at, symbol="BTCUSDT", order_id=order_id, side="Buy", qty=qty, status="New", updated_time=at
+    )
+    read = codec.decode(codec.encode(accepted(record)))
+    assert isinstance(read, OrdersReported)
+    return read
+
+
+def test_inputs_read_from_the_journal_share_their_names_and_amounts() -> None:
+    """A replay holds tens of thousands of orders: "linear", "bybit" or "0.5" once each."""
+    first, second = stored_order(T0, "o-1", "0.5"), stored_order(T0 + 1, "o-2", "0.5")
+    one, other = first.orders[0], second.orders[0]
+    assert first.venue is second.venue and first.account is second.account
+    assert one.category is other.category and one.symbol is other.symbol
+    assert one.qty is other.qty and one.cum_exec_fee is other.cum_exec_fee
+    assert one.venue_order_id != other.venue_order_id  # ids are read as they are
+
+
+def test_amounts_equal_in_value_but_not_in_form_stay_apart() -> None:
+    """0.50 is not 0.5: what is shown and what an event's id is minted from keep the form."""
+    plain, padded = stored_order(T0, "o-1", "0.5"), stored_order(T0 + 1, "o-2", "0.50")
+    assert plain.orders[0].qty == padded.orders[0].qty
+    assert str(plain.orders[0].qty) == "0.5" and str(padded.orders[0].qty) == "0.50"

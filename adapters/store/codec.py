@@ -14,6 +14,7 @@ import msgspec
 import orjson
 
 from trueup.adapters import rejections
+from trueup.adapters.store.sharing import share
 from trueup.adapters.store.upcast import legacy
 from trueup.domain.emitted import EMITTED_TYPES, Emitted
 from trueup.domain.events import INPUT_EVENT_TYPES, InputEvent, InputRejected
@@ -79,9 +80,11 @@ def decode(state: bytes) -> InputEvent:
         except msgspec.DecodeError:
             pass  # _decode says why below
         else:
+            share(event)
             return _upcast(event, state)
     # Not a type this trueup knows, or fields it cannot read: _decode raises, saying which.
     event = _decode(_INPUT_DECODERS, state)
+    share(event)
     return _upcast(event, state)
 
 

@@ -1,0 +1,116 @@
+"""One object for each repeated value of a decoded event: the venue, the account, the symbol,
+the category and the other names of few values, and the decimals.
+
+A replay keeps tens of thousands of decoded orders, fills and intents in the reconciler's
+state, and msgspec makes a new string and a new Decimal for every field it reads: the same
+"linear" or "0.3" held a hundred thousand times over. An event is shared as it is decoded,
+before anything else holds it, so setting its frozen fields is still safe.
+"""
+
+import sys
+import types
+import typing
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from msgspec import Struct
+from msgspec.structs import force_setattr
+
+# Fields of text holding one of few values; ids, reasons and verbatim lines are not.
+NAMES = frozenset(
+    {
+        "venue",
+        "account",
+        "category",
+        "symbol",
+        "coin",
+        "settle_coin",
+        "account_type",
+        "order_type",
+        "cancel_type",
+        "reject_reason",
+        "status",
+        "timeframe",
+        "mode",
+        "purpose",
+        "source",
+        "figure",
+    }
+)
+# Decimals held at once: prices wander, quantities and fees repeat; past this many distinct
+# ones a new value is kept as decoded, so the table cannot grow with the journal.
+AMOUNTS_HELD = 65_536
+_amounts: dict[str, Decimal] = {}
+
+
+def shared_amount(value: Decimal) -> Decimal:
+    """The one Decimal of this value and exponent (0.10 and 0.1 stay apart, as str tells)."""
+    text = str(value)
+    found = _amounts.get(text)
+    if found is not None:
+        return found
+    if len(_amounts) < AMOUNTS_HELD:
+        _amounts[text] = value
+    return value
+
+
+def _shared_name(value: Any) -> Any:
+    return sys.intern(value) if type(value) is str else value
+
+
+def _shared_decimal(value: Any) -> Any:
+    return shared_amount(value) if type(value) is Decimal else value
+
+
+def _shared_record(value: Any) -> Any:
+    share(value)
+    return value
+
+
+def _shared_records(value: Any) -> Any:
+    for record in value:
+        share(record)
+    return value
+
+
+# Per struct type: (field name, how its value is shared) for the fields worth sharing.
+_Plan = tuple[tuple[str, Callable[[Any], Any]], ...]
+_PLANS: dict[type, _Plan] = {}
+
+
+def _how(name: str, hint: Any) -> Callable[[Any], Any] | None:
+    kinds = set(typing.get_args(hint)) if isinstance(hint, types.UnionType) else {hint}
+    kinds.discard(type(None))
+    if len(kinds) != 1:
+        return None
+    kind = kinds.pop()
+    if kind is Decimal:
+        return _shared_decimal
+    if kind is str:
+        return _shared_name if name in NAMES else None
+    if isinstance(kind, type) and issubclass(kind, Struct):
+        return _shared_record
+    records = typing.get_args(kind) if typing.get_origin(kind) is tuple else ()
+    if records and isinstance(records[0], type) and issubclass(records[0], Struct):
+        return _shared_records
+    return None
+
+
+def _plan(kind: type[Struct]) -> _Plan:
+    plan = _PLANS.get(kind)
+    if plan is None:
+        hints = typing.get_type_hints(kind)
+        found = [(name, _how(name, hints[name])) for name in kind.__struct_fields__]
+        plan = _PLANS[kind] = tuple((name, how) for name, how in found if how is not None)
+    return plan
+
+
+def share(event: Struct) -> None:
+    """Swap ``event``'s repeated values, and its records', for their one shared object.
+
+    Only for an event just decoded, which nothing else holds yet: its fields change."""
+    for name, how in _plan(type(event)):
+        value = getattr(event, name)
+        if value is not None:
+            force_setattr(event, name, how(value))
