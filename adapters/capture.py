@@ -39,8 +39,9 @@ CHANNELS = (
 log = logging.getLogger("trueup.capture")
 # A JSON number with a fraction or exponent, or too many digits for 64 bits: parsed as a
 # double, it may equal another. (It may also match inside a string: that costs only the
-# folding together of respellings, never an input.)
-_INEXACT_NUMBER = re.compile(rb"[:\[,]\s*-?[0-9]+(?:[.eE]|[0-9]{19})")
+# folding together of respellings, never an input.) Possessive, so that the scan of a long
+# line never backtracks: twenty digits, or digits then a point or an exponent.
+_INEXACT_NUMBER = re.compile(rb"[:\[,]\s*+-?(?:[0-9]{20}|[0-9]++[.eE])")
 VenueDecoder = Callable[[Envelope, str, Payload], InputEvent]
 VENUES: dict[str, VenueDecoder] = {
     "bybit": bybit_wire.decode,

@@ -55,6 +55,35 @@ def test_the_same_input_always_gets_the_same_id_whatever_its_key_order() -> None
     assert event(record).input_id != event(other).input_id
 
 
+@pytest.mark.parametrize(
+    ("spelling", "respelling"),
+    [
+        (b"0.1", b"0.10"),
+        (b"1e2", b"100.0"),
+        (b" -2.5", b"-2.50"),
+        (b"123456789012345678901", b"123456789012345678901 "),
+        (b"123456789012345678901", b"123456789012345678902"),
+    ],
+)
+def test_respellings_of_a_number_a_double_cannot_carry_stay_two_inputs(
+    spelling: bytes, respelling: bytes
+) -> None:
+    line = b'{"at":%d,"venue":"bybit","account":"main","channel":"ws","extra":[%s]}'
+    first, second = (decode_line(line % (T0, number)) for number in (spelling, respelling))
+    assert first.input_id != second.input_id
+
+
+def test_respellings_of_exact_numbers_are_one_input() -> None:
+    line = b'{"at":%d,"venue":"bybit","account":"main","channel":"ws","extra":[%s]}'
+    first, second = (
+        decode_line(line % (T0, n)) for n in (b"1234567890123456789", b" 1234567890123456789")
+    )
+    assert first.input_id == second.input_id
+    assert (
+        decode_line(line % (T0, b'"0.1"')).input_id == decode_line(line % (T0, b' "0.1"')).input_id
+    )
+
+
 def test_rest_order_lists_take_their_category_from_the_response() -> None:
     body = messages.rest_ok(
         "linear",
