@@ -38,9 +38,9 @@ NAMES = frozenset(
         "figure",
     }
 )
-# Decimals held at once: prices wander, quantities and fees repeat; past this many distinct
-# ones a new value is kept as decoded, so the table cannot grow with the journal.
-AMOUNTS_HELD = 65_536
+# Distinct decimals shared: quantities and fees repeat, prices wander; past this many a new
+# value is kept as decoded, so the table (~3 MB when full) cannot grow with the journal.
+AMOUNTS_HELD = 16_384
 _amounts: dict[str, Decimal] = {}
 
 
