@@ -6,6 +6,7 @@ import dataclasses
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 import pytest
 
 from tests.inputs import ACCOUNT, T0, accepted, position_frame
@@ -133,7 +134,7 @@ def test_without_an_equity_the_concentration_is_unknown_and_counts_nothing() -> 
 
 
 def test_an_inverse_contracts_size_is_its_notional_already() -> None:
-    inverse = dataclasses.replace(
+    inverse = msgspec.structs.replace(
         report(size="300", mark="28000", leverage="10"), category="inverse"
     )
     found = assess(inverse, None, Decimal(3000), RULES)
