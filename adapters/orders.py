@@ -37,16 +37,24 @@ class OrderRequest:
     reduce_only: bool = False
     position_idx: int = 0  # Bybit: 0 one-way, 1 hedge-mode long leg, 2 short leg
 
+    @property
+    def closes_a_leg(self) -> bool:
+        """A hedge-mode order against its leg (a sell of the long, a buy of the short): it
+        can only reduce, as a reduce-only order does."""
+        return (self.position_idx, self.side) in ((1, Side.SELL), (2, Side.BUY))
+
 
 @dataclass(frozen=True)
 class Grid:
     """A symbol's order grid on its venue: quantities in steps from a minimum, prices in
-    ticks (a price's significant figures too, where the venue counts them)."""
+    ticks (a price's significant figures too, where the venue counts them), and the least
+    notional an order that is not reduce-only may have, where the venue sets one."""
 
     qty_step: Decimal
     min_qty: Decimal
     tick_size: Decimal
     price_figures: int | None = None  # Hyperliquid: at most 5 significant figures
+    min_notional: Decimal | None = None  # Aster: MIN_NOTIONAL, reduce-only orders exempt
 
     def fit(self, request: OrderRequest) -> "OrderRequest | str":
         """The request on the grid, or why it cannot be: a quantity is rounded down (never
@@ -68,7 +76,22 @@ class Grid:
                 figures = Decimal(1).scaleb(price.adjusted() - self.price_figures + 1)
                 price = _on_step(price, figures, rounding)
             price = _on_step(price, self.tick_size, rounding)
+            below = self._below_notional(request, qty, price)
+            if below:
+                return below
         return replace(request, qty=qty, price=price)
+
+    def _below_notional(self, request: OrderRequest, qty: Decimal, price: Decimal) -> str:
+        """Why the order is worth too little for the venue; "" when it is not."""
+        if self.min_notional is None or request.reduce_only or request.closes_a_leg:
+            return ""
+        notional = qty * price
+        if notional >= self.min_notional:
+            return ""
+        return (
+            f"{qty} {request.symbol} at {price:f} is worth {notional.normalize():f}, below the "
+            f"venue's minimum order of {self.min_notional} (unless reduce-only)"
+        )
 
 
 def _on_step(value: Decimal, step: Decimal, rounding: str) -> Decimal:

@@ -146,8 +146,16 @@ def hyperliquid_prices(args: argparse.Namespace) -> "SupervisedFeed":
     return HyperliquidPriceFeed(args.account, args.prices, clock=wall_clock, base_url=args.base_url)
 
 
+def aster_prices(args: argparse.Namespace) -> "SupervisedFeed":
+    from trueup.adapters.aster.price_feed import AsterPriceFeed
+    from trueup.adapters.clock import wall_clock
+
+    return AsterPriceFeed(args.account, args.prices, clock=wall_clock, base_url=args.base_url)
+
+
 # The public price stream of ``--prices``, recorded for the account beside its own stream.
 VENUE_PRICE_FEEDS: dict[str, Callable[[argparse.Namespace], "SupervisedFeed"]] = {
+    "aster": aster_prices,
     "bybit": bybit_prices,
     "hyperliquid": hyperliquid_prices,
 }
@@ -174,8 +182,19 @@ def hyperliquid_orders(args: argparse.Namespace) -> "ExecutionClient":
     return HyperliquidOrders(key, account_address=args.account, base_url=args.base_url)
 
 
+def aster_orders(args: argparse.Namespace) -> "ExecutionClient":
+    from trueup.adapters.aster.orders import AsterOrders
+
+    return AsterOrders(
+        _secret("ASTER_API_KEY", "Aster"),
+        _secret("ASTER_API_SECRET", "Aster"),
+        base_url=args.base_url,
+    )
+
+
 # Where ``trueup execute`` places the orders that fired triggers request.
 VENUE_EXECUTION: dict[str, Callable[[argparse.Namespace], "ExecutionClient"]] = {
+    "aster": aster_orders,
     "bybit": bybit_orders,
     "hyperliquid": hyperliquid_orders,
 }

@@ -9,7 +9,7 @@ ordered by the instant it changed, an update's transaction time T and a position
 updateTime (one clock for both), never by when the report arrived.
 """
 
-from trueup.adapters.aster import records
+from trueup.adapters.aster import mark_prices, records
 from trueup.adapters.envelope import Envelope
 from trueup.adapters.payload import Payload, array_items
 from trueup.adapters.snapshot_pages import whole_run
@@ -58,9 +58,11 @@ def rate_limited(error: ErrorReply) -> bool:
 
 
 def decode(envelope: Envelope, channel: str, line: Payload) -> InputEvent:
-    """One capture line of venue aster, channel ws or rest."""
+    """One capture line of venue aster, channel ws, market or rest."""
     if channel == "ws":
         return decode_ws(envelope, line.child("data"))
+    if channel == "market":
+        return mark_prices.decode_public(envelope, line.child("data"))
     if channel != "rest":
         raise UnknownInput(f"line.channel: {shown(channel)} is not read for Aster yet")
     endpoint = line.text("endpoint")

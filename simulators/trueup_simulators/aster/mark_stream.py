@@ -69,18 +69,21 @@ class MarkStream:
             request.get("params") or [],
             request["id"],
         )
-        streams = self._streams.setdefault(client, set())
         result: object = None
-        if method == "SUBSCRIBE":
-            streams.update(str(p) for p in params if is_mark_stream(str(p)))
-        elif method == "UNSUBSCRIBE":
-            streams.difference_update(str(p) for p in params)
-        elif method == "LIST_SUBSCRIPTIONS":
-            result = sorted(streams)
-        else:
-            message = f"Invalid request: unknown variant {method}"
-            client.send(orjson.dumps({"code": 2, "msg": message}).decode())
-            return
+        # Under the simulator's lock, told: a test waits for a subscription to be made.
+        with self._changed:
+            streams = self._streams.setdefault(client, set())
+            if method == "SUBSCRIBE":
+                streams.update(str(p) for p in params if is_mark_stream(str(p)))
+            elif method == "UNSUBSCRIBE":
+                streams.difference_update(str(p) for p in params)
+            elif method == "LIST_SUBSCRIPTIONS":
+                result = sorted(streams)
+            else:
+                message = f"Invalid request: unknown variant {method}"
+                client.send(orjson.dumps({"code": 2, "msg": message}).decode())
+                return
+            self._changed.notify_all()
         client.send(orjson.dumps({"result": result, "id": request_id}).decode())
 
     def publish(self, symbol: str, text: str) -> None:
