@@ -1,7 +1,8 @@
 """The executor as processes against the Bybit simulator: 100 triggers fire together on 25
 positions while three `trueup execute` processes (killed with -9 along the way) place what
 they request. Every decision is placed exactly once, none is refused for lack of position,
-and every firing ends EXECUTED in the journal."""
+and every firing ends EXECUTED in the journal. On Hyperliquid and Aster, one trigger fires
+on the venue's own price stream (`run --prices`) and ends EXECUTED."""
 
 import os
 import signal
@@ -24,6 +25,8 @@ from trueup.adapters.client_order_id import client_order_id
 from trueup.adapters.store.journal import Journal
 from trueup.application.service import TrueupService
 from trueup.domain.emitted import Emitted, OrderRequested, TriggerOutcome
+from trueup_simulators.aster.records import PositionSide
+from trueup_simulators.aster.simulator import AsterSimulator
 from trueup_simulators.bybit.simulator import BybitSimulator
 from trueup_simulators.hyperliquid.simulator import HyperliquidSimulator
 
@@ -196,6 +199,44 @@ def test_a_hyperliquid_trigger_is_executed_through_the_sdk_s_exchange(tmp_path: 
         assert outcome.filled_qty == Decimal("1.0")
         position = hl.clearinghouse_state(user)["assetPositions"][0]["position"]
         assert Decimal(position["szi"]) == 1
+
+
+def test_an_aster_trigger_is_executed_through_its_v1_client(tmp_path: Path) -> None:
+    key, secret = "aster-executor-key-not-real", "aster-executor-secret-not-real"
+    store = str(tmp_path / "journal.db")
+    environment = {**os.environ, "ASTER_API_KEY": key, "ASTER_API_SECRET": secret}
+    with AsterSimulator(api_key=key, api_secret=secret) as aster:
+        aster.move_mark("BTCUSDT", "100")
+        aster.open_position("BTCUSDT", "2", "100")
+        account = ("--venue", "aster", "--account", "main", "--base-url", aster.base_url)
+        processes = [
+            subprocess.Popen(
+                [*TRUEUP, "--store", store, *command, *account],
+                env=environment,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for command in (
+                ("run", "--prices", "BTCUSDT", "--poll-interval", "0.5", "--tick-ms", "100"),
+                ("execute", "--poll-ms", "20"),
+            )
+        ]
+        try:
+            assert aster.wait_for(lambda: aster.mark_stream.subscriber_count("BTCUSDT") > 0, 20)
+            wait_for("the position", lambda: _held(store, "aster", "main") == 1, timeout=30)
+            add_triggers(store, "aster", "main", [("btc-half", "BTCUSDT", "0.5")])
+            aster.move_mark("BTCUSDT", "110")
+            wait_for("the firing to end", lambda: bool(_outcomes(store)), timeout=30)
+        finally:
+            stop_cleanly(processes)
+        (outcome,) = _outcomes(store)
+        assert outcome.type == "TRIGGER_EXECUTED", outcome.reason
+        assert outcome.client_order_id == client_order_id(outcome.decision_id).order_link_id
+        assert outcome.filled_qty == Decimal("1")
+        orders = aster.read(lambda a: [(o.client_order_id, o.status) for o in a.orders.values()])
+        assert orders == [(outcome.client_order_id, "FILLED")]
+        assert aster.read(lambda a: a.positions[("BTCUSDT", PositionSide.BOTH)].amount) == 1
 
 
 def test_an_entry_left_unfilled_is_repriced_twice_then_filled_at_market(
