@@ -15,6 +15,7 @@ import pytest
 
 from trueup.adapters.aster import messages
 from trueup.adapters.capture import decode_line
+from trueup.adapters.market_data import capture_market
 from trueup.domain.book import fold
 from trueup.domain.emitted import PositionClosed, PositionSyncFailed, RateLimit
 from trueup.domain.events import (
@@ -641,11 +642,11 @@ def test_what_is_not_understood_is_refused_with_a_reason(record: JSON, reason: s
         (ws(T0, {"e": "announcement", "en": {}, "zh": {}}), RejectionKind.UNKNOWN),
         (rest(T0, "/fapi/v1/allOrders", []), RejectionKind.UNKNOWN),
         (
-            messages.capture_rest(T0, ACCOUNT, RISK, {}, None) | {"channel": "market"},
+            capture_market(T0, "aster", ACCOUNT, {"e": "bookTicker", "E": T0, "s": "BTCUSDT"}),
             RejectionKind.UNKNOWN,
         ),
     ],
-    ids=["account-config-update", "announcement", "all-orders", "market"],
+    ids=["account-config-update", "announcement", "all-orders", "market-book-ticker"],
 )
 def test_what_trueup_does_not_read_is_kept_as_unknown_and_emits_nothing(
     record: JSON, kind: RejectionKind

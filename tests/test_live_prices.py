@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.live_harness import wait_for, wait_for_emitted
+from trueup.adapters.aster.price_feed import AsterPriceFeed
 from trueup.adapters.bybit.price_feed import BybitPriceFeed
 from trueup.adapters.clock import wall_clock
 from trueup.adapters.feed import Feed
@@ -25,6 +26,7 @@ from trueup.domain.rules.config import RuleConfig
 from trueup.projections.reconciliation import replay
 from trueup.runners.cli import main
 from trueup.runners.live import LiveIngest
+from trueup_simulators.aster.simulator import AsterSimulator
 from trueup_simulators.bybit.simulator import BybitSimulator
 from trueup_simulators.hyperliquid.simulator import HyperliquidSimulator
 
@@ -175,6 +177,74 @@ def test_a_dropped_hyperliquid_price_stream_is_rebuilt_and_told(
         hyperliquid.wait_subscribed("allMids", "", timeout=10)
         hyperliquid.move_mark("BTC", "64000")
         wait_for("prices again", lambda: mark(store, "hyperliquid", USER, "BTC") == Decimal(64000))
+
+
+# --- Aster: <symbol>@markPrice through websocket-client ------------------------------------
+
+
+@pytest.fixture
+def aster() -> Iterator[AsterSimulator]:
+    with AsterSimulator() as simulator:
+        yield simulator
+
+
+def aster_prices(sim: AsterSimulator) -> AsterPriceFeed:
+    return AsterPriceFeed("main", ("BTCUSDT", "ETHUSDT"), clock=wall_clock, base_url=sim.base_url)
+
+
+def subscribed(sim: AsterSimulator, *symbols: str) -> None:
+    def watched() -> bool:
+        return all(sim.mark_stream.subscriber_count(s) > 0 for s in symbols)
+
+    assert sim.wait_for(watched, timeout=10), f"no subscriber of {symbols}"
+
+
+def test_aster_mark_prices_are_recorded_and_replay_to_the_same_prices(
+    aster: AsterSimulator, tmp_path: Path
+) -> None:
+    store, capture = str(tmp_path / "live.db"), tmp_path / "capture.jsonl"
+    with recording(store, aster_prices(aster), capture):
+        subscribed(aster, "BTCUSDT", "ETHUSDT")  # ETHUSDT by SUBSCRIBE on the connection
+        aster.move_mark("BTCUSDT", "106250.5")
+        aster.move_mark("ETHUSDT", "3900.25")
+        wait_for("BTCUSDT", lambda: mark(store, "aster", "main", "BTCUSDT") == Decimal("106250.5"))
+        wait_for("ETHUSDT", lambda: mark(store, "aster", "main", "ETHUSDT") == Decimal("3900.25"))
+    live = prices(store, "aster", "main")
+    assert live["BTCUSDT"].index == Decimal("106250.5")  # the simulator's index is its mark
+    assert replayed(capture, tmp_path, "aster", "main") == live
+
+
+def test_an_aster_update_that_moves_no_price_is_not_recorded(
+    aster: AsterSimulator, tmp_path: Path
+) -> None:
+    store, capture = str(tmp_path / "live.db"), tmp_path / "capture.jsonl"
+    with recording(store, aster_prices(aster), capture):
+        subscribed(aster, "BTCUSDT")
+        for _ in range(3):  # Aster's timer pushes the same prices again and again
+            aster.move_mark("BTCUSDT", "106250.5")
+        aster.move_mark("BTCUSDT", "106260")
+        wait_for("the mark", lambda: mark(store, "aster", "main", "BTCUSDT") == Decimal(106260))
+    updates = [line for line in capture.read_text().splitlines() if "markPriceUpdate" in line]
+    assert len(updates) == 2  # the first and the move, not the two repeats
+    with Journal.open(store) as journal:
+        frames = [e for _, e in journal.all_events() if isinstance(e, PricesReported)]
+    assert len(frames) == 2
+
+
+def test_a_dropped_aster_price_stream_is_rebuilt_and_told(
+    aster: AsterSimulator, tmp_path: Path
+) -> None:
+    store = str(tmp_path / "live.db")
+    with recording(store, aster_prices(aster), tmp_path / "capture.jsonl"):
+        subscribed(aster, "BTCUSDT")
+        aster.move_mark("BTCUSDT", "100")
+        wait_for("a price", lambda: mark(store, "aster", "main", "BTCUSDT") == Decimal(100))
+        aster.drop_connections()
+        (told,) = wait_for_emitted(store, "WS_RECONNECT", timeout=30)
+        subscribed(aster, "BTCUSDT")
+        aster.move_mark("BTCUSDT", "101")
+        wait_for("prices again", lambda: mark(store, "aster", "main", "BTCUSDT") == Decimal(101))
+    assert "prices stream reconnected" in getattr(told, "reason", "")
 
 
 # --- trueup run --prices, as a process -------------------------------------------------------

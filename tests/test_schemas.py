@@ -60,8 +60,12 @@ BASE_URI = "https://trueup.example/schemas/"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 LINE = "inputs/capture-line.schema.json"
 # Per venue, the schema of its market data (under inputs/market/).
-MARKET_SCHEMAS = {"bybit": "bybit-tickers", "hyperliquid": "hyperliquid"}
-WITHOUT_MARKET_DATA = {"aster", "ccxt"}  # their public prices are not read yet
+MARKET_SCHEMAS = {
+    "aster": "aster-mark-price",
+    "bybit": "bybit-tickers",
+    "hyperliquid": "hyperliquid",
+}
+WITHOUT_MARKET_DATA = {"ccxt"}  # its public prices are not read yet
 MARKET = json.loads((Path(__file__).parent / "fixtures" / "market-data.json").read_text())
 BYBIT = "inputs/bybit/"
 INTENTS = "inputs/intents/"
