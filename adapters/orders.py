@@ -95,7 +95,10 @@ class Grid:
 
 
 def _on_step(value: Decimal, step: Decimal, rounding: str) -> Decimal:
-    return ((value / step).to_integral_value(rounding=rounding) * step).normalize()
+    stepped = ((value / step).to_integral_value(rounding=rounding) * step).normalize()
+    # normalize() writes 10 as 1E+1, which no venue reads: a whole number keeps its digits.
+    exponent = stepped.as_tuple().exponent
+    return stepped.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else stepped
 
 
 @dataclass(frozen=True)

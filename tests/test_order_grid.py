@@ -49,6 +49,26 @@ def test_a_quantity_rounds_down_to_the_step_and_below_the_minimum_is_refused() -
     )
 
 
+def test_whole_numbers_on_the_grid_are_written_with_their_digits() -> None:
+    # A venue reads "10", never "1E+1" (what Decimal's normalize() would write).
+    found = Grid(D(1), D(1), D(10)).fit(request("10.7", Side.BUY, price=D("1000")))
+    assert isinstance(found, OrderRequest)
+    assert (str(found.qty), str(found.price)) == ("10", "1000")
+
+
+def test_a_minimum_notional_holds_an_order_that_may_open_not_one_that_only_reduces() -> None:
+    aster = Grid(D("0.001"), D("0.001"), D("0.01"), min_notional=D(5))
+    cheap = {"order_type": OrderType.LIMIT, "price": D("1000")}  # 0.004 at 1000: worth 4
+    assert aster.fit(request("0.004", Side.BUY, **cheap)) == (
+        "0.004 BTCUSDT at 1000 is worth 4, below the venue's minimum order of 5 "
+        "(unless reduce-only)"
+    )
+    for reducing in ({"reduce_only": True}, {"position_idx": 1}):  # a sell of the long leg
+        assert isinstance(aster.fit(request("0.004", Side.SELL, **cheap, **reducing)), OrderRequest)
+    assert isinstance(aster.fit(request("0.004", Side.SELL, **cheap, position_idx=2)), str)
+    assert isinstance(aster.fit(request("0.005", Side.BUY, **cheap)), OrderRequest)
+
+
 def test_significant_figures_count_where_the_venue_counts_them() -> None:
     found = HL_BTC.fit(request("0.5", Side.SELL, price=D("95123.45")))
     assert isinstance(found, OrderRequest) and found.price == D("95123")

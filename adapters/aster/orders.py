@@ -205,18 +205,13 @@ def _params(request: OrderRequest) -> dict[str, str]:
         "symbol": request.symbol,
         "side": request.side.value.upper(),
         "type": request.order_type.value.upper(),
-        "quantity": _plain(request.qty),
+        "quantity": str(request.qty),
     }
     if request.order_type is OrderType.LIMIT:
-        params |= {"timeInForce": "GTC", "price": _plain(request.price)}
+        params |= {"timeInForce": "GTC", "price": str(request.price)}
     if request.position_idx:
         params["positionSide"] = POSITION_SIDES[request.position_idx]
     elif request.reduce_only:
         params["reduceOnly"] = "true"
     params["newClientOrderId"] = request.client_order_id.order_link_id
     return params
-
-
-def _plain(value: Decimal | None) -> str:
-    """A decimal as Aster reads one: never in exponent form (the grid's 1E+1 is 10)."""
-    return format(value, "f")
