@@ -509,6 +509,7 @@ def test_unreadable_requests_get_a_clear_error_and_the_server_goes_on(
     refused(client.signed("POST", "/fapi/v1/order", response_type), 400, -1136)
     refused(client.http.get("/fapi/v9/nothing"), 404, -1000)
     ws = create_connection(f"{sim.stream_url}/ws/btcusdt@markPrice", timeout=5)
+    assert orjson.loads(ws.recv())["p"] == "100000"  # the current mark, on subscribing
     ws.send("not json")
     assert orjson.loads(ws.recv())["code"] == 3
     ws.send(orjson.dumps({"method": "SUBSCRIBE", "params": []}))
@@ -678,17 +679,20 @@ def test_dropped_connections_and_a_restart_keep_the_account(
 # ---- the mark price stream --------------------------------------------------------------------
 
 
-def test_the_mark_price_stream_pushes_each_move_and_takes_subscriptions(
+def test_the_mark_price_stream_pushes_the_mark_then_each_move_and_takes_subscriptions(
     sim: AsterSimulator,
 ) -> None:
     ws = create_connection(f"{sim.stream_url}/ws/btcusdt@markPrice", timeout=5)
     assert sim.wait_for(lambda: sim.mark_stream.subscriber_count("BTCUSDT") == 1)
+    current = orjson.loads(ws.recv())  # what Aster's timer pushes within its 3 s
+    assert (current["e"], current["s"], current["p"]) == ("markPriceUpdate", "BTCUSDT", "100000")
     sim.move_mark("BTCUSDT", "101000")
     update = orjson.loads(ws.recv())
     assert (update["e"], update["s"], update["p"]) == ("markPriceUpdate", "BTCUSDT", "101000")
     assert set(update) == {"e", "E", "s", "p", "i", "P", "r", "T"}
     ws.send(orjson.dumps({"method": "SUBSCRIBE", "params": ["ethusdt@markPrice"], "id": 1}))
     assert orjson.loads(ws.recv()) == {"result": None, "id": 1}
+    assert orjson.loads(ws.recv())["p"] == "4000"
     sim.move_mark("ETHUSDT", "4050")
     assert orjson.loads(ws.recv())["p"] == "4050"
     ws.send(orjson.dumps({"method": "LIST_SUBSCRIPTIONS", "id": 2}))

@@ -340,23 +340,24 @@ def test_run_with_a_key_aster_keeps_refusing_stops_with_one_line(
 
 
 @pytest.mark.parametrize(
-    ("more", "said"),
+    "command",
     [
-        ((), "ASTER_API_KEY is not set"),
-        (("--prices", "BTCUSDT"), "--prices: aster's public prices are not recorded yet"),
+        ("run",),
+        ("run", "--prices", "BTCUSDT"),
+        ("execute",),
     ],
 )
-def test_run_refuses_what_it_cannot_do_on_aster_in_one_line(
-    tmp_path: Path, more: tuple[str, ...], said: str
+def test_run_and_execute_without_aster_s_keys_say_so_in_one_line(
+    tmp_path: Path, command: tuple[str, ...]
 ) -> None:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("ASTER_")}
-    command = [sys.executable, "-m", "trueup.runners.cli", "--store", str(tmp_path / "j.db")]
-    command += ["run", "--venue", "aster", "--account", "main", *more]
+    line = [sys.executable, "-m", "trueup.runners.cli", "--store", str(tmp_path / "j.db")]
+    line += [*command, "--venue", "aster", "--account", "main"]
     done = subprocess.run(
-        command, env=environment, capture_output=True, text=True, timeout=60, check=False
+        line, env=environment, capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 2
-    assert said in done.stderr.strip().splitlines()[-1]
+    assert "ASTER_API_KEY is not set" in done.stderr.strip().splitlines()[-1]
 
 
 def test_fix_stale_asks_aster_and_closes_what_it_does_not_hold(

@@ -25,7 +25,8 @@ crosses it.
 User data (``user_stream``): POST/PUT/DELETE /fapi/v1/listenKey, then ``/ws/<listenKey>``
 pushing ORDER_TRADE_UPDATE, ACCOUNT_UPDATE (B and P, reason m), MARGIN_CALL,
 ACCOUNT_CONFIG_UPDATE and listenKeyExpired, each with its E (and T) times. Public:
-``/ws/<symbol>@markPrice`` pushes markPriceUpdate on every ``move_mark``.
+``/ws/<symbol>@markPrice`` pushes markPriceUpdate on subscribing (the current mark, as
+Aster's 3 s timer would soon) and on every ``move_mark``.
 
 Scripted operations: open a position, close it by hand (a ``web_…`` MARKET order), liquidate
 (``autoclose-…``), auto-deleverage (``adl_autoclose``), pay funding (ACCOUNT_UPDATE m=FUNDING_FEE
@@ -99,7 +100,7 @@ class AsterSimulator(ServedSimulator):
         # v3: the account's wallet and the API wallets that may sign for it.
         self.agents = Agents(user, set(agents))
         self.user_stream = UserStream(wall_clock, self._changed, validity_ms=listen_key_validity_ms)
-        self.mark_stream = MarkStream(self._changed)
+        self.mark_stream = MarkStream(self._changed, self._current_mark)
         self._server = ServedApp(
             "aster-simulator", self._build, port=port, before_close=self._before_close
         )
@@ -291,6 +292,14 @@ class AsterSimulator(ServedSimulator):
         self._mutate(lambda account: account.move_mark(symbol, mark))
         text = mark_price_update(symbol, plain(mark), self.clock())
         self._server.call_soon(self.mark_stream.publish, symbol, text)
+
+    def _current_mark(self, stream_symbol: str) -> str | None:
+        """The markPriceUpdate of the symbol a stream names (lower case), if it has a mark."""
+        with self._lock:
+            for symbol, mark in self.account.marks.items():
+                if symbol.lower() == stream_symbol and mark > 0:
+                    return mark_price_update(symbol, plain(mark), self.clock())
+        return None
 
     def read(self, view: Callable[[Account], T]) -> T:
         """Run ``view`` on the account under the simulator's lock (a consistent read)."""
