@@ -428,6 +428,15 @@ def test_orders_the_docs_refuse_are_refused_and_nothing_is_placed(
     refusal({"quantity": "lots"}, 400, -1102)
     refusal({"price": "-1"}, 400, -4001)
     refusal({"positionSide": "LONG"}, 400, -4061)  # one-way mode takes BOTH only
+    # The filters exchangeInfo lists: LOT_SIZE, MARKET_LOT_SIZE, PRICE_FILTER, MIN_NOTIONAL.
+    refusal({"quantity": "0.0105"}, 400, -1111)
+    refusal({"quantity": "0.0005"}, 400, -4004)
+    refusal({"quantity": "1000.001"}, 400, -4005)
+    refusal({"type": "MARKET", "quantity": "100.001"}, 400, -4005)
+    refusal({"price": "90000.005"}, 400, -4014)
+    refusal({"price": "2000000"}, 400, -4002)
+    refusal({"quantity": "0.001", "price": "4999"}, 400, -4164)  # worth 4.999
+    refusal({"symbol": "ETHUSDT", "type": "MARKET", "quantity": "0.001"}, 400, -4164)  # at 4000
     refusal({"positionSide": "UP"}, 400, -4060)
     refusal({"symbol": "DOGEUSDT"}, 400, -1121)
     assert client.ok("GET", "/fapi/v1/openOrders") == []

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 
 from trueup_simulators.amounts import plain
+from trueup_simulators.aster import filters
 from trueup_simulators.aster.account import Account
 from trueup_simulators.aster.order_entry import (
     INVALID_PARAMETER,
@@ -64,20 +65,25 @@ def _symbol_info(symbol: str) -> JSON:
         "filters": [
             {
                 "filterType": "PRICE_FILTER",
-                "maxPrice": "1000000",
-                "minPrice": "0.01",
-                "tickSize": "0.01",
+                "maxPrice": plain(filters.MAX_PRICE),
+                "minPrice": plain(filters.MIN_PRICE),
+                "tickSize": plain(filters.TICK_SIZE),
             },
-            {"filterType": "LOT_SIZE", "maxQty": "1000", "minQty": "0.001", "stepSize": "0.001"},
+            {
+                "filterType": "LOT_SIZE",
+                "maxQty": plain(filters.MAX_QTY),
+                "minQty": plain(filters.MIN_QTY),
+                "stepSize": plain(filters.STEP_SIZE),
+            },
             {
                 "filterType": "MARKET_LOT_SIZE",
-                "maxQty": "100",
-                "minQty": "0.001",
-                "stepSize": "0.001",
+                "maxQty": plain(filters.MARKET_MAX_QTY),
+                "minQty": plain(filters.MIN_QTY),
+                "stepSize": plain(filters.STEP_SIZE),
             },
             {"filterType": "MAX_NUM_ORDERS", "limit": 200},
             {"filterType": "MAX_NUM_ALGO_ORDERS", "limit": 10},
-            {"filterType": "MIN_NOTIONAL", "notional": "5"},
+            {"filterType": "MIN_NOTIONAL", "notional": plain(filters.MIN_NOTIONAL)},
             {
                 "filterType": "PERCENT_PRICE",
                 "multiplierUp": "1.0500",

@@ -15,12 +15,14 @@ POST and DELETE /fapi/v1/order. Errors are Aster's codes: -1022 bad signature, -
 missing or refused key, -1021 timestamp outside recvWindow, -1121 invalid symbol, -2022 a
 reduce-only order larger than the position, -4061 a position side against the mode, -2011 an
 unknown order to cancel, -4116 a newClientOrderId already on an open order (Binance's code:
-Aster's docs list none). The /fapi/v3 twins of these paths (positionRisk,
-accountWithJoinMargin, listenKey ...) answer the same, authenticated as futures-api-v3.md
-says: EIP-712 signed by an API wallet ``approve_agent`` let sign for ``user``, with a fresh
-microsecond ``nonce`` (-4225 when stale or used). MARKET orders, and LIMIT orders that cross,
-fill at the symbol's mark (``move_mark``); a resting LIMIT order fills when a later mark
-crosses it.
+Aster's docs list none); the symbol filters exchangeInfo lists (``filters``): -1111 a
+quantity off its step, -4004/-4005 and -4013/-4002 out of bounds, -4014 a price off its
+tick, -4164 an order below the minimum notional that could open. The /fapi/v3 twins of
+these paths (positionRisk, accountWithJoinMargin, listenKey ...) answer the same,
+authenticated as futures-api-v3.md says: EIP-712 signed by an API wallet ``approve_agent``
+let sign for ``user``, with a fresh microsecond ``nonce`` (-4225 when stale or used).
+MARKET orders, and LIMIT orders that cross, fill at the symbol's mark (``move_mark``); a
+resting LIMIT order fills when a later mark crosses it.
 
 User data (``user_stream``): POST/PUT/DELETE /fapi/v1/listenKey, then ``/ws/<listenKey>``
 pushing ORDER_TRADE_UPDATE, ACCOUNT_UPDATE (B and P, reason m), MARGIN_CALL,
