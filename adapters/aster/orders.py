@@ -50,11 +50,11 @@ REFUSAL_KINDS: dict[int, RefusalKind] = {
     -2022: RefusalKind.REDUCE_ONLY,
     -2024: RefusalKind.REDUCE_ONLY,
     -2020: RefusalKind.NOT_MATCHED,
-    **{
-        code: RefusalKind.INVALID
-        for code in (-1102, -1106, -1111, -1115, -1116, -1117, -1121, -1130, -4003, -4005)
-    },
-    **{code: RefusalKind.INVALID for code in (-4013, -4014, -4015, -4060, -4061, -4164)},
+    # A parameter, or a symbol filter (-1111, -4004, -4014, -4164 ...), the venue refuses.
+    **{code: RefusalKind.INVALID for code in (-1100, -1101, -1102, -1106, -1111, -1115)},
+    **{code: RefusalKind.INVALID for code in (-1116, -1117, -1121, -1130, -4001, -4002)},
+    **{code: RefusalKind.INVALID for code in (-4003, -4004, -4005, -4013, -4014, -4015)},
+    **{code: RefusalKind.INVALID for code in (-4060, -4061, -4164)},
 }
 
 
