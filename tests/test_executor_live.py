@@ -237,6 +237,9 @@ def test_an_aster_trigger_is_executed_through_its_v1_client(tmp_path: Path) -> N
         orders = aster.read(lambda a: [(o.client_order_id, o.status) for o in a.orders.values()])
         assert orders == [(outcome.client_order_id, "FILLED")]
         assert aster.read(lambda a: a.positions[("BTCUSDT", PositionSide.BOTH)].amount) == 1
+    # The keys reach no file of the journal (its write-ahead log included).
+    stored = b"".join(path.read_bytes() for path in tmp_path.glob("journal.db*"))
+    assert key.encode() not in stored and secret.encode() not in stored
 
 
 def test_an_entry_left_unfilled_is_repriced_twice_then_filled_at_market(
