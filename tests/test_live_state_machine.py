@@ -26,7 +26,7 @@ from trueup.adapters.client_order_id import client_order_id
 from trueup.adapters.clock import wall_clock
 from trueup.adapters.hyperliquid.live import HyperliquidFeed
 from trueup.adapters.orders import ExecutionClient, OrderRequest, Placement, Side
-from trueup.adapters.supervised_feed import SupervisedFeed
+from trueup.adapters.supervised_feed import MAX_BACKOFF_S, MAX_POLL_BACKOFF_S, SupervisedFeed
 from trueup.domain.emitted import PositionClosed
 from trueup.domain.vocabulary import PlacementOutcome
 from trueup_simulators.aster.account import Account as AsterAccount
@@ -44,6 +44,9 @@ symbol_picks = st.integers(0, 5)  # the venue's symbols, whichever they are
 DECISIONS = 4
 # A request the venue did not judge is asked again, under its id, as the executor does.
 ASKS = 5
+# Faults armed faster than the feed spends them back it off, as they should: its stream's
+# reconnects up to MAX_BACKOFF_S apart and its REST syncs up to MAX_POLL_BACKOFF_S apart.
+CATCH_UP_S = 20 + MAX_BACKOFF_S + MAX_POLL_BACKOFF_S
 
 
 class LiveBook(RuleBasedStateMachine):
@@ -177,7 +180,7 @@ class LiveBook(RuleBasedStateMachine):
         def agree() -> bool:
             return exchange_sizes(self.store, self.venue, self.account) == self.held()
 
-        wait_for("the journal to catch up", agree, timeout=20)
+        wait_for("the journal to catch up", agree, timeout=CATCH_UP_S)
 
     @invariant()
     def no_position_is_reported_closed_while_the_venue_held_it(self) -> None:
