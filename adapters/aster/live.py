@@ -49,6 +49,14 @@ LIST_LIMIT = 1000
 LOOKBACK_MS = 7 * 24 * 3600 * 1000 - 3600 * 1000
 
 
+def stream_base(base_url: str | None) -> str:
+    """The WebSocket base of the REST ``base_url``: the simulator serves both on one port,
+    Aster on two hosts."""
+    if not base_url:
+        return MAINNET_STREAM_URL
+    return "ws" + base_url.rstrip("/").removeprefix("http")
+
+
 class NoListenKey(RuntimeError):
     """Aster gave no listenKey: the stream cannot be opened this time."""
 
@@ -81,8 +89,7 @@ class AsterFeed(SupervisedFeed):
     ) -> None:
         super().__init__(account, clock=clock, poll_interval_s=poll_interval_s)
         rest_url = (base_url or MAINNET_REST_URL).rstrip("/")
-        # The simulator serves both on one port; Aster on two hosts.
-        self.stream_url = "ws" + rest_url.removeprefix("http") if base_url else MAINNET_STREAM_URL
+        self.stream_url = stream_base(base_url)
         self.keepalive_s = keepalive_s
         self._rest = AsterRest(api_key, api_secret, base_url=rest_url, clock=clock)
         self._stream = UserStream(max_age_s=max_connection_s)

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from trueup.adapters.aster.live import MAINNET_STREAM_URL, MAX_CONNECTION_S
+from trueup.adapters.aster.live import MAX_CONNECTION_S, stream_base
 from trueup.adapters.aster.mark_prices import PRICES_READ, stream_name
 from trueup.adapters.aster.user_stream import UserStream
 from trueup.adapters.feed import Clock
@@ -36,9 +36,7 @@ class AsterPriceFeed(PriceFeed):
         base_url: str | None = None,
     ) -> None:
         super().__init__(account, symbols, clock=clock)
-        # The simulator serves REST and streams on one port; Aster on two hosts.
-        url = base_url.rstrip("/") if base_url else None
-        self.stream_url = "ws" + url.removeprefix("http") if url else MAINNET_STREAM_URL
+        self.stream_url = stream_base(base_url)
         self._stream = UserStream(max_age_s=MAX_CONNECTION_S)
         # The prices last recorded per symbol: none after a (re)connect, so its first is.
         self._recorded: dict[object, tuple[object, ...]] = {}
