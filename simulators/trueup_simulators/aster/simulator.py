@@ -339,6 +339,11 @@ class AsterSimulator(ServedSimulator):
         with self._lock:
             self._faults.rest.extend([Fault(status, code, message)] * n)
 
+    def pending_faults(self) -> int:
+        """How many armed REST faults (rate limits, errors) no request has met yet."""
+        with self._lock:
+            return len(self._faults.rest)
+
     def expire_listen_key(self) -> None:
         """Expire the active listenKey now: its readers get listenKeyExpired and are cut."""
         key = self.user_stream.lapse()
