@@ -43,6 +43,7 @@ KEEPALIVE_S = 30 * 60.0
 # Aster cuts a connection at 24 h: ours is rebuilt a little before, on our terms.
 MAX_CONNECTION_S = 24 * 3600.0 - 300.0
 INVALID_LISTEN_KEY = -1125
+LISTEN_KEY_EXPIRED = "listenKeyExpired"
 # Both lists' largest page; each sync goes on from where the last one stopped.
 LIST_LIMIT = 1000
 # userTrades and income look back at most 7 days from their startTime.
@@ -124,6 +125,10 @@ class AsterFeed(SupervisedFeed):
     def stream_up(self) -> bool:
         return self._stream.up()
 
+    def down_said_by_venue(self) -> bool:
+        # listenKeyExpired is journaled as it came, and reads as the StreamDown itself.
+        return self._stream.lost() == LISTEN_KEY_EXPIRED
+
     def _on_text(self, text: str) -> None:
         # An exception here would end websocket-client's thread: nothing may escape.
         try:
@@ -142,9 +147,9 @@ class AsterFeed(SupervisedFeed):
         """What the feed itself takes from an event: the end of the listenKey, and the
         symbols traded, whose trades the next syncs ask for."""
         kind = event.get("e")
-        if kind == "listenKeyExpired":
+        if kind == LISTEN_KEY_EXPIRED:
             # Nothing more comes on it: a new connection, with a new key, is needed.
-            self._stream.end("listenKeyExpired")
+            self._stream.end(LISTEN_KEY_EXPIRED)
         elif kind == "ORDER_TRADE_UPDATE" and isinstance(event.get("o"), dict):
             self._watch([event["o"].get("s")])
         elif kind == "ACCOUNT_UPDATE" and isinstance(event.get("a"), dict):
