@@ -17,6 +17,9 @@ TAKER_FEE = Decimal("0.00045")
 LEVERAGE = 20
 START_EQUITY = Decimal("100000")
 FILLS_KEPT = 2000  # userFills answers with at most this many, newest first
+# userFillsByTime answers at most this many, oldest first; historicalOrders this many orders.
+FILLS_BY_TIME = 2000
+HISTORICAL_ORDERS = 2000
 LIQUIDATOR = "0x" + "0" * 39 + "1"
 _STEP = Decimal("0.000001")  # computed prices and PnL are rounded to this
 # The trigger order types of a position's own TP and SL, as orderStatus names them.
@@ -152,6 +155,20 @@ class Ledger:
 
     def user_fills(self, user: str) -> list[JSON]:
         return list(reversed(self.account(user).fills[-FILLS_KEPT:]))
+
+    def user_fills_by_time(self, user: str, start: int, end: int | None) -> list[JSON]:
+        """The fills from ``start`` to ``end`` (now by default), both inclusive, oldest first."""
+        fills = self.account(user).fills
+        chosen = [f for f in fills if start <= f["time"] and (end is None or f["time"] <= end)]
+        return chosen[:FILLS_BY_TIME]
+
+    def historical_orders(self, user: str) -> list[JSON]:
+        """The most recent orders, open and ended, each with its status, newest first."""
+        orders = list(self.account(user).orders.values())[-HISTORICAL_ORDERS:]
+        return [
+            messages.order_update(_frontend_order(o), o.status, o.status_timestamp)
+            for o in reversed(orders)
+        ]
 
     def order_status(self, user: str, oid: int | str) -> JSON:
         """By oid, or by cloid (a 0x string), as orderStatus is asked."""

@@ -266,6 +266,11 @@ class HyperliquidSimulator(ServedSimulator):
             return self._ledger.frontend_open_orders(user)
         if kind == "userFills":
             return self._ledger.user_fills(user)
+        if kind == "historicalOrders":
+            return self._ledger.historical_orders(user)
+        start, end = body.get("startTime"), body.get("endTime")
+        if kind == "userFillsByTime" and _millis(start) and (end is None or _millis(end)):
+            return self._ledger.user_fills_by_time(user, start, end)
         oid = body.get("oid")
         if kind == "orderStatus" and isinstance(oid, int | str):
             return self._ledger.order_status(user, oid)
@@ -380,6 +385,10 @@ class HyperliquidSimulator(ServedSimulator):
         with self._subscribed:
             self._subscribers[key] = self._subscribers.get(key, 0) + change
             self._subscribed.notify_all()
+
+
+def _millis(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _subscription_key(subscription: object) -> tuple[str, str] | None:
