@@ -85,7 +85,7 @@ class HyperliquidFeed(SupervisedFeed):
     def fetch_snapshots(self) -> bool:
         began = self.clock()
         since = self._resume.since
-        asks = [(endpoint, {}) for endpoint in SNAPSHOTS]
+        asks: list[tuple[str, dict[str, Any]]] = [(endpoint, {}) for endpoint in SNAPSHOTS]
         if since is not None:
             asks.append(("historicalOrders", {}))
         limited, complete = False, True

@@ -268,8 +268,8 @@ class HyperliquidSimulator(ServedSimulator):
             return self._ledger.user_fills(user)
         if kind == "historicalOrders":
             return self._ledger.historical_orders(user)
-        start, end = body.get("startTime"), body.get("endTime")
-        if kind == "userFillsByTime" and _millis(start) and (end is None or _millis(end)):
+        start, end = _millis(body.get("startTime")), _millis(body.get("endTime"))
+        if kind == "userFillsByTime" and start is not None and (end or "endTime" not in body):
             return self._ledger.user_fills_by_time(user, start, end)
         oid = body.get("oid")
         if kind == "orderStatus" and isinstance(oid, int | str):
@@ -387,8 +387,10 @@ class HyperliquidSimulator(ServedSimulator):
             self._subscribed.notify_all()
 
 
-def _millis(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+def _millis(value: object) -> int | None:
+    """An instant in epoch milliseconds, as a request gives one; None for anything else."""
+    valid = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return value if valid and isinstance(value, int) else None
 
 
 def _subscription_key(subscription: object) -> tuple[str, str] | None:
