@@ -41,12 +41,15 @@ class OrderRequest:
 @dataclass(frozen=True)
 class Grid:
     """A symbol's order grid on its venue: quantities in steps from a minimum, prices in
-    ticks (a price's significant figures too, where the venue counts them)."""
+    ticks (a price's significant figures too, where the venue counts them: an integer price
+    is valid whatever its figures), and the least value an order may have, where there is
+    one (a reduce-only order is exempt: a position below it must still close)."""
 
     qty_step: Decimal
     min_qty: Decimal
     tick_size: Decimal
     price_figures: int | None = None  # Hyperliquid: at most 5 significant figures
+    min_value: Decimal | None = None  # Hyperliquid: $10, at the order's (worst) price
 
     def fit(self, request: OrderRequest) -> "OrderRequest | str":
         """The request on the grid, or why it cannot be: a quantity is rounded down (never
@@ -66,8 +69,15 @@ class Grid:
             rounding = ROUND_UP if buy == worst else ROUND_DOWN
             if self.price_figures is not None:
                 figures = Decimal(1).scaleb(price.adjusted() - self.price_figures + 1)
-                price = _on_step(price, figures, rounding)
+                price = _on_step(price, min(figures, Decimal(1)), rounding)
             price = _on_step(price, self.tick_size, rounding)
+        if self.min_value is not None and price is not None and not request.reduce_only:
+            value = qty * price
+            if value < self.min_value:
+                return (
+                    f"{qty} {request.symbol} at {price:f} is worth {value.normalize():f}, "
+                    f"below the venue's minimum order value of {self.min_value}"
+                )
         return replace(request, qty=qty, price=price)
 
 

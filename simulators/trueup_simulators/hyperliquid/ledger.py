@@ -28,6 +28,12 @@ TPSL_ORDER_TYPES = {"tp": "Take Profit Market", "sl": "Stop Market"}
 REDUCE_ONLY_ERROR = "Reduce only order would increase position."
 IOC_CANCEL_ERROR = "Order could not immediately match against any resting orders."
 MISSING_ORDER_ERROR = "Order was never placed, already canceled, or filled."
+TICK_ERROR = "Price must be divisible by tick size."
+MIN_VALUE_ERROR = "Order must have minimum value of $10."
+# A perp order's least value (USDC); a reduce-only one is exempt, to close any position.
+MIN_ORDER_VALUE = Decimal(10)
+# A perp's price: at most 5 significant figures (an integer, any), 6 - szDecimals decimals.
+PRICE_FIGURES, PERP_PRICE_DECIMALS = 5, 6
 # Not in Hyperliquid's error table: the simulator's wording for a cloid already used.
 DUPLICATE_CLOID_ERROR = "Duplicate cloid: an order with this cloid was already placed."
 # Who closes a whole position outside the trading system.
@@ -226,6 +232,10 @@ class Ledger:
         account = self.account(user)
         if cloid is not None and any(o.cloid == cloid for o in account.orders.values()):
             return {"error": DUPLICATE_CLOID_ERROR}, []
+        if not _on_tick(limit_px, self.sz_decimals[coin]):
+            return {"error": f"{TICK_ERROR} asset={asset}"}, []
+        if not reduce_only and sz * limit_px < MIN_ORDER_VALUE:
+            return {"error": f"{MIN_VALUE_ERROR} asset={asset}"}, []
         if reduce_only:
             position = account.positions.get(coin)
             held = abs(position.szi) if position and (position.szi < 0) == is_buy else Decimal(0)
@@ -523,6 +533,16 @@ class Ledger:
             return_on_equity=text((upnl / margin).quantize(_STEP)) if margin else "0.0",
             leverage=LEVERAGE,
         )
+
+
+def _on_tick(price: Decimal, sz_decimals: int) -> bool:
+    """Whether Hyperliquid takes ``price`` for a perp of ``sz_decimals``."""
+    if price == price.to_integral_value():
+        return True
+    # A finite price that is not whole: its exponent is a negative whole number.
+    _sign, digits, exponent = price.normalize().as_tuple()
+    decimals = -int(exponent)
+    return len(digits) <= PRICE_FIGURES and decimals <= PERP_PRICE_DECIMALS - sz_decimals
 
 
 def _with_cloid(status: JSON, cloid: str | None) -> JSON:

@@ -11,8 +11,10 @@ Orders come to POST /exchange as ``Exchange(wallet, base_url=sim.base_url)`` sen
 signed L1 actions ``order`` (with cloid; Gtc rests, Ioc fills or is refused), ``cancel``
 and ``cancelByCloid`` (``exchange``). The signer must be known: ``authorize(address)`` for
 an account's own key, ``authorize(agent, user)`` for an agent wallet. A cloid already used
-by the account is refused, never placed twice; a reduce-only order larger than the position
-is refused with Hyperliquid's error. An order fills at the coin's mark (``move_mark``), and a
+by the account is refused, never placed twice; a reduce-only order larger than the position,
+a price off the tick (over 5 significant figures, or 6 - szDecimals decimals, unless whole)
+and an order worth under $10 (but for a reduce-only one) are refused with Hyperliquid's
+errors. An order fills at the coin's mark (``move_mark``), and a
 resting one when a later mark crosses it, pushing userFills, orderUpdates and userEvents.
 """
 
