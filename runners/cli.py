@@ -413,7 +413,7 @@ def _process_commands(commands: Commands) -> None:
         type=symbols,
         metavar="SYMBOL[,SYMBOL...]",
         help="also record the venue's public prices of these symbols (Bybit's tickers, "
-        "Hyperliquid's allMids)",
+        "Hyperliquid's activeAssetCtx)",
     )
     run.add_argument(
         "--tick-ms", type=milliseconds, default=1_000, help="clock ticks, for timed rules"

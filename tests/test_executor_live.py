@@ -183,7 +183,7 @@ def test_a_hyperliquid_trigger_is_executed_through_the_sdk_s_exchange(tmp_path: 
             )
         ]
         try:
-            hl.wait_subscribed("allMids", "", timeout=20)
+            hl.wait_subscribed("activeAssetCtx", "BTC", timeout=20)
             wait_for("the position", lambda: _held(store, "hyperliquid", user) == 1, timeout=30)
             add_triggers(store, "hyperliquid", user, [("btc-half", "BTC", "0.5")])
             hl.move_mark("BTC", "110")
