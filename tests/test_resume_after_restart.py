@@ -3,21 +3,28 @@
 a fill or an order's end only once, to whoever listens then. Through each venue's real
 client against its simulator; one rig per venue says how it is reached and traded."""
 
+import os
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Protocol
 
 import pytest
+from eth_account import Account
 
 from tests import live_harness
 from tests.live_harness import live_ingest, wait_for, wait_for_emitted
+from tests.test_executor_live import TRUEUP, add_triggers, stop_cleanly
 from trueup.adapters.aster.live import AsterFeed
 from trueup.adapters.bybit.live import BybitFeed
 from trueup.adapters.clock import wall_clock
 from trueup.adapters.feed import Feed
 from trueup.adapters.hyperliquid.live import HyperliquidFeed
 from trueup.adapters.store.journal import Journal
+from trueup.application.service import TrueupService
+from trueup.domain.emitted import OrderRequested, TriggerOutcome
 from trueup.domain.vocabulary import OrderStatus
 from trueup.projections.reconciliation import replay
 from trueup.projections.view_reader import ViewReader
@@ -290,3 +297,69 @@ def test_a_restarted_run_sees_an_order_filled_and_closed_while_it_was_down(
         rig.listening()
         wait_for("the entry's fill", lambda: bool(filled_entries(store, cloid)), timeout=BACK_S)
     assert order_status(store, rig, cloid) is OrderStatus.FILLED
+
+
+# --- a trigger's order filled while trueup run restarts: its firing ends --------------------
+
+
+def test_a_hyperliquid_trigger_order_filled_while_trueup_run_restarts_ends_its_firing(
+    tmp_path: Path,
+) -> None:
+    key = "0x" + "44" * 32
+    user = Account.from_key(key).address
+    store = str(tmp_path / "journal.db")
+    environment = {**os.environ, "HYPERLIQUID_SECRET_KEY": key}
+    with HyperliquidSimulator() as hl:
+        hl.authorize(user)
+        hl.move_mark("BTC", "100")
+        hl.fill(user, hl.open_order(user, "BTC", is_buy=True, sz="2", limit_px="100"))
+        account = ("--venue", "hyperliquid", "--account", user, "--base-url", hl.base_url)
+
+        def trueup(*command: str) -> subprocess.Popen[str]:
+            return subprocess.Popen(
+                [*TRUEUP, "--store", store, *command, *account],
+                env=environment,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+
+        run = ("run", "--prices", "BTC", "--poll-interval", "0.5", "--tick-ms", "100")
+        processes = [trueup(*run)]
+        try:
+            hl.wait_subscribed("activeAssetCtx", "BTC", timeout=BACK_S)
+            wait_for("the position", lambda: held(store, user) == 2, timeout=BACK_S)
+            add_triggers(store, "hyperliquid", user, [("btc-half", "BTC", "0.5")])
+            hl.move_mark("BTC", "110")
+            wait_for("the request", lambda: bool(requested(store)), timeout=BACK_S)
+            stop_cleanly(processes)  # trueup run is down (restarting) ...
+            # ... while trueup execute places the trigger's order: it fills, unheard.
+            processes = [trueup("execute", "--poll-ms", "20")]
+            wait_for("the fill", lambda: venue_size(hl, user) == 1, timeout=BACK_S)
+            stop_cleanly(processes)
+            processes = [trueup(*run)]
+            wait_for("the firing to end", lambda: bool(outcomes(store)), timeout=BACK_S)
+        finally:
+            stop_cleanly(processes)
+    (outcome,) = outcomes(store)
+    assert outcome.type == "TRIGGER_EXECUTED", outcome.reason
+    assert outcome.filled_qty == Decimal("1.0")
+
+
+def held(store: str, user: str) -> Decimal:
+    with Journal.open(store) as journal:
+        rows = TrueupService(journal).positions(venue="hyperliquid", account=user)
+    return sum((Decimal(row["exchange_qty"]) for row in rows), Decimal(0))
+
+
+def venue_size(hl: HyperliquidSimulator, user: str) -> Decimal:
+    positions = hl.clearinghouse_state(user)["assetPositions"]
+    return sum((Decimal(p["position"]["szi"]) for p in positions), Decimal(0))
+
+
+def requested(store: str) -> list[OrderRequested]:
+    return [e for e in live_harness.emitted(store) if isinstance(e, OrderRequested)]
+
+
+def outcomes(store: str) -> list[TriggerOutcome]:
+    return [e for e in live_harness.emitted(store) if isinstance(e, TriggerOutcome)]
