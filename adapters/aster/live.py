@@ -53,6 +53,8 @@ INVALID_LISTEN_KEY = -1125
 LISTEN_KEY_EXPIRED = "listenKeyExpired"
 # Both lists' largest page; each sync goes on from where the last one stopped.
 LIST_LIMIT = 1000
+# Pages of commissions asked in one sync, at most, for the symbols traded while unheard.
+MAX_PAGES = 10
 # userTrades and income look back at most 7 days from their startTime.
 LOOKBACK_MS = 7 * 24 * 3600 * 1000 - 3600 * 1000
 
@@ -233,10 +235,18 @@ class AsterFeed(SupervisedFeed):
         """Watch every symbol traded from ``since`` on: each trade pays a commission, and
         the income list, unlike the trade and order lists, names them without a symbol.
         Whether the list came."""
-        params = {"incomeType": "COMMISSION", "startTime": self._lookback(since)}
-        body = self._ask(INCOME, {**params, "limit": LIST_LIMIT})
-        self._watch(item.get("symbol") for item in _items(body))
-        return body is not None
+        start = self._lookback(since)
+        for _ in range(MAX_PAGES):
+            params = {"incomeType": "COMMISSION", "startTime": start, "limit": LIST_LIMIT}
+            body = self._ask(INCOME, params)
+            items = _items(body)
+            self._watch(item.get("symbol") for item in items)
+            times = [t for t in (item.get("time") for item in items) if isinstance(t, int)]
+            if body is None or len(items) < LIST_LIMIT or not times:
+                return body is not None
+            # A full page: the next from its last time (that millisecond asked again).
+            start = max(times)
+        return False
 
     def _trades(self, symbol: str, since: int | None) -> None:
         last = self._last_trade.get(symbol)
