@@ -94,24 +94,27 @@ class HyperliquidFeed(SupervisedFeed):
             limited |= refused
             complete &= body is not None
         if since is not None:
-            complete &= self._fills_since(since)
+            whole, refused = self._fills_since(since)
+            complete &= whole
+            limited |= refused
         if complete:
             self._resume.synced(began, since)
         return limited
 
-    def _fills_since(self, since: int) -> bool:
-        """Every fill from ``since`` on, page by page; whether all came."""
+    def _fills_since(self, since: int) -> tuple[bool, bool]:
+        """Every fill from ``since`` on, page by page; whether all came, and whether a page
+        was refused for asking too often."""
         start = since
         for _ in range(MAX_FILL_PAGES):
-            body, _limited = self._ask("userFillsByTime", {"startTime": start})
+            body, limited = self._ask("userFillsByTime", {"startTime": start})
             if not isinstance(body, list):
-                return False
-            times = [f.get("time") for f in body if isinstance(f, dict)]
+                return False, limited
+            times = [t for t in (f.get("time") for f in body) if isinstance(t, int)]
             if len(body) < FILLS_PAGE or not times:
-                return True
+                return True, False
             # The next page from the last fill's time: that block again, counted once by tid.
-            start = max(t for t in times if isinstance(t, int))
-        return False
+            start = max(times)
+        return False, False
 
     def _ask(self, endpoint: str, extra: dict[str, Any]) -> tuple[Any, bool]:
         """Ask one info request and hand its reply on; its body (None if none came) and
