@@ -91,7 +91,7 @@ class SupervisedFeed(ABC):
             thread.start()
             self._threads.append(thread)
 
-    def resume_after(self, at: int) -> None:
+    def resume_after(self, at: int, symbols: tuple[str, ...] = ()) -> None:
         """Nothing to ask for by default: the first sync's snapshot is the whole truth."""
         return None
 

@@ -203,10 +203,12 @@ def _run_live(
 
 def resume_from_journal(journal: Journal, feed: Feed) -> None:
     """Tell the feed when the journal last heard from its account (as the persisted views
-    have it), so its first sync asks for what the venue pushed meanwhile."""
+    have it), and the symbols it knows there, so its first sync asks for what the venue
+    pushed meanwhile."""
     scope = (feed.venue, feed.account)
     reader = ViewReader(journal)
     view = reader.account(*scope) if reader.answer_for(scope) else None
     seen = view.freshness.exchange_seen_at if view is not None else None
     if seen:
-        feed.resume_after(seen)
+        symbols = tuple(sorted({s.symbol for s in reader.account_symbols(*scope)}))
+        feed.resume_after(seen, symbols)

@@ -299,6 +299,29 @@ def test_a_restarted_run_sees_an_order_filled_and_closed_while_it_was_down(
     assert order_status(store, rig, cloid) is OrderStatus.FILLED
 
 
+def test_a_restarted_run_sees_an_order_cancelled_while_it_was_down(rig: Rig, store: str) -> None:
+    cloid = rig.client_id("entry-4")
+    with trueup_run(store, rig.feed()) as live:
+        rig.listening()
+        live.put(entry(rig, cloid))
+        order = rig.entry_placed(cloid)
+        wait_for(
+            "the entry open",
+            lambda: order_status(store, rig, cloid) is OrderStatus.ACCEPTED,
+            timeout=BACK_S,
+        )
+        wait_for("the journal to hear the account", lambda: heard(store, rig), timeout=BACK_S)
+    # trueup run is down: the entry, in a symbol with nothing else on it, is cancelled.
+    rig.cancel(order)
+    with trueup_run(store, rig.feed()):
+        rig.listening()
+        wait_for(
+            "the cancel",
+            lambda: order_status(store, rig, cloid) is OrderStatus.CANCELED,
+            timeout=BACK_S,
+        )
+
+
 # --- a trigger's order filled while trueup run restarts: its firing ends --------------------
 
 

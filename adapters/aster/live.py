@@ -117,10 +117,12 @@ class AsterFeed(SupervisedFeed):
         super().stop()
         self._rest.close()
 
-    def resume_after(self, at: int) -> None:
+    def resume_after(self, at: int, symbols: tuple[str, ...] = ()) -> None:
         """The first sync asks for the orders and trades since ``at`` (less a margin), of
-        every symbol traded since: what filled or ended while no trueup listened."""
+        every symbol traded since and of ``symbols``: what filled or ended while no trueup
+        listened (an order the journal knew open, cancelled meanwhile with no trade)."""
         self._resume.resume_after(at)
+        self._watch(symbols)
 
     def connect(self) -> None:
         self._resume.reconnecting()

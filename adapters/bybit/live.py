@@ -92,7 +92,7 @@ class BybitFeed(SupervisedFeed):
             return str(unified_trading.PRIVATE_WSS)
         return "ws" + self.base_url.rstrip("/").removeprefix("http") + "/v5/private"
 
-    def resume_after(self, at: int) -> None:
+    def resume_after(self, at: int, symbols: tuple[str, ...] = ()) -> None:
         """The first sync asks for the orders and fills since ``at`` (less a margin): what
         filled while no trueup listened (a trigger's order placed just before a restart)."""
         self._resume.resume_after(at)

@@ -56,7 +56,7 @@ class HyperliquidFeed(SupervisedFeed):
         self._socket = SdkSocket(self.base_url)
         self._resume = ResumePoint()
 
-    def resume_after(self, at: int) -> None:
+    def resume_after(self, at: int, symbols: tuple[str, ...] = ()) -> None:
         """The first sync asks for the fills and orders' fates since ``at`` (less a margin):
         what filled or ended while no trueup listened (a trigger's order, say)."""
         self._resume.resume_after(at)
