@@ -386,3 +386,35 @@ def requested(store: str) -> list[OrderRequested]:
 
 def outcomes(store: str) -> list[TriggerOutcome]:
     return [e for e in live_harness.emitted(store) if isinstance(e, TriggerOutcome)]
+
+
+def test_a_restarted_aster_run_sees_an_order_placed_long_before_cancelled_while_it_was_down(
+    store: str,
+) -> None:
+    # The simulated account's clock, which stamps its orders, may be set back.
+    behind = [0]
+    with AsterSimulator(
+        api_key=KEY, api_secret=SECRET, clock=lambda: wall_clock() - behind[0]
+    ) as sim:
+        sim.move_mark("ETHUSDT", "4000")
+        rig = AsterRig(sim)
+        behind[0] = 3_600_000
+        order = rig.entry_placed("entry-5")  # an hour ago, resting since
+        behind[0] = 0
+        with trueup_run(store, rig.feed()) as live:
+            rig.listening()
+            live.put(entry(rig, "entry-5"))
+            wait_for(
+                "the entry open",
+                lambda: order_status(store, rig, "entry-5") is OrderStatus.ACCEPTED,
+                timeout=BACK_S,
+            )
+            wait_for("the journal to hear the account", lambda: heard(store, rig), timeout=BACK_S)
+        rig.cancel(order)
+        with trueup_run(store, rig.feed()):
+            rig.listening()
+            wait_for(
+                "the cancel",
+                lambda: order_status(store, rig, "entry-5") is OrderStatus.CANCELED,
+                timeout=BACK_S,
+            )

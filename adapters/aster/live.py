@@ -10,7 +10,7 @@ each symbol held or traded since the last trade seen, funding fees (income FUNDI
 since the last seen, and the account. After a reconnect, and on a run's first sync, what
 nobody heard pushed meanwhile too: the symbols traded since (income COMMISSION, the one
 list of the account's trades that needs no symbol: each trade pays one), and, for every
-symbol held or traded, its orders placed since (allOrders) and trades since (userTrades),
+symbol held or traded, its recent orders (allOrders) and trades since (userTrades),
 so a position opened and closed wholly while the stream was down is seen, orders and all.
 Every event and reply is recorded verbatim; a reply's params without timestamp, recvWindow
 and signature. The listenKey's own replies are not recorded: the key reads the account's
@@ -225,8 +225,11 @@ class AsterFeed(SupervisedFeed):
         complete = since is None or self._traded_since(since)
         for symbol in sorted(self._symbols.copy()):
             if since is not None:
-                params = {"symbol": symbol, "startTime": self._lookback(since)}
-                complete &= self._ask(ALL_ORDERS, {**params, "limit": LIST_LIMIT}) is not None
+                # No startTime: it is an order's creation time, and an order placed long
+                # before (a resting entry) may have ended meanwhile. Without one, Aster
+                # answers the symbol's most recent orders of the last seven days.
+                params = {"symbol": symbol, "limit": LIST_LIMIT}
+                complete &= self._ask(ALL_ORDERS, params) is not None
             self._trades(symbol, since)
         self._fundings()
         self._ask(ACCOUNT, {})
