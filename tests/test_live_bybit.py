@@ -1,7 +1,8 @@
-"""Live Bybit ingest through the real pybit client against the simulator: every failure of
-the connection ends with the journal agreeing with the exchange, and nothing lost."""
+"""Live Bybit ingest through the real pybit client against the simulator: what only Bybit's
+feed does (fills asked for after a reconnect, paginated snapshots). What every venue's feed
+does, every failure of the connection ending with the journal agreeing with the exchange, is
+in the venues' common suite (test_venue_conformance.py)."""
 
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -9,11 +10,10 @@ from pathlib import Path
 import pytest
 
 from tests import live_harness
-from tests.live_harness import emitted, live_ingest, refused, wait_for, wait_for_emitted
+from tests.live_harness import emitted, live_ingest, wait_for, wait_for_emitted
 from trueup.adapters.bybit.live import BybitFeed
 from trueup.adapters.clock import wall_clock
 from trueup.adapters.store.journal import Journal
-from trueup.domain.events import RejectionKind
 from trueup_simulators.bybit.exchange_book import ExchangeBook
 from trueup_simulators.bybit.simulator import BybitSimulator
 
@@ -68,35 +68,6 @@ def buy(sim: BybitSimulator, symbol: str, qty: str) -> None:
     sim.fill(sim.place_order(symbol, "Buy", qty, order_type="Market"), price="100")
 
 
-def test_a_position_closed_by_hand_on_bybit_is_reported_closed(
-    sim: BybitSimulator, store: str
-) -> None:
-    with live_ingest(store, feed_for(sim)) as live:
-        subscribed(sim)
-        live.put(opened("p-1", "BTCUSDT", "0.3"))
-        buy(sim, "BTCUSDT", "0.3")
-        agree(sim, store)
-        sim.close_by_hand("BTCUSDT")
-        (closed,) = wait_for_emitted(store, "POSITION_CLOSED")
-        agree(sim, store)
-    # Its closing order was none of the bot's, nor a TP/SL: closed by hand, no loss cooldown.
-    assert (closed.symbol, getattr(closed, "exit_reason", None)) == ("BTCUSDT", "MANUAL")
-
-
-def test_a_dropped_connection_is_rebuilt_reported_and_resynced(
-    sim: BybitSimulator, store: str
-) -> None:
-    with live_ingest(store, feed_for(sim)):
-        subscribed(sim)
-        sim.drop_connections()
-        buy(sim, "ETHUSDT", "2")  # while nobody listens: only the REST re-sync can tell
-        wait_for_emitted(store, "WS_RECONNECT")
-        agree(sim, store)
-    with Journal.open(store) as journal:
-        said = [e.type for _, e in journal.all_events() if e.type.startswith("Stream")]
-    assert said.index("StreamDown") < said.index("StreamReconnected")  # down, then back
-
-
 def test_an_order_that_fills_while_the_stream_is_down_is_seen_after_the_reconnect(
     sim: BybitSimulator, store: str
 ) -> None:
@@ -117,46 +88,6 @@ def test_an_order_that_fills_while_the_stream_is_down_is_seen_after_the_reconnec
     assert getattr(filled, "client_order_id", None) == "p-ada-entry"
     asked = [a.path for a in sim.rest_answers()]
     assert "/v5/execution/list" in asked and "/v5/order/history" in asked
-
-
-def test_a_refused_auth_is_retried_with_backoff_until_it_passes(
-    sim: BybitSimulator, store: str
-) -> None:
-    sim.refuse_auth(2)
-    with live_ingest(store, feed_for(sim)):
-        subscribed(sim, timeout=15)
-        buy(sim, "SOLUSDT", "10")
-        agree(sim, store)
-    assert len(sim.auth_attempts()) >= 3
-
-
-def test_a_burst_of_rate_limits_changes_no_position(sim: BybitSimulator, store: str) -> None:
-    with live_ingest(store, feed_for(sim)) as live:
-        subscribed(sim)
-        live.put(opened("p-1", "XRPUSDT", "100"))
-        buy(sim, "XRPUSDT", "100")
-        agree(sim, store)
-        sim.rate_limit(3, how="retCode")
-        sim.rate_limit(2, how="429")
-        wait_for("the five refusals", lambda: len(refused(store, RejectionKind.RATE_LIMITED)) >= 5)
-        agree(sim, store)
-    told = [e for e in emitted(store) if e.type == "RATE_LIMIT"]
-    # Quiet: told once per place asked, the rest held back for the window's end.
-    assert 1 <= len(told) <= 2
-    assert "POSITION_CLOSED" not in {e.type for e in emitted(store)}
-
-
-def test_a_simulator_restart_ends_with_the_journal_in_step(sim: BybitSimulator, store: str) -> None:
-    with live_ingest(store, feed_for(sim)):
-        subscribed(sim)
-        buy(sim, "BTCUSDT", "1")
-        agree(sim, store)
-        sim.stop()
-        time.sleep(0.5)
-        sim.start()
-        buy(sim, "ETHUSDT", "3")
-        wait_for_emitted(store, "WS_RECONNECT", timeout=30)
-        agree(sim, store)
 
 
 def test_a_refused_first_page_restarts_the_run_and_closes_nothing(
