@@ -20,6 +20,7 @@ import pytest
 from tests.live_harness import emitted, live_ingest, refused, wait_for, wait_for_emitted
 from tests.venue_harness import (
     EXIT_CAUSES,
+    HARNESSES,
     Case,
     RefusesAuth,
     VenueHarness,
@@ -29,6 +30,7 @@ from tests.venue_harness import (
     playing,
     started,
 )
+from trueup.adapters import venues
 from trueup.adapters.store.journal import Journal
 from trueup.domain.emitted import CooldownStarted, PositionClosed
 from trueup.domain.events import InputRejected, PositionsReported, RejectionKind
@@ -41,6 +43,12 @@ EXIT_REASONS = {
     Case.TAKE_PROFIT: ("TAKE_PROFIT", False),
     Case.STOP_LOSS: ("STOP_LOSS", True),
 }
+
+
+def test_every_venue_trueup_reads_runs_this_suite() -> None:
+    # A family (ccxt:<exchange-id>) reaches exchanges through one client, and has its own
+    # stand-in exchange (test_live_ccxt.py): every other venue has a harness here.
+    assert set(HARNESSES) == {v.name for v in venues.VENUES if v.members is None}
 
 
 @pytest.fixture

@@ -382,14 +382,14 @@ class OnAster:
 
 
 # Every venue's harness, each under the name trueup knows the venue by (adapters/venues.py).
-_HARNESSES = {h.venue: h for h in (OnBybit, OnHyperliquid, OnAster)}
+HARNESSES = {h.venue: h for h in (OnBybit, OnHyperliquid, OnAster)}
 
 
 def started(venue: str) -> AbstractContextManager[VenueHarness]:
     """The venue's simulator, started, in its harness; stopped on leaving."""
-    return _HARNESSES[venue].started()
+    return HARNESSES[venue].started()
 
 
 def playing(case: Case) -> list[str]:
     """The venues whose harness can play ``case`` (each other one says why not)."""
-    return [venue for venue, harness in _HARNESSES.items() if case not in harness.cannot]
+    return [venue for venue, harness in HARNESSES.items() if case not in harness.cannot]
