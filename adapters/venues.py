@@ -23,3 +23,11 @@ def find(name: str) -> Venue | None:
     read (a family's own name among them: it names no exchange)."""
     venue = _BY_NAME.get(name.partition(":")[0])
     return venue if venue is not None and venue.names(name) else None
+
+
+def named(name: str) -> Venue:
+    """The venue ``name`` is; KeyError if trueup reads no venue of that name."""
+    venue = find(name)
+    if venue is None:
+        raise KeyError(name)
+    return venue
