@@ -59,6 +59,27 @@ def test_a_feed_reads_its_credentials_from_the_environment_it_is_given(
     assert str(refused.value).startswith(said)
 
 
+# Each credential a venue's definition names, with the venue: its feed needs every one.
+NAMED = [
+    (venue.name, name)
+    for venue in venues.VENUES
+    if venue.credentials is not None
+    for name in venue.credentials.names
+]
+
+
+@pytest.mark.parametrize(("venue", "unset"), NAMED)
+def test_a_feed_refuses_to_start_without_each_credential_its_venue_names(
+    venue: str, unset: str
+) -> None:
+    definition = venues.named(venue)
+    assert definition.credentials is not None
+    others = {name: "set" for name in definition.credentials.names if name != unset}
+    with pytest.raises(SettingRefused) as refused:
+        definition.feed(settings(venue, **others))
+    assert str(refused.value) == f"{unset} is not set: {definition.credentials.why}"
+
+
 def test_a_hyperliquid_account_is_an_address() -> None:
     with pytest.raises(SettingRefused, match=r"the user's address \(0x and 40 hex digits\)"):
         HYPERLIQUID.feed(settings("hyperliquid", account="main"))
