@@ -24,12 +24,12 @@ from tests.live_harness import (
     wait_for,
     wait_for_emitted,
 )
+from tests.venue_harness import held_on_aster
 from trueup.adapters.aster.live import AsterFeed
 from trueup.adapters.clock import wall_clock
 from trueup.adapters.store.journal import Journal
 from trueup.projections.reconciliation import replay
 from trueup.runners.cli import main
-from trueup_simulators.aster.account import Account
 from trueup_simulators.aster.simulator import AsterSimulator
 
 KEY, SECRET = "aster-test-key-not-real", "aster-test-secret-not-real"
@@ -58,19 +58,14 @@ def opened(position_id: str, symbol: str, qty: str) -> dict[str, object]:
     return live_harness.opened("aster", "main", position_id, symbol, qty, category="perp")
 
 
-def held(sim: AsterSimulator) -> dict[str, Decimal]:
-    def amounts(account: Account) -> dict[str, Decimal]:
-        return {p.symbol: p.amount for p in account.positions.values() if p.amount}
-
-    return sim.read(amounts)
-
-
 def journaled(store: str) -> dict[str, Decimal]:
     return live_harness.exchange_sizes(store, "aster", "main")
 
 
 def agree(sim: AsterSimulator, store: str) -> None:
-    wait_for("the journal to agree with the exchange", lambda: journaled(store) == held(sim))
+    wait_for(
+        "the journal to agree with the exchange", lambda: journaled(store) == held_on_aster(sim)
+    )
 
 
 def reading(sim: AsterSimulator, timeout: float = 10.0) -> None:

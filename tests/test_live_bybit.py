@@ -4,26 +4,20 @@ does, every failure of the connection ending with the journal agreeing with the 
 in the venues' common suite (test_venue_conformance.py)."""
 
 from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from tests import live_harness
 from tests.live_harness import emitted, live_ingest, wait_for, wait_for_emitted
-from trueup.adapters.bybit.live import BybitFeed
-from trueup.adapters.clock import wall_clock
+from tests.venue_harness import OnBybit, agree, opened
 from trueup.adapters.store.journal import Journal
-from trueup_simulators.bybit.exchange_book import ExchangeBook
-from trueup_simulators.bybit.simulator import BybitSimulator
-
-KEY, SECRET = "test-key-not-real", "test-secret-not-real"
 
 
 @pytest.fixture
-def sim() -> Iterator[BybitSimulator]:
-    with BybitSimulator(api_key=KEY, api_secret=SECRET) as simulator:
-        yield simulator
+def bybit() -> Iterator[OnBybit]:
+    with OnBybit.started() as harness:
+        yield harness
 
 
 @pytest.fixture
@@ -31,53 +25,17 @@ def store(tmp_path: Path) -> str:
     return str(tmp_path / "live.db")
 
 
-def feed_for(sim: BybitSimulator) -> BybitFeed:
-    return BybitFeed(
-        "main", KEY, SECRET, clock=wall_clock, base_url=sim.base_url, poll_interval_s=0.3
-    )
-
-
-def opened(position_id: str, symbol: str, qty: str) -> dict[str, object]:
-    return live_harness.opened("bybit", "main", position_id, symbol, qty, category="linear")
-
-
-def held(sim: BybitSimulator) -> dict[str, Decimal]:
-    def sizes(book: ExchangeBook) -> dict[str, Decimal]:
-        return {
-            p.symbol: (-p.size if p.side == "Sell" else p.size)
-            for p in book.positions.values()
-            if p.size
-        }
-
-    return sim.read(sizes)
-
-
-def journaled(store: str) -> dict[str, Decimal]:
-    return live_harness.exchange_sizes(store, "bybit", "main")
-
-
-def agree(sim: BybitSimulator, store: str) -> None:
-    wait_for("the journal to agree with the exchange", lambda: journaled(store) == held(sim))
-
-
-def subscribed(sim: BybitSimulator, timeout: float = 10.0) -> None:
-    assert sim.wait_subscribed(timeout=timeout), "the feed never subscribed"
-
-
-def buy(sim: BybitSimulator, symbol: str, qty: str) -> None:
-    sim.fill(sim.place_order(symbol, "Buy", qty, order_type="Market"), price="100")
-
-
 def test_an_order_that_fills_while_the_stream_is_down_is_seen_after_the_reconnect(
-    sim: BybitSimulator, store: str
+    bybit: OnBybit, store: str
 ) -> None:
+    sim = bybit.sim
     placed = {
         "kind": "order_placed", "position_id": "p-ada", "order_link_id": "p-ada-entry",
         "category": "linear", "symbol": "ADAUSDT", "purpose": "ENTRY", "side": "Buy",
         "qty": "100", "price": "0.7",
     }  # fmt: skip
-    with live_ingest(store, feed_for(sim)) as live:
-        subscribed(sim)
+    with live_ingest(store, bybit.feed()) as live:
+        bybit.subscribed()
         wait_for("a first sync", lambda: bool(sim.rest_answers()))
         live.put(live_harness.intent("bybit", "main", placed))
         sim.drop_connections()
@@ -91,18 +49,18 @@ def test_an_order_that_fills_while_the_stream_is_down_is_seen_after_the_reconnec
 
 
 def test_a_refused_first_page_restarts_the_run_and_closes_nothing(
-    sim: BybitSimulator, store: str
+    bybit: OnBybit, store: str
 ) -> None:
-    sim.set_page_size(1)  # BTCUSDT on page 1, ETHUSDT on page 2
-    with live_ingest(store, feed_for(sim)) as live:
-        subscribed(sim)
-        live.put(opened("p-1", "BTCUSDT", "0.3"))
-        buy(sim, "BTCUSDT", "0.3")
-        buy(sim, "ETHUSDT", "2")
-        agree(sim, store)
-        sim.malform(1)  # the next page 1 lists BTCUSDT but lacks its size
+    bybit.sim.set_page_size(1)  # BTCUSDT on page 1, ETHUSDT on page 2
+    with live_ingest(store, bybit.feed()) as live:
+        bybit.subscribed()
+        live.put(opened(bybit, "p-1", "BTCUSDT", "0.3"))
+        bybit.buy("BTCUSDT", "0.3")
+        bybit.buy("ETHUSDT", "2")
+        agree(bybit, store)
+        bybit.sim.malform(1)  # the next page 1 lists BTCUSDT but lacks its size
         wait_for("the page after the refused one", lambda: _page_after_refused(store) is not None)
-        agree(sim, store)
+        agree(bybit, store)
     assert _page_after_refused(store) == "", "the run did not start again from page 1"
     assert "POSITION_CLOSED" not in {e.type for e in emitted(store)}
 

@@ -347,10 +347,7 @@ class OnAster:
         self.sim.open_position(symbol, f"-{qty}", mark)
 
     def held(self) -> dict[str, Decimal]:
-        def amounts(account: Account) -> dict[str, Decimal]:
-            return {p.symbol: p.amount for p in account.positions.values() if p.amount}
-
-        return self.sim.read(amounts)
+        return held_on_aster(self.sim)
 
     def close_by_hand(self, symbol: str) -> None:
         self.sim.close_by_hand(symbol)
@@ -379,6 +376,15 @@ class OnAster:
 
     def refused_auths(self) -> int:
         return sum(1 for a in self.sim.rest_answers() if a.code == -2015)
+
+
+def held_on_aster(sim: AsterSimulator) -> dict[str, Decimal]:
+    """What the Aster simulator's account holds, by symbol, signed (flat ones left out)."""
+
+    def amounts(account: Account) -> dict[str, Decimal]:
+        return {p.symbol: p.amount for p in account.positions.values() if p.amount}
+
+    return sim.read(amounts)
 
 
 # Every venue's harness, each under the name trueup knows the venue by (adapters/venues.py).
