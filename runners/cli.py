@@ -41,15 +41,14 @@ from trueup.runners.arguments import (
 from trueup.runners.gc_policy import relaxed_gc
 from trueup.runners.usage import EXIT_OK, EXIT_USAGE, UsageError
 from trueup.runners.venues import (
-    VENUE_EXECUTION,
-    VENUE_FEEDS,
-    VENUE_PRICE_FEEDS,
+    EXECUTION_VENUES,
+    FEED_VENUES,
+    execution_client,
     feed_venue,
-    venue_feed,
+    run_feed,
 )
 
 if TYPE_CHECKING:
-    from trueup.adapters.feed import Feed
     from trueup.adapters.nats.publisher import Publisher
     from trueup.adapters.notify.target import Target
     from trueup.adapters.store.journal import Journal
@@ -281,7 +280,7 @@ def _operator_commands(commands: Commands) -> None:
     fix.add_argument(
         "--venue",
         type=feed_venue,
-        metavar="{" + ",".join(sorted(VENUE_FEEDS)) + ",ccxt:<exchange-id>}",
+        metavar=FEED_VENUES,
         help="--check-exchange: the venue to ask",
     )
     fix.add_argument("--account", help="--check-exchange: the account to ask about")
@@ -397,7 +396,7 @@ def _process_commands(commands: Commands) -> None:
         "--venue",
         required=True,
         type=feed_venue,
-        metavar="{" + ",".join(sorted(VENUE_FEEDS)) + ",ccxt:<exchange-id>}",
+        metavar=FEED_VENUES,
     )
     run.add_argument(
         "--account", required=True, help="a name (Bybit, Aster, ccxt) or the address (Hyperliquid)"
@@ -504,7 +503,7 @@ def _process_commands(commands: Commands) -> None:
         help="place the orders fired triggers request on one venue account, each once "
         "(docs/orders.md), until SIGINT or SIGTERM",
     )
-    execute.add_argument("--venue", required=True, choices=sorted(VENUE_EXECUTION))
+    execute.add_argument("--venue", required=True, choices=EXECUTION_VENUES)
     execute.add_argument(
         "--account", required=True, help="a name (Bybit) or the address (Hyperliquid)"
     )
@@ -707,18 +706,13 @@ def _open_capture(path: Path) -> BinaryIO:
 
 
 def _run(journal: "Journal", args: argparse.Namespace) -> int:
-    from trueup.adapters.feeds import Feeds
     from trueup.runners.live import run_live
     from trueup.runners.worker import reload_on_sighup, stop_on_signals
 
     _log_as_trueup(logging.INFO)
-    if args.prices and args.venue not in VENUE_PRICE_FEEDS:
-        raise UsageError(f"--prices: {args.venue}'s public prices are not recorded yet")
-    if args.execute and args.venue not in VENUE_EXECUTION:
+    if args.execute and args.venue not in EXECUTION_VENUES:
         raise UsageError(f"--execute: orders are not placed on {args.venue} yet")
-    feed: Feed = venue_feed(args)
-    if args.prices:
-        feed = Feeds(feed, VENUE_PRICE_FEEDS[args.venue](args))
+    feed = run_feed(args)
     publisher = _nats_publisher(args, journal) if args.nats else None
     reload_on_sighup(args.rules_file)
     with ExitStack() as beside:
@@ -923,7 +917,7 @@ def _executor_of(journal: "Journal", args: argparse.Namespace) -> "Executor":
     """The executor of ``args.venue`` / ``args.account``, working on ``journal``."""
     from trueup.application.executor import Executor, ExecutorSettings
 
-    client = VENUE_EXECUTION[args.venue](args)
+    client = execution_client(args)
     settings = ExecutorSettings(max_age_ms=args.max_age_ms, slippage=args.slippage)
     return Executor(journal, args.venue, args.account, client, settings=settings)
 
