@@ -1,7 +1,8 @@
 """What nobody heard is asked for: an order that fills while the stream is down, or while
 ``trueup run`` restarts, is seen once the feed is back, on every venue whose stream pushes
 a fill or an order's end only once, to whoever listens then. Through each venue's real
-client against its simulator; one rig per venue says how it is reached and traded."""
+client against its simulator, driven by its harness (tests/venue_harness.py), which also
+rests, fills and cancels orders there as someone else would."""
 
 import os
 import subprocess
@@ -9,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 import pytest
 from eth_account import Account
@@ -17,11 +18,17 @@ from eth_account import Account
 from tests import live_harness
 from tests.live_harness import live_ingest, wait_for, wait_for_emitted
 from tests.test_executor_live import TRUEUP, add_triggers, stop_cleanly
-from trueup.adapters.aster.live import AsterFeed
-from trueup.adapters.bybit.live import BybitFeed
+from tests.venue_harness import (
+    HARNESSES,
+    KEY,
+    SECRET,
+    OnAster,
+    RestsOrders,
+    VenueHarness,
+    started,
+)
 from trueup.adapters.clock import wall_clock
 from trueup.adapters.feed import Feed
-from trueup.adapters.hyperliquid.live import HyperliquidFeed
 from trueup.adapters.store.journal import Journal
 from trueup.application.service import TrueupService
 from trueup.domain.emitted import OrderRequested, TriggerOutcome
@@ -30,162 +37,24 @@ from trueup.projections.reconciliation import replay
 from trueup.projections.view_reader import ViewReader
 from trueup.runners.live import LiveIngest
 from trueup_simulators.aster.simulator import AsterSimulator
-from trueup_simulators.bybit.simulator import BybitSimulator
 from trueup_simulators.hyperliquid.simulator import HyperliquidSimulator
 
-KEY, SECRET = "resume-test-key-not-real", "resume-test-secret-not-real"
-HL_USER = "0x5e9ee1089755c3435139848e47e6635505d5a13a"
 # Stream back, first sync done: a loaded machine's supervisor may take a few attempts.
 BACK_S = 30.0
 
 
-class Rig(Protocol):
-    """A venue's simulator, its feed, and the orders someone else makes there."""
-
-    venue: str
-    account: str
-    category: str
-    symbol: str  # one no report has named before the order under test
-
-    def feed(self) -> Feed: ...
-
-    def listening(self) -> None:
-        """Block until the feed reads the account's stream."""
-
-    def drop(self) -> None:
-        """Cut every stream, as the venue does at a restart."""
-
-    def entry_placed(self, client_order_id: str) -> int | str:
-        """A buy limit entry with this client id, resting; the venue's id of it."""
-
-    def fill(self, order: int | str) -> None:
-        """The order wholly filled."""
-
-    def cancel(self, order: int | str) -> None:
-        """The order cancelled unfilled."""
-
-    def closed(self) -> None:
-        """The position the entry opened, closed by hand."""
-
-    def client_id(self, name: str) -> str:
-        """The venue's form of a client order id named ``name``."""
+class Resumable(VenueHarness, RestsOrders, Protocol):
+    """A venue harness whose simulator also rests, fills and cancels others' orders."""
 
 
-class BybitRig:
-    venue, account, category, symbol = "bybit", "main", "linear", "ADAUSDT"
-
-    def __init__(self, sim: BybitSimulator) -> None:
-        self.sim = sim
-
-    def feed(self) -> Feed:
-        url = self.sim.base_url
-        return BybitFeed("main", KEY, SECRET, clock=wall_clock, base_url=url, poll_interval_s=0.3)
-
-    def listening(self) -> None:
-        assert self.sim.wait_subscribed(timeout=BACK_S), "the feed never subscribed"
-
-    def drop(self) -> None:
-        self.sim.drop_connections()
-
-    def entry_placed(self, client_order_id: str) -> int | str:
-        return self.sim.place_order(
-            self.symbol, "Buy", "100", order_link_id=client_order_id, price="0.7"
-        )
-
-    def fill(self, order: int | str) -> None:
-        self.sim.fill(str(order))
-
-    def cancel(self, order: int | str) -> None:
-        self.sim.cancel(str(order))
-
-    def closed(self) -> None:
-        self.sim.close_by_hand(self.symbol)
-
-    def client_id(self, name: str) -> str:
-        return name
+RESTING = sorted(v for v, harness in HARNESSES.items() if issubclass(harness, RestsOrders))
 
 
-class HyperliquidRig:
-    venue, account, category, symbol = "hyperliquid", HL_USER, "perp", "ETH"
-
-    def __init__(self, sim: HyperliquidSimulator) -> None:
-        self.sim = sim
-
-    def feed(self) -> Feed:
-        url = self.sim.base_url
-        return HyperliquidFeed(HL_USER, clock=wall_clock, base_url=url, poll_interval_s=0.3)
-
-    def listening(self) -> None:
-        self.sim.wait_subscribed("orderUpdates", HL_USER, timeout=BACK_S)
-
-    def drop(self) -> None:
-        self.sim.drop_connections()
-
-    def entry_placed(self, client_order_id: str) -> int | str:
-        return self.sim.open_order(
-            HL_USER, self.symbol, is_buy=True, sz="2", limit_px="3000", cloid=client_order_id
-        )
-
-    def fill(self, order: int | str) -> None:
-        self.sim.fill(HL_USER, int(order))
-
-    def cancel(self, order: int | str) -> None:
-        self.sim.cancel(HL_USER, int(order))
-
-    def closed(self) -> None:
-        self.sim.close_by_hand(HL_USER, self.symbol)
-
-    def client_id(self, name: str) -> str:
-        # A cloid is 16 bytes in hex: the name's, padded.
-        return "0x" + name.encode().hex().ljust(32, "0")[:32]
-
-
-class AsterRig:
-    venue, account, category, symbol = "aster", "main", "perp", "ETHUSDT"
-
-    def __init__(self, sim: AsterSimulator) -> None:
-        self.sim = sim
-
-    def feed(self) -> Feed:
-        url = self.sim.base_url
-        return AsterFeed("main", KEY, SECRET, clock=wall_clock, base_url=url, poll_interval_s=0.3)
-
-    def listening(self) -> None:
-        assert self.sim.wait_readers(1, timeout=BACK_S), "the feed never read the stream"
-
-    def drop(self) -> None:
-        self.sim.drop_connections()
-
-    def entry_placed(self, client_order_id: str) -> int | str:
-        return self.sim.place_order(
-            self.symbol, "BUY", "2", price="4000", client_order_id=client_order_id
-        )
-
-    def fill(self, order: int | str) -> None:
-        self.sim.fill(int(order))
-
-    def cancel(self, order: int | str) -> None:
-        self.sim.cancel(int(order))
-
-    def closed(self) -> None:
-        self.sim.close_by_hand(self.symbol)
-
-    def client_id(self, name: str) -> str:
-        return name
-
-
-@pytest.fixture(params=["bybit", "hyperliquid", "aster"])
-def rig(request: pytest.FixtureRequest) -> Iterator[Rig]:
-    if request.param == "bybit":
-        with BybitSimulator(api_key=KEY, api_secret=SECRET) as bybit:
-            yield BybitRig(bybit)
-    elif request.param == "hyperliquid":
-        with HyperliquidSimulator() as hyperliquid:
-            yield HyperliquidRig(hyperliquid)
-    else:
-        with AsterSimulator(api_key=KEY, api_secret=SECRET) as aster:
-            aster.move_mark("ETHUSDT", "4000")
-            yield AsterRig(aster)
+@pytest.fixture(params=RESTING)
+def rig(request: pytest.FixtureRequest) -> Iterator[Resumable]:
+    with started(request.param) as venue:
+        assert isinstance(venue, RestsOrders)
+        yield cast(Resumable, venue)
 
 
 @pytest.fixture
@@ -203,17 +72,17 @@ def trueup_run(store: str, feed: Feed) -> Iterator[LiveIngest]:
         live.projection.release()
 
 
-def entry(rig: Rig, client_order_id: str) -> dict[str, object]:
+def entry(rig: VenueHarness, client_order_id: str) -> dict[str, object]:
     """The bot's intent line: it placed an entry with this client id."""
     placed = {
         "kind": "order_placed", "position_id": "p-1", "order_link_id": client_order_id,
-        "category": rig.category, "symbol": rig.symbol, "purpose": "ENTRY", "side": "Buy",
+        "category": rig.category, "symbol": rig.other, "purpose": "ENTRY", "side": "Buy",
         "qty": "2", "price": "1",
     }  # fmt: skip
     return live_harness.intent(rig.venue, rig.account, placed)
 
 
-def heard(store: str, rig: Rig) -> bool:
+def heard(store: str, rig: VenueHarness) -> bool:
     """Whether the journal's views say when it last heard from the account."""
     with Journal.open(store) as journal:
         reader = ViewReader(journal)
@@ -222,7 +91,7 @@ def heard(store: str, rig: Rig) -> bool:
     return view is not None and bool(view.freshness.exchange_seen_at)
 
 
-def order_status(store: str, rig: Rig, client_order_id: str) -> OrderStatus | None:
+def order_status(store: str, rig: VenueHarness, client_order_id: str) -> OrderStatus | None:
     """The status the journal holds for the order with this client id (None: none known)."""
     with Journal.open(store) as journal:
         book = replay(journal).book(rig.venue, rig.account)
@@ -242,39 +111,39 @@ def filled_entries(store: str, client_order_id: str) -> list[object]:
 
 
 def test_an_order_that_fills_while_the_stream_is_down_is_seen_after_the_reconnect(
-    rig: Rig, store: str
+    rig: Resumable, store: str
 ) -> None:
     cloid = rig.client_id("entry-1")
     with live_ingest(store, rig.feed()) as live:
-        rig.listening()
+        rig.subscribed(BACK_S)
         wait_for("a first sync", lambda: heard(store, rig), timeout=BACK_S)
         live.put(entry(rig, cloid))
-        rig.drop()
+        rig.drop_stream()
         # Placed and filled while nobody listens: its frames are pushed to no one, and it is
         # on no list of open orders; only what is asked after the reconnect tells.
-        rig.fill(rig.entry_placed(cloid))
+        rig.fill_order(rig.entry_placed(rig.other, cloid))
         wait_for_emitted(store, "ENTRY_FILLED", timeout=BACK_S)
     assert len(filled_entries(store, cloid)) == 1
 
 
 def test_an_order_cancelled_while_the_stream_is_down_is_seen_ended_after_the_reconnect(
-    rig: Rig, store: str
+    rig: Resumable, store: str
 ) -> None:
     cloid = rig.client_id("entry-2")
     with live_ingest(store, rig.feed()) as live:
-        rig.listening()
+        rig.subscribed(BACK_S)
         wait_for("a first sync", lambda: heard(store, rig), timeout=BACK_S)
         live.put(entry(rig, cloid))
-        order = rig.entry_placed(cloid)
+        order = rig.entry_placed(rig.other, cloid)
         wait_for(
             "the entry open",
             lambda: order_status(store, rig, cloid) is OrderStatus.ACCEPTED,
             timeout=BACK_S,
         )
-        rig.drop()
+        rig.drop_stream()
         # Its cancel is pushed to no one, and an order missing from a list of open orders
         # proves nothing ended: only its fate asked after the reconnect tells.
-        rig.cancel(order)
+        rig.cancel_order(order)
         wait_for(
             "the cancel",
             lambda: order_status(store, rig, cloid) is OrderStatus.CANCELED,
@@ -283,28 +152,30 @@ def test_an_order_cancelled_while_the_stream_is_down_is_seen_ended_after_the_rec
 
 
 def test_a_restarted_run_sees_an_order_filled_and_closed_while_it_was_down(
-    rig: Rig, store: str
+    rig: Resumable, store: str
 ) -> None:
     cloid = rig.client_id("entry-3")
     with trueup_run(store, rig.feed()) as live:
-        rig.listening()
+        rig.subscribed(BACK_S)
         live.put(entry(rig, cloid))
         wait_for("the journal to hear the account", lambda: heard(store, rig), timeout=BACK_S)
     # trueup run is down: a position opens and closes wholly in a symbol never reported.
-    rig.fill(rig.entry_placed(cloid))
-    rig.closed()
+    rig.fill_order(rig.entry_placed(rig.other, cloid))
+    rig.close_by_hand(rig.other)
     with trueup_run(store, rig.feed()):  # the run again, its feed told from the journal
-        rig.listening()
+        rig.subscribed(BACK_S)
         wait_for("the entry's fill", lambda: bool(filled_entries(store, cloid)), timeout=BACK_S)
     assert order_status(store, rig, cloid) is OrderStatus.FILLED
 
 
-def test_a_restarted_run_sees_an_order_cancelled_while_it_was_down(rig: Rig, store: str) -> None:
+def test_a_restarted_run_sees_an_order_cancelled_while_it_was_down(
+    rig: Resumable, store: str
+) -> None:
     cloid = rig.client_id("entry-4")
     with trueup_run(store, rig.feed()) as live:
-        rig.listening()
+        rig.subscribed(BACK_S)
         live.put(entry(rig, cloid))
-        order = rig.entry_placed(cloid)
+        order = rig.entry_placed(rig.other, cloid)
         wait_for(
             "the entry open",
             lambda: order_status(store, rig, cloid) is OrderStatus.ACCEPTED,
@@ -312,9 +183,9 @@ def test_a_restarted_run_sees_an_order_cancelled_while_it_was_down(rig: Rig, sto
         )
         wait_for("the journal to hear the account", lambda: heard(store, rig), timeout=BACK_S)
     # trueup run is down: the entry, in a symbol with nothing else on it, is cancelled.
-    rig.cancel(order)
+    rig.cancel_order(order)
     with trueup_run(store, rig.feed()):
-        rig.listening()
+        rig.subscribed(BACK_S)
         wait_for(
             "the cancel",
             lambda: order_status(store, rig, cloid) is OrderStatus.CANCELED,
@@ -396,13 +267,12 @@ def test_a_restarted_aster_run_sees_an_order_placed_long_before_cancelled_while_
     with AsterSimulator(
         api_key=KEY, api_secret=SECRET, clock=lambda: wall_clock() - behind[0]
     ) as sim:
-        sim.move_mark("ETHUSDT", "4000")
-        rig = AsterRig(sim)
+        rig = OnAster(sim)
         behind[0] = 3_600_000
-        order = rig.entry_placed("entry-5")  # an hour ago, resting since
+        order = rig.entry_placed(rig.other, "entry-5")  # an hour ago, resting since
         behind[0] = 0
         with trueup_run(store, rig.feed()) as live:
-            rig.listening()
+            rig.subscribed(BACK_S)
             live.put(entry(rig, "entry-5"))
             wait_for(
                 "the entry open",
@@ -410,9 +280,9 @@ def test_a_restarted_aster_run_sees_an_order_placed_long_before_cancelled_while_
                 timeout=BACK_S,
             )
             wait_for("the journal to hear the account", lambda: heard(store, rig), timeout=BACK_S)
-        rig.cancel(order)
+        rig.cancel_order(order)
         with trueup_run(store, rig.feed()):
-            rig.listening()
+            rig.subscribed(BACK_S)
             wait_for(
                 "the cancel",
                 lambda: order_status(store, rig, "entry-5") is OrderStatus.CANCELED,

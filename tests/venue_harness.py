@@ -118,6 +118,28 @@ class RefusesAuth(Protocol):
         ...
 
 
+@runtime_checkable
+class RestsOrders(Protocol):
+    """A venue whose simulator rests an order with a client order id, and fills or cancels
+    it at will: orders someone else makes while trueup may not be listening."""
+
+    def client_id(self, name: str) -> str:
+        """The venue's form of a client order id named ``name``."""
+        ...
+
+    def entry_placed(self, symbol: str, client_order_id: str) -> int | str:
+        """A buy limit with this client id, resting; the venue's id of it."""
+        ...
+
+    def fill_order(self, order: int | str) -> None:
+        """The order wholly filled."""
+        ...
+
+    def cancel_order(self, order: int | str) -> None:
+        """The order cancelled unfilled."""
+        ...
+
+
 def journaled(store: str, harness: VenueHarness) -> dict[str, Decimal]:
     return live_harness.exchange_sizes(store, harness.venue, harness.account)
 
@@ -214,6 +236,18 @@ class OnBybit:
     def refused_auths(self) -> int:
         return sum(1 for a in self.sim.auth_attempts() if not a.accepted)
 
+    def client_id(self, name: str) -> str:
+        return name
+
+    def entry_placed(self, symbol: str, client_order_id: str) -> int | str:
+        return self.sim.place_order(symbol, "Buy", "1", order_link_id=client_order_id, price="90")
+
+    def fill_order(self, order: int | str) -> None:
+        self.sim.fill(str(order))
+
+    def cancel_order(self, order: int | str) -> None:
+        self.sim.cancel(str(order))
+
 
 class OnHyperliquid:
     """BTC 0.5 long at 60000 on the Hyperliquid simulator."""
@@ -298,6 +332,22 @@ class OnHyperliquid:
         self.sim.stop()
         self.sim.start()
 
+    def client_id(self, name: str) -> str:
+        # A cloid is 16 bytes in hex: the name's, padded.
+        return "0x" + name.encode().hex().ljust(32, "0")[:32]
+
+    def entry_placed(self, symbol: str, client_order_id: str) -> int | str:
+        price = self.PRICES[symbol]
+        return self.sim.open_order(
+            self.account, symbol, is_buy=True, sz="2", limit_px=price, cloid=client_order_id
+        )
+
+    def fill_order(self, order: int | str) -> None:
+        self.sim.fill(self.account, int(order))
+
+    def cancel_order(self, order: int | str) -> None:
+        self.sim.cancel(self.account, int(order))
+
 
 class OnAster:
     """BTCUSDT 0.3 long at the mark, 100000, on the Aster simulator."""
@@ -376,6 +426,19 @@ class OnAster:
 
     def refused_auths(self) -> int:
         return sum(1 for a in self.sim.rest_answers() if a.code == -2015)
+
+    def client_id(self, name: str) -> str:
+        return name
+
+    def entry_placed(self, symbol: str, client_order_id: str) -> int | str:
+        mark = {"BTCUSDT": "100000", "ETHUSDT": "4000"}[symbol]
+        return self.sim.place_order(symbol, "BUY", "2", price=mark, client_order_id=client_order_id)
+
+    def fill_order(self, order: int | str) -> None:
+        self.sim.fill(int(order))
+
+    def cancel_order(self, order: int | str) -> None:
+        self.sim.cancel(int(order))
 
 
 def held_on_aster(sim: AsterSimulator) -> dict[str, Decimal]:
