@@ -295,7 +295,8 @@ class HyperliquidSimulator(ServedSimulator):
         if kind == "historicalOrders":
             return self._ledger.historical_orders(user)
         start, end = _millis(body.get("startTime")), _millis(body.get("endTime"))
-        if kind == "userFillsByTime" and start is not None and (end or "endTime" not in body):
+        end_readable = end is not None or body.get("endTime") is None
+        if kind == "userFillsByTime" and start is not None and end_readable:
             return self._ledger.user_fills_by_time(user, start, end)
         oid = body.get("oid")
         if kind == "orderStatus" and isinstance(oid, int | str):
