@@ -47,14 +47,16 @@ class OrderRequest:
 @dataclass(frozen=True)
 class Grid:
     """A symbol's order grid on its venue: quantities in steps from a minimum, prices in
-    ticks (a price's significant figures too, where the venue counts them), and the least
-    notional an order that is not reduce-only may have, where the venue sets one."""
+    ticks (a price's significant figures too, where the venue counts them: an integer price
+    is valid whatever its figures), and the least value an order may have, where there is
+    one (an order that can only reduce is exempt: a position below it must still close)."""
 
     qty_step: Decimal
     min_qty: Decimal
     tick_size: Decimal
     price_figures: int | None = None  # Hyperliquid: at most 5 significant figures
-    min_notional: Decimal | None = None  # Aster: MIN_NOTIONAL, reduce-only orders exempt
+    # Hyperliquid: $10, at the order's (worst) price; Aster: MIN_NOTIONAL, at its price
+    min_value: Decimal | None = None
 
     def fit(self, request: OrderRequest) -> "OrderRequest | str":
         """The request on the grid, or why it cannot be: a quantity is rounded down (never
@@ -74,24 +76,17 @@ class Grid:
             rounding = ROUND_UP if buy == worst else ROUND_DOWN
             if self.price_figures is not None:
                 figures = Decimal(1).scaleb(price.adjusted() - self.price_figures + 1)
-                price = _on_step(price, figures, rounding)
+                price = _on_step(price, min(figures, Decimal(1)), rounding)
             price = _on_step(price, self.tick_size, rounding)
-            below = self._below_notional(request, qty, price)
-            if below:
-                return below
+        reduces = request.reduce_only or request.closes_a_leg
+        if self.min_value is not None and price is not None and not reduces:
+            value = qty * price
+            if value < self.min_value:
+                return (
+                    f"{qty} {request.symbol} at {price:f} is worth {value.normalize():f}, "
+                    f"below the venue's minimum order value of {self.min_value}"
+                )
         return replace(request, qty=qty, price=price)
-
-    def _below_notional(self, request: OrderRequest, qty: Decimal, price: Decimal) -> str:
-        """Why the order is worth too little for the venue; "" when it is not."""
-        if self.min_notional is None or request.reduce_only or request.closes_a_leg:
-            return ""
-        notional = qty * price
-        if notional >= self.min_notional:
-            return ""
-        return (
-            f"{qty} {request.symbol} at {price:f} is worth {notional.normalize():f}, below the "
-            f"venue's minimum order of {self.min_notional} (unless reduce-only)"
-        )
 
 
 def _on_step(value: Decimal, step: Decimal, rounding: str) -> Decimal:

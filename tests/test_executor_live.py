@@ -186,7 +186,7 @@ def test_a_hyperliquid_trigger_is_executed_through_the_sdk_s_exchange(tmp_path: 
             )
         ]
         try:
-            hl.wait_subscribed("allMids", "", timeout=20)
+            hl.wait_subscribed("activeAssetCtx", "BTC", timeout=20)
             wait_for("the position", lambda: _held(store, "hyperliquid", user) == 1, timeout=30)
             add_triggers(store, "hyperliquid", user, [("btc-half", "BTC", "0.5")])
             hl.move_mark("BTC", "110")
@@ -297,3 +297,44 @@ def test_an_entry_left_unfilled_is_repriced_twice_then_filled_at_market(
 def _rules_recorded(store: str) -> bool:
     with Journal.open(store) as journal:
         return journal.rules_in_force().entry_policy_for("bybit", "main")
+
+
+def test_run_with_execute_places_what_its_own_projection_requests_once(
+    tmp_path: Path, sim: BybitSimulator
+) -> None:
+    """One process follows the account, detects, and places: no `trueup execute` beside it.
+    A second such run on the account stands by as executor (the lease), so nothing is placed
+    twice."""
+    store = str(tmp_path / "journal.db")
+    symbol = SYMBOLS[0]
+    run = (
+        "run", "--venue", "bybit", "--account", "main", "--execute",
+        "--prices", symbol, "--poll-interval", "1", "--tick-ms", "200",
+    )  # fmt: skip
+    runs = [start(store, sim, *run) for _ in range(2)]
+    try:
+        assert sim.wait_subscribed(timeout=20)
+        wait_for("the positions", lambda: _held(store) == len(SYMBOLS), timeout=30)
+        add_triggers(store, "bybit", "main", [("half", symbol, "0.5"), ("quarter", symbol, "0.5")])
+        sim.tickers.wait_subscribed(symbol, timeout=15)
+        sim.move_mark(symbol, "110")
+        wait_for("both firings to end", lambda: len(_outcomes(store)) == 2, timeout=30)
+    finally:
+        stop_cleanly(runs)
+
+    assert {o.type for o in _outcomes(store)} == {"TRIGGER_EXECUTED"}
+    answers = [a.ret_code for a in sim.rest_answers() if a.path == "/v5/order/create"]
+    assert answers == [0, 0]
+    assert sim.read(lambda book: book.position(symbol).size) == Decimal("0.25")
+
+
+def test_run_with_execute_refuses_a_venue_it_cannot_place_on_in_one_line(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [*TRUEUP, "--store", str(tmp_path / "journal.db"), "run", "--venue", "ccxt:binance",
+         "--account", "main", "--execute"],
+        env=ENVIRONMENT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "trueup: --execute: orders are not placed on ccxt:binance yet"
+    ]

@@ -135,7 +135,7 @@ def test_a_dropped_bybit_price_stream_is_rebuilt_and_told(
     assert book.stream_down is None and book.prices_down is None
 
 
-# --- Hyperliquid: allMids through the SDK's WebSocket ---------------------------------------
+# --- Hyperliquid: activeAssetCtx (marks) through the SDK's WebSocket ------------------------
 
 
 @pytest.fixture
@@ -148,20 +148,23 @@ def hyperliquid_prices(sim: HyperliquidSimulator) -> HyperliquidPriceFeed:
     return HyperliquidPriceFeed(USER, ("BTC",), clock=wall_clock, base_url=sim.base_url)
 
 
-def test_hyperliquid_mids_are_recorded_and_replay_to_the_same_prices(
+def test_hyperliquid_marks_are_recorded_and_replay_to_the_same_prices(
     hyperliquid: HyperliquidSimulator, tmp_path: Path
 ) -> None:
     store, capture = str(tmp_path / "live.db"), tmp_path / "capture.jsonl"
     hyperliquid.move_mark("BTC", "65000")
     with recording(store, hyperliquid_prices(hyperliquid), capture):
-        hyperliquid.wait_subscribed("allMids", "", timeout=10)
-        wait_for("the mids", lambda: mark(store, "hyperliquid", USER, "BTC") == Decimal(65000))
-        hyperliquid.move_mark("ETH", "3000")  # moves no coin watched: not recorded
-        hyperliquid.move_mark("BTC", "65010.5")
+        hyperliquid.wait_subscribed("activeAssetCtx", "BTC", timeout=10)
+        wait_for("the mark", lambda: mark(store, "hyperliquid", USER, "BTC") == Decimal(65000))
+        hyperliquid.move_mark("ETH", "3000")  # a coin not watched: not subscribed, not recorded
+        # The mark, not the mid: a thin book's mid strays from what positions are valued at.
+        hyperliquid.move_mark("BTC", "65010.5", oracle="65020", mid="64990")
         wait_for("BTC", lambda: mark(store, "hyperliquid", USER, "BTC") == Decimal("65010.5"))
     with Journal.open(store) as journal:
         frames = [e for _, e in journal.all_events() if isinstance(e, PricesReported)]
     assert len(frames) == 2
+    btc = prices(store, "hyperliquid", USER)["BTC"]
+    assert (btc.mark, btc.index, btc.mid) == (Decimal("65010.5"), Decimal(65020), Decimal(64990))
     assert replayed(capture, tmp_path, "hyperliquid", USER) == prices(store, "hyperliquid", USER)
 
 
@@ -171,10 +174,10 @@ def test_a_dropped_hyperliquid_price_stream_is_rebuilt_and_told(
     store = str(tmp_path / "live.db")
     hyperliquid.move_mark("BTC", "65000")
     with recording(store, hyperliquid_prices(hyperliquid), tmp_path / "capture.jsonl"):
-        hyperliquid.wait_subscribed("allMids", "", timeout=10)
+        hyperliquid.wait_subscribed("activeAssetCtx", "BTC", timeout=10)
         hyperliquid.drop_connections()
         wait_for_emitted(store, "WS_RECONNECT", timeout=30)
-        hyperliquid.wait_subscribed("allMids", "", timeout=10)
+        hyperliquid.wait_subscribed("activeAssetCtx", "BTC", timeout=10)
         hyperliquid.move_mark("BTC", "64000")
         wait_for("prices again", lambda: mark(store, "hyperliquid", USER, "BTC") == Decimal(64000))
 

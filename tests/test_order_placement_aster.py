@@ -135,7 +135,7 @@ def test_an_order_off_the_grid_is_refused_before_it_is_sent(sim: AsterSimulator)
             RefusalKind.INVALID,
         )
     assert "below its minimum order of 0.001" in too_small.reason
-    assert "below the venue's minimum order of 5" in too_little.reason
+    assert "below the venue's minimum order value of 5" in too_little.reason
     assert "DOGEUSDT is not listed" in unlisted.reason
     assert new_orders_sent(sim) == 0
 

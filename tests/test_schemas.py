@@ -858,6 +858,8 @@ def hyperliquid_examples() -> list[Any]:
         rest("openOrders", [order]),
         rest("frontendOpenOrders", [stop]),
         rest("userFills", [fill]),
+        rest("userFillsByTime", [fill], startTime=at - 60_000),
+        rest("historicalOrders", [hl_messages.order_update(stop, "filled", at)]),
         rest("orderStatus", hl_messages.order_status(stop, "open", at), oid=92),
         ws("userFills", hl_messages.user_fills_frame(user, [fill], is_snapshot=True)),
         ws(
@@ -937,6 +939,12 @@ _HL_POSITION = hl_messages.asset_position(coin="BTC", szi="1.0", entry_px="1.0")
             id="unknown-order-status",
         ),
         pytest.param(
+            "historicalOrders",
+            [{"order": _HL_ORDER, "status": "filled"}],
+            id="historical-order-without-status-timestamp",
+        ),
+        pytest.param("userFillsByTime", {"fills": [_HL_FILL]}, id="fills-by-time-not-an-array"),
+        pytest.param(
             "ws-webData2",
             hl_messages.ws_frame("webData2", {"user": HL_USER, "openOrders": []}),
             id="web-data2-without-state",
@@ -985,6 +993,7 @@ ASTER_LINES = {
     "position_risk_one_way": ("rest", "/fapi/v2/positionRisk"),
     "position_risk_hedge": ("rest", "/fapi/v3/positionRisk"),
     "open_orders": ("rest", "/fapi/v1/openOrders"),
+    "all_orders": ("rest", "/fapi/v1/allOrders"),
     "force_orders": ("rest", "/fapi/v3/openOrders"),
     "user_trades": ("rest", "/fapi/v1/userTrades"),
     "income": ("rest", "/fapi/v3/income"),

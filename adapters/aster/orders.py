@@ -110,7 +110,7 @@ def grids(body: object) -> dict[str, Grid]:
             Decimal(str(lot["stepSize"])),
             Decimal(str(lot["minQty"])),
             Decimal(str(prices["tickSize"])),
-            min_notional=None if notional is None else Decimal(str(notional)),
+            min_value=None if notional is None else Decimal(str(notional)),
         )
     return listed
 

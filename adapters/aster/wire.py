@@ -33,6 +33,8 @@ REST_KINDS: dict[str, str] = {
     "/fapi/v3/positionRisk": POSITION_RISK,
     "/fapi/v1/openOrders": "openOrders",
     "/fapi/v3/openOrders": "openOrders",
+    "/fapi/v1/allOrders": "allOrders",
+    "/fapi/v3/allOrders": "allOrders",
     "/fapi/v1/userTrades": "userTrades",
     "/fapi/v3/userTrades": "userTrades",
     "/fapi/v4/account": "account",
@@ -109,7 +111,9 @@ def decode_rest(envelope: Envelope, kind: str, params: Payload, body: object) ->
     if kind == "account":
         return WalletReported(**header, wallets=(records.account(Payload(body, "line.data")),))
     items = array_items(body, "line.data")
-    if kind == "openOrders":
+    # allOrders lists one symbol's orders in any status (filled, canceled ...) as
+    # openOrders lists the open ones.
+    if kind in ("openOrders", "allOrders"):
         return OrdersReported(**header, source="rest", orders=tuple(map(records.order, items)))
     if kind == "userTrades":
         return ExecutionsReported(**header, source="rest", fills=tuple(map(records.trade, items)))

@@ -2,7 +2,10 @@
 
 The SDK's WebsocketManager never reconnects; SupervisedFeed rebuilds it. Positions come
 by REST (clearinghouseState) after every (re)connect and every poll interval, since no
-stream sends them; a coin missing from a successful reply is flat.
+stream sends them; a coin missing from a successful reply is flat. After a reconnect, and on
+a run's first sync, the fills since (userFillsByTime) and the recent orders' fates
+(historicalOrders) too: an order that filled or ended while nobody listened is on no list
+of open orders, and its frames went to nobody.
 """
 
 import logging
@@ -13,10 +16,13 @@ from hyperliquid.api import API
 from hyperliquid.utils.constants import MAINNET_API_URL
 from hyperliquid.utils.error import ClientError, ServerError
 
+from trueup.adapters.capture import decode_record
 from trueup.adapters.feed import Clock
 from trueup.adapters.hyperliquid import messages, wire
 from trueup.adapters.hyperliquid.socket import SdkSocket
+from trueup.adapters.resume_point import ResumePoint
 from trueup.adapters.supervised_feed import SupervisedFeed
+from trueup.domain.events import InputRejected
 
 log = logging.getLogger("trueup.hyperliquid")
 
@@ -25,6 +31,9 @@ STREAMS = ("userFills", "orderUpdates", "userEvents")
 # own TP and SL (orderType, isTrigger), and neither orderUpdates nor a fill says it later, so
 # a close by one of them shows its cause only if a snapshot saw the order while it waited.
 SNAPSHOTS = ("clearinghouseState", "frontendOpenOrders")
+# userFillsByTime's largest reply: a full one goes on from its last fill's time.
+FILLS_PAGE = 2000
+MAX_FILL_PAGES = 10
 
 
 class HyperliquidFeed(SupervisedFeed):
@@ -45,8 +54,15 @@ class HyperliquidFeed(SupervisedFeed):
         self.base_url = (base_url or MAINNET_API_URL).rstrip("/")
         self._api = API(self.base_url, timeout=10)
         self._socket = SdkSocket(self.base_url)
+        self._resume = ResumePoint()
+
+    def resume_after(self, at: int, symbols: tuple[str, ...] = ()) -> None:
+        """The first sync asks for the fills and orders' fates since ``at`` (less a margin):
+        what filled or ended while no trueup listened (a trigger's order, say)."""
+        self._resume.resume_after(at)
 
     def connect(self) -> None:
+        self._resume.reconnecting()
         subscriptions = [{"type": stream, "user": self.account} for stream in STREAMS]
         self._socket.open(subscriptions, self._on_message)
 
@@ -67,24 +83,59 @@ class HyperliquidFeed(SupervisedFeed):
             log.exception("could not hand on a Hyperliquid message")
 
     def fetch_snapshots(self) -> bool:
-        limited = False
-        for endpoint in SNAPSHOTS:
-            if self.stopping.is_set():
-                break
-            params = {"user": self.account}
-            at = self.clock()
-            try:
-                body = self._api.post("/info", {"type": endpoint, **params})
-            except (ClientError, ServerError) as error:
-                status = int(error.status_code)
-                self.sink(
-                    messages.capture_rest(at, self.account, endpoint, params, None, status=status)
-                )
-                limited |= status in wire.RATE_LIMIT_HTTP_STATUSES
-                continue
-            except requests.RequestException as error:
-                log.warning("Hyperliquid %s unreachable: %s", endpoint, type(error).__name__)
-                self.sink(messages.capture_rest(at, self.account, endpoint, params, None, status=0))
-                continue
-            self.sink(messages.capture_rest(at, self.account, endpoint, params, body))
+        began = self.clock()
+        since = self._resume.since
+        asks: list[tuple[str, dict[str, Any]]] = [(endpoint, {}) for endpoint in SNAPSHOTS]
+        if since is not None:
+            asks.append(("historicalOrders", {}))
+        limited, complete = False, True
+        for endpoint, extra in asks:
+            body, refused = self._ask(endpoint, extra)
+            limited |= refused
+            complete &= body is not None
+        if since is not None:
+            whole, refused = self._fills_since(since)
+            complete &= whole
+            limited |= refused
+        if complete:
+            self._resume.synced(began, since)
         return limited
+
+    def _fills_since(self, since: int) -> tuple[bool, bool]:
+        """Every fill from ``since`` on, page by page; whether all came, and whether a page
+        was refused for asking too often."""
+        start = since
+        for _ in range(MAX_FILL_PAGES):
+            body, limited = self._ask("userFillsByTime", {"startTime": start})
+            if not isinstance(body, list):
+                return False, limited
+            times = [t for t in (f.get("time") for f in body) if isinstance(t, int)]
+            if len(body) < FILLS_PAGE or not times:
+                return True, False
+            # The next page from the last fill's time: that block again, counted once by tid.
+            start = max(times)
+        return False, False
+
+    def _ask(self, endpoint: str, extra: dict[str, Any]) -> tuple[Any, bool]:
+        """Ask one info request and hand its reply on; its body (None if none came) and
+        whether it was refused for asking too often."""
+        if self.stopping.is_set():
+            return None, False
+        params = {"user": self.account, **extra}
+        at = self.clock()
+        try:
+            body = self._api.post("/info", {"type": endpoint, **params})
+        except (ClientError, ServerError) as error:
+            status = int(error.status_code)
+            self.sink(
+                messages.capture_rest(at, self.account, endpoint, params, None, status=status)
+            )
+            return None, status in wire.RATE_LIMIT_HTTP_STATUSES
+        except requests.RequestException as error:
+            log.warning("Hyperliquid %s unreachable: %s", endpoint, type(error).__name__)
+            self.sink(messages.capture_rest(at, self.account, endpoint, params, None, status=0))
+            return None, False
+        record = messages.capture_rest(at, self.account, endpoint, params, body)
+        self.sink(record)
+        # A reply trueup refused (malformed, an error) proves nothing was missed.
+        return (None if isinstance(decode_record(record), InputRejected) else body), False
