@@ -25,6 +25,9 @@ STREAMS = ("userFills", "orderUpdates", "userEvents")
 # own TP and SL (orderType, isTrigger), and neither orderUpdates nor a fill says it later, so
 # a close by one of them shows its cause only if a snapshot saw the order while it waited.
 SNAPSHOTS = ("clearinghouseState", "frontendOpenOrders")
+# Hyperliquid pays funding every hour: the first sync asks for the last payment again, since
+# the journal may hold it already (folded once) or not at all (paid while trueup was down).
+FUNDING_INTERVAL_MS = 3_600_000
 
 
 class HyperliquidFeed(SupervisedFeed):
@@ -45,6 +48,7 @@ class HyperliquidFeed(SupervisedFeed):
         self.base_url = (base_url or MAINNET_API_URL).rstrip("/")
         self._api = API(self.base_url, timeout=10)
         self._socket = SdkSocket(self.base_url)
+        self._funding_since: int | None = None  # the time of the newest payment recorded
 
     def connect(self) -> None:
         subscriptions = [{"type": stream, "user": self.account} for stream in STREAMS]
@@ -71,20 +75,41 @@ class HyperliquidFeed(SupervisedFeed):
         for endpoint in SNAPSHOTS:
             if self.stopping.is_set():
                 break
-            params = {"user": self.account}
-            at = self.clock()
-            try:
-                body = self._api.post("/info", {"type": endpoint, **params})
-            except (ClientError, ServerError) as error:
-                status = int(error.status_code)
-                self.sink(
-                    messages.capture_rest(at, self.account, endpoint, params, None, status=status)
-                )
-                limited |= status in wire.RATE_LIMIT_HTTP_STATUSES
-                continue
-            except requests.RequestException as error:
-                log.warning("Hyperliquid %s unreachable: %s", endpoint, type(error).__name__)
-                self.sink(messages.capture_rest(at, self.account, endpoint, params, None, status=0))
-                continue
-            self.sink(messages.capture_rest(at, self.account, endpoint, params, body))
+            limited |= self._ask(endpoint, {"user": self.account})[1]
+        return self._fetch_funding() or limited
+
+    def _fetch_funding(self) -> bool:
+        """The funding paid since the newest payment recorded (on the first sync, since one
+        funding interval ago): user events push it to nobody while the stream is down. The
+        newest is asked for again (startTime is inclusive); the ledger folds it once."""
+        if self.stopping.is_set():
+            return False
+        if self._funding_since is None:
+            self._funding_since = self.clock() - FUNDING_INTERVAL_MS
+        params = {"user": self.account, "startTime": self._funding_since}
+        body, limited = self._ask(wire.FUNDING_HISTORY, params)
+        if isinstance(body, list):
+            times = [item.get("time") for item in body if isinstance(item, dict)]
+            newest = max((t for t in times if isinstance(t, int)), default=None)
+            if newest is not None:
+                self._funding_since = max(self._funding_since, newest)
         return limited
+
+    def _ask(self, endpoint: str, params: dict[str, Any]) -> tuple[Any, bool]:
+        """One info request, its reply handed on as a capture (an HTTP error as its status):
+        the body (None when there was none) and whether the venue said we ask too often."""
+        at = self.clock()
+        try:
+            body = self._api.post("/info", {"type": endpoint, **params})
+        except (ClientError, ServerError) as error:
+            status = int(error.status_code)
+            self.sink(
+                messages.capture_rest(at, self.account, endpoint, params, None, status=status)
+            )
+            return None, status in wire.RATE_LIMIT_HTTP_STATUSES
+        except requests.RequestException as error:
+            log.warning("Hyperliquid %s unreachable: %s", endpoint, type(error).__name__)
+            self.sink(messages.capture_rest(at, self.account, endpoint, params, None, status=0))
+            return None, False
+        self.sink(messages.capture_rest(at, self.account, endpoint, params, body))
+        return body, False

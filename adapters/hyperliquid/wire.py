@@ -13,6 +13,7 @@ from trueup.adapters.wire_errors import ControlMessage, ErrorReply, UnknownInput
 from trueup.domain.errors import MalformedInput, shown
 from trueup.domain.events import (
     ExecutionsReported,
+    Fill,
     InputEvent,
     OrdersReported,
     PositionsReported,
@@ -22,7 +23,9 @@ from trueup.domain.events import (
 POSITION_SNAPSHOT = "clearinghouseState"
 # frontendOpenOrders lists the same orders as openOrders, each with its type and trigger.
 OPEN_ORDERS = ("openOrders", "frontendOpenOrders")
-REST_ENDPOINTS = (POSITION_SNAPSHOT, *OPEN_ORDERS, "userFills", "orderStatus")
+# The user's funding payments since a time: what user events pushed while nobody listened.
+FUNDING_HISTORY = "userFunding"
+REST_ENDPOINTS = (POSITION_SNAPSHOT, *OPEN_ORDERS, "userFills", FUNDING_HISTORY, "orderStatus")
 WS_CHANNELS = ("userFills", "orderUpdates", "user", "webData2")
 CONTROL_CHANNELS = ("subscriptionResponse", "pong")
 RATE_LIMIT_HTTP_STATUSES = frozenset({429})
@@ -75,6 +78,8 @@ def decode_rest(envelope: Envelope, endpoint: str, params: Payload, body: object
     if endpoint == "userFills":
         fills = tuple(records.fill(item) for item in array_items(body, "line.data"))
         return ExecutionsReported(**header, source=source, fills=fills)
+    if endpoint == FUNDING_HISTORY:
+        return ExecutionsReported(**header, source=source, fills=funding_history(body))
     reply = Payload(body, "line.data")
     if reply.choice("status", ("order", "unknownOid")) == "unknownOid":
         raise ErrorReply("orderStatus: unknownOid, the user has no such order")
@@ -86,6 +91,16 @@ def decode_rest(envelope: Envelope, endpoint: str, params: Payload, body: object
         f"{found.where}.status",
     )
     return OrdersReported(**header, source=source, orders=(report,))
+
+
+def funding_history(body: object) -> tuple[Fill, ...]:
+    """A userFunding reply: each entry's ``delta`` is a payment, at the entry's ``time``."""
+    fills = []
+    for entry in array_items(body, "line.data"):
+        delta = entry.child("delta")
+        delta.choice("type", ("funding",))
+        fills.append(records.funding(delta, entry.millis("time")))
+    return tuple(fills)
 
 
 def positions_reported(envelope: Envelope, source: Source, state: Payload) -> PositionsReported:
@@ -155,7 +170,8 @@ def user_event(envelope: Envelope, data: Payload) -> InputEvent:
         fills = tuple(records.fill(item) for item in data.items("fills"))
         return ExecutionsReported(**header, source="ws", fills=fills)
     if data.has("funding"):
-        fills = (records.funding(data.child("funding")),)
+        payment = data.child("funding")
+        fills = (records.funding(payment, payment.millis("time")),)
         return ExecutionsReported(**header, source="ws", fills=fills)
     if data.has("liquidation"):
         data.child("liquidation")

@@ -97,6 +97,7 @@ class HyperliquidSimulator(ServedSimulator):
         self._subscribers: dict[tuple[str, str], int] = {}
         self._faults = _Faults()
         self._signers: dict[str, str] = {}  # signer address -> the account it trades for
+        self._refusing_streams = False
         # A restart serves the same port again (a free one the first time), book kept.
         self._server = ServedApp("hyperliquid-simulator", self._build, before_close=self._close)
 
@@ -197,6 +198,16 @@ class HyperliquidSimulator(ServedSimulator):
 
         self._change(move)
 
+    def pay_funding(self, coin: str, rate: Amount) -> None:
+        """End a funding interval: each holder of ``coin`` pays or receives size x mark x
+        ``rate`` (user events push it; userFunding lists it from then on)."""
+        self._change(lambda: (None, self._ledger.pay_funding(coin, Decimal(rate))))
+
+    def refuse_streams(self, refusing: bool) -> None:
+        """While ``refusing``, GET /ws answers 503, as a venue whose stream servers are down;
+        what happens meanwhile is pushed to nobody."""
+        self._refusing_streams = refusing
+
     def _all_mids(self) -> JSON:
         return all_mids_frame({c: str(px) for c, px in sorted(self._ledger.marks.items())})
 
@@ -234,6 +245,9 @@ class HyperliquidSimulator(ServedSimulator):
     def user_fills(self, user: str) -> list[JSON]:
         return self._read(lambda: self._ledger.user_fills(user))
 
+    def user_funding(self, user: str, start_time: int = 0) -> list[JSON]:
+        return self._read(lambda: self._ledger.user_funding(user, start_time, None))
+
     # --- POST /info ------------------------------------------------------------------------
 
     async def _info(self, request: web.Request) -> web.Response:
@@ -266,6 +280,9 @@ class HyperliquidSimulator(ServedSimulator):
             return self._ledger.frontend_open_orders(user)
         if kind == "userFills":
             return self._ledger.user_fills(user)
+        start, end = body.get("startTime"), body.get("endTime")
+        if kind == "userFunding" and isinstance(start, int):
+            return self._ledger.user_funding(user, start, end if isinstance(end, int) else None)
         oid = body.get("oid")
         if kind == "orderStatus" and isinstance(oid, int | str):
             return self._ledger.order_status(user, oid)
@@ -294,7 +311,9 @@ class HyperliquidSimulator(ServedSimulator):
 
     # --- GET /ws ---------------------------------------------------------------------------
 
-    async def _ws(self, request: web.Request) -> web.WebSocketResponse:
+    async def _ws(self, request: web.Request) -> web.StreamResponse:
+        if self._refusing_streams:
+            return web.Response(status=503, text="Service Unavailable")
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         connection = _Connection(ws)
