@@ -834,6 +834,9 @@ def hyperliquid_examples() -> list[Any]:
     funding = hl_messages.funding_event(
         time=at, coin="BTC", usdc="-0.5", szi="-0.25", funding_rate="0.0000125"
     )
+    listed_funding = hl_messages.user_funding_item(
+        time=at, coin="BTC", usdc="-0.5", szi="-0.25", funding_rate="0.0000125"
+    )
     liquidation = hl_messages.liquidation_event(
         lid=1,
         liquidator="0x" + "0" * 39 + "1",
@@ -854,6 +857,7 @@ def hyperliquid_examples() -> list[Any]:
         rest("openOrders", [order]),
         rest("frontendOpenOrders", [stop]),
         rest("userFills", [fill]),
+        rest("userFunding", [listed_funding], startTime=at - 3_600_000),
         rest("orderStatus", hl_messages.order_status(stop, "open", at), oid=92),
         ws("userFills", hl_messages.user_fills_frame(user, [fill], is_snapshot=True)),
         ws(
