@@ -14,6 +14,12 @@ an account's own key, ``authorize(agent, user)`` for an agent wallet. A cloid al
 by the account is refused, never placed twice; a reduce-only order larger than the position
 is refused with Hyperliquid's error. An order fills at the coin's mark (``move_mark``), and a
 resting one when a later mark crosses it, pushing userFills, orderUpdates and userEvents.
+
+``pay_funding(coin, rate)`` ends a funding interval: each holder pays or receives size x
+mark x rate, pushed on userEvents and listed from then on by the userFunding info request
+(``{"type": "userFunding", "user", "startTime", "endTime"?}``, oldest first, both ends
+inclusive). ``refuse_streams(True)`` makes GET /ws answer 503 until it is switched back, so
+what happens meanwhile is pushed to nobody (a venue whose stream is down).
 """
 
 import contextlib
