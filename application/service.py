@@ -424,7 +424,14 @@ class TrueupService:
             built = list(every_view(replay(self.journal, account=scope)))
             accounts = [v for v in built if isinstance(v, AccountView)]
             symbol_views = [v for v in built if isinstance(v, SymbolView)]
-        return summarise(accounts, symbol_views, venue=venue, account=account, symbol=symbol)
+        return summarise(
+            accounts,
+            symbol_views,
+            venue=venue,
+            account=account,
+            symbol=symbol,
+            rules=self.journal.rules_in_force(),
+        )
 
     def history(
         self,

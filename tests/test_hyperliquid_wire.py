@@ -1,6 +1,7 @@
 """Hyperliquid capture lines become domain events; bad ones are kept rejected, never read flat."""
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -483,6 +484,48 @@ def test_funding_is_kept_as_a_funding_execution_of_no_order() -> None:
         Decimal("1.25"),
     )
     assert fold("hyperliquid", USER, [event]).orders == {}
+
+
+USER_FUNDING = orjson.loads(
+    (Path(__file__).parent / "fixtures" / "hyperliquid-user-funding.json").read_text()
+)
+
+
+def funding_reply_line(at: int, reply: list[JSON]) -> JSON:
+    return messages.capture_rest(at, USER, "userFunding", USER_FUNDING["request"], reply)
+
+
+def test_the_documented_user_funding_reply_is_one_funding_execution_per_entry() -> None:
+    event = decode(funding_reply_line(T0 + 5, USER_FUNDING["reply"]))
+    assert isinstance(event, ExecutionsReported) and event.source == "rest"
+    assert [(f.kind, f.symbol, f.exec_qty, f.exec_fee, f.exec_time) for f in event.fills] == [
+        (ExecutionKind.FUNDING, "ETH", Decimal("49.1477"), Decimal("3.625312"), 1762200000000),
+        (ExecutionKind.FUNDING, "BTC", Decimal("0.5"), Decimal("-0.812"), 1762200000000),
+    ]
+
+
+def test_a_funding_payment_listed_by_user_funding_is_the_one_user_events_pushed() -> None:
+    entry = USER_FUNDING["reply"][0]
+    payment = entry["delta"]
+    pushed = messages.funding_event(
+        time=entry["time"],
+        coin=payment["coin"],
+        usdc=payment["usdc"],
+        szi=payment["szi"],
+        funding_rate=payment["fundingRate"],
+    )
+    by_stream = decode(ws(T0 + 1, pushed))
+    by_rest = decode(funding_reply_line(T0 + 5, [entry]))
+    assert isinstance(by_stream, ExecutionsReported) and isinstance(by_rest, ExecutionsReported)
+    assert by_stream.fills == by_rest.fills
+
+
+def test_a_user_funding_entry_of_another_kind_is_rejected() -> None:
+    entry = messages.user_funding_item(
+        time=T0, coin="ETH", usdc="1.0", szi="1.0", funding_rate="0.0001"
+    )
+    entry["delta"]["type"] = "deposit"
+    assert "delta.type" in rejected(funding_reply_line(T0 + 5, [entry])).reason
 
 
 def test_a_liquidation_notice_and_a_non_user_cancel_are_kept_and_change_nothing() -> None:

@@ -838,6 +838,9 @@ def hyperliquid_examples() -> list[Any]:
     funding = hl_messages.funding_event(
         time=at, coin="BTC", usdc="-0.5", szi="-0.25", funding_rate="0.0000125"
     )
+    listed_funding = hl_messages.user_funding_item(
+        time=at, coin="BTC", usdc="-0.5", szi="-0.25", funding_rate="0.0000125"
+    )
     liquidation = hl_messages.liquidation_event(
         lid=1,
         liquidator="0x" + "0" * 39 + "1",
@@ -860,6 +863,7 @@ def hyperliquid_examples() -> list[Any]:
         rest("userFills", [fill]),
         rest("userFillsByTime", [fill], startTime=at - 60_000),
         rest("historicalOrders", [hl_messages.order_update(stop, "filled", at)]),
+        rest("userFunding", [listed_funding], startTime=at - 3_600_000),
         rest("orderStatus", hl_messages.order_status(stop, "open", at), oid=92),
         ws("userFills", hl_messages.user_fills_frame(user, [fill], is_snapshot=True)),
         ws(

@@ -34,6 +34,9 @@ SNAPSHOTS = ("clearinghouseState", "frontendOpenOrders")
 # userFillsByTime's largest reply: a full one goes on from its last fill's time.
 FILLS_PAGE = 2000
 MAX_FILL_PAGES = 10
+# Hyperliquid pays funding every hour: the first sync asks for the last payment again, since
+# the journal may hold it already (folded once) or not at all (paid while trueup was down).
+FUNDING_INTERVAL_MS = 3_600_000
 
 
 class HyperliquidFeed(SupervisedFeed):
@@ -55,10 +58,11 @@ class HyperliquidFeed(SupervisedFeed):
         self._api = API(self.base_url, timeout=10)
         self._socket = SdkSocket(self.base_url)
         self._resume = ResumePoint()
+        self._funding_since: int | None = None  # the time of the newest payment recorded
 
     def resume_after(self, at: int, symbols: tuple[str, ...] = ()) -> None:
-        """The first sync asks for the fills and orders' fates since ``at`` (less a margin):
-        what filled or ended while no trueup listened (a trigger's order, say)."""
+        """The first sync asks for the fills, orders' fates and funding since ``at`` (less a
+        margin): what filled, ended or was paid while no trueup listened."""
         self._resume.resume_after(at)
 
     def connect(self) -> None:
@@ -99,6 +103,23 @@ class HyperliquidFeed(SupervisedFeed):
             limited |= refused
         if complete:
             self._resume.synced(began, since)
+        return self._fetch_funding() or limited
+
+    def _fetch_funding(self) -> bool:
+        """The funding paid since the newest payment recorded (on the first sync, since one
+        funding interval ago, or since the journal last heard if longer): user events push it
+        to nobody while the stream is down. The newest is asked for again (startTime is
+        inclusive); the ledger folds it once."""
+        if self._funding_since is None:
+            start = self.clock() - FUNDING_INTERVAL_MS
+            resumed = self._resume.since
+            self._funding_since = start if resumed is None else min(start, resumed)
+        body, limited = self._ask(wire.FUNDING_HISTORY, {"startTime": self._funding_since})
+        if isinstance(body, list):
+            times = [item.get("time") for item in body if isinstance(item, dict)]
+            newest = max((t for t in times if isinstance(t, int)), default=None)
+            if newest is not None:
+                self._funding_since = max(self._funding_since, newest)
         return limited
 
     def _fills_since(self, since: int) -> tuple[bool, bool]:

@@ -13,6 +13,7 @@ from trueup.adapters.wire_errors import ControlMessage, ErrorReply, UnknownInput
 from trueup.domain.errors import MalformedInput, shown
 from trueup.domain.events import (
     ExecutionsReported,
+    Fill,
     InputEvent,
     OrderReport,
     OrdersReported,
@@ -26,7 +27,11 @@ OPEN_ORDERS = ("openOrders", "frontendOpenOrders")
 # userFillsByTime lists fills as userFills does, from a startTime on (oldest first);
 # historicalOrders lists recent orders, open and ended, each as orderStatus gives one.
 FILLS = ("userFills", "userFillsByTime")
-REST_ENDPOINTS = (POSITION_SNAPSHOT, *OPEN_ORDERS, *FILLS, "orderStatus", "historicalOrders")
+# The user's funding payments since a time: what user events pushed while nobody listened.
+FUNDING_HISTORY = "userFunding"
+REST_ENDPOINTS = (
+    POSITION_SNAPSHOT, *OPEN_ORDERS, *FILLS, FUNDING_HISTORY, "orderStatus", "historicalOrders"
+)  # fmt: skip
 WS_CHANNELS = ("userFills", "orderUpdates", "user", "webData2")
 CONTROL_CHANNELS = ("subscriptionResponse", "pong")
 RATE_LIMIT_HTTP_STATUSES = frozenset({429})
@@ -82,6 +87,8 @@ def decode_rest(envelope: Envelope, endpoint: str, params: Payload, body: object
     if endpoint == "historicalOrders":
         orders = tuple(map(_with_status, array_items(body, "line.data")))
         return OrdersReported(**header, source=source, orders=orders)
+    if endpoint == FUNDING_HISTORY:
+        return ExecutionsReported(**header, source=source, fills=funding_history(body))
     reply = Payload(body, "line.data")
     if reply.choice("status", ("order", "unknownOid")) == "unknownOid":
         raise ErrorReply("orderStatus: unknownOid, the user has no such order")
@@ -97,6 +104,16 @@ def _with_status(entry: Payload) -> OrderReport:
         entry.millis("statusTimestamp"),
         f"{entry.where}.status",
     )
+
+
+def funding_history(body: object) -> tuple[Fill, ...]:
+    """A userFunding reply: each entry's ``delta`` is a payment, at the entry's ``time``."""
+    fills = []
+    for entry in array_items(body, "line.data"):
+        delta = entry.child("delta")
+        delta.choice("type", ("funding",))
+        fills.append(records.funding(delta, entry.millis("time")))
+    return tuple(fills)
 
 
 def positions_reported(envelope: Envelope, source: Source, state: Payload) -> PositionsReported:
@@ -158,7 +175,8 @@ def user_event(envelope: Envelope, data: Payload) -> InputEvent:
         fills = tuple(records.fill(item) for item in data.items("fills"))
         return ExecutionsReported(**header, source="ws", fills=fills)
     if data.has("funding"):
-        fills = (records.funding(data.child("funding")),)
+        payment = data.child("funding")
+        fills = (records.funding(payment, payment.millis("time")),)
         return ExecutionsReported(**header, source="ws", fills=fills)
     if data.has("liquidation"):
         data.child("liquidation")

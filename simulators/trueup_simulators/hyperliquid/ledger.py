@@ -90,6 +90,7 @@ class Account:
     positions: dict[str, SimPosition] = field(default_factory=dict)
     orders: dict[int, SimOrder] = field(default_factory=dict)  # every order, ended ones too
     fills: list[JSON] = field(default_factory=list)  # oldest first
+    fundings: list[JSON] = field(default_factory=list)  # userFunding entries, oldest first
     realized: Decimal = Decimal(0)
 
 
@@ -175,6 +176,12 @@ class Ledger:
             messages.order_update(_frontend_order(o), o.status, o.status_timestamp)
             for o in reversed(orders)
         ]
+
+    def user_funding(self, user: str, start_time: int, end_time: int | None) -> list[JSON]:
+        """The payments from ``start_time`` to ``end_time`` (now by default), both inclusive,
+        oldest first."""
+        end = self._last_time if end_time is None else end_time
+        return [f for f in self.account(user).fundings if start_time <= f["time"] <= end]
 
     def order_status(self, user: str, oid: int | str) -> JSON:
         """By oid, or by cloid (a 0x string), as orderStatus is asked."""
@@ -335,6 +342,31 @@ class Ledger:
         order.reduce_only = order.is_position_tpsl = True
         self.account(user).orders[order.oid] = order
         return order.oid, [self._order_update(user, order), self._web_data2_push(user)]
+
+    def pay_funding(self, coin: str, rate: Decimal) -> list[Push]:
+        """A funding interval ends: every holder of ``coin`` pays (a long, when ``rate`` is
+        positive) or receives size x mark x rate, pushed on user events."""
+        now = self.now()
+        pushes: list[Push] = []
+        for account in self.accounts.values():
+            position = account.positions.get(coin)
+            if position is None:
+                continue
+            usdc = (-position.szi * self._mark(coin, position) * rate).quantize(_STEP)
+            account.realized += usdc
+            usdc_text, szi, rate_text = text(usdc), text(position.szi), text(rate)
+            listed = messages.user_funding_item(
+                time=now, coin=coin, usdc=usdc_text, szi=szi, funding_rate=rate_text
+            )
+            account.fundings.append(listed)
+            frame = messages.funding_event(
+                time=now, coin=coin, usdc=usdc_text, szi=szi, funding_rate=rate_text
+            )
+            pushes += [
+                Push("userEvents", account.address, frame),
+                self._web_data2_push(account.address),
+            ]
+        return pushes
 
     def move_mark(self, coin: str, px: Decimal) -> list[Push]:
         """A new mark: the holders' state changes, and each trigger order it reaches fires."""

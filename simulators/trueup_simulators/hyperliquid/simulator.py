@@ -16,6 +16,12 @@ a price off the tick (over 5 significant figures, or 6 - szDecimals decimals, un
 and an order worth under $10 (but for a reduce-only one) are refused with Hyperliquid's
 errors. An order fills at the coin's mark (``move_mark``), and a
 resting one when a later mark crosses it, pushing userFills, orderUpdates and userEvents.
+
+``pay_funding(coin, rate)`` ends a funding interval: each holder pays or receives size x
+mark x rate, pushed on userEvents and listed from then on by the userFunding info request
+(``{"type": "userFunding", "user", "startTime", "endTime"?}``, oldest first, both ends
+inclusive). ``refuse_streams(True)`` makes GET /ws answer 503 until it is switched back, so
+what happens meanwhile is pushed to nobody (a venue whose stream is down).
 """
 
 import contextlib
@@ -104,6 +110,7 @@ class HyperliquidSimulator(ServedSimulator):
         # Each coin's oracle price and mid, where a test set them apart from its mark.
         self._oracles: dict[str, Decimal] = {}
         self._mids: dict[str, Decimal] = {}
+        self._refusing_streams = False
         # A restart serves the same port again (a free one the first time), book kept.
         self._server = ServedApp("hyperliquid-simulator", self._build, before_close=self._close)
 
@@ -213,6 +220,16 @@ class HyperliquidSimulator(ServedSimulator):
 
         self._change(move)
 
+    def pay_funding(self, coin: str, rate: Amount) -> None:
+        """End a funding interval: each holder of ``coin`` pays or receives size x mark x
+        ``rate`` (user events push it; userFunding lists it from then on)."""
+        self._change(lambda: (None, self._ledger.pay_funding(coin, Decimal(rate))))
+
+    def refuse_streams(self, refusing: bool) -> None:
+        """While ``refusing``, GET /ws answers 503, as a venue whose stream servers are down;
+        what happens meanwhile is pushed to nobody."""
+        self._refusing_streams = refusing
+
     def _all_mids(self) -> JSON:
         marks = self._ledger.marks
         return all_mids_frame({c: str(self._mids.get(c, px)) for c, px in sorted(marks.items())})
@@ -260,6 +277,9 @@ class HyperliquidSimulator(ServedSimulator):
     def user_fills(self, user: str) -> list[JSON]:
         return self._read(lambda: self._ledger.user_fills(user))
 
+    def user_funding(self, user: str, start_time: int = 0) -> list[JSON]:
+        return self._read(lambda: self._ledger.user_funding(user, start_time, None))
+
     # --- POST /info ------------------------------------------------------------------------
 
     async def _info(self, request: web.Request) -> web.Response:
@@ -298,6 +318,8 @@ class HyperliquidSimulator(ServedSimulator):
         end_readable = end is not None or body.get("endTime") is None
         if kind == "userFillsByTime" and start is not None and end_readable:
             return self._ledger.user_fills_by_time(user, start, end)
+        if kind == "userFunding" and start is not None and end_readable:
+            return self._ledger.user_funding(user, start, end)
         oid = body.get("oid")
         if kind == "orderStatus" and isinstance(oid, int | str):
             return self._ledger.order_status(user, oid)
@@ -326,7 +348,9 @@ class HyperliquidSimulator(ServedSimulator):
 
     # --- GET /ws ---------------------------------------------------------------------------
 
-    async def _ws(self, request: web.Request) -> web.WebSocketResponse:
+    async def _ws(self, request: web.Request) -> web.StreamResponse:
+        if self._refusing_streams:
+            return web.Response(status=503, text="Service Unavailable")
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         connection = _Connection(ws)
