@@ -6,7 +6,6 @@ Nothing raises here: an input that cannot be used becomes an InputRejected event
 
 import logging
 import re
-from collections.abc import Callable
 from contextlib import suppress
 
 import orjson
@@ -19,13 +18,10 @@ from trueup.adapters import (
     rejections,
     rule_changes,
     trigger_commands,
+    venues,
 )
-from trueup.adapters.aster import wire as aster_wire
-from trueup.adapters.bybit import wire as bybit_wire
-from trueup.adapters.ccxt import wire as ccxt_wire
 from trueup.adapters.decimals import to_instant
 from trueup.adapters.envelope import Envelope
-from trueup.adapters.hyperliquid import wire as hyperliquid_wire
 from trueup.adapters.payload import Payload
 from trueup.adapters.wire_errors import ErrorReply
 from trueup.domain.errors import MalformedInput, shown
@@ -42,26 +38,13 @@ log = logging.getLogger("trueup.capture")
 # folding together of respellings, never an input.) Possessive, so that the scan of a long
 # line never backtracks: twenty digits, or digits then a point or an exponent.
 _INEXACT_NUMBER = re.compile(rb"[:\[,]\s*+-?(?:[0-9]{20}|[0-9]++[.eE])")
-VenueDecoder = Callable[[Envelope, str, Payload], InputEvent]
-VENUES: dict[str, VenueDecoder] = {
-    "bybit": bybit_wire.decode,
-    "hyperliquid": hyperliquid_wire.decode,
-    "aster": aster_wire.decode,
-    ccxt_wire.FAMILY: ccxt_wire.decode,  # every venue ccxt:<exchange-id>
-}
-VENUE_NAMES = [*sorted(name for name in VENUES if name != ccxt_wire.FAMILY), "ccxt:<exchange-id>"]
-# Per venue, the REST endpoints whose replies are position snapshots (pages of one).
-POSITION_SNAPSHOTS: dict[str, tuple[str, ...]] = {
-    "bybit": (bybit_wire.POSITION_SNAPSHOT,),
-    "hyperliquid": (hyperliquid_wire.POSITION_SNAPSHOT,),
-    "aster": aster_wire.POSITION_SNAPSHOTS,
-    ccxt_wire.FAMILY: ccxt_wire.POSITION_SNAPSHOTS,
-}
+# The venues whose lines are read, by the name each is registered under (adapters/venues.py).
+VENUES = tuple(venue.name for venue in venues.VENUES)
 
 
 def reads_venue(venue: str) -> bool:
     """Whether trueup reads a venue's lines (ccxt's under any exchange id)."""
-    return venue != ccxt_wire.FAMILY and ccxt_wire.family(venue) in VENUES
+    return venues.find(venue) is not None
 
 
 def decode_line(line: str | bytes) -> InputEvent:
@@ -126,9 +109,12 @@ def _decode_fields(envelope: Envelope, parsed: object) -> InputEvent:
         return notification_reports.decode(envelope, fields.child("data"))
     if channel == "feed":
         return feed_status.decode(envelope, fields.child("data"))
-    if not reads_venue(envelope.venue):
-        raise MalformedInput(f"line.venue: {shown(envelope.venue)} is not one of {VENUE_NAMES}")
-    return VENUES[ccxt_wire.family(envelope.venue)](envelope, channel, fields)
+    venue = venues.find(envelope.venue)
+    if venue is None:
+        raise MalformedInput(
+            f"line.venue: {shown(envelope.venue)} is not one of {venues.SHOWN_NAMES}"
+        )
+    return venue.wire().decode(envelope, channel, fields)
 
 
 def _rejected_envelope(
@@ -144,6 +130,7 @@ def _rejected_envelope(
         envelope = envelope._replace(venue=venue, account=account)
     with suppress(MalformedInput):  # a bad `at` is in the reason already, or worse is
         envelope = envelope._replace(at=to_instant(fields.get("at"), "line.at"))
+    known = venues.find(envelope.venue)
     return InputRejected(
         **envelope.header(),
         reason=str(error),
@@ -155,7 +142,8 @@ def _rejected_envelope(
         position_snapshot=(
             channel == "rest"
             and endpoint is not None
-            and endpoint in POSITION_SNAPSHOTS.get(ccxt_wire.family(envelope.venue), ())
+            and known is not None
+            and endpoint in known.wire().position_snapshots
         ),
     )
 

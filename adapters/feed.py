@@ -24,9 +24,10 @@ class Feed(Protocol):
     def stop(self) -> None:
         """Disconnect and stop every thread of the feed; returns once they have."""
 
-    def resume_after(self, at: int) -> None:
-        """The journal last heard from the account at ``at``: a feed that can ask the venue
-        for what it pushed meanwhile (fills, ended orders) does so on its first sync."""
+    def resume_after(self, at: int, symbols: tuple[str, ...] = ()) -> None:
+        """The journal last heard from the account at ``at``, and knows it on ``symbols``:
+        a feed that can ask the venue for what it pushed meanwhile (fills, ended orders)
+        does so on its first sync, of those symbols too where the venue asks by symbol."""
 
 
 class RestSnapshots(Protocol):

@@ -27,6 +27,6 @@ class Feeds:
         for feed in self.feeds:
             feed.stop()
 
-    def resume_after(self, at: int) -> None:
+    def resume_after(self, at: int, symbols: tuple[str, ...] = ()) -> None:
         for feed in self.feeds:
-            feed.resume_after(at)
+            feed.resume_after(at, symbols)

@@ -37,16 +37,26 @@ class OrderRequest:
     reduce_only: bool = False
     position_idx: int = 0  # Bybit: 0 one-way, 1 hedge-mode long leg, 2 short leg
 
+    @property
+    def closes_a_leg(self) -> bool:
+        """A hedge-mode order against its leg (a sell of the long, a buy of the short): it
+        can only reduce, as a reduce-only order does."""
+        return (self.position_idx, self.side) in ((1, Side.SELL), (2, Side.BUY))
+
 
 @dataclass(frozen=True)
 class Grid:
     """A symbol's order grid on its venue: quantities in steps from a minimum, prices in
-    ticks (a price's significant figures too, where the venue counts them)."""
+    ticks (a price's significant figures too, where the venue counts them: an integer price
+    is valid whatever its figures), and the least value an order may have, where there is
+    one (an order that can only reduce is exempt: a position below it must still close)."""
 
     qty_step: Decimal
     min_qty: Decimal
     tick_size: Decimal
     price_figures: int | None = None  # Hyperliquid: at most 5 significant figures
+    # Hyperliquid: $10, at the order's (worst) price; Aster: MIN_NOTIONAL, at its price
+    min_value: Decimal | None = None
 
     def fit(self, request: OrderRequest) -> "OrderRequest | str":
         """The request on the grid, or why it cannot be: a quantity is rounded down (never
@@ -66,13 +76,24 @@ class Grid:
             rounding = ROUND_UP if buy == worst else ROUND_DOWN
             if self.price_figures is not None:
                 figures = Decimal(1).scaleb(price.adjusted() - self.price_figures + 1)
-                price = _on_step(price, figures, rounding)
+                price = _on_step(price, min(figures, Decimal(1)), rounding)
             price = _on_step(price, self.tick_size, rounding)
+        reduces = request.reduce_only or request.closes_a_leg
+        if self.min_value is not None and price is not None and not reduces:
+            value = qty * price
+            if value < self.min_value:
+                return (
+                    f"{qty} {request.symbol} at {price:f} is worth {value.normalize():f}, "
+                    f"below the venue's minimum order value of {self.min_value}"
+                )
         return replace(request, qty=qty, price=price)
 
 
 def _on_step(value: Decimal, step: Decimal, rounding: str) -> Decimal:
-    return ((value / step).to_integral_value(rounding=rounding) * step).normalize()
+    stepped = ((value / step).to_integral_value(rounding=rounding) * step).normalize()
+    # normalize() writes 10 as 1E+1, which no venue reads: a whole number keeps its digits.
+    exponent = stepped.as_tuple().exponent
+    return stepped.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else stepped
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 Its frames are recorded for the account whose runner subscribed them. It is rebuilt with the
 same backoff and told in the same feed lines (stream ``prices``), so a dropped price stream
 emits WS_RECONNECT; it has nothing to fetch by REST, since each venue's stream starts with
-the whole of what it covers (Bybit's ticker snapshot, Hyperliquid's allMids).
+the whole of what it covers (Bybit's ticker snapshot, Hyperliquid's activeAssetCtx).
 """
 
 from trueup.adapters.feed import Clock

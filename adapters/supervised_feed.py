@@ -72,6 +72,11 @@ class SupervisedFeed(ABC):
         """The venue's refusal of our credentials on the stream just opened, if it refused."""
         return None
 
+    def down_said_by_venue(self) -> bool:
+        """Whether the venue itself said the stream ended, in a line already handed on that
+        reads as StreamDown: the feed's own down line would say it a second time."""
+        return False
+
     @abstractmethod
     def fetch_snapshots(self) -> bool:
         """Hand on positions and open orders by REST; says whether a rate limit was met."""
@@ -86,7 +91,7 @@ class SupervisedFeed(ABC):
             thread.start()
             self._threads.append(thread)
 
-    def resume_after(self, at: int) -> None:
+    def resume_after(self, at: int, symbols: tuple[str, ...] = ()) -> None:
         """Nothing to ask for by default: the first sync's snapshot is the whole truth."""
         return None
 
@@ -122,10 +127,11 @@ class SupervisedFeed(ABC):
                 # Said once, at once: until it is back, nothing is vouched for.
                 down_told = True
                 log.warning("%s stream down: %s", self.venue, lost)
-                down = feed_status.down(
-                    self.clock(), self.venue, self.account, stream=self.stream, reason=lost
-                )
-                self.sink(down)
+                if not self.down_said_by_venue():
+                    down = feed_status.down(
+                        self.clock(), self.venue, self.account, stream=self.stream, reason=lost
+                    )
+                    self.sink(down)
             self.close_stream()
             if attempt and self.stopping.wait(min(MAX_BACKOFF_S, 0.5 * 2 ** (attempt - 1))):
                 return

@@ -12,11 +12,12 @@ from typing import Any
 import orjson
 
 from trueup.adapters import rule_changes, trigger_commands
-from trueup.adapters.capture import VENUE_NAMES, decode_line, reads_venue
+from trueup.adapters.capture import decode_line, reads_venue
 from trueup.adapters.clock import wall_clock
 from trueup.adapters.feed import Clock, Sink
 from trueup.adapters.notify.target import Target
 from trueup.adapters.store.journal import PAGE, Appended, Journal
+from trueup.adapters.venues import SHOWN_NAMES
 from trueup.application.answers import (
     JSON,
     AccountFreshness,
@@ -338,7 +339,7 @@ class TrueupService:
         )
         if not reads_venue(facts.venue):
             verdict = verdict.blocked(
-                f"trueup reads no venue {facts.venue!r} (it reads {', '.join(VENUE_NAMES)})"
+                f"trueup reads no venue {facts.venue!r} (it reads {', '.join(SHOWN_NAMES)})"
             )
         if self.journal.unknown_inputs:
             # What those inputs said is unknown, so no answer built without them is vouched for.
@@ -423,7 +424,14 @@ class TrueupService:
             built = list(every_view(replay(self.journal, account=scope)))
             accounts = [v for v in built if isinstance(v, AccountView)]
             symbol_views = [v for v in built if isinstance(v, SymbolView)]
-        return summarise(accounts, symbol_views, venue=venue, account=account, symbol=symbol)
+        return summarise(
+            accounts,
+            symbol_views,
+            venue=venue,
+            account=account,
+            symbol=symbol,
+            rules=self.journal.rules_in_force(),
+        )
 
     def history(
         self,

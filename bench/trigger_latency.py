@@ -20,17 +20,16 @@ symbol's instruments-info first (one GET, cached after). Stages, on the same clo
 flush that stored the price input returning (before the projection runs), the projection's
 ORDER_REQUESTED (LiveIngest's on_emitted, after its commit), the order received.
 
-Two rows: the executor woken by that on_emitted (``run_executor``'s ``wake``), its 50 ms
+Two rows: the executor woken by that on_emitted (as ``trueup run --execute`` runs it), its 50 ms
 poll a fallback; and the executor polling every 50 ms, as ``trueup execute`` in a process of
 its own does.
 """
 
 import gc
 import os
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 from bench.latency import MS, Latency
@@ -48,7 +47,7 @@ from trueup.adapters.store.journal import Appended, Journal
 from trueup.application.executor import Executor
 from trueup.domain.emitted import Emitted, OrderRequested, TriggerOutcome
 from trueup.domain.events import InputEvent, PricesReported
-from trueup.runners.executor import run_executor
+from trueup.runners.executor import executing
 from trueup.runners.gc_policy import relaxed_gc
 from trueup.runners.live import LiveIngest
 from trueup_simulators.bybit.simulator import BybitSimulator
@@ -97,7 +96,7 @@ class Stamps:
 class Probe:
     """LiveIngest's hooks for the sample under way; wakes the executor on a request."""
 
-    wake: threading.Event | None
+    wake: Callable[[Emitted], None] | None = None
     now: Stamps = field(default_factory=Stamps)
 
     def decoded(self, event: InputEvent) -> None:
@@ -112,8 +111,8 @@ class Probe:
         if isinstance(event, OrderRequested) and event.trigger_id == self.now.trigger_id:
             self.now.requested = time.perf_counter()
             self.now.decision_id = event.decision_id
-        if isinstance(event, OrderRequested) and self.wake is not None:
-            self.wake.set()
+        if self.wake is not None:
+            self.wake(event)
 
 
 def _prices(event: object, symbol: str) -> bool:
@@ -141,8 +140,7 @@ def measure_way(store: SQLiteStore, counts: Counts, woken: bool) -> Measured:
     """``warmup`` + ``samples`` triggers crossed one at a time; the warm-up left out."""
     rounds = 1 + -(-counts.samples // len(SYMBOLS))
     crossings = [(k, symbol) for k in range(rounds) for symbol in SYMBOLS]
-    wake = threading.Event() if woken else None
-    probe = Probe(wake)
+    probe = Probe()
     samples: list[Sample] = []
     with BybitSimulator(api_key=KEY, api_secret=SECRET) as sim, ExitStack() as stack:
         for symbol in SYMBOLS:
@@ -160,7 +158,8 @@ def measure_way(store: SQLiteStore, counts: Counts, woken: bool) -> Measured:
             ACCOUNT,
             BybitOrders(KEY, SECRET, base_url=sim.base_url),
         )
-        stack.enter_context(_executing(executor, wake))
+        woken_by = stack.enter_context(executing(executor, POLL_MS))
+        probe.wake = woken_by if woken else None
         for k, symbol in crossings:
             _arm(live, reader, symbol, k)
             samples.append(_sample(sim, reader, probe, symbol, k))
@@ -230,22 +229,6 @@ def _arm(live: LiveIngest, reader: Reader, symbol: str, k: int) -> None:
 
 def _level(k: int) -> int:
     return ENTRY + 1 + k
-
-
-@contextmanager
-def _executing(executor: Executor, wake: threading.Event | None) -> Iterator[None]:
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=run_executor, args=(executor, POLL_MS, stop, wake), name="bench-executor"
-    )
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        if wake is not None:
-            wake.set()
-        thread.join(timeout=START_TIMEOUT_S)
 
 
 def _sample(sim: BybitSimulator, reader: Reader, probe: Probe, symbol: str, k: int) -> Sample:

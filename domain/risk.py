@@ -14,9 +14,10 @@ the weights of the rules in force (rules/config.py):
 and is capped at 1. A part trueup cannot know (no equity reported yet, no leverage) counts
 0 and is shown as null, so a reader sees what the score leaves out.
 
-Coins are taken as equal, one for one: a notional in the contract's quote coin (USDT, USDC)
-is set against the equity in the account's own (USD on Bybit's unified account, USDC on
-Hyperliquid) unconverted. A stablecoin off its peg moves concentration by as much.
+A notional in the contract's coin (USDT, USDC) is set against the equity in the account's
+own (USD on Bybit's unified account, USDC on Hyperliquid) at the USD values of the rules'
+quote_equivalents (domain/quotes.py; by default one for one); where either coin has none,
+concentration is unknown.
 """
 
 from collections.abc import Iterable
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from trueup.domain.events import PositionReport
 from trueup.domain.keys import PositionKey
+from trueup.domain.quotes import equity_rate
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.vocabulary import MarginMode, PositionSide
 
@@ -97,10 +99,12 @@ def assess(
     latest_mark: Decimal | None,
     equity: Decimal | None,
     config: RuleConfig,
+    equity_rate: Decimal | None = ONE,
 ) -> PositionRisk | None:
     """The risk of the position ``report`` shows (None when it is flat), at ``latest_mark``
     (the PnL ledger's: the last of the position reports' and the public prices' marks),
-    else the report's own."""
+    else the report's own; ``equity_rate`` is one of the notional's coin in the equity's
+    (quotes.equity_rate; None: no value, so no concentration)."""
     if report.size == 0 or report.side is PositionSide.FLAT:
         return None
     c = _CONTEXT
@@ -115,8 +119,9 @@ def assess(
     if liq is not None and mark is not None and mark > 0:
         distance = _ratio(c.divide(abs(c.subtract(mark, liq)), mark))
     concentration = None
-    if notional is not None and equity is not None and equity > 0:
-        concentration = _ratio(c.divide(notional, equity))
+    if notional is not None and equity is not None and equity > 0 and equity_rate is not None:
+        in_equity_coin = notional if equity_rate == ONE else c.multiply(notional, equity_rate)
+        concentration = _ratio(c.divide(in_equity_coin, equity))
     concentration_part = min(concentration, ONE) if concentration is not None else ZERO
     leverage_part = (
         min(_ratio(c.divide(leverage, config.risk_leverage_cap)), ONE)
@@ -166,7 +171,8 @@ def position_risk(book: "AccountBook", key: PositionKey, config: RuleConfig) -> 
     if report is None:
         return None
     ledger = book.pnl.keys.get(key)
-    return assess(report, ledger.mark if ledger else None, book.wallet.equity, config)
+    rate = equity_rate(key.venue, key.category, key.symbol, config)
+    return assess(report, ledger.mark if ledger else None, book.wallet.equity, config, rate)
 
 
 def _leverage(

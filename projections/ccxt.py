@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from trueup.domain.instants import iso
+from trueup.domain.quotes import contract
 
 JSON = dict[str, Any]
 HUNDRED = Decimal(100)
@@ -17,24 +18,15 @@ HUNDRED = Decimal(100)
 
 def unified_symbol(venue: str, category: str, symbol: str) -> str:
     """ccxt's name for a contract: BASE/QUOTE:SETTLE; the venue's own where unsure."""
-    if venue == "hyperliquid" and category == "perp":
-        return f"{symbol}/USDC:USDC"
-    if (venue, category) in (("bybit", "linear"), ("aster", "perp")):
-        for quote in ("USDT", "USDC"):
-            if symbol.endswith(quote) and len(symbol) > len(quote):
-                return f"{symbol[: -len(quote)]}/{quote}:{quote}"
-        if symbol.endswith("PERP") and len(symbol) > 4:
-            return f"{symbol[:-4]}/USDC:USDC"
-    if venue == "bybit" and category == "inverse" and symbol.endswith("USD") and len(symbol) > 3:
-        base = symbol[:-3]
-        return f"{base}/USD:{base}"
-    return symbol
+    found = contract(venue, category, symbol)
+    return symbol if found is None else f"{found.base}/{found.quote}:{found.settle}"
 
 
 def base_asset(venue: str, category: str, symbol: str) -> str:
     """The asset a contract is on (ccxt's BASE: BTC for Bybit's BTCUSDT and Hyperliquid's
     BTC); the venue's symbol where unsure."""
-    return unified_symbol(venue, category, symbol).split("/", 1)[0]
+    found = contract(venue, category, symbol)
+    return symbol if found is None else found.base
 
 
 def ccxt_position(row: JSON) -> JSON | None:

@@ -5,10 +5,13 @@ ledger's (domain/pnl.py): realised, fees and funding of every key since trueup f
 it, unrealised from the latest mark, or the venue's own figure where the ledger holds no
 open lifecycle (a position opened before trueup saw its fills). Distribution is by share of
 notional: by venue, by the venue's symbol, and by asset across venues (Bybit's BTCUSDT and
-Hyperliquid's BTC are both BTC: projections/ccxt.py ``base_asset``). Notionals in USDT,
-USDC and USD are added as equal, one for one.
+Hyperliquid's BTC are both BTC: projections/ccxt.py ``base_asset``). Notionals and PnL are
+summed in USD, each at the value the rules' quote_equivalents give its coin (domain/quotes.py;
+by default USD, USDT and USDC one for one); what is counted in a coin they give no value is
+shown apart, per coin and in that coin, and left out of every total and share.
 """
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -17,13 +20,17 @@ from typing import Any
 
 import msgspec
 
+from trueup.domain.quotes import notional_coin, usd_value
 from trueup.domain.risk import PortfolioRisk, PositionRisk, portfolio, share
+from trueup.domain.rules.config import DEFAULTS, RuleConfig
 from trueup.domain.vocabulary import PositionSide
 from trueup.domain.wallet import WalletSummary
 from trueup.projections.ccxt import base_asset
 from trueup.projections.views import AccountView, KeyRow, SymbolView
 
 ZERO = Decimal(0)
+ONE = Decimal(1)
+UNKNOWN_COIN = "?"  # a symbol whose name says no coin: apart, never guessed
 JSON = dict[str, Any]
 
 
@@ -45,9 +52,10 @@ class Exposure:
     short_notional: Decimal = ZERO
     share: Decimal = ZERO
 
-    def add(self, risk: PositionRisk) -> None:
+    def add(self, risk: PositionRisk, usd: Decimal) -> None:
+        """One position, its notional at ``usd`` (one of its coin in USD)."""
         self.positions += 1
-        notional = risk.notional or ZERO
+        notional = (risk.notional or ZERO) * usd
         self.notional += notional
         if risk.side is PositionSide.SHORT:
             self.short_notional += notional
@@ -62,6 +70,20 @@ class AccountSummary:
     venue: str
     account: str
     wallet: WalletSummary | None
+    positions: int = 0
+    notional: Decimal = ZERO
+    unrealised_pnl: Decimal = ZERO
+    realised_pnl: Decimal = ZERO
+    fees: Decimal = ZERO
+    funding: Decimal = ZERO
+
+
+@dataclass(slots=True)
+class Apart:
+    """What is counted in a coin the rules give no USD value: in that coin, never summed
+    with the rest (a notional in it would be a guess in USD)."""
+
+    coin: str
     positions: int = 0
     notional: Decimal = ZERO
     unrealised_pnl: Decimal = ZERO
@@ -88,6 +110,7 @@ class Summary:
     by_symbol: list[Exposure] = field(default_factory=list)
     by_asset: list[Exposure] = field(default_factory=list)  # the base asset, across venues
     risk: PortfolioRisk | None = None
+    apart: list[Apart] = field(default_factory=list)  # coins with no USD value, by coin
 
     def as_json(self) -> JSON:
         """As `trueup summary --json` prints it: decimals as strings."""
@@ -102,8 +125,10 @@ def summarise(
     venue: str | None = None,
     account: str | None = None,
     symbol: str | None = None,
+    rules: RuleConfig = DEFAULTS,
 ) -> Summary:
-    """The summary of the views, of ``venue``, ``account`` and ``symbol`` where given."""
+    """The summary of the views, of ``venue``, ``account`` and ``symbol`` where given, in
+    USD at the values of ``rules`` (quote_equivalents)."""
     accounts = {
         (v.venue, v.account): AccountSummary(v.venue, v.account, v.wallet)
         for v in account_views
@@ -112,6 +137,7 @@ def summarise(
     by_venue: dict[str, Exposure] = {}
     by_symbol: dict[str, Exposure] = {}
     by_asset: dict[str, Exposure] = {}
+    apart: dict[str, Apart] = {}
     risks: list[tuple[str, PositionRisk]] = []
     from_venue = unknown = 0
     for view in symbol_views:
@@ -125,7 +151,14 @@ def summarise(
                 view.venue, view.account, None
             )
         for row in view.keys:
-            _add_pnl(mine, row)
+            coin = notional_coin(view.venue, row.category, view.symbol)
+            usd = usd_value(coin, rules)
+            totals: AccountSummary | Apart = mine
+            if usd is None:
+                name = coin or UNKNOWN_COIN
+                totals = apart.setdefault(name, Apart(name))
+                usd = ONE  # counted in its own coin
+            _add_pnl(totals, row, usd)
             risk = row.risk
             if risk is None:
                 continue
@@ -135,15 +168,17 @@ def summarise(
             elif source is None:
                 unrealised = ZERO
                 unknown += 1
-            mine.unrealised_pnl += unrealised or ZERO
-            mine.positions += 1
-            mine.notional += risk.notional or ZERO
-            by_venue.setdefault(view.venue, Exposure(view.venue)).add(risk)
-            by_symbol.setdefault(view.symbol, Exposure(view.symbol)).add(risk)
-            asset = base_asset(view.venue, row.category, view.symbol)
-            by_asset.setdefault(asset, Exposure(asset)).add(risk)
+            totals.unrealised_pnl += (unrealised or ZERO) * usd
+            totals.positions += 1
+            totals.notional += (risk.notional or ZERO) * usd
             label = f"{view.venue}/{view.account} {view.symbol} idx={row.position_idx}"
             risks.append((label, risk))
+            if totals is not mine:
+                continue
+            by_venue.setdefault(view.venue, Exposure(view.venue)).add(risk, usd)
+            by_symbol.setdefault(view.symbol, Exposure(view.symbol)).add(risk, usd)
+            asset = base_asset(view.venue, row.category, view.symbol)
+            by_asset.setdefault(asset, Exposure(asset)).add(risk, usd)
     listed = [accounts[k] for k in sorted(accounts)]
     total = sum((a.notional for a in listed), ZERO)
     for exposure in (*by_venue.values(), *by_symbol.values(), *by_asset.values()):
@@ -166,7 +201,9 @@ def summarise(
         by_venue=_largest_first(by_venue.values()),
         by_symbol=_largest_first(by_symbol.values()),
         by_asset=_largest_first(by_asset.values()),
-        risk=portfolio(risks),
+        # Of every position held, apart or not; its notional is the one summed in USD.
+        risk=dataclasses.replace(portfolio(risks), notional=total),
+        apart=[apart[c] for c in sorted(apart)],
     )
 
 
@@ -176,12 +213,12 @@ def _wanted(venue: str, account: str, want_venue: str | None, want_account: str 
     )
 
 
-def _add_pnl(summary: AccountSummary, row: KeyRow) -> None:
+def _add_pnl(totals: "AccountSummary | Apart", row: KeyRow, usd: Decimal) -> None:
     pnl = row.pnl
     if pnl:
-        summary.realised_pnl += Decimal(pnl["realised_pnl"])
-        summary.fees += Decimal(pnl["fees"])
-        summary.funding += Decimal(pnl["funding"])
+        totals.realised_pnl += Decimal(pnl["realised_pnl"]) * usd
+        totals.fees += Decimal(pnl["fees"]) * usd
+        totals.funding += Decimal(pnl["funding"]) * usd
 
 
 def _unrealised(row: KeyRow) -> tuple[Decimal | None, Whose | None]:

@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
@@ -40,18 +41,19 @@ from trueup.runners.arguments import (
 from trueup.runners.gc_policy import relaxed_gc
 from trueup.runners.usage import EXIT_OK, EXIT_USAGE, UsageError
 from trueup.runners.venues import (
-    VENUE_EXECUTION,
-    VENUE_FEEDS,
-    VENUE_PRICE_FEEDS,
+    EXECUTION_VENUES,
+    FEED_VENUES,
+    execution_client,
     feed_venue,
-    venue_feed,
+    run_feed,
 )
 
 if TYPE_CHECKING:
-    from trueup.adapters.feed import Feed
     from trueup.adapters.nats.publisher import Publisher
     from trueup.adapters.notify.target import Target
     from trueup.adapters.store.journal import Journal
+    from trueup.application.executor import Executor
+    from trueup.domain.emitted import Emitted
     from trueup.runners.rules_file import RulesFile
 
 # As shells report a process ended by these signals.
@@ -278,7 +280,7 @@ def _operator_commands(commands: Commands) -> None:
     fix.add_argument(
         "--venue",
         type=feed_venue,
-        metavar="{" + ",".join(sorted(VENUE_FEEDS)) + ",ccxt:<exchange-id>}",
+        metavar=FEED_VENUES,
         help="--check-exchange: the venue to ask",
     )
     fix.add_argument("--account", help="--check-exchange: the account to ask about")
@@ -394,7 +396,7 @@ def _process_commands(commands: Commands) -> None:
         "--venue",
         required=True,
         type=feed_venue,
-        metavar="{" + ",".join(sorted(VENUE_FEEDS)) + ",ccxt:<exchange-id>}",
+        metavar=FEED_VENUES,
     )
     run.add_argument(
         "--account", required=True, help="a name (Bybit, Aster, ccxt) or the address (Hyperliquid)"
@@ -413,7 +415,7 @@ def _process_commands(commands: Commands) -> None:
         type=symbols,
         metavar="SYMBOL[,SYMBOL...]",
         help="also record the venue's public prices of these symbols (Bybit's tickers, "
-        "Hyperliquid's allMids)",
+        "Hyperliquid's activeAssetCtx, Aster's mark prices)",
     )
     run.add_argument(
         "--tick-ms", type=milliseconds, default=1_000, help="clock ticks, for timed rules"
@@ -440,6 +442,13 @@ def _process_commands(commands: Commands) -> None:
         help="the most that may wait in the spool; past it, NATS misses messages and the "
         "journal alone has them (default: 256)",
     )
+    run.add_argument(
+        "--execute",
+        action="store_true",
+        help="also place the orders fired triggers request, in this process, woken as soon as "
+        "the projection requests one (as `trueup execute` does; docs/orders.md)",
+    )
+    _executor_options(run)
     _nats_prefix(run)
     run.set_defaults(command=_run)
 
@@ -494,32 +503,37 @@ def _process_commands(commands: Commands) -> None:
         help="place the orders fired triggers request on one venue account, each once "
         "(docs/orders.md), until SIGINT or SIGTERM",
     )
-    execute.add_argument("--venue", required=True, choices=sorted(VENUE_EXECUTION))
+    execute.add_argument("--venue", required=True, choices=EXECUTION_VENUES)
     execute.add_argument(
         "--account", required=True, help="a name (Bybit) or the address (Hyperliquid)"
     )
     execute.add_argument(
         "--base-url", type=http_url, help="another host than the venue's, e.g. a simulator"
     )
-    execute.add_argument(
+    _executor_options(execute)
+    execute.set_defaults(command=_executor)
+
+    _notify_commands(commands)
+
+
+def _executor_options(parser: argparse.ArgumentParser) -> None:
+    """How an executor places what fired triggers request (``execute``, ``run --execute``)."""
+    parser.add_argument(
         "--poll-ms", type=milliseconds, default=50, help="how often to look for requests"
     )
-    execute.add_argument(
+    parser.add_argument(
         "--max-age-ms",
         type=milliseconds,
         default=30_000,
         help="a request older than this when first seen is not placed, and fails (default: 30000)",
     )
-    execute.add_argument(
+    parser.add_argument(
         "--slippage",
         type=fraction,
         default=Decimal("0.05"),
         help="a market order's worst price, as a fraction of the price its trigger fired "
         "at (Hyperliquid needs one; default 0.05)",
     )
-    execute.set_defaults(command=_executor)
-
-    _notify_commands(commands)
 
 
 def _notify_commands(commands: Commands) -> None:
@@ -692,28 +706,28 @@ def _open_capture(path: Path) -> BinaryIO:
 
 
 def _run(journal: "Journal", args: argparse.Namespace) -> int:
-    from trueup.adapters.feeds import Feeds
     from trueup.runners.live import run_live
     from trueup.runners.worker import reload_on_sighup, stop_on_signals
 
     _log_as_trueup(logging.INFO)
-    if args.prices and args.venue not in VENUE_PRICE_FEEDS:
-        raise UsageError(f"--prices: {args.venue}'s public prices are not recorded yet")
-    feed: Feed = venue_feed(args)
-    if args.prices:
-        feed = Feeds(feed, VENUE_PRICE_FEEDS[args.venue](args))
+    if args.execute and args.venue not in EXECUTION_VENUES:
+        raise UsageError(f"--execute: orders are not placed on {args.venue} yet")
+    feed = run_feed(args)
     publisher = _nats_publisher(args, journal) if args.nats else None
     reload_on_sighup(args.rules_file)
-    live = run_live(
-        journal,
-        feed,
-        stop_on_signals(),
-        rules_file=args.rules_file,
-        projections=not args.no_projections,
-        record_path=args.record,
-        tick_ms=args.tick_ms,
-        publisher=publisher,
-    )
+    with ExitStack() as beside:
+        on_emitted = beside.enter_context(_executing_beside(args)) if args.execute else None
+        live = run_live(
+            journal,
+            feed,
+            stop_on_signals(),
+            rules_file=args.rules_file,
+            projections=not args.no_projections,
+            record_path=args.record,
+            tick_ms=args.tick_ms,
+            publisher=publisher,
+            on_emitted=on_emitted,
+        )
     count = live.ingestor.count
     print(f"stopped: {count.accepted} inputs accepted, {count.rejected} rejected")
     if publisher is not None:
@@ -727,6 +741,21 @@ def _run(journal: "Journal", args: argparse.Namespace) -> int:
         # Not transient (a wrong key): said in one line, and a supervisor should not loop.
         raise UsageError(feed.failure)
     return EXIT_OK
+
+
+@contextmanager
+def _executing_beside(args: argparse.Namespace) -> "Iterator[Callable[[Emitted], None]]":
+    """``run --execute``: the account's executor in a thread, on a journal connection of its
+    own (as `trueup execute` would be), woken by what the run's projection emits."""
+    from trueup.adapters.store.journal import Journal
+    from trueup.runners.executor import executing
+
+    url = store_url(args.store)
+    with (
+        Journal.open(url, give_up_after_s=args.give_up_after) as journal,
+        executing(_executor_of(journal, args), args.poll_ms) as woken,
+    ):
+        yield woken
 
 
 def _nats_publisher(args: argparse.Namespace, journal: "Journal") -> "Publisher":
@@ -876,16 +905,21 @@ def _nats_worker(journal: "Journal", args: argparse.Namespace) -> int:
 
 
 def _executor(journal: "Journal", args: argparse.Namespace) -> int:
-    from trueup.application.executor import Executor, ExecutorSettings
     from trueup.runners.executor import run_executor
     from trueup.runners.worker import stop_on_signals
 
     _log_as_trueup(logging.INFO)
-    client = VENUE_EXECUTION[args.venue](args)
-    settings = ExecutorSettings(max_age_ms=args.max_age_ms, slippage=args.slippage)
-    executor = Executor(journal, args.venue, args.account, client, settings=settings)
-    run_executor(executor, args.poll_ms, stop_on_signals())
+    run_executor(_executor_of(journal, args), args.poll_ms, stop_on_signals())
     return EXIT_OK
+
+
+def _executor_of(journal: "Journal", args: argparse.Namespace) -> "Executor":
+    """The executor of ``args.venue`` / ``args.account``, working on ``journal``."""
+    from trueup.application.executor import Executor, ExecutorSettings
+
+    client = execution_client(args)
+    settings = ExecutorSettings(max_age_ms=args.max_age_ms, slippage=args.slippage)
+    return Executor(journal, args.venue, args.account, client, settings=settings)
 
 
 def _notify(journal: "Journal", args: argparse.Namespace) -> int:

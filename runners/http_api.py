@@ -252,6 +252,10 @@ class SummaryDocument(BaseModel):
         description="shares of notional by base asset across venues (BTCUSDT and BTC: BTC)"
     )
     risk: dict[str, Any] | None = Field(description="the portfolio risk figures")
+    apart: list[dict[str, Any]] = Field(
+        description="per coin the rules give no USD value (quote_equivalents): its positions, "
+        "notional and PnL in that coin, left out of every total and share"
+    )
 
 
 class HistoryDocument(BaseModel):

@@ -142,11 +142,13 @@ def run_live(
     record_path: Path | None = None,
     tick_ms: int = 1_000,
     publisher: "Publisher | None" = None,
+    on_emitted: Callable[[Emitted], object] | None = None,
 ) -> LiveIngest:
     """Run ``feed`` into ``journal`` until ``stop`` is set, then stop it cleanly.
 
     With a ``rules_file``, its rules are put in force, and again whenever it changes. With a
     ``publisher``, every input and emitted event goes to NATS too (it is stopped here).
+    ``on_emitted`` is told each event the projection emits in this process, once committed.
     """
     if publisher is not None:
         publisher.start()
@@ -160,6 +162,7 @@ def run_live(
             record_path=record_path,
             tick_ms=tick_ms,
             publisher=publisher,
+            on_emitted=on_emitted,
         )
     finally:
         if publisher is not None:
@@ -177,6 +180,7 @@ def _run_live(
     record_path: Path | None,
     tick_ms: int,
     publisher: "Publisher | None",
+    on_emitted: Callable[[Emitted], object] | None,
 ) -> LiveIngest:
     with record_path.open("ab") if record_path else nullcontext() as record:
         live = LiveIngest(
@@ -187,6 +191,7 @@ def _run_live(
             tick_ms=tick_ms,
             ticks_for=(feed.venue, feed.account),
             publisher=publisher,
+            on_emitted=on_emitted,
         )
         resume_from_journal(journal, feed)
         feed.start(live.put, gave_up=lambda _why: stop.set())
@@ -203,10 +208,12 @@ def _run_live(
 
 def resume_from_journal(journal: Journal, feed: Feed) -> None:
     """Tell the feed when the journal last heard from its account (as the persisted views
-    have it), so its first sync asks for what the venue pushed meanwhile."""
+    have it), and the symbols it knows there, so its first sync asks for what the venue
+    pushed meanwhile."""
     scope = (feed.venue, feed.account)
     reader = ViewReader(journal)
     view = reader.account(*scope) if reader.answer_for(scope) else None
     seen = view.freshness.exchange_seen_at if view is not None else None
     if seen:
-        feed.resume_after(seen)
+        symbols = tuple(sorted({s.symbol for s in reader.account_symbols(*scope)}))
+        feed.resume_after(seen, symbols)

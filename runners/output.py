@@ -209,6 +209,18 @@ def print_summary(summary: Summary, out: TextIO | None = None) -> None:
                 f"  {e.name:<14} {e.notional!s:>16} {_percent(e.share):>8} "
                 f"{e.long_notional!s:>14} {e.short_notional!s:>14}  ({e.positions})\n"
             )
+    if summary.apart:
+        out.write(
+            f"\napart (no USD value in the rules' quote_equivalents; in its own coin):\n"
+            f"  {'coin':<8} {'positions':>9} {'notional':>16} {'unrealised':>12} "
+            f"{'realised':>12} {'fees':>10} {'funding':>10}\n"
+        )
+        for part in summary.apart:
+            out.write(
+                f"  {part.coin:<8} {part.positions:>9} {part.notional!s:>16} "
+                f"{part.unrealised_pnl!s:>12} {part.realised_pnl!s:>12} {part.fees!s:>10} "
+                f"{part.funding!s:>10}\n"
+            )
     risk = summary.risk
     if risk is None:
         return

@@ -428,6 +428,15 @@ def test_orders_the_docs_refuse_are_refused_and_nothing_is_placed(
     refusal({"quantity": "lots"}, 400, -1102)
     refusal({"price": "-1"}, 400, -4001)
     refusal({"positionSide": "LONG"}, 400, -4061)  # one-way mode takes BOTH only
+    # The filters exchangeInfo lists: LOT_SIZE, MARKET_LOT_SIZE, PRICE_FILTER, MIN_NOTIONAL.
+    refusal({"quantity": "0.0105"}, 400, -1111)
+    refusal({"quantity": "0.0005"}, 400, -4004)
+    refusal({"quantity": "1000.001"}, 400, -4005)
+    refusal({"type": "MARKET", "quantity": "100.001"}, 400, -4005)
+    refusal({"price": "90000.005"}, 400, -4014)
+    refusal({"price": "2000000"}, 400, -4002)
+    refusal({"quantity": "0.001", "price": "4999"}, 400, -4164)  # worth 4.999
+    refusal({"symbol": "ETHUSDT", "type": "MARKET", "quantity": "0.001"}, 400, -4164)  # at 4000
     refusal({"positionSide": "UP"}, 400, -4060)
     refusal({"symbol": "DOGEUSDT"}, 400, -1121)
     assert client.ok("GET", "/fapi/v1/openOrders") == []
@@ -509,6 +518,7 @@ def test_unreadable_requests_get_a_clear_error_and_the_server_goes_on(
     refused(client.signed("POST", "/fapi/v1/order", response_type), 400, -1136)
     refused(client.http.get("/fapi/v9/nothing"), 404, -1000)
     ws = create_connection(f"{sim.stream_url}/ws/btcusdt@markPrice", timeout=5)
+    assert orjson.loads(ws.recv())["p"] == "100000"  # the current mark, on subscribing
     ws.send("not json")
     assert orjson.loads(ws.recv())["code"] == 3
     ws.send(orjson.dumps({"method": "SUBSCRIBE", "params": []}))
@@ -678,17 +688,20 @@ def test_dropped_connections_and_a_restart_keep_the_account(
 # ---- the mark price stream --------------------------------------------------------------------
 
 
-def test_the_mark_price_stream_pushes_each_move_and_takes_subscriptions(
+def test_the_mark_price_stream_pushes_the_mark_then_each_move_and_takes_subscriptions(
     sim: AsterSimulator,
 ) -> None:
     ws = create_connection(f"{sim.stream_url}/ws/btcusdt@markPrice", timeout=5)
     assert sim.wait_for(lambda: sim.mark_stream.subscriber_count("BTCUSDT") == 1)
+    current = orjson.loads(ws.recv())  # what Aster's timer pushes within its 3 s
+    assert (current["e"], current["s"], current["p"]) == ("markPriceUpdate", "BTCUSDT", "100000")
     sim.move_mark("BTCUSDT", "101000")
     update = orjson.loads(ws.recv())
     assert (update["e"], update["s"], update["p"]) == ("markPriceUpdate", "BTCUSDT", "101000")
     assert set(update) == {"e", "E", "s", "p", "i", "P", "r", "T"}
     ws.send(orjson.dumps({"method": "SUBSCRIBE", "params": ["ethusdt@markPrice"], "id": 1}))
     assert orjson.loads(ws.recv()) == {"result": None, "id": 1}
+    assert orjson.loads(ws.recv())["p"] == "4000"
     sim.move_mark("ETHUSDT", "4050")
     assert orjson.loads(ws.recv())["p"] == "4050"
     ws.send(orjson.dumps({"method": "LIST_SUBSCRIPTIONS", "id": 2}))

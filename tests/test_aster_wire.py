@@ -15,6 +15,7 @@ import pytest
 
 from trueup.adapters.aster import messages
 from trueup.adapters.capture import decode_line
+from trueup.adapters.market_data import capture_market
 from trueup.domain.book import fold
 from trueup.domain.emitted import PositionClosed, PositionSyncFailed, RateLimit
 from trueup.domain.events import (
@@ -395,6 +396,27 @@ def test_open_orders_are_reported_with_their_trigger_and_leg() -> None:
     assert (order.created_time, order.updated_time) == (1579276756075, 1579276756075)
 
 
+def test_all_orders_report_each_order_in_its_status_now_and_end_one_known_open() -> None:
+    listed = documented("all_orders")
+    event = decode(rest(T0, "/fapi/v1/allOrders", listed, symbol="BTCUSDT", startTime=T0))
+    assert isinstance(event, OrdersReported) and event.source == "rest"
+    (order,) = event.orders
+    assert (order.venue_order_id, order.client_order_id, order.status) == (
+        "1917641",
+        "abc",
+        OrderStatus.PENDING_TRIGGER,
+    )
+    # The same order, cancelled while nobody listened: allOrders ends it.
+    cancelled = [listed[0] | {"status": "CANCELED", "updateTime": 1579276760000}]
+    events = [
+        decode(rest(T0, "/fapi/v1/openOrders", listed)),
+        decode(rest(T0 + 1, "/fapi/v3/allOrders", cancelled, symbol="BTCUSDT")),
+    ]
+    book = fold("aster", ACCOUNT, events)
+    (held,) = book.orders.values()
+    assert held.report is not None and held.report.status is OrderStatus.CANCELED
+
+
 def test_force_orders_in_the_order_form_name_the_liquidation_and_adl_engines() -> None:
     event = decode(rest(T0, "/fapi/v1/openOrders", documented("force_orders")))
     assert isinstance(event, OrdersReported)
@@ -639,13 +661,13 @@ def test_what_is_not_understood_is_refused_with_a_reason(record: JSON, reason: s
             RejectionKind.UNKNOWN,
         ),
         (ws(T0, {"e": "announcement", "en": {}, "zh": {}}), RejectionKind.UNKNOWN),
-        (rest(T0, "/fapi/v1/allOrders", []), RejectionKind.UNKNOWN),
+        (rest(T0, "/fapi/v1/adlQuantile", []), RejectionKind.UNKNOWN),
         (
-            messages.capture_rest(T0, ACCOUNT, RISK, {}, None) | {"channel": "market"},
+            capture_market(T0, "aster", ACCOUNT, {"e": "bookTicker", "E": T0, "s": "BTCUSDT"}),
             RejectionKind.UNKNOWN,
         ),
     ],
-    ids=["account-config-update", "announcement", "all-orders", "market"],
+    ids=["account-config-update", "announcement", "adl-quantile", "market-book-ticker"],
 )
 def test_what_trueup_does_not_read_is_kept_as_unknown_and_emits_nothing(
     record: JSON, kind: RejectionKind

@@ -257,3 +257,19 @@ def test_a_snapshot_keeps_stale_asking_the_accounts_own_manual_close_detector() 
     detectors = restored.reconciler.detectors("bybit", "main")
     assert detectors.stale.closes is detectors.manual_close
     assert detectors.manual_close.is_confirmed("p-1")
+
+
+def test_an_untracked_position_once_told_is_not_judged_again_on_every_input() -> None:
+    """Told once, it waits on no timer: an input of another symbol touches that symbol alone
+    (and so rewrites that symbol's view alone), however many untracked keys the account has."""
+    reconciler = Reconciler()
+    reconciler.apply(frame(T0, "1", 1))
+    told = [e.type for e in reconciler.apply(clock(T0 + 10_000))]
+    assert told == ["UNTRACKED_POSITION"]
+    assert list(reconciler.detectors("bybit", "main").untracked.waiting()) == []
+    reconciler.touched.take()
+    reconciler.apply(frame(T0 + 11_000, "2", 1, symbol="ETHUSDT"))
+    assert reconciler.touched.take().symbols == {("bybit", "main"): {"ETHUSDT"}}
+    # A change of its own is still judged: flat, it is no longer waited on or told.
+    assert reconciler.apply(frame(T0 + 12_000, "0", 2)) == []
+    assert BTC not in reconciler.detectors("bybit", "main").untracked.since

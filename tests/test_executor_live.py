@@ -1,7 +1,8 @@
 """The executor as processes against the Bybit simulator: 100 triggers fire together on 25
 positions while three `trueup execute` processes (killed with -9 along the way) place what
 they request. Every decision is placed exactly once, none is refused for lack of position,
-and every firing ends EXECUTED in the journal."""
+and every firing ends EXECUTED in the journal. On Hyperliquid and Aster, one trigger fires
+on the venue's own price stream (`run --prices`) and ends EXECUTED."""
 
 import os
 import signal
@@ -24,6 +25,8 @@ from trueup.adapters.client_order_id import client_order_id
 from trueup.adapters.store.journal import Journal
 from trueup.application.service import TrueupService
 from trueup.domain.emitted import Emitted, OrderRequested, TriggerOutcome
+from trueup_simulators.aster.records import PositionSide
+from trueup_simulators.aster.simulator import AsterSimulator
 from trueup_simulators.bybit.simulator import BybitSimulator
 from trueup_simulators.hyperliquid.simulator import HyperliquidSimulator
 
@@ -183,7 +186,7 @@ def test_a_hyperliquid_trigger_is_executed_through_the_sdk_s_exchange(tmp_path: 
             )
         ]
         try:
-            hl.wait_subscribed("allMids", "", timeout=20)
+            hl.wait_subscribed("activeAssetCtx", "BTC", timeout=20)
             wait_for("the position", lambda: _held(store, "hyperliquid", user) == 1, timeout=30)
             add_triggers(store, "hyperliquid", user, [("btc-half", "BTC", "0.5")])
             hl.move_mark("BTC", "110")
@@ -196,6 +199,47 @@ def test_a_hyperliquid_trigger_is_executed_through_the_sdk_s_exchange(tmp_path: 
         assert outcome.filled_qty == Decimal("1.0")
         position = hl.clearinghouse_state(user)["assetPositions"][0]["position"]
         assert Decimal(position["szi"]) == 1
+
+
+def test_an_aster_trigger_is_executed_through_its_v1_client(tmp_path: Path) -> None:
+    key, secret = "aster-executor-key-not-real", "aster-executor-secret-not-real"
+    store = str(tmp_path / "journal.db")
+    environment = {**os.environ, "ASTER_API_KEY": key, "ASTER_API_SECRET": secret}
+    with AsterSimulator(api_key=key, api_secret=secret) as aster:
+        aster.move_mark("BTCUSDT", "100")
+        aster.open_position("BTCUSDT", "2", "100")
+        account = ("--venue", "aster", "--account", "main", "--base-url", aster.base_url)
+        processes = [
+            subprocess.Popen(
+                [*TRUEUP, "--store", store, *command, *account],
+                env=environment,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for command in (
+                ("run", "--prices", "BTCUSDT", "--poll-interval", "0.5", "--tick-ms", "100"),
+                ("execute", "--poll-ms", "20"),
+            )
+        ]
+        try:
+            assert aster.wait_for(lambda: aster.mark_stream.subscriber_count("BTCUSDT") > 0, 20)
+            wait_for("the position", lambda: _held(store, "aster", "main") == 1, timeout=30)
+            add_triggers(store, "aster", "main", [("btc-half", "BTCUSDT", "0.5")])
+            aster.move_mark("BTCUSDT", "110")
+            wait_for("the firing to end", lambda: bool(_outcomes(store)), timeout=30)
+        finally:
+            stop_cleanly(processes)
+        (outcome,) = _outcomes(store)
+        assert outcome.type == "TRIGGER_EXECUTED", outcome.reason
+        assert outcome.client_order_id == client_order_id(outcome.decision_id).order_link_id
+        assert outcome.filled_qty == Decimal("1")
+        orders = aster.read(lambda a: [(o.client_order_id, o.status) for o in a.orders.values()])
+        assert orders == [(outcome.client_order_id, "FILLED")]
+        assert aster.read(lambda a: a.positions[("BTCUSDT", PositionSide.BOTH)].amount) == 1
+    # The keys reach no file of the journal (its write-ahead log included).
+    stored = b"".join(path.read_bytes() for path in tmp_path.glob("journal.db*"))
+    assert key.encode() not in stored and secret.encode() not in stored
 
 
 def test_an_entry_left_unfilled_is_repriced_twice_then_filled_at_market(
@@ -253,3 +297,44 @@ def test_an_entry_left_unfilled_is_repriced_twice_then_filled_at_market(
 def _rules_recorded(store: str) -> bool:
     with Journal.open(store) as journal:
         return journal.rules_in_force().entry_policy_for("bybit", "main")
+
+
+def test_run_with_execute_places_what_its_own_projection_requests_once(
+    tmp_path: Path, sim: BybitSimulator
+) -> None:
+    """One process follows the account, detects, and places: no `trueup execute` beside it.
+    A second such run on the account stands by as executor (the lease), so nothing is placed
+    twice."""
+    store = str(tmp_path / "journal.db")
+    symbol = SYMBOLS[0]
+    run = (
+        "run", "--venue", "bybit", "--account", "main", "--execute",
+        "--prices", symbol, "--poll-interval", "1", "--tick-ms", "200",
+    )  # fmt: skip
+    runs = [start(store, sim, *run) for _ in range(2)]
+    try:
+        assert sim.wait_subscribed(timeout=20)
+        wait_for("the positions", lambda: _held(store) == len(SYMBOLS), timeout=30)
+        add_triggers(store, "bybit", "main", [("half", symbol, "0.5"), ("quarter", symbol, "0.5")])
+        sim.tickers.wait_subscribed(symbol, timeout=15)
+        sim.move_mark(symbol, "110")
+        wait_for("both firings to end", lambda: len(_outcomes(store)) == 2, timeout=30)
+    finally:
+        stop_cleanly(runs)
+
+    assert {o.type for o in _outcomes(store)} == {"TRIGGER_EXECUTED"}
+    answers = [a.ret_code for a in sim.rest_answers() if a.path == "/v5/order/create"]
+    assert answers == [0, 0]
+    assert sim.read(lambda book: book.position(symbol).size) == Decimal("0.25")
+
+
+def test_run_with_execute_refuses_a_venue_it_cannot_place_on_in_one_line(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [*TRUEUP, "--store", str(tmp_path / "journal.db"), "run", "--venue", "ccxt:binance",
+         "--account", "main", "--execute"],
+        env=ENVIRONMENT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "trueup: --execute: orders are not placed on ccxt:binance yet"
+    ]

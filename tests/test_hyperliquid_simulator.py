@@ -19,10 +19,10 @@ from trueup.adapters.capture import decode_line
 from trueup.adapters.hyperliquid import messages
 from trueup.domain.book import fold
 from trueup.domain.emitted import PositionClosed
-from trueup.domain.events import ExecutionsReported, InputEvent
+from trueup.domain.events import ExecutionsReported, InputEvent, OrdersReported
 from trueup.domain.keys import PositionKey
 from trueup.domain.reconciler import reconcile
-from trueup.domain.vocabulary import ExecutionKind
+from trueup.domain.vocabulary import ExecutionKind, OrderStatus
 from trueup_simulators.hyperliquid.simulator import HyperliquidSimulator
 
 JSON = dict[str, Any]
@@ -319,3 +319,27 @@ def test_a_position_closed_by_hand_is_reported_closed_by_trueup(sim: Hyperliquid
     assert fold("hyperliquid", USER, events).positions[btc_key()].exchange_qty == 0
     closed = [e for e in reconcile(events) if isinstance(e, PositionClosed)]
     assert [(e.position_id, e.symbol) for e in closed] == [("p-1", "BTC")]
+
+
+def test_fills_by_time_and_historical_orders_answer_what_happened_since(
+    sim: HyperliquidSimulator,
+) -> None:
+    client = rest_only(sim)
+    first = sim.open_order(USER, "BTC", is_buy=True, sz="0.1", limit_px="60000")
+    sim.fill(USER, first)
+    later = client.user_fills(USER)[0]["time"] + 1
+    second = sim.open_order(USER, "ETH", is_buy=False, sz="1", limit_px="3000", cloid=CLOID)
+    sim.fill(USER, second, sz="0.4")
+    sim.cancel(USER, second)
+    since = client.post("/info", {"type": "userFillsByTime", "user": USER, "startTime": later})
+    assert [(f["coin"], f["sz"]) for f in since] == [("ETH", "0.4")]  # oldest first, from then
+    everything = client.user_fills_by_time(USER, T0)
+    assert [f["coin"] for f in everything] == ["BTC", "ETH"]
+    history = client.post("/info", {"type": "historicalOrders", "user": USER})
+    assert [(h["order"]["oid"], h["status"]) for h in history] == [
+        (second, "canceled"),
+        (first, "filled"),
+    ]  # newest first, each in its status now
+    event = decoded(messages.capture_rest(T0, USER, "historicalOrders", {"user": USER}, history))
+    assert isinstance(event, OrdersReported)
+    assert [o.status for o in event.orders] == [OrderStatus.CANCELED, OrderStatus.FILLED]

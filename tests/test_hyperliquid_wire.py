@@ -1,6 +1,7 @@
 """Hyperliquid capture lines become domain events; bad ones are kept rejected, never read flat."""
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -485,6 +486,48 @@ def test_funding_is_kept_as_a_funding_execution_of_no_order() -> None:
     assert fold("hyperliquid", USER, [event]).orders == {}
 
 
+USER_FUNDING = orjson.loads(
+    (Path(__file__).parent / "fixtures" / "hyperliquid-user-funding.json").read_text()
+)
+
+
+def funding_reply_line(at: int, reply: list[JSON]) -> JSON:
+    return messages.capture_rest(at, USER, "userFunding", USER_FUNDING["request"], reply)
+
+
+def test_the_documented_user_funding_reply_is_one_funding_execution_per_entry() -> None:
+    event = decode(funding_reply_line(T0 + 5, USER_FUNDING["reply"]))
+    assert isinstance(event, ExecutionsReported) and event.source == "rest"
+    assert [(f.kind, f.symbol, f.exec_qty, f.exec_fee, f.exec_time) for f in event.fills] == [
+        (ExecutionKind.FUNDING, "ETH", Decimal("49.1477"), Decimal("3.625312"), 1762200000000),
+        (ExecutionKind.FUNDING, "BTC", Decimal("0.5"), Decimal("-0.812"), 1762200000000),
+    ]
+
+
+def test_a_funding_payment_listed_by_user_funding_is_the_one_user_events_pushed() -> None:
+    entry = USER_FUNDING["reply"][0]
+    payment = entry["delta"]
+    pushed = messages.funding_event(
+        time=entry["time"],
+        coin=payment["coin"],
+        usdc=payment["usdc"],
+        szi=payment["szi"],
+        funding_rate=payment["fundingRate"],
+    )
+    by_stream = decode(ws(T0 + 1, pushed))
+    by_rest = decode(funding_reply_line(T0 + 5, [entry]))
+    assert isinstance(by_stream, ExecutionsReported) and isinstance(by_rest, ExecutionsReported)
+    assert by_stream.fills == by_rest.fills
+
+
+def test_a_user_funding_entry_of_another_kind_is_rejected() -> None:
+    entry = messages.user_funding_item(
+        time=T0, coin="ETH", usdc="1.0", szi="1.0", funding_rate="0.0001"
+    )
+    entry["delta"]["type"] = "deposit"
+    assert "delta.type" in rejected(funding_reply_line(T0 + 5, [entry])).reason
+
+
 def test_a_liquidation_notice_and_a_non_user_cancel_are_kept_and_change_nothing() -> None:
     notice = messages.liquidation_event(
         lid=1,
@@ -578,3 +621,107 @@ def test_a_listed_take_profit_closes_as_one_though_no_order_update_says_what_it_
     ]
     closed = [e for e in reconcile(events) if isinstance(e, PositionClosed)]
     assert [(e.position_id, e.exit_reason) for e in closed] == [("p-1", "TAKE_PROFIT")]
+
+
+# --- what was missed while nobody listened: userFillsByTime, historicalOrders --------------
+
+# Hyperliquid's info-endpoint page, "Retrieve a user's fills by time" and "Retrieve a user's
+# historical orders": their example entries, as documented.
+DOCUMENTED_FILL_BY_TIME: JSON = {
+    "closedPnl": "0.0",
+    "coin": "AVAX",
+    "crossed": False,
+    "dir": "Open Long",
+    "hash": "0xa166e3fa63c25663024b03f2e0da011a00307e4017e5c69a0f5b4e2c3dfb7c8f",
+    "oid": 90542681,
+    "px": "18.435",
+    "side": "B",
+    "startPosition": "26.86",
+    "sz": "93.53",
+    "time": 1681222254710,
+    "fee": "0.01",
+    "feeToken": "USDC",
+    "builderFee": "0.01",
+    "tid": 118906512037719,
+}
+DOCUMENTED_HISTORICAL_ORDER: JSON = {
+    "order": {
+        "coin": "ETH",
+        "side": "A",
+        "limitPx": "2412.7",
+        "sz": "0.0",
+        "oid": 1,
+        "timestamp": 1724361546645,
+        "triggerCondition": "N/A",
+        "isTrigger": False,
+        "triggerPx": "0.0",
+        "children": [],
+        "isPositionTpsl": False,
+        "reduceOnly": True,
+        "orderType": "Market",
+        "origSz": "0.0076",
+        "tif": "FrontendMarket",
+        "cloid": None,
+    },
+    "status": "filled",
+    "statusTimestamp": 1724361546645,
+}
+
+
+def test_fills_asked_by_time_are_the_documented_fills_counted_once_by_tid() -> None:
+    params = {"user": USER, "startTime": 1681222254710 - 60_000}
+    by_time = decode(
+        messages.capture_rest(T0, USER, "userFillsByTime", params, [DOCUMENTED_FILL_BY_TIME])
+    )
+    assert isinstance(by_time, ExecutionsReported) and by_time.source == "rest"
+    (fill,) = by_time.fills
+    assert (fill.symbol, fill.trade_id, fill.venue_order_id, fill.side) == (
+        "AVAX",
+        "118906512037719",
+        "90542681",
+        OrderSide.BUY,
+    )
+    assert (fill.exec_price, fill.exec_qty, fill.exec_fee, fill.exec_time) == (
+        Decimal("18.435"),
+        Decimal("93.53"),
+        Decimal("0.01"),
+        1681222254710,
+    )
+    pushed = decode(ws(T0 + 1, messages.user_fills_event([DOCUMENTED_FILL_BY_TIME])))
+    (order,) = fold("hyperliquid", USER, [by_time, pushed]).orders.values()
+    assert order.filled_qty == Decimal("93.53")
+
+
+def test_a_historical_order_ends_an_order_the_journal_knew_open() -> None:
+    listed = messages.frontend_order(
+        coin="ETH", oid=1, side="A", limit_px="2412.7", sz="0.0076", timestamp=1724361546645
+    )
+    opened = decode(messages.capture_rest(T0, USER, "frontendOpenOrders", {"user": USER}, [listed]))
+    history = decode(
+        messages.capture_rest(
+            T0 + 1, USER, "historicalOrders", {"user": USER}, [DOCUMENTED_HISTORICAL_ORDER]
+        )
+    )
+    assert isinstance(history, OrdersReported) and history.source == "rest"
+    (report,) = history.orders
+    assert (report.venue_order_id, report.status, report.qty, report.cum_exec_qty) == (
+        "1",
+        OrderStatus.FILLED,
+        Decimal("0.0076"),
+        Decimal("0.0076"),
+    )
+    assert (report.order_type, report.reduce_only, report.updated_time) == (
+        "Market",
+        True,
+        1724361546645,
+    )
+    book = fold("hyperliquid", USER, [opened, history])
+    assert book.open_orders_for(key("ETH")) == []
+
+
+def test_a_historical_order_in_a_status_trueup_does_not_know_rejects_the_reply() -> None:
+    entry = DOCUMENTED_HISTORICAL_ORDER | {"status": "teleported"}
+    reason = rejected(
+        messages.capture_rest(T0, USER, "historicalOrders", {"user": USER}, [entry])
+    ).reason
+    assert "teleported" in reason

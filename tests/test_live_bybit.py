@@ -1,29 +1,23 @@
-"""Live Bybit ingest through the real pybit client against the simulator: every failure of
-the connection ends with the journal agreeing with the exchange, and nothing lost."""
+"""Live Bybit ingest through the real pybit client against the simulator: what only Bybit's
+feed does (fills asked for after a reconnect, paginated snapshots). What every venue's feed
+does, every failure of the connection ending with the journal agreeing with the exchange, is
+in the venues' common suite (test_venue_conformance.py)."""
 
-import time
 from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from tests import live_harness
-from tests.live_harness import emitted, live_ingest, refused, wait_for, wait_for_emitted
-from trueup.adapters.bybit.live import BybitFeed
-from trueup.adapters.clock import wall_clock
+from tests.live_harness import emitted, live_ingest, wait_for, wait_for_emitted
+from tests.venue_harness import OnBybit, agree, opened
 from trueup.adapters.store.journal import Journal
-from trueup.domain.events import RejectionKind
-from trueup_simulators.bybit.exchange_book import ExchangeBook
-from trueup_simulators.bybit.simulator import BybitSimulator
-
-KEY, SECRET = "test-key-not-real", "test-secret-not-real"
 
 
 @pytest.fixture
-def sim() -> Iterator[BybitSimulator]:
-    with BybitSimulator(api_key=KEY, api_secret=SECRET) as simulator:
-        yield simulator
+def bybit() -> Iterator[OnBybit]:
+    with OnBybit.started() as harness:
+        yield harness
 
 
 @pytest.fixture
@@ -31,82 +25,17 @@ def store(tmp_path: Path) -> str:
     return str(tmp_path / "live.db")
 
 
-def feed_for(sim: BybitSimulator) -> BybitFeed:
-    return BybitFeed(
-        "main", KEY, SECRET, clock=wall_clock, base_url=sim.base_url, poll_interval_s=0.3
-    )
-
-
-def opened(position_id: str, symbol: str, qty: str) -> dict[str, object]:
-    return live_harness.opened("bybit", "main", position_id, symbol, qty, category="linear")
-
-
-def held(sim: BybitSimulator) -> dict[str, Decimal]:
-    def sizes(book: ExchangeBook) -> dict[str, Decimal]:
-        return {
-            p.symbol: (-p.size if p.side == "Sell" else p.size)
-            for p in book.positions.values()
-            if p.size
-        }
-
-    return sim.read(sizes)
-
-
-def journaled(store: str) -> dict[str, Decimal]:
-    return live_harness.exchange_sizes(store, "bybit", "main")
-
-
-def agree(sim: BybitSimulator, store: str) -> None:
-    wait_for("the journal to agree with the exchange", lambda: journaled(store) == held(sim))
-
-
-def subscribed(sim: BybitSimulator, timeout: float = 10.0) -> None:
-    assert sim.wait_subscribed(timeout=timeout), "the feed never subscribed"
-
-
-def buy(sim: BybitSimulator, symbol: str, qty: str) -> None:
-    sim.fill(sim.place_order(symbol, "Buy", qty, order_type="Market"), price="100")
-
-
-def test_a_position_closed_by_hand_on_bybit_is_reported_closed(
-    sim: BybitSimulator, store: str
-) -> None:
-    with live_ingest(store, feed_for(sim)) as live:
-        subscribed(sim)
-        live.put(opened("p-1", "BTCUSDT", "0.3"))
-        buy(sim, "BTCUSDT", "0.3")
-        agree(sim, store)
-        sim.close_by_hand("BTCUSDT")
-        (closed,) = wait_for_emitted(store, "POSITION_CLOSED")
-        agree(sim, store)
-    # Its closing order was none of the bot's, nor a TP/SL: closed by hand, no loss cooldown.
-    assert (closed.symbol, getattr(closed, "exit_reason", None)) == ("BTCUSDT", "MANUAL")
-
-
-def test_a_dropped_connection_is_rebuilt_reported_and_resynced(
-    sim: BybitSimulator, store: str
-) -> None:
-    with live_ingest(store, feed_for(sim)):
-        subscribed(sim)
-        sim.drop_connections()
-        buy(sim, "ETHUSDT", "2")  # while nobody listens: only the REST re-sync can tell
-        wait_for_emitted(store, "WS_RECONNECT")
-        agree(sim, store)
-    with Journal.open(store) as journal:
-        said = [e.type for _, e in journal.all_events() if e.type.startswith("Stream")]
-    assert said.index("StreamDown") < said.index("StreamReconnected")  # down, then back
-
-
 def test_an_order_that_fills_while_the_stream_is_down_is_seen_after_the_reconnect(
-    sim: BybitSimulator, store: str
+    bybit: OnBybit, store: str
 ) -> None:
+    sim = bybit.sim
     placed = {
         "kind": "order_placed", "position_id": "p-ada", "order_link_id": "p-ada-entry",
         "category": "linear", "symbol": "ADAUSDT", "purpose": "ENTRY", "side": "Buy",
         "qty": "100", "price": "0.7",
     }  # fmt: skip
-    with live_ingest(store, feed_for(sim)) as live:
-        subscribed(sim)
+    with live_ingest(store, bybit.feed()) as live:
+        bybit.subscribed()
         wait_for("a first sync", lambda: bool(sim.rest_answers()))
         live.put(live_harness.intent("bybit", "main", placed))
         sim.drop_connections()
@@ -119,59 +48,19 @@ def test_an_order_that_fills_while_the_stream_is_down_is_seen_after_the_reconnec
     assert "/v5/execution/list" in asked and "/v5/order/history" in asked
 
 
-def test_a_refused_auth_is_retried_with_backoff_until_it_passes(
-    sim: BybitSimulator, store: str
-) -> None:
-    sim.refuse_auth(2)
-    with live_ingest(store, feed_for(sim)):
-        subscribed(sim, timeout=15)
-        buy(sim, "SOLUSDT", "10")
-        agree(sim, store)
-    assert len(sim.auth_attempts()) >= 3
-
-
-def test_a_burst_of_rate_limits_changes_no_position(sim: BybitSimulator, store: str) -> None:
-    with live_ingest(store, feed_for(sim)) as live:
-        subscribed(sim)
-        live.put(opened("p-1", "XRPUSDT", "100"))
-        buy(sim, "XRPUSDT", "100")
-        agree(sim, store)
-        sim.rate_limit(3, how="retCode")
-        sim.rate_limit(2, how="429")
-        wait_for("the five refusals", lambda: len(refused(store, RejectionKind.RATE_LIMITED)) >= 5)
-        agree(sim, store)
-    told = [e for e in emitted(store) if e.type == "RATE_LIMIT"]
-    # Quiet: told once per place asked, the rest held back for the window's end.
-    assert 1 <= len(told) <= 2
-    assert "POSITION_CLOSED" not in {e.type for e in emitted(store)}
-
-
-def test_a_simulator_restart_ends_with_the_journal_in_step(sim: BybitSimulator, store: str) -> None:
-    with live_ingest(store, feed_for(sim)):
-        subscribed(sim)
-        buy(sim, "BTCUSDT", "1")
-        agree(sim, store)
-        sim.stop()
-        time.sleep(0.5)
-        sim.start()
-        buy(sim, "ETHUSDT", "3")
-        wait_for_emitted(store, "WS_RECONNECT", timeout=30)
-        agree(sim, store)
-
-
 def test_a_refused_first_page_restarts_the_run_and_closes_nothing(
-    sim: BybitSimulator, store: str
+    bybit: OnBybit, store: str
 ) -> None:
-    sim.set_page_size(1)  # BTCUSDT on page 1, ETHUSDT on page 2
-    with live_ingest(store, feed_for(sim)) as live:
-        subscribed(sim)
-        live.put(opened("p-1", "BTCUSDT", "0.3"))
-        buy(sim, "BTCUSDT", "0.3")
-        buy(sim, "ETHUSDT", "2")
-        agree(sim, store)
-        sim.malform(1)  # the next page 1 lists BTCUSDT but lacks its size
+    bybit.sim.set_page_size(1)  # BTCUSDT on page 1, ETHUSDT on page 2
+    with live_ingest(store, bybit.feed()) as live:
+        bybit.subscribed()
+        live.put(opened(bybit, "p-1", "BTCUSDT", "0.3"))
+        bybit.buy("BTCUSDT", "0.3")
+        bybit.buy("ETHUSDT", "2")
+        agree(bybit, store)
+        bybit.sim.malform(1)  # the next page 1 lists BTCUSDT but lacks its size
         wait_for("the page after the refused one", lambda: _page_after_refused(store) is not None)
-        agree(sim, store)
+        agree(bybit, store)
     assert _page_after_refused(store) == "", "the run did not start again from page 1"
     assert "POSITION_CLOSED" not in {e.type for e in emitted(store)}
 

@@ -27,7 +27,7 @@ class ScriptedFeed:
         self.stopped = False
         self.failure: str | None = None
 
-    def resume_after(self, at: int) -> None:
+    def resume_after(self, at: int, symbols: tuple[str, ...] = ()) -> None:
         """Scripted: nothing to ask for."""
 
     def start(self, sink: Sink, gave_up: Callable[[str], object] = lambda _why: None) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.live_harness import wait_for, wait_for_emitted
+from trueup.adapters.aster.price_feed import AsterPriceFeed
 from trueup.adapters.bybit.price_feed import BybitPriceFeed
 from trueup.adapters.clock import wall_clock
 from trueup.adapters.feed import Feed
@@ -25,6 +26,7 @@ from trueup.domain.rules.config import RuleConfig
 from trueup.projections.reconciliation import replay
 from trueup.runners.cli import main
 from trueup.runners.live import LiveIngest
+from trueup_simulators.aster.simulator import AsterSimulator
 from trueup_simulators.bybit.simulator import BybitSimulator
 from trueup_simulators.hyperliquid.simulator import HyperliquidSimulator
 
@@ -133,7 +135,7 @@ def test_a_dropped_bybit_price_stream_is_rebuilt_and_told(
     assert book.stream_down is None and book.prices_down is None
 
 
-# --- Hyperliquid: allMids through the SDK's WebSocket ---------------------------------------
+# --- Hyperliquid: activeAssetCtx (marks) through the SDK's WebSocket ------------------------
 
 
 @pytest.fixture
@@ -146,20 +148,23 @@ def hyperliquid_prices(sim: HyperliquidSimulator) -> HyperliquidPriceFeed:
     return HyperliquidPriceFeed(USER, ("BTC",), clock=wall_clock, base_url=sim.base_url)
 
 
-def test_hyperliquid_mids_are_recorded_and_replay_to_the_same_prices(
+def test_hyperliquid_marks_are_recorded_and_replay_to_the_same_prices(
     hyperliquid: HyperliquidSimulator, tmp_path: Path
 ) -> None:
     store, capture = str(tmp_path / "live.db"), tmp_path / "capture.jsonl"
     hyperliquid.move_mark("BTC", "65000")
     with recording(store, hyperliquid_prices(hyperliquid), capture):
-        hyperliquid.wait_subscribed("allMids", "", timeout=10)
-        wait_for("the mids", lambda: mark(store, "hyperliquid", USER, "BTC") == Decimal(65000))
-        hyperliquid.move_mark("ETH", "3000")  # moves no coin watched: not recorded
-        hyperliquid.move_mark("BTC", "65010.5")
+        hyperliquid.wait_subscribed("activeAssetCtx", "BTC", timeout=10)
+        wait_for("the mark", lambda: mark(store, "hyperliquid", USER, "BTC") == Decimal(65000))
+        hyperliquid.move_mark("ETH", "3000")  # a coin not watched: not subscribed, not recorded
+        # The mark, not the mid: a thin book's mid strays from what positions are valued at.
+        hyperliquid.move_mark("BTC", "65010.5", oracle="65020", mid="64990")
         wait_for("BTC", lambda: mark(store, "hyperliquid", USER, "BTC") == Decimal("65010.5"))
     with Journal.open(store) as journal:
         frames = [e for _, e in journal.all_events() if isinstance(e, PricesReported)]
     assert len(frames) == 2
+    btc = prices(store, "hyperliquid", USER)["BTC"]
+    assert (btc.mark, btc.index, btc.mid) == (Decimal("65010.5"), Decimal(65020), Decimal(64990))
     assert replayed(capture, tmp_path, "hyperliquid", USER) == prices(store, "hyperliquid", USER)
 
 
@@ -169,12 +174,80 @@ def test_a_dropped_hyperliquid_price_stream_is_rebuilt_and_told(
     store = str(tmp_path / "live.db")
     hyperliquid.move_mark("BTC", "65000")
     with recording(store, hyperliquid_prices(hyperliquid), tmp_path / "capture.jsonl"):
-        hyperliquid.wait_subscribed("allMids", "", timeout=10)
+        hyperliquid.wait_subscribed("activeAssetCtx", "BTC", timeout=10)
         hyperliquid.drop_connections()
         wait_for_emitted(store, "WS_RECONNECT", timeout=30)
-        hyperliquid.wait_subscribed("allMids", "", timeout=10)
+        hyperliquid.wait_subscribed("activeAssetCtx", "BTC", timeout=10)
         hyperliquid.move_mark("BTC", "64000")
         wait_for("prices again", lambda: mark(store, "hyperliquid", USER, "BTC") == Decimal(64000))
+
+
+# --- Aster: <symbol>@markPrice through websocket-client ------------------------------------
+
+
+@pytest.fixture
+def aster() -> Iterator[AsterSimulator]:
+    with AsterSimulator() as simulator:
+        yield simulator
+
+
+def aster_prices(sim: AsterSimulator) -> AsterPriceFeed:
+    return AsterPriceFeed("main", ("BTCUSDT", "ETHUSDT"), clock=wall_clock, base_url=sim.base_url)
+
+
+def subscribed(sim: AsterSimulator, *symbols: str) -> None:
+    def watched() -> bool:
+        return all(sim.mark_stream.subscriber_count(s) > 0 for s in symbols)
+
+    assert sim.wait_for(watched, timeout=10), f"no subscriber of {symbols}"
+
+
+def test_aster_mark_prices_are_recorded_and_replay_to_the_same_prices(
+    aster: AsterSimulator, tmp_path: Path
+) -> None:
+    store, capture = str(tmp_path / "live.db"), tmp_path / "capture.jsonl"
+    with recording(store, aster_prices(aster), capture):
+        subscribed(aster, "BTCUSDT", "ETHUSDT")  # ETHUSDT by SUBSCRIBE on the connection
+        aster.move_mark("BTCUSDT", "106250.5")
+        aster.move_mark("ETHUSDT", "3900.25")
+        wait_for("BTCUSDT", lambda: mark(store, "aster", "main", "BTCUSDT") == Decimal("106250.5"))
+        wait_for("ETHUSDT", lambda: mark(store, "aster", "main", "ETHUSDT") == Decimal("3900.25"))
+    live = prices(store, "aster", "main")
+    assert live["BTCUSDT"].index == Decimal("106250.5")  # the simulator's index is its mark
+    assert replayed(capture, tmp_path, "aster", "main") == live
+
+
+def test_an_aster_update_that_moves_no_price_is_not_recorded(
+    aster: AsterSimulator, tmp_path: Path
+) -> None:
+    store, capture = str(tmp_path / "live.db"), tmp_path / "capture.jsonl"
+    with recording(store, aster_prices(aster), capture):
+        subscribed(aster, "BTCUSDT")
+        for _ in range(3):  # Aster's timer pushes the same prices again and again
+            aster.move_mark("BTCUSDT", "106250.5")
+        aster.move_mark("BTCUSDT", "106260")
+        wait_for("the mark", lambda: mark(store, "aster", "main", "BTCUSDT") == Decimal(106260))
+    updates = [line for line in capture.read_text().splitlines() if "markPriceUpdate" in line]
+    assert len(updates) == 2  # the first and the move, not the two repeats
+    with Journal.open(store) as journal:
+        frames = [e for _, e in journal.all_events() if isinstance(e, PricesReported)]
+    assert len(frames) == 2
+
+
+def test_a_dropped_aster_price_stream_is_rebuilt_and_told(
+    aster: AsterSimulator, tmp_path: Path
+) -> None:
+    store = str(tmp_path / "live.db")
+    with recording(store, aster_prices(aster), tmp_path / "capture.jsonl"):
+        subscribed(aster, "BTCUSDT")
+        aster.move_mark("BTCUSDT", "100")
+        wait_for("a price", lambda: mark(store, "aster", "main", "BTCUSDT") == Decimal(100))
+        aster.drop_connections()
+        (told,) = wait_for_emitted(store, "WS_RECONNECT", timeout=30)
+        subscribed(aster, "BTCUSDT")
+        aster.move_mark("BTCUSDT", "101")
+        wait_for("prices again", lambda: mark(store, "aster", "main", "BTCUSDT") == Decimal(101))
+    assert "prices stream reconnected" in getattr(told, "reason", "")
 
 
 # --- trueup run --prices, as a process -------------------------------------------------------

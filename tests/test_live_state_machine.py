@@ -1,47 +1,225 @@
-"""Random exchange activity on a simulator, live-ingested through the venue's real client:
-after every step the reconciled exchange side must come to equal the simulator's book."""
+"""Random exchange activity on each venue's simulator, live-ingested through the venue's real
+client, with the bot's tracked positions and trueup's own orders among it. After every step,
+once drained, the reconciled exchange side equals the simulator's positions; a position is
+never reported closed unless the venue went flat on it after it was opened; and no order of
+trueup's is ever placed twice, whatever is asked again and whatever faults come between.
+One machine, run on Hyperliquid, Bybit and Aster; each venue says how it trades, closes
+and fails."""
 
 import shutil
 import tempfile
+from collections import Counter
 from decimal import Decimal
+from typing import ClassVar
 
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from tests.live_harness import live_ingest, wait_for
+from tests import live_harness
+from tests.live_harness import emitted, exchange_sizes, live_ingest, wait_for
+from trueup.adapters.aster.live import AsterFeed
+from trueup.adapters.aster.orders import AsterOrders
 from trueup.adapters.bybit.live import BybitFeed
+from trueup.adapters.bybit.orders import BybitOrders
+from trueup.adapters.client_order_id import client_order_id
 from trueup.adapters.clock import wall_clock
 from trueup.adapters.hyperliquid.live import HyperliquidFeed
-from trueup.adapters.store.journal import Journal
-from trueup.projections.reconciliation import replay
+from trueup.adapters.orders import ExecutionClient, OrderRequest, Placement, Side
+from trueup.adapters.supervised_feed import MAX_BACKOFF_S, MAX_POLL_BACKOFF_S, SupervisedFeed
+from trueup.domain.emitted import PositionClosed
+from trueup.domain.vocabulary import PlacementOutcome
+from trueup_simulators.aster.account import Account as AsterAccount
+from trueup_simulators.aster.simulator import AsterSimulator
 from trueup_simulators.bybit.exchange_book import ExchangeBook
 from trueup_simulators.bybit.simulator import BybitSimulator
 from trueup_simulators.hyperliquid.simulator import HyperliquidSimulator
 
 USER = "0x5e9ee1089755c3435139848e47e6635505d5a13a"
-COINS = ("BTC", "ETH", "SOL")
+KEY, SECRET = "state-key", "state-secret"
+MARK = "100"
 sizes = st.sampled_from(["0.5", "1", "2.5"])
+symbol_picks = st.integers(0, 5)  # the venue's symbols, whichever they are
+# trueup's decisions: each always asks for the same order, as a decision's request does.
+DECISIONS = 4
+# A request the venue did not judge is asked again, under its id, as the executor does.
+ASKS = 5
+# Faults armed faster than the feed spends them back it off, as they should: its stream's
+# reconnects up to MAX_BACKOFF_S apart and its REST syncs up to MAX_POLL_BACKOFF_S apart.
+CATCH_UP_S = 20 + MAX_BACKOFF_S + MAX_POLL_BACKOFF_S
 
 
-class LiveHyperliquidBook(RuleBasedStateMachine):
+class LiveBook(RuleBasedStateMachine):
+    """The machine; a venue's subclass starts its simulator and feed and says how it trades."""
+
+    venue: ClassVar[str]
+    account: ClassVar[str]
+    category: ClassVar[str]
+    symbols: ClassVar[tuple[str, ...]]
+
     def __init__(self) -> None:
         super().__init__()
         self.folder = tempfile.mkdtemp(prefix="trueup-state-")
         self.store = f"{self.folder}/live.db"
-        self.sim = HyperliquidSimulator()
-        self.sim.start()
-        feed = HyperliquidFeed(
-            USER, clock=wall_clock, base_url=self.sim.base_url, poll_interval_s=0.1
-        )
-        self.running = live_ingest(self.store, feed)
-        self.running.__enter__()
-        self.sim.wait_subscribed("userFills", USER)
+        self.start()
+        self.running = live_ingest(self.store, self.feed())
+        self.live = self.running.__enter__()
+        self.reading()
+        self.client = self.execution_client()
+        # How often each symbol was seen flat at the venue, and, for each position the bot
+        # opened, its symbol and that count then: a close reported must come after a flat.
+        self.flats: Counter[str] = Counter()
+        self.tracked: dict[str, tuple[str, int]] = {}
+        self.placed: set[int] = set()  # trueup's decisions the venue took
 
     def teardown(self) -> None:
         self.running.__exit__(None, None, None)
-        self.sim.stop()
+        self.stop()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+    # --- the venue, as each subclass has it ------------------------------------------------
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def feed(self) -> SupervisedFeed:
+        raise NotImplementedError
+
+    def reading(self) -> None:
+        """Wait until the feed reads the account's stream."""
+        raise NotImplementedError
+
+    def held(self) -> dict[str, Decimal]:
+        """The simulator's positions, signed, by symbol (flat ones left out)."""
+        raise NotImplementedError
+
+    def fill(self, symbol: str, buy: bool, size: str) -> None:
+        """An order of the bot's own, filled at the venue."""
+        raise NotImplementedError
+
+    def close_whole(self, symbol: str, liquidated: bool) -> None:
+        raise NotImplementedError
+
+    def drop(self) -> None:
+        raise NotImplementedError
+
+    def execution_client(self) -> ExecutionClient | None:
+        """trueup's execution client for the account; None where the machine places none."""
+        return None
+
+    def client_ids_at_venue(self) -> list[str]:
+        """The client order id of every order of trueup's at the venue, one per order."""
+        return []
+
+    # --- rules -----------------------------------------------------------------------------
+
+    def _symbol(self, pick: int) -> str:
+        return self.symbols[pick % len(self.symbols)]
+
+    def _seen(self) -> None:
+        held = self.held()
+        self.flats.update(s for s in self.symbols if s not in held)
+
+    @rule(pick=symbol_picks, buy=st.booleans(), size=sizes)
+    def trade(self, pick: int, buy: bool, size: str) -> None:
+        self.fill(self._symbol(pick), buy, size)
+        self._seen()
+
+    @rule(pick=symbol_picks, size=sizes)
+    def the_bot_opens_a_long(self, pick: int, size: str) -> None:
+        """The bot buys and says so (its position_opened intent), when a long is held."""
+        symbol = self._symbol(pick)
+        self.fill(symbol, True, size)
+        self._seen()
+        qty = self.held().get(symbol, Decimal(0))
+        if qty > 0:
+            position_id = f"p{len(self.tracked)}"
+            self.tracked[position_id] = (symbol, self.flats[symbol])
+            self.live.put(
+                live_harness.opened(
+                    self.venue, self.account, position_id, symbol, str(qty), category=self.category
+                )
+            )
+
+    @precondition(lambda self: bool(self.held()))
+    @rule(data=st.data(), liquidated=st.booleans())
+    def closed_at_the_venue(self, data: st.DataObject, liquidated: bool) -> None:
+        self.close_whole(data.draw(st.sampled_from(sorted(self.held()))), liquidated)
+        self._seen()
+
+    @rule()
+    def drop_the_stream(self) -> None:
+        self.drop()
+
+    @precondition(lambda self: self.client is not None)
+    @rule(decision=st.integers(0, DECISIONS - 1))
+    def trueup_places(self, decision: int) -> None:
+        """A decision's order through trueup's client, asked again while not judged."""
+        assert self.client is not None
+        symbol = self.symbols[decision % len(self.symbols)]
+        side = Side.BUY if decision % 2 else Side.SELL
+        request = OrderRequest(client_order_id(f"decision-{decision}"), symbol, side, Decimal(1))
+        answers: list[Placement] = []
+        while len(answers) < ASKS and (not answers or _retryable(answers[-1])):
+            answers.append(self.client.place(request))
+        last = answers[-1]
+        if decision in self.placed:
+            # Placed before: the venue holds it, whatever became of it since.
+            assert last.outcome is PlacementOutcome.ALREADY_PLACED or _retryable(last), answers
+        elif last.placed:
+            self.placed.add(decision)
+        self._seen()
+
+    # --- invariants ------------------------------------------------------------------------
+
+    @invariant()
+    def the_journal_comes_to_equal_the_simulator(self) -> None:
+        def agree() -> bool:
+            return exchange_sizes(self.store, self.venue, self.account) == self.held()
+
+        wait_for("the journal to catch up", agree, timeout=CATCH_UP_S)
+
+    @invariant()
+    def no_position_is_reported_closed_while_the_venue_held_it(self) -> None:
+        for event in emitted(self.store):
+            if isinstance(event, PositionClosed):
+                symbol, flats_then = self.tracked[event.position_id]
+                assert event.symbol == symbol
+                assert self.flats[symbol] > flats_then, f"{event.position_id} closed, held"
+
+    @invariant()
+    def no_order_of_trueup_s_is_placed_twice(self) -> None:
+        placed = Counter(self.client_ids_at_venue())
+        assert all(n == 1 for n in placed.values()), placed
+
+
+def _retryable(placement: Placement) -> bool:
+    return placement.refusal is not None and placement.refusal.retryable
+
+
+class LiveHyperliquidBook(LiveBook):
+    """Hyperliquid through its SDK: fills, hand closes, liquidations, drops, rate limits."""
+
+    venue, account, category = "hyperliquid", USER, "perp"
+    symbols = ("BTC", "ETH", "SOL")
+
+    def start(self) -> None:
+        self.sim = HyperliquidSimulator()
+        self.sim.start()
+
+    def stop(self) -> None:
+        self.sim.stop()
+
+    def feed(self) -> SupervisedFeed:
+        return HyperliquidFeed(
+            USER, clock=wall_clock, base_url=self.sim.base_url, poll_interval_s=0.1
+        )
+
+    def reading(self) -> None:
+        self.sim.wait_subscribed("userFills", USER)
 
     def held(self) -> dict[str, Decimal]:
         state = self.sim.clearinghouse_state(USER)
@@ -51,37 +229,22 @@ class LiveHyperliquidBook(RuleBasedStateMachine):
             if Decimal(p["position"]["szi"]) != 0
         }
 
-    def journaled(self) -> dict[str, Decimal]:
-        with Journal.open(self.store) as journal:
-            book = replay(journal).book("hyperliquid", USER)
-        return {k.symbol: p.exchange_qty for k, p in book.positions.items() if p.exchange_qty}
-
-    @rule(coin=st.sampled_from(COINS), buy=st.booleans(), size=sizes)
-    def trade(self, coin: str, buy: bool, size: str) -> None:
-        oid = self.sim.open_order(USER, coin, is_buy=buy, sz=size, limit_px="100")
+    def fill(self, symbol: str, buy: bool, size: str) -> None:
+        oid = self.sim.open_order(USER, symbol, is_buy=buy, sz=size, limit_px=MARK)
         self.sim.fill(USER, oid)
 
-    @precondition(lambda self: bool(self.held()))
-    @rule(data=st.data())
-    def close_by_hand(self, data: st.DataObject) -> None:
-        self.sim.close_by_hand(USER, data.draw(st.sampled_from(sorted(self.held()))))
+    def close_whole(self, symbol: str, liquidated: bool) -> None:
+        if liquidated:
+            self.sim.liquidate(USER, symbol)
+        else:
+            self.sim.close_by_hand(USER, symbol)
 
-    @precondition(lambda self: bool(self.held()))
-    @rule(data=st.data())
-    def liquidate(self, data: st.DataObject) -> None:
-        self.sim.liquidate(USER, data.draw(st.sampled_from(sorted(self.held()))))
-
-    @rule()
-    def drop_the_stream(self) -> None:
+    def drop(self) -> None:
         self.sim.drop_connections()
 
     @rule(answers=st.integers(1, 3))
     def rate_limit(self, answers: int) -> None:
         self.sim.set_rate_limit(answers)
-
-    @invariant()
-    def the_journal_comes_to_equal_the_simulator(self) -> None:
-        wait_for("the journal to catch up", lambda: self.journaled() == self.held(), timeout=20)
 
 
 LiveHyperliquidBook.TestCase.settings = settings(
@@ -90,32 +253,34 @@ LiveHyperliquidBook.TestCase.settings = settings(
 test_live_ingest_tracks_the_exchange_book = LiveHyperliquidBook.TestCase
 
 
-class LiveBybitBook(RuleBasedStateMachine):
-    """The same, on Bybit through pybit: random fills, hand closes, liquidations, drops,
-    rate limits and errors."""
+class LiveBybitBook(LiveBook):
+    """Bybit through pybit, trueup's orders through BybitOrders: fills, hand closes,
+    liquidations, drops, rate limits and errors."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.folder = tempfile.mkdtemp(prefix="trueup-state-")
-        self.store = f"{self.folder}/live.db"
-        self.sim = BybitSimulator(api_key="state-key", api_secret="state-secret")
+    venue, account, category = "bybit", "main", "linear"
+    symbols = ("BTCUSDT", "ETHUSDT")
+
+    def start(self) -> None:
+        self.sim = BybitSimulator(api_key=KEY, api_secret=SECRET)
         self.sim.start()
-        feed = BybitFeed(
-            "main",
-            "state-key",
-            "state-secret",
+        for symbol in self.symbols:
+            self.sim.move_mark(symbol, MARK)
+
+    def stop(self) -> None:
+        self.sim.stop()
+
+    def feed(self) -> SupervisedFeed:
+        return BybitFeed(
+            self.account,
+            KEY,
+            SECRET,
             clock=wall_clock,
             base_url=self.sim.base_url,
             poll_interval_s=0.2,
         )
-        self.running = live_ingest(self.store, feed)
-        self.running.__enter__()
-        assert self.sim.wait_subscribed(timeout=10)
 
-    def teardown(self) -> None:
-        self.running.__exit__(None, None, None)
-        self.sim.stop()
-        shutil.rmtree(self.folder, ignore_errors=True)
+    def reading(self) -> None:
+        assert self.sim.wait_subscribed(timeout=10)
 
     def held(self) -> dict[str, Decimal]:
         def sizes(book: ExchangeBook) -> dict[str, Decimal]:
@@ -127,34 +292,28 @@ class LiveBybitBook(RuleBasedStateMachine):
 
         return self.sim.read(sizes)
 
-    def journaled(self) -> dict[str, Decimal]:
-        with Journal.open(self.store) as journal:
-            book = replay(journal).book("bybit", "main")
-        return {k.symbol: p.exchange_qty for k, p in book.positions.items() if p.exchange_qty}
+    def fill(self, symbol: str, buy: bool, size: str) -> None:
+        side = "Buy" if buy else "Sell"
+        self.sim.fill(self.sim.place_order(symbol, side, size, order_type="Market"), price=MARK)
 
-    @rule(
-        symbol=st.sampled_from(("BTCUSDT", "ETHUSDT")),
-        side=st.sampled_from(("Buy", "Sell")),
-        size=sizes,
-    )
-    def trade(self, symbol: str, side: str, size: str) -> None:
-        self.sim.fill(self.sim.place_order(symbol, side, size, order_type="Market"), price="100")
+    def close_whole(self, symbol: str, liquidated: bool) -> None:
+        if liquidated:
+            self.sim.liquidate(symbol, price="50")
+        else:
+            self.sim.close_by_hand(symbol, price="101")
 
-    @precondition(lambda self: bool(self.held()))
-    @rule(data=st.data())
-    def close_by_hand(self, data: st.DataObject) -> None:
-        symbol = data.draw(st.sampled_from(sorted(self.held())))
-        self.sim.close_by_hand(symbol, price="101")
-
-    @precondition(lambda self: bool(self.held()))
-    @rule(data=st.data())
-    def liquidate(self, data: st.DataObject) -> None:
-        symbol = data.draw(st.sampled_from(sorted(self.held())))
-        self.sim.liquidate(symbol, price="50")
-
-    @rule()
-    def drop_the_stream(self) -> None:
+    def drop(self) -> None:
         self.sim.drop_connections()
+
+    def execution_client(self) -> ExecutionClient:
+        return BybitOrders(KEY, SECRET, base_url=self.sim.base_url)
+
+    def client_ids_at_venue(self) -> list[str]:
+        return self.sim.read(
+            lambda book: [
+                o.order_link_id for o in book.orders.values() if o.order_link_id.startswith("tu-")
+            ]
+        )
 
     @rule(answers=st.integers(1, 3), how=st.sampled_from(("retCode", "429", "403")))
     def rate_limit(self, answers: int, how: str) -> None:
@@ -164,10 +323,85 @@ class LiveBybitBook(RuleBasedStateMachine):
     def error(self) -> None:
         self.sim.error(1, ret_code=10016)
 
-    @invariant()
-    def the_journal_comes_to_equal_the_simulator(self) -> None:
-        wait_for("the journal to catch up", lambda: self.journaled() == self.held(), timeout=20)
-
 
 LiveBybitBook.TestCase.settings = settings(max_examples=5, stateful_step_count=10, deadline=None)
 test_live_ingest_tracks_the_bybit_book = LiveBybitBook.TestCase
+
+
+class LiveAsterBook(LiveBook):
+    """Aster through trueup's own v1 client, its orders through AsterOrders (which must ask
+    first: Aster refuses a repeated id only while its order is open): fills, hand closes,
+    liquidations, drops, rate limits (429, 418) and errors."""
+
+    venue, account, category = "aster", "main", "perp"
+    symbols = ("BTCUSDT", "ETHUSDT")
+
+    def start(self) -> None:
+        self.sim = AsterSimulator(api_key=KEY, api_secret=SECRET)
+        self.sim.start()
+        for symbol in self.symbols:
+            self.sim.move_mark(symbol, MARK)
+
+    def stop(self) -> None:
+        self.sim.stop()
+
+    def feed(self) -> SupervisedFeed:
+        return AsterFeed(
+            self.account,
+            KEY,
+            SECRET,
+            clock=wall_clock,
+            base_url=self.sim.base_url,
+            poll_interval_s=0.2,
+        )
+
+    def reading(self) -> None:
+        assert self.sim.wait_readers(1, timeout=10)
+
+    def held(self) -> dict[str, Decimal]:
+        def amounts(account: AsterAccount) -> dict[str, Decimal]:
+            return {p.symbol: p.amount for p in account.positions.values() if p.amount}
+
+        return self.sim.read(amounts)
+
+    def fill(self, symbol: str, buy: bool, size: str) -> None:
+        side = "BUY" if buy else "SELL"
+        self.sim.fill(self.sim.place_order(symbol, side, size, order_type="MARKET"), price=MARK)
+
+    def close_whole(self, symbol: str, liquidated: bool) -> None:
+        if liquidated:
+            self.sim.liquidate(symbol, price="50")
+        else:
+            self.sim.close_by_hand(symbol, price="101")
+
+    def drop(self) -> None:
+        self.sim.drop_connections()
+
+    def execution_client(self) -> ExecutionClient:
+        return AsterOrders(KEY, SECRET, base_url=self.sim.base_url)
+
+    def client_ids_at_venue(self) -> list[str]:
+        def ours(account: AsterAccount) -> list[str]:
+            return [
+                o.client_order_id
+                for o in account.orders.values()
+                if o.client_order_id.startswith("tu-")
+            ]
+
+        return self.sim.read(ours)
+
+    # A fault is armed once the last one was met: piled up, they only back the feed off
+    # (each reconnect and sync further apart), which makes the run long, not the test sharper.
+    @precondition(lambda self: self.sim.pending_faults() == 0)
+    @rule(answers=st.integers(1, 3), status=st.sampled_from((429, 418)))
+    def rate_limit(self, answers: int, status: int) -> None:
+        self.sim.rate_limit(answers, status=status)
+
+    @precondition(lambda self: self.sim.pending_faults() == 0)
+    @rule(status=st.sampled_from((500, 503)))
+    def error(self, status: int) -> None:
+        self.sim.error(1, status=status)
+
+
+LiveAsterBook.TestCase.settings = settings(max_examples=8, stateful_step_count=25, deadline=None)
+test_live_ingest_tracks_the_aster_book = LiveAsterBook.TestCase

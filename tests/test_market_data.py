@@ -102,6 +102,20 @@ def test_hyperliquid_s_active_asset_ctx_gives_mark_oracle_and_mid() -> None:
     )
 
 
+def test_aster_s_documented_mark_price_update_gives_mark_and_index_at_its_event_time() -> None:
+    (quote,) = prices(decoded("aster", frame("aster_mark_price")))
+    assert quote == PriceQuote(
+        "BTCUSDT",
+        mark=Decimal("11794.15000000"),
+        last=None,
+        index=Decimal("11784.62659091"),
+        mid=None,
+        venue_time=1562305380000,
+    )
+    combined = {"stream": "btcusdt@markPrice", "data": frame("aster_mark_price")}
+    assert prices(decoded("aster", combined)) == (quote,)
+
+
 def _with(data: dict[str, Any], **fields: object) -> dict[str, Any]:
     return {**data, "data": {**data["data"], **fields}}
 
@@ -127,6 +141,12 @@ BAD_FRAMES = [
     ("hyperliquid", {"channel": "trades", "data": []}, "unknown"),
     ("hyperliquid", {"channel": "subscriptionResponse", "data": {}}, "control"),
     ("hyperliquid", {"channel": "error", "data": "Invalid subscription"}, "error_reply"),
+    ("aster", {**frame("aster_mark_price"), "p": "-1"}, "malformed"),
+    ("aster", {**frame("aster_mark_price"), "p": 11794.15}, "malformed"),
+    ("aster", {**frame("aster_mark_price"), "E": "soon"}, "malformed"),
+    ("aster", {"e": "aggTrade", "E": 123456789, "s": "BTCUSDT", "p": "0.001"}, "unknown"),
+    ("aster", {"result": None, "id": 1}, "control"),
+    ("aster", {"code": 2, "msg": "Invalid request: unknown variant SUBSCRIBED"}, "error_reply"),
 ]
 
 

@@ -2,10 +2,8 @@
 them: fills and their private frames, orderLinkId idempotency, reduce-only refusals, bad
 signatures, and exactly-once under many concurrent placements."""
 
-import multiprocessing
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
@@ -13,6 +11,7 @@ import pytest
 from pybit import unified_trading
 
 from tests.live_harness import live_ingest, wait_for
+from tests.placement_burst import assert_each_id_accepted_once, placed_in_a_burst
 from trueup.adapters.bybit.live import BybitFeed
 from trueup.adapters.bybit.orders import BybitOrders
 from trueup.adapters.client_order_id import client_order_id
@@ -188,23 +187,13 @@ def _place_many(base_url: str, decisions: list[str]) -> list[str]:
 
 @pytest.mark.parametrize("ids", [100, 10])
 def test_concurrent_placements_place_each_id_exactly_once(sim: BybitSimulator, ids: int) -> None:
-    decisions = [f"burst-{i % ids}" for i in range(100)]
-    chunks = [decisions[i::4] for i in range(4)]
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(2) as pool:
-        in_processes = pool.starmap_async(_place_many, [(sim.base_url, c) for c in chunks[:2]])
-        with ThreadPoolExecutor(8) as threads:
-            in_threads = list(
-                threads.map(
-                    lambda d: str(client(sim).place(market(d)).outcome), chunks[2] + chunks[3]
-                )
-            )
-        outcomes = [o for chunk in in_processes.get(60) for o in chunk] + in_threads
+    outcomes = placed_in_a_burst(
+        _place_many, lambda d: str(client(sim).place(market(d)).outcome), sim.base_url, ids
+    )
 
     assert len(orders_of(sim)) == ids
     assert len({o.order_link_id for o in orders_of(sim)}) == ids
-    assert outcomes.count(str(PlacementOutcome.ACCEPTED)) == ids
-    assert outcomes.count(str(PlacementOutcome.ALREADY_PLACED)) == 100 - ids
+    assert_each_id_accepted_once(outcomes, ids)
 
 
 def test_the_live_feed_records_what_an_order_placed(sim: BybitSimulator, tmp_path: Any) -> None:

@@ -2,10 +2,8 @@
 execution client places them: signed actions, cloid idempotency, reduce-only refusals, the
 user channels' frames, and exactly-once under many concurrent placements."""
 
-import multiprocessing
 import queue
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
@@ -13,6 +11,7 @@ import pytest
 from eth_account import Account
 from hyperliquid.websocket_manager import WebsocketManager
 
+from tests.placement_burst import assert_each_id_accepted_once, placed_in_a_burst
 from trueup.adapters.client_order_id import client_order_id
 from trueup.adapters.hyperliquid.orders import HyperliquidOrders
 from trueup.adapters.orders import OrderRequest, OrderType, Side
@@ -141,20 +140,12 @@ def _place_many(base_url: str, decisions: list[str]) -> list[str]:
 def test_concurrent_placements_place_each_cloid_exactly_once(
     sim: HyperliquidSimulator, ids: int
 ) -> None:
-    decisions = [f"burst-{i % ids}" for i in range(100)]
-    chunks = [decisions[i::4] for i in range(4)]
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(2) as pool:
-        in_processes = pool.starmap_async(_place_many, [(sim.base_url, c) for c in chunks[:2]])
-        orders = client(sim)
-        with ThreadPoolExecutor(8) as threads:
-            in_threads = list(
-                threads.map(lambda d: str(orders.place(market(d)).outcome), chunks[2] + chunks[3])
-            )
-        outcomes = [o for chunk in in_processes.get(60) for o in chunk] + in_threads
+    orders = client(sim)
+    outcomes = placed_in_a_burst(
+        _place_many, lambda d: str(orders.place(market(d)).outcome), sim.base_url, ids
+    )
 
     fills = sim.user_fills(USER)
     assert len(fills) == ids
     assert len({f["cloid"] for f in fills}) == ids
-    assert outcomes.count(str(PlacementOutcome.ACCEPTED)) == ids
-    assert outcomes.count(str(PlacementOutcome.ALREADY_PLACED)) == 100 - ids
+    assert_each_id_accepted_once(outcomes, ids)

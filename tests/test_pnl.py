@@ -375,6 +375,48 @@ def test_hyperliquid_closed_pnl_funding_and_the_mark_of_its_position_value() -> 
     )
 
 
+def test_hyperliquid_funding_pushed_and_listed_by_user_funding_counts_once() -> None:
+    """The stream pushed the first payment; the next sync's userFunding lists it again with
+    the one paid while the stream was down: each reaches the position once."""
+    reconciler = Reconciler()
+    opening = hl.user_fill(
+        coin="ETH", px="3000.0", sz="2.0", side="B", time=T0, oid=1, tid=1, fee="1.2"
+    )
+    payments: list[dict[str, Any]] = [
+        {
+            "time": T0 + 3_600_000,
+            "coin": "ETH",
+            "usdc": "-0.3",
+            "szi": "2.0",
+            "funding_rate": "0.00005",
+        },
+        {
+            "time": T0 + 7_200_000,
+            "coin": "ETH",
+            "usdc": "0.12",
+            "szi": "2.0",
+            "funding_rate": "-0.00002",
+        },
+    ]
+    listed = [hl.user_funding_item(**payment) for payment in payments]
+    lines = [
+        hl.capture_ws(T0, HL_USER, hl.user_fills_frame(HL_USER, [opening])),
+        hl.capture_ws(T0 + 3_600_001, HL_USER, hl.funding_event(**payments[0])),
+        hl.capture_rest(
+            T0 + 7_300_000, HL_USER, "userFunding", {"user": HL_USER, "startTime": T0}, listed
+        ),
+        hl.capture_rest(
+            T0 + 7_400_000, HL_USER, "userFunding", {"user": HL_USER, "startTime": T0}, listed[1:]
+        ),
+    ]
+    for line in lines:
+        reconciler.apply(accepted(line))
+    ledger = reconciler.book("hyperliquid", HL_USER).pnl.key(
+        PositionKey("hyperliquid", HL_USER, "perp", "ETH", 0)
+    )
+    assert (ledger.funding, ledger.net) == (Decimal("-0.18"), Decimal("-1.38"))
+
+
 # --- PNL_MISMATCH -----------------------------------------------------------------------
 
 

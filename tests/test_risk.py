@@ -14,9 +14,9 @@ from trueup.adapters import rule_changes
 from trueup.adapters.bybit import messages
 from trueup.domain.emitted import Emitted, RiskWarning
 from trueup.domain.errors import MalformedInput
-from trueup.domain.events import PositionReport
+from trueup.domain.events import PositionReport, RulesSet
 from trueup.domain.reconciler import Reconciler
-from trueup.domain.risk import LeverageSource, PositionRisk, assess, portfolio
+from trueup.domain.risk import LeverageSource, PositionRisk, assess, portfolio, position_risk
 from trueup.domain.rules.config import RuleConfig, rule_config
 from trueup.domain.vocabulary import PositionSide
 
@@ -320,3 +320,47 @@ def test_a_public_price_nearing_liquidation_warns_without_waiting_for_a_position
     assert [e for e in run([opened, held], reconciler) if e.type == "RISK_WARNING"] == []
     warned = [e for e in run([price(T0 + 1, "98")], reconciler) if isinstance(e, RiskWarning)]
     assert [(e.trigger, e.mark_price) for e in warned] == [("LIQUIDATION_DISTANCE", Decimal(98))]
+
+
+# --- the coins: quote_equivalents ---------------------------------------------------------
+
+
+def test_the_coins_usd_values_are_a_rule_recorded_like_every_other() -> None:
+    assert RULES.quote_equivalents == {"USD": 1, "USDC": 1, "USDT": 1}
+    chosen = rule_config({"quote_equivalents": {"USDT": "0.998", "USD": 1}})
+    assert chosen.quote_equivalents == {"USD": Decimal(1), "USDT": Decimal("0.998")}
+    line = rule_changes.record(T0, chosen, "test")
+    assert line["data"]["quote_equivalents"] == {"USD": "1", "USDT": "0.998"}
+    event = accepted(line)
+    assert isinstance(event, RulesSet) and event.rules == chosen
+    for wrong in ({"usdt": 1}, {"USDT": 0}, {"USDT": "one"}, ["USDT"]):
+        with pytest.raises(MalformedInput, match="quote_equivalents must be an object"):
+            rule_config({"quote_equivalents": wrong})
+
+
+def test_concentration_sets_the_notional_against_the_equity_at_the_coins_usd_values() -> None:
+    """50 BTCUSDT at 100, 5000 USDT, against 10000 USD of Bybit's unified account."""
+    reconciler = Reconciler()
+    wallet = messages.wallet_item(
+        total_equity="10000", total_wallet_balance="10000", available="10000"
+    )
+    frame = messages.ws_frame("wallet", [wallet], message_id="w1", creation_time=T0)
+    reconciler.apply(accepted(messages.capture_ws(T0, ACCOUNT, frame)))
+    reconciler.apply(
+        accepted(
+            position_frame(
+                T0 + 1, symbol="BTCUSDT", side="Buy", size="50", seq=1, updated_time=T0 + 1,
+                mark_price="100", entry_price="100",
+            )
+        )
+    )  # fmt: skip
+    book = reconciler.book("bybit", ACCOUNT)
+    key = book.key("linear", "BTCUSDT", 0)
+    off_peg = rule_config({"quote_equivalents": {"USD": 1, "USDT": "0.9"}})
+    no_value = rule_config({"quote_equivalents": {"USD": 1, "USDC": 1}})
+    found = {
+        name: risk.concentration
+        for name, config in (("pegged", RULES), ("off peg", off_peg), ("no value", no_value))
+        if (risk := position_risk(book, key, config)) is not None
+    }
+    assert found == {"pegged": Decimal("0.5"), "off peg": Decimal("0.45"), "no value": None}

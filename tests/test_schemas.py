@@ -60,8 +60,12 @@ BASE_URI = "https://trueup.example/schemas/"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 LINE = "inputs/capture-line.schema.json"
 # Per venue, the schema of its market data (under inputs/market/).
-MARKET_SCHEMAS = {"bybit": "bybit-tickers", "hyperliquid": "hyperliquid"}
-WITHOUT_MARKET_DATA = {"aster", "ccxt"}  # their public prices are not read yet
+MARKET_SCHEMAS = {
+    "aster": "aster-mark-price",
+    "bybit": "bybit-tickers",
+    "hyperliquid": "hyperliquid",
+}
+WITHOUT_MARKET_DATA = {"ccxt"}  # its public prices are not read yet
 MARKET = json.loads((Path(__file__).parent / "fixtures" / "market-data.json").read_text())
 BYBIT = "inputs/bybit/"
 INTENTS = "inputs/intents/"
@@ -834,6 +838,9 @@ def hyperliquid_examples() -> list[Any]:
     funding = hl_messages.funding_event(
         time=at, coin="BTC", usdc="-0.5", szi="-0.25", funding_rate="0.0000125"
     )
+    listed_funding = hl_messages.user_funding_item(
+        time=at, coin="BTC", usdc="-0.5", szi="-0.25", funding_rate="0.0000125"
+    )
     liquidation = hl_messages.liquidation_event(
         lid=1,
         liquidator="0x" + "0" * 39 + "1",
@@ -854,6 +861,9 @@ def hyperliquid_examples() -> list[Any]:
         rest("openOrders", [order]),
         rest("frontendOpenOrders", [stop]),
         rest("userFills", [fill]),
+        rest("userFillsByTime", [fill], startTime=at - 60_000),
+        rest("historicalOrders", [hl_messages.order_update(stop, "filled", at)]),
+        rest("userFunding", [listed_funding], startTime=at - 3_600_000),
         rest("orderStatus", hl_messages.order_status(stop, "open", at), oid=92),
         ws("userFills", hl_messages.user_fills_frame(user, [fill], is_snapshot=True)),
         ws(
@@ -933,6 +943,12 @@ _HL_POSITION = hl_messages.asset_position(coin="BTC", szi="1.0", entry_px="1.0")
             id="unknown-order-status",
         ),
         pytest.param(
+            "historicalOrders",
+            [{"order": _HL_ORDER, "status": "filled"}],
+            id="historical-order-without-status-timestamp",
+        ),
+        pytest.param("userFillsByTime", {"fills": [_HL_FILL]}, id="fills-by-time-not-an-array"),
+        pytest.param(
             "ws-webData2",
             hl_messages.ws_frame("webData2", {"user": HL_USER, "openOrders": []}),
             id="web-data2-without-state",
@@ -981,6 +997,7 @@ ASTER_LINES = {
     "position_risk_one_way": ("rest", "/fapi/v2/positionRisk"),
     "position_risk_hedge": ("rest", "/fapi/v3/positionRisk"),
     "open_orders": ("rest", "/fapi/v1/openOrders"),
+    "all_orders": ("rest", "/fapi/v1/allOrders"),
     "force_orders": ("rest", "/fapi/v3/openOrders"),
     "user_trades": ("rest", "/fapi/v1/userTrades"),
     "income": ("rest", "/fapi/v3/income"),

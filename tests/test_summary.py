@@ -2,6 +2,7 @@
 SQLite and PostgreSQL: balances per account, PnL, distribution, the portfolio's risk, the
 filters, the ccxt export, and answers read from the views without a replay."""
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -295,3 +296,39 @@ def test_the_summary_for_people_groups_the_venues_symbols_by_asset(
     out = capsys.readouterr().out
     by_asset = out.split("by asset:", 1)[1].splitlines()
     assert by_asset[1].split() == ["BTC", "55000", "94.50%", "55000", "0", "(2)"]
+
+
+# --- coins: the rules' quote_equivalents ------------------------------------------------------
+
+
+def test_the_summary_sums_at_the_rules_usd_values_and_shows_a_coin_without_one_apart(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """USDT at 0.998 and USDC given no value: Bybit's notionals count at 0.998, Hyperliquid's
+    BTC (in USDC) is shown apart, in USDC, and in no total, share or concentration."""
+    rules = {"quote_equivalents": {"USD": "1", "USDT": "0.998"}}
+    lines = [{"at": T0, "channel": "rules", "source": "test", "data": rules}, *capture()]
+    path = tmp_path / "capture.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(record) + b"\n" for record in lines))
+    assert main(["--store", store_url, "ingest", str(path)]) == 0
+    (summary,) = cli(capsys, store_url, "summary", "--json")
+    # (5000 + 3000 + 200) x 0.998, and the venue's unrealised PnL (100 + 100) x 0.998.
+    assert Decimal(summary["notional"]) == Decimal("8183.6")
+    assert Decimal(summary["unrealised_pnl"]) == Decimal("199.6")
+    assert [(v["name"], v["share"]) for v in summary["by_venue"]] == [("bybit", "1")]
+    assert [a["name"] for a in summary["by_asset"]] == ["BTC", "ETH", "DOGE"]
+    (usdc,) = summary["apart"]
+    assert (usdc["coin"], usdc["positions"], Decimal(usdc["notional"])) == (
+        "USDC",
+        1,
+        Decimal(50000),
+    )
+    assert Decimal(usdc["unrealised_pnl"]) == Decimal(1000)
+    # Hyperliquid's BTC has no concentration: Bybit's BTCUSDT is the largest, 4990 of 10000.
+    risk = summary["risk"]
+    assert (risk["positions"], risk["largest_concentration"]) == (4, "0.499")
+    assert risk["largest_concentration_of"] == "bybit/main BTCUSDT idx=0"
+    capsys.readouterr()
+    assert main(["--store", store_url, "summary"]) == 0
+    apart = capsys.readouterr().out.split("apart", 1)[1].splitlines()
+    assert apart[2].split()[:3] == ["USDC", "1", "50000"]

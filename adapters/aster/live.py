@@ -7,10 +7,15 @@ kept alive by a PUT every 30 minutes, and the connection rebuilt on ``listenKeyE
 and before Aster cuts it at 24 h. After each (re)connect and every poll interval, REST:
 positionRisk of every symbol (the complete position snapshot), openOrders, userTrades of
 each symbol held or traded since the last trade seen, funding fees (income FUNDING_FEE)
-since the last seen, and the account. Every event and reply is recorded verbatim; a
-reply's params without timestamp, recvWindow and signature. The listenKey's own replies
-are not recorded: the key reads the account's stream. Nor is it ever DELETEd: it is the
-account's one key, shared with any other reader (the bot's own).
+since the last seen, and the account. After a reconnect, and on a run's first sync, what
+nobody heard pushed meanwhile too: the symbols traded since (income COMMISSION, the one
+list of the account's trades that needs no symbol: each trade pays one), and, for every
+symbol held or traded, its recent orders (allOrders) and trades since (userTrades),
+so a position opened and closed wholly while the stream was down is seen, orders and all.
+Every event and reply is recorded verbatim; a reply's params without timestamp, recvWindow
+and signature. The listenKey's own replies are not recorded: the key reads the account's
+stream. Nor is it ever DELETEd: it is the account's one key, shared with any other reader
+(the bot's own).
 """
 
 import logging
@@ -26,6 +31,7 @@ from trueup.adapters.aster.rest import MAINNET_REST_URL, AsterRest, Reply
 from trueup.adapters.aster.user_stream import UserStream
 from trueup.adapters.capture import decode_record
 from trueup.adapters.feed import Clock, Sink
+from trueup.adapters.resume_point import ResumePoint
 from trueup.adapters.supervised_feed import AUTH_REFUSALS, SupervisedFeed
 from trueup.adapters.wire_errors import ErrorReply
 from trueup.domain.events import InputRejected
@@ -35,6 +41,7 @@ log = logging.getLogger("trueup.aster")
 MAINNET_STREAM_URL = "wss://fstream.asterdex.com"
 POSITION_RISK = "/fapi/v2/positionRisk"
 OPEN_ORDERS = "/fapi/v1/openOrders"
+ALL_ORDERS = "/fapi/v1/allOrders"
 USER_TRADES = "/fapi/v1/userTrades"
 INCOME = "/fapi/v1/income"
 ACCOUNT = "/fapi/v4/account"
@@ -43,10 +50,21 @@ KEEPALIVE_S = 30 * 60.0
 # Aster cuts a connection at 24 h: ours is rebuilt a little before, on our terms.
 MAX_CONNECTION_S = 24 * 3600.0 - 300.0
 INVALID_LISTEN_KEY = -1125
+LISTEN_KEY_EXPIRED = "listenKeyExpired"
 # Both lists' largest page; each sync goes on from where the last one stopped.
 LIST_LIMIT = 1000
+# Pages of commissions asked in one sync, at most, for the symbols traded while unheard.
+MAX_PAGES = 10
 # userTrades and income look back at most 7 days from their startTime.
 LOOKBACK_MS = 7 * 24 * 3600 * 1000 - 3600 * 1000
+
+
+def stream_base(base_url: str | None) -> str:
+    """The WebSocket base of the REST ``base_url``: the simulator serves both on one port,
+    Aster on two hosts."""
+    if not base_url:
+        return MAINNET_STREAM_URL
+    return "ws" + base_url.rstrip("/").removeprefix("http")
 
 
 class NoListenKey(RuntimeError):
@@ -81,8 +99,7 @@ class AsterFeed(SupervisedFeed):
     ) -> None:
         super().__init__(account, clock=clock, poll_interval_s=poll_interval_s)
         rest_url = (base_url or MAINNET_REST_URL).rstrip("/")
-        # The simulator serves both on one port; Aster on two hosts.
-        self.stream_url = "ws" + rest_url.removeprefix("http") if base_url else MAINNET_STREAM_URL
+        self.stream_url = stream_base(base_url)
         self.keepalive_s = keepalive_s
         self._rest = AsterRest(api_key, api_secret, base_url=rest_url, clock=clock)
         self._stream = UserStream(max_age_s=max_connection_s)
@@ -90,6 +107,8 @@ class AsterFeed(SupervisedFeed):
         self._symbols: set[str] = set()  # held or traded: whose trades are asked
         self._last_trade: dict[str, int] = {}  # symbol -> the last trade id seen by REST
         self._funding_since = self._started_at
+        # After a reconnect, or on a run's first sync, the orders and trades since.
+        self._resume = ResumePoint()
         self._refusals = 0
         self._refusals_lock = threading.Lock()
 
@@ -105,7 +124,15 @@ class AsterFeed(SupervisedFeed):
         super().stop()
         self._rest.close()
 
+    def resume_after(self, at: int, symbols: tuple[str, ...] = ()) -> None:
+        """The first sync asks for the orders and trades since ``at`` (less a margin), of
+        every symbol traded since and of ``symbols``: what filled or ended while no trueup
+        listened (an order the journal knew open, cancelled meanwhile with no trade)."""
+        self._resume.resume_after(at)
+        self._watch(symbols)
+
     def connect(self) -> None:
+        self._resume.reconnecting()
         reply = self._rest.listen_key("POST")
         key = reply.body.get("listenKey") if reply.ok and isinstance(reply.body, dict) else None
         if not isinstance(key, str) or not key:
@@ -123,6 +150,10 @@ class AsterFeed(SupervisedFeed):
 
     def stream_up(self) -> bool:
         return self._stream.up()
+
+    def down_said_by_venue(self) -> bool:
+        # listenKeyExpired is journaled as it came, and reads as the StreamDown itself.
+        return self._stream.lost() == LISTEN_KEY_EXPIRED
 
     def _on_text(self, text: str) -> None:
         # An exception here would end websocket-client's thread: nothing may escape.
@@ -142,9 +173,9 @@ class AsterFeed(SupervisedFeed):
         """What the feed itself takes from an event: the end of the listenKey, and the
         symbols traded, whose trades the next syncs ask for."""
         kind = event.get("e")
-        if kind == "listenKeyExpired":
+        if kind == LISTEN_KEY_EXPIRED:
             # Nothing more comes on it: a new connection, with a new key, is needed.
-            self._stream.end("listenKeyExpired")
+            self._stream.end(LISTEN_KEY_EXPIRED)
         elif kind == "ORDER_TRADE_UPDATE" and isinstance(event.get("o"), dict):
             self._watch([event["o"].get("s")])
         elif kind == "ACCOUNT_UPDATE" and isinstance(event.get("a"), dict):
@@ -191,20 +222,50 @@ class AsterFeed(SupervisedFeed):
         return False
 
     def _sync(self) -> None:
+        began = self.clock()
+        since = self._resume.since
         legs = self._ask(POSITION_RISK, {})
         self._watch(item.get("symbol") for item in _items(legs) if _held(item))
         orders = self._ask(OPEN_ORDERS, {})
         self._watch(item.get("symbol") for item in _items(orders))
+        # Whether every reply of what was missed came and was accepted.
+        complete = since is None or self._traded_since(since)
         for symbol in sorted(self._symbols.copy()):
-            self._trades(symbol)
+            if since is not None:
+                # No startTime: it is an order's creation time, and an order placed long
+                # before (a resting entry) may have ended meanwhile. Without one, Aster
+                # answers the symbol's most recent orders of the last seven days.
+                params = {"symbol": symbol, "limit": LIST_LIMIT}
+                complete &= self._ask(ALL_ORDERS, params) is not None
+            self._trades(symbol, since)
         self._fundings()
         self._ask(ACCOUNT, {})
+        if complete:
+            self._resume.synced(began, since)
 
-    def _trades(self, symbol: str) -> None:
+    def _traded_since(self, since: int) -> bool:
+        """Watch every symbol traded from ``since`` on: each trade pays a commission, and
+        the income list, unlike the trade and order lists, names them without a symbol.
+        Whether the list came."""
+        start = self._lookback(since)
+        for _ in range(MAX_PAGES):
+            params = {"incomeType": "COMMISSION", "startTime": start, "limit": LIST_LIMIT}
+            body = self._ask(INCOME, params)
+            items = _items(body)
+            self._watch(item.get("symbol") for item in items)
+            times = [t for t in (item.get("time") for item in items) if isinstance(t, int)]
+            if body is None or len(items) < LIST_LIMIT or not times:
+                return body is not None
+            # A full page: the next from its last time (that millisecond asked again).
+            start = max(times)
+        return False
+
+    def _trades(self, symbol: str, since: int | None) -> None:
         last = self._last_trade.get(symbol)
         params: dict[str, Any] = {"symbol": symbol}
         if last is None:
-            params["startTime"] = self._lookback(self._started_at)
+            start = self._started_at if since is None else min(since, self._started_at)
+            params["startTime"] = self._lookback(start)
         else:
             params["fromId"] = last + 1
         params["limit"] = LIST_LIMIT

@@ -45,7 +45,8 @@ class Reply:
 
 
 class AsterRest:
-    """GETs signed with the account's key and secret, and the listenKey's calls."""
+    """Requests signed with the account's key and secret, public GETs, and the listenKey's
+    calls."""
 
     def __init__(self, api_key: str, api_secret: str, *, base_url: str, clock: Any) -> None:
         self._secret = api_secret
@@ -57,8 +58,17 @@ class AsterRest:
 
     def get(self, path: str, params: dict[str, Any]) -> Reply:
         """A SIGNED GET of ``path`` with ``params`` (in their order), stamped now."""
+        return self.signed("GET", path, params)
+
+    def signed(self, method: str, path: str, params: dict[str, Any]) -> Reply:
+        """A SIGNED request (GET, POST or DELETE) with ``params`` in its query string, which
+        the docs let a POST or DELETE send in place of a body."""
         query = signing.signed_query(self._secret, params, timestamp=self._clock())
-        return self._send("GET", f"{path}?{query}")
+        return self._send(method, f"{path}?{query}")
+
+    def public(self, path: str) -> Reply:
+        """A GET of a NONE endpoint (exchangeInfo): nothing signed."""
+        return self._send("GET", path)
 
     def listen_key(self, method: str) -> Reply:
         """POST (start, or the active key extended), PUT (keep alive) or DELETE the user

@@ -1,6 +1,7 @@
 """Aster's user data stream (``/ws/<listenKey>``) through websocket-client: opened, asked
 whether it is up or lost, closed. It never reconnects by itself; the feed's supervisor
-opens a new one, with a listenKey asked afresh."""
+opens a new one, with a listenKey asked afresh. The mark price stream's connection is one
+too, which sends its SUBSCRIBE once open."""
 
 import threading
 import time
@@ -26,9 +27,12 @@ class UserStream:
         self._thread: threading.Thread | None = None
         self._opened_at: float | None = None
         self._lost: str | None = None
+        self._on_open_send: str | None = None
 
-    def open(self, url: str, on_text: OnText) -> None:
+    def open(self, url: str, on_text: OnText, *, on_open_send: str | None = None) -> None:
+        """Connect to ``url``; ``on_open_send``, a request, is sent once connected."""
         self._opened_at, self._lost = None, None
+        self._on_open_send = on_open_send
         app = websocket.WebSocketApp(
             url,
             on_open=self._on_open,
@@ -78,6 +82,8 @@ class UserStream:
 
     def _on_open(self, app: websocket.WebSocketApp) -> None:
         if app is self._app:
+            if self._on_open_send is not None:
+                app.send(self._on_open_send)
             self._opened_at = time.monotonic()
 
     def _on_error(self, app: websocket.WebSocketApp, error: object) -> None:

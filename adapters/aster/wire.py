@@ -9,7 +9,7 @@ ordered by the instant it changed, an update's transaction time T and a position
 updateTime (one clock for both), never by when the report arrived.
 """
 
-from trueup.adapters.aster import records
+from trueup.adapters.aster import mark_prices, records
 from trueup.adapters.envelope import Envelope
 from trueup.adapters.payload import Payload, array_items
 from trueup.adapters.snapshot_pages import whole_run
@@ -33,6 +33,8 @@ REST_KINDS: dict[str, str] = {
     "/fapi/v3/positionRisk": POSITION_RISK,
     "/fapi/v1/openOrders": "openOrders",
     "/fapi/v3/openOrders": "openOrders",
+    "/fapi/v1/allOrders": "allOrders",
+    "/fapi/v3/allOrders": "allOrders",
     "/fapi/v1/userTrades": "userTrades",
     "/fapi/v3/userTrades": "userTrades",
     "/fapi/v4/account": "account",
@@ -58,9 +60,11 @@ def rate_limited(error: ErrorReply) -> bool:
 
 
 def decode(envelope: Envelope, channel: str, line: Payload) -> InputEvent:
-    """One capture line of venue aster, channel ws or rest."""
+    """One capture line of venue aster, channel ws, market or rest."""
     if channel == "ws":
         return decode_ws(envelope, line.child("data"))
+    if channel == "market":
+        return mark_prices.decode_public(envelope, line.child("data"))
     if channel != "rest":
         raise UnknownInput(f"line.channel: {shown(channel)} is not read for Aster yet")
     endpoint = line.text("endpoint")
@@ -107,7 +111,9 @@ def decode_rest(envelope: Envelope, kind: str, params: Payload, body: object) ->
     if kind == "account":
         return WalletReported(**header, wallets=(records.account(Payload(body, "line.data")),))
     items = array_items(body, "line.data")
-    if kind == "openOrders":
+    # allOrders lists one symbol's orders in any status (filled, canceled ...) as
+    # openOrders lists the open ones.
+    if kind in ("openOrders", "allOrders"):
         return OrdersReported(**header, source="rest", orders=tuple(map(records.order, items)))
     if kind == "userTrades":
         return ExecutionsReported(**header, source="rest", fills=tuple(map(records.trade, items)))

@@ -16,6 +16,7 @@ from pybit.exceptions import FailedRequestError
 from trueup.adapters.bybit import messages, wire
 from trueup.adapters.capture import decode_record
 from trueup.adapters.feed import Clock, Record
+from trueup.adapters.resume_point import ResumePoint
 from trueup.adapters.supervised_feed import SupervisedFeed, close_quietly
 from trueup.domain.events import InputRejected
 
@@ -26,8 +27,6 @@ TOPICS = ("position", "order", "execution", "wallet")
 MAX_PAGES = 50
 RUN_ATTEMPTS = 3
 AUTH_REFUSED = "auth refused"
-# How far before the last sync a reconnect asks for fills: a push lost just before it.
-FILLS_OVERLAP_MS = 60_000
 # pybit's WebSocket reads its URL from a module global at construction.
 _PRIVATE_WSS_LOCK = threading.Lock()
 
@@ -70,10 +69,8 @@ class BybitFeed(SupervisedFeed):
         self._ws: Any = None
         self._ws_lost: str | None = None
         self._authenticated = False
-        # When the last whole sync began; after a reconnect, the fills since (less a
-        # margin) are asked for: while the stream was down they were pushed to nobody.
-        self._synced_at: int | None = None
-        self._fills_since: int | None = None
+        # After a reconnect, or on a run's first sync, the orders and fills since.
+        self._resume = ResumePoint()
         self._http = unified_trading.HTTP(
             testnet=False,
             api_key=api_key,
@@ -95,14 +92,13 @@ class BybitFeed(SupervisedFeed):
             return str(unified_trading.PRIVATE_WSS)
         return "ws" + self.base_url.rstrip("/").removeprefix("http") + "/v5/private"
 
-    def resume_after(self, at: int) -> None:
+    def resume_after(self, at: int, symbols: tuple[str, ...] = ()) -> None:
         """The first sync asks for the orders and fills since ``at`` (less a margin): what
         filled while no trueup listened (a trigger's order placed just before a restart)."""
-        self._fills_since = at - FILLS_OVERLAP_MS
+        self._resume.resume_after(at)
 
     def connect(self) -> None:
-        if self._synced_at is not None and self._fills_since is None:
-            self._fills_since = self._synced_at - FILLS_OVERLAP_MS
+        self._resume.reconnecting()
         # Before the stream opens: its auth reply may come before the constructor returns.
         self._ws_lost = None
         self._authenticated = False
@@ -172,7 +168,7 @@ class BybitFeed(SupervisedFeed):
             ("/v5/position/list", self._http.get_positions, {**scope, "limit": 200}),
             ("/v5/order/realtime", self._http.get_open_orders, {**scope, "limit": 50}),
         ]
-        fills_since = self._fills_since
+        fills_since = self._resume.since
         if fills_since is not None:
             since = {"category": self.category, "startTime": fills_since}
             runs += [
@@ -190,9 +186,7 @@ class BybitFeed(SupervisedFeed):
                     complete &= ended.value is _Run.COMPLETE
                     break
         if complete:
-            self._synced_at = began
-            if fills_since is not None and self._fills_since == fills_since:
-                self._fills_since = None
+            self._resume.synced(began, fills_since)
         return limited
 
     def _pages(

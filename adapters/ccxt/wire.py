@@ -7,7 +7,6 @@ raised holds instead ``error``: ccxt's exception class and its bases, and the me
 gives no sequence numbers: reports are ordered by their own times, else by the line's ``at``.
 """
 
-import re
 from decimal import Decimal
 
 from trueup.adapters.ccxt import records
@@ -25,9 +24,6 @@ from trueup.domain.events import (
 )
 
 PREFIX = "ccxt:"
-FAMILY = "ccxt"
-# ccxt's exchange ids: lower-case letters and digits (binanceusdm, okx, aster).
-EXCHANGE_ID = re.compile(r"[a-z][a-z0-9]*", re.ASCII)
 FETCH_POSITIONS = "fetchPositions"
 FETCH_OPEN_ORDERS = "fetchOpenOrders"
 FETCH_MY_TRADES = "fetchMyTrades"
@@ -47,13 +43,6 @@ POSITION_SNAPSHOTS = (FETCH_POSITIONS,)
 RATE_LIMIT_ERRORS = frozenset({"RateLimitExceeded", "DDoSProtection"})
 NETWORK_ERROR = "NetworkError"
 RATE_LIMIT_HTTP_STATUSES = frozenset({418, 429})
-
-
-def family(venue: str) -> str:
-    """The name a venue is registered under: ``ccxt`` for every ``ccxt:<exchange-id>``."""
-    if venue.startswith(PREFIX) and EXCHANGE_ID.fullmatch(venue[len(PREFIX) :]):
-        return FAMILY
-    return venue
 
 
 class CcxtError(ErrorReply):

@@ -290,6 +290,32 @@ def funding_event(*, time: int, coin: str, usdc: str, szi: str, funding_rate: st
     return ws_frame("user", {"funding": funding})
 
 
+# The hash a funding payment carries in userFunding: it is no transaction of the user's.
+FUNDING_HASH = "0x" + "0" * 64
+
+
+def user_funding_item(
+    *,
+    time: int,
+    coin: str,
+    usdc: str,
+    szi: str,
+    funding_rate: str,
+    hash: str = FUNDING_HASH,
+    n_samples: int | None = None,
+) -> JSON:
+    """One entry of the userFunding reply: the payment user events announce, under ``delta``."""
+    delta = {
+        "type": "funding",
+        "coin": coin,
+        "usdc": usdc,
+        "szi": szi,
+        "fundingRate": funding_rate,
+        "nSamples": n_samples,
+    }
+    return {"time": time, "hash": hash, "delta": delta}
+
+
 def liquidation_event(
     *,
     lid: int,

@@ -57,6 +57,24 @@ def _price(fields: Payload, name: str) -> Decimal | None:
     return value
 
 
+def active_asset_ctx_frame(coin: str, *, mark: str, oracle: str, mid: str) -> dict[str, object]:
+    """An ``activeAssetCtx`` push of a perp as Hyperliquid sends it (PerpsAssetCtx), prices
+    as decimal strings; the fields trueup does not read hold neutral values."""
+    ctx = {
+        "funding": "0.0",
+        "openInterest": "0.0",
+        "prevDayPx": mark,
+        "dayNtlVlm": "0.0",
+        "premium": "0.0",
+        "oraclePx": oracle,
+        "markPx": mark,
+        "midPx": mid,
+        "impactPxs": [mid, mid],
+        "dayBaseVlm": "0.0",
+    }
+    return {"channel": "activeAssetCtx", "data": {"coin": coin, "ctx": ctx}}
+
+
 def all_mids_frame(mids: dict[str, str]) -> dict[str, object]:
     """An ``allMids`` push as Hyperliquid sends it: every coin's mid, as a decimal string."""
     return {"channel": "allMids", "data": {"mids": dict(mids)}}

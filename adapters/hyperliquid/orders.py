@@ -31,6 +31,8 @@ ERROR_KINDS = (
     ("does not exist", RefusalKind.AUTH),  # "User or API Wallet 0x... does not exist."
     ("signature", RefusalKind.AUTH),
     ("too many", RefusalKind.RATE_LIMITED),
+    ("tick size", RefusalKind.INVALID),  # "Price must be divisible by tick size."
+    ("minimum value", RefusalKind.INVALID),  # "Order must have minimum value of $10."
 )
 
 
@@ -65,14 +67,18 @@ def placement(body: Any) -> Placement:
     return Placement(PlacementOutcome.ACCEPTED, venue_order_id=str(done.get("oid", "")))
 
 
-# A perp's price has at most 5 significant figures and 6 - szDecimals decimals.
+# A perp's price has at most 5 significant figures and 6 - szDecimals decimals (an integer
+# price any figures); an order is worth at least $10 (USDC), but for a reduce-only one,
+# which must close a position however small (Hyperliquid's tick and lot size rules, and its
+# error responses: Tick, MinTradeNtl).
 PRICE_FIGURES, PERP_PRICE_DECIMALS = 5, 6
+MIN_ORDER_VALUE = Decimal(10)
 
 
 def _grid(sz_decimals: int) -> Grid:
     step = Decimal(1).scaleb(-sz_decimals)
     tick = Decimal(1).scaleb(-(PERP_PRICE_DECIMALS - sz_decimals))
-    return Grid(step, step, tick, price_figures=PRICE_FIGURES)
+    return Grid(step, step, tick, price_figures=PRICE_FIGURES, min_value=MIN_ORDER_VALUE)
 
 
 class HyperliquidOrders:

@@ -1,7 +1,10 @@
-"""Hyperliquid's allMids through the SDK's WebSocket, supervised (the SDK never reconnects).
+"""Hyperliquid's marks through the SDK's WebSocket, supervised (the SDK never reconnects).
 
-allMids lists every coin at every block; a frame is recorded, verbatim, only when it moves
-the mid of a coin watched, so the journal grows with the prices that matter here.
+One ``activeAssetCtx`` subscription per coin watched: it carries the coin's mark (markPx,
+what Hyperliquid values positions and fires TP/SL triggers at), its oracle price (the index)
+and its mid. allMids is not used: it gives mids only, and a mid is no mark (on a thin book it
+strays from it). A frame is recorded, verbatim, only when it moves one of the coin's three
+prices, so the journal grows with the prices that matter here.
 """
 
 import logging
@@ -16,9 +19,12 @@ from trueup.adapters.price_feed import PriceFeed
 
 log = logging.getLogger("trueup.hyperliquid")
 
+SUBSCRIPTION = "activeAssetCtx"
+PRICES = ("markPx", "oraclePx", "midPx")
+
 
 class HyperliquidPriceFeed(PriceFeed):
-    """The mids of ``symbols`` (coins) from Hyperliquid's allMids."""
+    """The marks, oracle prices and mids of ``symbols`` (perp coins) from activeAssetCtx."""
 
     venue = "hyperliquid"
 
@@ -33,12 +39,13 @@ class HyperliquidPriceFeed(PriceFeed):
         super().__init__(account, symbols, clock=clock)
         self.base_url = (base_url or MAINNET_API_URL).rstrip("/")
         self._socket = SdkSocket(self.base_url)
-        # The watched mids last recorded: none, after a (re)connect, so its first frame is.
-        self._recorded: dict[str, object] | None = None
+        # Each coin's prices last recorded: none after a (re)connect, so its first frame is.
+        self._recorded: dict[str, tuple[object, ...]] = {}
 
     def connect(self) -> None:
-        self._recorded = None
-        self._socket.open([{"type": "allMids"}], self._on_message)
+        self._recorded = {}
+        subscriptions = [{"type": SUBSCRIPTION, "coin": coin} for coin in self.symbols]
+        self._socket.open(subscriptions, self._on_message)
 
     def close_stream(self) -> None:
         self._socket.close()
@@ -52,18 +59,24 @@ class HyperliquidPriceFeed(PriceFeed):
     def _on_message(self, message: dict[str, Any]) -> None:
         # An exception here would end the SDK's thread: nothing may escape.
         try:
-            watched = self._watched(message)
-            if watched is not None and watched == self._recorded:
-                return
-            self._recorded = watched
+            moved = _prices(message)
+            if moved is not None:
+                coin, held = moved
+                if self._recorded.get(coin) == held:
+                    return
+                self._recorded[coin] = held
             self.sink(capture_market(self.clock(), self.venue, self.account, message))
         except Exception:
-            log.exception("could not hand on Hyperliquid's mids")
+            log.exception("could not hand on Hyperliquid's prices")
 
-    def _watched(self, message: dict[str, Any]) -> dict[str, object] | None:
-        """The watched coins' mids in an allMids frame; None for any other frame (kept)."""
-        data = message.get("data")
-        mids = data.get("mids") if isinstance(data, dict) else None
-        if not isinstance(mids, dict) or not self.symbols:
-            return None
-        return {coin: mids.get(coin) for coin in self.symbols}
+
+def _prices(message: dict[str, Any]) -> tuple[str, tuple[object, ...]] | None:
+    """The coin and its three prices in an activeAssetCtx frame; None for any other frame
+    (kept, whatever it is)."""
+    data = message.get("data")
+    if message.get("channel") != SUBSCRIPTION or not isinstance(data, dict):
+        return None
+    ctx = data.get("ctx")
+    if not isinstance(ctx, dict):
+        return None
+    return str(data.get("coin")), tuple(ctx.get(name) for name in PRICES)

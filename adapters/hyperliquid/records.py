@@ -232,14 +232,15 @@ def fill(item: Payload) -> Fill:
     )
 
 
-def funding(item: Payload) -> Fill:
-    """A funding payment as a Funding execution: kept, but of no order, so it moves nothing.
+def funding(item: Payload, time: int) -> Fill:
+    """A funding payment (user events' ``funding``, or a userFunding entry's ``delta``, whose
+    ``time`` is beside it) as a Funding execution: kept, but of no order, so it moves nothing.
 
     It has no price (0 stands for none); its fee is what the user paid, the opposite of
-    ``usdc`` (negative when the user paid), as Bybit's execFee for funding is.
+    ``usdc`` (negative when the user paid), as Bybit's execFee for funding is. Its identity
+    is coin and time, the one thing both forms share (userFunding's hash is all zeros).
     """
     coin = item.text("coin")
-    time = item.millis("time")
     szi = item.decimal("szi")
     return Fill(
         category=category(coin),

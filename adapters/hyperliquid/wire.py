@@ -13,7 +13,9 @@ from trueup.adapters.wire_errors import ControlMessage, ErrorReply, UnknownInput
 from trueup.domain.errors import MalformedInput, shown
 from trueup.domain.events import (
     ExecutionsReported,
+    Fill,
     InputEvent,
+    OrderReport,
     OrdersReported,
     PositionsReported,
     Source,
@@ -22,7 +24,14 @@ from trueup.domain.events import (
 POSITION_SNAPSHOT = "clearinghouseState"
 # frontendOpenOrders lists the same orders as openOrders, each with its type and trigger.
 OPEN_ORDERS = ("openOrders", "frontendOpenOrders")
-REST_ENDPOINTS = (POSITION_SNAPSHOT, *OPEN_ORDERS, "userFills", "orderStatus")
+# userFillsByTime lists fills as userFills does, from a startTime on (oldest first);
+# historicalOrders lists recent orders, open and ended, each as orderStatus gives one.
+FILLS = ("userFills", "userFillsByTime")
+# The user's funding payments since a time: what user events pushed while nobody listened.
+FUNDING_HISTORY = "userFunding"
+REST_ENDPOINTS = (
+    POSITION_SNAPSHOT, *OPEN_ORDERS, *FILLS, FUNDING_HISTORY, "orderStatus", "historicalOrders"
+)  # fmt: skip
 WS_CHANNELS = ("userFills", "orderUpdates", "user", "webData2")
 CONTROL_CHANNELS = ("subscriptionResponse", "pong")
 RATE_LIMIT_HTTP_STATUSES = frozenset({429})
@@ -72,20 +81,39 @@ def decode_rest(envelope: Envelope, endpoint: str, params: Payload, body: object
             for item in array_items(body, "line.data")
         )
         return OrdersReported(**header, source=source, orders=orders)
-    if endpoint == "userFills":
+    if endpoint in FILLS:
         fills = tuple(records.fill(item) for item in array_items(body, "line.data"))
         return ExecutionsReported(**header, source=source, fills=fills)
+    if endpoint == "historicalOrders":
+        orders = tuple(map(_with_status, array_items(body, "line.data")))
+        return OrdersReported(**header, source=source, orders=orders)
+    if endpoint == FUNDING_HISTORY:
+        return ExecutionsReported(**header, source=source, fills=funding_history(body))
     reply = Payload(body, "line.data")
     if reply.choice("status", ("order", "unknownOid")) == "unknownOid":
         raise ErrorReply("orderStatus: unknownOid, the user has no such order")
-    found = reply.child("order")
-    report = records.order_report(
-        found.child("order"),
-        found.text("status"),
-        found.millis("statusTimestamp"),
-        f"{found.where}.status",
+    return OrdersReported(**header, source=source, orders=(_with_status(reply.child("order")),))
+
+
+def _with_status(entry: Payload) -> OrderReport:
+    """``{"order", "status", "statusTimestamp"}``: an order as of its status' time (the
+    entries of orderUpdates, historicalOrders and an orderStatus reply)."""
+    return records.order_report(
+        entry.child("order"),
+        entry.text("status"),
+        entry.millis("statusTimestamp"),
+        f"{entry.where}.status",
     )
-    return OrdersReported(**header, source=source, orders=(report,))
+
+
+def funding_history(body: object) -> tuple[Fill, ...]:
+    """A userFunding reply: each entry's ``delta`` is a payment, at the entry's ``time``."""
+    fills = []
+    for entry in array_items(body, "line.data"):
+        delta = entry.child("delta")
+        delta.choice("type", ("funding",))
+        fills.append(records.funding(delta, entry.millis("time")))
+    return tuple(fills)
 
 
 def positions_reported(envelope: Envelope, source: Source, state: Payload) -> PositionsReported:
@@ -120,15 +148,7 @@ def decode_ws(envelope: Envelope, frame: Payload) -> InputEvent:
         fills = tuple(records.fill(item) for item in data.items("fills"))
         return ExecutionsReported(**header, source="ws", fills=fills)
     if channel == "orderUpdates":
-        orders = tuple(
-            records.order_report(
-                update.child("order"),
-                update.text("status"),
-                update.millis("statusTimestamp"),
-                f"{update.where}.status",
-            )
-            for update in frame.items("data")
-        )
+        orders = tuple(map(_with_status, frame.items("data")))
         return OrdersReported(**header, source="ws", orders=orders)
     if channel == "user":
         return user_event(envelope, frame.child("data"))
@@ -155,7 +175,8 @@ def user_event(envelope: Envelope, data: Payload) -> InputEvent:
         fills = tuple(records.fill(item) for item in data.items("fills"))
         return ExecutionsReported(**header, source="ws", fills=fills)
     if data.has("funding"):
-        fills = (records.funding(data.child("funding")),)
+        payment = data.child("funding")
+        fills = (records.funding(payment, payment.millis("time")),)
         return ExecutionsReported(**header, source="ws", fills=fills)
     if data.has("liquidation"):
         data.child("liquidation")

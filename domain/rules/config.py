@@ -82,6 +82,13 @@ class RuleConfig:
     risk_warning_score: Decimal = Decimal("0.7")
     risk_warning_liquidation_distance: Decimal = Decimal("0.1")
     risk_warnings_enabled: bool = True
+    # What a coin that money is counted in is worth in USD (domain/quotes.py): notionals in
+    # different coins are summed (summary by venue, symbol and asset) and set against an
+    # account's equity (risk's concentration) at these values. A coin left out has none:
+    # what is counted in it is shown apart and its concentration is unknown. Never mutated.
+    quote_equivalents: dict[str, Decimal] = field(
+        default_factory=lambda: {"USD": Decimal(1), "USDC": Decimal(1), "USDT": Decimal(1)}
+    )
     # The entry policy (domain/entry_policy.py), for the accounts named ("venue/account"):
     # an ENTRY not filled within entry_timeout_ms is cancelled and repriced by
     # entry_reprice_bps towards the market, at most entry_max_retries times, then sent as a
@@ -124,7 +131,7 @@ def rule_values(config: RuleConfig) -> dict[str, object]:
     for name in FIELDS:
         value = getattr(config, name)
         if isinstance(value, dict):
-            values[name] = dict(value)
+            values[name] = {k: str(v) if isinstance(v, Decimal) else v for k, v in value.items()}
         elif isinstance(value, Decimal):
             values[name] = str(value)
         else:
@@ -140,6 +147,8 @@ def _typed(name: str, value: object) -> object:
     """``value`` as the type of setting ``name``, within its domain."""
     if name == "cooldown_ms_by_exit_reason":
         return _durations_by_reason(value)
+    if name == "quote_equivalents":
+        return _usd_values(value)
     default = getattr(DEFAULTS, name)
     if isinstance(default, bool):
         return _flag(value)
@@ -204,6 +213,22 @@ def _durations_by_reason(value: object) -> dict[str, int]:
         raise _BadValue(wanted)
     durations = {reason: _duration_ms(value[reason]) for reason in value}
     return {reason: durations[reason] for reason in _KNOWN_REASONS if reason in durations}
+
+
+def _usd_values(value: object) -> dict[str, Decimal]:
+    wanted = (
+        "be an object from coins (such as USDT) to their value in USD, "
+        f"above 0 and at most {MAX_FACTOR}"
+    )
+    if not isinstance(value, Mapping) or not all(
+        isinstance(coin, str) and coin.isalnum() and coin == coin.upper() for coin in value
+    ):
+        raise _BadValue(wanted)
+    try:
+        values = {coin: _factor(value[coin]) for coin in value}
+    except _BadValue:
+        raise _BadValue(wanted) from None
+    return {coin: values[coin] for coin in sorted(values)}
 
 
 def _flag(value: object) -> bool:

@@ -12,6 +12,7 @@ from trueup.domain.book import AccountBook, Changed
 from trueup.domain.emitted import Cause, Emitted, RiskWarning
 from trueup.domain.events import InputEvent, PositionReport, PositionsReported, WalletReported
 from trueup.domain.keys import PositionKey
+from trueup.domain.quotes import equity_rate
 from trueup.domain.risk import PositionRisk, RiskTrigger, assess
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.detector import Detector
@@ -76,7 +77,8 @@ class RiskWarningDetector(Detector):
         ):
             return []  # judged from the very same: nothing can have crossed
         self.basis[key] = (report, mark, equity, config)
-        risk = assess(report, mark, equity, config)
+        rate = equity_rate(key.venue, key.category, key.symbol, config)
+        risk = assess(report, mark, equity, config, rate)
         now = risk.crossed() if risk is not None else NONE
         before = self.past.get(key, NONE)
         if now:

@@ -36,4 +36,6 @@ class UntrackedDetector(Detector):
         return [UntrackedPosition(**cause.on(key), exchange_qty=book.positions[key].exchange_qty)]
 
     def waiting(self) -> Iterable[PositionKey]:
-        return self.since.keys()
+        # Once told, only a change of the key (judged as it comes) can end it: re-judging
+        # it on every input would also rewrite its views every time.
+        return self.since.keys() - self.reported

@@ -14,15 +14,12 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from trueup.adapters import trigger_commands
-from trueup.adapters.aster.live import AsterFeed
-from trueup.adapters.bybit.live import BybitFeed
+from trueup.adapters import trigger_commands, venues
 from trueup.adapters.bybit.messages import capture_intent
-from trueup.adapters.bybit.orders import BybitOrders
-from trueup.adapters.bybit.price_feed import BybitPriceFeed
 from trueup.adapters.clock import wall_clock
-from trueup.adapters.hyperliquid.live import HyperliquidFeed
+from trueup.adapters.feed import Feed
 from trueup.adapters.store.journal import Journal
+from trueup.adapters.venue import Settings
 from trueup.application.executor import Executor
 from trueup.domain.emitted import Emitted
 from trueup.domain.rules.config import RuleConfig
@@ -53,8 +50,17 @@ from trueup_simulators.scenario_file import ScenarioError, Step
 BYBIT_ACCOUNT = "main"
 ASTER_ACCOUNT = "main"
 HYPERLIQUID_ADDRESS = "0x5e9ee1089755c3435139848e47e6635505d5a13a"
-# The simulators' own keys: made up here, never real ones.
+# The account the demo follows on each venue, each venue's feed built from its definition
+# (adapters/venues.py) as `trueup run` builds it.
+ACCOUNTS = {"bybit": BYBIT_ACCOUNT, "hyperliquid": HYPERLIQUID_ADDRESS, "aster": ASTER_ACCOUNT}
+# The simulators' own keys: made up here, never real ones; given as `trueup run` reads them.
 DEMO_KEY, DEMO_SECRET = "demo-key", "demo-secret"
+ENVIRONMENT = {
+    "BYBIT_API_KEY": DEMO_KEY,
+    "BYBIT_API_SECRET": DEMO_SECRET,
+    "ASTER_API_KEY": DEMO_KEY,
+    "ASTER_API_SECRET": DEMO_SECRET,
+}
 # Shorter than the defaults (20 s) so the demo need not wait for them; said on screen.
 DEMO_RULES = RuleConfig(order_timeout_ms=4_000, partial_fill_stall_ms=4_000)
 # The Bybit symbols whose public prices the demo follows: its trailing trigger's.
@@ -92,31 +98,10 @@ class Demo:
         self.bybit.start()
         self.hyperliquid.start()
         self.aster.start()
-        feeds = [
-            BybitFeed(
-                BYBIT_ACCOUNT,
-                DEMO_KEY,
-                DEMO_SECRET,
-                clock=wall_clock,
-                base_url=self.bybit.base_url,
-                poll_interval_s=1.0,
-            ),
-            HyperliquidFeed(
-                HYPERLIQUID_ADDRESS,
-                clock=wall_clock,
-                base_url=self.hyperliquid.base_url,
-                poll_interval_s=1.0,
-            ),
-            BybitPriceFeed(BYBIT_ACCOUNT, PRICED, clock=wall_clock, base_url=self.bybit.base_url),
-            AsterFeed(
-                ASTER_ACCOUNT,
-                DEMO_KEY,
-                DEMO_SECRET,
-                clock=wall_clock,
-                base_url=self.aster.base_url,
-                poll_interval_s=1.0,
-            ),
-        ]
+        prices = venues.named("bybit").prices
+        assert prices is not None  # the trailing trigger follows Bybit's tickers
+        feeds: list[Feed] = [venues.named(venue).feed(self.settings(venue)) for venue in ACCOUNTS]
+        feeds.append(prices(self.settings("bybit"), PRICED))
         writer = threading.Thread(target=self.write, name="writer")
         writer.start()
         executing = self.executor()
@@ -143,11 +128,21 @@ class Demo:
         if self.failure is not None:
             raise self.failure
 
+    def settings(self, venue: str) -> Settings:
+        """What the venue's feed and clients are built from: its simulator, the demo's keys."""
+        simulator = {"bybit": self.bybit, "hyperliquid": self.hyperliquid, "aster": self.aster}
+        base_url = simulator[venue].base_url
+        return Settings(
+            venue, ACCOUNTS[venue], wall_clock, ENVIRONMENT, base_url=base_url, poll_interval_s=1.0
+        )
+
     def executor(self) -> threading.Thread | None:
         """The Bybit account's executor, on its own connection (none: no trigger acts)."""
         if self.executor_journal is None:
             return None
-        orders = BybitOrders(DEMO_KEY, DEMO_SECRET, base_url=self.bybit.base_url)
+        execution = venues.named("bybit").execution
+        assert execution is not None
+        orders = execution(self.settings("bybit"))
         executor = Executor(self.executor_journal, "bybit", BYBIT_ACCOUNT, orders)
         thread = threading.Thread(
             target=run_executor, args=(executor, 20, self.stop), name="executor"
@@ -180,7 +175,7 @@ class Demo:
             case BotIntent(venue, intent):
                 self.bot_says(venue, intent)
             case OperatorTrigger(venue, command):
-                record = trigger_commands.record(wall_clock(), venue, _account(venue), command)
+                record = trigger_commands.record(wall_clock(), venue, ACCOUNTS[venue], command)
                 self.live.put(record)
             case ShowPositions():
                 time.sleep(0.3)  # let what was just done reach the journal
@@ -208,7 +203,7 @@ class Demo:
             sim.drop_connections()
 
     def bot_says(self, venue: str, intent: dict[str, object]) -> None:
-        record = capture_intent(wall_clock(), _account(venue), intent)
+        record = capture_intent(wall_clock(), ACCOUNTS[venue], intent)
         record["venue"] = venue
         self.live.put(record)
 
@@ -218,10 +213,6 @@ class Demo:
             self.out.write("\n")
             output.print_positions(rows, self.out)
             self.out.write("\n")
-
-
-def _account(venue: str) -> str:
-    return {"bybit": BYBIT_ACCOUNT, "aster": ASTER_ACCOUNT}.get(venue, HYPERLIQUID_ADDRESS)
 
 
 def run_demo(

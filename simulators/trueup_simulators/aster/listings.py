@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 
 from trueup_simulators.amounts import plain
+from trueup_simulators.aster import filters
 from trueup_simulators.aster.account import Account
 from trueup_simulators.aster.order_entry import (
     INVALID_PARAMETER,
@@ -17,11 +18,13 @@ from trueup_simulators.aster.order_entry import (
     listed_symbol,
     named_order,
 )
-from trueup_simulators.aster.records import ASSET, JSON, Income, Trade
+from trueup_simulators.aster.records import ASSET, JSON, Income, OrderStatus, Trade
 
 Body = JSON | list[JSON]
 Reader = Callable[[Account, Mapping[str, str], int], Body]
 SEVEN_DAYS_MS = 7 * 24 * 3600 * 1000
+# What allOrders forgets of an order placed over seven days ago that never filled.
+FORGOTTEN = frozenset({OrderStatus.CANCELED, OrderStatus.EXPIRED})
 NO_SUCH_ORDER = -2013
 START_TIME_GREATER_THAN_END_TIME = -1023
 MORE_THAN_XX_HOURS = -1127
@@ -64,20 +67,25 @@ def _symbol_info(symbol: str) -> JSON:
         "filters": [
             {
                 "filterType": "PRICE_FILTER",
-                "maxPrice": "1000000",
-                "minPrice": "0.01",
-                "tickSize": "0.01",
+                "maxPrice": plain(filters.MAX_PRICE),
+                "minPrice": plain(filters.MIN_PRICE),
+                "tickSize": plain(filters.TICK_SIZE),
             },
-            {"filterType": "LOT_SIZE", "maxQty": "1000", "minQty": "0.001", "stepSize": "0.001"},
+            {
+                "filterType": "LOT_SIZE",
+                "maxQty": plain(filters.MAX_QTY),
+                "minQty": plain(filters.MIN_QTY),
+                "stepSize": plain(filters.STEP_SIZE),
+            },
             {
                 "filterType": "MARKET_LOT_SIZE",
-                "maxQty": "100",
-                "minQty": "0.001",
-                "stepSize": "0.001",
+                "maxQty": plain(filters.MARKET_MAX_QTY),
+                "minQty": plain(filters.MIN_QTY),
+                "stepSize": plain(filters.STEP_SIZE),
             },
             {"filterType": "MAX_NUM_ORDERS", "limit": 200},
             {"filterType": "MAX_NUM_ALGO_ORDERS", "limit": 10},
-            {"filterType": "MIN_NOTIONAL", "notional": "5"},
+            {"filterType": "MIN_NOTIONAL", "notional": plain(filters.MIN_NOTIONAL)},
             {
                 "filterType": "PERCENT_PRICE",
                 "multiplierUp": "1.0500",
@@ -201,6 +209,28 @@ def _window(params: Mapping[str, str], now: int) -> tuple[int, int]:
         return start, start + SEVEN_DAYS_MS
     assert end is not None
     return end - SEVEN_DAYS_MS, end
+
+
+def all_orders(account: Account, params: Mapping[str, str], now: int) -> Body:
+    """GET /fapi/v1/allOrders: one symbol's orders in any status, oldest first; from
+    ``orderId`` on, or placed in a time window (the last seven days when none is sent). An
+    order cancelled or expired with no fill is forgotten seven days after it was placed."""
+    symbol = listed_symbol(account, params, required=True)
+    limit = _limit(params, 500, 1000)
+    from_id = _whole(params, "orderId")
+    mine = [
+        o
+        for o in sorted(account.orders.values(), key=lambda o: o.order_id)
+        if o.symbol == symbol
+        and not (o.status in FORGOTTEN and not o.executed_qty and o.time + SEVEN_DAYS_MS < now)
+    ]
+    if from_id is not None:
+        return [o.rest_item() for o in mine if o.order_id >= from_id][:limit]
+    start, end = _window(params, now)
+    in_window = [o for o in mine if start <= o.time <= end]
+    timed = "startTime" in params or "endTime" in params
+    chosen = in_window[:limit] if timed else in_window[-limit:]
+    return [o.rest_item() for o in chosen]
 
 
 def user_trades(account: Account, params: Mapping[str, str], now: int) -> Body:

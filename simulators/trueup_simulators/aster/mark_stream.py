@@ -2,7 +2,9 @@
 "Mark Price Stream"), with the live SUBSCRIBE, UNSUBSCRIBE and LIST_SUBSCRIPTIONS requests.
 
 A ``markPriceUpdate`` goes out when the simulator's mark moves, not on Aster's 1 s or 3 s
-timer: tests see one frame per move. Stream names are lower case, as Aster's are.
+timer: tests see one frame per move. What the timer's first push tells a new subscriber,
+the current mark, goes out at once on subscribing (the connection's own stream, or a
+SUBSCRIBE), for a symbol that has one. Stream names are lower case, as Aster's are.
 """
 
 import threading
@@ -14,6 +16,8 @@ from aiohttp import web
 from trueup_simulators.serving import Client, converse
 
 Clock = Callable[[], int]
+# The current markPriceUpdate of a stream's (lower-case) symbol; None when it has no mark.
+Current = Callable[[str], str | None]
 STREAM_SUFFIXES = ("@markPrice", "@markPrice@1s")
 FUNDING_INTERVAL_MS = 8 * 3600 * 1000
 
@@ -34,8 +38,9 @@ def mark_price_update(symbol: str, mark: str, now: int) -> str:
 class MarkStream:
     """The mark-price subscribers; ``publish`` and ``serve`` run on the server's loop."""
 
-    def __init__(self, changed: threading.Condition) -> None:
+    def __init__(self, changed: threading.Condition, current: Current) -> None:
         self._changed = changed
+        self._current = current
         self._streams: dict[Client, set[str]] = {}
 
     async def serve(self, request: web.Request, stream: str) -> web.StreamResponse:
@@ -46,6 +51,7 @@ class MarkStream:
         with self._changed:
             self._streams[client] = {stream}
             self._changed.notify_all()
+            self._send_current(client, [stream])
         try:
             await converse(client, lambda text: self._request(client, text))
         finally:
@@ -69,19 +75,31 @@ class MarkStream:
             request.get("params") or [],
             request["id"],
         )
-        streams = self._streams.setdefault(client, set())
         result: object = None
-        if method == "SUBSCRIBE":
-            streams.update(str(p) for p in params if is_mark_stream(str(p)))
-        elif method == "UNSUBSCRIBE":
-            streams.difference_update(str(p) for p in params)
-        elif method == "LIST_SUBSCRIPTIONS":
-            result = sorted(streams)
-        else:
-            message = f"Invalid request: unknown variant {method}"
-            client.send(orjson.dumps({"code": 2, "msg": message}).decode())
-            return
-        client.send(orjson.dumps({"result": result, "id": request_id}).decode())
+        added: list[str] = []
+        # Under the simulator's lock, told: a test waits for a subscription to be made.
+        with self._changed:
+            streams = self._streams.setdefault(client, set())
+            if method == "SUBSCRIBE":
+                added = [str(p) for p in params if is_mark_stream(str(p)) and p not in streams]
+                streams.update(added)
+            elif method == "UNSUBSCRIBE":
+                streams.difference_update(str(p) for p in params)
+            elif method == "LIST_SUBSCRIPTIONS":
+                result = sorted(streams)
+            else:
+                message = f"Invalid request: unknown variant {method}"
+                client.send(orjson.dumps({"code": 2, "msg": message}).decode())
+                return
+            self._changed.notify_all()
+            client.send(orjson.dumps({"result": result, "id": request_id}).decode())
+            self._send_current(client, added)
+
+    def _send_current(self, client: Client, streams: list[str]) -> None:
+        for stream in streams:
+            text = self._current(stream.partition("@")[0])
+            if text is not None:
+                client.send(text)
 
     def publish(self, symbol: str, text: str) -> None:
         """Send ``text`` to every subscriber of ``symbol``'s mark price."""

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from trueup.adapters.decimals import to_decimal
 from trueup.domain.errors import MalformedInput
+from trueup_simulators.aster import filters
 from trueup_simulators.aster.account import Account, AccountError
 from trueup_simulators.aster.records import (
     JSON,
@@ -37,17 +38,24 @@ INVALID_ORDER_TYPE = -1116
 INVALID_SIDE = -1117
 BAD_SYMBOL = -1121
 INVALID_PARAMETER = -1130
+BAD_PRECISION = -1111
 INVALID_NEW_ORDER_RESP_TYPE = -1136
 CANCEL_REJECTED = -2011
 REDUCE_ONLY_REJECT = -2022
 PRICE_LESS_THAN_ZERO = -4001
+PRICE_GREATER_THAN_MAX_PRICE = -4002
 QTY_LESS_THAN_ZERO = -4003
+QTY_LESS_THAN_MIN_QTY = -4004
+QTY_GREATER_THAN_MAX_QTY = -4005
+PRICE_LESS_THAN_MIN_PRICE = -4013
+PRICE_NOT_INCREASED_BY_TICK_SIZE = -4014
 INVALID_CLIENT_ORDER_ID = -4015
 NO_NEED_TO_CHANGE_POSITION_SIDE = -4059
 INVALID_POSITION_SIDE = -4060
 POSITION_SIDE_NOT_MATCH = -4061
 POSITION_SIDE_CHANGE_EXISTS_OPEN_ORDERS = -4067
 POSITION_SIDE_CHANGE_EXISTS_QUANTITY = -4068
+MIN_NOTIONAL = -4164
 # Aster documents no code for a newClientOrderId already on an open order; this is the one
 # Binance's futures API (whose interface Aster's copies) answers, with its message.
 DUPLICATED_CLIENT_ORDER_ID = -4116
@@ -142,6 +150,14 @@ def new_order(account: Account, params: Mapping[str, str]) -> JSON:
     if account.dual_side and "reduceOnly" in params:
         raise Refusal(PARAM_NOT_REQUIRED, "Parameter 'reduceOnly' sent when not required.")
     reduce_only = _flag(params, "reduceOnly")
+    _check_filters(order_type, qty, price)
+    mark = account.mark(symbol)
+    if order_type == OrderType.MARKET and mark <= 0:
+        raise Refusal(
+            INVALID_PARAMETER, f"no mark price for {symbol}: the simulator needs move_mark"
+        )
+    if not closes_only(side, position_side, reduce_only):
+        _check_notional(qty * (price if price is not None else mark))
     client_order_id = params.get("newClientOrderId", "")
     if client_order_id and not CLIENT_ORDER_ID.fullmatch(client_order_id):
         raise Refusal(INVALID_CLIENT_ORDER_ID, "Client order id is not valid.")
@@ -151,11 +167,6 @@ def new_order(account: Account, params: Mapping[str, str]) -> JSON:
         symbol, side, position_side
     ):
         raise Refusal(REDUCE_ONLY_REJECT, "ReduceOnly Order is rejected.")
-    mark = account.mark(symbol)
-    if order_type == OrderType.MARKET and mark <= 0:
-        raise Refusal(
-            INVALID_PARAMETER, f"no mark price for {symbol}: the simulator needs move_mark"
-        )
     order = account.place(
         symbol,
         side,
@@ -170,6 +181,36 @@ def new_order(account: Account, params: Mapping[str, str]) -> JSON:
     accepted = order.rest_item(answer=True)
     _execute(account, order, mark)
     return order.rest_item(answer=True) if response_type == "RESULT" else accepted
+
+
+def _check_filters(order_type: OrderType, qty: Decimal, price: Decimal | None) -> None:
+    """LOT_SIZE (MARKET_LOT_SIZE's maximum for a MARKET order) and PRICE_FILTER."""
+    if qty < filters.MIN_QTY:
+        raise Refusal(QTY_LESS_THAN_MIN_QTY, "Quantity less than min quantity.")
+    if (qty - filters.MIN_QTY) % filters.STEP_SIZE:
+        raise Refusal(BAD_PRECISION, "Precision is over the maximum defined for this asset.")
+    most = filters.MARKET_MAX_QTY if order_type == OrderType.MARKET else filters.MAX_QTY
+    if qty > most:
+        raise Refusal(QTY_GREATER_THAN_MAX_QTY, "Quantity greater than max quantity.")
+    if price is None:
+        return
+    if price < filters.MIN_PRICE:
+        raise Refusal(PRICE_LESS_THAN_MIN_PRICE, "Price less than min price.")
+    if price > filters.MAX_PRICE:
+        raise Refusal(PRICE_GREATER_THAN_MAX_PRICE, "Price greater than max price.")
+    if (price - filters.MIN_PRICE) % filters.TICK_SIZE:
+        raise Refusal(PRICE_NOT_INCREASED_BY_TICK_SIZE, "Price not increased by tick size.")
+
+
+def _check_notional(notional: Decimal) -> None:
+    """MIN_NOTIONAL: price times quantity (a MARKET order's at the mark), unless the order
+    can only reduce."""
+    if notional < filters.MIN_NOTIONAL:
+        raise Refusal(
+            MIN_NOTIONAL,
+            f"Order's notional must be no smaller than {filters.MIN_NOTIONAL:.1f} "
+            "(unless you choose reduce only)",
+        )
 
 
 def _execute(account: Account, order: Order, mark: Decimal) -> None:

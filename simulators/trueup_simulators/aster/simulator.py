@@ -15,17 +15,20 @@ POST and DELETE /fapi/v1/order. Errors are Aster's codes: -1022 bad signature, -
 missing or refused key, -1021 timestamp outside recvWindow, -1121 invalid symbol, -2022 a
 reduce-only order larger than the position, -4061 a position side against the mode, -2011 an
 unknown order to cancel, -4116 a newClientOrderId already on an open order (Binance's code:
-Aster's docs list none). The /fapi/v3 twins of these paths (positionRisk,
-accountWithJoinMargin, listenKey ...) answer the same, authenticated as futures-api-v3.md
-says: EIP-712 signed by an API wallet ``approve_agent`` let sign for ``user``, with a fresh
-microsecond ``nonce`` (-4225 when stale or used). MARKET orders, and LIMIT orders that cross,
-fill at the symbol's mark (``move_mark``); a resting LIMIT order fills when a later mark
-crosses it.
+Aster's docs list none); the symbol filters exchangeInfo lists (``filters``): -1111 a
+quantity off its step, -4004/-4005 and -4013/-4002 out of bounds, -4014 a price off its
+tick, -4164 an order below the minimum notional that could open. The /fapi/v3 twins of
+these paths (positionRisk, accountWithJoinMargin, listenKey ...) answer the same,
+authenticated as futures-api-v3.md says: EIP-712 signed by an API wallet ``approve_agent``
+let sign for ``user``, with a fresh microsecond ``nonce`` (-4225 when stale or used).
+MARKET orders, and LIMIT orders that cross, fill at the symbol's mark (``move_mark``); a
+resting LIMIT order fills when a later mark crosses it.
 
 User data (``user_stream``): POST/PUT/DELETE /fapi/v1/listenKey, then ``/ws/<listenKey>``
 pushing ORDER_TRADE_UPDATE, ACCOUNT_UPDATE (B and P, reason m), MARGIN_CALL,
 ACCOUNT_CONFIG_UPDATE and listenKeyExpired, each with its E (and T) times. Public:
-``/ws/<symbol>@markPrice`` pushes markPriceUpdate on every ``move_mark``.
+``/ws/<symbol>@markPrice`` pushes markPriceUpdate on subscribing (the current mark, as
+Aster's 3 s timer would soon) and on every ``move_mark``.
 
 Scripted operations: open a position, close it by hand (a ``web_…`` MARKET order), liquidate
 (``autoclose-…``), auto-deleverage (``adl_autoclose``), pay funding (ACCOUNT_UPDATE m=FUNDING_FEE
@@ -99,7 +102,7 @@ class AsterSimulator(ServedSimulator):
         # v3: the account's wallet and the API wallets that may sign for it.
         self.agents = Agents(user, set(agents))
         self.user_stream = UserStream(wall_clock, self._changed, validity_ms=listen_key_validity_ms)
-        self.mark_stream = MarkStream(self._changed)
+        self.mark_stream = MarkStream(self._changed, self._current_mark)
         self._server = ServedApp(
             "aster-simulator", self._build, port=port, before_close=self._before_close
         )
@@ -292,6 +295,14 @@ class AsterSimulator(ServedSimulator):
         text = mark_price_update(symbol, plain(mark), self.clock())
         self._server.call_soon(self.mark_stream.publish, symbol, text)
 
+    def _current_mark(self, stream_symbol: str) -> str | None:
+        """The markPriceUpdate of the symbol a stream names (lower case), if it has a mark."""
+        with self._lock:
+            for symbol, mark in self.account.marks.items():
+                if symbol.lower() == stream_symbol and mark > 0:
+                    return mark_price_update(symbol, plain(mark), self.clock())
+        return None
+
     def read(self, view: Callable[[Account], T]) -> T:
         """Run ``view`` on the account under the simulator's lock (a consistent read)."""
         with self._lock:
@@ -327,6 +338,11 @@ class AsterSimulator(ServedSimulator):
         message = msg or "Internal error; unable to process your request. Please try again."
         with self._lock:
             self._faults.rest.extend([Fault(status, code, message)] * n)
+
+    def pending_faults(self) -> int:
+        """How many armed REST faults (rate limits, errors) no request has met yet."""
+        with self._lock:
+            return len(self._faults.rest)
 
     def expire_listen_key(self) -> None:
         """Expire the active listenKey now: its readers get listenKeyExpired and are cut."""

@@ -17,6 +17,9 @@ TAKER_FEE = Decimal("0.00045")
 LEVERAGE = 20
 START_EQUITY = Decimal("100000")
 FILLS_KEPT = 2000  # userFills answers with at most this many, newest first
+# userFillsByTime answers at most this many, oldest first; historicalOrders this many orders.
+FILLS_BY_TIME = 2000
+HISTORICAL_ORDERS = 2000
 LIQUIDATOR = "0x" + "0" * 39 + "1"
 _STEP = Decimal("0.000001")  # computed prices and PnL are rounded to this
 # The trigger order types of a position's own TP and SL, as orderStatus names them.
@@ -25,6 +28,12 @@ TPSL_ORDER_TYPES = {"tp": "Take Profit Market", "sl": "Stop Market"}
 REDUCE_ONLY_ERROR = "Reduce only order would increase position."
 IOC_CANCEL_ERROR = "Order could not immediately match against any resting orders."
 MISSING_ORDER_ERROR = "Order was never placed, already canceled, or filled."
+TICK_ERROR = "Price must be divisible by tick size."
+MIN_VALUE_ERROR = "Order must have minimum value of $10."
+# A perp order's least value (USDC); a reduce-only one is exempt, to close any position.
+MIN_ORDER_VALUE = Decimal(10)
+# A perp's price: at most 5 significant figures (an integer, any), 6 - szDecimals decimals.
+PRICE_FIGURES, PERP_PRICE_DECIMALS = 5, 6
 # Not in Hyperliquid's error table: the simulator's wording for a cloid already used.
 DUPLICATE_CLOID_ERROR = "Duplicate cloid: an order with this cloid was already placed."
 # Who closes a whole position outside the trading system.
@@ -81,6 +90,7 @@ class Account:
     positions: dict[str, SimPosition] = field(default_factory=dict)
     orders: dict[int, SimOrder] = field(default_factory=dict)  # every order, ended ones too
     fills: list[JSON] = field(default_factory=list)  # oldest first
+    fundings: list[JSON] = field(default_factory=list)  # userFunding entries, oldest first
     realized: Decimal = Decimal(0)
 
 
@@ -153,6 +163,26 @@ class Ledger:
     def user_fills(self, user: str) -> list[JSON]:
         return list(reversed(self.account(user).fills[-FILLS_KEPT:]))
 
+    def user_fills_by_time(self, user: str, start: int, end: int | None) -> list[JSON]:
+        """The fills from ``start`` to ``end`` (now by default), both inclusive, oldest first."""
+        fills = self.account(user).fills
+        chosen = [f for f in fills if start <= f["time"] and (end is None or f["time"] <= end)]
+        return chosen[:FILLS_BY_TIME]
+
+    def historical_orders(self, user: str) -> list[JSON]:
+        """The most recent orders, open and ended, each with its status, newest first."""
+        orders = list(self.account(user).orders.values())[-HISTORICAL_ORDERS:]
+        return [
+            messages.order_update(_frontend_order(o), o.status, o.status_timestamp)
+            for o in reversed(orders)
+        ]
+
+    def user_funding(self, user: str, start_time: int, end_time: int | None) -> list[JSON]:
+        """The payments from ``start_time`` to ``end_time`` (now by default), both inclusive,
+        oldest first."""
+        end = self._last_time if end_time is None else end_time
+        return [f for f in self.account(user).fundings if start_time <= f["time"] <= end]
+
     def order_status(self, user: str, oid: int | str) -> JSON:
         """By oid, or by cloid (a 0x string), as orderStatus is asked."""
         for order in self.account(user).orders.values():
@@ -209,6 +239,10 @@ class Ledger:
         account = self.account(user)
         if cloid is not None and any(o.cloid == cloid for o in account.orders.values()):
             return {"error": DUPLICATE_CLOID_ERROR}, []
+        if not _on_tick(limit_px, self.sz_decimals[coin]):
+            return {"error": f"{TICK_ERROR} asset={asset}"}, []
+        if not reduce_only and sz * limit_px < MIN_ORDER_VALUE:
+            return {"error": f"{MIN_VALUE_ERROR} asset={asset}"}, []
         if reduce_only:
             position = account.positions.get(coin)
             held = abs(position.szi) if position and (position.szi < 0) == is_buy else Decimal(0)
@@ -308,6 +342,31 @@ class Ledger:
         order.reduce_only = order.is_position_tpsl = True
         self.account(user).orders[order.oid] = order
         return order.oid, [self._order_update(user, order), self._web_data2_push(user)]
+
+    def pay_funding(self, coin: str, rate: Decimal) -> list[Push]:
+        """A funding interval ends: every holder of ``coin`` pays (a long, when ``rate`` is
+        positive) or receives size x mark x rate, pushed on user events."""
+        now = self.now()
+        pushes: list[Push] = []
+        for account in self.accounts.values():
+            position = account.positions.get(coin)
+            if position is None:
+                continue
+            usdc = (-position.szi * self._mark(coin, position) * rate).quantize(_STEP)
+            account.realized += usdc
+            usdc_text, szi, rate_text = text(usdc), text(position.szi), text(rate)
+            listed = messages.user_funding_item(
+                time=now, coin=coin, usdc=usdc_text, szi=szi, funding_rate=rate_text
+            )
+            account.fundings.append(listed)
+            frame = messages.funding_event(
+                time=now, coin=coin, usdc=usdc_text, szi=szi, funding_rate=rate_text
+            )
+            pushes += [
+                Push("userEvents", account.address, frame),
+                self._web_data2_push(account.address),
+            ]
+        return pushes
 
     def move_mark(self, coin: str, px: Decimal) -> list[Push]:
         """A new mark: the holders' state changes, and each trigger order it reaches fires."""
@@ -506,6 +565,16 @@ class Ledger:
             return_on_equity=text((upnl / margin).quantize(_STEP)) if margin else "0.0",
             leverage=LEVERAGE,
         )
+
+
+def _on_tick(price: Decimal, sz_decimals: int) -> bool:
+    """Whether Hyperliquid takes ``price`` for a perp of ``sz_decimals``."""
+    if price == price.to_integral_value():
+        return True
+    # A finite price that is not whole: its exponent is a negative whole number.
+    _sign, digits, exponent = price.normalize().as_tuple()
+    decimals = -int(exponent)
+    return len(digits) <= PRICE_FIGURES and decimals <= PERP_PRICE_DECIMALS - sz_decimals
 
 
 def _with_cloid(status: JSON, cloid: str | None) -> JSON:

@@ -11,9 +11,17 @@ Orders come to POST /exchange as ``Exchange(wallet, base_url=sim.base_url)`` sen
 signed L1 actions ``order`` (with cloid; Gtc rests, Ioc fills or is refused), ``cancel``
 and ``cancelByCloid`` (``exchange``). The signer must be known: ``authorize(address)`` for
 an account's own key, ``authorize(agent, user)`` for an agent wallet. A cloid already used
-by the account is refused, never placed twice; a reduce-only order larger than the position
-is refused with Hyperliquid's error. An order fills at the coin's mark (``move_mark``), and a
+by the account is refused, never placed twice; a reduce-only order larger than the position,
+a price off the tick (over 5 significant figures, or 6 - szDecimals decimals, unless whole)
+and an order worth under $10 (but for a reduce-only one) are refused with Hyperliquid's
+errors. An order fills at the coin's mark (``move_mark``), and a
 resting one when a later mark crosses it, pushing userFills, orderUpdates and userEvents.
+
+``pay_funding(coin, rate)`` ends a funding interval: each holder pays or receives size x
+mark x rate, pushed on userEvents and listed from then on by the userFunding info request
+(``{"type": "userFunding", "user", "startTime", "endTime"?}``, oldest first, both ends
+inclusive). ``refuse_streams(True)`` makes GET /ws answer 503 until it is switched back, so
+what happens meanwhile is pushed to nobody (a venue whose stream is down).
 """
 
 import contextlib
@@ -27,7 +35,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from trueup.adapters.hyperliquid import messages
 from trueup.adapters.hyperliquid.messages import JSON
-from trueup.adapters.hyperliquid.mids import all_mids_frame
+from trueup.adapters.hyperliquid.mids import active_asset_ctx_frame, all_mids_frame
 from trueup_simulators.hyperliquid import exchange
 from trueup_simulators.hyperliquid.ledger import Clock, Ledger, Push, wall_clock
 from trueup_simulators.serving import HOST, ServedApp, ServedSimulator
@@ -37,6 +45,8 @@ Amount = Decimal | str
 SUBSCRIPTIONS = ("userFills", "orderUpdates", "userEvents", "webData2")
 # Subscriptions about no user: the market's public data (keyed with user "").
 PUBLIC_SUBSCRIPTIONS = ("allMids",)
+# Public subscriptions of one coin (keyed with the coin, in lower case, for the user).
+COIN_SUBSCRIPTIONS = ("activeAssetCtx",)
 CALL_TIMEOUT = 10.0
 IDLE_TIMEOUT = 60.0  # Hyperliquid closes a connection silent this long
 # What Hyperliquid answers a body it cannot read, with status 422.
@@ -97,6 +107,10 @@ class HyperliquidSimulator(ServedSimulator):
         self._subscribers: dict[tuple[str, str], int] = {}
         self._faults = _Faults()
         self._signers: dict[str, str] = {}  # signer address -> the account it trades for
+        # Each coin's oracle price and mid, where a test set them apart from its mark.
+        self._oracles: dict[str, Decimal] = {}
+        self._mids: dict[str, Decimal] = {}
+        self._refusing_streams = False
         # A restart serves the same port again (a free one the first time), book kept.
         self._server = ServedApp("hyperliquid-simulator", self._build, before_close=self._close)
 
@@ -186,19 +200,48 @@ class HyperliquidSimulator(ServedSimulator):
         does: a trigger order (Take Profit Market, Stop Market) that move_mark fires; its oid."""
         return self._change(lambda: self._ledger.place_tpsl(user, coin, tpsl, Decimal(trigger_px)))
 
-    def move_mark(self, coin: str, px: Amount) -> None:
+    def move_mark(
+        self, coin: str, px: Amount, *, oracle: Amount | None = None, mid: Amount | None = None
+    ) -> None:
         """Move the mark price (webData2 pushes the holders' new unrealised PnL); a trigger
         order it reaches fires: orderUpdates triggered, its fill, then filled. allMids pushes
-        every coin's mid, here the mark."""
+        every coin's mid, activeAssetCtx the coin's mark, oracle price and mid: the oracle
+        and the mid are the mark unless given."""
 
         def move() -> tuple[None, list[Push]]:
             pushes = self._ledger.move_mark(coin, Decimal(px))
-            return None, [*pushes, Push("allMids", "", self._all_mids())]
+            for prices, given in ((self._oracles, oracle), (self._mids, mid)):
+                if given is None:
+                    prices.pop(coin, None)
+                else:
+                    prices[coin] = Decimal(given)
+            ctx = Push("activeAssetCtx", coin, self._asset_ctx(coin))
+            return None, [*pushes, Push("allMids", "", self._all_mids()), ctx]
 
         self._change(move)
 
+    def pay_funding(self, coin: str, rate: Amount) -> None:
+        """End a funding interval: each holder of ``coin`` pays or receives size x mark x
+        ``rate`` (user events push it; userFunding lists it from then on)."""
+        self._change(lambda: (None, self._ledger.pay_funding(coin, Decimal(rate))))
+
+    def refuse_streams(self, refusing: bool) -> None:
+        """While ``refusing``, GET /ws answers 503, as a venue whose stream servers are down;
+        what happens meanwhile is pushed to nobody."""
+        self._refusing_streams = refusing
+
     def _all_mids(self) -> JSON:
-        return all_mids_frame({c: str(px) for c, px in sorted(self._ledger.marks.items())})
+        marks = self._ledger.marks
+        return all_mids_frame({c: str(self._mids.get(c, px)) for c, px in sorted(marks.items())})
+
+    def _asset_ctx(self, coin: str) -> JSON:
+        mark = self._ledger.marks[coin]
+        return active_asset_ctx_frame(
+            coin,
+            mark=str(mark),
+            oracle=str(self._oracles.get(coin, mark)),
+            mid=str(self._mids.get(coin, mark)),
+        )
 
     def authorize(self, signer: str, user: str | None = None) -> None:
         """Let ``signer`` place and cancel orders for ``user`` (itself by default)."""
@@ -234,6 +277,9 @@ class HyperliquidSimulator(ServedSimulator):
     def user_fills(self, user: str) -> list[JSON]:
         return self._read(lambda: self._ledger.user_fills(user))
 
+    def user_funding(self, user: str, start_time: int = 0) -> list[JSON]:
+        return self._read(lambda: self._ledger.user_funding(user, start_time, None))
+
     # --- POST /info ------------------------------------------------------------------------
 
     async def _info(self, request: web.Request) -> web.Response:
@@ -266,6 +312,14 @@ class HyperliquidSimulator(ServedSimulator):
             return self._ledger.frontend_open_orders(user)
         if kind == "userFills":
             return self._ledger.user_fills(user)
+        if kind == "historicalOrders":
+            return self._ledger.historical_orders(user)
+        start, end = _millis(body.get("startTime")), _millis(body.get("endTime"))
+        end_readable = end is not None or body.get("endTime") is None
+        if kind == "userFillsByTime" and start is not None and end_readable:
+            return self._ledger.user_fills_by_time(user, start, end)
+        if kind == "userFunding" and start is not None and end_readable:
+            return self._ledger.user_funding(user, start, end)
         oid = body.get("oid")
         if kind == "orderStatus" and isinstance(oid, int | str):
             return self._ledger.order_status(user, oid)
@@ -294,7 +348,9 @@ class HyperliquidSimulator(ServedSimulator):
 
     # --- GET /ws ---------------------------------------------------------------------------
 
-    async def _ws(self, request: web.Request) -> web.WebSocketResponse:
+    async def _ws(self, request: web.Request) -> web.StreamResponse:
+        if self._refusing_streams:
+            return web.Response(status=503, text="Service Unavailable")
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         connection = _Connection(ws)
@@ -351,6 +407,10 @@ class HyperliquidSimulator(ServedSimulator):
             await connection.send(self._ledger.web_data2(user))
         elif kind == "allMids" and self._ledger.marks:
             await connection.send(self._all_mids())
+        elif kind == "activeAssetCtx":
+            coin = next((c for c in self._ledger.marks if c.lower() == key[1]), None)
+            if coin is not None:
+                await connection.send(self._asset_ctx(coin))
 
     async def _publish(self, push: Push) -> None:
         key = (push.subscription, push.user.lower())
@@ -382,6 +442,12 @@ class HyperliquidSimulator(ServedSimulator):
             self._subscribed.notify_all()
 
 
+def _millis(value: object) -> int | None:
+    """An instant in epoch milliseconds, as a request gives one; None for anything else."""
+    valid = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return value if valid and isinstance(value, int) else None
+
+
 def _subscription_key(subscription: object) -> tuple[str, str] | None:
     """(type, user in lower case) of a subscription the simulator serves; None otherwise."""
     if not isinstance(subscription, dict):
@@ -389,6 +455,9 @@ def _subscription_key(subscription: object) -> tuple[str, str] | None:
     kind, user = subscription.get("type"), subscription.get("user")
     if kind in PUBLIC_SUBSCRIPTIONS:
         return kind, ""
+    coin = subscription.get("coin")
+    if kind in COIN_SUBSCRIPTIONS and isinstance(coin, str):
+        return kind, coin.lower()
     if kind not in SUBSCRIPTIONS or not isinstance(user, str):
         return None
     return kind, user.lower()

@@ -1,0 +1,64 @@
+"""Hyperliquid (perpetuals) as trueup reads it: one definition, listed in adapters/venues.py.
+
+Its reads are public: an account is the user's address, and needs no key. Only placing
+orders does: the key (the account's or an agent's) that signs them.
+"""
+
+import re
+from typing import TYPE_CHECKING
+
+from trueup.adapters.venue import Credentials, SettingRefused, Settings, Venue, Wire
+from trueup.domain.errors import shown
+
+if TYPE_CHECKING:
+    from trueup.adapters.orders import ExecutionClient
+    from trueup.adapters.supervised_feed import SupervisedFeed
+
+# What Hyperliquid calls a user: an Ethereum address.
+ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}", re.ASCII)
+SIGNING_KEY = Credentials(
+    ("HYPERLIQUID_SECRET_KEY",),
+    "the key (the account's or an agent's) that signs Hyperliquid orders comes from the "
+    "environment",
+)
+
+
+def _wire() -> Wire:
+    from trueup.adapters.hyperliquid import wire
+
+    return Wire(wire.decode, wire.rate_limited, (wire.POSITION_SNAPSHOT,))
+
+
+def _feed(settings: Settings) -> "SupervisedFeed":
+    from trueup.adapters.hyperliquid.live import HyperliquidFeed
+
+    if not ADDRESS.fullmatch(settings.account):
+        raise SettingRefused(
+            f"a Hyperliquid --account is the user's address (0x and 40 hex digits), "
+            f"not {shown(settings.account)}"
+        )
+    return HyperliquidFeed(
+        settings.account,
+        clock=settings.clock,
+        base_url=settings.base_url,
+        poll_interval_s=settings.poll_interval_s,
+    )
+
+
+def _prices(settings: Settings, symbols: tuple[str, ...]) -> "SupervisedFeed":
+    from trueup.adapters.hyperliquid.price_feed import HyperliquidPriceFeed
+
+    return HyperliquidPriceFeed(
+        settings.account, symbols, clock=settings.clock, base_url=settings.base_url
+    )
+
+
+def _orders(settings: Settings) -> "ExecutionClient":
+    from trueup.adapters.hyperliquid.orders import HyperliquidOrders
+
+    (key,) = SIGNING_KEY.read(settings.environment)
+    # An agent's key trades for the account it names: the account is --account.
+    return HyperliquidOrders(key, account_address=settings.account, base_url=settings.base_url)
+
+
+VENUE = Venue("hyperliquid", _wire, _feed, prices=_prices, execution=_orders)

@@ -1,0 +1,39 @@
+"""From when a feed asks a venue for what it pushed while nobody listened.
+
+A venue's stream pushes a fill or an order's end once, to whoever listens then. After a
+reconnect the feed asks for what happened since its last whole sync; on a run's first sync,
+since the journal last heard from the account (resume_after). Both less a margin, for a
+push lost just before; what is asked twice is counted once (by trade id, order status).
+"""
+
+# How far before the last instant known heard the ask starts.
+OVERLAP_MS = 60_000
+
+
+class ResumePoint:
+    """The instant the next sync asks from, if it must ask at all."""
+
+    def __init__(self) -> None:
+        self._synced_at: int | None = None  # when the last whole sync began
+        self._since: int | None = None
+
+    @property
+    def since(self) -> int | None:
+        """From when the next sync asks for fills and ended orders; None: it need not."""
+        return self._since
+
+    def resume_after(self, at: int) -> None:
+        """The journal last heard from the account at ``at`` (a run starting)."""
+        self._since = at - OVERLAP_MS
+
+    def reconnecting(self) -> None:
+        """The stream is being opened again: what it pushed while down went to nobody."""
+        if self._synced_at is not None and self._since is None:
+            self._since = self._synced_at - OVERLAP_MS
+
+    def synced(self, began: int, asked_since: int | None) -> None:
+        """A whole sync that began at ``began`` asked from ``asked_since``: done with it,
+        unless a newer reconnect asked for more meanwhile."""
+        self._synced_at = began
+        if asked_since is not None and self._since == asked_since:
+            self._since = None

@@ -1,0 +1,107 @@
+"""What a venue provides trueup, in one definition (docs/venues.md): its wire format, its
+live feed, and where it has them its public prices and its execution client.
+
+Each venue's package exports one ``VENUE``; adapters/venues.py lists them. Every part that
+loads a client or an SDK is a factory, imported when called: naming a venue loads nothing.
+"""
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # named only: the definition loads no wire format, feed or client
+    from trueup.adapters.envelope import Envelope
+    from trueup.adapters.feed import Clock
+    from trueup.adapters.orders import ExecutionClient
+    from trueup.adapters.payload import Payload
+    from trueup.adapters.supervised_feed import SupervisedFeed
+    from trueup.adapters.wire_errors import ErrorReply
+    from trueup.domain.events import InputEvent
+
+
+class SettingRefused(ValueError):
+    """A feed or client that cannot be built as asked: a missing credential, an account the
+    venue would not recognise. Its message is one line, for the operator."""
+
+
+@dataclass(frozen=True)
+class Wire:
+    """How a venue's capture lines become domain inputs, and what its refusals mean."""
+
+    # One capture line's fields (channel ws or rest) into the input they report.
+    decode: Callable[["Envelope", str, "Payload"], "InputEvent"]
+    # Whether an error reply says we ask too often (a RATE_LIMITED refusal).
+    rate_limited: Callable[["ErrorReply"], bool]
+    # The REST endpoints whose replies list every position held: complete snapshots.
+    position_snapshots: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The environment variables a feed or client needs, and what to say when one is unset."""
+
+    names: tuple[str, ...]
+    # The rest of the one-line refusal, after "<NAME> is not set: ".
+    why: str
+
+    def read(self, environment: Mapping[str, str]) -> tuple[str, ...]:
+        """Each variable's value, in order; SettingRefused names the first one unset."""
+        for name in self.names:
+            if not environment.get(name):
+                raise SettingRefused(f"{name} is not set: {self.why}")
+        return tuple(environment[name] for name in self.names)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a feed or client is built from: no command line, credentials from ``environment``."""
+
+    venue: str  # as named: ``bybit``, or a family's member ``ccxt:okx``
+    account: str
+    clock: "Clock"
+    environment: Mapping[str, str]
+    base_url: str | None = None
+    poll_interval_s: float = 5.0
+
+
+FeedFactory = Callable[[Settings], "SupervisedFeed"]
+PriceFeedFactory = Callable[[Settings, tuple[str, ...]], "SupervisedFeed"]
+ExecutionFactory = Callable[[Settings], "ExecutionClient"]
+
+
+@dataclass(frozen=True)
+class Venue:
+    """One venue, or one family of venues (``ccxt:<exchange-id>``), as trueup reads it."""
+
+    name: str
+    # Its wire format, loaded on first use (and only once).
+    wire: Callable[[], Wire]
+    # The account's live feed: private stream, REST fallback, keep-alive where needed.
+    feed: FeedFactory
+    # The feed's credentials, named for the operator (None: the venue's reads are public).
+    credentials: Credentials | None = None
+    # Its public price stream (``trueup run --prices``), where trueup records one.
+    prices: PriceFeedFactory | None = None
+    # Where ``trueup execute`` places orders, where trueup can.
+    execution: ExecutionFactory | None = None
+    # A family: its members are ``<name>:<id>``, each id matching this; itself none.
+    members: re.Pattern[str] | None = None
+    # What a member's id is, as the operator is shown it: ``ccxt:<exchange-id>``.
+    member_label: str = "id"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "wire", cache(self.wire))
+
+    @property
+    def shown(self) -> str:
+        """How the operator names it: ``bybit``, or ``ccxt:<exchange-id>`` for a family."""
+        return self.name if self.members is None else f"{self.name}:<{self.member_label}>"
+
+    def names(self, venue: str) -> bool:
+        """Whether ``venue`` is this venue, or (a family) one of its members."""
+        if self.members is None:
+            return venue == self.name
+        name, colon, member = venue.partition(":")
+        return name == self.name and bool(colon) and bool(self.members.fullmatch(member))

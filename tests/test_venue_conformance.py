@@ -1,0 +1,221 @@
+"""What every venue's live feed must do, written once and played on each venue's simulator
+through its real client (tests/venue_harness.py; docs/venues.md): connect and reconcile,
+report a close by hand, rebuild a dropped stream, sign in again after refusals, sit out a
+burst of rate limits, outlive a restart of the venue, and give each exchange close its exit
+reason. A venue that cannot play a case is left out of it: its harness says why.
+
+Each venue says a close's cause its own way, on its real wire: Bybit in an execution's
+execType (BustTrade, AdlTrade), createType and stopOrderType; Hyperliquid in a fill's
+`liquidation` object and `dir`, and in a trigger order's orderType, which only
+frontendOpenOrders lists; Aster in an order update's client order id (autoclose-,
+adl_autoclose) and execution type CALCULATED.
+"""
+
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tests.live_harness import emitted, live_ingest, refused, wait_for, wait_for_emitted
+from tests.venue_harness import (
+    EXIT_CAUSES,
+    HARNESSES,
+    Case,
+    RefusesAuth,
+    VenueHarness,
+    agree,
+    journaled,
+    opened,
+    playing,
+    started,
+)
+from trueup.adapters import venues
+from trueup.adapters.store.journal import Journal
+from trueup.domain.emitted import CooldownStarted, PositionClosed
+from trueup.domain.events import InputRejected, PositionsReported, RejectionKind
+
+# Each exchange close, the exit reason it must show, and whether that is a loss (a cooldown
+# follows).
+EXIT_REASONS = {
+    Case.LIQUIDATION: ("LIQUIDATION", True),
+    Case.ADL: ("ADL", True),
+    Case.TAKE_PROFIT: ("TAKE_PROFIT", False),
+    Case.STOP_LOSS: ("STOP_LOSS", True),
+}
+
+
+def test_every_venue_trueup_reads_runs_this_suite() -> None:
+    # A family (ccxt:<exchange-id>) reaches exchanges through one client, and has its own
+    # stand-in exchange (test_live_ccxt.py): every other venue has a harness here.
+    assert set(HARNESSES) == {v.name for v in venues.VENUES if v.members is None}
+
+
+@pytest.fixture
+def harness(request: pytest.FixtureRequest) -> Iterator[VenueHarness]:
+    with started(request.param) as venue:
+        yield venue
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> str:
+    return str(tmp_path / "live.db")
+
+
+def stored_types(store: str) -> list[str]:
+    with Journal.open(store) as journal:
+        return [e.type for _, e in journal.all_events()]
+
+
+@pytest.mark.parametrize("harness", playing(Case.CONNECT), indirect=True)
+def test_the_feed_connects_and_the_journal_reconciles_with_the_exchange(
+    harness: VenueHarness, store: str
+) -> None:
+    harness.hold_short(harness.other, "2")  # held before the feed started
+    with live_ingest(store, harness.feed()) as live:
+        harness.subscribed()
+        live.put(opened(harness, "p-1", harness.symbol, harness.qty))
+        harness.buy(harness.symbol, harness.qty)
+        agree(harness, store)
+        (untracked,) = wait_for_emitted(store, "UNTRACKED_POSITION")
+    assert journaled(store, harness) == {
+        harness.symbol: Decimal(harness.qty),
+        harness.other: Decimal(-2),
+    }
+    assert untracked.symbol == harness.other  # held, and none of the bot's
+    assert "POSITION_CLOSED" not in {e.type for e in emitted(store)}
+
+
+@pytest.mark.parametrize("harness", playing(Case.MANUAL_CLOSE), indirect=True)
+def test_a_position_closed_by_hand_is_reported_closed_once_with_no_cooldown(
+    harness: VenueHarness, store: str
+) -> None:
+    with live_ingest(store, harness.feed()) as live:
+        harness.subscribed()
+        live.put(opened(harness, "p-1", harness.symbol, harness.qty))
+        harness.buy(harness.symbol, harness.qty)
+        agree(harness, store)
+        harness.close_by_hand(harness.symbol)
+        wait_for_emitted(store, "POSITION_CLOSED")
+        agree(harness, store)
+    said = [e for e in emitted(store) if e.symbol == harness.symbol]
+    closed = [e for e in said if isinstance(e, PositionClosed)]
+    # Its closing order was none of the bot's, nor a TP/SL: closed by hand, no loss cooldown.
+    assert [(e.position_id, e.exit_reason) for e in closed] == [("p-1", "MANUAL")]
+    assert [e for e in said if isinstance(e, CooldownStarted)] == []
+    assert journaled(store, harness) == {}
+
+
+@pytest.mark.parametrize("harness", playing(Case.DROPPED_STREAM), indirect=True)
+def test_a_dropped_stream_is_rebuilt_reported_and_resynced(
+    harness: VenueHarness, store: str
+) -> None:
+    with live_ingest(store, harness.feed()):
+        harness.subscribed()
+        harness.drop_stream()
+        harness.buy(harness.other, "2")  # while nobody listens: only the REST re-sync can tell
+        (reconnect, *_) = wait_for_emitted(store, "WS_RECONNECT")
+        agree(harness, store)
+    assert journaled(store, harness) == {harness.other: Decimal(2)}
+    reason = getattr(reconnect, "reason", "")
+    assert any(cause in reason for cause in harness.dropped_reasons), reason
+    said = [t for t in stored_types(store) if t.startswith("Stream")]
+    assert said.index("StreamDown") < said.index("StreamReconnected")  # down, then back
+
+
+# Hyperliquid is not here: its reads are public, no key to refuse (its harness's `cannot`).
+@pytest.mark.parametrize("harness", playing(Case.REFUSED_AUTH), indirect=True)
+def test_a_refused_sign_in_is_retried_until_it_passes(harness: VenueHarness, store: str) -> None:
+    assert isinstance(harness, RefusesAuth)
+    harness.refuse_auth(2)
+    feed = harness.feed()
+    with live_ingest(store, feed):
+        harness.subscribed(timeout=15)
+        harness.buy(harness.other, "3")
+        agree(harness, store)
+    assert harness.refused_auths() == 2
+    assert feed.failure is None
+    assert journaled(store, harness) == {harness.other: Decimal(3)}
+
+
+@pytest.mark.parametrize("harness", playing(Case.RATE_LIMIT_BURST), indirect=True)
+def test_a_burst_of_rate_limits_is_reported_quietly_and_closes_nothing(
+    harness: VenueHarness, store: str
+) -> None:
+    with live_ingest(store, harness.feed()) as live:
+        harness.subscribed()
+        live.put(opened(harness, "p-1", harness.symbol, harness.qty))
+        harness.buy(harness.symbol, harness.qty)
+        agree(harness, store)
+        burst = harness.rate_limit_burst()
+        wait_for_emitted(store, "RATE_LIMIT")
+        wait_for("every refusal", lambda: len(refused(store, RejectionKind.RATE_LIMITED)) >= burst)
+        harness.buy(harness.other, "1")
+        wait_for("a position snapshot after the burst", lambda: snapshot_after_burst(store))
+        agree(harness, store)
+    told = [e for e in emitted(store) if e.type == "RATE_LIMIT"]
+    places = {e.endpoint for e in refused(store, RejectionKind.RATE_LIMITED)}
+    # Quiet: told once per place asked, the rest held back for the window's end.
+    assert 1 <= len(told) <= len(places)
+    assert "POSITION_CLOSED" not in {e.type for e in emitted(store)}
+    assert journaled(store, harness) == {
+        harness.symbol: Decimal(harness.qty),
+        harness.other: Decimal(1),
+    }
+
+
+def snapshot_after_burst(store: str) -> bool:
+    """Whether a complete position snapshot was stored after the last rate-limited reply."""
+    with Journal.open(store) as journal:
+        events = [e for _, e in journal.all_events()]
+    limited = [
+        i
+        for i, e in enumerate(events)
+        if isinstance(e, InputRejected) and e.kind is RejectionKind.RATE_LIMITED
+    ]
+    return bool(limited) and any(
+        isinstance(e, PositionsReported) and e.snapshot is not None
+        for e in events[limited[-1] + 1 :]
+    )
+
+
+@pytest.mark.parametrize("harness", playing(Case.RESTART), indirect=True)
+def test_a_venue_restart_ends_with_the_journal_in_step(harness: VenueHarness, store: str) -> None:
+    with live_ingest(store, harness.feed()):
+        harness.subscribed()
+        harness.buy(harness.symbol, "1")
+        agree(harness, store)
+        harness.restart()
+        harness.buy(harness.other, "3")
+        wait_for_emitted(store, "WS_RECONNECT", timeout=30)
+        agree(harness, store)
+    assert journaled(store, harness) == {harness.symbol: Decimal(1), harness.other: Decimal(3)}
+
+
+# Each venue with the exchange closes its simulator can play (Aster's takes no TP/SL).
+EXIT_CASES = [(venue, cause) for cause in EXIT_CAUSES for venue in playing(cause)]
+
+
+@pytest.mark.parametrize(("harness", "cause"), EXIT_CASES, indirect=["harness"])
+def test_an_exchange_close_is_reported_once_with_its_cause_and_only_a_loss_cools_down(
+    harness: VenueHarness, cause: Case, store: str
+) -> None:
+    with live_ingest(store, harness.feed()) as live:
+        harness.subscribed()
+        live.put(opened(harness, "p-1", harness.symbol, harness.qty))
+        harness.buy(harness.symbol, harness.qty)
+        agree(harness, store)
+        harness.close(cause, store)
+        wait_for_emitted(store, "POSITION_CLOSED")
+        agree(harness, store)
+    exit_reason, loss = EXIT_REASONS[cause]
+    said = [e for e in emitted(store) if e.symbol == harness.symbol]
+    closed = [e for e in said if isinstance(e, PositionClosed)]
+    assert [(e.position_id, e.exit_reason) for e in closed] == [("p-1", exit_reason)]
+    cooldowns = [e for e in said if isinstance(e, CooldownStarted)]
+    if loss:
+        (cooldown,) = cooldowns
+        assert said.index(cooldown) > said.index(closed[0])
+        assert cooldown.reason == f"{exit_reason} on p-1"
+    else:
+        assert cooldowns == []
