@@ -60,7 +60,7 @@ from trueup.projections.ccxt import ccxt_position
 from trueup.projections.indexed_audit import audit_indexed
 from trueup.projections.leased import LeasedProjection
 from trueup.projections.positions import position_rows
-from trueup.projections.reconciliation import replay
+from trueup.projections.reconciliation import replay, tracked_position
 from trueup.projections.summary import Summary, summarise
 from trueup.projections.triggers import trigger_rows
 from trueup.projections.view_reader import ViewReader
@@ -596,6 +596,22 @@ class TrueupService:
             and event.position_idx == position_idx
             and (as_of is None or event.at <= as_of)
         ]
+
+    def emitted_for(
+        self, causes: set[str], after: int, upto: int, partitions: Iterable[int]
+    ) -> tuple[dict[str, int], bool]:
+        """What the detectors emitted, by type, for the inputs ``causes`` (stored after
+        position ``after``), whichever process detected it; and whether ``partitions`` (the
+        inputs') have all processed up to ``upto``: until they have, more may come."""
+        done = tracked_position(self.journal, partitions) >= upto
+        found: Counter[str] = Counter()
+        position = after
+        while True:
+            page, last = self.journal.emitted_after(position)
+            found.update(event.type for _, event in page if event.cause in causes)
+            if last == position:
+                return dict(sorted(found.items())), done
+            position = last
 
     def events_after(
         self,

@@ -484,6 +484,20 @@ class Journal:
         found = [(n.id, e) for n in page if (e := self._emitted(n)) is not None]
         return found, (page[-1].id if page else after)
 
+    def stored_of_types(
+        self, types: Iterable[str], after: int, limit: int = PAGE
+    ) -> tuple[list[tuple[int, InputEvent | Emitted]], int]:
+        """One page of the inputs and emitted events of ``types`` stored after position
+        ``after``, read by topic (the others cost nothing), and the last position read."""
+        topics = sorted(codec.TOPICS.get(t, codec.EMITTED_TOPIC_PREFIX + t) for t in types)
+        page = self._retrying(partial(self._notifications, after, limit, None, topics))
+        found: list[tuple[int, InputEvent | Emitted]] = []
+        for n in page:
+            event = self._emitted(n) if n.topic in codec.EMITTED_TOPICS else self._input(n)
+            if event is not None:
+                found.append((n.id, event))
+        return found, (page[-1].id if page else after)
+
     def inputs_of_type(self, type_: str, after: int = 0) -> Iterator[tuple[int, InputEvent]]:
         """The inputs of one type stored after position ``after``, in order: read by topic,
         so the others cost nothing."""
