@@ -75,7 +75,8 @@ DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 DEFAULT_MAX_PROJECTION_LAG_MS = 5_000
 DEFAULT_READERS = 4
 # How often a POST whose inputs another process detects asks whether it has.
-DETECTION_POLL_S = 0.005
+DETECTION_POLL_S = 0.01
+
 EVENTS_PAGE = 500
 EVENT_TYPES = sorted([t.type for t in INPUT_EVENT_TYPES] + [t.type for t in EMITTED_TYPES])
 # The stored events the metrics count, whoever stored them (ApiMetrics.count_stored).
@@ -816,17 +817,23 @@ class TrueupApi:
         then, and False, if that takes longer than the projection may lag."""
         causes = {event.input_id for event in taken}
         deadline = time.monotonic() + self.settings.max_projection_lag_ms / 1000
+        behind = sorted(ingested.elsewhere)
 
-        def read() -> tuple[dict[str, int], bool]:
+        def processed() -> bool:
+            nonlocal behind
             with self._reading() as service:
-                return service.emitted_for(
-                    causes, ingested.before, ingested.after, ingested.elsewhere
-                )
+                behind = service.behind(behind, ingested.after)
+            return not behind
 
+        def emitted() -> dict[str, int]:
+            with self._reading() as service:
+                return service.emitted_for(causes, ingested.before)
+
+        # Only how far it has got is asked while waiting: what it emitted is read once.
         while True:
-            emitted, done = await run_in_threadpool(read)
+            done = await run_in_threadpool(processed)
             if done or time.monotonic() > deadline:
-                return emitted, done
+                return await run_in_threadpool(emitted), done
             await asyncio.sleep(DETECTION_POLL_S)
 
     async def _body(self, request: Request) -> bytes:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from trueup.adapters.clock import wall_clock
 from trueup.adapters.feed import Clock
-from trueup.adapters.store.journal import PAGE, Journal
+from trueup.adapters.store.journal import Journal
 from trueup.adapters.store.location import StoreError
 from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent
@@ -132,7 +132,11 @@ class ServedProjection:
                     end = self.journal.last_position()
                     now = time.monotonic()
                     self.arrivals.saw(end, now)
-                    if end != seen_end or now - tried > RETRY_LEASES_S:
+                    # Holding no partition, there is nothing to process: the leases are
+                    # tried, and the lag measured, once a RETRY_LEASES_S, not at every
+                    # append (the lag's count reads the journal).
+                    moved = end != seen_end and self.leased.holding
+                    if moved or now - tried > RETRY_LEASES_S:
                         self.leased.catch_up()
                         tried = now
                         end = self.journal.last_position()
@@ -160,9 +164,7 @@ class ServedProjection:
             self.leased.position if held else end,
             tracked_position(self.journal, others) if others else end,
         )
-        inputs = 0
-        if processed < end:
-            inputs = len(self.journal.inputs(processed, end, limit=PAGE)[0])
+        inputs = self.journal.inputs_between(processed, end) if processed < end else 0
         waited = int((now - self.arrivals.of(processed + 1, now)) * 1000) if inputs else 0
         self.lag = Lag(inputs, waited, dict(self._lost))
         self.measured(self.lag)

@@ -452,6 +452,12 @@ class Journal:
                     events.append((n.id, event))
         return events, (page[-1].id if page else after)
 
+    def inputs_between(self, after: int, upto: int, limit: int = PAGE) -> int:
+        """How many inputs are stored after position ``after`` up to ``upto`` (counted up to
+        ``limit``), none of them decoded."""
+        page = self._retrying(partial(self._notifications, after, limit, upto))
+        return sum(1 for n in page if n.topic.startswith(codec.INPUT_TOPIC_PREFIX))
+
     def all_events(self, after: int = 0) -> Iterator[tuple[int, InputEvent | Emitted]]:
         """Inputs and emitted events, in the order they were stored, with their positions.
         Those this trueup cannot read are skipped (see ``unknown_inputs``, ``unknown_emitted``)."""
