@@ -19,7 +19,7 @@ import pytest
 
 from tests.http_server import AUTH, SAMPLE_END, TOKEN, closing_snapshot, scrape, serve_process
 from tests.live_harness import wait_for
-from trueup.projections.partitions import ALL
+from trueup.projections.partitions import ALL, partition_of
 
 Json = dict[str, Any]
 
@@ -146,17 +146,20 @@ def client_of(url: str, pid: int) -> Iterator[httpx.Client]:
 
 
 def runner_and_other(url: str) -> tuple[int, int]:
-    """The process running every partition of the projection, and one running none."""
+    """The process running the sampled account's partition of the projection, and the other
+    (one may run every partition, or they may have shared them out)."""
+    main = partition_of("bybit", "main")
     found: dict[int, Json] = {}
 
-    def split() -> bool:
+    def settled() -> bool:
         found.update(health_by_process(url))
-        held = {pid: len(h["projection"]["partitions_held"]) for pid, h in found.items()}
-        return len(held) == 2 and sorted(held.values()) == [0, len(ALL)]
+        held = sorted(n for h in found.values() for n in h["projection"]["partitions_held"])
+        return len(found) == 2 and held == list(ALL)
 
-    wait_for("one process to run every partition", split, timeout=60)
-    by_held = sorted(found, key=lambda pid: len(found[pid]["projection"]["partitions_held"]))
-    return by_held[1], by_held[0]
+    wait_for("both processes, every partition run", settled, timeout=60)
+    (runner,) = [pid for pid, h in found.items() if main in h["projection"]["partitions_held"]]
+    (other,) = set(found) - {runner}
+    return runner, other
 
 
 def test_a_posts_emitted_counts_what_the_process_running_its_partition_detected(
