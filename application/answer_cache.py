@@ -21,10 +21,12 @@ DEFAULT_LIMIT = 10_000
 class AnswerCache(Generic[K, V]):
     """Answers by question, all read at one journal end."""
 
-    def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
+    def __init__(
+        self, limit: int = DEFAULT_LIMIT, tally: Callable[[bool], object] = lambda _: None
+    ) -> None:
         self.limit = limit
-        self.hits = 0
-        self.misses = 0
+        # Told of each answer: True when it was kept, False when the journal was read for it.
+        self.tally = tally
         self._end = -1
         self._answers: dict[K, V] = {}
         self._lock = threading.Lock()
@@ -35,8 +37,9 @@ class AnswerCache(Generic[K, V]):
         with self._lock:
             if end != self._end or question not in self._answers:
                 return None
-            self.hits += 1
-            return self._answers[question]
+            found = self._answers[question]
+        self.tally(True)
+        return found
 
     def answer(self, end: int, question: K, read: Callable[[], V]) -> V:
         """The answer to ``question`` with the journal at ``end`` (read just now, before
@@ -44,8 +47,7 @@ class AnswerCache(Generic[K, V]):
         found = self.kept(end, question)
         if found is not None:
             return found
-        with self._lock:
-            self.misses += 1
+        self.tally(False)
         found = read()  # outside the lock: other questions are answered meanwhile
         with self._lock:
             if end > self._end:

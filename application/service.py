@@ -5,7 +5,7 @@ entry points (the CLI, and next HTTP and NATS) only translate to and from them.
 """
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,7 +61,7 @@ from trueup.projections.ccxt import ccxt_position
 from trueup.projections.indexed_audit import audit_indexed
 from trueup.projections.leased import LeasedProjection
 from trueup.projections.positions import position_rows
-from trueup.projections.reconciliation import replay
+from trueup.projections.reconciliation import replay, tracked_position
 from trueup.projections.summary import Summary, summarise
 from trueup.projections.triggers import trigger_rows
 from trueup.projections.view_reader import ViewReader
@@ -604,6 +604,27 @@ class TrueupService:
             and event.position_idx == position_idx
             and (as_of is None or event.at <= as_of)
         ]
+
+    def behind(self, partitions: Sequence[int], upto: int) -> list[int]:
+        """Those of ``partitions`` from the first that has not processed every input up to
+        position ``upto`` (and stored what they emitted), whichever process runs them; the
+        ones before it have. One read per partition, until one is behind."""
+        for number, partition in enumerate(partitions):
+            if tracked_position(self.journal, [partition]) < upto:
+                return list(partitions[number:])
+        return []
+
+    def emitted_for(self, causes: set[str], after: int) -> dict[str, int]:
+        """What the detectors emitted, by type, for the inputs ``causes`` (stored after
+        position ``after``), whichever process detected it."""
+        found: Counter[str] = Counter()
+        position = after
+        while True:
+            page, last = self.journal.emitted_after(position)
+            found.update(event.type for _, event in page if event.cause in causes)
+            if last == position:
+                return dict(sorted(found.items()))
+            position = last
 
     def events_after(
         self,

@@ -467,8 +467,9 @@ async def _close(base: str, samples: int, warm_up: int, at: int) -> JSON:
                 answer = await client.post("/v1/inputs", content=_snapshot(when + 2_000, []))
                 answered = time.perf_counter()
                 answer.raise_for_status()
-                # Not asked of the POST's answer: with --workers, the process that answered
-                # it may not run the account's partition (another detects it, within a poll).
+                # Timed to the stream, not to the answer (with --workers, the answer of a
+                # process that does not run the account's partition waits for the one that
+                # does, and counts what it emitted).
                 try:
                     seen = await asyncio.wait_for(arrived, CLOSE_TIMEOUT_S)
                 except TimeoutError:

@@ -85,6 +85,9 @@ class InputsReport:
     blank: int
     emitted: dict[str, int]
     inputs: list[InputLine]
+    # False: their detection was not over when the server answered (another process runs
+    # it); what it emits comes down the event stream.
+    detected: bool = True
 
 
 @dataclass(frozen=True)
@@ -225,6 +228,7 @@ def inputs_report(document: Json) -> InputsReport:
         document["blank"],
         dict(document["emitted"]),
         [InputLine(**line) for line in document["inputs"]],
+        document.get("detected", True),
     )
 
 

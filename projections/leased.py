@@ -10,7 +10,7 @@ from trueup.adapters.store.journal import PAGE, Appended, Journal
 from trueup.adapters.store.lease import Lease
 from trueup.domain.emitted import Emitted
 from trueup.projections.partitions import ALL, tracker
-from trueup.projections.reconciliation import LeaseLost, ReconciliationProjection
+from trueup.projections.reconciliation import LeaseLost, ReconciliationProjection, Recorded
 
 log = logging.getLogger("trueup.projection")
 
@@ -18,8 +18,14 @@ log = logging.getLogger("trueup.projection")
 class LeasedProjection:
     """``catch_up`` runs the partitions whose leases this process holds, else does nothing."""
 
-    def __init__(self, journal: Journal, partitions: Iterable[int] = ALL) -> None:
+    def __init__(
+        self,
+        journal: Journal,
+        partitions: Iterable[int] = ALL,
+        on_recorded: Recorded | None = None,
+    ) -> None:
         self.journal = journal
+        self.on_recorded = on_recorded
         numbers = list(partitions)
         by_name = journal.leases([tracker(n) for n in numbers])
         self.leases: dict[int, Lease] = {n: by_name[tracker(n)] for n in numbers}
@@ -70,7 +76,9 @@ class LeasedProjection:
             return []
         # Built only now: what the last holder recorded is where this one starts.
         if self.projection is None:
-            self.projection = ReconciliationProjection(self.journal, None, taken, self.leases)
+            self.projection = ReconciliationProjection(
+                self.journal, None, taken, self.leases, self.on_recorded
+            )
         else:
             self.projection.add(taken, self.leases)
         self.ever_held = True

@@ -12,7 +12,7 @@ rebuilds exactly the state it had, because the rules are pure.
 """
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from eventsourcing.persistence import IntegrityError
@@ -40,6 +40,11 @@ from trueup.projections.partitions import (
 # stop saves a partition whose last snapshot lies this many journal positions back.
 SNAPSHOT_EVERY = 50_000
 SNAPSHOT_MIN_INTERVAL_S = 60.0
+
+
+# Told, once they are stored, of the inputs a step processed (with their positions) and what
+# they made the detectors emit: the HTTP server times detection with it.
+Recorded = Callable[[list[tuple[int, InputEvent]], list[Emitted]], object]
 
 
 class LeaseLost(Exception):
@@ -100,9 +105,11 @@ class ReconciliationProjection:
         config: RuleConfig | None = None,
         partitions: Iterable[int] = ALL,
         leases: Mapping[int, Lease] | None = None,
+        on_recorded: Recorded | None = None,
     ) -> None:
         self.journal = journal
         self.config = config
+        self.on_recorded = on_recorded
         self.partitions: dict[int, Partition] = {}
         self._rebuilt_from: dict[int, int] = {}
         self.add(partitions, leases)
@@ -224,6 +231,8 @@ class ReconciliationProjection:
         for part in self.partitions.values():
             part.position = max(part.position, last)
         self._record(emitted, events)
+        if self.on_recorded is not None and emitted:
+            self.on_recorded(events, emitted)
         if any(p.snapshot_due() for p in self.partitions.values()):
             self.checkpoint()
         return emitted

@@ -24,7 +24,7 @@ import uvicorn
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Match
@@ -47,10 +47,11 @@ from trueup.application.answers import (
 )
 from trueup.application.service import EventFilter, TrueupService
 from trueup.domain.bounds import EARLIEST_MS, LATEST_MS
-from trueup.domain.emitted import EMITTED_TYPES, Emitted
-from trueup.domain.events import INPUT_EVENT_TYPES, InputEvent, InputRejected
+from trueup.domain.emitted import EMITTED_TYPES
+from trueup.domain.events import INPUT_EVENT_TYPES, InputEvent, InputRejected, StreamReconnected
 from trueup.domain.instants import iso
 from trueup.domain.vocabulary import PositionSide
+from trueup.projections.partitions import partitions_of
 from trueup.runners import output
 from trueup.runners.arguments import OPENING_SIDES, epoch_ms
 from trueup.runners.http_metrics import ApiMetrics
@@ -60,6 +61,7 @@ from trueup.runners.http_stream import (
     BACKLOG_PAGE,
     MEDIA_TYPE,
     EventStream,
+    FollowerWatch,
     JournalFollower,
     LeftIncomplete,
     StreamSettings,
@@ -72,8 +74,13 @@ DEFAULT_PORT = 8780
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 DEFAULT_MAX_PROJECTION_LAG_MS = 5_000
 DEFAULT_READERS = 4
+# How often a POST whose inputs another process detects asks whether it has.
+DETECTION_POLL_S = 0.01
+
 EVENTS_PAGE = 500
 EVENT_TYPES = sorted([t.type for t in INPUT_EVENT_TYPES] + [t.type for t in EMITTED_TYPES])
+# The stored events the metrics count, whoever stored them (ApiMetrics.count_stored).
+COUNTED = (*(t.type for t in EMITTED_TYPES), StreamReconnected.type)
 log = logging.getLogger("trueup.http")
 
 
@@ -93,6 +100,9 @@ class ApiSettings:
     readers: int = DEFAULT_READERS
     # What POST /v1/notify/test sends to (serve --notify-config); their secrets out of repr.
     notify_targets: tuple[Target, ...] = field(default=(), repr=False)
+    # Whether this process counts the emitted events and reconnects stored (by anyone): with
+    # --workers, one of them does, or the summed /metrics would count each N times.
+    counts_stored: bool = True
 
 
 # --- what the endpoints take: unknown query parameters are refused, naming them -------------
@@ -297,8 +307,28 @@ class InputsDocument(BaseModel):
     rejected: int
     duplicates: int = Field(description="lines the journal already held: not stored twice")
     blank: int
-    emitted: dict[str, int]
+    emitted: dict[str, int] = Field(
+        description="what the detectors emitted for these lines, by type, whichever serving "
+        "process detected it"
+    )
+    detected: bool = Field(
+        description="false: their detection was not over when answered (another process "
+        "runs it: serve --no-projection, or it lagged past the limit); what it emits comes "
+        "down the event stream"
+    )
     inputs: list[InputLine]
+
+
+@dataclass(frozen=True)
+class Ingested:
+    """A POST's lines ingested, and the journal's end before and after (others may have
+    appended in between too)."""
+
+    report: IngestReport
+    before: int
+    after: int
+    # The partitions of its inputs that another process runs: it detects those.
+    elsewhere: set[int]
 
 
 class NotifyTestResult(BaseModel):
@@ -438,19 +468,33 @@ class TrueupApi:
         self.settings = settings
         self.clock = clock
         self.lock = threading.Lock()
-        self.projection = ServedProjection(journal, self.lock, clock=clock)
+        self.metrics = ApiMetrics(self._freshness_or_none)
+        self.projection = ServedProjection(
+            journal,
+            self.lock,
+            clock=clock,
+            detected=lambda type_, s: self.metrics.detection.labels(type_).observe(s),
+            measured=self.metrics.measured,
+        )
+        watch = FollowerWatch(
+            stored=self.metrics.count_stored if settings.counts_stored else lambda _: None,
+            streams=self.metrics.streams.set,
+            dropped=self.metrics.streams_dropped.inc,
+        )
         self.follower = JournalFollower(
-            self._journal_end, self._new_events, settings.stream, self._count_stored
+            self._journal_end,
+            self._new_events,
+            settings.stream,
+            counted=self._counted_events if settings.counts_stored else None,
+            watch=watch,
         )
         # The end read on the event loop itself, where that costs a local read (SQLite).
         self.end_reader = journal.end_reader()
-        self.can_open_facts: AnswerCache[CanOpenQuestion, CanOpenFacts] = AnswerCache()
-        self.positions_documents: AnswerCache[PositionsQuestion, bytes] = AnswerCache()
-        self.metrics = ApiMetrics(
-            self._freshness_or_none,
-            lambda: self.projection.lag,
-            self.follower,
-            {"can-open": self.can_open_facts, "positions": self.positions_documents},
+        self.can_open_facts: AnswerCache[CanOpenQuestion, CanOpenFacts] = AnswerCache(
+            tally=self.metrics.tally("can-open")
+        )
+        self.positions_documents: AnswerCache[PositionsQuestion, bytes] = AnswerCache(
+            tally=self.metrics.tally("positions")
         )
 
     @contextmanager
@@ -645,9 +689,10 @@ class TrueupApi:
         with self._reading() as service:
             return service.events_after(after, limit=limit)
 
-    def _count_stored(self, event: InputEvent | Emitted) -> None:
-        if isinstance(event, Emitted):
-            self.metrics.emitted.labels(event.type).inc()
+    def _counted_events(self, after: int, limit: int) -> EventPage:
+        """What the metrics count of the stored events (COUNTED), read by their topics."""
+        with self.readers.reading() as journal:
+            return EventPage(*journal.stored_of_types(COUNTED, after, limit))
 
     def health(self) -> Document:
         lag = self.projection.lag
@@ -720,33 +765,80 @@ class TrueupApi:
             return service.exchange_freshness()
 
     def metrics_text(self) -> Response:
-        return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(self.metrics.text(), media_type=CONTENT_TYPE_LATEST)
 
     async def inputs(self, request: Request) -> Document:
+        received = time.monotonic()
         body = await self._body(request)
         lines = capture_lines(body)
         taken: list[InputEvent] = []
-        report = await run_in_threadpool(self._ingest, lines, taken.append)
+        ingested = await run_in_threadpool(self._ingest, lines, taken, received)
+        report = ingested.report
         for event in taken:
             self.metrics.count_input(event)
         self.metrics.duplicates.inc(report.duplicates)
+        emitted, detected = report.emitted, self.settings.run_projection
+        if detected and ingested.elsewhere:
+            emitted, detected = await self._detected_elsewhere(taken, ingested)
         return Document(
             {
                 "accepted": report.accepted,
                 "rejected": report.rejected,
                 "duplicates": report.duplicates,
                 "blank": report.blank,
-                "emitted": report.emitted,
+                "emitted": emitted,
+                "detected": detected,
                 "inputs": [_input_line(event) for event in taken],
             }
         )
 
-    def _ingest(self, lines: list[bytes], on_input: Callable[[InputEvent], object]) -> IngestReport:
+    def _ingest(self, lines: list[bytes], taken: list[InputEvent], received: float) -> Ingested:
+        """Append ``lines`` (each decoded input put in ``taken``), detecting what this
+        process runs the partitions of."""
         with self.lock:
+            before = self.writer.journal.last_position()
             if not self.settings.run_projection:  # the process that runs it detects
-                return self.writer.ingest([lines], detect=False, on_input=on_input)
-            # The server's own projection detects, as the lines go in: it holds the leases.
-            return self.writer.ingest([lines], on_input=on_input, projection=self.projection.leased)
+                report = self.writer.ingest([lines], detect=False, on_input=taken.append)
+                return Ingested(report, before, self.writer.journal.last_position(), set())
+            arrivals = self.projection.arrivals
+            arrivals.saw(before, time.monotonic())
+            # The server's own projection detects, as the lines go in, the partitions whose
+            # leases it holds.
+            with arrivals.receiving(received):
+                report = self.writer.ingest(
+                    [lines], on_input=taken.append, projection=self.projection.leased
+                )
+            # The partitions of these inputs that another process runs (--workers, say).
+            wanted = {n for event in taken for n in partitions_of(event)}
+            elsewhere = wanted - set(self.projection.leased.held)
+            return Ingested(report, before, self.writer.journal.last_position(), elsewhere)
+
+    async def _detected_elsewhere(
+        self, taken: list[InputEvent], ingested: Ingested
+    ) -> tuple[dict[str, int], bool]:
+        """What was emitted for ``taken``, by whichever process runs their partitions, once
+        it has processed them (polled; it polls the journal itself): what was found by
+        then, and False, if that takes longer than the projection may lag."""
+        causes = {event.input_id for event in taken}
+        deadline = time.monotonic() + self.settings.max_projection_lag_ms / 1000
+        behind = sorted(ingested.elsewhere)
+
+        def processed() -> bool:
+            nonlocal behind
+            with self._reading() as service:
+                behind = service.behind(behind, ingested.after)
+            return not behind
+
+        def emitted() -> dict[str, int]:
+            with self._reading() as service:
+                return service.emitted_for(causes, ingested.before)
+
+        # Only how far it has got is asked while waiting: what it emitted is read once.
+        while True:
+            done = await run_in_threadpool(processed)
+            if done or time.monotonic() > deadline:
+                return await run_in_threadpool(emitted), done
+            await asyncio.sleep(DETECTION_POLL_S)
 
     async def _body(self, request: Request) -> bytes:
         """The body, refused (413) as soon as it is known to pass the limit: by its declared

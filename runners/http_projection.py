@@ -1,18 +1,23 @@
 """The projection as ``trueup serve`` runs it: in a thread of the server, while the server
 holds the partitions' leases (as ``trueup run`` and ``trueup worker`` do), following the
-journal's end whoever appends to it; and how far behind that end the projection is.
+journal's end whoever appends to it; how far behind that end the projection is; and how long
+each input took to be detected.
 """
 
+import bisect
 import logging
 import threading
 import time
-from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from trueup.adapters.clock import wall_clock
 from trueup.adapters.feed import Clock
-from trueup.adapters.store.journal import PAGE, Journal
+from trueup.adapters.store.journal import Journal
 from trueup.adapters.store.location import StoreError
+from trueup.domain.emitted import Emitted
+from trueup.domain.events import InputEvent
 from trueup.projections.leased import LeasedProjection
 from trueup.projections.partitions import ALL
 from trueup.projections.reconciliation import tracked_position
@@ -22,6 +27,8 @@ log = logging.getLogger("trueup.http")
 # While nothing is appended, leases held by others are asked for again this often: each
 # try is a round trip to PostgreSQL per partition.
 RETRY_LEASES_S = 1.0
+# Journal ends remembered with when they were first seen, for the detection latency.
+ARRIVALS_KEPT = 4_096
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,43 @@ class Lag:
     lost: dict[int, int]
 
 
+class Arrivals:
+    """When inputs arrived, as this server knows it: the inputs of a POST being ingested here
+    when it was received, any other when the projection first saw the journal's end at or
+    past it (to a poll). Read and written under the server's journal lock."""
+
+    def __init__(self) -> None:
+        self._ends: list[int] = []  # ascending
+        self._seen: list[float] = []  # monotonic s, beside each
+        self._receiving: float | None = None
+
+    def saw(self, end: int, at: float) -> None:
+        """The journal's end read at ``at``: every input up to it had arrived by then."""
+        if self._ends and end <= self._ends[-1]:
+            return
+        self._ends.append(end)
+        self._seen.append(at)
+        if len(self._ends) > 2 * ARRIVALS_KEPT:
+            del self._ends[:ARRIVALS_KEPT], self._seen[:ARRIVALS_KEPT]
+
+    @contextmanager
+    def receiving(self, at: float) -> Iterator[None]:
+        """While a POST received at ``at`` is ingested: what is past the ends seen is its."""
+        self._receiving = at
+        try:
+            yield
+        finally:
+            self._receiving = None
+
+    def of(self, position: int, now: float) -> float:
+        """When the input at ``position`` arrived (``now`` when not known: past every end
+        seen, and no POST being ingested)."""
+        found = bisect.bisect_left(self._ends, position)
+        if found < len(self._ends):
+            return self._seen[found]
+        return now if self._receiving is None else self._receiving
+
+
 class ServedProjection:
     """Runs ``LeasedProjection`` every ``poll_s`` from a thread, each call into the journal
     under ``lock`` (the server's: a journal connection serves one thread at a time)."""
@@ -46,15 +90,19 @@ class ServedProjection:
         *,
         poll_s: float = 0.025,
         clock: Clock = wall_clock,
+        detected: Callable[[str, float], object] = lambda _type, _s: None,
+        measured: Callable[[Lag], object] = lambda _: None,
     ) -> None:
         self.journal = journal
         self.lock = lock
         self.poll_s = poll_s
         self.clock = clock
-        self.leased = LeasedProjection(journal)
+        # Told of each emitted event's type and its detection latency (s), and of each lag.
+        self.detected = detected
+        self.measured = measured
+        self.arrivals = Arrivals()
+        self.leased = LeasedProjection(journal, on_recorded=self._recorded)
         self.lag = Lag(0, 0, {})
-        # Each advance of the journal's end as this thread saw it: (position, monotonic s).
-        self._ends: deque[tuple[int, float]] = deque()
         self._held: set[int] = set()
         self._lost: dict[int, int] = {}
         self._stop = threading.Event()
@@ -83,7 +131,12 @@ class ServedProjection:
                 with self.lock:
                     end = self.journal.last_position()
                     now = time.monotonic()
-                    if end != seen_end or now - tried > RETRY_LEASES_S:
+                    self.arrivals.saw(end, now)
+                    # Holding no partition, there is nothing to process: the leases are
+                    # tried, and the lag measured, once a RETRY_LEASES_S, not at every
+                    # append (the lag's count reads the journal).
+                    moved = end != seen_end and self.leased.holding
+                    if moved or now - tried > RETRY_LEASES_S:
                         self.leased.catch_up()
                         tried = now
                         end = self.journal.last_position()
@@ -97,8 +150,7 @@ class ServedProjection:
 
     def _measure(self, end: int, now: float) -> None:
         """The lag, from where the projection (this server's and others') has got."""
-        if not self._ends or self._ends[-1][0] < end:
-            self._ends.append((end, now))
+        self.arrivals.saw(end, now)
         held = set(self.leased.held)
         for number in self._held - held:
             if not self.leased.leases[number].held():
@@ -112,10 +164,17 @@ class ServedProjection:
             self.leased.position if held else end,
             tracked_position(self.journal, others) if others else end,
         )
-        while self._ends and self._ends[0][0] <= processed:
-            self._ends.popleft()
-        inputs = 0
-        if processed < end:
-            inputs = len(self.journal.inputs(processed, end, limit=PAGE)[0])
-        waited = int((now - self._ends[0][1]) * 1000) if self._ends and inputs else 0
+        inputs = self.journal.inputs_between(processed, end) if processed < end else 0
+        waited = int((now - self.arrivals.of(processed + 1, now)) * 1000) if inputs else 0
         self.lag = Lag(inputs, waited, dict(self._lost))
+        self.measured(self.lag)
+
+    def _recorded(self, inputs: list[tuple[int, InputEvent]], emitted: list[Emitted]) -> None:
+        """Time what was just stored from when the inputs that caused it arrived."""
+        now = time.monotonic()
+        causes = {event.cause for event in emitted}
+        where = {e.input_id: position for position, e in inputs if e.input_id in causes}
+        for event in emitted:
+            position = where.get(event.cause)
+            if position is not None:
+                self.detected(event.type, now - self.arrivals.of(position, now))

@@ -98,29 +98,55 @@ class Subscriber:
             self.behind.set()  # it would not have got through what is queued anyway
 
 
+@dataclass(frozen=True)
+class FollowerWatch:
+    """What the follower tells as it goes (the server's metrics): each event it counts, the
+    streams open whenever that changes, and each stream dropped for falling behind."""
+
+    stored: Callable[[InputEvent | Emitted], object] = lambda _: None
+    streams: Callable[[int], object] = lambda _: None
+    dropped: Callable[[], object] = lambda: None
+
+
 class JournalFollower:
-    """Polls the journal's end and hands each new event to every subscriber."""
+    """Polls the journal's end and hands each new event to every subscriber.
+
+    With no stream open it reads only what ``counted`` reads (emitted events and reconnects,
+    by topic: the metrics' share, a fraction of the inputs), or nothing at all without it:
+    with ``--workers N``, one process counts, and N followers decoding every input would
+    take the cores the writes need."""
 
     def __init__(
         self,
         end: Callable[[], int],
         read: Callable[[int, int], EventPage],
         settings: StreamSettings,
-        on_event: Callable[[InputEvent | Emitted], object] = lambda _: None,
+        *,
+        counted: Callable[[int, int], EventPage] | None = None,
+        watch: FollowerWatch = FollowerWatch(),
     ) -> None:
-        # Both read the journal: called in a thread, never on the event loop. ``read`` takes
-        # a position and how many events at most.
+        # All three read the journal: called in a thread, never on the event loop. ``read``
+        # and ``counted`` take a position and how many events at most.
         self._end = end
         self._read = read
+        self._counted = counted
         self.settings = settings
-        self.on_event = on_event
+        self.watch = watch
         self.subscribers: set[Subscriber] = set()
         # Every event up to here has been handed on; None until the follower has started.
         self.position: int | None = None
         self._started = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self.dropped = 0
         self.stopping = False
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        self.subscribers.add(subscriber)
+        self.watch.streams(len(self.subscribers))
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        if subscriber in self.subscribers:
+            self.subscribers.discard(subscriber)
+            self.watch.streams(len(self.subscribers))
 
     @property
     def page(self) -> int:
@@ -136,6 +162,7 @@ class JournalFollower:
         for subscriber in self.subscribers:
             subscriber.end()
         self.subscribers.clear()
+        self.watch.streams(0)
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -148,7 +175,13 @@ class JournalFollower:
                     self.position = end
                     self._started.set()
                 while self.position < end:
-                    page = await asyncio.to_thread(self._read, self.position, self.page)
+                    read = self._read if self.subscribers else self._counted
+                    if read is None:
+                        self.position = end  # no one to hand anything on to
+                        break
+                    page = await asyncio.to_thread(read, self.position, self.page)
+                    if read is not self._read and self.subscribers:
+                        continue  # a stream joined meanwhile: read the page again, all of it
                     self._hand_on(page, end)
             except asyncio.CancelledError:
                 raise
@@ -161,12 +194,12 @@ class JournalFollower:
         """Hand a page on, all at once: a stream that subscribes sees all of it or none."""
         assert self.position is not None
         for position, event in page.events:
-            self.on_event(event)
+            self.watch.stored(event)
             stored = StoredEvent(position, event)
             for subscriber in list(self.subscribers):
                 if not subscriber.offer(stored):
-                    self.subscribers.discard(subscriber)
-                    self.dropped += 1
+                    self.unsubscribe(subscriber)
+                    self.watch.dropped()
                     log.warning(
                         "an event stream's client is %d events behind: disconnected "
                         "(it resumes with Last-Event-ID)",
@@ -221,7 +254,7 @@ class EventStream(Response):
                 # A writer held up by a client that does not read is stopped here.
                 tasks.start_soon(until, subscriber.behind.wait)
         finally:
-            self.follower.subscribers.discard(subscriber)
+            self.follower.unsubscribe(subscriber)
         # Fallen behind, the body is left incomplete: uvicorn then closes the connection,
         # the one way an ASGI application can drop a client that does not read.
 
@@ -243,7 +276,7 @@ class EventStream(Response):
         if live is None:  # the server is stopping
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             return
-        self.follower.subscribers.add(subscriber)
+        self.follower.subscribe(subscriber)
         heartbeat = self.follower.settings.heartbeat_s
         while True:
             try:

@@ -5,20 +5,27 @@ a whole server over the journal, with readers, kept answers and an event-stream 
 its own (every stream sees every event, whichever process it reached), and each offers to
 run the projection: the partitions' leases let exactly one process run each partition, and
 another takes it over when that one dies. A process that ends is replaced; SIGINT or SIGTERM
-stops them all.
+stops them all. Their metrics go to files in a directory of this process's making, which
+any of them sums when scraped (prometheus-client's multiprocess mode), removed at the end.
 """
 
 import logging
 import multiprocessing
+import os
 import socket
+import tempfile
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from multiprocessing.process import BaseProcess
+
+from prometheus_client import multiprocess
 
 from trueup.adapters.store.journal import Journal
 from trueup.runners.http_api import ApiSettings, bind, create_app, server
+from trueup.runners.http_metrics import MULTIPROCESS_ENV
 from trueup.runners.usage import UsageError
 
 log = logging.getLogger("trueup.http")
@@ -63,31 +70,63 @@ def serve_workers(
         raise UsageError("serve --workers needs the journal's store URL")
     sock = bind(host, port, settings)
     log.info("answering from %d processes", count)
-    worker = Worker(journal.url, sock, settings, journal.give_up_after_s, setup_logging)
-    running = [_start(worker) for _ in range(count)]
-    early: list[int] = [0] * count
-    started = [time.monotonic()] * count
-    try:
-        while not stop.wait(WATCH_S):
-            for slot, process in enumerate(running):
-                if process.exitcode is None:
-                    continue
-                lived = time.monotonic() - started[slot]
-                early[slot] = early[slot] + 1 if lived < EARLY_END_S else 0
-                if early[slot] >= EARLY_ENDS:
-                    raise UsageError(
-                        f"a serving process ended {EARLY_ENDS} times within {EARLY_END_S:g} s "
-                        f"of its start (last exit status {process.exitcode}): see its log above"
+    # The first slot's process counts the events the journal stores, for all of them (each
+    # follower sees every one); its replacement counts on from its own start.
+    workers = [
+        Worker(
+            journal.url,
+            sock,
+            replace(settings, counts_stored=slot == 0),
+            journal.give_up_after_s,
+            setup_logging,
+        )
+        for slot in range(count)
+    ]
+    with metrics_directory() as directory:
+        running = [_start(worker) for worker in workers]
+        early: list[int] = [0] * count
+        started = [time.monotonic()] * count
+        try:
+            while not stop.wait(WATCH_S):
+                for slot, process in enumerate(running):
+                    if process.exitcode is None:
+                        continue
+                    # Its gauges (streams open, lag) go; its counts stay in the sums.
+                    multiprocess.mark_process_dead(process.pid, directory)  # type: ignore[no-untyped-call]
+                    lived = time.monotonic() - started[slot]
+                    early[slot] = early[slot] + 1 if lived < EARLY_END_S else 0
+                    if early[slot] >= EARLY_ENDS:
+                        raise UsageError(
+                            f"a serving process ended {EARLY_ENDS} times within "
+                            f"{EARLY_END_S:g} s of its start (last exit status "
+                            f"{process.exitcode}): see its log above"
+                        )
+                    log.warning(
+                        "serving process %d ended (exit status %s): starting another",
+                        process.pid,
+                        process.exitcode,
                     )
-                log.warning(
-                    "serving process %d ended (exit status %s): starting another",
-                    process.pid,
-                    process.exitcode,
-                )
-                running[slot] = _start(worker)
-                started[slot] = time.monotonic()
-    finally:
-        _stop_all(running)
+                    running[slot] = _start(workers[slot])
+                    started[slot] = time.monotonic()
+        finally:
+            _stop_all(running)
+
+
+@contextmanager
+def metrics_directory() -> Iterator[str]:
+    """A fresh directory for the serving processes' metrics, named in the environment they
+    inherit (prometheus-client reads it as it is imported, so before they start), removed
+    with what is in it when they have all stopped."""
+    previous = os.environ.get(MULTIPROCESS_ENV)
+    with tempfile.TemporaryDirectory(prefix="trueup-metrics-") as directory:
+        os.environ[MULTIPROCESS_ENV] = directory
+        try:
+            yield directory
+        finally:
+            if previous is None:
+                del os.environ[MULTIPROCESS_ENV]
+            else:
+                os.environ[MULTIPROCESS_ENV] = previous
 
 
 def _start(worker: Worker) -> BaseProcess:

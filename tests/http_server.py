@@ -10,11 +10,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
 from tests.inputs import line, position_snapshot
 from trueup.adapters.feed import Clock
 from trueup.adapters.store.journal import Journal
 from trueup.runners.http_api import ApiSettings, create_app, listening_socket, server
 
+Labels = dict[str, str]
 TOKEN = "test-token-not-a-secret"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 SAMPLE = Path(__file__).parent.parent / "samples" / "bybit-session.jsonl"
@@ -65,3 +69,31 @@ def serve_process(store: str, *args: str) -> tuple[subprocess.Popen[str], str]:
             return process, text.strip().rpartition(" ")[2]
     process.wait(timeout=30)
     raise AssertionError(f"trueup serve exited {process.returncode} before serving")
+
+
+class Scrape:
+    """One /metrics answer, parsed: each sample's value by name and labels."""
+
+    def __init__(self, text: str) -> None:
+        self.families = {f.name: f for f in text_string_to_metric_families(text)}
+
+    def value(self, name: str, **labels: str) -> float | None:
+        """The sample ``name`` with exactly ``labels``; None if there is none."""
+        for family in self.families.values():
+            for sample in family.samples:
+                if sample.name == name and sample.labels == labels:
+                    return float(sample.value)
+        return None
+
+    def kind(self, family: str) -> str:
+        return str(self.families[family].type)
+
+    def labelled(self, name: str) -> list[Labels]:
+        return [s.labels for f in self.families.values() for s in f.samples if s.name == name]
+
+
+def scrape(api: httpx.Client) -> Scrape:
+    reply = api.get("/metrics")
+    assert reply.status_code == 200
+    assert reply.headers["content-type"].startswith("text/plain")
+    return Scrape(reply.text)

@@ -9,6 +9,7 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,9 @@ import httpx
 import orjson
 import pytest
 
-from tests.http_server import AUTH, SAMPLE_END, TOKEN, closing_snapshot, serve_process
+from tests.http_server import AUTH, SAMPLE_END, TOKEN, closing_snapshot, scrape, serve_process
 from tests.live_harness import wait_for
-from trueup.projections.partitions import ALL
+from trueup.projections.partitions import ALL, partition_of
 
 Json = dict[str, Any]
 
@@ -130,3 +131,91 @@ def test_two_processes_answer_and_one_killed_leaves_the_other_serving(
         lambda: len(set(health_by_process(url)) - {runner}) >= 2,
         timeout=60,
     )
+
+
+@contextmanager
+def client_of(url: str, pid: int) -> Iterator[httpx.Client]:
+    """A keep-alive client whose connection the serving process ``pid`` answers (each
+    connection stays with the process that accepted it), until the block ends."""
+    for _ in range(200):
+        with httpx.Client(base_url=url, timeout=30) as client:
+            if client.get("/health").json()["process"] == pid:
+                yield client
+                return
+    raise AssertionError(f"no connection reached process {pid}")
+
+
+def runner_and_other(url: str) -> tuple[int, int]:
+    """The process running the sampled account's partition of the projection, and the other
+    (one may run every partition, or they may have shared them out)."""
+    main = partition_of("bybit", "main")
+    found: dict[int, Json] = {}
+
+    def settled() -> bool:
+        found.update(health_by_process(url))
+        held = sorted(n for h in found.values() for n in h["projection"]["partitions_held"])
+        return len(found) == 2 and held == list(ALL)
+
+    wait_for("both processes, every partition run", settled, timeout=60)
+    (runner,) = [pid for pid, h in found.items() if main in h["projection"]["partitions_held"]]
+    (other,) = set(found) - {runner}
+    return runner, other
+
+
+def test_a_posts_emitted_counts_what_the_process_running_its_partition_detected(
+    served: tuple[str, subprocess.Popen[str]],
+) -> None:
+    url, _ = served
+    runner, other = runner_and_other(url)
+    with client_of(url, other) as client:
+        answer = client.post(
+            "/v1/inputs", content=closing_snapshot(SAMPLE_END + 1_000), headers=AUTH
+        ).json()
+        assert client.get("/health").json()["process"] == other  # the same connection
+    # Detected by the other process, counted in the answer all the same.
+    assert answer["accepted"] == 1
+    assert answer["emitted"]["POSITION_CLOSED"] == 1
+    assert answer["detected"] is True
+    with client_of(url, runner) as client:
+        again = client.post(
+            "/v1/inputs", content=closing_snapshot(SAMPLE_END + 2_000), headers=AUTH
+        ).json()
+    assert again["detected"] is True
+    assert "POSITION_CLOSED" not in again["emitted"]  # closed already: nothing to close
+
+
+def test_metrics_are_the_sums_of_every_process_whichever_answers(
+    served: tuple[str, subprocess.Popen[str]],
+) -> None:
+    url, _ = served
+    runner, other = runner_and_other(url)
+    asks = 30
+    answered_by: set[int] = set()
+    for _ in range(asks):  # fresh connections: the kernel spreads them over the processes
+        with httpx.Client(base_url=url, timeout=30) as client:
+            assert client.get("/v1/positions").status_code == 200
+            answered_by.add(client.get("/health").json()["process"])
+    with client_of(url, other) as client:
+        client.post("/v1/inputs", content=closing_snapshot(SAMPLE_END + 1_000), headers=AUTH)
+
+    with client_of(url, runner) as at_runner, client_of(url, other) as at_other:
+
+        def closed_counted() -> bool:
+            found = scrape(at_runner)
+            return found.value("trueup_emitted_events_total", type="POSITION_CLOSED") == 1.0
+
+        wait_for("the POSITION_CLOSED counted", closed_counted, timeout=30)
+        for client in (at_runner, at_other):
+            found = scrape(client)
+            count = "trueup_http_request_duration_seconds_count"
+            assert found.value(count, endpoint="/v1/positions", method="GET") == asks
+            assert found.value(count, endpoint="/v1/inputs", method="POST") == 1.0
+            rest = {"venue": "bybit", "channel": "rest", "outcome": "accepted"}
+            assert found.value("trueup_api_inputs_total", **rest) == 1.0
+            # Counted once, though every process's follower saw it stored...
+            assert found.value("trueup_emitted_events_total", type="POSITION_CLOSED") == 1.0
+            # ...and timed once, by the process that detected it.
+            latency = "trueup_detection_latency_seconds_count"
+            assert found.value(latency, type="POSITION_CLOSED") == 1.0
+            assert found.value("trueup_event_streams") == 0.0
+    assert len(answered_by) == 2  # both processes answered some of those requests

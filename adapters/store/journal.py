@@ -452,6 +452,12 @@ class Journal:
                     events.append((n.id, event))
         return events, (page[-1].id if page else after)
 
+    def inputs_between(self, after: int, upto: int, limit: int = PAGE) -> int:
+        """How many inputs are stored after position ``after`` up to ``upto`` (counted up to
+        ``limit``), none of them decoded."""
+        page = self._retrying(partial(self._notifications, after, limit, upto))
+        return sum(1 for n in page if n.topic.startswith(codec.INPUT_TOPIC_PREFIX))
+
     def all_events(self, after: int = 0) -> Iterator[tuple[int, InputEvent | Emitted]]:
         """Inputs and emitted events, in the order they were stored, with their positions.
         Those this trueup cannot read are skipped (see ``unknown_inputs``, ``unknown_emitted``)."""
@@ -482,6 +488,20 @@ class Journal:
         topics = sorted(codec.EMITTED_TOPICS)
         page = self._retrying(partial(self._notifications, after, limit, None, topics))
         found = [(n.id, e) for n in page if (e := self._emitted(n)) is not None]
+        return found, (page[-1].id if page else after)
+
+    def stored_of_types(
+        self, types: Iterable[str], after: int, limit: int = PAGE
+    ) -> tuple[list[tuple[int, InputEvent | Emitted]], int]:
+        """One page of the inputs and emitted events of ``types`` stored after position
+        ``after``, read by topic (the others cost nothing), and the last position read."""
+        topics = sorted(codec.TOPICS.get(t, codec.EMITTED_TOPIC_PREFIX + t) for t in types)
+        page = self._retrying(partial(self._notifications, after, limit, None, topics))
+        found: list[tuple[int, InputEvent | Emitted]] = []
+        for n in page:
+            event = self._emitted(n) if n.topic in codec.EMITTED_TOPICS else self._input(n)
+            if event is not None:
+                found.append((n.id, event))
         return found, (page[-1].id if page else after)
 
     def inputs_of_type(self, type_: str, after: int = 0) -> Iterator[tuple[int, InputEvent]]:
