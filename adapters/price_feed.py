@@ -22,6 +22,16 @@ class PriceFeed(SupervisedFeed):
     def __init__(self, account: str, symbols: tuple[str, ...], *, clock: Clock) -> None:
         super().__init__(account, clock=clock, poll_interval_s=IDLE_POLL_S)
         self.symbols = symbols
+        # The prices last recorded per symbol; emptied at each (re)connect, so its first is.
+        self.recorded: dict[object, tuple[object, ...]] = {}
+
+    def moved(self, symbol: object, prices: tuple[object, ...]) -> bool:
+        """Whether ``prices`` (those trueup reads) differ from the symbol's last recorded,
+        noted as recorded if so: venues push unchanged prices every few seconds."""
+        if self.recorded.get(symbol) == prices:
+            return False
+        self.recorded[symbol] = prices
+        return True
 
     def fetch_snapshots(self) -> bool:
         return False

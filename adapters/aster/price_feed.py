@@ -38,11 +38,9 @@ class AsterPriceFeed(PriceFeed):
         super().__init__(account, symbols, clock=clock)
         self.stream_url = stream_base(base_url)
         self._stream = UserStream(max_age_s=MAX_CONNECTION_S)
-        # The prices last recorded per symbol: none after a (re)connect, so its first is.
-        self._recorded: dict[object, tuple[object, ...]] = {}
 
     def connect(self) -> None:
-        self._recorded = {}
+        self.recorded.clear()
         names = [stream_name(symbol) for symbol in self.symbols]
         subscribe = {"method": "SUBSCRIBE", "params": names, "id": SUBSCRIBE_ID}
         self._stream.open(
@@ -80,8 +78,4 @@ class AsterPriceFeed(PriceFeed):
         if not isinstance(update, dict) or "e" not in update:
             return True
         prices = tuple(update.get(name) for name in PRICES_READ)
-        symbol = update.get("s")
-        if self._recorded.get(symbol) == prices:
-            return False
-        self._recorded[symbol] = prices
-        return True
+        return self.moved(update.get("s"), prices)

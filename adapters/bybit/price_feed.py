@@ -43,8 +43,6 @@ class BybitPriceFeed(PriceFeed):
         self.base_url = base_url
         self.category = category
         self._ws: Any = None
-        # The prices last recorded per symbol: none after a (re)connect, so its first is.
-        self._recorded: dict[object, tuple[object, ...]] = {}
 
     def _ws_url(self) -> str:
         if not self.base_url:
@@ -53,7 +51,7 @@ class BybitPriceFeed(PriceFeed):
         return host + "/v5/public/{CHANNEL_TYPE}"
 
     def connect(self) -> None:
-        self._recorded = {}
+        self.recorded.clear()
         with _PUBLIC_WSS_LOCK:
             default = unified_trading.PUBLIC_WSS
             unified_trading.PUBLIC_WSS = self._ws_url()
@@ -89,10 +87,8 @@ class BybitPriceFeed(PriceFeed):
             if isinstance(data, dict):
                 frame["data"] = data = dict(data)
                 symbol = data.get("symbol")
-                prices = tuple(data.get(name) for name in PRICES_READ)
-                if self._recorded.get(symbol) == prices:
+                if not self.moved(symbol, tuple(data.get(name) for name in PRICES_READ)):
                     return
-                self._recorded[symbol] = prices
             self.sink(capture_market(self.clock(), self.venue, self.account, frame))
         except Exception:
             log.exception("could not hand on a Bybit ticker")

@@ -39,11 +39,9 @@ class HyperliquidPriceFeed(PriceFeed):
         super().__init__(account, symbols, clock=clock)
         self.base_url = (base_url or MAINNET_API_URL).rstrip("/")
         self._socket = SdkSocket(self.base_url)
-        # Each coin's prices last recorded: none after a (re)connect, so its first frame is.
-        self._recorded: dict[str, tuple[object, ...]] = {}
 
     def connect(self) -> None:
-        self._recorded = {}
+        self.recorded.clear()
         subscriptions = [{"type": SUBSCRIPTION, "coin": coin} for coin in self.symbols]
         self._socket.open(subscriptions, self._on_message)
 
@@ -60,11 +58,8 @@ class HyperliquidPriceFeed(PriceFeed):
         # An exception here would end the SDK's thread: nothing may escape.
         try:
             moved = _prices(message)
-            if moved is not None:
-                coin, held = moved
-                if self._recorded.get(coin) == held:
-                    return
-                self._recorded[coin] = held
+            if moved is not None and not self.moved(*moved):
+                return
             self.sink(capture_market(self.clock(), self.venue, self.account, message))
         except Exception:
             log.exception("could not hand on Hyperliquid's prices")
