@@ -108,6 +108,22 @@ def test_the_same_client_order_id_twice_places_one_order(sim: BybitSimulator) ->
     assert len(orders_of(sim)) == 1
 
 
+def test_a_server_error_is_asked_again_under_the_same_id_and_places_once(
+    sim: BybitSimulator,
+) -> None:
+    """10016, "internal server error; service is restarting": the venue did not judge the
+    order, so it is worth asking again (under the same id, so it is never placed twice)."""
+    orders = client(sim)
+    sim.error(1, ret_code=10016)
+
+    failed = orders.place(market("decision-5"))
+    assert failed.outcome is PlacementOutcome.REFUSED and not failed.placed
+    assert failed.refusal is RefusalKind.UNREACHABLE and failed.refusal.retryable
+    assert orders.place(market("decision-5")).outcome is PlacementOutcome.ACCEPTED
+    assert orders.place(market("decision-5")).outcome is PlacementOutcome.ALREADY_PLACED
+    assert len(orders_of(sim)) == 1
+
+
 def test_a_reduce_only_order_beyond_the_position_is_refused(sim: BybitSimulator) -> None:
     sim.open_position("BTCUSDT", "Buy", "0.1", "99000")
     orders = client(sim)

@@ -27,6 +27,9 @@ REFUSAL_KINDS = {
     10004: RefusalKind.AUTH,
     10005: RefusalKind.AUTH,
     10006: RefusalKind.RATE_LIMITED,
+    # "Internal server error; service is restarting": the order was not judged, or was taken
+    # before the fault. Asked again under the same id, it is placed once or answers 110072.
+    10016: RefusalKind.UNREACHABLE,
     110003: RefusalKind.INVALID,
     110004: RefusalKind.INSUFFICIENT_MARGIN,
     110007: RefusalKind.INSUFFICIENT_MARGIN,

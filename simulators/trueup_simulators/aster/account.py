@@ -149,8 +149,10 @@ class Account:
         events, self._events = self._events, []
         return events
 
-    def _push(self, event_type: str, body: JSON, *, transaction_time: bool = True) -> None:
-        now = self.clock()
+    def _push(
+        self, event_type: str, body: JSON, *, transaction_time: bool = True, at: int | None = None
+    ) -> None:
+        now = self.clock() if at is None else at
         event: JSON = {"e": event_type, "E": now}
         if transaction_time:
             event["T"] = now
@@ -437,9 +439,10 @@ class Account:
             raise AccountError(f"{symbol} has no open position to fund")
         amount = sum((-rate * p.amount * mark for p in held), ZERO)
         self.wallet_balance += amount
-        self._income(symbol, "FUNDING_FEE", amount)
+        income = self._income(symbol, "FUNDING_FEE", amount)
         update = {"m": "FUNDING_FEE", "B": [self._balance_item(amount)]}
-        self._push("ACCOUNT_UPDATE", {"a": update})
+        # One settlement, one instant: the income row and the push name the same time.
+        self._push("ACCOUNT_UPDATE", {"a": update}, at=income.time)
         return amount
 
     def margin_call(self, symbol: str) -> None:
