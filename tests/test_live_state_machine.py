@@ -9,6 +9,7 @@ and fails."""
 import shutil
 import tempfile
 from collections import Counter
+from contextlib import ExitStack
 from decimal import Decimal
 from typing import ClassVar
 
@@ -18,26 +19,16 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from tests import live_harness
 from tests.live_harness import emitted, exchange_sizes, live_ingest, wait_for
-from trueup.adapters.aster.live import AsterFeed
+from tests.venue_harness import KEY, SECRET, OnAster, OnBybit, OnHyperliquid, VenueHarness, started
 from trueup.adapters.aster.orders import AsterOrders
-from trueup.adapters.bybit.live import BybitFeed
 from trueup.adapters.bybit.orders import BybitOrders
 from trueup.adapters.client_order_id import client_order_id
-from trueup.adapters.clock import wall_clock
-from trueup.adapters.hyperliquid.live import HyperliquidFeed
 from trueup.adapters.orders import ExecutionClient, OrderRequest, Placement, Side
-from trueup.adapters.supervised_feed import MAX_BACKOFF_S, MAX_POLL_BACKOFF_S, SupervisedFeed
+from trueup.adapters.supervised_feed import MAX_BACKOFF_S, MAX_POLL_BACKOFF_S
 from trueup.domain.emitted import PositionClosed
 from trueup.domain.vocabulary import PlacementOutcome
 from trueup_simulators.aster.account import Account as AsterAccount
-from trueup_simulators.aster.simulator import AsterSimulator
-from trueup_simulators.bybit.exchange_book import ExchangeBook
-from trueup_simulators.bybit.simulator import BybitSimulator
-from trueup_simulators.hyperliquid.simulator import HyperliquidSimulator
 
-USER = "0x5e9ee1089755c3435139848e47e6635505d5a13a"
-KEY, SECRET = "state-key", "state-secret"
-MARK = "100"
 sizes = st.sampled_from(["0.5", "1", "2.5"])
 symbol_picks = st.integers(0, 5)  # the venue's symbols, whichever they are
 # trueup's decisions: each always asks for the same order, as a decision's request does.
@@ -50,21 +41,24 @@ CATCH_UP_S = 20 + MAX_BACKOFF_S + MAX_POLL_BACKOFF_S
 
 
 class LiveBook(RuleBasedStateMachine):
-    """The machine; a venue's subclass starts its simulator and feed and says how it trades."""
+    """The machine; a venue's subclass names its venue (its harness in
+    tests/venue_harness.py), how often its feed polls, and the faults and orders it adds."""
 
     venue: ClassVar[str]
-    account: ClassVar[str]
-    category: ClassVar[str]
-    symbols: ClassVar[tuple[str, ...]]
+    poll_interval_s: ClassVar[float] = 0.2
 
     def __init__(self) -> None:
         super().__init__()
         self.folder = tempfile.mkdtemp(prefix="trueup-state-")
         self.store = f"{self.folder}/live.db"
-        self.start()
-        self.running = live_ingest(self.store, self.feed())
-        self.live = self.running.__enter__()
-        self.reading()
+        self.stack = ExitStack()
+        self.harness: VenueHarness = self.stack.enter_context(started(self.venue))
+        self.account = self.harness.account
+        self.symbols = tuple(self.harness.PRICES)
+        self.live = self.stack.enter_context(
+            live_ingest(self.store, self.harness.feed(self.poll_interval_s))
+        )
+        self.harness.subscribed()
         self.client = self.execution_client()
         # How often each symbol was seen flat at the venue, and, for each position the bot
         # opened, its symbol and that count then: a close reported must come after a flat.
@@ -73,38 +67,8 @@ class LiveBook(RuleBasedStateMachine):
         self.placed: set[int] = set()  # trueup's decisions the venue took
 
     def teardown(self) -> None:
-        self.running.__exit__(None, None, None)
-        self.stop()
+        self.stack.close()  # the feed first, then the venue
         shutil.rmtree(self.folder, ignore_errors=True)
-
-    # --- the venue, as each subclass has it ------------------------------------------------
-
-    def start(self) -> None:
-        raise NotImplementedError
-
-    def stop(self) -> None:
-        raise NotImplementedError
-
-    def feed(self) -> SupervisedFeed:
-        raise NotImplementedError
-
-    def reading(self) -> None:
-        """Wait until the feed reads the account's stream."""
-        raise NotImplementedError
-
-    def held(self) -> dict[str, Decimal]:
-        """The simulator's positions, signed, by symbol (flat ones left out)."""
-        raise NotImplementedError
-
-    def fill(self, symbol: str, buy: bool, size: str) -> None:
-        """An order of the bot's own, filled at the venue."""
-        raise NotImplementedError
-
-    def close_whole(self, symbol: str, liquidated: bool) -> None:
-        raise NotImplementedError
-
-    def drop(self) -> None:
-        raise NotImplementedError
 
     def execution_client(self) -> ExecutionClient | None:
         """trueup's execution client for the account; None where the machine places none."""
@@ -120,39 +84,48 @@ class LiveBook(RuleBasedStateMachine):
         return self.symbols[pick % len(self.symbols)]
 
     def _seen(self) -> None:
-        held = self.held()
+        held = self.harness.held()
         self.flats.update(s for s in self.symbols if s not in held)
+
+    def _fill(self, symbol: str, buy: bool, size: str) -> None:
+        (self.harness.buy if buy else self.harness.sell)(symbol, size)
 
     @rule(pick=symbol_picks, buy=st.booleans(), size=sizes)
     def trade(self, pick: int, buy: bool, size: str) -> None:
-        self.fill(self._symbol(pick), buy, size)
+        self._fill(self._symbol(pick), buy, size)
         self._seen()
 
     @rule(pick=symbol_picks, size=sizes)
     def the_bot_opens_a_long(self, pick: int, size: str) -> None:
         """The bot buys and says so (its position_opened intent), when a long is held."""
         symbol = self._symbol(pick)
-        self.fill(symbol, True, size)
+        self._fill(symbol, True, size)
         self._seen()
-        qty = self.held().get(symbol, Decimal(0))
+        qty = self.harness.held().get(symbol, Decimal(0))
         if qty > 0:
             position_id = f"p{len(self.tracked)}"
             self.tracked[position_id] = (symbol, self.flats[symbol])
             self.live.put(
                 live_harness.opened(
-                    self.venue, self.account, position_id, symbol, str(qty), category=self.category
+                    self.venue,
+                    self.account,
+                    position_id,
+                    symbol,
+                    str(qty),
+                    category=self.harness.category,
                 )
             )
 
-    @precondition(lambda self: bool(self.held()))
+    @precondition(lambda self: bool(self.harness.held()))
     @rule(data=st.data(), liquidated=st.booleans())
     def closed_at_the_venue(self, data: st.DataObject, liquidated: bool) -> None:
-        self.close_whole(data.draw(st.sampled_from(sorted(self.held()))), liquidated)
+        symbol = data.draw(st.sampled_from(sorted(self.harness.held())))
+        (self.harness.liquidate if liquidated else self.harness.close_by_hand)(symbol)
         self._seen()
 
     @rule()
     def drop_the_stream(self) -> None:
-        self.drop()
+        self.harness.drop_stream()
 
     @precondition(lambda self: self.client is not None)
     @rule(decision=st.integers(0, DECISIONS - 1))
@@ -178,7 +151,7 @@ class LiveBook(RuleBasedStateMachine):
     @invariant()
     def the_journal_comes_to_equal_the_simulator(self) -> None:
         def agree() -> bool:
-            return exchange_sizes(self.store, self.venue, self.account) == self.held()
+            return exchange_sizes(self.store, self.venue, self.account) == self.harness.held()
 
         wait_for("the journal to catch up", agree, timeout=CATCH_UP_S)
 
@@ -203,48 +176,13 @@ def _retryable(placement: Placement) -> bool:
 class LiveHyperliquidBook(LiveBook):
     """Hyperliquid through its SDK: fills, hand closes, liquidations, drops, rate limits."""
 
-    venue, account, category = "hyperliquid", USER, "perp"
-    symbols = ("BTC", "ETH", "SOL")
-
-    def start(self) -> None:
-        self.sim = HyperliquidSimulator()
-        self.sim.start()
-
-    def stop(self) -> None:
-        self.sim.stop()
-
-    def feed(self) -> SupervisedFeed:
-        return HyperliquidFeed(
-            USER, clock=wall_clock, base_url=self.sim.base_url, poll_interval_s=0.1
-        )
-
-    def reading(self) -> None:
-        self.sim.wait_subscribed("userFills", USER)
-
-    def held(self) -> dict[str, Decimal]:
-        state = self.sim.clearinghouse_state(USER)
-        return {
-            p["position"]["coin"]: Decimal(p["position"]["szi"])
-            for p in state["assetPositions"]
-            if Decimal(p["position"]["szi"]) != 0
-        }
-
-    def fill(self, symbol: str, buy: bool, size: str) -> None:
-        oid = self.sim.open_order(USER, symbol, is_buy=buy, sz=size, limit_px=MARK)
-        self.sim.fill(USER, oid)
-
-    def close_whole(self, symbol: str, liquidated: bool) -> None:
-        if liquidated:
-            self.sim.liquidate(USER, symbol)
-        else:
-            self.sim.close_by_hand(USER, symbol)
-
-    def drop(self) -> None:
-        self.sim.drop_connections()
+    venue = "hyperliquid"
+    poll_interval_s = 0.1
+    harness: OnHyperliquid
 
     @rule(answers=st.integers(1, 3))
     def rate_limit(self, answers: int) -> None:
-        self.sim.set_rate_limit(answers)
+        self.harness.sim.set_rate_limit(answers)
 
 
 LiveHyperliquidBook.TestCase.settings = settings(
@@ -257,59 +195,14 @@ class LiveBybitBook(LiveBook):
     """Bybit through pybit, trueup's orders through BybitOrders: fills, hand closes,
     liquidations, drops, rate limits and errors."""
 
-    venue, account, category = "bybit", "main", "linear"
-    symbols = ("BTCUSDT", "ETHUSDT")
-
-    def start(self) -> None:
-        self.sim = BybitSimulator(api_key=KEY, api_secret=SECRET)
-        self.sim.start()
-        for symbol in self.symbols:
-            self.sim.move_mark(symbol, MARK)
-
-    def stop(self) -> None:
-        self.sim.stop()
-
-    def feed(self) -> SupervisedFeed:
-        return BybitFeed(
-            self.account,
-            KEY,
-            SECRET,
-            clock=wall_clock,
-            base_url=self.sim.base_url,
-            poll_interval_s=0.2,
-        )
-
-    def reading(self) -> None:
-        assert self.sim.wait_subscribed(timeout=10)
-
-    def held(self) -> dict[str, Decimal]:
-        def sizes(book: ExchangeBook) -> dict[str, Decimal]:
-            return {
-                p.symbol: -p.size if p.side == "Sell" else p.size
-                for p in book.positions.values()
-                if p.size
-            }
-
-        return self.sim.read(sizes)
-
-    def fill(self, symbol: str, buy: bool, size: str) -> None:
-        side = "Buy" if buy else "Sell"
-        self.sim.fill(self.sim.place_order(symbol, side, size, order_type="Market"), price=MARK)
-
-    def close_whole(self, symbol: str, liquidated: bool) -> None:
-        if liquidated:
-            self.sim.liquidate(symbol, price="50")
-        else:
-            self.sim.close_by_hand(symbol, price="101")
-
-    def drop(self) -> None:
-        self.sim.drop_connections()
+    venue = "bybit"
+    harness: OnBybit
 
     def execution_client(self) -> ExecutionClient:
-        return BybitOrders(KEY, SECRET, base_url=self.sim.base_url)
+        return BybitOrders(KEY, SECRET, base_url=self.harness.sim.base_url)
 
     def client_ids_at_venue(self) -> list[str]:
-        return self.sim.read(
+        return self.harness.sim.read(
             lambda book: [
                 o.order_link_id for o in book.orders.values() if o.order_link_id.startswith("tu-")
             ]
@@ -317,11 +210,11 @@ class LiveBybitBook(LiveBook):
 
     @rule(answers=st.integers(1, 3), how=st.sampled_from(("retCode", "429", "403")))
     def rate_limit(self, answers: int, how: str) -> None:
-        self.sim.rate_limit(answers, how=how)  # type: ignore[arg-type]
+        self.harness.sim.rate_limit(answers, how=how)  # type: ignore[arg-type]
 
     @rule()
     def error(self) -> None:
-        self.sim.error(1, ret_code=10016)
+        self.harness.sim.error(1, ret_code=10016)
 
 
 LiveBybitBook.TestCase.settings = settings(max_examples=5, stateful_step_count=10, deadline=None)
@@ -333,52 +226,11 @@ class LiveAsterBook(LiveBook):
     first: Aster refuses a repeated id only while its order is open): fills, hand closes,
     liquidations, drops, rate limits (429, 418) and errors."""
 
-    venue, account, category = "aster", "main", "perp"
-    symbols = ("BTCUSDT", "ETHUSDT")
-
-    def start(self) -> None:
-        self.sim = AsterSimulator(api_key=KEY, api_secret=SECRET)
-        self.sim.start()
-        for symbol in self.symbols:
-            self.sim.move_mark(symbol, MARK)
-
-    def stop(self) -> None:
-        self.sim.stop()
-
-    def feed(self) -> SupervisedFeed:
-        return AsterFeed(
-            self.account,
-            KEY,
-            SECRET,
-            clock=wall_clock,
-            base_url=self.sim.base_url,
-            poll_interval_s=0.2,
-        )
-
-    def reading(self) -> None:
-        assert self.sim.wait_readers(1, timeout=10)
-
-    def held(self) -> dict[str, Decimal]:
-        def amounts(account: AsterAccount) -> dict[str, Decimal]:
-            return {p.symbol: p.amount for p in account.positions.values() if p.amount}
-
-        return self.sim.read(amounts)
-
-    def fill(self, symbol: str, buy: bool, size: str) -> None:
-        side = "BUY" if buy else "SELL"
-        self.sim.fill(self.sim.place_order(symbol, side, size, order_type="MARKET"), price=MARK)
-
-    def close_whole(self, symbol: str, liquidated: bool) -> None:
-        if liquidated:
-            self.sim.liquidate(symbol, price="50")
-        else:
-            self.sim.close_by_hand(symbol, price="101")
-
-    def drop(self) -> None:
-        self.sim.drop_connections()
+    venue = "aster"
+    harness: OnAster
 
     def execution_client(self) -> ExecutionClient:
-        return AsterOrders(KEY, SECRET, base_url=self.sim.base_url)
+        return AsterOrders(KEY, SECRET, base_url=self.harness.sim.base_url)
 
     def client_ids_at_venue(self) -> list[str]:
         def ours(account: AsterAccount) -> list[str]:
@@ -388,19 +240,19 @@ class LiveAsterBook(LiveBook):
                 if o.client_order_id.startswith("tu-")
             ]
 
-        return self.sim.read(ours)
+        return self.harness.sim.read(ours)
 
     # A fault is armed once the last one was met: piled up, they only back the feed off
     # (each reconnect and sync further apart), which makes the run long, not the test sharper.
-    @precondition(lambda self: self.sim.pending_faults() == 0)
+    @precondition(lambda self: self.harness.sim.pending_faults() == 0)
     @rule(answers=st.integers(1, 3), status=st.sampled_from((429, 418)))
     def rate_limit(self, answers: int, status: int) -> None:
-        self.sim.rate_limit(answers, status=status)
+        self.harness.sim.rate_limit(answers, status=status)
 
-    @precondition(lambda self: self.sim.pending_faults() == 0)
+    @precondition(lambda self: self.harness.sim.pending_faults() == 0)
     @rule(status=st.sampled_from((500, 503)))
     def error(self, status: int) -> None:
-        self.sim.error(1, status=status)
+        self.harness.sim.error(1, status=status)
 
 
 LiveAsterBook.TestCase.settings = settings(max_examples=8, stateful_step_count=25, deadline=None)

@@ -65,19 +65,25 @@ class VenueHarness(Protocol):
     symbol: str  # the long the cases open, of size ``qty``
     qty: str
     other: str  # a second symbol, for what happens beside the long
+    # Every symbol its simulator trades (``symbol`` and ``other`` among them), at its price.
+    PRICES: ClassVar[dict[str, str]]
     # What the WS_RECONNECT after a dropped stream says of the cause: one of these.
     dropped_reasons: tuple[str, ...]
     # The cases it cannot play, each with the reason.
     cannot: ClassVar[dict[Case, str]]
 
-    def feed(self) -> SupervisedFeed: ...
+    def feed(self, poll_interval_s: float = 0.3) -> SupervisedFeed: ...
 
     def subscribed(self, timeout: float = 10.0) -> None:
         """Block until the feed listens to the account's private stream."""
         ...
 
     def buy(self, symbol: str, qty: str) -> None:
-        """A long of ``qty``, filled on the exchange."""
+        """A buy of ``qty`` at the symbol's price, filled on the exchange."""
+        ...
+
+    def sell(self, symbol: str, qty: str) -> None:
+        """A sell of ``qty`` at the symbol's price, filled on the exchange."""
         ...
 
     def hold_short(self, symbol: str, qty: str) -> None:
@@ -89,6 +95,10 @@ class VenueHarness(Protocol):
         ...
 
     def close_by_hand(self, symbol: str) -> None: ...
+
+    def liquidate(self, symbol: str) -> None:
+        """The exchange liquidates the whole position, at a loss to a long."""
+        ...
 
     def close(self, cause: Case, store: str) -> None:
         """The exchange closes the long itself, by ``cause`` (one of EXIT_CAUSES)."""
@@ -151,6 +161,11 @@ def agree(harness: VenueHarness, store: str) -> None:
     )
 
 
+def liquidation_price(harness: VenueHarness, symbol: str) -> str:
+    """Well below what the harness trades ``symbol`` at: a long's loss."""
+    return str(Decimal(harness.PRICES[symbol]) * Decimal("0.6"))
+
+
 def opened(harness: VenueHarness, position_id: str, symbol: str, qty: str) -> JSON:
     """The bot's intent: a LIVE long of ``qty``."""
     return live_harness.opened(
@@ -163,11 +178,14 @@ class OnBybit:
 
     venue, account, category = "bybit", "main", "linear"
     symbol, qty, other = "BTCUSDT", "0.3", "ETHUSDT"
+    PRICES: ClassVar[dict[str, str]] = {"BTCUSDT": "100", "ETHUSDT": "100"}
     dropped_reasons: tuple[str, ...] = ("stream closed",)
     cannot: ClassVar[dict[Case, str]] = {}
 
     def __init__(self, sim: BybitSimulator) -> None:
         self.sim = sim
+        for symbol, price in self.PRICES.items():
+            sim.move_mark(symbol, price)
 
     @classmethod
     @contextmanager
@@ -175,21 +193,28 @@ class OnBybit:
         with BybitSimulator(api_key=KEY, api_secret=SECRET) as sim:
             yield cls(sim)
 
-    def feed(self) -> SupervisedFeed:
+    def feed(self, poll_interval_s: float = 0.3) -> SupervisedFeed:
         return BybitFeed(
             self.account,
             KEY,
             SECRET,
             clock=wall_clock,
             base_url=self.sim.base_url,
-            poll_interval_s=0.3,
+            poll_interval_s=poll_interval_s,
         )
 
     def subscribed(self, timeout: float = 10.0) -> None:
         assert self.sim.wait_subscribed(timeout=timeout), "the feed never subscribed"
 
     def buy(self, symbol: str, qty: str) -> None:
-        self.sim.fill(self.sim.place_order(symbol, "Buy", qty, order_type="Market"), price="100")
+        self._filled(symbol, "Buy", qty)
+
+    def sell(self, symbol: str, qty: str) -> None:
+        self._filled(symbol, "Sell", qty)
+
+    def _filled(self, symbol: str, side: str, qty: str) -> None:
+        order = self.sim.place_order(symbol, side, qty, order_type="Market")
+        self.sim.fill(order, price=self.PRICES[symbol])
 
     def hold_short(self, symbol: str, qty: str) -> None:
         self.sim.open_position(symbol, "Sell", qty, "100")
@@ -207,10 +232,13 @@ class OnBybit:
     def close_by_hand(self, symbol: str) -> None:
         self.sim.close_by_hand(symbol)
 
+    def liquidate(self, symbol: str) -> None:
+        self.sim.liquidate(symbol, price=liquidation_price(self, symbol))
+
     def close(self, cause: Case, store: str) -> None:
         sim, symbol = self.sim, self.symbol
         if cause is Case.LIQUIDATION:
-            sim.liquidate(symbol, price="60")
+            self.liquidate(symbol)
         elif cause is Case.ADL:
             sim.auto_deleverage(symbol, price="150")
         else:
@@ -258,7 +286,7 @@ class OnHyperliquid:
     cannot: ClassVar[dict[Case, str]] = {
         Case.REFUSED_AUTH: "its reads are public: an account is an address, read with no key",
     }
-    PRICES: ClassVar[dict[str, str]] = {"BTC": "60000", "ETH": "3000"}
+    PRICES: ClassVar[dict[str, str]] = {"BTC": "60000", "ETH": "3000", "SOL": "150"}
 
     def __init__(self, sim: HyperliquidSimulator) -> None:
         self.sim = sim
@@ -269,9 +297,12 @@ class OnHyperliquid:
         with HyperliquidSimulator() as sim:
             yield cls(sim)
 
-    def feed(self) -> SupervisedFeed:
+    def feed(self, poll_interval_s: float = 0.3) -> SupervisedFeed:
         return HyperliquidFeed(
-            self.account, clock=wall_clock, base_url=self.sim.base_url, poll_interval_s=0.3
+            self.account,
+            clock=wall_clock,
+            base_url=self.sim.base_url,
+            poll_interval_s=poll_interval_s,
         )
 
     def subscribed(self, timeout: float = 10.0) -> None:
@@ -279,6 +310,9 @@ class OnHyperliquid:
 
     def buy(self, symbol: str, qty: str) -> None:
         self._filled(symbol, qty, is_buy=True)
+
+    def sell(self, symbol: str, qty: str) -> None:
+        self._filled(symbol, qty, is_buy=False)
 
     def hold_short(self, symbol: str, qty: str) -> None:
         self._filled(symbol, qty, is_buy=False)  # before the feed: only a snapshot tells
@@ -297,10 +331,13 @@ class OnHyperliquid:
     def close_by_hand(self, symbol: str) -> None:
         self.sim.close_by_hand(USER, symbol)
 
+    def liquidate(self, symbol: str) -> None:
+        self.sim.liquidate(USER, symbol, px=liquidation_price(self, symbol))
+
     def close(self, cause: Case, store: str) -> None:
         sim, coin = self.sim, self.symbol
         if cause is Case.LIQUIDATION:
-            sim.liquidate(USER, coin, px="45000")
+            self.liquidate(coin)
         elif cause is Case.ADL:
             sim.auto_deleverage(USER, coin, px="70000")
         else:
@@ -354,6 +391,7 @@ class OnAster:
 
     venue, account, category = "aster", "main", "perp"
     symbol, qty, other = "BTCUSDT", "0.3", "ETHUSDT"
+    PRICES: ClassVar[dict[str, str]] = {"BTCUSDT": "100000", "ETHUSDT": "4000"}
     # websocket-client says the cut by its error callback or by its close one, which
     # ever comes first.
     dropped_reasons: tuple[str, ...] = (
@@ -367,8 +405,8 @@ class OnAster:
 
     def __init__(self, sim: AsterSimulator) -> None:
         self.sim = sim
-        sim.move_mark("BTCUSDT", "100000")
-        sim.move_mark("ETHUSDT", "4000")
+        for symbol, price in self.PRICES.items():
+            sim.move_mark(symbol, price)
 
     @classmethod
     @contextmanager
@@ -376,14 +414,14 @@ class OnAster:
         with AsterSimulator(api_key=KEY, api_secret=SECRET) as sim:
             yield cls(sim)
 
-    def feed(self) -> SupervisedFeed:
+    def feed(self, poll_interval_s: float = 0.3) -> SupervisedFeed:
         return AsterFeed(
             self.account,
             KEY,
             SECRET,
             clock=wall_clock,
             base_url=self.sim.base_url,
-            poll_interval_s=0.3,
+            poll_interval_s=poll_interval_s,
         )
 
     def subscribed(self, timeout: float = 10.0) -> None:
@@ -392,9 +430,11 @@ class OnAster:
     def buy(self, symbol: str, qty: str) -> None:
         self.sim.fill(self.sim.place_order(symbol, "BUY", qty, order_type="MARKET"))
 
+    def sell(self, symbol: str, qty: str) -> None:
+        self.sim.fill(self.sim.place_order(symbol, "SELL", qty, order_type="MARKET"))
+
     def hold_short(self, symbol: str, qty: str) -> None:
-        mark = {"BTCUSDT": "100000", "ETHUSDT": "4000"}[symbol]
-        self.sim.open_position(symbol, f"-{qty}", mark)
+        self.sim.open_position(symbol, f"-{qty}", self.PRICES[symbol])
 
     def held(self) -> dict[str, Decimal]:
         return held_on_aster(self.sim)
@@ -402,9 +442,12 @@ class OnAster:
     def close_by_hand(self, symbol: str) -> None:
         self.sim.close_by_hand(symbol)
 
+    def liquidate(self, symbol: str) -> None:
+        self.sim.liquidate(symbol, price=liquidation_price(self, symbol))
+
     def close(self, cause: Case, store: str) -> None:
         if cause is Case.LIQUIDATION:
-            self.sim.liquidate(self.symbol, price="90000")
+            self.liquidate(self.symbol)
         else:
             self.sim.auto_deleverage(self.symbol, price="110000")
 
@@ -431,8 +474,10 @@ class OnAster:
         return name
 
     def entry_placed(self, symbol: str, client_order_id: str) -> int | str:
-        mark = {"BTCUSDT": "100000", "ETHUSDT": "4000"}[symbol]
-        return self.sim.place_order(symbol, "BUY", "2", price=mark, client_order_id=client_order_id)
+        price = self.PRICES[symbol]
+        return self.sim.place_order(
+            symbol, "BUY", "2", price=price, client_order_id=client_order_id
+        )
 
     def fill_order(self, order: int | str) -> None:
         self.sim.fill(int(order))
