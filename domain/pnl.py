@@ -212,6 +212,8 @@ class KeyLedger:
     venue_cum: Decimal | None = None
     cum_net: Decimal = ZERO
     cum_closed_value: Decimal = ZERO
+    # The coin its PnL is counted in, as the latest fill or report that named one said.
+    coin: str | None = None
 
     @property
     def realised(self) -> Decimal:
@@ -359,6 +361,8 @@ class PnlLedger:
             ledger.mark = mark
         elif ledger is None:
             return
+        if report.notional_coin is not None:
+            ledger.coin = report.notional_coin
         current, cumulative = report.cur_realised_pnl, report.cum_realised_pnl
         # The all-time figure is checked only when it moved: most reports leave it as it was.
         moved = cumulative is not None and cumulative != ledger.venue_cum
@@ -408,6 +412,8 @@ class PnlLedger:
             return
         ledger = self.key(key)
         self.moved.append(key)
+        if fill.notional_coin is not None:
+            ledger.coin = fill.notional_coin
         received = EXACT.minus(fill.exec_fee)
         if ledger.open is None:
             ledger.past_funding = EXACT.add(ledger.past_funding, received)
@@ -421,6 +427,8 @@ class PnlLedger:
             ledger = self._legs[leg] = self.key(book.key(*leg))
         key = ledger.key
         self.moved.append(key)
+        if fill.notional_coin is not None:
+            ledger.coin = fill.notional_coin
         qty, price, fee = fill.exec_qty, fill.exec_price, fill.exec_fee or ZERO
         buy = fill.side is BUY
         life = ledger.open

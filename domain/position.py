@@ -154,5 +154,6 @@ class Position:
             seq=current.seq if current else -1,
             updated_time=seen_time,
             status=ABSENT,
+            notional_coin=current.notional_coin if current else None,
         )
         return True

@@ -14,10 +14,10 @@ the weights of the rules in force (rules/config.py):
 and is capped at 1. A part trueup cannot know (no equity reported yet, no leverage) counts
 0 and is shown as null, so a reader sees what the score leaves out.
 
-A notional in the contract's coin (USDT, USDC) is set against the equity in the account's
-own (USD on Bybit's unified account, USDC on Hyperliquid) at the USD values of the rules'
-quote_equivalents (domain/quotes.py; by default one for one); where either coin has none,
-concentration is unknown.
+A notional in the coin its report names (USDT, USDC) is set against the equity in the coin
+the account's wallet reports name (USD, USDC) at the USD values of the rules'
+quote_equivalents (domain/coin_values.py; by default one for one); where either coin has
+none, concentration is unknown.
 """
 
 from collections.abc import Iterable
@@ -26,9 +26,9 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from trueup.domain.coin_values import equity_rate
 from trueup.domain.events import PositionReport
 from trueup.domain.keys import PositionKey
-from trueup.domain.quotes import equity_rate
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.vocabulary import MarginMode, PositionSide
 
@@ -83,6 +83,7 @@ class PositionRisk:
     high: bool  # score at or above risk_warning_score
     near_liquidation: bool  # distance at or below risk_warning_liquidation_distance
     updated_time: int  # the venue's time of the report it is measured from
+    notional_coin: str | None = None  # the coin its notional is counted in (None: unknown)
 
     def crossed(self) -> frozenset[RiskTrigger]:
         """The warning thresholds this position is past."""
@@ -104,7 +105,7 @@ def assess(
     """The risk of the position ``report`` shows (None when it is flat), at ``latest_mark``
     (the PnL ledger's: the last of the position reports' and the public prices' marks),
     else the report's own; ``equity_rate`` is one of the notional's coin in the equity's
-    (quotes.equity_rate; None: no value, so no concentration)."""
+    (coin_values.equity_rate; None: no value, so no concentration)."""
     if report.size == 0 or report.side is PositionSide.FLAT:
         return None
     c = _CONTEXT
@@ -161,6 +162,7 @@ def assess(
         near_liquidation=distance is not None
         and distance <= config.risk_warning_liquidation_distance,
         updated_time=report.updated_time,
+        notional_coin=report.notional_coin,
     )
 
 
@@ -171,7 +173,7 @@ def position_risk(book: "AccountBook", key: PositionKey, config: RuleConfig) -> 
     if report is None:
         return None
     ledger = book.pnl.keys.get(key)
-    rate = equity_rate(key.venue, key.category, key.symbol, config)
+    rate = equity_rate(report.notional_coin, book.wallet.equity_coin, config)
     return assess(report, ledger.mark if ledger else None, book.wallet.equity, config, rate)
 
 
