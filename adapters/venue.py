@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, NamedTuple
 
+from trueup.domain.vocabulary import ContractKind
+
 if TYPE_CHECKING:  # named only: the definition loads no wire format, feed or client
     from trueup.adapters.envelope import Envelope
     from trueup.adapters.feed import Clock
@@ -56,6 +58,8 @@ class Coins:
     contract: Callable[[str, str], Contract | None]
     # The coin the venue states an account's equity in; None where trueup does not know.
     equity: str | None
+    # (category, symbol) to how the contract is sized: linear unless the venue says.
+    kind: Callable[[str, str], ContractKind] = lambda category, symbol: ContractKind.LINEAR
 
     def counted_in(self, category: str, symbol: str) -> str | None:
         """The coin a position's notional and PnL on ``symbol`` are counted in, or None."""

@@ -13,6 +13,7 @@ from msgspec import Struct
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.triggers.spec import TriggerCommand, TriggerSpec
 from trueup.domain.vocabulary import (
+    ContractKind,
     ExecutionKind,
     MarginMode,
     NotificationOutcome,
@@ -68,6 +69,8 @@ class PositionReport(Struct, frozen=True):
     # The coin its notional and PnL are counted in, as the venue's adapter knows the
     # contract; None where it does not (stored forms before it are given it as they are read).
     notional_coin: str | None = None
+    # How its contract is sized (stored forms before notional_coin are given their venue's).
+    contract_kind: ContractKind = ContractKind.LINEAR
 
     @property
     def signed_size(self) -> Decimal:
@@ -122,8 +125,10 @@ class Fill(Struct, frozen=True):
     # The leg it filled, where the execution itself says (Hyperliquid: always 0); None:
     # the ledger finds it (domain/legs.py).
     position_idx: int | None = None
-    # The coin its PnL, fee and funding are counted in, as for a PositionReport.
+    # The coin its PnL, fee and funding are counted in, and how its contract is sized, as
+    # for a PositionReport.
     notional_coin: str | None = None
+    contract_kind: ContractKind = ContractKind.LINEAR
 
 
 class CoinBalance(Struct, frozen=True):

@@ -30,7 +30,7 @@ from trueup.domain.coin_values import equity_rate
 from trueup.domain.events import PositionReport
 from trueup.domain.keys import PositionKey
 from trueup.domain.rules.config import RuleConfig
-from trueup.domain.vocabulary import MarginMode, PositionSide
+from trueup.domain.vocabulary import ContractKind, MarginMode, PositionSide
 
 if TYPE_CHECKING:  # the book holds what risk reads: imported for its type alone
     from trueup.domain.book import AccountBook
@@ -41,7 +41,6 @@ ONE = Decimal(1)
 _CONTEXT = Context(prec=96, rounding=ROUND_HALF_EVEN, Emax=999, Emin=-999)
 RATIO = Decimal("1e-6")  # ratios, leverage and the score are shown to six places
 AMOUNT = Decimal("1e-12")  # notional, as precise as any price or size trueup accepts
-INVERSE = "inverse"  # Bybit's coin-margined contracts: a size in USD, not in the base coin
 
 
 class LeverageSource(StrEnum):
@@ -110,7 +109,7 @@ def assess(
         return None
     c = _CONTEXT
     mark = latest_mark if latest_mark and latest_mark > 0 else report.mark_price
-    if report.category == INVERSE:
+    if report.contract_kind is ContractKind.INVERSE:
         notional: Decimal | None = report.size  # contracts of one USD each: already USD
     else:
         notional = None if mark is None else _amount(c.multiply(report.size, mark))

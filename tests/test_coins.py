@@ -28,6 +28,7 @@ from trueup.domain.events import (
     WalletReported,
 )
 from trueup.domain.reconciler import Reconciler
+from trueup.domain.vocabulary import ContractKind
 from trueup.projections import views
 from trueup.projections.summary import summarise
 from trueup.runners.cli import main
@@ -104,6 +105,20 @@ def test_asters_trades_and_ccxts_name_their_settle_coin() -> None:
                  "endpoint": "fetchMyTrades", "params": {}, "data": [ccxt_trade]}  # fmt: skip
     found = coins(decode_line(orjson.dumps(record)) for record in (line, ccxt_line))
     assert found == {("aster", "fill ETHUSDC", "USDC"), (CCXT, "fill ETH/USDC:USDC", "USDC")}
+
+
+def test_bybits_inverse_contracts_are_known_by_its_adapter_and_others_are_linear() -> None:
+    kinds = {
+        (event.venue, r.symbol): r.contract_kind
+        for event in decoded()
+        if isinstance(event, PositionsReported)
+        for r in event.reports
+    }
+    assert kinds.pop(("bybit", "BTCUSD")) is ContractKind.INVERSE
+    assert set(kinds.values()) == {ContractKind.LINEAR}
+    # A dated inverse future, whose name says no coin, is inverse all the same.
+    bybit = next(v.coins for v in VENUES if v.name == "bybit")
+    assert bybit.kind("inverse", "BTCUSDH25") is ContractKind.INVERSE
 
 
 def test_a_symbol_whose_name_says_no_coin_names_none() -> None:

@@ -5,6 +5,7 @@ settled in its base coin; the unified account states its equity in USD."""
 from functools import cache
 
 from trueup.adapters.venue import Coins, Contract
+from trueup.domain.vocabulary import ContractKind
 
 LINEAR = "linear"
 INVERSE = "inverse"
@@ -28,4 +29,9 @@ def contract(category: str, symbol: str) -> Contract | None:
     return None
 
 
-COINS = Coins(contract, EQUITY_COIN)
+def kind(category: str, symbol: str) -> ContractKind:
+    """Inverse for every contract of the inverse category (perpetual or dated), else linear."""
+    return ContractKind.INVERSE if category == INVERSE else ContractKind.LINEAR
+
+
+COINS = Coins(contract, EQUITY_COIN, kind)

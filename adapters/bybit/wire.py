@@ -246,6 +246,7 @@ def position_report(item: Payload, category: str | None) -> PositionReport:
         initial_margin=item.optional_decimal("positionIM"),
         maintenance_margin=item.optional_decimal("positionMM"),
         notional_coin=COINS.counted_in(category, symbol),
+        contract_kind=COINS.kind(category, symbol),
     )
 
 
@@ -302,6 +303,7 @@ def fill(item: Payload, category: str | None) -> Fill:
         # Before fees, as the transaction log's cashFlow; a Funding execution carries none.
         realised_pnl=item.optional_decimal("execPnl"),
         notional_coin=COINS.counted_in(category, symbol),
+        contract_kind=COINS.kind(category, symbol),
     )
 
 

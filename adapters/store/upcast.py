@@ -7,10 +7,10 @@ a fill's ``exec_type`` before its ``kind``. A stored event that no longer decode
 rewritten here in today's words and decoded again, so an old journal replays, audits and
 lists as a new one does; the rules then judge both alike.
 
-Before the reports named the coins money is counted in, the domain read them off the venue
-and the symbol. A report stored without them is given them as it is read, from its venue's
-adapter (the same knowledge its decoder has now), so an old journal sums, weighs and
-summarises as it did.
+Before the reports named the coins money is counted in and how their contract is sized, the
+domain read them off the venue, the category and the symbol. A report stored without them is
+given them as it is read, from its venue's adapter (the same knowledge its decoder has now),
+so an old journal sums, weighs and summarises as it did.
 """
 
 from collections.abc import Callable
@@ -142,11 +142,15 @@ def with_coins(event: InputEvent) -> InputEvent:
         return event
     coins: Coins | None = None
     for record in records:
+        # A record stored without its coin was stored without its contract's kind too.
         if record.notional_coin is None:
             coins = coins or _coins(event.venue)
             coin = coins.counted_in(record.category, record.symbol)
             if coin is not None:
                 force_setattr(record, "notional_coin", coin)
+            kind = coins.kind(record.category, record.symbol)
+            if kind is not record.contract_kind:
+                force_setattr(record, "contract_kind", kind)
     return event
 
 
