@@ -50,6 +50,10 @@ class Contract(NamedTuple):
     counted_in: str
 
 
+def _linear(category: str, symbol: str) -> ContractKind:
+    return ContractKind.LINEAR
+
+
 @dataclass(frozen=True)
 class Coins:
     """The coins a venue counts money in, as only its own adapter knows them."""
@@ -59,7 +63,7 @@ class Coins:
     # The coin the venue states an account's equity in; None where trueup does not know.
     equity: str | None
     # (category, symbol) to how the contract is sized: linear unless the venue says.
-    kind: Callable[[str, str], ContractKind] = lambda category, symbol: ContractKind.LINEAR
+    kind: Callable[[str, str], ContractKind] = _linear
 
     def counted_in(self, category: str, symbol: str) -> str | None:
         """The coin a position's notional and PnL on ``symbol`` are counted in, or None."""
