@@ -9,7 +9,9 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
+
+from trueup.domain.vocabulary import ContractKind
 
 if TYPE_CHECKING:  # named only: the definition loads no wire format, feed or client
     from trueup.adapters.envelope import Envelope
@@ -36,6 +38,44 @@ class Wire:
     rate_limited: Callable[["ErrorReply"], bool]
     # The REST endpoints whose replies list every position held: complete snapshots.
     position_snapshots: tuple[str, ...]
+
+
+class Contract(NamedTuple):
+    """What a contract is on (base), quoted in, settled in, and the coin a position's notional
+    and PnL are counted in (the settle coin of a linear contract; an inverse one's size unit)."""
+
+    base: str
+    quote: str
+    settle: str
+    counted_in: str
+
+
+def _linear(category: str, symbol: str) -> ContractKind:
+    return ContractKind.LINEAR
+
+
+@dataclass(frozen=True)
+class Coins:
+    """The coins a venue counts money in, as only its own adapter knows them."""
+
+    # (category, symbol) to its contract; None where the venue's name for it does not say.
+    contract: Callable[[str, str], Contract | None]
+    # The coin the venue states an account's equity in; None where trueup does not know.
+    equity: str | None
+    # (category, symbol) to how the contract is sized: linear unless the venue says.
+    kind: Callable[[str, str], ContractKind] = _linear
+
+    def counted_in(self, category: str, symbol: str) -> str | None:
+        """The coin a position's notional and PnL on ``symbol`` are counted in, or None."""
+        found = self.contract(category, symbol)
+        return None if found is None else found.counted_in
+
+
+def _no_contract(category: str, symbol: str) -> Contract | None:
+    return None
+
+
+UNKNOWN_COINS = Coins(_no_contract, None)
 
 
 @dataclass(frozen=True)
@@ -90,6 +130,8 @@ class Venue:
     members: re.Pattern[str] | None = None
     # What a member's id is, as the operator is shown it: ``ccxt:<exchange-id>``.
     member_label: str = "id"
+    # The coins its contracts and accounts are counted in (its own coins.py).
+    coins: Coins = UNKNOWN_COINS
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "wire", cache(self.wire))

@@ -13,6 +13,7 @@ from msgspec import Struct
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.triggers.spec import TriggerCommand, TriggerSpec
 from trueup.domain.vocabulary import (
+    ContractKind,
     ExecutionKind,
     MarginMode,
     NotificationOutcome,
@@ -65,6 +66,11 @@ class PositionReport(Struct, frozen=True):
     initial_margin: Decimal | None = None
     maintenance_margin: Decimal | None = None
     margin_mode: MarginMode | None = None
+    # The coin its notional and PnL are counted in, as the venue's adapter knows the
+    # contract; None where it does not (stored forms before it are given it as they are read).
+    notional_coin: str | None = None
+    # How its contract is sized (stored forms before notional_coin are given their venue's).
+    contract_kind: ContractKind = ContractKind.LINEAR
 
     @property
     def signed_size(self) -> Decimal:
@@ -119,6 +125,10 @@ class Fill(Struct, frozen=True):
     # The leg it filled, where the execution itself says (Hyperliquid: always 0); None:
     # the ledger finds it (domain/legs.py).
     position_idx: int | None = None
+    # The coin its PnL, fee and funding are counted in, and how its contract is sized, as
+    # for a PositionReport.
+    notional_coin: str | None = None
+    contract_kind: ContractKind = ContractKind.LINEAR
 
 
 class CoinBalance(Struct, frozen=True):
@@ -137,8 +147,8 @@ class CoinBalance(Struct, frozen=True):
 
 
 class WalletReport(Struct, frozen=True):
-    """Account-wide balances from one wallet update (in USD on Bybit's unified account, in
-    USDC on Hyperliquid); None where the venue gives no figure (older stored forms too)."""
+    """Account-wide balances from one wallet update, in ``equity_coin``; None where the
+    venue gives no figure (older stored forms too)."""
 
     account_type: str
     total_equity: Decimal | None
@@ -150,6 +160,9 @@ class WalletReport(Struct, frozen=True):
     total_unrealised_pnl: Decimal | None = None
     total_notional: Decimal | None = None  # Hyperliquid's totalNtlPos
     coins: tuple[CoinBalance, ...] = ()
+    # The coin the venue states the account-wide figures in, as its adapter knows it; None
+    # where it does not (stored forms before it are given it as they are read).
+    equity_coin: str | None = None
 
 
 class PriceQuote(Struct, frozen=True):

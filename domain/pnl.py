@@ -12,7 +12,7 @@ Exact in Decimal: the cost is kept, never the average, so realised plus unrealis
 cash flows plus size x mark to the last digit; the only rounding is a partial close's share
 of the cost (to 1e-24, far below any venue's tick), which moves PnL between realised and
 unrealised and never loses any. Linear contracts only: for inverse ones (PnL in the base
-coin) the figures would be wrong, so those fills are left out (``INVERSE``).
+coin) the figures would be wrong, so those fills are left out (``ContractKind.INVERSE``).
 """
 
 from bisect import bisect_right
@@ -26,7 +26,7 @@ from trueup.domain.events import ExecutionsReported, Fill, PositionReport
 from trueup.domain.exits import shown_by
 from trueup.domain.keys import PositionKey
 from trueup.domain.legs import LONG_LEG, SHORT_LEG, hedged, leg_index
-from trueup.domain.vocabulary import ExecutionKind, OrderSide, PositionSide
+from trueup.domain.vocabulary import ContractKind, ExecutionKind, OrderSide, PositionSide
 
 if TYPE_CHECKING:  # the book folds this ledger: imported for its type alone
     from trueup.domain.book import AccountBook
@@ -40,7 +40,7 @@ EXACT = Context(prec=96, rounding=ROUND_HALF_EVEN, Emax=999, Emin=-999)
 SHARE = Decimal("1e-24")  # a partial close's share of the cost is rounded to this
 CUR_REALISED = "curRealisedPnl"  # Bybit's realised PnL of the position held
 CUM_REALISED = "cumRealisedPnl"  # Bybit's realised PnL of the position, of all time
-INVERSE = "inverse"  # Bybit's category of coin-margined contracts: not folded
+INVERSE = ContractKind.INVERSE  # coin-margined contracts: not folded
 # How long a fill's id is remembered to tell a repeat (REST lists re-send the last days):
 # as long as a book keeps a finished order (domain/retention.py); older fills are judged
 # by their venue timestamp against what was let go.
@@ -212,6 +212,8 @@ class KeyLedger:
     venue_cum: Decimal | None = None
     cum_net: Decimal = ZERO
     cum_closed_value: Decimal = ZERO
+    # The coin its PnL is counted in, as the latest fill or report that named one said.
+    coin: str | None = None
 
     @property
     def realised(self) -> Decimal:
@@ -331,7 +333,7 @@ class PnlLedger:
             seen, seen_at, clock = self._seen, self._seen_at, book.clock
             for fill in fills:
                 trade_id, exec_time = fill.trade_id, fill.exec_time
-                if trade_id in seen or fill.category == INVERSE:
+                if trade_id in seen or fill.contract_kind is INVERSE:
                     continue  # a repeat; or a coin-margined contract, not folded
                 if 0 < exec_time <= self._horizon:
                     continue  # a fill let go, sent again by a REST list or a resubscription
@@ -359,6 +361,8 @@ class PnlLedger:
             ledger.mark = mark
         elif ledger is None:
             return
+        if report.notional_coin is not None:
+            ledger.coin = report.notional_coin
         current, cumulative = report.cur_realised_pnl, report.cum_realised_pnl
         # The all-time figure is checked only when it moved: most reports leave it as it was.
         moved = cumulative is not None and cumulative != ledger.venue_cum
@@ -408,6 +412,8 @@ class PnlLedger:
             return
         ledger = self.key(key)
         self.moved.append(key)
+        if fill.notional_coin is not None:
+            ledger.coin = fill.notional_coin
         received = EXACT.minus(fill.exec_fee)
         if ledger.open is None:
             ledger.past_funding = EXACT.add(ledger.past_funding, received)
@@ -421,6 +427,8 @@ class PnlLedger:
             ledger = self._legs[leg] = self.key(book.key(*leg))
         key = ledger.key
         self.moved.append(key)
+        if fill.notional_coin is not None:
+            ledger.coin = fill.notional_coin
         qty, price, fee = fill.exec_qty, fill.exec_price, fill.exec_fee or ZERO
         buy = fill.side is BUY
         life = ledger.open

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from trueup.domain.events import PositionReport
 from trueup.domain.keys import PositionKey
-from trueup.domain.vocabulary import PositionSide
+from trueup.domain.vocabulary import ContractKind, PositionSide
 
 ZERO = Decimal(0)
 ABSENT = "Absent"  # status of a flat report inferred from a complete snapshot that omits the key
@@ -154,5 +154,7 @@ class Position:
             seq=current.seq if current else -1,
             updated_time=seen_time,
             status=ABSENT,
+            notional_coin=current.notional_coin if current else None,
+            contract_kind=current.contract_kind if current else ContractKind.LINEAR,
         )
         return True

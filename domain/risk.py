@@ -14,10 +14,10 @@ the weights of the rules in force (rules/config.py):
 and is capped at 1. A part trueup cannot know (no equity reported yet, no leverage) counts
 0 and is shown as null, so a reader sees what the score leaves out.
 
-A notional in the contract's coin (USDT, USDC) is set against the equity in the account's
-own (USD on Bybit's unified account, USDC on Hyperliquid) at the USD values of the rules'
-quote_equivalents (domain/quotes.py; by default one for one); where either coin has none,
-concentration is unknown.
+A notional in the coin its report names (USDT, USDC) is set against the equity in the coin
+the account's wallet reports name (USD, USDC) at the USD values of the rules'
+quote_equivalents (domain/coin_values.py; by default one for one); where either coin has
+none, concentration is unknown.
 """
 
 from collections.abc import Iterable
@@ -26,11 +26,11 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from trueup.domain.coin_values import equity_rate
 from trueup.domain.events import PositionReport
 from trueup.domain.keys import PositionKey
-from trueup.domain.quotes import equity_rate
 from trueup.domain.rules.config import RuleConfig
-from trueup.domain.vocabulary import MarginMode, PositionSide
+from trueup.domain.vocabulary import ContractKind, MarginMode, PositionSide
 
 if TYPE_CHECKING:  # the book holds what risk reads: imported for its type alone
     from trueup.domain.book import AccountBook
@@ -41,7 +41,6 @@ ONE = Decimal(1)
 _CONTEXT = Context(prec=96, rounding=ROUND_HALF_EVEN, Emax=999, Emin=-999)
 RATIO = Decimal("1e-6")  # ratios, leverage and the score are shown to six places
 AMOUNT = Decimal("1e-12")  # notional, as precise as any price or size trueup accepts
-INVERSE = "inverse"  # Bybit's coin-margined contracts: a size in USD, not in the base coin
 
 
 class LeverageSource(StrEnum):
@@ -83,6 +82,7 @@ class PositionRisk:
     high: bool  # score at or above risk_warning_score
     near_liquidation: bool  # distance at or below risk_warning_liquidation_distance
     updated_time: int  # the venue's time of the report it is measured from
+    notional_coin: str | None = None  # the coin its notional is counted in (None: unknown)
 
     def crossed(self) -> frozenset[RiskTrigger]:
         """The warning thresholds this position is past."""
@@ -104,12 +104,12 @@ def assess(
     """The risk of the position ``report`` shows (None when it is flat), at ``latest_mark``
     (the PnL ledger's: the last of the position reports' and the public prices' marks),
     else the report's own; ``equity_rate`` is one of the notional's coin in the equity's
-    (quotes.equity_rate; None: no value, so no concentration)."""
+    (coin_values.equity_rate; None: no value, so no concentration)."""
     if report.size == 0 or report.side is PositionSide.FLAT:
         return None
     c = _CONTEXT
     mark = latest_mark if latest_mark and latest_mark > 0 else report.mark_price
-    if report.category == INVERSE:
+    if report.contract_kind is ContractKind.INVERSE:
         notional: Decimal | None = report.size  # contracts of one USD each: already USD
     else:
         notional = None if mark is None else _amount(c.multiply(report.size, mark))
@@ -161,6 +161,7 @@ def assess(
         near_liquidation=distance is not None
         and distance <= config.risk_warning_liquidation_distance,
         updated_time=report.updated_time,
+        notional_coin=report.notional_coin,
     )
 
 
@@ -171,7 +172,7 @@ def position_risk(book: "AccountBook", key: PositionKey, config: RuleConfig) -> 
     if report is None:
         return None
     ledger = book.pnl.keys.get(key)
-    rate = equity_rate(key.venue, key.category, key.symbol, config)
+    rate = equity_rate(report.notional_coin, book.wallet.equity_coin, config)
     return assess(report, ledger.mark if ledger else None, book.wallet.equity, config, rate)
 
 

@@ -18,6 +18,13 @@ class PositionSide(StrEnum):
     FLAT = "FLAT"  # only the exchange reports flat: a local position is always long or short
 
 
+class ContractKind(StrEnum):
+    """How a contract is sized, as its venue's adapter knows it."""
+
+    LINEAR = "linear"  # sized in the base asset: its notional is size x mark
+    INVERSE = "inverse"  # sized in its quote coin (USD) and settled in the base asset
+
+
 class MarginMode(StrEnum):
     """How a position is margined: on the account's whole balance, or on its own."""
 

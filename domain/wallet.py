@@ -1,10 +1,10 @@
 """One account's balances, folded from the venue's wallet updates.
 
-Bybit pushes a wallet frame per account type (UNIFIED; CONTRACT and SPOT on a classic
-account) with its coins; Hyperliquid's clearinghouseState carries the account's margin
-summary beside its positions. The latest word on each account type stands, and each coin's
-latest word stands (a frame may list only the coins that moved); the account's figures are
-the sums over its account types, unknown while any of them leaves one unknown.
+A venue may report an account per account type (a unified account, or a contract and a spot
+one), with its coins, or give the margin summary beside its positions. The latest word on
+each account type stands, and each coin's latest word stands (a frame may list only the
+coins that moved); the account's figures are the sums over its account types, unknown while
+any of them leaves one unknown, and stated in the one coin they all name (else none).
 """
 
 from collections.abc import Iterable
@@ -16,8 +16,8 @@ from trueup.domain.events import CoinBalance, WalletReport
 
 @dataclass(frozen=True, slots=True)
 class WalletSummary:
-    """An account's balances as the views and `trueup summary` show them (the venue's
-    quote: USD on Bybit's unified account, USDC on Hyperliquid)."""
+    """An account's balances as the views and `trueup summary` show them, in
+    ``equity_coin`` (None: the venue's reports did not say which)."""
 
     equity: Decimal | None
     wallet_balance: Decimal | None
@@ -29,6 +29,7 @@ class WalletSummary:
     account_types: tuple[str, ...]
     coins: tuple[CoinBalance, ...]
     updated_at: int
+    equity_coin: str | None = None
 
 
 @dataclass(slots=True)
@@ -40,6 +41,7 @@ class Wallet:
     updated_at: int | None = None
     # The account's equity, summed once per update: risk reads it for every position.
     equity: Decimal | None = None
+    equity_coin: str | None = None
 
     def apply(self, report: WalletReport, at: int) -> bool:
         """Take one update; says whether the account's equity changed (concentration, and
@@ -50,7 +52,8 @@ class Wallet:
             self.coins[coin.coin] = coin
         self.updated_at = at
         self.equity = _total(r.total_equity for r in self.reports.values())
-        return self.equity != before
+        coin_before, self.equity_coin = self.equity_coin, _one_coin(self.reports.values())
+        return self.equity != before or self.equity_coin != coin_before
 
     def summary(self) -> WalletSummary | None:
         """None until the venue has said anything of the account's balances."""
@@ -68,7 +71,15 @@ class Wallet:
             account_types=tuple(r.account_type for r in reports),
             coins=tuple(self.coins[c] for c in sorted(self.coins)),
             updated_at=self.updated_at,
+            equity_coin=self.equity_coin,
         )
+
+
+def _one_coin(reports: Iterable[WalletReport]) -> str | None:
+    """The coin every report states its figures in; None if one names none, or they differ
+    (a sum of two coins is in neither)."""
+    coins = {r.equity_coin for r in reports}
+    return coins.pop() if len(coins) == 1 else None
 
 
 def _total(values: Iterable[Decimal | None]) -> Decimal | None:

@@ -9,11 +9,18 @@ Where trueup cannot know a field it is null, as ccxt leaves it.
 from decimal import Decimal
 from typing import Any
 
+from trueup.adapters.venue import Contract
+from trueup.adapters.venues import find
 from trueup.domain.instants import iso
-from trueup.domain.quotes import contract
 
 JSON = dict[str, Any]
 HUNDRED = Decimal(100)
+
+
+def contract(venue: str, category: str, symbol: str) -> Contract | None:
+    """What the venue's adapter knows ``symbol`` to be; None where it does not say."""
+    found = find(venue)
+    return None if found is None else found.coins.contract(category, symbol)
 
 
 def unified_symbol(venue: str, category: str, symbol: str) -> str:

@@ -5,9 +5,10 @@ ledger's (domain/pnl.py): realised, fees and funding of every key since trueup f
 it, unrealised from the latest mark, or the venue's own figure where the ledger holds no
 open lifecycle (a position opened before trueup saw its fills). Distribution is by share of
 notional: by venue, by the venue's symbol, and by asset across venues (Bybit's BTCUSDT and
-Hyperliquid's BTC are both BTC: projections/ccxt.py ``base_asset``). Notionals and PnL are
-summed in USD, each at the value the rules' quote_equivalents give its coin (domain/quotes.py;
-by default USD, USDT and USDC one for one); what is counted in a coin they give no value is
+Hyperliquid's BTC are both BTC: projections/ccxt.py ``base_asset``). Notionals, PnL and
+the accounts' equity are summed in USD, each at the value the rules' quote_equivalents give
+its coin (domain/coin_values.py; by default USD, USDT and USDC one for one), the coin each
+venue's reports name; what is counted in a coin they give no value (or in none named) is
 shown apart, per coin and in that coin, and left out of every total and share.
 """
 
@@ -20,7 +21,7 @@ from typing import Any
 
 import msgspec
 
-from trueup.domain.quotes import notional_coin, usd_value
+from trueup.domain.coin_values import usd_value
 from trueup.domain.risk import PortfolioRisk, PositionRisk, portfolio, share
 from trueup.domain.rules.config import DEFAULTS, RuleConfig
 from trueup.domain.vocabulary import PositionSide
@@ -30,7 +31,7 @@ from trueup.projections.views import AccountView, KeyRow, SymbolView
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
-UNKNOWN_COIN = "?"  # a symbol whose name says no coin: apart, never guessed
+UNKNOWN_COIN = "?"  # no report named the coin: apart, never guessed
 JSON = dict[str, Any]
 
 
@@ -70,6 +71,8 @@ class AccountSummary:
     venue: str
     account: str
     wallet: WalletSummary | None
+    # The wallet's equity in USD; None with no wallet, or its coin has no USD value (apart).
+    equity: Decimal | None = None
     positions: int = 0
     notional: Decimal = ZERO
     unrealised_pnl: Decimal = ZERO
@@ -86,6 +89,7 @@ class Apart:
     coin: str
     positions: int = 0
     notional: Decimal = ZERO
+    equity: Decimal = ZERO  # of the accounts whose wallet is stated in it
     unrealised_pnl: Decimal = ZERO
     realised_pnl: Decimal = ZERO
     fees: Decimal = ZERO
@@ -105,6 +109,7 @@ class Summary:
     net_pnl: Decimal  # realised - fees + funding + unrealised
     unrealised_from_venue: int  # positions whose unrealised PnL is the venue's own figure
     unrealised_unknown: int  # positions held with no mark and no venue figure
+    equity: Decimal = ZERO  # of the accounts listed, in USD (those apart left out)
     accounts: list[AccountSummary] = field(default_factory=list)
     by_venue: list[Exposure] = field(default_factory=list)
     by_symbol: list[Exposure] = field(default_factory=list)
@@ -151,7 +156,7 @@ def summarise(
                 view.venue, view.account, None
             )
         for row in view.keys:
-            coin = notional_coin(view.venue, row.category, view.symbol)
+            coin = _coin(row)
             usd = usd_value(coin, rules)
             totals: AccountSummary | Apart = mine
             if usd is None:
@@ -197,6 +202,8 @@ def summarise(
         net_pnl=realised - fees + funding + unrealised,
         unrealised_from_venue=from_venue,
         unrealised_unknown=unknown,
+        # Before ``apart`` is listed: an equity in a coin of no USD value is shown there.
+        equity=_add_equity(listed, apart, rules),
         accounts=listed,
         by_venue=_largest_first(by_venue.values()),
         by_symbol=_largest_first(by_symbol.values()),
@@ -211,6 +218,32 @@ def _wanted(venue: str, account: str, want_venue: str | None, want_account: str 
     return (want_venue is None or venue == want_venue) and (
         want_account is None or account == want_account
     )
+
+
+def _coin(row: KeyRow) -> str | None:
+    """The coin the key is counted in: as its position report named it, else its fills."""
+    named = row.risk.notional_coin if row.risk is not None else None
+    return named or (row.pnl.get("coin") if row.pnl else None)
+
+
+def _add_equity(
+    accounts: Iterable[AccountSummary], apart: dict[str, Apart], rules: RuleConfig
+) -> Decimal:
+    """Each account's equity in USD, and their total; in its own coin, apart, where that
+    has no USD value (or its reports named none)."""
+    total = ZERO
+    for summary in accounts:
+        wallet = summary.wallet
+        if wallet is None or wallet.equity is None:
+            continue
+        usd = usd_value(wallet.equity_coin, rules)
+        if usd is None:
+            name = wallet.equity_coin or UNKNOWN_COIN
+            apart.setdefault(name, Apart(name)).equity += wallet.equity
+        else:
+            summary.equity = wallet.equity * usd
+            total += summary.equity
+    return total
 
 
 def _add_pnl(totals: "AccountSummary | Apart", row: KeyRow, usd: Decimal) -> None:

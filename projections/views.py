@@ -165,6 +165,7 @@ def pnl_state(ledger: PnlLedger, key: PositionKey) -> JSON:
         "realised_pnl": str(found.realised),
         "fees": str(found.fees),
         "funding": str(found.funding),
+        "coin": found.coin,
     }
 
 

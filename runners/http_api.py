@@ -255,7 +255,14 @@ class SummaryDocument(BaseModel):
     net_pnl: str
     unrealised_from_venue: int
     unrealised_unknown: int
-    accounts: list[dict[str, Any]] = Field(description="equity, balances and margin per account")
+    equity: str = Field(
+        description="the accounts' equity in USD at the rules' quote_equivalents (those in a "
+        "coin with no USD value left out: see apart)"
+    )
+    accounts: list[dict[str, Any]] = Field(
+        description="per account: its equity in USD, and its wallet (equity, balances and "
+        "margin) in the coin the venue states them in, wallet.equity_coin"
+    )
     by_venue: list[dict[str, Any]] = Field(description="shares of notional, largest first")
     by_symbol: list[dict[str, Any]] = Field(description="shares of notional, largest first")
     by_asset: list[dict[str, Any]] = Field(
@@ -263,8 +270,8 @@ class SummaryDocument(BaseModel):
     )
     risk: dict[str, Any] | None = Field(description="the portfolio risk figures")
     apart: list[dict[str, Any]] = Field(
-        description="per coin the rules give no USD value (quote_equivalents): its positions, "
-        "notional and PnL in that coin, left out of every total and share"
+        description="per coin the rules give no USD value (quote_equivalents): its accounts' "
+        "equity, its positions, notional and PnL in that coin, left out of every total and share"
     )
 
 

@@ -176,7 +176,8 @@ def print_summary(summary: Summary, out: TextIO | None = None) -> None:
     """The portfolio as a risk officer reads it: totals, accounts, distribution, risk."""
     out = out or sys.stdout
     out.write(
-        f"positions {summary.positions}, notional {summary.notional}\n"
+        f"positions {summary.positions}, notional {summary.notional}, "
+        f"equity {summary.equity} (in USD)\n"
         f"PnL: unrealised {summary.unrealised_pnl}, realised {summary.realised_pnl}, "
         f"fees {summary.fees}, funding {summary.funding}, net {summary.net_pnl}\n"
     )
@@ -186,13 +187,15 @@ def print_summary(summary: Summary, out: TextIO | None = None) -> None:
             f"unknown (no mark) for {summary.unrealised_unknown}\n"
         )
     out.write(
-        f"\n{'account':<16} {'equity':>14} {'wallet':>14} {'available':>14} {'init margin':>12} "
-        f"{'maint margin':>12} {'positions':>9} {'unrealised':>12} {'realised':>12}\n"
+        f"\n{'account':<16} {'equity USD':>14} {'coin':>5} {'equity':>14} {'wallet':>14} "
+        f"{'available':>14} {'init margin':>12} {'maint margin':>12} {'positions':>9} "
+        f"{'unrealised':>12} {'realised':>12}\n"
     )
     for a in summary.accounts:
         w = a.wallet
         out.write(
-            f"{_account(a.venue, a.account):<16} {_shown(w and w.equity):>14} "
+            f"{_account(a.venue, a.account):<16} {_shown(a.equity):>14} "
+            f"{(w and w.equity_coin) or '-':>5} {_shown(w and w.equity):>14} "
             f"{_shown(w and w.wallet_balance):>14} {_shown(w and w.available):>14} "
             f"{_shown(w and w.initial_margin):>12} {_shown(w and w.maintenance_margin):>12} "
             f"{a.positions:>9} {a.unrealised_pnl!s:>12} {a.realised_pnl!s:>12}\n"
@@ -212,12 +215,12 @@ def print_summary(summary: Summary, out: TextIO | None = None) -> None:
     if summary.apart:
         out.write(
             f"\napart (no USD value in the rules' quote_equivalents; in its own coin):\n"
-            f"  {'coin':<8} {'positions':>9} {'notional':>16} {'unrealised':>12} "
+            f"  {'coin':<8} {'equity':>14} {'positions':>9} {'notional':>16} {'unrealised':>12} "
             f"{'realised':>12} {'fees':>10} {'funding':>10}\n"
         )
         for part in summary.apart:
             out.write(
-                f"  {part.coin:<8} {part.positions:>9} {part.notional!s:>16} "
+                f"  {part.coin:<8} {part.equity!s:>14} {part.positions:>9} {part.notional!s:>16} "
                 f"{part.unrealised_pnl!s:>12} {part.realised_pnl!s:>12} {part.fees!s:>10} "
                 f"{part.funding!s:>10}\n"
             )

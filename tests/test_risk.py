@@ -18,7 +18,7 @@ from trueup.domain.events import PositionReport, RulesSet
 from trueup.domain.reconciler import Reconciler
 from trueup.domain.risk import LeverageSource, PositionRisk, assess, portfolio, position_risk
 from trueup.domain.rules.config import RuleConfig, rule_config
-from trueup.domain.vocabulary import PositionSide
+from trueup.domain.vocabulary import ContractKind, PositionSide
 
 RULES = RuleConfig()
 
@@ -135,7 +135,7 @@ def test_without_an_equity_the_concentration_is_unknown_and_counts_nothing() -> 
 
 def test_an_inverse_contracts_size_is_its_notional_already() -> None:
     inverse = msgspec.structs.replace(
-        report(size="300", mark="28000", leverage="10"), category="inverse"
+        report(size="300", mark="28000", leverage="10"), contract_kind=ContractKind.INVERSE
     )
     found = assess(inverse, None, Decimal(3000), RULES)
     assert found is not None and (found.notional, found.concentration) == (

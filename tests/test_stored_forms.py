@@ -41,6 +41,14 @@ def test_position_sides_are_long_short_and_flat() -> None:
     assert flat.reports[0].side is PositionSide.FLAT
 
 
+def test_a_report_stored_before_it_named_its_coin_is_given_its_venues() -> None:
+    short, executions = INPUTS[0], INPUTS[3]
+    assert isinstance(short, PositionsReported) and isinstance(executions, ExecutionsReported)
+    # Bybit's linear BTCUSDT, as Bybit's adapter knows it: counted in USDT.
+    assert short.reports[0].notional_coin == "USDT"
+    assert executions.fills[0].notional_coin == "USDT"
+
+
 def test_an_order_gets_its_neutral_ids_side_status_and_origin() -> None:
     orders = INPUTS[2]
     assert isinstance(orders, OrdersReported)

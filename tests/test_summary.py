@@ -331,4 +331,5 @@ def test_the_summary_sums_at_the_rules_usd_values_and_shows_a_coin_without_one_a
     capsys.readouterr()
     assert main(["--store", store_url, "summary"]) == 0
     apart = capsys.readouterr().out.split("apart", 1)[1].splitlines()
-    assert apart[2].split()[:3] == ["USDC", "1", "50000"]
+    # Hyperliquid's equity is in USDC too: apart, beside its one position.
+    assert apart[2].split()[:4] == ["USDC", "25000.0", "1", "50000"]

@@ -149,6 +149,7 @@ def test_bybits_documented_wallet_frame_decodes_every_balance_and_coin() -> None
                 locked=Decimal(0),
             ),
         ),
+        equity_coin="USD",  # the unified account's figures: Bybit's adapter says so
     )
 
 
@@ -166,6 +167,7 @@ def test_hyperliquids_documented_state_gives_its_margin_summary_and_no_liquidati
         Decimal("0.0"),
     )
     assert (wallet.total_initial_margin, wallet.total_notional) == (Decimal("0.0"), Decimal("0.0"))
+    assert (wallet.equity_coin, report.notional_coin) == ("USDC", "USDC")
 
 
 def test_a_hyperliquid_position_gives_its_leverage_liquidation_price_and_margin() -> None:

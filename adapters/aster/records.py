@@ -9,6 +9,7 @@ engines) becomes the domain's here, once. Formats follow Aster's futures API pag
 from decimal import Decimal
 from typing import NamedTuple
 
+from trueup.adapters.aster.coins import COINS
 from trueup.adapters.payload import Payload
 from trueup.domain.errors import MalformedInput, shown
 from trueup.domain.events import CoinBalance, Fill, OrderReport, PositionReport, WalletReport
@@ -116,9 +117,10 @@ def position_risk(item: Payload, as_of: int) -> PositionReport:
     held, size = _position_side(item, "positionAmt", idx)
     mark = _positive(item, "markPrice")
     updated = item.millis("updateTime") or (0 if held is PositionSide.FLAT else as_of)
+    symbol = item.text("symbol")
     return PositionReport(
         category=PERP,
-        symbol=item.text("symbol"),
+        symbol=symbol,
         position_idx=idx,
         side=held,
         size=size,
@@ -134,6 +136,7 @@ def position_risk(item: Payload, as_of: int) -> PositionReport:
         position_value=None if mark is None else size * mark,
         initial_margin=_positive(item, "isolatedMargin"),
         margin_mode=_margin_mode(item, "marginType"),
+        notional_coin=COINS.counted_in(PERP, symbol),
     )
 
 
@@ -143,9 +146,10 @@ def account_update_position(item: Payload, transaction_time: int) -> PositionRep
     the update was pushed: a push delayed gets a later E for an older state.)"""
     idx = position_idx(item, "ps")
     held, size = _position_side(item, "pa", idx)
+    symbol = item.text("s")
     return PositionReport(
         category=PERP,
-        symbol=item.text("s"),
+        symbol=symbol,
         position_idx=idx,
         side=held,
         size=size,
@@ -160,6 +164,7 @@ def account_update_position(item: Payload, transaction_time: int) -> PositionRep
         status="Normal",
         initial_margin=_positive(item, "iw"),
         margin_mode=_margin_mode(item, "mt"),
+        notional_coin=COINS.counted_in(PERP, symbol),
     )
 
 
@@ -323,15 +328,17 @@ def update_fill(update: Payload, order_report: OrderReport) -> Fill:
         seq=None,
         realised_pnl=update.optional_decimal("rp"),
         position_idx=order_report.position_idx,
+        notional_coin=COINS.counted_in(PERP, order_report.symbol),
     )
 
 
 def trade(item: Payload) -> Fill:
     """One entry of userTrades (Account Trade List): ``id`` identifies the fill, as the order
     update's ``t`` does. Who placed its order is left to the order's own report."""
+    symbol = item.text("symbol")
     return Fill(
         category=PERP,
-        symbol=item.text("symbol"),
+        symbol=symbol,
         trade_id=str(item.integer("id")),
         venue_order_id=str(item.integer("orderId")),
         client_order_id="",
@@ -346,6 +353,7 @@ def trade(item: Payload) -> Fill:
         seq=None,
         realised_pnl=item.optional_decimal("realizedPnl"),
         position_idx=position_idx(item, "positionSide"),
+        notional_coin=COINS.counted_in(PERP, symbol),
     )
 
 
@@ -379,6 +387,7 @@ def funding(item: Payload) -> Fill:
         closed_size=None,
         exec_time=item.millis("time"),
         seq=None,
+        notional_coin=COINS.counted_in(PERP, symbol),
     )
 
 
@@ -396,6 +405,7 @@ def account(reply: Payload) -> WalletReport:
         total_maintenance_margin=reply.optional_decimal("totalMaintMargin"),
         total_unrealised_pnl=reply.optional_decimal("totalUnrealizedProfit"),
         coins=assets,
+        equity_coin=COINS.equity,
     )
 
 

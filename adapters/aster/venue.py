@@ -5,6 +5,7 @@ Its private stream lives on a listenKey the feed keeps alive and replaces when i
 
 from typing import TYPE_CHECKING
 
+from trueup.adapters.aster.coins import COINS
 from trueup.adapters.venue import Credentials, Settings, Venue, Wire
 
 if TYPE_CHECKING:
@@ -52,4 +53,12 @@ def _orders(settings: Settings) -> "ExecutionClient":
     return AsterOrders(key, secret, base_url=settings.base_url)
 
 
-VENUE = Venue("aster", _wire, _feed, credentials=CREDENTIALS, prices=_prices, execution=_orders)
+VENUE = Venue(
+    "aster",
+    _wire,
+    _feed,
+    credentials=CREDENTIALS,
+    prices=_prices,
+    execution=_orders,
+    coins=COINS,
+)

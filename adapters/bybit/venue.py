@@ -2,6 +2,7 @@
 
 from typing import TYPE_CHECKING
 
+from trueup.adapters.bybit.coins import COINS
 from trueup.adapters.venue import Credentials, Settings, Venue, Wire
 
 if TYPE_CHECKING:
@@ -49,4 +50,12 @@ def _orders(settings: Settings) -> "ExecutionClient":
     return BybitOrders(key, secret, base_url=settings.base_url)
 
 
-VENUE = Venue("bybit", _wire, _feed, credentials=CREDENTIALS, prices=_prices, execution=_orders)
+VENUE = Venue(
+    "bybit",
+    _wire,
+    _feed,
+    credentials=CREDENTIALS,
+    prices=_prices,
+    execution=_orders,
+    coins=COINS,
+)

@@ -11,6 +11,7 @@ not known here is read as "not said".
 from decimal import Decimal
 
 from trueup.adapters.bybit import tickers
+from trueup.adapters.bybit.coins import COINS
 from trueup.adapters.envelope import Envelope
 from trueup.adapters.payload import Payload
 from trueup.adapters.wire_errors import ControlMessage, ErrorReply, UnknownInput
@@ -222,9 +223,10 @@ def _category(item: Payload, category: str | None) -> str:
 def position_report(item: Payload, category: str | None) -> PositionReport:
     # WebSocket names the average entry price entryPrice, REST names it avgPrice.
     entry = "entryPrice" if item.has("entryPrice") else "avgPrice"
+    category, symbol = _category(item, category), item.text("symbol")
     return PositionReport(
-        category=_category(item, category),
-        symbol=item.text("symbol"),
+        category=category,
+        symbol=symbol,
         position_idx=item.integer("positionIdx"),
         side=item.choice_of("side", POSITION_SIDES),
         size=item.quantity("size"),
@@ -243,6 +245,8 @@ def position_report(item: Payload, category: str | None) -> PositionReport:
         position_value=item.optional_decimal("positionValue"),
         initial_margin=item.optional_decimal("positionIM"),
         maintenance_margin=item.optional_decimal("positionMM"),
+        notional_coin=COINS.counted_in(category, symbol),
+        contract_kind=COINS.kind(category, symbol),
     )
 
 
@@ -280,9 +284,10 @@ def order_report(item: Payload, category: str | None) -> OrderReport:
 
 
 def fill(item: Payload, category: str | None) -> Fill:
+    category, symbol = _category(item, category), item.text("symbol")
     return Fill(
-        category=_category(item, category),
-        symbol=item.text("symbol"),
+        category=category,
+        symbol=symbol,
         trade_id=item.text("execId"),
         venue_order_id=item.optional_text("orderId"),
         client_order_id=item.optional_text("orderLinkId"),
@@ -297,6 +302,8 @@ def fill(item: Payload, category: str | None) -> Fill:
         seq=item.optional_integer("seq"),
         # Before fees, as the transaction log's cashFlow; a Funding execution carries none.
         realised_pnl=item.optional_decimal("execPnl"),
+        notional_coin=COINS.counted_in(category, symbol),
+        contract_kind=COINS.kind(category, symbol),
     )
 
 
@@ -312,6 +319,7 @@ def wallet_report(item: Payload) -> WalletReport:
         total_maintenance_margin=item.optional_decimal("totalMaintenanceMargin"),
         total_unrealised_pnl=item.optional_decimal("totalPerpUPL"),
         coins=tuple(coin_balance(coin) for coin in item.items("coin")) if item.has("coin") else (),
+        equity_coin=COINS.equity,
     )
 
 

@@ -10,6 +10,7 @@ import math
 from collections.abc import Mapping
 from decimal import Decimal
 
+from trueup.adapters.ccxt.coins import COINS
 from trueup.adapters.decimals import to_decimal
 from trueup.adapters.payload import Payload
 from trueup.domain.errors import MalformedInput, shown
@@ -92,9 +93,10 @@ def position(item: Payload, as_of: int) -> PositionReport:
     mark = _positive(item, "markPrice")
     notional = optional_number(item, "notional")
     mode = item.optional_text("marginMode")
+    symbol = item.text("symbol")
     return PositionReport(
         category=CATEGORY,
-        symbol=item.text("symbol"),
+        symbol=symbol,
         position_idx=_leg(item),
         side=side,
         size=size,
@@ -111,6 +113,7 @@ def position(item: Payload, as_of: int) -> PositionReport:
         initial_margin=_positive(item, "initialMargin"),
         maintenance_margin=_positive(item, "maintenanceMargin"),
         margin_mode=MARGIN_MODES.get(mode.lower()) if mode else None,
+        notional_coin=COINS.counted_in(CATEGORY, symbol),
     )
 
 
@@ -209,4 +212,5 @@ def trade(item: Payload, contract_sizes: ContractSizes) -> Fill:
         closed_size=None,
         exec_time=item.millis("timestamp"),
         seq=None,
+        notional_coin=COINS.counted_in(CATEGORY, symbol),
     )

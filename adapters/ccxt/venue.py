@@ -5,6 +5,7 @@ exchange requires (credentials.py names them)."""
 import re
 from typing import TYPE_CHECKING
 
+from trueup.adapters.ccxt.coins import COINS
 from trueup.adapters.venue import SettingRefused, Settings, Venue, Wire
 
 if TYPE_CHECKING:
@@ -50,4 +51,4 @@ def _feed(settings: Settings) -> "SupervisedFeed":
     )
 
 
-VENUE = Venue("ccxt", _wire, _feed, members=EXCHANGE_ID, member_label="exchange-id")
+VENUE = Venue("ccxt", _wire, _feed, members=EXCHANGE_ID, member_label="exchange-id", coins=COINS)

@@ -6,6 +6,7 @@ Hyperliquid's vocabulary (sides B and A, order statuses open ... marginCanceled,
 
 from decimal import Decimal
 
+from trueup.adapters.hyperliquid.coins import COINS
 from trueup.adapters.payload import Payload
 from trueup.adapters.wire_errors import UnknownInput
 from trueup.domain.errors import MalformedInput, shown
@@ -47,9 +48,10 @@ def position_report(item: Payload, time: int) -> PositionReport:
     item.choice("type", ("oneWay",))  # the only mode there is; anything else is not understood
     position = item.child("position")
     szi = position.decimal("szi")
+    coin = position.text("coin")
     return PositionReport(
         category=PERP,
-        symbol=position.text("coin"),
+        symbol=coin,
         position_idx=0,
         side=position_side(szi),
         size=abs(szi),
@@ -65,6 +67,7 @@ def position_report(item: Payload, time: int) -> PositionReport:
         position_value=position.optional_decimal("positionValue"),
         initial_margin=position.optional_decimal("marginUsed"),
         margin_mode=_margin_mode(position),
+        notional_coin=COINS.counted_in(PERP, coin),
     )
 
 
@@ -111,6 +114,7 @@ def margin_summary(state: Payload, reports: tuple[PositionReport, ...]) -> Walle
         total_maintenance_margin=state.optional_decimal("crossMaintenanceMarginUsed"),
         total_unrealised_pnl=unrealised,
         total_notional=summary.optional_decimal("totalNtlPos"),
+        equity_coin=COINS.equity,
     )
 
 
@@ -229,6 +233,7 @@ def fill(item: Payload) -> Fill:
         seq=None,
         realised_pnl=item.optional_decimal("closedPnl"),  # before the fee, as Bybit's execPnl
         position_idx=0,
+        notional_coin=COINS.counted_in(category(coin), coin),
     )
 
 
@@ -258,4 +263,5 @@ def funding(item: Payload, time: int) -> Fill:
         exec_time=time,
         seq=None,
         position_idx=0,
+        notional_coin=COINS.counted_in(category(coin), coin),
     )

@@ -7,6 +7,7 @@ orders does: the key (the account's or an agent's) that signs them.
 import re
 from typing import TYPE_CHECKING
 
+from trueup.adapters.hyperliquid.coins import COINS
 from trueup.adapters.venue import Credentials, SettingRefused, Settings, Venue, Wire
 from trueup.domain.errors import shown
 
@@ -61,4 +62,4 @@ def _orders(settings: Settings) -> "ExecutionClient":
     return HyperliquidOrders(key, account_address=settings.account, base_url=settings.base_url)
 
 
-VENUE = Venue("hyperliquid", _wire, _feed, prices=_prices, execution=_orders)
+VENUE = Venue("hyperliquid", _wire, _feed, prices=_prices, execution=_orders, coins=COINS)

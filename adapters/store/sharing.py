@@ -26,6 +26,8 @@ NAMES = frozenset(
         "symbol",
         "coin",
         "settle_coin",
+        "notional_coin",
+        "equity_coin",
         "account_type",
         "order_type",
         "cancel_type",

@@ -6,12 +6,18 @@ and ``exec_id``; sides Buy and Sell (a flat position's ""); Bybit's orderStatus 
 a fill's ``exec_type`` before its ``kind``. A stored event that no longer decodes is
 rewritten here in today's words and decoded again, so an old journal replays, audits and
 lists as a new one does; the rules then judge both alike.
+
+Before the reports named the coins money is counted in and how their contract is sized, the
+domain read them off the venue, the category and the symbol. A report stored without them is
+given them as it is read, from its venue's adapter (the same knowledge its decoder has now),
+so an old journal sums, weighs and summarises as it did.
 """
 
 from collections.abc import Callable
 from typing import Any
 
 import orjson
+from msgspec.structs import force_setattr
 
 from trueup.adapters.bybit.wire import (
     EXECUTION_KINDS,
@@ -19,6 +25,15 @@ from trueup.adapters.bybit.wire import (
     ORDER_STATUSES,
     POSITION_SIDES,
     STOP_ORDER_ORIGINS,
+)
+from trueup.adapters.venue import UNKNOWN_COINS, Coins
+from trueup.adapters.venues import find
+from trueup.domain.events import (
+    ExecutionsReported,
+    InputEvent,
+    PositionsReported,
+    WalletReport,
+    WalletReported,
 )
 from trueup.domain.vocabulary import ExecutionKind
 
@@ -108,3 +123,45 @@ def legacy(state: bytes) -> bytes:
     if rewrite is not None:
         rewrite(record)
     return orjson.dumps(record)
+
+
+def with_coins(event: InputEvent) -> InputEvent:
+    """``event`` with the coins its venue counts in, where its reports name none (stored
+    before they did). Only for an event just decoded, which nothing else holds yet: its
+    reports change in place."""
+    if isinstance(event, PositionsReported):
+        records: tuple[Any, ...] = event.reports
+        if event.wallet is not None:
+            _equity_coin((event.wallet,), event.venue)
+    elif isinstance(event, ExecutionsReported):
+        records = event.fills
+    elif isinstance(event, WalletReported):
+        _equity_coin(event.wallets, event.venue)
+        return event
+    else:
+        return event
+    coins: Coins | None = None
+    for record in records:
+        # A record stored without its coin was stored without its contract's kind too.
+        if record.notional_coin is None:
+            coins = coins or _coins(event.venue)
+            coin = coins.counted_in(record.category, record.symbol)
+            if coin is not None:
+                force_setattr(record, "notional_coin", coin)
+            kind = coins.kind(record.category, record.symbol)
+            if kind is not record.contract_kind:
+                force_setattr(record, "contract_kind", kind)
+    return event
+
+
+def _equity_coin(wallets: tuple[WalletReport, ...], venue: str) -> None:
+    for wallet in wallets:
+        if wallet.equity_coin is None:
+            coin = _coins(venue).equity
+            if coin is not None:
+                force_setattr(wallet, "equity_coin", coin)
+
+
+def _coins(venue: str) -> Coins:
+    found = find(venue)
+    return UNKNOWN_COINS if found is None else found.coins

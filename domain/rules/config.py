@@ -82,7 +82,7 @@ class RuleConfig:
     risk_warning_score: Decimal = Decimal("0.7")
     risk_warning_liquidation_distance: Decimal = Decimal("0.1")
     risk_warnings_enabled: bool = True
-    # What a coin that money is counted in is worth in USD (domain/quotes.py): notionals in
+    # What a coin that money is counted in is worth in USD (domain/coin_values.py): notionals in
     # different coins are summed (summary by venue, symbol and asset) and set against an
     # account's equity (risk's concentration) at these values. A coin left out has none:
     # what is counted in it is shown apart and its concentration is unknown. Never mutated.

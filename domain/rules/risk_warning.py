@@ -9,18 +9,18 @@ back on the safe side of it (or flat): a position that stays past it is never to
 from decimal import Decimal
 
 from trueup.domain.book import AccountBook, Changed
+from trueup.domain.coin_values import equity_rate
 from trueup.domain.emitted import Cause, Emitted, RiskWarning
 from trueup.domain.events import InputEvent, PositionReport, PositionsReported, WalletReported
 from trueup.domain.keys import PositionKey
-from trueup.domain.quotes import equity_rate
 from trueup.domain.risk import PositionRisk, RiskTrigger, assess
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.detector import Detector
 
 NONE: frozenset[RiskTrigger] = frozenset()
 # What a position's risk was last judged from: its report, the ledger's mark, the account's
-# equity and the rules. Most inputs that touch a key change none of them.
-Basis = tuple[PositionReport, Decimal | None, Decimal | None, RuleConfig]
+# equity and the coin it is in, and the rules. Most inputs that touch a key change none.
+Basis = tuple[PositionReport, Decimal | None, Decimal | None, RuleConfig, str | None]
 
 
 class RiskWarningDetector(Detector):
@@ -66,7 +66,7 @@ class RiskWarningDetector(Detector):
             return []
         ledger = book.pnl.keys.get(key)
         mark = ledger.mark if ledger is not None else None
-        equity = book.wallet.equity
+        equity, equity_coin = book.wallet.equity, book.wallet.equity_coin
         last = self.basis.get(key)
         if (
             last is not None
@@ -74,10 +74,11 @@ class RiskWarningDetector(Detector):
             and last[3] is config
             and last[1] == mark
             and last[2] == equity
+            and last[4] == equity_coin
         ):
             return []  # judged from the very same: nothing can have crossed
-        self.basis[key] = (report, mark, equity, config)
-        rate = equity_rate(key.venue, key.category, key.symbol, config)
+        self.basis[key] = (report, mark, equity, config, equity_coin)
+        rate = equity_rate(report.notional_coin, equity_coin, config)
         risk = assess(report, mark, equity, config, rate)
         now = risk.crossed() if risk is not None else NONE
         before = self.past.get(key, NONE)

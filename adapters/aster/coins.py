@@ -1,0 +1,23 @@
+"""The coins Aster counts in: a perpetual is quoted and settled in the coin its symbol ends
+with (BTCUSDT in USDT); the futures account states its equity in USDT."""
+
+from functools import cache
+
+from trueup.adapters.venue import Coins, Contract
+
+PERP = "perp"
+_SUFFIXES = (("USDT", "USDT"), ("USDC", "USDC"))
+EQUITY_COIN = "USDT"
+
+
+@cache
+def contract(category: str, symbol: str) -> Contract | None:
+    """What ``symbol`` is; None where its name does not say."""
+    if category == PERP:
+        for suffix, coin in _SUFFIXES:
+            if symbol.endswith(suffix) and len(symbol) > len(suffix):
+                return Contract(symbol[: -len(suffix)], coin, coin, coin)
+    return None
+
+
+COINS = Coins(contract, EQUITY_COIN)

@@ -1,0 +1,18 @@
+"""The coins Hyperliquid counts in: every perpetual is named by its coin and is quoted and
+settled in USDC, and the account states its equity (accountValue) in USDC."""
+
+from functools import cache
+
+from trueup.adapters.venue import Coins, Contract
+
+PERP = "perp"
+USDC = "USDC"
+
+
+@cache
+def contract(category: str, symbol: str) -> Contract | None:
+    """What ``symbol`` is; None for a spot pair (its name says nothing trueup counts in)."""
+    return Contract(symbol, USDC, USDC, USDC) if category == PERP else None
+
+
+COINS = Coins(contract, USDC)
