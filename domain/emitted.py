@@ -85,7 +85,8 @@ class PnlMismatch(RiskEvent, frozen=True, kw_only=True):
     missed (or one trueup holds that the venue does not) shows here first."""
 
     type: ClassVar[str] = "PNL_MISMATCH"
-    figure: str  # the venue's figure: execPnl, closedPnl (of a fill) or curRealisedPnl
+    # A PnlFigure's value; journals before it hold the venue's own names (execPnl and the like).
+    figure: str
     trade_id: str  # the fill compared; "" for a position's figure
     trueup_pnl: Decimal
     venue_pnl: Decimal

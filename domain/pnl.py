@@ -26,7 +26,13 @@ from trueup.domain.events import ExecutionsReported, Fill, PositionReport
 from trueup.domain.exits import shown_by
 from trueup.domain.keys import PositionKey
 from trueup.domain.legs import LONG_LEG, SHORT_LEG, hedged, leg_index
-from trueup.domain.vocabulary import ContractKind, ExecutionKind, OrderSide, PositionSide
+from trueup.domain.vocabulary import (
+    ContractKind,
+    ExecutionKind,
+    OrderSide,
+    PnlFigure,
+    PositionSide,
+)
 
 if TYPE_CHECKING:  # the book folds this ledger: imported for its type alone
     from trueup.domain.book import AccountBook
@@ -38,8 +44,6 @@ ZERO = Decimal(0)
 # A fill's arithmetic is therefore all done in it, entered once per input (``executions``).
 EXACT = Context(prec=96, rounding=ROUND_HALF_EVEN, Emax=999, Emin=-999)
 SHARE = Decimal("1e-24")  # a partial close's share of the cost is rounded to this
-CUR_REALISED = "curRealisedPnl"  # Bybit's realised PnL of the position held
-CUM_REALISED = "cumRealisedPnl"  # Bybit's realised PnL of the position, of all time
 INVERSE = ContractKind.INVERSE  # coin-margined contracts: not folded
 # How long a fill's id is remembered to tell a repeat (REST lists re-send the last days):
 # as long as a book keeps a finished order (domain/retention.py); older fills are judged
@@ -180,14 +184,12 @@ class PnlCheck:
     ours: Decimal
     venue: Decimal
     notional: Decimal  # price x the quantity it closed: what a tolerance scales with
-    # Which of the venue's figures: execPnl or closedPnl (a fill's), curRealisedPnl (the
-    # position held), cumRealisedPnl (its move since the last one: ``span`` is True).
-    figure: str
+    figure: PnlFigure
 
     @property
     def span(self) -> bool:
         """A check of what moved between two reports: each is news once."""
-        return self.figure == CUM_REALISED
+        return self.figure is PnlFigure.ALL_TIME
 
 
 @dataclass(slots=True)
@@ -374,7 +376,7 @@ class PnlLedger:
         if current is not None and life is not None:
             notional = EXACT.multiply(life.cost, ONE)
             self.checks.append(
-                PnlCheck(key, life.number, "", life.net, current, notional, CUR_REALISED)
+                PnlCheck(key, life.number, "", life.net, current, notional, PnlFigure.POSITION)
             )
         if moved and cumulative is not None:
             self._cumulative(ledger, cumulative)
@@ -388,7 +390,9 @@ class PnlLedger:
             ours = EXACT.add(ledger.venue_cum, EXACT.subtract(net, ledger.cum_net))
             notional = EXACT.subtract(closed_value, ledger.cum_closed_value)
             self.checks.append(
-                PnlCheck(ledger.key, ledger.lifecycles, "", ours, venue, notional, CUM_REALISED)
+                PnlCheck(
+                    ledger.key, ledger.lifecycles, "", ours, venue, notional, PnlFigure.ALL_TIME
+                )
             )
         ledger.venue_cum, ledger.cum_net, ledger.cum_closed_value = venue, net, closed_value
 
@@ -457,7 +461,7 @@ class PnlLedger:
                     ZERO,
                     fill.realised_pnl,
                     price * qty,
-                    fill_figure(fill),
+                    PnlFigure.FILL,
                 )
             )
         if rest:
@@ -496,7 +500,7 @@ class PnlLedger:
         if life.venue_realised is not None:
             life.venue_realised += venue
         pnl = value - share if life.side is LONG else share - value
-        check = PnlCheck(life.key, life.number, fill.trade_id, pnl, venue, value, fill_figure(fill))
+        check = PnlCheck(life.key, life.number, fill.trade_id, pnl, venue, value, PnlFigure.FILL)
         self.checks.append(check)
 
     def local_opened(self, key: PositionKey, position_id: str) -> None:
@@ -528,11 +532,6 @@ class PnlLedger:
         life.closed_at = max(fill.exec_time, life.opened_at)
         life.exit_reason = _exit_reason(book, life.key, life, fill)
         self._done.append(life)
-
-
-def fill_figure(fill: Fill) -> str:
-    """The venue's name for its realised PnL of a fill, in the words of its kind."""
-    return "closedPnl" if fill.position_idx is not None else "execPnl"
 
 
 def average(value: Decimal, qty: Decimal) -> Decimal:

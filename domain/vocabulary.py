@@ -25,6 +25,15 @@ class ContractKind(StrEnum):
     INVERSE = "inverse"  # sized in its quote coin (USD) and settled in the base asset
 
 
+class PnlFigure(StrEnum):
+    """Which of the venue's own realised PnL figures trueup's is checked against."""
+
+    FILL = "fill_realised"  # a closing fill's, before fees
+    POSITION = "position_realised"  # the position held's, fees and funding in
+    # The move of the position's all-time figure between two reports, fees and funding in.
+    ALL_TIME = "position_realised_all_time"
+
+
 class MarginMode(StrEnum):
     """How a position is margined: on the account's whole balance, or on its own."""
 

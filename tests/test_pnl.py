@@ -476,7 +476,7 @@ def test_pnl_mismatch_is_silent_on_the_complete_capture() -> None:
 
 def test_pnl_mismatch_fires_once_with_both_figures_when_a_fill_is_missing() -> None:
     (event,) = mismatches(capture(drop="b1"))
-    assert (event.figure, event.trade_id) == ("execPnl", "s1")
+    assert (event.figure, event.trade_id) == ("fill_realised", "s1")
     assert (event.venue_pnl, event.trueup_pnl) == (Decimal("3.0"), Decimal("1.0"))
     assert event.tolerance == Decimal("0.0112")  # 0.01 + 1 bp of the 12 closed (0.1 x 120)
     assert "venue 3.0, trueup 1.0" in event.reason
@@ -516,8 +516,8 @@ def test_a_position_figure_that_disagrees_is_told_once_per_lifecycle() -> None:
     told = mismatches(held)
     # Agrees, disagrees (told), still does (quiet), agrees again, disagrees again (told).
     assert [(e.figure, e.venue_pnl, e.trueup_pnl) for e in told] == [
-        ("curRealisedPnl", Decimal("-0.5"), Decimal("-0.01")),
-        ("curRealisedPnl", Decimal("-0.5"), Decimal("-0.01")),
+        ("position_realised", Decimal("-0.5"), Decimal("-0.01")),
+        ("position_realised", Decimal("-0.5"), Decimal("-0.01")),
     ]
 
 
@@ -604,7 +604,7 @@ def test_the_all_time_figure_is_silent_on_the_complete_capture() -> None:
 
 def test_a_missed_funding_payment_shows_in_the_all_time_figure_once() -> None:
     (event,) = mismatches(cumulative_capture(drop=("f1",)))
-    assert (event.figure, event.trade_id) == ("cumRealisedPnl", "")
+    assert (event.figure, event.trade_id) == ("position_realised_all_time", "")
     # Where trueup's net since the first report puts the venue's figure, beside the venue's.
     assert (event.trueup_pnl, event.venue_pnl) == (Decimal("-25.07579337"), Decimal("-25.57579337"))
     assert event.tolerance == Decimal("0.01")  # nothing closed in the span: the fixed part
@@ -613,7 +613,7 @@ def test_a_missed_funding_payment_shows_in_the_all_time_figure_once() -> None:
 
 def test_a_round_trip_missed_whole_shows_only_in_the_all_time_figure() -> None:
     (event,) = mismatches(cumulative_capture(drop=("b2", "s2")))
-    assert event.figure == "cumRealisedPnl"
+    assert event.figure == "position_realised_all_time"
     assert event.venue_pnl - event.trueup_pnl == Decimal("-0.1239")  # -0.1 - 0.012 - 0.0119
 
 

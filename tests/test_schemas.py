@@ -723,7 +723,7 @@ _FIELD_VALUES: JSON = {
     "mode": "PAPER",
     "operator": "alice",
     "count": 7,
-    "figure": "execPnl",
+    "figure": "fill_realised",
     "trade_id": "0ab1bdf7-4219-438b-b30a-32ec863018f7",
     "trueup_pnl": Decimal("1.0"),
     "venue_pnl": Decimal("3.0"),

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from trueup.adapters.store import codec
-from trueup.domain.emitted import SlUpdate
+from trueup.domain.emitted import PnlMismatch, SlUpdate
 from trueup.domain.events import (
     ExecutionsReported,
     LocalPositionOpened,
@@ -107,3 +107,17 @@ def test_what_was_stored_before_risk_reads_with_its_figures_unknown() -> None:
     assert (report.liq_price, report.leverage, report.initial_margin) == (None, None, None)
     assert (report.maintenance_margin, report.margin_mode) == (None, None)
     assert short.wallet is None
+
+
+def test_a_pnl_mismatch_stored_under_the_venues_name_for_its_figure_still_reads() -> None:
+    # Before the figures had venue-neutral names, PNL_MISMATCH stored the venue's own.
+    stored = (
+        b'{"type":"PNL_MISMATCH","event_id":"e-1","venue":"bybit","account":"main",'
+        b'"at":1762199003000,"cause":"c-1","category":"linear","symbol":"BTCUSDT",'
+        b'"position_idx":0,"reason":"execPnl of fill s1: venue 3.0, trueup 1.0",'
+        b'"figure":"execPnl","trade_id":"s1","trueup_pnl":"1.0","venue_pnl":"3.0",'
+        b'"tolerance":"0.0112"}'
+    )
+    mismatch = codec.decode_emitted(stored)
+    assert isinstance(mismatch, PnlMismatch)
+    assert (mismatch.figure, mismatch.venue_pnl) == ("execPnl", Decimal("3.0"))

@@ -77,7 +77,7 @@ def _event(check: PnlCheck, allowed: Decimal, cause: Cause) -> PnlMismatch:
         else "position held"
     )
     reason = (
-        f"{check.figure} of {what}: venue {check.venue}, trueup {check.ours} "
+        f"realised PnL of {what}: venue {check.venue}, trueup {check.ours} "
         f"(differ by {check.ours - check.venue}, tolerance {allowed})"
     )
     return PnlMismatch(
