@@ -252,7 +252,7 @@ def test_a_post_to_the_process_running_no_partition_is_detected_as_it_is_stored(
     # POST reaches cannot leave them to the runner's next poll (every 25 ms) and still
     # answer what was detected. The runner takes the POST, and answers as to its own.
     with serving(sampled, "--max-projection-lag-ms", "1") as (url, _):
-        runner, other = one_running_all(url)
+        _, other = one_running_all(url)
         with client_of(url, other) as client:
             cursor = client.get("/v1/positions").json()["cursor"]
             answer = client.post(
