@@ -3,8 +3,9 @@ then ``serve --workers 2`` with the connection held to the process running the p
 and to the other. Each run a fresh server on a fresh copy of the 20,000-input journal,
 the three placements alternating; its rate, and the CPU seconds each serving process spent.
 
-``python -m bench.post_placement [--runs 3] [--lines 10000]``; TRUEUP_BENCH_SERVER names
-another checkout's ``trueup`` script, to run the same beside the previous code.
+``python -m bench.post_placement [--runs 3] [--lines 10000] [--baseline TRUEUP]``: with
+``--baseline``, another checkout's ``trueup`` script serves every other run, the previous
+code measured beside this one's (TRUEUP_BENCH_SERVER, else, serves every run).
 """
 
 import argparse
@@ -22,7 +23,7 @@ from pathlib import Path
 import httpx
 
 from bench import serving
-from bench.http import QUICK_INPUTS, REQUEST_TIMEOUT_S, TOKEN, Server, running_server
+from bench.http import QUICK_INPUTS, REQUEST_TIMEOUT_S, SERVER_ENV, TOKEN, Server, running_server
 from bench.serving import MINUTE_MS, Generated
 
 BATCH = 1_000  # lines per POST, as bench/http.py sends them
@@ -133,32 +134,47 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.post_placement")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--lines", type=int, default=10_000)
+    parser.add_argument(
+        "--baseline",
+        metavar="TRUEUP",
+        help="another checkout's trueup script: each run of it alternates with this one's",
+    )
     args = parser.parse_args(argv)
     journals = serving.cached(QUICK_INPUTS, serving.SMALL_AUDIT_INPUTS, print)
-    runs: dict[Placement, list[Run]] = {placement: [] for placement in Placement}
+    servers = [args.baseline, None] if args.baseline else [os.environ.get(SERVER_ENV)]
+    runs: dict[tuple[str | None, Placement], list[Run]] = {}
     loads = []
     with tempfile.TemporaryDirectory(prefix="trueup-post-", dir=serving.CACHE_ROOT) as scratch:
         for number in range(args.runs):
-            for placement in Placement:
-                loads.append(os.getloadavg()[0])
-                run = one_run(journals.main_big, Path(scratch), placement, args.lines)
-                runs[placement].append(run)
-                print(f"run {number + 1}, {placement.value}: {run}", file=sys.stderr)
-    server = os.environ.get("TRUEUP_BENCH_SERVER", "this checkout")
+            for script in servers:
+                _serve_with(script)
+                for placement in Placement:
+                    loads.append(os.getloadavg()[0])
+                    run = one_run(journals.main_big, Path(scratch), placement, args.lines)
+                    runs.setdefault((script, placement), []).append(run)
+                    print(f"run {number + 1}, {script}, {placement.value}: {run}", file=sys.stderr)
     print(
         f"POST /v1/inputs, {args.lines:,} lines in NDJSON x {BATCH:,}, one at a time, on a copy "
-        f"of the {QUICK_INPUTS:,}-input journal ({server}); medians of {args.runs}; load "
-        f"average (1 min) {min(loads):.1f}-{max(loads):.1f}"
+        f"of the {QUICK_INPUTS:,}-input journal; medians of {args.runs}, each server's runs "
+        f"alternating; load average (1 min) {min(loads):.1f}-{max(loads):.1f}"
     )
-    for placement, found in runs.items():
+    for (script, placement), found in runs.items():
         rate = statistics.median(r.rate for r in found)
         answering = statistics.median(r.answering_cpu_s for r in found)
         other = statistics.median(r.other_cpu_s for r in found)
         rates = ", ".join(f"{r.rate:,.0f}" for r in found)
         print(
-            f"| {placement.value} | {rate:,.0f} inputs/s ({rates}); CPU {answering:.2f} s + "
-            f"{other:.2f} s; detected {all(r.detected for r in found)} |"
+            f"| {script or 'this checkout'} | {placement.value} | {rate:,.0f} inputs/s ({rates}) "
+            f"| CPU {answering:.2f} s + {other:.2f} s | detected {all(r.detected for r in found)} |"
         )
+
+
+def _serve_with(script: str | None) -> None:
+    """Serve with ``script`` (another checkout's trueup), or with this checkout's."""
+    if script is None:
+        os.environ.pop(SERVER_ENV, None)
+    else:
+        os.environ[SERVER_ENV] = script
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ FORWARDED_HEADER = "trueup-forwarded-by"
 # Only the headers the endpoint reads go along (the token checked again by the sibling).
 _PASSED = ("authorization", "content-type")
 CONNECT_S = 1.0
+KEEP_ALIVE_S = 2.0
 
 
 class Forwarder:
@@ -44,6 +45,9 @@ class Forwarder:
                 base_url="http://sibling",
                 # The sibling takes as long as appending and detecting the lines takes.
                 timeout=httpx.Timeout(None, connect=CONNECT_S),
+                # Let go before the sibling's server closes an idle connection (uvicorn's
+                # 5 s), so that a POST is never sent down one it is closing.
+                limits=httpx.Limits(keepalive_expiry=KEEP_ALIVE_S),
             )
             self._clients[socket_path] = client
         passed = {name: headers[name] for name in _PASSED if name in headers}
