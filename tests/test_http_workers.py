@@ -19,7 +19,10 @@ import pytest
 
 from tests.http_server import AUTH, SAMPLE_END, TOKEN, closing_snapshot, scrape, serve_process
 from tests.live_harness import wait_for
+from trueup.adapters.store.journal import Journal
 from trueup.projections.partitions import ALL, partition_of
+from trueup.runners.http_projection import ServedProjection
+from trueup.runners.http_siblings import Siblings
 
 Json = dict[str, Any]
 
@@ -271,3 +274,34 @@ def test_a_post_to_the_process_running_no_partition_is_detected_as_it_is_stored(
     assert [event["type"] for event in closed] == ["POSITION_CLOSED"]  # emitted once
     assert answer["inputs"][0]["input_id"] == again["inputs"][0]["input_id"]
     assert (again["accepted"], again["duplicates"]) == (1, 1)  # stored once
+
+
+def test_two_serving_processes_that_shared_the_partitions_out_come_to_run_them_in_one(
+    sampled: str, tmp_path: Path
+) -> None:
+    # As two processes started at the same instant may find them: half each.
+    meeting = str(tmp_path)
+    with (
+        Journal.open(sampled, create=False) as first_journal,
+        Journal.open(sampled, create=False) as second_journal,
+    ):
+        first = ServedProjection(first_journal, threading.Lock(), siblings=Siblings(meeting, pid=1))
+        second = ServedProjection(
+            second_journal, threading.Lock(), siblings=Siblings(meeting, pid=2)
+        )
+        assert first.leased.take(ALL[:8]) == list(ALL[:8])
+        assert second.leased.take(ALL[8:]) == list(ALL[8:])
+        first.start()
+        second.start()
+        try:
+            # The one with the higher id lets its half go; the other takes it.
+            wait_for(
+                "one process to run every partition",
+                lambda: first.leased.held == ALL and second.leased.held == (),
+                timeout=30,
+            )
+            assert Siblings(meeting, pid=3).running_all() is not None
+            assert first.lag.lost == {} and second.lag.lost == {}  # let go, not lost
+        finally:
+            first.stop()
+            second.stop()
