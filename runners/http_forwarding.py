@@ -34,9 +34,9 @@ class Forwarder:
     async def forward(
         self, socket_path: str, body: bytes, headers: Mapping[str, str]
     ) -> Response | None:
-        """The sibling's answer to the POST; None if it could not be had (the sibling
-        gone, or going): the caller ingests the lines itself, which is idempotent, so a
-        line the sibling stored before it died is a duplicate there, never stored twice."""
+        """The sibling's answer to the POST; None if it could not be had (the sibling gone,
+        or going): the caller then ingests the lines itself, idempotently."""
+        # A line the sibling stored before it died is then a duplicate, never stored twice.
         path = socket_path
         client = self._clients.get(path)
         if client is None:

@@ -79,11 +79,11 @@ class Siblings:
         return next((s for s in self.others() if s.held == frozenset(ALL)), None)
 
     def yields_to_another(self, held: tuple[int, ...]) -> bool:
-        """Whether this process, running ``held`` (some partitions, not all), should let
-        them go to a sibling that runs more (or as many, with a lower pid): so that one
-        process comes to run them all."""
+        """Whether this process, running some partitions (``held``) but not all, should let
+        them go to a sibling that runs more."""
         if not held or len(held) == len(ALL):
             return False
+        # So that one process comes to run them all; of two running as many, the lower pid.
         mine = (len(held), -self.pid)
         return any((len(s.held), -s.pid) > mine for s in self.others() if s.held)
 
