@@ -129,6 +129,10 @@ def test_two_processes_answer_and_one_killed_leaves_the_other_serving(
                 "/v1/inputs", content=closing_snapshot(SAMPLE_END + 1_000), headers=AUTH
             )
             assert posted.status_code == 200
+            # Its answer counts it, whichever process took the POST and whether the dead
+            # one's partitions were taken over yet.
+            assert posted.json()["detected"] is True
+            assert posted.json()["emitted"]["POSITION_CLOSED"] == 1
             lines = stream.iter_lines()
             data = next(line.removeprefix("data:") for line in lines if line.startswith("data:"))
     closed = orjson.loads(data)
