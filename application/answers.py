@@ -59,6 +59,9 @@ class IngestReport:
     emitted: dict[str, int]
     # False when another process holds the projections: it detects, not this one.
     detected_here: bool
+    # The journal position of the last input this ingest stored (0: none): another
+    # process that detects them has once it has processed up to there.
+    last_stored: int = 0
 
     @property
     def lines(self) -> int:

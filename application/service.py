@@ -117,8 +117,12 @@ class TrueupService:
         if projection is None and detect:
             projection = LeasedProjection(self.journal)
         emitted: Counter[str] = Counter()
+        last_stored = 0
 
         def run_detectors(appended: Appended | None) -> None:
+            nonlocal last_stored
+            if appended is not None and appended.inputs:
+                last_stored = max(last_stored, appended.inputs[-1][0])  # in order
             if projection is not None:
                 emitted.update(e.type for e in projection.catch_up(appended))
 
@@ -137,6 +141,7 @@ class TrueupService:
             blank=count.blank,
             emitted=dict(sorted(emitted.items())),
             detected_here=projection is None or projection.ever_held,
+            last_stored=last_stored,
         )
 
     def put_rules_in_force(self, rules: RuleConfig, source: str) -> bool:

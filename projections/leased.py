@@ -4,7 +4,7 @@ that process dies. The rules it applies are those recorded in the journal (Rules
 inputs), whoever runs it."""
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from trueup.adapters.store.journal import PAGE, Appended, Journal
 from trueup.adapters.store.lease import Lease
@@ -23,9 +23,12 @@ class LeasedProjection:
         journal: Journal,
         partitions: Iterable[int] = ALL,
         on_recorded: Recorded | None = None,
+        offering: Callable[[], bool] = lambda: True,
     ) -> None:
         self.journal = journal
         self.on_recorded = on_recorded
+        # Asked before free partitions are taken: False while they are left to another.
+        self.offering = offering
         numbers = list(partitions)
         by_name = journal.leases([tracker(n) for n in numbers])
         self.leases: dict[int, Lease] = {n: by_name[tracker(n)] for n in numbers}
@@ -51,7 +54,7 @@ class LeasedProjection:
         """What the partitions held emitted since the last call; nothing while others hold
         them all. ``appended``: what this process just appended, taken as it is.
         ``take_free``: first take every partition nobody holds (else see ``take``)."""
-        if take_free:
+        if take_free and len(self.held) < len(self.leases) and self.offering():
             self.take(self.leases)
         if self.projection is None or not self.projection.partitions:
             return []

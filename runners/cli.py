@@ -367,6 +367,14 @@ def _serve_command(commands: Commands) -> None:
         help="refuse a POST body over N bytes (413)",
     )
     serve.add_argument(
+        "--max-projection-lag-ms",
+        type=positive_int,
+        default=5_000,
+        metavar="MS",
+        help="the projection's lag past which /health says 503, and how long a POST waits "
+        "for another process to detect its lines (default: 5000)",
+    )
+    serve.add_argument(
         "--workers",
         type=positive_int,
         default=1,
@@ -958,7 +966,11 @@ def _serve(journal: "Journal", args: argparse.Namespace) -> int:
 
         targets = tuple(load_targets(args.notify_config))
     settings = ApiSettings(
-        token, args.max_body_bytes, run_projection=args.projection, notify_targets=targets
+        token,
+        args.max_body_bytes,
+        max_projection_lag_ms=args.max_projection_lag_ms,
+        run_projection=args.projection,
+        notify_targets=targets,
     )
     if args.workers > 1:
         from trueup.runners.http_workers import serve_workers

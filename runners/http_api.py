@@ -54,9 +54,11 @@ from trueup.domain.vocabulary import PositionSide
 from trueup.projections.partitions import partitions_of
 from trueup.runners import output
 from trueup.runners.arguments import OPENING_SIDES, epoch_ms
+from trueup.runners.http_forwarding import FORWARDED_HEADER, Forwarder
 from trueup.runners.http_metrics import ApiMetrics
 from trueup.runners.http_page import add_page
 from trueup.runners.http_projection import Lag, ServedProjection
+from trueup.runners.http_siblings import Siblings
 from trueup.runners.http_stream import (
     BACKLOG_PAGE,
     MEDIA_TYPE,
@@ -103,6 +105,8 @@ class ApiSettings:
     # Whether this process counts the emitted events and reconnects stored (by anyone): with
     # --workers, one of them does, or the summed /metrics would count each N times.
     counts_stored: bool = True
+    # With --workers: the directory the serving processes meet in (runners/http_siblings.py).
+    siblings: str | None = None
 
 
 # --- what the endpoints take: unknown query parameters are refused, naming them -------------
@@ -476,12 +480,17 @@ class TrueupApi:
         self.clock = clock
         self.lock = threading.Lock()
         self.metrics = ApiMetrics(self._freshness_or_none)
+        self.siblings = (
+            None if settings.siblings is None else Siblings(settings.siblings, os.getpid())
+        )
+        self.forwarder = Forwarder(os.getpid())
         self.projection = ServedProjection(
             journal,
             self.lock,
             clock=clock,
             detected=lambda type_, s: self.metrics.detection.labels(type_).observe(s),
             measured=self.metrics.measured,
+            siblings=self.siblings,
         )
         watch = FollowerWatch(
             stored=self.metrics.count_stored if settings.counts_stored else lambda _: None,
@@ -519,6 +528,7 @@ class TrueupApi:
     async def stop(self) -> None:
         """End the event streams, stop following, let the leases go."""
         await self.follower.stop()
+        await self.forwarder.close()
         if self.settings.run_projection:
             await asyncio.to_thread(self.projection.stop)
         self.readers.close()
@@ -774,9 +784,14 @@ class TrueupApi:
     def metrics_text(self) -> Response:
         return Response(self.metrics.text(), media_type=CONTENT_TYPE_LATEST)
 
-    async def inputs(self, request: Request) -> Document:
+    async def inputs(self, request: Request) -> Response:
         received = time.monotonic()
         body = await self._body(request)
+        sibling = self._running_all(request)
+        if sibling is not None:
+            answer = await self.forwarder.forward(sibling, body, request.headers)
+            if answer is not None:
+                return answer
         lines = capture_lines(body)
         taken: list[InputEvent] = []
         ingested = await run_in_threadpool(self._ingest, lines, taken, received)
@@ -798,6 +813,20 @@ class TrueupApi:
                 "inputs": [_input_line(event) for event in taken],
             }
         )
+
+    def _running_all(self, request: Request) -> str | None:
+        """The socket of the sibling serving process that runs every partition, when this
+        one runs none of them and the POST came from a client, not from a sibling: the
+        POST goes to it (runners/http_forwarding.py says why)."""
+        if (
+            self.siblings is None
+            or not self.settings.run_projection
+            or FORWARDED_HEADER in request.headers
+            or self.siblings.said != frozenset()  # it runs some, or has not said yet
+        ):
+            return None
+        sibling = self.siblings.running_all()
+        return None if sibling is None else sibling.socket_path
 
     def _ingest(self, lines: list[bytes], taken: list[InputEvent], received: float) -> Ingested:
         """Append ``lines`` (each decoded input put in ``taken``), detecting what this
@@ -829,11 +858,14 @@ class TrueupApi:
         causes = {event.input_id for event in taken}
         deadline = time.monotonic() + self.settings.max_projection_lag_ms / 1000
         behind = sorted(ingested.elsewhere)
+        # Up to its last input, not the journal's end: the markers stored after it are
+        # recorded as processed only with the next inputs, or a second later when none come.
+        upto = ingested.report.last_stored or ingested.after
 
         def processed() -> bool:
             nonlocal behind
             with self._reading() as service:
-                behind = service.behind(behind, ingested.after)
+                behind = service.behind(behind, upto)
             return not behind
 
         def emitted() -> dict[str, int]:
@@ -1050,7 +1082,7 @@ def create_app(journal: Journal, settings: ApiSettings, clock: Clock = wall_cloc
             413: {"model": Problem, "description": "the body is over the server's limit"},
         },
     )
-    async def inputs(request: Request) -> Document:
+    async def inputs(request: Request) -> Response:
         """Append capture lines through the path `trueup ingest` takes, idempotently."""
         return await api.inputs(request)
 
@@ -1122,7 +1154,8 @@ class RequestTiming:
         self.api = api
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        # A POST a sibling forwarded is timed where its client sent it, once.
+        if scope["type"] != "http" or _FORWARDED in dict(scope["headers"]):
             await self.inner(scope, receive, send)
             return
         endpoint = _route(self.app, scope)
@@ -1145,6 +1178,9 @@ class RequestTiming:
             await self.inner(scope, receive, timed_send)
         finally:
             observe()
+
+
+_FORWARDED = FORWARDED_HEADER.encode()
 
 
 def _route(app: FastAPI, scope: Scope) -> str:

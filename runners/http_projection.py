@@ -21,6 +21,7 @@ from trueup.domain.events import InputEvent
 from trueup.projections.leased import LeasedProjection
 from trueup.projections.partitions import ALL
 from trueup.projections.reconciliation import tracked_position
+from trueup.runners.http_siblings import Siblings
 
 log = logging.getLogger("trueup.http")
 
@@ -92,6 +93,7 @@ class ServedProjection:
         clock: Clock = wall_clock,
         detected: Callable[[str, float], object] = lambda _type, _s: None,
         measured: Callable[[Lag], object] = lambda _: None,
+        siblings: Siblings | None = None,
     ) -> None:
         self.journal = journal
         self.lock = lock
@@ -101,7 +103,11 @@ class ServedProjection:
         self.detected = detected
         self.measured = measured
         self.arrivals = Arrivals()
-        self.leased = LeasedProjection(journal, on_recorded=self._recorded)
+        # With sibling serving processes (--workers), one of them comes to run every
+        # partition: free ones are taken only while no sibling runs any, and a process
+        # running fewer than a sibling lets them go to it (runners/http_siblings.py).
+        self.siblings = siblings
+        self.leased = LeasedProjection(journal, on_recorded=self._recorded, offering=self._offering)
         self.lag = Lag(0, 0, {})
         self._held: set[int] = set()
         self._lost: dict[int, int] = {}
@@ -138,6 +144,7 @@ class ServedProjection:
                     moved = end != seen_end and self.leased.holding
                     if moved or now - tried > RETRY_LEASES_S:
                         self.leased.catch_up()
+                        self._meet_siblings()
                         tried = now
                         end = self.journal.last_position()
                         self._measure(end, time.monotonic())
@@ -147,6 +154,25 @@ class ServedProjection:
                 log.warning("the projection: %s", error)
             except Exception:
                 log.exception("the projection failed; trying again")
+
+    def _offering(self) -> bool:
+        """Whether free partitions are to be taken now: always, but beside a sibling that
+        runs some (it takes them; this process stands by until it has gone)."""
+        if self.siblings is None:
+            return True
+        return not any(sibling.held for sibling in self.siblings.others())
+
+    def _meet_siblings(self) -> None:
+        """Let the partitions go to a sibling running more, and say which this one runs."""
+        if self.siblings is None:
+            return
+        held = self.leased.held
+        if self.siblings.yields_to_another(held):
+            log.info("letting partitions go to the serving process running more of them")
+            self.leased.let_go(held)
+            held = self.leased.held
+            self._held = set(held)  # let go, not lost: /health has nothing to say of it
+        self.siblings.say_held(held)
 
     def _measure(self, end: int, now: float) -> None:
         """The lag, from where the projection (this server's and others') has got."""

@@ -4,9 +4,11 @@ One Python process answers a few hundred requests a second; several share the co
 a whole server over the journal, with readers, kept answers and an event-stream follower of
 its own (every stream sees every event, whichever process it reached), and each offers to
 run the projection: the partitions' leases let exactly one process run each partition, and
-another takes it over when that one dies. A process that ends is replaced; SIGINT or SIGTERM
-stops them all. Their metrics go to files in a directory of this process's making, which
-any of them sums when scraped (prometheus-client's multiprocess mode), removed at the end.
+another takes it over when that one dies. One process comes to run them all, and a POST
+reaching another is forwarded to it (runners/http_siblings.py, runners/http_forwarding.py).
+A process that ends is replaced; SIGINT or SIGTERM stops them all. Their metrics go to files
+in a directory of this process's making, which any of them sums when scraped
+(prometheus-client's multiprocess mode), removed at the end.
 """
 
 import logging
@@ -26,6 +28,7 @@ from prometheus_client import multiprocess
 from trueup.adapters.store.journal import Journal
 from trueup.runners.http_api import ApiSettings, bind, create_app, server
 from trueup.runners.http_metrics import MULTIPROCESS_ENV
+from trueup.runners.http_siblings import Siblings, forget
 from trueup.runners.usage import UsageError
 
 log = logging.getLogger("trueup.http")
@@ -72,17 +75,20 @@ def serve_workers(
     log.info("answering from %d processes", count)
     # The first slot's process counts the events the journal stores, for all of them (each
     # follower sees every one); its replacement counts on from its own start.
-    workers = [
-        Worker(
-            journal.url,
-            sock,
-            replace(settings, counts_stored=slot == 0),
-            journal.give_up_after_s,
-            setup_logging,
-        )
-        for slot in range(count)
-    ]
-    with metrics_directory() as directory:
+    with (
+        metrics_directory() as directory,
+        tempfile.TemporaryDirectory(prefix="trueup-serve-") as meeting,
+    ):
+        workers = [
+            Worker(
+                journal.url,
+                sock,
+                replace(settings, counts_stored=slot == 0, siblings=meeting),
+                journal.give_up_after_s,
+                setup_logging,
+            )
+            for slot in range(count)
+        ]
         running = [_start(worker) for worker in workers]
         early: list[int] = [0] * count
         started = [time.monotonic()] * count
@@ -93,6 +99,9 @@ def serve_workers(
                         continue
                     # Its gauges (streams open, lag) go; its counts stay in the sums.
                     multiprocess.mark_process_dead(process.pid, directory)  # type: ignore[no-untyped-call]
+                    # Its siblings stop forwarding to it, and take its partitions over.
+                    if process.pid is not None:
+                        forget(meeting, process.pid)
                     lived = time.monotonic() - started[slot]
                     early[slot] = early[slot] + 1 if lived < EARLY_END_S else 0
                     if early[slot] >= EARLY_ENDS:
@@ -150,7 +159,10 @@ def _stop_all(running: list[BaseProcess]) -> None:
 
 
 def _serve_one(worker: Worker) -> None:
-    """One serving process: the store opened afresh, served on the shared socket."""
+    """One serving process: the store opened afresh, served on the shared socket, and on a
+    socket of its own for its siblings."""
     worker.setup_logging()
+    assert worker.settings.siblings is not None
+    own = Siblings(worker.settings.siblings, os.getpid()).listen()
     with Journal.open(worker.url, give_up_after_s=worker.give_up_after_s, create=False) as journal:
-        server(create_app(journal, worker.settings)).run(sockets=[worker.sock])
+        server(create_app(journal, worker.settings)).run(sockets=[worker.sock, own])

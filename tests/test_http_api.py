@@ -5,6 +5,7 @@ metrics. On SQLite and on PostgreSQL, over the recorded Bybit session.
 
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,12 @@ from tests.http_server import (
     running_server,
     serve_process,
 )
-from trueup.adapters.store.journal import Journal
+from tests.inputs import line, opened
+from tests.live_harness import wait_for
+from trueup.adapters.store.journal import PAGE, Journal
 from trueup.application.loop_status import FAILURES_TOLD, LoopHeartbeat, executor_name
 from trueup.projections.partitions import ALL, tracker
+from trueup.runners import http_projection
 from trueup.runners.cli import main
 from trueup.runners.http_api import ApiSettings
 
@@ -467,3 +471,41 @@ def test_a_server_without_the_projection_appends_and_leaves_detection_to_another
         assert health["projection"]["runs_here"] is False
         assert health["projection"]["partitions_held"] == []
         assert not any("projection" in reason for reason in health["reasons"])
+
+
+def test_a_post_another_server_detects_is_answered_once_it_has_processed_the_lines(
+    sampled: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A page of inputs (each stored beside its marker) and, after them, the index rows
+    # naming the new symbols: read back, those rows come on a page with no input.
+    intents = [
+        line(opened(SAMPLE_END - 2_000, f"bot-{n}", f"NEW{n}USDT", "1"))
+        for n in range(PAGE // 2 - 1)
+    ]
+    body = b"\n".join([*intents, closing_snapshot(SAMPLE_END - 1_000)])
+    settings = ApiSettings(token=TOKEN, max_body_bytes=BODY_LIMIT * 16)
+    with (
+        Journal.open(sampled, create=False) as held,
+        running_server(held, settings, lambda: SAMPLE_END) as holder_url,
+        httpx.Client(base_url=holder_url, timeout=30) as holder,
+    ):
+
+        def runs_all() -> bool:
+            return bool(holder.get("/health").json()["projection"]["partitions_held"] == list(ALL))
+
+        wait_for("the first server to run every partition", runs_all)
+        # From here on nothing is recorded on a timer, only as inputs come: an answer that
+        # waited for the journal's end (past the rows after its last input, recorded as
+        # processed only with the next inputs) would wait out the limit.
+        monkeypatch.setattr(http_projection, "RETRY_LEASES_S", float("inf"))
+        waiting = replace(settings, max_projection_lag_ms=10_000)
+        with (
+            Journal.open(sampled, create=False) as journal,
+            running_server(journal, waiting, lambda: SAMPLE_END) as url,
+            httpx.Client(base_url=url, timeout=30) as client,
+        ):
+            answer = client.post("/v1/inputs", content=body, headers=AUTH).json()
+            assert client.get("/health").json()["projection"]["partitions_held"] == []
+    assert answer["accepted"] == PAGE // 2
+    assert answer["detected"] is True  # not given up on
+    assert answer["emitted"]["POSITION_CLOSED"] == 1  # detected by the other server

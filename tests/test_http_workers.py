@@ -19,15 +19,25 @@ import pytest
 
 from tests.http_server import AUTH, SAMPLE_END, TOKEN, closing_snapshot, scrape, serve_process
 from tests.live_harness import wait_for
+from trueup.adapters.store.journal import Journal
 from trueup.projections.partitions import ALL, partition_of
+from trueup.runners.http_projection import ServedProjection
+from trueup.runners.http_siblings import Siblings
 
 Json = dict[str, Any]
 
 
 @pytest.fixture
-def served(sampled: str, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+def served(sampled: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """`trueup serve --workers 2` over the sampled journal: its URL and its process."""
-    process, url = serve_process(sampled, "--workers", "2")
+    with serving(sampled) as found:
+        yield found
+
+
+@contextmanager
+def serving(sampled: str, *args: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`trueup serve --workers 2 ARGS` over the sampled journal, until the block ends."""
+    process, url = serve_process(sampled, "--workers", "2", *args)
     log: list[str] = []
     # Read on, so the processes never block on a full pipe.
     reader = threading.Thread(target=lambda: log.extend(process.stderr or ()), daemon=True)
@@ -119,6 +129,10 @@ def test_two_processes_answer_and_one_killed_leaves_the_other_serving(
                 "/v1/inputs", content=closing_snapshot(SAMPLE_END + 1_000), headers=AUTH
             )
             assert posted.status_code == 200
+            # Its answer counts it, whichever process took the POST and whether the dead
+            # one's partitions were taken over yet.
+            assert posted.json()["detected"] is True
+            assert posted.json()["emitted"]["POSITION_CLOSED"] == 1
             lines = stream.iter_lines()
             data = next(line.removeprefix("data:") for line in lines if line.startswith("data:"))
     closed = orjson.loads(data)
@@ -219,3 +233,79 @@ def test_metrics_are_the_sums_of_every_process_whichever_answers(
             assert found.value(latency, type="POSITION_CLOSED") == 1.0
             assert found.value("trueup_event_streams") == 0.0
     assert len(answered_by) == 2  # both processes answered some of those requests
+
+
+def one_running_all(url: str) -> tuple[int, int]:
+    """The process running every partition, once one does (one that runs fewer than its
+    sibling lets them go to it), and the other, running none."""
+    found: dict[int, Json] = {}
+
+    def settled() -> bool:
+        found.clear()
+        found.update(health_by_process(url))
+        held = sorted(len(h["projection"]["partitions_held"]) for h in found.values())
+        return held == [0, len(ALL)]
+
+    wait_for("one process running every partition, the other none", settled, timeout=60)
+    (runner,) = [pid for pid, h in found.items() if h["projection"]["partitions_held"]]
+    (other,) = set(found) - {runner}
+    return runner, other
+
+
+def test_a_post_to_the_process_running_no_partition_is_detected_as_it_is_stored(
+    sampled: str,
+) -> None:
+    # Told to wait 1 ms at most for another process to detect its lines: the process the
+    # POST reaches cannot leave them to the runner's next poll (every 25 ms) and still
+    # answer what was detected. The runner takes the POST, and answers as to its own.
+    with serving(sampled, "--max-projection-lag-ms", "1") as (url, _):
+        _, other = one_running_all(url)
+        with client_of(url, other) as client:
+            cursor = client.get("/v1/positions").json()["cursor"]
+            answer = client.post(
+                "/v1/inputs", content=closing_snapshot(SAMPLE_END + 1_000), headers=AUTH
+            ).json()
+            assert client.get("/health").json()["process"] == other  # the same connection
+            closed = client.get(
+                "/v1/events", params={"after": cursor, "type": "POSITION_CLOSED"}
+            ).json()["events"]
+            again = client.post(
+                "/v1/inputs", content=closing_snapshot(SAMPLE_END + 1_000), headers=AUTH
+            ).json()
+    assert answer["accepted"] == 1
+    assert answer["detected"] is True
+    assert answer["emitted"]["POSITION_CLOSED"] == 1
+    assert [event["type"] for event in closed] == ["POSITION_CLOSED"]  # emitted once
+    assert answer["inputs"][0]["input_id"] == again["inputs"][0]["input_id"]
+    assert (again["accepted"], again["duplicates"]) == (1, 1)  # stored once
+
+
+def test_two_serving_processes_that_shared_the_partitions_out_come_to_run_them_in_one(
+    sampled: str, tmp_path: Path
+) -> None:
+    # As two processes started at the same instant may find them: half each.
+    meeting = str(tmp_path)
+    with (
+        Journal.open(sampled, create=False) as first_journal,
+        Journal.open(sampled, create=False) as second_journal,
+    ):
+        first = ServedProjection(first_journal, threading.Lock(), siblings=Siblings(meeting, pid=1))
+        second = ServedProjection(
+            second_journal, threading.Lock(), siblings=Siblings(meeting, pid=2)
+        )
+        assert first.leased.take(ALL[:8]) == list(ALL[:8])
+        assert second.leased.take(ALL[8:]) == list(ALL[8:])
+        first.start()
+        second.start()
+        try:
+            # The one with the higher id lets its half go; the other takes it.
+            wait_for(
+                "one process to run every partition",
+                lambda: first.leased.held == ALL and second.leased.held == (),
+                timeout=30,
+            )
+            assert Siblings(meeting, pid=3).running_all() is not None
+            assert first.lag.lost == {} and second.lag.lost == {}  # let go, not lost
+        finally:
+            first.stop()
+            second.stop()
