@@ -36,8 +36,10 @@ log = logging.getLogger("trueup.capture")
 # A JSON number with a fraction or exponent, or too many digits for 64 bits: parsed as a
 # double, it may equal another. (It may also match inside a string: that costs only the
 # folding together of respellings, never an input.) Possessive, so that the scan of a long
-# line never backtracks: twenty digits, or digits then a point or an exponent.
-_INEXACT_NUMBER = re.compile(rb"[:\[,]\s*+-?(?:[0-9]{20}|[0-9]++[.eE])")
+# line never backtracks: twenty digits, or digits then a point or an exponent. The lookahead
+# asks only what any match needs next (a space, a sign or a digit), so that the many ':' and
+# ',' a line holds before strings and objects are passed over at once: a fifth of decoding.
+_INEXACT_NUMBER = re.compile(rb"[:\[,](?=[\s0-9-])\s*+-?(?:[0-9]{20}|[0-9]++[.eE])")
 # The venues whose lines are read, by the name each is registered under (adapters/venues.py).
 VENUES = tuple(venue.name for venue in venues.VENUES)
 
