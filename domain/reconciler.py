@@ -146,11 +146,12 @@ class Reconciler:
         """The input folded into its account's book, noted and judged, then the timers."""
         book = self.book(*account)
         detectors = self.detectors_by_account[account]
+        phases = detectors.phases
         changed = book.apply(event)
         emitted = _cleaned(event, changed, cause)
-        for detector in detectors.in_order:
+        for detector in phases.noting:
             detector.note(book, event, changed)
-        for detector in detectors.in_order:
+        for detector in phases.judging:
             emitted += detector.on_input(book, event, changed, cause, self.config)
         emitted += self._keys(account, changed, cause)
         emitted += self._timers(account, cause, skip=changed)
@@ -164,12 +165,14 @@ class Reconciler:
 
     def _keys(self, account: Account, keys: Iterable[PositionKey], cause: Cause) -> list[Emitted]:
         """Every detector's judgement of each key, key by key."""
-        book, detectors = self.books[account], self.detectors_by_account[account]
-        emitted: list[Emitted] = []
         keys = sorted(keys)
         self.touched.add(account, (key.symbol for key in keys))
+        if not keys:
+            return []
+        book, keyed = self.books[account], self.detectors_by_account[account].phases.keyed
+        emitted: list[Emitted] = []
         for key in keys:
-            for detector in detectors.in_order:
+            for detector in keyed:
                 emitted += detector.on_key(book, key, cause, self.config)
         return emitted
 
@@ -193,14 +196,14 @@ class Reconciler:
 
     def _timers(self, account: Account, cause: Cause, skip: Changed = frozenset()) -> list[Emitted]:
         """Rules waiting on time: re-check them now that the clock reads ``cause.at``."""
-        book, detectors = self.books[account], self.detectors_by_account[account]
+        book, phases = self.books[account], self.detectors_by_account[account].phases
         # A key any detector waits on is judged again by all of them (unless just judged).
         waited: set[PositionKey] = set()
-        for detector in detectors.in_order:
+        for detector in phases.waiting:
             waited.update(detector.waiting())
         emitted = self._keys(account, waited - skip, cause)
         self._forget(account)
-        for detector in detectors.timed:
+        for detector in phases.timed:
             emitted += detector.on_time(book, cause, self.config)
         return emitted
 
