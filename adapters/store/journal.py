@@ -83,6 +83,7 @@ class Journal:
         self._timed_markers: bool | None = None
         # Account streams by (venue, account): a uuid5 each, asked for by every input.
         self._streams: dict[tuple[str, str], UUID] = {}
+        self._marker_heads: dict[UUID, bytes] = {}
         self._unreadable = Unreadable()
         self.give_up_after_s = give_up_after_s
         self.url: str | None = None  # where it was opened: readers open the same
@@ -322,7 +323,7 @@ class Journal:
                 version = self._head(stream)
             version += 1
             heads[stream] = version
-            marker = orjson.dumps({"stream": str(stream), "version": version})
+            marker = self._marker_head(stream) + b"%d}" % version
             stored.append(StoredEvent(marker_id(event, timed=timed), 1, MARKER_TOPIC, marker))
             stored.append(
                 StoredEvent(stream, version, codec.TOPICS[event.type], codec.encode(event))
@@ -333,6 +334,16 @@ class Journal:
         owners = self._owners(owners_needed(placed))
         rows, declared = index_rows(placed, owners, self._declared)
         return stored + rows, heads, declared
+
+    def _marker_head(self, stream: UUID) -> bytes:
+        """A marker of ``stream`` up to its version: the bytes of ``{"stream": str(stream),
+        "version": version}`` as orjson writes them, the version left to add. Made once per
+        stream, not once per input."""
+        head = self._marker_heads.get(stream)
+        if head is None:
+            whole = orjson.dumps({"stream": str(stream), "version": 0})
+            head = self._marker_heads[stream] = whole[: -len(b"0}")]
+        return head
 
     def _stream_of(self, event: InputEvent) -> UUID:
         if isinstance(event, RulesSet):
