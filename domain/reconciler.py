@@ -34,6 +34,7 @@ from trueup.domain.rules.detector import LetGo
 from trueup.domain.touched import Touched
 
 Account = tuple[str, str]
+_NO_BOOK = "\0no book"  # the mode of an account not seen before: any mode set changes it
 
 
 class Reconciler:
@@ -66,6 +67,7 @@ class Reconciler:
             # What the notifier told someone changes nothing it told of; and its receive
             # time must not run the account's timers, or a notification could cause another.
             return []
+        mode = self._mode(event)
         try:
             emitted = self._apply(event)
         except Exception as error:  # a worker never dies on one input, whatever it holds
@@ -73,11 +75,19 @@ class Reconciler:
             if event.venue:
                 book = self.book(event.venue, event.account)
                 book.fold_faults.append(f"input {event.input_id}: {type(error).__name__}")
-        self._touch(event, emitted)
+        self._touch(event, emitted, mode_changed=mode != self._mode(event))
         return emitted
 
-    def _touch(self, event: InputEvent, emitted: list[Emitted]) -> None:
-        """Note what this input may have changed, for the views (see ``touched``)."""
+    def _mode(self, event: InputEvent) -> str | None:
+        """The mode of the account an AccountModeSet is for, as its book has it (else None)."""
+        if not isinstance(event, AccountModeSet):
+            return None
+        book = self.books.get((event.venue, event.account))
+        return _NO_BOOK if book is None else book.mode
+
+    def _touch(self, event: InputEvent, emitted: list[Emitted], *, mode_changed: bool) -> None:
+        """Note what this input may have changed, for the views (see ``touched``). A mode set
+        again, unchanged, changes no symbol's view: only its account's (its clock) is touched."""
         touched = self.touched
         if isinstance(event, RulesSet):
             touched.everything()
@@ -93,7 +103,7 @@ class Reconciler:
         if event.venue:
             symbols = touched.account((event.venue, event.account))
             symbols.update(event.symbols or ())
-            if isinstance(event, AccountModeSet):
+            if mode_changed:
                 touched.whole_account((event.venue, event.account))
             elif isinstance(event, OrderCancelled):
                 placed = self.books[(event.venue, event.account)].placed.get(event.client_order_id)
