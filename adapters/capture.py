@@ -89,16 +89,18 @@ def decode_record(record: dict[str, object]) -> InputEvent:
 
 def _decode_fields(envelope: Envelope, parsed: object) -> InputEvent:
     fields = Payload(parsed, "line")
-    envelope = envelope._replace(at=fields.instant("at"))
+    at = fields.instant("at")
     channel = fields.choice("channel", CHANNELS)
     if channel == "clock":
         # Time passing for one account, or (a tick naming none) for every account.
+        envelope = envelope._replace(at=at)
         if fields.has("venue") or fields.has("account"):
             envelope = envelope._replace(venue=fields.text("venue"), account=fields.text("account"))
         return ClockTicked(**envelope.header())
     if channel == "rules":
-        return rule_changes.decode(envelope, fields)
-    envelope = envelope._replace(venue=fields.text("venue"), account=fields.text("account"))
+        return rule_changes.decode(envelope._replace(at=at), fields)
+    named = (fields.text("venue"), fields.text("account"))
+    envelope = Envelope(envelope.input_id, at, *named, envelope.raw)
     if channel == "intent":
         return intents.decode(envelope, fields.child("data"))
     if channel == "operator":
