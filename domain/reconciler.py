@@ -91,17 +91,17 @@ class Reconciler:
         touched = self.touched
         if isinstance(event, RulesSet):
             touched.everything()
-        accounts = [(event.venue, event.account)] if event.venue else list(self.books)
-        for account in accounts:
-            book = self.books.get(account)
-            if book is None:
-                continue
-            if event.venue or book.touched:
-                symbols = touched.account(account)
-                symbols.update(key.symbol for key in book.touched)
-                book.touched.clear()
-        if event.venue:
+        if not event.venue:  # it may have run every account's timers
+            for account, book in list(self.books.items()):
+                if book.touched:
+                    touched.account(account).update(key.symbol for key in book.touched)
+                    book.touched.clear()
+        else:
             symbols = touched.account((event.venue, event.account))
+            book = self.books.get((event.venue, event.account))
+            if book is not None and book.touched:
+                symbols.update([key.symbol for key in book.touched])
+                book.touched.clear()
             symbols.update(event.symbols or ())
             if mode_changed:
                 touched.whole_account((event.venue, event.account))
