@@ -98,10 +98,10 @@ class Reconciler:
                     book.touched.clear()
         else:
             symbols = touched.account((event.venue, event.account))
-            book = self.books.get((event.venue, event.account))
-            if book is not None and book.touched:
-                symbols.update([key.symbol for key in book.touched])
-                book.touched.clear()
+            own = self.books.get((event.venue, event.account))
+            if own is not None and own.touched:
+                symbols.update([key.symbol for key in own.touched])
+                own.touched.clear()
             symbols.update(event.symbols or ())
             if mode_changed:
                 touched.whole_account((event.venue, event.account))
