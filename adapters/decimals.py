@@ -23,10 +23,19 @@ _DECIMAL = re.compile(
 _INTEGER = re.compile(r"-?[0-9]{1,19}", re.ASCII)
 _MILLIS = re.compile(r"[0-9]{1,13}", re.ASCII)
 _LARGEST = 10**MAX_INTEGER_DIGITS
+# Decimal strings already read, and what they read as: a venue repeats the same few (sizes,
+# prices, "0") over and over, and a Decimal is immutable, so one may serve them all. Emptied
+# when full, so that it stays small whatever comes.
+_READ: dict[str, Decimal] = {}
+_READ_MAX = 4096
 
 
 def to_decimal(value: object, field: str) -> Decimal:
     """A decimal sent as a plain decimal string (or an int), within the sane bounds."""
+    if isinstance(value, str):
+        found = _READ.get(value)
+        if found is not None:
+            return found
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise MalformedInput(f"{field}: expected a decimal string, got {shown(value)}")
     if isinstance(value, int):
@@ -38,7 +47,10 @@ def to_decimal(value: object, field: str) -> Decimal:
             f"{field}: not a plain decimal of at most {MAX_INTEGER_DIGITS} digits before the "
             f"point and {MAX_FRACTION_DIGITS} after: {shown(value)}"
         )
-    return Decimal(value)
+    if len(_READ) >= _READ_MAX:
+        _READ.clear()
+    read = _READ[value] = Decimal(value)
+    return read
 
 
 def to_optional_decimal(value: object, field: str) -> Decimal | None:

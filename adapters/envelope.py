@@ -12,4 +12,11 @@ class Envelope(NamedTuple):
 
     def header(self) -> dict[str, Any]:
         """The keyword arguments every InputEvent takes."""
-        return self._asdict()
+        # Spelled out: _asdict() zips the fields for every input, at twice the cost.
+        return {
+            "input_id": self.input_id,
+            "at": self.at,
+            "venue": self.venue,
+            "account": self.account,
+            "raw": self.raw,
+        }

@@ -7,7 +7,13 @@ from trueup.adapters.capture import decode_line
 from trueup.adapters.store.journal import Appended, Journal
 from trueup.domain.events import InputEvent, InputRejected
 
-BATCH = 1000
+# Inputs per transaction. Each batch costs, besides its rows, a commit, its audit index
+# rows (one per account and symbol it names) and the projection's step after it: the views
+# of every symbol it touched rewritten, its tracking positions and its emitted events, in a
+# transaction of their own. 4,000 spreads those over four times the inputs of 1,000 (about
+# a tenth less CPU per input, measured with the detectors on; 10,000 gains nothing more),
+# while a crash still loses only the batch under way, which a rerun of the capture stores.
+BATCH = 4000
 
 
 @dataclass

@@ -30,8 +30,24 @@ class Emitted(Struct, frozen=True, kw_only=True):
     @property
     def event_id(self) -> str:
         """Minted from every field: two events differ in id exactly when they differ at all."""
+        # Asked of each event several times on its way out (kept once, stored, logged for
+        # diagnose): minted once per object. By identity, never equality: 1.0 == 1.00, yet
+        # their reprs, and so their ids, differ. An entry holds its event, so that its id()
+        # cannot pass to another object while it is kept.
+        kept = _MINTED.get(id(self))
+        if kept is not None and kept[0] is self:
+            return kept[1]
         values = repr(tuple([getattr(self, name) for name in self.__struct_fields__]))
-        return minted_id(f"emitted:{self.type}:{values}".encode())
+        minted = minted_id(f"emitted:{self.type}:{values}".encode())
+        if len(_MINTED) >= _MINTED_MAX:
+            _MINTED.clear()
+        _MINTED[id(self)] = (self, minted)
+        return minted
+
+
+# Ids minted lately, by the id() of their event (see Emitted.event_id); emptied when full.
+_MINTED: dict[int, tuple[Emitted, str]] = {}
+_MINTED_MAX = 4096
 
 
 class About(TypedDict):

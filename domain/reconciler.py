@@ -34,6 +34,7 @@ from trueup.domain.rules.detector import LetGo
 from trueup.domain.touched import Touched
 
 Account = tuple[str, str]
+_NO_BOOK = "\0no book"  # the mode of an account not seen before: any mode set changes it
 
 
 class Reconciler:
@@ -66,6 +67,7 @@ class Reconciler:
             # What the notifier told someone changes nothing it told of; and its receive
             # time must not run the account's timers, or a notification could cause another.
             return []
+        mode = self._mode(event)
         try:
             emitted = self._apply(event)
         except Exception as error:  # a worker never dies on one input, whatever it holds
@@ -73,27 +75,35 @@ class Reconciler:
             if event.venue:
                 book = self.book(event.venue, event.account)
                 book.fold_faults.append(f"input {event.input_id}: {type(error).__name__}")
-        self._touch(event, emitted)
+        self._touch(event, emitted, mode_changed=mode != self._mode(event))
         return emitted
 
-    def _touch(self, event: InputEvent, emitted: list[Emitted]) -> None:
-        """Note what this input may have changed, for the views (see ``touched``)."""
+    def _mode(self, event: InputEvent) -> str | None:
+        """The mode of the account an AccountModeSet is for, as its book has it (else None)."""
+        if not isinstance(event, AccountModeSet):
+            return None
+        book = self.books.get((event.venue, event.account))
+        return _NO_BOOK if book is None else book.mode
+
+    def _touch(self, event: InputEvent, emitted: list[Emitted], *, mode_changed: bool) -> None:
+        """Note what this input may have changed, for the views (see ``touched``). A mode set
+        again, unchanged, changes no symbol's view: only its account's (its clock) is touched."""
         touched = self.touched
         if isinstance(event, RulesSet):
             touched.everything()
-        accounts = [(event.venue, event.account)] if event.venue else list(self.books)
-        for account in accounts:
-            book = self.books.get(account)
-            if book is None:
-                continue
-            if event.venue or book.touched:
-                symbols = touched.account(account)
-                symbols.update(key.symbol for key in book.touched)
-                book.touched.clear()
-        if event.venue:
+        if not event.venue:  # it may have run every account's timers
+            for account, book in list(self.books.items()):
+                if book.touched:
+                    touched.account(account).update(key.symbol for key in book.touched)
+                    book.touched.clear()
+        else:
             symbols = touched.account((event.venue, event.account))
+            own = self.books.get((event.venue, event.account))
+            if own is not None and own.touched:
+                symbols.update([key.symbol for key in own.touched])
+                own.touched.clear()
             symbols.update(event.symbols or ())
-            if isinstance(event, AccountModeSet):
+            if mode_changed:
                 touched.whole_account((event.venue, event.account))
             elif isinstance(event, OrderCancelled):
                 placed = self.books[(event.venue, event.account)].placed.get(event.client_order_id)
@@ -146,11 +156,12 @@ class Reconciler:
         """The input folded into its account's book, noted and judged, then the timers."""
         book = self.book(*account)
         detectors = self.detectors_by_account[account]
+        phases = detectors.phases
         changed = book.apply(event)
         emitted = _cleaned(event, changed, cause)
-        for detector in detectors.in_order:
+        for detector in phases.noting:
             detector.note(book, event, changed)
-        for detector in detectors.in_order:
+        for detector in phases.judging:
             emitted += detector.on_input(book, event, changed, cause, self.config)
         emitted += self._keys(account, changed, cause)
         emitted += self._timers(account, cause, skip=changed)
@@ -164,12 +175,14 @@ class Reconciler:
 
     def _keys(self, account: Account, keys: Iterable[PositionKey], cause: Cause) -> list[Emitted]:
         """Every detector's judgement of each key, key by key."""
-        book, detectors = self.books[account], self.detectors_by_account[account]
-        emitted: list[Emitted] = []
         keys = sorted(keys)
         self.touched.add(account, (key.symbol for key in keys))
+        if not keys:
+            return []
+        book, keyed = self.books[account], self.detectors_by_account[account].phases.keyed
+        emitted: list[Emitted] = []
         for key in keys:
-            for detector in detectors.in_order:
+            for detector in keyed:
                 emitted += detector.on_key(book, key, cause, self.config)
         return emitted
 
@@ -193,14 +206,14 @@ class Reconciler:
 
     def _timers(self, account: Account, cause: Cause, skip: Changed = frozenset()) -> list[Emitted]:
         """Rules waiting on time: re-check them now that the clock reads ``cause.at``."""
-        book, detectors = self.books[account], self.detectors_by_account[account]
+        book, phases = self.books[account], self.detectors_by_account[account].phases
         # A key any detector waits on is judged again by all of them (unless just judged).
         waited: set[PositionKey] = set()
-        for detector in detectors.in_order:
+        for detector in phases.waiting:
             waited.update(detector.waiting())
         emitted = self._keys(account, waited - skip, cause)
         self._forget(account)
-        for detector in detectors.timed:
+        for detector in phases.timed:
             emitted += detector.on_time(book, cause, self.config)
         return emitted
 

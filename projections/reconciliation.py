@@ -42,6 +42,9 @@ SNAPSHOT_EVERY = 50_000
 SNAPSHOT_MIN_INTERVAL_S = 60.0
 
 
+# A row of the recent log (adapters/store/view_table.py).
+RecentRow = tuple[int, str, str, str, str, int, int, bytes]
+
 # Told, once they are stored, of the inputs a step processed (with their positions) and what
 # they made the detectors emit: the HTTP server times detection with it.
 Recorded = Callable[[list[tuple[int, InputEvent]], list[Emitted]], object]
@@ -244,8 +247,18 @@ class ReconciliationProjection:
 
     def _apply(self, where: int, event: InputEvent) -> list[Emitted]:
         """What the partitions that take ``event`` (stored at ``where``) emit for it."""
+        numbers = partitions_of(event)
+        if len(numbers) == 1 and event.venue:  # an account's input: one partition's, at most
+            part = self.partitions.get(numbers[0])
+            if part is None or part.position >= where:
+                return []
+            if part.reconciler is None:
+                self._wake([part])
+            assert part.reconciler is not None
+            part.since_snapshot += 1
+            return part.reconciler.apply(event)
         found: list[Emitted] = []
-        parts = [self.partitions[n] for n in partitions_of(event) if n in self.partitions]
+        parts = [self.partitions[n] for n in numbers if n in self.partitions]
         parts = [p for p in parts if p.position < where]
         self._wake(parts)
         for part in parts:
@@ -266,7 +279,8 @@ class ReconciliationProjection:
         lost = [p.number for p in parts if not p.held()]
         if lost:
             raise LeaseLost(f"lost the leases of partitions {lost} before recording {last}", lost)
-        writes = [w for p in parts if (w := self._view_writes(p, events, emitted, last))]
+        recent = _recent_by_partition(events, emitted, last)
+        writes = [w for p in parts if (w := self._view_writes(p, recent.get(p.number, [])))]
         try:
             self.journal.record(emitted, {p.tracker: p.position for p in parts}, writes)
         except IntegrityError:
@@ -284,15 +298,9 @@ class ReconciliationProjection:
         unknown = "+unknown-inputs" if self.journal.unknown_inputs else ""
         return views.VIEWS_FORMAT + unknown
 
-    def _view_writes(
-        self,
-        part: Partition,
-        events: list[tuple[int, InputEvent]],
-        emitted: list[Emitted],
-        last: int,
-    ) -> ViewWrites | None:
-        """The partition's views the page touched, and what it adds to the recent log;
-        None if there is nothing to write."""
+    def _view_writes(self, part: Partition, recent: list[RecentRow]) -> ViewWrites | None:
+        """The partition's views the page touched, and what it adds to the recent log
+        (``recent``, its rows of it); None if there is nothing to write."""
         n = part.number
         writes = ViewWrites(part.tracker, n, self._views_format())
         if part.reconciler is not None:  # asleep, it has touched nothing
@@ -300,16 +308,7 @@ class ReconciliationProjection:
             _add_views(writes, views.touched_views(part.reconciler, touched))
             closed = views.closed_positions(part.reconciler)
             writes.history += [views.history_row(n, c) for c in closed]
-        writes.recent += [
-            _recent(n, e, last, i)
-            for i, e in enumerate(emitted)
-            if partition_of(e.venue, e.account) == n
-        ]
-        writes.recent += [
-            _recent(n, event, where, 0)
-            for where, event in events
-            if isinstance(event, InputRejected) and event.venue and partition_of(*_of(event)) == n
-        ]
+        writes.recent += recent
         if not (writes.accounts or writes.symbols or writes.recent or writes.history):
             return None if part.views_format == writes.format else writes
         return writes
@@ -354,9 +353,29 @@ def _add_views(writes: ViewWrites, built: Iterable[views.AccountView | views.Sym
             writes.accounts.append((n, view.venue, view.account, views.encode(view)))
 
 
+def _recent_by_partition(
+    events: list[tuple[int, InputEvent]], emitted: list[Emitted], last: int
+) -> dict[int, list[RecentRow]]:
+    """A step's rows of the recent log, by partition: what it emitted (each at ``last``, in
+    order), then the inputs it refused that name an account. Sorted out in one pass, not
+    one per partition."""
+    rows: dict[int, list[RecentRow]] = {}
+    for i, e in enumerate(emitted):  # the ordinal: its place among all the step emitted
+        n = partition_of(e.venue, e.account)
+        rows.setdefault(n, []).append(_recent(n, e, last, i))
+    refused: dict[int, list[RecentRow]] = {}
+    for where, event in events:
+        if isinstance(event, InputRejected) and event.venue:
+            n = partition_of(*_of(event))
+            refused.setdefault(n, []).append(_recent(n, event, where, 0))
+    for n, more in refused.items():
+        rows.setdefault(n, []).extend(more)
+    return rows
+
+
 def _recent(
     partition: int, event: Emitted | InputRejected, position: int, ordinal: int
-) -> tuple[int, str, str, str, str, int, int, bytes]:
+) -> RecentRow:
     """A row of the recent log: emitted events under their symbol ('' if account-wide),
     refused inputs under the account."""
     where = (partition, event.venue, event.account)

@@ -17,7 +17,7 @@ from trueup.domain.keys import OrderKey, PositionKey
 from trueup.domain.reconciler import Reconciler
 from trueup.domain.rules.account import AccountDetectors
 from trueup.domain.rules.config import RuleConfig
-from trueup.domain.rules.detector import Detector, LetGo
+from trueup.domain.rules.detector import Detector, LetGo, Phases
 
 BTC = PositionKey("bybit", "main", "linear", "BTCUSDT", 0)
 ETH = PositionKey("bybit", "main", "linear", "ETHUSDT", 0)
@@ -79,6 +79,8 @@ def recording(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
     a, b = Recorder("a", calls, waits=[BTC, ETH]), Recorder("b", calls)
     monkeypatch.setattr(AccountDetectors, "in_order", property(lambda self: (a, b)))
     monkeypatch.setattr(AccountDetectors, "timed", property(lambda self: (b, a)))
+    phases = Phases.of((a, b), (b, a))
+    monkeypatch.setattr(AccountDetectors, "phases", property(lambda self: phases))
     return calls
 
 
@@ -157,6 +159,26 @@ def test_the_account_order_is_the_documented_one() -> None:
         "triggers",
         "entries",
     ]
+
+
+def test_each_phase_calls_only_the_detectors_that_take_part_in_it_in_the_account_order() -> None:
+    detectors = AccountDetectors()
+    names = {id(getattr(detectors, name)): name for name in AccountDetectors.__slots__}
+    phases = detectors.phases
+    assert [names[id(d)] for d in phases.noting] == ["manual_close", "stale", "triggers"]
+    assert [names[id(d)] for d in phases.judging] == [
+        "sync",
+        "orders",
+        "manual_close",
+        "stale",
+        "pnl",
+        "risk",
+        "triggers",
+        "entries",
+    ]
+    assert [names[id(d)] for d in phases.keyed] == ["drift", "untracked", "risk"]
+    assert [names[id(d)] for d in phases.waiting] == ["drift", "untracked"]
+    assert phases.timed == detectors.timed
 
 
 def test_each_detector_forgets_only_what_the_book_let_go() -> None:

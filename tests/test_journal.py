@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import uuid5
 
+import msgspec
 import orjson
 import pytest
 from eventsourcing.persistence import ApplicationRecorder, PersistenceError, StoredEvent
@@ -15,7 +16,7 @@ from eventsourcing.persistence import ApplicationRecorder, PersistenceError, Sto
 from trueup.adapters.bybit import messages
 from trueup.adapters.capture import decode_line
 from trueup.adapters.store import journal as journal_module
-from trueup.adapters.store.journal import Appended, Journal
+from trueup.adapters.store.journal import Appended, Journal, marker_hex, marker_id
 from trueup.domain.events import InputEvent, InputRejected
 from trueup.domain.keys import TRUEUP_NAMESPACE, minted_id
 
@@ -441,6 +442,15 @@ def test_minted_ids_are_uuid5_in_trueups_namespace() -> None:
     # Fixed forever: stored inputs and emitted events are keyed by these ids.
     for name in ("input:{}", "emitted:POSITION_CLOSED:('bybit',)", "ünïcode"):
         assert minted_id(name.encode()) == str(uuid5(TRUEUP_NAMESPACE, name))
+
+
+def test_a_marker_key_as_text_is_its_uuid_s_hex_keyed_by_time_or_not() -> None:
+    # SQLite is handed the text; PostgreSQL the UUID: one journal, one key, either way.
+    (one,) = positions(1)
+    odd_times = [msgspec.structs.replace(one, at=at) for at in (0, -1, 1 << 48)]
+    for event in (*positions(3), *odd_times):
+        for timed in (True, False):
+            assert marker_hex(event, timed=timed) == marker_id(event, timed=timed).hex
 
 
 def test_kept_snapshots_are_found_by_the_start_of_their_tracker_s_name(store_url: str) -> None:

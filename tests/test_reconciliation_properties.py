@@ -21,6 +21,7 @@ from trueup.adapters.store import codec
 from trueup.domain.emitted import (
     ConsistencyDrift,
     Emitted,
+    PnlMismatch,
     PositionClosed,
     StalePosition,
     UntrackedPosition,
@@ -146,6 +147,30 @@ def test_replaying_a_capture_emits_the_same_events_byte_for_byte(capture: list[I
     assert first == again
     ids = [e.event_id for e in reconcile(capture)]
     assert len(ids) == len(set(ids))
+
+
+def mismatch(trueup_pnl: str) -> PnlMismatch:
+    return PnlMismatch(
+        venue="bybit",
+        account="main",
+        at=1,
+        cause="c",
+        reason="r",
+        figure="execPnl",
+        trade_id="t-1",
+        trueup_pnl=Decimal(trueup_pnl),
+        venue_pnl=Decimal("1"),
+        tolerance=Decimal("0.1"),
+    )
+
+
+def test_an_event_id_is_the_same_however_often_asked_and_differs_with_any_spelling() -> None:
+    one, same_value = mismatch("1.0"), mismatch("1.00")
+    assert one == same_value  # equal decimals, as Python compares them: yet not one event
+    first = one.event_id
+    assert one.event_id == first
+    assert same_value.event_id != first
+    assert mismatch("1.0").event_id == first
 
 
 @given(captures())

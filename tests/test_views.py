@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.fuzz.strategies import sessions
-from tests.inputs import T0, intent, line, opened, position_frame
+from tests.inputs import T0, accepted, intent, line, opened, position_frame
 from tests.scenarios import SYMBOLS, busy_session
 from trueup.adapters.capture import decode_line
 from trueup.adapters.store.journal import Journal
@@ -80,6 +80,35 @@ def test_after_any_run_of_pages_the_views_are_what_a_replay_gives(
             ),
         ).ingest(session)
         assert_views_equal_a_replay(journal)
+
+
+def test_a_mode_set_again_unchanged_touches_its_account_alone_and_a_new_mode_every_symbol(
+    journal: Journal,
+) -> None:
+    reconciler = Reconciler()
+    for raw in BUSY:
+        reconciler.apply(decode_line(raw))
+    reconciler.touched.take()
+    account = ("bybit", "main")
+
+    reconciler.apply(accepted(intent(LAST + 1, kind="account_mode", mode="LIVE")))
+    again = reconciler.touched.take()
+    # Its account's view (and the keys its timers judged again), not every symbol's.
+    assert again.whole == set()
+    assert account in again.symbols
+
+    reconciler.apply(accepted(intent(LAST + 2, kind="account_mode", mode="PAPER")))
+    assert reconciler.touched.take().whole == {account}
+
+    # And the views kept by the projection through both are what a replay gives.
+    service = TrueupService(journal, clock=lambda: LAST + 3)
+    modes = [
+        intent(LAST + 1 + i, kind="account_mode", mode=m)
+        for i, m in enumerate(("LIVE", "PAPER", "PAPER"))
+    ]
+    for lines in (BUSY, *([line(m)] for m in modes)):
+        service.ingest([lines])
+    assert_views_equal_a_replay(journal)
 
 
 @pytest.fixture

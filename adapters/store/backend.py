@@ -20,6 +20,9 @@ class Backend:
 
     # The most input bytes one append's transaction may hold (None: a batch is one).
     transaction_bytes: int | None = None
+    # Whether its recorder stores an originator id as its UUID's hex text, and takes that
+    # text as it is: a row to insert may then carry it, made without a UUID on the way.
+    ids_as_text = False
 
     def __init__(self, factory: Factory, recorder: ProcessRecorder) -> None:
         self.factory = factory

@@ -83,6 +83,8 @@ class Journal:
         self._timed_markers: bool | None = None
         # Account streams by (venue, account): a uuid5 each, asked for by every input.
         self._streams: dict[tuple[str, str], UUID] = {}
+        self._marker_heads: dict[UUID, bytes] = {}
+        self._stream_hexes: dict[UUID, str] = {}
         self._unreadable = Unreadable()
         self.give_up_after_s = give_up_after_s
         self.url: str | None = None  # where it was opened: readers open the same
@@ -315,6 +317,7 @@ class Journal:
         stored: list[StoredEvent] = []
         placed: list[Placed] = []
         timed = bool(self._timed_markers)
+        as_text = self._backend.ids_as_text
         for event in events:
             stream = self._stream_of(event)
             version = heads.get(stream)
@@ -322,17 +325,34 @@ class Journal:
                 version = self._head(stream)
             version += 1
             heads[stream] = version
-            marker = orjson.dumps({"stream": str(stream), "version": version})
-            stored.append(StoredEvent(marker_id(event, timed=timed), 1, MARKER_TOPIC, marker))
-            stored.append(
-                StoredEvent(stream, version, codec.TOPICS[event.type], codec.encode(event))
-            )
+            marker = self._marker_head(stream) + b"%d}" % version
+            key = marker_hex(event, timed=timed) if as_text else marker_id(event, timed=timed)
+            stored.append(StoredEvent(key, 1, MARKER_TOPIC, marker))
+            state = codec.encode(event)
+            owner = self._stream_hex(stream) if as_text else stream
+            stored.append(StoredEvent(owner, version, codec.TOPICS[event.type], state))
             if not isinstance(event, RulesSet):  # the rules' stream is no account's
                 placed.append(Placed(event, stream, version))
         # Read after the heads: whatever came before our versions is in by now.
         owners = self._owners(owners_needed(placed))
         rows, declared = index_rows(placed, owners, self._declared)
         return stored + rows, heads, declared
+
+    def _stream_hex(self, stream: UUID) -> str:
+        found = self._stream_hexes.get(stream)
+        if found is None:
+            found = self._stream_hexes[stream] = stream.hex
+        return found
+
+    def _marker_head(self, stream: UUID) -> bytes:
+        """A marker of ``stream`` up to its version: the bytes of ``{"stream": str(stream),
+        "version": version}`` as orjson writes them, the version left to add. Made once per
+        stream, not once per input."""
+        head = self._marker_heads.get(stream)
+        if head is None:
+            whole = orjson.dumps({"stream": str(stream), "version": 0})
+            head = self._marker_heads[stream] = whole[: -len(b"0}")]
+        return head
 
     def _stream_of(self, event: InputEvent) -> UUID:
         if isinstance(event, RulesSet):
@@ -669,6 +689,16 @@ def marker_id(event: InputEvent, *, timed: bool = True) -> UUID:
     digits = event.input_id.replace("-", "")
     head = bytes.fromhex(digits[:20]) if len(digits) == 32 else UUID(event.input_id).bytes[:10]
     return UUID(bytes=at.to_bytes(6, "big") + head)
+
+
+def marker_hex(event: InputEvent, *, timed: bool = True) -> str:
+    """``marker_id(event, timed=timed).hex``, made without a UUID: a store that keeps ids as
+    text (SQLite) takes it as it is, and a UUID cost a microsecond an input."""
+    digits = event.input_id.replace("-", "")
+    if not timed or len(digits) != 32:
+        return marker_id(event, timed=timed).hex
+    at = event.at if 0 <= event.at < 1 << 48 else 0
+    return f"{at:012x}{digits[:20].lower()}"
 
 
 def _stream_of(event: InputEvent) -> UUID:

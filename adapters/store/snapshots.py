@@ -8,6 +8,7 @@ never misread. It is read back with an unpickler that builds nothing but trueup'
 types, containers and decimals: a row of the journal can never make trueup run code.
 """
 
+import copyreg
 import gc
 import hashlib
 import io
@@ -86,7 +87,7 @@ class Snapshot:
 def dump(snapshot: Snapshot) -> bytes:
     buffer = io.BytesIO()
     with _collector_paused():
-        _DomainPickler(buffer, protocol=5).dump((snapshot.position, snapshot.reconciler))
+        _DomainPickler(buffer).dump((snapshot.position, snapshot.reconciler))
     return _HEADER + SNAPSHOT_FORMAT.encode() + b"\n" + zlib.compress(buffer.getvalue(), 1)
 
 
@@ -159,18 +160,49 @@ def _slotted(cls: type) -> _Slotted:
     return found
 
 
+class _Reductions(dict[type, Any]):
+    """Each class's reduction, as the pickler's dispatch_table: a bound method as
+    getattr(owner, name) would not load (getattr is no domain type), a slotted dataclass or
+    struct by its field values (``_slotted``), anything else as pickle would by itself. Found
+    once per class and kept, so that the pickler (in C) asks Python only to reduce, not
+    which way to, for each of the state's objects (a fifth of taking a snapshot)."""
+
+    def __missing__(self, cls: type) -> Any:
+        if issubclass(cls, type):
+            raise KeyError(cls)  # a class: pickle saves it by name
+        slotted = _slotted(cls)
+        reduction: Any
+        if cls in copyreg.dispatch_table:
+            reduction = copyreg.dispatch_table[cls]
+        elif issubclass(cls, MethodType):
+            reduction = _method
+        elif slotted is None:
+            reduction = _as_pickle_would
+        elif slotted[0] is not None:
+            constructor, _, values = slotted
+            reduction = lambda obj: (constructor, values(obj))  # noqa: E731
+        else:
+            values = slotted[2]
+            reduction = lambda obj: (restore, (type(obj), values(obj)))  # noqa: E731
+        self[cls] = reduction
+        return reduction
+
+
+def _method(method: MethodType) -> Any:
+    return bound_method, (method.__self__, method.__name__)
+
+
+def _as_pickle_would(obj: Any) -> Any:
+    return obj.__reduce_ex__(PROTOCOL)
+
+
+PROTOCOL = 5
+
+
 class _DomainPickler(pickle.Pickler):
-    def reducer_override(self, obj: Any) -> Any:
-        # A bound method would pickle as getattr(owner, name), and getattr is no domain type.
-        if isinstance(obj, MethodType):
-            return bound_method, (obj.__self__, obj.__name__)
-        slotted = _slotted(type(obj))
-        if slotted is None:
-            return NotImplemented
-        constructor, _, values = slotted
-        if constructor is not None:
-            return constructor, values(obj)
-        return restore, (type(obj), values(obj))
+    def __init__(self, file: io.BytesIO) -> None:
+        super().__init__(file, protocol=PROTOCOL)
+        self.dispatch_table = _Reductions()
 
 
 def load(state: bytes) -> Snapshot | None:

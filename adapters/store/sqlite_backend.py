@@ -34,6 +34,8 @@ RACES = 10
 class SQLiteBackend(Backend):
     """A journal's SQLite file; its leases are file locks beside it."""
 
+    ids_as_text = True  # eventsourcing's SQLite recorders store UUID.hex, and take text
+
     def __init__(self, path: str, factory: Factory, recorder: ProcessRecorder) -> None:
         super().__init__(factory, recorder)
         self.path = path

@@ -1,7 +1,7 @@
 """One account's detectors, and the orders the reconciler runs them in."""
 
 from trueup.domain.entry_policy import EntryPolicy
-from trueup.domain.rules.detector import Detector
+from trueup.domain.rules.detector import Detector, Phases
 from trueup.domain.rules.drift import DriftDetector
 from trueup.domain.rules.manual_close import ManualCloseDetector
 from trueup.domain.rules.orders import OrderDetector
@@ -18,6 +18,7 @@ class AccountDetectors:
 
     __slots__ = (
         "_in_order",
+        "_phases",
         "_timed",
         "drift",
         "entries",
@@ -58,6 +59,7 @@ class AccountDetectors:
         self._timed: tuple[Detector, ...] = (
             self.stale, self.sync, self.orders, self.triggers, self.entries,
         )  # fmt: skip
+        self._phases = Phases.of(self._in_order, self._timed)
 
     # These orders are those of the events emitted ever since the rules were written: a
     # replay must emit the same bytes. They matter where two detectors can emit for one
@@ -75,3 +77,8 @@ class AccountDetectors:
     def timed(self) -> tuple[Detector, ...]:
         """Those with timers, in the order they report on time."""
         return self._timed
+
+    @property
+    def phases(self) -> Phases:
+        """Those orders, each phase's keeping only the detectors that take part in it."""
+        return self._phases

@@ -6,6 +6,7 @@ reconciler calls each phase on the account's detectors in their order (rules/acc
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from trueup.domain.book import AccountBook, Changed
 from trueup.domain.emitted import Cause, Emitted
@@ -67,3 +68,29 @@ class Detector:
 
     def forget(self, let_go: LetGo) -> None:
         """Forget what the rule remembers of what the book has let go."""
+
+
+class Phases(NamedTuple):
+    """An account's detectors that take part in each phase, in its order: one that leaves a
+    phase as Detector does (nothing) is not called for it, on every input and every key."""
+
+    noting: tuple[Detector, ...]
+    judging: tuple[Detector, ...]
+    keyed: tuple[Detector, ...]
+    waiting: tuple[Detector, ...]
+    timed: tuple[Detector, ...]
+
+    @classmethod
+    def of(cls, in_order: tuple[Detector, ...], timed: tuple[Detector, ...]) -> "Phases":
+        return cls(
+            _taking("note", in_order),
+            _taking("on_input", in_order),
+            _taking("on_key", in_order),
+            _taking("waiting", in_order),
+            timed,
+        )
+
+
+def _taking(phase: str, detectors: tuple[Detector, ...]) -> tuple[Detector, ...]:
+    base = getattr(Detector, phase)
+    return tuple(d for d in detectors if getattr(type(d), phase) is not base)
