@@ -83,7 +83,7 @@ def _event(check: PnlCheck, allowed: Decimal, cause: Cause) -> PnlMismatch:
     return PnlMismatch(
         **cause.on(check.key),
         reason=reason,
-        figure=check.figure,
+        figure=check.figure.value,  # a plain str, as read back: the id is minted from it
         trade_id=check.trade_id,
         trueup_pnl=check.ours,
         venue_pnl=check.venue,
