@@ -57,7 +57,8 @@ from trueup.application.service import TrueupService
 from trueup.domain.events import InputEvent, InputRejected
 from trueup.domain.keys import account_stream_id
 from trueup.domain.reconciler import Reconciler
-from trueup.domain.rules.can_open import can_open, judge
+from trueup.domain.rules.can_open import judge
+from trueup.domain.rules.can_open_facts import can_open
 from trueup.projections import reconciliation
 from trueup.projections.reconciliation import ReconciliationProjection, replay
 from trueup.projections.view_reader import ViewReader

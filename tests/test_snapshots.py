@@ -14,12 +14,13 @@ from tests.scenarios import SYMBOLS, busy_session
 from trueup.adapters.capture import decode_line
 from trueup.adapters.store import codec, snapshots
 from trueup.adapters.store.journal import Journal
+from trueup.adapters.store.snapshot_format import SNAPSHOT_FORMAT
 from trueup.adapters.store.snapshots import Snapshot
 from trueup.application.ingest import Ingestor
 from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent
 from trueup.domain.reconciler import Reconciler
-from trueup.domain.rules.can_open import can_open
+from trueup.domain.rules.can_open_facts import can_open
 from trueup.projections import reconciliation
 from trueup.projections.partitions import partition_of, tracker
 from trueup.projections.positions import position_rows
@@ -64,7 +65,7 @@ def test_a_snapshot_another_trueup_wrote_is_ignored_not_misread() -> None:
     reconciler = Reconciler()
     run(reconciler, SESSION[:100])
     state = snapshots.dump(Snapshot(100, reconciler))
-    older = state.replace(snapshots.SNAPSHOT_FORMAT.encode(), b"0123456789abcdef", 1)
+    older = state.replace(SNAPSHOT_FORMAT.encode(), b"0123456789abcdef", 1)
     assert snapshots.load(older) is None
     assert snapshots.load(state[: len(state) // 2]) is None  # cut short
 
@@ -76,7 +77,7 @@ class _Exploit:
 
 def test_a_snapshot_that_would_run_code_is_refused() -> None:
     body = zlib.compress(pickle.dumps((1, _Exploit())))
-    head = b"trueup-snapshot:" + snapshots.SNAPSHOT_FORMAT.encode()
+    head = b"trueup-snapshot:" + SNAPSHOT_FORMAT.encode()
     assert snapshots.load(head + b"\n" + body) is None
 
 
