@@ -44,7 +44,6 @@ from trueup.domain.rules.config import RuleConfig
 from trueup.domain.vocabulary import NotificationOutcome, PositionSide
 from trueup.projections.ccxt import ccxt_position
 from trueup.projections.partitions import tracked_position
-from trueup.projections.summary import Summary, summarise
 from trueup.projections.view_reader import ViewReader
 from trueup.projections.views import (
     AccountView,
@@ -63,6 +62,7 @@ if TYPE_CHECKING:
     from trueup.domain.reconciler import Reconciler
     from trueup.projections.audit import Audit
     from trueup.projections.leased import LeasedProjection
+    from trueup.projections.summary import Summary
 
 # What the views say of a symbol they have never seen.
 NOTHING_HELD = SymbolFacts((), (), None)
@@ -408,10 +408,12 @@ class TrueupService:
 
     def summary(
         self, *, venue: str | None = None, account: str | None = None, symbol: str | None = None
-    ) -> Summary:
+    ) -> "Summary":
         """The portfolio (of ``venue``, ``account`` and ``symbol`` where given): positions,
         PnL, balances per account, distribution by venue and symbol, and the risk figures.
         From the persisted views when they are current, else by a replay."""
+        from trueup.projections.summary import summarise
+
         reader = ViewReader(self.journal)
         scope = (venue, account) if venue is not None and account is not None else None
         if reader.answer_for(scope):

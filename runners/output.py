@@ -12,11 +12,11 @@ from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent, InputRejected
 from trueup.domain.instants import iso
 from trueup.domain.pnl import ClosedPosition
-from trueup.projections.summary import Summary
 from trueup.projections.views import JSON, pnl_state, risk_json
 
-if TYPE_CHECKING:  # only the audit command has one, and loads the audit to make it
+if TYPE_CHECKING:  # only the commands that print these load what makes them
     from trueup.projections.audit import Audit, TimelineEntry
+    from trueup.projections.summary import Summary
 
 # What matters most in each emitted event, in the order people read it.
 _DETAIL_FIELDS = (
@@ -174,7 +174,7 @@ def _percent(fraction: object) -> str:
     return f"{Decimal(str(fraction)) * 100:.2f}%"
 
 
-def print_summary(summary: Summary, out: TextIO | None = None) -> None:
+def print_summary(summary: "Summary", out: TextIO | None = None) -> None:
     """The portfolio as a risk officer reads it: totals, accounts, distribution, risk."""
     out = out or sys.stdout
     out.write(
