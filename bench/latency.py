@@ -47,7 +47,8 @@ from trueup.application.ingest import Ingestor
 from trueup.domain.emitted import PositionClosed
 from trueup.domain.events import InputEvent, InputRejected
 from trueup.domain.reconciler import Reconciler
-from trueup.projections.reconciliation import ReconciliationProjection, tracked_position
+from trueup.projections.partitions import tracked_position
+from trueup.projections.reconciliation import ReconciliationProjection
 
 POLL_PERIOD_MS = 5_000.0  # the polling loop trueup replaces (DESIGN.md: every 5-10 s)
 REST_ROUND_TRIP_MS = 100.0  # assumed: one /v5/position/list call and the comparison

@@ -59,7 +59,7 @@ from trueup.adapters.store.journal import Journal
 from trueup.domain.emitted import Emitted, EntryFilled, EntrySubmitted, PositionClosed
 from trueup.domain.events import InputEvent, LocalPositionClosed, PositionsReported
 from trueup.domain.rules.config import RuleConfig
-from trueup.projections.reconciliation import tracked_position
+from trueup.projections.partitions import tracked_position
 from trueup.runners.gc_policy import relaxed_gc
 from trueup.runners.live import LiveIngest
 from trueup_simulators.aster.simulator import AsterSimulator

@@ -7,7 +7,9 @@ part of the journal's format: changing it would re-partition every account.
 """
 
 import zlib
+from collections.abc import Iterable
 
+from trueup.adapters.store.journal import Journal
 from trueup.domain.events import ClockTicked, InputEvent, RulesSet
 
 PARTITIONS = 16
@@ -31,3 +33,14 @@ def partitions_of(event: InputEvent) -> tuple[int, ...]:
 def tracker(partition: int) -> str:
     """The name its projection records its position, snapshot, views and lease under."""
     return f"reconciler.{partition:02d}"
+
+
+def tracked_position(journal: Journal, numbers: Iterable[int] = ALL) -> int:
+    """How far the partitions furthest behind have got: every input up to it is processed."""
+    return min(partition_position(journal, n) for n in numbers)
+
+
+def partition_position(journal: Journal, number: int) -> int:
+    """How far a partition has got; where the single projection of an older journal had,
+    if the partition has not recorded yet."""
+    return journal.tracked_position(tracker(number)) or journal.tracked_position(LEGACY_TRACKER)

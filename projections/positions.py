@@ -3,7 +3,7 @@
 from typing import Any
 
 from trueup.domain.reconciler import Reconciler
-from trueup.projections import views
+from trueup.projections import view_building, views
 
 
 def position_rows(reconciler: Reconciler) -> list[dict[str, Any]]:
@@ -11,7 +11,7 @@ def position_rows(reconciler: Reconciler) -> list[dict[str, Any]]:
     rows the persisted views give, built from the reconciler itself."""
     return [
         views.position_row(view, row)
-        for view in views.every_view(reconciler)
+        for view in view_building.every_view(reconciler)
         if isinstance(view, views.SymbolView)
         for row in view.keys
         if row.held_ever

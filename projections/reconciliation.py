@@ -26,11 +26,12 @@ from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent, InputRejected
 from trueup.domain.reconciler import Account, Reconciler
 from trueup.domain.rules.config import RuleConfig
-from trueup.projections import views
+from trueup.projections import view_building, views
 from trueup.projections.partitions import (
     ALL,
     LEGACY_TRACKER,
     partition_of,
+    partition_position,
     partitions_of,
     tracker,
 )
@@ -132,7 +133,7 @@ class ReconciliationProjection:
         it had processed after it) when an input of its own first comes; at once if its
         views are not this trueup's, for they are then written afresh."""
         added = [
-            Partition(n, _tracked(self.journal, n), (leases or {}).get(n))
+            Partition(n, partition_position(self.journal, n), (leases or {}).get(n))
             for n in numbers
             if n not in self.partitions
         ]
@@ -305,8 +306,8 @@ class ReconciliationProjection:
         writes = ViewWrites(part.tracker, n, self._views_format())
         if part.reconciler is not None:  # asleep, it has touched nothing
             touched = part.reconciler.touched.take()
-            _add_views(writes, views.touched_views(part.reconciler, touched))
-            closed = views.closed_positions(part.reconciler)
+            _add_views(writes, view_building.touched_views(part.reconciler, touched))
+            closed = view_building.closed_positions(part.reconciler)
             writes.history += [views.history_row(n, c) for c in closed]
         writes.recent += recent
         if not (writes.accounts or writes.symbols or writes.recent or writes.history):
@@ -327,8 +328,8 @@ class ReconciliationProjection:
         }
         for part in parts:
             assert part.reconciler is not None  # woken first
-            _add_views(writes[part.number], views.every_view(part.reconciler))
-            closed = views.closed_positions(part.reconciler)
+            _add_views(writes[part.number], view_building.every_view(part.reconciler))
+            closed = view_building.closed_positions(part.reconciler)
             writes[part.number].history += [views.history_row(part.number, c) for c in closed]
         upto = max(p.position for p in parts)
         for where, event in self.journal.emitted_and_refused(upto):
@@ -379,7 +380,7 @@ def _recent(
     """A row of the recent log: emitted events under their symbol ('' if account-wide),
     refused inputs under the account."""
     where = (partition, event.venue, event.account)
-    body = views.recent_body(event)
+    body = view_building.recent_body(event)
     if isinstance(event, InputRejected):
         return (*where, RecentKind.REJECTED.value, "", position, ordinal, body)
     return (*where, RecentKind.EMITTED.value, event.symbol or "", position, ordinal, body)
@@ -427,23 +428,12 @@ class _Start:
     position: int
 
 
-def tracked_position(journal: Journal, numbers: Iterable[int] = ALL) -> int:
-    """How far the partitions furthest behind have got: every input up to it is processed."""
-    return min(_tracked(journal, n) for n in numbers)
-
-
-def _tracked(journal: Journal, number: int) -> int:
-    """How far a partition has got; where the single projection of an older journal had,
-    if the partition has not recorded yet."""
-    return journal.tracked_position(tracker(number)) or journal.tracked_position(LEGACY_TRACKER)
-
-
 def _starts(
     journal: Journal, numbers: Iterable[int], config: RuleConfig | None, as_of: int | None
 ) -> dict[int, _Start]:
     starts: dict[int, _Start] = {}
     for n in numbers:
-        start = last_snapshot(journal, tracker(n), upto=_tracked(journal, n))
+        start = last_snapshot(journal, tracker(n), upto=partition_position(journal, n))
         if start is None and not journal.tracked_position(tracker(n)):
             legacy = last_snapshot(journal, LEGACY_TRACKER)
             start = None if legacy is None else Snapshot(legacy.position, _only(legacy, n))

@@ -1,16 +1,22 @@
 """The persisted views read back, and whether they can answer for now.
 
-They answer for an account when the projection wrote them in this trueup's format and no
-input that bears on the account (its own, a change of rules, a tick for every account) is
-stored after the projection's position; otherwise the caller replays (slower, as right).
+They answer for an account when the projection wrote them in this trueup's format (or has
+processed nothing, and wrote none) and no input that bears on the account (its own, a
+change of rules, a tick for every account) is stored after the projection's position;
+otherwise the caller replays (slower, as right).
 """
 
 from trueup.adapters.store.journal import PAGE, Journal
 from trueup.adapters.store.view_table import RecentKind
 from trueup.domain.events import RulesSet
 from trueup.projections import views
-from trueup.projections.partitions import ALL, partition_of, tracker
-from trueup.projections.reconciliation import tracked_position
+from trueup.projections.partitions import (
+    ALL,
+    partition_of,
+    partition_position,
+    tracked_position,
+    tracker,
+)
 from trueup.projections.views import AccountView, SymbolView
 
 Account = tuple[str, str]
@@ -28,7 +34,7 @@ class ViewReader:
         numbers = ALL if account is None else (partition_of(*account),)
         # The position first: views are written with it, so they are at least as new.
         position = tracked_position(self.journal, numbers)
-        if any(self._table.format(tracker(n)) != views.VIEWS_FORMAT for n in numbers):
+        if not all(self._written_or_untouched(n) for n in numbers):
             return False
         tail, last = self.journal.inputs(position, limit=PAGE)
         for _, event in tail:
@@ -38,6 +44,15 @@ class ViewReader:
                 return False
         # Past a page of them, the projection is too far behind to be worth reading on.
         return last == position or self.journal.inputs(last, limit=1)[1] == last
+
+    def _written_or_untouched(self, number: int) -> bool:
+        """Whether the partition's views are this trueup's, or there are none because it has
+        processed nothing: empty views are current while no input bears on it (checked by
+        the caller), so a new journal is answered without loading the projection."""
+        found = self._table.format(tracker(number))
+        if found is None:
+            return partition_position(self.journal, number) == 0
+        return found == views.VIEWS_FORMAT
 
     def account(self, venue: str, account: str) -> AccountView | None:
         stored = self._table.account(venue, account)

@@ -19,8 +19,7 @@ from trueup.adapters.store.location import StoreError
 from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent
 from trueup.projections.leased import LeasedProjection
-from trueup.projections.partitions import ALL
-from trueup.projections.reconciliation import tracked_position
+from trueup.projections.partitions import ALL, tracked_position
 from trueup.runners.http_siblings import Siblings
 
 log = logging.getLogger("trueup.http")

@@ -2,7 +2,7 @@
 
 import sys
 from decimal import Decimal
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import msgspec
 import orjson
@@ -12,9 +12,11 @@ from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent, InputRejected
 from trueup.domain.instants import iso
 from trueup.domain.pnl import ClosedPosition
-from trueup.projections.audit import JSON, Audit, TimelineEntry
-from trueup.projections.summary import Summary
-from trueup.projections.views import pnl_state, risk_json
+from trueup.projections.views import JSON, pnl_state, risk_json
+
+if TYPE_CHECKING:  # only the commands that print these load what makes them
+    from trueup.projections.audit import Audit, TimelineEntry
+    from trueup.projections.summary import Summary
 
 # What matters most in each emitted event, in the order people read it.
 _DETAIL_FIELDS = (
@@ -90,12 +92,12 @@ def describe_risk(risk: JSON) -> str:
     )
 
 
-def timeline_line(entry: TimelineEntry) -> str:
+def timeline_line(entry: "TimelineEntry") -> str:
     kind = entry.type + (f"({entry.source})" if entry.source else "")
     return f"  {moment(entry.at)}  {kind:<26} {describe_state(entry.state)}"
 
 
-def print_audit(result: Audit, out: TextIO | None = None) -> None:
+def print_audit(result: "Audit", out: TextIO | None = None) -> None:
     out = out or sys.stdout
     for key in result.keys:
         out.write(f"{key.label()}\n")
@@ -109,7 +111,7 @@ def print_audit(result: Audit, out: TextIO | None = None) -> None:
             out.write(f"  risk: {describe_risk(risk)}\n")
 
 
-def audit_json(result: Audit) -> JSON:
+def audit_json(result: "Audit") -> JSON:
     """One object per DESIGN.md: ``state`` and ``timeline`` (of the single key asked), with
     the key's ``pnl`` and ``risk`` as of the instant asked, as `positions` shows them."""
     keys = result.keys
@@ -172,7 +174,7 @@ def _percent(fraction: object) -> str:
     return f"{Decimal(str(fraction)) * 100:.2f}%"
 
 
-def print_summary(summary: Summary, out: TextIO | None = None) -> None:
+def print_summary(summary: "Summary", out: TextIO | None = None) -> None:
     """The portfolio as a risk officer reads it: totals, accounts, distribution, risk."""
     out = out or sys.stdout
     out.write(

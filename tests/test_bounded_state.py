@@ -30,7 +30,7 @@ from trueup.domain.events import InputEvent, OrdersReported
 from trueup.domain.keys import OrderKey
 from trueup.domain.reconciler import Reconciler
 from trueup.domain.retention import FORGET_AFTER_MS
-from trueup.domain.rules.can_open import can_open
+from trueup.domain.rules.can_open_facts import can_open
 from trueup.projections import audit as audit_module
 
 # What is due is looked for every tenth of the window: so it goes within 1.1 windows.

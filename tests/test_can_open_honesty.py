@@ -13,7 +13,7 @@ from trueup.adapters.store.journal import Journal
 from trueup.application.service import TrueupService
 from trueup.domain.events import PositionsReported
 from trueup.domain.reconciler import Reconciler
-from trueup.domain.rules.can_open import can_open
+from trueup.domain.rules.can_open_facts import can_open
 from trueup.domain.rules.config import RuleConfig
 
 LIMIT_MS = RuleConfig().freshness_limit_ms

@@ -30,7 +30,7 @@ from trueup.domain.events import (
 )
 from trueup.domain.reconciler import Reconciler
 from trueup.domain.vocabulary import ContractKind
-from trueup.projections import views
+from trueup.projections import view_building, views
 from trueup.projections.summary import summarise
 from trueup.runners.cli import main
 from trueup.runners.http_api import ApiSettings
@@ -63,7 +63,7 @@ def summary_of(events: Iterable[InputEvent]) -> Json:
     reconciler = Reconciler()
     for event in events:
         reconciler.apply(event)
-    built = list(views.every_view(reconciler))
+    built = list(view_building.every_view(reconciler))
     accounts = [v for v in built if isinstance(v, views.AccountView)]
     symbols = [v for v in built if isinstance(v, views.SymbolView)]
     return summarise(accounts, symbols).as_json()

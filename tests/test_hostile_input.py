@@ -18,7 +18,7 @@ from trueup.adapters.bybit import messages
 from trueup.adapters.capture import decode_line
 from trueup.domain.events import PositionsReported
 from trueup.domain.reconciler import Reconciler
-from trueup.domain.rules.can_open import can_open
+from trueup.domain.rules.can_open_facts import can_open
 from trueup.runners.cli import main
 
 T0 = 1_762_199_000_000

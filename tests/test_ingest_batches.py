@@ -20,7 +20,7 @@ from trueup.adapters.store.journal import Journal
 from trueup.application.ingest import BATCH
 from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent
-from trueup.projections.reconciliation import tracked_position
+from trueup.projections.partitions import tracked_position
 
 LINES = 2 * BATCH + BATCH // 2  # two whole batches and part of a third
 

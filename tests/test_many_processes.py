@@ -13,7 +13,8 @@ from tests.inputs import line
 from tests.scenarios import busy_session
 from trueup.adapters.store.journal import Journal
 from trueup.domain.events import InputEvent
-from trueup.projections.reconciliation import ReconciliationProjection, tracked_position
+from trueup.projections.partitions import tracked_position
+from trueup.projections.reconciliation import ReconciliationProjection
 
 INPUTS = 2_500
 

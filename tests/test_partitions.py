@@ -25,9 +25,10 @@ from trueup.projections.partitions import (
     LEGACY_TRACKER,
     PARTITIONS,
     partition_of,
+    tracked_position,
     tracker,
 )
-from trueup.projections.reconciliation import ReconciliationProjection, tracked_position
+from trueup.projections.reconciliation import ReconciliationProjection
 
 ACCOUNTS = [f"bot-{i}" for i in range(12)]
 

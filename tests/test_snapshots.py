@@ -3,7 +3,10 @@ only what came after, and gets exactly what a replay from the first input gets."
 
 import os
 import pickle
+import shutil
 import zlib
+from importlib import resources
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -14,12 +17,13 @@ from tests.scenarios import SYMBOLS, busy_session
 from trueup.adapters.capture import decode_line
 from trueup.adapters.store import codec, snapshots
 from trueup.adapters.store.journal import Journal
+from trueup.adapters.store.snapshot_format import SNAPSHOT_FORMAT, source_digest
 from trueup.adapters.store.snapshots import Snapshot
 from trueup.application.ingest import Ingestor
 from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent
 from trueup.domain.reconciler import Reconciler
-from trueup.domain.rules.can_open import can_open
+from trueup.domain.rules.can_open_facts import can_open
 from trueup.projections import reconciliation
 from trueup.projections.partitions import partition_of, tracker
 from trueup.projections.positions import position_rows
@@ -64,7 +68,7 @@ def test_a_snapshot_another_trueup_wrote_is_ignored_not_misread() -> None:
     reconciler = Reconciler()
     run(reconciler, SESSION[:100])
     state = snapshots.dump(Snapshot(100, reconciler))
-    older = state.replace(snapshots.SNAPSHOT_FORMAT.encode(), b"0123456789abcdef", 1)
+    older = state.replace(SNAPSHOT_FORMAT.encode(), b"0123456789abcdef", 1)
     assert snapshots.load(older) is None
     assert snapshots.load(state[: len(state) // 2]) is None  # cut short
 
@@ -76,7 +80,7 @@ class _Exploit:
 
 def test_a_snapshot_that_would_run_code_is_refused() -> None:
     body = zlib.compress(pickle.dumps((1, _Exploit())))
-    head = b"trueup-snapshot:" + snapshots.SNAPSHOT_FORMAT.encode()
+    head = b"trueup-snapshot:" + SNAPSHOT_FORMAT.encode()
     assert snapshots.load(head + b"\n" + body) is None
 
 
@@ -136,3 +140,16 @@ def test_a_clean_stop_saves_only_the_state_a_restart_would_find_dear_to_replay(
     again = journal.load_snapshot(bybit_main)
     assert again is not None and again[0] == saved[0]  # cheaper to read 500 inputs again
     assert journal.tracked_position(bybit_main) == journal.last_position()  # all recorded
+
+
+def test_the_snapshot_format_follows_the_domain_code_not_where_it_is_installed(
+    tmp_path: Path,
+) -> None:
+    """Two checkouts of the same code read each other's snapshots; a change to the domain
+    is another format."""
+    domain = Path(resources.files("trueup.domain"))  # type: ignore[arg-type]
+    here = shutil.copytree(domain, tmp_path / "one" / "domain")
+    there = shutil.copytree(domain, tmp_path / "elsewhere" / "too" / "domain")
+    assert source_digest(here) == source_digest(there) == SNAPSHOT_FORMAT
+    (there / "book.py").write_text((there / "book.py").read_text() + "\n# changed\n")
+    assert source_digest(there) != SNAPSHOT_FORMAT

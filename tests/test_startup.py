@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from trueup.adapters.store.journal import Journal
+from trueup.application.service import TrueupService
 
 # Run in a fresh interpreter: the command's exit status and every module it loaded.
 PROBE = """
@@ -101,6 +102,71 @@ def test_reading_a_sqlite_journal_loads_only_sqlite(tmp_path: Path, command: lis
     assert code == (1 if command[0] == "can-open" else 0)
     assert "eventsourcing.sqlite" in modules  # the journal was opened, on SQLite
     assert unneeded(modules) == []
+
+
+# What an answer from current persisted views never needs: the replay and what it runs (the
+# reconciler, its books and detectors, the projection and its snapshots, the views built
+# from reconciled state), the capture decoders or the ingest path. The most frequent
+# question a bot asks, can-open, pays for none of it.
+REPLAY_ONLY = (
+    "trueup.domain.reconciler",
+    "trueup.domain.book",
+    "trueup.domain.rules.account",
+    "trueup.domain.rules.can_open_facts",
+    "trueup.projections.reconciliation",
+    "trueup.projections.view_building",
+    "trueup.adapters.store.snapshots",
+    "trueup.adapters.capture",
+    "trueup.application.ingest",
+)
+SAMPLE = Path(__file__).parent.parent / "samples" / "bybit-session.jsonl"
+MAIN = ["--venue", "bybit", "--account", "main", "--symbol", "BTCUSDT"]
+READS = [
+    ["can-open", *MAIN],
+    ["can-open", *MAIN, "--json"],
+    ["positions"],
+    ["positions", "--venue", "bybit", "--account", "main"],
+    ["diagnose", *MAIN],
+]
+
+
+def replay_modules(modules: list[str]) -> list[str]:
+    return [name for name in REPLAY_ONLY if name in modules]
+
+
+def ingested_journal(tmp_path: Path, *, detect: bool) -> str:
+    """The sample session ingested; with ``detect``, the projection ran as it went in, so
+    its views are current; without, nothing has processed the inputs yet."""
+    path = str(tmp_path / "journal.db")
+    with Journal.open(path) as journal:
+        report = TrueupService(journal).ingest([SAMPLE.read_bytes().splitlines()], detect=detect)
+    assert report.accepted > 0
+    return path
+
+
+@pytest.mark.parametrize("command", READS, ids=" ".join)
+def test_answers_from_current_views_load_no_replay(tmp_path: Path, command: list[str]) -> None:
+    store = ["--store", ingested_journal(tmp_path, detect=True)]
+    code, modules = loaded([*store, *command], tmp_path)
+    assert code in (0, 1)
+    assert "trueup.projections.view_reader" in modules  # answered from the views
+    assert replay_modules(modules) == []
+
+
+@pytest.mark.parametrize("command", READS, ids=" ".join)
+def test_a_new_journal_is_answered_from_its_empty_views(tmp_path: Path, command: list[str]) -> None:
+    """Nothing stored, nothing processed: there is nothing to replay."""
+    code, modules = loaded(["--store", empty_journal(tmp_path), *command], tmp_path)
+    assert code == (1 if command[0] == "can-open" else 0)
+    assert replay_modules(modules) == []
+
+
+def test_inputs_no_projection_has_processed_are_replayed(tmp_path: Path) -> None:
+    """The boundary holds only while the views are current: behind them, the replay answers."""
+    store = ["--store", ingested_journal(tmp_path, detect=False)]
+    _, modules = loaded([*store, "can-open", *MAIN, "--json"], tmp_path)
+    assert "trueup.projections.reconciliation" in modules
+    assert "trueup.domain.reconciler" in modules
 
 
 def test_ingesting_into_a_new_journal_too(tmp_path: Path) -> None:

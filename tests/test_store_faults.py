@@ -33,8 +33,8 @@ from trueup.adapters.store.location import StoreError
 from trueup.adapters.store.redaction import redact
 from trueup.application.ingest import Ingestor
 from trueup.domain.keys import account_stream_id
-from trueup.projections.partitions import tracker
-from trueup.projections.reconciliation import ReconciliationProjection, tracked_position
+from trueup.projections.partitions import tracked_position, tracker
+from trueup.projections.reconciliation import ReconciliationProjection
 from trueup.runners.cli import main
 from trueup_simulators.postgres import PostgresServer, fresh_database
 

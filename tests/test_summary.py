@@ -218,7 +218,7 @@ def test_summary_and_positions_answer_from_the_views_without_a_replay(
     def no_replay(*_: object, **__: object) -> None:
         raise AssertionError("replayed: the views were current")
 
-    monkeypatch.setattr("trueup.application.service.replay", no_replay)
+    monkeypatch.setattr("trueup.projections.reconciliation.replay", no_replay)
     (summary,) = cli(capsys, journal_url, "summary", "--json")
     assert summary["positions"] == 4
     assert len(cli(capsys, journal_url, "positions", "--format", "ccxt")) == 4

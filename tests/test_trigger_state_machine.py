@@ -37,7 +37,7 @@ from trueup.application.executor import Executor, ExecutorSettings
 from trueup.application.service import TrueupService
 from trueup.domain.emitted import Emitted, OrderRequested, TriggerFired, TriggerOutcome
 from trueup.domain.events import OrdersReported
-from trueup.projections.reconciliation import tracked_position
+from trueup.projections.partitions import tracked_position
 from trueup.runners.live import LiveIngest
 from trueup_simulators.bybit.simulator import BybitSimulator
 

@@ -18,7 +18,7 @@ from trueup.adapters.store.view_table import ViewWrites
 from trueup.application.ingest import Ingestor
 from trueup.application.service import TrueupService
 from trueup.domain.reconciler import Reconciler
-from trueup.projections import views
+from trueup.projections import view_building, views
 from trueup.projections.partitions import ALL, tracker
 from trueup.projections.positions import position_rows
 from trueup.projections.reconciliation import ReconciliationProjection
@@ -46,7 +46,7 @@ def assert_views_equal_a_replay(journal: Journal) -> None:
     table = journal.views()
     assert all(table.format(tracker(n)) == views.VIEWS_FORMAT for n in ALL)
     stored = {(v.venue, v.account, v.symbol): v for v in ViewReader(journal).symbols()}
-    for built in views.every_view(replayed):
+    for built in view_building.every_view(replayed):
         if isinstance(built, views.SymbolView):
             assert stored.get((built.venue, built.account, built.symbol)) == built
         else:
@@ -54,7 +54,7 @@ def assert_views_equal_a_replay(journal: Journal) -> None:
             assert found is not None and views.decode_account(found) == built
     # And nothing stored that a replay would not say.
     for (venue, account, symbol), view in stored.items():
-        assert view == views.symbol_view(replayed, (venue, account), symbol)
+        assert view == view_building.symbol_view(replayed, (venue, account), symbol)
 
 
 @settings(
@@ -143,7 +143,7 @@ def test_the_queries_answer_from_the_views_exactly_what_a_replay_answers(
     def no_replay(*_: object, **__: object) -> Reconciler:
         raise AssertionError("answered by replaying the journal")
 
-    monkeypatch.setattr("trueup.application.service.replay", no_replay)
+    monkeypatch.setattr("trueup.projections.reconciliation.replay", no_replay)
     from_views = answers(busy)
     monkeypatch.undo()
     forget_the_views(journal)

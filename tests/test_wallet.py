@@ -12,7 +12,7 @@ from trueup.domain.events import CoinBalance, PositionsReported, WalletReport, W
 from trueup.domain.reconciler import Reconciler
 from trueup.domain.vocabulary import MarginMode
 from trueup.domain.wallet import Wallet
-from trueup.projections.views import account_view
+from trueup.projections.view_building import account_view
 
 HL_USER = "0x5e9ee1089755c3435139848e47e6635505d5a13a"
 

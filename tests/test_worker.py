@@ -11,7 +11,8 @@ from trueup.adapters.store import codec
 from trueup.adapters.store.journal import Journal
 from trueup.application.ingest import Ingestor
 from trueup.domain.emitted import Emitted
-from trueup.projections.reconciliation import ReconciliationProjection, tracked_position
+from trueup.projections.partitions import tracked_position
+from trueup.projections.reconciliation import ReconciliationProjection
 
 INPUTS = 6_000
 KILLS = 6

@@ -226,7 +226,8 @@ class Journal:
 
     def _insert(self, events: list[InputEvent]) -> Sequence[int] | None:
         stored, heads, declared = self._stored(events)
-        ids = self.recorder.insert_events(stored)
+        # On SQLite, the appender's connection is given a large cache (sqlite_recorder.py).
+        ids = self.recorder.insert_events(stored, appending_inputs=True)
         self._heads = heads
         self._declared |= declared
         return ids

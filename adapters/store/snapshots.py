@@ -1,8 +1,7 @@
 """Snapshots of the reconciler's state, so a restart or a query starts from the last one
 and replays only the inputs after it, not the whole journal.
 
-A snapshot is valid only for the very code that wrote it: its format is a digest of every
-source file of ``trueup.domain`` (the state's shape and the rules that made it), so a
+A snapshot is valid only for the very code that wrote it (snapshot_format.py), so a
 snapshot from another version of trueup is ignored and the state rebuilt from the inputs,
 never misread. It is read back with an unpickler that builds nothing but trueup's domain
 types, containers and decimals: a row of the journal can never make trueup run code.
@@ -10,14 +9,12 @@ types, containers and decimals: a row of the journal can never make trueup run c
 
 import copyreg
 import gc
-import hashlib
 import io
 import pickle
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, is_dataclass
-from importlib import resources
 from operator import attrgetter
 from types import MethodType
 from typing import Any
@@ -25,6 +22,7 @@ from uuid import UUID, uuid5
 
 from msgspec import Struct
 
+from trueup.adapters.store.snapshot_format import SNAPSHOT_FORMAT
 from trueup.domain.keys import TRUEUP_NAMESPACE
 from trueup.domain.reconciler import Reconciler
 
@@ -52,28 +50,6 @@ _ALLOWED = {
 def snapshot_stream(tracker: str) -> UUID:
     """The journal stream holding one projection's snapshots, newest last."""
     return uuid5(TRUEUP_NAMESPACE, f"snapshot:{tracker}")
-
-
-def _domain_digest() -> str:
-    digest = hashlib.sha256()
-    root = resources.files("trueup.domain")
-    for path in sorted(_sources(root), key=str):
-        digest.update(str(path).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def _sources(folder: Any) -> list[Any]:
-    found = []
-    for entry in folder.iterdir():
-        if entry.is_dir() and entry.name != "__pycache__":
-            found += [f for f in _sources(entry)]
-        elif entry.name.endswith(".py"):
-            found.append(entry)
-    return found
-
-
-SNAPSHOT_FORMAT = _domain_digest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,18 +22,22 @@ from trueup.adapters.store import view_table
 # commit: a committed batch is in the log before the commit returns, so a process killed at
 # any point loses nothing; only a power cut may take back the last commits (never half of
 # one). FULL spent a disk flush per batch and per projection step, half the time of a batch.
-# The cache holds the hot top of the events table's indexes (a 1,000,000-input journal's
-# primary key alone is ~100 MB; the default cache is 2 MB), so that a batch does not read
-# the same interior pages again and again. A checkpoint every 4,000 pages of log (16 MB),
-# not the default 1,000: a batch's audit index rows land on the same few hundred pages as
-# the last batches' did (one stream per account and symbol), and a checkpoint copies each
-# page once however many commits changed it (measured: ingest into a 1,000,000-input
-# journal 5,300 -> 8,500 inputs/s with the detectors off, 9,600 -> 10,800 into an empty one).
+# A checkpoint every 4,000 pages of log (16 MB), not the default 1,000: a batch's audit index
+# rows land on the same few hundred pages as the last batches' did (one stream per account
+# and symbol), and a checkpoint copies each page once however many commits changed it
+# (measured: ingest into a 1,000,000-input journal 5,300 -> 8,500 inputs/s with the
+# detectors off, 9,600 -> 10,800 into an empty one).
 PRAGMAS = (
     "PRAGMA synchronous=NORMAL",
-    "PRAGMA cache_size=-65536",
     "PRAGMA wal_autocheckpoint=4000",
 )
+# The cache of a connection that appends inputs: it holds the hot top of the events table's
+# indexes (a 1,000,000-input journal's primary key alone is ~100 MB; the default cache is
+# 2 MB), so that a batch does not read the same interior pages again and again. Only such a
+# connection is given it, at its first append: one that only reads (a query, a replay, a
+# worker rebuilding from the first input) gains nothing from it, and would fill it with
+# pages it reads once (64 MB of a cold rebuild's peak).
+APPENDER_CACHE = "PRAGMA cache_size=-65536"
 
 
 class TunedSQLiteConnectionPool(SQLiteConnectionPool):
@@ -72,6 +76,8 @@ class ViewsSQLiteRecorder(SQLiteProcessRecorder):
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
+        if kwargs.get("appending_inputs"):
+            c.execute(APPENDER_CACHE)  # the same size again changes nothing: no need to ask
         # The library inserts row by row, to read each row's position; one executemany, then
         # the last position, says the same (below) at a fraction of the cost.
         ids = self._insert_rows(c, stored_events)

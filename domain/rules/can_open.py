@@ -4,21 +4,17 @@ Blocks on what the exchange holds, a LIVE entry in flight, an active cooldown an
 unresolved drift. A stale local record is reported but never blocks: the exchange does not
 hold it, and blocking on it is the failure this replaces.
 
-The verdict is judged from facts (``symbol_facts``, ``account_facts``) that the persisted
+The verdict is judged from facts (found in a book by can_open_facts.py) that the persisted
 views keep as they are: a query judges the very facts a replay would, so the two answers
-are the same by construction.
+are the same by construction. This module is the rule alone, so that a query answering from
+the views loads neither the book nor the detectors.
 """
 
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from trueup.domain.book import AccountBook
-from trueup.domain.events import OrderPlaced
 from trueup.domain.instants import iso
-from trueup.domain.keys import PositionKey
-from trueup.domain.rules.account import AccountDetectors
 from trueup.domain.rules.config import RuleConfig
-from trueup.domain.rules.orders import is_filled
 from trueup.domain.vocabulary import OrderStatus, PositionSide
 
 
@@ -94,79 +90,6 @@ class AccountFacts:
 
 
 UNKNOWN_ACCOUNT = AccountFacts(0, None, known=False)
-
-
-def account_facts(book: AccountBook, config: RuleConfig) -> AccountFacts:
-    faults = book.fold_faults
-    return AccountFacts(
-        len(faults),
-        faults[0] if faults else None,
-        complete_snapshot_at=book.complete_snapshot_at,
-        freshness_limit_ms=config.freshness_limit_ms,
-        stream_down=book.stream_down,
-    )
-
-
-def symbol_facts(
-    book: AccountBook,
-    detectors: AccountDetectors,
-    symbol: str,
-    index: "SymbolIndex | None" = None,
-) -> SymbolFacts:
-    """The facts about ``symbol``; ``index``, when given, saves looking through every key
-    and intent of the account for it (the views build many symbols' at once)."""
-    index = index or SymbolIndex(book, only=symbol)
-    keys: list[KeyFacts] = []
-    for key in index.keys.get(symbol, ()):
-        position = book.positions[key]
-        held = position.exchange
-        keys.append(
-            KeyFacts(
-                position_idx=key.position_idx,
-                local_qty=position.local_qty,
-                exchange_qty=position.exchange_qty,
-                held=HeldFacts(held.side, held.size, held.seq) if held and held.size else None,
-                drift_since=detectors.drift.unresolved(key),
-                locals=tuple(
-                    LocalFacts(
-                        local.position_id,
-                        local.mode,
-                        local.timeframe,
-                        detectors.stale.why(book, local),
-                    )
-                    for local in position.open_local()
-                ),
-            )
-        )
-    entries: list[EntryInFlight] = []
-    for link, placed in index.entries.get(symbol, ()):
-        owner = book.local_position(placed.position_id)
-        if owner is None or owner.mode != "LIVE" or not owner.is_open:
-            continue
-        order = book.order_by_client_id(link)
-        if order is None or not (order.is_terminal or is_filled(order)):
-            entries.append(EntryInFlight(link, order.status if order else None, placed.at))
-    return SymbolFacts(tuple(keys), tuple(entries), detectors.manual_close.cooldown_until(symbol))
-
-
-class SymbolIndex:
-    """An account's position keys and ENTRY intents by symbol, each list in order."""
-
-    __slots__ = ("entries", "keys")
-
-    def __init__(self, book: AccountBook, only: str | None = None) -> None:
-        self.keys: dict[str, list[PositionKey]] = {}
-        self.entries: dict[str, list[tuple[str, OrderPlaced]]] = {}
-        keys = book.positions if only is None else (k for k in book.positions if k.symbol == only)
-        for key in sorted(keys):
-            self.keys.setdefault(key.symbol, []).append(key)
-        entries = (
-            (link, placed)
-            for link, placed in book.placed.items()
-            if placed.purpose == "ENTRY" and (only is None or placed.symbol == only)
-        )
-        for link, placed in sorted(entries, key=lambda entry: entry[0]):
-            self.entries.setdefault(placed.symbol, []).append((link, placed))
 
 
 def judge(
@@ -248,23 +171,3 @@ def stale_view(account: AccountFacts, now: int) -> list[str]:
             "go unseen until it is back"
         )
     return reasons
-
-
-def can_open(
-    book: AccountBook,
-    detectors: AccountDetectors,
-    symbol: str,
-    now: int,
-    *,
-    config: RuleConfig | None = None,
-    side: PositionSide | None = None,
-    timeframe: str | None = None,
-) -> Verdict:
-    return judge(
-        account_facts(book, config or RuleConfig()),
-        symbol_facts(book, detectors, symbol),
-        symbol,
-        now,
-        side=side,
-        timeframe=timeframe,
-    )

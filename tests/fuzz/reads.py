@@ -12,10 +12,10 @@ from trueup.adapters.store import codec
 from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent
 from trueup.domain.reconciler import Reconciler
-from trueup.domain.rules.can_open import can_open
+from trueup.domain.rules.can_open_facts import can_open
 from trueup.domain.rules.findings import stale_positions
 from trueup.domain.vocabulary import PositionSide
-from trueup.projections import views
+from trueup.projections import view_building, views
 from trueup.projections.audit import audit
 from trueup.projections.ccxt import ccxt_position
 from trueup.projections.positions import position_rows
@@ -45,7 +45,7 @@ def positions(reconciler: Reconciler, out: io.StringIO) -> None:
     for row in rows:
         output.write_json(row, out)
         output.write_json(ccxt_position(row), out)
-    built = list(views.every_view(reconciler))
+    built = list(view_building.every_view(reconciler))
     found = summarise(
         [v for v in built if isinstance(v, views.AccountView)],
         [v for v in built if isinstance(v, views.SymbolView)],

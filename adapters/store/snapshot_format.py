@@ -1,0 +1,33 @@
+"""The format a snapshot (snapshots.py) is valid for: a digest of every source file of
+``trueup.domain``, the state's shape and the rules that made it. On its own, so that what
+only checks a format (the persisted views) loads no reconciler."""
+
+import hashlib
+from importlib import resources
+from typing import Any
+
+
+def source_digest(root: Any) -> str:
+    """A digest of the source files under ``root`` (a package's folder)."""
+    digest = hashlib.sha256()
+    for name, source in sorted(_sources(root), key=lambda f: f[0]):
+        # Named by its place in trueup.domain, not on disk: the same code installed elsewhere
+        # (another checkout, a moved venv) reads the snapshots it wrote.
+        digest.update(name.encode())
+        digest.update(source.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _sources(folder: Any, within: str = "") -> list[tuple[str, Any]]:
+    """Every .py file under ``folder``, each with its path from there."""
+    found = []
+    for entry in folder.iterdir():
+        name = f"{within}/{entry.name}" if within else entry.name
+        if entry.is_dir() and entry.name != "__pycache__":
+            found += _sources(entry, name)
+        elif entry.name.endswith(".py"):
+            found.append((name, entry))
+    return found
+
+
+SNAPSHOT_FORMAT = source_digest(resources.files("trueup.domain"))

@@ -1,0 +1,113 @@
+"""The facts can-open weighs (domain/rules/can_open.py), found in an account's book and
+detectors: what a replay hands the rule, and what the projection keeps in the views."""
+
+from trueup.domain.book import AccountBook
+from trueup.domain.events import OrderPlaced
+from trueup.domain.keys import PositionKey
+from trueup.domain.rules.account import AccountDetectors
+from trueup.domain.rules.can_open import (
+    AccountFacts,
+    EntryInFlight,
+    HeldFacts,
+    KeyFacts,
+    LocalFacts,
+    SymbolFacts,
+    Verdict,
+    judge,
+)
+from trueup.domain.rules.config import RuleConfig
+from trueup.domain.rules.orders import is_filled
+from trueup.domain.vocabulary import PositionSide
+
+
+def account_facts(book: AccountBook, config: RuleConfig) -> AccountFacts:
+    faults = book.fold_faults
+    return AccountFacts(
+        len(faults),
+        faults[0] if faults else None,
+        complete_snapshot_at=book.complete_snapshot_at,
+        freshness_limit_ms=config.freshness_limit_ms,
+        stream_down=book.stream_down,
+    )
+
+
+def symbol_facts(
+    book: AccountBook,
+    detectors: AccountDetectors,
+    symbol: str,
+    index: "SymbolIndex | None" = None,
+) -> SymbolFacts:
+    """The facts about ``symbol``; ``index``, when given, saves looking through every key
+    and intent of the account for it (the views build many symbols' at once)."""
+    index = index or SymbolIndex(book, only=symbol)
+    keys: list[KeyFacts] = []
+    for key in index.keys.get(symbol, ()):
+        position = book.positions[key]
+        held = position.exchange
+        keys.append(
+            KeyFacts(
+                position_idx=key.position_idx,
+                local_qty=position.local_qty,
+                exchange_qty=position.exchange_qty,
+                held=HeldFacts(held.side, held.size, held.seq) if held and held.size else None,
+                drift_since=detectors.drift.unresolved(key),
+                locals=tuple(
+                    LocalFacts(
+                        local.position_id,
+                        local.mode,
+                        local.timeframe,
+                        detectors.stale.why(book, local),
+                    )
+                    for local in position.open_local()
+                ),
+            )
+        )
+    entries: list[EntryInFlight] = []
+    for link, placed in index.entries.get(symbol, ()):
+        owner = book.local_position(placed.position_id)
+        if owner is None or owner.mode != "LIVE" or not owner.is_open:
+            continue
+        order = book.order_by_client_id(link)
+        if order is None or not (order.is_terminal or is_filled(order)):
+            entries.append(EntryInFlight(link, order.status if order else None, placed.at))
+    return SymbolFacts(tuple(keys), tuple(entries), detectors.manual_close.cooldown_until(symbol))
+
+
+class SymbolIndex:
+    """An account's position keys and ENTRY intents by symbol, each list in order."""
+
+    __slots__ = ("entries", "keys")
+
+    def __init__(self, book: AccountBook, only: str | None = None) -> None:
+        self.keys: dict[str, list[PositionKey]] = {}
+        self.entries: dict[str, list[tuple[str, OrderPlaced]]] = {}
+        keys = book.positions if only is None else (k for k in book.positions if k.symbol == only)
+        for key in sorted(keys):
+            self.keys.setdefault(key.symbol, []).append(key)
+        entries = (
+            (link, placed)
+            for link, placed in book.placed.items()
+            if placed.purpose == "ENTRY" and (only is None or placed.symbol == only)
+        )
+        for link, placed in sorted(entries, key=lambda entry: entry[0]):
+            self.entries.setdefault(placed.symbol, []).append((link, placed))
+
+
+def can_open(
+    book: AccountBook,
+    detectors: AccountDetectors,
+    symbol: str,
+    now: int,
+    *,
+    config: RuleConfig | None = None,
+    side: PositionSide | None = None,
+    timeframe: str | None = None,
+) -> Verdict:
+    return judge(
+        account_facts(book, config or RuleConfig()),
+        symbol_facts(book, detectors, symbol),
+        symbol,
+        now,
+        side=side,
+        timeframe=timeframe,
+    )
