@@ -3,6 +3,7 @@ view is exactly what a replay would give; the projection rebuilds only those its
 touched (domain/touched.py)."""
 
 from collections.abc import Iterator
+from decimal import Decimal
 
 import orjson
 
@@ -10,7 +11,9 @@ from trueup.adapters.store import codec
 from trueup.domain.book import AccountBook
 from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputRejected
+from trueup.domain.keys import PositionKey
 from trueup.domain.pnl import ClosedPosition
+from trueup.domain.position import Position
 from trueup.domain.reconciler import Account, Reconciler
 from trueup.domain.risk import position_risk
 from trueup.domain.rules.can_open_facts import SymbolIndex, account_facts, symbol_facts
@@ -21,16 +24,29 @@ from trueup.projections.audit import position_state
 from trueup.projections.triggers import trigger_rows
 from trueup.projections.views import AccountView, Freshness, KeyRow, SymbolView, pnl_state
 
+ZERO = Decimal(0)
+
 
 def symbol_view(
-    reconciler: Reconciler, account: Account, symbol: str, index: SymbolIndex | None = None
+    reconciler: Reconciler,
+    account: Account,
+    symbol: str,
+    index: SymbolIndex | None = None,
+    ledger_only: dict[str, list[PositionKey]] | None = None,
 ) -> SymbolView:
+    """The symbol's view; ``index`` and ``ledger_only``, when given, save looking through
+    every key of the account for it (see ``touched_views``)."""
     book = reconciler.book(*account)
     detectors = reconciler.detectors(*account)
     index = index or SymbolIndex(book, only=symbol)
+    if ledger_only is None:
+        ledger_only = ledger_only_keys(book, only=symbol)
     keys = []
-    for key in index.keys.get(symbol, ()):
-        position = book.positions[key]
+    for key in sorted([*index.keys.get(symbol, ()), *ledger_only.get(symbol, ())]):
+        position = book.positions.get(key)
+        if position is None:
+            keys.append(_ledger_only_row(book, key))
+            continue
         keys.append(
             KeyRow(
                 category=key.category,
@@ -39,13 +55,43 @@ def symbol_view(
                 exchange_qty=position.exchange_qty,
                 findings=tuple(open_findings(book, detectors, reconciler.config, key)),
                 state=position_state(book, position),
-                held_ever=position.exchange is not None or bool(position.local),
+                # Fills folded are the exchange's word that it held the key, reported or not.
+                held_ever=position.exchange is not None
+                or bool(position.local)
+                or key in book.pnl.keys,
                 pnl=pnl_state(book.pnl, key),
                 risk=position_risk(book, key, reconciler.config),
             )
         )
     facts = symbol_facts(book, detectors, symbol, index)
     return SymbolView(*account, symbol, tuple(keys), facts)
+
+
+def ledger_only_keys(book: AccountBook, only: str | None = None) -> dict[str, list[PositionKey]]:
+    """The keys only the PnL ledger holds, by symbol: their fills were folded, but no
+    position report or intent named them (opened and closed between two polled states)."""
+    found: dict[str, list[PositionKey]] = {}
+    positions = book.positions
+    for key in book.pnl.keys:
+        if key not in positions and (only is None or key.symbol == only):
+            found.setdefault(key.symbol, []).append(key)
+    return found
+
+
+def _ledger_only_row(book: AccountBook, key: PositionKey) -> KeyRow:
+    """A key known by its fills alone: flat as the book sees it (no report says otherwise),
+    with no risk and no findings, but its PnL, and held once (its fills say so)."""
+    return KeyRow(
+        category=key.category,
+        position_idx=key.position_idx,
+        local_qty=ZERO,
+        exchange_qty=ZERO,
+        findings=(),
+        state=position_state(book, Position(key)),
+        held_ever=True,
+        pnl=pnl_state(book.pnl, key),
+        risk=None,
+    )
 
 
 def account_view(reconciler: Reconciler, account: Account) -> AccountView:
@@ -76,8 +122,13 @@ def closed_positions(reconciler: Reconciler) -> list[ClosedPosition]:
 
 
 def symbols(book: AccountBook) -> set[str]:
-    """Every symbol the account's views speak of: its keys' and its intents'."""
-    return {key.symbol for key in book.positions} | {p.symbol for p in book.placed.values()}
+    """Every symbol the account's views speak of: its keys' (the ledger's too) and its
+    intents'."""
+    return (
+        {key.symbol for key in book.positions}
+        | {key.symbol for key in book.pnl.keys}
+        | {p.symbol for p in book.placed.values()}
+    )
 
 
 def touched_views(reconciler: Reconciler, touched: Touched) -> Iterator[AccountView | SymbolView]:
@@ -94,8 +145,9 @@ def touched_views(reconciler: Reconciler, touched: Touched) -> Iterator[AccountV
             names = touched.symbols[account]
         # One pass over the account for all its symbols, not one per symbol.
         index = SymbolIndex(book) if len(names) > 1 else None
+        ledger_only = ledger_only_keys(book) if len(names) > 1 else None
         for symbol in sorted(names):
-            yield symbol_view(reconciler, account, symbol, index)
+            yield symbol_view(reconciler, account, symbol, index, ledger_only)
 
 
 def every_view(reconciler: Reconciler) -> Iterator[AccountView | SymbolView]:

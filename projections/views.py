@@ -32,7 +32,9 @@ class KeyRow:
     exchange_qty: Decimal
     findings: tuple[str, ...]
     state: JSON
-    held_ever: bool  # either side has held it: `positions` lists only these
+    # Either side has held it (a report, an intent, or fills the PnL ledger folded):
+    # `positions` lists only these.
+    held_ever: bool
     pnl: JSON  # the key's PnL: the lifecycle open, and its totals (see ``pnl_state``)
     # What the exchange holds on the key, weighed (domain/risk.py); None when flat.
     risk: PositionRisk | None = None

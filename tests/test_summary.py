@@ -333,3 +333,74 @@ def test_the_summary_sums_at_the_rules_usd_values_and_shows_a_coin_without_one_a
     apart = capsys.readouterr().out.split("apart", 1)[1].splitlines()
     # Hyperliquid's equity is in USDC too: apart, beside its one position.
     assert apart[2].split()[:4] == ["USDC", "25000.0", "1", "50000"]
+
+
+def test_the_pnl_of_a_key_seen_only_by_its_fills_reaches_the_summary(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A Hyperliquid ETH long opened and closed between two polled states: only its fills
+    were seen, no position report named it. Its PnL is in the totals; it is listed flat."""
+    opening = hl.user_fill(
+        coin="ETH", px="3000.0", sz="2.0", side="B", time=T0, oid=1, tid=1, fee="1.2"
+    )
+    closing = hl.user_fill(
+        coin="ETH", px="3050.0", sz="2.0", side="A", time=T0 + 700, oid=2, tid=2,
+        start_position="2.0", direction="Close Long", closed_pnl="100.0", fee="1.22",
+    )  # fmt: skip
+    records = [
+        hl.capture_ws(T0, HL_USER, hl.user_fills_frame(HL_USER, [opening])),
+        hl.capture_ws(T0 + 700, HL_USER, hl.user_fills_frame(HL_USER, [closing])),
+    ]
+    path = tmp_path / "fills.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(record) + b"\n" for record in records))
+    assert main(["--store", store_url, "ingest", str(path)]) == 0
+    (summary,) = cli(capsys, store_url, "summary", "--json")
+    figures = [Decimal(summary[name]) for name in ("realised_pnl", "fees", "funding")]
+    assert figures == [Decimal(100), Decimal("2.42"), Decimal(0)]
+    assert Decimal(summary["net_pnl"]) == Decimal("97.58")
+    assert (summary["positions"], summary["notional"]) == (0, "0")
+    (row,) = cli(capsys, store_url, "positions", "--json")
+    assert (row["symbol"], row["exchange_qty"], row["local_qty"]) == ("ETH", "0", "0")
+    assert (row["findings"], row["risk"], row["pnl"]["open"]) == ([], None, None)
+
+
+def test_a_key_whose_order_filled_is_listed_before_any_position_report(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bybit sends an order's fill before the position it opened: the fill is the exchange's
+    word that it holds the key, so `positions` lists it (exchange 0 until its report)."""
+    order = messages.order_item(
+        symbol="BTCUSDT",
+        order_id="o1",
+        side="Buy",
+        qty="0.1",
+        status="Filled",
+        updated_time=T0 + 1,
+        cum_exec_qty="0.1",
+        avg_price="50000",
+        cum_exec_fee="2.75",
+    )
+    execution = messages.execution_item(
+        symbol="BTCUSDT", exec_id="e1", order_id="o1", side="Buy", exec_price="50000",
+        exec_qty="0.1", exec_time=T0 + 1, seq=1, exec_fee="2.75",
+    )  # fmt: skip
+    records = [
+        messages.capture_ws(
+            T0 + 2, "main", messages.ws_frame("order", [order], message_id="o", creation_time=T0)
+        ),
+        messages.capture_ws(
+            T0 + 3,
+            "main",
+            messages.ws_frame("execution", [execution], message_id="e", creation_time=T0 + 1),
+        ),
+    ]
+    path = tmp_path / "fills.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(record) + b"\n" for record in records))
+    assert main(["--store", store_url, "ingest", str(path)]) == 0
+    (row,) = cli(capsys, store_url, "positions", "--json")
+    assert (row["symbol"], row["exchange_qty"], row["pnl"]["open"]["size"]) == (
+        "BTCUSDT",
+        "0",
+        "0.1",
+    )
+    assert Decimal(row["pnl"]["fees"]) == Decimal("2.75")
