@@ -29,7 +29,7 @@ from trueup.adapters.notify import message
 from trueup.adapters.notify.target import Retries, Selection, Target, TargetKind
 from trueup.adapters.store.journal import Journal
 from trueup.application.backlog import BacklogLimits
-from trueup.application.loop_status import loop_status
+from trueup.application.loop_status import LoopStatus, loop_status
 from trueup.application.notifier import Notifier
 from trueup.application.notifier import log as notifier_log
 from trueup.domain.emitted import Emitted, WsReconnect
@@ -607,3 +607,22 @@ def dead_letters_told(journal: Journal) -> int:
 def waiting_told(journal: Journal) -> int | None:
     status = loop_status(journal, "notifier.default")
     return None if status is None else status.waiting
+
+
+def test_serve_refuses_a_dead_letter_limit_its_status_could_not_show(
+    store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = cli("--store", store, "serve", "--max-dead-letters", "100", capsys=capsys)
+    assert code == 2 and "--max-dead-letters" in err and "0 to 99" in err
+
+
+def test_a_status_written_before_notifiers_told_their_backlog_still_reads(store: str) -> None:
+    before = {
+        "name": "notifier.default", "last_success_at": T0, "last_failure_at": None,
+        "last_failure": "", "failures_in_row": 0, "stopped_at": None, "beat_at": T0,
+    }  # fmt: skip
+    with Journal.open(store) as journal:
+        journal.save_snapshot("loop.notifier.default", 0, orjson.dumps(before))
+        status = loop_status(journal, "notifier.default")
+    assert status == LoopStatus("notifier.default", last_success_at=T0, beat_at=T0)
+    assert status.backlog_problems(T0, BacklogLimits()) == []
