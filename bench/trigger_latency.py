@@ -48,6 +48,7 @@ from trueup.adapters.store.journal import Appended, Journal
 from trueup.application.executor import Executor
 from trueup.domain.emitted import Emitted, OrderRequested, TriggerOutcome
 from trueup.domain.events import InputEvent, PricesReported
+from trueup.projections.partitions import partition_of
 from trueup.runners.executor import executing
 from trueup.runners.gc_policy import relaxed_gc
 from trueup.runners.live import LiveIngest
@@ -149,8 +150,11 @@ def measure_way(store: SQLiteStore, counts: Counts, woken: bool) -> Measured:
         for symbol in SYMBOLS:
             sim.open_position(symbol, "Buy", "1", str(ENTRY))
         url = stack.enter_context(store.fresh())
-        reader = Reader(stack.enter_context(Journal.open(url)))
-        live = stack.enter_context(writing(stack.enter_context(Journal.open(url)), probe.emitted))
+        reader = Reader(stack.enter_context(Journal.open(url)), (partition_of("bybit", ACCOUNT),))
+        # One account's ticks and partition, as `trueup run` has them (every partition's
+        # position recorded on each commit was 16 tracking rows, not 1).
+        writer = stack.enter_context(Journal.open(url))
+        live = stack.enter_context(writing(writer, probe.emitted, ("bybit", ACCOUNT)))
         _hook(live, probe)
         stack.enter_context(feeding(_feeds(sim), live))
         _ready(sim, reader)
