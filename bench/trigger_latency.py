@@ -3,11 +3,14 @@ order that trigger requests reaching the simulator (POST /v5/order/create).
 
 trueup's side in this one process, as ``trueup run --prices --execute`` runs it: pybit's
 private and public WebSockets (BybitFeed, BybitPriceFeed) handing records to a LiveIngest
-writer thread over a fresh SQLite journal, the projection in process (default rules, 1 s
-ticks); an Executor in a thread of its own, on a connection of its own, placing through
-pybit's HTTP session (BybitOrders). The Bybit simulator runs in a process of its own
-(bench/remote_simulator.py): the venue is remote in production, and a simulator sharing
-this process's GIL made every stage's tail its own (until it moved out, 8-16 ms per stage).
+writer thread over a fresh SQLite journal, the projection in process (default rules, the
+account's ticks every 1 s and its partition, its log checkpointed beside it); an Executor
+in a thread of its own, on a connection of its own, placing through pybit's HTTP session
+(BybitOrders). The Bybit simulator runs in a process of its own (bench/remote_simulator.py):
+the venue is remote in production, and a simulator in this process would share its GIL,
+its asyncio server and handlers counted in every stage as trueup's own time (as they were
+until it moved out). On 2 cores shared with other work, the tail is still mostly the
+scheduler's: each stage hands over between threads (feed, writer, executor) at least once.
 
 Setup, untimed: ten symbols, each a long of 1 at 100 (the mark, which market orders fill
 at) with its ticker at 100, the positions shown by the first sync and processed. Samples go
@@ -326,8 +329,9 @@ def legend(counts: Counts) -> str:
         (
             "  the Bybit simulator (127.0.0.1) in a process of its own, as a venue is remote;",
             "  in this one pybit's private and ticker streams, LiveIngest with the projection",
-            "  (SQLite, default rules, 1 s ticks), and an Executor thread placing through",
-            "  pybit's HTTP session (trueup run --prices --execute). Timed from just before the",
+            "  (SQLite, default rules, the account's 1 s ticks and partition), and an Executor",
+            "  thread placing through pybit's HTTP session (trueup run --prices --execute).",
+            "  Timed from just before the",
             "  simulator pushes the ticker that crosses the trigger to its handler receiving",
             f"  the order's POST. {len(SYMBOLS)} positions; each sample a new trigger crossed on",
             "  one of them in turn, its firing waited out before the next; the first round (the",
