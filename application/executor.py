@@ -22,6 +22,7 @@ from trueup.adapters.feed import Clock
 from trueup.adapters.orders import ExecutionClient, OrderRequest, OrderType, Placement, Side
 from trueup.adapters.store.journal import Journal
 from trueup.adapters.store.lease import Lease
+from trueup.application.backlog import Backlog
 from trueup.application.loop_status import executor_name
 from trueup.application.service import TrueupService
 from trueup.domain.emitted import EntryStep, OrderRequested
@@ -52,6 +53,7 @@ class ExecutorStep:
     refused: int = 0
     retrying: int = 0
     holding: bool = False
+    backlog: Backlog | None = None  # what it owes is in the journal, not counted here
 
 
 class Executor:

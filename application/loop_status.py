@@ -3,7 +3,8 @@ any process (the HTTP API's /health) can tell: its last success, its last failur
 many in a row, and whether it stopped cleanly.
 
 One row per loop in the snapshot table (tracker ``loop.<name>``), replaced on each write;
-a loop that is doing well writes at most once every ``every_ms``.
+a loop that is doing well writes at most once every ``every_ms``. A notifier's row also
+holds its backlog: what it still owes, and when it last gave deliveries up (dead letters).
 """
 
 from dataclasses import asdict, dataclass, replace
@@ -12,6 +13,7 @@ import orjson
 
 from trueup.adapters.feed import Clock
 from trueup.adapters.store.journal import Journal
+from trueup.application.backlog import KEPT_DEAD_LETTERS, Backlog, BacklogLimits
 
 PREFIX = "loop."
 # A loop silent this long, and not stopped, has died without a successor.
@@ -30,6 +32,10 @@ class LoopStatus:
     failures_in_row: int = 0
     stopped_at: int | None = None
     beat_at: int = 0  # when it last wrote
+    # A notifier's backlog (waiting None: a loop without one, an executor).
+    waiting: int | None = None
+    oldest_waiting_at: int | None = None
+    dead_lettered_at: tuple[int, ...] = ()  # the latest, up to KEPT_DEAD_LETTERS
 
     def problem(self, now: int) -> str | None:
         """Why this loop is not doing its work, if it is not."""
@@ -43,9 +49,35 @@ class LoopStatus:
             return f"{self.name} has been silent for {now - self.beat_at} ms"
         return None
 
-    def as_document(self, now: int) -> JSON:
+    def backlog_problems(self, now: int, limits: BacklogLimits) -> list[str]:
+        """Why this loop's backlog means someone is not being told, if it does; a loop
+        stopped cleanly is judged by nobody."""
+        if self.stopped_at is not None or self.waiting is None:
+            return []
+        problems = []
+        window = limits.dead_letter_window_ms
+        recent = sum(1 for at in self.dead_lettered_at if now - at <= window)
+        if recent > limits.max_dead_letters:
+            problems.append(
+                f"{self.name} dead-lettered {recent} notification(s) in the last {window} ms; "
+                f"the limit is {limits.max_dead_letters}"
+            )
+        oldest = self.oldest_waiting_at
+        if oldest is not None and now - oldest > limits.max_undelivered_ms:
+            problems.append(
+                f"{self.name} has {self.waiting} notification(s) undelivered, the oldest "
+                f"emitted {now - oldest} ms ago; the limit is {limits.max_undelivered_ms} ms"
+            )
+        return problems
+
+    def as_document(self, now: int, limits: BacklogLimits) -> JSON:
         since = None if self.last_success_at is None else now - self.last_success_at
-        return {**asdict(self), "since_last_success_ms": since, "problem": self.problem(now)}
+        return {
+            **asdict(self),
+            "since_last_success_ms": since,
+            "problem": self.problem(now),
+            "backlog_problems": self.backlog_problems(now, limits),
+        }
 
 
 def executor_name(venue: str, account: str) -> str:
@@ -62,7 +94,11 @@ def loop_statuses(journal: Journal) -> list[LoopStatus]:
 def loop_status(journal: Journal, name: str) -> LoopStatus | None:
     """The status ``name`` last wrote, if it ever did."""
     found = journal.load_snapshot(PREFIX + name)
-    return None if found is None else LoopStatus(**orjson.loads(found[1]))
+    if found is None:
+        return None
+    written = orjson.loads(found[1])
+    written["dead_lettered_at"] = tuple(written.get("dead_lettered_at", ()))
+    return LoopStatus(**written)
 
 
 class LoopHeartbeat:
@@ -75,10 +111,22 @@ class LoopHeartbeat:
         self.status = loop_status(journal, name) or LoopStatus(name)
         self.status = replace(self.status, stopped_at=None, failures_in_row=0)
 
-    def success(self) -> None:
+    def success(self, backlog: Backlog | None = None) -> None:
+        """A step done; ``backlog``, what a notifier still owes after it (a new dead letter
+        is written at once)."""
         now = self.clock()
         due = self.status.failures_in_row or now - self.status.beat_at >= self.every_ms
-        self.status = replace(self.status, last_success_at=now, failures_in_row=0)
+        status = replace(self.status, last_success_at=now, failures_in_row=0)
+        if backlog is not None:
+            kept = (*status.dead_lettered_at, *backlog.dead_lettered_at)[-KEPT_DEAD_LETTERS:]
+            status = replace(
+                status,
+                waiting=backlog.waiting,
+                oldest_waiting_at=backlog.oldest_waiting_at,
+                dead_lettered_at=kept,
+            )
+            due = due or bool(backlog.dead_lettered_at)
+        self.status = status
         if due:
             self._write(now)
 

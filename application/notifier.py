@@ -26,6 +26,7 @@ from trueup.adapters.store.codec import event_json
 from trueup.adapters.store.journal import Journal
 from trueup.adapters.store.lease import Lease
 from trueup.application.answers import NotificationTest
+from trueup.application.backlog import Backlog
 from trueup.application.service import TrueupService
 from trueup.domain.emitted import Emitted
 from trueup.domain.events import NotificationAttempted
@@ -61,6 +62,8 @@ class NotifierStep:
     # Always 0: a failed delivery waits out its back-off in its target's queue, and the
     # notifier goes on with the others.
     retrying: int = 0
+    dead_lettered_at: list[int] = field(default_factory=list)
+    backlog: Backlog | None = None  # what is owed after the step, for /health
 
 
 @dataclass
@@ -78,6 +81,11 @@ class _Queues:
 
     def waiting(self) -> int:
         return sum(len(q) for q in self.by_target.values())
+
+    def oldest_at(self) -> int | None:
+        """When the oldest event still owed was emitted (each queue is in journal order)."""
+        heads = [q[0].event.at for q in self.by_target.values() if q]
+        return min(heads) if heads else None
 
     def first_position(self) -> int | None:
         heads = [q[0].position for q in self.by_target.values() if q]
@@ -129,6 +137,9 @@ class Notifier:
             for queue in self._queues.by_target.values():
                 self._work(queue, done)
             self._record_progress()
+            done.backlog = Backlog(
+                self._queues.waiting(), self._queues.oldest_at(), tuple(done.dead_lettered_at)
+            )
         except Exception:
             self._read_upto = None  # what is known is the journal's: start from it again
             raise
@@ -193,6 +204,7 @@ class Notifier:
                 done.delivered += 1
             else:
                 done.dead_lettered += 1
+                done.dead_lettered_at.append(self.clock())
 
     def _try(self, delivery: Delivery) -> NotificationOutcome:
         """One try, recorded; never raises for what the event or the target holds."""

@@ -59,7 +59,7 @@ from trueup.adapters.store.journal import Journal
 from trueup.domain.emitted import Emitted, EntryFilled, EntrySubmitted, PositionClosed
 from trueup.domain.events import InputEvent, LocalPositionClosed, PositionsReported
 from trueup.domain.rules.config import RuleConfig
-from trueup.projections.partitions import tracked_position
+from trueup.projections.partitions import ALL, tracked_position
 from trueup.runners.gc_policy import relaxed_gc
 from trueup.runners.live import LiveIngest
 from trueup_simulators.aster.simulator import AsterSimulator
@@ -115,8 +115,9 @@ class Measured:
 class Reader:
     """The journal through a connection of its own, looked at every LOOK_EVERY_S."""
 
-    def __init__(self, journal: Journal) -> None:
+    def __init__(self, journal: Journal, partitions: tuple[int, ...] = ALL) -> None:
         self.journal = journal
+        self.partitions = partitions  # the projection's partitions it waits on
         self.after = 0
         self.backlog: deque[tuple[int, Stored]] = deque()
         self.carriers: dict[str, str] = {}  # input id -> e.g. "ws PositionsReported"
@@ -146,13 +147,16 @@ class Reader:
 
     def processed(self, timeout_s: float = START_TIMEOUT_S) -> None:
         """Wait until the projection has processed the last event matched."""
-        self._wait(lambda: tracked_position(self.journal) >= self.last_match, timeout_s)
+        self._wait(lambda: self._processed() >= self.last_match, timeout_s)
 
     def settle(self) -> None:
         """Wait until the projection has processed all that is stored after a short pause."""
         time.sleep(SETTLE_S)
         last = self.journal.last_position()
-        self._wait(lambda: tracked_position(self.journal) >= last, START_TIMEOUT_S)
+        self._wait(lambda: self._processed() >= last, START_TIMEOUT_S)
+
+    def _processed(self) -> int:
+        return tracked_position(self.journal, self.partitions)
 
     def carrier(self, event: Stored) -> str:
         """What carried the input that caused an emitted event into the journal."""
@@ -176,9 +180,13 @@ def _carrier(event: InputEvent) -> str:
 
 
 @contextmanager
-def writing(journal: Journal, on_emitted: OnEmitted = None) -> Iterator[LiveIngest]:
-    """LiveIngest with its projection, writing from a thread of its own until we leave."""
-    live = LiveIngest(journal, config=RuleConfig(), on_emitted=on_emitted)
+def writing(
+    journal: Journal, on_emitted: OnEmitted = None, ticks_for: tuple[str, str] | None = None
+) -> Iterator[LiveIngest]:
+    """LiveIngest with its projection, writing from a thread of its own until we leave.
+    ``ticks_for``: one account's ticks and projection partition, as ``trueup run`` has them
+    (None: every account's, as the demo has them)."""
+    live = LiveIngest(journal, config=RuleConfig(), on_emitted=on_emitted, ticks_for=ticks_for)
     stop = threading.Event()
     writer = threading.Thread(target=live.run, args=(stop,), name="bench-writer", daemon=True)
     writer.start()

@@ -1,32 +1,35 @@
 """Trigger latency, live: from the simulator pushing a ticker that crosses a trigger to the
 order that trigger requests reaching the simulator (POST /v5/order/create).
 
-All in this one process, as ``trueup run --prices`` and ``trueup execute`` run it: the Bybit
-simulator in a thread; pybit's private and public WebSockets (BybitFeed, BybitPriceFeed)
-handing records to a LiveIngest writer thread over a fresh SQLite journal, the projection in
-process (default rules, 1 s ticks); an Executor in a thread of its own, on a connection of
-its own, placing through pybit's HTTP session (BybitOrders).
+trueup's side in this one process, as ``trueup run --prices --execute`` runs it: pybit's
+private and public WebSockets (BybitFeed, BybitPriceFeed) handing records to a LiveIngest
+writer thread over a fresh SQLite journal, the projection in process (default rules, the
+account's ticks every 1 s and its partition, its log checkpointed beside it); an Executor
+in a thread of its own, on a connection of its own, placing through pybit's HTTP session
+(BybitOrders). The Bybit simulator runs in a process of its own (bench/remote_simulator.py):
+the venue is remote in production, and a simulator in this process would share its GIL,
+its asyncio server and handlers counted in every stage as trueup's own time (as they were
+until it moved out). On 2 cores shared with other work, the tail is still mostly the
+scheduler's: each stage hands over between threads (feed, writer, executor) at least once.
 
 Setup, untimed: ten symbols, each a long of 1 at 100 (the mark, which market orders fill
 at) with its ticker at 100, the positions shown by the first sync and processed. Samples go
 round the symbols: in round k, a symbol's trigger k (price, long, level 101 + k, reduce a
-tenth, auto-execute) is added and processed (untimed), then the sample reads the clock just
-before ``sim.tickers.set(symbol, mark_price=101 + k)``, which only pushes the ticker (the
-book's mark stays, so no position frame can fire it instead); its end is the instant the
-simulator's handler took the order's POST (its RestAnswer.received, on the same clock). The
-firing is then waited out (TRIGGER_EXECUTED stored, everything processed) before the next
-sample. The first round is the warm-up: the executor's first order on a symbol reads the
-symbol's instruments-info first (one GET, cached after). Stages, on the same clock: the
-flush that stored the price input returning (before the projection runs), the projection's
+tenth, auto-execute) is added and processed (untimed), then the simulator's process reads
+the clock just before it pushes the ticker at 101 + k (only the ticker: the book's mark
+stays, so no position frame can fire it instead); the sample's end is the instant the
+simulator's handler took the order's POST (its RestAnswer.received, on the same system-wide
+monotonic clock). The firing is then waited out (its outcome emitted, without polling the
+journal meanwhile; TRIGGER_EXECUTED stored, everything processed) before the next sample.
+The first round is the warm-up: the executor's first order on a symbol reads the symbol's
+instruments-info first (one GET, cached after). Stages, on the same clock: the flush that
+stored the price input returning (before the projection runs), the projection's
 ORDER_REQUESTED (LiveIngest's on_emitted, after its commit), the order received.
-
-Two rows: the executor woken by that on_emitted (as ``trueup run --execute`` runs it), its 50 ms
-poll a fallback; and the executor polling every 50 ms, as ``trueup execute`` in a process of
-its own does.
 """
 
 import gc
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
@@ -34,6 +37,7 @@ from dataclasses import dataclass, field
 
 from bench.latency import MS, Latency
 from bench.live_latency import LiveError, Reader, Stored, _showing, feeding, writing
+from bench.remote_simulator import RemoteBybitSimulator
 from bench.report import render
 from bench.stores import SQLiteStore
 from trueup.adapters import trigger_commands
@@ -47,10 +51,10 @@ from trueup.adapters.store.journal import Appended, Journal
 from trueup.application.executor import Executor
 from trueup.domain.emitted import Emitted, OrderRequested, TriggerOutcome
 from trueup.domain.events import InputEvent, PricesReported
+from trueup.projections.partitions import partition_of
 from trueup.runners.executor import executing
 from trueup.runners.gc_policy import relaxed_gc
 from trueup.runners.live import LiveIngest
-from trueup_simulators.bybit.simulator import BybitSimulator
 
 KEY, SECRET = "trigger-bench-key", "trigger-bench-secret"
 ACCOUNT = "main"
@@ -90,6 +94,7 @@ class Stamps:
     stored: float = 0.0
     requested: float = 0.0
     decision_id: str = ""
+    ended: threading.Event = field(default_factory=threading.Event)  # its outcome emitted
 
 
 @dataclass
@@ -111,6 +116,8 @@ class Probe:
         if isinstance(event, OrderRequested) and event.trigger_id == self.now.trigger_id:
             self.now.requested = time.perf_counter()
             self.now.decision_id = event.decision_id
+        if isinstance(event, TriggerOutcome) and event.trigger_id == self.now.trigger_id:
+            self.now.ended.set()
         if self.wake is not None:
             self.wake(event)
 
@@ -142,13 +149,15 @@ def measure_way(store: SQLiteStore, counts: Counts, woken: bool) -> Measured:
     crossings = [(k, symbol) for k in range(rounds) for symbol in SYMBOLS]
     probe = Probe()
     samples: list[Sample] = []
-    with BybitSimulator(api_key=KEY, api_secret=SECRET) as sim, ExitStack() as stack:
+    with RemoteBybitSimulator(KEY, SECRET) as sim, ExitStack() as stack:
         for symbol in SYMBOLS:
-            sim.open_position(symbol, "Buy", "1", str(ENTRY), mark_price=str(ENTRY))
-            sim.tickers.set(symbol, mark_price=str(ENTRY))
+            sim.open_position(symbol, "Buy", "1", str(ENTRY))
         url = stack.enter_context(store.fresh())
-        reader = Reader(stack.enter_context(Journal.open(url)))
-        live = stack.enter_context(writing(stack.enter_context(Journal.open(url)), probe.emitted))
+        reader = Reader(stack.enter_context(Journal.open(url)), (partition_of("bybit", ACCOUNT),))
+        # One account's ticks and partition, as `trueup run` has them (every partition's
+        # position recorded on each commit was 16 tracking rows, not 1).
+        writer = stack.enter_context(Journal.open(url))
+        live = stack.enter_context(writing(writer, probe.emitted, ("bybit", ACCOUNT)))
         _hook(live, probe)
         stack.enter_context(feeding(_feeds(sim), live))
         _ready(sim, reader)
@@ -192,7 +201,7 @@ def _hook(live: LiveIngest, probe: Probe) -> None:
     live.ingestor.on_input = probe.decoded
 
 
-def _feeds(sim: BybitSimulator) -> Feeds:
+def _feeds(sim: RemoteBybitSimulator) -> Feeds:
     account = BybitFeed(
         ACCOUNT,
         KEY,
@@ -205,13 +214,10 @@ def _feeds(sim: BybitSimulator) -> Feeds:
     return Feeds(account, prices)
 
 
-def _ready(sim: BybitSimulator, reader: Reader) -> None:
+def _ready(sim: RemoteBybitSimulator, reader: Reader) -> None:
     """Both streams subscribed, every position shown and processed."""
-    if not sim.wait_subscribed(timeout=START_TIMEOUT_S):
-        raise LiveError("the feed never subscribed to the private stream")
-    for symbol in SYMBOLS:
-        if not sim.tickers.wait_subscribed(symbol, timeout=START_TIMEOUT_S):
-            raise LiveError(f"the price feed never subscribed to {symbol}")
+    if not sim.wait_subscribed(SYMBOLS, START_TIMEOUT_S):
+        raise LiveError("the feeds never subscribed to the private stream and every ticker")
     reader.until(_showing(set(SYMBOLS)), START_TIMEOUT_S, "a sync showing every position")
     reader.settle()
 
@@ -231,12 +237,14 @@ def _level(k: int) -> int:
     return ENTRY + 1 + k
 
 
-def _sample(sim: BybitSimulator, reader: Reader, probe: Probe, symbol: str, k: int) -> Sample:
+def _sample(sim: RemoteBybitSimulator, reader: Reader, probe: Probe, symbol: str, k: int) -> Sample:
     """One trigger crossed, timed to its order's arrival; its firing waited out."""
     trigger_id = f"{symbol}-{k}"
     now = probe.now = Stamps(symbol, trigger_id)
-    start = time.perf_counter()
-    sim.tickers.set(symbol, mark_price=str(_level(k)))
+    start = sim.push_ticker(symbol, str(_level(k)))
+    # Waited for without looking at the journal: the reader's polling would take the GIL
+    # from the threads being timed (and no such poller runs beside `trueup run`).
+    now.ended.wait(SAMPLE_TIMEOUT_S)
     outcome = reader.until(_ended(trigger_id), SAMPLE_TIMEOUT_S, f"{trigger_id} ending")
     reader.settle()
     if not isinstance(outcome, TriggerOutcome) or outcome.type != "TRIGGER_EXECUTED":
@@ -319,9 +327,11 @@ def _figures(row: Latency) -> tuple[str, ...]:
 def legend(counts: Counts) -> str:
     return "\n".join(
         (
-            "  one process: Bybit simulator (127.0.0.1), pybit's private and ticker streams,",
-            "  LiveIngest with the projection (SQLite, default rules, 1 s ticks), and an",
-            "  Executor thread placing through pybit's HTTP session. Timed from just before the",
+            "  the Bybit simulator (127.0.0.1) in a process of its own, as a venue is remote;",
+            "  in this one pybit's private and ticker streams, LiveIngest with the projection",
+            "  (SQLite, default rules, the account's 1 s ticks and partition), and an Executor",
+            "  thread placing through pybit's HTTP session (trueup run --prices --execute).",
+            "  Timed from just before the",
             "  simulator pushes the ticker that crosses the trigger to its handler receiving",
             f"  the order's POST. {len(SYMBOLS)} positions; each sample a new trigger crossed on",
             "  one of them in turn, its firing waited out before the next; the first round (the",

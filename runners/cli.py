@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, TextIO, TypeAlias
 
 from trueup.adapters.store.location import StoreError, store_url
+from trueup.application.backlog import KEPT_DEAD_LETTERS, BacklogLimits
 from trueup.runners.arguments import (
     Parser,
     PositionsFormat,
@@ -35,6 +36,7 @@ from trueup.runners.arguments import (
     short_name,
     subject_prefix,
     symbols,
+    whole_number,
     writable_directory,
     writable_file,
 )
@@ -393,6 +395,30 @@ def _serve_command(commands: Commands) -> None:
         type=Path,
         metavar="FILE.toml",
         help="notification targets, for POST /v1/notify/test (docs/notifications.md)",
+    )
+    limits = BacklogLimits()
+    serve.add_argument(
+        "--max-dead-letters",
+        type=whole_number(0, KEPT_DEAD_LETTERS - 1),
+        default=limits.max_dead_letters,
+        metavar="N",
+        help="/health is 503 while a notifier has dead-lettered more than N notifications "
+        f"within --dead-letter-window-ms (default: {limits.max_dead_letters})",
+    )
+    serve.add_argument(
+        "--dead-letter-window-ms",
+        type=milliseconds,
+        default=limits.dead_letter_window_ms,
+        metavar="MS",
+        help=f"(default: {limits.dead_letter_window_ms}, an hour)",
+    )
+    serve.add_argument(
+        "--max-undelivered-ms",
+        type=milliseconds,
+        default=limits.max_undelivered_ms,
+        metavar="MS",
+        help="/health is 503 while a notifier still owes a notification of an event emitted "
+        f"more than MS ago (default: {limits.max_undelivered_ms})",
     )
     serve.set_defaults(command=_serve)
 
@@ -965,12 +991,16 @@ def _serve(journal: "Journal", args: argparse.Namespace) -> int:
         from trueup.runners.notify_config import load_targets
 
         targets = tuple(load_targets(args.notify_config))
+    notifier_limits = BacklogLimits(
+        args.max_dead_letters, args.dead_letter_window_ms, args.max_undelivered_ms
+    )
     settings = ApiSettings(
         token,
         args.max_body_bytes,
         max_projection_lag_ms=args.max_projection_lag_ms,
         run_projection=args.projection,
         notify_targets=targets,
+        notifier_limits=notifier_limits,
     )
     if args.workers > 1:
         from trueup.runners.http_workers import serve_workers

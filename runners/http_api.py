@@ -45,6 +45,7 @@ from trueup.application.answers import (
     EventPage,
     IngestReport,
 )
+from trueup.application.backlog import BacklogLimits
 from trueup.application.service import EventFilter, TrueupService
 from trueup.domain.bounds import EARLIEST_MS, LATEST_MS
 from trueup.domain.emitted import EMITTED_TYPES
@@ -107,6 +108,9 @@ class ApiSettings:
     counts_stored: bool = True
     # With --workers: the directory the serving processes meet in (runners/http_siblings.py).
     siblings: str | None = None
+    # How much a notifier may leave untold before /health is 503 (serve --max-dead-letters,
+    # --dead-letter-window-ms, --max-undelivered-ms).
+    notifier_limits: BacklogLimits = field(default_factory=BacklogLimits)
 
 
 # --- what the endpoints take: unknown query parameters are refused, naming them -------------
@@ -435,6 +439,19 @@ class LoopHealth(BaseModel):
     stopped_at: int | None = Field(description="set when it stopped cleanly")
     beat_at: int
     problem: str | None
+    waiting: int | None = Field(
+        description="a notifier's deliveries owed, neither delivered nor dead-lettered "
+        "(of those it has read: up to 1,000); null for an executor"
+    )
+    oldest_waiting_at: int | None = Field(
+        description="when the oldest delivery owed was emitted (epoch ms)"
+    )
+    dead_lettered_at: list[int] = Field(
+        description="when its latest dead letters were recorded (epoch ms, up to 100)"
+    )
+    backlog_problems: list[str] = Field(
+        description="its dead letters or its oldest undelivered notification past the limits"
+    )
 
 
 class HealthDocument(BaseModel):
@@ -738,13 +755,15 @@ class TrueupApi:
             for reason in account.stale_reasons
         ] + reasons
         reasons += [problem for loop in loops if (problem := loop.problem(now)) is not None]
+        limits = self.settings.notifier_limits
+        reasons += [problem for loop in loops for problem in loop.backlog_problems(now, limits)]
         document = {
             "healthy": not reasons,
             "reasons": reasons,
             "accounts": [_account_health(account, now) for account in accounts],
             "projection": projection,
             "process": os.getpid(),
-            "loops": [loop.as_document(now) for loop in loops],
+            "loops": [loop.as_document(now, limits) for loop in loops],
         }
         return Document(document, status_code=503 if reasons else 200)
 

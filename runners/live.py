@@ -20,6 +20,7 @@ from trueup.adapters.capture import decode_line
 from trueup.adapters.clock import wall_clock
 from trueup.adapters.feed import Clock, Feed, Record
 from trueup.adapters.store.journal import Appended, Journal
+from trueup.adapters.store.wal_checkpoints import checkpoints_aside
 from trueup.application.ingest import Ingestor
 from trueup.domain.emitted import Emitted
 from trueup.domain.rules.config import RuleConfig
@@ -57,6 +58,7 @@ class LiveIngest:
         partitions = ALL if ticks_for is None else (partition_of(*ticks_for),)
         self.projection = LeasedProjection(journal, partitions) if projections else None
         self.ingestor = Ingestor(journal, batch_size=500, after_flush=self._detect)
+        self.store_url = journal.url
         self.record = record
         self.tick_ms = tick_ms
         self.clock = clock
@@ -87,7 +89,12 @@ class LiveIngest:
                     self.on_emitted(event)
 
     def run(self, stop: threading.Event) -> None:
-        """Write until ``stop`` is set and the inbox is drained."""
+        """Write until ``stop`` is set and the inbox is drained; a SQLite journal's log is
+        checkpointed meanwhile by a thread of its own, never by a commit of this one."""
+        with checkpoints_aside(self.store_url):
+            self._run(stop)
+
+    def _run(self, stop: threading.Event) -> None:
         next_tick = self.clock() + self.tick_ms
         while not (stop.is_set() and self.inbox.empty()):
             wrote = False

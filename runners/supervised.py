@@ -14,6 +14,7 @@ from typing import Protocol
 
 from trueup.adapters.feed import Clock
 from trueup.adapters.store.journal import Journal
+from trueup.application.backlog import Backlog
 from trueup.application.loop_status import LoopHeartbeat
 
 MAX_BACKOFF_S = 5.0
@@ -27,6 +28,11 @@ class StepDone(Protocol):
     @property
     def retrying(self) -> int:
         """How much was left to try again: the next step waits a back-off."""
+
+    @property
+    def backlog(self) -> Backlog | None:
+        """What it still owes after the step, for its status (a notifier's); None: nothing
+        it counts."""
 
 
 class Follower(Protocol):
@@ -61,7 +67,7 @@ def run_supervised(
     failures = 0
     holding = False
 
-    def told(write: Callable[..., None], *args: str) -> None:
+    def told(write: Callable[..., None], *args: object) -> None:
         """Write the loop's status; a store that cannot take it now must not stop the loop."""
         try:
             write(*args)
@@ -83,7 +89,7 @@ def run_supervised(
                 log.info("%s", "working" if holding else f"standing by: another {role} runs")
             if holding:
                 # A standby says nothing: the status is the working one's.
-                told(heartbeat.success)
+                told(heartbeat.success, done.backlog)
             failures = failures + 1 if done.retrying else 0
             if failures:
                 stop.wait(_backoff(failures))

@@ -9,10 +9,12 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -26,7 +28,10 @@ from tests.webhook_receiver import Answer, Receiver, receiving
 from trueup.adapters.notify import message
 from trueup.adapters.notify.target import Retries, Selection, Target, TargetKind
 from trueup.adapters.store.journal import Journal
+from trueup.application.backlog import BacklogLimits
+from trueup.application.loop_status import LoopStatus, loop_status
 from trueup.application.notifier import Notifier
+from trueup.application.notifier import log as notifier_log
 from trueup.domain.emitted import Emitted, WsReconnect
 from trueup.domain.events import NotificationAttempted
 from trueup.domain.reconciler import Reconciler
@@ -34,6 +39,7 @@ from trueup.domain.vocabulary import NotificationOutcome
 from trueup.runners.cli import main
 from trueup.runners.http_api import ApiSettings
 from trueup.runners.notify_config import load_targets
+from trueup.runners.supervised import run_supervised
 
 T0 = 1_762_199_000_000
 TRUEUP = (sys.executable, "-m", "trueup.runners.cli")
@@ -513,3 +519,110 @@ def test_a_new_notifier_from_now_sends_only_what_is_emitted_after_it_starts(stor
         finally:
             notifier.release()
     assert [r.json()["event_id"] for r in receiver.answered()] == [new[0].event_id]
+
+
+# --- /health judges a notifier's backlog -------------------------------------------------------
+
+
+@contextmanager
+def notifier_running(journal: Journal, targets: list[Target], at: int) -> Iterator[Notifier]:
+    """A notifier supervised as `trueup notify` runs it, in a thread, its clock at ``at``."""
+    notifier = Notifier(journal, targets, clock=lambda: at)
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=run_supervised, args=(notifier, 10, stop, notifier_log, "notifier")
+    )
+    thread.start()
+    try:
+        yield notifier
+    finally:
+        stop.set()
+        thread.join(10)
+
+
+def health_at(journal: Journal, limits: BacklogLimits, *instants: int) -> list[httpx.Response]:
+    """/health asked once at each instant, of a server with these limits."""
+    now = [0]
+    answers = []
+    settings = ApiSettings(token=TOKEN, notifier_limits=limits)
+    with running_server(journal, settings, lambda: now[0]) as url:
+        for instant in instants:
+            now[0] = instant
+            answers.append(httpx.get(f"{url}/health", timeout=10))
+    return answers
+
+
+def test_health_is_503_while_a_notifier_has_dead_lettered_more_than_its_limit_lately(
+    store: str,
+) -> None:
+    said(store, *reconnects(2))
+    at = T0 + 1_000
+    limits = BacklogLimits(max_dead_letters=1, dead_letter_window_ms=20_000)
+    with (
+        receiving(lambda _, _n: Answer(404)) as receiver,
+        Journal.open(store) as journal,
+        notifier_running(journal, [webhook(receiver)], at),
+    ):
+        wait_for("two dead letters in the status", lambda: dead_letters_told(journal) == 2)
+        within, past = health_at(journal, limits, at + 20_000, at + 20_001)
+        tolerated = health_at(journal, replace(limits, max_dead_letters=2), at)[0]
+    assert within.status_code == 503
+    assert within.json()["reasons"] == [
+        "notifier.default dead-lettered 2 notification(s) in the last 20000 ms; the limit is 1"
+    ]
+    (loop,) = within.json()["loops"]
+    assert (loop["waiting"], loop["dead_lettered_at"]) == (0, [at, at])
+    assert (past.status_code, past.json()["reasons"]) == (200, [])
+    assert tolerated.status_code == 200
+
+
+def test_health_is_503_while_a_notifier_owes_a_notification_older_than_its_limit(
+    store: str,
+) -> None:
+    said(store, *reconnects(1))  # emitted at T0
+    slow = Retries(max_attempts=5, backoff_s=60, max_backoff_s=60)
+    limits = BacklogLimits(max_undelivered_ms=30_000)
+    with (
+        receiving(lambda _, _n: Answer(503)) as receiver,
+        Journal.open(store) as journal,
+        notifier_running(journal, [webhook(receiver, retries=slow)], T0 + 1_000),
+    ):
+        wait_for("the first try", lambda: len(receiver.on("/hook")) == 1)
+        wait_for("the backlog in the status", lambda: waiting_told(journal) == 1)
+        young, old = health_at(journal, limits, T0 + 30_000, T0 + 30_001)
+    assert (young.status_code, young.json()["reasons"]) == (200, [])
+    assert old.status_code == 503
+    assert old.json()["reasons"] == [
+        "notifier.default has 1 notification(s) undelivered, the oldest emitted 30001 ms ago; "
+        "the limit is 30000 ms"
+    ]
+    assert old.json()["loops"][0]["oldest_waiting_at"] == T0
+
+
+def dead_letters_told(journal: Journal) -> int:
+    status = loop_status(journal, "notifier.default")
+    return 0 if status is None else len(status.dead_lettered_at)
+
+
+def waiting_told(journal: Journal) -> int | None:
+    status = loop_status(journal, "notifier.default")
+    return None if status is None else status.waiting
+
+
+def test_serve_refuses_a_dead_letter_limit_its_status_could_not_show(
+    store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = cli("--store", store, "serve", "--max-dead-letters", "100", capsys=capsys)
+    assert code == 2 and "--max-dead-letters" in err and "0 to 99" in err
+
+
+def test_a_status_written_before_notifiers_told_their_backlog_still_reads(store: str) -> None:
+    before = {
+        "name": "notifier.default", "last_success_at": T0, "last_failure_at": None,
+        "last_failure": "", "failures_in_row": 0, "stopped_at": None, "beat_at": T0,
+    }  # fmt: skip
+    with Journal.open(store) as journal:
+        journal.save_snapshot("loop.notifier.default", 0, orjson.dumps(before))
+        status = loop_status(journal, "notifier.default")
+    assert status == LoopStatus("notifier.default", last_success_at=T0, beat_at=T0)
+    assert status.backlog_problems(T0, BacklogLimits()) == []
