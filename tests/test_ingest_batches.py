@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from tests.emitted_events import emitted_in
 from tests.inputs import line
 from tests.scenarios import busy_session
+from tests.stored_events import emitted_in, inputs_in
 from trueup.adapters.capture import decode_line
 from trueup.adapters.store import codec
 from trueup.adapters.store.journal import Journal
@@ -59,17 +59,6 @@ def ingest(store: str, capture: Path, killed_in: tuple[str, int] | None = None) 
     done = subprocess.run(command, capture_output=True, check=False, timeout=300)
     assert b"Traceback" not in done.stderr, done.stderr.decode()
     return done.returncode
-
-
-def inputs_in(journal: Journal) -> list[InputEvent]:
-    found: list[InputEvent] = []
-    position = 0
-    while True:
-        page, last = journal.inputs(position)
-        if last == position:
-            return found
-        found += [event for _, event in page]
-        position = last
 
 
 RECENT_WITHOUT_POSITION = "SELECT partition, venue, account, kind, symbol, body FROM trueup_recent"

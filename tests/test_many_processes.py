@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.emitted_events import by_account, emitted_in
 from tests.inputs import line
 from tests.scenarios import busy_session
+from tests.stored_events import by_account, emitted_in, inputs_in
 from trueup.adapters.store.journal import Journal
 from trueup.domain.events import InputEvent
 from trueup.projections.partitions import tracked_position
@@ -34,17 +34,6 @@ def capture(tmp_path: Path, account: str, seed: int) -> Path:
 
 def worker(store_url: str) -> subprocess.Popen[bytes]:
     return trueup(store_url, "worker", "--poll-ms", "20", "--batch", "100")
-
-
-def inputs_in(journal: Journal) -> list[InputEvent]:
-    found: list[InputEvent] = []
-    position = 0
-    while True:
-        page, last = journal.inputs(position)
-        if last == position:
-            return found
-        found += [event for _, event in page]
-        position = last
 
 
 def one_process(inputs: list[InputEvent], tmp_path: Path) -> list[bytes]:

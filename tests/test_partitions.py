@@ -9,9 +9,9 @@ from typing import Any
 
 import psycopg
 
-from tests.emitted_events import by_account, emitted_in
 from tests.inputs import T0, line
 from tests.scenarios import busy_session
+from tests.stored_events import by_account, emitted_in
 from trueup.adapters.capture import decode_line
 from trueup.adapters.store import codec, snapshots
 from trueup.adapters.store.journal import Appended, Journal

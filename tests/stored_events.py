@@ -1,9 +1,23 @@
-"""Reading back what the projections emitted, to compare runs: in the order stored, and per
-account (processes running different partitions interleave accounts differently)."""
+"""Reading back what a journal holds, to compare runs: its inputs, and what the projections
+emitted, in the order stored and per account (processes running different partitions
+interleave accounts differently)."""
 
 from trueup.adapters.store import codec
 from trueup.adapters.store.journal import Journal
 from trueup.domain.emitted import Emitted
+from trueup.domain.events import InputEvent
+
+
+def inputs_in(journal: Journal) -> list[InputEvent]:
+    """Every input the journal holds, in the order stored."""
+    found: list[InputEvent] = []
+    position = 0
+    while True:
+        page, last = journal.inputs(position)
+        if last == position:
+            return found
+        found += [event for _, event in page]
+        position = last
 
 
 def emitted_in(journal: Journal) -> list[bytes]:
