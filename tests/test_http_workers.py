@@ -298,13 +298,14 @@ def test_two_serving_processes_that_shared_the_partitions_out_come_to_run_them_i
         first.start()
         second.start()
         try:
-            # The one with the higher id lets its half go; the other takes it.
-            wait_for(
-                "one process to run every partition",
-                lambda: first.leased.held == ALL and second.leased.held == (),
-                timeout=30,
-            )
-            assert Siblings(meeting, pid=3).running_all() is not None
+            # The one with the higher id lets its half go; the other takes it, and says so
+            # to the siblings (at its next step: after taking, not with it).
+            def settled() -> bool:
+                running = Siblings(meeting, pid=3).running_all()
+                held = first.leased.held == ALL and second.leased.held == ()
+                return held and running is not None and running.pid == 1
+
+            wait_for("one process to run every partition and say so", settled, timeout=30)
             assert first.lag.lost == {} and second.lag.lost == {}  # let go, not lost
         finally:
             first.stop()
