@@ -185,6 +185,27 @@ class NotificationTest:
 
 
 @dataclass(frozen=True, slots=True)
+class DeadLettersAcknowledged:
+    """An operator saw notifier ``notifier``'s dead letters up to ``at``; ``newly`` of them
+    had not been acknowledged before."""
+
+    notifier: str
+    at: int
+    operator: str
+    reason: str
+    newly: int
+
+    def as_json(self) -> JSON:
+        return {
+            "notifier": self.notifier,
+            "at": self.at,
+            "operator": self.operator,
+            "reason": self.reason,
+            "newly_acknowledged": self.newly,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class DeliveryRecord:
     """What became of one emitted event at one target, from the tries the notifier recorded:
     ``outcome`` is the last try's, ``reason`` the last failure's."""

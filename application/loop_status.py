@@ -5,6 +5,8 @@ many in a row, and whether it stopped cleanly.
 One row per loop in the snapshot table (tracker ``loop.<name>``), replaced on each write;
 a loop that is doing well writes at most once every ``every_ms``. A notifier's row also
 holds its backlog: what it still owes, and when it last gave deliveries up (dead letters).
+An operator's acknowledgement of those dead letters has a row of its own
+(``acknowledged.<name>``): the loop rewrites its row, and must not write over it.
 """
 
 from dataclasses import asdict, dataclass, replace
@@ -16,11 +18,21 @@ from trueup.adapters.store.journal import Journal
 from trueup.application.backlog import KEPT_DEAD_LETTERS, Backlog, BacklogLimits
 
 PREFIX = "loop."
+ACKNOWLEDGED_PREFIX = "acknowledged."
 # A loop silent this long, and not stopped, has died without a successor.
 SILENT_AFTER_MS = 30_000
 # Failing this many steps in a row is no passing hiccup.
 FAILURES_TOLD = 3
 JSON = dict[str, object]
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    """An operator has seen a loop's dead letters up to ``at``: /health counts only later ones."""
+
+    at: int
+    operator: str
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -36,6 +48,13 @@ class LoopStatus:
     waiting: int | None = None
     oldest_waiting_at: int | None = None
     dead_lettered_at: tuple[int, ...] = ()  # the latest, up to KEPT_DEAD_LETTERS
+    # Read from its own row, never written with the loop's.
+    acknowledged: Acknowledgement | None = None
+
+    def unacknowledged_dead_letters(self, since: int) -> int:
+        """The dead letters recorded after ``since`` that no operator has acknowledged."""
+        seen = since if self.acknowledged is None else max(since, self.acknowledged.at)
+        return sum(1 for at in self.dead_lettered_at if at > seen)
 
     def problem(self, now: int) -> str | None:
         """Why this loop is not doing its work, if it is not."""
@@ -56,11 +75,11 @@ class LoopStatus:
             return []
         problems = []
         window = limits.dead_letter_window_ms
-        recent = sum(1 for at in self.dead_lettered_at if now - at <= window)
+        recent = self.unacknowledged_dead_letters(now - window - 1)
         if recent > limits.max_dead_letters:
             problems.append(
-                f"{self.name} dead-lettered {recent} notification(s) in the last {window} ms; "
-                f"the limit is {limits.max_dead_letters}"
+                f"{self.name} dead-lettered {recent} notification(s) in the last {window} ms "
+                f"that nobody acknowledged; the limit is {limits.max_dead_letters}"
             )
         oldest = self.oldest_waiting_at
         if oldest is not None and now - oldest > limits.max_undelivered_ms:
@@ -98,7 +117,24 @@ def loop_status(journal: Journal, name: str) -> LoopStatus | None:
         return None
     written = orjson.loads(found[1])
     written["dead_lettered_at"] = tuple(written.get("dead_lettered_at", ()))
+    written["acknowledged"] = acknowledgement(journal, name)
     return LoopStatus(**written)
+
+
+def acknowledgement(journal: Journal, name: str) -> Acknowledgement | None:
+    """The last acknowledgement of ``name``'s dead letters, if any."""
+    found = journal.load_snapshot(ACKNOWLEDGED_PREFIX + name)
+    return None if found is None else Acknowledgement(**orjson.loads(found[1]))
+
+
+def acknowledge_dead_letters(
+    journal: Journal, acknowledged: LoopStatus, by: Acknowledgement
+) -> int:
+    """Record that ``by.operator`` has seen ``acknowledged``'s dead letters up to ``by.at``;
+    how many were not acknowledged before."""
+    unseen = acknowledged.unacknowledged_dead_letters(since=-1)
+    journal.save_snapshot(ACKNOWLEDGED_PREFIX + acknowledged.name, 0, orjson.dumps(asdict(by)))
+    return unseen
 
 
 class LoopHeartbeat:
@@ -147,4 +183,6 @@ class LoopHeartbeat:
 
     def _write(self, now: int) -> None:
         self.status = replace(self.status, beat_at=now)
-        self.journal.save_snapshot(PREFIX + self.status.name, 0, orjson.dumps(asdict(self.status)))
+        written = asdict(self.status)
+        del written["acknowledged"]
+        self.journal.save_snapshot(PREFIX + self.status.name, 0, orjson.dumps(written))

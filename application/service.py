@@ -22,6 +22,7 @@ from trueup.application.answers import (
     CanOpenFacts,
     Cleanup,
     CleanupReport,
+    DeadLettersAcknowledged,
     DeliveryRecord,
     Diagnosis,
     EventPage,
@@ -708,6 +709,24 @@ class TrueupService:
         if dead_letters:
             records = [r for r in records if r.outcome is NotificationOutcome.DEAD_LETTERED]
         return records
+
+    def acknowledge_dead_letters(
+        self, notifier: str, operator: str, reason: str = ""
+    ) -> DeadLettersAcknowledged | None:
+        """Record that ``operator`` has seen notifier ``notifier``'s dead letters until now:
+        /health counts only later ones. None: no notifier of that name has run."""
+        from trueup.application.loop_status import (
+            Acknowledgement,
+            acknowledge_dead_letters,
+            loop_status,
+        )
+
+        status = loop_status(self.journal, f"notifier.{notifier}")
+        if status is None:
+            return None
+        seen = Acknowledgement(self.clock(), operator, reason)
+        newly = acknowledge_dead_letters(self.journal, status, seen)
+        return DeadLettersAcknowledged(notifier, seen.at, operator, reason, newly)
 
     def test_notifications(self, targets: list["Target"]) -> list[NotificationTest]:
         """A test notification to each of ``targets``, and what each came to."""

@@ -613,6 +613,20 @@ def _notify_commands(commands: Commands) -> None:
     test.add_argument("--target", metavar="NAME", help="only this one")
     test.add_argument("--json", action="store_true")
     test.set_defaults(command=_notify_test)
+    ack = actions.add_parser(
+        "ack",
+        help="acknowledge a notifier's dead letters until now: /health counts only later ones",
+    )
+    ack.add_argument(
+        "--name",
+        type=short_name,
+        default=argparse.SUPPRESS,  # else it would hide `notify --name X ack`'s
+        help="the notifier's name (default: default)",
+    )
+    ack.add_argument("--operator", help="who acknowledges (default: the login name)")
+    ack.add_argument("--reason", default="", help="why, for whoever looks next")
+    ack.add_argument("--json", action="store_true")
+    ack.set_defaults(command=_notify_ack)
 
 
 def _nats_prefix(parser: argparse.ArgumentParser) -> None:
@@ -967,6 +981,12 @@ def _notify_list(journal: "Journal", args: argparse.Namespace) -> int:
     from trueup.runners import notify
 
     return notify.list_deliveries(journal, args)
+
+
+def _notify_ack(journal: "Journal", args: argparse.Namespace) -> int:
+    from trueup.runners import notify
+
+    return notify.acknowledge(journal, args)
 
 
 def _notify_test(args: argparse.Namespace) -> int:

@@ -231,6 +231,12 @@ class NotifyTestQuery(Strict):
     target: Name | None = Field(None, description="only this target (default: every one)")
 
 
+class AcknowledgeQuery(Strict):
+    notifier: Name = Field("default", description="the notifier's name (notify --name)")
+    operator: Name = Field(description="who acknowledges")
+    reason: str = Field("", max_length=500, description="why, for whoever looks next")
+
+
 # --- what they answer (for the OpenAPI document: the bodies are rendered by orjson) ----------
 
 
@@ -356,6 +362,14 @@ class NotifyTestResult(BaseModel):
     elapsed_ms: int
 
 
+class AcknowledgedDocument(BaseModel):
+    notifier: str
+    at: int = Field(description="epoch ms; dead letters recorded at or before it are seen")
+    operator: str
+    reason: str
+    newly_acknowledged: int = Field(description="dead letters not acknowledged before")
+
+
 class NotifyTestDocument(BaseModel):
     delivered: bool = Field(description="whether every target got its test notification")
     results: list[NotifyTestResult]
@@ -426,6 +440,14 @@ class ProjectionHealth(BaseModel):
     )
 
 
+class DeadLettersAcknowledged(BaseModel):
+    """An operator has seen a notifier's dead letters up to ``at``."""
+
+    at: int = Field(description="epoch ms; dead letters recorded at or before it are seen")
+    operator: str
+    reason: str
+
+
 class LoopHealth(BaseModel):
     """A loop of another process (an account's executor, a notifier) as it last wrote its
     status."""
@@ -448,6 +470,9 @@ class LoopHealth(BaseModel):
     )
     dead_lettered_at: list[int] = Field(
         description="when its latest dead letters were recorded (epoch ms, up to 100)"
+    )
+    acknowledged: DeadLettersAcknowledged | None = Field(
+        description="the last acknowledgement of its dead letters: only later ones count"
     )
     backlog_problems: list[str] = Field(
         description="its dead letters or its oldest undelivered notification past the limits"
@@ -931,6 +956,15 @@ class TrueupApi:
             }
         )
 
+    def acknowledge(self, query: AcknowledgeQuery) -> Document:
+        with self.lock:
+            done = self.writer.acknowledge_dead_letters(
+                query.notifier, query.operator, query.reason
+            )
+        if done is None:
+            raise HTTPException(404, f"no notifier named {query.notifier!r} has run")
+        return Document(done.as_json())
+
     def authorise(self, credentials: HTTPAuthorizationCredentials | None) -> None:
         """Let a write through only with the server's token, compared in constant time."""
         token = self.settings.token
@@ -1122,6 +1156,21 @@ def create_app(journal: Journal, settings: ApiSettings, clock: Clock = wall_cloc
         """Send a test notification to each notification target (or the one named), as
         `trueup notify test` does; 200 whatever came of it, each target's result inside."""
         return api.notify_test(query)
+
+    @app.post(
+        "/v1/notify/acknowledge",
+        response_model=None,
+        dependencies=[Depends(authorised)],
+        responses={
+            200: {"model": AcknowledgedDocument},
+            401: {"model": Problem, "description": "no bearer token, or a wrong one"},
+            404: {"model": Problem, "description": "no notifier of that name has run"},
+        },
+    )
+    def acknowledge(query: Annotated[AcknowledgeQuery, Query()]) -> Document:
+        """Acknowledge a notifier's dead letters until now, as `trueup notify ack` does:
+        /health counts only later ones."""
+        return api.acknowledge(query)
 
     @app.get(
         "/health",

@@ -2,6 +2,7 @@
 ``notify test``: a test notification to each target (docs/notifications.md)."""
 
 import argparse
+import getpass
 
 from trueup.adapters.store.journal import Journal
 from trueup.application.answers import DeliveryRecord, NotificationTest
@@ -57,6 +58,21 @@ def list_deliveries(journal: Journal, args: argparse.Namespace) -> int:
         return EXIT_OK
     delivered = NotificationOutcome.DELIVERED
     return EXIT_OK if any(r.outcome is delivered for r in records) else EXIT_NO
+
+
+def acknowledge(journal: Journal, args: argparse.Namespace) -> int:
+    operator = args.operator or getpass.getuser()
+    done = TrueupService(journal).acknowledge_dead_letters(args.name, operator, args.reason)
+    if done is None:
+        raise UsageError(f"notify ack: no notifier named {args.name!r} has run on this journal")
+    if args.json:
+        output.write_json(done.as_json())
+    else:
+        print(
+            f"notifier {done.notifier}: {done.newly} dead letter(s) acknowledged by "
+            f"{done.operator} at {output.moment(done.at)}; /health counts only later ones"
+        )
+    return EXIT_OK
 
 
 def _delivery_line(record: DeliveryRecord) -> str:

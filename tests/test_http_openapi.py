@@ -40,8 +40,8 @@ def test_every_endpoint_answers_as_its_document_says(
     served_schema: schemathesis.BaseSchema, mode: GenerationMode
 ) -> None:
     operations = [result.ok() for result in served_schema.get_all_operations()]  # type: ignore[union-attr]
-    # the eight reads, inputs, trigger commands, notify test, health, metrics
-    assert len(operations) == 13
+    # the eight reads, inputs, trigger commands, notify test and acknowledge, health, metrics
+    assert len(operations) == 14
 
     for operation in operations:
         if mode is GenerationMode.NEGATIVE and operation.path in TAKE_NOTHING:

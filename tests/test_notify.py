@@ -29,7 +29,7 @@ from trueup.adapters.notify import message
 from trueup.adapters.notify.target import Retries, Selection, Target, TargetKind
 from trueup.adapters.store.journal import Journal
 from trueup.application.backlog import BacklogLimits
-from trueup.application.loop_status import LoopStatus, loop_status
+from trueup.application.loop_status import Acknowledgement, LoopStatus, loop_status
 from trueup.application.notifier import Notifier
 from trueup.application.notifier import log as notifier_log
 from trueup.domain.emitted import Emitted, WsReconnect
@@ -568,7 +568,8 @@ def test_health_is_503_while_a_notifier_has_dead_lettered_more_than_its_limit_la
         tolerated = health_at(journal, replace(limits, max_dead_letters=2), at)[0]
     assert within.status_code == 503
     assert within.json()["reasons"] == [
-        "notifier.default dead-lettered 2 notification(s) in the last 20000 ms; the limit is 1"
+        "notifier.default dead-lettered 2 notification(s) in the last 20000 ms that nobody "
+        "acknowledged; the limit is 1"
     ]
     (loop,) = within.json()["loops"]
     assert (loop["waiting"], loop["dead_lettered_at"]) == (0, [at, at])
@@ -597,6 +598,84 @@ def test_health_is_503_while_a_notifier_owes_a_notification_older_than_its_limit
         "the limit is 30000 ms"
     ]
     assert old.json()["loops"][0]["oldest_waiting_at"] == T0
+
+
+def test_acknowledged_dead_letters_no_longer_make_health_503(store: str) -> None:
+    said(store, *reconnects(2))
+    at = T0 + 1_000
+    now = [at + 1_000]
+    settings = ApiSettings(token=TOKEN)
+    acknowledge = "/v1/notify/acknowledge"
+    with (
+        receiving(lambda _, _n: Answer(404)) as receiver,
+        Journal.open(store) as journal,
+        notifier_running(journal, [webhook(receiver)], at),
+    ):
+        wait_for("two dead letters in the status", lambda: dead_letters_told(journal) == 2)
+        with running_server(journal, settings, lambda: now[0]) as url:
+            before = httpx.get(f"{url}/health", timeout=10)
+            anonymous = httpx.post(f"{url}{acknowledge}", params={"operator": "ops"}, timeout=10)
+            unknown = httpx.post(
+                f"{url}{acknowledge}",
+                params={"notifier": "other", "operator": "ops"},
+                headers=AUTH,
+                timeout=10,
+            )
+            acknowledged = httpx.post(
+                f"{url}{acknowledge}",
+                params={"operator": "ops", "reason": "the bot was redeployed"},
+                headers=AUTH,
+                timeout=10,
+            )
+            after = httpx.get(f"{url}/health", timeout=10)
+    assert before.status_code == 503
+    assert (anonymous.status_code, unknown.status_code) == (401, 404)
+    seen = {"at": at + 1_000, "operator": "ops", "reason": "the bot was redeployed"}
+    assert acknowledged.json() == {"notifier": "default", **seen, "newly_acknowledged": 2}
+    assert (after.status_code, after.json()["reasons"]) == (200, [])
+    (loop,) = after.json()["loops"]
+    assert (loop["dead_lettered_at"], loop["acknowledged"]) == ([at, at], seen)
+
+
+def test_a_dead_letter_after_the_acknowledgement_counts_again() -> None:
+    status = LoopStatus(
+        "notifier.default",
+        beat_at=300,
+        waiting=0,
+        dead_lettered_at=(100, 200, 300),
+        acknowledged=Acknowledgement(at=200, operator="ops"),
+    )
+    assert status.backlog_problems(300, BacklogLimits(max_dead_letters=0)) == [
+        "notifier.default dead-lettered 1 notification(s) in the last 3600000 ms that nobody "
+        "acknowledged; the limit is 0"
+    ]
+
+
+def test_notify_ack_acknowledges_from_the_command_line(
+    store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    said(store, *reconnects(1))
+    assert main(["--store", store, "notify", "ack", "--operator", "ops"]) == 2
+    assert "no notifier named 'default' has run" in capsys.readouterr().err
+    with (
+        receiving(lambda _, _n: Answer(404)) as receiver,
+        Journal.open(store) as journal,
+        notifier_running(journal, [webhook(receiver)], T0 + 1_000),
+    ):
+        wait_for("the dead letter in the status", lambda: dead_letters_told(journal) == 1)
+        argv = ["--store", store, "notify", "ack", "--operator", "ops", "--json"]
+        assert main(argv) == 0
+        told = orjson.loads(capsys.readouterr().out)
+        assert main(argv) == 0
+        again = orjson.loads(capsys.readouterr().out)
+        status = loop_status(journal, "notifier.default")
+    assert (told["operator"], told["newly_acknowledged"], again["newly_acknowledged"]) == (
+        "ops",
+        1,
+        0,
+    )
+    assert status is not None and status.acknowledged is not None
+    assert status.acknowledged.at == again["at"]
 
 
 def dead_letters_told(journal: Journal) -> int:
