@@ -381,6 +381,22 @@ def test_two_journals_on_one_store_take_turns_without_losing_or_repeating_inputs
         assert stored(two) == events
 
 
+def test_a_writer_whose_stream_head_went_stale_retries_at_once_without_pausing(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An executor writes one record among a live writer's many: its cached head is always
+    stale, and a pause meant for racing writers would delay every record it writes."""
+    pauses: list[float] = []
+    monkeypatch.setattr("trueup.adapters.store.journal.time.sleep", pauses.append)
+    events = positions(3)
+    with Journal.open(store_url) as rare, Journal.open(store_url) as busy:
+        rare.append(events[0:1])
+        busy.append(events[1:2])
+        assert rare.append(events[2:3]) == Appended(stored=1, duplicates=0)
+        assert stored(rare) == events
+    assert pauses == []
+
+
 # --- one symbol's events --------------------------------------------------------------------------
 
 

@@ -214,10 +214,14 @@ class Journal:
                 # Someone stored some of these first (a repeated capture, another writer, or
                 # our own try whose reply an outage lost), or took the stream version we
                 # meant to take: drop what is already in, re-read the stream heads, and try
-                # again after a pause that grows, so racing writers fall out of step.
+                # again. The first clash is most often our cached heads gone stale (an
+                # executor writes one record among a live writer's many), so it is retried
+                # at once; later ones after a pause that grows, so racing writers fall out
+                # of step.
                 self._heads.clear()
                 pending = self._retrying(partial(self._not_stored, pending))
-                time.sleep(random.uniform(0, 0.002 * 2 ** min(attempt, 7)))
+                if attempt:
+                    time.sleep(random.uniform(0, 0.002 * 2 ** min(attempt - 1, 7)))
                 continue
             return len(pending), _span(ids, pending)
         if pending:
