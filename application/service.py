@@ -45,14 +45,9 @@ from trueup.domain.rules.config import RuleConfig
 from trueup.domain.vocabulary import NotificationOutcome, PositionSide
 from trueup.projections.ccxt import ccxt_position
 from trueup.projections.partitions import tracked_position
+from trueup.projections.position_json import risk_json
 from trueup.projections.view_reader import ViewReader
-from trueup.projections.views import (
-    AccountView,
-    SymbolView,
-    decode_closed,
-    position_row,
-    risk_json,
-)
+from trueup.projections.views import AccountView, SymbolView, decode_closed, position_row
 
 # Answers the views give load only what reading them takes. The replay (the reconciler, its
 # detectors, the views built from them), the capture decoders, the ingest path and the audit
@@ -586,33 +581,11 @@ class TrueupService:
         position_idx: int | None = None,
         as_of: int | None = None,
     ) -> "Audit":
-        """How the position came to be what it is: every input that changed it, and its
-        state as of ``as_of`` (now when None). Read through the audit index, so its cost
-        follows the symbol's history; an account an older trueup began, by a full read."""
-        from trueup.projections.audit import audit
-        from trueup.projections.indexed_audit import audit_indexed
+        """How the position came to be what it is (application/position_audit.py)."""
+        from trueup.application.position_audit import audit_position
 
-        rules = self.journal.rules_in_force()
-        index = self.journal.symbol_history(venue, account, symbol)
-        if index is not None:
-            return audit_indexed(
-                venue,
-                account,
-                index,
-                symbol=symbol,
-                position_idx=position_idx,
-                as_of=as_of,
-                rules=rules,
-            )
-        events = self.journal.account_events(venue, account, symbol)
-        return audit(
-            venue,
-            account,
-            events,
-            symbol=symbol,
-            position_idx=position_idx,
-            as_of=as_of,
-            rules=rules,
+        return audit_position(
+            self.journal, venue, account, symbol, position_idx=position_idx, as_of=as_of
         )
 
     def emitted_about(

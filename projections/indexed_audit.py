@@ -129,23 +129,40 @@ class _Walk:
         return covers(_page(scope), self.book.key(scope[0], self.symbol, 0))
 
     def run(self) -> None:
+        own = self.own
         while True:
-            lanes = [self.own, *self.live.values()]
-            if self.refusals is not None:
-                lanes.append(self.refusals)
-            heads = [(head, lane) for lane in lanes if (head := lane.head()) is not None]
-            if not heads:
-                return
-            version, first = min(heads, key=lambda pair: pair[0])
-            event = self._fetch(version, first)
-            for lane in lanes:
-                lane.drop(version)
+            if self.live or self.refusals is not None:
+                step = self._merged()
+                if step is None:
+                    return
+                version, event = step
+            else:  # only the symbol's own inputs can change it now: nothing to merge
+                head = own.head()
+                if head is None:
+                    return
+                version, event = head, self._fetch(head, own)
+                own.drop(version)
             if len(self.fetched) > 4 * OWN_FETCH:
                 self._forget_fetched_before(version)
             if event is not None:
                 self.auditor.take(event)
                 if self.covering:
                     self._follow(version)
+
+    def _merged(self) -> tuple[int, InputEvent | None] | None:
+        """The next input of all the lanes, in version order (None: none left), read and
+        dropped from each lane that holds it."""
+        lanes = [self.own, *self.live.values()]
+        if self.refusals is not None:
+            lanes.append(self.refusals)
+        heads = [(head, lane) for lane in lanes if (head := lane.head()) is not None]
+        if not heads:
+            return None
+        version, first = min(heads, key=lambda pair: pair[0])
+        event = self._fetch(version, first)
+        for lane in lanes:
+            lane.drop(version)
+        return version, event
 
     def _fetch(self, version: int, lane: _Lane) -> InputEvent | None:
         if version not in self.fetched:

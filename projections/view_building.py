@@ -21,8 +21,9 @@ from trueup.domain.rules.findings import open_findings
 from trueup.domain.snapshots import describe
 from trueup.domain.touched import Touched
 from trueup.projections.audit import position_state
+from trueup.projections.position_json import pnl_state
 from trueup.projections.triggers import trigger_rows
-from trueup.projections.views import AccountView, Freshness, KeyRow, SymbolView, pnl_state
+from trueup.projections.views import AccountView, Freshness, KeyRow, SymbolView
 
 ZERO = Decimal(0)
 

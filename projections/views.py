@@ -13,11 +13,11 @@ from typing import Any
 import msgspec
 
 from trueup.adapters.store.snapshot_format import SNAPSHOT_FORMAT
-from trueup.domain.keys import PositionKey
-from trueup.domain.pnl import ClosedPosition, PnlLedger
+from trueup.domain.pnl import ClosedPosition
 from trueup.domain.risk import PositionRisk
 from trueup.domain.rules.can_open import AccountFacts, SymbolFacts
 from trueup.domain.wallet import WalletSummary
+from trueup.projections.position_json import risk_json
 
 JSON = dict[str, Any]
 
@@ -74,41 +74,6 @@ class AccountView:
     triggers: tuple[dict[str, Any], ...] = ()
 
 
-def pnl_state(ledger: PnlLedger, key: PositionKey) -> JSON:
-    """A key's PnL as `positions` shows it: the open lifecycle's (realised before fees,
-    fees, funding, unrealised from the latest mark; null without a mark) and the key's
-    totals since trueup first saw it. Decimals as strings."""
-    found = ledger.keys.get(key)
-    if found is None:
-        return {}
-    life = found.open
-    unrealised = found.unrealised()
-    return {
-        "mark_price": _text(found.mark),
-        "unrealised_pnl": _text(unrealised),
-        "open": None
-        if life is None
-        else {
-            "lifecycle": life.number,
-            "side": life.side.value,
-            "size": str(life.size),
-            "opened_at": life.opened_at,
-            "realised_pnl": str(life.realised),
-            "fees": str(life.fees),
-            "funding": str(life.funding),
-            "position_ids": list(life.position_ids),
-        },
-        "realised_pnl": str(found.realised),
-        "fees": str(found.fees),
-        "funding": str(found.funding),
-        "coin": found.coin,
-    }
-
-
-def _text(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
-
-
 def history_row(
     partition: int, closed: ClosedPosition
 ) -> tuple[int, str, str, str, str, int, int, int, int, bytes]:
@@ -148,16 +113,11 @@ def position_row(view: SymbolView, row: KeyRow) -> JSON:
     }
 
 
-def risk_json(risk: PositionRisk | None) -> JSON | None:
-    """A position's risk as plain JSON values (decimals as strings; None when flat)."""
-    return None if risk is None else msgspec.to_builtins(risk)
-
-
 def _format() -> str:
     """A view is valid only for the code that wrote it: the domain (what the state is and
     what the rules find) and the modules that render it."""
     digest = hashlib.sha256(SNAPSHOT_FORMAT.encode())
-    for module in ("views.py", "view_building.py", "audit.py", "triggers.py"):
+    for module in ("views.py", "view_building.py", "audit.py", "triggers.py", "position_json.py"):
         digest.update(resources.files("trueup.projections").joinpath(module).read_bytes())
     return digest.hexdigest()[:16]
 

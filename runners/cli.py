@@ -1042,11 +1042,16 @@ def _serve(journal: "Journal", args: argparse.Namespace) -> int:
 
 
 def _audit(journal: "Journal", args: argparse.Namespace) -> int:
-    from trueup.application.service import TrueupService
+    from trueup.application.position_audit import audit_position
     from trueup.runners import output
 
-    result = TrueupService(journal).audit(
-        args.venue, args.account, args.symbol, position_idx=args.position_idx, as_of=args.as_of
+    result = audit_position(
+        journal,
+        args.venue,
+        args.account,
+        args.symbol,
+        position_idx=args.position_idx,
+        as_of=args.as_of,
     )
     keys = result.keys
     if not keys:
@@ -1063,6 +1068,7 @@ def _audit(journal: "Journal", args: argparse.Namespace) -> int:
             output.write_json(document)
             return EXIT_OK
         from trueup.adapters.store.codec import event_json
+        from trueup.application.service import TrueupService
         from trueup.runners.audit_page import audit_page
 
         key = keys[0]

@@ -12,7 +12,7 @@ from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent, InputRejected
 from trueup.domain.instants import iso
 from trueup.domain.pnl import ClosedPosition
-from trueup.projections.views import JSON, pnl_state, risk_json
+from trueup.projections.position_json import JSON, pnl_state, risk_json
 
 if TYPE_CHECKING:  # only the commands that print these load what makes them
     from trueup.projections.audit import Audit, TimelineEntry

@@ -496,6 +496,18 @@ def test_inputs_read_from_the_journal_share_their_names_and_amounts() -> None:
     assert one.venue_order_id != other.venue_order_id  # ids are read as they are
 
 
+def test_an_input_read_unshared_is_the_same_input_holding_its_own_values() -> None:
+    """An audit reads a few thousand inputs, not a replay's millions: it skips the sharing."""
+    record = order_frame(
+        T0, symbol="BTCUSDT", order_id="o-1", side="Buy", qty="0.5", status="New", updated_time=T0
+    )
+    stored = codec.encode(accepted(record))
+    shared, own = codec.decode(stored), codec.decode(stored, shared=False)
+    assert own == shared
+    assert isinstance(own, OrdersReported) and isinstance(shared, OrdersReported)
+    assert own.orders[0].qty is not shared.orders[0].qty
+
+
 def test_amounts_equal_in_value_but_not_in_form_stay_apart() -> None:
     """0.50 is not 0.5: what is shown and what an event's id is minted from keep the form."""
     plain, padded = stored_order(T0, "o-1", "0.5"), stored_order(T0 + 1, "o-2", "0.50")

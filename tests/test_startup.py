@@ -179,6 +179,28 @@ def test_ingesting_into_a_new_journal_too(tmp_path: Path) -> None:
     assert unneeded(modules) == []
 
 
+# What only the views' answers use: the service that gives them, the views, and the rules
+# they weigh. An audit reads the journal through its index and folds: it loads none of them.
+VIEWS_ONLY = (
+    "trueup.application.service",
+    "trueup.application.answers",
+    "trueup.projections.views",
+    "trueup.projections.view_reader",
+    "trueup.domain.rules.can_open",
+    "trueup.domain.reconciler",
+)
+
+
+@pytest.mark.parametrize("shown", [[], ["--json"]], ids=["text", "--json"])
+def test_an_audit_loads_neither_the_views_nor_the_replay(tmp_path: Path, shown: list[str]) -> None:
+    store = ["--store", ingested_journal(tmp_path, detect=False)]
+    code, modules = loaded([*store, "audit", *MAIN, *shown], tmp_path)
+    assert code == 0
+    assert "trueup.projections.indexed_audit" in modules  # read through the audit index
+    assert [name for name in VIEWS_ONLY if name in modules] == []
+    assert unneeded(modules) == []
+
+
 def empty_journal(tmp_path: Path) -> str:
     """A journal with nothing in it yet: a read command never makes one."""
     path = str(tmp_path / "journal.db")

@@ -68,8 +68,11 @@ def encode(event: InputEvent) -> bytes:
     return head[:-1] + b"," + _encoder.encode(event)[1:]
 
 
-def decode(state: bytes) -> InputEvent:
-    """The input stored as ``state``; UnknownType or Undecodable if this trueup cannot read it."""
+def decode(state: bytes, *, shared: bool = True) -> InputEvent:
+    """The input stored as ``state``; UnknownType or Undecodable if this trueup cannot read it.
+
+    ``shared``: its repeated values made one object each (sharing.py), which a long replay
+    needs and a read of a few thousand inputs (an audit) does not pay for."""
     # _decode inlined, with the type read as _type_of does: this runs for every input a
     # replay reads.
     end = state.find(b'"', _TYPE_START) if state.startswith(_TYPE_HEAD) else -1
@@ -80,11 +83,13 @@ def decode(state: bytes) -> InputEvent:
         except msgspec.DecodeError:
             pass  # _decode says why below
         else:
-            share(event)
+            if shared:
+                share(event)
             return _upcast(event, state)
     # Not a type this trueup knows, or fields it cannot read: _decode raises, saying which.
     event = _decode(_INPUT_DECODERS, state)
-    share(event)
+    if shared:
+        share(event)
     return _upcast(event, state)
 
 

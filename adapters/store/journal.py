@@ -434,7 +434,9 @@ class Journal:
             ),
             back=lambda s, upto, limit: self._retrying(partial(self._read_back, s, upto, limit)),
             versions=lambda s, versions: self._retrying(partial(self._read_chosen, s, versions)),
-            decode=lambda version, state: self._decoded(stream, version, state, venue, account),
+            decode=lambda version, state: self._decoded(
+                stream, version, state, venue, account, shared=False
+            ),
         )
         return IndexedHistory.open(rows, stream, symbol)
 
@@ -451,11 +453,19 @@ class Journal:
         return [(row.originator_version, row.state) for row in rows]
 
     def _decoded(
-        self, stream: UUID, version: int, state: bytes, venue: str, account: str
+        self,
+        stream: UUID,
+        version: int,
+        state: bytes,
+        venue: str,
+        account: str,
+        *,
+        shared: bool = True,
     ) -> InputEvent | None:
-        """The input stored as ``state``; None (counted) if of a type this trueup does not know."""
+        """The input stored as ``state``; None (counted) if of a type this trueup does not know.
+        ``shared`` as codec.decode's."""
         try:
-            return codec.decode(state)
+            return codec.decode(state, shared=shared)
         except codec.UnknownType:
             self._unreadable.inputs.add((stream, version))
             return None

@@ -2,7 +2,6 @@
 and a file that cannot serve as a journal named with the reason."""
 
 import sqlite3
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -153,6 +152,8 @@ def _explain(path: str, error: BaseException) -> str:
 
 def _unwritable(directory: Path) -> str | None:
     """Why no file can be made in ``directory`` (SQLite makes its -wal and -shm there)."""
+    import tempfile  # here: only a journal that cannot be opened asks, and every command paid
+
     try:
         with tempfile.TemporaryFile(dir=directory):
             return None

@@ -1,0 +1,51 @@
+"""The audit use case: one position's history, read from the journal, as of any instant.
+
+A module of its own, not only a method of TrueupService: `trueup audit` imports this and
+the fold, and none of the views, answers and rules the service's other answers load.
+"""
+
+from typing import TYPE_CHECKING
+
+from trueup.adapters.store.journal import Journal
+
+if TYPE_CHECKING:
+    from trueup.projections.audit import Audit
+
+
+def audit_position(
+    journal: Journal,
+    venue: str,
+    account: str,
+    symbol: str,
+    *,
+    position_idx: int | None = None,
+    as_of: int | None = None,
+) -> "Audit":
+    """How the position came to be what it is: every input that changed it, and its
+    state as of ``as_of`` (now when None). Read through the audit index, so its cost
+    follows the symbol's history; an account an older trueup began, by a full read."""
+    from trueup.projections.audit import audit
+    from trueup.projections.indexed_audit import audit_indexed
+
+    rules = journal.rules_in_force()
+    index = journal.symbol_history(venue, account, symbol)
+    if index is not None:
+        return audit_indexed(
+            venue,
+            account,
+            index,
+            symbol=symbol,
+            position_idx=position_idx,
+            as_of=as_of,
+            rules=rules,
+        )
+    events = journal.account_events(venue, account, symbol)
+    return audit(
+        venue,
+        account,
+        events,
+        symbol=symbol,
+        position_idx=position_idx,
+        as_of=as_of,
+        rules=rules,
+    )
