@@ -21,6 +21,8 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal, getcontext, setcontext
 from itertools import islice
 from typing import TYPE_CHECKING
 
+from msgspec import Struct
+
 from trueup.domain.emitted import ExitReason
 from trueup.domain.events import ExecutionsReported, Fill, PositionReport
 from trueup.domain.exits import shown_by
@@ -63,9 +65,12 @@ SHORT = PositionSide.SHORT
 FUNDING = ExecutionKind.FUNDING
 
 
-@dataclass(slots=True)
-class Lifecycle:
-    """One position on one key from open to flat."""
+class Lifecycle(Struct, gc=False):
+    """One position on one key from open to flat.
+
+    Untracked by the garbage collector: the closed ones wait in the ledger until the views
+    take them (never, in a replay), and as tracked objects they made it collect twice as
+    often. It holds no container that could lead back to it, so it is in no cycle."""
 
     key: PositionKey
     number: int  # its ordinal among the key's lifecycles, from 1

@@ -640,3 +640,16 @@ def test_a_fill_id_is_let_go_within_a_window_and_a_tenth_and_its_repeat_still_ig
     # Sent again (a REST list of the last days): older than what was let go, so a repeat.
     book.apply(executions(T0 + 2 * SEEN_FOR_MS, first))
     assert held() == 39 * lot
+
+
+def test_closed_lifecycles_waiting_for_the_views_are_no_work_for_the_cycle_collector() -> None:
+    import gc
+
+    book = AccountBook("bybit", ACCOUNT)
+    lot, price, fee = Decimal("0.01"), Decimal(60_000), Decimal("0.1")
+    book.apply(executions(T0, fill(1, OrderSide.BUY, lot, price, fee)))
+    book.apply(executions(T0 + 1, fill(2, OrderSide.SELL, lot, price + 10, fee)))
+    (closed,) = book.pnl._done
+    assert closed.closed_at and not gc.is_tracked(closed)
+    (record,) = book.pnl.take_closed()
+    assert (record.realised_pnl, record.fees) == (Decimal("0.10"), Decimal("0.2"))
