@@ -30,7 +30,7 @@ from trueup.domain.events import (
     WalletReport,
     WalletReported,
 )
-from trueup.domain.keys import OrderKey, PositionKey
+from trueup.domain.keys import OrderKey, PositionKey, order_key_of
 from trueup.domain.order import Order
 from trueup.domain.pnl import PnlLedger
 from trueup.domain.position import LocalPosition, Position
@@ -67,6 +67,9 @@ class AccountBook:
         self.account = account
         self.mode: str | None = None
         self.positions: dict[PositionKey, Position] = {}
+        # (category, symbol, position_idx) -> its key, made once (``key``): a key is asked
+        # for on every report, and a NamedTuple's constructor is Python called from C.
+        self._keys: dict[tuple[str, str, int], PositionKey] = {}
         # Open orders, and finished ones not yet forgotten (see _forget_due).
         self.orders: dict[OrderKey, Order] = {}
         self.order_keys_by_client_id: dict[str, OrderKey] = {}
@@ -187,7 +190,11 @@ class AccountBook:
         return found
 
     def key(self, category: str, symbol: str, position_idx: int) -> PositionKey:
-        return PositionKey(self.venue, self.account, category, symbol, position_idx)
+        leg = (category, symbol, position_idx)
+        found = self._keys.get(leg)
+        if found is None:
+            found = self._keys[leg] = PositionKey(self.venue, self.account, *leg)
+        return found
 
     def open_orders_for(self, key: PositionKey) -> list[Order]:
         return [self.orders[k] for k in sorted(self.open_orders.get(key, ()))]
@@ -226,7 +233,7 @@ class AccountBook:
         pnl = self.pnl
         pnl.begin()
         for r in event.reports:
-            key = PositionKey(self.venue, self.account, r.category, r.symbol, r.position_idx)
+            key = self.key(r.category, r.symbol, r.position_idx)
             if self.position(key).apply_report(r):
                 changed.add(key)
                 pnl.position_report(key, r)
@@ -298,7 +305,7 @@ class AccountBook:
         changed: set[PositionKey] = set()
         orders = self.orders
         for report in reports:
-            order_key = OrderKey(report.category, report.venue_order_id)
+            order_key = order_key_of(report.category, report.venue_order_id)
             order = orders.get(order_key)
             if order is None:
                 if self._forgotten_report(report):
@@ -317,7 +324,7 @@ class AccountBook:
         for fill in event.fills:
             if not fill.venue_order_id or fill.kind is ExecutionKind.FUNDING:
                 continue  # a payment, or a settlement: it fills no order
-            order_key = OrderKey(fill.category, fill.venue_order_id)
+            order_key = order_key_of(fill.category, fill.venue_order_id)
             order = orders.get(order_key)
             if order is None:
                 if 0 < fill.exec_time <= self.forgotten_until:
