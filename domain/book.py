@@ -147,7 +147,8 @@ class AccountBook:
     def apply(self, event: InputEvent) -> Changed:
         self.last_page = None
         at = event.at
-        self.clock = max(self.clock, at)
+        clock = self.clock
+        self.clock = at if at > clock else clock  # as max(), without the builtin's call
         kind = type(event)
         handler = self._handlers.get(kind)
         changed = handler(event) if handler is not None else NOTHING
@@ -158,8 +159,8 @@ class AccountBook:
                 if key not in positions:
                     positions[key] = Position(key)
             self.touched |= changed
-        if kind in EXCHANGE_FRAMES:
-            self.exchange_seen_at = max(self.exchange_seen_at or 0, at)
+        if kind in EXCHANGE_FRAMES and at > (self.exchange_seen_at or 0):
+            self.exchange_seen_at = at
         # After the event: one that arrives just as something falls due still finds it.
         if self.clock >= self._next_forget:
             self._forget_due()
@@ -455,8 +456,10 @@ class AccountBook:
 
     def _touch_order(self, order_key: OrderKey, order: Order) -> None:
         """Restart the wait of whatever decides the order's fate: its intent, if placed."""
-        if self._placed_for(order_key, order):
-            self._wait_to_forget(self._intents_to_forget, order.client_order_id)
+        # As _placed_for, read here: asked for every report and fill that changes an order.
+        link = order.client_order_id
+        if link in self.placed and self.order_keys_by_client_id.get(link) == order_key:
+            self._wait_to_forget(self._intents_to_forget, link)
         else:
             self._wait_to_forget(self._orders_to_forget, order_key)
 
@@ -465,7 +468,8 @@ class AccountBook:
         clock = self.clock
         queue.touch(key, clock)
         due = clock + self._forget_after_ms
-        self._next_forget = min(self._next_forget, due)
+        next_forget = self._next_forget
+        self._next_forget = due if due < next_forget else next_forget  # as min()
 
     def _placed_for(self, order_key: OrderKey, order: Order) -> bool:
         """Whether the order is the one an intent of this book placed (its link leads here)."""
@@ -543,7 +547,8 @@ class AccountBook:
         link = order.client_order_id
         if link and self.order_keys_by_client_id.get(link) == order_key:
             del self.order_keys_by_client_id[link]
-        self.forgotten_until = max(self.forgotten_until, order.venue_time)
+        venue_time, until = order.venue_time, self.forgotten_until
+        self.forgotten_until = venue_time if venue_time > until else until  # as max()
         self.forgotten.orders.add(order_key, self.clock)
 
     def _drop_intent(self, placed: OrderPlaced) -> None:
@@ -578,6 +583,7 @@ def covers(page: SnapshotPage, key: PositionKey) -> bool:
 def fold(venue: str, account: str, events: Iterable[InputEvent]) -> AccountBook:
     """Replay events into a fresh book: the same events always give the same book."""
     book = AccountBook(venue, account)
+    apply = book.apply
     for event in events:
-        book.apply(event)
+        apply(event)
     return book
