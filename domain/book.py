@@ -30,7 +30,7 @@ from trueup.domain.events import (
     WalletReport,
     WalletReported,
 )
-from trueup.domain.keys import OrderKey, PositionKey
+from trueup.domain.keys import OrderKey, PositionKey, order_key_of
 from trueup.domain.order import Order
 from trueup.domain.pnl import PnlLedger
 from trueup.domain.position import LocalPosition, Position
@@ -67,6 +67,9 @@ class AccountBook:
         self.account = account
         self.mode: str | None = None
         self.positions: dict[PositionKey, Position] = {}
+        # (category, symbol, position_idx) -> its key, made once (``key``): a key is asked
+        # for on every report, and a NamedTuple's constructor is Python called from C.
+        self._keys: dict[tuple[str, str, int], PositionKey] = {}
         # Open orders, and finished ones not yet forgotten (see _forget_due).
         self.orders: dict[OrderKey, Order] = {}
         self.order_keys_by_client_id: dict[str, OrderKey] = {}
@@ -144,7 +147,8 @@ class AccountBook:
     def apply(self, event: InputEvent) -> Changed:
         self.last_page = None
         at = event.at
-        self.clock = max(self.clock, at)
+        clock = self.clock
+        self.clock = at if at > clock else clock  # as max(), without the builtin's call
         kind = type(event)
         handler = self._handlers.get(kind)
         changed = handler(event) if handler is not None else NOTHING
@@ -155,8 +159,8 @@ class AccountBook:
                 if key not in positions:
                     positions[key] = Position(key)
             self.touched |= changed
-        if kind in EXCHANGE_FRAMES:
-            self.exchange_seen_at = max(self.exchange_seen_at or 0, at)
+        if kind in EXCHANGE_FRAMES and at > (self.exchange_seen_at or 0):
+            self.exchange_seen_at = at
         # After the event: one that arrives just as something falls due still finds it.
         if self.clock >= self._next_forget:
             self._forget_due()
@@ -187,7 +191,11 @@ class AccountBook:
         return found
 
     def key(self, category: str, symbol: str, position_idx: int) -> PositionKey:
-        return PositionKey(self.venue, self.account, category, symbol, position_idx)
+        leg = (category, symbol, position_idx)
+        found = self._keys.get(leg)
+        if found is None:
+            found = self._keys[leg] = PositionKey(self.venue, self.account, *leg)
+        return found
 
     def open_orders_for(self, key: PositionKey) -> list[Order]:
         return [self.orders[k] for k in sorted(self.open_orders.get(key, ()))]
@@ -226,7 +234,7 @@ class AccountBook:
         pnl = self.pnl
         pnl.begin()
         for r in event.reports:
-            key = PositionKey(self.venue, self.account, r.category, r.symbol, r.position_idx)
+            key = self.key(r.category, r.symbol, r.position_idx)
             if self.position(key).apply_report(r):
                 changed.add(key)
                 pnl.position_report(key, r)
@@ -298,7 +306,7 @@ class AccountBook:
         changed: set[PositionKey] = set()
         orders = self.orders
         for report in reports:
-            order_key = OrderKey(report.category, report.venue_order_id)
+            order_key = order_key_of(report.category, report.venue_order_id)
             order = orders.get(order_key)
             if order is None:
                 if self._forgotten_report(report):
@@ -317,7 +325,7 @@ class AccountBook:
         for fill in event.fills:
             if not fill.venue_order_id or fill.kind is ExecutionKind.FUNDING:
                 continue  # a payment, or a settlement: it fills no order
-            order_key = OrderKey(fill.category, fill.venue_order_id)
+            order_key = order_key_of(fill.category, fill.venue_order_id)
             order = orders.get(order_key)
             if order is None:
                 if 0 < fill.exec_time <= self.forgotten_until:
@@ -448,8 +456,10 @@ class AccountBook:
 
     def _touch_order(self, order_key: OrderKey, order: Order) -> None:
         """Restart the wait of whatever decides the order's fate: its intent, if placed."""
-        if self._placed_for(order_key, order):
-            self._wait_to_forget(self._intents_to_forget, order.client_order_id)
+        # As _placed_for, read here: asked for every report and fill that changes an order.
+        link = order.client_order_id
+        if link in self.placed and self.order_keys_by_client_id.get(link) == order_key:
+            self._wait_to_forget(self._intents_to_forget, link)
         else:
             self._wait_to_forget(self._orders_to_forget, order_key)
 
@@ -458,7 +468,8 @@ class AccountBook:
         clock = self.clock
         queue.touch(key, clock)
         due = clock + self._forget_after_ms
-        self._next_forget = min(self._next_forget, due)
+        next_forget = self._next_forget
+        self._next_forget = due if due < next_forget else next_forget  # as min()
 
     def _placed_for(self, order_key: OrderKey, order: Order) -> bool:
         """Whether the order is the one an intent of this book placed (its link leads here)."""
@@ -536,7 +547,8 @@ class AccountBook:
         link = order.client_order_id
         if link and self.order_keys_by_client_id.get(link) == order_key:
             del self.order_keys_by_client_id[link]
-        self.forgotten_until = max(self.forgotten_until, order.venue_time)
+        venue_time, until = order.venue_time, self.forgotten_until
+        self.forgotten_until = venue_time if venue_time > until else until  # as max()
         self.forgotten.orders.add(order_key, self.clock)
 
     def _drop_intent(self, placed: OrderPlaced) -> None:
@@ -571,6 +583,7 @@ def covers(page: SnapshotPage, key: PositionKey) -> bool:
 def fold(venue: str, account: str, events: Iterable[InputEvent]) -> AccountBook:
     """Replay events into a fresh book: the same events always give the same book."""
     book = AccountBook(venue, account)
+    apply = book.apply
     for event in events:
-        book.apply(event)
+        apply(event)
     return book

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING
 
 from trueup.domain.emitted import ExitReason
 from trueup.domain.events import Fill
-from trueup.domain.keys import OrderKey
+from trueup.domain.keys import order_key_of
 from trueup.domain.vocabulary import ExecutionKind, OrderOrigin
 
 if TYPE_CHECKING:  # the book folds the ledger that asks this: imported for its type alone
@@ -43,7 +43,7 @@ def shown_by(book: "AccountBook", fill: Fill) -> ExitReason | None:
         return ExitReason.STOP_LOSS if placed.purpose == "SL" else None
     origin = fill.origin
     if origin is None or origin is OrderOrigin.CLIENT:  # its order's report may say more
-        order = book.orders.get(OrderKey(fill.category, fill.venue_order_id))
+        order = book.orders.get(order_key_of(fill.category, fill.venue_order_id))
         origin = (order.origin if order else None) or origin
     if origin is None:
         return ExitReason.MANUAL  # an order the bot never placed: a close by hand

@@ -29,6 +29,15 @@ class OrderKey(NamedTuple):
     venue_order_id: str
 
 
+_new_tuple = tuple.__new__
+
+
+def order_key_of(category: str, venue_order_id: str) -> OrderKey:
+    """``OrderKey(category, venue_order_id)`` at a third of the cost: a NamedTuple's own
+    constructor is Python called from C, and the fold makes one for every report and fill."""
+    return _new_tuple(OrderKey, (category, venue_order_id))
+
+
 def minted_id(name: bytes) -> str:
     """uuid5 of ``name`` in trueup's namespace, as its text: what ``str(uuid5(...))`` gives,
     without building a UUID on the way (one is minted for every input and emitted event)."""

@@ -14,10 +14,14 @@ def supersedes(new: OrderReport, old: OrderReport) -> bool:
 
     Exact ties on those are broken by the whole report, which keeps the order total.
     """
-    new_rank = (new.status.is_terminal, new.updated_time, new.cum_exec_qty)
-    old_rank = (old.status.is_terminal, old.updated_time, old.cum_exec_qty)
-    if new_rank != old_rank:
-        return new_rank > old_rank
+    # Rank by rank, as tuples of them would compare, without building two per report.
+    new_terminal, old_terminal = new.status.is_terminal, old.status.is_terminal
+    if new_terminal is not old_terminal:
+        return new_terminal
+    if new.updated_time != old.updated_time:
+        return new.updated_time > old.updated_time
+    if new.cum_exec_qty != old.cum_exec_qty:
+        return new.cum_exec_qty > old.cum_exec_qty
     return repr(new) > repr(old)
 
 
@@ -76,8 +80,11 @@ class Order:
     @property
     def venue_time(self) -> int:
         """The venue's latest timestamp on the order: its report's or a fill's (0: none)."""
-        reported = self.report.updated_time if self.report else 0
-        return max([reported, *(f.exec_time for f in self.fills.values())])
+        latest = self.report.updated_time if self.report else 0
+        for fill in self.fills.values():  # as max(), without a list: asked as each order goes
+            exec_time = fill.exec_time
+            latest = exec_time if exec_time > latest else latest
+        return latest
 
     def _fills_qty(self) -> Decimal:
         total = self._fills_total

@@ -21,6 +21,8 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal, getcontext, setcontext
 from itertools import islice
 from typing import TYPE_CHECKING
 
+from msgspec import Struct
+
 from trueup.domain.emitted import ExitReason
 from trueup.domain.events import ExecutionsReported, Fill, PositionReport
 from trueup.domain.exits import shown_by
@@ -63,9 +65,12 @@ SHORT = PositionSide.SHORT
 FUNDING = ExecutionKind.FUNDING
 
 
-@dataclass(slots=True)
-class Lifecycle:
-    """One position on one key from open to flat."""
+class Lifecycle(Struct, gc=False):
+    """One position on one key from open to flat.
+
+    Untracked by the garbage collector: the closed ones wait in the ledger until the views
+    take them (never, in a replay), and as tracked objects they made it collect twice as
+    often. It holds no container that could lead back to it, so it is in no cycle."""
 
     key: PositionKey
     number: int  # its ordinal among the key's lifecycles, from 1
@@ -84,13 +89,30 @@ class Lifecycle:
     # The venue's own realised PnL summed over the closing fills; None once one lacks it.
     venue_realised: Decimal | None = ZERO
     fills: int = 0
-    # The local ids, in the order seen: a tuple, grown by the rare new one, so that a
-    # lifecycle (kept until its record is taken) costs the garbage collector no dict.
-    position_ids: tuple[str, ...] = ()
+    # The local ids, in the order seen (``position_ids``): the first alone, then a tuple
+    # grown by the rare further one. Not a tuple of one: a lifecycle is kept until its
+    # record is taken, and each such tuple was an object more for the garbage collector to
+    # count (a third of its collections over a replay); a string is not one it tracks.
+    first_id: str | None = None
+    more_ids: tuple[str, ...] = ()
     # Once flat: what only the closing fill can tell (the rest of its record is read from
     # the figures above, which no longer change; ``record``).
     closed_at: int = 0
     exit_reason: str = ""
+
+    @property
+    def position_ids(self) -> tuple[str, ...]:
+        """The LIVE local positions mapped to it, in the order seen."""
+        first = self.first_id
+        return () if first is None else (first, *self.more_ids)
+
+    def map_local(self, position_id: str) -> None:
+        """Map a LIVE local position to it, once."""
+        first = self.first_id
+        if first is None:
+            self.first_id = position_id
+        elif position_id != first and position_id not in self.more_ids:
+            self.more_ids += (position_id,)
 
     @property
     def signed_size(self) -> Decimal:
@@ -438,18 +460,18 @@ class PnlLedger:
         life = ledger.open
         rest = qty
         if life is not None and (life.side is LONG) != buy:
-            # As min(qty, life.size) (qty when equal: its exponent is the one kept), without
-            # the builtin's call; Decimal beside Decimal, never int, here and below: an int
-            # is converted first.
-            closed = life.size if life.size < qty else qty
-            if closed == qty:  # the whole fill closes: nothing left to open, all its fee here
-                close_fee, fee, rest = fee, ZERO, ZERO
-            else:
+            # Decimal beside Decimal, never int, here and below: an int is converted first.
+            size = life.size
+            if size < qty:  # it closes the whole position and opens the next with the rest
+                closed, flat = size, True
                 close_fee = _share(fee, closed, qty)
                 fee -= close_fee
                 rest = qty - closed
-            self._close(life, fill, closed, close_fee)
-            if life.size == ZERO:
+            else:  # the whole fill closes (qty, not an equal size: its exponent is kept)
+                closed, flat = qty, size == qty
+                close_fee, fee, rest = fee, ZERO, ZERO
+            self._close(life, fill, closed, close_fee, flat)
+            if flat:
                 self._closed(book, ledger, life, fill)
         elif fill.realised_pnl:
             # The venue says this fill closed something trueup never saw opened: a fill missed.
@@ -472,22 +494,28 @@ class PnlLedger:
                 life = ledger.open = Lifecycle(ledger.key, ledger.lifecycles, side, fill.exec_time)
                 self._note(book, key, life)
             value = price * rest
-            life.size += rest
+            size = life.size + rest
+            max_size = life.max_size
+            life.size = size
             life.cost += value
             life.entry_value += value
-            life.max_size = max(life.max_size, life.size)
+            life.max_size = size if size > max_size else max_size  # as max(), without its call
             life.fees += fee
             life.fills += 1
 
-    def _close(self, life: Lifecycle, fill: Fill, closed: Decimal, fee: Decimal) -> None:
-        """Take ``closed`` off ``life`` at the fill's price: its share of the cost goes, and
-        what it realised against it is set beside the venue's figure, where it gives one."""
+    def _close(
+        self, life: Lifecycle, fill: Fill, closed: Decimal, fee: Decimal, flat: bool
+    ) -> None:
+        """Take ``closed`` off ``life`` at the fill's price (``flat``: all of it): its share of
+        the cost goes, and what it realised against it is set beside the venue's figure,
+        where it gives one."""
         value = fill.exec_price * closed
-        if closed == life.size:  # the whole position: all its cost goes
+        if flat:  # the whole position: all its cost goes
             share, life.size, life.cost = life.cost, ZERO, ZERO
         else:
-            share = _share(life.cost, closed, life.size)
-            life.size -= closed
+            size = life.size
+            share = _share(life.cost, closed, size)
+            life.size = size - closed
             life.cost -= share
         life.exit_qty += closed
         life.exit_value += value
@@ -507,8 +535,8 @@ class PnlLedger:
         """A LIVE local position opened on ``key``: it maps to the lifecycle open there."""
         ledger = self.keys.get(key)
         life = ledger.open if ledger is not None else None
-        if life is not None and position_id not in life.position_ids:
-            life.position_ids += (position_id,)
+        if life is not None:
+            life.map_local(position_id)
 
     def _note(self, book: "AccountBook", key: PositionKey, life: Lifecycle) -> None:
         """The LIVE local positions open on the key map to the lifecycle it opens; those
@@ -519,8 +547,8 @@ class PnlLedger:
         position = book.positions.get(key)
         if position is not None and position.opened:
             for position_id, local in position.opened.items():
-                if local.mode == "LIVE" and position_id not in life.position_ids:
-                    life.position_ids += (position_id,)
+                if local.mode == "LIVE":
+                    life.map_local(position_id)
 
     def _closed(self, book: "AccountBook", ledger: KeyLedger, life: Lifecycle, fill: Fill) -> None:
         """The lifecycle is flat: it leaves the key, with when and why it closed."""
@@ -529,7 +557,8 @@ class PnlLedger:
         ledger.past_fees += life.fees
         ledger.past_funding += life.funding
         ledger.past_closed_value += life.exit_value
-        life.closed_at = max(fill.exec_time, life.opened_at)
+        exec_time, opened_at = fill.exec_time, life.opened_at
+        life.closed_at = exec_time if exec_time >= opened_at else opened_at  # as max()
         life.exit_reason = _exit_reason(book, life.key, life, fill)
         self._done.append(life)
 

@@ -61,11 +61,12 @@ class Retention(Generic[K]):
 
     def due(self, clock: int) -> list[K]:
         """Each key untouched for the window, once, oldest first."""
-        touches, due = self._touches, []
-        while touches and touches[0][0] + self.window_ms <= clock:
+        touches, last, due = self._touches, self._last, []
+        touched_by = clock - self.window_ms  # touched then or before: due
+        while touches and touches[0][0] <= touched_by:
             touched, key = touches.popleft()
-            if self._last.get(key) == touched:
-                del self._last[key]
+            if last.get(key) == touched:
+                del last[key]
                 due.append(key)
         return due
 

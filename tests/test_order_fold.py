@@ -11,7 +11,7 @@ from trueup.adapters.bybit.wire import ORDER_STATUSES
 from trueup.adapters.store import codec
 from trueup.domain.book import fold
 from trueup.domain.events import ExecutionsReported, InputEvent, InputRejected
-from trueup.domain.keys import OrderKey, PositionKey
+from trueup.domain.keys import OrderKey, PositionKey, order_key_of
 from trueup.domain.vocabulary import ExecutionKind, OrderStatus
 
 ENTRY = OrderKey("linear", "o-1")
@@ -294,3 +294,10 @@ def test_a_misspelt_order_status_is_refused_not_folded_as_an_order_that_never_en
     )
     assert isinstance(typo, InputRejected)
     assert "orderStatus: 'Fillled' is not one of" in typo.reason
+
+
+def test_an_order_key_made_the_quick_way_is_the_key_spelled_out() -> None:
+    made = order_key_of("linear", "o-1")
+    assert made == ENTRY and type(made) is OrderKey
+    assert (made.category, made.venue_order_id) == ("linear", "o-1")
+    assert hash(made) == hash(ENTRY)

@@ -640,3 +640,30 @@ def test_a_fill_id_is_let_go_within_a_window_and_a_tenth_and_its_repeat_still_ig
     # Sent again (a REST list of the last days): older than what was let go, so a repeat.
     book.apply(executions(T0 + 2 * SEEN_FOR_MS, first))
     assert held() == 39 * lot
+
+
+def test_closed_lifecycles_waiting_for_the_views_are_no_work_for_the_cycle_collector() -> None:
+    import gc
+
+    book = AccountBook("bybit", ACCOUNT)
+    lot, price, fee = Decimal("0.01"), Decimal(60_000), Decimal("0.1")
+    book.apply(executions(T0, fill(1, OrderSide.BUY, lot, price, fee)))
+    book.apply(executions(T0 + 1, fill(2, OrderSide.SELL, lot, price + 10, fee)))
+    (closed,) = book.pnl._done
+    assert closed.closed_at and not gc.is_tracked(closed)
+    # Nor is what maps it to the local positions, for the one that most lifecycles have.
+    closed.map_local("p-1")
+    assert closed.position_ids == ("p-1",) and not gc.is_tracked(closed.first_id)
+    (record,) = book.pnl.take_closed()
+    assert (record.realised_pnl, record.fees) == (Decimal("0.10"), Decimal("0.2"))
+
+
+def test_a_lifecycle_maps_each_local_position_once_in_the_order_seen() -> None:
+    from trueup.domain.pnl import Lifecycle
+    from trueup.domain.vocabulary import PositionSide
+
+    life = Lifecycle(KEY, 1, PositionSide.LONG, T0)
+    assert not life.position_ids
+    for position_id in ("p-2", "p-1", "p-2", "p-3", "p-1"):
+        life.map_local(position_id)
+    assert life.position_ids == ("p-2", "p-1", "p-3")

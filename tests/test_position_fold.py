@@ -332,3 +332,12 @@ def test_reports_that_all_carry_a_seq_or_all_lack_one_fold_the_same_in_any_order
     assert kept is not None
     rank = (lambda r: (r.seq, r.updated_time)) if with_seq else (lambda r: r.updated_time)
     assert rank(kept) == max(rank(r) for r in reports)
+
+
+def test_a_book_hands_out_one_key_per_leg_equal_to_the_key_spelled_out() -> None:
+    book = fold("bybit", "main", [btc(T0, "0.5", 1)])
+    (held,) = book.positions
+    assert held == BTC and book.key("linear", "BTCUSDT", 0) is held
+    hedge_leg = book.key("linear", "BTCUSDT", 1)
+    assert hedge_leg == BTC._replace(position_idx=1)
+    assert book.key("linear", "BTCUSDT", 1) is hedge_leg
