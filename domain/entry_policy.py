@@ -71,6 +71,15 @@ class Entry:
 class EntryPolicy(Detector):
     """The ENTRY orders of one account the policy works, by the bot's client order id."""
 
+    # What on_input acts on (Detector.judges): it returns nothing for any other input.
+    judges = (
+        OrderPlaced,
+        OrderCancelled,
+        OrderPlacementReported,
+        OrdersReported,
+        ExecutionsReported,
+    )
+
     __slots__ = ("entries",)
 
     def __init__(self) -> None:

@@ -28,6 +28,11 @@ class StaleDetector(Detector):
     """Since when complete snapshots have shown nothing for each LIVE local position, and
     which positions were reported stale."""
 
+    # What note acts on (Detector.notes).
+    notes = (PositionsReported,)
+    # What on_input acts on (Detector.judges): it returns nothing for any other input.
+    judges = (AccountModeSet, LocalPositionOpened)
+
     # Whether the exchange ever showed a position is the manual-close rule's to know: one
     # it showed and no longer holds was closed there, not stale.
     closes: ManualCloseDetector
