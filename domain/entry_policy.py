@@ -110,7 +110,9 @@ class EntryPolicy(Detector):
         return []
 
     def on_time(self, book: AccountBook, cause: Cause, config: RuleConfig) -> list[Emitted]:
-        if self.entries and not config.entry_policy_for(book.venue, book.account):
+        if not self.entries:
+            return []  # asked on every input: most have no ENTRY under the policy
+        if not config.entry_policy_for(book.venue, book.account):
             # The operator took the account out of the policy: it acts on nothing more.
             self.entries.clear()
         emitted: list[Emitted] = []

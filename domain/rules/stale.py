@@ -70,6 +70,8 @@ class StaleDetector(Detector):
 
     def on_time(self, book: AccountBook, cause: Cause, config: RuleConfig) -> list[Emitted]:
         """NEVER_ON_EXCHANGE for each position unseen for the grace period, once."""
+        if not self.unseen_since:
+            return []  # asked on every input: most have no position unseen
         emitted: list[Emitted] = []
         for pid, since in list(self.unseen_since.items()):
             local = book.local_position(pid)

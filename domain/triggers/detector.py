@@ -331,6 +331,8 @@ class TriggerDetector(Detector):
     # --- time and firing ------------------------------------------------------------------
 
     def on_time(self, book: AccountBook, cause: Cause, config: RuleConfig) -> list[Emitted]:
+        if not self.triggers:
+            return []  # asked on every input: most accounts have no trigger
         emitted: list[Emitted] = []
         # Found once per input, not once per trigger: a firing changes no position.
         held: Held | None = None
