@@ -21,7 +21,8 @@ _DECIMAL = re.compile(
     rf"-?[0-9]{{1,{MAX_INTEGER_DIGITS}}}(?:\.[0-9]{{1,{MAX_FRACTION_DIGITS}}})?", re.ASCII
 )
 _INTEGER = re.compile(r"-?[0-9]{1,19}", re.ASCII)
-_MILLIS = re.compile(r"[0-9]{1,13}", re.ASCII)
+_MILLIS_DIGITS = 13
+_MILLIS = re.compile(rf"[0-9]{{1,{_MILLIS_DIGITS}}}", re.ASCII)
 _LARGEST = 10**MAX_INTEGER_DIGITS
 # Decimal strings already read, and what they read as: a venue repeats the same few (sizes,
 # prices, "0") over and over, and a Decimal is immutable, so one may serve them all. Emptied
@@ -51,6 +52,12 @@ def to_decimal(value: object, field: str) -> Decimal:
         _READ.clear()
     read = _READ[value] = Decimal(value)
     return read
+
+
+def known_decimal(value: object) -> Decimal | None:
+    """What a decimal string to_decimal has read before (and so found sane) reads as; None
+    for any other value, which to_decimal must judge."""
+    return _READ.get(value) if type(value) is str else None
 
 
 def to_optional_decimal(value: object, field: str) -> Decimal | None:
@@ -88,6 +95,19 @@ def to_millis(value: object, field: str) -> int:
     if value != 0 and not within_time(value):
         raise MalformedInput(f"{field}: {shown(value)} is not {describe_time_bounds()}")
     return value
+
+
+def known_millis(value: object) -> int | None:
+    """A sane instant (never 0) sent as to_millis takes one, read without building the name
+    of the field for an error; None for any other value, which to_millis must judge."""
+    if type(value) is str:
+        # As _MILLIS: isdigit() alone also takes other scripts' digits.
+        if not (len(value) <= _MILLIS_DIGITS and value.isascii() and value.isdigit()):
+            return None
+        value = int(value)
+    elif type(value) is not int:
+        return None
+    return value if value != 0 and within_time(value) else None
 
 
 def to_instant(value: object, field: str) -> int:

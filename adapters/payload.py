@@ -5,6 +5,8 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from trueup.adapters.decimals import (
+    known_decimal,
+    known_millis,
     to_decimal,
     to_instant,
     to_integer,
@@ -12,6 +14,7 @@ from trueup.adapters.decimals import (
     to_optional_decimal,
     to_quantity,
 )
+from trueup.domain.bounds import MAX_WIRE_INTEGER
 from trueup.domain.errors import MalformedInput, shown
 
 T = TypeVar("T")
@@ -23,7 +26,8 @@ class Payload:
     __slots__ = ("fields", "where")
 
     def __init__(self, fields: object, where: str) -> None:
-        if not isinstance(fields, Mapping):
+        # A dict first: the Mapping check goes through the ABC machinery, for every object.
+        if type(fields) is not dict and not isinstance(fields, Mapping):
             raise MalformedInput(f"{where}: expected an object, got {type(fields).__name__}")
         self.fields: Mapping[str, Any] = fields
         self.where = where
@@ -41,7 +45,10 @@ class Payload:
         return name in self.fields
 
     def text(self, name: str) -> str:
-        value = self._required(name)
+        try:
+            value = self.fields[name]
+        except KeyError:
+            raise MalformedInput(f"{self._path(name)}: missing") from None
         if not isinstance(value, str):
             raise MalformedInput(f"{self._path(name)}: expected a string, got {shown(value)}")
         return value
@@ -73,7 +80,10 @@ class Payload:
         return meanings[value]
 
     def integer(self, name: str) -> int:
-        return to_integer(self._required(name), self._path(name))
+        value = self._required(name)
+        if type(value) is int and -MAX_WIRE_INTEGER <= value <= MAX_WIRE_INTEGER:
+            return value
+        return to_integer(value, self._path(name))
 
     def optional_integer(self, name: str) -> int | None:
         value = self.fields.get(name)
@@ -86,11 +96,16 @@ class Payload:
         return value
 
     def decimal(self, name: str) -> Decimal:
-        return to_decimal(self._required(name), self._path(name))
+        value = self._required(name)
+        return known_decimal(value) or to_decimal(value, self._path(name))
 
     def quantity(self, name: str) -> Decimal:
         """A size: a decimal that is never negative."""
-        return to_quantity(self._required(name), self._path(name))
+        value = self._required(name)
+        known = known_decimal(value)
+        if known is not None and known >= 0:
+            return known
+        return to_quantity(value, self._path(name))
 
     def optional_quantity(self, name: str) -> Decimal | None:
         value = self.fields.get(name)
@@ -103,14 +118,20 @@ class Payload:
         return value
 
     def optional_decimal(self, name: str) -> Decimal | None:
-        return to_optional_decimal(self.fields.get(name), self._path(name))
+        value = self.fields.get(name)
+        if value is None or value == "":
+            return None
+        # A string read before is a decimal already checked: no path needed for an error.
+        return known_decimal(value) or to_optional_decimal(value, self._path(name))
 
     def millis(self, name: str) -> int:
-        return to_millis(self._required(name), self._path(name))
+        value = self._required(name)
+        return known_millis(value) or to_millis(value, self._path(name))
 
     def instant(self, name: str) -> int:
         """A receive time: a sane instant, never 0."""
-        return to_instant(self._required(name), self._path(name))
+        value = self._required(name)
+        return known_millis(value) or to_instant(value, self._path(name))
 
     def child(self, name: str) -> "Payload":
         return Payload(self._required(name), self._path(name))

@@ -71,6 +71,15 @@ class Entry:
 class EntryPolicy(Detector):
     """The ENTRY orders of one account the policy works, by the bot's client order id."""
 
+    # What on_input acts on (Detector.judges): it returns nothing for any other input.
+    judges = (
+        OrderPlaced,
+        OrderCancelled,
+        OrderPlacementReported,
+        OrdersReported,
+        ExecutionsReported,
+    )
+
     __slots__ = ("entries",)
 
     def __init__(self) -> None:
@@ -101,7 +110,9 @@ class EntryPolicy(Detector):
         return []
 
     def on_time(self, book: AccountBook, cause: Cause, config: RuleConfig) -> list[Emitted]:
-        if self.entries and not config.entry_policy_for(book.venue, book.account):
+        if not self.entries:
+            return []  # asked on every input: most have no ENTRY under the policy
+        if not config.entry_policy_for(book.venue, book.account):
             # The operator took the account out of the policy: it acts on nothing more.
             self.entries.clear()
         emitted: list[Emitted] = []

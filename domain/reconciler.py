@@ -10,7 +10,7 @@ timers: the keys any detector waits on are judged again, the detectors forget wh
 has let go, and the timed ones report what time has made due.
 """
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from trueup.domain.book import AccountBook, Changed
 from trueup.domain.emitted import Cause, Emitted, PositionCleaned
@@ -159,9 +159,10 @@ class Reconciler:
         phases = detectors.phases
         changed = book.apply(event)
         emitted = _cleaned(event, changed, cause)
-        for detector in phases.noting:
+        # Only the detectors that act on inputs of its type: the others would return at once.
+        for detector in phases.noting_for(type(event)):
             detector.note(book, event, changed)
-        for detector in phases.judging:
+        for detector in phases.judging_for(type(event)):
             emitted += detector.on_input(book, event, changed, cause, self.config)
         emitted += self._keys(account, changed, cause)
         emitted += self._timers(account, cause, skip=changed)
@@ -173,12 +174,13 @@ class Reconciler:
         for book in self.books.values():
             book.snapshots.timeout_ms = rules.pagination_timeout_ms
 
-    def _keys(self, account: Account, keys: Iterable[PositionKey], cause: Cause) -> list[Emitted]:
+    def _keys(self, account: Account, keys: Collection[PositionKey], cause: Cause) -> list[Emitted]:
         """Every detector's judgement of each key, key by key."""
-        keys = sorted(keys)
-        self.touched.add(account, (key.symbol for key in keys))
+        symbols = self.touched.account(account)  # touched, even with no key (a timer ran)
         if not keys:
             return []
+        keys = sorted(keys)
+        symbols.update([key.symbol for key in keys])
         book, keyed = self.books[account], self.detectors_by_account[account].phases.keyed
         emitted: list[Emitted] = []
         for key in keys:

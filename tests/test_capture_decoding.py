@@ -73,6 +73,17 @@ def test_respellings_of_a_number_a_double_cannot_carry_stay_two_inputs(
     assert first.input_id != second.input_id
 
 
+@pytest.mark.parametrize(
+    "field", [b'"extra":%s', b'"extra": %s', b'"extra":[1,%s]', b'"extra":[1, %s]', b'"extra":[%s]']
+)
+def test_an_inexact_number_keeps_its_spelling_after_a_colon_a_comma_or_a_bracket(
+    field: bytes,
+) -> None:
+    line = b'{"at":%d,"venue":"bybit","account":"main","channel":"ws",' + field + b"}"
+    first, second = (decode_line(line % (T0, n)) for n in (b"0.1", b"0.10"))
+    assert first.input_id != second.input_id
+
+
 def test_respellings_of_exact_numbers_are_one_input() -> None:
     line = b'{"at":%d,"venue":"bybit","account":"main","channel":"ws","extra":[%s]}'
     first, second = (

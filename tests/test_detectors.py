@@ -12,7 +12,7 @@ from trueup.adapters.store import snapshots
 from trueup.adapters.store.snapshots import Snapshot
 from trueup.domain.book import AccountBook, Changed
 from trueup.domain.emitted import Cause, Emitted
-from trueup.domain.events import InputEvent
+from trueup.domain.events import ClockTicked, ExecutionsReported, InputEvent, PositionsReported
 from trueup.domain.keys import OrderKey, PositionKey
 from trueup.domain.reconciler import Reconciler
 from trueup.domain.rules.account import AccountDetectors
@@ -159,6 +159,24 @@ def test_the_account_order_is_the_documented_one() -> None:
         "triggers",
         "entries",
     ]
+
+
+class PositionsOnly(Recorder):
+    """Notes executions alone, and judges position reports alone."""
+
+    __slots__ = ()
+    notes = (ExecutionsReported,)
+    judges = (PositionsReported,)
+
+
+def test_a_detector_notes_and_judges_only_the_types_of_input_it_declares() -> None:
+    calls: list[tuple[str, ...]] = []
+    a, b = Recorder("a", calls), PositionsOnly("b", calls)
+    phases = Phases.of((a, b), ())
+    assert phases.noting_for(PositionsReported) == (a,)
+    assert phases.judging_for(PositionsReported) == (a, b)
+    assert phases.noting_for(ExecutionsReported) == (a, b)
+    assert phases.judging_for(ClockTicked) == (a,)
 
 
 def test_each_phase_calls_only_the_detectors_that_take_part_in_it_in_the_account_order() -> None:

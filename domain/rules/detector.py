@@ -6,7 +6,7 @@ reconciler calls each phase on the account's detectors in their order (rules/acc
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 from trueup.domain.book import AccountBook, Changed
 from trueup.domain.emitted import Cause, Emitted
@@ -33,10 +33,17 @@ class LetGo:
         return cls(forgotten.orders.take(), forgotten.intents.take(), forgotten.locals.take())
 
 
+EventTypes = tuple[type[InputEvent], ...]
+
+
 class Detector:
     """One rule and its memory. Every phase does nothing unless the rule has a use for it."""
 
     __slots__ = ()
+    # The types of input (with their subclasses) that ``note`` and ``on_input`` may act on:
+    # the reconciler calls neither for any other. None: every type.
+    notes: ClassVar[EventTypes | None] = None
+    judges: ClassVar[EventTypes | None] = None
 
     def note(self, book: AccountBook, event: InputEvent, changed: Changed) -> None:
         """Take note of what an input shows, before any detector judges it."""
@@ -79,6 +86,9 @@ class Phases(NamedTuple):
     keyed: tuple[Detector, ...]
     waiting: tuple[Detector, ...]
     timed: tuple[Detector, ...]
+    # Those of noting and judging that an input of each type seen so far goes to.
+    noting_by_type: dict[type[InputEvent], tuple[Detector, ...]]
+    judging_by_type: dict[type[InputEvent], tuple[Detector, ...]]
 
     @classmethod
     def of(cls, in_order: tuple[Detector, ...], timed: tuple[Detector, ...]) -> "Phases":
@@ -88,7 +98,27 @@ class Phases(NamedTuple):
             _taking("on_key", in_order),
             _taking("waiting", in_order),
             timed,
+            {},
+            {},
         )
+
+    def noting_for(self, kind: type[InputEvent]) -> tuple[Detector, ...]:
+        """Those that note an input of type ``kind``, in their order."""
+        found = self.noting_by_type.get(kind)
+        if found is None:
+            found = self.noting_by_type[kind] = tuple(
+                d for d in self.noting if d.notes is None or issubclass(kind, d.notes)
+            )
+        return found
+
+    def judging_for(self, kind: type[InputEvent]) -> tuple[Detector, ...]:
+        """Those that judge an input of type ``kind``, in their order."""
+        found = self.judging_by_type.get(kind)
+        if found is None:
+            found = self.judging_by_type[kind] = tuple(
+                d for d in self.judging if d.judges is None or issubclass(kind, d.judges)
+            )
+        return found
 
 
 def _taking(phase: str, detectors: tuple[Detector, ...]) -> tuple[Detector, ...]:

@@ -44,6 +44,9 @@ def is_filled(order: Order) -> bool:
 class OrderDetector(Detector):
     """ENTRY deadlines, stalled partial fills, and the reports already made for each order."""
 
+    # What on_input acts on (Detector.judges): it returns nothing for any other input.
+    judges = (OrdersReported, ExecutionsReported, OrderPlaced)
+
     # ENTRY deadlines by client_order_id.
     entry_deadlines: dict[str, int] = field(default_factory=dict)
     # Partial fills by order: the fill level, and since when it has not moved.

@@ -32,6 +32,9 @@ def tolerance(check: PnlCheck, config: RuleConfig) -> Decimal:
 class PnlMismatchDetector(Detector):
     """The positions whose figures it has reported as disagreeing, by lifecycle."""
 
+    # What on_input acts on (Detector.judges): it returns nothing for any other input.
+    judges = (ExecutionsReported, PositionsReported)
+
     __slots__ = ("told",)
 
     def __init__(self) -> None:

@@ -26,6 +26,9 @@ Basis = tuple[PositionReport, Decimal | None, Decimal | None, RuleConfig, str | 
 class RiskWarningDetector(Detector):
     """The thresholds each position is past, as last told: only those past any are kept."""
 
+    # What on_input acts on (Detector.judges): it returns nothing for any other input.
+    judges = (WalletReported, PositionsReported)
+
     __slots__ = ("basis", "past")
 
     def __init__(self) -> None:

@@ -28,6 +28,11 @@ class StaleDetector(Detector):
     """Since when complete snapshots have shown nothing for each LIVE local position, and
     which positions were reported stale."""
 
+    # What note acts on (Detector.notes).
+    notes = (PositionsReported,)
+    # What on_input acts on (Detector.judges): it returns nothing for any other input.
+    judges = (AccountModeSet, LocalPositionOpened)
+
     # Whether the exchange ever showed a position is the manual-close rule's to know: one
     # it showed and no longer holds was closed there, not stale.
     closes: ManualCloseDetector
@@ -65,6 +70,8 @@ class StaleDetector(Detector):
 
     def on_time(self, book: AccountBook, cause: Cause, config: RuleConfig) -> list[Emitted]:
         """NEVER_ON_EXCHANGE for each position unseen for the grace period, once."""
+        if not self.unseen_since:
+            return []  # asked on every input: most have no position unseen
         emitted: list[Emitted] = []
         for pid, since in list(self.unseen_since.items()):
             local = book.local_position(pid)

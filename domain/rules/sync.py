@@ -49,6 +49,9 @@ class SyncDetector(Detector):
     """Snapshot runs that fail or never finish, and refused replies; what it needs to know
     of runs, the book's snapshots keep (book.snapshots, book.last_page)."""
 
+    # What on_input acts on (Detector.judges): it returns nothing for any other input.
+    judges = (PositionsReported,)
+
     __slots__ = ("told",)
 
     def __init__(self) -> None:

@@ -64,6 +64,11 @@ class Refused(Exception):
 class TriggerDetector(Detector):
     """Every trigger of one account, by id in the order they were added."""
 
+    # What note acts on (Detector.notes).
+    notes = (PricesReported, PositionsReported)
+    # What on_input acts on (Detector.judges): it returns nothing for any other input.
+    judges = (OrderPlacementReported, OrdersReported, ExecutionsReported, TriggerCommanded)
+
     __slots__ = ("last_fired_at", "placed", "prices", "triggers")
 
     def __init__(self) -> None:
@@ -326,6 +331,8 @@ class TriggerDetector(Detector):
     # --- time and firing ------------------------------------------------------------------
 
     def on_time(self, book: AccountBook, cause: Cause, config: RuleConfig) -> list[Emitted]:
+        if not self.triggers:
+            return []  # asked on every input: most accounts have no trigger
         emitted: list[Emitted] = []
         # Found once per input, not once per trigger: a firing changes no position.
         held: Held | None = None
