@@ -4,7 +4,10 @@ rate whatever the server's pace, each request's latency counted from the instant
 figures rather than slowing the load down (coordinated omission).
 
 Plain asyncio streams and hand-written HTTP/1.1, not an HTTP client library: at a thousand
-connections the load's own cost must stay small beside the server's on the same cores.
+connections the load's own cost must stay small beside the server's on the same cores. The
+connections are spread over processes (PER_PROCESS each, one schedule between them), and
+each process says how late it sent (its send lag): a load that cannot keep up shows there,
+and in a sent rate below the offered one, rather than passing for the server's slowness.
 """
 
 import asyncio
@@ -22,6 +25,11 @@ CONNECT_TIMEOUT_S = 30.0
 # After the last request is due, how long answers are waited for before the run is cut.
 DRAIN_S = 10.0
 HEADER_END = b"\r\n\r\n"
+# Connections one load process holds: a few thousand requests a second at most, well within
+# one asyncio loop's pace.
+PER_PROCESS = 250
+# From the parent's go to the first request due: time for the processes to start and connect.
+START_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -37,38 +45,62 @@ class Offered:
     def per_second(self) -> float:
         return self.connections * self.rate
 
+    @property
+    def processes(self) -> int:
+        return -(-self.connections // PER_PROCESS)
+
+    def share(self, process: int) -> range:
+        """The connections (numbers in the whole schedule) process ``process`` holds."""
+        return range(process * PER_PROCESS, min(self.connections, (process + 1) * PER_PROCESS))
+
 
 def work_open_loop(
-    base: str, paths: list[str], connections: int, rate: float, seconds: float
+    *,
+    base: str,
+    paths: list[str],
+    connections: int,
+    rate: float,
+    seconds: float,
+    first: int,
+    count: int,
+    start_at: float,
 ) -> JSON:
-    """The figures of one open-loop run (in a process of its own: see bench.http.child)."""
-    return asyncio.run(_run(base, paths, Offered(connections, rate, seconds)))
+    """One process's share of an open-loop run: connections ``first`` to ``first + count``
+    of ``connections``, the first request due at ``start_at`` (time.time()). Its raw
+    latencies (ms), for the parent to merge (see bench.http.child)."""
+    offered = Offered(connections, rate, seconds)
+    return asyncio.run(_run(base, paths, offered, range(first, first + count), start_at))
 
 
-async def _run(base: str, paths: Sequence[str], offered: Offered) -> JSON:
+async def _run(
+    base: str, paths: Sequence[str], offered: Offered, share: range, start_at: float
+) -> JSON:
     where = urlsplit(base)
     host, port = where.hostname or "127.0.0.1", where.port or 80
     opened = await asyncio.gather(
-        *(
-            asyncio.wait_for(asyncio.open_connection(host, port), CONNECT_TIMEOUT_S)
-            for _ in range(offered.connections)
-        ),
+        *(asyncio.wait_for(asyncio.open_connection(host, port), CONNECT_TIMEOUT_S) for _ in share),
         return_exceptions=True,
     )
-    streams = [s for s in opened if not isinstance(s, BaseException)]
+    streams = [
+        (number, s)
+        for number, s in zip(share, opened, strict=True)
+        if not isinstance(s, BaseException)
+    ]
     latencies: list[float] = []
-    errors = offered.connections - len(streams)  # connections refused count as errors
+    lags: list[float] = []  # how late each request went, by this process's fault
+    errors = len(share) - len(streams)  # connections refused count as errors
     interval = 1.0 / offered.rate
-    begin = time.perf_counter() + 0.1
+    # The parent's wall-clock instant on this process's clock (one schedule for all).
+    begin = time.perf_counter() + (start_at - time.time())
     deadline = begin + offered.seconds
     # Each connection's next request due and not yet answered (None: none left).
-    waiting: list[float | None] = [None] * len(streams)
+    waiting: dict[int, float | None] = dict.fromkeys(share)
 
     async def asker(number: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> int:
         """One connection's requests, each due at its own instant; its errors."""
         failed = 0
         # Connections spread evenly over one interval, so the load is steady, not in bursts.
-        due = begin + interval * number / max(1, len(streams))
+        due = begin + interval * number / offered.connections
         questions = itertools.islice(itertools.cycle(paths), number, None)
         while due < deadline:
             waiting[number] = due
@@ -80,6 +112,7 @@ async def _run(base: str, paths: Sequence[str], offered: Offered) -> JSON:
                 host.encode(),
             )
             try:
+                lags.append(time.perf_counter() - due)
                 writer.write(request)
                 status = await _answer(reader)
             except (OSError, asyncio.IncompleteReadError, ValueError):
@@ -94,33 +127,31 @@ async def _run(base: str, paths: Sequence[str], offered: Offered) -> JSON:
         return failed
 
     tasks = [
-        asyncio.create_task(asker(n, reader, writer)) for n, (reader, writer) in enumerate(streams)
+        asyncio.create_task(asker(number, reader, writer)) for number, (reader, writer) in streams
     ]
     done, late = await asyncio.wait(tasks, timeout=deadline + DRAIN_S - time.perf_counter())
     cut = time.perf_counter()
     for task in late:
         task.cancel()
-    for _, writer in streams:
+    for _, (_, writer) in streams:
         writer.close()
     errors += sum(task.result() for task in done)
     # Requests due and still unanswered at the cut: each has waited at least this long, and
     # counts so (a lower bound) rather than dropping out of the figures.
     unanswered = 0
-    for first in waiting:
+    for first in waiting.values():
         due = first
         while due is not None and due < deadline:
             latencies.append(cut - due)
             unanswered += 1
             due += interval
-    ms = [latency * 1000 for latency in latencies] or [0.0]
     return {
-        "offered_per_s": offered.per_second,
+        "latencies_ms": [round(latency * 1000, 3) for latency in latencies],
         "requests": len(latencies) + errors,
+        "sent": len(lags),
         "unanswered": unanswered,
         "seconds": cut - begin,
-        "p50_ms": percentile(ms, 0.5),
-        "p99_ms": percentile(ms, 0.99),
-        "max_ms": max(ms),
+        "lag_p99_ms": percentile(lags, 0.99) * 1000 if lags else 0.0,
         "errors": errors,
     }
 
