@@ -15,6 +15,7 @@ import itertools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,8 +29,10 @@ HEADER_END = b"\r\n\r\n"
 # Connections one load process holds: a few thousand requests a second at most, well within
 # one asyncio loop's pace.
 PER_PROCESS = 250
-# From the parent's go to the first request due: time for the processes to start and connect.
-START_S = 3.0
+# From the parent's go (every process connected) to the first request due.
+START_S = 0.5
+BARRIER_POLL_S = 0.01
+BARRIER_TIMEOUT_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -63,34 +66,71 @@ def work_open_loop(
     seconds: float,
     first: int,
     count: int,
-    start_at: float,
+    barrier: str,
 ) -> JSON:
     """One process's share of an open-loop run: connections ``first`` to ``first + count``
-    of ``connections``, the first request due at ``start_at`` (time.time()). Its raw
-    latencies (ms), for the parent to merge (see bench.http.child)."""
+    of ``connections``, on the schedule the parent starts once every process has connected
+    (``barrier``: see go). Its raw latencies (ms), for the parent to merge."""
     offered = Offered(connections, rate, seconds)
-    return asyncio.run(_run(base, paths, offered, range(first, first + count), start_at))
+    share = range(first, first + count)
+    return asyncio.run(_run(base, paths, offered, share, Path(barrier)))
 
 
-async def _run(
-    base: str, paths: Sequence[str], offered: Offered, share: range, start_at: float
-) -> JSON:
-    where = urlsplit(base)
-    host, port = where.hostname or "127.0.0.1", where.port or 80
+def go(barrier: Path, processes: int) -> None:
+    """The parent's side: once ``processes`` have said they are connected (a file each in
+    ``barrier``), the instant (time.time()) their first request is due, written for all."""
+    deadline = time.monotonic() + BARRIER_TIMEOUT_S
+    while len(list(barrier.glob("connected-*"))) < processes:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the open-loop processes did not connect in time")
+        time.sleep(BARRIER_POLL_S)
+    (barrier / "go.tmp").write_text(repr(time.time() + START_S))
+    (barrier / "go.tmp").rename(barrier / "go")  # whole, never half written
+
+
+async def _start_at(barrier: Path, first: int) -> float:
+    """This process connected; when the parent says the schedule starts (time.time())."""
+    (barrier / f"connected-{first}").touch()
+    deadline = time.monotonic() + BARRIER_TIMEOUT_S
+    while not (barrier / "go").exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError("no go from the parent")
+        await asyncio.sleep(BARRIER_POLL_S)
+    return float((barrier / "go").read_text())
+
+
+Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+async def _connect(host: str, port: int, share: range) -> list[tuple[int, Streams]]:
+    """A connection for each number in ``share``, those that opened."""
     opened = await asyncio.gather(
         *(asyncio.wait_for(asyncio.open_connection(host, port), CONNECT_TIMEOUT_S) for _ in share),
         return_exceptions=True,
     )
-    streams = [
-        (number, s)
-        for number, s in zip(share, opened, strict=True)
-        if not isinstance(s, BaseException)
+    return [
+        (number, streams)
+        for number, streams in zip(share, opened, strict=True)
+        if not isinstance(streams, BaseException)
     ]
+
+
+async def _run(
+    base: str, paths: Sequence[str], offered: Offered, share: range, barrier: Path
+) -> JSON:
+    where = urlsplit(base)
+    host, port = where.hostname or "127.0.0.1", where.port or 80
+    streams = await _connect(host, port, share)
     latencies: list[float] = []
-    lags: list[float] = []  # how late each request went, by this process's fault
+    # How late each request went by this process's fault: from when it was due, or when the
+    # answer before it on its connection came if later (that wait is the server's), to when
+    # it went. A load falling behind its schedule shows here.
+    lags: list[float] = []
+    on_time: list[bool] = []  # each request sent: within the schedule's seconds or not
     errors = len(share) - len(streams)  # connections refused count as errors
     interval = 1.0 / offered.rate
     # The parent's wall-clock instant on this process's clock (one schedule for all).
+    start_at = await _start_at(barrier, share.start)
     begin = time.perf_counter() + (start_at - time.time())
     deadline = begin + offered.seconds
     # Each connection's next request due and not yet answered (None: none left).
@@ -104,7 +144,8 @@ async def _run(
         questions = itertools.islice(itertools.cycle(paths), number, None)
         while due < deadline:
             waiting[number] = due
-            pause = due - time.perf_counter()
+            free = time.perf_counter()  # the connection's previous answer is in
+            pause = due - free
             if pause > 0:
                 await asyncio.sleep(pause)
             request = b"GET %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (
@@ -112,7 +153,9 @@ async def _run(
                 host.encode(),
             )
             try:
-                lags.append(time.perf_counter() - due)
+                sent = time.perf_counter()
+                lags.append(sent - max(due, free))
+                on_time.append(sent <= deadline)
                 writer.write(request)
                 status = await _answer(reader)
             except (OSError, asyncio.IncompleteReadError, ValueError):
@@ -148,7 +191,7 @@ async def _run(
     return {
         "latencies_ms": [round(latency * 1000, 3) for latency in latencies],
         "requests": len(latencies) + errors,
-        "sent": len(lags),
+        "sent": sum(on_time),
         "unanswered": unanswered,
         "seconds": cut - begin,
         "lag_p99_ms": percentile(lags, 0.99) * 1000 if lags else 0.0,
