@@ -12,6 +12,7 @@ import sys
 from dataclasses import dataclass, replace
 from functools import partial
 from importlib import metadata
+from pathlib import Path
 
 from bench import (
     breakdown,
@@ -106,6 +107,15 @@ def parse(argv: list[str]) -> Sizes:
         "per core; 1 measures a checkout without --workers, see TRUEUP_BENCH_SERVER)",
     )
     parser.add_argument(
+        "--baseline-checkout",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="with --http: the large journal's figures served by this checkout and by PATH's "
+        "trueup (a worktree of the commit compared against, after `make install` there) in "
+        "turn, the baseline's column beside",
+    )
+    parser.add_argument(
         "--nats",
         action="store_true",
         help="only the NATS figures (bench/nats.py): trueup worker --nats throughput with 1, 2 "
@@ -148,7 +158,7 @@ def parse(argv: list[str]) -> Sizes:
 
 
 def _http_sizes(args: argparse.Namespace) -> http.Sizes:
-    sizes = http.QUICK if args.quick else http.Sizes()
+    sizes = replace(http.QUICK if args.quick else http.Sizes(), baseline=args.baseline_checkout)
     return sizes if args.http_workers is None else replace(sizes, workers=args.http_workers)
 
 

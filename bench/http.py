@@ -1,13 +1,20 @@
-"""HTTP figures (issue 10): ``trueup serve`` under load from another process on 127.0.0.1, on
-a copy of the serving figures' 1M journal, beside the same on its small one (bench/serving.py
+"""HTTP figures (issue 10): ``trueup serve`` under load from other processes on 127.0.0.1,
+on a copy of the serving figures' 1M journal, beside the same on its small one (bench/serving.py
 generates and caches both; the same accounts and 10,000 open positions in each).
 
-- GET /v1/can-open and GET /v1/positions at 1, 100 and 1,000 concurrent connections: p50 and
-  p99 latency and requests/s. The load is wrk's (a Lua script cycles through the questions)
-  when wrk is installed, else an async client's (httpx) in a child process.
-- The same at an offered load (open loop, bench/open_loop.py): 1,000 keep-alive connections,
-  each asking once a second as a polling bot does, latency counted from when each request
-  was due: what 1,000 bots see, where the closed-loop rows measure how fast answers can go.
+- Closed loop, GET /v1/can-open and GET /v1/positions at 1, 100 and 1,000 connections: p50
+  and p99 latency and requests/s. Each connection asks again as soon as it is answered
+  (wrk, a Lua script cycling through the questions; without wrk an async client, httpx, in
+  a child process): how fast answers can go. With N connections N requests are always in
+  flight, so by Little's law latency = N / throughput: at 1,000 connections a p99 under
+  10 ms would take ~100,000 requests/s, far past what 2 cores (shared with the load) serve,
+  so that row's p99 measures the queue of 1,000, not the wait one client sees.
+- Open loop (bench/open_loop.py), the same GETs from 1,000 keep-alive connections, each a
+  client asking at a steady rate (once a second, as a polling bot does, then five times a
+  second) whatever the server's pace, each latency counted from when the request was due
+  (no coordinated omission): what 1,000 bots see, the row the 10 ms target is about. The
+  connections are spread over processes on one schedule; the load's own pace (sent/s) and
+  lateness (send after due) are rows of their own, so a load that could not keep up shows.
 - POST /v1/inputs: inputs/s, NDJSON batches of 1,000 new capture lines, one batch after the
   other (writes take the journal one at a time; reads go through readers of their own).
 - A closing snapshot POSTed -> its POSITION_CLOSED read from the event stream (SSE): each
@@ -16,17 +23,23 @@ generates and caches both; the same accounts and 10,000 open positions in each).
   The POSTs and the stream's reader are one asyncio client in a child process.
 
 The server is the ``trueup`` console script (``serve --workers N``: ``Sizes.workers``
-processes; TRUEUP_BENCH_SERVER names another checkout's script, to measure the previous code
-beside on the same journals and load), started on a working copy of each journal with
-TRUEUP_API_TOKEN set; its start counts as done once /health says its projection holds the
-leases and has caught up with the journal's end (asked twice: the second answer waits for
-the first catch-up). Each measurement in a fresh process: ``python -m bench.http WORK JSON``
-prints one JSON object (see CHILD_WORK). Figures are printed, never asserted.
+processes; TRUEUP_BENCH_SERVER names another checkout's script), started on a working copy
+of each journal with TRUEUP_API_TOKEN set; its start counts as done once /health says its
+projection holds the leases and has caught up with the journal's end (asked twice: the
+second answer waits for the first catch-up). ``--baseline-checkout PATH`` (Sizes.baseline)
+measures the large journal alone, served by this checkout and by PATH's trueup (after
+`make install` there) in turn, repeat by repeat, each on a fresh copy and server, and puts
+the baseline's column beside this one's, e.g. on the quick journal:
+``python -m bench --http --quick --baseline-checkout /tmp/base`` (a worktree of the commit
+compared against). The open-file limit is raised to its hard limit for the load and the
+server (1,000 connections). Each measurement in a fresh process: ``python -m bench.http
+WORK JSON`` prints one JSON object (see CHILD_WORK). Figures are printed, never asserted.
 """
 
 import asyncio
 import itertools
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -35,8 +48,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +58,7 @@ import httpx
 import orjson
 
 from bench import serving
-from bench.open_loop import DRAIN_S, Offered, work_open_loop
+from bench.open_loop import DRAIN_S, Offered, go, work_open_loop
 from bench.report import Target
 from bench.serving import (
     ACCOUNTS,
@@ -77,10 +91,16 @@ CLOSE_TIMEOUT_S = 30.0
 # Venue and account both: one partition's views read (or replayed), not every account's.
 CLOSE_QUERY = {"venue": VENUE, "account": CLOSE_ACCOUNT}
 QUICK_INPUTS = 20_000  # --quick: the journals of this many inputs instead of 1M
+# An open-loop run whose load sent less than this share of the offered requests is said to
+# have fallen behind (its figures are then partly the load's).
+OFFERED_KEPT = 0.98
 
 
-# 1,000 bots polling once a second each (open loop).
-BOTS_POLLING = Offered(connections=1_000, rate=1.0, seconds=10.0)
+# 1,000 bots polling once a second each, and the same bots five times as eager (open loop).
+BOTS_POLLING = (
+    Offered(connections=1_000, rate=1.0, seconds=10.0),
+    Offered(connections=1_000, rate=5.0, seconds=10.0),
+)
 
 
 @dataclass(frozen=True)
@@ -92,19 +112,31 @@ class Sizes:
     post_batch: int = 1_000  # lines per POST
     close_samples: int = 50
     close_warm_up: int = 5
-    offered: Offered = BOTS_POLLING
+    offered: tuple[Offered, ...] = BOTS_POLLING
     # Serving processes (trueup serve --workers): one per core of this machine.
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    # Another checkout (its .venv/bin/trueup) measured beside, run for run in turn, on the
+    # large journal alone (--baseline-checkout).
+    baseline: Path | None = None
 
 
 QUICK = Sizes(
-    connections=(1, 10, 100),
+    connections=(1, 100, 1_000),
     seconds=1.0,
     repeats=2,
     post_inputs=5_000,
     close_samples=10,
     close_warm_up=2,
-    offered=Offered(connections=100, rate=1.0, seconds=3.0),
+    offered=tuple(replace(offered, seconds=3.0) for offered in BOTS_POLLING),
+)
+
+
+ROWS_TEXT = (
+    "closed loop: each connection asks again once answered, so N connections keep N requests "
+    "in flight and latency = N / requests/s (Little's law): the 1,000-connection p99 under "
+    "10 ms would take ~100,000 req/s, so that row is the queue of 1,000, not one client's "
+    "wait; open loop: 1,000 connections each asking at a steady rate, as polling bots do, "
+    "latency from when each request was due: the wait a bot sees at that load"
 )
 
 
@@ -141,10 +173,13 @@ def free_port() -> int:
 class Server:
     """``trueup --store JOURNAL serve`` with a token (its log in ``log``), restartable."""
 
-    def __init__(self, journal: Generated, log: Path, workers: int = 1) -> None:
+    def __init__(
+        self, journal: Generated, log: Path, workers: int = 1, command: list[str] | None = None
+    ) -> None:
         self.journal = journal
         self.log = log
         self.workers = workers
+        self.command = command  # the trueup to serve with; None: server_command()
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -152,8 +187,8 @@ class Server:
         self.restarts = 0  # to be rid of a backlog
 
     def start(self) -> None:
-        command = [os.environ[SERVER_ENV]] if os.environ.get(SERVER_ENV) else None
-        argv = [*(command or serving.trueup_command()), "--store", self.journal.path, "serve"]
+        command = self.command or server_command()
+        argv = [*command, "--store", self.journal.path, "serve"]
         argv += ["--port", str(self.port)]
         if self.workers > 1:
             argv += ["--workers", str(self.workers)]
@@ -192,10 +227,25 @@ class Server:
             self.start()
 
 
+def server_command() -> list[str]:
+    """This checkout's trueup, or the one TRUEUP_BENCH_SERVER names."""
+    return [os.environ[SERVER_ENV]] if os.environ.get(SERVER_ENV) else serving.trueup_command()
+
+
+def checkout_command(checkout: Path) -> list[str]:
+    """The trueup of another checkout (made with `make install`)."""
+    script = checkout / ".venv" / "bin" / "trueup"
+    if not script.exists():
+        raise RuntimeError(f"no {script}: run `make install` in {checkout}")
+    return [str(script)]
+
+
 @contextmanager
-def running_server(journal: Generated, log: Path, workers: int = 1) -> Iterator[Server]:
+def running_server(
+    journal: Generated, log: Path, workers: int = 1, command: list[str] | None = None
+) -> Iterator[Server]:
     """The server, started, until the block ends."""
-    server = Server(journal, log, workers)
+    server = Server(journal, log, workers, command)
     try:
         server.start()
         yield server
@@ -205,10 +255,13 @@ def running_server(journal: Generated, log: Path, workers: int = 1) -> Iterator[
 
 def _wait_ready(base: str, process: subprocess.Popen[bytes], begin: float, log: Path) -> None:
     """Until the projection has been seen held and two answers in a row say it is caught
-    up (with several processes, the one asked may stand by for the leases)."""
+    up (with several processes, the one asked may stand by for the leases: each question on
+    a new connection, which any of them may take, lest one that holds none is asked for
+    ever)."""
     ready = 0
     held = False
-    with httpx.Client(base_url=base, timeout=REQUEST_TIMEOUT_S) as client:
+    fresh = httpx.Limits(max_keepalive_connections=0)
+    with httpx.Client(base_url=base, timeout=REQUEST_TIMEOUT_S, limits=fresh) as client:
         while ready < 2:
             if process.poll() is not None:
                 raise RuntimeError(f"trueup serve exited {process.returncode}:\n{_tail(log)}")
@@ -244,8 +297,12 @@ class Load:
     p99_ms: float
     errors: int
     # Open loop: requests due and still unanswered when the run was cut (in the percentiles
-    # at the wait they had reached: a lower bound).
+    # at the wait they had reached: a lower bound); requests sent within the schedule's
+    # seconds; how late the load sent by its own fault (its processes' worst p99).
     unanswered: int = 0
+    sent: int = 0
+    scheduled_s: float = 0.0
+    lag_p99_ms: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -254,6 +311,10 @@ class Load:
     @property
     def answered(self) -> int:
         return self.requests - self.errors - self.unanswered
+
+    @property
+    def sent_rate(self) -> float:
+        return self.sent / self.scheduled_s if self.scheduled_s else 0.0
 
 
 WRK_SCRIPT = """\
@@ -309,6 +370,7 @@ def _wrk(
     quoted = ", ".join(orjson.dumps(path).decode() for path in paths)
     script.write_text(WRK_SCRIPT % {"paths": quoted})
     threads = max(1, min(connections, os.cpu_count() or 1))
+    raise_open_files()
     argv = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds:g}s"]
     argv += ["--timeout", f"{REQUEST_TIMEOUT_S:g}s", "-s", str(script), base]
     if fresh:
@@ -325,6 +387,15 @@ def _wrk(
         result["p99_us"] / 1000,
         result["errors"],
     )
+
+
+def raise_open_files() -> None:
+    """This process's open-file limit raised to its hard limit (`ulimit -n`), for the load
+    and the server it starts: 1,000 connections are 1,000 descriptors on each side, past
+    the usual soft limit of 1,024."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def work_load(base: str, paths: list[str], connections: int, seconds: float, fresh: bool) -> JSON:
@@ -527,24 +598,44 @@ def child(work: str, **arguments: Any) -> JSON:
     return serving.run_child("bench.http", work, arguments)
 
 
-def open_loop(server: Server, paths: list[str], offered: Offered) -> Load:
-    """One open-loop run from a child process, the server settled after it."""
-    result = child(
-        "open_loop",
-        base=server.base,
-        paths=paths,
-        connections=offered.connections,
-        rate=offered.rate,
-        seconds=offered.seconds,
-    )
+def open_loop(server: Server, paths: list[str], offered: Offered, scratch: Path) -> Load:
+    """One open-loop run from child processes on one schedule (each its share of the
+    connections), started once they have all connected; their latencies merged; the server
+    settled after it."""
+    shares = [offered.share(process) for process in range(offered.processes)]
+    with (
+        tempfile.TemporaryDirectory(prefix="barrier-", dir=scratch) as barrier,
+        ThreadPoolExecutor(len(shares)) as pool,
+    ):
+        running = [
+            pool.submit(
+                child,
+                "open_loop",
+                base=server.base,
+                paths=paths,
+                connections=offered.connections,
+                rate=offered.rate,
+                seconds=offered.seconds,
+                first=share.start,
+                count=len(share),
+                barrier=barrier,
+            )
+            for share in shares
+        ]
+        go(Path(barrier), len(shares))
+        results = [result.result() for result in running]
     server.settle()
+    ms = [latency for result in results for latency in result["latencies_ms"]] or [0.0]
     return Load(
-        result["requests"],
-        result["seconds"],
-        result["p50_ms"],
-        result["p99_ms"],
-        result["errors"],
-        result["unanswered"],
+        sum(result["requests"] for result in results),
+        max(result["seconds"] for result in results),
+        percentile(ms, 0.5),
+        percentile(ms, 0.99),
+        sum(result["errors"] for result in results),
+        sum(result["unanswered"] for result in results),
+        sum(result["sent"] for result in results),
+        offered.seconds,
+        max(result["lag_p99_ms"] for result in results),
     )
 
 
@@ -553,27 +644,45 @@ def open_loop(server: Server, paths: list[str], offered: Offered) -> Load:
 
 @dataclass
 class Measured:
-    """Everything measured on one journal's server."""
+    """Everything measured on one journal's server (or servers, one after the other)."""
 
-    start_s: float = 0.0
+    start_s: list[float] = field(default_factory=list)
     restarts: int = 0  # of the server, to be rid of a load run's backlog
     # (endpoint, connections, a new connection per request) -> the runs
     loads: dict[tuple[str, int, bool], list[Load]] = field(default_factory=dict)
-    # endpoint -> the open-loop runs (bench/open_loop.py)
-    open_loops: dict[str, list[Load]] = field(default_factory=dict)
+    # (endpoint, the load offered) -> the open-loop runs (bench/open_loop.py)
+    open_loops: dict[tuple[str, Offered], list[Load]] = field(default_factory=dict)
     post_rates: list[float] = field(default_factory=list)
     closed_s: list[float] = field(default_factory=list)
     posted_s: list[float] = field(default_factory=list)
 
+    def add(self, other: "Measured") -> None:
+        """``other``'s runs beside these (the same journal, another server's start)."""
+        self.start_s += other.start_s
+        self.restarts += other.restarts
+        for key, runs in other.loads.items():
+            self.loads.setdefault(key, []).extend(runs)
+        for offered, runs in other.open_loops.items():
+            self.open_loops.setdefault(offered, []).extend(runs)
+        self.post_rates += other.post_rates
+        self.closed_s += other.closed_s
+        self.posted_s += other.posted_s
+
 
 def measure_journal(
-    journal: Generated, name: str, scratch: Path, sizes: Sizes, progress: Progress
+    journal: Generated,
+    name: str,
+    scratch: Path,
+    sizes: Sizes,
+    progress: Progress,
+    *,
+    command: list[str] | None = None,
 ) -> Measured:
     measured = Measured()
-    progress(f"http: a copy of {Path(journal.path).name}; trueup serve on it")
+    progress(f"http: a copy of {Path(journal.path).name}; trueup serve ({name}) on it")
     with (
         serving.working_copy(journal, scratch) as copy,
-        running_server(copy, scratch / f"serve-{name}.log", sizes.workers) as server,
+        running_server(copy, scratch / f"serve-{name}.log", sizes.workers, command) as server,
     ):
         progress(
             f"http: {sizes.workers} serving process(es) in {server.starts[0]:.1f} s; "
@@ -603,14 +712,15 @@ def measure_journal(
             measured.loads[endpoint, 1, True] = [
                 run(paths, 1, fresh=True) for _ in range(sizes.repeats)
             ]
-            offered = sizes.offered
-            progress(
-                f"http: GET /v1/{endpoint}, open loop: {offered.connections:,} connections x "
-                f"{offered.rate:g} req/s, {offered.seconds:g} s x {sizes.repeats}"
-            )
-            measured.open_loops[endpoint] = [
-                open_loop(server, paths, offered) for _ in range(sizes.repeats)
-            ]
+            for offered in sizes.offered:
+                progress(
+                    f"http: GET /v1/{endpoint}, open loop: {offered.connections:,} connections "
+                    f"x {offered.rate:g} req/s from {offered.processes} process(es), "
+                    f"{offered.seconds:g} s x {sizes.repeats}"
+                )
+                measured.open_loops[endpoint, offered] = [
+                    open_loop(server, paths, offered, scratch) for _ in range(sizes.repeats)
+                ]
         after = copy.end_ms + MINUTE_MS
         progress(f"http: POST /v1/inputs, {sizes.post_inputs:,} lines x {sizes.repeats}")
         for segment in range(sizes.repeats):
@@ -636,9 +746,25 @@ def measure_journal(
             at=copy.end_ms + 24 * 60 * MINUTE_MS,
         )
         measured.closed_s, measured.posted_s = closes["closed_s"], closes["posted_s"]
-    measured.start_s = server.starts[0]
+    measured.start_s = server.starts[:1]
     measured.restarts = server.restarts
     return measured
+
+
+def measure_beside(
+    journal: Generated, scratch: Path, sizes: Sizes, progress: Progress, baseline: list[str]
+) -> tuple[Measured, Measured]:
+    """This checkout's figures and ``baseline``'s on the same journal: each repeat a run of
+    every figure on a fresh copy, this checkout and the baseline in turn (which goes first
+    alternating), so that both see the machine's load alike."""
+    once = replace(sizes, repeats=1)
+    this, other = Measured(), Measured()
+    for repeat in range(sizes.repeats):
+        turns = [("this", this, None), ("baseline", other, baseline)]
+        for name, measured, command in turns[:: -1 if repeat % 2 else 1]:
+            progress(f"http: repeat {repeat + 1} of {sizes.repeats}, {name}")
+            measured.add(measure_journal(journal, name, scratch, once, progress, command=command))
+    return this, other
 
 
 # --- the report ------------------------------------------------------------------------------
@@ -649,11 +775,17 @@ def _latency(measured: Measured, key: tuple[str, int, bool], value: str) -> Stat
     return Stats(tuple(getattr(run, value) for run in measured.loads[key] if run.answered))
 
 
+def _target(connections: int) -> Target | None:
+    return Target(P99_TARGET_MS, at_least=False) if connections == 1_000 else None
+
+
 def _load_rows(big: Measured, small: Measured, key: tuple[str, int, bool]) -> list[Row]:
     endpoint, connections, fresh = key
-    label = f"GET /v1/{endpoint}, {connections:,} conn." + (", new per request" if fresh else "")
+    label = f"GET /v1/{endpoint}, closed loop, {connections:,} conn." + (
+        ", new per request" if fresh else ""
+    )
     p99 = _latency(big, key, "p99_ms")
-    target = Target(P99_TARGET_MS, at_least=False) if connections == 1_000 and p99.samples else None
+    target = _target(connections) if p99.samples else None
     return [
         Row(f"{label}: p50", "ms", _latency(big, key, "p50_ms"), _latency(small, key, "p50_ms")),
         Row(f"{label}: p99", "ms", p99, _latency(small, key, "p99_ms"), target),
@@ -671,18 +803,41 @@ def _open_loop_rows(big: Measured, small: Measured, endpoint: str, offered: Offe
         f"GET /v1/{endpoint}, open loop, {offered.connections:,} conn. x {offered.rate:g} req/s "
         f"({offered.per_second:,.0f} req/s offered)"
     )
+    key = (endpoint, offered)
 
     def runs(measured: Measured, value: str) -> Stats:
-        return Stats(tuple(getattr(r, value) for r in measured.open_loops[endpoint] if r.answered))
+        return Stats(tuple(getattr(r, value) for r in measured.open_loops[key] if r.answered))
 
+    def rate(measured: Measured, value: Callable[[Load], float]) -> Stats:
+        return Stats(tuple(value(r) for r in measured.open_loops[key]))
+
+    p99 = runs(big, "p99_ms")
     return [
         Row(f"{label}: p50", "ms", runs(big, "p50_ms"), runs(small, "p50_ms")),
-        Row(f"{label}: p99", "ms", runs(big, "p99_ms"), runs(small, "p99_ms")),
+        Row(
+            f"{label}: p99",
+            "ms",
+            p99,
+            runs(small, "p99_ms"),
+            _target(offered.connections) if p99.samples else None,
+        ),
         Row(
             f"{label}: answered/s",
             "req/s",
-            Stats(tuple(r.answered / r.seconds for r in big.open_loops[endpoint])),
-            Stats(tuple(r.answered / r.seconds for r in small.open_loops[endpoint])),
+            rate(big, lambda r: r.answered / r.seconds),
+            rate(small, lambda r: r.answered / r.seconds),
+        ),
+        Row(
+            f"  achieved: sent/s within the {offered.seconds:g} s scheduled",
+            "req/s",
+            rate(big, lambda r: r.sent_rate),
+            rate(small, lambda r: r.sent_rate),
+        ),
+        Row(
+            "  the load's own lateness: p99 of a send after due (or after the answer before)",
+            "ms",
+            rate(big, lambda r: r.lag_p99_ms),
+            rate(small, lambda r: r.lag_p99_ms),
         ),
     ]
 
@@ -692,15 +847,16 @@ def rows(big: Measured, small: Measured, sizes: Sizes) -> list[Row]:
         Row(
             "trueup serve: start -> answering, caught up",
             "s",
-            _one(big.start_s),
-            _one(small.start_s),
+            Stats(tuple(big.start_s)),
+            Stats(tuple(small.start_s)),
         )
     ]
     for endpoint in ("can-open", "positions"):
         for connections in sizes.connections:
             table += _load_rows(big, small, (endpoint, connections, False))
         table += _load_rows(big, small, (endpoint, 1, True))
-        table += _open_loop_rows(big, small, endpoint, sizes.offered)
+        for offered in sizes.offered:
+            table += _open_loop_rows(big, small, endpoint, offered)
     table.append(
         Row(
             f"POST /v1/inputs, NDJSON x {sizes.post_batch:,}, one at a time",
@@ -734,18 +890,21 @@ def _one(value: float) -> Stats:
     return Stats((value,))
 
 
-def errors_text(big: Measured, small: Measured, big_name: str) -> str:
+Named = tuple[tuple[str, Measured], ...]
+
+
+def errors_text(named: Named) -> str:
     failed = [
         f"{name} {endpoint} x{connections:,}: {sum(r.errors for r in runs):,} of "
         f"{sum(r.requests for r in runs):,}"
-        for name, measured in ((big_name, big), ("small", small))
+        for name, measured in named
         for (endpoint, connections, _), runs in measured.loads.items()
         if any(r.errors for r in runs)
     ] + [
-        f"{name} {endpoint} open loop: {sum(r.errors for r in runs):,} of "
+        f"{name} {endpoint} open loop x{offered.rate:g}/s: {sum(r.errors for r in runs):,} of "
         f"{sum(r.requests for r in runs):,}"
-        for name, measured in ((big_name, big), ("small", small))
-        for endpoint, runs in measured.open_loops.items()
+        for name, measured in named
+        for (endpoint, offered), runs in measured.open_loops.items()
         if any(r.errors for r in runs)
     ]
     if not failed:
@@ -756,12 +915,12 @@ def errors_text(big: Measured, small: Measured, big_name: str) -> str:
     )
 
 
-def unanswered_text(big: Measured, small: Measured, sizes: Sizes, big_name: str) -> str:
+def unanswered_text(named: Named, sizes: Sizes) -> str:
     """Runs in which fewer requests were answered than there were connections: the others
     waited longer than the run, and are in no percentile."""
     short = [
         f"{name} {endpoint} x{connections:,}: {min(r.answered for r in runs):,}"
-        for name, measured in ((big_name, big), ("small", small))
+        for name, measured in named
         for (endpoint, connections, _), runs in measured.loads.items()
         if any(r.answered < connections for r in runs)
     ]
@@ -774,64 +933,108 @@ def unanswered_text(big: Measured, small: Measured, sizes: Sizes, big_name: str)
     )
 
 
-def open_loop_text(big: Measured, small: Measured, big_name: str) -> str:
-    """How many requests of the open-loop runs were still unanswered when cut."""
+def open_loop_text(named: Named) -> str:
+    """How many requests of the open-loop runs were still unanswered when cut, and whether
+    the load kept the pace offered."""
     cut = [
-        f"{name} {endpoint}: {sum(r.unanswered for r in runs):,} of "
+        f"{name} {endpoint} x{offered.rate:g}/s: {sum(r.unanswered for r in runs):,} of "
         f"{sum(r.requests for r in runs):,}"
-        for name, measured in ((big_name, big), ("small", small))
-        for endpoint, runs in measured.open_loops.items()
+        for name, measured in named
+        for (endpoint, offered), runs in measured.open_loops.items()
         if any(r.unanswered for r in runs)
+    ]
+    slow = [
+        f"{name} {endpoint} x{offered.rate:g}/s: {min(r.sent_rate for r in runs):,.0f} req/s"
+        for name, measured in named
+        for (endpoint, offered), runs in measured.open_loops.items()
+        if any(r.sent_rate < OFFERED_KEPT * offered.per_second for r in runs)
     ]
     text = (
         "open loop: each request's latency from the instant it was due (wrk2's way: a server "
         "that falls behind shows its queue); a run is cut "
         f"{DRAIN_S:g} s after its last request was due"
     )
-    if not cut:
-        return text + ", every request answered by then"
-    return (
-        text + "; requests still unanswered then count at the wait they had reached (so "
+    text += (
+        ", every request answered by then"
+        if not cut
+        else "; requests still unanswered then count at the wait they had reached (so "
         "those percentiles are lower bounds): " + "; ".join(cut)
     )
+    lateness = max(
+        (r.lag_p99_ms for _, m in named for runs in m.open_loops.values() for r in runs),
+        default=0.0,
+    )
+    text += (
+        f"; the load's own lateness (send after due, or after the answer before on its "
+        f"connection) at most {lateness:.1f} ms p99 in any run"
+    )
+    if slow:
+        return (
+            text + "\nsent under "
+            f"{OFFERED_KEPT:.0%} of the offered pace within the schedule (each connection "
+            "waits for its answer before it asks again, so a slow server holds the load back "
+            "too; its own lateness above says whether it fell behind by itself): " + "; ".join(slow)
+        )
+    return text + f"; the load sent at the pace offered (>= {OFFERED_KEPT:.0%}) in every run"
 
 
 def measure(progress: Progress, inputs: int = serving.INPUTS, sizes: Sizes = Sizes()) -> str:
     """Every HTTP figure; the report as text."""
+    raise_open_files()
     journals = serving.cached(inputs, serving.SMALL_AUDIT_INPUTS, progress)
     load_before = os.getloadavg()
-    with tempfile.TemporaryDirectory(prefix="trueup-http-", dir=serving.CACHE_ROOT) as scratch:
-        big = measure_journal(journals.main_big, "big", Path(scratch), sizes, progress)
-        small = measure_journal(journals.main_small, "small", Path(scratch), sizes, progress)
-    tool = load_tool()
     big_name = serving.size_name(inputs)
+    with tempfile.TemporaryDirectory(prefix="trueup-http-", dir=serving.CACHE_ROOT) as scratch:
+        if sizes.baseline is not None:
+            big, small = measure_beside(
+                journals.main_big,
+                Path(scratch),
+                sizes,
+                progress,
+                checkout_command(sizes.baseline),
+            )
+            names = ("this", "baseline")
+            columns = (f"{big_name} journal", f"{big_name}, baseline", "this/baseline")
+        else:
+            big = measure_journal(journals.main_big, "big", Path(scratch), sizes, progress)
+            small = measure_journal(journals.main_small, "small", Path(scratch), sizes, progress)
+            names = (big_name, "small")
+            columns = (f"{big_name} journal", "small journal", f"{big_name}/small")
+    load_after = os.getloadavg()
+    named = ((names[0], big), (names[1], small))
+    tool = load_tool()
     threads = "its threads: connections, up to the cores" if tool == "wrk" else "one asyncio loop"
     served = f" --workers {sizes.workers}" if sizes.workers > 1 else ""
     if os.environ.get(SERVER_ENV):
         served += f" ({os.environ[SERVER_ENV]})"
+    beside = (
+        ""
+        if sizes.baseline is None
+        else f", beside the same served by {sizes.baseline} (baseline: each repeat a fresh "
+        "server and copy, this checkout and the baseline in turn, the first alternating; the "
+        "small journal not measured)"
+    )
     return "\n\n".join(
         [
             f"HTTP (issue 10): trueup serve{served} (its projection running) on a copy of each "
-            f"journal, load from {tool} ({threads}) on 127.0.0.1; each load figure the median "
-            f"[min-max] of {sizes.repeats} runs of {sizes.seconds:g} s; load average "
-            f"{load_before[1]:.1f} before, {os.getloadavg()[1]:.1f} after (5 min, "
-            f"{os.cpu_count()} cores shared by the server, the load and others' work)",
-            serving.table(rows(big, small, sizes), inputs),
+            f"journal{beside}, load from {tool} ({threads}) on 127.0.0.1; each load figure the "
+            f"median [min-max] of {sizes.repeats} runs of {sizes.seconds:g} s; load average "
+            f"(1, 5, 15 min) {_loads(load_before)} before, {_loads(load_after)} after "
+            f"({os.cpu_count()} cores shared by the server, the load and others' work)",
+            serving.table(rows(big, small, sizes), inputs, columns),
             "\n".join(
                 [
-                    errors_text(big, small, big_name),
-                    *filter(None, [unanswered_text(big, small, sizes, big_name)]),
-                    open_loop_text(big, small, big_name),
+                    ROWS_TEXT,
+                    errors_text(named),
+                    *filter(None, [unanswered_text(named, sizes)]),
+                    open_loop_text(named),
                     "after each load run, the requests it left queued are answered before the "
                     "next (its clients gone, the server answers them all); a backlog of more "
                     f"than {SETTLE_S:g} s was ended by restarting the server: "
-                    f"{big.restarts} times on the {big_name} journal, {small.restarts} on the "
-                    "small",
+                    + ", ".join(f"{m.restarts} times ({name})" for name, m in named),
                     "reads go through a pool of readers, can-open's facts and the positions "
                     "documents kept while the journal's end stands (a request still asks the "
-                    "end: one query); one Python process answers a few hundred to a couple of "
-                    "thousand requests a second, so at many connections latency is mostly "
-                    "waiting in line for a process",
+                    "end: one query)",
                     f"can-open: {len(serving._queries())} questions in turn, as of the "
                     f"journal's end; positions: one held position each of the {ACCOUNTS} "
                     "accounts in turn",
@@ -843,6 +1046,10 @@ def measure(progress: Progress, inputs: int = serving.INPUTS, sizes: Sizes = Siz
             f"journals: {journals.directory} (serving's cache; small = the 1M's holdings alone)",
         ]
     )
+
+
+def _loads(averages: tuple[float, float, float]) -> str:
+    return "/".join(f"{load:.1f}" for load in averages)
 
 
 if __name__ == "__main__":

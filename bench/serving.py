@@ -782,9 +782,12 @@ def size_name(inputs: int) -> str:
     return f"{inputs // 1_000_000}M" if inputs % 1_000_000 == 0 else f"{inputs:,}"
 
 
-def table(rows: Sequence[Row], inputs: int) -> str:
+def table(rows: Sequence[Row], inputs: int, columns: tuple[str, str, str] | None = None) -> str:
+    """``columns``: the headers of the two figures and their ratio, if not the 1M journal's
+    beside the small one's."""
     big = size_name(inputs)
-    headers = ("measurement", "unit", f"{big} journal", "small journal", f"{big}/small", "target")
+    first, second, ratio = columns or (f"{big} journal", "small journal", f"{big}/small")
+    headers = ("measurement", "unit", first, second, ratio, "target")
     return render(
         [(*headers, "")]
         + [

@@ -56,9 +56,11 @@ from trueup.projections.partitions import partitions_of
 from trueup.runners import output
 from trueup.runners.arguments import OPENING_SIDES, epoch_ms
 from trueup.runners.http_forwarding import FORWARDED_HEADER, Forwarder
+from trueup.runners.http_kept import KNOWN_LIMIT, KeptAnswers, KeptRoute
 from trueup.runners.http_metrics import ApiMetrics
 from trueup.runners.http_page import add_page
 from trueup.runners.http_projection import Lag, ServedProjection
+from trueup.runners.http_protocol import OneSendProtocol
 from trueup.runners.http_siblings import Siblings
 from trueup.runners.http_stream import (
     BACKLOG_PAGE,
@@ -554,6 +556,10 @@ class TrueupApi:
         self.positions_documents: AnswerCache[PositionsQuestion, bytes] = AnswerCache(
             tally=self.metrics.tally("positions")
         )
+        # The queries the two endpoints have validated, by query string, answered from what
+        # is kept ahead of FastAPI (runners/http_kept.py).
+        self.positions_route: KeptRoute[PositionsQuery] = KeptRoute(self.kept_positions, {})
+        self.can_open_route: KeptRoute[CanOpenQuery] = KeptRoute(self.kept_can_open, {})
 
     @contextmanager
     def _reading(self) -> Iterator[TrueupService]:
@@ -581,14 +587,13 @@ class TrueupApi:
         except StoreError:
             return []  # /health says why; a scrape still shows the request metrics
 
-    def kept_positions(self, query: PositionsQuery) -> Response | None:
+    def kept_positions(self, query: PositionsQuery) -> bytes | None:
         """The positions document kept at the journal's end, answered on the event loop
         where the end is that cheap to read; None: ask ``positions`` (in a thread)."""
         end = self._local_end()
         if end is None:
             return None
-        body = self.positions_documents.kept(end, _positions_question(query))
-        return None if body is None else Response(body, media_type=Document.media_type)
+        return self.positions_documents.kept(end, _positions_question(query))
 
     def positions(self, query: PositionsQuery) -> Response:
         where = {"venue": query.venue, "account": query.account, "symbol": query.symbol}
@@ -642,7 +647,7 @@ class TrueupApi:
         events = [event_json(*stored) | {"at_iso": iso(stored[1].at)} for stored in said]
         return Document({"events": events})
 
-    def kept_can_open(self, query: CanOpenQuery) -> Document | None:
+    def kept_can_open(self, query: CanOpenQuery) -> bytes | None:
         """The verdict on can-open's facts kept at the journal's end, judged on the event
         loop where the end is that cheap to read; None: ask ``can_open`` (in a thread)."""
         end = self._local_end()
@@ -655,7 +660,7 @@ class TrueupApi:
         answer = self.writer.judge_can_open(
             facts, side=_side(query), timeframe=query.timeframe, at=query.at
         )
-        return Document(answer.as_document())
+        return rendered(answer.as_document())
 
     def _local_end(self) -> int | None:
         """The journal's end, if it can be read without waiting on anything (SQLite)."""
@@ -1023,6 +1028,11 @@ def create_app(journal: Journal, settings: ApiSettings, clock: Clock = wall_cloc
         api.authorise(credentials)
 
     app.state.api = api  # for the server, which ends the event streams when it stops
+    # Inside RequestTiming (added after it is outer): kept answers are timed too.
+    app.add_middleware(
+        KeptAnswers,
+        routes={"/v1/positions": api.positions_route, "/v1/can-open": api.can_open_route},
+    )
     app.add_middleware(RequestTiming, app=app, api=api)
 
     @app.exception_handler(StoreError)
@@ -1030,10 +1040,13 @@ def create_app(journal: Journal, settings: ApiSettings, clock: Clock = wall_cloc
         return Document({"detail": f"the journal cannot be reached: {error}"}, status_code=503)
 
     @app.get("/v1/positions", response_model=None, responses={200: {"model": PositionsDocument}})
-    async def positions(query: Annotated[PositionsQuery, Query()]) -> Response:
+    async def positions(query: Annotated[PositionsQuery, Query()], request: Request) -> Response:
         """The reconciled positions, local beside exchange, with open findings."""
+        api.positions_route.learn(request.scope["query_string"], query)
         kept = api.kept_positions(query)
-        return kept if kept is not None else await run_in_threadpool(api.positions, query)
+        if kept is not None:
+            return Response(kept, media_type=Document.media_type)
+        return await run_in_threadpool(api.positions, query)
 
     @app.get("/v1/summary", response_model=None, responses={200: {"model": SummaryDocument}})
     def summary(query: Annotated[SummaryQuery, Query()]) -> Document:
@@ -1047,10 +1060,13 @@ def create_app(journal: Journal, settings: ApiSettings, clock: Clock = wall_cloc
         return api.history(query)
 
     @app.get("/v1/can-open", response_model=None, responses={200: {"model": CanOpenDocument}})
-    async def can_open(query: Annotated[CanOpenQuery, Query()]) -> Document:
+    async def can_open(query: Annotated[CanOpenQuery, Query()], request: Request) -> Response:
         """May the trading system open the symbol now? 200 either way, every reason against."""
+        api.can_open_route.learn(request.scope["query_string"], query)
         kept = api.kept_can_open(query)
-        return kept if kept is not None else await run_in_threadpool(api.can_open, query)
+        if kept is not None:
+            return Response(kept, media_type=Document.media_type)
+        return await run_in_threadpool(api.can_open, query)
 
     @app.get(
         "/v1/audit",
@@ -1220,13 +1236,22 @@ class RequestTiming:
         self.inner = inner
         self.app = app
         self.api = api
+        # Each path and method's route, found once (matching every route costs more than
+        # answering a kept answer).
+        self.routes: dict[tuple[str, str], str] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # A POST a sibling forwarded is timed where its client sent it, once.
         if scope["type"] != "http" or _FORWARDED in dict(scope["headers"]):
             await self.inner(scope, receive, send)
             return
-        endpoint = _route(self.app, scope)
+        asked = (scope["path"], scope["method"])
+        endpoint = self.routes.get(asked)
+        if endpoint is None:
+            endpoint = _route(self.app, scope)
+            if len(self.routes) >= KNOWN_LIMIT:
+                self.routes.clear()  # a client asking endless paths cannot grow the server
+            self.routes[asked] = endpoint
         started = time.perf_counter()
         timed = False
 
@@ -1368,7 +1393,8 @@ def server(app: FastAPI, log_level: str = "info") -> uvicorn.Server:
         # httptools parses HTTP in C: ~1.3x the requests/s of h11 at 100 connections, the
         # same p99. uvloop, tried too, served more but unfairly: p99 1.1-1.4 s against
         # ~0.2 s on asyncio's loop, with connection errors (2 loaded cores, wrk, can-open).
-        http="httptools",
+        # Its protocol here sends each answer's head and body in one send, not two.
+        http=OneSendProtocol,
         loop="asyncio",
         log_level=log_level,
         server_header=False,

@@ -222,3 +222,18 @@ def test_request_latency_is_by_endpoint_not_by_url(api: httpx.Client) -> None:
     assert found.value(count, endpoint="other", method="GET") == 1.0
     endpoints = {labels["endpoint"] for labels in found.labelled(count)}
     assert not any("?" in endpoint or "USDT" in endpoint for endpoint in endpoints)
+
+
+def test_kept_answers_are_timed_and_a_path_is_timed_by_the_route_its_method_takes(
+    api: httpx.Client,
+) -> None:
+    query = {"venue": "bybit", "account": "main", "symbol": "ETHUSDT"}
+    for _ in range(3):  # the second and third answered from what was kept, ahead of FastAPI
+        assert api.get("/v1/can-open", params=query).status_code == 200
+    assert api.get("/v1/inputs").status_code == 405
+    post(api, closing_snapshot(SAMPLE_END))
+    found = scrape(api)
+    count = "trueup_http_request_duration_seconds_count"
+    assert found.value(count, endpoint="/v1/can-open", method="GET") == 3.0
+    assert found.value(count, endpoint="other", method="GET") == 1.0
+    assert found.value(count, endpoint="/v1/inputs", method="POST") == 1.0
