@@ -385,6 +385,12 @@ def _serve_command(commands: Commands) -> None:
         "projection; one that dies is replaced)",
     )
     serve.add_argument(
+        "--no-access-log",
+        dest="access_log",
+        action="store_false",
+        help="log no line per request (a busy server spends a part of each answer on it)",
+    )
+    serve.add_argument(
         "--no-projection",
         dest="projection",
         action="store_false",
@@ -1021,6 +1027,7 @@ def _serve(journal: "Journal", args: argparse.Namespace) -> int:
         run_projection=args.projection,
         notify_targets=targets,
         notifier_limits=notifier_limits,
+        access_log=args.access_log,
     )
     if args.workers > 1:
         from trueup.runners.http_workers import serve_workers

@@ -113,6 +113,9 @@ class ApiSettings:
     # How much a notifier may leave untold before /health is 503 (serve --max-dead-letters,
     # --dead-letter-window-ms, --max-undelivered-ms).
     notifier_limits: BacklogLimits = field(default_factory=BacklogLimits)
+    # One line a request (path and status, never a header); off, a busy server saves the
+    # formatting and the write of each (serve --no-access-log).
+    access_log: bool = True
 
 
 # --- what the endpoints take: unknown query parameters are refused, naming them -------------
@@ -1155,38 +1158,7 @@ def create_app(journal: Journal, settings: ApiSettings, clock: Clock = wall_cloc
         """Append capture lines through the path `trueup ingest` takes, idempotently."""
         return await api.inputs(request)
 
-    @app.post(
-        "/v1/notify/test",
-        response_model=None,
-        dependencies=[Depends(authorised)],
-        responses={
-            200: {"model": NotifyTestDocument},
-            401: {"model": Problem, "description": "no bearer token, or a wrong one"},
-            404: {
-                "model": Problem,
-                "description": "no such target, or none configured (serve --notify-config)",
-            },
-        },
-    )
-    def notify_test(query: Annotated[NotifyTestQuery, Query()]) -> Document:
-        """Send a test notification to each notification target (or the one named), as
-        `trueup notify test` does; 200 whatever came of it, each target's result inside."""
-        return api.notify_test(query)
-
-    @app.post(
-        "/v1/notify/acknowledge",
-        response_model=None,
-        dependencies=[Depends(authorised)],
-        responses={
-            200: {"model": AcknowledgedDocument},
-            401: {"model": Problem, "description": "no bearer token, or a wrong one"},
-            404: {"model": Problem, "description": "no notifier of that name has run"},
-        },
-    )
-    def acknowledge(query: Annotated[AcknowledgeQuery, Query()]) -> Document:
-        """Acknowledge a notifier's dead letters until now, as `trueup notify ack` does:
-        /health counts only later ones."""
-        return api.acknowledge(query)
+    _notification_routes(app, api, authorised)
 
     @app.get(
         "/health",
@@ -1223,6 +1195,43 @@ _INPUTS_BODY: dict[str, Any] = {
         "application/x-ndjson": {"schema": {"type": "string"}},
     },
 }
+
+
+def _notification_routes(app: FastAPI, api: TrueupApi, authorised: Callable[..., None]) -> None:
+    """The notification endpoints: a test to the targets, and acknowledging dead letters."""
+
+    @app.post(
+        "/v1/notify/test",
+        response_model=None,
+        dependencies=[Depends(authorised)],
+        responses={
+            200: {"model": NotifyTestDocument},
+            401: {"model": Problem, "description": "no bearer token, or a wrong one"},
+            404: {
+                "model": Problem,
+                "description": "no such target, or none configured (serve --notify-config)",
+            },
+        },
+    )
+    def notify_test(query: Annotated[NotifyTestQuery, Query()]) -> Document:
+        """Send a test notification to each notification target (or the one named), as
+        `trueup notify test` does; 200 whatever came of it, each target's result inside."""
+        return api.notify_test(query)
+
+    @app.post(
+        "/v1/notify/acknowledge",
+        response_model=None,
+        dependencies=[Depends(authorised)],
+        responses={
+            200: {"model": AcknowledgedDocument},
+            401: {"model": Problem, "description": "no bearer token, or a wrong one"},
+            404: {"model": Problem, "description": "no notifier of that name has run"},
+        },
+    )
+    def acknowledge(query: Annotated[AcknowledgeQuery, Query()]) -> Document:
+        """Acknowledge a notifier's dead letters until now, as `trueup notify ack` does:
+        /health counts only later ones."""
+        return api.acknowledge(query)
 
 
 class RequestTiming:
@@ -1398,6 +1407,7 @@ def server(app: FastAPI, log_level: str = "info") -> uvicorn.Server:
         loop="asyncio",
         log_level=log_level,
         server_header=False,
+        access_log=app.state.api.settings.access_log,
         lifespan="on",
         timeout_graceful_shutdown=5,
     )

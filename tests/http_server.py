@@ -55,13 +55,16 @@ def running_server(
         assert not thread.is_alive(), "the server did not stop"
 
 
-def serve_process(store: str, *args: str) -> tuple[subprocess.Popen[str], str]:
+def serve_process(
+    store: str, *args: str, stdout: int | None = None
+) -> tuple[subprocess.Popen[str], str]:
     """`trueup --store STORE serve --port 0 ARGS` in a process of its own, with the token in
-    its environment: the process (its stderr a pipe), and its URL once it says it serves."""
+    its environment: the process (its stderr a pipe; its stdout ``stdout``), and its URL once
+    it says it serves."""
     env = os.environ | {"TRUEUP_API_TOKEN": TOKEN}
     command = [sys.executable, "-m", "trueup.runners.cli", "--store", store, "serve"]
     process = subprocess.Popen(
-        [*command, "--port", "0", *args], env=env, stderr=subprocess.PIPE, text=True
+        [*command, "--port", "0", *args], env=env, stdout=stdout, stderr=subprocess.PIPE, text=True
     )
     assert process.stderr is not None
     for text in process.stderr:

@@ -3,6 +3,7 @@ with the token and within the body limit, bad queries refused naming the field, 
 metrics. On SQLite and on PostgreSQL, over the recorded Bybit session.
 """
 
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -451,6 +452,22 @@ def test_serve_answers_on_loopback_and_keeps_the_token_out_of_its_log(tmp_path: 
         assert all(lease.acquire() for lease in leases.values())
         for lease in leases.values():
             lease.release()
+
+
+@pytest.mark.parametrize("logged", [True, False], ids=["access-log", "no-access-log"])
+def test_serve_logs_a_line_per_request_unless_told_not_to(tmp_path: Path, logged: bool) -> None:
+    told = [] if logged else ["--no-access-log"]
+    process, url = serve_process(str(tmp_path / "journal.db"), *told, stdout=subprocess.PIPE)
+    try:
+        with httpx.Client(base_url=url, timeout=30) as client:
+            assert client.get("/v1/positions").status_code == 200
+            assert client.get("/v1/can-open", params={"symbol": "x"}).status_code == 422
+    finally:
+        process.terminate()
+        logged_lines, _ = process.communicate(timeout=30)
+    assert process.returncode == 0
+    assert ('"GET /v1/positions HTTP/1.1" 200' in logged_lines) is logged
+    assert ("/v1/can-open" in logged_lines) is logged
 
 
 def test_a_server_without_the_projection_appends_and_leaves_detection_to_another(
