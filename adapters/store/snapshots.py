@@ -15,6 +15,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, is_dataclass
+from decimal import Decimal
 from operator import attrgetter
 from types import MethodType
 from typing import Any
@@ -181,6 +182,8 @@ class _Reductions(dict[type, Any]):
             reduction = copyreg.dispatch_table[cls]
         elif issubclass(cls, MethodType):
             reduction = _method
+        elif cls is Decimal:
+            reduction = Decimal.__reduce__  # in C: no call into Python for each amount
         elif _is_named_tuple(cls):
             reduction = lambda obj: (cls, tuple(obj))  # noqa: E731
         elif slotted is None:
