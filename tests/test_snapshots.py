@@ -5,6 +5,7 @@ import os
 import pickle
 import shutil
 import zlib
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from trueup.adapters.store.snapshots import Snapshot
 from trueup.application.ingest import Ingestor
 from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent
+from trueup.domain.keys import OrderKey, PositionKey
 from trueup.domain.reconciler import Reconciler
 from trueup.domain.rules.can_open_facts import can_open
 from trueup.projections import reconciliation
@@ -82,6 +84,47 @@ def test_a_snapshot_that_would_run_code_is_refused() -> None:
     body = zlib.compress(pickle.dumps((1, _Exploit())))
     head = b"trueup-snapshot:" + SNAPSHOT_FORMAT.encode()
     assert snapshots.load(head + b"\n" + body) is None
+
+
+@dataclass(slots=True)
+class _Outsider:
+    """A dataclass with slots, as the domain's are, but of no domain module."""
+
+
+def _rebuilt_through_restore(cls: type) -> bytes:
+    """A snapshot whose state is ``cls`` rebuilt by snapshots.restore from no values."""
+    body = pickle.dumps((1, _Restored(cls)))
+    return b"trueup-snapshot:" + SNAPSHOT_FORMAT.encode() + b"\n" + zlib.compress(body)
+
+
+class _Restored:
+    def __init__(self, cls: type) -> None:
+        self.cls = cls
+
+    def __reduce__(self) -> tuple[object, tuple[type, tuple[()]]]:
+        return (snapshots.restore, (self.cls, ()))
+
+
+def test_restore_builds_only_domain_classes_with_slots() -> None:
+    reconciler = Reconciler()
+    run(reconciler, SESSION[:100])
+    assert snapshots.load(snapshots.dump(Snapshot(100, reconciler))) is not None  # met them
+    assert snapshots.load(_rebuilt_through_restore(_Outsider)) is None
+    assert snapshots.load(_rebuilt_through_restore(Reconciler)) is None  # no slots
+
+
+def test_keys_come_back_as_their_own_type() -> None:
+    reconciler = Reconciler()
+    run(reconciler, SESSION[:300])
+    restored = snapshots.load(snapshots.dump(Snapshot(300, reconciler)))
+    assert restored is not None
+    assert any(b.positions for b in reconciler.books.values())
+    assert any(b.orders for b in reconciler.books.values())
+    for account, book in reconciler.books.items():
+        again = restored.reconciler.books[account]
+        assert list(again.positions) == list(book.positions)
+        assert {type(k) for k in again.positions} <= {PositionKey}
+        assert {type(k) for k in again.orders} <= {OrderKey}
 
 
 def emitted_in(journal: Journal) -> list[bytes]:
