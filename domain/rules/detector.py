@@ -106,19 +106,27 @@ class Phases(NamedTuple):
         """Those that note an input of type ``kind``, in their order."""
         found = self.noting_by_type.get(kind)
         if found is None:
-            found = self.noting_by_type[kind] = tuple(
-                d for d in self.noting if d.notes is None or issubclass(kind, d.notes)
-            )
+            found = self.noting_by_type[kind] = _acting_on(kind, self.noting, "notes")
         return found
 
     def judging_for(self, kind: type[InputEvent]) -> tuple[Detector, ...]:
         """Those that judge an input of type ``kind``, in their order."""
         found = self.judging_by_type.get(kind)
         if found is None:
-            found = self.judging_by_type[kind] = tuple(
-                d for d in self.judging if d.judges is None or issubclass(kind, d.judges)
-            )
+            found = self.judging_by_type[kind] = _acting_on(kind, self.judging, "judges")
         return found
+
+
+def _acting_on(
+    kind: type[InputEvent], detectors: tuple[Detector, ...], declared: str
+) -> tuple[Detector, ...]:
+    """Of ``detectors``, those whose ``declared`` types (notes or judges) take ``kind``."""
+    found = []
+    for detector in detectors:
+        types: EventTypes | None = getattr(detector, declared)
+        if types is None or issubclass(kind, types):
+            found.append(detector)
+    return tuple(found)
 
 
 def _taking(phase: str, detectors: tuple[Detector, ...]) -> tuple[Detector, ...]:
