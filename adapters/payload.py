@@ -97,7 +97,8 @@ class Payload:
 
     def decimal(self, name: str) -> Decimal:
         value = self._required(name)
-        return known_decimal(value) or to_decimal(value, self._path(name))
+        known = known_decimal(value)  # not ``or``: a known zero is falsy, and known
+        return known if known is not None else to_decimal(value, self._path(name))
 
     def quantity(self, name: str) -> Decimal:
         """A size: a decimal that is never negative."""
@@ -122,7 +123,8 @@ class Payload:
         if value is None or value == "":
             return None
         # A string read before is a decimal already checked: no path needed for an error.
-        return known_decimal(value) or to_optional_decimal(value, self._path(name))
+        known = known_decimal(value)
+        return known if known is not None else to_optional_decimal(value, self._path(name))
 
     def millis(self, name: str) -> int:
         value = self._required(name)
