@@ -541,7 +541,7 @@ def test_a_journal_of_format_1_is_raised_to_the_indexed_format_when_opened(
     as_format_1(store_url)
 
     with Journal.open(store_url) as journal:
-        assert journal.recorder.max_tracking_id(FORMAT_ROW) == JOURNAL_FORMAT == 4
+        assert journal.recorder.max_tracking_id(FORMAT_ROW) == JOURNAL_FORMAT == 5
 
 
 def as_format_1(store_url: str) -> None:

@@ -4,6 +4,7 @@ Each test runs once per store (the ``journal`` and ``store_url`` fixtures in con
 """
 
 import dataclasses
+import uuid
 from collections.abc import Sequence
 from typing import Any
 from uuid import uuid5
@@ -11,12 +12,18 @@ from uuid import uuid5
 import msgspec
 import orjson
 import pytest
-from eventsourcing.persistence import ApplicationRecorder, PersistenceError, StoredEvent
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    IntegrityError,
+    PersistenceError,
+    StoredEvent,
+)
 
 from trueup.adapters.bybit import messages
 from trueup.adapters.capture import decode_line
 from trueup.adapters.store import journal as journal_module
-from trueup.adapters.store.journal import Appended, Journal, marker_hex, marker_id
+from trueup.adapters.store.journal import Appended, Journal, emitted_key, marker_hex, marker_id
+from trueup.domain.emitted import PositionClosed
 from trueup.domain.events import InputEvent, InputRejected
 from trueup.domain.keys import TRUEUP_NAMESPACE, minted_id
 
@@ -467,6 +474,38 @@ def test_a_marker_key_as_text_is_its_uuid_s_hex_keyed_by_time_or_not() -> None:
     for event in (*positions(3), *odd_times):
         for timed in (True, False):
             assert marker_hex(event, timed=timed) == marker_id(event, timed=timed).hex
+
+
+def stop_loss(at: int, position_id: str) -> PositionClosed:
+    return PositionClosed(
+        venue="bybit", account="main", at=at, cause=f"input-{at}", category="linear",
+        symbol="BTCUSDT", position_idx=0, position_id=position_id, exit_reason="STOP_LOSS",
+    )  # fmt: skip
+
+
+def test_emitted_events_are_keyed_in_the_order_of_their_times_and_read_back_whole(
+    journal: Journal,
+) -> None:
+    # Keyed by time, a step's events go in at the end of the primary key, not all over it.
+    first, later = 1_762_000_000_000, 1_762_000_000_001
+    events = [stop_loss(first, "p-0"), stop_loss(later, "p-1"), stop_loss(later, "p-other")]
+    keys = [emitted_key(e) for e in events]
+    assert keys[0] < keys[1] and keys[0] < keys[2]
+    for key, event in zip(keys, events, strict=True):
+        assert key.bytes[6:] == uuid.UUID(event.event_id).bytes[:10]
+    assert emitted_key(stop_loss(first, "p-0")) == keys[0]  # the same event, one key
+
+    journal.record(events, {"reconciler.00": 1})
+    found, _ = journal.emitted_after(0)
+    assert [e for _, e in found] == events
+    assert [e.event_id for _, e in found] == [e.event_id for e in events]
+
+
+def test_an_emitted_event_recorded_twice_clashes_with_itself(journal: Journal) -> None:
+    # What tells a projection that another process has recorded its step (a lost lease).
+    journal.record([stop_loss(1_762_000_000_000, "p-1")], {"reconciler.00": 1})
+    with pytest.raises(IntegrityError):
+        journal.record([stop_loss(1_762_000_000_000, "p-1")], {"reconciler.01": 2})
 
 
 def test_kept_snapshots_are_found_by_the_start_of_their_tracker_s_name(store_url: str) -> None:

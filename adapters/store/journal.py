@@ -249,7 +249,7 @@ class Journal:
         (tracker -> position) and what changed in their views, in one transaction: a crash
         leaves all or none."""
         stored = [
-            StoredEvent(UUID(e.event_id), 1, codec.emitted_topic(e), codec.encode_emitted(e))
+            StoredEvent(emitted_key(e), 1, codec.emitted_topic(e), codec.encode_emitted(e))
             for e in emitted
         ]
         trackings = [Tracking(tracker, position) for tracker, position in positions.items()]
@@ -698,11 +698,23 @@ def marker_id(event: InputEvent, *, timed: bool = True) -> UUID:
     their markers go in at the end of the primary key, not all over it (journal_format.py)."""
     if not timed:
         return UUID(event.input_id)
-    at = event.at if 0 <= event.at < 1 << 48 else 0
+    return _timed_key(event.at, event.input_id)
+
+
+def emitted_key(event: Emitted) -> UUID:
+    """The key an emitted event is stored under: its id led by its ``at`` (format 5), so
+    that what a step emits goes in at the end of the primary key, as markers do."""
+    return _timed_key(event.at, event.event_id)
+
+
+def _timed_key(at: int, id_text: str) -> UUID:
+    """``at`` in ms (6 bytes), then the first ten bytes of the id: the same event always
+    gives the same key, and keys sort about as their events came."""
+    at = at if 0 <= at < 1 << 48 else 0
     # The id's first ten bytes, read from its text: building a UUID of it first cost as
     # much again, for every input appended.
-    digits = event.input_id.replace("-", "")
-    head = bytes.fromhex(digits[:20]) if len(digits) == 32 else UUID(event.input_id).bytes[:10]
+    digits = id_text.replace("-", "")
+    head = bytes.fromhex(digits[:20]) if len(digits) == 32 else UUID(id_text).bytes[:10]
     return UUID(bytes=at.to_bytes(6, "big") + head)
 
 
