@@ -493,8 +493,12 @@ class AccountBook:
             queue, key = self._orders_to_forget, order_key
         # As _wait_to_forget and Retention.touch, without their calls.
         clock = self.clock
-        queue._last[key] = clock
-        queue._touches.append((clock, key))
+        last = queue._last
+        last.pop(key, None)
+        last[key] = clock
+        if clock != queue._newest:
+            queue._newest = clock
+            queue._clocks.append(clock)
         due, next_forget = clock + self._forget_after_ms, self._next_forget
         self._next_forget = due if due < next_forget else next_forget  # as min()
 
@@ -502,8 +506,12 @@ class AccountBook:
         """(Re)start the wait before ``key`` may be forgotten: it was just touched."""
         clock = self.clock
         # As Retention.touch, without its call: the book touches on most inputs.
-        queue._last[key] = clock
-        queue._touches.append((clock, key))
+        last = queue._last
+        last.pop(key, None)
+        last[key] = clock
+        if clock != queue._newest:
+            queue._newest = clock
+            queue._clocks.append(clock)
         due, next_forget = clock + self._forget_after_ms, self._next_forget
         self._next_forget = due if due < next_forget else next_forget  # as min()
 
