@@ -30,7 +30,7 @@ from trueup.domain.events import (
     WalletReport,
     WalletReported,
 )
-from trueup.domain.keys import OrderKey, PositionKey, order_key_of
+from trueup.domain.keys import OrderKey, PositionKey
 from trueup.domain.order import Order
 from trueup.domain.pnl import PnlLedger
 from trueup.domain.position import LocalPosition, Position
@@ -44,6 +44,10 @@ from trueup.domain.wallet import Wallet
 DEFAULT_SNAPSHOT_TIMEOUT_MS = RuleConfig().pagination_timeout_ms
 
 K = TypeVar("K")
+_new_tuple = tuple.__new__
+# Read off its enum once: in Python 3.11 a member read off its class costs several times a
+# module global, and the fold asks it of every fill.
+FUNDING = ExecutionKind.FUNDING
 # What the exchange says, as opposed to what the trading system or trueup's runner says
 # (by exact type, as the handlers are looked up).
 EXCHANGE_FRAMES: frozenset[type[InputEvent]] = frozenset(
@@ -148,7 +152,8 @@ class AccountBook:
         self.last_page = None
         at = event.at
         clock = self.clock
-        self.clock = at if at > clock else clock  # as max(), without the builtin's call
+        if at > clock:  # as max(), without the builtin's call
+            self.clock = clock = at
         kind = type(event)
         handler = self._handlers.get(kind)
         changed = handler(event) if handler is not None else NOTHING
@@ -158,11 +163,12 @@ class AccountBook:
                 # An order can name a key before any position report does.
                 if key not in positions:
                     positions[key] = Position(key)
-            self.touched |= changed
+            self.touched.update(changed)
         if kind in EXCHANGE_FRAMES and at > (self.exchange_seen_at or 0):
             self.exchange_seen_at = at
-        # After the event: one that arrives just as something falls due still finds it.
-        if self.clock >= self._next_forget:
+        # After the event: one that arrives just as something falls due still finds it. (No
+        # handler moves the clock.)
+        if clock >= self._next_forget:
             self._forget_due()
         return changed
 
@@ -233,9 +239,16 @@ class AccountBook:
         changed: set[PositionKey] = set()
         pnl = self.pnl
         pnl.begin()
+        keys, positions = self._keys, self.positions
         for r in event.reports:
-            key = self.key(r.category, r.symbol, r.position_idx)
-            if self.position(key).apply_report(r):
+            # As key() and position(), without their calls: a sixth of the events are these.
+            key = keys.get((r.category, r.symbol, r.position_idx))
+            if key is None:
+                key = self.key(r.category, r.symbol, r.position_idx)
+            position = positions.get(key)
+            if position is None:
+                position = positions[key] = Position(key)
+            if position.apply_report(r):
                 changed.add(key)
                 pnl.position_report(key, r)
         if event.snapshot is not None:
@@ -306,26 +319,29 @@ class AccountBook:
         changed: set[PositionKey] = set()
         orders = self.orders
         for report in reports:
-            order_key = order_key_of(report.category, report.venue_order_id)
+            # As order_key_of, without its call: a third of the events are order reports.
+            order_key = _new_tuple(OrderKey, (report.category, report.venue_order_id))
             order = orders.get(order_key)
             if order is None:
                 if self._forgotten_report(report):
                     continue
                 order = orders[order_key] = Order(report.category, report.venue_order_id)
-            if report.client_order_id:
-                self.order_keys_by_client_id[report.client_order_id] = order_key
+            link = report.client_order_id
+            if link:
+                self.order_keys_by_client_id[link] = order_key
             if order.apply_report(report):
-                changed.add(self._index_open(order_key, order))
-                self._touch_order(order_key, order)
+                changed.add(self._index_open(order_key, report))
+                # The order's link is now the report's (as Order.client_order_id reads it).
+                self._touch_order(order_key, link)
         return changed
 
     def _executions_reported(self, event: ExecutionsReported) -> Changed:
         changed = self._order_reports(event.orders) if event.orders else set()
         orders = self.orders
         for fill in event.fills:
-            if not fill.venue_order_id or fill.kind is ExecutionKind.FUNDING:
+            if not fill.venue_order_id or fill.kind is FUNDING:
                 continue  # a payment, or a settlement: it fills no order
-            order_key = order_key_of(fill.category, fill.venue_order_id)
+            order_key = _new_tuple(OrderKey, (fill.category, fill.venue_order_id))
             order = orders.get(order_key)
             if order is None:
                 if 0 < fill.exec_time <= self.forgotten_until:
@@ -334,13 +350,21 @@ class AccountBook:
             if fill.client_order_id:
                 self.order_keys_by_client_id.setdefault(fill.client_order_id, order_key)
             if order.apply_fill(fill):
-                self._touch_order(order_key, order)
-                key = self._order_position_key(order)
+                self._touch_order(order_key, order.client_order_id)
+                r = order.report
+                if r is None:
+                    key = self._order_position_key(order)
+                else:  # as _order_position_key and key(), without their calls
+                    key = self._keys.get((r.category, r.symbol, r.position_idx))
+                    if key is None:
+                        key = self.key(r.category, r.symbol, r.position_idx)
                 if key is not None:
                     changed.add(key)
-        self.pnl.begin()
-        self.pnl.executions(self, event)
-        self.touched.update(self.pnl.moved)
+        pnl = self.pnl
+        pnl.begin()
+        pnl.executions(self, event)
+        if pnl.moved:
+            self.touched.update(pnl.moved)
         return frozenset(changed)
 
     def _forgotten_report(self, report: OrderReport) -> bool:
@@ -351,10 +375,11 @@ class AccountBook:
         """
         return report.status.is_terminal and 0 < report.updated_time <= (self.forgotten_until)
 
-    def _index_open(self, order_key: OrderKey, order: Order) -> PositionKey:
-        r = order.report
-        assert r is not None
-        key = self.key(r.category, r.symbol, r.position_idx)
+    def _index_open(self, order_key: OrderKey, r: OrderReport) -> PositionKey:
+        """File the order, just reported as ``r``, under its key while it is open."""
+        key = self._keys.get((r.category, r.symbol, r.position_idx))
+        if key is None:
+            key = self.key(r.category, r.symbol, r.position_idx)
         # A report may name another key than the last one did: the order leaves the old one.
         previous = self._open_at.pop(order_key, None)
         open_orders = self.open_orders
@@ -441,7 +466,10 @@ class AccountBook:
         event = structs.replace(event, raw="")
         self.placed[event.client_order_id] = event
         self._placed_by_purpose.setdefault((event.position_id, event.purpose), event)
-        self._client_ids_by_position.setdefault(event.position_id, {})[event.client_order_id] = None
+        links = self._client_ids_by_position.get(event.position_id)
+        if links is None:  # not setdefault: that would build a dict for every intent
+            links = self._client_ids_by_position[event.position_id] = {}
+        links[event.client_order_id] = None
         self._wait_to_forget(self._intents_to_forget, event.client_order_id)
         key = self.local_keys.get(event.position_id)
         return frozenset((key,)) if key else NOTHING
@@ -454,21 +482,37 @@ class AccountBook:
 
     # --- letting go of what has finished (domain/retention.py) -----------------------------
 
-    def _touch_order(self, order_key: OrderKey, order: Order) -> None:
-        """Restart the wait of whatever decides the order's fate: its intent, if placed."""
+    def _touch_order(self, order_key: OrderKey, link: str) -> None:
+        """Restart the wait of whatever decides the fate of the order whose client_order_id
+        is ``link``: its intent, if placed."""
         # As _placed_for, read here: asked for every report and fill that changes an order.
-        link = order.client_order_id
         if link in self.placed and self.order_keys_by_client_id.get(link) == order_key:
-            self._wait_to_forget(self._intents_to_forget, link)
+            queue: Retention[Any] = self._intents_to_forget
+            key: Any = link
         else:
-            self._wait_to_forget(self._orders_to_forget, order_key)
+            queue, key = self._orders_to_forget, order_key
+        # As _wait_to_forget and Retention.touch, without their calls.
+        clock = self.clock
+        last = queue._last
+        last.pop(key, None)
+        last[key] = clock
+        if clock != queue._newest:
+            queue._newest = clock
+            queue._clocks.append(clock)
+        due, next_forget = clock + self._forget_after_ms, self._next_forget
+        self._next_forget = due if due < next_forget else next_forget  # as min()
 
     def _wait_to_forget(self, queue: Retention[K], key: K) -> None:
         """(Re)start the wait before ``key`` may be forgotten: it was just touched."""
         clock = self.clock
-        queue.touch(key, clock)
-        due = clock + self._forget_after_ms
-        next_forget = self._next_forget
+        # As Retention.touch, without its call: the book touches on most inputs.
+        last = queue._last
+        last.pop(key, None)
+        last[key] = clock
+        if clock != queue._newest:
+            queue._newest = clock
+            queue._clocks.append(clock)
+        due, next_forget = clock + self._forget_after_ms, self._next_forget
         self._next_forget = due if due < next_forget else next_forget  # as min()
 
     def _placed_for(self, order_key: OrderKey, order: Order) -> bool:
@@ -522,10 +566,16 @@ class AccountBook:
     def _intent_in_use(self, placed: OrderPlaced, order: Order | None) -> bool:
         """Open order; or an open position that still reads it (entry_resting, tp1_state,
         can_open's entries in flight), being first of its purpose or never reported."""
-        if order is not None and order.report is not None and not order.is_terminal:
+        report = order.report if order is not None else None
+        if report is not None and not report.status.is_terminal:
             return True
-        owner = self.local_position(placed.position_id)
-        if owner is None or not owner.is_open:
+        # As local_position and LocalPosition.is_open, without their calls: asked of every
+        # intent as it falls due.
+        key = self.local_keys.get(placed.position_id)
+        if key is None:
+            return False
+        owner = self.positions[key].local[placed.position_id]
+        if owner.status != "OPEN":
             return False
         first = self._placed_by_purpose.get((placed.position_id, placed.purpose)) is placed
         return first or order is None or order.report is None
@@ -549,7 +599,7 @@ class AccountBook:
             del self.order_keys_by_client_id[link]
         venue_time, until = order.venue_time, self.forgotten_until
         self.forgotten_until = venue_time if venue_time > until else until  # as max()
-        self.forgotten.orders.add(order_key, self.clock)
+        self.forgotten.orders._keys.append((self.clock, order_key))  # as Log.add, without a call
 
     def _drop_intent(self, placed: OrderPlaced) -> None:
         link, position_id = placed.client_order_id, placed.position_id
@@ -562,7 +612,7 @@ class AccountBook:
             links.pop(link, None)
             if not links:
                 del self._client_ids_by_position[position_id]
-        self.forgotten.intents.add(link, self.clock)
+        self.forgotten.intents._keys.append((self.clock, link))  # as Log.add, without its call
 
 
 def covers(page: SnapshotPage, key: PositionKey) -> bool:

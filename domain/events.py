@@ -26,6 +26,9 @@ from trueup.domain.vocabulary import (
     RefusalKind,
 )
 
+# Read off its enum once: the PnL ledger asks signed_size of every position report, and in
+# Python 3.11 a member read off its class costs several times a module global.
+_SHORT = PositionSide.SHORT
 Source = Literal["ws", "rest"]
 Mode = Literal["LIVE", "PAPER", "BACKTEST"]
 Purpose = Literal["ENTRY", "TP1", "TP2", "SL"]
@@ -74,7 +77,7 @@ class PositionReport(Struct, frozen=True):
 
     @property
     def signed_size(self) -> Decimal:
-        return -self.size if self.side is PositionSide.SHORT else self.size
+        return -self.size if self.side is _SHORT else self.size
 
 
 class OrderReport(Struct, frozen=True):

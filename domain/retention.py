@@ -50,29 +50,42 @@ class Retention(Generic[K]):
 
     def __init__(self, window_ms: int) -> None:
         self.window_ms = window_ms
-        # (clock at the touch, key), in touch order; the clock never goes back, so the
-        # oldest touch is always first whatever the window.
-        self._touches: deque[tuple[int, K]] = deque()
+        # Each key's last touch (clock), in the order of those touches: a key touched again
+        # moves to the end, and the clock never goes back, so the keys due are the first
+        # ones whatever the window. No pair per touch to walk through again (``due``).
         self._last: dict[K, int] = {}
+        # The clocks of the touches, each once (a clock touched at again in a row is not
+        # added): the first one past the window is when a key may next fall due, as the
+        # oldest touch of a key touched since still counts for ``next_due``.
+        self._clocks: deque[int] = deque()
+        self._newest = -1  # the clock last added to _clocks
 
     def touch(self, key: K, clock: int) -> None:
-        self._last[key] = clock
-        self._touches.append((clock, key))
+        last = self._last
+        last.pop(key, None)
+        last[key] = clock
+        if clock != self._newest:
+            self._newest = clock
+            self._clocks.append(clock)
 
     def due(self, clock: int) -> list[K]:
         """Each key untouched for the window, once, oldest first."""
-        touches, last, due = self._touches, self._last, []
         touched_by = clock - self.window_ms  # touched then or before: due
-        while touches and touches[0][0] <= touched_by:
-            touched, key = touches.popleft()
-            if last.get(key) == touched:
-                del last[key]
-                due.append(key)
+        clocks = self._clocks
+        while clocks and clocks[0] <= touched_by:
+            clocks.popleft()
+        last, due = self._last, []
+        for key, touched in last.items():
+            if touched > touched_by:
+                break
+            due.append(key)
+        for key in due:
+            del last[key]
         return due
 
     def next_due(self) -> int:
         """The earliest clock at which a key may fall due (NEVER when none is waiting)."""
-        return self._touches[0][0] + self.window_ms if self._touches else NEVER
+        return self._clocks[0] + self.window_ms if self._clocks else NEVER
 
 
 class Log(Generic[K]):

@@ -53,13 +53,15 @@ class OrderStatus(StrEnum):
     CANCELED = "CANCELED"  # by anyone, before or after part of it filled
     REJECTED = "REJECTED"
 
-    @property
-    def is_terminal(self) -> bool:
-        """Whether the order has ended: nothing more fills on it."""
-        return self in _TERMINAL
+    # Whether the order has ended: nothing more fills on it. Set on each member below, a
+    # plain attribute rather than a property: the fold asks it of every order report.
+    is_terminal: bool
 
 
-_TERMINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED})
+_TERMINAL = (OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED)
+for _status in OrderStatus:
+    _status.is_terminal = _status in _TERMINAL
+del _status
 
 
 class OrderOrigin(StrEnum):
