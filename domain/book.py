@@ -487,31 +487,14 @@ class AccountBook:
         is ``link``: its intent, if placed."""
         # As _placed_for, read here: asked for every report and fill that changes an order.
         if link in self.placed and self.order_keys_by_client_id.get(link) == order_key:
-            queue: Retention[Any] = self._intents_to_forget
-            key: Any = link
+            self._wait_to_forget(self._intents_to_forget, link)
         else:
-            queue, key = self._orders_to_forget, order_key
-        # As _wait_to_forget and Retention.touch, without their calls.
-        clock = self.clock
-        last = queue._last
-        last.pop(key, None)
-        last[key] = clock
-        if clock != queue._newest:
-            queue._newest = clock
-            queue._clocks.append(clock)
-        due, next_forget = clock + self._forget_after_ms, self._next_forget
-        self._next_forget = due if due < next_forget else next_forget  # as min()
+            self._wait_to_forget(self._orders_to_forget, order_key)
 
     def _wait_to_forget(self, queue: Retention[K], key: K) -> None:
         """(Re)start the wait before ``key`` may be forgotten: it was just touched."""
         clock = self.clock
-        # As Retention.touch, without its call: the book touches on most inputs.
-        last = queue._last
-        last.pop(key, None)
-        last[key] = clock
-        if clock != queue._newest:
-            queue._newest = clock
-            queue._clocks.append(clock)
+        queue.touch(key, clock)
         due, next_forget = clock + self._forget_after_ms, self._next_forget
         self._next_forget = due if due < next_forget else next_forget  # as min()
 
@@ -599,7 +582,7 @@ class AccountBook:
             del self.order_keys_by_client_id[link]
         venue_time, until = order.venue_time, self.forgotten_until
         self.forgotten_until = venue_time if venue_time > until else until  # as max()
-        self.forgotten.orders._keys.append((self.clock, order_key))  # as Log.add, without a call
+        self.forgotten.orders.add(order_key, self.clock)
 
     def _drop_intent(self, placed: OrderPlaced) -> None:
         link, position_id = placed.client_order_id, placed.position_id
@@ -612,7 +595,7 @@ class AccountBook:
             links.pop(link, None)
             if not links:
                 del self._client_ids_by_position[position_id]
-        self.forgotten.intents._keys.append((self.clock, link))  # as Log.add, without its call
+        self.forgotten.intents.add(link, self.clock)
 
 
 def covers(page: SnapshotPage, key: PositionKey) -> bool:
