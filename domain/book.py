@@ -239,16 +239,9 @@ class AccountBook:
         changed: set[PositionKey] = set()
         pnl = self.pnl
         pnl.begin()
-        keys, positions = self._keys, self.positions
         for r in event.reports:
-            # As key() and position(), without their calls: a sixth of the events are these.
-            key = keys.get((r.category, r.symbol, r.position_idx))
-            if key is None:
-                key = self.key(r.category, r.symbol, r.position_idx)
-            position = positions.get(key)
-            if position is None:
-                position = positions[key] = Position(key)
-            if position.apply_report(r):
+            key = self.key(r.category, r.symbol, r.position_idx)
+            if self.position(key).apply_report(r):
                 changed.add(key)
                 pnl.position_report(key, r)
         if event.snapshot is not None:
@@ -351,13 +344,7 @@ class AccountBook:
                 self.order_keys_by_client_id.setdefault(fill.client_order_id, order_key)
             if order.apply_fill(fill):
                 self._touch_order(order_key, order.client_order_id)
-                r = order.report
-                if r is None:
-                    key = self._order_position_key(order)
-                else:  # as _order_position_key and key(), without their calls
-                    key = self._keys.get((r.category, r.symbol, r.position_idx))
-                    if key is None:
-                        key = self.key(r.category, r.symbol, r.position_idx)
+                key = self._order_position_key(order)
                 if key is not None:
                     changed.add(key)
         pnl = self.pnl
@@ -377,9 +364,7 @@ class AccountBook:
 
     def _index_open(self, order_key: OrderKey, r: OrderReport) -> PositionKey:
         """File the order, just reported as ``r``, under its key while it is open."""
-        key = self._keys.get((r.category, r.symbol, r.position_idx))
-        if key is None:
-            key = self.key(r.category, r.symbol, r.position_idx)
+        key = self.key(r.category, r.symbol, r.position_idx)
         # A report may name another key than the last one did: the order leaves the old one.
         previous = self._open_at.pop(order_key, None)
         open_orders = self.open_orders
@@ -552,13 +537,8 @@ class AccountBook:
         report = order.report if order is not None else None
         if report is not None and not report.status.is_terminal:
             return True
-        # As local_position and LocalPosition.is_open, without their calls: asked of every
-        # intent as it falls due.
-        key = self.local_keys.get(placed.position_id)
-        if key is None:
-            return False
-        owner = self.positions[key].local[placed.position_id]
-        if owner.status != "OPEN":
+        owner = self.local_position(placed.position_id)
+        if owner is None or not owner.is_open:
             return False
         first = self._placed_by_purpose.get((placed.position_id, placed.purpose)) is placed
         return first or order is None or order.report is None

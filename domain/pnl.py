@@ -38,7 +38,6 @@ from trueup.domain.vocabulary import (
 
 if TYPE_CHECKING:  # the book folds this ledger: imported for its type alone
     from trueup.domain.book import AccountBook
-    from trueup.domain.order import Order
 
 ZERO = Decimal(0)
 # Wide enough that no sum of prices x sizes trueup accepts (15 + 12 digits each) rounds.
@@ -448,14 +447,7 @@ class PnlLedger:
             ledger.open.funding = EXACT.add(ledger.open.funding, received)
 
     def _trade(self, book: "AccountBook", fill: Fill) -> None:
-        # The two commonest answers of leg_index, without its call: the fill's own leg, or
-        # its order's (a plain tuple finds the order as its OrderKey would).
-        idx = fill.position_idx
-        if idx is None:
-            order: Order | None = book.orders.get((fill.category, fill.venue_order_id))  # type: ignore[call-overload]
-            report = order.report if order is not None else None
-            idx = report.position_idx if report is not None else leg_index(book, fill)
-        leg = (fill.category, fill.symbol, idx)
+        leg = (fill.category, fill.symbol, leg_index(book, fill))
         ledger = self._legs.get(leg)
         if ledger is None:
             ledger = self._legs[leg] = self.key(book.key(*leg))
