@@ -25,9 +25,10 @@ must not append any more, for it would key its markers by id in a journal keyed 
 Format 5 keys each emitted event's row by its ``at``, then its id, where earlier formats
 keyed it by the id alone, for the same reason: a step's emitted events went to random
 places in the primary key, and on a journal of 1,000,000 inputs they were a third of the
-pages an ingest wrote to the log. Nothing reads an emitted event by its key (the id is in
-the row), so rows of both kinds live side by side; a trueup of format 4 must not append any
-more, for the same event recorded again under its old key would not clash with itself.
+pages an ingest wrote to the log beyond what it writes into an empty journal. Nothing reads
+an emitted event by its key (the id is in the row), so rows of both kinds live side by
+side; a trueup of format 4 must not append any more, for the same event recorded again
+under its old key would not clash with itself.
 """
 
 from contextlib import suppress
