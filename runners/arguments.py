@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from trueup.domain.bounds import describe_time_bounds, within_time
@@ -41,7 +41,23 @@ _HOST_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?", re.ASCII)
 
 
 class Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are UsageErrors: one line, exit status 2."""
+    """An ArgumentParser whose errors are UsageErrors: one line, exit status 2.
+
+    A command's options may come as a function, ``options``, that adds them when the
+    command is parsed (its --help too): the command line then builds only the command it
+    runs, and imports only what that command's options name (the venues, say)."""
+
+    def __init__(
+        self, *args: Any, options: "Callable[[Parser], None] | None" = None, **kwargs: Any
+    ):
+        super().__init__(*args, **kwargs)
+        self._options = options
+
+    def parse_known_args(self, *args: Any, **kwargs: Any) -> Any:
+        options, self._options = self._options, None
+        if options is not None:
+            options(self)
+        return super().parse_known_args(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see {self.prog} --help)")

@@ -2,23 +2,21 @@
 
 # A command imports only what it uses: each handler imports its own dependencies (the
 # venues' SDKs, the projections; for the demo, the simulators and aiohttp, which are not
-# part of trueup at all), so that --help, or a question to a SQLite journal, does not wait
-# for what only another command needs.
+# part of trueup at all), and only the command run has its options built (Parser's
+# ``options``: the venues' names, say), so that --help, or a question to a SQLite journal,
+# does not wait for what only another command needs.
 
 import argparse
-import logging
 import os
 import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from decimal import Decimal
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, TextIO, TypeAlias
 
 from trueup.adapters.store.location import StoreError, store_url
-from trueup.application.backlog import KEPT_DEAD_LETTERS, BacklogLimits
 from trueup.runners.arguments import (
     Parser,
     PositionsFormat,
@@ -42,13 +40,6 @@ from trueup.runners.arguments import (
 )
 from trueup.runners.gc_policy import relaxed_gc
 from trueup.runners.usage import EXIT_OK, EXIT_USAGE, UsageError
-from trueup.runners.venues import (
-    EXECUTION_VENUES,
-    FEED_VENUES,
-    execution_client,
-    feed_venue,
-    run_feed,
-)
 
 if TYPE_CHECKING:
     from trueup.adapters.nats.publisher import Publisher
@@ -174,7 +165,16 @@ Commands: TypeAlias = "argparse._SubParsersAction[Parser]"
 
 def _journal_commands(commands: Commands) -> None:
     """Putting inputs in, and reading the journal back."""
-    ingest = commands.add_parser("ingest", help="append capture files (JSON Lines) to the journal")
+    commands.add_parser(
+        "ingest", help="append capture files (JSON Lines) to the journal", options=_ingest_options
+    )
+    commands.add_parser(
+        "audit", help="replay one position's history from the journal", options=_audit_options
+    )
+    commands.add_parser("events", help="list stored events", options=_events_options)
+
+
+def _ingest_options(ingest: Parser) -> None:
     ingest.add_argument("files", nargs="+", type=Path, metavar="FILE.jsonl")
     ingest.add_argument(
         "--no-projections",
@@ -183,7 +183,8 @@ def _journal_commands(commands: Commands) -> None:
     )
     ingest.set_defaults(command=_ingest)
 
-    audit_ = commands.add_parser("audit", help="replay one position's history from the journal")
+
+def _audit_options(audit_: Parser) -> None:
     audit_.add_argument("--venue", required=True)
     audit_.add_argument("--account", required=True)
     audit_.add_argument("--symbol", required=True)
@@ -202,7 +203,8 @@ def _journal_commands(commands: Commands) -> None:
     )
     audit_.set_defaults(command=_audit)
 
-    events = commands.add_parser("events", help="list stored events")
+
+def _events_options(events: Parser) -> None:
     events.add_argument(
         "--type", type=event_type, help="only events of this type (PositionsReported, ...)"
     )
@@ -213,9 +215,41 @@ def _journal_commands(commands: Commands) -> None:
 
 def _operator_commands(commands: Commands) -> None:
     """The tools of an operator woken at 3 a.m. by a blocked bot."""
-    positions = commands.add_parser(
-        "positions", help="reconciled positions, local beside exchange, with PnL and risk"
+    commands.add_parser(
+        "positions",
+        help="reconciled positions, local beside exchange, with PnL and risk",
+        options=_positions_options,
     )
+    commands.add_parser(
+        "summary",
+        help="the portfolio: positions, PnL, equity and margin per account, distribution "
+        "by venue and symbol, and the risk figures",
+        options=_summary_options,
+    )
+    commands.add_parser(
+        "history",
+        help="closed positions: each lifecycle, open to flat, with its PnL",
+        options=_history_options,
+    )
+    commands.add_parser(
+        "can-open",
+        help="may the trading system open SYMBOL now? exit 0 yes, 1 no",
+        options=_can_open_options,
+    )
+    commands.add_parser(
+        "fix-stale", help="list or close stale local positions", options=_fix_stale_options
+    )
+    commands.add_parser(
+        "diagnose", help="everything that affects SYMBOL now", options=_diagnose_options
+    )
+    commands.add_parser(
+        "trigger",
+        help="add, change, enable, disable, remove, confirm or list the account's triggers",
+        options=_trigger_options,
+    )
+
+
+def _positions_options(positions: Parser) -> None:
     positions.add_argument("--venue")
     positions.add_argument("--account")
     positions.add_argument("--symbol")
@@ -228,20 +262,16 @@ def _operator_commands(commands: Commands) -> None:
     )
     positions.set_defaults(command=_positions)
 
-    summary = commands.add_parser(
-        "summary",
-        help="the portfolio: positions, PnL, equity and margin per account, distribution "
-        "by venue and symbol, and the risk figures",
-    )
+
+def _summary_options(summary: Parser) -> None:
     summary.add_argument("--venue")
     summary.add_argument("--account")
     summary.add_argument("--symbol")
     summary.add_argument("--json", action="store_true")
     summary.set_defaults(command=_summary)
 
-    history = commands.add_parser(
-        "history", help="closed positions: each lifecycle, open to flat, with its PnL"
-    )
+
+def _history_options(history: Parser) -> None:
     history.add_argument("--venue")
     history.add_argument("--account")
     history.add_argument("--symbol")
@@ -251,9 +281,8 @@ def _operator_commands(commands: Commands) -> None:
     history.add_argument("--json", action="store_true")
     history.set_defaults(command=_history)
 
-    can_open = commands.add_parser(
-        "can-open", help="may the trading system open SYMBOL now? exit 0 yes, 1 no"
-    )
+
+def _can_open_options(can_open: Parser) -> None:
     _account_symbol(can_open)
     can_open.add_argument(
         "--side",
@@ -271,7 +300,10 @@ def _operator_commands(commands: Commands) -> None:
     can_open.add_argument("--json", action="store_true")
     can_open.set_defaults(command=_can_open)
 
-    fix = commands.add_parser("fix-stale", help="list or close stale local positions")
+
+def _fix_stale_options(fix: Parser) -> None:
+    from trueup.runners.venues import FEED_VENUES, feed_venue
+
     how = fix.add_mutually_exclusive_group(required=True)
     how.add_argument("--dry-run", action="store_true", help="only list them")
     how.add_argument(
@@ -294,22 +326,17 @@ def _operator_commands(commands: Commands) -> None:
     fix.add_argument("--at", type=epoch_ms, metavar="WHEN", help=argparse.SUPPRESS)
     fix.set_defaults(command=_fix_stale)
 
-    diagnose = commands.add_parser("diagnose", help="everything that affects SYMBOL now")
+
+def _diagnose_options(diagnose: Parser) -> None:
     _account_symbol(diagnose)
     diagnose.add_argument("--last", type=count, default=20, help="how many recent events to show")
     diagnose.add_argument("--at", type=epoch_ms, metavar="WHEN", help=argparse.SUPPRESS)
     diagnose.add_argument("--json", action="store_true")
     diagnose.set_defaults(command=_diagnose)
 
-    _trigger_commands(commands)
 
-
-def _trigger_commands(commands: Commands) -> None:
+def _trigger_options(trigger: Parser) -> None:
     """Triggers: commands recorded as inputs, never edited in place."""
-    trigger = commands.add_parser(
-        "trigger",
-        help="add, change, enable, disable, remove, confirm or list the account's triggers",
-    )
     actions = trigger.add_subparsers(required=True, metavar="ACTION")
     for name, help_ in (
         ("add", "configure a new trigger (prints its id)"),
@@ -354,11 +381,10 @@ def _trigger_spec(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--expires", type=epoch_ms, metavar="WHEN", help="ISO 8601 or epoch ms")
 
 
-def _serve_command(commands: Commands) -> None:
+def _serve_options(serve: Parser) -> None:
     """``trueup serve``: the HTTP API."""
-    serve = commands.add_parser(
-        "serve", help="the HTTP API over the journal (docs/http-api.md), until SIGINT or SIGTERM"
-    )
+    from trueup.application.backlog import KEPT_DEAD_LETTERS, BacklogLimits
+
     serve.add_argument("--host", default="127.0.0.1", help="(default: 127.0.0.1, this machine)")
     serve.add_argument("--port", type=port, default=8780)
     serve.add_argument(
@@ -431,7 +457,45 @@ def _serve_command(commands: Commands) -> None:
 
 def _process_commands(commands: Commands) -> None:
     """The long-running ones: live ingest, and the projections on their own."""
-    run = commands.add_parser("run", help="live ingest from a venue, until SIGINT or SIGTERM")
+    commands.add_parser(
+        "run", help="live ingest from a venue, until SIGINT or SIGTERM", options=_run_options
+    )
+    commands.add_parser(
+        "demo",
+        help="simulated Bybit and Hyperliquid, live-ingested, every detector firing",
+        options=_demo_options,
+    )
+    commands.add_parser(
+        "worker", help="run the projections, following the journal", options=_worker_options
+    )
+    commands.add_parser(
+        "tail",
+        help="follow the emitted events on NATS (docs/nats.md), until Ctrl-C",
+        options=_tail_options,
+    )
+    commands.add_parser(
+        "serve",
+        help="the HTTP API over the journal (docs/http-api.md), until SIGINT or SIGTERM",
+        options=_serve_options,
+    )
+
+    commands.add_parser(
+        "execute",
+        help="place the orders fired triggers request on one venue account, each once "
+        "(docs/orders.md), until SIGINT or SIGTERM",
+        options=_execute_options,
+    )
+    commands.add_parser(
+        "notify",
+        help="send the emitted events the --config file's targets select to them (webhooks, "
+        "ntfy), until SIGINT or SIGTERM; or list or test",
+        options=_notify_options,
+    )
+
+
+def _run_options(run: Parser) -> None:
+    from trueup.runners.venues import FEED_VENUES, feed_venue
+
     run.add_argument(
         "--venue",
         required=True,
@@ -492,13 +556,13 @@ def _process_commands(commands: Commands) -> None:
     _nats_prefix(run)
     run.set_defaults(command=_run)
 
-    demo = commands.add_parser(
-        "demo", help="simulated Bybit and Hyperliquid, live-ingested, every detector firing"
-    )
+
+def _demo_options(demo: Parser) -> None:
     demo.add_argument("--scenario", type=Path, default=Path("samples/scenarios/demo.jsonl"))
     demo.set_defaults(command=_demo)
 
-    worker = commands.add_parser("worker", help="run the projections, following the journal")
+
+def _worker_options(worker: Parser) -> None:
     worker.add_argument(
         "--poll-ms", type=milliseconds, default=100, help="how often to look for inputs"
     )
@@ -518,9 +582,8 @@ def _process_commands(commands: Commands) -> None:
     _nats_prefix(worker)
     worker.set_defaults(command=_worker)
 
-    tail = commands.add_parser(
-        "tail", help="follow the emitted events on NATS (docs/nats.md), until Ctrl-C"
-    )
+
+def _tail_options(tail: Parser) -> None:
     tail.add_argument("--nats", type=nats_url, required=True, metavar="URL")
     tail.add_argument(
         "--type", type=event_type, help="only events of this type (POSITION_CLOSED, ...)"
@@ -536,13 +599,10 @@ def _process_commands(commands: Commands) -> None:
     _nats_prefix(tail)
     tail.set_defaults(command=_tail)
 
-    _serve_command(commands)
 
-    execute = commands.add_parser(
-        "execute",
-        help="place the orders fired triggers request on one venue account, each once "
-        "(docs/orders.md), until SIGINT or SIGTERM",
-    )
+def _execute_options(execute: Parser) -> None:
+    from trueup.runners.venues import EXECUTION_VENUES
+
     execute.add_argument("--venue", required=True, choices=EXECUTION_VENUES)
     execute.add_argument(
         "--account", required=True, help="a name (Bybit) or the address (Hyperliquid)"
@@ -552,8 +612,6 @@ def _process_commands(commands: Commands) -> None:
     )
     _executor_options(execute)
     execute.set_defaults(command=_executor)
-
-    _notify_commands(commands)
 
 
 def _executor_options(parser: argparse.ArgumentParser) -> None:
@@ -576,13 +634,8 @@ def _executor_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _notify_commands(commands: Commands) -> None:
+def _notify_options(notify: Parser) -> None:
     """Notifications (docs/notifications.md): the notifier, its record, and a test."""
-    notify = commands.add_parser(
-        "notify",
-        help="send the emitted events the --config file's targets select to them (webhooks, "
-        "ntfy), until SIGINT or SIGTERM; or list or test",
-    )
     notify.add_argument(
         "--config", type=Path, metavar="FILE.toml", help="the targets (docs/notifications.md)"
     )
@@ -761,9 +814,10 @@ def _open_capture(path: Path) -> BinaryIO:
 
 def _run(journal: "Journal", args: argparse.Namespace) -> int:
     from trueup.runners.live import run_live
+    from trueup.runners.venues import EXECUTION_VENUES, run_feed
     from trueup.runners.worker import reload_on_sighup, stop_on_signals
 
-    _log_as_trueup(logging.INFO)
+    _log_as_trueup()
     if args.execute and args.venue not in EXECUTION_VENUES:
         raise UsageError(f"--execute: orders are not placed on {args.venue} yet")
     feed = run_feed(args)
@@ -815,6 +869,8 @@ def _executing_beside(args: argparse.Namespace) -> "Iterator[Callable[[Emitted],
 def _nats_publisher(args: argparse.Namespace, journal: "Journal") -> "Publisher":
     """The publisher for ``run --nats``: a server without JetStream is refused at once; one
     that is not up yet is waited for, the inputs spooled meanwhile."""
+    import logging
+
     from trueup.adapters.nats.connection import NoJetStream, Unreachable, probe, shown
     from trueup.adapters.nats.publisher import Publisher
     from trueup.adapters.nats.spool import Spool, SpoolBusy
@@ -875,7 +931,7 @@ def _tail(args: argparse.Namespace) -> int:
 def _demo(journal: "Journal", args: argparse.Namespace) -> int:
     # The demo's own lines tell the story; the clients' reports of the drops it causes on
     # purpose would only confuse it.
-    _log_as_trueup(logging.CRITICAL)
+    _log_as_trueup("CRITICAL")
     from trueup.adapters.store.journal import Journal
 
     # stdout as it is now: run_demo's default is the one of whenever it was first imported.
@@ -885,15 +941,17 @@ def _demo(journal: "Journal", args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _log_as_trueup(level: int) -> None:
+def _log_as_trueup(level: str = "INFO") -> None:
     """trueup's log lines, in its format, replacing whatever a client library set up when
     imported. websocket-client logs every dropped stream as an ERROR: the feed's supervisor
     says so itself (WS_RECONNECT), once, in trueup's words. (Disabled, not levelled: pybit
     resets that logger's level each time it opens a stream.) httpx logs each request's URL
     at INFO: a signed request's signature has no place in a log."""
+    import logging  # only the long-running commands log: the others need not load it
+
     logging.basicConfig(level=level, format="%(asctime)s %(name)s %(message)s", force=True)
     logging.getLogger("websocket").disabled = True
-    logging.getLogger("httpx").setLevel(max(level, logging.WARNING))
+    logging.getLogger("httpx").setLevel(max(logging.getLevelName(level), logging.WARNING))
 
 
 def _demo_runner() -> "Callable[[Journal, Path, TextIO, Journal], None]":
@@ -913,7 +971,7 @@ def _demo_runner() -> "Callable[[Journal, Path, TextIO, Journal], None]":
 def _worker(journal: "Journal", args: argparse.Namespace) -> int:
     from trueup.runners.worker import reload_on_sighup, run_worker, stop_on_signals
 
-    _log_as_trueup(logging.INFO)
+    _log_as_trueup()
     if args.nats:
         return _nats_worker(journal, args)
     if args.accounts:
@@ -925,6 +983,7 @@ def _worker(journal: "Journal", args: argparse.Namespace) -> int:
 
 def _nats_worker(journal: "Journal", args: argparse.Namespace) -> int:
     import asyncio
+    import logging
 
     from trueup.adapters.nats.connection import NoJetStream, Unreachable, probe
     from trueup.adapters.nats.subjects import Subjects
@@ -962,7 +1021,7 @@ def _executor(journal: "Journal", args: argparse.Namespace) -> int:
     from trueup.runners.executor import run_executor
     from trueup.runners.worker import stop_on_signals
 
-    _log_as_trueup(logging.INFO)
+    _log_as_trueup()
     run_executor(_executor_of(journal, args), args.poll_ms, stop_on_signals())
     return EXIT_OK
 
@@ -970,6 +1029,7 @@ def _executor(journal: "Journal", args: argparse.Namespace) -> int:
 def _executor_of(journal: "Journal", args: argparse.Namespace) -> "Executor":
     """The executor of ``args.venue`` / ``args.account``, working on ``journal``."""
     from trueup.application.executor import Executor, ExecutorSettings
+    from trueup.runners.venues import execution_client
 
     client = execution_client(args)
     settings = ExecutorSettings(max_age_ms=args.max_age_ms, slippage=args.slippage)
@@ -979,7 +1039,7 @@ def _executor_of(journal: "Journal", args: argparse.Namespace) -> "Executor":
 def _notify(journal: "Journal", args: argparse.Namespace) -> int:
     from trueup.runners import notify
 
-    _log_as_trueup(logging.INFO)
+    _log_as_trueup()
     return notify.run(journal, args)
 
 
@@ -1002,13 +1062,14 @@ def _notify_test(args: argparse.Namespace) -> int:
 
 
 def _serve(journal: "Journal", args: argparse.Namespace) -> int:
+    from trueup.application.backlog import BacklogLimits
     from trueup.runners.http_api import TOKEN_ENV, ApiSettings, check_exposure, serve
     from trueup.runners.worker import stop_on_signals
 
     # An empty variable is no token: it would let any bearer through.
     token = os.environ.get(TOKEN_ENV) or None
     check_exposure(args.host, token)  # before logging is set up: a refusal is one line
-    _log_as_trueup(logging.INFO)
+    _log_as_trueup()
     # uvicorn stops on SIGINT and SIGTERM, then raises the signal again for the handler it
     # found: this one, so that serve exits 0 once stopped, like run and worker.
     stop = stop_on_signals()
@@ -1032,7 +1093,6 @@ def _serve(journal: "Journal", args: argparse.Namespace) -> int:
     if args.workers > 1:
         from trueup.runners.http_workers import serve_workers
 
-        setup = partial(_log_as_trueup, logging.INFO)
         serve_workers(
             journal,
             args.host,
@@ -1040,7 +1100,7 @@ def _serve(journal: "Journal", args: argparse.Namespace) -> int:
             settings=settings,
             count=args.workers,
             stop=stop,
-            setup_logging=setup,
+            setup_logging=_log_as_trueup,
         )
     else:
         serve(journal, args.host, args.port, settings)

@@ -83,6 +83,11 @@ def test_help_loads_no_command_and_no_store(tmp_path: Path) -> None:
     assert "trueup.adapters.store.journal" not in modules
     assert "trueup.runners.operator" not in modules
     assert "eventsourcing.persistence" not in modules
+    # Nor any command's options (the venues they name, serve's limits), nor logging, which
+    # only the long-running commands set up.
+    assert "trueup.adapters.venues" not in modules
+    assert "trueup.application.backlog" not in modules
+    assert "logging" not in modules
 
 
 @pytest.mark.parametrize(
