@@ -135,8 +135,16 @@ READS = [
 ]
 
 
+# The audit index: appends write it, audits read it; an answer from the views does neither.
+AUDIT_INDEX = ("trueup.adapters.store.audit_index", "trueup.adapters.store.indexed_history")
+
+
 def replay_modules(modules: list[str]) -> list[str]:
     return [name for name in REPLAY_ONLY if name in modules]
+
+
+def audit_index_modules(modules: list[str]) -> list[str]:
+    return [name for name in AUDIT_INDEX if name in modules]
 
 
 def ingested_journal(tmp_path: Path, *, detect: bool) -> str:
@@ -156,6 +164,7 @@ def test_answers_from_current_views_load_no_replay(tmp_path: Path, command: list
     assert code in (0, 1)
     assert "trueup.projections.view_reader" in modules  # answered from the views
     assert replay_modules(modules) == []
+    assert audit_index_modules(modules) == []
 
 
 @pytest.mark.parametrize("command", READS, ids=" ".join)
@@ -164,6 +173,7 @@ def test_a_new_journal_is_answered_from_its_empty_views(tmp_path: Path, command:
     code, modules = loaded(["--store", empty_journal(tmp_path), *command], tmp_path)
     assert code == (1 if command[0] == "can-open" else 0)
     assert replay_modules(modules) == []
+    assert audit_index_modules(modules) == []
 
 
 def test_inputs_no_projection_has_processed_are_replayed(tmp_path: Path) -> None:

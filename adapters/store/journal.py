@@ -16,16 +16,14 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import orjson
 from eventsourcing.persistence import IntegrityError, Notification, StoredEvent, Tracking
 
 from trueup.adapters.store import codec
-from trueup.adapters.store.audit_index import Declared, Placed, index_rows, owners_needed
 from trueup.adapters.store.backend import Backend
-from trueup.adapters.store.indexed_history import IndexedHistory, IndexRows
 from trueup.adapters.store.journal_format import TIMED_MARKERS, marker_keys
 from trueup.adapters.store.lease import Lease
 from trueup.adapters.store.location import StoreError, is_postgres, settings, shown
@@ -39,6 +37,12 @@ from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent, InputRejected, RulesSet
 from trueup.domain.keys import account_stream_id, rules_stream_id
 from trueup.domain.rules.config import RuleConfig
+
+# The audit index is written by appends and read by audits: a question answered from the
+# views loads neither side of it.
+if TYPE_CHECKING:
+    from trueup.adapters.store.audit_index import Declared
+    from trueup.adapters.store.indexed_history import IndexedHistory
 
 MARKER_TOPIC = "trueup.input-marker"
 # Writers racing for one stream (two ingests sharing the clock stream, say) lose a round
@@ -315,9 +319,11 @@ class Journal:
 
     def _stored(
         self, events: Iterable[InputEvent]
-    ) -> tuple[list[StoredEvent], dict[UUID, int], Declared]:
+    ) -> tuple[list[StoredEvent], dict[UUID, int], "Declared"]:
         """The rows for a batch, the stream heads once they are in, and what its index rows
         declare for the first time."""
+        from trueup.adapters.store.audit_index import Placed, index_rows, owners_needed
+
         heads = dict(self._heads)
         stored: list[StoredEvent] = []
         placed: list[Placed] = []
@@ -423,10 +429,12 @@ class Journal:
             if event is not None:
                 yield event
 
-    def symbol_history(self, venue: str, account: str, symbol: str) -> IndexedHistory | None:
+    def symbol_history(self, venue: str, account: str, symbol: str) -> "IndexedHistory | None":
         """The inputs that may concern ``symbol``, found through the audit index; None when
         the account's inputs are not all indexed (an older trueup wrote the first of them):
         ``account_events`` reads them all then."""
+        from trueup.adapters.store.indexed_history import IndexedHistory, IndexRows
+
         stream = account_stream_id(venue, account)
         rows = IndexRows(
             after=lambda s, after, limit: self._retrying(
