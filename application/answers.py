@@ -1,51 +1,14 @@
 """What the use cases answer: plain, typed values an entry point renders as it likes."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
 from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent
-from trueup.domain.rules.can_open import AccountFacts, SymbolFacts
 from trueup.domain.vocabulary import NotificationOutcome
 
 JSON = dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class CanOpenAnswer:
-    """May the trading system open ``symbol`` now? Every reason against, and notes."""
-
-    venue: str
-    account: str
-    symbol: str
-    allowed: bool
-    reasons: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    def as_json(self) -> JSON:
-        """The verdict alone, as `trueup can-open --json` prints it."""
-        return {"allowed": self.allowed, "reasons": self.reasons, "notes": self.notes}
-
-    def as_document(self) -> JSON:
-        """The verdict with what it is about: HTTP's and NATS's answer, built here only so
-        that the two cannot differ."""
-        return {"venue": self.venue, "account": self.account, "symbol": self.symbol} | (
-            self.as_json()
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class CanOpenFacts:
-    """What can-open weighs about one symbol, as the journal holds it: judged against the
-    clock each time asked (TrueupService.judge_can_open), so it may be kept while the
-    journal's end does not move, where a verdict could not."""
-
-    venue: str
-    account: str
-    symbol: str
-    account_facts: AccountFacts
-    symbol_facts: SymbolFacts
 
 
 @dataclass(frozen=True, slots=True)

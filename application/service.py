@@ -11,15 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from trueup.adapters import venues
 from trueup.adapters.clock import wall_clock
 from trueup.adapters.feed import Clock, Sink
 from trueup.adapters.store.journal import PAGE, Appended, Journal
 from trueup.application.answers import (
     JSON,
     AccountFreshness,
-    CanOpenAnswer,
-    CanOpenFacts,
     Cleanup,
     CleanupReport,
     DeadLettersAcknowledged,
@@ -32,6 +29,14 @@ from trueup.application.answers import (
     StaleRecord,
     TriggerCommandReport,
 )
+from trueup.application.can_open import (
+    CanOpenAnswer,
+    CanOpenFacts,
+    answer_can_open,
+    can_open_facts,
+    judge_can_open,
+    views_at,
+)
 from trueup.domain.emitted import Emitted, TriggerRefused
 from trueup.domain.events import (
     InputEvent,
@@ -40,7 +45,7 @@ from trueup.domain.events import (
     PositionsReported,
 )
 from trueup.domain.pnl import ClosedPosition
-from trueup.domain.rules.can_open import UNKNOWN_ACCOUNT, SymbolFacts, judge, stale_view
+from trueup.domain.rules.can_open import stale_view
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.vocabulary import NotificationOutcome, PositionSide
 from trueup.projections.ccxt import ccxt_position
@@ -59,9 +64,6 @@ if TYPE_CHECKING:
     from trueup.projections.audit import Audit
     from trueup.projections.leased import LeasedProjection
     from trueup.projections.summary import Summary
-
-# What the views say of a symbol they have never seen.
-NOTHING_HELD = SymbolFacts((), (), None)
 
 
 @dataclass(frozen=True)
@@ -282,41 +284,23 @@ class TrueupService:
         timeframe: str | None = None,
         at: int | None = None,
     ) -> CanOpenAnswer:
-        """Yes only if trueup can vouch for it: every reason against, never just the first.
-        Judged from the persisted views when they are current, else by a replay; ``at`` an
-        instant before the account's latest input is answered as of then, by a replay."""
-        facts = self.can_open_facts(venue, account, symbol, at=at)
-        return self.judge_can_open(facts, side=side, timeframe=timeframe, at=at)
+        """Yes only if trueup can vouch for it (application/can_open.py)."""
+        return answer_can_open(
+            self.journal,
+            venue,
+            account,
+            symbol,
+            side=side,
+            timeframe=timeframe,
+            at=at,
+            clock=self.clock,
+        )
 
     def can_open_facts(
         self, venue: str, account: str, symbol: str, *, at: int | None = None
     ) -> CanOpenFacts:
-        """What can-open weighs, as of ``at`` (None: the journal's end), read from the views
-        or a replay. Nothing in it depends on the clock: the same journal, the same facts."""
-        found = self._views_at(venue, account, at)
-        if found is not None:
-            reader, account_view = found
-            symbol_view = reader.symbol(venue, account, symbol)
-            return CanOpenFacts(
-                venue,
-                account,
-                symbol,
-                account_view.facts if account_view else UNKNOWN_ACCOUNT,
-                symbol_view.facts if symbol_view else NOTHING_HELD,
-            )
-        from trueup.domain.rules.can_open_facts import account_facts, symbol_facts
-
-        reconciler = _replay(self.journal, as_of=at, account=(venue, account))
-        if (venue, account) not in reconciler.books:
-            return CanOpenFacts(venue, account, symbol, UNKNOWN_ACCOUNT, NOTHING_HELD)
-        book = reconciler.book(venue, account)
-        return CanOpenFacts(
-            venue,
-            account,
-            symbol,
-            account_facts(book, reconciler.config),
-            symbol_facts(book, reconciler.detectors(venue, account), symbol),
-        )
+        """What can-open weighs, as of ``at`` (None: the journal's end)."""
+        return can_open_facts(self.journal, venue, account, symbol, at=at)
 
     def judge_can_open(
         self,
@@ -326,41 +310,10 @@ class TrueupService:
         timeframe: str | None = None,
         at: int | None = None,
     ) -> CanOpenAnswer:
-        """The verdict on ``facts`` at ``at`` (None: now, by this service's clock): how fresh
-        the exchange view is and whether a cooldown has run out are the clock's to say."""
-        now = self.clock() if at is None else at
-        verdict = judge(
-            facts.account_facts,
-            facts.symbol_facts,
-            facts.symbol,
-            now,
-            side=side,
-            timeframe=timeframe,
+        """The verdict on ``facts`` at ``at`` (None: now, by this service's clock)."""
+        return judge_can_open(
+            self.journal, facts, side=side, timeframe=timeframe, at=at, clock=self.clock
         )
-        if venues.find(facts.venue) is None:
-            verdict = verdict.blocked(
-                f"trueup reads no venue {facts.venue!r} (it reads {', '.join(venues.SHOWN_NAMES)})"
-            )
-        if self.journal.unknown_inputs:
-            # What those inputs said is unknown, so no answer built without them is vouched for.
-            verdict = verdict.blocked(
-                f"the journal holds {self.journal.unknown_inputs} input(s) of types this "
-                "trueup cannot read (written by a newer trueup?): upgrade trueup"
-            )
-        where = (facts.venue, facts.account, facts.symbol)
-        return CanOpenAnswer(*where, verdict.allowed, verdict.reasons, verdict.notes)
-
-    def _views_at(
-        self, venue: str, account: str, at: int | None
-    ) -> tuple[ViewReader, AccountView | None] | None:
-        """The views, if they answer for the account as of ``at`` (None: now)."""
-        reader = ViewReader(self.journal)
-        if not reader.answer_for((venue, account)):
-            return None
-        account_view = reader.account(venue, account)
-        if at is not None and account_view is not None and at < account_view.freshness.clock:
-            return None  # the past: only a replay knows it
-        return reader, account_view
 
     def positions(
         self, *, venue: str | None = None, account: str | None = None, symbol: str | None = None
@@ -523,7 +476,7 @@ class TrueupService:
         """Everything that bears on ``symbol`` now: state, findings, cooldown, the verdict,
         and the last ``last`` emitted events and rejected inputs of the account."""
         verdict = self.can_open(venue, account, symbol, at=at)
-        found = self._views_at(venue, account, at)
+        found = views_at(self.journal, venue, account, at)
         if found is not None:
             reader = found[0]
             view = reader.symbol(venue, account, symbol)

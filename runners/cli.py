@@ -727,9 +727,9 @@ def _history(journal: "Journal", args: argparse.Namespace) -> int:
 
 
 def _can_open(journal: "Journal", args: argparse.Namespace) -> int:
-    from trueup.runners import operator
+    from trueup.runners.can_open_command import can_open_command
 
-    return operator.can_open_command(journal, args)
+    return can_open_command(journal, args)
 
 
 def _fix_stale(journal: "Journal", args: argparse.Namespace) -> int:

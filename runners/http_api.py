@@ -41,11 +41,11 @@ from trueup.application.answer_cache import AnswerCache
 from trueup.application.answers import (
     JSON,
     AccountFreshness,
-    CanOpenFacts,
     EventPage,
     IngestReport,
 )
 from trueup.application.backlog import BacklogLimits
+from trueup.application.can_open import CanOpenFacts
 from trueup.application.service import EventFilter, TrueupService
 from trueup.domain.bounds import EARLIEST_MS, LATEST_MS
 from trueup.domain.emitted import EMITTED_TYPES

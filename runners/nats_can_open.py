@@ -23,7 +23,7 @@ from nats.aio.msg import Msg
 from trueup.adapters.nats.connection import CONNECT_TIMEOUT_S, reconnecting, shown
 from trueup.adapters.nats.subjects import Subjects
 from trueup.adapters.store.location import StoreError
-from trueup.application.answers import CanOpenAnswer
+from trueup.application.can_open import CanOpenAnswer
 from trueup.application.service import TrueupService
 from trueup.runners.can_open_request import BadRequest, CanOpenRequest, read_request
 

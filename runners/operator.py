@@ -1,4 +1,5 @@
-"""The operator's tools: positions, can-open, fix-stale and diagnose, as command lines.
+"""The operator's tools: positions, fix-stale and diagnose, as command lines (can-open has
+a module of its own, can_open_command.py, as the one a bot runs before each order).
 
 Each parses nothing and decides nothing: it asks the application layer and prints the
 answer, for people or (``--json``) for programs.
@@ -55,23 +56,6 @@ def history(journal: Journal, args: argparse.Namespace) -> int:
     else:
         output.print_history(closed)
     return EXIT_OK
-
-
-def can_open_command(journal: Journal, args: argparse.Namespace) -> int:
-    answer = TrueupService(journal).can_open(
-        args.venue, args.account, args.symbol, side=args.side, timeframe=args.timeframe, at=args.at
-    )
-    if args.json:
-        output.write_json(answer.as_json())
-    else:
-        print(
-            ("yes" if answer.allowed else "no") + f": {args.symbol} on {args.venue}/{args.account}"
-        )
-        for reason in answer.reasons:
-            print(f"  - {reason}")
-        for note in answer.notes:
-            print(f"  note: {note}")
-    return EXIT_OK if answer.allowed else EXIT_NO
 
 
 def fix_stale(journal: Journal, args: argparse.Namespace) -> int:

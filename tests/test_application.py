@@ -9,7 +9,8 @@ from tests.inputs import T0, intent, line, opened, position_frame, position_snap
 from tests.scenarios import busy_session
 from trueup.adapters.feed import Sink
 from trueup.adapters.store.journal import Journal
-from trueup.application.answers import CanOpenAnswer, Cleanup, StaleRecord
+from trueup.application.answers import Cleanup, StaleRecord
+from trueup.application.can_open import CanOpenAnswer
 from trueup.application.service import ExchangeSource, TrueupService
 from trueup.domain.emitted import Emitted
 from trueup.domain.rules.config import RuleConfig

@@ -23,7 +23,7 @@ from tests.http_server import SAMPLE_END, running_server
 from tests.inputs import T0, intent, line, opened, position_frame, position_snapshot
 from trueup.adapters.nats.subjects import Subjects
 from trueup.adapters.store.journal import Journal
-from trueup.application.answers import CanOpenAnswer
+from trueup.application.can_open import CanOpenAnswer
 from trueup.application.service import TrueupService
 from trueup.client.documents import Unreachable
 from trueup.client.nats import Refused, can_open_over_nats

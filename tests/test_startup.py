@@ -176,6 +176,22 @@ def test_a_new_journal_is_answered_from_its_empty_views(tmp_path: Path, command:
     assert audit_index_modules(modules) == []
 
 
+# What the operator's other tools load, beside the views: the service and all its answers.
+SERVICE = ("trueup.application.service", "trueup.application.answers", "trueup.runners.operator")
+
+
+@pytest.mark.parametrize("journal", ["empty", "current views"])
+def test_can_open_loads_its_use_case_not_the_service(tmp_path: Path, journal: str) -> None:
+    """The question a bot asks before each order (application/can_open.py)."""
+    path = (
+        empty_journal(tmp_path) if journal == "empty" else ingested_journal(tmp_path, detect=True)
+    )
+    code, modules = loaded(["--store", path, "can-open", *MAIN, "--json"], tmp_path)
+    assert code in (0, 1)
+    assert "trueup.application.can_open" in modules
+    assert [name for name in SERVICE if name in modules] == []
+
+
 def test_inputs_no_projection_has_processed_are_replayed(tmp_path: Path) -> None:
     """The boundary holds only while the views are current: behind them, the replay answers."""
     store = ["--store", ingested_journal(tmp_path, detect=False)]

@@ -1,0 +1,155 @@
+"""The can-open use case: may the trading system open a symbol now? Every reason against,
+never just the first; judged from the persisted views when they are current, else by a replay.
+
+A module of its own, not only a method of TrueupService: `trueup can-open`, the question a
+bot asks most, imports this and the views, and none of the service's other answers.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from trueup.adapters import venues
+from trueup.adapters.clock import wall_clock
+from trueup.adapters.feed import Clock
+from trueup.adapters.store.journal import Journal
+from trueup.domain.rules.can_open import UNKNOWN_ACCOUNT, AccountFacts, SymbolFacts, judge
+from trueup.domain.vocabulary import PositionSide
+from trueup.projections.view_reader import ViewReader
+from trueup.projections.views import AccountView
+
+JSON = dict[str, Any]
+
+# What the views say of a symbol they have never seen.
+NOTHING_HELD = SymbolFacts((), (), None)
+
+
+@dataclass(frozen=True, slots=True)
+class CanOpenAnswer:
+    """May the trading system open ``symbol`` now? Every reason against, and notes."""
+
+    venue: str
+    account: str
+    symbol: str
+    allowed: bool
+    reasons: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def as_json(self) -> JSON:
+        """The verdict alone, as `trueup can-open --json` prints it."""
+        return {"allowed": self.allowed, "reasons": self.reasons, "notes": self.notes}
+
+    def as_document(self) -> JSON:
+        """The verdict with what it is about: HTTP's and NATS's answer, built here only so
+        that the two cannot differ."""
+        return {"venue": self.venue, "account": self.account, "symbol": self.symbol} | (
+            self.as_json()
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CanOpenFacts:
+    """What can-open weighs about one symbol, as the journal holds it: judged against the
+    clock each time asked (judge_can_open), so it may be kept while the journal's end does
+    not move, where a verdict could not."""
+
+    venue: str
+    account: str
+    symbol: str
+    account_facts: AccountFacts
+    symbol_facts: SymbolFacts
+
+
+def answer_can_open(
+    journal: Journal,
+    venue: str,
+    account: str,
+    symbol: str,
+    *,
+    side: PositionSide | None = None,
+    timeframe: str | None = None,
+    at: int | None = None,
+    clock: Clock = wall_clock,
+) -> CanOpenAnswer:
+    """Yes only if trueup can vouch for it. ``at`` an instant before the account's latest
+    input is answered as of then, by a replay."""
+    facts = can_open_facts(journal, venue, account, symbol, at=at)
+    return judge_can_open(journal, facts, side=side, timeframe=timeframe, at=at, clock=clock)
+
+
+def can_open_facts(
+    journal: Journal, venue: str, account: str, symbol: str, *, at: int | None = None
+) -> CanOpenFacts:
+    """What can-open weighs, as of ``at`` (None: the journal's end), read from the views
+    or a replay. Nothing in it depends on the clock: the same journal, the same facts."""
+    found = views_at(journal, venue, account, at)
+    if found is not None:
+        reader, account_view = found
+        symbol_view = reader.symbol(venue, account, symbol)
+        return CanOpenFacts(
+            venue,
+            account,
+            symbol,
+            account_view.facts if account_view else UNKNOWN_ACCOUNT,
+            symbol_view.facts if symbol_view else NOTHING_HELD,
+        )
+    from trueup.domain.rules.can_open_facts import account_facts, symbol_facts
+    from trueup.projections.reconciliation import replay
+
+    reconciler = replay(journal, as_of=at, account=(venue, account))
+    if (venue, account) not in reconciler.books:
+        return CanOpenFacts(venue, account, symbol, UNKNOWN_ACCOUNT, NOTHING_HELD)
+    book = reconciler.book(venue, account)
+    return CanOpenFacts(
+        venue,
+        account,
+        symbol,
+        account_facts(book, reconciler.config),
+        symbol_facts(book, reconciler.detectors(venue, account), symbol),
+    )
+
+
+def judge_can_open(
+    journal: Journal,
+    facts: CanOpenFacts,
+    *,
+    side: PositionSide | None = None,
+    timeframe: str | None = None,
+    at: int | None = None,
+    clock: Clock = wall_clock,
+) -> CanOpenAnswer:
+    """The verdict on ``facts`` at ``at`` (None: now, by ``clock``): how fresh the exchange
+    view is and whether a cooldown has run out are the clock's to say."""
+    now = clock() if at is None else at
+    verdict = judge(
+        facts.account_facts,
+        facts.symbol_facts,
+        facts.symbol,
+        now,
+        side=side,
+        timeframe=timeframe,
+    )
+    if venues.find(facts.venue) is None:
+        verdict = verdict.blocked(
+            f"trueup reads no venue {facts.venue!r} (it reads {', '.join(venues.SHOWN_NAMES)})"
+        )
+    if journal.unknown_inputs:
+        # What those inputs said is unknown, so no answer built without them is vouched for.
+        verdict = verdict.blocked(
+            f"the journal holds {journal.unknown_inputs} input(s) of types this "
+            "trueup cannot read (written by a newer trueup?): upgrade trueup"
+        )
+    where = (facts.venue, facts.account, facts.symbol)
+    return CanOpenAnswer(*where, verdict.allowed, verdict.reasons, verdict.notes)
+
+
+def views_at(
+    journal: Journal, venue: str, account: str, at: int | None
+) -> tuple[ViewReader, AccountView | None] | None:
+    """The views, if they answer for the account as of ``at`` (None: now)."""
+    reader = ViewReader(journal)
+    if not reader.answer_for((venue, account)):
+        return None
+    account_view = reader.account(venue, account)
+    if at is not None and account_view is not None and at < account_view.freshness.clock:
+        return None  # the past: only a replay knows it
+    return reader, account_view
