@@ -1,7 +1,8 @@
 """The use cases: putting inputs in, recording operator actions, and every answer trueup gives.
 
-Each takes typed arguments and returns a typed answer from trueup.application.answers; the
-entry points (the CLI, and next HTTP and NATS) only translate to and from them.
+Each takes typed arguments and returns a typed answer from trueup.application.answers (or,
+can-open's, from application/can_open.py, which the command line asks directly); the entry
+points (the CLI, and next HTTP and NATS) only translate to and from them.
 """
 
 from collections import Counter

@@ -49,7 +49,7 @@ class Parser(argparse.ArgumentParser):
 
     def __init__(
         self, *args: Any, options: "Callable[[Parser], None] | None" = None, **kwargs: Any
-    ):
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._options = options
 

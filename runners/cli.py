@@ -705,7 +705,8 @@ def _account_symbol(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--symbol", required=True)
 
 
-# The operator's tools (runners/operator.py), imported only when one of them runs.
+# The operator's tools (runners/operator.py; can-open's, runners/can_open_command.py),
+# imported only when one of them runs.
 
 
 def _positions(journal: "Journal", args: argparse.Namespace) -> int:
