@@ -22,6 +22,7 @@ from trueup.application.backlog import KEPT_DEAD_LETTERS, BacklogLimits
 from trueup.runners.arguments import (
     Parser,
     PositionsFormat,
+    body_bytes,
     count,
     epoch_ms,
     event_type,
@@ -363,7 +364,7 @@ def _serve_command(commands: Commands) -> None:
     serve.add_argument("--port", type=port, default=8780)
     serve.add_argument(
         "--max-body-bytes",
-        type=positive_int,
+        type=body_bytes,
         default=8 * 1024 * 1024,
         metavar="N",
         help="refuse a POST body over N bytes (413)",
