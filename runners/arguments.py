@@ -27,6 +27,8 @@ MAX_WAIT_S = 7 * 24 * 3600
 MAX_WAIT_MS = MAX_WAIT_S * 1000
 # More than any journal page or screen holds; bounded so no query is asked for 10**30 rows.
 MAX_COUNT = 1_000_000
+# A body limit is a size, not a count: its default (8 MiB) is past MAX_COUNT.
+MAX_BODY_BYTES = 1 << 30
 
 
 class PositionsFormat(StrEnum):
@@ -81,6 +83,7 @@ positive_int = whole_number(1, MAX_COUNT)
 port = whole_number(0, 65535)  # 0: any free port
 count = whole_number(0, MAX_COUNT)
 milliseconds = whole_number(1, MAX_WAIT_MS)
+body_bytes = whole_number(1, MAX_BODY_BYTES)
 
 
 def fraction(text: str) -> Decimal:

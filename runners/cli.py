@@ -20,6 +20,7 @@ from trueup.adapters.store.location import StoreError, store_url
 from trueup.runners.arguments import (
     Parser,
     PositionsFormat,
+    body_bytes,
     count,
     epoch_ms,
     event_type,
@@ -389,7 +390,7 @@ def _serve_options(serve: Parser) -> None:
     serve.add_argument("--port", type=port, default=8780)
     serve.add_argument(
         "--max-body-bytes",
-        type=positive_int,
+        type=body_bytes,
         default=8 * 1024 * 1024,
         metavar="N",
         help="refuse a POST body over N bytes (413)",

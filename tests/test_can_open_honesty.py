@@ -61,6 +61,15 @@ def test_an_exchange_view_older_than_the_limit_is_a_no(journal: Journal) -> None
     ]
 
 
+def test_a_view_a_year_old_says_its_age_in_whole_seconds(journal: Journal) -> None:
+    service = TrueupService(journal, clock=lambda: T0 + 1_000)
+    service.ingest([fresh_account()])
+
+    year_later = service.can_open("bybit", "main", "BTCUSDT", at=T0 + 34_057_439_266)
+
+    assert year_later.reasons[0].startswith("the exchange view is 34057439.266 s old ")
+
+
 def test_an_unfinished_pagination_vouches_for_nothing(journal: Journal) -> None:
     service = TrueupService(journal, clock=lambda: T0 + 1_000)
     first_page = position_snapshot(T0, next_cursor="page-2")

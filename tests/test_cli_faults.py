@@ -19,7 +19,7 @@ from trueup.adapters.store.journal import Journal
 from trueup.adapters.store.location import StoreError
 from trueup.domain.bounds import EARLIEST_MS, LATEST_MS
 from trueup.runners.arguments import epoch_ms, http_url
-from trueup.runners.cli import EXIT_BROKEN_PIPE, main
+from trueup.runners.cli import EXIT_BROKEN_PIPE, _parser, main
 from trueup.runners.live import LiveIngest
 
 TRUEUP = Path(sys.executable).with_name("trueup")
@@ -169,6 +169,13 @@ def test_a_wait_or_count_out_of_range_is_refused_naming_the_option(
 
     assert line.startswith(f"trueup: argument {option}: must be ")
     assert not Path(store).exists()
+
+
+@pytest.mark.parametrize("size", ["1", str(8 * 1024 * 1024), str(64 * 1024 * 1024)])
+def test_serve_takes_a_body_limit_of_its_default_and_above(size: str) -> None:
+    arguments = _parser().parse_args(["serve", "--max-body-bytes", size])
+
+    assert arguments.max_body_bytes == int(size)
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "never"])

@@ -13,7 +13,7 @@ the views loads neither the book nor the detectors.
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from trueup.domain.instants import iso
+from trueup.domain.instants import iso, seconds
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.vocabulary import OrderStatus, PositionSide
 
@@ -152,7 +152,6 @@ def stale_view(account: AccountFacts, now: int) -> list[str]:
     """Why the exchange view cannot be vouched for at ``now``, if it cannot: no recent
     complete snapshot, or a venue stream that is down (/health says the same)."""
     reasons = []
-    limit_s = account.freshness_limit_ms / 1000
     taken = account.complete_snapshot_at
     if taken is None:
         reasons.append(
@@ -161,8 +160,8 @@ def stale_view(account: AccountFacts, now: int) -> list[str]:
         )
     elif now - taken > account.freshness_limit_ms:
         reasons.append(
-            f"the exchange view is {(now - taken) / 1000:g} s old (last complete snapshot "
-            f"at {iso(taken)}); answers need one within {limit_s:g} s"
+            f"the exchange view is {seconds(now - taken)} s old (last complete snapshot "
+            f"at {iso(taken)}); answers need one within {seconds(account.freshness_limit_ms)} s"
         )
     if account.stream_down is not None:
         since, why = account.stream_down
