@@ -70,7 +70,7 @@ class AsyncClient:
         timeframe: str | None = None,
     ) -> CanOpen:
         """The server's verdict: ``side`` long or short (Buy, Sell), ``at`` epoch ms, ISO
-        8601 or a datetime (None: now)."""
+        8601 or a datetime, with its zone (None: now)."""
         params = documents.can_open_params(
             venue, account, symbol, side=side, at=at, timeframe=timeframe
         )
@@ -110,9 +110,9 @@ class AsyncClient:
         closed: list[dict[str, Any]] = (await self._get("/v1/history", params))["closed"]
         return closed
 
-    async def send_intents(self, intents: Iterable[Intent]) -> InputsReport:
-        """POST capture lines (the bot's intents, or snapshots): stored once each however
-        often sent."""
+    async def send_intents(self, intents: Intent | Iterable[Intent]) -> InputsReport:
+        """POST capture lines (the bot's intents, or snapshots), or one alone: stored once
+        each however often sent."""
         body = documents.ndjson(intents)
         headers = {"Content-Type": "application/x-ndjson"}
         try:

@@ -19,6 +19,8 @@ DEFAULT_URL = "http://127.0.0.1:8780"
 EVENT_STREAM = "text/event-stream"
 Json = dict[str, Any]
 Intent = bytes | str | Mapping[str, Any]
+# orjson leaves these to ``_wire_value``: a datetime is epoch ms on the wire, not RFC 3339.
+_ENCODING = orjson.OPT_PASSTHROUGH_DATETIME
 
 
 class TrueupError(Exception):
@@ -121,7 +123,7 @@ def can_open_params(
     timeframe: str | None,
 ) -> Json:
     if isinstance(at, datetime):
-        at = int(at.timestamp() * 1000)
+        at = instant_ms(at, "at")
     found = {"side": side, "at": at, "timeframe": timeframe}
     return {"venue": venue, "account": account, "symbol": symbol} | _given(found)
 
@@ -136,7 +138,7 @@ def history_params(
     venue: str | None, account: str | None, symbol: str | None, since: int | str | datetime | None
 ) -> Json:
     if isinstance(since, datetime):
-        since = int(since.timestamp() * 1000)
+        since = instant_ms(since, "since")
     return _given({"venue": venue, "account": account, "symbol": symbol, "since": since})
 
 
@@ -147,17 +149,68 @@ def events_params(
     return {"after": after} | _given(wanted) | ({"emitted": "true"} if emitted else {})
 
 
-def ndjson(intents: Iterable[Intent]) -> bytes:
-    """Capture lines as NDJSON: bytes and text as they are, mappings encoded."""
+def ndjson(intents: Intent | Iterable[Intent]) -> bytes:
+    """Capture lines as NDJSON: bytes and text as they are, mappings encoded (decimals as
+    strings, datetimes as epoch ms); one line or mapping alone is one intent."""
+    if isinstance(intents, bytes | str | Mapping):
+        intents = [intents]
     lines = []
-    for intent in intents:
+    for index, intent in enumerate(intents):
         if isinstance(intent, bytes):
             lines.append(intent)
         elif isinstance(intent, str):
             lines.append(intent.encode())
+        elif isinstance(intent, Mapping):
+            lines.append(_encoded(intent, f"intents[{index}]"))
         else:
-            lines.append(orjson.dumps(dict(intent)))
+            raise TypeError(
+                f"intents[{index}]: {type(intent).__name__} is not an intent: "
+                "a mapping is, or a capture line as str or bytes"
+            )
     return b"\n".join(lines)
+
+
+def instant_ms(moment: datetime, name: str) -> int:
+    """``moment`` in epoch ms, rounded as the server rounds ISO 8601; refused without its
+    zone, as the server and CLI refuse one: read as this machine's time, it would name
+    another instant on a machine in another zone."""
+    if moment.utcoffset() is None:
+        raise ValueError(
+            f"{name}: {moment.isoformat()} has no time zone: give it one "
+            "(datetime.now(timezone.utc), or tzinfo=timezone.utc)"
+        )
+    return round(moment.timestamp() * 1000)
+
+
+def decimal_text(value: Decimal, name: str) -> str:
+    """A decimal as trueup's wire spells one: a string, in full (no exponent), so none is
+    rounded on the way."""
+    if not value.is_finite():
+        raise ValueError(f"{name}: {value} is not a number trueup takes")
+    return format(value, "f")
+
+
+def _encoded(intent: Mapping[str, Any], name: str) -> bytes:
+    try:
+        return orjson.dumps(
+            dict(intent), default=lambda value: _wire_value(value, name), option=_ENCODING
+        )
+    except orjson.JSONEncodeError as error:
+        # orjson wraps what _wire_value raised: the caller gets that back.
+        if isinstance(error.__cause__, ValueError | TypeError):
+            raise error.__cause__ from None
+        raise TypeError(f"{name}: {error}") from None
+
+
+def _wire_value(value: object, name: str) -> object:
+    """A value orjson does not encode as trueup's wire takes it."""
+    if isinstance(value, Decimal):
+        return decimal_text(value, name)
+    if isinstance(value, datetime):
+        return instant_ms(value, name)
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"{name}: {type(value).__name__} is not a value trueup takes")
 
 
 def answer(response: httpx.Response) -> Any:
@@ -168,9 +221,12 @@ def answer(response: httpx.Response) -> Any:
 
 
 def trigger_command(venue: str, account: str, command: str, fields: dict[str, Any]) -> JSON:
-    """The body of POST /v1/triggers; decimals as strings, so none is rounded on the way."""
-    body = {"venue": venue, "account": account, "command": command}
-    body |= {k: str(v) if isinstance(v, Decimal) else v for k, v in fields.items()}
+    """The body of POST /v1/triggers; decimals as strings, so none is rounded on the way,
+    and datetimes (``at``, ``expires_at``) as epoch ms."""
+    body: JSON = {"venue": venue, "account": account, "command": command}
+    body |= {
+        k: _wire_value(v, k) if isinstance(v, Decimal | datetime) else v for k, v in fields.items()
+    }
     return body
 
 

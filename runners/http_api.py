@@ -81,6 +81,8 @@ DEFAULT_MAX_PROJECTION_LAG_MS = 5_000
 DEFAULT_READERS = 4
 # How often a POST whose inputs another process detects asks whether it has.
 DETECTION_POLL_S = 0.01
+# The one Content-Encoding a POST may have: the body as it is.
+IDENTITY = "identity"
 
 EVENTS_PAGE = 500
 EVENT_TYPES = sorted([t.type for t in INPUT_EVENT_TYPES] + [t.type for t in EMITTED_TYPES])
@@ -230,6 +232,10 @@ class EventsQuery(Strict):
     account: Name | None = None
     emitted: bool = Field(False, description="only what the detectors emitted")
     limit: int = Field(EVENTS_PAGE, ge=1, le=PAGE)
+
+
+class InputsQuery(Strict):
+    """No parameter: the lines are the body. One given is refused, as every endpoint refuses one."""
 
 
 class NotifyTestQuery(Strict):
@@ -933,7 +939,15 @@ class TrueupApi:
 
     async def _body(self, request: Request) -> bytes:
         """The body, refused (413) as soon as it is known to pass the limit: by its declared
-        length before a byte is read, else by counting while it streams in."""
+        length before a byte is read, else by counting while it streams in. One encoded
+        (gzip, say) is refused (415) unread: stored as it came, it would be a rejected line."""
+        encoding = request.headers.get("content-encoding", "").strip().lower()
+        if encoding not in ("", IDENTITY):
+            raise HTTPException(
+                415,
+                f"Content-Encoding {encoding} is not taken: send the body unencoded (identity)",
+                headers={"Accept-Encoding": IDENTITY},
+            )
         limit = self.settings.max_body_bytes
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -988,20 +1002,28 @@ class TrueupApi:
 
 
 def capture_lines(body: bytes) -> list[bytes]:
-    """A POSTed body as capture lines: a JSON array's elements, one JSON value (a line,
-    or pretty-printed over several), else NDJSON, one line each, bad ones included: the
-    ingest path stores each bad line as a rejected input with its reason."""
+    """A POSTed body as capture lines: a JSON array's elements, one JSON value pretty-printed
+    over several lines, else NDJSON, one line each, bad ones included: the ingest path
+    stores each bad line as a rejected input with its reason."""
     stripped = body.strip()
     try:
         parsed = orjson.loads(stripped)
     except orjson.JSONDecodeError:
-        return stripped.split(b"\n") if stripped else []
+        return _file_lines(body)
     if isinstance(parsed, list):
         # Re-encoded: a number a double cannot carry keeps its exact spelling only in NDJSON.
         return [orjson.dumps(element) for element in parsed]
     if b"\n" not in stripped:
-        return [stripped]  # one line, kept byte for byte
+        return _file_lines(body)  # one line, kept byte for byte
     return [orjson.dumps(parsed)]
+
+
+def _file_lines(body: bytes) -> list[bytes]:
+    """NDJSON split as `trueup ingest` reads a file, so that the ingest path counts the
+    same blank lines: every one, around the others too; a final newline ends the last
+    line rather than beginning a blank one."""
+    lines = body.split(b"\n")
+    return lines[:-1] if lines[-1] == b"" else lines
 
 
 def create_app(journal: Journal, settings: ApiSettings, clock: Clock = wall_clock) -> FastAPI:
@@ -1022,6 +1044,10 @@ def create_app(journal: Journal, settings: ApiSettings, clock: Clock = wall_cloc
         summary="Reconciled positions, can-open verdicts, audits and stored events over HTTP.",
         version="1",
         responses={422: {"description": "an unknown query parameter or a malformed value"}},
+        # Their pages load Swagger UI and ReDoc from a CDN, and nothing of trueup reaches
+        # the internet: /openapi.json is served, for a viewer of one's own.
+        docs_url=None,
+        redoc_url=None,
     )
     bearer = HTTPBearer(auto_error=False, description="TRUEUP_API_TOKEN")
 
@@ -1152,9 +1178,10 @@ def create_app(journal: Journal, settings: ApiSettings, clock: Clock = wall_cloc
             200: {"model": InputsDocument},
             401: {"model": Problem, "description": "no bearer token, or a wrong one"},
             413: {"model": Problem, "description": "the body is over the server's limit"},
+            415: {"model": Problem, "description": "a Content-Encoding other than identity"},
         },
     )
-    async def inputs(request: Request) -> Response:
+    async def inputs(_: Annotated[InputsQuery, Query()], request: Request) -> Response:
         """Append capture lines through the path `trueup ingest` takes, idempotently."""
         return await api.inputs(request)
 

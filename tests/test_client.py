@@ -7,7 +7,9 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -82,6 +84,53 @@ def test_send_intents_is_idempotent(client: Client) -> None:
     assert first.emitted["POSITION_CLOSED"] == 1
     page = client.events(type="LocalPositionOpened")
     assert [e.data["input_id"] for e in page.events][-1] == first.inputs[0].input_id
+
+
+# The sample's end, 19:48:55 UTC, as a bot in Tokyo holds it.
+TOKYO = timezone(timedelta(hours=9))
+SAMPLE_END_IN_TOKYO = datetime(2025, 11, 4, 4, 48, 55, tzinfo=TOKYO)
+WITHOUT_ZONE = datetime(2025, 11, 3, 19, 48, 55)
+
+
+def test_a_datetime_is_the_instant_it_names_and_one_without_a_zone_is_refused(
+    client: Client,
+) -> None:
+    """A datetime without its zone would be read in the machine's own: refused, as the
+    server and the CLI refuse an ISO 8601 instant without one."""
+    assert SAMPLE_END_IN_TOKYO.timestamp() * 1000 == SAMPLE_END
+    in_tokyo = client.can_open("bybit", "main", "ETHUSDT", at=SAMPLE_END_IN_TOKYO)
+    assert in_tokyo == client.can_open("bybit", "main", "ETHUSDT", at=SAMPLE_END)
+    with pytest.raises(ValueError, match=r"^at: 2025-11-03T19:48:55 has no time zone"):
+        client.can_open("bybit", "main", "ETHUSDT", at=WITHOUT_ZONE)
+    with pytest.raises(ValueError, match=r"^since: .* has no time zone"):
+        client.history(since=WITHOUT_ZONE)
+
+
+def test_one_intent_alone_is_sent_as_one(client: Client) -> None:
+    intent = opened(SAMPLE_END - 500, "p-sol-1", "SOLUSDT", "3")
+    alone = client.send_intents(intent)
+    assert (alone.accepted, alone.rejected, len(alone.inputs)) == (1, 0, 1)
+    assert client.send_intents([intent]).inputs == alone.inputs
+    assert client.send_intents(line(intent).decode()).inputs == alone.inputs
+
+
+def test_decimals_and_datetimes_in_an_intent_go_as_the_wire_spells_them(client: Client) -> None:
+    """Decimals as strings, in full; instants as epoch ms: the same input as the bot that
+    spells them so itself."""
+    spelt = opened(SAMPLE_END - 500, "p-sol-1", "SOLUSDT", "1000")
+    typed: dict[str, Any] = {
+        **spelt,
+        "at": datetime.fromtimestamp((SAMPLE_END - 500) / 1000, UTC),
+        "data": {**spelt["data"], "qty": Decimal("1E+3")},
+    }
+    first = client.send_intents([typed])
+    assert (first.accepted, first.duplicates) == (1, 0)
+    assert client.send_intents([spelt]).inputs == first.inputs
+    without_zone = {**typed, "at": WITHOUT_ZONE}
+    with pytest.raises(ValueError, match=r"^intents\[1\]: .* has no time zone"):
+        client.send_intents([spelt, without_zone])
+    with pytest.raises(TypeError, match=r"^intents\[0\]: set is not a value"):
+        client.send_intents([{**spelt, "tags": {"a"}}])
 
 
 def test_triggers_are_commanded_and_refusals_said(client: Client) -> None:
@@ -177,3 +226,22 @@ def test_the_async_client(served: str, sampled: str) -> None:
     answer, (closed,) = asyncio.run(use())
     assert not answer.allowed
     assert closed.data["symbol"] == "XRPUSDT"
+
+
+def test_the_async_client_refuses_and_encodes_as_the_sync_one(served: str) -> None:
+    spelt = opened(SAMPLE_END - 500, "p-sol-1", "SOLUSDT", "3")
+
+    async def use() -> list[str]:
+        async with AsyncClient(served, token=TOKEN) as client:
+            with pytest.raises(ValueError, match=r"^at: .* has no time zone"):
+                await client.can_open("bybit", "main", "ETHUSDT", at=WITHOUT_ZONE)
+            with pytest.raises(ValueError, match=r"^since: .* has no time zone"):
+                await client.history(since=WITHOUT_ZONE)
+            typed = {**spelt, "data": {**spelt["data"], "qty": Decimal("3")}}
+            alone = await client.send_intents(typed)
+            assert (alone.accepted, alone.duplicates) == (1, 0)
+            return [i.input_id for i in alone.inputs]
+
+    ids = asyncio.run(use())
+    with Client(served, token=TOKEN) as client:
+        assert [i.input_id for i in client.send_intents(spelt).inputs] == ids

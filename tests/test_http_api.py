@@ -3,6 +3,7 @@ with the token and within the body limit, bad queries refused naming the field, 
 metrics. On SQLite and on PostgreSQL, over the recorded Bybit session.
 """
 
+import gzip
 import subprocess
 import time
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from tests.inputs import line, opened
 from tests.live_harness import wait_for
 from trueup.adapters.store.journal import PAGE, Journal
 from trueup.application.loop_status import FAILURES_TOLD, LoopHeartbeat, executor_name
+from trueup.application.service import TrueupService
 from trueup.projections.partitions import ALL, tracker
 from trueup.runners import http_projection
 from trueup.runners.cli import main
@@ -304,13 +306,63 @@ def test_a_malformed_line_is_stored_as_a_rejected_input(api: httpx.Client) -> No
     )
     assert reply.status_code == 200
     report = reply.json()
-    assert (report["accepted"], report["rejected"], report["blank"]) == (1, 1, 0)
+    assert (report["accepted"], report["rejected"], report["blank"]) == (1, 1, 1)
     refused = report["inputs"][1]
     assert not refused["accepted"]
     assert refused["reason"].startswith("not JSON")
     stored = api.get("/v1/events", params={"type": "InputRejected"}).json()["events"]
     assert stored[-1]["input_id"] == refused["input_id"]
     assert stored[-1]["reason"] == refused["reason"]
+
+
+@pytest.mark.parametrize(
+    ("body", "blank"),
+    [(b" ", 1), (b"\n", 1), (b" \n\t\n\n", 3), (b"\n\n%s\n\n", 3), (b"%s\n\n%s\n", 1)],
+    ids=["a space", "a newline", "whitespace lines", "around one line", "between two"],
+)
+def test_blank_lines_are_counted_as_trueup_ingest_counts_them(
+    api: httpx.Client, sampled: str, tmp_path: Path, body: bytes, blank: int
+) -> None:
+    body = body.replace(b"%s", closing_snapshot(SAMPLE_END - 1_000))
+    capture = tmp_path / "capture.jsonl"
+    capture.write_bytes(body)
+    with Journal.open(sampled, create=False) as journal, capture.open("rb") as lines:
+        ingested = TrueupService(journal).ingest([lines], detect=False)
+    reply = api.post("/v1/inputs", content=body, headers=AUTH)
+    assert reply.status_code == 200
+    assert reply.json()["blank"] == ingested.blank == blank
+
+
+def test_an_unknown_query_parameter_is_422_naming_it_and_stores_nothing(
+    api: httpx.Client,
+) -> None:
+    before = api.get("/v1/events", params={"after": 0, "limit": 2000}).json()["next_after"]
+    reply = api.post(
+        "/v1/inputs",
+        params={"dry_run": "true"},
+        content=closing_snapshot(SAMPLE_END),
+        headers=AUTH,
+    )
+    assert reply.status_code == 422
+    assert [problem["loc"] for problem in reply.json()["detail"]] == [["query", "dry_run"]]
+    assert api.get("/v1/events", params={"after": before}).json()["events"] == []
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "br", "x-unheard-of"])
+def test_an_encoded_body_is_415_saying_what_is_taken_and_stores_nothing(
+    api: httpx.Client, encoding: str
+) -> None:
+    before = api.get("/v1/events", params={"after": 0, "limit": 2000}).json()["next_after"]
+    body = gzip.compress(closing_snapshot(SAMPLE_END))
+    reply = api.post("/v1/inputs", content=body, headers=AUTH | {"Content-Encoding": encoding})
+    assert reply.status_code == 415
+    assert reply.headers["Accept-Encoding"] == "identity"
+    assert encoding in reply.json()["detail"]
+    assert "identity" in reply.json()["detail"]
+    assert api.get("/v1/events", params={"after": before}).json()["events"] == []
+    plain = {"Content-Encoding": "identity"}
+    taken = api.post("/v1/inputs", content=closing_snapshot(SAMPLE_END), headers=AUTH | plain)
+    assert taken.json()["accepted"] == 1
 
 
 @pytest.mark.parametrize(
@@ -347,6 +399,15 @@ def test_a_body_over_the_limit_is_413_declared_or_streamed(api: httpx.Client) ->
         ]["at"]
         < SAMPLE_END
     )  # nothing of either was stored
+
+
+def test_the_openapi_document_is_served_but_no_page_that_loads_from_a_cdn(
+    api: httpx.Client,
+) -> None:
+    """Swagger UI and ReDoc load their scripts from the internet, which trueup never reaches."""
+    assert api.get("/openapi.json").json()["info"]["title"] == "trueup"
+    assert api.get("/docs").status_code == 404
+    assert api.get("/redoc").status_code == 404
 
 
 # --- health and metrics ---------------------------------------------------------------------
