@@ -78,6 +78,10 @@ def _no_contract(category: str, symbol: str) -> Contract | None:
 UNKNOWN_COINS = Coins(_no_contract, None)
 
 
+def _any_symbol(symbol: str) -> str | None:
+    return None
+
+
 @dataclass(frozen=True)
 class Credentials:
     """The environment variables a feed or client needs, and what to say when one is unset."""
@@ -132,6 +136,9 @@ class Venue:
     member_label: str = "id"
     # The coins its contracts and accounts are counted in (its own coins.py).
     coins: Coins = UNKNOWN_COINS
+    # Why a symbol cannot be one of its symbols (spelt another way: ccxt's name, the wrong
+    # case), naming the one meant where it can; None for any it may have (a SymbolSpelling).
+    misspelt: Callable[[str], str | None] = _any_symbol
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "wire", cache(self.wire))

@@ -12,7 +12,13 @@ from trueup.adapters import venues
 from trueup.adapters.clock import wall_clock
 from trueup.adapters.feed import Clock
 from trueup.adapters.store.journal import Journal
-from trueup.domain.rules.can_open import UNKNOWN_ACCOUNT, AccountFacts, SymbolFacts, judge
+from trueup.domain.rules.can_open import (
+    UNKNOWN_ACCOUNT,
+    AccountFacts,
+    SymbolFacts,
+    Verdict,
+    judge,
+)
 from trueup.domain.vocabulary import PositionSide
 from trueup.projections.view_reader import ViewReader
 from trueup.projections.views import AccountView
@@ -128,10 +134,15 @@ def judge_can_open(
         side=side,
         timeframe=timeframe,
     )
-    if venues.find(facts.venue) is None:
+    venue = venues.find(facts.venue)
+    if venue is None:
         verdict = verdict.blocked(
             f"trueup reads no venue {facts.venue!r} (it reads {', '.join(venues.SHOWN_NAMES)})"
         )
+    elif not seen(facts.symbol_facts) and (misspelt := venue.misspelt(facts.symbol)):
+        # Nothing is known of a name the venue cannot have: "nothing held" would be a guess,
+        # and a wrong one when the account holds it under the venue's spelling.
+        verdict = Verdict(False, [misspelt, *verdict.reasons], verdict.notes)
     if journal.unknown_inputs:
         # What those inputs said is unknown, so no answer built without them is vouched for.
         verdict = verdict.blocked(
@@ -140,6 +151,11 @@ def judge_can_open(
         )
     where = (facts.venue, facts.account, facts.symbol)
     return CanOpenAnswer(*where, verdict.allowed, verdict.reasons, verdict.notes)
+
+
+def seen(facts: SymbolFacts) -> bool:
+    """Whether the account has anything of the symbol: a key, an entry, a cooldown."""
+    return bool(facts.keys or facts.entries or facts.cooldown_until is not None)
 
 
 def views_at(

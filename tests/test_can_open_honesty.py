@@ -1,7 +1,9 @@
 """can-open says yes only when trueup can vouch for it: never for an account or venue it has
-never seen, and never without a complete snapshot of the exchange's positions inside the
-freshness limit at the instant asked."""
+never seen, nor for a symbol spelt as the venue spells none (ccxt's name for it, the wrong
+case, a space), and never without a complete snapshot of the exchange's positions inside
+the freshness limit at the instant asked."""
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -10,13 +12,19 @@ from tests.inputs import T0, intent, line, position_snapshot
 from trueup.adapters import feed_status
 from trueup.adapters.capture import decode_line
 from trueup.adapters.store.journal import Journal
+from trueup.application.can_open import NOTHING_HELD, CanOpenFacts, judge_can_open
 from trueup.application.service import TrueupService
 from trueup.domain.events import PositionsReported
 from trueup.domain.reconciler import Reconciler
+from trueup.domain.rules.can_open import AccountFacts, SymbolFacts
 from trueup.domain.rules.can_open_facts import can_open
 from trueup.domain.rules.config import RuleConfig
 
 LIMIT_MS = RuleConfig().freshness_limit_ms
+# In the sample (`make sample`), bybit/main holds LONG 60 XRPUSDT as of then.
+SAMPLE_HOLDING_XRP = 1_762_199_270_000
+# An account whose exchange was just asked for every position, as can-open weighs it.
+FRESH = AccountFacts(0, None, complete_snapshot_at=T0)
 
 
 def fresh_account() -> list[bytes]:
@@ -47,6 +55,81 @@ def test_a_venue_trueup_does_not_read_is_a_no(journal: Journal) -> None:
     assert any(reason.startswith("trueup reads no venue 'ccxt'") for reason in bare)
     known = service.can_open("ccxt:aster", "main", "BTCUSDT").reasons
     assert not any(reason.startswith("trueup reads no venue") for reason in known)
+
+
+@pytest.mark.parametrize(
+    ("symbol", "reason"),
+    [
+        ("XRP/USDT:USDT", "XRP/USDT:USDT is ccxt's name; bybit calls it XRPUSDT"),
+        ("xrpusdt", "bybit's symbols are upper case: XRPUSDT?"),
+        ("XRPUSDT ", "'XRPUSDT ' has space in it; bybit's symbols have none: XRPUSDT?"),
+    ],
+)
+def test_a_held_symbol_spelt_another_way_is_a_no_naming_the_venues_spelling(
+    sampled: str, symbol: str, reason: str
+) -> None:
+    # Said yes before: the account holds nothing under that name, but it holds XRPUSDT.
+    with Journal.open(sampled, create=False) as journal:
+        service = TrueupService(journal)
+        held = service.can_open("bybit", "main", "XRPUSDT", at=SAMPLE_HOLDING_XRP)
+        assert held.reasons[0].startswith("the exchange holds LONG 60 XRPUSDT")
+        answer = service.can_open("bybit", "main", symbol, at=SAMPLE_HOLDING_XRP)
+    assert not answer.allowed
+    assert answer.symbol == symbol  # answered for the symbol asked, not another
+    assert answer.reasons[0] == reason
+
+
+@pytest.mark.parametrize(
+    ("venue", "symbol", "reason"),
+    [
+        ("hyperliquid", "BTC/USDC:USDC", "BTC/USDC:USDC is ccxt's name; hyperliquid calls it BTC"),
+        ("hyperliquid", " kPEPE", "' kPEPE' has space in it; hyperliquid's symbols have none: "
+         "kPEPE?"),
+        ("aster", "1000PEPE/USDT:USDT", "1000PEPE/USDT:USDT is ccxt's name; aster calls it "
+         "1000PEPEUSDT"),
+        ("aster", "btcusdt", "aster's symbols are upper case: BTCUSDT?"),
+        ("ccxt:binanceusdm", "XRPUSDT", "'XRPUSDT' is not spelt as ccxt spells its symbols "
+         "(unified, BASE/QUOTE:SETTLE like BTC/USDT:USDT): XRP/USDT:USDT?"),
+        ("bybit", "", "no symbol was given: bybit's symbols are upper-case letters and digits, "
+         "like BTCUSDT or BTC-30DEC25-50000-C"),
+    ],
+)  # fmt: skip
+def test_each_venue_refuses_a_symbol_it_cannot_have_by_its_own_rule(
+    journal: Journal, venue: str, symbol: str, reason: str
+) -> None:
+    facts = CanOpenFacts(venue, "main", symbol, FRESH, NOTHING_HELD)
+    answer = judge_can_open(journal, facts, at=T0 + 1_000)
+    assert (answer.allowed, answer.reasons) == (False, [reason])
+
+
+@pytest.mark.parametrize(
+    ("venue", "symbol"),
+    [
+        ("bybit", "1000PEPEUSDT"),
+        ("bybit", "BTC-30DEC25-50000-C"),  # an option
+        ("bybit", "BTCUSDT-26DEC25"),  # a dated future
+        ("aster", "1000PEPEUSDT"),
+        ("aster", "BTCUSDT_251226"),
+        ("hyperliquid", "kPEPE"),  # case-sensitive: its k is a thousand
+        ("hyperliquid", "@107"),  # a spot pair by its index
+        ("hyperliquid", "PURR/USDC"),  # a spot pair by its name
+        ("hyperliquid", "xyz:XYZ100"),  # a builder-deployed dex's perpetual
+        ("ccxt:binanceusdm", "1000PEPE/USDT:USDT"),
+        ("ccxt:okx", "BTC/USD:BTC-251226"),
+    ],
+)
+def test_a_valid_symbol_never_seen_is_flat_on_every_venue(
+    journal: Journal, venue: str, symbol: str
+) -> None:
+    facts = CanOpenFacts(venue, "main", symbol, FRESH, NOTHING_HELD)
+    assert judge_can_open(journal, facts, at=T0 + 1_000).allowed
+
+
+def test_a_symbol_the_account_has_seen_is_judged_whatever_its_spelling(journal: Journal) -> None:
+    # The venue's word beats the rule: a cooldown run out is all the account has of it.
+    seen = SymbolFacts((), (), cooldown_until=T0)
+    facts = CanOpenFacts("bybit", "main", "btcusdt", FRESH, seen)
+    assert judge_can_open(journal, facts, at=T0 + 1_000).allowed
 
 
 def test_an_exchange_view_older_than_the_limit_is_a_no(journal: Journal) -> None:

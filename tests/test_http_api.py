@@ -59,7 +59,10 @@ def cli_json(capsys: pytest.CaptureFixture[str], store_url: str, *args: str) -> 
 # --- reads: the CLI's documents -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("symbol", ["ETHUSDT", "BTCUSDT", "DOGEUSDT", "NEVERSEEN"])
+@pytest.mark.parametrize(
+    "symbol",
+    ["ETHUSDT", "BTCUSDT", "DOGEUSDT", "NEVERSEEN", "XRP/USDT:USDT", "xrpusdt", "XRPUSDT "],
+)
 def test_can_open_answers_as_the_cli_does(
     api: httpx.Client, sampled: str, capsys: pytest.CaptureFixture[str], symbol: str
 ) -> None:

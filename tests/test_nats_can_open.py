@@ -99,6 +99,7 @@ def test_over_nats_the_answer_is_the_http_document_and_the_cli_verdict(
         {"symbol": "BTCUSDT", "at": FRESH_AT},  # the exchange holds it: no
         {"symbol": "DOGEUSDT", "at": FRESH_AT, "side": "Sell"},
         {"symbol": "ETHUSDT", "at": SAMPLE_END},  # the view 70 s old: no
+        {"symbol": "XRP/USDT:USDT", "at": FRESH_AT},  # ccxt's name for what it holds: no
     ]
 
     async def over_nats() -> list[Json]:
@@ -123,9 +124,10 @@ def test_over_nats_the_answer_is_the_http_document_and_the_cli_verdict(
             main(command)
             verdict = orjson.loads(capsys.readouterr().out)
             assert reply == where | {"symbol": query["symbol"]} | verdict, query
-    assert [reply["allowed"] for reply in replies] == [True, True, False, False, False]
+    assert [reply["allowed"] for reply in replies] == [True, True, False, False, False, False]
     assert replies[2]["reasons"] == ["the exchange holds LONG 0.15 BTCUSDT (idx 0, seq 9518243310)"]
     assert "exchange view is 70 s old" in replies[4]["reasons"][0]
+    assert replies[5]["reasons"][0] == "XRP/USDT:USDT is ccxt's name; bybit calls it XRPUSDT"
 
 
 def test_an_account_name_with_a_dot_is_asked_on_its_encoded_subject(

@@ -20,4 +20,11 @@ def contract(category: str, symbol: str) -> Contract | None:
     return None
 
 
+def from_ccxt(unified: Contract) -> str | None:
+    """Aster's name for a perpetual ccxt names BASE/QUOTE:SETTLE; None where it cannot tell."""
+    if unified.quote == unified.settle and unified.quote in dict(_SUFFIXES):
+        return unified.base + unified.quote
+    return None
+
+
 COINS = Coins(contract, EQUITY_COIN)

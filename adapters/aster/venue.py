@@ -3,9 +3,11 @@
 Its private stream lives on a listenKey the feed keeps alive and replaces when it expires.
 """
 
+import re
 from typing import TYPE_CHECKING
 
-from trueup.adapters.aster.coins import COINS
+from trueup.adapters.aster.coins import COINS, from_ccxt
+from trueup.adapters.symbol_spelling import SymbolSpelling
 from trueup.adapters.venue import Credentials, Settings, Venue, Wire
 
 if TYPE_CHECKING:
@@ -53,6 +55,16 @@ def _orders(settings: Settings) -> "ExecutionClient":
     return AsterOrders(key, secret, base_url=settings.base_url)
 
 
+# As Binance futures': upper case, a dated future's expiry after an underscore
+# (BTCUSDT_251226). Letters other than a-z pass: a listing may be named in another script.
+SPELLING = SymbolSpelling(
+    "aster",
+    re.compile(r"[^\W_a-z]+(?:_[0-9]+)?"),
+    "upper-case letters and digits, like BTCUSDT",
+    from_ccxt=from_ccxt,
+    upper_case=True,
+)
+
 VENUE = Venue(
     "aster",
     _wire,
@@ -61,4 +73,5 @@ VENUE = Venue(
     prices=_prices,
     execution=_orders,
     coins=COINS,
+    misspelt=SPELLING.misspelt,
 )

@@ -34,4 +34,14 @@ def kind(category: str, symbol: str) -> ContractKind:
     return ContractKind.INVERSE if category == INVERSE else ContractKind.LINEAR
 
 
+def from_ccxt(unified: Contract) -> str | None:
+    """Bybit's name for a perpetual ccxt names BASE/QUOTE:SETTLE; None where it cannot tell
+    (a dated future, an option)."""
+    if unified.quote == unified.settle and unified.quote in ("USDT", "USDC"):
+        return unified.base + unified.quote
+    if unified.quote == _INVERSE_SUFFIX and unified.settle == unified.base:
+        return unified.base + _INVERSE_SUFFIX
+    return None
+
+
 COINS = Coins(contract, EQUITY_COIN, kind)

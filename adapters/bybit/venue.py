@@ -1,8 +1,10 @@
 """Bybit (v5, unified account) as trueup reads it: one definition, listed in adapters/venues.py."""
 
+import re
 from typing import TYPE_CHECKING
 
-from trueup.adapters.bybit.coins import COINS
+from trueup.adapters.bybit.coins import COINS, from_ccxt
+from trueup.adapters.symbol_spelling import SymbolSpelling
 from trueup.adapters.venue import Credentials, Settings, Venue, Wire
 
 if TYPE_CHECKING:
@@ -50,6 +52,17 @@ def _orders(settings: Settings) -> "ExecutionClient":
     return BybitOrders(key, secret, base_url=settings.base_url)
 
 
+# Its docs: symbols are "uppercase only"; an option's or a dated future's parts are joined by
+# dashes (BTC-30DEC25-50000-C, BTCUSDT-26DEC25). Letters other than a-z pass: a listing may
+# be named in another script.
+SPELLING = SymbolSpelling(
+    "bybit",
+    re.compile(r"[^\W_a-z]+(?:-[^\W_a-z]+)*"),
+    "upper-case letters and digits, like BTCUSDT or BTC-30DEC25-50000-C",
+    from_ccxt=from_ccxt,
+    upper_case=True,
+)
+
 VENUE = Venue(
     "bybit",
     _wire,
@@ -58,4 +71,5 @@ VENUE = Venue(
     prices=_prices,
     execution=_orders,
     coins=COINS,
+    misspelt=SPELLING.misspelt,
 )

@@ -5,7 +5,8 @@ exchange requires (credentials.py names them)."""
 import re
 from typing import TYPE_CHECKING
 
-from trueup.adapters.ccxt.coins import COINS
+from trueup.adapters.ccxt.coins import COINS, from_venue
+from trueup.adapters.symbol_spelling import SymbolSpelling
 from trueup.adapters.venue import SettingRefused, Settings, Venue, Wire
 
 if TYPE_CHECKING:
@@ -51,4 +52,20 @@ def _feed(settings: Settings) -> "SupervisedFeed":
     )
 
 
-VENUE = Venue("ccxt", _wire, _feed, members=EXCHANGE_ID, member_label="exchange-id", coins=COINS)
+# ccxt's unified symbols, BASE/QUOTE[:SETTLE[-EXPIRY...]]; a base may be lower case (kPEPE).
+SPELLING = SymbolSpelling(
+    "ccxt",
+    re.compile(r"[^/\s]+/[^/\s]+"),
+    "unified, BASE/QUOTE:SETTLE like BTC/USDT:USDT",
+    guess=from_venue,
+)
+
+VENUE = Venue(
+    "ccxt",
+    _wire,
+    _feed,
+    members=EXCHANGE_ID,
+    member_label="exchange-id",
+    coins=COINS,
+    misspelt=SPELLING.misspelt,
+)

@@ -15,4 +15,9 @@ def contract(category: str, symbol: str) -> Contract | None:
     return Contract(symbol, USDC, USDC, USDC) if category == PERP else None
 
 
+def from_ccxt(unified: Contract) -> str | None:
+    """The coin of the perpetual ccxt names COIN/USDC:USDC; None for any other."""
+    return unified.base if unified.quote == unified.settle == USDC else None
+
+
 COINS = Coins(contract, USDC)

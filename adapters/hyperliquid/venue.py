@@ -7,7 +7,8 @@ orders does: the key (the account's or an agent's) that signs them.
 import re
 from typing import TYPE_CHECKING
 
-from trueup.adapters.hyperliquid.coins import COINS
+from trueup.adapters.hyperliquid.coins import COINS, from_ccxt
+from trueup.adapters.symbol_spelling import SymbolSpelling
 from trueup.adapters.venue import Credentials, SettingRefused, Settings, Venue, Wire
 from trueup.domain.errors import shown
 
@@ -62,4 +63,22 @@ def _orders(settings: Settings) -> "ExecutionClient":
     return HyperliquidOrders(key, account_address=settings.account, base_url=settings.base_url)
 
 
-VENUE = Venue("hyperliquid", _wire, _feed, prices=_prices, execution=_orders, coins=COINS)
+# Its coin names are case-sensitive and of many forms (BTC, kPEPE, the spot @107 and
+# PURR/USDC, a builder dex's xyz:XYZ100): refused is only what cannot be one, a space, or
+# ccxt's BASE/QUOTE:SETTLE.
+SPELLING = SymbolSpelling(
+    "hyperliquid",
+    re.compile(r"[^\s/]+(?:/[^\s/:]+)?"),
+    "coin names like BTC, kPEPE or @107",
+    from_ccxt=from_ccxt,
+)
+
+VENUE = Venue(
+    "hyperliquid",
+    _wire,
+    _feed,
+    prices=_prices,
+    execution=_orders,
+    coins=COINS,
+    misspelt=SPELLING.misspelt,
+)
