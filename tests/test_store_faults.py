@@ -381,6 +381,22 @@ def test_the_cli_names_a_missing_database_in_one_line(
     assert err.count("\n") == 1
 
 
+def test_a_server_unreachable_when_a_command_starts_is_one_line_and_exit_2_at_once(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    # A wrong address is likelier than an outage; waiting is for a journal already open.
+    started = time.monotonic()
+    code = main(["--store", "postgresql://trader@127.0.0.1:1/trueup", "ingest", "/dev/null"])
+
+    out, err = capfd.readouterr()
+    assert (code, out) == (2, "")
+    assert err == (
+        "trueup: cannot open the journal at postgresql://trader@127.0.0.1:1/trueup: connection "
+        'to server at "127.0.0.1", port 1 failed: Connection refused\n'
+    )
+    assert time.monotonic() - started < location.POSTGRES_CONNECT_TIMEOUT_S
+
+
 # --- passwords never shown ----------------------------------------------------------------------
 
 PASSWORD_FORMS = {
