@@ -7,8 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from trueup.adapters.store.journal import Journal
 from trueup.domain.emitted import EMITTED_TYPES, Emitted
+from trueup.runners.cli import main
 from trueup_simulators.demo import run_demo
 
 SCENARIO = Path(__file__).parent.parent / "samples" / "scenarios" / "demo.jsonl"
@@ -74,3 +77,11 @@ def test_the_demo_prints_its_story_and_no_client_library_log_lines(tmp_path: Pat
     # The stream drops on purpose; websocket-client would log each drop as an ERROR.
     assert "websocket" not in shown.stdout + shown.stderr
     assert shown.stderr == ""
+
+
+def test_demo_help_names_every_venue_the_demo_plays(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+
+    assert "the Bybit, Hyperliquid and Aster simulators" in shown
