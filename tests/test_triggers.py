@@ -399,10 +399,8 @@ def test_an_invalid_trigger_on_the_command_line_is_refused_with_its_reason(
 def test_a_refused_command_on_a_trigger_prints_only_why_on_stderr(
     store_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(
-        ["--store", store_url, "trigger", "confirm", "t-none", "--venue", "bybit"]
-        + ["--account", "main"]
-    )
+    confirm = ["trigger", "confirm", "t-none", "--venue", "bybit", "--account", "main"]
+    code = main(["--store", store_url, *confirm])
     out, err = capsys.readouterr()
 
     assert (code, out) == (1, "")
