@@ -38,7 +38,9 @@ def to_decimal(value: object, field: str) -> Decimal:
         if found is not None:
             return found
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise MalformedInput(f"{field}: expected a decimal string, got {shown(value)}")
+        raise MalformedInput(
+            f"{field}: expected a decimal string or an integer, got {shown(value)}"
+        )
     if isinstance(value, int):
         if abs(value) >= _LARGEST:
             raise MalformedInput(f"{field}: {shown(value)} is out of range")

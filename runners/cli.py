@@ -463,7 +463,10 @@ def _process_commands(commands: Commands) -> None:
     )
     commands.add_parser(
         "demo",
-        help="simulated Bybit and Hyperliquid, live-ingested, every detector firing",
+        help="simulated Bybit, Hyperliquid and Aster, live-ingested, every detector firing",
+        description="What `make run` plays: the Bybit, Hyperliquid and Aster simulators "
+        "driven through a scenario, live-ingested through the real venue clients, every "
+        "detector firing. Needs the simulators (`make` installs them).",
         options=_demo_options,
     )
     commands.add_parser(
@@ -559,7 +562,14 @@ def _run_options(run: Parser) -> None:
 
 
 def _demo_options(demo: Parser) -> None:
-    demo.add_argument("--scenario", type=Path, default=Path("samples/scenarios/demo.jsonl"))
+    demo.add_argument(
+        "--scenario",
+        type=Path,
+        default=Path("samples/scenarios/demo.jsonl"),
+        metavar="FILE",
+        help="the steps the simulators play (default: samples/scenarios/demo.jsonl; "
+        "samples/scenarios/README.md describes them)",
+    )
     demo.set_defaults(command=_demo)
 
 

@@ -1,7 +1,8 @@
 """``trueup trigger``: add, change, enable, disable, remove, confirm and list triggers.
 
 Each command is appended as an input (channel trigger) through the same ingest path as
-every other, so an audit shows who commanded what; it prints the trigger's id.
+every other, so an audit shows who commanded what; it prints the trigger's id, or, refused,
+only why (on stderr, exit 1).
 """
 
 import argparse
@@ -37,8 +38,9 @@ def command(journal: Journal, args: argparse.Namespace) -> int:
     venue, account = _account(service, args, trigger_id)
     report = service.command_trigger(venue, account, data, at=args.at)
     if args.json:
-        output.write_json(report.as_json())
-    elif report.trigger_id:
+        output.write_json(report.as_json())  # says "accepted": false itself
+    elif report.trigger_id and not report.refused:
+        # An id on stdout means the command is in force: a script takes it as such.
         print(report.trigger_id)
     for reason in report.refused:
         print(f"trueup: refused: {reason}", file=sys.stderr)

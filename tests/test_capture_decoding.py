@@ -198,6 +198,25 @@ def test_bad_input_is_rejected_with_a_reason(raw: str | dict[str, object], reaso
     assert reason in rejected(raw if isinstance(raw, str) else line(raw)).reason
 
 
+def test_an_intents_quantity_may_be_a_json_integer_which_is_exact() -> None:
+    claim = {"kind": "position_resized", "position_id": "p", "qty": 3}
+
+    result = decode_line(line(BYBIT_LINE | {"channel": "intent", "data": claim}))
+
+    assert getattr(result, "qty", None) == Decimal(3)
+
+
+@pytest.mark.parametrize("qty", [0.3, 3.0])
+def test_an_intents_quantity_as_a_json_number_with_a_fraction_or_exponent_is_refused(
+    qty: float,
+) -> None:
+    claim = {"kind": "position_resized", "position_id": "p", "qty": qty}
+
+    result = rejected(line(BYBIT_LINE | {"channel": "intent", "data": claim}))
+
+    assert f"line.data.qty: expected a decimal string or an integer, got {qty}" in result.reason
+
+
 def test_a_malformed_decimal_names_the_field() -> None:
     record = position_frame(T0, symbol="BTCUSDT", side="Buy", size="abc", seq=1, updated_time=T0)
     result = rejected(line(record))

@@ -5,6 +5,7 @@ stdout that leaves early (``trueup events | head -1``) ends the command quietly.
 """
 
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -14,6 +15,7 @@ import orjson
 import pytest
 
 from tests.filesystem import as_a_user, read_only
+from tests.http_server import SAMPLE
 from tests.test_cli import ACCOUNT, REJECTED, USABLE, one_line_error
 from trueup.adapters.store.journal import Journal
 from trueup.adapters.store.location import StoreError
@@ -214,6 +216,26 @@ def test_a_command_that_only_reads_never_creates_a_journal(
 
     assert line == f"trueup: no journal at {store}: nothing was ever stored there"
     assert not Path(store).exists()
+
+
+@pytest.mark.parametrize(
+    "command", [["ingest", str(SAMPLE)], ["serve", "--port", "0"]], ids=lambda c: c[0]
+)
+def test_a_command_that_makes_a_journal_refuses_another_applications_database(
+    command: list[str], tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    store = tmp_path / "app.db"
+    with sqlite3.connect(store) as connection:
+        connection.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+    before = store.read_bytes()
+
+    line = refused(capfd, str(store), *command)
+
+    assert line == (
+        f"trueup: cannot open the journal at {store}: holds no trueup journal but other "
+        "tables (customers): give trueup a store of its own (a new file, or an empty database)"
+    )
+    assert store.read_bytes() == before
 
 
 # --- run: the venue's address and its credentials ------------------------------------------------

@@ -2,12 +2,16 @@
 through the real venue clients, into a SQLite journal."""
 
 import io
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from trueup.adapters.store.journal import Journal
 from trueup.domain.emitted import EMITTED_TYPES, Emitted
+from trueup.runners.cli import main
 from trueup_simulators.demo import run_demo
 
 SCENARIO = Path(__file__).parent.parent / "samples" / "scenarios" / "demo.jsonl"
@@ -40,8 +44,19 @@ def test_the_demo_makes_every_detector_fire(tmp_path: Path) -> None:
     expected -= NOT_IN_THE_DEMO
     assert expected <= fired, f"never fired: {sorted(expected - fired)}"
     assert "STALE p-ada (NEVER_ON_EXCHANGE)" in out.getvalue()
-    (aster,) = [e for e in events if e.venue == "aster" and e.type == "POSITION_CLOSED"]
-    assert (aster.symbol, getattr(aster, "exit_reason", None)) == ("ETHUSDT", "MANUAL")
+    closed = {
+        (e.venue, e.symbol, getattr(e, "exit_reason", None))
+        for e in events
+        if e.type == "POSITION_CLOSED"
+    }
+    assert closed >= {
+        ("bybit", "ETHUSDT", "MANUAL"),
+        ("hyperliquid", "BTC", "LIQUIDATION"),
+        ("aster", "ETHUSDT", "MANUAL"),
+    }
+    # The narration names only exit reasons trueup gives.
+    told = set(re.findall(r"POSITION_CLOSED ([A-Z_]+)", SCENARIO.read_text()))
+    assert told <= {reason for _, _, reason in closed}
     (executed,) = [e for e in events if e.type == "TRIGGER_EXECUTED"]
     assert (executed.symbol, executed.position_idx) == ("BNBUSDT", 1)
     assert getattr(executed, "filled_qty", None) == 5  # half the long, locked on leg 2
@@ -62,3 +77,11 @@ def test_the_demo_prints_its_story_and_no_client_library_log_lines(tmp_path: Pat
     # The stream drops on purpose; websocket-client would log each drop as an ERROR.
     assert "websocket" not in shown.stdout + shown.stderr
     assert shown.stderr == ""
+
+
+def test_demo_help_names_every_venue_the_demo_plays(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+
+    assert "the Bybit, Hyperliquid and Aster simulators" in shown

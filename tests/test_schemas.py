@@ -1101,3 +1101,15 @@ def test_every_aster_sample_line_matches_the_capture_line_and_its_specific_schem
         path = specific_schema(record)
         if path is not None:
             assert_valid(path, record["data"])
+
+
+@pytest.mark.parametrize(
+    "kind", ["position_opened", "position_resized", "order_placed"], ids=lambda kind: kind
+)
+def test_an_intents_quantity_may_be_a_json_integer_as_trueup_takes_it(kind: str) -> None:
+    path = f"inputs/intents/{kind}.schema.json"
+    example = load(path)["examples"][0]
+
+    assert not errors(path, example | {"qty": 3})
+    assert errors(path, example | {"qty": 0.3})
+    assert errors(path, example | {"qty": 0})

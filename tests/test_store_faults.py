@@ -381,6 +381,22 @@ def test_the_cli_names_a_missing_database_in_one_line(
     assert err.count("\n") == 1
 
 
+def test_a_server_unreachable_when_a_command_starts_is_one_line_and_exit_2_at_once(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    # A wrong address is likelier than an outage; waiting is for a journal already open.
+    started = time.monotonic()
+    code = main(["--store", "postgresql://trader@127.0.0.1:1/trueup", "ingest", "/dev/null"])
+
+    out, err = capfd.readouterr()
+    assert (code, out) == (2, "")
+    assert err == (
+        "trueup: cannot open the journal at postgresql://trader@127.0.0.1:1/trueup: connection "
+        'to server at "127.0.0.1", port 1 failed: Connection refused\n'
+    )
+    assert time.monotonic() - started < location.POSTGRES_CONNECT_TIMEOUT_S
+
+
 # --- passwords never shown ----------------------------------------------------------------------
 
 PASSWORD_FORMS = {
@@ -488,6 +504,10 @@ def events_table(store_url: str) -> str:
     return "stored_events" if is_sqlite(store_url) else "trueup_events"
 
 
+def tracking_table(store_url: str) -> str:
+    return "tracking" if is_sqlite(store_url) else "trueup_tracking"
+
+
 def test_a_journal_table_with_a_renamed_column_is_refused(store_url: str) -> None:
     with Journal.open(store_url) as journal:
         journal.append(positions(2))
@@ -511,6 +531,64 @@ def test_another_applications_table_of_the_same_name_is_refused(store_url: str) 
 
     assert "not a trueup journal" in one_line(raised.value)
     assert f"its table {table} has no " in str(raised.value)
+
+
+def tables_in(store_url: str) -> set[str]:
+    """The names of the store's tables (in the schema trueup uses)."""
+    if is_sqlite(store_url):
+        with sqlite3.connect(store_url.removeprefix("sqlite://")) as connection:
+            listed = "SELECT name FROM sqlite_master WHERE type = 'table'"
+            return {str(row[0]) for row in connection.execute(listed)}
+    with psycopg.connect(store_url) as server:
+        listed = "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+        return {str(row[0]) for row in server.execute(listed)}
+
+
+def test_a_store_holding_another_applications_tables_is_never_made_a_journal(
+    store_url: str,
+) -> None:
+    execute(store_url, "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+
+    with pytest.raises(StoreError) as raised:
+        Journal.open(store_url)
+
+    assert one_line(raised.value).endswith(
+        ": holds no trueup journal but other tables (customers): "
+        "give trueup a store of its own (a new file, or an empty database)"
+    )
+    assert tables_in(store_url) == {"customers"}
+
+
+def test_a_sqlite_file_refused_as_a_journal_is_left_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "app.db"
+    execute(f"sqlite://{path}", "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+    before = path.read_bytes()
+
+    with pytest.raises(StoreError):
+        Journal.open(str(path))
+
+    assert path.read_bytes() == before  # not even turned to WAL mode
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["app.db"]
+
+
+def test_an_empty_sqlite_file_is_made_a_journal(tmp_path: Path) -> None:
+    path = tmp_path / "journal.db"
+    path.touch()
+
+    with Journal.open(str(path)) as journal:
+        journal.append(positions(1))
+        assert journal.recorder.max_tracking_id(FORMAT_ROW) == JOURNAL_FORMAT
+
+
+def test_a_journal_whose_own_other_tables_outlived_its_events_is_made_again(
+    store_url: str,
+) -> None:
+    Journal.open(store_url).close()
+    execute(store_url, f"DROP TABLE {events_table(store_url)}")
+    execute(store_url, f"DROP TABLE {tracking_table(store_url)}")
+
+    with Journal.open(store_url) as journal:
+        assert journal.recorder.max_tracking_id(FORMAT_ROW) == JOURNAL_FORMAT
 
 
 # --- journals a newer trueup wrote ---------------------------------------------------------------

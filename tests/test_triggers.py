@@ -372,7 +372,7 @@ def test_trigger_add_list_and_confirm_on_the_command_line(
     confirm = ["trigger", "confirm", trigger_id, "--operator", "bob", "--at", str(T0 + 5)]
     assert _cli(store_url, capsys, *confirm) == (0, trigger_id + "\n")
     again = ["trigger", "confirm", trigger_id, "--at", str(T0 + 6)]
-    assert _cli(store_url, capsys, *again)[0] == 1
+    assert _cli(store_url, capsys, *again) == (1, "")  # refused: no id, as if in force
     code, out = _cli(store_url, capsys, "trigger", "list")
     assert "requested" in out and trigger_id in out
     code, out = _cli(store_url, capsys, "events", "--json")
@@ -391,7 +391,20 @@ def test_an_invalid_trigger_on_the_command_line_is_refused_with_its_reason(
     args = ["trigger", "add", "--venue", "bybit", "--account", "main", "--symbol", "BTCUSDT"]
     args += ["--direction", "long", "--kind", "price", "--level", "110", "--ratio", "1.5"]
     assert main(["--store", store_url, *args, "--action", "reduce"]) == 1
-    assert "ratio 1.5 is not in (0, 1]" in capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert "ratio 1.5 is not in (0, 1]" in err
+    assert out == ""
+
+
+def test_a_refused_command_on_a_trigger_prints_only_why_on_stderr(
+    store_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    confirm = ["trigger", "confirm", "t-none", "--venue", "bybit", "--account", "main"]
+    code = main(["--store", store_url, *confirm])
+    out, err = capsys.readouterr()
+
+    assert (code, out) == (1, "")
+    assert err == "trueup: refused: no trigger t-none on bybit/main\n"
 
 
 def test_a_position_report_s_mark_moves_the_water_mark_too() -> None:

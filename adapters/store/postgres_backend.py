@@ -37,6 +37,7 @@ TABLES_LOCK = 0x7472_7565_7570  # "trueup"
 _COLUMNS = sql.SQL(
     "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s"
 )
+_TABLES = sql.SQL("SELECT table_name FROM information_schema.tables WHERE table_schema = %s")
 
 
 class PostgresBackend(Backend):
@@ -146,11 +147,14 @@ def _prepare(
         rows = connection.execute(_COLUMNS, (schema, table)).fetchall()
         return {str(row[0]) for row in rows}
 
+    def tables() -> set[str]:
+        return {str(row[0]) for row in connection.execute(_TABLES, (schema,)).fetchall()}
+
     expected = {
         recorder.events_table_name: EVENT_COLUMNS | {"notification_id"},
         recorder.tracking_table_name: TRACKING_COLUMNS,
     }
-    prepare(recorder, columns, expected, create)
+    prepare(recorder, columns, tables, expected, create)
 
 
 def _said(error: BaseException, settings: dict[str, str]) -> str:

@@ -3,6 +3,7 @@ and a file that cannot serve as a journal named with the reason."""
 
 import sqlite3
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 from eventsourcing.persistence import IntegrityError, PersistenceError, ProcessRecorder
@@ -103,7 +104,7 @@ def _create(settings: dict[str, str], create: bool) -> tuple[Factory, ProcessRec
     for _ in range(RACES):
         factory, recorder = build(settings)
         try:
-            _prepare(recorder, create)
+            _prepare(recorder, settings, create)
         except IntegrityError as error:
             factory.close()
             if "__migration__" not in str(error):
@@ -116,20 +117,34 @@ def _create(settings: dict[str, str], create: bool) -> tuple[Factory, ProcessRec
     raise StoreError(f"could not create the journal tables in {settings['SQLITE_DBNAME']}")
 
 
-def _prepare(recorder: ProcessRecorder, create: bool) -> None:
+def _prepare(recorder: ProcessRecorder, settings: dict[str, str], create: bool) -> None:
     assert isinstance(recorder, SQLiteProcessRecorder)
+    # Looked at on a plain connection: the recorder's first one turns the file to WAL mode,
+    # and a file refused is left as it was.
+    looking = sqlite3.connect(
+        settings["SQLITE_DBNAME"],
+        timeout=float(settings["SQLITE_LOCK_TIMEOUT"]),
+        isolation_level=None,
+    )
 
     def columns(table: str) -> set[str]:
-        with recorder.datastore.transaction(commit=False) as cursor:
-            cursor.execute("SELECT name FROM pragma_table_info(?)", (table,))
-            return {str(row[0]) for row in cursor.fetchall()}
+        rows = looking.execute("SELECT name FROM pragma_table_info(?)", (table,))
+        return {str(row[0]) for row in rows}
 
-    prepare(
-        recorder,
-        columns,
-        {recorder.events_table_name: EVENT_COLUMNS, TRACKING_TABLE: TRACKING_COLUMNS},
-        create,
-    )
+    def tables() -> set[str]:
+        rows = looking.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+        return {str(row[0]) for row in rows}
+
+    with closing(looking):
+        prepare(
+            recorder,
+            columns,
+            tables,
+            {recorder.events_table_name: EVENT_COLUMNS, TRACKING_TABLE: TRACKING_COLUMNS},
+            create,
+        )
 
 
 def _explain(path: str, error: BaseException) -> str:

@@ -3,12 +3,15 @@
 eventsourcing creates tables with CREATE TABLE IF NOT EXISTS, which passes over a table of
 the same name that another application made, or that someone altered; reading it would
 then fail later, obscurely. Checking the columns first turns that into one clear message.
+Nor are the journal's tables made beside another application's: a --store pointing at its
+database by mistake would be written into, where a command that reads refuses it.
 """
 
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from trueup.adapters.store.journal_format import ensure_format
+from trueup.adapters.store.location import TABLE_PREFIX
 
 if TYPE_CHECKING:  # only named here: a SQLite store never loads psycopg
     from eventsourcing.postgres import PostgresProcessRecorder
@@ -16,6 +19,8 @@ if TYPE_CHECKING:  # only named here: a SQLite store never loads psycopg
 
 # table -> the names of its columns (none when it does not exist)
 ColumnReader = Callable[[str], set[str]]
+# the names of every table in the store (in the schema trueup uses)
+TableLister = Callable[[], set[str]]
 
 EVENT_COLUMNS = frozenset({"originator_id", "originator_version", "topic", "state"})
 TRACKING_COLUMNS = frozenset({"application_name", "notification_id"})
@@ -32,14 +37,26 @@ class NoJournal(Exception):
 def prepare(
     recorder: "SQLiteProcessRecorder | PostgresProcessRecorder",
     columns: ColumnReader,
+    tables: TableLister,
     expected: Mapping[str, frozenset[str]],
     create: bool = True,
 ) -> None:
     """Check the tables that exist, create those that do not, and record the journal format.
     Unless ``create``, a store without the journal's tables is NoJournal: a command that
-    only reads never leaves an empty journal behind (an older journal is still upgraded)."""
+    only reads never leaves an empty journal behind (an older journal is still upgraded).
+    A store without them that holds other tables is NotAJournal: never made one."""
+    found_columns = {table: columns(table) for table in expected}
+    if not any(found_columns.values()):
+        if not create:
+            raise NoJournal("holds no trueup journal")
+        others = _foreign(tables(), expected)
+        if others:
+            raise NotAJournal(
+                f"holds no trueup journal but other tables ({others}): "
+                "give trueup a store of its own (a new file, or an empty database)"
+            )
     for table, wanted in expected.items():
-        found = columns(table)
+        found = found_columns[table]
         if not found and not create:
             raise NoJournal("holds no trueup journal")
         missing = wanted - found
@@ -51,3 +68,12 @@ def prepare(
             )
     recorder.create_table()
     ensure_format(recorder)
+
+
+def _foreign(names: set[str], expected: Mapping[str, frozenset[str]]) -> str:
+    """The tables no trueup made, named for a message ("" if none): a journal's other
+    tables all begin with its prefix (views, snapshots), and may outlive its events."""
+    prefix = f"{TABLE_PREFIX}_"
+    others = sorted(n for n in names if n not in expected and not n.startswith(prefix))
+    shown = ", ".join(others[:3])
+    return shown + (f" and {len(others) - 3} more" if len(others) > 3 else "")
