@@ -12,7 +12,11 @@ from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent, InputRejected
 from trueup.domain.instants import iso
 from trueup.domain.pnl import ClosedPosition
+from trueup.domain.vocabulary import Whose
 from trueup.projections.position_json import JSON, pnl_state, risk_json
+
+# The positions' unrealised PnL that is the venue's own figure, not trueup's (domain/pnl.py).
+VENUE_FIGURE = Whose.VENUE.value
 
 if TYPE_CHECKING:  # only the commands that print these load what makes them
     from trueup.projections.audit import Audit, TimelineEntry
@@ -124,7 +128,7 @@ def audit_json(result: "Audit") -> JSON:
         "position_idx": key.position_idx,
         "as_of": result.as_of,
         "state": result.state(key),
-        "pnl": pnl_state(result.book.pnl, key),
+        "pnl": pnl_state(result.book, key),
         "risk": risk_json(result.risk(key)),
         "timeline": [
             {
@@ -150,16 +154,26 @@ def print_positions(rows: list[JSON], out: TextIO | None = None) -> None:
         f"{'unrealised':>12} {'realised':>12} {'lev':>6} {'to liq':>8} {'score':>6}  status"
     )
     out.write(header + "\n")
+    from_venue = False
     for row in rows:
         status = "; ".join(row["findings"]) or "OK"
         pnl = row.get("pnl") or {}
         risk = row.get("risk") or {}
+        unrealised = _shown(pnl.get("unrealised_pnl"))
+        if pnl.get("unrealised_source") == VENUE_FIGURE:
+            unrealised += "*"
+            from_venue = True
         out.write(
             f"{_account(row['venue'], row['account']):<16} {row['symbol']:<12} "
             f"{row['position_idx']:>3} {row['local_qty']:>12} {row['exchange_qty']:>12} "
-            f"{_shown(pnl.get('unrealised_pnl')):>12} {_shown(pnl.get('realised_pnl')):>12} "
+            f"{unrealised:>12} {_shown(pnl.get('realised_pnl')):>12} "
             f"{_shown(risk.get('leverage')):>6} {_percent(risk.get('liquidation_distance')):>8} "
             f"{_shown(risk.get('score')):>6}  {status}\n"
+        )
+    if from_venue:
+        out.write(
+            "unrealised: * the venue's own figure, from its last report of the position "
+            "(trueup has not folded the fills that opened it, or has no mark)\n"
         )
 
 
