@@ -31,6 +31,7 @@ from trueup.projections.views import AccountView, KeyRow, SymbolView
 ZERO = Decimal(0)
 ONE = Decimal(1)
 UNKNOWN_COIN = "?"  # no report named the coin: apart, never guessed
+_SUMMED = ("realised_pnl", "fees", "funding")  # a key's PnL summed, beside its unrealised
 JSON = dict[str, Any]
 
 
@@ -147,7 +148,8 @@ def summarise(
             mine = accounts[(view.venue, view.account)] = AccountSummary(
                 view.venue, view.account, None
             )
-        for row in view.keys:
+        # Flat with no PnL: nothing to sum, not "0 in a coin no report named" (apart).
+        for row in filter(_counts, view.keys):
             coin = _coin(row)
             usd = usd_value(coin, rules)
             totals: AccountSummary | Apart = mine
@@ -236,6 +238,12 @@ def _add_equity(
             summary.equity = wallet.equity * usd
             total += summary.equity
     return total
+
+
+def _counts(row: KeyRow) -> bool:
+    """Whether the key has anything to sum: a position held, or PnL since trueup saw it."""
+    pnl = row.pnl
+    return row.risk is not None or any(Decimal(pnl.get(f) or 0) for f in _SUMMED)
 
 
 def _add_pnl(totals: "AccountSummary | Apart", row: KeyRow, usd: Decimal) -> None:

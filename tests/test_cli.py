@@ -316,6 +316,23 @@ def test_audit_for_people_shows_the_position_and_its_history(
     assert "LONG 0.5 @ 65100.5" in out
 
 
+def test_an_audit_for_people_shows_no_seq_where_the_venue_gave_none(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Bybit's flat position on a symbol never traded: seq -1, its way of saying none.
+    item = messages.position_item(symbol="ETHUSDT", side="", size="0", seq=-1, updated_time=T0)
+    frame = messages.ws_frame("position", [item], message_id="eth", creation_time=T0)
+    path = tmp_path / "flat.jsonl"
+    path.write_bytes(orjson.dumps(messages.capture_ws(T0, ACCOUNT, frame)) + b"\n")
+    assert trueup(store_url, "ingest", str(path)) == 0
+    capsys.readouterr()
+    audit = ["audit", "--venue", "bybit", "--account", ACCOUNT, "--symbol", "ETHUSDT"]
+    assert trueup(store_url, *audit) == 0
+    out = capsys.readouterr().out
+    assert "seq -1" not in out
+    assert "exchange: flat (updated 2025-11-03T19:45:00.000Z)" in out
+
+
 def hedged_bnb(store_url: str, tmp_path: Path) -> list[str]:
     """BNBUSDT held in hedge mode (long 1 at idx 1, short 2 at idx 2) ingested; the audit's
     arguments for it."""

@@ -488,3 +488,46 @@ def test_a_position_whose_opening_fill_trueup_folded_shows_its_own_unrealised_pn
     )
     (audit,) = cli(capsys, url, "audit", *BTC_MAIN, "--json")
     assert audit["pnl"] == row["pnl"]
+
+
+# --- for people: no figure made up, none in exponent notation ---------------------------------
+
+
+def ada_intent(at: int) -> Json:
+    """The bot's LIVE position on ADAUSDT, which no report names: no coin, nothing to sum."""
+    intent = {
+        "kind": "position_opened", "position_id": "p-ada", "category": "linear",
+        "symbol": "ADAUSDT", "position_idx": 0, "side": "Buy", "qty": "500", "mode": "LIVE",
+    }  # fmt: skip
+    return messages.capture_intent(at, "main", intent)
+
+
+def test_an_account_with_no_wallet_shows_no_equity_and_a_key_with_nothing_no_coin_apart(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = ingested(store_url, tmp_path, position_list(T0), ada_intent(T0 + 1))
+    (summary,) = cli(capsys, url, "summary", "--json")
+    assert summary["apart"] == []  # not a coin "?" with every figure 0
+    capsys.readouterr()
+    assert main(["--store", url, "summary"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("positions 1, notional 16148.295, equity - (no wallet reported)\n")
+    assert "apart" not in out and " ? " not in out
+
+
+def test_figures_are_shown_in_plain_notation_as_the_venue_wrote_them(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    item = messages.wallet_item(
+        total_equity="7634.00000000", total_wallet_balance="7634.00000000",
+        available="7634.00000000", initial_margin="0.00000000", maintenance_margin="0.00000000",
+    )  # fmt: skip
+    frame = messages.ws_frame("wallet", [item], message_id="w", creation_time=T0)
+    url = ingested(store_url, tmp_path, messages.capture_ws(T0, "main", frame))
+    capsys.readouterr()
+    assert main(["--store", url, "summary"]) == 0
+    out = capsys.readouterr().out
+    # Decimal's str() gives 0E-8 for the venue's 0.00000000.
+    assert "E-" not in out
+    (account,) = [line for line in out.splitlines() if line.startswith("bybit/main")]
+    assert account.split()[6:8] == ["0.00000000", "0.00000000"]  # initial, maintenance margin
