@@ -4,12 +4,22 @@ A module of its own, not only a method of TrueupService: `trueup audit` imports 
 the fold, and none of the views, answers and rules the service's other answers load.
 """
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from trueup.adapters.store.journal import Journal
 
 if TYPE_CHECKING:
     from trueup.projections.audit import Audit
+
+
+class SeveralLegs(LookupError):
+    """A symbol with positions at more than one idx (hedge mode's two legs), and none chosen:
+    which one is meant cannot be guessed."""
+
+    def __init__(self, symbol: str, legs: Iterable[int]) -> None:
+        self.symbol, self.legs = symbol, tuple(sorted(set(legs)))
+        super().__init__(f"{symbol} has positions at idx {', '.join(map(str, self.legs))}")
 
 
 def audit_position(

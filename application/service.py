@@ -38,6 +38,7 @@ from trueup.application.can_open import (
     judge_can_open,
     views_at,
 )
+from trueup.application.position_audit import SeveralLegs
 from trueup.domain.emitted import Emitted, TriggerRefused
 from trueup.domain.events import (
     InputEvent,
@@ -543,18 +544,30 @@ class TrueupService:
         )
 
     def emitted_about(
-        self, venue: str, account: str, symbol: str, position_idx: int, as_of: int | None = None
+        self,
+        venue: str,
+        account: str,
+        symbol: str,
+        position_idx: int | None = None,
+        as_of: int | None = None,
     ) -> list[tuple[int, Emitted]]:
         """What trueup said about one position, in the order it said it (up to ``as_of``),
-        each with its journal position: read by topic, so the inputs in between cost nothing."""
-        return [
+        each with its journal position: read by topic, so the inputs in between cost nothing.
+        ``position_idx`` None: the symbol's one leg; SeveralLegs if it spoke of more, as the
+        audit answers (application/position_audit.py)."""
+        about = [
             (position, event)
             for position, event in self.journal.emitted_and_refused(self.journal.last_position())
             if isinstance(event, Emitted)
             and (event.venue, event.account, event.symbol) == (venue, account, symbol)
-            and event.position_idx == position_idx
             and (as_of is None or event.at <= as_of)
         ]
+        if position_idx is None:
+            legs = {event.position_idx for _, event in about if event.position_idx is not None}
+            if len(legs) > 1:
+                raise SeveralLegs(symbol, legs)
+            position_idx = legs.pop() if legs else 0
+        return [said for said in about if said[1].position_idx == position_idx]
 
     def behind(self, partitions: Sequence[int], upto: int) -> list[int]:
         """Those of ``partitions`` from the first that has not processed every input up to

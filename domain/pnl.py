@@ -34,6 +34,7 @@ from trueup.domain.vocabulary import (
     OrderSide,
     PnlFigure,
     PositionSide,
+    Whose,
 )
 
 if TYPE_CHECKING:  # the book folds this ledger: imported for its type alone
@@ -275,6 +276,24 @@ class KeyLedger:
         if self.open is None:
             return ZERO
         return None if self.mark is None else self.open.unrealised(self.mark)
+
+
+def unrealised(
+    ledger: KeyLedger | None, report: PositionReport | None
+) -> tuple[Decimal | None, Whose | None]:
+    """A key's unrealised PnL as trueup can vouch for it, and whose figure it is: the
+    ledger's, where it folded the fills of the lifecycle open and has a mark; else the
+    venue's, from its last report of the position held; 0 where neither holds one; else
+    unknown (None, None). A position opened before trueup saw its fills has no open
+    lifecycle in the ledger, which knows neither its entry nor its size: its 0 is not true."""
+    held = ledger is not None and ledger.open is not None
+    ours = ledger.unrealised() if ledger is not None and held else None
+    if ours is not None:
+        return ours, Whose.TRUEUP
+    if report is not None and report.size:
+        venue = report.unrealised_pnl
+        return (None, None) if venue is None else (venue, Whose.VENUE)
+    return (None, None) if held else (ZERO, Whose.TRUEUP)
 
 
 class PnlLedger:

@@ -25,6 +25,13 @@ class ContractKind(StrEnum):
     INVERSE = "inverse"  # sized in its quote coin (USD) and settled in the base asset
 
 
+class Whose(StrEnum):
+    """Whose figure a position's unrealised PnL is."""
+
+    TRUEUP = "trueup"  # the ledger's, from its fills and the latest mark
+    VENUE = "venue"  # the venue's own, from its last position report
+
+
 class PnlFigure(StrEnum):
     """Which of the venue's own realised PnL figures trueup's is checked against."""
 

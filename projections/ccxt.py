@@ -41,12 +41,9 @@ def ccxt_position(row: JSON) -> JSON | None:
     risk = row.get("risk")
     if risk is None:
         return None
-    exchange = row["state"]["exchange"] or {}
     pnl = row.get("pnl") or {}
     opened = pnl.get("open")
-    unrealised = _decimal(pnl.get("unrealised_pnl")) if opened else None
-    if unrealised is None:
-        unrealised = _decimal(exchange.get("unrealised_pnl"))
+    unrealised = _decimal(pnl.get("unrealised_pnl"))
     realised = None
     if opened:
         realised = (

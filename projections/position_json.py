@@ -2,29 +2,39 @@
 lists them from the views, and as `trueup audit` shows them, which loads no view."""
 
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from trueup.domain.keys import PositionKey
-from trueup.domain.pnl import PnlLedger
+from trueup.domain.pnl import KeyLedger, unrealised
 from trueup.domain.risk import PositionRisk
+
+if TYPE_CHECKING:  # only its type: the book is what the callers hold
+    from trueup.domain.book import AccountBook
 
 JSON = dict[str, Any]
 
 
-def pnl_state(ledger: PnlLedger, key: PositionKey) -> JSON:
+def pnl_state(book: "AccountBook", key: PositionKey) -> JSON:
     """A key's PnL as `positions` shows it: the open lifecycle's (realised before fees,
-    fees, funding, unrealised from the latest mark; null without a mark) and the key's
-    totals since trueup first saw it. Decimals as strings."""
-    found = ledger.keys.get(key)
+    fees, funding), the key's totals since trueup first saw it, and its unrealised PnL as
+    trueup can vouch for it (``unrealised_source``: trueup's from the latest mark, the
+    venue's own, or null: unknown). Decimals as strings; {} for a key neither knows."""
+    found = book.pnl.keys.get(key)
+    position = book.positions.get(key)
+    report = position.exchange if position is not None else None
     if found is None:
-        return {}
+        if report is None:
+            return {}
+        # A report the ledger took no mark from: nothing folded since trueup saw the key.
+        found = KeyLedger(key, coin=report.notional_coin)
+    figure, whose = unrealised(found, report)
     life = found.open
-    unrealised = found.unrealised()
     return {
         "mark_price": _text(found.mark),
-        "unrealised_pnl": _text(unrealised),
+        "unrealised_pnl": _text(figure),
+        "unrealised_source": None if whose is None else whose.value,
         "open": None
         if life is None
         else {

@@ -16,7 +16,6 @@ import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
 import msgspec
@@ -24,7 +23,7 @@ import msgspec
 from trueup.domain.coin_values import usd_value
 from trueup.domain.risk import PortfolioRisk, PositionRisk, portfolio, share
 from trueup.domain.rules.config import DEFAULTS, RuleConfig
-from trueup.domain.vocabulary import PositionSide
+from trueup.domain.vocabulary import PositionSide, Whose
 from trueup.domain.wallet import WalletSummary
 from trueup.projections.ccxt import base_asset
 from trueup.projections.views import AccountView, KeyRow, SymbolView
@@ -32,14 +31,8 @@ from trueup.projections.views import AccountView, KeyRow, SymbolView
 ZERO = Decimal(0)
 ONE = Decimal(1)
 UNKNOWN_COIN = "?"  # no report named the coin: apart, never guessed
+_SUMMED = ("realised_pnl", "fees", "funding")  # a key's PnL summed, beside its unrealised
 JSON = dict[str, Any]
-
-
-class Whose(StrEnum):
-    """Whose figure a position's unrealised PnL is."""
-
-    TRUEUP = "trueup"  # the ledger's, from its fills and the latest mark
-    VENUE = "venue"  # the venue's own, from its last report
 
 
 @dataclass(slots=True)
@@ -155,7 +148,8 @@ def summarise(
             mine = accounts[(view.venue, view.account)] = AccountSummary(
                 view.venue, view.account, None
             )
-        for row in view.keys:
+        # Flat with no PnL: nothing to sum, not "0 in a coin no report named" (apart).
+        for row in filter(_counts, view.keys):
             coin = _coin(row)
             usd = usd_value(coin, rules)
             totals: AccountSummary | Apart = mine
@@ -246,6 +240,12 @@ def _add_equity(
     return total
 
 
+def _counts(row: KeyRow) -> bool:
+    """Whether the key has anything to sum: a position held, or PnL since trueup saw it."""
+    pnl = row.pnl
+    return row.risk is not None or any(Decimal(pnl.get(f) or 0) for f in _SUMMED)
+
+
 def _add_pnl(totals: "AccountSummary | Apart", row: KeyRow, usd: Decimal) -> None:
     pnl = row.pnl
     if pnl:
@@ -255,16 +255,13 @@ def _add_pnl(totals: "AccountSummary | Apart", row: KeyRow, usd: Decimal) -> Non
 
 
 def _unrealised(row: KeyRow) -> tuple[Decimal | None, Whose | None]:
-    """The key's unrealised PnL and whose figure it is: trueup's, from the ledger's open
-    lifecycle and mark; else the venue's; else unknown (None, None)."""
+    """The key's unrealised PnL and whose figure it is, as `positions` shows it
+    (domain/pnl.py ``unrealised``); (None, None): unknown."""
     pnl = row.pnl
-    if pnl and pnl.get("open") is not None and pnl.get("unrealised_pnl") is not None:
-        return Decimal(pnl["unrealised_pnl"]), Whose.TRUEUP
-    exchange = row.state.get("exchange") or {}
-    venue = exchange.get("unrealised_pnl")
-    if venue is not None:
-        return Decimal(venue), Whose.VENUE
-    return None, None
+    figure, whose = pnl.get("unrealised_pnl"), pnl.get("unrealised_source")
+    if figure is None or whose is None:
+        return None, None
+    return Decimal(figure), Whose(whose)
 
 
 def _largest_first(exposures: Iterable[Exposure]) -> list[Exposure]:

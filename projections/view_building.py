@@ -60,7 +60,7 @@ def symbol_view(
                 held_ever=position.exchange is not None
                 or bool(position.local)
                 or key in book.pnl.keys,
-                pnl=pnl_state(book.pnl, key),
+                pnl=pnl_state(book, key),
                 risk=position_risk(book, key, reconciler.config),
             )
         )
@@ -90,7 +90,7 @@ def _ledger_only_row(book: AccountBook, key: PositionKey) -> KeyRow:
         findings=(),
         state=position_state(book, Position(key)),
         held_ever=True,
-        pnl=pnl_state(book.pnl, key),
+        pnl=pnl_state(book, key),
         risk=None,
     )
 

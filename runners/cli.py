@@ -1121,7 +1121,7 @@ def _serve(journal: "Journal", args: argparse.Namespace) -> int:
 
 
 def _audit(journal: "Journal", args: argparse.Namespace) -> int:
-    from trueup.application.position_audit import audit_position
+    from trueup.application.position_audit import SeveralLegs, audit_position
     from trueup.runners import output
 
     result = audit_position(
@@ -1140,8 +1140,8 @@ def _audit(journal: "Journal", args: argparse.Namespace) -> int:
         )
     if args.json or args.html:
         if len(keys) > 1:
-            idx = ", ".join(str(k.position_idx) for k in keys)
-            raise UsageError(f"{args.symbol} has positions at idx {idx}: pass --position-idx")
+            legs = SeveralLegs(args.symbol, (k.position_idx for k in keys))
+            raise UsageError(f"{legs}: pass --position-idx")
         document = output.audit_json(result)
         if args.json:
             output.write_json(document)

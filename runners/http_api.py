@@ -46,6 +46,7 @@ from trueup.application.answers import (
 )
 from trueup.application.backlog import BacklogLimits
 from trueup.application.can_open import CanOpenFacts
+from trueup.application.position_audit import SeveralLegs
 from trueup.application.service import EventFilter, TrueupService
 from trueup.domain.bounds import EARLIEST_MS, LATEST_MS
 from trueup.domain.emitted import EMITTED_TYPES
@@ -310,7 +311,8 @@ class EmittedQuery(Strict):
     venue: Name
     account: Name
     symbol: Name
-    position_idx: Annotated[int, Field(ge=0, le=2)] = 0
+    # None: the symbol's one leg; 422 naming them where it has two (hedge mode).
+    position_idx: Annotated[int, Field(ge=0, le=2)] | None = None
     as_of: Instant | None = None
 
 
@@ -650,9 +652,12 @@ class TrueupApi:
 
     def emitted(self, query: EmittedQuery) -> Document:
         with self._reading() as service:
-            said = service.emitted_about(
-                query.venue, query.account, query.symbol, query.position_idx, as_of=query.as_of
-            )
+            try:
+                said = service.emitted_about(
+                    query.venue, query.account, query.symbol, query.position_idx, as_of=query.as_of
+                )
+            except SeveralLegs as several:
+                _refuse_field("position_idx", query.position_idx, str(several))
         events = [event_json(*stored) | {"at_iso": iso(stored[1].at)} for stored in said]
         return Document({"events": events})
 
@@ -710,10 +715,8 @@ class TrueupApi:
                 + (f" as of {iso(query.as_of)}" if query.as_of is not None else ""),
             )
         if len(result.keys) > 1:
-            idx = ", ".join(str(k.position_idx) for k in result.keys)
-            _refuse_field(
-                "position_idx", query.position_idx, f"{query.symbol} has positions at idx {idx}"
-            )
+            legs = SeveralLegs(query.symbol, (k.position_idx for k in result.keys))
+            _refuse_field("position_idx", query.position_idx, str(legs))
         return Document(output.audit_json(result))
 
     def events(self, query: EventsQuery, accept: str, last_event_id: int | None) -> Response:

@@ -1,7 +1,7 @@
 """How results look to people (text) and to programs (JSON, decimals as strings)."""
 
 import sys
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, TextIO
 
 import msgspec
@@ -12,7 +12,11 @@ from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent, InputRejected
 from trueup.domain.instants import iso
 from trueup.domain.pnl import ClosedPosition
+from trueup.domain.vocabulary import Whose
 from trueup.projections.position_json import JSON, pnl_state, risk_json
+
+# The positions' unrealised PnL that is the venue's own figure, not trueup's (domain/pnl.py).
+VENUE_FIGURE = Whose.VENUE.value
 
 if TYPE_CHECKING:  # only the commands that print these load what makes them
     from trueup.projections.audit import Audit, TimelineEntry
@@ -35,9 +39,12 @@ def moment(at: int) -> str:
 
 
 def _seq(exchange: JSON) -> str:
-    """The report's seq, where the venue gave one, else when it was updated."""
-    if exchange["seq"] is not None:
-        return f" (seq {exchange['seq']})"
+    """The report's seq, where the venue gave one, else when it was updated. A negative seq
+    says there is none (Bybit's -1 for a symbol never traded, and trueup's for a key a
+    snapshot found flat before any report): not shown."""
+    seq = exchange["seq"]
+    if seq is not None and seq >= 0:
+        return f" (seq {seq})"
     return f" (updated {moment(exchange['updated_time'])})"
 
 
@@ -51,20 +58,20 @@ def describe_state(state: JSON) -> str:
     exchange = state["exchange"]
     if exchange is None:
         there = "exchange: never seen"
-    elif exchange["size"] in ("0", "0.0") or not exchange["side"]:
+    elif not exchange["side"] or not Decimal(exchange["size"]):
         there = f"exchange: flat{_seq(exchange)}"
     else:
         there = (
-            f"exchange: {exchange['side']} {exchange['size']} @ {exchange['entry_price']}"
-            f"{_seq(exchange)}"
+            f"exchange: {exchange['side']} {_shown(exchange['size'])} @ "
+            f"{_shown(exchange['entry_price'])}{_seq(exchange)}"
         )
     local = state["local"]
     open_ids = [
-        f"{p['position_id']} {p['mode']} {p['side']} {p['qty']} TP1 {p['tp1']}"
+        f"{p['position_id']} {p['mode']} {p['side']} {_shown(p['qty'])} TP1 {p['tp1']}"
         for p in local["positions"]
         if p["status"] == "OPEN"
     ]
-    mine = f"local: {local['qty']}" + (f" [{'; '.join(open_ids)}]" if open_ids else "")
+    mine = f"local: {_shown(local['qty'])}" + (f" [{'; '.join(open_ids)}]" if open_ids else "")
     return f"{there} | {mine}"
 
 
@@ -124,7 +131,7 @@ def audit_json(result: "Audit") -> JSON:
         "position_idx": key.position_idx,
         "as_of": result.as_of,
         "state": result.state(key),
-        "pnl": pnl_state(result.book.pnl, key),
+        "pnl": pnl_state(result.book, key),
         "risk": risk_json(result.risk(key)),
         "timeline": [
             {
@@ -150,21 +157,41 @@ def print_positions(rows: list[JSON], out: TextIO | None = None) -> None:
         f"{'unrealised':>12} {'realised':>12} {'lev':>6} {'to liq':>8} {'score':>6}  status"
     )
     out.write(header + "\n")
+    from_venue = False
     for row in rows:
         status = "; ".join(row["findings"]) or "OK"
         pnl = row.get("pnl") or {}
         risk = row.get("risk") or {}
+        unrealised = _shown(pnl.get("unrealised_pnl"))
+        if pnl.get("unrealised_source") == VENUE_FIGURE:
+            unrealised += "*"
+            from_venue = True
         out.write(
             f"{_account(row['venue'], row['account']):<16} {row['symbol']:<12} "
-            f"{row['position_idx']:>3} {row['local_qty']:>12} {row['exchange_qty']:>12} "
-            f"{_shown(pnl.get('unrealised_pnl')):>12} {_shown(pnl.get('realised_pnl')):>12} "
+            f"{row['position_idx']:>3} {_shown(row['local_qty']):>12} "
+            f"{_shown(row['exchange_qty']):>12} "
+            f"{unrealised:>12} {_shown(pnl.get('realised_pnl')):>12} "
             f"{_shown(risk.get('leverage')):>6} {_percent(risk.get('liquidation_distance')):>8} "
             f"{_shown(risk.get('score')):>6}  {status}\n"
+        )
+    if from_venue:
+        out.write(
+            "unrealised: * the venue's own figure, from its last report of the position "
+            "(trueup has not folded the fills that opened it, or has no mark)\n"
         )
 
 
 def _shown(value: object) -> str:
-    return "-" if value is None else str(value)
+    """A figure as people read it: "-" where unknown, a decimal (or its text in a JSON
+    document) in plain notation: 0.00000000 and 1500, never str()'s 0E-8 or 1.5E+3."""
+    if value is None:
+        return "-"
+    if isinstance(value, str) and "E" in value:
+        try:
+            return f"{Decimal(value):f}"
+        except InvalidOperation:
+            return value
+    return f"{value:f}" if isinstance(value, Decimal) else str(value)
 
 
 def _percent(fraction: object) -> str:
@@ -178,10 +205,11 @@ def print_summary(summary: "Summary", out: TextIO | None = None) -> None:
     """The portfolio as a risk officer reads it: totals, accounts, distribution, risk."""
     out = out or sys.stdout
     out.write(
-        f"positions {summary.positions}, notional {summary.notional}, "
-        f"equity {summary.equity} (in USD)\n"
-        f"PnL: unrealised {summary.unrealised_pnl}, realised {summary.realised_pnl}, "
-        f"fees {summary.fees}, funding {summary.funding}, net {summary.net_pnl}\n"
+        f"positions {summary.positions}, notional {_shown(summary.notional)}, "
+        f"equity {_equity(summary)}\n"
+        f"PnL: unrealised {_shown(summary.unrealised_pnl)}, "
+        f"realised {_shown(summary.realised_pnl)}, fees {_shown(summary.fees)}, "
+        f"funding {_shown(summary.funding)}, net {_shown(summary.net_pnl)}\n"
     )
     if summary.unrealised_from_venue or summary.unrealised_unknown:
         out.write(
@@ -200,7 +228,7 @@ def print_summary(summary: "Summary", out: TextIO | None = None) -> None:
             f"{(w and w.equity_coin) or '-':>5} {_shown(w and w.equity):>14} "
             f"{_shown(w and w.wallet_balance):>14} {_shown(w and w.available):>14} "
             f"{_shown(w and w.initial_margin):>12} {_shown(w and w.maintenance_margin):>12} "
-            f"{a.positions:>9} {a.unrealised_pnl!s:>12} {a.realised_pnl!s:>12}\n"
+            f"{a.positions:>9} {_shown(a.unrealised_pnl):>12} {_shown(a.realised_pnl):>12}\n"
         )
     distributions = (
         ("venue", summary.by_venue),
@@ -211,8 +239,8 @@ def print_summary(summary: "Summary", out: TextIO | None = None) -> None:
         out.write(f"\nby {title}: {'notional':>16} {'share':>8} {'long':>14} {'short':>14}\n")
         for e in exposures:
             out.write(
-                f"  {e.name:<14} {e.notional!s:>16} {_percent(e.share):>8} "
-                f"{e.long_notional!s:>14} {e.short_notional!s:>14}  ({e.positions})\n"
+                f"  {e.name:<14} {_shown(e.notional):>16} {_percent(e.share):>8} "
+                f"{_shown(e.long_notional):>14} {_shown(e.short_notional):>14}  ({e.positions})\n"
             )
     if summary.apart:
         out.write(
@@ -222,9 +250,10 @@ def print_summary(summary: "Summary", out: TextIO | None = None) -> None:
         )
         for part in summary.apart:
             out.write(
-                f"  {part.coin:<8} {part.equity!s:>14} {part.positions:>9} {part.notional!s:>16} "
-                f"{part.unrealised_pnl!s:>12} {part.realised_pnl!s:>12} {part.fees!s:>10} "
-                f"{part.funding!s:>10}\n"
+                f"  {part.coin:<8} {_shown(part.equity):>14} {part.positions:>9} "
+                f"{_shown(part.notional):>16} {_shown(part.unrealised_pnl):>12} "
+                f"{_shown(part.realised_pnl):>12} {_shown(part.fees):>10} "
+                f"{_shown(part.funding):>10}\n"
             )
     risk = summary.risk
     if risk is None:
@@ -237,6 +266,15 @@ def print_summary(summary: "Summary", out: TextIO | None = None) -> None:
         + (f" ({risk.largest_concentration_of})" if risk.largest_concentration_of else "")
         + "\n"
     )
+
+
+def _equity(summary: "Summary") -> str:
+    """The accounts' equity in USD; where none was summed, why, rather than a 0."""
+    if any(a.equity is not None for a in summary.accounts):
+        return f"{_shown(summary.equity)} (in USD)"
+    if any(a.wallet is not None for a in summary.accounts):
+        return "- (none in USD: see apart)"
+    return "- (no wallet reported)"
 
 
 def closed_json(closed: ClosedPosition) -> JSON:
@@ -261,9 +299,9 @@ def print_history(records: list[ClosedPosition], out: TextIO | None = None) -> N
     for c in records:
         out.write(
             f"{moment(c.closed_at):<24} {_account(c.venue, c.account):<16} {c.symbol:<12} "
-            f"{c.position_idx:>3} {c.side:<5} {c.max_size!s:>10} {c.avg_entry!s:>12} "
-            f"{c.avg_exit!s:>12} {c.realised_pnl!s:>12} {c.fees!s:>10} {c.funding!s:>10} "
-            f"{c.net_pnl!s:>12}  {c.exit_reason}\n"
+            f"{c.position_idx:>3} {c.side:<5} {_shown(c.max_size):>10} {_shown(c.avg_entry):>12} "
+            f"{_shown(c.avg_exit):>12} {_shown(c.realised_pnl):>12} {_shown(c.fees):>10} "
+            f"{_shown(c.funding):>10} {_shown(c.net_pnl):>12}  {c.exit_reason}\n"
         )
 
 
@@ -288,7 +326,7 @@ def print_diagnosis(report: JSON, out: TextIO | None = None) -> None:
             out.write(
                 f"  open order {order['client_order_id'] or order['venue_order_id']}: "
                 f"{order['status']}, "
-                f"filled {order['filled_qty']}\n"
+                f"filled {_shown(order['filled_qty'])}\n"
             )
     out.write("recent emitted events:\n")
     for event in report["emitted"]:

@@ -316,6 +316,66 @@ def test_audit_for_people_shows_the_position_and_its_history(
     assert "LONG 0.5 @ 65100.5" in out
 
 
+def test_an_audit_for_people_shows_no_seq_where_the_venue_gave_none(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Bybit's flat position on a symbol never traded: seq -1, its way of saying none.
+    item = messages.position_item(symbol="ETHUSDT", side="", size="0", seq=-1, updated_time=T0)
+    frame = messages.ws_frame("position", [item], message_id="eth", creation_time=T0)
+    path = tmp_path / "flat.jsonl"
+    path.write_bytes(orjson.dumps(messages.capture_ws(T0, ACCOUNT, frame)) + b"\n")
+    assert trueup(store_url, "ingest", str(path)) == 0
+    capsys.readouterr()
+    audit = ["audit", "--venue", "bybit", "--account", ACCOUNT, "--symbol", "ETHUSDT"]
+    assert trueup(store_url, *audit) == 0
+    out = capsys.readouterr().out
+    assert "seq -1" not in out
+    assert "exchange: flat (updated 2025-11-03T19:45:00.000Z)" in out
+
+
+def hedged_bnb(store_url: str, tmp_path: Path) -> list[str]:
+    """BNBUSDT held in hedge mode (long 1 at idx 1, short 2 at idx 2) ingested; the audit's
+    arguments for it."""
+    items = [
+        messages.position_item(
+            symbol="BNBUSDT", side=side, size=size, seq=idx, updated_time=T0, position_idx=idx
+        )
+        for idx, side, size in ((1, "Buy", "1"), (2, "Sell", "2"))
+    ]
+    frame = messages.ws_frame("position", items, message_id="bnb", creation_time=T0)
+    path = tmp_path / "hedged.jsonl"
+    path.write_bytes(orjson.dumps(messages.capture_ws(T0, ACCOUNT, frame)) + b"\n")
+    assert trueup(store_url, "ingest", str(path)) == 0
+    return ["audit", "--venue", "bybit", "--account", ACCOUNT, "--symbol", "BNBUSDT"]
+
+
+def test_an_audit_document_of_a_hedged_symbol_asks_which_leg(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    audit = hedged_bnb(store_url, tmp_path)
+    capsys.readouterr()
+    # One document is one position: which leg cannot be guessed (HTTP: 422, the same words).
+    assert trueup(store_url, *audit, "--json") == 2
+    assert one_line_error(*capsys.readouterr()) == (
+        "trueup: BNBUSDT has positions at idx 1, 2: pass --position-idx"
+    )
+    assert trueup(store_url, *audit, "--json", "--position-idx", "2") == 0
+    (leg,) = json_lines(capsys.readouterr().out)
+    assert (leg["position_idx"], leg["state"]["exchange"]["side"]) == (2, "SHORT")
+
+
+def test_an_audit_for_people_of_a_hedged_symbol_shows_each_leg_under_its_idx(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    audit = hedged_bnb(store_url, tmp_path)
+    capsys.readouterr()
+    assert trueup(store_url, *audit) == 0
+    out = capsys.readouterr().out
+    headers = [line for line in out.splitlines() if not line.startswith(" ")]
+    assert headers == ["bybit/main linear BNBUSDT idx=1", "bybit/main linear BNBUSDT idx=2"]
+    assert "LONG 1 @" in out and "SHORT 2 @" in out
+
+
 # --- errors: exit 2, one line on stderr, no traceback, no password --------------------------------
 
 

@@ -25,6 +25,7 @@ from tests.http_server import (
 )
 from tests.inputs import line, opened
 from tests.live_harness import wait_for
+from trueup.adapters.bybit import messages
 from trueup.adapters.store.journal import PAGE, Journal
 from trueup.application.loop_status import FAILURES_TOLD, LoopHeartbeat, executor_name
 from trueup.application.service import TrueupService
@@ -178,6 +179,38 @@ def test_emitted_lists_what_trueup_said_about_one_position(
     cut = said[1]["at"]
     earlier = api.get("/v1/emitted", params=query | {"as_of": cut}).json()["events"]
     assert earlier == [e for e in said if e["at"] <= cut]
+
+
+def hedged_bnb(at: int) -> bytes:
+    """A /v5/position/list page of BNBUSDT held in hedge mode: long 1 (idx 1), short 2 (idx 2)."""
+    items = [
+        messages.position_item(
+            symbol="BNBUSDT", side=side, size=size, seq=idx, updated_time=at, position_idx=idx,
+            rest=True,
+        )
+        for idx, side, size in ((1, "Buy", "1"), (2, "Sell", "2"))
+    ]  # fmt: skip
+    body = messages.rest_ok("linear", items, time=at)
+    params = {"category": "linear"}
+    return line(messages.capture_rest(at, "main", "/v5/position/list", params, body))
+
+
+def test_emitted_about_a_hedged_symbol_is_422_naming_its_legs_unless_one_is_chosen(
+    api: httpx.Client,
+) -> None:
+    pages = [hedged_bnb(SAMPLE_END - 10_000), hedged_bnb(SAMPLE_END - 5_000)]
+    assert api.post("/v1/inputs", content=b"\n".join(pages), headers=AUTH).status_code == 200
+    query = {"venue": "bybit", "account": "main", "symbol": "BNBUSDT"}
+    # Untracked on both legs: which one is meant cannot be guessed, as the audit says.
+    refused = api.get("/v1/emitted", params=query)
+    assert refused.status_code == 422
+    assert "BNBUSDT has positions at idx 1, 2" in refused.text and "position_idx" in refused.text
+    for idx, qty in ((1, "1"), (2, "-2")):
+        said = api.get("/v1/emitted", params=query | {"position_idx": idx}).json()["events"]
+        assert [(e["type"], e["position_idx"], e["exchange_qty"]) for e in said] == [
+            ("UNTRACKED_POSITION", idx, qty)
+        ]
+    assert api.get("/v1/audit", params=query).status_code == 422
 
 
 def test_audit_is_the_cli_document(

@@ -147,10 +147,12 @@ def test_positions_shows_pnl_leverage_liquidation_distance_and_score_columns(
 ) -> None:
     capsys.readouterr()
     assert main(["--store", journal_url, "positions", "--symbol", "ETHUSDT"]) == 0
-    header, line = capsys.readouterr().out.splitlines()
+    header, line, note = capsys.readouterr().out.splitlines()
     for column in ("unrealised", "realised", "lev", "to liq", "score"):
         assert column in header
     assert "6.67%" in line and "0.519999" in line
+    # No fill of it seen: its unrealised PnL is the venue's, marked and said so.
+    assert " 100* " in line and note.startswith("unrealised: * the venue's own figure")
 
 
 CCXT_FIELDS = {
@@ -404,3 +406,128 @@ def test_a_key_whose_order_filled_is_listed_before_any_position_report(
         "0.1",
     )
     assert Decimal(row["pnl"]["fees"]) == Decimal("2.75")
+
+
+# --- unrealised PnL: what trueup can vouch for -----------------------------------------------
+
+
+def position_list(at: int, **item: Any) -> Json:
+    """One /v5/position/list page: BTCUSDT 0.15 long at 106250, as Bybit's documentation
+    shows it (mark 107655.3, unrealised 210.795), ``item`` changing it."""
+    fields: Json = {
+        "symbol": "BTCUSDT", "side": "Buy", "size": "0.15", "seq": 9518243310,
+        "updated_time": at, "entry_price": "106250", "mark_price": "107655.3",
+        "unrealised_pnl": "210.795", "position_im": "1593.75", "rest": True, **item,
+    }  # fmt: skip
+    body = messages.rest_ok("linear", [messages.position_item(**fields)], time=at)
+    return messages.capture_rest(at, "main", "/v5/position/list", {"category": "linear"}, body)
+
+
+def ingested(store_url: str, tmp_path: Path, *records: Json) -> str:
+    path = tmp_path / "page.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(record) + b"\n" for record in records))
+    assert main(["--store", store_url, "ingest", str(path)]) == 0
+    return store_url
+
+
+BTC_MAIN = ["--venue", "bybit", "--account", "main", "--symbol", "BTCUSDT"]
+
+
+def test_a_position_opened_before_trueup_saw_its_fills_shows_the_venues_unrealised_pnl(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = ingested(store_url, tmp_path, position_list(T0))
+    (row,) = cli(capsys, url, "positions", "--json")
+    # The ledger folded no fill of it: it knows neither entry nor size, so not 0 but the
+    # venue's figure, saying so.
+    assert (row["pnl"]["unrealised_pnl"], row["pnl"]["unrealised_source"]) == (
+        "210.795",
+        "venue",
+    )
+    (summary,) = cli(capsys, url, "summary", "--json")
+    assert (summary["unrealised_pnl"], summary["unrealised_from_venue"]) == ("210.795", 1)
+    # The audit replays the journal: the same answer as the views.
+    (audit,) = cli(capsys, url, "audit", *BTC_MAIN, "--json")
+    assert audit["pnl"] == row["pnl"]
+    capsys.readouterr()
+    assert main(["--store", url, "positions"]) == 0
+    _, line, note = capsys.readouterr().out.splitlines()
+    assert " 210.795* " in line and note.startswith("unrealised: * the venue's own figure")
+
+
+def test_a_position_with_neither_trueups_nor_the_venues_figure_shows_its_unrealised_unknown(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    page = position_list(T0)
+    del page["data"]["result"]["list"][0]["unrealisedPnl"]
+    url = ingested(store_url, tmp_path, page)
+    (row,) = cli(capsys, url, "positions", "--json")
+    assert (row["pnl"]["unrealised_pnl"], row["pnl"]["unrealised_source"]) == (None, None)
+    capsys.readouterr()
+    assert main(["--store", url, "positions"]) == 0
+    _, line = capsys.readouterr().out.splitlines()
+    assert line.split()[5] == "-"  # unrealised, after account, symbol, idx, local, exchange
+    (summary,) = cli(capsys, url, "summary", "--json")
+    assert (summary["unrealised_pnl"], summary["unrealised_unknown"]) == ("0", 1)
+
+
+def test_a_position_whose_opening_fill_trueup_folded_shows_its_own_unrealised_pnl(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fill = messages.execution_item(
+        symbol="BTCUSDT", exec_id="e1", order_id="o1", side="Buy", exec_price="106000",
+        exec_qty="0.15", exec_time=T0, seq=1,
+    )  # fmt: skip
+    frame = messages.ws_frame("execution", [fill], message_id="e1", creation_time=T0)
+    url = ingested(store_url, tmp_path, messages.capture_ws(T0, "main", frame), position_list(T0))
+    (row,) = cli(capsys, url, "positions", "--json")
+    # (107655.3 - 106000) x 0.15 from its own fill, not the venue's 210.795 (its 106250).
+    assert (row["pnl"]["unrealised_pnl"], row["pnl"]["unrealised_source"]) == (
+        "248.295",
+        "trueup",
+    )
+    (audit,) = cli(capsys, url, "audit", *BTC_MAIN, "--json")
+    assert audit["pnl"] == row["pnl"]
+
+
+# --- for people: no figure made up, none in exponent notation ---------------------------------
+
+
+def ada_intent(at: int) -> Json:
+    """The bot's LIVE position on ADAUSDT, which no report names: no coin, nothing to sum."""
+    intent = {
+        "kind": "position_opened", "position_id": "p-ada", "category": "linear",
+        "symbol": "ADAUSDT", "position_idx": 0, "side": "Buy", "qty": "500", "mode": "LIVE",
+    }  # fmt: skip
+    return messages.capture_intent(at, "main", intent)
+
+
+def test_an_account_with_no_wallet_shows_no_equity_and_a_key_with_nothing_no_coin_apart(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = ingested(store_url, tmp_path, position_list(T0), ada_intent(T0 + 1))
+    (summary,) = cli(capsys, url, "summary", "--json")
+    assert summary["apart"] == []  # not a coin "?" with every figure 0
+    capsys.readouterr()
+    assert main(["--store", url, "summary"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("positions 1, notional 16148.295, equity - (no wallet reported)\n")
+    assert "apart" not in out and " ? " not in out
+
+
+def test_figures_are_shown_in_plain_notation_as_the_venue_wrote_them(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    item = messages.wallet_item(
+        total_equity="7634.00000000", total_wallet_balance="7634.00000000",
+        available="7634.00000000", initial_margin="0.00000000", maintenance_margin="0.00000000",
+    )  # fmt: skip
+    frame = messages.ws_frame("wallet", [item], message_id="w", creation_time=T0)
+    url = ingested(store_url, tmp_path, messages.capture_ws(T0, "main", frame))
+    capsys.readouterr()
+    assert main(["--store", url, "summary"]) == 0
+    out = capsys.readouterr().out
+    # Decimal's str() gives 0E-8 for the venue's 0.00000000.
+    assert "E-" not in out
+    (account,) = [line for line in out.splitlines() if line.startswith("bybit/main")]
+    assert account.split()[6:8] == ["0.00000000", "0.00000000"]  # initial, maintenance margin

@@ -29,6 +29,7 @@ from trueup.domain.events import (
 )
 from trueup.domain.keys import PositionKey
 from trueup.domain.order import Order
+from trueup.domain.pnl import unrealised
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.detector import Detector
 from trueup.domain.triggers.conditions import folded_water, holds, level
@@ -502,10 +503,5 @@ def _held(book: AccountBook) -> Held:
 
 
 def _unrealised(book: AccountBook, key: PositionKey) -> Decimal | None:
-    """trueup's own unrealised PnL of the key, else the venue's."""
-    ledger = book.pnl.keys.get(key)
-    found = ledger.unrealised() if ledger is not None and ledger.open is not None else None
-    if found is not None:
-        return found
-    report = book.positions[key].exchange
-    return report.unrealised_pnl if report is not None else None
+    """The key's unrealised PnL as trueup can vouch for it: its own, else the venue's."""
+    return unrealised(book.pnl.keys.get(key), book.positions[key].exchange)[0]

@@ -29,6 +29,17 @@
   const percent = (fraction) =>
     fraction === null || fraction === undefined ? "-" : `${(Number(fraction) * 100).toFixed(2)}%`;
 
+  // Whose figure it is, on hover: the venue's own where trueup has not folded the fills
+  // that opened the position.
+  function unrealisedCell(pnl) {
+    const td = cell(shown(pnl && pnl.unrealised_pnl), "num unrealised");
+    if (pnl && pnl.unrealised_source === "venue") {
+      td.classList.add("venue");
+      td.title = "the venue's own figure, from its last report of the position";
+    }
+    return td;
+  }
+
   function show(rows) {
     body.replaceChildren();
     for (const row of rows) {
@@ -43,7 +54,7 @@
         cell(String(row.position_idx)),
         cell(row.local_qty, "qty local"),
         cell(row.exchange_qty, "qty exchange"),
-        cell(shown(row.pnl && row.pnl.unrealised_pnl), "num unrealised"),
+        unrealisedCell(row.pnl),
         cell(shown(row.pnl && row.pnl.realised_pnl), "num realised"),
         cell(shown(row.risk && row.risk.leverage), "num leverage"),
         cell(percent(row.risk && row.risk.liquidation_distance), "num liquidation"),
