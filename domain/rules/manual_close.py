@@ -17,6 +17,7 @@ from trueup.domain.emitted import Cause, CooldownStarted, Emitted, ExitReason, P
 from trueup.domain.events import ExecutionsReported, Fill, InputEvent
 from trueup.domain.exits import shown_by
 from trueup.domain.keys import PositionKey
+from trueup.domain.position import Position
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.detector import Detector, LetGo
 from trueup.domain.vocabulary import ExecutionKind
@@ -45,20 +46,23 @@ class ManualCloseDetector(Detector):
             for fill in event.fills:
                 if fill.kind is not ExecutionKind.FUNDING:
                     self.last_fills[(fill.category, fill.symbol)] = (fill, event.at)
-        positions, confirmed = book.positions, self.confirmed
+        positions = book.positions
         for key in sorted(changed):  # sorted: the set is then built the same way every time
-            position = positions[key]
-            live = position.live_open
-            if not live:
-                continue
-            qty = position.exchange_qty
-            if qty == 0:
-                continue
-            held = qty > 0
-            for local in live:
-                pid = local.position_id
-                if pid not in confirmed and held == (local.signed_qty > 0):
-                    confirmed.add(pid)
+            self.confirm_shown(positions[key])
+
+    def confirm_shown(self, position: Position) -> None:
+        """Confirm the LIVE local positions of ``position`` the exchange shows on their side."""
+        live = position.live_open
+        if not live:
+            return
+        qty = position.exchange_qty
+        if qty == 0:
+            return
+        held, confirmed = qty > 0, self.confirmed
+        for local in live:
+            pid = local.position_id
+            if pid not in confirmed and held == (local.signed_qty > 0):
+                confirmed.add(pid)
 
     def on_input(
         self,
