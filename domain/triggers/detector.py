@@ -38,8 +38,9 @@ from trueup.domain.triggers.lifecycle import Stage, in_flight, may_advance
 from trueup.domain.triggers.spec import TriggerAction, TriggerCommand, TriggerKind
 from trueup.domain.triggers.trigger import FINAL, Decision, Firing, Standing, Trigger
 from trueup.domain.vocabulary import (
+    CLOSING_SIDE,
+    OPENED_SIDE,
     OrderAction,
-    OrderSide,
     OrderStatus,
     PlacementOutcome,
     PositionSide,
@@ -49,9 +50,6 @@ from trueup.domain.vocabulary import (
 ONE_WAY = 0
 ZERO = Decimal(0)
 OPPOSITE_LEG = {1: 2, 2: 1}
-CLOSING_SIDE = {PositionSide.LONG: OrderSide.SELL, PositionSide.SHORT: OrderSide.BUY}
-# The side of the leg a lock's order opens: selling opens the short leg, buying the long.
-OPENED_SIDE = {OrderSide.SELL: PositionSide.SHORT, OrderSide.BUY: PositionSide.LONG}
 # Of each (symbol, side) held, its position's key.
 Held = dict[tuple[str, PositionSide], PositionKey]
 _OUTCOMES = {
