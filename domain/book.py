@@ -396,11 +396,8 @@ class AccountBook:
         return NOTHING
 
     def _local_opened(self, event: LocalPositionOpened) -> Changed:
-        if event.position_id in self.local_keys:
-            return NOTHING  # an intent repeated is the same claim
         key = self.key(event.category, event.symbol, event.position_idx)
-        self.local_keys[event.position_id] = key
-        self.position(key).add_local(
+        return self.open_local(
             LocalPosition(
                 position_id=event.position_id,
                 key=key,
@@ -411,8 +408,18 @@ class AccountBook:
                 opened_at=event.at,
             )
         )
-        if event.mode == "LIVE":
-            self.pnl.local_opened(key, event.position_id)
+
+    def open_local(self, local: LocalPosition) -> Changed:
+        """Open a local claim: by the trading system's intent, or trueup's own (the leg a
+        lock trigger's order opened, domain/triggers/detector.py)."""
+        if local.position_id in self.local_keys:
+            return NOTHING  # an intent repeated is the same claim
+        key = local.key
+        self.local_keys[local.position_id] = key
+        self.position(key).add_local(local)
+        if local.mode == "LIVE":
+            self.pnl.local_opened(key, local.position_id)
+        self.touched.add(key)
         return frozenset((key,))
 
     def _local_resized(self, event: LocalPositionResized) -> Changed:

@@ -23,9 +23,8 @@ from typing import TYPE_CHECKING
 
 from msgspec import Struct
 
-from trueup.domain.emitted import ExitReason
 from trueup.domain.events import ExecutionsReported, Fill, PositionReport
-from trueup.domain.exits import shown_by
+from trueup.domain.exits import exit_reason
 from trueup.domain.keys import PositionKey
 from trueup.domain.legs import LONG_LEG, SHORT_LEG, hedged, leg_index
 from trueup.domain.vocabulary import (
@@ -578,7 +577,7 @@ class PnlLedger:
         ledger.past_closed_value += life.exit_value
         exec_time, opened_at = fill.exec_time, life.opened_at
         life.closed_at = exec_time if exec_time >= opened_at else opened_at  # as max()
-        life.exit_reason = _exit_reason(book, life.key, life, fill)
+        life.exit_reason = exit_reason(book, life.key, fill, life.position_ids)
         self._done.append(life)
 
 
@@ -615,22 +614,3 @@ def _funded_leg(book: "AccountBook", ledger: PnlLedger, fill: Fill) -> PositionK
     held = [k for k in legs if (found := ledger.keys.get(k)) and found.open is not None]
     sized = [k for k in held if ledger.keys[k].open.size == fill.exec_qty]  # type: ignore[union-attr]
     return (sized or held or legs)[0]
-
-
-def _exit_reason(book: "AccountBook", key: PositionKey, life: Lifecycle, fill: Fill) -> str:
-    """As POSITION_CLOSED says it (domain/exits.py): what the closing fill shows; where it
-    shows nothing (the bot's own order), the reason the bot or trueup closed its local
-    position with; else the seeds' rule (STOP_LOSS unless TP1 had filled)."""
-    shown = shown_by(book, fill)
-    if shown is not None:
-        return shown.value
-    position = book.positions.get(key)
-    if position is not None:
-        for pid in reversed(life.position_ids):
-            local = position.local.get(pid)
-            if local is not None and local.exit_reason:
-                return local.exit_reason
-        for pid in life.position_ids:
-            if book.tp1_state(pid) == "FILLED":
-                return ExitReason.EXCHANGE_CLOSED.value
-    return ExitReason.STOP_LOSS.value

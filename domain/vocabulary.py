@@ -18,6 +18,12 @@ class PositionSide(StrEnum):
     FLAT = "FLAT"  # only the exchange reports flat: a local position is always long or short
 
 
+# The side of the order that closes a position of each side.
+CLOSING_SIDE = {PositionSide.LONG: OrderSide.SELL, PositionSide.SHORT: OrderSide.BUY}
+# The side of the position an order of each side opens.
+OPENED_SIDE = {OrderSide.SELL: PositionSide.SHORT, OrderSide.BUY: PositionSide.LONG}
+
+
 class ContractKind(StrEnum):
     """How a contract is sized, as its venue's adapter knows it."""
 

@@ -443,8 +443,15 @@ class AccountHealth(BaseModel):
 
 
 class ProjectionHealth(BaseModel):
-    runs_here: bool = Field(description="false: another process runs it (serve --no-projection)")
-    partitions_held: list[int] = Field(description="the partitions this server runs")
+    runs_here: bool = Field(
+        description="whether this process runs any partition now: false under --no-projection, "
+        "or while others hold the leases (a sibling under --workers, a trueup worker)"
+    )
+    partitions_held: list[int] = Field(description="the partitions this process runs")
+    siblings: dict[str, list[int]] = Field(
+        description="with --workers, the other serving processes (by process id) and the "
+        "partitions each says it runs; empty otherwise"
+    )
     inputs_behind: int = Field(description="inputs stored, not yet processed (up to 2000)")
     lag_ms: int = Field(description="how long the oldest of them has waited")
     limit_ms: int
@@ -829,9 +836,12 @@ class TrueupApi:
         return reasons
 
     def _projection_health(self, lag: Lag) -> JSON:
+        held = list(self.projection.leased.held)
+        others = self.siblings.others() if self.siblings is not None else []
         return {
-            "runs_here": self.settings.run_projection,
-            "partitions_held": list(self.projection.leased.held),
+            "runs_here": bool(held),
+            "partitions_held": held,
+            "siblings": {str(s.pid): sorted(s.held) for s in sorted(others, key=lambda s: s.pid)},
             "inputs_behind": lag.inputs,
             "lag_ms": lag.ms,
             "limit_ms": self.settings.max_projection_lag_ms,

@@ -197,3 +197,42 @@ def test_a_fill_long_before_the_close_explains_nothing() -> None:
     told = [e for r in records for e in reconciler.apply(accepted(r))]
     (closed,) = [e for e in told if isinstance(e, PositionClosed)]
     assert closed.exit_reason == "STOP_LOSS"
+
+
+def opening_fill() -> dict[str, Any]:
+    fill = {
+        "symbol": "BTCUSDT", "exec_id": "e-open", "order_id": "o-open", "order_link_id": "",
+        "side": "Buy", "exec_price": "59000", "exec_qty": "1", "exec_type": "Trade",
+        "exec_time": T0 + 900, "seq": 1,
+    }  # fmt: skip
+    return execution_frame(T0 + 900, fill)
+
+
+def closed_and_history(*records: dict[str, Any]) -> tuple[str, str]:
+    """POSITION_CLOSED's exit reason and the history's, for a long of 1 opened by a fill."""
+    reconciler = Reconciler()
+    before = [opened(T0, "p-1", "BTCUSDT", "1"), opening_fill(), held(T0 + 1_000, "1", 2)]
+    told = [e for r in [*before, *records] for e in reconciler.apply(accepted(r))]
+    (closed,) = [e for e in told if isinstance(e, PositionClosed)]
+    (lifecycle,) = reconciler.book("bybit", "main").pnl.closed
+    return closed.exit_reason, lifecycle.exit_reason
+
+
+FILLED = {name: case for name, case in CASES.items() if case[0]}
+
+
+@pytest.mark.parametrize(("records", "reason"), [c[:2] for c in FILLED.values()], ids=FILLED.keys())
+def test_position_closed_and_the_history_read_one_rule_from_the_closing_fill(
+    records: list[dict[str, Any]], reason: str
+) -> None:
+    assert closed_and_history(*records, held(T0 + 3_000, "0", 10)) == (reason, reason)
+
+
+def test_a_closing_fill_seen_only_after_the_flat_is_the_history_s_word_not_position_closed_s() -> (
+    None
+):
+    # As after a stream gap (samples/aster-session.jsonl, lines 19-20): the snapshot shows the
+    # key flat before the catch-up brings the fill of the close by hand. POSITION_CLOSED had
+    # to judge without it (the seeds' rule, and its cooldown); the history reads the fill.
+    by_hand = [venue_order(""), closing_fill("Trade")]
+    assert closed_and_history(held(T0 + 2_000, "0", 10), *by_hand) == ("STOP_LOSS", "MANUAL")

@@ -584,6 +584,7 @@ def test_a_server_without_the_projection_appends_and_leaves_detection_to_another
         health = client.get("/health").json()
         assert health["projection"]["runs_here"] is False
         assert health["projection"]["partitions_held"] == []
+        assert health["projection"]["siblings"] == {}  # no --workers: none
         assert not any("projection" in reason for reason in health["reasons"])
 
 

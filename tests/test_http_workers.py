@@ -310,3 +310,24 @@ def test_two_serving_processes_that_shared_the_partitions_out_come_to_run_them_i
         finally:
             first.stop()
             second.stop()
+
+
+def test_health_says_which_partitions_each_process_runs_and_its_siblings_run(
+    served: tuple[str, subprocess.Popen[str]],
+) -> None:
+    url, _ = served
+    found: dict[int, Json] = {}
+
+    def one_runs_all() -> bool:
+        found.update(health_by_process(url))
+        held = [h["projection"]["partitions_held"] for h in found.values()]
+        return len(found) == 2 and sorted(held) == [[], list(ALL)]
+
+    wait_for("one process to run every partition", one_runs_all, timeout=60)
+    (runner,) = [pid for pid, h in found.items() if h["projection"]["partitions_held"]]
+    (other,) = set(found) - {runner}
+    running, standing_by = found[runner]["projection"], found[other]["projection"]
+    assert running["runs_here"] is True
+    assert standing_by["runs_here"] is False  # it offers to, but holds nothing
+    assert standing_by["siblings"] == {str(runner): list(ALL)}
+    assert running["siblings"] == {str(other): []}

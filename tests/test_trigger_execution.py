@@ -8,7 +8,22 @@ from typing import Any
 
 import pytest
 
-from tests.triggers import T0, add, command, of, order, placement, position, price, run
+from tests.triggers import (
+    ACCOUNT,
+    SYMBOL,
+    T0,
+    add,
+    command,
+    link_id,
+    of,
+    order,
+    placement,
+    position,
+    price,
+    run,
+    tick,
+)
+from trueup.adapters.bybit.messages import order_item
 from trueup.domain.emitted import Emitted, TriggerFired, TriggerOutcome
 from trueup.domain.reconciler import Reconciler
 
@@ -183,3 +198,60 @@ def test_a_trigger_disabled_while_its_order_is_requested_is_enabled_only_once_it
     (executed,) = outcomes(run([order(T0 + 6, fired, "Filled", "1.0", "1.0")], reconciler))
     assert (executed.type, executed.decision_id) == ("TRIGGER_EXECUTED", fired.event_id)
     assert of(run([command(T0 + 7, "enable")], reconciler), "TRIGGER_REFUSED") == []
+
+
+def fire_lock(reconciler: Reconciler) -> TriggerFired:
+    """A hedge-mode long of 2 on leg 1 whose price trigger (lock half, auto) fires at 110."""
+    run([position(T0, "Buy", 2, idx=1)], reconciler)
+    run([add(T0 + 1, action="lock", auto_execute=True)], reconciler)
+    (fired,) = of(run([price(T0 + 2, "110")], reconciler), "TRIGGER_FIRED")
+    assert isinstance(fired, TriggerFired)
+    return fired
+
+
+def lock_order(at: int, fired: TriggerFired, status: str, filled: str) -> dict[str, Any]:
+    """The venue's report of the lock's order: a market sell opening the short leg (2)."""
+    item = order_item(
+        symbol=SYMBOL, order_id="o-lock", order_link_id=link_id(fired), side="Sell", qty="1",
+        status=status, updated_time=at, cum_exec_qty=filled, avg_price="110", position_idx=2,
+    )  # fmt: skip
+    frame = {"topic": "order", "creationTime": at, "data": [item]}
+    return {"at": at, **ACCOUNT, "channel": "ws", "data": frame}
+
+
+@pytest.mark.parametrize("leg_first", [False, True], ids=["fill first", "leg first"])
+def test_the_leg_a_lock_opened_is_trueup_s_own_position_never_untracked(leg_first: bool) -> None:
+    reconciler = Reconciler()
+    fired = fire_lock(reconciler)
+    leg = position(T0 + 3, "Sell", 1, idx=2)
+    filled = [placement(T0 + 3, fired), lock_order(T0 + 4, fired, "Filled", "1")]
+    emitted = run([leg, *filled] if leg_first else [*filled, leg], reconciler)
+    emitted += run([tick(T0 + 60_000)], reconciler)
+    assert [e.type for e in outcomes(emitted)] == ["TRIGGER_EXECUTED"]
+    on_leg = [e for e in emitted if e.position_idx == 2]  # leg 1 is no claim of the bot's here
+    assert of(on_leg, "UNTRACKED_POSITION") == of(on_leg, "CONSISTENCY_DRIFT") == []
+    book = reconciler.book("bybit", "main")
+    held = book.positions[book.key("linear", SYMBOL, 2)]
+    assert [p.position_id for p in held.live_open] == ["lock:t1:1"]
+    assert held.local_qty == held.exchange_qty == D(-1)
+
+
+@pytest.mark.parametrize("leg_first", [False, True], ids=["fill first", "leg first"])
+def test_a_lock_leg_closed_on_the_exchange_is_reported_closed_like_any_position(
+    leg_first: bool,
+) -> None:
+    reconciler = Reconciler()
+    fired = fire_lock(reconciler)
+    leg = position(T0 + 3, "Sell", 1, idx=2)
+    filled = [placement(T0 + 3, fired), lock_order(T0 + 4, fired, "Filled", "1")]
+    run([leg, *filled] if leg_first else [*filled, leg], reconciler)
+    (closed,) = of(run([position(T0 + 6, "", 0, idx=2)], reconciler), "POSITION_CLOSED")
+    assert closed.position_id == "lock:t1:1"  # type: ignore[attr-defined]
+
+
+def test_a_lock_that_filled_nothing_opens_no_position() -> None:
+    reconciler = Reconciler()
+    fired = fire_lock(reconciler)
+    run([placement(T0 + 3, fired), lock_order(T0 + 4, fired, "Cancelled", "0")], reconciler)
+    book = reconciler.book("bybit", "main")
+    assert book.local_position("lock:t1:1") is None

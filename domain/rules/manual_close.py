@@ -2,24 +2,26 @@
 
 Someone closed it by hand, a stop-loss or take-profit fired, it was liquidated or
 deleveraged, or the contract was delivered. Each local position on the key is reported
-closed, with the reason the last fill on its symbol shows (within CAUSE_WITHIN_MS): its
-execution kind (LIQUIDATION, ADL, DELIVERY), the bot's own TP or SL order, or who placed the
-order (the venue's TP/SL, liquidation or ADL engine, a close from its position panel); an
-order the bot never placed is MANUAL. Where nothing shows it, STOP_LOSS when its TP1 had not
-filled, else EXCHANGE_CLOSED. It is closed in trueup's view from then on; the losses also
-cool the symbol down, for as long as the rules say for that reason.
+closed, with the reason (domain/exits.py) the last fill on its symbol and closing side
+shows (within CAUSE_WITHIN_MS): its execution kind (LIQUIDATION, ADL, DELIVERY), the bot's
+own TP or SL order, or who placed the order (the venue's TP/SL, liquidation or ADL engine,
+a close from its position panel); an order the bot never placed is MANUAL. Where nothing
+shows it, STOP_LOSS when its TP1 had not filled, else EXCHANGE_CLOSED. It is closed in
+trueup's view from then on; the losses also cool the symbol down, for as long as the rules
+say for that reason.
 """
 
 from dataclasses import dataclass, field
 
 from trueup.domain.book import AccountBook, Changed
-from trueup.domain.emitted import Cause, CooldownStarted, Emitted, ExitReason, PositionClosed
+from trueup.domain.emitted import Cause, CooldownStarted, Emitted, PositionClosed
 from trueup.domain.events import ExecutionsReported, Fill, InputEvent
-from trueup.domain.exits import shown_by
+from trueup.domain.exits import exit_reason
 from trueup.domain.keys import PositionKey
+from trueup.domain.position import LocalPosition, Position
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.detector import Detector, LetGo
-from trueup.domain.vocabulary import ExecutionKind
+from trueup.domain.vocabulary import CLOSING_SIDE, ExecutionKind, OrderSide
 
 # How long after a fill a close is taken to be that fill's doing.
 CAUSE_WITHIN_MS = 60_000
@@ -35,8 +37,11 @@ class ManualCloseDetector(Detector):
     closed_reported: set[str] = field(default_factory=set)
     # symbol -> end of its cooldown (epoch ms).
     cooldowns: dict[str, int] = field(default_factory=dict)
-    # (category, symbol) -> the last fill there that moved a position, and when it came.
-    last_fills: dict[tuple[str, str], tuple[Fill, int]] = field(default_factory=dict)
+    # (category, symbol, side) -> the last fill there on that side, and when it came: a
+    # close is explained by a fill on its closing side, never by the fill that opened it.
+    last_fills: dict[tuple[str, str, OrderSide | None], tuple[Fill, int]] = field(
+        default_factory=dict
+    )
 
     def note(self, book: AccountBook, event: InputEvent, changed: Changed) -> None:
         """Remember the LIVE local positions the exchange now shows on their side, and the
@@ -44,21 +49,24 @@ class ManualCloseDetector(Detector):
         if isinstance(event, ExecutionsReported):
             for fill in event.fills:
                 if fill.kind is not ExecutionKind.FUNDING:
-                    self.last_fills[(fill.category, fill.symbol)] = (fill, event.at)
-        positions, confirmed = book.positions, self.confirmed
+                    self.last_fills[(fill.category, fill.symbol, fill.side)] = (fill, event.at)
+        positions = book.positions
         for key in sorted(changed):  # sorted: the set is then built the same way every time
-            position = positions[key]
-            live = position.live_open
-            if not live:
-                continue
-            qty = position.exchange_qty
-            if qty == 0:
-                continue
-            held = qty > 0
-            for local in live:
-                pid = local.position_id
-                if pid not in confirmed and held == (local.signed_qty > 0):
-                    confirmed.add(pid)
+            self.confirm_shown(positions[key])
+
+    def confirm_shown(self, position: Position) -> None:
+        """Confirm the LIVE local positions of ``position`` the exchange shows on their side."""
+        live = position.live_open
+        if not live:
+            return
+        qty = position.exchange_qty
+        if qty == 0:
+            return
+        held, confirmed = qty > 0, self.confirmed
+        for local in live:
+            pid = local.position_id
+            if pid not in confirmed and held == (local.signed_qty > 0):
+                confirmed.add(pid)
 
     def on_input(
         self,
@@ -101,7 +109,7 @@ class ManualCloseDetector(Detector):
                 continue
             self.closed_reported.add(pid)
             # Plain text, as stored: an event's id is minted from its fields' reprs.
-            exit_reason = self._exit_reason(book, key, pid, cause.at).value
+            exit_reason = self._exit_reason(book, local, cause.at)
             emitted.append(
                 PositionClosed(**cause.on(key), position_id=pid, exit_reason=exit_reason)
             )
@@ -117,14 +125,15 @@ class ManualCloseDetector(Detector):
                     emitted.append(CooldownStarted(**cause.on(key), until=until, reason=reason))
         return emitted
 
-    def _exit_reason(self, book: AccountBook, key: PositionKey, pid: str, at: int) -> ExitReason:
-        """Why the exchange closed it, as the last fill on its symbol shows; the seeds' rule
-        where nothing does."""
-        found = self.last_fills.get((key.category, key.symbol))
-        if found is not None and at - found[1] <= CAUSE_WITHIN_MS:
-            shown = shown_by(book, found[0])
-            if shown is not None:
-                return shown
-        if book.tp1_state(pid) != "FILLED":
-            return ExitReason.STOP_LOSS
-        return ExitReason.EXCHANGE_CLOSED
+    def _exit_reason(self, book: AccountBook, local: LocalPosition, at: int) -> str:
+        """Why the exchange closed it (domain/exits.py), judged by the last fill on its
+        closing side (or of no side), if one came within CAUSE_WITHIN_MS."""
+        key = local.key
+        found = [
+            seen
+            for side in (CLOSING_SIDE[local.side], None)
+            if (seen := self.last_fills.get((key.category, key.symbol, side))) is not None
+            and at - seen[1] <= CAUSE_WITHIN_MS
+        ]
+        fill = max(found, key=lambda seen: seen[1])[0] if found else None
+        return exit_reason(book, key, fill, (local.position_id,))

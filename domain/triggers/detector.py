@@ -30,15 +30,18 @@ from trueup.domain.events import (
 from trueup.domain.keys import PositionKey
 from trueup.domain.order import Order
 from trueup.domain.pnl import unrealised
+from trueup.domain.position import LocalPosition
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.detector import Detector
+from trueup.domain.rules.manual_close import ManualCloseDetector
 from trueup.domain.triggers.conditions import folded_water, holds, level
 from trueup.domain.triggers.lifecycle import Stage, in_flight, may_advance
 from trueup.domain.triggers.spec import TriggerAction, TriggerCommand, TriggerKind
 from trueup.domain.triggers.trigger import FINAL, Decision, Firing, Standing, Trigger
 from trueup.domain.vocabulary import (
+    CLOSING_SIDE,
+    OPENED_SIDE,
     OrderAction,
-    OrderSide,
     OrderStatus,
     PlacementOutcome,
     PositionSide,
@@ -48,7 +51,6 @@ from trueup.domain.vocabulary import (
 ONE_WAY = 0
 ZERO = Decimal(0)
 OPPOSITE_LEG = {1: 2, 2: 1}
-CLOSING_SIDE = {PositionSide.LONG: OrderSide.SELL, PositionSide.SHORT: OrderSide.BUY}
 # Of each (symbol, side) held, its position's key.
 Held = dict[tuple[str, PositionSide], PositionKey]
 _OUTCOMES = {
@@ -70,9 +72,12 @@ class TriggerDetector(Detector):
     # What on_input acts on (Detector.judges): it returns nothing for any other input.
     judges = (OrderPlacementReported, OrdersReported, ExecutionsReported, TriggerCommanded)
 
-    __slots__ = ("last_fired_at", "placed", "prices", "triggers")
+    __slots__ = ("closes", "last_fired_at", "placed", "prices", "triggers")
 
-    def __init__(self) -> None:
+    def __init__(self, closes: ManualCloseDetector | None = None) -> None:
+        # The manual-close rule, told of the leg a lock opened when the exchange already
+        # shows it: that leg closed there later is a close, not a stale record.
+        self.closes = closes or ManualCloseDetector()
         self.triggers: dict[str, Trigger] = {}
         # The firings whose order the venue took and that have not ended: client order id
         # -> trigger id, so an order report finds its firing without a scan.
@@ -313,21 +318,46 @@ class TriggerDetector(Detector):
         decision_id = firing.decision.decision_id
         if filled >= firing.decision.quantity or status is OrderStatus.FILLED:
             reason = f"filled {filled} at {order.avg_price}"
-            return self.advance(
-                trigger.trigger_id, decision_id, Stage.EXECUTED, reason, cause=cause, order=order
-            )
+            return self._executed(book, trigger, reason, cause, order)
         if not order.is_terminal:
             return []
         report = order.report
         said = (report.reject_reason or report.cancel_type) if report is not None else ""
         if filled > 0:
             reason = f"filled {filled} of {firing.decision.quantity}, then {status}: {said}"
-            return self.advance(
-                trigger.trigger_id, decision_id, Stage.EXECUTED, reason, cause=cause, order=order
-            )
+            return self._executed(book, trigger, reason, cause, order)
         to = Stage.FAILED if status is OrderStatus.REJECTED else Stage.CANCELLED
         reason = f"the venue {'rejected' if to is Stage.FAILED else 'cancelled'} it: {said}"
         return self.advance(trigger.trigger_id, decision_id, to, reason, cause=cause, order=order)
+
+    def _executed(
+        self, book: AccountBook, trigger: Trigger, reason: str, cause: Cause, order: Order
+    ) -> list[Emitted]:
+        """The firing executed; a lock's order opened a leg, which is trueup's own position
+        from then on (``lock_position_id``), never an untracked one."""
+        firing = trigger.firing
+        assert firing is not None  # _settle_one found it
+        decision = firing.decision
+        emitted = self.advance(
+            trigger.trigger_id, decision.decision_id, Stage.EXECUTED, reason, cause=cause,
+            order=order,
+        )  # fmt: skip
+        if emitted and not decision.reduce_only and order.filled_qty > 0:
+            key = decision.key
+            leg = book.key(key.category, key.symbol, decision.order_position_idx)
+            book.open_local(
+                LocalPosition(
+                    position_id=lock_position_id(trigger.trigger_id, trigger.arming),
+                    key=leg,
+                    side=OPENED_SIDE[decision.order_side],
+                    qty=order.filled_qty,
+                    mode="LIVE",
+                    timeframe=None,
+                    opened_at=cause.at,
+                )
+            )
+            self.closes.confirm_shown(book.positions[leg])
+        return emitted
 
     # --- time and firing ------------------------------------------------------------------
 
@@ -474,6 +504,11 @@ class TriggerDetector(Detector):
             ):
                 total += firing.filled_qty or ZERO
         return total
+
+
+def lock_position_id(trigger_id: str, arming: int) -> str:
+    """The id of the position a lock opened: its trigger's, and which arming fired it."""
+    return f"lock:{trigger_id}:{arming}"
 
 
 def _requested(trigger: Trigger, firing: Firing, cause: Cause, by: str) -> OrderRequested:
