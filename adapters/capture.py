@@ -24,6 +24,7 @@ from trueup.adapters.decimals import to_instant
 from trueup.adapters.envelope import Envelope
 from trueup.adapters.payload import Payload
 from trueup.adapters.wire_errors import ErrorReply
+from trueup.domain.bounds import name_fault
 from trueup.domain.errors import MalformedInput, shown
 from trueup.domain.events import ClockTicked, InputEvent, InputRejected
 from trueup.domain.keys import input_id
@@ -108,12 +109,11 @@ def _decode_fields(envelope: Envelope, parsed: object) -> InputEvent:
         # Time passing for one account, or (a tick naming none) for every account.
         envelope = envelope._replace(at=at)
         if fields.has("venue") or fields.has("account"):
-            envelope = envelope._replace(venue=fields.text("venue"), account=fields.text("account"))
+            envelope = envelope._replace(venue=_venue(fields), account=fields.name("account"))
         return ClockTicked(**envelope.header())
     if channel == "rules":
         return rule_changes.decode(envelope._replace(at=at), fields)
-    named = (fields.text("venue"), fields.text("account"))
-    envelope = Envelope(envelope.input_id, at, *named, envelope.raw)
+    envelope = Envelope(envelope.input_id, at, _venue(fields), fields.name("account"), envelope.raw)
     if channel == "intent":
         return intents.decode(envelope, fields.child("data"))
     if channel == "operator":
@@ -126,12 +126,17 @@ def _decode_fields(envelope: Envelope, parsed: object) -> InputEvent:
         return notification_reports.decode(envelope, fields.child("data"))
     if channel == "feed":
         return feed_status.decode(envelope, fields.child("data"))
-    venue = venues.find(envelope.venue)
-    if venue is None:
-        raise MalformedInput(
-            f"line.venue: {shown(envelope.venue)} is not one of {venues.SHOWN_NAMES}"
-        )
-    return venue.wire().decode(envelope, channel, fields)
+    return venues.named(envelope.venue).wire().decode(envelope, channel, fields)
+
+
+def _venue(fields: Payload) -> str:
+    """The line's venue, one trueup reads, whatever the channel: no exchange report can come
+    of any other (ccxt reads any exchange, as ``ccxt:<exchange-id>``), so an intent or a
+    tick for one would make an account never reconciled and never fresh."""
+    venue = fields.text("venue")
+    if venues.find(venue) is None:
+        raise MalformedInput(f"line.venue: {shown(venue)} is not one of {venues.SHOWN_NAMES}")
+    return venue
 
 
 def _rejected_envelope(
@@ -142,8 +147,14 @@ def _rejected_envelope(
     endpoint = fields.get("endpoint")
     # Keep when and for which account it came, where the line says so, so it is listed
     # with that account and in its place in time.
+    # Only an account that can be: the book a rejection makes for one would linger.
     venue, account = fields.get("venue"), fields.get("account")
-    if isinstance(venue, str) and isinstance(account, str):
+    if (
+        isinstance(venue, str)
+        and isinstance(account, str)
+        and venues.find(venue) is not None
+        and name_fault(account) is None
+    ):
         envelope = envelope._replace(venue=venue, account=account)
     with suppress(MalformedInput):  # a bad `at` is in the reason already, or worse is
         envelope = envelope._replace(at=to_instant(fields.get("at"), "line.at"))

@@ -47,7 +47,7 @@ from trueup.application.answers import (
 from trueup.application.backlog import BacklogLimits
 from trueup.application.can_open import CanOpenFacts
 from trueup.application.service import EventFilter, TrueupService
-from trueup.domain.bounds import EARLIEST_MS, LATEST_MS
+from trueup.domain.bounds import EARLIEST_MS, LATEST_MS, MAX_NAME_LENGTH
 from trueup.domain.emitted import EMITTED_TYPES
 from trueup.domain.events import INPUT_EVENT_TYPES, InputEvent, InputRejected, StreamReconnected
 from trueup.domain.instants import iso
@@ -151,7 +151,7 @@ Instant = Annotated[
         }
     ),
 ]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_LENGTH)]
 
 
 def _event_type(value: str) -> str:
