@@ -47,6 +47,9 @@ _AFTER_COLON, _AFTER_COMMA, _AFTER_BRACKET = (
     re.compile(rb"%s(?=[\s0-9-])\s*+-?(?:[0-9]{20}|[0-9]++[.eE])" % before)
     for before in (rb":", rb",", rb"\[")
 )
+# trueup's own records of what it did about an account's emitted events: they name the
+# account the event had, whatever that was, where every other line must name one that can be.
+RECORDS = (placement_reports.CHANNEL, notification_reports.CHANNEL)
 # The venues whose lines are read, by the name each is registered under (adapters/venues.py).
 VENUES = tuple(venue.name for venue in venues.VENUES)
 
@@ -113,7 +116,11 @@ def _decode_fields(envelope: Envelope, parsed: object) -> InputEvent:
         return ClockTicked(**envelope.header())
     if channel == "rules":
         return rule_changes.decode(envelope._replace(at=at), fields)
-    envelope = Envelope(envelope.input_id, at, _venue(fields), fields.name("account"), envelope.raw)
+    if channel in RECORDS:
+        named = (fields.text("venue"), fields.text("account"))
+    else:
+        named = (_venue(fields), fields.name("account"))
+    envelope = Envelope(envelope.input_id, at, *named, envelope.raw)
     if channel == "intent":
         return intents.decode(envelope, fields.child("data"))
     if channel == "operator":
