@@ -137,8 +137,8 @@ def _decode_fields(envelope: Envelope, parsed: object) -> InputEvent:
 
 
 def _venue(fields: Payload) -> str:
-    """The line's venue, one trueup reads, whatever the channel: no exchange report can come
-    of any other (ccxt reads any exchange, as ``ccxt:<exchange-id>``), so an intent or a
+    """The line's venue, one trueup reads (on every channel but RECORDS): no exchange report
+    can come of any other (ccxt reads any exchange, as ``ccxt:<exchange-id>``), so an intent or a
     tick for one would make an account never reconciled and never fresh."""
     venue = fields.text("venue")
     if venues.find(venue) is None:
