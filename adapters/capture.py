@@ -24,6 +24,7 @@ from trueup.adapters.decimals import to_instant
 from trueup.adapters.envelope import Envelope
 from trueup.adapters.payload import Payload
 from trueup.adapters.wire_errors import ErrorReply
+from trueup.domain.bounds import name_fault
 from trueup.domain.errors import MalformedInput, shown
 from trueup.domain.events import ClockTicked, InputEvent, InputRejected
 from trueup.domain.keys import input_id
@@ -46,6 +47,9 @@ _AFTER_COLON, _AFTER_COMMA, _AFTER_BRACKET = (
     re.compile(rb"%s(?=[\s0-9-])\s*+-?(?:[0-9]{20}|[0-9]++[.eE])" % before)
     for before in (rb":", rb",", rb"\[")
 )
+# trueup's own records of what it did about an account's emitted events: they name the
+# account the event had, whatever that was, where every other line must name one that can be.
+RECORDS = (placement_reports.CHANNEL, notification_reports.CHANNEL)
 # The venues whose lines are read, by the name each is registered under (adapters/venues.py).
 VENUES = tuple(venue.name for venue in venues.VENUES)
 
@@ -108,11 +112,14 @@ def _decode_fields(envelope: Envelope, parsed: object) -> InputEvent:
         # Time passing for one account, or (a tick naming none) for every account.
         envelope = envelope._replace(at=at)
         if fields.has("venue") or fields.has("account"):
-            envelope = envelope._replace(venue=fields.text("venue"), account=fields.text("account"))
+            envelope = envelope._replace(venue=_venue(fields), account=fields.name("account"))
         return ClockTicked(**envelope.header())
     if channel == "rules":
         return rule_changes.decode(envelope._replace(at=at), fields)
-    named = (fields.text("venue"), fields.text("account"))
+    if channel in RECORDS:
+        named = (fields.text("venue"), fields.text("account"))
+    else:
+        named = (_venue(fields), fields.name("account"))
     envelope = Envelope(envelope.input_id, at, *named, envelope.raw)
     if channel == "intent":
         return intents.decode(envelope, fields.child("data"))
@@ -126,12 +133,17 @@ def _decode_fields(envelope: Envelope, parsed: object) -> InputEvent:
         return notification_reports.decode(envelope, fields.child("data"))
     if channel == "feed":
         return feed_status.decode(envelope, fields.child("data"))
-    venue = venues.find(envelope.venue)
-    if venue is None:
-        raise MalformedInput(
-            f"line.venue: {shown(envelope.venue)} is not one of {venues.SHOWN_NAMES}"
-        )
-    return venue.wire().decode(envelope, channel, fields)
+    return venues.named(envelope.venue).wire().decode(envelope, channel, fields)
+
+
+def _venue(fields: Payload) -> str:
+    """The line's venue, one trueup reads (on every channel but RECORDS): no exchange report
+    can come of any other (ccxt reads any exchange, as ``ccxt:<exchange-id>``), so an intent or a
+    tick for one would make an account never reconciled and never fresh."""
+    venue = fields.text("venue")
+    if venues.find(venue) is None:
+        raise MalformedInput(f"line.venue: {shown(venue)} is not one of {venues.SHOWN_NAMES}")
+    return venue
 
 
 def _rejected_envelope(
@@ -142,8 +154,14 @@ def _rejected_envelope(
     endpoint = fields.get("endpoint")
     # Keep when and for which account it came, where the line says so, so it is listed
     # with that account and in its place in time.
+    # Only an account that can be: the book a rejection makes for one would linger.
     venue, account = fields.get("venue"), fields.get("account")
-    if isinstance(venue, str) and isinstance(account, str):
+    if (
+        isinstance(venue, str)
+        and isinstance(account, str)
+        and venues.find(venue) is not None
+        and name_fault(account) is None
+    ):
         envelope = envelope._replace(venue=venue, account=account)
     with suppress(MalformedInput):  # a bad `at` is in the reason already, or worse is
         envelope = envelope._replace(at=to_instant(fields.get("at"), "line.at"))

@@ -42,9 +42,9 @@ def _position_opened(envelope: Envelope, data: Payload) -> InputEvent:
         raise MalformedInput(f"{data.where}.position_idx: must be 0, 1 or 2")
     return LocalPositionOpened(
         **envelope.header(),
-        position_id=data.text("position_id"),
+        position_id=data.name("position_id"),
         category=data.text("category"),
-        symbol=data.text("symbol"),
+        symbol=data.name("symbol"),
         position_idx=position_idx,
         side=data.choice_of("side", POSITION_SIDES),
         qty=data.positive_decimal("qty"),
@@ -55,14 +55,14 @@ def _position_opened(envelope: Envelope, data: Payload) -> InputEvent:
 
 def _position_resized(envelope: Envelope, data: Payload) -> InputEvent:
     return LocalPositionResized(
-        **envelope.header(), position_id=data.text("position_id"), qty=data.positive_decimal("qty")
+        **envelope.header(), position_id=data.name("position_id"), qty=data.positive_decimal("qty")
     )
 
 
 def _position_closed(envelope: Envelope, data: Payload) -> InputEvent:
     return LocalPositionClosed(
         **envelope.header(),
-        position_id=data.text("position_id"),
+        position_id=data.name("position_id"),
         exit_reason=data.optional_text("exit_reason", "UNSPECIFIED"),
     )
 
@@ -71,10 +71,10 @@ def _order_placed(envelope: Envelope, data: Payload) -> InputEvent:
     purpose: Purpose = data.choice("purpose", PURPOSES)  # type: ignore[assignment]
     return OrderPlaced(
         **envelope.header(),
-        position_id=data.text("position_id"),
-        client_order_id=data.text("order_link_id"),
+        position_id=data.name("position_id"),
+        client_order_id=data.name("order_link_id"),
         category=data.text("category"),
-        symbol=data.text("symbol"),
+        symbol=data.name("symbol"),
         purpose=purpose,
         side=data.choice_of("side", ORDER_SIDES),
         qty=data.positive_decimal("qty"),
@@ -83,7 +83,7 @@ def _order_placed(envelope: Envelope, data: Payload) -> InputEvent:
 
 
 def _order_cancelled(envelope: Envelope, data: Payload) -> InputEvent:
-    return OrderCancelled(**envelope.header(), client_order_id=data.text("order_link_id"))
+    return OrderCancelled(**envelope.header(), client_order_id=data.name("order_link_id"))
 
 
 DECODERS: dict[str, Callable[[Envelope, Payload], InputEvent]] = {
@@ -114,7 +114,7 @@ def decode_operator(envelope: Envelope, data: Payload) -> InputEvent:
         raise UnknownInput(f"data.action: {shown(action)} is not one of ['clean_position']")
     return LocalPositionCleaned(
         **envelope.header(),
-        position_id=data.text("position_id"),
+        position_id=data.name("position_id"),
         exit_reason=data.choice("exit_reason", CLEANUP_REASONS),
-        operator=data.text("operator"),
+        operator=data.name("operator"),
     )

@@ -14,7 +14,7 @@ from trueup.adapters.decimals import (
     to_optional_decimal,
     to_quantity,
 )
-from trueup.domain.bounds import MAX_WIRE_INTEGER
+from trueup.domain.bounds import MAX_WIRE_INTEGER, name_fault
 from trueup.domain.errors import MalformedInput, shown
 
 T = TypeVar("T")
@@ -51,6 +51,14 @@ class Payload:
             raise MalformedInput(f"{self._path(name)}: missing") from None
         if not isinstance(value, str):
             raise MalformedInput(f"{self._path(name)}: expected a string, got {shown(value)}")
+        return value
+
+    def name(self, name: str) -> str:
+        """An account, a symbol or an id: text that can be asked for again (domain/bounds.py)."""
+        value = self.text(name)
+        fault = name_fault(value)
+        if fault is not None:
+            raise MalformedInput(f"{self._path(name)}: {shown(value)} {fault}")
         return value
 
     def optional_text(self, name: str, default: str = "") -> str:

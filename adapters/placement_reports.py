@@ -35,7 +35,7 @@ def decode(envelope: Envelope, data: Payload) -> OrderPlacementReported:
         **envelope.header(),
         trigger_id=data.optional_text("trigger_id"),
         decision_id=data.text("decision_id"),
-        symbol=data.text("symbol"),
+        symbol=data.name("symbol"),
         client_order_id=data.text("client_order_id"),
         outcome=outcome,
         venue_order_id=data.optional_text("venue_order_id"),

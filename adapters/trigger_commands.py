@@ -56,7 +56,7 @@ def _spec(data: Payload) -> TriggerSpec:
     kind = data.choice_of("kind", KINDS)
     trailing = kind is TriggerKind.TRAILING
     spec = TriggerSpec(
-        symbol=data.text("symbol"),
+        symbol=data.name("symbol"),
         direction=data.choice_of("direction", DIRECTIONS),
         kind=kind,
         level=None if trailing else data.decimal("level"),
@@ -67,8 +67,6 @@ def _spec(data: Payload) -> TriggerSpec:
         auto_execute=data.boolean("auto_execute"),
         expires_at=data.optional_integer("expires_at"),
     )
-    if not spec.symbol:
-        raise MalformedInput(f"{data.where}.symbol: empty")
     problem = spec_problem(spec)
     if problem is not None:
         raise MalformedInput(f"{data.where}: {problem}")

@@ -33,7 +33,8 @@ class IngestReport:
 
 @dataclass(frozen=True, slots=True)
 class AccountFreshness:
-    """How old one followed account's view of the exchange is, and why it is not fresh."""
+    """How old one account's view of the exchange is, why it is not fresh, and whether it
+    is followed (application/following.py): only then do its reasons make /health's."""
 
     venue: str
     account: str
@@ -42,6 +43,8 @@ class AccountFreshness:
     limit_ms: int
     stale_reasons: list[str]
     last_trigger_fired_at: int | None = None
+    last_input_at: int = 0  # input time, of any input of the account
+    followed: bool = True
 
 
 @dataclass(frozen=True, slots=True)

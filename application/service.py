@@ -39,6 +39,7 @@ from trueup.application.can_open import (
     views_at,
 )
 from trueup.application.position_audit import SeveralLegs
+from trueup.application.following import Following
 from trueup.domain.emitted import Emitted, TriggerRefused
 from trueup.domain.events import (
     InputEvent,
@@ -438,10 +439,14 @@ class TrueupService:
                 return reconciler
             position = last
 
-    def exchange_freshness(self, now: int | None = None) -> list[AccountFreshness]:
-        """How old each followed account's exchange view is at ``now``, and why it cannot
-        be vouched for, if it cannot: the same judgement can-open makes of it."""
+    def exchange_freshness(
+        self, now: int | None = None, following: Following | None = None
+    ) -> list[AccountFreshness]:
+        """How old each account's exchange view is at ``now``, why it cannot be vouched
+        for, if it cannot (the same judgement can-open makes of it), and whether
+        ``following`` (by default, the accounts with an input within a day) counts it."""
         now = self.clock() if now is None else now
+        following = Following() if following is None else following
         reader = ViewReader(self.journal)
         if reader.answer_for(None):
             accounts = reader.accounts()
@@ -462,6 +467,8 @@ class TrueupService:
                     view.facts.freshness_limit_ms,
                     stale_view(view.facts, now),
                     view.last_trigger_fired_at,
+                    view.freshness.clock,
+                    following.follows((view.venue, view.account), view.freshness.clock, now),
                 )
             )
         return found

@@ -5,6 +5,8 @@ printed, compared or folded (a year-10000 ``at`` cannot be formatted; a 10**9999
 overflows every quantize).
 """
 
+import re
+
 # 2000-01-01T00:00:00Z and 2200-01-01T00:00:00Z: no venue trueup reads predates the first,
 # and the second leaves every datetime formatter room.
 EARLIEST_MS = 946_684_800_000
@@ -27,3 +29,23 @@ def within_time(ms: int) -> bool:
 
 def describe_time_bounds() -> str:
     return f"between {EARLIEST_MS} (2000-01-01) and {LATEST_MS} (2200-01-01)"
+
+
+# Names (a venue's account, a symbol, a position or order id): at most what an HTTP query
+# may ask for, and never a control character, which no query, subject or terminal line
+# carries back intact (a NUL among them).
+MAX_NAME_LENGTH = 200
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def name_fault(name: str) -> str | None:
+    """Why ``name`` cannot name an account, a symbol or a position (said of it: "is empty"),
+    or None if it can."""
+    if not name:
+        return "is empty"
+    if len(name) > MAX_NAME_LENGTH:
+        return f"is {len(name)} characters long, more than {MAX_NAME_LENGTH}"
+    control = _CONTROL.search(name)
+    if control is not None:
+        return f"holds a control character ({control.group()!r}) at offset {control.start()}"
+    return None

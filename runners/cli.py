@@ -385,6 +385,8 @@ def _trigger_spec(parser: argparse.ArgumentParser) -> None:
 def _serve_options(serve: Parser) -> None:
     """``trueup serve``: the HTTP API."""
     from trueup.application.backlog import KEPT_DEAD_LETTERS, BacklogLimits
+    from trueup.application.following import DEFAULT_QUIET_AFTER_MS
+    from trueup.runners.venues import venue_account
 
     serve.add_argument("--host", default="127.0.0.1", help="(default: 127.0.0.1, this machine)")
     serve.add_argument("--port", type=port, default=8780)
@@ -452,6 +454,23 @@ def _serve_options(serve: Parser) -> None:
         metavar="MS",
         help="/health is 503 while a notifier still owes a notification of an event emitted "
         f"more than MS ago (default: {limits.max_undelivered_ms})",
+    )
+    serve.add_argument(
+        "--follow",
+        type=venue_account,
+        action="append",
+        default=[],
+        metavar="VENUE/ACCOUNT",
+        help="/health judges this account's exchange view however long it has been quiet "
+        "(repeatable)",
+    )
+    serve.add_argument(
+        "--quiet-after-ms",
+        type=milliseconds,
+        default=DEFAULT_QUIET_AFTER_MS,
+        metavar="MS",
+        help="/health judges the exchange view of any other account only while its latest "
+        f"input is at most MS old (default: {DEFAULT_QUIET_AFTER_MS}, a day)",
     )
     serve.set_defaults(command=_serve)
 
@@ -1075,6 +1094,7 @@ def _notify_test(args: argparse.Namespace) -> int:
 
 def _serve(journal: "Journal", args: argparse.Namespace) -> int:
     from trueup.application.backlog import BacklogLimits
+    from trueup.application.following import Following
     from trueup.runners.http_api import TOKEN_ENV, ApiSettings, check_exposure, serve
     from trueup.runners.worker import stop_on_signals
 
@@ -1100,6 +1120,7 @@ def _serve(journal: "Journal", args: argparse.Namespace) -> int:
         run_projection=args.projection,
         notify_targets=targets,
         notifier_limits=notifier_limits,
+        following=Following(args.quiet_after_ms, frozenset(args.follow)),
         access_log=args.access_log,
     )
     if args.workers > 1:

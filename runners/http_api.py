@@ -47,8 +47,9 @@ from trueup.application.answers import (
 from trueup.application.backlog import BacklogLimits
 from trueup.application.can_open import CanOpenFacts
 from trueup.application.position_audit import SeveralLegs
+from trueup.application.following import Following
 from trueup.application.service import EventFilter, TrueupService
-from trueup.domain.bounds import EARLIEST_MS, LATEST_MS
+from trueup.domain.bounds import EARLIEST_MS, LATEST_MS, MAX_NAME_LENGTH
 from trueup.domain.emitted import EMITTED_TYPES
 from trueup.domain.events import INPUT_EVENT_TYPES, InputEvent, InputRejected, StreamReconnected
 from trueup.domain.instants import iso
@@ -116,6 +117,8 @@ class ApiSettings:
     # How much a notifier may leave untold before /health is 503 (serve --max-dead-letters,
     # --dead-letter-window-ms, --max-undelivered-ms).
     notifier_limits: BacklogLimits = field(default_factory=BacklogLimits)
+    # The accounts whose exchange view /health judges (serve --follow, --quiet-after-ms).
+    following: Following = field(default_factory=Following)
     # One line a request (path and status, never a header); off, a busy server saves the
     # formatting and the write of each (serve --no-access-log).
     access_log: bool = True
@@ -154,7 +157,7 @@ Instant = Annotated[
         }
     ),
 ]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_LENGTH)]
 
 
 def _event_type(value: str) -> str:
@@ -440,6 +443,11 @@ class AccountHealth(BaseModel):
     limit_ms: int
     fresh: bool
     reasons: list[str]
+    last_input_at: int = Field(description="when the account's latest input came (input time)")
+    followed: bool = Field(
+        description="whether its reasons count: named by serve --follow, or an input within "
+        "--quiet-after-ms"
+    )
 
 
 class ProjectionHealth(BaseModel):
@@ -801,6 +809,7 @@ class TrueupApi:
         reasons = [
             f"{account.venue}/{account.account}: {reason}"
             for account in accounts
+            if account.followed
             for reason in account.stale_reasons
         ] + reasons
         reasons += [problem for loop in loops if (problem := loop.problem(now)) is not None]
@@ -850,7 +859,7 @@ class TrueupApi:
 
     def _freshness(self) -> list[AccountFreshness]:
         with self._reading() as service:
-            return service.exchange_freshness()
+            return service.exchange_freshness(following=self.settings.following)
 
     def metrics_text(self) -> Response:
         return Response(self.metrics.text(), media_type=CONTENT_TYPE_LATEST)
@@ -1380,6 +1389,8 @@ def _account_health(account: AccountFreshness, now: int) -> JSON:
         "limit_ms": account.limit_ms,
         "fresh": not account.stale_reasons,
         "reasons": account.stale_reasons,
+        "last_input_at": account.last_input_at,
+        "followed": account.followed,
     }
 
 

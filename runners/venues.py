@@ -32,6 +32,19 @@ def feed_venue(text: str) -> str:
     )
 
 
+def venue_account(text: str) -> tuple[str, str]:
+    """``VENUE/ACCOUNT`` (``serve --follow``): a venue trueup reads, an account's name."""
+    from trueup.domain.bounds import name_fault
+
+    venue, slash, account = text.partition("/")
+    if not slash:
+        raise argparse.ArgumentTypeError(f"{text!r} is not VENUE/ACCOUNT (bybit/main)")
+    fault = name_fault(account)
+    if fault is not None:
+        raise argparse.ArgumentTypeError(f"{text!r}: the account {account!r} {fault}")
+    return feed_venue(venue), account
+
+
 def venue_feed(args: argparse.Namespace) -> "SupervisedFeed":
     """The feed of ``args.venue`` (as feed_venue took it)."""
     venue = _venue(args)

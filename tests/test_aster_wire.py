@@ -626,7 +626,7 @@ def _frame_with(event: JSON, part: str, **fields: Any) -> JSON:
                     }
                 ],
             ),
-            "a funding fee names its symbol",
+            "symbol: '' is empty",
         ),
     ],
     ids=[

@@ -217,6 +217,75 @@ def test_an_intents_quantity_as_a_json_number_with_a_fraction_or_exponent_is_ref
     assert f"line.data.qty: expected a decimal string or an integer, got {qty}" in result.reason
 
 
+OPENED = {
+    "kind": "position_opened",
+    "position_id": "p-1",
+    "category": "linear",
+    "symbol": "BTCUSDT",
+    "side": "Buy",
+    "qty": "0.3",
+    "mode": "LIVE",
+}
+
+
+@pytest.mark.parametrize(
+    ("record", "reason"),
+    [
+        (intent(T0, **OPENED) | {"account": ""}, "line.account: '' is empty"),
+        (
+            intent(T0, **OPENED) | {"account": "ma\x00in"},
+            "line.account: 'ma\\x00in' holds a control character ('\\x00') at offset 2",
+        ),
+        (intent(T0, **OPENED | {"symbol": ""}), "line.data.symbol: '' is empty"),
+        (
+            intent(T0, **OPENED | {"symbol": "BTC\nUSDT"}),
+            "line.data.symbol: 'BTC\\nUSDT' holds a control character ('\\n') at offset 3",
+        ),
+        (intent(T0, **OPENED | {"symbol": "X" * 201}), "is 201 characters long, more than 200"),
+        (intent(T0, **OPENED | {"position_id": ""}), "line.data.position_id: '' is empty"),
+        (
+            intent(T0, kind="position_closed", position_id="\x7f"),
+            "line.data.position_id: '\\x7f' holds a control character",
+        ),
+        (
+            intent(T0, kind="order_cancelled", order_link_id=""),
+            "line.data.order_link_id: '' is empty",
+        ),
+        (
+            position_frame(T0, symbol="", side="Buy", size="1", seq=1, updated_time=T0),
+            "data.data[0].symbol: '' is empty",
+        ),
+        ({"at": T0, "channel": "clock", "venue": "bybit", "account": ""}, "line.account: '' is"),
+    ],
+)
+def test_a_name_that_could_never_be_asked_for_again_is_rejected(
+    record: dict[str, object], reason: str
+) -> None:
+    # An empty, overlong or control-character account, symbol or id: the HTTP API (422) and
+    # the schemas refuse them, so a position under one could never be queried.
+    result = rejected(line(record))
+    assert reason in result.reason
+    if record["account"] != "main":
+        assert (result.venue, result.account) == ("", "")  # no account made to linger
+
+
+@pytest.mark.parametrize("venue", ["binance", "ccxt", "Bybit", ""])
+def test_an_intent_for_a_venue_trueup_does_not_read_is_rejected(venue: str) -> None:
+    # No exchange report can come for it (any exchange ccxt knows is ccxt:<exchange-id>),
+    # so its positions could never be reconciled and its account never fresh.
+    result = rejected(line(intent(T0, **OPENED) | {"venue": venue}))
+    assert f"line.venue: {venue!r} is not one of" in result.reason
+    assert "ccxt:<exchange-id>" in result.reason
+    assert (result.venue, result.account) == ("", "")
+
+
+@pytest.mark.parametrize("venue", ["bybit", "ccxt:binanceusdm", "ccxt:kraken"])
+def test_an_intent_for_any_venue_trueup_reads_is_taken(venue: str) -> None:
+    result = decode_line(line(intent(T0, **OPENED) | {"venue": venue}))
+    assert isinstance(result, LocalPositionOpened)
+    assert (result.venue, result.account, result.symbol) == (venue, "main", "BTCUSDT")
+
+
 def test_a_malformed_decimal_names_the_field() -> None:
     record = position_frame(T0, symbol="BTCUSDT", side="Buy", size="abc", seq=1, updated_time=T0)
     result = rejected(line(record))

@@ -180,6 +180,31 @@ def test_serve_takes_a_body_limit_of_its_default_and_above(size: str) -> None:
     assert arguments.max_body_bytes == int(size)
 
 
+def test_serve_follows_the_accounts_it_is_told_and_any_with_input_within_a_day() -> None:
+    told = ["--follow", "bybit/main", "--follow", "ccxt:okx/desk/eu", "--quiet-after-ms", "60000"]
+    arguments = _parser().parse_args(["serve", *told])
+
+    assert arguments.follow == [("bybit", "main"), ("ccxt:okx", "desk/eu")]
+    assert arguments.quiet_after_ms == 60_000
+    assert _parser().parse_args(["serve"]).quiet_after_ms == 24 * 60 * 60 * 1000
+
+
+@pytest.mark.parametrize(
+    ("account", "reason"),
+    [
+        ("main", "is not VENUE/ACCOUNT"),
+        ("bybit/", "the account '' is empty"),
+        ("binance/main", "invalid choice: 'binance'"),
+    ],
+)
+def test_serve_follows_no_account_that_cannot_be(
+    account: str, reason: str, store: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    line = refused(capfd, store, "serve", "--follow", account)
+
+    assert line.startswith("trueup: argument --follow: ") and reason in line
+
+
 @pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "never"])
 def test_give_up_after_is_a_finite_number_of_seconds_above_0(
     value: str, store: str, capfd: pytest.CaptureFixture[str]

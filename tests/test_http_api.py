@@ -27,6 +27,7 @@ from tests.inputs import line, opened
 from tests.live_harness import wait_for
 from trueup.adapters.bybit import messages
 from trueup.adapters.store.journal import PAGE, Journal
+from trueup.application.following import Following
 from trueup.application.loop_status import FAILURES_TOLD, LoopHeartbeat, executor_name
 from trueup.application.service import TrueupService
 from trueup.projections.partitions import ALL, tracker
@@ -466,6 +467,58 @@ def test_health_is_503_with_the_reasons_while_the_exchange_view_is_stale(
     (account,) = fresh.json()["accounts"]
     assert account["age_ms"] == 1_000
     assert account["complete_snapshot_iso"] == "2025-11-03T19:48:54.000Z"
+
+
+DAY_MS = 24 * 60 * 60 * 1000
+
+
+def account_line(at: int, account: str) -> bytes:
+    """An intent of ``account`` (bybit): an account with input at ``at``, never a snapshot."""
+    return line(opened(at, f"p-{account}", "BTCUSDT", "1") | {"account": account})
+
+
+def test_health_judges_only_the_accounts_with_recent_input(api: httpx.Client) -> None:
+    # An account quiet for longer than --quiet-after-ms (a day) has been retired: its stale
+    # view no longer makes /health 503, yet it stays listed, with its last input.
+    body = b"\n".join(
+        [closing_snapshot(SAMPLE_END - 1_000), account_line(SAMPLE_END - DAY_MS - 1, "retired")]
+    )
+    api.post("/v1/inputs", content=body, headers=AUTH)
+    quiet = api.get("/health")
+    assert quiet.status_code == 200 and quiet.json()["reasons"] == []
+    accounts = {a["account"]: a for a in quiet.json()["accounts"]}
+    retired = accounts["retired"]
+    assert (retired["followed"], retired["fresh"]) == (False, False)
+    assert retired["last_input_at"] == SAMPLE_END - DAY_MS - 1
+    assert accounts["main"]["followed"] and accounts["main"]["fresh"]
+    # One with an input within the day is followed: its view never taken is a reason.
+    api.post("/v1/inputs", content=account_line(SAMPLE_END - DAY_MS, "desk"), headers=AUTH)
+    busy = api.get("/health")
+    assert busy.status_code == 503
+    assert [r.partition(":")[0] for r in busy.json()["reasons"]] == ["bybit/desk"]
+
+
+def test_health_judges_an_account_serve_follows_however_quiet(sampled: str) -> None:
+    following = Following(quiet_after_ms=60_000, accounts=frozenset({("bybit", "retired")}))
+    settings = ApiSettings(token=TOKEN, following=following)
+    with (
+        Journal.open(sampled, create=False) as journal,
+        running_server(journal, settings, lambda: SAMPLE_END) as url,
+        httpx.Client(base_url=url, timeout=30) as client,
+    ):
+        body = b"\n".join(
+            [
+                closing_snapshot(SAMPLE_END - 1_000),
+                account_line(SAMPLE_END - 60_001, "retired"),
+                account_line(SAMPLE_END - 60_001, "other"),
+            ]
+        )
+        client.post("/v1/inputs", content=body, headers=AUTH)
+        health = client.get("/health")
+    assert health.status_code == 503
+    assert [r.partition(":")[0] for r in health.json()["reasons"]] == ["bybit/retired"]
+    followed = {a["account"]: a["followed"] for a in health.json()["accounts"]}
+    assert followed == {"main": True, "retired": True, "other": False}
 
 
 def test_health_reports_each_executor_and_is_503_while_one_keeps_failing(

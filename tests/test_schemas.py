@@ -28,6 +28,7 @@ from trueup.adapters import (
     notification_reports,
     rule_changes,
     trigger_commands,
+    venues,
 )
 from trueup.adapters.aster import messages as aster_messages
 from trueup.adapters.aster import wire as aster_wire
@@ -564,6 +565,45 @@ def _resized(qty: object) -> JSON:
 )
 def test_the_input_schemas_reject_what_trueup_cannot_use(path: str, instance: JSON) -> None:
     assert errors(path, instance)
+
+
+_INTENT_LINE: JSON = _WS_LINE | {"channel": "intent", "data": _OPENED}
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        pytest.param(_INTENT_LINE | {"account": ""}, id="empty-account"),
+        pytest.param(_INTENT_LINE | {"account": "ma\x00in"}, id="nul-in-account"),
+        pytest.param(_INTENT_LINE | {"account": "m" * 201}, id="overlong-account"),
+        pytest.param(_INTENT_LINE | {"venue": "binance"}, id="venue-trueup-does-not-read"),
+        pytest.param(_INTENT_LINE | {"venue": "ccxt"}, id="ccxt-without-exchange"),
+        pytest.param(_INTENT_LINE | {"data": _OPENED | {"symbol": ""}}, id="empty-symbol"),
+        pytest.param(_INTENT_LINE | {"data": _OPENED | {"symbol": "BTC\tX"}}, id="tab-symbol"),
+        pytest.param(_INTENT_LINE | {"data": _OPENED | {"position_id": ""}}, id="empty-id"),
+        pytest.param(
+            _WS_LINE | {"channel": "operator", "data": _CLEAN | {"position_id": "p\x1b"}},
+            id="escape-in-cleaned-id",
+        ),
+    ],
+)
+def test_the_schemas_and_the_decoder_refuse_the_same_names(record: JSON) -> None:
+    found = errors(LINE, record) + errors(specific_schema(record) or LINE, record["data"])
+    assert found
+    assert isinstance(decode_line(orjson.dumps(record)), InputRejected)
+
+
+@pytest.mark.parametrize("venue", ["bybit", "hyperliquid", "aster", "ccxt:binanceusdm"])
+def test_every_venue_trueup_reads_is_a_venue_of_the_schemas(venue: str) -> None:
+    assert capture.reads_venue(venue)
+    assert_valid(LINE, _INTENT_LINE | {"venue": venue})
+
+
+def test_the_schemas_name_every_registered_venue() -> None:
+    pattern = load("common.schema.json")["$defs"]["venue"]["pattern"]
+    assert {v.name for v in venues.VENUES} == {
+        name.removesuffix(":[a-z][a-z0-9]*") for name in pattern[2:-2].split("|")
+    }
 
 
 # --- stored input events -----------------------------------------------------------------

@@ -41,7 +41,7 @@ def decode_public(envelope: Envelope, frame: Payload) -> PricesReported:
         raise UnknownInput(f"{frame.where}.e: {shown(event)} is not an event trueup reads")
     mark, index = (_price(frame, name) for name in PRICES_READ)
     quote = PriceQuote(
-        symbol=frame.text("s"),
+        symbol=frame.name("s"),
         mark=mark,
         last=None,
         index=index,

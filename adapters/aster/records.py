@@ -117,7 +117,7 @@ def position_risk(item: Payload, as_of: int) -> PositionReport:
     held, size = _position_side(item, "positionAmt", idx)
     mark = _positive(item, "markPrice")
     updated = item.millis("updateTime") or (0 if held is PositionSide.FLAT else as_of)
-    symbol = item.text("symbol")
+    symbol = item.name("symbol")
     return PositionReport(
         category=PERP,
         symbol=symbol,
@@ -146,7 +146,7 @@ def account_update_position(item: Payload, transaction_time: int) -> PositionRep
     the update was pushed: a push delayed gets a later E for an older state.)"""
     idx = position_idx(item, "ps")
     held, size = _position_side(item, "pa", idx)
-    symbol = item.text("s")
+    symbol = item.name("s")
     return PositionReport(
         category=PERP,
         symbol=symbol,
@@ -335,7 +335,7 @@ def update_fill(update: Payload, order_report: OrderReport) -> Fill:
 def trade(item: Payload) -> Fill:
     """One entry of userTrades (Account Trade List): ``id`` identifies the fill, as the order
     update's ``t`` does. Who placed its order is left to the order's own report."""
-    symbol = item.text("symbol")
+    symbol = item.name("symbol")
     return Fill(
         category=PERP,
         symbol=symbol,
@@ -369,9 +369,7 @@ def funding(item: Payload) -> Fill:
         tran_id = str(item.integer("tranId"))
     elif not isinstance(tran_id, str) or not tran_id:
         raise MalformedInput(f"{item.where}.tranId: expected an id, got {shown(tran_id)}")
-    symbol = item.text("symbol")
-    if not symbol:
-        raise MalformedInput(f"{item.where}.symbol: a funding fee names its symbol")
+    symbol = item.name("symbol")  # a funding fee names its symbol
     return Fill(
         category=PERP,
         symbol=symbol,

@@ -197,7 +197,7 @@ def margin_call(envelope: Envelope, frame: Payload) -> PricesReported:
     for item in frame.items("p"):
         records.position_idx(item, "ps")
         item.decimal("pa")
-        symbol = item.text("s")
+        symbol = item.name("s")
         mark = item.decimal("mp")
         quotes[symbol] = PriceQuote(symbol, mark, None, None, None, event_time)
     return PricesReported(**envelope.header(), quotes=tuple(quotes.values()))

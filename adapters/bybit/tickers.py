@@ -32,7 +32,7 @@ def decode_public(envelope: Envelope, frame: Payload) -> PricesReported:
         raise UnknownInput(f"data.topic: {shown(topic)} is not a public topic trueup reads")
     frame.choice("type", FRAME_TYPES)
     item = frame.child("data")
-    if item.text("symbol") != symbol:
+    if item.name("symbol") != symbol:
         raise MalformedInput(
             f"data.data.symbol: {shown(item.text('symbol'))} is not the topic's {symbol!r}"
         )

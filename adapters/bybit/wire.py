@@ -223,7 +223,7 @@ def _category(item: Payload, category: str | None) -> str:
 def position_report(item: Payload, category: str | None) -> PositionReport:
     # WebSocket names the average entry price entryPrice, REST names it avgPrice.
     entry = "entryPrice" if item.has("entryPrice") else "avgPrice"
-    category, symbol = _category(item, category), item.text("symbol")
+    category, symbol = _category(item, category), item.name("symbol")
     return PositionReport(
         category=category,
         symbol=symbol,
@@ -259,7 +259,7 @@ def _positive(item: Payload, name: str) -> Decimal | None:
 def order_report(item: Payload, category: str | None) -> OrderReport:
     return OrderReport(
         category=_category(item, category),
-        symbol=item.text("symbol"),
+        symbol=item.name("symbol"),
         venue_order_id=item.text("orderId"),
         client_order_id=item.optional_text("orderLinkId"),
         side=item.choice_of("side", ORDER_SIDES),
@@ -284,7 +284,7 @@ def order_report(item: Payload, category: str | None) -> OrderReport:
 
 
 def fill(item: Payload, category: str | None) -> Fill:
-    category, symbol = _category(item, category), item.text("symbol")
+    category, symbol = _category(item, category), item.name("symbol")
     return Fill(
         category=category,
         symbol=symbol,

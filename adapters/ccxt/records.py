@@ -93,7 +93,7 @@ def position(item: Payload, as_of: int) -> PositionReport:
     mark = _positive(item, "markPrice")
     notional = optional_number(item, "notional")
     mode = item.optional_text("marginMode")
-    symbol = item.text("symbol")
+    symbol = item.name("symbol")
     return PositionReport(
         category=CATEGORY,
         symbol=symbol,
@@ -144,7 +144,7 @@ def _leg(item: Payload) -> int:
 
 def order(item: Payload, as_of: int, contract_sizes: ContractSizes) -> OrderReport:
     """One order of fetchOpenOrders (or watchOrders): amounts in contracts, as base sizes."""
-    symbol = item.text("symbol")
+    symbol = item.name("symbol")
     contract_size = contract_sizes.get(symbol, Decimal(1))
     wire_status = item.text("status")
     filled = (optional_number(item, "filled") or Decimal(0)) * contract_size
@@ -196,7 +196,7 @@ def _fee(item: Payload) -> Decimal | None:
 def trade(item: Payload, contract_sizes: ContractSizes) -> Fill:
     """One trade of fetchMyTrades (or watchMyTrades). It names no leg (the ledger finds it)
     and not who placed its order (its order's report may)."""
-    symbol = item.text("symbol")
+    symbol = item.name("symbol")
     return Fill(
         category=CATEGORY,
         symbol=symbol,

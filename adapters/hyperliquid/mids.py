@@ -36,7 +36,7 @@ def decode_public(envelope: Envelope, frame: Payload) -> PricesReported:
         data = frame.child("data")
         ctx = data.child("ctx")
         quote = PriceQuote(
-            symbol=data.text("coin"),
+            symbol=data.name("coin"),
             mark=_price(ctx, "markPx"),
             last=None,
             index=_price(ctx, "oraclePx"),

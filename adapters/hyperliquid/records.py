@@ -48,7 +48,7 @@ def position_report(item: Payload, time: int) -> PositionReport:
     item.choice("type", ("oneWay",))  # the only mode there is; anything else is not understood
     position = item.child("position")
     szi = position.decimal("szi")
-    coin = position.text("coin")
+    coin = position.name("coin")
     return PositionReport(
         category=PERP,
         symbol=coin,
@@ -157,7 +157,7 @@ def order_report(order: Payload, status: str, updated_time: int, where: str) -> 
     orderType); openOrders and orderUpdates do not, so their reports say nothing of who
     placed it (origin None) and leave what an earlier report said standing.
     """
-    coin = order.text("coin")
+    coin = order.name("coin")
     remaining = order.quantity("sz")
     qty = order.optional_quantity("origSz")
     qty = remaining if qty is None else qty
@@ -215,7 +215,7 @@ def _fill_kind(item: Payload) -> ExecutionKind:
 
 def fill(item: Payload) -> Fill:
     """One fill; ``tid`` identifies it wherever it arrives (REST, userFills, user events)."""
-    coin = item.text("coin")
+    coin = item.name("coin")
     return Fill(
         category=category(coin),
         symbol=coin,
@@ -245,7 +245,7 @@ def funding(item: Payload, time: int) -> Fill:
     ``usdc`` (negative when the user paid), as Bybit's execFee for funding is. Its identity
     is coin and time, the one thing both forms share (userFunding's hash is all zeros).
     """
-    coin = item.text("coin")
+    coin = item.name("coin")
     szi = item.decimal("szi")
     return Fill(
         category=category(coin),
