@@ -38,8 +38,8 @@ from trueup.application.can_open import (
     judge_can_open,
     views_at,
 )
-from trueup.application.position_audit import SeveralLegs
 from trueup.application.following import Following
+from trueup.application.position_audit import SeveralLegs
 from trueup.domain.emitted import Emitted, TriggerRefused
 from trueup.domain.events import (
     InputEvent,

@@ -46,8 +46,8 @@ from trueup.application.answers import (
 )
 from trueup.application.backlog import BacklogLimits
 from trueup.application.can_open import CanOpenFacts
-from trueup.application.position_audit import SeveralLegs
 from trueup.application.following import Following
+from trueup.application.position_audit import SeveralLegs
 from trueup.application.service import EventFilter, TrueupService
 from trueup.domain.bounds import EARLIEST_MS, LATEST_MS, MAX_NAME_LENGTH
 from trueup.domain.emitted import EMITTED_TYPES
