@@ -61,6 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.rules_file = _rules_file(args)
         if args.command is _demo:
             args.run_demo = _demo_runner()
+        if args.command is _ingest:
+            _check_captures(args.files)  # before the journal is opened, or made
         # NATS only: tail opens no journal; nor does a test of the notification targets.
         if args.command in (_tail, _notify_test):
             return int(args.command(args))
@@ -790,7 +792,6 @@ def _diagnose(journal: "Journal", args: argparse.Namespace) -> int:
 def _ingest(journal: "Journal", args: argparse.Namespace) -> int:
     from trueup.application.service import TrueupService
 
-    _check_captures(args.files)
     service = TrueupService(journal)
     if args.rules_file is not None:
         service.put_rules_in_force(args.rules_file.rules, str(args.rules_file.path))

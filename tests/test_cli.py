@@ -390,6 +390,15 @@ def test_a_missing_capture_file_is_a_usage_error(
     assert one_line_error(*capfd.readouterr()) == f"trueup: no such capture file: {missing}"
 
 
+def test_a_missing_capture_file_makes_no_journal(tmp_path: Path) -> None:
+    journal = tmp_path / "new.db"
+
+    code = trueup(str(journal), "ingest", str(tmp_path / "nowhere.jsonl"))
+
+    assert code == 2
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_an_audit_of_a_symbol_never_seen_is_a_usage_error(
     ingested: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
