@@ -56,10 +56,7 @@ def symbol_view(
                 exchange_qty=position.exchange_qty,
                 findings=tuple(open_findings(book, detectors, reconciler.config, key)),
                 state=position_state(book, position),
-                # Fills folded are the exchange's word that it held the key, reported or not.
-                held_ever=position.exchange is not None
-                or bool(position.local)
-                or key in book.pnl.keys,
+                held_ever=book.held_ever(key),
                 pnl=pnl_state(book, key),
                 risk=position_risk(book, key, reconciler.config),
             )
