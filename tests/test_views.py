@@ -257,8 +257,9 @@ def test_positions_from_the_views_list_the_keys_a_replay_lists(busy: TrueupServi
 def test_views_kept_while_the_books_let_go_of_the_finished_are_what_a_replay_gives(
     journal: Journal, window: int
 ) -> None:
-    # Then a PAPER position the exchange never shows, closed, and let go of by an input of
-    # its own: the last trace that its key was ever held.
+    """The busy session, page by page, into books that let go of the finished within a short
+    window; then a PAPER position the exchange never shows, closed and let go of by an input
+    of its own: the last trace that its key was ever held."""
     paper = [
         opened(LAST + 1, "paper-1", "NEWUSDT", "1", mode="PAPER"),
         intent(LAST + 2, kind="position_closed", position_id="paper-1", exit_reason="TP1"),
