@@ -110,7 +110,7 @@ class AccountBook:
         self.reconnected: tuple[int, str] | None = None
         # The feed's stream found dead, and why, until it reconnects.
         self.stream_down: tuple[int, str] | None = None
-        # Keys whose reconciled state may have changed since the views last took them.
+        # Keys whose views may show something new since the views last took them.
         self.touched: set[PositionKey] = set()
         # Profit and loss per key and per lifecycle, from the fills (domain/pnl.py).
         self.pnl = PnlLedger()
@@ -202,6 +202,15 @@ class AccountBook:
         if found is None:
             found = self._keys[leg] = PositionKey(self.venue, self.account, *leg)
         return found
+
+    def held_ever(self, key: PositionKey) -> bool:
+        """Whether either side has held the key: a report, a local position (open, or closed
+        and not yet forgotten), or fills the PnL ledger folded (the exchange's word that it
+        held the key, reported or not)."""
+        position = self.positions.get(key)
+        if position is not None and (position.exchange is not None or position.local):
+            return True
+        return key in self.pnl.keys
 
     def open_orders_for(self, key: PositionKey) -> list[Order]:
         return [self.orders[k] for k in sorted(self.open_orders.get(key, ()))]
@@ -551,12 +560,17 @@ class AccountBook:
         return first or order is None or order.report is None
 
     def _forget_local(self, position_id: str) -> None:
-        """A closed local position goes; its intents follow as they fall due themselves."""
+        """A closed local position goes; its intents follow as they fall due themselves.
+
+        The views show only open local positions: of a closed one, only that its key was
+        held, so its key is touched only when that is no longer so."""
         local = self.local_position(position_id)
         if local is None or local.is_open:
             return
-        self.positions[local.key].forget_local(position_id)
-        self.touched.add(local.key)
+        key = local.key
+        self.positions[key].forget_local(position_id)
+        if not self.held_ever(key):
+            self.touched.add(key)
         del self.local_keys[position_id]
         self.forgotten.locals.add(position_id, self.clock)
 

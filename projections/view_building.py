@@ -2,7 +2,7 @@
 view is exactly what a replay would give; the projection rebuilds only those its inputs
 touched (domain/touched.py)."""
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from decimal import Decimal
 
 import orjson
@@ -39,9 +39,9 @@ def symbol_view(
     every key of the account for it (see ``touched_views``)."""
     book = reconciler.book(*account)
     detectors = reconciler.detectors(*account)
-    index = index or SymbolIndex(book, only=symbol)
+    index = index or SymbolIndex(book, only=(symbol,))
     if ledger_only is None:
-        ledger_only = ledger_only_keys(book, only=symbol)
+        ledger_only = ledger_only_keys(book, only=(symbol,))
     keys = []
     for key in sorted([*index.keys.get(symbol, ()), *ledger_only.get(symbol, ())]):
         position = book.positions.get(key)
@@ -56,10 +56,7 @@ def symbol_view(
                 exchange_qty=position.exchange_qty,
                 findings=tuple(open_findings(book, detectors, reconciler.config, key)),
                 state=position_state(book, position),
-                # Fills folded are the exchange's word that it held the key, reported or not.
-                held_ever=position.exchange is not None
-                or bool(position.local)
-                or key in book.pnl.keys,
+                held_ever=book.held_ever(key),
                 pnl=pnl_state(book, key),
                 risk=position_risk(book, key, reconciler.config),
             )
@@ -68,13 +65,16 @@ def symbol_view(
     return SymbolView(*account, symbol, tuple(keys), facts)
 
 
-def ledger_only_keys(book: AccountBook, only: str | None = None) -> dict[str, list[PositionKey]]:
-    """The keys only the PnL ledger holds, by symbol: their fills were folded, but no
-    position report or intent named them (opened and closed between two polled states)."""
+def ledger_only_keys(
+    book: AccountBook, only: Collection[str] | None = None
+) -> dict[str, list[PositionKey]]:
+    """The keys only the PnL ledger holds, by symbol (of ``only``'s, if given): their fills
+    were folded, but no position report or intent named them (opened and closed between two
+    polled states)."""
     found: dict[str, list[PositionKey]] = {}
     positions = book.positions
     for key in book.pnl.keys:
-        if key not in positions and (only is None or key.symbol == only):
+        if key not in positions and (only is None or key.symbol in only):
             found.setdefault(key.symbol, []).append(key)
     return found
 
@@ -140,13 +140,15 @@ def touched_views(reconciler: Reconciler, touched: Touched) -> Iterator[AccountV
             continue
         yield account_view(reconciler, account)
         book = reconciler.books[account]
-        if touched.every_account or account in touched.whole:
-            names = symbols(book)
-        else:
-            names = touched.symbols[account]
-        # One pass over the account for all its symbols, not one per symbol.
-        index = SymbolIndex(book) if len(names) > 1 else None
-        ledger_only = ledger_only_keys(book) if len(names) > 1 else None
+        whole = touched.every_account or account in touched.whole
+        names = symbols(book) if whole else touched.symbols[account]
+        if not names:
+            continue
+        # One pass over the account for all its symbols, not one per symbol; sorting and
+        # filing only the keys and intents of the symbols touched (a few of its hundreds).
+        only = None if whole else names
+        index = SymbolIndex(book, only=only)
+        ledger_only = ledger_only_keys(book, only=only)
         for symbol in sorted(names):
             yield symbol_view(reconciler, account, symbol, index, ledger_only)
 

@@ -3,6 +3,8 @@
 journal; and every view is exactly what a replay from the first input gives."""
 
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,15 +19,34 @@ from trueup.adapters.store.journal import Journal
 from trueup.adapters.store.view_table import ViewWrites
 from trueup.application.ingest import Ingestor
 from trueup.application.service import TrueupService
+from trueup.domain import reconciler as reconciler_module
+from trueup.domain.book import AccountBook
 from trueup.domain.reconciler import Reconciler
+from trueup.domain.retention import FORGET_AFTER_MS
+from trueup.domain.touched import Touched
 from trueup.projections import view_building, views
 from trueup.projections.partitions import ALL, tracker
 from trueup.projections.positions import position_rows
 from trueup.projections.reconciliation import ReconciliationProjection
 from trueup.projections.view_reader import ViewReader
+from trueup.projections.views import SymbolView
 
 BUSY = [line(record) for record in busy_session(1_500, seed=5)]
 LAST = decode_line(BUSY[-1]).at
+# A forget window short enough that a few inputs' time lets go of what has finished.
+SHORT_WINDOWS = (1_000, 30_000)
+
+
+@contextmanager
+def forgetting_after(window_ms: int) -> Iterator[None]:
+    """Every book made meanwhile, the projection's and a replay's, forgets after ``window_ms``."""
+
+    def book(venue: str, account: str, snapshot_timeout_ms: int) -> AccountBook:
+        return AccountBook(venue, account, snapshot_timeout_ms, forget_after_ms=window_ms)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(reconciler_module, "AccountBook", book)
+        yield
 
 
 def from_scratch(journal: Journal) -> Reconciler:
@@ -62,11 +83,18 @@ def assert_views_equal_a_replay(journal: Journal) -> None:
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-@given(session=sessions(), batch=st.integers(1, 40), page=st.integers(1, 30), reuse=st.booleans())
+@given(
+    session=sessions(),
+    batch=st.integers(1, 40),
+    page=st.integers(1, 30),
+    reuse=st.booleans(),
+    window=st.sampled_from((FORGET_AFTER_MS, *SHORT_WINDOWS)),
+)
 def test_after_any_run_of_pages_the_views_are_what_a_replay_gives(
-    session: list[bytes], batch: int, page: int, reuse: bool
+    session: list[bytes], batch: int, page: int, reuse: bool, window: int
 ) -> None:
     with (
+        forgetting_after(window),
         tempfile.TemporaryDirectory() as directory,
         Journal.open(f"sqlite://{Path(directory) / 'journal.db'}") as journal,
     ):
@@ -220,3 +248,83 @@ def test_the_account_view_says_how_fresh_the_exchange_view_is(journal: Journal) 
 
 def test_positions_from_the_views_list_the_keys_a_replay_lists(busy: TrueupService) -> None:
     assert busy.positions() == position_rows(from_scratch(busy.journal))
+
+
+# --- what letting go of the finished rewrites ------------------------------------------------
+
+
+@pytest.mark.parametrize("window", SHORT_WINDOWS)
+def test_views_kept_while_the_books_let_go_of_the_finished_are_what_a_replay_gives(
+    journal: Journal, window: int
+) -> None:
+    """The busy session, page by page, into books that let go of the finished within a short
+    window; then a PAPER position the exchange never shows, closed and let go of by an input
+    of its own: the last trace that its key was ever held."""
+    paper = [
+        opened(LAST + 1, "paper-1", "NEWUSDT", "1", mode="PAPER"),
+        intent(LAST + 2, kind="position_closed", position_id="paper-1", exit_reason="TP1"),
+    ]
+    session = [*BUSY, *map(line, paper)]
+    with forgetting_after(window):
+        service = TrueupService(journal, clock=lambda: LAST)
+        for start in range(0, len(session), 97):
+            service.ingest([session[start : start + 97]])
+        service.ingest([[line(intent(LAST + 3 + 2 * window, kind="account_mode", mode="LIVE"))]])
+        book = from_scratch(journal).books[("bybit", "main")]
+        assert book.forgotten_until > 0  # it did let go of finished orders
+        assert book.local_position("paper-1") is None
+        assert_views_equal_a_replay(journal)
+
+
+ACCOUNT = ("bybit", "main")
+
+
+def closed_then_let_go(mode: str, shown: bool) -> tuple[SymbolView, SymbolView, Touched]:
+    """A local position on BTCUSDT opened and closed (shown on the exchange, then flat, if
+    ``shown``), then let go of on an input about ETHUSDT a window later: BTCUSDT's view
+    before and after, and what that input touched."""
+    window = 60_000
+    records = [
+        intent(T0, kind="account_mode", mode="LIVE"),
+        opened(T0 + 1_000, "p-1", "BTCUSDT", "0.3", mode=mode),
+    ]
+    if shown:
+        records += [
+            position_frame(
+                T0 + 2_000, symbol="BTCUSDT", side="Buy", size="0.3", seq=1, updated_time=T0 + 2_000
+            ),
+            position_frame(
+                T0 + 3_000, symbol="BTCUSDT", side="", size="0", seq=2, updated_time=T0 + 3_000
+            ),
+        ]
+    records.append(intent(T0 + 4_000, kind="position_closed", position_id="p-1", exit_reason="TP1"))
+    reconciler = Reconciler()
+    reconciler.book(*ACCOUNT).forget_after_ms = window
+    for record in records:
+        reconciler.apply(accepted(record))
+    before = view_building.symbol_view(reconciler, ACCOUNT, "BTCUSDT")
+    reconciler.touched.take()
+    reconciler.apply(accepted(opened(T0 + 4_000 + 2 * window, "p-2", "ETHUSDT", "0.1")))
+    assert reconciler.book(*ACCOUNT).local_position("p-1") is None  # let go of
+    after = view_building.symbol_view(reconciler, ACCOUNT, "BTCUSDT")
+    return before, after, reconciler.touched.take()
+
+
+@pytest.mark.parametrize("mode", ["LIVE", "PAPER"])
+def test_letting_go_of_a_closed_local_position_rewrites_no_view_that_shows_nothing_of_it(
+    mode: str,
+) -> None:
+    """The views show open local positions only: once the exchange has held the key, a
+    closed one going changes none of them, so its symbol's view is not written again."""
+    before, after, touched = closed_then_let_go(mode, shown=True)
+    assert after == before
+    assert touched.symbols[ACCOUNT] == {"ETHUSDT"}
+
+
+def test_letting_go_of_the_last_trace_of_a_held_key_rewrites_its_view() -> None:
+    """A PAPER position the exchange never showed: once it is let go of, nothing says the key
+    was ever held, so `positions` no longer lists it and its view is written again."""
+    before, after, touched = closed_then_let_go("PAPER", shown=False)
+    assert [row.held_ever for row in before.keys] == [True]
+    assert [row.held_ever for row in after.keys] == [False]
+    assert touched.symbols[ACCOUNT] == {"BTCUSDT", "ETHUSDT"}

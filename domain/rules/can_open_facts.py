@@ -1,6 +1,8 @@
 """The facts can-open weighs (domain/rules/can_open.py), found in an account's book and
 detectors: what a replay hands the rule, and what the projection keeps in the views."""
 
+from collections.abc import Collection
+
 from trueup.domain.book import AccountBook
 from trueup.domain.events import OrderPlaced
 from trueup.domain.keys import PositionKey
@@ -39,7 +41,7 @@ def symbol_facts(
 ) -> SymbolFacts:
     """The facts about ``symbol``; ``index``, when given, saves looking through every key
     and intent of the account for it (the views build many symbols' at once)."""
-    index = index or SymbolIndex(book, only=symbol)
+    index = index or SymbolIndex(book, only=(symbol,))
     keys: list[KeyFacts] = []
     for key in index.keys.get(symbol, ()):
         position = book.positions[key]
@@ -74,21 +76,22 @@ def symbol_facts(
 
 
 class SymbolIndex:
-    """An account's position keys and ENTRY intents by symbol, each list in order."""
+    """An account's position keys and ENTRY intents by symbol, each list in order; with
+    ``only``, of those symbols alone."""
 
     __slots__ = ("entries", "keys")
 
-    def __init__(self, book: AccountBook, only: str | None = None) -> None:
+    def __init__(self, book: AccountBook, only: Collection[str] | None = None) -> None:
         self.keys: dict[str, list[PositionKey]] = {}
         self.entries: dict[str, list[tuple[str, OrderPlaced]]] = {}
-        keys = book.positions if only is None else (k for k in book.positions if k.symbol == only)
+        keys = book.positions if only is None else (k for k in book.positions if k.symbol in only)
         for key in sorted(keys):
             self.keys.setdefault(key.symbol, []).append(key)
-        entries = (
+        entries = [
             (link, placed)
             for link, placed in book.placed.items()
-            if placed.purpose == "ENTRY" and (only is None or placed.symbol == only)
-        )
+            if (only is None or placed.symbol in only) and placed.purpose == "ENTRY"
+        ]
         for link, placed in sorted(entries, key=lambda entry: entry[0]):
             self.entries.setdefault(placed.symbol, []).append((link, placed))
 
