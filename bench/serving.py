@@ -428,7 +428,7 @@ def work_can_open_service(url: str, at: int) -> JSON:
         service = TrueupService(journal)
         # A serving process asks again and again: the first pass over the queries (imports,
         # the pages of their views read from disk) is reported on its own, not in the p99.
-        first_pass = []
+        first_pass: list[float] = []
         for account, symbol in queries:
             begin = time.perf_counter()
             service.can_open(VENUE, account, symbol, at=at)
