@@ -250,7 +250,7 @@ class AccountBook:
         pnl.begin()
         for r in event.reports:
             key = self.key(r.category, r.symbol, r.position_idx)
-            if self.position(key).apply_report(r):
+            if self.position(key).apply_report(r, event.at):
                 changed.add(key)
                 pnl.position_report(key, r)
         if event.snapshot is not None:
@@ -299,7 +299,7 @@ class AccountBook:
             for key, position in self.positions.items()
             if key not in verdict.listed and covers(page, key)
         ]
-        return {p.key for p in absent if p.apply_absent(page.server_time)}
+        return {p.key for p in absent if p.apply_absent(page.server_time, event.at)}
 
     def covered_keys(self, event: PositionsReported) -> list[PositionKey]:
         """The keys a complete snapshot speaks for: those it lists and those it omits."""

@@ -11,12 +11,12 @@ ZERO = Decimal(0)
 ABSENT = "Absent"  # status of a flat report inferred from a complete snapshot that omits the key
 
 
-def supersedes(new: PositionReport, old: PositionReport) -> bool:
-    """Whether ``new`` is the later word on the position: by the venue's seq when both
-    reports carry one (Bybit's REST lists may not), else by its update time; the update
-    time breaks seq ties (mark moves), then the figures each knows, and the whole report exact
-    ties, so reports that all carry a seq, or all lack one, fold the same in any arrival
-    order."""
+def supersedes(new: PositionReport, new_at: int, old: PositionReport, old_at: int) -> bool:
+    """Whether ``new`` (received at ``new_at``) is the later word on the position than ``old``:
+    by the venue's seq when both carry one (Bybit's REST lists may not), else by its update
+    time; then the figures each knows; then the later receipt; the whole report breaks exact
+    ties. Every key is the reports' own (receive times included), so reports that all carry a
+    seq, or all lack one, fold the same in any arrival order."""
     if new.seq is not None and old.seq is not None and new.seq != old.seq:
         return new.seq > old.seq
     if new.updated_time != old.updated_time:
@@ -27,6 +27,11 @@ def supersedes(new: PositionReport, old: PositionReport) -> bool:
     new_known, old_known = _figures_known(new), _figures_known(old)
     if new_known != old_known:
         return new_known > old_known
+    # The same version of the position, its market figures moved (the mark, and with it the
+    # unrealised PnL and the margin): the venue stamps no time on those, so the one received
+    # later is the fresher, falling as well as rising.
+    if new_at != old_at:
+        return new_at > old_at
     return repr(new) > repr(old)
 
 
@@ -65,6 +70,8 @@ class Position:
 
     key: PositionKey
     exchange: PositionReport | None = None
+    # When the report held in ``exchange`` was received (the input's ``at``).
+    exchange_at: int = 0
     # The local positions mapped here: the open ones and those closed too recently to be
     # forgotten (domain/retention.py); and, kept apart, those still open.
     local: dict[str, LocalPosition] = field(default_factory=dict)
@@ -129,18 +136,22 @@ class Position:
         if position_id not in self.opened:
             self.local.pop(position_id, None)
 
-    def apply_report(self, report: PositionReport) -> bool:
-        """Take a report unless an equal or newer one is already known."""
-        if self.exchange is not None and not supersedes(report, self.exchange):
+    def apply_report(self, report: PositionReport, at: int) -> bool:
+        """Take a report received at ``at`` unless an equal or newer one is already known."""
+        current = self.exchange
+        if current is not None and not supersedes(report, at, current, self.exchange_at):
             return False
         self.exchange = report
+        self.exchange_at = at
         return True
 
-    def apply_absent(self, seen_time: int) -> bool:
-        """A complete snapshot taken at ``seen_time`` omits this key: flat, unless newer news."""
+    def apply_absent(self, seen_time: int, at: int) -> bool:
+        """A complete snapshot taken at ``seen_time`` (received at ``at``) omits this key: flat,
+        unless newer news."""
         current = self.exchange
         if current is not None and (current.size == 0 or current.updated_time >= seen_time):
             return False
+        self.exchange_at = at
         self.exchange = PositionReport(
             category=self.key.category,
             symbol=self.key.symbol,

@@ -3,6 +3,7 @@
 import random
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -44,6 +45,32 @@ def test_a_mark_move_under_the_same_seq_is_taken_when_newer() -> None:
     moved = btc(T0 + 2100, "0.3", seq=11, mark_price="65100")
     exchange = fold("bybit", "main", [moved, first]).positions[BTC].exchange
     assert exchange is not None and exchange.mark_price == Decimal("65100")
+
+
+def mark_move(at: int, mark: str) -> InputEvent:
+    """A frame that moves only the mark: same seq, same update time (the venue restamps
+    neither for market moves)."""
+    return event(
+        position_frame(
+            at,
+            symbol="BTCUSDT",
+            side="Buy",
+            size="0.3",
+            seq=11,
+            updated_time=T0 + 2000,
+            mark_price=mark,
+        )
+    )
+
+
+@pytest.mark.parametrize("later", ["64000", "66000"], ids=["falling", "rising"])
+def test_a_mark_move_under_the_same_seq_and_update_time_is_taken_when_received_later(
+    later: str,
+) -> None:
+    inputs = [mark_move(T0 + 2100, "65000"), mark_move(T0 + 2200, later)]
+    for order in (inputs, inputs[::-1]):  # however the journal came to hold them
+        exchange = fold("bybit", "main", order).positions[BTC].exchange
+        assert exchange is not None and exchange.mark_price == Decimal(later)
 
 
 def test_a_short_position_has_a_negative_signed_size() -> None:
@@ -308,7 +335,12 @@ def report(seq: int | None, updated_time: int, size: str) -> PositionReport:
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(
-        st.tuples(st.integers(1, 5), st.integers(0, 4), st.sampled_from(["0.1", "0.2", "0.3"])),
+        st.tuples(
+            st.integers(1, 5),
+            st.integers(0, 4),
+            st.sampled_from(["0.1", "0.2", "0.3"]),
+            st.integers(0, 3),  # when it was received
+        ),
         min_size=1,
         max_size=6,
     ),
@@ -316,17 +348,21 @@ def report(seq: int | None, updated_time: int, size: str) -> PositionReport:
     st.randoms(use_true_random=False),
 )
 def test_reports_that_all_carry_a_seq_or_all_lack_one_fold_the_same_in_any_order(
-    drawn: list[tuple[int, int, str]], with_seq: bool, rng: random.Random
+    drawn: list[tuple[int, int, str, int]], with_seq: bool, rng: random.Random
 ) -> None:
-    reports = [report(seq if with_seq else None, T0 + t, size) for seq, t, size in drawn]
-    shuffled = list(reports)
+    received = [
+        (report(seq if with_seq else None, T0 + t, size), T0 + 100 + at)
+        for seq, t, size, at in drawn
+    ]
+    shuffled = list(received)
     rng.shuffle(shuffled)
     outcomes = set()
-    for order in (reports, shuffled, reports[::-1]):
+    for order in (received, shuffled, received[::-1]):
         position = Position(BTC)
-        for one in order:
-            position.apply_report(one)
+        for one, at in order:
+            position.apply_report(one, at)
         outcomes.add(position.exchange)
+    reports = [one for one, _ in received]
     assert len(outcomes) == 1
     (kept,) = outcomes
     assert kept is not None
