@@ -492,7 +492,7 @@ class TrueupService:
             emitted = reader.recent_emitted(venue, account, symbol, last)
             refused = reader.recent_refused(venue, account, last)
         else:
-            view, emitted, refused = self._recent_by_replay(venue, account, symbol, last)
+            view, emitted, refused = self._recent_by_replay(venue, account, symbol, last, at)
         report = {
             "symbol": symbol,
             "positions": [
@@ -513,13 +513,13 @@ class TrueupService:
         return Diagnosis(report)
 
     def _recent_by_replay(
-        self, venue: str, account: str, symbol: str, last: int
+        self, venue: str, account: str, symbol: str, last: int, at: int | None
     ) -> tuple[SymbolView | None, list[bytes], list[bytes]]:
-        """What the views would hold of the symbol, and its recent log, read by a replay
-        and a pass over the journal."""
+        """What the views held of the symbol as of ``at`` (None: now), and its recent log up
+        to then, read by a replay and a pass over the journal."""
         from trueup.projections.view_building import recent_body, symbol_view
 
-        reconciler = _replay(self.journal, account=(venue, account))
+        reconciler = _replay(self.journal, account=(venue, account), as_of=at)
         view = None
         if (venue, account) in reconciler.books:
             view = symbol_view(reconciler, (venue, account), symbol)
@@ -528,6 +528,8 @@ class TrueupService:
         for _, event in self.journal.all_events():
             if (event.venue, event.account) != (venue, account):
                 continue
+            if at is not None and event.at > at:
+                continue  # after the instant asked about
             if isinstance(event, Emitted) and event.symbol in (symbol, None):
                 emitted.append(recent_body(event))
             elif isinstance(event, InputRejected):

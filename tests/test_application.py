@@ -155,6 +155,21 @@ def test_a_diagnosis_gathers_state_findings_and_the_verdict(service: TrueupServi
     assert report["positions"][0]["state"]["exchange"]["size"] == "0.3"
 
 
+def test_a_diagnosis_of_a_past_instant_shows_that_instant_alone(service: TrueupService) -> None:
+    held = held_btc()
+    closed = position_frame(
+        T0 + 20_000, symbol="BTCUSDT", side="", size="0", seq=2, updated_time=T0 + 20_000
+    )
+    service.ingest([held, [line(closed)]])
+    now = service.diagnose("bybit", "main", "BTCUSDT").report
+    assert "POSITION_CLOSED" in {e["type"] for e in now["emitted"]}
+    before = service.diagnose("bybit", "main", "BTCUSDT", at=T0 + 10_000).report
+    assert before["positions"][0]["state"]["exchange"]["size"] == "0.3"
+    assert before["cooldown_until"] is None
+    assert all(e["at"] <= T0 + 10_000 for e in before["emitted"])
+    assert "POSITION_CLOSED" not in {e["type"] for e in before["emitted"]}
+
+
 @pytest.mark.parametrize("detect", [True, False], ids=["from the views", "by replay"])
 def test_positions_of_one_account_or_symbol_are_those_rows_of_all(
     service: TrueupService, detect: bool
