@@ -131,3 +131,18 @@ def test_while_both_are_held_positions_show_them_in_ccxts_unified_structure(
     assert set(found) == {"BTC/USDT:USDT", "ETH/USDT:USDT"}
     assert (found["ETH/USDT:USDT"]["side"], found["ETH/USDT:USDT"]["contracts"]) == ("short", 4.0)
     assert found["BTC/USDT:USDT"]["liquidationPrice"] == 52000.0
+
+
+def test_the_audit_weighs_risk_at_the_mark_of_its_instant_as_the_risk_rule_did(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = str(tmp_path / "journal.db")
+    assert main(["--store", store, "ingest", str(SAMPLE)]) == 0
+    capsys.readouterr()
+    margin_call = next(e for e in EVENTS if b"MARGIN_CALL" in e.raw.encode())
+    asked = ("audit", "--venue", VENUE, "--account", ACCOUNT, "--symbol", "ETHUSDT", "--json")
+    assert main(["--store", store, *asked, "--as-of", str(margin_call.at + 50)]) == 0
+    risk = orjson.loads(capsys.readouterr().out)["risk"]
+    # The RISK_WARNING told at the margin call: 0.005556 from liquidation, mark 3600.
+    assert (risk["mark_price"], risk["liquidation_distance"]) == ("3600.0", "0.005556")
+    assert risk["near_liquidation"] is True

@@ -4,7 +4,8 @@ so that an audit of one symbol reads that symbol's inputs and not its whole acco
 In the transaction that appends a batch, for each account stream the batch wrote to, rows
 keyed by the batch's last version in that stream (so no two batches ever share a key):
 - one per symbol the batch names: the versions of its inputs that name the symbol, list it
-  in a position snapshot, or name a position or order intent opened or placed for it;
+  in a position snapshot, quote its price, or name a position or order intent opened or
+  placed for it;
 - one per snapshot scope (category, symbol, settle coin) of the batch's position pages:
   their versions, and which of them begin a pagination run;
 - one for the account, when needed: inputs that bear on every position (account mode),
@@ -38,6 +39,7 @@ from trueup.domain.events import (
     OrderCancelled,
     OrderPlaced,
     PositionsReported,
+    PricesReported,
 )
 from trueup.domain.keys import TRUEUP_NAMESPACE
 from trueup.domain.snapshots import Scope, scope_of
@@ -207,6 +209,11 @@ class _AccountBatch:
                 scope.firsts.append(version)
         self._name((r.symbol for r in event.reports), version)
 
+    def _prices(self, event: PricesReported, version: int) -> None:
+        # Not under event.symbols, which names none (the views take only the held keys a
+        # mark moves): an audit weighs a position's risk and PnL at the mark of its instant.
+        self._name((quote.symbol for quote in event.quotes), version)
+
     def _rejected(self, event: InputRejected, version: int) -> None:
         if event.position_snapshot:
             self.account.refused.append(version)
@@ -253,6 +260,7 @@ _SORTS: dict[type[InputEvent], Callable[[_AccountBatch, Any, int], None]] = {
     LocalPositionCleaned: _AccountBatch._position_intent,
     OrderCancelled: _AccountBatch._cancelled,
     PositionsReported: _AccountBatch._positions,
+    PricesReported: _AccountBatch._prices,
     InputRejected: _AccountBatch._rejected,
 }
 
