@@ -138,6 +138,38 @@ def test_without_auto_execute_a_fired_trigger_waits_for_one_confirm() -> None:
     assert refused.type == "TRIGGER_REFUSED" and "already requested" in refused.reason  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize(
+    ("action", "idx", "side", "now"),
+    [("lock", 1, "", "flat"), ("reduce", 0, "", "flat"), ("reduce", 0, SHORT, "SHORT")],
+    ids=["a lock's hedge leg closed", "closed", "turned short"],
+)
+def test_a_firing_waiting_on_its_confirm_ends_when_its_position_closes_or_turns(
+    action: str, idx: int, side: str, now: str
+) -> None:
+    reconciler = Reconciler()
+    fired_on = [position(T0, LONG, 3, idx=idx), add(T0 + 1, action=action), price(T0 + 2, 110)]
+    assert [e.type for e in run(fired_on, reconciler)] == ["TRIGGER_FIRED"]
+    emitted = run([position(T0 + 3, side, 2 if side else 0, idx=idx)], reconciler)
+    (cancelled,) = of(emitted, "TRIGGER_CANCELLED")
+    assert cancelled.reason == (  # type: ignore[attr-defined]
+        f"the position it was to {action} is {now} now before confirmation"
+    )
+    (refused,) = run([command(T0 + 4, "confirm")], reconciler)
+    assert refused.type == "TRIGGER_REFUSED" and "already cancelled" in refused.reason  # type: ignore[attr-defined]
+
+
+def test_a_confirm_sends_nothing_once_the_position_holds_less_than_was_decided() -> None:
+    reconciler = Reconciler()
+    run([position(T0, LONG, 3), add(T0 + 1, ratio="1"), price(T0 + 2, 110)], reconciler)
+    run([position(T0 + 3, LONG, 1)], reconciler)  # reduced by hand meanwhile
+    (failed,) = run([command(T0 + 4, "confirm")], reconciler)
+    assert failed.type == "TRIGGER_FAILED"
+    assert failed.reason == (  # type: ignore[attr-defined]
+        "the position holds 1 now, less than the 3 its firings' orders would reduce: not sent"
+    )
+    assert of(run([tick(T0 + 5)], reconciler), "ORDER_REQUESTED") == []
+
+
 def test_confirm_of_an_unknown_or_unfired_trigger_is_refused_with_a_reason() -> None:
     reconciler = Reconciler()
     (unknown,) = run([command(T0, "confirm", "nope")], reconciler)

@@ -162,7 +162,7 @@ class TriggerDetector(Detector):
             raise Refused(f"trigger {trigger_id} is {trigger.standing.value}")
         stage = trigger.firing.stage if trigger.firing is not None else None
         if command is TriggerCommand.CONFIRM:
-            return self._confirm(trigger, event, cause)
+            return self._confirm(book, trigger, event, cause)
         if command is TriggerCommand.CHANGE:
             assert event.spec is not None
             if in_flight(stage):
@@ -190,14 +190,54 @@ class TriggerDetector(Detector):
         )
         return self._cancel_waiting(trigger, cause, f"{command.value}d before confirmation")
 
-    def _confirm(self, trigger: Trigger, event: TriggerCommanded, cause: Cause) -> list[Emitted]:
+    def _confirm(
+        self, book: AccountBook, trigger: Trigger, event: TriggerCommanded, cause: Cause
+    ) -> list[Emitted]:
         firing = trigger.firing
         if firing is None:
             raise Refused(f"trigger {trigger.trigger_id} has not fired: nothing to confirm")
         if firing.stage is not Stage.WAITING_CONFIRM:
             raise Refused(f"trigger {trigger.trigger_id} is already {firing.stage.value}")
+        # The position may have moved since it fired: what was decided then is sent only if
+        # the exchange still holds enough of it.
+        problem = self._position_gone(book, trigger) or self._outgrown(book, trigger)
+        if problem is not None:
+            decision_id = firing.decision.decision_id
+            return self.advance(
+                trigger.trigger_id, decision_id, Stage.FAILED, f"{problem}: not sent", cause=cause
+            )
         firing.stage = Stage.REQUESTED
         return [_requested(trigger, firing, cause, event.operator)]
+
+    def _position_gone(self, book: AccountBook, trigger: Trigger) -> str | None:
+        """Why the position a firing was decided on is no longer there to act on (None: it
+        is still held its way)."""
+        firing = trigger.firing
+        assert firing is not None
+        position = book.positions.get(firing.decision.key)
+        report = position.exchange if position is not None else None
+        action = trigger.spec.action.value
+        if report is None or report.size == 0:
+            return f"the position it was to {action} is flat now"
+        if report.side is not trigger.spec.direction:
+            return f"the position it was to {action} is {report.side.value} now"
+        return None
+
+    def _outgrown(self, book: AccountBook, trigger: Trigger) -> str | None:
+        """Why a held position can no longer take what its firings decided (None: it can)."""
+        firing = trigger.firing
+        assert firing is not None
+        key = firing.decision.key
+        report = book.positions[key].exchange
+        assert report is not None  # _position_gone found it held
+        # This firing's own quantity is among those reserved: it is in flight.
+        taken = self.reserved(key, report.updated_time)
+        if taken <= report.size:
+            return None
+        return (
+            f"the position holds {report.size} now, less than the {taken} its firings' "
+            f"orders would {trigger.spec.action.value}"
+        )
 
     def _cancel_waiting(self, trigger: Trigger, cause: Cause, reason: str) -> list[Emitted]:
         firing = trigger.firing
@@ -384,6 +424,12 @@ class TriggerDetector(Detector):
             elif trigger.standing is Standing.ARMED and trigger.firing is None:
                 held = _held(book) if held is None else held
                 emitted += self._judged(book, trigger, cause, held)
+            elif trigger.firing is not None and trigger.firing.stage is Stage.WAITING_CONFIRM:
+                # Closed (or turned) before anyone confirmed: nothing is left to act on, and a
+                # confirm must find the firing over rather than act on what is not there.
+                gone = self._position_gone(book, trigger)
+                if gone is not None:
+                    emitted += self._cancel_waiting(trigger, cause, f"{gone} before confirmation")
         return emitted
 
     def _judged(
