@@ -168,4 +168,6 @@ def views_at(
     account_view = reader.account(venue, account)
     if at is not None and account_view is not None and at < account_view.freshness.clock:
         return None  # the past: only a replay knows it
+    if at is not None and journal.rules_changed_after(at):
+        return None  # the views weigh by today's rules, not those in force then
     return reader, account_view

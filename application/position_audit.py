@@ -37,7 +37,7 @@ def audit_position(
     from trueup.projections.audit import audit
     from trueup.projections.indexed_audit import audit_indexed
 
-    rules = journal.rules_in_force()
+    rules = journal.rules_in_force(as_of)  # risk weighed as the rules then would
     index = journal.symbol_history(venue, account, symbol)
     if index is not None:
         return audit_indexed(

@@ -57,9 +57,17 @@ def run_worker(
 
 
 def reload_on_sighup(rules_file: RulesFile | None) -> None:
-    """SIGHUP makes a long-running process read its rules file again."""
+    """SIGHUP makes a long-running process read its rules file again; without one, it is
+    told there is none (the signal's default would kill it)."""
     if rules_file is not None:
         signal.signal(signal.SIGHUP, lambda _signum, _frame: rules_file.reload())
+    else:
+        signal.signal(
+            signal.SIGHUP,
+            lambda _signum, _frame: log.warning(
+                "SIGHUP: no --rules file to read again; the rules in force stay"
+            ),
+        )
 
 
 def stop_on_signals() -> threading.Event:
@@ -67,7 +75,7 @@ def stop_on_signals() -> threading.Event:
     stop = threading.Event()
 
     def handle(signum: int, _frame: FrameType | None) -> None:
-        log.info("stopping on signal %d", signum)
+        log.info("stopping on %s", signal.Signals(signum).name)
         stop.set()
 
     signal.signal(signal.SIGINT, handle)

@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from tests.inputs import T0, event, intent, line, opened, position_frame
+from tests.inputs import T0, event, intent, line, opened, position_frame, position_snapshot
 from trueup.adapters import rule_changes
 from trueup.adapters.store.journal import Journal
+from trueup.application.service import TrueupService
 from trueup.domain.emitted import CooldownStarted
 from trueup.domain.events import InputEvent, RulesSet
 from trueup.domain.reconciler import reconcile
@@ -100,6 +101,9 @@ def test_can_open_answers_by_the_journals_rules_whatever_rules_file_it_is_given(
     long_cooldown = tmp_path / "rules.toml"
     long_cooldown.write_text(f"cooldown_ms = {2 * HOUR}\n")
     store = str(tmp_path / "journal.db")
+    # A capture of a minute ago: the rules the ingest records now were in force by the hour
+    # asked about (a question about an instant is weighed by the rules recorded by then).
+    start = int(time.time() * 1000) - 60_000
     assert (
         main(
             [
@@ -108,12 +112,12 @@ def test_can_open_answers_by_the_journals_rules_whatever_rules_file_it_is_given(
                 "--rules",
                 str(long_cooldown),
                 "ingest",
-                capture(tmp_path, *closed_btc(T0)),
+                capture(tmp_path, *closed_btc(start)),
             ]
         )
         == 0
     )
-    one_hour_later = str(T0 + 2_000 + HOUR)
+    one_hour_later = str(start + 2_000 + HOUR)
     ask = [
         "can-open",
         "--venue",
@@ -129,6 +133,51 @@ def test_can_open_answers_by_the_journals_rules_whatever_rules_file_it_is_given(
 
     assert main(["--store", store, *ask]) == 1  # no --rules: still the journal's two hours
     assert "cooldown on BTCUSDT" in capsys.readouterr().out
+
+
+def test_a_question_about_an_instant_is_weighed_by_the_rules_in_force_then(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = str(tmp_path / "journal.db")
+    listed = position_snapshot(T0 + 3_000)  # every position listed: none
+    assert main(["--store", store, "ingest", capture(tmp_path, *closed_btc(T0), listed)]) == 0
+    then = T0 + 3_000 + HOUR  # past the cooldown; the exchange view an hour old by then
+    ask = ("can-open", "--venue", "bybit", "--account", "main", "--symbol", "BTCUSDT")
+    capsys.readouterr()
+    assert main(["--store", store, *ask, "--at", str(then)]) == 1
+    assert "exchange view is" in capsys.readouterr().out
+    # Much later, rules that would call an hour-old view fresh are put in force.
+    later = capture(
+        tmp_path, rule_changes.record(then + HOUR, RuleConfig(freshness_limit_ms=2 * HOUR), "x")
+    )
+    assert main(["--store", store, "ingest", later]) == 0
+    capsys.readouterr()
+    assert main(["--store", store, *ask, "--at", str(then)]) == 1
+    assert "exchange view is" in capsys.readouterr().out
+    assert main(["--store", store, *ask, "--at", str(then + HOUR)]) == 0
+
+
+def test_an_audit_as_of_an_instant_weighs_risk_by_the_rules_in_force_then(
+    tmp_path: Path,
+) -> None:
+    store = str(tmp_path / "journal.db")
+    held = position_frame(
+        T0 + 1_000, symbol="BTCUSDT", side="Buy", size="1", seq=1, updated_time=T0 + 1_000,
+        mark_price="100", liq_price="95",
+    )  # fmt: skip
+    weights = {"risk_weight_concentration": Decimal(0), "risk_weight_leverage": Decimal(0)}
+    later = rule_changes.record(T0 + HOUR, RuleConfig(**weights), "x")
+    assert main(["--store", store, "ingest", capture(tmp_path, held)]) == 0
+    with Journal.open(store) as journal:
+        before = TrueupService(journal).audit("bybit", "main", "BTCUSDT", as_of=T0 + 2_000)
+    assert main(["--store", store, "ingest", capture(tmp_path, later)]) == 0
+    with Journal.open(store) as journal:
+        service = TrueupService(journal)
+        then = service.audit("bybit", "main", "BTCUSDT", as_of=T0 + 2_000)
+        now = service.audit("bybit", "main", "BTCUSDT")
+    key = then.keys[0]
+    assert then.risk(key) == before.risk(key)
+    assert now.risk(key) != before.risk(key)
 
 
 def test_ingesting_with_the_rules_already_in_force_records_nothing_new(tmp_path: Path) -> None:
@@ -180,3 +229,20 @@ def test_a_worker_records_its_rules_file_and_every_change_of_it_without_a_restar
         _, err = worker.communicate(timeout=10)
     assert worker.returncode == 0, err.decode()
     assert b"the rules in force stay" in err
+
+
+def test_a_worker_without_a_rules_file_lives_through_sighup(tmp_path: Path) -> None:
+    store = str(tmp_path / "journal.db")
+    command = [sys.executable, "-m", "trueup.runners.cli", "--store", store]
+    worker = subprocess.Popen([*command, "worker", "--poll-ms", "20"], stderr=subprocess.PIPE)
+    try:
+        wait_for("the worker's journal", lambda: Path(store).exists())
+        time.sleep(0.5)  # its handlers installed
+        os.kill(worker.pid, signal.SIGHUP)
+        time.sleep(0.5)
+        assert worker.poll() is None, "SIGHUP killed a worker started without --rules"
+    finally:
+        worker.terminate()
+        _, err = worker.communicate(timeout=10)
+    assert worker.returncode == 0, err.decode()
+    assert b"no --rules file to read again" in err

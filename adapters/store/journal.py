@@ -382,15 +382,34 @@ class Journal:
                 owners.setdefault(stream, set()).add(orjson.loads(state))
         return owners
 
-    def rules_in_force(self) -> RuleConfig:
-        """The rules the last RulesSet input recorded; the defaults if none was."""
-        last = self._retrying(
-            lambda: self.recorder.select_events(rules_stream_id(), desc=True, limit=1)
-        )
-        if not last:
-            return RuleConfig()
-        event = codec.decode(last[0].state)
-        return event.rules if isinstance(event, RulesSet) else RuleConfig()
+    def rules_in_force(self, as_of: int | None = None) -> RuleConfig:
+        """The rules the last RulesSet input recorded (by instant ``as_of``, when given); the
+        defaults if none was."""
+        found = self._last_rules_set(as_of)
+        return found.rules if found is not None else RuleConfig()
+
+    def rules_changed_after(self, at: int) -> bool:
+        """Whether rules were recorded after instant ``at``: then what is in force now is not
+        what was in force then."""
+        last = self._last_rules_set(None)
+        return last is not None and last.at > at
+
+    def _last_rules_set(self, as_of: int | None) -> RulesSet | None:
+        """The last RulesSet stored with ``at`` no later than ``as_of`` (any, when None)."""
+        upto: int | None = None
+        while True:
+            page = self._retrying(
+                partial(
+                    self.recorder.select_events, rules_stream_id(), lte=upto, desc=True, limit=50
+                )
+            )
+            for row in page:
+                event = codec.decode(row.state)
+                if isinstance(event, RulesSet) and (as_of is None or event.at <= as_of):
+                    return event
+            if len(page) < 50:
+                return None
+            upto = page[-1].originator_version - 1
 
     def _head(self, stream: UUID) -> int:
         last = self.recorder.select_events(stream, desc=True, limit=1)
