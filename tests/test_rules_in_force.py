@@ -165,8 +165,10 @@ def test_an_audit_as_of_an_instant_weighs_risk_by_the_rules_in_force_then(
         T0 + 1_000, symbol="BTCUSDT", side="Buy", size="1", seq=1, updated_time=T0 + 1_000,
         mark_price="100", liq_price="95",
     )  # fmt: skip
-    weights = {"risk_weight_concentration": Decimal(0), "risk_weight_leverage": Decimal(0)}
-    later = rule_changes.record(T0 + HOUR, RuleConfig(**weights), "x")
+    liquidation_only = RuleConfig(
+        risk_weight_concentration=Decimal(0), risk_weight_leverage=Decimal(0)
+    )
+    later = rule_changes.record(T0 + HOUR, liquidation_only, "x")
     assert main(["--store", store, "ingest", capture(tmp_path, held)]) == 0
     with Journal.open(store) as journal:
         before = TrueupService(journal).audit("bybit", "main", "BTCUSDT", as_of=T0 + 2_000)
