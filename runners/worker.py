@@ -57,17 +57,10 @@ def run_worker(
 
 
 def reload_on_sighup(rules_file: RulesFile | None) -> None:
-    """SIGHUP makes a long-running process read its rules file again; without one, it is
-    told there is none (the signal's default would kill it)."""
+    """SIGHUP makes a long-running process read its rules file again (without one, see
+    stop_on_signals)."""
     if rules_file is not None:
         signal.signal(signal.SIGHUP, lambda _signum, _frame: rules_file.reload())
-    else:
-        signal.signal(
-            signal.SIGHUP,
-            lambda _signum, _frame: log.warning(
-                "SIGHUP: no --rules file to read again; the rules in force stay"
-            ),
-        )
 
 
 def stop_on_signals() -> threading.Event:
@@ -80,4 +73,11 @@ def stop_on_signals() -> threading.Event:
 
     signal.signal(signal.SIGINT, handle)
     signal.signal(signal.SIGTERM, handle)
+    if signal.getsignal(signal.SIGHUP) is signal.SIG_DFL:
+        # Sent to reload rules, it must not kill a process that has no rules file to read.
+        signal.signal(signal.SIGHUP, _sighup_ignored)
     return stop
+
+
+def _sighup_ignored(_signum: int, _frame: FrameType | None) -> None:
+    log.warning("SIGHUP: no --rules file to read again; the rules in force stay")

@@ -238,8 +238,8 @@ def test_a_worker_without_a_rules_file_lives_through_sighup(tmp_path: Path) -> N
     command = [sys.executable, "-m", "trueup.runners.cli", "--store", store]
     worker = subprocess.Popen([*command, "worker", "--poll-ms", "20"], stderr=subprocess.PIPE)
     try:
-        wait_for("the worker's journal", lambda: Path(store).exists())
-        time.sleep(0.5)  # its handlers installed
+        # Its leases are taken once its signal handlers are in place.
+        wait_for("the worker's leases", lambda: Path(f"{store}.reconciler.00.lease").exists())
         os.kill(worker.pid, signal.SIGHUP)
         time.sleep(0.5)
         assert worker.poll() is None, "SIGHUP killed a worker started without --rules"
