@@ -299,7 +299,11 @@ class AccountBook:
             for key, position in self.positions.items()
             if key not in verdict.listed and covers(page, key)
         ]
-        return {p.key for p in absent if p.apply_absent(page.server_time, event.at)}
+        flat = [p for p in absent if p.apply_absent(page.server_time, event.at)]
+        for position in flat:  # a position trueup did not see open may be gone with it
+            if position.exchange is not None:
+                self.pnl.venue_flat(position.key, position.exchange)
+        return {p.key for p in flat}
 
     def covered_keys(self, event: PositionsReported) -> list[PositionKey]:
         """The keys a complete snapshot speaks for: those it lists and those it omits."""

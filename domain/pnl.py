@@ -6,7 +6,9 @@ that adds to a position adds its price x quantity to the position's cost; one th
 it takes off the cost of what it closes, in proportion (cost x closed / size), and realises
 the difference from its own price. So trueup's figures are the venue's, comparable fill by
 fill (rules/pnl_mismatch.py). A fill that crosses zero closes the lifecycle and opens the
-next with the rest, its fee split between the two by quantity.
+next with the rest, its fee split between the two by quantity. A fill that the venue says
+closed what no lifecycle held (a position opened before trueup watched) opens none: the key
+has no figures of trueup's own until the venue's position is flat (``KeyLedger.unseen``).
 
 Exact in Decimal: the cost is kept, never the average, so realised plus unrealised is the
 cash flows plus size x mark to the last digit; the only rounding is a partial close's share
@@ -25,8 +27,9 @@ from msgspec import Struct
 
 from trueup.domain.events import ExecutionsReported, Fill, PositionReport
 from trueup.domain.exits import exit_reason
-from trueup.domain.keys import PositionKey
+from trueup.domain.keys import PositionKey, order_key_of
 from trueup.domain.legs import LONG_LEG, SHORT_LEG, hedged, leg_index
+from trueup.domain.position import ABSENT
 from trueup.domain.vocabulary import (
     ContractKind,
     ExecutionKind,
@@ -238,6 +241,12 @@ class KeyLedger:
     cum_closed_value: Decimal = ZERO
     # The coin its PnL is counted in, as the latest fill or report that named one said.
     coin: str | None = None
+    # Set while the venue holds a position here that trueup did not see open (a fill closed
+    # what no lifecycle held, the normal case for a position opened before trueup watched):
+    # the last fill folded on it. Its entry and size are not known, so no lifecycle opens
+    # and the ledger has no figure of its own until the venue's word that the key is flat,
+    # no older than this fill (``venue_flat``), or a fill that takes it through zero.
+    unseen: Fill | None = None
 
     @property
     def realised(self) -> Decimal:
@@ -271,9 +280,10 @@ class KeyLedger:
         return EXACT.add(self.past_closed_value, life.exit_value)
 
     def unrealised(self) -> Decimal | None:
-        """From the latest mark: None with a position and no mark yet, 0 when flat."""
+        """From the latest mark: None with a position and no mark yet, or one trueup did
+        not see open; 0 when flat."""
         if self.open is None:
-            return ZERO
+            return ZERO if self.unseen is None else None
         return None if self.mark is None else self.open.unrealised(self.mark)
 
 
@@ -285,7 +295,7 @@ def unrealised(
     venue's, from its last report of the position held; 0 where neither holds one; else
     unknown (None, None). A position opened before trueup saw its fills has no open
     lifecycle in the ledger, which knows neither its entry nor its size: its 0 is not true."""
-    held = ledger is not None and ledger.open is not None
+    held = ledger is not None and (ledger.open is not None or ledger.unseen is not None)
     ours = ledger.unrealised() if ledger is not None and held else None
     if ours is not None:
         return ours, Whose.TRUEUP
@@ -396,6 +406,8 @@ class PnlLedger:
         of all time (cumRealisedPnl), when it gives them; checked against trueup's only when
         both hold the same position (a fill on its way would make them differ)."""
         ledger = self.keys.get(key)
+        if ledger is not None and ledger.unseen is not None and not report.size:
+            self.venue_flat(key, report)
         mark = report.mark_price
         if mark is not None and mark > ZERO:
             if ledger is None:
@@ -413,6 +425,8 @@ class PnlLedger:
         life = ledger.open
         if report.signed_size != (ZERO if life is None else life.signed_size):
             return
+        if ledger.unseen is not None:
+            return  # a flat report older than the last fill: not in step with the ledger
         if current is not None and life is not None:
             notional = EXACT.multiply(life.cost, ONE)
             self.checks.append(
@@ -420,6 +434,24 @@ class PnlLedger:
             )
         if moved and cumulative is not None:
             self._cumulative(ledger, cumulative)
+
+    def venue_flat(self, key: PositionKey, report: PositionReport) -> None:
+        """The venue's word that ``key`` is flat: a position trueup did not see open is
+        gone, if that word is no older than the last fill folded on it (fills and reports
+        come by separate channels, in either order)."""
+        ledger = self.keys.get(key)
+        if ledger is None or ledger.unseen is None:
+            return
+        last = ledger.unseen
+        # A flat report inferred from a snapshot that omits the key keeps the seq of the
+        # report before it: its time, the snapshot's, is what says how new it is.
+        seq = None if report.status == ABSENT else report.seq
+        if seq is not None and last.seq is not None:
+            newer = seq >= last.seq
+        else:
+            newer = report.updated_time >= last.exec_time
+        if newer:
+            ledger.unseen = None
 
     def _cumulative(self, ledger: KeyLedger, venue: Decimal) -> None:
         """The venue's all-time realised PnL moved: over the span since it last did, its move
@@ -491,19 +523,15 @@ class PnlLedger:
             self._close(life, fill, closed, close_fee, flat)
             if flat:
                 self._closed(book, ledger, life, fill)
-        elif fill.realised_pnl:
-            # The venue says this fill closed something trueup never saw opened: a fill missed.
-            self.checks.append(
-                PnlCheck(
-                    key,
-                    ledger.lifecycles,
-                    fill.trade_id,
-                    ZERO,
-                    fill.realised_pnl,
-                    price * qty,
-                    PnlFigure.FILL,
-                )
-            )
+                over = fill.closed_size
+                if over is not None and over > size:
+                    # The venue closed more than trueup held (an entry fill missed): what
+                    # is past trueup's lifecycle closed what it did not see, and opens none.
+                    rest, fee = self._unseen(
+                        book, ledger, fill, closing=over - size, rest=rest, fee=fee
+                    )
+        elif life is None or fill.realised_pnl:
+            rest, fee = self._outside(book, ledger, fill, fee)
         if rest:
             life = ledger.open
             if life is None:
@@ -520,6 +548,65 @@ class PnlLedger:
             life.max_size = size if size > max_size else max_size  # as max(), without its call
             life.fees += fee
             life.fills += 1
+        elif fee and ledger.open is None:
+            ledger.past_fees += fee  # paid on a position trueup did not see open
+
+    def _outside(
+        self, book: "AccountBook", ledger: KeyLedger, fill: Fill, fee: Decimal
+    ) -> tuple[Decimal, Decimal]:
+        """A fill that closes no lifecycle of trueup's: what of it is left to open or add to
+        one, and its fee (``_unseen``)."""
+        qty, venue = fill.exec_qty, fill.realised_pnl
+        if venue:
+            # The venue says this fill closed something trueup never saw opened: a fill
+            # missed, or a position opened before trueup watched.
+            self.checks.append(
+                PnlCheck(
+                    ledger.key,
+                    ledger.lifecycles,
+                    fill.trade_id,
+                    ZERO,
+                    venue,
+                    fill.exec_price * qty,
+                    PnlFigure.FILL,
+                )
+            )
+        if ledger.open is None:
+            closing = _venue_closed(book, fill)
+            if closing or ledger.unseen is not None:
+                return self._unseen(book, ledger, fill, closing=closing, rest=qty, fee=fee)
+        return qty, fee
+
+    def _unseen(
+        self,
+        book: "AccountBook",
+        ledger: KeyLedger,
+        fill: Fill,
+        *,
+        closing: Decimal,
+        rest: Decimal,
+        fee: Decimal,
+    ) -> tuple[Decimal, Decimal]:
+        """``rest`` of ``fill`` (paying ``fee``) moves a position trueup did not see open:
+        ``closing`` of it closes some, the venue says. That part opens nothing and realises
+        nothing of trueup's; nor does a fill that adds to such a position. Returns what is
+        left to open a lifecycle (what the fill opened past zero) and its fee."""
+        closed_size = fill.closed_size
+        if closing and closed_size is not None and closed_size < fill.exec_qty:
+            # Through zero: the venue's position was flat after ``closing``, and the rest of
+            # the fill opens one that trueup sees whole.
+            ledger.unseen = None
+            unseen_fee = _share(fee, closing, rest)
+            ledger.past_fees += unseen_fee
+            return rest - closing, fee - unseen_fee
+        # All of it moves that position; which stays, unless the venue has said already that
+        # the key is flat after this fill (its report came first).
+        ledger.unseen = fill
+        position = book.positions.get(ledger.key)
+        report = position.exchange if position is not None else None
+        if report is not None and not report.size:
+            self.venue_flat(ledger.key, report)
+        return ZERO, fee
 
     def _close(
         self, life: Lifecycle, fill: Fill, closed: Decimal, fee: Decimal, flat: bool
@@ -599,6 +686,19 @@ def _share(amount: Decimal, part: Decimal, whole: Decimal) -> Decimal:
     # share is equal exactly when nothing below SHARE was cut.
     rounded = share.quantize(SHARE)
     return share if rounded == share else rounded
+
+
+def _venue_closed(book: "AccountBook", fill: Fill) -> Decimal:
+    """How much of ``fill`` closed a position, as the venue says: its closedSize (Bybit);
+    else all of it where it realised PnL (Aster's rp) or its order is reduce-only."""
+    closed_size = fill.closed_size
+    if closed_size is not None:
+        return closed_size if closed_size < fill.exec_qty else fill.exec_qty
+    if fill.realised_pnl:
+        return fill.exec_qty
+    order = book.orders.get(order_key_of(fill.category, fill.venue_order_id))
+    report = order.report if order is not None else None
+    return fill.exec_qty if report is not None and report.reduce_only else ZERO
 
 
 def _venue_order(fill: Fill) -> tuple[int, str]:

@@ -1,0 +1,255 @@
+"""A position trueup did not see open (opened before it watched): a fill that closes some of
+it opens no lifecycle the other way and realises nothing of trueup's; its unrealised PnL is
+the venue's until the key is flat, and a position opened after that is trueup's own again."""
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from tests.inputs import ACCOUNT, T0, accepted, execution_frame, position_frame
+from tests.triggers import add, price
+from trueup.adapters.aster import messages as aster
+from trueup.adapters.bybit import messages
+from trueup.domain.emitted import Emitted, PnlMismatch, TriggerFired
+from trueup.domain.keys import PositionKey
+from trueup.domain.pnl import unrealised
+from trueup.domain.reconciler import Reconciler
+from trueup.domain.vocabulary import Whose
+from trueup.runners.cli import main
+
+Json = dict[str, Any]
+KEY = PositionKey("bybit", ACCOUNT, "linear", "BTCUSDT", 0)
+BEFORE = T0 - 3_600_000  # when the long was opened: an hour before trueup's capture starts
+
+
+def position_list(at: int) -> Json:
+    """/v5/position/list at trueup's start: a BTCUSDT long of 1 at 100000."""
+    item = messages.position_item(
+        symbol="BTCUSDT", side="Buy", size="1", seq=100, updated_time=BEFORE,
+        entry_price="100000", mark_price="100000", unrealised_pnl="0", rest=True,
+    )  # fmt: skip
+    body = messages.rest_ok("linear", [item], time=at)
+    return messages.capture_rest(at, ACCOUNT, "/v5/position/list", {"category": "linear"}, body)
+
+
+def sell(at: int, n: int, qty: str, price: str, *, pnl: str, closed: str | None = None) -> Json:
+    """A Sell that the venue says closed ``closed`` (all of it by default), realising ``pnl``."""
+    return execution_frame(
+        at,
+        dict(
+            symbol="BTCUSDT", order_id=f"o-{n}", exec_id=f"s{n}", side="Sell", exec_qty=qty,
+            exec_price=price, exec_fee="1", closed_size=closed or qty, exec_pnl=pnl,
+            exec_time=at, seq=100 + n,
+        ),
+    )  # fmt: skip
+
+
+def buy(at: int, n: int, qty: str, price: str) -> Json:
+    return execution_frame(
+        at,
+        dict(
+            symbol="BTCUSDT", order_id=f"o-{n}", exec_id=f"b{n}", side="Buy", exec_qty=qty,
+            exec_price=price, exec_fee="1", closed_size="0", exec_pnl="0", exec_time=at,
+            seq=100 + n,
+        ),
+    )  # fmt: skip
+
+
+def held(at: int, n: int, side: str, size: str, *, mark: str, upnl: str, entry: str) -> Json:
+    """The position push after fill ``n`` (the same cross sequence)."""
+    return position_frame(
+        at, symbol="BTCUSDT", side=side, size=size, seq=100 + n, updated_time=at,
+        entry_price=entry, mark_price=mark, unrealised_pnl=upnl,
+    )  # fmt: skip
+
+
+# The walkthrough's capture: the long held from before, a protective half taken at 101500
+# (the venue's +750 on the half left), the rest closed at 101000, then a long opened anew.
+REDUCED = [
+    position_list(T0),
+    sell(T0 + 1_000, 1, "0.5", "101500", pnl="750"),
+    held(T0 + 1_001, 1, "Buy", "0.5", mark="101500", upnl="750", entry="100000"),
+]
+REOPENED = [
+    *REDUCED,
+    sell(T0 + 2_000, 2, "0.5", "101000", pnl="500"),
+    held(T0 + 2_001, 2, "", "0", mark="101000", upnl="0", entry="0"),
+    buy(T0 + 3_000, 3, "0.2", "102000"),
+    held(T0 + 3_001, 3, "Buy", "0.2", mark="102500", upnl="100", entry="102000"),
+]
+
+
+def ingested(store_url: str, tmp_path: Path, records: list[Json]) -> str:
+    path = tmp_path / "capture.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(record) + b"\n" for record in records))
+    assert main(["--store", store_url, "ingest", str(path)]) == 0
+    return store_url
+
+
+def cli(capsys: pytest.CaptureFixture[str], url: str, *args: str) -> list[Json]:
+    capsys.readouterr()
+    assert main(["--store", url, *args]) == 0
+    return [orjson.loads(text) for text in capsys.readouterr().out.splitlines()]
+
+
+def test_a_reduce_of_a_position_opened_before_trueup_watched_shows_the_venues_unrealised(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = ingested(store_url, tmp_path, REDUCED)
+    (row,) = cli(capsys, url, "positions", "--json")
+    pnl = row["pnl"]
+    # Not a short opened by the Sell, worth 0 at its own price: no lifecycle trueup saw open,
+    # so the venue's +750, saying so; and no realised PnL of trueup's made up for the half.
+    assert pnl["open"] is None
+    assert (pnl["unrealised_pnl"], pnl["unrealised_source"]) == ("750", "venue")
+    assert (Decimal(pnl["realised_pnl"]), Decimal(pnl["fees"])) == (Decimal(0), Decimal(1))
+    (summary,) = cli(capsys, url, "summary", "--json")
+    assert (summary["unrealised_pnl"], summary["unrealised_from_venue"]) == ("750", 1)
+    (ccxt,) = cli(capsys, url, "positions", "--format", "ccxt")
+    assert (ccxt["side"], ccxt["contracts"], ccxt["unrealizedPnl"]) == ("long", 0.5, 750.0)
+
+
+def test_once_flat_a_position_trueup_sees_open_is_trueups_own_again(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = ingested(store_url, tmp_path, REOPENED)
+    (row,) = cli(capsys, url, "positions", "--json")
+    pnl = row["pnl"]
+    # (102500 - 102000) x 0.2 from its own fill; the key's realised PnL is none of the two
+    # closes of the long trueup never saw open (their fees it saw paid).
+    assert (pnl["unrealised_pnl"], pnl["unrealised_source"]) == ("100.0", "trueup")
+    assert (pnl["open"]["side"], pnl["open"]["size"], pnl["open"]["lifecycle"]) == (
+        "LONG",
+        "0.2",
+        1,
+    )
+    assert (Decimal(pnl["realised_pnl"]), Decimal(pnl["fees"])) == (Decimal(0), Decimal(3))
+
+
+def run(records: list[Json], reconciler: Reconciler) -> list[Emitted]:
+    return [e for record in records for e in reconciler.apply(accepted(record))]
+
+
+def test_a_profit_trigger_fires_on_the_venues_figure_after_the_reduce() -> None:
+    reconciler = Reconciler()
+    emitted = run(REDUCED, reconciler)
+    # The venue says the Sell closed what trueup never saw opened: told once, at once.
+    (mismatch,) = [e for e in emitted if isinstance(e, PnlMismatch)]
+    assert (mismatch.trade_id, mismatch.venue_pnl, mismatch.trueup_pnl) == (
+        "s1",
+        Decimal(750),
+        Decimal(0),
+    )
+    trigger = add(T0 + 2_000, kind="profit", level="500")
+    emitted = run([trigger, price(T0 + 3_000, "101500")], reconciler)
+    (fired,) = [e for e in emitted if isinstance(e, TriggerFired)]
+    assert fired.unrealised_pnl == Decimal(750)
+
+
+def ledger_after(records: list[Json]) -> tuple[Reconciler, Any]:
+    reconciler = Reconciler()
+    run(records, reconciler)
+    book = reconciler.book("bybit", ACCOUNT)
+    return reconciler, book
+
+
+def test_a_sell_through_zero_opens_trueups_own_short_with_what_it_opened() -> None:
+    # The long of 1 sold 1.3 at once: the venue closed 1, and 0.3 opened a short trueup sees.
+    _, book = ledger_after(
+        [position_list(T0), sell(T0 + 1_000, 1, "1.3", "101000", pnl="1000", closed="1")]
+    )
+    ledger = book.pnl.key(KEY)
+    life = ledger.open
+    assert (life.side.value, life.size, life.cost) == ("SHORT", Decimal("0.3"), Decimal("30300"))
+    # Its share of the fee, the rest the close's: the fee is all paid, once.
+    assert Decimal("0.23") < life.fees < Decimal("0.24") and ledger.fees == 1
+    assert ledger.unseen is None and ledger.realised == 0
+
+
+def test_the_flat_push_before_the_closing_fill_still_ends_the_unseen_position() -> None:
+    # The position topic's flat push came before the execution that made it flat.
+    records = [
+        *REDUCED,
+        held(T0 + 2_000, 2, "", "0", mark="101000", upnl="0", entry="0"),
+        sell(T0 + 2_001, 2, "0.5", "101000", pnl="500"),
+        buy(T0 + 3_000, 3, "0.2", "102000"),
+    ]
+    _, book = ledger_after(records)
+    life = book.pnl.key(KEY).open
+    assert (life.side.value, life.size) == ("LONG", Decimal("0.2"))
+
+
+def test_a_flat_push_older_than_the_last_fill_does_not_end_the_unseen_position() -> None:
+    # An add to the long trueup did not see open, then a flat push older than it (a close on
+    # its way): still not a position trueup saw whole, so still the venue's figure.
+    records = [
+        *REDUCED,
+        buy(T0 + 2_000, 3, "0.2", "101200"),
+        held(T0 + 2_001, 2, "", "0", mark="101000", upnl="0", entry="0"),
+        held(T0 + 2_002, 3, "Buy", "0.7", mark="101200", upnl="840", entry="100000"),
+    ]
+    _, book = ledger_after(records)
+    ledger = book.pnl.key(KEY)
+    assert ledger.open is None and ledger.unseen is not None
+    report = book.positions[KEY].exchange
+    assert unrealised(ledger, report) == (Decimal(840), Whose.VENUE)
+
+
+def test_without_a_report_the_unrealised_of_an_unseen_position_is_unknown_not_0() -> None:
+    _, book = ledger_after([sell(T0 + 1_000, 1, "0.5", "101500", pnl="750")])
+    assert unrealised(book.pnl.key(KEY), None) == (None, None)
+
+
+def test_an_over_close_of_trueups_lifecycle_opens_nothing_the_other_way() -> None:
+    # trueup saw 0.1 of a long of 0.3 bought (two fills missed): the venue closed 0.3.
+    records = [buy(T0, 1, "0.1", "100"), sell(T0 + 1_000, 2, "0.3", "110", pnl="3", closed="0.3")]
+    _, book = ledger_after(records)
+    ledger = book.pnl.key(KEY)
+    assert ledger.open is None and ledger.unseen is not None
+    (closed,) = book.pnl.take_closed()
+    assert (closed.side, closed.max_size, closed.realised_pnl) == ("LONG", Decimal("0.1"), 1)
+
+
+# --- Aster: no closedSize; its realised profit rp, or a reduce-only order, says a close ----
+
+ASTER = "m"
+ASTER_KEY = PositionKey("aster", ASTER, "perp", "BTCUSDT", 0)
+
+
+def aster_lines(reduce_only: bool, rp: str) -> list[Json]:
+    risk = aster.position_risk(
+        symbol="BTCUSDT", position_amt="1", update_time=BEFORE, entry_price="100000",
+        mark_price="100000", unrealized_profit="0",
+    )  # fmt: skip
+    trade = aster.order_trade_update(
+        event_time=T0 + 1_001, transaction_time=T0 + 1_000, symbol="BTCUSDT", order_id=7,
+        side="SELL", qty="0.5", execution_type="TRADE", status="FILLED", last_qty="0.5",
+        last_price="101500", filled_qty="0.5", avg_price="101500", commission="1",
+        trade_id=70, reduce_only=reduce_only, realized_profit=rp,
+    )  # fmt: skip
+    position = aster.account_position(
+        symbol="BTCUSDT", amount="0.5", entry_price="100000", unrealized="750"
+    )
+    update = aster.account_update(
+        event_time=T0 + 1_003, transaction_time=T0 + 1_002, reason="ORDER",
+        balances=[aster.balance("USDT", "1000")], positions=[position],
+    )  # fmt: skip
+    return [
+        aster.capture_rest(T0, ASTER, "/fapi/v2/positionRisk", {}, [risk]),
+        aster.capture_ws(T0 + 1_001, ASTER, trade),
+        aster.capture_ws(T0 + 1_003, ASTER, update),
+    ]
+
+
+@pytest.mark.parametrize(("reduce_only", "rp"), [(False, "750"), (True, "0")])
+def test_on_aster_a_close_of_what_trueup_did_not_see_open_opens_nothing(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], reduce_only: bool, rp: str
+) -> None:
+    url = ingested(store_url, tmp_path, aster_lines(reduce_only, rp))
+    (row,) = cli(capsys, url, "positions", "--json")
+    pnl = row["pnl"]
+    assert pnl["open"] is None
+    assert (pnl["unrealised_pnl"], pnl["unrealised_source"]) == ("750", "venue")
