@@ -11,7 +11,7 @@ from typing import ClassVar, TypedDict
 
 from msgspec import Struct
 
-from trueup.domain.keys import PositionKey, minted_id
+from trueup.domain.keys import LegOpening, PositionKey, minted_id
 
 
 class Emitted(Struct, frozen=True, kw_only=True):
@@ -37,12 +37,16 @@ class Emitted(Struct, frozen=True, kw_only=True):
         kept = _MINTED.get(id(self))
         if kept is not None and kept[0] is self:
             return kept[1]
-        values = repr(tuple([getattr(self, name) for name in self.__struct_fields__]))
+        values = repr(tuple(self._minted_values()))
         minted = minted_id(f"emitted:{self.type}:{values}".encode())
         if len(_MINTED) >= _MINTED_MAX:
             _MINTED.clear()
         _MINTED[id(self)] = (self, minted)
         return minted
+
+    def _minted_values(self) -> list[object]:
+        """The values its id is minted from: every field's, in order."""
+        return [getattr(self, name) for name in self.__struct_fields__]
 
 
 # Ids minted lately, by the id() of their event (see Emitted.event_id); emptied when full.
@@ -318,6 +322,15 @@ class OrderRequested(TriggerEvent, frozen=True, kw_only=True):
     order_type: str = "market"
     limit_price: Decimal | None = None
     entry_client_order_id: str = ""
+    # A lock's order: the leg it opens once it executes, which the executor's placement
+    # report carries into the journal (the book folds the leg from there). None otherwise.
+    opens: LegOpening | None = None
+
+    def _minted_values(self) -> list[object]:
+        """Without ``opens`` when None: a reduce's request keeps the id it had before
+        requests said what they open, so a journal's stored requests are found again."""
+        values = super()._minted_values()
+        return values if self.opens is not None else values[:-1]
 
 
 class TriggerOutcome(TriggerEvent, frozen=True, kw_only=True):
