@@ -157,4 +157,7 @@ def test_a_replay_from_scratch_gives_the_live_projection(
         key = book.key("linear", SYMBOL, LEG)
         assert position_state(book, book.positions[key])["local"] == listed["local"]
         leg = book.local_position(LEG_ID)
-        assert leg is not None and (leg.status, leg.qty) == ("CLOSED" if closed else "OPEN", 1)
+        assert leg is not None and (leg.status, leg.qty) == (
+            "CLOSED" if closed else "OPEN",
+            Decimal(1),
+        )
