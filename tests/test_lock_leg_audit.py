@@ -12,6 +12,7 @@ import pytest
 
 from tests.triggers import ACCOUNT, SYMBOL, T0, add, position, price
 from trueup.adapters.bybit.messages import order_item
+from trueup.adapters.capture import decode_line
 from trueup.adapters.client_order_id import ClientOrderId, client_order_id
 from trueup.adapters.orders import OrderRequest, Placement
 from trueup.adapters.store.journal import Journal
@@ -19,9 +20,9 @@ from trueup.application.executor import Executor
 from trueup.application.service import TrueupService
 from trueup.domain.book import fold
 from trueup.domain.emitted import Emitted, TriggerFired
-from trueup.domain.events import InputEvent
+from trueup.domain.events import InputEvent, InputRejected, OrderPlacementReported
 from trueup.domain.reconciler import Reconciler
-from trueup.domain.vocabulary import PlacementOutcome
+from trueup.domain.vocabulary import PlacementOutcome, PositionSide
 from trueup.projections.audit import position_state
 from trueup.runners.cli import main
 
@@ -161,3 +162,30 @@ def test_a_replay_from_scratch_gives_the_live_projection(
             "CLOSED" if closed else "OPEN",
             Decimal(1),
         )
+
+
+@pytest.mark.parametrize(
+    ("opens", "fault"),
+    [
+        ({"position_id": "x" * 201}, "opens.position_id: "),
+        ({"position_id": "lock:\x00"}, "opens.position_id: "),
+        ({"category": ""}, "opens.category: "),
+        ({"position_idx": 3}, "opens.position_idx: must be 0, 1 or 2"),
+        ({"side": "FLAT"}, "opens.side: "),
+        ("lock:t1:1", "opens: expected an object"),
+    ],
+)
+def test_a_placement_report_s_opens_is_bounded_like_every_id(opens: Any, fault: str) -> None:
+    good = {"position_id": LEG_ID, "category": "linear", "position_idx": LEG, "side": "SHORT"}
+    data = {
+        "trigger_id": "t1", "decision_id": "d-1", "symbol": SYMBOL, "client_order_id": "tu-1",
+        "outcome": "accepted", "opens": good | opens if isinstance(opens, dict) else opens,
+    }  # fmt: skip
+    line = orjson.dumps({"at": T0, **ACCOUNT, "channel": "placement", "data": data})
+    refused = decode_line(line)
+    assert isinstance(refused, InputRejected)
+    assert fault in refused.reason
+    data["opens"] = good
+    placed = decode_line(orjson.dumps({"at": T0, **ACCOUNT, "channel": "placement", "data": data}))
+    assert isinstance(placed, OrderPlacementReported) and placed.opens is not None
+    assert (placed.opens.position_id, placed.opens.side) == (LEG_ID, PositionSide.SHORT)
