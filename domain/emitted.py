@@ -18,6 +18,9 @@ class Emitted(Struct, frozen=True, kw_only=True):
     """Common to every emitted event; position fields are None for account-wide ones."""
 
     type: ClassVar[str] = "EMITTED"
+    # Whether its last field, when None, is left out of its id: a field added later, so
+    # that the events before it keep their ids.
+    _unminted_if_none: ClassVar[bool] = False
 
     venue: str
     account: str
@@ -37,16 +40,15 @@ class Emitted(Struct, frozen=True, kw_only=True):
         kept = _MINTED.get(id(self))
         if kept is not None and kept[0] is self:
             return kept[1]
-        values = repr(tuple(self._minted_values()))
+        fields = [getattr(self, name) for name in self.__struct_fields__]
+        if self._unminted_if_none and fields[-1] is None:
+            fields.pop()
+        values = repr(tuple(fields))
         minted = minted_id(f"emitted:{self.type}:{values}".encode())
         if len(_MINTED) >= _MINTED_MAX:
             _MINTED.clear()
         _MINTED[id(self)] = (self, minted)
         return minted
-
-    def _minted_values(self) -> list[object]:
-        """The values its id is minted from: every field's, in order."""
-        return [getattr(self, name) for name in self.__struct_fields__]
 
 
 # Ids minted lately, by the id() of their event (see Emitted.event_id); emptied when full.
@@ -325,12 +327,9 @@ class OrderRequested(TriggerEvent, frozen=True, kw_only=True):
     # A lock's order: the leg it opens once it executes, which the executor's placement
     # report carries into the journal (the book folds the leg from there). None otherwise.
     opens: LegOpening | None = None
-
-    def _minted_values(self) -> list[object]:
-        """Without ``opens`` when None: a reduce's request keeps the id it had before
-        requests said what they open, so a journal's stored requests are found again."""
-        values = super()._minted_values()
-        return values if self.opens is not None else values[:-1]
+    # Without ``opens`` when None: a reduce's request keeps the id it had before requests
+    # said what they open, so a journal's stored requests are found again.
+    _unminted_if_none: ClassVar[bool] = True
 
 
 class TriggerOutcome(TriggerEvent, frozen=True, kw_only=True):

@@ -103,7 +103,10 @@ class ManualCloseDetector(Detector):
         emitted: list[Emitted] = []
         # With the legs of trueup's own the exchange closed: the book closed them itself
         # (their close is in the inputs alone), and they are reported closed like any other.
-        for local in (*position.live_open, *book.legs_closed(key)):
+        closing = position.live_open
+        if book.legs:
+            closing = (*closing, *book.legs_closed(key))
+        for local in closing:
             pid = local.position_id
             # Only a position the exchange once showed can have been closed there; one it
             # never showed is a stale record (rules/stale.py).
