@@ -182,12 +182,15 @@ class Executor:
         return price * factor
 
     def _report(self, event: OrderRequested | EntryStep, placement: Placement) -> None:
+        opens = None
         if isinstance(event, EntryStep):
             trigger_id, decision_id, action = "", event.event_id, OrderAction.CANCEL
             written = event.client_order_id
         else:
             trigger_id, decision_id, action = event.trigger_id, event.decision_id, OrderAction.PLACE
             written = self.client.written(client_order_id(event.decision_id))
+            # Into the journal: the book opens the leg from it once the order executes.
+            opens = event.opens
         record = placement_reports.record(
             self.clock(),
             self.venue,
@@ -198,6 +201,7 @@ class Executor:
             client_order_id=written,
             placement=placement,
             action=action,
+            opens=opens,
         )
         self.service.ingest([[orjson.dumps(record)]])
 

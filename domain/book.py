@@ -7,6 +7,7 @@ follows what is open, not how long the journal is.
 """
 
 from collections.abc import Callable, Iterable
+from enum import Enum
 from typing import Any, TypeVar
 
 from msgspec import structs
@@ -22,6 +23,7 @@ from trueup.domain.events import (
     LocalPositionResized,
     OrderCancelled,
     OrderPlaced,
+    OrderPlacementReported,
     OrderReport,
     OrdersReported,
     PositionsReported,
@@ -38,7 +40,7 @@ from trueup.domain.prices import PRICE_STREAM, PriceBook
 from trueup.domain.retention import FORGET_AFTER_MS, NEVER, Forgotten, Retention
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.snapshots import PageOutcome, PageVerdict, Snapshots
-from trueup.domain.vocabulary import ExecutionKind, OrderStatus
+from trueup.domain.vocabulary import ExecutionKind, OrderAction, OrderStatus, PlacementOutcome
 from trueup.domain.wallet import Wallet
 
 DEFAULT_SNAPSHOT_TIMEOUT_MS = RuleConfig().pagination_timeout_ms
@@ -85,6 +87,12 @@ class AccountBook:
         self._client_ids_by_position: dict[str, dict[str, None]] = {}
         self.cancel_requested: dict[str, int] = {}
         self.local_keys: dict[str, PositionKey] = {}
+        # The orders placed to open a leg of trueup's own (a lock's, its placement report's
+        # ``opens``), by client_order_id, until they execute or end with nothing filled.
+        self.leg_orders: dict[str, OrderPlacementReported] = {}
+        # The legs they opened, by position_id, until forgotten: whether the exchange has
+        # shown each on its side (SHOWN), and closed it (FLAT), as the manual-close rule judges.
+        self.legs: dict[str, Leg] = {}
         # The latest input time folded: the book's only sense of time.
         self.clock = 0
         # What may be forgotten once untouched for forget_after_ms: orders no intent placed,
@@ -134,6 +142,7 @@ class AccountBook:
             InputRejected: self._input_rejected,
             OrderPlaced: self._order_placed,
             OrderCancelled: self._order_cancelled,
+            OrderPlacementReported: self._placement_reported,
         }
 
     @property
@@ -164,6 +173,8 @@ class AccountBook:
                 if key not in positions:
                     positions[key] = Position(key)
             self.touched.update(changed)
+            if self.legs:
+                self._follow_legs(changed, at)
         if kind in EXCHANGE_FRAMES and at > (self.exchange_seen_at or 0):
             self.exchange_seen_at = at
         # After the event: one that arrives just as something falls due still finds it. (No
@@ -319,7 +330,11 @@ class AccountBook:
         return NOTHING
 
     def _orders_reported(self, event: OrdersReported) -> Changed:
-        return frozenset(self._order_reports(event.orders))
+        changed = self._order_reports(event.orders)
+        if self.leg_orders:
+            links = {r.client_order_id for r in event.orders}
+            changed |= self._legs_opened(links, event.at)
+        return frozenset(changed)
 
     def _order_reports(self, reports: tuple[OrderReport, ...]) -> set[PositionKey]:
         changed: set[PositionKey] = set()
@@ -360,6 +375,10 @@ class AccountBook:
                 key = self._order_position_key(order)
                 if key is not None:
                     changed.add(key)
+        if self.leg_orders:
+            links = {r.client_order_id for r in event.orders}
+            links.update(f.client_order_id for f in event.fills)
+            changed |= self._legs_opened(links, event.at)
         pnl = self.pnl
         pnl.begin()
         pnl.executions(self, event)
@@ -479,6 +498,96 @@ class AccountBook:
         key = self.local_keys.get(event.position_id)
         return frozenset((key,)) if key else NOTHING
 
+    # --- legs of trueup's own (a lock trigger's, domain/triggers/detector.py) ----------------
+
+    def _placement_reported(self, event: OrderPlacementReported) -> Changed:
+        """An order that opens a leg once it executes, followed by its client_order_id.
+
+        As the trigger follows it: a refusal of an order the venue does not report holding
+        opens nothing, and a repeated report changes nothing."""
+        opens = event.opens
+        link = event.client_order_id
+        if (
+            opens is None
+            or event.action is not OrderAction.PLACE
+            or link in self.leg_orders
+            or opens.position_id in self.local_keys
+        ):
+            return NOTHING
+        if event.outcome is PlacementOutcome.REFUSED and self.order_by_client_id(link) is None:
+            return NOTHING
+        self.leg_orders[link] = structs.replace(event, raw="")
+        # Let go after the window if its order never shows (see _forget_intent).
+        self._wait_to_forget(self._intents_to_forget, link)
+        # Its reports may have come in before the executor could say it placed it.
+        return frozenset(self._legs_opened((link,), event.at))
+
+    def _legs_opened(self, links: Iterable[str], at: int) -> set[PositionKey]:
+        """Open the leg of each of ``links``' orders that has executed: ended, or filled
+        what was asked, having filled some; the leg holds what it filled. An order that
+        ended with nothing filled opens nothing."""
+        changed: set[PositionKey] = set()
+        for link in sorted(links):
+            placement = self.leg_orders.get(link)
+            order = self.order_by_client_id(link) if placement is not None else None
+            if placement is None or order is None:
+                continue
+            filled, asked = order.filled_qty, placement.qty
+            if not (
+                order.status is OrderStatus.FILLED
+                or order.is_terminal
+                or (asked is not None and filled >= asked)
+            ):
+                continue
+            del self.leg_orders[link]
+            opens = placement.opens
+            if filled <= 0 or opens is None:
+                continue
+            key = self.key(opens.category, placement.symbol, opens.position_idx)
+            local = LocalPosition(
+                position_id=opens.position_id,
+                key=key,
+                side=opens.side,
+                qty=filled,
+                mode="LIVE",
+                timeframe=None,
+                opened_at=at,
+            )
+            if self.open_local(local):
+                self.legs[opens.position_id] = Leg.OPENED
+                changed.add(key)
+        return changed
+
+    def _follow_legs(self, changed: Changed, at: int) -> None:
+        """What the exchange now shows of the open legs on ``changed``: a leg it has shown on
+        its side and now shows flat was closed there (the manual-close rule says why)."""
+        for position_id, leg in list(self.legs.items()):
+            key = self.local_keys.get(position_id)
+            if leg is Leg.FLAT or key not in changed:
+                continue
+            position = self.positions[key]
+            local = position.opened.get(position_id)
+            if local is None:
+                continue  # closed otherwise (an operator's clean)
+            qty = position.exchange_qty
+            if qty != 0 and (qty > 0) == (local.signed_qty > 0):
+                self.legs[position_id] = Leg.SHOWN
+            elif leg is Leg.SHOWN and position.exchange is not None and position.exchange.size == 0:
+                self.legs[position_id] = Leg.FLAT
+                # No reason of its own: exits.exit_reason then reads the fills, as for any close.
+                self.close_local(position_id, "", at)
+
+    def legs_closed(self, key: PositionKey) -> list[LocalPosition]:
+        """The legs of trueup's own on ``key`` the exchange closed (not yet forgotten)."""
+        position = self.positions.get(key)
+        if position is None:
+            return []
+        return [
+            position.local[pid]
+            for pid, leg in self.legs.items()
+            if leg is Leg.FLAT and pid in position.local
+        ]
+
     def _order_cancelled(self, event: OrderCancelled) -> Changed:
         # A cancel request is a claim; the exchange's order report is what ends the order.
         self.cancel_requested.setdefault(event.client_order_id, event.at)
@@ -545,6 +654,8 @@ class AccountBook:
         if placed is not None and self._intent_in_use(placed, order):
             return  # touched again when that changes: the order ends, or its position closes
         self.cancel_requested.pop(link, None)
+        if link in self.leg_orders and (order is None or order.is_terminal):
+            del self.leg_orders[link]  # never shown, or ended unlooked-for: it opens nothing now
         if placed is None:
             return  # a cancel request for no intent of ours: its order, if any, goes by itself
         if order_key is not None and order is not None:
@@ -576,6 +687,7 @@ class AccountBook:
         if not self.held_ever(key):
             self.touched.add(key)
         del self.local_keys[position_id]
+        self.legs.pop(position_id, None)
         self.forgotten.locals.add(position_id, self.clock)
 
     def _drop_order(self, order_key: OrderKey, order: Order) -> None:
@@ -601,6 +713,14 @@ class AccountBook:
             if not links:
                 del self._client_ids_by_position[position_id]
         self.forgotten.intents.add(link, self.clock)
+
+
+class Leg(Enum):
+    """Where a leg of trueup's own stands, by the exchange's word."""
+
+    OPENED = "opened"  # not yet shown on its side
+    SHOWN = "shown"
+    FLAT = "flat"  # shown, then flat: closed there
 
 
 def covers(page: SnapshotPage, key: PositionKey) -> bool:

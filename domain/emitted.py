@@ -11,13 +11,16 @@ from typing import ClassVar, TypedDict
 
 from msgspec import Struct
 
-from trueup.domain.keys import PositionKey, minted_id
+from trueup.domain.keys import LegOpening, PositionKey, minted_id
 
 
 class Emitted(Struct, frozen=True, kw_only=True):
     """Common to every emitted event; position fields are None for account-wide ones."""
 
     type: ClassVar[str] = "EMITTED"
+    # Whether its last field, when None, is left out of its id: a field added later, so
+    # that the events before it keep their ids.
+    _unminted_if_none: ClassVar[bool] = False
 
     venue: str
     account: str
@@ -37,7 +40,10 @@ class Emitted(Struct, frozen=True, kw_only=True):
         kept = _MINTED.get(id(self))
         if kept is not None and kept[0] is self:
             return kept[1]
-        values = repr(tuple([getattr(self, name) for name in self.__struct_fields__]))
+        fields = [getattr(self, name) for name in self.__struct_fields__]
+        if self._unminted_if_none and fields[-1] is None:
+            fields.pop()
+        values = repr(tuple(fields))
         minted = minted_id(f"emitted:{self.type}:{values}".encode())
         if len(_MINTED) >= _MINTED_MAX:
             _MINTED.clear()
@@ -318,6 +324,12 @@ class OrderRequested(TriggerEvent, frozen=True, kw_only=True):
     order_type: str = "market"
     limit_price: Decimal | None = None
     entry_client_order_id: str = ""
+    # A lock's order: the leg it opens once it executes, which the executor's placement
+    # report carries into the journal (the book folds the leg from there). None otherwise.
+    opens: LegOpening | None = None
+    # Without ``opens`` when None: a reduce's request keeps the id it had before requests
+    # said what they open, so a journal's stored requests are found again.
+    _unminted_if_none: ClassVar[bool] = True
 
 
 class TriggerOutcome(TriggerEvent, frozen=True, kw_only=True):

@@ -10,6 +10,7 @@ from typing import ClassVar, Literal
 
 from msgspec import Struct
 
+from trueup.domain.keys import LegOpening
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.triggers.spec import TriggerCommand, TriggerSpec
 from trueup.domain.vocabulary import (
@@ -452,6 +453,9 @@ class OrderPlacementReported(InputEvent, frozen=True, kw_only=True):
     code: str  # the venue's error code, where it gives one
     action: OrderAction = OrderAction.PLACE
     qty: Decimal | None = None  # the quantity asked of the venue, on its lot grid
+    # What the order opens once it executes (AccountBook folds it): a lock's leg; None for
+    # an order that opens no position of trueup's own.
+    opens: LegOpening | None = None
 
     @property
     def symbols(self) -> tuple[str, ...] | None:

@@ -4,6 +4,10 @@ from hashlib import sha1
 from typing import NamedTuple
 from uuid import UUID, uuid5
 
+from msgspec import Struct
+
+from trueup.domain.vocabulary import PositionSide
+
 # Fixed forever: changing it would re-key every journal ever written.
 TRUEUP_NAMESPACE = UUID("6f1d7c1e-3a4b-5c8d-9e0f-1a2b3c4d5e6f")
 _NAMESPACE_BYTES = TRUEUP_NAMESPACE.bytes
@@ -20,6 +24,16 @@ class PositionKey(NamedTuple):
 
     def label(self) -> str:
         return f"{self.venue}/{self.account} {self.category} {self.symbol} idx={self.position_idx}"
+
+
+class LegOpening(Struct, frozen=True, kw_only=True):
+    """The leg an order opens as trueup's own position once it executes (a lock trigger's
+    order, domain/triggers/detector.py): its id, key (with the order's symbol) and side."""
+
+    position_id: str
+    category: str
+    position_idx: int
+    side: PositionSide
 
 
 class OrderKey(NamedTuple):

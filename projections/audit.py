@@ -120,8 +120,13 @@ class Auditor:
                 continue
             position = book.positions[key]
             before = self._last.get(key)
-            if isinstance(event, PositionsReported) and before is not None:
-                # A position report changes the exchange's side and nothing else.
+            if (
+                isinstance(event, PositionsReported)
+                and before is not None
+                and len(position.opened) == len(before["local"]["positions"])
+            ):
+                # A position report changes the exchange's side and nothing else, but for
+                # closing a leg of trueup's own (one fewer open local position).
                 state = {**before, "exchange": exchange_state(position.exchange)}
             else:
                 state = position_state(book, position)

@@ -50,8 +50,10 @@ from trueup.domain.emitted import (
     WsReconnect,
 )
 from trueup.domain.events import INPUT_EVENT_TYPES, InputRejected
+from trueup.domain.keys import LegOpening
 from trueup.domain.reconciler import reconcile
 from trueup.domain.rules.config import RuleConfig
+from trueup.domain.vocabulary import PositionSide
 
 JSON = dict[str, Any]
 ROOT = Path(__file__).resolve().parent.parent
@@ -798,6 +800,9 @@ _FIELD_VALUES: JSON = {
     "requested_by": "alice",
     "expires_at": 1762285400000,
     "command": "confirm",
+    "opens": LegOpening(
+        position_id="lock:btc-lock:1", category="linear", position_idx=2, side=PositionSide.SHORT
+    ),
 }
 _ACCOUNT_WIDE: JSON = {"category": None, "symbol": None, "position_idx": None}
 _OVERRIDES: dict[type[Emitted], JSON] = {

@@ -200,13 +200,15 @@ def test_a_trigger_disabled_while_its_order_is_requested_is_enabled_only_once_it
     assert of(run([command(T0 + 7, "enable")], reconciler), "TRIGGER_REFUSED") == []
 
 
-def fire_lock(reconciler: Reconciler) -> TriggerFired:
-    """A hedge-mode long of 2 on leg 1 whose price trigger (lock half, auto) fires at 110."""
+def fire_lock(reconciler: Reconciler) -> tuple[TriggerFired, Emitted]:
+    """A hedge-mode long of 2 on leg 1 whose price trigger (lock half, auto) fires at 110:
+    its TRIGGER_FIRED and ORDER_REQUESTED."""
     run([position(T0, "Buy", 2, idx=1)], reconciler)
     run([add(T0 + 1, action="lock", auto_execute=True)], reconciler)
-    (fired,) = of(run([price(T0 + 2, "110")], reconciler), "TRIGGER_FIRED")
+    emitted = run([price(T0 + 2, "110")], reconciler)
+    (fired,), (requested,) = of(emitted, "TRIGGER_FIRED"), of(emitted, "ORDER_REQUESTED")
     assert isinstance(fired, TriggerFired)
-    return fired
+    return fired, requested
 
 
 def lock_order(at: int, fired: TriggerFired, status: str, filled: str) -> dict[str, Any]:
@@ -222,9 +224,12 @@ def lock_order(at: int, fired: TriggerFired, status: str, filled: str) -> dict[s
 @pytest.mark.parametrize("leg_first", [False, True], ids=["fill first", "leg first"])
 def test_the_leg_a_lock_opened_is_trueup_s_own_position_never_untracked(leg_first: bool) -> None:
     reconciler = Reconciler()
-    fired = fire_lock(reconciler)
+    fired, requested = fire_lock(reconciler)
     leg = position(T0 + 3, "Sell", 1, idx=2)
-    filled = [placement(T0 + 3, fired), lock_order(T0 + 4, fired, "Filled", "1")]
+    filled = [
+        placement(T0 + 3, fired, requested=requested),
+        lock_order(T0 + 4, fired, "Filled", "1"),
+    ]
     emitted = run([leg, *filled] if leg_first else [*filled, leg], reconciler)
     emitted += run([tick(T0 + 60_000)], reconciler)
     assert [e.type for e in outcomes(emitted)] == ["TRIGGER_EXECUTED"]
@@ -241,9 +246,12 @@ def test_a_lock_leg_closed_on_the_exchange_is_reported_closed_like_any_position(
     leg_first: bool,
 ) -> None:
     reconciler = Reconciler()
-    fired = fire_lock(reconciler)
+    fired, requested = fire_lock(reconciler)
     leg = position(T0 + 3, "Sell", 1, idx=2)
-    filled = [placement(T0 + 3, fired), lock_order(T0 + 4, fired, "Filled", "1")]
+    filled = [
+        placement(T0 + 3, fired, requested=requested),
+        lock_order(T0 + 4, fired, "Filled", "1"),
+    ]
     run([leg, *filled] if leg_first else [*filled, leg], reconciler)
     (closed,) = of(run([position(T0 + 6, "", 0, idx=2)], reconciler), "POSITION_CLOSED")
     assert closed.position_id == "lock:t1:1"  # type: ignore[attr-defined]
@@ -251,7 +259,13 @@ def test_a_lock_leg_closed_on_the_exchange_is_reported_closed_like_any_position(
 
 def test_a_lock_that_filled_nothing_opens_no_position() -> None:
     reconciler = Reconciler()
-    fired = fire_lock(reconciler)
-    run([placement(T0 + 3, fired), lock_order(T0 + 4, fired, "Cancelled", "0")], reconciler)
+    fired, requested = fire_lock(reconciler)
+    run(
+        [
+            placement(T0 + 3, fired, requested=requested),
+            lock_order(T0 + 4, fired, "Cancelled", "0"),
+        ],
+        reconciler,
+    )
     book = reconciler.book("bybit", "main")
     assert book.local_position("lock:t1:1") is None

@@ -3,6 +3,7 @@
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 import orjson
 
 from trueup.adapters.bybit.messages import order_item
@@ -70,13 +71,22 @@ def of(emitted: list[Emitted], kind: str) -> list[Emitted]:
 
 
 def placement(
-    at: int, fired: TriggerEvent, outcome: str = "accepted", **more: str
+    at: int,
+    fired: TriggerEvent,
+    outcome: str = "accepted",
+    *,
+    requested: Emitted | None = None,
+    **more: str,
 ) -> dict[str, Any]:
-    """The executor's report that the order ``fired`` (a TRIGGER_FIRED) decided was placed."""
-    body = {
+    """The executor's report that the order ``fired`` (a TRIGGER_FIRED) decided was placed;
+    with the ``opens`` of its ORDER_REQUESTED (``requested``), as the executor copies it."""
+    body: dict[str, Any] = {
         "trigger_id": fired.trigger_id, "decision_id": fired.event_id,
         "symbol": SYMBOL, "client_order_id": link_id(fired), "outcome": outcome, **more,
     }  # fmt: skip
+    opens = getattr(requested, "opens", None)
+    if opens is not None:
+        body["opens"] = orjson.loads(msgspec.json.encode(opens))
     return {"at": at, **ACCOUNT, "channel": "placement", "data": body}
 
 

@@ -41,7 +41,7 @@ class AccountDetectors:
         self.untracked = UntrackedDetector()
         self.pnl = PnlMismatchDetector()
         self.risk = RiskWarningDetector()
-        self.triggers = TriggerDetector(self.manual_close)
+        self.triggers = TriggerDetector()
         self.entries = EntryPolicy()
         # Built once: the reconciler asks for them several times on every input.
         self._in_order: tuple[Detector, ...] = (

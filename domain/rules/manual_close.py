@@ -101,7 +101,12 @@ class ManualCloseDetector(Detector):
         if position.exchange is None or position.exchange.size != 0:
             return []
         emitted: list[Emitted] = []
-        for local in position.live_open:
+        # With the legs of trueup's own the exchange closed: the book closed them itself
+        # (their close is in the inputs alone), and they are reported closed like any other.
+        closing = position.live_open
+        if book.legs:
+            closing = (*closing, *book.legs_closed(key))
+        for local in closing:
             pid = local.position_id
             # Only a position the exchange once showed can have been closed there; one it
             # never showed is a stale record (rules/stale.py).
@@ -114,7 +119,8 @@ class ManualCloseDetector(Detector):
                 PositionClosed(**cause.on(key), position_id=pid, exit_reason=exit_reason)
             )
             # Reported closed, held closed: the bot's own close that follows changes nothing,
-            # and a later position on the key is one it does not track.
+            # and a later position on the key is one it does not track. (A leg of trueup's
+            # own is closed already.)
             book.close_local(pid, exit_reason, cause.at)
             cooldown_ms = config.cooldown_for(exit_reason)
             if cooldown_ms:

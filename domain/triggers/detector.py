@@ -1,6 +1,10 @@
 """The triggers of one account: commanded, armed, folded from prices, fired at most once per
 arming, and requested at once or on confirm. Run by the reconciler after the book, like the
-detectors, so a firing reads the reconciled exchange size of that very input."""
+detectors, so a firing reads the reconciled exchange size of that very input.
+
+A lock's request names the leg its order opens (``opens``); the executor's placement report
+carries it into the journal, and the book folds the leg from there (domain/book.py, legs),
+so an audit of the inputs alone shows it as the live projection does."""
 
 from decimal import Decimal
 
@@ -27,13 +31,11 @@ from trueup.domain.events import (
     PricesReported,
     TriggerCommanded,
 )
-from trueup.domain.keys import PositionKey
+from trueup.domain.keys import LegOpening, PositionKey
 from trueup.domain.order import Order
 from trueup.domain.pnl import unrealised
-from trueup.domain.position import LocalPosition
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.detector import Detector
-from trueup.domain.rules.manual_close import ManualCloseDetector
 from trueup.domain.triggers.conditions import folded_water, holds, level
 from trueup.domain.triggers.lifecycle import Stage, in_flight, may_advance
 from trueup.domain.triggers.spec import TriggerAction, TriggerCommand, TriggerKind
@@ -72,12 +74,9 @@ class TriggerDetector(Detector):
     # What on_input acts on (Detector.judges): it returns nothing for any other input.
     judges = (OrderPlacementReported, OrdersReported, ExecutionsReported, TriggerCommanded)
 
-    __slots__ = ("closes", "last_fired_at", "placed", "prices", "triggers")
+    __slots__ = ("last_fired_at", "placed", "prices", "triggers")
 
-    def __init__(self, closes: ManualCloseDetector | None = None) -> None:
-        # The manual-close rule, told of the leg a lock opened when the exchange already
-        # shows it: that leg closed there later is a close, not a stale record.
-        self.closes = closes or ManualCloseDetector()
+    def __init__(self) -> None:
         self.triggers: dict[str, Trigger] = {}
         # The firings whose order the venue took and that have not ended: client order id
         # -> trigger id, so an order report finds its firing without a scan.
@@ -358,46 +357,28 @@ class TriggerDetector(Detector):
         decision_id = firing.decision.decision_id
         if filled >= firing.decision.quantity or status is OrderStatus.FILLED:
             reason = f"filled {filled} at {order.avg_price}"
-            return self._executed(book, trigger, reason, cause, order)
+            return self._executed(trigger, reason, cause, order)
         if not order.is_terminal:
             return []
         report = order.report
         said = (report.reject_reason or report.cancel_type) if report is not None else ""
         if filled > 0:
             reason = f"filled {filled} of {firing.decision.quantity}, then {status}: {said}"
-            return self._executed(book, trigger, reason, cause, order)
+            return self._executed(trigger, reason, cause, order)
         to = Stage.FAILED if status is OrderStatus.REJECTED else Stage.CANCELLED
         reason = f"the venue {'rejected' if to is Stage.FAILED else 'cancelled'} it: {said}"
         return self.advance(trigger.trigger_id, decision_id, to, reason, cause=cause, order=order)
 
-    def _executed(
-        self, book: AccountBook, trigger: Trigger, reason: str, cause: Cause, order: Order
-    ) -> list[Emitted]:
-        """The firing executed; a lock's order opened a leg, which is trueup's own position
-        from then on (``lock_position_id``), never an untracked one."""
+    def _executed(self, trigger: Trigger, reason: str, cause: Cause, order: Order) -> list[Emitted]:
+        """The firing executed. A lock's order opened a leg, trueup's own position from then
+        on: the book folded it from the placement report's ``opens`` and the same fills."""
         firing = trigger.firing
         assert firing is not None  # _settle_one found it
         decision = firing.decision
-        emitted = self.advance(
+        return self.advance(
             trigger.trigger_id, decision.decision_id, Stage.EXECUTED, reason, cause=cause,
             order=order,
         )  # fmt: skip
-        if emitted and not decision.reduce_only and order.filled_qty > 0:
-            key = decision.key
-            leg = book.key(key.category, key.symbol, decision.order_position_idx)
-            book.open_local(
-                LocalPosition(
-                    position_id=lock_position_id(trigger.trigger_id, trigger.arming),
-                    key=leg,
-                    side=OPENED_SIDE[decision.order_side],
-                    qty=order.filled_qty,
-                    mode="LIVE",
-                    timeframe=None,
-                    opened_at=cause.at,
-                )
-            )
-            self.closes.confirm_shown(book.positions[leg])
-        return emitted
 
     # --- time and firing ------------------------------------------------------------------
 
@@ -559,6 +540,18 @@ def lock_position_id(trigger_id: str, arming: int) -> str:
 
 def _requested(trigger: Trigger, firing: Firing, cause: Cause, by: str) -> OrderRequested:
     decision = firing.decision
+    key = decision.key
+    # A lock opens the opposite leg: trueup's own position, once its order executes.
+    opens = (
+        None
+        if decision.reduce_only
+        else LegOpening(
+            position_id=lock_position_id(trigger.trigger_id, trigger.arming),
+            category=key.category,
+            position_idx=decision.order_position_idx,
+            side=OPENED_SIDE[decision.order_side],
+        )
+    )
     return OrderRequested(
         **cause.on(decision.key),
         trigger_id=trigger.trigger_id,
@@ -569,6 +562,7 @@ def _requested(trigger: Trigger, firing: Firing, cause: Cause, by: str) -> Order
         reduce_only=decision.reduce_only,
         requested_by=by,
         price=firing.price,
+        opens=opens,
     )
 
 
