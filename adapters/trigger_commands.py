@@ -15,6 +15,7 @@ from trueup.adapters.envelope import Envelope
 from trueup.adapters.payload import Payload
 from trueup.domain.errors import MalformedInput
 from trueup.domain.events import TriggerCommanded
+from trueup.domain.instants import iso
 from trueup.domain.triggers.spec import (
     DistanceUnit,
     TriggerAction,
@@ -32,11 +33,13 @@ UNITS = {u.value: u for u in DistanceUnit}
 DIRECTIONS = {"long": PositionSide.LONG, "short": PositionSide.SHORT}
 # The commands that put a configuration in force, and so carry one.
 CONFIGURING = (TriggerCommand.ADD, TriggerCommand.CHANGE)
+# What only a trailing trigger reads: its distance from the water mark, and its unit.
+TRAILING_ONLY = ("distance", "unit")
 
 
 def decode(envelope: Envelope, data: Payload) -> TriggerCommanded:
     command = data.choice_of("command", COMMANDS)
-    spec = _spec(data) if command in CONFIGURING else None
+    spec = _spec(envelope, data) if command in CONFIGURING else None
     if command is TriggerCommand.ADD:
         trigger_id = data.optional_text("trigger_id") or envelope.input_id
     else:
@@ -52,9 +55,17 @@ def decode(envelope: Envelope, data: Payload) -> TriggerCommanded:
     )
 
 
-def _spec(data: Payload) -> TriggerSpec:
+def _spec(envelope: Envelope, data: Payload) -> TriggerSpec:
     kind = data.choice_of("kind", KINDS)
     trailing = kind is TriggerKind.TRAILING
+    # A level and a distance are alternatives: the one the kind does not read would be
+    # dropped unseen, and the trigger fire where its operator did not expect.
+    unread = [n for n in (TRAILING_ONLY if not trailing else ("level",)) if _given(data, n)]
+    if unread:
+        takes = "a distance (and its unit)" if trailing else "a level"
+        raise MalformedInput(
+            f"{data.where}: a {kind.value} trigger takes {takes}, not {' or '.join(unread)}"
+        )
     spec = TriggerSpec(
         symbol=data.name("symbol"),
         direction=data.choice_of("direction", DIRECTIONS),
@@ -70,7 +81,17 @@ def _spec(data: Payload) -> TriggerSpec:
     problem = spec_problem(spec)
     if problem is not None:
         raise MalformedInput(f"{data.where}: {problem}")
+    if spec.expires_at is not None and spec.expires_at <= envelope.at:
+        # It would be expired as it is put in force: never armed, never fired.
+        raise MalformedInput(
+            f"{data.where}.expires_at: {iso(spec.expires_at)} is not after the command "
+            f"({iso(envelope.at)}): it would expire before it could fire"
+        )
     return spec
+
+
+def _given(data: Payload, name: str) -> bool:
+    return data.fields.get(name) not in (None, "")
 
 
 def record(at: int, venue: str, account: str, data: dict[str, Any]) -> dict[str, Any]:

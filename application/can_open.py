@@ -12,6 +12,7 @@ from trueup.adapters import venues
 from trueup.adapters.clock import wall_clock
 from trueup.adapters.feed import Clock
 from trueup.adapters.store.journal import Journal
+from trueup.adapters.venue import Venue
 from trueup.domain.rules.can_open import (
     UNKNOWN_ACCOUNT,
     AccountFacts,
@@ -136,12 +137,8 @@ def judge_can_open(
     )
     venue = venues.find(facts.venue)
     if venue is None:
-        verdict = verdict.blocked(
-            f"trueup reads no venue {facts.venue!r} (it reads {', '.join(venues.SHOWN_NAMES)})"
-        )
-    elif not seen(facts.symbol_facts) and (misspelt := venue.misspelt(facts.symbol)):
-        # Nothing is known of a name the venue cannot have: "nothing held" would be a guess,
-        # and a wrong one when the account holds it under the venue's spelling.
+        verdict = verdict.blocked(unread_venue(facts.venue))
+    elif misspelt := misspelt_symbol(venue, facts.symbol, facts.symbol_facts):
         verdict = Verdict(False, [misspelt, *verdict.reasons], verdict.notes)
     if journal.unknown_inputs:
         # What those inputs said is unknown, so no answer built without them is vouched for.
@@ -151,6 +148,20 @@ def judge_can_open(
         )
     where = (facts.venue, facts.account, facts.symbol)
     return CanOpenAnswer(*where, verdict.allowed, verdict.reasons, verdict.notes)
+
+
+def unread_venue(name: str) -> str:
+    """Why nothing can be known of an account on ``name``, a venue trueup does not read."""
+    return f"trueup reads no venue {name!r} (it reads {', '.join(venues.SHOWN_NAMES)})"
+
+
+def misspelt_symbol(venue: Venue, symbol: str, facts: SymbolFacts) -> str | None:
+    """Why ``symbol`` cannot be one of ``venue``'s (naming the one meant where it can), or
+    None; a name the account has seen is the venue's, however it is spelt. can-open and
+    the triggers judge a symbol by this one rule."""
+    # Nothing is known of a name the venue cannot have: "nothing held" would be a guess,
+    # and a wrong one when the account holds it under the venue's spelling.
+    return None if seen(facts) else venue.misspelt(symbol)
 
 
 def seen(facts: SymbolFacts) -> bool:

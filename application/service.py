@@ -36,6 +36,7 @@ from trueup.application.can_open import (
     answer_can_open,
     can_open_facts,
     judge_can_open,
+    misspelt_symbol,
     views_at,
 )
 from trueup.application.following import Following
@@ -48,7 +49,7 @@ from trueup.domain.events import (
     PositionsReported,
 )
 from trueup.domain.pnl import ClosedPosition
-from trueup.domain.rules.can_open import stale_view
+from trueup.domain.rules.can_open import never_seen, stale_view
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.vocabulary import NotificationOutcome, PositionSide
 from trueup.projections.ccxt import ccxt_position
@@ -242,15 +243,22 @@ class TrueupService:
         record = trigger_commands.record(self.clock() if at is None else at, venue, account, data)
         line = orjson.dumps(record)
         event = _decoded(line)
+        trigger_id = getattr(event, "trigger_id", str(data.get("trigger_id", "")))
+        reconciler = _replay(self.journal, account=(venue, account))
+        unfit = _unfit_for_triggers(reconciler, venue, account, event)
+        if unfit:
+            # Not recorded: the command alone would make the account known (to summary, to
+            # the next command), and the triggers, which do not judge names, would arm it.
+            malformed = [event.reason] if isinstance(event, InputRejected) else []
+            return TriggerCommandReport(trigger_id, "", [*unfit, *malformed], [])
         refused: list[str] = []
         emitted: list[Emitted] = []
         if isinstance(event, InputRejected):
             refused.append(event.reason)
         else:
-            emitted = _replay(self.journal, account=(venue, account)).apply(event)
+            emitted = reconciler.apply(event)
             refused = [e.reason for e in emitted if isinstance(e, TriggerRefused)]
         self.ingest([[line]])
-        trigger_id = getattr(event, "trigger_id", str(data.get("trigger_id", "")))
         return TriggerCommandReport(trigger_id, event.input_id, refused, [e.type for e in emitted])
 
     def triggers(self, *, venue: str | None = None, account: str | None = None) -> list[JSON]:
@@ -732,6 +740,29 @@ def _lifecycle_id(closed: ClosedPosition) -> tuple[str, str, str, str, int, int]
 def _last(items: list[Any], n: int) -> list[Any]:
     """The last ``n`` items: none for 0, where ``items[-0:]`` would give them all."""
     return items[max(len(items) - n, 0) :]
+
+
+def _unfit_for_triggers(
+    reconciler: "Reconciler", venue: str, account: str, event: InputEvent
+) -> list[str]:
+    """Why a trigger command could never be carried out, judged on what the journal knows
+    before it is recorded: an account whose exchange and bot it has never heard from, or a
+    symbol spelt as the venue spells none (the rule can-open applies)."""
+    from trueup.adapters import venues
+    from trueup.domain.rules.can_open_facts import symbol_facts
+
+    found = venues.find(venue)
+    if found is None:
+        return []  # the line itself is refused for it, naming the venues trueup reads
+    book = reconciler.books.get((venue, account))
+    if book is None or not book.heard_from:
+        return [never_seen(f"{venue}/{account}")]
+    spec = getattr(event, "spec", None)
+    if spec is None:
+        return []
+    facts = symbol_facts(book, reconciler.detectors(venue, account), spec.symbol)
+    misspelt = misspelt_symbol(found, spec.symbol, facts)
+    return [] if misspelt is None else [misspelt]
 
 
 def _replay(journal: Journal, **scope: Any) -> "Reconciler":

@@ -55,6 +55,14 @@ FUNDING = ExecutionKind.FUNDING
 EXCHANGE_FRAMES: frozenset[type[InputEvent]] = frozenset(
     (PositionsReported, OrdersReported, ExecutionsReported, WalletReported)
 )
+# What the account's own sides say of it: its exchange, and its trading system's intents.
+# An account heard of only otherwise (a trigger commanded on it, an operator's action, a
+# line refused) is one trueup has never seen: nothing of it is known to reconcile.
+_INTENTS: tuple[type[InputEvent], ...] = (
+    AccountModeSet, OrderPlaced, OrderCancelled,
+    LocalPositionOpened, LocalPositionResized, LocalPositionClosed,
+)  # fmt: skip
+OWN_INPUTS: frozenset[type[InputEvent]] = EXCHANGE_FRAMES | frozenset(_INTENTS)
 Changed = frozenset[PositionKey]
 NOTHING: Changed = frozenset()
 
@@ -114,6 +122,8 @@ class AccountBook:
         # How fresh the exchange view is: the last exchange frame taken, the last complete
         # snapshot, and the last time the feed said it had to reconnect (and why).
         self.exchange_seen_at: int | None = None
+        # Whether its exchange or its trading system has said anything of it (OWN_INPUTS).
+        self.heard_from = False
         self.complete_snapshot_at: int | None = None
         self.reconnected: tuple[int, str] | None = None
         # The feed's stream found dead, and why, until it reconnects.
@@ -177,6 +187,8 @@ class AccountBook:
                 self._follow_legs(changed, at)
         if kind in EXCHANGE_FRAMES and at > (self.exchange_seen_at or 0):
             self.exchange_seen_at = at
+        if not self.heard_from and kind in OWN_INPUTS:
+            self.heard_from = True
         # After the event: one that arrives just as something falls due still finds it. (No
         # handler moves the clock.)
         if clock >= self._next_forget:

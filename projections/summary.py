@@ -127,10 +127,12 @@ def summarise(
 ) -> Summary:
     """The summary of the views, of ``venue``, ``account`` and ``symbol`` where given, in
     USD at the values of ``rules`` (quote_equivalents)."""
+    # An account is the portfolio's once its exchange or its bot has said something of it:
+    # not one known only from a command about it (a trigger's), which holds nothing.
     accounts = {
         (v.venue, v.account): AccountSummary(v.venue, v.account, v.wallet)
         for v in account_views
-        if _wanted(v.venue, v.account, venue, account)
+        if v.facts.known and _wanted(v.venue, v.account, venue, account)
     }
     by_venue: dict[str, Exposure] = {}
     by_symbol: dict[str, Exposure] = {}
@@ -141,7 +143,8 @@ def summarise(
     for view in symbol_views:
         if not _wanted(view.venue, view.account, venue, account):
             continue
-        if symbol is not None and view.symbol != symbol:
+        # A symbol with no key (one only a trigger named) holds nothing to sum.
+        if (symbol is not None and view.symbol != symbol) or not view.keys:
             continue
         mine = accounts.get((view.venue, view.account))
         if mine is None:

@@ -98,11 +98,10 @@ def _execute(args: argparse.Namespace) -> int:
     from trueup.adapters.store.journal import Journal
 
     url = store_url(args.store)
-    # Only a command that brings inputs makes a journal: elsewhere a mistyped --store (or
-    # an empty one: fix-stale has nothing to fix) is an error.
-    create = args.command in (
-        _ingest, _run, _worker, _demo, _serve, _trigger, _executor, _notify
-    )  # fmt: skip
+    # Only a command that brings inputs from outside makes a journal (serve takes them over
+    # HTTP): elsewhere a mistyped --store is an error. A trigger commanded into a new journal
+    # could never fire, nor an executor or a notifier find anything to act on in one.
+    create = args.command in (_ingest, _run, _worker, _demo, _serve)
     opened = Journal.open(url, give_up_after_s=args.give_up_after, create=create)
     with opened as journal, relaxed_gc():
         code: int = args.command(journal, args)

@@ -420,9 +420,15 @@ class TriggerCommandBody(Strict):
 
 class TriggerCommandDocument(BaseModel):
     trigger_id: str
-    input_id: str = Field(description="the input that recorded the command")
+    input_id: str = Field(
+        description="the input that recorded the command; empty when it was not recorded "
+        "(an account trueup has never seen, a symbol its venue cannot have)"
+    )
     accepted: bool
-    refused: list[str] = Field(description="why it was refused: it is recorded all the same")
+    refused: list[str] = Field(
+        description="why it was refused: it is recorded all the same, unless it could never "
+        "fire (input_id empty)"
+    )
     emitted: list[str] = Field(description="the types of what it made trueup emit")
 
 
@@ -1147,7 +1153,8 @@ def create_app(journal: Journal, settings: ApiSettings, clock: Clock = wall_cloc
             401: {"model": Problem, "description": "no bearer token, or a wrong one"},
             409: {
                 "model": TriggerCommandDocument,
-                "description": "refused, and why (the command is recorded all the same)",
+                "description": "refused, and why (the command is recorded all the same, "
+                "unless it could never fire)",
             },
         },
     )

@@ -39,7 +39,7 @@ def test_an_account_trueup_has_never_seen_is_a_no(journal: Journal) -> None:
     answer = service.can_open("bybit", "mian", "BTCUSDT")  # a typo
     assert not answer.allowed
     assert answer.reasons == [
-        "trueup has never seen this account: no input of it is in the journal"
+        "trueup has never seen this account: the journal holds nothing from its exchange or its bot"
     ]
 
 

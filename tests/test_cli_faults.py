@@ -222,6 +222,12 @@ def test_give_up_after_is_taken_by_every_command(
     assert capfd.readouterr().err == ""
 
 
+TRIGGER_ADD = ["--venue", "bybit", "--account", "main", "--symbol", "BTCUSDT"]
+TRIGGER_ADD += ["--direction", "long", "--kind", "price", "--level", "3", "--ratio", "0.5"]
+TRIGGER_ADD += ["--action", "reduce"]
+SUBCOMMANDED = ("trigger", "notify")
+
+
 @pytest.mark.parametrize(
     "command",
     [
@@ -231,10 +237,21 @@ def test_give_up_after_is_taken_by_every_command(
         ["diagnose", "--venue", "bybit", "--account", "main", "--symbol", "BTCUSDT"],
         ["audit", "--venue", "bybit", "--account", "main", "--symbol", "BTCUSDT"],
         ["fix-stale", "--dry-run"],
+        ["summary"],
+        ["history"],
+        ["trigger", "list"],
+        # A trigger commanded into a journal that is not there could never fire.
+        ["trigger", "add", *TRIGGER_ADD],
+        ["trigger", "confirm", "t1", "--venue", "bybit", "--account", "main"],
+        # Nothing to place, or to notify of, where nothing was ever stored.
+        ["execute", "--venue", "bybit", "--account", "main"],
+        ["notify", "--config", "targets.toml"],
+        ["notify", "list"],
+        ["notify", "ack"],
     ],
-    ids=lambda command: command[0],
+    ids=lambda command: " ".join(command[:2]) if command[0] in SUBCOMMANDED else command[0],
 )
-def test_a_command_that_only_reads_never_creates_a_journal(
+def test_a_command_that_brings_no_inputs_never_creates_a_journal(
     command: list[str], store: str, capfd: pytest.CaptureFixture[str]
 ) -> None:
     line = refused(capfd, store, *command)

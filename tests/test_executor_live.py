@@ -47,6 +47,14 @@ def sim() -> Iterator[BybitSimulator]:
         yield simulator
 
 
+def made_journal(tmp_path: Path) -> str:
+    """A journal for the run and the executors started beside it: the run makes it, but
+    `trueup execute` makes none, and may start first."""
+    store = str(tmp_path / "journal.db")
+    Journal.open(store).close()
+    return store
+
+
 def start(store: str, sim: BybitSimulator, *command: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [*TRUEUP, "--store", store, *command, "--base-url", sim.base_url],
@@ -89,7 +97,7 @@ def add_triggers(store: str, venue: str, account: str, specs: list[tuple[str, st
 def test_a_hundred_triggers_fired_together_are_each_placed_once_through_executor_kills(
     tmp_path: Path, sim: BybitSimulator
 ) -> None:
-    store = str(tmp_path / "journal.db")
+    store = made_journal(tmp_path)
     run = start(
         store, sim, "run", "--venue", "bybit", "--account", "main",
         "--prices", ",".join(SYMBOLS), "--poll-interval", "1", "--tick-ms", "200",
@@ -165,7 +173,7 @@ def _outcomes(store: str) -> list[TriggerOutcome]:
 def test_a_hyperliquid_trigger_is_executed_through_the_sdk_s_exchange(tmp_path: Path) -> None:
     key = "0x" + "33" * 32
     user = Account.from_key(key).address
-    store = str(tmp_path / "journal.db")
+    store = made_journal(tmp_path)
     environment = {**os.environ, "HYPERLIQUID_SECRET_KEY": key}
     with HyperliquidSimulator() as hl:
         hl.authorize(user)
@@ -203,7 +211,7 @@ def test_a_hyperliquid_trigger_is_executed_through_the_sdk_s_exchange(tmp_path: 
 
 def test_an_aster_trigger_is_executed_through_its_v1_client(tmp_path: Path) -> None:
     key, secret = "aster-executor-key-not-real", "aster-executor-secret-not-real"
-    store = str(tmp_path / "journal.db")
+    store = made_journal(tmp_path)
     environment = {**os.environ, "ASTER_API_KEY": key, "ASTER_API_SECRET": secret}
     with AsterSimulator(api_key=key, api_secret=secret) as aster:
         aster.move_mark("BTCUSDT", "100")
@@ -245,7 +253,7 @@ def test_an_aster_trigger_is_executed_through_its_v1_client(tmp_path: Path) -> N
 def test_an_entry_left_unfilled_is_repriced_twice_then_filled_at_market(
     tmp_path: Path, sim: BybitSimulator
 ) -> None:
-    store, rules = str(tmp_path / "journal.db"), tmp_path / "rules.toml"
+    store, rules = made_journal(tmp_path), tmp_path / "rules.toml"
     rules.write_text('entry_policy_accounts = ["bybit/main"]\nentry_timeout_ms = 800\n')
     sim.move_mark("BTCUSDT", "100")
     account = ("--venue", "bybit", "--account", "main")

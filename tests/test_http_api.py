@@ -150,6 +150,18 @@ def test_triggers_are_commanded_as_the_cli_commands_them(api: httpx.Client) -> N
     again = api.post("/v1/triggers", json=add | {"at": SAMPLE_END + 1}, headers=AUTH)
     assert again.status_code == 409
     assert again.json()["refused"] == ["trigger btc-trail already exists"]
+    # One that could never fire is refused as the CLI refuses it, and not recorded.
+    nobody = api.post("/v1/triggers", json=add | {"account": "nobody"}, headers=AUTH)
+    assert nobody.status_code == 409
+    assert (nobody.json()["input_id"], nobody.json()["refused"]) == (
+        "",
+        ["trueup has never seen bybit/nobody: the journal holds nothing from its exchange "
+         "or its bot"],
+    )  # fmt: skip
+    both = api.post("/v1/triggers", json=add | {"trigger_id": "x", "level": "3"}, headers=AUTH)
+    assert both.json()["refused"] == [
+        "line.data: a trailing trigger takes a distance (and its unit), not level"
+    ]
     off = {"venue": "bybit", "account": "main", "command": "disable", "operator": "bob"}
     disabled = api.post("/v1/triggers", json=off | {"trigger_id": "btc-trail"}, headers=AUTH)
     assert disabled.status_code == 200

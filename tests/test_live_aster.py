@@ -271,7 +271,9 @@ def test_run_and_execute_without_aster_s_keys_say_so_in_one_line(
     tmp_path: Path, command: tuple[str, ...]
 ) -> None:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("ASTER_")}
-    line = [sys.executable, "-m", "trueup.runners.cli", "--store", str(tmp_path / "j.db")]
+    store = str(tmp_path / "j.db")
+    Journal.open(store).close()  # execute makes none: the keys are what is missing here
+    line = [sys.executable, "-m", "trueup.runners.cli", "--store", store]
     line += [*command, "--venue", "aster", "--account", "main"]
     done = subprocess.run(
         line, env=environment, capture_output=True, text=True, timeout=60, check=False

@@ -166,7 +166,8 @@ def test_an_account_name_with_a_dot_is_asked_on_its_encoded_subject(
             assert free["allowed"], free
             assert not other["allowed"]
             assert other["reasons"] == [
-                "trueup has never seen this account: no input of it is in the journal"
+                "trueup has never seen this account: the journal holds nothing from its "
+                "exchange or its bot"
             ]
 
     assert nats_subjects.can_open("bybit", "desk.eu") == (

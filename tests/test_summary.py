@@ -236,6 +236,38 @@ def test_without_the_projection_the_same_answers_come_by_replay(
     assert replayed["positions"] == 4 and replayed["notional"] == "58200"
 
 
+@pytest.mark.parametrize("projections", [True, False], ids=["views", "replay"])
+def test_an_account_known_only_from_a_trigger_command_is_no_account_of_the_portfolio(
+    projections: bool, store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # As an older trueup took it: a trigger on an account nothing else ever spoke of.
+    nobody = {
+        "at": T0 + 60, "channel": "trigger", "venue": "bybit", "account": "nobody",
+        "data": {
+            "command": "add", "trigger_id": "nob", "operator": "alice", "symbol": "XRPUSDT",
+            "direction": "long", "kind": "price", "level": "3", "ratio": "0.5",
+            "action": "reduce",
+        },
+    }  # fmt: skip
+    path = tmp_path / "capture.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in [*capture(), nobody]))
+    ingest = ["ingest", str(path)] if projections else ["ingest", "--no-projections", str(path)]
+    assert main(["--store", store_url, *ingest]) == 0
+
+    (summary,) = cli(capsys, store_url, "summary", "--json")
+    listed = [(a["venue"], a["account"]) for a in summary["accounts"]]
+    assert listed == [("bybit", "alt"), ("bybit", "main"), ("hyperliquid", HL_USER)]
+    (nobodys,) = cli(capsys, store_url, "summary", "--account", "nobody", "--json")
+    assert (nobodys["accounts"], nobodys["positions"]) == ([], 0)
+    # can-open, which weighs the same facts, has never seen it either.
+    where = ["--venue", "bybit", "--account", "nobody", "--symbol", "XRPUSDT"]
+    assert main(["--store", store_url, "can-open", *where, "--json"]) == 1
+    reasons = orjson.loads(capsys.readouterr().out)["reasons"]
+    assert reasons == [
+        "trueup has never seen this account: the journal holds nothing from its exchange or its bot"
+    ]
+
+
 # --- audit and diagnose weigh the position as positions does ---------------------------------
 
 ETH_MAIN = ["--venue", "bybit", "--account", "main", "--symbol", "ETHUSDT"]

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.http_server import SAMPLE_END
 from tests.triggers import T0, accepted, add, command, of, position, price, run, tick
 from trueup.adapters.capture import decode_line
 from trueup.adapters.store import snapshots
@@ -240,6 +241,16 @@ def test_a_fired_trigger_that_expires_unconfirmed_is_cancelled() -> None:
         ({"direction": "sideways"}, "data.direction"),
         ({"action": "flip"}, "data.action"),
         ({"level": "-3"}, "positive price"),
+        # A level and a distance are alternatives: the kind says which it reads.
+        (
+            {"kind": "trailing", "distance": "2", "level": "3"},
+            "a trailing trigger takes a distance (and its unit), not level",
+        ),
+        ({"distance": "2"}, "a price trigger takes a level, not distance"),
+        ({"kind": "stop_loss", "level": "95", "unit": "percent"}, "takes a level, not unit"),
+        # Expired as it is put in force: it could never fire.
+        ({"expires_at": T0}, "data.expires_at: 2025-11-03T19:43:20.000Z is not after the"),
+        ({"expires_at": T0 - 60_000}, "it would expire before it could fire"),
     ],
 )
 def test_an_invalid_trigger_command_is_rejected_with_its_reason(
@@ -418,25 +429,108 @@ def test_trigger_add_list_and_confirm_on_the_command_line(
 
 
 def test_an_invalid_trigger_on_the_command_line_is_refused_with_its_reason(
-    store_url: str, capsys: pytest.CaptureFixture[str]
+    sampled: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     args = ["trigger", "add", "--venue", "bybit", "--account", "main", "--symbol", "BTCUSDT"]
     args += ["--direction", "long", "--kind", "price", "--level", "110", "--ratio", "1.5"]
-    assert main(["--store", store_url, *args, "--action", "reduce"]) == 1
+    assert main(["--store", sampled, *args, "--action", "reduce"]) == 1
     out, err = capsys.readouterr()
     assert "ratio 1.5 is not in (0, 1]" in err
     assert out == ""
 
 
 def test_a_refused_command_on_a_trigger_prints_only_why_on_stderr(
-    store_url: str, capsys: pytest.CaptureFixture[str]
+    sampled: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     confirm = ["trigger", "confirm", "t-none", "--venue", "bybit", "--account", "main"]
-    code = main(["--store", store_url, *confirm])
+    code = main(["--store", sampled, *confirm])
     out, err = capsys.readouterr()
 
     assert (code, out) == (1, "")
     assert err == "trueup: refused: no trigger t-none on bybit/main\n"
+
+
+# What the walkthrough added: each read back by `trigger list` as armed, none able to fire.
+NEVER_FIRES = {
+    "an account never seen": (
+        {"--account": "nobody"},
+        "trueup has never seen bybit/nobody: the journal holds nothing from its exchange "
+        "or its bot",
+    ),
+    "a symbol in the wrong case": (
+        {"--symbol": "xrpusdt"},
+        "bybit's symbols are upper case: XRPUSDT?",
+    ),
+    "ccxt's name for a symbol": (
+        {"--symbol": "XRP/USDT:USDT"},
+        "XRP/USDT:USDT is ccxt's name; bybit calls it XRPUSDT",
+    ),
+    "a level and a distance": (
+        {"--distance": "2"},
+        "line.data: a price trigger takes a level, not distance",
+    ),
+    "a trailing distance and a level": (
+        {"--kind": "trailing", "--distance": "2"},
+        "line.data: a trailing trigger takes a distance (and its unit), not level",
+    ),
+    "an expiry already past": (
+        {"--expires": "2025-11-03T19:48:00Z"},
+        "line.data.expires_at: 2025-11-03T19:48:00.000Z is not after the command "
+        "(2025-11-03T19:48:55.000Z): it would expire before it could fire",
+    ),
+}
+
+
+@pytest.mark.parametrize(("change", "reason"), NEVER_FIRES.values(), ids=NEVER_FIRES)
+def test_a_trigger_that_could_never_fire_is_refused_and_prints_no_id(
+    change: dict[str, str], reason: str, sampled: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    flags = {
+        "--venue": "bybit", "--account": "main", "--symbol": "XRPUSDT", "--direction": "long",
+        "--kind": "price", "--level": "3", "--ratio": "0.5", "--action": "reduce",
+        "--at": str(SAMPLE_END),
+    }  # fmt: skip
+    add_ = ["trigger", "add", *(word for pair in (flags | change).items() for word in pair)]
+    code = main(["--store", sampled, *add_])
+    out, err = capsys.readouterr()
+
+    assert (code, out) == (1, "")
+    assert err == f"trueup: refused: {reason}\n"
+    assert _cli(sampled, capsys, "trigger", "list") == (0, "no triggers\n")
+
+
+def test_a_misspelt_symbol_is_refused_for_the_reason_can_open_gives(
+    sampled: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    where = ["--venue", "bybit", "--account", "main", "--symbol", "xrpusdt"]
+    assert main(["--store", sampled, "can-open", *where, "--json"]) == 1
+    said = orjson.loads(capsys.readouterr().out)["reasons"][0]
+    spec = ["--direction", "long", "--kind", "price", "--level", "3", "--ratio", "0.5"]
+    assert main(["--store", sampled, "trigger", "add", *where, *spec, "--action", "lock"]) == 1
+
+    assert capsys.readouterr().err == f"trueup: refused: {said}\n"
+    assert said == "bybit's symbols are upper case: XRPUSDT?"
+
+
+@pytest.mark.parametrize("action", ["add", "confirm"])
+def test_a_command_on_an_account_trueup_never_saw_is_not_recorded(
+    action: str, sampled: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ids = ["--id", "nob"] if action == "add" else ["nob"]
+    spec = ["--symbol", "XRPUSDT", "--direction", "long", "--kind", "price", "--level", "3"]
+    spec = [*spec, "--ratio", "0.5", "--action", "reduce"] if action == "add" else []
+    before = _cli(sampled, capsys, "events", "--json")[1]
+    command_ = ["trigger", action, *ids, "--venue", "bybit", "--account", "nobody", *spec]
+    code, out = _cli(sampled, capsys, *command_, "--json")
+
+    assert code == 1
+    assert orjson.loads(out) == {
+        "trigger_id": "nob", "input_id": "", "accepted": False, "emitted": [],
+        "refused": [NEVER_FIRES["an account never seen"][1]],
+    }  # fmt: skip
+    assert _cli(sampled, capsys, "events", "--json")[1] == before
+    summary = orjson.loads(_cli(sampled, capsys, "summary", "--json")[1])
+    assert [(a["venue"], a["account"]) for a in summary["accounts"]] == [("bybit", "main")]
 
 
 def test_a_position_report_s_mark_moves_the_water_mark_too() -> None:

@@ -49,11 +49,14 @@ def command(at: int, command: str, trigger_id: str = "t1", **data: Any) -> dict[
 
 
 def add(at: int, trigger_id: str = "t1", **spec: Any) -> dict[str, Any]:
-    """An add with sensible defaults: a long price trigger reducing half."""
+    """An add with sensible defaults: a long price trigger reducing half (a trailing one
+    takes no level)."""
     fields = {
         "symbol": SYMBOL, "direction": "long", "kind": "price", "level": "110",
         "ratio": "0.5", "action": "reduce", **spec,
     }  # fmt: skip
+    if fields["kind"] == "trailing" and "level" not in spec:
+        del fields["level"]
     return command(at, "add", trigger_id, **fields)
 
 

@@ -83,13 +83,20 @@ class AccountFacts:
 
     fold_faults: int
     first_fault: str | None
-    known: bool = True
+    known: bool = True  # its exchange or its bot has said something of it
     complete_snapshot_at: int | None = None
     freshness_limit_ms: int = RuleConfig().freshness_limit_ms
     stream_down: tuple[int, str] | None = None  # since when, and why
 
 
 UNKNOWN_ACCOUNT = AccountFacts(0, None, known=False)
+
+
+def never_seen(account: str) -> str:
+    """Why nothing can be vouched for, or armed, on an account its own sides never spoke of."""
+    return (
+        f"trueup has never seen {account}: the journal holds nothing from its exchange or its bot"
+    )
 
 
 def judge(
@@ -104,7 +111,7 @@ def judge(
     reasons: list[str] = []
     notes: list[str] = []
     if not account.known:
-        reasons.append("trueup has never seen this account: no input of it is in the journal")
+        reasons.append(never_seen("this account"))
     else:
         reasons += stale_view(account, now)
     if account.fold_faults:

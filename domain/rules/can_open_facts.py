@@ -27,6 +27,7 @@ def account_facts(book: AccountBook, config: RuleConfig) -> AccountFacts:
     return AccountFacts(
         len(faults),
         faults[0] if faults else None,
+        known=book.heard_from,
         complete_snapshot_at=book.complete_snapshot_at,
         freshness_limit_ms=config.freshness_limit_ms,
         stream_down=book.stream_down,
