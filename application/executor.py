@@ -139,8 +139,8 @@ class Executor:
             return Placement(
                 PlacementOutcome.REFUSED,
                 reason=(
-                    f"not sent: requested {age} ms ago, more than the executor's "
-                    f"limit of {self.settings.max_age_ms} ms"
+                    f"requested {age} ms ago, more than the executor's limit of "
+                    f"{self.settings.max_age_ms} ms"
                 ),
                 refusal=RefusalKind.TOO_LATE,
             )

@@ -47,6 +47,7 @@ from trueup.domain.vocabulary import (
     OrderStatus,
     PlacementOutcome,
     PositionSide,
+    RefusalKind,
 )
 
 # Hedge mode: leg 1 holds the long, leg 2 the short; a one-way account holds both on 0.
@@ -318,9 +319,7 @@ class TriggerDetector(Detector):
         # before it could say so) is no refusal: the order is followed like any other.
         refused = event.outcome is PlacementOutcome.REFUSED
         if refused and book.order_by_client_id(event.client_order_id) is None:
-            kind = event.refusal.value if event.refusal is not None else "refused"
-            code = f" {event.code}" if event.code else ""
-            reason = f"the venue refused the order ({kind}{code}): {event.reason}"
+            reason = _refusal_reason(event)
             return self.advance(
                 event.trigger_id, event.decision_id, Stage.FAILED, reason, cause=cause
             )
@@ -564,6 +563,16 @@ def _requested(trigger: Trigger, firing: Firing, cause: Cause, by: str) -> Order
         price=firing.price,
         opens=opens,
     )
+
+
+def _refusal_reason(event: OrderPlacementReported) -> str:
+    """Why a placement failed, in words true to who judged it: a request the executor
+    found too late to act on was never sent, so no venue saw it."""
+    if event.refusal is RefusalKind.TOO_LATE:
+        return f"the executor did not send the order (too late): {event.reason}"
+    kind = event.refusal.value if event.refusal is not None else "refused"
+    code = f" {event.code}" if event.code else ""
+    return f"the venue refused the order ({kind}{code}): {event.reason}"
 
 
 def _held(book: AccountBook) -> Held:
