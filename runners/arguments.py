@@ -160,6 +160,19 @@ def event_type(text: str) -> str:
     return text
 
 
+def emitted_type(text: str) -> str:
+    """The name of a type of emitted event (CONSISTENCY_DRIFT): what NATS carries."""
+    from trueup.domain.emitted import EMITTED_TYPES
+
+    known = sorted(t.type for t in EMITTED_TYPES)
+    if text not in known:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a type of emitted event (inputs are not published): one of "
+            f"{', '.join(known)}"
+        )
+    return text
+
+
 # The side of a position a trading system asks to open: long or short, or its order's Buy or
 # Sell (as intents say); any case.
 OPENING_SIDES = {
@@ -168,6 +181,18 @@ OPENING_SIDES = {
     "short": PositionSide.SHORT,
     "sell": PositionSide.SHORT,
 }
+
+
+def venue_name(text: str) -> str:
+    """A venue trueup reads (ccxt's as ``ccxt:<exchange-id>``): a filter naming another
+    would match nothing, silently."""
+    from trueup.adapters import venues
+
+    if venues.find(text) is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a venue trueup reads: one of {', '.join(venues.SHOWN_NAMES)}"
+        )
+    return text
 
 
 def position_side(text: str) -> PositionSide:

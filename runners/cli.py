@@ -22,6 +22,7 @@ from trueup.runners.arguments import (
     PositionsFormat,
     body_bytes,
     count,
+    emitted_type,
     epoch_ms,
     event_type,
     fraction,
@@ -35,6 +36,7 @@ from trueup.runners.arguments import (
     short_name,
     subject_prefix,
     symbols,
+    venue_name,
     whole_number,
     writable_directory,
     writable_file,
@@ -617,9 +619,9 @@ def _worker_options(worker: Parser) -> None:
 def _tail_options(tail: Parser) -> None:
     tail.add_argument("--nats", type=nats_url, required=True, metavar="URL")
     tail.add_argument(
-        "--type", type=event_type, help="only events of this type (POSITION_CLOSED, ...)"
+        "--type", type=emitted_type, help="only events of this type (POSITION_CLOSED, ...)"
     )
-    tail.add_argument("--venue")
+    tail.add_argument("--venue", type=venue_name)
     tail.add_argument("--account")
     tail.add_argument(
         "--all",

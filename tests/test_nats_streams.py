@@ -104,3 +104,22 @@ def test_no_server_at_all_is_refused_in_one_line(capsys: pytest.CaptureFixture[s
     err = capsys.readouterr().err.strip()
     assert err.startswith("trueup: no NATS server answers at nats://127.0.0.1:1")
     assert "\n" not in err
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "told"),
+    [
+        (
+            "--type",
+            "PositionsReported",
+            "is not a type of emitted event (inputs are not published)",
+        ),
+        ("--venue", "bybyt", "is not a venue trueup reads: one of aster, bybit, hyperliquid"),
+    ],
+)
+def test_a_tail_filter_that_could_match_nothing_is_refused(
+    option: str, value: str, told: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Refused before any server is asked: waiting on it would print nothing, for ever.
+    assert main(["tail", "--nats", "nats://127.0.0.1:1", option, value]) == 2
+    assert told in capsys.readouterr().err
