@@ -7,6 +7,7 @@ follows what is open, not how long the journal is.
 """
 
 from collections.abc import Callable, Iterable
+from collections.abc import Set as AbstractSet
 from typing import Any, TypeVar
 
 from msgspec import structs
@@ -53,12 +54,54 @@ FUNDING = ExecutionKind.FUNDING
 EXCHANGE_FRAMES: frozenset[type[InputEvent]] = frozenset(
     (PositionsReported, OrdersReported, ExecutionsReported, WalletReported)
 )
-Changed = frozenset[PositionKey]
+# The keys an input changed: the handler's own set, handed on as it is (no frozen copy per
+# input); nobody alters it once ``apply`` returns it.
+Changed = AbstractSet[PositionKey]
 NOTHING: Changed = frozenset()
 
 
 class AccountBook:
     """Everything trueup knows about one account, folded from its events in arrival order."""
+
+    # Slots: every attribute the fold reads or writes is then a fixed offset, not a lookup
+    # in the book's own dict. Every attribute set in __init__ is listed here.
+    __slots__ = (
+        "_client_ids_by_position",
+        "_forget_after_ms",
+        "_handlers",
+        "_intents_to_forget",
+        "_keys",
+        "_locals_to_forget",
+        "_next_forget",
+        "_open_at",
+        "_orders_to_forget",
+        "_placed_by_purpose",
+        "account",
+        "cancel_requested",
+        "clock",
+        "complete_snapshot_at",
+        "exchange_seen_at",
+        "fold_faults",
+        "forgotten",
+        "forgotten_until",
+        "last_page",
+        "local_keys",
+        "mode",
+        "open_orders",
+        "order_keys_by_client_id",
+        "orders",
+        "placed",
+        "pnl",
+        "positions",
+        "prices",
+        "prices_down",
+        "reconnected",
+        "snapshots",
+        "stream_down",
+        "touched",
+        "venue",
+        "wallet",
+    )
 
     def __init__(
         self,
@@ -257,7 +300,7 @@ class AccountBook:
             changed |= self._snapshot_page(event, event.snapshot)
         if event.wallet is not None:
             self._wallet(event.wallet, event.at)
-        return frozenset(changed)
+        return changed
 
     def _wallet_reported(self, event: WalletReported) -> Changed:
         for report in event.wallets:
@@ -275,7 +318,7 @@ class AccountBook:
                     if key.symbol == quote.symbol:
                         self.pnl.key(key).mark = quote.mark
                         moved.add(key)
-        return frozenset(moved) if moved else NOTHING
+        return moved
 
     def _wallet(self, report: WalletReport, at: int) -> None:
         """Fold a balance update; a new equity moves every held position's concentration,
@@ -315,19 +358,22 @@ class AccountBook:
         return NOTHING
 
     def _orders_reported(self, event: OrdersReported) -> Changed:
-        return frozenset(self._order_reports(event.orders))
+        return self._order_reports(event.orders)
 
     def _order_reports(self, reports: tuple[OrderReport, ...]) -> set[PositionKey]:
         changed: set[PositionKey] = set()
         orders = self.orders
         for report in reports:
-            # As order_key_of, without its call: a third of the events are order reports.
-            order_key = _new_tuple(OrderKey, (report.category, report.venue_order_id))
-            order = orders.get(order_key)
+            # Found by a plain tuple (equal to its OrderKey, and hashed alike): a third of the
+            # events are order reports, and only a new order needs a key built.
+            order = orders.get((report.category, report.venue_order_id))  # type: ignore[call-overload]
             if order is None:
                 if self._forgotten_report(report):
                     continue
-                order = orders[order_key] = Order(report.category, report.venue_order_id)
+                order_key = _new_tuple(OrderKey, (report.category, report.venue_order_id))
+                order = orders[order_key] = Order(order_key)
+            else:
+                order_key = order.key
             link = report.client_order_id
             if link:
                 self.order_keys_by_client_id[link] = order_key
@@ -343,12 +389,15 @@ class AccountBook:
         for fill in event.fills:
             if not fill.venue_order_id or fill.kind is FUNDING:
                 continue  # a payment, or a settlement: it fills no order
-            order_key = _new_tuple(OrderKey, (fill.category, fill.venue_order_id))
-            order = orders.get(order_key)
+            # As in _order_reports: found by a plain tuple.
+            order = orders.get((fill.category, fill.venue_order_id))  # type: ignore[call-overload]
             if order is None:
                 if 0 < fill.exec_time <= self.forgotten_until:
                     continue  # a fill of an order let go, sent again (see domain/retention.py)
-                order = orders[order_key] = Order(fill.category, fill.venue_order_id)
+                order_key = _new_tuple(OrderKey, (fill.category, fill.venue_order_id))
+                order = orders[order_key] = Order(order_key)
+            else:
+                order_key = order.key
             if fill.client_order_id:
                 self.order_keys_by_client_id.setdefault(fill.client_order_id, order_key)
             if order.apply_fill(fill):
@@ -361,7 +410,7 @@ class AccountBook:
         pnl.executions(self, event)
         if pnl.moved:
             self.touched.update(pnl.moved)
-        return frozenset(changed)
+        return changed
 
     def _forgotten_report(self, report: OrderReport) -> bool:
         """Whether a report of an order this book does not hold is one it let go, sent again.
@@ -429,14 +478,14 @@ class AccountBook:
         if local.mode == "LIVE":
             self.pnl.local_opened(key, local.position_id)
         self.touched.add(key)
-        return frozenset((key,))
+        return {key}
 
     def _local_resized(self, event: LocalPositionResized) -> Changed:
         local = self.local_position(event.position_id)
         if local is None or not local.is_open or local.qty == event.qty:
             return NOTHING
         self.positions[local.key].resize_local(local, event.qty)
-        return frozenset((local.key,))
+        return {local.key}
 
     def _local_closed(self, event: LocalPositionClosed | LocalPositionCleaned) -> Changed:
         return self.close_local(event.position_id, event.exit_reason, event.at)
@@ -453,7 +502,7 @@ class AccountBook:
         for link in self._client_ids_by_position.get(position_id, ()):
             self._wait_to_forget(self._intents_to_forget, link)
         self.touched.add(key)
-        return frozenset((key,))
+        return {key}
 
     def local_position(self, position_id: str) -> LocalPosition | None:
         key = self.local_keys.get(position_id)
@@ -473,7 +522,7 @@ class AccountBook:
         links[event.client_order_id] = None
         self._wait_to_forget(self._intents_to_forget, event.client_order_id)
         key = self.local_keys.get(event.position_id)
-        return frozenset((key,)) if key else NOTHING
+        return {key} if key else NOTHING
 
     def _order_cancelled(self, event: OrderCancelled) -> Changed:
         # A cancel request is a claim; the exchange's order report is what ends the order.
