@@ -370,7 +370,8 @@ class AccountBook:
 
     def _order_reports(self, reports: tuple[OrderReport, ...]) -> set[PositionKey]:
         changed: set[PositionKey] = set()
-        orders, open_orders, open_at, keys = self.orders, self.open_orders, self._open_at, self._keys
+        orders, keys = self.orders, self._keys
+        open_orders, open_at = self.open_orders, self._open_at
         for report in reports:
             # Found by a plain tuple (equal to its OrderKey, and hashed alike): a third of the
             # events are order reports, and only a new order needs a key built.
@@ -531,9 +532,8 @@ class AccountBook:
         # As _wait_to_forget, without its call: a sixth of the events are intents placed.
         clock = self.clock
         self._intents_to_forget.touch(event.client_order_id, clock)
-        due = clock + self._forget_after_ms
-        if due < self._next_forget:
-            self._next_forget = due
+        due, next_forget = clock + self._forget_after_ms, self._next_forget
+        self._next_forget = due if due < next_forget else next_forget  # as min()
         key = self.local_keys.get(event.position_id)
         return {key} if key else NOTHING
 
@@ -555,9 +555,8 @@ class AccountBook:
             self._intents_to_forget.touch(link, clock)
         else:
             self._orders_to_forget.touch(order_key, clock)
-        due = clock + self._forget_after_ms
-        if due < self._next_forget:
-            self._next_forget = due
+        due, next_forget = clock + self._forget_after_ms, self._next_forget
+        self._next_forget = due if due < next_forget else next_forget  # as min()
 
     def _wait_to_forget(self, queue: Retention[K], key: K) -> None:
         """(Re)start the wait before ``key`` may be forgotten: it was just touched."""

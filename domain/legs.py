@@ -21,6 +21,7 @@ from trueup.domain.vocabulary import OrderSide
 
 if TYPE_CHECKING:  # the book folds the ledger that asks this: imported for its type alone
     from trueup.domain.book import AccountBook
+    from trueup.domain.order import Order
 
 LONG_LEG = 1
 SHORT_LEG = 2
@@ -31,7 +32,7 @@ def leg_index(book: "AccountBook", fill: Fill) -> int:
     if fill.position_idx is not None:
         return fill.position_idx
     # Found by a plain tuple, equal to its OrderKey: asked for every fill.
-    order = book.orders.get((fill.category, fill.venue_order_id))  # type: ignore[call-overload]
+    order: Order | None = book.orders.get((fill.category, fill.venue_order_id))  # type: ignore[call-overload]
     if order is not None and order.report is not None:
         return order.report.position_idx
     placed = book.placed.get(fill.client_order_id) if fill.client_order_id else None
