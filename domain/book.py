@@ -448,9 +448,10 @@ class AccountBook:
         return report.status.is_terminal and 0 < report.updated_time <= (self.forgotten_until)
 
     def _order_position_key(self, order: Order) -> PositionKey | None:
-        if order.report is not None:
-            r = order.report
-            return self.key(r.category, r.symbol, r.position_idx)
+        r = order.report
+        if r is not None:
+            leg = (r.category, r.symbol, r.position_idx)
+            return self._keys.get(leg) or self.key(*leg)  # a key is never empty
         placed = self.placed.get(order.client_order_id)
         if placed is not None:
             return self.local_keys.get(placed.position_id)
