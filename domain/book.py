@@ -7,6 +7,7 @@ follows what is open, not how long the journal is.
 """
 
 from collections.abc import Callable, Iterable
+from collections.abc import Set as AbstractSet
 from enum import Enum
 from typing import Any, TypeVar
 
@@ -63,12 +64,57 @@ _INTENTS: tuple[type[InputEvent], ...] = (
     LocalPositionOpened, LocalPositionResized, LocalPositionClosed,
 )  # fmt: skip
 OWN_INPUTS: frozenset[type[InputEvent]] = EXCHANGE_FRAMES | frozenset(_INTENTS)
-Changed = frozenset[PositionKey]
+# The keys an input changed: the handler's own set, handed on as it is (no frozen copy per
+# input); nobody alters it once ``apply`` returns it.
+Changed = AbstractSet[PositionKey]
 NOTHING: Changed = frozenset()
 
 
 class AccountBook:
     """Everything trueup knows about one account, folded from its events in arrival order."""
+
+    # Slots: every attribute the fold reads or writes is then a fixed offset, not a lookup
+    # in the book's own dict. Every attribute set in __init__ is listed here.
+    __slots__ = (
+        "_client_ids_by_position",
+        "_forget_after_ms",
+        "_handlers",
+        "_intents_to_forget",
+        "_keys",
+        "_locals_to_forget",
+        "_next_forget",
+        "_open_at",
+        "_orders_to_forget",
+        "_placed_by_purpose",
+        "account",
+        "cancel_requested",
+        "clock",
+        "complete_snapshot_at",
+        "exchange_seen_at",
+        "fold_faults",
+        "forgotten",
+        "forgotten_until",
+        "heard_from",
+        "last_page",
+        "leg_orders",
+        "legs",
+        "local_keys",
+        "mode",
+        "open_orders",
+        "order_keys_by_client_id",
+        "orders",
+        "placed",
+        "pnl",
+        "positions",
+        "prices",
+        "prices_down",
+        "reconnected",
+        "snapshots",
+        "stream_down",
+        "touched",
+        "venue",
+        "wallet",
+    )
 
     def __init__(
         self,
@@ -271,16 +317,24 @@ class AccountBook:
         changed: set[PositionKey] = set()
         pnl = self.pnl
         pnl.begin()
+        keys, positions = self._keys, self.positions
         for r in event.reports:
-            key = self.key(r.category, r.symbol, r.position_idx)
-            if self.position(key).apply_report(r, event.at):
+            # As ``key`` and ``position``, the maps read first: a sixth of the events.
+            leg = (r.category, r.symbol, r.position_idx)
+            key = keys.get(leg)
+            if key is None:
+                key = self.key(*leg)
+            position = positions.get(key)
+            if position is None:
+                position = positions[key] = Position(key)
+            if position.apply_report(r, event.at):
                 changed.add(key)
                 pnl.position_report(key, r)
         if event.snapshot is not None:
             changed |= self._snapshot_page(event, event.snapshot)
         if event.wallet is not None:
             self._wallet(event.wallet, event.at)
-        return frozenset(changed)
+        return changed
 
     def _wallet_reported(self, event: WalletReported) -> Changed:
         for report in event.wallets:
@@ -298,7 +352,7 @@ class AccountBook:
                     if key.symbol == quote.symbol:
                         self.pnl.key(key).mark = quote.mark
                         moved.add(key)
-        return frozenset(moved) if moved else NOTHING
+        return moved
 
     def _wallet(self, report: WalletReport, at: int) -> None:
         """Fold a balance update; a new equity moves every held position's concentration,
@@ -346,26 +400,48 @@ class AccountBook:
         if self.leg_orders:
             links = {r.client_order_id for r in event.orders}
             changed |= self._legs_opened(links, event.at)
-        return frozenset(changed)
+        return changed
 
     def _order_reports(self, reports: tuple[OrderReport, ...]) -> set[PositionKey]:
         changed: set[PositionKey] = set()
-        orders = self.orders
+        orders, keys = self.orders, self._keys
+        open_orders, open_at = self.open_orders, self._open_at
         for report in reports:
-            # As order_key_of, without its call: a third of the events are order reports.
-            order_key = _new_tuple(OrderKey, (report.category, report.venue_order_id))
-            order = orders.get(order_key)
+            # Found by a plain tuple (equal to its OrderKey, and hashed alike): a third of the
+            # events are order reports, and only a new order needs a key built.
+            order = orders.get((report.category, report.venue_order_id))  # type: ignore[call-overload]
             if order is None:
                 if self._forgotten_report(report):
                     continue
-                order = orders[order_key] = Order(report.category, report.venue_order_id)
+                order_key = _new_tuple(OrderKey, (report.category, report.venue_order_id))
+                order = orders[order_key] = Order(order_key)
+            else:
+                order_key = order.key
             link = report.client_order_id
             if link:
                 self.order_keys_by_client_id[link] = order_key
-            if order.apply_report(report):
-                changed.add(self._index_open(order_key, report))
-                # The order's link is now the report's (as Order.client_order_id reads it).
-                self._touch_order(order_key, link)
+            if not order.apply_report(report):
+                continue
+            # Filed under its position key while it is open (as ``key``, the key read first).
+            leg = (report.category, report.symbol, report.position_idx)
+            key = keys.get(leg)
+            if key is None:
+                key = self.key(*leg)
+            # A report may name another key than the last one did: the order leaves the old one.
+            previous = open_at.pop(order_key, None)
+            if previous is not None:
+                left = open_orders.get(previous)
+                if left is not None:
+                    left.discard(order_key)
+            if not report.status.is_terminal:
+                at_key = open_orders.get(key)
+                if at_key is None:
+                    at_key = open_orders[key] = set()
+                at_key.add(order_key)
+                open_at[order_key] = key
+            changed.add(key)
+            # The order's link is now the report's (as Order.client_order_id reads it).
+            self._touch_order(order_key, link)
         return changed
 
     def _executions_reported(self, event: ExecutionsReported) -> Changed:
@@ -374,12 +450,15 @@ class AccountBook:
         for fill in event.fills:
             if not fill.venue_order_id or fill.kind is FUNDING:
                 continue  # a payment, or a settlement: it fills no order
-            order_key = _new_tuple(OrderKey, (fill.category, fill.venue_order_id))
-            order = orders.get(order_key)
+            # As in _order_reports: found by a plain tuple.
+            order = orders.get((fill.category, fill.venue_order_id))  # type: ignore[call-overload]
             if order is None:
                 if 0 < fill.exec_time <= self.forgotten_until:
                     continue  # a fill of an order let go, sent again (see domain/retention.py)
-                order = orders[order_key] = Order(fill.category, fill.venue_order_id)
+                order_key = _new_tuple(OrderKey, (fill.category, fill.venue_order_id))
+                order = orders[order_key] = Order(order_key)
+            else:
+                order_key = order.key
             if fill.client_order_id:
                 self.order_keys_by_client_id.setdefault(fill.client_order_id, order_key)
             if order.apply_fill(fill):
@@ -396,7 +475,7 @@ class AccountBook:
         pnl.executions(self, event)
         if pnl.moved:
             self.touched.update(pnl.moved)
-        return frozenset(changed)
+        return changed
 
     def _forgotten_report(self, report: OrderReport) -> bool:
         """Whether a report of an order this book does not hold is one it let go, sent again.
@@ -406,28 +485,11 @@ class AccountBook:
         """
         return report.status.is_terminal and 0 < report.updated_time <= (self.forgotten_until)
 
-    def _index_open(self, order_key: OrderKey, r: OrderReport) -> PositionKey:
-        """File the order, just reported as ``r``, under its key while it is open."""
-        key = self.key(r.category, r.symbol, r.position_idx)
-        # A report may name another key than the last one did: the order leaves the old one.
-        previous = self._open_at.pop(order_key, None)
-        open_orders = self.open_orders
-        if previous is not None:
-            left = open_orders.get(previous)
-            if left is not None:
-                left.discard(order_key)
-        if not r.status.is_terminal:
-            at_key = open_orders.get(key)
-            if at_key is None:
-                at_key = open_orders[key] = set()
-            at_key.add(order_key)
-            self._open_at[order_key] = key
-        return key
-
     def _order_position_key(self, order: Order) -> PositionKey | None:
-        if order.report is not None:
-            r = order.report
-            return self.key(r.category, r.symbol, r.position_idx)
+        r = order.report
+        if r is not None:
+            leg = (r.category, r.symbol, r.position_idx)
+            return self._keys.get(leg) or self.key(*leg)  # a key is never empty
         placed = self.placed.get(order.client_order_id)
         if placed is not None:
             return self.local_keys.get(placed.position_id)
@@ -464,14 +526,14 @@ class AccountBook:
         if local.mode == "LIVE":
             self.pnl.local_opened(key, local.position_id)
         self.touched.add(key)
-        return frozenset((key,))
+        return {key}
 
     def _local_resized(self, event: LocalPositionResized) -> Changed:
         local = self.local_position(event.position_id)
         if local is None or not local.is_open or local.qty == event.qty:
             return NOTHING
         self.positions[local.key].resize_local(local, event.qty)
-        return frozenset((local.key,))
+        return {local.key}
 
     def _local_closed(self, event: LocalPositionClosed | LocalPositionCleaned) -> Changed:
         return self.close_local(event.position_id, event.exit_reason, event.at)
@@ -488,7 +550,7 @@ class AccountBook:
         for link in self._client_ids_by_position.get(position_id, ()):
             self._wait_to_forget(self._intents_to_forget, link)
         self.touched.add(key)
-        return frozenset((key,))
+        return {key}
 
     def local_position(self, position_id: str) -> LocalPosition | None:
         key = self.local_keys.get(position_id)
@@ -506,9 +568,13 @@ class AccountBook:
         if links is None:  # not setdefault: that would build a dict for every intent
             links = self._client_ids_by_position[event.position_id] = {}
         links[event.client_order_id] = None
-        self._wait_to_forget(self._intents_to_forget, event.client_order_id)
+        # As _wait_to_forget, without its call: a sixth of the events are intents placed.
+        clock = self.clock
+        self._intents_to_forget.touch(event.client_order_id, clock)
+        due, next_forget = clock + self._forget_after_ms, self._next_forget
+        self._next_forget = due if due < next_forget else next_forget  # as min()
         key = self.local_keys.get(event.position_id)
-        return frozenset((key,)) if key else NOTHING
+        return {key} if key else NOTHING
 
     # --- legs of trueup's own (a lock trigger's, domain/triggers/detector.py) ----------------
 
@@ -575,7 +641,7 @@ class AccountBook:
         its side and now shows flat was closed there (the manual-close rule says why)."""
         for position_id, leg in list(self.legs.items()):
             key = self.local_keys.get(position_id)
-            if leg is Leg.FLAT or key not in changed:
+            if leg is Leg.FLAT or key is None or key not in changed:
                 continue
             position = self.positions[key]
             local = position.opened.get(position_id)
@@ -611,11 +677,15 @@ class AccountBook:
     def _touch_order(self, order_key: OrderKey, link: str) -> None:
         """Restart the wait of whatever decides the fate of the order whose client_order_id
         is ``link``: its intent, if placed."""
-        # As _placed_for, read here: asked for every report and fill that changes an order.
+        # As _placed_for and _wait_to_forget, read here: asked for every report and fill
+        # that changes an order.
+        clock = self.clock
         if link in self.placed and self.order_keys_by_client_id.get(link) == order_key:
-            self._wait_to_forget(self._intents_to_forget, link)
+            self._intents_to_forget.touch(link, clock)
         else:
-            self._wait_to_forget(self._orders_to_forget, order_key)
+            self._orders_to_forget.touch(order_key, clock)
+        due, next_forget = clock + self._forget_after_ms, self._next_forget
+        self._next_forget = due if due < next_forget else next_forget  # as min()
 
     def _wait_to_forget(self, queue: Retention[K], key: K) -> None:
         """(Re)start the wait before ``key`` may be forgotten: it was just touched."""
@@ -680,7 +750,10 @@ class AccountBook:
         report = order.report if order is not None else None
         if report is not None and not report.status.is_terminal:
             return True
-        owner = self.local_position(placed.position_id)
+        # As local_position, read here: asked of every intent as it falls due.
+        position_id = placed.position_id
+        at_key = self.local_keys.get(position_id)
+        owner = self.positions[at_key].local[position_id] if at_key else None
         if owner is None or not owner.is_open:
             return False
         first = self._placed_by_purpose.get((placed.position_id, placed.purpose)) is placed

@@ -17,11 +17,11 @@ from what the venue does give, most certain first:
 from typing import TYPE_CHECKING
 
 from trueup.domain.events import Fill
-from trueup.domain.keys import order_key_of
 from trueup.domain.vocabulary import OrderSide
 
 if TYPE_CHECKING:  # the book folds the ledger that asks this: imported for its type alone
     from trueup.domain.book import AccountBook
+    from trueup.domain.order import Order
 
 LONG_LEG = 1
 SHORT_LEG = 2
@@ -31,7 +31,8 @@ def leg_index(book: "AccountBook", fill: Fill) -> int:
     """The position_idx of the leg ``fill`` moves, on its own category and symbol."""
     if fill.position_idx is not None:
         return fill.position_idx
-    order = book.orders.get(order_key_of(fill.category, fill.venue_order_id))
+    # Found by a plain tuple, equal to its OrderKey: asked for every fill.
+    order: Order | None = book.orders.get((fill.category, fill.venue_order_id))  # type: ignore[call-overload]
     if order is not None and order.report is not None:
         return order.report.position_idx
     placed = book.placed.get(fill.client_order_id) if fill.client_order_id else None

@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from trueup.domain.events import Fill, OrderReport
+from trueup.domain.keys import OrderKey
 from trueup.domain.vocabulary import OrderOrigin, OrderStatus
 
 ZERO = Decimal(0)
@@ -29,8 +30,9 @@ def supersedes(new: OrderReport, old: OrderReport) -> bool:
 class Order:
     """An order as the exchange reports it, with the fills seen for it."""
 
-    category: str
-    venue_order_id: str
+    # The very key the book files it under, kept: a report or fill of it then finds it
+    # by a plain tuple, and the book's other indexes take this one, not a tuple built again.
+    key: OrderKey
     report: OrderReport | None = None
     fills: dict[str, Fill] = field(default_factory=dict)
     # Who placed it, as the last report that said so said: a report that does not say
@@ -39,6 +41,14 @@ class Order:
     # The fills' total quantity, summed again only after a new fill (None): the rules ask
     # for it several times on every report of the order.
     _fills_total: Decimal | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def category(self) -> str:
+        return self.key.category
+
+    @property
+    def venue_order_id(self) -> str:
+        return self.key.venue_order_id
 
     @property
     def status(self) -> OrderStatus | None:

@@ -199,9 +199,11 @@ class ClosedPosition:
     fills: int
 
 
-@dataclass(frozen=True, slots=True)
-class PnlCheck:
-    """trueup's realised PnL of a fill beside the venue's own figure for it."""
+class PnlCheck(Struct, frozen=True):
+    """trueup's realised PnL of a fill beside the venue's own figure for it.
+
+    A frozen struct, not a frozen dataclass: one is made for nearly every closing fill, and
+    a frozen dataclass sets each field through object.__setattr__ (several times the cost)."""
 
     key: PositionKey
     lifecycle: int  # the number of the lifecycle it is about
