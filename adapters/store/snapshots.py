@@ -43,7 +43,7 @@ _ALLOWED = {
     ("decimal", "Decimal"),
     ("copyreg", "_reconstructor"),
     ("builtins", "object"),
-    ("_operator", "getitem"),
+    ("_operator", "getitem"),  # of a tuple it built: an equal key refers to the first (_key)
     (__name__, "bound_method"),
     (__name__, "restore"),
 }
