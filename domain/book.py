@@ -184,7 +184,11 @@ class AccountBook:
         self.prices = PriceBook()
         # The price stream found dead, and why, until it reconnects.
         self.prices_down: tuple[int, str] | None = None
-        self._handlers: dict[type[InputEvent], Callable[[Any], Changed]] = {
+        self._handlers = self._handler_table()
+
+    def _handler_table(self) -> dict[type[InputEvent], Callable[[Any], Changed]]:
+        """Each input type's handler, bound to this book (``apply`` looks them up)."""
+        return {
             PositionsReported: self._positions_reported,
             OrdersReported: self._orders_reported,
             ExecutionsReported: self._executions_reported,
@@ -200,6 +204,16 @@ class AccountBook:
             OrderCancelled: self._order_cancelled,
             OrderPlacementReported: self._placement_reported,
         }
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A snapshot keeps the book's state, not its table of bound methods: made again.
+        state = dict(self.__dict__)
+        del state["_handlers"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._handlers = self._handler_table()
 
     @property
     def forget_after_ms(self) -> int:

@@ -40,8 +40,13 @@ PURPOSES: tuple[str, ...] = ("ENTRY", "TP1", "TP2", "SL")
 
 # --- normalised records inside venue reports -------------------------------------------
 
+# The records a book keeps by the ten thousand (the last report of each position and order,
+# each order's fills, each intent) are frozen and hold only strings, numbers and enum members:
+# they can be in no reference cycle, so the cycle collector need not track them (gc=False),
+# nor walk them again after every snapshot loaded.
 
-class PositionReport(Struct, frozen=True):
+
+class PositionReport(Struct, frozen=True, gc=False):
     """The exchange's word on one position; ``size`` is unsigned, ``side`` FLAT when flat."""
 
     category: str
@@ -81,7 +86,7 @@ class PositionReport(Struct, frozen=True):
         return -self.size if self.side is _SHORT else self.size
 
 
-class OrderReport(Struct, frozen=True):
+class OrderReport(Struct, frozen=True, gc=False):
     """The exchange's word on one order at ``updated_time``."""
 
     category: str
@@ -106,7 +111,7 @@ class OrderReport(Struct, frozen=True):
     updated_time: int
 
 
-class Fill(Struct, frozen=True):
+class Fill(Struct, frozen=True, gc=False):
     """One execution; ``trade_id`` identifies it across WebSocket and REST."""
 
     category: str
@@ -311,7 +316,7 @@ class LocalPositionClosed(InputEvent, frozen=True, kw_only=True):
     exit_reason: str
 
 
-class OrderPlaced(InputEvent, frozen=True, kw_only=True):
+class OrderPlaced(InputEvent, frozen=True, kw_only=True, gc=False):
     type: ClassVar[str] = "OrderPlaced"
     position_id: str
     client_order_id: str

@@ -204,7 +204,7 @@ def test_each_detector_forgets_only_what_the_book_let_go() -> None:
     gone, kept = OrderKey("linear", "o-gone"), OrderKey("linear", "o-kept")
     orders = detectors.orders
     for order_key in (gone, kept):
-        orders.reports[order_key] = {"submitted"}
+        orders.reports[order_key] = ("submitted",)
         orders.sl_seen[order_key] = ("New",)
         orders.partial_since[order_key] = ("0.1", T0)
     orders.entry_deadlines.update({"l-gone": T0, "l-kept": T0})

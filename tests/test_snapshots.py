@@ -127,6 +127,19 @@ def test_keys_come_back_as_their_own_type() -> None:
         assert {type(k) for k in again.orders} <= {OrderKey}
 
 
+def test_equal_keys_come_back_as_one_object() -> None:
+    """A book makes an equal order key again for every report; a snapshot saves it once."""
+    reconciler = Reconciler()
+    run(reconciler, SESSION)
+    restored = snapshots.load(snapshots.dump(Snapshot(len(SESSION), reconciler)))
+    assert restored is not None
+    for account, book in restored.reconciler.books.items():
+        orders = restored.reconciler.detectors_by_account[account].orders
+        keys = [*book.orders, *book.order_keys_by_client_id.values(), *orders.reports]
+        assert len(set(keys)) < len(keys)  # the same orders, named in several places
+        assert len({id(key) for key in keys}) == len(set(keys))
+
+
 def emitted_in(journal: Journal) -> list[bytes]:
     return [codec.encode_emitted(e) for _, e in journal.all_events() if isinstance(e, Emitted)]
 

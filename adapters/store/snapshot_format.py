@@ -6,10 +6,14 @@ import hashlib
 from importlib import resources
 from typing import Any
 
+# How snapshots.py lays the state out in a snapshot, beyond what the domain's code decides:
+# bumped whenever that changes (2: caches left out, equal keys saved once).
+PICKLED_SHAPE = 2
+
 
 def source_digest(root: Any) -> str:
-    """A digest of the source files under ``root`` (a package's folder)."""
-    digest = hashlib.sha256()
+    """A digest of the source files under ``root`` (a package's folder), and of the shape."""
+    digest = hashlib.sha256(b"shape %d\n" % PICKLED_SHAPE)
     for name, source in sorted(_sources(root), key=lambda f: f[0]):
         # Named by its place in trueup.domain, not on disk: the same code installed elsewhere
         # (another checkout, a moved venv) reads the snapshots it wrote.

@@ -14,9 +14,9 @@ import pickle
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import Field, dataclass, fields, is_dataclass
 from decimal import Decimal
-from operator import attrgetter
+from operator import attrgetter, getitem
 from types import MethodType
 from typing import Any
 from uuid import UUID, uuid5
@@ -43,6 +43,7 @@ _ALLOWED = {
     ("decimal", "Decimal"),
     ("copyreg", "_reconstructor"),
     ("builtins", "object"),
+    ("_operator", "getitem"),  # of a tuple it built: an equal key refers to the first (_key)
     (__name__, "bound_method"),
     (__name__, "restore"),
 }
@@ -65,7 +66,9 @@ def dump(snapshot: Snapshot) -> bytes:
     buffer = io.BytesIO()
     with _collector_paused():
         _DomainPickler(buffer).dump((snapshot.position, snapshot.reconciler))
-    return _HEADER + SNAPSHOT_FORMAT.encode() + b"\n" + zlib.compress(buffer.getvalue(), 1)
+    with buffer.getbuffer() as pickled:  # compressed where it lies, not copied out first
+        body = zlib.compress(pickled, 1)
+    return _HEADER + SNAPSHOT_FORMAT.encode() + b"\n" + body
 
 
 @contextmanager
@@ -154,7 +157,7 @@ def _slotted(cls: type) -> _Slotted:
         names = cls.__struct_fields__
         by_constructor = cls.__match_args__ == names
     elif is_dataclass(cls) and "__slots__" in cls.__dict__:
-        every = fields(cls)
+        every = [f for f in fields(cls) if not _cache(f)]
         names = tuple(f.name for f in every)
         by_constructor = all(f.init and not f.kw_only for f in every)
     if names is not None:
@@ -164,6 +167,13 @@ def _slotted(cls: type) -> _Slotted:
         found = (cls if by_constructor else None, names, getter)
     _SLOTTED[cls] = found
     return found
+
+
+def _cache(f: Field[Any]) -> bool:
+    """A field its object works out again from the others when it is None (a position's
+    live total, an order's fills' total): not saved, so that the object is rebuilt by its
+    constructor (a Python frame, yet half the cost of setting each slot from a dict)."""
+    return not (f.init or f.compare or f.repr) and f.default is None
 
 
 class _Reductions(dict[type, Any]):
@@ -185,7 +195,7 @@ class _Reductions(dict[type, Any]):
         elif cls is Decimal:
             reduction = Decimal.__reduce__  # in C: no call into Python for each amount
         elif _is_named_tuple(cls):
-            reduction = lambda obj: (cls, tuple(obj))  # noqa: E731
+            reduction = self._key(cls)
         elif slotted is None:
             reduction = _as_pickle_would
         elif slotted[0] is not None:
@@ -195,6 +205,25 @@ class _Reductions(dict[type, Any]):
             values = slotted[2]
             reduction = lambda obj: (restore, (type(obj), values(obj)))  # noqa: E731
         self[cls] = reduction
+        return reduction
+
+    @staticmethod
+    def _key(kind: type) -> Any:
+        """A key, by its values the first time an equal one is met, after that as that
+        first one: getitem((first,), 0), in C. A book makes an equal key again for every
+        report of an order (three for each order kept); a snapshot holds one."""
+        first: dict[tuple[Any, ...], Any] = {}  # of this class: equal tuples of another may be
+
+        def reduction(key: tuple[Any, ...]) -> Any:
+            try:
+                found = first.get(key)
+            except TypeError:  # unhashable (it holds a dict): none is equal to another
+                return kind, tuple(key)
+            if found is None:
+                first[key] = (getitem, ((key,), 0))
+                return kind, tuple(key)
+            return found
+
         return reduction
 
 

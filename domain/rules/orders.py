@@ -51,8 +51,9 @@ class OrderDetector(Detector):
     entry_deadlines: dict[str, int] = field(default_factory=dict)
     # Partial fills by order: the fill level, and since when it has not moved.
     partial_since: dict[OrderKey, tuple[str, int]] = field(default_factory=dict)
-    # The kinds of report already made for each order (submitted, filled, ...).
-    reports: dict[OrderKey, set[str]] = field(default_factory=dict)
+    # The kinds of report already made for each order (submitted, filled, ...): a tuple, not
+    # a set, as there are a few at most, and a snapshot holds one for every order kept.
+    reports: dict[OrderKey, tuple[str, ...]] = field(default_factory=dict)
     sl_seen: dict[OrderKey, tuple[object, ...]] = field(default_factory=dict)
 
     def on_input(
@@ -199,12 +200,10 @@ class OrderDetector(Detector):
 
     def _first(self, kind: str, order_key: OrderKey) -> bool:
         """True the first time this kind of report is made for this order."""
-        made = self.reports.get(order_key)
-        if made is None:
-            made = self.reports[order_key] = set()
-        elif kind in made:
+        made = self.reports.get(order_key, ())
+        if kind in made:
             return False
-        made.add(kind)
+        self.reports[order_key] = (*made, kind)
         return True
 
     def _track_partial(self, order_key: OrderKey, order: Order, cause: Cause) -> None:
