@@ -207,12 +207,11 @@ class AccountBook:
 
     def __getstate__(self) -> dict[str, Any]:
         # A snapshot keeps the book's state, not its table of bound methods: made again.
-        state = dict(self.__dict__)
-        del state["_handlers"]
-        return state
+        return {name: getattr(self, name) for name in self.__slots__ if name != "_handlers"}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
+        for name, value in state.items():
+            setattr(self, name, value)
         self._handlers = self._handler_table()
 
     @property
