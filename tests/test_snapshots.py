@@ -4,7 +4,6 @@ only what came after, and gets exactly what a replay from the first input gets."
 import os
 import pickle
 import shutil
-import zlib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -81,9 +80,7 @@ class _Exploit:
 
 
 def test_a_snapshot_that_would_run_code_is_refused() -> None:
-    body = zlib.compress(pickle.dumps((1, _Exploit())))
-    head = b"trueup-snapshot:" + SNAPSHOT_FORMAT.encode()
-    assert snapshots.load(head + b"\n" + body) is None
+    assert snapshots.load(snapshots.framed(pickle.dumps((1, _Exploit())))) is None
 
 
 @dataclass(slots=True)
@@ -93,8 +90,7 @@ class _Outsider:
 
 def _rebuilt_through_restore(cls: type) -> bytes:
     """A snapshot whose state is ``cls`` rebuilt by snapshots.restore from no values."""
-    body = pickle.dumps((1, _Restored(cls)))
-    return b"trueup-snapshot:" + SNAPSHOT_FORMAT.encode() + b"\n" + zlib.compress(body)
+    return snapshots.framed(pickle.dumps((1, _Restored(cls))))
 
 
 class _Restored:

@@ -11,7 +11,6 @@ import copyreg
 import gc
 import io
 import pickle
-import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import Field, dataclass, fields, is_dataclass
@@ -21,6 +20,7 @@ from types import MethodType
 from typing import Any
 from uuid import UUID, uuid5
 
+import lz4.frame
 from msgspec import Struct
 
 from trueup.adapters.store.snapshot_format import SNAPSHOT_FORMAT
@@ -67,7 +67,14 @@ def dump(snapshot: Snapshot) -> bytes:
     with _collector_paused():
         _DomainPickler(buffer).dump((snapshot.position, snapshot.reconciler))
     with buffer.getbuffer() as pickled:  # compressed where it lies, not copied out first
-        body = zlib.compress(pickled, 1)
+        return framed(pickled)
+
+
+def framed(pickled: bytes | memoryview) -> bytes:
+    """A pickled state as a snapshot holds it: this trueup's header, then the state
+    compressed. LZ4, not zlib: on the bench's 1M journal zlib was 41 % of a dump and 20 % of
+    a load, and LZ4 is 5x faster each way for a third more bytes (12 MB beside 8.7)."""
+    body: bytes = lz4.frame.compress(pickled)
     return _HEADER + SNAPSHOT_FORMAT.encode() + b"\n" + body
 
 
@@ -261,8 +268,10 @@ def load(state: bytes) -> Snapshot | None:
         return None
     try:
         with _collector_paused():
-            position, reconciler = _DomainUnpickler(io.BytesIO(zlib.decompress(body))).load()
-    except (pickle.UnpicklingError, zlib.error, EOFError, ValueError, TypeError, AttributeError):
+            pickled: bytes = lz4.frame.decompress(body)
+            position, reconciler = _DomainUnpickler(io.BytesIO(pickled)).load()
+    # (LZ4 tells damaged data by RuntimeError.)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, TypeError, AttributeError):
         return None
     if not isinstance(position, int) or not isinstance(reconciler, Reconciler):
         return None
