@@ -18,8 +18,12 @@ from trueup.runners.live import LiveIngest, resume_from_journal
 
 
 @contextmanager
-def live_ingest(store_url: str, feed: Feed, tick_ms: int = 200) -> Iterator[LiveIngest]:
-    """Live ingest running in a thread; stopped, feed and all, on leaving."""
+def live_ingest(
+    store_url: str, feed: Feed, tick_ms: int = 200, *, release: bool = False
+) -> Iterator[LiveIngest]:
+    """Live ingest running in a thread; stopped, feed and all, on leaving, and with
+    ``release`` its leases let go (while its journal is still open: letting go records
+    what it had processed)."""
     with Journal.open(store_url) as journal:
         live = LiveIngest(journal, config=RuleConfig(), tick_ms=tick_ms)
         stop = threading.Event()
@@ -34,6 +38,8 @@ def live_ingest(store_url: str, feed: Feed, tick_ms: int = 200) -> Iterator[Live
             stop.set()
             writer.join(timeout=20)
             assert not writer.is_alive(), "the writer did not stop"
+            if release and live.projection is not None:
+                live.projection.release()
 
 
 def emitted(store_url: str) -> list[Emitted]:

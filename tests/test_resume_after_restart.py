@@ -66,10 +66,8 @@ def store(tmp_path: Path) -> str:
 def trueup_run(store: str, feed: Feed) -> Iterator[LiveIngest]:
     """``trueup run`` in a thread; on leaving, stopped as it stops, its leases let go so
     that the next run takes up the projection at once."""
-    with live_ingest(store, feed) as live:
+    with live_ingest(store, feed, release=True) as live:
         yield live
-    if live.projection is not None:
-        live.projection.release()
 
 
 def entry(rig: VenueHarness, client_order_id: str) -> dict[str, object]:
