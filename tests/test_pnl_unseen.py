@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
+from tests.cli_output import json_lines
 from tests.inputs import ACCOUNT, T0, accepted, execution_frame, position_frame
 from tests.triggers import add, price
 from trueup.adapters.aster import messages as aster
@@ -89,26 +90,20 @@ def ingested(store_url: str, tmp_path: Path, records: list[Json]) -> str:
     return store_url
 
 
-def cli(capsys: pytest.CaptureFixture[str], url: str, *args: str) -> list[Json]:
-    capsys.readouterr()
-    assert main(["--store", url, *args]) == 0
-    return [orjson.loads(text) for text in capsys.readouterr().out.splitlines()]
-
-
 def test_a_reduce_of_a_position_opened_before_trueup_watched_shows_the_venues_unrealised(
     store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = ingested(store_url, tmp_path, REDUCED)
-    (row,) = cli(capsys, url, "positions", "--json")
+    (row,) = json_lines(capsys, url, "positions", "--json")
     pnl = row["pnl"]
     # Not a short opened by the Sell, worth 0 at its own price: no lifecycle trueup saw open,
     # so the venue's +750, saying so; and no realised PnL of trueup's made up for the half.
     assert pnl["open"] is None
     assert (pnl["unrealised_pnl"], pnl["unrealised_source"]) == ("750", "venue")
     assert (Decimal(pnl["realised_pnl"]), Decimal(pnl["fees"])) == (Decimal(0), Decimal(1))
-    (summary,) = cli(capsys, url, "summary", "--json")
+    (summary,) = json_lines(capsys, url, "summary", "--json")
     assert (summary["unrealised_pnl"], summary["unrealised_from_venue"]) == ("750", 1)
-    (ccxt,) = cli(capsys, url, "positions", "--format", "ccxt")
+    (ccxt,) = json_lines(capsys, url, "positions", "--format", "ccxt")
     assert (ccxt["side"], ccxt["contracts"], ccxt["unrealizedPnl"]) == ("long", 0.5, 750.0)
 
 
@@ -116,7 +111,7 @@ def test_once_flat_a_position_trueup_sees_open_is_trueups_own_again(
     store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = ingested(store_url, tmp_path, REOPENED)
-    (row,) = cli(capsys, url, "positions", "--json")
+    (row,) = json_lines(capsys, url, "positions", "--json")
     pnl = row["pnl"]
     # (102500 - 102000) x 0.2 from its own fill; the key's realised PnL is none of the two
     # closes of the long trueup never saw open (their fees it saw paid).
@@ -249,7 +244,7 @@ def test_on_aster_a_close_of_what_trueup_did_not_see_open_opens_nothing(
     store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], reduce_only: bool, rp: str
 ) -> None:
     url = ingested(store_url, tmp_path, aster_lines(reduce_only, rp))
-    (row,) = cli(capsys, url, "positions", "--json")
+    (row,) = json_lines(capsys, url, "positions", "--json")
     pnl = row["pnl"]
     assert pnl["open"] is None
     assert (pnl["unrealised_pnl"], pnl["unrealised_source"]) == ("750", "venue")

@@ -248,3 +248,15 @@ def test_a_worker_without_a_rules_file_lives_through_sighup(tmp_path: Path) -> N
         _, err = worker.communicate(timeout=10)
     assert worker.returncode == 0, err.decode()
     assert b"no --rules file to read again" in err
+
+
+def test_the_rules_in_force_at_an_instant_are_the_last_recorded_by_then(journal: Journal) -> None:
+    changes = [rules(T0 + i * HOUR, cooldown_ms=(i + 1) * 60_000) for i in range(60)]
+    journal.append(changes)
+    assert journal.rules_in_force() == RuleConfig(cooldown_ms=60 * 60_000)
+    assert journal.rules_in_force(T0 + 59 * HOUR) == RuleConfig(cooldown_ms=60 * 60_000)
+    # Many pages back, and between two changes: the earlier one.
+    assert journal.rules_in_force(T0 + 3 * HOUR + 1) == RuleConfig(cooldown_ms=4 * 60_000)
+    assert journal.rules_in_force(T0 - 1) == RuleConfig()  # none yet: the defaults
+    assert journal.rules_changed_after(T0 + 58 * HOUR)
+    assert not journal.rules_changed_after(T0 + 59 * HOUR)

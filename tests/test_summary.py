@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
+from tests.cli_output import json_lines
 from tests.inputs import T0
 from trueup.adapters.bybit import messages
 from trueup.adapters.hyperliquid import messages as hl
@@ -79,16 +80,10 @@ def journal_url(store_url: str, tmp_path: Path) -> str:
     return store_url
 
 
-def cli(capsys: pytest.CaptureFixture[str], url: str, *args: str) -> list[Json]:
-    capsys.readouterr()
-    assert main(["--store", url, *args]) == 0
-    return [orjson.loads(text) for text in capsys.readouterr().out.splitlines()]
-
-
 def test_the_summary_gives_positions_pnl_balances_distribution_and_risk(
     journal_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (summary,) = cli(capsys, journal_url, "summary", "--json")
+    (summary,) = json_lines(capsys, journal_url, "summary", "--json")
     assert summary["positions"] == 4
     assert summary["notional"] == "58200"  # 5000 + 3000 + 200 + 50000
     # No fills seen: the venue's own unrealised PnL for each position.
@@ -124,13 +119,13 @@ def test_the_summary_and_positions_take_venue_account_and_symbol(
     journal_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     where = ["--venue", "bybit", "--account", "main"]
-    (mine,) = cli(capsys, journal_url, "summary", *where, "--json")
+    (mine,) = json_lines(capsys, journal_url, "summary", *where, "--json")
     assert (mine["positions"], mine["notional"]) == (2, "8000")
-    (eth,) = cli(capsys, journal_url, "summary", *where, "--symbol", "ETHUSDT", "--json")
+    (eth,) = json_lines(capsys, journal_url, "summary", *where, "--symbol", "ETHUSDT", "--json")
     assert eth["positions"] == 1
-    rows = cli(capsys, journal_url, "positions", "--venue", "bybit", "--json")
+    rows = json_lines(capsys, journal_url, "positions", "--venue", "bybit", "--json")
     assert {r["symbol"] for r in rows} == {"BTCUSDT", "ETHUSDT", "DOGEUSDT"}
-    (row,) = cli(capsys, journal_url, "positions", *where, "--symbol", "ETHUSDT", "--json")
+    (row,) = json_lines(capsys, journal_url, "positions", *where, "--symbol", "ETHUSDT", "--json")
     risk = row["risk"]
     # 3000 of 10000: 0.12; 10x: 0.3; 100 / 1500 from liquidation: 1 - 0.666667, x 0.3.
     assert (risk["concentration"], risk["leverage"], risk["liquidation_distance"]) == (
@@ -139,7 +134,7 @@ def test_the_summary_and_positions_take_venue_account_and_symbol(
         "0.066667",
     )
     assert risk["score"] == "0.519999"
-    assert cli(capsys, journal_url, "positions", "--account", "nobody", "--json") == []
+    assert json_lines(capsys, journal_url, "positions", "--account", "nobody", "--json") == []
 
 
 def test_positions_shows_pnl_leverage_liquidation_distance_and_score_columns(
@@ -190,7 +185,7 @@ CCXT_FIELDS = {
 def test_positions_in_ccxts_unified_structure(
     journal_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    found = cli(capsys, journal_url, "positions", "--format", "ccxt")
+    found = json_lines(capsys, journal_url, "positions", "--format", "ccxt")
     by_symbol = {p["symbol"]: p for p in found}
     assert set(by_symbol) == {"BTC/USDT:USDT", "ETH/USDT:USDT", "DOGE/USDT:USDT", "BTC/USDC:USDC"}
     eth = by_symbol["ETH/USDT:USDT"]
@@ -210,7 +205,7 @@ def test_positions_in_ccxts_unified_structure(
     assert (btc["marginMode"], btc["initialMargin"], btc["collateral"]) == ("cross", 5000.0, 5000.0)
     assert btc["initialMarginPercentage"] == 0.1
     # Only what the exchange holds: the flat and local-only keys are no ccxt position.
-    (doge,) = cli(capsys, journal_url, "positions", "--format", "ccxt", "--account", "alt")
+    (doge,) = json_lines(capsys, journal_url, "positions", "--format", "ccxt", "--account", "alt")
     assert doge["symbol"] == "DOGE/USDT:USDT"
 
 
@@ -221,9 +216,9 @@ def test_summary_and_positions_answer_from_the_views_without_a_replay(
         raise AssertionError("replayed: the views were current")
 
     monkeypatch.setattr("trueup.projections.reconciliation.replay", no_replay)
-    (summary,) = cli(capsys, journal_url, "summary", "--json")
+    (summary,) = json_lines(capsys, journal_url, "summary", "--json")
     assert summary["positions"] == 4
-    assert len(cli(capsys, journal_url, "positions", "--format", "ccxt")) == 4
+    assert len(json_lines(capsys, journal_url, "positions", "--format", "ccxt")) == 4
 
 
 def test_without_the_projection_the_same_answers_come_by_replay(
@@ -232,7 +227,7 @@ def test_without_the_projection_the_same_answers_come_by_replay(
     path = tmp_path / "capture.jsonl"
     path.write_bytes(b"".join(orjson.dumps(record) + b"\n" for record in capture()))
     assert main(["--store", store_url, "ingest", "--no-projections", str(path)]) == 0
-    (replayed,) = cli(capsys, store_url, "summary", "--json")
+    (replayed,) = json_lines(capsys, store_url, "summary", "--json")
     assert replayed["positions"] == 4 and replayed["notional"] == "58200"
 
 
@@ -254,10 +249,10 @@ def test_an_account_known_only_from_a_trigger_command_is_no_account_of_the_portf
     ingest = ["ingest", str(path)] if projections else ["ingest", "--no-projections", str(path)]
     assert main(["--store", store_url, *ingest]) == 0
 
-    (summary,) = cli(capsys, store_url, "summary", "--json")
+    (summary,) = json_lines(capsys, store_url, "summary", "--json")
     listed = [(a["venue"], a["account"]) for a in summary["accounts"]]
     assert listed == [("bybit", "alt"), ("bybit", "main"), ("hyperliquid", HL_USER)]
-    (nobodys,) = cli(capsys, store_url, "summary", "--account", "nobody", "--json")
+    (nobodys,) = json_lines(capsys, store_url, "summary", "--account", "nobody", "--json")
     assert (nobodys["accounts"], nobodys["positions"]) == ([], 0)
     # can-open, which weighs the same facts, has never seen it either.
     where = ["--venue", "bybit", "--account", "nobody", "--symbol", "XRPUSDT"]
@@ -277,8 +272,8 @@ BTC_HL = ["--venue", "hyperliquid", "--account", HL_USER, "--symbol", "BTC"]
 def test_diagnose_shows_the_positions_leverage_liquidation_margins_and_risk(
     journal_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (row,) = cli(capsys, journal_url, "positions", *ETH_MAIN, "--json")
-    (report,) = cli(capsys, journal_url, "diagnose", *ETH_MAIN, "--json")
+    (row,) = json_lines(capsys, journal_url, "positions", *ETH_MAIN, "--json")
+    (report,) = json_lines(capsys, journal_url, "diagnose", *ETH_MAIN, "--json")
     (position,) = report["positions"]
     assert (position["risk"], position["pnl"]) == (row["risk"], row["pnl"])
     risk = position["risk"]
@@ -304,8 +299,8 @@ def test_diagnose_shows_the_positions_leverage_liquidation_margins_and_risk(
 def test_the_audit_weighs_the_position_as_positions_does(
     journal_url: str, capsys: pytest.CaptureFixture[str], where: list[str]
 ) -> None:
-    (row,) = cli(capsys, journal_url, "positions", *where, "--json")
-    (document,) = cli(capsys, journal_url, "audit", *where, "--json")
+    (row,) = json_lines(capsys, journal_url, "positions", *where, "--json")
+    (document,) = json_lines(capsys, journal_url, "audit", *where, "--json")
     assert (document["risk"], document["pnl"]) == (row["risk"], row["pnl"])
     assert document["risk"]["leverage"] == "10"
     capsys.readouterr()
@@ -316,7 +311,9 @@ def test_the_audit_weighs_the_position_as_positions_does(
 def test_the_audit_as_of_before_the_position_was_held_weighs_nothing(
     journal_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (document,) = cli(capsys, journal_url, "audit", *ETH_MAIN, "--as-of", str(T0 + 30), "--json")
+    (document,) = json_lines(
+        capsys, journal_url, "audit", *ETH_MAIN, "--as-of", str(T0 + 30), "--json"
+    )
     assert document["risk"]["notional"] == "3000"
     # Before its report the key is not in the book at all: the audit says so, as a usage error.
     assert main(["--store", journal_url, "audit", *ETH_MAIN, "--as-of", str(T0 + 29)]) == 2
@@ -345,7 +342,7 @@ def test_the_summary_sums_at_the_rules_usd_values_and_shows_a_coin_without_one_a
     path = tmp_path / "capture.jsonl"
     path.write_bytes(b"".join(orjson.dumps(record) + b"\n" for record in lines))
     assert main(["--store", store_url, "ingest", str(path)]) == 0
-    (summary,) = cli(capsys, store_url, "summary", "--json")
+    (summary,) = json_lines(capsys, store_url, "summary", "--json")
     # (5000 + 3000 + 200) x 0.998, and the venue's unrealised PnL (100 + 100) x 0.998.
     assert Decimal(summary["notional"]) == Decimal("8183.6")
     assert Decimal(summary["unrealised_pnl"]) == Decimal("199.6")
@@ -388,12 +385,12 @@ def test_the_pnl_of_a_key_seen_only_by_its_fills_reaches_the_summary(
     path = tmp_path / "fills.jsonl"
     path.write_bytes(b"".join(orjson.dumps(record) + b"\n" for record in records))
     assert main(["--store", store_url, "ingest", str(path)]) == 0
-    (summary,) = cli(capsys, store_url, "summary", "--json")
+    (summary,) = json_lines(capsys, store_url, "summary", "--json")
     figures = [Decimal(summary[name]) for name in ("realised_pnl", "fees", "funding")]
     assert figures == [Decimal(100), Decimal("2.42"), Decimal(0)]
     assert Decimal(summary["net_pnl"]) == Decimal("97.58")
     assert (summary["positions"], summary["notional"]) == (0, "0")
-    (row,) = cli(capsys, store_url, "positions", "--json")
+    (row,) = json_lines(capsys, store_url, "positions", "--json")
     assert (row["symbol"], row["exchange_qty"], row["local_qty"]) == ("ETH", "0", "0")
     assert (row["findings"], row["risk"], row["pnl"]["open"]) == ([], None, None)
 
@@ -431,7 +428,7 @@ def test_a_key_whose_order_filled_is_listed_before_any_position_report(
     path = tmp_path / "fills.jsonl"
     path.write_bytes(b"".join(orjson.dumps(record) + b"\n" for record in records))
     assert main(["--store", store_url, "ingest", str(path)]) == 0
-    (row,) = cli(capsys, store_url, "positions", "--json")
+    (row,) = json_lines(capsys, store_url, "positions", "--json")
     assert (row["symbol"], row["exchange_qty"], row["pnl"]["open"]["size"]) == (
         "BTCUSDT",
         "0",
@@ -469,17 +466,17 @@ def test_a_position_opened_before_trueup_saw_its_fills_shows_the_venues_unrealis
     store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = ingested(store_url, tmp_path, position_list(T0))
-    (row,) = cli(capsys, url, "positions", "--json")
+    (row,) = json_lines(capsys, url, "positions", "--json")
     # The ledger folded no fill of it: it knows neither entry nor size, so not 0 but the
     # venue's figure, saying so.
     assert (row["pnl"]["unrealised_pnl"], row["pnl"]["unrealised_source"]) == (
         "210.795",
         "venue",
     )
-    (summary,) = cli(capsys, url, "summary", "--json")
+    (summary,) = json_lines(capsys, url, "summary", "--json")
     assert (summary["unrealised_pnl"], summary["unrealised_from_venue"]) == ("210.795", 1)
     # The audit replays the journal: the same answer as the views.
-    (audit,) = cli(capsys, url, "audit", *BTC_MAIN, "--json")
+    (audit,) = json_lines(capsys, url, "audit", *BTC_MAIN, "--json")
     assert audit["pnl"] == row["pnl"]
     capsys.readouterr()
     assert main(["--store", url, "positions"]) == 0
@@ -493,13 +490,13 @@ def test_a_position_with_neither_trueups_nor_the_venues_figure_shows_its_unreali
     page = position_list(T0)
     del page["data"]["result"]["list"][0]["unrealisedPnl"]
     url = ingested(store_url, tmp_path, page)
-    (row,) = cli(capsys, url, "positions", "--json")
+    (row,) = json_lines(capsys, url, "positions", "--json")
     assert (row["pnl"]["unrealised_pnl"], row["pnl"]["unrealised_source"]) == (None, None)
     capsys.readouterr()
     assert main(["--store", url, "positions"]) == 0
     _, line = capsys.readouterr().out.splitlines()
     assert line.split()[5] == "-"  # unrealised, after account, symbol, idx, local, exchange
-    (summary,) = cli(capsys, url, "summary", "--json")
+    (summary,) = json_lines(capsys, url, "summary", "--json")
     assert (summary["unrealised_pnl"], summary["unrealised_unknown"]) == ("0", 1)
 
 
@@ -512,13 +509,13 @@ def test_a_position_whose_opening_fill_trueup_folded_shows_its_own_unrealised_pn
     )  # fmt: skip
     frame = messages.ws_frame("execution", [fill], message_id="e1", creation_time=T0)
     url = ingested(store_url, tmp_path, messages.capture_ws(T0, "main", frame), position_list(T0))
-    (row,) = cli(capsys, url, "positions", "--json")
+    (row,) = json_lines(capsys, url, "positions", "--json")
     # (107655.3 - 106000) x 0.15 from its own fill, not the venue's 210.795 (its 106250).
     assert (row["pnl"]["unrealised_pnl"], row["pnl"]["unrealised_source"]) == (
         "248.295",
         "trueup",
     )
-    (audit,) = cli(capsys, url, "audit", *BTC_MAIN, "--json")
+    (audit,) = json_lines(capsys, url, "audit", *BTC_MAIN, "--json")
     assert audit["pnl"] == row["pnl"]
 
 
@@ -538,7 +535,7 @@ def test_an_account_with_no_wallet_shows_no_equity_and_a_key_with_nothing_no_coi
     store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = ingested(store_url, tmp_path, position_list(T0), ada_intent(T0 + 1))
-    (summary,) = cli(capsys, url, "summary", "--json")
+    (summary,) = json_lines(capsys, url, "summary", "--json")
     assert summary["apart"] == []  # not a coin "?" with every figure 0
     capsys.readouterr()
     assert main(["--store", url, "summary"]) == 0

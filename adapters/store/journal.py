@@ -50,6 +50,8 @@ MARKER_TOPIC = "trueup.input-marker"
 APPEND_RACES = 50
 _INPUT_TOPICS = frozenset(codec.TOPICS.values())
 PAGE = 2000
+# Rules changes read back at a time, looking for those in force at an instant.
+RULES_PAGE = 50
 
 
 @dataclass(frozen=True)
@@ -397,19 +399,21 @@ class Journal:
     def _last_rules_set(self, as_of: int | None) -> RulesSet | None:
         """The last RulesSet stored with ``at`` no later than ``as_of`` (any, when None)."""
         upto: int | None = None
+        limit = 1  # most often the last is the one asked for: read alone first
         while True:
             page = self._retrying(
                 partial(
-                    self.recorder.select_events, rules_stream_id(), lte=upto, desc=True, limit=50
+                    self.recorder.select_events, rules_stream_id(), lte=upto, desc=True, limit=limit
                 )
             )
             for row in page:
                 event = codec.decode(row.state)
                 if isinstance(event, RulesSet) and (as_of is None or event.at <= as_of):
                     return event
-            if len(page) < 50:
+            if len(page) < limit:
                 return None
             upto = page[-1].originator_version - 1
+            limit = RULES_PAGE
 
     def _head(self, stream: UUID) -> int:
         last = self.recorder.select_events(stream, desc=True, limit=1)
