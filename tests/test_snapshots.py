@@ -177,7 +177,7 @@ def test_queries_read_the_snapshot_and_the_inputs_after_it(journal: Journal) -> 
 def test_a_clean_stop_saves_only_the_state_a_restart_would_find_dear_to_replay(
     journal: Journal, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(reconciliation, "SNAPSHOT_EVERY", 2_000)  # journal positions
+    monkeypatch.setattr(reconciliation, "SNAPSHOT_EVERY", 2_000)  # inputs
     lines = [line(record) for record in busy_session(3_000, seed=24)]
     bybit_main = tracker(partition_of("bybit", "main"))
     long_run = ReconciliationProjection(journal)
@@ -192,6 +192,28 @@ def test_a_clean_stop_saves_only_the_state_a_restart_would_find_dear_to_replay(
     again = journal.load_snapshot(bybit_main)
     assert again is not None and again[0] == saved[0]  # cheaper to read 500 inputs again
     assert journal.tracked_position(bybit_main) == journal.last_position()  # all recorded
+
+
+def test_dear_to_replay_counts_inputs_not_the_journal_positions_markers_and_events_take(
+    journal: Journal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each input also takes a position for its marker, and what it makes the detectors
+    emit takes more: a restart skips those undecoded, so they do not make a save dear."""
+    monkeypatch.setattr(reconciliation, "SNAPSHOT_EVERY", 1_000)
+    lines = [line(record) for record in busy_session(1_500, seed=25)]
+    bybit_main = tracker(partition_of("bybit", "main"))
+    first = ReconciliationProjection(journal)
+    Ingestor(journal, after_flush=first.catch_up).ingest(lines[:700])
+    first.stop()
+    assert journal.last_position() > 1_400  # 700 inputs, 700 markers and what was emitted
+    assert journal.load_snapshot(bybit_main) is None  # but 700 inputs are cheap to read again
+
+    # Restarted: the 700 read again count towards the next save, with the 400 after them.
+    second = ReconciliationProjection(journal)
+    Ingestor(journal, after_flush=second.catch_up).ingest(lines[700:1_100])
+    second.stop()
+    saved = journal.load_snapshot(bybit_main)
+    assert saved is not None and saved[0] == second.position
 
 
 def test_the_snapshot_format_follows_the_domain_code_not_where_it_is_installed(
