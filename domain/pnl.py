@@ -10,6 +10,12 @@ next with the rest, its fee split between the two by quantity. A fill that the v
 closed what no lifecycle held (a position opened before trueup watched) opens none: the key
 has no figures of trueup's own until the venue's position is flat (``KeyLedger.unseen``).
 
+Fills are folded in the venue's order (execution time, then trade id), whatever order they
+come in: a fill older than one already folded on its key (an opening fill a REST backfill
+delivers after the stream delivered its close) rewinds the key to where its run of fills
+began and folds the run again in order, so the lifecycles, their sides and their PnL are
+those of the fills, not of their arrival (``PnlLedger._refold``; runs are kept SEEN_FOR_MS).
+
 Exact in Decimal: the cost is kept, never the average, so realised plus unrealised is the
 cash flows plus size x mark to the last digit; the only rounding is a partial close's share
 of the cost (to 1e-24, far below any venue's tick), which moves PnL between realised and
@@ -24,6 +30,7 @@ from itertools import islice
 from typing import TYPE_CHECKING
 
 from msgspec import Struct
+from msgspec.structs import replace
 
 from trueup.domain.events import ExecutionsReported, Fill, PositionReport
 from trueup.domain.exits import exit_reason
@@ -199,6 +206,24 @@ class ClosedPosition:
     fills: int
 
 
+class Checkpoint(Struct, gc=False):
+    """A key's figures that its fills move, as they stood before its run of fills began:
+    what a fill older than the run's newest rewinds to (``PnlLedger._refold``)."""
+
+    open: Lifecycle | None  # a copy: the one folded on goes on changing
+    lifecycles: int
+    past_realised: Decimal
+    past_fees: Decimal
+    past_funding: Decimal
+    past_closed_value: Decimal
+    unseen: "Fill | None"
+    # The fills folded since, in the venue's order (execution time, trade id), and the
+    # lifecycles they closed (a rewind takes those back).
+    fills: list[Fill]
+    closed: list[Lifecycle]
+    since: int  # the input time the run began: it is let go SEEN_FOR_MS later
+
+
 class PnlCheck(Struct, frozen=True):
     """trueup's realised PnL of a fill beside the venue's own figure for it.
 
@@ -249,6 +274,38 @@ class KeyLedger:
     # and the ledger has no figure of its own until the venue's word that the key is flat,
     # no older than this fill (``venue_flat``), or a fill that takes it through zero.
     unseen: Fill | None = None
+    # The newest fill folded here, in the venue's order: one older than it came late.
+    newest_time: int = 0
+    newest_id: str = ""
+    # Where the fills folded since the start of the current run (SEEN_FOR_MS) began.
+    run: Checkpoint | None = None
+
+    def checkpoint(self, since: int) -> Checkpoint:
+        """Its figures now, as a run of fills begins."""
+        life = self.open
+        return Checkpoint(
+            None if life is None else replace(life),
+            self.lifecycles,
+            self.past_realised,
+            self.past_fees,
+            self.past_funding,
+            self.past_closed_value,
+            self.unseen,
+            [],
+            [],
+            since,
+        )
+
+    def rewind(self, run: Checkpoint) -> None:
+        """Back to its figures as ``run`` began (``run`` itself is not changed)."""
+        life = run.open
+        self.open = None if life is None else replace(life)
+        self.lifecycles = run.lifecycles
+        self.past_realised = run.past_realised
+        self.past_fees = run.past_fees
+        self.past_funding = run.past_funding
+        self.past_closed_value = run.past_closed_value
+        self.unseen = run.unseen
 
     @property
     def realised(self) -> Decimal:
@@ -308,18 +365,20 @@ def unrealised(
 
 
 class PnlLedger:
-    """One account's PnL per key, folded from its fills in the order they came."""
+    """One account's PnL per key, folded from its fills in the venue's order."""
 
     __slots__ = (
         "_done",
         "_horizon",
         "_legs",
         "_next_let_go",
+        "_runs",
         "_seen",
         "_seen_at",
         "checks",
         "keys",
         "moved",
+        "retracted",
     )
 
     def __init__(self) -> None:
@@ -331,6 +390,11 @@ class PnlLedger:
         # are built only then, so a fold whose history nobody takes (a replay, an audit, a
         # snapshot's rebuild) does not build them at all.
         self._done: list[Lifecycle] = []
+        # (key, number) of lifecycles closed that a late fill has since undone (``_refold``):
+        # their records are no longer true unless the key closes them again.
+        self.retracted: list[tuple[PositionKey, int]] = []
+        # The keys with a run of fills kept (``KeyLedger.run``), to be let go in time.
+        self._runs: list[KeyLedger] = []
         # What the last input showed of the venue's own figures beside trueup's.
         self.checks: list[PnlCheck] = []
         # The keys the last input's fills moved.
@@ -368,6 +432,13 @@ class PnlLedger:
         closed = self.closed
         self._done = []
         return closed
+
+    def take_retracted(self) -> list[tuple[PositionKey, int]]:
+        """(key, number) of lifecycles closed that are no longer closed as they were (a late
+        fill reopened or merged them), since the last call: to be dropped before what
+        ``take_closed`` hands over (which holds those closed again)."""
+        retracted, self.retracted = self.retracted, []
+        return retracted
 
     # --- folding ---------------------------------------------------------------------------
 
@@ -482,6 +553,16 @@ class PnlLedger:
         self._next_let_go = (
             max(seen_at[0] + SEEN_FOR_MS, clock + LET_GO_EVERY_MS) if seen_at else NEVER
         )
+        if self._runs:
+            # Each run's first fill was seen as it began: the run goes when its id does.
+            kept = []
+            for ledger in self._runs:
+                run = ledger.run
+                if run is not None and run.since > clock - SEEN_FOR_MS:
+                    kept.append(ledger)
+                else:
+                    ledger.run = None
+            self._runs = kept
 
     def _funding(self, book: "AccountBook", fill: Fill) -> None:
         """A funding payment: to the leg held (exec_fee is what was paid)."""
@@ -489,10 +570,15 @@ class PnlLedger:
         if key is None or fill.exec_fee is None:
             return
         ledger = self.key(key)
-        self.moved.append(key)
+        if self._in_order(book, ledger, fill):
+            self._pay(ledger, fill)
+
+    def _pay(self, ledger: KeyLedger, fill: Fill) -> None:
+        """A funding payment to ``ledger``'s key."""
+        self.moved.append(ledger.key)
         if fill.notional_coin is not None:
             ledger.coin = fill.notional_coin
-        received = EXACT.minus(fill.exec_fee)
+        received = EXACT.minus(fill.exec_fee or ZERO)  # none is kept without one (_funding)
         if ledger.open is None:
             ledger.past_funding = EXACT.add(ledger.past_funding, received)
         else:
@@ -503,6 +589,69 @@ class PnlLedger:
         ledger = self._legs.get(leg)
         if ledger is None:
             ledger = self._legs[leg] = self.key(book.key(*leg))
+        if self._in_order(book, ledger, fill):
+            self._fold(book, ledger, fill)
+
+    def _in_order(self, book: "AccountBook", ledger: KeyLedger, fill: Fill) -> bool:
+        """Whether ``fill`` is newer than every fill folded on ``ledger``'s key, to be folded
+        on as it is (kept in the key's run); else it came late, and is folded in its place
+        (``_refold``)."""
+        exec_time, newest = fill.exec_time, ledger.newest_time
+        if exec_time < newest or (exec_time == newest and fill.trade_id < ledger.newest_id):
+            self._refold(book, ledger, fill)
+            return False
+        ledger.newest_time, ledger.newest_id = exec_time, fill.trade_id
+        run = ledger.run
+        if run is None:
+            run = ledger.run = ledger.checkpoint(book.clock)
+            self._runs.append(ledger)
+        run.fills.append(fill)
+        return True
+
+    def _refold(self, book: "AccountBook", ledger: KeyLedger, fill: Fill) -> None:
+        """A fill older than one folded on its key: the key rewinds to where its run began
+        and folds the run's fills again with this one, in the venue's order. The lifecycles
+        the run closed are taken back (closed again where the fills close them); what the
+        fills check against the venue's figures is checked again."""
+        run = ledger.run
+        if run is None:  # older than any run kept (SEEN_FOR_MS): folded as it comes
+            if fill.kind is FUNDING:
+                self._pay(ledger, fill)
+            else:
+                self._fold(book, ledger, fill)
+            return
+        fills = run.fills
+        fills.append(fill)
+        fills.sort(key=_venue_order)
+        # The local positions mapped to each lifecycle undone stay mapped to its number.
+        mapped = {life.number: life.position_ids for life in run.closed}
+        if ledger.open is not None:
+            mapped[ledger.open.number] = ledger.open.position_ids
+        # Taken back whether or not the views took them yet (a state restored from a
+        # snapshot may hold some they took): the views drop those the fills do not close again.
+        done = self._done
+        for life in run.closed:
+            self.retracted.append((ledger.key, life.number))
+            waiting = next((n for n, d in enumerate(done) if d is life), None)
+            if waiting is not None:
+                del done[waiting]
+        run.closed.clear()
+        ledger.rewind(run)
+        for each in fills:
+            if each.kind is FUNDING:
+                self._pay(ledger, each)
+            else:
+                self._fold(book, ledger, each)
+        last = fills[-1]
+        ledger.newest_time, ledger.newest_id = last.exec_time, last.trade_id
+        lives: list[Lifecycle | None] = [*run.closed, ledger.open]
+        for again in lives:
+            if again is not None:
+                for position_id in mapped.get(again.number, ()):
+                    again.map_local(position_id)
+
+    def _fold(self, book: "AccountBook", ledger: KeyLedger, fill: Fill) -> None:
+        """A trade on ``ledger``'s key, after every fill folded there."""
         key = ledger.key
         self.moved.append(key)
         if fill.notional_coin is not None:
@@ -668,6 +817,8 @@ class PnlLedger:
         life.closed_at = exec_time if exec_time >= opened_at else opened_at  # as max()
         life.exit_reason = exit_reason(book, life.key, fill, life.position_ids)
         self._done.append(life)
+        if ledger.run is not None:
+            ledger.run.closed.append(life)
 
 
 def average(value: Decimal, qty: Decimal) -> Decimal:

@@ -307,10 +307,17 @@ class ReconciliationProjection:
         if part.reconciler is not None:  # asleep, it has touched nothing
             touched = part.reconciler.touched.take()
             _add_views(writes, view_building.touched_views(part.reconciler, touched))
+            writes.history_gone += view_building.retracted_positions(part.reconciler)
             closed = view_building.closed_positions(part.reconciler)
             writes.history += [views.history_row(n, c) for c in closed]
         writes.recent += recent
-        if not (writes.accounts or writes.symbols or writes.recent or writes.history):
+        if not (
+            writes.accounts
+            or writes.symbols
+            or writes.recent
+            or writes.history
+            or writes.history_gone
+        ):
             return None if part.views_format == writes.format else writes
         return writes
 
@@ -329,6 +336,7 @@ class ReconciliationProjection:
         for part in parts:
             assert part.reconciler is not None  # woken first
             _add_views(writes[part.number], view_building.every_view(part.reconciler))
+            writes[part.number].history_gone += view_building.retracted_positions(part.reconciler)
             closed = view_building.closed_positions(part.reconciler)
             writes[part.number].history += [views.history_row(part.number, c) for c in closed]
         upto = max(p.position for p in parts)

@@ -122,6 +122,16 @@ def closed_positions(reconciler: Reconciler) -> list[ClosedPosition]:
     return [c for book in reconciler.books.values() for c in book.pnl.take_closed()]
 
 
+def retracted_positions(reconciler: Reconciler) -> list[tuple[str, str, str, str, int, int]]:
+    """(venue, account, category, symbol, position_idx, number) of the lifecycles handed
+    over before that a late fill has since reopened or merged, handed over once."""
+    return [
+        (key.venue, key.account, key.category, key.symbol, key.position_idx, number)
+        for book in reconciler.books.values()
+        for key, number in book.pnl.take_retracted()
+    ]
+
+
 def symbols(book: AccountBook) -> set[str]:
     """Every symbol the account's views speak of: its keys' (the ledger's too) and its
     intents'."""

@@ -169,3 +169,36 @@ def test_history_without_the_projection_is_the_replays(
     assert trueup(store, "history", "--json") == 0
     records = [orjson.loads(text) for text in capsys.readouterr().out.splitlines()]
     assert [r["side"] for r in records] == ["LONG", "SHORT"]
+
+
+def test_a_late_entry_fill_rewrites_the_lifecycles_recorded_without_it(tmp_path: Path) -> None:
+    """A long bought in two fills and sold in two, then a Buy that opens the next: the second
+    entry comes last (a REST backfill). Before it, trueup had recorded a long closed by the
+    first Sell and a short (the second Sell) closed by the next Buy; after it, the history is
+    the fills' own: the long of 2, and nothing else closed (the next long is open)."""
+    fills = {
+        "b1": (T0 + 1_000, "Buy", "1", "3000"),
+        "b2": (T0 + 2_000, "Buy", "1", "3100"),
+        "s1": (T0 + 3_000, "Sell", "1", "3200"),
+        "s2": (T0 + 4_000, "Sell", "1", "3300"),
+        "b3": (T0 + 5_000, "Buy", "1", "3250"),
+    }
+
+    def frames(*tids: str) -> list[bytes]:
+        return [line(fill(fills[t][0], t, *fills[t][1:])) for t in tids]
+
+    with Journal.open(str(tmp_path / "j.db")) as journal:
+        service = TrueupService(journal)
+        service.ingest([frames("b1", "s1", "s2", "b3")])
+        assert [(c.number, c.side, c.max_size) for c in service.history()] == [
+            (1, "LONG", Decimal(1)),
+            (2, "SHORT", Decimal(1)),
+        ]
+        service.ingest([frames("b2")])
+        (long,) = service.history()
+        book = replay(journal).book("bybit", "main")
+    assert (long.number, long.side, long.max_size, long.fills) == (1, "LONG", Decimal(2), 4)
+    assert long.realised_pnl == Decimal(400)  # (3250 - 3050) x 2
+    assert (long.opened_at, long.closed_at) == (T0 + 1_000, T0 + 4_000)
+    life = book.pnl.keys[book.key("linear", "ETHUSDT", 0)].open
+    assert life is not None and (life.number, life.side.value) == (2, "LONG")

@@ -13,9 +13,10 @@ from trueup.adapters.bybit import messages
 from trueup.adapters.hyperliquid import messages as hl
 from trueup.domain.book import AccountBook
 from trueup.domain.emitted import PnlMismatch
-from trueup.domain.events import ExecutionsReported, Fill, PositionsReported
+from trueup.domain.events import ClockTicked, ExecutionsReported, Fill, PositionsReported
 from trueup.domain.keys import PositionKey
 from trueup.domain.reconciler import Reconciler
+from trueup.domain.rules.pnl_mismatch import SETTLE_MS
 from trueup.domain.vocabulary import ExecutionKind, OrderSide
 
 KEY = PositionKey("bybit", ACCOUNT, "linear", "BTCUSDT", 0)
@@ -464,9 +465,17 @@ def capture(*, drop: str | None = None) -> list[dict[str, Any]]:
     return records
 
 
+def tick(at: int) -> ClockTicked:
+    """``trueup run``'s clock tick for the account."""
+    return ClockTicked(input_id=f"tick-{at}", at=at, venue="bybit", account=ACCOUNT, raw="")
+
+
 def mismatches(records: list[dict[str, Any]]) -> list[PnlMismatch]:
+    """What the records make PNL_MISMATCH tell, a fill's once it has settled (a tick
+    SETTLE_MS after the last record)."""
     reconciler = Reconciler()
     found = [e for r in records for e in reconciler.apply(accepted(r))]
+    found += reconciler.apply(tick(records[-1]["at"] + SETTLE_MS))
     return [e for e in found if isinstance(e, PnlMismatch)]
 
 
@@ -667,3 +676,142 @@ def test_a_lifecycle_maps_each_local_position_once_in_the_order_seen() -> None:
     for position_id in ("p-2", "p-1", "p-2", "p-3", "p-1"):
         life.map_local(position_id)
     assert life.position_ids == ("p-2", "p-1", "p-3")
+
+
+# --- fills in any order: the venue's order is what the ledger folds -------------------------
+
+
+def test_an_opening_fill_a_rest_backfill_brings_after_its_close_is_folded_before_it() -> None:
+    """The stream, back after a drop, pushes the Sell that closed a long; the REST re-sync's
+    /v5/execution/list then lists it again (newest first) with the Buy that opened it while
+    the stream was down. The lifecycle is that long, and nothing disagrees: the Sell's
+    execPnl is what the long realised."""
+    buy: dict[str, Any] = dict(
+        symbol="BTCUSDT", order_id="o-b", exec_id="b1", side="Buy", exec_qty="0.5",
+        exec_price="95900", exec_fee="26.37", exec_pnl="0", exec_time=T0, seq=1,
+    )  # fmt: skip
+    sell: dict[str, Any] = dict(
+        symbol="BTCUSDT", order_id="o-s", exec_id="s1", side="Sell", exec_qty="0.5",
+        exec_price="95910", exec_fee="26.38", closed_size="0.5", exec_pnl="5",
+        exec_time=T0 + 60_000, seq=2,
+    )  # fmt: skip
+    listed = [messages.execution_item(**item, rest=True) for item in (sell, buy)]
+    page = messages.rest_ok("linear", listed, time=T0 + 62_000)
+    records = [
+        execution_frame(T0 + 60_001, sell),
+        messages.capture_rest(
+            T0 + 62_000, ACCOUNT, "/v5/execution/list", {"category": "linear"}, page
+        ),
+    ]
+    reconciler = Reconciler()
+    emitted = [e for r in records for e in reconciler.apply(accepted(r))]
+    emitted += reconciler.apply(tick(T0 + 62_000 + SETTLE_MS))
+    assert not [e for e in emitted if isinstance(e, PnlMismatch)]
+    (closed,) = reconciler.book("bybit", ACCOUNT).pnl.take_closed()
+    assert (closed.side, closed.max_size, closed.avg_entry, closed.avg_exit) == (
+        "LONG",
+        Decimal("0.5"),
+        Decimal(95900),
+        Decimal(95910),
+    )
+    assert closed.realised_pnl == closed.venue_realised_pnl == Decimal(5)
+    assert (closed.opened_at, closed.closed_at, closed.fills) == (T0, T0 + 60_000, 2)
+
+
+def lifecycle_items(
+    opening: str, opens: list[tuple[Decimal, Decimal]], closes: list[Decimal], exit: Decimal
+) -> list[dict[str, Any]]:
+    """One lifecycle's executions in Bybit's format, in the venue's order: the opening fills,
+    then closes of the given shares of the size at ``exit`` +/- a tick each, each with the
+    execPnl the venue computes on average cost (to 8 places, as venues round)."""
+    closing = "Sell" if opening == "Buy" else "Buy"
+    size = sum((qty for qty, _ in opens), Decimal(0))
+    cost = sum((Fraction(qty) * Fraction(price) for qty, price in opens), Fraction(0))
+    items = []
+    for qty, price in opens:
+        items.append(dict(side=opening, exec_qty=str(qty), exec_price=str(price), exec_pnl="0"))
+    quantities = []
+    left = size
+    for share in closes:  # each a share of the size, the last close what is left
+        qty = min(left, (size * share).quantize(Decimal("0.001")))
+        if qty:
+            quantities.append(qty)
+            left -= qty
+    if left:
+        quantities.append(left)
+    held = Fraction(size)
+    for n, qty in enumerate(quantities, start=len(opens) + 1):
+        price = exit + n
+        taken = cost * Fraction(qty) / held
+        gain = Fraction(price) * Fraction(qty) - taken
+        pnl = gain if opening == "Buy" else -gain
+        cost, held = cost - taken, held - Fraction(qty)
+        venue = Decimal(pnl.numerator) / Decimal(pnl.denominator)
+        items.append(
+            dict(side=closing, exec_qty=str(qty), exec_price=str(price), closed_size=str(qty),
+                 exec_pnl=str(venue.quantize(Decimal("1e-8"))))
+        )  # fmt: skip
+    return [
+        dict(item, symbol="BTCUSDT", order_id=f"o-{n}", exec_id=f"e-{n}", exec_fee="0.01",
+             exec_time=T0 + 1_000 * n, seq=n)
+        for n, item in enumerate(items, start=1)
+    ]  # fmt: skip
+
+
+lifecycles = st.tuples(
+    st.sampled_from(["Buy", "Sell"]),
+    st.lists(st.tuples(sizes, prices), min_size=1, max_size=4),
+    st.lists(st.decimals(min_value=Decimal("0.1"), max_value=Decimal("0.9"), places=2), max_size=3),
+    prices,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(lifecycles, st.randoms(use_true_random=False), st.integers(0, 8), st.booleans())
+def test_any_arrival_order_of_a_lifecycles_fills_folds_to_the_same_history_and_events(
+    lifecycle: tuple[str, list[tuple[Decimal, Decimal]], list[Decimal], Decimal],
+    shuffler: Any,
+    wrong: int,
+    pages: bool,
+) -> None:
+    """Stream frames or REST pages, in any order within SETTLE_MS: the same lifecycle (side,
+    size, PnL, instants) and the same PNL_MISMATCH (one where the venue's figure of a close
+    is made wrong, none otherwise), as when they come in the venue's order."""
+    opening, opens, closes, exit = lifecycle
+    items = lifecycle_items(opening, opens, closes, exit)
+    if wrong < len(items) and items[wrong]["exec_pnl"] != "0":
+        items[wrong]["exec_pnl"] = str(Decimal(items[wrong]["exec_pnl"]) + 1000)
+    last = T0 + 1_000 * len(items)
+
+    def folded(arrivals: list[list[dict[str, Any]]]) -> tuple[list[Any], list[Any]]:
+        reconciler = Reconciler()
+        emitted = []
+        for n, group in enumerate(arrivals, start=1):
+            at = last + 100 * n
+            if len(group) == 1:
+                record = execution_frame(at, *group)
+            else:  # a REST page lists them newest first
+                listed = [messages.execution_item(**i, rest=True) for i in reversed(group)]
+                body = messages.rest_ok("linear", listed, time=at)
+                params = {"category": "linear"}
+                record = messages.capture_rest(at, ACCOUNT, "/v5/execution/list", params, body)
+            emitted += reconciler.apply(accepted(record))
+        emitted += reconciler.apply(tick(last + 100 * len(arrivals) + SETTLE_MS))
+        told = [
+            (e.type, e.figure, e.trade_id, e.trueup_pnl, e.venue_pnl, e.tolerance)
+            for e in emitted
+            if isinstance(e, PnlMismatch)
+        ]
+        others = sorted(e.type for e in emitted if not isinstance(e, PnlMismatch))
+        return reconciler.book("bybit", ACCOUNT).pnl.take_closed(), [told, others]
+
+    expected = folded([[item] for item in items])
+    shuffled = list(items)
+    shuffler.shuffle(shuffled)
+    if pages:  # some arrive together, in pages of two
+        arrivals = [shuffled[i : i + 2] for i in range(0, len(shuffled), 2)]
+    else:
+        arrivals = [[item] for item in shuffled]
+    assert folded(arrivals) == expected
+    (closed,), _ = expected
+    assert closed.side == ("LONG" if opening == "Buy" else "SHORT")

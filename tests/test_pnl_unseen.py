@@ -18,6 +18,7 @@ from trueup.domain.emitted import Emitted, PnlMismatch, TriggerFired
 from trueup.domain.keys import PositionKey
 from trueup.domain.pnl import unrealised
 from trueup.domain.reconciler import Reconciler
+from trueup.domain.rules.pnl_mismatch import SETTLE_MS
 from trueup.domain.vocabulary import Whose
 from trueup.runners.cli import main
 
@@ -131,17 +132,22 @@ def run(records: list[Json], reconciler: Reconciler) -> list[Emitted]:
 def test_a_profit_trigger_fires_on_the_venues_figure_after_the_reduce() -> None:
     reconciler = Reconciler()
     emitted = run(REDUCED, reconciler)
-    # The venue says the Sell closed what trueup never saw opened: told once, at once.
+    trigger = add(T0 + 2_000, kind="profit", level="500")
+    emitted += run([trigger, price(T0 + 3_000, "101500")], reconciler)
+    (fired,) = [e for e in emitted if isinstance(e, TriggerFired)]
+    assert fired.unrealised_pnl == Decimal(750)
+    # The venue says the Sell closed what trueup never saw opened: told once, when no entry
+    # fill has come for it within SETTLE_MS (the next input of the account after that).
+    assert not [e for e in emitted if isinstance(e, PnlMismatch)]
+    emitted = run([price(T0 + 1_000 + SETTLE_MS, "101500")], reconciler)
     (mismatch,) = [e for e in emitted if isinstance(e, PnlMismatch)]
     assert (mismatch.trade_id, mismatch.venue_pnl, mismatch.trueup_pnl) == (
         "s1",
         Decimal(750),
         Decimal(0),
     )
-    trigger = add(T0 + 2_000, kind="profit", level="500")
-    emitted = run([trigger, price(T0 + 3_000, "101500")], reconciler)
-    (fired,) = [e for e in emitted if isinstance(e, TriggerFired)]
-    assert fired.unrealised_pnl == Decimal(750)
+    later = run([price(T0 + 2 * SETTLE_MS, "101500")], reconciler)
+    assert not [e for e in later if isinstance(e, PnlMismatch)]  # told once
 
 
 def ledger_after(records: list[Json]) -> tuple[Reconciler, Any]:

@@ -30,6 +30,8 @@ TABLES = (ACCOUNT_TABLE, SYMBOL_TABLE, RECENT_TABLE, FORMAT_TABLE, HISTORY_TABLE
 # (partition, venue, account, category, symbol, position_idx, number, opened_at, closed_at,
 # body): one closed lifecycle.
 HistoryRow = tuple[int, str, str, str, str, int, int, int, int, bytes]
+# (venue, account, category, symbol, position_idx, number): a lifecycle no longer closed.
+HistoryGone = tuple[str, str, str, str, int, int]
 
 
 # An entry of the recent log: (journal position, ordinal there, body).
@@ -55,6 +57,9 @@ class ViewWrites:
     # (partition, venue, account, kind (a RecentKind's value), symbol, position, ordinal, body)
     recent: list[tuple[int, str, str, str, str, int, int, bytes]] = field(default_factory=list)
     history: list[HistoryRow] = field(default_factory=list)
+    # Lifecycles recorded before that a fill come late has reopened or merged: deleted
+    # before ``history`` is written (which holds those it closes again).
+    history_gone: list[HistoryGone] = field(default_factory=list)
     # Every view of the partition is written afresh: those not written are gone.
     replace_all: bool = False
 
@@ -83,6 +88,7 @@ class Statements:
     select_recent: Any
     select_format: Any
     upsert_history: Any
+    delete_history: Any
     select_history: Any
 
 
@@ -98,6 +104,8 @@ def write(cursor: Cursor, statements: Statements, writes: ViewWrites) -> None:
         cursor.executemany(statements.upsert_symbol, writes.symbols)
     if writes.recent:
         cursor.executemany(statements.insert_recent, writes.recent)
+    if writes.history_gone:
+        cursor.executemany(statements.delete_history, writes.history_gone)
     if writes.history:
         cursor.executemany(statements.upsert_history, writes.history)
 
@@ -158,6 +166,8 @@ def sql_statements(table: Any, placeholder: str, blob: str, bigint: str) -> Stat
         "ON CONFLICT (venue, account, category, symbol, position_idx, number) "
         "DO UPDATE SET opened_at = excluded.opened_at, closed_at = excluded.closed_at, "
         "body = excluded.body",
+        delete_history=f"DELETE FROM {history} WHERE venue = {p} AND account = {p} "
+        f"AND category = {p} AND symbol = {p} AND position_idx = {p} AND number = {p}",
         # Each filter is on when its parameter is not null: one statement for every query.
         select_history=f"SELECT body FROM {history} "
         f"WHERE (CAST({p} AS TEXT) IS NULL OR venue = {p}) "

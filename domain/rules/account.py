@@ -57,7 +57,7 @@ class AccountDetectors:
             self.entries,
         )
         self._timed: tuple[Detector, ...] = (
-            self.stale, self.sync, self.orders, self.triggers, self.entries,
+            self.stale, self.sync, self.orders, self.triggers, self.entries, self.pnl,
         )  # fmt: skip
         self._phases = Phases.of(self._in_order, self._timed)
 
@@ -66,7 +66,8 @@ class AccountDetectors:
     # input or one tick: a manual close after a failed snapshot page or an order's report
     # and before a paper leftover; stale before sync before orders on time; on each key,
     # drift before untracked. PnL mismatch came later, risk warnings after it, then triggers
-    # (they act on what the rules before them have reconciled) and the entry policy.
+    # (they act on what the rules before them have reconciled) and the entry policy; on time,
+    # PnL mismatch (a fill's figure, once settled) last of all.
 
     @property
     def in_order(self) -> tuple[Detector, ...]:

@@ -9,6 +9,11 @@ beside trueup's net PnL over the same span. Beyond ``pnl_tolerance`` plus
 a fill's and a span's once (each is folded once), a position's once per lifecycle until the
 two agree again. A missed entry fill moves the average cost, so the next close disagrees; a
 missed funding payment, or a round trip missed whole, shows only in the all-time figure.
+
+A fill's figure is told only once it has disagreed for SETTLE_MS of input time: fills come
+by the stream and by REST backfills in either order, and an entry fill that comes after its
+close makes the ledger fold them again in the venue's order and check the close again
+(domain/pnl.py ``_refold``), which then agrees: nothing was wrong, and nothing is told.
 """
 
 from decimal import Decimal
@@ -17,11 +22,19 @@ from trueup.domain.book import AccountBook, Changed
 from trueup.domain.emitted import Cause, Emitted, PnlMismatch
 from trueup.domain.events import ExecutionsReported, InputEvent, PositionsReported
 from trueup.domain.keys import PositionKey
-from trueup.domain.pnl import PnlCheck
+from trueup.domain.pnl import SEEN_FOR_MS, PnlCheck
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.detector import Detector
 
 HUNDRED = Decimal(100)
+# How long a fill's figure must disagree before it is told: the time its fills of the same
+# lifecycle have to come in out of order (the REST re-sync after a reconnect, once the stream
+# is back; three of `trueup run`'s default poll intervals).
+SETTLE_MS = 15_000
+# How long a fill told is remembered, not to tell it again: past the time a late fill can
+# still make the ledger check it again (its runs are kept up to 1.1 x SEEN_FOR_MS).
+TOLD_FOR_MS = 2 * SEEN_FOR_MS
+FillId = tuple[PositionKey, str]
 
 
 def tolerance(check: PnlCheck, config: RuleConfig) -> Decimal:
@@ -30,16 +43,22 @@ def tolerance(check: PnlCheck, config: RuleConfig) -> Decimal:
 
 
 class PnlMismatchDetector(Detector):
-    """The positions whose figures it has reported as disagreeing, by lifecycle."""
+    """The positions whose figures it has reported as disagreeing, by lifecycle; the fills
+    whose figures disagree, waiting to settle; and the fills told."""
 
     # What on_input acts on (Detector.judges): it returns nothing for any other input.
     judges = (ExecutionsReported, PositionsReported)
 
-    __slots__ = ("told",)
+    __slots__ = ("settling", "told", "told_fills")
 
     def __init__(self) -> None:
         # key -> the lifecycle whose position figure was told as disagreeing.
         self.told: dict[PositionKey, int] = {}
+        # A fill's latest check that disagrees, and the input time it is told at unless a
+        # check of it that agrees comes first; in the order they began to disagree.
+        self.settling: dict[FillId, tuple[PnlCheck, int]] = {}
+        # The fills told, and when: never told twice, however often checked again.
+        self.told_fills: dict[FillId, int] = {}
 
     def on_input(
         self,
@@ -58,7 +77,10 @@ class PnlMismatchDetector(Detector):
         for check in checks:
             allowed = tolerance(check, config)
             agree = abs(check.ours - check.venue) <= allowed
-            if check.trade_id or check.span:
+            if check.trade_id:
+                self._settle(check, agree, cause.at)
+                continue
+            if check.span:
                 if not agree:
                     emitted.append(_event(check, allowed, cause))
                 continue
@@ -68,6 +90,34 @@ class PnlMismatchDetector(Detector):
             elif self.told.get(check.key) != check.lifecycle:
                 self.told[check.key] = check.lifecycle
                 emitted.append(_event(check, allowed, cause))
+        return emitted
+
+    def _settle(self, check: PnlCheck, agree: bool, at: int) -> None:
+        """A fill's check: one that disagrees waits SETTLE_MS (from its first), one that
+        agrees ends the wait."""
+        fill = (check.key, check.trade_id)
+        if fill in self.told_fills:
+            return
+        if agree:
+            self.settling.pop(fill, None)
+            return
+        waiting = self.settling.get(fill)
+        self.settling[fill] = (check, at + SETTLE_MS if waiting is None else waiting[1])
+
+    def on_time(self, book: AccountBook, cause: Cause, config: RuleConfig) -> list[Emitted]:
+        """The fills whose figures have disagreed for SETTLE_MS, told."""
+        now = cause.at
+        told = self.told_fills
+        if told and next(iter(told.values())) <= now - TOLD_FOR_MS:
+            self.told_fills = told = {f: at for f, at in told.items() if at > now - TOLD_FOR_MS}
+        if not self.settling:
+            return []
+        emitted: list[Emitted] = []
+        for fill, (check, due) in list(self.settling.items()):
+            if due <= now:
+                del self.settling[fill]
+                told[fill] = now
+                emitted.append(_event(check, tolerance(check, config), cause))
         return emitted
 
 
