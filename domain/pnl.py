@@ -691,8 +691,9 @@ def _share(amount: Decimal, part: Decimal, whole: Decimal) -> Decimal:
 
 
 def _venue_closed(book: "AccountBook", fill: Fill) -> Decimal:
-    """How much of ``fill`` closed a position, as the venue says: its closedSize (Bybit);
-    else all of it where it realised PnL (Aster's rp) or its order is reduce-only."""
+    """How much of ``fill`` closed a position, as the venue says: its closed size (Bybit's
+    closedSize, Hyperliquid's from startPosition); else all of it where it realised PnL
+    (Aster's rp) or its order is reduce-only."""
     closed_size = fill.closed_size
     if closed_size is not None:
         return closed_size if closed_size < fill.exec_qty else fill.exec_qty

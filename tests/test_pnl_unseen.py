@@ -14,6 +14,7 @@ from tests.inputs import ACCOUNT, T0, accepted, execution_frame, position_frame
 from tests.triggers import add, price
 from trueup.adapters.aster import messages as aster
 from trueup.adapters.bybit import messages
+from trueup.adapters.hyperliquid import messages as hl
 from trueup.domain.emitted import Emitted, PnlMismatch, TriggerFired
 from trueup.domain.keys import PositionKey
 from trueup.domain.pnl import unrealised
@@ -248,3 +249,67 @@ def test_on_aster_a_close_of_what_trueup_did_not_see_open_opens_nothing(
     pnl = row["pnl"]
     assert pnl["open"] is None
     assert (pnl["unrealised_pnl"], pnl["unrealised_source"]) == ("750", "venue")
+
+
+# --- Hyperliquid: no closedSize; its startPosition (the position before the fill) says ------
+
+HL_USER = "0x" + "ab" * 20
+HL_KEY = PositionKey("hyperliquid", HL_USER, "perp", "ETH", 0)
+
+
+def hl_long_held(at: int) -> Json:
+    """clearinghouseState at trueup's start: an ETH long of 1 at 3000 it did not see open."""
+    position = hl.asset_position(
+        coin="ETH", szi="1.0", entry_px="3000.0", position_value="3000.0", unrealized_pnl="0.0"
+    )
+    state = hl.clearinghouse_state([position], time=at, account_value="10000.0")
+    return hl.capture_rest(at, HL_USER, "clearinghouseState", {"user": HL_USER}, state)
+
+
+def hl_sell(at: int, tid: int, sz: str, px: str, *, direction: str, closed_pnl: str) -> Json:
+    fill = hl.user_fill(
+        coin="ETH", px=px, sz=sz, side="A", time=at, oid=tid, tid=tid, start_position="1.0",
+        direction=direction, closed_pnl=closed_pnl, fee="1.35",
+    )  # fmt: skip
+    return hl.capture_ws(at, HL_USER, hl.user_fills_frame(HL_USER, [fill]))
+
+
+def test_on_hyperliquid_a_close_at_the_entry_price_opens_no_short() -> None:
+    # "Close Long" at 3000, the long's own entry: closedPnl 0.0, so only startPosition tells
+    # it closed something. Not a short of 1 opened at 3000 while the venue is flat.
+    _, book = ledger_after_on(
+        "hyperliquid",
+        HL_USER,
+        [
+            hl_long_held(T0),
+            hl_sell(T0 + 1_000, 1, "1.0", "3000.0", direction="Close Long", closed_pnl="0.0"),
+        ],
+    )
+    ledger = book.pnl.key(HL_KEY)
+    assert ledger.open is None and ledger.unseen is not None
+    assert (ledger.realised, ledger.fees) == (0, Decimal("1.35"))
+
+
+def test_on_hyperliquid_a_flip_of_a_long_trueup_did_not_see_open_opens_its_short() -> None:
+    # "Long > Short": 3 sold against a long of 1 (startPosition 1.0): 1 closed what trueup
+    # never saw opened, and the 2 past zero are a short trueup sees whole, at 3100.
+    _, book = ledger_after_on(
+        "hyperliquid",
+        HL_USER,
+        [
+            hl_long_held(T0),
+            hl_sell(T0 + 1_000, 1, "3.0", "3100.0", direction="Long > Short", closed_pnl="100.0"),
+        ],
+    )
+    ledger = book.pnl.key(HL_KEY)
+    life = ledger.open
+    assert life is not None and ledger.unseen is None
+    assert (life.side.value, life.size, life.cost) == ("SHORT", Decimal("2.0"), Decimal("6200.00"))
+    # The fee split by quantity: a third to the close trueup did not see open, the rest its own.
+    assert (ledger.past_fees, life.fees) == (Decimal("0.45"), Decimal("0.90"))
+
+
+def ledger_after_on(venue: str, account: str, records: list[Json]) -> tuple[Reconciler, Any]:
+    reconciler = Reconciler()
+    run(records, reconciler)
+    return reconciler, reconciler.book(venue, account)
