@@ -217,6 +217,7 @@ class Checkpoint(Struct, gc=False):
     past_funding: Decimal
     past_closed_value: Decimal
     unseen: "Fill | None"
+    last_close: "Fill | None"
     # The fills folded since, in the venue's order (execution time, trade id), and the
     # lifecycles they closed (a rewind takes those back).
     fills: list[Fill]
@@ -274,6 +275,9 @@ class KeyLedger:
     # and the ledger has no figure of its own until the venue's word that the key is flat,
     # no older than this fill (``venue_flat``), or a fill that takes it through zero.
     unseen: Fill | None = None
+    # The fill that last took a lifecycle of trueup's flat: a report of the key older than it
+    # shows what that lifecycle held, not a position trueup did not see open.
+    last_close: Fill | None = None
     # The newest fill folded here, in the venue's order: one older than it came late.
     newest_time: int = 0
     newest_id: str = ""
@@ -291,6 +295,7 @@ class KeyLedger:
             self.past_funding,
             self.past_closed_value,
             self.unseen,
+            self.last_close,
             [],
             [],
             since,
@@ -306,6 +311,7 @@ class KeyLedger:
         self.past_funding = run.past_funding
         self.past_closed_value = run.past_closed_value
         self.unseen = run.unseen
+        self.last_close = run.last_close
 
     @property
     def realised(self) -> Decimal:
@@ -724,7 +730,7 @@ class PnlLedger:
             )
         if ledger.open is None:
             closing = _venue_closed(book, fill)
-            if closing or ledger.unseen is not None:
+            if closing or ledger.unseen is not None or _held_before(book, ledger, fill):
                 return self._unseen(book, ledger, fill, closing=closing, rest=qty, fee=fee)
         return qty, fee
 
@@ -813,6 +819,7 @@ class PnlLedger:
         ledger.past_fees += life.fees
         ledger.past_funding += life.funding
         ledger.past_closed_value += life.exit_value
+        ledger.last_close = fill
         exec_time, opened_at = fill.exec_time, life.opened_at
         life.closed_at = exec_time if exec_time >= opened_at else opened_at  # as max()
         life.exit_reason = exit_reason(book, life.key, fill, life.position_ids)
@@ -842,8 +849,9 @@ def _share(amount: Decimal, part: Decimal, whole: Decimal) -> Decimal:
 
 
 def _venue_closed(book: "AccountBook", fill: Fill) -> Decimal:
-    """How much of ``fill`` closed a position, as the venue says: its closedSize (Bybit);
-    else all of it where it realised PnL (Aster's rp) or its order is reduce-only."""
+    """How much of ``fill`` closed a position, as the venue says: its closed size (Bybit's
+    closedSize, Hyperliquid's from startPosition); else all of it where it realised PnL
+    (Aster's rp) or its order is reduce-only."""
     closed_size = fill.closed_size
     if closed_size is not None:
         return closed_size if closed_size < fill.exec_qty else fill.exec_qty
@@ -852,6 +860,27 @@ def _venue_closed(book: "AccountBook", fill: Fill) -> Decimal:
     order = book.orders.get(order_key_of(fill.category, fill.venue_order_id))
     report = order.report if order is not None else None
     return fill.exec_qty if report is not None and report.reduce_only else ZERO
+
+
+def _held_before(book: "AccountBook", ledger: KeyLedger, fill: Fill) -> bool:
+    """Whether the venue held a position on the key, trueup's ledger none, just before
+    ``fill``: its last report shows one, is older than the fill (so the fill is not what
+    opened it), and newer than the fill that last took trueup's lifecycle flat (so it is not
+    that lifecycle's). A position opened before trueup watched, which the fill adds to."""
+    position = book.positions.get(ledger.key)
+    report = position.exchange if position is not None else None
+    if report is None or not report.size or not _older(report, fill):
+        return False
+    last = ledger.last_close
+    return last is None or not _older(report, last)
+
+
+def _older(report: PositionReport, fill: Fill) -> bool:
+    """Whether ``report`` was made before ``fill``: by the venue's sequence where both carry
+    one (Bybit's cross sequence is shared by fills and position updates), else by time."""
+    if report.seq is not None and fill.seq is not None:
+        return report.seq < fill.seq
+    return report.updated_time < fill.exec_time
 
 
 def _venue_order(fill: Fill) -> tuple[int, str]:

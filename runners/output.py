@@ -99,6 +99,24 @@ def describe_risk(risk: JSON) -> str:
     )
 
 
+def describe_pnl(pnl: JSON) -> str:
+    """A key's PnL as `positions --json` gives it (``pnl_state``), in one line; the venue's own
+    unrealised figure marked as such."""
+    whose = " (the venue's)" if pnl.get("unrealised_source") == VENUE_FIGURE else ""
+    life = pnl.get("open")
+    opened = (
+        f"; open lifecycle {life['lifecycle']} {life['side']} {_shown(life['size'])}"
+        if life
+        else ""
+    )
+    return (
+        f"unrealised {_shown(pnl.get('unrealised_pnl'))}{whose} at mark "
+        f"{_shown(pnl.get('mark_price'))}; realised {_shown(pnl.get('realised_pnl'))}, "
+        f"fees {_shown(pnl.get('fees'))}, funding {_shown(pnl.get('funding'))}"
+        f"{' ' + pnl['coin'] if pnl.get('coin') else ''}{opened}"
+    )
+
+
 def timeline_line(entry: "TimelineEntry") -> str:
     kind = entry.type + (f"({entry.source})" if entry.source else "")
     return f"  {moment(entry.at)}  {kind:<26} {describe_state(entry.state)}"
@@ -113,6 +131,9 @@ def print_audit(result: "Audit", out: TextIO | None = None) -> None:
                 out.write(timeline_line(entry) + "\n")
         when = f"as of {moment(result.as_of)}" if result.as_of is not None else "now"
         out.write(f"  {when}: {describe_state(result.state(key))}\n")
+        pnl = pnl_state(result.book, key)
+        if pnl:
+            out.write(f"  pnl: {describe_pnl(pnl)}\n")
         risk = risk_json(result.risk(key))
         if risk is not None:
             out.write(f"  risk: {describe_risk(risk)}\n")
@@ -318,6 +339,8 @@ def print_diagnosis(report: JSON, out: TextIO | None = None) -> None:
         out.write(f"  cooldown until {moment(report['cooldown_until'])}\n")
     for position in report["positions"]:
         out.write(f"position idx {position['position_idx']}: {describe_state(position['state'])}\n")
+        if position.get("pnl"):
+            out.write(f"  pnl: {describe_pnl(position['pnl'])}\n")
         if position.get("risk") is not None:
             out.write(f"  risk: {describe_risk(position['risk'])}\n")
         for finding in position["findings"]:

@@ -430,10 +430,36 @@ def test_a_fill_keeps_its_ids_price_fee_and_time() -> None:
     )
     assert (fill.exec_fee, fill.closed_size, fill.exec_time, fill.seq) == (
         Decimal("2.925"),
-        None,
+        Decimal(0),  # a Sell from flat (startPosition 0.0) closed nothing
         T0,
         None,
     )
+
+
+@pytest.mark.parametrize(
+    ("side", "start", "sz", "closed"),
+    [
+        ("A", "1.0", "3.0", "1.0"),  # "Long > Short": only the long of 1 closed
+        ("A", "1.0", "0.4", "0.4"),  # "Close Long", part of it
+        ("B", "-2.0", "2.0", "2.0"),  # "Close Short", all of it
+        ("B", "1.0", "0.5", "0"),  # "Open Long", adding
+        ("A", "-1.0", "0.5", "0"),  # "Open Short", adding
+    ],
+)
+def test_a_fills_start_position_says_how_much_of_it_closed(
+    side: str, start: str, sz: str, closed: str
+) -> None:
+    item = fill_item(5, side=side, sz=sz, start_position=start)
+    event = decode(ws(T0, messages.user_fills_event([item])))
+    assert isinstance(event, ExecutionsReported)
+    assert event.fills[0].closed_size == Decimal(closed)
+
+
+def test_a_fill_without_a_start_position_says_nothing_of_what_it_closed() -> None:
+    item = fill_item(5, side="A")
+    del item["startPosition"]
+    event = decode(ws(T0, messages.user_fills_event([item])))
+    assert isinstance(event, ExecutionsReported) and event.fills[0].closed_size is None
 
 
 def test_a_liquidations_fill_is_a_bust_trade_and_a_spot_fill_is_spot() -> None:

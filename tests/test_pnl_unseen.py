@@ -14,6 +14,7 @@ from tests.inputs import ACCOUNT, T0, accepted, execution_frame, position_frame
 from tests.triggers import add, price
 from trueup.adapters.aster import messages as aster
 from trueup.adapters.bybit import messages
+from trueup.adapters.hyperliquid import messages as hl
 from trueup.domain.emitted import Emitted, PnlMismatch, TriggerFired
 from trueup.domain.keys import PositionKey
 from trueup.domain.pnl import unrealised
@@ -214,6 +215,66 @@ def test_an_over_close_of_trueups_lifecycle_opens_nothing_the_other_way() -> Non
     assert (closed.side, closed.max_size, closed.realised_pnl) == ("LONG", Decimal("0.1"), 1)
 
 
+def test_an_add_to_a_position_trueup_did_not_see_open_opens_no_lifecycle_of_its_own(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The long of 1 at 100000 held from before; the bot buys 1 more at 101000 (closing
+    # nothing). The venue holds 2 at 100500: not trueup's long of 1 at 101000, worth
+    # (102000 - 101000) x 1 = 1000, but the venue's +3000, saying so.
+    records = [
+        position_list(T0),
+        buy(T0 + 1_000, 1, "1", "101000"),
+        held(T0 + 1_001, 1, "Buy", "2", mark="102000", upnl="3000", entry="100500"),
+    ]
+    url = ingested(store_url, tmp_path, records)
+    (row,) = json_lines(capsys, url, "positions", "--json")
+    pnl = row["pnl"]
+    assert pnl["open"] is None
+    assert (pnl["unrealised_pnl"], pnl["unrealised_source"]) == ("3000", "venue")
+
+
+def test_once_the_added_to_position_is_flat_the_next_is_trueups_own() -> None:
+    records = [
+        position_list(T0),
+        buy(T0 + 1_000, 1, "1", "101000"),
+        sell(T0 + 2_000, 2, "2", "102000", pnl="3000"),
+        held(T0 + 2_001, 2, "", "0", mark="102000", upnl="0", entry="0"),
+        buy(T0 + 3_000, 3, "0.2", "102000"),
+    ]
+    _, book = ledger_after(records)
+    ledger = book.pnl.key(KEY)
+    assert ledger.open is not None and ledger.open.size == Decimal("0.2")
+    assert ledger.realised == 0
+
+
+def test_a_position_push_before_the_fill_that_opened_it_leaves_the_position_trueups() -> None:
+    # Bybit orders no topic against another: the push of the long (seq 101) before its
+    # execution (seq 101). The push shows the fill's own position, not one held before it.
+    records = [
+        held(T0 + 1_000, 1, "Buy", "1", mark="100000", upnl="0", entry="100000"),
+        buy(T0 + 1_001, 1, "1", "100000"),
+    ]
+    _, book = ledger_after(records)
+    life = book.pnl.key(KEY).open
+    assert life is not None and life.size == 1
+
+
+def test_a_push_of_trueups_closed_long_arriving_late_leaves_the_next_long_trueups() -> None:
+    # trueup's long of 1 opened (seq 101) and closed (seq 102) by fills; the push of the
+    # long (seq 101) is still the last word when the next long opens (seq 103): that push
+    # shows the long trueup closed, not a position it did not see open.
+    records = [
+        buy(T0 + 1_000, 1, "1", "100000"),
+        held(T0 + 1_001, 1, "Buy", "1", mark="100000", upnl="0", entry="100000"),
+        sell(T0 + 2_000, 2, "1", "100500", pnl="500"),
+        buy(T0 + 3_000, 3, "0.5", "100400"),
+    ]
+    _, book = ledger_after(records)
+    ledger = book.pnl.key(KEY)
+    assert ledger.open is not None and ledger.open.size == Decimal("0.5")
+    assert ledger.realised == 500
+
+
 # --- Aster: no closedSize; its realised profit rp, or a reduce-only order, says a close ----
 
 ASTER = "m"
@@ -245,7 +306,9 @@ def aster_lines(reduce_only: bool, rp: str) -> list[Json]:
     ]
 
 
-@pytest.mark.parametrize(("reduce_only", "rp"), [(False, "750"), (True, "0")])
+# The last: a fill of an order not reduce-only with no realised profit (rp 0, as a close at
+# the entry price has): only the venue's position held before it says it closed some.
+@pytest.mark.parametrize(("reduce_only", "rp"), [(False, "750"), (True, "0"), (False, "0")])
 def test_on_aster_a_close_of_what_trueup_did_not_see_open_opens_nothing(
     store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], reduce_only: bool, rp: str
 ) -> None:
@@ -254,3 +317,67 @@ def test_on_aster_a_close_of_what_trueup_did_not_see_open_opens_nothing(
     pnl = row["pnl"]
     assert pnl["open"] is None
     assert (pnl["unrealised_pnl"], pnl["unrealised_source"]) == ("750", "venue")
+
+
+# --- Hyperliquid: no closedSize; its startPosition (the position before the fill) says ------
+
+HL_USER = "0x" + "ab" * 20
+HL_KEY = PositionKey("hyperliquid", HL_USER, "perp", "ETH", 0)
+
+
+def hl_long_held(at: int) -> Json:
+    """clearinghouseState at trueup's start: an ETH long of 1 at 3000 it did not see open."""
+    position = hl.asset_position(
+        coin="ETH", szi="1.0", entry_px="3000.0", position_value="3000.0", unrealized_pnl="0.0"
+    )
+    state = hl.clearinghouse_state([position], time=at, account_value="10000.0")
+    return hl.capture_rest(at, HL_USER, "clearinghouseState", {"user": HL_USER}, state)
+
+
+def hl_sell(at: int, tid: int, sz: str, px: str, *, direction: str, closed_pnl: str) -> Json:
+    fill = hl.user_fill(
+        coin="ETH", px=px, sz=sz, side="A", time=at, oid=tid, tid=tid, start_position="1.0",
+        direction=direction, closed_pnl=closed_pnl, fee="1.35",
+    )  # fmt: skip
+    return hl.capture_ws(at, HL_USER, hl.user_fills_frame(HL_USER, [fill]))
+
+
+def test_on_hyperliquid_a_close_at_the_entry_price_opens_no_short() -> None:
+    # "Close Long" at 3000, the long's own entry: closedPnl 0.0, so only startPosition tells
+    # it closed something. Not a short of 1 opened at 3000 while the venue is flat.
+    _, book = ledger_after_on(
+        "hyperliquid",
+        HL_USER,
+        [
+            hl_long_held(T0),
+            hl_sell(T0 + 1_000, 1, "1.0", "3000.0", direction="Close Long", closed_pnl="0.0"),
+        ],
+    )
+    ledger = book.pnl.key(HL_KEY)
+    assert ledger.open is None and ledger.unseen is not None
+    assert (ledger.realised, ledger.fees) == (0, Decimal("1.35"))
+
+
+def test_on_hyperliquid_a_flip_of_a_long_trueup_did_not_see_open_opens_its_short() -> None:
+    # "Long > Short": 3 sold against a long of 1 (startPosition 1.0): 1 closed what trueup
+    # never saw opened, and the 2 past zero are a short trueup sees whole, at 3100.
+    _, book = ledger_after_on(
+        "hyperliquid",
+        HL_USER,
+        [
+            hl_long_held(T0),
+            hl_sell(T0 + 1_000, 1, "3.0", "3100.0", direction="Long > Short", closed_pnl="100.0"),
+        ],
+    )
+    ledger = book.pnl.key(HL_KEY)
+    life = ledger.open
+    assert life is not None and ledger.unseen is None
+    assert (life.side.value, life.size, life.cost) == ("SHORT", Decimal("2.0"), Decimal("6200.00"))
+    # The fee split by quantity: a third to the close trueup did not see open, the rest its own.
+    assert (ledger.past_fees, life.fees) == (Decimal("0.45"), Decimal("0.90"))
+
+
+def ledger_after_on(venue: str, account: str, records: list[Json]) -> tuple[Reconciler, Any]:
+    reconciler = Reconciler()
+    run(records, reconciler)
+    return reconciler, reconciler.book(venue, account)

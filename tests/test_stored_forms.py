@@ -9,8 +9,11 @@ so an old journal replays, audits and lists like a new one.
 from decimal import Decimal
 from pathlib import Path
 
+import orjson
 import pytest
 
+from trueup.adapters.capture import decode_line
+from trueup.adapters.hyperliquid import messages as hl
 from trueup.adapters.store import codec
 from trueup.domain.emitted import PnlMismatch, SlUpdate
 from trueup.domain.events import (
@@ -121,3 +124,21 @@ def test_a_pnl_mismatch_stored_under_the_venues_name_for_its_figure_still_reads(
     mismatch = codec.decode_emitted(stored)
     assert isinstance(mismatch, PnlMismatch)
     assert (mismatch.figure, mismatch.venue_pnl) == ("execPnl", Decimal("3.0"))
+
+
+def test_a_hyperliquid_fill_stored_before_its_closed_size_was_read_is_given_it() -> None:
+    # A Sell of 3 against a long of 1 ("Long > Short"), as trueup stored it before it read
+    # startPosition: no closed size. Read now, it closed the 1 held, as a new journal says.
+    fill = hl.user_fill(
+        coin="ETH", px="3100.0", sz="3.0", side="A", time=1_762_199_000_000, oid=1, tid=1,
+        start_position="1.0", direction="Long > Short", closed_pnl="100.0", fee="4.185",
+    )  # fmt: skip
+    user = "0x" + "ab" * 20
+    line = hl.capture_ws(1_762_199_000_001, user, hl.user_fills_frame(user, [fill]))
+    event = decode_line(orjson.dumps(line))
+    assert isinstance(event, ExecutionsReported) and event.fills[0].closed_size == 1
+    stored = codec.encode(event).replace(b'"closed_size":"1.0"', b'"closed_size":null')
+    assert stored != codec.encode(event)
+    old = codec.decode(stored)
+    assert isinstance(old, ExecutionsReported) and old.fills[0].closed_size == Decimal("1.0")
+    assert old == event

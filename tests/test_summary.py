@@ -295,6 +295,24 @@ def test_diagnose_shows_the_positions_leverage_liquidation_margins_and_risk(
     ) in capsys.readouterr().out.splitlines()
 
 
+@pytest.mark.parametrize("command", ["audit", "diagnose"])
+@pytest.mark.parametrize("where", [ETH_MAIN, BTC_HL], ids=["bybit", "hyperliquid"])
+def test_audit_and_diagnose_say_the_positions_pnl_in_words_too(
+    journal_url: str, capsys: pytest.CaptureFixture[str], where: list[str], command: str
+) -> None:
+    (row,) = json_lines(capsys, journal_url, "positions", *where, "--json")
+    pnl = row["pnl"]
+    capsys.readouterr()
+    assert main(["--store", journal_url, command, *where]) in (0, 1)
+    (line,) = [x for x in capsys.readouterr().out.splitlines() if x.startswith("  pnl: ")]
+    whose = " (the venue's)" if pnl["unrealised_source"] == "venue" else ""
+    assert line.startswith(
+        f"  pnl: unrealised {pnl['unrealised_pnl']}{whose} at mark {pnl['mark_price']}; "
+        f"realised {pnl['realised_pnl']}, fees {pnl['fees']}, funding {pnl['funding']} "
+        f"{pnl['coin']}"
+    )
+
+
 @pytest.mark.parametrize("where", [ETH_MAIN, BTC_HL], ids=["bybit", "hyperliquid"])
 def test_the_audit_weighs_the_position_as_positions_does(
     journal_url: str, capsys: pytest.CaptureFixture[str], where: list[str]

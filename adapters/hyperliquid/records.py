@@ -213,22 +213,35 @@ def _fill_kind(item: Payload) -> ExecutionKind:
     return DIR_KINDS.get(direction, ExecutionKind.TRADE)
 
 
+def _closed_size(item: Payload, sold: bool, size: Decimal) -> Decimal | None:
+    """What of the fill closed a position, from ``startPosition`` (the signed position before
+    it), as Bybit's closedSize says: a close at the entry price realises a closedPnl of 0, and
+    a fill past zero ("Long > Short") closes only what was held. None where it is not given."""
+    start = item.optional_decimal("startPosition")
+    if start is None:
+        return None
+    held = start if sold else -start  # what the fill's side takes off
+    return min(held, size) if held > 0 else Decimal(0)
+
+
 def fill(item: Payload) -> Fill:
     """One fill; ``tid`` identifies it wherever it arrives (REST, userFills, user events)."""
     coin = item.name("coin")
+    fill_side = side(item)
+    size = item.quantity("sz")
     return Fill(
         category=category(coin),
         symbol=coin,
         trade_id=str(item.integer("tid")),
         venue_order_id=str(item.integer("oid")),
         client_order_id=item.optional_text("cloid"),
-        side=side(item),
+        side=fill_side,
         kind=_fill_kind(item),
         origin=None,  # a fill names its order (oid), whose report says who placed it
         exec_price=item.decimal("px"),
-        exec_qty=item.quantity("sz"),
+        exec_qty=size,
         exec_fee=item.optional_decimal("fee"),
-        closed_size=None,
+        closed_size=_closed_size(item, fill_side is OrderSide.SELL, size),
         exec_time=item.millis("time"),
         seq=None,
         realised_pnl=item.optional_decimal("closedPnl"),  # before the fee, as Bybit's execPnl

@@ -15,7 +15,7 @@ import orjson
 
 from trueup.adapters import rejections
 from trueup.adapters.store.sharing import share
-from trueup.adapters.store.upcast import legacy, with_coins
+from trueup.adapters.store.upcast import legacy, with_closed_sizes, with_coins
 from trueup.domain.emitted import EMITTED_TYPES, Emitted
 from trueup.domain.events import INPUT_EVENT_TYPES, InputEvent, InputRejected
 
@@ -95,11 +95,12 @@ def decode(state: bytes, *, shared: bool = True) -> InputEvent:
 
 def _upcast(event: InputEvent, state: bytes) -> InputEvent:
     """A refusal an older trueup stored without a kind gets the one its venue's adapter
-    gives it now, and a report stored without its coins the venue's (upcast.with_coins),
-    so the rules judge an old journal as they judge a new one."""
+    gives it now, a report stored without its coins the venue's (upcast.with_coins), and a
+    Hyperliquid fill stored without its closed size the one its line gives
+    (upcast.with_closed_sizes), so the rules judge an old journal as they judge a new one."""
     if isinstance(event, InputRejected) and b'"kind":' not in state:
         return msgspec.structs.replace(event, kind=rejections.stored_kind(event))
-    return with_coins(event)
+    return with_closed_sizes(with_coins(event))
 
 
 def emitted_topic(event: Emitted) -> str:

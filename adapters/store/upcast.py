@@ -11,6 +11,9 @@ Before the reports named the coins money is counted in and how their contract is
 domain read them off the venue, the category and the symbol. A report stored without them is
 given them as it is read, from its venue's adapter (the same knowledge its decoder has now),
 so an old journal sums, weighs and summarises as it did.
+
+Before Hyperliquid's fills were read for what they closed (``startPosition``), they were
+stored with no closed size: one such fill is given the one its line says as it is read.
 """
 
 from collections.abc import Callable
@@ -38,6 +41,8 @@ from trueup.domain.events import (
 from trueup.domain.vocabulary import ExecutionKind
 
 JSON = dict[str, Any]
+HYPERLIQUID = "hyperliquid"
+STORED_START = '"startPosition"'  # in a line whose fills say what they closed
 _RENAMED = {"order_id": "venue_order_id", "order_link_id": "client_order_id", "exec_id": "trade_id"}
 
 
@@ -151,6 +156,30 @@ def with_coins(event: InputEvent) -> InputEvent:
             kind = coins.kind(record.category, record.symbol)
             if kind is not record.contract_kind:
                 force_setattr(record, "contract_kind", kind)
+    return event
+
+
+def with_closed_sizes(event: InputEvent) -> InputEvent:
+    """``event`` with the closed size of each Hyperliquid fill its line gives, where it was
+    stored without one (before the adapter read ``startPosition``). Only for an event just
+    decoded: its fills change in place."""
+    if not isinstance(event, ExecutionsReported) or event.venue != HYPERLIQUID:
+        return event
+    fills = event.fills
+    if not any(f.closed_size is None and f.side is not None for f in fills):
+        return event  # the common case: stored with them, or none to give
+    if STORED_START not in event.raw:
+        return event
+    # Imported here: the capture decoder reaches the venues, which reach this store's forms.
+    from trueup.adapters.capture import decode_line
+
+    again = decode_line(event.raw)
+    if not isinstance(again, ExecutionsReported):
+        return event
+    closed = {f.trade_id: f.closed_size for f in again.fills}
+    for fill in fills:
+        if fill.closed_size is None and fill.side is not None:
+            force_setattr(fill, "closed_size", closed.get(fill.trade_id))
     return event
 
 
