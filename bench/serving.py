@@ -101,6 +101,7 @@ COMMAND_REPEATS = 5
 STARTUP_REPEATS = 10
 REPEATS = 3
 INGEST_INPUTS = 30_000  # per timed ingest (and per baseline insert)
+WARM_INPUTS = 1_000  # before a timed ingest into a running trueup: every account woken
 CAN_OPEN_CALLS = 200  # through the application layer, at most, within CAN_OPEN_BUDGET_S
 CAN_OPEN_MIN_CALLS = 10
 CAN_OPEN_BUDGET_S = 15.0
@@ -579,6 +580,28 @@ def work_ingest(url: str, segment: int, count: int, after_ms: int) -> JSON:
     return {"seconds": seconds, "inputs": len(lines), "emitted": sum(report.emitted.values())}
 
 
+def work_ingest_running(url: str, segment: int, count: int, after_ms: int) -> JSON:
+    """Ingest into a trueup already running (``trueup run`` or ``serve`` taking a bot's
+    inputs): the projection kept, its state loaded by a first WARM_INPUTS lines for every
+    account (segment ``segment``), then ``count`` new lines (the next segment) timed."""
+    from trueup.projections.leased import LeasedProjection
+
+    warm = ingest_lines(segment, WARM_INPUTS, after_ms)
+    lines = ingest_lines(segment + 1, count, after_ms)
+    with Journal.open(url) as journal, relaxed_gc():
+        service, projection = TrueupService(journal), LeasedProjection(journal)
+        try:
+            service.ingest([warm], projection=projection)
+            begin = time.perf_counter()
+            report = service.ingest([lines], projection=projection)
+            seconds = time.perf_counter() - begin
+        finally:
+            projection.release()
+    if report.accepted != len(lines) or not report.detected_here:
+        raise RuntimeError(f"ingest did not take the workload as meant: {report}")
+    return {"seconds": seconds, "inputs": len(lines), "emitted": sum(report.emitted.values())}
+
+
 def work_baseline(url: str, segment: int, count: int, after_ms: int) -> JSON:
     """The rows trueup writes for the same lines (each input's marker and state), inserted
     with eventsourcing's recorder.insert_events in the journal's transactions (batches of
@@ -629,6 +652,7 @@ CHILD_WORK: dict[str, Callable[..., JSON]] = {
     "fold": work_fold,
     "rebuild": work_rebuild,
     "ingest": work_ingest,
+    "ingest-running": work_ingest_running,
     "baseline": work_baseline,
 }
 
@@ -1024,49 +1048,35 @@ def worker_rows(journals: Journals, scratch: Path, report: Report, progress: Pro
 def ingest_rows(journals: Journals, scratch: Path, report: Report, progress: Progress) -> None:
     big = journals.main_big
     after = big.end_ms + MINUTE_MS
-    rates: dict[str, list[float]] = {"big": [], "small": [], "base_big": [], "base_small": []}
+    rates: dict[str, list[float]] = {
+        kind: [] for kind in ("big", "small", "run_big", "run_small", "base_big", "base_small")
+    }
+
+    def rate(work: str, url: str, segment: int) -> float:
+        return _rate(child(work, url=url, segment=segment, count=INGEST_INPUTS, after_ms=after))
+
     progress(f"ingest {INGEST_INPUTS:,} inputs, detectors on, x {REPEATS} into a copy of the 1M")
     with working_copy(big, scratch) as copy:
-        for segment in range(REPEATS):
-            rates["big"].append(
-                _rate(
-                    child(
-                        "ingest",
-                        url=copy.path,
-                        segment=segment,
-                        count=INGEST_INPUTS,
-                        after_ms=after,
-                    )
-                )
-            )
-        for segment in range(REPEATS, 2 * REPEATS):
-            rates["base_big"].append(
-                _rate(
-                    child(
-                        "baseline",
-                        url=copy.path,
-                        segment=segment,
-                        count=INGEST_INPUTS,
-                        after_ms=after,
-                    )
-                )
-            )
+        # Segments in time order, each new; the baseline's last, for no projection sees its
+        # inputs (a later ingest would process them first).
+        segments = itertools.count()
+        for _ in range(REPEATS):
+            rates["big"].append(rate("ingest", copy.path, next(segments)))
+        for _ in range(REPEATS):
+            rates["run_big"].append(rate("ingest-running", copy.path, next(segments)))
+            next(segments)  # the timed one, after the warm one
+        for _ in range(REPEATS):
+            rates["base_big"].append(rate("baseline", copy.path, next(segments)))
     progress(f"ingest {INGEST_INPUTS:,} inputs x {REPEATS} into empty journals, and baselines")
     for segment in range(REPEATS):
-        for kind, work in (("small", "ingest"), ("base_small", "baseline")):
+        for kind, work in (
+            ("small", "ingest"),
+            ("run_small", "ingest-running"),
+            ("base_small", "baseline"),
+        ):
             empty = scratch / f"empty-{kind}-{segment}.db"
             try:
-                rates[kind].append(
-                    _rate(
-                        child(
-                            work,
-                            url=str(empty),
-                            segment=segment,
-                            count=INGEST_INPUTS,
-                            after_ms=after,
-                        )
-                    )
-                )
+                rates[kind].append(rate(work, str(empty), segment))
             finally:
                 for part in scratch.glob(empty.name + "*"):
                     part.unlink()
@@ -1078,13 +1088,21 @@ def ingest_rows(journals: Journals, scratch: Path, report: Report, progress: Pro
         Target(INGEST_RATE, at_least=True),
         RATIO_BOUND,
     )
+    running = Row(
+        f"  into a running trueup (its state loaded by {WARM_INPUTS:,} inputs first)",
+        "inputs/s",
+        Stats(tuple(rates["run_big"])),
+        Stats(tuple(rates["run_small"])),
+        Target(INGEST_RATE, at_least=True),
+        RATIO_BOUND,
+    )
     baseline = Row(
         "  baseline: the same rows by recorder.insert_events",
         "inputs/s",
         Stats(tuple(rates["base_big"])),
         Stats(tuple(rates["base_small"])),
     )
-    report.rows += [trueup, baseline]
+    report.rows += [trueup, running, baseline]
     report.notes.append(
         "ingest, trueup/baseline: "
         f"{trueup.big.median / baseline.big.median:.2f} into the 1M journal, "
