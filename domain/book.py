@@ -109,6 +109,7 @@ class AccountBook:
         "prices",
         "prices_down",
         "reconnected",
+        "resync_due",
         "snapshots",
         "stream_down",
         "touched",
@@ -174,6 +175,9 @@ class AccountBook:
         self.reconnected: tuple[int, str] | None = None
         # The feed's stream found dead, and why, until it reconnects.
         self.stream_down: tuple[int, str] | None = None
+        # The stream rebuilt then (and why) with no complete snapshot begun since: what it
+        # missed meanwhile (a close, a position opened by hand) is not known yet.
+        self.resync_due: tuple[int, str] | None = None
         # Keys whose views may show something new since the views last took them.
         self.touched: set[PositionKey] = set()
         # Profit and loss per key and per lifecycle, from the fills (domain/pnl.py).
@@ -260,6 +264,7 @@ class AccountBook:
             self.prices_down = None
             return
         self.reconnected = (at, reason)
+        self.resync_due = (at, reason)
         self.stream_down = None
 
     def feed_down(self, at: int, reason: str, stream: str = "") -> None:
@@ -383,6 +388,9 @@ class AccountBook:
         if verdict.outcome is not PageOutcome.COMPLETE:
             return set()
         self.complete_snapshot_at = event.at
+        due = self.resync_due
+        if due is not None and verdict.started_at is not None and verdict.started_at >= due[0]:
+            self.resync_due = None
         # A whole run: every covered key it did not list is flat.
         absent = [
             position

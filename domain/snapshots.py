@@ -30,6 +30,8 @@ class PageVerdict:
     listed: frozenset[PositionKey] = frozenset()
     # Why the page proves nothing, or why an unfinished run it replaced was given up.
     problem: str | None = None
+    # Set on COMPLETE: when the run's first page came, so what it shows is no older.
+    started_at: int | None = None
 
 
 @dataclass(slots=True)
@@ -85,12 +87,14 @@ class Snapshots:
         if verdict.outcome is PageOutcome.CONTINUED:
             verdict = PageVerdict(PageOutcome.STARTED, problem=problem)
         elif problem is not None:
-            verdict = PageVerdict(verdict.outcome, verdict.listed, problem)
+            verdict = PageVerdict(verdict.outcome, verdict.listed, problem, verdict.started_at)
         return verdict
 
     def _next(self, scope: Scope, run: _Run, page: SnapshotPage) -> PageVerdict:
         if not page.next_cursor:
-            return PageVerdict(PageOutcome.COMPLETE, listed=frozenset(run.listed))
+            return PageVerdict(
+                PageOutcome.COMPLETE, listed=frozenset(run.listed), started_at=run.started_at
+            )
         if page.next_cursor in run.cursors or page.next_cursor == page.cursor:
             return PageVerdict(
                 PageOutcome.BROKEN,

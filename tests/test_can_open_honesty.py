@@ -212,3 +212,30 @@ def test_a_feed_that_is_down_is_a_no_until_its_stream_is_back(journal: Journal) 
     )
     service.ingest([[line(back), line(position_snapshot(T0 + 900))]])
     assert service.can_open("bybit", "main", "BTCUSDT").allowed
+
+
+def test_a_rebuilt_stream_is_a_no_until_a_snapshot_begun_after_it_is_complete(
+    journal: Journal,
+) -> None:
+    # Whatever the stream missed while it was down (a position opened or closed by hand)
+    # only a snapshot asked after it came back can show: the one before it is no proof.
+    service = TrueupService(journal, clock=lambda: T0 + 3_000)
+    service.ingest([fresh_account()])
+    down = feed_status.down(T0 + 500, "bybit", "main", stream="private", reason="stream closed")
+    back = feed_status.reconnected(
+        T0 + 800, "bybit", "main", stream="private", reason="stream closed", attempt=1
+    )
+    # A run begun while the stream was down, ending after it came back, proves nothing.
+    begun_before = position_snapshot(T0 + 700, next_cursor="page-2")
+    ended_after = position_snapshot(T0 + 900, cursor="page-2")
+    service.ingest([[line(down), line(begun_before), line(back), line(ended_after)]])
+
+    answer = service.can_open("bybit", "main", "BTCUSDT")
+
+    assert answer.reasons == [
+        "the venue's stream was rebuilt at 2025-11-03T19:43:20.800Z (stream closed) and no "
+        "complete snapshot of the exchange's positions has been taken since: what it missed "
+        "is unknown"
+    ]
+    service.ingest([[line(position_snapshot(T0 + 1_000))]])
+    assert service.can_open("bybit", "main", "BTCUSDT").allowed

@@ -87,6 +87,8 @@ class AccountFacts:
     complete_snapshot_at: int | None = None
     freshness_limit_ms: int = RuleConfig().freshness_limit_ms
     stream_down: tuple[int, str] | None = None  # since when, and why
+    # The stream rebuilt then (and why), no complete snapshot begun since.
+    resync_due: tuple[int, str] | None = None
 
 
 UNKNOWN_ACCOUNT = AccountFacts(0, None, known=False)
@@ -157,7 +159,8 @@ def judge(
 
 def stale_view(account: AccountFacts, now: int) -> list[str]:
     """Why the exchange view cannot be vouched for at ``now``, if it cannot: no recent
-    complete snapshot, or a venue stream that is down (/health says the same)."""
+    complete snapshot, a venue stream that is down, or one rebuilt with no complete
+    snapshot since (/health says the same)."""
     reasons = []
     taken = account.complete_snapshot_at
     if taken is None:
@@ -175,5 +178,11 @@ def stale_view(account: AccountFacts, now: int) -> list[str]:
         reasons.append(
             f"the venue's stream is down since {iso(since)} ({why}): fills and closes may "
             "go unseen until it is back"
+        )
+    if account.resync_due is not None:
+        since, why = account.resync_due
+        reasons.append(
+            f"the venue's stream was rebuilt at {iso(since)} ({why}) and no complete snapshot "
+            "of the exchange's positions has been taken since: what it missed is unknown"
         )
     return reasons

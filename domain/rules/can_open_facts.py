@@ -31,6 +31,7 @@ def account_facts(book: AccountBook, config: RuleConfig) -> AccountFacts:
         complete_snapshot_at=book.complete_snapshot_at,
         freshness_limit_ms=config.freshness_limit_ms,
         stream_down=book.stream_down,
+        resync_due=book.resync_due,
     )
 
 
