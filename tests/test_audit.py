@@ -226,4 +226,5 @@ def test_the_audit_for_people_names_the_event_that_closed_the_position(
     assert closing[0].startswith("  2025-11-03T19:47:22.524Z  PositionsReported(ws)")
     assert "local: 0 " in closing[0]
     assert "closed by POSITION_CLOSED p-eth-1 (MANUAL)" in closing[0]
-    assert lines[-1].startswith("  now: exchange: flat") and lines[-1].endswith("local: 0")
+    (now,) = [line for line in lines if line.startswith("  now: ")]
+    assert now.startswith("  now: exchange: flat") and now.endswith("local: 0")
