@@ -8,18 +8,21 @@ it shows, all before any judges it (stale asks manual close whether the exchange
 a position); then they judge it, then each key it changed. Then, as on a clock tick, the
 timers: the keys any detector waits on are judged again, the detectors forget what the book
 has let go, and the timed ones report what time has made due.
+
+One rule changes the book itself: manual close closes the local positions the exchange
+closed. A fold of the inputs alone (the audit) runs it too (rules/local_closes.py), so that
+its local side is the reconciler's.
 """
 
 from collections.abc import Collection, Iterable
 
 from trueup.domain.book import AccountBook, Changed
-from trueup.domain.emitted import Cause, Emitted, PositionCleaned
+from trueup.domain.emitted import Cause, Emitted
 from trueup.domain.events import (
     AccountModeSet,
     ClockTicked,
     InputEvent,
     InputRejected,
-    LocalPositionCleaned,
     NotificationAttempted,
     OrderCancelled,
     RulesSet,
@@ -30,7 +33,7 @@ from trueup.domain.keys import PositionKey
 from trueup.domain.rules import sync
 from trueup.domain.rules.account import AccountDetectors
 from trueup.domain.rules.config import RuleConfig
-from trueup.domain.rules.detector import LetGo
+from trueup.domain.rules.local_closes import cleaned
 from trueup.domain.touched import Touched
 
 Account = tuple[str, str]
@@ -155,15 +158,11 @@ class Reconciler:
     def _account_input(self, account: Account, event: InputEvent, cause: Cause) -> list[Emitted]:
         """The input folded into its account's book, noted and judged, then the timers."""
         book = self.book(*account)
-        detectors = self.detectors_by_account[account]
-        phases = detectors.phases
         changed = book.apply(event)
-        emitted = _cleaned(event, changed, cause)
-        # Only the detectors that act on inputs of its type: the others would return at once.
-        for detector in phases.noting_for(type(event)):
-            detector.note(book, event, changed)
-        for detector in phases.judging_for(type(event)):
-            emitted += detector.on_input(book, event, changed, cause, self.config)
+        emitted = cleaned(event, changed, cause)
+        emitted += self.detectors_by_account[account].phases.take(
+            book, event, changed, cause, self.config
+        )
         emitted += self._keys(account, changed, cause)
         emitted += self._timers(account, cause, skip=changed)
         return emitted
@@ -190,10 +189,7 @@ class Reconciler:
 
     def _forget(self, account: Account) -> None:
         """The detectors forget what the book has let go since the last time."""
-        let_go = LetGo.take(self.books[account].forgotten)
-        if let_go is not None:
-            for detector in self.detectors_by_account[account].in_order:
-                detector.forget(let_go)
+        self.detectors_by_account[account].phases.forget(self.books[account])
 
     def _timers_guarded(self, account: Account, cause: Cause) -> list[Emitted]:
         """One account's timers: should its state break a rule, that account alone is
@@ -218,21 +214,6 @@ class Reconciler:
         for detector in phases.timed:
             emitted += detector.on_time(book, cause, self.config)
         return emitted
-
-
-def _cleaned(event: InputEvent, changed: Changed, cause: Cause) -> list[Emitted]:
-    """An operator's clean of a local position, acknowledged (if it closed one)."""
-    if not (isinstance(event, LocalPositionCleaned) and changed):
-        return []
-    (key,) = changed
-    return [
-        PositionCleaned(
-            **cause.on(key),
-            position_id=event.position_id,
-            exit_reason=event.exit_reason,
-            operator=event.operator,
-        )
-    ]
 
 
 def reconcile(events: Iterable[InputEvent], config: RuleConfig | None = None) -> list[Emitted]:

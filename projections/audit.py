@@ -1,4 +1,9 @@
-"""The audit read model: one position's history, replayed from the journal, as of any instant."""
+"""The audit read model: one position's history, replayed from the journal, as of any instant.
+
+The inputs are folded with the closes the reconciler makes itself (rules/local_closes.py):
+a position the exchange closed while the trading system held it open is closed on the local
+side at the input the reconciler closed it on, as `positions` shows it.
+"""
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -6,11 +11,13 @@ from decimal import Decimal
 from typing import Any
 
 from trueup.domain.book import AccountBook
+from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent, PositionReport, PositionsReported
 from trueup.domain.keys import PositionKey
 from trueup.domain.position import Position
 from trueup.domain.risk import PositionRisk, position_risk
 from trueup.domain.rules.config import RuleConfig
+from trueup.domain.rules.local_closes import Close, LocalCloses
 
 JSON = dict[str, Any]
 
@@ -21,7 +28,8 @@ def _text(value: Decimal | None) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class TimelineEntry:
-    """One input that changed the position, and the position's state right after it."""
+    """One input that changed the position, and the position's state right after it, with
+    the events the reconciler emitted as it closed local positions there on that input."""
 
     at: int
     type: str
@@ -29,6 +37,7 @@ class TimelineEntry:
     input_id: str
     key: PositionKey
     state: JSON
+    closed_by: tuple[Close, ...] = ()
 
 
 @dataclass(slots=True)
@@ -92,6 +101,7 @@ class Auditor:
     ) -> None:
         book = AccountBook(venue, account)
         self.result = Audit(symbol, position_idx, as_of, book, rules=rules or RuleConfig())
+        self._closes = LocalCloses()
         self._last: dict[PositionKey, JSON] = {}
 
     @property
@@ -111,6 +121,8 @@ class Auditor:
         result = self.result
         book, symbol, position_idx = result.book, result.symbol, result.position_idx
         changed = book.apply(event)
+        # Those are the inputs' changes; the reconciler's own closes come with them.
+        closes = self._closes.take(book, event, changed, result.rules)
         # Keys in order: a set's order hangs on the other keys in it, and on string hashing.
         for key in sorted(k for k in changed if k.symbol == symbol):
             if position_idx not in (None, key.position_idx):
@@ -126,7 +138,8 @@ class Auditor:
                 and len(position.opened) == len(before["local"]["positions"])
             ):
                 # A position report changes the exchange's side and nothing else, but for
-                # closing a leg of trueup's own (one fewer open local position).
+                # closing a local position: a leg of trueup's own, or one the manual-close
+                # rule closed (one fewer open local position).
                 state = {**before, "exchange": exchange_state(position.exchange)}
             else:
                 state = position_state(book, position)
@@ -139,8 +152,18 @@ class Auditor:
                     input_id=event.input_id,
                     key=key,
                     state=state,
+                    closed_by=tuple(e for e in closes if _about(e, key)),
                 )
             )
+
+
+def _about(event: Emitted, key: PositionKey) -> bool:
+    """Whether ``event`` (of the key's account) is about ``key``."""
+    return (event.category, event.symbol, event.position_idx) == (
+        key.category,
+        key.symbol,
+        key.position_idx,
+    )
 
 
 def position_state(book: AccountBook, position: Position) -> JSON:

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 import msgspec
 import orjson
 
-from trueup.adapters.store.codec import event_json, named_symbols
-from trueup.domain.emitted import Emitted
+from trueup.adapters.store.codec import as_json, event_json, named_symbols
+from trueup.domain.emitted import Emitted, PositionCleaned
 from trueup.domain.events import InputEvent, InputRejected
 from trueup.domain.instants import iso
 from trueup.domain.pnl import ClosedPosition
@@ -19,6 +19,7 @@ from trueup.projections.position_json import JSON, pnl_state, risk_json
 VENUE_FIGURE = Whose.VENUE.value
 
 if TYPE_CHECKING:  # only the commands that print these load what makes them
+    from trueup.domain.rules.local_closes import Close
     from trueup.projections.audit import Audit, TimelineEntry
     from trueup.projections.summary import Summary
 
@@ -119,7 +120,16 @@ def describe_pnl(pnl: JSON) -> str:
 
 def timeline_line(entry: "TimelineEntry") -> str:
     kind = entry.type + (f"({entry.source})" if entry.source else "")
-    return f"  {moment(entry.at)}  {kind:<26} {describe_state(entry.state)}"
+    closes = "".join(f" | closed by {_close(e)}" for e in entry.closed_by)
+    return f"  {moment(entry.at)}  {kind:<26} {describe_state(entry.state)}{closes}"
+
+
+def _close(event: "Close") -> str:
+    """The event that closed a local position, as one phrase: its type, the position, why."""
+    why = event.exit_reason
+    if isinstance(event, PositionCleaned):
+        why += f" by {event.operator}"
+    return f"{event.type} {event.position_id} ({why})"
 
 
 def print_audit(result: "Audit", out: TextIO | None = None) -> None:
@@ -161,6 +171,7 @@ def audit_json(result: "Audit") -> JSON:
                 "source": e.source,
                 "input_id": e.input_id,
                 "state": e.state,
+                "closed_by": [as_json(said) for said in e.closed_by],
             }
             for e in result.timeline
             if e.key == key

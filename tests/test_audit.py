@@ -1,27 +1,74 @@
-"""The audit: every input that changed a position, and the position as it stood after each."""
+"""The audit: every input that changed a position, and the position as the reconciler held it
+after each: its local side closed where a rule closed it (the exchange closed the position by
+hand, a liquidation, a stop-loss the bot never saw), with the event that said so."""
 
-from tests.inputs import event
-from tests.scenarios import busy_session
-from trueup.domain.book import fold
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from tests.inputs import (
+    T0,
+    accepted,
+    event,
+    execution_frame,
+    opened,
+    position_frame,
+    position_snapshot,
+)
+from tests.scenarios import SYMBOLS, busy_session
+from trueup.domain.emitted import Emitted, PositionCleaned, PositionClosed
+from trueup.domain.events import InputEvent
+from trueup.domain.keys import PositionKey
+from trueup.domain.reconciler import Reconciler
 from trueup.projections.audit import audit, position_state
+from trueup.runners.cli import main
 
 EVENTS = [event(record) for record in busy_session(400)]
+SAMPLE = Path(__file__).parent.parent / "samples" / "bybit-session.jsonl"
+JSON = dict[str, Any]
 
 
-def test_each_timeline_entry_holds_the_state_folded_up_to_its_input() -> None:
-    result = audit("bybit", "main", EVENTS, symbol="BTCUSDT")
-    assert len(result.timeline) > 50
-    by_id = {e.input_id: i for i, e in enumerate(EVENTS)}
-    for entry in result.timeline:
-        prefix = EVENTS[: by_id[entry.input_id] + 1]
-        book = fold("bybit", "main", prefix)
-        assert entry.state == position_state(book, book.positions[entry.key])
+def about(emitted: Emitted, key: PositionKey) -> bool:
+    return (emitted.category, emitted.symbol, emitted.position_idx) == (
+        key.category,
+        key.symbol,
+        key.position_idx,
+    )
+
+
+def test_each_timeline_entry_holds_the_state_the_reconciler_held_after_its_input() -> None:
+    audits = {symbol: audit("bybit", "main", EVENTS, symbol=symbol) for symbol in SYMBOLS}
+    entries = {(e.input_id, e.key): e for result in audits.values() for e in result.timeline}
+    reconciler, closes, compared = Reconciler(), [], 0
+    for input_ in EVENTS:
+        emitted = reconciler.apply(input_)
+        closes += [e for e in emitted if isinstance(e, PositionClosed | PositionCleaned)]
+        book = reconciler.book("bybit", "main")
+        for key in book.positions:
+            entry = entries.get((input_.input_id, key))
+            if entry is None:
+                continue
+            compared += 1
+            assert entry.state == position_state(book, book.positions[key])
+            assert list(entry.closed_by) == [
+                e for e in emitted if isinstance(e, PositionClosed) and about(e, key)
+            ]
+    assert compared == len(entries) > 250
+    told = [e for result in audits.values() for entry in result.timeline for e in entry.closed_by]
+    assert sorted(e.event_id for e in told) == sorted(e.event_id for e in closes)
+    assert len(closes) > 20  # the rules closed many local positions the inputs left open
 
 
 def test_as_of_an_instant_gives_the_state_then() -> None:
     instant = EVENTS[len(EVENTS) // 2].at
     result = audit("bybit", "main", EVENTS, symbol="BTCUSDT", as_of=instant)
-    book = fold("bybit", "main", [e for e in EVENTS if e.at <= instant])
+    reconciler = Reconciler()
+    for input_ in EVENTS:
+        if input_.at <= instant:
+            reconciler.apply(input_)
+    book = reconciler.book("bybit", "main")
     (key,) = result.keys
     assert result.state(key) == position_state(book, book.positions[key])
     assert all(entry.at <= instant for entry in result.timeline)
@@ -32,3 +79,152 @@ def test_an_input_that_changes_nothing_is_not_in_the_timeline() -> None:
     assert len(audit("bybit", "main", twice, symbol="BTCUSDT").timeline) == len(
         audit("bybit", "main", EVENTS, symbol="BTCUSDT").timeline
     )
+
+
+# --- positions the exchange closed, the trading system none the wiser -----------------------
+
+
+def held(at: int, size: str, seq: int) -> dict[str, Any]:
+    side = "Buy" if size != "0" else ""
+    return position_frame(at, symbol="BTCUSDT", side=side, size=size, seq=seq, updated_time=at)
+
+
+def closing_fill(exec_type: str, create_type: str = "CreateByUser") -> dict[str, Any]:
+    fill = {
+        "symbol": "BTCUSDT", "exec_id": f"e-{exec_type}", "order_id": "o-x", "side": "Sell",
+        "exec_price": "60000", "exec_qty": "1", "exec_type": exec_type, "exec_time": T0 + 2_900,
+        "seq": 9, "create_type": create_type,
+    }  # fmt: skip
+    return execution_frame(T0 + 2_900, fill)
+
+
+FLAT_BY_REPORT = [held(T0 + 3_000, "0", 10)]
+FLAT_BY_SNAPSHOT = [position_snapshot(T0 + 3_000)]  # complete, and BTCUSDT not in it
+CLOSES = {
+    "by hand": ([closing_fill("Trade", "CreateByClosing")], FLAT_BY_REPORT, "MANUAL"),
+    "liquidated": ([closing_fill("BustTrade")], FLAT_BY_REPORT, "LIQUIDATION"),
+    "a stop-loss the bot never saw": (
+        [closing_fill("Trade", "CreateByStopLoss")],
+        FLAT_BY_REPORT,
+        "STOP_LOSS",
+    ),
+    "nothing shows why": ([], FLAT_BY_REPORT, "STOP_LOSS"),
+    "left out of a complete snapshot": ([], FLAT_BY_SNAPSHOT, "STOP_LOSS"),
+}
+
+
+@pytest.mark.parametrize(("fills", "flat", "reason"), CLOSES.values(), ids=CLOSES.keys())
+def test_a_position_the_exchange_closed_is_closed_locally_when_the_rule_closed_it(
+    fills: list[dict[str, Any]], flat: list[dict[str, Any]], reason: str
+) -> None:
+    records = [opened(T0, "p-1", "BTCUSDT", "1"), held(T0 + 1_000, "1", 2), *fills, *flat]
+    inputs: list[InputEvent] = [accepted(r) for r in records]
+    reconciler = Reconciler()
+    (closed,) = [e for i in inputs for e in reconciler.apply(i) if isinstance(e, PositionClosed)]
+    assert closed.exit_reason == reason
+
+    result = audit("bybit", "main", inputs, symbol="BTCUSDT")
+    (key,) = result.keys
+    *before, last = [e for e in result.timeline if e.key == key]
+    assert (last.at, last.input_id) == (T0 + 3_000, inputs[-1].input_id)
+    assert last.closed_by == (closed,)  # the very event the reconciler emitted
+    assert last.state["local"] == {"qty": "0", "positions": []}
+    assert result.state(key)["local"] == {"qty": "0", "positions": []}
+    assert not [e for e in before if e.closed_by]
+    assert before[-1].state["local"]["qty"] == "1"
+    # Just before the close, the audit shows it open still.
+    then = audit("bybit", "main", inputs, symbol="BTCUSDT", as_of=T0 + 2_999)
+    assert [p["position_id"] for p in then.state(key)["local"]["positions"]] == ["p-1"]
+
+
+def test_an_operators_clean_is_shown_with_the_event_that_acknowledged_it() -> None:
+    clean = {
+        "at": T0 + 2_000, "venue": "bybit", "account": "main", "channel": "operator",
+        "data": {"action": "clean_position", "position_id": "p-1",
+                 "exit_reason": "STALE_CLEANUP", "operator": "alice"},
+    }  # fmt: skip
+    inputs = [accepted(r) for r in (opened(T0, "p-1", "BTCUSDT", "1"), clean)]
+    reconciler = Reconciler()
+    (cleaned,) = [e for i in inputs for e in reconciler.apply(i)]
+    assert isinstance(cleaned, PositionCleaned)
+    result = audit("bybit", "main", inputs, symbol="BTCUSDT")
+    assert [(e.type, e.closed_by) for e in result.timeline] == [
+        ("LocalPositionOpened", ()),
+        ("LocalPositionCleaned", (cleaned,)),
+    ]
+    assert result.timeline[-1].state["local"] == {"qty": "0", "positions": []}
+
+
+# --- the sample: ETHUSDT closed by hand ------------------------------------------------------
+
+ETH = ["--venue", "bybit", "--account", "main", "--symbol", "ETHUSDT"]
+HAND_CLOSE_AT = 1_762_199_242_524  # 2025-11-03T19:47:22.524Z: Bybit's flat ETHUSDT push
+
+
+@pytest.fixture(scope="module")
+def sampled(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = str(tmp_path_factory.mktemp("audit") / "journal.db")
+    assert main(["--store", url, "ingest", str(SAMPLE)]) == 0
+    return url
+
+
+def cli(store: str, capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    capsys.readouterr()
+    assert main(["--store", store, *args]) == 0
+    return capsys.readouterr().out
+
+
+def cli_json(store: str, capsys: pytest.CaptureFixture[str], *args: str) -> list[JSON]:
+    return [orjson.loads(text) for text in cli(store, capsys, *args, "--json").splitlines()]
+
+
+def test_the_audit_of_a_position_closed_by_hand_tells_what_positions_tells(
+    sampled: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (row,) = cli_json(sampled, capsys, "positions", "--symbol", "ETHUSDT")
+    (document,) = cli_json(sampled, capsys, "audit", *ETH)
+    assert row["state"]["local"] == {"qty": "0", "positions": []}
+    assert document["state"]["local"] == row["state"]["local"]
+    (said,) = cli_json(sampled, capsys, "events", "--emitted", "--type", "POSITION_CLOSED")
+    assert (said["symbol"], said["position_id"]) == ("ETHUSDT", "p-eth-1")
+    assert said["at"] == HAND_CLOSE_AT
+    *before, close = document["timeline"]
+    assert (close["at"], close["type"], close["input_id"]) == (
+        HAND_CLOSE_AT,
+        "PositionsReported",
+        said["cause"],
+    )
+    assert close["state"]["local"] == {"qty": "0", "positions": []}
+    assert close["closed_by"] == [{k: v for k, v in said.items() if k != "position"}]
+    assert all(entry["closed_by"] == [] for entry in before)
+    assert before[-1]["state"]["local"]["qty"] == "-2"
+
+
+@pytest.mark.parametrize(
+    ("as_of", "held_open"), [(HAND_CLOSE_AT - 1, True), (HAND_CLOSE_AT, False)]
+)
+def test_the_audit_as_of_an_instant_before_the_hand_close_shows_the_position_open(
+    sampled: str, capsys: pytest.CaptureFixture[str], as_of: int, held_open: bool
+) -> None:
+    (document,) = cli_json(sampled, capsys, "audit", *ETH, "--as-of", str(as_of))
+    local = document["state"]["local"]
+    if held_open:
+        assert local["qty"] == "-2"
+        assert [(p["position_id"], p["status"]) for p in local["positions"]] == [
+            ("p-eth-1", "OPEN")
+        ]
+    else:
+        assert local == {"qty": "0", "positions": []}
+
+
+def test_the_audit_for_people_names_the_event_that_closed_the_position(
+    sampled: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = cli(sampled, capsys, "audit", *ETH).splitlines()
+    closing = [line for line in lines if "POSITION_CLOSED" in line]
+    assert len(closing) == 1
+    assert closing[0].startswith("  2025-11-03T19:47:22.524Z  PositionsReported(ws)")
+    assert "local: 0 " in closing[0]
+    assert "closed by POSITION_CLOSED p-eth-1 (MANUAL)" in closing[0]
+    (now,) = [line for line in lines if line.startswith("  now: ")]
+    assert now.startswith("  now: exchange: flat") and now.endswith("local: 0")

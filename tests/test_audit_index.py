@@ -26,10 +26,12 @@ from trueup.adapters.store.journal import MARKER_TOPIC, Journal
 from trueup.adapters.store.journal_format import FORMAT_ROW, JOURNAL_FORMAT
 from trueup.application.service import TrueupService
 from trueup.domain.book import AccountBook
+from trueup.domain.emitted import PositionCleaned, PositionClosed
 from trueup.domain.events import InputEvent
 from trueup.domain.keys import account_stream_id
+from trueup.domain.reconciler import Reconciler
 from trueup.projections import audit as audit_module
-from trueup.projections.audit import Audit, audit
+from trueup.projections.audit import Audit, audit, position_state
 from trueup.projections.indexed_audit import audit_indexed
 
 Record = dict[str, Any]
@@ -229,8 +231,11 @@ def tangled(seed: int, inputs: int, *, reuse: bool = False) -> list[InputEvent]:
 
 
 def seen(result: Audit) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """What an audit shows: its timeline, and the state of each key as of its instant."""
-    timeline = [(t.at, t.type, t.source, t.input_id, t.key, t.state) for t in result.timeline]
+    """What an audit shows: its timeline (with the closes the reconciler made there), and the
+    state of each key as of its instant."""
+    timeline = [
+        (t.at, t.type, t.source, t.input_id, t.key, t.state, t.closed_by) for t in result.timeline
+    ]
     return timeline, [(key, result.state(key)) for key in result.keys]
 
 
@@ -339,6 +344,45 @@ def test_any_session_audits_the_same_through_the_index(
         for start in range(0, len(events), batch):
             journal.append(events[start : start + batch])
         assert_same_audits(journal, events)
+
+
+def local_side(state: dict[str, Any]) -> tuple[str, list[tuple[str, str, str]]]:
+    """A state's local side: its net quantity, and each open position's id, qty and status."""
+    local = state["local"]
+    return local["qty"], [(p["position_id"], p["qty"], p["status"]) for p in local["positions"]]
+
+
+@pytest.mark.parametrize("seed", [3, 5])
+def test_each_entry_shows_the_local_side_the_reconciler_held_after_its_input(
+    journal: Journal, seed: int
+) -> None:
+    """The closes the rules made of positions the exchange closed, and the operator's cleans,
+    are in the audit where the reconciler made them, each with the event it emitted. (Ids
+    are not reused across symbols here: an audit folds its symbol's inputs alone.)"""
+    events = tangled(seed, 2_000)
+    append_in_batches(journal, events, seed)
+    audits = [indexed(journal, symbol, None) for symbol in SYMBOLS]
+    entries = {(e.input_id, e.key): e for result in audits for e in result.timeline}
+    reconciler, compared, closes = Reconciler(), 0, 0
+    for input_ in events:
+        said = reconciler.apply(input_)
+        book = reconciler.book(VENUE, ACCOUNT)
+        for key, position in book.positions.items():
+            entry = entries.get((input_.input_id, key))
+            if entry is None:
+                continue
+            compared += 1
+            assert local_side(entry.state) == local_side(position_state(book, position))
+            leg = (key.category, key.symbol, key.position_idx)
+            assert list(entry.closed_by) == [
+                e
+                for e in said
+                if isinstance(e, PositionClosed | PositionCleaned)
+                and (e.category, e.symbol, e.position_idx) == leg
+            ]
+            closes += len(entry.closed_by)
+    assert compared == len(entries)
+    assert closes > 10
 
 
 def test_the_service_audits_through_the_index(journal: Journal) -> None:

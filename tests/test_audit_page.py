@@ -112,3 +112,32 @@ def test_what_trueup_said_about_a_position_is_its_own_events_up_to_the_instant_a
             "RISK_WARNING",  # at 10x, liquidation 9.5 % away
             "ENTRY_FILLED",
         ]
+
+
+ETH = ["--venue", "bybit", "--account", "main", "--symbol", "ETHUSDT"]
+HAND_CLOSE_AT = 1_762_199_242_524  # Bybit's flat ETHUSDT push: the rule closed p-eth-1 there
+
+
+def test_the_chart_of_a_position_closed_by_hand_steps_the_local_side_to_flat_at_the_close(
+    store: str, tmp_path: Path
+) -> None:
+    page_file = tmp_path / "eth.html"
+    assert main(["--store", store, "audit", *ETH, "--html", str(page_file)]) == 0
+    with tab() as opened:
+        page = opened.page
+        page.goto(page_file.as_uri())
+        page.wait_for_selector('#chart[data-ready="1"]')
+        xs, local = page.evaluate("(() => { const d = chart.plot.data; return [d[0], d[1]]; })()")
+        steps = [(round(x * 1000), qty) for x, qty in zip(xs, local, strict=True)]
+        held = [qty for at, qty in steps if at < HAND_CLOSE_AT]
+        after = [qty for at, qty in steps if at >= HAND_CLOSE_AT]
+        assert held[-1] == -2
+        assert after and set(after) == {0}  # flat from the close on, as `positions` says
+        # The close's input, on hover: what closed the local position, and why.
+        index = next(i for i, (at, _) in enumerate(steps) if at >= HAND_CLOSE_AT)
+        x = page.evaluate(f"chart.plot.valToPos(chart.plot.data[0][{index}], 'x')")
+        # A hair short of it: what trueup said sits a microsecond after, other inputs 4 ms
+        # before, both within the pixel a mouse can point at.
+        page.evaluate(f"chart.plot.setCursor({{left: {x} - 0.001, top: 100}})")
+        assert "closed p-eth-1 by POSITION_CLOSED: MANUAL" in page.inner_text("#detail")
+        assert opened.errors == []

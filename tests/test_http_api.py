@@ -238,6 +238,22 @@ def test_audit_is_the_cli_document(
     assert api.get("/v1/audit", params=query | {"as_of": as_of}).json() == then
 
 
+def test_audit_of_a_position_closed_by_hand_shows_it_closed_from_the_close_on(
+    api: httpx.Client, sampled: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (row,) = cli_json(capsys, sampled, "positions", "--symbol", "ETHUSDT")
+    query: Json = {"venue": "bybit", "account": "main", "symbol": "ETHUSDT"}
+    now = api.get("/v1/audit", params=query).json()
+    assert now["state"]["local"] == row["state"]["local"] == {"qty": "0", "positions": []}
+    (close,) = [e for e in now["timeline"] if e["closed_by"]]
+    assert [(c["type"], c["position_id"]) for c in close["closed_by"]] == [
+        ("POSITION_CLOSED", "p-eth-1")
+    ]
+    before = api.get("/v1/audit", params=query | {"as_of": close["at"] - 1}).json()
+    assert before["state"]["local"]["qty"] == "-2"
+    assert [p["position_id"] for p in before["state"]["local"]["positions"]] == ["p-eth-1"]
+
+
 def test_audit_of_a_position_never_held_is_404(api: httpx.Client) -> None:
     query = {"venue": "bybit", "account": "main", "symbol": "NEVERSEEN"}
     reply = api.get("/v1/audit", params=query)

@@ -86,6 +86,7 @@ class Phases(NamedTuple):
     keyed: tuple[Detector, ...]
     waiting: tuple[Detector, ...]
     timed: tuple[Detector, ...]
+    forgetting: tuple[Detector, ...]
     # Those of noting and judging that an input of each type seen so far goes to.
     noting_by_type: dict[type[InputEvent], tuple[Detector, ...]]
     judging_by_type: dict[type[InputEvent], tuple[Detector, ...]]
@@ -98,9 +99,36 @@ class Phases(NamedTuple):
             _taking("on_key", in_order),
             _taking("waiting", in_order),
             timed,
+            _taking("forget", in_order),
             {},
             {},
         )
+
+    def take(
+        self,
+        book: AccountBook,
+        event: InputEvent,
+        changed: Changed,
+        cause: Cause,
+        config: RuleConfig,
+    ) -> list[Emitted]:
+        """An input just folded into ``book``: noted by every detector that notes its type,
+        all before any judges it, then judged; what they emit."""
+        # Only the detectors that act on inputs of its type: the others would return at once.
+        kind = type(event)
+        for detector in self.noting_for(kind):
+            detector.note(book, event, changed)
+        emitted: list[Emitted] = []
+        for detector in self.judging_for(kind):
+            emitted += detector.on_input(book, event, changed, cause, config)
+        return emitted
+
+    def forget(self, book: AccountBook) -> None:
+        """The detectors forget what ``book`` has let go since they last asked."""
+        let_go = LetGo.take(book.forgotten)
+        if let_go is not None:
+            for detector in self.forgetting:
+                detector.forget(let_go)
 
     def noting_for(self, kind: type[InputEvent]) -> tuple[Detector, ...]:
         """Those that note an input of type ``kind``, in their order."""

@@ -44,6 +44,10 @@
           (ex ? ` | exchange ${ex.side} ${ex.size}` : " | exchange never seen") +
           (input.state.open_orders.length ? ` | ${input.state.open_orders.length} open orders` : ""),
       );
+      // The reconciler's own closes on that input (the exchange closed what the bot held).
+      for (const close of input.closed_by || []) {
+        lines.push(`  closed ${close.position_id} by ${close.type}: ${said(close)}`);
+      }
     }
     if (slot.said) lines.push(`trueup said ${slot.said.type}: ${said(slot.said)}`);
     return lines.join("\n");
