@@ -12,7 +12,7 @@ from typing import Any
 
 from trueup.domain.book import AccountBook
 from trueup.domain.emitted import Emitted
-from trueup.domain.events import InputEvent, PositionReport, PositionsReported
+from trueup.domain.events import InputEvent, PositionReport, PositionsReported, PricesReported
 from trueup.domain.keys import PositionKey
 from trueup.domain.position import Position
 from trueup.domain.risk import PositionRisk, position_risk
@@ -123,6 +123,10 @@ class Auditor:
         changed = book.apply(event)
         # Those are the inputs' changes; the reconciler's own closes come with them.
         closes = self._closes.take(book, event, changed, result.rules)
+        if not isinstance(event, PositionsReported | PricesReported):
+            # It may have moved an order or a TP1 of a key it did not change (a report of
+            # an order the book files under no key yet, say): no state kept is sure any more.
+            self._last.clear()
         # Keys in order: a set's order hangs on the other keys in it, and on string hashing.
         for key in sorted(k for k in changed if k.symbol == symbol):
             if position_idx not in (None, key.position_idx):

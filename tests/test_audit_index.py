@@ -31,7 +31,7 @@ from trueup.domain.events import InputEvent
 from trueup.domain.keys import account_stream_id
 from trueup.domain.reconciler import Reconciler
 from trueup.projections import audit as audit_module
-from trueup.projections.audit import Audit, audit, position_state
+from trueup.projections.audit import Audit, Auditor, audit, position_state
 from trueup.projections.indexed_audit import audit_indexed
 
 Record = dict[str, Any]
@@ -383,6 +383,23 @@ def test_each_entry_shows_the_local_side_the_reconciler_held_after_its_input(
             closes += len(entry.closed_by)
     assert compared == len(entries)
     assert closes > 10
+
+
+@pytest.mark.parametrize("seed", [3, 4, 5])
+def test_each_entry_is_the_state_the_audits_own_book_held_after_its_input(seed: int) -> None:
+    """A position report shows the exchange's side anew and keeps the rest of the last entry:
+    only while no other input came between, for one may have moved an order or a TP1 of a
+    key it did not change."""
+    for symbol in SYMBOLS:
+        auditor = Auditor(VENUE, ACCOUNT, symbol, None, None)
+        for input_ in tangled(seed, 2_000):
+            if symbol not in (input_.symbols or (symbol,)):
+                continue
+            before = len(auditor.result.timeline)
+            auditor.take(input_)
+            book = auditor.result.book
+            for entry in auditor.result.timeline[before:]:
+                assert entry.state == position_state(book, book.positions[entry.key])
 
 
 def test_the_service_audits_through_the_index(journal: Journal) -> None:
