@@ -48,11 +48,14 @@ from trueup.domain.events import (
     InputRejected,
     NotificationAttempted,
     PositionsReported,
+    TriggerCommanded,
 )
+from trueup.domain.instants import iso
 from trueup.domain.keys import decision_key
 from trueup.domain.pnl import ClosedPosition
 from trueup.domain.rules.can_open import never_seen, stale_view
 from trueup.domain.rules.config import RuleConfig
+from trueup.domain.triggers.spec import TriggerCommand
 from trueup.domain.vocabulary import NotificationOutcome, PositionSide
 from trueup.projections.ccxt import ccxt_position
 from trueup.projections.partitions import tracked_position
@@ -282,12 +285,22 @@ class TrueupService:
             return TriggerCommandReport(trigger_id, "", [*unfit, *malformed], [])
         refused: list[str] = []
         emitted: list[Emitted] = []
+        decisions: dict[str, Decision] = {}
         if isinstance(event, InputRejected):
             refused.append(event.reason)
-        else:
+        elif isinstance(event, TriggerCommanded):
+            key = _trigger_decision(reconciler, event)  # judged before the command folds
             emitted = reconciler.apply(event)
             refused = [e.reason for e in emitted if isinstance(e, TriggerRefused)]
-        self.ingest([[line]])
+            if key is not None and not refused:
+                decisions[event.input_id] = Decision(key, event.operator)
+        appended = self._append_detected([event], decisions)
+        for _, first in appended.taken:
+            # The same command, judged on the same state, went in first from elsewhere:
+            # carried out once, by the other; this one is not recorded.
+            assert isinstance(event, TriggerCommanded)  # only a command carries a decision
+            done = f"{event.command.value} of trigger {trigger_id} already recorded by {first.by}"
+            return TriggerCommandReport(trigger_id, "", [f"{done} at {iso(first.at)}"], [])
         return TriggerCommandReport(trigger_id, event.input_id, refused, [e.type for e in emitted])
 
     def triggers(self, *, venue: str | None = None, account: str | None = None) -> list[JSON]:
@@ -761,6 +774,28 @@ def _clean_decision(record: StaleRecord) -> UUID:
     return decision_key(
         record.venue, record.account, "clean_position", record.position_id, str(record.opened_at)
     )
+
+
+def _trigger_decision(reconciler: "Reconciler", event: TriggerCommanded) -> UUID | None:
+    """The decision a trigger command carries out, judged on the trigger as it stands before
+    it: adding or removing the trigger (each once ever), confirming this firing, enabling
+    or disabling this arming. None for a change: two are two decisions, the last in force."""
+    command, trigger_id = event.command, event.trigger_id
+    what: tuple[str, ...] = ()
+    if command in (TriggerCommand.ADD, TriggerCommand.REMOVE):
+        what = (command.value,)
+    else:
+        triggers = reconciler.detectors(event.venue, event.account).triggers.triggers
+        trigger = triggers.get(trigger_id)
+        if trigger is None:
+            return None  # refused by the fold
+        if command is TriggerCommand.CONFIRM and trigger.firing is not None:
+            what = (command.value, trigger.firing.decision.decision_id)
+        elif command in (TriggerCommand.ENABLE, TriggerCommand.DISABLE):
+            what = (command.value, str(trigger.arming))
+    if not what:
+        return None
+    return decision_key(event.venue, event.account, "trigger", trigger_id, *what)
 
 
 def _lifecycle_id(closed: ClosedPosition) -> tuple[str, str, str, str, int, int]:

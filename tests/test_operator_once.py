@@ -1,6 +1,6 @@
 """An operator's decision acts once: two fix-stales at the same moment on one journal close
 each stale record once between them, and each says what it did itself and what the other
-had done first."""
+had done first; of two identical trigger commands judged at once, one is recorded."""
 
 import os
 import re
@@ -18,9 +18,13 @@ import pytest
 
 from tests.cli_output import json_lines
 from tests.inputs import ACCOUNT, T0, event, intent, line
-from trueup.adapters.store.journal import Decided, Decision, Journal
-from trueup.application.answers import Cleanup, StaleRecord
+from tests.triggers import add, position, price
+from trueup.adapters.store.journal import Appended, Decided, Decision, Journal
+from trueup.application.answers import Cleanup, StaleRecord, TriggerCommandReport
 from trueup.application.service import TrueupService
+from trueup.domain.emitted import Emitted
+from trueup.domain.events import InputEvent, TriggerCommanded
+from trueup.domain.instants import iso
 from trueup.domain.keys import decision_key
 from trueup.runners.cli import main
 
@@ -188,3 +192,44 @@ def test_the_same_close_from_another_process_in_the_same_millisecond_is_not_its_
         assert (first.stored, first.taken) == (1, ())
         assert (second.stored, second.duplicates) == (0, 0)
         assert second.taken == ((close, Decided(close.input_id, close.at, "alice")),)
+
+
+def test_two_confirms_judged_at_once_request_the_order_once_and_the_second_is_told(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fired = [position(T0, "Buy", 2), add(T0 + 1, level="110"), price(T0 + 2, 110)]
+    capture = tmp_path / "fired.jsonl"
+    capture.write_bytes(b"\n".join(line(r) for r in fired) + b"\n")
+    assert main(["--store", store_url, "ingest", str(capture)]) == 0
+    confirm = {"command": "confirm", "trigger_id": "t1"}
+    with Journal.open(store_url) as journal, Journal.open(store_url) as elsewhere:
+        bob: list[TriggerCommandReport] = []
+        appending = journal.append
+
+        def bob_confirms_first(
+            events: list[InputEvent], decisions: dict[str, Decision] | None = None
+        ) -> Appended:
+            # Alice's confirm is judged (the trigger waits on one); bob's goes in now.
+            bob.append(
+                TrueupService(elsewhere).command_trigger(
+                    "bybit", "main", {**confirm, "operator": "bob"}, at=T0 + 5
+                )
+            )
+            return appending(events, decisions)
+
+        monkeypatch.setattr(journal, "append", bob_confirms_first)
+        alice = TrueupService(journal).command_trigger(
+            "bybit", "main", {**confirm, "operator": "alice"}, at=T0 + 5
+        )
+
+        (first,) = bob
+        assert (first.trigger_id, first.refused) == ("t1", [])
+        assert alice.refused == [f"confirm of trigger t1 already recorded by bob at {iso(T0 + 5)}"]
+        assert alice.input_id == ""  # not recorded
+        stored = [event for _, event in journal.all_events()]
+        confirms = [
+            e for e in stored if isinstance(e, TriggerCommanded) and e.command.value == "confirm"
+        ]
+        assert [c.operator for c in confirms] == ["bob"]
+        said = Counter(e.type for e in stored if isinstance(e, Emitted))
+        assert (said["ORDER_REQUESTED"], said["TRIGGER_REFUSED"]) == (1, 0)
