@@ -1,9 +1,10 @@
 """What the use cases answer: plain, typed values an entry point renders as it likes."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from trueup.adapters.store.journal import Decided
 from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent
 from trueup.domain.vocabulary import NotificationOutcome
@@ -56,6 +57,7 @@ class StaleRecord:
     position_id: str
     reason: str
     exchange_holds_key: bool
+    opened_at: int  # which opening of position_id: closing it is one decision
 
 
 class Cleanup(Enum):
@@ -83,12 +85,17 @@ class ExchangeCheck:
 
 @dataclass(frozen=True, slots=True)
 class CleanupReport:
+    """What a fix-stale found, what it closed itself, and what another had closed first."""
+
     stale: list[StaleRecord]
     closed: list[StaleRecord]
     exit_reason: str
     # What the exchange said when asked first (NOT_ON_EXCHANGE): nothing is closed unless
     # its snapshot was complete.
     exchange: ExchangeCheck | None = None
+    # Chosen, but closed by another operator's input first (a fix-stale run at the same
+    # moment): not recorded again.
+    already: list[tuple[StaleRecord, Decided]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,12 +9,13 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 import orjson
 
 from trueup.adapters.clock import wall_clock
 from trueup.adapters.feed import Clock, Sink
-from trueup.adapters.store.journal import PAGE, Appended, Journal
+from trueup.adapters.store.journal import PAGE, Appended, Decision, Journal
 from trueup.application.answers import (
     JSON,
     AccountFreshness,
@@ -47,10 +48,14 @@ from trueup.domain.events import (
     InputRejected,
     NotificationAttempted,
     PositionsReported,
+    TriggerCommanded,
 )
+from trueup.domain.instants import iso
+from trueup.domain.keys import decision_key
 from trueup.domain.pnl import ClosedPosition
 from trueup.domain.rules.can_open import never_seen, stale_view
 from trueup.domain.rules.config import RuleConfig
+from trueup.domain.triggers.spec import TriggerCommand
 from trueup.domain.vocabulary import NotificationOutcome, PositionSide
 from trueup.projections.ccxt import ccxt_position
 from trueup.projections.partitions import tracked_position
@@ -135,6 +140,23 @@ class TrueupService:
             last_stored=last_stored,
         )
 
+    def _append_detected(
+        self, events: list[InputEvent], decisions: dict[str, Decision]
+    ) -> Appended:
+        """Append operator inputs carrying out ``decisions`` (by input id) and run the
+        detectors over them, as ``ingest`` does, where this process may."""
+        from trueup.projections.leased import LeasedProjection
+
+        if not events:
+            return Appended(0, 0)
+        projection = LeasedProjection(self.journal)
+        try:
+            appended = self.journal.append(events, decisions)
+            projection.catch_up(appended)
+        finally:
+            projection.release()
+        return appended
+
     def put_rules_in_force(self, rules: RuleConfig, source: str) -> bool:
         """Record ``rules`` as in force from now on, unless they already are."""
         if self.journal.rules_in_force() == rules:
@@ -188,7 +210,7 @@ class TrueupService:
                 local = book.local_position(position_id)
                 assert local is not None
                 held = book.positions[local.key].exchange_qty != 0
-                found.append(StaleRecord(venue, name, position_id, why, held))
+                found.append(StaleRecord(venue, name, position_id, why, held, local.opened_at))
         return found
 
     def clean_stale(
@@ -225,12 +247,22 @@ class TrueupService:
         if chosen and not confirm(chosen):
             chosen = []
         at = self.clock() if at is None else at
-        lines = [
-            orjson.dumps(_clean_line(record, how.exit_reason, operator, at)) for record in chosen
-        ]
-        if lines:
-            self.ingest([lines])
-        return CleanupReport(stale, chosen, how.exit_reason, check)
+        closes = {
+            _decoded(orjson.dumps(_clean_line(record, how.exit_reason, operator, at))): record
+            for record in chosen
+        }
+        # Closing one opening of a local position is one decision, whoever makes it: of two
+        # fix-stales at once, the journal stores the close of whichever goes in first.
+        decisions = {
+            event.input_id: Decision(_clean_decision(record), operator)
+            for event, record in closes.items()
+            if not isinstance(event, InputRejected)
+        }
+        appended = self._append_detected(list(closes), decisions)
+        taken = {event.input_id: first for event, first in appended.taken}
+        closed = [r for e, r in closes.items() if e.input_id not in taken]
+        already = [(r, taken[e.input_id]) for e, r in closes.items() if e.input_id in taken]
+        return CleanupReport(stale, closed, how.exit_reason, check, already)
 
     def command_trigger(
         self, venue: str, account: str, data: JSON, *, at: int | None = None
@@ -253,12 +285,22 @@ class TrueupService:
             return TriggerCommandReport(trigger_id, "", [*unfit, *malformed], [])
         refused: list[str] = []
         emitted: list[Emitted] = []
+        decisions: dict[str, Decision] = {}
         if isinstance(event, InputRejected):
             refused.append(event.reason)
-        else:
+        elif isinstance(event, TriggerCommanded):
+            key = _trigger_decision(reconciler, event)  # judged before the command folds
             emitted = reconciler.apply(event)
             refused = [e.reason for e in emitted if isinstance(e, TriggerRefused)]
-        self.ingest([[line]])
+            if key is not None and not refused:
+                decisions[event.input_id] = Decision(key, event.operator)
+        appended = self._append_detected([event], decisions)
+        for _, first in appended.taken:
+            # The same command, judged on the same state, went in first from elsewhere:
+            # carried out once, by the other; this one is not recorded.
+            assert isinstance(event, TriggerCommanded)  # only a command carries a decision
+            done = f"{event.command.value} of trigger {trigger_id} already recorded by {first.by}"
+            return TriggerCommandReport(trigger_id, "", [f"{done} at {iso(first.at)}"], [])
         return TriggerCommandReport(trigger_id, event.input_id, refused, [e.type for e in emitted])
 
     def triggers(self, *, venue: str | None = None, account: str | None = None) -> list[JSON]:
@@ -724,6 +766,36 @@ def _clean_line(record: StaleRecord, exit_reason: str, operator: str, at: int) -
         "channel": "operator",
         "data": action,
     }
+
+
+def _clean_decision(record: StaleRecord) -> UUID:
+    """Closing one opening of a local position: the same decision whoever makes it, by
+    --force or --check-exchange, whenever."""
+    return decision_key(
+        record.venue, record.account, "clean_position", record.position_id, str(record.opened_at)
+    )
+
+
+def _trigger_decision(reconciler: "Reconciler", event: TriggerCommanded) -> UUID | None:
+    """The decision a trigger command carries out, judged on the trigger as it stands before
+    it: adding or removing the trigger (each once ever), confirming this firing, enabling
+    or disabling this arming. None for a change: two are two decisions, the last in force."""
+    command, trigger_id = event.command, event.trigger_id
+    what: tuple[str, ...] = ()
+    if command in (TriggerCommand.ADD, TriggerCommand.REMOVE):
+        what = (command.value,)
+    else:
+        triggers = reconciler.detectors(event.venue, event.account).triggers.triggers
+        trigger = triggers.get(trigger_id)
+        if trigger is None:
+            return None  # refused by the fold
+        if command is TriggerCommand.CONFIRM and trigger.firing is not None:
+            what = (command.value, trigger.firing.decision.decision_id)
+        elif command in (TriggerCommand.ENABLE, TriggerCommand.DISABLE):
+            what = (command.value, str(trigger.arming))
+    if not what:
+        return None
+    return decision_key(event.venue, event.account, "trigger", trigger_id, *what)
 
 
 def _lifecycle_id(closed: ClosedPosition) -> tuple[str, str, str, str, int, int]:

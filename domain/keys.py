@@ -78,3 +78,9 @@ def account_stream_id(venue: str, account: str) -> UUID:
 def rules_stream_id() -> UUID:
     """The journal stream that holds every change of the rules in force, in order."""
     return uuid5(TRUEUP_NAMESPACE, "rules")
+
+
+def decision_key(venue: str, account: str, *what: str) -> UUID:
+    """The key of one operator decision on an account (``what``: the action, then what it
+    acts on): whoever makes the same decision, whenever, derives the same key."""
+    return uuid5(TRUEUP_NAMESPACE, "\n".join(("decision", venue, account, *what)))

@@ -8,9 +8,10 @@ answer, for people or (``--json``) for programs.
 import argparse
 import getpass
 import sys
+from collections import Counter
 
 from trueup.adapters.store.journal import Journal
-from trueup.application.answers import Cleanup, StaleRecord
+from trueup.application.answers import Cleanup, CleanupReport, StaleRecord
 from trueup.application.service import ExchangeSource, TrueupService
 from trueup.runners import output
 from trueup.runners.arguments import PositionsFormat
@@ -95,9 +96,19 @@ def fix_stale(journal: Journal, args: argparse.Namespace) -> int:
     elif how is not Cleanup.NONE:
         operator = args.operator or getpass.getuser()
         print(
-            f"closed {len(report.closed)} local record(s) with {report.exit_reason} by {operator}"
+            f"closed {len(report.closed)} local record(s) with {report.exit_reason} by "
+            f"{operator}{_already(report)}"
         )
     return EXIT_OK
+
+
+def _already(report: CleanupReport) -> str:
+    """Those another operator's fix-stale closed first, by whom: ``; 3 already closed by
+    alice``, or nothing."""
+    if not report.already:
+        return ""
+    by = Counter(first.by for _, first in report.already)
+    return "; " + ", ".join(f"{n} already closed by {who}" for who, n in sorted(by.items()))
 
 
 def _exchange(args: argparse.Namespace) -> ExchangeSource:

@@ -6,6 +6,10 @@ its content; see ``marker_id``), whose uniqueness makes appending the same input
 no-op, in one transaction with the input itself; and so are the audit index's rows for the
 batch (audit_index.py), so that the index never lags.
 
+An input that carries out an operator's decision (a fix-stale close) is stored with a row
+keyed by the decision (``Decision``), in the same transaction: of two processes making the
+same decision at once, one stores its input, and the other is told whose went in first.
+
 Every operation waits out a busy or unreachable store (see retrying.py): that uniqueness is
 also what makes retrying an append safe when its first try may have been stored.
 """
@@ -14,10 +18,10 @@ import itertools
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import orjson
 from eventsourcing.persistence import IntegrityError, Notification, StoredEvent, Tracking
@@ -45,6 +49,7 @@ if TYPE_CHECKING:
     from trueup.adapters.store.indexed_history import IndexedHistory
 
 MARKER_TOPIC = "trueup.input-marker"
+DECISION_TOPIC = "trueup.decision"
 # Writers racing for one stream (two ingests sharing the clock stream, say) lose a round
 # now and then; this many losses in a row means something else is wrong.
 APPEND_RACES = 50
@@ -52,6 +57,25 @@ _INPUT_TOPICS = frozenset(codec.TOPICS.values())
 PAGE = 2000
 # Rules changes read back at a time, looking for those in force at an instant.
 RULES_PAGE = 50
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The operator's decision an input carries out, under a key every process making the
+    same decision derives alike (domain/keys.py): the journal stores one input per key."""
+
+    key: UUID
+    by: str  # who decided: told to whoever makes the same decision after
+    attempt: str = ""  # set by the journal, per append
+
+
+@dataclass(frozen=True)
+class Decided:
+    """Whose input carried a decision out: its id, its receive time, and who decided."""
+
+    input_id: str
+    at: int
+    by: str
 
 
 @dataclass(frozen=True)
@@ -65,6 +89,8 @@ class Appended:
     # everything before it can take them as they are, rather than read them back.
     inputs: tuple[tuple[int, InputEvent], ...] = field(default=(), compare=False, repr=False)
     span: tuple[int, int] | None = field(default=None, compare=False)
+    # Inputs not stored because another input had carried out their decision first.
+    taken: tuple[tuple[InputEvent, Decided], ...] = ()
 
 
 class Journal:
@@ -189,9 +215,19 @@ class Journal:
 
     # --- writing ----------------------------------------------------------------------------
 
-    def append(self, events: Sequence[InputEvent]) -> Appended:
+    def append(
+        self, events: Sequence[InputEvent], decisions: Mapping[str, Decision] | None = None
+    ) -> Appended:
         """Store a batch, in one transaction (on PostgreSQL, in as many as it takes to
-        keep each under ``transaction_bytes``); inputs already stored are skipped."""
+        keep each under ``transaction_bytes``); inputs already stored are skipped, and so
+        are those whose decision (``decisions``, by input id) another input carried out."""
+        # This call's own mark on its decision rows: a row found holding our key is our own
+        # earlier try (its reply lost) only if it bears it; an identical line (the same
+        # operator deciding the same at the same millisecond elsewhere) does not.
+        decisions = {
+            input_id: replace(decision, attempt=uuid4().hex)
+            for input_id, decision in (decisions or {}).items()
+        }
         # The first copy of an input is the one kept, within a batch as across batches.
         first: dict[str, InputEvent] = {}
         for event in events:
@@ -199,14 +235,22 @@ class Journal:
         unique = list(first.values())
         stored = 0
         spans: list[_Span | None] = []
+        taken: list[tuple[InputEvent, Decided]] = []
         for chunk in _chunks(unique, self.transaction_bytes):
-            count, span = self._append_chunk(chunk)
+            count, span = self._append_chunk(chunk, decisions, taken)
             stored += count
             spans.append(span)
-        return _appended(stored, len(events) - stored, spans)
+        found = _appended(stored, len(events) - stored - len(taken), spans)
+        return replace(found, taken=tuple(taken)) if taken else found
 
-    def _append_chunk(self, events: list[InputEvent]) -> tuple[int, "_Span | None"]:
-        """Store inputs in one transaction; returns how many were new, and where they went."""
+    def _append_chunk(
+        self,
+        events: list[InputEvent],
+        decisions: Mapping[str, Decision],
+        taken: list[tuple[InputEvent, Decided]],
+    ) -> tuple[int, "_Span | None"]:
+        """Store inputs in one transaction; returns how many were new, and where they went.
+        Those whose decision another input carried out go to ``taken``."""
         if self._timed_markers is None:
             keys = self._retrying(lambda: marker_keys(self.recorder))
             self._timed_markers = keys == TIMED_MARKERS
@@ -215,7 +259,7 @@ class Journal:
             if not pending:
                 break
             try:
-                ids = self._retrying(partial(self._insert, pending))
+                ids = self._retrying(partial(self._insert, pending, decisions))
             except IntegrityError:
                 # Someone stored some of these first (a repeated capture, another writer, or
                 # our own try whose reply an outage lost), or took the stream version we
@@ -225,7 +269,7 @@ class Journal:
                 # at once; later ones after a pause that grows, so racing writers fall out
                 # of step.
                 self._heads.clear()
-                pending = self._retrying(partial(self._not_stored, pending))
+                pending = self._retrying(partial(self._not_stored, pending, decisions, taken))
                 if attempt:
                     time.sleep(random.uniform(0, 0.002 * 2 ** min(attempt - 1, 7)))
                 continue
@@ -234,16 +278,57 @@ class Journal:
             raise StoreError("could not append: the journal's streams keep moving under us")
         return 0, None
 
-    def _insert(self, events: list[InputEvent]) -> Sequence[int] | None:
+    def _insert(
+        self, events: list[InputEvent], decisions: Mapping[str, Decision]
+    ) -> Sequence[int] | None:
         stored, heads, declared = self._stored(events)
+        # After the inputs and their index rows: a transaction's positions are read as a
+        # marker and its input for each input first (_span).
+        stored += [
+            self._decision_row(e, decisions[e.input_id]) for e in events if e.input_id in decisions
+        ]
         # On SQLite, the appender's connection is given a large cache (sqlite_recorder.py).
         ids = self.recorder.insert_events(stored, appending_inputs=True)
         self._heads = heads
         self._declared |= declared
         return ids
 
-    def _not_stored(self, events: list[InputEvent]) -> list[InputEvent]:
-        return [e for e in events if not self._contains(e)]
+    def _not_stored(
+        self,
+        events: list[InputEvent],
+        decisions: Mapping[str, Decision],
+        taken: list[tuple[InputEvent, Decided]],
+    ) -> list[InputEvent]:
+        """Those of ``events`` still to store: not already in (our own earlier try, or the
+        same content from elsewhere), nor their decision carried out by another input."""
+        pending = []
+        for event in events:
+            decision = decisions.get(event.input_id)
+            held = None if decision is None else self._decision_held(decision.key)
+            if held is not None:
+                assert decision is not None
+                if held[1] != decision.attempt:
+                    taken.append((event, held[0]))
+                continue
+            if not self._contains(event):
+                pending.append(event)
+        return pending
+
+    def _decision_row(self, event: InputEvent, decision: Decision) -> StoredEvent:
+        """The row that holds ``decision``'s key for ``event``: a second one cannot go in."""
+        key = decision.key.hex if self._backend.ids_as_text else decision.key
+        held = {"input_id": event.input_id, "at": event.at, "by": decision.by}
+        state = orjson.dumps({**held, "attempt": decision.attempt})
+        return StoredEvent(key, 1, DECISION_TOPIC, state)
+
+    def _decision_held(self, key: UUID) -> tuple[Decided, str] | None:
+        """Whose input carried out the decision of ``key``, if one has, and the append
+        that stored it."""
+        rows = self.recorder.select_events(key, limit=1)
+        if not rows:
+            return None
+        held = orjson.loads(rows[0].state)
+        return Decided(held["input_id"], held["at"], held["by"]), held["attempt"]
 
     def record(
         self,
