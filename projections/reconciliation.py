@@ -80,8 +80,9 @@ class Partition:
         # When given, every write is preceded by a check that this process still holds it.
         self.lease = lease
         # The inputs (its own and others') stored after its state was last saved: a restart
-        # reads each of them again.
+        # reads each of them again; and of those, its own, which it applies again.
         self.unsaved = 0
+        self.since_snapshot = 0
         self.snapshot_taken = time.monotonic()
 
     def dear_to_replay(self) -> bool:
@@ -91,9 +92,11 @@ class Partition:
 
     def snapshot_due(self) -> bool:
         # Taking one costs in proportion to the state, not to what came since: never more
-        # often than SNAPSHOT_MIN_INTERVAL_S, however fast the inputs come.
+        # often than SNAPSHOT_MIN_INTERVAL_S, however fast the inputs come. Counted in its
+        # own inputs: one due saves every partition (``checkpoint``), which would otherwise
+        # come about every SNAPSHOT_EVERY inputs of anyone's.
         return (
-            self.unsaved >= SNAPSHOT_EVERY
+            self.since_snapshot >= SNAPSHOT_EVERY
             and time.monotonic() - self.snapshot_taken >= SNAPSHOT_MIN_INTERVAL_S
         )
 
@@ -155,14 +158,14 @@ class ReconciliationProjection:
             return
         numbers = [p.number for p in asleep]
         starts = _starts(self.journal, numbers, self.config, as_of=None)
-        read = _apply(self.journal, starts, upto={p.number: p.position for p in asleep}, as_of=None)
+        _apply(self.journal, starts, upto={p.number: p.position for p in asleep}, as_of=None)
         for part in asleep:
             start = starts[part.number]
             # The views hold all that already; the lifecycles it closed again are upserted
             # with the next write (the history of a journal an older trueup kept, too).
             start.reconciler.touched.take()
             part.reconciler = start.reconciler
-            part.unsaved = read[part.number]
+            part.unsaved, part.since_snapshot = start.read, start.applied
             self._rebuilt_from[part.number] = start.position
 
     def checkpoint(self) -> None:
@@ -194,7 +197,7 @@ class ReconciliationProjection:
                 continue  # another process runs it now: its snapshots are the ones
             state = snapshots.dump(Snapshot(part.position, part.reconciler))
             self.journal.save_snapshot(part.tracker, part.position, state)
-            part.unsaved = 0
+            part.unsaved = part.since_snapshot = 0
             part.snapshot_taken = time.monotonic()
 
     def catch_up(self, appended: Appended | None = None, *, page: int = PAGE) -> list[Emitted]:
@@ -258,6 +261,7 @@ class ReconciliationProjection:
             if part.reconciler is None:
                 self._wake([part])
             assert part.reconciler is not None
+            part.since_snapshot += 1
             return part.reconciler.apply(event)
         found: list[Emitted] = []
         parts = [self.partitions[n] for n in numbers if n in self.partitions]
@@ -266,6 +270,7 @@ class ReconciliationProjection:
         for part in parts:
             assert part.reconciler is not None
             found += part.reconciler.apply(event)
+            part.since_snapshot += 1
         if len(found) > 1 and not event.venue:
             # A tick for every account: in account order, as one reconciler of them all
             # emits it (each account's own events keep their order).
@@ -434,6 +439,10 @@ class _Start:
 
     reconciler: Reconciler
     position: int
+    # Of the inputs after it, up to where the partition had got: how many were read, how
+    # many were its own and applied.
+    read: int = 0
+    applied: int = 0
 
 
 def _starts(
@@ -483,12 +492,12 @@ def _apply(
     starts: Mapping[int, _Start],
     upto: Mapping[int, int] | None,
     as_of: int | None,
-) -> dict[int, int]:
+) -> None:
     """Apply to each partition the inputs after its start (up to its ``upto`` position,
-    else the end; none later than ``as_of``), reading the journal once, emitting nothing.
-    With ``upto``, returns how many inputs (of every partition) each read in its range."""
+    else the end; none later than ``as_of``), reading the journal once, emitting nothing;
+    with ``upto``, counting in each start the inputs it read and applied."""
     if not starts:
-        return {}
+        return
     position = min(s.position for s in starts.values())
     end = None if upto is None else max(upto.values())
     stored_at: list[int] = []
@@ -507,10 +516,8 @@ def _apply(
                     continue
                 if upto is None or where <= upto[n]:
                     start.reconciler.apply(event)
+                    start.applied += 1
         position = last
-    if upto is None:
-        return {}
-    return {
-        n: bisect_right(stored_at, upto[n]) - bisect_right(stored_at, start.position)
-        for n, start in starts.items()
-    }
+    if upto is not None:
+        for n, start in starts.items():
+            start.read = bisect_right(stored_at, upto[n]) - bisect_right(stored_at, start.position)
