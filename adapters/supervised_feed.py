@@ -2,9 +2,10 @@
 
 pybit gives up after its retries and a clean close from the server ends its stream without
 a word; the Hyperliquid SDK never reconnects. So a supervisor thread watches the stream,
-rebuilds it with backoff, says so (a feed line, which emits WS_RECONNECT), and re-syncs
-over REST after every (re)connect, since neither venue sends a snapshot on subscribe. A
-poller re-syncs every interval as the fallback, backing off while rate-limited.
+rebuilds it with backoff, says so (a feed line, which emits WS_RECONNECT; a run's first
+connection says ``connected``), and re-syncs over REST after every (re)connect, since
+neither venue sends a snapshot on subscribe. A poller re-syncs every interval as the
+fallback, backing off while rate-limited.
 """
 
 import logging
@@ -174,6 +175,16 @@ class SupervisedFeed(ABC):
                         stream=self.stream,
                         reason=lost,
                         attempt=attempt,
+                    )
+                )
+            else:
+                # No reconnect, but no run listened before this one: a stream the journal
+                # last heard was down (a run stopped mid-gap, or killed) is up again now,
+                # and what it missed is unknown until the re-sync below.
+                log.info("%s stream connected", self.venue)
+                self.sink(
+                    feed_status.connected(
+                        self.clock(), self.venue, self.account, stream=self.stream
                     )
                 )
             self.resync()

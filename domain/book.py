@@ -267,6 +267,15 @@ class AccountBook:
         self.resync_due = (at, reason)
         self.stream_down = None
 
+    def feed_connected(self, at: int, stream: str = "") -> None:
+        """A new run has the stream up: no longer down, but what no run heard before it is
+        unknown until its re-sync, as after a reconnect (only no reconnect is noted)."""
+        if stream == PRICE_STREAM:
+            self.prices_down = None
+            return
+        self.resync_due = (at, "a new run connected it")
+        self.stream_down = None
+
     def feed_down(self, at: int, reason: str, stream: str = "") -> None:
         """The feed's stream died (the first word of it, until it is back), folding nothing.
 

@@ -371,6 +371,18 @@ class StreamReconnected(InputEvent, frozen=True, kw_only=True):
         return ()
 
 
+class StreamConnected(InputEvent, frozen=True, kw_only=True):
+    """A live run, just started, has its venue stream up: what no run heard meanwhile (a
+    stream left down, a run killed) comes by REST, so the stream is up but not yet caught up."""
+
+    type: ClassVar[str] = "StreamConnected"
+    stream: str
+
+    @property
+    def symbols(self) -> tuple[str, ...] | None:
+        return ()
+
+
 class RejectionKind(StrEnum):
     """Why an input was refused, as its venue's adapter judged it: the rules read this, and
     never a venue's own error codes."""
@@ -503,6 +515,7 @@ INPUT_EVENT_TYPES: tuple[type[InputEvent], ...] = (
     LocalPositionCleaned,
     StreamDown,
     StreamReconnected,
+    StreamConnected,
     InputRejected,
     ClockTicked,
     RulesSet,

@@ -26,6 +26,7 @@ from trueup.domain.events import (
     NotificationAttempted,
     OrderCancelled,
     RulesSet,
+    StreamConnected,
     StreamDown,
     StreamReconnected,
 )
@@ -151,6 +152,10 @@ class Reconciler:
                     event.at, event.reason, event.stream
                 )
             return sync.stream_reconnected(event)
+        if isinstance(event, StreamConnected):
+            if event.venue:
+                self.book(event.venue, event.account).feed_connected(event.at, event.stream)
+            return []
         if not event.venue:
             return []
         return self._account_input((event.venue, event.account), event, cause)

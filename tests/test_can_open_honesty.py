@@ -239,3 +239,43 @@ def test_a_rebuilt_stream_is_a_no_until_a_snapshot_begun_after_it_is_complete(
     ]
     service.ingest([[line(position_snapshot(T0 + 1_000))]])
     assert service.can_open("bybit", "main", "BTCUSDT").allowed
+
+
+@pytest.mark.parametrize(
+    "left_down",
+    [
+        feed_status.down(T0 + 500, "bybit", "main", stream="private", reason="stream closed"),
+        # Aster's own word that its stream ended, journaled as it came.
+        feed_status.down(T0 + 500, "bybit", "main", stream="private", reason="listenKeyExpired"),
+    ],
+    ids=["down", "listen-key-expired"],
+)
+def test_a_stream_left_down_by_a_run_is_back_once_a_new_run_connects_and_re_syncs(
+    journal: Journal, left_down: dict[str, object]
+) -> None:
+    # The run that said "down" was stopped before any reconnect: the next run's first
+    # connection is no reconnect, but it is the stream up again.
+    service = TrueupService(journal, clock=lambda: T0 + 60_500)
+    service.ingest([fresh_account(), [line(left_down)]])
+    up = feed_status.connected(T0 + 59_000, "bybit", "main", stream="private")
+    # Its first sync, begun once the stream is up: nothing before it says what was missed.
+    service.ingest([[line(up)]])
+
+    answer = service.can_open("bybit", "main", "BTCUSDT")
+
+    assert answer.reasons[-1] == (
+        "the venue's stream was rebuilt at 2025-11-03T19:44:19.000Z (a new run connected it) "
+        "and no complete snapshot of the exchange's positions has been taken since: what it "
+        "missed is unknown"
+    )
+    assert not any("is down since" in reason for reason in answer.reasons)
+    service.ingest([[line(position_snapshot(T0 + 60_000))]])
+    assert service.can_open("bybit", "main", "BTCUSDT").allowed
+
+
+def test_a_new_run_connected_is_no_reconnect_and_emits_nothing(journal: Journal) -> None:
+    service = TrueupService(journal, clock=lambda: T0 + 1_000)
+    service.ingest([fresh_account()])
+    up = feed_status.connected(T0 + 500, "bybit", "main", stream="private")
+    report = service.ingest([[line(up)]])
+    assert (report.accepted, report.rejected, report.emitted) == (1, 0, {})

@@ -654,6 +654,7 @@ def more_inputs() -> list[JSON]:
         feed_status.reconnected(
             1762199400006, "bybit", "main", stream="private", reason="stream closed", attempt=1
         ),
+        feed_status.connected(1762199400006, "bybit", "main", stream="private"),
         rule_changes.record(1762199400007, RuleConfig(cooldown_ms=60_000), "rules.toml"),
         {"at": 1762199400008, "venue": "bybit", "account": "main", "channel": "clock"},
         capture_market(

@@ -104,6 +104,15 @@ class VenueHarness(Protocol):
         """The exchange closes the long itself, by ``cause`` (one of EXIT_CAUSES)."""
         ...
 
+    def arm(self, cause: Case, store: str) -> None:
+        """What the close by ``cause`` needs in place first (a TP/SL order, listed by
+        trueup), while trueup listens."""
+        ...
+
+    def fire(self, cause: Case) -> None:
+        """The exchange closes the long by ``cause``, once armed: whoever listens then."""
+        ...
+
     def drop_stream(self) -> None:
         """Cut the private stream, as the venue does."""
         ...
@@ -236,13 +245,20 @@ class OnBybit:
         self.sim.liquidate(symbol, price=liquidation_price(self, symbol))
 
     def close(self, cause: Case, store: str) -> None:
+        self.arm(cause, store)
+        self.fire(cause)
+
+    def arm(self, cause: Case, store: str) -> None:
+        if cause in (Case.TAKE_PROFIT, Case.STOP_LOSS):
+            self.sim.set_trading_stop(self.symbol, take_profit="110", stop_loss="90")
+
+    def fire(self, cause: Case) -> None:
         sim, symbol = self.sim, self.symbol
         if cause is Case.LIQUIDATION:
             self.liquidate(symbol)
         elif cause is Case.ADL:
             sim.auto_deleverage(symbol, price="150")
         else:
-            sim.set_trading_stop(symbol, take_profit="110", stop_loss="90")
             sim.move_mark(symbol, "110.5" if cause is Case.TAKE_PROFIT else "89.5")
 
     def drop_stream(self) -> None:
@@ -335,20 +351,28 @@ class OnHyperliquid:
         self.sim.liquidate(USER, symbol, px=liquidation_price(self, symbol))
 
     def close(self, cause: Case, store: str) -> None:
+        self.arm(cause, store)
+        self.fire(cause)
+
+    def arm(self, cause: Case, store: str) -> None:
+        if cause not in (Case.TAKE_PROFIT, Case.STOP_LOSS):
+            return
+        take_profit = self.sim.place_tpsl(USER, self.symbol, "tp", "66000")
+        stop_loss = self.sim.place_tpsl(USER, self.symbol, "sl", "54000")
+        # Only frontendOpenOrders says what they are: a trigger that fires before trueup
+        # has listed it closes the position with no cause shown (see live.py).
+        listed = ((take_profit, OrderOrigin.TAKE_PROFIT), (stop_loss, OrderOrigin.STOP_LOSS))
+        for oid, origin in listed:
+            what = f"trueup to list {oid} as the position's {origin}"
+            wait_for(what, partial(self._listed_as, store, oid, origin))
+
+    def fire(self, cause: Case) -> None:
         sim, coin = self.sim, self.symbol
         if cause is Case.LIQUIDATION:
             self.liquidate(coin)
         elif cause is Case.ADL:
             sim.auto_deleverage(USER, coin, px="70000")
         else:
-            take_profit = sim.place_tpsl(USER, coin, "tp", "66000")
-            stop_loss = sim.place_tpsl(USER, coin, "sl", "54000")
-            # Only frontendOpenOrders says what they are: a trigger that fires before trueup
-            # has listed it closes the position with no cause shown (see live.py).
-            listed = ((take_profit, OrderOrigin.TAKE_PROFIT), (stop_loss, OrderOrigin.STOP_LOSS))
-            for oid, origin in listed:
-                what = f"trueup to list {oid} as the position's {origin}"
-                wait_for(what, partial(self._listed_as, store, oid, origin))
             sim.move_mark(coin, "66500" if cause is Case.TAKE_PROFIT else "53500")
 
     def _listed_as(self, store: str, oid: int, origin: OrderOrigin) -> bool:
@@ -446,6 +470,12 @@ class OnAster:
         self.sim.liquidate(symbol, price=liquidation_price(self, symbol))
 
     def close(self, cause: Case, store: str) -> None:
+        self.fire(cause)
+
+    def arm(self, cause: Case, store: str) -> None:
+        return None  # its closes need nothing in place
+
+    def fire(self, cause: Case) -> None:
         if cause is Case.LIQUIDATION:
             self.liquidate(self.symbol)
         else:

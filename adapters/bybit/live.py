@@ -159,23 +159,27 @@ class BybitFeed(SupervisedFeed):
     # --- REST -----------------------------------------------------------------------------
 
     def fetch_snapshots(self) -> bool:
-        """Positions and open orders, every page; after a reconnect, the fills the stream
-        did not carry (an order that filled while it was down: a trigger's, say)."""
+        """Positions and open orders, every page; after a reconnect, first the fills the
+        stream did not carry (an order that filled while it was down: a trigger's, say)."""
         began = self.clock()
         scope = {"category": self.category, "settleCoin": self.settle_coin}
-        runs: list[tuple[str, Any, dict[str, Any]]] = [
-            # Each at its documented largest page: 200 positions, 50 open orders.
-            ("/v5/position/list", self._http.get_positions, {**scope, "limit": 200}),
-            ("/v5/order/realtime", self._http.get_open_orders, {**scope, "limit": 50}),
-        ]
+        runs: list[tuple[str, Any, dict[str, Any]]] = []
         fills_since = self._resume.since
         if fills_since is not None:
             since = {"category": self.category, "startTime": fills_since}
+            # Before the positions: a position closed while the stream was down is then
+            # judged by the fill that closed it (a close by hand is MANUAL), not by the
+            # rule for a close no fill explains (domain/rules/manual_close.py).
             runs += [
                 # Orders made and ended while the stream was down, and every fill since.
                 ("/v5/order/history", self._http.get_order_history, {**since, "limit": 50}),
                 ("/v5/execution/list", self._http.get_executions, {**since, "limit": 100}),
             ]
+        runs += [
+            # Each at its documented largest page: 200 positions, 50 open orders.
+            ("/v5/position/list", self._http.get_positions, {**scope, "limit": 200}),
+            ("/v5/order/realtime", self._http.get_open_orders, {**scope, "limit": 50}),
+        ]
         limited, complete = False, True
         for endpoint, call, params in runs:
             pages = self._pages(endpoint, call, params)

@@ -3,9 +3,9 @@
 The SDK's WebsocketManager never reconnects; SupervisedFeed rebuilds it. Positions come
 by REST (clearinghouseState) after every (re)connect and every poll interval, since no
 stream sends them; a coin missing from a successful reply is flat. After a reconnect, and on
-a run's first sync, the fills since (userFillsByTime) and the recent orders' fates
-(historicalOrders) too: an order that filled or ended while nobody listened is on no list
-of open orders, and its frames went to nobody.
+a run's first sync, the recent orders' fates (historicalOrders) and the fills since
+(userFillsByTime) first: an order that filled or ended while nobody listened is on no list
+of open orders, its frames went to nobody, and a close it made is explained by its fill.
 """
 
 import logging
@@ -89,18 +89,21 @@ class HyperliquidFeed(SupervisedFeed):
     def fetch_snapshots(self) -> bool:
         began = self.clock()
         since = self._resume.since
-        asks: list[tuple[str, dict[str, Any]]] = [(endpoint, {}) for endpoint in SNAPSHOTS]
-        if since is not None:
-            asks.append(("historicalOrders", {}))
         limited, complete = False, True
-        for endpoint, extra in asks:
-            body, refused = self._ask(endpoint, extra)
+        if since is not None:
+            # Before the positions: a position closed while nobody listened is then judged
+            # by the fill that closed it (a close by hand is MANUAL), not by the rule for a
+            # close no fill explains (domain/rules/manual_close.py).
+            body, refused = self._ask("historicalOrders", {})
             limited |= refused
             complete &= body is not None
-        if since is not None:
             whole, refused = self._fills_since(since)
             complete &= whole
             limited |= refused
+        for endpoint in SNAPSHOTS:
+            body, refused = self._ask(endpoint, {})
+            limited |= refused
+            complete &= body is not None
         if complete:
             self._resume.synced(began, since)
         return self._fetch_funding() or limited

@@ -277,7 +277,7 @@ FIELD_VALUES: dict[str, tuple[Tree, ...]] = {
     "category": choices("linear", "inverse", "spot", "option", "perp"),
     "exit_reason": choices("TP2", "STALE_CLEANUP", "MANUAL_CLEANUP"),
     "action": choices("clean_position"),
-    "event": choices("reconnected"),
+    "event": choices("reconnected", "connected", "down"),
     "type": choices("oneWay", "cross", "isolated", "clearinghouseState"),
     "stopOrderType": choices("StopLoss", "TakeProfit", "PartialStopLoss", "tpslOrder"),
     "execType": choices("Trade", "Funding", "BustTrade", "AdlTrade", "Settle"),
