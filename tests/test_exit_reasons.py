@@ -10,8 +10,18 @@ from typing import Any
 
 import pytest
 
-from tests.inputs import T0, accepted, execution_frame, intent, opened, order_frame, position_frame
+from tests.inputs import (
+    ACCOUNT,
+    T0,
+    accepted,
+    execution_frame,
+    intent,
+    opened,
+    order_frame,
+    position_frame,
+)
 from trueup.adapters import rule_changes
+from trueup.adapters.bybit import messages
 from trueup.domain.emitted import CooldownStarted, Emitted, PositionClosed
 from trueup.domain.errors import MalformedInput
 from trueup.domain.reconciler import Reconciler
@@ -236,3 +246,34 @@ def test_a_closing_fill_seen_only_after_the_flat_is_the_history_s_word_not_posit
     # to judge without it (the seeds' rule, and its cooldown); the history reads the fill.
     by_hand = [venue_order(""), closing_fill("Trade")]
     assert closed_and_history(held(T0 + 2_000, "0", 10), *by_hand) == ("STOP_LOSS", "MANUAL")
+
+
+def test_of_the_fills_a_catch_up_page_lists_the_newest_explains_the_close() -> None:
+    """/v5/execution/list answers newest first: a take-profit of part of the position, then a
+    close by hand of the rest, come listed the other way round."""
+    take_profit, by_hand = (
+        messages.execution_item(
+            symbol="BTCUSDT",
+            exec_id=exec_id,
+            order_id=order_id,
+            side="Sell",
+            exec_price="60000",
+            exec_qty=qty,
+            exec_time=T0 + at,
+            seq=seq,
+            closed_size=qty,
+            create_type=create_type,
+            stop_order_type=stop_order_type,
+            rest=True,
+        )
+        for exec_id, order_id, qty, at, seq, create_type, stop_order_type in (
+            ("e-tp", "o-tp", "0.4", 1_500, 5, "CreateByTakeProfit", "TakeProfit"),
+            ("e-hand", "o-hand", "0.6", 2_500, 8, "CreateByClosing", "UNKNOWN"),
+        )
+    )
+    body = messages.rest_ok("linear", [by_hand, take_profit], time=T0 + 2_900)
+    page = messages.capture_rest(
+        T0 + 2_900, ACCOUNT, "/v5/execution/list", {"category": "linear"}, body
+    )
+    (closed,) = [e for e in emitted_for(page) if isinstance(e, PositionClosed)]
+    assert closed.exit_reason == "MANUAL"

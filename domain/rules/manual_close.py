@@ -47,9 +47,16 @@ class ManualCloseDetector(Detector):
         """Remember the LIVE local positions the exchange now shows on their side, and the
         last fill on each symbol (what may explain a close)."""
         if isinstance(event, ExecutionsReported):
+            last_fills = self.last_fills
             for fill in event.fills:
-                if fill.kind is not ExecutionKind.FUNDING:
-                    self.last_fills[(fill.category, fill.symbol, fill.side)] = (fill, event.at)
+                if fill.kind is ExecutionKind.FUNDING:
+                    continue
+                # The latest by the venue's clock, not in the order listed: a catch-up page
+                # (Bybit's /v5/execution/list) lists the newest first.
+                side = (fill.category, fill.symbol, fill.side)
+                kept = last_fills.get(side)
+                if kept is None or fill.exec_time >= kept[0].exec_time:
+                    last_fills[side] = (fill, event.at)
         positions = book.positions
         for key in sorted(changed):  # sorted: the set is then built the same way every time
             self.confirm_shown(positions[key])
