@@ -224,13 +224,28 @@ class AsterFeed(SupervisedFeed):
     def _sync(self) -> None:
         began = self.clock()
         since = self._resume.since
+        # Whether every reply of what was missed came and was accepted.
+        complete = since is None or self._traded_since(since)
+        # The fills missed on the symbols known so far before the positions: a position
+        # closed while nobody listened is then explained by its fill (a close by hand is
+        # MANUAL), not by the rule for a close no fill explains.
+        caught_up = set(self._symbols)
+        complete &= self._catch_up(sorted(caught_up), since)
         legs = self._ask(POSITION_RISK, {})
         self._watch(item.get("symbol") for item in _items(legs) if _held(item))
         orders = self._ask(OPEN_ORDERS, {})
         self._watch(item.get("symbol") for item in _items(orders))
-        # Whether every reply of what was missed came and was accepted.
-        complete = since is None or self._traded_since(since)
-        for symbol in sorted(self._symbols.copy()):
+        complete &= self._catch_up(sorted(self._symbols - caught_up), since)
+        self._fundings()
+        self._ask(ACCOUNT, {})
+        if complete:
+            self._resume.synced(began, since)
+
+    def _catch_up(self, symbols: list[str], since: int | None) -> bool:
+        """Each symbol's orders (after a gap) and trades since the last seen; whether every
+        order list came."""
+        complete = True
+        for symbol in symbols:
             if since is not None:
                 # No startTime: it is an order's creation time, and an order placed long
                 # before (a resting entry) may have ended meanwhile. Without one, Aster
@@ -238,10 +253,7 @@ class AsterFeed(SupervisedFeed):
                 params = {"symbol": symbol, "limit": LIST_LIMIT}
                 complete &= self._ask(ALL_ORDERS, params) is not None
             self._trades(symbol, since)
-        self._fundings()
-        self._ask(ACCOUNT, {})
-        if complete:
-            self._resume.synced(began, since)
+        return complete
 
     def _traded_since(self, since: int) -> bool:
         """Watch every symbol traded from ``since`` on: each trade pays a commission, and
