@@ -54,6 +54,10 @@ def _linear(category: str, symbol: str) -> ContractKind:
     return ContractKind.LINEAR
 
 
+def _no_endings(category: str, settle_coin: str) -> tuple[str, ...]:
+    return ()
+
+
 @dataclass(frozen=True)
 class Coins:
     """The coins a venue counts money in, as only its own adapter knows them."""
@@ -64,6 +68,11 @@ class Coins:
     equity: str | None
     # (category, symbol) to how the contract is sized: linear unless the venue says.
     kind: Callable[[str, str], ContractKind] = _linear
+    # (category, settle coin) to the endings of the names of the contracts settled in that
+    # coin, which a position list asked by settle coin covers (a SnapshotPage's
+    # symbol_endings); () where the venue's names do not say (such a list then vouches
+    # for nothing by name).
+    settled_endings: Callable[[str, str], tuple[str, ...]] = _no_endings
 
     def counted_in(self, category: str, symbol: str) -> str | None:
         """The coin a position's notional and PnL on ``symbol`` are counted in, or None."""
