@@ -58,6 +58,10 @@ def _no_endings(category: str, settle_coin: str) -> tuple[str, ...]:
     return ()
 
 
+def _untold_categories(symbol: str) -> tuple[str, ...]:
+    return ()
+
+
 @dataclass(frozen=True)
 class Coins:
     """The coins a venue counts money in, as only its own adapter knows them."""
@@ -73,6 +77,10 @@ class Coins:
     # symbol_endings); () where the venue's names do not say (such a list then vouches
     # for nothing by name).
     settled_endings: Callable[[str, str], tuple[str, ...]] = _no_endings
+    # A symbol to the categories its name can be of (Bybit's BTCUSD: inverse), for judging
+    # which snapshots cover a symbol the account has no key of; () where the name does not
+    # say (then only its name is weighed).
+    categories: Callable[[str], tuple[str, ...]] = _untold_categories
 
     def counted_in(self, category: str, symbol: str) -> str | None:
         """The coin a position's notional and PnL on ``symbol`` are counted in, or None."""
