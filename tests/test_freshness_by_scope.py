@@ -253,7 +253,7 @@ def test_can_open_and_health_answer_by_scope_from_the_views(
         running_server(journal, ApiSettings(token=TOKEN), lambda: at) as url,
         httpx.Client(base_url=url, timeout=30) as client,
     ):
-        query = {"venue": "bybit", "account": "main", "at": at}
+        query: dict[str, str | int] = {"venue": "bybit", "account": "main", "at": at}
         assert client.get("/v1/can-open", params=query | {"symbol": "DOGEUSDT"}).json()["allowed"]
         no = client.get("/v1/can-open", params=query | {"symbol": "BTCPERP"}).json()
         assert not no["allowed"]
