@@ -54,6 +54,14 @@ def _linear(category: str, symbol: str) -> ContractKind:
     return ContractKind.LINEAR
 
 
+def _no_endings(category: str, settle_coin: str) -> tuple[str, ...]:
+    return ()
+
+
+def _untold_categories(symbol: str) -> tuple[str, ...]:
+    return ()
+
+
 @dataclass(frozen=True)
 class Coins:
     """The coins a venue counts money in, as only its own adapter knows them."""
@@ -64,6 +72,15 @@ class Coins:
     equity: str | None
     # (category, symbol) to how the contract is sized: linear unless the venue says.
     kind: Callable[[str, str], ContractKind] = _linear
+    # (category, settle coin) to the endings of the names of the contracts settled in that
+    # coin, which a position list asked by settle coin covers (a SnapshotPage's
+    # symbol_endings); () where the venue's names do not say (such a list then vouches
+    # for nothing by name).
+    settled_endings: Callable[[str, str], tuple[str, ...]] = _no_endings
+    # A symbol to the categories its name can be of (Bybit's BTCUSD: inverse), for judging
+    # which snapshots cover a symbol the account has no key of; () where the name does not
+    # say (then only its name is weighed).
+    categories: Callable[[str], tuple[str, ...]] = _untold_categories
 
     def counted_in(self, category: str, symbol: str) -> str | None:
         """The coin a position's notional and PnL on ``symbol`` are counted in, or None."""

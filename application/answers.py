@@ -33,6 +33,17 @@ class IngestReport:
 
 
 @dataclass(frozen=True, slots=True)
+class ScopeFreshness:
+    """One scope's last complete snapshot of the exchange's positions: what it covers, when
+    it came, how old it is, and whether it vouches for what it covers now."""
+
+    covers: str  # in words: "linear USDT-settled contracts"
+    complete_snapshot_at: int
+    age_ms: int
+    fresh: bool
+
+
+@dataclass(frozen=True, slots=True)
 class AccountFreshness:
     """How old one account's view of the exchange is, why it is not fresh, and whether it
     is followed (application/following.py): only then do its reasons make /health's."""
@@ -46,6 +57,9 @@ class AccountFreshness:
     last_trigger_fired_at: int | None = None
     last_input_at: int = 0  # input time, of any input of the account
     followed: bool = True
+    # Each scope's last complete snapshot: can-open vouches for a symbol only by those
+    # covering it, so an account fresh by one scope may be stale for another's symbols.
+    snapshots: tuple[ScopeFreshness, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

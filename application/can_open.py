@@ -5,7 +5,7 @@ A module of its own, not only a method of TrueupService: `trueup can-open`, the 
 bot asks most, imports this and the views, and none of the service's other answers.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from trueup.adapters import venues
@@ -127,15 +127,15 @@ def judge_can_open(
     """The verdict on ``facts`` at ``at`` (None: now, by ``clock``): how fresh the exchange
     view is and whether a cooldown has run out are the clock's to say."""
     now = clock() if at is None else at
+    venue = venues.find(facts.venue)
     verdict = judge(
         facts.account_facts,
-        facts.symbol_facts,
+        with_categories(venue, facts.symbol, facts.symbol_facts),
         facts.symbol,
         now,
         side=side,
         timeframe=timeframe,
     )
-    venue = venues.find(facts.venue)
     if venue is None:
         verdict = verdict.blocked(unread_venue(facts.venue))
     elif misspelt := misspelt_symbol(venue, facts.symbol, facts.symbol_facts):
@@ -148,6 +148,15 @@ def judge_can_open(
         )
     where = (facts.venue, facts.account, facts.symbol)
     return CanOpenAnswer(*where, verdict.allowed, verdict.reasons, verdict.notes)
+
+
+def with_categories(venue: Venue | None, symbol: str, facts: SymbolFacts) -> SymbolFacts:
+    """``facts``, naming the categories ``symbol`` can be of by the venue's rule where the
+    account has no key of it: a snapshot of one category never vouches for another's."""
+    if facts.categories or venue is None:
+        return facts
+    named = venue.coins.categories(symbol)
+    return replace(facts, categories=named) if named else facts
 
 
 def unread_venue(name: str) -> str:

@@ -7,7 +7,7 @@ points (the CLI, and next HTTP and NATS) only translate to and from them.
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -28,6 +28,7 @@ from trueup.application.answers import (
     ExchangeCheck,
     IngestReport,
     NotificationTest,
+    ScopeFreshness,
     StaleRecord,
     TriggerCommandReport,
 )
@@ -519,6 +520,16 @@ class TrueupService:
                     view.last_trigger_fired_at,
                     view.freshness.clock,
                     following.follows((view.venue, view.account), view.freshness.clock, now),
+                    tuple(
+                        ScopeFreshness(
+                            vouched.coverage.described(),
+                            vouched.at,
+                            now - vouched.at,
+                            # Judged as can-open judges a symbol that scope alone covers.
+                            not stale_view(replace(view.facts, snapshots=(vouched,)), now),
+                        )
+                        for vouched in view.facts.snapshots
+                    ),
                 )
             )
         return found

@@ -40,7 +40,15 @@ from trueup.domain.position import LocalPosition, Position
 from trueup.domain.prices import PRICE_STREAM, PriceBook
 from trueup.domain.retention import FORGET_AFTER_MS, NEVER, Forgotten, Retention
 from trueup.domain.rules.config import RuleConfig
-from trueup.domain.snapshots import PageOutcome, PageVerdict, Snapshots
+from trueup.domain.snapshots import (
+    PageOutcome,
+    PageVerdict,
+    Scope,
+    Snapshots,
+    Vouched,
+    coverage_of,
+    scope_of,
+)
 from trueup.domain.vocabulary import ExecutionKind, OrderAction, OrderStatus, PlacementOutcome
 from trueup.domain.wallet import Wallet
 
@@ -114,6 +122,7 @@ class AccountBook:
         "stream_down",
         "touched",
         "venue",
+        "vouched",
         "wallet",
     )
 
@@ -172,11 +181,14 @@ class AccountBook:
         # Whether its exchange or its trading system has said anything of it (OWN_INPUTS).
         self.heard_from = False
         self.complete_snapshot_at: int | None = None
+        # Each scope's last complete snapshot: what can-open may vouch for, and how freshly.
+        self.vouched: dict[Scope, Vouched] = {}
         self.reconnected: tuple[int, str] | None = None
         # The feed's stream found dead, and why, until it reconnects.
         self.stream_down: tuple[int, str] | None = None
-        # The stream rebuilt then (and why) with no complete snapshot begun since: what it
-        # missed meanwhile (a close, a position opened by hand) is not known yet.
+        # The stream rebuilt then (and why) with some scope not snapshotted completely since
+        # (none begun after it): what it missed there (a close, a position opened by hand)
+        # is not known yet. Each symbol is judged by the scopes that cover it (can_open.py).
         self.resync_due: tuple[int, str] | None = None
         # Keys whose views may show something new since the views last took them.
         self.touched: set[PositionKey] = set()
@@ -397,14 +409,18 @@ class AccountBook:
         if verdict.outcome is not PageOutcome.COMPLETE:
             return set()
         self.complete_snapshot_at = event.at
+        coverage = coverage_of(page)
+        started = event.at if verdict.started_at is None else verdict.started_at
+        self.vouched[scope_of(page)] = Vouched(coverage, event.at, started)
         due = self.resync_due
-        if due is not None and verdict.started_at is not None and verdict.started_at >= due[0]:
+        if due is not None and all(v.started_at >= due[0] for v in self.vouched.values()):
             self.resync_due = None
         # A whole run: every covered key it did not list is flat.
+        covers = coverage.covers
         absent = [
             position
             for key, position in self.positions.items()
-            if key not in verdict.listed and covers(page, key)
+            if key not in verdict.listed and covers(key.category, key.symbol)
         ]
         flat = [p for p in absent if p.apply_absent(page.server_time, event.at)]
         for position in flat:  # a position trueup did not see open may be gone with it
@@ -418,7 +434,8 @@ class AccountBook:
         verdict = self.last_page
         if page is None or verdict is None or verdict.outcome is not PageOutcome.COMPLETE:
             return []
-        return sorted(verdict.listed | {k for k in self.positions if covers(page, k)})
+        covers = coverage_of(page).covers
+        return sorted(verdict.listed | {k for k in self.positions if covers(k.category, k.symbol)})
 
     def _input_rejected(self, event: InputRejected) -> Changed:
         if event.position_snapshot:
@@ -836,21 +853,6 @@ class Leg(Enum):
     OPENED = "opened"  # not yet shown on its side
     SHOWN = "shown"
     FLAT = "flat"  # shown, then flat: closed there
-
-
-def covers(page: SnapshotPage, key: PositionKey) -> bool:
-    """Whether a position list queried as ``page`` was asked about ``key``."""
-    if key.category != page.category:
-        return False
-    if page.symbol is not None:
-        return key.symbol == page.symbol
-    if page.settle_coin is None:
-        # A snapshot of the whole category: Hyperliquid's clearinghouseState lists every perp.
-        return True
-    # Bybit's settleCoin query lists every open position settled in that coin; linear
-    # symbols end in their settle coin (BTCUSDT, BTCPERP is USDC).
-    coin = page.settle_coin or ""
-    return key.symbol.endswith(coin) or (coin == "USDC" and key.symbol.endswith("PERP"))
 
 
 def fold(venue: str, account: str, events: Iterable[InputEvent]) -> AccountBook:

@@ -195,6 +195,10 @@ class SnapshotPage(Struct, frozen=True):
     cursor: str
     next_cursor: str
     server_time: int
+    # A list asked by settle coin covers the symbols of its category whose names end in one
+    # of these, as the venue's adapter knows its names (Bybit's USDC: USDC and PERP): so the
+    # domain tells what it covers without the venue's naming rules. () for any other list.
+    symbol_endings: tuple[str, ...] = ()
 
 
 # --- events -------------------------------------------------------------------------------

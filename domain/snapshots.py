@@ -6,14 +6,65 @@ from the first request (no cursor) to the last page (no next cursor), was accept
 cursors chain, and the run took no longer than its timeout. Anything else proves nothing.
 """
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import NamedTuple
 
 from trueup.domain.events import SnapshotPage
 from trueup.domain.keys import PositionKey
 
 # What one run covers: (category, symbol, settle coin), as the request asked.
 Scope = tuple[str, str | None, str | None]
+
+
+class Coverage(NamedTuple):
+    """Which keys a complete snapshot of one scope vouches for: those of its category, and
+    of its symbol where it names one, or with names ending in one of ``endings`` where it
+    was asked by settle coin (the venue's adapter says which: domain/events.py)."""
+
+    category: str
+    symbol: str | None
+    settle_coin: str | None
+    endings: tuple[str, ...]
+
+    def covers(self, category: str, symbol: str) -> bool:
+        """Whether the snapshot was asked about the key (``category``, ``symbol``)."""
+        return category == self.category and self.names(symbol)
+
+    def covers_symbol(self, symbol: str, categories: Collection[str]) -> bool:
+        """Whether it covers ``symbol``, held in ``categories`` (none known: by its name)."""
+        return (not categories or self.category in categories) and self.names(symbol)
+
+    def names(self, symbol: str) -> bool:
+        """Whether ``symbol``'s name is one it covers, whatever the category."""
+        if self.symbol is not None:
+            return symbol == self.symbol
+        if self.settle_coin is None:
+            return True  # the whole category: Hyperliquid's clearinghouseState, every perp
+        # Unknown endings cover nothing: a list of one coin's contracts is not all of them.
+        return any(symbol.endswith(e) and len(symbol) > len(e) for e in self.endings)
+
+    def described(self) -> str:
+        """What it covers, in words: ``linear USDT-settled contracts``."""
+        if self.symbol is not None:
+            return f"{self.symbol} alone ({self.category})"
+        if self.settle_coin is not None:
+            return f"{self.category} {self.settle_coin}-settled contracts"
+        return f"every {self.category} contract"
+
+
+def coverage_of(page: SnapshotPage) -> Coverage:
+    return Coverage(page.category, page.symbol, page.settle_coin, page.symbol_endings)
+
+
+class Vouched(NamedTuple):
+    """The last complete snapshot of one scope: what it covers, when it was complete, and
+    when its first page came (what it shows is no older)."""
+
+    coverage: Coverage
+    at: int
+    started_at: int
 
 
 class PageOutcome(Enum):

@@ -20,11 +20,12 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Protocol
 
-from trueup.domain.book import AccountBook, covers
-from trueup.domain.events import InputEvent, PositionsReported, SnapshotPage
+from trueup.adapters.store.upcast import coverage
+from trueup.domain.book import AccountBook
+from trueup.domain.events import InputEvent, PositionsReported
 from trueup.domain.keys import PositionKey
 from trueup.domain.rules.config import RuleConfig
-from trueup.domain.snapshots import Scope, Snapshots
+from trueup.domain.snapshots import Coverage, Scope, Snapshots
 from trueup.projections.audit import Audit, Auditor
 
 # Inputs read in one query, looking ahead in a lane: the symbol's own are all wanted; a
@@ -115,6 +116,8 @@ class _Walk:
         self.book: AccountBook = auditor.book
         self.index = index
         self.symbol = auditor.result.symbol
+        venue = self.book.venue
+        self.coverages: dict[Scope, Coverage] = {s: coverage(venue, s) for s in index.scopes()}
         self.covering = [s for s in index.scopes() if self._covers(s)]
         self.all_refused = index.refused()
         self.own = _Lane(index.own(), OWN_FETCH)
@@ -126,7 +129,7 @@ class _Walk:
 
     def _covers(self, scope: Scope) -> bool:
         """Whether ``scope``'s pages speak for the symbol (in the scope's category)."""
-        return covers(_page(scope), self.book.key(scope[0], self.symbol, 0))
+        return self.coverages[scope].covers(scope[0], self.symbol)
 
     def run(self) -> None:
         own = self.own
@@ -204,7 +207,11 @@ class _Walk:
         for key in self._symbol_keys():
             report = self.book.positions[key].exchange
             if report is None or report.size != 0:
-                live.update((s, None) for s in self.covering if covers(_page(s), key))
+                live.update(
+                    (s, None)
+                    for s in self.covering
+                    if self.coverages[s].covers(key.category, key.symbol)
+                )
         return live
 
     def _symbol_keys(self) -> list[PositionKey]:
@@ -268,9 +275,3 @@ class _Walk:
     def _visible(self, versions: Sequence[int]) -> list[InputEvent]:
         found = self.index.events(versions) if versions else {}
         return [found[v] for v in versions if v in found and self.auditor.visible(found[v])]
-
-
-def _page(scope: Scope) -> SnapshotPage:
-    """A page of ``scope``, for asking what it covers."""
-    category, symbol, settle_coin = scope
-    return SnapshotPage(category, symbol, settle_coin, cursor="", next_cursor="", server_time=0)

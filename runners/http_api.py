@@ -438,6 +438,19 @@ class TriggersDocument(BaseModel):
     )
 
 
+class ScopeHealth(BaseModel):
+    covers: str = Field(
+        description="what the snapshot was asked for, in words: 'linear USDT-settled "
+        "contracts', 'every perp contract', 'ETHUSDT alone (perp)'"
+    )
+    complete_snapshot_at: int
+    complete_snapshot_iso: str
+    age_ms: int
+    fresh: bool = Field(
+        description="whether it vouches for the symbols it covers now, as can-open judges them"
+    )
+
+
 class AccountHealth(BaseModel):
     venue: str
     account: str
@@ -450,6 +463,11 @@ class AccountHealth(BaseModel):
     fresh: bool
     reasons: list[str]
     last_input_at: int = Field(description="when the account's latest input came (input time)")
+    snapshots: list[ScopeHealth] = Field(
+        description="each scope's last complete snapshot of the exchange's positions: "
+        "can-open vouches for a symbol only by those that cover it (the account's own "
+        "figures are its freshest scope's)"
+    )
     followed: bool = Field(
         description="whether its reasons count: named by serve --follow, or an input within "
         "--quiet-after-ms"
@@ -1397,6 +1415,16 @@ def _account_health(account: AccountFreshness, now: int) -> JSON:
         "fresh": not account.stale_reasons,
         "reasons": account.stale_reasons,
         "last_input_at": account.last_input_at,
+        "snapshots": [
+            {
+                "covers": scope.covers,
+                "complete_snapshot_at": scope.complete_snapshot_at,
+                "complete_snapshot_iso": iso(scope.complete_snapshot_at),
+                "age_ms": scope.age_ms,
+                "fresh": scope.fresh,
+            }
+            for scope in account.snapshots
+        ],
         "followed": account.followed,
     }
 

@@ -19,12 +19,21 @@ from trueup.domain.reconciler import Reconciler
 from trueup.domain.rules.can_open import AccountFacts, SymbolFacts
 from trueup.domain.rules.can_open_facts import can_open
 from trueup.domain.rules.config import RuleConfig
+from trueup.domain.snapshots import Coverage, Vouched
 
 LIMIT_MS = RuleConfig().freshness_limit_ms
 # In the sample (`make sample`), bybit/main holds LONG 60 XRPUSDT as of then.
 SAMPLE_HOLDING_XRP = 1_762_199_270_000
-# An account whose exchange was just asked for every position, as can-open weighs it.
-FRESH = AccountFacts(0, None, complete_snapshot_at=T0)
+# An account whose exchange was just asked for every position of every category its
+# venue's symbols can be of, as can-open weighs it.
+FRESH = AccountFacts(
+    0,
+    None,
+    snapshots=tuple(
+        Vouched(Coverage(category, None, None, ()), T0, T0)
+        for category in ("inverse", "linear", "perp")
+    ),
+)
 
 
 def fresh_account() -> list[bytes]:

@@ -95,7 +95,8 @@ def test_over_nats_the_answer_is_the_http_document_and_the_cli_verdict(
 ) -> None:
     asked: list[Json] = [
         {"symbol": "ETHUSDT", "at": FRESH_AT},  # nothing held, the view fresh: yes
-        {"symbol": "NEVERSEEN", "at": FRESH_AT, "side": "long"},
+        # never seen, a linear USDT contract by its name: the view covers it, yes
+        {"symbol": "NEVERSEENUSDT", "at": FRESH_AT, "side": "long"},
         {"symbol": "BTCUSDT", "at": FRESH_AT},  # the exchange holds it: no
         {"symbol": "DOGEUSDT", "at": FRESH_AT, "side": "Sell"},
         {"symbol": "ETHUSDT", "at": SAMPLE_END},  # the view 70 s old: no

@@ -27,4 +27,9 @@ def from_ccxt(unified: Contract) -> str | None:
     return None
 
 
-COINS = Coins(contract, EQUITY_COIN)
+def categories(symbol: str) -> tuple[str, ...]:
+    """Every symbol trueup reads of Aster is a perpetual's."""
+    return (PERP,)
+
+
+COINS = Coins(contract, EQUITY_COIN, categories=categories)

@@ -29,6 +29,21 @@ def contract(category: str, symbol: str) -> Contract | None:
     return None
 
 
+def settled_endings(category: str, settle_coin: str) -> tuple[str, ...]:
+    """The endings of the linear symbols settled in ``settle_coin`` (USDC: USDC and PERP),
+    which ``/v5/position/list`` asked by settleCoin lists; () for the inverse category, whose
+    names end in USD whatever they settle in."""
+    if category != LINEAR:
+        return ()
+    return tuple(suffix for suffix, coin in _LINEAR_SUFFIXES if coin == settle_coin)
+
+
+def categories(symbol: str) -> tuple[str, ...]:
+    """The categories ``symbol``'s name can be of: BTCUSDT linear, BTCUSD inverse; () for a
+    name that does not say (a dated future, an option)."""
+    return tuple(c for c in (LINEAR, INVERSE) if contract(c, symbol) is not None)
+
+
 def kind(category: str, symbol: str) -> ContractKind:
     """Inverse for every contract of the inverse category (perpetual or dated), else linear."""
     return ContractKind.INVERSE if category == INVERSE else ContractKind.LINEAR
@@ -44,4 +59,4 @@ def from_ccxt(unified: Contract) -> str | None:
     return None
 
 
-COINS = Coins(contract, EQUITY_COIN, kind)
+COINS = Coins(contract, EQUITY_COIN, kind, settled_endings, categories)

@@ -20,4 +20,9 @@ def from_ccxt(unified: Contract) -> str | None:
     return unified.base if unified.quote == unified.settle == USDC else None
 
 
-COINS = Coins(contract, USDC)
+def categories(symbol: str) -> tuple[str, ...]:
+    """Every symbol trueup reads of Hyperliquid is a perpetual's (clearinghouseState's)."""
+    return (PERP,)
+
+
+COINS = Coins(contract, USDC, categories=categories)

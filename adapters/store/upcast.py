@@ -10,7 +10,8 @@ lists as a new one does; the rules then judge both alike.
 Before the reports named the coins money is counted in and how their contract is sized, the
 domain read them off the venue, the category and the symbol. A report stored without them is
 given them as it is read, from its venue's adapter (the same knowledge its decoder has now),
-so an old journal sums, weighs and summarises as it did.
+so an old journal sums, weighs and summarises as it did. So is a position list asked by
+settle coin, stored before it named the endings of the symbols it covers.
 
 Before Hyperliquid's fills were read for what they closed (``startPosition``), they were
 stored with no closed size: one such fill is given the one its line says as it is read.
@@ -38,6 +39,7 @@ from trueup.domain.events import (
     WalletReport,
     WalletReported,
 )
+from trueup.domain.snapshots import Coverage, Scope
 from trueup.domain.vocabulary import ExecutionKind
 
 JSON = dict[str, Any]
@@ -136,6 +138,11 @@ def with_coins(event: InputEvent) -> InputEvent:
     reports change in place."""
     if isinstance(event, PositionsReported):
         records: tuple[Any, ...] = event.reports
+        page = event.snapshot
+        if page is not None and page.settle_coin and not page.symbol_endings:
+            endings = _coins(event.venue).settled_endings(page.category, page.settle_coin)
+            if endings:
+                force_setattr(page, "symbol_endings", endings)
         if event.wallet is not None:
             _equity_coin((event.wallet,), event.venue)
     elif isinstance(event, ExecutionsReported):
@@ -189,6 +196,14 @@ def _equity_coin(wallets: tuple[WalletReport, ...], venue: str) -> None:
             coin = _coins(venue).equity
             if coin is not None:
                 force_setattr(wallet, "equity_coin", coin)
+
+
+def coverage(venue: str, scope: Scope) -> Coverage:
+    """What a complete snapshot of ``scope`` on ``venue`` covers, as its pages say it now
+    (a stored page is given its endings as it is read: ``with_coins``)."""
+    category, symbol, settle_coin = scope
+    endings = _coins(venue).settled_endings(category, settle_coin) if settle_coin else ()
+    return Coverage(category, symbol, settle_coin, endings)
 
 
 def _coins(venue: str) -> Coins:

@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from trueup.domain.instants import iso, seconds
 from trueup.domain.rules.config import RuleConfig
+from trueup.domain.snapshots import Vouched
 from trueup.domain.vocabulary import OrderStatus, PositionSide
 
 
@@ -74,6 +75,8 @@ class SymbolFacts:
     keys: tuple[KeyFacts, ...]
     entries: tuple[EntryInFlight, ...]
     cooldown_until: int | None
+    # The categories the account has keys of the symbol in (none: judged by its name).
+    categories: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,11 +87,17 @@ class AccountFacts:
     fold_faults: int
     first_fault: str | None
     known: bool = True  # its exchange or its bot has said something of it
-    complete_snapshot_at: int | None = None
+    # Each scope's last complete snapshot: a symbol is vouched for only by those covering it.
+    snapshots: tuple[Vouched, ...] = ()
     freshness_limit_ms: int = RuleConfig().freshness_limit_ms
     stream_down: tuple[int, str] | None = None  # since when, and why
-    # The stream rebuilt then (and why), no complete snapshot begun since.
+    # The stream rebuilt then (and why), some scope not snapshotted completely since.
     resync_due: tuple[int, str] | None = None
+
+    @property
+    def complete_snapshot_at(self) -> int | None:
+        """When the latest complete snapshot of any scope came; None: none yet."""
+        return max((v.at for v in self.snapshots), default=None)
 
 
 UNKNOWN_ACCOUNT = AccountFacts(0, None, known=False)
@@ -115,7 +124,7 @@ def judge(
     if not account.known:
         reasons.append(never_seen("this account"))
     else:
-        reasons += stale_view(account, now)
+        reasons += stale_view(account, now, symbol, facts.categories)
     if account.fold_faults:
         reasons.append(
             f"{account.fold_faults} input(s) of this account could not be folded "
@@ -157,30 +166,51 @@ def judge(
     return Verdict(allowed=not reasons, reasons=reasons, notes=notes)
 
 
-def stale_view(account: AccountFacts, now: int) -> list[str]:
-    """Why the exchange view cannot be vouched for at ``now``, if it cannot: no recent
-    complete snapshot, a venue stream that is down, or one rebuilt with no complete
-    snapshot since (/health says the same)."""
+def stale_view(
+    account: AccountFacts,
+    now: int,
+    symbol: str | None = None,
+    categories: tuple[str, ...] = (),
+) -> list[str]:
+    """Why the exchange view of ``symbol`` (None: of the account, by its freshest scope)
+    cannot be vouched for at ``now``, if it cannot: no recent complete snapshot covering it,
+    a venue stream that is down, or one rebuilt with no complete snapshot covering it begun
+    since (/health says the same)."""
     reasons = []
-    taken = account.complete_snapshot_at
-    if taken is None:
+    every = account.snapshots
+    covering = (
+        every
+        if symbol is None
+        else tuple(v for v in every if v.coverage.covers_symbol(symbol, categories))
+    )
+    if not every:
         reasons.append(
             "no complete snapshot of the exchange's positions has been taken: "
             "what it holds is unknown"
         )
-    elif now - taken > account.freshness_limit_ms:
+    elif not covering:
+        listed = " and ".join(sorted({v.coverage.described() for v in every}))
         reasons.append(
-            f"the exchange view is {seconds(now - taken)} s old (last complete snapshot "
-            f"at {iso(taken)}); answers need one within {seconds(account.freshness_limit_ms)} s"
+            f"the exchange's positions were last listed for {listed}; {symbol} is not among "
+            "them: what it holds of it is unknown"
         )
+    else:
+        taken = max(v.at for v in covering)
+        if now - taken > account.freshness_limit_ms:
+            reasons.append(
+                f"the exchange view is {seconds(now - taken)} s old (last complete snapshot "
+                f"at {iso(taken)}); answers need one within "
+                f"{seconds(account.freshness_limit_ms)} s"
+            )
     if account.stream_down is not None:
         since, why = account.stream_down
         reasons.append(
             f"the venue's stream is down since {iso(since)} ({why}): fills and closes may "
             "go unseen until it is back"
         )
-    if account.resync_due is not None:
-        since, why = account.resync_due
+    due = account.resync_due
+    if due is not None and not any(v.started_at >= due[0] for v in covering):
+        since, why = due
         reasons.append(
             f"the venue's stream was rebuilt at {iso(since)} ({why}) and no complete snapshot "
             "of the exchange's positions has been taken since: what it missed is unknown"

@@ -28,7 +28,8 @@ def account_facts(book: AccountBook, config: RuleConfig) -> AccountFacts:
         len(faults),
         faults[0] if faults else None,
         known=book.heard_from,
-        complete_snapshot_at=book.complete_snapshot_at,
+        # In scope order, so that the same book gives the same facts however it was made.
+        snapshots=tuple(book.vouched[scope] for scope in sorted(book.vouched, key=repr)),
         freshness_limit_ms=config.freshness_limit_ms,
         stream_down=book.stream_down,
         resync_due=book.resync_due,
@@ -45,7 +46,8 @@ def symbol_facts(
     and intent of the account for it (the views build many symbols' at once)."""
     index = index or SymbolIndex(book, only=(symbol,))
     keys: list[KeyFacts] = []
-    for key in index.keys.get(symbol, ()):
+    symbol_keys = index.keys.get(symbol, ())
+    for key in symbol_keys:
         position = book.positions[key]
         held = position.exchange
         keys.append(
@@ -74,7 +76,12 @@ def symbol_facts(
         order = book.order_by_client_id(link)
         if order is None or not (order.is_terminal or is_filled(order)):
             entries.append(EntryInFlight(link, order.status if order else None, placed.at))
-    return SymbolFacts(tuple(keys), tuple(entries), detectors.manual_close.cooldown_until(symbol))
+    return SymbolFacts(
+        tuple(keys),
+        tuple(entries),
+        detectors.manual_close.cooldown_until(symbol),
+        tuple(sorted({key.category for key in symbol_keys})),
+    )
 
 
 class SymbolIndex:
