@@ -168,6 +168,21 @@ class ReconciliationProjection:
             part.unsaved, part.since_snapshot = start.read, start.applied
             self._rebuilt_from[part.number] = start.position
 
+    def _wake_for(self, events: list[tuple[int, InputEvent]]) -> None:
+        """Wake at once every partition asleep that some of these inputs are for: each wake
+        reads the journal from its snapshot on, so one at a time, as their inputs come, would
+        read it again for each (16 times over, after an ingest that did not save)."""
+        partitions = self.partitions
+        if all(p.reconciler is not None for p in partitions.values()):
+            return
+        wanted: set[int] = set()
+        for where, event in events:
+            for n in partitions_of(event):
+                part = partitions.get(n)
+                if part is not None and part.reconciler is None and part.position < where:
+                    wanted.add(n)
+        self._wake([partitions[n] for n in sorted(wanted)])
+
     def checkpoint(self) -> None:
         """Snapshot each partition's state as of its position, so the next start replays
         from there."""
@@ -231,6 +246,7 @@ class ReconciliationProjection:
 
     def _process(self, events: list[tuple[int, InputEvent]], last: int) -> list[Emitted]:
         """Apply the inputs stored up to position ``last`` and record what they made."""
+        self._wake_for(events)
         emitted: list[Emitted] = []
         for where, event in events:
             emitted += self._apply(where, event)

@@ -7,6 +7,7 @@ import shutil
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -214,6 +215,34 @@ def test_dear_to_replay_counts_inputs_not_the_journal_positions_markers_and_even
     second.stop()
     saved = journal.load_snapshot(bybit_main)
     assert saved is not None and saved[0] == second.position
+
+
+def test_a_restart_wakes_the_partitions_a_batch_has_work_for_in_one_read_of_the_journal(
+    journal: Journal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each wake replays the journal from its snapshot on: partitions woken one by one as
+    their inputs come would read it once each."""
+    accounts = ("main", "other", "side")  # three partitions
+    assert len({partition_of("bybit", a) for a in accounts}) == 3
+
+    def session(seed: int) -> list[bytes]:
+        records = [r for r in busy_session(300, seed=seed) if r.get("account")]
+        return [line(r | {"account": a}) for r in records for a in accounts]
+
+    first = ReconciliationProjection(journal)
+    Ingestor(journal, after_flush=first.catch_up).ingest(session(28))
+    first.stop()  # too few inputs to be worth saving: a restart replays them
+    replays: list[list[int]] = []
+    replay = reconciliation._apply
+
+    def counted(journal: Journal, starts: Any, upto: Any, as_of: int | None) -> None:
+        replays.append(sorted(starts))
+        replay(journal, starts, upto, as_of)
+
+    monkeypatch.setattr(reconciliation, "_apply", counted)
+    second = ReconciliationProjection(journal)
+    Ingestor(journal, after_flush=second.catch_up).ingest(session(29))
+    assert replays == [sorted(partition_of("bybit", a) for a in accounts)]
 
 
 def test_the_snapshot_format_follows_the_domain_code_not_where_it_is_installed(
