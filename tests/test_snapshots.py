@@ -178,15 +178,19 @@ def test_queries_read_the_snapshot_and_the_inputs_after_it(journal: Journal) -> 
 def test_a_clean_stop_saves_only_the_state_a_restart_would_find_dear_to_replay(
     journal: Journal, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(reconciliation, "SNAPSHOT_EVERY", 2_000)  # inputs
+    """Saving costs in proportion to the state, replaying in proportion to the inputs since
+    the last save: a state never saved is saved; a short run after a save of a state that
+    is large beside it leaves its inputs to be read again."""
     lines = [line(record) for record in busy_session(3_000, seed=24)]
     bybit_main = tracker(partition_of("bybit", "main"))
     long_run = ReconciliationProjection(journal)
     Ingestor(journal, after_flush=long_run.catch_up).ingest(lines[:2_500])
     long_run.stop()
     saved = journal.load_snapshot(bybit_main)
-    assert saved is not None and saved[0] == long_run.position  # a long run's state is saved
+    assert saved is not None and saved[0] == long_run.position  # never saved: saved
 
+    # The state as dear to save as 2,000 inputs are to read again.
+    monkeypatch.setattr(reconciliation, "SNAPSHOT_BYTES_PER_INPUT", len(saved[1]) // 2_000 + 1)
     short_run = ReconciliationProjection(journal)
     Ingestor(journal, after_flush=short_run.catch_up).ingest(lines[2_500:])
     short_run.stop()
@@ -200,21 +204,28 @@ def test_dear_to_replay_counts_inputs_not_the_journal_positions_markers_and_even
 ) -> None:
     """Each input also takes a position for its marker, and what it makes the detectors
     emit takes more: a restart skips those undecoded, so they do not make a save dear."""
-    monkeypatch.setattr(reconciliation, "SNAPSHOT_EVERY", 1_000)
-    lines = [line(record) for record in busy_session(1_500, seed=25)]
+    lines = [line(record) for record in busy_session(2_000, seed=25)]
     bybit_main = tracker(partition_of("bybit", "main"))
     first = ReconciliationProjection(journal)
-    Ingestor(journal, after_flush=first.catch_up).ingest(lines[:700])
+    Ingestor(journal, after_flush=first.catch_up).ingest(lines[:500])
     first.stop()
-    assert journal.last_position() > 1_400  # 700 inputs, 700 markers and what was emitted
-    assert journal.load_snapshot(bybit_main) is None  # but 700 inputs are cheap to read again
+    saved = journal.load_snapshot(bybit_main)
+    assert saved is not None
+    # The state as dear to save as 1,000 inputs are to read again.
+    monkeypatch.setattr(reconciliation, "SNAPSHOT_BYTES_PER_INPUT", len(saved[1]) // 1_000 + 1)
+
+    second = ReconciliationProjection(journal)
+    Ingestor(journal, after_flush=second.catch_up).ingest(lines[500:1_200])
+    second.stop()
+    assert journal.last_position() - saved[0] > 1_400  # 700 inputs, their markers, emitted
+    assert journal.load_snapshot(bybit_main) == saved  # but 700 inputs are cheap to read again
 
     # Restarted: the 700 read again count towards the next save, with the 400 after them.
-    second = ReconciliationProjection(journal)
-    Ingestor(journal, after_flush=second.catch_up).ingest(lines[700:1_100])
-    second.stop()
-    saved = journal.load_snapshot(bybit_main)
-    assert saved is not None and saved[0] == second.position
+    third = ReconciliationProjection(journal)
+    Ingestor(journal, after_flush=third.catch_up).ingest(lines[1_200:1_600])
+    third.stop()
+    again = journal.load_snapshot(bybit_main)
+    assert again is not None and again[0] == third.position
 
 
 def test_a_restart_wakes_the_partitions_a_batch_has_work_for_in_one_read_of_the_journal(

@@ -60,6 +60,7 @@ class Snapshot:
 
     position: int
     reconciler: Reconciler
+    size: int = 0  # the bytes it took stored (0: not stored)
 
 
 def dump(snapshot: Snapshot) -> bytes:
@@ -275,7 +276,7 @@ def load(state: bytes) -> Snapshot | None:
         return None
     if not isinstance(position, int) or not isinstance(reconciler, Reconciler):
         return None
-    return Snapshot(position, reconciler)
+    return Snapshot(position, reconciler, len(state))
 
 
 class _DomainUnpickler(pickle.Unpickler):
