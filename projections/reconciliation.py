@@ -278,21 +278,19 @@ class ReconciliationProjection:
             self._record([], [])
 
     def _apply(self, where: int, event: InputEvent) -> list[Emitted]:
-        """What the partitions that take ``event`` (stored at ``where``) emit for it."""
+        """What the partitions that take ``event`` (stored at ``where``) emit for it; they are
+        awake (``_wake_for``, before the batch)."""
         numbers = partitions_of(event)
         if len(numbers) == 1 and event.venue:  # an account's input: one partition's, at most
             part = self.partitions.get(numbers[0])
             if part is None or part.position >= where:
                 return []
-            if part.reconciler is None:
-                self._wake([part])
             assert part.reconciler is not None
             part.since_snapshot += 1
             return part.reconciler.apply(event)
         found: list[Emitted] = []
         parts = [self.partitions[n] for n in numbers if n in self.partitions]
         parts = [p for p in parts if p.position < where]
-        self._wake(parts)
         for part in parts:
             assert part.reconciler is not None
             found += part.reconciler.apply(event)
