@@ -28,6 +28,7 @@ from eventsourcing.persistence import IntegrityError, Notification, StoredEvent,
 
 from trueup.adapters.store import codec
 from trueup.adapters.store.backend import Backend
+from trueup.adapters.store.input_pages import PageRow, page_reader
 from trueup.adapters.store.journal_format import TIMED_MARKERS, marker_keys
 from trueup.adapters.store.lease import Lease
 from trueup.adapters.store.location import StoreError, is_postgres, settings, shown
@@ -126,6 +127,7 @@ class Journal:
         self._read_states = state_reader(self.recorder)
         self._read_versions = version_reader(self.recorder)
         self._read_streams = streams_reader(self.recorder)
+        self._read_page = page_reader(self.recorder)
 
     @classmethod
     def open(
@@ -594,20 +596,20 @@ class Journal:
     ) -> tuple[list[tuple[int, InputEvent]], int]:
         """One page of input events stored after position ``after`` (up to ``upto``), and
         the last position the page read, which may be an emitted event or a marker."""
-        page = self._retrying(partial(self._notifications, after, limit, upto))
+        page = self._retrying(partial(self._page, after, limit, upto))
         events: list[tuple[int, InputEvent]] = []
-        for n in page:
-            if n.topic.startswith(codec.INPUT_TOPIC_PREFIX):
-                event = self._input(n)
+        for row in page:
+            if row.state is not None:
+                event = self._page_input(row)
                 if event is not None:
-                    events.append((n.id, event))
-        return events, (page[-1].id if page else after)
+                    events.append((row.position, event))
+        return events, (page[-1].position if page else after)
 
     def inputs_between(self, after: int, upto: int, limit: int = PAGE) -> int:
         """How many inputs are stored after position ``after`` up to ``upto`` (counted up to
         ``limit``), none of them decoded."""
-        page = self._retrying(partial(self._notifications, after, limit, upto))
-        return sum(1 for n in page if n.topic.startswith(codec.INPUT_TOPIC_PREFIX))
+        page = self._retrying(partial(self._page, after, limit, upto))
+        return sum(1 for row in page if row.state is not None)
 
     def all_events(self, after: int = 0) -> Iterator[tuple[int, InputEvent | Emitted]]:
         """Inputs and emitted events, in the order they were stored, with their positions.
@@ -625,6 +627,10 @@ class Journal:
                 if event is not None:
                     yield n.id, event
             after = page[-1].id
+
+    def _page(self, after: int, limit: int, upto: int | None) -> list[PageRow]:
+        # Looked up when called: a reconnection replaces the reader.
+        return self._read_page(after, limit, upto)
 
     def _notifications(
         self, after: int, limit: int, upto: int | None = None, topics: Sequence[str] = ()
@@ -687,14 +693,25 @@ class Journal:
     def _input(self, stored: Notification) -> InputEvent | None:
         """The input stored there, or None (counted) if it is of a type this trueup does not
         know; StoreError if it is of a known type but its fields do not decode."""
-        if stored.topic in _INPUT_TOPICS:
+        row = PageRow(
+            stored.id, stored.originator_id, stored.originator_version, stored.topic, stored.state
+        )
+        return self._page_input(row)
+
+    def _page_input(self, row: PageRow) -> InputEvent | None:
+        """The input of a row read with its state (see ``_input``)."""
+        if row.topic in _INPUT_TOPICS:
+            assert row.state is not None  # an input's
             try:
-                return codec.decode(stored.state)
+                return codec.decode(row.state)
             except codec.UnknownType:
                 pass
             except codec.Undecodable as error:
-                raise undecodable_input(f"at journal position {stored.id}", error) from None
-        self._unreadable.inputs.add(_row(stored))
+                raise undecodable_input(f"at journal position {row.position}", error) from None
+        stream = row.stream
+        self._unreadable.inputs.add(
+            (stream if isinstance(stream, UUID) else UUID(stream), row.version)
+        )
         return None
 
     def _emitted(self, stored: Notification) -> Emitted | None:
