@@ -7,6 +7,7 @@ from typing import Any
 from trueup.adapters.store.journal import Decided
 from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent
+from trueup.domain.snapshots import Coverage
 from trueup.domain.vocabulary import NotificationOutcome
 
 JSON = dict[str, Any]
@@ -72,6 +73,8 @@ class StaleRecord:
     reason: str
     exchange_holds_key: bool
     opened_at: int  # which opening of position_id: closing it is one decision
+    category: str
+    symbol: str
 
 
 class Cleanup(Enum):
@@ -95,6 +98,16 @@ class ExchangeCheck:
     inputs: int
     complete: bool
     why_not: str | None = None
+    # What the snapshots it completed cover: it speaks of no other symbol.
+    covered: tuple[Coverage, ...] = ()
+
+    def covers(self, record: StaleRecord) -> bool:
+        """Whether a snapshot it completed covers ``record``'s key."""
+        return any(c.covers(record.category, record.symbol) for c in self.covered)
+
+    def described(self) -> str:
+        """What it covers, in words: ``linear USDT-settled contracts``."""
+        return " and ".join(sorted({c.described() for c in self.covered})) or "nothing"
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +123,9 @@ class CleanupReport:
     # Chosen, but closed by another operator's input first (a fix-stale run at the same
     # moment): not recorded again.
     already: list[tuple[StaleRecord, Decided]] = field(default_factory=list)
+    # Not held by the exchange by its last word, but of a symbol the snapshot asked
+    # (NOT_ON_EXCHANGE) does not cover: that word may be old, so they are left open.
+    uncovered: list[StaleRecord] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,6 +56,7 @@ from trueup.domain.keys import decision_key
 from trueup.domain.pnl import ClosedPosition
 from trueup.domain.rules.can_open import never_seen, stale_view
 from trueup.domain.rules.config import RuleConfig
+from trueup.domain.snapshots import Coverage
 from trueup.domain.triggers.spec import TriggerCommand
 from trueup.domain.vocabulary import NotificationOutcome, PositionSide
 from trueup.projections.ccxt import ccxt_position
@@ -182,6 +183,7 @@ class TrueupService:
         positions = [e for e in events if isinstance(e, PositionsReported) and e.snapshot]
         refused = [e for e in events if isinstance(e, InputRejected)]
         why_not: str | None = None
+        covered: tuple[Coverage, ...] = ()
         if refused:
             first = refused[0]
             why_not = f"{first.endpoint or 'a reply'} refused: {first.reason}"
@@ -190,11 +192,12 @@ class TrueupService:
         else:
             book = _replay(self.journal, account=(venue, account)).book(venue, account)
             asked_at = min(e.at for e in positions)
+            covered = tuple(v.coverage for v in book.vouched.values() if v.started_at >= asked_at)
             if book.snapshots.under_way():
                 why_not = "a position list was left unfinished (pages missing)"
-            elif book.complete_snapshot_at is None or book.complete_snapshot_at < asked_at:
+            elif not covered:
                 why_not = "the position list did not complete"
-        return ExchangeCheck(venue, account, len(events), why_not is None, why_not)
+        return ExchangeCheck(venue, account, len(events), why_not is None, why_not, covered)
 
     def stale_records(self, account: tuple[str, str] | None = None) -> list[StaleRecord]:
         """Every open local position the exchange does not back (of ``account``, if
@@ -210,8 +213,20 @@ class TrueupService:
             for position_id, why in stale_positions(book, detectors):
                 local = book.local_position(position_id)
                 assert local is not None
-                held = book.positions[local.key].exchange_qty != 0
-                found.append(StaleRecord(venue, name, position_id, why, held, local.opened_at))
+                key = local.key
+                held = book.positions[key].exchange_qty != 0
+                found.append(
+                    StaleRecord(
+                        venue,
+                        name,
+                        position_id,
+                        why,
+                        held,
+                        local.opened_at,
+                        key.category,
+                        key.symbol,
+                    )
+                )
         return found
 
     def clean_stale(
@@ -240,9 +255,13 @@ class TrueupService:
         listed(stale)
         if check is not None and not check.complete:
             return CleanupReport(stale, [], how.exit_reason, check)
+        # The exchange's word that it holds nothing is as fresh as the check only where
+        # the snapshot it took covers the symbol.
+        not_held = [r for r in stale if not r.exchange_holds_key]
+        uncovered = [r for r in not_held if check is not None and not check.covers(r)]
         chosen = {
             Cleanup.NONE: [],
-            Cleanup.NOT_ON_EXCHANGE: [r for r in stale if not r.exchange_holds_key],
+            Cleanup.NOT_ON_EXCHANGE: [r for r in not_held if r not in uncovered],
             Cleanup.ALL: stale,
         }[how]
         if chosen and not confirm(chosen):
@@ -263,7 +282,7 @@ class TrueupService:
         taken = {event.input_id: first for event, first in appended.taken}
         closed = [r for e, r in closes.items() if e.input_id not in taken]
         already = [(r, taken[e.input_id]) for e, r in closes.items() if e.input_id in taken]
-        return CleanupReport(stale, closed, how.exit_reason, check, already)
+        return CleanupReport(stale, closed, how.exit_reason, check, already, uncovered)
 
     def command_trigger(
         self, venue: str, account: str, data: JSON, *, at: int | None = None

@@ -195,10 +195,12 @@ class SnapshotPage(Struct, frozen=True):
     cursor: str
     next_cursor: str
     server_time: int
-    # A list asked by settle coin covers the symbols of its category whose names end in one
-    # of these, as the venue's adapter knows its names (Bybit's USDC: USDC and PERP): so the
-    # domain tells what it covers without the venue's naming rules. () for any other list.
-    symbol_endings: tuple[str, ...] = ()
+    # A list not of one symbol covers the names of its category that match one of these
+    # whole (regular expressions), as the venue's adapter knows what the list returns
+    # (Bybit's USDC: its perps and its dated futures): so the domain tells what it covers
+    # without the venue's naming rules. () where the adapter cannot say: a list asked by
+    # settle coin then covers no name, one of the whole category every name.
+    symbol_forms: tuple[str, ...] = ()
 
 
 # --- events -------------------------------------------------------------------------------

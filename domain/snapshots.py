@@ -6,9 +6,11 @@ from the first request (no cursor) to the last page (no next cursor), was accept
 cursors chain, and the run took no longer than its timeout. Anything else proves nothing.
 """
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import cache
 from typing import NamedTuple
 
 from trueup.domain.events import SnapshotPage
@@ -20,13 +22,13 @@ Scope = tuple[str, str | None, str | None]
 
 class Coverage(NamedTuple):
     """Which keys a complete snapshot of one scope vouches for: those of its category, and
-    of its symbol where it names one, or with names ending in one of ``endings`` where it
-    was asked by settle coin (the venue's adapter says which: domain/events.py)."""
+    of its symbol where it names one, or with names of one of ``forms`` where the venue's
+    adapter says what the list returns (domain/events.py)."""
 
     category: str
     symbol: str | None
     settle_coin: str | None
-    endings: tuple[str, ...]
+    forms: tuple[str, ...]
 
     def covers(self, category: str, symbol: str) -> bool:
         """Whether the snapshot was asked about the key (``category``, ``symbol``)."""
@@ -40,10 +42,11 @@ class Coverage(NamedTuple):
         """Whether ``symbol``'s name is one it covers, whatever the category."""
         if self.symbol is not None:
             return symbol == self.symbol
-        if self.settle_coin is None:
-            return True  # the whole category: Hyperliquid's clearinghouseState, every perp
-        # Unknown endings cover nothing: a list of one coin's contracts is not all of them.
-        return any(symbol.endswith(e) and len(symbol) > len(e) for e in self.endings)
+        if self.forms:
+            return any(_form(f).fullmatch(symbol) for f in self.forms)
+        # Unknown forms: a list of one coin's contracts is not all of them, so it covers
+        # none; a list of the whole category (Aster's positionRisk) every one.
+        return self.settle_coin is None
 
     def described(self) -> str:
         """What it covers, in words: ``linear USDT-settled contracts``."""
@@ -55,7 +58,12 @@ class Coverage(NamedTuple):
 
 
 def coverage_of(page: SnapshotPage) -> Coverage:
-    return Coverage(page.category, page.symbol, page.settle_coin, page.symbol_endings)
+    return Coverage(page.category, page.symbol, page.settle_coin, page.symbol_forms)
+
+
+@cache
+def _form(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
 
 
 class Vouched(NamedTuple):

@@ -11,7 +11,7 @@ import sys
 from collections import Counter
 
 from trueup.adapters.store.journal import Journal
-from trueup.application.answers import Cleanup, CleanupReport, StaleRecord
+from trueup.application.answers import Cleanup, CleanupReport, ExchangeCheck, StaleRecord
 from trueup.application.service import ExchangeSource, TrueupService
 from trueup.runners import output
 from trueup.runners.arguments import PositionsFormat
@@ -95,11 +95,23 @@ def fix_stale(journal: Journal, args: argparse.Namespace) -> int:
         return EXIT_NO
     elif how is not Cleanup.NONE:
         operator = args.operator or getpass.getuser()
+        for record in report.uncovered:
+            print(_uncovered(record, check))
         print(
             f"closed {len(report.closed)} local record(s) with {report.exit_reason} by "
             f"{operator}{_already(report)}"
         )
     return EXIT_OK
+
+
+def _uncovered(record: StaleRecord, check: ExchangeCheck | None) -> str:
+    """Why a record the exchange held nothing for, by its last word, was left open."""
+    asked = "nothing" if check is None else check.described()
+    return (
+        f"{record.venue}/{record.account} {record.position_id}: not closed: the exchange was "
+        f"asked for {asked}; {record.symbol} is not among them, so whether it holds it is "
+        "unknown"
+    )
 
 
 def _already(report: CleanupReport) -> str:

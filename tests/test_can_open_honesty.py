@@ -31,7 +31,7 @@ FRESH = AccountFacts(
     None,
     snapshots=tuple(
         Vouched(Coverage(category, None, None, ()), T0, T0)
-        for category in ("inverse", "linear", "perp")
+        for category in ("inverse", "linear", "perp", "spot")
     ),
 )
 
@@ -193,7 +193,8 @@ def test_can_open_never_says_yes_without_a_complete_snapshot_inside_the_limit(
             verdict = can_open(book, detectors, symbol, now, config=reconciler.config)
             if not verdict.allowed:
                 continue
-            complete = book.complete_snapshot_at
+            # The freshest of any scope's: a list folded last may be older than another.
+            complete = max((v.at for v in book.vouched.values()), default=None)
             assert complete is not None and now - complete <= LIMIT_MS
             snapshots = [
                 e

@@ -2,13 +2,14 @@
 only while a fresh complete snapshot covers it, and the absent-means-flat rule flattens only
 what it covers. Each venue's scopes, in its documented formats: Bybit's position list by
 settle coin (linear USDT is not USDC, nor inverse), Aster's positionRisk of one symbol or of
-all, Hyperliquid's clearinghouseState of every perp."""
+all, Hyperliquid's clearinghouseState of every perp and no spot pair."""
 
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from tests.http_server import TOKEN, running_server
@@ -23,6 +24,7 @@ from trueup.application.service import TrueupService
 from trueup.domain.events import PositionsReported
 from trueup.domain.reconciler import Reconciler
 from trueup.domain.rules.config import RuleConfig
+from trueup.domain.snapshots import coverage_of
 from trueup.runners.cli import main
 from trueup.runners.http_api import ApiSettings
 
@@ -77,7 +79,10 @@ def verdict(journal: Journal, venue: str, account: str, symbol: str, at: int) ->
     [
         "BTCPERP",  # a USDC perpetual
         "ETHUSDC",  # a USDC perpetual too
+        "BTC-26DEC25",  # a USDC future
         "BTCUSD",  # an inverse contract
+        "BTCUSDZ25",  # an inverse future
+        "BTC-13FEB25-89000-P-USDT",  # a USDT option: its name ends in USDT, its list is another
     ],
 )
 def test_a_list_of_linear_usdt_contracts_vouches_for_no_other_symbol(
@@ -94,6 +99,80 @@ def test_a_list_of_linear_usdt_contracts_vouches_for_no_other_symbol(
             f"{symbol} is not among them: what it holds of it is unknown"
         ],
     )
+
+
+@pytest.mark.parametrize(
+    ("params", "listed", "others"),
+    [
+        # Bybit's category enum: linear is "USDT perpetual, USDT Futures and USDC contract,
+        # including USDC perp, USDC futures"; a list by settle coin returns all of that coin.
+        (
+            {"settleCoin": "USDT"},
+            ["BTCUSDT", "BTCUSDT-26DEC25", "ETHUSDT-14FEB25", "1000PEPEUSDT"],
+            ["BTC-26DEC25", "BTCPERP", "BTCUSD"],
+        ),
+        (
+            {"settleCoin": "USDC"},
+            ["BTCPERP", "ETHUSDC", "BTC-26DEC25", "ETH-27MAR26"],
+            ["BTCUSDT-26DEC25", "BTCUSDT", "ETH-28FEB25-2800-C"],
+        ),
+        # An inverse contract settles in its base coin: a list by coin is that coin's
+        # perpetual and its quarterly futures.
+        (
+            {"category": "inverse", "settleCoin": "BTC"},
+            ["BTCUSD", "BTCUSDH26", "BTCUSDZ25"],
+            ["ETHUSD", "ETHUSDZ25", "BTCUSDT", "BTCUSDT-26DEC25"],
+        ),
+        (
+            {"category": "inverse"},
+            ["BTCUSD", "ETHUSD", "ETHUSDZ25"],
+            ["BTCUSDT", "BTCUSDT-26DEC25", "BTC-26DEC25", "BTCPERP"],
+        ),
+    ],
+)
+def test_a_list_vouches_for_every_contract_it_returns_dated_or_not_and_no_other(
+    local: Journal, params: dict[str, str], listed: list[str], others: list[str]
+) -> None:
+    ingest(local, bybit_list(T0, **params))
+    for symbol in listed:
+        assert verdict(local, "bybit", "main", symbol, T0 + 1_000).allowed, symbol
+    for symbol in others:
+        answer = verdict(local, "bybit", "main", symbol, T0 + 1_000)
+        assert not answer.allowed, symbol
+        assert f"; {symbol} is not among them" in answer.reasons[0]
+
+
+def test_a_list_by_settle_coin_flattens_the_dated_futures_it_omits_and_no_other() -> None:
+    reconciler = folded(
+        bybit_position(T0, "BTCUSDT-26DEC25", "0.25"),
+        bybit_position(T0, "BTC-26DEC25", "0.5"),
+        bybit_list(T0 + 1_000, settleCoin="USDT"),  # lists neither
+    )
+    positions = reconciler.book("bybit", "main").positions
+    by_symbol = {key.symbol: p.exchange_qty for key, p in positions.items()}
+    assert by_symbol == {"BTCUSDT-26DEC25": 0, "BTC-26DEC25": 0.5}
+    reconciler.apply(accepted(bybit_list(T0 + 2_000, settleCoin="USDC")))
+    assert all(p.exchange_qty == 0 for p in positions.values())
+
+
+def test_an_inverse_list_by_coin_flattens_that_coins_contracts_alone() -> None:
+    def inverse(symbol: str) -> JSON:
+        item = bybit.position_item(
+            symbol=symbol, side="Buy", size="100", seq=3, updated_time=T0 - 1, category="inverse"
+        )
+        frame = bybit.ws_frame("position", [item], message_id=f"p-{symbol}", creation_time=T0)
+        return bybit.capture_ws(T0, "main", frame)
+
+    reconciler = folded(
+        inverse("BTCUSDZ25"),
+        inverse("ETHUSD"),
+        bybit_list(T0 + 1_000, category="inverse", settleCoin="BTC"),
+    )
+    positions = reconciler.book("bybit", "main").positions
+    assert {key.symbol: p.exchange_qty for key, p in positions.items()} == {
+        "BTCUSDZ25": 0,
+        "ETHUSD": 100,
+    }
 
 
 def test_each_settle_coin_list_vouches_for_its_own_symbols_at_its_own_age(local: Journal) -> None:
@@ -164,16 +243,24 @@ def test_a_stream_rebuilt_is_resynced_only_where_a_list_begun_since_covers(local
     assert verdict(local, "bybit", "main", "BTCPERP", T0 + 6_000).allowed
 
 
-def test_a_list_stored_before_pages_named_what_they_cover_is_given_it_as_read() -> None:
+@pytest.mark.parametrize(
+    "older",
+    [
+        b"",  # stored before pages named what they cover
+        b',"symbol_endings":["USDC","PERP"]',  # stored when they named only the endings
+    ],
+)
+def test_a_list_stored_before_pages_named_their_forms_is_given_them_as_read(older: bytes) -> None:
     event = accepted(bybit_list(T0, settleCoin="USDC"))
     assert isinstance(event, PositionsReported) and event.snapshot is not None
-    assert event.snapshot.symbol_endings == ("USDC", "PERP")
-    # As an older trueup stored it: the same page, no endings.
-    stored = codec.encode(event).replace(b',"symbol_endings":["USDC","PERP"]', b"")
-    assert b"symbol_endings" not in stored
+    forms = event.snapshot.symbol_forms
+    assert forms
+    stored = codec.encode(event).replace(b',"symbol_forms":' + orjson.dumps(list(forms)), older)
+    assert b"symbol_forms" not in stored
     read = codec.decode(stored)
     assert isinstance(read, PositionsReported) and read.snapshot is not None
-    assert read.snapshot.symbol_endings == ("USDC", "PERP")
+    assert read.snapshot.symbol_forms == forms
+    assert coverage_of(read.snapshot).names("BTC-26DEC25")
 
 
 # --- Aster: positionRisk of one symbol, or of all ---------------------------------------------
@@ -231,6 +318,32 @@ def test_a_clearinghouse_state_vouches_for_every_perp(local: Journal) -> None:
         assert verdict(local, "hyperliquid", user, symbol, T0 + 1_000).allowed, symbol
     held_btc = verdict(local, "hyperliquid", user, "BTC", T0 + 1_000)
     assert held_btc.reasons == ["the exchange holds LONG 0.1 BTC (idx 0, seq 1762199000000)"]
+
+
+@pytest.mark.parametrize("spot", ["@107", "PURR/USDC"])
+def test_a_clearinghouse_state_vouches_for_no_spot_pair(local: Journal, spot: str) -> None:
+    user = "0x" + "ab" * 20
+    state = hyperliquid.clearinghouse_state([], time=T0)
+    ingest(local, hyperliquid.capture_rest(T0, user, "clearinghouseState", {}, state))
+    assert verdict(local, "hyperliquid", user, "ETH", T0 + 1_000).allowed
+    answer = verdict(local, "hyperliquid", user, spot, T0 + 1_000)
+    assert answer.reasons == [
+        f"the exchange's positions were last listed for every perp contract; {spot} is not "
+        "among them: what it holds of it is unknown"
+    ]
+
+
+def test_a_clearinghouse_state_stored_before_it_named_its_forms_still_covers_no_spot() -> None:
+    user = "0x" + "ab" * 20
+    state = hyperliquid.clearinghouse_state([], time=T0)
+    event = accepted(hyperliquid.capture_rest(T0, user, "clearinghouseState", {}, state))
+    assert isinstance(event, PositionsReported) and event.snapshot is not None
+    forms = event.snapshot.symbol_forms
+    stored = codec.encode(event).replace(b',"symbol_forms":' + orjson.dumps(list(forms)), b"")
+    read = codec.decode(stored)
+    assert isinstance(read, PositionsReported) and read.snapshot is not None
+    covered = coverage_of(read.snapshot)
+    assert covered.names("kPEPE") and not covered.names("@107")
 
 
 # --- as the CLI and HTTP answer it, from the persisted views ----------------------------------

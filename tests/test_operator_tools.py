@@ -305,6 +305,39 @@ def test_fix_stale_check_exchange_closes_what_the_exchange_does_not_hold_and_rec
     assert "LocalPositionCleaned" in capsys.readouterr().out
 
 
+def test_fix_stale_check_exchange_leaves_open_what_the_snapshot_it_took_does_not_cover(
+    store: str, tmp_path: Path, exchange: BybitSimulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A paper leftover on a USDC perpetual: the exchange is asked for its linear USDT
+    # contracts (what `trueup run` asks), which say nothing of BTCPERP.
+    leftover = intent(
+        T0 + 1_000,
+        kind="position_opened",
+        position_id="p-perp",
+        symbol="BTCPERP",
+        qty="1",
+        **{**ENTRY, "mode": "PAPER"},
+    )
+    capture = write_capture(tmp_path / "perp.jsonl", [leftover])
+    assert main(["--store", store, "ingest", str(capture)]) == 0
+    capsys.readouterr()
+
+    assert main(check_exchange(store, exchange, "--operator", "alice")) == 0
+
+    out = capsys.readouterr().out
+    assert (
+        "bybit/main p-perp: not closed: the exchange was asked for linear USDT-settled "
+        "contracts; BTCPERP is not among them, so whether it holds it is unknown"
+    ) in out
+    assert "closed 1 local record(s) with STALE_CLEANUP by alice" in out
+    _, cleaned = run_json(
+        capsys, ["--store", store, "events", "--type", "POSITION_CLEANED", "--json"]
+    )
+    assert [c["position_id"] for c in cleaned] == ["p-sol"]
+    assert main(["--store", store, "fix-stale", "--dry-run"]) == 0
+    assert "bybit/main p-perp: PAPER_LEFTOVER" in capsys.readouterr().out
+
+
 def test_fix_stale_check_exchange_closes_nothing_when_the_exchange_will_not_answer_whole(
     store: str, exchange: BybitSimulator, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -2,6 +2,7 @@
 ends with (BTCUSDT in USDT, BTCPERP in USDC); an inverse one (BTCUSD) is sized in USD and
 settled in its base coin; the unified account states its equity in USD."""
 
+import re
 from functools import cache
 
 from trueup.adapters.venue import Coins, Contract
@@ -29,19 +30,46 @@ def contract(category: str, symbol: str) -> Contract | None:
     return None
 
 
-def settled_endings(category: str, settle_coin: str) -> tuple[str, ...]:
-    """The endings of the linear symbols settled in ``settle_coin`` (USDC: USDC and PERP),
-    which ``/v5/position/list`` asked by settleCoin lists; () for the inverse category, whose
-    names end in USD whatever they settle in."""
-    if category != LINEAR:
-        return ()
-    return tuple(suffix for suffix, coin in _LINEAR_SUFFIXES if coin == settle_coin)
+# The names Bybit gives its contracts (V5 enum "symbol"): a perpetual is its base coin and
+# its suffix; a USDT future the perpetual's name and its delivery date (BTCUSDT-26DEC25); a
+# USDC future the base coin and the date (BTC-26DEC25); an inverse future the perpetual's
+# name and its quarter's letter and year (BTCUSDH23). A base coin is upper-case letters and
+# digits, of any script (as adapters/bybit/venue.py spells it).
+_BASE = r"[^\W_a-z]+"
+_DELIVERY = r"-[0-9]{2}[A-Z]{3}[0-9]{2}"
+_QUARTER = "[HMUZ][0-9]{2}"
+# A linear list asked by settle coin: its perpetuals and its futures. A USDC future's base
+# cannot end in USDT, or BTCUSDT-26DEC25 would read as one.
+_LINEAR_FORMS = {
+    "USDT": (f"{_BASE}USDT", f"{_BASE}USDT{_DELIVERY}"),
+    "USDC": (f"{_BASE}(?:USDC|PERP)", f"{_BASE}(?<!USDT){_DELIVERY}"),
+}
+
+
+@cache
+def listed_forms(category: str, settle_coin: str | None) -> tuple[str, ...]:
+    """The names ``/v5/position/list`` returns asked of ``category`` (by ``settle_coin``):
+    linear USDT the USDT perpetuals and futures, USDC the USDC ones; inverse by coin that
+    coin's perpetual and futures (an inverse contract settles in its base coin), inverse
+    alone every one; () for any other list (none by an unknown coin, every option)."""
+    if category == LINEAR:
+        if settle_coin is None:  # refused by Bybit (symbol or settleCoin is required)
+            return tuple(f for forms in _LINEAR_FORMS.values() for f in forms)
+        return _LINEAR_FORMS.get(settle_coin, ())
+    if category == INVERSE:
+        base = _BASE if settle_coin is None else re.escape(settle_coin)
+        return (f"{base}{_INVERSE_SUFFIX}(?:{_QUARTER})?",)
+    return ()
 
 
 def categories(symbol: str) -> tuple[str, ...]:
-    """The categories ``symbol``'s name can be of: BTCUSDT linear, BTCUSD inverse; () for a
-    name that does not say (a dated future, an option)."""
-    return tuple(c for c in (LINEAR, INVERSE) if contract(c, symbol) is not None)
+    """The categories ``symbol``'s name can be of: BTCUSDT and BTC-26DEC25 linear, BTCUSD
+    and BTCUSDH23 inverse; () for a name that is neither's (an option)."""
+    return tuple(
+        category
+        for category in (LINEAR, INVERSE)
+        if any(re.fullmatch(f, symbol) for f in listed_forms(category, None))
+    )
 
 
 def kind(category: str, symbol: str) -> ContractKind:
@@ -59,4 +87,4 @@ def from_ccxt(unified: Contract) -> str | None:
     return None
 
 
-COINS = Coins(contract, EQUITY_COIN, kind, settled_endings, categories)
+COINS = Coins(contract, EQUITY_COIN, kind, listed_forms, categories)

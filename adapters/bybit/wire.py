@@ -192,15 +192,16 @@ def decode_rest(envelope: Envelope, endpoint: str, params: Payload, body: Payloa
     source: Source = "rest"
     if endpoint == "/v5/position/list":
         reports = tuple(position_report(item, category) for item in items)
+        symbol = params.optional_text("symbol") or None
         settle_coin = params.optional_text("settleCoin") or None
         page = SnapshotPage(
             category=category,
-            symbol=params.optional_text("symbol") or None,
+            symbol=symbol,
             settle_coin=settle_coin,
             cursor=params.optional_text("cursor"),
             next_cursor=result.optional_text("nextPageCursor"),
             server_time=body.millis("time") if body.has("time") else envelope.at,
-            symbol_endings=COINS.settled_endings(category, settle_coin) if settle_coin else (),
+            symbol_forms=() if symbol else COINS.listed_forms(category, settle_coin),
         )
         return PositionsReported(**header, source=source, reports=reports, snapshot=page)
     if endpoint == "/v5/execution/list":

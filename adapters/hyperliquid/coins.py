@@ -6,7 +6,17 @@ from functools import cache
 from trueup.adapters.venue import Coins, Contract
 
 PERP = "perp"
+SPOT = "spot"
 USDC = "USDC"
+# A perp of Hyperliquid's own dex is named by its coin (BTC, kPEPE): what clearinghouseState
+# lists. A spot pair's name is "@<index>" or "BASE/QUOTE"; a builder-deployed perp's
+# ("dex:COIN") is listed only when its dex is asked, so neither is of this form.
+_PERP_NAME = "[0-9A-Za-z]+"
+
+
+def category_of(coin: str) -> str:
+    """Spot pairs are named "@<index>" or "BASE/QUOTE"; every other coin is a perp."""
+    return SPOT if coin.startswith("@") or "/" in coin else PERP
 
 
 @cache
@@ -21,8 +31,13 @@ def from_ccxt(unified: Contract) -> str | None:
 
 
 def categories(symbol: str) -> tuple[str, ...]:
-    """Every symbol trueup reads of Hyperliquid is a perpetual's (clearinghouseState's)."""
-    return (PERP,)
+    """The category a coin's name says it is of: a spot pair's, or a perp's."""
+    return (category_of(symbol),)
 
 
-COINS = Coins(contract, USDC, categories=categories)
+def listed_forms(category: str, settle_coin: str | None) -> tuple[str, ...]:
+    """The names clearinghouseState lists: the perps of Hyperliquid's own dex, no spot."""
+    return (_PERP_NAME,) if category == PERP else ()
+
+
+COINS = Coins(contract, USDC, listed_forms=listed_forms, categories=categories)

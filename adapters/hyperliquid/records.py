@@ -6,7 +6,7 @@ Hyperliquid's vocabulary (sides B and A, order statuses open ... marginCanceled,
 
 from decimal import Decimal
 
-from trueup.adapters.hyperliquid.coins import COINS
+from trueup.adapters.hyperliquid.coins import COINS, PERP, category_of
 from trueup.adapters.payload import Payload
 from trueup.adapters.wire_errors import UnknownInput
 from trueup.domain.errors import MalformedInput, shown
@@ -20,18 +20,11 @@ from trueup.domain.vocabulary import (
     PositionSide,
 )
 
-PERP = "perp"
-SPOT = "spot"
 SIDES = {"B": OrderSide.BUY, "A": OrderSide.SELL}
 # A fill's ``dir`` where it names a cause: "Liquidated Cross Long", "Liquidated Isolated
 # Short" ... start with "Liquidated"; the others ("Open Long", "Close Short" ...) name none.
 LIQUIDATED_DIR = "Liquidated"
 DIR_KINDS = {"Auto-Deleveraging": ExecutionKind.ADL, "Settlement": ExecutionKind.SETTLEMENT}
-
-
-def category(coin: str) -> str:
-    """Spot pairs are named "@<index>" or "BASE/QUOTE"; every other coin is a perp."""
-    return SPOT if coin.startswith("@") or "/" in coin else PERP
 
 
 def side(item: Payload) -> OrderSide:
@@ -168,7 +161,7 @@ def order_report(order: Payload, status: str, updated_time: int, where: str) -> 
     reduce_only = order.boolean("reduceOnly")
     order_type = order.optional_text("orderType", "Limit")
     return OrderReport(
-        category=category(coin),
+        category=category_of(coin),
         symbol=coin,
         venue_order_id=str(order.integer("oid")),
         client_order_id=order.optional_text("cloid"),
@@ -230,7 +223,7 @@ def fill(item: Payload) -> Fill:
     fill_side = side(item)
     size = item.quantity("sz")
     return Fill(
-        category=category(coin),
+        category=category_of(coin),
         symbol=coin,
         trade_id=str(item.integer("tid")),
         venue_order_id=str(item.integer("oid")),
@@ -246,7 +239,7 @@ def fill(item: Payload) -> Fill:
         seq=None,
         realised_pnl=item.optional_decimal("closedPnl"),  # before the fee, as Bybit's execPnl
         position_idx=0,
-        notional_coin=COINS.counted_in(category(coin), coin),
+        notional_coin=COINS.counted_in(category_of(coin), coin),
     )
 
 
@@ -261,7 +254,7 @@ def funding(item: Payload, time: int) -> Fill:
     coin = item.name("coin")
     szi = item.decimal("szi")
     return Fill(
-        category=category(coin),
+        category=category_of(coin),
         symbol=coin,
         trade_id=f"funding:{coin}:{time}",
         venue_order_id="",
@@ -276,5 +269,5 @@ def funding(item: Payload, time: int) -> Fill:
         exec_time=time,
         seq=None,
         position_idx=0,
-        notional_coin=COINS.counted_in(category(coin), coin),
+        notional_coin=COINS.counted_in(category_of(coin), coin),
     )

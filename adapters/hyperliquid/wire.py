@@ -7,6 +7,7 @@ frame. Formats follow Hyperliquid's info and WebSocket documentation.
 
 from trueup.adapters.envelope import Envelope
 from trueup.adapters.hyperliquid import mids, records
+from trueup.adapters.hyperliquid.coins import COINS, PERP
 from trueup.adapters.payload import Payload, array_items
 from trueup.adapters.snapshot_pages import whole_run
 from trueup.adapters.wire_errors import ControlMessage, ErrorReply, UnknownInput
@@ -117,7 +118,8 @@ def funding_history(body: object) -> tuple[Fill, ...]:
 
 
 def positions_reported(envelope: Envelope, source: Source, state: Payload) -> PositionsReported:
-    """A clearinghouseState: every open perp position, so a coin it leaves out is flat."""
+    """A clearinghouseState: every open perp position, so a perp it leaves out is flat (a
+    spot pair it never lists, nor vouches for)."""
     time = state.millis("time") if state.has("time") else envelope.at
     # The documented shape, in full: an error body must never read as "no positions".
     state.child("marginSummary")
@@ -126,7 +128,7 @@ def positions_reported(envelope: Envelope, source: Source, state: Payload) -> Po
     coins = [r.symbol for r in reports]
     if len(set(coins)) != len(coins):
         raise MalformedInput(f"{state.where}.assetPositions: a coin is listed twice: {coins}")
-    page = whole_run(records.PERP, None, time)
+    page = whole_run(PERP, None, time, COINS.listed_forms(PERP, None))
     return PositionsReported(
         **envelope.header(), source=source, reports=reports, snapshot=page, wallet=wallet
     )

@@ -10,8 +10,9 @@ lists as a new one does; the rules then judge both alike.
 Before the reports named the coins money is counted in and how their contract is sized, the
 domain read them off the venue, the category and the symbol. A report stored without them is
 given them as it is read, from its venue's adapter (the same knowledge its decoder has now),
-so an old journal sums, weighs and summarises as it did. So is a position list asked by
-settle coin, stored before it named the endings of the symbols it covers.
+so an old journal sums, weighs and summarises as it did. So is a position list not of one
+symbol, stored before it named the forms of the names it covers (or when it named only
+their endings, which said nothing of a dated future): it covers what the list returns.
 
 Before Hyperliquid's fills were read for what they closed (``startPosition``), they were
 stored with no closed size: one such fill is given the one its line says as it is read.
@@ -139,10 +140,10 @@ def with_coins(event: InputEvent) -> InputEvent:
     if isinstance(event, PositionsReported):
         records: tuple[Any, ...] = event.reports
         page = event.snapshot
-        if page is not None and page.settle_coin and not page.symbol_endings:
-            endings = _coins(event.venue).settled_endings(page.category, page.settle_coin)
-            if endings:
-                force_setattr(page, "symbol_endings", endings)
+        if page is not None and page.symbol is None and not page.symbol_forms:
+            forms = _coins(event.venue).listed_forms(page.category, page.settle_coin)
+            if forms:
+                force_setattr(page, "symbol_forms", forms)
         if event.wallet is not None:
             _equity_coin((event.wallet,), event.venue)
     elif isinstance(event, ExecutionsReported):
@@ -200,10 +201,10 @@ def _equity_coin(wallets: tuple[WalletReport, ...], venue: str) -> None:
 
 def coverage(venue: str, scope: Scope) -> Coverage:
     """What a complete snapshot of ``scope`` on ``venue`` covers, as its pages say it now
-    (a stored page is given its endings as it is read: ``with_coins``)."""
+    (a stored page is given its forms as it is read: ``with_coins``)."""
     category, symbol, settle_coin = scope
-    endings = _coins(venue).settled_endings(category, settle_coin) if settle_coin else ()
-    return Coverage(category, symbol, settle_coin, endings)
+    forms = () if symbol else _coins(venue).listed_forms(category, settle_coin)
+    return Coverage(category, symbol, settle_coin, forms)
 
 
 def _coins(venue: str) -> Coins:
