@@ -108,6 +108,7 @@ CAN_OPEN_BUDGET_S = 15.0
 PART_REPEATS = 3
 DOMAIN_CALLS = 10_000
 WORKER_POLL_MS = 100
+BESIDE_POLL_MS = 10  # the worker beside an ingest: it looks for new inputs this often
 WORKER_TIMEOUT_S = 300.0
 
 
@@ -602,6 +603,57 @@ def work_ingest_running(url: str, segment: int, count: int, after_ms: int) -> JS
     return {"seconds": seconds, "inputs": len(lines), "emitted": sum(report.emitted.values())}
 
 
+def work_ingest_beside_worker(url: str, segment: int, count: int, after_ms: int) -> JSON:
+    """Ingest with the detectors in a second process, as a team that runs ``trueup worker``
+    beside its ingests (``--no-projections``) or its ``serve`` has it: the worker started
+    and its state loaded by a first WARM_INPUTS lines (segment ``segment``), then ``count``
+    new lines (the next segment) appended here; timed until the worker has processed them
+    all (its partitions' tracking at the last input), so both processes' work counts."""
+    from trueup.projections.partitions import tracked_position
+
+    warm = ingest_lines(segment, WARM_INPUTS, after_ms)
+    lines = ingest_lines(segment + 1, count, after_ms)
+    argv = [*trueup_command(), "--store", url, "worker", "--poll-ms", str(BESIDE_POLL_MS)]
+    Journal.open(url).close()  # an empty journal made first: a worker opens only a journal
+    worker = subprocess.Popen(
+        [*argv, "--batch", str(BATCH)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        with Journal.open(url) as journal, relaxed_gc():
+            service = TrueupService(journal)
+            service.ingest([warm], detect=False)
+            _processed_up_to(journal, journal.last_position(), worker, tracked_position)
+            begin = time.perf_counter()
+            report = service.ingest([lines], detect=False)
+            _processed_up_to(journal, journal.last_position(), worker, tracked_position)
+            seconds = time.perf_counter() - begin
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(WORKER_TIMEOUT_S)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        _, stderr = worker.communicate()
+    if report.accepted != len(lines) or worker.returncode != 0:
+        raise RuntimeError(
+            f"ingest beside a worker: {report}; worker {worker.returncode}: {stderr!r:.500}"
+        )
+    return {"seconds": seconds, "inputs": len(lines)}
+
+
+def _processed_up_to(
+    journal: Journal,
+    position: int,
+    worker: "subprocess.Popen[bytes]",
+    tracked: Callable[[Journal], int],
+) -> None:
+    """Wait until every partition has processed the journal up to ``position``."""
+    begin = time.perf_counter()
+    while tracked(journal) < position:
+        if time.perf_counter() - begin > WORKER_TIMEOUT_S or worker.poll() is not None:
+            raise RuntimeError("the worker did not process the inputs in time")
+        time.sleep(0.002)
+
+
 def work_baseline(url: str, segment: int, count: int, after_ms: int) -> JSON:
     """The rows trueup writes for the same lines (each input's marker and state), inserted
     with eventsourcing's recorder.insert_events in the journal's transactions (batches of
@@ -653,6 +705,7 @@ CHILD_WORK: dict[str, Callable[..., JSON]] = {
     "rebuild": work_rebuild,
     "ingest": work_ingest,
     "ingest-running": work_ingest_running,
+    "ingest-beside-worker": work_ingest_beside_worker,
     "baseline": work_baseline,
 }
 
@@ -1049,7 +1102,9 @@ def ingest_rows(journals: Journals, scratch: Path, report: Report, progress: Pro
     big = journals.main_big
     after = big.end_ms + MINUTE_MS
     rates: dict[str, list[float]] = {
-        kind: [] for kind in ("big", "small", "run_big", "run_small", "base_big", "base_small")
+        kind: []
+        for kind in ("big", "small", "run_big", "run_small", "side_big", "side_small")
+        + ("base_big", "base_small")
     }
 
     def rate(work: str, url: str, segment: int) -> float:
@@ -1066,12 +1121,16 @@ def ingest_rows(journals: Journals, scratch: Path, report: Report, progress: Pro
             rates["run_big"].append(rate("ingest-running", copy.path, next(segments)))
             next(segments)  # the timed one, after the warm one
         for _ in range(REPEATS):
+            rates["side_big"].append(rate("ingest-beside-worker", copy.path, next(segments)))
+            next(segments)
+        for _ in range(REPEATS):
             rates["base_big"].append(rate("baseline", copy.path, next(segments)))
     progress(f"ingest {INGEST_INPUTS:,} inputs x {REPEATS} into empty journals, and baselines")
     for segment in range(REPEATS):
         for kind, work in (
             ("small", "ingest"),
             ("run_small", "ingest-running"),
+            ("side_small", "ingest-beside-worker"),
             ("base_small", "baseline"),
         ):
             empty = scratch / f"empty-{kind}-{segment}.db"
@@ -1096,13 +1155,21 @@ def ingest_rows(journals: Journals, scratch: Path, report: Report, progress: Pro
         Target(INGEST_RATE, at_least=True),
         RATIO_BOUND,
     )
+    beside = Row(
+        "  beside a running trueup worker (2 processes; until it has processed all)",
+        "inputs/s",
+        Stats(tuple(rates["side_big"])),
+        Stats(tuple(rates["side_small"])),
+        Target(INGEST_RATE, at_least=True),
+        RATIO_BOUND,
+    )
     baseline = Row(
         "  baseline: the same rows by recorder.insert_events",
         "inputs/s",
         Stats(tuple(rates["base_big"])),
         Stats(tuple(rates["base_small"])),
     )
-    report.rows += [trueup, running, baseline]
+    report.rows += [trueup, running, beside, baseline]
     report.notes.append(
         "ingest, trueup/baseline: "
         f"{trueup.big.median / baseline.big.median:.2f} into the 1M journal, "
