@@ -37,7 +37,8 @@ def audit_position(
     from trueup.projections.audit import audit
     from trueup.projections.indexed_audit import audit_indexed
 
-    rules = journal.rules_in_force(as_of)  # risk weighed as the rules then would
+    # Risk weighed, and snapshot pages waited on, as the rules then would.
+    rules = journal.rules_in_force(as_of)
     index = journal.symbol_history(venue, account, symbol)
     if index is not None:
         return audit_indexed(

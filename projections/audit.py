@@ -49,7 +49,9 @@ class Audit:
     as_of: int | None
     book: AccountBook
     timeline: list[TimelineEntry] = field(default_factory=list)
-    rules: RuleConfig = field(default_factory=RuleConfig)  # what risk is weighed with
+    # The rules in force at the instant audited: what risk is weighed with, and how long the
+    # book waits on a snapshot's pages.
+    rules: RuleConfig = field(default_factory=RuleConfig)
 
     @property
     def keys(self) -> list[PositionKey]:
@@ -99,8 +101,9 @@ class Auditor:
         *,
         rules: RuleConfig | None = None,
     ) -> None:
-        book = AccountBook(venue, account)
-        self.result = Audit(symbol, position_idx, as_of, book, rules=rules or RuleConfig())
+        rules = rules or RuleConfig()
+        book = AccountBook(venue, account, rules.pagination_timeout_ms)
+        self.result = Audit(symbol, position_idx, as_of, book, rules=rules)
         self._closes = LocalCloses()
         self._last: dict[PositionKey, JSON] = {}
 
