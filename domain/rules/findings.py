@@ -1,6 +1,7 @@
 """What is wrong with a position right now, in words an operator can act on."""
 
 from trueup.domain.book import AccountBook
+from trueup.domain.instants import iso
 from trueup.domain.keys import PositionKey
 from trueup.domain.rules.account import AccountDetectors
 from trueup.domain.rules.config import RuleConfig
@@ -17,7 +18,15 @@ def open_findings(
     if differs(local_qty, exchange_qty, config.drift_threshold_pct):
         findings.append(f"DRIFT local {local_qty} vs exchange {exchange_qty}")
     if is_untracked(book, key):
-        findings.append(f"UNTRACKED exchange holds {exchange_qty}, no LIVE local position")
+        due = detectors.untracked.due(key, config)
+        if due is None:
+            findings.append(f"UNTRACKED exchange holds {exchange_qty}, no LIVE local position")
+        else:
+            # Within its grace the finding is not yet one: the bot's intent may still come.
+            findings.append(
+                f"UNTRACKED_PENDING exchange holds {exchange_qty}, no LIVE local position: "
+                f"UNTRACKED at {iso(due)} unless the bot claims it"
+            )
     for local in position.open_local():
         why = detectors.stale.why(book, local)
         if why is not None:
