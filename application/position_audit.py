@@ -37,8 +37,8 @@ def audit_position(
     from trueup.projections.audit import audit
     from trueup.projections.indexed_audit import audit_indexed
 
-    # Risk weighed, and snapshot pages waited on, as the rules then would.
-    rules = journal.rules_in_force(as_of)
+    # Each input folded, and risk weighed, as the rules in force at its instant would.
+    rules = journal.rules_recorded()
     index = journal.symbol_history(venue, account, symbol)
     if index is not None:
         return audit_indexed(
