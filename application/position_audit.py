@@ -37,7 +37,8 @@ def audit_position(
     from trueup.projections.audit import audit
     from trueup.projections.indexed_audit import audit_indexed
 
-    rules = journal.rules_in_force(as_of)  # risk weighed as the rules then would
+    # Each input folded, and risk weighed, as the rules in force at its instant would.
+    rules = journal.rules_recorded()
     index = journal.symbol_history(venue, account, symbol)
     if index is not None:
         return audit_indexed(

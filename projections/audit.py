@@ -17,6 +17,7 @@ from trueup.domain.keys import PositionKey
 from trueup.domain.position import Position
 from trueup.domain.risk import PositionRisk, position_risk
 from trueup.domain.rules.config import RuleConfig
+from trueup.domain.rules.in_force import RulesInForce
 from trueup.domain.rules.local_closes import Close, LocalCloses
 
 JSON = dict[str, Any]
@@ -49,7 +50,8 @@ class Audit:
     as_of: int | None
     book: AccountBook
     timeline: list[TimelineEntry] = field(default_factory=list)
-    rules: RuleConfig = field(default_factory=RuleConfig)  # what risk is weighed with
+    # The rules in force at the instant audited: what risk is weighed with.
+    rules: RuleConfig = field(default_factory=RuleConfig)
 
     @property
     def keys(self) -> list[PositionKey]:
@@ -76,7 +78,7 @@ def audit(
     symbol: str,
     position_idx: int | None = None,
     as_of: int | None = None,
-    rules: RuleConfig | None = None,
+    rules: RulesInForce | None = None,
 ) -> Audit:
     """Fold the account's events, noting each one that changed a key of ``symbol``."""
     auditor = Auditor(venue, account, symbol, position_idx, as_of, rules=rules)
@@ -87,7 +89,8 @@ def audit(
 
 class Auditor:
     """An audit under way: folds the events it is given, noting each change to a key of the
-    symbol audited (of its ``position_idx``, if given) made before ``as_of``."""
+    symbol audited (of its ``position_idx``, if given) made before ``as_of``. Each input is
+    folded under the rules in force at its instant, as the reconciler folded it."""
 
     def __init__(
         self,
@@ -97,16 +100,23 @@ class Auditor:
         position_idx: int | None,
         as_of: int | None,
         *,
-        rules: RuleConfig | None = None,
+        rules: RulesInForce | None = None,
     ) -> None:
-        book = AccountBook(venue, account)
-        self.result = Audit(symbol, position_idx, as_of, book, rules=rules or RuleConfig())
+        self._rules_in_force = rules or RulesInForce()
+        # Its timeout is set again before each input, to the rules in force then.
+        book = AccountBook(venue, account, RuleConfig().pagination_timeout_ms)
+        audited = self._rules_in_force.at(as_of)
+        self.result = Audit(symbol, position_idx, as_of, book, rules=audited)
         self._closes = LocalCloses()
         self._last: dict[PositionKey, JSON] = {}
 
     @property
     def book(self) -> AccountBook:
         return self.result.book
+
+    def rules_at(self, instant: int) -> RuleConfig:
+        """The rules in force at ``instant``, those an input then is folded under."""
+        return self._rules_in_force.at(instant)
 
     def visible(self, event: InputEvent) -> bool:
         """Whether the audit takes ``event``: none after the instant asked about."""
@@ -120,9 +130,12 @@ class Auditor:
             return
         result = self.result
         book, symbol, position_idx = result.book, result.symbol, result.position_idx
+        rules = self.rules_at(event.at)
+        # As the reconciler does at a RulesSet: a run under way waits the new timeout.
+        book.snapshots.timeout_ms = rules.pagination_timeout_ms
         changed = book.apply(event)
         # Those are the inputs' changes; the reconciler's own closes come with them.
-        closes = self._closes.take(book, event, changed, result.rules)
+        closes = self._closes.take(book, event, changed, rules)
         if not isinstance(event, PositionsReported | PricesReported):
             # It may have moved an order or a TP1 of a key it did not change (a report of
             # an order the book files under no key yet, say): no state kept is sure any more.

@@ -24,7 +24,7 @@ from trueup.adapters.store.upcast import coverage
 from trueup.domain.book import AccountBook
 from trueup.domain.events import InputEvent, PositionsReported
 from trueup.domain.keys import PositionKey
-from trueup.domain.rules.config import RuleConfig
+from trueup.domain.rules.in_force import RulesInForce
 from trueup.domain.snapshots import Coverage, Scope, Snapshots
 from trueup.projections.audit import Audit, Auditor
 
@@ -66,7 +66,7 @@ def audit_indexed(
     symbol: str,
     position_idx: int | None = None,
     as_of: int | None = None,
-    rules: RuleConfig | None = None,
+    rules: RulesInForce | None = None,
 ) -> Audit:
     """The audit ``projections.audit.audit`` gives of the account's inputs, from the index."""
     auditor = Auditor(venue, account, symbol, position_idx, as_of, rules=rules)
@@ -260,6 +260,7 @@ class _Walk:
         ]  # fmt: skip
         runs = Snapshots(self.book.snapshots.timeout_ms)
         for event, page in pages:
+            runs.timeout_ms = self.auditor.rules_at(event.at).pagination_timeout_ms
             runs.page(page, set(), event.at)
         return [event for event, _ in pages] if scope in runs.under_way() else []
 

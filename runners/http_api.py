@@ -321,13 +321,15 @@ class EmittedQuery(Strict):
 
 class EmittedDocument(BaseModel):
     events: list[dict[str, Any]] = Field(
-        description="as `trueup events --json`, with `at_iso` beside `at`"
+        description="as `trueup events --json`, with `at_iso` beside `at` "
+        "(schemas/http-event.schema.json)"
     )
 
 
 class EventsDocument(BaseModel):
     events: list[dict[str, Any]] = Field(
-        description="as `trueup events --json`, with `at_iso` beside `at`"
+        description="as `trueup events --json`, with `at_iso` beside `at` "
+        "(schemas/http-event.schema.json)"
     )
     next_after: int = Field(description="the cursor to ask from next")
 

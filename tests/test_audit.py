@@ -18,10 +18,13 @@ from tests.inputs import (
     position_snapshot,
 )
 from tests.scenarios import SYMBOLS, busy_session
+from trueup.adapters import rule_changes
+from trueup.adapters.store.journal import Journal
 from trueup.domain.emitted import Emitted, PositionCleaned, PositionClosed
 from trueup.domain.events import InputEvent
 from trueup.domain.keys import PositionKey
 from trueup.domain.reconciler import Reconciler
+from trueup.domain.rules.config import RuleConfig
 from trueup.projections.audit import audit, position_state
 from trueup.runners.cli import main
 
@@ -228,3 +231,83 @@ def test_the_audit_for_people_names_the_event_that_closed_the_position(
     assert "closed by POSITION_CLOSED p-eth-1 (MANUAL)" in closing[0]
     (now,) = [line for line in lines if line.startswith("  now: ")]
     assert now.startswith("  now: exchange: flat") and now.endswith("local: 0")
+
+
+BTC = ["--venue", "bybit", "--account", "main", "--symbol", "BTCUSDT"]
+
+
+def slow_snapshot(*, rules: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """BTCUSDT 0.3 held, then a two-page snapshot listing only ETHUSDT whose last page
+    comes 20 s after its first: slower than the default pagination timeout (10 s)."""
+    btc = {"symbol": "BTCUSDT", "side": "Buy", "size": "0.3", "seq": 10, "updated_time": T0}
+    eth = {"symbol": "ETHUSDT", "side": "Sell", "size": "2", "seq": 11, "updated_time": T0}
+    return [
+        position_snapshot(T0 + 1_000, btc),
+        *([rules] if rules else []),
+        position_snapshot(T0 + 5_000, eth, next_cursor="c2"),
+        position_snapshot(T0 + 25_000, cursor="c2"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("rules", "exchange_qty"),
+    [
+        (None, "0.3"),  # the run timed out: it proves nothing, BTCUSDT is still held
+        (rule_changes.record(T0 + 2_000, RuleConfig(pagination_timeout_ms=60_000), "r"), "0"),
+    ],
+)
+def test_the_audit_waits_on_a_snapshots_pages_as_the_rules_in_force_then_said(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    rules: dict[str, Any] | None,
+    exchange_qty: str,
+) -> None:
+    capture = tmp_path / "slow-pages.jsonl"
+    capture.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in slow_snapshot(rules=rules)))
+    store = str(tmp_path / "journal.db")
+    assert main(["--store", store, "ingest", str(capture)]) == 0
+    (row,) = cli_json(store, capsys, "positions", "--symbol", "BTCUSDT")
+    (document,) = cli_json(store, capsys, "audit", *BTC)
+    assert row["state"]["exchange"]["qty"] == exchange_qty
+    assert document["state"]["exchange"] == row["state"]["exchange"]
+
+
+def rules_change_between_paginations() -> list[dict[str, Any]]:
+    """BTCUSDT 0.3 held; rules waiting 60 s on a snapshot's pages; a snapshot listing only
+    ETHUSDT whose last page comes 20 s after its first; rules back to the default (10 s);
+    then another such snapshot."""
+    btc = {"symbol": "BTCUSDT", "side": "Buy", "size": "0.3", "seq": 10, "updated_time": T0}
+    eth = {"symbol": "ETHUSDT", "side": "Sell", "size": "2", "seq": 11, "updated_time": T0}
+    patient = RuleConfig(pagination_timeout_ms=60_000)
+    return [
+        position_snapshot(T0 + 1_000, btc),
+        rule_changes.record(T0 + 2_000, patient, "patient.toml"),
+        position_snapshot(T0 + 5_000, eth, next_cursor="c2"),
+        position_snapshot(T0 + 25_000, cursor="c2"),
+        rule_changes.record(T0 + 30_000, RuleConfig(), "defaults.toml"),
+        position_snapshot(T0 + 35_000, eth, next_cursor="c3"),
+        position_snapshot(T0 + 55_000, cursor="c3"),
+    ]
+
+
+def test_the_audit_folds_each_snapshot_under_the_rules_in_force_when_it_came(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The first snapshot finished within the 60 s then in force: it flattened BTCUSDT, as
+    positions says, though the rules in force at the end would have called it timed out."""
+    capture = tmp_path / "rules-between.jsonl"
+    records = rules_change_between_paginations()
+    capture.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
+    store = str(tmp_path / "journal.db")
+    assert main(["--store", store, "ingest", str(capture)]) == 0
+    (row,) = cli_json(store, capsys, "positions", "--symbol", "BTCUSDT")
+    (document,) = cli_json(store, capsys, "audit", *BTC)
+    assert row["state"]["exchange"]["qty"] == "0"
+    assert document["state"]["exchange"] == row["state"]["exchange"]
+    flattened = [e for e in document["timeline"] if e["state"]["exchange"]["qty"] == "0"]
+    assert [e["at"] for e in flattened] == [T0 + 25_000]
+    with Journal.open(f"sqlite://{store}") as journal:  # by the full read an unindexed account gets
+        events = journal.account_events("bybit", "main", "BTCUSDT")
+        folded = audit("bybit", "main", events, symbol="BTCUSDT", rules=journal.rules_recorded())
+    (key,) = folded.keys
+    assert folded.state(key)["exchange"] == row["state"]["exchange"]

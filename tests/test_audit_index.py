@@ -274,8 +274,8 @@ def assert_same_audits(journal: Journal, events: list[InputEvent]) -> None:
 def remembering(monkeypatch: pytest.MonkeyPatch) -> None:
     """Audits whose book forgets nothing: what they fold decides all they show."""
 
-    def book(venue: str, account: str) -> AccountBook:
-        return AccountBook(venue, account, forget_after_ms=CENTURY)
+    def book(venue: str, account: str, snapshot_timeout_ms: int) -> AccountBook:
+        return AccountBook(venue, account, snapshot_timeout_ms, forget_after_ms=CENTURY)
 
     monkeypatch.setattr(audit_module, "AccountBook", book)
 
@@ -339,7 +339,9 @@ def test_any_session_audits_the_same_through_the_index(
             patch.setattr(
                 audit_module,
                 "AccountBook",
-                lambda venue, account: AccountBook(venue, account, forget_after_ms=window),
+                lambda venue, account, timeout_ms: AccountBook(
+                    venue, account, timeout_ms, forget_after_ms=window
+                ),
             )
         for start in range(0, len(events), batch):
             journal.append(events[start : start + batch])

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 import pytest
 
+from tests.inputs import opened, position_frame
 from trueup.adapters.bybit import messages
 from trueup.runners.cli import main
 
@@ -466,3 +467,105 @@ def test_the_installed_trueup_command_ingests_and_lists(
     assert missing.stderr.startswith("trueup: no such capture file")
     assert "Traceback" not in missing.stderr
     assert not (tmp_path / "trueup.db").exists()
+
+
+# --- positions: a finding is claimed only once its grace is over ----------------------------
+
+
+def untracked_btc(at: int) -> list[dict[str, Any]]:
+    """The exchange shows BTCUSDT 0.1 that no intent opened; a clock tick ``at``."""
+    held = position_frame(T0, symbol="BTCUSDT", side="Buy", size="0.1", seq=1, updated_time=T0)
+    return [held, {"at": at, "channel": "clock", "venue": "bybit", "account": ACCOUNT}]
+
+
+@pytest.mark.parametrize(
+    ("tick_at", "finding"),
+    [
+        (
+            T0 + 2_999,
+            "UNTRACKED_PENDING exchange holds 0.1, no LIVE local position: "
+            "UNTRACKED at 2025-11-03T19:45:03.000Z unless the bot claims it",
+        ),
+        (T0 + 3_000, "UNTRACKED exchange holds 0.1, no LIVE local position"),
+    ],
+)
+def test_positions_claims_untracked_only_once_untracked_position_is_told(
+    store_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    tick_at: int,
+    finding: str,
+) -> None:
+    """Within untracked_grace_ms (3 s) of the exchange first showing it, the position is
+    pending, with the instant it becomes UNTRACKED; from then on, as the event says, it is."""
+    path = tmp_path / "untracked.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in untracked_btc(tick_at)))
+    assert trueup(store_url, "ingest", str(path)) == 0
+    capsys.readouterr()
+    assert trueup(store_url, "events", "--emitted", "--json") == 0
+    told = [e["type"] for e in json_lines(capsys.readouterr().out)]
+    assert told == ([] if finding.startswith("UNTRACKED_PENDING") else ["UNTRACKED_POSITION"])
+    assert trueup(store_url, "positions", "--json") == 0
+    (row,) = json_lines(capsys.readouterr().out)
+    assert row["findings"] == [finding]
+    assert trueup(store_url, "positions") == 0
+    (line,) = [line for line in capsys.readouterr().out.splitlines() if "BTCUSDT" in line]
+    assert line.endswith(finding)
+
+
+def drifting_btc(at: int) -> list[dict[str, Any]]:
+    """The bot opened BTCUSDT 0.1; a second later the exchange shows 0.2; a clock tick ``at``."""
+    claimed = opened(T0, "p-1", "BTCUSDT", "0.1")
+    held = position_frame(
+        T0 + 1_000, symbol="BTCUSDT", side="Buy", size="0.2", seq=1, updated_time=T0 + 1_000
+    )
+    return [claimed, held, {"at": at, "channel": "clock", "venue": "bybit", "account": ACCOUNT}]
+
+
+@pytest.mark.parametrize(
+    ("tick_at", "finding"),
+    [
+        (
+            T0 + 3_999,
+            "DRIFT_PENDING local 0.1 vs exchange 0.2: "
+            "DRIFT at 2025-11-03T19:45:04.000Z unless resolved",
+        ),
+        (T0 + 4_000, "DRIFT local 0.1 vs exchange 0.2"),
+    ],
+)
+def test_positions_claims_drift_only_once_consistency_drift_is_told(
+    store_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    tick_at: int,
+    finding: str,
+) -> None:
+    """Within drift_grace_ms (3 s) of the sides first differing, the drift is pending, with
+    the instant it becomes DRIFT; from then on, as the event says, it is. can-open says no
+    all along, for what the exchange holds, but names the drift only once it is told."""
+    path = tmp_path / "drift.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in drifting_btc(tick_at)))
+    assert trueup(store_url, "ingest", str(path)) == 0
+    capsys.readouterr()
+    told = finding.startswith("DRIFT ")
+    assert trueup(store_url, "events", "--emitted", "--json") == 0
+    emitted = [e["type"] for e in json_lines(capsys.readouterr().out)]
+    assert emitted == (["CONSISTENCY_DRIFT"] if told else [])
+    assert trueup(store_url, "positions", "--json") == 0
+    (row,) = json_lines(capsys.readouterr().out)
+    assert row["findings"] == [finding]
+    assert trueup(store_url, "positions") == 0
+    (line,) = [line for line in capsys.readouterr().out.splitlines() if "BTCUSDT" in line]
+    assert line.endswith(finding)
+    where = ["--venue", "bybit", "--account", ACCOUNT, "--symbol", "BTCUSDT"]
+    assert trueup(store_url, "can-open", *where, "--at", str(tick_at), "--json") == 1
+    (verdict,) = json_lines(capsys.readouterr().out)
+    assert verdict["reasons"] == [
+        "no complete snapshot of the exchange's positions has been taken: what it holds is unknown",
+        "the exchange holds LONG 0.2 BTCUSDT (idx 0, seq 1)",
+        *(
+            ["unresolved drift on idx 0: local 0.1 vs exchange 0.2 since 2025-11-03T19:45:01.000Z"]
+            if told
+            else []
+        ),
+    ]

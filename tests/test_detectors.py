@@ -18,6 +18,7 @@ from trueup.domain.reconciler import Reconciler
 from trueup.domain.rules.account import AccountDetectors
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.detector import Detector, LetGo, Phases
+from trueup.domain.rules.findings import open_findings
 
 BTC = PositionKey("bybit", "main", "linear", "BTCUSDT", 0)
 ETH = PositionKey("bybit", "main", "linear", "ETHUSDT", 0)
@@ -235,6 +236,42 @@ def test_drift_is_unresolved_once_reported_and_until_the_sides_agree() -> None:
     assert drift.unresolved(BTC) == T0 + 1_000
     reconciler.apply(frame(T0 + 6_000, "1", 3))
     assert drift.unresolved(BTC) is None
+
+
+def drift_finding(reconciler: Reconciler) -> list[str]:
+    book, detectors = reconciler.book("bybit", "main"), reconciler.detectors("bybit", "main")
+    return [f for f in open_findings(book, detectors, reconciler.config, BTC) if "DRIFT" in f]
+
+
+def test_a_drift_is_pending_until_told_and_names_when_it_will_be() -> None:
+    """Pending for drift_grace_ms; once told and resolved, a new drift within drift_window_ms
+    is pending until the window ends, the instant it can next be told."""
+    reconciler = Reconciler()
+    reconciler.apply(accepted(opened(T0, "p-1", "BTCUSDT", "1")))
+    reconciler.apply(frame(T0 + 1_000, "2", 2))
+    assert drift_finding(reconciler) == [
+        "DRIFT_PENDING local 1 vs exchange 2: DRIFT at 2025-11-03T19:43:24.000Z unless resolved"
+    ]
+    reconciler.apply(clock(T0 + 4_000))
+    assert drift_finding(reconciler) == ["DRIFT local 1 vs exchange 2"]
+    reconciler.apply(frame(T0 + 5_000, "1", 3))
+    assert drift_finding(reconciler) == []
+    reconciler.apply(frame(T0 + 6_000, "3", 4))
+    assert drift_finding(reconciler) == [
+        "DRIFT_PENDING local 1 vs exchange 3: DRIFT at 2025-11-03T19:48:24.000Z unless resolved"
+    ]
+
+
+def test_sides_a_lower_threshold_makes_differ_are_pending_until_the_rule_judges_them() -> None:
+    reconciler = Reconciler()
+    reconciler.apply(accepted(opened(T0, "p-1", "BTCUSDT", "1")))
+    reconciler.apply(frame(T0 + 1_000, "1.05", 2))  # 5 % apart: within the default 10 %
+    stricter = RuleConfig(drift_threshold_pct=Decimal(1))
+    reconciler.apply(accepted(rule_changes.record(T0 + 2_000, stricter, "rules.toml")))
+    assert drift_finding(reconciler) == [
+        "DRIFT_PENDING local 1 vs exchange 1.05: not judged yet under the rules in force"
+    ]
+    assert reconciler.detectors("bybit", "main").drift.unresolved(BTC) is None
 
 
 def test_manual_close_knows_what_the_exchange_showed_holds_what_it_closed_and_the_cooldown() -> (

@@ -25,6 +25,7 @@ from tests.http_server import (
 )
 from tests.inputs import line, opened
 from tests.live_harness import wait_for
+from tests.test_schemas import assert_valid, errors
 from trueup.adapters.bybit import messages
 from trueup.adapters.store.journal import PAGE, Journal
 from trueup.application.following import Following
@@ -37,6 +38,8 @@ from trueup.runners.http_api import ApiSettings
 
 BODY_LIMIT = 64 * 1024
 Json = dict[str, Any]
+
+HTTP_EVENT = "http-event.schema.json"
 
 
 @pytest.fixture
@@ -280,6 +283,21 @@ def test_events_page_from_a_cursor_to_the_end(
         "events": [],
         "next_after": after,
     }
+
+
+def test_every_event_the_http_api_lists_matches_its_schema(api: httpx.Client) -> None:
+    """schemas/http-event.schema.json: a line of `trueup events --json` with its `at_iso`."""
+    listed, after = [], 0
+    while page := api.get("/v1/events", params={"after": after, "limit": 2000}).json()["events"]:
+        listed += page
+        after = page[-1]["position"]
+    query = {"venue": "bybit", "account": "main", "symbol": "ETHUSDT"}
+    said = api.get("/v1/emitted", params=query).json()["events"]
+    assert said, "the sample closed ETHUSDT: trueup said so"
+    for event in listed + said:
+        assert_valid(HTTP_EVENT, event)
+    assert errors(HTTP_EVENT, {k: v for k, v in listed[0].items() if k != "at_iso"})
+    assert errors(HTTP_EVENT, listed[0] | {"at_iso": "2025-11-03T19:45:00Z"})
 
 
 def test_events_of_one_type_and_account(api: httpx.Client) -> None:

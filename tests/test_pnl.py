@@ -5,10 +5,12 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.inputs import ACCOUNT, T0, accepted, execution_frame, position_frame
+from trueup.adapters import rule_changes
 from trueup.adapters.bybit import messages
 from trueup.adapters.hyperliquid import messages as hl
 from trueup.domain.book import AccountBook
@@ -16,7 +18,7 @@ from trueup.domain.emitted import PnlMismatch
 from trueup.domain.events import ClockTicked, ExecutionsReported, Fill, PositionsReported
 from trueup.domain.keys import PositionKey
 from trueup.domain.reconciler import Reconciler
-from trueup.domain.rules.pnl_mismatch import SETTLE_MS
+from trueup.domain.rules.config import DEFAULTS, RuleConfig
 from trueup.domain.vocabulary import ExecutionKind, OrderSide
 
 KEY = PositionKey("bybit", ACCOUNT, "linear", "BTCUSDT", 0)
@@ -472,10 +474,10 @@ def tick(at: int) -> ClockTicked:
 
 def mismatches(records: list[dict[str, Any]]) -> list[PnlMismatch]:
     """What the records make PNL_MISMATCH tell, a fill's once it has settled (a tick
-    SETTLE_MS after the last record)."""
+    pnl_settle_ms after the last record)."""
     reconciler = Reconciler()
     found = [e for r in records for e in reconciler.apply(accepted(r))]
-    found += reconciler.apply(tick(records[-1]["at"] + SETTLE_MS))
+    found += reconciler.apply(tick(records[-1]["at"] + DEFAULTS.pnl_settle_ms))
     return [e for e in found if isinstance(e, PnlMismatch)]
 
 
@@ -489,6 +491,23 @@ def test_pnl_mismatch_fires_once_with_both_figures_when_a_fill_is_missing() -> N
     assert (event.venue_pnl, event.trueup_pnl) == (Decimal("3.0"), Decimal("1.0"))
     assert event.tolerance == Decimal("0.0112")  # 0.01 + 1 bp of the 12 closed (0.1 x 120)
     assert "venue 3.0, trueup 1.0" in event.reason
+
+
+@pytest.mark.parametrize("settle_ms", [DEFAULTS.pnl_settle_ms, 5_000, 40_000])
+def test_a_fills_mismatch_is_told_pnl_settle_ms_after_it_began_by_the_rules_in_force(
+    settle_ms: int,
+) -> None:
+    """The sell at T0 + 3 s disagrees (its buy b1 missed); a rules line before it sets how
+    long the fill has to settle, and the first tick at or past that tells it, none before."""
+    rules = rule_changes.record(T0 - 1_000, RuleConfig(pnl_settle_ms=settle_ms), "rules.toml")
+    reconciler = Reconciler()
+    for record in [rules, *capture(drop="b1")]:
+        reconciler.apply(accepted(record))
+    sold = T0 + 3_000
+    before = reconciler.apply(tick(sold + settle_ms - 1))
+    due = reconciler.apply(tick(sold + settle_ms))
+    assert not [e for e in before if isinstance(e, PnlMismatch)]
+    assert [e.trade_id for e in due if isinstance(e, PnlMismatch)] == ["s1"]
 
 
 def test_a_position_figure_that_disagrees_is_told_once_per_lifecycle() -> None:
@@ -705,7 +724,7 @@ def test_an_opening_fill_a_rest_backfill_brings_after_its_close_is_folded_before
     ]
     reconciler = Reconciler()
     emitted = [e for r in records for e in reconciler.apply(accepted(r))]
-    emitted += reconciler.apply(tick(T0 + 62_000 + SETTLE_MS))
+    emitted += reconciler.apply(tick(T0 + 62_000 + DEFAULTS.pnl_settle_ms))
     assert not [e for e in emitted if isinstance(e, PnlMismatch)]
     (closed,) = reconciler.book("bybit", ACCOUNT).pnl.take_closed()
     assert (closed.side, closed.max_size, closed.avg_entry, closed.avg_exit) == (
@@ -774,7 +793,7 @@ def test_any_arrival_order_of_a_lifecycles_fills_folds_to_the_same_history_and_e
     wrong: int,
     pages: bool,
 ) -> None:
-    """Stream frames or REST pages, in any order within SETTLE_MS: the same lifecycle (side,
+    """Stream frames or REST pages, in any order within pnl_settle_ms: the same lifecycle (side,
     size, PnL, instants) and the same PNL_MISMATCH (one where the venue's figure of a close
     is made wrong, none otherwise), as when they come in the venue's order."""
     opening, opens, closes, exit = lifecycle
@@ -796,7 +815,7 @@ def test_any_arrival_order_of_a_lifecycles_fills_folds_to_the_same_history_and_e
                 params = {"category": "linear"}
                 record = messages.capture_rest(at, ACCOUNT, "/v5/execution/list", params, body)
             emitted += reconciler.apply(accepted(record))
-        emitted += reconciler.apply(tick(last + 100 * len(arrivals) + SETTLE_MS))
+        emitted += reconciler.apply(tick(last + 100 * len(arrivals) + DEFAULTS.pnl_settle_ms))
         told = [
             (e.type, e.figure, e.trade_id, e.trueup_pnl, e.venue_pnl, e.tolerance)
             for e in emitted

@@ -19,7 +19,7 @@ from trueup.domain.emitted import Emitted, PnlMismatch, TriggerFired
 from trueup.domain.keys import PositionKey
 from trueup.domain.pnl import unrealised
 from trueup.domain.reconciler import Reconciler
-from trueup.domain.rules.pnl_mismatch import SETTLE_MS
+from trueup.domain.rules.config import DEFAULTS
 from trueup.domain.vocabulary import Whose
 from trueup.runners.cli import main
 
@@ -138,16 +138,16 @@ def test_a_profit_trigger_fires_on_the_venues_figure_after_the_reduce() -> None:
     (fired,) = [e for e in emitted if isinstance(e, TriggerFired)]
     assert fired.unrealised_pnl == Decimal(750)
     # The venue says the Sell closed what trueup never saw opened: told once, when no entry
-    # fill has come for it within SETTLE_MS (the next input of the account after that).
+    # fill has come for it within pnl_settle_ms (the next input of the account after that).
     assert not [e for e in emitted if isinstance(e, PnlMismatch)]
-    emitted = run([price(T0 + 1_000 + SETTLE_MS, "101500")], reconciler)
+    emitted = run([price(T0 + 1_000 + DEFAULTS.pnl_settle_ms, "101500")], reconciler)
     (mismatch,) = [e for e in emitted if isinstance(e, PnlMismatch)]
     assert (mismatch.trade_id, mismatch.venue_pnl, mismatch.trueup_pnl) == (
         "s1",
         Decimal(750),
         Decimal(0),
     )
-    later = run([price(T0 + 2 * SETTLE_MS, "101500")], reconciler)
+    later = run([price(T0 + 2 * DEFAULTS.pnl_settle_ms, "101500")], reconciler)
     assert not [e for e in later if isinstance(e, PnlMismatch)]  # told once
 
 

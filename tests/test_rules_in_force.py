@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from tests.inputs import T0, event, intent, line, opened, position_frame, position_snapshot
@@ -20,7 +21,7 @@ from trueup.application.service import TrueupService
 from trueup.domain.emitted import CooldownStarted
 from trueup.domain.events import InputEvent, RulesSet
 from trueup.domain.reconciler import reconcile
-from trueup.domain.rules.config import RuleConfig
+from trueup.domain.rules.config import FIELDS, RuleConfig, rule_values
 from trueup.runners.cli import main
 
 HOUR = 3_600_000
@@ -260,3 +261,36 @@ def test_the_rules_in_force_at_an_instant_are_the_last_recorded_by_then(journal:
     assert journal.rules_in_force(T0 - 1) == RuleConfig()  # none yet: the defaults
     assert journal.rules_changed_after(T0 + 58 * HOUR)
     assert not journal.rules_changed_after(T0 + 59 * HOUR)
+
+
+def test_every_instant_of_a_history_has_the_rules_the_journal_says_were_in_force_then(
+    journal: Journal,
+) -> None:
+    """What the audit folds each input under: one read of every change, the same answer as
+    asking the journal at each instant, also of changes recorded out of their instants' order."""
+    at = [T0 + 2 * HOUR, T0, T0 + HOUR, T0 + 3 * HOUR, T0 + 3 * HOUR]
+    journal.append([rules(when, cooldown_ms=(i + 1) * 60_000) for i, when in enumerate(at)])
+    recorded = journal.rules_recorded()
+    for instant in [None, T0 - 1, T0, T0 + HOUR - 1, T0 + HOUR, T0 + 2 * HOUR, T0 + 4 * HOUR]:
+        assert recorded.at(instant) == journal.rules_in_force(instant), instant
+    assert recorded.at(T0 + 3 * HOUR) == RuleConfig(cooldown_ms=5 * 60_000)
+
+
+# --- the rules as docs/capture-format.md documents them ---------------------------------------
+
+CAPTURE_FORMAT = Path(__file__).parent.parent / "docs" / "capture-format.md"
+
+
+def documented_settings() -> dict[str, str]:
+    """Each setting of the rules table in docs/capture-format.md, with its default column."""
+    text = CAPTURE_FORMAT.read_text()
+    table = text[text.index("| setting | type | default | domain |") :].split("\n\n")[0]
+    rows = [row.split(" | ") for row in table.splitlines()[2:]]
+    return {cells[0].strip("|` "): cells[2] for cells in rows}
+
+
+def test_every_rule_setting_is_documented_with_its_default() -> None:
+    documented = documented_settings()
+    assert sorted(documented) == sorted(FIELDS)
+    for name, value in rule_values(RuleConfig()).items():
+        assert orjson.loads(documented[name].strip("`")) == value, name

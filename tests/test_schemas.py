@@ -54,6 +54,7 @@ from trueup.domain.keys import LegOpening
 from trueup.domain.reconciler import reconcile
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.vocabulary import PositionSide
+from trueup.runners.cli import main
 
 JSON = dict[str, Any]
 ROOT = Path(__file__).resolve().parent.parent
@@ -733,6 +734,42 @@ def test_what_the_rules_emit_for_the_sample_matches_the_emitted_schemas() -> Non
     for event in emitted:
         stored = codec.as_json(event)
         assert_valid(f"emitted/{stored['type']}.schema.json", stored)
+
+
+# --- events as `trueup events --json` lists them -------------------------------------------
+
+LISTED = "listed-event.schema.json"
+
+
+def test_the_listing_schema_names_every_input_and_emitted_event_type() -> None:
+    listed = set(load(LISTED)["properties"]["type"]["enum"])
+    assert listed == {t.type for t in INPUT_EVENT_TYPES} | {t.type for t in EMITTED_TYPES}
+    routed = {branch["then"]["$ref"] for branch in load(LISTED)["allOf"]}
+    assert routed == {f"events/{t.type}.schema.json" for t in INPUT_EVENT_TYPES} | {
+        f"emitted/{t.type}.schema.json" for t in EMITTED_TYPES
+    }
+
+
+def test_every_line_trueup_events_json_prints_matches_the_listing_schema(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capture = tmp_path / "inputs.jsonl"
+    capture.write_bytes(b"\n".join(ALL_LINES) + b"\n")
+    store = str(tmp_path / "journal.db")
+    assert main(["--store", store, "ingest", str(capture)]) == 0
+    capsys.readouterr()
+    assert main(["--store", store, "events", "--json"]) == 0
+    printed = [orjson.loads(text) for text in capsys.readouterr().out.splitlines()]
+    for line in printed:
+        assert_valid(LISTED, line)
+    types = {line["type"] for line in printed}
+    assert {t.type for t in INPUT_EVENT_TYPES} - types <= {"NotificationAttempted"}
+    assert types & {t.type for t in EMITTED_TYPES}, "the sample should make the rules speak"
+    # The two fields a listing adds are what it must add, and the types stay as strict.
+    first = printed[0]
+    assert errors(LISTED, {k: v for k, v in first.items() if k != "position"})
+    assert errors(LISTED, {k: v for k, v in first.items() if k != "symbol"})
+    assert errors(LISTED, first | {"surprise": 1})
 
 
 _FIELD_VALUES: JSON = {

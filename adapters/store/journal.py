@@ -42,6 +42,7 @@ from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent, InputRejected, RulesSet
 from trueup.domain.keys import account_stream_id, rules_stream_id
 from trueup.domain.rules.config import RuleConfig
+from trueup.domain.rules.in_force import RulesInForce
 
 # The audit index is written by appends and read by audits: a question answered from the
 # views loads neither side of it.
@@ -476,6 +477,22 @@ class Journal:
         defaults if none was."""
         found = self._last_rules_set(as_of)
         return found.rules if found is not None else RuleConfig()
+
+    def rules_recorded(self) -> RulesInForce:
+        """Every RulesSet recorded, each in force from its instant on."""
+        recorded: list[tuple[int, RuleConfig]] = []
+        after = 0
+        while True:
+            page = self._retrying(
+                partial(self.recorder.select_events, rules_stream_id(), gt=after, limit=RULES_PAGE)
+            )
+            for row in page:
+                event = codec.decode(row.state)
+                if isinstance(event, RulesSet):
+                    recorded.append((event.at, event.rules))
+            if len(page) < RULES_PAGE:
+                return RulesInForce(recorded)
+            after = page[-1].originator_version
 
     def rules_changed_after(self, at: int) -> bool:
         """Whether rules were recorded after instant ``at``: then what is in force now is not

@@ -81,6 +81,17 @@ class DriftDetector(Detector):
     def waiting(self) -> Iterable[PositionKey]:
         return self.since.keys()
 
+    def due(self, key: PositionKey, config: RuleConfig) -> int | None:
+        """When CONSISTENCY_DRIFT is told for a drift on ``key`` not yet told; None once told,
+        or for a key never judged to drift."""
+        since = self.since.get(key)
+        if since is None or self.unresolved(key) is not None:
+            return None
+        last = self.reported.get(key)
+        # A drift told within the window before this one began silences this one till then.
+        window_over = 0 if last is None else last + config.drift_window_ms
+        return max(since + config.drift_grace_ms, window_over)
+
     def unresolved(self, key: PositionKey) -> int | None:
         """Since when the drift on ``key`` has lasted, if it was reported and lasts still."""
         since, reported = self.since.get(key), self.reported.get(key)

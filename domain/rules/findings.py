@@ -1,6 +1,9 @@
 """What is wrong with a position right now, in words an operator can act on."""
 
+from decimal import Decimal
+
 from trueup.domain.book import AccountBook
+from trueup.domain.instants import iso
 from trueup.domain.keys import PositionKey
 from trueup.domain.rules.account import AccountDetectors
 from trueup.domain.rules.config import RuleConfig
@@ -15,9 +18,17 @@ def open_findings(
     local_qty, exchange_qty = position.local_qty, position.exchange_qty
     findings: list[str] = []
     if differs(local_qty, exchange_qty, config.drift_threshold_pct):
-        findings.append(f"DRIFT local {local_qty} vs exchange {exchange_qty}")
+        findings.append(_drift(detectors, config, key, local_qty, exchange_qty))
     if is_untracked(book, key):
-        findings.append(f"UNTRACKED exchange holds {exchange_qty}, no LIVE local position")
+        due = detectors.untracked.due(key, config)
+        if due is None:
+            findings.append(f"UNTRACKED exchange holds {exchange_qty}, no LIVE local position")
+        else:
+            # Within its grace the finding is not yet one: the bot's intent may still come.
+            findings.append(
+                f"UNTRACKED_PENDING exchange holds {exchange_qty}, no LIVE local position: "
+                f"UNTRACKED at {iso(due)} unless the bot claims it"
+            )
     for local in position.open_local():
         why = detectors.stale.why(book, local)
         if why is not None:
@@ -25,6 +36,26 @@ def open_findings(
         elif local.mode == "LIVE" and exchange_qty == 0:
             findings.append(f"UNCONFIRMED {local.position_id}: the exchange has not shown it")
     return findings
+
+
+def _drift(
+    detectors: AccountDetectors,
+    config: RuleConfig,
+    key: PositionKey,
+    local_qty: Decimal,
+    exchange_qty: Decimal,
+) -> str:
+    """The sides differ: DRIFT once CONSISTENCY_DRIFT has told it, pending until then."""
+    apart = f"local {local_qty} vs exchange {exchange_qty}"
+    if detectors.drift.unresolved(key) is not None:
+        return f"DRIFT {apart}"
+    # Within its grace a fill in flight may still close the gap: no drift told yet.
+    due = detectors.drift.due(key, config)
+    if due is None:
+        # Only a change of rules (a lower threshold) makes sides differ unjudged: the rule
+        # judges them when the key next changes.
+        return f"DRIFT_PENDING {apart}: not judged yet under the rules in force"
+    return f"DRIFT_PENDING {apart}: DRIFT at {iso(due)} unless resolved"
 
 
 def stale_positions(book: AccountBook, detectors: AccountDetectors) -> list[tuple[str, str]]:

@@ -10,7 +10,8 @@ a fill's and a span's once (each is folded once), a position's once per lifecycl
 two agree again. A missed entry fill moves the average cost, so the next close disagrees; a
 missed funding payment, or a round trip missed whole, shows only in the all-time figure.
 
-A fill's figure is told only once it has disagreed for SETTLE_MS of input time: fills come
+A fill's figure is told only once it has disagreed for ``pnl_settle_ms`` of input time (the
+rules in force when it is judged, as every grace): fills come
 by the stream and by REST backfills in either order, and an entry fill that comes after its
 close makes the ledger fold them again in the venue's order and check the close again
 (domain/pnl.py ``_refold``), which then agrees: nothing was wrong, and nothing is told.
@@ -27,10 +28,6 @@ from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.detector import Detector
 
 HUNDRED = Decimal(100)
-# How long a fill's figure must disagree before it is told: the time its fills of the same
-# lifecycle have to come in out of order (the REST re-sync after a reconnect, once the stream
-# is back; three of `trueup run`'s default poll intervals).
-SETTLE_MS = 15_000
 # How long a fill told is remembered, not to tell it again: past the time a late fill can
 # still make the ledger check it again (its runs are kept up to 1.1 x SEEN_FOR_MS).
 TOLD_FOR_MS = 2 * SEEN_FOR_MS
@@ -54,8 +51,9 @@ class PnlMismatchDetector(Detector):
     def __init__(self) -> None:
         # key -> the lifecycle whose position figure was told as disagreeing.
         self.told: dict[PositionKey, int] = {}
-        # A fill's latest check that disagrees, and the input time it is told at unless a
-        # check of it that agrees comes first; in the order they began to disagree.
+        # A fill's latest check that disagrees, and the input time it began to disagree: it
+        # is told pnl_settle_ms after, unless a check of it that agrees comes first; in the
+        # order they began to disagree.
         self.settling: dict[FillId, tuple[PnlCheck, int]] = {}
         # The fills told, and when: never told twice, however often checked again.
         self.told_fills: dict[FillId, int] = {}
@@ -93,7 +91,7 @@ class PnlMismatchDetector(Detector):
         return emitted
 
     def _settle(self, check: PnlCheck, agree: bool, at: int) -> None:
-        """A fill's check: one that disagrees waits SETTLE_MS (from its first), one that
+        """A fill's check: one that disagrees waits pnl_settle_ms (from its first), one that
         agrees ends the wait."""
         fill = (check.key, check.trade_id)
         if fill in self.told_fills:
@@ -102,10 +100,10 @@ class PnlMismatchDetector(Detector):
             self.settling.pop(fill, None)
             return
         waiting = self.settling.get(fill)
-        self.settling[fill] = (check, at + SETTLE_MS if waiting is None else waiting[1])
+        self.settling[fill] = (check, at if waiting is None else waiting[1])
 
     def on_time(self, book: AccountBook, cause: Cause, config: RuleConfig) -> list[Emitted]:
-        """The fills whose figures have disagreed for SETTLE_MS, told."""
+        """The fills whose figures have disagreed for pnl_settle_ms, told."""
         now = cause.at
         told = self.told_fills
         if told and next(iter(told.values())) <= now - TOLD_FOR_MS:
@@ -113,8 +111,8 @@ class PnlMismatchDetector(Detector):
         if not self.settling:
             return []
         emitted: list[Emitted] = []
-        for fill, (check, due) in list(self.settling.items()):
-            if due <= now:
+        for fill, (check, since) in list(self.settling.items()):
+            if now - since >= config.pnl_settle_ms:
                 del self.settling[fill]
                 told[fill] = now
                 emitted.append(_event(check, tolerance(check, config), cause))

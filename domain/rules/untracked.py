@@ -35,6 +35,14 @@ class UntrackedDetector(Detector):
         self.reported.add(key)
         return [UntrackedPosition(**cause.on(key), exchange_qty=book.positions[key].exchange_qty)]
 
+    def due(self, key: PositionKey, config: RuleConfig) -> int | None:
+        """When UNTRACKED_POSITION is told for a key still in its grace; None once told, or
+        for a key never judged untracked."""
+        since = self.since.get(key)
+        if since is None or key in self.reported:
+            return None
+        return since + config.untracked_grace_ms
+
     def waiting(self) -> Iterable[PositionKey]:
         # Once told, only a change of the key (judged as it comes) can end it: re-judging
         # it on every input would also rewrite its views every time.
