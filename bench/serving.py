@@ -1101,11 +1101,8 @@ def worker_rows(journals: Journals, scratch: Path, report: Report, progress: Pro
 def ingest_rows(journals: Journals, scratch: Path, report: Report, progress: Progress) -> None:
     big = journals.main_big
     after = big.end_ms + MINUTE_MS
-    rates: dict[str, list[float]] = {
-        kind: []
-        for kind in ("big", "small", "run_big", "run_small", "side_big", "side_small")
-        + ("base_big", "base_small")
-    }
+    kinds = ("big", "small", "run_big", "run_small", "side_big", "side_small", "base_big")
+    rates: dict[str, list[float]] = {kind: [] for kind in (*kinds, "base_small")}
 
     def rate(work: str, url: str, segment: int) -> float:
         return _rate(child(work, url=url, segment=segment, count=INGEST_INPUTS, after_ms=after))
