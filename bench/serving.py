@@ -108,6 +108,12 @@ CAN_OPEN_BUDGET_S = 15.0
 PART_REPEATS = 3
 DOMAIN_CALLS = 10_000
 WORKER_POLL_MS = 100
+# The ingest figures, each on the 1M journal (big) and an empty one (small): in process,
+# into a running trueup, beside a worker, and the baseline's rows.
+INGEST_KINDS = (
+    *("big", "small", "run_big", "run_small"),
+    *("side_big", "side_small", "base_big", "base_small"),
+)
 BESIDE_POLL_MS = 10  # the worker beside an ingest: it looks for new inputs this often
 WORKER_TIMEOUT_S = 300.0
 
@@ -1101,8 +1107,7 @@ def worker_rows(journals: Journals, scratch: Path, report: Report, progress: Pro
 def ingest_rows(journals: Journals, scratch: Path, report: Report, progress: Progress) -> None:
     big = journals.main_big
     after = big.end_ms + MINUTE_MS
-    kinds = ("big", "small", "run_big", "run_small", "side_big", "side_small", "base_big")
-    rates: dict[str, list[float]] = {kind: [] for kind in (*kinds, "base_small")}
+    rates: dict[str, list[float]] = {kind: [] for kind in INGEST_KINDS}
 
     def rate(work: str, url: str, segment: int) -> float:
         return _rate(child(work, url=url, segment=segment, count=INGEST_INPUTS, after_ms=after))
