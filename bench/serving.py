@@ -621,9 +621,7 @@ def work_ingest_beside_worker(url: str, segment: int, count: int, after_ms: int)
     lines = ingest_lines(segment + 1, count, after_ms)
     argv = [*trueup_command(), "--store", url, "worker", "--poll-ms", str(BESIDE_POLL_MS)]
     Journal.open(url).close()  # an empty journal made first: a worker opens only a journal
-    worker = subprocess.Popen(
-        [*argv, "--batch", str(BATCH)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    worker = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         with Journal.open(url) as journal, relaxed_gc():
             service = TrueupService(journal)
