@@ -1,11 +1,11 @@
-"""Reading the journal in order for a projection: a page of rows with the states of inputs
-only, as fast as each database allows.
+"""Reading the journal in order for a projection: a page of rows, of which only the inputs
+are fetched, as fast as each database allows.
 
-A projection follows every row (its position is the last row read), but decodes only the
-inputs: markers, index rows and emitted events, well over half the rows, are skipped.
-eventsourcing's ``select_notifications`` builds a Notification and a UUID per row and
-fetches every state; these read the state of input rows alone, through the recorder's own
-connection and table, with parameterised SQL.
+A projection follows every row (its position is the last row read) but reads only the
+inputs: markers, index rows and emitted events, well over half the rows, are passed over
+in the database. eventsourcing's ``select_notifications`` builds a Notification and a UUID
+for every row; these read the inputs alone, through the recorder's own connection and
+table, with parameterised SQL.
 """
 
 import sys
@@ -20,20 +20,28 @@ if TYPE_CHECKING:  # imported where used: a SQLite store never loads psycopg
     from eventsourcing.postgres import PostgresAggregateRecorder
 
 INPUT_TOPIC_PREFIX = "trueup.input."
+_NO_END = 2**63 - 1  # the largest position either database holds: no upper bound
 
 
 class PageRow(NamedTuple):
-    """A stored row: its position, stream and version, its topic, and its state if an input's."""
+    """A stored input: its position, stream and version, its topic and its state."""
 
     position: int
     stream: UUID | str  # as the database gives it: SQLite's hex text, PostgreSQL's UUID
     version: int
     topic: str
-    state: bytes | None
+    state: bytes
 
 
-# (after, at most, up to or None) -> the rows after ``after``, in order
-PageReader = Callable[[int, int, int | None], list[PageRow]]
+class Page(NamedTuple):
+    """The inputs among the rows after a position, and the last row read (``after`` if none)."""
+
+    inputs: list[PageRow]
+    last: int
+
+
+# (after, at most this many rows, up to or None) -> the page of the rows after ``after``
+PageReader = Callable[[int, int, int | None], Page]
 
 
 def page_reader(recorder: ProcessRecorder) -> PageReader:
@@ -48,21 +56,26 @@ def page_reader(recorder: ProcessRecorder) -> PageReader:
 
 
 def _sqlite(recorder: SQLiteAggregateRecorder) -> PageReader:
-    select = (
-        "SELECT rowid, originator_id, originator_version, topic, "  # noqa: S608 - the library's own table name
-        f"CASE WHEN substr(topic, 1, {len(INPUT_TOPIC_PREFIX)}) = ? THEN state END AS state "
-        f"FROM {recorder.events_table_name} "
+    table = recorder.events_table_name
+    # Where the page ends, then its inputs: one read transaction, so both see the same rows.
+    ends = (
+        f"SELECT max(rowid) FROM (SELECT rowid FROM {table} "  # noqa: S608 - the library's own table name
+        "WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?)"
     )
-    open_ended = select + "WHERE rowid > ? ORDER BY rowid LIMIT ?"
-    bounded = select + "WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?"
+    inputs = (
+        f"SELECT rowid, originator_id, originator_version, topic, state FROM {table} "  # noqa: S608 - the library's own table name
+        f"WHERE rowid > ? AND rowid <= ? AND substr(topic, 1, {len(INPUT_TOPIC_PREFIX)}) = ? "
+        "ORDER BY rowid"
+    )
 
-    def read(after: int, limit: int, upto: int | None) -> list[PageRow]:
+    def read(after: int, limit: int, upto: int | None) -> Page:
         with recorder.datastore.transaction(commit=False) as cursor:
-            if upto is None:
-                cursor.execute(open_ended, (INPUT_TOPIC_PREFIX, after, limit))
-            else:
-                cursor.execute(bounded, (INPUT_TOPIC_PREFIX, after, upto, limit))
-            return [PageRow(*row) for row in cursor.fetchall()]
+            cursor.execute(ends, (after, _NO_END if upto is None else upto, limit))
+            last = cursor.fetchone()[0]
+            if last is None:
+                return Page([], after)
+            cursor.execute(inputs, (after, last, INPUT_TOPIC_PREFIX))
+            return Page([PageRow(*row) for row in cursor.fetchall()], last)
 
     return read
 
@@ -70,51 +83,52 @@ def _sqlite(recorder: SQLiteAggregateRecorder) -> PageReader:
 def _postgres(recorder: "PostgresAggregateRecorder") -> PageReader:
     from psycopg.sql import SQL, Identifier
 
-    select = SQL(
-        "SELECT notification_id, originator_id, originator_version, topic, "
-        "CASE WHEN left(topic, {length}) = %s THEN state END AS state FROM {schema}.{table} "
-    ).format(
-        length=len(INPUT_TOPIC_PREFIX),
-        schema=Identifier(recorder.datastore.schema),
-        table=Identifier(recorder.events_table_name),
-    )
-    open_ended = select + SQL("WHERE notification_id > %s ORDER BY notification_id LIMIT %s")
-    bounded = select + SQL(
-        "WHERE notification_id > %s AND notification_id <= %s ORDER BY notification_id LIMIT %s"
-    )
+    table = {
+        "schema": Identifier(recorder.datastore.schema),
+        "table": Identifier(recorder.events_table_name),
+    }
+    ends = SQL(
+        "SELECT max(notification_id) AS last FROM (SELECT notification_id FROM {schema}.{table} "
+        "WHERE notification_id > %s AND notification_id <= %s "
+        "ORDER BY notification_id LIMIT %s) AS page"
+    ).format(**table)
+    inputs = SQL(
+        "SELECT notification_id, originator_id, originator_version, topic, state "
+        "FROM {schema}.{table} WHERE notification_id > %s AND notification_id <= %s "
+        "AND left(topic, {length}) = %s ORDER BY notification_id"
+    ).format(length=len(INPUT_TOPIC_PREFIX), **table)
 
-    def read(after: int, limit: int, upto: int | None) -> list[PageRow]:
-        with recorder.datastore.get_connection() as connection, connection.cursor() as cursor:
-            if upto is None:
-                cursor.execute(open_ended, (INPUT_TOPIC_PREFIX, after, limit), prepare=True)
-            else:
-                cursor.execute(bounded, (INPUT_TOPIC_PREFIX, after, upto, limit), prepare=True)
-            return [
+    def read(after: int, limit: int, upto: int | None) -> Page:
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(ends, (after, _NO_END if upto is None else upto, limit), prepare=True)
+            found = cursor.fetchone()
+            last = None if found is None else found["last"]
+            if last is None:
+                return Page([], after)
+            cursor.execute(inputs, (after, last, INPUT_TOPIC_PREFIX), prepare=True)
+            rows = [
                 PageRow(
                     row["notification_id"],
                     row["originator_id"],
                     row["originator_version"],
                     row["topic"],
-                    None if row["state"] is None else bytes(row["state"]),
+                    bytes(row["state"]),
                 )
                 for row in cursor.fetchall()
             ]
+            return Page(rows, last)
 
     return read
 
 
 def _generic(recorder: ProcessRecorder) -> PageReader:
-    def read(after: int, limit: int, upto: int | None) -> list[PageRow]:
+    def read(after: int, limit: int, upto: int | None) -> Page:
         page = recorder.select_notifications(after, limit, stop=upto, inclusive_of_start=False)
-        return [
-            PageRow(
-                n.id,
-                n.originator_id,
-                n.originator_version,
-                n.topic,
-                n.state if n.topic.startswith(INPUT_TOPIC_PREFIX) else None,
-            )
+        rows = [
+            PageRow(n.id, n.originator_id, n.originator_version, n.topic, n.state)
             for n in page
+            if n.topic.startswith(INPUT_TOPIC_PREFIX)
         ]
+        return Page(rows, page[-1].id if page else after)
 
     return read

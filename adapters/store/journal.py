@@ -28,7 +28,7 @@ from eventsourcing.persistence import IntegrityError, Notification, StoredEvent,
 
 from trueup.adapters.store import codec
 from trueup.adapters.store.backend import Backend
-from trueup.adapters.store.input_pages import PageRow, page_reader
+from trueup.adapters.store.input_pages import Page, PageRow, page_reader
 from trueup.adapters.store.journal_format import TIMED_MARKERS, marker_keys
 from trueup.adapters.store.lease import Lease
 from trueup.adapters.store.location import StoreError, is_postgres, settings, shown
@@ -615,18 +615,16 @@ class Journal:
         the last position the page read, which may be an emitted event or a marker."""
         page = self._retrying(partial(self._page, after, limit, upto))
         events: list[tuple[int, InputEvent]] = []
-        for row in page:
-            if row.state is not None:
-                event = self._page_input(row)
-                if event is not None:
-                    events.append((row.position, event))
-        return events, (page[-1].position if page else after)
+        for row in page.inputs:
+            event = self._page_input(row)
+            if event is not None:
+                events.append((row.position, event))
+        return events, page.last
 
     def inputs_between(self, after: int, upto: int, limit: int = PAGE) -> int:
         """How many inputs are stored after position ``after`` up to ``upto`` (counted up to
         ``limit``), none of them decoded."""
-        page = self._retrying(partial(self._page, after, limit, upto))
-        return sum(1 for row in page if row.state is not None)
+        return len(self._retrying(partial(self._page, after, limit, upto)).inputs)
 
     def all_events(self, after: int = 0) -> Iterator[tuple[int, InputEvent | Emitted]]:
         """Inputs and emitted events, in the order they were stored, with their positions.
@@ -645,7 +643,7 @@ class Journal:
                     yield n.id, event
             after = page[-1].id
 
-    def _page(self, after: int, limit: int, upto: int | None) -> list[PageRow]:
+    def _page(self, after: int, limit: int, upto: int | None) -> Page:
         # Looked up when called: a reconnection replaces the reader.
         return self._read_page(after, limit, upto)
 
@@ -718,7 +716,6 @@ class Journal:
     def _page_input(self, row: PageRow) -> InputEvent | None:
         """The input of a row read with its state (see ``_input``)."""
         if row.topic in _INPUT_TOPICS:
-            assert row.state is not None  # an input's
             try:
                 return codec.decode(row.state)
             except codec.UnknownType:
