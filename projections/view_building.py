@@ -175,4 +175,4 @@ def recent_body(event: Emitted | InputRejected) -> bytes:
     prints it; of a refused input, when, why and where from."""
     if isinstance(event, InputRejected):
         return orjson.dumps({"at": event.at, "reason": event.reason, "endpoint": event.endpoint})
-    return orjson.dumps(codec.as_json(event))
+    return codec.encode_emitted(event)  # what codec.as_json parses: the same JSON
