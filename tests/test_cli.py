@@ -498,19 +498,31 @@ def test_positions_claims_untracked_only_once_untracked_position_is_told(
 ) -> None:
     """Within untracked_grace_ms (3 s) of the exchange first showing it, the position is
     pending, with the instant it becomes UNTRACKED; from then on, as the event says, it is."""
-    path = tmp_path / "untracked.jsonl"
-    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in untracked_btc(tick_at)))
+    told, findings, line = told_and_shown(store_url, tmp_path, capsys, untracked_btc(tick_at))
+    assert told == ([] if finding.startswith("UNTRACKED_PENDING") else ["UNTRACKED_POSITION"])
+    assert findings == [finding]
+    assert line.endswith(finding)
+
+
+def told_and_shown(
+    store_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    records: list[dict[str, Any]],
+) -> tuple[list[str], list[str], str]:
+    """``records`` ingested: the types emitted, and BTCUSDT's findings as `positions --json`
+    lists them and its line as `positions` prints it."""
+    path = tmp_path / "capture.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
     assert trueup(store_url, "ingest", str(path)) == 0
     capsys.readouterr()
     assert trueup(store_url, "events", "--emitted", "--json") == 0
     told = [e["type"] for e in json_lines(capsys.readouterr().out)]
-    assert told == ([] if finding.startswith("UNTRACKED_PENDING") else ["UNTRACKED_POSITION"])
     assert trueup(store_url, "positions", "--json") == 0
     (row,) = json_lines(capsys.readouterr().out)
-    assert row["findings"] == [finding]
     assert trueup(store_url, "positions") == 0
     (line,) = [line for line in capsys.readouterr().out.splitlines() if "BTCUSDT" in line]
-    assert line.endswith(finding)
+    return told, row["findings"], line
 
 
 def drifting_btc(at: int) -> list[dict[str, Any]]:
@@ -543,19 +555,10 @@ def test_positions_claims_drift_only_once_consistency_drift_is_told(
     """Within drift_grace_ms (3 s) of the sides first differing, the drift is pending, with
     the instant it becomes DRIFT; from then on, as the event says, it is. can-open says no
     all along, for what the exchange holds, but names the drift only once it is told."""
-    path = tmp_path / "drift.jsonl"
-    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in drifting_btc(tick_at)))
-    assert trueup(store_url, "ingest", str(path)) == 0
-    capsys.readouterr()
+    emitted, findings, line = told_and_shown(store_url, tmp_path, capsys, drifting_btc(tick_at))
     told = finding.startswith("DRIFT ")
-    assert trueup(store_url, "events", "--emitted", "--json") == 0
-    emitted = [e["type"] for e in json_lines(capsys.readouterr().out)]
     assert emitted == (["CONSISTENCY_DRIFT"] if told else [])
-    assert trueup(store_url, "positions", "--json") == 0
-    (row,) = json_lines(capsys.readouterr().out)
-    assert row["findings"] == [finding]
-    assert trueup(store_url, "positions") == 0
-    (line,) = [line for line in capsys.readouterr().out.splitlines() if "BTCUSDT" in line]
+    assert findings == [finding]
     assert line.endswith(finding)
     where = ["--venue", "bybit", "--account", ACCOUNT, "--symbol", "BTCUSDT"]
     assert trueup(store_url, "can-open", *where, "--at", str(tick_at), "--json") == 1

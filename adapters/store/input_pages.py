@@ -8,13 +8,14 @@ for every row; these read the inputs alone, through the recorder's own connectio
 table, with parameterised SQL.
 """
 
-import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 from uuid import UUID
 
 from eventsourcing.persistence import ProcessRecorder
 from eventsourcing.sqlite import SQLiteAggregateRecorder
+
+from trueup.adapters.store.row_queries import postgres_recorder
 
 if TYPE_CHECKING:  # imported where used: a SQLite store never loads psycopg
     from eventsourcing.postgres import PostgresAggregateRecorder
@@ -47,11 +48,9 @@ PageReader = Callable[[int, int, int | None], Page]
 def page_reader(recorder: ProcessRecorder) -> PageReader:
     if isinstance(recorder, SQLiteAggregateRecorder):
         return _sqlite(recorder)
-    if "eventsourcing.postgres" in sys.modules:  # else no recorder can be a PostgreSQL one
-        from eventsourcing.postgres import PostgresAggregateRecorder
-
-        if isinstance(recorder, PostgresAggregateRecorder):
-            return _postgres(recorder)
+    postgres = postgres_recorder(recorder)
+    if postgres is not None:
+        return _postgres(postgres)
     return _generic(recorder)
 
 

@@ -36,7 +36,7 @@ def batches(values: Sequence[T]) -> list[list[T]]:
 def version_reader(recorder: ProcessRecorder) -> VersionReader:
     if isinstance(recorder, SQLiteAggregateRecorder):
         return _sqlite_versions(recorder)
-    postgres = _postgres_recorder(recorder)
+    postgres = postgres_recorder(recorder)
     if postgres is not None:
         return _postgres_versions(postgres)
     return _generic_versions(recorder)
@@ -45,13 +45,13 @@ def version_reader(recorder: ProcessRecorder) -> VersionReader:
 def streams_reader(recorder: ProcessRecorder) -> StreamsReader:
     if isinstance(recorder, SQLiteAggregateRecorder):
         return _sqlite_streams(recorder)
-    postgres = _postgres_recorder(recorder)
+    postgres = postgres_recorder(recorder)
     if postgres is not None:
         return _postgres_streams(postgres)
     return _generic_streams(recorder)
 
 
-def _postgres_recorder(recorder: ProcessRecorder) -> "PostgresAggregateRecorder | None":
+def postgres_recorder(recorder: ProcessRecorder) -> "PostgresAggregateRecorder | None":
     if "eventsourcing.postgres" in sys.modules:  # else no recorder can be a PostgreSQL one
         from eventsourcing.postgres import PostgresAggregateRecorder
 

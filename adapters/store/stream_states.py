@@ -5,13 +5,14 @@ only the state bytes, so these read that column alone, through the recorder's ow
 connection and table, with parameterised SQL.
 """
 
-import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 from uuid import UUID
 
 from eventsourcing.persistence import ProcessRecorder
 from eventsourcing.sqlite import SQLiteAggregateRecorder
+
+from trueup.adapters.store.row_queries import postgres_recorder
 
 if TYPE_CHECKING:  # imported where used: a SQLite store never loads psycopg
     from eventsourcing.postgres import PostgresAggregateRecorder
@@ -23,11 +24,9 @@ StateReader = Callable[[UUID, int, int], list[tuple[int, bytes]]]
 def state_reader(recorder: ProcessRecorder) -> StateReader:
     if isinstance(recorder, SQLiteAggregateRecorder):
         return _sqlite(recorder)
-    if "eventsourcing.postgres" in sys.modules:  # else no recorder can be a PostgreSQL one
-        from eventsourcing.postgres import PostgresAggregateRecorder
-
-        if isinstance(recorder, PostgresAggregateRecorder):
-            return _postgres(recorder)
+    postgres = postgres_recorder(recorder)
+    if postgres is not None:
+        return _postgres(postgres)
     return _generic(recorder)
 
 
