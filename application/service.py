@@ -142,6 +142,17 @@ class TrueupService:
             last_stored=last_stored,
         )
 
+    def detect(self) -> None:
+        """Run the detectors over whatever is stored and not yet processed, where this process
+        may (no other holds the projections): what an ingest does after its last batch."""
+        from trueup.projections.leased import LeasedProjection
+
+        projection = LeasedProjection(self.journal)
+        try:
+            projection.catch_up()
+        finally:
+            projection.release()
+
     def _append_detected(
         self, events: list[InputEvent], decisions: dict[str, Decision]
     ) -> Appended:

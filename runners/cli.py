@@ -180,10 +180,18 @@ def _journal_commands(commands: Commands) -> None:
 
 def _ingest_options(ingest: Parser) -> None:
     ingest.add_argument("files", nargs="+", type=Path, metavar="FILE.jsonl")
-    ingest.add_argument(
+    detection = ingest.add_mutually_exclusive_group()
+    detection.add_argument(
         "--no-projections",
         action="store_true",
         help="only append; leave detection to separate `trueup worker` processes",
+    )
+    detection.add_argument(
+        "--detector-process",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="run the detectors in a second process while this one appends, on two cores "
+        "(auto: for captures of 32 MB or more, when no other process runs them)",
     )
     ingest.set_defaults(command=_ingest)
 
@@ -810,7 +818,12 @@ def _ingest(journal: "Journal", args: argparse.Namespace) -> int:
     service = TrueupService(journal)
     if args.rules_file is not None:
         service.put_rules_in_force(args.rules_file.rules, str(args.rules_file.path))
-    report = service.ingest(_captures(args.files), detect=not args.no_projections)
+    if _detector_process_wanted(journal, args):
+        from trueup.runners.detector_process import ingest_beside
+
+        report = ingest_beside(service, _captures(args.files))
+    else:
+        report = service.ingest(_captures(args.files), detect=not args.no_projections)
     print(
         f"ingested {report.lines} lines: {report.accepted} accepted, {report.rejected} rejected"
         + (f" ({report.duplicates} already in the journal)" if report.duplicates else "")
@@ -821,6 +834,18 @@ def _ingest(journal: "Journal", args: argparse.Namespace) -> int:
     if not report.detected_here:
         print("detection left to the process that runs the projections (it holds them)")
     return EXIT_OK
+
+
+def _detector_process_wanted(journal: "Journal", args: argparse.Namespace) -> bool:
+    from trueup.runners import detector_process
+
+    if args.no_projections or args.detector_process == "never" or journal.url is None:
+        return False
+    if not detector_process.available():
+        return False
+    if args.detector_process == "auto" and not detector_process.worth_it(args.files):
+        return False
+    return detector_process.leases_free(journal)
 
 
 def _captures(paths: list[Path]) -> Iterator[Iterable[bytes]]:

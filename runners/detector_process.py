@@ -1,0 +1,153 @@
+"""A second process that runs the detectors while ``trueup ingest`` stores a large capture.
+
+Ingest is two halves, each bound to one core: decoding and storing the lines, and folding
+and judging them. In one process they take turns; here a ``trueup worker`` beside the
+ingest takes the projections' leases and follows the journal while the ingest appends, so
+the halves run at once. What it emits is what the ingest's own detectors would have: the
+same rules over the same inputs, in the same order (the reconciler is pure).
+
+It is a worker like any other: its leases, its snapshot at a clean stop, kill -9 safe. It
+dies with the ingest that started it (Linux's parent-death signal), and should it die
+first, the ingest runs the detectors itself over what the worker left.
+"""
+
+import ctypes
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+from trueup.adapters.store.journal import Journal
+from trueup.application.answers import IngestReport
+from trueup.application.service import TrueupService
+from trueup.projections.partitions import ALL, tracked_position, tracker
+
+# A capture this large is worth a second process: below it, starting one (about 0.3 s, its
+# state loaded from the last snapshot) costs about what the halves running at once save.
+AUTO_BYTES = 32 * 1024 * 1024
+POLL_S = 0.005  # how often the ingest looks whether the worker has caught up
+POLL_MS = 10  # how often the worker looks for new inputs
+STOP_TIMEOUT_S = 60.0
+PR_SET_PDEATHSIG = 1  # prctl(2)
+LOG_TAIL = 2000  # characters of a failed worker's log shown
+COMMAND = (sys.executable, "-m", "trueup.runners.cli", "worker", "--poll-ms", str(POLL_MS))
+
+
+log = logging.getLogger("trueup.ingest")
+
+
+def ingest_beside(service: TrueupService, captures: Iterable[Iterable[bytes]]) -> IngestReport:
+    """Append the captures while a second process runs the detectors over them; should it
+    stop first, the detectors here take over from where it left off."""
+    journal = service.journal
+    if journal.url is None:
+        raise ValueError("a detector process needs a journal opened from a store URL")
+    start = journal.last_position()
+    ours: set[str] = set()
+    with DetectorProcess(journal.url) as detectors:
+        report = service.ingest(captures, detect=False, on_input=lambda e: ours.add(e.input_id))
+        finished = detectors.caught_up(journal, report.last_stored)
+    if detectors.failure is not None:
+        log.warning("the detector process failed: %s", detectors.failure)
+    if not finished:
+        service.detect()
+    return replace(report, emitted=service.emitted_for(ours, start))
+
+
+def available() -> bool:
+    """Whether a second process can run beside this one: a second core, and Linux (for the
+    parent-death signal that keeps a killed ingest from leaving its worker behind)."""
+    return sys.platform == "linux" and (os.cpu_count() or 1) >= 2
+
+
+def worth_it(files: list[Path]) -> bool:
+    """Whether captures of these files are large enough for a second process (AUTO_BYTES)."""
+    return sum(path.stat().st_size for path in files if path.is_file()) >= AUTO_BYTES
+
+
+def leases_free(journal: Journal) -> bool:
+    """Whether no process runs any of the projections (else they detect, as for any ingest)."""
+    leases = journal.leases([tracker(n) for n in ALL])
+    free = True
+    for lease in leases.values():
+        if lease.acquire():
+            lease.release()
+        else:
+            free = False
+    return free
+
+
+class DetectorProcess:
+    """``trueup worker`` on the ingest's journal, started on entry, stopped on exit."""
+
+    def __init__(self, store_url: str) -> None:
+        self.store_url = store_url
+        self._log: IO[bytes] | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        # Once stopped: what it said, had it exited with an error.
+        self.failure: str | None = None
+
+    def __enter__(self) -> "DetectorProcess":
+        self._log = tempfile.TemporaryFile()
+        # The store by the environment, not the command line: a PostgreSQL URL may hold a
+        # password, and any user on the machine can list a process's arguments.
+        environment = {**os.environ, "TRUEUP_STORE": self.store_url}
+        self._process = subprocess.Popen(
+            COMMAND,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=self._log,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads here yet
+        )
+        return self
+
+    def caught_up(self, journal: Journal, position: int) -> bool:
+        """Wait until the worker has processed the journal up to ``position``; False if it
+        stopped first (the caller detects what it left)."""
+        while tracked_position(journal) < position:
+            if not self.running:
+                return False
+            time.sleep(POLL_S)
+        return True
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Stop the worker as SIGTERM stops any: it records what it processed, snapshots
+        what a restart would find dear to replay, and lets its leases go."""
+        process = self._process
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if self._log is not None:
+            if process is not None and process.returncode not in (0, -signal.SIGTERM):
+                self._log.seek(0)
+                said = self._log.read().decode(errors="replace").strip()
+                self.failure = f"exit {process.returncode}: {said[-LOG_TAIL:]}"
+            self._log.close()
+
+
+def _die_with_parent() -> None:
+    """In the child, before it runs: SIGTERM when the ingest that started it dies."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)

@@ -1,0 +1,177 @@
+"""`trueup ingest` with the detectors in a second process: the capture stored here while a
+worker beside it folds and judges it. It emits what one process would, says so as one
+process would, never leaves its worker behind, and detects by itself what a worker that
+died left undone."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.inputs import line
+from tests.scenarios import busy_session
+from tests.stored_events import by_account, emitted_in, inputs_in
+from trueup.adapters.store.journal import Journal
+from trueup.projections.reconciliation import ReconciliationProjection
+from trueup.runners import detector_process
+from trueup.runners.cli import main
+
+INPUTS = 2_000
+
+
+def capture(tmp_path: Path, accounts: tuple[str, ...], inputs: int = INPUTS) -> Path:
+    """Busy sessions of LIVE accounts, one after another, as one capture file."""
+    records: list[dict[str, Any]] = []
+    for seed, account in enumerate(accounts):
+        records += [{**r, "account": account} for r in busy_session(inputs, seed=seed)]
+    path = tmp_path / "capture.jsonl"
+    path.write_bytes(b"\n".join(line(r) for r in records) + b"\n")
+    return path
+
+
+def reference(store_url: str, tmp_path: Path) -> list[bytes]:
+    """What one process emits over the inputs the journal at ``store_url`` holds."""
+    with Journal.open(store_url) as journal:
+        inputs = inputs_in(journal)
+    with Journal.open(f"sqlite://{tmp_path}/reference.db") as one:
+        one.append(inputs)
+        ReconciliationProjection(one).catch_up()
+        return emitted_in(one)
+
+
+def test_an_ingest_beside_a_detector_process_emits_and_says_what_one_process_would(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = capture(tmp_path, ("alice", "bob"))
+    assert main(["--store", store_url, "ingest", "--detector-process", "always", str(path)]) == 0
+    said = capsys.readouterr().out
+    with Journal.open(store_url) as journal:
+        stored = emitted_in(journal)
+        assert detector_process.leases_free(journal)  # its worker stopped, leases let go
+    alone = f"sqlite://{tmp_path}/alone.db"
+    assert main(["--store", alone, "ingest", "--detector-process", "never", str(path)]) == 0
+    assert said == capsys.readouterr().out
+    with Journal.open(alone) as journal:
+        expected = emitted_in(journal)
+    # Each account's events are exactly one process's, in its order.
+    assert by_account(stored) == by_account(expected)
+    assert "emitted" in said
+
+
+def test_an_ingest_whose_detector_process_fails_detects_by_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    store_url = f"sqlite://{tmp_path}/journal.db"
+    failing = (
+        sys.executable,
+        "-c",
+        "import sys; print('no worker today', file=sys.stderr); sys.exit(3)",
+    )
+    monkeypatch.setattr(detector_process, "COMMAND", failing)
+    path = capture(tmp_path, ("alice",))
+    assert main(["--store", store_url, "ingest", "--detector-process", "always", str(path)]) == 0
+    with Journal.open(store_url) as journal:
+        stored = emitted_in(journal)
+    assert by_account(stored) == by_account(reference(store_url, tmp_path))
+    assert any("no worker today" in r.getMessage() for r in caplog.records)
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                status = (entry / "status").read_text()
+            except OSError:
+                continue  # gone meanwhile
+            if f"\nPPid:\t{pid}\n" in status:
+                found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in state  # a zombie has exited
+
+
+@pytest.mark.skipif(not detector_process.available(), reason="needs Linux and two cores")
+def test_an_ingest_killed_takes_its_detector_process_with_it_and_a_rerun_finishes(
+    tmp_path: Path,
+) -> None:
+    store_url = f"sqlite://{tmp_path}/journal.db"
+    path = capture(tmp_path, ("alice", "bob", "carol", "dave"), inputs=5_000)
+    command = [sys.executable, "-m", "trueup.runners.cli", "--store", store_url, "ingest"]
+    ingest = subprocess.Popen(
+        [*command, "--detector-process", "always", str(path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while not (workers := children(ingest.pid)):
+        assert ingest.poll() is None, "the ingest ended before its worker was seen"
+        assert time.monotonic() < deadline, "no detector process started"
+        time.sleep(0.01)
+    time.sleep(0.5)  # mid-capture
+    os.kill(ingest.pid, signal.SIGKILL)
+    ingest.wait()
+    (worker,) = workers
+    deadline = time.monotonic() + 30
+    while alive(worker):
+        assert time.monotonic() < deadline, "the detector process outlived its ingest"
+        time.sleep(0.05)
+    rerun = subprocess.run([*command, str(path)], capture_output=True, check=False)
+    assert rerun.returncode == 0, rerun.stderr.decode()
+    whole = f"sqlite://{tmp_path}/whole.db"
+    assert main(["--store", whole, "ingest", "--no-projections", str(path)]) == 0
+    with Journal.open(store_url) as journal, Journal.open(whole) as at_once:
+        stored = emitted_in(journal)
+        assert len(inputs_in(journal)) == len(inputs_in(at_once))  # none lost, none twice
+    assert by_account(stored) == by_account(reference(store_url, tmp_path))
+
+
+def test_auto_runs_a_detector_process_only_for_a_large_capture_nobody_else_detects(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[str] = []
+
+    class Recorded(detector_process.DetectorProcess):
+        def __enter__(self) -> detector_process.DetectorProcess:
+            started.append(self.store_url)
+            return super().__enter__()
+
+    monkeypatch.setattr(detector_process, "DetectorProcess", Recorded)
+    monkeypatch.setattr(detector_process, "available", lambda: True)
+    store_url = f"sqlite://{tmp_path}/journal.db"
+    small = capture(tmp_path, ("alice",), inputs=50)
+    assert main(["--store", store_url, "ingest", str(small)]) == 0
+    assert started == []  # below AUTO_BYTES: not worth a second process
+    monkeypatch.setattr(detector_process, "AUTO_BYTES", small.stat().st_size)
+    assert main(["--store", store_url, "ingest", str(small)]) == 0
+    assert started == [store_url]
+    with Journal.open(store_url) as journal:
+        held = journal.lease("reconciler.00")
+        assert held.acquire()  # another process runs a projection: it detects
+        try:
+            assert main(["--store", store_url, "ingest", str(small)]) == 0
+        finally:
+            held.release()
+    assert started == [store_url]
+
+
+def test_detector_process_and_no_projections_are_one_choice(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = capture(tmp_path, ("alice",), inputs=10)
+    store = f"sqlite://{tmp_path}/journal.db"
+    both = ["--no-projections", "--detector-process", "always"]
+    assert main(["--store", store, "ingest", *both, str(path)]) == 2
+    assert "not allowed with argument" in capsys.readouterr().err
