@@ -175,13 +175,13 @@ class AccountBook:
         self.fold_faults: list[str] = []
         # How the last snapshot page was judged, for the sync rule.
         self.last_page: PageVerdict | None = None
-        # How fresh the exchange view is: the last exchange frame taken, the last complete
+        # How fresh the exchange view is: the last exchange frame taken, the newest complete
         # snapshot, and the last time the feed said it had to reconnect (and why).
         self.exchange_seen_at: int | None = None
         # Whether its exchange or its trading system has said anything of it (OWN_INPUTS).
         self.heard_from = False
         self.complete_snapshot_at: int | None = None
-        # Each scope's last complete snapshot: what can-open may vouch for, and how freshly.
+        # Each scope's newest complete snapshot: what can-open may vouch for, and how freshly.
         self.vouched: dict[Scope, Vouched] = {}
         self.reconnected: tuple[int, str] | None = None
         # The feed's stream found dead, and why, until it reconnects.
@@ -408,10 +408,17 @@ class AccountBook:
         verdict = self.last_page = self.snapshots.page(page, listed, event.at)
         if verdict.outcome is not PageOutcome.COMPLETE:
             return set()
-        self.complete_snapshot_at = event.at
+        # The newest complete snapshot, of the account and of each scope: inputs folded out
+        # of time order must not make the exchange's view look older than it is.
+        newest = self.complete_snapshot_at
+        if newest is None or event.at > newest:
+            self.complete_snapshot_at = event.at
+        scope = scope_of(page)
         coverage = coverage_of(page)
         started = event.at if verdict.started_at is None else verdict.started_at
-        self.vouched[scope_of(page)] = Vouched(coverage, event.at, started)
+        kept = self.vouched.get(scope)
+        if kept is None or event.at >= kept.at:
+            self.vouched[scope] = Vouched(coverage, event.at, started)
         due = self.resync_due
         if due is not None and all(v.started_at >= due[0] for v in self.vouched.values()):
             self.resync_due = None

@@ -9,12 +9,16 @@ a position); then they judge it, then each key it changed. Then, as on a clock t
 timers: the keys any detector waits on are judged again, the detectors forget what the book
 has let go, and the timed ones report what time has made due.
 
+A change of rules (RulesSet) has every key of every account judged again under the new
+rules, as though each had just changed: a threshold lowered is acted on at once, one raised
+resolves what no longer breaks it; the timed rules read the rules in force each time.
+
 One rule changes the book itself: manual close closes the local positions the exchange
 closed. A fold of the inputs alone (the audit) runs it too (rules/local_closes.py), so that
 its local side is the reconciler's.
 """
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 
 from trueup.domain.book import AccountBook, Changed
 from trueup.domain.emitted import Cause, Emitted
@@ -120,16 +124,18 @@ class Reconciler:
 
     def _apply(self, event: InputEvent) -> list[Emitted]:
         cause = Cause(event.input_id, event.at)
+        emitted: list[Emitted] = []
         if isinstance(event, RulesSet):
             self._set_rules(event.rules)
-            return []
+            for account in sorted(self.books):
+                emitted += self._guarded(account, cause, self._rejudge)
+            return emitted
         if isinstance(event, ClockTicked):
             # A tick for one account runs its timers; one naming no account, everyone's.
             accounts = [(event.venue, event.account)] if event.venue else sorted(self.books)
-            emitted: list[Emitted] = []
             for account in accounts:
                 if account in self.books:
-                    emitted += self._timers_guarded(account, cause)
+                    emitted += self._guarded(account, cause, self._timers)
             return emitted
         if isinstance(event, InputRejected):
             if not event.venue:
@@ -178,6 +184,10 @@ class Reconciler:
         for book in self.books.values():
             book.snapshots.timeout_ms = rules.pagination_timeout_ms
 
+    def _rejudge(self, account: Account, cause: Cause) -> list[Emitted]:
+        """Every key of the account judged again, under the rules just set."""
+        return self._keys(account, self.books[account].positions.keys(), cause)
+
     def _keys(self, account: Account, keys: Collection[PositionKey], cause: Cause) -> list[Emitted]:
         """Every detector's judgement of each key, key by key."""
         symbols = self.touched.account(account)  # touched, even with no key (a timer ran)
@@ -196,11 +206,14 @@ class Reconciler:
         """The detectors forget what the book has let go since the last time."""
         self.detectors_by_account[account].phases.forget(self.books[account])
 
-    def _timers_guarded(self, account: Account, cause: Cause) -> list[Emitted]:
-        """One account's timers: should its state break a rule, that account alone is
-        marked unvouched for, and the other accounts' timers still run."""
+    def _guarded(
+        self, account: Account, cause: Cause, judge: Callable[[Account, Cause], list[Emitted]]
+    ) -> list[Emitted]:
+        """One account judged on an input of no account (its timers, or every key): should
+        its state break a rule, that account alone is marked unvouched for, and the other
+        accounts are still judged."""
         try:
-            return self._timers(account, cause)
+            return judge(account, cause)
         except Exception as error:  # see apply
             self.books[account].fold_faults.append(
                 f"input {cause.input_id}: {type(error).__name__}"

@@ -67,7 +67,7 @@ def _form(pattern: str) -> re.Pattern[str]:
 
 
 class Vouched(NamedTuple):
-    """The last complete snapshot of one scope: what it covers, when it was complete, and
+    """The newest complete snapshot of one scope: what it covers, when it was complete, and
     when its first page came (what it shows is no older)."""
 
     coverage: Coverage

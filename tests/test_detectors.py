@@ -262,14 +262,15 @@ def test_a_drift_is_pending_until_told_and_names_when_it_will_be() -> None:
     ]
 
 
-def test_sides_a_lower_threshold_makes_differ_are_pending_until_the_rule_judges_them() -> None:
+def test_sides_a_lower_threshold_makes_differ_are_pending_from_when_they_came_to_be_so() -> None:
+    """Judged at the change of rules: the grace runs from the frame that set the sides apart."""
     reconciler = Reconciler()
     reconciler.apply(accepted(opened(T0, "p-1", "BTCUSDT", "1")))
     reconciler.apply(frame(T0 + 1_000, "1.05", 2))  # 5 % apart: within the default 10 %
     stricter = RuleConfig(drift_threshold_pct=Decimal(1))
     reconciler.apply(accepted(rule_changes.record(T0 + 2_000, stricter, "rules.toml")))
     assert drift_finding(reconciler) == [
-        "DRIFT_PENDING local 1 vs exchange 1.05: not judged yet under the rules in force"
+        "DRIFT_PENDING local 1 vs exchange 1.05: DRIFT at 2025-11-03T19:43:24.000Z unless resolved"
     ]
     assert reconciler.detectors("bybit", "main").drift.unresolved(BTC) is None
 

@@ -25,6 +25,7 @@ from trueup.domain.events import PositionsReported
 from trueup.domain.reconciler import Reconciler
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.snapshots import coverage_of
+from trueup.projections.view_building import account_view
 from trueup.runners.cli import main
 from trueup.runners.http_api import ApiSettings
 
@@ -261,6 +262,22 @@ def test_a_list_stored_before_pages_named_their_forms_is_given_them_as_read(olde
     assert isinstance(read, PositionsReported) and read.snapshot is not None
     assert read.snapshot.symbol_forms == forms
     assert coverage_of(read.snapshot).names("BTC-26DEC25")
+
+
+@pytest.mark.parametrize("newer_first", [True, False])
+def test_the_exchange_view_is_as_fresh_as_its_newest_complete_snapshot_in_any_fold_order(
+    newer_first: bool,
+) -> None:
+    """Inputs folded out of time order (a backfill after the live list): an older complete
+    snapshot folded last never makes the account, or its scope, look older."""
+    newer = bybit_list(T0 + 5_000, held("BTCUSDT", "1"), settleCoin="USDT")
+    older = bybit_list(T0 + 1_000, held("BTCUSDT", "1"), settleCoin="USDT")
+    reconciler = folded(*((newer, older) if newer_first else (older, newer)))
+    book = reconciler.book("bybit", "main")
+    view = account_view(reconciler, ("bybit", "main"))
+    assert book.complete_snapshot_at == T0 + 5_000
+    assert [v.at for v in book.vouched.values()] == [T0 + 5_000]
+    assert view.freshness.complete_snapshot_at == view.facts.complete_snapshot_at == T0 + 5_000
 
 
 # --- Aster: positionRisk of one symbol, or of all ---------------------------------------------

@@ -510,6 +510,19 @@ def test_a_fills_mismatch_is_told_pnl_settle_ms_after_it_began_by_the_rules_in_f
     assert [e.trade_id for e in due if isinstance(e, PnlMismatch)] == ["s1"]
 
 
+def test_a_fills_mismatch_a_tolerance_raised_while_it_settles_allows_is_never_told() -> None:
+    """s1's figure is 2.0 off (its buy b1 missed); before it has settled, rules allowing 5 of
+    difference are put in force: it is weighed by them when due, and nothing is told."""
+    reconciler = Reconciler()
+    for record in capture(drop="b1"):
+        reconciler.apply(accepted(record))
+    sold = T0 + 3_000
+    laxer = rule_changes.record(sold + 1_000, RuleConfig(pnl_tolerance=Decimal(5)), "rules.toml")
+    told = reconciler.apply(accepted(laxer))
+    told += reconciler.apply(tick(sold + DEFAULTS.pnl_settle_ms))
+    assert [e for e in told if isinstance(e, PnlMismatch)] == []
+
+
 def test_a_position_figure_that_disagrees_is_told_once_per_lifecycle() -> None:
     held = [
         execution_frame(

@@ -304,6 +304,25 @@ def test_thresholds_and_the_switch_are_the_rules_in_force() -> None:
     assert account.position(size="1", mark="100", liq="99.5") == ["LIQUIDATION_DISTANCE"]
 
 
+def test_a_change_of_rules_judges_every_held_position_again_at_once() -> None:
+    """0.2 from liquidation: past a distance of 0.25 set later, told at that change; back
+    inside a distance of 0.1, armed again without an event, and told again at 0.25."""
+    account = Account()
+    assert account.equity("1000000") == []
+    assert account.position(size="1", mark="100", liq="80") == []
+
+    def rules_set(distance: str) -> list[tuple[str, bool]]:
+        account.at += 1_000
+        chosen = dataclasses.replace(RULES, risk_warning_liquidation_distance=Decimal(distance))
+        change = accepted(rule_changes.record(account.at, chosen, "rules.toml"))
+        told = account.reconciler.apply(change)
+        return [(e.trigger, e.cause == change.input_id) for e in told if isinstance(e, RiskWarning)]
+
+    assert rules_set("0.25") == [("LIQUIDATION_DISTANCE", True)]
+    assert rules_set("0.1") == []
+    assert rules_set("0.25") == [("LIQUIDATION_DISTANCE", True)]
+
+
 def test_a_public_price_nearing_liquidation_warns_without_waiting_for_a_position_report() -> None:
     from tests.triggers import ACCOUNT, T0, position, price, run
     from trueup.domain.emitted import RiskWarning

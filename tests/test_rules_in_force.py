@@ -18,10 +18,11 @@ from tests.inputs import T0, event, intent, line, opened, position_frame, positi
 from trueup.adapters import rule_changes
 from trueup.adapters.store.journal import Journal
 from trueup.application.service import TrueupService
-from trueup.domain.emitted import CooldownStarted
+from trueup.domain.emitted import ConsistencyDrift, CooldownStarted
 from trueup.domain.events import InputEvent, RulesSet
-from trueup.domain.reconciler import reconcile
+from trueup.domain.reconciler import Reconciler, reconcile
 from trueup.domain.rules.config import FIELDS, RuleConfig, rule_values
+from trueup.projections.positions import position_rows
 from trueup.runners.cli import main
 
 HOUR = 3_600_000
@@ -274,6 +275,105 @@ def test_every_instant_of_a_history_has_the_rules_the_journal_says_were_in_force
     for instant in [None, T0 - 1, T0, T0 + HOUR - 1, T0 + HOUR, T0 + 2 * HOUR, T0 + 4 * HOUR]:
         assert recorded.at(instant) == journal.rules_in_force(instant), instant
     assert recorded.at(T0 + 3 * HOUR) == RuleConfig(cooldown_ms=5 * 60_000)
+
+
+# --- a change of rules judges every key again ------------------------------------------------
+
+
+def held_apart(exchange_size: str) -> list[InputEvent]:
+    """A LIVE claim of 1 BTCUSDT at T0, the exchange holding ``exchange_size`` from T0 + 1 s."""
+    held = position_frame(
+        T0 + 1_000, symbol="BTCUSDT", side="Buy", size=exchange_size, seq=1, updated_time=T0 + 1_000
+    )
+    return [event(opened(T0, "p-1", "BTCUSDT", "1")), event(held)]
+
+
+def drifts(events: list[InputEvent]) -> list[tuple[int, str, str]]:
+    return [(e.at, e.cause, e.reason) for e in reconcile(events) if isinstance(e, ConsistencyDrift)]
+
+
+def test_a_lowered_drift_threshold_tells_a_drift_at_the_change_that_lowered_it() -> None:
+    """5 % apart since T0 + 1 s: no drift under the default 10 %, one under 1 % at once, the
+    sides having been as they are for longer than the grace."""
+    stricter = rules(T0 + 10_000, drift_threshold_pct=Decimal(1))
+    assert drifts(held_apart("1.05")) == []
+    assert drifts([*held_apart("1.05"), stricter]) == [
+        (T0 + 10_000, stricter.input_id, "local 1 vs exchange 1.05: 5.00% apart for 9000 ms")
+    ]
+
+
+def test_sides_a_lowered_threshold_finds_apart_within_the_grace_are_told_once_it_ends() -> None:
+    stricter = rules(T0 + 2_000, drift_threshold_pct=Decimal(1))
+    tick = event({"at": T0 + 4_000, "channel": "clock"})
+    assert drifts([*held_apart("1.05"), stricter]) == []
+    assert drifts([*held_apart("1.05"), stricter, tick]) == [
+        (T0 + 4_000, tick.input_id, "local 1 vs exchange 1.05: 5.00% apart for 3000 ms")
+    ]
+
+
+def test_a_raised_threshold_resolves_a_drift_it_no_longer_breaks_without_an_event() -> None:
+    """As when the sides come back together: the drift is over, nothing is told, and a
+    lowered threshold afterwards finds it again as a drift of its own."""
+    told = event({"at": T0 + 5_000, "channel": "clock"})  # 50 % apart: a drift, told
+    laxer = rules(T0 + 6_000, drift_threshold_pct=Decimal(60))
+    stricter = rules(T0 + 7 * 60_000, drift_threshold_pct=Decimal(10))
+    events = [*held_apart("1.5"), told, laxer, stricter]
+    assert [(at, cause) for at, cause, _ in drifts(events)] == [
+        (T0 + 5_000, told.input_id),
+        (T0 + 7 * 60_000, stricter.input_id),
+    ]
+    reconciler = Reconciler()
+    for each in events[:-1]:
+        reconciler.apply(each)
+    key = next(iter(reconciler.book("bybit", "main").positions))
+    assert reconciler.detectors("bybit", "main").drift.unresolved(key) is None
+
+
+def test_a_shortened_untracked_grace_tells_an_untracked_position_at_the_change() -> None:
+    held = position_frame(
+        T0, symbol="BTCUSDT", side="Buy", size="1", seq=1, updated_time=T0
+    )  # nobody claims it
+    shorter = rules(T0 + 1_000, untracked_grace_ms=500)
+    told = reconcile([event(held), shorter])
+    assert [(e.type, e.cause) for e in told] == [("UNTRACKED_POSITION", shorter.input_id)]
+
+
+def test_after_a_change_of_rules_the_views_answer_what_a_replay_does(journal: Journal) -> None:
+    """positions and can-open from the views, beside a replay of the journal, as a lowered
+    threshold makes sides 5 % apart a drift and a raised one resolves it."""
+    service = TrueupService(journal, clock=lambda: T0 + 20_000)
+    fresh = position_snapshot(
+        T0 + 1_000,
+        {"symbol": "BTCUSDT", "side": "Buy", "size": "1.05", "seq": 1, "updated_time": T0 + 1_000},
+    )
+    live = intent(T0, kind="account_mode", mode="LIVE")
+    service.ingest([[line(live), line(opened(T0, "p-1", "BTCUSDT", "1")), line(fresh)]])
+    ask = ("bybit", "main", "BTCUSDT")
+
+    def findings() -> list[str]:
+        (row,) = service.positions(venue="bybit", account="main", symbol="BTCUSDT")
+        assert [row] == [r for r in position_rows(replayed(journal)) if r["symbol"] == "BTCUSDT"]
+        return [f for f in row["findings"] if "DRIFT" in f]
+
+    assert findings() == []
+    assert not any("drift" in r for r in service.can_open(*ask, at=T0 + 10_000).reasons)
+    stricter = rule_changes.record(T0 + 10_000, RuleConfig(drift_threshold_pct=Decimal(1)), "r")
+    service.ingest([[line(stricter)]])
+    assert findings() == ["DRIFT local 1 vs exchange 1.05"]
+    assert any("unresolved drift" in r for r in service.can_open(*ask, at=T0 + 10_000).reasons)
+    laxer = rule_changes.record(T0 + 11_000, RuleConfig(drift_threshold_pct=Decimal(6)), "r")
+    service.ingest([[line(laxer)]])
+    assert findings() == []
+    assert not any("drift" in r for r in service.can_open(*ask, at=T0 + 11_000).reasons)
+
+
+def replayed(journal: Journal) -> Reconciler:
+    """Every input of the journal applied to a new reconciler: no snapshot, no views."""
+    reconciler = Reconciler()
+    events, _ = journal.inputs(0)
+    for _, each in events:
+        reconciler.apply(each)
+    return reconciler
 
 
 # --- the rules as docs/capture-format.md documents them ---------------------------------------

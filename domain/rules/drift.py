@@ -1,7 +1,8 @@
 """Drift: both sides hold the key but disagree, by side or by more than the threshold.
 
 Reported only once the difference has outlasted the grace period (a fill in flight is no
-alarm), and at most once per key per window.
+alarm), and at most once per key per window. Sides a change of rules finds to differ have
+differed since they came to be as they are: the grace runs from then, not from the change.
 """
 
 from collections.abc import Iterable
@@ -45,20 +46,26 @@ def differs(local_qty: Decimal, exchange_qty: Decimal, threshold_pct: Decimal) -
 
 @dataclass(slots=True, eq=False)
 class DriftDetector(Detector):
-    """Per key: since when the sides have differed, and when that was last reported."""
+    """Per key: since when the sides have differed, and when that was last reported; and,
+    for the keys whose sides are apart at all, since when they have been as they are."""
 
     since: dict[PositionKey, int] = field(default_factory=dict)
     reported: dict[PositionKey, int] = field(default_factory=dict)
+    # (local, exchange, since): what a lower threshold would find differing, and how long.
+    apart: dict[PositionKey, tuple[Decimal, Decimal, int]] = field(default_factory=dict)
 
     def on_key(
         self, book: AccountBook, key: PositionKey, cause: Cause, config: RuleConfig
     ) -> list[Emitted]:
         position = book.positions[key]
         local_qty, exchange_qty = position.local_qty, position.exchange_qty
+        held = self._held_since(key, local_qty, exchange_qty, cause.at)
         if not differs(local_qty, exchange_qty, config.drift_threshold_pct):
             self.since.pop(key, None)
             return []
-        since = self.since.setdefault(key, cause.at)
+        since = self.since.get(key)
+        if since is None:
+            since = self.since[key] = held
         if cause.at - since < config.drift_grace_ms:
             return []
         last = self.reported.get(key)
@@ -80,6 +87,19 @@ class DriftDetector(Detector):
 
     def waiting(self) -> Iterable[PositionKey]:
         return self.since.keys()
+
+    def _held_since(
+        self, key: PositionKey, local_qty: Decimal, exchange_qty: Decimal, at: int
+    ) -> int:
+        """Since when the sides have been these (``at`` if they just became so)."""
+        if local_qty == exchange_qty or not local_qty or not exchange_qty:
+            self.apart.pop(key, None)  # no threshold makes these differ
+            return at
+        held = self.apart.get(key)
+        if held is None or held[0] != local_qty or held[1] != exchange_qty:
+            self.apart[key] = (local_qty, exchange_qty, at)
+            return at
+        return held[2]
 
     def due(self, key: PositionKey, config: RuleConfig) -> int | None:
         """When CONSISTENCY_DRIFT is told for a drift on ``key`` not yet told; None once told,

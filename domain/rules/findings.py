@@ -51,11 +51,10 @@ def _drift(
         return f"DRIFT {apart}"
     # Within its grace a fill in flight may still close the gap: no drift told yet.
     due = detectors.drift.due(key, config)
-    if due is None:
-        # Only a change of rules (a lower threshold) makes sides differ unjudged: the rule
-        # judges them when the key next changes.
-        return f"DRIFT_PENDING {apart}: not judged yet under the rules in force"
-    return f"DRIFT_PENDING {apart}: DRIFT at {iso(due)} unless resolved"
+    # Every key is judged under the rules as they change (a RulesSet judges them all): only
+    # an account whose judging failed, and so is vouched for no more, has sides unjudged.
+    until = "" if due is None else f": DRIFT at {iso(due)} unless resolved"
+    return f"DRIFT_PENDING {apart}{until}"
 
 
 def stale_positions(book: AccountBook, detectors: AccountDetectors) -> list[tuple[str, str]]:

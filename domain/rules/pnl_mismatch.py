@@ -11,7 +11,7 @@ two agree again. A missed entry fill moves the average cost, so the next close d
 missed funding payment, or a round trip missed whole, shows only in the all-time figure.
 
 A fill's figure is told only once it has disagreed for ``pnl_settle_ms`` of input time (the
-rules in force when it is judged, as every grace): fills come
+rules in force when it is judged, as every grace, and beyond their tolerance): fills come
 by the stream and by REST backfills in either order, and an entry fill that comes after its
 close makes the ledger fold them again in the venue's order and check the close again
 (domain/pnl.py ``_refold``), which then agrees: nothing was wrong, and nothing is told.
@@ -114,8 +114,11 @@ class PnlMismatchDetector(Detector):
         for fill, (check, since) in list(self.settling.items()):
             if now - since >= config.pnl_settle_ms:
                 del self.settling[fill]
+                allowed = tolerance(check, config)
+                if abs(check.ours - check.venue) <= allowed:
+                    continue  # within the tolerance of the rules in force now: nothing wrong
                 told[fill] = now
-                emitted.append(_event(check, tolerance(check, config), cause))
+                emitted.append(_event(check, allowed, cause))
         return emitted
 
 
