@@ -37,7 +37,8 @@ def audit_position(
     from trueup.projections.audit import audit
     from trueup.projections.indexed_audit import audit_indexed
 
-    # Each input folded, and risk weighed, as the rules in force at its instant would.
+    # Each input folded under the rules recorded before it in the journal, as the reconciler
+    # folded it; risk weighed as the rules in force at the instant audited would.
     rules = journal.rules_recorded()
     index = journal.symbol_history(venue, account, symbol)
     if index is not None:
@@ -50,11 +51,11 @@ def audit_position(
             as_of=as_of,
             rules=rules,
         )
-    events = journal.account_events(venue, account, symbol)
+    inputs = journal.account_inputs(venue, account, symbol)
     return audit(
         venue,
         account,
-        events,
+        inputs,
         symbol=symbol,
         position_idx=position_idx,
         as_of=as_of,

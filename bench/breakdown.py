@@ -139,7 +139,7 @@ def _lax_audit(events: list[InputEvent]) -> float:
 
 
 def _audit(events: list[InputEvent]) -> Audit:
-    return audit(VENUE, ACCOUNT, events, symbol=SYMBOL)
+    return audit(VENUE, ACCOUNT, enumerate(events, 1), symbol=SYMBOL)
 
 
 def _render(result: Audit) -> None:

@@ -201,8 +201,8 @@ def time_audit(url: str) -> float:
 
 def cli_audit(journal: Journal, out: TextIO) -> Audit:
     """What ``trueup audit --json`` does once the store is open (under relaxed_gc)."""
-    events = journal.account_events(VENUE, ACCOUNT, SYMBOL)
-    result = audit(VENUE, ACCOUNT, events, symbol=SYMBOL)
+    inputs = journal.account_inputs(VENUE, ACCOUNT, SYMBOL)
+    result = audit(VENUE, ACCOUNT, inputs, symbol=SYMBOL)
     output.write_json(output.audit_json(result), out)
     return result
 

@@ -73,24 +73,25 @@ class Audit:
 def audit(
     venue: str,
     account: str,
-    events: Iterable[InputEvent],
+    inputs: Iterable[tuple[int, InputEvent]],
     *,
     symbol: str,
     position_idx: int | None = None,
     as_of: int | None = None,
     rules: RulesInForce | None = None,
 ) -> Audit:
-    """Fold the account's events, noting each one that changed a key of ``symbol``."""
+    """Fold the account's inputs (each with its journal position, in journal order), noting
+    each one that changed a key of ``symbol``."""
     auditor = Auditor(venue, account, symbol, position_idx, as_of, rules=rules)
-    for event in events:
-        auditor.take(event)
+    for where, event in inputs:
+        auditor.take(where, event)
     return auditor.result
 
 
 class Auditor:
     """An audit under way: folds the events it is given, noting each change to a key of the
     symbol audited (of its ``position_idx``, if given) made before ``as_of``. Each input is
-    folded under the rules in force at its instant, as the reconciler folded it."""
+    folded under the rules recorded before it in the journal, as the reconciler folded it."""
 
     def __init__(
         self,
@@ -102,7 +103,8 @@ class Auditor:
         *,
         rules: RulesInForce | None = None,
     ) -> None:
-        self._rules_in_force = rules or RulesInForce()
+        # Those a replay as of the instant audited applies: none recorded after it.
+        self._rules_in_force = (rules or RulesInForce()).as_of(as_of)
         # Its timeout is set again before each input, to the rules in force then.
         book = AccountBook(venue, account, RuleConfig().pagination_timeout_ms)
         audited = self._rules_in_force.at(as_of)
@@ -114,23 +116,24 @@ class Auditor:
     def book(self) -> AccountBook:
         return self.result.book
 
-    def rules_at(self, instant: int) -> RuleConfig:
-        """The rules in force at ``instant``, those an input then is folded under."""
-        return self._rules_in_force.at(instant)
+    def rules_before(self, where: int) -> RuleConfig:
+        """The rules an input at journal position ``where`` is folded under."""
+        return self._rules_in_force.before(where)
 
     def visible(self, event: InputEvent) -> bool:
         """Whether the audit takes ``event``: none after the instant asked about."""
         as_of = self.result.as_of
         return as_of is None or event.at <= as_of
 
-    def take(self, event: InputEvent, *, noted: bool = True) -> None:
-        """Fold ``event`` (unless after ``as_of``); with ``noted`` False, keep no timeline
-        entry for it (an input folded again only to rebuild what it left behind)."""
+    def take(self, where: int, event: InputEvent, *, noted: bool = True) -> None:
+        """Fold ``event``, stored at journal position ``where`` (unless after ``as_of``); with
+        ``noted`` False, keep no timeline entry for it (an input folded again only to rebuild
+        what it left behind)."""
         if not self.visible(event):
             return
         result = self.result
         book, symbol, position_idx = result.book, result.symbol, result.position_idx
-        rules = self.rules_at(event.at)
+        rules = self.rules_before(where)
         # As the reconciler does at a RulesSet: a run under way waits the new timeout.
         book.snapshots.timeout_ms = rules.pagination_timeout_ms
         changed = book.apply(event)

@@ -54,8 +54,9 @@ class SymbolIndex(Protocol):
         """Pages of ``scope`` at or before ``upto``, latest first, each with whether it
         begins a run."""
 
-    def events(self, versions: Sequence[int]) -> dict[int, InputEvent]:
-        """The inputs at those versions (those this trueup can read)."""
+    def events(self, versions: Sequence[int]) -> dict[int, tuple[int, InputEvent]]:
+        """The inputs at those versions (those this trueup can read), each with its position
+        in the journal."""
 
 
 def audit_indexed(
@@ -123,7 +124,7 @@ class _Walk:
         self.own = _Lane(index.own(), OWN_FETCH)
         self.live: dict[Scope, _Lane] = {}
         self.refusals: _Lane | None = None
-        self.fetched: dict[int, InputEvent] = {}
+        self.fetched: dict[int, tuple[int, InputEvent]] = {}
         self._keys: list[PositionKey] = []
         self._positions_seen = 0
 
@@ -138,21 +139,21 @@ class _Walk:
                 step = self._merged()
                 if step is None:
                     return
-                version, event = step
+                version, stored = step
             else:  # only the symbol's own inputs can change it now: nothing to merge
                 head = own.head()
                 if head is None:
                     return
-                version, event = head, self._fetch(head, own)
+                version, stored = head, self._fetch(head, own)
                 own.drop(version)
             if len(self.fetched) > 4 * OWN_FETCH:
                 self._forget_fetched_before(version)
-            if event is not None:
-                self.auditor.take(event)
+            if stored is not None:
+                self.auditor.take(*stored)
                 if self.covering:
                     self._follow(version)
 
-    def _merged(self) -> tuple[int, InputEvent | None] | None:
+    def _merged(self) -> tuple[int, tuple[int, InputEvent] | None] | None:
         """The next input of all the lanes, in version order (None: none left), read and
         dropped from each lane that holds it."""
         lanes = [self.own, *self.live.values()]
@@ -167,7 +168,7 @@ class _Walk:
             lane.drop(version)
         return version, event
 
-    def _fetch(self, version: int, lane: _Lane) -> InputEvent | None:
+    def _fetch(self, version: int, lane: _Lane) -> tuple[int, InputEvent] | None:
         if version not in self.fetched:
             wanted = [v for v in lane.to_fetch() if v not in self.fetched]
             self.fetched.update(self.index.events(wanted or [version]))
@@ -234,9 +235,9 @@ class _Walk:
         self.fetched.update((v, e) for v, e in found.items() if v > version)
         self.book.snapshots.abandon_all()
         for scope, pages in runs.items():
-            for event in self._under_way(scope, [found[v] for v in pages if v in found]):
+            for where, event in self._under_way(scope, [found[v] for v in pages if v in found]):
                 # Folded before, or of no effect on the symbol then: only its run is wanted.
-                self.auditor.take(event, noted=False)
+                self.auditor.take(where, event, noted=False)
 
     def _run_pages(self, scope: Scope, version: int) -> list[int]:
         """The pages of ``scope`` from the last to begin a run, up to ``version``; none if no
@@ -249,20 +250,22 @@ class _Walk:
                 return [] if self._refused_between(pages[0], version) else pages
         return []
 
-    def _under_way(self, scope: Scope, events: list[InputEvent]) -> list[InputEvent]:
-        """``events`` (a scope's pages from a run's first), if their run is still under way
-        after them; else none (it completed or broke)."""
+    def _under_way(
+        self, scope: Scope, stored: list[tuple[int, InputEvent]]
+    ) -> list[tuple[int, InputEvent]]:
+        """``stored`` (a scope's pages from a run's first, with their journal positions), if
+        their run is still under way after them; else none (it completed or broke)."""
         pages = [
-            (e, e.snapshot)
-            for e in events
+            (where, e, e.snapshot)
+            for where, e in stored
             if isinstance(e, PositionsReported) and e.snapshot is not None
             and self.auditor.visible(e)
         ]  # fmt: skip
         runs = Snapshots(self.book.snapshots.timeout_ms)
-        for event, page in pages:
-            runs.timeout_ms = self.auditor.rules_at(event.at).pagination_timeout_ms
+        for where, event, page in pages:
+            runs.timeout_ms = self.auditor.rules_before(where).pagination_timeout_ms
             runs.page(page, set(), event.at)
-        return [event for event, _ in pages] if scope in runs.under_way() else []
+        return [(p, e) for p, e, _ in pages] if scope in runs.under_way() else []
 
     def _refused_between(self, first: int, version: int) -> bool:
         """Whether a refused page after ``first``, up to ``version``, broke every run."""
@@ -275,4 +278,5 @@ class _Walk:
 
     def _visible(self, versions: Sequence[int]) -> list[InputEvent]:
         found = self.index.events(versions) if versions else {}
-        return [found[v] for v in versions if v in found and self.auditor.visible(found[v])]
+        events = [found[v][1] for v in versions if v in found]
+        return [e for e in events if self.auditor.visible(e)]

@@ -42,7 +42,9 @@ def about(emitted: Emitted, key: PositionKey) -> bool:
 
 
 def test_each_timeline_entry_holds_the_state_the_reconciler_held_after_its_input() -> None:
-    audits = {symbol: audit("bybit", "main", EVENTS, symbol=symbol) for symbol in SYMBOLS}
+    audits = {
+        symbol: audit("bybit", "main", enumerate(EVENTS, 1), symbol=symbol) for symbol in SYMBOLS
+    }
     entries = {(e.input_id, e.key): e for result in audits.values() for e in result.timeline}
     reconciler, closes, compared = Reconciler(), [], 0
     for input_ in EVENTS:
@@ -66,7 +68,7 @@ def test_each_timeline_entry_holds_the_state_the_reconciler_held_after_its_input
 
 def test_as_of_an_instant_gives_the_state_then() -> None:
     instant = EVENTS[len(EVENTS) // 2].at
-    result = audit("bybit", "main", EVENTS, symbol="BTCUSDT", as_of=instant)
+    result = audit("bybit", "main", enumerate(EVENTS, 1), symbol="BTCUSDT", as_of=instant)
     reconciler = Reconciler()
     for input_ in EVENTS:
         if input_.at <= instant:
@@ -79,8 +81,8 @@ def test_as_of_an_instant_gives_the_state_then() -> None:
 
 def test_an_input_that_changes_nothing_is_not_in_the_timeline() -> None:
     twice = EVENTS + EVENTS
-    assert len(audit("bybit", "main", twice, symbol="BTCUSDT").timeline) == len(
-        audit("bybit", "main", EVENTS, symbol="BTCUSDT").timeline
+    assert len(audit("bybit", "main", enumerate(twice, 1), symbol="BTCUSDT").timeline) == len(
+        audit("bybit", "main", enumerate(EVENTS, 1), symbol="BTCUSDT").timeline
     )
 
 
@@ -126,7 +128,7 @@ def test_a_position_the_exchange_closed_is_closed_locally_when_the_rule_closed_i
     (closed,) = [e for i in inputs for e in reconciler.apply(i) if isinstance(e, PositionClosed)]
     assert closed.exit_reason == reason
 
-    result = audit("bybit", "main", inputs, symbol="BTCUSDT")
+    result = audit("bybit", "main", enumerate(inputs, 1), symbol="BTCUSDT")
     (key,) = result.keys
     *before, last = [e for e in result.timeline if e.key == key]
     assert (last.at, last.input_id) == (T0 + 3_000, inputs[-1].input_id)
@@ -136,7 +138,7 @@ def test_a_position_the_exchange_closed_is_closed_locally_when_the_rule_closed_i
     assert not [e for e in before if e.closed_by]
     assert before[-1].state["local"]["qty"] == "1"
     # Just before the close, the audit shows it open still.
-    then = audit("bybit", "main", inputs, symbol="BTCUSDT", as_of=T0 + 2_999)
+    then = audit("bybit", "main", enumerate(inputs, 1), symbol="BTCUSDT", as_of=T0 + 2_999)
     assert [p["position_id"] for p in then.state(key)["local"]["positions"]] == ["p-1"]
 
 
@@ -150,7 +152,7 @@ def test_an_operators_clean_is_shown_with_the_event_that_acknowledged_it() -> No
     reconciler = Reconciler()
     (cleaned,) = [e for i in inputs for e in reconciler.apply(i)]
     assert isinstance(cleaned, PositionCleaned)
-    result = audit("bybit", "main", inputs, symbol="BTCUSDT")
+    result = audit("bybit", "main", enumerate(inputs, 1), symbol="BTCUSDT")
     assert [(e.type, e.closed_by) for e in result.timeline] == [
         ("LocalPositionOpened", ()),
         ("LocalPositionCleaned", (cleaned,)),
@@ -307,7 +309,57 @@ def test_the_audit_folds_each_snapshot_under_the_rules_in_force_when_it_came(
     flattened = [e for e in document["timeline"] if e["state"]["exchange"]["qty"] == "0"]
     assert [e["at"] for e in flattened] == [T0 + 25_000]
     with Journal.open(f"sqlite://{store}") as journal:  # by the full read an unindexed account gets
-        events = journal.account_events("bybit", "main", "BTCUSDT")
-        folded = audit("bybit", "main", events, symbol="BTCUSDT", rules=journal.rules_recorded())
+        inputs = journal.account_inputs("bybit", "main", "BTCUSDT")
+        folded = audit("bybit", "main", inputs, symbol="BTCUSDT", rules=journal.rules_recorded())
     (key,) = folded.keys
     assert folded.state(key)["exchange"] == row["state"]["exchange"]
+
+
+def rules_recorded_after_later_inputs() -> list[dict[str, Any]]:
+    """p-1 opened on BTCUSDT 0.3 and the exchange holding it; rules waiting 60 s on a
+    snapshot's pages; a snapshot listing only ETHUSDT whose last page comes 20 s after its
+    first; then, recorded after those pages, rules back to the default (10 s) dated before
+    them (a rules file read late, by a clock behind the feed's)."""
+    btc = {"symbol": "BTCUSDT", "side": "Buy", "size": "0.3", "seq": 10, "updated_time": T0}
+    eth = {"symbol": "ETHUSDT", "side": "Sell", "size": "2", "seq": 11, "updated_time": T0}
+    return [
+        opened(T0, "p-1", "BTCUSDT", "0.3"),
+        position_snapshot(T0 + 1_000, btc),
+        rule_changes.record(T0 + 1_500, RuleConfig(pagination_timeout_ms=60_000), "patient"),
+        position_snapshot(T0 + 5_000, eth, next_cursor="c2"),
+        position_snapshot(T0 + 25_000, cursor="c2"),
+        rule_changes.record(T0 + 3_000, RuleConfig(), "defaults"),
+    ]
+
+
+def test_the_audit_folds_each_input_under_the_rules_recorded_before_it_whatever_their_instants(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The reconciler folded the snapshot's pages under the 60 s recorded before them: the
+    run completed, flattened BTCUSDT and closed p-1. The defaults, recorded after the pages,
+    are dated before them: by instant they would have timed the run out, and closed nothing."""
+    capture = tmp_path / "rules-out-of-order.jsonl"
+    records = rules_recorded_after_later_inputs()
+    capture.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
+    assert main(["--store", store_url, "ingest", str(capture)]) == 0
+    (row,) = cli_json(store_url, capsys, "positions", "--symbol", "BTCUSDT")
+    (said,) = cli_json(store_url, capsys, "events", "--emitted", "--type", "POSITION_CLOSED")
+    (document,) = cli_json(store_url, capsys, "audit", *BTC)
+    assert row["state"]["exchange"]["qty"] == "0"
+    assert row["state"]["local"] == {"qty": "0", "positions": []}
+    assert (said["position_id"], said["at"]) == ("p-1", T0 + 25_000)
+    assert {k: document["state"][k] for k in ("exchange", "local")} == {
+        k: row["state"][k] for k in ("exchange", "local")
+    }
+    closes = [(e["at"], e["closed_by"]) for e in document["timeline"] if e["closed_by"]]
+    assert closes == [(T0 + 25_000, [{k: v for k, v in said.items() if k != "position"}])]
+    with Journal.open(store_url) as journal:
+        assert journal.rules_recorded().at(T0 + 25_000) == RuleConfig()  # by instant: 10 s
+        # The full read, an account an older trueup began gets, folds the same.
+        inputs = journal.account_inputs("bybit", "main", "BTCUSDT")
+        folded = audit("bybit", "main", inputs, symbol="BTCUSDT", rules=journal.rules_recorded())
+    (key,) = folded.keys
+    assert folded.state(key) == {k: document["state"][k] for k in folded.state(key)}
+    assert [(e.at, [c.event_id for c in e.closed_by]) for e in folded.timeline if e.closed_by] == [
+        (T0 + 25_000, [said["event_id"]])
+    ]

@@ -240,8 +240,8 @@ def seen(result: Audit) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
 
 
 def full_read(journal: Journal, symbol: str, as_of: int | None) -> Audit:
-    events = journal.account_events(VENUE, ACCOUNT, symbol)
-    return audit(VENUE, ACCOUNT, events, symbol=symbol, as_of=as_of)
+    inputs = journal.account_inputs(VENUE, ACCOUNT, symbol)
+    return audit(VENUE, ACCOUNT, inputs, symbol=symbol, as_of=as_of)
 
 
 def indexed(journal: Journal, symbol: str, as_of: int | None) -> Audit:
@@ -394,11 +394,11 @@ def test_each_entry_is_the_state_the_audits_own_book_held_after_its_input(seed: 
     key it did not change."""
     for symbol in SYMBOLS:
         auditor = Auditor(VENUE, ACCOUNT, symbol, None, None)
-        for input_ in tangled(seed, 2_000):
+        for where, input_ in enumerate(tangled(seed, 2_000), 1):
             if symbol not in (input_.symbols or (symbol,)):
                 continue
             before = len(auditor.result.timeline)
-            auditor.take(input_)
+            auditor.take(where, input_)
             book = auditor.result.book
             for entry in auditor.result.timeline[before:]:
                 assert entry.state == position_state(book, book.positions[entry.key])
@@ -461,7 +461,7 @@ def test_an_audit_reads_its_symbols_inputs_not_its_accounts(
     read: list[int] = []
     versions_of = index.events
 
-    def counted(versions: Any) -> dict[int, InputEvent]:
+    def counted(versions: Any) -> dict[int, tuple[int, InputEvent]]:
         read.extend(versions)
         return versions_of(versions)
 
@@ -553,7 +553,7 @@ def test_a_poll_is_read_while_it_could_flatten_the_symbol_and_not_otherwise(
     read: list[int] = []
     versions_of = index.events
 
-    def counted(versions: Any) -> dict[int, InputEvent]:
+    def counted(versions: Any) -> dict[int, tuple[int, InputEvent]]:
         read.extend(versions)
         return versions_of(versions)
 

@@ -160,14 +160,14 @@ def test_the_audit_shows_every_change_it_showed_when_the_book_forgot_nothing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     def timeline() -> list[tuple[int, str, str, object]]:
-        found = audit_module.audit("bybit", "main", BUSY[:8_000], symbol="BTCUSDT")
+        found = audit_module.audit("bybit", "main", enumerate(BUSY[:8_000], 1), symbol="BTCUSDT")
         return [(t.at, t.type, t.input_id, t.state) for t in found.timeline]
 
     forgetting = timeline()
     monkeypatch.setattr(
         audit_module,
         "AccountBook",
-        lambda venue, account: AccountBook(venue, account, forget_after_ms=CENTURY),
+        lambda venue, account, timeout_ms: AccountBook(venue, account, timeout_ms, CENTURY),
     )
     assert forgetting == timeline()
 

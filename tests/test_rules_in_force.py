@@ -267,14 +267,37 @@ def test_the_rules_in_force_at_an_instant_are_the_last_recorded_by_then(journal:
 def test_every_instant_of_a_history_has_the_rules_the_journal_says_were_in_force_then(
     journal: Journal,
 ) -> None:
-    """What the audit folds each input under: one read of every change, the same answer as
-    asking the journal at each instant, also of changes recorded out of their instants' order."""
+    """What the audit weighs risk with as of an instant: one read of every change, the same
+    answer as asking the journal at each instant, also of changes recorded out of their
+    instants' order."""
     at = [T0 + 2 * HOUR, T0, T0 + HOUR, T0 + 3 * HOUR, T0 + 3 * HOUR]
     journal.append([rules(when, cooldown_ms=(i + 1) * 60_000) for i, when in enumerate(at)])
     recorded = journal.rules_recorded()
     for instant in [None, T0 - 1, T0, T0 + HOUR - 1, T0 + HOUR, T0 + 2 * HOUR, T0 + 4 * HOUR]:
         assert recorded.at(instant) == journal.rules_in_force(instant), instant
     assert recorded.at(T0 + 3 * HOUR) == RuleConfig(cooldown_ms=5 * 60_000)
+
+
+def test_an_input_is_folded_under_the_rules_stored_before_it_whatever_their_instants(
+    journal: Journal,
+) -> None:
+    """As the reconciler applies each RulesSet at its place in the journal: rules dated
+    before an input but stored after it are not in force for it; as of an instant, rules
+    dated after it are left out, as a replay as of then leaves them out."""
+    held = {"symbol": "BTCUSDT", "side": "Buy", "size": "1", "seq": 1}
+    journal.append([rules(T0 + HOUR, cooldown_ms=60_000)])
+    journal.append([event(position_frame(T0 + 2 * HOUR, **held, updated_time=T0))])
+    journal.append([rules(T0, cooldown_ms=120_000)])
+    journal.append([event(position_frame(T0 + 3 * HOUR, **held, updated_time=T0))])
+    first, second = (where for where, _ in journal.account_inputs("bybit", "main"))
+    recorded = journal.rules_recorded()
+    assert recorded.before(first) == RuleConfig(cooldown_ms=60_000)
+    assert recorded.before(second) == RuleConfig(cooldown_ms=120_000)
+    then = recorded.as_of(T0 + HOUR - 1)
+    assert (then.before(first), then.before(second)) == (
+        RuleConfig(),
+        RuleConfig(cooldown_ms=120_000),
+    )
 
 
 # --- a change of rules judges every key again ------------------------------------------------

@@ -19,6 +19,7 @@ from trueup.adapters.store.audit_index import (
     scope_index_id,
     symbol_index_id,
 )
+from trueup.adapters.store.row_queries import StreamRow
 from trueup.domain.events import InputEvent
 from trueup.domain.snapshots import Scope
 
@@ -34,8 +35,8 @@ class IndexRows:
 
     after: Callable[[UUID, int, int], Rows]  # (stream, after, limit): ascending
     back: Callable[[UUID, int, int], Rows]  # (stream, upto, limit): descending
-    versions: Callable[[UUID, Sequence[int]], Rows]  # (stream, versions): those rows
-    decode: Callable[[int, bytes], InputEvent | None]  # (version, state) of an input
+    versions: Callable[[UUID, Sequence[int]], list[StreamRow]]  # (stream, versions): those rows
+    decode: Callable[[StreamRow], InputEvent | None]  # an input's row
 
 
 class IndexedHistory:
@@ -91,12 +92,12 @@ class IndexedHistory:
                 if version <= upto:
                     yield version, version in firsts
 
-    def events(self, versions: Sequence[int]) -> dict[int, InputEvent]:
-        found: dict[int, InputEvent] = {}
-        for version, state in self._rows.versions(self._stream, versions):
-            event = self._rows.decode(version, state)
+    def events(self, versions: Sequence[int]) -> dict[int, tuple[int, InputEvent]]:
+        found: dict[int, tuple[int, InputEvent]] = {}
+        for row in self._rows.versions(self._stream, versions):
+            event = self._rows.decode(row)
             if event is not None:
-                found[version] = event
+                found[row.version] = (row.position, event)
         return found
 
 

@@ -33,7 +33,7 @@ from trueup.adapters.store.journal_format import TIMED_MARKERS, marker_keys
 from trueup.adapters.store.lease import Lease
 from trueup.adapters.store.location import StoreError, is_postgres, settings, shown
 from trueup.adapters.store.retrying import Retrying
-from trueup.adapters.store.row_queries import streams_reader, version_reader
+from trueup.adapters.store.row_queries import StreamRow, streams_reader, version_reader
 from trueup.adapters.store.sqlite_backend import open_sqlite
 from trueup.adapters.store.stream_states import state_reader
 from trueup.adapters.store.unreadable import Row, Unreadable, undecodable_input
@@ -42,7 +42,7 @@ from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent, InputRejected, RulesSet
 from trueup.domain.keys import account_stream_id, rules_stream_id
 from trueup.domain.rules.config import RuleConfig
-from trueup.domain.rules.in_force import RulesInForce
+from trueup.domain.rules.in_force import Recorded, RulesInForce
 
 # The audit index is written by appends and read by audits: a question answered from the
 # views loads neither side of it.
@@ -479,20 +479,18 @@ class Journal:
         return found.rules if found is not None else RuleConfig()
 
     def rules_recorded(self) -> RulesInForce:
-        """Every RulesSet recorded, each in force from its instant on."""
-        recorded: list[tuple[int, RuleConfig]] = []
-        after = 0
+        """Every RulesSet recorded, each with its place in the journal and its instant."""
+        recorded: list[Recorded] = []
+        stream, after = rules_stream_id(), 0
         while True:
-            page = self._retrying(
-                partial(self.recorder.select_events, rules_stream_id(), gt=after, limit=RULES_PAGE)
-            )
+            page = self._retrying(partial(self._read_states, stream, after, RULES_PAGE))
             for row in page:
                 event = codec.decode(row.state)
                 if isinstance(event, RulesSet):
-                    recorded.append((event.at, event.rules))
+                    recorded.append(Recorded(row.position, event.at, event.rules))
             if len(page) < RULES_PAGE:
                 return RulesInForce(recorded)
-            after = page[-1].originator_version
+            after = page[-1].version
 
     def rules_changed_after(self, at: int) -> bool:
         """Whether rules were recorded after instant ``at``: then what is in force now is not
@@ -528,19 +526,19 @@ class Journal:
     def account_states(self, venue: str, account: str) -> Iterator[bytes]:
         """The stored form of an account's events, in arrival order, a page at a time."""
         stream = account_stream_id(venue, account)
-        for _, state in self._account_rows(stream):
-            yield state
+        for row in self._account_rows(stream):
+            yield row.state
 
-    def _account_rows(self, stream: UUID) -> Iterator[tuple[int, bytes]]:
+    def _account_rows(self, stream: UUID) -> Iterator[StreamRow]:
         after = 0
         while True:
             page = self._retrying(partial(self._read_account_page, stream, after))
             yield from page
             if len(page) < PAGE:
                 return
-            after = page[-1][0]
+            after = page[-1].version
 
-    def _read_account_page(self, stream: UUID, after: int) -> list[tuple[int, bytes]]:
+    def _read_account_page(self, stream: UUID, after: int) -> list[StreamRow]:
         return self._read_states(stream, after, PAGE)
 
     def account_events(
@@ -548,13 +546,20 @@ class Journal:
     ) -> Iterator[InputEvent]:
         """An account's events in arrival order; with ``symbol``, only those that may touch it.
         Inputs of a type this trueup does not know are skipped (see ``unknown_inputs``)."""
+        for _, event in self.account_inputs(venue, account, symbol):
+            yield event
+
+    def account_inputs(
+        self, venue: str, account: str, symbol: str | None = None
+    ) -> Iterator[tuple[int, InputEvent]]:
+        """``account_events``, each with its position in the journal."""
         stream = account_stream_id(venue, account)
-        for version, state in self._account_rows(stream):
-            if symbol is not None and not codec.mentions(state, symbol):
+        for row in self._account_rows(stream):
+            if symbol is not None and not codec.mentions(row.state, symbol):
                 continue
-            event = self._decoded(stream, version, state, venue, account)
+            event = self._decoded(stream, row.version, row.state, venue, account)
             if event is not None:
-                yield event
+                yield row.position, event
 
     def symbol_history(self, venue: str, account: str, symbol: str) -> "IndexedHistory | None":
         """The inputs that may concern ``symbol``, found through the audit index; None when
@@ -569,8 +574,8 @@ class Journal:
             ),
             back=lambda s, upto, limit: self._retrying(partial(self._read_back, s, upto, limit)),
             versions=lambda s, versions: self._retrying(partial(self._read_chosen, s, versions)),
-            decode=lambda version, state: self._decoded(
-                stream, version, state, venue, account, shared=False
+            decode=lambda row: self._decoded(
+                stream, row.version, row.state, venue, account, shared=False
             ),
         )
         return IndexedHistory.open(rows, stream, symbol)
@@ -578,9 +583,9 @@ class Journal:
     # Methods, not the readers themselves: a retry after reconnecting reads through the new.
 
     def _read_index_after(self, stream: UUID, after: int, limit: int) -> list[tuple[int, bytes]]:
-        return self._read_states(stream, after, limit)
+        return [(row.version, row.state) for row in self._read_states(stream, after, limit)]
 
-    def _read_chosen(self, stream: UUID, versions: Sequence[int]) -> list[tuple[int, bytes]]:
+    def _read_chosen(self, stream: UUID, versions: Sequence[int]) -> list[StreamRow]:
         return self._read_versions(stream, versions)
 
     def _read_back(self, stream: UUID, upto: int, limit: int) -> list[tuple[int, bytes]]:

@@ -1,4 +1,5 @@
-"""Reading chosen rows in one query: some versions of one stream, or every row of many streams.
+"""Reading chosen rows in one query: some versions of one stream (with their journal
+positions), or every row of many streams.
 
 eventsourcing reads one stream's range at a time; the audit index needs a few hundred
 scattered versions of an account stream at once, and an append needs the owner rows of
@@ -8,8 +9,8 @@ its statement cache keeps them).
 """
 
 import sys
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 from uuid import UUID
 
 from eventsourcing.persistence import ProcessRecorder
@@ -18,8 +19,17 @@ from eventsourcing.sqlite import SQLiteAggregateRecorder
 if TYPE_CHECKING:  # imported where used: a SQLite store never loads psycopg
     from eventsourcing.postgres import PostgresAggregateRecorder
 
-# (stream, versions) -> [(version, state)], in no particular order
-VersionReader = Callable[[UUID, Sequence[int]], list[tuple[int, bytes]]]
+
+class StreamRow(NamedTuple):
+    """A row of a stream: its version there, its position in the journal, its state."""
+
+    version: int
+    position: int
+    state: bytes
+
+
+# (stream, versions) -> those rows, in no particular order
+VersionReader = Callable[[UUID, Sequence[int]], list[StreamRow]]
 # (streams) -> [(stream, state)] for every row of each, in no particular order
 StreamsReader = Callable[[Sequence[UUID]], list[tuple[UUID, bytes]]]
 
@@ -69,19 +79,19 @@ def _padded(values: list[T]) -> list[T]:
 def _sqlite_versions(recorder: SQLiteAggregateRecorder) -> VersionReader:
     statements = {
         size: (
-            f"SELECT originator_version, state FROM {recorder.events_table_name} "  # noqa: S608 - the library's own table name, and placeholders
+            f"SELECT originator_version, rowid, state FROM {recorder.events_table_name} "  # noqa: S608 - the library's own table name, and placeholders
             f"WHERE originator_id=? AND originator_version IN ({','.join('?' * size)})"
         )
         for size in LIST_SIZES
     }
 
-    def read(stream: UUID, versions: Sequence[int]) -> list[tuple[int, bytes]]:
-        found: list[tuple[int, bytes]] = []
+    def read(stream: UUID, versions: Sequence[int]) -> list[StreamRow]:
+        found: list[StreamRow] = []
         with recorder.datastore.transaction(commit=False) as cursor:
             for batch in batches(versions):
                 values = _padded(batch)
                 cursor.execute(statements[len(values)], [stream.hex, *values])
-                found += [(row[0], row[1]) for row in cursor.fetchall()]
+                found += [StreamRow(*row) for row in cursor.fetchall()]
         return found
 
     return read
@@ -112,21 +122,19 @@ def _postgres_versions(recorder: "PostgresAggregateRecorder") -> VersionReader:
     from psycopg.sql import SQL, Identifier
 
     statement = SQL(
-        "SELECT originator_version, state FROM {schema}.{table} "
+        "SELECT originator_version, notification_id, state FROM {schema}.{table} "
         "WHERE originator_id = %s AND originator_version = ANY(%s)"
     ).format(
         schema=Identifier(recorder.datastore.schema),
         table=Identifier(recorder.events_table_name),
     )
 
-    def read(stream: UUID, versions: Sequence[int]) -> list[tuple[int, bytes]]:
-        found: list[tuple[int, bytes]] = []
+    def read(stream: UUID, versions: Sequence[int]) -> list[StreamRow]:
+        found: list[StreamRow] = []
         with recorder.datastore.get_connection() as connection, connection.cursor() as cursor:
             for batch in batches(versions):
                 cursor.execute(statement, (stream, batch), prepare=True)
-                found += [
-                    (row["originator_version"], bytes(row["state"])) for row in cursor.fetchall()
-                ]
+                found += [postgres_row(row) for row in cursor.fetchall()]
         return found
 
     return read
@@ -160,12 +168,12 @@ def _uuid(value: object) -> UUID:
 
 
 def _generic_versions(recorder: ProcessRecorder) -> VersionReader:
-    def read(stream: UUID, versions: Sequence[int]) -> list[tuple[int, bytes]]:
+    def read(stream: UUID, versions: Sequence[int]) -> list[StreamRow]:
         found: list[tuple[int, bytes]] = []
         for version in versions:
             rows = recorder.select_events(stream, gt=version - 1, lte=version)
             found += [(row.originator_version, row.state) for row in rows]
-        return found
+        return generic_rows(recorder, stream, found)
 
     return read
 
@@ -175,3 +183,27 @@ def _generic_streams(recorder: ProcessRecorder) -> StreamsReader:
         return [(s, row.state) for s in streams for row in recorder.select_events(s)]
 
     return read
+
+
+def postgres_row(row: Mapping[str, Any]) -> StreamRow:
+    """A stream's row as PostgreSQL's dict rows give it."""
+    return StreamRow(row["originator_version"], row["notification_id"], bytes(row["state"]))
+
+
+def generic_rows(
+    recorder: ProcessRecorder, stream: UUID, rows: Sequence[tuple[int, bytes]]
+) -> list[StreamRow]:
+    """``rows`` (version, state) of ``stream`` with their positions, found by reading the
+    whole journal: no store trueup opens is read this way (SQLite and PostgreSQL are above)."""
+    wanted = {version for version, _ in rows}
+    positions: dict[int, int] = {}
+    after = 0
+    while wanted - positions.keys():
+        page = recorder.select_notifications(after, 1000, inclusive_of_start=False)
+        if not page:
+            break
+        for n in page:
+            if n.originator_version in wanted and n.originator_id in (stream, stream.hex):
+                positions[n.originator_version] = n.id
+        after = page[-1].id
+    return [StreamRow(v, positions[v], state) for v, state in rows if v in positions]

@@ -1,8 +1,10 @@
-"""Reading one stream's stored states, and nothing else, as fast as each database allows.
+"""Reading one stream's stored states and their journal positions, and nothing else, as fast
+as each database allows.
 
-eventsourcing's ``select_events`` builds a StoredEvent (and a UUID) per row; a replay needs
-only the state bytes, so these read that column alone, through the recorder's own
-connection and table, with parameterised SQL.
+eventsourcing's ``select_events`` builds a StoredEvent (and a UUID) per row, and gives no
+row's position in the journal; a replay needs only the state bytes, and an audit each
+input's position (what rules were recorded before it), so these read those columns alone,
+through the recorder's own connection and table, with parameterised SQL.
 """
 
 from collections.abc import Callable
@@ -12,13 +14,18 @@ from uuid import UUID
 from eventsourcing.persistence import ProcessRecorder
 from eventsourcing.sqlite import SQLiteAggregateRecorder
 
-from trueup.adapters.store.row_queries import postgres_recorder
+from trueup.adapters.store.row_queries import (
+    StreamRow,
+    generic_rows,
+    postgres_recorder,
+    postgres_row,
+)
 
 if TYPE_CHECKING:  # imported where used: a SQLite store never loads psycopg
     from eventsourcing.postgres import PostgresAggregateRecorder
 
-# (stream, after version, at most) -> [(version, state)]
-StateReader = Callable[[UUID, int, int], list[tuple[int, bytes]]]
+# (stream, after version, at most) -> its rows, ascending
+StateReader = Callable[[UUID, int, int], list[StreamRow]]
 
 
 def state_reader(recorder: ProcessRecorder) -> StateReader:
@@ -32,14 +39,14 @@ def state_reader(recorder: ProcessRecorder) -> StateReader:
 
 def _sqlite(recorder: SQLiteAggregateRecorder) -> StateReader:
     statement = (
-        f"SELECT originator_version, state FROM {recorder.events_table_name} "  # noqa: S608 - the library's own table name
+        f"SELECT originator_version, rowid, state FROM {recorder.events_table_name} "  # noqa: S608 - the library's own table name
         "WHERE originator_id=? AND originator_version>? ORDER BY originator_version LIMIT ?"
     )
 
-    def read(stream: UUID, after: int, limit: int) -> list[tuple[int, bytes]]:
+    def read(stream: UUID, after: int, limit: int) -> list[StreamRow]:
         with recorder.datastore.transaction(commit=False) as cursor:
             cursor.execute(statement, (stream.hex, after, limit))
-            return [(row[0], row[1]) for row in cursor.fetchall()]
+            return [StreamRow(*row) for row in cursor.fetchall()]
 
     return read
 
@@ -48,7 +55,7 @@ def _postgres(recorder: "PostgresAggregateRecorder") -> StateReader:
     from psycopg.sql import SQL, Identifier
 
     statement = SQL(
-        "SELECT originator_version, state FROM {schema}.{table} "
+        "SELECT originator_version, notification_id, state FROM {schema}.{table} "
         "WHERE originator_id = %s AND originator_version > %s "
         "ORDER BY originator_version LIMIT %s"
     ).format(
@@ -56,17 +63,17 @@ def _postgres(recorder: "PostgresAggregateRecorder") -> StateReader:
         table=Identifier(recorder.events_table_name),
     )
 
-    def read(stream: UUID, after: int, limit: int) -> list[tuple[int, bytes]]:
+    def read(stream: UUID, after: int, limit: int) -> list[StreamRow]:
         with recorder.datastore.get_connection() as connection, connection.cursor() as cursor:
             cursor.execute(statement, (stream, after, limit), prepare=True)
-            return [(row["originator_version"], bytes(row["state"])) for row in cursor.fetchall()]
+            return [postgres_row(row) for row in cursor.fetchall()]
 
     return read
 
 
 def _generic(recorder: ProcessRecorder) -> StateReader:
-    def read(stream: UUID, after: int, limit: int) -> list[tuple[int, bytes]]:
+    def read(stream: UUID, after: int, limit: int) -> list[StreamRow]:
         page = recorder.select_events(stream, gt=after, limit=limit)
-        return [(stored.originator_version, stored.state) for stored in page]
+        return generic_rows(recorder, stream, [(s.originator_version, s.state) for s in page])
 
     return read

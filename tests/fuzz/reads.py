@@ -60,7 +60,7 @@ def audits(events: Sequence[InputEvent], out: io.StringIO) -> None:
     for venue, account, symbol in targets(events):
         mine = [e for e in events if (e.venue, e.account) == (venue, account)]
         for as_of in (None, middle):
-            result = audit(venue, account, mine, symbol=symbol, as_of=as_of)
+            result = audit(venue, account, enumerate(mine, 1), symbol=symbol, as_of=as_of)
             output.print_audit(result, out)
             if len(result.keys) == 1:
                 output.write_json(output.audit_json(result), out)
