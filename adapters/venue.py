@@ -54,7 +54,7 @@ def _linear(category: str, symbol: str) -> ContractKind:
     return ContractKind.LINEAR
 
 
-def _untold_forms(category: str, settle_coin: str | None) -> tuple[str, ...]:
+def _untold_forms(category: str, settle_coin: str | None, base_coin: str | None) -> tuple[str, ...]:
     return ()
 
 
@@ -72,11 +72,12 @@ class Coins:
     equity: str | None
     # (category, symbol) to how the contract is sized: linear unless the venue says.
     kind: Callable[[str, str], ContractKind] = _linear
-    # (category, settle coin or None) to the forms (regular expressions, of whole names) of
-    # the symbols a position list so asked returns, which it covers (a SnapshotPage's
-    # symbol_forms); () where the venue's names do not say (a list by settle coin then
-    # vouches for nothing by name, a list of the whole category for every name).
-    listed_forms: Callable[[str, str | None], tuple[str, ...]] = _untold_forms
+    # (category, settle coin, base coin, each None where not asked) to the forms (regular
+    # expressions, of whole names) of the symbols a position list so asked returns, which it
+    # covers (a SnapshotPage's symbol_forms); () where the venue's names do not say (a list
+    # by a coin then vouches for nothing by name, a list of the whole category for every
+    # name).
+    listed_forms: Callable[[str, str | None, str | None], tuple[str, ...]] = _untold_forms
     # A symbol to the categories its name can be of (Bybit's BTCUSD: inverse), for judging
     # which snapshots cover a symbol the account has no key of; () where the name does not
     # say (then only its name is weighed).

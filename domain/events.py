@@ -201,6 +201,10 @@ class SnapshotPage(Struct, frozen=True):
     # without the venue's naming rules. () where the adapter cannot say: a list asked by
     # settle coin then covers no name, one of the whole category every name.
     symbol_forms: tuple[str, ...] = ()
+    # The base coin it was asked of (Bybit's option list by baseCoin), None where it was
+    # asked of none (and in stored forms before pages named it): like a settle coin, one
+    # narrows the list, so it covers no name where the forms do not say which.
+    base_coin: str | None = None
 
 
 # --- events -------------------------------------------------------------------------------

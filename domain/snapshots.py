@@ -16,8 +16,8 @@ from typing import NamedTuple
 from trueup.domain.events import SnapshotPage
 from trueup.domain.keys import PositionKey
 
-# What one run covers: (category, symbol, settle coin), as the request asked.
-Scope = tuple[str, str | None, str | None]
+# What one run covers: (category, symbol, settle coin, base coin), as the request asked.
+Scope = tuple[str, str | None, str | None, str | None]
 
 
 class Coverage(NamedTuple):
@@ -29,6 +29,7 @@ class Coverage(NamedTuple):
     symbol: str | None
     settle_coin: str | None
     forms: tuple[str, ...]
+    base_coin: str | None = None
 
     def covers(self, category: str, symbol: str) -> bool:
         """Whether the snapshot was asked about the key (``category``, ``symbol``)."""
@@ -46,19 +47,22 @@ class Coverage(NamedTuple):
             return any(_form(f).fullmatch(symbol) for f in self.forms)
         # Unknown forms: a list of one coin's contracts is not all of them, so it covers
         # none; a list of the whole category (Aster's positionRisk) every one.
-        return self.settle_coin is None
+        return self.settle_coin is None and self.base_coin is None
 
     def described(self) -> str:
         """What it covers, in words: ``linear USDT-settled contracts``."""
         if self.symbol is not None:
             return f"{self.symbol} alone ({self.category})"
+        on = "" if self.base_coin is None else f" on {self.base_coin}"
         if self.settle_coin is not None:
-            return f"{self.category} {self.settle_coin}-settled contracts"
+            return f"{self.category} {self.settle_coin}-settled contracts{on}"
+        if self.base_coin is not None:
+            return f"{self.category} contracts{on}"
         return f"every {self.category} contract"
 
 
 def coverage_of(page: SnapshotPage) -> Coverage:
-    return Coverage(page.category, page.symbol, page.settle_coin, page.symbol_forms)
+    return Coverage(page.category, page.symbol, page.settle_coin, page.symbol_forms, page.base_coin)
 
 
 @cache
@@ -102,14 +106,16 @@ class _Run:
 
 
 def scope_of(page: SnapshotPage) -> Scope:
-    return (page.category, page.symbol, page.settle_coin)
+    return (page.category, page.symbol, page.settle_coin, page.base_coin)
 
 
 def describe(scope: Scope) -> str:
-    category, symbol, coin = scope
+    category, symbol, settle_coin, base_coin = scope
     if symbol:
         return f"{category} {symbol}"
-    return f"{category} settleCoin={coin}" if coin else f"{category} (all)"
+    coins = (("settleCoin", settle_coin), ("baseCoin", base_coin))
+    asked = [f"{name}={coin}" for name, coin in coins if coin]
+    return " ".join([category, *asked]) if asked else f"{category} (all)"
 
 
 class Snapshots:

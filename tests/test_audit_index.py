@@ -22,6 +22,7 @@ from tests.inputs import T0, event, intent, line
 from tests.scenarios import busy_session
 from trueup.adapters.bybit import messages
 from trueup.adapters.store import codec
+from trueup.adapters.store.audit_index import AccountEntry, scope_index_id
 from trueup.adapters.store.journal import MARKER_TOPIC, Journal
 from trueup.adapters.store.journal_format import FORMAT_ROW, JOURNAL_FORMAT
 from trueup.application.service import TrueupService
@@ -45,9 +46,9 @@ CENTURY = 100 * 365 * 24 * 3600 * 1000
 
 class Tangle:
     """A random session of one account: several symbols, hedge and one-way keys, paged
-    snapshots of three scopes broken in every way, refused pages, and intents naming only a
-    position or an order; ``reuse`` draws position and order ids from small pools, so one id
-    is opened for several symbols and reopened after it closed."""
+    snapshots of four scopes (one asked by base coin too) broken in every way, refused pages,
+    and intents naming only a position or an order; ``reuse`` draws position and order ids
+    from small pools, so one id is opened for several symbols and reopened after it closed."""
 
     def __init__(self, seed: int, reuse: bool) -> None:
         self.rng = random.Random(seed)
@@ -180,7 +181,7 @@ class Tangle:
         rng = self.rng
         scope: Record = rng.choice(
             ({"settleCoin": "USDT"}, {"settleCoin": "USDT"}, {"settleCoin": "USDC"},
-             {"symbol": rng.choice(SYMBOLS)})
+             {"symbol": rng.choice(SYMBOLS)}, {"settleCoin": "USDT", "baseCoin": "BTC"})
         )  # fmt: skip
         held = [(s, i) for (s, i), z in sorted(self.sizes.items()) if z != "0"]
         listed = [k for k in held if rng.random() < 0.85]  # the rest: closed meanwhile
@@ -620,6 +621,22 @@ def as_format_1(store_url: str) -> None:
 
 
 # --- the index rows stay out of every other reading -------------------------------------------
+
+
+def test_a_scope_asked_of_no_base_coin_is_indexed_as_before_scopes_named_one() -> None:
+    # An index an older trueup wrote: three-field scopes, rows keyed by them.
+    stored = b'{"from":1,"wide":[],"refused":[],"scopes":[["linear",null,"USDT"]]}'
+    entry = AccountEntry.decode(stored)
+    assert entry.scopes == [("linear", None, "USDT", None)]
+    assert entry.encode() == stored
+    stream = UUID(int=7)
+    assert scope_index_id(stream, ("linear", None, "USDT", None)) == UUID(
+        "9c392e37-55b7-54a6-b5f6-629cc2bea277"  # as that trueup keyed its rows
+    )
+    by_base = ("option", None, None, "BTC")
+    assert scope_index_id(stream, by_base) != scope_index_id(stream, ("option", None, None, None))
+    entry.scopes.append(by_base)
+    assert AccountEntry.decode(entry.encode()).scopes == entry.scopes
 
 
 def test_index_rows_are_never_read_as_inputs(journal: Journal) -> None:

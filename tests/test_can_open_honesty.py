@@ -31,7 +31,7 @@ FRESH = AccountFacts(
     None,
     snapshots=tuple(
         Vouched(Coverage(category, None, None, ()), T0, T0)
-        for category in ("inverse", "linear", "perp", "spot")
+        for category in ("inverse", "linear", "option", "perp", "spot")
     ),
 )
 

@@ -18,9 +18,12 @@ from tests.coins_capture import CCXT, HL_USER, capture
 from tests.http_server import TOKEN, running_server
 from tests.inputs import T0
 from trueup.adapters.aster import messages as aster
+from trueup.adapters.bybit import coins as bybit_coins
+from trueup.adapters.bybit import messages as bybit
 from trueup.adapters.capture import decode_line
 from trueup.adapters.store import codec
 from trueup.adapters.store.journal import Journal
+from trueup.adapters.venue import Contract
 from trueup.adapters.venues import VENUES
 from trueup.domain.events import (
     ExecutionsReported,
@@ -124,9 +127,78 @@ def test_bybits_inverse_contracts_are_known_by_its_adapter_and_others_are_linear
 
 def test_a_symbol_whose_name_says_no_coin_names_none() -> None:
     by_name = {v.name: v.coins for v in VENUES}
-    assert by_name["bybit"].counted_in("linear", "BTC-26DEC25") is None  # a dated future
     assert by_name["hyperliquid"].counted_in("spot", "@107") is None
     assert by_name["ccxt"].counted_in("perp", "BTCUSDT") is None  # not a unified symbol
+
+
+# --- Bybit's dated futures and options, by the names its docs give them (enum "symbol") ------
+
+
+@pytest.mark.parametrize(
+    ("category", "symbol", "contract"),
+    [
+        # A USDT future settles in USDT, a USDC one in USDC, as their perpetuals do.
+        ("linear", "BTCUSDT-26DEC25", Contract("BTC", "USDT", "USDT", "USDT")),
+        ("linear", "ETHUSDT-14FEB25", Contract("ETH", "USDT", "USDT", "USDT")),
+        ("linear", "BTC-26DEC25", Contract("BTC", "USDC", "USDC", "USDC")),
+        # An inverse future settles in its base coin; sized in USD, as BTCUSD is.
+        ("inverse", "BTCUSDZ25", Contract("BTC", "USD", "BTC", "USD")),
+        ("inverse", "ETHUSDH26", Contract("ETH", "USD", "ETH", "USD")),
+    ],
+)
+def test_a_bybit_dated_future_is_counted_in_the_coin_its_perpetual_is(
+    category: str, symbol: str, contract: Contract
+) -> None:
+    assert bybit_coins.contract(category, symbol) == contract
+
+
+@pytest.mark.parametrize("category", ["linear", "option", "inverse"])
+@pytest.mark.parametrize("symbol", ["BTC-13FEB25-89000-P-USDT", "ETH-28FEB25-2800-C"])
+def test_a_bybit_option_is_never_read_as_a_linear_contract(category: str, symbol: str) -> None:
+    # BTC-13FEB25-89000-P-USDT ends as BTCUSDT does: its name is an option's all the same.
+    assert bybit_coins.contract(category, symbol) is None
+    assert bybit_coins.categories(symbol) == ("option",)
+
+
+def _position(category: str, symbol: str, size: str, mark: str, seq: int) -> Json:
+    item = bybit.position_item(
+        symbol=symbol, category=category, side="Buy", size=size, seq=seq, updated_time=T0 + seq,
+        entry_price=mark, mark_price=mark, leverage="5",
+    )  # fmt: skip
+    frame = bybit.ws_frame("position", [item], message_id=f"p-{seq}", creation_time=T0 + seq)
+    return bybit.capture_ws(T0 + seq, "main", frame)
+
+
+def test_bybits_dated_futures_are_summed_in_their_coins_and_an_option_in_none(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = {"quote_equivalents": {"USD": "1", "USDT": "0.998"}}  # USDC: no value
+    lines = [
+        {"at": T0, "channel": "rules", "source": "test", "data": rules},
+        _position("linear", "BTCUSDT-26DEC25", "0.1", "50000", 1),  # 5000 USDT
+        _position("linear", "BTC-26DEC25", "1", "50000", 2),  # 50000 USDC
+        _position("inverse", "BTCUSDZ25", "1000", "50000", 3),  # 1000 USD
+        _position("option", "BTC-13FEB25-89000-P-USDT", "2", "500", 4),  # coin untold
+    ]
+    path = tmp_path / "dated.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(record) + b"\n" for record in lines))
+    assert main(["--store", store_url, "ingest", str(path)]) == 0
+    summary = summary_json(capsys, store_url)
+    # 5000 USDT at 0.998 and 1000 USD; the USDC future and the option apart, in their coins.
+    assert Decimal(summary["notional"]) == Decimal(5990)
+    by_symbol = {e["name"]: Decimal(e["notional"]) for e in summary["by_symbol"]}
+    assert by_symbol == {"BTCUSDT-26DEC25": Decimal(4990), "BTCUSDZ25": Decimal(1000)}
+    apart = {a["coin"]: (a["positions"], Decimal(a["notional"])) for a in summary["apart"]}
+    assert apart == {"USDC": (1, Decimal(50000)), "?": (1, Decimal(1000))}
+    assert main(["--store", store_url, "positions", "--json"]) == 0
+    rows = [orjson.loads(text) for text in capsys.readouterr().out.splitlines()]
+    coins = {row["symbol"]: row["risk"]["notional_coin"] for row in rows}
+    assert coins == {
+        "BTCUSDT-26DEC25": "USDT",
+        "BTC-26DEC25": "USDC",
+        "BTCUSDZ25": "USD",
+        "BTC-13FEB25-89000-P-USDT": None,
+    }
 
 
 # --- a journal stored before the reports named their coins ------------------------------------

@@ -24,7 +24,7 @@ from trueup.application.service import TrueupService
 from trueup.domain.events import PositionsReported
 from trueup.domain.reconciler import Reconciler
 from trueup.domain.rules.config import RuleConfig
-from trueup.domain.snapshots import coverage_of
+from trueup.domain.snapshots import Coverage, coverage_of
 from trueup.projections.view_building import account_view
 from trueup.runners.cli import main
 from trueup.runners.http_api import ApiSettings
@@ -129,6 +129,25 @@ def test_a_list_of_linear_usdt_contracts_vouches_for_no_other_symbol(
             ["BTCUSD", "ETHUSD", "ETHUSDZ25"],
             ["BTCUSDT", "BTCUSDT-26DEC25", "BTC-26DEC25", "BTCPERP"],
         ),
+        # An option list by base coin is that coin's options, USDT- and USDC-settled alike
+        # (baseCoin: "option only. Return all option positions if not passed").
+        (
+            {"category": "option", "baseCoin": "BTC"},
+            ["BTC-13FEB25-89000-P-USDT", "BTC-28FEB25-90000-C", "BTC-6JAN26-18000-C"],
+            ["ETH-28FEB25-2800-C", "ETH-13FEB25-2800-P-USDT", "BTCUSDT", "BTC-26DEC25"],
+        ),
+        (
+            {"category": "option"},
+            ["BTC-13FEB25-89000-P-USDT", "ETH-28FEB25-2800-C", "SOL-27MAR26-150-P-USDT"],
+            ["BTCUSDT", "BTC-26DEC25", "BTCUSD"],
+        ),
+        # baseCoin is an option list's alone: were Bybit to read it of another category,
+        # the list would be narrower than it returns, never wider.
+        (
+            {"settleCoin": "USDT", "baseCoin": "ETH"},
+            ["ETHUSDT", "ETHUSDT-14FEB25"],
+            ["BTCUSDT", "BTCUSDT-26DEC25", "ETHPERP"],
+        ),
     ],
 )
 def test_a_list_vouches_for_every_contract_it_returns_dated_or_not_and_no_other(
@@ -174,6 +193,51 @@ def test_an_inverse_list_by_coin_flattens_that_coins_contracts_alone() -> None:
         "BTCUSDZ25": 0,
         "ETHUSD": 100,
     }
+
+
+def test_an_option_list_by_base_coin_says_so_and_flattens_that_coins_options_alone(
+    local: Journal,
+) -> None:
+    def option(symbol: str, seq: int) -> JSON:
+        item = bybit.position_item(
+            symbol=symbol, side="Buy", size="1", seq=seq, updated_time=T0 - 1, category="option"
+        )
+        frame = bybit.ws_frame("position", [item], message_id=f"p-{seq}", creation_time=T0)
+        return bybit.capture_ws(T0, "main", frame)
+
+    still = held("BTC-28FEB25-90000-C", "2", seq=5)
+    records = (
+        option("BTC-13FEB25-89000-P-USDT", 3),
+        option("ETH-28FEB25-2800-C", 4),
+        bybit_list(T0 + 1_000, still, category="option", baseCoin="BTC"),
+    )
+    positions = folded(*records).book("bybit", "main").positions
+    assert {key.symbol: p.exchange_qty for key, p in positions.items()} == {
+        "BTC-13FEB25-89000-P-USDT": 0,  # a BTC option the list omits: flat
+        "BTC-28FEB25-90000-C": 2,
+        "ETH-28FEB25-2800-C": 1,  # not asked of
+    }
+    ingest(local, *records)
+    answer = verdict(local, "bybit", "main", "ETH-13FEB25-2800-P-USDT", T0 + 2_000)
+    assert answer.reasons == [
+        "the exchange's positions were last listed for option contracts on BTC; "
+        "ETH-13FEB25-2800-P-USDT is not among them: what it holds of it is unknown"
+    ]
+
+
+def test_a_list_by_base_coin_of_a_venue_that_cannot_name_it_covers_nothing() -> None:
+    # Forms untold: a list narrowed by a coin is not the whole category.
+    narrowed = Coverage("option", None, None, (), base_coin="BTC")
+    assert not narrowed.covers("option", "BTC-13FEB25-89000-P-USDT")
+    assert Coverage("option", None, None, ()).covers("option", "BTC-13FEB25-89000-P-USDT")
+
+
+def test_a_list_stored_before_pages_named_their_base_coin_reads_as_it_did() -> None:
+    event = accepted(bybit_list(T0, settleCoin="USDT"))
+    stored = codec.encode(event)
+    assert b',"base_coin":null' in stored
+    read = codec.decode(stored.replace(b',"base_coin":null', b""))
+    assert read == event
 
 
 def test_each_settle_coin_list_vouches_for_its_own_symbols_at_its_own_age(local: Journal) -> None:

@@ -1,74 +1,105 @@
-"""The coins Bybit counts in: a linear contract is quoted and settled in the coin its symbol
-ends with (BTCUSDT in USDT, BTCPERP in USDC); an inverse one (BTCUSD) is sized in USD and
-settled in its base coin; the unified account states its equity in USD."""
+"""The coins Bybit counts in, read off its names (V5 enum "symbol"): a linear contract,
+perpetual or dated, is quoted and settled in USDT or USDC; an inverse one is sized in USD
+and settled in its base coin; the unified account states its equity in USD. An option's
+name says its settle coin, but trueup counts no option's money."""
 
 import re
 from functools import cache
+from typing import NamedTuple
 
 from trueup.adapters.venue import Coins, Contract
 from trueup.domain.vocabulary import ContractKind
 
 LINEAR = "linear"
 INVERSE = "inverse"
-# A linear symbol's suffix, and the coin it is quoted and settled in.
-_LINEAR_SUFFIXES = (("USDT", "USDT"), ("USDC", "USDC"), ("PERP", "USDC"))
-_INVERSE_SUFFIX = "USD"
-EQUITY_COIN = "USD"
+OPTION = "option"
+USD = "USD"
+EQUITY_COIN = USD
+
+# A base coin is upper-case letters and digits, of any script (as adapters/bybit/venue.py
+# spells names); a name's forms below hold it as {base}.
+_BASE = r"[^\W_a-z]+"
+_BASE_HOLE = "{base}"
+_DELIVERY = "[0-9]{2}[A-Z]{3}[0-9]{2}"  # a future's: 26DEC25
+_QUARTER = "[HMUZ][0-9]{2}"  # an inverse future's quarter and year: Z25
+# An option's expiry, day without a leading zero in Bybit's own examples (BTC-6JAN23-18000-C).
+_EXPIRY = "[0-9]{1,2}[A-Z]{3}[0-9]{2}"
+
+
+class _Family(NamedTuple):
+    """One kind of Bybit contract: its category, its name's form, and its coins."""
+
+    category: str
+    form: str  # the whole name, its base coin as {base}
+    quote: str
+    settle: str | None  # None: settled in its base coin (inverse)
+    counted_in: str | None  # the coin its notional and PnL are counted in; None: not counted
+
+
+_FAMILIES = (
+    _Family(LINEAR, "{base}USDT", "USDT", "USDT", "USDT"),  # BTCUSDT
+    _Family(LINEAR, f"{{base}}USDT-{_DELIVERY}", "USDT", "USDT", "USDT"),  # BTCUSDT-26DEC25
+    _Family(LINEAR, "{base}(?:USDC|PERP)", "USDC", "USDC", "USDC"),  # ETHUSDC, BTCPERP
+    # BTC-26DEC25; a base cannot end in USDT, or a USDT future would read as one.
+    _Family(LINEAR, f"{{base}}(?<!USDT)-{_DELIVERY}", "USDC", "USDC", "USDC"),
+    # Sized in contracts of one USD each: its notional is counted in USD.
+    _Family(INVERSE, f"{{base}}USD(?:{_QUARTER})?", USD, None, USD),  # BTCUSD, BTCUSDZ25
+    _Family(OPTION, f"{{base}}-{_EXPIRY}-[0-9]+-[CP]-USDT", "USDT", "USDT", None),
+    _Family(OPTION, f"{{base}}-{_EXPIRY}-[0-9]+-[CP]", "USDC", "USDC", None),
+)
+
+
+@cache
+def _pattern(form: str) -> re.Pattern[str]:
+    return re.compile(form.replace(_BASE_HOLE, f"(?P<base>{_BASE})"))
 
 
 @cache
 def contract(category: str, symbol: str) -> Contract | None:
-    """What ``symbol`` is; None where its name does not say (a dated future, an option)."""
-    if category == LINEAR:
-        for suffix, coin in _LINEAR_SUFFIXES:
-            if symbol.endswith(suffix) and len(symbol) > len(suffix):
-                return Contract(symbol[: -len(suffix)], coin, coin, coin)
-    if category == INVERSE and symbol.endswith(_INVERSE_SUFFIX) and len(symbol) > 3:
-        base = symbol[: -len(_INVERSE_SUFFIX)]
-        # Sized in contracts of one USD each: its notional is counted in USD.
-        return Contract(base, _INVERSE_SUFFIX, base, _INVERSE_SUFFIX)
+    """What ``symbol`` of ``category`` is; None for an option, or a name of no family."""
+    for family in _FAMILIES:
+        if family.category != category or family.counted_in is None:
+            continue
+        found = _pattern(family.form).fullmatch(symbol)
+        if found is not None:
+            base = found["base"]
+            return Contract(base, family.quote, family.settle or base, family.counted_in)
     return None
 
 
-# The names Bybit gives its contracts (V5 enum "symbol"): a perpetual is its base coin and
-# its suffix; a USDT future the perpetual's name and its delivery date (BTCUSDT-26DEC25); a
-# USDC future the base coin and the date (BTC-26DEC25); an inverse future the perpetual's
-# name and its quarter's letter and year (BTCUSDH23). A base coin is upper-case letters and
-# digits, of any script (as adapters/bybit/venue.py spells it).
-_BASE = r"[^\W_a-z]+"
-_DELIVERY = r"-[0-9]{2}[A-Z]{3}[0-9]{2}"
-_QUARTER = "[HMUZ][0-9]{2}"
-# A linear list asked by settle coin: its perpetuals and its futures. A USDC future's base
-# cannot end in USDT, or BTCUSDT-26DEC25 would read as one.
-_LINEAR_FORMS = {
-    "USDT": (f"{_BASE}USDT", f"{_BASE}USDT{_DELIVERY}"),
-    "USDC": (f"{_BASE}(?:USDC|PERP)", f"{_BASE}(?<!USDT){_DELIVERY}"),
-}
-
-
 @cache
-def listed_forms(category: str, settle_coin: str | None) -> tuple[str, ...]:
-    """The names ``/v5/position/list`` returns asked of ``category`` (by ``settle_coin``):
-    linear USDT the USDT perpetuals and futures, USDC the USDC ones; inverse by coin that
-    coin's perpetual and futures (an inverse contract settles in its base coin), inverse
-    alone every one; () for any other list (none by an unknown coin, every option)."""
-    if category == LINEAR:
-        if settle_coin is None:  # refused by Bybit (symbol or settleCoin is required)
-            return tuple(f for forms in _LINEAR_FORMS.values() for f in forms)
-        return _LINEAR_FORMS.get(settle_coin, ())
-    if category == INVERSE:
-        base = _BASE if settle_coin is None else re.escape(settle_coin)
-        return (f"{base}{_INVERSE_SUFFIX}(?:{_QUARTER})?",)
-    return ()
+def listed_forms(category: str, settle_coin: str | None, base_coin: str | None) -> tuple[str, ...]:
+    """The names ``/v5/position/list`` returns asked of ``category`` (by ``settle_coin``,
+    by ``base_coin``): the names of its families settled in that coin and on that base
+    (an inverse contract settles in its base coin). () for a list that returns every name
+    of its category (an option list asked by neither) or whose names trueup cannot tell."""
+    if category == OPTION and settle_coin is None and base_coin is None:
+        return ()  # every option, however named
+    forms = []
+    for family in _FAMILIES:
+        if family.category != category:
+            continue
+        bases = set() if base_coin is None else {base_coin}
+        if settle_coin is not None and family.settle is None:
+            bases.add(settle_coin)  # settled in its base coin
+        elif settle_coin is not None and family.settle != settle_coin:
+            continue
+        if len(bases) > 1:
+            continue  # asked of two base coins at once: trueup cannot tell what it returns
+        base = re.escape(bases.pop()) if bases else _BASE
+        forms.append(family.form.replace(_BASE_HOLE, base))
+    return tuple(forms)
 
 
 def categories(symbol: str) -> tuple[str, ...]:
     """The categories ``symbol``'s name can be of: BTCUSDT and BTC-26DEC25 linear, BTCUSD
-    and BTCUSDH23 inverse; () for a name that is neither's (an option)."""
+    and BTCUSDH23 inverse, BTC-13FEB25-89000-P-USDT option; () for a name of none."""
     return tuple(
-        category
-        for category in (LINEAR, INVERSE)
-        if any(re.fullmatch(f, symbol) for f in listed_forms(category, None))
+        dict.fromkeys(
+            family.category
+            for family in _FAMILIES
+            if _pattern(family.form).fullmatch(symbol) is not None
+        )
     )
 
 
@@ -82,8 +113,8 @@ def from_ccxt(unified: Contract) -> str | None:
     (a dated future, an option)."""
     if unified.quote == unified.settle and unified.quote in ("USDT", "USDC"):
         return unified.base + unified.quote
-    if unified.quote == _INVERSE_SUFFIX and unified.settle == unified.base:
-        return unified.base + _INVERSE_SUFFIX
+    if unified.quote == USD and unified.settle == unified.base:
+        return unified.base + USD
     return None
 
 

@@ -194,6 +194,7 @@ def decode_rest(envelope: Envelope, endpoint: str, params: Payload, body: Payloa
         reports = tuple(position_report(item, category) for item in items)
         symbol = params.optional_text("symbol") or None
         settle_coin = params.optional_text("settleCoin") or None
+        base_coin = params.optional_text("baseCoin") or None
         page = SnapshotPage(
             category=category,
             symbol=symbol,
@@ -201,7 +202,8 @@ def decode_rest(envelope: Envelope, endpoint: str, params: Payload, body: Payloa
             cursor=params.optional_text("cursor"),
             next_cursor=result.optional_text("nextPageCursor"),
             server_time=body.millis("time") if body.has("time") else envelope.at,
-            symbol_forms=() if symbol else COINS.listed_forms(category, settle_coin),
+            symbol_forms=() if symbol else COINS.listed_forms(category, settle_coin, base_coin),
+            base_coin=base_coin,
         )
         return PositionsReported(**header, source=source, reports=reports, snapshot=page)
     if endpoint == "/v5/execution/list":

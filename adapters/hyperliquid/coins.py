@@ -35,7 +35,7 @@ def categories(symbol: str) -> tuple[str, ...]:
     return (category_of(symbol),)
 
 
-def listed_forms(category: str, settle_coin: str | None) -> tuple[str, ...]:
+def listed_forms(category: str, settle_coin: str | None, base_coin: str | None) -> tuple[str, ...]:
     """The names clearinghouseState lists: the perps of Hyperliquid's own dex, no spot."""
     return (_PERP_NAME,) if category == PERP else ()
 

@@ -128,7 +128,7 @@ def positions_reported(envelope: Envelope, source: Source, state: Payload) -> Po
     coins = [r.symbol for r in reports]
     if len(set(coins)) != len(coins):
         raise MalformedInput(f"{state.where}.assetPositions: a coin is listed twice: {coins}")
-    page = whole_run(PERP, None, time, COINS.listed_forms(PERP, None))
+    page = whole_run(PERP, None, time, COINS.listed_forms(PERP, None, None))
     return PositionsReported(
         **envelope.header(), source=source, reports=reports, snapshot=page, wallet=wallet
     )

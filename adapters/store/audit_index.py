@@ -6,8 +6,8 @@ keyed by the batch's last version in that stream (so no two batches ever share a
 - one per symbol the batch names: the versions of its inputs that name the symbol, list it
   in a position snapshot, quote its price, or name a position or order intent opened or
   placed for it;
-- one per snapshot scope (category, symbol, settle coin) of the batch's position pages:
-  their versions, and which of them begin a pagination run;
+- one per snapshot scope (category, symbol, settle coin, base coin) of the batch's
+  position pages: their versions, and which of them begin a pagination run;
 - one for the account, when needed: inputs that bear on every position (account mode),
   refused snapshot pages, scopes this process had not declared yet, and, in a process's
   first batch for the account, the version from which its inputs are all indexed.
@@ -68,7 +68,13 @@ def symbol_index_id(account_stream: UUID, symbol: str) -> UUID:
 
 
 def scope_index_id(account_stream: UUID, scope: Scope) -> UUID:
-    return _stream("index-scope", account_stream, scope)
+    return _stream("index-scope", account_stream, _stored_scope(scope))
+
+
+def _stored_scope(scope: Scope) -> tuple[str | None, ...]:
+    # A scope asked of no base coin as scopes were before they named one: its rows keep
+    # their ids, and an index written before reads as one written now.
+    return scope[:3] if scope[3] is None else scope
 
 
 def position_owner_id(account_stream: UUID, position_id: str) -> UUID:
@@ -103,14 +109,14 @@ class AccountEntry:
                 "from": self.indexed_from,
                 "wide": self.wide,
                 "refused": self.refused,
-                "scopes": self.scopes,
+                "scopes": [_stored_scope(scope) for scope in self.scopes],
             }
         )
 
     @classmethod
     def decode(cls, state: bytes) -> "AccountEntry":
         found: dict[str, Any] = orjson.loads(state)
-        scopes = [(s[0], s[1], s[2]) for s in found["scopes"]]
+        scopes = [(s[0], s[1], s[2], s[3] if len(s) > 3 else None) for s in found["scopes"]]
         return cls(found["from"], found["wide"], found["refused"], scopes)
 
 

@@ -141,7 +141,9 @@ def with_coins(event: InputEvent) -> InputEvent:
         records: tuple[Any, ...] = event.reports
         page = event.snapshot
         if page is not None and page.symbol is None and not page.symbol_forms:
-            forms = _coins(event.venue).listed_forms(page.category, page.settle_coin)
+            forms = _coins(event.venue).listed_forms(
+                page.category, page.settle_coin, page.base_coin
+            )
             if forms:
                 force_setattr(page, "symbol_forms", forms)
         if event.wallet is not None:
@@ -202,9 +204,9 @@ def _equity_coin(wallets: tuple[WalletReport, ...], venue: str) -> None:
 def coverage(venue: str, scope: Scope) -> Coverage:
     """What a complete snapshot of ``scope`` on ``venue`` covers, as its pages say it now
     (a stored page is given its forms as it is read: ``with_coins``)."""
-    category, symbol, settle_coin = scope
-    forms = () if symbol else _coins(venue).listed_forms(category, settle_coin)
-    return Coverage(category, symbol, settle_coin, forms)
+    category, symbol, settle_coin, base_coin = scope
+    forms = () if symbol else _coins(venue).listed_forms(category, settle_coin, base_coin)
+    return Coverage(category, symbol, settle_coin, forms, base_coin)
 
 
 def _coins(venue: str) -> Coins:
