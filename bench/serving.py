@@ -62,6 +62,7 @@ from trueup.domain.reconciler import Reconciler
 from trueup.domain.rules.can_open import judge
 from trueup.domain.rules.can_open_facts import can_open
 from trueup.projections import reconciliation
+from trueup.projections.partitions import tracked_position
 from trueup.projections.reconciliation import ReconciliationProjection, replay
 from trueup.projections.view_reader import ViewReader
 from trueup.projections.views import VIEWS_FORMAT
@@ -631,8 +632,6 @@ def work_ingest_beside_worker(url: str, segment: int, count: int, after_ms: int)
     and its state loaded by a first WARM_INPUTS lines (segment ``segment``), then ``count``
     new lines (the next segment) appended here; timed until the worker has processed them
     all (its partitions' tracking at the last input), so both processes' work counts."""
-    from trueup.projections.partitions import tracked_position
-
     warm = ingest_lines(segment, WARM_INPUTS, after_ms)
     lines = ingest_lines(segment + 1, count, after_ms)
     argv = [*trueup_command(), "--store", url, "worker", "--poll-ms", str(BESIDE_POLL_MS)]
@@ -642,10 +641,10 @@ def work_ingest_beside_worker(url: str, segment: int, count: int, after_ms: int)
         with Journal.open(url) as journal, relaxed_gc():
             service = TrueupService(journal)
             service.ingest([warm], detect=False)
-            _processed_up_to(journal, journal.last_position(), worker, tracked_position)
+            _processed_up_to(journal, journal.last_position(), worker)
             begin = time.perf_counter()
             report = service.ingest([lines], detect=False)
-            _processed_up_to(journal, journal.last_position(), worker, tracked_position)
+            _processed_up_to(journal, journal.last_position(), worker)
             seconds = time.perf_counter() - begin
         worker.send_signal(signal.SIGTERM)
         worker.wait(WORKER_TIMEOUT_S)
@@ -660,15 +659,10 @@ def work_ingest_beside_worker(url: str, segment: int, count: int, after_ms: int)
     return {"seconds": seconds, "inputs": len(lines)}
 
 
-def _processed_up_to(
-    journal: Journal,
-    position: int,
-    worker: "subprocess.Popen[bytes]",
-    tracked: Callable[[Journal], int],
-) -> None:
+def _processed_up_to(journal: Journal, position: int, worker: "subprocess.Popen[bytes]") -> None:
     """Wait until every partition has processed the journal up to ``position``."""
     begin = time.perf_counter()
-    while tracked(journal) < position:
+    while tracked_position(journal) < position:
         if time.perf_counter() - begin > WORKER_TIMEOUT_S or worker.poll() is not None:
             raise RuntimeError("the worker did not process the inputs in time")
         time.sleep(0.002)
