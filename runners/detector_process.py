@@ -51,7 +51,10 @@ def ingest_beside(service: TrueupService, captures: Iterable[Iterable[bytes]]) -
     if journal.url is None:
         raise ValueError("a detector process needs a journal opened from a store URL")
     start = journal.last_position()
-    ours: set[str] = set()
+    # As one process counts what its detectors emit: the captures' inputs, and those they
+    # find undetected (the rules --rules just recorded, what --no-projections left). Not
+    # another ingest's meanwhile, which that one counts should it detect them itself.
+    ours = _stored_ids(journal, tracked_position(journal), start)
     with DetectorProcess(journal.url) as detectors:
         report = service.ingest(captures, detect=False, on_input=lambda e: ours.add(e.input_id))
         finished = detectors.caught_up(journal, report.last_stored)
@@ -60,6 +63,19 @@ def ingest_beside(service: TrueupService, captures: Iterable[Iterable[bytes]]) -
     if not finished:
         service.detect()
     return replace(report, emitted=service.emitted_for(ours, start))
+
+
+def _stored_ids(journal: Journal, after: int, upto: int) -> set[str]:
+    """The ids of the inputs stored after position ``after`` up to ``upto``."""
+    ids: set[str] = set()
+    position = after
+    while position < upto:
+        page, last = journal.inputs(position, upto)
+        ids.update(event.input_id for _, event in page)
+        if last == position:
+            break
+        position = last
+    return ids
 
 
 def available() -> bool:

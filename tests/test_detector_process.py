@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.inputs import line
+from tests.inputs import T0, line, opened, position_frame
 from tests.scenarios import busy_session
 from tests.stored_events import by_account, emitted_in, inputs_in
 from trueup.adapters.store.journal import Journal
@@ -22,6 +22,7 @@ from trueup.runners import detector_process
 from trueup.runners.cli import main
 
 INPUTS = 2_000
+HOUR = 3_600_000
 
 
 def capture(tmp_path: Path, accounts: tuple[str, ...], inputs: int = INPUTS) -> Path:
@@ -61,6 +62,51 @@ def test_an_ingest_beside_a_detector_process_emits_and_says_what_one_process_wou
     # Each account's events are exactly one process's, in its order.
     assert by_account(stored) == by_account(expected)
     assert "emitted" in said
+
+
+def test_an_ingest_beside_a_detector_process_says_what_its_rules_change_emitted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The rules ``--rules`` records are this ingest's input too: what judging every key
+    again under them emits is counted as one process counts it."""
+    apart = tmp_path / "apart.jsonl"
+    held = position_frame(
+        T0 + 1_000, symbol="BTCUSDT", side="Buy", size="1.05", seq=1, updated_time=T0 + 1_000
+    )
+    apart.write_bytes(line(opened(T0, "p-1", "BTCUSDT", "1")) + b"\n" + line(held) + b"\n")
+    tick = tmp_path / "tick.jsonl"
+    tick.write_bytes(line({"at": T0 + 10_000, "channel": "clock"}) + b"\n")
+    stricter = tmp_path / "rules.toml"
+    stricter.write_text('drift_threshold_pct = "1"\n')
+    said = []
+    for how in ("never", "always"):
+        store = f"sqlite://{tmp_path}/{how}.db"
+        assert main(["--store", store, "ingest", str(apart)]) == 0
+        capsys.readouterr()
+        ingest = ["--store", store, "--rules", str(stricter), "ingest", str(tick)]
+        assert main([*ingest, "--detector-process", how]) == 0
+        said.append(capsys.readouterr().out)
+    assert "emitted 1 CONSISTENCY_DRIFT" in said[0]
+    assert said[1] == said[0]
+
+
+def test_an_ingest_beside_a_detector_process_says_what_a_backlog_it_found_emitted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Inputs stored with --no-projections are judged by the next ingest's detectors, and
+    counted by it, in one process or two."""
+    backlog = capture(tmp_path, ("alice",), inputs=200)
+    tick = tmp_path / "tick.jsonl"
+    tick.write_bytes(line({"at": T0 + 10 * HOUR, "channel": "clock"}) + b"\n")
+    said = []
+    for how in ("never", "always"):
+        store = f"sqlite://{tmp_path}/{how}.db"
+        assert main(["--store", store, "ingest", "--no-projections", str(backlog)]) == 0
+        capsys.readouterr()
+        assert main(["--store", store, "ingest", "--detector-process", how, str(tick)]) == 0
+        said.append(capsys.readouterr().out)
+    assert "emitted" in said[0]
+    assert said[1] == said[0]
 
 
 def test_an_ingest_whose_detector_process_fails_detects_by_itself(
