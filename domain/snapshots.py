@@ -58,6 +58,9 @@ class Coverage(NamedTuple):
             return f"{self.category} {self.settle_coin}-settled contracts{on}"
         if self.base_coin is not None:
             return f"{self.category} contracts{on}"
+        if self.forms:
+            # Not "every": such a list leaves some of the category out (a perp of another dex).
+            return f"the {self.category} contracts such a list returns"
         return f"every {self.category} contract"
 
 

@@ -443,7 +443,7 @@ class TriggersDocument(BaseModel):
 class ScopeHealth(BaseModel):
     covers: str = Field(
         description="what the snapshot was asked for, in words: 'linear USDT-settled "
-        "contracts', 'every perp contract', 'ETHUSDT alone (perp)'"
+        "contracts', 'the perp contracts such a list returns', 'ETHUSDT alone (perp)'"
     )
     complete_snapshot_at: int
     complete_snapshot_iso: str

@@ -401,16 +401,19 @@ def test_a_clearinghouse_state_vouches_for_every_perp(local: Journal) -> None:
     assert held_btc.reasons == ["the exchange holds LONG 0.1 BTC (idx 0, seq 1762199000000)"]
 
 
-@pytest.mark.parametrize("spot", ["@107", "PURR/USDC"])
-def test_a_clearinghouse_state_vouches_for_no_spot_pair(local: Journal, spot: str) -> None:
+@pytest.mark.parametrize("name", ["@107", "PURR/USDC", "xyz:XYZ100"])
+def test_a_clearinghouse_state_vouches_for_no_spot_pair_nor_another_dexs_perp(
+    local: Journal, name: str
+) -> None:
+    """The reason does not claim the list was of every perp: a builder dex's is not in it."""
     user = "0x" + "ab" * 20
     state = hyperliquid.clearinghouse_state([], time=T0)
     ingest(local, hyperliquid.capture_rest(T0, user, "clearinghouseState", {}, state))
     assert verdict(local, "hyperliquid", user, "ETH", T0 + 1_000).allowed
-    answer = verdict(local, "hyperliquid", user, spot, T0 + 1_000)
+    answer = verdict(local, "hyperliquid", user, name, T0 + 1_000)
     assert answer.reasons == [
-        f"the exchange's positions were last listed for every perp contract; {spot} is not "
-        "among them: what it holds of it is unknown"
+        "the exchange's positions were last listed for the perp contracts such a list "
+        f"returns; {name} is not among them: what it holds of it is unknown"
     ]
 
 
