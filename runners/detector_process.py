@@ -58,10 +58,14 @@ def ingest_beside(service: TrueupService, captures: Iterable[Iterable[bytes]]) -
     with DetectorProcess(journal.url) as detectors:
         report = service.ingest(captures, detect=False, on_input=lambda e: ours.add(e.input_id))
         finished = detectors.caught_up(journal, report.last_stored)
-    if detectors.failure is not None:
-        log.warning("the detector process failed: %s", detectors.failure)
     if not finished:
+        log.warning(
+            "the detector process failed (%s): the detectors run in this process instead",
+            detectors.failure or "it stopped before it had caught up",
+        )
         service.detect()
+    elif detectors.failure is not None:
+        log.warning("the detector process failed once caught up: %s", detectors.failure)
     return replace(report, emitted=service.emitted_for(ours, start))
 
 
@@ -159,8 +163,15 @@ class DetectorProcess:
             if process is not None and process.returncode not in (0, -signal.SIGTERM):
                 self._log.seek(0)
                 said = self._log.read().decode(errors="replace").strip()
-                self.failure = f"exit {process.returncode}: {said[-LOG_TAIL:]}"
+                self.failure = f"{_ended(process.returncode)}; its log ends: {said[-LOG_TAIL:]}"
             self._log.close()
+
+
+def _ended(returncode: int | None) -> str:
+    """How a process ended, as an operator reads it: ``killed by SIGKILL``, ``exit 3``."""
+    if returncode is not None and returncode < 0:
+        return f"killed by {signal.Signals(-returncode).name}"
+    return f"exit {returncode}"
 
 
 def _die_with_parent() -> None:

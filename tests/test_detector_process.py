@@ -127,6 +127,21 @@ def test_an_ingest_whose_detector_process_fails_detects_by_itself(
     assert any("no worker today" in r.getMessage() for r in caplog.records)
 
 
+def test_an_ingest_whose_detector_process_is_killed_says_so_and_detects_by_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    store_url = f"sqlite://{tmp_path}/journal.db"
+    killed = (sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)")
+    monkeypatch.setattr(detector_process, "COMMAND", killed)
+    path = capture(tmp_path, ("alice",), inputs=200)
+    assert main(["--store", store_url, "ingest", "--detector-process", "always", str(path)]) == 0
+    (said,) = [r.getMessage() for r in caplog.records if r.name == "trueup.ingest"]
+    assert "killed by SIGKILL" in said
+    assert "the detectors run in this process instead" in said
+    with Journal.open(store_url) as journal:
+        assert by_account(emitted_in(journal)) == by_account(reference(store_url, tmp_path))
+
+
 def children(pid: int) -> list[int]:
     """The processes whose parent is ``pid``."""
     found = []
