@@ -10,7 +10,8 @@ import pytest
 
 from tests.browser import Tab, tab
 from tests.http_server import TOKEN, running_server
-from tests.inputs import line, position_snapshot
+from tests.inputs import T0, line, position_frame, position_snapshot
+from tests.inputs import opened as claimed
 from trueup.adapters.store.journal import Journal
 from trueup.runners.cli import main
 from trueup.runners.http_api import ApiSettings
@@ -62,6 +63,28 @@ def test_the_page_shows_the_positions_of_the_capture_with_findings_highlighted(
         assert shown.locator("td.unrealised").inner_text() == (unrealised or "-")
         assert ("finding" in (shown.get_attribute("class") or "")) == bool(expected["findings"])
     assert opened.errors == []
+
+
+def test_a_finding_within_its_grace_is_shown_but_not_as_an_alarm(tmp_path: Path) -> None:
+    """1 BTCUSDT claimed, 0.5 held, and no input since: the drift is pending, not told."""
+    capture = tmp_path / "apart.jsonl"
+    held = position_frame(
+        T0 + 1_000, symbol="BTCUSDT", side="Buy", size="0.5", seq=1, updated_time=T0 + 1_000
+    )
+    capture.write_bytes(line(claimed(T0, "p-1", "BTCUSDT", "1")) + b"\n" + line(held) + b"\n")
+    store = str(tmp_path / "journal.db")
+    assert main(["--store", store, "ingest", str(capture)]) == 0
+    with (
+        Journal.open(store, create=False) as journal,
+        running_server(journal, ApiSettings(token=TOKEN), lambda: T0 + 1_500) as url,
+        tab() as browser_tab,
+    ):
+        browser_tab.page.goto(url)
+        browser_tab.page.wait_for_selector("#positions tbody[data-rows]")
+        shown = browser_tab.page.locator('#positions tr[data-key="bybit/main/BTCUSDT/0"]')
+        assert shown.locator("td.findings").inner_text().startswith("DRIFT_PENDING ")
+        assert (shown.get_attribute("class") or "").split() == ["pending"]
+        assert browser_tab.errors == []
 
 
 def test_a_posted_closing_snapshot_turns_the_row_within_a_second(served: str, opened: Tab) -> None:

@@ -40,12 +40,18 @@
     return td;
   }
 
+  const PENDING = /^[A-Z_]+_PENDING /;
+
   function show(rows) {
     body.replaceChildren();
     for (const row of rows) {
       const tr = document.createElement("tr");
       tr.dataset.key = keyOf(row);
-      if (row.findings.length) tr.classList.add("finding");
+      // A finding still within its grace (DRIFT_PENDING, UNTRACKED_PENDING) is not yet claimed:
+      // shown, but not as an alarm.
+      const claimed = row.findings.filter((finding) => !PENDING.test(finding));
+      if (claimed.length) tr.classList.add("finding");
+      else if (row.findings.length) tr.classList.add("pending");
       if (row.risk && (row.risk.high || row.risk.near_liquidation)) tr.classList.add("risky");
       if (chosen && keyOf(chosen) === tr.dataset.key) tr.classList.add("chosen");
       tr.append(
