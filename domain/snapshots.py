@@ -116,8 +116,9 @@ def describe(scope: Scope) -> str:
     category, symbol, settle_coin, base_coin = scope
     if symbol:
         return f"{category} {symbol}"
-    coins = (("settleCoin", settle_coin), ("baseCoin", base_coin))
-    asked = [f"{name}={coin}" for name, coin in coins if coin]
+    # In the domain's words, not a venue's request parameters.
+    asked = [f"settled in {settle_coin}"] if settle_coin else []
+    asked += [f"on {base_coin}"] if base_coin else []
     return " ".join([category, *asked]) if asked else f"{category} (all)"
 
 

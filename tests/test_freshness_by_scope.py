@@ -24,7 +24,7 @@ from trueup.application.service import TrueupService
 from trueup.domain.events import PositionsReported
 from trueup.domain.reconciler import Reconciler
 from trueup.domain.rules.config import RuleConfig
-from trueup.domain.snapshots import Coverage, coverage_of
+from trueup.domain.snapshots import Coverage, coverage_of, describe
 from trueup.projections.view_building import account_view
 from trueup.runners.cli import main
 from trueup.runners.http_api import ApiSettings
@@ -465,3 +465,12 @@ def test_can_open_and_health_answer_by_scope_from_the_views(
             "fresh": True,
         }
     ]
+
+
+def test_a_snapshot_run_is_named_in_the_domains_words_not_a_venues_parameters() -> None:
+    """What POSITION_SYNC_FAILED and /health call a run: no request parameter of any venue."""
+    assert describe(("linear", "", "USDT", None)) == "linear settled in USDT"
+    assert describe(("option", "", None, "BTC")) == "option on BTC"
+    assert describe(("inverse", "", "BTC", "BTC")) == "inverse settled in BTC on BTC"
+    assert describe(("linear", "BTCUSDT", None, None)) == "linear BTCUSDT"
+    assert describe(("spot", "", None, None)) == "spot (all)"
