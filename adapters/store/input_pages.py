@@ -15,7 +15,7 @@ from uuid import UUID
 from eventsourcing.persistence import ProcessRecorder
 from eventsourcing.sqlite import SQLiteAggregateRecorder
 
-from trueup.adapters.store.row_queries import postgres_recorder
+from trueup.adapters.store.row_queries import for_database
 
 if TYPE_CHECKING:  # imported where used: a SQLite store never loads psycopg
     from eventsourcing.postgres import PostgresAggregateRecorder
@@ -46,12 +46,7 @@ PageReader = Callable[[int, int, int | None], Page]
 
 
 def page_reader(recorder: ProcessRecorder) -> PageReader:
-    if isinstance(recorder, SQLiteAggregateRecorder):
-        return _sqlite(recorder)
-    postgres = postgres_recorder(recorder)
-    if postgres is not None:
-        return _postgres(postgres)
-    return _generic(recorder)
+    return for_database(recorder, _sqlite, _postgres, _generic)
 
 
 def _sqlite(recorder: SQLiteAggregateRecorder) -> PageReader:

@@ -43,22 +43,27 @@ def batches(values: Sequence[T]) -> list[list[T]]:
     return [list(values[i : i + longest]) for i in range(0, len(values), longest)]
 
 
-def version_reader(recorder: ProcessRecorder) -> VersionReader:
+def for_database(
+    recorder: ProcessRecorder,
+    sqlite: Callable[[SQLiteAggregateRecorder], T],
+    postgres: Callable[["PostgresAggregateRecorder"], T],
+    generic: Callable[[ProcessRecorder], T],
+) -> T:
+    """What ``sqlite``, ``postgres`` or (any other store) ``generic`` makes of the recorder."""
     if isinstance(recorder, SQLiteAggregateRecorder):
-        return _sqlite_versions(recorder)
-    postgres = postgres_recorder(recorder)
-    if postgres is not None:
-        return _postgres_versions(postgres)
-    return _generic_versions(recorder)
+        return sqlite(recorder)
+    found = postgres_recorder(recorder)
+    if found is not None:
+        return postgres(found)
+    return generic(recorder)
+
+
+def version_reader(recorder: ProcessRecorder) -> VersionReader:
+    return for_database(recorder, _sqlite_versions, _postgres_versions, _generic_versions)
 
 
 def streams_reader(recorder: ProcessRecorder) -> StreamsReader:
-    if isinstance(recorder, SQLiteAggregateRecorder):
-        return _sqlite_streams(recorder)
-    postgres = postgres_recorder(recorder)
-    if postgres is not None:
-        return _postgres_streams(postgres)
-    return _generic_streams(recorder)
+    return for_database(recorder, _sqlite_streams, _postgres_streams, _generic_streams)
 
 
 def postgres_recorder(recorder: ProcessRecorder) -> "PostgresAggregateRecorder | None":

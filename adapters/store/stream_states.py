@@ -14,12 +14,7 @@ from uuid import UUID
 from eventsourcing.persistence import ProcessRecorder
 from eventsourcing.sqlite import SQLiteAggregateRecorder
 
-from trueup.adapters.store.row_queries import (
-    StreamRow,
-    generic_rows,
-    postgres_recorder,
-    postgres_row,
-)
+from trueup.adapters.store.row_queries import StreamRow, for_database, generic_rows, postgres_row
 
 if TYPE_CHECKING:  # imported where used: a SQLite store never loads psycopg
     from eventsourcing.postgres import PostgresAggregateRecorder
@@ -29,12 +24,7 @@ StateReader = Callable[[UUID, int, int], list[StreamRow]]
 
 
 def state_reader(recorder: ProcessRecorder) -> StateReader:
-    if isinstance(recorder, SQLiteAggregateRecorder):
-        return _sqlite(recorder)
-    postgres = postgres_recorder(recorder)
-    if postgres is not None:
-        return _postgres(postgres)
-    return _generic(recorder)
+    return for_database(recorder, _sqlite, _postgres, _generic)
 
 
 def _sqlite(recorder: SQLiteAggregateRecorder) -> StateReader:
