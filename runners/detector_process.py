@@ -83,13 +83,16 @@ def _stored_ids(journal: Journal, after: int, upto: int) -> set[str]:
 
 
 def available() -> bool:
-    """Whether a second process can run beside this one: a second core, and Linux (for the
-    parent-death signal that keeps a killed ingest from leaving its worker behind)."""
-    return sys.platform == "linux" and (os.cpu_count() or 1) >= 2
+    """Whether a second process can run beside this one: on Linux, whose parent-death signal
+    keeps a killed ingest from leaving its worker behind."""
+    return sys.platform == "linux"
 
 
 def worth_it(files: list[Path]) -> bool:
-    """Whether captures of these files are large enough for a second process (AUTO_BYTES)."""
+    """Whether a second process would pay: a second core for it, and captures of these
+    files large enough (AUTO_BYTES)."""
+    if (os.cpu_count() or 1) < 2:
+        return False
     return sum(path.stat().st_size for path in files if path.is_file()) >= AUTO_BYTES
 
 
