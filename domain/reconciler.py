@@ -75,7 +75,9 @@ class Reconciler:
             # What the notifier told someone changes nothing it told of; and its receive
             # time must not run the account's timers, or a notification could cause another.
             return []
-        mode = self._mode(event)
+        # Only a mode set can change its account's mode: the others skip both looks.
+        sets_mode = isinstance(event, AccountModeSet)
+        mode = self._mode(event) if sets_mode else None
         try:
             emitted = self._apply(event)
         except Exception as error:  # a worker never dies on one input, whatever it holds
@@ -83,13 +85,11 @@ class Reconciler:
             if event.venue:
                 book = self.book(event.venue, event.account)
                 book.fold_faults.append(f"input {event.input_id}: {type(error).__name__}")
-        self._touch(event, emitted, mode_changed=mode != self._mode(event))
+        self._touch(event, emitted, mode_changed=sets_mode and mode != self._mode(event))
         return emitted
 
     def _mode(self, event: InputEvent) -> str | None:
-        """The mode of the account an AccountModeSet is for, as its book has it (else None)."""
-        if not isinstance(event, AccountModeSet):
-            return None
+        """The mode of the account ``event`` is for, as its book has it."""
         book = self.books.get((event.venue, event.account))
         return _NO_BOOK if book is None else book.mode
 
@@ -224,11 +224,22 @@ class Reconciler:
         """Rules waiting on time: re-check them now that the clock reads ``cause.at``."""
         book, phases = self.books[account], self.detectors_by_account[account].phases
         # A key any detector waits on is judged again by all of them (unless just judged).
-        waited: set[PositionKey] = set()
+        # Most inputs find none waiting: no set is built for them.
+        waited: set[PositionKey] | None = None
         for detector in phases.waiting:
-            waited.update(detector.waiting())
-        emitted = self._keys(account, waited - skip, cause)
-        self._forget(account)
+            keys = detector.waiting()
+            if keys:
+                if waited is None:
+                    waited = set(keys)
+                else:
+                    waited.update(keys)
+        if waited is None:
+            self.touched.account(account)  # as _keys: a timer ran
+            emitted = []
+        else:
+            emitted = self._keys(account, waited - skip if skip else waited, cause)
+        if book.forgotten:
+            phases.forget(book)
         for detector in phases.timed:
             emitted += detector.on_time(book, cause, self.config)
         return emitted

@@ -46,4 +46,4 @@ class UntrackedDetector(Detector):
     def waiting(self) -> Iterable[PositionKey]:
         # Once told, only a change of the key (judged as it comes) can end it: re-judging
         # it on every input would also rewrite its views every time.
-        return self.since.keys() - self.reported
+        return self.since.keys() - self.reported if self.since else ()
