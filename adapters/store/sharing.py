@@ -57,14 +57,6 @@ def shared_amount(value: Decimal) -> Decimal:
     return value
 
 
-def _shared_name(value: Any) -> Any:
-    return sys.intern(value) if type(value) is str else value
-
-
-def _shared_decimal(value: Any) -> Any:
-    return shared_amount(value) if type(value) is Decimal else value
-
-
 def _shared_record(value: Any) -> Any:
     share(value)
     return value
@@ -87,10 +79,12 @@ def _how(name: str, hint: Any) -> Callable[[Any], Any] | None:
     if len(kinds) != 1:
         return None
     kind = kinds.pop()
+    # A field of one type besides None holds that type whenever it is not None (share skips
+    # None): the value is shared as it is, without asking its type again.
     if kind is Decimal:
-        return _shared_decimal
+        return shared_amount
     if kind is str:
-        return _shared_name if name in NAMES else None
+        return sys.intern if name in NAMES else None
     if isinstance(kind, type) and issubclass(kind, Struct):
         return _shared_record
     records = typing.get_args(kind) if typing.get_origin(kind) is tuple else ()
@@ -112,7 +106,8 @@ def share(event: Struct) -> None:
     """Swap ``event``'s repeated values, and its records', for their one shared object.
 
     Only for an event just decoded, which nothing else holds yet: its fields change."""
-    for name, how in _plan(type(event)):
+    plan = _PLANS.get(type(event))
+    for name, how in plan if plan is not None else _plan(type(event)):
         value = getattr(event, name)
         if value is not None:
             force_setattr(event, name, how(value))
