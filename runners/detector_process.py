@@ -53,8 +53,11 @@ def ingest_beside(service: TrueupService, captures: Iterable[Iterable[bytes]]) -
     start = journal.last_position()
     # As one process counts what its detectors emit: the captures' inputs, and those they
     # find undetected (the rules --rules just recorded, what --no-projections left). Not
-    # another ingest's meanwhile, which that one counts should it detect them itself.
-    ours = _stored_ids(journal, tracked_position(journal), start)
+    # another ingest's meanwhile, which that one counts should it detect them itself. The
+    # backlog is known by its inputs' keys, from the journal's rows: decoding its inputs is
+    # the worker's work, and doing it here as well would cost as much again.
+    backlog = journal.input_keys(tracked_position(journal), start)
+    ours: set[str] = set()
     with DetectorProcess(journal.url, journal.give_up_after_s) as detectors:
         report = service.ingest(captures, detect=False, on_input=lambda e: ours.add(e.input_id))
         finished = detectors.caught_up(journal, report.last_stored)
@@ -66,20 +69,7 @@ def ingest_beside(service: TrueupService, captures: Iterable[Iterable[bytes]]) -
         service.detect()
     elif detectors.failure is not None:
         log.warning("the detector process failed once caught up: %s", detectors.failure)
-    return replace(report, emitted=service.emitted_for(ours, start))
-
-
-def _stored_ids(journal: Journal, after: int, upto: int) -> set[str]:
-    """The ids of the inputs stored after position ``after`` up to ``upto``."""
-    ids: set[str] = set()
-    position = after
-    while position < upto:
-        page, last = journal.inputs(position, upto)
-        ids.update(event.input_id for _, event in page)
-        if last == position:
-            break
-        position = last
-    return ids
+    return replace(report, emitted=service.emitted_for(ours, start, backlog))
 
 
 def available() -> bool:

@@ -17,6 +17,7 @@ import pytest
 from tests.inputs import T0, line, opened, position_frame
 from tests.scenarios import busy_session
 from tests.stored_events import by_account, emitted_in, inputs_in
+from trueup.adapters.store import codec
 from trueup.adapters.store.journal import Journal
 from trueup.projections.reconciliation import ReconciliationProjection
 from trueup.runners import detector_process
@@ -108,6 +109,33 @@ def test_an_ingest_beside_a_detector_process_says_what_a_backlog_it_found_emitte
         said.append(capsys.readouterr().out)
     assert "emitted" in said[0]
     assert said[1] == said[0]
+
+
+def test_an_ingest_beside_a_detector_process_counts_a_backlog_without_reading_its_inputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What the backlog emitted is told by which inputs caused it, known from the journal's
+    rows: the backlog itself is the worker's to read, not the ingest's as well."""
+    backlog = capture(tmp_path, ("alice",), inputs=200)
+    tick = tmp_path / "tick.jsonl"
+    tick.write_bytes(line({"at": T0 + 10 * HOUR, "channel": "clock"}) + b"\n")
+    store = f"sqlite://{tmp_path}/journal.db"
+    assert main(["--store", store, "ingest", "--no-projections", str(backlog)]) == 0
+    with Journal.open(store) as journal:
+        waiting = {event.input_id for event in inputs_in(journal)}
+    capsys.readouterr()
+    decoded: list[str] = []
+    decode = codec.decode
+
+    def recorded(state: bytes, **options: Any) -> Any:
+        event = decode(state, **options)
+        decoded.append(event.input_id)
+        return event
+
+    monkeypatch.setattr(codec, "decode", recorded)
+    assert main(["--store", store, "ingest", "--detector-process", "always", str(tick)]) == 0
+    assert "emitted" in capsys.readouterr().out
+    assert waiting.isdisjoint(decoded)
 
 
 def test_an_ingest_whose_detector_process_fails_detects_by_itself(

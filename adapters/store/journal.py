@@ -28,7 +28,7 @@ from eventsourcing.persistence import IntegrityError, Notification, StoredEvent,
 
 from trueup.adapters.store import codec
 from trueup.adapters.store.backend import Backend
-from trueup.adapters.store.input_pages import Page, PageRow, page_reader
+from trueup.adapters.store.input_pages import Page, PageRow, key_reader, page_reader
 from trueup.adapters.store.journal_format import TIMED_MARKERS, marker_keys
 from trueup.adapters.store.lease import Lease
 from trueup.adapters.store.location import StoreError, is_postgres, settings, shown
@@ -57,6 +57,7 @@ DECISION_TOPIC = "trueup.decision"
 APPEND_RACES = 50
 _INPUT_TOPICS = frozenset(codec.TOPICS.values())
 PAGE = 2000
+KEYS_PAGE = 20_000  # inputs' keys read at a time: 32 characters each
 # Rules changes read back at a time, looking for those in force at an instant.
 RULES_PAGE = 50
 
@@ -129,6 +130,7 @@ class Journal:
         self._read_versions = version_reader(self.recorder)
         self._read_streams = streams_reader(self.recorder)
         self._read_page = page_reader(self.recorder)
+        self._read_keys = key_reader(self.recorder, MARKER_TOPIC)
 
     @classmethod
     def open(
@@ -406,6 +408,32 @@ class Journal:
             self._timed_markers = marker_keys(self.recorder) == TIMED_MARKERS
         marker = marker_id(event, timed=self._timed_markers)
         return bool(self.recorder.select_events(marker, limit=1))
+
+    def input_keys(self, after: int, upto: int) -> set[str]:
+        """The keys (``input_key``) of the inputs stored after position ``after`` up to
+        ``upto``, read from their markers: not one of the inputs is read."""
+        keys: set[str] = set()
+        while after < upto:
+            page, last = self._retrying(partial(self._keys, after, upto))
+            keys.update(page)
+            if last == after:
+                break
+            after = last
+        return keys
+
+    def _keys(self, after: int, upto: int) -> tuple[list[str], int]:
+        # Looked up when called: a reconnection replaces the reader.
+        return self._read_keys(after, KEYS_PAGE, upto)
+
+    def input_key(self, input_id: str, at: int) -> str:
+        """The key of the input of this id and receive time, as ``input_keys`` gives it: an
+        emitted event's ``cause`` and ``at`` name the input that caused it."""
+        if self._timed_markers is None:
+            keys = self._retrying(lambda: marker_keys(self.recorder))
+            self._timed_markers = keys == TIMED_MARKERS
+        if self._timed_markers:
+            return _timed_key(at, input_id).hex
+        return UUID(input_id).hex
 
     def _stored(
         self, events: Iterable[InputEvent]
