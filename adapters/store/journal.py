@@ -39,7 +39,13 @@ from trueup.adapters.store.stream_states import state_reader
 from trueup.adapters.store.unreadable import Row, Unreadable, undecodable_input
 from trueup.adapters.store.view_table import Recent, RecentKind, ViewTable, ViewWrites
 from trueup.domain.emitted import Emitted
-from trueup.domain.events import InputEvent, InputRejected, RulesSet
+from trueup.domain.events import (
+    InputEvent,
+    InputRejected,
+    LocalPositionOpened,
+    OrderPlaced,
+    RulesSet,
+)
 from trueup.domain.keys import account_stream_id, rules_stream_id
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.in_force import Recorded, RulesInForce
@@ -580,14 +586,27 @@ class Journal:
     def account_inputs(
         self, venue: str, account: str, symbol: str | None = None
     ) -> Iterator[tuple[int, InputEvent]]:
-        """``account_events``, each with its position in the journal."""
+        """``account_events``, each with its position in the journal. With ``symbol``, the
+        orders placed for a position opened for it are among them, whatever symbol they
+        spell (as the audit index files them: audit_index.py)."""
         stream = account_stream_id(venue, account)
+        opened: set[str] = set()  # the ids of the positions opened for the symbol so far
         for row in self._account_rows(stream):
-            if symbol is not None and not codec.mentions(row.state, symbol):
+            state = row.state
+            named = symbol is None or codec.mentions(state, symbol)
+            if not named and not (opened and codec.is_type(state, OrderPlaced.type)):
                 continue
-            event = self._decoded(stream, row.version, row.state, venue, account)
-            if event is not None:
-                yield row.position, event
+            event = self._decoded(stream, row.version, state, venue, account)
+            if event is None:
+                continue
+            if symbol is not None:
+                if isinstance(event, LocalPositionOpened) and event.symbol == symbol:
+                    opened.add(event.position_id)
+                elif not named and not (
+                    isinstance(event, OrderPlaced) and event.position_id in opened
+                ):
+                    continue
+            yield row.position, event
 
     def symbol_history(self, venue: str, account: str, symbol: str) -> "IndexedHistory | None":
         """The inputs that may concern ``symbol``, found through the audit index; None when
