@@ -6,7 +6,7 @@ points (the CLI, and next HTTP and NATS) only translate to and from them.
 """
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence, Set
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -678,14 +678,24 @@ class TrueupService:
                 return list(partitions[number:])
         return []
 
-    def emitted_for(self, causes: set[str], after: int) -> dict[str, int]:
-        """What the detectors emitted, by type, for the inputs ``causes`` (stored after
-        position ``after``), whichever process detected it."""
+    def emitted_for(
+        self, causes: set[str], after: int, keys: Set[str] = frozenset()
+    ) -> dict[str, int]:
+        """What the detectors emitted, by type, for the inputs ``causes`` (by id) and those
+        of ``keys`` (Journal.input_keys), stored after position ``after``, whichever
+        process detected it."""
+        journal = self.journal
+
+        def ours(event: Emitted) -> bool:
+            if event.cause in causes:
+                return True
+            return bool(keys) and journal.input_key(event.cause, event.at) in keys
+
         found: Counter[str] = Counter()
         position = after
         while True:
-            page, last = self.journal.emitted_after(position)
-            found.update(event.type for _, event in page if event.cause in causes)
+            page, last = journal.emitted_after(position)
+            found.update(event.type for _, event in page if ours(event))
             if last == position:
                 return dict(sorted(found.items()))
             position = last

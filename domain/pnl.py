@@ -729,8 +729,9 @@ class PnlLedger:
                 )
             )
         if ledger.open is None:
-            closing = _venue_closed(book, fill)
-            if closing or ledger.unseen is not None or _held_before(book, ledger, fill):
+            closing = _venue_closed(book, ledger, fill)
+            held = ledger.unseen is not None or _held_before(book, ledger, fill) is not None
+            if closing or held:
                 return self._unseen(book, ledger, fill, closing=closing, rest=qty, fee=fee)
         return qty, fee
 
@@ -748,8 +749,7 @@ class PnlLedger:
         ``closing`` of it closes some, the venue says. That part opens nothing and realises
         nothing of trueup's; nor does a fill that adds to such a position. Returns what is
         left to open a lifecycle (what the fill opened past zero) and its fee."""
-        closed_size = fill.closed_size
-        if closing and closed_size is not None and closed_size < fill.exec_qty:
+        if closing and closing < rest:
             # Through zero: the venue's position was flat after ``closing``, and the rest of
             # the fill opens one that trueup sees whole.
             ledger.unseen = None
@@ -848,11 +848,17 @@ def _share(amount: Decimal, part: Decimal, whole: Decimal) -> Decimal:
     return share if rounded == share else rounded
 
 
-def _venue_closed(book: "AccountBook", fill: Fill) -> Decimal:
+def _venue_closed(book: "AccountBook", ledger: KeyLedger, fill: Fill) -> Decimal:
     """How much of ``fill`` closed a position, as the venue says: its closed size (Bybit's
-    closedSize, Hyperliquid's from startPosition); else all of it where it realised PnL
-    (Aster's rp) or its order is reduce-only."""
+    closedSize, Hyperliquid's from startPosition); where it names none (Aster), the size of
+    the position the venue held just before it (``_held_before``) when the fill reduces it,
+    so that what a fill takes past zero opens a position; else all of it where it realised
+    PnL (Aster's rp) or its order is reduce-only."""
     closed_size = fill.closed_size
+    if closed_size is None:
+        before = _held_before(book, ledger, fill)
+        if before is not None and (before.side is LONG) != (fill.side is BUY):
+            closed_size = before.size
     if closed_size is not None:
         return closed_size if closed_size < fill.exec_qty else fill.exec_qty
     if fill.realised_pnl:
@@ -862,17 +868,21 @@ def _venue_closed(book: "AccountBook", fill: Fill) -> Decimal:
     return fill.exec_qty if report is not None and report.reduce_only else ZERO
 
 
-def _held_before(book: "AccountBook", ledger: KeyLedger, fill: Fill) -> bool:
-    """Whether the venue held a position on the key, trueup's ledger none, just before
-    ``fill``: its last report shows one, is older than the fill (so the fill is not what
-    opened it), and newer than the fill that last took trueup's lifecycle flat (so it is not
-    that lifecycle's). A position opened before trueup watched, which the fill adds to."""
+def _held_before(book: "AccountBook", ledger: KeyLedger, fill: Fill) -> PositionReport | None:
+    """The venue's report of the position it held on the key, trueup's ledger none, just
+    before ``fill``, if its last report shows one and is older than the fill (so the fill is
+    not what opened it), newer than the fill that last took trueup's lifecycle flat (so it is
+    not that lifecycle's), and no older than the last fill that moved a position trueup did
+    not see open (so it counts that one). A position opened before trueup watched, which the
+    fill adds to or reduces."""
     position = book.positions.get(ledger.key)
     report = position.exchange if position is not None else None
     if report is None or not report.size or not _older(report, fill):
-        return False
-    last = ledger.last_close
-    return last is None or not _older(report, last)
+        return None
+    for last in (ledger.last_close, ledger.unseen):
+        if last is not None and _older(report, last):
+            return None
+    return report
 
 
 def _older(report: PositionReport, fill: Fill) -> bool:

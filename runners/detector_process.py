@@ -38,7 +38,7 @@ POLL_MS = 10  # how often the worker looks for new inputs
 STOP_TIMEOUT_S = 60.0
 PR_SET_PDEATHSIG = 1  # prctl(2)
 LOG_TAIL = 2000  # characters of a failed worker's log shown
-COMMAND = (sys.executable, "-m", "trueup.runners.cli", "worker", "--poll-ms", str(POLL_MS))
+COMMAND = (sys.executable, "-m", "trueup.runners.cli")  # trueup, its options then follow
 
 
 log = logging.getLogger("trueup.ingest")
@@ -53,9 +53,12 @@ def ingest_beside(service: TrueupService, captures: Iterable[Iterable[bytes]]) -
     start = journal.last_position()
     # As one process counts what its detectors emit: the captures' inputs, and those they
     # find undetected (the rules --rules just recorded, what --no-projections left). Not
-    # another ingest's meanwhile, which that one counts should it detect them itself.
-    ours = _stored_ids(journal, tracked_position(journal), start)
-    with DetectorProcess(journal.url) as detectors:
+    # another ingest's meanwhile, which that one counts should it detect them itself. The
+    # backlog is known by its inputs' keys, from the journal's rows: decoding its inputs is
+    # the worker's work, and doing it here as well would cost as much again.
+    backlog = journal.input_keys(tracked_position(journal), start)
+    ours: set[str] = set()
+    with DetectorProcess(journal.url, journal.give_up_after_s) as detectors:
         report = service.ingest(captures, detect=False, on_input=lambda e: ours.add(e.input_id))
         finished = detectors.caught_up(journal, report.last_stored)
     if not finished:
@@ -66,20 +69,7 @@ def ingest_beside(service: TrueupService, captures: Iterable[Iterable[bytes]]) -
         service.detect()
     elif detectors.failure is not None:
         log.warning("the detector process failed once caught up: %s", detectors.failure)
-    return replace(report, emitted=service.emitted_for(ours, start))
-
-
-def _stored_ids(journal: Journal, after: int, upto: int) -> set[str]:
-    """The ids of the inputs stored after position ``after`` up to ``upto``."""
-    ids: set[str] = set()
-    position = after
-    while position < upto:
-        page, last = journal.inputs(position, upto)
-        ids.update(event.input_id for _, event in page)
-        if last == position:
-            break
-        position = last
-    return ids
+    return replace(report, emitted=service.emitted_for(ours, start, backlog))
 
 
 def available() -> bool:
@@ -111,8 +101,11 @@ def leases_free(journal: Journal) -> bool:
 class DetectorProcess:
     """``trueup worker`` on the ingest's journal, started on entry, stopped on exit."""
 
-    def __init__(self, store_url: str) -> None:
+    def __init__(self, store_url: str, give_up_after_s: float | None = None) -> None:
         self.store_url = store_url
+        # The ingest's --give-up-after: a worker waiting on a busy journal for ever would
+        # keep the ingest, waiting for it to catch up, there for ever too.
+        self.give_up_after_s = give_up_after_s
         self._log: IO[bytes] | None = None
         self._process: subprocess.Popen[bytes] | None = None
         # Once stopped: what it said, had it exited with an error.
@@ -124,7 +117,7 @@ class DetectorProcess:
         # password, and any user on the machine can list a process's arguments.
         environment = {**os.environ, "TRUEUP_STORE": self.store_url}
         self._process = subprocess.Popen(
-            COMMAND,
+            self._command(),
             env=environment,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -132,6 +125,13 @@ class DetectorProcess:
             preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads here yet
         )
         return self
+
+    def _command(self) -> list[str]:
+        """The worker's command line: the store's settings the ingest was given, but its URL
+        (in the environment)."""
+        limit = self.give_up_after_s
+        waits = () if limit is None else ("--give-up-after", repr(limit))
+        return [*COMMAND, *waits, "worker", "--poll-ms", str(POLL_MS)]
 
     def caught_up(self, journal: Journal, position: int) -> bool:
         """Wait until the worker has processed the journal up to ``position``; False if it

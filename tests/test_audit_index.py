@@ -620,6 +620,59 @@ def as_format_1(store_url: str) -> None:
         connection.execute("INSERT INTO trueup_tracking VALUES (%s, 1)", (FORMAT_ROW,))
 
 
+# --- an order placed for a position under another spelling of its symbol ----------------------
+
+
+def tp1_placed_as(spelt: str) -> list[InputEvent]:
+    """A LIVE long of 0.3 BTCUSDT; its TP1 placed under the symbol spelt ``spelt``, filled;
+    then the exchange flat: a close after TP1, not a stop-loss."""
+    records = [
+        intent(T0, kind="account_mode", mode="LIVE"),
+        intent(
+            T0 + 1_000, kind="position_opened", position_id="p-1", category="linear",
+            symbol="BTCUSDT", position_idx=0, side="Buy", qty="0.3", mode="LIVE",
+        ),
+        position(T0 + 2_000, "BTCUSDT", "0.3"),
+        intent(
+            T0 + 2_100, kind="order_placed", position_id="p-1", order_link_id="p-1-tp1",
+            category="linear", symbol=spelt, purpose="TP1", side="Sell", qty="0.15",
+        ),
+        messages.capture_ws(T0 + 2_200, ACCOUNT, messages.ws_frame("order", [
+            messages.order_item(
+                symbol="BTCUSDT", order_id="o-tp1", order_link_id="p-1-tp1", side="Sell",
+                qty="0.15", status="Filled", cum_exec_qty="0.15", updated_time=T0 + 2_200,
+            )
+        ], message_id="o-1", creation_time=T0 + 2_200)),
+        position(T0 + 2_300, "BTCUSDT", "0.15"),
+        position(T0 + 9_000, "BTCUSDT", "0"),
+    ]  # fmt: skip
+    return [event(r) for r in records]
+
+
+@pytest.mark.parametrize("spelt", ["btcusdt", "BTC/USDT:USDT", "BTCUSDT "])
+@pytest.mark.parametrize("begun", ["by this trueup", "by an older trueup"])
+def test_a_tp1_placed_under_another_spelling_of_the_symbol_is_in_the_positions_audit(
+    journal: Journal, spelt: str, begun: str
+) -> None:
+    """The reconciler ties an order to its position by the position's id, whatever symbol
+    the intent spells: so does the audit, or it judges the close after TP1 a stop-loss."""
+    events = tp1_placed_as(spelt)
+    if begun == "by this trueup":
+        journal.append(events)
+    else:  # not indexed: read in full
+        old_append(journal, events[:1])
+        journal.append(events[1:])
+    reconciler = Reconciler()
+    told = [e for one in events for e in reconciler.apply(one) if isinstance(e, PositionClosed)]
+    assert [e.exit_reason for e in told] == ["EXCHANGE_CLOSED"]
+
+    result = TrueupService(journal).audit(VENUE, ACCOUNT, "BTCUSDT")
+
+    assert "OrderPlaced" in [t.type for t in result.timeline]
+    closes = [c for t in result.timeline for c in t.closed_by]
+    assert [c.exit_reason for c in closes if isinstance(c, PositionClosed)] == ["EXCHANGE_CLOSED"]
+
+
 # --- the index rows stay out of every other reading -------------------------------------------
 
 

@@ -3,6 +3,7 @@ worker beside it folds and judges it. It emits what one process would, says so a
 process would, never leaves its worker behind, and detects by itself what a worker that
 died left undone."""
 
+import json
 import os
 import signal
 import subprocess
@@ -16,6 +17,7 @@ import pytest
 from tests.inputs import T0, line, opened, position_frame
 from tests.scenarios import busy_session
 from tests.stored_events import by_account, emitted_in, inputs_in
+from trueup.adapters.store import codec
 from trueup.adapters.store.journal import Journal
 from trueup.projections.reconciliation import ReconciliationProjection
 from trueup.runners import detector_process
@@ -109,6 +111,33 @@ def test_an_ingest_beside_a_detector_process_says_what_a_backlog_it_found_emitte
     assert said[1] == said[0]
 
 
+def test_an_ingest_beside_a_detector_process_counts_a_backlog_without_reading_its_inputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What the backlog emitted is told by which inputs caused it, known from the journal's
+    rows: the backlog itself is the worker's to read, not the ingest's as well."""
+    backlog = capture(tmp_path, ("alice",), inputs=200)
+    tick = tmp_path / "tick.jsonl"
+    tick.write_bytes(line({"at": T0 + 10 * HOUR, "channel": "clock"}) + b"\n")
+    store = f"sqlite://{tmp_path}/journal.db"
+    assert main(["--store", store, "ingest", "--no-projections", str(backlog)]) == 0
+    with Journal.open(store) as journal:
+        waiting = {event.input_id for event in inputs_in(journal)}
+    capsys.readouterr()
+    decoded: list[str] = []
+    decode = codec.decode
+
+    def recorded(state: bytes, **options: Any) -> Any:
+        event = decode(state, **options)
+        decoded.append(event.input_id)
+        return event
+
+    monkeypatch.setattr(codec, "decode", recorded)
+    assert main(["--store", store, "ingest", "--detector-process", "always", str(tick)]) == 0
+    assert "emitted" in capsys.readouterr().out
+    assert waiting.isdisjoint(decoded)
+
+
 def test_an_ingest_whose_detector_process_fails_detects_by_itself(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -140,6 +169,40 @@ def test_an_ingest_whose_detector_process_is_killed_says_so_and_detects_by_itsel
     assert "the detectors run in this process instead" in said
     with Journal.open(store_url) as journal:
         assert by_account(emitted_in(journal)) == by_account(reference(store_url, tmp_path))
+
+
+# A stand-in for `trueup worker`: it writes down how trueup's own command line reads what
+# it was started with, then fails (so the ingest detects by itself).
+READS_ITS_COMMAND = """
+import json, os, sys
+from trueup.runners import cli
+given = cli._parser().parse_args(sys.argv[1:])
+with open(os.environ["TRUEUP_TEST_SEEN"], "w") as seen:
+    json.dump({"store": os.environ["TRUEUP_STORE"], "command": given.command.__name__,
+               "give_up_after": given.give_up_after}, seen)
+sys.exit(3)
+"""
+
+
+@pytest.mark.parametrize("give_up_after", [None, 7.5])
+def test_the_detector_process_waits_on_a_busy_journal_as_long_as_its_ingest_was_told(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, give_up_after: float | None
+) -> None:
+    """An ingest told to give up after S seconds hands S to its worker: one that waited for
+    ever would keep the ingest waiting on it for ever too."""
+    store_url = f"sqlite://{tmp_path}/journal.db"
+    seen = tmp_path / "seen.json"
+    monkeypatch.setenv("TRUEUP_TEST_SEEN", str(seen))
+    monkeypatch.setattr(detector_process, "COMMAND", (sys.executable, "-c", READS_ITS_COMMAND))
+    told = [] if give_up_after is None else ["--give-up-after", str(give_up_after)]
+    path = capture(tmp_path, ("alice",), inputs=50)
+    ingest = ["--store", store_url, *told, "ingest", "--detector-process", "always", str(path)]
+    assert main(ingest) == 0
+    assert json.loads(seen.read_text()) == {
+        "store": store_url,
+        "command": "_worker",
+        "give_up_after": give_up_after,
+    }
 
 
 def children(pid: int) -> list[int]:

@@ -17,12 +17,14 @@ from eventsourcing.persistence import (
     IntegrityError,
     PersistenceError,
     StoredEvent,
+    Tracking,
 )
 
 from trueup.adapters.bybit import messages
 from trueup.adapters.capture import decode_line
 from trueup.adapters.store import journal as journal_module
 from trueup.adapters.store.journal import Appended, Journal, emitted_key, marker_hex, marker_id
+from trueup.adapters.store.journal_format import ID_MARKERS, MARKERS_ROW
 from trueup.domain.emitted import PositionClosed
 from trueup.domain.events import InputEvent, InputRejected
 from trueup.domain.keys import TRUEUP_NAMESPACE, minted_id
@@ -474,6 +476,30 @@ def test_a_marker_key_as_text_is_its_uuid_s_hex_keyed_by_time_or_not() -> None:
     for event in (*positions(3), *odd_times):
         for timed in (True, False):
             assert marker_hex(event, timed=timed) == marker_id(event, timed=timed).hex
+
+
+@pytest.mark.parametrize("markers", ["keyed by time", "keyed by id, as before format 4"])
+def test_the_inputs_of_a_span_are_known_by_their_keys_as_what_they_caused_names_them(
+    journal: Journal, markers: str
+) -> None:
+    """An input's key, read from the rows beside it, is the one its id and receive time
+    give: what an input caused (an emitted event's cause and at) tells whether it was one
+    of a span, without a single input of it read."""
+    if markers != "keyed by time":
+        journal.recorder.insert_tracking(Tracking(MARKERS_ROW, ID_MARKERS))
+    before, span, after = positions(2), positions(5)[2:], positions(8)[5:]
+    journal.append(before)
+    start = journal.last_position()
+    journal.append(span)
+    end = journal.last_position()
+    journal.append(after)
+
+    keys = journal.input_keys(start, end)
+
+    assert keys == {journal.input_key(e.input_id, e.at) for e in span}
+    assert not keys & {journal.input_key(e.input_id, e.at) for e in (*before, *after)}
+    caused = msgspec.structs.replace(stop_loss(span[1].at, "p-0"), cause=span[1].input_id)
+    assert journal.input_key(caused.cause, caused.at) in keys
 
 
 def stop_loss(at: int, position_id: str) -> PositionClosed:

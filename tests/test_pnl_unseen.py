@@ -319,6 +319,80 @@ def test_on_aster_a_close_of_what_trueup_did_not_see_open_opens_nothing(
     assert (pnl["unrealised_pnl"], pnl["unrealised_source"]) == ("750", "venue")
 
 
+def aster_flip(mark: str) -> list[Json]:
+    """The long of 1 at 100000 held from before; the bot sells 3 at 101000 at once (rp: the
+    close of the 1, +1000), and the account update after it shows the short of 2 at 101000."""
+    risk = aster.position_risk(
+        symbol="BTCUSDT", position_amt="1", update_time=BEFORE, entry_price="100000",
+        mark_price="100000", unrealized_profit="0",
+    )  # fmt: skip
+    trade = aster.order_trade_update(
+        event_time=T0 + 1_001, transaction_time=T0 + 1_000, symbol="BTCUSDT", order_id=8,
+        side="SELL", qty="3", execution_type="TRADE", status="FILLED", last_qty="3",
+        last_price="101000", filled_qty="3", avg_price="101000", commission="1.5",
+        trade_id=80, realized_profit="1000",
+    )  # fmt: skip
+    unrealized = str((Decimal("101000") - Decimal(mark)) * 2)
+    short = aster.account_position(
+        symbol="BTCUSDT", amount="-2", entry_price="101000", unrealized=unrealized
+    )
+    update = aster.account_update(
+        event_time=T0 + 1_002, transaction_time=T0 + 1_000, reason="ORDER",
+        balances=[aster.balance("USDT", "1000")], positions=[short],
+    )  # fmt: skip
+    priced = aster.position_risk(
+        symbol="BTCUSDT", position_amt="-2", update_time=T0 + 1_000, entry_price="101000",
+        mark_price=mark, unrealized_profit=unrealized,
+    )  # fmt: skip
+    return [
+        aster.capture_rest(T0, ASTER, "/fapi/v2/positionRisk", {}, [risk]),
+        aster.capture_ws(T0 + 1_001, ASTER, trade),
+        aster.capture_ws(T0 + 1_002, ASTER, update),
+        aster.capture_rest(T0 + 2_000, ASTER, "/fapi/v2/positionRisk", {}, [priced]),
+    ]
+
+
+def test_on_aster_a_flip_of_a_long_trueup_did_not_see_open_opens_its_short() -> None:
+    # Aster names no closed size: the venue's position before the fill (the long of 1 its
+    # positionRisk showed) says 1 of the 3 closed what trueup never saw opened, and the 2
+    # past zero are a short trueup sees whole, at 101000, as on Bybit and Hyperliquid.
+    _, book = ledger_after_on("aster", ASTER, aster_flip(mark="100500"))
+    ledger = book.pnl.key(ASTER_KEY)
+    life = ledger.open
+    assert life is not None and ledger.unseen is None
+    assert (life.side.value, life.size, life.cost) == ("SHORT", Decimal("2"), Decimal("202000"))
+    assert (ledger.past_fees, life.fees) == (Decimal("0.5"), Decimal("1.0"))
+    assert ledger.realised == 0
+
+
+def test_on_aster_the_short_a_flip_opened_shows_trueups_figures(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = ingested(store_url, tmp_path, aster_flip(mark="100500"))
+    (row,) = json_lines(capsys, url, "positions", "--json")
+    pnl = row["pnl"]
+    assert (pnl["open"]["side"], pnl["open"]["size"]) == ("SHORT", "2")
+    # (101000 - 100500) x 2, from its own fill and the mark: trueup's, not only the venue's.
+    assert (Decimal(pnl["unrealised_pnl"]), pnl["unrealised_source"]) == (Decimal(1000), "trueup")
+
+
+def test_on_aster_a_report_older_than_the_last_unseen_fill_sizes_no_flip() -> None:
+    # Two sells backfilled together (userTrades after a reconnect), no update between: the
+    # long of 1 the report shows is not what the second sold against (the first took 0.5 of
+    # it), so it opens no short of a size the venue never held; the venue's word stands.
+    risk, flip = aster_flip(mark="100500")[:2]
+    first = aster.order_trade_update(
+        event_time=T0 + 501, transaction_time=T0 + 500, symbol="BTCUSDT", order_id=7,
+        side="SELL", qty="0.5", execution_type="TRADE", status="FILLED", last_qty="0.5",
+        last_price="100800", filled_qty="0.5", avg_price="100800", commission="0.25",
+        trade_id=70, realized_profit="400",
+    )  # fmt: skip
+    records = [risk, aster.capture_ws(T0 + 501, ASTER, first), flip]
+    _, book = ledger_after_on("aster", ASTER, records)
+    ledger = book.pnl.key(ASTER_KEY)
+    assert ledger.open is None and ledger.unseen is not None
+
+
 # --- Hyperliquid: no closedSize; its startPosition (the position before the fill) says ------
 
 HL_USER = "0x" + "ab" * 20

@@ -12,7 +12,10 @@ keyed by the batch's last version in that stream (so no two batches ever share a
   refused snapshot pages, scopes this process had not declared yet, and, in a process's
   first batch for the account, the version from which its inputs are all indexed.
 Beside each position opening and order placement, a row under the position's (or the
-order's) id names its symbol, so that a later intent naming only that id finds it.
+order's) id names its symbol, so that a later intent naming only that id finds it. An order
+placement is filed under the symbols its position was opened for before it too, whatever
+symbol it spells itself (``btcusdt``, ccxt's ``BTC/USDT:USDT``): the book ties it to the position by
+the position's id, so a TP1 placed so is still that position's TP1.
 
 Pages are filed by scope, not under every symbol they might flatten: whether one flattens a
 symbol's key depends on the fold (only a key held, or never reported, is), so the audit
@@ -147,13 +150,17 @@ def decode_versions(state: bytes) -> list[int]:
 
 def owners_needed(placed: Iterable[Placed]) -> set[UUID]:
     """The owner rows to read before indexing a batch: those of the intents in it that
-    name only a position or an order."""
+    name only a position or an order, and of the positions orders are placed for."""
     return {owner for p in placed if (owner := _owner_named(p)) is not None}
 
 
 def _owner_named(placed: Placed) -> UUID | None:
     event = placed.event
-    if isinstance(event, LocalPositionResized | LocalPositionClosed | LocalPositionCleaned):
+    # An order placed for a position: whatever symbol it spells, the book ties it to the
+    # position by its id (another spelling, ``btcusdt`` or ccxt's, is still that position's).
+    if isinstance(
+        event, LocalPositionResized | LocalPositionClosed | LocalPositionCleaned | OrderPlaced
+    ):
         return position_owner_id(placed.stream, event.position_id)
     if isinstance(event, OrderCancelled):
         return order_owner_id(placed.stream, event.client_order_id)
@@ -195,7 +202,8 @@ class _AccountBatch:
 
     def _placed(self, event: OrderPlaced, version: int) -> None:
         self._own(order_owner_id(self.stream, event.client_order_id), event.symbol, version)
-        self._name((event.symbol,), version)
+        position = self.owners.get(position_owner_id(self.stream, event.position_id), ())
+        self._name((event.symbol, *sorted(position)), version)
 
     def _position_intent(
         self, event: LocalPositionResized | LocalPositionClosed | LocalPositionCleaned, version: int

@@ -47,6 +47,11 @@ def _type_of(state: bytes) -> bytes:
     return state[len(_TYPE_HEAD) : end]
 
 
+def is_type(state: bytes, type_: str) -> bool:
+    """Whether a stored event is of ``type_``, read from its head without decoding it."""
+    return state.startswith(_TYPE_HEAD + type_.encode() + b'"')
+
+
 def _decode(decoders: Mapping[bytes, msgspec.json.Decoder[Any]], state: bytes) -> Any:
     kind = _type_of(state)
     decoder = decoders.get(kind)

@@ -1,5 +1,6 @@
 """Reading the journal in order for a projection: a page of rows, of which only the inputs
-are fetched, as fast as each database allows.
+are fetched, as fast as each database allows; and the keys of a span's inputs, read from
+the markers beside them (a key is what the input's id and receive time give: journal.py).
 
 A projection follows every row (its position is the last row read) but reads only the
 inputs: markers, index rows and emitted events, well over half the rows, are passed over
@@ -124,5 +125,75 @@ def _generic(recorder: ProcessRecorder) -> PageReader:
             if n.topic.startswith(INPUT_TOPIC_PREFIX)
         ]
         return Page(rows, page[-1].id if page else after)
+
+    return read
+
+
+# (after, at most this many markers, up to) -> the keys (32 hex digits) of the inputs whose
+# markers those are, and the position of the last of them (``after`` if none)
+KeyReader = Callable[[int, int, int], tuple[list[str], int]]
+
+
+def key_reader(recorder: ProcessRecorder, marker_topic: str) -> KeyReader:
+    def sqlite(recorder: SQLiteAggregateRecorder) -> KeyReader:
+        return _sqlite_keys(recorder, marker_topic)
+
+    def postgres(recorder: "PostgresAggregateRecorder") -> KeyReader:
+        return _postgres_keys(recorder, marker_topic)
+
+    def generic(recorder: ProcessRecorder) -> KeyReader:
+        return _generic_keys(recorder, marker_topic)
+
+    return for_database(recorder, sqlite, postgres, generic)
+
+
+def _hex(key: UUID | str) -> str:
+    # SQLite holds the keys as text (trueup writes them as UUID.hex); PostgreSQL as UUIDs.
+    return key.hex if isinstance(key, UUID) else key.replace("-", "").lower()
+
+
+def _sqlite_keys(recorder: SQLiteAggregateRecorder, marker_topic: str) -> KeyReader:
+    query = (
+        f"SELECT rowid, originator_id FROM {recorder.events_table_name} "  # noqa: S608 - the library's own table name
+        "WHERE rowid > ? AND rowid <= ? AND topic = ? ORDER BY rowid LIMIT ?"
+    )
+
+    def read(after: int, limit: int, upto: int) -> tuple[list[str], int]:
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(query, (after, upto, marker_topic, limit))
+            rows = cursor.fetchall()
+        return [_hex(row[1]) for row in rows], (rows[-1][0] if rows else after)
+
+    return read
+
+
+def _postgres_keys(recorder: "PostgresAggregateRecorder", marker_topic: str) -> KeyReader:
+    from psycopg.sql import SQL, Identifier
+
+    query = SQL(
+        "SELECT notification_id, originator_id FROM {schema}.{table} "
+        "WHERE notification_id > %s AND notification_id <= %s AND topic = %s "
+        "ORDER BY notification_id LIMIT %s"
+    ).format(
+        schema=Identifier(recorder.datastore.schema),
+        table=Identifier(recorder.events_table_name),
+    )
+
+    def read(after: int, limit: int, upto: int) -> tuple[list[str], int]:
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(query, (after, upto, marker_topic, limit), prepare=True)
+            rows = cursor.fetchall()
+        keys = [_hex(row["originator_id"]) for row in rows]
+        return keys, (rows[-1]["notification_id"] if rows else after)
+
+    return read
+
+
+def _generic_keys(recorder: ProcessRecorder, marker_topic: str) -> KeyReader:
+    def read(after: int, limit: int, upto: int) -> tuple[list[str], int]:
+        page = recorder.select_notifications(
+            after, limit, stop=upto, topics=[marker_topic], inclusive_of_start=False
+        )
+        return [_hex(n.originator_id) for n in page], (page[-1].id if page else after)
 
     return read

@@ -28,7 +28,7 @@ from eventsourcing.persistence import IntegrityError, Notification, StoredEvent,
 
 from trueup.adapters.store import codec
 from trueup.adapters.store.backend import Backend
-from trueup.adapters.store.input_pages import Page, PageRow, page_reader
+from trueup.adapters.store.input_pages import Page, PageRow, key_reader, page_reader
 from trueup.adapters.store.journal_format import TIMED_MARKERS, marker_keys
 from trueup.adapters.store.lease import Lease
 from trueup.adapters.store.location import StoreError, is_postgres, settings, shown
@@ -39,7 +39,13 @@ from trueup.adapters.store.stream_states import state_reader
 from trueup.adapters.store.unreadable import Row, Unreadable, undecodable_input
 from trueup.adapters.store.view_table import Recent, RecentKind, ViewTable, ViewWrites
 from trueup.domain.emitted import Emitted
-from trueup.domain.events import InputEvent, InputRejected, RulesSet
+from trueup.domain.events import (
+    InputEvent,
+    InputRejected,
+    LocalPositionOpened,
+    OrderPlaced,
+    RulesSet,
+)
 from trueup.domain.keys import account_stream_id, rules_stream_id
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.in_force import Recorded, RulesInForce
@@ -57,6 +63,7 @@ DECISION_TOPIC = "trueup.decision"
 APPEND_RACES = 50
 _INPUT_TOPICS = frozenset(codec.TOPICS.values())
 PAGE = 2000
+KEYS_PAGE = 20_000  # inputs' keys read at a time: 32 characters each
 # Rules changes read back at a time, looking for those in force at an instant.
 RULES_PAGE = 50
 
@@ -129,6 +136,7 @@ class Journal:
         self._read_versions = version_reader(self.recorder)
         self._read_streams = streams_reader(self.recorder)
         self._read_page = page_reader(self.recorder)
+        self._read_keys = key_reader(self.recorder, MARKER_TOPIC)
 
     @classmethod
     def open(
@@ -407,6 +415,32 @@ class Journal:
         marker = marker_id(event, timed=self._timed_markers)
         return bool(self.recorder.select_events(marker, limit=1))
 
+    def input_keys(self, after: int, upto: int) -> set[str]:
+        """The keys (``input_key``) of the inputs stored after position ``after`` up to
+        ``upto``, read from their markers: not one of the inputs is read."""
+        keys: set[str] = set()
+        while after < upto:
+            page, last = self._retrying(partial(self._keys, after, upto))
+            keys.update(page)
+            if last == after:
+                break
+            after = last
+        return keys
+
+    def _keys(self, after: int, upto: int) -> tuple[list[str], int]:
+        # Looked up when called: a reconnection replaces the reader.
+        return self._read_keys(after, KEYS_PAGE, upto)
+
+    def input_key(self, input_id: str, at: int) -> str:
+        """The key of the input of this id and receive time, as ``input_keys`` gives it: an
+        emitted event's ``cause`` and ``at`` name the input that caused it."""
+        if self._timed_markers is None:
+            keys = self._retrying(lambda: marker_keys(self.recorder))
+            self._timed_markers = keys == TIMED_MARKERS
+        if self._timed_markers:
+            return _timed_key(at, input_id).hex
+        return UUID(input_id).hex
+
     def _stored(
         self, events: Iterable[InputEvent]
     ) -> tuple[list[StoredEvent], dict[UUID, int], "Declared"]:
@@ -552,14 +586,27 @@ class Journal:
     def account_inputs(
         self, venue: str, account: str, symbol: str | None = None
     ) -> Iterator[tuple[int, InputEvent]]:
-        """``account_events``, each with its position in the journal."""
+        """``account_events``, each with its position in the journal. With ``symbol``, the
+        orders placed for a position opened for it are among them, whatever symbol they
+        spell (as the audit index files them: audit_index.py)."""
         stream = account_stream_id(venue, account)
+        opened: set[str] = set()  # the ids of the positions opened for the symbol so far
         for row in self._account_rows(stream):
-            if symbol is not None and not codec.mentions(row.state, symbol):
+            state = row.state
+            named = symbol is None or codec.mentions(state, symbol)
+            if not named and not (opened and codec.is_type(state, OrderPlaced.type)):
                 continue
-            event = self._decoded(stream, row.version, row.state, venue, account)
-            if event is not None:
-                yield row.position, event
+            event = self._decoded(stream, row.version, state, venue, account)
+            if event is None:
+                continue
+            if symbol is not None:
+                if isinstance(event, LocalPositionOpened) and event.symbol == symbol:
+                    opened.add(event.position_id)
+                elif not named and not (
+                    isinstance(event, OrderPlaced) and event.position_id in opened
+                ):
+                    continue
+            yield row.position, event
 
     def symbol_history(self, venue: str, account: str, symbol: str) -> "IndexedHistory | None":
         """The inputs that may concern ``symbol``, found through the audit index; None when
