@@ -189,5 +189,5 @@ def views_at(
     if at is not None and account_view is not None and at < account_view.freshness.clock:
         return None  # the past: only a replay knows it
     if at is not None and journal.rules_changed_after(at):
-        return None  # the views weigh by today's rules, not those in force then
+        return None  # the views weigh by today's rules, which may not have been in force then
     return reader, account_view

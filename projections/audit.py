@@ -85,13 +85,14 @@ def audit(
     auditor = Auditor(venue, account, symbol, position_idx, as_of, rules=rules)
     for where, event in inputs:
         auditor.take(where, event)
-    return auditor.result
+    return auditor.finished()
 
 
 class Auditor:
     """An audit under way: folds the events it is given, noting each change to a key of the
     symbol audited (of its ``position_idx``, if given) made before ``as_of``. Each input is
-    folded under the rules recorded before it in the journal, as the reconciler folded it."""
+    folded under the rules recorded before it in the journal, as the reconciler folded it,
+    whatever their instants: an input dated by ``as_of`` puts in force all recorded before it."""
 
     def __init__(
         self,
@@ -103,14 +104,21 @@ class Auditor:
         *,
         rules: RulesInForce | None = None,
     ) -> None:
-        # Those a replay as of the instant audited applies: none recorded after it.
-        self._rules_in_force = (rules or RulesInForce()).as_of(as_of)
+        self._rules_in_force = rules or RulesInForce()
         # Its timeout is set again before each input, to the rules in force then.
         book = AccountBook(venue, account, RuleConfig().pagination_timeout_ms)
-        audited = self._rules_in_force.at(as_of)
-        self.result = Audit(symbol, position_idx, as_of, book, rules=audited)
+        self.result = Audit(symbol, position_idx, as_of, book)
         self._closes = LocalCloses()
         self._last: dict[PositionKey, JSON] = {}
+        # The journal position of the last input folded: rules recorded before it are in
+        # force at the instant audited, whatever their own instants.
+        self._folded_upto: int | None = None
+
+    def finished(self) -> Audit:
+        """The audit, its risk weighed by the rules in force at the instant audited."""
+        result = self.result
+        result.rules = self._rules_in_force.at(result.as_of, applied_to=self._folded_upto)
+        return result
 
     @property
     def book(self) -> AccountBook:
@@ -134,6 +142,8 @@ class Auditor:
         result = self.result
         book, symbol, position_idx = result.book, result.symbol, result.position_idx
         rules = self.rules_before(where)
+        if self._folded_upto is None or where > self._folded_upto:
+            self._folded_upto = where
         # As the reconciler does at a RulesSet: a run under way waits the new timeout.
         book.snapshots.timeout_ms = rules.pagination_timeout_ms
         changed = book.apply(event)

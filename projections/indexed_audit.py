@@ -72,7 +72,7 @@ def audit_indexed(
     """The audit ``projections.audit.audit`` gives of the account's inputs, from the index."""
     auditor = Auditor(venue, account, symbol, position_idx, as_of, rules=rules)
     _Walk(auditor, index).run()
-    return auditor.result
+    return auditor.finished()
 
 
 class _Lane:

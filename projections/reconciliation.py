@@ -24,7 +24,7 @@ from trueup.adapters.store.lease import Lease
 from trueup.adapters.store.snapshots import Snapshot
 from trueup.adapters.store.view_table import RecentKind, ViewWrites
 from trueup.domain.emitted import Emitted
-from trueup.domain.events import InputEvent, InputRejected
+from trueup.domain.events import InputEvent, InputRejected, RulesSet
 from trueup.domain.reconciler import Account, Reconciler
 from trueup.domain.rules.config import RuleConfig
 from trueup.projections import view_building, views
@@ -440,11 +440,11 @@ def replay(
 ) -> Reconciler:
     """The reconciled state as of the journal's end: each partition's last snapshot and the
     inputs after it; with ``account``, only that account's partition. With ``as_of``, as of
-    that instant: only the inputs stored by then (those whose ``at`` is no later), from a
-    snapshot only if it holds none after."""
+    that instant: only the inputs dated by then, each under the rules the reconciler applied
+    to it (``_AsOf``), from a snapshot only if it holds nothing after."""
     numbers = ALL if account is None else (partition_of(*account),)
     starts = _starts(journal, numbers, config, as_of=as_of)
-    _apply(journal, starts, upto=None, as_of=as_of)
+    _apply(journal, starts, upto=None, as_of=None if as_of is None else _AsOf(as_of, account))
     return _merged([starts[n].reconciler for n in numbers], config)
 
 
@@ -479,7 +479,7 @@ def _starts(
         if start is None and not journal.tracked_position(tracker(n)):
             legacy = last_snapshot(journal, LEGACY_TRACKER)
             start = None if legacy is None else Snapshot(legacy.position, _only(legacy, n))
-        if start is not None and as_of is not None and _latest_input(start.reconciler) > as_of:
+        if start is not None and as_of is not None and _after(journal, start, as_of):
             start = None
         starts[n] = (
             _Start(start.reconciler, start.position, start.size)
@@ -500,8 +500,41 @@ def _only(snapshot: Snapshot, number: int) -> Reconciler:
     return part
 
 
-def _latest_input(reconciler: Reconciler) -> int:
-    return max((book.clock for book in reconciler.books.values()), default=0)
+def _after(journal: Journal, snapshot: Snapshot, as_of: int) -> bool:
+    """Whether ``snapshot`` holds what a replay as of ``as_of`` may not: an input dated after
+    it, or rules dated after it that no input it holds may have put in force."""
+    latest = max((book.clock for book in snapshot.reconciler.books.values()), default=0)
+    return latest > as_of or journal.rules_recorded().dated_after(as_of, snapshot.position)
+
+
+class _AsOf:
+    """A replay as of an instant: the inputs dated by then, and each RulesSet the reconciler
+    applied to one of them. One dated after is held back until an input dated by then
+    comes, of the account asked about (any, when None) or of every account, and dropped if
+    none does: those rules judged nothing the account showed by then."""
+
+    def __init__(self, instant: int, account: Account | None) -> None:
+        self.instant = instant
+        self.account = account
+        self.held: list[tuple[int, InputEvent]] = []
+
+    def taken(self, where: int, event: InputEvent) -> list[tuple[int, InputEvent]]:
+        """The inputs to apply on reading ``event``, stored at ``where``: none, itself, or
+        itself after the rules it puts in force."""
+        if event.at > self.instant:
+            if isinstance(event, RulesSet):
+                self.held.append((where, event))
+            return []
+        if self.held and self._releases(event):
+            taken, self.held = [*self.held, (where, event)], []
+            return taken
+        return [(where, event)]
+
+    def _releases(self, event: InputEvent) -> bool:
+        """Whether the reconciler judged the account asked about on ``event``."""
+        if self.account is None or not event.venue:  # a tick, or rules, for every account
+            return True
+        return (event.venue, event.account) == self.account
 
 
 def last_snapshot(journal: Journal, tracker: str, upto: int | None = None) -> Snapshot | None:
@@ -518,11 +551,11 @@ def _apply(
     journal: Journal,
     starts: Mapping[int, _Start],
     upto: Mapping[int, int] | None,
-    as_of: int | None,
+    as_of: _AsOf | None,
 ) -> None:
     """Apply to each partition the inputs after its start (up to its ``upto`` position,
-    else the end; none later than ``as_of``), reading the journal once, emitting nothing;
-    with ``upto``, counting in each start the inputs it read and applied."""
+    else the end; with ``as_of``, those it takes), reading the journal once, emitting
+    nothing; with ``upto``, counting in each start the inputs it read and applied."""
     if not starts:
         return
     position = min(s.position for s in starts.values())
@@ -534,16 +567,15 @@ def _apply(
             break
         if upto is not None:
             stored_at += [where for where, _ in events]
-        for where, event in events:
-            if as_of is not None and event.at > as_of:
-                continue
-            for n in partitions_of(event):
-                start = starts.get(n)
-                if start is None or where <= start.position:
-                    continue
-                if upto is None or where <= upto[n]:
-                    start.reconciler.apply(event)
-                    start.applied += 1
+        for read in events:
+            for where, event in [read] if as_of is None else as_of.taken(*read):
+                for n in partitions_of(event):
+                    start = starts.get(n)
+                    if start is None or where <= start.position:
+                        continue
+                    if upto is None or where <= upto[n]:
+                        start.reconciler.apply(event)
+                        start.applied += 1
         position = last
     if upto is not None:
         for n, start in starts.items():

@@ -256,48 +256,58 @@ def test_the_rules_in_force_at_an_instant_are_the_last_recorded_by_then(journal:
     changes = [rules(T0 + i * HOUR, cooldown_ms=(i + 1) * 60_000) for i in range(60)]
     journal.append(changes)
     assert journal.rules_in_force() == RuleConfig(cooldown_ms=60 * 60_000)
-    assert journal.rules_in_force(T0 + 59 * HOUR) == RuleConfig(cooldown_ms=60 * 60_000)
-    # Many pages back, and between two changes: the earlier one.
-    assert journal.rules_in_force(T0 + 3 * HOUR + 1) == RuleConfig(cooldown_ms=4 * 60_000)
-    assert journal.rules_in_force(T0 - 1) == RuleConfig()  # none yet: the defaults
+    recorded = journal.rules_recorded()  # more than a page of them
+    assert recorded.at(None) == RuleConfig(cooldown_ms=60 * 60_000)
+    assert recorded.at(T0 + 59 * HOUR) == RuleConfig(cooldown_ms=60 * 60_000)
+    # Between two changes: the earlier one.
+    assert recorded.at(T0 + 3 * HOUR + 1) == RuleConfig(cooldown_ms=4 * 60_000)
+    assert recorded.at(T0 - 1) == RuleConfig()  # none yet: the defaults
     assert journal.rules_changed_after(T0 + 58 * HOUR)
     assert not journal.rules_changed_after(T0 + 59 * HOUR)
 
 
-def test_every_instant_of_a_history_has_the_rules_the_journal_says_were_in_force_then(
+def test_of_rules_recorded_out_of_their_instants_order_the_last_recorded_by_then_is_in_force(
     journal: Journal,
 ) -> None:
-    """What the audit weighs risk with as of an instant: one read of every change, the same
-    answer as asking the journal at each instant, also of changes recorded out of their
-    instants' order."""
+    """No input among them: each is in force from its instant, the one recorded last of
+    those dated by then; one recorded later but dated earlier takes over from its instant."""
     at = [T0 + 2 * HOUR, T0, T0 + HOUR, T0 + 3 * HOUR, T0 + 3 * HOUR]
     journal.append([rules(when, cooldown_ms=(i + 1) * 60_000) for i, when in enumerate(at)])
     recorded = journal.rules_recorded()
-    for instant in [None, T0 - 1, T0, T0 + HOUR - 1, T0 + HOUR, T0 + 2 * HOUR, T0 + 4 * HOUR]:
-        assert recorded.at(instant) == journal.rules_in_force(instant), instant
-    assert recorded.at(T0 + 3 * HOUR) == RuleConfig(cooldown_ms=5 * 60_000)
+    expected = {
+        None: 5,
+        T0 - 1: None,
+        T0: 2,
+        T0 + HOUR - 1: 2,
+        T0 + HOUR: 3,
+        T0 + 2 * HOUR: 3,  # the first, dated then, was recorded before the third
+        T0 + 3 * HOUR: 5,
+        T0 + 4 * HOUR: 5,
+    }
+    for instant, minutes in expected.items():
+        in_force = RuleConfig() if minutes is None else RuleConfig(cooldown_ms=minutes * 60_000)
+        assert recorded.at(instant) == in_force, instant
 
 
 def test_an_input_is_folded_under_the_rules_stored_before_it_whatever_their_instants(
     journal: Journal,
 ) -> None:
-    """As the reconciler applies each RulesSet at its place in the journal: rules dated
-    before an input but stored after it are not in force for it; as of an instant, rules
-    dated after it are left out, as a replay as of then leaves them out."""
+    """As the reconciler applies each RulesSet at its place in the journal: an input is
+    folded under the rules stored before it, even rules dated after it, and those are in
+    force at its instant; rules stored after it are not in force for it."""
     held = {"symbol": "BTCUSDT", "side": "Buy", "size": "1", "seq": 1}
-    journal.append([rules(T0 + HOUR, cooldown_ms=60_000)])
+    journal.append([rules(T0 + 5 * HOUR, cooldown_ms=60_000)])
     journal.append([event(position_frame(T0 + 2 * HOUR, **held, updated_time=T0))])
-    journal.append([rules(T0, cooldown_ms=120_000)])
+    journal.append([rules(T0 + 4 * HOUR, cooldown_ms=120_000)])
     journal.append([event(position_frame(T0 + 3 * HOUR, **held, updated_time=T0))])
     first, second = (where for where, _ in journal.account_inputs("bybit", "main"))
     recorded = journal.rules_recorded()
     assert recorded.before(first) == RuleConfig(cooldown_ms=60_000)
     assert recorded.before(second) == RuleConfig(cooldown_ms=120_000)
-    then = recorded.as_of(T0 + HOUR - 1)
-    assert (then.before(first), then.before(second)) == (
-        RuleConfig(),
-        RuleConfig(cooldown_ms=120_000),
-    )
+    assert recorded.at(T0 + 2 * HOUR) == RuleConfig()  # by their instants alone: none yet
+    assert recorded.at(T0 + 2 * HOUR, applied_to=first) == RuleConfig(cooldown_ms=60_000)
+    assert recorded.at(T0 + 3 * HOUR, applied_to=first) == RuleConfig(cooldown_ms=60_000)
+    assert recorded.at(T0 + 3 * HOUR, applied_to=second) == RuleConfig(cooldown_ms=120_000)
 
 
 # --- a change of rules judges every key again ------------------------------------------------

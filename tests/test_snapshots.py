@@ -246,7 +246,7 @@ def test_a_restart_wakes_the_partitions_a_batch_has_work_for_in_one_read_of_the_
     replays: list[list[int]] = []
     replay = reconciliation._apply
 
-    def counted(journal: Journal, starts: Any, upto: Any, as_of: int | None) -> None:
+    def counted(journal: Journal, starts: Any, upto: Any, as_of: Any) -> None:
         replays.append(sorted(starts))
         replay(journal, starts, upto, as_of)
 

@@ -506,10 +506,10 @@ class Journal:
                 owners.setdefault(stream, set()).add(orjson.loads(state))
         return owners
 
-    def rules_in_force(self, as_of: int | None = None) -> RuleConfig:
-        """The rules the last RulesSet input recorded (by instant ``as_of``, when given); the
-        defaults if none was."""
-        found = self._last_rules_set(as_of)
+    def rules_in_force(self) -> RuleConfig:
+        """The rules the last RulesSet input recorded; the defaults if none was. Those in
+        force at an instant hang on the inputs around them too: ``rules_recorded().at``."""
+        found = self._last_rules_set()
         return found.rules if found is not None else RuleConfig()
 
     def rules_recorded(self) -> RulesInForce:
@@ -527,15 +527,15 @@ class Journal:
             after = page[-1].version
 
     def rules_changed_after(self, at: int) -> bool:
-        """Whether rules were recorded after instant ``at``: then what is in force now is not
-        what was in force then."""
-        last = self._last_rules_set(None)
+        """Whether the last rules recorded are dated after instant ``at``: then what is in
+        force now may not have been in force then."""
+        last = self._last_rules_set()
         return last is not None and last.at > at
 
-    def _last_rules_set(self, as_of: int | None) -> RulesSet | None:
-        """The last RulesSet stored with ``at`` no later than ``as_of`` (any, when None)."""
+    def _last_rules_set(self) -> RulesSet | None:
+        """The last RulesSet stored, if any."""
         upto: int | None = None
-        limit = 1  # most often the last is the one asked for: read alone first
+        limit = 1  # the last is the one, unless this trueup cannot read it: read alone first
         while True:
             page = self._retrying(
                 partial(
@@ -544,7 +544,7 @@ class Journal:
             )
             for row in page:
                 event = codec.decode(row.state)
-                if isinstance(event, RulesSet) and (as_of is None or event.at <= as_of):
+                if isinstance(event, RulesSet):
                     return event
             if len(page) < limit:
                 return None
