@@ -141,6 +141,9 @@ def test_a_symbol_whose_name_says_no_coin_names_none() -> None:
         ("linear", "BTCUSDT-26DEC25", Contract("BTC", "USDT", "USDT", "USDT")),
         ("linear", "ETHUSDT-14FEB25", Contract("ETH", "USDT", "USDT", "USDT")),
         ("linear", "BTC-26DEC25", Contract("BTC", "USDC", "USDC", "USDC")),
+        # A day of one digit, as Bybit's option names write theirs (BTC-6JAN23-18000-C).
+        ("linear", "BTCUSDT-7MAR25", Contract("BTC", "USDT", "USDT", "USDT")),
+        ("linear", "ETH-7MAR25", Contract("ETH", "USDC", "USDC", "USDC")),
         # An inverse future settles in its base coin; sized in USD, as BTCUSD is.
         ("inverse", "BTCUSDZ25", Contract("BTC", "USD", "BTC", "USD")),
         ("inverse", "ETHUSDH26", Contract("ETH", "USD", "ETH", "USD")),

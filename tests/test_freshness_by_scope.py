@@ -175,6 +175,25 @@ def test_a_list_by_settle_coin_flattens_the_dated_futures_it_omits_and_no_other(
     assert all(p.exchange_qty == 0 for p in positions.values())
 
 
+@pytest.mark.parametrize(
+    ("future", "settle_coin"), [("BTCUSDT-7MAR25", "USDT"), ("ETH-7MAR25", "USDC")]
+)
+def test_a_future_whose_day_has_one_digit_is_listed_and_closed_as_any_other(
+    local: Journal, future: str, settle_coin: str
+) -> None:
+    """Bybit's docs spell a future's day in two digits (BTCUSDT-21FEB25, BTC-24MAR23), its
+    options' without a leading zero (BTC-6JAN23-18000-C): a future so named is read too."""
+    # Held, then closed by hand: the list of its settle coin no longer names it.
+    held_then_listed = (
+        bybit_position(T0, future, "0.5"),
+        bybit_list(T0 + 1_000, settleCoin=settle_coin),
+    )
+    positions = folded(*held_then_listed).book("bybit", "main").positions
+    assert {key.symbol: p.exchange_qty for key, p in positions.items()} == {future: 0}
+    ingest(local, bybit_list(T0, settleCoin=settle_coin))
+    assert verdict(local, "bybit", "main", future, T0 + 1_000).allowed
+
+
 def test_an_inverse_list_by_coin_flattens_that_coins_contracts_alone() -> None:
     def inverse(symbol: str) -> JSON:
         item = bybit.position_item(

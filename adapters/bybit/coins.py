@@ -20,10 +20,11 @@ EQUITY_COIN = USD
 # spells names); a name's forms below hold it as {base}.
 _BASE = r"[^\W_a-z]+"
 _BASE_HOLE = "{base}"
-_DELIVERY = "[0-9]{2}[A-Z]{3}[0-9]{2}"  # a future's: 26DEC25
-_QUARTER = "[HMUZ][0-9]{2}"  # an inverse future's quarter and year: Z25
-# An option's expiry, day without a leading zero in Bybit's own examples (BTC-6JAN23-18000-C).
+# A future's delivery day or an option's expiry: day, month, year. Bybit's docs give its
+# futures' days in two digits (BTCUSDT-21FEB25) and its options' without a leading zero
+# (BTC-6JAN23-18000-C); either is read of both, or a future so named would be of no family.
 _EXPIRY = "[0-9]{1,2}[A-Z]{3}[0-9]{2}"
+_QUARTER = "[HMUZ][0-9]{2}"  # an inverse future's quarter and year: Z25
 
 
 class _Family(NamedTuple):
@@ -38,10 +39,10 @@ class _Family(NamedTuple):
 
 _FAMILIES = (
     _Family(LINEAR, "{base}USDT", "USDT", "USDT", "USDT"),  # BTCUSDT
-    _Family(LINEAR, f"{{base}}USDT-{_DELIVERY}", "USDT", "USDT", "USDT"),  # BTCUSDT-26DEC25
+    _Family(LINEAR, f"{{base}}USDT-{_EXPIRY}", "USDT", "USDT", "USDT"),  # BTCUSDT-26DEC25
     _Family(LINEAR, "{base}(?:USDC|PERP)", "USDC", "USDC", "USDC"),  # ETHUSDC, BTCPERP
     # BTC-26DEC25; a base cannot end in USDT, or a USDT future would read as one.
-    _Family(LINEAR, f"{{base}}(?<!USDT)-{_DELIVERY}", "USDC", "USDC", "USDC"),
+    _Family(LINEAR, f"{{base}}(?<!USDT)-{_EXPIRY}", "USDC", "USDC", "USDC"),
     # Sized in contracts of one USD each: its notional is counted in USD.
     _Family(INVERSE, f"{{base}}USD(?:{_QUARTER})?", USD, None, USD),  # BTCUSD, BTCUSDZ25
     _Family(OPTION, f"{{base}}-{_EXPIRY}-[0-9]+-[CP]-USDT", "USDT", "USDT", None),
