@@ -156,7 +156,16 @@ def test_a_bybit_dated_future_is_counted_in_the_coin_its_perpetual_is(
 
 
 @pytest.mark.parametrize("category", ["linear", "option", "inverse"])
-@pytest.mark.parametrize("symbol", ["BTC-13FEB25-89000-P-USDT", "ETH-28FEB25-2800-C"])
+@pytest.mark.parametrize(
+    "symbol",
+    [
+        "BTC-13FEB25-89000-P-USDT",
+        "ETH-28FEB25-2800-C",
+        # A coin worth less than its strike's unit has a strike with decimals.
+        "XRP-27DEC24-0.5-C",
+        "DOGE-7MAR25-0.12-P-USDT",
+    ],
+)
 def test_a_bybit_option_is_never_read_as_a_linear_contract(category: str, symbol: str) -> None:
     # BTC-13FEB25-89000-P-USDT ends as BTCUSDT does: its name is an option's all the same.
     assert bybit_coins.contract(category, symbol) is None

@@ -136,6 +136,12 @@ def test_a_list_of_linear_usdt_contracts_vouches_for_no_other_symbol(
             ["BTC-13FEB25-89000-P-USDT", "BTC-28FEB25-90000-C", "BTC-6JAN26-18000-C"],
             ["ETH-28FEB25-2800-C", "ETH-13FEB25-2800-P-USDT", "BTCUSDT", "BTC-26DEC25"],
         ),
+        # A strike with decimals, as a coin worth less than a dollar has (XRP, DOGE).
+        (
+            {"category": "option", "baseCoin": "XRP"},
+            ["XRP-27DEC24-0.5-C", "XRP-7MAR25-2.25-P-USDT", "XRP-27DEC24-3-C"],
+            ["DOGE-27DEC24-0.12-P", "XRPUSDT", "BTC-27DEC24-0.5-C"],
+        ),
         (
             {"category": "option"},
             ["BTC-13FEB25-89000-P-USDT", "ETH-28FEB25-2800-C", "SOL-27MAR26-150-P-USDT"],
@@ -227,12 +233,14 @@ def test_an_option_list_by_base_coin_says_so_and_flattens_that_coins_options_alo
     still = held("BTC-28FEB25-90000-C", "2", seq=5)
     records = (
         option("BTC-13FEB25-89000-P-USDT", 3),
+        option("BTC-27DEC24-0.5-C", 6),
         option("ETH-28FEB25-2800-C", 4),
         bybit_list(T0 + 1_000, still, category="option", baseCoin="BTC"),
     )
     positions = folded(*records).book("bybit", "main").positions
     assert {key.symbol: p.exchange_qty for key, p in positions.items()} == {
         "BTC-13FEB25-89000-P-USDT": 0,  # a BTC option the list omits: flat
+        "BTC-27DEC24-0.5-C": 0,  # its strike has decimals: flat all the same
         "BTC-28FEB25-90000-C": 2,
         "ETH-28FEB25-2800-C": 1,  # not asked of
     }

@@ -25,6 +25,9 @@ _BASE_HOLE = "{base}"
 # (BTC-6JAN23-18000-C); either is read of both, or a future so named would be of no family.
 _EXPIRY = "[0-9]{1,2}[A-Z]{3}[0-9]{2}"
 _QUARTER = "[HMUZ][0-9]{2}"  # an inverse future's quarter and year: Z25
+# An option's strike: whole in Bybit's docs' examples (89000), with decimals for a coin worth
+# less than its unit (XRP-27DEC24-0.5-C).
+_STRIKE = r"[0-9]+(?:\.[0-9]+)?"
 
 
 class _Family(NamedTuple):
@@ -45,8 +48,8 @@ _FAMILIES = (
     _Family(LINEAR, f"{{base}}(?<!USDT)-{_EXPIRY}", "USDC", "USDC", "USDC"),
     # Sized in contracts of one USD each: its notional is counted in USD.
     _Family(INVERSE, f"{{base}}USD(?:{_QUARTER})?", USD, None, USD),  # BTCUSD, BTCUSDZ25
-    _Family(OPTION, f"{{base}}-{_EXPIRY}-[0-9]+-[CP]-USDT", "USDT", "USDT", None),
-    _Family(OPTION, f"{{base}}-{_EXPIRY}-[0-9]+-[CP]", "USDC", "USDC", None),
+    _Family(OPTION, f"{{base}}-{_EXPIRY}-{_STRIKE}-[CP]-USDT", "USDT", "USDT", None),
+    _Family(OPTION, f"{{base}}-{_EXPIRY}-{_STRIKE}-[CP]", "USDC", "USDC", None),
 )
 
 
