@@ -107,8 +107,12 @@ def categories(symbol: str) -> tuple[str, ...]:
     )
 
 
+@cache
 def kind(category: str, symbol: str) -> ContractKind:
-    """Inverse for every contract of the inverse category (perpetual or dated), else linear."""
+    """Option for the option category and an option's name (whatever category it is asked
+    of), inverse for every contract of the inverse category, else linear."""
+    if category == OPTION or categories(symbol) == (OPTION,):
+        return ContractKind.OPTION
     return ContractKind.INVERSE if category == INVERSE else ContractKind.LINEAR
 
 
