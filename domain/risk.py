@@ -111,7 +111,7 @@ def assess(
     mark = latest_mark if latest_mark and latest_mark > 0 else report.mark_price
     if report.contract_kind is ContractKind.INVERSE:
         notional: Decimal | None = report.size  # contracts of one USD each: already USD
-    else:
+    else:  # an option's: what its premium is worth (its writer can lose more)
         notional = None if mark is None else _amount(c.multiply(report.size, mark))
     leverage, source = _leverage(report, notional)
     liq = report.liq_price

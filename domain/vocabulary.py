@@ -29,6 +29,9 @@ class ContractKind(StrEnum):
 
     LINEAR = "linear"  # sized in the base asset: its notional is size x mark
     INVERSE = "inverse"  # sized in its quote coin (USD) and settled in the base asset
+    # A right to buy or sell the base asset at its strike, sized in the base asset: size x
+    # mark is what its premium is worth, not an exposure to the asset.
+    OPTION = "option"
 
 
 class Whose(StrEnum):

@@ -33,6 +33,7 @@ from trueup.domain.events import (
     PositionsReported,
     WalletReported,
 )
+from trueup.domain.snapshots import coverage_of
 from trueup_simulators.bybit.exchange_book import BookError, ExchangeBook
 from trueup_simulators.bybit.scenario import (
     ScenarioError,
@@ -198,6 +199,52 @@ def test_positions_by_symbol_answer_even_for_a_symbol_never_traded(sim: BybitSim
     assert "category" not in item
     assert reply["result"]["category"] == "linear"
     assert set(reply) == {"retCode", "retMsg", "result", "retExtInfo", "time"}
+
+
+# What the book holds, by category: each list by coin below returns some of it.
+HELD = {
+    "linear": ["BTCUSDT", "BTCUSDT-26DEC25", "ETHUSDT", "BTCPERP", "BTC-26DEC25", "ETH-7MAR25"],
+    "inverse": ["BTCUSD", "BTCUSDZ25", "ETHUSD"],
+    "option": ["BTC-13FEB25-89000-P-USDT", "BTC-28FEB25-90000-C", "ETH-28FEB25-2800-C",
+               "XRP-27DEC24-0.5-C"],
+}  # fmt: skip
+USDT_LINEAR = ["BTCUSDT", "BTCUSDT-26DEC25", "ETHUSDT"]
+
+
+@pytest.mark.parametrize(
+    ("params", "listed", "covered"),
+    [
+        # Bybit's /v5/position/list: baseCoin is "option only. Return all option positions
+        # if not passed"; settleCoin asks for a settle coin's contracts.
+        ({"category": "option", "baseCoin": "BTC"},
+         ["BTC-13FEB25-89000-P-USDT", "BTC-28FEB25-90000-C"], None),
+        ({"category": "option"}, HELD["option"], None),
+        ({"category": "linear", "settleCoin": "USDT"}, USDT_LINEAR, None),
+        ({"category": "linear", "settleCoin": "USDC"}, ["BTC-26DEC25", "BTCPERP", "ETH-7MAR25"],
+         None),
+        # A linear list reads no baseCoin, so it returns its settle coin's all; trueup, not
+        # sure of that, takes it for that coin's alone: fewer than it returns, never more.
+        ({"category": "linear", "settleCoin": "USDT", "baseCoin": "ETH"}, USDT_LINEAR,
+         ["ETHUSDT"]),
+        ({"category": "inverse", "settleCoin": "BTC"}, ["BTCUSD", "BTCUSDZ25"], None),
+        ({"category": "inverse"}, HELD["inverse"], None),
+    ],
+)  # fmt: skip
+def test_a_list_by_coin_returns_what_bybit_does_and_trueup_covers_no_more(
+    sim: BybitSimulator, params: dict[str, str], listed: list[str], covered: list[str] | None
+) -> None:
+    for category, symbols in HELD.items():
+        for symbol in symbols:
+            sim.open_position(symbol, "Buy", "1", "10", category=category)
+    body = session(sim).get_positions(**params)
+    assert [item["symbol"] for item in body["result"]["list"]] == listed
+    event = decoded(messages.capture_rest(real_clock(), "main", "/v5/position/list", params, body))
+    assert isinstance(event, PositionsReported) and event.snapshot is not None
+    coverage = coverage_of(event.snapshot)
+    # Never one it leaves out: trueup would take a position held there for closed.
+    category = params["category"]
+    found = {s for s in HELD[category] if coverage.covers(category, s)}
+    assert found == set(listed if covered is None else covered)
 
 
 def test_linear_positions_need_a_symbol_or_a_settle_coin(sim: BybitSimulator) -> None:

@@ -116,6 +116,7 @@ def test_each_venue_refuses_a_symbol_it_cannot_have_by_its_own_rule(
     [
         ("bybit", "1000PEPEUSDT"),
         ("bybit", "BTC-30DEC25-50000-C"),  # an option
+        ("bybit", "XRP-27DEC24-0.5-C"),  # an option whose strike has decimals
         ("bybit", "BTCUSDT-26DEC25"),  # a dated future
         ("aster", "1000PEPEUSDT"),
         ("aster", "BTCUSDT_251226"),

@@ -125,6 +125,41 @@ def test_bybits_inverse_contracts_are_known_by_its_adapter_and_others_are_linear
     assert bybit.kind("inverse", "BTCUSDH25") is ContractKind.INVERSE
 
 
+def test_a_bybit_option_says_it_is_an_option_in_its_reports_its_fills_and_an_old_journal() -> None:
+    """An option is neither linear nor inverse: the premium is what its size x mark is worth,
+    and the domain can tell it apart by its kind, never by its name."""
+    symbol = "BTC-13FEB25-89000-P-USDT"
+    fill = bybit.execution_item(
+        symbol=symbol, category="option", exec_id="e-9", order_id="o-9", side="Buy",
+        exec_price="500", exec_qty="2", exec_time=T0 + 2, seq=9,
+    )  # fmt: skip
+    lines = [
+        _position("option", symbol, "2", "500", 1),
+        _bybit_ws_line("execution", fill, T0 + 2),
+    ]
+    events = [decode_line(orjson.dumps(line)) for line in lines]
+    report, executions = events
+    assert isinstance(report, PositionsReported) and isinstance(executions, ExecutionsReported)
+    kinds = [report.reports[0].contract_kind, executions.fills[0].contract_kind]
+    assert kinds == [ContractKind.OPTION, ContractKind.OPTION]
+    # Stored before reports named their kind, or when an option's was said to be linear.
+    for event in events:
+        stored = codec.encode(event)
+        assert b'"contract_kind":"option"' in stored
+        for older in (b"", b',"contract_kind":"linear"'):
+            read = codec.decode(stored.replace(b',"contract_kind":"option"', older))
+            assert read == event
+    # Whatever category it is asked of, and only an option's name is one.
+    assert bybit_coins.kind("linear", symbol) is ContractKind.OPTION
+    assert bybit_coins.kind("option", "ETH-28FEB25-2800-C") is ContractKind.OPTION
+    assert bybit_coins.kind("linear", "BTCUSDT-26DEC25") is ContractKind.LINEAR
+
+
+def _bybit_ws_line(topic: str, item: Json, at: int) -> Json:
+    frame = bybit.ws_frame(topic, [item], message_id=f"{topic}-{at}", creation_time=at)
+    return bybit.capture_ws(at, "main", frame)
+
+
 def test_a_symbol_whose_name_says_no_coin_names_none() -> None:
     by_name = {v.name: v.coins for v in VENUES}
     assert by_name["hyperliquid"].counted_in("spot", "@107") is None
@@ -141,6 +176,9 @@ def test_a_symbol_whose_name_says_no_coin_names_none() -> None:
         ("linear", "BTCUSDT-26DEC25", Contract("BTC", "USDT", "USDT", "USDT")),
         ("linear", "ETHUSDT-14FEB25", Contract("ETH", "USDT", "USDT", "USDT")),
         ("linear", "BTC-26DEC25", Contract("BTC", "USDC", "USDC", "USDC")),
+        # A day of one digit, as Bybit's option names write theirs (BTC-6JAN23-18000-C).
+        ("linear", "BTCUSDT-7MAR25", Contract("BTC", "USDT", "USDT", "USDT")),
+        ("linear", "ETH-7MAR25", Contract("ETH", "USDC", "USDC", "USDC")),
         # An inverse future settles in its base coin; sized in USD, as BTCUSD is.
         ("inverse", "BTCUSDZ25", Contract("BTC", "USD", "BTC", "USD")),
         ("inverse", "ETHUSDH26", Contract("ETH", "USD", "ETH", "USD")),
@@ -153,7 +191,16 @@ def test_a_bybit_dated_future_is_counted_in_the_coin_its_perpetual_is(
 
 
 @pytest.mark.parametrize("category", ["linear", "option", "inverse"])
-@pytest.mark.parametrize("symbol", ["BTC-13FEB25-89000-P-USDT", "ETH-28FEB25-2800-C"])
+@pytest.mark.parametrize(
+    "symbol",
+    [
+        "BTC-13FEB25-89000-P-USDT",
+        "ETH-28FEB25-2800-C",
+        # A coin worth less than its strike's unit has a strike with decimals.
+        "XRP-27DEC24-0.5-C",
+        "DOGE-7MAR25-0.12-P-USDT",
+    ],
+)
 def test_a_bybit_option_is_never_read_as_a_linear_contract(category: str, symbol: str) -> None:
     # BTC-13FEB25-89000-P-USDT ends as BTCUSDT does: its name is an option's all the same.
     assert bybit_coins.contract(category, symbol) is None

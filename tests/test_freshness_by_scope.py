@@ -24,7 +24,7 @@ from trueup.application.service import TrueupService
 from trueup.domain.events import PositionsReported
 from trueup.domain.reconciler import Reconciler
 from trueup.domain.rules.config import RuleConfig
-from trueup.domain.snapshots import Coverage, coverage_of, describe
+from trueup.domain.snapshots import Coverage, coverage_of, describe, scope_of
 from trueup.projections.view_building import account_view
 from trueup.runners.cli import main
 from trueup.runners.http_api import ApiSettings
@@ -44,9 +44,11 @@ def held(symbol: str, size: str, seq: int = 1) -> JSON:
     return {"symbol": symbol, "side": "Buy", "size": size, "seq": seq, "updated_time": T0 - 1}
 
 
-def bybit_position(at: int, symbol: str, size: str) -> JSON:
-    item = bybit.position_item(symbol=symbol, side="Buy", size=size, seq=7, updated_time=at - 1)
-    frame = bybit.ws_frame("position", [item], message_id=f"p-{at}", creation_time=at)
+def bybit_position(at: int, symbol: str, size: str, category: str = "linear") -> JSON:
+    item = bybit.position_item(
+        symbol=symbol, side="Buy", size=size, seq=7, updated_time=at - 1, category=category
+    )
+    frame = bybit.ws_frame("position", [item], message_id=f"p-{at}-{symbol}", creation_time=at)
     return bybit.capture_ws(at, "main", frame)
 
 
@@ -136,6 +138,12 @@ def test_a_list_of_linear_usdt_contracts_vouches_for_no_other_symbol(
             ["BTC-13FEB25-89000-P-USDT", "BTC-28FEB25-90000-C", "BTC-6JAN26-18000-C"],
             ["ETH-28FEB25-2800-C", "ETH-13FEB25-2800-P-USDT", "BTCUSDT", "BTC-26DEC25"],
         ),
+        # A strike with decimals, as a coin worth less than a dollar has (XRP, DOGE).
+        (
+            {"category": "option", "baseCoin": "XRP"},
+            ["XRP-27DEC24-0.5-C", "XRP-7MAR25-2.25-P-USDT", "XRP-27DEC24-3-C"],
+            ["DOGE-27DEC24-0.12-P", "XRPUSDT", "BTC-27DEC24-0.5-C"],
+        ),
         (
             {"category": "option"},
             ["BTC-13FEB25-89000-P-USDT", "ETH-28FEB25-2800-C", "SOL-27MAR26-150-P-USDT"],
@@ -175,6 +183,25 @@ def test_a_list_by_settle_coin_flattens_the_dated_futures_it_omits_and_no_other(
     assert all(p.exchange_qty == 0 for p in positions.values())
 
 
+@pytest.mark.parametrize(
+    ("future", "settle_coin"), [("BTCUSDT-7MAR25", "USDT"), ("ETH-7MAR25", "USDC")]
+)
+def test_a_future_whose_day_has_one_digit_is_listed_and_closed_as_any_other(
+    local: Journal, future: str, settle_coin: str
+) -> None:
+    """Bybit's docs spell a future's day in two digits (BTCUSDT-21FEB25, BTC-24MAR23), its
+    options' without a leading zero (BTC-6JAN23-18000-C): a future so named is read too."""
+    # Held, then closed by hand: the list of its settle coin no longer names it.
+    held_then_listed = (
+        bybit_position(T0, future, "0.5"),
+        bybit_list(T0 + 1_000, settleCoin=settle_coin),
+    )
+    positions = folded(*held_then_listed).book("bybit", "main").positions
+    assert {key.symbol: p.exchange_qty for key, p in positions.items()} == {future: 0}
+    ingest(local, bybit_list(T0, settleCoin=settle_coin))
+    assert verdict(local, "bybit", "main", future, T0 + 1_000).allowed
+
+
 def test_an_inverse_list_by_coin_flattens_that_coins_contracts_alone() -> None:
     def inverse(symbol: str) -> JSON:
         item = bybit.position_item(
@@ -208,12 +235,14 @@ def test_an_option_list_by_base_coin_says_so_and_flattens_that_coins_options_alo
     still = held("BTC-28FEB25-90000-C", "2", seq=5)
     records = (
         option("BTC-13FEB25-89000-P-USDT", 3),
+        option("BTC-27DEC24-0.5-C", 6),
         option("ETH-28FEB25-2800-C", 4),
         bybit_list(T0 + 1_000, still, category="option", baseCoin="BTC"),
     )
     positions = folded(*records).book("bybit", "main").positions
     assert {key.symbol: p.exchange_qty for key, p in positions.items()} == {
         "BTC-13FEB25-89000-P-USDT": 0,  # a BTC option the list omits: flat
+        "BTC-27DEC24-0.5-C": 0,  # its strike has decimals: flat all the same
         "BTC-28FEB25-90000-C": 2,
         "ETH-28FEB25-2800-C": 1,  # not asked of
     }
@@ -223,6 +252,34 @@ def test_an_option_list_by_base_coin_says_so_and_flattens_that_coins_options_alo
         "the exchange's positions were last listed for option contracts on BTC; "
         "ETH-13FEB25-2800-P-USDT is not among them: what it holds of it is unknown"
     ]
+
+
+def test_an_option_list_by_base_coin_stored_before_pages_named_it_covers_that_coins_alone() -> None:
+    """A trueup before pages named their base coin stored Bybit's option list by baseCoin as
+    a list asked of none; its line says what it was asked, and Bybit returned that coin's
+    options alone: it covers those, under the scope it was filed and folded under."""
+    btc_only = accepted(bybit_list(T0 + 1_000, category="option", baseCoin="BTC"))
+    assert isinstance(btc_only, PositionsReported) and btc_only.snapshot is not None
+    forms = orjson.dumps(list(btc_only.snapshot.symbol_forms))
+    stored = codec.encode(btc_only)
+    older = stored.replace(b',"symbol_forms":' + forms, b"").replace(b',"base_coin":"BTC"', b"")
+    assert b"symbol_forms" not in older and b"base_coin" not in older
+    read = codec.decode(older)
+    assert isinstance(read, PositionsReported) and read.snapshot is not None
+    assert scope_of(read.snapshot) == ("option", None, None, None)
+    covered = coverage_of(read.snapshot)
+    assert covered.names("BTC-13FEB25-89000-P-USDT") and covered.names("BTC-27DEC24-0.5-C")
+    assert not covered.names("ETH-28FEB25-2800-C")
+    reconciler = folded(
+        bybit_position(T0, "BTC-13FEB25-89000-P-USDT", "1", category="option"),
+        bybit_position(T0, "ETH-28FEB25-2800-C", "1", category="option"),
+    )
+    reconciler.apply(read)
+    positions = reconciler.book("bybit", "main").positions
+    assert {key.symbol: p.exchange_qty for key, p in positions.items()} == {
+        "BTC-13FEB25-89000-P-USDT": 0,
+        "ETH-28FEB25-2800-C": 1,  # not asked of, though the page was stored as if
+    }
 
 
 def test_a_list_by_base_coin_of_a_venue_that_cannot_name_it_covers_nothing() -> None:

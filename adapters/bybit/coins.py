@@ -20,10 +20,14 @@ EQUITY_COIN = USD
 # spells names); a name's forms below hold it as {base}.
 _BASE = r"[^\W_a-z]+"
 _BASE_HOLE = "{base}"
-_DELIVERY = "[0-9]{2}[A-Z]{3}[0-9]{2}"  # a future's: 26DEC25
-_QUARTER = "[HMUZ][0-9]{2}"  # an inverse future's quarter and year: Z25
-# An option's expiry, day without a leading zero in Bybit's own examples (BTC-6JAN23-18000-C).
+# A future's delivery day or an option's expiry: day, month, year. Bybit's docs give its
+# futures' days in two digits (BTCUSDT-21FEB25) and its options' without a leading zero
+# (BTC-6JAN23-18000-C); either is read of both, or a future so named would be of no family.
 _EXPIRY = "[0-9]{1,2}[A-Z]{3}[0-9]{2}"
+_QUARTER = "[HMUZ][0-9]{2}"  # an inverse future's quarter and year: Z25
+# An option's strike: whole in Bybit's docs' examples (89000), with decimals for a coin worth
+# less than its unit (XRP-27DEC24-0.5-C).
+_STRIKE = r"[0-9]+(?:\.[0-9]+)?"
 
 
 class _Family(NamedTuple):
@@ -38,14 +42,14 @@ class _Family(NamedTuple):
 
 _FAMILIES = (
     _Family(LINEAR, "{base}USDT", "USDT", "USDT", "USDT"),  # BTCUSDT
-    _Family(LINEAR, f"{{base}}USDT-{_DELIVERY}", "USDT", "USDT", "USDT"),  # BTCUSDT-26DEC25
+    _Family(LINEAR, f"{{base}}USDT-{_EXPIRY}", "USDT", "USDT", "USDT"),  # BTCUSDT-26DEC25
     _Family(LINEAR, "{base}(?:USDC|PERP)", "USDC", "USDC", "USDC"),  # ETHUSDC, BTCPERP
     # BTC-26DEC25; a base cannot end in USDT, or a USDT future would read as one.
-    _Family(LINEAR, f"{{base}}(?<!USDT)-{_DELIVERY}", "USDC", "USDC", "USDC"),
+    _Family(LINEAR, f"{{base}}(?<!USDT)-{_EXPIRY}", "USDC", "USDC", "USDC"),
     # Sized in contracts of one USD each: its notional is counted in USD.
     _Family(INVERSE, f"{{base}}USD(?:{_QUARTER})?", USD, None, USD),  # BTCUSD, BTCUSDZ25
-    _Family(OPTION, f"{{base}}-{_EXPIRY}-[0-9]+-[CP]-USDT", "USDT", "USDT", None),
-    _Family(OPTION, f"{{base}}-{_EXPIRY}-[0-9]+-[CP]", "USDC", "USDC", None),
+    _Family(OPTION, f"{{base}}-{_EXPIRY}-{_STRIKE}-[CP]-USDT", "USDT", "USDT", None),
+    _Family(OPTION, f"{{base}}-{_EXPIRY}-{_STRIKE}-[CP]", "USDC", "USDC", None),
 )
 
 
@@ -103,8 +107,12 @@ def categories(symbol: str) -> tuple[str, ...]:
     )
 
 
+@cache
 def kind(category: str, symbol: str) -> ContractKind:
-    """Inverse for every contract of the inverse category (perpetual or dated), else linear."""
+    """Option for the option category and an option's name (whatever category it is asked
+    of), inverse for every contract of the inverse category, else linear."""
+    if category == OPTION or categories(symbol) == (OPTION,):
+        return ContractKind.OPTION
     return ContractKind.INVERSE if category == INVERSE else ContractKind.LINEAR
 
 

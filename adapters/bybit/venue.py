@@ -53,11 +53,12 @@ def _orders(settings: Settings) -> "ExecutionClient":
 
 
 # Its docs: symbols are "uppercase only"; an option's or a dated future's parts are joined by
-# dashes (BTC-30DEC25-50000-C, BTCUSDT-26DEC25). Letters other than a-z pass: a listing may
-# be named in another script.
+# dashes (BTC-30DEC25-50000-C, BTCUSDT-26DEC25), and an option's strike may have decimals
+# (XRP-27DEC24-0.5-C). Letters other than a-z pass: a listing may be named in another script.
+_PART = r"[^\W_a-z]+(?:\.[0-9]+)?"
 SPELLING = SymbolSpelling(
     "bybit",
-    re.compile(r"[^\W_a-z]+(?:-[^\W_a-z]+)*"),
+    re.compile(f"{_PART}(?:-{_PART})*"),
     "upper-case letters and digits, like BTCUSDT or BTC-30DEC25-50000-C",
     from_ccxt=from_ccxt,
     upper_case=True,

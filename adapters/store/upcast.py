@@ -13,6 +13,9 @@ given them as it is read, from its venue's adapter (the same knowledge its decod
 so an old journal sums, weighs and summarises as it did. So is a position list not of one
 symbol, stored before it named the forms of the names it covers (or when it named only
 their endings, which said nothing of a dated future): it covers what the list returns.
+One stored before pages named their base coin, asked by one (Bybit's option list by
+baseCoin, which returns that coin's options alone), is given the forms its line's request
+says, under the scope it was filed and folded under (of no base coin).
 
 Before Hyperliquid's fills were read for what they closed (``startPosition``), they were
 stored with no closed size: one such fill is given the one its line says as it is read.
@@ -37,6 +40,7 @@ from trueup.domain.events import (
     ExecutionsReported,
     InputEvent,
     PositionsReported,
+    SnapshotPage,
     WalletReport,
     WalletReported,
 )
@@ -46,6 +50,7 @@ from trueup.domain.vocabulary import ExecutionKind
 JSON = dict[str, Any]
 HYPERLIQUID = "hyperliquid"
 STORED_START = '"startPosition"'  # in a line whose fills say what they closed
+STORED_BASE_COIN = '"baseCoin"'  # in a position list's line asked by a base coin
 _RENAMED = {"order_id": "venue_order_id", "order_link_id": "client_order_id", "exec_id": "trade_id"}
 
 
@@ -140,12 +145,8 @@ def with_coins(event: InputEvent) -> InputEvent:
     if isinstance(event, PositionsReported):
         records: tuple[Any, ...] = event.reports
         page = event.snapshot
-        if page is not None and page.symbol is None and not page.symbol_forms:
-            forms = _coins(event.venue).listed_forms(
-                page.category, page.settle_coin, page.base_coin
-            )
-            if forms:
-                force_setattr(page, "symbol_forms", forms)
+        if page is not None and page.symbol is None and page.base_coin is None:
+            _forms_asked(event, page)
         if event.wallet is not None:
             _equity_coin((event.wallet,), event.venue)
     elif isinstance(event, ExecutionsReported):
@@ -191,6 +192,25 @@ def with_closed_sizes(event: InputEvent) -> InputEvent:
         if fill.closed_size is None and fill.side is not None:
             force_setattr(fill, "closed_size", closed.get(fill.trade_id))
     return event
+
+
+def _forms_asked(event: PositionsReported, page: SnapshotPage) -> None:
+    """Give ``page``, a list asked of no symbol and stored of no base coin, the forms of the
+    names it returns: its base coin's where its line asked by one (stored before pages named
+    it), else its settle coin's where it was stored without them."""
+    if STORED_BASE_COIN in event.raw:
+        # Imported here: the capture decoder reaches the venues, which reach this store's forms.
+        from trueup.adapters.capture import decode_line
+
+        again = decode_line(event.raw)
+        asked = again.snapshot if isinstance(again, PositionsReported) else None
+        if asked is not None and asked.base_coin is not None and asked.symbol_forms:
+            force_setattr(page, "symbol_forms", asked.symbol_forms)
+            return
+    if not page.symbol_forms:
+        forms = _coins(event.venue).listed_forms(page.category, page.settle_coin, None)
+        if forms:
+            force_setattr(page, "symbol_forms", forms)
 
 
 def _equity_coin(wallets: tuple[WalletReport, ...], venue: str) -> None:

@@ -7,6 +7,7 @@ with the last frame pushed.
 """
 
 import random
+import re
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -25,6 +26,10 @@ MAKER_FEE = Decimal("0.0002")
 # The account's uid prefixes Bybit's message ids; the sample capture uses the same one.
 DEFAULT_UID = "100307601"
 ZERO = Decimal(0)
+# What follows the base coin in a perpetual's or a future's name: its quote (an inverse
+# future's quarter and year after it, BTCUSDZ25).
+_LINEAR_QUOTE = re.compile(r"(?:USDT|USDC|PERP)$")
+_INVERSE_QUOTE = re.compile(r"USD(?:[HMUZ][0-9]{2})?$")
 
 
 class BookError(ValueError):
@@ -32,10 +37,25 @@ class BookError(ValueError):
 
 
 def settle_coin(category: str, symbol: str) -> str:
-    """The coin a contract settles in: USDT for BTCUSDT, USDC for BTCPERP, BTC for BTCUSD."""
+    """The coin a contract settles in, by Bybit's names (enum symbol): USDT for BTCUSDT and
+    BTCUSDT-26DEC25, USDC for BTCPERP, ETHUSDC and BTC-26DEC25, BTC for BTCUSD and BTCUSDZ25;
+    an option's USDT where its name ends -USDT (BTC-13FEB25-89000-P-USDT), else USDC."""
+    if category == "option":
+        return "USDT" if symbol.endswith("-USDT") else "USDC"
     if category == "linear":
-        return "USDC" if symbol.endswith(("PERP", "USDC")) else "USDT"
-    return symbol.removesuffix("USD")
+        return "USDT" if symbol.partition("-")[0].endswith("USDT") else "USDC"
+    return base_coin(category, symbol)
+
+
+def base_coin(category: str, symbol: str) -> str:
+    """The coin a contract is on: BTC for BTCUSDT, BTCPERP, BTC-26DEC25, BTCUSDZ25 and the
+    option BTC-28FEB25-90000-C (its name's first part)."""
+    head = symbol.partition("-")[0]
+    if category == "option":
+        return head
+    if category == "inverse":
+        return _INVERSE_QUOTE.sub("", head)
+    return _LINEAR_QUOTE.sub("", head)
 
 
 @dataclass

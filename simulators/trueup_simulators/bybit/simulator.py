@@ -13,7 +13,11 @@ order larger than what its position leg holds, 10004 for a bad signature. Market
 limit orders that cross, fill at the symbol's mark (``move_mark``); a resting limit order
 fills when a later ``move_mark`` crosses it. Every change pushes order, execution, position
 and wallet frames as the scripted operations do. Requests are served one at a time under the
-book's lock, so any number of clients may place at once.
+book's lock, so any number of clients may place at once. GET /v5/position/list answers as its
+docs say: by ``symbol``, else by ``settleCoin`` (linear needs one of them), and an option list
+by ``baseCoin`` too (read of options alone; without it, every option); a contract's coins are
+read off its name as Bybit names it (BTCUSDT-26DEC25, BTC-26DEC25, BTCUSDZ25,
+BTC-13FEB25-89000-P-USDT).
 
     with BybitSimulator(api_key="k", api_secret="s") as sim:
         order_id = sim.place_order("BTCUSDT", "Buy", "0.3", order_link_id="e-1", price="106250")
@@ -47,6 +51,7 @@ from trueup_simulators.bybit.exchange_book import (
     Instrument,
     Order,
     Position,
+    base_coin,
     settle_coin,
 )
 from trueup_simulators.bybit.public_stream import PUBLIC_LINEAR_PATH, PublicTickers
@@ -110,14 +115,11 @@ def _category(params: Mapping[str, str]) -> str:
     return category
 
 
-def _base_coin(category: str, symbol: str) -> str:
-    # BTCUSDT -> BTC, BTCPERP -> BTC, BTCUSD -> BTC.
-    return symbol.removesuffix("PERP").removesuffix(settle_coin(category, symbol))
-
-
 def _list_positions(book: ExchangeBook, params: Mapping[str, str], now: int) -> Entries:
     category = _category(params)
     symbol, coin = params.get("symbol", ""), params.get("settleCoin", "")
+    # Its docs: baseCoin is "option only. Return all option positions if not passed".
+    base = params.get("baseCoin", "") if category == "option" else ""
     if category == "linear" and not (symbol or coin):
         raise ParamError("Missing some parameters that must be filled in, symbol or settleCoin")
     chosen: list[Position]
@@ -131,6 +133,7 @@ def _list_positions(book: ExchangeBook, params: Mapping[str, str], now: int) -> 
             if p.category == category
             and p.size > 0
             and (not coin or settle_coin(category, p.symbol) == coin)
+            and (not base or base_coin(category, p.symbol) == base)
         ]
     chosen.sort(key=lambda p: (p.symbol, p.position_idx))
     return [((p.symbol, p.position_idx), p.item(rest=True)) for p in chosen]
@@ -140,7 +143,7 @@ def _matches_scope(category: str, symbol: str, params: Mapping[str, str]) -> boo
     """Bybit's priority: orderId > orderLinkId > symbol > baseCoin; settleCoin narrows."""
     if params.get("symbol") and symbol != params["symbol"]:
         return False
-    if params.get("baseCoin") and _base_coin(category, symbol) != params["baseCoin"]:
+    if params.get("baseCoin") and base_coin(category, symbol) != params["baseCoin"]:
         return False
     return not params.get("settleCoin") or settle_coin(category, symbol) == params["settleCoin"]
 
