@@ -368,7 +368,7 @@ class AccountBook:
                 position = positions[key] = Position(key)
             if position.apply_report(r, event.at):
                 changed.add(key)
-                pnl.position_report(key, r)
+                pnl.position_report(self, key, r)
         if event.snapshot is not None:
             changed |= self._snapshot_page(event, event.snapshot)
         if event.wallet is not None:

@@ -9,6 +9,9 @@ fill (rules/pnl_mismatch.py). A fill that crosses zero closes the lifecycle and 
 next with the rest, its fee split between the two by quantity. A fill that the venue says
 closed what no lifecycle held (a position opened before trueup watched) opens none: the key
 has no figures of trueup's own until the venue's position is flat (``KeyLedger.unseen``).
+Where the venue names no closed size (Aster), its position before the fill says how much the
+fill closed: its report older than the fill, or one of the fill's own transaction less the
+fill, whichever came first (``_held_before``; a report after the fill folds it again).
 
 Fills are folded in the venue's order (execution time, then trade id), whatever order they
 come in: a fill older than one already folded on its key (an opening fill a REST backfill
@@ -65,6 +68,10 @@ SEEN_FOR_MS = 10 * 60_000
 # busy account pays for the pass once in many fills: an id goes within 1.1 windows.
 LET_GO_EVERY_MS = SEEN_FOR_MS // 10
 NEVER = 2**63
+# The venue's reports of a key kept beside its ledger while it may fold a fill with none
+# open (``KeyLedger.remember``): the position before a fill folded again, or after a newer
+# report, is read from them.
+REPORTS_KEPT = 4
 AVERAGE_PLACES = Decimal("1e-12")  # an average price is given to 12 decimal places
 ONE = Decimal(1)
 # The members the fold reads for every fill, read off their enums once: in Python 3.11 a
@@ -283,6 +290,27 @@ class KeyLedger:
     newest_id: str = ""
     # Where the fills folded since the start of the current run (SEEN_FOR_MS) began.
     run: Checkpoint | None = None
+    # The venue's latest reports of the key, oldest first (``remember``).
+    reports: tuple[PositionReport, ...] = ()
+
+    def remember(self, report: PositionReport) -> None:
+        """Keep a report the book took: a fill folded after a newer one, or folded again,
+        reads the position the venue held before it from them (``_held_before``). None is
+        kept while a lifecycle is open and no run of fills could fold again without it."""
+        reports = self.reports
+        if self.open is not None and self.run is None:
+            if reports:
+                self.reports = ()
+            return
+        if reports:
+            last = reports[-1]
+            if (
+                last.updated_time == report.updated_time
+                and last.seq == report.seq
+                and last.signed_size == report.signed_size
+            ):
+                reports = reports[:-1]  # the same version of the position, told again
+        self.reports = (*reports[1 - REPORTS_KEPT :], report)
 
     def checkpoint(self, since: int) -> Checkpoint:
         """Its figures now, as a run of fills begins."""
@@ -480,13 +508,13 @@ class PnlLedger:
         finally:
             setcontext(outside)
 
-    def position_report(self, key: PositionKey, report: PositionReport) -> None:
+    def position_report(
+        self, book: "AccountBook", key: PositionKey, report: PositionReport
+    ) -> None:
         """The venue's mark, and its realised PnL of the position held (curRealisedPnl) and
         of all time (cumRealisedPnl), when it gives them; checked against trueup's only when
         both hold the same position (a fill on its way would make them differ)."""
         ledger = self.keys.get(key)
-        if ledger is not None and ledger.unseen is not None and not report.size:
-            self.venue_flat(key, report)
         mark = report.mark_price
         if mark is not None and mark > ZERO:
             if ledger is None:
@@ -494,6 +522,21 @@ class PnlLedger:
             ledger.mark = mark
         elif ledger is None:
             return
+        ledger.remember(report)
+        unseen = ledger.unseen
+        if unseen is not None:
+            if not report.size:
+                self.venue_flat(key, report)
+            elif ledger.run is not None and _flipped(book, report, unseen):
+                # The last fill, counted as closing what trueup did not see open, took it
+                # through zero, this report of its own transaction says: folded again, the
+                # part past zero opens a lifecycle of trueup's (in the fills' context).
+                outside = getcontext()
+                setcontext(EXACT)
+                try:
+                    self._fold_again(book, ledger, ledger.run)
+                finally:
+                    setcontext(outside)
         if report.notional_coin is not None:
             ledger.coin = report.notional_coin
         current, cumulative = report.cur_realised_pnl, report.cum_realised_pnl
@@ -626,9 +669,13 @@ class PnlLedger:
             else:
                 self._fold(book, ledger, fill)
             return
+        run.fills.append(fill)
+        run.fills.sort(key=_venue_order)
+        self._fold_again(book, ledger, run)
+
+    def _fold_again(self, book: "AccountBook", ledger: KeyLedger, run: Checkpoint) -> None:
+        """Rewind the key to where ``run`` began and fold its fills again, in order."""
         fills = run.fills
-        fills.append(fill)
-        fills.sort(key=_venue_order)
         # The local positions mapped to each lifecycle undone stay mapped to its number.
         mapped = {life.number: life.position_ids for life in run.closed}
         if ledger.open is not None:
@@ -729,9 +776,9 @@ class PnlLedger:
                 )
             )
         if ledger.open is None:
-            closing = _venue_closed(book, ledger, fill)
-            held = ledger.unseen is not None or _held_before(book, ledger, fill) is not None
-            if closing or held:
+            before = _held_before(book, ledger, fill)
+            closing = _venue_closed(book, fill, before)
+            if closing or before or ledger.unseen is not None:
                 return self._unseen(book, ledger, fill, closing=closing, rest=qty, fee=fee)
         return qty, fee
 
@@ -848,17 +895,15 @@ def _share(amount: Decimal, part: Decimal, whole: Decimal) -> Decimal:
     return share if rounded == share else rounded
 
 
-def _venue_closed(book: "AccountBook", ledger: KeyLedger, fill: Fill) -> Decimal:
+def _venue_closed(book: "AccountBook", fill: Fill, before: Decimal | None) -> Decimal:
     """How much of ``fill`` closed a position, as the venue says: its closed size (Bybit's
     closedSize, Hyperliquid's from startPosition); where it names none (Aster), the size of
-    the position the venue held just before it (``_held_before``) when the fill reduces it,
-    so that what a fill takes past zero opens a position; else all of it where it realised
-    PnL (Aster's rp) or its order is reduce-only."""
+    the position the venue held just before it (``before``, signed: ``_held_before``) when
+    the fill reduces it, so that what a fill takes past zero opens a position; else all of
+    it where it realised PnL (Aster's rp) or its order is reduce-only."""
     closed_size = fill.closed_size
-    if closed_size is None:
-        before = _held_before(book, ledger, fill)
-        if before is not None and (before.side is LONG) != (fill.side is BUY):
-            closed_size = before.size
+    if closed_size is None and before and (before > ZERO) != (fill.side is BUY):
+        closed_size = -before if before < ZERO else before
     if closed_size is not None:
         return closed_size if closed_size < fill.exec_qty else fill.exec_qty
     if fill.realised_pnl:
@@ -868,21 +913,65 @@ def _venue_closed(book: "AccountBook", ledger: KeyLedger, fill: Fill) -> Decimal
     return fill.exec_qty if report is not None and report.reduce_only else ZERO
 
 
-def _held_before(book: "AccountBook", ledger: KeyLedger, fill: Fill) -> PositionReport | None:
-    """The venue's report of the position it held on the key, trueup's ledger none, just
-    before ``fill``, if its last report shows one and is older than the fill (so the fill is
-    not what opened it), newer than the fill that last took trueup's lifecycle flat (so it is
-    not that lifecycle's), and no older than the last fill that moved a position trueup did
-    not see open (so it counts that one). A position opened before trueup watched, which the
-    fill adds to or reduces."""
+def _held_before(book: "AccountBook", ledger: KeyLedger, fill: Fill) -> Decimal | None:
+    """The signed size the venue held on the key, trueup's ledger none, just before ``fill``
+    (0: flat), where its reports tell. Its newest report older than the fill (so the fill is
+    not what made it), if newer than the fill that last took trueup's lifecycle flat (so it
+    is not that lifecycle's) and no older than the last fill that moved a position trueup
+    did not see open (so it counts that one): a position opened before trueup watched, which
+    the fill adds to or reduces. Else, where the fill names no closed size, a report of the
+    fill's own transaction, less what the fill moved (``_undone``). Else None."""
     position = book.positions.get(ledger.key)
-    report = position.exchange if position is not None else None
-    if report is None or not report.size or not _older(report, fill):
+    current = position.exchange if position is not None else None
+    reports = ledger.reports
+    older = current if current is not None and _older(current, fill) else None
+    if older is None:
+        # A report newer than the fill came first, or the fill is folded again: the one
+        # in force before it is among those kept.
+        older = next((r for r in reversed(reports) if _older(r, fill)), None)
+    if older is not None:
+        last_close, unseen = ledger.last_close, ledger.unseen
+        stale = (last_close is not None and _older(older, last_close)) or (
+            unseen is not None and _older(older, unseen)
+        )
+        if not stale:
+            return older.signed_size
+    if fill.closed_size is not None:
         return None
-    for last in (ledger.last_close, ledger.unseen):
-        if last is not None and _older(report, last):
-            return None
-    return report
+    for report in (current, *reversed(reports)):
+        if report is not None:
+            before = _undone(book, report, fill)
+            if before is not None:
+                return before
+    return None
+
+
+def _undone(book: "AccountBook", report: PositionReport, fill: Fill) -> Decimal | None:
+    """The signed size the venue held just before ``fill``: ``report``'s less what the fill
+    moved, where ``report`` is of the fill's own transaction (the same sequence, else the
+    same time; not one a snapshot's omission made) and the fill is the whole of its order's
+    (ended, having filled the fill's quantity), so no fill of that order lies between them.
+    Else None: the report may count other fills."""
+    if report.status == ABSENT or _older(report, fill) or _newer(report, fill):
+        return None
+    order = book.orders.get(order_key_of(fill.category, fill.venue_order_id))
+    placed = order.report if order is not None else None
+    if placed is None or not placed.status.is_terminal or placed.cum_exec_qty != fill.exec_qty:
+        return None
+    after, qty = report.signed_size, fill.exec_qty
+    return EXACT.subtract(after, qty) if fill.side is BUY else EXACT.add(after, qty)
+
+
+def _flipped(book: "AccountBook", report: PositionReport, fill: Fill) -> bool:
+    """Whether ``report``, of ``fill``'s own transaction, shows the fill took the position
+    the venue held through zero (``_undone``)."""
+    if fill.closed_size is not None:
+        return False
+    before = _undone(book, report, fill)
+    if not before:
+        return False
+    buy = fill.side is BUY
+    return (before > ZERO) != buy and (-before if before < ZERO else before) < fill.exec_qty
 
 
 def _older(report: PositionReport, fill: Fill) -> bool:
@@ -891,6 +980,13 @@ def _older(report: PositionReport, fill: Fill) -> bool:
     if report.seq is not None and fill.seq is not None:
         return report.seq < fill.seq
     return report.updated_time < fill.exec_time
+
+
+def _newer(report: PositionReport, fill: Fill) -> bool:
+    """Whether ``report`` was made after ``fill``'s transaction (as ``_older``)."""
+    if report.seq is not None and fill.seq is not None:
+        return report.seq > fill.seq
+    return report.updated_time > fill.exec_time
 
 
 def _venue_order(fill: Fill) -> tuple[int, str]:

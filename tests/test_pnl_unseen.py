@@ -393,6 +393,92 @@ def test_on_aster_a_report_older_than_the_last_unseen_fill_sizes_no_flip() -> No
     assert ledger.open is None and ledger.unseen is not None
 
 
+def aster_short(at: int, amount: str) -> Json:
+    """The account update of the transaction at ``at``: the venue holds ``amount`` (signed)."""
+    short = aster.account_position(symbol="BTCUSDT", amount=amount, entry_price="101000")
+    update = aster.account_update(
+        event_time=at + 2, transaction_time=at, reason="ORDER",
+        balances=[aster.balance("USDT", "1000")], positions=[short],
+    )  # fmt: skip
+    return aster.capture_ws(at + 2, ASTER, update)
+
+
+def short_of(book: Any, size: str) -> None:
+    """The flip's short is trueup's own, of ``size`` at 101000; a third of the fee of the
+    sell of 3 went with each 1 it closed of what trueup did not see open."""
+    ledger = book.pnl.key(ASTER_KEY)
+    life = ledger.open
+    assert life is not None and ledger.unseen is None
+    assert (life.side.value, life.size, life.cost) == (
+        "SHORT",
+        Decimal(size),
+        Decimal(size) * 101000,
+    )
+    assert ledger.past_fees + life.fees == Decimal("1.5")
+    assert life.fees == Decimal("1.5") * Decimal(size) / 3
+    assert ledger.realised == 0
+
+
+@pytest.mark.parametrize("whole", [True, False])
+def test_on_aster_a_flip_whose_account_update_came_before_it_opens_its_short(whole: bool) -> None:
+    # The user stream sends the update after the fill before the fill itself: the long of 1
+    # that positionRisk showed before the fill still says 1 of the 3 closed it, whether the
+    # sell of 3 filled its order or part of it (an order of 4).
+    risk, trade, update, _ = aster_flip(mark="100500")
+    if not whole:
+        trade["data"]["o"].update({"q": "4", "X": "PARTIALLY_FILLED"})
+    _, book = ledger_after_on("aster", ASTER, [risk, update, trade])
+    short_of(book, "2")
+
+
+@pytest.mark.parametrize("order", ["update, fill", "fill, update", "fill, positionRisk"])
+def test_on_aster_a_flip_is_sized_by_the_venues_position_after_it_in_either_order(
+    order: str,
+) -> None:
+    # No report of the position before the fill (trueup started after): the venue's position
+    # as of the fill's own transaction, the short of 2, is what the sell of 3 left, the fill
+    # alone its order's: 3 - 2 = 1 closed the long trueup never saw, 2 opened past zero.
+    _, trade, update, priced = aster_flip(mark="100500")
+    records = {
+        "update, fill": [update, trade],
+        "fill, update": [trade, update],
+        "fill, positionRisk": [trade, priced],
+    }[order]
+    _, book = ledger_after_on("aster", ASTER, records)
+    short_of(book, "2")
+
+
+def test_on_aster_a_late_older_fill_folds_the_flip_again_split_as_the_venue_says() -> None:
+    # The long of 1, then a buy of 0.5 (T0 + 500) whose update came but whose fill came
+    # only later by userTrades, then the sell of 3: the venue's short of 1.5 after it. Folded
+    # again in the venue's order, the buy adds to the long trueup did not see open, and the
+    # sell closes 1.5 of it and opens the short of 1.5 (not 2, nor a long of 0.5 of its own).
+    risk, trade, _, _ = aster_flip(mark="100500")
+    bought = aster.user_trade(
+        symbol="BTCUSDT", trade_id=60, order_id=6, side="BUY", price="100600", qty="0.5",
+        time=T0 + 500, commission="0",
+    )  # fmt: skip
+    late = aster.capture_rest(T0 + 3_000, ASTER, "/fapi/v1/userTrades", {}, [bought])
+    records = [risk, aster_short(T0 + 500, "1.5"), trade, aster_short(T0 + 1_000, "-1.5"), late]
+    _, book = ledger_after_on("aster", ASTER, records)
+    short_of(book, "1.5")
+
+
+@pytest.mark.parametrize("what", ["part of its order", "a report made later"])
+def test_on_aster_a_report_that_may_count_other_fills_sizes_no_flip(what: str) -> None:
+    # A fill of 3 of an order of 4 (the rest may have filled in the same transaction), or a
+    # report of a later transaction (other fills may have come between): the short of 2 it
+    # shows does not tell what this fill opened, and nothing older does. The venue's word.
+    _, trade, update, _ = aster_flip(mark="100500")
+    if what == "part of its order":
+        trade["data"]["o"].update({"q": "4", "X": "PARTIALLY_FILLED"})
+    else:
+        update = aster_short(T0 + 1_500, "-2")
+    _, book = ledger_after_on("aster", ASTER, [update, trade])
+    ledger = book.pnl.key(ASTER_KEY)
+    assert ledger.open is None and ledger.unseen is not None
+
+
 # --- Hyperliquid: no closedSize; its startPosition (the position before the fill) says ------
 
 HL_USER = "0x" + "ab" * 20
