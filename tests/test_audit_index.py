@@ -673,6 +673,42 @@ def test_a_tp1_placed_under_another_spelling_of_the_symbol_is_in_the_positions_a
     assert [c.exit_reason for c in closes if isinstance(c, PositionClosed)] == ["EXCHANGE_CLOSED"]
 
 
+def tp1_placed_first_as(spelt: str) -> list[InputEvent]:
+    """As ``tp1_placed_as``, the TP1 placed before its position was opened (as a bot places
+    its orders, then says what it opened)."""
+    events = tp1_placed_as(spelt)
+    mode, opened, report, placed, *rest = events
+    return [mode, placed, opened, report, *rest]
+
+
+@pytest.mark.parametrize("spelt", ["btcusdt", "BTC/USDT:USDT", "BTCUSDT "])
+@pytest.mark.parametrize("begun", ["in one batch", "a batch each", "by an older trueup"])
+def test_a_tp1_placed_before_its_position_opened_under_another_spelling_is_in_its_audit(
+    journal: Journal, spelt: str, begun: str
+) -> None:
+    """The reconciler ties an order placed before its position opened to it by the id too:
+    the audit of the position's symbol folds it, or it judges the close a stop-loss."""
+    events = tp1_placed_first_as(spelt)
+    if begun == "in one batch":
+        journal.append(events)
+    elif begun == "a batch each":
+        for one in events:
+            journal.append([one])
+    else:  # not indexed: read in full
+        old_append(journal, events[:1])
+        journal.append(events[1:])
+    reconciler = Reconciler()
+    told = [e for one in events for e in reconciler.apply(one) if isinstance(e, PositionClosed)]
+    assert [e.exit_reason for e in told] == ["EXCHANGE_CLOSED"]
+
+    result = TrueupService(journal).audit(VENUE, ACCOUNT, "BTCUSDT")
+
+    closes = [c for t in result.timeline for c in t.closed_by]
+    assert [c.exit_reason for c in closes if isinstance(c, PositionClosed)] == ["EXCHANGE_CLOSED"]
+    (opened,) = [t for t in result.timeline if t.type == "LocalPositionOpened"]
+    assert [p["tp1"] for p in opened.state["local"]["positions"]] == ["PLACED"]
+
+
 # --- the index rows stay out of every other reading -------------------------------------------
 
 

@@ -15,7 +15,11 @@ Beside each position opening and order placement, a row under the position's (or
 order's) id names its symbol, so that a later intent naming only that id finds it. An order
 placement is filed under the symbols its position was opened for before it too, whatever
 symbol it spells itself (``btcusdt``, ccxt's ``BTC/USDT:USDT``): the book ties it to the position by
-the position's id, so a TP1 placed so is still that position's TP1.
+the position's id, so a TP1 placed so is still that position's TP1. One placed before its
+position was opened for any symbol leaves a row under the position's id naming its version;
+each opening of that position later files those placements under the symbol it opens, in
+the row of the opening's batch (a symbol's rows are read whole, so a version listed after
+its batch is found all the same).
 
 Pages are filed by scope, not under every symbol they might flatten: whether one flattens a
 symbol's key depends on the fold (only a key held, or never reported, is), so the audit
@@ -88,6 +92,11 @@ def order_owner_id(account_stream: UUID, client_order_id: str) -> UUID:
     return _stream("owner-order", account_stream, client_order_id)
 
 
+def placed_first_id(account_stream: UUID, position_id: str) -> UUID:
+    """The rows of the orders placed for a position before it was opened: their versions."""
+    return _stream("placed-first", account_stream, position_id)
+
+
 @dataclass(frozen=True, slots=True)
 class Placed:
     """An input, and where the batch puts it."""
@@ -150,12 +159,15 @@ def decode_versions(state: bytes) -> list[int]:
 
 def owners_needed(placed: Iterable[Placed]) -> set[UUID]:
     """The owner rows to read before indexing a batch: those of the intents in it that
-    name only a position or an order, and of the positions orders are placed for."""
+    name only a position or an order, of the positions orders are placed for, and the
+    orders placed before each position it opens."""
     return {owner for p in placed if (owner := _owner_named(p)) is not None}
 
 
 def _owner_named(placed: Placed) -> UUID | None:
     event = placed.event
+    if isinstance(event, LocalPositionOpened):
+        return placed_first_id(placed.stream, event.position_id)
     # An order placed for a position: whatever symbol it spells, the book ties it to the
     # position by its id (another spelling, ``btcusdt`` or ccxt's, is still that position's).
     if isinstance(
@@ -170,7 +182,9 @@ def _owner_named(placed: Placed) -> UUID | None:
 class _AccountBatch:
     """One account's share of a batch, sorted into index rows."""
 
-    def __init__(self, stream: UUID, owners: dict[UUID, set[str]]) -> None:
+    def __init__(
+        self, stream: UUID, owners: dict[UUID, set[str]], placed_first: dict[UUID, list[int]]
+    ) -> None:
         self.stream = stream
         self.first = 0
         self.last = 0
@@ -181,6 +195,9 @@ class _AccountBatch:
         # Owners known before the batch, and those it adds as it goes: an intent is indexed
         # under the symbols its position or order was opened for before it.
         self.owners = owners
+        # The versions of the orders placed for each position before it was opened, known
+        # before the batch and added as it goes: an opening files them under its symbol.
+        self.placed_first = placed_first
 
     def add(self, placed: Placed) -> None:
         event, version = placed.event, placed.version
@@ -199,11 +216,20 @@ class _AccountBatch:
     def _opened(self, event: LocalPositionOpened, version: int) -> None:
         self._own(position_owner_id(self.stream, event.position_id), event.symbol, version)
         self._name((event.symbol,), version)
+        for placed in self.placed_first.get(placed_first_id(self.stream, event.position_id), ()):
+            self._name((event.symbol,), placed)
 
     def _placed(self, event: OrderPlaced, version: int) -> None:
         self._own(order_owner_id(self.stream, event.client_order_id), event.symbol, version)
-        position = self.owners.get(position_owner_id(self.stream, event.position_id), ())
-        self._name((event.symbol, *sorted(position)), version)
+        position = self.owners.get(position_owner_id(self.stream, event.position_id))
+        if position:
+            self._name((event.symbol, *sorted(position)), version)
+            return
+        # Its position not opened yet: filed under the symbols it is opened for, when it is.
+        self._name((event.symbol,), version)
+        owner = placed_first_id(self.stream, event.position_id)
+        self.placed_first.setdefault(owner, []).append(version)
+        self.owner_rows.append(StoredEvent(owner, version, OWNER_TOPIC, orjson.dumps(version)))
 
     def _position_intent(
         self, event: LocalPositionResized | LocalPositionClosed | LocalPositionCleaned, version: int
@@ -281,17 +307,26 @@ _SORTS: dict[type[InputEvent], Callable[[_AccountBatch, Any, int], None]] = {
 
 def index_rows(
     placed: Sequence[Placed],
-    owners: Mapping[UUID, Set[str]],
+    owners: Mapping[UUID, Set[str | int]],
     declared: Set[tuple[UUID, Scope | None]],
 ) -> tuple[list[StoredEvent], Declared]:
     """The index rows of a batch (``placed`` in version order within each stream), given
-    the symbols ``owners`` named before it; and what they declare that ``declared`` lacked."""
+    what the owner rows ``owners_needed`` named before it (the symbols positions and orders
+    were opened for, the versions of orders placed before their positions); and what they
+    declare that ``declared`` lacked."""
     accounts: dict[UUID, _AccountBatch] = {}
-    known = {owner: set(symbols) for owner, symbols in owners.items()}
+    known: dict[UUID, set[str]] = {}
+    placed_first: dict[UUID, list[int]] = {}
+    for owner, named in owners.items():
+        for value in named:
+            if isinstance(value, int):
+                placed_first.setdefault(owner, []).append(value)
+            else:
+                known.setdefault(owner, set()).add(value)
     for p in placed:
         batch = accounts.get(p.stream)
         if batch is None:
-            batch = accounts[p.stream] = _AccountBatch(p.stream, known)
+            batch = accounts[p.stream] = _AccountBatch(p.stream, known, placed_first)
         batch.add(p)
     rows: list[StoredEvent] = []
     new: Declared = set()

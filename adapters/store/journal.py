@@ -498,9 +498,10 @@ class Journal:
             stream = self._streams[key] = account_stream_id(*key)
         return stream
 
-    def _owners(self, streams: set[UUID]) -> dict[UUID, set[str]]:
-        """The symbols each owner row names: those positions and orders were opened for."""
-        owners: dict[UUID, set[str]] = {}
+    def _owners(self, streams: set[UUID]) -> dict[UUID, set[str | int]]:
+        """What each owner row names: the symbol a position or order was opened for, or the
+        version of an order placed for a position before it was opened."""
+        owners: dict[UUID, set[str | int]] = {}
         if streams:
             for stream, state in self._read_streams(sorted(streams)):
                 owners.setdefault(stream, set()).add(orjson.loads(state))
@@ -563,8 +564,7 @@ class Journal:
         for row in self._account_rows(stream):
             yield row.state
 
-    def _account_rows(self, stream: UUID) -> Iterator[StreamRow]:
-        after = 0
+    def _account_rows(self, stream: UUID, after: int = 0) -> Iterator[StreamRow]:
         while True:
             page = self._retrying(partial(self._read_account_page, stream, after))
             yield from page
@@ -588,25 +588,44 @@ class Journal:
     ) -> Iterator[tuple[int, InputEvent]]:
         """``account_events``, each with its position in the journal. With ``symbol``, the
         orders placed for a position opened for it are among them, whatever symbol they
-        spell (as the audit index files them: audit_index.py)."""
+        spell, and those placed before it was opened for any symbol (as the audit index
+        files them: audit_index.py)."""
         stream = account_stream_id(venue, account)
+        if symbol is None:
+            for row in self._account_rows(stream):
+                event = self._decoded(stream, row.version, row.state, venue, account)
+                if event is not None:
+                    yield row.position, event
+            return
         opened: set[str] = set()  # the ids of the positions opened for the symbol so far
+        anywhere: set[str] = set()  # and for any symbol
+        ahead: _OpenedAhead | None = None
         for row in self._account_rows(stream):
             state = row.state
-            named = symbol is None or codec.mentions(state, symbol)
-            if not named and not (opened and codec.is_type(state, OrderPlaced.type)):
+            named = codec.mentions(state, symbol)
+            opening = codec.is_type(state, LocalPositionOpened.type)
+            if not (named or opening or codec.is_type(state, OrderPlaced.type)):
                 continue
             event = self._decoded(stream, row.version, state, venue, account)
             if event is None:
                 continue
-            if symbol is not None:
-                if isinstance(event, LocalPositionOpened) and event.symbol == symbol:
+            if isinstance(event, LocalPositionOpened):
+                anywhere.add(event.position_id)
+                if event.symbol == symbol:
                     opened.add(event.position_id)
-                elif not named and not (
-                    isinstance(event, OrderPlaced) and event.position_id in opened
-                ):
-                    continue
-            yield row.position, event
+            elif not named and isinstance(event, OrderPlaced):
+                position_id = event.position_id
+                if position_id not in opened:
+                    if position_id in anywhere:
+                        continue  # its position's, opened for another symbol
+                    # Placed before its position was opened: read on to where it is.
+                    if ahead is None:
+                        rows = self._account_rows(stream, row.version)
+                        ahead = _OpenedAhead(rows, partial(self._decoded, stream), venue, account)
+                    if not ahead.opens(position_id, symbol):
+                        continue
+            if named or isinstance(event, OrderPlaced):
+                yield row.position, event
 
     def symbol_history(self, venue: str, account: str, symbol: str) -> "IndexedHistory | None":
         """The inputs that may concern ``symbol``, found through the audit index; None when
@@ -932,3 +951,33 @@ def _stream_of(event: InputEvent) -> UUID:
     if isinstance(event, RulesSet):
         return rules_stream_id()
     return account_stream_id(event.venue, event.account)
+
+
+class _OpenedAhead:
+    """The positions an account stream opens further on, read ahead only as far as asked:
+    whether an order placed before its position was opened is that position's."""
+
+    def __init__(
+        self,
+        rows: Iterator[StreamRow],
+        decoded: Callable[[int, bytes, str, str], InputEvent | None],
+        venue: str,
+        account: str,
+    ) -> None:
+        self._rows = rows
+        self._decoded = decoded
+        self._venue, self._account = venue, account
+        self._opened: dict[str, set[str]] = {}  # position id -> the symbols opened for
+
+    def opens(self, position_id: str, symbol: str) -> bool:
+        """Whether ``position_id`` is opened for ``symbol`` after the rows read so far,
+        or was among those read ahead."""
+        while symbol not in self._opened.get(position_id, ()):
+            row = next(self._rows, None)
+            if row is None:
+                return False
+            if codec.is_type(row.state, LocalPositionOpened.type):
+                event = self._decoded(row.version, row.state, self._venue, self._account)
+                if isinstance(event, LocalPositionOpened):
+                    self._opened.setdefault(event.position_id, set()).add(event.symbol)
+        return True
