@@ -662,15 +662,20 @@ def test_a_tp1_placed_under_another_spelling_of_the_symbol_is_in_the_positions_a
     else:  # not indexed: read in full
         old_append(journal, events[:1])
         journal.append(events[1:])
+    result = assert_closed_after_its_tp1(journal, events)
+    assert "OrderPlaced" in [t.type for t in result.timeline]
+
+
+def assert_closed_after_its_tp1(journal: Journal, events: list[InputEvent]) -> Audit:
+    """The reconciler and the audit of BTCUSDT both judge the close after the TP1 the
+    exchange's (EXCHANGE_CLOSED), not a stop-loss: the audit folded the TP1's placement."""
     reconciler = Reconciler()
     told = [e for one in events for e in reconciler.apply(one) if isinstance(e, PositionClosed)]
     assert [e.exit_reason for e in told] == ["EXCHANGE_CLOSED"]
-
     result = TrueupService(journal).audit(VENUE, ACCOUNT, "BTCUSDT")
-
-    assert "OrderPlaced" in [t.type for t in result.timeline]
     closes = [c for t in result.timeline for c in t.closed_by]
     assert [c.exit_reason for c in closes if isinstance(c, PositionClosed)] == ["EXCHANGE_CLOSED"]
+    return result
 
 
 def tp1_placed_first_as(spelt: str) -> list[InputEvent]:
@@ -697,14 +702,7 @@ def test_a_tp1_placed_before_its_position_opened_under_another_spelling_is_in_it
     else:  # not indexed: read in full
         old_append(journal, events[:1])
         journal.append(events[1:])
-    reconciler = Reconciler()
-    told = [e for one in events for e in reconciler.apply(one) if isinstance(e, PositionClosed)]
-    assert [e.exit_reason for e in told] == ["EXCHANGE_CLOSED"]
-
-    result = TrueupService(journal).audit(VENUE, ACCOUNT, "BTCUSDT")
-
-    closes = [c for t in result.timeline for c in t.closed_by]
-    assert [c.exit_reason for c in closes if isinstance(c, PositionClosed)] == ["EXCHANGE_CLOSED"]
+    result = assert_closed_after_its_tp1(journal, events)
     (opened,) = [t for t in result.timeline if t.type == "LocalPositionOpened"]
     assert [p["tp1"] for p in opened.state["local"]["positions"]] == ["PLACED"]
 
