@@ -707,6 +707,34 @@ def test_a_tp1_placed_before_its_position_opened_under_another_spelling_is_in_it
     assert [p["tp1"] for p in opened.state["local"]["positions"]] == ["PLACED"]
 
 
+@pytest.mark.parametrize("begun", ["in one batch", "a batch each", "by an older trueup"])
+def test_an_order_placed_before_its_position_is_its_first_openings_alone(
+    journal: Journal, begun: str
+) -> None:
+    """The book ignores a second opening of a position's id (here for ETHUSDT): the TP1
+    placed before both is BTCUSDT's position's, in its audit and not in ETHUSDT's."""
+    mode, placed, opened, *rest = tp1_placed_first_as("btcusdt")
+    again = event(
+        intent(
+            T0 + 1_500, kind="position_opened", position_id="p-1", category="linear",
+            symbol="ETHUSDT", position_idx=0, side="Buy", qty="2", mode="LIVE",
+        )
+    )  # fmt: skip
+    events = [mode, placed, opened, again, *rest]
+    if begun == "in one batch":
+        journal.append(events)
+    elif begun == "a batch each":
+        for one in events:
+            journal.append([one])
+    else:  # not indexed: read in full
+        old_append(journal, events[:1])
+        journal.append(events[1:])
+    assert_closed_after_its_tp1(journal, events)
+    ethusdt = TrueupService(journal).audit(VENUE, ACCOUNT, "ETHUSDT")
+    (opened_again,) = [t for t in ethusdt.timeline if t.type == "LocalPositionOpened"]
+    assert [p["tp1"] for p in opened_again.state["local"]["positions"]] == ["NONE"]
+
+
 # --- the index rows stay out of every other reading -------------------------------------------
 
 

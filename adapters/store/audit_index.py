@@ -17,9 +17,9 @@ placement is filed under the symbols its position was opened for before it too, 
 symbol it spells itself (``btcusdt``, ccxt's ``BTC/USDT:USDT``): the book ties it to the position by
 the position's id, so a TP1 placed so is still that position's TP1. One placed before its
 position was opened for any symbol leaves a row under the position's id naming its version;
-each opening of that position later files those placements under the symbol it opens, in
-the row of the opening's batch (a symbol's rows are read whole, so a version listed after
-its batch is found all the same).
+the position's first opening (the only one the book heeds) files those placements under
+the symbol it opens, in the row of the opening's batch (a symbol's rows are read whole, so
+a version listed after its batch is found all the same).
 
 Pages are filed by scope, not under every symbol they might flatten: whether one flattens a
 symbol's key depends on the fold (only a key held, or never reported, is), so the audit
@@ -159,24 +159,29 @@ def decode_versions(state: bytes) -> list[int]:
 
 def owners_needed(placed: Iterable[Placed]) -> set[UUID]:
     """The owner rows to read before indexing a batch: those of the intents in it that
-    name only a position or an order, of the positions orders are placed for, and the
-    orders placed before each position it opens."""
-    return {owner for p in placed if (owner := _owner_named(p)) is not None}
+    name only a position or an order, of the positions orders are placed for, and of each
+    position it opens, with the orders placed before it was."""
+    return {owner for p in placed for owner in _owners_named(p)}
 
 
-def _owner_named(placed: Placed) -> UUID | None:
+def _owners_named(placed: Placed) -> tuple[UUID, ...]:
     event = placed.event
     if isinstance(event, LocalPositionOpened):
-        return placed_first_id(placed.stream, event.position_id)
+        # Whether the position was opened before: only its first opening takes the orders
+        # placed before it, as only that one opens it in the book.
+        position_id = event.position_id
+        return position_owner_id(placed.stream, position_id), placed_first_id(
+            placed.stream, position_id
+        )
     # An order placed for a position: whatever symbol it spells, the book ties it to the
     # position by its id (another spelling, ``btcusdt`` or ccxt's, is still that position's).
     if isinstance(
         event, LocalPositionResized | LocalPositionClosed | LocalPositionCleaned | OrderPlaced
     ):
-        return position_owner_id(placed.stream, event.position_id)
+        return (position_owner_id(placed.stream, event.position_id),)
     if isinstance(event, OrderCancelled):
-        return order_owner_id(placed.stream, event.client_order_id)
-    return None
+        return (order_owner_id(placed.stream, event.client_order_id),)
+    return ()
 
 
 class _AccountBatch:
@@ -214,10 +219,15 @@ class _AccountBatch:
             self._name(symbols, version)
 
     def _opened(self, event: LocalPositionOpened, version: int) -> None:
-        self._own(position_owner_id(self.stream, event.position_id), event.symbol, version)
+        owner = position_owner_id(self.stream, event.position_id)
+        first = not self.owners.get(owner)
+        self._own(owner, event.symbol, version)
         self._name((event.symbol,), version)
-        for placed in self.placed_first.get(placed_first_id(self.stream, event.position_id), ()):
-            self._name((event.symbol,), placed)
+        if first:
+            for placed in self.placed_first.get(
+                placed_first_id(self.stream, event.position_id), ()
+            ):
+                self._name((event.symbol,), placed)
 
     def _placed(self, event: OrderPlaced, version: int) -> None:
         self._own(order_owner_id(self.stream, event.client_order_id), event.symbol, version)

@@ -36,14 +36,13 @@ from trueup.adapters.store.retrying import Retrying
 from trueup.adapters.store.row_queries import StreamRow, streams_reader, version_reader
 from trueup.adapters.store.sqlite_backend import open_sqlite
 from trueup.adapters.store.stream_states import state_reader
+from trueup.adapters.store.symbol_inputs import SymbolInputs
 from trueup.adapters.store.unreadable import Row, Unreadable, undecodable_input
 from trueup.adapters.store.view_table import Recent, RecentKind, ViewTable, ViewWrites
 from trueup.domain.emitted import Emitted
 from trueup.domain.events import (
     InputEvent,
     InputRejected,
-    LocalPositionOpened,
-    OrderPlaced,
     RulesSet,
 )
 from trueup.domain.keys import account_stream_id, rules_stream_id
@@ -564,7 +563,8 @@ class Journal:
         for row in self._account_rows(stream):
             yield row.state
 
-    def _account_rows(self, stream: UUID, after: int = 0) -> Iterator[StreamRow]:
+    def _account_rows(self, stream: UUID) -> Iterator[StreamRow]:
+        after = 0
         while True:
             page = self._retrying(partial(self._read_account_page, stream, after))
             yield from page
@@ -588,8 +588,7 @@ class Journal:
     ) -> Iterator[tuple[int, InputEvent]]:
         """``account_events``, each with its position in the journal. With ``symbol``, the
         orders placed for a position opened for it are among them, whatever symbol they
-        spell, and those placed before it was opened for any symbol (as the audit index
-        files them: audit_index.py)."""
+        spell, and those placed before its first opening was for it (symbol_inputs.py)."""
         stream = account_stream_id(venue, account)
         if symbol is None:
             for row in self._account_rows(stream):
@@ -597,35 +596,8 @@ class Journal:
                 if event is not None:
                     yield row.position, event
             return
-        opened: set[str] = set()  # the ids of the positions opened for the symbol so far
-        anywhere: set[str] = set()  # and for any symbol
-        ahead: _OpenedAhead | None = None
-        for row in self._account_rows(stream):
-            state = row.state
-            named = codec.mentions(state, symbol)
-            opening = codec.is_type(state, LocalPositionOpened.type)
-            if not (named or opening or codec.is_type(state, OrderPlaced.type)):
-                continue
-            event = self._decoded(stream, row.version, state, venue, account)
-            if event is None:
-                continue
-            if isinstance(event, LocalPositionOpened):
-                anywhere.add(event.position_id)
-                if event.symbol == symbol:
-                    opened.add(event.position_id)
-            elif not named and isinstance(event, OrderPlaced):
-                position_id = event.position_id
-                if position_id not in opened:
-                    if position_id in anywhere:
-                        continue  # its position's, opened for another symbol
-                    # Placed before its position was opened: read on to where it is.
-                    if ahead is None:
-                        rows = self._account_rows(stream, row.version)
-                        ahead = _OpenedAhead(rows, partial(self._decoded, stream), venue, account)
-                    if not ahead.opens(position_id, symbol):
-                        continue
-            if named or isinstance(event, OrderPlaced):
-                yield row.position, event
+        decoded = partial(self._decoded, stream, venue=venue, account=account)
+        yield from SymbolInputs(self._account_rows(stream), symbol, decoded)
 
     def symbol_history(self, venue: str, account: str, symbol: str) -> "IndexedHistory | None":
         """The inputs that may concern ``symbol``, found through the audit index; None when
@@ -951,33 +923,3 @@ def _stream_of(event: InputEvent) -> UUID:
     if isinstance(event, RulesSet):
         return rules_stream_id()
     return account_stream_id(event.venue, event.account)
-
-
-class _OpenedAhead:
-    """The positions an account stream opens further on, read ahead only as far as asked:
-    whether an order placed before its position was opened is that position's."""
-
-    def __init__(
-        self,
-        rows: Iterator[StreamRow],
-        decoded: Callable[[int, bytes, str, str], InputEvent | None],
-        venue: str,
-        account: str,
-    ) -> None:
-        self._rows = rows
-        self._decoded = decoded
-        self._venue, self._account = venue, account
-        self._opened: dict[str, set[str]] = {}  # position id -> the symbols opened for
-
-    def opens(self, position_id: str, symbol: str) -> bool:
-        """Whether ``position_id`` is opened for ``symbol`` after the rows read so far,
-        or was among those read ahead."""
-        while symbol not in self._opened.get(position_id, ()):
-            row = next(self._rows, None)
-            if row is None:
-                return False
-            if codec.is_type(row.state, LocalPositionOpened.type):
-                event = self._decoded(row.version, row.state, self._venue, self._account)
-                if isinstance(event, LocalPositionOpened):
-                    self._opened.setdefault(event.position_id, set()).add(event.symbol)
-        return True
