@@ -22,7 +22,7 @@ from tests.inputs import T0, event, intent, line
 from tests.scenarios import busy_session
 from trueup.adapters.bybit import messages
 from trueup.adapters.store import codec
-from trueup.adapters.store.audit_index import AccountEntry, scope_index_id
+from trueup.adapters.store.audit_index import AccountEntry, owner_values, scope_index_id
 from trueup.adapters.store.journal import MARKER_TOPIC, Journal
 from trueup.adapters.store.journal_format import FORMAT_ROW, JOURNAL_FORMAT
 from trueup.application.service import TrueupService
@@ -735,6 +735,29 @@ def test_an_order_placed_before_its_position_is_its_first_openings_alone(
     assert [p["tp1"] for p in opened_again.state["local"]["positions"]] == ["NONE"]
 
 
+@pytest.mark.parametrize("placed", ["after its position", "before its position"])
+@pytest.mark.parametrize("begun", ["in one batch", "a batch each", "by an older trueup"])
+def test_a_cancel_of_an_order_placed_under_another_spelling_is_in_its_positions_audit(
+    journal: Journal, placed: str, begun: str
+) -> None:
+    """A cancel names only the order: it is filed wherever the order's placement is, so the
+    audit of the position's symbol knows the cancel was asked, as the reconciler does."""
+    placing = tp1_placed_as if placed == "after its position" else tp1_placed_first_as
+    events = placing("btcusdt")
+    cancel = event(intent(T0 + 2_150, kind="order_cancelled", order_link_id="p-1-tp1"))
+    events = [*events[:4], cancel, *events[4:]]
+    if begun == "in one batch":
+        journal.append(events)
+    elif begun == "a batch each":
+        for one in events:
+            journal.append([one])
+    else:  # not indexed: read in full
+        old_append(journal, events[:1])
+        journal.append(events[1:])
+    result = TrueupService(journal).audit(VENUE, ACCOUNT, "BTCUSDT")
+    assert "p-1-tp1" in result.book.cancel_requested
+
+
 # --- the index rows stay out of every other reading -------------------------------------------
 
 
@@ -752,6 +775,13 @@ def test_a_scope_asked_of_no_base_coin_is_indexed_as_before_scopes_named_one() -
     assert scope_index_id(stream, by_base) != scope_index_id(stream, ("option", None, None, None))
     entry.scopes.append(by_base)
     assert AccountEntry.decode(entry.encode()).scopes == entry.scopes
+
+
+def test_owner_rows_an_older_trueup_wrote_read_as_they_meant() -> None:
+    assert owner_values(b'"BTCUSDT"') == ["BTCUSDT"]
+    assert owner_values(b"7") == [(7, None)]  # an order placed first; its id not kept then
+    assert owner_values(b'[7,"p-1-tp1"]') == [(7, "p-1-tp1")]
+    assert owner_values(b'["btcusdt","BTCUSDT"]') == ["btcusdt", "BTCUSDT"]
 
 
 def test_index_rows_are_never_read_as_inputs(journal: Journal) -> None:

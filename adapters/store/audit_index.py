@@ -157,6 +157,23 @@ def decode_versions(state: bytes) -> list[int]:
     return versions
 
 
+# What an owner row names: a symbol its position or order was opened for, or the version of
+# an order placed for a position before it was opened, with the order's client id (None in
+# rows of an older trueup).
+OwnerValue = str | tuple[int, str | None]
+
+
+def owner_values(state: bytes) -> list[OwnerValue]:
+    """What one owner row names: ``"BTCUSDT"``, ``["btcusdt", "BTCUSDT"]`` (an order
+    filed under several), ``[7, "p-1-tp1"]`` (placed first), or ``7`` (so, in older rows)."""
+    value = orjson.loads(state)
+    if isinstance(value, int):
+        return [(value, None)]
+    if isinstance(value, list) and value and isinstance(value[0], int):
+        return [(value[0], value[1])]
+    return value if isinstance(value, list) else [value]
+
+
 def owners_needed(placed: Iterable[Placed]) -> set[UUID]:
     """The owner rows to read before indexing a batch: those of the intents in it that
     name only a position or an order, of the positions orders are placed for, and of each
@@ -188,7 +205,10 @@ class _AccountBatch:
     """One account's share of a batch, sorted into index rows."""
 
     def __init__(
-        self, stream: UUID, owners: dict[UUID, set[str]], placed_first: dict[UUID, list[int]]
+        self,
+        stream: UUID,
+        owners: dict[UUID, set[str]],
+        placed_first: dict[UUID, list[tuple[int, str | None]]],
     ) -> None:
         self.stream = stream
         self.first = 0
@@ -200,8 +220,9 @@ class _AccountBatch:
         # Owners known before the batch, and those it adds as it goes: an intent is indexed
         # under the symbols its position or order was opened for before it.
         self.owners = owners
-        # The versions of the orders placed for each position before it was opened, known
-        # before the batch and added as it goes: an opening files them under its symbol.
+        # The orders placed for each position before it was opened (version, client id),
+        # known before the batch and added as it goes: its first opening files them under
+        # its symbol.
         self.placed_first = placed_first
 
     def add(self, placed: Placed) -> None:
@@ -221,25 +242,33 @@ class _AccountBatch:
     def _opened(self, event: LocalPositionOpened, version: int) -> None:
         owner = position_owner_id(self.stream, event.position_id)
         first = not self.owners.get(owner)
-        self._own(owner, event.symbol, version)
-        self._name((event.symbol,), version)
-        if first:
-            for placed in self.placed_first.get(
-                placed_first_id(self.stream, event.position_id), ()
-            ):
-                self._name((event.symbol,), placed)
+        symbol = (event.symbol,)
+        self._own(owner, symbol, version)
+        self._name(symbol, version)
+        if not first:
+            return
+        placed_first = self.placed_first.get(placed_first_id(self.stream, event.position_id), ())
+        for placed, _ in placed_first:
+            self._name(symbol, placed)
+        # Their cancels are found under their orders' rows: each names the symbol too.
+        for client_order_id in dict.fromkeys(c for _, c in placed_first if c is not None):
+            self._own(order_owner_id(self.stream, client_order_id), symbol, version)
 
     def _placed(self, event: OrderPlaced, version: int) -> None:
-        self._own(order_owner_id(self.stream, event.client_order_id), event.symbol, version)
+        order = order_owner_id(self.stream, event.client_order_id)
         position = self.owners.get(position_owner_id(self.stream, event.position_id))
         if position:
-            self._name((event.symbol, *sorted(position)), version)
+            symbols = tuple(dict.fromkeys((event.symbol, *sorted(position))))
+            self._own(order, symbols, version)
+            self._name(symbols, version)
             return
-        # Its position not opened yet: filed under the symbols it is opened for, when it is.
+        # Its position not opened yet: filed under the symbol it is opened for, when it is.
+        self._own(order, (event.symbol,), version)
         self._name((event.symbol,), version)
         owner = placed_first_id(self.stream, event.position_id)
-        self.placed_first.setdefault(owner, []).append(version)
-        self.owner_rows.append(StoredEvent(owner, version, OWNER_TOPIC, orjson.dumps(version)))
+        placed = (version, event.client_order_id)
+        self.placed_first.setdefault(owner, []).append(placed)
+        self.owner_rows.append(StoredEvent(owner, version, OWNER_TOPIC, orjson.dumps(placed)))
 
     def _position_intent(
         self, event: LocalPositionResized | LocalPositionClosed | LocalPositionCleaned, version: int
@@ -268,9 +297,10 @@ class _AccountBatch:
         if event.position_snapshot:
             self.account.refused.append(version)
 
-    def _own(self, owner: UUID, symbol: str, version: int) -> None:
-        self.owners.setdefault(owner, set()).add(symbol)
-        self.owner_rows.append(StoredEvent(owner, version, OWNER_TOPIC, orjson.dumps(symbol)))
+    def _own(self, owner: UUID, symbols: tuple[str, ...], version: int) -> None:
+        self.owners.setdefault(owner, set()).update(symbols)
+        named = symbols[0] if len(symbols) == 1 else symbols
+        self.owner_rows.append(StoredEvent(owner, version, OWNER_TOPIC, orjson.dumps(named)))
 
     def _name(self, symbols: Iterable[str], version: int) -> None:
         for symbol in dict.fromkeys(symbols):
@@ -317,22 +347,21 @@ _SORTS: dict[type[InputEvent], Callable[[_AccountBatch, Any, int], None]] = {
 
 def index_rows(
     placed: Sequence[Placed],
-    owners: Mapping[UUID, Set[str | int]],
+    owners: Mapping[UUID, Iterable[OwnerValue]],
     declared: Set[tuple[UUID, Scope | None]],
 ) -> tuple[list[StoredEvent], Declared]:
     """The index rows of a batch (``placed`` in version order within each stream), given
-    what the owner rows ``owners_needed`` named before it (the symbols positions and orders
-    were opened for, the versions of orders placed before their positions); and what they
+    what the owner rows ``owners_needed`` named before it (``owner_values``); and what they
     declare that ``declared`` lacked."""
     accounts: dict[UUID, _AccountBatch] = {}
     known: dict[UUID, set[str]] = {}
-    placed_first: dict[UUID, list[int]] = {}
+    placed_first: dict[UUID, list[tuple[int, str | None]]] = {}
     for owner, named in owners.items():
         for value in named:
-            if isinstance(value, int):
-                placed_first.setdefault(owner, []).append(value)
-            else:
+            if isinstance(value, str):
                 known.setdefault(owner, set()).add(value)
+            else:
+                placed_first.setdefault(owner, []).append(value)
     for p in placed:
         batch = accounts.get(p.stream)
         if batch is None:

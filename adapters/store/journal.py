@@ -52,7 +52,7 @@ from trueup.domain.rules.in_force import Recorded, RulesInForce
 # The audit index is written by appends and read by audits: a question answered from the
 # views loads neither side of it.
 if TYPE_CHECKING:
-    from trueup.adapters.store.audit_index import Declared
+    from trueup.adapters.store.audit_index import Declared, OwnerValue
     from trueup.adapters.store.indexed_history import IndexedHistory
 
 MARKER_TOPIC = "trueup.input-marker"
@@ -497,13 +497,14 @@ class Journal:
             stream = self._streams[key] = account_stream_id(*key)
         return stream
 
-    def _owners(self, streams: set[UUID]) -> dict[UUID, set[str | int]]:
-        """What each owner row names: the symbol a position or order was opened for, or the
-        version of an order placed for a position before it was opened."""
-        owners: dict[UUID, set[str | int]] = {}
+    def _owners(self, streams: set[UUID]) -> "dict[UUID, list[OwnerValue]]":
+        """What each owner row names (audit_index.owner_values)."""
+        from trueup.adapters.store.audit_index import owner_values
+
+        owners: dict[UUID, list[OwnerValue]] = {}
         if streams:
             for stream, state in self._read_streams(sorted(streams)):
-                owners.setdefault(stream, set()).add(orjson.loads(state))
+                owners.setdefault(stream, []).extend(owner_values(state))
         return owners
 
     def rules_in_force(self) -> RuleConfig:
