@@ -54,6 +54,7 @@ from trueup.adapters.bybit import messages
 from trueup.adapters.capture import decode_line
 from trueup.adapters.store import codec
 from trueup.adapters.store.journal import MARKER_TOPIC, Journal, marker_id
+from trueup.adapters.store.wal_checkpoints import BULK_EVERY_S, checkpoints_aside
 from trueup.application.ingest import BATCH
 from trueup.application.service import TrueupService
 from trueup.domain.events import InputEvent, InputRejected
@@ -582,7 +583,8 @@ def work_ingest(url: str, segment: int, count: int, after_ms: int) -> JSON:
     lines = ingest_lines(segment, count, after_ms)
     with Journal.open(url) as journal, relaxed_gc():
         begin = time.perf_counter()
-        report = TrueupService(journal).ingest([lines])
+        with checkpoints_aside(url, BULK_EVERY_S):  # as `trueup ingest`
+            report = TrueupService(journal).ingest([lines])
         seconds = time.perf_counter() - begin
     if report.accepted != len(lines) or not report.detected_here:
         raise RuntimeError(f"ingest did not take the workload as meant: {report}")
@@ -597,7 +599,8 @@ def work_ingest_detector_process(url: str, segment: int, count: int, after_ms: i
     lines = ingest_lines(segment, count, after_ms)
     with Journal.open(url) as journal, relaxed_gc():
         begin = time.perf_counter()
-        report = ingest_beside(TrueupService(journal), [lines])
+        with checkpoints_aside(url, BULK_EVERY_S):
+            report = ingest_beside(TrueupService(journal), [lines])
         seconds = time.perf_counter() - begin
     if report.accepted != len(lines) or not report.emitted:
         raise RuntimeError(f"ingest did not take the workload as meant: {report}")
@@ -643,7 +646,8 @@ def work_ingest_beside_worker(url: str, segment: int, count: int, after_ms: int)
             service.ingest([warm], detect=False)
             _processed_up_to(journal, journal.last_position(), worker)
             begin = time.perf_counter()
-            report = service.ingest([lines], detect=False)
+            with checkpoints_aside(url, BULK_EVERY_S):  # as `trueup ingest --no-projections`
+                report = service.ingest([lines], detect=False)
             _processed_up_to(journal, journal.last_position(), worker)
             seconds = time.perf_counter() - begin
         worker.send_signal(signal.SIGTERM)

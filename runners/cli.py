@@ -813,17 +813,19 @@ def _diagnose(journal: "Journal", args: argparse.Namespace) -> int:
 
 
 def _ingest(journal: "Journal", args: argparse.Namespace) -> int:
+    from trueup.adapters.store.wal_checkpoints import BULK_EVERY_S, checkpoints_aside
     from trueup.application.service import TrueupService
 
     service = TrueupService(journal)
     if args.rules_file is not None:
         service.put_rules_in_force(args.rules_file.rules, str(args.rules_file.path))
-    if _detector_process_wanted(journal, args):
-        from trueup.runners.detector_process import ingest_beside
+    with checkpoints_aside(journal.url, BULK_EVERY_S):
+        if _detector_process_wanted(journal, args):
+            from trueup.runners.detector_process import ingest_beside
 
-        report = ingest_beside(service, _captures(args.files))
-    else:
-        report = service.ingest(_captures(args.files), detect=not args.no_projections)
+            report = ingest_beside(service, _captures(args.files))
+        else:
+            report = service.ingest(_captures(args.files), detect=not args.no_projections)
     print(
         f"ingested {report.lines} lines: {report.accepted} accepted, {report.rejected} rejected"
         + (f" ({report.duplicates} already in the journal)" if report.duplicates else "")

@@ -1,14 +1,18 @@
-"""A live writer's SQLite journal is checkpointed by a thread of its own: what it commits
-reaches the database file though no commit took the log anywhere near the connections'
-``wal_autocheckpoint`` (4,000 pages), so no commit on the live path paid for a checkpoint."""
+"""A live writer's SQLite journal, and a bulk ingest's, is checkpointed by a thread of its
+own: what it commits reaches the database file though no commit took the log anywhere near
+the connections' ``wal_autocheckpoint`` (4,000 pages), so no commit paid for a checkpoint."""
 
 import sqlite3
 import threading
+import time
 from contextlib import closing
 from pathlib import Path
 
+from tests.inputs import event
 from tests.live_harness import wait_for
+from tests.scenarios import busy_session
 from trueup.adapters.store.journal import Journal
+from trueup.adapters.store.wal_checkpoints import BULK_EVERY_S, checkpoints_aside
 from trueup.domain.rules.config import RuleConfig
 from trueup.runners.live import LiveIngest
 
@@ -42,3 +46,24 @@ def test_what_a_live_writer_commits_is_checkpointed_beside_it(tmp_path: Path) ->
             stop.set()
             writer.join(timeout=20)
     assert not writer.is_alive()
+
+
+def test_what_a_bulk_ingest_appends_is_checkpointed_beside_it(tmp_path: Path) -> None:
+    """``trueup ingest`` appends inside ``checkpoints_aside``: its batches reach the database
+    file while it runs, though they leave the log far below the autocheckpoint."""
+    path = tmp_path / "journal.db"
+    url = f"sqlite://{path}"
+    events = [event(r) for r in busy_session(300)]
+    with Journal.open(url) as journal, checkpoints_aside(url, BULK_EVERY_S):
+        journal.append(events)
+        stored = journal.last_position()
+        wait_for("them in the database file", lambda: in_database_file(path) == stored)
+
+
+def test_without_them_a_small_log_stays_out_of_the_database_file(tmp_path: Path) -> None:
+    # What the tests above see is the thread's doing: no commit here took the log so far.
+    path = tmp_path / "journal.db"
+    with Journal.open(f"sqlite://{path}") as journal:
+        journal.append([event(r) for r in busy_session(300)])
+        time.sleep(2 * BULK_EVERY_S)
+        assert in_database_file(path) < journal.last_position()

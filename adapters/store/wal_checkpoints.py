@@ -1,8 +1,10 @@
 """Checkpoints of a SQLite journal's write-ahead log from a thread of their own, for a live
-writer (``trueup run``): otherwise the commit that takes the log past the connections'
-``wal_autocheckpoint`` (4,000 pages) copies them into the database and syncs it before it
-returns (10 to 20 ms for a thousand pages on the bench's disk), on the path from a price to
-its order; the trigger bench's log passes 4,000 pages every 60 or so samples.
+writer (``trueup run``) and a bulk one (``trueup ingest``): otherwise the commit that takes
+the log past the connections' ``wal_autocheckpoint`` (4,000 pages) copies them into the
+database and syncs it before it returns (10 to 20 ms for a thousand pages on the bench's
+disk), on the path from a price to its order; the trigger bench's log passes 4,000 pages
+every 60 or so samples. The thread runs while the writer's own thread works (sqlite3 lets
+go of the interpreter's lock), on another core.
 
 A passive checkpoint every second copies what that second committed (at live rates, far
 below the 4,000 pages, which stay the safety net of a burst); it holds no lock a writer or
@@ -20,6 +22,9 @@ from trueup.adapters.store.location import is_postgres, settings
 
 log = logging.getLogger("trueup.store")
 EVERY_S = 1.0
+# `trueup ingest` of a capture writes the log as fast as it can, thousands of pages a second:
+# checkpointed this often, its commits do not reach the 4,000 pages.
+BULK_EVERY_S = 0.25
 STOP_TIMEOUT_S = 10.0
 
 
