@@ -17,7 +17,13 @@ from trueup.domain.events import (
     PositionsReported,
     RejectionKind,
 )
-from trueup.domain.vocabulary import MarginMode, OrderSide, OrderStatus, PositionSide
+from trueup.domain.vocabulary import (
+    ContractKind,
+    MarginMode,
+    OrderSide,
+    OrderStatus,
+    PositionSide,
+)
 
 AT = 1_762_199_300_000
 VENUE = "ccxt:binanceusdm"
@@ -182,6 +188,32 @@ def test_my_trades_are_fills_with_their_fee() -> None:
     assert fill.exec_fee == Decimal("0.0015")
     assert fill.exec_time == 1_502_962_946_216
     assert fill.position_idx is None  # the ledger finds the leg
+
+
+@pytest.mark.parametrize(
+    ("symbol", "kind", "counted_in"),
+    [
+        ("BTC/USDT:USDT", ContractKind.LINEAR, "USDT"),
+        ("BTC/USDT:USDT-241231", ContractKind.LINEAR, "USDT"),  # a dated future
+        # Settled in its base coin: its contracts are each a number of USD.
+        ("BTC/USD:BTC", ContractKind.INVERSE, "USD"),
+        ("BTC/USD:BTC-241231", ContractKind.INVERSE, "USD"),
+        # An option: what its premium is worth, in a coin trueup cannot tell.
+        ("BTC/USD:BTC-241227-60000-C", ContractKind.OPTION, None),
+        ("ETH/USDC:USDC-241227-2500.5-P", ContractKind.OPTION, None),
+    ],
+)
+def test_a_contract_is_sized_and_counted_as_its_unified_name_says(
+    symbol: str, kind: ContractKind, counted_in: str | None
+) -> None:
+    """ccxt's manual names contracts BASE/QUOTE:SETTLE[-YYMMDD[-STRIKE-C|P]]: a position and
+    a fill on each are sized, and their notional counted, as that name says."""
+    positions = decode_line(line("fetchPositions", [{**POSITION, "symbol": symbol}]))
+    trades = decode_line(line("fetchMyTrades", [{**TRADE, "symbol": symbol}]))
+    assert isinstance(positions, PositionsReported) and isinstance(trades, ExecutionsReported)
+    (report,), (fill,) = positions.reports, trades.fills
+    assert (report.contract_kind, report.notional_coin) == (kind, counted_in)
+    assert (fill.contract_kind, fill.notional_coin) == (kind, counted_in)
 
 
 def error(classes: list[str], status: int) -> bytes:

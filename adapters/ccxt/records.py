@@ -114,6 +114,7 @@ def position(item: Payload, as_of: int) -> PositionReport:
         maintenance_margin=_positive(item, "maintenanceMargin"),
         margin_mode=MARGIN_MODES.get(mode.lower()) if mode else None,
         notional_coin=COINS.counted_in(CATEGORY, symbol),
+        contract_kind=COINS.kind(CATEGORY, symbol),
     )
 
 
@@ -213,4 +214,5 @@ def trade(item: Payload, contract_sizes: ContractSizes) -> Fill:
         exec_time=item.millis("timestamp"),
         seq=None,
         notional_coin=COINS.counted_in(CATEGORY, symbol),
+        contract_kind=COINS.kind(CATEGORY, symbol),
     )
