@@ -1043,6 +1043,7 @@ def _demo_runner() -> "Callable[[Journal, Path, TextIO, Journal], None]":
 
 
 def _worker(journal: "Journal", args: argparse.Namespace) -> int:
+    from trueup.adapters.store.wal_checkpoints import checkpoints_aside
     from trueup.runners.worker import reload_on_sighup, run_worker, stop_on_signals
 
     _log_as_trueup()
@@ -1051,7 +1052,10 @@ def _worker(journal: "Journal", args: argparse.Namespace) -> int:
     if args.accounts:
         raise UsageError("--accounts is for a worker on NATS: pass --nats URL too")
     reload_on_sighup(args.rules_file)
-    run_worker(journal, args.rules_file, args.poll_ms, stop_on_signals(), args.batch or WORKER_PAGE)
+    with checkpoints_aside(journal.url):  # as trueup run: no commit of its own checkpoints
+        run_worker(
+            journal, args.rules_file, args.poll_ms, stop_on_signals(), args.batch or WORKER_PAGE
+        )
     return EXIT_OK
 
 
@@ -1136,6 +1140,7 @@ def _notify_test(args: argparse.Namespace) -> int:
 
 
 def _serve(journal: "Journal", args: argparse.Namespace) -> int:
+    from trueup.adapters.store.wal_checkpoints import checkpoints_aside
     from trueup.application.backlog import BacklogLimits
     from trueup.application.following import Following
     from trueup.runners.http_api import TOKEN_ENV, ApiSettings, check_exposure, serve
@@ -1166,20 +1171,22 @@ def _serve(journal: "Journal", args: argparse.Namespace) -> int:
         following=Following(args.quiet_after_ms, frozenset(args.follow)),
         access_log=args.access_log,
     )
-    if args.workers > 1:
-        from trueup.runners.http_workers import serve_workers
+    # As trueup run: no answer to a POST of inputs waits on a commit that checkpoints.
+    with checkpoints_aside(journal.url):
+        if args.workers > 1:
+            from trueup.runners.http_workers import serve_workers
 
-        serve_workers(
-            journal,
-            args.host,
-            args.port,
-            settings=settings,
-            count=args.workers,
-            stop=stop,
-            setup_logging=_log_as_trueup,
-        )
-    else:
-        serve(journal, args.host, args.port, settings)
+            serve_workers(
+                journal,
+                args.host,
+                args.port,
+                settings=settings,
+                count=args.workers,
+                stop=stop,
+                setup_logging=_log_as_trueup,
+            )
+        else:
+            serve(journal, args.host, args.port, settings)
     print("stopped")
     return EXIT_OK
 

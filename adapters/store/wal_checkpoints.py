@@ -1,10 +1,11 @@
-"""Checkpoints of a SQLite journal's write-ahead log from a thread of their own, for a live
-writer (``trueup run``) and a bulk one (``trueup ingest``): otherwise the commit that takes
-the log past the connections' ``wal_autocheckpoint`` (4,000 pages) copies them into the
-database and syncs it before it returns (10 to 20 ms for a thousand pages on the bench's
-disk), on the path from a price to its order; the trigger bench's log passes 4,000 pages
-every 60 or so samples. The thread runs while the writer's own thread works (sqlite3 lets
-go of the interpreter's lock), on another core.
+"""Checkpoints of a SQLite journal's write-ahead log from a thread of their own, for the
+long-running writers (``trueup run``, ``serve``, ``worker``) and a bulk one (``trueup
+ingest``): otherwise the commit that takes the log past the connections'
+``wal_autocheckpoint`` (4,000 pages) copies them into the database and syncs it before it
+returns (10 to 20 ms for a thousand pages on the bench's disk), on the path from a price to
+its order; the trigger bench's log passes 4,000 pages every 60 or so samples. The thread
+runs while the writer's own thread works (sqlite3 lets go of the interpreter's lock), on
+another core.
 
 A passive checkpoint every second copies what that second committed (at live rates, far
 below the 4,000 pages, which stay the safety net of a burst); it holds no lock a writer or
