@@ -165,7 +165,8 @@ OwnerValue = str | tuple[int, str | None]
 
 def owner_values(state: bytes) -> list[OwnerValue]:
     """What one owner row names: ``"BTCUSDT"``, ``["btcusdt", "BTCUSDT"]`` (an order
-    filed under several), ``[7, "p-1-tp1"]`` (placed first), or ``7`` (so, in older rows)."""
+    filed under several), ``[7, "p-1-tp1"]`` (placed first), or ``7`` (placed first, in an
+    older trueup's rows)."""
     value = orjson.loads(state)
     if isinstance(value, int):
         return [(value, None)]
