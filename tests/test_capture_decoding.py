@@ -84,6 +84,15 @@ def test_an_inexact_number_keeps_its_spelling_after_a_colon_a_comma_or_a_bracket
     assert first.input_id != second.input_id
 
 
+@pytest.mark.parametrize("text", [b"a: -1.5", b"a,-2e3", b"a[  12345678901234567890", b"a:7E1"])
+def test_what_looks_like_an_inexact_number_inside_a_string_keeps_the_line_as_spelt(
+    text: bytes,
+) -> None:
+    line = b'{"at":%d,"venue":"bybit","account":"main","channel":"ws","note":"%s","n":%s}'
+    first, second = (decode_line(line % (T0, text, n)) for n in (b"1", b" 1"))
+    assert first.input_id != second.input_id
+
+
 def test_respellings_of_exact_numbers_are_one_input() -> None:
     line = b'{"at":%d,"venue":"bybit","account":"main","channel":"ws","extra":[%s]}'
     first, second = (
