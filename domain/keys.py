@@ -52,22 +52,30 @@ def order_key_of(category: str, venue_order_id: str) -> OrderKey:
     return _new_tuple(OrderKey, (category, venue_order_id))
 
 
+# The hex digit at a uuid5's variant (RFC 4122: its top two bits 10) for each the digest has.
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+# The hash of an input id's namespace and prefix, copied for each input, not hashed again.
+_INPUT_PREFIX = sha1(_NAMESPACE_BYTES + b"input:", usedforsecurity=False)
+
+
 def minted_id(name: bytes) -> str:
     """uuid5 of ``name`` in trueup's namespace, as its text: what ``str(uuid5(...))`` gives,
     without building a UUID on the way (one is minted for every input and emitted event)."""
-    digest = bytearray(sha1(_NAMESPACE_BYTES + name, usedforsecurity=False).digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    text = digest.hex()
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+    text = sha1(_NAMESPACE_BYTES + name, usedforsecurity=False).hexdigest()
+    # The version digit (5) and the variant's written into the hex, not the digest's bytes.
+    return f"{text[:8]}-{text[8:12]}-5{text[13:16]}-{_VARIANT[text[16]]}{text[17:20]}-{text[20:32]}"
 
 
 def input_id(canonical: bytes) -> str:
     """One input, one id: the same bytes always map to the same id, and other bytes to another.
 
-    uuid5 of the bytes themselves (uuid5 takes text, and would refuse invalid UTF-8).
+    uuid5 of the bytes themselves (uuid5 takes text, and would refuse invalid UTF-8):
+    ``minted_id(b"input:" + canonical)``.
     """
-    return minted_id(b"input:" + canonical)
+    digest = _INPUT_PREFIX.copy()
+    digest.update(canonical)
+    text = digest.hexdigest()
+    return f"{text[:8]}-{text[8:12]}-5{text[13:16]}-{_VARIANT[text[16]]}{text[17:20]}-{text[20:32]}"
 
 
 def account_stream_id(venue: str, account: str) -> UUID:

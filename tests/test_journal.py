@@ -27,7 +27,7 @@ from trueup.adapters.store.journal import Appended, Journal, emitted_key, marker
 from trueup.adapters.store.journal_format import ID_MARKERS, MARKERS_ROW
 from trueup.domain.emitted import PositionClosed
 from trueup.domain.events import InputEvent, InputRejected
-from trueup.domain.keys import TRUEUP_NAMESPACE, minted_id
+from trueup.domain.keys import TRUEUP_NAMESPACE, input_id, minted_id
 
 VENUE = "bybit"
 MAIN = "main"
@@ -467,6 +467,8 @@ def test_minted_ids_are_uuid5_in_trueups_namespace() -> None:
     # Fixed forever: stored inputs and emitted events are keyed by these ids.
     for name in ("input:{}", "emitted:POSITION_CLOSED:('bybit',)", "ünïcode"):
         assert minted_id(name.encode()) == str(uuid5(TRUEUP_NAMESPACE, name))
+    for line in (b"{}", b'{"at":1}', "ünïcode".encode()):
+        assert input_id(line) == str(uuid5(TRUEUP_NAMESPACE, "input:" + line.decode()))
 
 
 def test_a_marker_key_as_text_is_its_uuid_s_hex_keyed_by_time_or_not() -> None:
