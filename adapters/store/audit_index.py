@@ -30,7 +30,7 @@ decides, reading a scope's pages only while the symbol has such a key
 from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID, uuid5
 
 import orjson
@@ -97,8 +97,7 @@ def placed_first_id(account_stream: UUID, position_id: str) -> UUID:
     return _stream("placed-first", account_stream, position_id)
 
 
-@dataclass(frozen=True, slots=True)
-class Placed:
+class Placed(NamedTuple):
     """An input, and where the batch puts it."""
 
     event: InputEvent
@@ -179,27 +178,44 @@ def owners_needed(placed: Iterable[Placed]) -> set[UUID]:
     """The owner rows to read before indexing a batch: those of the intents in it that
     name only a position or an order, of the positions orders are placed for, and of each
     position it opens, with the orders placed before it was."""
-    return {owner for p in placed for owner in _owners_named(p)}
+    needed: set[UUID] = set()
+    for p in placed:
+        # By the input's type, as _SORTS files it: most inputs (reports) need none.
+        owners_of = _OWNERS_NAMED.get(type(p.event))
+        if owners_of is not None:
+            needed.update(owners_of(p.stream, p.event))
+    return needed
 
 
-def _owners_named(placed: Placed) -> tuple[UUID, ...]:
-    event = placed.event
-    if isinstance(event, LocalPositionOpened):
-        # Whether the position was opened before: only its first opening takes the orders
-        # placed before it, as only that one opens it in the book.
-        position_id = event.position_id
-        return position_owner_id(placed.stream, position_id), placed_first_id(
-            placed.stream, position_id
-        )
-    # An order placed for a position: whatever symbol it spells, the book ties it to the
-    # position by its id (another spelling, ``btcusdt`` or ccxt's, is still that position's).
-    if isinstance(
-        event, LocalPositionResized | LocalPositionClosed | LocalPositionCleaned | OrderPlaced
-    ):
-        return (position_owner_id(placed.stream, event.position_id),)
-    if isinstance(event, OrderCancelled):
-        return (order_owner_id(placed.stream, event.client_order_id),)
-    return ()
+def _opening_owners(stream: UUID, event: LocalPositionOpened) -> tuple[UUID, ...]:
+    # Whether the position was opened before: only its first opening takes the orders
+    # placed before it, as only that one opens it in the book.
+    position_id = event.position_id
+    return position_owner_id(stream, position_id), placed_first_id(stream, position_id)
+
+
+def _position_owners(
+    stream: UUID,
+    event: LocalPositionResized | LocalPositionClosed | LocalPositionCleaned | OrderPlaced,
+) -> tuple[UUID, ...]:
+    return (position_owner_id(stream, event.position_id),)
+
+
+def _order_owners(stream: UUID, event: OrderCancelled) -> tuple[UUID, ...]:
+    return (order_owner_id(stream, event.client_order_id),)
+
+
+# The owner rows each type of input needs read. An order placed for a position: whatever
+# symbol it spells, the book ties it to the position by its id (another spelling,
+# ``btcusdt`` or ccxt's, is still that position's).
+_OWNERS_NAMED: dict[type[InputEvent], Callable[[UUID, Any], tuple[UUID, ...]]] = {
+    LocalPositionOpened: _opening_owners,
+    LocalPositionResized: _position_owners,
+    LocalPositionClosed: _position_owners,
+    LocalPositionCleaned: _position_owners,
+    OrderPlaced: _position_owners,
+    OrderCancelled: _order_owners,
+}
 
 
 class _AccountBatch:
@@ -226,17 +242,18 @@ class _AccountBatch:
         # its symbol.
         self.placed_first = placed_first
 
-    def add(self, placed: Placed) -> None:
-        event, version = placed.event, placed.version
-        self.first = self.first or version
+    def add(self, event: InputEvent, version: int) -> None:
+        if not self.first:
+            self.first = version
         self.last = version
-        sort = _SORTS.get(type(event), _AccountBatch._named)
-        sort(self, event, version)
+        _SORTS.get(type(event), _AccountBatch._named)(self, event, version)
 
     def _named(self, event: InputEvent, version: int) -> None:
         symbols = event.symbols
         if symbols is None:  # bears on every position: account mode, and types to come
             self.account.wide.append(version)
+        elif len(symbols) == 1:  # most inputs: no repeats to drop
+            self._name_one(symbols[0], version)
         else:
             self._name(symbols, version)
 
@@ -305,7 +322,14 @@ class _AccountBatch:
 
     def _name(self, symbols: Iterable[str], version: int) -> None:
         for symbol in dict.fromkeys(symbols):
-            self.symbols.setdefault(symbol, []).append(version)
+            self._name_one(symbol, version)
+
+    def _name_one(self, symbol: str, version: int) -> None:
+        versions = self.symbols.get(symbol)
+        if versions is None:
+            self.symbols[symbol] = [version]
+        else:
+            versions.append(version)
 
     def rows(self, declared: Set[tuple[UUID, Scope | None]]) -> tuple[list[StoredEvent], Declared]:
         """The batch's index rows for this account, and what they newly declare."""
@@ -363,11 +387,16 @@ def index_rows(
                 known.setdefault(owner, set()).add(value)
             else:
                 placed_first.setdefault(owner, []).append(value)
-    for p in placed:
-        batch = accounts.get(p.stream)
-        if batch is None:
-            batch = accounts[p.stream] = _AccountBatch(p.stream, known, placed_first)
-        batch.add(p)
+    stream: UUID | None = None
+    batch: _AccountBatch | None = None
+    for event, of, version in placed:
+        if of is not stream:  # a batch's inputs are most often one account's, in a run
+            batch = accounts.get(of)
+            if batch is None:
+                batch = accounts[of] = _AccountBatch(of, known, placed_first)
+            stream = of
+        assert batch is not None
+        batch.add(event, version)
     rows: list[StoredEvent] = []
     new: Declared = set()
     for batch in accounts.values():
