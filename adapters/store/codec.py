@@ -67,10 +67,22 @@ def _decode(decoders: Mapping[bytes, msgspec.json.Decoder[Any]], state: bytes) -
         raise Undecodable(f"{kind.decode(errors='replace')}: {first}") from None
 
 
+# Stored forms' heads (``{"type":...,"symbols":[...],``) by type and symbols: an account's
+# inputs name the same few over and over. Emptied when full, so it stays small whatever comes.
+_HEADS: dict[tuple[str, tuple[str, ...] | None], bytes] = {}
+_HEADS_MAX = 4096
+
+
 def encode(event: InputEvent) -> bytes:
     """The stored form: the event's fields, led by its type and the symbols it concerns."""
-    head = orjson.dumps({"type": event.type, "symbols": event.symbols})
-    return head[:-1] + b"," + _encoder.encode(event)[1:]
+    named = (event.type, event.symbols)
+    head = _HEADS.get(named)
+    if head is None:
+        if len(_HEADS) >= _HEADS_MAX:
+            _HEADS.clear()
+        whole = orjson.dumps({"type": named[0], "symbols": named[1]})
+        head = _HEADS[named] = whole[:-1] + b","
+    return head + _encoder.encode(event)[1:]
 
 
 def decode(state: bytes, *, shared: bool = True) -> InputEvent:
