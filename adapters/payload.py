@@ -18,6 +18,10 @@ from trueup.domain.bounds import MAX_WIRE_INTEGER, name_fault
 from trueup.domain.errors import MalformedInput, shown
 
 T = TypeVar("T")
+# Names already found sane: a line names the same account and symbols as the last, and the
+# test of each character costs more than the lookup. Emptied when full, to stay small.
+_SANE_NAMES: set[str] = set()
+_SANE_NAMES_MAX = 4096
 
 
 class Payload:
@@ -56,9 +60,14 @@ class Payload:
     def name(self, name: str) -> str:
         """An account, a symbol or an id: text that can be asked for again (domain/bounds.py)."""
         value = self.text(name)
+        if value in _SANE_NAMES:
+            return value
         fault = name_fault(value)
         if fault is not None:
             raise MalformedInput(f"{self._path(name)}: {shown(value)} {fault}")
+        if len(_SANE_NAMES) >= _SANE_NAMES_MAX:
+            _SANE_NAMES.clear()
+        _SANE_NAMES.add(value)
         return value
 
     def optional_text(self, name: str, default: str = "") -> str:
