@@ -18,11 +18,25 @@ SHOWN_NAMES = [
 ]
 
 
+# What each name asked of find was found to be: every line asks for its venue's. Emptied
+# when full, so that it stays small whatever names come.
+_FOUND: dict[str, Venue | None] = {}
+_FOUND_MAX = 1024
+
+
 def find(name: str) -> Venue | None:
     """The venue ``name`` is (``ccxt:okx``: the ccxt family's), or None: one trueup does not
     read (a family's own name among them: it names no exchange)."""
+    try:
+        return _FOUND[name]
+    except KeyError:
+        pass
     venue = _BY_NAME.get(name.partition(":")[0])
-    return venue if venue is not None and venue.names(name) else None
+    found = venue if venue is not None and venue.names(name) else None
+    if len(_FOUND) >= _FOUND_MAX:
+        _FOUND.clear()
+    _FOUND[name] = found
+    return found
 
 
 def named(name: str) -> Venue:
