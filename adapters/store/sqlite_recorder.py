@@ -97,6 +97,10 @@ class ViewsSQLiteRecorder(SQLiteProcessRecorder):
         the write lock from the first insert: the rows take the positions up to the last."""
         if not stored_events:
             return []
+        # Each state handed over as a bytearray: the same blob, but the sqlite3 module binds
+        # a bytes only after asking the adapter registry for it and failing (an AttributeError
+        # made and dropped for every row), where it binds a bytearray at once; the copy
+        # costs a fraction of that.
         c.executemany(
             self.insert_events_statement,
             [
@@ -104,7 +108,7 @@ class ViewsSQLiteRecorder(SQLiteProcessRecorder):
                     s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id,
                     s.originator_version,
                     s.topic,
-                    s.state,
+                    bytearray(s.state),
                 )
                 for s in stored_events
             ],
