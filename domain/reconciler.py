@@ -105,16 +105,19 @@ class Reconciler:
                     touched.account(account).update(key.symbol for key in book.touched)
                     book.touched.clear()
         else:
-            symbols = touched.account((event.venue, event.account))
-            own = self.books.get((event.venue, event.account))
+            account = (event.venue, event.account)
+            symbols = touched.account(account)
+            own = self.books.get(account)
             if own is not None and own.touched:
                 symbols.update([key.symbol for key in own.touched])
                 own.touched.clear()
-            symbols.update(event.symbols or ())
+            named = event.symbols
+            if named:
+                symbols.update(named)
             if mode_changed:
-                touched.whole_account((event.venue, event.account))
-            elif isinstance(event, OrderCancelled):
-                placed = self.books[(event.venue, event.account)].placed.get(event.client_order_id)
+                touched.whole_account(account)
+            elif own is not None and isinstance(event, OrderCancelled):
+                placed = own.placed.get(event.client_order_id)
                 if placed is not None:
                     symbols.add(placed.symbol)
         for e in emitted:
