@@ -38,10 +38,22 @@ from trueup.domain.keys import PositionKey
 from trueup.domain.rules import sync
 from trueup.domain.rules.account import AccountDetectors
 from trueup.domain.rules.config import RuleConfig
+from trueup.domain.rules.detector import Phases
 from trueup.domain.rules.local_closes import cleaned
 from trueup.domain.touched import Touched
 
 Account = tuple[str, str]
+# The kinds of input _apply asks about one by one; any other is an account's input to fold
+# and judge. By type, whether it is none of them: asked once per type, not once per input.
+_OF_THEIR_OWN = (
+    RulesSet,
+    ClockTicked,
+    InputRejected,
+    StreamDown,
+    StreamReconnected,
+    StreamConnected,
+)
+_PLAIN: dict[type[InputEvent], bool] = {}
 _NO_BOOK = "\0no book"  # the mode of an account not seen before: any mode set changes it
 
 
@@ -127,6 +139,14 @@ class Reconciler:
 
     def _apply(self, event: InputEvent) -> list[Emitted]:
         cause = Cause(event.input_id, event.at)
+        kind = type(event)
+        plain = _PLAIN.get(kind)
+        if plain is None:
+            plain = _PLAIN[kind] = not issubclass(kind, _OF_THEIR_OWN)
+        if plain:  # most inputs: none of the kinds below need asking about
+            if not event.venue:
+                return []
+            return self._account_input((event.venue, event.account), event, cause)
         emitted: list[Emitted] = []
         if isinstance(event, RulesSet):
             self._set_rules(event.rules)
@@ -171,14 +191,19 @@ class Reconciler:
 
     def _account_input(self, account: Account, event: InputEvent, cause: Cause) -> list[Emitted]:
         """The input folded into its account's book, noted and judged, then the timers."""
-        book = self.book(*account)
+        book = self.books.get(account)
+        if book is None:
+            book = self.book(*account)
+        # The account's book, detectors and touched symbols found once for all the phases
+        # (as _keys and _timers would find them again): this runs for every input.
+        phases = self.detectors_by_account[account].phases
+        symbols = self.touched.account(account)  # touched, even with no key (a timer ran)
         changed = book.apply(event)
         emitted = cleaned(event, changed, cause)
-        emitted += self.detectors_by_account[account].phases.take(
-            book, event, changed, cause, self.config
-        )
-        emitted += self._keys(account, changed, cause)
-        emitted += self._timers(account, cause, skip=changed)
+        emitted += phases.take(book, event, changed, cause, self.config)
+        if changed:
+            emitted += self._judged(book, phases, symbols, changed, cause)
+        emitted += self._timed(account, book, phases, cause, changed)
         return emitted
 
     def _set_rules(self, rules: RuleConfig) -> None:
@@ -196,13 +221,26 @@ class Reconciler:
         symbols = self.touched.account(account)  # touched, even with no key (a timer ran)
         if not keys:
             return []
+        phases = self.detectors_by_account[account].phases
+        return self._judged(self.books[account], phases, symbols, keys, cause)
+
+    def _judged(
+        self,
+        book: AccountBook,
+        phases: Phases,
+        symbols: set[str],
+        keys: Collection[PositionKey],
+        cause: Cause,
+    ) -> list[Emitted]:
+        """``_keys`` for keys there are, the account's book, detectors and touched symbols
+        found."""
         keys = sorted(keys)
         symbols.update([key.symbol for key in keys])
-        book, keyed = self.books[account], self.detectors_by_account[account].phases.keyed
+        keyed, config = phases.keyed, self.config
         emitted: list[Emitted] = []
         for key in keys:
             for detector in keyed:
-                emitted += detector.on_key(book, key, cause, self.config)
+                emitted += detector.on_key(book, key, cause, config)
         return emitted
 
     def _forget(self, account: Account) -> None:
@@ -223,9 +261,17 @@ class Reconciler:
             )
             return []
 
-    def _timers(self, account: Account, cause: Cause, skip: Changed = frozenset()) -> list[Emitted]:
+    def _timers(self, account: Account, cause: Cause) -> list[Emitted]:
         """Rules waiting on time: re-check them now that the clock reads ``cause.at``."""
         book, phases = self.books[account], self.detectors_by_account[account].phases
+        self.touched.account(account)  # as _keys: a timer ran
+        return self._timed(account, book, phases, cause, frozenset())
+
+    def _timed(
+        self, account: Account, book: AccountBook, phases: Phases, cause: Cause, skip: Changed
+    ) -> list[Emitted]:
+        """``_timers``, the account's book and detectors found and the account touched; the
+        keys just judged (``skip``) not judged again."""
         # A key any detector waits on is judged again by all of them (unless just judged).
         # Most inputs find none waiting: no set is built for them.
         waited: set[PositionKey] | None = None
@@ -237,14 +283,14 @@ class Reconciler:
                 else:
                     waited.update(keys)
         if waited is None:
-            self.touched.account(account)  # as _keys: a timer ran
             emitted = []
         else:
             emitted = self._keys(account, waited - skip if skip else waited, cause)
         if book.forgotten:
             phases.forget(book)
+        config = self.config
         for detector in phases.timed:
-            emitted += detector.on_time(book, cause, self.config)
+            emitted += detector.on_time(book, cause, config)
         return emitted
 
 
