@@ -53,7 +53,29 @@ _OF_THEIR_OWN = (
     StreamReconnected,
     StreamConnected,
 )
-_PLAIN: dict[type[InputEvent], bool] = {}
+# What the reconciler asks of an input's type, found once per type (with its subclasses) and
+# kept: bits of _KINDS, not isinstance asks of every input.
+_OWN = 1  # one of _OF_THEIR_OWN
+_NOTIFIED = 2  # NotificationAttempted
+_SETS_MODE = 4  # AccountModeSet
+_RULES = 8  # RulesSet
+_CANCELS = 16  # OrderCancelled
+_KINDS: dict[type[InputEvent], int] = {}
+
+
+def _kind(kind: type[InputEvent]) -> int:
+    found = _KINDS.get(kind)
+    if found is None:
+        found = _KINDS[kind] = (
+            (_OWN if issubclass(kind, _OF_THEIR_OWN) else 0)
+            | (_NOTIFIED if issubclass(kind, NotificationAttempted) else 0)
+            | (_SETS_MODE if issubclass(kind, AccountModeSet) else 0)
+            | (_RULES if issubclass(kind, RulesSet) else 0)
+            | (_CANCELS if issubclass(kind, OrderCancelled) else 0)
+        )
+    return found
+
+
 _NO_BOOK = "\0no book"  # the mode of an account not seen before: any mode set changes it
 
 
@@ -83,21 +105,25 @@ class Reconciler:
     def apply(self, event: InputEvent) -> list[Emitted]:
         """What to emit for one input; an input the rules cannot take emits nothing, and
         marks its account as one whose answers can no longer be vouched for."""
-        if isinstance(event, NotificationAttempted):
+        kind = _KINDS.get(type(event))
+        if kind is None:
+            kind = _kind(type(event))
+        if kind & _NOTIFIED:
             # What the notifier told someone changes nothing it told of; and its receive
             # time must not run the account's timers, or a notification could cause another.
             return []
         # Only a mode set can change its account's mode: the others skip both looks.
-        sets_mode = isinstance(event, AccountModeSet)
+        sets_mode = kind & _SETS_MODE
         mode = self._mode(event) if sets_mode else None
         try:
-            emitted = self._apply(event)
+            emitted = self._apply(event, kind)
         except Exception as error:  # a worker never dies on one input, whatever it holds
             emitted = []
             if event.venue:
                 book = self.book(event.venue, event.account)
                 book.fold_faults.append(f"input {event.input_id}: {type(error).__name__}")
-        self._touch(event, emitted, mode_changed=sets_mode and mode != self._mode(event))
+        mode_changed = bool(sets_mode) and mode != self._mode(event)
+        self._touch(event, kind, emitted, mode_changed=mode_changed)
         return emitted
 
     def _mode(self, event: InputEvent) -> str | None:
@@ -105,11 +131,14 @@ class Reconciler:
         book = self.books.get((event.venue, event.account))
         return _NO_BOOK if book is None else book.mode
 
-    def _touch(self, event: InputEvent, emitted: list[Emitted], *, mode_changed: bool) -> None:
-        """Note what this input may have changed, for the views (see ``touched``). A mode set
-        again, unchanged, changes no symbol's view: only its account's (its clock) is touched."""
+    def _touch(
+        self, event: InputEvent, kind: int, emitted: list[Emitted], *, mode_changed: bool
+    ) -> None:
+        """Note what this input (of ``kind``, its _KINDS bits) may have changed, for the views
+        (see ``touched``). A mode set again, unchanged, changes no symbol's view: only its
+        account's (its clock) is touched."""
         touched = self.touched
-        if isinstance(event, RulesSet):
+        if kind & _RULES:
             touched.everything()
         if not event.venue:  # it may have run every account's timers
             for account, book in list(self.books.items()):
@@ -128,7 +157,8 @@ class Reconciler:
                 symbols.update(named)
             if mode_changed:
                 touched.whole_account(account)
-            elif own is not None and isinstance(event, OrderCancelled):
+            elif own is not None and kind & _CANCELS:
+                assert isinstance(event, OrderCancelled)
                 placed = own.placed.get(event.client_order_id)
                 if placed is not None:
                     symbols.add(placed.symbol)
@@ -137,13 +167,9 @@ class Reconciler:
             if e.symbol is not None:
                 symbols.add(e.symbol)
 
-    def _apply(self, event: InputEvent) -> list[Emitted]:
+    def _apply(self, event: InputEvent, kind: int) -> list[Emitted]:
         cause = Cause(event.input_id, event.at)
-        kind = type(event)
-        plain = _PLAIN.get(kind)
-        if plain is None:
-            plain = _PLAIN[kind] = not issubclass(kind, _OF_THEIR_OWN)
-        if plain:  # most inputs: none of the kinds below need asking about
+        if not kind & _OWN:  # most inputs: none of the kinds below need asking about
             if not event.venue:
                 return []
             return self._account_input((event.venue, event.account), event, cause)
