@@ -691,8 +691,17 @@ class Journal:
         the last position the page read, which may be an emitted event or a marker."""
         page = self._retrying(partial(self._page, after, limit, upto))
         events: list[tuple[int, InputEvent]] = []
+        decode = codec.decode
         for row in page.inputs:
-            event = self._page_input(row)
+            # _page_input's common case inlined (a worker reads every input so); any other
+            # goes through it, which tells or counts what it could not read.
+            event: InputEvent | None
+            try:
+                event = decode(row.state) if row.topic in _INPUT_TOPICS else None
+            except (codec.UnknownType, codec.Undecodable):
+                event = None
+            if event is None:
+                event = self._page_input(row)
             if event is not None:
                 events.append((row.position, event))
         return events, page.last
