@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import ClassVar, TypedDict
 
 from msgspec import Struct
+from msgspec.structs import astuple
 
 from trueup.domain.keys import LegOpening, PositionKey, minted_id
 
@@ -40,10 +41,10 @@ class Emitted(Struct, frozen=True, kw_only=True):
         kept = _MINTED.get(id(self))
         if kept is not None and kept[0] is self:
             return kept[1]
-        fields = [getattr(self, name) for name in self.__struct_fields__]
+        fields = astuple(self)  # every field, in order, read in one call
         if self._unminted_if_none and fields[-1] is None:
-            fields.pop()
-        values = repr(tuple(fields))
+            fields = fields[:-1]
+        values = repr(fields)
         minted = minted_id(f"emitted:{self.type}:{values}".encode())
         if len(_MINTED) >= _MINTED_MAX:
             _MINTED.clear()

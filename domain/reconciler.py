@@ -38,10 +38,44 @@ from trueup.domain.keys import PositionKey
 from trueup.domain.rules import sync
 from trueup.domain.rules.account import AccountDetectors
 from trueup.domain.rules.config import RuleConfig
+from trueup.domain.rules.detector import Phases
 from trueup.domain.rules.local_closes import cleaned
 from trueup.domain.touched import Touched
 
 Account = tuple[str, str]
+# The kinds of input _apply asks about one by one; any other is an account's input to fold
+# and judge. By type, whether it is none of them: asked once per type, not once per input.
+_OF_THEIR_OWN = (
+    RulesSet,
+    ClockTicked,
+    InputRejected,
+    StreamDown,
+    StreamReconnected,
+    StreamConnected,
+)
+# What the reconciler asks of an input's type, found once per type (with its subclasses) and
+# kept: bits of _KINDS, not isinstance asks of every input.
+_OWN = 1  # one of _OF_THEIR_OWN
+_NOTIFIED = 2  # NotificationAttempted
+_SETS_MODE = 4  # AccountModeSet
+_RULES = 8  # RulesSet
+_CANCELS = 16  # OrderCancelled
+_KINDS: dict[type[InputEvent], int] = {}
+
+
+def _kind(kind: type[InputEvent]) -> int:
+    found = _KINDS.get(kind)
+    if found is None:
+        found = _KINDS[kind] = (
+            (_OWN if issubclass(kind, _OF_THEIR_OWN) else 0)
+            | (_NOTIFIED if issubclass(kind, NotificationAttempted) else 0)
+            | (_SETS_MODE if issubclass(kind, AccountModeSet) else 0)
+            | (_RULES if issubclass(kind, RulesSet) else 0)
+            | (_CANCELS if issubclass(kind, OrderCancelled) else 0)
+        )
+    return found
+
+
 _NO_BOOK = "\0no book"  # the mode of an account not seen before: any mode set changes it
 
 
@@ -71,21 +105,25 @@ class Reconciler:
     def apply(self, event: InputEvent) -> list[Emitted]:
         """What to emit for one input; an input the rules cannot take emits nothing, and
         marks its account as one whose answers can no longer be vouched for."""
-        if isinstance(event, NotificationAttempted):
+        kind = _KINDS.get(type(event))
+        if kind is None:
+            kind = _kind(type(event))
+        if kind & _NOTIFIED:
             # What the notifier told someone changes nothing it told of; and its receive
             # time must not run the account's timers, or a notification could cause another.
             return []
         # Only a mode set can change its account's mode: the others skip both looks.
-        sets_mode = isinstance(event, AccountModeSet)
+        sets_mode = kind & _SETS_MODE
         mode = self._mode(event) if sets_mode else None
         try:
-            emitted = self._apply(event)
+            emitted = self._apply(event, kind)
         except Exception as error:  # a worker never dies on one input, whatever it holds
             emitted = []
             if event.venue:
                 book = self.book(event.venue, event.account)
                 book.fold_faults.append(f"input {event.input_id}: {type(error).__name__}")
-        self._touch(event, emitted, mode_changed=sets_mode and mode != self._mode(event))
+        mode_changed = bool(sets_mode) and mode != self._mode(event)
+        self._touch(event, kind, emitted, mode_changed=mode_changed)
         return emitted
 
     def _mode(self, event: InputEvent) -> str | None:
@@ -93,11 +131,14 @@ class Reconciler:
         book = self.books.get((event.venue, event.account))
         return _NO_BOOK if book is None else book.mode
 
-    def _touch(self, event: InputEvent, emitted: list[Emitted], *, mode_changed: bool) -> None:
-        """Note what this input may have changed, for the views (see ``touched``). A mode set
-        again, unchanged, changes no symbol's view: only its account's (its clock) is touched."""
+    def _touch(
+        self, event: InputEvent, kind: int, emitted: list[Emitted], *, mode_changed: bool
+    ) -> None:
+        """Note what this input (of ``kind``, its _KINDS bits) may have changed, for the views
+        (see ``touched``). A mode set again, unchanged, changes no symbol's view: only its
+        account's (its clock) is touched."""
         touched = self.touched
-        if isinstance(event, RulesSet):
+        if kind & _RULES:
             touched.everything()
         if not event.venue:  # it may have run every account's timers
             for account, book in list(self.books.items()):
@@ -105,16 +146,20 @@ class Reconciler:
                     touched.account(account).update(key.symbol for key in book.touched)
                     book.touched.clear()
         else:
-            symbols = touched.account((event.venue, event.account))
-            own = self.books.get((event.venue, event.account))
+            account = (event.venue, event.account)
+            symbols = touched.account(account)
+            own = self.books.get(account)
             if own is not None and own.touched:
                 symbols.update([key.symbol for key in own.touched])
                 own.touched.clear()
-            symbols.update(event.symbols or ())
+            named = event.symbols
+            if named:
+                symbols.update(named)
             if mode_changed:
-                touched.whole_account((event.venue, event.account))
-            elif isinstance(event, OrderCancelled):
-                placed = self.books[(event.venue, event.account)].placed.get(event.client_order_id)
+                touched.whole_account(account)
+            elif own is not None and kind & _CANCELS:
+                assert isinstance(event, OrderCancelled)
+                placed = own.placed.get(event.client_order_id)
                 if placed is not None:
                     symbols.add(placed.symbol)
         for e in emitted:
@@ -122,8 +167,12 @@ class Reconciler:
             if e.symbol is not None:
                 symbols.add(e.symbol)
 
-    def _apply(self, event: InputEvent) -> list[Emitted]:
+    def _apply(self, event: InputEvent, kind: int) -> list[Emitted]:
         cause = Cause(event.input_id, event.at)
+        if not kind & _OWN:  # most inputs: none of the kinds below need asking about
+            if not event.venue:
+                return []
+            return self._account_input((event.venue, event.account), event, cause)
         emitted: list[Emitted] = []
         if isinstance(event, RulesSet):
             self._set_rules(event.rules)
@@ -168,14 +217,19 @@ class Reconciler:
 
     def _account_input(self, account: Account, event: InputEvent, cause: Cause) -> list[Emitted]:
         """The input folded into its account's book, noted and judged, then the timers."""
-        book = self.book(*account)
+        book = self.books.get(account)
+        if book is None:
+            book = self.book(*account)
+        # The account's book, detectors and touched symbols found once for all the phases
+        # (as _keys and _timers would find them again): this runs for every input.
+        phases = self.detectors_by_account[account].phases
+        symbols = self.touched.account(account)  # touched, even with no key (a timer ran)
         changed = book.apply(event)
         emitted = cleaned(event, changed, cause)
-        emitted += self.detectors_by_account[account].phases.take(
-            book, event, changed, cause, self.config
-        )
-        emitted += self._keys(account, changed, cause)
-        emitted += self._timers(account, cause, skip=changed)
+        emitted += phases.take(book, event, changed, cause, self.config)
+        if changed:
+            emitted += self._judged(book, phases, symbols, changed, cause)
+        emitted += self._timed(account, book, phases, cause, changed)
         return emitted
 
     def _set_rules(self, rules: RuleConfig) -> None:
@@ -193,13 +247,26 @@ class Reconciler:
         symbols = self.touched.account(account)  # touched, even with no key (a timer ran)
         if not keys:
             return []
+        phases = self.detectors_by_account[account].phases
+        return self._judged(self.books[account], phases, symbols, keys, cause)
+
+    def _judged(
+        self,
+        book: AccountBook,
+        phases: Phases,
+        symbols: set[str],
+        keys: Collection[PositionKey],
+        cause: Cause,
+    ) -> list[Emitted]:
+        """``_keys`` for keys there are, the account's book, detectors and touched symbols
+        found."""
         keys = sorted(keys)
         symbols.update([key.symbol for key in keys])
-        book, keyed = self.books[account], self.detectors_by_account[account].phases.keyed
+        keyed, config = phases.keyed, self.config
         emitted: list[Emitted] = []
         for key in keys:
             for detector in keyed:
-                emitted += detector.on_key(book, key, cause, self.config)
+                emitted += detector.on_key(book, key, cause, config)
         return emitted
 
     def _forget(self, account: Account) -> None:
@@ -220,9 +287,17 @@ class Reconciler:
             )
             return []
 
-    def _timers(self, account: Account, cause: Cause, skip: Changed = frozenset()) -> list[Emitted]:
+    def _timers(self, account: Account, cause: Cause) -> list[Emitted]:
         """Rules waiting on time: re-check them now that the clock reads ``cause.at``."""
         book, phases = self.books[account], self.detectors_by_account[account].phases
+        self.touched.account(account)  # as _keys: a timer ran
+        return self._timed(account, book, phases, cause, frozenset())
+
+    def _timed(
+        self, account: Account, book: AccountBook, phases: Phases, cause: Cause, skip: Changed
+    ) -> list[Emitted]:
+        """``_timers``, the account's book and detectors found and the account touched; the
+        keys just judged (``skip``) not judged again."""
         # A key any detector waits on is judged again by all of them (unless just judged).
         # Most inputs find none waiting: no set is built for them.
         waited: set[PositionKey] | None = None
@@ -234,14 +309,14 @@ class Reconciler:
                 else:
                     waited.update(keys)
         if waited is None:
-            self.touched.account(account)  # as _keys: a timer ran
             emitted = []
         else:
             emitted = self._keys(account, waited - skip if skip else waited, cause)
         if book.forgotten:
             phases.forget(book)
+        config = self.config
         for detector in phases.timed:
-            emitted += detector.on_time(book, cause, self.config)
+            emitted += detector.on_time(book, cause, config)
         return emitted
 
 

@@ -18,16 +18,34 @@ ALL = tuple(range(PARTITIONS))
 LEGACY_TRACKER = "reconciler"
 
 
+# Each account's partitions, as partitions_of gives them: asked for every input a worker
+# reads and every event it emits, of a few hundred accounts (a crc32 of a new string each
+# time, else). Emptied when full, so a journal of very many accounts cannot grow it.
+_OF_ACCOUNT: dict[tuple[str, str], tuple[int]] = {}
+_OF_ACCOUNT_MAX = 65_536
+
+
 def partition_of(venue: str, account: str) -> int:
     """The partition an account belongs to: the same in every process and every run."""
-    return zlib.crc32(f"{venue}\n{account}".encode()) % PARTITIONS
+    return _of_account(venue, account)[0]
+
+
+def _of_account(venue: str, account: str) -> tuple[int]:
+    found = _OF_ACCOUNT.get((venue, account))
+    if found is None:
+        if len(_OF_ACCOUNT) >= _OF_ACCOUNT_MAX:
+            _OF_ACCOUNT.clear()
+        found = _OF_ACCOUNT[(venue, account)] = (
+            zlib.crc32(f"{venue}\n{account}".encode()) % PARTITIONS,
+        )
+    return found
 
 
 def partitions_of(event: InputEvent) -> tuple[int, ...]:
     """The partitions that process ``event``."""
     if not event.venue and isinstance(event, RulesSet | ClockTicked):
         return ALL
-    return (partition_of(event.venue, event.account),)
+    return _of_account(event.venue, event.account)
 
 
 def tracker(partition: int) -> str:

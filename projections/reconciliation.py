@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from eventsourcing.persistence import IntegrityError
 
-from trueup.adapters.store import snapshots
+from trueup.adapters.store import codec, snapshots
 from trueup.adapters.store.journal import PAGE, Appended, Journal
 from trueup.adapters.store.lease import Lease
 from trueup.adapters.store.snapshots import Snapshot
@@ -309,10 +309,13 @@ class ReconciliationProjection:
         lost = [p.number for p in parts if not p.held()]
         if lost:
             raise LeaseLost(f"lost the leases of partitions {lost} before recording {last}", lost)
-        recent = _recent_by_partition(events, emitted, last)
+        # Encoded once: the recent log holds each emitted event in its stored form.
+        states = [codec.encode_emitted(e) for e in emitted]
+        recent = _recent_by_partition(events, emitted, states, last)
         writes = [w for p in parts if (w := self._view_writes(p, recent.get(p.number, [])))]
+        positions = {p.tracker: p.position for p in parts}
         try:
-            self.journal.record(emitted, {p.tracker: p.position for p in parts}, writes)
+            self.journal.record(emitted, positions, writes, states)
         except IntegrityError:
             if all(p.lease is None for p in parts):
                 raise
@@ -392,15 +395,18 @@ def _add_views(writes: ViewWrites, built: Iterable[views.AccountView | views.Sym
 
 
 def _recent_by_partition(
-    events: list[tuple[int, InputEvent]], emitted: list[Emitted], last: int
+    events: list[tuple[int, InputEvent]], emitted: list[Emitted], states: list[bytes], last: int
 ) -> dict[int, list[RecentRow]]:
     """A step's rows of the recent log, by partition: what it emitted (each at ``last``, in
-    order), then the inputs it refused that name an account. Sorted out in one pass, not
-    one per partition."""
+    order, ``states`` their stored forms), then the inputs it refused that name an account.
+    Sorted out in one pass, not one per partition."""
     rows: dict[int, list[RecentRow]] = {}
-    for i, e in enumerate(emitted):  # the ordinal: its place among all the step emitted
+    emitted_kind = RecentKind.EMITTED.value
+    # The ordinal: its place among all the step emitted. Its body: what recent_body gives.
+    for i, (e, state) in enumerate(zip(emitted, states, strict=True)):
         n = partition_of(e.venue, e.account)
-        rows.setdefault(n, []).append(_recent(n, e, last, i))
+        row = (n, e.venue, e.account, emitted_kind, e.symbol or "", last, i, state)
+        rows.setdefault(n, []).append(row)
     refused: dict[int, list[RecentRow]] = {}
     for where, event in events:
         if isinstance(event, InputRejected) and event.venue:

@@ -5,7 +5,6 @@ projections/view_building.py: a query that reads them loads none of it.
 """
 
 import hashlib
-from dataclasses import dataclass
 from decimal import Decimal
 from importlib import resources
 from typing import Any
@@ -21,9 +20,12 @@ from trueup.projections.position_json import risk_json
 
 JSON = dict[str, Any]
 
+# The views are msgspec structs, not frozen dataclasses: built for every account and symbol a
+# projection step touched, and a frozen dataclass sets each field through object.__setattr__
+# (ten times the cost). Their stored form is the same JSON, field by field in order.
 
-@dataclass(frozen=True, slots=True)
-class KeyRow:
+
+class KeyRow(msgspec.Struct, frozen=True):
     """One position key: local beside exchange, what is wrong with it, its whole state."""
 
     category: str
@@ -40,8 +42,7 @@ class KeyRow:
     risk: PositionRisk | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class SymbolView:
+class SymbolView(msgspec.Struct, frozen=True):
     venue: str
     account: str
     symbol: str
@@ -49,8 +50,7 @@ class SymbolView:
     facts: SymbolFacts
 
 
-@dataclass(frozen=True, slots=True)
-class Freshness:
+class Freshness(msgspec.Struct, frozen=True):
     """How old the account's exchange view is, as of its latest input (``clock``)."""
 
     clock: int
@@ -61,8 +61,7 @@ class Freshness:
     reconnect_reason: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class AccountView:
+class AccountView(msgspec.Struct, frozen=True):
     venue: str
     account: str
     mode: str | None

@@ -15,7 +15,7 @@ import orjson
 
 from trueup.adapters import rejections
 from trueup.adapters.store.sharing import share
-from trueup.adapters.store.upcast import legacy, with_closed_sizes, with_coins
+from trueup.adapters.store.upcast import UPCAST_TYPES, legacy, with_closed_sizes, with_coins
 from trueup.domain.emitted import EMITTED_TYPES, Emitted
 from trueup.domain.events import INPUT_EVENT_TYPES, InputEvent, InputRejected
 
@@ -28,6 +28,8 @@ _encoder = msgspec.json.Encoder()
 _INPUT_DECODERS = {t.type.encode(): msgspec.json.Decoder(t) for t in INPUT_EVENT_TYPES}
 _EMITTED_DECODERS = {t.type.encode(): msgspec.json.Decoder(t) for t in EMITTED_TYPES}
 _TYPE_HEAD = b'{"type":"'
+# The decoded types _upcast may change: any other is taken as decoded, without asking.
+_UPCAST = frozenset(t for t in INPUT_EVENT_TYPES if issubclass(t, (InputRejected, *UPCAST_TYPES)))
 _TYPE_START = len(_TYPE_HEAD)
 
 
@@ -102,7 +104,7 @@ def decode(state: bytes, *, shared: bool = True) -> InputEvent:
         else:
             if shared:
                 share(event)
-            return _upcast(event, state)
+            return _upcast(event, state) if type(event) in _UPCAST else event
     # Not a type this trueup knows, or fields it cannot read: _decode raises, saying which.
     event = _decode(_INPUT_DECODERS, state)
     if shared:

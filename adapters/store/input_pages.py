@@ -70,7 +70,9 @@ def _sqlite(recorder: SQLiteAggregateRecorder) -> PageReader:
             if last is None:
                 return Page([], after)
             cursor.execute(inputs, (after, last, INPUT_TOPIC_PREFIX))
-            return Page([PageRow(*row) for row in cursor.fetchall()], last)
+            # _make, not PageRow(*row): the tuple is taken as it is, a page of rows each
+            # read once by a worker.
+            return Page(list(map(PageRow._make, cursor.fetchall())), last)
 
     return read
 

@@ -345,13 +345,18 @@ class Journal:
         emitted: Sequence[Emitted],
         positions: Mapping[str, int],
         views: Sequence[ViewWrites] = (),
+        states: Sequence[bytes] | None = None,
     ) -> None:
         """Store what projections emitted, the position each has processed up to
         (tracker -> position) and what changed in their views, in one transaction: a crash
-        leaves all or none."""
+        leaves all or none. ``states``: the emitted events' stored forms, when the caller
+        has them already (``codec.encode_emitted`` of each)."""
+        if states is None:
+            states = [codec.encode_emitted(e) for e in emitted]
+        key = emitted_hex if self._backend.ids_as_text else emitted_key
         stored = [
-            StoredEvent(emitted_key(e), 1, codec.emitted_topic(e), codec.encode_emitted(e))
-            for e in emitted
+            StoredEvent(key(e), 1, codec.emitted_topic(e), state)
+            for e, state in zip(emitted, states, strict=True)
         ]
         trackings = [Tracking(tracker, position) for tracker, position in positions.items()]
         attempts = 0
@@ -667,8 +672,17 @@ class Journal:
         the last position the page read, which may be an emitted event or a marker."""
         page = self._retrying(partial(self._page, after, limit, upto))
         events: list[tuple[int, InputEvent]] = []
+        decode = codec.decode
         for row in page.inputs:
-            event = self._page_input(row)
+            # _page_input's common case inlined (a worker reads every input so); any other
+            # goes through it, which tells or counts what it could not read.
+            event: InputEvent | None
+            try:
+                event = decode(row.state) if row.topic in _INPUT_TOPICS else None
+            except (codec.UnknownType, codec.Undecodable):
+                event = None
+            if event is None:
+                event = self._page_input(row)
             if event is not None:
                 events.append((row.position, event))
         return events, page.last
@@ -904,6 +918,16 @@ def emitted_key(event: Emitted) -> UUID:
     """The key an emitted event is stored under: its id led by its ``at`` (format 5), so
     that what a step emits goes in at the end of the primary key, as markers do."""
     return _timed_key(event.at, event.event_id)
+
+
+def emitted_hex(event: Emitted) -> str:
+    """``emitted_key(event).hex``, made without a UUID, for a store that keeps ids as text
+    (as ``marker_hex``): one is made for every event a projection emits."""
+    digits = event.event_id.replace("-", "")
+    if len(digits) != 32:
+        return emitted_key(event).hex
+    at = event.at if 0 <= event.at < 1 << 48 else 0
+    return f"{at:012x}{digits[:20].lower()}"
 
 
 def _timed_key(at: int, id_text: str) -> UUID:

@@ -138,6 +138,11 @@ def legacy(state: bytes) -> bytes:
     return orjson.dumps(record)
 
 
+# The types with_coins and with_closed_sizes may change (with their subclasses); they give
+# any other event back as it is.
+UPCAST_TYPES = (PositionsReported, ExecutionsReported, WalletReported)
+
+
 def with_coins(event: InputEvent) -> InputEvent:
     """``event`` with the coins its venue counts in, where its reports name none (stored
     before they did). Only for an event just decoded, which nothing else holds yet: its

@@ -115,11 +115,14 @@ class Phases(NamedTuple):
         """An input just folded into ``book``: noted by every detector that notes its type,
         all before any judges it, then judged; what they emit."""
         # Only the detectors that act on inputs of its type: the others would return at once.
+        # Looked up here, the methods asked only for a type not seen yet: this runs per input.
         kind = type(event)
-        for detector in self.noting_for(kind):
+        noting = self.noting_by_type.get(kind) or self.noting_for(kind)
+        for detector in noting:
             detector.note(book, event, changed)
         emitted: list[Emitted] = []
-        for detector in self.judging_for(kind):
+        judging = self.judging_by_type.get(kind) or self.judging_for(kind)
+        for detector in judging:
             emitted += detector.on_input(book, event, changed, cause, config)
         return emitted
 
