@@ -686,6 +686,19 @@ def tp1_placed_first_as(spelt: str) -> list[InputEvent]:
     return [mode, placed, opened, report, *rest]
 
 
+def append_as(journal: Journal, events: list[InputEvent], begun: str) -> None:
+    """Append ``events`` in one batch, a batch each, or as an older trueup began the
+    account (its first input not indexed: the audit reads the account in full)."""
+    if begun == "in one batch":
+        journal.append(events)
+    elif begun == "a batch each":
+        for one in events:
+            journal.append([one])
+    else:
+        old_append(journal, events[:1])
+        journal.append(events[1:])
+
+
 @pytest.mark.parametrize("spelt", ["btcusdt", "BTC/USDT:USDT", "BTCUSDT "])
 @pytest.mark.parametrize("begun", ["in one batch", "a batch each", "by an older trueup"])
 def test_a_tp1_placed_before_its_position_opened_under_another_spelling_is_in_its_audit(
@@ -694,14 +707,7 @@ def test_a_tp1_placed_before_its_position_opened_under_another_spelling_is_in_it
     """The reconciler ties an order placed before its position opened to it by the id too:
     the audit of the position's symbol folds it, or it judges the close a stop-loss."""
     events = tp1_placed_first_as(spelt)
-    if begun == "in one batch":
-        journal.append(events)
-    elif begun == "a batch each":
-        for one in events:
-            journal.append([one])
-    else:  # not indexed: read in full
-        old_append(journal, events[:1])
-        journal.append(events[1:])
+    append_as(journal, events, begun)
     result = assert_closed_after_its_tp1(journal, events)
     (opened,) = [t for t in result.timeline if t.type == "LocalPositionOpened"]
     assert [p["tp1"] for p in opened.state["local"]["positions"]] == ["PLACED"]
@@ -721,14 +727,7 @@ def test_an_order_placed_before_its_position_is_its_first_openings_alone(
         )
     )  # fmt: skip
     events = [mode, placed, opened, again, *rest]
-    if begun == "in one batch":
-        journal.append(events)
-    elif begun == "a batch each":
-        for one in events:
-            journal.append([one])
-    else:  # not indexed: read in full
-        old_append(journal, events[:1])
-        journal.append(events[1:])
+    append_as(journal, events, begun)
     assert_closed_after_its_tp1(journal, events)
     ethusdt = TrueupService(journal).audit(VENUE, ACCOUNT, "ETHUSDT")
     (opened_again,) = [t for t in ethusdt.timeline if t.type == "LocalPositionOpened"]
@@ -746,14 +745,7 @@ def test_a_cancel_of_an_order_placed_under_another_spelling_is_in_its_positions_
     events = placing("btcusdt")
     cancel = event(intent(T0 + 2_150, kind="order_cancelled", order_link_id="p-1-tp1"))
     events = [*events[:4], cancel, *events[4:]]
-    if begun == "in one batch":
-        journal.append(events)
-    elif begun == "a batch each":
-        for one in events:
-            journal.append([one])
-    else:  # not indexed: read in full
-        old_append(journal, events[:1])
-        journal.append(events[1:])
+    append_as(journal, events, begun)
     result = TrueupService(journal).audit(VENUE, ACCOUNT, "BTCUSDT")
     assert "p-1-tp1" in result.book.cancel_requested
 
