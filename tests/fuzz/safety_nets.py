@@ -7,6 +7,7 @@ logged exceptions, and folds beneath apply's catch-all, so each shows where it h
 
 import logging
 
+from trueup.domain import reconciler as reconciler_module
 from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent
 from trueup.domain.reconciler import Reconciler
@@ -42,8 +43,8 @@ def logged_errors() -> list[BaseException]:
 
 def fold(reconciler: Reconciler, event: InputEvent) -> list[Emitted]:
     """What ``reconciler.apply(event)`` emits, but raising what apply would catch."""
-    unguarded = getattr(reconciler, "_apply", reconciler.apply)
-    emitted: list[Emitted] = unguarded(event)
+    # _apply takes what apply reads of the input's type (its kind bits) beside the input.
+    emitted: list[Emitted] = reconciler._apply(event, reconciler_module._kind(type(event)))
     return emitted
 
 
