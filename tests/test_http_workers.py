@@ -318,12 +318,19 @@ def test_health_says_which_partitions_each_process_runs_and_its_siblings_run(
     url, _ = served
     found: dict[int, Json] = {}
 
-    def one_runs_all() -> bool:
+    def one_runs_all_and_each_sees_the_other() -> bool:
+        # Each answer is one process's at its moment: asked again until both have seen
+        # the other's latest (a sibling is seen by its lease rows, not at once).
         found.update(health_by_process(url))
         held = [h["projection"]["partitions_held"] for h in found.values()]
-        return len(found) == 2 and sorted(held) == [[], list(ALL)]
+        seen = [set(h["projection"]["siblings"]) for h in found.values()]
+        return (
+            len(found) == 2
+            and sorted(held) == [[], list(ALL)]
+            and seen == [{str(pid)} for pid in reversed(found)]
+        )
 
-    wait_for("one process to run every partition", one_runs_all, timeout=60)
+    wait_for("one process to run every partition", one_runs_all_and_each_sees_the_other, 60)
     (runner,) = [pid for pid, h in found.items() if h["projection"]["partitions_held"]]
     (other,) = set(found) - {runner}
     running, standing_by = found[runner]["projection"], found[other]["projection"]
