@@ -248,6 +248,10 @@ class AccountBook:
         clock = self.clock
         if at > clock:  # as max(), without the builtin's call
             self.clock = clock = at
+        # Before the event, as of a sweep instant at or before it (see _forget_due): what an
+        # input finds then depends on its own instant only, not on which others came first.
+        if clock >= self._next_forget:
+            self._forget_due()
         kind = type(event)
         handler = self._handlers.get(kind)
         changed = handler(event) if handler is not None else NOTHING
@@ -264,10 +268,6 @@ class AccountBook:
             self.exchange_seen_at = at
         if not self.heard_from and kind in OWN_INPUTS:
             self.heard_from = True
-        # After the event: one that arrives just as something falls due still finds it. (No
-        # handler moves the clock.)
-        if clock >= self._next_forget:
-            self._forget_due()
         return changed
 
     def feed_reconnected(self, at: int, reason: str, stream: str = "") -> None:
@@ -754,25 +754,34 @@ class AccountBook:
         return link in self.placed and self.order_keys_by_client_id.get(link) == order_key
 
     def _forget_due(self) -> None:
-        """Let go of whatever has been untouched for the window and is no longer in use."""
+        """Let go of what was untouched for more than the window at the last sweep instant
+        (a multiple of a tenth of the window) and is no longer in use."""
+        window = self._forget_after_ms
+        step = max(window // 10, 1)
         clock = self.clock
+        # Sweeps are as of fixed instants of input time, so that a fold of some of the
+        # account's inputs (an audit of one symbol) lets go of a key exactly where the fold
+        # of all of them did: at the first sweep instant after it fell due, whichever input
+        # comes first after that instant. Once in a tenth of the window at most, so that a
+        # busy account pays for this pass once in many inputs: what is due goes within 1.1
+        # windows. Touched at or before ``due_by``: untouched for more than the window.
+        due_by = clock - clock % step - 1
         # Local positions first: an intent is let go only once its position is done with.
-        for position_id in self._locals_to_forget.due(clock):
+        for position_id in self._locals_to_forget.due(due_by):
             self._forget_local(position_id)
-        for link in self._intents_to_forget.due(clock):
+        for link in self._intents_to_forget.due(due_by):
             self._forget_intent(link)
-        for order_key in self._orders_to_forget.due(clock):
+        for order_key in self._orders_to_forget.due(due_by):
             self._forget_exchange_order(order_key)
-        self.forgotten.trim(clock, self.forget_after_ms)
+        self.forgotten.trim(due_by, window)
         due = min(
             self._locals_to_forget.next_due(),
             self._intents_to_forget.next_due(),
             self._orders_to_forget.next_due(),
-            self.forgotten.first_added() + self.forget_after_ms,
+            self.forgotten.first_added() + window,
         )
-        # Looked for at most every tenth of the window, so that a busy account pays for
-        # this pass once in many inputs: what is due goes within 1.1 windows.
-        self._next_forget = max(due, clock + self.forget_after_ms // 10)
+        # The first sweep instant after it (later than this one: ``due`` is past due_by).
+        self._next_forget = NEVER if due >= NEVER else due - due % step + step
 
     def _forget_exchange_order(self, order_key: OrderKey) -> None:
         """An order no intent placed goes once it is finished, or never reported (fills only)."""

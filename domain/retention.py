@@ -6,8 +6,10 @@ entry_resting and tp1_state; an entry never acknowledged). Anything else that ha
 (a terminal order and its intent, a closed local position, a cancel request) is forgotten,
 with what the detectors remember of it, once nothing has happened to it for
 ``FORGET_AFTER_MS`` of input time: the ``at`` of the inputs, never the wall clock, so a
-replay forgets exactly what the first run forgot. What is due is looked for every tenth of
-the window, so it goes within 1.1 windows.
+replay forgets exactly what the first run forgot. What is due goes at the next sweep, at a
+multiple of a tenth of the window, so within 1.1 windows; a sweep is as of its instant,
+before the first input at or after it, so a fold of one symbol's inputs (an audit) lets go
+of that symbol's keys where the fold of the whole account did.
 
 Why ten minutes is enough to take every repeat as a repeat:
 - Bybit's private WebSocket never replays: after a reconnect, trueup re-syncs by REST, and

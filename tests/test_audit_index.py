@@ -15,7 +15,7 @@ from uuid import UUID
 import psycopg
 import pytest
 from eventsourcing.persistence import StoredEvent
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.inputs import T0, event, intent, line
@@ -326,6 +326,9 @@ def test_ids_reused_across_symbols_are_followed_to_each(
     reuse=st.booleans(),
     batch=st.integers(1, 80),
 )
+# A closed position named again a little past the retention window (the sweep then came
+# after other symbols' inputs in the account's fold, before the intent in the audit's).
+@example(seed=33, inputs=600, reuse=False, batch=80)
 def test_any_session_audits_the_same_through_the_index(
     seed: int, inputs: int, reuse: bool, batch: int
 ) -> None:

@@ -33,7 +33,7 @@ from trueup.domain.retention import FORGET_AFTER_MS
 from trueup.domain.rules.can_open_facts import can_open
 from trueup.projections import audit as audit_module
 
-# What is due is looked for every tenth of the window: so it goes within 1.1 windows.
+# What is due is let go at the next sweep, a tenth of the window apart: within 1.1 windows.
 KEPT_MS = FORGET_AFTER_MS + FORGET_AFTER_MS // 10
 LATER = T0 + 2 * KEPT_MS  # long after anything at T0 has been forgotten
 CENTURY = 100 * 365 * 24 * 3_600_000  # a window nothing outlives: the book as it used to be
@@ -383,6 +383,21 @@ def test_an_intent_repeated_within_the_window_is_the_same_claim() -> None:
     assert local is not None and not local.is_open
     assert [e.type for e in told].count("ENTRY_SUBMITTED") == 1
     assert "ORDER_TIMEOUT" not in [e.type for e in emitted_by(events([*history, *again]))]
+
+
+def test_what_is_let_go_depends_on_its_instant_not_on_the_inputs_folded_before_it() -> None:
+    # An audit of one symbol folds that symbol's inputs, the reconciler all the account's:
+    # a position named again around the window's end must be found, or not, by both alike.
+    history = entry_filled_and_closed()
+    closed_at = history[-1]["at"]
+    for late in range(FORGET_AFTER_MS - 5_000, KEPT_MS + 5_000, 3_000):
+        again = placed(closed_at + late, "p-1", "TP1", "Sell", link="p-1-again")
+        between = [wallet(at) for at in range(closed_at + 1, closed_at + late, 1_000)]
+        alone = fold("bybit", "main", events([*history, again]))
+        beside = fold("bybit", "main", events([*history, *between, again]))
+        assert alone.local_keys == beside.local_keys, late
+        assert alone.placed.keys() == beside.placed.keys(), late
+        assert alone.touched == beside.touched, late
 
 
 # --- what an open position still reads is kept, however long it is open ----------------
