@@ -110,6 +110,7 @@ def test_restore_builds_only_domain_classes_with_slots() -> None:
     assert snapshots.load(snapshots.dump(Snapshot(100, reconciler))) is not None  # met them
     assert snapshots.load(_rebuilt_through_restore(_Outsider)) is None
     assert snapshots.load(_rebuilt_through_restore(Reconciler)) is None  # no slots
+    assert snapshots.load(_rebuilt_through_restore(OrderPlaced)) is None  # none of its fields
 
 
 def test_keys_come_back_as_their_own_type() -> None:
