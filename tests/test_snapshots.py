@@ -148,6 +148,21 @@ def _placed(number: int, qty: str) -> OrderPlaced:
     )  # fmt: skip
 
 
+def test_equal_amounts_of_another_text_come_back_apart() -> None:
+    """0.10 and 0.1 are equal, and -0 and 0, yet not the same amount: a snapshot saves an
+    amount once for every other of its exact text, never for one merely equal."""
+    texts = ["0.10", "0.1", "-0", "0", "0.10", "-0"]
+    reconciler = Reconciler()
+    for number, text in enumerate(texts):
+        reconciler.apply(_placed(number, text))
+    restored = snapshots.load(snapshots.dump(Snapshot(len(texts), reconciler)))
+    assert restored is not None
+    placed = restored.reconciler.book("bybit", "main").placed
+    amounts = [placed[f"c-{number}"].qty for number in range(len(texts))]
+    assert [str(amount) for amount in amounts] == texts
+    assert amounts[0] is amounts[4] and amounts[2] is amounts[5]  # saved once
+
+
 def test_ids_decoded_apart_are_one_str() -> None:
     """An order's id, held by its key, reports, fills and intent, is one str however many
     times it is decoded: a snapshot then saves it once."""

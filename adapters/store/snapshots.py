@@ -235,7 +235,7 @@ class _Reductions(dict[type, Any]):
         elif issubclass(cls, MethodType):
             reduction = _method
         elif cls is Decimal:
-            reduction = Decimal.__reduce__  # in C: no call into Python for each amount
+            reduction = self._amount()
         elif _is_named_tuple(cls):
             reduction = self._key(cls)
         elif slotted is None:
@@ -269,6 +269,24 @@ class _Reductions(dict[type, Any]):
             if found is None:
                 first[key] = (getitem, ((key,), 0))
                 return kind, tuple(key)
+            return found
+
+        return reduction
+
+    @staticmethod
+    def _amount() -> Any:
+        """A decimal, by its text the first time that exact text is met, after that as that
+        first one (as ``_key``). The state computes equal amounts apart (a lifecycle's size,
+        a position's quantity): 275,000 decimals of 1,600 texts in the bench's 10,000
+        positions. By text, not by value: 0.10 and 0.1 are equal yet not the same amount."""
+        first: dict[str, Any] = {}
+
+        def reduction(amount: Decimal) -> Any:
+            text = str(amount)
+            found = first.get(text)
+            if found is None:
+                first[text] = (getitem, ((amount,), 0))
+                return Decimal, (text,)
             return found
 
         return reduction
