@@ -5,6 +5,7 @@ import os
 import pickle
 import shutil
 from dataclasses import dataclass
+from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.inputs import line
+from tests.inputs import T0, line
 from tests.scenarios import SYMBOLS, busy_session
 from trueup.adapters.capture import decode_line
 from trueup.adapters.store import codec, snapshots
@@ -22,10 +23,11 @@ from trueup.adapters.store.snapshot_format import SNAPSHOT_FORMAT, source_digest
 from trueup.adapters.store.snapshots import Snapshot
 from trueup.application.ingest import Ingestor
 from trueup.domain.emitted import Emitted
-from trueup.domain.events import InputEvent
+from trueup.domain.events import InputEvent, OrderPlaced
 from trueup.domain.keys import OrderKey, PositionKey
 from trueup.domain.reconciler import Reconciler
 from trueup.domain.rules.can_open_facts import can_open
+from trueup.domain.vocabulary import OrderSide
 from trueup.projections import reconciliation
 from trueup.projections.partitions import partition_of, tracker
 from trueup.projections.positions import position_rows
@@ -108,6 +110,7 @@ def test_restore_builds_only_domain_classes_with_slots() -> None:
     assert snapshots.load(snapshots.dump(Snapshot(100, reconciler))) is not None  # met them
     assert snapshots.load(_rebuilt_through_restore(_Outsider)) is None
     assert snapshots.load(_rebuilt_through_restore(Reconciler)) is None  # no slots
+    assert snapshots.load(_rebuilt_through_restore(OrderPlaced)) is None  # none of its fields
 
 
 def test_keys_come_back_as_their_own_type() -> None:
@@ -135,6 +138,38 @@ def test_equal_keys_come_back_as_one_object() -> None:
         keys = [*book.orders, *book.order_keys_by_client_id.values(), *orders.reports]
         assert len(set(keys)) < len(keys)  # the same orders, named in several places
         assert len({id(key) for key in keys}) == len(set(keys))
+
+
+def _placed(number: int, qty: str) -> OrderPlaced:
+    return OrderPlaced(
+        input_id=f"in-{number}", at=T0 + number, venue="bybit", account="main", raw="",
+        position_id="p-1", client_order_id=f"c-{number}", category="linear", symbol="BTCUSDT",
+        purpose="ENTRY", side=OrderSide.BUY, qty=Decimal(qty), price=None,
+    )  # fmt: skip
+
+
+def test_equal_amounts_of_another_text_come_back_apart() -> None:
+    """0.10 and 0.1 are equal, and -0 and 0, yet not the same amount: a snapshot saves an
+    amount once for every other of its exact text, never for one merely equal."""
+    texts = ["0.10", "0.1", "-0", "0", "0.10", "-0"]
+    reconciler = Reconciler()
+    for number, text in enumerate(texts):
+        reconciler.apply(_placed(number, text))
+    restored = snapshots.load(snapshots.dump(Snapshot(len(texts), reconciler)))
+    assert restored is not None
+    placed = restored.reconciler.book("bybit", "main").placed
+    amounts = [placed[f"c-{number}"].qty for number in range(len(texts))]
+    assert [str(amount) for amount in amounts] == texts
+    assert amounts[0] is amounts[4] and amounts[2] is amounts[5]  # saved once
+
+
+def test_ids_decoded_apart_are_one_str() -> None:
+    """An order's id, held by its key, reports, fills and intent, is one str however many
+    times it is decoded: a snapshot then saves it once."""
+    decoded = [codec.decode(codec.encode(_placed(1, "0.1"))) for _ in range(2)]
+    first, again = (event for event in decoded if isinstance(event, OrderPlaced))
+    assert first.client_order_id is again.client_order_id
+    assert first.position_id is again.position_id
 
 
 def emitted_in(journal: Journal) -> list[bytes]:

@@ -1,5 +1,6 @@
 """One object for each repeated value of a decoded event: the venue, the account, the symbol,
-the category and the other names of few values, and the decimals.
+the category and the other names of few values, the ids held in several places, and the
+decimals.
 
 A replay keeps tens of thousands of decoded orders, fills and intents in the reconciler's
 state, and msgspec makes a new string and a new Decimal for every field it reads: the same
@@ -17,7 +18,7 @@ from typing import Any
 from msgspec import Struct
 from msgspec.structs import force_setattr
 
-# Fields of text holding one of few values; ids, reasons and verbatim lines are not.
+# Fields of text holding one of few values; reasons and verbatim lines are not.
 NAMES = frozenset(
     {
         "venue",
@@ -40,6 +41,11 @@ NAMES = frozenset(
         "figure",
     }
 )
+# Ids the state holds in several places: an order's by its key, its reports, its fills and
+# the intent that placed it, a fill's by its order's fills, an intent's by its position and
+# its orders. Interned, each is one str wherever it is held, so a snapshot saves it once and
+# loads it once (each of those places held a copy of its own as msgspec decoded it).
+IDS = frozenset({"venue_order_id", "client_order_id", "trade_id", "position_id"})
 # Distinct decimals shared: quantities and fees repeat, prices wander; past this many a new
 # value is kept as decoded, so the table (~3 MB when full) cannot grow with the journal.
 AMOUNTS_HELD = 16_384
@@ -84,7 +90,7 @@ def _how(name: str, hint: Any) -> Callable[[Any], Any] | None:
     if kind is Decimal:
         return shared_amount
     if kind is str:
-        return sys.intern if name in NAMES else None
+        return sys.intern if name in NAMES or name in IDS else None
     if isinstance(kind, type) and issubclass(kind, Struct):
         return _shared_record
     records = typing.get_args(kind) if typing.get_origin(kind) is tuple else ()

@@ -10,6 +10,7 @@ types, containers and decimals: a row of the journal can never make trueup run c
 import copyreg
 import gc
 import io
+import keyword
 import pickle
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -139,7 +140,7 @@ def _builder(cls: type) -> Callable[[tuple[Any, ...]], Any]:
         raise pickle.UnpicklingError(f"{cls.__name__} is not a dataclass with slots")
     names = slotted[1]
     if issubclass(cls, Struct):  # frozen: set by its constructor, which does nothing more
-        return lambda values: cls(**dict(zip(names, values, strict=True)))
+        return _struct_builder(cls, names)
     # Each field's slot set through its descriptor, as object.__setattr__ would, without
     # looking the name up on every object.
     setters = [_slot(cls, name).__set__ for name in names]
@@ -151,6 +152,22 @@ def _builder(cls: type) -> Callable[[tuple[Any, ...]], Any]:
         return obj
 
     return build
+
+
+def _struct_builder(cls: type, names: tuple[str, ...]) -> Callable[[tuple[Any, ...]], Any]:
+    """A keyword-only struct's builder, written for its fields: the values unpacked and passed
+    by name, not zipped into a dict for each object (an intent placed, by the ten thousand)."""
+    if any(not name.isidentifier() or keyword.iskeyword(name) for name in names):
+        return lambda values: cls(**dict(zip(names, values, strict=True)))
+    # The values are named by position (v0, v1...), so no field name can hide ``cls``; an
+    # unpacking of the wrong length raises ValueError, which ``load`` takes as damage.
+    unpacked = "".join(f"v{i}, " for i in range(len(names)))
+    passed = ", ".join(f"{name}=v{i}" for i, name in enumerate(names))
+    source = f"def build(values):\n    {unpacked}= values\n    return cls({passed})\n"
+    namespace: dict[str, Any] = {"cls": cls}
+    exec(source, namespace)  # of the class's own field names, checked above
+    built: Callable[[tuple[Any, ...]], Any] = namespace["build"]
+    return built
 
 
 def _slot(cls: type, name: str) -> Any:
@@ -218,7 +235,7 @@ class _Reductions(dict[type, Any]):
         elif issubclass(cls, MethodType):
             reduction = _method
         elif cls is Decimal:
-            reduction = Decimal.__reduce__  # in C: no call into Python for each amount
+            reduction = self._amount()
         elif _is_named_tuple(cls):
             reduction = self._key(cls)
         elif slotted is None:
@@ -252,6 +269,24 @@ class _Reductions(dict[type, Any]):
             if found is None:
                 first[key] = (getitem, ((key,), 0))
                 return kind, tuple(key)
+            return found
+
+        return reduction
+
+    @staticmethod
+    def _amount() -> Any:
+        """A decimal, by its text the first time that exact text is met, after that as that
+        first one (as ``_key``). The state computes equal amounts apart (a lifecycle's size,
+        a position's quantity): 275,000 decimals of 1,600 texts in the bench's 10,000
+        positions. By text, not by value: 0.10 and 0.1 are equal yet not the same amount."""
+        first: dict[str, Any] = {}
+
+        def reduction(amount: Decimal) -> Any:
+            text = str(amount)
+            found = first.get(text)
+            if found is None:
+                first[text] = (getitem, ((amount,), 0))
+                return Decimal, (text,)
             return found
 
         return reduction
