@@ -98,11 +98,13 @@ def placed_first_id(account_stream: UUID, position_id: str) -> UUID:
 
 
 class Placed(NamedTuple):
-    """An input, and where the batch puts it."""
+    """An input, where the batch puts it, and the symbols it concerns (``event.symbols``,
+    asked for once per input: its stored form names them too)."""
 
     event: InputEvent
     stream: UUID
     version: int
+    symbols: tuple[str, ...] | None
 
 
 @dataclass(slots=True)
@@ -242,14 +244,17 @@ class _AccountBatch:
         # its symbol.
         self.placed_first = placed_first
 
-    def add(self, event: InputEvent, version: int) -> None:
+    def add(self, event: InputEvent, version: int, symbols: tuple[str, ...] | None) -> None:
         if not self.first:
             self.first = version
         self.last = version
-        _SORTS.get(type(event), _AccountBatch._named)(self, event, version)
+        sort = _SORTS.get(type(event))
+        if sort is None:
+            self._named(symbols, version)
+        else:
+            sort(self, event, version)
 
-    def _named(self, event: InputEvent, version: int) -> None:
-        symbols = event.symbols
+    def _named(self, symbols: tuple[str, ...] | None, version: int) -> None:
         if symbols is None:  # bears on every position: account mode, and types to come
             self.account.wide.append(version)
         elif len(symbols) == 1:  # most inputs: no repeats to drop
@@ -356,7 +361,7 @@ class _AccountBatch:
         return [*self.owner_rows, *rows], new
 
 
-# How each type of input is filed; any other, under the symbols it names.
+# How each type of input is filed; any other, under the symbols it names (_named).
 _SORTS: dict[type[InputEvent], Callable[[_AccountBatch, Any, int], None]] = {
     LocalPositionOpened: _AccountBatch._opened,
     OrderPlaced: _AccountBatch._placed,
@@ -389,14 +394,14 @@ def index_rows(
                 placed_first.setdefault(owner, []).append(value)
     stream: UUID | None = None
     batch: _AccountBatch | None = None
-    for event, of, version in placed:
+    for event, of, version, symbols in placed:
         if of is not stream:  # a batch's inputs are most often one account's, in a run
             batch = accounts.get(of)
             if batch is None:
                 batch = accounts[of] = _AccountBatch(of, known, placed_first)
             stream = of
         assert batch is not None
-        batch.add(event, version)
+        batch.add(event, version, symbols)
     rows: list[StoredEvent] = []
     new: Declared = set()
     for batch in accounts.values():

@@ -487,9 +487,11 @@ class Journal:
             marker = found[2] + b"%d}" % version
             key_of = marker_hex(event, timed=timed) if as_text else marker_id(event, timed=timed)
             stored.append(_stored_row(key_of, 1, MARKER_TOPIC, marker))
-            stored.append(_stored_row(found[1], version, topics[event.type], codec.encode(event)))
+            symbols = event.symbols  # a property that builds its tuple: asked for once
+            state = codec.encode_naming(event, symbols)
+            stored.append(_stored_row(found[1], version, topics[event.type], state))
             if key is not None:  # the rules' stream is no account's
-                placed.append(_new_tuple(Placed, (event, found[0], version)))
+                placed.append(_new_tuple(Placed, (event, found[0], version, symbols)))
         for stream, _, _, version in streams.values():
             heads[stream] = version
         # Read after the heads: whatever came before our versions is in by now.
