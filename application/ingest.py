@@ -79,7 +79,9 @@ class Ingestor:
 
     def ingest(self, lines: Iterable[str | bytes]) -> IngestCount:
         for line in lines:
-            if line.strip():
+            # Blank: empty, or whitespace alone. isspace() asks that without the copy strip()
+            # makes of every line (the same whitespace either way, for bytes as for str).
+            if line and not line.isspace():
                 self.add_line(line)
             else:
                 self.count.blank += 1

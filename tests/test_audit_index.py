@@ -4,13 +4,14 @@ every symbol, and reads the symbol's own inputs, not the account's.
 Each store-backed test runs on SQLite and on PostgreSQL (conftest.py).
 """
 
+import json
 import random
 import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid5
 
 import psycopg
 import pytest
@@ -22,14 +23,23 @@ from tests.inputs import T0, event, intent, line
 from tests.scenarios import busy_session
 from trueup.adapters.bybit import messages
 from trueup.adapters.store import codec
-from trueup.adapters.store.audit_index import AccountEntry, owner_values, scope_index_id
+from trueup.adapters.store.audit_index import (
+    AccountEntry,
+    account_index_id,
+    order_owner_id,
+    owner_values,
+    placed_first_id,
+    position_owner_id,
+    scope_index_id,
+    symbol_index_id,
+)
 from trueup.adapters.store.journal import MARKER_TOPIC, Journal
 from trueup.adapters.store.journal_format import FORMAT_ROW, JOURNAL_FORMAT
 from trueup.application.service import TrueupService
 from trueup.domain.book import AccountBook
 from trueup.domain.emitted import PositionCleaned, PositionClosed
 from trueup.domain.events import InputEvent
-from trueup.domain.keys import account_stream_id
+from trueup.domain.keys import TRUEUP_NAMESPACE, account_stream_id
 from trueup.domain.reconciler import Reconciler
 from trueup.projections import audit as audit_module
 from trueup.projections.audit import Audit, Auditor, audit, position_state
@@ -770,6 +780,27 @@ def test_a_scope_asked_of_no_base_coin_is_indexed_as_before_scopes_named_one() -
     assert scope_index_id(stream, by_base) != scope_index_id(stream, ("option", None, None, None))
     entry.scopes.append(by_base)
     assert AccountEntry.decode(entry.encode()).scopes == entry.scopes
+
+
+def test_index_rows_are_keyed_by_uuid5_of_their_kind_account_and_key() -> None:
+    # Fixed forever: the rows already stored are found under these ids.
+    stream = account_stream_id(VENUE, ACCOUNT)
+    named = [
+        (account_index_id(stream), "index-account", None),
+        (symbol_index_id(stream, "BTCUSDT"), "index-symbol", "BTCUSDT"),
+        (symbol_index_id(stream, "ünïcode"), "index-symbol", "ünïcode"),
+        (scope_index_id(stream, ("linear", "ETHUSDT", None, "ETH")), "index-scope", _SCOPE),
+        (position_owner_id(stream, "p-1"), "owner-position", "p-1"),
+        (order_owner_id(stream, "p-1-tp1"), "owner-order", "p-1-tp1"),
+        (placed_first_id(stream, "p-1"), "placed-first", "p-1"),
+    ]
+    for minted, kind, key in named:
+        expected = uuid5(TRUEUP_NAMESPACE, json.dumps([kind, stream.hex, key], **_COMPACT))
+        assert (minted, minted.bytes, minted.version) == (expected, expected.bytes, 5)
+
+
+_SCOPE = ["linear", "ETHUSDT", None, "ETH"]
+_COMPACT: dict[str, Any] = {"separators": (",", ":"), "ensure_ascii": False}
 
 
 def test_owner_rows_an_older_trueup_wrote_read_as_they_meant() -> None:

@@ -77,7 +77,13 @@ _HEADS_MAX = 4096
 
 def encode(event: InputEvent) -> bytes:
     """The stored form: the event's fields, led by its type and the symbols it concerns."""
-    named = (event.type, event.symbols)
+    return encode_naming(event, event.symbols)
+
+
+def encode_naming(event: InputEvent, symbols: tuple[str, ...] | None) -> bytes:
+    """``encode(event)``, given ``event.symbols``: an append asks for them once per input,
+    for its audit index rows too."""
+    named = (event.type, symbols)
     head = _HEADS.get(named)
     if head is None:
         if len(_HEADS) >= _HEADS_MAX:

@@ -33,7 +33,12 @@ from trueup.adapters.store.journal_format import TIMED_MARKERS, marker_keys
 from trueup.adapters.store.lease import Lease
 from trueup.adapters.store.location import StoreError, is_postgres, settings, shown
 from trueup.adapters.store.retrying import Retrying
-from trueup.adapters.store.row_queries import StreamRow, streams_reader, version_reader
+from trueup.adapters.store.row_queries import (
+    StreamRow,
+    heads_reader,
+    streams_reader,
+    version_reader,
+)
 from trueup.adapters.store.sqlite_backend import open_sqlite
 from trueup.adapters.store.stream_states import state_reader
 from trueup.adapters.store.symbol_inputs import SymbolInputs
@@ -134,6 +139,7 @@ class Journal:
         self._read_states = state_reader(self.recorder)
         self._read_versions = version_reader(self.recorder)
         self._read_streams = streams_reader(self.recorder)
+        self._read_heads = heads_reader(self.recorder)
         self._read_page = page_reader(self.recorder)
         self._read_keys = key_reader(self.recorder, MARKER_TOPIC)
 
@@ -446,7 +452,7 @@ class Journal:
         return UUID(input_id).hex
 
     def _stored(
-        self, events: Iterable[InputEvent]
+        self, events: Sequence[InputEvent]
     ) -> tuple[list[StoredEvent], dict[UUID, int], "Declared"]:
         """The rows for a batch, the stream heads once they are in, and what its index rows
         declare for the first time."""
@@ -459,25 +465,33 @@ class Journal:
         as_text = self._backend.ids_as_text
         topics = codec.TOPICS
         # Each stream the batch writes to (an account's, by venue and account: a UUID's hash
-        # is Python's own, asked for each input; None for the rules'), as [stream, the owner
-        # its rows name, its markers' head, its last version].
+        # is Python's own, asked for each input; None for the rules', which bear on every
+        # account), as [stream, the owner its rows name, its markers' head, its last version].
+        keys = [None if isinstance(e, RulesSet) else (e.venue, e.account) for e in events]
         streams: dict[tuple[str, str] | None, list[Any]] = {}
-        for event in events:
-            key = None if isinstance(event, RulesSet) else (event.venue, event.account)
-            found = streams.get(key)
-            if found is None:
-                stream = self._stream_of(event)
-                owner = self._stream_hex(stream) if as_text else stream
-                head = heads.get(stream)
-                last = self._head(stream) if head is None else head
-                found = streams[key] = [stream, owner, self._marker_head(stream), last]
+        for key in dict.fromkeys(keys):
+            stream = rules_stream_id() if key is None else self._account_stream(key)
+            owner = self._stream_hex(stream) if as_text else stream
+            streams[key] = [stream, owner, self._marker_head(stream), heads.get(stream)]
+        # The heads not known yet (a stream new to this process, or after a clash), in one
+        # query for the batch: not one per stream.
+        unknown = [found[0] for found in streams.values() if found[3] is None]
+        if unknown:
+            read = self._read_heads(unknown)
+            for found in streams.values():
+                if found[3] is None:
+                    found[3] = read.get(found[0], 0)
+        for event, key in zip(events, keys, strict=True):
+            found = streams[key]
             version = found[3] = found[3] + 1
             marker = found[2] + b"%d}" % version
             key_of = marker_hex(event, timed=timed) if as_text else marker_id(event, timed=timed)
             stored.append(_stored_row(key_of, 1, MARKER_TOPIC, marker))
-            stored.append(_stored_row(found[1], version, topics[event.type], codec.encode(event)))
+            symbols = event.symbols  # a property that builds its tuple: asked for once
+            state = codec.encode_naming(event, symbols)
+            stored.append(_stored_row(found[1], version, topics[event.type], state))
             if key is not None:  # the rules' stream is no account's
-                placed.append(_new_tuple(Placed, (event, found[0], version)))
+                placed.append(_new_tuple(Placed, (event, found[0], version, symbols)))
         for stream, _, _, version in streams.values():
             heads[stream] = version
         # Read after the heads: whatever came before our versions is in by now.
@@ -501,10 +515,8 @@ class Journal:
             head = self._marker_heads[stream] = whole[: -len(b"0}")]
         return head
 
-    def _stream_of(self, event: InputEvent) -> UUID:
-        if isinstance(event, RulesSet):
-            return _stream_of(event)
-        key = (event.venue, event.account)
+    def _account_stream(self, key: tuple[str, str]) -> UUID:
+        """The stream of an account's inputs, by (venue, account)."""
         stream = self._streams.get(key)
         if stream is None:
             stream = self._streams[key] = account_stream_id(*key)
@@ -564,10 +576,6 @@ class Journal:
                 return None
             upto = page[-1].originator_version - 1
             limit = RULES_PAGE
-
-    def _head(self, stream: UUID) -> int:
-        last = self.recorder.select_events(stream, desc=True, limit=1)
-        return last[0].originator_version if last else 0
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -971,10 +979,3 @@ def _stored_row(originator_id: UUID | str, version: int, topic: str, state: byte
         },
     )
     return row
-
-
-def _stream_of(event: InputEvent) -> UUID:
-    """Each account's inputs are one stream; changes of rules, which bear on all, another."""
-    if isinstance(event, RulesSet):
-        return rules_stream_id()
-    return account_stream_id(event.venue, event.account)

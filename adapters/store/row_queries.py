@@ -1,11 +1,11 @@
 """Reading chosen rows in one query: some versions of one stream (with their journal
-positions), or every row of many streams.
+positions), every row of many streams, or the last version of many streams.
 
 eventsourcing reads one stream's range at a time; the audit index needs a few hundred
 scattered versions of an account stream at once, and an append needs the owner rows of
-every intent in its batch. These read them through the recorder's own connection and table,
-with parameterised SQL (SQLite gets a placeholder per value, in a few fixed list sizes so
-its statement cache keeps them).
+every intent in its batch and the heads of the streams it writes to. These read them
+through the recorder's own connection and table, with parameterised SQL (SQLite gets a
+placeholder per value, in a few fixed list sizes so its statement cache keeps them).
 """
 
 import sys
@@ -32,6 +32,8 @@ class StreamRow(NamedTuple):
 VersionReader = Callable[[UUID, Sequence[int]], list[StreamRow]]
 # (streams) -> [(stream, state)] for every row of each, in no particular order
 StreamsReader = Callable[[Sequence[UUID]], list[tuple[UUID, bytes]]]
+# (streams) -> {stream: its last version}, for those that have rows
+HeadsReader = Callable[[Sequence[UUID]], dict[UUID, int]]
 
 LIST_SIZES = (1, 8, 64, 512)  # the longest list one query takes; more go in several
 T = TypeVar("T")
@@ -64,6 +66,10 @@ def version_reader(recorder: ProcessRecorder) -> VersionReader:
 
 def streams_reader(recorder: ProcessRecorder) -> StreamsReader:
     return for_database(recorder, _sqlite_streams, _postgres_streams, _generic_streams)
+
+
+def heads_reader(recorder: ProcessRecorder) -> HeadsReader:
+    return for_database(recorder, _sqlite_heads, _postgres_heads, _generic_heads)
 
 
 def postgres_recorder(recorder: ProcessRecorder) -> "PostgresAggregateRecorder | None":
@@ -123,6 +129,35 @@ def _sqlite_streams(recorder: SQLiteAggregateRecorder) -> StreamsReader:
     return read
 
 
+def _sqlite_heads(recorder: SQLiteAggregateRecorder) -> HeadsReader:
+    # A MAX per stream, in a correlated subquery: SQLite finds each at the end of the primary
+    # key, where "WHERE originator_id IN (...) GROUP BY" would read every row of each stream.
+    statements = {
+        size: (
+            f"WITH wanted(stream) AS (VALUES {','.join(['(?)'] * size)}) "  # noqa: S608 - the library's own table name, and placeholders
+            f"SELECT stream, (SELECT MAX(originator_version) FROM {recorder.events_table_name} "
+            "WHERE originator_id = stream) FROM wanted"
+        )
+        for size in LIST_SIZES
+    }
+
+    def read(streams: Sequence[UUID]) -> dict[UUID, int]:
+        found: dict[UUID, int] = {}
+        with recorder.datastore.transaction(commit=False) as cursor:
+            for batch in batches(streams):
+                by_hex = {s.hex: s for s in batch}
+                values = _padded(list(by_hex))
+                cursor.execute(statements[len(values)], values)
+                found.update(
+                    (by_hex[stream], version)
+                    for stream, version in cursor.fetchall()
+                    if version is not None
+                )
+        return found
+
+    return read
+
+
 def _postgres_versions(recorder: "PostgresAggregateRecorder") -> VersionReader:
     from psycopg.sql import SQL, Identifier
 
@@ -168,6 +203,34 @@ def _postgres_streams(recorder: "PostgresAggregateRecorder") -> StreamsReader:
     return read
 
 
+def _postgres_heads(recorder: "PostgresAggregateRecorder") -> HeadsReader:
+    from psycopg.sql import SQL, Identifier
+
+    # A max per stream, in a subquery: found at the end of the primary key's index, where a
+    # GROUP BY would read every row of each stream.
+    statement = SQL(
+        "SELECT stream, (SELECT max(originator_version) FROM {schema}.{table} "
+        "WHERE originator_id = stream) AS version FROM unnest(%s::uuid[]) AS wanted(stream)"
+    ).format(
+        schema=Identifier(recorder.datastore.schema),
+        table=Identifier(recorder.events_table_name),
+    )
+
+    def read(streams: Sequence[UUID]) -> dict[UUID, int]:
+        found: dict[UUID, int] = {}
+        with recorder.datastore.get_connection() as connection, connection.cursor() as cursor:
+            for batch in batches(streams):
+                cursor.execute(statement, (batch,), prepare=True)
+                found.update(
+                    (_uuid(row["stream"]), row["version"])
+                    for row in cursor.fetchall()
+                    if row["version"] is not None
+                )
+        return found
+
+    return read
+
+
 def _uuid(value: object) -> UUID:
     return value if isinstance(value, UUID) else UUID(str(value))
 
@@ -186,6 +249,18 @@ def _generic_versions(recorder: ProcessRecorder) -> VersionReader:
 def _generic_streams(recorder: ProcessRecorder) -> StreamsReader:
     def read(streams: Sequence[UUID]) -> list[tuple[UUID, bytes]]:
         return [(s, row.state) for s in streams for row in recorder.select_events(s)]
+
+    return read
+
+
+def _generic_heads(recorder: ProcessRecorder) -> HeadsReader:
+    def read(streams: Sequence[UUID]) -> dict[UUID, int]:
+        found: dict[UUID, int] = {}
+        for stream in streams:
+            last = recorder.select_events(stream, desc=True, limit=1)
+            if last:
+                found[stream] = last[0].originator_version
+        return found
 
     return read
 
