@@ -9,7 +9,7 @@ placeholder per value, in a few fixed list sizes so its statement cache keeps th
 """
 
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 from uuid import UUID
 
@@ -18,6 +18,7 @@ from eventsourcing.sqlite import SQLiteAggregateRecorder
 
 if TYPE_CHECKING:  # imported where used: a SQLite store never loads psycopg
     from eventsourcing.postgres import PostgresAggregateRecorder
+    from psycopg.sql import Composed
 
 
 class StreamRow(NamedTuple):
@@ -158,75 +159,72 @@ def _sqlite_heads(recorder: SQLiteAggregateRecorder) -> HeadsReader:
     return read
 
 
-def _postgres_versions(recorder: "PostgresAggregateRecorder") -> VersionReader:
+def _postgres_statement(recorder: "PostgresAggregateRecorder", text: str) -> "Composed":
+    """``text`` with ``{schema}.{table}`` naming the recorder's table of events."""
     from psycopg.sql import SQL, Identifier
 
-    statement = SQL(
-        "SELECT originator_version, notification_id, state FROM {schema}.{table} "
-        "WHERE originator_id = %s AND originator_version = ANY(%s)"
-    ).format(
+    return SQL(text).format(
         schema=Identifier(recorder.datastore.schema),
         table=Identifier(recorder.events_table_name),
     )
 
+
+def _postgres_rows(
+    recorder: "PostgresAggregateRecorder",
+    statement: "Composed",
+    values: Sequence[Any],
+    *before: object,
+) -> Iterator[dict[str, Any]]:
+    """The rows ``statement`` finds for ``values``, asked a batch at a time (after ``before``,
+    the parameters that precede the batch)."""
+    with recorder.datastore.get_connection() as connection, connection.cursor() as cursor:
+        for batch in batches(values):
+            cursor.execute(statement, (*before, batch), prepare=True)
+            yield from cursor.fetchall()
+
+
+def _postgres_versions(recorder: "PostgresAggregateRecorder") -> VersionReader:
+    statement = _postgres_statement(
+        recorder,
+        "SELECT originator_version, notification_id, state FROM {schema}.{table} "
+        "WHERE originator_id = %s AND originator_version = ANY(%s)",
+    )
+
     def read(stream: UUID, versions: Sequence[int]) -> list[StreamRow]:
-        found: list[StreamRow] = []
-        with recorder.datastore.get_connection() as connection, connection.cursor() as cursor:
-            for batch in batches(versions):
-                cursor.execute(statement, (stream, batch), prepare=True)
-                found += [postgres_row(row) for row in cursor.fetchall()]
-        return found
+        return [postgres_row(row) for row in _postgres_rows(recorder, statement, versions, stream)]
 
     return read
 
 
 def _postgres_streams(recorder: "PostgresAggregateRecorder") -> StreamsReader:
-    from psycopg.sql import SQL, Identifier
-
-    statement = SQL(
-        "SELECT originator_id, state FROM {schema}.{table} WHERE originator_id = ANY(%s)"
-    ).format(
-        schema=Identifier(recorder.datastore.schema),
-        table=Identifier(recorder.events_table_name),
+    statement = _postgres_statement(
+        recorder, "SELECT originator_id, state FROM {schema}.{table} WHERE originator_id = ANY(%s)"
     )
 
     def read(streams: Sequence[UUID]) -> list[tuple[UUID, bytes]]:
-        found: list[tuple[UUID, bytes]] = []
-        with recorder.datastore.get_connection() as connection, connection.cursor() as cursor:
-            for batch in batches(streams):
-                cursor.execute(statement, (batch,), prepare=True)
-                found += [
-                    (_uuid(row["originator_id"]), bytes(row["state"])) for row in cursor.fetchall()
-                ]
-        return found
+        return [
+            (_uuid(row["originator_id"]), bytes(row["state"]))
+            for row in _postgres_rows(recorder, statement, streams)
+        ]
 
     return read
 
 
 def _postgres_heads(recorder: "PostgresAggregateRecorder") -> HeadsReader:
-    from psycopg.sql import SQL, Identifier
-
     # A max per stream, in a subquery: found at the end of the primary key's index, where a
     # GROUP BY would read every row of each stream.
-    statement = SQL(
+    statement = _postgres_statement(
+        recorder,
         "SELECT stream, (SELECT max(originator_version) FROM {schema}.{table} "
-        "WHERE originator_id = stream) AS version FROM unnest(%s::uuid[]) AS wanted(stream)"
-    ).format(
-        schema=Identifier(recorder.datastore.schema),
-        table=Identifier(recorder.events_table_name),
+        "WHERE originator_id = stream) AS version FROM unnest(%s::uuid[]) AS wanted(stream)",
     )
 
     def read(streams: Sequence[UUID]) -> dict[UUID, int]:
-        found: dict[UUID, int] = {}
-        with recorder.datastore.get_connection() as connection, connection.cursor() as cursor:
-            for batch in batches(streams):
-                cursor.execute(statement, (batch,), prepare=True)
-                found.update(
-                    (_uuid(row["stream"]), row["version"])
-                    for row in cursor.fetchall()
-                    if row["version"] is not None
-                )
-        return found
+        return {
+            _uuid(row["stream"]): row["version"]
+            for row in _postgres_rows(recorder, statement, streams)
+            if row["version"] is not None
+        }
 
     return read
 
