@@ -64,8 +64,11 @@ INVERSE = ContractKind.INVERSE  # coin-margined contracts: not folded
 # as long as a book keeps a finished order (domain/retention.py); older fills are judged
 # by their venue timestamp against what was let go.
 SEEN_FOR_MS = 10 * 60_000
-# What has aged out is looked for at most every tenth of that (as the book does), so that a
-# busy account pays for the pass once in many fills: an id goes within 1.1 windows.
+# What has aged out is let go at fixed instants of input time, the multiples of a tenth of
+# that, each as of its instant, before the first input that reaches it (as the book does,
+# domain/book.py): what a fold has let go then depends on the input's instant alone, not on
+# which fills came before it (an audit folds one symbol's, the reconciler the account's).
+# A busy account pays for the pass once in many fills; an id goes within 1.1 windows.
 LET_GO_EVERY_MS = SEEN_FOR_MS // 10
 NEVER = 2**63
 # The venue's reports of a key kept beside its ledger while it may fold a fill with none
@@ -398,17 +401,23 @@ def unrealised(
     return (None, None) if held else (ZERO, Whose.TRUEUP)
 
 
+def _next_sweep(clock: int) -> int:
+    """The first sweep instant after ``clock`` (``PnlLedger._let_go``)."""
+    return clock - clock % LET_GO_EVERY_MS + LET_GO_EVERY_MS
+
+
 class PnlLedger:
     """One account's PnL per key, folded from its fills in the venue's order."""
 
     __slots__ = (
         "_done",
-        "_horizon",
+        "_horizons",
         "_legs",
         "_next_let_go",
         "_runs",
         "_seen",
         "_seen_at",
+        "_seen_symbols",
         "checks",
         "keys",
         "moved",
@@ -434,14 +443,18 @@ class PnlLedger:
         # The keys the last input's fills moved.
         self.moved: list[PositionKey] = []
         # trade_id -> its venue time, in the order seen, and beside it when each was seen
-        # (input time, never falling): the ids seen longer ago are found by bisection and
-        # let go at the front. Below the horizon (venue time) an unknown fill is one let go,
-        # sent again. A map and a list of ints, not one of pairs: a pair per fill, kept for
-        # minutes, would be a container the garbage collector counts and walks.
+        # (input time, never falling) and its symbol: the ids seen longer ago are found by
+        # bisection and let go at the front. Below its symbol's horizon (venue time) an
+        # unknown fill is one let go, sent again. The horizon is the symbol's own, not the
+        # account's: one symbol's fills let go must not hide another's that come late (nor
+        # make a fold of the account tell them apart from a fold of that symbol). Maps and
+        # lists of atoms, not of pairs: a pair per fill, kept for minutes, would be a
+        # container the garbage collector counts and walks.
         self._seen: dict[str, int] = {}
         self._seen_at: list[int] = []
-        self._horizon = 0
-        self._next_let_go = NEVER  # the earliest clock at which an id may be let go
+        self._seen_symbols: list[str] = []
+        self._horizons: dict[str, int] = {}
+        self._next_let_go = NEVER  # the clock from which a sweep is due (``_let_go``)
 
     def begin(self) -> None:
         """A new input: what the last one showed is no longer news."""
@@ -490,17 +503,19 @@ class PnlLedger:
         setcontext(EXACT)
         try:
             seen, seen_at, clock = self._seen, self._seen_at, book.clock
+            horizons = self._horizons
             for fill in fills:
                 trade_id, exec_time = fill.trade_id, fill.exec_time
                 if trade_id in seen or fill.contract_kind is INVERSE:
                     continue  # a repeat; or a coin-margined contract, not folded
-                if 0 < exec_time <= self._horizon:
+                if 0 < exec_time <= horizons.get(fill.symbol, 0):
                     continue  # a fill let go, sent again by a REST list or a resubscription
                 # Seen now: remembered for SEEN_FOR_MS (``_let_go``).
-                if not seen:
-                    self._next_let_go = clock + SEEN_FOR_MS
+                if self._next_let_go == NEVER:
+                    self._next_let_go = _next_sweep(clock)
                 seen[trade_id] = exec_time
                 seen_at.append(clock)
+                self._seen_symbols.append(fill.symbol)
                 if fill.kind is FUNDING:
                     self._funding(book, fill)
                 elif fill.side is not None and fill.exec_qty > ZERO:
@@ -514,6 +529,8 @@ class PnlLedger:
         """The venue's mark, and its realised PnL of the position held (curRealisedPnl) and
         of all time (cumRealisedPnl), when it gives them; checked against trueup's only when
         both hold the same position (a fill on its way would make them differ)."""
+        if book.clock >= self._next_let_go:
+            self._let_go(book.clock)  # before ``run`` is read below
         ledger = self.keys.get(key)
         mark = report.mark_price
         if mark is not None and mark > ZERO:
@@ -591,27 +608,32 @@ class PnlLedger:
         ledger.venue_cum, ledger.cum_net, ledger.cum_closed_value = venue, net, closed_value
 
     def _let_go(self, clock: int) -> None:
-        """Forget the ids of fills seen longer ago than SEEN_FOR_MS, raising the horizon;
-        look again once the oldest left is due, but not before LET_GO_EVERY_MS."""
+        """Sweep as of the last sweep instant at or before ``clock``: forget the ids of fills
+        seen SEEN_FOR_MS or longer before it, raising their symbols' horizons, and the runs
+        begun as long before; the next sweep is due at the next instant."""
+        instant = clock - clock % LET_GO_EVERY_MS
+        aged = instant - SEEN_FOR_MS
         seen, seen_at = self._seen, self._seen_at
-        due = bisect_right(seen_at, clock - SEEN_FOR_MS)
+        due = bisect_right(seen_at, aged)
         if due:
-            gone = list(islice(seen, due))  # the oldest, in the order seen
-            self._horizon = max(self._horizon, *map(seen.pop, gone))
+            horizons, symbols = self._horizons, self._seen_symbols
+            for trade_id, symbol in zip(list(islice(seen, due)), symbols[:due], strict=True):
+                exec_time = seen.pop(trade_id)  # the oldest, in the order seen
+                if exec_time > horizons.get(symbol, 0):
+                    horizons[symbol] = exec_time
             del seen_at[:due]
-        self._next_let_go = (
-            max(seen_at[0] + SEEN_FOR_MS, clock + LET_GO_EVERY_MS) if seen_at else NEVER
-        )
+            del symbols[:due]
         if self._runs:
             # Each run's first fill was seen as it began: the run goes when its id does.
             kept = []
             for ledger in self._runs:
                 run = ledger.run
-                if run is not None and run.since > clock - SEEN_FOR_MS:
+                if run is not None and run.since > aged:
                     kept.append(ledger)
                 else:
                     ledger.run = None
             self._runs = kept
+        self._next_let_go = instant + LET_GO_EVERY_MS if seen_at or self._runs else NEVER
 
     def _funding(self, book: "AccountBook", fill: Fill) -> None:
         """A funding payment: to the leg held (exec_fee is what was paid)."""
@@ -654,6 +676,8 @@ class PnlLedger:
         if run is None:
             run = ledger.run = ledger.checkpoint(book.clock)
             self._runs.append(ledger)
+            if self._next_let_go == NEVER:
+                self._next_let_go = _next_sweep(book.clock)
         run.fills.append(fill)
         return True
 

@@ -5,6 +5,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -681,6 +682,61 @@ def test_a_fill_id_is_let_go_within_a_window_and_a_tenth_and_its_repeat_still_ig
     # Sent again (a REST list of the last days): older than what was let go, so a repeat.
     book.apply(executions(T0 + 2 * SEEN_FOR_MS, first))
     assert held() == 39 * lot
+
+
+def on(symbol: str, one: Fill) -> Fill:
+    return msgspec.structs.replace(one, symbol=symbol, trade_id=f"{symbol}-{one.trade_id}")
+
+
+def btc_ledger(book: AccountBook) -> tuple[Decimal | None, int]:
+    """What BTCUSDT's ledger holds: the open size, and how many lifecycles it has begun."""
+    ledger = book.pnl.key(KEY)
+    return (None if ledger.open is None else ledger.open.size), ledger.lifecycles
+
+
+def test_what_is_let_go_depends_on_its_instant_not_on_the_other_symbols_fills() -> None:
+    # An audit of BTCUSDT folds its fills, the reconciler the account's: a fill of it come
+    # late, around the window's end, is folded in its place by both, or as it comes by both.
+    from trueup.domain.pnl import SEEN_FOR_MS
+
+    lot, no_fee = Decimal("0.01"), Decimal(0)
+    eth = [
+        executions(at, on("ETHUSDT", fill(n, OrderSide.BUY, lot, Decimal(3_000), no_fee)))
+        for n, at in enumerate(range(T0 - 2 * SEEN_FOR_MS, T0 + 2 * SEEN_FOR_MS, 7_000))
+    ]
+    bought_at = T0 + 30_000
+    bought = executions(bought_at, fill(5, OrderSide.BUY, lot, Decimal(60_000), no_fee))
+    for late in range(SEEN_FOR_MS - 5_000, SEEN_FOR_MS * 11 // 10 + 5_000, 3_000):
+        # Sold before the buy (venue time), seen only now: past zero, whichever way it folds.
+        sold = executions(
+            bought_at + late, fill(1, OrderSide.SELL, 2 * lot, Decimal(61_000), no_fee)
+        )
+        alone, beside = AccountBook("bybit", ACCOUNT), AccountBook("bybit", ACCOUNT)
+        for event in [bought, sold]:
+            alone.apply(event)
+        for event in sorted([*eth, bought, sold], key=lambda e: e.at):
+            if event.at <= sold.at:
+                beside.apply(event)
+        assert btc_ledger(alone) == btc_ledger(beside), late
+
+
+def test_a_fill_come_late_is_folded_though_another_symbols_newer_fills_were_let_go() -> None:
+    # A REST re-sync after the stream was down brings an ETHUSDT fill from before the
+    # BTCUSDT fill let go meanwhile: new to trueup, not a repeat of what was let go.
+    from trueup.domain.pnl import SEEN_FOR_MS
+
+    book = AccountBook("bybit", ACCOUNT)
+    lot, price, no_fee = Decimal("0.01"), Decimal(60_000), Decimal(0)
+    book.apply(executions(T0, fill(5, OrderSide.BUY, lot, price, no_fee)))
+    book.apply(executions(T0 + 2 * SEEN_FOR_MS, fill(6, OrderSide.BUY, lot, price, no_fee)))
+    assert "t-5" not in book.pnl._seen  # let go: BTCUSDT's horizon is its venue time, T0 + 5
+    book.apply(
+        executions(
+            T0 + 2 * SEEN_FOR_MS + 1, on("ETHUSDT", fill(1, OrderSide.BUY, lot, price, no_fee))
+        )
+    )
+    eth = book.pnl.keys[PositionKey("bybit", ACCOUNT, "linear", "ETHUSDT", 0)]
+    assert eth.open is not None and eth.open.size == lot
 
 
 def test_closed_lifecycles_waiting_for_the_views_are_no_work_for_the_cycle_collector() -> None:
