@@ -38,7 +38,7 @@ from trueup.domain.order import Order
 from trueup.domain.pnl import PnlLedger
 from trueup.domain.position import LocalPosition, Position
 from trueup.domain.prices import PRICE_STREAM, PriceBook
-from trueup.domain.retention import FORGET_AFTER_MS, NEVER, Forgotten, Retention
+from trueup.domain.retention import FORGET_AFTER_MS, NEVER, Forgotten, Retention, sweep_instant
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.snapshots import (
     PageOutcome,
@@ -765,7 +765,7 @@ class AccountBook:
         # comes first after that instant. Once in a tenth of the window at most, so that a
         # busy account pays for this pass once in many inputs: what is due goes within 1.1
         # windows. Touched at or before ``due_by``: untouched for more than the window.
-        due_by = clock - clock % step - 1
+        due_by = sweep_instant(clock, step) - 1
         # Local positions first: an intent is let go only once its position is done with.
         for position_id in self._locals_to_forget.due(due_by):
             self._forget_local(position_id)
@@ -781,7 +781,7 @@ class AccountBook:
             self.forgotten.first_added() + window,
         )
         # The first sweep instant after it (later than this one: ``due`` is past due_by).
-        self._next_forget = NEVER if due >= NEVER else due - due % step + step
+        self._next_forget = NEVER if due >= NEVER else sweep_instant(due, step) + step
 
     def _forget_exchange_order(self, order_key: OrderKey) -> None:
         """An order no intent placed goes once it is finished, or never reported (fills only)."""

@@ -40,6 +40,7 @@ from trueup.domain.exits import exit_reason
 from trueup.domain.keys import PositionKey, order_key_of
 from trueup.domain.legs import LONG_LEG, SHORT_LEG, hedged, leg_index
 from trueup.domain.position import ABSENT
+from trueup.domain.retention import sweep_instant
 from trueup.domain.vocabulary import (
     ContractKind,
     ExecutionKind,
@@ -403,7 +404,7 @@ def unrealised(
 
 def _next_sweep(clock: int) -> int:
     """The first sweep instant after ``clock`` (``PnlLedger._let_go``)."""
-    return clock - clock % LET_GO_EVERY_MS + LET_GO_EVERY_MS
+    return sweep_instant(clock, LET_GO_EVERY_MS) + LET_GO_EVERY_MS
 
 
 class PnlLedger:
@@ -611,7 +612,7 @@ class PnlLedger:
         """Sweep as of the last sweep instant at or before ``clock``: forget the ids of fills
         seen SEEN_FOR_MS or longer before it, raising their symbols' horizons, and the runs
         begun as long before; the next sweep is due at the next instant."""
-        instant = clock - clock % LET_GO_EVERY_MS
+        instant = sweep_instant(clock, LET_GO_EVERY_MS)
         aged = instant - SEEN_FOR_MS
         seen, seen_at = self._seen, self._seen_at
         due = bisect_right(seen_at, aged)
@@ -633,7 +634,7 @@ class PnlLedger:
                 else:
                     ledger.run = None
             self._runs = kept
-        self._next_let_go = instant + LET_GO_EVERY_MS if seen_at or self._runs else NEVER
+        self._next_let_go = _next_sweep(clock) if seen_at or self._runs else NEVER
 
     def _funding(self, book: "AccountBook", fill: Fill) -> None:
         """A funding payment: to the leg held (exec_fee is what was paid)."""

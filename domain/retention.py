@@ -46,6 +46,12 @@ NEVER = 2**63  # later than any instant trueup takes
 K = TypeVar("K")
 
 
+def sweep_instant(clock: int, step: int) -> int:
+    """The last sweep instant at or before ``clock``: sweeps are at the multiples of
+    ``step``, whichever inputs a fold takes, so each lets go as of the same instant."""
+    return clock - clock % step
+
+
 class Retention(Generic[K]):
     """Keys to look at again once ``window_ms`` of input time has passed since their last
     touch; a key touched again meanwhile waits from that touch."""
