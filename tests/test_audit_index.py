@@ -15,7 +15,7 @@ from uuid import UUID, uuid5
 
 import psycopg
 import pytest
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import StoredEvent, Tracking
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -24,17 +24,26 @@ from tests.scenarios import busy_session
 from trueup.adapters.bybit import messages
 from trueup.adapters.store import codec
 from trueup.adapters.store.audit_index import (
+    OWNER_TOPIC,
     AccountEntry,
+    Owner,
+    OwnerKind,
     account_index_id,
-    order_owner_id,
+    order_owner,
     owner_values,
-    placed_first_id,
-    position_owner_id,
+    placed_first_owner,
+    position_owner,
     scope_index_id,
     symbol_index_id,
 )
 from trueup.adapters.store.journal import MARKER_TOPIC, Journal
-from trueup.adapters.store.journal_format import FORMAT_ROW, JOURNAL_FORMAT
+from trueup.adapters.store.journal_format import (
+    FORMAT_ROW,
+    JOURNAL_FORMAT,
+    OWNERS_IN_EVENTS_TOO,
+    OWNERS_ROW,
+)
+from trueup.adapters.store.owner_table import TABLE as OWNER_TABLE
 from trueup.application.service import TrueupService
 from trueup.domain.book import AccountBook
 from trueup.domain.emitted import PositionCleaned, PositionClosed
@@ -618,7 +627,7 @@ def test_a_journal_of_format_1_is_raised_to_the_indexed_format_when_opened(
     as_format_1(store_url)
 
     with Journal.open(store_url) as journal:
-        assert journal.recorder.max_tracking_id(FORMAT_ROW) == JOURNAL_FORMAT == 5
+        assert journal.recorder.max_tracking_id(FORMAT_ROW) == JOURNAL_FORMAT == 6
 
 
 def as_format_1(store_url: str) -> None:
@@ -790,9 +799,10 @@ def test_index_rows_are_keyed_by_uuid5_of_their_kind_account_and_key() -> None:
         (symbol_index_id(stream, "BTCUSDT"), "index-symbol", "BTCUSDT"),
         (symbol_index_id(stream, "ünïcode"), "index-symbol", "ünïcode"),
         (scope_index_id(stream, ("linear", "ETHUSDT", None, "ETH")), "index-scope", _SCOPE),
-        (position_owner_id(stream, "p-1"), "owner-position", "p-1"),
-        (order_owner_id(stream, "p-1-tp1"), "owner-order", "p-1-tp1"),
-        (placed_first_id(stream, "p-1"), "placed-first", "p-1"),
+        # Owner rows as a trueup of journal format 5 or older kept them, in the events.
+        (position_owner(stream, "p-1").events_stream, "owner-position", "p-1"),
+        (order_owner(stream, "p-1-tp1").events_stream, "owner-order", "p-1-tp1"),
+        (placed_first_owner(stream, "p-1").events_stream, "placed-first", "p-1"),
     ]
     for minted, kind, key in named:
         expected = uuid5(TRUEUP_NAMESPACE, json.dumps([kind, stream.hex, key], **_COMPACT))
@@ -803,11 +813,83 @@ _SCOPE = ["linear", "ETHUSDT", None, "ETH"]
 _COMPACT: dict[str, Any] = {"separators": (",", ":"), "ensure_ascii": False}
 
 
+def test_an_owner_is_keyed_by_its_id_first_so_ids_minted_in_order_sort_together() -> None:
+    one, other = account_stream_id(VENUE, "one"), account_stream_id(VENUE, "other")
+    owners = [
+        position_owner(one, "p-10"),
+        order_owner(other, "p-10-tp1"),
+        position_owner(other, "p-10"),
+        position_owner(one, "p-9"),
+        order_owner(one, "p-10-sl"),
+    ]
+    assert [o.id for o in sorted(owners, key=lambda o: o.key)] == [
+        "p-10", "p-10", "p-10-sl", "p-10-tp1", "p-9"
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("odd", ["p\x00P", "p-1\x00F" + "0" * 16, "ünïcode", "\ud800", "x" * 200])
+def test_no_owner_s_key_is_another_s_whatever_its_id_holds(odd: str) -> None:
+    # The kind and account end every key at a fixed length: no id can spell another's.
+    stream = account_stream_id(VENUE, ACCOUNT)
+    owners = {
+        make(account, name)
+        for make in (position_owner, order_owner, placed_first_owner)
+        for account in (stream, UUID(int=0))
+        for name in (odd, "p", "p-1", odd + "P")
+    }
+    assert len({owner.key for owner in owners}) == len(owners)
+    for owner in owners:
+        assert owner.key.endswith(owner.account_stream.bytes)
+
+
 def test_owner_rows_an_older_trueup_wrote_read_as_they_meant() -> None:
     assert owner_values(b'"BTCUSDT"') == ["BTCUSDT"]
     assert owner_values(b"7") == [(7, None)]  # an order placed first; its id not kept then
     assert owner_values(b'[7,"p-1-tp1"]') == [(7, "p-1-tp1")]
     assert owner_values(b'["btcusdt","BTCUSDT"]') == ["btcusdt", "BTCUSDT"]
+
+
+@pytest.mark.parametrize("seed", [7, 8])
+def test_a_journal_begun_before_format_6_finds_the_owner_rows_it_kept_in_its_events(
+    store_url: str, seed: int
+) -> None:
+    """Positions opened and orders placed under format 5 (owner rows in the events table),
+    then resized, closed and cancelled by this trueup: each intent filed under its symbol."""
+    events = tangled(seed, 1_200, reuse=True)
+    with Journal.open(store_url) as journal:
+        journal.recorder.insert_tracking(Tracking(OWNERS_ROW, OWNERS_IN_EVENTS_TOO))
+        append_in_batches(journal, events[:600], seed)
+    assert owner_rows_moved_to_events(store_url) > 50
+    with Journal.open(store_url) as journal:
+        append_in_batches(journal, events[600:], seed)
+        assert_same_audits(journal, events)
+
+
+def owner_rows_moved_to_events(store_url: str) -> int:
+    """Keep the owner rows where a trueup of format 5 did, behind trueup's back: in the
+    events table, under the hash of their kind, account and id; how many."""
+    codes = {b"P": OwnerKind.POSITION, b"O": OwnerKind.ORDER, b"F": OwnerKind.PLACED_FIRST}
+    with Journal.open(store_url) as journal:
+        sqlite = store_url.startswith("sqlite://")
+        p = "?" if sqlite else "%s"
+        recorder: Any = journal.recorder  # SQLite's or PostgreSQL's: both have a datastore
+        with recorder.datastore.transaction(commit=True) as cursor:
+            cursor.execute(f"SELECT key, version, value FROM {OWNER_TABLE}")  # noqa: S608
+            found = [tuple(r.values()) if isinstance(r, dict) else r for r in cursor.fetchall()]
+            rows = []
+            for stored, version, value in found:
+                key = bytes(stored)
+                owner = Owner(codes[key[-17:-16]], UUID(bytes=key[-16:]), key[:-18].decode())
+                stream = owner.events_stream.hex if sqlite else owner.events_stream
+                rows.append((stream, version, OWNER_TOPIC, bytes(value)))
+            table = "stored_events" if sqlite else "trueup_events"
+            cursor.executemany(
+                f"INSERT INTO {table} (originator_id, originator_version, topic, state) "  # noqa: S608
+                f"VALUES ({p}, {p}, {p}, {p})",
+                rows,
+            )
+            cursor.execute(f"DELETE FROM {OWNER_TABLE}")  # noqa: S608
+    return len(rows)
 
 
 def test_index_rows_are_never_read_as_inputs(journal: Journal) -> None:

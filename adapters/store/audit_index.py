@@ -11,8 +11,9 @@ keyed by the batch's last version in that stream (so no two batches ever share a
 - one for the account, when needed: inputs that bear on every position (account mode),
   refused snapshot pages, scopes this process had not declared yet, and, in a process's
   first batch for the account, the version from which its inputs are all indexed.
-Beside each position opening and order placement, a row under the position's (or the
-order's) id names its symbol, so that a later intent naming only that id finds it. An order
+Beside each position opening and order placement, an owner row under the position's (or
+the order's) id names its symbol, so that a later intent naming only that id finds it
+(owner_table.py keeps them, keyed by the id itself). An order
 placement is filed under the symbols its position was opened for before it too, whatever
 symbol it spells itself (``btcusdt``, ccxt's ``BTC/USDT:USDT``): the book ties it to the position by
 the position's id, so a TP1 placed so is still that position's TP1. One placed before its
@@ -26,19 +27,18 @@ symbol's key depends on the fold (only a key held, or never reported, is), so th
 decides, reading a scope's pages only while the symbol has such a key
 (projections/indexed_audit.py). An idle account polled every 5 s costs no audit anything.
 
-What it costs an append: a symbol's and an owner's rows go to the end of their own stream,
-so each lands on a page of the primary key of its own. On a journal of 1,000,000 inputs
-(bench/serving.py) that is most of what a batch writes to the log beyond what it writes
-into an empty journal: of 1,300 index pages a 4,000-input batch rewrote, about 500 were for
-its 500 owner rows and 300 for its symbols' rows; without owner rows, appending to the big
-journal cost what appending to the empty one did. Owner keys gathered under a prefix of
-their own (as many, 222,000, as in that journal) left the time as it was: 500 inserts at
-random places in a few thousand pages still rewrite about as many pages. Only keys that
-sort as they come would help, and an owner is looked up by its id alone.
+What it costs an append: a symbol's rows go to the end of their own stream, so each lands
+on a page of the primary key of its own. Owner rows were kept so too, under a hash of their
+id, until journal format 6: on a journal of 1,000,000 inputs (bench/serving.py) a
+4,000-input batch's 500 owner rows rewrote about 500 pages, most of what it wrote beyond
+what it writes into an empty journal (gathering the hashed keys under a prefix of their own
+changed nothing: 500 inserts at random places in a few thousand pages rewrite about as
+many). Keyed by the id itself, ids minted in order land together (owner_table.py).
 """
 
 from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
+from enum import Enum
 from functools import lru_cache
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -46,6 +46,7 @@ from uuid import UUID
 import orjson
 from eventsourcing.persistence import StoredEvent
 
+from trueup.adapters.store.owner_table import OwnerRow
 from trueup.domain.events import (
     InputEvent,
     InputRejected,
@@ -62,18 +63,17 @@ from trueup.domain.keys import minted_id
 from trueup.domain.snapshots import Scope, scope_of
 
 INDEX_TOPIC = "trueup.index"
-OWNER_TOPIC = "trueup.index-owner"
+OWNER_TOPIC = "trueup.index-owner"  # an owner row in the events table, before format 6
 
 # What this process has declared in an account's index row: the scopes, and None for
 # "indexed from" (once per account and process is enough: readers take the least).
 Declared = set[tuple[UUID, Scope | None]]
 
 
-@lru_cache(maxsize=8192)  # a batch asks for an owner twice, and every batch for its symbols
+@lru_cache(maxsize=8192)  # every batch asks for its symbols' streams
 def _stream(kind: str, account_stream: UUID, key: str | Scope | None) -> UUID:
     # JSON keeps keys unambiguous: ("a:b", "c") and ("a", "b:c") are two names. Its uuid5,
-    # minted from the bytes as input ids are, at three quarters of uuid5's cost: an owner
-    # row's id is new to each position and order, so most rows of an intent's batch mint one.
+    # minted from the bytes as input ids are, at three quarters of uuid5's cost.
     return UUID(minted_id(orjson.dumps([kind, account_stream.hex, key])))
 
 
@@ -95,17 +95,52 @@ def _stored_scope(scope: Scope) -> tuple[str | None, ...]:
     return scope[:3] if scope[3] is None else scope
 
 
-def position_owner_id(account_stream: UUID, position_id: str) -> UUID:
-    return _stream("owner-position", account_stream, position_id)
+class OwnerKind(Enum):
+    """What an owner row is of; its value names its rows in the events table before format 6."""
+
+    POSITION = "owner-position"  # a position opened: its symbol
+    ORDER = "owner-order"  # an order placed: the symbols it is filed under
+    PLACED_FIRST = "placed-first"  # orders placed for a position before it was opened
 
 
-def order_owner_id(account_stream: UUID, client_order_id: str) -> UUID:
-    return _stream("owner-order", account_stream, client_order_id)
+_KIND_CODES = {OwnerKind.POSITION: b"\0P", OwnerKind.ORDER: b"\0O", OwnerKind.PLACED_FIRST: b"\0F"}
 
 
-def placed_first_id(account_stream: UUID, position_id: str) -> UUID:
-    """The rows of the orders placed for a position before it was opened: their versions."""
-    return _stream("placed-first", account_stream, position_id)
+class Owner(NamedTuple):
+    """A position or order of an account, by its id: whose owner rows name its symbols."""
+
+    kind: OwnerKind
+    account_stream: UUID
+    id: str
+
+    @property
+    def key(self) -> bytes:
+        """Its rows' key in the owner table: the id first, so that ids minted in order sort
+        together; then its kind and account, 18 bytes that end every key (so no id's bytes
+        can pass for another's)."""
+        return (
+            self.id.encode("utf-8", "surrogatepass")
+            + _KIND_CODES[self.kind]
+            + self.account_stream.bytes
+        )
+
+    @property
+    def events_stream(self) -> UUID:
+        """Where a trueup of journal format 5 or older kept its rows, in the events table."""
+        return _stream(self.kind.value, self.account_stream, self.id)
+
+
+def position_owner(account_stream: UUID, position_id: str) -> Owner:
+    return Owner(OwnerKind.POSITION, account_stream, position_id)
+
+
+def order_owner(account_stream: UUID, client_order_id: str) -> Owner:
+    return Owner(OwnerKind.ORDER, account_stream, client_order_id)
+
+
+def placed_first_owner(account_stream: UUID, position_id: str) -> Owner:
+    """The orders placed for a position before it was opened: their versions."""
+    return Owner(OwnerKind.PLACED_FIRST, account_stream, position_id)
 
 
 class Placed(NamedTuple):
@@ -187,11 +222,11 @@ def owner_values(state: bytes) -> list[OwnerValue]:
     return value if isinstance(value, list) else [value]
 
 
-def owners_needed(placed: Iterable[Placed]) -> set[UUID]:
+def owners_needed(placed: Iterable[Placed]) -> set[Owner]:
     """The owner rows to read before indexing a batch: those of the intents in it that
     name only a position or an order, of the positions orders are placed for, and of each
     position it opens, with the orders placed before it was."""
-    needed: set[UUID] = set()
+    needed: set[Owner] = set()
     for p in placed:
         # By the input's type, as _SORTS files it: most inputs (reports) need none.
         owners_of = _OWNERS_NAMED.get(type(p.event))
@@ -200,28 +235,28 @@ def owners_needed(placed: Iterable[Placed]) -> set[UUID]:
     return needed
 
 
-def _opening_owners(stream: UUID, event: LocalPositionOpened) -> tuple[UUID, ...]:
+def _opening_owners(stream: UUID, event: LocalPositionOpened) -> tuple[Owner, ...]:
     # Whether the position was opened before: only its first opening takes the orders
     # placed before it, as only that one opens it in the book.
     position_id = event.position_id
-    return position_owner_id(stream, position_id), placed_first_id(stream, position_id)
+    return position_owner(stream, position_id), placed_first_owner(stream, position_id)
 
 
 def _position_owners(
     stream: UUID,
     event: LocalPositionResized | LocalPositionClosed | LocalPositionCleaned | OrderPlaced,
-) -> tuple[UUID, ...]:
-    return (position_owner_id(stream, event.position_id),)
+) -> tuple[Owner, ...]:
+    return (position_owner(stream, event.position_id),)
 
 
-def _order_owners(stream: UUID, event: OrderCancelled) -> tuple[UUID, ...]:
-    return (order_owner_id(stream, event.client_order_id),)
+def _order_owners(stream: UUID, event: OrderCancelled) -> tuple[Owner, ...]:
+    return (order_owner(stream, event.client_order_id),)
 
 
 # The owner rows each type of input needs read. An order placed for a position: whatever
 # symbol it spells, the book ties it to the position by its id (another spelling,
 # ``btcusdt`` or ccxt's, is still that position's).
-_OWNERS_NAMED: dict[type[InputEvent], Callable[[UUID, Any], tuple[UUID, ...]]] = {
+_OWNERS_NAMED: dict[type[InputEvent], Callable[[UUID, Any], tuple[Owner, ...]]] = {
     LocalPositionOpened: _opening_owners,
     LocalPositionResized: _position_owners,
     LocalPositionClosed: _position_owners,
@@ -237,8 +272,8 @@ class _AccountBatch:
     def __init__(
         self,
         stream: UUID,
-        owners: dict[UUID, set[str]],
-        placed_first: dict[UUID, list[tuple[int, str | None]]],
+        owners: dict[Owner, set[str]],
+        placed_first: dict[Owner, list[tuple[int, str | None]]],
     ) -> None:
         self.stream = stream
         self.first = 0
@@ -246,7 +281,7 @@ class _AccountBatch:
         self.symbols: dict[str, list[int]] = {}
         self.scopes: dict[Scope, ScopeEntry] = {}
         self.account = AccountEntry()
-        self.owner_rows: list[StoredEvent] = []
+        self.owner_rows: list[OwnerRow] = []
         # Owners known before the batch, and those it adds as it goes: an intent is indexed
         # under the symbols its position or order was opened for before it.
         self.owners = owners
@@ -274,23 +309,23 @@ class _AccountBatch:
             self._name(symbols, version)
 
     def _opened(self, event: LocalPositionOpened, version: int) -> None:
-        owner = position_owner_id(self.stream, event.position_id)
+        owner = position_owner(self.stream, event.position_id)
         first = not self.owners.get(owner)
         symbol = (event.symbol,)
         self._own(owner, symbol, version)
         self._name(symbol, version)
         if not first:
             return
-        placed_first = self.placed_first.get(placed_first_id(self.stream, event.position_id), ())
-        for placed, _ in placed_first:
+        before = self.placed_first.get(placed_first_owner(self.stream, event.position_id), ())
+        for placed, _ in before:
             self._name(symbol, placed)
         # Their cancels are found under their orders' rows: each names the symbol too.
-        for client_order_id in dict.fromkeys(c for _, c in placed_first if c is not None):
-            self._own(order_owner_id(self.stream, client_order_id), symbol, version)
+        for client_order_id in dict.fromkeys(c for _, c in before if c is not None):
+            self._own(order_owner(self.stream, client_order_id), symbol, version)
 
     def _placed(self, event: OrderPlaced, version: int) -> None:
-        order = order_owner_id(self.stream, event.client_order_id)
-        position = self.owners.get(position_owner_id(self.stream, event.position_id))
+        order = order_owner(self.stream, event.client_order_id)
+        position = self.owners.get(position_owner(self.stream, event.position_id))
         if position:
             symbols = tuple(dict.fromkeys((event.symbol, *sorted(position))))
             self._own(order, symbols, version)
@@ -299,19 +334,19 @@ class _AccountBatch:
         # Its position not opened yet: filed under the symbol it is opened for, when it is.
         self._own(order, (event.symbol,), version)
         self._name((event.symbol,), version)
-        owner = placed_first_id(self.stream, event.position_id)
+        owner = placed_first_owner(self.stream, event.position_id)
         placed = (version, event.client_order_id)
         self.placed_first.setdefault(owner, []).append(placed)
-        self.owner_rows.append(StoredEvent(owner, version, OWNER_TOPIC, orjson.dumps(placed)))
+        self.owner_rows.append((owner.key, version, orjson.dumps(placed)))
 
     def _position_intent(
         self, event: LocalPositionResized | LocalPositionClosed | LocalPositionCleaned, version: int
     ) -> None:
-        owner = position_owner_id(self.stream, event.position_id)
+        owner = position_owner(self.stream, event.position_id)
         self._name(self.owners.get(owner, ()), version)
 
     def _cancelled(self, event: OrderCancelled, version: int) -> None:
-        self._name(self.owners.get(order_owner_id(self.stream, event.client_order_id), ()), version)
+        self._name(self.owners.get(order_owner(self.stream, event.client_order_id), ()), version)
 
     def _positions(self, event: PositionsReported, version: int) -> None:
         page = event.snapshot
@@ -331,10 +366,10 @@ class _AccountBatch:
         if event.position_snapshot:
             self.account.refused.append(version)
 
-    def _own(self, owner: UUID, symbols: tuple[str, ...], version: int) -> None:
+    def _own(self, owner: Owner, symbols: tuple[str, ...], version: int) -> None:
         self.owners.setdefault(owner, set()).update(symbols)
         named = symbols[0] if len(symbols) == 1 else symbols
-        self.owner_rows.append(StoredEvent(owner, version, OWNER_TOPIC, orjson.dumps(named)))
+        self.owner_rows.append((owner.key, version, orjson.dumps(named)))
 
     def _name(self, symbols: Iterable[str], version: int) -> None:
         for symbol in dict.fromkeys(symbols):
@@ -348,7 +383,8 @@ class _AccountBatch:
             versions.append(version)
 
     def rows(self, declared: Set[tuple[UUID, Scope | None]]) -> tuple[list[StoredEvent], Declared]:
-        """The batch's index rows for this account, and what they newly declare."""
+        """The batch's index rows for this account (its owner rows apart: ``owner_rows``),
+        and what they newly declare."""
         stream, last = self.stream, self.last
         new: Declared = set()
         if (stream, None) not in declared:
@@ -369,7 +405,7 @@ class _AccountBatch:
         entry = self.account
         if new or entry.wide or entry.refused:
             rows.append(StoredEvent(account_index_id(stream), last, INDEX_TOPIC, entry.encode()))
-        return [*self.owner_rows, *rows], new
+        return rows, new
 
 
 # How each type of input is filed; any other, under the symbols it names (_named).
@@ -386,17 +422,25 @@ _SORTS: dict[type[InputEvent], Callable[[_AccountBatch, Any, int], None]] = {
 }
 
 
+class BatchIndex(NamedTuple):
+    """A batch's index: rows for the events table, rows for the owner table, and what they
+    declare that was not declared before."""
+
+    rows: list[StoredEvent]
+    owner_rows: list[OwnerRow]
+    declared: Declared
+
+
 def index_rows(
     placed: Sequence[Placed],
-    owners: Mapping[UUID, Iterable[OwnerValue]],
+    owners: Mapping[Owner, Iterable[OwnerValue]],
     declared: Set[tuple[UUID, Scope | None]],
-) -> tuple[list[StoredEvent], Declared]:
-    """The index rows of a batch (``placed`` in version order within each stream), given
-    what the owner rows ``owners_needed`` named before it (``owner_values``); and what they
-    declare that ``declared`` lacked."""
+) -> BatchIndex:
+    """The index of a batch (``placed`` in version order within each stream), given what
+    the owner rows ``owners_needed`` named before it (``owner_values``), and ``declared``."""
     accounts: dict[UUID, _AccountBatch] = {}
-    known: dict[UUID, set[str]] = {}
-    placed_first: dict[UUID, list[tuple[int, str | None]]] = {}
+    known: dict[Owner, set[str]] = {}
+    placed_first: dict[Owner, list[tuple[int, str | None]]] = {}
     for owner, named in owners.items():
         for value in named:
             if isinstance(value, str):
@@ -414,9 +458,11 @@ def index_rows(
         assert batch is not None
         batch.add(event, version, symbols)
     rows: list[StoredEvent] = []
+    owner_rows: list[OwnerRow] = []
     new: Declared = set()
     for batch in accounts.values():
         more, declares = batch.rows(declared)
         rows += more
+        owner_rows += batch.owner_rows
         new |= declares
-    return rows, new
+    return BatchIndex(rows, owner_rows, new)

@@ -29,9 +29,15 @@ from eventsourcing.persistence import IntegrityError, Notification, StoredEvent,
 from trueup.adapters.store import codec
 from trueup.adapters.store.backend import Backend
 from trueup.adapters.store.input_pages import Page, PageRow, key_reader, page_reader
-from trueup.adapters.store.journal_format import TIMED_MARKERS, marker_keys
+from trueup.adapters.store.journal_format import (
+    OWNERS_IN_EVENTS_TOO,
+    TIMED_MARKERS,
+    marker_keys,
+    owner_rows_kept,
+)
 from trueup.adapters.store.lease import Lease
 from trueup.adapters.store.location import StoreError, is_postgres, settings, shown
+from trueup.adapters.store.owner_table import OwnerRow, owner_reader
 from trueup.adapters.store.retrying import Retrying
 from trueup.adapters.store.row_queries import (
     StreamRow,
@@ -57,7 +63,7 @@ from trueup.domain.rules.in_force import Recorded, RulesInForce
 # The audit index is written by appends and read by audits: a question answered from the
 # views loads neither side of it.
 if TYPE_CHECKING:
-    from trueup.adapters.store.audit_index import Declared, OwnerValue
+    from trueup.adapters.store.audit_index import Declared, Owner, OwnerValue
     from trueup.adapters.store.indexed_history import IndexedHistory
 
 MARKER_TOPIC = "trueup.input-marker"
@@ -126,6 +132,9 @@ class Journal:
         self._declared: Declared = set()
         # Whether the markers are keyed by time (journal_format.py); known at the first append.
         self._timed_markers: bool | None = None
+        # Whether owner rows an older trueup wrote may be in the events table (format 6, in
+        # journal_format.py); known at the first append.
+        self._owners_in_events: bool | None = None
         # Account streams by (venue, account): a uuid5 each, asked for by every input.
         self._streams: dict[tuple[str, str], UUID] = {}
         self._marker_heads: dict[UUID, bytes] = {}
@@ -139,6 +148,7 @@ class Journal:
         self._read_states = state_reader(self.recorder)
         self._read_versions = version_reader(self.recorder)
         self._read_streams = streams_reader(self.recorder)
+        self._read_owners = owner_reader(self.recorder)
         self._read_heads = heads_reader(self.recorder)
         self._read_page = page_reader(self.recorder)
         self._read_keys = key_reader(self.recorder, MARKER_TOPIC)
@@ -270,6 +280,9 @@ class Journal:
         if self._timed_markers is None:
             keys = self._retrying(lambda: marker_keys(self.recorder))
             self._timed_markers = keys == TIMED_MARKERS
+        if self._owners_in_events is None:
+            kept = self._retrying(lambda: owner_rows_kept(self.recorder))
+            self._owners_in_events = kept == OWNERS_IN_EVENTS_TOO
         pending = events
         for attempt in range(APPEND_RACES):
             if not pending:
@@ -297,14 +310,14 @@ class Journal:
     def _insert(
         self, events: list[InputEvent], decisions: Mapping[str, Decision]
     ) -> Sequence[int] | None:
-        stored, heads, declared = self._stored(events)
+        stored, owners, heads, declared = self._stored(events)
         # After the inputs and their index rows: a transaction's positions are read as a
         # marker and its input for each input first (_span).
         stored += [
             self._decision_row(e, decisions[e.input_id]) for e in events if e.input_id in decisions
         ]
         # On SQLite, the appender's connection is given a large cache (sqlite_recorder.py).
-        ids = self.recorder.insert_events(stored, appending_inputs=True)
+        ids = self.recorder.insert_events(stored, appending_inputs=True, owners=owners)
         self._heads = heads
         self._declared |= declared
         return ids
@@ -453,9 +466,9 @@ class Journal:
 
     def _stored(
         self, events: Sequence[InputEvent]
-    ) -> tuple[list[StoredEvent], dict[UUID, int], "Declared"]:
-        """The rows for a batch, the stream heads once they are in, and what its index rows
-        declare for the first time."""
+    ) -> tuple[list[StoredEvent], list[OwnerRow], dict[UUID, int], "Declared"]:
+        """The rows for a batch, its owner rows, the stream heads once they are in, and what
+        its index rows declare for the first time."""
         from trueup.adapters.store.audit_index import Placed, index_rows, owners_needed
 
         heads = dict(self._heads)
@@ -495,9 +508,8 @@ class Journal:
         for stream, _, _, version in streams.values():
             heads[stream] = version
         # Read after the heads: whatever came before our versions is in by now.
-        owners = self._owners(owners_needed(placed))
-        rows, declared = index_rows(placed, owners, self._declared)
-        return stored + rows, heads, declared
+        index = index_rows(placed, self._owners(owners_needed(placed)), self._declared)
+        return stored + index.rows, index.owner_rows, heads, index.declared
 
     def _stream_hex(self, stream: UUID) -> str:
         found = self._stream_hexes.get(stream)
@@ -522,14 +534,21 @@ class Journal:
             stream = self._streams[key] = account_stream_id(*key)
         return stream
 
-    def _owners(self, streams: set[UUID]) -> "dict[UUID, list[OwnerValue]]":
-        """What each owner row names (audit_index.owner_values)."""
+    def _owners(self, needed: "set[Owner]") -> "dict[Owner, list[OwnerValue]]":
+        """What the owner rows of each of ``needed`` name (audit_index.owner_values): those
+        an older trueup kept in the events table first, when it may have."""
         from trueup.adapters.store.audit_index import owner_values
 
-        owners: dict[UUID, list[OwnerValue]] = {}
-        if streams:
-            for stream, state in self._read_streams(sorted(streams)):
-                owners.setdefault(stream, []).extend(owner_values(state))
+        owners: dict[Owner, list[OwnerValue]] = {}
+        if not needed:
+            return owners
+        if self._owners_in_events:
+            by_stream = {owner.events_stream: owner for owner in needed}
+            for stream, state in self._read_streams(sorted(by_stream)):
+                owners.setdefault(by_stream[stream], []).extend(owner_values(state))
+        by_key = {owner.key: owner for owner in needed}
+        for key, state in self._read_owners(sorted(by_key)):
+            owners.setdefault(by_key[key], []).extend(owner_values(state))
         return owners
 
     def rules_in_force(self) -> RuleConfig:

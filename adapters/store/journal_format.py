@@ -29,6 +29,15 @@ pages an ingest wrote to the log beyond what it writes into an empty journal. No
 an emitted event by its key (the id is in the row), so rows of both kinds live side by
 side; a trueup of format 4 must not append any more, for the same event recorded again
 under its old key would not clash with itself.
+
+Format 6 keeps the audit index's owner rows (audit_index.py) in a table of their own,
+keyed by the position's or order's id itself (owner_table.py), where earlier formats kept
+them in the events table under a hash of the id: random again, and on a journal of
+1,000,000 inputs the most of what an ingest wrote beyond what it writes into an empty one.
+A hash cannot be turned back into its id, so the rows already stored stay where they are:
+whether a journal may hold some is recorded in it (OWNERS_ROW) when it is first appended
+to, as for the markers, and an append into one that may reads both places. A trueup of
+format 5 must not append any more, for it would not find the owners filed in the table.
 """
 
 from contextlib import suppress
@@ -38,11 +47,14 @@ from eventsourcing.persistence import Tracking as Row
 
 from trueup.adapters.store.location import StoreError
 
-JOURNAL_FORMAT = 5  # the newest format this trueup reads and the one it writes
+JOURNAL_FORMAT = 6  # the newest format this trueup reads and the one it writes
 FORMAT_ROW = "__trueup_journal_format__"
 MARKERS_ROW = "__trueup_marker_keys__"
 ID_MARKERS = 1  # markers keyed by their input's id: a journal begun before format 4
 TIMED_MARKERS = 2  # keyed by their input's receive time, then id
+OWNERS_ROW = "__trueup_owner_rows__"
+OWNERS_IN_EVENTS_TOO = 1  # a journal begun before format 6: some owner rows in the events
+OWNER_TABLE_ONLY = 2
 
 
 def ensure_format(recorder: TrackingRecorder) -> int:
@@ -64,10 +76,23 @@ def ensure_format(recorder: TrackingRecorder) -> int:
 def marker_keys(recorder: ProcessRecorder) -> int:
     """How this journal's markers are keyed (ID_MARKERS or TIMED_MARKERS), recorded first if
     it has not been: by time in a journal that holds nothing yet, else by id as before."""
-    found = recorder.max_tracking_id(MARKERS_ROW)
+    return _recorded_choice(recorder, MARKERS_ROW, TIMED_MARKERS, ID_MARKERS)
+
+
+def owner_rows_kept(recorder: ProcessRecorder) -> int:
+    """Where this journal's owner rows are (OWNER_TABLE_ONLY, or OWNERS_IN_EVENTS_TOO),
+    recorded first if it has not been: in the table alone in a journal that holds nothing yet."""
+    return _recorded_choice(recorder, OWNERS_ROW, OWNER_TABLE_ONLY, OWNERS_IN_EVENTS_TOO)
+
+
+def _recorded_choice(recorder: ProcessRecorder, row: str, if_empty: int, if_not: int) -> int:
+    """The choice recorded under ``row``, recorded first if it has not been: ``if_empty``
+    when the journal holds nothing yet, else ``if_not`` (also what a journal says that
+    cannot record it)."""
+    found = recorder.max_tracking_id(row)
     if found is None:
-        chosen = ID_MARKERS if recorder.max_notification_id() else TIMED_MARKERS
+        chosen = if_not if recorder.max_notification_id() else if_empty
         with suppress(IntegrityError):  # another process appending first recorded it
-            recorder.insert_tracking(Row(MARKERS_ROW, chosen))
-        found = recorder.max_tracking_id(MARKERS_ROW)
-    return found or ID_MARKERS
+            recorder.insert_tracking(Row(row, chosen))
+        found = recorder.max_tracking_id(row)
+    return found or if_not

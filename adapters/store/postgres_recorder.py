@@ -1,6 +1,7 @@
 """eventsourcing's PostgreSQL process recorder, each call made once (the Journal does the
 retrying), with the persisted views written in the transaction that records a projection's
-tracking position (view_table.py).
+tracking position (view_table.py), and the audit index's owner rows in the one that
+appends their inputs (owner_table.py).
 
 The library retries every call ten times, each waiting up to the pool's connect timeout:
 a dead server would hold an operation for most of a minute before anyone heard of it. The
@@ -22,7 +23,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed
 
-from trueup.adapters.store import view_table
+from trueup.adapters.store import owner_table, view_table
 
 
 class SingleAttemptPostgresRecorder(PostgresProcessRecorder):
@@ -39,15 +40,17 @@ class SingleAttemptPostgresRecorder(PostgresProcessRecorder):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.view_statements = view_table.postgres_statements(self.datastore.schema)
+        self.owner_statements = owner_table.postgres_statements(self.datastore.schema)
         self.sql_create_statements.extend(
             Composed([SQL(statement)])  # built from constants and quoted names
-            for statement in self.view_statements.create
+            for statement in (*self.view_statements.create, self.owner_statements.create)
         )
 
     def _insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> None:
         super()._insert_events(curs, stored_events, **kwargs)
+        owner_table.write(curs, self.owner_statements, kwargs.get("owners", ()))
         # A partitioned projection records every partition's position at once.
         for tracking in kwargs.get("trackings", ()):
             self._insert_tracking(curs, tracking)

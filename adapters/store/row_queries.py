@@ -82,7 +82,7 @@ def postgres_recorder(recorder: ProcessRecorder) -> "PostgresAggregateRecorder |
     return None
 
 
-def _padded(values: list[T]) -> list[T]:
+def padded(values: list[T]) -> list[T]:
     """``values`` repeated at the end up to the next list size (IN ignores repeats)."""
     size = next(s for s in LIST_SIZES if s >= len(values))
     return values + [values[-1]] * (size - len(values))
@@ -101,7 +101,7 @@ def _sqlite_versions(recorder: SQLiteAggregateRecorder) -> VersionReader:
         found: list[StreamRow] = []
         with recorder.datastore.transaction(commit=False) as cursor:
             for batch in batches(versions):
-                values = _padded(batch)
+                values = padded(batch)
                 cursor.execute(statements[len(values)], [stream.hex, *values])
                 found += [StreamRow(*row) for row in cursor.fetchall()]
         return found
@@ -122,7 +122,7 @@ def _sqlite_streams(recorder: SQLiteAggregateRecorder) -> StreamsReader:
         found: list[tuple[UUID, bytes]] = []
         with recorder.datastore.transaction(commit=False) as cursor:
             for batch in batches(streams):
-                values = _padded([s.hex for s in batch])
+                values = padded([s.hex for s in batch])
                 cursor.execute(statements[len(values)], values)
                 found += [(UUID(row[0]), row[1]) for row in cursor.fetchall()]
         return found
@@ -147,7 +147,7 @@ def _sqlite_heads(recorder: SQLiteAggregateRecorder) -> HeadsReader:
         with recorder.datastore.transaction(commit=False) as cursor:
             for batch in batches(streams):
                 by_hex = {s.hex: s for s in batch}
-                values = _padded(list(by_hex))
+                values = padded(list(by_hex))
                 cursor.execute(statements[len(values)], values)
                 found.update(
                     (by_hex[stream], version)

@@ -1,6 +1,7 @@
 """eventsourcing's SQLite process recorder, with the persisted views written in the
-transaction that records a projection's tracking position (view_table.py), rows inserted
-in one statement per batch, and connections tuned for a journal's appends."""
+transaction that records a projection's tracking position (view_table.py), the audit
+index's owner rows in the one that appends their inputs (owner_table.py), rows inserted in
+one statement per batch, and connections tuned for a journal's appends."""
 
 from collections.abc import Sequence
 from typing import Any
@@ -16,7 +17,7 @@ from eventsourcing.sqlite import (
 )
 from eventsourcing.utils import Environment
 
-from trueup.adapters.store import view_table
+from trueup.adapters.store import owner_table, view_table
 
 # Set on every connection. In WAL mode, NORMAL syncs the log at checkpoints, not at every
 # commit: a committed batch is in the log before the commit returns, so a process killed at
@@ -71,7 +72,11 @@ class TunedSQLiteFactory(SQLiteFactory):
 
 class ViewsSQLiteRecorder(SQLiteProcessRecorder):
     def construct_create_table_statements(self) -> list[str]:
-        return [*super().construct_create_table_statements(), *view_table.SQLITE.create]
+        return [
+            *super().construct_create_table_statements(),
+            *view_table.SQLITE.create,
+            owner_table.SQLITE.create,
+        ]
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -81,6 +86,7 @@ class ViewsSQLiteRecorder(SQLiteProcessRecorder):
         # The library inserts row by row, to read each row's position; one executemany, then
         # the last position, says the same (below) at a fraction of the cost.
         ids = self._insert_rows(c, stored_events)
+        owner_table.write(c, owner_table.SQLITE, kwargs.get("owners", ()))
         tracking = kwargs.get("tracking")
         if tracking is not None:
             self._insert_tracking(c, tracking)
