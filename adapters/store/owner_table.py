@@ -40,17 +40,21 @@ class Statements:
     insert: str
 
 
-def _statements(table: str, blob: str, bigint: str, placeholder: str) -> Statements:
+def _statements(
+    table: str, blob: str, bigint: str, placeholder: str, options: str = ""
+) -> Statements:
     p = placeholder
     return Statements(
         table=table,
         create=f"CREATE TABLE IF NOT EXISTS {table} (key {blob} NOT NULL, "
-        f"version {bigint} NOT NULL, value {blob} NOT NULL, PRIMARY KEY (key, version))",
+        f"version {bigint} NOT NULL, value {blob} NOT NULL, PRIMARY KEY (key, version)){options}",
         insert=f"INSERT INTO {table} (key, version, value) VALUES ({p}, {p}, {p})",
     )
 
 
-SQLITE = _statements(TABLE, "BLOB", "INTEGER", "?")
+# The rows in the key's own tree: with a rowid, each insert went to the table and to its key's
+# index, two trees, and each read from the index to the table.
+SQLITE = _statements(TABLE, "BLOB", "INTEGER", "?", " WITHOUT ROWID")
 
 
 def postgres_statements(schema: str) -> Statements:
