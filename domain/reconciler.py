@@ -82,8 +82,12 @@ _NO_BOOK = "\0no book"  # the mode of an account not seen before: any mode set c
 class Reconciler:
     """A book and its detectors for every account seen; ``apply`` returns what to emit."""
 
-    def __init__(self, config: RuleConfig | None = None) -> None:
+    def __init__(self, config: RuleConfig | None = None, *, contain_faults: bool = True) -> None:
         self.config = config or RuleConfig()
+        # An input the rules cannot take is a fault of its account's fold, recorded, so a
+        # worker never dies on one input; unless not ``contain_faults``: then it is raised,
+        # for a test or a fuzzer to see where it happened.
+        self.contain_faults = contain_faults
         self.books: dict[Account, AccountBook] = {}
         self.detectors_by_account: dict[Account, AccountDetectors] = {}
         # What the inputs applied have touched since the views last took it.
@@ -118,6 +122,8 @@ class Reconciler:
         try:
             emitted = self._apply(event, kind)
         except Exception as error:  # a worker never dies on one input, whatever it holds
+            if not self.contain_faults:
+                raise
             emitted = []
             if event.venue:
                 book = self.book(event.venue, event.account)
@@ -282,6 +288,8 @@ class Reconciler:
         try:
             return judge(account, cause)
         except Exception as error:  # see apply
+            if not self.contain_faults:
+                raise
             self.books[account].fold_faults.append(
                 f"input {cause.input_id}: {type(error).__name__}"
             )

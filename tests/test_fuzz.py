@@ -5,6 +5,7 @@ form, fold and run the rules without raising, and leave the read commands printa
 tests/fuzz. ``make fuzz LINES=1000000`` runs the same checks long.
 """
 
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 
 from tests.fuzz import corpus, harness, store, strategies
@@ -12,6 +13,7 @@ from tests.fuzz.checks import Session
 from tests.fuzz.crashes import Crash
 from tests.fuzz.minimise import minimise
 from tests.fuzz.tree import dump
+from trueup.domain.book import AccountBook
 
 # Hypothesis does not shrink here: the harness's own minimiser names the smallest
 # reproducer of each crash, and a failing run stays as brief as a passing one.
@@ -50,3 +52,18 @@ def test_random_loop_with_store_round_trips() -> None:
     assert summary.store_trips >= 3
     assert not summary.classes, harness.report(summary)
     assert summary.count.lost == 0
+
+
+def test_a_rule_that_raises_is_a_crash_of_the_fold_named_where_it_broke(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The reconciler would note it as a fault of its account and go on; the fuzzer sees it.
+    def broken(book: AccountBook, event: object) -> None:
+        raise ZeroDivisionError("planted")
+
+    monkeypatch.setattr(AccountBook, "_local_opened", broken)
+    session = next(iter(corpus.sessions()))
+    crashes = Session().check_lines([dump(record) for record in session])
+    folds = [c for c in crashes if c.stage == "fold"]  # the audits fold too: "reads"
+    assert folds
+    assert {(c.kind, "test_fuzz.py" in c.where) for c in folds} == {("ZeroDivisionError", True)}

@@ -5,6 +5,7 @@ Each line below once crashed ingest for good (exit 1, nothing of the file stored
 crash on every rerun), or stored something that later broke a read command.
 """
 
+import decimal
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -248,3 +249,23 @@ def test_an_input_the_rules_cannot_take_emits_nothing_and_blocks_can_open() -> N
     verdict = can_open(book, reconciler.detectors("bybit", ACCOUNT), "ETHUSDT", T0 + 60_000)
     assert not verdict.allowed
     assert any("could not be folded" in r for r in verdict.reasons)
+
+
+def test_a_reconciler_that_does_not_contain_faults_raises_where_the_fold_broke() -> None:
+    """For a property test or a fuzzer: the fault itself, not a note of it in the account."""
+    opened = {
+        "kind": "position_opened", "position_id": "p-1", "category": "linear",
+        "symbol": "BTCUSDT", "side": "Buy", "qty": "0.3", "mode": "LIVE",
+    }  # fmt: skip
+    good = decode_line(orjson.dumps(position_frame(T0 + 1_000)))
+    assert isinstance(good, PositionsReported)
+    huge = replace(good, reports=(replace(good.reports[0], size=Decimal("1E+999999999")),))
+    every_account = {"at": T0 + 60_000, "channel": "clock"}
+    own = {**every_account, "venue": "bybit", "account": ACCOUNT}
+    for tick in (every_account, own):
+        strict = Reconciler(contain_faults=False)
+        strict.apply(decode_line(orjson.dumps(messages.capture_intent(T0, ACCOUNT, opened))))
+        assert strict.apply(huge) == []
+        with pytest.raises(decimal.Overflow):  # drift outlasts its grace: its percentage
+            strict.apply(decode_line(orjson.dumps(tick)))
+        assert not strict.book("bybit", ACCOUNT).fold_faults
