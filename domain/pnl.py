@@ -40,7 +40,7 @@ from trueup.domain.exits import exit_reason
 from trueup.domain.keys import PositionKey, order_key_of
 from trueup.domain.legs import LONG_LEG, SHORT_LEG, hedged, leg_index
 from trueup.domain.position import ABSENT
-from trueup.domain.retention import sweep_instant
+from trueup.domain.retention import NEVER, sweep_instant
 from trueup.domain.vocabulary import (
     ContractKind,
     ExecutionKind,
@@ -71,7 +71,6 @@ SEEN_FOR_MS = 10 * 60_000
 # which fills came before it (an audit folds one symbol's, the reconciler the account's).
 # A busy account pays for the pass once in many fills; an id goes within 1.1 windows.
 LET_GO_EVERY_MS = SEEN_FOR_MS // 10
-NEVER = 2**63
 # The venue's reports of a key kept beside its ledger while it may fold a fill with none
 # open (``KeyLedger.remember``): the position before a fill folded again, or after a newer
 # report, is read from them.
