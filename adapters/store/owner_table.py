@@ -18,7 +18,12 @@ from typing import TYPE_CHECKING, Any
 from eventsourcing.persistence import ProcessRecorder
 from eventsourcing.sqlite import SQLiteAggregateRecorder
 
-from trueup.adapters.store.row_queries import LIST_SIZES, batches, for_database, padded
+from trueup.adapters.store.row_queries import (
+    for_database,
+    placeholders,
+    postgres_list_rows,
+    sqlite_list_reader,
+)
 
 if TYPE_CHECKING:  # a SQLite store never loads psycopg
     from eventsourcing.postgres import PostgresAggregateRecorder
@@ -73,20 +78,16 @@ def owner_reader(recorder: ProcessRecorder) -> OwnerReader:
 
 
 def _sqlite_owners(recorder: SQLiteAggregateRecorder) -> OwnerReader:
-    statements = {
-        size: f"SELECT key, value FROM {SQLITE.table} "
-        f"WHERE key IN ({','.join('?' * size)}) ORDER BY key, version"
-        for size in LIST_SIZES
-    }
+    rows = sqlite_list_reader(
+        recorder,
+        lambda size: (
+            f"SELECT key, value FROM {SQLITE.table} "
+            f"WHERE key IN ({placeholders(size)}) ORDER BY key, version"
+        ),
+    )
 
     def read(keys: Sequence[bytes]) -> list[tuple[bytes, bytes]]:
-        found: list[tuple[bytes, bytes]] = []
-        with recorder.datastore.transaction(commit=False) as cursor:
-            for batch in batches(keys):
-                values = padded(batch)
-                cursor.execute(statements[len(values)], values)
-                found += [(bytes(key), bytes(value)) for key, value in cursor.fetchall()]
-        return found
+        return [(bytes(key), bytes(value)) for key, value in rows(keys, ())]
 
     return read
 
@@ -96,12 +97,8 @@ def _postgres_owners(recorder: "PostgresAggregateRecorder") -> OwnerReader:
     select = f"SELECT key, value FROM {table} WHERE key = ANY(%s) ORDER BY key, version"
 
     def read(keys: Sequence[bytes]) -> list[tuple[bytes, bytes]]:
-        found: list[tuple[bytes, bytes]] = []
-        with recorder.datastore.get_connection() as connection, connection.cursor() as cursor:
-            for batch in batches(keys):
-                cursor.execute(select, (batch,), prepare=True)
-                found += [(bytes(row["key"]), bytes(row["value"])) for row in cursor.fetchall()]
-        return found
+        found = postgres_list_rows(recorder, select, keys)
+        return [(bytes(row["key"]), bytes(row["value"])) for row in found]
 
     return read
 

@@ -82,50 +82,65 @@ def postgres_recorder(recorder: ProcessRecorder) -> "PostgresAggregateRecorder |
     return None
 
 
-def padded(values: list[T]) -> list[T]:
+def _padded(values: list[T]) -> list[T]:
     """``values`` repeated at the end up to the next list size (IN ignores repeats)."""
     size = next(s for s in LIST_SIZES if s >= len(values))
     return values + [values[-1]] * (size - len(values))
 
 
-def _sqlite_versions(recorder: SQLiteAggregateRecorder) -> VersionReader:
-    statements = {
-        size: (
-            f"SELECT originator_version, rowid, state FROM {recorder.events_table_name} "  # noqa: S608 - the library's own table name, and placeholders
-            f"WHERE originator_id=? AND originator_version IN ({','.join('?' * size)})"
-        )
-        for size in LIST_SIZES
-    }
+# (values for the list, the parameters ahead of it) -> the rows found, as the driver gives them
+ListReader = Callable[[Sequence[Any], Sequence[Any]], list[Any]]
 
-    def read(stream: UUID, versions: Sequence[int]) -> list[StreamRow]:
-        found: list[StreamRow] = []
+
+def sqlite_list_reader(
+    recorder: SQLiteAggregateRecorder, statement: Callable[[int], str]
+) -> ListReader:
+    """A reader of the rows ``statement(size)`` finds with a list of ``size`` placeholders:
+    the values asked for in lists of LIST_SIZES, after the parameters ahead of the list."""
+    statements = {size: statement(size) for size in LIST_SIZES}
+
+    def read(values: Sequence[Any], before: Sequence[Any] = ()) -> list[Any]:
+        found: list[Any] = []
         with recorder.datastore.transaction(commit=False) as cursor:
-            for batch in batches(versions):
-                values = padded(batch)
-                cursor.execute(statements[len(values)], [stream.hex, *values])
-                found += [StreamRow(*row) for row in cursor.fetchall()]
+            for batch in batches(values):
+                listed = _padded(batch)
+                cursor.execute(statements[len(listed)], [*before, *listed])
+                found += cursor.fetchall()
         return found
 
     return read
 
 
+def placeholders(size: int) -> str:
+    return ",".join("?" * size)
+
+
+def _sqlite_versions(recorder: SQLiteAggregateRecorder) -> VersionReader:
+    rows = sqlite_list_reader(
+        recorder,
+        lambda size: (
+            f"SELECT originator_version, rowid, state FROM {recorder.events_table_name} "  # noqa: S608 - the library's own table name, and placeholders
+            f"WHERE originator_id=? AND originator_version IN ({placeholders(size)})"
+        ),
+    )
+
+    def read(stream: UUID, versions: Sequence[int]) -> list[StreamRow]:
+        return [StreamRow(*row) for row in rows(versions, [stream.hex])]
+
+    return read
+
+
 def _sqlite_streams(recorder: SQLiteAggregateRecorder) -> StreamsReader:
-    statements = {
-        size: (
+    rows = sqlite_list_reader(
+        recorder,
+        lambda size: (
             f"SELECT originator_id, state FROM {recorder.events_table_name} "  # noqa: S608 - the library's own table name, and placeholders
-            f"WHERE originator_id IN ({','.join('?' * size)})"
-        )
-        for size in LIST_SIZES
-    }
+            f"WHERE originator_id IN ({placeholders(size)})"
+        ),
+    )
 
     def read(streams: Sequence[UUID]) -> list[tuple[UUID, bytes]]:
-        found: list[tuple[UUID, bytes]] = []
-        with recorder.datastore.transaction(commit=False) as cursor:
-            for batch in batches(streams):
-                values = padded([s.hex for s in batch])
-                cursor.execute(statements[len(values)], values)
-                found += [(UUID(row[0]), row[1]) for row in cursor.fetchall()]
-        return found
+        return [(UUID(row[0]), row[1]) for row in rows([s.hex for s in streams], ())]
 
     return read
 
@@ -133,28 +148,22 @@ def _sqlite_streams(recorder: SQLiteAggregateRecorder) -> StreamsReader:
 def _sqlite_heads(recorder: SQLiteAggregateRecorder) -> HeadsReader:
     # A MAX per stream, in a correlated subquery: SQLite finds each at the end of the primary
     # key, where "WHERE originator_id IN (...) GROUP BY" would read every row of each stream.
-    statements = {
-        size: (
+    rows = sqlite_list_reader(
+        recorder,
+        lambda size: (
             f"WITH wanted(stream) AS (VALUES {','.join(['(?)'] * size)}) "  # noqa: S608 - the library's own table name, and placeholders
             f"SELECT stream, (SELECT MAX(originator_version) FROM {recorder.events_table_name} "
             "WHERE originator_id = stream) FROM wanted"
-        )
-        for size in LIST_SIZES
-    }
+        ),
+    )
 
     def read(streams: Sequence[UUID]) -> dict[UUID, int]:
-        found: dict[UUID, int] = {}
-        with recorder.datastore.transaction(commit=False) as cursor:
-            for batch in batches(streams):
-                by_hex = {s.hex: s for s in batch}
-                values = padded(list(by_hex))
-                cursor.execute(statements[len(values)], values)
-                found.update(
-                    (by_hex[stream], version)
-                    for stream, version in cursor.fetchall()
-                    if version is not None
-                )
-        return found
+        by_hex = {s.hex: s for s in streams}
+        return {
+            by_hex[stream]: version
+            for stream, version in rows(list(by_hex), ())
+            if version is not None
+        }
 
     return read
 
@@ -169,9 +178,9 @@ def _postgres_statement(recorder: "PostgresAggregateRecorder", text: str) -> "Co
     )
 
 
-def _postgres_rows(
+def postgres_list_rows(
     recorder: "PostgresAggregateRecorder",
-    statement: "Composed",
+    statement: "Composed | str",
     values: Sequence[Any],
     *before: object,
 ) -> Iterator[dict[str, Any]]:
@@ -191,7 +200,9 @@ def _postgres_versions(recorder: "PostgresAggregateRecorder") -> VersionReader:
     )
 
     def read(stream: UUID, versions: Sequence[int]) -> list[StreamRow]:
-        return [postgres_row(row) for row in _postgres_rows(recorder, statement, versions, stream)]
+        return [
+            postgres_row(row) for row in postgres_list_rows(recorder, statement, versions, stream)
+        ]
 
     return read
 
@@ -204,7 +215,7 @@ def _postgres_streams(recorder: "PostgresAggregateRecorder") -> StreamsReader:
     def read(streams: Sequence[UUID]) -> list[tuple[UUID, bytes]]:
         return [
             (_uuid(row["originator_id"]), bytes(row["state"]))
-            for row in _postgres_rows(recorder, statement, streams)
+            for row in postgres_list_rows(recorder, statement, streams)
         ]
 
     return read
@@ -222,7 +233,7 @@ def _postgres_heads(recorder: "PostgresAggregateRecorder") -> HeadsReader:
     def read(streams: Sequence[UUID]) -> dict[UUID, int]:
         return {
             _uuid(row["stream"]): row["version"]
-            for row in _postgres_rows(recorder, statement, streams)
+            for row in postgres_list_rows(recorder, statement, streams)
             if row["version"] is not None
         }
 
