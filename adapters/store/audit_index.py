@@ -34,10 +34,10 @@ id, until journal format 6: on a journal of 1,000,000 inputs (bench/serving.py) 
 what it writes into an empty journal (gathering the hashed keys under a prefix of their own
 changed nothing: 500 inserts at random places in a few thousand pages rewrite about as
 many). Keyed by the id itself, ids minted in order land together (owner_table.py): on that
-journal, 30,000 lines appended in 0.77 s where hashed keys took 1.08 s (0.59 s into the small
-one), and 220 MB written where they wrote 270 MB (170 MB). What remains is a page per stream
-a batch appends to (each symbol's rows, each account's inputs): the tails of long streams,
-where in a small journal many share a page.
+journal, 30,000 lines appended in 0.77 s where hashed keys took 1.08 s (0.59 s into the
+small one), and their ingest wrote 220 MB where it wrote 270 MB (170 MB). What remains is a
+page per stream a batch appends to (each symbol's rows, each account's inputs): the tails
+of long streams, where in a small journal many share a page.
 """
 
 from collections.abc import Callable, Iterable, Mapping, Sequence, Set
