@@ -550,3 +550,25 @@ def test_kept_snapshots_are_found_by_the_start_of_their_tracker_s_name(store_url
             "loop.notifier.default",
             "partition.03",
         ]
+
+
+def test_a_row_made_for_an_append_is_the_row_eventsourcing_makes() -> None:
+    stream = uuid.UUID(int=7)
+    made = journal_module._stored_row(stream.hex, 3, "trueup.input", b"{}")
+    assert made == StoredEvent(stream.hex, 3, "trueup.input", b"{}")
+    assert journal_module._stored_row is journal_module._row_by_its_dict
+
+
+def test_rows_are_made_the_library_s_way_where_its_rows_have_slots(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Should a later eventsourcing give StoredEvent slots, an append still makes its rows.
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class SlottedStoredEvent:
+        originator_id: Any
+        originator_version: int
+        topic: str
+        state: bytes
+
+    monkeypatch.setattr(journal_module, "StoredEvent", SlottedStoredEvent)
+    assert not journal_module._made_by_its_dict()
