@@ -20,9 +20,9 @@ from eventsourcing.sqlite import SQLiteAggregateRecorder
 
 from trueup.adapters.store.row_queries import (
     for_database,
-    placeholders,
     postgres_list_rows,
     sqlite_list_reader,
+    sqlite_placeholders,
 )
 
 if TYPE_CHECKING:  # a SQLite store never loads psycopg
@@ -82,7 +82,7 @@ def _sqlite_owners(recorder: SQLiteAggregateRecorder) -> OwnerReader:
         recorder,
         lambda size: (
             f"SELECT key, value FROM {SQLITE.table} "
-            f"WHERE key IN ({placeholders(size)}) ORDER BY key, version"
+            f"WHERE key IN ({sqlite_placeholders(size)}) ORDER BY key, version"
         ),
     )
 

@@ -111,7 +111,7 @@ def sqlite_list_reader(
     return read
 
 
-def placeholders(size: int) -> str:
+def sqlite_placeholders(size: int) -> str:
     return ",".join("?" * size)
 
 
@@ -120,7 +120,7 @@ def _sqlite_versions(recorder: SQLiteAggregateRecorder) -> VersionReader:
         recorder,
         lambda size: (
             f"SELECT originator_version, rowid, state FROM {recorder.events_table_name} "  # noqa: S608 - the library's own table name, and placeholders
-            f"WHERE originator_id=? AND originator_version IN ({placeholders(size)})"
+            f"WHERE originator_id=? AND originator_version IN ({sqlite_placeholders(size)})"
         ),
     )
 
@@ -135,7 +135,7 @@ def _sqlite_streams(recorder: SQLiteAggregateRecorder) -> StreamsReader:
         recorder,
         lambda size: (
             f"SELECT originator_id, state FROM {recorder.events_table_name} "  # noqa: S608 - the library's own table name, and placeholders
-            f"WHERE originator_id IN ({placeholders(size)})"
+            f"WHERE originator_id IN ({sqlite_placeholders(size)})"
         ),
     )
 
