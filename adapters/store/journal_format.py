@@ -33,7 +33,7 @@ under its old key would not clash with itself.
 Format 6 keeps the audit index's owner rows (audit_index.py) in a table of their own,
 keyed by the position's or order's id itself (owner_table.py), where earlier formats kept
 them in the events table under a hash of the id: random again, and on a journal of
-1,000,000 inputs the most of what an ingest wrote beyond what it writes into an empty one.
+1,000,000 inputs most of what an ingest wrote beyond what it writes into an empty one.
 A hash cannot be turned back into its id, so the rows already stored stay where they are:
 whether a journal may hold some is recorded in it (OWNERS_ROW) when it is first appended
 to, as for the markers, and an append into one that may reads both places. A trueup of
