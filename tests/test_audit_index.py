@@ -40,6 +40,7 @@ from trueup.adapters.store.journal import MARKER_TOPIC, Journal
 from trueup.adapters.store.journal_format import (
     FORMAT_ROW,
     JOURNAL_FORMAT,
+    OWNER_TABLE_ONLY,
     OWNERS_IN_EVENTS_TOO,
     OWNERS_ROW,
 )
@@ -863,6 +864,20 @@ def test_a_journal_begun_before_format_6_finds_the_owner_rows_it_kept_in_its_eve
     with Journal.open(store_url) as journal:
         append_in_batches(journal, events[600:], seed)
         assert_same_audits(journal, events)
+
+
+@pytest.mark.parametrize("begun", ["by this trueup", "by an older trueup"])
+def test_where_a_journal_s_owner_rows_are_is_recorded_at_its_first_append(
+    journal: Journal, begun: str
+) -> None:
+    events = tangled(3, 40)
+    if begun == "by this trueup":
+        journal.append(events)
+        assert journal.recorder.max_tracking_id(OWNERS_ROW) == OWNER_TABLE_ONLY
+    else:
+        old_append(journal, events[:10])
+        journal.append(events[10:])
+        assert journal.recorder.max_tracking_id(OWNERS_ROW) == OWNERS_IN_EVENTS_TOO
 
 
 def owner_rows_moved_to_events(store_url: str) -> int:
