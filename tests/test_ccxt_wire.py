@@ -2,6 +2,7 @@
 structures, as ccxt's manual documents them, into the neutral vocabulary; its exceptions
 classified as the other venues' errors are."""
 
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import orjson
 import pytest
 
 from trueup.adapters.capture import decode_line
+from trueup.adapters.store import codec
 from trueup.domain.events import (
     ExecutionsReported,
     InputRejected,
@@ -214,6 +216,30 @@ def test_a_contract_is_sized_and_counted_as_its_unified_name_says(
     (report,), (fill,) = positions.reports, trades.fills
     assert (report.contract_kind, report.notional_coin) == (kind, counted_in)
     assert (fill.contract_kind, fill.notional_coin) == (kind, counted_in)
+
+
+@pytest.mark.parametrize(
+    "symbol",
+    ["BTC/USDT:USDT", "BTC/USDT:USDT-241231", "BTC/USD:BTC", "BTC/USD:BTC-241227-60000-C"],
+)
+def test_a_contract_stored_before_it_was_read_off_its_name_reads_as_one_stored_now(
+    symbol: str,
+) -> None:
+    """Until d450c41 a contract was counted in what followed its name's colon (a dated
+    future's "USDT-241231", an inverse one's base coin, an option's whole tail) and sized as
+    linear: a report or fill so stored is counted again as it is read."""
+    lines = [
+        line("fetchPositions", [{**POSITION, "symbol": symbol}]),
+        line("fetchMyTrades", [{**TRADE, "symbol": symbol}]),
+    ]
+    then = orjson.dumps(symbol.partition(":")[2])
+    for event in map(decode_line, lines):
+        stored = codec.encode(event)
+        older = re.sub(rb',"contract_kind":"[a-z]+"', b"", stored)
+        older = re.sub(rb'"notional_coin":(null|"[^"]*")', b'"notional_coin":' + then, older)
+        assert b'"notional_coin":' + then in older and b"contract_kind" not in older
+        assert codec.decode(older) == event
+        assert codec.decode(stored) == event
 
 
 def error(classes: list[str], status: int) -> bytes:

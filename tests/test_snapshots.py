@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from tests.inputs import T0, line
 from tests.scenarios import SYMBOLS, busy_session
 from trueup.adapters.capture import decode_line
-from trueup.adapters.store import codec, snapshots
+from trueup.adapters.store import codec, snapshot_format, snapshots
 from trueup.adapters.store.journal import Journal
 from trueup.adapters.store.snapshot_format import SNAPSHOT_FORMAT, source_digest
 from trueup.adapters.store.snapshots import Snapshot
@@ -302,3 +302,13 @@ def test_the_snapshot_format_follows_the_domain_code_not_where_it_is_installed(
     assert source_digest(here) == source_digest(there) == SNAPSHOT_FORMAT
     (there / "book.py").write_text((there / "book.py").read_text() + "\n# changed\n")
     assert source_digest(there) != SNAPSHOT_FORMAT
+
+
+def test_inputs_read_as_they_were_not_are_another_snapshot_format(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A state folded from inputs upcast.py now reads otherwise is not what a rebuild folds:
+    the same domain code, reading its inputs anew, takes no snapshot of before."""
+    domain = resources.files("trueup.domain")
+    monkeypatch.setattr(snapshot_format, "INPUTS_READ_AS", snapshot_format.INPUTS_READ_AS + 1)
+    assert source_digest(domain) != SNAPSHOT_FORMAT

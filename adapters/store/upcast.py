@@ -17,6 +17,11 @@ One stored before pages named their base coin, asked by one (Bybit's option list
 baseCoin, which returns that coin's options alone), is given the forms its line's request
 says, under the scope it was filed and folded under (of no base coin).
 
+A ccxt contract was once counted in whatever followed its unified name's colon (a dated
+future's ``USDT-241231``, an inverse contract's base coin) and sized as linear: its records
+are counted again from their names as they are read, as the adapter counts them now (the
+same for one stored since).
+
 Before Hyperliquid's fills were read for what they closed (``startPosition``), they were
 stored with no closed size: one such fill is given the one its line says as it is read.
 """
@@ -34,6 +39,7 @@ from trueup.adapters.bybit.wire import (
     POSITION_SIDES,
     STOP_ORDER_ORIGINS,
 )
+from trueup.adapters.ccxt.venue import VENUE as CCXT
 from trueup.adapters.venue import UNKNOWN_COINS, Coins
 from trueup.adapters.venues import find
 from trueup.domain.events import (
@@ -145,8 +151,8 @@ UPCAST_TYPES = (PositionsReported, ExecutionsReported, WalletReported)
 
 def with_coins(event: InputEvent) -> InputEvent:
     """``event`` with the coins its venue counts in, where its reports name none (stored
-    before they did). Only for an event just decoded, which nothing else holds yet: its
-    reports change in place."""
+    before they did), or where they are a ccxt contract's, read off its name. Only for an
+    event just decoded, which nothing else holds yet: its reports change in place."""
     if isinstance(event, PositionsReported):
         records: tuple[Any, ...] = event.reports
         page = event.snapshot
@@ -162,12 +168,14 @@ def with_coins(event: InputEvent) -> InputEvent:
     else:
         return event
     coins: Coins | None = None
+    # A ccxt record's coin and kind are its name's alone: counted again, old or new.
+    recount = find(event.venue) is CCXT
     for record in records:
         # A record stored without its coin was stored without its contract's kind too.
-        if record.notional_coin is None:
+        if record.notional_coin is None or recount:
             coins = coins or _coins(event.venue)
             coin = coins.counted_in(record.category, record.symbol)
-            if coin is not None:
+            if coin != record.notional_coin:
                 force_setattr(record, "notional_coin", coin)
             kind = coins.kind(record.category, record.symbol)
             if kind is not record.contract_kind:
