@@ -45,6 +45,23 @@ class ViewReader:
         # Past a page of them, the projection is too far behind to be worth reading on.
         return last == position or self.journal.inputs(last, limit=1)[1] == last
 
+    def written_for(self, account: Account) -> bool:
+        """Whether the account's views are this trueup's to read, however far behind the
+        journal they may be (``answer_for`` asks that they are current too)."""
+        return self._written_or_untouched(partition_of(*account))
+
+    def symbols_after(self, account: Account) -> set[str]:
+        """The symbols the account's inputs stored after the projection's position name:
+        what its views do not know yet (of a page of inputs at most)."""
+        position = tracked_position(self.journal, (partition_of(*account),))
+        tail, _ = self.journal.inputs(position, limit=PAGE)
+        return {
+            symbol
+            for _, event in tail
+            if (event.venue, event.account) == account
+            for symbol in event.symbols or ()
+        }
+
     def _written_or_untouched(self, number: int) -> bool:
         """Whether the partition's views are this trueup's, or there are none because it has
         processed nothing: empty views are current while no input bears on it (checked by

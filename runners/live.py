@@ -219,8 +219,11 @@ def resume_from_journal(journal: Journal, feed: Feed) -> None:
     pushed meanwhile."""
     scope = (feed.venue, feed.account)
     reader = ViewReader(journal)
-    view = reader.account(*scope) if reader.answer_for(scope) else None
+    # Views behind the journal (a run killed before it processed its last inputs) still
+    # say when it had heard from the account by then: asking from that earlier instant
+    # asks for more, never for less, where waiting for current views would ask for nothing.
+    view = reader.account(*scope) if reader.written_for(scope) else None
     seen = view.freshness.exchange_seen_at if view is not None else None
     if seen:
-        symbols = tuple(sorted({s.symbol for s in reader.account_symbols(*scope)}))
-        feed.resume_after(seen, symbols)
+        known = {s.symbol for s in reader.account_symbols(*scope)}
+        feed.resume_after(seen, tuple(sorted(known | reader.symbols_after(scope))))

@@ -1,18 +1,21 @@
-"""Live ingest: what feeds hand over takes the capture path, and a recording replays exactly."""
+"""Live ingest: what feeds hand over takes the capture path, a recording replays exactly, and a
+run resumes from where the journal last heard from its account."""
 
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.inputs import line
+from tests.inputs import T0, line, position_frame
 from tests.scenarios import busy_session
+from trueup.adapters.capture import decode_line
 from trueup.adapters.feed import Record, Sink
 from trueup.adapters.store import codec
 from trueup.adapters.store.journal import Journal
+from trueup.application.service import TrueupService
 from trueup.domain.emitted import Emitted
 from trueup.runners.cli import main
-from trueup.runners.live import run_live
+from trueup.runners.live import resume_from_journal, run_live
 
 
 class ScriptedFeed:
@@ -82,3 +85,32 @@ def test_the_recording_replays_to_the_same_emitted_events(tmp_path: Path) -> Non
     assert main(["--store", replay_store, "ingest", str(capture)]) == 0
     with Journal.open(replay_store) as replayed:
         assert emitted(replayed) == expected
+
+
+class ResumingFeed(ScriptedFeed):
+    """A feed that notes from when, and for which symbols, it is told to resume."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+        self.resumed: list[tuple[int, tuple[str, ...]]] = []
+
+    def resume_after(self, at: int, symbols: tuple[str, ...] = ()) -> None:
+        self.resumed.append((at, symbols))
+
+
+def held(at: int, symbol: str) -> bytes:
+    return line(position_frame(at, symbol=symbol, side="Buy", size="1", seq=at, updated_time=at))
+
+
+def test_a_run_killed_before_it_processed_its_last_inputs_is_resumed_from_its_views(
+    tmp_path: Path,
+) -> None:
+    """The views say when the journal had heard from the account by the projection's
+    position: the next run asks the venue from then (and for the symbols stored after it
+    too), not for nothing because the views are behind the journal."""
+    with Journal.open(str(tmp_path / "live.db")) as journal:
+        TrueupService(journal).ingest([[held(T0 + 1_000, "BTCUSDT")]])  # detected
+        journal.append([decode_line(held(T0 + 5_000, "ETHUSDT"))])  # never detected
+        feed = ResumingFeed()
+        resume_from_journal(journal, feed)
+    assert feed.resumed == [(T0 + 1_000, ("BTCUSDT", "ETHUSDT"))]

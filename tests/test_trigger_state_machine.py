@@ -409,6 +409,6 @@ def test_a_trigger_order_filled_while_trueup_run_restarts_ends_its_firing() -> N
         machine.executor_steps()  # ... while trueup execute places the order: it fills
         assert [status for status, _ in machine._venue_orders().values()] == ["Filled"]
         machine._ingest()
-        machine._settle(timeout=6)
+        machine._settle(DRAIN_TIMEOUT_S)
     finally:
         machine._close()
