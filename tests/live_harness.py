@@ -26,10 +26,11 @@ def live_ingest(
     what it had processed)."""
     with Journal.open(store_url) as journal:
         live = LiveIngest(journal, config=RuleConfig(), tick_ms=tick_ms)
+        # As trueup run does: before its projection has caught up with what came meanwhile.
+        resume_from_journal(journal, feed)
         stop = threading.Event()
         writer = threading.Thread(target=live.run, args=(stop,), daemon=True)
         writer.start()
-        resume_from_journal(journal, feed)
         feed.start(live.put)
         try:
             yield live
