@@ -12,7 +12,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,7 +25,9 @@ import pytest
 from eventsourcing.persistence import OperationalError, ProcessRecorder, StoredEvent, Tracking
 
 from tests.filesystem import read_only
+from tests.inputs import T0, intent, line
 from tests.test_journal import MAIN, START, VENUE, in_global_order, page_by_page, positions, stored
+from trueup.adapters.capture import decode_line
 from trueup.adapters.store import location
 from trueup.adapters.store.journal import Appended, Journal
 from trueup.adapters.store.journal_format import FORMAT_ROW, JOURNAL_FORMAT
@@ -127,6 +129,77 @@ def test_openers_racing_on_an_existing_journal_all_succeed(store_url: str) -> No
     reports = race(store_url, processes=False)
 
     assert [shared for _, _, shared in reports] == [Appended(stored=0, duplicates=5)] * RACERS
+
+
+def test_an_opener_that_deadlocks_with_a_writer_tries_again_and_opens(
+    postgres_server_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A writer's transaction writes the views (trueup_history) before it locks the events
+    table to append; an opener's CREATE INDEX IF NOT EXISTS locks the events table, then
+    trueup_history. Caught between, PostgreSQL breaks the deadlock by rolling the opener
+    back: it tries again once the writer is through, and opens."""
+    caplog.set_level(logging.WARNING, logger="trueup.store")
+    with fresh_database(postgres_server_url) as url:
+        Journal.open(url).close()
+        with psycopg.connect(url) as writer:
+            writer.execute("LOCK TABLE trueup_history IN ROW EXCLUSIVE MODE")  # as its INSERT
+            with ThreadPoolExecutor(1) as pool:
+                opening = pool.submit(Journal.open, url)
+                wait_until(lambda: waits_on(writer, "trueup_history"))
+                # Half of deadlock_timeout (1 s) later, so that the opener, waiting longer,
+                # is the one whose check finds the cycle and is rolled back.
+                time.sleep(0.5)
+                writer.execute("LOCK TABLE trueup_events IN EXCLUSIVE MODE")  # as its append
+                writer.rollback()
+                opening.result(timeout=60).close()
+    said = [r.getMessage() for r in caplog.records if r.name == "trueup.store"]
+    assert said == ["journal busy (deadlock detected) while opening it, trying again"]
+
+
+def test_a_writer_that_deadlocks_is_rolled_back_and_tries_again(
+    postgres_server_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An append writes the owner rows of a position it opens before it locks the events
+    table; caught against a session locking them the other way round, it is the one
+    PostgreSQL rolls back, and the Journal appends it again once the way is clear: waited
+    out as a busy journal, not reconnected to as an unreachable one."""
+    caplog.set_level(logging.WARNING, logger="trueup.store")
+    opened = decode_line(line(intent(T0, kind="position_opened", position_id="p-1",
+        category="linear", symbol="BTCUSDT", position_idx=0, side="Buy", qty="0.3",
+        mode="LIVE")))  # fmt: skip
+    with (
+        fresh_database(postgres_server_url) as url,
+        Journal.open(url) as journal,
+        psycopg.connect(url) as other,
+        ThreadPoolExecutor(1) as pool,
+    ):
+        other.execute("LOCK TABLE trueup_events IN SHARE MODE")
+        appending = pool.submit(journal.append, [opened])
+        wait_until(lambda: waits_on(other, "trueup_events"))
+        time.sleep(0.5)  # the append waits longer: it is the one rolled back
+        other.execute("LOCK TABLE trueup_owners IN SHARE MODE")
+        other.rollback()
+        assert appending.result(timeout=60) == Appended(stored=1, duplicates=0)
+    said = [r.getMessage() for r in caplog.records if r.name == "trueup.store"]
+    assert said and said[0].startswith("journal busy (deadlock detected), retrying in ")
+
+
+def waits_on(connection: psycopg.Connection[Any], table: str) -> bool:
+    """Whether another session waits for a lock on ``table``."""
+    query = (
+        "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = %s::regclass "
+        "AND pid <> pg_backend_pid()"
+    )
+    with connection.cursor() as cursor:
+        row = cursor.execute(query, (table,)).fetchone()
+    return bool(row and row[0])
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
 
 
 # --- a busy SQLite file ---------------------------------------------------------------------------

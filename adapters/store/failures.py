@@ -49,8 +49,11 @@ def _postgres_errors() -> _PostgresErrors:
         return _PostgresErrors()
     import psycopg.errors
 
+    # A deadlock, or a serialization failure: the server rolled the whole transaction back
+    # to let another go on, so the same transaction tried again goes through.
+    rolled_back = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
     return _PostgresErrors(
-        busy=(psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled),
+        busy=(psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled, *rolled_back),
         unreachable=(psycopg.OperationalError, psycopg.InterfaceError),
         undefined=(psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn),
     )

@@ -5,7 +5,10 @@ After an outage the pool is replaced, not nursed: psycopg's pool backs off its r
 without limit, and would stay away for as long again as the server was down.
 """
 
+import logging
+import random
 import threading
+import time
 from contextlib import suppress
 from functools import partial
 
@@ -16,7 +19,7 @@ from eventsourcing.utils import get_topic
 from psycopg import sql
 
 from trueup.adapters.store.backend import Backend, Factory, build
-from trueup.adapters.store.failures import refusal, server_message
+from trueup.adapters.store.failures import outage, refusal, server_message
 from trueup.adapters.store.lease import AdvisoryLease, Lease, LeaseSession
 from trueup.adapters.store.location import POSTGRES_CONNECT_TIMEOUT_S, StoreError, shown
 from trueup.adapters.store.postgres_recorder import SingleAttemptPostgresRecorder
@@ -34,6 +37,11 @@ from trueup.adapters.store.view_table import SQLViews, ViewTable
 # pg_advisory_lock key serialising the creation of a database's journal tables
 # (eventsourcing's CREATE ... IF NOT EXISTS statements are not safe to run concurrently).
 TABLES_LOCK = 0x7472_7565_7570  # "trueup"
+# Tries at making the tables while the server rolls them back to break a deadlock: their
+# CREATE INDEX IF NOT EXISTS locks each table, as a writer's transaction does in its order.
+PREPARE_ATTEMPTS = 5
+PREPARE_PAUSE_S = 0.2  # at most, before the first try again; twice that before the next
+log = logging.getLogger("trueup.store")
 _COLUMNS = sql.SQL(
     "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s"
 )
@@ -76,20 +84,20 @@ class PostgresBackend(Backend):
         """The store at ``url``, its tables made if need be (unless not ``create``: then it
         must hold a journal already); StoreError if it cannot be."""
         settings = {**settings, "PROCESS_RECORDER_TOPIC": get_topic(SingleAttemptPostgresRecorder)}
-        try:
-            with _connect(settings) as connection:
-                connection.execute("SELECT pg_advisory_lock(%s)", (TABLES_LOCK,))
-                factory, recorder = build(settings)
-                try:
-                    _prepare(recorder, connection, create)
-                except BaseException:
-                    factory.close()
-                    raise
-        except (psycopg.Error, PersistenceError, NotAJournal, NoJournal) as error:
-            raise StoreError(
-                f"cannot open the journal at {shown(url)}: {_said(error, settings)}"
-            ) from None
-        return cls(url, settings, factory, recorder)
+        attempt, pause = 1, PREPARE_PAUSE_S
+        while True:
+            try:
+                factory, recorder = _prepared(settings, create)
+            except (psycopg.Error, PersistenceError, NotAJournal, NoJournal) as error:
+                said = _said(error, settings)
+                busy = outage(error)
+                if busy is None or busy.state != "busy" or attempt == PREPARE_ATTEMPTS:
+                    raise StoreError(f"cannot open the journal at {shown(url)}: {said}") from None
+                log.warning("journal busy (%s) while opening it, trying again", said)
+                time.sleep(random.uniform(pause / 2, pause))
+                attempt, pause = attempt + 1, pause * 2
+            else:
+                return cls(url, settings, factory, recorder)
 
     def close(self) -> None:
         for session in self._lease_sessions:
@@ -135,6 +143,19 @@ def _connect(settings: dict[str, str]) -> psycopg.Connection[tuple[object, ...]]
         connect_timeout=POSTGRES_CONNECT_TIMEOUT_S,
         autocommit=True,
     )
+
+
+def _prepared(settings: dict[str, str], create: bool) -> tuple[Factory, ProcessRecorder]:
+    """A recorder on the journal's tables, made first if need be, under the tables' lock."""
+    with _connect(settings) as connection:
+        connection.execute("SELECT pg_advisory_lock(%s)", (TABLES_LOCK,))
+        factory, recorder = build(settings)
+        try:
+            _prepare(recorder, connection, create)
+        except BaseException:
+            factory.close()
+            raise
+    return factory, recorder
 
 
 def _prepare(
