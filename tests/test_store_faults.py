@@ -12,7 +12,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +26,7 @@ from eventsourcing.persistence import OperationalError, ProcessRecorder, StoredE
 
 from tests.filesystem import read_only
 from tests.inputs import T0, intent, line
+from tests.live_harness import wait_for
 from tests.test_journal import MAIN, START, VENUE, in_global_order, page_by_page, positions, stored
 from trueup.adapters.capture import decode_line
 from trueup.adapters.store import location
@@ -145,7 +146,7 @@ def test_an_opener_that_deadlocks_with_a_writer_tries_again_and_opens(
             writer.execute("LOCK TABLE trueup_history IN ROW EXCLUSIVE MODE")  # as its INSERT
             with ThreadPoolExecutor(1) as pool:
                 opening = pool.submit(Journal.open, url)
-                wait_until(lambda: waits_on(writer, "trueup_history"))
+                wait_for("the opener to wait", lambda: waits_on(writer, "trueup_history"))
                 # Half of deadlock_timeout (1 s) later, so that the opener, waiting longer,
                 # is the one whose check finds the cycle and is rolled back.
                 time.sleep(0.5)
@@ -175,7 +176,7 @@ def test_a_writer_that_deadlocks_is_rolled_back_and_tries_again(
     ):
         other.execute("LOCK TABLE trueup_events IN SHARE MODE")
         appending = pool.submit(journal.append, [opened])
-        wait_until(lambda: waits_on(other, "trueup_events"))
+        wait_for("the append to wait", lambda: waits_on(other, "trueup_events"))
         time.sleep(0.5)  # the append waits longer: it is the one rolled back
         other.execute("LOCK TABLE trueup_owners IN SHARE MODE")
         other.rollback()
@@ -193,13 +194,6 @@ def waits_on(connection: psycopg.Connection[Any], table: str) -> bool:
     with connection.cursor() as cursor:
         row = cursor.execute(query, (table,)).fetchone()
     return bool(row and row[0])
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 # --- a busy SQLite file ---------------------------------------------------------------------------
