@@ -1,10 +1,10 @@
 """The demo `make run` plays: every detector fires end to end from simulated exchange traffic,
 through the real venue clients, into a SQLite journal."""
 
-import io
 import re
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -12,7 +12,6 @@ import pytest
 from trueup.adapters.store.journal import Journal
 from trueup.domain.emitted import EMITTED_TYPES, Emitted
 from trueup.runners.cli import main
-from trueup_simulators.demo import run_demo
 
 SCENARIO = Path(__file__).parent.parent / "samples" / "scenarios" / "demo.jsonl"
 # What the demo's one trigger (a trailing lock that fires and executes) does not show, and
@@ -31,11 +30,33 @@ NOT_IN_THE_DEMO = {
 }
 
 
-def test_the_demo_makes_every_detector_fire(tmp_path: Path) -> None:
-    out = io.StringIO()
-    store = str(tmp_path / "demo.db")
-    with Journal.open(store) as journal, Journal.open(store) as executor_journal:
-        run_demo(journal, SCENARIO, out, executor_journal)
+@dataclass(frozen=True)
+class Played:
+    """`trueup demo` played once, as `make run` plays it: what it printed and the journal
+    it wrote."""
+
+    shown: "subprocess.CompletedProcess[str]"
+    store: str
+
+
+@pytest.fixture(scope="module")
+def played(tmp_path_factory: pytest.TempPathFactory) -> Played:
+    # Once for the module: a play takes about twenty seconds, and each test reads it alone.
+    store = str(tmp_path_factory.mktemp("demo") / "demo.db")
+    command = [sys.executable, "-m", "trueup.runners.cli", "--store", store, "demo"]
+    shown = subprocess.run(
+        [*command, "--scenario", str(SCENARIO)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    return Played(shown, store)
+
+
+def test_the_demo_makes_every_detector_fire(played: Played) -> None:
+    assert played.shown.returncode == 0, played.shown.stderr
+    with Journal.open(played.store) as journal:
         events = [e for _, e in journal.all_events() if isinstance(e, Emitted)]
     fired = {e.type for e in events}
     # POSITION_CLEANED is an operator's act; the simulators' PnL agrees with trueup's, and
@@ -43,7 +64,7 @@ def test_the_demo_makes_every_detector_fire(tmp_path: Path) -> None:
     expected = {t.type for t in EMITTED_TYPES} - {"POSITION_CLEANED", "PNL_MISMATCH"}
     expected -= NOT_IN_THE_DEMO
     assert expected <= fired, f"never fired: {sorted(expected - fired)}"
-    assert "STALE p-ada (NEVER_ON_EXCHANGE)" in out.getvalue()
+    assert "STALE p-ada (NEVER_ON_EXCHANGE)" in played.shown.stdout
     closed = {
         (e.venue, e.symbol, getattr(e, "exit_reason", None))
         for e in events
@@ -62,16 +83,8 @@ def test_the_demo_makes_every_detector_fire(tmp_path: Path) -> None:
     assert getattr(executed, "filled_qty", None) == 5  # half the long, locked on leg 2
 
 
-def test_the_demo_prints_its_story_and_no_client_library_log_lines(tmp_path: Path) -> None:
-    store = str(tmp_path / "demo.db")
-    command = [sys.executable, "-m", "trueup.runners.cli", "--store", store, "demo"]
-    shown = subprocess.run(
-        [*command, "--scenario", str(SCENARIO)],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
+def test_the_demo_prints_its_story_and_no_client_library_log_lines(played: Played) -> None:
+    shown = played.shown
     assert shown.returncode == 0, shown.stderr
     assert "[32] the venue drops the stream (WS_RECONNECT)" in shown.stdout
     # The stream drops on purpose; websocket-client would log each drop as an ERROR.

@@ -142,7 +142,9 @@ def test_a_refused_sign_in_is_retried_until_it_passes(harness: VenueHarness, sto
 def test_a_burst_of_rate_limits_is_reported_quietly_and_closes_nothing(
     harness: VenueHarness, store: str
 ) -> None:
-    with live_ingest(store, harness.feed()) as live:
+    # Polled often: a feed doubles its interval after each sync a refusal ends, and Aster's
+    # meets the burst's five refusals one sync at a time (0.3 s doubled five times: 19 s).
+    with live_ingest(store, harness.feed(poll_interval_s=0.1)) as live:
         harness.subscribed()
         live.put(opened(harness, "p-1", harness.symbol, harness.qty))
         harness.buy(harness.symbol, harness.qty)
