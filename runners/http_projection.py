@@ -145,8 +145,10 @@ class ServedProjection:
                         self.leased.catch_up()
                         self._meet_siblings()
                         tried = now
-                        end = self.journal.last_position()
-                        self._measure(end, time.monotonic())
+                        self._measure(self.journal.last_position(), time.monotonic())
+                    # The end read before the step, not after it: what another process
+                    # appended once the step had read to the end is processed at the next
+                    # poll, not left until the next append or lease retry.
                     seen_end = end
             except StoreError as error:
                 # The journal's own retrying has given up (--give-up-after): /health says so.

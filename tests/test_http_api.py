@@ -5,6 +5,7 @@ metrics. On SQLite and on PostgreSQL, over the recorded Bybit session.
 
 import gzip
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -23,6 +24,7 @@ from tests.http_server import (
     running_server,
     serve_process,
 )
+from tests.inputs import event as input_event
 from tests.inputs import line, opened
 from tests.live_harness import wait_for
 from tests.test_schemas import assert_valid, errors
@@ -723,3 +725,44 @@ def test_a_post_another_server_detects_is_answered_once_it_has_processed_the_lin
     assert answer["accepted"] == PAGE // 2
     assert answer["detected"] is True  # not given up on
     assert answer["emitted"]["POSITION_CLOSED"] == 1  # detected by the other server
+
+
+def test_inputs_appended_while_the_served_projection_catches_up_are_processed_at_its_next_poll(
+    sampled: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    late = input_event(opened(SAMPLE_END, "bot-late", "LATEUSDT", "1"))
+    with (
+        Journal.open(sampled, create=False) as journal,
+        Journal.open(sampled, create=False) as writer,
+    ):
+        projection = http_projection.ServedProjection(journal, threading.Lock())
+        catch_up = projection.leased.catch_up
+        armed: list[bool] = []
+        appended: list[int] = []
+
+        def then_an_append(*args: Any, **kwargs: Any) -> list[Any]:
+            emitted = catch_up(*args, **kwargs)
+            if armed and not appended:
+                writer.append([late])
+                appended.append(writer.last_position())
+            return emitted
+
+        monkeypatch.setattr(projection.leased, "catch_up", then_an_append)
+        projection.start()
+        try:
+            wait_for("every partition run", lambda: projection.leased.held == ALL)
+            # From here on nothing is tried on a timer. An input wakes the projection; the
+            # late one is appended by another process just after that step read the journal
+            # to its end, and before the step asks where the end is now. Nothing more is
+            # appended: only the next poll can find it.
+            monkeypatch.setattr(http_projection, "RETRY_LEASES_S", float("inf"))
+            armed.append(True)
+            writer.append([input_event(opened(SAMPLE_END, "bot-first", "FIRSTUSDT", "1"))])
+            wait_for("the late input appended", lambda: bool(appended))
+            wait_for(
+                "the late input processed",
+                lambda: projection.leased.position >= appended[0],
+                timeout=10,
+            )
+        finally:
+            projection.stop()
