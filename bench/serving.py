@@ -118,11 +118,16 @@ DOMAIN_CALLS = 10_000
 WORKER_POLL_MS = 100
 # The ingest figures, each on the 1M journal (big) and an empty one (small): in process,
 # with a detector process of its own, into a running trueup, beside a running worker, and
-# the baseline's rows.
-INGEST_KINDS = (
-    *("big", "small", "aside_big", "aside_small", "run_big", "run_small"),
-    *("side_big", "side_small", "base_big", "base_small"),
+# the baseline's rows. Each as (its work, its big figure, its small one, the segments of new
+# lines a run takes: two where a warm-up comes first).
+INGEST_WAYS = (
+    ("ingest", "big", "small", 1),
+    ("ingest-detector-process", "aside_big", "aside_small", 1),
+    ("ingest-running", "run_big", "run_small", 2),
+    ("ingest-beside-worker", "side_big", "side_small", 2),
+    ("baseline", "base_big", "base_small", 1),
 )
+INGEST_KINDS = tuple(kind for _, big, small, _ in INGEST_WAYS for kind in (big, small))
 BESIDE_POLL_MS = 10  # the worker beside an ingest: it looks for new inputs this often
 WORKER_TIMEOUT_S = 300.0
 
@@ -1135,38 +1140,32 @@ def ingest_rows(journals: Journals, scratch: Path, report: Report, progress: Pro
     def rate(work: str, url: str, segment: int) -> float:
         return _rate(child(work, url=url, segment=segment, count=INGEST_INPUTS, after_ms=after))
 
-    progress(f"ingest {INGEST_INPUTS:,} inputs, detectors on, x {REPEATS} into a copy of the 1M")
+    def rate_empty(work: str, kind: str, segment: int) -> float:
+        empty = scratch / f"empty-{kind}-{segment}.db"
+        try:
+            return rate(work, str(empty), segment)
+        finally:
+            for part in scratch.glob(empty.name + "*"):
+                part.unlink()
+
+    progress(
+        f"ingest {INGEST_INPUTS:,} inputs x {REPEATS}, detectors on, into a copy of the 1M "
+        "and into an empty journal in turn"
+    )
     with working_copy(big, scratch) as copy:
-        # Segments in time order, each new; the baseline's last, for no projection sees its
-        # inputs (a later ingest would process them first).
+        # Into the copy, segments in time order, each new; the baseline's last, for no
+        # projection sees its inputs (a later ingest would process them first). Each run into
+        # the copy is followed by its run into an empty journal, not all of one then all of
+        # the other: this machine's speed drifts over minutes (a loop 1.65 s at the start of
+        # a run, 1.09 s after it), and drift taken in blocks reads as a ratio.
         segments = itertools.count()
-        for _ in range(REPEATS):
-            rates["big"].append(rate("ingest", copy.path, next(segments)))
-        for _ in range(REPEATS):
-            rates["aside_big"].append(rate("ingest-detector-process", copy.path, next(segments)))
-        for _ in range(REPEATS):
-            rates["run_big"].append(rate("ingest-running", copy.path, next(segments)))
-            next(segments)  # the timed one, after the warm one
-        for _ in range(REPEATS):
-            rates["side_big"].append(rate("ingest-beside-worker", copy.path, next(segments)))
-            next(segments)
-        for _ in range(REPEATS):
-            rates["base_big"].append(rate("baseline", copy.path, next(segments)))
-    progress(f"ingest {INGEST_INPUTS:,} inputs x {REPEATS} into empty journals, and baselines")
-    for segment in range(REPEATS):
-        for kind, work in (
-            ("small", "ingest"),
-            ("aside_small", "ingest-detector-process"),
-            ("run_small", "ingest-running"),
-            ("side_small", "ingest-beside-worker"),
-            ("base_small", "baseline"),
-        ):
-            empty = scratch / f"empty-{kind}-{segment}.db"
-            try:
-                rates[kind].append(rate(work, str(empty), segment))
-            finally:
-                for part in scratch.glob(empty.name + "*"):
-                    part.unlink()
+        for work, big_kind, small_kind, takes in INGEST_WAYS:
+            for repeat in range(REPEATS):
+                segment = next(segments)
+                for _ in range(takes - 1):  # the timed one, after the warm one
+                    next(segments)
+                rates[big_kind].append(rate(work, copy.path, segment))
+                rates[small_kind].append(rate_empty(work, small_kind, repeat))
     trueup = Row(
         f"ingest {INGEST_INPUTS:,} inputs, detectors on (small = empty journal)",
         "inputs/s",
