@@ -127,7 +127,6 @@ INGEST_WAYS = (
     ("ingest-beside-worker", "side_big", "side_small", 2),
     ("baseline", "base_big", "base_small", 1),
 )
-INGEST_KINDS = tuple(kind for _, big, small, _ in INGEST_WAYS for kind in (big, small))
 BESIDE_POLL_MS = 10  # the worker beside an ingest: it looks for new inputs this often
 WORKER_TIMEOUT_S = 300.0
 
@@ -1135,7 +1134,9 @@ def worker_rows(journals: Journals, scratch: Path, report: Report, progress: Pro
 def ingest_rows(journals: Journals, scratch: Path, report: Report, progress: Progress) -> None:
     big = journals.main_big
     after = big.end_ms + MINUTE_MS
-    rates: dict[str, list[float]] = {kind: [] for kind in INGEST_KINDS}
+    rates: dict[str, list[float]] = {
+        kind: [] for _, big_kind, small_kind, _ in INGEST_WAYS for kind in (big_kind, small_kind)
+    }
 
     def rate(work: str, url: str, segment: int) -> float:
         return _rate(child(work, url=url, segment=segment, count=INGEST_INPUTS, after_ms=after))

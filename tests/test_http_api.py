@@ -737,12 +737,12 @@ def test_inputs_appended_while_the_served_projection_catches_up_are_processed_at
     ):
         projection = http_projection.ServedProjection(journal, threading.Lock())
         catch_up = projection.leased.catch_up
-        armed: list[bool] = []
+        armed = threading.Event()
         appended: list[int] = []
 
         def then_an_append(*args: Any, **kwargs: Any) -> list[Any]:
             emitted = catch_up(*args, **kwargs)
-            if armed and not appended:
+            if armed.is_set() and not appended:
                 writer.append([late])
                 appended.append(writer.last_position())
             return emitted
@@ -756,7 +756,7 @@ def test_inputs_appended_while_the_served_projection_catches_up_are_processed_at
             # to its end, and before the step asks where the end is now. Nothing more is
             # appended: only the next poll can find it.
             monkeypatch.setattr(http_projection, "RETRY_LEASES_S", float("inf"))
-            armed.append(True)
+            armed.set()
             writer.append([input_event(opened(SAMPLE_END, "bot-first", "FIRSTUSDT", "1"))])
             wait_for("the late input appended", lambda: bool(appended))
             wait_for(
