@@ -888,8 +888,8 @@ def _open_capture(path: Path) -> BinaryIO:
 
 def _run(journal: "Journal", args: argparse.Namespace) -> int:
     from trueup.runners.live import run_live
+    from trueup.runners.signals import reload_on_sighup, stop_on_signals
     from trueup.runners.venues import EXECUTION_VENUES, run_feed
-    from trueup.runners.worker import reload_on_sighup, stop_on_signals
 
     _log_as_trueup()
     if args.execute and args.venue not in EXECUTION_VENUES:
@@ -1044,7 +1044,8 @@ def _demo_runner() -> "Callable[[Journal, Path, TextIO, Journal], None]":
 
 def _worker(journal: "Journal", args: argparse.Namespace) -> int:
     from trueup.adapters.store.wal_checkpoints import checkpoints_aside
-    from trueup.runners.worker import reload_on_sighup, run_worker, stop_on_signals
+    from trueup.runners.signals import reload_on_sighup, stop_on_signals
+    from trueup.runners.worker import run_worker
 
     _log_as_trueup()
     if args.nats:
@@ -1067,7 +1068,7 @@ def _nats_worker(journal: "Journal", args: argparse.Namespace) -> int:
     from trueup.adapters.nats.subjects import Subjects
     from trueup.adapters.store.journal import Journal
     from trueup.runners.nats_worker import NatsWorker
-    from trueup.runners.worker import stop_on_signals
+    from trueup.runners.signals import stop_on_signals
 
     if args.rules_file is not None:
         raise UsageError(
@@ -1097,7 +1098,7 @@ def _nats_worker(journal: "Journal", args: argparse.Namespace) -> int:
 
 def _executor(journal: "Journal", args: argparse.Namespace) -> int:
     from trueup.runners.executor import run_executor
-    from trueup.runners.worker import stop_on_signals
+    from trueup.runners.signals import stop_on_signals
 
     _log_as_trueup()
     run_executor(_executor_of(journal, args), args.poll_ms, stop_on_signals())
@@ -1144,7 +1145,7 @@ def _serve(journal: "Journal", args: argparse.Namespace) -> int:
     from trueup.application.backlog import BacklogLimits
     from trueup.application.following import Following
     from trueup.runners.http_api import TOKEN_ENV, ApiSettings, check_exposure, serve
-    from trueup.runners.worker import stop_on_signals
+    from trueup.runners.signals import stop_on_signals
 
     # An empty variable is no token: it would let any bearer through.
     token = os.environ.get(TOKEN_ENV) or None

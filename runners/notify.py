@@ -12,9 +12,9 @@ from trueup.application.service import TrueupService
 from trueup.domain.vocabulary import NotificationOutcome
 from trueup.runners import output
 from trueup.runners.notify_config import chosen, load_targets
+from trueup.runners.signals import stop_on_signals
 from trueup.runners.supervised import run_supervised
 from trueup.runners.usage import EXIT_NO, EXIT_OK, UsageError
-from trueup.runners.worker import stop_on_signals
 
 
 def run(journal: Journal, args: argparse.Namespace) -> int:

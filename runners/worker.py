@@ -6,9 +6,7 @@ several: one holds the lease and works, the others stand by and take over when i
 """
 
 import logging
-import signal
 import threading
-from types import FrameType
 
 from trueup.adapters.store.journal import PAGE, Journal
 from trueup.application.service import TrueupService
@@ -54,30 +52,3 @@ def run_worker(
         emitted += len(leased.catch_up())
     leased.release()
     return emitted
-
-
-def reload_on_sighup(rules_file: RulesFile | None) -> None:
-    """SIGHUP makes a long-running process read its rules file again (without one, see
-    stop_on_signals)."""
-    if rules_file is not None:
-        signal.signal(signal.SIGHUP, lambda _signum, _frame: rules_file.reload())
-
-
-def stop_on_signals() -> threading.Event:
-    """An event set by SIGINT or SIGTERM, so the worker finishes its batch and exits."""
-    stop = threading.Event()
-
-    def handle(signum: int, _frame: FrameType | None) -> None:
-        log.info("stopping on %s", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGINT, handle)
-    signal.signal(signal.SIGTERM, handle)
-    if signal.getsignal(signal.SIGHUP) is signal.SIG_DFL:
-        # Sent to reload rules, it must not kill a process that has no rules file to read.
-        signal.signal(signal.SIGHUP, _sighup_ignored)
-    return stop
-
-
-def _sighup_ignored(_signum: int, _frame: FrameType | None) -> None:
-    log.warning("SIGHUP: no --rules file to read again; the rules in force stay")

@@ -1,0 +1,96 @@
+"""How a long-running command hears SIGINT, SIGTERM and SIGHUP.
+
+Python runs a signal handler in the main thread between two bytecodes, possibly while that
+thread holds a lock: inside ``threading.Event.wait``, which a worker's poll loop is in most
+of the time, the event's own. A handler that took that lock (``Event.set`` does) would
+wait for itself for ever, and the process would never stop. So the handlers here only
+write the signal's number to a pipe, and a thread of their own reads it and acts.
+"""
+
+import contextlib
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable
+from types import FrameType
+
+from trueup.runners.rules_file import RulesFile
+
+log = logging.getLogger("trueup.signals")
+
+Action = Callable[[signal.Signals], None]
+
+
+class SignalRelay:
+    """The process's signal handlers: each signal's action, run in the relay's thread."""
+
+    def __init__(self) -> None:
+        self._read, self._write = os.pipe()
+        # A handler must never block: a pipe full of unread signals drops the newest.
+        os.set_blocking(self._write, False)
+        self._actions: dict[signal.Signals, Action] = {}
+        threading.Thread(target=self._relay, name="trueup-signals", daemon=True).start()
+
+    def on(self, signum: signal.Signals, action: Action) -> None:
+        """Run ``action`` whenever ``signum`` arrives, in place of what it did before."""
+        self._actions[signum] = action
+        signal.signal(signum, self._heard)
+
+    def acts_on(self, signum: signal.Signals) -> bool:
+        return signum in self._actions
+
+    def _heard(self, signum: int, _frame: FrameType | None) -> None:
+        with contextlib.suppress(BlockingIOError):
+            os.write(self._write, bytes((signum,)))
+
+    def _relay(self) -> None:
+        while True:
+            for signum in os.read(self._read, 64):
+                action = self._actions.get(signal.Signals(signum))
+                if action is None:
+                    continue
+                try:
+                    action(signal.Signals(signum))
+                except Exception:  # the relay must outlive one failed action
+                    log.exception("acting on %s", signal.Signals(signum).name)
+
+
+_relay: SignalRelay | None = None
+
+
+def relay() -> SignalRelay:
+    """The process's one relay (a thread and a pipe), made at its first use."""
+    global _relay
+    if _relay is None:
+        _relay = SignalRelay()
+    return _relay
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGINT or SIGTERM, so a long-running command finishes its batch and
+    exits. SIGHUP, unless something reloads on it, is logged and ignored."""
+    stop = threading.Event()
+
+    def stopping(signum: signal.Signals) -> None:
+        log.info("stopping on %s", signum.name)
+        stop.set()
+
+    signals = relay()
+    signals.on(signal.SIGINT, stopping)
+    signals.on(signal.SIGTERM, stopping)
+    if not signals.acts_on(signal.SIGHUP):
+        # Sent to reload rules, it must not kill a process that has no rules file to read.
+        signals.on(signal.SIGHUP, _sighup_ignored)
+    return stop
+
+
+def reload_on_sighup(rules_file: RulesFile | None) -> None:
+    """SIGHUP makes a long-running process read its rules file again (without one, see
+    stop_on_signals)."""
+    if rules_file is not None:
+        relay().on(signal.SIGHUP, lambda _signum: rules_file.reload())
+
+
+def _sighup_ignored(_signum: signal.Signals) -> None:
+    log.warning("SIGHUP: no --rules file to read again; the rules in force stay")
