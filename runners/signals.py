@@ -37,23 +37,21 @@ class SignalRelay:
         self._actions[signum] = action
         signal.signal(signum, self._heard)
 
-    def acts_on(self, signum: signal.Signals) -> bool:
-        return signum in self._actions
-
     def _heard(self, signum: int, _frame: FrameType | None) -> None:
         with contextlib.suppress(BlockingIOError):
             os.write(self._write, bytes((signum,)))
 
     def _relay(self) -> None:
-        while True:
-            for signum in os.read(self._read, 64):
-                action = self._actions.get(signal.Signals(signum))
+        while heard := os.read(self._read, 64):
+            for number in heard:
+                signum = signal.Signals(number)
+                action = self._actions.get(signum)
                 if action is None:
                     continue
                 try:
-                    action(signal.Signals(signum))
+                    action(signum)
                 except Exception:  # the relay must outlive one failed action
-                    log.exception("acting on %s", signal.Signals(signum).name)
+                    log.exception("acting on %s", signum.name)
 
 
 _relay: SignalRelay | None = None
@@ -79,7 +77,7 @@ def stop_on_signals() -> threading.Event:
     signals = relay()
     signals.on(signal.SIGINT, stopping)
     signals.on(signal.SIGTERM, stopping)
-    if not signals.acts_on(signal.SIGHUP):
+    if signal.getsignal(signal.SIGHUP) is signal.SIG_DFL:
         # Sent to reload rules, it must not kill a process that has no rules file to read.
         signals.on(signal.SIGHUP, _sighup_ignored)
     return stop
