@@ -118,14 +118,27 @@ DOMAIN_CALLS = 10_000
 WORKER_POLL_MS = 100
 # The ingest figures, each on the 1M journal (big) and an empty one (small): in process,
 # with a detector process of its own, into a running trueup, beside a running worker, and
-# the baseline's rows. Each as (its work, its big figure, its small one, the segments of new
-# lines a run takes: two where a warm-up comes first).
+# the baseline's rows. Each as (its work, its row's label, the segments of new lines a run
+# takes: two where a warm-up comes first).
+BASELINE = "baseline"
 INGEST_WAYS = (
-    ("ingest", "big", "small", 1),
-    ("ingest-detector-process", "aside_big", "aside_small", 1),
-    ("ingest-running", "run_big", "run_small", 2),
-    ("ingest-beside-worker", "side_big", "side_small", 2),
-    ("baseline", "base_big", "base_small", 1),
+    ("ingest", f"ingest {INGEST_INPUTS:,} inputs, detectors on (small = empty journal)", 1),
+    (
+        "ingest-detector-process",
+        "  --detector-process (a second process, started for the ingest, detects)",
+        1,
+    ),
+    (
+        "ingest-running",
+        f"  into a running trueup (its state loaded by {WARM_INPUTS:,} inputs first)",
+        2,
+    ),
+    (
+        "ingest-beside-worker",
+        "  beside a running trueup worker (2 processes; until it has processed all)",
+        2,
+    ),
+    (BASELINE, "  baseline: the same rows by recorder.insert_events", 1),
 )
 BESIDE_POLL_MS = 10  # the worker beside an ingest: it looks for new inputs this often
 WORKER_TIMEOUT_S = 300.0
@@ -740,7 +753,7 @@ CHILD_WORK: dict[str, Callable[..., JSON]] = {
     "ingest-running": work_ingest_running,
     "ingest-beside-worker": work_ingest_beside_worker,
     "ingest-detector-process": work_ingest_detector_process,
-    "baseline": work_baseline,
+    BASELINE: work_baseline,
 }
 
 
@@ -1135,9 +1148,8 @@ def worker_rows(journals: Journals, scratch: Path, report: Report, progress: Pro
 def ingest_rows(journals: Journals, scratch: Path, report: Report, progress: Progress) -> None:
     big = journals.main_big
     after = big.end_ms + MINUTE_MS
-    rates: dict[str, list[float]] = {
-        kind: [] for _, big_kind, small_kind, _ in INGEST_WAYS for kind in (big_kind, small_kind)
-    }
+    big_rates: dict[str, list[float]] = {work: [] for work, _, _ in INGEST_WAYS}
+    small_rates: dict[str, list[float]] = {work: [] for work, _, _ in INGEST_WAYS}
     # The same lines into the small journal, which holds the same 10,000 positions: the 1M's
     # state at 1% of its inputs, so that the journal's length is all that differs.
     holding: list[float] = []
@@ -1145,8 +1157,8 @@ def ingest_rows(journals: Journals, scratch: Path, report: Report, progress: Pro
     def rate(work: str, url: str, segment: int) -> float:
         return _rate(child(work, url=url, segment=segment, count=INGEST_INPUTS, after_ms=after))
 
-    def rate_empty(work: str, kind: str, segment: int) -> float:
-        empty = scratch / f"empty-{kind}-{segment}.db"
+    def rate_empty(work: str, segment: int) -> float:
+        empty = scratch / f"empty-{work}-{segment}.db"
         try:
             return rate(work, str(empty), segment)
         finally:
@@ -1164,62 +1176,36 @@ def ingest_rows(journals: Journals, scratch: Path, report: Report, progress: Pro
         # the other: this machine's speed drifts over minutes (a loop 1.65 s at the start of
         # a run, 1.09 s after it), and drift taken in blocks reads as a ratio.
         segments = itertools.count()
-        for work, big_kind, small_kind, takes in INGEST_WAYS:
+        for work, _, takes in INGEST_WAYS:
             for repeat in range(REPEATS):
                 segment = next(segments)
                 for _ in range(takes - 1):  # the timed one, after the warm one
                     next(segments)
-                rates[big_kind].append(rate(work, copy.path, segment))
-                rates[small_kind].append(rate_empty(work, small_kind, repeat))
+                big_rates[work].append(rate(work, copy.path, segment))
+                small_rates[work].append(rate_empty(work, repeat))
                 if work == "ingest":
                     holding.append(rate(work, same.path, segment))
-    trueup = Row(
-        f"ingest {INGEST_INPUTS:,} inputs, detectors on (small = empty journal)",
-        "inputs/s",
-        Stats(tuple(rates["big"])),
-        Stats(tuple(rates["small"])),
-        Target(INGEST_RATE, at_least=True),
-        RATIO_BOUND,
-    )
-    aside = Row(
-        "  --detector-process (a second process, started for the ingest, detects)",
-        "inputs/s",
-        Stats(tuple(rates["aside_big"])),
-        Stats(tuple(rates["aside_small"])),
-        Target(INGEST_RATE, at_least=True),
-        RATIO_BOUND,
-    )
-    running = Row(
-        f"  into a running trueup (its state loaded by {WARM_INPUTS:,} inputs first)",
-        "inputs/s",
-        Stats(tuple(rates["run_big"])),
-        Stats(tuple(rates["run_small"])),
-        Target(INGEST_RATE, at_least=True),
-        RATIO_BOUND,
-    )
-    beside = Row(
-        "  beside a running trueup worker (2 processes; until it has processed all)",
-        "inputs/s",
-        Stats(tuple(rates["side_big"])),
-        Stats(tuple(rates["side_small"])),
-        Target(INGEST_RATE, at_least=True),
-        RATIO_BOUND,
-    )
+    rows = {
+        work: Row(
+            label,
+            "inputs/s",
+            Stats(tuple(big_rates[work])),
+            Stats(tuple(small_rates[work])),
+            None if work == BASELINE else Target(INGEST_RATE, at_least=True),
+            None if work == BASELINE else RATIO_BOUND,
+        )
+        for work, label, _ in INGEST_WAYS
+    }
+    trueup, baseline = rows["ingest"], rows[BASELINE]
     same_state = Row(
         "  (small = the 10k journal holding the same 10,000 positions)",
         "inputs/s",
-        Stats(tuple(rates["big"])),
+        trueup.big,
         Stats(tuple(holding)),
         None,
         RATIO_BOUND,
     )
-    baseline = Row(
-        "  baseline: the same rows by recorder.insert_events",
-        "inputs/s",
-        Stats(tuple(rates["base_big"])),
-        Stats(tuple(rates["base_small"])),
-    )
-    report.rows += [trueup, same_state, aside, running, beside, baseline]
+    report.rows += [trueup, same_state, *(row for row in rows.values() if row is not trueup)]
     report.notes.append(
         "ingest, trueup/baseline: "
         f"{trueup.big.median / baseline.big.median:.2f} into the 1M journal, "
