@@ -14,6 +14,7 @@ class ResumePoint:
     """The instant the next sync asks from, if it must ask at all."""
 
     def __init__(self) -> None:
+        self._opened_at: int | None = None  # when the stream was first opened
         self._synced_at: int | None = None  # when the last whole sync began
         self._since: int | None = None
 
@@ -26,10 +27,17 @@ class ResumePoint:
         """The journal last heard from the account at ``at`` (a run starting)."""
         self._since = at - OVERLAP_MS
 
-    def reconnecting(self) -> None:
-        """The stream is being opened again: what it pushed while down went to nobody."""
-        if self._synced_at is not None and self._since is None:
-            self._since = self._synced_at - OVERLAP_MS
+    def reconnecting(self, at: int) -> None:
+        """The stream is being opened at ``at``; if again, what it pushed while down went to
+        nobody. Before any whole sync, that is all since it was first opened: its frames may
+        have shown a position the sync has yet to see closed (a stream lost before it came
+        up, its first sync not begun)."""
+        if self._opened_at is None:
+            self._opened_at = at
+            return
+        if self._since is None:
+            heard = self._opened_at if self._synced_at is None else self._synced_at
+            self._since = heard - OVERLAP_MS
 
     def synced(self, began: int, asked_since: int | None) -> None:
         """A whole sync that began at ``began`` asked from ``asked_since``: done with it,

@@ -132,7 +132,7 @@ class AsterFeed(SupervisedFeed):
         self._watch(symbols)
 
     def connect(self) -> None:
-        self._resume.reconnecting()
+        self._resume.reconnecting(self.clock())
         reply = self._rest.listen_key("POST")
         key = reply.body.get("listenKey") if reply.ok and isinstance(reply.body, dict) else None
         if not isinstance(key, str) or not key:

@@ -98,7 +98,7 @@ class BybitFeed(SupervisedFeed):
         self._resume.resume_after(at)
 
     def connect(self) -> None:
-        self._resume.reconnecting()
+        self._resume.reconnecting(self.clock())
         # Before the stream opens: its auth reply may come before the constructor returns.
         self._ws_lost = None
         self._authenticated = False

@@ -66,7 +66,7 @@ class HyperliquidFeed(SupervisedFeed):
         self._resume.resume_after(at)
 
     def connect(self) -> None:
-        self._resume.reconnecting()
+        self._resume.reconnecting(self.clock())
         subscriptions = [{"type": stream, "user": self.account} for stream in STREAMS]
         self._socket.open(subscriptions, self._on_message)
 
