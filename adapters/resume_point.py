@@ -1,9 +1,10 @@
 """From when a feed asks a venue for what it pushed while nobody listened.
 
 A venue's stream pushes a fill or an order's end once, to whoever listens then. After a
-reconnect the feed asks for what happened since its last whole sync; on a run's first sync,
-since the journal last heard from the account (resume_after). Both less a margin, for a
-push lost just before; what is asked twice is counted once (by trade id, order status).
+reconnect the feed asks for what happened since its last whole sync (before any, since the
+stream was first opened); on a run's first sync, since the journal last heard from the
+account (resume_after). Each less a margin, for a push lost just before; what is asked
+twice is counted once (by trade id, order status).
 """
 
 # How far before the last instant known heard the ask starts.
