@@ -120,9 +120,10 @@ WORKER_POLL_MS = 100
 # with a detector process of its own, into a running trueup, beside a running worker, and
 # the baseline's rows. Each as (its work, its row's label, the segments of new lines a run
 # takes: two where a warm-up comes first).
+IN_PROCESS = "ingest"  # the way the 10k journal of the same positions is measured too
 BASELINE = "baseline"
 INGEST_WAYS = (
-    ("ingest", f"ingest {INGEST_INPUTS:,} inputs, detectors on (small = empty journal)", 1),
+    (IN_PROCESS, f"ingest {INGEST_INPUTS:,} inputs, detectors on (small = empty journal)", 1),
     (
         "ingest-detector-process",
         "  --detector-process (a second process, started for the ingest, detects)",
@@ -749,7 +750,7 @@ CHILD_WORK: dict[str, Callable[..., JSON]] = {
     "can-open-domain": work_can_open_domain,
     "fold": work_fold,
     "rebuild": work_rebuild,
-    "ingest": work_ingest,
+    IN_PROCESS: work_ingest,
     "ingest-running": work_ingest_running,
     "ingest-beside-worker": work_ingest_beside_worker,
     "ingest-detector-process": work_ingest_detector_process,
@@ -1183,7 +1184,7 @@ def ingest_rows(journals: Journals, scratch: Path, report: Report, progress: Pro
                     next(segments)
                 big_rates[work].append(rate(work, copy.path, segment))
                 small_rates[work].append(rate_empty(work, repeat))
-                if work == "ingest":
+                if work == IN_PROCESS:
                     holding.append(rate(work, same.path, segment))
     rows = {
         work: Row(
@@ -1196,7 +1197,7 @@ def ingest_rows(journals: Journals, scratch: Path, report: Report, progress: Pro
         )
         for work, label, _ in INGEST_WAYS
     }
-    trueup, baseline = rows["ingest"], rows[BASELINE]
+    trueup, baseline = rows[IN_PROCESS], rows[BASELINE]
     same_state = Row(
         "  (small = the 10k journal holding the same 10,000 positions)",
         "inputs/s",
