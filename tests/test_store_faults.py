@@ -542,6 +542,30 @@ def test_a_directory_given_as_the_store_is_refused(tmp_path: Path) -> None:
     assert one_line(raised.value) == f"cannot use {tmp_path} as the journal: it is a directory"
 
 
+def test_a_journal_in_a_folder_that_does_not_exist_is_refused_saying_so(tmp_path: Path) -> None:
+    path = tmp_path / "missing" / "journal.db"
+
+    with pytest.raises(StoreError) as raised:
+        Journal.open(str(path))
+
+    assert one_line(raised.value) == (
+        f"cannot create the SQLite journal {str(path)!r}: {path.parent} does not exist"
+    )
+    assert not path.parent.exists()
+
+
+def test_a_journal_under_a_file_is_refused_saying_the_file_is_no_folder(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("a file, not a folder\n")
+    path = tmp_path / "notes.txt" / "journal.db"
+
+    with pytest.raises(StoreError) as raised:
+        Journal.open(str(path))
+
+    assert one_line(raised.value) == (
+        f"cannot create the SQLite journal {str(path)!r}: {path.parent} is not a directory"
+    )
+
+
 def test_writing_to_a_read_only_journal_file_is_a_store_error(tmp_path: Path) -> None:
     path = tmp_path / "journal.db"
     Journal.open(str(path)).close()

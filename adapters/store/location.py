@@ -67,9 +67,8 @@ def _sqlite(path: str) -> dict[str, str]:
         raise StoreError(f"cannot use {redact(path)} as the journal: it is a directory")
     parent = file.resolve().parent
     if not parent.is_dir():
-        raise StoreError(
-            f"cannot create the SQLite journal {redact(path)!r}: {parent} is not a directory"
-        )
+        wrong = "is not a directory" if parent.exists() else "does not exist"
+        raise StoreError(f"cannot create the SQLite journal {redact(path)!r}: {parent} {wrong}")
     return {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "SQLITE_DBNAME": str(file),
