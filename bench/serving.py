@@ -790,7 +790,7 @@ def trueup_command() -> list[str]:
     return [
         sys.executable,
         "-c",
-        "import sys; from trueup.runners.cli import main; sys.exit(main())",
+        "from trueup.runners.cli import entry; entry()",
     ]
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, TextIO, TypeAlias
+from typing import TYPE_CHECKING, BinaryIO, NoReturn, TextIO, TypeAlias
 
 from trueup.adapters.store.location import StoreError, store_url
 from trueup.runners.arguments import (
@@ -41,7 +41,7 @@ from trueup.runners.arguments import (
     writable_directory,
     writable_file,
 )
-from trueup.runners.gc_policy import relaxed_gc
+from trueup.runners.gc_policy import exit_uncollected, relaxed_gc
 from trueup.runners.usage import EXIT_OK, EXIT_USAGE, UsageError
 
 if TYPE_CHECKING:
@@ -55,6 +55,15 @@ if TYPE_CHECKING:
 # As shells report a process ended by these signals.
 EXIT_INTERRUPTED = 128 + signal.SIGINT
 EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
+
+
+def entry() -> NoReturn:
+    """The ``trueup`` command: ``main`` on the process's arguments, then exit with its code."""
+    try:
+        code = main()
+    except SystemExit as stop:  # argparse's own: --help, a usage error
+        exit_uncollected(stop.code)
+    exit_uncollected(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1250,4 +1259,4 @@ def _events(journal: "Journal", args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

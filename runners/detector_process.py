@@ -63,15 +63,21 @@ def ingest_beside(service: TrueupService, captures: Iterable[Iterable[bytes]]) -
     with DetectorProcess(journal.url, journal.give_up_after_s) as detectors:
         report = service.ingest(captures, detect=False, on_input=lambda e: ours.add(e.input_id))
         finished = detectors.caught_up(journal, report.last_stored)
+        if finished:
+            # Counted while it stops (its last snapshot, on the other core): what it emitted
+            # for these inputs is stored, and its stop can add nothing to them.
+            detectors.stop()
+            emitted = service.emitted_for(ours, start, backlog)
     if not finished:
         log.warning(
             "the detector process failed (%s): the detectors run in this process instead",
             detectors.failure or "it stopped before it had caught up",
         )
         service.detect()
+        emitted = service.emitted_for(ours, start, backlog)
     elif detectors.failure is not None:
         log.warning("the detector process failed once caught up: %s", detectors.failure)
-    return replace(report, emitted=service.emitted_for(ours, start, backlog))
+    return replace(report, emitted=emitted)
 
 
 def available() -> bool:
@@ -110,6 +116,7 @@ class DetectorProcess:
         self.give_up_after_s = give_up_after_s
         self._log: IO[bytes] | None = None
         self._process: subprocess.Popen[bytes] | None = None
+        self._stopping = False
         # Once stopped: what it said, had it exited with an error.
         self.failure: str | None = None
 
@@ -148,6 +155,13 @@ class DetectorProcess:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    def stop(self) -> None:
+        """Ask the worker to stop as SIGTERM stops any, without waiting for it (``__exit__``
+        waits)."""
+        if self._process is not None and self._process.poll() is None and not self._stopping:
+            self._process.send_signal(signal.SIGTERM)
+            self._stopping = True  # once: a second SIGTERM would only be logged again
+
     def __exit__(
         self,
         kind: type[BaseException] | None,
@@ -157,8 +171,8 @@ class DetectorProcess:
         """Stop the worker as SIGTERM stops any: it records what it processed, snapshots
         what a restart would find dear to replay, and lets its leases go."""
         process = self._process
+        self.stop()
         if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
             try:
                 process.wait(STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:

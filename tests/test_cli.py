@@ -469,6 +469,24 @@ def test_the_installed_trueup_command_ingests_and_lists(
     assert not (tmp_path / "trueup.db").exists()
 
 
+def test_the_command_exits_with_its_code_leaving_what_it_built_to_the_os() -> None:
+    """Garbage left in cycles (a reconciler's state is) is not walked at exit: its finalizers
+    do not run, which is why files and the journal are closed before."""
+    program = (
+        "from trueup.runners.gc_policy import exit_uncollected\n"
+        "class Held:\n"
+        "    def __del__(self): print('collected', flush=True)\n"
+        "held = Held(); held.me = held; del held\n"
+        "print('done', flush=True)\n"
+        "exit_uncollected(3)\n"
+    )
+    exited = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=False
+    )
+
+    assert (exited.returncode, exited.stdout, exited.stderr) == (3, "done\n", "")
+
+
 # --- positions: a finding is claimed only once its grace is over ----------------------------
 
 
