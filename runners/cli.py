@@ -200,7 +200,7 @@ def _ingest_options(ingest: Parser) -> None:
         choices=("auto", "always", "never"),
         default="auto",
         help="run the detectors in a second process while this one appends, on Linux, when "
-        "no other process runs them (auto: for captures of 16 MB or more, on two cores)",
+        "no other process runs them (auto: for captures of 10 MB or more, on two cores)",
     )
     ingest.set_defaults(command=_ingest)
 

@@ -32,9 +32,10 @@ from trueup.projections.partitions import ALL, tracked_position, tracker
 
 # A capture this large is worth a second process: below it, starting one (about 0.25 s, most
 # of it importing trueup, then its state loaded from the last snapshot) costs about what the
-# halves running at once save. Measured on the bench's lines (650 bytes each), into an empty
-# journal and into the 1M one: even at 10-11 MB; 1.1-1.2x faster at 16 MB, 1.3x at 19 MB.
-AUTO_BYTES = 16 * 1024 * 1024
+# halves running at once save. Measured on the bench's lines (650 bytes each), medians of 5-7
+# runs, the second process's speed-up into the 1M journal / into an empty one: 1.00x / 0.76x
+# at 4 MB, 1.06x / 1.15x at 8 MB, 1.13x / 1.29x at 10 MB, 1.28x / 1.35x at 16 MB.
+AUTO_BYTES = 10 * 1024 * 1024
 POLL_S = 0.005  # how often the ingest looks whether the worker has caught up
 POLL_MS = 10  # how often the worker looks for new inputs
 STOP_TIMEOUT_S = 60.0
