@@ -107,3 +107,13 @@ LINES ?= 200000
 .PHONY: fuzz
 fuzz: $(INSTALLED)
 	$(BIN)/python -m tests.fuzz --lines $(LINES) $(if $(SEED),--seed $(SEED))
+
+# The soak, long: ROUNDS rounds of workers, ingests of each kind and an operator on one journal
+# (STORE=sqlite or postgresql), some killed with -9 or paused at random moments, each judged
+# against one process over the same inputs; exit 1 on any failed round. SEED=S repeats the
+# plans. A brief run of it is part of `make test` (tests/test_soak.py).
+ROUNDS ?= 20
+STORE ?= sqlite
+.PHONY: soak
+soak: $(INSTALLED)
+	$(BIN)/python -m tests.soak --rounds $(ROUNDS) --store $(STORE) $(if $(SEED),--seed $(SEED))

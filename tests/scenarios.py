@@ -1,12 +1,14 @@
 """Long, busy, deterministic sessions for tests that need volume: many symbols, every rule."""
 
 import random
+from pathlib import Path
 from typing import Any
 
 from tests.inputs import (
     T0,
     execution_frame,
     intent,
+    line,
     order_frame,
     position_frame,
     position_snapshot,
@@ -126,3 +128,10 @@ def busy_session(inputs: int, seed: int = 7) -> list[dict[str, Any]]:
         else:
             records.append({"at": at, "channel": "clock"})
     return records
+
+
+def busy_capture(path: Path, account: str, inputs: int, seed: int) -> Path:
+    """A busy session of one LIVE account (``account``), written as a capture file."""
+    records = busy_session(inputs, seed=seed)
+    path.write_bytes(b"\n".join(line({**r, "account": account}) for r in records) + b"\n")
+    return path

@@ -2,54 +2,17 @@
 some of them killed with -9, emit exactly what one process emits over the same journal:
 none lost, none twice, none crashed."""
 
-import subprocess
-import sys
 import time
 from pathlib import Path
-from typing import Any
 
-from tests.inputs import line
-from tests.scenarios import busy_session
+from tests.processes import finished, one_process, trueup, worker
+from tests.scenarios import busy_capture
 from tests.stored_events import by_account, emitted_in, inputs_in
 from trueup.adapters.store.journal import Journal
 from trueup.domain.events import InputEvent
 from trueup.projections.partitions import tracked_position
-from trueup.projections.reconciliation import ReconciliationProjection
 
 INPUTS = 2_500
-
-
-def trueup(store_url: str, *args: str) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "trueup.runners.cli", "--store", store_url, *args]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def capture(tmp_path: Path, account: str, seed: int) -> Path:
-    """A busy session of one LIVE account, as a capture file."""
-    records: list[dict[str, Any]] = busy_session(INPUTS, seed=seed)
-    path = tmp_path / f"{account}.jsonl"
-    path.write_bytes(b"\n".join(line({**r, "account": account}) for r in records) + b"\n")
-    return path
-
-
-def worker(store_url: str) -> subprocess.Popen[bytes]:
-    return trueup(store_url, "worker", "--poll-ms", "20", "--batch", "100")
-
-
-def one_process(inputs: list[InputEvent], tmp_path: Path) -> list[bytes]:
-    """What a single process emits over these inputs, in this order."""
-    with Journal.open(f"sqlite://{tmp_path}/reference.db") as reference:
-        reference.append(inputs)
-        ReconciliationProjection(reference).catch_up()
-        return emitted_in(reference)
-
-
-def finished(process: subprocess.Popen[bytes], timeout: float = 60) -> str:
-    """The process's stderr once it ended by itself, which it must have done cleanly."""
-    _, err = process.communicate(timeout=timeout)
-    assert process.returncode == 0, err.decode()
-    assert b"Traceback" not in err, err.decode()
-    return err.decode()
 
 
 def wait_until_tracked(journal: Journal, fraction: float, timeout: float = 30) -> None:
@@ -62,8 +25,10 @@ def wait_until_tracked(journal: Journal, fraction: float, timeout: float = 30) -
 def test_workers_ingests_and_an_operator_at_once_emit_what_one_process_would(
     store_url: str, tmp_path: Path
 ) -> None:
-    alice, bob = capture(tmp_path, "alice", seed=3), capture(tmp_path, "bob", seed=4)
-    carol = capture(tmp_path, "carol", seed=5)
+    alice, bob, carol = (
+        busy_capture(tmp_path / f"{name}.jsonl", name, INPUTS, seed)
+        for name, seed in (("alice", 3), ("bob", 4), ("carol", 5))
+    )
     with Journal.open(store_url) as journal:
         first, second = worker(store_url), worker(store_url)
         ingest_alice = trueup(store_url, "ingest", str(alice))
