@@ -52,7 +52,7 @@ class Capture:
 @dataclass(frozen=True)
 class Fault:
     after_s: float
-    target: int  # the process's place among the round's, in the order they start
+    target: int  # the process's place in Plan.starts
     blow: Blow
     pause_s: float = 0.0
 
@@ -78,9 +78,9 @@ class Plan:
     operator_start_s: float | None  # fix-stale --force, started last (None: not at all)
     faults: tuple[Fault, ...]
 
-    def starts(self) -> list["Start"]:
-        """The round's processes, in the order they start (a fault's ``target`` is a place
-        in it): the workers, the ingests, the operator."""
+    def starts(self) -> list[Start]:
+        """The round's processes: the workers, the ingests, the operator (a fault's
+        ``target`` is a place in this list; each starts at its own ``at_s``)."""
         found = [
             Start(f"worker --batch {batch}", 0.0, tuple(_worker(batch)), None, worker=True)
             for batch in self.worker_batches
