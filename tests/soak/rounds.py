@@ -159,6 +159,9 @@ def run(plan: Plan, store_url: str, folder: Path) -> Outcome:
         c.account: busy_capture(folder / f"{c.account}.jsonl", c.account, c.inputs, c.seed)
         for c in plan.captures
     }
+    # The journal made first, as a team's is before its operators act: fix-stale on a store
+    # that holds none says so (exit 2), and must not make one.
+    Journal.open(store_url).close()
     started, outcome = _start_and_strike(plan, store_url, files), Outcome()
     for one in started:
         if one.killed:
