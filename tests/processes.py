@@ -17,8 +17,13 @@ def trueup(store_url: str, *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
+def worker_command(batch: int = 100) -> list[str]:
+    """A worker's command line after the store: quick to notice inputs and its holder's death."""
+    return ["worker", "--poll-ms", "20", "--batch", str(batch)]
+
+
 def worker(store_url: str, batch: int = 100) -> subprocess.Popen[bytes]:
-    return trueup(store_url, "worker", "--poll-ms", "20", "--batch", str(batch))
+    return trueup(store_url, *worker_command(batch))
 
 
 def finished(process: subprocess.Popen[bytes], timeout: float = 60) -> str:

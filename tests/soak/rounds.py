@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from tests.processes import one_process, trueup
+from tests.processes import one_process, trueup, worker_command
 from tests.scenarios import busy_capture
 from tests.stored_events import by_account, emitted_in, inputs_in
 from trueup.adapters.capture import decode_line
@@ -82,7 +82,7 @@ class Plan:
         """The round's processes: the workers, the ingests, the operator (a fault's
         ``target`` is a place in this list; each starts at its own ``at_s``)."""
         found = [
-            Start(f"worker --batch {batch}", 0.0, tuple(_worker(batch)), None, worker=True)
+            Start(f"worker --batch {batch}", 0.0, tuple(worker_command(batch)), None, worker=True)
             for batch in self.worker_batches
         ]
         found += [
@@ -243,10 +243,6 @@ def _detect_the_rest(journal: Journal, outcome: Outcome) -> None:
             outcome.problems.append("the journal's inputs were never all processed")
             return
         time.sleep(0.05)
-
-
-def _worker(batch: int) -> list[str]:
-    return ["worker", "--poll-ms", "20", "--batch", str(batch)]
 
 
 def _sleep_until(moment: float) -> None:
