@@ -17,9 +17,11 @@ def trueup(store_url: str, *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def worker_command(batch: int = 100) -> list[str]:
-    """A worker's command line after the store: quick to notice inputs and its holder's death."""
-    return ["worker", "--poll-ms", "20", "--batch", str(batch)]
+def worker_command(batch: int | None = 100) -> list[str]:
+    """A worker's command line after the store: quick to notice inputs and its holder's
+    death; ``batch`` rows a step (None: the default)."""
+    steps = [] if batch is None else ["--batch", str(batch)]
+    return ["worker", "--poll-ms", "20", *steps]
 
 
 def worker(store_url: str, batch: int = 100) -> subprocess.Popen[bytes]:

@@ -19,7 +19,7 @@ from trueup.application.service import TrueupService
 from trueup.domain.events import InputEvent
 from trueup.projections.partitions import tracked_position
 
-WORKER_BATCHES = (100, 1_000, 10_000)
+WORKER_BATCHES = (100, 1_000, None)  # None: the default step
 # Long enough for the slowest process of a round on a loaded machine, short of a hang.
 ENDS_WITHIN_S = 300.0
 
@@ -73,7 +73,7 @@ class Start:
 class Plan:
     """What a round starts, and what befalls its processes when."""
 
-    worker_batches: tuple[int, ...]  # a worker each, started first
+    worker_batches: tuple[int | None, ...]  # a worker each, started first
     captures: tuple[Capture, ...]  # an ingest each, started next
     operator_start_s: float | None  # fix-stale --force, started last (None: not at all)
     faults: tuple[Fault, ...]
@@ -82,7 +82,13 @@ class Plan:
         """The round's processes: the workers, the ingests, the operator (a fault's
         ``target`` is a place in this list; each starts at its own ``at_s``)."""
         found = [
-            Start(f"worker --batch {batch}", 0.0, tuple(worker_command(batch)), None, worker=True)
+            Start(
+                "worker" if batch is None else f"worker --batch {batch}",
+                0.0,
+                tuple(worker_command(batch)),
+                None,
+                worker=True,
+            )
             for batch in self.worker_batches
         ]
         found += [
