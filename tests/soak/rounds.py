@@ -169,6 +169,20 @@ def run(plan: Plan, store_url: str, folder: Path) -> Outcome:
     # that holds none says so (exit 2), and must not make one.
     Journal.open(store_url).close()
     started, outcome = _start_and_strike(plan, store_url, files), Outcome()
+    _see_them_end(started, store_url, outcome)
+    with Journal.open(store_url) as journal:
+        _detect_the_rest(journal, outcome)
+        stored, inputs = emitted_in(journal), inputs_in(journal)
+    outcome.inputs, outcome.emitted = len(inputs), len(stored)
+    _judge_inputs(files, inputs, outcome)
+    _judge_emitted(stored, one_process(inputs, folder), outcome)
+    outcome.seconds = time.monotonic() - begin
+    return outcome
+
+
+def _see_them_end(started: list[_Started], store_url: str, outcome: Outcome) -> None:
+    """Each process to its end: those left alone end by themselves, the killed ingests'
+    captures are ingested again, the workers are stopped."""
     for one in started:
         if one.killed:
             _, err = one.process.communicate(timeout=ENDS_WITHIN_S)
@@ -184,14 +198,12 @@ def run(plan: Plan, store_url: str, folder: Path) -> Outcome:
         if one.worker and not one.killed:
             one.process.terminate()
             _stopped_cleanly(one, outcome)
-    with Journal.open(store_url) as journal:
-        _detect_the_rest(journal, outcome)
-        stored, inputs = emitted_in(journal), inputs_in(journal)
-    outcome.inputs, outcome.emitted = len(inputs), len(stored)
-    _judge_inputs(files, inputs, outcome)
-    # Partitions run by different processes interleave accounts differently: each account's
-    # events, in their order, are one process's.
-    emitted, reference = by_account(stored), by_account(one_process(inputs, folder))
+
+
+def _judge_emitted(stored: list[bytes], alone: list[bytes], outcome: Outcome) -> None:
+    """Each account's emitted events, in their order, those one process emitted (``alone``):
+    partitions run by different processes interleave accounts differently."""
+    emitted, reference = by_account(stored), by_account(alone)
     for account in sorted(emitted.keys() | reference.keys()):
         ours, theirs = emitted.get(account, []), reference.get(account, [])
         if ours != theirs:
@@ -199,8 +211,6 @@ def run(plan: Plan, store_url: str, folder: Path) -> Outcome:
                 f"{account}: emitted {len(ours)} events, not the {len(theirs)} one process "
                 f"emits (first apart at {_first_apart(ours, theirs)})"
             )
-    outcome.seconds = time.monotonic() - begin
-    return outcome
 
 
 def _start_and_strike(plan: Plan, store_url: str, files: dict[str, Path]) -> list[_Started]:
