@@ -34,10 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"soak: seed {seed} on {args.store} (rerun with --seed {seed})", flush=True)
     numbers = [args.only] if args.only is not None else list(range(args.rounds))
     failed = 0
-    with journals(args.store) as journal:
+    with journals(args.store) as new_journal:
         for number in numbers:
             plan = rounds.draw(random.Random(f"{seed}:{number}"), SIZES)
-            with tempfile.TemporaryDirectory(prefix="trueup-soak-") as folder, journal() as url:
+            with tempfile.TemporaryDirectory(prefix="trueup-soak-") as folder, new_journal() as url:
                 outcome = rounds.run(plan, url, Path(folder))
             verdict = "FAILED" if outcome.problems else "passed"
             print(
