@@ -23,6 +23,7 @@ from eventsourcing.persistence import (
 from trueup.adapters.bybit import messages
 from trueup.adapters.capture import decode_line
 from trueup.adapters.store import journal as journal_module
+from trueup.adapters.store import owner_table
 from trueup.adapters.store.journal import Appended, Journal, emitted_key, marker_hex, marker_id
 from trueup.adapters.store.journal_format import ID_MARKERS, MARKERS_ROW
 from trueup.domain.emitted import PositionClosed
@@ -550,6 +551,31 @@ def test_kept_snapshots_are_found_by_the_start_of_their_tracker_s_name(store_url
             "loop.notifier.default",
             "partition.03",
         ]
+
+
+def test_an_appends_rows_are_stored_byte_for_byte_at_positions_in_their_order(
+    store_url: str,
+) -> None:
+    # On PostgreSQL the rows go as one array per column (column_arrays.py), in binary: no
+    # byte is quoted, and the positions come back in the order the rows were given.
+    every_byte = bytes(range(256))
+    streams = [uuid5(TRUEUP_NAMESPACE, f"stream {n}") for n in range(3)]
+    rows = [
+        StoredEvent(streams[i % 3], i // 3 + 1, f'trueup.test "{i}" é\\', every_byte + b"%d" % i)
+        for i in range(300)
+    ]
+    owners = [(every_byte + b"%d" % i, i, b"\x00'\"\\,{}" * i) for i in range(50)]
+    with Journal.open(store_url) as journal:
+        positions = journal.recorder.insert_events(rows, owners=owners)
+        assert positions is not None and list(positions) == sorted(set(positions))
+        stored = journal.recorder.select_notifications(positions[0], len(rows) + 1)
+        assert [n.id for n in stored] == list(positions)
+        assert [
+            (uuid.UUID(str(n.originator_id)), n.originator_version, n.topic, n.state)
+            for n in stored
+        ] == [(r.originator_id, r.originator_version, r.topic, r.state) for r in rows]
+        read = owner_table.owner_reader(journal.recorder)
+        assert read([key for key, _, _ in owners]) == sorted((k, v) for k, _, v in owners)
 
 
 def test_a_row_made_for_an_append_is_the_row_eventsourcing_makes() -> None:

@@ -12,12 +12,13 @@ f-strings below put in.
 # ruff: noqa: S608
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from eventsourcing.persistence import ProcessRecorder
 from eventsourcing.sqlite import SQLiteAggregateRecorder
 
+from trueup.adapters.store.column_arrays import columns_of, insert_from_columns, quoted
 from trueup.adapters.store.row_queries import (
     for_database,
     postgres_list_rows,
@@ -43,6 +44,8 @@ class Statements:
     table: str  # its name, qualified if need be
     create: str
     insert: str
+    # On PostgreSQL: the rows as arrays of their columns, one statement (column_arrays.py).
+    insert_columns: str | None = None
 
 
 def _statements(
@@ -63,14 +66,22 @@ SQLITE = _statements(TABLE, "BLOB", "INTEGER", "?", " WITHOUT ROWID")
 
 
 def postgres_statements(schema: str) -> Statements:
-    quoted = '"' + schema.replace('"', '""') + '"'
-    return _statements(f'{quoted}."{TABLE}"', "BYTEA", "BIGINT", "%s")
+    table = f"{quoted(schema)}.{quoted(TABLE)}"
+    columns = (("key", "bytea"), ("version", "bigint"), ("value", "bytea"))
+    return replace(
+        _statements(table, "BYTEA", "BIGINT", "%s"),
+        insert_columns=insert_from_columns(table, columns),
+    )
 
 
 def write(cursor: Any, statements: Statements, rows: Sequence[OwnerRow]) -> None:
     """Insert ``rows`` through ``cursor``, inside the caller's transaction."""
-    if rows:
+    if not rows:
+        return
+    if statements.insert_columns is None:
         cursor.executemany(statements.insert, rows)
+    else:
+        cursor.execute(statements.insert_columns, columns_of(rows, 3))
 
 
 def owner_reader(recorder: ProcessRecorder) -> OwnerReader:

@@ -1,7 +1,8 @@
 """eventsourcing's PostgreSQL process recorder, each call made once (the Journal does the
 retrying), with the persisted views written in the transaction that records a projection's
 tracking position (view_table.py), and the audit index's owner rows in the one that
-appends their inputs (owner_table.py).
+appends their inputs (owner_table.py). Events go in as arrays of their columns
+(column_arrays.py), not as the library's array of a composite type.
 
 The library retries every call ten times, each waiting up to the pool's connect timeout:
 a dead server would hold an operation for most of a minute before anyone heard of it. The
@@ -24,6 +25,7 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed
 
 from trueup.adapters.store import owner_table, view_table
+from trueup.adapters.store.column_arrays import columns_of, insert_from_columns, quoted
 
 
 class SingleAttemptPostgresRecorder(PostgresProcessRecorder):
@@ -45,6 +47,29 @@ class SingleAttemptPostgresRecorder(PostgresProcessRecorder):
             Composed([SQL(statement)])  # built from constants and quoted names
             for statement in (*self.view_statements.create, self.owner_statements.create)
         )
+        self.insert_columns_statement = SQL(
+            insert_from_columns(  # quoted names, and types the library checked
+                f"{quoted(self.datastore.schema)}.{quoted(self.events_table_name)}",
+                (
+                    ("originator_id", self.datastore.originator_id_type),
+                    ("originator_version", "bigint"),
+                    ("topic", "text"),
+                    ("state", "bytea"),
+                ),
+                " RETURNING notification_id",
+            )
+        )
+
+    def _insert_stored_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        """As the library's application recorder inserts them (the table locked for writes,
+        its listeners notified, one statement), but the rows sent as arrays of their columns:
+        their notification ids come back in the rows' order, as the library reads them."""
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        rows = [(e.originator_id, e.originator_version, e.topic, e.state) for e in stored_events]
+        curs.execute(self.insert_columns_statement, columns_of(rows, 4))
 
     def _insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+from trueup.adapters.store.column_arrays import quoted
+
 ACCOUNT_TABLE = "trueup_account_views"
 SYMBOL_TABLE = "trueup_symbol_views"
 RECENT_TABLE = "trueup_recent"
@@ -216,13 +218,9 @@ SQLITE = sql_statements(_sqlite_table, "?", "BLOB", "INTEGER")
 
 def postgres_statements(schema: str) -> Statements:
     def table(name: str) -> str:
-        return f"{_quoted(schema)}.{_quoted(name)}"
+        return f"{quoted(schema)}.{quoted(name)}"
 
     return sql_statements(table, "%s", "BYTEA", "BIGINT")
-
-
-def _quoted(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 class SQLViews:
