@@ -28,9 +28,20 @@ def insert_from_columns(table: str, columns: Sequence[tuple[str, str]], tail: st
     return f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}){tail}"  # noqa: S608
 
 
-def columns_of(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
-    """The rows' values, one list per column, in the rows' order (which unnest keeps, so
-    the rows are inserted, and their RETURNING read, in that order)."""
-    if not rows:
-        return [[] for _ in range(width)]
+def columns_of(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    """The values of rows (one or more), one list per column, in the rows' order: unnest
+    keeps it, so the rows are inserted, and their RETURNING read, in that order."""
     return [list(column) for column in zip(*rows, strict=True)]
+
+
+def write_rows(
+    cursor: Any, per_row: str, by_columns: str | None, rows: Sequence[Sequence[Any]]
+) -> None:
+    """Insert ``rows`` through ``cursor``: in one statement ``by_columns`` where the database
+    has one (PostgreSQL), else ``per_row`` once a row."""
+    if not rows:
+        return
+    if by_columns is None:
+        cursor.executemany(per_row, rows)
+    else:
+        cursor.execute(by_columns, columns_of(rows))

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from eventsourcing.persistence import ProcessRecorder
 from eventsourcing.sqlite import SQLiteAggregateRecorder
 
-from trueup.adapters.store.column_arrays import columns_of, insert_from_columns, quoted
+from trueup.adapters.store.column_arrays import insert_from_columns, quoted, write_rows
 from trueup.adapters.store.row_queries import (
     for_database,
     postgres_list_rows,
@@ -76,12 +76,7 @@ def postgres_statements(schema: str) -> Statements:
 
 def write(cursor: Any, statements: Statements, rows: Sequence[OwnerRow]) -> None:
     """Insert ``rows`` through ``cursor``, inside the caller's transaction."""
-    if not rows:
-        return
-    if statements.insert_columns is None:
-        cursor.executemany(statements.insert, rows)
-    else:
-        cursor.execute(statements.insert_columns, columns_of(rows, 3))
+    write_rows(cursor, statements.insert, statements.insert_columns, rows)
 
 
 def owner_reader(recorder: ProcessRecorder) -> OwnerReader:

@@ -69,7 +69,7 @@ class SingleAttemptPostgresRecorder(PostgresProcessRecorder):
         self._lock_table(curs)
         self._notify_channel(curs)
         rows = [(e.originator_id, e.originator_version, e.topic, e.state) for e in stored_events]
-        curs.execute(self.insert_columns_statement, columns_of(rows, 4))
+        curs.execute(self.insert_columns_statement, columns_of(rows))
 
     def _insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
