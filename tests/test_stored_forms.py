@@ -142,3 +142,18 @@ def test_a_hyperliquid_fill_stored_before_its_closed_size_was_read_is_given_it()
     old = codec.decode(stored)
     assert isinstance(old, ExecutionsReported) and old.fills[0].closed_size == Decimal("1.0")
     assert old == event
+
+
+def test_a_hyperliquid_fill_whose_line_gives_no_closed_size_reads_back_with_none() -> None:
+    # A line repeating a trade id, once without startPosition and once with it (found by the
+    # fuzzer): each fill reads back as it was judged, the first not given the second's size.
+    user = "0x" + "ab" * 20
+    fill = hl.user_fill(coin="ETH", px="3100.0", sz="2.0", side="B", time=1_762_199_100_009,
+                        oid=9, tid=90)  # fmt: skip
+    without = {k: v for k, v in fill.items() if k != "startPosition"}
+    line = hl.capture_ws(1_762_199_100_009, user, hl.user_fills_frame(user, [without, fill]))
+    event = decode_line(orjson.dumps(line))
+    assert isinstance(event, ExecutionsReported)
+    assert [f.closed_size for f in event.fills] == [None, Decimal(0)]
+    assert codec.decode(codec.encode(event)) == event
+    assert codec.decode(codec.encode(event), shared=False) == event

@@ -26,7 +26,9 @@ Before Hyperliquid's fills were read for what they closed (``startPosition``), t
 stored with no closed size: one such fill is given the one its line says as it is read.
 """
 
+from collections import Counter
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -44,6 +46,7 @@ from trueup.adapters.venue import UNKNOWN_COINS, Coins
 from trueup.adapters.venues import find
 from trueup.domain.events import (
     ExecutionsReported,
+    Fill,
     InputEvent,
     PositionsReported,
     SnapshotPage,
@@ -200,11 +203,21 @@ def with_closed_sizes(event: InputEvent) -> InputEvent:
     again = decode_line(event.raw)
     if not isinstance(again, ExecutionsReported):
         return event
-    closed = {f.trade_id: f.closed_size for f in again.fills}
-    for fill in fills:
+    for fill, closed_size in zip(fills, _closed_sizes(fills, again.fills), strict=True):
         if fill.closed_size is None and fill.side is not None:
-            force_setattr(fill, "closed_size", closed.get(fill.trade_id))
+            force_setattr(fill, "closed_size", closed_size)
     return event
+
+
+def _closed_sizes(stored: tuple[Fill, ...], read: tuple[Fill, ...]) -> list[Decimal | None]:
+    """The closed size the line now gives each stored fill: the read fill in its place, as a
+    line reads the same way twice; else the one of its trade id, unless the line repeats that
+    id (one with startPosition, one without: which size is whose would be a guess)."""
+    if [f.trade_id for f in stored] == [f.trade_id for f in read]:
+        return [f.closed_size for f in read]
+    repeated = {i for i, n in Counter(f.trade_id for f in read).items() if n > 1}
+    by_id = {f.trade_id: f.closed_size for f in read if f.trade_id not in repeated}
+    return [by_id.get(f.trade_id) for f in stored]
 
 
 def _forms_asked(event: PositionsReported, page: SnapshotPage) -> None:
