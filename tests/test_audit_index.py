@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from tests.inputs import T0, event, intent, line
 from tests.scenarios import busy_session
 from trueup.adapters.bybit import messages
+from trueup.adapters.capture import decode_line
 from trueup.adapters.store import codec
 from trueup.adapters.store.audit_index import (
     OWNER_TOPIC,
@@ -48,8 +49,8 @@ from trueup.adapters.store.owner_table import TABLE as OWNER_TABLE
 from trueup.application.service import TrueupService
 from trueup.domain.book import AccountBook
 from trueup.domain.emitted import PositionCleaned, PositionClosed
-from trueup.domain.events import InputEvent
-from trueup.domain.keys import TRUEUP_NAMESPACE, account_stream_id
+from trueup.domain.events import InputEvent, PricesReported
+from trueup.domain.keys import TRUEUP_NAMESPACE, PositionKey, account_stream_id
 from trueup.domain.reconciler import Reconciler
 from trueup.projections import audit as audit_module
 from trueup.projections.audit import Audit, Auditor, audit, position_state
@@ -618,6 +619,28 @@ def test_an_account_an_older_trueup_began_is_audited_by_a_full_read(journal: Jou
     service = TrueupService(journal)
     for symbol in SYMBOLS:
         assert seen(service.audit(VENUE, ACCOUNT, symbol)) == seen(full_read(journal, symbol, None))
+
+
+def test_a_full_read_takes_the_prices_quoting_the_symbol_as_the_index_does(
+    journal: Journal,
+) -> None:
+    # The Aster sample's margin call prices ETHUSDT in a frame whose stored head names no
+    # symbol: the audit of an account an older trueup began (a full read) weighs the
+    # position at that mark too, as the audit through the index does.
+    sample = Path(__file__).resolve().parent.parent / "samples" / "aster-session.jsonl"
+    events = [decode_line(line) for line in sample.read_bytes().splitlines() if line.strip()]
+    journal.append(events)
+    venue, account, eth = "aster", "main", PositionKey("aster", "main", "perp", "ETHUSDT", 0)
+    margin_call = next(e for e in events if isinstance(e, PricesReported))
+    index = journal.symbol_history(venue, account, "ETHUSDT")
+    assert index is not None
+    for as_of in (None, margin_call.at + 50):
+        inputs = journal.account_inputs(venue, account, "ETHUSDT")
+        full = audit(venue, account, inputs, symbol="ETHUSDT", as_of=as_of)
+        indexed = audit_indexed(venue, account, index, symbol="ETHUSDT", as_of=as_of)
+        assert seen(full) == seen(indexed)
+        assert full.risk(eth) == indexed.risk(eth)
+    assert margin_call.input_id in {t.input_id for t in full.timeline}
 
 
 def test_a_journal_of_format_1_is_raised_to_the_indexed_format_when_opened(

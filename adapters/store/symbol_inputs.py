@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 
 from trueup.adapters.store import codec
 from trueup.adapters.store.row_queries import StreamRow
-from trueup.domain.events import InputEvent, LocalPositionOpened, OrderPlaced
+from trueup.domain.events import InputEvent, LocalPositionOpened, OrderPlaced, PricesReported
 
 # A row that may concern the symbol: its position in the journal, its input, and whether it
 # does, or None for an order placed before its position was opened (its first opening says).
@@ -64,13 +64,18 @@ class SymbolInputs:
             state = row.state
             named = codec.mentions(state, symbol)
             opening = codec.is_type(state, LocalPositionOpened.type)
-            if not (named or opening or codec.is_type(state, OrderPlaced.type)):
+            quoting = codec.is_type(state, PricesReported.type)
+            if not (named or opening or quoting or codec.is_type(state, OrderPlaced.type)):
                 continue
             event = self._decoded(row.version, state)
             if event is None:
                 continue
             concerns: bool | None = named
-            if isinstance(event, LocalPositionOpened):
+            if isinstance(event, PricesReported):
+                # Its head names no symbol (the views take only the held keys a mark moves),
+                # yet the audit weighs a position at the mark of its instant.
+                concerns = named or any(quote.symbol == symbol for quote in event.quotes)
+            elif isinstance(event, LocalPositionOpened):
                 self._opened_for.setdefault(event.position_id, []).append(event.symbol)
             elif not named and isinstance(event, OrderPlaced):
                 opened = self._opened_for.get(event.position_id)
