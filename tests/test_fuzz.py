@@ -31,11 +31,11 @@ def described(crashes: list[Crash]) -> str:
     return "\n\n".join(minimise(crash, budget_s=1.0).describe() for crash in kinds.values())
 
 
-def test_seed_sessions_pass_every_check_and_the_store_round_trip() -> None:
+def test_seed_sessions_pass_every_check_and_the_store_and_audit_trips() -> None:
     for session in corpus.sessions():
         lines = [dump(record) for record in session]
         checked = Session()
-        crashes = checked.check_lines(lines) + store.round_trip(lines)
+        crashes = checked.check_lines(lines) + store.round_trip(lines) + store.audit_trip(lines)
         assert not crashes, described(crashes)
         assert checked.count.accepted >= 0.7 * len(lines)
 
@@ -47,9 +47,10 @@ def test_mutated_sessions_never_crash(lines: list[bytes]) -> None:
     assert not crashes, described(crashes)
 
 
-def test_random_loop_with_store_round_trips() -> None:
+def test_random_loop_with_store_and_audit_trips() -> None:
     summary = harness.run(lines=3_000, seed=7, store_every=1_000, minimise_s=1.0, store_lines=300)
     assert summary.store_trips >= 3
+    assert summary.audit_trips >= 10
     assert not summary.classes, harness.report(summary)
     assert summary.count.lost == 0
 

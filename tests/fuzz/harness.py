@@ -16,6 +16,7 @@ from tests.fuzz.minimise import minimise
 
 STORE_EVERY = 10_000
 STORE_LINES = 1_200  # more than one ingest batch (1000 lines)
+AUDIT_EVERY = 10  # sessions between audit trips (each a fresh journal: four sessions' time)
 MINIMISE_S = 5.0
 
 Signature = tuple[str, str]
@@ -37,6 +38,7 @@ class Summary:
     count: Count = field(default_factory=Count)
     sessions: int = 0
     store_trips: int = 0
+    audit_trips: int = 0
     seconds: float = 0.0
     classes: dict[Signature, CrashClass] = field(default_factory=dict)
 
@@ -83,7 +85,8 @@ def run(
 ) -> Summary:
     """About ``lines`` generated lines through every check; each crash class shrunk after.
 
-    Every ``store_every`` lines, the last ``store_lines`` of them make a store round trip.
+    Every ``store_every`` lines, the last ``store_lines`` of them make a store round trip;
+    every AUDIT_EVERY sessions, one makes an audit trip.
     """
     summary = Summary(seed)
     started = time.perf_counter()
@@ -94,6 +97,9 @@ def run(
         session = generate.session_lines(generate.session_rng(seed, index))
         origin = f"seed {seed} session {index}"
         check_session(session, summary, origin)
+        if index % AUDIT_EVERY == 0:
+            summary.add(store.audit_trip(session), f"the audit trip of {origin}")
+            summary.audit_trips += 1
         recent = (recent + session)[-store_lines:]
         if summary.count.lines >= next_store or summary.count.lines >= lines:
             summary.add(store.round_trip(recent), f"the store trip after {origin}")
@@ -125,7 +131,7 @@ def report(summary: Summary) -> str:
         f"{count.blank} blank lines, {count.duplicates} duplicates stored once, "
         f"{count.emitted} emitted",
         f"  lines lost or uncounted: {count.lost}",
-        f"  store round trips: {summary.store_trips}",
+        f"  store round trips: {summary.store_trips}, audit trips: {summary.audit_trips}",
         f"  crashes: {summary.crashes} in {len(summary.classes)} classes",
     ]
     ordered = sorted(summary.classes.values(), key=lambda f: (f.first.stage, f.first.signature))
