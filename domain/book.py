@@ -121,6 +121,7 @@ class AccountBook:
         "snapshots",
         "stream_down",
         "touched",
+        "touched_symbols",
         "venue",
         "vouched",
         "wallet",
@@ -192,6 +193,10 @@ class AccountBook:
         self.resync_due: tuple[int, str] | None = None
         # Keys whose views may show something new since the views last took them.
         self.touched: set[PositionKey] = set()
+        # Symbols of intents whose order or local position moved: an ENTRY intent is one of
+        # can-open's entries in flight under its own symbol, which it may spell otherwise than
+        # its order and position do (then no key of that symbol changed, yet its view did).
+        self.touched_symbols: set[str] = set()
         # Profit and loss per key and per lifecycle, from the fills (domain/pnl.py).
         self.pnl = PnlLedger()
         # The account's balances, from its wallet updates (domain/wallet.py).
@@ -472,8 +477,11 @@ class AccountBook:
             else:
                 order_key = order.key
             link = report.client_order_id
-            if link:
+            if link and self.order_keys_by_client_id.get(link) != order_key:
                 self.order_keys_by_client_id[link] = order_key
+                intent = self.placed.get(link)
+                if intent is not None:  # its entry's order is another now, changed or not
+                    self.touched_symbols.add(intent.symbol)
             if not order.apply_report(report):
                 continue
             # Filed under its position key while it is open (as ``key``, the key read first).
@@ -487,6 +495,8 @@ class AccountBook:
                 left = open_orders.get(previous)
                 if left is not None:
                     left.discard(order_key)
+                if previous is not key:  # its view no longer lists the order
+                    self.touched.add(previous)
             if not report.status.is_terminal:
                 at_key = open_orders.get(key)
                 if at_key is None:
@@ -579,6 +589,7 @@ class AccountBook:
         self.position(key).add_local(local)
         if local.mode == "LIVE":
             self.pnl.local_opened(key, local.position_id)
+        self._touch_intents(local.position_id)
         self.touched.add(key)
         return {key}
 
@@ -603,8 +614,18 @@ class AccountBook:
         # Its intents and orders were kept for it while it was open; from now they may go.
         for link in self._client_ids_by_position.get(position_id, ()):
             self._wait_to_forget(self._intents_to_forget, link)
+        self._touch_intents(position_id)
         self.touched.add(key)
         return {key}
+
+    def _touch_intents(self, position_id: str) -> None:
+        """The symbols of a local position's intents: its opening or closing starts or ends
+        their entries in flight."""
+        placed = self.placed
+        for link in self._client_ids_by_position.get(position_id, ()):
+            intent = placed.get(link)
+            if intent is not None:
+                self.touched_symbols.add(intent.symbol)
 
     def local_position(self, position_id: str) -> LocalPosition | None:
         key = self.local_keys.get(position_id)
@@ -734,8 +755,10 @@ class AccountBook:
         # As _placed_for and _wait_to_forget, read here: asked for every report and fill
         # that changes an order.
         clock = self.clock
-        if link in self.placed and self.order_keys_by_client_id.get(link) == order_key:
+        placed = self.placed.get(link)
+        if placed is not None and self.order_keys_by_client_id.get(link) == order_key:
             self._intents_to_forget.touch(link, clock)
+            self.touched_symbols.add(placed.symbol)
         else:
             self._orders_to_forget.touch(order_key, clock)
         due, next_forget = clock + self._forget_after_ms, self._next_forget
@@ -845,6 +868,9 @@ class AccountBook:
         link = order.client_order_id
         if link and self.order_keys_by_client_id.get(link) == order_key:
             del self.order_keys_by_client_id[link]
+            intent = self.placed.get(link)
+            if intent is not None:  # kept past its order: its entry shows no order now
+                self.touched_symbols.add(intent.symbol)
         venue_time, until = order.venue_time, self.forgotten_until
         self.forgotten_until = venue_time if venue_time > until else until  # as max()
         self.forgotten.orders.add(order_key, self.clock)

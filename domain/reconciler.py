@@ -151,6 +151,9 @@ class Reconciler:
                 if book.touched:
                     touched.account(account).update(key.symbol for key in book.touched)
                     book.touched.clear()
+                if book.touched_symbols:
+                    touched.account(account).update(book.touched_symbols)
+                    book.touched_symbols.clear()
         else:
             account = (event.venue, event.account)
             symbols = touched.account(account)
@@ -158,6 +161,9 @@ class Reconciler:
             if own is not None and own.touched:
                 symbols.update([key.symbol for key in own.touched])
                 own.touched.clear()
+            if own is not None and own.touched_symbols:
+                symbols.update(own.touched_symbols)
+                own.touched_symbols.clear()
             named = event.symbols
             if named:
                 symbols.update(named)

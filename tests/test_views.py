@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.fuzz.strategies import sessions
-from tests.inputs import T0, accepted, intent, line, opened, position_frame
+from tests.inputs import T0, accepted, intent, line, opened, order_frame, position_frame
 from tests.scenarios import SYMBOLS, busy_session
 from trueup.adapters.capture import decode_line
 from trueup.adapters.store.journal import Journal
@@ -328,3 +328,70 @@ def test_letting_go_of_the_last_trace_of_a_held_key_rewrites_its_view() -> None:
     assert [row.held_ever for row in before.keys] == [True]
     assert [row.held_ever for row in after.keys] == [False]
     assert touched.symbols[ACCOUNT] == {"BTCUSDT", "ETHUSDT"}
+
+
+def ingested(journal: Journal, records: list[dict[str, object]]) -> None:
+    """The records ingested one batch each, the projection taking each step by step."""
+    projection = ReconciliationProjection(journal)
+    Ingestor(journal, batch_size=1, after_flush=projection.catch_up).ingest(map(line, records))
+
+
+def test_an_order_a_report_files_under_another_symbol_leaves_the_first_symbols_view(
+    journal: Journal,
+) -> None:
+    """BTCUSDT's view listed the open order; once a report names it under ETHUSDT, BTCUSDT's
+    view is written again and lists it no more (found comparing views with replays, fuzzed)."""
+    order = {"order_id": "o-1", "side": "Buy", "qty": "0.1", "status": "New"}
+    ingested(
+        journal,
+        [
+            order_frame(T0, symbol="BTCUSDT", **order, updated_time=T0),
+            order_frame(T0 + 100, symbol="ETHUSDT", **order, updated_time=T0 + 100),
+        ],
+    )
+    assert_views_equal_a_replay(journal)
+
+
+def test_an_entry_spelt_otherwise_than_its_order_leaves_can_opens_entries_once_filled(
+    journal: Journal,
+) -> None:
+    """An ENTRY intent naming ETHUSDT whose order the venue reports on BTCUSDT: its fill
+    ends the entry in flight that can-open weighs for ETHUSDT, in the views as on replay."""
+    entry = {"order_link_id": "p-1-entry", "symbol": "BTCUSDT", "order_id": "o-1"}
+    placed = {"category": "linear", "symbol": "ETHUSDT", "purpose": "ENTRY", "side": "Buy"}
+    ingested(
+        journal,
+        [
+            opened(T0, "p-1", "ETHUSDT", "0.1"),
+            intent(
+                T0 + 10,
+                kind="order_placed",
+                position_id="p-1",
+                **placed,
+                qty="0.1",
+                order_link_id="p-1-entry",
+            ),
+            order_frame(
+                T0 + 100, **entry, side="Buy", qty="0.1", status="New", updated_time=T0 + 100
+            ),
+        ],
+    )
+    service = TrueupService(journal)
+    assert service.can_open_facts("bybit", "main", "ETHUSDT").symbol_facts.entries
+    ingested(
+        journal,
+        [
+            order_frame(
+                T0 + 200,
+                **entry,
+                side="Buy",
+                qty="0.1",
+                status="Filled",
+                cum_exec_qty="0.1",
+                avg_price="3000",
+                updated_time=T0 + 200,
+            ),
+        ],
+    )
+    assert service.can_open_facts("bybit", "main", "ETHUSDT").symbol_facts.entries == ()
+    assert_views_equal_a_replay(journal)
