@@ -15,7 +15,7 @@ from tests.fuzz.crashes import Crash
 from tests.fuzz.minimise import minimise
 
 STORE_EVERY = 10_000
-STORE_LINES = 1_200  # more than one ingest batch (1000 lines)
+STORE_LINES = 1_200  # a dozen ingest batches and more (store.STEP inputs each)
 AUDIT_EVERY = 10  # sessions between audit trips (each a fresh journal: four sessions' time)
 MINIMISE_S = 5.0
 
