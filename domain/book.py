@@ -477,7 +477,7 @@ class AccountBook:
             else:
                 order_key = order.key
             link = report.client_order_id
-            if link and self.order_keys_by_client_id.get(link) != order_key:
+            if link and self.order_keys_by_client_id.get(link) is not order_key:
                 self.order_keys_by_client_id[link] = order_key
                 intent = self.placed.get(link)
                 if intent is not None:  # its entry's order is another now, changed or not
@@ -505,7 +505,7 @@ class AccountBook:
                 open_at[order_key] = key
             changed.add(key)
             # The order's link is now the report's (as Order.client_order_id reads it).
-            self._touch_order(order_key, link)
+            self._touch_order(order_key, link, key.symbol)
         return changed
 
     def _executions_reported(self, event: ExecutionsReported) -> Changed:
@@ -526,8 +526,8 @@ class AccountBook:
             if fill.client_order_id:
                 self.order_keys_by_client_id.setdefault(fill.client_order_id, order_key)
             if order.apply_fill(fill):
-                self._touch_order(order_key, order.client_order_id)
                 key = self._order_position_key(order)
+                self._touch_order(order_key, order.client_order_id, key.symbol if key else None)
                 if key is not None:
                     changed.add(key)
         if self.leg_orders:
@@ -749,16 +749,18 @@ class AccountBook:
 
     # --- letting go of what has finished (domain/retention.py) -----------------------------
 
-    def _touch_order(self, order_key: OrderKey, link: str) -> None:
+    def _touch_order(self, order_key: OrderKey, link: str, symbol: str | None) -> None:
         """Restart the wait of whatever decides the fate of the order whose client_order_id
-        is ``link``: its intent, if placed."""
+        is ``link``: its intent, if placed, whose symbol is touched unless it is ``symbol``
+        (the order's key's, touched with it)."""
         # As _placed_for and _wait_to_forget, read here: asked for every report and fill
         # that changes an order.
         clock = self.clock
         placed = self.placed.get(link)
         if placed is not None and self.order_keys_by_client_id.get(link) == order_key:
             self._intents_to_forget.touch(link, clock)
-            self.touched_symbols.add(placed.symbol)
+            if placed.symbol != symbol:
+                self.touched_symbols.add(placed.symbol)
         else:
             self._orders_to_forget.touch(order_key, clock)
         due, next_forget = clock + self._forget_after_ms, self._next_forget
