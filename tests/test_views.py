@@ -355,7 +355,7 @@ def test_an_order_a_report_files_under_another_symbol_leaves_the_first_symbols_v
 def test_an_entry_spelt_otherwise_than_its_order_leaves_can_opens_entries_once_filled(
     journal: Journal,
 ) -> None:
-    """An ENTRY intent naming ETHUSDT whose order the venue reports on BTCUSDT: its fill
+    """An ENTRY intent naming ETHUSDT whose order the venue reports on BTCUSDT: the order filled
     ends the entry in flight that can-open weighs for ETHUSDT, in the views as on replay."""
     entry = {"order_link_id": "p-1-entry", "symbol": "BTCUSDT", "order_id": "o-1"}
     placed = {"category": "linear", "symbol": "ETHUSDT", "purpose": "ENTRY", "side": "Buy"}

@@ -1,10 +1,10 @@
 """A session's lines through a real SQLite journal, then the ``trueup`` read commands on it.
 
 Ingested as ``trueup ingest`` does (the Ingestor, the projection catching up after each
-batch); read back and compared: the inputs, the emitted events and the views with a
-replay's; then ``events``, ``positions``, ``audit``, ``can-open``,
-``diagnose`` and ``fix-stale --dry-run`` run through ``trueup.runners.cli.main``. And one
-session's lines in a journal of their own, each symbol audited both ways (``audit_trip``).
+batch); read back and compared (the inputs, and the emitted events and views with a
+replay's); then ``events``, ``positions``, ``audit``, ``can-open``, ``diagnose`` and
+``fix-stale --dry-run`` run through ``trueup.runners.cli.main``. And one session's lines in
+a journal of their own, each symbol audited both ways (``audit_trip``).
 """
 
 import io
@@ -22,7 +22,7 @@ from trueup.adapters.store.journal import Journal
 from trueup.application.ingest import IngestCount, Ingestor
 from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent
-from trueup.domain.reconciler import Reconciler, reconcile
+from trueup.domain.reconciler import Reconciler
 from trueup.projections import view_building, views
 from trueup.projections.audit import Audit, audit
 from trueup.projections.indexed_audit import audit_indexed
@@ -81,11 +81,12 @@ def _compare(
     if difference is not None:
         problems.append(("inputs read back differ", *difference))
     recorded = [codec.encode_emitted(e) for _, e in journal.all_events() if isinstance(e, Emitted)]
-    replayed = [codec.encode_emitted(e) for e in reconcile(stored)]
+    reconciler = Reconciler()
+    replayed = [codec.encode_emitted(e) for event in stored for e in reconciler.apply(event)]
     if recorded != replayed:
         detail = f"{len(recorded)} recorded by the projection, {len(replayed)} on replay"
         problems.append(("emitted differ from replay", "projection", detail))
-    stale = _stale_view(journal, stored)
+    stale = _stale_view(journal, reconciler)
     if stale is not None:
         problems.append(("a view differs from a replay's", "views", stale))
     return [broken("store", invariant, case, detail, lines) for invariant, case, detail in problems]
@@ -149,13 +150,10 @@ def _shown(result: Audit) -> tuple[object, ...]:
     return timeline, [(key, result.state(key), result.risk(key)) for key in result.keys]
 
 
-def _stale_view(journal: Journal, stored: list[InputEvent]) -> str | None:
+def _stale_view(journal: Journal, reconciler: Reconciler) -> str | None:
     """The first view the projection wrote step by step that is not what the state of a
-    replay of ``stored`` gives (a symbol's view whose state moved untouched, say); None if
+    replay (``reconciler``) gives (a symbol's view whose state moved untouched, say); None if
     every one is."""
-    reconciler = Reconciler()
-    for event in stored:
-        reconciler.apply(event)
     written = {(v.venue, v.account, v.symbol): v for v in ViewReader(journal).symbols()}
     for built in view_building.every_view(reconciler):
         if isinstance(built, views.SymbolView):
