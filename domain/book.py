@@ -618,6 +618,16 @@ class AccountBook:
         self.touched.add(key)
         return {key}
 
+    def take_touched(self, symbols: set[str]) -> None:
+        """Add to ``symbols`` those whose views may show something new since the last take
+        (of the keys touched, and the intents' symbols), and begin again from none."""
+        if self.touched:
+            symbols.update([key.symbol for key in self.touched])
+            self.touched.clear()
+        if self.touched_symbols:
+            symbols.update(self.touched_symbols)
+            self.touched_symbols.clear()
+
     def _touch_intents(self, position_id: str) -> None:
         """The symbols of a local position's intents: its opening or closing starts or ends
         their entries in flight."""

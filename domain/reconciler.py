@@ -148,22 +148,14 @@ class Reconciler:
             touched.everything()
         if not event.venue:  # it may have run every account's timers
             for account, book in list(self.books.items()):
-                if book.touched:
-                    touched.account(account).update(key.symbol for key in book.touched)
-                    book.touched.clear()
-                if book.touched_symbols:
-                    touched.account(account).update(book.touched_symbols)
-                    book.touched_symbols.clear()
+                if book.touched or book.touched_symbols:
+                    book.take_touched(touched.account(account))
         else:
             account = (event.venue, event.account)
             symbols = touched.account(account)
             own = self.books.get(account)
-            if own is not None and own.touched:
-                symbols.update([key.symbol for key in own.touched])
-                own.touched.clear()
-            if own is not None and own.touched_symbols:
-                symbols.update(own.touched_symbols)
-                own.touched_symbols.clear()
+            if own is not None:
+                own.take_touched(symbols)
             named = event.symbols
             if named:
                 symbols.update(named)

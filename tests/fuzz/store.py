@@ -138,9 +138,10 @@ def _accounts_with_late_inputs(events: list[InputEvent]) -> set[tuple[str, str]]
     late = set()
     for event in events:
         account = (event.venue, event.account)
-        if event.at < clock.get(account, event.at):
+        latest = clock.get(account, event.at)
+        if event.at < latest:
             late.add(account)
-        clock[account] = max(clock.get(account, event.at), event.at)
+        clock[account] = max(latest, event.at)
     return late
 
 
