@@ -132,16 +132,49 @@ def test_openers_racing_on_an_existing_journal_all_succeed(store_url: str) -> No
     assert [shared for _, _, shared in reports] == [Appended(stored=0, duplicates=5)] * RACERS
 
 
+def test_an_opener_of_a_made_journal_waits_on_no_writer(postgres_server_url: str) -> None:
+    """Opening a journal whose tables all exist takes no lock on them: it neither queues
+    behind a writer's transaction nor makes the writers after it queue behind it."""
+    with fresh_database(postgres_server_url) as url:
+        Journal.open(url).close()
+        with psycopg.connect(url) as writer, ThreadPoolExecutor(1) as pool:
+            writer.execute("LOCK TABLE trueup_history IN ROW EXCLUSIVE MODE")  # as its views
+            writer.execute("LOCK TABLE trueup_events IN EXCLUSIVE MODE")  # as its append
+            try:
+                opening = pool.submit(Journal.open, url)
+                opening.result(timeout=30).close()
+            finally:
+                writer.rollback()
+
+
+def test_a_journal_opened_again_checks_for_every_table_and_index_it_made(
+    postgres_server_url: str,
+) -> None:
+    """What the recorder looks for before it skips its DDL is what its DDL makes: a table or
+    index added to the DDL and not to that list would never be made in an older journal."""
+    listed = (
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i') AND c.relname NOT LIKE '%_pkey'"
+    )
+    with fresh_database(postgres_server_url) as url:
+        with Journal.open(url) as journal:
+            expected = set(journal.recorder.made_relations())  # type: ignore[attr-defined]
+        with psycopg.connect(url) as server:
+            made = {str(row[0]) for row in server.execute(listed)}
+    assert made == expected
+
+
 def test_an_opener_that_deadlocks_with_a_writer_tries_again_and_opens(
     postgres_server_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A writer's transaction writes the views (trueup_history) before it locks the events
-    table to append; an opener's CREATE INDEX IF NOT EXISTS locks the events table, then
-    trueup_history. Caught between, PostgreSQL breaks the deadlock by rolling the opener
-    back: it tries again once the writer is through, and opens."""
+    table to append; an opener making a missing index (CREATE INDEX IF NOT EXISTS) locks the
+    events table, then trueup_history. Caught between, PostgreSQL breaks the deadlock by
+    rolling the opener back: it tries again once the writer is through, and opens."""
     caplog.set_level(logging.WARNING, logger="trueup.store")
     with fresh_database(postgres_server_url) as url:
         Journal.open(url).close()
+        execute(url, "DROP INDEX trueup_history_closed")
         with psycopg.connect(url) as writer:
             writer.execute("LOCK TABLE trueup_history IN ROW EXCLUSIVE MODE")  # as its INSERT
             with ThreadPoolExecutor(1) as pool:

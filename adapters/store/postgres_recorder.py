@@ -2,7 +2,8 @@
 retrying), with the persisted views written in the transaction that records a projection's
 tracking position (view_table.py), and the audit index's owner rows in the one that
 appends their inputs (owner_table.py). Events go in as arrays of their columns
-(column_arrays.py), not as the library's array of a composite type.
+(column_arrays.py), not as the library's array of a composite type. A journal whose tables
+all exist is opened without its DDL (``create_table``).
 
 The library retries every call ten times, each waiting up to the pool's connect timeout:
 a dead server would hold an operation for most of a minute before anyone heard of it. The
@@ -60,6 +61,43 @@ class SingleAttemptPostgresRecorder(PostgresProcessRecorder):
             )
         )
 
+    def create_table(self) -> None:
+        """Make the journal's tables where any is missing. Where all exist, make nothing:
+        CREATE INDEX IF NOT EXISTS locks its table before it looks, so every open would
+        queue behind the writers of the moment, and the writers that come after behind it."""
+        if self._all_made():
+            self.datastore.register_type_adapters()
+        else:
+            super().create_table()
+
+    def made_relations(self) -> tuple[str, ...]:
+        """The tables and indexes ``create_table`` makes, beside the primary keys."""
+        return (
+            self.events_table_name,
+            self.notification_id_index_name,
+            self.tracking_table_name,
+            *view_table.TABLES,
+            view_table.HISTORY_CLOSED_INDEX,
+            owner_table.TABLE,
+        )
+
+    def _all_made(self) -> bool:
+        # The library's insert function is left out: trueup never enables the library's
+        # database functions, so nothing calls it.
+        relations = self.made_relations()
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                _MADE,
+                {
+                    "schema": self.datastore.schema,
+                    "relations": list(relations),
+                    "count": len(relations),
+                    "type": self.stored_event_type_name,
+                },
+            )
+            row = cursor.fetchone()
+        return bool(row and row["made"])
+
     def _insert_stored_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> None:
@@ -81,3 +119,14 @@ class SingleAttemptPostgresRecorder(PostgresProcessRecorder):
             self._insert_tracking(curs, tracking)
         for views in kwargs.get("views", ()):
             view_table.write(curs, self.view_statements, views)
+
+
+# Whether the schema holds every relation named and the library's composite type.
+_MADE = (
+    "SELECT (SELECT count(*) FROM pg_catalog.pg_class c "
+    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE n.nspname = %(schema)s AND c.relname = ANY(%(relations)s)) = %(count)s "
+    "AND EXISTS (SELECT 1 FROM pg_catalog.pg_type t "
+    "JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace "
+    "WHERE n.nspname = %(schema)s AND t.typname = %(type)s) AS made"
+)

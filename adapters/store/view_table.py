@@ -29,6 +29,7 @@ RECENT_TABLE = "trueup_recent"
 FORMAT_TABLE = "trueup_views_format"
 HISTORY_TABLE = "trueup_history"
 TABLES = (ACCOUNT_TABLE, SYMBOL_TABLE, RECENT_TABLE, FORMAT_TABLE, HISTORY_TABLE)
+HISTORY_CLOSED_INDEX = f"{HISTORY_TABLE}_closed"
 # (partition, venue, account, category, symbol, position_idx, number, opened_at, closed_at,
 # body): one closed lifecycle.
 HistoryRow = tuple[int, str, str, str, str, int, int, int, int, bytes]
@@ -135,7 +136,7 @@ def sql_statements(table: Any, placeholder: str, blob: str, bigint: str) -> Stat
         f"opened_at {bigint} NOT NULL, closed_at {bigint} NOT NULL, body {blob} NOT NULL, "
         "PRIMARY KEY (venue, account, category, symbol, position_idx, number))",
         # An index's name takes no schema: it lives in its table's.
-        f"CREATE INDEX IF NOT EXISTS {HISTORY_TABLE}_closed ON {history} (closed_at)",
+        f"CREATE INDEX IF NOT EXISTS {HISTORY_CLOSED_INDEX} ON {history} (closed_at)",
     )
     return Statements(
         create=create,
