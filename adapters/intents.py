@@ -9,7 +9,7 @@ from collections.abc import Callable
 from trueup.adapters.envelope import Envelope
 from trueup.adapters.payload import Payload
 from trueup.adapters.wire_errors import UnknownInput
-from trueup.domain.errors import MalformedInput, shown
+from trueup.domain.errors import shown
 from trueup.domain.events import (
     MODES,
     PURPOSES,
@@ -37,9 +37,7 @@ def _account_mode(envelope: Envelope, data: Payload) -> InputEvent:
 
 def _position_opened(envelope: Envelope, data: Payload) -> InputEvent:
     mode: Mode = data.choice("mode", MODES)  # type: ignore[assignment]
-    position_idx = data.integer("position_idx") if data.has("position_idx") else 0
-    if position_idx not in (0, 1, 2):
-        raise MalformedInput(f"{data.where}.position_idx: must be 0, 1 or 2")
+    position_idx = data.position_idx("position_idx") if data.has("position_idx") else 0
     return LocalPositionOpened(
         **envelope.header(),
         position_id=data.name("position_id"),

@@ -16,6 +16,7 @@ from trueup.adapters.decimals import (
 )
 from trueup.domain.bounds import MAX_WIRE_INTEGER, name_fault
 from trueup.domain.errors import MalformedInput, shown
+from trueup.domain.keys import POSITION_IDXS
 
 T = TypeVar("T")
 # Names already found sane: a line names the same account and symbols as the last, and the
@@ -101,6 +102,14 @@ class Payload:
         if type(value) is int and -MAX_WIRE_INTEGER <= value <= MAX_WIRE_INTEGER:
             return value
         return to_integer(value, self._path(name))
+
+    def position_idx(self, name: str) -> int:
+        """A position's leg: 0, 1 or 2 (domain/keys.py), and never a number no store's
+        column holds (a PostgreSQL INTEGER is 32 bits)."""
+        value = self.integer(name)
+        if value not in POSITION_IDXS:
+            raise MalformedInput(f"{self._path(name)}: must be 0, 1 or 2, got {shown(value)}")
+        return value
 
     def optional_integer(self, name: str) -> int | None:
         value = self.fields.get(name)

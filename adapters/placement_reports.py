@@ -61,13 +61,10 @@ def decode(envelope: Envelope, data: Payload) -> OrderPlacementReported:
 
 
 def _opens(data: Payload) -> LegOpening:
-    position_idx = data.integer("position_idx")
-    if position_idx not in (0, 1, 2):
-        raise MalformedInput(f"{data.where}.position_idx: must be 0, 1 or 2")
     return LegOpening(
         position_id=data.name("position_id"),
         category=data.name("category"),
-        position_idx=position_idx,
+        position_idx=data.position_idx("position_idx"),
         side=data.choice_of("side", LEG_SIDES),
     )
 

@@ -13,6 +13,11 @@ TRUEUP_NAMESPACE = UUID("6f1d7c1e-3a4b-5c8d-9e0f-1a2b3c4d5e6f")
 _NAMESPACE_BYTES = TRUEUP_NAMESPACE.bytes
 
 
+# A position's leg: 0 in one-way mode, 1 and 2 hedge mode's long and short (Bybit's
+# positionIdx; Aster's positionSide BOTH, LONG and SHORT): no venue trueup reads has another.
+POSITION_IDXS = (0, 1, 2)
+
+
 class PositionKey(NamedTuple):
     """The exchange's identity of a position (hedge mode: idx 1 long, 2 short; one-way: 0)."""
 

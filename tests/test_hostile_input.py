@@ -14,6 +14,7 @@ import orjson
 import pytest
 from msgspec.structs import replace
 
+from tests.inputs import execution_frame, order_frame
 from trueup.adapters.aster import messages as aster
 from trueup.adapters.bybit import messages
 from trueup.adapters.capture import decode_line
@@ -112,6 +113,8 @@ HOSTILE: dict[str, bytes] = {
     "size of 33 digits": orjson.dumps(with_item(position_frame(T0), size="9" * 33)),
     "hyperliquid szi 1e999999999": orjson.dumps(hyperliquid_state(T0, "1e999999999")),
     "negative size": orjson.dumps(with_item(position_frame(T0), size="-0.3")),
+    "positionIdx of no position mode": orjson.dumps(with_item(position_frame(T0), positionIdx=3)),
+    "positionIdx beyond 32 bits": orjson.dumps(with_item(position_frame(T0), positionIdx=2**40)),
     "aster positionAmt 1e999999999": orjson.dumps(aster_position_risk(T0, "1e999999999", T0)),
     "aster updateTime in year 10000": orjson.dumps(
         aster_position_risk(T0, "1", 253_402_300_800_000)
@@ -188,6 +191,32 @@ def test_after_a_hostile_line_every_read_command_still_works(
     ):
         assert main(["--store", store, *command]) in (0, 1), command
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_leg_beyond_32_bits_never_stalls_the_projection(
+    store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An order on a positionIdx of 2**40, filled and closed, was stored, and its closed
+    lifecycle's history row could not be written to PostgreSQL's INTEGER column: the
+    projection failed at that step, every time it tried. The order is refused instead."""
+    order = order_frame(
+        T0, symbol="ETHUSDT", order_id="o-1", side="Buy", qty="1", status="Filled",
+        updated_time=T0, position_idx=2**40, cum_exec_qty="1",
+    )  # fmt: skip
+    fills = [
+        execution_frame(T0 + 1_000, dict(symbol="ETHUSDT", order_id="o-1", exec_id="a",
+            side="Buy", exec_qty="1", exec_price="3000", exec_time=T0 + 1_000, seq=1)),
+        execution_frame(T0 + 2_000, dict(symbol="ETHUSDT", order_id="o-1", exec_id="b",
+            side="Sell", exec_qty="1", exec_price="3100", exec_time=T0 + 2_000, seq=2,
+            closed_size="1")),
+    ]  # fmt: skip
+    assert ingest(store, tmp_path, [orjson.dumps(r) for r in (order, *fills)]) == 0
+    out = capsys.readouterr().out
+    assert "ingested 3 lines: 2 accepted, 1 rejected" in out
+    assert main(["--store", store, "events", "--type", "InputRejected"]) == 0
+    assert "positionIdx: must be 0, 1 or 2, got 1099511627776" in capsys.readouterr().out
+    assert main(["--store", store, "history"]) == 0
+    assert "ETHUSDT" in capsys.readouterr().out
 
 
 def test_lines_differing_only_in_invalid_bytes_stay_two_inputs(

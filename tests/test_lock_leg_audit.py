@@ -170,7 +170,7 @@ def test_a_replay_from_scratch_gives_the_live_projection(
         ({"position_id": "x" * 201}, "opens.position_id: "),
         ({"position_id": "lock:\x00"}, "opens.position_id: "),
         ({"category": ""}, "opens.category: "),
-        ({"position_idx": 3}, "opens.position_idx: must be 0, 1 or 2"),
+        ({"position_idx": 3}, "opens.position_idx: must be 0, 1 or 2, got 3"),
         ({"side": "FLAT"}, "opens.side: "),
         ("lock:t1:1", "opens: expected an object"),
     ],

@@ -232,7 +232,7 @@ def position_report(item: Payload, category: str | None) -> PositionReport:
     return PositionReport(
         category=category,
         symbol=symbol,
-        position_idx=item.integer("positionIdx"),
+        position_idx=item.position_idx("positionIdx"),
         side=item.choice_of("side", POSITION_SIDES),
         size=item.quantity("size"),
         entry_price=item.optional_decimal(entry),
@@ -268,7 +268,7 @@ def order_report(item: Payload, category: str | None) -> OrderReport:
         venue_order_id=item.text("orderId"),
         client_order_id=item.optional_text("orderLinkId"),
         side=item.choice_of("side", ORDER_SIDES),
-        position_idx=item.integer("positionIdx"),
+        position_idx=item.position_idx("positionIdx"),
         order_type=item.optional_text("orderType"),
         origin=_origin(item),
         # An orderStatus not in Bybit's list would fold as an order that never ends (a LIVE
