@@ -41,7 +41,7 @@ def _position_opened(envelope: Envelope, data: Payload) -> InputEvent:
     return LocalPositionOpened(
         **envelope.header(),
         position_id=data.name("position_id"),
-        category=data.text("category"),
+        category=data.name("category"),
         symbol=data.name("symbol"),
         position_idx=position_idx,
         side=data.choice_of("side", POSITION_SIDES),
@@ -71,7 +71,7 @@ def _order_placed(envelope: Envelope, data: Payload) -> InputEvent:
         **envelope.header(),
         position_id=data.name("position_id"),
         client_order_id=data.name("order_link_id"),
-        category=data.text("category"),
+        category=data.name("category"),
         symbol=data.name("symbol"),
         purpose=purpose,
         side=data.choice_of("side", ORDER_SIDES),

@@ -71,6 +71,10 @@ class Payload:
         _SANE_NAMES.add(value)
         return value
 
+    def optional_name(self, name: str) -> str | None:
+        """A name (as ``name``), or None where the field is absent, null or empty."""
+        return self.name(name) if self.fields.get(name) not in (None, "") else None
+
     def optional_text(self, name: str, default: str = "") -> str:
         value = self.fields.get(name)
         if value is None:

@@ -124,6 +124,33 @@ HOSTILE: dict[str, bytes] = {
     "aster trade id beyond 64 bits": orjson.dumps(aster_fill(T0, t=7)).replace(
         b'"t":7,', b'"t":18446744073709551616,'
     ),
+    # PostgreSQL's text holds no NUL: a name carrying one failed the projection's step.
+    "aster order symbol with a NUL": orjson.dumps(aster_fill(T0, s="BTC\x00USDT")),
+    "bybit category with a NUL": orjson.dumps(with_item(position_frame(T0), category="lin\x00")),
+    "bybit snapshot of a symbol with a NUL": orjson.dumps(
+        messages.capture_rest(
+            T0,
+            ACCOUNT,
+            "/v5/position/list",
+            {"category": "linear", "symbol": "BTC\x00USDT"},
+            messages.rest_ok("linear", [], time=T0),
+        )
+    ),
+    "intent category with a NUL": orjson.dumps(
+        messages.capture_intent(
+            T0,
+            ACCOUNT,
+            {
+                "kind": "position_opened",
+                "position_id": "p-1",
+                "category": "lin\x00ear",
+                "symbol": "BTCUSDT",
+                "side": "Buy",
+                "qty": "1",
+                "mode": "LIVE",
+            },
+        )
+    ),
     "at in year 10000": orjson.dumps({"at": 253_402_300_800_000, "channel": "clock"}),
     "400-digit at": b'{"at": ' + b"9" * 400 + b', "channel": "clock"}',
     "400-digit at as text": b'{"at": "' + b"9" * 400 + b'", "channel": "clock"}',

@@ -272,7 +272,7 @@ def _order(
     original_type = item.optional_text(names.original_type, order_type)
     return OrderReport(
         category=PERP,
-        symbol=item.text(names.symbol),
+        symbol=item.name(names.symbol),
         venue_order_id=str(item.integer(names.order_id)),
         client_order_id=client_order_id,
         side=side(item, names.side),

@@ -135,7 +135,7 @@ def position_snapshot(envelope: Envelope, params: Payload, body: object) -> Posi
     if len(set(keys)) != len(keys):
         raise MalformedInput(f"line.data: a position is listed twice: {keys}")
     # The reply names no server time.
-    page = whole_run(records.PERP, params.optional_text("symbol") or None, envelope.at)
+    page = whole_run(records.PERP, params.optional_name("symbol"), envelope.at)
     return PositionsReported(**envelope.header(), source="rest", reports=reports, snapshot=page)
 
 

@@ -186,15 +186,15 @@ def decode_rest(envelope: Envelope, endpoint: str, params: Payload, body: Payloa
     if ret_code != 0:
         raise ErrorReply(f"retCode {ret_code}: {body.optional_text('retMsg')}", ret_code=ret_code)
     result = body.child("result")
-    category = result.optional_text("category") or params.text("category")
+    category = result.optional_name("category") or params.name("category")
     items = result.items("list")
     header = envelope.header()
     source: Source = "rest"
     if endpoint == "/v5/position/list":
         reports = tuple(position_report(item, category) for item in items)
-        symbol = params.optional_text("symbol") or None
-        settle_coin = params.optional_text("settleCoin") or None
-        base_coin = params.optional_text("baseCoin") or None
+        symbol = params.optional_name("symbol")
+        settle_coin = params.optional_name("settleCoin")
+        base_coin = params.optional_name("baseCoin")
         page = SnapshotPage(
             category=category,
             symbol=symbol,
@@ -222,7 +222,7 @@ def _origin(item: Payload) -> OrderOrigin | None:
 
 def _category(item: Payload, category: str | None) -> str:
     # WebSocket items carry their category; REST items inherit the response's.
-    return item.text("category") if category is None else category
+    return item.name("category") if category is None else category
 
 
 def position_report(item: Payload, category: str | None) -> PositionReport:
