@@ -18,8 +18,10 @@ from tests.fuzz import reads, safety_nets
 from tests.fuzz.crashes import Crash, broken, from_exception
 from trueup.adapters.capture import decode_line
 from trueup.adapters.store import codec
+from trueup.domain.bounds import name_fault
 from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent, InputRejected
+from trueup.domain.keys import POSITION_IDXS
 from trueup.domain.reconciler import Reconciler
 
 SLOW_S = 5.0  # a line (or a session's reads) taking longer is a crash: input that stalls ingest
@@ -93,6 +95,7 @@ class Session:
             lambda: reads.positions(self.reconciler, self.out),
             lambda: reads.audits(self.events, self.out),
             lambda: reads.verdicts(self.reconciler, self.events, self.out),
+            self._check_keys,
         )
         for check in checks:
             with self._stage("reads"):
@@ -180,6 +183,16 @@ class Session:
         else:
             kind = "emitted twice" if seen == state else "emitted id collision"
             self._broken("emitted", kind, event.type, f"{event_id}: {seen!r} and {state!r}")
+
+    def _check_keys(self) -> None:
+        """Every position key the books hold fits both stores' view columns: PostgreSQL's
+        text holds no NUL and its INTEGER 32 bits, where SQLite takes either."""
+        for book in self.reconciler.books.values():
+            for key in book.positions:
+                if name_fault(key.symbol) or name_fault(key.category):
+                    self._broken("fold", "a key's name no store takes", "PositionKey", repr(key))
+                if key.position_idx not in POSITION_IDXS:
+                    self._broken("fold", "a key's leg is not 0, 1 or 2", "PositionKey", repr(key))
 
     # --- recording -------------------------------------------------------------------------
 
