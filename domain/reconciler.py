@@ -21,6 +21,7 @@ its local side is the reconciler's.
 from collections.abc import Callable, Collection, Iterable
 
 from trueup.domain.book import AccountBook, Changed
+from trueup.domain.bounds import name_fault
 from trueup.domain.emitted import Cause, Emitted
 from trueup.domain.events import (
     AccountModeSet,
@@ -29,6 +30,7 @@ from trueup.domain.events import (
     InputRejected,
     NotificationAttempted,
     OrderCancelled,
+    OrderPlacementReported,
     RulesSet,
     StreamConnected,
     StreamDown,
@@ -60,6 +62,8 @@ _NOTIFIED = 2  # NotificationAttempted
 _SETS_MODE = 4  # AccountModeSet
 _RULES = 8  # RulesSet
 _CANCELS = 16  # OrderCancelled
+_PLACEMENT = 32  # OrderPlacementReported
+_RECORDS = _NOTIFIED | _PLACEMENT
 _KINDS: dict[type[InputEvent], int] = {}
 
 
@@ -72,6 +76,7 @@ def _kind(kind: type[InputEvent]) -> int:
             | (_SETS_MODE if issubclass(kind, AccountModeSet) else 0)
             | (_RULES if issubclass(kind, RulesSet) else 0)
             | (_CANCELS if issubclass(kind, OrderCancelled) else 0)
+            | (_PLACEMENT if issubclass(kind, OrderPlacementReported) else 0)
         )
     return found
 
@@ -112,9 +117,7 @@ class Reconciler:
         kind = _KINDS.get(type(event))
         if kind is None:
             kind = _kind(type(event))
-        if kind & _NOTIFIED:
-            # What the notifier told someone changes nothing it told of; and its receive
-            # time must not run the account's timers, or a notification could cause another.
+        if kind & _RECORDS and self._ignored_record(event, kind):
             return []
         # Only a mode set can change its account's mode: the others skip both looks.
         sets_mode = kind & _SETS_MODE
@@ -131,6 +134,18 @@ class Reconciler:
         mode_changed = bool(sets_mode) and mode != self._mode(event)
         self._touch(event, kind, emitted, mode_changed=mode_changed)
         return emitted
+
+    @staticmethod
+    def _ignored_record(event: InputEvent, kind: int) -> bool:
+        """Whether a record of trueup's own (a notification's, a placement's) changes nothing."""
+        if kind & _NOTIFIED:
+            # What the notifier told someone changes nothing it told of; and its receive
+            # time must not run the account's timers, or a notification could cause another.
+            return True
+        # A placement names its event's account as it was: one no other line can name (an
+        # older journal's, a hostile one) makes no book, which no query could ask for and
+        # whose views PostgreSQL's text could not hold.
+        return bool(name_fault(event.venue) or name_fault(event.account))
 
     def _mode(self, event: InputEvent) -> str | None:
         """The mode of the account ``event`` is for, as its book has it."""

@@ -18,6 +18,8 @@ from tests.inputs import execution_frame, order_frame
 from trueup.adapters.aster import messages as aster
 from trueup.adapters.bybit import messages
 from trueup.adapters.capture import decode_line
+from trueup.adapters.store.journal import Journal
+from trueup.application.service import TrueupService
 from trueup.domain.events import PositionsReported
 from trueup.domain.reconciler import Reconciler
 from trueup.domain.rules.can_open_facts import can_open
@@ -244,6 +246,24 @@ def test_a_leg_beyond_32_bits_never_stalls_the_projection(
     assert "positionIdx: must be 0, 1 or 2, got 1099511627776" in capsys.readouterr().out
     assert main(["--store", store, "history"]) == 0
     assert "ETHUSDT" in capsys.readouterr().out
+
+
+def test_a_placement_record_of_an_account_no_other_line_can_name_is_kept_and_makes_no_book(
+    store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Records name their event's account as it was (an older journal's, say): one holding a
+    NUL is stored, yet folded into no book, whose views PostgreSQL's text could not hold."""
+    data = {
+        "trigger_id": "t-1", "decision_id": "0c08d3a0-cc7d-5edd-92c5-9b5c302cec97",
+        "symbol": "BTCUSDT", "client_order_id": "tu-1", "outcome": "accepted",
+    }  # fmt: skip
+    record = {"at": T0, "channel": "placement", "venue": "bybit", "account": "ma\x00in"}
+    good = orjson.dumps(position_frame(T0 + 1_000))
+    assert ingest(store, tmp_path, [orjson.dumps({**record, "data": data}), good]) == 0
+    assert "ingested 2 lines: 2 accepted, 0 rejected" in capsys.readouterr().out
+    with Journal.open(store) as journal:
+        accounts = TrueupService(journal).exchange_freshness(now=T0 + 2_000)
+    assert [(f.venue, f.account) for f in accounts] == [("bybit", ACCOUNT)]
 
 
 def test_lines_differing_only_in_invalid_bytes_stay_two_inputs(
