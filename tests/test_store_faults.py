@@ -34,6 +34,7 @@ from trueup.adapters.store.journal import Appended, Journal
 from trueup.adapters.store.journal_format import FORMAT_ROW, JOURNAL_FORMAT
 from trueup.adapters.store.location import StoreError
 from trueup.adapters.store.redaction import redact
+from trueup.adapters.store.view_table import ViewWrites
 from trueup.application.ingest import Ingestor
 from trueup.domain.keys import account_stream_id
 from trueup.projections.partitions import tracked_position, tracker
@@ -216,6 +217,23 @@ def test_a_writer_that_deadlocks_is_rolled_back_and_tries_again(
         assert appending.result(timeout=60) == Appended(stored=1, duplicates=0)
     said = [r.getMessage() for r in caplog.records if r.name == "trueup.store"]
     assert said and said[0].startswith("journal busy (deadlock detected), retrying in ")
+
+
+def test_a_value_the_store_cannot_hold_is_one_line_and_stores_nothing_of_its_write(
+    postgres_server_url: str,
+) -> None:
+    """What the reads let through must never reach the store unheld (a NUL in a name, a
+    leg beyond 32 bits): should one, it is a StoreError of one line, not a traceback."""
+    writes = ViewWrites("reconciler.00", 0, "views")
+    writes.symbols.append((0, "bybit", "ma\x00in", "BTCUSDT", b"{}"))
+    with fresh_database(postgres_server_url) as url, Journal.open(url) as journal:
+        with pytest.raises(StoreError) as raised:
+            journal.record([], {"reconciler.00": 1}, [writes])
+        assert journal.tracked_position("reconciler.00") == 0
+    assert one_line(raised.value).endswith(
+        "refused a value it cannot hold, and stored nothing of that write: "
+        "PostgreSQL text fields cannot contain NUL (0x00) bytes"
+    )
 
 
 def waits_on(connection: psycopg.Connection[Any], table: str) -> bool:

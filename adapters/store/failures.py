@@ -42,6 +42,7 @@ class _PostgresErrors(NamedTuple):
     busy: _ErrorTypes = ()
     unreachable: _ErrorTypes = ()
     undefined: _ErrorTypes = ()  # a table or column missing
+    refused_value: _ErrorTypes = ()  # a value its column cannot hold
 
 
 def _postgres_errors() -> _PostgresErrors:
@@ -56,6 +57,7 @@ def _postgres_errors() -> _PostgresErrors:
         busy=(psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled, *rolled_back),
         unreachable=(psycopg.OperationalError, psycopg.InterfaceError),
         undefined=(psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn),
+        refused_value=(psycopg.DataError,),
     )
 
 
@@ -91,6 +93,16 @@ def unusable(error: BaseException) -> str | None:
         message = first_line(link)
         if isinstance(link, sqlite3.Error) and any(p in message for p in _UNUSABLE):
             return message
+    return None
+
+
+def refused_value(error: BaseException) -> str | None:
+    """Why the store refused a value it was given (a NUL in PostgreSQL's text, a number too
+    large for its column), if that is what ``error`` is: no retry will store it."""
+    refused: _ErrorTypes = (sqlite3.DataError, *_postgres_errors().refused_value)
+    for link in _chain(error):
+        if isinstance(link, refused):
+            return first_line(link)
     return None
 
 

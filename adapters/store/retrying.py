@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol, TypeVar
 
-from trueup.adapters.store.failures import Outage, outage, unusable
+from trueup.adapters.store.failures import Outage, outage, refused_value, unusable
 from trueup.adapters.store.location import StoreError
 from trueup.adapters.store.redaction import redact
 
@@ -66,6 +66,7 @@ class Retrying:
                 cause = outage(error)
                 if cause is None:
                     self._raise_if_unusable(error)
+                    self._raise_if_refused(error)
                     raise
             now = time.monotonic()
             first_failure = now if first_failure is None else first_failure
@@ -91,6 +92,14 @@ class Retrying:
             pause = min(pause, limit - failing_for_s)
         log.warning("journal %s (%s), retrying in %.1f s", cause.state, reason, pause)
         return pause
+
+    def _raise_if_refused(self, error: Exception) -> None:
+        problem = refused_value(error)
+        if problem is not None:
+            raise StoreError(
+                f"the journal at {self.shown} refused a value it cannot hold, and stored "
+                f"nothing of that write: {redact(problem, self.secrets)}"
+            ) from None
 
     def _raise_if_unusable(self, error: Exception) -> None:
         problem = unusable(error)
