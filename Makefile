@@ -102,11 +102,13 @@ clean:
 
 # The fuzz target, long: LINES mutated capture lines through the whole input path; prints the
 # pace, the counts and every crash class with a minimal reproducer; exit 1 on any crash.
-# SEED=S repeats a run. A brief run of it is part of `make test` (tests/test_fuzz.py).
+# SEED=S repeats a run; STORE=postgresql makes its store trips' journals PostgreSQL databases.
+# A brief run of it is part of `make test` (tests/test_fuzz.py).
 LINES ?= 200000
 .PHONY: fuzz
 fuzz: $(INSTALLED)
-	$(BIN)/python -m tests.fuzz --lines $(LINES) $(if $(SEED),--seed $(SEED))
+	$(BIN)/python -m tests.fuzz --lines $(LINES) $(if $(SEED),--seed $(SEED)) \
+	    $(if $(STORE),--store $(STORE))
 
 # The soak, long: ROUNDS rounds of workers, ingests of each kind and an operator on one journal
 # (STORE=sqlite or postgresql), some killed with -9 or paused at random moments, each judged

@@ -55,6 +55,16 @@ def test_random_loop_with_store_and_audit_trips() -> None:
     assert summary.count.lost == 0
 
 
+def test_random_loop_with_store_and_audit_trips_on_postgresql(postgres_server_url: str) -> None:
+    """What SQLite holds and PostgreSQL cannot (a NUL in text, a number beyond 32 bits)."""
+    with store.on_postgresql(postgres_server_url):
+        summary = harness.run(
+            lines=2_000, seed=8, store_every=1_000, minimise_s=1.0, store_lines=300
+        )
+    assert summary.store_trips >= 2
+    assert not summary.classes, harness.report(summary)
+
+
 def test_a_rule_that_raises_is_a_crash_of_the_fold_named_where_it_broke(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -1,4 +1,6 @@
-"""``python -m tests.fuzz --lines N [--seed S]``: the long fuzz run; exit 1 on any crash.
+"""``python -m tests.fuzz --lines N [--seed S] [--store postgresql]``: the long fuzz run;
+exit 1 on any crash. The store trips' journals are SQLite files, or with ``--store
+postgresql`` databases on TRUEUP_TEST_POSTGRES_URL's server (else a throwaway one).
 
 ``--replay S:K`` prints session K of the run with seed S, as a capture file to ingest.
 """
@@ -6,8 +8,10 @@
 import argparse
 import secrets
 import sys
+from contextlib import ExitStack
 
-from tests.fuzz import harness
+from tests.fuzz import harness, store
+from trueup_simulators.postgres import postgres_server
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,6 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--minimise-s", type=float, default=harness.MINIMISE_S, help="seconds to shrink a crash"
     )
+    parser.add_argument(
+        "--store", choices=("sqlite", "postgresql"), default="sqlite", help="the trips' store"
+    )
     parser.add_argument("--replay", metavar="SEED:SESSION", help="print one session's lines")
     args = parser.parse_args(argv)
     if args.replay:
@@ -28,13 +35,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     seed = args.seed if args.seed is not None else secrets.randbelow(2**32)
     print(f"fuzz: seed {seed} (rerun with --seed {seed})", flush=True)
-    summary = harness.run(
-        args.lines,
-        seed,
-        store_every=args.store_every,
-        minimise_s=args.minimise_s,
-        progress=_progress,
-    )
+    with ExitStack() as trips:
+        if args.store == "postgresql":
+            trips.enter_context(store.on_postgresql(trips.enter_context(postgres_server())))
+        summary = harness.run(
+            args.lines,
+            seed,
+            store_every=args.store_every,
+            minimise_s=args.minimise_s,
+            progress=_progress,
+        )
     print(harness.report(summary))
     return 1 if summary.classes else 0
 

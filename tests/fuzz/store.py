@@ -1,4 +1,5 @@
-"""A session's lines through a real SQLite journal, then the ``trueup`` read commands on it.
+"""A session's lines through a real journal (SQLite's, or with ``on_postgresql`` a new
+PostgreSQL database each), then the ``trueup`` read commands on it.
 
 Ingested as ``trueup ingest`` does (the Ingestor, the projection catching up after each
 batch); read back and compared (the inputs, and the emitted events and views with a
@@ -9,8 +10,9 @@ a journal of their own, each symbol audited both ways (``audit_trip``).
 
 import io
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, redirect_stderr, redirect_stdout
+from functools import partial
 from pathlib import Path
 
 from tests.fuzz import safety_nets
@@ -29,11 +31,35 @@ from trueup.projections.indexed_audit import audit_indexed
 from trueup.projections.reconciliation import ReconciliationProjection
 from trueup.projections.view_reader import ViewReader
 from trueup.runners.cli import main
+from trueup_simulators.postgres import fresh_database
 
 # Inputs per ingest batch, each a step of the projection, its views written: many steps in a
 # round trip, so that a view its state moved without touching is found stale.
 STEP = 97
 ANSWERS = (0, 1, 2)  # yes, no, bad usage: anything else from a read command is a crash
+
+
+@contextmanager
+def _sqlite_journal() -> Iterator[str]:
+    with tempfile.TemporaryDirectory(prefix="trueup-fuzz-") as directory:
+        yield f"sqlite://{Path(directory) / 'journal.db'}"
+
+
+# Where each trip's journal is made: the URL of a new, empty one.
+_new_journal: Callable[[], AbstractContextManager[str]] = _sqlite_journal
+
+
+@contextmanager
+def on_postgresql(server_url: str) -> Iterator[None]:
+    """Every trip meanwhile (the minimiser's too) in a new database on the server: what
+    PostgreSQL cannot hold that SQLite does (a NUL in text, a number beyond 32 bits)."""
+    global _new_journal
+    previous = _new_journal
+    _new_journal = partial(fresh_database, server_url, "trueup_fuzz")
+    try:
+        yield
+    finally:
+        _new_journal = previous
 
 
 def round_trip(lines: list[bytes], with_commands: bool = True) -> list[Crash]:
@@ -44,8 +70,7 @@ def round_trip(lines: list[bytes], with_commands: bool = True) -> list[Crash]:
     except Exception:
         return []  # already a decode crash; nothing to compare the journal with
     safety_nets.keep_logged_errors()
-    with tempfile.TemporaryDirectory(prefix="trueup-fuzz-") as directory:
-        url = f"sqlite://{Path(directory) / 'journal.db'}"
+    with _new_journal() as url:
         crashes = _ingest_and_compare(url, lines, expected)
         if with_commands:
             crashes += _read_commands(url, lines, expected)
@@ -102,9 +127,9 @@ def audit_trip(lines: list[bytes]) -> list[Crash]:
         return []  # already a decode crash
     late = _accounts_with_late_inputs(events)
     crashes: list[Crash] = []
-    with tempfile.TemporaryDirectory(prefix="trueup-fuzz-") as directory:
+    with _new_journal() as url:
         try:
-            with Journal.open(f"sqlite://{Path(directory) / 'journal.db'}") as journal:
+            with Journal.open(url) as journal:
                 journal.append(events)
                 for venue, account, symbol in targets(events):
                     if (venue, account) not in late:
