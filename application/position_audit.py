@@ -40,7 +40,10 @@ def audit_position(
     # Each input folded under the rules recorded before it in the journal, as the reconciler
     # folded it; risk weighed as the rules in force at the instant audited would.
     rules = journal.rules_recorded()
-    index = journal.symbol_history(venue, account, symbol)
+    # The account's clock where an input came stored after later ones, filled as they are
+    # read: the audit's book lets go of what the account's fold let go of then.
+    clocks: dict[int, int] = {}
+    index = journal.symbol_history(venue, account, symbol, clocks)
     if index is not None:
         return audit_indexed(
             venue,
@@ -50,8 +53,9 @@ def audit_position(
             position_idx=position_idx,
             as_of=as_of,
             rules=rules,
+            clocks=clocks,
         )
-    inputs = journal.account_inputs(venue, account, symbol)
+    inputs = journal.account_inputs(venue, account, symbol, clocks)
     return audit(
         venue,
         account,
@@ -60,4 +64,5 @@ def audit_position(
         position_idx=position_idx,
         as_of=as_of,
         rules=rules,
+        clocks=clocks,
     )

@@ -158,7 +158,8 @@ class AccountBook:
         # The legs they opened, by position_id, until forgotten: whether the exchange has
         # shown each on its side (SHOWN), and closed it (FLAT), as the manual-close rule judges.
         self.legs: dict[str, Leg] = {}
-        # The latest input time folded: the book's only sense of time.
+        # The latest instant of the account's inputs (trueup's notification records aside),
+        # folded or only noted (catch_up): the book's only sense of time.
         self.clock = 0
         # What may be forgotten once untouched for forget_after_ms: orders no intent placed,
         # intents (with the order each became) by client_order_id, closed local positions.
@@ -275,8 +276,14 @@ class AccountBook:
             self.heard_from = True
         return changed
 
+    def catch_up(self, at: int) -> None:
+        """Time has passed to ``at`` for the account, with nothing to fold: a tick, a feed's
+        word, or (in a fold of some of its inputs, an audit's) the clock it had reached."""
+        self.clock = max(self.clock, at)
+
     def feed_reconnected(self, at: int, reason: str, stream: str = "") -> None:
         """The feed had to rebuild its stream: noted for freshness, folding nothing."""
+        self.catch_up(at)
         if stream == PRICE_STREAM:
             self.prices_down = None
             return
@@ -287,6 +294,7 @@ class AccountBook:
     def feed_connected(self, at: int, stream: str = "") -> None:
         """A new run has the stream up: no longer down, but what no run heard before it is
         unknown until its re-sync, as after a reconnect (only no reconnect is noted)."""
+        self.catch_up(at)
         if stream == PRICE_STREAM:
             self.prices_down = None
             return
@@ -297,6 +305,7 @@ class AccountBook:
         """The feed's stream died (the first word of it, until it is back), folding nothing.
 
         The price stream is apart: without prices the positions are still seen."""
+        self.catch_up(at)
         if stream == PRICE_STREAM:
             if self.prices_down is None:
                 self.prices_down = (at, reason)

@@ -510,6 +510,12 @@ class NotificationAttempted(InputEvent, frozen=True, kw_only=True):
         return ()
 
 
+def moves_clock(event: InputEvent) -> bool:
+    """Whether an input moves its account's clock (domain/book.py): all do but trueup's
+    notification records, which change nothing of what they tell of."""
+    return type(event) is not NotificationAttempted
+
+
 INPUT_EVENT_TYPES: tuple[type[InputEvent], ...] = (
     PositionsReported,
     OrdersReported,

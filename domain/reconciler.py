@@ -199,7 +199,11 @@ class Reconciler:
                 emitted += self._guarded(account, cause, self._rejudge)
             return emitted
         if isinstance(event, ClockTicked):
-            # A tick for one account runs its timers; one naming no account, everyone's.
+            # A tick for one account moves its clock, as every input of the account does
+            # (the journal keeps that clock for the audit), and runs its timers; one naming
+            # no account runs everyone's.
+            if event.venue:
+                self.book(event.venue, event.account).catch_up(event.at)
             accounts = [(event.venue, event.account)] if event.venue else sorted(self.books)
             for account in accounts:
                 if account in self.books:

@@ -5,14 +5,20 @@ a position the exchange closed while the trading system held it open is closed o
 side at the input the reconciler closed it on, as `positions` shows it.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from trueup.domain.book import AccountBook
 from trueup.domain.emitted import Emitted
-from trueup.domain.events import InputEvent, PositionReport, PositionsReported, PricesReported
+from trueup.domain.events import (
+    InputEvent,
+    PositionReport,
+    PositionsReported,
+    PricesReported,
+    moves_clock,
+)
 from trueup.domain.keys import PositionKey
 from trueup.domain.position import Position
 from trueup.domain.risk import PositionRisk, position_risk
@@ -79,10 +85,12 @@ def audit(
     position_idx: int | None = None,
     as_of: int | None = None,
     rules: RulesInForce | None = None,
+    clocks: Mapping[int, int] | None = None,
 ) -> Audit:
     """Fold the account's inputs (each with its journal position, in journal order), noting
-    each one that changed a key of ``symbol``."""
-    auditor = Auditor(venue, account, symbol, position_idx, as_of, rules=rules)
+    each one that changed a key of ``symbol``; ``clocks``: the account's clock the journal
+    kept with some of them, by position (adapters/store/account_clock.py)."""
+    auditor = Auditor(venue, account, symbol, position_idx, as_of, rules=rules, clocks=clocks)
     for where, event in inputs:
         auditor.take(where, event)
     return auditor.finished()
@@ -92,7 +100,9 @@ class Auditor:
     """An audit under way: folds the events it is given, noting each change to a key of the
     symbol audited (of its ``position_idx``, if given) made before ``as_of``. Each input is
     folded under the rules recorded before it in the journal, as the reconciler folded it,
-    whatever their instants: an input dated by ``as_of`` puts in force all recorded before it."""
+    whatever their instants: an input dated by ``as_of`` puts in force all recorded before it.
+    Before an input stored after later ones, its book catches up to the account's clock then
+    (``clocks``), as the account's fold had, so that both let go of the same."""
 
     def __init__(
         self,
@@ -103,8 +113,10 @@ class Auditor:
         as_of: int | None,
         *,
         rules: RulesInForce | None = None,
+        clocks: Mapping[int, int] | None = None,
     ) -> None:
         self._rules_in_force = rules or RulesInForce()
+        self._clocks = clocks if clocks is not None else {}
         # Its timeout is set again before each input, to the rules in force then.
         book = AccountBook(venue, account, RuleConfig().pagination_timeout_ms)
         self.result = Audit(symbol, position_idx, as_of, book)
@@ -137,8 +149,8 @@ class Auditor:
         """Fold ``event``, stored at journal position ``where`` (unless after ``as_of``); with
         ``noted`` False, keep no timeline entry for it (an input folded again only to rebuild
         what it left behind)."""
-        if not self.visible(event):
-            return
+        if not self.visible(event) or not moves_clock(event):
+            return  # after the instant audited, or a notification record (no change)
         result = self.result
         book, symbol, position_idx = result.book, result.symbol, result.position_idx
         rules = self.rules_before(where)
@@ -146,6 +158,9 @@ class Auditor:
             self._folded_upto = where
         # As the reconciler does at a RulesSet: a run under way waits the new timeout.
         book.snapshots.timeout_ms = rules.pagination_timeout_ms
+        clock = self._clocks.get(where)
+        if clock is not None:
+            book.catch_up(clock)
         changed = book.apply(event)
         # Those are the inputs' changes; the reconciler's own closes come with them.
         closes = self._closes.take(book, event, changed, rules)

@@ -17,7 +17,7 @@ explains venues and trading systems do not do.
 """
 
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Protocol
 
 from trueup.adapters.store.upcast import coverage
@@ -68,9 +68,11 @@ def audit_indexed(
     position_idx: int | None = None,
     as_of: int | None = None,
     rules: RulesInForce | None = None,
+    clocks: Mapping[int, int] | None = None,
 ) -> Audit:
-    """The audit ``projections.audit.audit`` gives of the account's inputs, from the index."""
-    auditor = Auditor(venue, account, symbol, position_idx, as_of, rules=rules)
+    """The audit ``projections.audit.audit`` gives of the account's inputs, from the index
+    (``clocks`` as that takes them, filled as the index is read)."""
+    auditor = Auditor(venue, account, symbol, position_idx, as_of, rules=rules, clocks=clocks)
     _Walk(auditor, index).run()
     return auditor.finished()
 

@@ -38,6 +38,7 @@ from trueup.adapters.hyperliquid import messages as hl_messages
 from trueup.adapters.hyperliquid import wire as hl_wire
 from trueup.adapters.market_data import capture_market
 from trueup.adapters.store import codec
+from trueup.adapters.store.account_clock import with_clock
 from trueup.domain.emitted import (
     EMITTED_TYPES,
     Emitted,
@@ -692,6 +693,12 @@ def test_inputs_beyond_the_sample_match_their_schemas_too(record: JSON) -> None:
 @pytest.mark.parametrize("line", ALL_LINES)
 def test_the_stored_form_of_every_input_event_matches_the_schema_of_its_type(line: bytes) -> None:
     stored = codec.as_json(decode_line(line))
+    assert_valid(f"events/{stored['type']}.schema.json", stored)
+
+
+def test_a_stored_form_keeping_the_accounts_clock_matches_the_schema_of_its_type() -> None:
+    event = decode_line(LINES[0])
+    stored = orjson.loads(with_clock(codec.encode(event), event.at + 60_000))
     assert_valid(f"events/{stored['type']}.schema.json", stored)
 
 

@@ -27,6 +27,7 @@ import orjson
 from eventsourcing.persistence import IntegrityError, Notification, StoredEvent, Tracking
 
 from trueup.adapters.store import codec
+from trueup.adapters.store.account_clock import clock_after, stored_clock, with_clock
 from trueup.adapters.store.backend import Backend
 from trueup.adapters.store.input_pages import Page, PageRow, key_reader, page_reader
 from trueup.adapters.store.journal_format import (
@@ -51,11 +52,7 @@ from trueup.adapters.store.symbol_inputs import SymbolInputs
 from trueup.adapters.store.unreadable import Row, Unreadable, undecodable_input
 from trueup.adapters.store.view_table import Recent, RecentKind, ViewTable, ViewWrites
 from trueup.domain.emitted import Emitted
-from trueup.domain.events import (
-    InputEvent,
-    InputRejected,
-    RulesSet,
-)
+from trueup.domain.events import InputEvent, InputRejected, RulesSet, moves_clock
 from trueup.domain.keys import account_stream_id, rules_stream_id
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.in_force import Recorded, RulesInForce
@@ -127,7 +124,8 @@ class Journal:
         self.recorder = backend.recorder
         self._readers()
         self._retrying = Retrying(self, shown_as, give_up_after_s, secrets)
-        self._heads: dict[UUID, int] = {}
+        # Each stream's last version and the account's clock after it (account_clock.py).
+        self._heads: dict[UUID, tuple[int, int]] = {}
         # What this process's index rows have declared already (audit_index.Declared).
         self._declared: Declared = set()
         # Whether the markers are keyed by time (journal_format.py); known at the first append.
@@ -466,9 +464,10 @@ class Journal:
 
     def _stored(
         self, events: Sequence[InputEvent]
-    ) -> tuple[list[StoredEvent], list[OwnerRow], dict[UUID, int], "Declared"]:
-        """The rows for a batch, its owner rows, the stream heads once they are in, and what
-        its index rows declare for the first time."""
+    ) -> tuple[list[StoredEvent], list[OwnerRow], dict[UUID, tuple[int, int]], "Declared"]:
+        """The rows for a batch, its owner rows, the stream heads once they are in (each with
+        the account's clock after it: account_clock.py), and what its index rows declare
+        for the first time."""
         from trueup.adapters.store.audit_index import Placed, index_rows, owners_needed
 
         heads = dict(self._heads)
@@ -479,13 +478,15 @@ class Journal:
         topics = codec.TOPICS
         # Each stream the batch writes to (an account's, by venue and account: a UUID's hash
         # is Python's own, asked for each input; None for the rules', which bear on every
-        # account), as [stream, the owner its rows name, its markers' head, its last version].
+        # account), as [stream, the owner its rows name, its markers' head, its last version,
+        # the account's clock after it].
         keys = [None if isinstance(e, RulesSet) else (e.venue, e.account) for e in events]
         streams: dict[tuple[str, str] | None, list[Any]] = {}
         for key in dict.fromkeys(keys):
             stream = rules_stream_id() if key is None else self._account_stream(key)
             owner = self._stream_hex(stream) if as_text else stream
-            streams[key] = [stream, owner, self._marker_head(stream), heads.get(stream)]
+            head = heads.get(stream, (None, 0))
+            streams[key] = [stream, owner, self._marker_head(stream), *head]
         # The heads not known yet (a stream new to this process, or after a clash), in one
         # query for the batch: not one per stream.
         unknown = [found[0] for found in streams.values() if found[3] is None]
@@ -493,7 +494,8 @@ class Journal:
             read = self._read_heads(unknown)
             for found in streams.values():
                 if found[3] is None:
-                    found[3] = read.get(found[0], 0)
+                    version, state = read.get(found[0], (0, b""))
+                    found[3], found[4] = version, clock_after(state) if state else 0
         for event, key in zip(events, keys, strict=True):
             found = streams[key]
             version = found[3] = found[3] + 1
@@ -502,11 +504,16 @@ class Journal:
             stored.append(_stored_row(key_of, 1, MARKER_TOPIC, marker))
             symbols = event.symbols  # a property that builds its tuple: asked for once
             state = codec.encode_naming(event, symbols)
-            stored.append(_stored_row(found[1], version, topics[event.type], state))
             if key is not None:  # the rules' stream is no account's
+                at, clock = event.at, found[4]
+                if at > clock and moves_clock(event):
+                    found[4] = clock = at
+                if clock != at:  # stored after later inputs, or a record that moves no clock
+                    state = with_clock(state, clock)
                 placed.append(_new_tuple(Placed, (event, found[0], version, symbols)))
-        for stream, _, _, version in streams.values():
-            heads[stream] = version
+            stored.append(_stored_row(found[1], version, topics[event.type], state))
+        for stream, _, _, version, clock in streams.values():
+            heads[stream] = (version, clock)
         # Read after the heads: whatever came before our versions is in by now.
         index = index_rows(placed, self._owners(owners_needed(placed)), self._declared)
         return stored + index.rows, index.owner_rows, heads, index.declared
@@ -625,28 +632,51 @@ class Journal:
             yield event
 
     def account_inputs(
-        self, venue: str, account: str, symbol: str | None = None
+        self,
+        venue: str,
+        account: str,
+        symbol: str | None = None,
+        clocks: dict[int, int] | None = None,
     ) -> Iterator[tuple[int, InputEvent]]:
         """``account_events``, each with its position in the journal. With ``symbol``, the
         orders placed for a position opened for it are among them, whatever symbol they
-        spell, and those placed before its first opening was for it (symbol_inputs.py)."""
+        spell, and those placed before its first opening was for it (symbol_inputs.py).
+        ``clocks`` takes the account's clock kept with each (account_clock.py)."""
         stream = account_stream_id(venue, account)
-        # Unshared, as the audit index's reads: a read of one account (an audit, a fold) keeps
-        # little of what it decodes, and sharing each value costs a third of its decoding
-        # (read, decode and fold 117,000 -> 150,000 events/s); a worker's reads share.
+        decoded = partial(self._audit_read, stream, venue, account, clocks)
         if symbol is None:
             for row in self._account_rows(stream):
-                event = self._decoded(stream, row.version, row.state, venue, account, shared=False)
+                event = decoded(row)
                 if event is not None:
                     yield row.position, event
             return
-        decoded = partial(self._decoded, stream, venue=venue, account=account, shared=False)
         yield from SymbolInputs(self._account_rows(stream), symbol, decoded)
 
-    def symbol_history(self, venue: str, account: str, symbol: str) -> "IndexedHistory | None":
+    def _audit_read(
+        self,
+        stream: UUID,
+        venue: str,
+        account: str,
+        clocks: dict[int, int] | None,
+        row: StreamRow,
+    ) -> InputEvent | None:
+        """An input as a read of one account decodes it, its clock noted in ``clocks`` by
+        its position. Unshared: a read of one account (an audit, a fold) keeps little of
+        what it decodes, and sharing each value costs a third of its decoding (read, decode
+        and fold 117,000 -> 150,000 events/s); a worker's reads share."""
+        event = self._decoded(stream, row.version, row.state, venue, account, shared=False)
+        if clocks is not None and event is not None:
+            clock = stored_clock(row.state)
+            if clock is not None:
+                clocks[row.position] = clock
+        return event
+
+    def symbol_history(
+        self, venue: str, account: str, symbol: str, clocks: dict[int, int] | None = None
+    ) -> "IndexedHistory | None":
         """The inputs that may concern ``symbol``, found through the audit index; None when
         the account's inputs are not all indexed (an older trueup wrote the first of them):
-        ``account_events`` reads them all then."""
+        ``account_events`` reads them all then. ``clocks`` as ``account_inputs``'."""
         from trueup.adapters.store.indexed_history import IndexedHistory, IndexRows
 
         stream = account_stream_id(venue, account)
@@ -656,9 +686,7 @@ class Journal:
             ),
             back=lambda s, upto, limit: self._retrying(partial(self._read_back, s, upto, limit)),
             versions=lambda s, versions: self._retrying(partial(self._read_chosen, s, versions)),
-            decode=lambda row: self._decoded(
-                stream, row.version, row.state, venue, account, shared=False
-            ),
+            decode=partial(self._audit_read, stream, venue, account, clocks),
         )
         return IndexedHistory.open(rows, stream, symbol)
 

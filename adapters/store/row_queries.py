@@ -33,8 +33,8 @@ class StreamRow(NamedTuple):
 VersionReader = Callable[[UUID, Sequence[int]], list[StreamRow]]
 # (streams) -> [(stream, state)] for every row of each, in no particular order
 StreamsReader = Callable[[Sequence[UUID]], list[tuple[UUID, bytes]]]
-# (streams) -> {stream: its last version}, for those that have rows
-HeadsReader = Callable[[Sequence[UUID]], dict[UUID, int]]
+# (streams) -> {stream: (its last version, that row's state)}, for those that have rows
+HeadsReader = Callable[[Sequence[UUID]], dict[UUID, tuple[int, bytes]]]
 
 LIST_SIZES = (1, 8, 64, 512)  # the longest list one query takes; more go in several
 T = TypeVar("T")
@@ -148,21 +148,21 @@ def _sqlite_streams(recorder: SQLiteAggregateRecorder) -> StreamsReader:
 def _sqlite_heads(recorder: SQLiteAggregateRecorder) -> HeadsReader:
     # A MAX per stream, in a correlated subquery: SQLite finds each at the end of the primary
     # key, where "WHERE originator_id IN (...) GROUP BY" would read every row of each stream.
+    table = recorder.events_table_name
     rows = sqlite_list_reader(
         recorder,
         lambda size: (
             f"WITH wanted(stream) AS (VALUES {','.join(['(?)'] * size)}) "  # noqa: S608 - the library's own table name, and placeholders
-            f"SELECT stream, (SELECT MAX(originator_version) FROM {recorder.events_table_name} "
-            "WHERE originator_id = stream) FROM wanted"
+            f"SELECT stream, originator_version, state FROM wanted JOIN {table} "
+            "ON originator_id = stream AND originator_version = "
+            f"(SELECT MAX(originator_version) FROM {table} WHERE originator_id = stream)"
         ),
     )
 
-    def read(streams: Sequence[UUID]) -> dict[UUID, int]:
+    def read(streams: Sequence[UUID]) -> dict[UUID, tuple[int, bytes]]:
         by_hex = {s.hex: s for s in streams}
         return {
-            by_hex[stream]: version
-            for stream, version in rows(list(by_hex), ())
-            if version is not None
+            by_hex[stream]: (version, state) for stream, version, state in rows(list(by_hex), ())
         }
 
     return read
@@ -226,15 +226,16 @@ def _postgres_heads(recorder: "PostgresAggregateRecorder") -> HeadsReader:
     # GROUP BY would read every row of each stream.
     statement = _postgres_statement(
         recorder,
-        "SELECT stream, (SELECT max(originator_version) FROM {schema}.{table} "
-        "WHERE originator_id = stream) AS version FROM unnest(%s::uuid[]) AS wanted(stream)",
+        "SELECT stream, head.originator_version AS version, head.state "
+        "FROM unnest(%s::uuid[]) AS wanted(stream) CROSS JOIN LATERAL "
+        "(SELECT originator_version, state FROM {schema}.{table} WHERE originator_id = stream "
+        "ORDER BY originator_version DESC LIMIT 1) AS head",
     )
 
-    def read(streams: Sequence[UUID]) -> dict[UUID, int]:
+    def read(streams: Sequence[UUID]) -> dict[UUID, tuple[int, bytes]]:
         return {
-            _uuid(row["stream"]): row["version"]
+            _uuid(row["stream"]): (row["version"], bytes(row["state"]))
             for row in postgres_list_rows(recorder, statement, streams)
-            if row["version"] is not None
         }
 
     return read
@@ -263,12 +264,12 @@ def _generic_streams(recorder: ProcessRecorder) -> StreamsReader:
 
 
 def _generic_heads(recorder: ProcessRecorder) -> HeadsReader:
-    def read(streams: Sequence[UUID]) -> dict[UUID, int]:
-        found: dict[UUID, int] = {}
+    def read(streams: Sequence[UUID]) -> dict[UUID, tuple[int, bytes]]:
+        found: dict[UUID, tuple[int, bytes]] = {}
         for stream in streams:
             last = recorder.select_events(stream, desc=True, limit=1)
             if last:
-                found[stream] = last[0].originator_version
+                found[stream] = (last[0].originator_version, last[0].state)
         return found
 
     return read

@@ -29,7 +29,7 @@ class SymbolInputs:
         self,
         rows: Iterator[StreamRow],
         symbol: str,
-        decoded: Callable[[int, bytes], InputEvent | None],
+        decoded: Callable[[StreamRow], InputEvent | None],
     ) -> None:
         self._rows = rows
         self._symbol = symbol
@@ -67,7 +67,7 @@ class SymbolInputs:
             quoting = codec.is_type(state, PricesReported.type)
             if not (named or opening or quoting or codec.is_type(state, OrderPlaced.type)):
                 continue
-            event = self._decoded(row.version, state)
+            event = self._decoded(row)
             if event is None:
                 continue
             concerns: bool | None = named

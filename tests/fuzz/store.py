@@ -119,21 +119,20 @@ def _compare(
 
 def audit_trip(lines: list[bytes]) -> list[Crash]:
     """One session's lines appended to a fresh journal, then each symbol they name audited
-    through the audit index and by a full read of its account (how an account an older
-    trueup began is audited): the two must show the same."""
+    through the audit index, by a full read of its account (how an account an older trueup
+    began is audited), and by folding every input of the account, as the reconciler does:
+    the three must show the same, inputs stored out of time order or not."""
     try:
         events = list(first_of_each([decode_line(line) for line in lines if line.strip()]))
     except Exception:
         return []  # already a decode crash
-    late = _accounts_with_late_inputs(events)
     crashes: list[Crash] = []
     with _new_journal() as url:
         try:
             with Journal.open(url) as journal:
                 journal.append(events)
                 for venue, account, symbol in targets(events):
-                    if (venue, account) not in late:
-                        crashes += _audits_differ(journal, venue, account, symbol, tuple(lines))
+                    crashes += _audits_differ(journal, venue, account, symbol, tuple(lines))
         except Exception as error:
             crashes.append(from_exception("audit", error, tuple(lines)))
     return crashes
@@ -142,32 +141,22 @@ def audit_trip(lines: list[bytes]) -> list[Crash]:
 def _audits_differ(
     journal: Journal, venue: str, account: str, symbol: str, lines: tuple[bytes, ...]
 ) -> list[Crash]:
-    index = journal.symbol_history(venue, account, symbol)
+    clocks: dict[int, int] = {}
+    index = journal.symbol_history(venue, account, symbol, clocks)
     if index is None:
         return [broken("audit", "no audit index", "journal", f"{venue}/{account}", lines)]
-    indexed = audit_indexed(venue, account, index, symbol=symbol)
-    full = audit(venue, account, journal.account_inputs(venue, account, symbol), symbol=symbol)
-    if _shown(indexed) == _shown(full):
-        return []
-    detail = f"{venue}/{account} {symbol!r}: {indexed.timeline!r:.300} | {full.timeline!r:.300}"
-    invariant = "audit through the index differs from a full read"
-    return [broken("audit", invariant, "audit", detail, lines)]
-
-
-def _accounts_with_late_inputs(events: list[InputEvent]) -> set[tuple[str, str]]:
-    """Accounts with an input dated before one stored ahead of it: their audits are not
-    compared. The book lets go of what has aged out by its clock, the latest instant it has
-    folded: an audit folds only its symbol's inputs, so a late one can find less let go in
-    the audit than in the account's fold (and in one read than in the other)."""
-    clock: dict[tuple[str, str], int] = {}
-    late = set()
-    for event in events:
-        account = (event.venue, event.account)
-        latest = clock.get(account, event.at)
-        if event.at < latest:
-            late.add(account)
-        clock[account] = max(latest, event.at)
-    return late
+    indexed = audit_indexed(venue, account, index, symbol=symbol, clocks=clocks)
+    read = journal.account_inputs(venue, account, symbol, clocks)
+    full = audit(venue, account, read, symbol=symbol, clocks=clocks)
+    everything = audit(venue, account, journal.account_inputs(venue, account), symbol=symbol)
+    found = []
+    for way, result in (("through the index", indexed), ("by a full read", full)):
+        if _shown(result) != _shown(everything):
+            detail = f"{venue}/{account} {symbol!r}: {result.timeline!r:.300}"
+            detail += f" | {everything.timeline!r:.300}"
+            invariant = f"audit {way} differs from the account's fold"
+            found.append(broken("audit", invariant, "audit", detail, lines))
+    return found
 
 
 def _shown(result: Audit) -> tuple[object, ...]:
