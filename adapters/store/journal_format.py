@@ -38,6 +38,10 @@ A hash cannot be turned back into its id, so the rows already stored stay where 
 whether a journal may hold some is recorded in it (OWNERS_ROW) when it is first appended
 to, as for the markers, and an append into one that may reads both places. A trueup of
 format 5 must not append any more, for it would not find the owners filed in the table.
+
+No format was taken for the account's clock that an input stored after later ones keeps
+(account_clock.py): the stored form's last field, which every trueup's read of the event's
+fields passes over. An older trueup appending to the journal stores none, as before it.
 """
 
 from contextlib import suppress
