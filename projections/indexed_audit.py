@@ -9,11 +9,10 @@ it change nothing of it, and are not read. When it comes to have one, the pages 
 on are read, with the refused pages that break their runs; and the run each covering scope
 has under way is rebuilt first from its own pages, so the next page is judged as it was.
 
-A book that forgets nothing folds the same from both. One that lets go of what has finished
-(domain/retention.py) looks for what is due on the inputs this walk skips too, so it may let
-go of a finished order or position one input earlier or later: that shows only if the order
-is reported again as new, or the id reused, about a retention window on, which retention.py
-explains venues and trading systems do not do.
+A book that lets go of what has finished (domain/retention.py) lets go as of fixed sweep
+instants of its clock, so the walk, skipping inputs, lets go where the account's fold did;
+and before an input stored after later ones it catches up to the clock the journal kept
+with it (adapters/store/account_clock.py), which the inputs skipped had moved.
 """
 
 from collections import deque

