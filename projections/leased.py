@@ -103,11 +103,16 @@ class LeasedProjection:
             self.leases[n].release()
 
     def release(self) -> None:
-        """Let every lease go, snapshotting first what whoever takes over would find dear to
-        replay."""
-        if self.projection is not None:
-            self.projection.stop()
-        self.projection = None
+        """Let every lease go once what is processed is recorded, then snapshot what whoever
+        takes over would find dear to replay: they need not wait for it."""
+        projection, self.projection = self.projection, None
+        try:
+            if projection is not None:
+                projection.stop(let_go=self._let_leases_go)
+        finally:
+            self._let_leases_go()  # also when recording failed
+
+    def _let_leases_go(self) -> None:
         for lease in self.leases.values():
             lease.release()
 

@@ -197,11 +197,18 @@ class ReconciliationProjection:
         from there."""
         self._checkpoint(self.partitions.values())
 
-    def stop(self) -> None:
-        """Record what is processed, and snapshot the partitions a restart would find dear to
-        replay: a short run (an ingest of one capture) must not pay for saving all of the
-        state it loaded, when reading its inputs again costs a fraction of that."""
-        self._checkpoint([p for p in self.partitions.values() if p.dear_to_replay()])
+    def stop(self, let_go: Callable[[], object] = lambda: None) -> None:
+        """Record what is processed, call ``let_go`` (which lets the leases go), then snapshot
+        the partitions a restart would find dear to replay: a short run (an ingest of one
+        capture) must not pay for saving all of the state it loaded, when reading its inputs
+        again costs a fraction of that. Whoever takes over need not wait for these
+        snapshots: each replaces only an earlier one."""
+        self._record_deferred()
+        dear = [p for p in self._awake_and_held() if p.dear_to_replay()]
+        let_go()
+        # Of state recorded (its events stored): so the next holder may start from it.
+        for part in dear:
+            self._save(part, unless_later=True)
 
     def remove(self, numbers: Iterable[int]) -> None:
         """Stop running these partitions, their state snapshotted first, so whoever takes
@@ -214,16 +221,22 @@ class ReconciliationProjection:
 
     def _checkpoint(self, parts: Iterable[Partition]) -> None:
         self._record_deferred()
-        for part in parts:
-            if part.reconciler is None:
-                continue  # asleep: its last snapshot, and the inputs after it, still hold
-            if not part.held():
-                continue  # another process runs it now: its snapshots are the ones
-            state = snapshots.dump(Snapshot(part.position, part.reconciler))
-            self.journal.save_snapshot(part.tracker, part.position, state)
-            part.unsaved = part.since_snapshot = 0
-            part.saved_bytes = len(state)
-            part.snapshot_taken = time.monotonic()
+        for part in self._awake_and_held(parts):
+            self._save(part)
+
+    def _awake_and_held(self, parts: Iterable[Partition] | None = None) -> list[Partition]:
+        """Those whose snapshot this process may take: asleep, a partition's last snapshot
+        and the inputs after it still hold; one whose lease is lost is another's to save."""
+        found = self.partitions.values() if parts is None else parts
+        return [p for p in found if p.reconciler is not None and p.held()]
+
+    def _save(self, part: Partition, *, unless_later: bool = False) -> None:
+        assert part.reconciler is not None
+        state = snapshots.dump(Snapshot(part.position, part.reconciler))
+        self.journal.save_snapshot(part.tracker, part.position, state, unless_later=unless_later)
+        part.unsaved = part.since_snapshot = 0
+        part.saved_bytes = len(state)
+        part.snapshot_taken = time.monotonic()
 
     def catch_up(self, appended: Appended | None = None, *, page: int = PAGE) -> list[Emitted]:
         """Process every input stored since the last call; returns what was emitted.

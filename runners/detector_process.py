@@ -26,6 +26,7 @@ from types import TracebackType
 from typing import IO
 
 from trueup.adapters.store.journal import Journal
+from trueup.adapters.store.lease import Lease
 from trueup.application.answers import IngestReport
 from trueup.application.service import TrueupService
 from trueup.projections.partitions import ALL, tracked_position, tracker
@@ -51,8 +52,6 @@ def ingest_beside(service: TrueupService, captures: Iterable[Iterable[bytes]]) -
     """Append the captures while a second process runs the detectors over them; should it
     stop first, the detectors here take over from where it left off."""
     journal = service.journal
-    if journal.url is None:
-        raise ValueError("a detector process needs a journal opened from a store URL")
     start = journal.last_position()
     # As one process counts what its detectors emit: the captures' inputs, and those they
     # find undetected (the rules --rules just recorded, what --no-projections left). Not
@@ -61,7 +60,7 @@ def ingest_beside(service: TrueupService, captures: Iterable[Iterable[bytes]]) -
     # the worker's work, and doing it here as well would cost as much again.
     backlog = journal.input_keys(tracked_position(journal), start)
     ours: set[str] = set()
-    with DetectorProcess(journal.url, journal.give_up_after_s) as detectors:
+    with DetectorProcess(journal) as detectors:
         report = service.ingest(captures, detect=False, on_input=lambda e: ours.add(e.input_id))
         finished = detectors.caught_up(journal, report.last_stored)
         if finished:
@@ -97,24 +96,30 @@ def worth_it(files: list[Path]) -> bool:
 
 def leases_free(journal: Journal) -> bool:
     """Whether no process runs any of the projections (else they detect, as for any ingest)."""
-    leases = journal.leases([tracker(n) for n in ALL])
-    free = True
-    for lease in leases.values():
-        if lease.acquire():
-            lease.release()
-        else:
-            free = False
-    return free
+    return _all_free(journal.leases([tracker(n) for n in ALL]).values())
+
+
+def _all_free(leases: Iterable[Lease]) -> bool:
+    """Whether nobody holds any of these leases: each is taken, and let go again, to see."""
+    for lease in leases:
+        if not lease.acquire():
+            return False
+        lease.release()
+    return True
 
 
 class DetectorProcess:
     """``trueup worker`` on the ingest's journal, started on entry, stopped on exit."""
 
-    def __init__(self, store_url: str, give_up_after_s: float | None = None) -> None:
-        self.store_url = store_url
+    def __init__(self, journal: Journal) -> None:
+        if journal.url is None:
+            raise ValueError("a detector process needs a journal opened from a store URL")
+        self.store_url = journal.url
         # The ingest's --give-up-after: a worker waiting on a busy journal for ever would
         # keep the ingest, waiting for it to catch up, there for ever too.
-        self.give_up_after_s = give_up_after_s
+        self.give_up_after_s = journal.give_up_after_s
+        # The projections' leases, made once: asked whether the worker has let them go.
+        self._leases = list(journal.leases([tracker(n) for n in ALL]).values())
         self._log: IO[bytes] | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._stopping = False
@@ -122,6 +127,7 @@ class DetectorProcess:
         self.failure: str | None = None
 
     def __enter__(self) -> "DetectorProcess":
+        _reap_finishing()
         self._log = tempfile.TemporaryFile()
         # The store by the environment, not the command line: a PostgreSQL URL may hold a
         # password, and any user on the machine can list a process's arguments.
@@ -169,22 +175,40 @@ class DetectorProcess:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        """Stop the worker as SIGTERM stops any: it records what it processed, snapshots
-        what a restart would find dear to replay, and lets its leases go."""
+        """Stop the worker as SIGTERM stops any: it records what it processed, lets its
+        leases go, then snapshots what a restart would find dear to replay. Waited for until
+        it has let its leases go, not for its snapshots: those go on after the ingest."""
         process = self._process
         self.stop()
-        if process is not None and process.poll() is None:
-            try:
-                process.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        if process is not None:
+            self._wait_let_go(process)
         if self._log is not None:
-            if process is not None and process.returncode not in (0, -signal.SIGTERM):
+            if process is not None and process.returncode not in (None, 0, -signal.SIGTERM):
                 self._log.seek(0)
                 said = self._log.read().decode(errors="replace").strip()
                 self.failure = f"{_ended(process.returncode)}; its log ends: {said[-LOG_TAIL:]}"
             self._log.close()
+
+    def _wait_let_go(self, process: "subprocess.Popen[bytes]") -> None:
+        """Until the worker has exited or let every lease go; killed after STOP_TIMEOUT_S."""
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        while process.poll() is None:
+            if _all_free(self._leases):
+                _FINISHING.append(process)  # its snapshots: reaped later, never waited for
+                return
+            if time.monotonic() > deadline:
+                process.kill()
+                process.wait()
+                return
+            time.sleep(POLL_S)
+
+
+# Workers that had let their leases go when their ingest ended, still saving snapshots.
+_FINISHING: list["subprocess.Popen[bytes]"] = []
+
+
+def _reap_finishing() -> None:
+    _FINISHING[:] = [p for p in _FINISHING if p.poll() is None]
 
 
 def _ended(returncode: int | None) -> str:

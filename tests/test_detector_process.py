@@ -19,6 +19,7 @@ from tests.scenarios import busy_session
 from tests.stored_events import by_account, emitted_in, inputs_in
 from trueup.adapters.store import codec
 from trueup.adapters.store.journal import Journal
+from trueup.projections.partitions import partition_of, tracker
 from trueup.projections.reconciliation import ReconciliationProjection
 from trueup.runners import detector_process
 from trueup.runners.cli import main
@@ -64,6 +65,26 @@ def test_an_ingest_beside_a_detector_process_emits_and_says_what_one_process_wou
     # Each account's events are exactly one process's, in its order.
     assert by_account(stored) == by_account(expected)
     assert "emitted" in said
+
+
+def test_an_ingest_waits_for_its_detector_process_to_let_go_not_for_its_snapshots(
+    store_url: str, tmp_path: Path
+) -> None:
+    """The worker lets its leases go once what it processed is recorded, and only then
+    saves its state: the ingest is done at that point, and the snapshots follow."""
+    path = capture(tmp_path, ("alice", "bob"))
+    assert main(["--store", store_url, "ingest", "--detector-process", "always", str(path)]) == 0
+    with Journal.open(store_url) as journal:
+        assert detector_process.leases_free(journal)
+        end = journal.last_position()
+        deadline = time.monotonic() + 30
+        trackers = [tracker(partition_of("bybit", a)) for a in ("alice", "bob")]
+        while not all(journal.load_snapshot(t) for t in trackers):
+            assert time.monotonic() < deadline, "the detector process saved no snapshot"
+            time.sleep(0.05)
+        for name in trackers:
+            saved = journal.load_snapshot(name)
+            assert saved is not None and journal.tracked_position(name) == saved[0] <= end
 
 
 def test_an_ingest_beside_a_detector_process_says_what_its_rules_change_emitted(

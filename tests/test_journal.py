@@ -554,6 +554,20 @@ def test_kept_snapshots_are_found_by_the_start_of_their_tracker_s_name(store_url
         ]
 
 
+def test_a_snapshot_saved_unless_later_never_replaces_a_later_one(journal: Journal) -> None:
+    # A holder that let its leases go saves after whoever took them over may have: the later
+    # snapshot stays. Its own saves, while it holds them, replace whatever was kept.
+    journal.save_snapshot("partition.03", 500, b"taken over")
+    journal.save_snapshot("partition.03", 400, b"let go", unless_later=True)
+    assert journal.load_snapshot("partition.03") == (500, b"taken over")
+    journal.save_snapshot("partition.03", 500, b"let go at the same place", unless_later=True)
+    assert journal.load_snapshot("partition.03") == (500, b"let go at the same place")
+    journal.save_snapshot("partition.04", 400, b"first", unless_later=True)
+    assert journal.load_snapshot("partition.04") == (400, b"first")
+    journal.save_snapshot("partition.03", 300, b"held")
+    assert journal.load_snapshot("partition.03") == (300, b"held")
+
+
 def test_an_appends_rows_are_stored_byte_for_byte_at_positions_in_their_order(
     store_url: str,
 ) -> None:

@@ -29,6 +29,7 @@ from trueup.domain.reconciler import Reconciler
 from trueup.domain.rules.can_open_facts import can_open
 from trueup.domain.vocabulary import OrderSide
 from trueup.projections import reconciliation
+from trueup.projections.leased import LeasedProjection
 from trueup.projections.partitions import partition_of, tracker
 from trueup.projections.positions import position_rows
 from trueup.projections.reconciliation import ReconciliationProjection, replay
@@ -232,6 +233,33 @@ def test_a_clean_stop_saves_only_the_state_a_restart_would_find_dear_to_replay(
     again = journal.load_snapshot(bybit_main)
     assert again is not None and again[0] == saved[0]  # cheaper to read 500 inputs again
     assert journal.tracked_position(bybit_main) == journal.last_position()  # all recorded
+
+
+def test_a_stopping_holder_lets_its_leases_go_before_it_saves_its_snapshots(
+    journal: Journal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whoever takes the partitions over (the next ingest, a standby worker) need not wait
+    while the state is saved: what it saves is recorded already, and replaces no later one."""
+    lines = [line(record) for record in busy_session(1_000, seed=26)]
+    holder = LeasedProjection(journal)
+    Ingestor(journal, after_flush=holder.catch_up).ingest(lines)
+    held = {n for n in holder.held}
+    saving: list[tuple[str, int, bool]] = []
+    save = journal.save_snapshot
+
+    def watched(tracker: str, position: int, state: bytes, *, unless_later: bool = False) -> None:
+        other = LeasedProjection(journal)
+        assert other.take(held) == sorted(held)  # free while it is saved
+        assert journal.tracked_position(tracker) == position  # recorded before let go
+        other.release()
+        saving.append((tracker, position, unless_later))
+        save(tracker, position, state, unless_later=unless_later)
+
+    monkeypatch.setattr(journal, "save_snapshot", watched)
+    holder.release()
+    assert saving and all(unless_later for _, _, unless_later in saving)
+    bybit_main = tracker(partition_of("bybit", "main"))
+    assert bybit_main in [name for name, _, _ in saving]
 
 
 def test_dear_to_replay_counts_inputs_not_the_journal_positions_markers_and_events_take(

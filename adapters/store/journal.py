@@ -401,9 +401,16 @@ class Journal:
 
         self._retrying(insert)
 
-    def save_snapshot(self, tracker: str, position: int, state: bytes) -> None:
-        """Keep ``state`` as ``tracker``'s snapshot at journal ``position``, replacing the last."""
-        self._retrying(lambda: self._backend.snapshot_table().save(tracker, position, state))
+    def save_snapshot(
+        self, tracker: str, position: int, state: bytes, *, unless_later: bool = False
+    ) -> None:
+        """Keep ``state`` as ``tracker``'s snapshot at journal ``position``, replacing the last
+        (with ``unless_later``, only one taken at or before ``position``)."""
+        self._retrying(
+            lambda: self._backend.snapshot_table().save(
+                tracker, position, state, unless_later=unless_later
+            )
+        )
 
     def load_snapshot(self, tracker: str) -> tuple[int, bytes] | None:
         """``tracker``'s last snapshot and the journal position it was taken at, if any."""

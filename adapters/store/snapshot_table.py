@@ -15,8 +15,11 @@ TABLE = "trueup_snapshots"
 
 
 class SnapshotTable(Protocol):
-    def save(self, tracker: str, position: int, state: bytes) -> None:
-        """Replace ``tracker``'s snapshot with one taken at journal ``position``."""
+    def save(
+        self, tracker: str, position: int, state: bytes, *, unless_later: bool = False
+    ) -> None:
+        """Replace ``tracker``'s snapshot with one taken at journal ``position``; with
+        ``unless_later``, not one taken later (by whoever holds its lease now)."""
 
     def load(self, tracker: str) -> tuple[int, bytes] | None:
         """``tracker``'s snapshot and its position, if it has one."""
@@ -39,13 +42,16 @@ class SQLiteSnapshots:
                 )
             self._made = True
 
-    def save(self, tracker: str, position: int, state: bytes) -> None:
+    def save(
+        self, tracker: str, position: int, state: bytes, *, unless_later: bool = False
+    ) -> None:
         self._make()
+        kept = f" WHERE {TABLE}.position <= excluded.position" if unless_later else ""
         with self._datastore.transaction(commit=True) as cursor:
             cursor.execute(
                 f"INSERT INTO {TABLE} (tracker, position, state) VALUES (?, ?, ?) "  # noqa: S608 - a constant table name
                 "ON CONFLICT (tracker) DO UPDATE SET position = excluded.position, "
-                "state = excluded.state",
+                f"state = excluded.state{kept}",
                 (tracker, position, state),
             )
 
@@ -84,6 +90,9 @@ class PostgresSnapshots:
             "ON CONFLICT (tracker) DO UPDATE SET position = EXCLUDED.position, "
             "state = EXCLUDED.state"
         ).format(table)
+        self._upsert_unless_later = SQL("{} WHERE {}.position <= EXCLUDED.position").format(
+            self._upsert, table
+        )
         self._select = SQL("SELECT position, state FROM {} WHERE tracker = %s").format(table)
         self._names = SQL(
             "SELECT tracker FROM {} WHERE left(tracker, %s) = %s ORDER BY tracker"
@@ -107,10 +116,13 @@ class PostgresSnapshots:
                 raise
         self._made = True
 
-    def save(self, tracker: str, position: int, state: bytes) -> None:
+    def save(
+        self, tracker: str, position: int, state: bytes, *, unless_later: bool = False
+    ) -> None:
         self._make()
+        upsert = self._upsert_unless_later if unless_later else self._upsert
         with self._datastore.transaction(commit=True) as cursor:
-            cursor.execute(self._upsert, (tracker, position, state))
+            cursor.execute(upsert, (tracker, position, state))
 
     def load(self, tracker: str) -> tuple[int, bytes] | None:
         self._make()
