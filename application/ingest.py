@@ -1,7 +1,6 @@
 """Ingest: decode inputs and append them to the journal in batches, the path every input takes."""
 
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from trueup.adapters.capture import decode_line
@@ -52,11 +51,6 @@ class Ingestor:
         self.on_input = on_input
         self.count = IngestCount()
         self._batch: list[InputEvent] = []
-        # While ``ingest`` reads its lines: the thread that stores one batch as the next is
-        # decoded (made at the first full batch), and that batch's store.
-        self._aside: ThreadPoolExecutor | None = None
-        self._storing: Future[Appended] | None = None
-        self._overlapping = False
 
     def add_line(self, line: str | bytes) -> InputEvent:
         event = decode_line(line)
@@ -72,68 +66,24 @@ class Ingestor:
             self.count.accepted += 1
         self._batch.append(event)
         if len(self._batch) >= self.batch_size:
-            if self._overlapping:
-                self._store_aside()
-            else:
-                self.flush()
+            self.flush()
 
     def flush(self) -> None:
-        """Store what was added; ``after_flush`` is told of each batch stored, or of None if
-        there was nothing to store."""
-        told = self._stored_aside()
+        appended = None
         if self._batch:
-            batch, self._batch = self._batch, []
-            self._tell(self.journal.append(batch))
-        elif not told and self.after_flush is not None:
-            self.after_flush(None)
-
-    def ingest(self, lines: Iterable[str | bytes]) -> IngestCount:
-        """Decode and store ``lines``. Beyond the first batch, each is stored on a thread of
-        its own while the next is decoded (sqlite3 and psycopg let go of the interpreter
-        while the store works); its ``after_flush`` runs once it is stored, with nothing
-        else being stored, before the next batch goes."""
-        self._overlapping = True
-        try:
-            for line in lines:
-                # Blank: empty, or whitespace alone. isspace() asks that without the copy
-                # strip() makes of every line (the same whitespace either way).
-                if line and not line.isspace():
-                    self.add_line(line)
-                else:
-                    self.count.blank += 1
-            self.flush()
-        finally:
-            self._overlapping = False
-            self._stop_aside()
-        return self.count
-
-    def _store_aside(self) -> None:
-        """Hand the full batch to the storing thread, once the one before it is stored
-        and told of."""
-        self._stored_aside()
-        batch, self._batch = self._batch, []
-        if self._aside is None:
-            self._aside = ThreadPoolExecutor(1, thread_name_prefix="trueup-store")
-        self._storing = self._aside.submit(self.journal.append, batch)
-
-    def _stored_aside(self) -> bool:
-        """Wait for the batch being stored aside, if one is, and tell of it; whether one was.
-        Its failure is raised here, a batch later than a store in line would raise it."""
-        storing, self._storing = self._storing, None
-        if storing is None:
-            return False
-        self._tell(storing.result())
-        return True
-
-    def _tell(self, appended: Appended) -> None:
-        self.count.duplicates += appended.duplicates
+            appended = self.journal.append(self._batch)
+            self.count.duplicates += appended.duplicates
+            self._batch = []
         if self.after_flush is not None:
             self.after_flush(appended)
 
-    def _stop_aside(self) -> None:
-        """Let the storing thread go, once what it stores is in (after a failure, a batch
-        it had taken is stored though nobody is told: the projection finds it later)."""
-        aside, self._aside = self._aside, None
-        if aside is not None:
-            aside.shutdown(wait=True)
-        self._storing = None
+    def ingest(self, lines: Iterable[str | bytes]) -> IngestCount:
+        for line in lines:
+            # Blank: empty, or whitespace alone. isspace() asks that without the copy strip()
+            # makes of every line (the same whitespace either way, for bytes as for str).
+            if line and not line.isspace():
+                self.add_line(line)
+            else:
+                self.count.blank += 1
+        self.flush()
+        return self.count
