@@ -11,6 +11,7 @@ replays the inputs after it that it had already processed (emitting nothing), wh
 rebuilds exactly the state it had, because the rules are pure.
 """
 
+import logging
 import time
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping
@@ -21,6 +22,7 @@ from eventsourcing.persistence import IntegrityError
 from trueup.adapters.store import codec, snapshots
 from trueup.adapters.store.journal import PAGE, Appended, Journal
 from trueup.adapters.store.lease import Lease
+from trueup.adapters.store.location import StoreError
 from trueup.adapters.store.snapshots import Snapshot
 from trueup.adapters.store.view_table import RecentKind, ViewWrites
 from trueup.domain.emitted import Emitted
@@ -36,6 +38,8 @@ from trueup.projections.partitions import (
     partitions_of,
     tracker,
 )
+
+log = logging.getLogger("trueup.projection")
 
 # Inputs between snapshots: a restart replays about this many at most, or a minute's worth
 # when they come faster (plus what came since the last, if it stopped uncleanly).
@@ -208,7 +212,11 @@ class ReconciliationProjection:
         let_go()
         # Of state recorded (its events stored): so the next holder may start from it.
         for part in dear:
-            self._save(part, unless_later=True)
+            try:
+                self._save(part, unless_later=True)
+            except StoreError as error:
+                log.warning("snapshots not saved at the stop (the next start replays): %s", error)
+                return
 
     def remove(self, numbers: Iterable[int]) -> None:
         """Stop running these partitions, their state snapshotted first, so whoever takes

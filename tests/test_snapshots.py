@@ -4,6 +4,8 @@ only what came after, and gets exactly what a replay from the first input gets."
 import os
 import pickle
 import shutil
+import sqlite3
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from importlib import resources
@@ -17,7 +19,8 @@ from hypothesis import strategies as st
 from tests.inputs import T0, line
 from tests.scenarios import SYMBOLS, busy_session
 from trueup.adapters.capture import decode_line
-from trueup.adapters.store import codec, snapshot_format, snapshots
+from trueup.adapters.store import codec, snapshot_format, snapshot_table, snapshots
+from trueup.adapters.store import journal as journal_module
 from trueup.adapters.store.journal import Journal
 from trueup.adapters.store.snapshot_format import SNAPSHOT_FORMAT, source_digest
 from trueup.adapters.store.snapshots import Snapshot
@@ -33,6 +36,7 @@ from trueup.projections.leased import LeasedProjection
 from trueup.projections.partitions import partition_of, tracker
 from trueup.projections.positions import position_rows
 from trueup.projections.reconciliation import ReconciliationProjection, replay
+from trueup.runners import detector_process
 
 SESSION = [decode_line(line(record)) for record in busy_session(3_000, seed=21)]
 
@@ -260,6 +264,32 @@ def test_a_stopping_holder_lets_its_leases_go_before_it_saves_its_snapshots(
     assert saving and all(unless_later for _, _, unless_later in saving)
     bybit_main = tracker(partition_of("bybit", "main"))
     assert bybit_main in [name for name, _, _ in saving]
+
+
+def test_a_stopping_holder_that_finds_the_store_busy_leaves_its_snapshots_unsaved(
+    store_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Once its leases are let go, a snapshot is a saving for the next start, not a duty:
+    a busy store is waited on briefly, then the stop ends (an ingest's worker must not
+    outlive its ingest for long), and the next start replays from the last one kept."""
+    monkeypatch.setattr(journal_module, "OPTIONAL_WAIT_S", 0.3)
+
+    def busy(*args: object, **kwargs: object) -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+    with Journal.open(store_url) as journal:
+        holder = LeasedProjection(journal)
+        lines = [line(record) for record in busy_session(500, seed=27)]
+        Ingestor(journal, after_flush=holder.catch_up).ingest(lines)
+        for table in (snapshot_table.SQLiteSnapshots, snapshot_table.PostgresSnapshots):
+            monkeypatch.setattr(table, "save", busy)
+        began = time.monotonic()
+        holder.release()
+        assert time.monotonic() - began < 5
+        assert detector_process.leases_free(journal)
+        assert journal.tracked_position(tracker(partition_of("bybit", "main"))) > 0
+        assert journal.load_snapshot(tracker(partition_of("bybit", "main"))) is None
+    assert "snapshots not saved at the stop" in caplog.text
 
 
 def test_dear_to_replay_counts_inputs_not_the_journal_positions_markers_and_events_take(

@@ -70,6 +70,9 @@ DECISION_TOPIC = "trueup.decision"
 APPEND_RACES = 50
 _INPUT_TOPICS = frozenset(codec.TOPICS.values())
 PAGE = 2000
+# How long a write that may be left undone waits out a busy store, at most: a process that
+# has let its leases go and stopping must not linger (an ingest's worker outlives the ingest).
+OPTIONAL_WAIT_S = 5.0
 KEYS_PAGE = 20_000  # inputs' keys read at a time: 32 characters each
 # Rules changes read back at a time, looking for those in force at an instant.
 RULES_PAGE = 50
@@ -124,6 +127,11 @@ class Journal:
         self.recorder = backend.recorder
         self._readers()
         self._retrying = Retrying(self, shown_as, give_up_after_s, secrets)
+        # For what may be left undone: a snapshot saved after its leases were let go.
+        brief = (
+            OPTIONAL_WAIT_S if give_up_after_s is None else min(give_up_after_s, OPTIONAL_WAIT_S)
+        )
+        self._retrying_briefly = Retrying(self, shown_as, brief, secrets)
         # Each stream's last version and the account's clock after it (account_clock.py).
         self._heads: dict[UUID, tuple[int, int]] = {}
         # What this process's index rows have declared already (audit_index.Declared).
@@ -404,9 +412,12 @@ class Journal:
     def save_snapshot(
         self, tracker: str, position: int, state: bytes, *, unless_later: bool = False
     ) -> None:
-        """Keep ``state`` as ``tracker``'s snapshot at journal ``position``, replacing the last
-        (with ``unless_later``, only one taken at or before ``position``)."""
-        self._retrying(
+        """Keep ``state`` as ``tracker``'s snapshot at journal ``position``, replacing the last.
+        With ``unless_later`` (a process that has let its lease go), only one taken at or
+        before ``position``, and a busy store is waited on for OPTIONAL_WAIT_S at most: then
+        StoreError, and the next holder replays from the snapshot kept."""
+        retrying = self._retrying_briefly if unless_later else self._retrying
+        retrying(
             lambda: self._backend.snapshot_table().save(
                 tracker, position, state, unless_later=unless_later
             )
