@@ -71,7 +71,7 @@ APPEND_RACES = 50
 _INPUT_TOPICS = frozenset(codec.TOPICS.values())
 PAGE = 2000
 # How long a write that may be left undone waits out a busy store, at most: a process that
-# has let its leases go and stopping must not linger (an ingest's worker outlives the ingest).
+# stops after letting its leases go must not linger (an ingest's worker outlives its ingest).
 OPTIONAL_WAIT_S = 5.0
 KEYS_PAGE = 20_000  # inputs' keys read at a time: 32 characters each
 # Rules changes read back at a time, looking for those in force at an instant.
