@@ -247,7 +247,7 @@ def test_a_stopping_holder_lets_its_leases_go_before_it_saves_its_snapshots(
     lines = [line(record) for record in busy_session(1_000, seed=26)]
     holder = LeasedProjection(journal)
     Ingestor(journal, after_flush=holder.catch_up).ingest(lines)
-    held = {n for n in holder.held}
+    held = set(holder.held)
     saving: list[tuple[str, int, bool]] = []
     save = journal.save_snapshot
 
