@@ -208,7 +208,7 @@ class ReconciliationProjection:
         again costs a fraction of that. Whoever takes over need not wait for these
         snapshots: each replaces only an earlier one."""
         self._record_deferred()
-        dear = [p for p in self._awake_and_held() if p.dear_to_replay()]
+        dear = [p for p in _saveable(self.partitions.values()) if p.dear_to_replay()]
         let_go()
         # Of state recorded (its events stored): so the next holder may start from it.
         for part in dear:
@@ -229,14 +229,8 @@ class ReconciliationProjection:
 
     def _checkpoint(self, parts: Iterable[Partition]) -> None:
         self._record_deferred()
-        for part in self._awake_and_held(parts):
+        for part in _saveable(parts):
             self._save(part)
-
-    def _awake_and_held(self, parts: Iterable[Partition] | None = None) -> list[Partition]:
-        """Those whose snapshot this process may take: asleep, a partition's last snapshot
-        and the inputs after it still hold; one whose lease is lost is another's to save."""
-        found = self.partitions.values() if parts is None else parts
-        return [p for p in found if p.reconciler is not None and p.held()]
 
     def _save(self, part: Partition, *, unless_later: bool = False) -> None:
         assert part.reconciler is not None
@@ -400,6 +394,12 @@ class ReconciliationProjection:
         for part in parts:
             self.journal.write_views(writes[part.number])
             part.views_format = writes[part.number].format
+
+
+def _saveable(parts: Iterable[Partition]) -> list[Partition]:
+    """Those whose snapshot this process may take: asleep, a partition's last snapshot and
+    the inputs after it still hold; one whose lease is lost is another's to save."""
+    return [p for p in parts if p.reconciler is not None and p.held()]
 
 
 def _of(event: InputEvent | Emitted) -> Account:

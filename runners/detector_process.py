@@ -211,6 +211,7 @@ _FINISHING: list["subprocess.Popen[bytes]"] = []
 
 
 def _reap_finishing() -> None:
+    """Forget those that have exited since (each poll reaps one)."""
     _FINISHING[:] = [p for p in _FINISHING if p.poll() is None]
 
 
