@@ -33,7 +33,8 @@ def audit_position(
 ) -> "Audit":
     """How the position came to be what it is: every input that changed it, and its
     state as of ``as_of`` (now when None). Read through the audit index, so its cost
-    follows the symbol's history; an account an older trueup began, by a full read."""
+    follows the symbol's history; an account an older trueup began, by a full read; a
+    symbol a hostile session tangled with another, by a read of the whole account."""
     from trueup.projections.audit import audit
     from trueup.projections.indexed_audit import audit_indexed
 
@@ -44,7 +45,7 @@ def audit_position(
     # read: the audit's book lets go of what the account's fold let go of then.
     clocks: dict[int, int] = {}
     index = journal.symbol_history(venue, account, symbol, clocks)
-    if index is not None:
+    if index is not None and not index.tangled:
         return audit_indexed(
             venue,
             account,
@@ -55,7 +56,9 @@ def audit_position(
             rules=rules,
             clocks=clocks,
         )
-    inputs = journal.account_inputs(venue, account, symbol, clocks)
+    # A symbol tangled with another (a hostile session's: audit_index.AccountEntry.tangled)
+    # folds every input of the account, as the reconciler did.
+    inputs = journal.account_inputs(venue, account, None if index is not None else symbol, clocks)
     return audit(
         venue,
         account,

@@ -477,11 +477,13 @@ class AccountBook:
         for report in reports:
             # Found by a plain tuple (equal to its OrderKey, and hashed alike): a third of the
             # events are order reports, and only a new order needs a key built.
-            order = orders.get((report.category, report.venue_order_id))  # type: ignore[call-overload]
+            order = orders.get((report.category, report.symbol, report.venue_order_id))  # type: ignore[call-overload]
             if order is None:
                 if self._forgotten_report(report):
                     continue
-                order_key = _new_tuple(OrderKey, (report.category, report.venue_order_id))
+                order_key = _new_tuple(
+                    OrderKey, (report.category, report.symbol, report.venue_order_id)
+                )
                 order = orders[order_key] = Order(order_key)
             else:
                 order_key = order.key
@@ -524,11 +526,11 @@ class AccountBook:
             if not fill.venue_order_id or fill.kind is FUNDING:
                 continue  # a payment, or a settlement: it fills no order
             # As in _order_reports: found by a plain tuple.
-            order = orders.get((fill.category, fill.venue_order_id))  # type: ignore[call-overload]
+            order = orders.get((fill.category, fill.symbol, fill.venue_order_id))  # type: ignore[call-overload]
             if order is None:
                 if 0 < fill.exec_time <= self.forgotten_until:
                     continue  # a fill of an order let go, sent again (see domain/retention.py)
-                order_key = _new_tuple(OrderKey, (fill.category, fill.venue_order_id))
+                order_key = _new_tuple(OrderKey, (fill.category, fill.symbol, fill.venue_order_id))
                 order = orders[order_key] = Order(order_key)
             else:
                 order_key = order.key

@@ -47,7 +47,7 @@ def shown_by(book: "AccountBook", fill: Fill) -> ExitReason | None:
         return ExitReason.STOP_LOSS if placed.purpose == "SL" else None
     origin = fill.origin
     if origin is None or origin is OrderOrigin.CLIENT:  # its order's report may say more
-        order = book.orders.get(order_key_of(fill.category, fill.venue_order_id))
+        order = book.orders.get(order_key_of(fill.category, fill.symbol, fill.venue_order_id))
         origin = (order.origin if order else None) or origin
     if origin is None:
         return ExitReason.MANUAL  # an order the bot never placed: a close by hand

@@ -42,19 +42,24 @@ class LegOpening(Struct, frozen=True, kw_only=True):
 
 
 class OrderKey(NamedTuple):
-    """The exchange's identity of an order."""
+    """The exchange's identity of an order: its id on one instrument. A venue's ids are its
+    own across instruments, so the symbol changes nothing for a venue's reports; a report
+    naming one order's id under another symbol (a hostile line) is another order, which
+    touches only the symbol it names, so an audit of either symbol holds all it folds."""
 
     category: str
+    symbol: str
     venue_order_id: str
 
 
 _new_tuple = tuple.__new__
 
 
-def order_key_of(category: str, venue_order_id: str) -> OrderKey:
-    """``OrderKey(category, venue_order_id)`` at a third of the cost: a NamedTuple's own
-    constructor is Python called from C, and the fold makes one for every report and fill."""
-    return _new_tuple(OrderKey, (category, venue_order_id))
+def order_key_of(category: str, symbol: str, venue_order_id: str) -> OrderKey:
+    """``OrderKey(category, symbol, venue_order_id)`` at a third of the cost: a NamedTuple's
+    own constructor is Python called from C, and the fold makes one for every report and
+    fill."""
+    return _new_tuple(OrderKey, (category, symbol, venue_order_id))
 
 
 # The hex digit at a uuid5's variant (RFC 4122: its top two bits 10) for each the digest has.

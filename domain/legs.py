@@ -32,7 +32,7 @@ def leg_index(book: "AccountBook", fill: Fill) -> int:
     if fill.position_idx is not None:
         return fill.position_idx
     # Found by a plain tuple, equal to its OrderKey: asked for every fill.
-    order: Order | None = book.orders.get((fill.category, fill.venue_order_id))  # type: ignore[call-overload]
+    order: Order | None = book.orders.get((fill.category, fill.symbol, fill.venue_order_id))  # type: ignore[call-overload]
     if order is not None and order.report is not None:
         return order.report.position_idx
     placed = book.placed.get(fill.client_order_id) if fill.client_order_id else None

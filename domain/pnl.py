@@ -932,7 +932,7 @@ def _venue_closed(book: "AccountBook", fill: Fill, before: Decimal | None) -> De
         return closed_size if closed_size < fill.exec_qty else fill.exec_qty
     if fill.realised_pnl:
         return fill.exec_qty
-    order = book.orders.get(order_key_of(fill.category, fill.venue_order_id))
+    order = book.orders.get(order_key_of(fill.category, fill.symbol, fill.venue_order_id))
     report = order.report if order is not None else None
     return fill.exec_qty if report is not None and report.reduce_only else ZERO
 
@@ -978,7 +978,7 @@ def _undone(book: "AccountBook", report: PositionReport, fill: Fill) -> Decimal 
     Else None: the report may count other fills."""
     if report.status == ABSENT or _older(report, fill) or _newer(report, fill):
         return None
-    order = book.orders.get(order_key_of(fill.category, fill.venue_order_id))
+    order = book.orders.get(order_key_of(fill.category, fill.symbol, fill.venue_order_id))
     placed = order.report if order is not None else None
     if placed is None or not placed.status.is_terminal or placed.cum_exec_qty != fill.exec_qty:
         return None

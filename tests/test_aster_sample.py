@@ -88,7 +88,7 @@ def test_the_entry_fills_count_once_though_rest_lists_them_again() -> None:
 
 
 def test_the_liquidation_engines_order_is_known_by_its_client_order_id() -> None:
-    liquidation = BOOK.orders[OrderKey("perp", "2002")]
+    liquidation = BOOK.orders[OrderKey("perp", "ETHUSDT", "2002")]
     assert liquidation.origin is OrderOrigin.LIQUIDATION and liquidation.is_terminal
 
 

@@ -193,7 +193,7 @@ def test_a_trade_update_carries_the_fill_and_the_orders_new_status_together() ->
     assert fill.realised_pnl == Decimal(0) and fill.exec_time == T0 + 4
     assert order.status is OrderStatus.FILLED and order.cum_exec_qty == Decimal("0.5")
     book = fold("aster", ACCOUNT, [event, event])
-    held = book.orders[OrderKey("perp", "7")]
+    held = book.orders[OrderKey("perp", "BTCUSDT", "7")]
     assert held.is_terminal and held.filled_qty == Decimal("0.5") and len(held.fills) == 1
 
 
@@ -201,7 +201,7 @@ def test_a_partial_fill_then_the_rest_counts_each_trade_once_and_ends_the_order(
     first = trade_update(T0 + 1, status="PARTIALLY_FILLED", last_qty="0.2", filled_qty="0.2")
     second = trade_update(T0 + 2, trade_id=71, last_qty="0.3", filled_qty="0.5")
     events = [decode(ws(T0 + 2, second)), decode(ws(T0 + 1, first)), decode(ws(T0 + 3, first))]
-    held = fold("aster", ACCOUNT, events).orders[OrderKey("perp", "7")]
+    held = fold("aster", ACCOUNT, events).orders[OrderKey("perp", "BTCUSDT", "7")]
     assert held.status is OrderStatus.FILLED
     assert held.filled_qty == Decimal("0.5") and sorted(held.fills) == ["70", "71"]
 
@@ -447,7 +447,7 @@ def test_a_trade_told_by_the_stream_and_listed_by_rest_counts_once() -> None:
         decode(ws(T0, trade_update(T0))),
         decode(rest(T0 + 1, "/fapi/v1/userTrades", [trade])),
     ]
-    held = fold("aster", ACCOUNT, events).orders[OrderKey("perp", "7")]
+    held = fold("aster", ACCOUNT, events).orders[OrderKey("perp", "BTCUSDT", "7")]
     assert held.filled_qty == Decimal("0.5") and list(held.fills) == ["70"]
 
 

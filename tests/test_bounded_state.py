@@ -344,7 +344,7 @@ def test_a_late_repeat_of_an_order_no_intent_placed_emits_nothing_new() -> None:
 def test_the_book_lets_go_of_a_finished_order_and_does_not_take_it_back_from_a_repeat() -> None:
     history = entry_filled_and_closed()
     within = fold("bybit", "main", events([*history, wallet(T0 + FORGET_AFTER_MS // 2)]))
-    assert OrderKey("linear", "o-1") in within.orders and "p-1-entry" in within.placed
+    assert OrderKey("linear", "BTCUSDT", "o-1") in within.orders and "p-1-entry" in within.placed
     assert within.local_position("p-1") is not None
     later = [*history, wallet(LATER), history[3], history[4]]  # the report and fill, again
     book = fold("bybit", "main", events(later))
@@ -357,7 +357,7 @@ def test_a_late_fill_counts_once_however_late_it_is() -> None:
     late_fill = execution(T0 + 1_070, "o-1", "p-1-entry", "x-2", qty="0.1")
     # Within the window, a fill of a finished order is counted, and counted once.
     book = fold("bybit", "main", events([*history, late_fill, late_fill]))
-    order = book.orders[OrderKey("linear", "o-1")]
+    order = book.orders[OrderKey("linear", "BTCUSDT", "o-1")]
     assert order.filled_qty == Decimal("0.4") and set(order.fills) == {"x-1", "x-2"}
     # Sent again long after (as Hyperliquid's userFills snapshot does on every subscription):
     # the order was counted and let go, and stays let go.
@@ -368,7 +368,7 @@ def test_a_late_fill_counts_once_however_late_it_is() -> None:
 def test_a_fill_of_an_order_never_reported_is_let_go_too() -> None:
     orphan = execution(T0 + 1_000, "o-7", "", "x-7")
     book = fold("bybit", "main", events([orphan, wallet(T0 + 1_000 + FORGET_AFTER_MS // 2)]))
-    assert OrderKey("linear", "o-7") in book.orders
+    assert OrderKey("linear", "BTCUSDT", "o-7") in book.orders
     book = fold("bybit", "main", events([orphan, wallet(LATER)]))
     assert book.orders == {}
 

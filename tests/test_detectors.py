@@ -203,7 +203,7 @@ def test_each_phase_calls_only_the_detectors_that_take_part_in_it_in_the_account
 
 def test_each_detector_forgets_only_what_the_book_let_go() -> None:
     detectors = AccountDetectors()
-    gone, kept = OrderKey("linear", "o-gone"), OrderKey("linear", "o-kept")
+    gone, kept = OrderKey("linear", "BTCUSDT", "o-gone"), OrderKey("linear", "BTCUSDT", "o-kept")
     orders = detectors.orders
     for order_key in (gone, kept):
         orders.reports[order_key] = ("submitted",)

@@ -14,7 +14,7 @@ from trueup.domain.keys import OrderKey, PositionKey
 from trueup.projections.audit import position_state
 
 BTC = PositionKey("bybit", "main", "linear", "BTCUSDT", 0)
-ORDER = OrderKey("linear", "order-1")
+ORDER = OrderKey("linear", "BTCUSDT", "order-1")
 
 quantities = st.decimals(min_value=Decimal("0.001"), max_value=Decimal("50"), places=3)
 prices = st.decimals(min_value=Decimal("1"), max_value=Decimal("100000"), places=2)
@@ -178,7 +178,7 @@ def test_local_quantities_sum_exactly(qtys: list[Decimal], sells: list[bool]) ->
 # --- Aster: no seq, pushes out of order, fills carried with their orders ------------------
 
 ASTER_BTC = PositionKey("aster", "main", "perp", "BTCUSDT", 0)
-ASTER_ORDER = OrderKey("perp", "7")
+ASTER_ORDER = OrderKey("perp", "BTCUSDT", "7")
 aster_times = st.integers(T0 + 1_000, T0 + 1_010)
 
 

@@ -14,7 +14,7 @@ from trueup.domain.events import ExecutionsReported, InputEvent, InputRejected
 from trueup.domain.keys import OrderKey, PositionKey, order_key_of
 from trueup.domain.vocabulary import ExecutionKind, OrderStatus
 
-ENTRY = OrderKey("linear", "o-1")
+ENTRY = OrderKey("linear", "BTCUSDT", "o-1")
 BTC = PositionKey("bybit", "main", "linear", "BTCUSDT", 0)
 
 
@@ -168,16 +168,17 @@ def test_a_terminal_report_of_an_order_let_go_is_a_replay_but_an_open_one_is_new
     # o-1's Filled sent again, and another order's end stamped before o-1 finished: history.
     replays = [finished[1], sell(an_hour_later, "o-4", "Cancelled", T0 + 1100)]
     book = fold("bybit", "main", [*finished, resting, *replays])
-    assert set(book.orders) == {OrderKey("linear", "o-3")}
+    assert set(book.orders) == {OrderKey("linear", "BTCUSDT", "o-3")}
     assert book.forgotten_until == T0 + 1200
     # An open report is news however old its stamp: a resting order first seen by REST.
     first_seen = sell(an_hour_later, "o-5", "New", T0 + 500)
-    assert (
-        OrderKey("linear", "o-5") in fold("bybit", "main", [*finished, resting, first_seen]).orders
-    )
+    book = fold("bybit", "main", [*finished, resting, first_seen])
+    assert OrderKey("linear", "BTCUSDT", "o-5") in book.orders
 
 
-def test_an_order_reported_under_another_symbol_leaves_the_first_ones_open_orders() -> None:
+def test_an_order_id_reported_under_another_symbol_is_another_order() -> None:
+    # A venue's order never changes instrument: a report of its id under another symbol (a
+    # hostile line) touches only the symbol it names, as its audit reads it.
     first = order_frame(
         T0 + 1_000,
         symbol="BTCUSDT",
@@ -187,7 +188,7 @@ def test_an_order_reported_under_another_symbol_leaves_the_first_ones_open_order
         status="New",
         updated_time=T0 + 1_000,
     )
-    moved = order_frame(
+    other = order_frame(
         T0 + 2_000,
         symbol="ETHUSDT",
         order_id="o-1",
@@ -196,11 +197,12 @@ def test_an_order_reported_under_another_symbol_leaves_the_first_ones_open_order
         status="New",
         updated_time=T0 + 2_000,
     )
-    book = fold("bybit", "main", [accepted(first), accepted(moved)])
+    book = fold("bybit", "main", [accepted(first), accepted(other)])
     btc = book.key("linear", "BTCUSDT", 0)
     eth = book.key("linear", "ETHUSDT", 0)
-    assert book.open_orders_for(btc) == []
+    assert [o.venue_order_id for o in book.open_orders_for(btc)] == ["o-1"]
     assert [o.venue_order_id for o in book.open_orders_for(eth)] == ["o-1"]
+    assert len(book.orders) == 2
 
 
 @settings(max_examples=100, deadline=None)
@@ -297,7 +299,7 @@ def test_a_misspelt_order_status_is_refused_not_folded_as_an_order_that_never_en
 
 
 def test_an_order_key_made_the_quick_way_is_the_key_spelled_out() -> None:
-    made = order_key_of("linear", "o-1")
+    made = order_key_of("linear", "BTCUSDT", "o-1")
     assert made == ENTRY and type(made) is OrderKey
-    assert (made.category, made.venue_order_id) == ("linear", "o-1")
+    assert (made.category, made.symbol, made.venue_order_id) == ("linear", "BTCUSDT", "o-1")
     assert hash(made) == hash(ENTRY)

@@ -379,7 +379,7 @@ class OnHyperliquid:
         """Whether trueup's book has order ``oid`` as placed by ``origin``."""
         with Journal.open(store) as journal:
             book = replay(journal).book(self.venue, self.account)
-        order = book.orders.get(OrderKey(self.category, str(oid)))
+        order = book.orders.get(OrderKey(self.category, self.symbol, str(oid)))
         return order is not None and order.origin is origin
 
     def drop_stream(self) -> None:

@@ -52,6 +52,7 @@ from eventsourcing.persistence import StoredEvent
 
 from trueup.adapters.store.owner_table import OwnerRow
 from trueup.domain.events import (
+    ExecutionsReported,
     InputEvent,
     InputRejected,
     LocalPositionCleaned,
@@ -60,6 +61,7 @@ from trueup.domain.events import (
     LocalPositionResized,
     OrderCancelled,
     OrderPlaced,
+    OrdersReported,
     PositionsReported,
     PricesReported,
 )
@@ -165,22 +167,25 @@ class AccountEntry:
     wide: list[int] = field(default_factory=list)  # bear on every position: account mode
     refused: list[int] = field(default_factory=list)  # refused snapshot pages
     scopes: list[Scope] = field(default_factory=list)
+    tangled: list[str] = field(default_factory=list)  # symbols audited by the whole account
 
     def encode(self) -> bytes:
-        return orjson.dumps(
-            {
-                "from": self.indexed_from,
-                "wide": self.wide,
-                "refused": self.refused,
-                "scopes": [_stored_scope(scope) for scope in self.scopes],
-            }
-        )
+        found: dict[str, Any] = {
+            "from": self.indexed_from,
+            "wide": self.wide,
+            "refused": self.refused,
+            "scopes": [_stored_scope(scope) for scope in self.scopes],
+        }
+        if self.tangled:  # rows of an older trueup have none
+            found["tangled"] = self.tangled
+        return orjson.dumps(found)
 
     @classmethod
     def decode(cls, state: bytes) -> "AccountEntry":
         found: dict[str, Any] = orjson.loads(state)
         scopes = [(s[0], s[1], s[2], s[3] if len(s) > 3 else None) for s in found["scopes"]]
-        return cls(found["from"], found["wide"], found["refused"], scopes)
+        tangled = found.get("tangled", [])
+        return cls(found["from"], found["wide"], found["refused"], scopes, tangled)
 
 
 @dataclass(slots=True)
@@ -257,6 +262,20 @@ def _order_owners(stream: UUID, event: OrderCancelled) -> tuple[Owner, ...]:
     return (order_owner(stream, event.client_order_id),)
 
 
+def _linked_owners(stream: UUID, event: OrdersReported | ExecutionsReported) -> tuple[Owner, ...]:
+    return tuple(order_owner(stream, link) for link in _links(event))
+
+
+def _links(event: OrdersReported | ExecutionsReported) -> dict[str, list[str]]:
+    """The client order ids a report names, each with the symbols it names them under."""
+    links: dict[str, list[str]] = {}
+    records = event.orders + event.fills if isinstance(event, ExecutionsReported) else event.orders
+    for record in records:
+        if record.client_order_id:
+            links.setdefault(record.client_order_id, []).append(record.symbol)
+    return links
+
+
 # The owner rows each type of input needs read. An order placed for a position: whatever
 # symbol it spells, the book ties it to the position by its id (another spelling,
 # ``btcusdt`` or ccxt's, is still that position's).
@@ -267,6 +286,8 @@ _OWNERS_NAMED: dict[type[InputEvent], Callable[[UUID, Any], tuple[Owner, ...]]] 
     LocalPositionCleaned: _position_owners,
     OrderPlaced: _position_owners,
     OrderCancelled: _order_owners,
+    OrdersReported: _linked_owners,
+    ExecutionsReported: _linked_owners,
 }
 
 
@@ -285,6 +306,7 @@ class _AccountBatch:
         self.symbols: dict[str, list[int]] = {}
         self.scopes: dict[Scope, ScopeEntry] = {}
         self.account = AccountEntry()
+        self.tangled: set[str] = set()
         self.owner_rows: list[OwnerRow] = []
         # Owners known before the batch, and those it adds as it goes: an intent is indexed
         # under the symbols its position or order was opened for before it.
@@ -299,10 +321,12 @@ class _AccountBatch:
             self.first = version
         self.last = version
         sort = _SORTS.get(type(event))
-        if sort is None:
-            self._named(symbols, version)
-        else:
+        if sort is not None:
             sort(self, event, version)
+            return
+        self._named(symbols, version)
+        if isinstance(event, OrdersReported | ExecutionsReported):
+            self._linked(event)
 
     def _named(self, symbols: tuple[str, ...] | None, version: int) -> None:
         if symbols is None:  # bears on every position: account mode, and types to come
@@ -314,7 +338,12 @@ class _AccountBatch:
 
     def _opened(self, event: LocalPositionOpened, version: int) -> None:
         owner = position_owner(self.stream, event.position_id)
-        first = not self.owners.get(owner)
+        opened_for = self.owners.get(owner)
+        first = not opened_for
+        if opened_for and event.symbol not in opened_for:
+            # Opened again for another symbol: whether the book heeds it turns on the
+            # position's whole history under the first (held, or let go since).
+            self._tangle({*opened_for, event.symbol})
         symbol = (event.symbol,)
         self._own(owner, symbol, version)
         self._name(symbol, version)
@@ -351,6 +380,19 @@ class _AccountBatch:
 
     def _cancelled(self, event: OrderCancelled, version: int) -> None:
         self._name(self.owners.get(order_owner(self.stream, event.client_order_id), ()), version)
+
+    def _linked(self, event: OrdersReported | ExecutionsReported) -> None:
+        """Reports of an order the bot placed under other symbols than they name: the book
+        ties them to the position it was placed for, whose inputs the symbol's rows cannot
+        hold in full (its other reports, fills naming no order link)."""
+        for link, symbols in _links(event).items():
+            named = self.owners.get(order_owner(self.stream, link))
+            if named and (len(named) > 1 or any(s not in named for s in symbols)):
+                self._tangle({*named, *symbols})
+
+    def _tangle(self, symbols: set[str]) -> None:
+        """Have these symbols audited by a read of the whole account (AccountEntry.tangled)."""
+        self.tangled |= symbols
 
     def _positions(self, event: PositionsReported, version: int) -> None:
         page = event.snapshot
@@ -407,7 +449,8 @@ class _AccountBatch:
             for scope, entry in self.scopes.items()
         ]
         entry = self.account
-        if new or entry.wide or entry.refused:
+        entry.tangled = sorted(self.tangled)
+        if new or entry.wide or entry.refused or entry.tangled:
             rows.append(StoredEvent(account_index_id(stream), last, INDEX_TOPIC, entry.encode()))
         return rows, new
 

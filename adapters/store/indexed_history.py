@@ -63,6 +63,12 @@ class IndexedHistory:
             return None
         return cls(rows, account_stream, symbol, entries)
 
+    @property
+    def tangled(self) -> bool:
+        """Whether the symbol's inputs are tangled with another's (AccountEntry.tangled): only
+        a read of the whole account audits it."""
+        return any(self._symbol in e.tangled for e in self._entries)
+
     def scopes(self) -> list[Scope]:
         return list(dict.fromkeys(s for e in self._entries for s in e.scopes))
 

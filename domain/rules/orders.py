@@ -234,8 +234,12 @@ def _about(
 def _order_keys(event: OrdersReported | ExecutionsReported) -> list[OrderKey]:
     """The orders an order or execution frame names, each once, in the frame's order."""
     if isinstance(event, OrdersReported):
-        keys = [OrderKey(o.category, o.venue_order_id) for o in event.orders]
+        keys = [OrderKey(o.category, o.symbol, o.venue_order_id) for o in event.orders]
     else:
-        keys = [OrderKey(o.category, o.venue_order_id) for o in event.orders]
-        keys += [OrderKey(f.category, f.venue_order_id) for f in event.fills if f.venue_order_id]
+        keys = [OrderKey(o.category, o.symbol, o.venue_order_id) for o in event.orders]
+        keys += [
+            OrderKey(f.category, f.symbol, f.venue_order_id)
+            for f in event.fills
+            if f.venue_order_id
+        ]
     return list(dict.fromkeys(keys))

@@ -22,13 +22,10 @@ from trueup.adapters.capture import decode_line
 from trueup.adapters.store import codec
 from trueup.adapters.store.journal import Journal
 from trueup.application.ingest import IngestCount, Ingestor
+from trueup.application.position_audit import audit_position
 from trueup.domain.emitted import Emitted
 from trueup.domain.events import (
-    ExecutionsReported,
     InputEvent,
-    LocalPositionOpened,
-    OrderPlaced,
-    OrdersReported,
 )
 from trueup.domain.reconciler import Reconciler
 from trueup.projections import view_building, views
@@ -127,21 +124,19 @@ def audit_trip(lines: list[bytes]) -> list[Crash]:
     """One session's lines appended to a fresh journal, then each symbol they name audited
     through the audit index and by a full read of its account (how an account an older
     trueup began is audited): the two must show the same, inputs stored out of time order
-    or not (account_clock.py); and, but where a hostile session ties one symbol's order or
-    position to another's (``_tangled``), what folding every input of the account shows."""
+    or not (account_clock.py); and the audit `trueup audit` gives must show what folding
+    every input of the account shows."""
     try:
         events = list(first_of_each([decode_line(line) for line in lines if line.strip()]))
     except Exception:
         return []  # already a decode crash
-    tangled = _tangled(events)
     crashes: list[Crash] = []
     with _new_journal() as url:
         try:
             with Journal.open(url) as journal:
                 journal.append(events)
                 for target in targets(events):
-                    whole = target not in tangled
-                    crashes += _audits_differ(journal, *target, tuple(lines), whole=whole)
+                    crashes += _audits_differ(journal, *target, tuple(lines))
         except Exception as error:
             crashes.append(from_exception("audit", error, tuple(lines)))
     return crashes
@@ -153,63 +148,31 @@ def _audits_differ(
     account: str,
     symbol: str,
     lines: tuple[bytes, ...],
-    *,
-    whole: bool,
 ) -> list[Crash]:
     clocks: dict[int, int] = {}
     index = journal.symbol_history(venue, account, symbol, clocks)
     if index is None:
         return [broken("audit", "no audit index", "journal", f"{venue}/{account}", lines)]
-    indexed = audit_indexed(venue, account, index, symbol=symbol, clocks=clocks)
+    rules = journal.rules_recorded()
+    indexed = audit_indexed(venue, account, index, symbol=symbol, clocks=clocks, rules=rules)
     read = journal.account_inputs(venue, account, symbol, clocks)
-    audits = {"a full read": audit(venue, account, read, symbol=symbol, clocks=clocks)}
-    if whole:
-        every = journal.account_inputs(venue, account)
-        audits["the account's whole fold"] = audit(venue, account, every, symbol=symbol)
+    full = audit(venue, account, read, symbol=symbol, clocks=clocks, rules=rules)
+    # What `trueup audit` answers (through the index, or the whole account where the index
+    # marks the symbol tangled with another), against every input of the account folded.
+    served = audit_position(journal, venue, account, symbol)
+    every = journal.account_inputs(venue, account)
+    folded = audit(venue, account, every, symbol=symbol, rules=rules)
+    pairs = {
+        "audit through the index differs from a full read": (indexed, full),
+        "the audit differs from the account's whole fold": (served, folded),
+    }
     found = []
-    for way, other in audits.items():
-        if _shown(indexed) != _shown(other):
-            detail = f"{venue}/{account} {symbol!r}: {indexed.timeline!r:.300}"
+    for invariant, (one, other) in pairs.items():
+        if _shown(one) != _shown(other):
+            detail = f"{venue}/{account} {symbol!r}: {one.timeline!r:.300}"
             detail += f" | {other.timeline!r:.300}"
-            invariant = f"audit through the index differs from {way}"
             found.append(broken("audit", invariant, "audit", detail, lines))
     return found
-
-
-def _tangled(events: list[InputEvent]) -> set[tuple[str, str, str]]:
-    """The targets a hostile session ties to another symbol's order or position, which the
-    index files under the symbol their input names where the book folds them into the
-    other's: a report or fill of an order another symbol's (by its venue id, or by its
-    intent's position), a position id opened again for another symbol."""
-    tangled: set[tuple[str, str, str]] = set()
-    orders: dict[tuple[str, str, str, str], str] = {}  # (venue, account, category, id) -> symbol
-    opened: dict[tuple[str, str, str], str] = {}  # (venue, account, position id) -> symbol
-    placed: dict[tuple[str, str, str], str] = {}  # (venue, account, link) -> position id
-
-    def tie(venue: str, account: str, first: str | None, then: str) -> None:
-        if first is not None and first != then:
-            tangled.update({(venue, account, first), (venue, account, then)})
-
-    for e in events:
-        venue, account = e.venue, e.account
-        if isinstance(e, OrderPlaced):
-            placed.setdefault((venue, account, e.client_order_id), e.position_id)
-        elif isinstance(e, LocalPositionOpened):
-            tie(venue, account, opened.get((venue, account, e.position_id)), e.symbol)
-            opened.setdefault((venue, account, e.position_id), e.symbol)
-        if isinstance(e, OrdersReported | ExecutionsReported):
-            for order in e.orders:
-                key = (venue, account, order.category, order.venue_order_id)
-                tie(venue, account, orders.setdefault(key, order.symbol), order.symbol)
-        if isinstance(e, ExecutionsReported):
-            for fill in e.fills:
-                if fill.venue_order_id:  # a payment fills no order
-                    key = (venue, account, fill.category, fill.venue_order_id)
-                    tie(venue, account, orders.setdefault(key, fill.symbol), fill.symbol)
-                position_id = placed.get((venue, account, fill.client_order_id))
-                if position_id is not None:
-                    tie(venue, account, opened.get((venue, account, position_id)), fill.symbol)
-    return tangled
 
 
 def _shown(result: Audit) -> tuple[object, ...]:
