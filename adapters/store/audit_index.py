@@ -53,6 +53,7 @@ from eventsourcing.persistence import StoredEvent
 from trueup.adapters.store.owner_table import OwnerRow
 from trueup.domain.events import (
     ExecutionsReported,
+    Fill,
     InputEvent,
     InputRejected,
     LocalPositionCleaned,
@@ -61,6 +62,7 @@ from trueup.domain.events import (
     LocalPositionResized,
     OrderCancelled,
     OrderPlaced,
+    OrderReport,
     OrdersReported,
     PositionsReported,
     PricesReported,
@@ -107,6 +109,10 @@ class OwnerKind(Enum):
     POSITION = "owner-position"  # a position opened: its symbol
     ORDER = "owner-order"  # an order placed: the symbols it is filed under
     PLACED_FIRST = "placed-first"  # orders placed for a position before it was opened
+
+    # Each member is the one object of its value: hashed by identity, in C, for the owners
+    # every batch looks up (Enum's own hashes its name in Python).
+    __hash__ = object.__hash__
 
 
 _KIND_CODES = {OwnerKind.POSITION: b"\0P", OwnerKind.ORDER: b"\0O", OwnerKind.PLACED_FIRST: b"\0F"}
@@ -263,17 +269,13 @@ def _order_owners(stream: UUID, event: OrderCancelled) -> tuple[Owner, ...]:
 
 
 def _linked_owners(stream: UUID, event: OrdersReported | ExecutionsReported) -> tuple[Owner, ...]:
-    return tuple(order_owner(stream, link) for link in _links(event))
+    links = {r.client_order_id for r in _records(event) if r.client_order_id}
+    return tuple(order_owner(stream, link) for link in links)
 
 
-def _links(event: OrdersReported | ExecutionsReported) -> dict[str, list[str]]:
-    """The client order ids a report names, each with the symbols it names them under."""
-    links: dict[str, list[str]] = {}
-    records = event.orders + event.fills if isinstance(event, ExecutionsReported) else event.orders
-    for record in records:
-        if record.client_order_id:
-            links.setdefault(record.client_order_id, []).append(record.symbol)
-    return links
+def _records(event: OrdersReported | ExecutionsReported) -> tuple[OrderReport | Fill, ...]:
+    """The orders and fills a report names."""
+    return event.orders + event.fills if isinstance(event, ExecutionsReported) else event.orders
 
 
 # The owner rows each type of input needs read. An order placed for a position: whatever
@@ -385,10 +387,13 @@ class _AccountBatch:
         """Reports of an order the bot placed under other symbols than they name: the book
         ties them to the position it was placed for, whose inputs the symbol's rows cannot
         hold in full (its other reports, fills naming no order link)."""
-        for link, symbols in _links(event).items():
-            named = self.owners.get(order_owner(self.stream, link))
-            if named and (len(named) > 1 or any(s not in named for s in symbols)):
-                self._tangle({*named, *symbols})
+        owners, stream = self.owners, self.stream
+        for record in _records(event):
+            link = record.client_order_id
+            if link:
+                named = owners.get(order_owner(stream, link))
+                if named and (len(named) > 1 or record.symbol not in named):
+                    self._tangle({*named, record.symbol})
 
     def _tangle(self, symbols: set[str]) -> None:
         """Have these symbols audited by a read of the whole account (AccountEntry.tangled)."""
