@@ -42,10 +42,10 @@ class LegOpening(Struct, frozen=True, kw_only=True):
 
 
 class OrderKey(NamedTuple):
-    """The exchange's identity of an order: its id on one instrument. A venue's ids are its
-    own across instruments, so the symbol changes nothing for a venue's reports; a report
-    naming one order's id under another symbol (a hostile line) is another order, which
-    touches only the symbol it names, so an audit of either symbol holds all it folds."""
+    """The exchange's identity of an order: its id on one instrument. A venue's order ids are
+    unique across its instruments, so the symbol splits none of its orders; a report naming
+    an order's id under another symbol (a hostile line) is another order, which touches
+    only the symbol it names, so an audit of either symbol reads all that bears on it."""
 
     category: str
     symbol: str
