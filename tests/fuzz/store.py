@@ -24,9 +24,7 @@ from trueup.adapters.store.journal import Journal
 from trueup.application.ingest import IngestCount, Ingestor
 from trueup.application.position_audit import audit_position
 from trueup.domain.emitted import Emitted
-from trueup.domain.events import (
-    InputEvent,
-)
+from trueup.domain.events import InputEvent
 from trueup.domain.reconciler import Reconciler
 from trueup.projections import view_building, views
 from trueup.projections.audit import Audit, audit
