@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+COMPILED := build/mypyc/.built
+DOMAIN_SOURCES := $(shell find domain -name '*.py')
 SAMPLE := samples/bybit-session.jsonl
 RUN_DIR := run
 PORT ?= 8780
@@ -12,9 +14,9 @@ SAMPLE_TRUEUP := $(BIN)/trueup --store $(RUN_DIR)/sample.db
 # The sample's last instant: verdicts are given as of then, not as of today.
 SAMPLE_END := 1762199335000
 
-.PHONY: install run sample test lint typecheck bench clean browser bytecode
+.PHONY: install compiled run sample test lint typecheck bench clean browser bytecode
 
-install: $(INSTALLED)
+install: $(INSTALLED) $(COMPILED)
 
 # trueup, and beside it the simulators the demo, the tests and the benchmarks need: a
 # distribution of their own (simulators/), so that `pip install trueup` ships none of them.
@@ -26,9 +28,23 @@ $(INSTALLED): pyproject.toml simulators/pyproject.toml requirements.lock
 	$(BIN)/pip install --quiet --no-deps -e simulators
 	touch $(INSTALLED)
 
+# The domain compiled to C by mypyc (setup.py), each module beside its source, where Python
+# takes it before the source: made again whenever a source of the domain changes, so that an
+# edit is never hidden behind an older build (tests/conftest.py refuses to run behind one).
+compiled: $(COMPILED)
+
+$(COMPILED): $(INSTALLED) setup.py $(DOMAIN_SOURCES)
+	find domain -name '*.so' -delete
+	@mkdir -p build
+	TRUEUP_USE_MYPYC=1 $(BIN)/python setup.py --quiet build_ext --inplace > build/mypyc.log 2>&1 \
+	    || { cat build/mypyc.log; exit 1; }
+	@# Dated now: setuptools copies each in place with the date it was first built.
+	find domain -name '*.so' -exec touch {} +
+	touch $@
+
 # The demo, with the page of `trueup serve` beside it (the demo's own process detects), which
 # stays up until Ctrl-C.
-run: $(INSTALLED)
+run: $(COMPILED)
 	@mkdir -p $(RUN_DIR) && rm -f $(RUN_DIR)/journal.db*
 	@$(TRUEUP) serve --port $(PORT) --no-projection > $(RUN_DIR)/serve.log 2>&1 & server=$$!; \
 	trap 'kill $$server 2>/dev/null' EXIT; \
@@ -40,7 +56,7 @@ run: $(INSTALLED)
 	wait $$server
 
 # The capture path: a recorded Bybit session ingested, reconciled and audited.
-sample: $(INSTALLED)
+sample: $(COMPILED)
 	@mkdir -p $(RUN_DIR) && rm -f $(RUN_DIR)/sample.db*
 	@echo "== ingest the sample Bybit session; the detectors run as it goes in"
 	$(SAMPLE_TRUEUP) ingest $(SAMPLE)
@@ -60,13 +76,13 @@ sample: $(INSTALLED)
 # process is free. TEST_WORKERS=0 runs it in this one process.
 TEST_WORKERS ?= 2
 
-test: lint $(INSTALLED) browser bytecode
+test: lint $(COMPILED) browser bytecode
 	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist worksteal
 
 # Where writing bytecode is off (PYTHONDONTWRITEBYTECODE, as on the CI machine), each of the
 # suite's trueup processes would compile every module it imports again: compiled once here
 # (measured on the tests that start the most processes: 11 % of their CPU time).
-bytecode: $(INSTALLED)
+bytecode: $(COMPILED)
 	$(BIN)/python -m compileall -q adapters application client domain projections runners \
 	    simulators/trueup_simulators
 
@@ -94,10 +110,11 @@ typecheck: $(INSTALLED)
 	@ln -s ../../simulators/trueup_simulators build/typecheck/trueup_simulators
 	MYPYPATH=build/typecheck $(BIN)/mypy build/typecheck/trueup build/typecheck/trueup_simulators tests bench
 
-bench: $(INSTALLED)
+bench: $(COMPILED)
 	$(BIN)/python -m bench
 
 clean:
+	find domain -name '*.so' -delete
 	rm -rf $(VENV) build $(RUN_DIR) .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
 # The fuzz target, long: LINES mutated capture lines through the whole input path; prints the
@@ -106,7 +123,7 @@ clean:
 # A brief run of it is part of `make test` (tests/test_fuzz.py).
 LINES ?= 200000
 .PHONY: fuzz
-fuzz: $(INSTALLED)
+fuzz: $(COMPILED)
 	$(BIN)/python -m tests.fuzz --lines $(LINES) $(if $(SEED),--seed $(SEED)) \
 	    $(if $(STORE),--store $(STORE))
 
@@ -117,5 +134,5 @@ fuzz: $(INSTALLED)
 ROUNDS ?= 20
 STORE ?= sqlite
 .PHONY: soak
-soak: $(INSTALLED)
+soak: $(COMPILED)
 	$(BIN)/python -m tests.soak --rounds $(ROUNDS) --store $(STORE) $(if $(SEED),--seed $(SEED))

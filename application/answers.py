@@ -5,9 +5,9 @@ from enum import Enum
 from typing import Any
 
 from trueup.adapters.store.journal import Decided
+from trueup.domain.coverage import Coverage
 from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent
-from trueup.domain.snapshots import Coverage
 from trueup.domain.vocabulary import NotificationOutcome
 
 JSON = dict[str, Any]

@@ -43,6 +43,7 @@ from trueup.application.can_open import (
 )
 from trueup.application.following import Following
 from trueup.application.position_audit import SeveralLegs
+from trueup.domain.coverage import Coverage
 from trueup.domain.emitted import Emitted, TriggerRefused
 from trueup.domain.events import (
     InputEvent,
@@ -56,7 +57,6 @@ from trueup.domain.keys import decision_key
 from trueup.domain.pnl import ClosedPosition
 from trueup.domain.rules.can_open import never_seen, stale_view
 from trueup.domain.rules.config import RuleConfig
-from trueup.domain.snapshots import Coverage
 from trueup.domain.triggers.spec import TriggerCommand
 from trueup.domain.vocabulary import NotificationOutcome, PositionSide
 from trueup.projections.ccxt import ccxt_position

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from msgspec import structs
 
+from trueup.domain.coverage import Vouched, coverage_of
 from trueup.domain.events import (
     AccountModeSet,
     ExecutionsReported,
@@ -40,15 +41,7 @@ from trueup.domain.position import LocalPosition, Position
 from trueup.domain.prices import PRICE_STREAM, PriceBook
 from trueup.domain.retention import FORGET_AFTER_MS, NEVER, Forgotten, Retention, sweep_instant
 from trueup.domain.rules.config import RuleConfig
-from trueup.domain.snapshots import (
-    PageOutcome,
-    PageVerdict,
-    Scope,
-    Snapshots,
-    Vouched,
-    coverage_of,
-    scope_of,
-)
+from trueup.domain.snapshots import PageOutcome, PageVerdict, Scope, Snapshots, scope_of
 from trueup.domain.vocabulary import ExecutionKind, OrderAction, OrderStatus, PlacementOutcome
 from trueup.domain.wallet import Wallet
 
@@ -78,54 +71,58 @@ Changed = AbstractSet[PositionKey]
 NOTHING: Changed = frozenset()
 
 
+# What a snapshot keeps of a book (a tuple, not the class's __slots__: compiled by mypyc, a
+# class has none): all of it but its table of bound methods, made again on loading.
+_KEPT = (
+    "_client_ids_by_position",
+    "_forget_after_ms",
+    "_intents_to_forget",
+    "_keys",
+    "_locals_to_forget",
+    "_next_forget",
+    "_open_at",
+    "_orders_to_forget",
+    "_placed_by_purpose",
+    "account",
+    "cancel_requested",
+    "clock",
+    "complete_snapshot_at",
+    "exchange_seen_at",
+    "fold_faults",
+    "forgotten",
+    "forgotten_until",
+    "heard_from",
+    "last_page",
+    "leg_orders",
+    "legs",
+    "local_keys",
+    "mode",
+    "open_orders",
+    "order_keys_by_client_id",
+    "orders",
+    "placed",
+    "pnl",
+    "positions",
+    "prices",
+    "prices_down",
+    "reconnected",
+    "resync_due",
+    "snapshots",
+    "stream_down",
+    "touched",
+    "touched_symbols",
+    "venue",
+    "vouched",
+    "wallet",
+)
+
+
 class AccountBook:
     """Everything trueup knows about one account, folded from its events in arrival order."""
 
     # Slots: every attribute the fold reads or writes is then a fixed offset, not a lookup
     # in the book's own dict. Every attribute set in __init__ is listed here.
-    __slots__ = (
-        "_client_ids_by_position",
-        "_forget_after_ms",
-        "_handlers",
-        "_intents_to_forget",
-        "_keys",
-        "_locals_to_forget",
-        "_next_forget",
-        "_open_at",
-        "_orders_to_forget",
-        "_placed_by_purpose",
-        "account",
-        "cancel_requested",
-        "clock",
-        "complete_snapshot_at",
-        "exchange_seen_at",
-        "fold_faults",
-        "forgotten",
-        "forgotten_until",
-        "heard_from",
-        "last_page",
-        "leg_orders",
-        "legs",
-        "local_keys",
-        "mode",
-        "open_orders",
-        "order_keys_by_client_id",
-        "orders",
-        "placed",
-        "pnl",
-        "positions",
-        "prices",
-        "prices_down",
-        "reconnected",
-        "resync_due",
-        "snapshots",
-        "stream_down",
-        "touched",
-        "touched_symbols",
-        "venue",
-        "vouched",
-        "wallet",
-    )
+    __slots__ = (*_KEPT, "_handlers")
 
     def __init__(
         self,
@@ -227,9 +224,12 @@ class AccountBook:
             OrderPlacementReported: self._placement_reported,
         }
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # As Snapshots (snapshots.py): made by its constructor, then given its state.
+        return AccountBook, (self.venue, self.account), self.__getstate__()
+
     def __getstate__(self) -> dict[str, Any]:
-        # A snapshot keeps the book's state, not its table of bound methods: made again.
-        return {name: getattr(self, name) for name in self.__slots__ if name != "_handlers"}
+        return {name: getattr(self, name) for name in _KEPT}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         for name, value in state.items():

@@ -34,7 +34,7 @@ from trueup.domain.events import (
 from trueup.domain.keys import PositionKey
 from trueup.domain.order import Order
 from trueup.domain.rules.config import RuleConfig
-from trueup.domain.rules.detector import Detector, LetGo
+from trueup.domain.rules.detector import Detector, EventTypes, LetGo
 from trueup.domain.vocabulary import OrderAction, OrderSide, PlacementOutcome
 
 BPS = Decimal(10_000)
@@ -71,16 +71,16 @@ class Entry:
 class EntryPolicy(Detector):
     """The ENTRY orders of one account the policy works, by the bot's client order id."""
 
-    # What on_input acts on (Detector.judges): it returns nothing for any other input.
-    judges = (
-        OrderPlaced,
-        OrderCancelled,
-        OrderPlacementReported,
-        OrdersReported,
-        ExecutionsReported,
-    )
-
     __slots__ = ("entries",)
+
+    def judged(self) -> EventTypes:
+        return (
+            OrderPlaced,
+            OrderCancelled,
+            OrderPlacementReported,
+            OrdersReported,
+            ExecutionsReported,
+        )
 
     def __init__(self) -> None:
         self.entries: dict[str, Entry] = {}

@@ -20,6 +20,7 @@ its local side is the reconciler's.
 
 from collections.abc import Callable, Collection, Iterable
 
+from trueup.domain import retention
 from trueup.domain.book import AccountBook, Changed
 from trueup.domain.bounds import name_fault
 from trueup.domain.emitted import Cause, Emitted
@@ -101,8 +102,10 @@ class Reconciler:
     def book(self, venue: str, account: str) -> AccountBook:
         found = self.books.get((venue, account))
         if found is None:
+            # The window read off its module as each book is made, so that a test can shorten
+            # it for every book, compiled as the reconciler is (setup.py) or not.
             found = self.books[(venue, account)] = AccountBook(
-                venue, account, self.config.pagination_timeout_ms
+                venue, account, self.config.pagination_timeout_ms, retention.FORGET_AFTER_MS
             )
             self.detectors_by_account[(venue, account)] = AccountDetectors()
         return found

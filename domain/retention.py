@@ -68,6 +68,11 @@ class Retention(Generic[K]):
         self._clocks: deque[int] = deque()
         self._newest = -1  # the clock last added to _clocks
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # As Snapshots (snapshots.py): made by its constructor, then given its state.
+        state = {"_last": self._last, "_clocks": self._clocks, "_newest": self._newest}
+        return Retention, (self.window_ms,), state
+
     def touch(self, key: K, clock: int) -> None:
         last = self._last
         last.pop(key, None)

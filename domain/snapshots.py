@@ -6,80 +6,14 @@ from the first request (no cursor) to the last page (no next cursor), was accept
 cursors chain, and the run took no longer than its timeout. Anything else proves nothing.
 """
 
-import re
-from collections.abc import Collection
 from dataclasses import dataclass, field
 from enum import Enum
-from functools import cache
-from typing import NamedTuple
 
 from trueup.domain.events import SnapshotPage
 from trueup.domain.keys import PositionKey
 
 # What one run covers: (category, symbol, settle coin, base coin), as the request asked.
 Scope = tuple[str, str | None, str | None, str | None]
-
-
-class Coverage(NamedTuple):
-    """Which keys a complete snapshot of one scope vouches for: those of its category, and
-    of its symbol where it names one, or with names of one of ``forms`` where the venue's
-    adapter says what the list returns (domain/events.py)."""
-
-    category: str
-    symbol: str | None
-    settle_coin: str | None
-    forms: tuple[str, ...]
-    base_coin: str | None = None
-
-    def covers(self, category: str, symbol: str) -> bool:
-        """Whether the snapshot was asked about the key (``category``, ``symbol``)."""
-        return category == self.category and self.names(symbol)
-
-    def covers_symbol(self, symbol: str, categories: Collection[str]) -> bool:
-        """Whether it covers ``symbol``, held in ``categories`` (none known: by its name)."""
-        return (not categories or self.category in categories) and self.names(symbol)
-
-    def names(self, symbol: str) -> bool:
-        """Whether ``symbol``'s name is one it covers, whatever the category."""
-        if self.symbol is not None:
-            return symbol == self.symbol
-        if self.forms:
-            return any(_form(f).fullmatch(symbol) for f in self.forms)
-        # Unknown forms: a list of one coin's contracts is not all of them, so it covers
-        # none; a list of the whole category (Aster's positionRisk) every one.
-        return self.settle_coin is None and self.base_coin is None
-
-    def described(self) -> str:
-        """What it covers, in words: ``linear USDT-settled contracts``."""
-        if self.symbol is not None:
-            return f"{self.symbol} alone ({self.category})"
-        on = "" if self.base_coin is None else f" on {self.base_coin}"
-        if self.settle_coin is not None:
-            return f"{self.category} {self.settle_coin}-settled contracts{on}"
-        if self.base_coin is not None:
-            return f"{self.category} contracts{on}"
-        if self.forms:
-            # Not "every": such a list leaves some of the category out (a perp of another dex).
-            return f"the {self.category} contracts such a list returns"
-        return f"every {self.category} contract"
-
-
-def coverage_of(page: SnapshotPage) -> Coverage:
-    return Coverage(page.category, page.symbol, page.settle_coin, page.symbol_forms, page.base_coin)
-
-
-@cache
-def _form(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
-
-
-class Vouched(NamedTuple):
-    """The newest complete snapshot of one scope: what it covers, when it was complete, and
-    when its first page came (what it shows is no older)."""
-
-    coverage: Coverage
-    at: int
-    started_at: int
 
 
 class PageOutcome(Enum):
@@ -128,6 +62,11 @@ class Snapshots:
     def __init__(self, timeout_ms: int) -> None:
         self.timeout_ms = timeout_ms
         self._runs: dict[Scope, _Run] = {}
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Snapshotted as made by its constructor, then given its runs: compiled (setup.py),
+        # a class whose constructor takes arguments cannot be made without them.
+        return Snapshots, (self.timeout_ms,), {"_runs": self._runs}
 
     def page(self, page: SnapshotPage, listed: set[PositionKey], at: int) -> PageVerdict:
         scope = scope_of(page)

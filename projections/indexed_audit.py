@@ -21,10 +21,11 @@ from typing import Protocol
 
 from trueup.adapters.store.upcast import coverage
 from trueup.domain.book import AccountBook
+from trueup.domain.coverage import Coverage
 from trueup.domain.events import InputEvent, PositionsReported
 from trueup.domain.keys import PositionKey
 from trueup.domain.rules.in_force import RulesInForce
-from trueup.domain.snapshots import Coverage, Scope, Snapshots
+from trueup.domain.snapshots import Scope, Snapshots
 from trueup.projections.audit import Audit, Auditor
 
 # Inputs read in one query, looking ahead in a lane: the symbol's own are all wanted; a

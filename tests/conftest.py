@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests import compiled_domain
 from tests.http_server import SAMPLE
 from tests.nats_streams import delete_streams
 from trueup.adapters.nats.subjects import Subjects
@@ -28,6 +29,16 @@ STORES = ("sqlite", "postgresql")
 # or example is not a failure (the speed figures are `make bench`'s).
 settings.register_profile("trueup", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("trueup")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    edited = compiled_domain.stale()
+    if edited:
+        pytest.exit(
+            f"{edited[0]} changed since the domain was compiled beside it, which Python would "
+            "run instead: `make compiled` builds it again (`make test` does)",
+            returncode=2,
+        )
 
 
 @pytest.fixture(autouse=True)

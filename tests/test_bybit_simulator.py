@@ -26,6 +26,7 @@ from websocket import create_connection
 
 from trueup.adapters.bybit import messages, signing
 from trueup.adapters.capture import decode_line
+from trueup.domain.coverage import coverage_of
 from trueup.domain.events import (
     ExecutionsReported,
     InputEvent,
@@ -33,7 +34,6 @@ from trueup.domain.events import (
     PositionsReported,
     WalletReported,
 )
-from trueup.domain.snapshots import coverage_of
 from trueup_simulators.bybit.exchange_book import BookError, ExchangeBook
 from trueup_simulators.bybit.scenario import (
     ScenarioError,

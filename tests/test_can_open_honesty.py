@@ -14,12 +14,12 @@ from trueup.adapters.capture import decode_line
 from trueup.adapters.store.journal import Journal
 from trueup.application.can_open import NOTHING_HELD, CanOpenFacts, judge_can_open
 from trueup.application.service import TrueupService
+from trueup.domain.coverage import Coverage, Vouched
 from trueup.domain.events import PositionsReported
 from trueup.domain.reconciler import Reconciler
 from trueup.domain.rules.can_open import AccountFacts, SymbolFacts
 from trueup.domain.rules.can_open_facts import can_open
 from trueup.domain.rules.config import RuleConfig
-from trueup.domain.snapshots import Coverage, Vouched
 
 LIMIT_MS = RuleConfig().freshness_limit_ms
 # In the sample (`make sample`), bybit/main holds LONG 60 XRPUSDT as of then.

@@ -4,8 +4,6 @@ lets go; the reconciler calls their phases in one documented order."""
 from collections.abc import Iterable
 from decimal import Decimal
 
-import pytest
-
 from tests.inputs import T0, accepted, intent, opened, position_frame, position_snapshot
 from trueup.adapters import rule_changes
 from trueup.adapters.store import snapshots
@@ -17,7 +15,7 @@ from trueup.domain.keys import OrderKey, PositionKey
 from trueup.domain.reconciler import Reconciler
 from trueup.domain.rules.account import AccountDetectors
 from trueup.domain.rules.config import RuleConfig
-from trueup.domain.rules.detector import Detector, LetGo, Phases
+from trueup.domain.rules.detector import Detector, EventTypes, LetGo, Phases
 from trueup.domain.rules.findings import open_findings
 
 BTC = PositionKey("bybit", "main", "linear", "BTCUSDT", 0)
@@ -33,6 +31,13 @@ def frame(at: int, size: str, seq: int, symbol: str = "BTCUSDT") -> InputEvent:
 
 def clock(at: int) -> InputEvent:
     return accepted({"at": at, "channel": "clock"})
+
+
+# Every detector of an account, by its name there.
+DETECTORS = (
+    *("drift", "entries", "manual_close", "orders", "pnl"),
+    *("risk", "stale", "sync", "triggers", "untracked"),
+)
 
 
 class Recorder(Detector):
@@ -74,22 +79,21 @@ class Recorder(Detector):
         self.calls.append((self.name, "forget", *let_go.locals))
 
 
-def recording(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
-    """Every account's detectors replaced by recorders a and b (timed: b then a)."""
+def recording(reconciler: Reconciler) -> list[tuple[str, ...]]:
+    """The account's detectors replaced by recorders a and b (timed: b then a)."""
     calls: list[tuple[str, ...]] = []
     a, b = Recorder("a", calls, waits=[BTC, ETH]), Recorder("b", calls)
-    monkeypatch.setattr(AccountDetectors, "in_order", property(lambda self: (a, b)))
-    monkeypatch.setattr(AccountDetectors, "timed", property(lambda self: (b, a)))
-    phases = Phases.of((a, b), (b, a))
-    monkeypatch.setattr(AccountDetectors, "phases", property(lambda self: phases))
+    detectors = reconciler.detectors("bybit", "main")
+    # Set where the reconciler reads them, not patched on the class: compiled (setup.py), the
+    # reconciler would not look the class's properties up.
+    detectors._in_order, detectors._timed = (a, b), (b, a)
+    detectors._phases = Phases.of((a, b), (b, a))
     return calls
 
 
-def test_an_input_is_noted_by_all_then_judged_then_its_keys_then_the_timers_run(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    calls = recording(monkeypatch)
+def test_an_input_is_noted_by_all_then_judged_then_its_keys_then_the_timers_run() -> None:
     reconciler = Reconciler()
+    calls = recording(reconciler)
     reconciler.book("bybit", "main").forgotten.locals.add("p-gone", T0)
     reconciler.apply(frame(T0 + 1_000, "1", 2))
     assert calls == [
@@ -109,11 +113,9 @@ def test_an_input_is_noted_by_all_then_judged_then_its_keys_then_the_timers_run(
     ]
 
 
-def test_a_tick_runs_only_the_timers_and_what_the_book_let_go_is_forgotten_once(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    calls = recording(monkeypatch)
+def test_a_tick_runs_only_the_timers_and_what_the_book_let_go_is_forgotten_once() -> None:
     reconciler = Reconciler()
+    calls = recording(reconciler)
     reconciler.apply(frame(T0 + 1_000, "1", 2))
     calls.clear()
     reconciler.apply(clock(T0 + 2_000))
@@ -127,9 +129,9 @@ def test_a_tick_runs_only_the_timers_and_what_the_book_let_go_is_forgotten_once(
     ]
 
 
-def test_every_call_passes_the_rules_in_force_then(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = recording(monkeypatch)
+def test_every_call_passes_the_rules_in_force_then() -> None:
     reconciler = Reconciler()
+    calls = recording(reconciler)
     reconciler.apply(frame(T0 + 1_000, "1", 2))
     rules = RuleConfig(drift_threshold_pct=Decimal(25))
     reconciler.apply(accepted(rule_changes.record(T0 + 1_500, rules, "rules.toml")))
@@ -140,7 +142,7 @@ def test_every_call_passes_the_rules_in_force_then(monkeypatch: pytest.MonkeyPat
 
 def test_the_account_order_is_the_documented_one() -> None:
     detectors = AccountDetectors()
-    names = {id(getattr(detectors, name)): name for name in AccountDetectors.__slots__}
+    names = {id(getattr(detectors, name)): name for name in DETECTORS}
     assert [names[id(d)] for d in detectors.in_order] == [
         "sync",
         "orders",
@@ -167,8 +169,12 @@ class PositionsOnly(Recorder):
     """Notes executions alone, and judges position reports alone."""
 
     __slots__ = ()
-    notes = (ExecutionsReported,)
-    judges = (PositionsReported,)
+
+    def noted(self) -> EventTypes:
+        return (ExecutionsReported,)
+
+    def judged(self) -> EventTypes:
+        return (PositionsReported,)
 
 
 def test_a_detector_notes_and_judges_only_the_types_of_input_it_declares() -> None:
@@ -183,7 +189,7 @@ def test_a_detector_notes_and_judges_only_the_types_of_input_it_declares() -> No
 
 def test_each_phase_calls_only_the_detectors_that_take_part_in_it_in_the_account_order() -> None:
     detectors = AccountDetectors()
-    names = {id(getattr(detectors, name)): name for name in AccountDetectors.__slots__}
+    names = {id(getattr(detectors, name)): name for name in DETECTORS}
     phases = detectors.phases
     assert [names[id(d)] for d in phases.noting] == ["manual_close", "stale", "triggers"]
     assert [names[id(d)] for d in phases.judging] == [

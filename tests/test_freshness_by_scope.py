@@ -21,10 +21,11 @@ from trueup.adapters.store import codec
 from trueup.adapters.store.journal import Journal
 from trueup.application.can_open import CanOpenAnswer
 from trueup.application.service import TrueupService
+from trueup.domain.coverage import Coverage, coverage_of
 from trueup.domain.events import PositionsReported
 from trueup.domain.reconciler import Reconciler
 from trueup.domain.rules.config import RuleConfig
-from trueup.domain.snapshots import Coverage, coverage_of, describe, scope_of
+from trueup.domain.snapshots import describe, scope_of
 from trueup.projections.view_building import account_view
 from trueup.runners.cli import main
 from trueup.runners.http_api import ApiSettings

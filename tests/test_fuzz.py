@@ -5,7 +5,6 @@ form, fold and run the rules without raising, and leave the read commands printa
 tests/fuzz. ``make fuzz LINES=1000000`` runs the same checks long.
 """
 
-import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 
 from tests.fuzz import corpus, harness, store, strategies
@@ -13,7 +12,11 @@ from tests.fuzz.checks import Session
 from tests.fuzz.crashes import Crash
 from tests.fuzz.minimise import minimise
 from tests.fuzz.tree import dump
-from trueup.domain.book import AccountBook
+from trueup.domain.book import AccountBook, Changed
+from trueup.domain.emitted import Cause, Emitted
+from trueup.domain.events import InputEvent, LocalPositionOpened
+from trueup.domain.rules.config import RuleConfig
+from trueup.domain.rules.detector import Detector, EventTypes, Phases
 
 # Hypothesis does not shrink here: the harness's own minimiser names the smallest
 # reproducer of each crash, and a failing run stays as brief as a passing one.
@@ -65,16 +68,32 @@ def test_random_loop_with_store_and_audit_trips_on_postgresql(postgres_server_ur
     assert not summary.classes, harness.report(summary)
 
 
-def test_a_rule_that_raises_is_a_crash_of_the_fold_named_where_it_broke(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # The reconciler would note it as a fault of its account and go on; the fuzzer sees it.
-    def broken(book: AccountBook, event: object) -> None:
+class Broken(Detector):
+    """A rule with a fault: it raises on every local position opened."""
+
+    __slots__ = ()
+
+    def judged(self) -> EventTypes:
+        return (LocalPositionOpened,)
+
+    def on_input(
+        self,
+        book: AccountBook,
+        event: InputEvent,
+        changed: Changed,
+        cause: Cause,
+        config: RuleConfig,
+    ) -> list[Emitted]:
         raise ZeroDivisionError("planted")
 
-    monkeypatch.setattr(AccountBook, "_local_opened", broken)
+
+def test_a_rule_that_raises_is_a_crash_of_the_fold_named_where_it_broke() -> None:
+    # The reconciler would note it as a fault of its account and go on; the fuzzer sees it.
     session = next(iter(corpus.sessions()))
-    crashes = Session().check_lines([dump(record) for record in session])
+    checks = Session()
+    detectors = checks.reconciler.detectors("bybit", "main")  # the session's account
+    detectors._phases = Phases.of((*detectors.in_order, Broken()), detectors.timed)
+    crashes = checks.check_lines([dump(record) for record in session])
     folds = [c for c in crashes if c.stage == "fold"]  # the audits fold too: "reads"
     assert folds
     assert {(c.kind, "test_fuzz.py" in c.where) for c in folds} == {("ZeroDivisionError", True)}

@@ -21,8 +21,7 @@ from trueup.adapters.store.journal import Journal
 from trueup.adapters.store.view_table import ViewWrites
 from trueup.application.ingest import Ingestor
 from trueup.application.service import TrueupService
-from trueup.domain import reconciler as reconciler_module
-from trueup.domain.book import AccountBook
+from trueup.domain import retention
 from trueup.domain.reconciler import Reconciler
 from trueup.domain.retention import FORGET_AFTER_MS
 from trueup.domain.touched import Touched
@@ -44,11 +43,8 @@ SHORT_WINDOWS = (1_000, 30_000)
 def forgetting_after(window_ms: int) -> Iterator[None]:
     """Every book made meanwhile, the projection's and a replay's, forgets after ``window_ms``."""
 
-    def book(venue: str, account: str, snapshot_timeout_ms: int) -> AccountBook:
-        return AccountBook(venue, account, snapshot_timeout_ms, forget_after_ms=window_ms)
-
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(reconciler_module, "AccountBook", book)
+        patch.setattr(retention, "FORGET_AFTER_MS", window_ms)
         yield
 
 

@@ -3,7 +3,7 @@
 it. On its own, so that what only checks a format (the persisted views) loads no reconciler."""
 
 import hashlib
-from importlib import resources
+from importlib import resources, util
 from typing import Any
 
 # How snapshots.py lays the state out in a snapshot, beyond what the domain's code decides:
@@ -17,10 +17,18 @@ PICKLED_SHAPE = 4
 INPUTS_READ_AS = 2
 
 
+def compiled() -> bool:
+    """Whether this trueup's domain was compiled by mypyc (setup.py): its objects pickle
+    otherwise than pure Python's, so its snapshots are of a format of their own."""
+    spec = util.find_spec("trueup.domain.reconciler")
+    return spec is not None and not str(spec.origin).endswith(".py")
+
+
 def source_digest(root: Any) -> str:
-    """A digest of the source files under ``root`` (a package's folder), of the shape, and
-    of what stored inputs read as."""
-    digest = hashlib.sha256(b"shape %d\ninputs %d\n" % (PICKLED_SHAPE, INPUTS_READ_AS))
+    """A digest of the source files under ``root`` (a package's folder), of the shape, of
+    what stored inputs read as, and of whether the domain runs compiled."""
+    build = b"compiled" if compiled() else b"pure"
+    digest = hashlib.sha256(b"shape %d\ninputs %d\n%s\n" % (PICKLED_SHAPE, INPUTS_READ_AS, build))
     for name, source in sorted(_sources(root), key=lambda f: f[0]):
         # Named by its place in trueup.domain, not on disk: the same code installed elsewhere
         # (another checkout, a moved venv) reads the snapshots it wrote.

@@ -145,8 +145,10 @@ def _builder(cls: type) -> Callable[[tuple[Any, ...]], Any]:
     # looking the name up on every object.
     setters = [_slot(cls, name).__set__ for name in names]
 
+    new = cls.__new__  # a compiled class's own: object's would refuse to make one
+
     def build(values: tuple[Any, ...]) -> Any:
-        obj = object.__new__(cls)
+        obj = new(cls)
         for set_slot, value in zip(setters, values, strict=True):
             set_slot(obj, value)
         return obj
@@ -198,7 +200,7 @@ def _slotted(cls: type) -> _Slotted:
     if issubclass(cls, Struct):  # msgspec's own reduction names a function of msgspec's
         names = cls.__struct_fields__
         by_constructor = cls.__match_args__ == names
-    elif is_dataclass(cls) and "__slots__" in cls.__dict__:
+    elif is_dataclass(cls) and _has_fixed_attributes(cls):
         every = [f for f in fields(cls) if not _cache(f)]
         names = tuple(f.name for f in every)
         by_constructor = all(f.init and not f.kw_only for f in every)
@@ -209,6 +211,11 @@ def _slotted(cls: type) -> _Slotted:
         found = (cls if by_constructor else None, names, getter)
     _SLOTTED[cls] = found
     return found
+
+
+def _has_fixed_attributes(cls: type) -> bool:
+    """Slots of its own, or compiled by mypyc (setup.py): attributes at fixed offsets."""
+    return "__slots__" in cls.__dict__ or "__mypyc_attrs__" in cls.__dict__
 
 
 def _cache(f: Field[Any]) -> bool:

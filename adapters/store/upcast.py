@@ -44,6 +44,7 @@ from trueup.adapters.bybit.wire import (
 from trueup.adapters.ccxt.venue import VENUE as CCXT
 from trueup.adapters.venue import UNKNOWN_COINS, Coins
 from trueup.adapters.venues import find
+from trueup.domain.coverage import Coverage
 from trueup.domain.events import (
     ExecutionsReported,
     Fill,
@@ -53,7 +54,7 @@ from trueup.domain.events import (
     WalletReport,
     WalletReported,
 )
-from trueup.domain.snapshots import Coverage, Scope
+from trueup.domain.snapshots import Scope
 from trueup.domain.vocabulary import ExecutionKind
 
 JSON = dict[str, Any]

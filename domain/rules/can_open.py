@@ -13,9 +13,9 @@ the views loads neither the book nor the detectors.
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from trueup.domain.coverage import Vouched
 from trueup.domain.instants import iso, seconds
 from trueup.domain.rules.config import RuleConfig
-from trueup.domain.snapshots import Vouched
 from trueup.domain.vocabulary import OrderStatus, PositionSide
 
 

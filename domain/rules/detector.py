@@ -4,9 +4,11 @@ Each detector owns what it remembers of one account and answers the queries abou
 reconciler calls each phase on the account's detectors in their order (rules/account.py).
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import ClassVar, NamedTuple
+from typing import NamedTuple
+
+from mypy_extensions import mypyc_attr
 
 from trueup.domain.book import AccountBook, Changed
 from trueup.domain.emitted import Cause, Emitted
@@ -36,14 +38,22 @@ class LetGo:
 EventTypes = tuple[type[InputEvent], ...]
 
 
+# A rule of a test, or of a user's own, may be a Python subclass of the compiled Detector.
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Detector:
     """One rule and its memory. Every phase does nothing unless the rule has a use for it."""
 
     __slots__ = ()
-    # The types of input (with their subclasses) that ``note`` and ``on_input`` may act on:
-    # the reconciler calls neither for any other. None: every type.
-    notes: ClassVar[EventTypes | None] = None
-    judges: ClassVar[EventTypes | None] = None
+
+    # Methods, not class attributes: mypyc compiles a dataclass's ClassVar as a field.
+    def noted(self) -> EventTypes | None:
+        """The types of input (with their subclasses) ``note`` may act on; None: every type.
+        The reconciler calls it for no other."""
+        return None
+
+    def judged(self) -> EventTypes | None:
+        """The types of input ``on_input`` may act on, as ``noted``."""
+        return None
 
     def note(self, book: AccountBook, event: InputEvent, changed: Changed) -> None:
         """Take note of what an input shows, before any detector judges it."""
@@ -137,24 +147,28 @@ class Phases(NamedTuple):
         """Those that note an input of type ``kind``, in their order."""
         found = self.noting_by_type.get(kind)
         if found is None:
-            found = self.noting_by_type[kind] = _acting_on(kind, self.noting, "notes")
+            found = self.noting_by_type[kind] = _acting_on(kind, self.noting, lambda d: d.noted())
         return found
 
     def judging_for(self, kind: type[InputEvent]) -> tuple[Detector, ...]:
         """Those that judge an input of type ``kind``, in their order."""
         found = self.judging_by_type.get(kind)
         if found is None:
-            found = self.judging_by_type[kind] = _acting_on(kind, self.judging, "judges")
+            found = self.judging_by_type[kind] = _acting_on(
+                kind, self.judging, lambda d: d.judged()
+            )
         return found
 
 
 def _acting_on(
-    kind: type[InputEvent], detectors: tuple[Detector, ...], declared: str
+    kind: type[InputEvent],
+    detectors: tuple[Detector, ...],
+    declared: Callable[[Detector], EventTypes | None],
 ) -> tuple[Detector, ...]:
-    """Of ``detectors``, those whose ``declared`` types (notes or judges) take ``kind``."""
+    """Of ``detectors``, those whose ``declared`` types (noted or judged) take ``kind``."""
     found = []
     for detector in detectors:
-        types: EventTypes | None = getattr(detector, declared)
+        types = declared(detector)
         if types is None or issubclass(kind, types):
             found.append(detector)
     return tuple(found)

@@ -29,7 +29,7 @@ from trueup.domain.events import (
 from trueup.domain.keys import OrderKey, PositionKey
 from trueup.domain.order import Order
 from trueup.domain.rules.config import RuleConfig
-from trueup.domain.rules.detector import Detector, LetGo
+from trueup.domain.rules.detector import Detector, EventTypes, LetGo
 from trueup.domain.vocabulary import OrderOrigin, OrderStatus
 
 
@@ -44,8 +44,8 @@ def is_filled(order: Order) -> bool:
 class OrderDetector(Detector):
     """ENTRY deadlines, stalled partial fills, and the reports already made for each order."""
 
-    # What on_input acts on (Detector.judges): it returns nothing for any other input.
-    judges = (OrdersReported, ExecutionsReported, OrderPlaced)
+    def judged(self) -> EventTypes:
+        return (OrdersReported, ExecutionsReported, OrderPlaced)
 
     # ENTRY deadlines by client_order_id.
     entry_deadlines: dict[str, int] = field(default_factory=dict)

@@ -25,7 +25,7 @@ from trueup.domain.events import ExecutionsReported, InputEvent, PositionsReport
 from trueup.domain.keys import PositionKey
 from trueup.domain.pnl import SEEN_FOR_MS, PnlCheck
 from trueup.domain.rules.config import RuleConfig
-from trueup.domain.rules.detector import Detector
+from trueup.domain.rules.detector import Detector, EventTypes
 
 HUNDRED = Decimal(100)
 # How long a fill told is remembered, not to tell it again: past the time a late fill can
@@ -43,8 +43,8 @@ class PnlMismatchDetector(Detector):
     """The positions whose figures it has reported as disagreeing, by lifecycle; the fills
     whose figures disagree, waiting to settle; and the fills told."""
 
-    # What on_input acts on (Detector.judges): it returns nothing for any other input.
-    judges = (ExecutionsReported, PositionsReported)
+    def judged(self) -> EventTypes:
+        return (ExecutionsReported, PositionsReported)
 
     __slots__ = ("settling", "told", "told_fills")
 

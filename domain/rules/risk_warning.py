@@ -15,7 +15,7 @@ from trueup.domain.events import InputEvent, PositionReport, PositionsReported, 
 from trueup.domain.keys import PositionKey
 from trueup.domain.risk import PositionRisk, RiskTrigger, assess
 from trueup.domain.rules.config import RuleConfig
-from trueup.domain.rules.detector import Detector
+from trueup.domain.rules.detector import Detector, EventTypes
 
 NONE: frozenset[RiskTrigger] = frozenset()
 # What a position's risk was last judged from: its report, the ledger's mark, the account's
@@ -26,8 +26,8 @@ Basis = tuple[PositionReport, Decimal | None, Decimal | None, RuleConfig, str | 
 class RiskWarningDetector(Detector):
     """The thresholds each position is past, as last told: only those past any are kept."""
 
-    # What on_input acts on (Detector.judges): it returns nothing for any other input.
-    judges = (WalletReported, PositionsReported)
+    def judged(self) -> EventTypes:
+        return (WalletReported, PositionsReported)
 
     __slots__ = ("basis", "past")
 

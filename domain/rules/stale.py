@@ -19,7 +19,7 @@ from trueup.domain.events import (
 from trueup.domain.keys import PositionKey
 from trueup.domain.position import LocalPosition
 from trueup.domain.rules.config import RuleConfig
-from trueup.domain.rules.detector import Detector, LetGo
+from trueup.domain.rules.detector import Detector, EventTypes, LetGo
 from trueup.domain.rules.manual_close import ManualCloseDetector
 
 
@@ -28,10 +28,11 @@ class StaleDetector(Detector):
     """Since when complete snapshots have shown nothing for each LIVE local position, and
     which positions were reported stale."""
 
-    # What note acts on (Detector.notes).
-    notes = (PositionsReported,)
-    # What on_input acts on (Detector.judges): it returns nothing for any other input.
-    judges = (AccountModeSet, LocalPositionOpened)
+    def noted(self) -> EventTypes:
+        return (PositionsReported,)
+
+    def judged(self) -> EventTypes:
+        return (AccountModeSet, LocalPositionOpened)
 
     # Whether the exchange ever showed a position is the manual-close rule's to know: one
     # it showed and no longer holds was closed there, not stale.

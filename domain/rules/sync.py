@@ -18,7 +18,7 @@ from trueup.domain.events import (
 )
 from trueup.domain.instants import iso
 from trueup.domain.rules.config import RuleConfig
-from trueup.domain.rules.detector import Detector
+from trueup.domain.rules.detector import Detector, EventTypes
 from trueup.domain.snapshots import describe
 
 # Refusals that mean the exchange view may be behind; a control message, or a topic trueup
@@ -49,8 +49,8 @@ class SyncDetector(Detector):
     """Snapshot runs that fail or never finish, and refused replies; what it needs to know
     of runs, the book's snapshots keep (book.snapshots, book.last_page)."""
 
-    # What on_input acts on (Detector.judges): it returns nothing for any other input.
-    judges = (PositionsReported,)
+    def judged(self) -> EventTypes:
+        return (PositionsReported,)
 
     __slots__ = ("told",)
 

@@ -35,7 +35,7 @@ from trueup.domain.keys import LegOpening, PositionKey
 from trueup.domain.order import Order
 from trueup.domain.pnl import unrealised
 from trueup.domain.rules.config import RuleConfig
-from trueup.domain.rules.detector import Detector
+from trueup.domain.rules.detector import Detector, EventTypes
 from trueup.domain.triggers.conditions import folded_water, holds, level
 from trueup.domain.triggers.lifecycle import Stage, in_flight, may_advance
 from trueup.domain.triggers.spec import TriggerAction, TriggerCommand, TriggerKind
@@ -70,12 +70,21 @@ class Refused(Exception):
 class TriggerDetector(Detector):
     """Every trigger of one account, by id in the order they were added."""
 
-    # What note acts on (Detector.notes).
-    notes = (PricesReported, PositionsReported)
-    # What on_input acts on (Detector.judges): it returns nothing for any other input.
-    judges = (OrderPlacementReported, OrdersReported, ExecutionsReported, TriggerCommanded)
-
     __slots__ = ("last_fired_at", "placed", "prices", "triggers")
+
+    def noted(self) -> EventTypes:
+        return (PricesReported, PositionsReported)
+
+    def judged(self) -> EventTypes:
+        return (OrderPlacementReported, OrdersReported, ExecutionsReported, TriggerCommanded)
+
+    # Its own: Detector, compiled (setup.py), would snapshot none of a Python subclass's slots.
+    def __getstate__(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in TriggerDetector.__slots__}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
 
     def __init__(self) -> None:
         self.triggers: dict[str, Trigger] = {}
