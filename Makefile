@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 COMPILED := build/mypyc/.built
-DOMAIN_SOURCES := $(shell find domain -name '*.py')
+COMPILED_SOURCES := $(shell find domain adapters -name '*.py')
 SAMPLE := samples/bybit-session.jsonl
 RUN_DIR := run
 PORT ?= 8780
@@ -28,18 +28,19 @@ $(INSTALLED): pyproject.toml simulators/pyproject.toml requirements.lock
 	$(BIN)/pip install --quiet --no-deps -e simulators
 	touch $(INSTALLED)
 
-# The domain compiled to C by mypyc (setup.py), each module beside its source, where Python
-# takes it before the source: made again whenever a source of the domain changes, so that an
-# edit is never hidden behind an older build (tests/conftest.py refuses to run behind one).
+# The domain, and the decoding of capture lines, compiled to C by mypyc (setup.py), each module
+# beside its source, where Python takes it before the source: made again whenever a source
+# changes, so that an edit is never hidden behind an older build (tests/conftest.py refuses to
+# run behind one).
 compiled: $(COMPILED)
 
-$(COMPILED): $(INSTALLED) setup.py $(DOMAIN_SOURCES)
-	find domain -name '*.so' -delete
+$(COMPILED): $(INSTALLED) setup.py $(COMPILED_SOURCES)
+	find domain adapters -name '*.so' -delete
 	@mkdir -p build
 	TRUEUP_USE_MYPYC=1 $(BIN)/python setup.py --quiet build_ext --inplace > build/mypyc.log 2>&1 \
 	    || { cat build/mypyc.log; exit 1; }
 	@# Dated now: setuptools copies each in place with the date it was first built.
-	find domain -name '*.so' -exec touch {} +
+	find domain adapters -name '*.so' -exec touch {} +
 	touch $@
 
 # The demo, with the page of `trueup serve` beside it (the demo's own process detects), which
@@ -114,7 +115,7 @@ bench: $(COMPILED)
 	$(BIN)/python -m bench
 
 clean:
-	find domain -name '*.so' -delete
+	find domain adapters -name '*.so' -delete
 	rm -rf $(VENV) build $(RUN_DIR) .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
 # The fuzz target, long: LINES mutated capture lines through the whole input path; prints the

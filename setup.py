@@ -1,14 +1,15 @@
-"""The build: pyproject.toml says what trueup is; this adds, when TRUEUP_USE_MYPYC=1, the domain
-compiled to C with mypyc (1.6x the reconciler's pace), and otherwise builds pure Python."""
+"""The build: pyproject.toml says what trueup is; this adds, when TRUEUP_USE_MYPYC=1, the
+domain and the decoding of capture lines compiled to C with mypyc (`make` does, in place), and
+otherwise builds pure Python, which behaves the same (tests/test_compiled_domain.py)."""
 
 import os
 from pathlib import Path
 
 from setuptools import setup
 
-# Every module of the domain but these, and the packages' own modules (compiled, a package
-# would work out its __path__ as though domain/ were trueup/domain/):
-_PURE = {
+# Of the domain, every module but these (and the packages' own, __init__.py: compiled, a
+# package would work out its __path__ as though domain/ were trueup/domain/):
+DOMAIN_PURE = (
     # msgspec structs, C already, which mypyc cannot compile as structs;
     "events.py",
     "emitted.py",
@@ -23,35 +24,55 @@ _PURE = {
     "coverage.py",
     # the triggers, which few inputs reach, and whose tests plant faults in their functions.
     "triggers/",
-}
+)
+# Of the adapters, what turns a capture line into an input: many small functions per line.
+ADAPTERS_COMPILED = (
+    "capture.py",
+    "decimals.py",
+    "envelope.py",
+    "intents.py",
+    "payload.py",
+    "snapshot_pages.py",
+    "bybit/tickers.py",
+    "bybit/wire.py",
+    "hyperliquid/mids.py",
+    "hyperliquid/records.py",
+    "hyperliquid/wire.py",
+    "aster/mark_prices.py",
+    "aster/records.py",
+    "aster/wire.py",
+)
 
 
-def _pure(module: str) -> bool:
-    return any(module == kept or module.startswith(kept) for kept in _PURE if kept)
+def compiled_modules() -> list[Path]:
+    """The sources compiled, each as trueup/<folder>/... under a tree of links, for mypyc
+    names modules by their paths."""
+    tree = Path("build/mypyc-src/trueup")
+    tree.mkdir(parents=True, exist_ok=True)
+    (tree / "__init__.py").touch()
+    for folder in ("domain", "adapters"):
+        if not (tree / folder).is_symlink():
+            (tree / folder).symlink_to(Path("../../..") / folder)
+    domain = [
+        path
+        for path in (tree / "domain").rglob("*.py")
+        if path.name != "__init__.py"
+        and not path.relative_to(tree / "domain").as_posix().startswith(DOMAIN_PURE)
+    ]
+    return sorted(domain) + [tree / "adapters" / module for module in ADAPTERS_COMPILED]
 
 
-def _compiled_domain() -> list[object]:
+def extensions() -> list[object]:
     if os.environ.get("TRUEUP_USE_MYPYC") != "1":
         return []
     from mypyc.build import mypycify
 
-    # mypyc names modules by their path: a tree of links names them trueup.domain.*
-    tree = Path("build/mypyc-src/trueup")
-    tree.mkdir(parents=True, exist_ok=True)
-    link = tree / "domain"
-    if not link.is_symlink():
-        link.symlink_to(Path("../../../domain"))
-    (tree / "__init__.py").touch()
-    sources = sorted(
-        str(path)
-        for path in link.rglob("*.py")
-        if path.name != "__init__.py" and not _pure(path.relative_to(link).as_posix())
-    )
     return mypycify(
-        ["--explicit-package-bases", *sources],
+        ["--explicit-package-bases", *map(str, compiled_modules())],
+        # One library for all, so calls between modules stay native: it lies in the domain.
         group_name="trueup.domain.compiled",
         target_dir="build/mypyc",
     )
 
 
-setup(ext_modules=_compiled_domain())
+setup(ext_modules=extensions())

@@ -1,28 +1,32 @@
-"""The domain as `make` builds it, compiled by mypyc beside its sources (setup.py), and as
-pure Python: whether the build is older than the sources, and how a process runs the sources."""
+"""The modules `make` compiles with mypyc beside their sources (setup.py: the domain, and the
+decoding of capture lines), and the same code as pure Python: whether a build is older than
+its sources, and how a process runs the sources instead."""
 
 from pathlib import Path
 
-DOMAIN = Path(__file__).resolve().parent.parent / "domain"
+ROOT = Path(__file__).resolve().parent.parent
+FOLDERS = (ROOT / "domain", ROOT / "adapters")
 
 
 def stale() -> list[Path]:
-    """The domain's sources changed since its compiled modules were built (none built: none)."""
-    built = list(DOMAIN.rglob("*.so"))
-    if not built:
-        return []
-    oldest = min(module.stat().st_mtime for module in built)
-    return sorted(source for source in DOMAIN.rglob("*.py") if source.stat().st_mtime > oldest)
+    """The sources changed since the modules compiled beside them were built."""
+    changed = []
+    for folder in FOLDERS:
+        for built in folder.rglob("*.so"):
+            source = built.with_name(built.name.split(".")[0] + ".py")
+            if source.exists() and source.stat().st_mtime > built.stat().st_mtime:
+                changed.append(source)
+    return sorted(changed)
 
 
 # Code run first in a Python process, before it imports trueup: from then on its imports of
-# the domain take the sources, whatever lies compiled beside them.
+# the domain and the adapters take the sources, whatever lies compiled beside them.
 SOURCES_ONLY = f"""
 import sys
 from importlib.machinery import SOURCE_SUFFIXES, FileFinder, SourceFileLoader
 
-def _sources_only(path, root={str(DOMAIN)!r}):
-    if not path.startswith(root):
+def _sources_only(path, roots={tuple(str(folder) for folder in FOLDERS)!r}):
+    if not path.startswith(roots):
         raise ImportError(path)
     return FileFinder(path, (SourceFileLoader, SOURCE_SUFFIXES))
 

@@ -1,6 +1,7 @@
-"""The domain `make` compiles with mypyc (setup.py) is the domain its sources say: the suite
-runs against the compiled build, and a fold of every seed session emits the same bytes in it
-as in pure Python, the form `pip install` takes where no compiler is."""
+"""What `make` compiles with mypyc (setup.py: the domain, and the decoding of capture lines)
+is what its sources say: the suite runs against the compiled build, and every seed session,
+decoded and folded, emits the same bytes in it as in pure Python, the form `pip install`
+takes where no compiler is."""
 
 import hashlib
 import subprocess
@@ -11,6 +12,7 @@ from enum import Enum
 from tests.compiled_domain import SOURCES_ONLY
 from tests.fuzz import corpus
 from tests.inputs import event
+from trueup.adapters.payload import Payload
 from trueup.adapters.store import codec, snapshots
 from trueup.adapters.store.snapshot_format import compiled
 from trueup.adapters.store.snapshots import Snapshot
@@ -37,9 +39,10 @@ def folded() -> str:
     return digest.hexdigest()
 
 
-def test_make_test_runs_the_suite_against_the_compiled_domain() -> None:
+def test_make_test_runs_the_suite_against_the_compiled_build() -> None:
     assert compiled(), "the domain runs from its sources: `make test` compiles it first"
     assert hasattr(Reconciler, "__mypyc_attrs__")
+    assert hasattr(Payload, "__mypyc_attrs__")  # capture lines decoded compiled too
 
 
 def test_the_compiled_domain_emits_what_its_sources_do() -> None:
@@ -47,7 +50,7 @@ def test_the_compiled_domain_emits_what_its_sources_do() -> None:
 
 
 def in_pure_python(expression: str) -> str:
-    """What ``expression`` of this module comes to in a process that runs the domain's sources."""
+    """What ``expression`` of this module comes to in a process that runs the sources."""
     program = SOURCES_ONLY + (
         "from trueup.adapters.store.snapshot_format import compiled\n"
         "from tests.test_compiled_domain import *\n"
