@@ -41,6 +41,8 @@ ADAPTERS_COMPILED = (
     "aster/mark_prices.py",
     "aster/records.py",
     "aster/wire.py",
+    # and what an append files in the audit index beside each input.
+    "store/audit_index.py",
 )
 
 

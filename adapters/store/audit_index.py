@@ -79,7 +79,7 @@ Declared = set[tuple[UUID, Scope | None]]
 
 
 @lru_cache(maxsize=8192)  # every batch asks for its symbols' streams
-def _stream(kind: str, account_stream: UUID, key: str | Scope | None) -> UUID:
+def _stream(kind: str, account_stream: UUID, key: str | tuple[str | None, ...] | None) -> UUID:
     # JSON keeps keys unambiguous: ("a:b", "c") and ("a", "b:c") are two names. Its uuid5,
     # minted from the bytes as input ids are, at three quarters of uuid5's cost.
     return UUID(minted_id(orjson.dumps([kind, account_stream.hex, key])))
