@@ -47,8 +47,8 @@ class Detector:
 
     # Methods, not class attributes: mypyc compiles a dataclass's ClassVar as a field.
     def noted(self) -> EventTypes | None:
-        """The types of input (with their subclasses) ``note`` may act on; None: every type.
-        The reconciler calls it for no other."""
+        """The types of input (with their subclasses) ``note`` may act on, None for every
+        type: the reconciler calls ``note`` with no other."""
         return None
 
     def judged(self) -> EventTypes | None:
