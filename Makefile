@@ -28,8 +28,8 @@ $(INSTALLED): pyproject.toml simulators/pyproject.toml requirements.lock
 	$(BIN)/pip install --quiet --no-deps -e simulators
 	touch $(INSTALLED)
 
-# The domain, and the decoding of capture lines, compiled to C by mypyc (setup.py), each module
-# beside its source, where Python takes it before the source: made again whenever a source
+# The domain, the decoding of capture lines and the audit index's rows, compiled to C by mypyc
+# (setup.py), each module beside its source, where Python takes it before the source: made again whenever a source
 # changes, so that an edit is never hidden behind an older build (tests/conftest.py refuses to
 # run behind one).
 compiled: $(COMPILED)
@@ -83,7 +83,7 @@ test: lint $(COMPILED) browser bytecode
 # Where writing bytecode is off (PYTHONDONTWRITEBYTECODE, as on the CI machine), each of the
 # suite's trueup processes would compile every module it imports again: compiled once here
 # (measured on the tests that start the most processes: 11 % of their CPU time).
-bytecode: $(COMPILED)
+bytecode: $(INSTALLED)
 	$(BIN)/python -m compileall -q adapters application client domain projections runners \
 	    simulators/trueup_simulators
 

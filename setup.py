@@ -1,6 +1,7 @@
 """The build: pyproject.toml says what trueup is; this adds, when TRUEUP_USE_MYPYC=1, the
-domain and the decoding of capture lines compiled to C with mypyc (`make` does, in place), and
-otherwise builds pure Python, which behaves the same (tests/test_compiled_domain.py)."""
+domain, the decoding of capture lines and the audit index's rows compiled to C with mypyc
+(`make` does, in place), and otherwise builds pure Python, which behaves the same
+(tests/test_compiled_domain.py)."""
 
 import os
 from pathlib import Path
@@ -25,7 +26,9 @@ DOMAIN_PURE = (
     # the triggers, which few inputs reach, and whose tests plant faults in their functions.
     "triggers/",
 )
-# Of the adapters, what turns a capture line into an input: many small functions per line.
+# Of the adapters, what turns a capture line into an input: many small functions per line
+# (not wire_errors.py: ccxt's CcxtError subclasses its ErrorReply in Python, which a compiled
+# exception class refuses).
 ADAPTERS_COMPILED = (
     "capture.py",
     "decimals.py",
