@@ -11,9 +11,25 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.inputs import T0, event, line, order_frame, position_frame
+from tests.inputs import (
+    T0,
+    accepted,
+    event,
+    execution_frame,
+    line,
+    order_frame,
+    position_frame,
+    position_snapshot,
+)
 from trueup.adapters.store import codec
-from trueup.adapters.store.account_clock import clock_after, stored_clock, with_clock
+from trueup.adapters.store.account_clock import (
+    END_BYTES,
+    START_BYTES,
+    clock_after,
+    clock_from_ends,
+    stored_clock,
+    with_clock,
+)
 from trueup.adapters.store.journal import Journal
 from trueup.application.service import TrueupService
 from trueup.domain.keys import PositionKey
@@ -81,6 +97,84 @@ def test_the_accounts_clock_outlives_the_process_that_appended_up_to_it(store_ur
         TrueupService(journal).ingest([[LATE]])
         assert folded_open_orders(journal) == ["o-1"]
         assert open_orders(TrueupService(journal).audit("bybit", "main", "SOLUSDT")) == ["o-1"]
+
+
+def held(symbol: str, at: int) -> dict[str, Any]:
+    return {"symbol": symbol, "side": "Buy", "size": "1", "seq": 1, "updated_time": at}
+
+
+def many_symbols(at: int, count: int) -> dict[str, Any]:
+    """Fills of ``count`` symbols in one frame: a stored form whose named symbols alone
+    outrun START_BYTES."""
+    fills = [
+        {
+            "symbol": f"S{i:03d}USDT",
+            "exec_id": f"x-{at}-{i}",
+            "order_id": f"o-{i}",
+            "side": "Buy",
+            "exec_price": "1",
+            "exec_qty": "1",
+            "exec_time": at,
+            "seq": i + 1,
+        }
+        for i in range(count)
+    ]
+    return execution_frame(at, *fills)
+
+
+def stored_forms() -> list[bytes]:
+    """Stored forms of every shape an account's last input takes: small, a position snapshot
+    of a hundred positions, one naming many symbols, and each with a kept clock."""
+    big = position_snapshot(T0, *(held(f"S{i:03d}USDT", T0) for i in range(100)))
+    forms = [
+        codec.encode(accepted(record))
+        for record in (
+            order(T0, "New", T0),
+            big,
+            many_symbols(T0, 60),
+            {"at": T0, "channel": "clock"},
+        )
+    ]
+    return forms + [with_clock(form, T0 + 60_000) for form in forms]
+
+
+@pytest.mark.parametrize("state", stored_forms())
+def test_the_ends_of_a_stored_form_tell_its_clock_or_leave_it_to_the_whole(state: bytes) -> None:
+    told = clock_from_ends(state[:START_BYTES], state[-END_BYTES:])
+    assert told in (None, clock_after(state))
+    # Left to the whole only where neither end tells: no clock kept, and more symbols named
+    # than the start holds.
+    whole = stored_clock(state) is None and b'"input_id"' not in state[:START_BYTES]
+    assert (told is None) == whole
+
+
+def test_a_symbol_spelled_with_brackets_or_quotes_is_never_read_as_the_instant() -> None:
+    spelled = (
+        b'{"type":"X","symbols":["A],\\"input_id\\":\\"x\\",\\"at\\":5"],"input_id":"i","at":7}'
+    )
+    assert clock_from_ends(spelled, spelled[-END_BYTES:]) is None
+    assert clock_after(spelled) == 7
+
+
+@pytest.mark.parametrize("last", ["snapshot", "many symbols", "late"])
+def test_a_new_process_takes_up_the_accounts_clock_whatever_its_last_input(
+    store_url: str, last: str
+) -> None:
+    later = T0 + 2 * FORGET_AFTER_MS
+    inputs = {
+        "snapshot": [
+            *on_time(),
+            line(position_snapshot(later, held("BTCUSDT", later))),
+        ],
+        "many symbols": [*on_time(), line(many_symbols(later, 60))],
+        "late": [*on_time(), LATE],  # stored with the clock kept after it
+    }[last]
+    with Journal.open(store_url) as journal:
+        TrueupService(journal).ingest([inputs])
+    with Journal.open(store_url) as journal:  # another process: it reads the clock back
+        TrueupService(journal).ingest([[line(order(T0 + 3_000, "New", T0 + 600))]])
+        states = list(journal.account_states("bybit", "main"))
+    assert stored_clock(states[-1]) == later
 
 
 def test_only_an_input_whose_instant_is_not_the_accounts_clock_keeps_one(journal: Journal) -> None:

@@ -27,7 +27,12 @@ import orjson
 from eventsourcing.persistence import IntegrityError, Notification, StoredEvent, Tracking
 
 from trueup.adapters.store import codec
-from trueup.adapters.store.account_clock import clock_after, stored_clock, with_clock
+from trueup.adapters.store.account_clock import (
+    clock_after,
+    clock_from_ends,
+    stored_clock,
+    with_clock,
+)
 from trueup.adapters.store.backend import Backend
 from trueup.adapters.store.input_pages import Page, PageRow, key_reader, page_reader
 from trueup.adapters.store.journal_format import (
@@ -41,6 +46,7 @@ from trueup.adapters.store.location import StoreError, is_postgres, settings, sh
 from trueup.adapters.store.owner_table import OwnerRow, owner_reader
 from trueup.adapters.store.retrying import Retrying
 from trueup.adapters.store.row_queries import (
+    Head,
     StreamRow,
     heads_reader,
     streams_reader,
@@ -512,8 +518,10 @@ class Journal:
             read = self._read_heads(unknown)
             for found in streams.values():
                 if found[3] is None:
-                    version, state = read.get(found[0], (0, b""))
-                    found[3], found[4] = version, clock_after(state) if state else 0
+                    last = read.get(found[0])
+                    found[3], found[4] = (
+                        (0, 0) if last is None else (last.version, self._clock(found[0], last))
+                    )
         for event, key in zip(events, keys, strict=True):
             found = streams[key]
             version = found[3] = found[3] + 1
@@ -535,6 +543,15 @@ class Journal:
         # Read after the heads: whatever came before our versions is in by now.
         index = index_rows(placed, self._owners(owners_needed(placed)), self._declared)
         return stored + index.rows, index.owner_rows, heads, index.declared
+
+    def _clock(self, stream: UUID, head: Head) -> int:
+        """The account's clock after ``stream``'s last row: told by the ends of its state
+        read with it, else by the whole state, read now."""
+        clock = clock_from_ends(head.start, head.end)
+        if clock is None:
+            rows = self._read_versions(stream, [head.version])
+            clock = clock_after(rows[0].state) if rows else 0
+        return clock
 
     def _stream_hex(self, stream: UUID) -> str:
         found = self._stream_hexes.get(stream)

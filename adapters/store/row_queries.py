@@ -16,6 +16,8 @@ from uuid import UUID
 from eventsourcing.persistence import ProcessRecorder
 from eventsourcing.sqlite import SQLiteAggregateRecorder
 
+from trueup.adapters.store.account_clock import END_BYTES, START_BYTES
+
 if TYPE_CHECKING:  # imported where used: a SQLite store never loads psycopg
     from eventsourcing.postgres import PostgresAggregateRecorder
     from psycopg.sql import Composed
@@ -33,8 +35,19 @@ class StreamRow(NamedTuple):
 VersionReader = Callable[[UUID, Sequence[int]], list[StreamRow]]
 # (streams) -> [(stream, state)] for every row of each, in no particular order
 StreamsReader = Callable[[Sequence[UUID]], list[tuple[UUID, bytes]]]
-# (streams) -> {stream: (its last version, that row's state)}, for those that have rows
-HeadsReader = Callable[[Sequence[UUID]], dict[UUID, tuple[int, bytes]]]
+
+
+class Head(NamedTuple):
+    """A stream's last row: its version, and the ends of its state (account_clock.py's
+    START_BYTES and END_BYTES of it), all an appender needs of it."""
+
+    version: int
+    start: bytes
+    end: bytes
+
+
+# (streams) -> {stream: its last row}, for those that have rows
+HeadsReader = Callable[[Sequence[UUID]], dict[UUID, Head]]
 
 LIST_SIZES = (1, 8, 64, 512)  # the longest list one query takes; more go in several
 T = TypeVar("T")
@@ -153,16 +166,18 @@ def _sqlite_heads(recorder: SQLiteAggregateRecorder) -> HeadsReader:
         recorder,
         lambda size: (
             f"WITH wanted(stream) AS (VALUES {','.join(['(?)'] * size)}) "  # noqa: S608 - the library's own table name, and placeholders
-            f"SELECT stream, originator_version, state FROM wanted JOIN {table} "
+            f"SELECT stream, originator_version, substr(state, 1, {START_BYTES}), "
+            f"substr(state, -{END_BYTES}) FROM wanted JOIN {table} "
             "ON originator_id = stream AND originator_version = "
             f"(SELECT MAX(originator_version) FROM {table} WHERE originator_id = stream)"
         ),
     )
 
-    def read(streams: Sequence[UUID]) -> dict[UUID, tuple[int, bytes]]:
+    def read(streams: Sequence[UUID]) -> dict[UUID, Head]:
         by_hex = {s.hex: s for s in streams}
         return {
-            by_hex[stream]: (version, state) for stream, version, state in rows(list(by_hex), ())
+            by_hex[stream]: Head(version, start, end)
+            for stream, version, start, end in rows(list(by_hex), ())
         }
 
     return read
@@ -226,15 +241,20 @@ def _postgres_heads(recorder: "PostgresAggregateRecorder") -> HeadsReader:
     # GROUP BY would read every row of each stream.
     statement = _postgres_statement(
         recorder,
-        "SELECT stream, head.originator_version AS version, head.state "
+        "SELECT stream, head.originator_version AS version, "  # noqa: S608 - constants, placeholders
+        f"substring(head.state FROM 1 FOR {START_BYTES}) AS first_bytes, "
+        "substring(head.state FROM "
+        f"greatest(length(head.state) - {END_BYTES - 1}, 1)) AS last_bytes "
         "FROM unnest(%s::uuid[]) AS wanted(stream) CROSS JOIN LATERAL "
         "(SELECT originator_version, state FROM {schema}.{table} WHERE originator_id = stream "
         "ORDER BY originator_version DESC LIMIT 1) AS head",
     )
 
-    def read(streams: Sequence[UUID]) -> dict[UUID, tuple[int, bytes]]:
+    def read(streams: Sequence[UUID]) -> dict[UUID, Head]:
         return {
-            _uuid(row["stream"]): (row["version"], bytes(row["state"]))
+            _uuid(row["stream"]): Head(
+                row["version"], bytes(row["first_bytes"]), bytes(row["last_bytes"])
+            )
             for row in postgres_list_rows(recorder, statement, streams)
         }
 
@@ -264,12 +284,15 @@ def _generic_streams(recorder: ProcessRecorder) -> StreamsReader:
 
 
 def _generic_heads(recorder: ProcessRecorder) -> HeadsReader:
-    def read(streams: Sequence[UUID]) -> dict[UUID, tuple[int, bytes]]:
-        found: dict[UUID, tuple[int, bytes]] = {}
+    def read(streams: Sequence[UUID]) -> dict[UUID, Head]:
+        found: dict[UUID, Head] = {}
         for stream in streams:
             last = recorder.select_events(stream, desc=True, limit=1)
             if last:
-                found[stream] = (last[0].originator_version, last[0].state)
+                state = last[0].state
+                found[stream] = Head(
+                    last[0].originator_version, state[:START_BYTES], state[-END_BYTES:]
+                )
         return found
 
     return read
