@@ -114,10 +114,12 @@ def position_row(view: SymbolView, row: KeyRow) -> JSON:
 
 def _format() -> str:
     """A view is valid only for the code that wrote it: the domain (what the state is and
-    what the rules find) and the modules that render it."""
+    what the rules find), the modules that render it and the one that keeps it."""
     digest = hashlib.sha256(SNAPSHOT_FORMAT.encode())
     for module in ("views.py", "view_building.py", "audit.py", "triggers.py", "position_json.py"):
         digest.update(resources.files("trueup.projections").joinpath(module).read_bytes())
+    # and the tables that keep it: views kept in another layout are written afresh.
+    digest.update(resources.files("trueup.adapters.store").joinpath("view_table.py").read_bytes())
     return digest.hexdigest()[:16]
 
 

@@ -61,12 +61,15 @@ def ingest(store: str, capture: Path, killed_in: tuple[str, int] | None = None) 
     return done.returncode
 
 
-RECENT_WITHOUT_POSITION = "SELECT partition, venue, account, kind, symbol, body FROM trueup_recent"
+RECENT_WITHOUT_POSITION = (
+    "SELECT partition, venue, account, kind, symbol, body FROM trueup_recent_log"
+)
 
 
 def views_in(path: Path) -> list[Any]:
-    """Every persisted view, and the recent log without its journal positions: a rerun that
-    reads back inputs stored but not processed steps through them by pages, not batches."""
+    """Every persisted view, and the recent log without its journal positions (nor its links,
+    which name them): a rerun that reads back inputs stored but not processed steps through
+    them by pages, not batches."""
     with sqlite3.connect(path) as db:
         return [
             db.execute("SELECT * FROM trueup_account_views ORDER BY venue, account").fetchall(),

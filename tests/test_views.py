@@ -2,6 +2,7 @@
 `positions`, `can-open` and `diagnose` answer from, so their cost does not grow with the
 journal; and every view is exactly what a replay from the first input gives."""
 
+import sqlite3
 import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -18,10 +19,11 @@ from tests.inputs import T0, accepted, intent, line, opened, order_frame, positi
 from tests.scenarios import SYMBOLS, busy_session
 from trueup.adapters.capture import decode_line
 from trueup.adapters.store.journal import Journal
-from trueup.adapters.store.view_table import ViewWrites
+from trueup.adapters.store.view_table import RecentKind, ViewWrites
 from trueup.application.ingest import Ingestor
 from trueup.application.service import TrueupService
 from trueup.domain import retention
+from trueup.domain.events import InputRejected
 from trueup.domain.reconciler import Reconciler
 from trueup.domain.retention import FORGET_AFTER_MS
 from trueup.domain.touched import Touched
@@ -75,6 +77,28 @@ def assert_views_equal_a_replay(journal: Journal) -> None:
     # And nothing stored that a replay would not say.
     for (venue, account, symbol), view in stored.items():
         assert view == view_building.symbol_view(replayed, (venue, account), symbol)
+    assert_recent_log_is_the_journals(journal)
+
+
+def assert_recent_log_is_the_journals(journal: Journal) -> None:
+    """Each range of the recent log, followed back from its head, holds the events the
+    journal holds for it, in the order they were stored: none missed, none twice."""
+    ranges: dict[tuple[str, str, RecentKind, str], list[bytes]] = {}
+    for _, event in journal.emitted_and_refused(journal.last_position()):
+        if not event.venue:
+            continue
+        if isinstance(event, InputRejected):
+            where = (event.venue, event.account, RecentKind.REJECTED, "")
+        else:
+            where = (event.venue, event.account, RecentKind.EMITTED, event.symbol or "")
+        ranges.setdefault(where, []).append(view_building.recent_body(event))
+    table = journal.views()
+    for (venue, account, kind, symbol), bodies in ranges.items():
+        newest_first = table.recent(venue, account, kind, symbol, len(bodies) + 1)
+        assert [body for *_, body in reversed(newest_first)] == bodies
+        # and any shorter tail is the tail of it
+        tail = table.recent(venue, account, kind, symbol, 2)
+        assert [body for *_, body in reversed(tail)] == bodies[-2:]
 
 
 @settings(
@@ -432,3 +456,25 @@ def test_an_entry_spelt_otherwise_than_its_order_leaves_can_opens_entries_once_f
     )
     assert service.can_open_facts("bybit", "main", "ETHUSDT").symbol_facts.entries == ()
     assert_views_equal_a_replay(journal)
+
+
+def test_the_recent_log_an_older_trueup_kept_is_dropped_and_rebuilt_from_the_journal(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "journal.db"
+    with Journal.open(f"sqlite://{path}") as journal:
+        service = TrueupService(journal, clock=lambda: LAST)
+        service.ingest([BUSY])
+        told = answers(service)
+    with sqlite3.connect(path) as db:  # as an older trueup left it: its own table, no log
+        db.execute("CREATE TABLE trueup_recent (partition INTEGER NOT NULL, body BLOB)")
+        db.execute("DELETE FROM trueup_recent_log")
+        db.execute("DELETE FROM trueup_recent_heads")
+        db.execute("UPDATE trueup_views_format SET format = 'an older trueup'")
+    with Journal.open(f"sqlite://{path}") as journal:
+        ReconciliationProjection(journal)  # as a worker or `trueup run` starting up
+        assert answers(TrueupService(journal, clock=lambda: LAST)) == told
+        assert_recent_log_is_the_journals(journal)
+    with sqlite3.connect(path) as db:
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
+    assert "trueup_recent" not in tables
