@@ -41,6 +41,7 @@ from trueup.application.can_open import (
     misspelt_symbol,
     views_at,
 )
+from trueup.application.emitted_count import EmittedCount
 from trueup.application.following import Following
 from trueup.application.position_audit import SeveralLegs
 from trueup.domain.coverage import Coverage
@@ -684,21 +685,9 @@ class TrueupService:
         """What the detectors emitted, by type, for the inputs ``causes`` (by id) and those
         of ``keys`` (Journal.input_keys), stored after position ``after``, whichever
         process detected it."""
-        journal = self.journal
-
-        def ours(event: Emitted) -> bool:
-            if event.cause in causes:
-                return True
-            return bool(keys) and journal.input_key(event.cause, event.at) in keys
-
-        found: Counter[str] = Counter()
-        position = after
-        while True:
-            page, last = journal.emitted_after(position)
-            found.update(event.type for _, event in page if ours(event))
-            if last == position:
-                return dict(sorted(found.items()))
-            position = last
+        count = EmittedCount(self.journal, causes, after, keys)
+        count.read()
+        return count.by_type()
 
     def events_after(
         self,

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
@@ -31,6 +31,7 @@ from typing import IO
 from trueup.adapters.store.journal import Journal
 from trueup.adapters.store.lease import Lease
 from trueup.application.answers import IngestReport
+from trueup.application.emitted_count import EmittedCount
 from trueup.application.service import TrueupService
 from trueup.projections.partitions import ALL, tracked_position, tracker
 
@@ -65,12 +66,16 @@ def ingest_beside(service: TrueupService, captures: Iterable[Iterable[bytes]]) -
     ours: set[str] = set()
     with DetectorProcess(journal) as detectors:
         report = service.ingest(captures, detect=False, on_input=lambda e: ours.add(e.input_id))
-        finished = detectors.caught_up(journal, report.last_stored)
+        # Counted as it is recorded, while this process waits for the worker to catch up:
+        # after it, counting all at once took a twelfth of a 30,000-input ingest.
+        count = EmittedCount(journal, ours, start, backlog)
+        finished = detectors.caught_up(journal, report.last_stored, meanwhile=count.read)
         if finished:
-            # Counted while it stops (its last snapshot, on the other core): what it emitted
-            # for these inputs is stored, and its stop can add nothing to them.
+            # The rest counted while it stops (its last snapshot, on the other core): what it
+            # emitted for these inputs is stored, and its stop can add nothing to them.
             detectors.stop()
-            emitted = service.emitted_for(ours, start, backlog)
+            count.read()
+            emitted = count.by_type()
     if not finished:
         log.warning(
             "the detector process failed (%s): the detectors run in this process instead",
@@ -152,12 +157,16 @@ class DetectorProcess:
         waits = () if limit is None else ("--give-up-after", repr(limit))
         return [*COMMAND, *waits, "worker", "--poll-ms", str(POLL_MS)]
 
-    def caught_up(self, journal: Journal, position: int) -> bool:
-        """Wait until the worker has processed the journal up to ``position``; False if it
-        stopped first (the caller detects what it left)."""
+    def caught_up(
+        self, journal: Journal, position: int, meanwhile: Callable[[], object] = lambda: None
+    ) -> bool:
+        """Wait until the worker has processed the journal up to ``position``, calling
+        ``meanwhile`` between looks; False if it stopped first (the caller detects what it
+        left)."""
         while tracked_position(journal) < position:
             if not self.running:
                 return False
+            meanwhile()
             time.sleep(POLL_S)
         return True
 

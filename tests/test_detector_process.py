@@ -19,6 +19,8 @@ from tests.scenarios import busy_session
 from tests.stored_events import by_account, emitted_in, inputs_in
 from trueup.adapters.store import codec
 from trueup.adapters.store.journal import Journal
+from trueup.application.emitted_count import EmittedCount
+from trueup.application.service import TrueupService
 from trueup.projections.partitions import partition_of, tracker
 from trueup.projections.reconciliation import ReconciliationProjection
 from trueup.runners import detector_process
@@ -319,3 +321,21 @@ def test_detector_process_and_no_projections_are_one_choice(
     both = ["--no-projections", "--detector-process", "always"]
     assert main(["--store", store, "ingest", *both, str(path)]) == 2
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_what_is_counted_as_it_is_recorded_adds_up_to_a_count_of_it_all_after(
+    journal: Journal,
+) -> None:
+    """An ingest counts its worker's events while it waits for it: read by read, the count
+    comes to what one read of them all, after, finds."""
+    service = TrueupService(journal)
+    records = [line(r) for r in busy_session(600, seed=3)]
+    start = journal.last_position()
+    ours: set[str] = set()
+    count = EmittedCount(journal, ours, start)
+    for part in (records[:200], records[200:400], records[400:]):
+        service.ingest([part], on_input=lambda e: ours.add(e.input_id))
+        count.read()
+    count.read()  # nothing new: nothing changes
+    assert count.by_type() == service.emitted_for(ours, start)
+    assert sum(count.by_type().values()) > 0

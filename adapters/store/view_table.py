@@ -21,9 +21,10 @@ its inputs did; each names the entry before it in its range (venue, account, kin
 and trueup_recent_heads the last entry of each range, so the last N of a range are read by
 following N links back. An older trueup kept the log in one table keyed by range
 (trueup_recent, dropped here: the views are then rebuilt), where every step wrote a page at
-the tail of each range it touched: on the bench's journal of 1,000,000 inputs and 10,000
-positions (670,000 entries, 220 MB), an eighth of a worker's time. The heads, one row per
-range, stay small.
+the tail of each range it touched. On the bench's journal of 1,000,000 inputs and 10,000
+positions (670,000 entries, 220 MB), a worker took 43 us an input that way and 39 this way
+when the journal was not in memory; the same once it was. The heads, one row per range,
+stay small.
 """
 # ruff: noqa: S608
 
@@ -52,8 +53,6 @@ _ENTRY = (
     "partition, position, kind, ordinal, venue, account, symbol, "
     "previous_position, previous_ordinal, body"
 )
-
-
 # (partition, venue, account, category, symbol, position_idx, number, opened_at, closed_at,
 # body): one closed lifecycle.
 HistoryRow = tuple[int, str, str, str, str, int, int, int, int, bytes]
