@@ -67,7 +67,9 @@ def ingest_beside(service: TrueupService, captures: Iterable[Iterable[bytes]]) -
     with DetectorProcess(journal) as detectors:
         report = service.ingest(captures, detect=False, on_input=lambda e: ours.add(e.input_id))
         # Counted as it is recorded, while this process waits for the worker to catch up:
-        # after it, counting all at once took a twelfth of a 30,000-input ingest.
+        # counted all at once after, it took 0.08 s of a 30,000-input ingest's 1.3 s. The
+        # journal records in position order (on PostgreSQL, its table locked for writes),
+        # so what a read finds later lies after what it found.
         count = EmittedCount(journal, ours, start, backlog)
         finished = detectors.caught_up(journal, report.last_stored, meanwhile=count.read)
         if finished:
