@@ -44,11 +44,11 @@ log = logging.getLogger("trueup.projection")
 # Inputs between snapshots: a restart replays about this many at most, or a minute's worth
 # when they come faster (plus what came since the last, if it stopped uncleanly).
 SNAPSHOT_EVERY = 50_000
-# A clean stop saves a partition when replaying the inputs stored since its last snapshot
-# would cost more than saving it again: one input read, decoded and applied again costs
-# about what saving this many bytes of snapshot does (measured on the bench's journal of
-# 10,000 positions: about 60 us an input, 50 ns a stored byte). Counted in inputs, not
-# journal positions, which each input's marker and each emitted event take too.
+# A clean stop saves the partitions whose saving costs less than the replay it spares a
+# restart (``_worth_saving``): one input read, decoded and applied again costs about what
+# saving this many bytes of snapshot does (measured on the bench's journal of 10,000
+# positions: about 60 us an input, 50 ns a stored byte). Counted in inputs, not journal
+# positions, which each input's marker and each emitted event take too.
 SNAPSHOT_BYTES_PER_INPUT = 1_000
 SNAPSHOT_MIN_INTERVAL_S = 60.0
 
@@ -93,14 +93,6 @@ class Partition:
         self.snapshot_taken = time.monotonic()
         # The size of its last snapshot, stored (0: none): what saving it again costs.
         self.saved_bytes = 0
-
-    def dear_to_replay(self) -> bool:
-        """Whether a restart would read so much again that saving the state now is cheaper:
-        saving costs in proportion to the state, replaying to the inputs since."""
-        if not self.unsaved:
-            return False
-        replay = self.unsaved * SNAPSHOT_BYTES_PER_INPUT
-        return replay >= self.saved_bytes or self.unsaved >= SNAPSHOT_EVERY
 
     def snapshot_due(self) -> bool:
         # Taking one costs in proportion to the state, not to what came since: never more
@@ -208,7 +200,7 @@ class ReconciliationProjection:
         again costs a fraction of that. Whoever takes over need not wait for these
         snapshots: each replaces only an earlier one."""
         self._record_deferred()
-        dear = [p for p in _saveable(self.partitions.values()) if p.dear_to_replay()]
+        dear = _worth_saving(_saveable(self.partitions.values()))
         let_go()
         # Of state recorded (its events stored): so the next holder may start from it.
         for part in dear:
@@ -394,6 +386,31 @@ class ReconciliationProjection:
         for part in parts:
             self.journal.write_views(writes[part.number])
             part.views_format = writes[part.number].format
+
+
+def _worth_saving(parts: list[Partition]) -> list[Partition]:
+    """Those of ``parts`` a clean stop saves, so that saving them and the replay left to a
+    restart cost least together. A restart reads the inputs after the oldest state it loads
+    once for every partition it wakes: saving those furthest behind shortens that read for
+    all, where saving one of many alone shortens it for none. A state never saved, or
+    SNAPSHOT_EVERY inputs behind, is saved whatever the cost."""
+    forced: list[Partition] = []
+    behind: list[Partition] = []
+    for part in parts:
+        if part.unsaved:
+            must = not part.saved_bytes or part.unsaved >= SNAPSHOT_EVERY
+            (forced if must else behind).append(part)
+    behind.sort(key=lambda p: p.unsaved, reverse=True)
+    # Saving the first k of ``behind`` leaves a restart the inputs after the state of the
+    # k+1-th to read again: what each k costs, and the least taken (the fewest saved on a tie).
+    costs: list[int] = []
+    saving = 0
+    for k in range(len(behind) + 1):
+        left = behind[k].unsaved if k < len(behind) else 0
+        costs.append(saving + left * SNAPSHOT_BYTES_PER_INPUT)
+        if k < len(behind):
+            saving += behind[k].saved_bytes
+    return forced + behind[: costs.index(min(costs))]
 
 
 def _saveable(parts: Iterable[Partition]) -> list[Partition]:

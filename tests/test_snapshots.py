@@ -33,7 +33,7 @@ from trueup.domain.rules.can_open_facts import can_open
 from trueup.domain.vocabulary import OrderSide
 from trueup.projections import reconciliation
 from trueup.projections.leased import LeasedProjection
-from trueup.projections.partitions import partition_of, tracker
+from trueup.projections.partitions import ALL, partition_of, tracker
 from trueup.projections.positions import position_rows
 from trueup.projections.reconciliation import ReconciliationProjection, replay
 from trueup.runners import detector_process
@@ -304,8 +304,11 @@ def test_dear_to_replay_counts_inputs_not_the_journal_positions_markers_and_even
     first.stop()
     saved = journal.load_snapshot(bybit_main)
     assert saved is not None
-    # The state as dear to save as 1,000 inputs are to read again.
-    monkeypatch.setattr(reconciliation, "SNAPSHOT_BYTES_PER_INPUT", len(saved[1]) // 1_000 + 1)
+    # The states (the ticks of the session woke every partition) as dear to save as 1,000
+    # inputs are to read again.
+    monkeypatch.setattr(
+        reconciliation, "SNAPSHOT_BYTES_PER_INPUT", states_bytes(journal) // 1_000 + 1
+    )
 
     second = ReconciliationProjection(journal)
     Ingestor(journal, after_flush=second.catch_up).ingest(lines[500:1_200])
@@ -319,6 +322,42 @@ def test_dear_to_replay_counts_inputs_not_the_journal_positions_markers_and_even
     third.stop()
     again = journal.load_snapshot(bybit_main)
     assert again is not None and again[0] == third.position
+
+
+def states_bytes(journal: Journal) -> int:
+    """What every partition's last saved state takes, stored."""
+    kept = (journal.load_snapshot(tracker(n)) for n in ALL)
+    return sum(len(state) for _, state in filter(None, kept))
+
+
+def test_a_clean_stop_weighs_the_read_a_restart_shares_against_saving_every_state_it_spares(
+    journal: Journal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A restart reads the inputs after its oldest state once for all the partitions it
+    wakes: saving one state of many spares it nothing, so the stop saves them all or none,
+    by what all of them cost to save."""
+    lines = [line(record) for record in busy_session(2_000, seed=28)]
+    first = ReconciliationProjection(journal)
+    Ingestor(journal, after_flush=first.catch_up).ingest(lines[:500])
+    first.stop()  # every state saved: none had been
+    kept = {n: journal.load_snapshot(tracker(n)) for n in ALL}
+    largest = max(len(state) for _, state in filter(None, kept.values()))
+    total = states_bytes(journal)
+    assert total - largest >= 700  # the others' states weigh something too
+    # 700 inputs dearer to read again than any one state is to save, cheaper than all.
+    monkeypatch.setattr(reconciliation, "SNAPSHOT_BYTES_PER_INPUT", total // 700 - 1)
+    assert largest <= 700 * reconciliation.SNAPSHOT_BYTES_PER_INPUT
+
+    second = ReconciliationProjection(journal)
+    Ingestor(journal, after_flush=second.catch_up).ingest(lines[500:1_200])
+    second.stop()
+    assert {n: journal.load_snapshot(tracker(n)) for n in ALL} == kept
+
+    third = ReconciliationProjection(journal)  # 700 to read again, and 300 more
+    Ingestor(journal, after_flush=third.catch_up).ingest(lines[1_200:1_500])
+    third.stop()
+    positions = {n: found[0] for n in ALL if (found := journal.load_snapshot(tracker(n)))}
+    assert set(positions.values()) == {third.position}
 
 
 def test_a_restart_wakes_the_partitions_a_batch_has_work_for_in_one_read_of_the_journal(
