@@ -3,12 +3,14 @@ transaction that records a projection's tracking position (view_table.py), the a
 index's owner rows in the one that appends their inputs (owner_table.py), rows inserted in
 one statement per batch, and connections tuned for a journal's appends."""
 
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import InterfaceError, StoredEvent
 from eventsourcing.sqlite import (
+    SQLITE3_DEFAULT_LOCK_TIMEOUT,
     SQLiteConnection,
     SQLiteConnectionPool,
     SQLiteCursor,
@@ -17,7 +19,7 @@ from eventsourcing.sqlite import (
 )
 from eventsourcing.utils import Environment
 
-from trueup.adapters.store import owner_table, view_table
+from trueup.adapters.store import owner_table, sqlite_lock_waits, view_table
 
 # Set on every connection. In WAL mode, NORMAL syncs the log at checkpoints, not at every
 # commit: a committed batch is in the log before the commit returns, so a process killed at
@@ -42,14 +44,32 @@ APPENDER_CACHE = "PRAGMA cache_size=-65536"
 
 
 class TunedSQLiteConnectionPool(SQLiteConnectionPool):
-    """eventsourcing's pool, each new connection given PRAGMAS."""
+    """eventsourcing's pool, each new connection waiting for locks in fine steps
+    (sqlite_lock_waits.py) and given PRAGMAS."""
 
     def _create_connection(self) -> SQLiteConnection:
-        connection = super()._create_connection()
-        cursor = connection.cursor()
+        # As the library's own, but for the connection's class and lock waits.
+        try:
+            connection = sqlite_lock_waits.connect(
+                self.db_name,
+                float(self.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT),
+                uri=True,
+                check_same_thread=False,
+                isolation_level=None,  # autocommit: each transaction is begun explicitly
+                cached_statements=True,
+            )
+        except (sqlite3.Error, TypeError) as error:
+            raise InterfaceError(error) from error
+        if not self.is_sqlite_memory_mode and not self.is_journal_mode_wal:
+            mode = connection.execute("PRAGMA journal_mode;").fetchone()[0]
+            if mode.lower() != "wal":
+                connection.execute("PRAGMA journal_mode=WAL;")
+                self.journal_mode_was_changed_to_wal = True
+            self.is_journal_mode_wal = True
+        connection.row_factory = sqlite3.Row
         for pragma in PRAGMAS:
-            cursor.execute(pragma)
-        return connection
+            connection.execute(pragma)
+        return SQLiteConnection(sqlite_conn=connection, max_age=self.max_age)
 
 
 class TunedSQLiteFactory(SQLiteFactory):
