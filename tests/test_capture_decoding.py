@@ -1,9 +1,12 @@
 """Capture lines become domain events; bad input becomes a rejected-input event, never a crash."""
 
+import json
 from decimal import Decimal
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.inputs import T0, event, intent, line, position_frame
 from trueup.adapters.bybit import messages
@@ -15,6 +18,7 @@ from trueup.domain.events import (
     OrdersReported,
     PositionsReported,
 )
+from trueup.domain.keys import input_id
 
 
 def rejected(raw: str | bytes) -> InputRejected:
@@ -102,6 +106,72 @@ def test_respellings_of_exact_numbers_are_one_input() -> None:
     assert (
         decode_line(line % (T0, b'"0.1"')).input_id == decode_line(line % (T0, b' "0.1"')).input_id
     )
+
+
+# JSON values as a line may hold them: integers to both ends of 64 bits and past them (which
+# orjson reads as doubles), doubles, any text.
+_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**64), max_value=2**64 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8)
+)
+_values = st.recursive(
+    _scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+def _holds_a_double(value: object) -> bool:
+    if isinstance(value, dict):
+        return any(_holds_a_double(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_a_double(v) for v in value)
+    return isinstance(value, float)
+
+
+@given(value=_values, spaced=st.booleans(), ascii_only=st.booleans())
+def test_an_input_id_is_the_one_trueup_has_always_given_its_line(
+    value: object, spaced: bool, ascii_only: bool
+) -> None:
+    """A journal keys its inputs by these ids, so a capture ingested again by a later trueup
+    stores nothing twice: the canonical form orjson writes (keys sorted, compact), or the
+    line's own bytes when a number in it may be one a double cannot carry."""
+    separators = (", ", ": ") if spaced else (",", ":")
+    spelt = json.dumps(value, separators=separators, ensure_ascii=ascii_only).encode()
+    parsed = orjson.loads(spelt)
+    canonical = input_id(orjson.dumps(parsed, option=orjson.OPT_SORT_KEYS))
+    given_id = decode_line(spelt).input_id
+    if _holds_a_double(parsed):
+        assert given_id in (canonical, input_id(spelt))
+    else:
+        assert given_id == canonical
+
+
+@pytest.mark.parametrize(
+    ("spelling", "respelling"),
+    [(b"-9223372036854775809", b" -9223372036854775809"), (b"1e16", b" 1e16"), (b"2", b" 2")],
+)
+def test_a_number_alone_on_a_line_keeps_the_id_it_always_had(
+    spelling: bytes, respelling: bytes
+) -> None:
+    for number in (spelling, respelling):
+        canonical = orjson.dumps(orjson.loads(number), option=orjson.OPT_SORT_KEYS)
+        assert decode_line(number).input_id in (input_id(canonical), input_id(number))
+
+
+@pytest.mark.parametrize(("depth", "refused"), [(254, False), (255, True), (300, True)])
+def test_a_line_nested_deeper_than_orjson_writes_is_refused_as_before(
+    depth: int, refused: bool
+) -> None:
+    inner = b"[" * (depth - 1) + b"]" * (depth - 1)  # in the line's object: ``depth`` deep
+    result = decode_line(b'{"at":%d,"channel":"ws","extra":%s}' % (T0, inner))
+    said = result.reason if isinstance(result, InputRejected) else ""
+    assert ("nested too deeply" in said) == refused
 
 
 def test_rest_order_lists_take_their_category_from_the_response() -> None:
