@@ -152,18 +152,6 @@ def test_an_input_id_is_the_one_trueup_has_always_given_its_line(
         assert given_id == canonical
 
 
-@pytest.mark.parametrize(
-    ("spelling", "respelling"),
-    [(b"-9223372036854775809", b" -9223372036854775809"), (b"1e16", b" 1e16"), (b"2", b" 2")],
-)
-def test_a_number_alone_on_a_line_keeps_the_id_it_always_had(
-    spelling: bytes, respelling: bytes
-) -> None:
-    for number in (spelling, respelling):
-        canonical = orjson.dumps(orjson.loads(number), option=orjson.OPT_SORT_KEYS)
-        assert decode_line(number).input_id in (input_id(canonical), input_id(number))
-
-
 @pytest.mark.parametrize(("depth", "refused"), [(254, False), (255, True), (300, True)])
 def test_a_line_nested_deeper_than_orjson_writes_is_refused_as_before(
     depth: int, refused: bool
