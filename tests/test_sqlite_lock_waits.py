@@ -112,11 +112,17 @@ def holding_the_write_lock(path: Path, release: threading.Event) -> threading.Th
     return thread
 
 
-def test_rows_drawn_from_an_iterator_are_all_stored_after_a_wait(tmp_path: Path) -> None:
-    path = tmp_path / "rows.db"
-    waiter = sqlite_lock_waits.connect(str(path), 10.0, isolation_level=None)
+def table_of_rows(path: Path, lock_timeout_s: float) -> WaitingConnection:
+    """A file with a table of rows, and a connection of ours to it."""
+    waiter = sqlite_lock_waits.connect(str(path), lock_timeout_s, isolation_level=None)
     waiter.execute("PRAGMA journal_mode=WAL")
     waiter.execute("CREATE TABLE rows (n INTEGER)")
+    return waiter
+
+
+def test_rows_drawn_from_an_iterator_are_all_stored_after_a_wait(tmp_path: Path) -> None:
+    path = tmp_path / "rows.db"
+    waiter = table_of_rows(path, 10.0)
     release = threading.Event()
     holder = holding_the_write_lock(path, release)
     threading.Timer(0.05, release.set).start()
@@ -127,9 +133,7 @@ def test_rows_drawn_from_an_iterator_are_all_stored_after_a_wait(tmp_path: Path)
 
 def test_a_lock_held_past_the_timeout_is_the_error_sqlite_gives(tmp_path: Path) -> None:
     path = tmp_path / "held.db"
-    waiter = sqlite_lock_waits.connect(str(path), 0.05, isolation_level=None)
-    waiter.execute("PRAGMA journal_mode=WAL")
-    waiter.execute("CREATE TABLE rows (n INTEGER)")
+    waiter = table_of_rows(path, 0.05)
     release = threading.Event()
     holder = holding_the_write_lock(path, release)
     try:
