@@ -34,6 +34,15 @@ PRAGMAS = (
     "PRAGMA synchronous=NORMAL",
     "PRAGMA wal_autocheckpoint=4000",
 )
+# The page size of a journal made new (an older one keeps its own: a file's page size is
+# fixed when it is first written). A batch appends thousands of rows of about 700 bytes to
+# the end of the events table and its primary key; each page costs SQLite its own handling
+# (allocating, linking, a log frame), and 16 KB pages are a quarter as many. Measured, 30,000
+# lines appended with the detectors off, medians of 3 alternating, each journal vacuumed
+# to its page size: into the bench's 1M journal 1.25 s with 4 KB pages, 0.95 s with 16 KB
+# (its inserts 0.56 s, 0.31 s), into an empty one 0.97 s, 0.91 s; a worker catching up on
+# them 0.94 s, 0.87 s.
+PAGE_SIZE = 16384
 # The cache of a connection that appends inputs: it holds the hot top of the events table's
 # indexes (a 1,000,000-input journal's primary key alone is ~100 MB; the default cache is
 # 2 MB), so that a batch does not read the same interior pages again and again. Only such a
@@ -65,6 +74,8 @@ class TunedSQLiteConnectionPool(SQLiteConnectionPool):
         except (sqlite3.Error, TypeError) as error:
             raise InterfaceError(error) from error
         if not self.is_sqlite_memory_mode and not self.is_journal_mode_wal:
+            # Before the switch to WAL, the first write of a new file: then no more.
+            connection.execute(f"PRAGMA page_size={PAGE_SIZE}")
             mode = connection.execute("PRAGMA journal_mode;").fetchone()[0]
             if mode.lower() != "wal":
                 connection.execute("PRAGMA journal_mode=WAL;")
