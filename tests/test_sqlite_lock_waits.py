@@ -3,6 +3,7 @@ two, give up after their timeout with SQLite's own error, and lose no row by wai
 
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -49,7 +50,7 @@ def busy(code: int = sqlite3.SQLITE_BUSY) -> sqlite3.OperationalError:
     return error
 
 
-def locked_for(tries: int, code: int = sqlite3.SQLITE_BUSY) -> "list[int]":
+def locked_for(tries: int, code: int = sqlite3.SQLITE_BUSY) -> Callable[[], list[int]]:
     """A call that finds the database locked ``tries`` times, then answers: its count."""
     calls = [0]
 
@@ -59,17 +60,17 @@ def locked_for(tries: int, code: int = sqlite3.SQLITE_BUSY) -> "list[int]":
             raise busy(code)
         return calls
 
-    return call  # type: ignore[return-value]
+    return call
 
 
 def test_a_young_wait_looks_again_within_a_few_milliseconds(clock: Clock) -> None:
-    assert waiting(locked_for(6), 10.0) == [7]  # type: ignore[arg-type]
+    assert waiting(locked_for(6), 10.0) == [7]
     assert clock.pauses == [FIRST_WAIT_S * 2**n for n in range(3)] + [FINE_WAIT_S] * 3
     assert max(clock.pauses) <= 0.002
 
 
 def test_a_lock_held_long_is_looked_at_less_often(clock: Clock) -> None:
-    waiting(locked_for(200), 10.0)  # type: ignore[arg-type]
+    waiting(locked_for(200), 10.0)
     late = [p for p in clock.pauses if p == COARSE_WAIT_S]
     assert late and clock.pauses[-1] == COARSE_WAIT_S
     fine = clock.pauses[: len(clock.pauses) - len(late)]
@@ -78,7 +79,7 @@ def test_a_lock_held_long_is_looked_at_less_often(clock: Clock) -> None:
 
 def test_a_wait_gives_up_after_the_timeout_with_sqlites_own_error(clock: Clock) -> None:
     with pytest.raises(sqlite3.OperationalError, match="database is locked") as raised:
-        waiting(locked_for(10**6), 1.5)  # type: ignore[arg-type]
+        waiting(locked_for(10**6), 1.5)
     assert raised.value.sqlite_errorcode == sqlite3.SQLITE_BUSY
     assert 1.5 <= sum(clock.pauses) < 1.5 + COARSE_WAIT_S
 
@@ -86,12 +87,12 @@ def test_a_wait_gives_up_after_the_timeout_with_sqlites_own_error(clock: Clock) 
 @pytest.mark.parametrize("code", [sqlite3.SQLITE_BUSY_SNAPSHOT, sqlite3.SQLITE_LOCKED])
 def test_what_no_wait_mends_is_raised_at_once(clock: Clock, code: int) -> None:
     with pytest.raises(sqlite3.OperationalError):
-        waiting(locked_for(1, code), 10.0)  # type: ignore[arg-type]
+        waiting(locked_for(1, code), 10.0)
     assert clock.pauses == []
 
 
 def test_a_recovering_log_is_waited_out(clock: Clock) -> None:
-    assert waiting(locked_for(2, sqlite3.SQLITE_BUSY_RECOVERY), 10.0) == [3]  # type: ignore[arg-type]
+    assert waiting(locked_for(2, sqlite3.SQLITE_BUSY_RECOVERY), 10.0) == [3]
 
 
 def holding_the_write_lock(path: Path, release: threading.Event) -> threading.Thread:
