@@ -55,7 +55,7 @@ from trueup.domain.events import (
 )
 from trueup.domain.instants import iso
 from trueup.domain.keys import decision_key
-from trueup.domain.pnl import ClosedPosition
+from trueup.domain.pnl_records import ClosedPosition
 from trueup.domain.rules.can_open import never_seen, stale_view
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.triggers.spec import TriggerCommand

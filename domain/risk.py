@@ -21,16 +21,15 @@ none, concentration is unknown.
 """
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Context, Decimal
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from trueup.domain.coin_values import equity_rate
 from trueup.domain.events import PositionReport
 from trueup.domain.keys import PositionKey
+from trueup.domain.risk_records import LeverageSource, PortfolioRisk, PositionRisk
 from trueup.domain.rules.config import RuleConfig
-from trueup.domain.vocabulary import ContractKind, MarginMode, PositionSide
+from trueup.domain.vocabulary import ContractKind, PositionSide
 
 if TYPE_CHECKING:  # the book holds what risk reads: imported for its type alone
     from trueup.domain.book import AccountBook
@@ -41,57 +40,6 @@ ONE = Decimal(1)
 _CONTEXT = Context(prec=96, rounding=ROUND_HALF_EVEN, Emax=999, Emin=-999)
 RATIO = Decimal("1e-6")  # ratios, leverage and the score are shown to six places
 AMOUNT = Decimal("1e-12")  # notional, as precise as any price or size trueup accepts
-
-
-class LeverageSource(StrEnum):
-    """Where a position's leverage comes from."""
-
-    VENUE = "venue"  # the venue's own figure (Bybit's leverage, Hyperliquid's leverage.value)
-    MARGIN = "margin"  # notional / the position's initial margin
-
-
-class RiskTrigger(StrEnum):
-    """What a RISK_WARNING crossed."""
-
-    SCORE = "SCORE"
-    LIQUIDATION_DISTANCE = "LIQUIDATION_DISTANCE"
-
-
-@dataclass(frozen=True, slots=True)
-class PositionRisk:
-    """One held position's exposure, its parts and its score, as of the folded state."""
-
-    side: PositionSide
-    size: Decimal
-    entry_price: Decimal | None
-    mark_price: Decimal | None
-    notional: Decimal | None
-    leverage: Decimal | None
-    leverage_source: LeverageSource | None
-    liq_price: Decimal | None
-    liquidation_distance: Decimal | None
-    initial_margin: Decimal | None
-    maintenance_margin: Decimal | None
-    margin_mode: MarginMode | None
-    equity: Decimal | None  # the account's, that concentration is measured against
-    concentration: Decimal | None
-    concentration_part: Decimal
-    leverage_part: Decimal
-    liquidation_part: Decimal
-    score: Decimal
-    high: bool  # score at or above risk_warning_score
-    near_liquidation: bool  # distance at or below risk_warning_liquidation_distance
-    updated_time: int  # the venue's time of the report it is measured from
-    notional_coin: str | None = None  # the coin its notional is counted in (None: unknown)
-
-    def crossed(self) -> frozenset[RiskTrigger]:
-        """The warning thresholds this position is past."""
-        found = set()
-        if self.high:
-            found.add(RiskTrigger.SCORE)
-        if self.near_liquidation:
-            found.add(RiskTrigger.LIQUIDATION_DISTANCE)
-        return frozenset(found)
 
 
 def assess(
@@ -186,22 +134,6 @@ def _leverage(
     if notional is not None and margin is not None and margin > 0:
         return _ratio(_CONTEXT.divide(notional, margin)), LeverageSource.MARGIN
     return None, None
-
-
-@dataclass(frozen=True, slots=True)
-class PortfolioRisk:
-    """The figures a risk officer reads first, over the positions held."""
-
-    positions: int
-    notional: Decimal  # of those with a mark
-    max_score: Decimal | None
-    average_score: Decimal | None
-    high_risk: int  # score at or above risk_warning_score
-    average_leverage: Decimal | None  # over those whose leverage is known
-    max_leverage: Decimal | None
-    near_liquidation: int  # within risk_warning_liquidation_distance of liquidation
-    largest_concentration: Decimal | None
-    largest_concentration_of: str | None  # the position's label: venue/account symbol idx
 
 
 def portfolio(risks: Iterable[tuple[str, PositionRisk]]) -> PortfolioRisk:

@@ -21,7 +21,8 @@ from trueup.domain.events import (
 )
 from trueup.domain.keys import PositionKey
 from trueup.domain.position import Position
-from trueup.domain.risk import PositionRisk, position_risk
+from trueup.domain.risk import position_risk
+from trueup.domain.risk_records import PositionRisk
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.in_force import RulesInForce
 from trueup.domain.rules.local_closes import Close, LocalCloses

@@ -8,7 +8,7 @@ import msgspec
 
 from trueup.domain.keys import PositionKey
 from trueup.domain.pnl import KeyLedger, unrealised
-from trueup.domain.risk import PositionRisk
+from trueup.domain.risk_records import PositionRisk
 
 if TYPE_CHECKING:  # only its type: the book is what the callers hold
     from trueup.domain.book import AccountBook

@@ -21,7 +21,8 @@ from typing import Any
 import msgspec
 
 from trueup.domain.coin_values import usd_value
-from trueup.domain.risk import PortfolioRisk, PositionRisk, portfolio, share
+from trueup.domain.risk import portfolio, share
+from trueup.domain.risk_records import PortfolioRisk, PositionRisk
 from trueup.domain.rules.config import DEFAULTS, RuleConfig
 from trueup.domain.vocabulary import PositionSide, Whose
 from trueup.domain.wallet import WalletSummary

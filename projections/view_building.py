@@ -12,7 +12,7 @@ from trueup.domain.book import AccountBook
 from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputRejected
 from trueup.domain.keys import PositionKey
-from trueup.domain.pnl import ClosedPosition
+from trueup.domain.pnl_records import ClosedPosition
 from trueup.domain.position import Position
 from trueup.domain.reconciler import Account, Reconciler
 from trueup.domain.risk import position_risk

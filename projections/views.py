@@ -12,8 +12,8 @@ from typing import Any
 import msgspec
 
 from trueup.adapters.store.snapshot_format import SNAPSHOT_FORMAT
-from trueup.domain.pnl import ClosedPosition
-from trueup.domain.risk import PositionRisk
+from trueup.domain.pnl_records import ClosedPosition
+from trueup.domain.risk_records import PositionRisk
 from trueup.domain.rules.can_open import AccountFacts, SymbolFacts
 from trueup.domain.wallet import WalletSummary
 from trueup.projections.position_json import risk_json

@@ -11,7 +11,7 @@ from trueup.adapters.store.codec import as_json, event_json, named_symbols
 from trueup.domain.emitted import Emitted, PositionCleaned
 from trueup.domain.events import InputEvent, InputRejected
 from trueup.domain.instants import iso
-from trueup.domain.pnl import ClosedPosition
+from trueup.domain.pnl_records import ClosedPosition
 from trueup.domain.vocabulary import Whose
 from trueup.projections.position_json import JSON, pnl_state, risk_json
 

@@ -18,7 +18,7 @@ from trueup.adapters.store.snapshot_format import compiled
 from trueup.adapters.store.snapshots import Snapshot
 from trueup.domain.emitted import EMITTED_TYPES
 from trueup.domain.events import INPUT_EVENT_TYPES
-from trueup.domain.pnl import ClosedPosition
+from trueup.domain.pnl_records import ClosedPosition
 from trueup.domain.reconciler import Reconciler
 from trueup.projections.views import AccountView, SymbolView
 

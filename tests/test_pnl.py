@@ -756,7 +756,7 @@ def test_closed_lifecycles_waiting_for_the_views_are_no_work_for_the_cycle_colle
 
 
 def test_a_lifecycle_maps_each_local_position_once_in_the_order_seen() -> None:
-    from trueup.domain.pnl import Lifecycle
+    from trueup.domain.pnl_records import Lifecycle
     from trueup.domain.vocabulary import PositionSide
 
     life = Lifecycle(KEY, 1, PositionSide.LONG, T0)

@@ -16,7 +16,8 @@ from trueup.domain.emitted import Emitted, RiskWarning
 from trueup.domain.errors import MalformedInput
 from trueup.domain.events import PositionReport, RulesSet
 from trueup.domain.reconciler import Reconciler
-from trueup.domain.risk import LeverageSource, PositionRisk, assess, portfolio, position_risk
+from trueup.domain.risk import assess, portfolio, position_risk
+from trueup.domain.risk_records import LeverageSource, PositionRisk
 from trueup.domain.rules.config import RuleConfig, rule_config
 from trueup.domain.vocabulary import ContractKind, PositionSide
 

@@ -23,7 +23,8 @@ from trueup.domain.book import AccountBook, Changed
 from trueup.domain.emitted import Cause, Emitted, PnlMismatch
 from trueup.domain.events import ExecutionsReported, InputEvent, PositionsReported
 from trueup.domain.keys import PositionKey
-from trueup.domain.pnl import SEEN_FOR_MS, PnlCheck
+from trueup.domain.pnl import SEEN_FOR_MS
+from trueup.domain.pnl_records import PnlCheck
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.detector import Detector, EventTypes
 

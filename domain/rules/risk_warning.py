@@ -13,7 +13,8 @@ from trueup.domain.coin_values import equity_rate
 from trueup.domain.emitted import Cause, Emitted, RiskWarning
 from trueup.domain.events import InputEvent, PositionReport, PositionsReported, WalletReported
 from trueup.domain.keys import PositionKey
-from trueup.domain.risk import PositionRisk, RiskTrigger, assess
+from trueup.domain.risk import assess
+from trueup.domain.risk_records import PositionRisk, RiskTrigger
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.detector import Detector, EventTypes
 
