@@ -45,8 +45,11 @@ ADAPTERS_COMPILED = (
     "aster/mark_prices.py",
     "aster/records.py",
     "aster/wire.py",
-    # and what an append files in the audit index beside each input.
+    # and what an append files in the audit index beside each input,
     "store/audit_index.py",
+    # and what makes a decoded input's repeated values one object each: every input a
+    # replay or a worker reads.
+    "store/sharing.py",
 )
 
 
