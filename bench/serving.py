@@ -123,6 +123,7 @@ WORKER_POLL_MS = 100
 IN_PROCESS = "ingest"  # the way the 10k journal of the same positions is measured too
 BASELINE = "baseline"
 APPENDING = "ingest-appending"
+CATCHING_UP = "catching-up"
 INGEST_WAYS = (
     (IN_PROCESS, f"ingest {INGEST_INPUTS:,} inputs, detectors on (small = empty journal)", 1),
     (
@@ -140,6 +141,11 @@ INGEST_WAYS = (
         "  beside a running trueup worker (2 processes; until it has processed all)",
         2,
     ),
+    (
+        CATCHING_UP,
+        "  detectors alone (a worker, its state loaded, catching up): the most they keep up with",
+        2,
+    ),
     # Leaves its inputs unprocessed, as the baseline's: after every way that detects.
     (
         APPENDING,
@@ -148,8 +154,9 @@ INGEST_WAYS = (
     ),
     (BASELINE, "  baseline: the same rows by recorder.insert_events", 1),
 )
-# Figures beside the ingest's, without its target: what bounds it.
-UNTARGETED = (APPENDING, BASELINE)
+# Figures beside the ingest's, without its target: what bounds it (a detector process is
+# as fast as the slower of its two halves, each alone, at best).
+UNTARGETED = (CATCHING_UP, APPENDING, BASELINE)
 BESIDE_POLL_MS = 10  # the worker beside an ingest: it looks for new inputs this often
 WORKER_TIMEOUT_S = 300.0
 
@@ -715,6 +722,30 @@ def work_ingest_beside_worker(url: str, segment: int, count: int, after_ms: int)
     return {"seconds": seconds, "inputs": len(lines)}
 
 
+def work_catching_up(url: str, segment: int, count: int, after_ms: int) -> JSON:
+    """The detectors' half of an ingest alone: ``count`` new lines stored first, untimed,
+    then a worker's projection, its state loaded by a first WARM_INPUTS lines (segment
+    ``segment``), catching up on them in steps of its pages, as `trueup worker` does."""
+    from trueup.projections.leased import LeasedProjection
+    from trueup.runners.cli import WORKER_PAGE
+
+    warm = ingest_lines(segment, WARM_INPUTS, after_ms)
+    lines = ingest_lines(segment + 1, count, after_ms)
+    with Journal.open(url) as journal, relaxed_gc():
+        service, projection = TrueupService(journal), LeasedProjection(journal)
+        try:
+            service.ingest([warm], projection=projection)
+            service.ingest([lines], detect=False)
+            begin = time.perf_counter()
+            emitted = projection.catch_up(page=WORKER_PAGE)
+            seconds = time.perf_counter() - begin
+        finally:
+            projection.release()
+    if not emitted:
+        raise RuntimeError("the worker's catching up emitted nothing: not the workload meant")
+    return {"seconds": seconds, "inputs": len(lines), "emitted": len(emitted)}
+
+
 def _processed_up_to(journal: Journal, position: int, worker: "subprocess.Popen[bytes]") -> None:
     """Wait until every partition has processed the journal up to ``position``."""
     begin = time.perf_counter()
@@ -777,6 +808,7 @@ CHILD_WORK: dict[str, Callable[..., JSON]] = {
     "ingest-running": work_ingest_running,
     "ingest-beside-worker": work_ingest_beside_worker,
     "ingest-detector-process": work_ingest_detector_process,
+    CATCHING_UP: work_catching_up,
     APPENDING: work_ingest_appending,
     BASELINE: work_baseline,
 }
