@@ -117,9 +117,10 @@ PART_REPEATS = 3
 DOMAIN_CALLS = 10_000
 WORKER_POLL_MS = 100
 # The ingest figures, each on the 1M journal (big) and an empty one (small): in process,
-# with a detector process of its own, into a running trueup, beside a running worker, and
-# the baseline's rows. Each as (its work, its row's label, the segments of new lines a run
-# takes: two where a warm-up comes first).
+# with a detector process of its own, into a running trueup, beside a running worker, each
+# half of a detector process's ingest alone (the detectors catching up, the appending with
+# them off), and the baseline's rows. Each as (its work, its row's label, the segments of
+# new lines a run takes: two where a warm-up comes first).
 IN_PROCESS = "ingest"  # the way the 10k journal of the same positions is measured too
 BASELINE = "baseline"
 APPENDING = "ingest-appending"
