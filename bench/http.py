@@ -77,7 +77,7 @@ from trueup.adapters.bybit import messages
 JSON = dict[str, Any]
 
 TOKEN = "bench-http-token"
-TOKEN_ENV = "TRUEUP_API_TOKEN"  # runners.http_api.TOKEN_ENV, without importing the server here
+TOKEN_ENV = "TRUEUP_API_TOKEN"  # runners.http_server.TOKEN_ENV, without importing the server here
 SERVER_ENV = "TRUEUP_BENCH_SERVER"  # the trueup script to serve with, when not this checkout's
 P99_TARGET_MS = 10.0  # at 1,000 connections (issue 10)
 READY_TIMEOUT_S = 600.0  # the server's start: the projection restores its snapshot first

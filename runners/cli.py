@@ -1159,7 +1159,8 @@ def _serve(journal: "Journal", args: argparse.Namespace) -> int:
     from trueup.adapters.store.wal_checkpoints import checkpoints_aside
     from trueup.application.backlog import BacklogLimits
     from trueup.application.following import Following
-    from trueup.runners.http_api import TOKEN_ENV, ApiSettings, check_exposure, serve
+    from trueup.runners.http_api import ApiSettings
+    from trueup.runners.http_server import TOKEN_ENV, check_exposure, serve
     from trueup.runners.signals import stop_on_signals
 
     # An empty variable is no token: it would let any bearer through.

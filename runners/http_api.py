@@ -5,27 +5,23 @@ with --json: decimals as strings, instants as epoch ms (with ISO 8601 beside whe
 shows one). docs/http-api.md describes every endpoint; /openapi.json is generated from here.
 """
 
-import argparse
 import asyncio
 import hmac
-import ipaddress
 import logging
 import os
-import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import orjson
-import uvicorn
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import WithJsonSchema
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -34,7 +30,7 @@ from trueup.adapters.clock import wall_clock
 from trueup.adapters.feed import Clock
 from trueup.adapters.notify.target import Target
 from trueup.adapters.store.codec import event_json
-from trueup.adapters.store.journal import PAGE, Journal
+from trueup.adapters.store.journal import Journal
 from trueup.adapters.store.location import StoreError
 from trueup.adapters.store.readers import ReaderPool
 from trueup.application.answer_cache import AnswerCache
@@ -42,27 +38,58 @@ from trueup.application.answers import (
     JSON,
     AccountFreshness,
     EventPage,
-    IngestReport,
 )
 from trueup.application.backlog import BacklogLimits
 from trueup.application.can_open import CanOpenFacts
 from trueup.application.following import Following
 from trueup.application.position_audit import SeveralLegs
 from trueup.application.service import EventFilter, TrueupService
-from trueup.domain.bounds import EARLIEST_MS, LATEST_MS, MAX_NAME_LENGTH
 from trueup.domain.emitted import EMITTED_TYPES
-from trueup.domain.events import INPUT_EVENT_TYPES, InputEvent, InputRejected, StreamReconnected
+from trueup.domain.events import InputEvent, InputRejected, StreamReconnected
 from trueup.domain.instants import iso
 from trueup.domain.vocabulary import PositionSide
 from trueup.projections.partitions import partitions_of
 from trueup.runners import output
-from trueup.runners.arguments import OPENING_SIDES, epoch_ms
+from trueup.runners.arguments import OPENING_SIDES
+from trueup.runners.http_documents import (
+    AcknowledgedDocument,
+    CanOpenDocument,
+    Document,
+    EmittedDocument,
+    EventsDocument,
+    HealthDocument,
+    HistoryDocument,
+    Ingested,
+    InputsDocument,
+    NotifyTestDocument,
+    PositionsDocument,
+    Problem,
+    SummaryDocument,
+    TriggerCommandDocument,
+    TriggersDocument,
+    rendered,
+)
 from trueup.runners.http_forwarding import FORWARDED_HEADER, Forwarder
 from trueup.runners.http_kept import KNOWN_LIMIT, KeptAnswers, KeptRoute
 from trueup.runners.http_metrics import ApiMetrics
 from trueup.runners.http_page import add_page
 from trueup.runners.http_projection import Lag, ServedProjection
-from trueup.runners.http_protocol import OneSendProtocol
+from trueup.runners.http_queries import (
+    AcknowledgeQuery,
+    AuditQuery,
+    CanOpenQuery,
+    CanOpenQuestion,
+    EmittedQuery,
+    EventsQuery,
+    HistoryQuery,
+    InputsQuery,
+    NotifyTestQuery,
+    PositionsQuery,
+    PositionsQuestion,
+    SummaryQuery,
+    TriggerCommandBody,
+    TriggersQuery,
+)
 from trueup.runners.http_siblings import Siblings
 from trueup.runners.http_stream import (
     BACKLOG_PAGE,
@@ -70,14 +97,9 @@ from trueup.runners.http_stream import (
     EventStream,
     FollowerWatch,
     JournalFollower,
-    LeftIncomplete,
     StreamSettings,
 )
-from trueup.runners.usage import UsageError
 
-TOKEN_ENV = "TRUEUP_API_TOKEN"
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8780
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 DEFAULT_MAX_PROJECTION_LAG_MS = 5_000
 DEFAULT_READERS = 4
@@ -86,8 +108,6 @@ DETECTION_POLL_S = 0.01
 # The one Content-Encoding a POST may have: the body as it is.
 IDENTITY = "identity"
 
-EVENTS_PAGE = 500
-EVENT_TYPES = sorted([t.type for t in INPUT_EVENT_TYPES] + [t.type for t in EMITTED_TYPES])
 # The stored events the metrics count, whoever stored them (ApiMetrics.count_stored).
 COUNTED = (*(t.type for t in EMITTED_TYPES), StreamReconnected.type)
 log = logging.getLogger("trueup.http")
@@ -122,445 +142,6 @@ class ApiSettings:
     # One line a request (path and status, never a header); off, a busy server saves the
     # formatting and the write of each (serve --no-access-log).
     access_log: bool = True
-
-
-# --- what the endpoints take: unknown query parameters are refused, naming them -------------
-
-
-def _instant(value: object) -> object:
-    """ISO 8601 with its zone, or epoch ms, read as the CLI reads --at and --as-of."""
-    if value is None or isinstance(value, int):
-        return value
-    try:
-        return epoch_ms(str(value))
-    except argparse.ArgumentTypeError as error:
-        raise ValueError(str(error)) from None
-
-
-_LOCAL_DATES = (
-    "^(2000-01-(0[2-9]|[12][0-9]|3[01])|2000-(0[2-9]|1[0-2])|200[1-9]|20[1-9][0-9]"
-    "|21[0-8][0-9]|219[0-8]|2199-(0[1-9]|1[01])|2199-12-([012][0-9]|30))"
-)
-Instant = Annotated[
-    int,
-    BeforeValidator(_instant),
-    Field(ge=EARLIEST_MS, le=LATEST_MS),
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "integer", "minimum": EARLIEST_MS, "maximum": LATEST_MS},
-                # The instants trueup reads (trueup.domain.bounds), 2000 to 2200 in UTC; as
-                # local dates, without the first and last day, which a zone may carry out.
-                {"type": "string", "format": "date-time", "pattern": _LOCAL_DATES},
-            ],
-            "description": "epoch milliseconds, or ISO 8601 with its time zone, from 2000 to 2200",
-        }
-    ),
-]
-Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_LENGTH)]
-
-
-def _event_type(value: str) -> str:
-    if value not in EVENT_TYPES:
-        raise ValueError(f"{value!r} is not a type of event: one of {', '.join(EVENT_TYPES)}")
-    return value
-
-
-EventType = Annotated[
-    str,
-    BeforeValidator(_event_type),
-    WithJsonSchema({"type": "string", "enum": EVENT_TYPES}),
-]
-
-
-# What a kept answer is kept by: the query, all of it that the journal's answer depends on
-# (can-open's side and timeframe only weigh in the judging, done on each request).
-CanOpenQuestion = tuple[str, str, str, int | None]
-PositionsQuestion = tuple[str | None, str | None, str | None, str]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class PositionsQuery(Strict):
-    venue: Name | None = None
-    account: Name | None = None
-    symbol: Name | None = None
-    format: Literal["trueup", "ccxt"] = Field(
-        "trueup",
-        description="trueup: `trueup positions --json` rows; ccxt: ccxt's unified Position "
-        "structure, for what the exchange holds",
-    )
-
-
-class SummaryQuery(Strict):
-    venue: Name | None = None
-    account: Name | None = None
-    symbol: Name | None = None
-
-
-class HistoryQuery(Strict):
-    venue: Name | None = None
-    account: Name | None = None
-    symbol: Name | None = None
-    since: Instant | None = None
-
-
-class TriggersQuery(Strict):
-    venue: Name | None = None
-    account: Name | None = None
-
-
-class CanOpenQuery(Strict):
-    venue: Name
-    account: Name
-    symbol: Name
-    side: Literal["long", "short", "Buy", "Sell"] | None = None
-    timeframe: Name | None = None
-    at: Instant | None = None
-
-
-class AuditQuery(Strict):
-    venue: Name
-    account: Name
-    symbol: Name
-    position_idx: Annotated[int, Field(ge=0, le=2)] | None = None
-    as_of: Instant | None = None
-
-
-class EventsQuery(Strict):
-    after: int = Field(0, ge=0, le=2**63 - 1, description="the cursor: a journal position")
-    type: EventType | None = None
-    venue: Name | None = None
-    account: Name | None = None
-    emitted: bool = Field(False, description="only what the detectors emitted")
-    limit: int = Field(EVENTS_PAGE, ge=1, le=PAGE)
-
-
-class InputsQuery(Strict):
-    """No parameter: the lines are the body. One given is refused, as every endpoint refuses one."""
-
-
-class NotifyTestQuery(Strict):
-    target: Name | None = Field(None, description="only this target (default: every one)")
-
-
-class AcknowledgeQuery(Strict):
-    notifier: Name = Field("default", description="the notifier's name (notify --name)")
-    operator: Name = Field(description="who acknowledges")
-    reason: str = Field("", max_length=500, description="why, for whoever looks next")
-
-
-# --- what they answer (for the OpenAPI document: the bodies are rendered by orjson) ----------
-
-
-class CanOpenDocument(BaseModel):
-    venue: str
-    account: str
-    symbol: str
-    allowed: bool
-    reasons: list[str]
-    notes: list[str]
-
-
-class PositionsDocument(BaseModel):
-    positions: list[dict[str, Any]] = Field(
-        description="one row per key either side has held, as `trueup positions --json`"
-    )
-    cursor: int = Field(
-        description="the journal's end when asked: the events after it (GET /v1/events?after=) "
-        "are what may change these rows"
-    )
-
-
-class SummaryDocument(BaseModel):
-    positions: int
-    notional: str
-    unrealised_pnl: str
-    realised_pnl: str
-    fees: str
-    funding: str
-    net_pnl: str
-    unrealised_from_venue: int
-    unrealised_unknown: int
-    equity: str = Field(
-        description="the accounts' equity in USD at the rules' quote_equivalents (those in a "
-        "coin with no USD value left out: see apart)"
-    )
-    accounts: list[dict[str, Any]] = Field(
-        description="per account: its equity in USD, and its wallet (equity, balances and "
-        "margin) in the coin the venue states them in, wallet.equity_coin"
-    )
-    by_venue: list[dict[str, Any]] = Field(description="shares of notional, largest first")
-    by_symbol: list[dict[str, Any]] = Field(description="shares of notional, largest first")
-    by_asset: list[dict[str, Any]] = Field(
-        description="shares of notional by base asset across venues (BTCUSDT and BTC: BTC)"
-    )
-    risk: dict[str, Any] | None = Field(description="the portfolio risk figures")
-    apart: list[dict[str, Any]] = Field(
-        description="per coin the rules give no USD value (quote_equivalents): its accounts' "
-        "equity, its positions, notional and PnL in that coin, left out of every total and share"
-    )
-
-
-class HistoryDocument(BaseModel):
-    closed: list[dict[str, Any]] = Field(
-        description="closed lifecycles, oldest close first, as `trueup history --json`"
-    )
-
-
-class EmittedQuery(Strict):
-    venue: Name
-    account: Name
-    symbol: Name
-    # None: the symbol's one leg; 422 naming them where it has two (hedge mode).
-    position_idx: Annotated[int, Field(ge=0, le=2)] | None = None
-    as_of: Instant | None = None
-
-
-class EmittedDocument(BaseModel):
-    events: list[dict[str, Any]] = Field(
-        description="as `trueup events --json`, with `at_iso` beside `at` "
-        "(schemas/http-event.schema.json)"
-    )
-
-
-class EventsDocument(BaseModel):
-    events: list[dict[str, Any]] = Field(
-        description="as `trueup events --json`, with `at_iso` beside `at` "
-        "(schemas/http-event.schema.json)"
-    )
-    next_after: int = Field(description="the cursor to ask from next")
-
-
-class InputLine(BaseModel):
-    input_id: str
-    type: str
-    accepted: bool
-    reason: str | None
-
-
-class InputsDocument(BaseModel):
-    accepted: int
-    rejected: int
-    duplicates: int = Field(description="lines the journal already held: not stored twice")
-    blank: int
-    emitted: dict[str, int] = Field(
-        description="what the detectors emitted for these lines, by type, whichever serving "
-        "process detected it"
-    )
-    detected: bool = Field(
-        description="false: their detection was not over when answered (another process "
-        "runs it: serve --no-projection, or it lagged past the limit); what it emits comes "
-        "down the event stream"
-    )
-    inputs: list[InputLine]
-
-
-@dataclass(frozen=True)
-class Ingested:
-    """A POST's lines ingested, and the journal's end before and after (others may have
-    appended in between too)."""
-
-    report: IngestReport
-    before: int
-    after: int
-    # The partitions of its inputs that another process runs: it detects those.
-    elsewhere: set[int]
-
-
-class NotifyTestResult(BaseModel):
-    target: str
-    kind: Literal["webhook", "ntfy"]
-    url: str = Field(description="scheme and host only: the rest may be a secret")
-    delivered: bool
-    reason: str = Field(description="why not, when not")
-    status: int | None = Field(description="the target's HTTP status, when it answered")
-    elapsed_ms: int
-
-
-class AcknowledgedDocument(BaseModel):
-    notifier: str
-    at: int = Field(description="epoch ms; dead letters recorded at or before it are seen")
-    operator: str
-    reason: str
-    newly_acknowledged: int = Field(description="dead letters not acknowledged before")
-
-
-class NotifyTestDocument(BaseModel):
-    delivered: bool = Field(description="whether every target got its test notification")
-    results: list[NotifyTestResult]
-
-
-DecimalText = Annotated[str, Field(pattern=r"^-?[0-9]{1,15}(\.[0-9]{1,12})?$")]
-# In a JSON body an instant is epoch milliseconds, a JSON number (1.0e12 is one too).
-EpochMs = Annotated[int, Field(ge=EARLIEST_MS, le=LATEST_MS)]
-
-
-class TriggerCommandBody(Strict):
-    """One trigger command, as `trueup trigger` gives it (docs/capture-format.md, "trigger"):
-    add and change carry the configuration; the others name the trigger."""
-
-    venue: Name
-    account: Name
-    command: Literal["add", "change", "enable", "disable", "remove", "confirm"]
-    operator: Name
-    trigger_id: Name | None = None
-    symbol: Name | None = None
-    direction: Literal["long", "short"] | None = None
-    kind: Literal["profit", "price", "stop_loss", "trailing"] | None = None
-    level: DecimalText | None = None
-    distance: DecimalText | None = None
-    unit: Literal["price", "percent"] | None = None
-    ratio: DecimalText | None = None
-    action: Literal["lock", "reduce"] | None = None
-    auto_execute: bool = False
-    expires_at: EpochMs | None = None
-    at: EpochMs | None = Field(default=None, description="when it is commanded (default: now)")
-
-
-class TriggerCommandDocument(BaseModel):
-    trigger_id: str
-    input_id: str = Field(
-        description="the input that recorded the command; empty when it was not recorded "
-        "(an account trueup has never seen, a symbol its venue cannot have)"
-    )
-    accepted: bool
-    refused: list[str] = Field(
-        description="why it was refused: it is recorded all the same, unless it could never "
-        "fire (input_id empty)"
-    )
-    emitted: list[str] = Field(description="the types of what it made trueup emit")
-
-
-class TriggersDocument(BaseModel):
-    triggers: list[dict[str, Any]] = Field(
-        description="each trigger's configuration and state, as `trueup trigger list --json`"
-    )
-
-
-class ScopeHealth(BaseModel):
-    covers: str = Field(
-        description="what the snapshot was asked for, in words: 'linear USDT-settled "
-        "contracts', 'the perp contracts such a list returns', 'ETHUSDT alone (perp)'"
-    )
-    complete_snapshot_at: int
-    complete_snapshot_iso: str
-    age_ms: int
-    fresh: bool = Field(
-        description="whether it vouches for the symbols it covers now, as can-open judges them"
-    )
-
-
-class AccountHealth(BaseModel):
-    venue: str
-    account: str
-    last_trigger_fired_at: int | None = Field(description="when a trigger last fired (input time)")
-    since_last_trigger_ms: int | None
-    complete_snapshot_at: int | None
-    complete_snapshot_iso: str | None
-    age_ms: int | None
-    limit_ms: int
-    fresh: bool
-    reasons: list[str]
-    last_input_at: int = Field(description="when the account's latest input came (input time)")
-    snapshots: list[ScopeHealth] = Field(
-        description="each scope's last complete snapshot of the exchange's positions: "
-        "can-open vouches for a symbol only by those that cover it (the account's own "
-        "figures are its freshest scope's)"
-    )
-    followed: bool = Field(
-        description="whether its reasons count: named by serve --follow, or an input within "
-        "--quiet-after-ms"
-    )
-
-
-class ProjectionHealth(BaseModel):
-    runs_here: bool = Field(
-        description="whether this process runs any partition now: false under --no-projection, "
-        "or while others hold the leases (a sibling under --workers, a trueup worker)"
-    )
-    partitions_held: list[int] = Field(description="the partitions this process runs")
-    siblings: dict[str, list[int]] = Field(
-        description="with --workers, the other serving processes (by process id) and the "
-        "partitions each says it runs; empty otherwise"
-    )
-    inputs_behind: int = Field(description="inputs stored, not yet processed (up to 2000)")
-    lag_ms: int = Field(description="how long the oldest of them has waited")
-    limit_ms: int
-    leases_lost: dict[str, int] = Field(
-        description="partitions this server ran and lost the lease of, and when (epoch ms)"
-    )
-
-
-class DeadLettersAcknowledged(BaseModel):
-    """An operator has seen a notifier's dead letters up to ``at``."""
-
-    at: int = Field(description="epoch ms; dead letters recorded at or before it are seen")
-    operator: str
-    reason: str
-
-
-class LoopHealth(BaseModel):
-    """A loop of another process (an account's executor, a notifier) as it last wrote its
-    status."""
-
-    name: str
-    last_success_at: int | None
-    since_last_success_ms: int | None
-    last_failure_at: int | None
-    last_failure: str
-    failures_in_row: int
-    stopped_at: int | None = Field(description="set when it stopped cleanly")
-    beat_at: int
-    problem: str | None
-    waiting: int | None = Field(
-        description="a notifier's deliveries owed, neither delivered nor dead-lettered "
-        "(of those it has read: up to 1,000); null for an executor"
-    )
-    oldest_waiting_at: int | None = Field(
-        description="when the oldest delivery owed was emitted (epoch ms)"
-    )
-    dead_lettered_at: list[int] = Field(
-        description="when its latest dead letters were recorded (epoch ms, up to 100)"
-    )
-    acknowledged: DeadLettersAcknowledged | None = Field(
-        description="the last acknowledgement of its dead letters: only later ones count"
-    )
-    backlog_problems: list[str] = Field(
-        description="its dead letters or its oldest undelivered notification past the limits"
-    )
-
-
-class HealthDocument(BaseModel):
-    healthy: bool
-    reasons: list[str]
-    accounts: list[AccountHealth]
-    projection: ProjectionHealth
-    process: int = Field(description="the id of the serving process that answered")
-    loops: list[LoopHealth]
-
-
-class Problem(BaseModel):
-    detail: str
-
-
-class Document(Response):
-    """JSON as the CLI writes it: orjson, with whatever is left (a Decimal) as its string."""
-
-    media_type = "application/json"
-
-    def render(self, content: Any) -> bytes:
-        return rendered(content)
-
-
-def rendered(content: Any) -> bytes:
-    """A document's JSON: orjson, a Decimal (or whatever else is left) as its string."""
-    return orjson.dumps(content, default=str)
-
-
-# --- the application ------------------------------------------------------------------------
 
 
 class TrueupApi:
@@ -1429,94 +1010,3 @@ def _account_health(account: AccountFreshness, now: int) -> JSON:
         ],
         "followed": account.followed,
     }
-
-
-# --- the server -----------------------------------------------------------------------------
-
-
-def check_exposure(host: str, token: str | None) -> None:
-    """Refuse to take unauthenticated writes from beyond this machine."""
-    if token is None and not is_loopback(host):
-        raise UsageError(
-            f"serving on {host} takes inputs from other machines: set {TOKEN_ENV} "
-            "(or serve on 127.0.0.1)"
-        )
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def listening_socket(host: str, port: int) -> socket.socket:
-    """The server's socket, bound before anything starts: a port in use is said at once."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP named, not 0: asyncio turns Nagle off (TCP_NODELAY) only on connections
-    # whose socket says TCP, and with Nagle on, every keep-alive reply after the first
-    # waited ~40 ms for the client's delayed ACK.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as error:
-        sock.close()
-        raise UsageError(f"cannot listen on {host}:{port}: {error.strerror}") from None
-    sock.listen(2048)
-    return sock
-
-
-class ApiServer(uvicorn.Server):
-    """uvicorn, ending the event streams first when it stops: it waits for every response
-    to end, and a stream would not on its own."""
-
-    def __init__(self, config: uvicorn.Config, api: TrueupApi) -> None:
-        super().__init__(config)
-        self.api = api
-
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        await self.api.follower.stop()
-        await super().shutdown(sockets)
-
-
-def server(app: FastAPI, log_level: str = "info") -> uvicorn.Server:
-    """uvicorn over ``app``: its access log has paths and status codes, never a header. A
-    stream whose client does not read cannot hold up a stop for more than a few seconds."""
-    config = uvicorn.Config(
-        app,
-        # httptools parses HTTP in C: ~1.3x the requests/s of h11 at 100 connections, the
-        # same p99. uvloop, tried too, served more but unfairly: p99 1.1-1.4 s against
-        # ~0.2 s on asyncio's loop, with connection errors (2 loaded cores, wrk, can-open).
-        # Its protocol here sends each answer's head and body in one send, not two.
-        http=OneSendProtocol,
-        loop="asyncio",
-        log_level=log_level,
-        server_header=False,
-        access_log=app.state.api.settings.access_log,
-        lifespan="on",
-        timeout_graceful_shutdown=5,
-    )
-    # After the config, which sets uvicorn's logging up.
-    logging.getLogger("uvicorn.error").addFilter(LeftIncomplete())
-    return ApiServer(config, app.state.api)
-
-
-def bind(host: str, port: int, settings: ApiSettings) -> socket.socket:
-    """The listening socket, once the host is known safe to serve on; its address logged."""
-    check_exposure(host, settings.token)
-    sock = listening_socket(host, port)
-    if settings.token is None:
-        log.warning(
-            "no %s: POST /v1/inputs takes inputs from any process on this machine", TOKEN_ENV
-        )
-    shown_host = f"[{host}]" if ":" in host else host
-    log.info("serving the journal on http://%s:%d", shown_host, sock.getsockname()[1])
-    return sock
-
-
-def serve(journal: Journal, host: str, port: int, settings: ApiSettings) -> None:
-    """Serve until SIGINT or SIGTERM."""
-    server(create_app(journal, settings)).run(sockets=[bind(host, port, settings)])

@@ -26,8 +26,9 @@ from multiprocessing.process import BaseProcess
 from prometheus_client import multiprocess
 
 from trueup.adapters.store.journal import Journal
-from trueup.runners.http_api import ApiSettings, bind, create_app, server
+from trueup.runners.http_api import ApiSettings, create_app
 from trueup.runners.http_metrics import MULTIPROCESS_ENV
+from trueup.runners.http_server import bind, server
 from trueup.runners.http_siblings import Siblings, forget
 from trueup.runners.usage import UsageError
 

@@ -16,7 +16,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.inputs import line, position_snapshot
 from trueup.adapters.feed import Clock
 from trueup.adapters.store.journal import Journal
-from trueup.runners.http_api import ApiSettings, create_app, listening_socket, server
+from trueup.runners.http_api import ApiSettings, create_app
+from trueup.runners.http_server import listening_socket, server
 
 Labels = dict[str, str]
 TOKEN = "test-token-not-a-secret"
