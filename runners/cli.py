@@ -10,11 +10,11 @@ import argparse
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, NoReturn, TextIO, TypeAlias
+from typing import TYPE_CHECKING, NoReturn, TextIO, TypeAlias
 
 from trueup.adapters.store.location import StoreError, store_url
 from trueup.runners.arguments import (
@@ -73,7 +73,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is _demo:
             args.run_demo = _demo_runner()
         if args.command is _ingest:
-            _check_captures(args.files)  # before the journal is opened, or made
+            from trueup.runners import capture_files
+
+            capture_files.check(args.files)  # before the journal is opened, or made
         # NATS only: tail opens no journal; nor does a test of the notification targets.
         if args.command in (_tail, _notify_test):
             return int(args.command(args))
@@ -188,7 +190,13 @@ def _journal_commands(commands: Commands) -> None:
 
 
 def _ingest_options(ingest: Parser) -> None:
-    ingest.add_argument("files", nargs="+", type=Path, metavar="FILE.jsonl")
+    ingest.add_argument(
+        "files",
+        nargs="+",
+        type=Path,
+        metavar="FILE.jsonl",
+        help="capture files, gzip'd or not; - reads standard input",
+    )
     detection = ingest.add_mutually_exclusive_group()
     detection.add_argument(
         "--no-projections",
@@ -830,17 +838,19 @@ def _diagnose(journal: "Journal", args: argparse.Namespace) -> int:
 def _ingest(journal: "Journal", args: argparse.Namespace) -> int:
     from trueup.adapters.store.wal_checkpoints import BULK_EVERY_S, checkpoints_aside
     from trueup.application.service import TrueupService
+    from trueup.runners import capture_files
 
     service = TrueupService(journal)
     if args.rules_file is not None:
         service.put_rules_in_force(args.rules_file.rules, str(args.rules_file.path))
+    captures = capture_files.Captures(args.files)
     with checkpoints_aside(journal.url, BULK_EVERY_S):
         if _detector_process_wanted(journal, args):
             from trueup.runners.detector_process import ingest_beside
 
-            report = ingest_beside(service, _captures(args.files))
+            report = ingest_beside(service, captures)
         else:
-            report = service.ingest(_captures(args.files), detect=not args.no_projections)
+            report = service.ingest(captures, detect=not args.no_projections)
     print(
         f"ingested {report.lines} lines: {report.accepted} accepted, {report.rejected} rejected"
         + (f" ({report.duplicates} already in the journal)" if report.duplicates else "")
@@ -850,6 +860,7 @@ def _ingest(journal: "Journal", args: argparse.Namespace) -> int:
         print("emitted " + ", ".join(f"{n} {kind}" for kind, n in report.emitted.items()))
     if not report.detected_here:
         print("detection left to the process that runs the projections (it holds them)")
+    captures.check_read()
     return EXIT_OK
 
 
@@ -863,42 +874,6 @@ def _detector_process_wanted(journal: "Journal", args: argparse.Namespace) -> bo
     if args.detector_process == "auto" and not detector_process.worth_it(args.files):
         return False
     return detector_process.leases_free(journal)
-
-
-def _captures(paths: list[Path]) -> Iterator[Iterable[bytes]]:
-    """Each capture's lines in turn, the file open only while they are read."""
-    for path in paths:
-        with _open_capture(path) as lines:
-            yield lines
-
-
-def _check_captures(paths: list[Path]) -> None:
-    """Refuse the whole ingest, before any of it, if a capture cannot be read.
-
-    Anything readable but a directory will do: a pipe or /dev/stdin as well as a file.
-    """
-    missing = [str(path) for path in paths if not _exists(path)]
-    if missing:
-        raise UsageError(f"no such capture file: {', '.join(missing)}")
-    for path in paths:
-        if path.is_dir():
-            raise UsageError(f"capture {path} is a directory, not a file")
-        if not os.access(path, os.R_OK):
-            raise UsageError(f"cannot read capture file {path}: permission denied")
-
-
-def _exists(path: Path) -> bool:
-    try:
-        return path.exists()
-    except OSError:  # a name too long, say: nothing is there to read
-        return False
-
-
-def _open_capture(path: Path) -> BinaryIO:
-    try:
-        return path.open("rb")
-    except OSError as error:
-        raise UsageError(f"cannot read capture file {path}: {error.strerror}") from None
 
 
 def _run(journal: "Journal", args: argparse.Namespace) -> int:

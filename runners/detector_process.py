@@ -34,6 +34,7 @@ from trueup.application.answers import IngestReport
 from trueup.application.emitted_count import EmittedCount
 from trueup.application.service import TrueupService
 from trueup.projections.partitions import ALL, tracked_position, tracker
+from trueup.runners import capture_files
 
 # A capture this large is worth a second process: below it, starting one (about 0.25 s, most
 # of it importing trueup, then its state loaded from the last snapshot) costs about what the
@@ -98,10 +99,10 @@ def available() -> bool:
 
 def worth_it(files: list[Path]) -> bool:
     """Whether a second process would pay: a second core for it, and captures of these
-    files large enough (AUTO_BYTES)."""
+    files large enough (AUTO_BYTES; a gzip'd one by its lines, standard input not known)."""
     if (os.cpu_count() or 1) < 2:
         return False
-    return sum(path.stat().st_size for path in files if path.is_file()) >= AUTO_BYTES
+    return sum(capture_files.size(path) for path in files) >= AUTO_BYTES
 
 
 def leases_free(journal: Journal) -> bool:
