@@ -60,7 +60,7 @@ class Captures:
             with _opened(path) as stream:
                 yield from stream
         except (OSError, EOFError, zlib.error) as error:
-            self.unread = f"capture {_shown(path)} breaks off: {_reason(error)}"
+            self.unread = f"capture {_shown(path)} could not be read to its end: {_reason(error)}"
 
     def check_read(self) -> None:
         """UsageError if a capture broke off: every line before it was ingested."""

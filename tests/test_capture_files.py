@@ -143,8 +143,8 @@ def test_a_gzip_cut_short_stores_every_line_before_the_cut_and_says_so(
 
     assert cut.returncode == 2
     assert cut.stderr == (
-        f"trueup: capture {capture} breaks off: it ends before its gzip stream does (cut "
-        "short?); every line before it was ingested\n"
+        f"trueup: capture {capture} could not be read to its end: it ends before its gzip "
+        "stream does (cut short?); every line before it was ingested\n"
     )
     report = cut.stdout.splitlines()[0]
     taken = int(report.split()[1])
@@ -171,7 +171,7 @@ def test_a_damaged_gzip_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     (line,) = done.stderr.splitlines()
-    assert line.startswith(f"trueup: capture {capture} breaks off: ")
+    assert line.startswith(f"trueup: capture {capture} could not be read to its end: ")
     assert line.endswith("; every line before it was ingested")
 
 
