@@ -43,7 +43,7 @@ def check(paths: list[Path]) -> None:
 
 class Captures:
     """Each capture's lines in turn, decompressed if gzip'd, the file open only while they
-    are read; ``unread`` says which one broke off, and why, if one did."""
+    are read; ``unread`` says which one could not be read to its end, and why."""
 
     def __init__(self, paths: list[Path]) -> None:
         self.paths = paths
@@ -63,7 +63,7 @@ class Captures:
             self.unread = f"capture {_shown(path)} could not be read to its end: {_reason(error)}"
 
     def check_read(self) -> None:
-        """UsageError if a capture broke off: every line before it was ingested."""
+        """UsageError if a capture could not be read to its end (every line before was)."""
         if self.unread is not None:
             raise UsageError(f"{self.unread}; every line before it was ingested")
 

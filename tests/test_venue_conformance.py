@@ -196,6 +196,7 @@ def test_a_venue_restart_ends_with_the_journal_in_step(harness: VenueHarness, st
 
 # A feed's REST poll interval that no case outlasts: none runs after the first sync.
 QUIET_POLL_S = 3600.0
+
 # Each venue with the exchange closes its simulator can play (Aster's takes no TP/SL).
 EXIT_CASES = [(venue, cause) for cause in EXIT_CAUSES for venue in playing(cause)]
 
