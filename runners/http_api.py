@@ -7,7 +7,6 @@ shows one). docs/http-api.md describes every endpoint; /openapi.json is generate
 
 import asyncio
 import hmac
-import logging
 import os
 import threading
 import time
@@ -110,7 +109,6 @@ IDENTITY = "identity"
 
 # The stored events the metrics count, whoever stored them (ApiMetrics.count_stored).
 COUNTED = (*(t.type for t in EMITTED_TYPES), StreamReconnected.type)
-log = logging.getLogger("trueup.http")
 
 
 @dataclass(frozen=True)
