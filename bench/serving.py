@@ -608,12 +608,6 @@ def _reconcile(events: list[InputEvent]) -> None:
         reconciler.apply(event)
 
 
-def _timed(work: Callable[[], object]) -> float:
-    begin = time.perf_counter()
-    work()
-    return time.perf_counter() - begin
-
-
 def _timed_long(work: Callable[[], object]) -> float:
     """Seconds per ``work``, done again until LONG_ENOUGH_S have passed: the small journal's
     10,000 events fold in 30 ms, where one timing is the machine's noise as much as ours."""
