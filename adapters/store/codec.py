@@ -15,9 +15,15 @@ import orjson
 
 from trueup.adapters import rejections
 from trueup.adapters.store.sharing import share
-from trueup.adapters.store.upcast import UPCAST_TYPES, legacy, with_closed_sizes, with_coins
+from trueup.adapters.store.upcast import (
+    UPCAST_TYPES,
+    legacy,
+    with_close_cause_grace,
+    with_closed_sizes,
+    with_coins,
+)
 from trueup.domain.emitted import EMITTED_TYPES, Emitted
-from trueup.domain.events import INPUT_EVENT_TYPES, InputEvent, InputRejected
+from trueup.domain.events import INPUT_EVENT_TYPES, InputEvent, InputRejected, RulesSet
 
 INPUT_TOPIC_PREFIX = "trueup.input."
 TOPICS: dict[str, str] = {t.type: INPUT_TOPIC_PREFIX + t.type for t in INPUT_EVENT_TYPES}
@@ -29,7 +35,9 @@ _INPUT_DECODERS = {t.type.encode(): msgspec.json.Decoder(t) for t in INPUT_EVENT
 _EMITTED_DECODERS = {t.type.encode(): msgspec.json.Decoder(t) for t in EMITTED_TYPES}
 _TYPE_HEAD = b'{"type":"'
 # The decoded types _upcast may change: any other is taken as decoded, without asking.
-_UPCAST = frozenset(t for t in INPUT_EVENT_TYPES if issubclass(t, (InputRejected, *UPCAST_TYPES)))
+_UPCAST = frozenset(
+    t for t in INPUT_EVENT_TYPES if issubclass(t, (InputRejected, RulesSet, *UPCAST_TYPES))
+)
 _TYPE_START = len(_TYPE_HEAD)
 
 
@@ -120,11 +128,15 @@ def decode(state: bytes, *, shared: bool = True) -> InputEvent:
 
 def _upcast(event: InputEvent, state: bytes) -> InputEvent:
     """A refusal an older trueup stored without a kind gets the one its venue's adapter
-    gives it now, a report stored without its coins the venue's (upcast.with_coins), and a
+    gives it now, a report stored without its coins the venue's (upcast.with_coins), a
     Hyperliquid fill stored without its closed size the one its line gives
-    (upcast.with_closed_sizes), so the rules judge an old journal as they judge a new one."""
+    (upcast.with_closed_sizes), so the rules judge an old journal as they judge a new one;
+    and rules recorded before close_cause_grace_ms the rules they were
+    (upcast.with_close_cause_grace), so it replays as it ran."""
     if isinstance(event, InputRejected) and b'"kind":' not in state:
         return msgspec.structs.replace(event, kind=rejections.stored_kind(event))
+    if isinstance(event, RulesSet):
+        return with_close_cause_grace(event, state)
     return with_closed_sizes(with_coins(event))
 
 

@@ -24,13 +24,21 @@ same for one stored since).
 
 Before Hyperliquid's fills were read for what they closed (``startPosition``), they were
 stored with no closed size: one such fill is given the one its line says as it is read.
+
+Rules recorded before manual close awaited a close's cause (``close_cause_grace_ms``) are
+read with none (0): that trueup reported such a close at once, and a replay or an audit of
+its journal emits what it emitted then. (A journal with no rules recorded at all is judged
+by the defaults, as it always was: its closes no fill explained are now reported after the
+grace, at the first input past it.)
 """
 
+import dataclasses
 from collections import Counter
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 import orjson
 from msgspec.structs import force_setattr
 
@@ -50,6 +58,7 @@ from trueup.domain.events import (
     Fill,
     InputEvent,
     PositionsReported,
+    RulesSet,
     SnapshotPage,
     WalletReport,
     WalletReported,
@@ -185,6 +194,18 @@ def with_coins(event: InputEvent) -> InputEvent:
             if kind is not record.contract_kind:
                 force_setattr(record, "contract_kind", kind)
     return event
+
+
+STORED_CLOSE_CAUSE_GRACE = b'"close_cause_grace_ms":'
+
+
+def with_close_cause_grace(event: RulesSet, state: bytes) -> RulesSet:
+    """``event`` (stored as ``state``) with no grace for a close's cause where it was
+    recorded before the rule had one: the rules that trueup ran by."""
+    if STORED_CLOSE_CAUSE_GRACE in state or not event.rules.close_cause_grace_ms:
+        return event
+    rules = dataclasses.replace(event.rules, close_cause_grace_ms=0)
+    return msgspec.structs.replace(event, rules=rules)
 
 
 def with_closed_sizes(event: InputEvent) -> InputEvent:

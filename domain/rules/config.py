@@ -29,6 +29,11 @@ class RuleConfig:
     drift_threshold_pct: Decimal = Decimal(10)
     drift_grace_ms: int = 3 * SECOND
     drift_window_ms: int = 5 * MINUTE
+    # Manual close: a key the exchange shows flat with no fill yet to say why (the position
+    # poll read before the stream's fill came in) waits this long for that fill before the
+    # close is reported with the seeds' rule (a fill in flight is no reason to guess; 0:
+    # reported at once, as before this rule).
+    close_cause_grace_ms: int = 3 * SECOND
     # Manual close: a loss stops new entries on the symbol for a while.
     cooldown_ms: int = 30 * MINUTE
     cooldown_enabled: bool = True
