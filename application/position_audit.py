@@ -35,7 +35,7 @@ def audit_position(
     state as of ``as_of`` (now when None). Read through the audit index, so its cost
     follows the symbol's history; an account an older trueup began, by a full read; a
     symbol a hostile session tangled with another, by a read of the whole account."""
-    from trueup.projections.audit import audit
+    from trueup.projections.audit import audit, audit_marked
     from trueup.projections.indexed_audit import audit_indexed
 
     # Each input folded under the rules recorded before it in the journal, as the reconciler
@@ -56,9 +56,22 @@ def audit_position(
             rules=rules,
             clocks=clocks,
         )
+    if index is None:
+        # Its inputs, read from the whole account; and, while a close awaits its cause,
+        # the others too, for their instants (one may end the close's grace).
+        return audit_marked(
+            venue,
+            account,
+            lambda passing: journal.symbol_inputs(venue, account, symbol, clocks, passing).marked(),
+            symbol=symbol,
+            position_idx=position_idx,
+            as_of=as_of,
+            rules=rules,
+            clocks=clocks,
+        )
     # A symbol tangled with another (a hostile session's: audit_index.AccountEntry.tangled)
     # folds every input of the account, as the reconciler did.
-    inputs = journal.account_inputs(venue, account, None if index is not None else symbol, clocks)
+    inputs = journal.account_inputs(venue, account, None, clocks)
     return audit(
         venue,
         account,

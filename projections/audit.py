@@ -5,12 +5,12 @@ a position the exchange closed while the trading system held it open is closed o
 side at the input the reconciler closed it on, as `positions` shows it.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from trueup.domain.book import AccountBook
+from trueup.domain.book import NOTHING, AccountBook, Changed
 from trueup.domain.emitted import Emitted
 from trueup.domain.events import (
     InputEvent,
@@ -97,6 +97,34 @@ def audit(
     return auditor.finished()
 
 
+def audit_marked(
+    venue: str,
+    account: str,
+    marked: "MarkedInputs",
+    *,
+    symbol: str,
+    position_idx: int | None = None,
+    as_of: int | None = None,
+    rules: RulesInForce | None = None,
+    clocks: Mapping[int, int] | None = None,
+) -> Audit:
+    """``audit`` of the inputs that concern ``symbol``, each marked True, and of those that
+    do not, marked False, which ``marked`` gives while a close awaits its cause (it asks
+    ``Auditor.awaiting``): only their instants are taken (``Auditor.pass_time``)."""
+    auditor = Auditor(venue, account, symbol, position_idx, as_of, rules=rules, clocks=clocks)
+    for where, event, concerns in marked(lambda: auditor.awaiting):
+        if concerns:
+            auditor.take(where, event)
+        else:
+            auditor.pass_time(where, event)
+    return auditor.finished()
+
+
+# The inputs of an account, each marked whether it concerns the symbol audited, given whether
+# those that do not are wanted (asked as each is read).
+MarkedInputs = Callable[[Callable[[], bool]], Iterable[tuple[int, InputEvent, bool]]]
+
+
 class Auditor:
     """An audit under way: folds the events it is given, noting each change to a key of the
     symbol audited (of its ``position_idx``, if given) made before ``as_of``. Each input is
@@ -152,8 +180,7 @@ class Auditor:
         what it left behind)."""
         if not self.visible(event) or not moves_clock(event):
             return  # after the instant audited, or a notification record (no change)
-        result = self.result
-        book, symbol, position_idx = result.book, result.symbol, result.position_idx
+        book = self.result.book
         rules = self.rules_before(where)
         if self._folded_upto is None or where > self._folded_upto:
             self._folded_upto = where
@@ -169,6 +196,39 @@ class Auditor:
             # It may have moved an order or a TP1 of a key it did not change (a report of
             # an order the book files under no key yet, say): no state kept is sure any more.
             self._last.clear()
+        self._note(event, changed, closes, noted=noted)
+
+    @property
+    def awaiting(self) -> bool:
+        """Whether a close of the account awaits its cause (rules/manual_close.py): then any
+        input of the account may end its grace, one of another symbol's or a tick too."""
+        return self._closes.awaiting
+
+    def pass_time(self, where: int, event: InputEvent) -> None:
+        """An input of the account the audit does not fold (another symbol's, a clock tick),
+        stored at journal position ``where``, taken while a close awaits its cause: as in the
+        account's fold, its instant may end the close's grace, and the close is on it."""
+        if not self.visible(event) or not moves_clock(event):
+            return
+        book = self.result.book
+        book.catch_up(event.at)
+        closes = self._closes.passing(book, event, self.rules_before(where))
+        if closes:
+            self._last.clear()
+            self._note(event, NOTHING, closes, noted=True)
+
+    def _note(
+        self, event: InputEvent, changed: Changed, closes: list[Close], *, noted: bool
+    ) -> None:
+        """The timeline entries of the keys of the symbol ``event`` changed, those it closed
+        with them: a close that awaited its cause may come on an input that changed nothing
+        of its key (a clock tick, another symbol's), and its key changed on it all the same."""
+        result = self.result
+        book, symbol, position_idx = result.book, result.symbol, result.position_idx
+        if closes:
+            closed = {_key_of(book, e) for e in closes}
+            if not closed <= changed:
+                changed = changed | closed
         # Keys in order: a set's order hangs on the other keys in it, and on string hashing.
         for key in sorted(k for k in changed if k.symbol == symbol):
             if position_idx not in (None, key.position_idx):
@@ -201,6 +261,14 @@ class Auditor:
                     closed_by=tuple(e for e in closes if _about(e, key)),
                 )
             )
+
+
+def _key_of(book: AccountBook, event: Emitted) -> PositionKey:
+    """The key of ``book``'s account that ``event`` (a close on it) is about."""
+    assert event.symbol is not None
+    return PositionKey(
+        book.venue, book.account, event.category or "", event.symbol, event.position_idx or 0
+    )
 
 
 def _about(event: Emitted, key: PositionKey) -> bool:

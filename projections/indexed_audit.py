@@ -9,6 +9,11 @@ it change nothing of it, and are not read. When it comes to have one, the pages 
 on are read, with the refused pages that break their runs; and the run each covering scope
 has under way is rebuilt first from its own pages, so the next page is judged as it was.
 
+While a close of the symbol awaits its cause (domain/rules/manual_close.py), every input of
+the account is read, another symbol's and a clock tick too: the first past the close's
+grace reports it in the account's fold, and so in the audit, which takes the instant of
+those it does not fold (Auditor.pass_time).
+
 A book that lets go of what has finished (domain/retention.py) lets go as of fixed sweep
 instants of its clock, so the walk, skipping inputs, lets go where the account's fold did;
 and before an input stored after later ones it catches up to the clock the journal kept
@@ -53,6 +58,10 @@ class SymbolIndex(Protocol):
     def pages_back(self, scope: Scope, upto: int) -> Iterator[tuple[int, bool]]:
         """Pages of ``scope`` at or before ``upto``, latest first, each with whether it
         begins a run."""
+
+    def following(self, after: int) -> Iterator[int]:
+        """Every input of the account after version ``after``, ascending: while a close of
+        the symbol awaits its cause, any of them may end its grace."""
 
     def events(self, versions: Sequence[int]) -> dict[int, tuple[int, InputEvent]]:
         """The inputs at those versions (those this trueup can read), each with its position
@@ -126,6 +135,8 @@ class _Walk:
         self.own = _Lane(index.own(), OWN_FETCH)
         self.live: dict[Scope, _Lane] = {}
         self.refusals: _Lane | None = None
+        # Every input of the account, while a close of the symbol awaits its cause.
+        self.passing: _Lane | None = None
         self.fetched: dict[int, tuple[int, InputEvent]] = {}
         self._keys: list[PositionKey] = []
         self._positions_seen = 0
@@ -135,13 +146,14 @@ class _Walk:
         return self.coverages[scope].covers(scope[0], self.symbol)
 
     def run(self) -> None:
-        own = self.own
+        own, auditor = self.own, self.auditor
         while True:
-            if self.live or self.refusals is not None:
+            passing = False
+            if self.live or self.refusals is not None or self.passing is not None:
                 step = self._merged()
                 if step is None:
                     return
-                version, stored = step
+                version, stored, passing = step
             else:  # only the symbol's own inputs can change it now: nothing to merge
                 head = own.head()
                 if head is None:
@@ -151,24 +163,46 @@ class _Walk:
             if len(self.fetched) > 4 * OWN_FETCH:
                 self._forget_fetched_before(version)
             if stored is not None:
-                self.auditor.take(*stored)
-                if self.covering:
-                    self._follow(version)
+                if passing:
+                    auditor.pass_time(*stored)
+                else:
+                    auditor.take(*stored)
+                    if self.covering:
+                        self._follow(version)
+            self._follow_time(version)
 
-    def _merged(self) -> tuple[int, tuple[int, InputEvent] | None] | None:
+    def _follow_time(self, version: int) -> None:
+        """After the input at ``version``: read every input of the account while a close
+        awaits its cause, and only then."""
+        if not self.auditor.awaiting:
+            self.passing = None
+        elif self.passing is None:
+            self.passing = _Lane(self.index.following(version), PAGE_FETCH)
+
+    def _merged(self) -> tuple[int, tuple[int, InputEvent] | None, bool] | None:
         """The next input of all the lanes, in version order (None: none left), read and
-        dropped from each lane that holds it."""
+        dropped from each lane that holds it; and whether only the passing lane held it (an
+        input the audit takes the instant of alone)."""
         lanes = [self.own, *self.live.values()]
         if self.refusals is not None:
             lanes.append(self.refusals)
         heads = [(head, lane) for lane in lanes if (head := lane.head()) is not None]
+        passing = self.passing
+        passing_head = passing.head() if passing is not None else None
+        if passing_head is not None and (not heads or passing_head < min(h for h, _ in heads)):
+            assert passing is not None
+            event = self._fetch(passing_head, passing)
+            passing.drop(passing_head)
+            return passing_head, event, True
         if not heads:
             return None
         version, first = min(heads, key=lambda pair: pair[0])
         event = self._fetch(version, first)
         for lane in lanes:
             lane.drop(version)
-        return version, event
+        if passing is not None:
+            passing.drop(version)
+        return version, event, False
 
     def _fetch(self, version: int, lane: _Lane) -> tuple[int, InputEvent] | None:
         if version not in self.fetched:

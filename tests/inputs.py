@@ -35,6 +35,12 @@ def accepted(record: dict[str, Any]) -> InputEvent:
     return decoded
 
 
+def tick(at: int, venue: str = "bybit", account: str = ACCOUNT) -> dict[str, Any]:
+    """A clock tick for one account, as `trueup run` appends every second: what ends the
+    grace a close no fill explains waits for its cause (rules/manual_close.py)."""
+    return {"at": at, "venue": venue, "account": account, "channel": "clock"}
+
+
 def position_frame(at: int, **item: Any) -> dict[str, Any]:
     frame = messages.ws_frame(
         "position", [messages.position_item(**item)], message_id=f"pos-{at}", creation_time=at

@@ -16,6 +16,7 @@ from tests.inputs import (
     opened,
     position_frame,
     position_snapshot,
+    tick,
 )
 from tests.scenarios import SYMBOLS, busy_session
 from trueup.adapters import rule_changes
@@ -25,7 +26,7 @@ from trueup.domain.events import InputEvent
 from trueup.domain.keys import PositionKey
 from trueup.domain.reconciler import Reconciler
 from trueup.domain.rules.config import RuleConfig
-from trueup.projections.audit import audit, position_state
+from trueup.projections.audit import audit, audit_marked, position_state
 from trueup.runners.cli import main
 
 EVENTS = [event(record) for record in busy_session(400)]
@@ -103,24 +104,47 @@ def closing_fill(exec_type: str, create_type: str = "CreateByUser") -> dict[str,
     return execution_frame(T0 + 2_900, fill)
 
 
+# With no fill to say why, the close awaits one for close_cause_grace_ms (3 s): the clock
+# tick past it reports it, and the audit shows it closed on that tick.
+def liquidation_after_the_flat() -> dict[str, Any]:
+    """The liquidation's fill, half a second after the key read flat (the stream's fill
+    behind a poll)."""
+    fill = {
+        "symbol": "BTCUSDT", "exec_id": "e-late", "order_id": "o-liq", "side": "Sell",
+        "exec_price": "60000", "exec_qty": "1", "exec_type": "BustTrade",
+        "exec_time": T0 + 2_900, "seq": 9,
+    }  # fmt: skip
+    return execution_frame(T0 + 3_500, fill)
+
+
 FLAT_BY_REPORT = [held(T0 + 3_000, "0", 10)]
 FLAT_BY_SNAPSHOT = [position_snapshot(T0 + 3_000)]  # complete, and BTCUSDT not in it
+TICKED = [tick(T0 + 6_000)]
 CLOSES = {
-    "by hand": ([closing_fill("Trade", "CreateByClosing")], FLAT_BY_REPORT, "MANUAL"),
-    "liquidated": ([closing_fill("BustTrade")], FLAT_BY_REPORT, "LIQUIDATION"),
+    "by hand": ([closing_fill("Trade", "CreateByClosing")], FLAT_BY_REPORT, "MANUAL", T0 + 3_000),
+    "liquidated": ([closing_fill("BustTrade")], FLAT_BY_REPORT, "LIQUIDATION", T0 + 3_000),
     "a stop-loss the bot never saw": (
         [closing_fill("Trade", "CreateByStopLoss")],
         FLAT_BY_REPORT,
         "STOP_LOSS",
+        T0 + 3_000,
     ),
-    "nothing shows why": ([], FLAT_BY_REPORT, "STOP_LOSS"),
-    "left out of a complete snapshot": ([], FLAT_BY_SNAPSHOT, "STOP_LOSS"),
+    "nothing shows why": ([], FLAT_BY_REPORT + TICKED, "STOP_LOSS", T0 + 6_000),
+    "left out of a complete snapshot": ([], FLAT_BY_SNAPSHOT + TICKED, "STOP_LOSS", T0 + 6_000),
+    "liquidated, the fill after the flat": (
+        [],
+        [*FLAT_BY_REPORT, liquidation_after_the_flat()],
+        "LIQUIDATION",
+        T0 + 3_500,
+    ),
 }
 
 
-@pytest.mark.parametrize(("fills", "flat", "reason"), CLOSES.values(), ids=CLOSES.keys())
+@pytest.mark.parametrize(
+    ("fills", "flat", "reason", "closed_at"), CLOSES.values(), ids=CLOSES.keys()
+)
 def test_a_position_the_exchange_closed_is_closed_locally_when_the_rule_closed_it(
-    fills: list[dict[str, Any]], flat: list[dict[str, Any]], reason: str
+    fills: list[dict[str, Any]], flat: list[dict[str, Any]], reason: str, closed_at: int
 ) -> None:
     records = [opened(T0, "p-1", "BTCUSDT", "1"), held(T0 + 1_000, "1", 2), *fills, *flat]
     inputs: list[InputEvent] = [accepted(r) for r in records]
@@ -131,14 +155,14 @@ def test_a_position_the_exchange_closed_is_closed_locally_when_the_rule_closed_i
     result = audit("bybit", "main", enumerate(inputs, 1), symbol="BTCUSDT")
     (key,) = result.keys
     *before, last = [e for e in result.timeline if e.key == key]
-    assert (last.at, last.input_id) == (T0 + 3_000, inputs[-1].input_id)
+    assert (last.at, last.input_id) == (closed_at, inputs[-1].input_id)
     assert last.closed_by == (closed,)  # the very event the reconciler emitted
     assert last.state["local"] == {"qty": "0", "positions": []}
     assert result.state(key)["local"] == {"qty": "0", "positions": []}
     assert not [e for e in before if e.closed_by]
     assert before[-1].state["local"]["qty"] == "1"
-    # Just before the close, the audit shows it open still.
-    then = audit("bybit", "main", enumerate(inputs, 1), symbol="BTCUSDT", as_of=T0 + 2_999)
+    # Just before the close, the audit shows it open still (the flat awaiting its cause).
+    then = audit("bybit", "main", enumerate(inputs, 1), symbol="BTCUSDT", as_of=closed_at - 1)
     assert [p["position_id"] for p in then.state(key)["local"]["positions"]] == ["p-1"]
 
 
@@ -329,6 +353,8 @@ def rules_recorded_after_later_inputs() -> list[dict[str, Any]]:
         position_snapshot(T0 + 5_000, eth, next_cursor="c2"),
         position_snapshot(T0 + 25_000, cursor="c2"),
         rule_changes.record(T0 + 3_000, RuleConfig(), "defaults"),
+        # No fill says why p-1 closed: the tick past close_cause_grace_ms reports it.
+        tick(T0 + 28_000),
     ]
 
 
@@ -336,7 +362,8 @@ def test_the_audit_folds_each_input_under_the_rules_recorded_before_it_whatever_
     store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The reconciler folded the snapshot's pages under the 60 s recorded before them: the
-    run completed, flattened BTCUSDT and closed p-1. The defaults, recorded after the pages,
+    run completed, flattened BTCUSDT and closed p-1 (reported once its grace was over, on
+    the next tick). The defaults, recorded after the pages,
     are dated before them: by instant they would have timed the run out, and closed nothing."""
     capture = tmp_path / "rules-out-of-order.jsonl"
     records = rules_recorded_after_later_inputs()
@@ -347,19 +374,26 @@ def test_the_audit_folds_each_input_under_the_rules_recorded_before_it_whatever_
     (document,) = cli_json(store_url, capsys, "audit", *BTC)
     assert row["state"]["exchange"]["qty"] == "0"
     assert row["state"]["local"] == {"qty": "0", "positions": []}
-    assert (said["position_id"], said["at"]) == ("p-1", T0 + 25_000)
+    assert (said["position_id"], said["at"]) == ("p-1", T0 + 28_000)
     assert {k: document["state"][k] for k in ("exchange", "local")} == {
         k: row["state"][k] for k in ("exchange", "local")
     }
     closes = [(e["at"], e["closed_by"]) for e in document["timeline"] if e["closed_by"]]
-    assert closes == [(T0 + 25_000, [{k: v for k, v in said.items() if k != "position"}])]
+    assert closes == [(T0 + 28_000, [{k: v for k, v in said.items() if k != "position"}])]
     with Journal.open(store_url) as journal:
         assert journal.rules_recorded().at(T0 + 25_000) == RuleConfig()  # by instant: 10 s
         # The full read, an account an older trueup began gets, folds the same.
-        inputs = journal.account_inputs("bybit", "main", "BTCUSDT")
-        folded = audit("bybit", "main", inputs, symbol="BTCUSDT", rules=journal.rules_recorded())
+        folded = audit_marked(
+            "bybit",
+            "main",
+            lambda passing: journal.symbol_inputs(
+                "bybit", "main", "BTCUSDT", None, passing
+            ).marked(),
+            symbol="BTCUSDT",
+            rules=journal.rules_recorded(),
+        )
     (key,) = folded.keys
     assert folded.state(key) == {k: document["state"][k] for k in folded.state(key)}
     assert [(e.at, [c.event_id for c in e.closed_by]) for e in folded.timeline if e.closed_by] == [
-        (T0 + 25_000, [said["event_id"]])
+        (T0 + 28_000, [said["event_id"]])
     ]

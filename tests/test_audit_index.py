@@ -19,7 +19,7 @@ from eventsourcing.persistence import StoredEvent, Tracking
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tests.inputs import T0, event, intent, line
+from tests.inputs import T0, event, intent, line, tick
 from tests.scenarios import busy_session
 from trueup.adapters.bybit import messages
 from trueup.adapters.capture import decode_line
@@ -53,7 +53,7 @@ from trueup.domain.events import InputEvent, PricesReported
 from trueup.domain.keys import TRUEUP_NAMESPACE, PositionKey, account_stream_id
 from trueup.domain.reconciler import Reconciler
 from trueup.projections import audit as audit_module
-from trueup.projections.audit import Audit, Auditor, audit, position_state
+from trueup.projections.audit import Audit, Auditor, audit, audit_marked, position_state
 from trueup.projections.indexed_audit import audit_indexed
 
 Record = dict[str, Any]
@@ -262,8 +262,15 @@ def seen(result: Audit) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
 
 
 def full_read(journal: Journal, symbol: str, as_of: int | None) -> Audit:
-    inputs = journal.account_inputs(VENUE, ACCOUNT, symbol)
-    return audit(VENUE, ACCOUNT, inputs, symbol=symbol, as_of=as_of)
+    """The audit an account the index does not cover gets: its symbol's inputs, and the
+    others' instants while a close awaits its cause."""
+    return audit_marked(
+        VENUE,
+        ACCOUNT,
+        lambda passing: journal.symbol_inputs(VENUE, ACCOUNT, symbol, passing=passing).marked(),
+        symbol=symbol,
+        as_of=as_of,
+    )
 
 
 def indexed(journal: Journal, symbol: str, as_of: int | None) -> Audit:
@@ -700,6 +707,7 @@ def tp1_placed_as(spelt: str) -> list[InputEvent]:
         ], message_id="o-1", creation_time=T0 + 2_200)),
         position(T0 + 2_300, "BTCUSDT", "0.15"),
         position(T0 + 9_000, "BTCUSDT", "0"),
+        tick(T0 + 12_000),  # no fill came to say why: reported when the grace is over
     ]  # fmt: skip
     return [event(r) for r in records]
 
@@ -958,3 +966,74 @@ def test_a_symbol_named_elsewhere_in_an_input_is_not_mentioned() -> None:
     assert codec.mentions(state, "ETHUSDT")
     assert not codec.mentions(state, "BTCUSDT")
     assert codec.symbols_of(state) == ("ETHUSDT",)
+
+
+# --- a close that awaited its cause ------------------------------------------------------------
+
+
+def liquidated(at: int) -> Record:
+    """The fill of BTCUSDT's liquidation, its stream frame arriving at ``at``."""
+    item = messages.execution_item(
+        symbol="BTCUSDT", exec_id="e-liq", order_id="o-liq", side="Sell", exec_price="60000",
+        exec_qty="0.3", exec_time=at - 600, seq=at, exec_type="BustTrade",
+    )  # fmt: skip
+    return messages.capture_ws(
+        at, ACCOUNT, messages.ws_frame("execution", [item], message_id=f"ex-{at}", creation_time=at)
+    )
+
+
+RESOLVERS = {
+    # A live run's clock tick past close_cause_grace_ms: STOP_LOSS, the seeds' rule.
+    "a tick": (tick(T0 + 9_500), "STOP_LOSS"),
+    # The fill that closed it, behind the poll that read the key flat.
+    "its fill": (liquidated(T0 + 7_200), "LIQUIDATION"),
+    # Any input of the account past the grace: another symbol's.
+    "another symbol's input": (position(T0 + 9_100, "ETHUSDT", "2"), "STOP_LOSS"),
+}
+
+
+@pytest.mark.parametrize(("resolver", "reason"), RESOLVERS.values(), ids=RESOLVERS.keys())
+@pytest.mark.parametrize("begun", ["in one batch", "a batch each", "by an older trueup"])
+def test_a_close_that_awaited_its_cause_is_in_the_audit_on_the_input_that_reported_it(
+    journal: Journal, resolver: Record, reason: str, begun: str
+) -> None:
+    """The key reads flat with no fill to say why: POSITION_CLOSED comes on a later input,
+    a fill, a clock tick or another symbol's report, which the audit of the position (through
+    the index, or by a full read) shows, as a replay of every input does."""
+    records = [
+        intent(T0, kind="account_mode", mode="LIVE"),
+        intent(
+            T0 + 1_000, kind="position_opened", position_id="p-1", category="linear",
+            symbol="BTCUSDT", position_idx=0, side="Buy", qty="0.3", mode="LIVE",
+        ),
+        position(T0 + 2_000, "BTCUSDT", "0.3"),
+        position(T0 + 3_000, "SOLUSDT", "1"),
+        position(T0 + 6_000, "BTCUSDT", "0"),
+        tick(T0 + 7_000),  # within the grace: nothing yet
+        position(T0 + 8_000, "SOLUSDT", "1.5"),
+        resolver,
+        tick(T0 + 12_000),
+        position(T0 + 13_000, "BTCUSDT", "0"),
+    ]  # fmt: skip
+    events = [event(r) for r in records]
+    reconciler = Reconciler()
+    said = {e.input_id: reconciler.apply(e) for e in events}
+    (closed,) = [e for told in said.values() for e in told if isinstance(e, PositionClosed)]
+    assert (closed.exit_reason, closed.cause) == (reason, event(resolver).input_id)
+    append_as(journal, events, begun)
+
+    result = TrueupService(journal).audit(VENUE, ACCOUNT, "BTCUSDT")
+    entries = [(t.input_id, t.closed_by) for t in result.timeline if t.closed_by]
+    assert entries == [(closed.cause, (closed,))]
+    (entry,) = [t for t in result.timeline if t.closed_by]
+    assert entry.state["local"] == {"qty": "0", "positions": []}
+    assert seen(result) == seen(whole_fold(journal, "BTCUSDT", None))
+    if begun != "by an older trueup":
+        assert seen(indexed(journal, "BTCUSDT", None)) == seen(full_read(journal, "BTCUSDT", None))
+    # Up to the input before, the position is open still, the close awaiting its cause.
+    before = TrueupService(journal).audit(VENUE, ACCOUNT, "BTCUSDT", as_of=closed.at - 1)
+    (key,) = before.keys
+    assert [p["position_id"] for p in before.state(key)["local"]["positions"]] == ["p-1"]
+    for as_of in (T0 + 7_000, closed.at, T0 + 12_000):
+        served = TrueupService(journal).audit(VENUE, ACCOUNT, "BTCUSDT", as_of=as_of)
+        assert seen(served) == seen(whole_fold(journal, "BTCUSDT", as_of))

@@ -202,8 +202,8 @@ def test_each_phase_calls_only_the_detectors_that_take_part_in_it_in_the_account
         "triggers",
         "entries",
     ]
-    assert [names[id(d)] for d in phases.keyed] == ["drift", "untracked", "risk"]
-    assert [names[id(d)] for d in phases.waiting] == ["drift", "untracked"]
+    assert [names[id(d)] for d in phases.keyed] == ["manual_close", "drift", "untracked", "risk"]
+    assert [names[id(d)] for d in phases.waiting] == ["manual_close", "drift", "untracked"]
     assert phases.timed == detectors.timed
 
 
@@ -220,6 +220,7 @@ def test_each_detector_forgets_only_what_the_book_let_go() -> None:
     closes.confirmed.update({"p-gone", "p-kept"})
     closes.closed_reported.update({"p-gone", "p-kept"})
     closes.cooldowns["BTCUSDT"] = T0
+    closes.awaiting.update({"p-gone": (BTC, T0), "p-kept": (BTC, T0)})
     stale.reported.update({"p-gone", "p-kept"})
     stale.unseen_since.update({"p-gone": T0, "p-kept": T0})
     for detector in detectors.in_order:
@@ -227,6 +228,7 @@ def test_each_detector_forgets_only_what_the_book_let_go() -> None:
     assert set(orders.reports) == set(orders.sl_seen) == set(orders.partial_since) == {kept}
     assert set(orders.entry_deadlines) == {"l-kept"}
     assert closes.confirmed == closes.closed_reported == stale.reported == {"p-kept"}
+    assert set(closes.awaiting) == {"p-kept"}
     assert set(stale.unseen_since) == {"p-kept"}
     # A cooldown is kept per symbol, never forgotten (domain/retention.py).
     assert closes.cooldown_until("BTCUSDT") == T0
@@ -292,8 +294,16 @@ def test_manual_close_knows_what_the_exchange_showed_holds_what_it_closed_and_th
     reconciler.apply(frame(T0 + 1_000, "1", 2))
     assert closes.is_confirmed("p-1")
     reconciler.apply(frame(T0 + 2_000, "0", 3))
+    # No fill says why yet: the close awaits its cause, the position open meanwhile.
+    assert closes.awaited_since("p-1") == T0 + 2_000
+    local = book.local_position("p-1")
+    assert local is not None and local.status == "OPEN"
+    assert closes.cooldown_until("BTCUSDT") is None
+    reconciler.apply(clock(T0 + 5_000))  # the grace over
+    assert closes.awaited_since("p-1") is None
     local = book.local_position("p-1")
     assert local is not None and (local.status, local.exit_reason) == ("CLOSED", "STOP_LOSS")
+    # From the close, not from its report.
     assert closes.cooldown_until("BTCUSDT") == T0 + 2_000 + RuleConfig().cooldown_ms
     assert closes.cooldown_until("ETHUSDT") is None
 
@@ -303,15 +313,16 @@ def test_a_position_reported_closed_stays_closed_and_the_next_one_on_its_key_is_
     told = [e.type for e in reconciler.apply(accepted(opened(T0, "p-1", "BTCUSDT", "1")))]
     told += [e.type for e in reconciler.apply(frame(T0 + 1_000, "1", 2))]
     told += [e.type for e in reconciler.apply(frame(T0 + 2_000, "0", 3))]
+    told += [e.type for e in reconciler.apply(clock(T0 + 5_000))]  # no fill came to say why
     assert "POSITION_CLOSED" in told
     # Someone opens on the key again, by hand, before the bot has said anything: a position
     # the bot does not track, not a drift from the one trueup reported closed.
-    later = [e.type for e in reconciler.apply(frame(T0 + 3_000, "2", 4))]
-    later += [e.type for e in reconciler.apply(clock(T0 + 10_000))]
+    later = [e.type for e in reconciler.apply(frame(T0 + 6_000, "2", 4))]
+    later += [e.type for e in reconciler.apply(clock(T0 + 13_000))]
     assert "UNTRACKED_POSITION" in later
     assert "CONSISTENCY_DRIFT" not in later
     # The bot's own close, after: nothing changes, nothing more is said.
-    closed = intent(T0 + 11_000, kind="position_closed", position_id="p-1", exit_reason="SL")
+    closed = intent(T0 + 14_000, kind="position_closed", position_id="p-1", exit_reason="SL")
     assert reconciler.apply(accepted(closed)) == []
 
 

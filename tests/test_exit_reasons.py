@@ -19,12 +19,18 @@ from tests.inputs import (
     opened,
     order_frame,
     position_frame,
+    position_snapshot,
+    tick,
 )
 from trueup.adapters import rule_changes
 from trueup.adapters.bybit import messages
+from trueup.adapters.store import codec, snapshots
+from trueup.adapters.store.snapshots import Snapshot
 from trueup.domain.emitted import CooldownStarted, Emitted, PositionClosed
 from trueup.domain.errors import MalformedInput
+from trueup.domain.events import RulesSet
 from trueup.domain.reconciler import Reconciler
+from trueup.domain.rules.can_open_facts import can_open
 from trueup.domain.rules.config import RuleConfig, rule_config, rule_values
 
 
@@ -88,7 +94,8 @@ def the_bots_sl() -> dict[str, Any]:
 def emitted_for(*records: dict[str, Any]) -> list[Emitted]:
     reconciler = Reconciler()
     before = [opened(T0, "p-1", "BTCUSDT", "1"), held(T0 + 1_000, "1", 2)]
-    after = [held(T0 + 3_000, "0", 10)]
+    # The tick a live run appends: a close no fill explains is reported once its grace is over.
+    after = [held(T0 + 3_000, "0", 10), tick(T0 + 6_000)]
     return [e for r in [*before, *records, *after] for e in reconciler.apply(accepted(r))]
 
 
@@ -203,6 +210,7 @@ def test_a_fill_long_before_the_close_explains_nothing() -> None:
         held(T0 + 1_000, "1", 2),
         closing_fill("BustTrade"),
         held(T0 + 120_000, "0", 10),  # two minutes later: that fill did not close it
+        tick(T0 + 123_000),
     ]
     told = [e for r in records for e in reconciler.apply(accepted(r))]
     (closed,) = [e for e in told if isinstance(e, PositionClosed)]
@@ -218,10 +226,15 @@ def opening_fill() -> dict[str, Any]:
     return execution_frame(T0 + 900, fill)
 
 
-def closed_and_history(*records: dict[str, Any]) -> tuple[str, str]:
-    """POSITION_CLOSED's exit reason and the history's, for a long of 1 opened by a fill."""
+def closed_and_history(
+    *records: dict[str, Any], rules: dict[str, Any] | None = None
+) -> tuple[str, str]:
+    """POSITION_CLOSED's exit reason and the history's, for a long of 1 opened by a fill
+    (under ``rules``, a rules line, if given)."""
     reconciler = Reconciler()
     before = [opened(T0, "p-1", "BTCUSDT", "1"), opening_fill(), held(T0 + 1_000, "1", 2)]
+    if rules is not None:
+        before.insert(0, rules)
     told = [e for r in [*before, *records] for e in reconciler.apply(accepted(r))]
     (closed,) = [e for e in told if isinstance(e, PositionClosed)]
     (lifecycle,) = reconciler.book("bybit", "main").pnl.closed
@@ -238,14 +251,28 @@ def test_position_closed_and_the_history_read_one_rule_from_the_closing_fill(
     assert closed_and_history(*records, held(T0 + 3_000, "0", 10)) == (reason, reason)
 
 
-def test_a_closing_fill_seen_only_after_the_flat_is_the_history_s_word_not_position_closed_s() -> (
+def test_a_closing_fill_seen_within_the_grace_after_the_flat_is_position_closed_s_word_too() -> (
     None
 ):
-    # As after a stream gap (samples/aster-session.jsonl, lines 19-20): the snapshot shows the
-    # key flat before the catch-up brings the fill of the close by hand. POSITION_CLOSED had
-    # to judge without it (the seeds' rule, and its cooldown); the history reads the fill.
+    # As after a stream gap (samples/aster-session.jsonl, lines 19-20), or a REST poll read
+    # before the stream's fill: the key shows flat before the fill of the close by hand comes.
+    # POSITION_CLOSED waits close_cause_grace_ms for it, and reads it as the history does.
     by_hand = [venue_order(""), closing_fill("Trade")]
-    assert closed_and_history(held(T0 + 2_000, "0", 10), *by_hand) == ("STOP_LOSS", "MANUAL")
+    assert closed_and_history(held(T0 + 2_000, "0", 10), *by_hand) == ("MANUAL", "MANUAL")
+
+
+def test_a_closing_fill_seen_only_after_the_grace_is_the_history_s_word_not_position_closed_s() -> (
+    None
+):
+    # With no grace (rules recorded by a trueup before it, read as 0), or a fill later than
+    # it: POSITION_CLOSED had to judge without it (the seeds' rule, and its cooldown).
+    by_hand = [venue_order(""), closing_fill("Trade")]
+    no_grace = rule_changes.record(T0 - 1, RuleConfig(close_cause_grace_ms=0), "test")
+    flat = held(T0 + 2_000, "0", 10)
+    assert closed_and_history(flat, *by_hand, rules=no_grace) == ("STOP_LOSS", "MANUAL")
+    short = rule_changes.record(T0 - 1, RuleConfig(close_cause_grace_ms=500), "test")
+    late = [flat, tick(T0 + 2_600), *by_hand]
+    assert closed_and_history(*late, rules=short) == ("STOP_LOSS", "MANUAL")
 
 
 def test_of_the_fills_a_catch_up_page_lists_the_newest_explains_the_close() -> None:
@@ -277,3 +304,195 @@ def test_of_the_fills_a_catch_up_page_lists_the_newest_explains_the_close() -> N
     )
     (closed,) = [e for e in emitted_for(page) if isinstance(e, PositionClosed)]
     assert closed.exit_reason == "MANUAL"
+
+
+# --- a close no fill explains yet awaits its cause ----------------------------------------------
+#
+# A position poll can read the key flat before the stream brings the fill that closed it
+# (Bybit orders its position and execution topics in no way between them): the close waits
+# close_cause_grace_ms (3 s) for that fill before it is judged without it.
+
+FLAT_AT = T0 + 3_000
+GRACE = RuleConfig().close_cause_grace_ms
+
+
+def told_after_the_flat(*records: dict[str, Any], rules: RuleConfig | None = None) -> list[Emitted]:
+    """What p-1 (long 1 BTCUSDT, shown by the exchange) brings once the exchange shows its
+    key flat at FLAT_AT, with no fill before it, then ``records``."""
+    reconciler = Reconciler()
+    before: list[dict[str, Any]] = []
+    if rules is not None:
+        before.append(rule_changes.record(T0 - 1, rules, "test"))
+    before += [opened(T0, "p-1", "BTCUSDT", "1"), held(T0 + 1_000, "1", 2), held(FLAT_AT, "0", 10)]
+    said = [e for r in before for e in reconciler.apply(accepted(r))]
+    assert said == [], "nothing is said at the flat: no fill has said why yet"
+    return [e for r in records for e in reconciler.apply(accepted(r))]
+
+
+def liquidation_fill(at: int) -> dict[str, Any]:
+    """The liquidation's fill, its stream frame arriving at ``at``."""
+    fill = {
+        "symbol": "BTCUSDT", "exec_id": "e-liq", "order_id": "o-liq", "order_link_id": "",
+        "side": "Sell", "exec_price": "60000", "exec_qty": "1", "exec_type": "BustTrade",
+        "exec_time": FLAT_AT - 100, "seq": 9,
+    }  # fmt: skip
+    return execution_frame(at, fill)
+
+
+def test_the_liquidation_s_fill_after_the_flat_is_its_cause_and_starts_its_cooldown() -> None:
+    liquidation_cools = RuleConfig(cooldown_ms_by_exit_reason={"LIQUIDATION": 3_600_000})
+    told = told_after_the_flat(liquidation_fill(FLAT_AT + 400), rules=liquidation_cools)
+    closed, cooldown = told
+    assert isinstance(closed, PositionClosed) and isinstance(cooldown, CooldownStarted)
+    assert (closed.position_id, closed.exit_reason) == ("p-1", "LIQUIDATION")
+    # Said on the input that told why, the fill's; the cooldown runs from the close itself.
+    assert closed.at == cooldown.at == FLAT_AT + 400
+    assert cooldown.reason == "LIQUIDATION on p-1"
+    assert cooldown.until == FLAT_AT + 3_600_000
+
+
+def test_a_close_nothing_explains_is_a_stop_loss_at_the_first_input_past_the_grace() -> None:
+    other_symbol = position_frame(
+        FLAT_AT + GRACE, symbol="ETHUSDT", side="Buy", size="2", seq=3, updated_time=FLAT_AT
+    )
+    told = told_after_the_flat(tick(FLAT_AT + 1_000), tick(FLAT_AT + GRACE - 1), other_symbol)
+    closed, cooldown = told
+    assert isinstance(closed, PositionClosed) and isinstance(cooldown, CooldownStarted)
+    # Any input of the account ends the grace: here another symbol's report.
+    assert (closed.exit_reason, closed.at) == ("STOP_LOSS", FLAT_AT + GRACE)
+    assert closed.cause == accepted(other_symbol).input_id
+    assert cooldown.until == FLAT_AT + RuleConfig().cooldown_ms
+    # Once: the ticks after it say nothing more.
+    later = told_after_the_flat(tick(FLAT_AT + GRACE), tick(FLAT_AT + GRACE + 1_000))
+    assert [(e.type, e.at) for e in later] == [
+        ("POSITION_CLOSED", FLAT_AT + GRACE),
+        ("COOLDOWN_STARTED", FLAT_AT + GRACE),
+    ]
+
+
+def the_bots_close(at: int) -> dict[str, Any]:
+    return intent(at, kind="position_closed", position_id="p-1", exit_reason="TP2")
+
+
+def test_the_bots_own_close_within_the_grace_is_not_reported_as_the_exchanges() -> None:
+    told = told_after_the_flat(
+        tick(FLAT_AT + 1_000), the_bots_close(FLAT_AT + 1_500), tick(FLAT_AT + GRACE + 1_000)
+    )
+    assert told == []
+
+
+def test_an_operators_clean_within_the_grace_is_acknowledged_and_no_close_reported() -> None:
+    clean = {
+        "at": FLAT_AT + 1_000, "venue": "bybit", "account": ACCOUNT, "channel": "operator",
+        "data": {"action": "clean_position", "position_id": "p-1",
+                 "exit_reason": "STALE_CLEANUP", "operator": "alice"},
+    }  # fmt: skip
+    told = told_after_the_flat(clean, tick(FLAT_AT + GRACE + 1_000))
+    assert [e.type for e in told] == ["POSITION_CLEANED"]
+
+
+def test_the_key_held_again_on_its_side_within_the_grace_was_no_close() -> None:
+    told = told_after_the_flat(held(FLAT_AT + 500, "1", 11), tick(FLAT_AT + GRACE + 1_000))
+    assert told == []
+    # Still the bot's position, confirmed: a later flat is a close, awaited as the first.
+    again = told_after_the_flat(
+        held(FLAT_AT + 500, "1", 11), held(FLAT_AT + 5_000, "0", 12), tick(FLAT_AT + 8_000)
+    )
+    closed, _ = again
+    assert isinstance(closed, PositionClosed)
+    assert (closed.exit_reason, closed.at) == ("STOP_LOSS", FLAT_AT + 8_000)
+
+
+def test_with_no_grace_a_close_is_reported_at_once_judged_without_the_fill() -> None:
+    no_grace = RuleConfig(close_cause_grace_ms=0)
+    reconciler = Reconciler()
+    records = [
+        rule_changes.record(T0 - 1, no_grace, "test"),
+        opened(T0, "p-1", "BTCUSDT", "1"),
+        held(T0 + 1_000, "1", 2),
+        held(FLAT_AT, "0", 10),
+        liquidation_fill(FLAT_AT + 400),
+    ]
+    told = [[e for e in reconciler.apply(accepted(r))] for r in records]
+    closed, cooldown = told[3]
+    assert isinstance(closed, PositionClosed) and isinstance(cooldown, CooldownStarted)
+    assert (closed.exit_reason, closed.at, cooldown.until) == (
+        "STOP_LOSS",
+        FLAT_AT,
+        FLAT_AT + no_grace.cooldown_ms,
+    )
+    assert told[4] == []  # the fill came too late to be its word
+
+
+def test_can_open_answers_no_while_a_close_awaits_its_cause_then_names_the_cooldown() -> None:
+    reconciler = Reconciler()
+    records = [
+        position_snapshot(T0 - 500),
+        opened(T0, "p-1", "BTCUSDT", "1"),
+        held(T0 + 1_000, "1", 2),
+        held(FLAT_AT, "0", 10),
+        position_snapshot(FLAT_AT + 100),
+    ]
+    for r in records:
+        reconciler.apply(accepted(r))
+    book, detectors = reconciler.book("bybit", ACCOUNT), reconciler.detectors("bybit", ACCOUNT)
+    verdict = can_open(book, detectors, "BTCUSDT", FLAT_AT + 200)
+    assert not verdict.allowed
+    assert verdict.reasons == [
+        "the exchange closed p-1 at 2025-11-03T19:43:23.000Z and no fill has said why yet: "
+        "a cooldown may follow"
+    ]
+    reconciler.apply(accepted(tick(FLAT_AT + GRACE)))
+    verdict = can_open(book, detectors, "BTCUSDT", FLAT_AT + GRACE)
+    assert not verdict.allowed
+    assert verdict.reasons == ["cooldown on BTCUSDT until 2025-11-03T20:13:23.000Z"]
+
+
+def test_a_snapshot_taken_while_a_close_awaits_its_cause_replays_what_an_unbroken_run_does() -> (
+    None
+):
+    records = [
+        opened(T0, "p-1", "BTCUSDT", "1"),
+        held(T0 + 1_000, "1", 2),
+        held(FLAT_AT, "0", 10),
+        tick(FLAT_AT + 1_000),
+        liquidation_fill(FLAT_AT + 1_500),
+        tick(FLAT_AT + 5_000),
+    ]
+    inputs = [accepted(r) for r in records]
+    straight = Reconciler()
+    expected = [codec.encode_emitted(e) for i in inputs for e in straight.apply(i)]
+    assert b"LIQUIDATION" in b"".join(expected)
+    for cut in range(len(inputs) + 1):
+        before = Reconciler()
+        said = [codec.encode_emitted(e) for i in inputs[:cut] for e in before.apply(i)]
+        restored = snapshots.load(snapshots.dump(Snapshot(cut, before)))
+        assert restored is not None
+        said += [
+            codec.encode_emitted(e) for i in inputs[cut:] for e in restored.reconciler.apply(i)
+        ]
+        assert said == expected
+
+
+def test_rules_an_older_trueup_recorded_read_with_no_grace_and_new_ones_with_theirs() -> None:
+    recorded = accepted(rule_changes.record(T0, RuleConfig(), "rules.toml"))
+    assert isinstance(recorded, RulesSet)
+    stored = codec.encode(recorded)
+    assert b'"close_cause_grace_ms":3000' in stored
+    read = codec.decode(stored)
+    assert isinstance(read, RulesSet) and read.rules.close_cause_grace_ms == GRACE
+    # As a trueup before the setting stored them: without it.
+    older = stored.replace(b'"close_cause_grace_ms":3000,', b"")
+    read = codec.decode(older)
+    assert isinstance(read, RulesSet) and read.rules.close_cause_grace_ms == 0
+    assert read.rules == RuleConfig(close_cause_grace_ms=0)
+    # A rules line of today that leaves it out takes the default.
+    assert accepted({"at": T0, "channel": "rules", "data": {}}).rules.close_cause_grace_ms == GRACE
+
+
+def test_the_grace_is_a_duration_checked_when_the_rules_are_read() -> None:
+    assert rule_config({"close_cause_grace_ms": 0}).close_cause_grace_ms == 0
+    with pytest.raises(MalformedInput, match="close_cause_grace_ms"):
+        rule_config({"close_cause_grace_ms": -1})
+    with pytest.raises(MalformedInput, match="close_cause_grace_ms"):
+        rule_config({"close_cause_grace_ms": 1.5})

@@ -129,6 +129,8 @@ def test_after_the_exchange_closes_the_leg_both_show_it_closed(
 ) -> None:
     with Journal.open(store) as journal:
         ingest(journal, position(T0 + 6, "", 0, idx=LEG))
+        # No fill says why: reported once close_cause_grace_ms is over, on the next tick.
+        ingest(journal, {"at": T0 + 3_006, **ACCOUNT, "channel": "clock"})
         closed = [e for _, e in journal.all_events() if e.type == "POSITION_CLOSED"]
     assert [getattr(e, "position_id", None) for e in closed] == [LEG_ID]  # said once, as before
     audit, listed = audit_of_leg(store, capsys), listed_leg(store, capsys)
@@ -137,7 +139,14 @@ def test_after_the_exchange_closes_the_leg_both_show_it_closed(
     assert audit["state"]["local"] == listed["local"]
     # Closed, not never opened: the audit's timeline shows it open until the exchange's close.
     held = [(e["type"], claims(e["state"])[0]) for e in audit["timeline"]]
-    assert held[-2:] == [("PositionsReported", "-1"), ("PositionsReported", "0")]
+    assert held[-3:] == [
+        ("PositionsReported", "-1"),
+        ("PositionsReported", "0"),  # the book closes a leg of its own as the exchange does
+        ("ClockTicked", "0"),  # and POSITION_CLOSED says it on the tick past the grace
+    ]
+    said = [c["position_id"] for e in audit["timeline"] for c in e["closed_by"]]
+    assert said == [LEG_ID]
+    assert audit["timeline"][-1]["closed_by"]
 
 
 @pytest.mark.parametrize("closed", [False, True], ids=["leg open", "leg closed"])

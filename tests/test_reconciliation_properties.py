@@ -180,6 +180,22 @@ def test_each_local_position_is_reported_closed_at_most_once(capture: list[Input
 
 
 @given(captures())
+def test_a_close_awaiting_its_cause_is_reported_no_earlier_than_at_once_and_never_more(
+    capture: list[InputEvent],
+) -> None:
+    """A close no fill explains waits close_cause_grace_ms: with the grace, a position is
+    reported closed only if it is with none, and never before."""
+    at_once = {
+        e.position_id: e.at
+        for e in reconcile(capture, RuleConfig(close_cause_grace_ms=0))
+        if isinstance(e, PositionClosed)
+    }
+    waited = {e.position_id: e.at for e in reconcile(capture) if isinstance(e, PositionClosed)}
+    assert waited.keys() <= at_once.keys()
+    assert all(at >= at_once[pid] for pid, at in waited.items())
+
+
+@given(captures())
 def test_drift_is_reported_only_after_grace_and_at_most_once_per_window(
     capture: list[InputEvent],
 ) -> None:

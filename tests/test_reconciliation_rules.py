@@ -126,12 +126,15 @@ def of_type(emitted: list[Emitted], kind: type[E]) -> list[E]:
 
 
 def test_a_position_closed_on_the_exchange_before_tp1_is_a_stop_loss_with_cooldown() -> None:
+    # No fill says why: the close awaits one for close_cause_grace_ms (3 s), then the tick
+    # past it reports it with the seeds' rule; the cooldown runs from the close itself.
+    flat = exchange(T0 + 9_000, "0", 2)
     emitted = reconcile(
-        [live(), opened(T0 + 1_000), exchange(T0 + 2_000, "0.3", 1), exchange(T0 + 9_000, "0", 2)]
+        [live(), opened(T0 + 1_000), exchange(T0 + 2_000, "0.3", 1), flat, clock(T0 + 12_000)]
     )
     (closed,) = of_type(emitted, PositionClosed)
     assert closed.exit_reason == "STOP_LOSS"
-    assert (closed.at, closed.position_id) == (T0 + 9_000, "p-1")
+    assert (closed.at, closed.position_id) == (T0 + 12_000, "p-1")
     (cooldown,) = of_type(emitted, CooldownStarted)
     assert cooldown.until == T0 + 9_000 + 30 * 60_000
 
@@ -145,6 +148,7 @@ def test_a_close_after_tp1_filled_is_exchange_closed_without_cooldown() -> None:
         order(T0 + 2_200, "o-tp1", "p-1-tp1", "Filled", cum="0.15"),
         exchange(T0 + 2_300, "0.15", 2),
         exchange(T0 + 9_000, "0", 3),
+        clock(T0 + 12_000),  # no fill came to say why
     ]
     emitted = reconcile(events)
     (closed,) = of_type(emitted, PositionClosed)
@@ -158,6 +162,7 @@ def test_a_complete_snapshot_omitting_the_key_is_a_close() -> None:
         opened(T0 + 1_000),
         exchange(T0 + 2_000, "0.3", 1),
         event(position_snapshot(T0 + 9_000)),
+        clock(T0 + 12_000),
     ]
     assert types(of_type(reconcile(events), PositionClosed)) == ["POSITION_CLOSED"]
 
@@ -168,8 +173,10 @@ def test_the_cooldown_can_be_turned_off() -> None:
         opened(T0 + 1_000),
         exchange(T0 + 2_000, "0.3", 1),
         exchange(T0 + 9_000, "0", 2),
+        clock(T0 + 12_000),
     ]
     emitted = reconcile(events, RuleConfig(cooldown_enabled=False))
+    assert "POSITION_CLOSED" in types(emitted)
     assert "COOLDOWN_STARTED" not in types(emitted)
 
 
@@ -181,6 +188,9 @@ def test_a_close_is_reported_once_however_often_the_exchange_repeats_flat() -> N
         exchange(T0 + 9_000, "0", 2),
         exchange(T0 + 9_500, "0", 2),
         event(position_snapshot(T0 + 10_000)),
+        clock(T0 + 12_000),
+        exchange(T0 + 12_500, "0", 2),
+        clock(T0 + 20_000),
     ]
     assert len(of_type(reconcile(events), PositionClosed)) == 1
 

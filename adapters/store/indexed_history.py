@@ -98,6 +98,11 @@ class IndexedHistory:
                 if version <= upto:
                     yield version, version in firsts
 
+    def following(self, after: int) -> Iterator[int]:
+        """Every version of the account stream after ``after``, ascending."""
+        for version, _ in _all_rows(self._rows, self._stream, after, FEW_ROWS):
+            yield version
+
     def events(self, versions: Sequence[int]) -> dict[int, tuple[int, InputEvent]]:
         found: dict[int, tuple[int, InputEvent]] = {}
         for row in self._rows.versions(self._stream, versions):

@@ -687,6 +687,20 @@ class Journal:
             return
         yield from SymbolInputs(self._account_rows(stream), symbol, decoded)
 
+    def symbol_inputs(
+        self,
+        venue: str,
+        account: str,
+        symbol: str,
+        clocks: dict[int, int] | None = None,
+        passing: Callable[[], bool] | None = None,
+    ) -> SymbolInputs:
+        """``account_inputs`` of ``symbol``; with ``passing``, also the others while it says
+        so (SymbolInputs.marked)."""
+        stream = account_stream_id(venue, account)
+        decoded = partial(self._audit_read, stream, venue, account, clocks)
+        return SymbolInputs(self._account_rows(stream), symbol, decoded, passing)
+
     def _audit_read(
         self,
         stream: UUID,

@@ -30,35 +30,60 @@ class SymbolInputs:
         rows: Iterator[StreamRow],
         symbol: str,
         decoded: Callable[[StreamRow], InputEvent | None],
+        passing: Callable[[], bool] | None = None,
     ) -> None:
         self._rows = rows
         self._symbol = symbol
         self._decoded = decoded
-        self._ahead: deque[Candidate] = deque()
+        # Whether the inputs that do not concern the symbol are wanted too, for their
+        # instants (an audit while a close awaits its cause), asked as each row is read.
+        self._passing = passing
+        # Rows read ahead: candidates, and (while ``passing`` is given) the other rows,
+        # undecoded until whether they are wanted is known.
+        self._ahead: deque[Candidate | StreamRow] = deque()
         self._opened_for: dict[str, list[str]] = {}  # position id -> symbols, first first
 
     def __iter__(self) -> Iterator[tuple[int, InputEvent]]:
+        for position, event, concerns in self.marked():
+            if concerns:
+                yield position, event
+
+    def marked(self) -> Iterator[tuple[int, InputEvent, bool]]:
+        """The inputs that concern the symbol, each with True; and, while ``passing`` says
+        so, those that do not, with False."""
+        passing = self._passing
         while (candidate := self._next()) is not None:
+            if isinstance(candidate, StreamRow):  # read ahead, of no concern to the symbol
+                if passing is not None and passing():
+                    passed = self._decoded(candidate)
+                    if passed is not None:
+                        yield candidate.position, passed, False
+                continue
             position, event, concerns = candidate
             if concerns is None and isinstance(event, OrderPlaced):
                 concerns = self._first_opened_for(event.position_id) == self._symbol
             if concerns:
-                yield position, event
+                yield position, event, True
+            elif passing is not None and passing():
+                yield position, event, False
 
-    def _next(self) -> Candidate | None:
+    def _next(self) -> Candidate | StreamRow | None:
         return self._ahead.popleft() if self._ahead else self._read()
 
     def _first_opened_for(self, position_id: str) -> str | None:
         """The symbol ``position_id`` is first opened for, reading ahead as far as that
         takes; None if it never is."""
         while position_id not in self._opened_for:
-            candidate = self._read()
+            candidate = self._read(ahead=True)
             if candidate is None:
                 return None
             self._ahead.append(candidate)
         return self._opened_for[position_id][0]
 
-    def _read(self) -> Candidate | None:
+    def _read(self, *, ahead: bool = False) -> Candidate | StreamRow | None:
+        """The next row that may concern the symbol, decoded; or one that does not, while
+        ``passing`` wants those: decoded, or (read ahead, when whether they are wanted
+        is asked only as they come) as it is."""
         symbol = self._symbol
         for row in self._rows:
             state = row.state
@@ -66,7 +91,16 @@ class SymbolInputs:
             opening = codec.is_type(state, LocalPositionOpened.type)
             quoting = codec.is_type(state, PricesReported.type)
             if not (named or opening or quoting or codec.is_type(state, OrderPlaced.type)):
-                continue
+                if self._passing is None:
+                    continue
+                if ahead:
+                    return row
+                if not self._passing():
+                    continue
+                event = self._decoded(row)
+                if event is None:
+                    continue
+                return row.position, event, False
             event = self._decoded(row)
             if event is None:
                 continue

@@ -1,7 +1,8 @@
 """May the trading system open a position on this symbol now? Every reason, not just one.
 
-Blocks on what the exchange holds, a LIVE entry in flight, an active cooldown and
-unresolved drift. A stale local record is reported but never blocks: the exchange does not
+Blocks on what the exchange holds, a LIVE entry in flight, an active cooldown, a close
+the exchange made whose cause (and so whose cooldown) is still awaited, and unresolved
+drift. A stale local record is reported but never blocks: the exchange does not
 hold it, and blocking on it is the failure this replaces.
 
 The verdict is judged from facts (found in a book by can_open_facts.py) that the persisted
@@ -47,6 +48,9 @@ class LocalFacts:
     mode: str
     timeframe: str | None
     stale: str | None  # why it is stale, if it is
+    # The exchange showed its key flat then, and no fill has said why yet: its close awaits
+    # its cause (rules/manual_close.py), and the cooldown that may follow.
+    close_awaited_since: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +149,15 @@ def judge(
                 f"vs exchange {key.exchange_qty} since {iso(key.drift_since)}"
             )
         for local in key.locals:
-            if local.stale is not None:
+            if local.close_awaited_since is not None:
+                # Closed on the exchange, why not known yet: a liquidation or a stop-loss
+                # would cool the symbol down. No until its cause is known or given up on.
+                reasons.append(
+                    f"the exchange closed {local.position_id} at "
+                    f"{iso(local.close_awaited_since)} and no fill has said why yet: "
+                    "a cooldown may follow"
+                )
+            elif local.stale is not None:
                 notes.append(
                     f"stale local record {local.position_id} ({local.stale}): does not block"
                 )

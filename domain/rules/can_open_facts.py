@@ -63,6 +63,7 @@ def symbol_facts(
                         local.mode,
                         local.timeframe,
                         detectors.stale.why(book, local),
+                        detectors.manual_close.awaited_since(local.position_id),
                     )
                     for local in position.open_local()
                 ),

@@ -9,14 +9,24 @@ and runs ``LocalCloses`` after each, so that its local side is the reconciler's,
 close comes with the event the reconciler emitted for it.
 """
 
-from trueup.domain.book import AccountBook, Changed
+from trueup.domain.book import NOTHING, AccountBook, Changed
 from trueup.domain.emitted import Cause, Emitted, PositionCleaned, PositionClosed
-from trueup.domain.events import InputEvent, LocalPositionCleaned
+from trueup.domain.events import (
+    InputEvent,
+    InputRejected,
+    LocalPositionCleaned,
+    StreamConnected,
+    StreamDown,
+    StreamReconnected,
+)
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.detector import Phases
 from trueup.domain.rules.manual_close import ManualCloseDetector
 
 Close = PositionClosed | PositionCleaned
+# The inputs of an account the reconciler judges no key on, nor runs its timers on
+# (domain/reconciler.py, ``_apply``): they end no close's grace.
+UNJUDGED = (InputRejected, StreamDown, StreamReconnected, StreamConnected)
 
 
 class LocalCloses:
@@ -24,10 +34,11 @@ class LocalCloses:
     each operator's clean acknowledged, and the manual-close rule, run as the reconciler
     runs it."""
 
-    __slots__ = ("_phases",)
+    __slots__ = ("_closes", "_phases")
 
     def __init__(self) -> None:
-        self._phases = Phases.of((ManualCloseDetector(),), ())
+        self._closes = ManualCloseDetector()
+        self._phases = Phases.of((self._closes,), ())
 
     def take(
         self, book: AccountBook, event: InputEvent, changed: Changed, config: RuleConfig
@@ -37,10 +48,50 @@ class LocalCloses:
         cause = Cause(event.input_id, event.at)
         emitted = cleaned(event, changed, cause)
         emitted += self._phases.take(book, event, changed, cause, config)
+        # As the reconciler judges each key (changed, then awaited on time): a close that
+        # awaited its cause is reported on the input that brought its fill or ended its
+        # grace, a clock tick too.
+        if not isinstance(event, UNJUDGED):
+            closes = self._closes
+            if changed:
+                for key in sorted(changed):
+                    emitted += closes.on_key(book, key, cause, config)
+            emitted += self._awaited(book, changed, cause, config)
         self._phases.forget(book)
-        # Not the cooldowns the closes started: their length is the rules' of that instant,
-        # which a fold given the rules of another instant cannot vouch for.
-        return [e for e in emitted if isinstance(e, Close)]
+        return _closes(emitted)
+
+    @property
+    def awaiting(self) -> bool:
+        """Whether a close awaits its cause (rules/manual_close.py)."""
+        return bool(self._closes.awaiting)
+
+    def passing(self, book: AccountBook, event: InputEvent, config: RuleConfig) -> list[Close]:
+        """An input the fold does not take (of another symbol, a clock tick), its instant
+        alone: the closes whose grace it ends, as the reconciler reports them on it."""
+        if isinstance(event, UNJUDGED):
+            return []
+        emitted = self._awaited(book, NOTHING, Cause(event.input_id, event.at), config)
+        self._phases.forget(book)
+        return _closes(emitted)
+
+    def _awaited(
+        self, book: AccountBook, changed: Changed, cause: Cause, config: RuleConfig
+    ) -> list[Emitted]:
+        """The closes awaited on keys not in ``changed``, judged on ``cause``."""
+        closes = self._closes
+        waited = closes.waiting()
+        if not waited:
+            return []
+        emitted: list[Emitted] = []
+        for key in sorted(set(waited) - set(changed)):
+            emitted += closes.on_key(book, key, cause, config)
+        return emitted
+
+
+def _closes(emitted: list[Emitted]) -> list[Close]:
+    # Not the cooldowns the closes started: their length is the rules' of that instant,
+    # which a fold given the rules of another instant cannot vouch for.
+    return [e for e in emitted if isinstance(e, Close)]
 
 
 def cleaned(event: InputEvent, changed: Changed, cause: Cause) -> list[Emitted]:

@@ -9,14 +9,23 @@ a close from its position panel); an order the bot never placed is MANUAL. Where
 shows it, STOP_LOSS when its TP1 had not filled, else EXCHANGE_CLOSED. It is closed in
 trueup's view from then on; the losses also cool the symbol down, for as long as the rules
 say for that reason.
+
+The exchange's position and its fills come by different roads (a REST poll, a stream's
+position and execution topics, which Bybit does not order between them): a key can read
+flat before the fill that closed it has come in. A close no fill explains yet is awaited
+for the rules' ``close_cause_grace_ms``: reported as soon as a fill that explains it comes,
+with that fill's reason, or at the first input of the account (a clock tick too) once the
+grace has passed, with the seeds' rule. One the bot or an operator closes meanwhile, or
+that the exchange shows held again on its side, is not reported at all.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from trueup.domain.book import AccountBook, Changed
 from trueup.domain.emitted import Cause, CooldownStarted, Emitted, PositionClosed
 from trueup.domain.events import ExecutionsReported, Fill, InputEvent
-from trueup.domain.exits import exit_reason
+from trueup.domain.exits import exit_reason as exit_reason_of
 from trueup.domain.keys import PositionKey
 from trueup.domain.position import LocalPosition, Position
 from trueup.domain.rules.config import RuleConfig
@@ -42,6 +51,10 @@ class ManualCloseDetector(Detector):
     last_fills: dict[tuple[str, str, OrderSide | None], tuple[Fill, int]] = field(
         default_factory=dict
     )
+    # position_id -> (its key, when the exchange showed the key flat): closes no fill
+    # explained yet, awaiting their cause for close_cause_grace_ms. In the order they were
+    # seen, which a replay repeats: the order they are reported in.
+    awaiting: dict[str, tuple[PositionKey, int]] = field(default_factory=dict)
 
     def note(self, book: AccountBook, event: InputEvent, changed: Changed) -> None:
         """Remember the LIVE local positions the exchange now shows on their side, and the
@@ -88,14 +101,62 @@ class ManualCloseDetector(Detector):
             emitted += self._closed(book, config, key, cause)
         return emitted
 
+    def on_key(
+        self, book: AccountBook, key: PositionKey, cause: Cause, config: RuleConfig
+    ) -> list[Emitted]:
+        """The closes awaited on ``key``: reported once a fill explains them or their grace
+        has passed; dropped if the bot or an operator closed them, or the exchange holds
+        them again."""
+        awaiting = self.awaiting
+        if not awaiting:
+            return []  # asked for every key judged: most find nothing awaited
+        pids = [pid for pid, (k, _) in awaiting.items() if k == key]
+        if not pids:
+            return []
+        position = book.positions[key]
+        closing = {local.position_id: local for local in self._closing(book, key)}
+        held = position.exchange_qty
+        emitted: list[Emitted] = []
+        for pid in pids:
+            flat_at = awaiting[pid][1]
+            local = closing.get(pid)
+            if (
+                local is None
+                or pid in self.closed_reported
+                or (held and (held > 0) == (local.signed_qty > 0))
+            ):
+                # Closed by the bot or an operator meanwhile (it knows, and said why), or
+                # held again on its side (not closed after all): nothing to report.
+                del awaiting[pid]
+                continue
+            fill = self._cause(local, cause.at)
+            if fill is None and cause.at < flat_at + config.close_cause_grace_ms:
+                continue
+            del awaiting[pid]
+            emitted += self._report(book, config, cause, local=local, fill=fill, flat_at=flat_at)
+        return emitted
+
+    def waiting(self) -> Iterable[PositionKey]:
+        awaiting = self.awaiting
+        if not awaiting:
+            return ()
+        return {key for key, _ in awaiting.values()}
+
     def forget(self, let_go: LetGo) -> None:
         for position_id in let_go.locals:
             self.confirmed.discard(position_id)
             self.closed_reported.discard(position_id)
+            self.awaiting.pop(position_id, None)
 
     def is_confirmed(self, position_id: str) -> bool:
         """Whether the exchange has shown this LIVE local position on its side."""
         return position_id in self.confirmed
+
+    def awaited_since(self, position_id: str) -> int | None:
+        """When the exchange showed this local position's key flat, if its close awaits its
+        cause still (not reported yet)."""
+        found = self.awaiting.get(position_id)
+        return None if found is None else found[1]
 
     def cooldown_until(self, symbol: str) -> int | None:
         """When the last cooldown started on ``symbol`` ends (epoch ms), if one ever did."""
@@ -108,38 +169,69 @@ class ManualCloseDetector(Detector):
         if position.exchange is None or position.exchange.size != 0:
             return []
         emitted: list[Emitted] = []
-        # With the legs of trueup's own the exchange closed: the book closed them itself
-        # (their close is in the inputs alone), and they are reported closed like any other.
-        closing = position.live_open
-        if book.legs:
-            closing = (*closing, *book.legs_closed(key))
-        for local in closing:
+        awaiting = self.awaiting
+        for local in self._closing(book, key):
             pid = local.position_id
             # Only a position the exchange once showed can have been closed there; one it
             # never showed is a stale record (rules/stale.py).
-            if pid not in self.confirmed or pid in self.closed_reported:
+            if pid not in self.confirmed or pid in self.closed_reported or pid in awaiting:
                 continue
-            self.closed_reported.add(pid)
-            # Plain text, as stored: an event's id is minted from its fields' reprs.
-            exit_reason = self._exit_reason(book, local, cause.at)
-            emitted.append(
-                PositionClosed(**cause.on(key), position_id=pid, exit_reason=exit_reason)
-            )
-            # Reported closed, held closed: the bot's own close that follows changes nothing,
-            # and a later position on the key is one it does not track. (A leg of trueup's
-            # own is closed already.)
-            book.close_local(pid, exit_reason, cause.at)
-            cooldown_ms = config.cooldown_for(exit_reason)
-            if cooldown_ms:
-                until = cause.at + cooldown_ms
-                if self.cooldowns.get(key.symbol, 0) < until:
-                    self.cooldowns[key.symbol] = until
-                    reason = f"{exit_reason} on {pid}"
-                    emitted.append(CooldownStarted(**cause.on(key), until=until, reason=reason))
+            fill = self._cause(local, cause.at)
+            if fill is None and config.close_cause_grace_ms > 0:
+                # No fill says why yet: it may be on its way (on_key reports it).
+                awaiting[pid] = (key, cause.at)
+                continue
+            emitted += self._report(book, config, cause, local=local, fill=fill, flat_at=cause.at)
         return emitted
 
-    def _exit_reason(self, book: AccountBook, local: LocalPosition, at: int) -> str:
-        """Why the exchange closed it (domain/exits.py), judged by the last fill on its
+    @staticmethod
+    def _closing(book: AccountBook, key: PositionKey) -> tuple[LocalPosition, ...]:
+        """The local positions on ``key`` a flat exchange closes."""
+        # With the legs of trueup's own the exchange closed: the book closed them itself
+        # (their close is in the inputs alone), and they are reported closed like any other.
+        closing = book.positions[key].live_open
+        if book.legs:
+            closing = (*closing, *book.legs_closed(key))
+        return closing
+
+    def _report(
+        self,
+        book: AccountBook,
+        config: RuleConfig,
+        cause: Cause,
+        *,
+        local: LocalPosition,
+        fill: Fill | None,
+        flat_at: int,
+    ) -> list[Emitted]:
+        """POSITION_CLOSED for ``local``, its reason what ``fill`` shows (or the seeds' rule),
+        and the cooldown that reason starts; reported on ``cause``, the key seen flat at
+        ``flat_at``."""
+        key, pid = local.key, local.position_id
+        self.closed_reported.add(pid)
+        # Plain text, as stored: an event's id is minted from its fields' reprs.
+        exit_reason = exit_reason_of(book, key, fill, (pid,))
+        emitted: list[Emitted] = [
+            PositionClosed(**cause.on(key), position_id=pid, exit_reason=exit_reason)
+        ]
+        # Reported closed, held closed: the bot's own close that follows changes nothing,
+        # and a later position on the key is one it does not track. (A leg of trueup's
+        # own is closed already.)
+        book.close_local(pid, exit_reason, cause.at)
+        cooldown_ms = config.cooldown_for(exit_reason)
+        if cooldown_ms:
+            # From the close, not from its report: the exchange closed it when the key read
+            # flat, and waiting to learn why must not lengthen the cooldown (nor make its end
+            # hang on when the next input or tick comes). Reported at once, the same instant.
+            until = flat_at + cooldown_ms
+            if self.cooldowns.get(key.symbol, 0) < until:
+                self.cooldowns[key.symbol] = until
+                reason = f"{exit_reason} on {pid}"
+                emitted.append(CooldownStarted(**cause.on(key), until=until, reason=reason))
+        return emitted
+
+    def _cause(self, local: LocalPosition, at: int) -> Fill | None:
+        """The fill that explains the close of ``local`` judged at ``at``: the last on its
         closing side (or of no side), if one came within CAUSE_WITHIN_MS."""
         key = local.key
         found = [
@@ -148,5 +240,4 @@ class ManualCloseDetector(Detector):
             if (seen := self.last_fills.get((key.category, key.symbol, side))) is not None
             and at - seen[1] <= CAUSE_WITHIN_MS
         ]
-        fill = max(found, key=lambda seen: seen[1])[0] if found else None
-        return exit_reason(book, key, fill, (local.position_id,))
+        return max(found, key=lambda seen: seen[1])[0] if found else None
