@@ -487,7 +487,8 @@ def test_rules_an_older_trueup_recorded_read_with_no_grace_and_new_ones_with_the
     assert isinstance(read, RulesSet) and read.rules.close_cause_grace_ms == 0
     assert read.rules == RuleConfig(close_cause_grace_ms=0)
     # A rules line of today that leaves it out takes the default.
-    assert accepted({"at": T0, "channel": "rules", "data": {}}).rules.close_cause_grace_ms == GRACE
+    today = accepted({"at": T0, "channel": "rules", "data": {}})
+    assert isinstance(today, RulesSet) and today.rules.close_cause_grace_ms == GRACE
 
 
 def test_the_grace_is_a_duration_checked_when_the_rules_are_read() -> None:

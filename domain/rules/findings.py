@@ -29,7 +29,17 @@ def open_findings(
                 f"UNTRACKED_PENDING exchange holds {exchange_qty}, no LIVE local position: "
                 f"UNTRACKED at {iso(due)} unless the bot claims it"
             )
+    closes = detectors.manual_close
     for local in position.open_local():
+        flat_at = closes.awaited_since(local.position_id)
+        if flat_at is not None:
+            # Closed on the exchange; why, its fill may yet say (rules/manual_close.py).
+            report_at = iso(flat_at + config.close_cause_grace_ms)
+            findings.append(
+                f"CLOSE_PENDING {local.position_id}: the exchange showed it flat at "
+                f"{iso(flat_at)}: POSITION_CLOSED on the fill that says why, else at {report_at}"
+            )
+            continue
         why = detectors.stale.why(book, local)
         if why is not None:
             findings.append(f"STALE {local.position_id} ({why})")

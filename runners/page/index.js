@@ -47,7 +47,7 @@
     for (const row of rows) {
       const tr = document.createElement("tr");
       tr.dataset.key = keyOf(row);
-      // A finding still within its grace (DRIFT_PENDING, UNTRACKED_PENDING) is not yet claimed:
+      // A finding still within its grace (DRIFT_PENDING, UNTRACKED_PENDING, CLOSE_PENDING) is not yet claimed:
       // shown, but not as an alarm.
       const claimed = row.findings.filter((finding) => !PENDING.test(finding));
       if (claimed.length) tr.classList.add("finding");

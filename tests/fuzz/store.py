@@ -27,7 +27,7 @@ from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent
 from trueup.domain.reconciler import Reconciler
 from trueup.projections import view_building, views
-from trueup.projections.audit import Audit, audit
+from trueup.projections.audit import Audit, audit, audit_marked
 from trueup.projections.indexed_audit import audit_indexed
 from trueup.projections.reconciliation import ReconciliationProjection
 from trueup.projections.view_reader import ViewReader
@@ -153,8 +153,15 @@ def _audits_differ(
         return [broken("audit", "no audit index", "journal", f"{venue}/{account}", lines)]
     rules = journal.rules_recorded()
     indexed = audit_indexed(venue, account, index, symbol=symbol, clocks=clocks, rules=rules)
-    read = journal.account_inputs(venue, account, symbol, clocks)
-    full = audit(venue, account, read, symbol=symbol, clocks=clocks, rules=rules)
+    # The symbol's inputs, and the others' instants while a close awaits its cause.
+    full = audit_marked(
+        venue,
+        account,
+        lambda passing: journal.symbol_inputs(venue, account, symbol, clocks, passing).marked(),
+        symbol=symbol,
+        clocks=clocks,
+        rules=rules,
+    )
     # What `trueup audit` answers (through the index, or the whole account where the index
     # marks the symbol tangled with another), against every input of the account folded.
     served = audit_position(journal, venue, account, symbol)
