@@ -11,11 +11,14 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, settings
 
 from tests import compiled_domain
 from tests.http_server import SAMPLE
+
+SAMPLE_START = 1_762_199_100_000  # the sample's first instant
 from tests.nats_streams import delete_streams
 from trueup.adapters.nats.subjects import Subjects
 from trueup.adapters.store.journal import Journal
@@ -79,9 +82,16 @@ def journal(store_url: str) -> Iterator[Journal]:
 
 
 @pytest.fixture
-def sampled(store_url: str) -> str:
-    """A journal holding the recorded Bybit session, ingested by `trueup ingest`."""
-    assert main(["--store", store_url, "ingest", str(SAMPLE)]) == 0
+def sampled(store_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A journal holding the recorded Bybit session, ingested by `trueup ingest`, under
+    rules that report a close no fill explains at once (close_cause_grace_ms 0): what the
+    tests over it post closes keys with no clock ticking after (the grace is
+    tests/test_exit_reasons.py's)."""
+    capture = tmp_path_factory.mktemp("sampled") / "session.jsonl"
+    rules = {"at": SAMPLE_START, "channel": "rules", "source": "tests",
+             "data": {"close_cause_grace_ms": 0}}  # fmt: skip
+    capture.write_bytes(orjson.dumps(rules) + b"\n" + SAMPLE.read_bytes())
+    assert main(["--store", store_url, "ingest", str(capture)]) == 0
     return store_url
 
 
