@@ -194,9 +194,6 @@ def test_a_venue_restart_ends_with_the_journal_in_step(harness: VenueHarness, st
     assert journaled(store, harness) == {harness.symbol: Decimal(1), harness.other: Decimal(3)}
 
 
-# A feed's REST poll interval that no case outlasts: none runs after the first sync.
-QUIET_POLL_S = 3600.0
-
 # Each venue with the exchange closes its simulator can play (Aster's takes no TP/SL).
 EXIT_CASES = [(venue, cause) for cause in EXIT_CAUSES for venue in playing(cause)]
 
@@ -205,12 +202,10 @@ EXIT_CASES = [(venue, cause) for cause in EXIT_CAUSES for venue in playing(cause
 def test_an_exchange_close_is_reported_once_with_its_cause_and_only_a_loss_cools_down(
     harness: VenueHarness, cause: Case, store: str
 ) -> None:
-    # Where the stream reports positions, no REST poll runs meanwhile: one that read the
-    # position flat before the stream's fill came in would leave a close no fill explains
-    # (the rule's STOP_LOSS, domain/rules/manual_close.py), a race of the live feed's that
-    # this case is not about (seen once in CI, a liquidation said STOP_LOSS).
-    poll_s = QUIET_POLL_S if harness.positions_streamed else 0.3
-    with live_ingest(store, harness.feed(poll_interval_s=poll_s)) as live:
+    # The feed's REST poll races the stream: one that reads the position flat before the
+    # stream's fill came in leaves a close no fill explains yet, which waits for that fill
+    # (close_cause_grace_ms, domain/rules/manual_close.py) and is judged by it.
+    with live_ingest(store, harness.feed(poll_interval_s=0.3)) as live:
         harness.subscribed()
         live.put(opened(harness, "p-1", harness.symbol, harness.qty))
         harness.buy(harness.symbol, harness.qty)

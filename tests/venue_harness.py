@@ -71,8 +71,6 @@ class VenueHarness(Protocol):
     dropped_reasons: tuple[str, ...]
     # The cases it cannot play, each with the reason.
     cannot: ClassVar[dict[Case, str]]
-    # Whether its private stream reports positions (else only the feed's REST polls do).
-    positions_streamed: ClassVar[bool]
 
     def feed(self, poll_interval_s: float = 0.3) -> SupervisedFeed: ...
 
@@ -192,7 +190,6 @@ class OnBybit:
     PRICES: ClassVar[dict[str, str]] = {"BTCUSDT": "100", "ETHUSDT": "100"}
     dropped_reasons: tuple[str, ...] = ("stream closed",)
     cannot: ClassVar[dict[Case, str]] = {}
-    positions_streamed: ClassVar[bool] = True  # the position topic
 
     def __init__(self, sim: BybitSimulator) -> None:
         self.sim = sim
@@ -305,7 +302,6 @@ class OnHyperliquid:
     cannot: ClassVar[dict[Case, str]] = {
         Case.REFUSED_AUTH: "its reads are public: an account is an address, read with no key",
     }
-    positions_streamed: ClassVar[bool] = False  # clearinghouseState, polled
     PRICES: ClassVar[dict[str, str]] = {"BTC": "60000", "ETH": "3000", "SOL": "150"}
 
     def __init__(self, sim: HyperliquidSimulator) -> None:
@@ -430,7 +426,6 @@ class OnAster:
         Case.TAKE_PROFIT: "its simulator takes no TP/SL orders",
         Case.STOP_LOSS: "its simulator takes no TP/SL orders",
     }
-    positions_streamed: ClassVar[bool] = True  # ACCOUNT_UPDATE
 
     def __init__(self, sim: AsterSimulator) -> None:
         self.sim = sim
