@@ -341,6 +341,8 @@ def test_a_manual_close_seen_only_in_a_snapshot_closes_the_position() -> None:
         decode(opened(T0)),
         decode(ws(T0 + 1, position_update(T0 + 1, "0.5"))),
         decode(risk_line(T0 + 60_000, btc_risk("0", T0 + 30_000))),
+        # No fill says why: reported once close_cause_grace_ms is over.
+        decode({"at": T0 + 63_000, "venue": "aster", "account": ACCOUNT, "channel": "clock"}),
     ]
     closed = [e for e in reconcile(events) if isinstance(e, PositionClosed)]
     assert [e.position_id for e in closed] == ["p-1"]

@@ -415,6 +415,8 @@ def held_for_hours(tp1: str) -> list[Record]:
     hours = range(T0 + 60_000, T0 + 3 * 3_600_000, 60_000)
     records += [exchange(at, "0.3", seq=2 + n) for n, at in enumerate(hours)]
     records.append(exchange(T0 + 3 * 3_600_000, "0", seq=10_000))
+    # No fill says why: the close is reported once close_cause_grace_ms is over.
+    records.append({"at": T0 + 3 * 3_600_000 + 5_000, "channel": "clock"})
     return records
 
 

@@ -128,6 +128,7 @@ def test_a_whole_run_of_pages_that_chain_does_close_what_it_omits() -> None:
         page(T0 + 5_000, ETH, next_cursor="c2"),
         page(T0 + 5_100, {**ETH, "symbol": "SOLUSDT"}, cursor="c2", next_cursor="c3"),
         page(T0 + 5_200, cursor="c3"),
+        {"at": T0 + 9_000, "channel": "clock"},  # past close_cause_grace_ms: no fill says why
     )
     assert emitted.count("POSITION_CLOSED") == 1
 

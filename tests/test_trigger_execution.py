@@ -253,7 +253,9 @@ def test_a_lock_leg_closed_on_the_exchange_is_reported_closed_like_any_position(
         lock_order(T0 + 4, fired, "Filled", "1"),
     ]
     run([leg, *filled] if leg_first else [*filled, leg], reconciler)
-    (closed,) = of(run([position(T0 + 6, "", 0, idx=2)], reconciler), "POSITION_CLOSED")
+    # No fill says why: reported on the tick past close_cause_grace_ms.
+    flat = [position(T0 + 6, "", 0, idx=2), {"at": T0 + 3_006, **ACCOUNT, "channel": "clock"}]
+    (closed,) = of(run(flat, reconciler), "POSITION_CLOSED")
     assert closed.position_id == "lock:t1:1"  # type: ignore[attr-defined]
 
 
