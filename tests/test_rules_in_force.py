@@ -47,6 +47,8 @@ def held_then_closed(symbol: str, at: int) -> list[InputEvent]:
                 at + 2_000, symbol=symbol, side="", size="0", seq=at + 1, updated_time=at + 2_000
             )
         ),
+        # No fill says why: reported on the tick past close_cause_grace_ms.
+        event({"at": at + 5_000, "venue": "bybit", "account": "main", "channel": "clock"}),
     ]
 
 
@@ -94,7 +96,9 @@ def closed_btc(at: int) -> list[dict[str, Any]]:
     flat = position_frame(
         at + 2_000, symbol="BTCUSDT", side="", size="0", seq=2, updated_time=at + 2_000
     )
-    return [intent(at, kind="account_mode", mode="LIVE"), claim, shown, flat]
+    # No fill says why: reported on the tick past close_cause_grace_ms.
+    tick = {"at": at + 5_000, "venue": "bybit", "account": "main", "channel": "clock"}
+    return [intent(at, kind="account_mode", mode="LIVE"), claim, shown, flat, tick]
 
 
 def test_can_open_answers_by_the_journals_rules_whatever_rules_file_it_is_given(

@@ -45,8 +45,9 @@ def held_near_liquidation_then_stopped(
     at: int, account: str = "main", position_id: str = "p-1", seq: int = 1
 ) -> list[JSON]:
     """A LIVE position on 1 BTCUSDT; the exchange holds it 20 % from liquidation (past 0.25,
-    not past the default 0.1), then shows it flat at ``at`` + 2 s (a STOP_LOSS cooldown);
-    then a complete snapshot every 5 min for an hour, listing nothing."""
+    not past the default 0.1), then shows it flat at ``at`` + 2 s (a STOP_LOSS cooldown,
+    reported on the tick 3 s later); then a complete snapshot every 5 min for an hour,
+    listing nothing."""
     records = [
         intent(at, kind="account_mode", mode="LIVE"),
         opened(at, position_id, "BTCUSDT", "1"),
@@ -57,7 +58,10 @@ def held_near_liquidation_then_stopped(
         position_frame(
             at + 2_000, symbol="BTCUSDT", side="", size="0", seq=seq + 1, updated_time=at + 2_000
         ),
-        *(position_snapshot(at + 3_000 + i * 5 * MINUTE) for i in range(13)),
+        position_snapshot(at + 3_000),
+        # No fill says why: reported on the tick past close_cause_grace_ms.
+        {"at": at + 5_000, "venue": "bybit", "channel": "clock"},
+        *(position_snapshot(at + 3_000 + i * 5 * MINUTE) for i in range(1, 13)),
     ]  # fmt: skip
     return [r | {"account": account} for r in records]
 
