@@ -69,6 +69,8 @@ def store(tmp_path: Path) -> str:
         position_frame(
             T0 + 9_600, symbol="BTCUSDT", side="Buy", size="1", seq=3, updated_time=T0 + 9_600
         ),
+        # No fill said why ETH closed: reported on the tick past close_cause_grace_ms.
+        {"at": T0 + 12_000, "venue": "bybit", "account": "main", "channel": "clock"},
     ]
     url = str(tmp_path / "journal.db")
     assert (
@@ -114,7 +116,7 @@ def test_can_open_says_no_with_every_reason_and_exits_1(
             "--symbol",
             "ETHUSDT",
             "--at",
-            str(T0 + 10_000),
+            str(T0 + 12_000),  # the close reported, on the tick past its grace
             "--json",
         ],
     )
@@ -400,7 +402,7 @@ def test_diagnose_explains_everything_about_a_symbol(
                 "--symbol",
                 "ETHUSDT",
                 "--at",
-                str(T0 + 10_000),
+                str(T0 + 12_000),  # the close reported, on the tick past its grace
             ]
         )
         == 0
@@ -485,6 +487,7 @@ def test_rule_thresholds_come_from_a_rules_file(
         position_frame(
             T0 + 9_000, symbol="ETHUSDT", side="", size="0", seq=2, updated_time=T0 + 9_000
         ),
+        {"at": T0 + 12_000, "venue": "bybit", "account": "main", "channel": "clock"},
     ]
     store = str(tmp_path / "j.db")
     capture = str(write_capture(tmp_path / "c.jsonl", records))
