@@ -160,7 +160,9 @@ def test_a_diagnosis_of_a_past_instant_shows_that_instant_alone(service: TrueupS
     closed = position_frame(
         T0 + 20_000, symbol="BTCUSDT", side="", size="0", seq=2, updated_time=T0 + 20_000
     )
-    service.ingest([held, [line(closed)]])
+    # No fill says why: reported on the tick past close_cause_grace_ms.
+    ticked = {"at": T0 + 23_000, "venue": "bybit", "account": "main", "channel": "clock"}
+    service.ingest([held, [line(closed), line(ticked)]])
     now = service.diagnose("bybit", "main", "BTCUSDT").report
     assert "POSITION_CLOSED" in {e["type"] for e in now["emitted"]}
     before = service.diagnose("bybit", "main", "BTCUSDT", at=T0 + 10_000).report
