@@ -17,14 +17,14 @@ from hypothesis import HealthCheck, settings
 
 from tests import compiled_domain
 from tests.http_server import SAMPLE
-
-SAMPLE_START = 1_762_199_100_000  # the sample's first instant
 from tests.nats_streams import delete_streams
 from trueup.adapters.nats.subjects import Subjects
 from trueup.adapters.store.journal import Journal
 from trueup.runners.cli import main
 from trueup_simulators.nats import nats_server
 from trueup_simulators.postgres import fresh_database, postgres_server
+
+SAMPLE_START = 1_762_199_100_000  # the sample's first instant
 
 STORES = ("sqlite", "postgresql")
 

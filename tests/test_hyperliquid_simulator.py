@@ -315,6 +315,9 @@ def test_a_position_closed_by_hand_is_reported_closed_by_trueup(sim: Hyperliquid
     closing = sim.close_by_hand(USER, "BTC", px="64000")
     assert "cloid" not in closing and closing["dir"] == "Close Long"
     lines.append(state_line(T0 + 10**7, client.user_state(USER)))
+    # No fill read (REST state alone): reported on the tick past close_cause_grace_ms.
+    lines.append({"at": T0 + 10**7 + 3_000, "venue": "hyperliquid", "account": USER,
+                  "channel": "clock"})  # fmt: skip
     events = [decoded(line) for line in lines]
     assert fold("hyperliquid", USER, events).positions[btc_key()].exchange_qty == 0
     closed = [e for e in reconcile(events) if isinstance(e, PositionClosed)]
