@@ -47,8 +47,8 @@
     for (const row of rows) {
       const tr = document.createElement("tr");
       tr.dataset.key = keyOf(row);
-      // A finding still within its grace (DRIFT_PENDING, UNTRACKED_PENDING, CLOSE_PENDING) is not yet claimed:
-      // shown, but not as an alarm.
+      // A finding still within its grace (DRIFT_PENDING, UNTRACKED_PENDING, CLOSE_PENDING) is
+      // not yet claimed: shown, but not as an alarm.
       const claimed = row.findings.filter((finding) => !PENDING.test(finding));
       if (claimed.length) tr.classList.add("finding");
       else if (row.findings.length) tr.classList.add("pending");
