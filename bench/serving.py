@@ -68,6 +68,7 @@ from trueup.domain.reconciler import Reconciler
 from trueup.domain.retention import FORGET_AFTER_MS
 from trueup.domain.rules.can_open import judge
 from trueup.domain.rules.can_open_facts import can_open
+from trueup.domain.rules.config import RuleConfig
 from trueup.projections import reconciliation
 from trueup.projections.partitions import tracked_position
 from trueup.projections.reconciliation import ReconciliationProjection, replay
@@ -314,14 +315,17 @@ def ingest_lines(segment: int, count: int, after_ms: int) -> list[bytes]:
     return [orjson.dumps(record) for record in _interleave(streams)]
 
 
-def close_line(account: str, symbol: str, at: int) -> bytes:
-    """The exchange shows flat a position held open locally: the worker emits POSITION_CLOSED
-    (a stop-loss the bot never saw) and a cooldown at once."""
+def close_lines(account: str, symbol: str, at: int) -> list[bytes]:
+    """The exchange shows flat a position held open locally, then the account's clock ticks
+    past the close's grace (no fill came to say why): on the tick, the worker emits
+    POSITION_CLOSED (a stop-loss the bot never saw) and a cooldown."""
     item = messages.position_item(
         symbol=symbol, side="", size="0", seq=HOLDING_SEQ * 2 + at % 1_000_000, updated_time=at - 3
     )
     frame = messages.ws_frame("position", [item], message_id=f"pos-{at}", creation_time=at - 2)
-    return orjson.dumps(messages.capture_ws(at, account, frame))
+    past = at + RuleConfig().close_cause_grace_ms
+    tick = {"at": past, "channel": "clock", "venue": VENUE, "account": account}
+    return [orjson.dumps(messages.capture_ws(at, account, frame)), orjson.dumps(tick)]
 
 
 # --- the journals, generated once and cached ------------------------------------------------
@@ -894,14 +898,15 @@ def worker_restart(journal: Generated, attempt: int) -> Restart:
     """Start ``trueup worker`` on the journal, append an input that makes it emit, and time
     the process start to that emitted event stored; then stop it cleanly (SIGTERM)."""
     account, symbol = account_name(attempt), symbol_name(attempt)
-    event = decode_line(close_line(account, symbol, journal.end_ms + 1_000 * (attempt + 1)))
+    at = journal.end_ms + 10_000 * (attempt + 1)  # each attempt's tick before the next's flat
+    events = [decode_line(line) for line in close_lines(account, symbol, at)]
     argv = [*trueup_command(), "--store", journal.path, "worker", "--poll-ms", str(WORKER_POLL_MS)]
     with Journal.open(journal.path) as watcher:
         before = watcher.last_position()
         begin = time.perf_counter()
         worker = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
-            watcher.append([event])
+            watcher.append(events)
             peak = 0
             while not _emitted_after(watcher, before):
                 peak = max(peak, _proc_kb(worker.pid, "VmHWM"))
