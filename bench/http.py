@@ -72,6 +72,7 @@ from bench.serving import (
     symbol_name,
 )
 from bench.timing import Stats
+from bench.workload import stop_loss_fill
 from trueup.adapters.bybit import messages
 
 JSON = dict[str, Any]
@@ -474,7 +475,9 @@ def _snapshot(at: int, items: list[JSON]) -> bytes:
 
 
 def _opening(number: int, at: int) -> list[bytes]:
-    """Sample ``number``'s position: opened LIVE by the bot, then shown by the exchange."""
+    """Sample ``number``'s position: opened LIVE by the bot, shown by the exchange, then
+    closed by its stop-loss (the fill first, as the stream sends it: the closing snapshot
+    that follows is explained at once)."""
     symbol = f"HB{number:04d}USDT"
     opened = {
         "kind": "position_opened",
@@ -501,7 +504,8 @@ def _opening(number: int, at: int) -> list[bytes]:
     if number == 0:
         mode = {"kind": "account_mode", "mode": "LIVE"}
         lines.insert(0, orjson.dumps(messages.capture_intent(at - 1, CLOSE_ACCOUNT, mode)))
-    return [*lines, _snapshot(at + 1_000, [shown])]
+    stopped = stop_loss_fill(at + 1_500, CLOSE_ACCOUNT, symbol, serving.HELD_QTY, 2 * number + 2)
+    return [*lines, _snapshot(at + 1_000, [shown]), orjson.dumps(stopped)]
 
 
 def work_close(base: str, samples: int, warm_up: int, at: int) -> JSON:

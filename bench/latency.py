@@ -1,13 +1,15 @@
 """Detection latency: from an input appended to the journal to the emitted event it causes
 being stored, beside the usual alternative, a bot polling the exchange every 5 s.
 
-Every sample is a stop-out a bot never saw: a LIVE local position is opened and the
-exchange shows it (setup, untimed), then a position frame shows the key flat (the trigger,
-timed) and the rules answer with POSITION_CLOSED (and COOLDOWN_STARTED). Once told, the bot
-marks its position closed (a ``position_closed`` intent, untimed). Each sample has its own
-symbol and position, so each trigger emits exactly one new close; its event id is known
-before the run (ids are deterministic), from the same inputs run through a Reconciler with
-the default rules, which are also the worker's.
+Every sample is a stop-out a bot never saw: a LIVE local position is opened, the exchange
+shows it, and its stop-loss fills (the venue's own order: setup, untimed), then a position
+frame shows the key flat (the trigger, timed) and the rules answer with POSITION_CLOSED
+STOP_LOSS (and COOLDOWN_STARTED). The fill comes first, as Bybit's stream sends it: a flat
+no fill explains yet would wait close_cause_grace_ms for one (rules/manual_close.py). Once
+told, the bot marks its position closed (a ``position_closed`` intent, untimed). Each sample
+has its own symbol and position, so each trigger emits exactly one new close; its event id
+is known before the run (ids are deterministic), from the same inputs run through a
+Reconciler with the default rules, which are also the worker's.
 
 - in-process, SQLite: as ``trueup ingest`` runs a live feed, an Ingestor of batch size 1
   whose ``after_flush`` is the projection's ``catch_up``; the time ``Ingestor.add`` takes
@@ -33,16 +35,15 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from typing import IO
-from uuid import UUID
 
 import orjson
 
 from bench.report import render
 from bench.stores import PostgresStore, SQLiteStore
-from bench.workload import ACCOUNT, JSON, Session
+from bench.workload import ACCOUNT, JSON, Session, stop_loss_fill
 from trueup.adapters.bybit import messages
 from trueup.adapters.capture import decode_line
-from trueup.adapters.store.journal import Journal
+from trueup.adapters.store.journal import Journal, emitted_key
 from trueup.application.ingest import Ingestor
 from trueup.domain.emitted import PositionClosed
 from trueup.domain.events import InputEvent, InputRejected
@@ -93,7 +94,11 @@ class StopOut:
 
     setup: tuple[InputEvent, ...]  # the previous sample's acknowledgement, open, confirmation
     trigger: InputEvent  # the exchange's position frame showing the key flat
-    closed_id: str
+    closed: PositionClosed  # what the trigger must emit
+
+    @property
+    def closed_id(self) -> str:
+        return self.closed.event_id
 
 
 @dataclass(frozen=True)
@@ -113,10 +118,11 @@ def scenario(count: int) -> Scenario:
     for number in range(1, count + 1):
         symbol, position_id = f"LAT{number}USDT", f"lat-{number}"
         opened = _opened(session, position_id, symbol)
-        setup = (*acknowledged, opened, _position_frame(session, symbol, "Buy", "0.3"))
+        shown = _position_frame(session, symbol, "Buy", "0.3")
+        setup = (*acknowledged, opened, shown, _stop_loss_fill(session, symbol))
         trigger = _position_frame(session, symbol, "", "0")
-        closed_id = _expected_close(reconciler, setup, trigger, position_id)
-        stop_outs.append(StopOut(setup, trigger, closed_id))
+        closed = _expected_close(reconciler, setup, trigger, position_id)
+        stop_outs.append(StopOut(setup, trigger, closed))
         closed = {"kind": "position_closed", "position_id": position_id, "exit_reason": "SL"}
         acknowledged = (_intent(session, closed),)
     return Scenario(mode, tuple(stop_outs))
@@ -124,13 +130,13 @@ def scenario(count: int) -> Scenario:
 
 def _expected_close(
     reconciler: Reconciler, setup: Sequence[InputEvent], trigger: InputEvent, position_id: str
-) -> str:
+) -> PositionClosed:
     for event in setup:
         reconciler.apply(event)
     closes = [e for e in reconciler.apply(trigger) if isinstance(e, PositionClosed)]
     if [e.position_id for e in closes] != [position_id]:
         raise RuntimeError(f"the trigger of {position_id} does not close it alone: {closes}")
-    return closes[0].event_id
+    return closes[0]
 
 
 def _intent(session: Session, intent: JSON) -> InputEvent:
@@ -167,6 +173,11 @@ def _position_frame(session: Session, symbol: str, side: str, size: str) -> Inpu
     return _decoded(messages.capture_ws(at, ACCOUNT, frame))
 
 
+def _stop_loss_fill(session: Session, symbol: str) -> InputEvent:
+    at = session.tick()
+    return _decoded(stop_loss_fill(at, ACCOUNT, symbol, "0.3", session.next_seq()))
+
+
 def _decoded(record: JSON) -> InputEvent:
     event = decode_line(orjson.dumps(record))
     if isinstance(event, InputRejected):
@@ -174,8 +185,9 @@ def _decoded(record: JSON) -> InputEvent:
     return event
 
 
-def _stored(journal: Journal, event_id: str) -> bool:
-    return bool(journal.recorder.select_events(UUID(event_id), limit=1))
+def _stored(journal: Journal, stop_out: StopOut) -> bool:
+    """Whether its POSITION_CLOSED is stored, under the key the journal gives it."""
+    return bool(journal.recorder.select_events(emitted_key(stop_out.closed), limit=1))
 
 
 # --- (a) in-process on SQLite, as `trueup ingest` runs --------------------------------------
@@ -200,7 +212,7 @@ def _ingest_stop_out(journal: Journal, ingestor: Ingestor, stop_out: StopOut) ->
     start = time.perf_counter()
     ingestor.add(stop_out.trigger)  # a batch of 1: appended, then the projection catches up
     took = time.perf_counter() - start
-    if not _stored(journal, stop_out.closed_id):
+    if not _stored(journal, stop_out):
         raise RuntimeError(f"no POSITION_CLOSED {stop_out.closed_id} after the catch-up")
     return took * MS
 
@@ -263,7 +275,7 @@ class Follower:
         time.sleep(self.phases.uniform(0, self.poll_ms / MS))
         start = time.perf_counter()
         self.journal.append([stop_out.trigger])
-        self.wait(lambda: _stored(self.journal, stop_out.closed_id), SAMPLE_TIMEOUT_S, "close")
+        self.wait(lambda: _stored(self.journal, stop_out), SAMPLE_TIMEOUT_S, "close")
         return (time.perf_counter() - start) * MS
 
 

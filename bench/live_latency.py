@@ -21,7 +21,10 @@ own symbol and position id, so each trigger closes exactly one position.
 - Bybit, REST only: the same, with a BybitFeed whose stream is never opened (connect()
   opens nothing and the stream counts as up), so only the poller delivers; each close comes
   a random part (uniform) of the poll interval after the previous close was found, as a
-  change arriving at any instant would.
+  change arriving at any instant would. A poll brings the flat and no fill to say why, so
+  under the default rules each close would wait close_cause_grace_ms (3 s) more and be
+  reported on the clock tick after it: these rows record that grace as 0, to time the
+  poller's own path.
 - Hyperliquid, WS: the SDK's stream carries orders and fills (userFills, orderUpdates,
   userEvents), never positions (those come by REST clearinghouseState only, so a close is
   seen at the poll, as in the REST-only rows). Measured instead: an ENTRY order (an
@@ -48,6 +51,7 @@ from functools import partial
 from bench.latency import HEADERS, MS, Latency, polling_baseline
 from bench.report import render
 from bench.stores import SQLiteStore, scratch_sqlite
+from trueup.adapters import rule_changes
 from trueup.adapters.aster.live import AsterFeed
 from trueup.adapters.bybit import messages as bybit_messages
 from trueup.adapters.bybit.live import BybitFeed
@@ -313,6 +317,9 @@ def bybit(store: SQLiteStore, way: BybitWay) -> Measured:
     phases = random.Random(PHASE_SEED)
     samples: list[Sample] = []
     with BybitSimulator(api_key=KEY, api_secret=SECRET) as sim, journals(store) as (live, reader):
+        if not way.stream:  # see the module's docstring: the poller's path, not the grace
+            unwaited = RuleConfig(close_cause_grace_ms=0)
+            live.put(rule_changes.record(wall_clock(), unwaited, "bench: REST only"))
         for symbol, position_id in positions:
             _bybit_open(sim, live, symbol, position_id)
         with feeding(way.feed(sim), live):
@@ -577,7 +584,8 @@ def legend(rows: Sequence[Measured], counts: Counts) -> str:
             f"  Bybit WS: REST poll {STREAM_POLL_S:.0f} s, so only the stream can deliver; "
             f"{counts.warmup} warm-up samples left out.",
             "  Bybit REST only: the stream never opened; each close a uniform random part of",
-            "  the poll interval after the previous close was found.",
+            "  the poll interval after the previous close was found; close_cause_grace_ms 0",
+            "  (a poll brings no fill: the default 3 s wait would come on top of these).",
             "  Hyperliquid: its stream carries no positions (a close comes by the REST poll,",
             "  as in the REST-only rows), so this is an ENTRY limit order's fill: sim.fill ->",
             f"  ENTRY_FILLED stored; REST poll {STREAM_POLL_S:.0f} s; "

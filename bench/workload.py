@@ -41,6 +41,27 @@ class Session:
         return self.seq
 
 
+def stop_loss_fill(at: int, account: str, symbol: str, qty: str, seq: int) -> JSON:
+    """The venue's own stop-loss selling the ``qty`` held, as the execution topic sends it:
+    the fill that explains the close before the position frame shows the key flat (a flat
+    no fill explains would wait ``close_cause_grace_ms`` for one, rules/manual_close.py)."""
+    item = messages.execution_item(
+        symbol=symbol,
+        exec_id=f"sl-{symbol}-{seq}",
+        order_id=f"sl-order-{symbol}-{seq}",
+        side="Sell",
+        exec_price="64000",
+        exec_qty=qty,
+        exec_time=at - 3,
+        seq=seq,
+        closed_size=qty,
+        stop_order_type="StopLoss",
+        create_type="CreateByStopLoss",
+    )
+    frame = messages.ws_frame("execution", [item], message_id=f"exe-{at}", creation_time=at - 2)
+    return messages.capture_ws(at, account, frame)
+
+
 def capture_lines(
     count: int, symbols: tuple[str, ...] = ("BTCUSDT",), *, clock: bool = True
 ) -> Iterator[bytes]:
