@@ -123,8 +123,8 @@ def scenario(count: int) -> Scenario:
         trigger = _position_frame(session, symbol, "", "0")
         closed = _expected_close(reconciler, setup, trigger, position_id)
         stop_outs.append(StopOut(setup, trigger, closed))
-        closed = {"kind": "position_closed", "position_id": position_id, "exit_reason": "SL"}
-        acknowledged = (_intent(session, closed),)
+        told = {"kind": "position_closed", "position_id": position_id, "exit_reason": "SL"}
+        acknowledged = (_intent(session, told),)
     return Scenario(mode, tuple(stop_outs))
 
 
