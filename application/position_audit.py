@@ -62,7 +62,7 @@ def audit_position(
         return audit_marked(
             venue,
             account,
-            lambda passing: journal.symbol_inputs(venue, account, symbol, clocks, passing).marked(),
+            journal.symbol_inputs(venue, account, symbol, clocks),
             symbol=symbol,
             position_idx=position_idx,
             as_of=as_of,

@@ -8,7 +8,7 @@ side at the input the reconciler closed it on, as `positions` shows it.
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from trueup.domain.book import NOTHING, AccountBook, Changed
 from trueup.domain.emitted import Emitted
@@ -100,7 +100,7 @@ def audit(
 def audit_marked(
     venue: str,
     account: str,
-    marked: "MarkedInputs",
+    inputs: "MarkedInputs",
     *,
     symbol: str,
     position_idx: int | None = None,
@@ -109,10 +109,10 @@ def audit_marked(
     clocks: Mapping[int, int] | None = None,
 ) -> Audit:
     """``audit`` of the inputs that concern ``symbol``, each marked True, and of those that
-    do not, marked False, which ``marked`` gives while a close awaits its cause (it asks
+    do not, marked False, which ``inputs`` give while a close awaits its cause (they ask
     ``Auditor.awaiting``): only their instants are taken (``Auditor.pass_time``)."""
     auditor = Auditor(venue, account, symbol, position_idx, as_of, rules=rules, clocks=clocks)
-    for where, event, concerns in marked(lambda: auditor.awaiting):
+    for where, event, concerns in inputs.marked(lambda: auditor.awaiting):
         if concerns:
             auditor.take(where, event)
         else:
@@ -120,9 +120,12 @@ def audit_marked(
     return auditor.finished()
 
 
-# The inputs of an account, each marked whether it concerns the symbol audited, given whether
-# those that do not are wanted (asked as each is read).
-MarkedInputs = Callable[[Callable[[], bool]], Iterable[tuple[int, InputEvent, bool]]]
+class MarkedInputs(Protocol):
+    """The inputs of an account, as journal.symbol_inputs gives them."""
+
+    def marked(self, passing: Callable[[], bool]) -> Iterable[tuple[int, InputEvent, bool]]:
+        """Each marked whether it concerns the symbol audited; those that do not only
+        while ``passing`` (asked as each is read) wants them."""
 
 
 class Auditor:

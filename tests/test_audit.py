@@ -386,9 +386,7 @@ def test_the_audit_folds_each_input_under_the_rules_recorded_before_it_whatever_
         folded = audit_marked(
             "bybit",
             "main",
-            lambda passing: journal.symbol_inputs(
-                "bybit", "main", "BTCUSDT", None, passing
-            ).marked(),
+            journal.symbol_inputs("bybit", "main", "BTCUSDT"),
             symbol="BTCUSDT",
             rules=journal.rules_recorded(),
         )

@@ -267,7 +267,7 @@ def full_read(journal: Journal, symbol: str, as_of: int | None) -> Audit:
     return audit_marked(
         VENUE,
         ACCOUNT,
-        lambda passing: journal.symbol_inputs(VENUE, ACCOUNT, symbol, passing=passing).marked(),
+        journal.symbol_inputs(VENUE, ACCOUNT, symbol),
         symbol=symbol,
         as_of=as_of,
     )

@@ -677,29 +677,24 @@ class Journal:
         orders placed for a position opened for it are among them, whatever symbol they
         spell, and those placed before its first opening was for it (symbol_inputs.py).
         ``clocks`` takes the account's clock kept with each (account_clock.py)."""
+        if symbol is not None:
+            yield from self.symbol_inputs(venue, account, symbol, clocks)
+            return
         stream = account_stream_id(venue, account)
         decoded = partial(self._audit_read, stream, venue, account, clocks)
-        if symbol is None:
-            for row in self._account_rows(stream):
-                event = decoded(row)
-                if event is not None:
-                    yield row.position, event
-            return
-        yield from SymbolInputs(self._account_rows(stream), symbol, decoded)
+        for row in self._account_rows(stream):
+            event = decoded(row)
+            if event is not None:
+                yield row.position, event
 
     def symbol_inputs(
-        self,
-        venue: str,
-        account: str,
-        symbol: str,
-        clocks: dict[int, int] | None = None,
-        passing: Callable[[], bool] | None = None,
+        self, venue: str, account: str, symbol: str, clocks: dict[int, int] | None = None
     ) -> SymbolInputs:
-        """``account_inputs`` of ``symbol``; with ``passing``, also the others while it says
-        so (SymbolInputs.marked)."""
+        """``account_inputs`` of ``symbol``, whose ``marked`` gives the others too while
+        asked for (an audit while a close awaits its cause)."""
         stream = account_stream_id(venue, account)
         decoded = partial(self._audit_read, stream, venue, account, clocks)
-        return SymbolInputs(self._account_rows(stream), symbol, decoded, passing)
+        return SymbolInputs(self._account_rows(stream), symbol, decoded)
 
     def _audit_read(
         self,

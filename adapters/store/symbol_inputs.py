@@ -30,14 +30,14 @@ class SymbolInputs:
         rows: Iterator[StreamRow],
         symbol: str,
         decoded: Callable[[StreamRow], InputEvent | None],
-        passing: Callable[[], bool] | None = None,
     ) -> None:
         self._rows = rows
         self._symbol = symbol
         self._decoded = decoded
         # Whether the inputs that do not concern the symbol are wanted too, for their
-        # instants (an audit while a close awaits its cause), asked as each row is read.
-        self._passing = passing
+        # instants (an audit while a close awaits its cause), asked as each row is read:
+        # given to ``marked``.
+        self._passing: Callable[[], bool] | None = None
         # Rows read ahead: candidates, and (while ``passing`` is given) the other rows,
         # undecoded until whether they are wanted is known.
         self._ahead: deque[Candidate | StreamRow] = deque()
@@ -48,10 +48,12 @@ class SymbolInputs:
             if concerns:
                 yield position, event
 
-    def marked(self) -> Iterator[tuple[int, InputEvent, bool]]:
+    def marked(
+        self, passing: Callable[[], bool] | None = None
+    ) -> Iterator[tuple[int, InputEvent, bool]]:
         """The inputs that concern the symbol, each with True; and, while ``passing`` says
         so, those that do not, with False."""
-        passing = self._passing
+        self._passing = passing
         while (candidate := self._next()) is not None:
             if isinstance(candidate, StreamRow):  # read ahead, of no concern to the symbol
                 if passing is not None and passing():

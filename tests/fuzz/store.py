@@ -157,7 +157,7 @@ def _audits_differ(
     full = audit_marked(
         venue,
         account,
-        lambda passing: journal.symbol_inputs(venue, account, symbol, clocks, passing).marked(),
+        journal.symbol_inputs(venue, account, symbol, clocks),
         symbol=symbol,
         clocks=clocks,
         rules=rules,
