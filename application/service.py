@@ -511,7 +511,7 @@ class TrueupService:
         """Every input folded from the first: the history of views of another format."""
         from trueup.domain.reconciler import Reconciler
 
-        reconciler = Reconciler()
+        reconciler = Reconciler(self.journal.rules_before_any())
         position = 0
         while True:
             events, last = self.journal.inputs(position, limit=PAGE)

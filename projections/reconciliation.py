@@ -528,7 +528,7 @@ def _starts(
         starts[n] = (
             _Start(start.reconciler, start.position, start.size)
             if start
-            else _Start(Reconciler(config), 0)
+            else _Start(Reconciler(journal.rules_before_any() if config is None else config), 0)
         )
     return starts
 

@@ -6,20 +6,19 @@ Each store-backed test runs on SQLite and on PostgreSQL (conftest.py).
 
 import json
 import random
-import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid5
 
-import psycopg
 import pytest
 from eventsourcing.persistence import StoredEvent, Tracking
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.inputs import T0, event, intent, line, tick
+from tests.journal_formats import as_format
 from tests.scenarios import busy_session
 from trueup.adapters.bybit import messages
 from trueup.adapters.capture import decode_line
@@ -664,22 +663,10 @@ def test_a_journal_of_format_1_is_raised_to_the_indexed_format_when_opened(
 ) -> None:
     with Journal.open(store_url) as journal:
         pass
-    as_format_1(store_url)
+    as_format(store_url, 1)
 
     with Journal.open(store_url) as journal:
-        assert journal.recorder.max_tracking_id(FORMAT_ROW) == JOURNAL_FORMAT == 6
-
-
-def as_format_1(store_url: str) -> None:
-    """Record the journal's format as 1, behind trueup's back."""
-    if store_url.startswith("sqlite://"):
-        with sqlite3.connect(store_url.removeprefix("sqlite://")) as connection:
-            connection.execute("DELETE FROM tracking WHERE application_name = ?", (FORMAT_ROW,))
-            connection.execute("INSERT INTO tracking VALUES (?, 1)", (FORMAT_ROW,))
-        return
-    with psycopg.connect(store_url, autocommit=True) as connection:
-        connection.execute("DELETE FROM trueup_tracking WHERE application_name = %s", (FORMAT_ROW,))
-        connection.execute("INSERT INTO trueup_tracking VALUES (%s, 1)", (FORMAT_ROW,))
+        assert journal.recorder.max_tracking_id(FORMAT_ROW) == JOURNAL_FORMAT == 7
 
 
 # --- an order placed for a position under another spelling of its symbol ----------------------

@@ -8,6 +8,7 @@ stopOrderType); its order reports too, so either may tell it first."""
 
 from typing import Any
 
+import orjson
 import pytest
 
 from tests.inputs import (
@@ -22,16 +23,21 @@ from tests.inputs import (
     position_snapshot,
     tick,
 )
+from tests.journal_formats import as_format
+from tests.stored_events import emitted_in
 from trueup.adapters import rule_changes
 from trueup.adapters.bybit import messages
 from trueup.adapters.store import codec, snapshots
+from trueup.adapters.store.journal import Journal
 from trueup.adapters.store.snapshots import Snapshot
+from trueup.application.service import TrueupService
 from trueup.domain.emitted import CooldownStarted, Emitted, PositionClosed
 from trueup.domain.errors import MalformedInput
 from trueup.domain.events import RulesSet
 from trueup.domain.reconciler import Reconciler
 from trueup.domain.rules.can_open_facts import can_open
 from trueup.domain.rules.config import RuleConfig, rule_config, rule_values
+from trueup.projections.reconciliation import ReconciliationProjection
 
 
 def held(at: int, size: str, seq: int) -> dict[str, Any]:
@@ -489,6 +495,31 @@ def test_rules_an_older_trueup_recorded_read_with_no_grace_and_new_ones_with_the
     # A rules line of today that leaves it out takes the default.
     today = accepted({"at": T0, "channel": "rules", "data": {}})
     assert isinstance(today, RulesSet) and today.rules.close_cause_grace_ms == GRACE
+
+
+def test_a_journal_an_older_trueup_began_never_reports_a_close_it_reported_at_once_again(
+    store_url: str,
+) -> None:
+    """That trueup, which had no wait, reported p-1's close at the flat. Upgraded, trueup
+    judges the inputs stored before any rules were recorded as it did: rebuilt by them, the
+    close is not awaiting its cause, and the first input past the grace says nothing more.
+    A journal begun by this trueup waits, by the defaults."""
+    flat = [opened(T0, "p-1", "BTCUSDT", "1"), held(T0 + 1_000, "1", 2), held(FLAT_AT, "0", 10)]
+    with Journal.open(store_url) as journal:
+        assert journal.rules_in_force().close_cause_grace_ms == GRACE
+        older = ReconciliationProjection(journal, RuleConfig(close_cause_grace_ms=0))
+        journal.append([accepted(r) for r in flat])
+        said = [e.type for e in older.catch_up()]
+        assert said == ["POSITION_CLOSED", "COOLDOWN_STARTED"]
+        # No snapshot saved: this trueup could not have read that one's.
+    as_format(store_url, 6)
+
+    with Journal.open(store_url) as journal:
+        assert journal.rules_in_force() == RuleConfig(close_cause_grace_ms=0)
+        report = TrueupService(journal).ingest([[orjson.dumps(tick(FLAT_AT + GRACE + 1))]])
+        assert report.accepted == 1 and report.detected_here
+        closes = [e for e in emitted_in(journal) if b"POSITION_CLOSED" in e]
+    assert len(closes) == 1
 
 
 def test_the_grace_is_a_duration_checked_when_the_rules_are_read() -> None:

@@ -40,6 +40,7 @@ from trueup.adapters.store.journal_format import (
     TIMED_MARKERS,
     marker_keys,
     owner_rows_kept,
+    rules_before_any_recorded,
 )
 from trueup.adapters.store.lease import Lease
 from trueup.adapters.store.location import StoreError, is_postgres, settings, shown
@@ -147,6 +148,8 @@ class Journal:
         # Whether owner rows an older trueup wrote may be in the events table (format 6, in
         # journal_format.py); known at the first append.
         self._owners_in_events: bool | None = None
+        # The rules that judged the inputs before the first RulesSet (rules_before_any).
+        self._rules_before_any: RuleConfig | None = None
         # Account streams by (venue, account): a uuid5 each, asked for by every input.
         self._streams: dict[tuple[str, str], UUID] = {}
         self._marker_heads: dict[UUID, bytes] = {}
@@ -597,7 +600,17 @@ class Journal:
         """The rules the last RulesSet input recorded; the defaults if none was. Those in
         force at an instant hang on the inputs around them too: ``rules_recorded().at``."""
         found = self._last_rules_set()
-        return found.rules if found is not None else RuleConfig()
+        return found.rules if found is not None else self.rules_before_any()
+
+    def rules_before_any(self) -> RuleConfig:
+        """The rules that judged the inputs stored before the first RulesSet: the defaults,
+        unless an older trueup began the journal (upcast.rules_before_any)."""
+        if self._rules_before_any is None:
+            from trueup.adapters.store.upcast import rules_before_any
+
+            recorded = self._retrying(lambda: rules_before_any_recorded(self.recorder))
+            self._rules_before_any = rules_before_any(recorded)
+        return self._rules_before_any
 
     def rules_recorded(self) -> RulesInForce:
         """Every RulesSet recorded, each with its place in the journal and its instant."""
@@ -610,7 +623,7 @@ class Journal:
                 if isinstance(event, RulesSet):
                     recorded.append(Recorded(row.position, event.at, event.rules))
             if len(page) < RULES_PAGE:
-                return RulesInForce(recorded)
+                return RulesInForce(recorded, self.rules_before_any())
             after = page[-1].version
 
     def rules_changed_after(self, at: int) -> bool:

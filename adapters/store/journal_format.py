@@ -39,6 +39,15 @@ whether a journal may hold some is recorded in it (OWNERS_ROW) when it is first 
 to, as for the markers, and an append into one that may reads both places. A trueup of
 format 5 must not append any more, for it would not find the owners filed in the table.
 
+Format 7 records which rules judged a journal's inputs before its first RulesSet (RULES_ROW):
+the defaults of this trueup in a journal begun by it, and in one begun earlier the defaults
+with no grace for a close's cause (``close_cause_grace_ms`` 0), as that trueup judged them.
+Replayed with the wait, an older journal's close reported at once would wait again, and be
+reported a second time at the first input past the grace after the upgrade. A trueup of
+format 6 must not append any more: it would judge with the defaults this one reads as not in
+force. (A journal begun by a trueup that had the wait but not this format, between the two,
+is read as an older one: it was never released.)
+
 No format was taken for the account's clock that an input stored after later ones keeps
 (account_clock.py): the stored form's last field, which every trueup's read of the event's
 fields passes over. An older trueup appending to the journal stores none, as before it.
@@ -46,12 +55,12 @@ fields passes over. An older trueup appending to the journal stores none, as bef
 
 from contextlib import suppress
 
-from eventsourcing.persistence import IntegrityError, ProcessRecorder, TrackingRecorder
+from eventsourcing.persistence import IntegrityError, ProcessRecorder
 from eventsourcing.persistence import Tracking as Row
 
 from trueup.adapters.store.location import StoreError
 
-JOURNAL_FORMAT = 6  # the newest format this trueup reads and the one it writes
+JOURNAL_FORMAT = 7  # the newest format this trueup reads and the one it writes
 FORMAT_ROW = "__trueup_journal_format__"
 MARKERS_ROW = "__trueup_marker_keys__"
 ID_MARKERS = 1  # markers keyed by their input's id: a journal begun before format 4
@@ -59,13 +68,18 @@ TIMED_MARKERS = 2  # keyed by their input's receive time, then id
 OWNERS_ROW = "__trueup_owner_rows__"
 OWNERS_IN_EVENTS_TOO = 1  # a journal begun before format 6: some owner rows in the events
 OWNER_TABLE_ONLY = 2
+RULES_ROW = "__trueup_rules_before_any_recorded__"
+RULES_BEFORE_CLOSE_CAUSE_GRACE = 1  # a journal begun before format 7
+RULES_OF_THIS_TRUEUP = 2
 
 
-def ensure_format(recorder: TrackingRecorder) -> int:
+def ensure_format(recorder: ProcessRecorder) -> int:
     """The journal's format, recorded first if it has none or an older one; StoreError if
     it is too new."""
     found = recorder.max_tracking_id(FORMAT_ROW)
     if found is None or found < JOURNAL_FORMAT:
+        # Before the format is raised: what it holds was judged by an older trueup's rules.
+        rules_before_any_recorded(recorder)
         with suppress(IntegrityError):  # another process opening the journal wrote it first
             recorder.insert_tracking(Row(FORMAT_ROW, JOURNAL_FORMAT))
         found = recorder.max_tracking_id(FORMAT_ROW)
@@ -87,6 +101,15 @@ def owner_rows_kept(recorder: ProcessRecorder) -> int:
     """Where this journal's owner rows are (OWNER_TABLE_ONLY, or OWNERS_IN_EVENTS_TOO),
     recorded first if it has not been: in the table alone in a journal that holds nothing yet."""
     return _recorded_choice(recorder, OWNERS_ROW, OWNER_TABLE_ONLY, OWNERS_IN_EVENTS_TOO)
+
+
+def rules_before_any_recorded(recorder: ProcessRecorder) -> int:
+    """Which rules judged the inputs before the journal's first RulesSet
+    (RULES_OF_THIS_TRUEUP or RULES_BEFORE_CLOSE_CAUSE_GRACE), recorded first if it has not
+    been: this trueup's in a journal that holds nothing yet."""
+    return _recorded_choice(
+        recorder, RULES_ROW, RULES_OF_THIS_TRUEUP, RULES_BEFORE_CLOSE_CAUSE_GRACE
+    )
 
 
 def _recorded_choice(recorder: ProcessRecorder, row: str, if_empty: int, if_not: int) -> int:

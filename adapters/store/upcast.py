@@ -27,9 +27,8 @@ stored with no closed size: one such fill is given the one its line says as it i
 
 Rules recorded before manual close awaited a close's cause (``close_cause_grace_ms``) are
 read with none (0): that trueup reported such a close at once, and a replay or an audit of
-its journal emits what it emitted then. (A journal with no rules recorded at all is judged
-by the defaults, as it always was: its closes no fill explained are now reported after the
-grace, at the first input past it.)
+its journal emits what it emitted then. So are the inputs of a journal that trueup began
+before any rules are recorded in it (journal_format.py, format 7): ``rules_before_any``.
 """
 
 import dataclasses
@@ -50,6 +49,7 @@ from trueup.adapters.bybit.wire import (
     STOP_ORDER_ORIGINS,
 )
 from trueup.adapters.ccxt.venue import VENUE as CCXT
+from trueup.adapters.store.journal_format import RULES_BEFORE_CLOSE_CAUSE_GRACE
 from trueup.adapters.venue import UNKNOWN_COINS, Coins
 from trueup.adapters.venues import find
 from trueup.domain.coverage import Coverage
@@ -63,6 +63,7 @@ from trueup.domain.events import (
     WalletReport,
     WalletReported,
 )
+from trueup.domain.rules.config import RuleConfig
 from trueup.domain.snapshots import Scope
 from trueup.domain.vocabulary import ExecutionKind
 
@@ -206,6 +207,15 @@ def with_close_cause_grace(event: RulesSet, state: bytes) -> RulesSet:
         return event
     rules = dataclasses.replace(event.rules, close_cause_grace_ms=0)
     return msgspec.structs.replace(event, rules=rules)
+
+
+def rules_before_any(recorded: int) -> RuleConfig:
+    """The rules that judged a journal's inputs before its first RulesSet, by the choice its
+    format records (journal_format.rules_before_any_recorded): this trueup's defaults, or,
+    in a journal an older trueup began, those with no grace for a close's cause."""
+    if recorded == RULES_BEFORE_CLOSE_CAUSE_GRACE:
+        return RuleConfig(close_cause_grace_ms=0)
+    return RuleConfig()
 
 
 def with_closed_sizes(event: InputEvent) -> InputEvent:
