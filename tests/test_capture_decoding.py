@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import orjson
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from tests.inputs import T0, event, intent, line, position_frame
@@ -126,15 +126,21 @@ _values = st.recursive(
 )
 
 
-def _holds_a_double(value: object) -> bool:
+def _may_be_inexact(value: object) -> bool:
+    """Whether ``value`` holds a number the line's identity takes for one a double may carry:
+    a double, or an integer of twenty digits or more, which capture.py's scan cannot tell
+    from a longer one (those up to 2**64 - 1 orjson reads exactly, all the same)."""
     if isinstance(value, dict):
-        return any(_holds_a_double(v) for v in value.values())
+        return any(_may_be_inexact(v) for v in value.values())
     if isinstance(value, list):
-        return any(_holds_a_double(v) for v in value)
-    return isinstance(value, float)
+        return any(_may_be_inexact(v) for v in value)
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, float) or (isinstance(value, int) and abs(value) >= 10**19)
 
 
 @given(value=_values, spaced=st.booleans(), ascii_only=st.booleans())
+@example(value={"0": None, "": 10**19}, spaced=False, ascii_only=False)
 def test_an_input_id_is_the_one_trueup_has_always_given_its_line(
     value: object, spaced: bool, ascii_only: bool
 ) -> None:
@@ -146,7 +152,7 @@ def test_an_input_id_is_the_one_trueup_has_always_given_its_line(
     parsed = orjson.loads(spelt)
     canonical = input_id(orjson.dumps(parsed, option=orjson.OPT_SORT_KEYS))
     given_id = decode_line(spelt).input_id
-    if _holds_a_double(parsed):
+    if _may_be_inexact(parsed):
         assert given_id in (canonical, input_id(spelt))
     else:
         assert given_id == canonical
