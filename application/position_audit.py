@@ -55,6 +55,7 @@ def audit_position(
             as_of=as_of,
             rules=rules,
             clocks=clocks,
+            every_account=journal.inputs_of_every_account,
         )
     if index is None:
         # Its inputs, read from the whole account; and, while a close awaits its cause,
@@ -68,6 +69,7 @@ def audit_position(
             as_of=as_of,
             rules=rules,
             clocks=clocks,
+            every_account=journal.inputs_of_every_account,
         )
     # A symbol tangled with another (a hostile session's: audit_index.AccountEntry.tangled)
     # folds every input of the account, as the reconciler did.
@@ -81,4 +83,5 @@ def audit_position(
         as_of=as_of,
         rules=rules,
         clocks=clocks,
+        every_account=journal.inputs_of_every_account,
     )

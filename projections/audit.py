@@ -5,7 +5,7 @@ a position the exchange closed while the trading system held it open is closed o
 side at the input the reconciler closed it on, as `positions` shows it.
 """
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
@@ -28,6 +28,11 @@ from trueup.domain.rules.in_force import RulesInForce
 from trueup.domain.rules.local_closes import Close, LocalCloses
 
 JSON = dict[str, Any]
+
+
+# (after) -> the inputs of no account stored after journal position ``after``, each with
+# its position, in order: journal.inputs_of_every_account.
+EveryAccount = Callable[[int], Iterable[tuple[int, InputEvent]]]
 
 
 def _text(value: Decimal | None) -> str | None:
@@ -87,11 +92,21 @@ def audit(
     as_of: int | None = None,
     rules: RulesInForce | None = None,
     clocks: Mapping[int, int] | None = None,
+    every_account: EveryAccount | None = None,
 ) -> Audit:
     """Fold the account's inputs (each with its journal position, in journal order), noting
     each one that changed a key of ``symbol``; ``clocks``: the account's clock the journal
     kept with some of them, by position (adapters/store/account_clock.py)."""
-    auditor = Auditor(venue, account, symbol, position_idx, as_of, rules=rules, clocks=clocks)
+    auditor = Auditor(
+        venue,
+        account,
+        symbol,
+        position_idx,
+        as_of,
+        rules=rules,
+        clocks=clocks,
+        every_account=every_account,
+    )
     for where, event in inputs:
         auditor.take(where, event)
     return auditor.finished()
@@ -107,11 +122,21 @@ def audit_marked(
     as_of: int | None = None,
     rules: RulesInForce | None = None,
     clocks: Mapping[int, int] | None = None,
+    every_account: EveryAccount | None = None,
 ) -> Audit:
     """``audit`` of the inputs that concern ``symbol``, each marked True, and of those that
     do not, marked False, which ``inputs`` give while a close awaits its cause (they ask
     ``Auditor.awaiting``): only their instants are taken (``Auditor.pass_time``)."""
-    auditor = Auditor(venue, account, symbol, position_idx, as_of, rules=rules, clocks=clocks)
+    auditor = Auditor(
+        venue,
+        account,
+        symbol,
+        position_idx,
+        as_of,
+        rules=rules,
+        clocks=clocks,
+        every_account=every_account,
+    )
     for where, event, concerns in inputs.marked(lambda: auditor.awaiting):
         if concerns:
             auditor.take(where, event)
@@ -146,9 +171,16 @@ class Auditor:
         *,
         rules: RulesInForce | None = None,
         clocks: Mapping[int, int] | None = None,
+        every_account: "EveryAccount | None" = None,
     ) -> None:
         self._rules_in_force = rules or RulesInForce()
         self._clocks = clocks if clocks is not None else {}
+        # The inputs of no account, which the account's fold takes too: read while a close
+        # awaits its cause, from after the account's last input given (``_seen_upto``).
+        self._every_account = every_account
+        self._every: Iterator[tuple[int, InputEvent]] | None = None
+        self._every_ahead: tuple[int, InputEvent] | None = None
+        self._seen_upto = 0
         # Its timeout is set again before each input, to the rules in force then.
         book = AccountBook(venue, account, RuleConfig().pagination_timeout_ms)
         self.result = Audit(symbol, position_idx, as_of, book)
@@ -160,6 +192,7 @@ class Auditor:
 
     def finished(self) -> Audit:
         """The audit, its risk weighed by the rules in force at the instant audited."""
+        self._pass_every_account(None)
         result = self.result
         result.rules = self._rules_in_force.at(result.as_of, applied_to=self._folded_upto)
         return result
@@ -181,6 +214,7 @@ class Auditor:
         """Fold ``event``, stored at journal position ``where`` (unless after ``as_of``); with
         ``noted`` False, keep no timeline entry for it (an input folded again only to rebuild
         what it left behind)."""
+        self._pass_every_account(where)
         if not self.visible(event) or not moves_clock(event):
             return  # after the instant audited, or a notification record (no change)
         book = self.result.book
@@ -211,6 +245,10 @@ class Auditor:
         """An input of the account the audit does not fold (another symbol's, a clock tick),
         stored at journal position ``where``, taken while a close awaits its cause: as in the
         account's fold, its instant may end the close's grace, and the close is on it."""
+        self._pass_every_account(where)
+        self._pass(where, event)
+
+    def _pass(self, where: int, event: InputEvent) -> None:
         if not self.visible(event) or not moves_clock(event):
             return
         book = self.result.book
@@ -219,6 +257,26 @@ class Auditor:
         if closes:
             self._last.clear()
             self._note(event, NOTHING, closes, noted=True)
+
+    def _pass_every_account(self, before: int | None) -> None:
+        """While a close awaits its cause: the inputs of no account (a clock tick for every
+        account) stored after the account's last input given and before journal position
+        ``before`` (None: to the end), passed in their places, for the account's fold took
+        each as one of its own; then the account's input at ``before`` is the last given."""
+        if self._every_account is not None:
+            while self.awaiting:
+                if self._every is None:
+                    self._every = iter(self._every_account(self._seen_upto))
+                    self._every_ahead = next(self._every, None)
+                ahead = self._every_ahead
+                if ahead is None or (before is not None and ahead[0] >= before):
+                    break
+                self._every_ahead = next(self._every, None)
+                self._pass(*ahead)
+            if not self.awaiting:  # the next wait reads from its own beginning
+                self._every = self._every_ahead = None
+        if before is not None and before > self._seen_upto:
+            self._seen_upto = before
 
     def _note(
         self, event: InputEvent, changed: Changed, closes: list[Close], *, noted: bool

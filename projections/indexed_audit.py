@@ -31,7 +31,7 @@ from trueup.domain.events import InputEvent, PositionsReported
 from trueup.domain.keys import PositionKey
 from trueup.domain.rules.in_force import RulesInForce
 from trueup.domain.snapshots import Scope, Snapshots
-from trueup.projections.audit import Audit, Auditor
+from trueup.projections.audit import Audit, Auditor, EveryAccount
 
 # Inputs read in one query, looking ahead in a lane: the symbol's own are all wanted; a
 # scope's pages only while the scope stays live, often one or two, so its reads begin small
@@ -78,10 +78,21 @@ def audit_indexed(
     as_of: int | None = None,
     rules: RulesInForce | None = None,
     clocks: Mapping[int, int] | None = None,
+    every_account: EveryAccount | None = None,
 ) -> Audit:
     """The audit ``projections.audit.audit`` gives of the account's inputs, from the index
-    (``clocks`` as that takes them, filled as the index is read)."""
-    auditor = Auditor(venue, account, symbol, position_idx, as_of, rules=rules, clocks=clocks)
+    (``clocks`` and ``every_account`` as that takes them, ``clocks`` filled as the index is
+    read)."""
+    auditor = Auditor(
+        venue,
+        account,
+        symbol,
+        position_idx,
+        as_of,
+        rules=rules,
+        clocks=clocks,
+        every_account=every_account,
+    )
     _Walk(auditor, index).run()
     return auditor.finished()
 

@@ -269,13 +269,15 @@ def full_read(journal: Journal, symbol: str, as_of: int | None) -> Audit:
         journal.symbol_inputs(VENUE, ACCOUNT, symbol),
         symbol=symbol,
         as_of=as_of,
+        every_account=journal.inputs_of_every_account,
     )
 
 
 def indexed(journal: Journal, symbol: str, as_of: int | None) -> Audit:
     index = journal.symbol_history(VENUE, ACCOUNT, symbol)
     assert index is not None, "the journal should hold the index"
-    return audit_indexed(VENUE, ACCOUNT, index, symbol=symbol, as_of=as_of)
+    every = journal.inputs_of_every_account
+    return audit_indexed(VENUE, ACCOUNT, index, symbol=symbol, as_of=as_of, every_account=every)
 
 
 def append_in_batches(journal: Journal, events: list[InputEvent], seed: int) -> None:
@@ -293,8 +295,8 @@ def instants(events: list[InputEvent]) -> list[int | None]:
 
 
 def whole_fold(journal: Journal, symbol: str, as_of: int | None) -> Audit:
-    inputs = journal.account_inputs(VENUE, ACCOUNT)
-    return audit(VENUE, ACCOUNT, inputs, symbol=symbol, as_of=as_of)
+    inputs, every = journal.account_inputs(VENUE, ACCOUNT), journal.inputs_of_every_account
+    return audit(VENUE, ACCOUNT, inputs, symbol=symbol, as_of=as_of, every_account=every)
 
 
 def assert_same_audits(journal: Journal, events: list[InputEvent]) -> None:
@@ -972,6 +974,8 @@ def liquidated(at: int) -> Record:
 RESOLVERS = {
     # A live run's clock tick past close_cause_grace_ms: STOP_LOSS, the seeds' rule.
     "a tick": (tick(T0 + 9_500), "STOP_LOSS"),
+    # A tick for every account (a hand-written capture's, the demo's): as the account's own.
+    "a tick naming no account": ({"at": T0 + 9_500, "channel": "clock"}, "STOP_LOSS"),
     # The fill that closed it, behind the poll that read the key flat.
     "its fill": (liquidated(T0 + 7_200), "LIQUIDATION"),
     # Any input of the account past the grace: another symbol's.

@@ -506,6 +506,26 @@ def test_the_inputs_of_a_span_are_known_by_their_keys_as_what_they_caused_names_
     assert journal.input_key(caused.cause, caused.at) in keys
 
 
+def test_the_inputs_of_every_account_after_any_position_are_found_as_stored(
+    journal: Journal,
+) -> None:
+    """A tick naming no account is every account's: the audit reads those stored after a
+    position (while a close awaits its cause), found by halving their stream, not read from
+    its first."""
+    ticks = [usable({"at": START + 10 * i, "channel": "clock"}) for i in range(40)]
+    accounts = positions(40, first=START + 5)
+    journal.append(ticks[:3])  # some before any account's input
+    for step in range(3, 40, 7):  # then the two interleaved, in batches of every shape
+        journal.append([*accounts[step - 3 : step], *ticks[step : step + 7], accounts[step]])
+    stored = [(where, e) for where, e in journal.all_events() if isinstance(e, InputEvent)]
+    every = [(where, e) for where, e in stored if not e.venue]
+    assert [e for _, e in every] == ticks
+    for after in (0, *(where for where, _ in stored), stored[-1][0] + 1):
+        assert list(journal.inputs_of_every_account(after)) == [
+            (where, e) for where, e in every if where > after
+        ]
+
+
 def stop_loss(at: int, position_id: str) -> PositionClosed:
     return PositionClosed(
         venue="bybit", account="main", at=at, cause=f"input-{at}", category="linear",
