@@ -96,20 +96,19 @@ def audit(
 ) -> Audit:
     """Fold the account's inputs (each with its journal position, in journal order), noting
     each one that changed a key of ``symbol``; ``clocks``: the account's clock the journal
-    kept with some of them, by position (adapters/store/account_clock.py)."""
-    auditor = Auditor(
+    kept with some of them, by position (adapters/store/account_clock.py); ``every_account``:
+    the inputs of no account, read while a close awaits its cause."""
+    return audit_marked(
         venue,
         account,
-        symbol,
-        position_idx,
-        as_of,
+        _AllConcern(inputs),
+        symbol=symbol,
+        position_idx=position_idx,
+        as_of=as_of,
         rules=rules,
         clocks=clocks,
         every_account=every_account,
     )
-    for where, event in inputs:
-        auditor.take(where, event)
-    return auditor.finished()
 
 
 def audit_marked(
@@ -151,6 +150,17 @@ class MarkedInputs(Protocol):
     def marked(self, passing: Callable[[], bool]) -> Iterable[tuple[int, InputEvent, bool]]:
         """Each marked whether it concerns the symbol audited; those that do not only
         while ``passing`` (asked as each is read) wants them."""
+
+
+class _AllConcern:
+    """Inputs that each concern the symbol audited: an account's, folded whole."""
+
+    def __init__(self, inputs: Iterable[tuple[int, InputEvent]]) -> None:
+        self._inputs = inputs
+
+    def marked(self, passing: Callable[[], bool]) -> Iterator[tuple[int, InputEvent, bool]]:
+        for where, event in self._inputs:
+            yield where, event, True
 
 
 class Auditor:
