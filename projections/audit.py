@@ -262,7 +262,8 @@ class Auditor:
         if not self.visible(event) or not moves_clock(event):
             return
         book = self.result.book
-        book.catch_up(event.at)
+        if event.venue:  # one of no account runs the account's timers, but moves no clock
+            book.catch_up(event.at)
         closes = self._closes.passing(book, event, self.rules_before(where))
         if closes:
             self._last.clear()

@@ -17,7 +17,7 @@ from eventsourcing.persistence import StoredEvent, Tracking
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tests.inputs import T0, event, intent, line, tick
+from tests.inputs import T0, event, intent, line, order_frame, tick
 from tests.journal_formats import as_format
 from tests.scenarios import busy_session
 from trueup.adapters.bybit import messages
@@ -51,6 +51,7 @@ from trueup.domain.emitted import PositionCleaned, PositionClosed
 from trueup.domain.events import InputEvent, PricesReported
 from trueup.domain.keys import TRUEUP_NAMESPACE, PositionKey, account_stream_id
 from trueup.domain.reconciler import Reconciler
+from trueup.domain.retention import FORGET_AFTER_MS
 from trueup.projections import audit as audit_module
 from trueup.projections.audit import Audit, Auditor, audit, audit_marked, position_state
 from trueup.projections.indexed_audit import audit_indexed
@@ -699,6 +700,49 @@ def tp1_placed_as(spelt: str) -> list[InputEvent]:
         tick(T0 + 12_000),  # no fill came to say why: reported when the grace is over
     ]  # fmt: skip
     return [event(r) for r in records]
+
+
+def btc_order(at: int, status: str, updated_time: int) -> Record:
+    return order_frame(
+        at, symbol="BTCUSDT", order_id="o-1", side="Buy", qty="0.1", status=status,
+        updated_time=updated_time, price="50000", order_type="Limit",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("begun", ["in one batch", "by an older trueup"])
+def test_a_tick_naming_no_account_moves_no_accounts_clock_in_the_audit_either(
+    journal: Journal, begun: str
+) -> None:
+    """The tick that ends a close's wait, naming no account, runs the account's timers and
+    lets it keep its clock: an order cancelled before it is still held after it, and a
+    report of the order older than its cancel, stored later, changes nothing."""
+    later = T0 + 2 * FORGET_AFTER_MS
+    records = [
+        intent(T0, kind="account_mode", mode="LIVE"),
+        intent(
+            T0 + 100, kind="position_opened", position_id="p-1", category="linear",
+            symbol="BTCUSDT", position_idx=0, side="Buy", qty="0.3", mode="LIVE",
+        ),
+        position(T0 + 200, "BTCUSDT", "0.3"),
+        btc_order(T0 + 300, "New", T0 + 300),
+        btc_order(T0 + 1_000, "Cancelled", T0 + 1_000),
+        position(T0 + 2_000, "BTCUSDT", "0"),  # no fill says why: the close awaits it
+        {"at": later, "channel": "clock"},  # past the grace, and the order's retention
+        btc_order(T0 + 3_000, "New", T0 + 500),  # stored late, older than the cancel
+    ]  # fmt: skip
+    events = [event(r) for r in records]
+    reconciler = Reconciler()
+    told = [e for one in events for e in reconciler.apply(one)]
+    (closed,) = [e for e in told if isinstance(e, PositionClosed)]
+    assert closed.at == later
+    (key,) = reconciler.book(VENUE, ACCOUNT).positions
+    assert reconciler.book(VENUE, ACCOUNT).open_orders_for(key) == []
+    append_as(journal, events, begun)
+
+    result = TrueupService(journal).audit(VENUE, ACCOUNT, "BTCUSDT")
+    assert [t.input_id for t in result.timeline if t.closed_by] == [closed.cause]
+    state = result.state(key)
+    assert state is not None and state["open_orders"] == []
 
 
 @pytest.mark.parametrize("spelt", ["btcusdt", "BTC/USDT:USDT", "BTCUSDT "])
