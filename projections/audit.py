@@ -17,6 +17,7 @@ from trueup.domain.events import (
     PositionReport,
     PositionsReported,
     PricesReported,
+    RulesSet,
     moves_clock,
 )
 from trueup.domain.keys import PositionKey
@@ -264,16 +265,19 @@ class Auditor:
         book = self.result.book
         if event.venue:  # one of no account runs the account's timers, but moves no clock
             book.catch_up(event.at)
-        closes = self._closes.passing(book, event, self.rules_before(where))
+        # Rules put in force judge every key at once, under themselves (Reconciler._rejudge).
+        rules = event.rules if isinstance(event, RulesSet) else self.rules_before(where)
+        closes = self._closes.passing(book, event, rules)
         if closes:
             self._last.clear()
             self._note(event, NOTHING, closes, noted=True)
 
     def _pass_every_account(self, before: int | None) -> None:
         """While a close awaits its cause: the inputs of no account (a clock tick for every
-        account) stored after the account's last input given and before journal position
-        ``before`` (None: to the end), passed in their places, for the account's fold took
-        each as one of its own; then the account's input at ``before`` is the last given."""
+        account, rules put in force) stored after the account's last input given and before
+        journal position ``before`` (None: to the end), passed in their places, for the
+        account's fold took each as one of its own; then the input at ``before`` is the last
+        given."""
         if self._every_account is not None:
             while self.awaiting:
                 if self._every is None:

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from tests.inputs import T0, event, intent, line, order_frame, tick
 from tests.journal_formats import as_format
 from tests.scenarios import busy_session
+from trueup.adapters import rule_changes
 from trueup.adapters.bybit import messages
 from trueup.adapters.capture import decode_line
 from trueup.adapters.store import codec
@@ -52,6 +53,7 @@ from trueup.domain.events import InputEvent, PricesReported
 from trueup.domain.keys import TRUEUP_NAMESPACE, PositionKey, account_stream_id
 from trueup.domain.reconciler import Reconciler
 from trueup.domain.retention import FORGET_AFTER_MS
+from trueup.domain.rules.config import RuleConfig
 from trueup.projections import audit as audit_module
 from trueup.projections.audit import Audit, Auditor, audit, audit_marked, position_state
 from trueup.projections.indexed_audit import audit_indexed
@@ -1020,6 +1022,11 @@ RESOLVERS = {
     "a tick": (tick(T0 + 9_500), "STOP_LOSS"),
     # A tick for every account (a hand-written capture's, the demo's): as the account's own.
     "a tick naming no account": ({"at": T0 + 9_500, "channel": "clock"}, "STOP_LOSS"),
+    # Rules put in force judge every key at once, under themselves: a shorter grace is over.
+    "rules of a shorter grace": (
+        rule_changes.record(T0 + 8_500, RuleConfig(close_cause_grace_ms=1_000), "rules.toml"),
+        "STOP_LOSS",
+    ),
     # The fill that closed it, behind the poll that read the key flat.
     "its fill": (liquidated(T0 + 7_200), "LIQUIDATION"),
     # Any input of the account past the grace: another symbol's.

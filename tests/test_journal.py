@@ -19,6 +19,7 @@ from eventsourcing.persistence import (
     Tracking,
 )
 
+from trueup.adapters import rule_changes
 from trueup.adapters.bybit import messages
 from trueup.adapters.capture import decode_line
 from trueup.adapters.store import journal as journal_module
@@ -29,6 +30,7 @@ from trueup.adapters.store.location import StoreError
 from trueup.domain.emitted import PositionClosed
 from trueup.domain.events import InputEvent, InputRejected
 from trueup.domain.keys import TRUEUP_NAMESPACE, input_id, minted_id
+from trueup.domain.rules.config import RuleConfig
 
 VENUE = "bybit"
 MAIN = "main"
@@ -509,10 +511,11 @@ def test_the_inputs_of_a_span_are_known_by_their_keys_as_what_they_caused_names_
 def test_the_inputs_of_every_account_after_any_position_are_found_as_stored(
     journal: Journal,
 ) -> None:
-    """A tick naming no account is every account's: the audit reads those stored after a
-    position (while a close awaits its cause), found by halving their stream, not read from
-    its first."""
+    """A tick naming no account, and the rules put in force, are every account's: the audit
+    reads those stored after a position (while a close awaits its cause), found by halving
+    their streams, not read from their first."""
     ticks = [usable({"at": START + 10 * i, "channel": "clock"}) for i in range(40)]
+    ticks[20] = usable(rule_changes.record(START + 200, RuleConfig(), "rules.toml"))  # theirs too
     accounts = positions(40, first=START + 5)
     journal.append(ticks[:3])  # some before any account's input
     for step in range(3, 40, 7):  # then the two interleaved, in batches of every shape

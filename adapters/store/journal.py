@@ -14,12 +14,14 @@ Every operation waits out a busy or unreachable store (see retrying.py): that un
 also what makes retrying an append safe when its first try may have been stored.
 """
 
+import heapq
 import itertools
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
@@ -710,10 +712,15 @@ class Journal:
         return SymbolInputs(self._account_rows(stream), symbol, decoded)
 
     def inputs_of_every_account(self, after: int) -> Iterator[tuple[int, InputEvent]]:
-        """The inputs that name no account (a clock tick for every account), stored after
-        journal position ``after``, each with its position, in order: every account's fold
-        takes them as its own. Found from there by halving, not read from the first."""
-        stream = self._account_stream(("", ""))
+        """The inputs that name no account (a clock tick for every account, the rules put
+        in force), stored after journal position ``after``, each with its position, in
+        order: every account's fold takes them. Found by halving their streams, not read
+        from the first."""
+        streams = (self._account_stream(("", "")), rules_stream_id())
+        return heapq.merge(*(self._stream_after(s, after) for s in streams), key=itemgetter(0))
+
+    def _stream_after(self, stream: UUID, after: int) -> Iterator[tuple[int, InputEvent]]:
+        """The inputs of ``stream`` stored after journal position ``after``, in order."""
         version = self._retrying(partial(self._first_version_after, stream, after))
         decoded = partial(self._audit_read, stream, "", "", None)
         while version is not None:
