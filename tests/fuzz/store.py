@@ -151,8 +151,16 @@ def _audits_differ(
     index = journal.symbol_history(venue, account, symbol, clocks)
     if index is None:
         return [broken("audit", "no audit index", "journal", f"{venue}/{account}", lines)]
-    rules = journal.rules_recorded()
-    indexed = audit_indexed(venue, account, index, symbol=symbol, clocks=clocks, rules=rules)
+    rules, every_account = journal.rules_recorded(), journal.inputs_of_every_account
+    indexed = audit_indexed(
+        venue,
+        account,
+        index,
+        symbol=symbol,
+        clocks=clocks,
+        rules=rules,
+        every_account=every_account,
+    )
     # The symbol's inputs, and the others' instants while a close awaits its cause.
     full = audit_marked(
         venue,
@@ -161,12 +169,13 @@ def _audits_differ(
         symbol=symbol,
         clocks=clocks,
         rules=rules,
+        every_account=every_account,
     )
     # What `trueup audit` answers (through the index, or the whole account where the index
     # marks the symbol tangled with another), against every input of the account folded.
     served = audit_position(journal, venue, account, symbol)
     every = journal.account_inputs(venue, account)
-    folded = audit(venue, account, every, symbol=symbol, rules=rules)
+    folded = audit(venue, account, every, symbol=symbol, rules=rules, every_account=every_account)
     pairs = {
         "audit through the index differs from a full read": (indexed, full),
         "the audit differs from the account's whole fold": (served, folded),
