@@ -168,16 +168,18 @@ def _mean(values: list[Decimal]) -> Decimal | None:
     return _ratio(_CONTEXT.divide(sum(values, ZERO), len(values)))
 
 
+# The context's own methods, not the decimal's with ``context=``: a keyword argument is
+# parsed at several times the cost of the rounding itself.
 def _ratio(value: Decimal) -> Decimal:
-    return _tidy(value.quantize(RATIO, context=_CONTEXT))
+    return _tidy(_CONTEXT.quantize(value, RATIO))
 
 
 def _amount(value: Decimal) -> Decimal:
-    return _tidy(value.quantize(AMOUNT, context=_CONTEXT))
+    return _tidy(_CONTEXT.quantize(value, AMOUNT))
 
 
 def _tidy(value: Decimal) -> Decimal:
     """Trailing zeros dropped, never into an exponent (100, not 1E+2)."""
     if value == value.to_integral_value():
-        return value.quantize(ONE, context=_CONTEXT)
-    return value.normalize(_CONTEXT)
+        return _CONTEXT.quantize(value, ONE)
+    return _CONTEXT.normalize(value)

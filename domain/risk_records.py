@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
+import msgspec
+
 from trueup.domain.vocabulary import MarginMode, PositionSide
 
 
@@ -27,9 +29,11 @@ class RiskTrigger(StrEnum):
     LIQUIDATION_DISTANCE = "LIQUIDATION_DISTANCE"
 
 
-@dataclass(frozen=True, slots=True)
-class PositionRisk:
-    """One held position's exposure, its parts and its score, as of the folded state."""
+class PositionRisk(msgspec.Struct, frozen=True):
+    """One held position's exposure, its parts and its score, as of the folded state. A
+    struct, as the events are: judging a position builds one on every report of it, and a
+    frozen dataclass's constructor sets each field through object.__setattr__ (a third of
+    the risk warning rule's time)."""
 
     side: PositionSide
     size: Decimal

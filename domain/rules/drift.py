@@ -13,6 +13,7 @@ from trueup.domain.book import AccountBook
 from trueup.domain.bounds import MAX_FRACTION_DIGITS, MAX_INTEGER_DIGITS
 from trueup.domain.emitted import Cause, ConsistencyDrift, Emitted
 from trueup.domain.keys import PositionKey
+from trueup.domain.position import ZERO
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.detector import Detector
 
@@ -30,12 +31,13 @@ def drift_pct(local_qty: Decimal, exchange_qty: Decimal) -> Decimal:
 
 
 def differs(local_qty: Decimal, exchange_qty: Decimal, threshold_pct: Decimal) -> bool:
-    if local_qty == 0 or exchange_qty == 0:
+    # Against a decimal zero: against the integer, each comparison first makes one of it.
+    if not local_qty or not exchange_qty:
         return False  # one side empty: manual close, stale or untracked, not drift
-    if (local_qty > 0) != (exchange_qty > 0):
+    if (local_qty > ZERO) != (exchange_qty > ZERO):
         return True
     try:
-        if local_qty == exchange_qty and threshold_pct >= 0:
+        if local_qty == exchange_qty and threshold_pct >= ZERO:
             return False  # 0.00 % apart: the common case, without the arithmetic
         return drift_pct(local_qty, exchange_qty) > threshold_pct
     except ArithmeticError:
@@ -73,7 +75,7 @@ class DriftDetector(Detector):
             return []
         self.reported[key] = cause.at
         pct = drift_pct(local_qty, exchange_qty)
-        sides = "sides differ" if (local_qty > 0) != (exchange_qty > 0) else f"{pct}% apart"
+        sides = "sides differ" if (local_qty > ZERO) != (exchange_qty > ZERO) else f"{pct}% apart"
         return [
             ConsistencyDrift(
                 **cause.on(key),

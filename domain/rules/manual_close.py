@@ -27,7 +27,7 @@ from trueup.domain.emitted import Cause, CooldownStarted, Emitted, PositionClose
 from trueup.domain.events import ExecutionsReported, Fill, InputEvent
 from trueup.domain.exits import exit_reason as exit_reason_of
 from trueup.domain.keys import PositionKey
-from trueup.domain.position import LocalPosition, Position
+from trueup.domain.position import ZERO, LocalPosition, Position
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.detector import Detector, LetGo
 from trueup.domain.vocabulary import CLOSING_SIDE, ExecutionKind, OrderSide
@@ -80,12 +80,12 @@ class ManualCloseDetector(Detector):
         if not live:
             return
         qty = position.exchange_qty
-        if qty == 0:
+        if qty == ZERO:  # a decimal zero: an integer one would be made a decimal each time
             return
-        held, confirmed = qty > 0, self.confirmed
+        held, confirmed = qty > ZERO, self.confirmed
         for local in live:
             pid = local.position_id
-            if pid not in confirmed and held == (local.signed_qty > 0):
+            if pid not in confirmed and held == (local.signed_qty > ZERO):
                 confirmed.add(pid)
 
     def on_input(
@@ -123,7 +123,7 @@ class ManualCloseDetector(Detector):
             if (
                 local is None
                 or pid in self.closed_reported
-                or (held and (held > 0) == (local.signed_qty > 0))
+                or (held and (held > ZERO) == (local.signed_qty > ZERO))
             ):
                 # Closed by the bot or an operator meanwhile (it knows, and said why), or
                 # held again on its side (not closed after all): nothing to report.
@@ -166,7 +166,7 @@ class ManualCloseDetector(Detector):
         self, book: AccountBook, config: RuleConfig, key: PositionKey, cause: Cause
     ) -> list[Emitted]:
         position = book.positions[key]
-        if position.exchange is None or position.exchange.size != 0:
+        if position.exchange is None or position.exchange.size != ZERO:
             return []
         emitted: list[Emitted] = []
         awaiting = self.awaiting

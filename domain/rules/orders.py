@@ -27,7 +27,7 @@ from trueup.domain.events import (
     OrdersReported,
 )
 from trueup.domain.keys import OrderKey, PositionKey
-from trueup.domain.order import Order
+from trueup.domain.order import ZERO, Order
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.detector import Detector, EventTypes, LetGo
 from trueup.domain.vocabulary import OrderOrigin, OrderStatus
@@ -35,8 +35,10 @@ from trueup.domain.vocabulary import OrderOrigin, OrderStatus
 
 def is_filled(order: Order) -> bool:
     report = order.report
-    return report is not None and (
-        report.status is OrderStatus.FILLED or (report.qty > 0 and order.filled_qty >= report.qty)
+    if report is None:
+        return False
+    return report.status is OrderStatus.FILLED or (
+        report.qty > ZERO and order.filled_qty >= report.qty
     )
 
 

@@ -13,6 +13,7 @@ from trueup.domain.coin_values import equity_rate
 from trueup.domain.emitted import Cause, Emitted, RiskWarning
 from trueup.domain.events import InputEvent, PositionReport, PositionsReported, WalletReported
 from trueup.domain.keys import PositionKey
+from trueup.domain.position import ZERO
 from trueup.domain.risk import assess
 from trueup.domain.risk_records import PositionRisk, RiskTrigger
 from trueup.domain.rules.config import RuleConfig
@@ -63,7 +64,7 @@ class RiskWarningDetector(Detector):
     ) -> list[Emitted]:
         position = book.positions.get(key)
         report = position.exchange if position is not None else None
-        if not config.risk_warnings_enabled or report is None or report.size == 0:
+        if not config.risk_warnings_enabled or report is None or report.size == ZERO:
             # Flat, or warnings off: nothing past (armed again should either change).
             self.past.pop(key, None)
             self.basis.pop(key, None)
