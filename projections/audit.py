@@ -182,7 +182,7 @@ class Auditor:
         *,
         rules: RulesInForce | None = None,
         clocks: Mapping[int, int] | None = None,
-        every_account: "EveryAccount | None" = None,
+        every_account: EveryAccount | None = None,
     ) -> None:
         self._rules_in_force = rules or RulesInForce()
         self._clocks = clocks if clocks is not None else {}
