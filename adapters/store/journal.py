@@ -28,7 +28,7 @@ from uuid import UUID, uuid4
 import orjson
 from eventsourcing.persistence import IntegrityError, Notification, StoredEvent, Tracking
 
-from trueup.adapters.store import codec
+from trueup.adapters.store import codec, upcast
 from trueup.adapters.store.account_clock import (
     clock_after,
     clock_from_ends,
@@ -608,10 +608,8 @@ class Journal:
         """The rules that judged the inputs stored before the first RulesSet: the defaults,
         unless an older trueup began the journal (upcast.rules_before_any)."""
         if self._rules_before_any is None:
-            from trueup.adapters.store.upcast import rules_before_any
-
             recorded = self._retrying(lambda: rules_before_any_recorded(self.recorder))
-            self._rules_before_any = rules_before_any(recorded)
+            self._rules_before_any = upcast.rules_before_any(recorded)
         return self._rules_before_any
 
     def rules_recorded(self) -> RulesInForce:

@@ -31,7 +31,8 @@ def drift_pct(local_qty: Decimal, exchange_qty: Decimal) -> Decimal:
 
 
 def differs(local_qty: Decimal, exchange_qty: Decimal, threshold_pct: Decimal) -> bool:
-    # Against a decimal zero: against the integer, each comparison first makes one of it.
+    # By truth value, or against a decimal zero: against the integer 0, each comparison
+    # first makes a decimal of it.
     if not local_qty or not exchange_qty:
         return False  # one side empty: manual close, stale or untracked, not drift
     if (local_qty > ZERO) != (exchange_qty > ZERO):
