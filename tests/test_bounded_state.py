@@ -136,6 +136,30 @@ def test_the_detectors_memory_follows_the_book() -> None:
     for remembered in (closes.confirmed, closes.closed_reported, stale.reported):
         assert remembered <= set(BOOK.local_keys)
     assert set(stale.unseen_since) <= set(BOOK.local_keys)
+    assert all(came > BOOK.clock - KEPT_MS for _, came in closes.last_fills.values())
+
+
+def test_the_fills_kept_to_explain_a_close_are_those_of_the_window() -> None:
+    # A fill explains a close for a minute after it (rules/manual_close.py); kept no longer
+    # than the book keeps a finished order, the last fills follow the symbols traded lately,
+    # not every symbol the account ever traded.
+    def fill(at: int, symbol: str) -> Record:
+        data = {
+            "symbol": symbol, "exec_id": f"x-{symbol}-{at}", "order_id": f"o-{symbol}",
+            "order_link_id": "", "side": "Sell", "exec_price": "100", "exec_qty": "1",
+            "exec_time": at, "seq": at,
+        }  # fmt: skip
+        return execution_frame(at, data)
+
+    rules = reconciler()
+    traded = [fill(T0 + n, f"C{n:02d}USDT") for n in range(20)]
+    for record in [*traded, wallet(T0 + FORGET_AFTER_MS // 2)]:
+        rules.apply(accepted(record))
+    closes = rules.detectors("bybit", "main").manual_close
+    assert len(closes.last_fills) == 20
+    for record in [wallet(LATER), fill(LATER + 1, "BTCUSDT")]:
+        rules.apply(accepted(record))
+    assert [symbol for _, symbol, _ in closes.last_fills] == ["BTCUSDT"]
 
 
 def test_forgetting_changes_nothing_the_busy_session_emits() -> None:

@@ -55,10 +55,15 @@ class ManualCloseDetector(Detector):
     # explained yet, awaiting their cause for close_cause_grace_ms. In the order they were
     # seen, which a replay repeats: the order they are reported in.
     awaiting: dict[str, tuple[PositionKey, int]] = field(default_factory=dict)
+    # The book's clock from which last_fills is next swept of the fills too old to explain
+    # a close (``_fills_kept_after``): once a tenth of the window, not on every input.
+    next_sweep: int = 0
 
     def note(self, book: AccountBook, event: InputEvent, changed: Changed) -> None:
         """Remember the LIVE local positions the exchange now shows on their side, and the
         last fill on each symbol (what may explain a close)."""
+        if book.clock >= self.next_sweep:
+            self._sweep(book)
         if isinstance(event, ExecutionsReported):
             last_fills = self.last_fills
             for fill in event.fills:
@@ -129,7 +134,7 @@ class ManualCloseDetector(Detector):
                 # held again on its side (not closed after all): nothing to report.
                 del awaiting[pid]
                 continue
-            fill = self._cause(local, cause.at)
+            fill = self._cause(book, local, cause.at)
             if fill is None and cause.at < flat_at + config.close_cause_grace_ms:
                 continue
             del awaiting[pid]
@@ -176,7 +181,7 @@ class ManualCloseDetector(Detector):
             # never showed is a stale record (rules/stale.py).
             if pid not in self.confirmed or pid in self.closed_reported or pid in awaiting:
                 continue
-            fill = self._cause(local, cause.at)
+            fill = self._cause(book, local, cause.at)
             if fill is None and config.close_cause_grace_ms > 0:
                 # No fill says why yet: it may be on its way (on_key reports it).
                 awaiting[pid] = (key, cause.at)
@@ -230,14 +235,38 @@ class ManualCloseDetector(Detector):
                 emitted.append(CooldownStarted(**cause.on(key), until=until, reason=reason))
         return emitted
 
-    def _cause(self, local: LocalPosition, at: int) -> Fill | None:
+    def _cause(self, book: AccountBook, local: LocalPosition, at: int) -> Fill | None:
         """The fill that explains the close of ``local`` judged at ``at``: the last on its
-        closing side (or of no side), if one came within CAUSE_WITHIN_MS."""
-        key = local.key
+        closing side (or of no side), if one came within CAUSE_WITHIN_MS (and is not let go:
+        ``_fills_kept_after``)."""
+        key, kept_after = local.key, _fills_kept_after(book)
         found = [
             seen
             for side in (CLOSING_SIDE[local.side], None)
             if (seen := self.last_fills.get((key.category, key.symbol, side))) is not None
             and at - seen[1] <= CAUSE_WITHIN_MS
+            and seen[1] > kept_after
         ]
         return max(found, key=lambda seen: seen[1])[0] if found else None
+
+    def _sweep(self, book: AccountBook) -> None:
+        """Let go of the fills ``_cause`` can no longer take, so that what is kept follows
+        the symbols traded within the window, not every symbol ever traded."""
+        kept_after = _fills_kept_after(book)
+        last_fills = self.last_fills
+        for side in [side for side, seen in last_fills.items() if seen[1] <= kept_after]:
+            del last_fills[side]
+        self.next_sweep = book.clock + max(_window(book) // 10, 1)
+
+
+def _window(book: AccountBook) -> int:
+    return max(book.forget_after_ms, CAUSE_WITHIN_MS)
+
+
+def _fills_kept_after(book: AccountBook) -> int:
+    """The fills that came at or before this instant explain no close: the inputs that
+    judge a close come no more than the book's window behind its clock, as the book keeps
+    what has finished for that long (domain/retention.py). Asked of the book's clock,
+    which only moves on, both when judging and when sweeping: so a fold lets go of a fill
+    exactly when it could no longer take it, whichever fold (an audit's of one symbol)."""
+    return book.clock - _window(book)
