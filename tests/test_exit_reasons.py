@@ -223,6 +223,23 @@ def test_a_fill_long_before_the_close_explains_nothing() -> None:
     assert closed.exit_reason == "STOP_LOSS"
 
 
+def test_a_fill_explains_a_close_a_minute_later_however_short_the_books_window() -> None:
+    # The rule lets go of fills with the book's finished orders, but never sooner than a
+    # fill can explain a close: a minute, to the millisecond.
+    reconciler = Reconciler()
+    reconciler.book("bybit", ACCOUNT).forget_after_ms = 1_000
+    records = [
+        opened(T0, "p-1", "BTCUSDT", "1"),
+        held(T0 + 1_000, "1", 2),
+        closing_fill("BustTrade"),  # at T0 + 2_900
+        tick(T0 + 30_000),  # a sweep comes between, and keeps it
+        held(T0 + 2_900 + 60_000, "0", 10),
+    ]
+    told = [e for r in records for e in reconciler.apply(accepted(r))]
+    (closed,) = [e for e in told if isinstance(e, PositionClosed)]
+    assert closed.exit_reason == "LIQUIDATION"
+
+
 def opening_fill() -> dict[str, Any]:
     fill = {
         "symbol": "BTCUSDT", "exec_id": "e-open", "order_id": "o-open", "order_link_id": "",

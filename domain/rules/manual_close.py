@@ -56,7 +56,7 @@ class ManualCloseDetector(Detector):
     # seen, which a replay repeats: the order they are reported in.
     awaiting: dict[str, tuple[PositionKey, int]] = field(default_factory=dict)
     # The book's clock from which last_fills is next swept of the fills too old to explain
-    # a close (``_fills_kept_after``): once a tenth of the window, not on every input.
+    # a close (``_oldest_kept``): once a tenth of the window, not on every input.
     next_sweep: int = 0
 
     def note(self, book: AccountBook, event: InputEvent, changed: Changed) -> None:
@@ -238,35 +238,37 @@ class ManualCloseDetector(Detector):
     def _cause(self, book: AccountBook, local: LocalPosition, at: int) -> Fill | None:
         """The fill that explains the close of ``local`` judged at ``at``: the last on its
         closing side (or of no side), if one came within CAUSE_WITHIN_MS (and is not let go:
-        ``_fills_kept_after``)."""
-        key, kept_after = local.key, _fills_kept_after(book)
+        ``_oldest_kept``)."""
+        key, oldest = local.key, _oldest_kept(book)
         found = [
             seen
             for side in (CLOSING_SIDE[local.side], None)
             if (seen := self.last_fills.get((key.category, key.symbol, side))) is not None
             and at - seen[1] <= CAUSE_WITHIN_MS
-            and seen[1] > kept_after
+            and seen[1] >= oldest
         ]
         return max(found, key=lambda seen: seen[1])[0] if found else None
 
     def _sweep(self, book: AccountBook) -> None:
         """Let go of the fills ``_cause`` can no longer take, so that what is kept follows
         the symbols traded within the window, not every symbol ever traded."""
-        kept_after = _fills_kept_after(book)
+        oldest = _oldest_kept(book)
         last_fills = self.last_fills
-        for side in [side for side, seen in last_fills.items() if seen[1] <= kept_after]:
+        for side in [side for side, seen in last_fills.items() if seen[1] < oldest]:
             del last_fills[side]
         self.next_sweep = book.clock + max(_window(book) // 10, 1)
 
 
 def _window(book: AccountBook) -> int:
+    """How far behind the book's clock a fill is kept: the book's own window, and never
+    less than the time a fill explains a close for."""
     return max(book.forget_after_ms, CAUSE_WITHIN_MS)
 
 
-def _fills_kept_after(book: AccountBook) -> int:
-    """The fills that came at or before this instant explain no close: the inputs that
-    judge a close come no more than the book's window behind its clock, as the book keeps
-    what has finished for that long (domain/retention.py). Asked of the book's clock,
-    which only moves on, both when judging and when sweeping: so a fold lets go of a fill
-    exactly when it could no longer take it, whichever fold (an audit's of one symbol)."""
+def _oldest_kept(book: AccountBook) -> int:
+    """When the oldest fill that may still explain a close came: the book's window behind
+    its clock, as the book keeps no finished order longer (domain/retention.py). Of the
+    book's clock, which only moves on, when judging and when sweeping alike: so a fold lets
+    go of a fill exactly when it could no longer take it, whichever fold (an audit's of one
+    symbol too)."""
     return book.clock - _window(book)
