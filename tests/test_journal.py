@@ -3,10 +3,9 @@
 Each test runs once per store (the ``journal`` and ``store_url`` fixtures in conftest.py).
 """
 
-import dataclasses
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 from uuid import uuid5
 
 import msgspec
@@ -24,7 +23,14 @@ from trueup.adapters.bybit import messages
 from trueup.adapters.capture import decode_line
 from trueup.adapters.store import journal as journal_module
 from trueup.adapters.store import owner_table
-from trueup.adapters.store.journal import Appended, Journal, emitted_key, marker_hex, marker_id
+from trueup.adapters.store.journal import (
+    Appended,
+    InputRow,
+    Journal,
+    emitted_key,
+    marker_hex,
+    marker_id,
+)
 from trueup.adapters.store.journal_format import ID_MARKERS, MARKERS_ROW
 from trueup.adapters.store.location import StoreError
 from trueup.domain.emitted import PositionClosed
@@ -334,7 +340,8 @@ class UnstorableRow:
         self.attempts += 1
         rows = list(stored_events)
         middle = len(rows) // 2
-        rows[middle] = dataclasses.replace(rows[middle], originator_version=2**63)
+        row = rows[middle]
+        rows[middle] = StoredEvent(row.originator_id, 2**63, row.topic, row.state)
         return self.recorder.insert_events(rows, **kwargs)
 
 
@@ -595,16 +602,18 @@ def test_an_appends_rows_are_stored_byte_for_byte_at_positions_in_their_order(
     store_url: str,
 ) -> None:
     # On PostgreSQL the rows go as one array per column (column_arrays.py), in binary: no
-    # byte is quoted, and the positions come back in the order the rows were given.
+    # byte is quoted, and the positions come back in the order the rows were given. An
+    # append's input rows (InputRow) go in beside the library's own, as the same rows.
     every_byte = bytes(range(256))
     streams = [uuid5(TRUEUP_NAMESPACE, f"stream {n}") for n in range(3)]
+    kinds = (StoredEvent, InputRow)
     rows = [
-        StoredEvent(streams[i % 3], i // 3 + 1, f'trueup.test "{i}" é\\', every_byte + b"%d" % i)
+        kinds[i % 2](streams[i % 3], i // 3 + 1, f'trueup.test "{i}" é\\', every_byte + b"%d" % i)
         for i in range(300)
     ]
     owners = [(every_byte + b"%d" % i, i, b"\x00'\"\\,{}" * i) for i in range(50)]
     with Journal.open(store_url) as journal:
-        positions = journal.recorder.insert_events(rows, owners=owners)
+        positions = journal.recorder.insert_events(cast("list[StoredEvent]", rows), owners=owners)
         assert positions is not None and list(positions) == sorted(set(positions))
         stored = journal.recorder.select_notifications(positions[0], len(rows) + 1)
         assert [n.id for n in stored] == list(positions)
@@ -614,25 +623,3 @@ def test_an_appends_rows_are_stored_byte_for_byte_at_positions_in_their_order(
         ] == [(r.originator_id, r.originator_version, r.topic, r.state) for r in rows]
         read = owner_table.owner_reader(journal.recorder)
         assert read([key for key, _, _ in owners]) == sorted((k, v) for k, _, v in owners)
-
-
-def test_a_row_made_for_an_append_is_the_row_eventsourcing_makes() -> None:
-    stream = uuid.UUID(int=7)
-    made = journal_module._stored_row(stream.hex, 3, "trueup.input", b"{}")
-    assert made == StoredEvent(stream.hex, 3, "trueup.input", b"{}")
-    assert journal_module._stored_row is journal_module._row_by_its_dict
-
-
-def test_rows_are_made_the_library_s_way_where_its_rows_have_slots(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # Should a later eventsourcing give StoredEvent slots, an append still makes its rows.
-    @dataclasses.dataclass(frozen=True, slots=True)
-    class SlottedStoredEvent:
-        originator_id: Any
-        originator_version: int
-        topic: str
-        state: bytes
-
-    monkeypatch.setattr(journal_module, "StoredEvent", SlottedStoredEvent)
-    assert not journal_module._made_by_its_dict()

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 from uuid import UUID, uuid4
 
 import orjson
@@ -119,6 +119,17 @@ class Appended:
     span: tuple[int, int] | None = field(default=None, compare=False)
     # Inputs not stored because another input had carried out their decision first.
     taken: tuple[tuple[InputEvent, Decided], ...] = ()
+
+
+class InputRow(NamedTuple):
+    """A row of the events table as the recorders read a StoredEvent (these four fields),
+    made in C: an append makes two for every input, where eventsourcing's frozen dataclass
+    sets each field through object.__setattr__."""
+
+    originator_id: UUID | str
+    originator_version: int
+    topic: str
+    state: bytes
 
 
 class Journal:
@@ -334,7 +345,9 @@ class Journal:
             self._decision_row(e, decisions[e.input_id]) for e in events if e.input_id in decisions
         ]
         # On SQLite, the appender's connection is given a large cache (sqlite_recorder.py).
-        ids = self.recorder.insert_events(stored, appending_inputs=True, owners=owners)
+        # The input rows are read as StoredEvents are (InputRow): the recorders take either.
+        rows = cast("list[StoredEvent]", stored)
+        ids = self.recorder.insert_events(rows, appending_inputs=True, owners=owners)
         self._heads = heads
         self._declared |= declared
         return ids
@@ -493,14 +506,16 @@ class Journal:
 
     def _stored(
         self, events: Sequence[InputEvent]
-    ) -> tuple[list[StoredEvent], list[OwnerRow], dict[UUID, tuple[int, int]], "Declared"]:
+    ) -> tuple[
+        list[StoredEvent | InputRow], list[OwnerRow], dict[UUID, tuple[int, int]], "Declared"
+    ]:
         """The rows for a batch, its owner rows, the stream heads once they are in (each with
         the account's clock after it: account_clock.py), and what its index rows declare
         for the first time."""
         from trueup.adapters.store.audit_index import Placed, index_rows, owners_needed
 
         heads = dict(self._heads)
-        stored: list[StoredEvent] = []
+        stored: list[StoredEvent | InputRow] = []
         placed: list[Placed] = []
         timed = bool(self._timed_markers)
         as_text = self._backend.ids_as_text
@@ -532,7 +547,7 @@ class Journal:
             version = found[3] = found[3] + 1
             marker = found[2] + b"%d}" % version
             key_of = marker_hex(event, timed=timed) if as_text else marker_id(event, timed=timed)
-            stored.append(_stored_row(key_of, 1, MARKER_TOPIC, marker))
+            stored.append(_new_tuple(InputRow, (key_of, 1, MARKER_TOPIC, marker)))
             symbols = event.symbols  # a property that builds its tuple: asked for once
             state = codec.encode_naming(event, symbols)
             if key is not None:  # the rules' stream is no account's
@@ -542,7 +557,7 @@ class Journal:
                 if clock != at:  # stored after later inputs, or a record that moves no clock
                     state = with_clock(state, clock)
                 placed.append(_new_tuple(Placed, (event, found[0], version, symbols)))
-            stored.append(_stored_row(found[1], version, topics[event.type], state))
+            stored.append(_new_tuple(InputRow, (found[1], version, topics[event.type], state)))
         for stream, _, _, version, clock in streams.values():
             heads[stream] = (version, clock)
         # Read after the heads: whatever came before our versions is in by now.
@@ -1105,37 +1120,3 @@ def marker_hex(event: InputEvent, *, timed: bool = True) -> str:
 
 
 _new_tuple = tuple.__new__
-_new_object = object.__new__
-_set_attribute = object.__setattr__
-
-
-def _row_by_its_dict(
-    originator_id: UUID | str, version: int, topic: str, state: bytes
-) -> StoredEvent:
-    """``StoredEvent(originator_id, version, topic, state)`` at half the cost: the frozen
-    dataclass's own __init__ sets each field through object.__setattr__, for every row."""
-    row: StoredEvent = _new_object(StoredEvent)
-    _set_attribute(
-        row,
-        "__dict__",
-        {
-            "originator_id": originator_id,
-            "originator_version": version,
-            "topic": topic,
-            "state": state,
-        },
-    )
-    return row
-
-
-def _made_by_its_dict() -> bool:
-    """Whether a row made by ``_row_by_its_dict`` is the row the library makes: not if a
-    later eventsourcing gives StoredEvent slots, or fields of its own."""
-    made = StoredEvent(UUID(int=1), 2, "topic", b"state")
-    try:
-        return _row_by_its_dict(UUID(int=1), 2, "topic", b"state") == made
-    except (AttributeError, TypeError):
-        return False
-
-
-_stored_row = _row_by_its_dict if _made_by_its_dict() else StoredEvent
