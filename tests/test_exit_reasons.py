@@ -232,7 +232,8 @@ def test_a_fill_explains_a_close_a_minute_later_however_short_the_books_window()
         opened(T0, "p-1", "BTCUSDT", "1"),
         held(T0 + 1_000, "1", 2),
         closing_fill("BustTrade"),  # at T0 + 2_900
-        tick(T0 + 30_000),  # a sweep comes between, and keeps it
+        # A minute to the millisecond later: the rule's sweep of old fills, which runs
+        # before the input is judged, keeps it.
         held(T0 + 2_900 + 60_000, "0", 10),
     ]
     told = [e for r in records for e in reconciler.apply(accepted(r))]
