@@ -17,7 +17,7 @@ from eventsourcing.persistence import StoredEvent, Tracking
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tests.inputs import T0, event, intent, line, order_frame, tick
+from tests.inputs import T0, event, intent, line, opened, order_frame, tick
 from tests.journal_formats import as_format
 from tests.scenarios import busy_session
 from trueup.adapters import rule_changes
@@ -476,8 +476,7 @@ def crowd(symbols: int, cycles: int) -> Iterator[Record]:
         symbol = f"S{cycle % symbols:03d}USDT"
         pid = f"p-{cycle}"
         at += 1_000
-        yield intent(at, kind="position_opened", position_id=pid, category="linear",
-                     symbol=symbol, position_idx=0, side="Buy", qty="1", mode="LIVE")  # fmt: skip
+        yield opened(at, pid, symbol, "1")
         for size in ("1", "0"):
             seq += 1
             at += 1_000
@@ -561,8 +560,7 @@ def position(at: int, symbol: str, size: str) -> Record:
 def test_intents_naming_only_an_id_are_filed_under_the_symbol_it_was_opened_for(
     store_url: str,
 ) -> None:
-    opened = intent(T0, kind="position_opened", position_id="p-1", category="linear",
-                    symbol="BTCUSDT", position_idx=0, side="Buy", qty="1", mode="LIVE")  # fmt: skip
+    opening = opened(T0, "p-1", "BTCUSDT", "1")
     placed = intent(T0 + 1, kind="order_placed", position_id="p-1", order_link_id="l-1",
                     category="linear", symbol="BTCUSDT", purpose="TP1", side="Sell",
                     qty="1")  # fmt: skip
@@ -573,7 +571,7 @@ def test_intents_naming_only_an_id_are_filed_under_the_symbol_it_was_opened_for(
         intent(T0 + 5, kind="position_closed", position_id="p-never-opened", exit_reason="TP1"),
     ]
     with Journal.open(store_url) as one, Journal.open(store_url) as other:
-        one.append([event(opened), event(placed)])
+        one.append([event(opening), event(placed)])
         other.append([event(r) for r in later])  # another process, another batch
         btc, eth = (other.symbol_history(VENUE, ACCOUNT, s) for s in ("BTCUSDT", "ETHUSDT"))
         assert btc is not None and eth is not None
@@ -682,10 +680,7 @@ def tp1_placed_as(spelt: str) -> list[InputEvent]:
     then the exchange flat: a close after TP1, not a stop-loss."""
     records = [
         intent(T0, kind="account_mode", mode="LIVE"),
-        intent(
-            T0 + 1_000, kind="position_opened", position_id="p-1", category="linear",
-            symbol="BTCUSDT", position_idx=0, side="Buy", qty="0.3", mode="LIVE",
-        ),
+        opened(T0 + 1_000, "p-1", "BTCUSDT", "0.3"),
         position(T0 + 2_000, "BTCUSDT", "0.3"),
         intent(
             T0 + 2_100, kind="order_placed", position_id="p-1", order_link_id="p-1-tp1",
@@ -721,10 +716,7 @@ def test_a_tick_naming_no_account_moves_no_accounts_clock_in_the_audit_either(
     later = T0 + 2 * FORGET_AFTER_MS
     records = [
         intent(T0, kind="account_mode", mode="LIVE"),
-        intent(
-            T0 + 100, kind="position_opened", position_id="p-1", category="linear",
-            symbol="BTCUSDT", position_idx=0, side="Buy", qty="0.3", mode="LIVE",
-        ),
+        opened(T0 + 100, "p-1", "BTCUSDT", "0.3"),
         position(T0 + 200, "BTCUSDT", "0.3"),
         btc_order(T0 + 300, "New", T0 + 300),
         btc_order(T0 + 1_000, "Cancelled", T0 + 1_000),
@@ -817,14 +809,9 @@ def test_an_order_placed_before_its_position_is_its_first_openings_alone(
 ) -> None:
     """The book ignores a second opening of a position's id (here for ETHUSDT): the TP1
     placed before both is BTCUSDT's position's, in its audit and not in ETHUSDT's."""
-    mode, placed, opened, *rest = tp1_placed_first_as("btcusdt")
-    again = event(
-        intent(
-            T0 + 1_500, kind="position_opened", position_id="p-1", category="linear",
-            symbol="ETHUSDT", position_idx=0, side="Buy", qty="2", mode="LIVE",
-        )
-    )  # fmt: skip
-    events = [mode, placed, opened, again, *rest]
+    mode, placed, first, *rest = tp1_placed_first_as("btcusdt")
+    again = event(opened(T0 + 1_500, "p-1", "ETHUSDT", "2"))
+    events = [mode, placed, first, again, *rest]
     append_as(journal, events, begun)
     assert_closed_after_its_tp1(journal, events)
     ethusdt = TrueupService(journal).audit(VENUE, ACCOUNT, "ETHUSDT")
@@ -1044,10 +1031,7 @@ def test_a_close_that_awaited_its_cause_is_in_the_audit_on_the_input_that_report
     the index, or by a full read) shows, as a replay of every input does."""
     records = [
         intent(T0, kind="account_mode", mode="LIVE"),
-        intent(
-            T0 + 1_000, kind="position_opened", position_id="p-1", category="linear",
-            symbol="BTCUSDT", position_idx=0, side="Buy", qty="0.3", mode="LIVE",
-        ),
+        opened(T0 + 1_000, "p-1", "BTCUSDT", "0.3"),
         position(T0 + 2_000, "BTCUSDT", "0.3"),
         position(T0 + 3_000, "SOLUSDT", "1"),
         position(T0 + 6_000, "BTCUSDT", "0"),
