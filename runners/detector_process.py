@@ -7,14 +7,13 @@ the halves run at once. What it emits is what the ingest's own detectors would h
 same rules over the same inputs, in the same order (the reconciler is pure).
 
 It is a worker like any other: its leases, its snapshot at a clean stop, kill -9 safe. It
-dies with the ingest that started it (Linux's parent-death signal), and should it die
-first, the ingest runs the detectors itself over what the worker left. The ingest ends once
+stops, as on SIGTERM, when the ingest that started it dies (Linux's parent-death signal,
+which it asks for itself: runners/signals.py), and should it die first, the ingest runs the detectors itself over what the worker left. The ingest ends once
 the worker has recorded all and let its leases go; the worker's snapshots follow (0.2 s of
 the bench's 10,000 positions), for a few seconds at most on a busy store, and a failure
 among them costs only a longer next start.
 """
 
-import ctypes
 import logging
 import os
 import signal
@@ -35,6 +34,7 @@ from trueup.application.emitted_count import EmittedCount
 from trueup.application.service import TrueupService
 from trueup.projections.partitions import ALL, tracked_position, tracker
 from trueup.runners import capture_files
+from trueup.runners.signals import STOP_WITH_PARENT
 
 # A capture this large is worth a second process: below it, starting one (about 0.25 s, most
 # of it importing trueup, then its state loaded from the last snapshot) costs about what the
@@ -45,7 +45,6 @@ AUTO_BYTES = 10 * 1024 * 1024
 POLL_S = 0.005  # how often the ingest looks whether the worker has caught up
 POLL_MS = 10  # how often the worker looks for new inputs
 STOP_TIMEOUT_S = 60.0
-PR_SET_PDEATHSIG = 1  # prctl(2)
 LOG_TAIL = 2000  # characters of a failed worker's log shown
 COMMAND = (sys.executable, "-m", "trueup.runners.cli")  # trueup, its options then follow
 
@@ -142,14 +141,17 @@ class DetectorProcess:
         self._log = tempfile.TemporaryFile()
         # The store by the environment, not the command line: a PostgreSQL URL may hold a
         # password, and any user on the machine can list a process's arguments.
-        environment = {**os.environ, "TRUEUP_STORE": self.store_url}
+        environment = {
+            **os.environ,
+            "TRUEUP_STORE": self.store_url,
+            STOP_WITH_PARENT: str(os.getpid()),
+        }
         self._process = subprocess.Popen(
             self._command(),
             env=environment,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=self._log,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads here yet
         )
         return self
 
@@ -232,9 +234,3 @@ def _ended(returncode: int | None) -> str:
     if returncode is not None and returncode < 0:
         return f"killed by {signal.Signals(-returncode).name}"
     return f"exit {returncode}"
-
-
-def _die_with_parent() -> None:
-    """In the child, before it runs: SIGTERM when the ingest that started it dies."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)

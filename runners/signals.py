@@ -8,9 +8,11 @@ write the signal's number to a pipe, and a thread of their own reads it and acts
 """
 
 import contextlib
+import ctypes
 import logging
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from types import FrameType
@@ -20,6 +22,11 @@ from trueup.runners.rules_file import RulesFile
 log = logging.getLogger("trueup.signals")
 
 Action = Callable[[signal.Signals], None]
+
+# Set by a process that starts a long-running trueup command of its own (an ingest, its
+# detector process) to its pid: the command stops, as on SIGTERM, when that process dies.
+STOP_WITH_PARENT = "TRUEUP_STOP_WITH_PARENT"
+PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 class SignalRelay:
@@ -80,7 +87,22 @@ def stop_on_signals() -> threading.Event:
     if signal.getsignal(signal.SIGHUP) is signal.SIG_DFL:
         # Sent to reload rules, it must not kill a process that has no rules file to read.
         signals.on(signal.SIGHUP, _sighup_ignored)
+    parent = os.environ.get(STOP_WITH_PARENT)
+    if parent is not None and not _stop_with(int(parent)):
+        log.info("stopping: the process that started this one (pid %s) has gone", parent)
+        stop.set()
     return stop
+
+
+def _stop_with(parent: int) -> bool:
+    """Have SIGTERM sent to this process when ``parent`` dies (Linux); False if it has died
+    already. Asked here, not between fork and exec in the parent, where running Python
+    beside the parent's other threads (its WAL checkpoints) may deadlock."""
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    # Re-parented (to init or a subreaper) if it died before the signal was asked for.
+    return os.getppid() == parent
 
 
 def reload_on_sighup(rules_file: RulesFile | None) -> None:

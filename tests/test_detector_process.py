@@ -284,6 +284,38 @@ def test_an_ingest_killed_takes_its_detector_process_with_it_and_a_rerun_finishe
     assert by_account(stored) == by_account(reference(store_url, tmp_path))
 
 
+# An ingest that starts its detector process and dies at once, before the worker is up.
+DIES_AT_ONCE = """
+import os, sys
+from trueup.adapters.store.journal import Journal
+from trueup.runners.detector_process import DetectorProcess
+detectors = DetectorProcess(Journal.open(sys.argv[1])).__enter__()
+print(detectors._process.pid, flush=True)
+os._exit(0)
+"""
+
+
+def test_a_detector_process_whose_ingest_died_before_it_was_up_stops_at_once(
+    tmp_path: Path,
+) -> None:
+    """The worker asks for its parent's death signal itself, once started: it finds the
+    ingest already gone, and stops rather than run on with nobody to stop it."""
+    store_url = f"sqlite://{tmp_path}/journal.db"
+    assert main(["--store", store_url, "ingest", str(capture(tmp_path, ("alice",)))]) == 0
+    ingest = subprocess.run(
+        [sys.executable, "-c", DIES_AT_ONCE, store_url], capture_output=True, check=True
+    )
+    worker = int(ingest.stdout)
+    deadline = time.monotonic() + 30
+    try:
+        while alive(worker):
+            assert time.monotonic() < deadline, "the detector process outlived its ingest"
+            time.sleep(0.05)
+    finally:
+        if alive(worker):
+            os.kill(worker, signal.SIGKILL)
+
+
 def test_auto_runs_a_detector_process_only_for_a_large_capture_nobody_else_detects(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
