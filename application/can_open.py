@@ -186,7 +186,7 @@ def views_at(
     if not reader.answer_for((venue, account)):
         return None
     account_view = reader.account(venue, account)
-    if at is not None and account_view is not None and at < account_view.freshness.clock:
+    if at is not None and account_view is not None and at < account_view.freshness.as_of:
         return None  # the past: only a replay knows it
     if at is not None and journal.rules_changed_after(at):
         return None  # the views weigh by today's rules, which may not have been in force then

@@ -98,6 +98,10 @@ class Reconciler:
         self.detectors_by_account: dict[Account, AccountDetectors] = {}
         # What the inputs applied have touched since the views last took it.
         self.touched = Touched()
+        # The latest instant of the inputs applied that name no account (ticks for every
+        # account, rules put in force). Each bears on every account but moves no account's
+        # clock: the state is as of the later of the two (``as_of``).
+        self.every_account_clock = 0
 
     def book(self, venue: str, account: str) -> AccountBook:
         found = self.books.get((venue, account))
@@ -109,6 +113,12 @@ class Reconciler:
             )
             self.detectors_by_account[(venue, account)] = AccountDetectors()
         return found
+
+    def as_of(self, account: Account) -> int:
+        """The latest instant of the inputs applied that bear on ``account``: its own (its
+        book's clock), and those that name no account."""
+        book = self.books.get(account)
+        return max(0 if book is None else book.clock, self.every_account_clock)
 
     def detectors(self, venue: str, account: str) -> AccountDetectors:
         self.book(venue, account)
@@ -197,6 +207,7 @@ class Reconciler:
             return self._account_input((event.venue, event.account), event, cause)
         emitted: list[Emitted] = []
         if isinstance(event, RulesSet):
+            self.every_account_clock = max(self.every_account_clock, event.at)
             self._set_rules(event.rules)
             for account in sorted(self.books):
                 emitted += self._guarded(account, cause, self._rejudge)
@@ -207,6 +218,8 @@ class Reconciler:
             # no account runs everyone's.
             if event.venue:
                 self.book(event.venue, event.account).catch_up(event.at)
+            else:
+                self.every_account_clock = max(self.every_account_clock, event.at)
             accounts = [(event.venue, event.account)] if event.venue else sorted(self.books)
             for account in accounts:
                 if account in self.books:

@@ -498,6 +498,7 @@ def _merged(parts: list[Reconciler], config: RuleConfig | None) -> Reconciler:
     for part in parts:
         merged.books.update(part.books)
         merged.detectors_by_account.update(part.detectors_by_account)
+        merged.every_account_clock = max(merged.every_account_clock, part.every_account_clock)
     return merged
 
 
@@ -546,9 +547,13 @@ def _only(snapshot: Snapshot, number: int) -> Reconciler:
 
 def _after(journal: Journal, snapshot: Snapshot, as_of: int) -> bool:
     """Whether ``snapshot`` holds what a replay as of ``as_of`` may not: an input dated after
-    it, or rules dated after it that no input it holds may have put in force."""
-    latest = max((book.clock for book in snapshot.reconciler.books.values()), default=0)
-    return latest > as_of or journal.rules_recorded().dated_after(as_of, snapshot.position)
+    it (an account's, or one for every account), or rules dated after it that no input it
+    holds may have put in force."""
+    held = snapshot.reconciler
+    latest = max((book.clock for book in held.books.values()), default=0)
+    if max(latest, held.every_account_clock) > as_of:
+        return True
+    return journal.rules_recorded().dated_after(as_of, snapshot.position)
 
 
 class _AsOf:

@@ -100,6 +100,7 @@ def account_view(reconciler: Reconciler, account: Account) -> AccountView:
     reconnected = book.reconnected
     freshness = Freshness(
         clock=book.clock,
+        as_of=reconciler.as_of(account),
         exchange_seen_at=book.exchange_seen_at,
         complete_snapshot_at=book.complete_snapshot_at,
         snapshots_under_way=tuple(describe(scope) for scope in book.snapshots.under_way()),

@@ -54,6 +54,10 @@ class Freshness(msgspec.Struct, frozen=True):
     """How old the account's exchange view is, as of its latest input (``clock``)."""
 
     clock: int
+    # The latest instant of the inputs the views hold that bear on the account: its own, and
+    # those of every account (a tick, rules), which do not move its clock. An instant before
+    # it is answered by replaying the inputs up to then.
+    as_of: int
     exchange_seen_at: int | None  # the last exchange frame or snapshot page taken
     complete_snapshot_at: int | None
     snapshots_under_way: tuple[str, ...]

@@ -8,10 +8,11 @@ same rules over the same inputs, in the same order (the reconciler is pure).
 
 It is a worker like any other: its leases, its snapshot at a clean stop, kill -9 safe. It
 stops, as on SIGTERM, when the ingest that started it dies (Linux's parent-death signal,
-which it asks for itself: runners/signals.py), and should it die first, the ingest runs the detectors itself over what the worker left. The ingest ends once
-the worker has recorded all and let its leases go; the worker's snapshots follow (0.2 s of
-the bench's 10,000 positions), for a few seconds at most on a busy store, and a failure
-among them costs only a longer next start.
+which it asks for itself: runners/signals.py), and should it die first, the ingest runs
+the detectors itself over what the worker left. The ingest ends once the worker has
+recorded all and let its leases go; the worker's snapshots follow (0.2 s of the bench's
+10,000 positions), for a few seconds at most on a busy store, and a failure among them
+costs only a longer next start.
 """
 
 import logging

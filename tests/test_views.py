@@ -15,11 +15,21 @@ from hypothesis import strategies as st
 from psycopg import sql
 
 from tests.fuzz.strategies import sessions
-from tests.inputs import T0, accepted, intent, line, opened, order_frame, position_frame
+from tests.inputs import (
+    T0,
+    accepted,
+    intent,
+    line,
+    opened,
+    order_frame,
+    position_frame,
+    position_snapshot,
+)
 from tests.scenarios import SYMBOLS, busy_session
 from trueup.adapters.capture import decode_line
 from trueup.adapters.store.journal import Journal
 from trueup.adapters.store.view_table import RecentKind, ViewWrites
+from trueup.application.can_open import CanOpenAnswer
 from trueup.application.ingest import Ingestor
 from trueup.application.service import TrueupService
 from trueup.domain import retention
@@ -243,6 +253,44 @@ def test_an_instant_before_the_accounts_latest_input_is_answered_as_of_then(
     then = service.can_open("bybit", "main", "BTCUSDT", at=T0 + 1_000).reasons
     assert any("the exchange holds LONG 0.3" in r for r in now)
     assert not any("the exchange holds" in r for r in then)
+
+
+def test_an_instant_before_a_later_tick_for_every_account_is_answered_as_of_then(
+    journal: Journal, tmp_path: Path
+) -> None:
+    """A tick for every account bears on each account (here it ends a close's wait for its
+    cause) without moving its clock: neither the views nor a snapshot holding what it did
+    answer for an instant before it, which is answered as a replay from the first input
+    answers it."""
+    held = {"symbol": "BTCUSDT", "side": "Buy", "size": "0.1", "seq": 1, "updated_time": T0}
+    flat = {"symbol": "BTCUSDT", "side": "", "size": "0", "seq": 2, "updated_time": T0 + 1_990}
+    records = (
+        intent(T0, kind="account_mode", mode="LIVE"),
+        opened(T0 + 100, "p-1", "BTCUSDT", "0.1"),
+        position_snapshot(T0 + 1_000, held),
+        position_frame(T0 + 2_000, **flat),
+        position_snapshot(T0 + 3_000),
+        {"at": T0 + 6_000, "channel": "clock"},
+    )
+    lines = [line(record) for record in records]
+    service = TrueupService(journal, clock=lambda: T0 + 60_000)
+    service.ingest([lines])  # its views and, at its stop, its snapshot
+    assert ViewReader(journal).answer_for(("bybit", "main"))
+    instants = (T0 + 3_000, T0 + 4_000, T0 + 5_999, T0 + 6_000, None)
+
+    def told(by: TrueupService) -> list[CanOpenAnswer]:
+        return [by.can_open("bybit", "main", "BTCUSDT", at=at) for at in instants]
+
+    with Journal.open(str(tmp_path / "no-views.db")) as bare:
+        replayed = TrueupService(bare, clock=lambda: T0 + 60_000)
+        replayed.ingest([lines], detect=False)  # neither views nor snapshots
+        assert told(service) == told(replayed)
+    assert any("no fill has said why yet" in r for r in told(service)[1].reasons)
+    diagnosed = [service.diagnose("bybit", "main", "BTCUSDT", at=at).report for at in instants]
+    forget_the_views(journal)
+    assert [service.diagnose("bybit", "main", "BTCUSDT", at=at).report for at in instants] == (
+        diagnosed
+    )
 
 
 def test_the_account_view_says_how_fresh_the_exchange_view_is(journal: Journal) -> None:
