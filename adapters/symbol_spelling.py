@@ -6,6 +6,7 @@ A rule is permissive where unsure: it refuses what cannot be one of the venue's 
 """
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -15,6 +16,29 @@ from trueup.domain.errors import shown
 
 # ccxt's unified name for a contract: BASE/QUOTE:SETTLE, a dated one's expiry after a dash.
 _UNIFIED = re.compile(r"[^/:\s]+/[^/:\s]+:[^/:\s]+")
+
+# The names Unicode gives the letters of Chinese, Japanese and Korean: the scripts a venue of
+# ASCII symbols also names listings in (Binance's 币安人生USDT).
+_CJK = ("CJK UNIFIED IDEOGRAPH", "CJK COMPATIBILITY IDEOGRAPH", "HIRAGANA", "KATAKANA", "HANGUL")
+# Cyrillic and Greek capitals that look like Latin ones, by their names, and the Latin each
+# looks like.
+_LOOKALIKE_NAMES = {
+    "CYRILLIC": {
+        "A": "A", "VE": "B", "IE": "E", "KA": "K", "EM": "M", "EN": "H", "O": "O", "ER": "P",
+        "ES": "C", "TE": "T", "U": "Y", "HA": "X", "BYELORUSSIAN-UKRAINIAN I": "I", "DZE": "S",
+        "JE": "J",
+    },
+    "GREEK": {
+        "ALPHA": "A", "BETA": "B", "EPSILON": "E", "ZETA": "Z", "ETA": "H", "IOTA": "I",
+        "KAPPA": "K", "MU": "M", "NU": "N", "OMICRON": "O", "RHO": "P", "TAU": "T",
+        "UPSILON": "Y", "CHI": "X",
+    },
+}  # fmt: skip
+_LOOKALIKES = {
+    ord(unicodedata.lookup(f"{script} CAPITAL LETTER {name}")): latin
+    for script, letters in _LOOKALIKE_NAMES.items()
+    for name, latin in letters.items()
+}
 
 
 def _untold(contract: Contract) -> str | None:
@@ -40,12 +64,16 @@ class SymbolSpelling:
     guess: Callable[[str], str | None] = _not_guessed
     # Whether its symbols are never lower case, so that one upper-cased may be what was meant.
     upper_case: bool = False
+    # Whether its symbols are ASCII but for names in Chinese, Japanese or Korean: any other
+    # character beyond ASCII only looks like one of its letters or digits (a Cyrillic or a
+    # full-width B, an accented E, an Arabic-Indic 3).
+    ascii_or_cjk: bool = False
 
     def misspelt(self, symbol: str) -> str | None:
         """Why ``symbol`` cannot be one of the venue's symbols, naming the one meant where
         that can be told; None if it can be."""
         if self.pattern.fullmatch(symbol):
-            return None
+            return self._lookalike(symbol) if self.ascii_or_cjk else None
         if not symbol.strip():
             return f"no symbol was given: {self.venue}'s symbols are {self.described}"
         meant = self.meant(symbol)
@@ -75,3 +103,34 @@ class SymbolSpelling:
             named = unified(trimmed.upper() if self.upper_case else trimmed)
             return None if named is None else self.from_ccxt(named)
         return self.guess(trimmed)
+
+    def _lookalike(self, symbol: str) -> str | None:
+        """Why ``symbol``, of the venue's pattern, holds what only looks like its letters or
+        digits (see ``ascii_or_cjk``), naming the symbol meant where each can be told."""
+        foreign = [c for c in dict.fromkeys(symbol) if not (c.isascii() or _in_cjk(c))]
+        if not foreign:
+            return None
+        named = ", ".join(f"{c} {unicodedata.name(c, f'U+{ord(c):04X}')}" for c in foreign)
+        meant = _in_ascii(symbol)
+        asking = f": {meant}?" if meant and self.pattern.fullmatch(meant) else ""
+        return f"{shown(symbol)} has characters {self.venue}'s symbols do not ({named}){asking}"
+
+
+def _in_cjk(character: str) -> bool:
+    return unicodedata.name(character, "").startswith(_CJK)
+
+
+def _in_ascii(symbol: str) -> str | None:
+    """``symbol`` with each character beyond ASCII as the ASCII one it looks like (a
+    full-width or Cyrillic B as B, an accented E as E, an Arabic-Indic 3 as 3); None if one
+    looks like none."""
+    spelt = []
+    for c in unicodedata.normalize("NFKC", symbol).translate(_LOOKALIKES):
+        base = "".join(d for d in unicodedata.normalize("NFKD", c) if not unicodedata.combining(d))
+        if base.isascii():
+            spelt.append(base)
+        elif c.isdecimal():
+            spelt.append(str(unicodedata.decimal(c)))
+        else:
+            return None
+    return "".join(spelt)

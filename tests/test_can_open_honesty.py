@@ -101,6 +101,20 @@ def test_a_held_symbol_spelt_another_way_is_a_no_naming_the_venues_spelling(
          "(unified, BASE/QUOTE:SETTLE like BTC/USDT:USDT): XRP/USDT:USDT?"),
         ("bybit", "", "no symbol was given: bybit's symbols are upper-case letters and digits, "
          "like BTCUSDT or BTC-30DEC25-50000-C"),
+        # What only looks like a venue's letters or digits: Cyrillic, full-width, accented,
+        # Arabic-Indic.
+        ("bybit", "\N{CYRILLIC CAPITAL LETTER VE}TCUSDT",
+         "'\N{CYRILLIC CAPITAL LETTER VE}TCUSDT' has characters bybit's symbols do not "
+         "(\N{CYRILLIC CAPITAL LETTER VE} CYRILLIC CAPITAL LETTER VE): BTCUSDT?"),
+        ("bybit", "\N{FULLWIDTH LATIN CAPITAL LETTER B}TCUSDT",
+         "'\N{FULLWIDTH LATIN CAPITAL LETTER B}TCUSDT' has characters bybit's symbols do not "
+         "(\N{FULLWIDTH LATIN CAPITAL LETTER B} FULLWIDTH LATIN CAPITAL LETTER B): BTCUSDT?"),
+        ("aster", "\N{LATIN CAPITAL LETTER E WITH ACUTE}THUSDT",
+         "'\N{LATIN CAPITAL LETTER E WITH ACUTE}THUSDT' has characters aster's symbols do not "
+         "(\N{LATIN CAPITAL LETTER E WITH ACUTE} LATIN CAPITAL LETTER E WITH ACUTE): ETHUSDT?"),
+        ("aster", "ETH\N{ARABIC-INDIC DIGIT THREE}USDT",
+         "'ETH\N{ARABIC-INDIC DIGIT THREE}USDT' has characters aster's symbols do not "
+         "(\N{ARABIC-INDIC DIGIT THREE} ARABIC-INDIC DIGIT THREE): ETH3USDT?"),
     ],
 )  # fmt: skip
 def test_each_venue_refuses_a_symbol_it_cannot_have_by_its_own_rule(
@@ -120,6 +134,8 @@ def test_each_venue_refuses_a_symbol_it_cannot_have_by_its_own_rule(
         ("bybit", "BTCUSDT-26DEC25"),  # a dated future
         ("aster", "1000PEPEUSDT"),
         ("aster", "BTCUSDT_251226"),
+        ("aster", "币安人生USDT"),  # a listing named in Chinese
+        ("bybit", "币安人生USDT"),
         ("hyperliquid", "kPEPE"),  # case-sensitive: its k is a thousand
         ("hyperliquid", "@107"),  # a spot pair by its index
         ("hyperliquid", "PURR/USDC"),  # a spot pair by its name

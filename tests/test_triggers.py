@@ -499,17 +499,28 @@ def test_a_trigger_that_could_never_fire_is_refused_and_prints_no_id(
     assert _cli(sampled, capsys, "trigger", "list") == (0, "no triggers\n")
 
 
+@pytest.mark.parametrize(
+    ("symbol", "reason"),
+    [
+        ("xrpusdt", "bybit's symbols are upper case: XRPUSDT?"),
+        # A Cyrillic X for the Latin one: a symbol that only looks like the one held.
+        ("\N{CYRILLIC CAPITAL LETTER HA}RPUSDT",
+         "'\N{CYRILLIC CAPITAL LETTER HA}RPUSDT' has characters bybit's symbols do not "
+         "(\N{CYRILLIC CAPITAL LETTER HA} CYRILLIC CAPITAL LETTER HA): XRPUSDT?"),
+    ],
+)  # fmt: skip
 def test_a_misspelt_symbol_is_refused_for_the_reason_can_open_gives(
-    sampled: str, capsys: pytest.CaptureFixture[str]
+    sampled: str, capsys: pytest.CaptureFixture[str], symbol: str, reason: str
 ) -> None:
-    where = ["--venue", "bybit", "--account", "main", "--symbol", "xrpusdt"]
+    where = ["--venue", "bybit", "--account", "main", "--symbol", symbol]
     assert main(["--store", sampled, "can-open", *where, "--json"]) == 1
     said = orjson.loads(capsys.readouterr().out)["reasons"][0]
     spec = ["--direction", "long", "--kind", "price", "--level", "3", "--ratio", "0.5"]
     assert main(["--store", sampled, "trigger", "add", *where, *spec, "--action", "lock"]) == 1
 
     assert capsys.readouterr().err == f"trueup: refused: {said}\n"
-    assert said == "bybit's symbols are upper case: XRPUSDT?"
+    assert said == reason
+    assert _cli(sampled, capsys, "trigger", "list") == (0, "no triggers\n")
 
 
 @pytest.mark.parametrize("action", ["add", "confirm"])

@@ -56,13 +56,15 @@ def _orders(settings: Settings) -> "ExecutionClient":
 
 
 # As Binance futures': upper case, a dated future's expiry after an underscore
-# (BTCUSDT_251226). Letters other than a-z pass: a listing may be named in another script.
+# (BTCUSDT_251226). Letters other than a-z pass the pattern, a listing may be named in
+# Chinese, but only those of Chinese, Japanese and Korean pass the spelling (ascii_or_cjk).
 SPELLING = SymbolSpelling(
     "aster",
     re.compile(r"[^\W_a-z]+(?:_[0-9]+)?"),
     "upper-case letters and digits, like BTCUSDT",
     from_ccxt=from_ccxt,
     upper_case=True,
+    ascii_or_cjk=True,
 )
 
 VENUE = Venue(

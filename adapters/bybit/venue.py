@@ -54,7 +54,8 @@ def _orders(settings: Settings) -> "ExecutionClient":
 
 # Its docs: symbols are "uppercase only"; an option's or a dated future's parts are joined by
 # dashes (BTC-30DEC25-50000-C, BTCUSDT-26DEC25), and an option's strike may have decimals
-# (XRP-27DEC24-0.5-C). Letters other than a-z pass: a listing may be named in another script.
+# (XRP-27DEC24-0.5-C). Letters other than a-z pass the pattern, a listing may be named in
+# Chinese, but only those of Chinese, Japanese and Korean pass the spelling (ascii_or_cjk).
 _PART = r"[^\W_a-z]+(?:\.[0-9]+)?"
 SPELLING = SymbolSpelling(
     "bybit",
@@ -62,6 +63,7 @@ SPELLING = SymbolSpelling(
     "upper-case letters and digits, like BTCUSDT or BTC-30DEC25-50000-C",
     from_ccxt=from_ccxt,
     upper_case=True,
+    ascii_or_cjk=True,
 )
 
 VENUE = Venue(
