@@ -103,7 +103,9 @@ class Summary:
     net_pnl: Decimal  # realised - fees + funding + unrealised
     unrealised_from_venue: int  # positions whose unrealised PnL is the venue's own figure
     unrealised_unknown: int  # positions held with no mark and no venue figure
-    equity: Decimal = ZERO  # of the accounts listed, in USD (those apart left out)
+    # Of the accounts listed, in USD (those apart left out); None where none has a wallet in
+    # a coin of USD value: nothing was summed, which a 0 would not say.
+    equity: Decimal | None = None
     accounts: list[AccountSummary] = field(default_factory=list)
     by_venue: list[Exposure] = field(default_factory=list)
     by_symbol: list[Exposure] = field(default_factory=list)
@@ -226,10 +228,10 @@ def _coin(row: KeyRow) -> str | None:
 
 def _add_equity(
     accounts: Iterable[AccountSummary], apart: dict[str, Apart], rules: RuleConfig
-) -> Decimal:
-    """Each account's equity in USD, and their total; in its own coin, apart, where that
-    has no USD value (or its reports named none)."""
-    total = ZERO
+) -> Decimal | None:
+    """Each account's equity in USD, and their total (None: none had one); in its own coin,
+    apart, where that has no USD value (or its reports named none)."""
+    total: Decimal | None = None
     for summary in accounts:
         wallet = summary.wallet
         if wallet is None or wallet.equity is None:
@@ -240,7 +242,7 @@ def _add_equity(
             apart.setdefault(name, Apart(name)).equity += wallet.equity
         else:
             summary.equity = wallet.equity * usd
-            total += summary.equity
+            total = summary.equity + (total or ZERO)
     return total
 
 

@@ -359,7 +359,9 @@ def _fix_stale_options(fix: Parser) -> None:
 def _diagnose_options(diagnose: Parser) -> None:
     _account_symbol(diagnose)
     diagnose.add_argument("--last", type=count, default=20, help="how many recent events to show")
-    diagnose.add_argument("--at", type=epoch_ms, metavar="WHEN", help=argparse.SUPPRESS)
+    diagnose.add_argument(
+        "--at", type=epoch_ms, metavar="WHEN", help="as of this instant (ISO 8601 or epoch ms)"
+    )
     diagnose.add_argument("--json", action="store_true")
     diagnose.set_defaults(command=_diagnose)
 
@@ -1199,7 +1201,7 @@ def _audit(journal: "Journal", args: argparse.Namespace) -> int:
     if not keys:
         raise UsageError(
             f"no position {args.symbol} for {args.venue}/{args.account} in the journal"
-            + (f" as of {args.as_of}" if args.as_of is not None else "")
+            + (f" as of {output.moment(args.as_of)}" if args.as_of is not None else "")
         )
     if args.json or args.html:
         if len(keys) > 1:

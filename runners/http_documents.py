@@ -40,9 +40,10 @@ class SummaryDocument(BaseModel):
     net_pnl: str
     unrealised_from_venue: int
     unrealised_unknown: int
-    equity: str = Field(
+    equity: str | None = Field(
         description="the accounts' equity in USD at the rules' quote_equivalents (those in a "
-        "coin with no USD value left out: see apart)"
+        "coin with no USD value left out: see apart); null where no account has reported a "
+        "wallet in a coin of USD value"
     )
     accounts: list[dict[str, Any]] = Field(
         description="per account: its equity in USD, and its wallet (equity, balances and "

@@ -32,7 +32,7 @@ def positions(journal: Journal, args: argparse.Namespace) -> int:
         for row in rows:
             output.write_json(row)
     else:
-        output.print_positions(rows)
+        output.print_positions(rows, matching=where)
     return EXIT_OK
 
 

@@ -1,6 +1,7 @@
 """How results look to people (text) and to programs (JSON, decimals as strings)."""
 
 import sys
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -179,10 +180,17 @@ def audit_json(result: "Audit") -> JSON:
     }
 
 
-def print_positions(rows: list[JSON], out: TextIO | None = None) -> None:
+def print_positions(
+    rows: list[JSON], out: TextIO | None = None, matching: Mapping[str, str | None] | None = None
+) -> None:
+    """The positions as a table; ``matching``: the filters asked for (by option), named
+    when nothing matched them."""
     out = out or sys.stdout
     if not rows:
-        out.write("no positions in the journal\n")
+        asked = " ".join(
+            f"--{option} {value}" for option, value in (matching or {}).items() if value
+        )
+        out.write("no positions in the journal" + (f" matching {asked}" if asked else "") + "\n")
         return
     header = (
         f"{'account':<16} {'symbol':<12} {'idx':>3} {'local':>12} {'exchange':>12} "
@@ -302,7 +310,7 @@ def print_summary(summary: "Summary", out: TextIO | None = None) -> None:
 
 def _equity(summary: "Summary") -> str:
     """The accounts' equity in USD; where none was summed, why, rather than a 0."""
-    if any(a.equity is not None for a in summary.accounts):
+    if summary.equity is not None:
         return f"{_shown(summary.equity)} (in USD)"
     if any(a.wallet is not None for a in summary.accounts):
         return "- (none in USD: see apart)"

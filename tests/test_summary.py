@@ -13,6 +13,7 @@ from tests.cli_output import json_lines
 from tests.inputs import T0
 from trueup.adapters.bybit import messages
 from trueup.adapters.hyperliquid import messages as hl
+from trueup.domain.instants import iso
 from trueup.runners.cli import main
 
 HL_USER = "0x5e9ee1089755c3435139848e47e6635505d5a13a"
@@ -135,6 +136,9 @@ def test_the_summary_and_positions_take_venue_account_and_symbol(
     )
     assert risk["score"] == "0.519999"
     assert json_lines(capsys, journal_url, "positions", "--account", "nobody", "--json") == []
+    assert main(["--store", journal_url, "positions", "--venue", "bybit", "--account", "x"]) == 0
+    said = capsys.readouterr().out
+    assert said == "no positions in the journal matching --venue bybit --account x\n"
 
 
 def test_positions_shows_pnl_leverage_liquidation_distance_and_score_columns(
@@ -334,7 +338,9 @@ def test_the_audit_as_of_before_the_position_was_held_weighs_nothing(
     )
     assert document["risk"]["notional"] == "3000"
     # Before its report the key is not in the book at all: the audit says so, as a usage error.
+    capsys.readouterr()
     assert main(["--store", journal_url, "audit", *ETH_MAIN, "--as-of", str(T0 + 29)]) == 2
+    assert capsys.readouterr().err.endswith(f" in the journal as of {iso(T0 + 29)}\n")
 
 
 def test_the_summary_for_people_groups_the_venues_symbols_by_asset(
@@ -555,6 +561,7 @@ def test_an_account_with_no_wallet_shows_no_equity_and_a_key_with_nothing_no_coi
     url = ingested(store_url, tmp_path, position_list(T0), ada_intent(T0 + 1))
     (summary,) = json_lines(capsys, url, "summary", "--json")
     assert summary["apart"] == []  # not a coin "?" with every figure 0
+    assert summary["equity"] is None  # not an equity of 0
     capsys.readouterr()
     assert main(["--store", url, "summary"]) == 0
     out = capsys.readouterr().out
