@@ -295,6 +295,28 @@ def test_a_writer_told_to_give_up_on_a_busy_store_says_so_in_one_line(
     assert "giving up: database is locked" in str(raised.value)
 
 
+def test_a_writer_told_to_give_up_after_s_seconds_waits_no_longer_on_another_programs_lock(
+    tmp_path: Path,
+) -> None:
+    """SQLite's own wait for the lock (10 s) is bounded by S, and counted in the time given
+    up after: not 10 s, then S more."""
+    path = tmp_path / "journal.db"
+    with (
+        Journal.open(str(path), give_up_after_s=1.0) as journal,
+        write_lock_held(path),
+        pytest.raises(StoreError) as raised,
+    ):
+        began = time.monotonic()
+        journal.append(positions(3))
+    waited = time.monotonic() - began
+
+    said = one_line(raised.value)
+    busy_for = float(said.split(" busy for ")[1].split(" s,")[0])
+    assert busy_for >= 1.0
+    assert waited - busy_for < 0.5  # the message says how long it waited
+    assert waited < 5.0  # one second, give or take a try's wait and a retry's pause
+
+
 # --- a PostgreSQL server that goes away and comes back -------------------------------------------
 
 
@@ -699,6 +721,47 @@ def test_a_store_holding_another_applications_tables_is_never_made_a_journal(
         "give trueup a store of its own (a new file, or an empty database)"
     )
     assert tables_in(store_url) == {"customers"}
+
+
+def test_a_postgresql_database_with_another_applications_schema_is_never_made_a_journal(
+    postgres_server_url: str,
+) -> None:
+    with fresh_database(postgres_server_url) as url:
+        execute(url, "CREATE SCHEMA shop")
+        execute(url, "CREATE TABLE shop.customers (id INTEGER PRIMARY KEY)")
+
+        with pytest.raises(StoreError) as raised:
+            Journal.open(url)
+
+        assert "holds no trueup journal but other tables (shop.customers)" in one_line(raised.value)
+        assert tables_in(url) == set()  # none made in trueup's own schema either
+
+
+def test_a_sqlite_file_holding_another_applications_view_is_never_made_a_journal(
+    tmp_path: Path,
+) -> None:
+    store_url = f"sqlite://{tmp_path / 'app.db'}"
+    execute(store_url, "CREATE VIEW answer AS SELECT 42 AS value")
+
+    with pytest.raises(StoreError) as raised:
+        Journal.open(store_url)
+
+    assert "holds no trueup journal but other tables (answer)" in one_line(raised.value)
+    assert tables_in(store_url) == set()
+
+
+def test_a_reader_waits_for_the_journal_another_trueup_is_making(tmp_path: Path) -> None:
+    """The maker's file is there a moment before its tables: a command that only reads,
+    started then, opens the journal once made rather than say it holds none."""
+    path = tmp_path / "journal.db"
+    sqlite3.connect(path).close()  # the file made, its tables not yet
+    maker = threading.Timer(0.3, lambda: Journal.open(str(path)).close())
+    maker.start()
+    try:
+        with Journal.open(str(path), create=False) as journal:
+            assert journal.last_position() == 0
+    finally:
+        maker.join()
 
 
 def test_a_sqlite_file_refused_as_a_journal_is_left_as_it_was(tmp_path: Path) -> None:

@@ -45,7 +45,12 @@ log = logging.getLogger("trueup.store")
 _COLUMNS = sql.SQL(
     "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s"
 )
-_TABLES = sql.SQL("SELECT table_name FROM information_schema.tables WHERE table_schema = %s")
+# Every schema's tables and views but the server's own: a database with another application's
+# in any schema is not an empty one.
+_TABLES = sql.SQL(
+    "SELECT table_schema, table_name FROM information_schema.tables "
+    "WHERE table_schema <> 'information_schema' AND table_schema !~ '^pg_'"
+)
 
 
 class PostgresBackend(Backend):
@@ -169,7 +174,9 @@ def _prepare(
         return {str(row[0]) for row in rows}
 
     def tables() -> set[str]:
-        return {str(row[0]) for row in connection.execute(_TABLES, (schema,)).fetchall()}
+        """Those of trueup's schema by name, any other's named with its schema."""
+        listed = connection.execute(_TABLES).fetchall()
+        return {str(name) if found == schema else f"{found}.{name}" for found, name in listed}
 
     expected = {
         recorder.events_table_name: EVENT_COLUMNS | {"notification_id"},

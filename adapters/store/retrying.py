@@ -55,6 +55,8 @@ class Retrying:
         reconnect_from: int | None = None
         while True:
             generation = self._generation()
+            # A try that fails has waited already (SQLite's own wait for a lock): counted.
+            tried = time.monotonic()
             try:
                 if reconnect_from is not None and self.store is not None:
                     self.store.reconnect(reconnect_from)
@@ -69,7 +71,7 @@ class Retrying:
                     self._raise_if_refused(error)
                     raise
             now = time.monotonic()
-            first_failure = now if first_failure is None else first_failure
+            first_failure = tried if first_failure is None else first_failure
             pause = self._pause(cause, now - first_failure, wait)
             time.sleep(pause)
             wait = min(wait * 2, MAX_WAIT_S)

@@ -1,7 +1,9 @@
 """A journal in a SQLite file: tables made safely while other processes race to make them,
 and a file that cannot serve as a journal named with the reason."""
 
+import math
 import sqlite3
+import time
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
@@ -29,6 +31,10 @@ from trueup.adapters.store.view_table import SQLITE, SQLViews, ViewTable
 TRACKING_TABLE = "tracking"  # eventsourcing's name for it in SQLite
 # Openers that lose the race to record eventsourcing's migration row try again, at most:
 RACES = 10
+# How long a command that only reads looks again at a file that holds no journal (yet): the
+# trueup that made the file makes its tables within milliseconds.
+BEING_MADE_S = 1.0
+BEING_MADE_POLL_S = 0.02
 
 
 class SQLiteBackend(Backend):
@@ -88,14 +94,28 @@ def open_sqlite(
         "PERSISTENCE_MODULE": get_topic(TunedSQLiteFactory),
         "PROCESS_RECORDER_TOPIC": get_topic(ViewsSQLiteRecorder),
     }
+    if give_up_after_s is not None:
+        # A statement waits this long for a lock before Retrying counts a failure: no longer
+        # than the command was told to wait in all (in whole seconds, as eventsourcing takes).
+        waited = min(int(settings["SQLITE_LOCK_TIMEOUT"]), math.ceil(give_up_after_s))
+        settings["SQLITE_LOCK_TIMEOUT"] = str(waited)
+
+    began = time.monotonic()
 
     def attempt() -> Backend:
-        try:
-            return SQLiteBackend(path, *_create(settings, create))
-        except (sqlite3.Error, PersistenceError, NotAJournal, NoJournal) as error:
-            if outage(error) is not None:
-                raise  # locked by another process: Retrying waits and tries again
-            raise StoreError(_explain(path, error)) from None
+        while True:
+            try:
+                return SQLiteBackend(path, *_create(settings, create))
+            except NoJournal as error:
+                # Another trueup may be making it: the file is there before its tables.
+                if time.monotonic() - began < BEING_MADE_S:
+                    time.sleep(BEING_MADE_POLL_S)
+                    continue
+                raise StoreError(_explain(path, error)) from None
+            except (sqlite3.Error, PersistenceError, NotAJournal) as error:
+                if outage(error) is not None:
+                    raise  # locked by another process: Retrying waits and tries again
+                raise StoreError(_explain(path, error)) from None
 
     return Retrying(None, path, give_up_after_s)(attempt)
 
@@ -133,7 +153,8 @@ def _prepare(recorder: ProcessRecorder, settings: dict[str, str], create: bool) 
 
     def tables() -> set[str]:
         rows = looking.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')"
+            " AND name NOT LIKE 'sqlite_%'"
         )
         return {str(row[0]) for row in rows}
 
