@@ -317,6 +317,47 @@ def test_a_writer_told_to_give_up_after_s_seconds_waits_no_longer_on_another_pro
     assert waited < 5.0  # one second, give or take a try's wait and a retry's pause
 
 
+@contextmanager
+def table_lock_held(url: str) -> Iterator[psycopg.Connection[Any]]:
+    """Another client holding a lock on the journal's events table that lets readers read
+    and no writer write, until it commits."""
+    with psycopg.connect(url) as holder:
+        holder.execute(f"LOCK TABLE {events_table(url)} IN EXCLUSIVE MODE".encode())
+        yield holder
+
+
+def test_a_postgresql_writer_waits_out_another_clients_table_lock_and_says_so(
+    postgres_server_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(location, "POSTGRES_LOCK_TIMEOUT_S", 1)
+    with fresh_database(postgres_server_url) as url, Journal.open(url) as journal:
+        with table_lock_held(url) as holder:
+            threading.Timer(2.5, holder.commit).start()  # past the 1 s lock timeout
+
+            assert journal.append(positions(3)) == Appended(stored=3, duplicates=0)
+
+        assert stored(journal) == positions(3)
+    waits = [r.getMessage() for r in caplog.records if r.name == "trueup.store"]
+    assert waits and all(w.startswith("journal busy (") for w in waits)
+
+
+def test_a_postgresql_writer_told_to_give_up_waits_no_longer_on_a_table_lock(
+    postgres_server_url: str,
+) -> None:
+    with (
+        fresh_database(postgres_server_url) as url,
+        Journal.open(url, give_up_after_s=1.0) as journal,
+        table_lock_held(url),
+        pytest.raises(StoreError) as raised,
+    ):
+        began = time.monotonic()
+        journal.append(positions(3))
+    waited = time.monotonic() - began
+
+    assert " busy for " in one_line(raised.value)
+    assert waited < 5.0  # not for ever: one second, give or take a retry's pause
+
+
 # --- a PostgreSQL server that goes away and comes back -------------------------------------------
 
 

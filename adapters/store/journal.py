@@ -198,7 +198,7 @@ class Journal:
             # Here, not above: a SQLite store never loads psycopg.
             from trueup.adapters.store.postgres_backend import PostgresBackend, secrets
 
-            backend: Backend = PostgresBackend.open(url, config, create)
+            backend: Backend = PostgresBackend.open(url, config, create, give_up_after_s)
             hidden = secrets(config)
         else:
             backend, hidden = open_sqlite(config, give_up_after_s, create), ()

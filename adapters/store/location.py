@@ -1,5 +1,6 @@
 """Where the journal lives: a store URL (``--store`` or TRUEUP_STORE) as eventsourcing settings."""
 
+import math
 import os
 import re
 from pathlib import Path
@@ -13,6 +14,9 @@ TABLE_PREFIX = "trueup"  # PostgreSQL tables: trueup_events, trueup_tracking
 # How long a SQLite writer waits for another's lock before the journal's own retrying
 # (with a warning) takes over.
 SQLITE_LOCK_TIMEOUT_S = 10
+# The same for a PostgreSQL writer waiting on a table lock (another client's LOCK TABLE, or
+# a long transaction of another writer), which it would otherwise wait on for ever, silently.
+POSTGRES_LOCK_TIMEOUT_S = 10
 # How long to wait for a PostgreSQL connection, from the pool or when connecting afresh.
 POSTGRES_CONNECT_TIMEOUT_S = 5
 _CONNINFO_KEY = re.compile(r"(^|\s)(dbname|host|hostaddr|port|user|password|service)\s*=")
@@ -94,5 +98,14 @@ def _postgres(url: str) -> dict[str, str]:
         "POSTGRES_USER": str(parts.get("user") or os.environ.get("USER", "postgres")),
         "POSTGRES_PASSWORD": str(parts.get("password") or ""),
         "POSTGRES_CONNECT_TIMEOUT": str(POSTGRES_CONNECT_TIMEOUT_S),
+        "POSTGRES_LOCK_TIMEOUT": str(POSTGRES_LOCK_TIMEOUT_S),
         "POSTGRES_POOL_SIZE": "2",
     }
+
+
+def within(lock_timeout: str, give_up_after_s: float | None) -> str:
+    """A setting's lock wait (whole seconds, as eventsourcing takes them), no longer than a
+    command told to give up after ``give_up_after_s`` waits in all."""
+    if give_up_after_s is None:
+        return lock_timeout
+    return str(min(int(lock_timeout), math.ceil(give_up_after_s)))

@@ -21,7 +21,12 @@ from psycopg import sql
 from trueup.adapters.store.backend import Backend, Factory, build
 from trueup.adapters.store.failures import outage, refusal, server_message
 from trueup.adapters.store.lease import AdvisoryLease, Lease, LeaseSession
-from trueup.adapters.store.location import POSTGRES_CONNECT_TIMEOUT_S, StoreError, shown
+from trueup.adapters.store.location import (
+    POSTGRES_CONNECT_TIMEOUT_S,
+    StoreError,
+    shown,
+    within,
+)
 from trueup.adapters.store.postgres_recorder import SingleAttemptPostgresRecorder
 from trueup.adapters.store.redaction import redact
 from trueup.adapters.store.snapshot_table import PostgresSnapshots, SnapshotTable
@@ -85,10 +90,21 @@ class PostgresBackend(Backend):
         return {name: AdvisoryLease(session, name) for name in names}
 
     @classmethod
-    def open(cls, url: str, settings: dict[str, str], create: bool = True) -> "PostgresBackend":
+    def open(
+        cls,
+        url: str,
+        settings: dict[str, str],
+        create: bool = True,
+        give_up_after_s: float | None = None,
+    ) -> "PostgresBackend":
         """The store at ``url``, its tables made if need be (unless not ``create``: then it
-        must hold a journal already); StoreError if it cannot be."""
-        settings = {**settings, "PROCESS_RECORDER_TOPIC": get_topic(SingleAttemptPostgresRecorder)}
+        must hold a journal already); StoreError if it cannot be. A write waits on a table
+        lock no longer than ``give_up_after_s``, if given, before it is retried."""
+        settings = {
+            **settings,
+            "PROCESS_RECORDER_TOPIC": get_topic(SingleAttemptPostgresRecorder),
+            "POSTGRES_LOCK_TIMEOUT": within(settings["POSTGRES_LOCK_TIMEOUT"], give_up_after_s),
+        }
         attempt, pause = 1, PREPARE_PAUSE_S
         while True:
             try:

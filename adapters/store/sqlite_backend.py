@@ -1,7 +1,6 @@
 """A journal in a SQLite file: tables made safely while other processes race to make them,
 and a file that cannot serve as a journal named with the reason."""
 
-import math
 import sqlite3
 import time
 from collections.abc import Callable
@@ -15,7 +14,7 @@ from eventsourcing.utils import get_topic
 from trueup.adapters.store.backend import Backend, Factory, build
 from trueup.adapters.store.failures import first_line, outage
 from trueup.adapters.store.lease import FileLease, Lease
-from trueup.adapters.store.location import StoreError
+from trueup.adapters.store.location import StoreError, within
 from trueup.adapters.store.retrying import Retrying
 from trueup.adapters.store.snapshot_table import SnapshotTable, SQLiteSnapshots
 from trueup.adapters.store.sqlite_recorder import TunedSQLiteFactory, ViewsSQLiteRecorder
@@ -94,11 +93,7 @@ def open_sqlite(
         "PERSISTENCE_MODULE": get_topic(TunedSQLiteFactory),
         "PROCESS_RECORDER_TOPIC": get_topic(ViewsSQLiteRecorder),
     }
-    if give_up_after_s is not None:
-        # A statement waits this long for a lock before Retrying counts a failure: no longer
-        # than the command was told to wait in all (in whole seconds, as eventsourcing takes).
-        waited = min(int(settings["SQLITE_LOCK_TIMEOUT"]), math.ceil(give_up_after_s))
-        settings["SQLITE_LOCK_TIMEOUT"] = str(waited)
+    settings["SQLITE_LOCK_TIMEOUT"] = within(settings["SQLITE_LOCK_TIMEOUT"], give_up_after_s)
 
     began = time.monotonic()
 
