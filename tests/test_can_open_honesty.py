@@ -170,6 +170,27 @@ def test_an_exchange_view_older_than_the_limit_is_a_no(journal: Journal) -> None
     ]
 
 
+def test_a_snapshot_dated_after_the_instant_asked_by_more_than_the_limit_is_a_no(
+    journal: Journal,
+) -> None:
+    """Dated by a clock that runs ahead, it would otherwise vouch for every instant until
+    its date."""
+    service = TrueupService(journal, clock=lambda: T0)
+    ahead = T0 + 86_400_000  # a day
+    mode = line(intent(T0, kind="account_mode", mode="LIVE"))
+    service.ingest([[mode, line(position_snapshot(ahead))]])
+
+    now = service.can_open("bybit", "main", "BTCUSDT")
+
+    assert not now.allowed
+    assert now.reasons == [
+        "the last complete snapshot of the exchange's positions is dated "
+        "2025-11-04T19:43:20.000Z, 86400 s after the instant asked; answers need one within "
+        "15 s of it"
+    ]
+    assert service.can_open("bybit", "main", "BTCUSDT", at=ahead).allowed  # on its date
+
+
 def test_a_view_a_year_old_says_its_age_in_whole_seconds(journal: Journal) -> None:
     service = TrueupService(journal, clock=lambda: T0 + 1_000)
     service.ingest([fresh_account()])

@@ -214,6 +214,14 @@ def stale_view(
                 f"at {iso(taken)}); answers need one within "
                 f"{seconds(account.freshness_limit_ms)} s"
             )
+        elif taken - now > account.freshness_limit_ms:
+            # Dated by a clock that runs ahead (the runner's, or whoever wrote the line): how
+            # recent it is cannot be told, and it would otherwise vouch until that date.
+            reasons.append(
+                f"the last complete snapshot of the exchange's positions is dated {iso(taken)}, "
+                f"{seconds(taken - now)} s after the instant asked; answers need one within "
+                f"{seconds(account.freshness_limit_ms)} s of it"
+            )
     if account.stream_down is not None:
         since, why = account.stream_down
         reasons.append(
