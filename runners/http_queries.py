@@ -105,7 +105,8 @@ class CanOpenQuery(Strict):
     venue: Name
     account: Name
     symbol: Name
-    side: Literal["long", "short", "Buy", "Sell"] | None = None
+    # long or short (Buy or Sell), in any case, as the CLI and NATS take it.
+    side: Annotated[str, Field(pattern=r"^(?i:long|short|buy|sell)$")] | None = None
     timeframe: Name | None = None
     at: Instant | None = None
 

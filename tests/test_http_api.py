@@ -4,6 +4,7 @@ metrics. On SQLite and on PostgreSQL, over the recorded Bybit session.
 """
 
 import gzip
+import socket
 import subprocess
 import threading
 import time
@@ -311,6 +312,16 @@ def test_events_of_one_type_and_account(api: httpx.Client) -> None:
     assert other["events"] == []
 
 
+SIDES = ("long", "LONG", "Long", "buy", "Buy", "BUY")
+
+
+def test_a_side_is_taken_in_any_case_as_the_cli_takes_it(api: httpx.Client) -> None:
+    query: Json = {"venue": "bybit", "account": "main", "symbol": "ETHUSDT", "at": SAMPLE_END}
+    answers = [api.get("/v1/can-open", params=query | {"side": side}) for side in SIDES]
+    assert {reply.status_code for reply in answers} == {200}
+    assert len({reply.content for reply in answers}) == 1
+
+
 # --- bad queries: 422, naming the field -----------------------------------------------------
 
 
@@ -484,6 +495,24 @@ def test_a_body_over_the_limit_is_413_declared_or_streamed(api: httpx.Client) ->
         ]["at"]
         < SAMPLE_END
     )  # nothing of either was stored
+
+
+def test_a_client_that_leaves_mid_body_stores_nothing_and_costs_no_traceback(
+    api: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    line = closing_snapshot(SAMPLE_END)
+    head = (
+        f"POST /v1/inputs HTTP/1.1\r\nHost: x\r\nAuthorization: {AUTH['Authorization']}\r\n"
+        f"Content-Length: {len(line)}\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", api.base_url.port or 80)) as leaving:
+        leaving.sendall(head.encode() + line[: len(line) // 2])
+        time.sleep(0.2)  # the server reading the body
+    time.sleep(0.2)  # and finding the client gone
+    assert api.get("/health").status_code in (200, 503)  # still serving
+    assert not [r for r in caplog.records if r.exc_info is not None]
+    stored = api.get("/v1/events", params={"type": "PositionsReported", "after": 0}).json()
+    assert stored["events"][-1]["at"] < SAMPLE_END  # nothing of it was stored
 
 
 def test_the_openapi_document_is_served_but_no_page_that_loads_from_a_cdn(

@@ -230,8 +230,8 @@ def test_a_fired_trigger_that_expires_unconfirmed_is_cancelled() -> None:
 @pytest.mark.parametrize(
     ("fields", "reason"),
     [
-        ({"ratio": "1.5"}, "ratio 1.5 is not in (0, 1]"),
-        ({"ratio": "0"}, "ratio 0 is not in (0, 1]"),
+        ({"ratio": "1.5"}, "ratio 1.5 is not in (0, 1]: a lock or reduce of more than the"),
+        ({"ratio": "0"}, "ratio 0 is not in (0, 1]: a lock or reduce of nothing"),
         ({"ratio": "-0.5"}, "is not in (0, 1]"),
         ({"kind": "moon"}, "data.kind: 'moon' is not one of"),
         ({"level": None}, "data.level"),

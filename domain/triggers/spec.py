@@ -66,7 +66,9 @@ def spec_problem(spec: TriggerSpec) -> str | None:
     at firing, where the position's leg is known."""
     if spec.direction not in DIRECTIONS:
         return f"direction must be long or short, not {spec.direction.value.lower()}"
-    if not ZERO < spec.ratio <= ONE:
+    if spec.ratio <= ZERO:
+        return f"ratio {spec.ratio} is not in (0, 1]: a lock or reduce of nothing"
+    if spec.ratio > ONE:
         return f"ratio {spec.ratio} is not in (0, 1]: a lock or reduce of more than the position"
     if spec.kind is TriggerKind.TRAILING:
         if spec.distance is None or spec.distance <= 0:
