@@ -109,10 +109,19 @@ class Credentials:
     why: str
 
     def read(self, environment: Mapping[str, str]) -> tuple[str, ...]:
-        """Each variable's value, in order; SettingRefused names the first one unset."""
+        """Each variable's value, in order; SettingRefused names the first one unset, or
+        holding what no key holds (never the value itself)."""
         for name in self.names:
-            if not environment.get(name):
+            value = environment.get(name)
+            if not value:
                 raise SettingRefused(f"{name} is not set: {self.why}")
+            if not (value.isascii() and value.isprintable()) or any(c.isspace() for c in value):
+                # A key pasted with its line's end, or a quote's curly twin: no venue has one,
+                # and a header or a signature would fail on it, again and again.
+                raise SettingRefused(
+                    f"{name} holds a space, a control character or one beyond ASCII, which no "
+                    "key holds: check what was exported"
+                )
         return tuple(environment[name] for name in self.names)
 
 

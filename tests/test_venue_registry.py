@@ -80,6 +80,36 @@ def test_a_feed_refuses_to_start_without_each_credential_its_venue_names(
     assert str(refused.value) == f"{unset} is not set: {definition.credentials.why}"
 
 
+@pytest.mark.parametrize("value", ["s3cr3t\n", "s3 cr3t", " s3cr3t", "s3cr\u00e9t", "s3cr3t\u201d"])
+@pytest.mark.parametrize(("venue", "named"), NAMED)
+def test_a_credential_holding_what_no_key_holds_is_refused_without_showing_it(
+    venue: str, named: str, value: str
+) -> None:
+    """A key pasted with its line's end, or a curly quote: a header or a signature would
+    fail on it every time, and read as a venue that cannot be reached."""
+    definition = venues.named(venue)
+    assert definition.credentials is not None
+    given = {name: "set" for name in definition.credentials.names} | {named: value}
+    with pytest.raises(SettingRefused) as refused:
+        definition.feed(settings(venue, **given))
+    said = str(refused.value)
+    assert said.startswith(f"{named} holds a space, a control character or one beyond ASCII")
+    assert "s3" not in said
+
+
+@pytest.mark.parametrize("key", ["0xnothex", "0x" + "ab" * 31, "ab" * 33])
+def test_a_hyperliquid_signing_key_that_is_no_private_key_is_refused_in_one_line(
+    key: str,
+) -> None:
+    execution = HYPERLIQUID.execution
+    assert execution is not None
+    with pytest.raises(SettingRefused) as refused:
+        execution(settings("hyperliquid", account=ADDRESS, HYPERLIQUID_SECRET_KEY=key))
+    assert str(refused.value) == (
+        "HYPERLIQUID_SECRET_KEY is not a private key: 64 hex digits, after 0x or not"
+    )
+
+
 def test_a_hyperliquid_account_is_an_address() -> None:
     with pytest.raises(SettingRefused, match=r"the user's address \(0x and 40 hex digits\)"):
         HYPERLIQUID.feed(settings("hyperliquid", account="main"))

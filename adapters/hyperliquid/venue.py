@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 # What Hyperliquid calls a user: an Ethereum address.
 ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}", re.ASCII)
+# What signs its orders: an Ethereum private key, 32 bytes in hex.
+PRIVATE_KEY = re.compile(r"(?:0x)?[0-9a-fA-F]{64}", re.ASCII)
 SIGNING_KEY = Credentials(
     ("HYPERLIQUID_SECRET_KEY",),
     "the key (the account's or an agent's) that signs Hyperliquid orders comes from the "
@@ -59,6 +61,10 @@ def _orders(settings: Settings) -> "ExecutionClient":
     from trueup.adapters.hyperliquid.orders import HyperliquidOrders
 
     (key,) = SIGNING_KEY.read(settings.environment)
+    if not PRIVATE_KEY.fullmatch(key):
+        raise SettingRefused(
+            "HYPERLIQUID_SECRET_KEY is not a private key: 64 hex digits, after 0x or not"
+        )
     # An agent's key trades for the account it names: the account is --account.
     return HyperliquidOrders(key, account_address=settings.account, base_url=settings.base_url)
 
