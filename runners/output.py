@@ -32,6 +32,14 @@ _DETAIL_FIELDS = (
     "until",
     "exchange_qty",
     "client_order_id",
+    # A trigger's: which, and the order it decided (TRIGGER_FIRED, ORDER_REQUESTED).
+    "trigger_id",
+    "action",
+    "order_side",
+    "quantity",
+    "level",
+    "price",
+    "requested_by",
 )
 
 

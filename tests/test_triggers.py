@@ -26,6 +26,7 @@ from trueup.projections.reconciliation import replay
 from trueup.projections.triggers import trigger_rows
 from trueup.projections.view_reader import ViewReader
 from trueup.runners.cli import main
+from trueup.runners.output import describe_emitted
 
 D = Decimal
 LONG, SHORT = ("Buy", "Sell")
@@ -183,6 +184,14 @@ def test_with_auto_execute_the_order_is_requested_at_once() -> None:
     emitted = run([position(T0, LONG, 1), add(T0 + 1, auto_execute=True), price(T0 + 2, 110)])
     assert [e.type for e in emitted] == ["TRIGGER_FIRED", "ORDER_REQUESTED"]
     assert emitted[1].decision_id == emitted[0].event_id  # type: ignore[attr-defined]
+
+
+def test_events_for_people_say_which_trigger_fired_and_the_order_it_decided() -> None:
+    emitted = run([position(T0, LONG, 1), add(T0 + 1, auto_execute=True), price(T0 + 2, 110)])
+    assert [describe_emitted(e) for e in emitted] == [
+        "trigger_id=t1 action=reduce order_side=SELL quantity=0.5 level=110 price=110",
+        "trigger_id=t1 order_side=SELL quantity=0.5 price=110 requested_by=auto",
+    ]
 
 
 def test_a_lock_on_a_hedge_account_opens_the_opposite_leg() -> None:
