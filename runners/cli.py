@@ -986,11 +986,12 @@ def _nats_publisher(args: argparse.Namespace, journal: "Journal") -> "Publisher"
 
 def _tail(args: argparse.Namespace) -> int:
     from trueup.adapters.nats.connection import NoJetStream, Unreachable
+    from trueup.adapters.nats.streams import StreamTaken
     from trueup.runners.tail import tail
 
     try:
         return tail(args)
-    except (NoJetStream, Unreachable) as error:
+    except (NoJetStream, Unreachable, StreamTaken) as error:
         raise UsageError(str(error)) from None
 
 
@@ -1057,6 +1058,7 @@ def _nats_worker(journal: "Journal", args: argparse.Namespace) -> int:
     import logging
 
     from trueup.adapters.nats.connection import NoJetStream, Unreachable, probe
+    from trueup.adapters.nats.streams import StreamTaken
     from trueup.adapters.nats.subjects import Subjects
     from trueup.adapters.store.journal import Journal
     from trueup.runners.nats_worker import NatsWorker
@@ -1083,7 +1085,10 @@ def _nats_worker(journal: "Journal", args: argparse.Namespace) -> int:
             batch=args.batch or NATS_BATCH,
             answers=answers,
         )
-        asyncio.run(worker.run(stop_on_signals()))
+        try:
+            asyncio.run(worker.run(stop_on_signals()))
+        except StreamTaken as error:
+            raise UsageError(str(error)) from None
     print(f"stopped: {worker.stored} inputs stored, {worker.emitted} events published")
     return EXIT_OK
 

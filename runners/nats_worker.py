@@ -37,7 +37,7 @@ from trueup.adapters.capture import decode_line
 from trueup.adapters.nats.connection import connect, require_jetstream, shown
 from trueup.adapters.nats.consumers import AccountInputs, ConsumerGone
 from trueup.adapters.nats.outbox import Outbox, outbox_tracker, start_outbox, unpublished
-from trueup.adapters.nats.streams import ensure_streams
+from trueup.adapters.nats.streams import StreamTaken, ensure_streams
 from trueup.adapters.nats.subjects import NotAToken, Subjects
 from trueup.adapters.store.journal import Appended, Journal
 from trueup.application.service import TrueupService
@@ -229,7 +229,7 @@ class NatsWorker:
         except NotFoundError:
             # A NATS restarted without its memory, or streams an operator deleted.
             self._alive = None
-            with contextlib.suppress(nats.errors.Error, OSError):
+            with contextlib.suppress(nats.errors.Error, OSError, StreamTaken):
                 await ensure_streams(js, self.subjects)
             return
         except (nats.errors.Error, TimeoutError, OSError) as error:

@@ -11,7 +11,7 @@ import pytest
 from nats.js import JetStreamContext
 
 from tests.nats_streams import stored
-from trueup.adapters.nats.streams import DEDUP_WINDOW_S, MSG_ID, ensure_streams
+from trueup.adapters.nats.streams import DEDUP_WINDOW_S, MSG_ID, StreamTaken, ensure_streams
 from trueup.adapters.nats.subjects import Subjects
 from trueup.runners.cli import main
 from trueup_simulators.nats import NatsServer
@@ -59,6 +59,26 @@ def test_a_stream_that_differs_is_updated_keeping_what_an_operator_set(
     info = with_jetstream(nats_url, lambda js: js.stream_info(nats_subjects.events_stream))
     assert info.config.duplicate_window == DEDUP_WINDOW_S
     assert info.config.max_msgs == 10_000
+
+
+def test_a_prefix_naming_another_prefixs_streams_is_refused_and_takes_none_over(
+    nats_url: str, nats_subjects: Subjects
+) -> None:
+    """``Prod`` and ``prod``, ``a.b`` and ``a_b``: one stream name each pair, two trueups."""
+    other = Subjects(nats_subjects.prefix.upper())
+    assert other.inputs_stream == nats_subjects.inputs_stream
+    with_jetstream(nats_url, lambda js: ensure_streams(js, nats_subjects))
+
+    with pytest.raises(StreamTaken) as taken:
+        with_jetstream(nats_url, lambda js: ensure_streams(js, other))
+
+    assert str(taken.value) == (
+        f"the NATS stream {other.inputs_stream} holds {nats_subjects.all_inputs}, not "
+        f"{other.all_inputs}: another trueup's, whose prefix differs from this one's only in "
+        "case or in '.' for '_'; give one of them another --nats-prefix"
+    )
+    info = with_jetstream(nats_url, lambda js: js.stream_info(nats_subjects.inputs_stream))
+    assert info.config.subjects == [nats_subjects.all_inputs]
 
 
 def test_a_message_published_twice_with_one_id_is_stored_once(

@@ -19,7 +19,7 @@ from nats.js.errors import APIError, NoStreamResponseError, NotFoundError
 
 from trueup.adapters.nats.connection import NoJetStream, connect, require_jetstream, shown
 from trueup.adapters.nats.spool import Spool, Spooled
-from trueup.adapters.nats.streams import MSG_ID, ensure_streams
+from trueup.adapters.nats.streams import MSG_ID, StreamTaken, ensure_streams
 from trueup.adapters.nats.subjects import Subjects
 from trueup.adapters.store.codec import encode_emitted
 from trueup.domain.emitted import Emitted
@@ -158,6 +158,9 @@ class Publisher:
             await ensure_streams(js, self.subjects)
         except NoJetStream as error:
             log.error("%s: spooling until it has", error)
+            return False
+        except StreamTaken as error:
+            log.error("%s: spooling until then", error)
             return False
         except (*_TRANSIENT, APIError) as error:
             self._note_away(f"{error!r:.100}")

@@ -25,6 +25,12 @@ MAX_AGE_S = 7 * 24 * 3600.0
 MSG_ID = "Nats-Msg-Id"
 
 
+class StreamTaken(Exception):
+    """A stream of the name trueup's prefix gives holds another prefix's subjects: another
+    trueup's (``Prod`` and ``prod``, ``a.b`` and ``a_b`` name the same streams), never taken
+    over. The message is one line, for the operator."""
+
+
 def wanted(subjects: Subjects, dedup_window_s: float = DEDUP_WINDOW_S) -> list[StreamConfig]:
     """The configuration trueup sets on each of its streams."""
     return [
@@ -59,6 +65,13 @@ async def ensure_streams(
             log.info("created stream %s (%s)", name, ", ".join(config.subjects or []))
             done[name] = "created"
             continue
+        if set(current.subjects or ()) != set(config.subjects or ()):
+            held = ", ".join(current.subjects or ())
+            raise StreamTaken(
+                f"the NATS stream {name} holds {held}, not {', '.join(config.subjects or ())}: "
+                "another trueup's, whose prefix differs from this one's only in case or in "
+                "'.' for '_'; give one of them another --nats-prefix"
+            )
         # Only what trueup sets is changed: replicas or placement an operator chose stay.
         ours = {k: v for k, v in config.as_dict().items() if k in _OURS}
         theirs = {k: v for k, v in current.as_dict().items() if k in _OURS}
