@@ -796,7 +796,7 @@ def test_a_reader_waits_for_the_journal_another_trueup_is_making(tmp_path: Path)
     started then, opens the journal once made rather than say it holds none."""
     path = tmp_path / "journal.db"
     sqlite3.connect(path).close()  # the file made, its tables not yet
-    maker = threading.Timer(0.3, lambda: Journal.open(str(path)).close())
+    maker = threading.Timer(0.2, lambda: Journal.open(str(path)).close())
     maker.start()
     try:
         with Journal.open(str(path), create=False) as journal:
