@@ -29,6 +29,7 @@ from trueup.runners.arguments import (
     http_url,
     milliseconds,
     nats_url,
+    operator_name,
     port,
     position_side,
     positive_int,
@@ -351,7 +352,9 @@ def _fix_stale_options(fix: Parser) -> None:
         "--base-url", type=http_url, help="--check-exchange: another host, e.g. a simulator"
     )
     fix.set_defaults(poll_interval=5.0)
-    fix.add_argument("--operator", help="who is cleaning (default: the login name)")
+    fix.add_argument(
+        "--operator", type=operator_name, help="who is cleaning (default: the login name)"
+    )
     fix.add_argument("--at", type=epoch_ms, metavar="WHEN", help=argparse.SUPPRESS)
     fix.set_defaults(command=_fix_stale)
 
@@ -380,7 +383,9 @@ def _trigger_options(trigger: Parser) -> None:
         parser = actions.add_parser(name, help=help_)
         parser.add_argument("--venue")
         parser.add_argument("--account")
-        parser.add_argument("--operator", help="who commands it (default: the login name)")
+        parser.add_argument(
+            "--operator", type=operator_name, help="who commands it (default: the login name)"
+        )
         parser.add_argument("--json", action="store_true")
         parser.add_argument("--at", type=epoch_ms, metavar="WHEN", help=argparse.SUPPRESS)
         if name == "add":
@@ -762,7 +767,9 @@ def _notify_options(notify: Parser) -> None:
         default=argparse.SUPPRESS,  # else it would hide `notify --name X ack`'s
         help="the notifier's name (default: default)",
     )
-    ack.add_argument("--operator", help="who acknowledges (default: the login name)")
+    ack.add_argument(
+        "--operator", type=operator_name, help="who acknowledges (default: the login name)"
+    )
     ack.add_argument("--reason", default="", help="why, for whoever looks next")
     ack.add_argument("--json", action="store_true")
     ack.set_defaults(command=_notify_ack)

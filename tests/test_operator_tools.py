@@ -377,6 +377,28 @@ def test_fix_stale_force_asks_first_and_refuses_without_a_terminal(
     assert {c["exit_reason"] for c in cleaned} == {"MANUAL_CLEANUP"}
 
 
+@pytest.mark.parametrize(
+    ("operator", "fault"),
+    [
+        ("a\x07b", "holds a control character ('\\x07') at offset 1"),
+        ("x" * 201, "is 201 characters long, more than 200"),
+        ("", "is empty"),
+    ],
+)
+def test_an_operator_name_no_input_can_carry_is_refused_before_anything_is_closed(
+    store: str, capsys: pytest.CaptureFixture[str], operator: str, fault: str
+) -> None:
+    """Not stored as a refused line while the command says it closed the records."""
+    fix = ["--store", store, "fix-stale", "--force", "--yes", "--operator", operator]
+    assert main(fix) == 2
+    assert f"--operator: the operator's name {fault}" in capsys.readouterr().err
+    _, refused = run_json(capsys, ["--store", store, "events", "--type", "InputRejected", "--json"])
+    _, cleaned = run_json(
+        capsys, ["--store", store, "events", "--type", "POSITION_CLEANED", "--json"]
+    )
+    assert (refused, cleaned) == ([], [])
+
+
 def test_fix_stale_force_closes_nothing_when_the_operator_says_no(
     store: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
