@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from trueup.domain.book import NOTHING, AccountBook, Changed
 from trueup.domain.emitted import Emitted
 from trueup.domain.events import (
+    ExecutionsReported,
     InputEvent,
     PositionReport,
     PositionsReported,
@@ -244,6 +245,10 @@ class Auditor:
             # It may have moved an order or a TP1 of a key it did not change (a report of
             # an order the book files under no key yet, say): no state kept is sure any more.
             self._last.clear()
+        if isinstance(event, ExecutionsReported) and book.pnl.moved:
+            # A fill that changed only a key's PnL (a late one, of a position already closed)
+            # is behind a change all the same: the audit names it, once the key is held.
+            changed = changed | {k for k in book.pnl.moved if k in book.positions}
         self._note(event, changed, closes, noted=noted)
 
     @property

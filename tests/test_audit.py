@@ -166,6 +166,36 @@ def test_a_position_the_exchange_closed_is_closed_locally_when_the_rule_closed_i
     assert [p["position_id"] for p in then.state(key)["local"]["positions"]] == ["p-1"]
 
 
+def test_a_fill_after_the_close_that_changes_only_the_positions_pnl_is_in_the_timeline() -> None:
+    """Its close judged already (no fill had said why), the late fill closes trueup's PnL
+    lifecycle and realises its loss: the audit names the input behind that change."""
+    opening = {
+        "symbol": "BTCUSDT", "exec_id": "e-open", "order_id": "o-open", "side": "Buy",
+        "exec_price": "60000", "exec_qty": "1", "exec_time": T0 + 500, "seq": 1,
+    }  # fmt: skip
+    late = {
+        "symbol": "BTCUSDT", "exec_id": "e-late", "order_id": "o-late", "side": "Sell",
+        "exec_price": "59000", "exec_qty": "1", "closed_size": "1", "exec_time": T0 + 2_900,
+        "seq": 9, "create_type": "CreateByClosing",
+    }  # fmt: skip
+    records = [
+        opened(T0, "p-1", "BTCUSDT", "1"),
+        execution_frame(T0 + 500, opening),
+        held(T0 + 1_000, "1", 2),
+        *FLAT_BY_REPORT,
+        *TICKED,
+        execution_frame(T0 + 9_000, late),
+    ]
+    inputs: list[InputEvent] = [accepted(r) for r in records]
+
+    result = audit("bybit", "main", enumerate(inputs, 1), symbol="BTCUSDT")
+
+    (key,) = result.keys
+    last = [e for e in result.timeline if e.key == key][-1]
+    assert (last.at, last.input_id) == (T0 + 9_000, inputs[-1].input_id)
+    assert last.state["local"] == {"qty": "0", "positions": []}  # the position: as it was
+
+
 def test_an_operators_clean_is_shown_with_the_event_that_acknowledged_it() -> None:
     clean = {
         "at": T0 + 2_000, "venue": "bybit", "account": "main", "channel": "operator",
