@@ -550,8 +550,8 @@ def _after(journal: Journal, snapshot: Snapshot, as_of: int) -> bool:
     it (an account's, or one for every account), or rules dated after it that no input it
     holds may have put in force."""
     held = snapshot.reconciler
-    latest = max((book.clock for book in held.books.values()), default=0)
-    if max(latest, held.every_account_clock) > as_of:
+    latest = max(map(held.as_of, held.books), default=held.every_account_clock)
+    if latest > as_of:
         return True
     return journal.rules_recorded().dated_after(as_of, snapshot.position)
 
