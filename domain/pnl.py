@@ -121,6 +121,7 @@ class KeyLedger:
     # The newest fill folded here, in the venue's order: one older than it came late.
     newest_time: int = 0
     newest_id: str = ""
+    newest_seq: int | None = None  # its venue sequence, where it has one (``closed_unseen``)
     # Where the fills folded since the start of the current run (SEEN_FOR_MS) began.
     run: Checkpoint | None = None
     # The venue's latest reports of the key, oldest first (``remember``).
@@ -218,9 +219,12 @@ def unrealised(
 ) -> tuple[Decimal | None, Whose | None]:
     """A key's unrealised PnL as trueup can vouch for it, and whose figure it is: the
     ledger's, where it folded the fills of the lifecycle open and has a mark; else the
-    venue's, from its last report of the position held; 0 where neither holds one; else
-    unknown (None, None). A position opened before trueup saw its fills has no open
-    lifecycle in the ledger, which knows neither its entry nor its size: its 0 is not true."""
+    venue's, from its last report of the position held; 0 where neither holds one, or
+    the venue holds none since trueup's last fill (``closed_unseen``); else unknown. A
+    position opened before trueup saw its fills has no open lifecycle in the ledger, which
+    knows neither its entry nor its size: its 0 is not true."""
+    if ledger is not None and closed_unseen(ledger, report):
+        return ZERO, Whose.VENUE
     held = ledger is not None and (ledger.open is not None or ledger.unseen is not None)
     ours = ledger.unrealised() if ledger is not None and held else None
     if ours is not None:
@@ -229,6 +233,19 @@ def unrealised(
         venue = report.unrealised_pnl
         return (None, None) if venue is None else (venue, Whose.VENUE)
     return (None, None) if held else (ZERO, Whose.TRUEUP)
+
+
+def closed_unseen(ledger: KeyLedger, report: PositionReport | None) -> bool:
+    """Whether the venue reports flat, since the last fill folded on the key, a lifecycle
+    its fills leave open: a close whose fill trueup has not seen (a late one closes it)."""
+    if ledger.open is None or report is None or report.size:
+        return False
+    # A flat report inferred from a snapshot keeps the seq of the report before it (as in
+    # ``venue_flat``); a fill of the same transaction as the report is no newer than it.
+    seq, newest = None if report.status == ABSENT else report.seq, ledger.newest_seq
+    if seq is not None and newest is not None:
+        return seq >= newest
+    return report.updated_time > ledger.newest_time
 
 
 def _next_sweep(clock: int) -> int:
@@ -502,6 +519,7 @@ class PnlLedger:
             self._refold(book, ledger, fill)
             return False
         ledger.newest_time, ledger.newest_id = exec_time, fill.trade_id
+        ledger.newest_seq = fill.seq
         run = ledger.run
         if run is None:
             run = ledger.run = ledger.checkpoint(book.clock)
@@ -551,6 +569,7 @@ class PnlLedger:
                 self._fold(book, ledger, each)
         last = fills[-1]
         ledger.newest_time, ledger.newest_id = last.exec_time, last.trade_id
+        ledger.newest_seq = last.seq
         lives: list[Lifecycle | None] = [*run.closed, ledger.open]
         for again in lives:
             if again is not None:

@@ -116,6 +116,7 @@ def describe_pnl(pnl: JSON) -> str:
     life = pnl.get("open")
     opened = (
         f"; open lifecycle {life['lifecycle']} {life['side']} {_shown(life['size'])}"
+        + (", flat at the venue (its closing fill not seen)" if life["closed_at_venue"] else "")
         if life
         else ""
     )

@@ -541,3 +541,63 @@ def ledger_after_on(venue: str, account: str, records: list[Json]) -> tuple[Reco
     reconciler = Reconciler()
     run(records, reconciler)
     return reconciler, reconciler.book(venue, account)
+
+
+# A long trueup saw opened, then closed while the stream was down: the re-sync's position
+# list omits it and no fill of the close came (no catch-up of executions).
+def flat_list(at: int) -> Json:
+    """/v5/position/list listing nothing: every linear position flat."""
+    body = messages.rest_ok("linear", [], time=at)
+    return messages.capture_rest(at, ACCOUNT, "/v5/position/list", {"category": "linear"}, body)
+
+
+WHERE = ("--venue", "bybit", "--account", ACCOUNT, "--symbol", "BTCUSDT")
+OPENED_THEN_FLAT = [
+    buy(T0 + 1_000, 1, "1", "100000"),
+    held(T0 + 1_001, 1, "Buy", "1", mark="99950", upnl="-50", entry="100000"),
+    flat_list(T0 + 60_000),
+]
+
+
+def test_a_lifecycle_the_venue_shows_flat_with_no_closing_fill_holds_no_unrealised(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = ingested(store_url, tmp_path, OPENED_THEN_FLAT)
+    (row,) = json_lines(capsys, url, "positions", "--json")
+    pnl = row["pnl"]
+    # Not the -50 of a long the venue no longer holds: nothing held, nothing unrealised, as
+    # `summary` says too; the lifecycle stays open, marked, for the fill that closed it.
+    assert (pnl["unrealised_pnl"], pnl["unrealised_source"]) == ("0", "venue")
+    assert (pnl["open"]["size"], pnl["open"]["closed_at_venue"]) == ("1", True)
+    (summary,) = json_lines(capsys, url, "summary", "--json")
+    assert Decimal(summary["unrealised_pnl"]) == 0
+    (line,) = [x for x in _text(capsys, url, "diagnose", *WHERE) if "pnl:" in x]
+    assert "open lifecycle 1 LONG 1, flat at the venue (its closing fill not seen)" in line
+
+
+def _text(capsys: pytest.CaptureFixture[str], url: str, *command: str) -> list[str]:
+    capsys.readouterr()
+    assert main(["--store", url, *command]) == 0
+    return capsys.readouterr().out.splitlines()
+
+
+def test_the_late_closing_fill_closes_that_lifecycle_at_its_own_price() -> None:
+    late = sell(T0 + 50_000, 2, "1", "99000", pnl="-1000")
+    _, book = ledger_after([*OPENED_THEN_FLAT, late])
+    ledger = book.pnl.key(KEY)
+    assert ledger.open is None and ledger.realised == Decimal(-1000)
+    assert unrealised(ledger, book.positions[KEY].exchange) == (Decimal(0), Whose.TRUEUP)
+
+
+def test_a_flat_report_older_than_the_opening_fill_leaves_the_lifecycle_held() -> None:
+    # The flat push of the transaction before the buy (seq 100), come after it.
+    records = [
+        buy(T0 + 1_000, 1, "1", "100000"),
+        held(T0 + 1_001, 1, "Buy", "1", mark="99950", upnl="-50", entry="100000"),
+        held(T0 + 1_002, 0, "", "0", mark="99950", upnl="0", entry="0"),
+    ]
+    _, book = ledger_after(records)
+    ledger = book.pnl.key(KEY)
+    report = book.positions[KEY].exchange
+    assert not report.size or report.seq == 101  # whichever the book keeps as the latest
+    assert unrealised(ledger, report) == (Decimal(-50), Whose.TRUEUP)
