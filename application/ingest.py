@@ -24,6 +24,8 @@ class IngestCount:
     rejected: int = 0
     duplicates: int = 0
     blank: int = 0  # lines with nothing on them: skipped, but counted
+    # Lines in batches the journal has stored: an interrupted ingest says how many.
+    stored: int = 0
 
     @property
     def lines(self) -> int:
@@ -40,6 +42,7 @@ class Ingestor:
         batch_size: int = BATCH,
         after_flush: Callable[[Appended | None], object] | None = None,
         on_input: Callable[[InputEvent], object] | None = None,
+        count: IngestCount | None = None,
     ) -> None:
         self.journal = journal
         self.batch_size = batch_size
@@ -49,7 +52,7 @@ class Ingestor:
         # Told of each input as it is decoded, before it is stored: an entry point that
         # answers line by line (the HTTP API) learns each line's input id here.
         self.on_input = on_input
-        self.count = IngestCount()
+        self.count = IngestCount() if count is None else count
         self._batch: list[InputEvent] = []
 
     def add_line(self, line: str | bytes) -> InputEvent:
@@ -72,6 +75,7 @@ class Ingestor:
         appended = None
         if self._batch:
             appended = self.journal.append(self._batch)
+            self.count.stored += len(self._batch)
             self.count.duplicates += appended.duplicates
             self._batch = []
         if self.after_flush is not None:

@@ -71,6 +71,7 @@ from trueup.projections.views import AccountView, SymbolView, decode_closed, pos
 # are imported where they are used: a can-open on caught-up views starts in well under 0.2 s.
 if TYPE_CHECKING:
     from trueup.adapters.notify.target import Target
+    from trueup.application.ingest import IngestCount
     from trueup.application.loop_status import LoopStatus
     from trueup.domain.reconciler import Reconciler
     from trueup.projections.audit import Audit
@@ -104,11 +105,13 @@ class TrueupService:
         detect: bool = True,
         on_input: Callable[[InputEvent], object] | None = None,
         projection: "LeasedProjection | None" = None,
+        progress: "IngestCount | None" = None,
     ) -> IngestReport:
         """Append capture lines; the detectors run as they go in while this process holds
         the projections, else the process that holds them does. ``on_input`` is told of
         each line's input as it is decoded. A long-running process passes the
-        ``projection`` it runs (and keeps): its leases are not this call's to take or let go."""
+        ``projection`` it runs (and keeps): its leases are not this call's to take or let go.
+        ``progress`` is kept up to date as it goes: an interrupted caller reads it."""
         from trueup.application.ingest import Ingestor
         from trueup.projections.leased import LeasedProjection
 
@@ -125,7 +128,9 @@ class TrueupService:
             if projection is not None:
                 emitted.update(e.type for e in projection.catch_up(appended))
 
-        ingestor = Ingestor(self.journal, after_flush=run_detectors, on_input=on_input)
+        ingestor = Ingestor(
+            self.journal, after_flush=run_detectors, on_input=on_input, count=progress
+        )
         try:
             for lines in captures:
                 ingestor.ingest(lines)

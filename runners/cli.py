@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 
 # As shells report a process ended by these signals.
 EXIT_INTERRUPTED = 128 + signal.SIGINT
+EXIT_TERMINATED = 128 + signal.SIGTERM
 EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
 
 
@@ -846,20 +847,33 @@ def _diagnose(journal: "Journal", args: argparse.Namespace) -> int:
 
 def _ingest(journal: "Journal", args: argparse.Namespace) -> int:
     from trueup.adapters.store.wal_checkpoints import BULK_EVERY_S, checkpoints_aside
+    from trueup.application.ingest import IngestCount
     from trueup.application.service import TrueupService
     from trueup.runners import capture_files
+    from trueup.runners.signals import Terminated, sigterm_raises
 
     service = TrueupService(journal)
     if args.rules_file is not None:
         service.put_rules_in_force(args.rules_file.rules, str(args.rules_file.path))
     captures = capture_files.Captures(args.files)
-    with checkpoints_aside(journal.url, BULK_EVERY_S):
-        if _detector_process_wanted(journal, args):
-            from trueup.runners.detector_process import ingest_beside
+    progress = IngestCount()
+    try:
+        with sigterm_raises(), checkpoints_aside(journal.url, BULK_EVERY_S):
+            if _detector_process_wanted(journal, args):
+                from trueup.runners.detector_process import ingest_beside
 
-            report = ingest_beside(service, captures)
-        else:
-            report = service.ingest(captures, detect=not args.no_projections)
+                report = ingest_beside(service, captures, progress)
+            else:
+                report = service.ingest(captures, detect=not args.no_projections, progress=progress)
+    except (KeyboardInterrupt, Terminated) as stopped:
+        # Each batch is a transaction: what was stored is whole, and a rerun skips it.
+        print(
+            f"trueup: interrupted by {'SIGTERM' if isinstance(stopped, Terminated) else 'SIGINT'}"
+            f" with {progress.stored:,} of the {progress.lines:,} lines read in the journal;"
+            " the same `trueup ingest` again stores the rest, none twice",
+            file=sys.stderr,
+        )
+        return EXIT_TERMINATED if isinstance(stopped, Terminated) else EXIT_INTERRUPTED
     print(
         f"ingested {report.lines} lines: {report.accepted} accepted, {report.rejected} rejected"
         + (f" ({report.duplicates} already in the journal)" if report.duplicates else "")

@@ -32,6 +32,7 @@ from trueup.adapters.store.journal import Journal
 from trueup.adapters.store.lease import Lease
 from trueup.application.answers import IngestReport
 from trueup.application.emitted_count import EmittedCount
+from trueup.application.ingest import IngestCount
 from trueup.application.service import TrueupService
 from trueup.projections.partitions import ALL, tracked_position, tracker
 from trueup.runners import capture_files
@@ -53,9 +54,14 @@ COMMAND = (sys.executable, "-m", "trueup.runners.cli")  # trueup, its options th
 log = logging.getLogger("trueup.ingest")
 
 
-def ingest_beside(service: TrueupService, captures: Iterable[Iterable[bytes]]) -> IngestReport:
+def ingest_beside(
+    service: TrueupService,
+    captures: Iterable[Iterable[bytes]],
+    progress: IngestCount | None = None,
+) -> IngestReport:
     """Append the captures while a second process runs the detectors over them; should it
-    stop first, the detectors here take over from where it left off."""
+    stop first, the detectors here take over from where it left off. ``progress`` as
+    ``TrueupService.ingest``'s."""
     journal = service.journal
     start = journal.last_position()
     # As one process counts what its detectors emit: the captures' inputs, and those they
@@ -66,7 +72,9 @@ def ingest_beside(service: TrueupService, captures: Iterable[Iterable[bytes]]) -
     backlog = journal.input_keys(tracked_position(journal), start)
     ours: set[str] = set()
     with DetectorProcess(journal) as detectors:
-        report = service.ingest(captures, detect=False, on_input=lambda e: ours.add(e.input_id))
+        report = service.ingest(
+            captures, detect=False, on_input=lambda e: ours.add(e.input_id), progress=progress
+        )
         # Counted as it is recorded, while this process waits for the worker to catch up:
         # counted all at once after, it took 0.08 s of a 30,000-input ingest's 1.3 s. The
         # journal records in position order (on PostgreSQL, its table locked for writes),

@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import FrameType
 
 from trueup.runners.rules_file import RulesFile
@@ -70,6 +70,26 @@ def relay() -> SignalRelay:
     if _relay is None:
         _relay = SignalRelay()
     return _relay
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the main thread is, as Python raises KeyboardInterrupt on
+    SIGINT (``sigterm_raises``)."""
+
+
+def _raise_terminated(_signum: int, _frame: FrameType | None) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """SIGTERM raises ``Terminated`` while in this block: a command that stores in
+    transactions (an ingest) stops as on Ctrl-C, says what it stored, and lets its leases go."""
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def stop_on_signals() -> threading.Event:
