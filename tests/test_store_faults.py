@@ -318,11 +318,11 @@ def test_a_writer_told_to_give_up_after_s_seconds_waits_no_longer_on_another_pro
 
 
 @contextmanager
-def table_lock_held(url: str) -> Iterator[psycopg.Connection[Any]]:
-    """Another client holding a lock on the journal's events table that lets readers read
-    and no writer write, until it commits."""
+def table_lock_held(url: str, mode: str = "EXCLUSIVE") -> Iterator[psycopg.Connection[Any]]:
+    """Another client holding a lock on the journal's events table until it commits: by
+    default one that lets readers read and no writer write; ACCESS EXCLUSIVE lets neither."""
     with psycopg.connect(url) as holder:
-        holder.execute(f"LOCK TABLE {events_table(url)} IN EXCLUSIVE MODE".encode())
+        holder.execute(f"LOCK TABLE {events_table(url)} IN {mode} MODE".encode())
         yield holder
 
 
@@ -353,6 +353,40 @@ def test_a_postgresql_writer_told_to_give_up_waits_no_longer_on_a_table_lock(
         began = time.monotonic()
         journal.append(positions(3))
     waited = time.monotonic() - began
+
+    assert " busy for " in one_line(raised.value)
+    assert waited < 5.0  # not for ever: one second, give or take a retry's pause
+
+
+def test_a_postgresql_reader_waits_out_another_clients_access_exclusive_lock_and_says_so(
+    postgres_server_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(location, "POSTGRES_LOCK_TIMEOUT_S", 1)
+    with fresh_database(postgres_server_url) as url, Journal.open(url) as journal:
+        journal.append(positions(3))
+        with table_lock_held(url, "ACCESS EXCLUSIVE") as holder:
+            threading.Timer(2.5, holder.commit).start()  # past the 1 s lock timeout
+
+            assert stored(journal) == positions(3)
+
+    waits = [r.getMessage() for r in caplog.records if r.name == "trueup.store"]
+    assert waits and all(w.startswith("journal busy (") for w in waits)
+
+
+def test_a_postgresql_reader_told_to_give_up_waits_no_longer_on_a_table_lock(
+    postgres_server_url: str,
+) -> None:
+    with fresh_database(postgres_server_url) as url:
+        with Journal.open(url) as journal:
+            journal.append(positions(3))
+        with (
+            Journal.open(url, give_up_after_s=1.0) as journal,
+            table_lock_held(url, "ACCESS EXCLUSIVE"),
+            pytest.raises(StoreError) as raised,
+        ):
+            began = time.monotonic()
+            stored(journal)
+        waited = time.monotonic() - began
 
     assert " busy for " in one_line(raised.value)
     assert waited < 5.0  # not for ever: one second, give or take a retry's pause

@@ -138,7 +138,7 @@ class PostgresBackend(Backend):
                         f"journal at {shown(self.url)}: {_said(error, self.settings)}"
                     ) from None
                 raise
-            factory, recorder = build(self.settings)
+            factory, recorder = _built(self.settings)
             old = self.factory
             self.factory, self.recorder = factory, recorder
             self.generation += 1
@@ -166,11 +166,26 @@ def _connect(settings: dict[str, str]) -> psycopg.Connection[tuple[object, ...]]
     )
 
 
+def _built(settings: dict[str, str]) -> tuple[Factory, ProcessRecorder]:
+    """``build``, its pool's every statement, reads too, waiting on a lock no longer than
+    POSTGRES_LOCK_TIMEOUT: the library bounds only its inserts' waits, and a read behind
+    another client's ACCESS EXCLUSIVE lock waited for ever without a word. Now it is
+    retried with a warning, and given up on as any busy store is."""
+    factory, recorder = build(settings)
+    assert isinstance(recorder, PostgresProcessRecorder)
+    pool = recorder.datastore.pool
+    waited_ms = int(settings["POSTGRES_LOCK_TIMEOUT"]) * 1000
+    assert isinstance(pool.kwargs, dict)  # the library's connection arguments
+    pool.kwargs = {**pool.kwargs, "options": f"-c lock_timeout={waited_ms}"}
+    pool.drain()  # the connections it opened already, made again with the option
+    return factory, recorder
+
+
 def _prepared(settings: dict[str, str], create: bool) -> tuple[Factory, ProcessRecorder]:
     """A recorder on the journal's tables, made first if need be, under the tables' lock."""
     with _connect(settings) as connection:
         connection.execute("SELECT pg_advisory_lock(%s)", (TABLES_LOCK,))
-        factory, recorder = build(settings)
+        factory, recorder = _built(settings)
         try:
             _prepare(recorder, connection, create)
         except BaseException:
