@@ -22,6 +22,18 @@ class SeveralLegs(LookupError):
         super().__init__(f"{symbol} has positions at idx {', '.join(map(str, self.legs))}")
 
 
+def no_position(venue: str, account: str, result: "Audit") -> str:
+    """Why an audit found nothing to show: the symbol unknown as of the instant asked, or
+    known at other idx than the one asked (named, so the caller can ask for one of them)."""
+    from trueup.domain.instants import iso
+
+    legs = sorted({k.position_idx for k in result.book.positions if k.symbol == result.symbol})
+    asked = "" if result.position_idx is None or not legs else f" at idx {result.position_idx}"
+    when = "" if result.as_of is None else f" as of {iso(result.as_of)}"
+    found = f" ({SeveralLegs(result.symbol, legs)})" if asked else ""
+    return f"no position {result.symbol}{asked} for {venue}/{account} in the journal{when}{found}"
+
+
 def audit_position(
     journal: Journal,
     venue: str,

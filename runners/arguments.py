@@ -47,18 +47,28 @@ class Parser(argparse.ArgumentParser):
 
     A command's options may come as a function, ``options``, that adds them when the
     command is parsed (its --help too): the command line then builds only the command it
-    runs, and imports only what that command's options name (the venues, say)."""
+    runs, and imports only what that command's options name (the venues, say). ``shared``
+    adds, likewise, the options every command takes before or after its name."""
 
     def __init__(
-        self, *args: Any, options: "Callable[[Parser], None] | None" = None, **kwargs: Any
+        self,
+        *args: Any,
+        options: "Callable[[Parser], None] | None" = None,
+        shared: "Callable[[Parser], None] | None" = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self._options = options
+        # Options every command takes after its name too: added with its own.
+        self._shared = shared
 
     def parse_known_args(self, *args: Any, **kwargs: Any) -> Any:
         options, self._options = self._options, None
         if options is not None:
             options(self)
+        shared, self._shared = self._shared, None
+        if shared is not None:
+            shared(self)
         return super().parse_known_args(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:

@@ -13,8 +13,9 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, TextIO, TypeAlias
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeAlias
 
 from trueup.adapters.store.location import StoreError, store_url
 from trueup.runners.arguments import (
@@ -152,32 +153,49 @@ def _discard_stdout() -> None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = Parser(prog="trueup", description=__doc__)
-    parser.add_argument(
-        "--store",
-        help="journal: a SQLite path, sqlite:///abs/path or postgresql://... "
-        "(default: $TRUEUP_STORE, else ./trueup.db)",
-    )
-    parser.add_argument(
-        "--rules",
-        type=Path,
-        metavar="FILE.toml",
-        help="rule thresholds (drift_threshold_pct, drift_grace_ms, cooldown_ms, ...)",
-    )
-    parser.add_argument(
-        "--give-up-after",
-        type=seconds,
-        metavar="S",
-        help="stop retrying a journal that cannot be reached after S seconds "
-        "(default: keep retrying)",
-    )
-    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    _journal_options(parser)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND", parser_class=_Command)
     _journal_commands(commands)
     _operator_commands(commands)
     _process_commands(commands)
     return parser
 
 
-Commands: TypeAlias = "argparse._SubParsersAction[Parser]"
+def _journal_options(parser: Parser, default: object = None) -> None:
+    """The options every command takes: the journal, the rules, how long to retry."""
+    parser.add_argument(
+        "--store",
+        default=default,
+        help="journal: a SQLite path, sqlite:///abs/path or postgresql://... "
+        "(default: $TRUEUP_STORE, else ./trueup.db)",
+    )
+    parser.add_argument(
+        "--rules",
+        type=Path,
+        default=default,
+        metavar="FILE.toml",
+        help="rule thresholds (drift_threshold_pct, drift_grace_ms, cooldown_ms, ...)",
+    )
+    parser.add_argument(
+        "--give-up-after",
+        type=seconds,
+        default=default,
+        metavar="S",
+        help="stop retrying a journal that cannot be reached after S seconds "
+        "(default: keep retrying)",
+    )
+
+
+class _Command(Parser):
+    """A command's parser: it takes the journal's options after its name as well
+    (`trueup positions --store X`), where given overriding what came before it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        shared = partial(_journal_options, default=argparse.SUPPRESS)
+        super().__init__(*args, shared=shared, **kwargs)
+
+
+Commands: TypeAlias = "argparse._SubParsersAction[_Command]"
 
 
 def _journal_commands(commands: Commands) -> None:
@@ -1212,7 +1230,7 @@ def _serve(journal: "Journal", args: argparse.Namespace) -> int:
 
 
 def _audit(journal: "Journal", args: argparse.Namespace) -> int:
-    from trueup.application.position_audit import SeveralLegs, audit_position
+    from trueup.application.position_audit import SeveralLegs, audit_position, no_position
     from trueup.runners import output
 
     result = audit_position(
@@ -1225,10 +1243,7 @@ def _audit(journal: "Journal", args: argparse.Namespace) -> int:
     )
     keys = result.keys
     if not keys:
-        raise UsageError(
-            f"no position {args.symbol} for {args.venue}/{args.account} in the journal"
-            + (f" as of {output.moment(args.as_of)}" if args.as_of is not None else "")
-        )
+        raise UsageError(no_position(args.venue, args.account, result))
     if args.json or args.html:
         if len(keys) > 1:
             legs = SeveralLegs(args.symbol, (k.position_idx for k in keys))

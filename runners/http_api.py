@@ -42,7 +42,7 @@ from trueup.application.answers import (
 from trueup.application.backlog import BacklogLimits
 from trueup.application.can_open import CanOpenFacts
 from trueup.application.following import Following
-from trueup.application.position_audit import SeveralLegs
+from trueup.application.position_audit import SeveralLegs, no_position
 from trueup.application.service import EventFilter, TrueupService
 from trueup.domain.emitted import EMITTED_TYPES
 from trueup.domain.events import InputEvent, InputRejected, StreamReconnected
@@ -330,11 +330,7 @@ class TrueupApi:
                 as_of=query.as_of,
             )
         if not result.keys:
-            raise HTTPException(
-                404,
-                f"no position {query.symbol} for {query.venue}/{query.account} in the journal"
-                + (f" as of {iso(query.as_of)}" if query.as_of is not None else ""),
-            )
+            raise HTTPException(404, no_position(query.venue, query.account, result))
         if len(result.keys) > 1:
             legs = SeveralLegs(query.symbol, (k.position_idx for k in result.keys))
             _refuse_field("position_idx", query.position_idx, str(legs))

@@ -365,6 +365,19 @@ def test_an_audit_document_of_a_hedged_symbol_asks_which_leg(
     assert (leg["position_idx"], leg["state"]["exchange"]["side"]) == (2, "SHORT")
 
 
+def test_an_audit_of_an_idx_the_symbol_has_no_position_at_names_those_it_has(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    audit = hedged_bnb(store_url, tmp_path)
+    capsys.readouterr()
+    # Not "no position BNBUSDT", which it has: at idx 1 and 2, not 0.
+    assert trueup(store_url, *audit, "--position-idx", "0") == 2
+    assert one_line_error(*capsys.readouterr()) == (
+        f"trueup: no position BNBUSDT at idx 0 for bybit/{ACCOUNT} in the journal"
+        " (BNBUSDT has positions at idx 1, 2)"
+    )
+
+
 def test_an_audit_for_people_of_a_hedged_symbol_shows_each_leg_under_its_idx(
     store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -590,3 +603,21 @@ def test_positions_claims_drift_only_once_consistency_drift_is_told(
             else []
         ),
     ]
+
+
+def test_the_journals_options_may_follow_the_commands_name(
+    ingested: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["positions", "--json", "--store", ingested, "--give-up-after", "5"]) == 0
+    after = json_lines(capsys.readouterr().out)
+    assert after and after == json_lines(_said(capsys, "--store", ingested, "positions", "--json"))
+    # Given both before and after, the one after the command's name is the one taken.
+    elsewhere = str(tmp_path / "elsewhere.db")
+    assert main(["--store", elsewhere, "positions", "--json", "--store", ingested]) == 0
+    assert json_lines(capsys.readouterr().out) == after
+    assert not (tmp_path / "elsewhere.db").exists()
+
+
+def _said(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    assert main(list(argv)) == 0
+    return capsys.readouterr().out
