@@ -37,25 +37,24 @@ def positions(journal: Journal, args: argparse.Namespace) -> int:
 
 
 def summary(journal: Journal, args: argparse.Namespace) -> int:
-    found = TrueupService(journal).summary(
-        venue=args.venue, account=args.account, symbol=args.symbol
-    )
+    where = {"venue": args.venue, "account": args.account, "symbol": args.symbol}
+    found = TrueupService(journal).summary(**where)
     if args.json:
         output.write_json(found.as_json())
     else:
-        output.print_summary(found)
+        output.print_summary(found, matching=where)
     return EXIT_OK
 
 
 def history(journal: Journal, args: argparse.Namespace) -> int:
-    closed = TrueupService(journal).history(
-        venue=args.venue, account=args.account, symbol=args.symbol, since=args.since or 0
-    )
+    where = {"venue": args.venue, "account": args.account, "symbol": args.symbol}
+    closed = TrueupService(journal).history(**where, since=args.since or 0)
     if args.json:
         for record in closed:
             output.write_json(output.closed_json(record))
     else:
-        output.print_history(closed)
+        since = None if args.since is None else output.moment(args.since)
+        output.print_history(closed, matching={**where, "since": since})
     return EXIT_OK
 
 

@@ -189,6 +189,13 @@ def audit_json(result: "Audit") -> JSON:
     }
 
 
+def none_found(what: str, matching: Mapping[str, str | None] | None) -> str:
+    """The line that says nothing was found: ``matching``, the filters asked for (by
+    option), named."""
+    asked = " ".join(f"--{option} {value}" for option, value in (matching or {}).items() if value)
+    return f"no {what} in the journal" + (f" matching {asked}" if asked else "") + "\n"
+
+
 def print_positions(
     rows: list[JSON], out: TextIO | None = None, matching: Mapping[str, str | None] | None = None
 ) -> None:
@@ -196,10 +203,7 @@ def print_positions(
     when nothing matched them."""
     out = out or sys.stdout
     if not rows:
-        asked = " ".join(
-            f"--{option} {value}" for option, value in (matching or {}).items() if value
-        )
-        out.write("no positions in the journal" + (f" matching {asked}" if asked else "") + "\n")
+        out.write(none_found("positions", matching))
         return
     header = (
         f"{'account':<16} {'symbol':<12} {'idx':>3} {'local':>12} {'exchange':>12} "
@@ -250,9 +254,17 @@ def _percent(fraction: object) -> str:
     return f"{Decimal(str(fraction)) * 100:.2f}%"
 
 
-def print_summary(summary: "Summary", out: TextIO | None = None) -> None:
-    """The portfolio as a risk officer reads it: totals, accounts, distribution, risk."""
+def print_summary(
+    summary: "Summary",
+    out: TextIO | None = None,
+    matching: Mapping[str, str | None] | None = None,
+) -> None:
+    """The portfolio as a risk officer reads it: totals, accounts, distribution, risk;
+    ``matching`` as ``print_positions``'."""
     out = out or sys.stdout
+    if not summary.accounts and any((matching or {}).values()):
+        out.write(none_found("accounts", matching))
+        return
     out.write(
         f"positions {summary.positions}, notional {_shown(summary.notional)}, "
         f"equity {_equity(summary)}\n"
@@ -335,10 +347,14 @@ def closed_json(closed: ClosedPosition) -> JSON:
     return record
 
 
-def print_history(records: list[ClosedPosition], out: TextIO | None = None) -> None:
+def print_history(
+    records: list[ClosedPosition],
+    out: TextIO | None = None,
+    matching: Mapping[str, str | None] | None = None,
+) -> None:
     out = out or sys.stdout
     if not records:
-        out.write("no closed positions in the journal\n")
+        out.write(none_found("closed positions", matching))
         return
     out.write(
         f"{'closed':<24} {'account':<16} {'symbol':<12} {'idx':>3} {'side':<5} {'max size':>10} "

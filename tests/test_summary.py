@@ -139,6 +139,17 @@ def test_the_summary_and_positions_take_venue_account_and_symbol(
     assert main(["--store", journal_url, "positions", "--venue", "bybit", "--account", "x"]) == 0
     said = capsys.readouterr().out
     assert said == "no positions in the journal matching --venue bybit --account x\n"
+    # Not an empty portfolio, as if the account held nothing: no such account was seen.
+    assert main(["--store", journal_url, "summary", "--venue", "nosuch"]) == 0
+    assert capsys.readouterr().out == "no accounts in the journal matching --venue nosuch\n"
+    assert main(["--store", journal_url, "history", "--symbol", "XRPUSDT"]) == 0
+    said = capsys.readouterr().out
+    assert said == "no closed positions in the journal matching --symbol XRPUSDT\n"
+    assert main(["--store", journal_url, "history", "--since", "2100-01-01T00:00:00Z"]) == 0
+    said = capsys.readouterr().out
+    assert said == (
+        "no closed positions in the journal matching --since 2100-01-01T00:00:00.000Z\n"
+    )
 
 
 def test_positions_shows_pnl_leverage_liquidation_distance_and_score_columns(
