@@ -29,7 +29,6 @@ coin) the figures would be wrong, so those fills are left out (``ContractKind.IN
 from bisect import bisect_right
 from dataclasses import dataclass
 from decimal import Decimal, getcontext, setcontext
-from itertools import islice
 from typing import TYPE_CHECKING
 
 from msgspec.structs import replace
@@ -126,6 +125,9 @@ class KeyLedger:
     run: Checkpoint | None = None
     # The venue's latest reports of the key, oldest first (``remember``).
     reports: tuple[PositionReport, ...] = ()
+    # The venue time of the latest report of the key flat: a lifecycle whose last fill is
+    # older was closed at the venue, by fills trueup may not have seen (``_fold``).
+    flat_at: int = 0
 
     def remember(self, report: PositionReport) -> None:
         """Keep a report the book took: a fill folded after a newer one, or folded again,
@@ -289,15 +291,17 @@ class PnlLedger:
         self.checks: list[PnlCheck] = []
         # The keys the last input's fills moved.
         self.moved: list[PositionKey] = []
-        # trade_id -> its venue time, in the order seen, and beside it when each was seen
-        # (input time, never falling) and its symbol: the ids seen longer ago are found by
-        # bisection and let go at the front. Below its symbol's horizon (venue time) an
+        # symbol -> trade_id -> its venue time, in the order seen, and beside it when each
+        # was seen (input time, never falling) and its symbol: the ids seen longer ago are
+        # found by bisection and let go at the front. Per symbol: a venue may number its
+        # trades per symbol (Aster's, as Binance's), so one symbol's id says nothing of
+        # another's. Below its symbol's horizon (venue time) an
         # unknown fill is one let go, sent again. The horizon is the symbol's own, not the
         # account's: one symbol's fills let go must not hide another's that come late (nor
         # make a fold of the account tell them apart from a fold of that symbol). Maps and
         # lists of atoms, not of pairs: a pair per fill, kept for minutes, would be a
         # container the garbage collector counts and walks.
-        self._seen: dict[str, int] = {}
+        self._seen: dict[str, dict[str, int]] = {}
         self._seen_at: list[int] = []
         self._seen_symbols: list[str] = []
         self._horizons: dict[str, int] = {}
@@ -352,17 +356,22 @@ class PnlLedger:
             seen, seen_at, clock = self._seen, self._seen_at, book.clock
             horizons = self._horizons
             for fill in fills:
-                trade_id, exec_time = fill.trade_id, fill.exec_time
-                if trade_id in seen or fill.contract_kind is INVERSE:
+                trade_id, exec_time, symbol = fill.trade_id, fill.exec_time, fill.symbol
+                of_symbol = seen.get(symbol)
+                if (of_symbol is not None and trade_id in of_symbol) or (
+                    fill.contract_kind is INVERSE
+                ):
                     continue  # a repeat; or a coin-margined contract, not folded
-                if 0 < exec_time <= horizons.get(fill.symbol, 0):
+                if 0 < exec_time <= horizons.get(symbol, 0):
                     continue  # a fill let go, sent again by a REST list or a resubscription
                 # Seen now: remembered for SEEN_FOR_MS (``_let_go``).
                 if self._next_let_go == NEVER:
                     self._next_let_go = _next_sweep(clock)
-                seen[trade_id] = exec_time
+                if of_symbol is None:
+                    of_symbol = seen[symbol] = {}
+                of_symbol[trade_id] = exec_time
                 seen_at.append(clock)
-                self._seen_symbols.append(fill.symbol)
+                self._seen_symbols.append(symbol)
                 if fill.kind is FUNDING:
                     self._funding(book, fill)
                 elif fill.side is not None and fill.exec_qty > ZERO:
@@ -388,19 +397,18 @@ class PnlLedger:
             return
         ledger.remember(report)
         unseen = ledger.unseen
-        if unseen is not None:
-            if not report.size:
-                self.venue_flat(key, report)
-            elif ledger.run is not None and _flipped(book, report, unseen):
-                # The last fill, counted as closing what trueup did not see open, took it
-                # through zero, this report of its own transaction says: folded again, the
-                # part past zero opens a lifecycle of trueup's (in the fills' context).
-                outside = getcontext()
-                setcontext(EXACT)
-                try:
-                    self._fold_again(book, ledger, ledger.run)
-                finally:
-                    setcontext(outside)
+        if not report.size:
+            self.venue_flat(key, report)
+        elif unseen is not None and ledger.run is not None and _flipped(book, report, unseen):
+            # The last fill, counted as closing what trueup did not see open, took it
+            # through zero, this report of its own transaction says: folded again, the
+            # part past zero opens a lifecycle of trueup's (in the fills' context).
+            outside = getcontext()
+            setcontext(EXACT)
+            try:
+                self._fold_again(book, ledger, ledger.run)
+            finally:
+                setcontext(outside)
         if report.notional_coin is not None:
             ledger.coin = report.notional_coin
         current, cumulative = report.cur_realised_pnl, report.cum_realised_pnl
@@ -424,9 +432,13 @@ class PnlLedger:
     def venue_flat(self, key: PositionKey, report: PositionReport) -> None:
         """The venue's word that ``key`` is flat: a position trueup did not see open is
         gone, if that word is no older than the last fill folded on it (fills and reports
-        come by separate channels, in either order)."""
+        come by separate channels, in either order); a lifecycle whose fills are older is
+        closed (``KeyLedger.flat_at``)."""
         ledger = self.keys.get(key)
-        if ledger is None or ledger.unseen is None:
+        if ledger is None:
+            return
+        ledger.flat_at = max(ledger.flat_at, report.updated_time)
+        if ledger.unseen is None:
             return
         last = ledger.unseen
         # A flat report inferred from a snapshot that omits the key keeps the seq of the
@@ -464,8 +476,12 @@ class PnlLedger:
         due = bisect_right(seen_at, aged)
         if due:
             horizons, symbols = self._horizons, self._seen_symbols
-            for trade_id, symbol in zip(list(islice(seen, due)), symbols[:due], strict=True):
-                exec_time = seen.pop(trade_id)  # the oldest, in the order seen
+            for symbol in symbols[:due]:
+                of_symbol = seen[symbol]
+                # The symbol's oldest, in the order seen: the one seen longest ago of them.
+                exec_time = of_symbol.pop(next(iter(of_symbol)))
+                if not of_symbol:
+                    del seen[symbol]
                 if exec_time > horizons.get(symbol, 0):
                     horizons[symbol] = exec_time
             del seen_at[:due]
@@ -585,6 +601,11 @@ class PnlLedger:
         qty, price, fee = fill.exec_qty, fill.exec_price, fill.exec_fee or ZERO
         buy = fill.side is BUY
         life = ledger.open
+        if life is not None and life.last_fill_at < ledger.flat_at < fill.exec_time:
+            # The venue showed the key flat between the lifecycle's last fill and this one:
+            # fills trueup has not seen closed it, and this fill is the next position's.
+            self._leaves(ledger, life)
+            life = None
         rest = qty
         if life is not None and (life.side is LONG) != buy:
             # Decimal beside Decimal, never int, here and below: an int is converted first.
@@ -625,6 +646,7 @@ class PnlLedger:
             life.max_size = size if size > max_size else max_size  # as max(), without its call
             life.fees += fee
             life.fills += 1
+            life.last_fill_at = fill.exec_time
         elif fee and ledger.open is None:
             ledger.past_fees += fee  # paid on a position trueup did not see open
 
@@ -703,6 +725,7 @@ class PnlLedger:
         life.exit_value += value
         life.fees += fee
         life.fills += 1
+        life.last_fill_at = fill.exec_time
         venue = fill.realised_pnl
         if venue is None:
             life.venue_realised = None
@@ -732,13 +755,20 @@ class PnlLedger:
                 if local.mode == "LIVE":
                     life.map_local(position_id)
 
-    def _closed(self, book: "AccountBook", ledger: KeyLedger, life: Lifecycle, fill: Fill) -> None:
-        """The lifecycle is flat: it leaves the key, with when and why it closed."""
+    @staticmethod
+    def _leaves(ledger: KeyLedger, life: Lifecycle) -> None:
+        """The open lifecycle leaves the key, what it realised and paid kept in its totals.
+        Alone (``_fold``): closed at the venue by fills trueup has not seen, so in no
+        record, its close not known (a late fill of it, within SEEN_FOR_MS, folds it again)."""
         ledger.open = None
         ledger.past_realised += life.realised
         ledger.past_fees += life.fees
         ledger.past_funding += life.funding
         ledger.past_closed_value += life.exit_value
+
+    def _closed(self, book: "AccountBook", ledger: KeyLedger, life: Lifecycle, fill: Fill) -> None:
+        """The lifecycle is flat: it leaves the key, with when and why it closed."""
+        self._leaves(ledger, life)
         ledger.last_close = fill
         exec_time, opened_at = fill.exec_time, life.opened_at
         life.closed_at = exec_time if exec_time >= opened_at else opened_at  # as max()

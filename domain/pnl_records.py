@@ -61,6 +61,7 @@ class Lifecycle(Struct, gc=False):
     # the figures above, which no longer change; ``record``).
     closed_at: int = 0
     exit_reason: str = ""
+    last_fill_at: int = 0  # the venue time of its latest fill (``PnlLedger._fold``)
 
     @property
     def position_ids(self) -> tuple[str, ...]:

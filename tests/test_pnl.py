@@ -677,7 +677,7 @@ def test_a_fill_id_is_let_go_within_a_window_and_a_tenth_and_its_repeat_still_ig
     for n in range(2, 40):
         at = T0 + SEEN_FOR_MS // 2 + n * SEEN_FOR_MS // 30
         book.apply(executions(at, fill(n, OrderSide.BUY, lot, price, no_fee)))
-    assert "t-1" not in book.pnl._seen
+    assert "t-1" not in book.pnl._seen["BTCUSDT"]
     assert all(book.clock - seen < SEEN_FOR_MS * 11 // 10 for seen in book.pnl._seen_at)
     # Sent again (a REST list of the last days): older than what was let go, so a repeat.
     book.apply(executions(T0 + 2 * SEEN_FOR_MS, first))
@@ -729,7 +729,7 @@ def test_a_fill_come_late_is_folded_though_another_symbols_newer_fills_were_let_
     lot, price, no_fee = Decimal("0.01"), Decimal(60_000), Decimal(0)
     book.apply(executions(T0, fill(5, OrderSide.BUY, lot, price, no_fee)))
     book.apply(executions(T0 + 2 * SEEN_FOR_MS, fill(6, OrderSide.BUY, lot, price, no_fee)))
-    assert "t-5" not in book.pnl._seen  # let go: BTCUSDT's horizon is its venue time, T0 + 5
+    assert "t-5" not in book.pnl._seen["BTCUSDT"]  # let go: its horizon is T0 + 5, venue time
     book.apply(
         executions(
             T0 + 2 * SEEN_FOR_MS + 1, on("ETHUSDT", fill(1, OrderSide.BUY, lot, price, no_fee))
@@ -737,6 +737,20 @@ def test_a_fill_come_late_is_folded_though_another_symbols_newer_fills_were_let_
     )
     eth = book.pnl.keys[PositionKey("bybit", ACCOUNT, "linear", "ETHUSDT", 0)]
     assert eth.open is not None and eth.open.size == lot
+
+
+def test_a_fill_with_another_symbols_trade_id_is_no_repeat() -> None:
+    # Aster numbers its trades per symbol, as Binance does: ETHUSDT's trade 5001 and
+    # BTCUSDT's are two fills, each folded with its fee.
+    book = AccountBook("aster", ACCOUNT)
+    lot, price, fee = Decimal("0.1"), Decimal(100_000), Decimal(2)
+    book.apply(executions(T0, on("ETHUSDT", fill(5001, OrderSide.BUY, lot, price, fee))))
+    book.apply(executions(T0 + 1, fill(5001, OrderSide.BUY, lot, price, fee)))
+    btc = book.pnl.keys[PositionKey("aster", ACCOUNT, "linear", "BTCUSDT", 0)]
+    assert btc.open is not None and (btc.open.size, btc.fees) == (lot, fee)
+    # Its own id again is a repeat still.
+    book.apply(executions(T0 + 2, fill(5001, OrderSide.BUY, lot, price, fee)))
+    assert (btc.open.size, btc.fees) == (lot, fee)
 
 
 def test_closed_lifecycles_waiting_for_the_views_are_no_work_for_the_cycle_collector() -> None:

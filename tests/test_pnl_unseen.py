@@ -601,3 +601,33 @@ def test_a_flat_report_older_than_the_opening_fill_leaves_the_lifecycle_held() -
     report = book.positions[KEY].exchange
     assert not report.size or report.seq == 101  # whichever the book keeps as the latest
     assert unrealised(ledger, report) == (Decimal(-50), Whose.TRUEUP)
+
+
+# After that flat, a new long opened: the venue's position is that one alone.
+REOPENED_AFTER_FLAT = [
+    *OPENED_THEN_FLAT,
+    buy(T0 + 70_000, 5, "0.5", "101000"),
+    held(T0 + 70_001, 5, "Buy", "0.5", mark="101200", upnl="100", entry="101000"),
+]
+
+
+def test_a_position_opened_after_a_close_trueup_did_not_see_is_a_lifecycle_of_its_own() -> None:
+    _, book = ledger_after(REOPENED_AFTER_FLAT)
+    ledger = book.pnl.key(KEY)
+    life = ledger.open
+    # Not a long of 1.5 at an average of the two: the first closed unseen, set aside.
+    assert (life.number, life.size, life.cost) == (2, Decimal("0.5"), Decimal("50500"))
+    assert unrealised(ledger, book.positions[KEY].exchange) == (Decimal(100), Whose.TRUEUP)
+    assert (ledger.fees, ledger.realised) == (Decimal(2), Decimal(0))
+    assert not book.pnl.take_closed()  # its close not known: no record of it
+
+
+def test_the_late_fill_of_that_close_records_it_and_leaves_the_new_position_as_it_is() -> None:
+    late = sell(T0 + 50_000, 2, "1", "99000", pnl="-1000")
+    _, book = ledger_after([*REOPENED_AFTER_FLAT, late])
+    ledger = book.pnl.key(KEY)
+    (closed,) = book.pnl.take_closed()
+    assert (closed.number, closed.realised_pnl, closed.avg_exit) == (1, Decimal(-1000), 99000)
+    life = ledger.open
+    assert (life.number, life.size, life.cost) == (2, Decimal("0.5"), Decimal("50500"))
+    assert (ledger.fees, ledger.realised) == (Decimal(3), Decimal(-1000))
