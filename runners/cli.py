@@ -638,9 +638,9 @@ def _demo_options(demo: Parser) -> None:
     demo.add_argument(
         "--scenario",
         type=Path,
-        default=Path("samples/scenarios/demo.jsonl"),
         metavar="FILE",
-        help="the steps the simulators play (default: samples/scenarios/demo.jsonl; "
+        help="the steps the simulators play (default: the checkout's "
+        "samples/scenarios/demo.jsonl, wherever the demo is started; "
         "samples/scenarios/README.md describes them)",
     )
     demo.set_defaults(command=_demo)
@@ -1060,7 +1060,7 @@ def _log_as_trueup(level: str = "INFO") -> None:
     logging.getLogger("httpx").setLevel(max(logging.getLevelName(level), logging.WARNING))
 
 
-def _demo_runner() -> "Callable[[Journal, Path, TextIO, Journal], None]":
+def _demo_runner() -> "Callable[[Journal, Path | None, TextIO, Journal], None]":
     """The demo, from the simulators: a distribution of their own, not trueup's (make
     installs both). Asked before the journal is opened, so that without them nothing is."""
     try:

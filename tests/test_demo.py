@@ -42,10 +42,13 @@ class Played:
 @pytest.fixture(scope="module")
 def played(tmp_path_factory: pytest.TempPathFactory) -> Played:
     # Once for the module: a play takes about twenty seconds, and each test reads it alone.
-    store = str(tmp_path_factory.mktemp("demo") / "demo.db")
+    # Started elsewhere than the checkout, its scenario found all the same.
+    here = tmp_path_factory.mktemp("demo")
+    store = str(here / "demo.db")
     command = [sys.executable, "-m", "trueup.runners.cli", "--store", store, "demo"]
     shown = subprocess.run(
-        [*command, "--scenario", str(SCENARIO)],
+        command,
+        cwd=here,
         check=False,
         capture_output=True,
         text=True,

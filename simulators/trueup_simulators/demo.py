@@ -62,6 +62,9 @@ ENVIRONMENT = {
     "ASTER_API_SECRET": DEMO_SECRET,
 }
 # Shorter than the defaults (20 s) so the demo need not wait for them; said on screen.
+# The checkout's demo scenario (make installs the simulators from it, in place): found
+# from wherever the demo is started.
+SCENARIO = Path(__file__).resolve().parents[2] / "samples" / "scenarios" / "demo.jsonl"
 DEMO_RULES = RuleConfig(order_timeout_ms=4_000, partial_fill_stall_ms=4_000)
 # The Bybit symbols whose public prices the demo follows: its trailing trigger's.
 PRICED = ("BNBUSDT",)
@@ -217,12 +220,13 @@ class Demo:
 
 def run_demo(
     journal: Journal,
-    scenario: Path,
+    scenario: Path | None = None,
     out: TextIO = sys.stdout,
     executor_journal: Journal | None = None,
 ) -> None:
-    """Play ``scenario``; fired triggers place orders when an ``executor_journal`` (a second
-    connection to the same journal) is given."""
+    """Play ``scenario`` (by default the checkout's, SCENARIO); fired triggers place orders
+    when an ``executor_journal`` (a second connection to the same journal) is given."""
+    scenario = SCENARIO if scenario is None else scenario
     try:
         lines = load_demo(scenario)
     except ScenarioError as error:
