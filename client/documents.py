@@ -40,6 +40,15 @@ class Unreachable(TrueupError):
     """The server could not be reached, or the connection broke before an answer."""
 
 
+def unreachable(error: httpx.TransportError) -> Unreachable:
+    """What a request that got no answer raises: why, and the address it was sent to."""
+    try:
+        url = error.request.url.copy_with(query=None)
+    except RuntimeError:  # an error raised before any request was made
+        return Unreachable(str(error))
+    return Unreachable(f"no answer from {url}: {error}")
+
+
 @dataclass(frozen=True)
 class CanOpen:
     """May the bot open the symbol? Every reason against, and notes that do not block."""

@@ -20,7 +20,6 @@ from trueup.client.documents import (
     EventReader,
     InputsReport,
     Intent,
-    Unreachable,
 )
 
 log = logging.getLogger("trueup.client")
@@ -118,7 +117,7 @@ class Client:
         try:
             response = self._http.post("/v1/inputs", content=body, headers=headers)
         except httpx.TransportError as error:
-            raise Unreachable(str(error)) from error
+            raise documents.unreachable(error) from error
         return documents.inputs_report(documents.answer(response))
 
     def command_trigger(
@@ -130,7 +129,7 @@ class Client:
         try:
             response = self._http.post("/v1/triggers", json=body)
         except httpx.TransportError as error:
-            raise Unreachable(str(error)) from error
+            raise documents.unreachable(error) from error
         return documents.command_answer(response)
 
     def events(
@@ -196,5 +195,5 @@ class Client:
         try:
             response = self._http.get(path, params=params)
         except httpx.TransportError as error:
-            raise Unreachable(str(error)) from error
+            raise documents.unreachable(error) from error
         return documents.answer(response)

@@ -709,7 +709,7 @@ def _execute_options(execute: Parser) -> None:
 
     execute.add_argument("--venue", required=True, choices=EXECUTION_VENUES)
     execute.add_argument(
-        "--account", required=True, help="a name (Bybit) or the address (Hyperliquid)"
+        "--account", required=True, help="a name (Bybit, Aster) or the address (Hyperliquid)"
     )
     execute.add_argument(
         "--base-url", type=http_url, help="another host than the venue's, e.g. a simulator"

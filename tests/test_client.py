@@ -153,8 +153,9 @@ def test_the_server_s_errors_are_the_client_s_exceptions(served: str, client: Cl
         stranger.send_intents([closing_snapshot(SAMPLE_END)])
     assert unauthorised.value.status == 401
     assert "bearer token" in unauthorised.value.message
-    with Client("http://127.0.0.1:1") as nowhere, pytest.raises(Unreachable):
+    with Client("http://127.0.0.1:1") as nowhere, pytest.raises(Unreachable) as unreachable:
         nowhere.positions()
+    assert str(unreachable.value).startswith("no answer from http://127.0.0.1:1/v1/positions: ")
 
 
 def test_the_token_comes_from_the_environment(served: str, monkeypatch: pytest.MonkeyPatch) -> None:
