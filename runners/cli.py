@@ -374,7 +374,13 @@ def _fix_stale_options(fix: Parser) -> None:
     fix.add_argument(
         "--operator", type=operator_name, help="who is cleaning (default: the login name)"
     )
-    fix.add_argument("--at", type=epoch_ms, metavar="WHEN", help=argparse.SUPPRESS)
+    fix.add_argument(
+        "--at",
+        type=epoch_ms,
+        metavar="WHEN",
+        help="the instant its records carry (ISO 8601 or epoch ms; default: now); what is "
+        "stale is judged as of the journal's end all the same",
+    )
     fix.set_defaults(command=_fix_stale)
 
 
@@ -406,7 +412,12 @@ def _trigger_options(trigger: Parser) -> None:
             "--operator", type=operator_name, help="who commands it (default: the login name)"
         )
         parser.add_argument("--json", action="store_true")
-        parser.add_argument("--at", type=epoch_ms, metavar="WHEN", help=argparse.SUPPRESS)
+        parser.add_argument(
+            "--at",
+            type=epoch_ms,
+            metavar="WHEN",
+            help="the instant the command carries (ISO 8601 or epoch ms; default: now)",
+        )
         if name == "add":
             parser.add_argument("--id", dest="trigger_id", help="its id (default: minted)")
         else:
