@@ -69,14 +69,17 @@ class Audit:
 
     @property
     def keys(self) -> list[PositionKey]:
+        """The symbol's keys (of ``position_idx``, if given): those the book holds, and those
+        known from fills alone (no report of the position yet)."""
+        book = self.book
         return sorted(
             k
-            for k in self.book.positions
+            for k in {**book.positions, **book.pnl.keys}
             if k.symbol == self.symbol and self.position_idx in (None, k.position_idx)
         )
 
     def state(self, key: PositionKey) -> JSON:
-        return position_state(self.book, self.book.positions[key])
+        return position_state(self.book, held(self.book, key))
 
     def risk(self, key: PositionKey) -> PositionRisk | None:
         """What the exchange held on ``key`` as of the instant asked, weighed as
@@ -165,6 +168,13 @@ class _AllConcern:
             yield where, event, True
 
 
+def held(book: AccountBook, key: PositionKey) -> Position:
+    """The key's position as the book holds it; one with nothing on either side where it
+    holds none yet (a key known from fills alone), not added to the book."""
+    position = book.positions.get(key)
+    return Position(key) if position is None else position
+
+
 class Auditor:
     """An audit under way: folds the events it is given, noting each change to a key of the
     symbol audited (of its ``position_idx``, if given) made before ``as_of``. Each input is
@@ -246,9 +256,9 @@ class Auditor:
             # an order the book files under no key yet, say): no state kept is sure any more.
             self._last.clear()
         if isinstance(event, ExecutionsReported) and book.pnl.moved:
-            # A fill that changed only a key's PnL (a late one, of a position already closed)
-            # is behind a change all the same: the audit names it, once the key is held.
-            changed = changed | {k for k in book.pnl.moved if k in book.positions}
+            # A fill that changed only a key's PnL (a late one, of a position already closed,
+            # or one before any report of the position) is behind a change all the same.
+            changed = changed | set(book.pnl.moved)
         self._note(event, changed, closes, noted=noted)
 
     @property
@@ -317,7 +327,7 @@ class Auditor:
             if not noted:
                 self._last.pop(key, None)
                 continue
-            position = book.positions[key]
+            position = held(book, key)
             before = self._last.get(key)
             if (
                 isinstance(event, PositionsReported)

@@ -27,6 +27,7 @@ from trueup.domain.keys import PositionKey
 from trueup.domain.reconciler import Reconciler
 from trueup.domain.rules.config import RuleConfig
 from trueup.projections.audit import audit, audit_marked, position_state
+from trueup.projections.position_json import pnl_state
 from trueup.runners.cli import main
 
 EVENTS = [event(record) for record in busy_session(400)]
@@ -194,6 +195,31 @@ def test_a_fill_after_the_close_that_changes_only_the_positions_pnl_is_in_the_ti
     last = [e for e in result.timeline if e.key == key][-1]
     assert (last.at, last.input_id) == (T0 + 9_000, inputs[-1].input_id)
     assert last.state["local"] == {"qty": "0", "positions": []}  # the position: as it was
+
+
+def test_the_fills_before_the_first_report_of_a_position_are_in_its_timeline() -> None:
+    """A position trueup knows from its fills alone until the venue reports it: the audit
+    shows the fills that opened it, and as of an instant between them, the key."""
+
+    def bought(n: int, at: int, price: str) -> JSON:
+        fill = {
+            "symbol": "BTCUSDT", "exec_id": f"e-{n}", "order_id": f"o-{n}", "side": "Buy",
+            "exec_price": price, "exec_qty": "1", "exec_fee": "55", "exec_time": at, "seq": n,
+        }  # fmt: skip
+        return execution_frame(at, fill)
+
+    records = [bought(1, T0, "100000"), bought(2, T0 + 1_000, "101000"), held(T0 + 2_000, "2", 2)]
+    inputs: list[InputEvent] = [accepted(r) for r in records]
+
+    result = audit("bybit", "main", enumerate(inputs, 1), symbol="BTCUSDT")
+
+    (key,) = result.keys
+    timeline = [e for e in result.timeline if e.key == key]
+    assert [e.input_id for e in timeline] == [i.input_id for i in inputs]
+    then = audit("bybit", "main", enumerate(inputs, 1), symbol="BTCUSDT", as_of=T0 + 500)
+    assert then.keys == [key]
+    assert then.state(key)["exchange"] is None
+    assert pnl_state(then.book, key)["open"]["size"] == "1"
 
 
 def test_an_operators_clean_is_shown_with_the_event_that_acknowledged_it() -> None:
