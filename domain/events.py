@@ -138,6 +138,10 @@ class Fill(Struct, frozen=True, gc=False):
     # for a PositionReport.
     notional_coin: str | None = None
     contract_kind: ContractKind = ContractKind.LINEAR
+    # A funding payment's rate, where the venue gives it (Bybit's feeRate): with the sign
+    # of what was paid, it tells which side paid, so which hedged leg (longs pay a positive
+    # rate).
+    funding_rate: Decimal | None = None
 
 
 class CoinBalance(Struct, frozen=True):

@@ -889,10 +889,24 @@ def _venue_order(fill: Fill) -> tuple[int, str]:
 
 def _funded_leg(book: "AccountBook", ledger: PnlLedger, fill: Fill) -> PositionKey | None:
     """The leg a funding payment is for: the one held; in hedge mode with both held, the
-    one of the payment's size, else the long leg."""
+    side that paid, where the rate says (``_long_paid``), else the one of the payment's
+    size, else the long leg."""
     if fill.position_idx is not None or not hedged(book, fill.category, fill.symbol):
         return book.key(fill.category, fill.symbol, fill.position_idx or 0)
     legs = [book.key(fill.category, fill.symbol, idx) for idx in (LONG_LEG, SHORT_LEG)]
     held = [k for k in legs if (found := ledger.keys.get(k)) and found.open is not None]
+    if len(held) == 2:
+        long = _long_paid(fill)
+        if long is not None:
+            return legs[0] if long else legs[1]
     sized = [k for k in held if ledger.keys[k].open.size == fill.exec_qty]  # type: ignore[union-attr]
     return (sized or held or legs)[0]
+
+
+def _long_paid(fill: Fill) -> bool | None:
+    """Whether a funding payment was the long's, by its rate: a positive rate, longs pay
+    shorts (a fee above 0), a negative one, shorts pay longs; None where it cannot say."""
+    rate, fee = fill.funding_rate, fill.exec_fee
+    if not rate or not fee:
+        return None
+    return (fee > ZERO) == (rate > ZERO)

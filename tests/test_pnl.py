@@ -328,6 +328,35 @@ def test_bybit_funding_is_a_payment_to_the_position_held() -> None:
     )
 
 
+def test_in_hedge_mode_each_legs_funding_goes_to_it_when_both_are_the_same_size() -> None:
+    # A lock of ratio 1: a long and a short of 1 each. At a positive rate the long pays the
+    # short: the payment of 10 is the long's, the -10 received the short's.
+    reconciler = Reconciler()
+
+    def execution(n: int, side: str, fee: str, kind: str = "Trade") -> dict[str, Any]:
+        return messages.execution_item(
+            symbol="BTCUSDT", order_id="" if kind == "Funding" else f"o-{n}", exec_id=f"e-{n}",
+            side=side, exec_qty="1", exec_price="100000", exec_fee=fee, exec_time=T0 + n,
+            seq=n, exec_type=kind, fee_rate="0.0001",
+        )  # fmt: skip
+
+    legs = [
+        messages.position_item(
+            symbol="BTCUSDT", side="", size="0", seq=0, updated_time=T0, position_idx=idx
+        )
+        for idx in (1, 2)
+    ]
+    reconciler.apply(accepted(_bybit(T0, legs, topic="position")))
+    reconciler.apply(accepted(_bybit(T0 + 1, [execution(1, "Buy", "0")])))
+    reconciler.apply(accepted(_bybit(T0 + 2, [execution(2, "Sell", "0")])))
+    paid = [execution(3, "Sell", "10", "Funding"), execution(4, "Buy", "-10", "Funding")]
+    reconciler.apply(accepted(_bybit(T0 + 3, paid)))
+
+    ledger = reconciler.book("bybit", ACCOUNT).pnl
+    long, short = (PositionKey("bybit", ACCOUNT, "linear", "BTCUSDT", idx) for idx in (1, 2))
+    assert (ledger.keys[long].funding, ledger.keys[short].funding) == (Decimal(-10), Decimal(10))
+
+
 def test_hyperliquid_closed_pnl_funding_and_the_mark_of_its_position_value() -> None:
     reconciler = Reconciler()
 

@@ -183,9 +183,11 @@ def execution_item(
     order_type: str = "Market",
     stop_order_type: str = "UNKNOWN",
     create_type: str = "CreateByUser",
+    fee_rate: str = "0.00055",
     rest: bool = False,
 ) -> JSON:
-    """One execution as the ``execution`` topic (or /v5/execution/list) sends it."""
+    """One execution as the ``execution`` topic (or /v5/execution/list) sends it; a Funding
+    one's ``fee_rate`` is the funding rate."""
     item: JSON = {
         "category": category,
         "symbol": symbol,
@@ -196,7 +198,7 @@ def execution_item(
         "execQty": exec_qty,
         "execType": exec_type,
         "execValue": "0",
-        "feeRate": "0.00055",
+        "feeRate": fee_rate,
         "tradeIv": "",
         "markIv": "",
         "blockTradeId": "",

@@ -103,6 +103,7 @@ CREATE_TYPE_ORIGINS: dict[str, OrderOrigin] = {
 }
 # Bybit's execType values (its enum page) in the field's words. A value not here is refused
 # with its reason: trueup never guesses what moved a position.
+FUNDING = ExecutionKind.FUNDING  # read for every fill: a module global, not the enum's lookup
 EXECUTION_KINDS: dict[str, ExecutionKind] = {
     "Trade": ExecutionKind.TRADE,
     "BlockTrade": ExecutionKind.TRADE,
@@ -290,6 +291,7 @@ def order_report(item: Payload, category: str | None) -> OrderReport:
 
 def fill(item: Payload, category: str | None) -> Fill:
     category, symbol = _category(item, category), item.name("symbol")
+    kind = item.choice_of("execType", EXECUTION_KINDS, default="Trade")
     return Fill(
         category=category,
         symbol=symbol,
@@ -297,7 +299,7 @@ def fill(item: Payload, category: str | None) -> Fill:
         venue_order_id=item.optional_text("orderId"),
         client_order_id=item.optional_text("orderLinkId"),
         side=item.choice_of("side", ORDER_SIDES) if item.optional_text("side") else None,
-        kind=item.choice_of("execType", EXECUTION_KINDS, default="Trade"),
+        kind=kind,
         origin=_origin(item),
         exec_price=item.decimal("execPrice"),
         exec_qty=item.quantity("execQty"),
@@ -309,6 +311,8 @@ def fill(item: Payload, category: str | None) -> Fill:
         realised_pnl=item.optional_decimal("execPnl"),
         notional_coin=COINS.counted_in(category, symbol),
         contract_kind=COINS.kind(category, symbol),
+        # A trade's feeRate is its commission's; a Funding execution's, the funding rate.
+        funding_rate=item.optional_decimal("feeRate") if kind is FUNDING else None,
     )
 
 
