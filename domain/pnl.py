@@ -125,9 +125,11 @@ class KeyLedger:
     run: Checkpoint | None = None
     # The venue's latest reports of the key, oldest first (``remember``).
     reports: tuple[PositionReport, ...] = ()
-    # The venue time of the latest report of the key flat: a lifecycle whose last fill is
-    # older was closed at the venue, by fills trueup may not have seen (``_fold``).
+    # The venue time of the latest report of the key flat, and its sequence where it has
+    # one: a lifecycle whose last fill is older was closed at the venue, by fills trueup
+    # may not have seen (``_fold``).
     flat_at: int = 0
+    flat_seq: int | None = None
 
     def remember(self, report: PositionReport) -> None:
         """Keep a report the book took: a fill folded after a newer one, or folded again,
@@ -147,6 +149,14 @@ class KeyLedger:
             ):
                 reports = reports[:-1]  # the same version of the position, told again
         self.reports = (*reports[1 - REPORTS_KEPT :], report)
+
+    def flat_before(self, fill: Fill) -> bool:
+        """Whether the latest flat report of the key was made before ``fill``: by the
+        venue's sequence where both carry one (as ``_older``), else by time."""
+        seq = self.flat_seq
+        if seq is not None and fill.seq is not None:
+            return seq < fill.seq
+        return self.flat_at < fill.exec_time
 
     def checkpoint(self, since: int) -> Checkpoint:
         """Its figures now, as a run of fills begins."""
@@ -437,7 +447,10 @@ class PnlLedger:
         ledger = self.keys.get(key)
         if ledger is None:
             return
-        ledger.flat_at = max(ledger.flat_at, report.updated_time)
+        if report.updated_time >= ledger.flat_at:
+            ledger.flat_at = report.updated_time
+            # A flat inferred from a snapshot keeps the seq of the report before it.
+            ledger.flat_seq = None if report.status == ABSENT else report.seq
         if ledger.unseen is None:
             return
         last = ledger.unseen
@@ -601,9 +614,15 @@ class PnlLedger:
         qty, price, fee = fill.exec_qty, fill.exec_price, fill.exec_fee or ZERO
         buy = fill.side is BUY
         life = ledger.open
-        if life is not None and life.last_fill_at < ledger.flat_at < fill.exec_time:
-            # The venue showed the key flat between the lifecycle's last fill and this one:
-            # fills trueup has not seen closed it, and this fill is the next position's.
+        if (
+            life is not None
+            and life.last_fill_at < ledger.flat_at
+            and ledger.flat_before(fill)
+            and ((life.side is LONG) == buy or fill.closed_size == ZERO)
+        ):
+            # The venue showed the key flat between the lifecycle's last fill and this one,
+            # which adds to it or closes nothing: fills trueup has not seen closed it, and
+            # this fill is the next position's. One that closes (or may) is its close, late.
             self._leaves(ledger, life)
             life = None
         rest = qty
