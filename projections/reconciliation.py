@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from eventsourcing.persistence import IntegrityError
+from msgspec.structs import replace
 
 from trueup.adapters.store import codec, snapshots
 from trueup.adapters.store.journal import PAGE, Appended, Journal
@@ -560,7 +561,8 @@ class _AsOf:
     """A replay as of an instant: the inputs dated by then, and each RulesSet the reconciler
     applied to one of them. One dated after is held back until an input dated by then
     comes, of the account asked about (any, when None) or of every account, and dropped if
-    none does: those rules judged nothing the account showed by then."""
+    none does: those rules judged nothing the account showed by then. Released, it is dated
+    as that input."""
 
     def __init__(self, instant: int, account: Account | None) -> None:
         self.instant = instant
@@ -575,8 +577,11 @@ class _AsOf:
                 self.held.append((where, event))
             return []
         if self.held and self._releases(event):
-            taken, self.held = [*self.held, (where, event)], []
-            return taken
+            # In force as of the input that releases them, not of their own instants (after
+            # the one asked): a replay as of an instant runs no timer past it.
+            held = [(w, replace(rules, at=event.at)) for w, rules in self.held]
+            self.held = []
+            return [*held, (where, event)]
         return [(where, event)]
 
     def _releases(self, event: InputEvent) -> bool:

@@ -5,6 +5,7 @@ judged, every input of it, under those rules, though the ingest dates them today
 --as-of and can-open --at an instant inside it must say what the projection said then."""
 
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,15 @@ import orjson
 import pytest
 
 from tests.http_server import TOKEN, running_server
-from tests.inputs import T0, intent, line, opened, position_frame, position_snapshot
+from tests.inputs import (
+    T0,
+    execution_frame,
+    intent,
+    line,
+    opened,
+    position_frame,
+    position_snapshot,
+)
 from trueup.adapters import rule_changes
 from trueup.adapters.store.journal import Journal
 from trueup.application.service import TrueupService
@@ -307,3 +316,38 @@ def test_rules_are_in_force_at_an_instant_if_dated_by_then_or_applied_to_an_inpu
     assert recorded.at(None) == later.rules
     assert recorded.dated_after(T0 + HOUR, upto=10)
     assert not recorded.dated_after(today, upto=29)
+
+
+def test_rules_dated_after_an_instant_recorded_before_it_run_no_timer_past_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A close by hand: the snapshot shows p-1 flat at T0 + 1 s, its fill (of T0 + 0.9 s)
+    comes at T0 + 1.5 s, within close_cause_grace_ms. Rules dated a minute later are
+    recorded before that fill: in force at T0 + 2 s, but the replay as of then does not
+    end the close's grace at their instant and cool BTCUSDT down for a stop-loss."""
+    t0 = now() - DAY
+    flat = position_snapshot(t0 + 1_000)
+    records = [
+        intent(t0, kind="account_mode", mode="LIVE"),
+        position_snapshot(t0 + 50),
+        opened(t0 + 100, "p-1", "BTCUSDT", "1"),
+        position_frame(
+            t0 + 200, symbol="BTCUSDT", side="Buy", size="1", seq=1, updated_time=t0 + 200
+        ),
+        flat,
+        rule_changes.record(t0 + MINUTE, RuleConfig(pnl_tolerance=Decimal("0.02")), "later"),
+        {"at": t0 + 1_200, "channel": "clock"},
+        execution_frame(
+            t0 + 1_500,
+            dict(
+                symbol="BTCUSDT", exec_id="e-2", order_id="o-2", side="Sell", exec_qty="1",
+                exec_price="99000", closed_size="1", exec_time=t0 + 900, seq=2,
+            ),
+        ),
+    ]  # fmt: skip
+    whole, before = str(tmp_path / "whole.db"), str(tmp_path / "before.db")
+    ingest(whole, capture(tmp_path, "whole", records))
+    ingest(before, capture(tmp_path, "before", [r for r in records if r["at"] <= t0 + 2_000]))
+
+    assert reasons(capsys, before, t0 + 2_000) == []
+    assert reasons(capsys, whole, t0 + 2_000) == []
