@@ -138,6 +138,9 @@ class Fill(Struct, frozen=True, gc=False):
     # for a PositionReport.
     notional_coin: str | None = None
     contract_kind: ContractKind = ContractKind.LINEAR
+    # The signed position the venue held on the fill's leg just before it, where the fill
+    # itself says (Hyperliquid's startPosition): what it added to or reduced.
+    position_before: Decimal | None = None
     # A funding payment's rate, where the venue gives it (Bybit's feeRate): with the sign
     # of what was paid, it tells which side paid, so which hedged leg (longs pay a positive
     # rate).

@@ -833,7 +833,10 @@ def _held_before(book: "AccountBook", ledger: KeyLedger, fill: Fill) -> Decimal 
     is not that lifecycle's) and no older than the last fill that moved a position trueup
     did not see open (so it counts that one): a position opened before trueup watched, which
     the fill adds to or reduces. Else, where the fill names no closed size, a report of the
-    fill's own transaction, less what the fill moved (``_undone``). Else None."""
+    fill's own transaction, less what the fill moved (``_undone``). Else None. The fill's
+    own word on it (``Fill.position_before``) comes before all these."""
+    if fill.position_before is not None:
+        return fill.position_before
     position = book.positions.get(ledger.key)
     current = position.exchange if position is not None else None
     reports = ledger.reports

@@ -537,6 +537,28 @@ def test_on_hyperliquid_a_flip_of_a_long_trueup_did_not_see_open_opens_its_short
     assert (ledger.past_fees, life.fees) == (Decimal("0.45"), Decimal("0.90"))
 
 
+def test_on_hyperliquid_a_buy_adding_to_a_long_trueup_did_not_see_open_opens_nothing() -> None:
+    # The fill before any report of the position: its startPosition (1.0) says the venue held
+    # a long it adds to. Not a lifecycle of 1 at 3100 vouched for beside the venue's 2.
+    fill = hl.user_fill(
+        coin="ETH", px="3100.0", sz="1.0", side="B", time=T0, oid=7, tid=7,
+        start_position="1.0", direction="Open Long", closed_pnl="0.0", fee="1.35",
+    )  # fmt: skip
+    position = hl.asset_position(
+        coin="ETH", szi="2.0", entry_px="3050.0", position_value="6300.0", unrealized_pnl="200.0"
+    )
+    state = hl.clearinghouse_state([position], time=T0 + 1_000, account_value="10000.0")
+    records = [
+        hl.capture_ws(T0, HL_USER, hl.user_fills_frame(HL_USER, [fill])),
+        hl.capture_rest(T0 + 1_000, HL_USER, "clearinghouseState", {"user": HL_USER}, state),
+    ]
+    _, book = ledger_after_on("hyperliquid", HL_USER, records)
+    ledger = book.pnl.key(HL_KEY)
+    assert ledger.open is None and ledger.unseen is not None
+    assert ledger.fees == Decimal("1.35")
+    assert unrealised(ledger, book.positions[HL_KEY].exchange) == (Decimal(200), Whose.VENUE)
+
+
 def ledger_after_on(venue: str, account: str, records: list[Json]) -> tuple[Reconciler, Any]:
     reconciler = Reconciler()
     run(records, reconciler)

@@ -206,11 +206,10 @@ def _fill_kind(item: Payload) -> ExecutionKind:
     return DIR_KINDS.get(direction, ExecutionKind.TRADE)
 
 
-def _closed_size(item: Payload, sold: bool, size: Decimal) -> Decimal | None:
+def _closed_size(start: Decimal | None, sold: bool, size: Decimal) -> Decimal | None:
     """What of the fill closed a position, from ``startPosition`` (the signed position before
     it), as Bybit's closedSize says: a close at the entry price realises a closedPnl of 0, and
     a fill past zero ("Long > Short") closes only what was held. None where it is not given."""
-    start = item.optional_decimal("startPosition")
     if start is None:
         return None
     held = start if sold else -start  # what the fill's side takes off
@@ -222,6 +221,7 @@ def fill(item: Payload) -> Fill:
     coin = item.name("coin")
     fill_side = side(item)
     size = item.quantity("sz")
+    start = item.optional_decimal("startPosition")
     return Fill(
         category=category_of(coin),
         symbol=coin,
@@ -234,7 +234,8 @@ def fill(item: Payload) -> Fill:
         exec_price=item.decimal("px"),
         exec_qty=size,
         exec_fee=item.optional_decimal("fee"),
-        closed_size=_closed_size(item, fill_side is OrderSide.SELL, size),
+        closed_size=_closed_size(start, fill_side is OrderSide.SELL, size),
+        position_before=start,
         exec_time=item.millis("time"),
         seq=None,
         realised_pnl=item.optional_decimal("closedPnl"),  # before the fee, as Bybit's execPnl
