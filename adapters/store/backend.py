@@ -54,11 +54,16 @@ class Backend:
         self.factory.close()
 
 
-def build(settings: dict[str, str]) -> tuple[Factory, ProcessRecorder]:
-    """A factory and a process recorder, touching no table: the caller creates them."""
+def build(
+    settings: dict[str, str], configure: Callable[[Factory], None] | None = None
+) -> tuple[Factory, ProcessRecorder]:
+    """A factory and a process recorder, touching no table: the caller creates them.
+    ``configure`` is given the factory before the recorder makes its first connection."""
     env = Environment(name=TABLE_PREFIX, env={**settings, "CREATE_TABLE": "no"})
     factory: Factory = InfrastructureFactory.construct(env)
     try:
+        if configure is not None:
+            configure(factory)
         return factory, factory.process_recorder()
     except BaseException:
         factory.close()

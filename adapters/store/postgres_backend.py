@@ -14,7 +14,7 @@ from functools import partial
 
 import psycopg
 from eventsourcing.persistence import PersistenceError, ProcessRecorder
-from eventsourcing.postgres import PostgresProcessRecorder
+from eventsourcing.postgres import PostgresFactory, PostgresProcessRecorder
 from eventsourcing.utils import get_topic
 from psycopg import sql
 
@@ -171,14 +171,16 @@ def _built(settings: dict[str, str]) -> tuple[Factory, ProcessRecorder]:
     POSTGRES_LOCK_TIMEOUT: the library bounds only its inserts' waits, and a read behind
     another client's ACCESS EXCLUSIVE lock waited for ever without a word. Now it is
     retried with a warning, and given up on as any busy store is."""
-    factory, recorder = build(settings)
-    assert isinstance(recorder, PostgresProcessRecorder)
-    pool = recorder.datastore.pool
     waited_ms = int(settings["POSTGRES_LOCK_TIMEOUT"]) * 1000
-    assert isinstance(pool.kwargs, dict)  # the library's connection arguments
-    pool.kwargs = {**pool.kwargs, "options": f"-c lock_timeout={waited_ms}"}
-    pool.drain()  # the connections it opened already, made again with the option
-    return factory, recorder
+
+    def bound_lock_waits(factory: Factory) -> None:
+        # Before the pool's first connection: every one it makes takes the option.
+        assert isinstance(factory, PostgresFactory)
+        pool = factory.datastore.pool
+        assert isinstance(pool.kwargs, dict)  # the library's connection arguments
+        pool.kwargs = {**pool.kwargs, "options": f"-c lock_timeout={waited_ms}"}
+
+    return build(settings, bound_lock_waits)
 
 
 def _prepared(settings: dict[str, str], create: bool) -> tuple[Factory, ProcessRecorder]:
