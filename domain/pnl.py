@@ -305,12 +305,12 @@ class PnlLedger:
         # was seen (input time, never falling) and its symbol: the ids seen longer ago are
         # found by bisection and let go at the front. Per symbol: a venue may number its
         # trades per symbol (Aster's, as Binance's), so one symbol's id says nothing of
-        # another's. Below its symbol's horizon (venue time) an
-        # unknown fill is one let go, sent again. The horizon is the symbol's own, not the
-        # account's: one symbol's fills let go must not hide another's that come late (nor
-        # make a fold of the account tell them apart from a fold of that symbol). Maps and
-        # lists of atoms, not of pairs: a pair per fill, kept for minutes, would be a
-        # container the garbage collector counts and walks.
+        # another's. Below its symbol's horizon (venue time) an unknown fill is one let go,
+        # sent again. The horizon is the symbol's own, not the account's: one symbol's fills
+        # let go must not hide another's that come late (nor make a fold of the account tell
+        # them apart from a fold of that symbol). Maps and lists of atoms, not of pairs: a
+        # pair per fill, kept for minutes, would be a container the garbage collector counts
+        # and walks.
         self._seen: dict[str, dict[str, int]] = {}
         self._seen_at: list[int] = []
         self._seen_symbols: list[str] = []
@@ -442,8 +442,8 @@ class PnlLedger:
     def venue_flat(self, key: PositionKey, report: PositionReport) -> None:
         """The venue's word that ``key`` is flat: a position trueup did not see open is
         gone, if that word is no older than the last fill folded on it (fills and reports
-        come by separate channels, in either order); a lifecycle whose fills are older is
-        closed (``KeyLedger.flat_at``)."""
+        come by separate channels, in either order). Noted for a lifecycle whose fills are
+        older, which fills trueup has not seen closed (``KeyLedger.flat_at``)."""
         ledger = self.keys.get(key)
         if ledger is None:
             return

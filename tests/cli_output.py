@@ -1,4 +1,4 @@
-"""What a trueup command prints as JSON lines, for tests that read its output."""
+"""What a trueup command prints, as lines or JSON lines, for tests that read its output."""
 
 from typing import Any
 
@@ -8,8 +8,13 @@ import pytest
 from trueup.runners.cli import main
 
 
-def json_lines(capsys: pytest.CaptureFixture[str], url: str, *args: str) -> list[Any]:
-    """Run ``trueup --store URL ARGS...``, which must succeed, and parse each line it prints."""
+def text_lines(capsys: pytest.CaptureFixture[str], url: str, *args: str) -> list[str]:
+    """Run ``trueup --store URL ARGS...``, which must succeed: the lines it prints."""
     capsys.readouterr()
     assert main(["--store", url, *args]) == 0
-    return [orjson.loads(text) for text in capsys.readouterr().out.splitlines()]
+    return capsys.readouterr().out.splitlines()
+
+
+def json_lines(capsys: pytest.CaptureFixture[str], url: str, *args: str) -> list[Any]:
+    """``text_lines``, each parsed."""
+    return [orjson.loads(text) for text in text_lines(capsys, url, *args)]

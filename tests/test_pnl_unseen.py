@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.cli_output import json_lines
+from tests.cli_output import json_lines, text_lines
 from tests.inputs import ACCOUNT, T0, accepted, execution_frame, position_frame
 from tests.triggers import add, price
 from trueup.adapters.aster import messages as aster
@@ -593,14 +593,8 @@ def test_a_lifecycle_the_venue_shows_flat_with_no_closing_fill_holds_no_unrealis
     assert (pnl["open"]["size"], pnl["open"]["closed_at_venue"]) == ("1", True)
     (summary,) = json_lines(capsys, url, "summary", "--json")
     assert Decimal(summary["unrealised_pnl"]) == 0
-    (line,) = [x for x in _text(capsys, url, "diagnose", *WHERE) if "pnl:" in x]
+    (line,) = [x for x in text_lines(capsys, url, "diagnose", *WHERE) if "pnl:" in x]
     assert "open lifecycle 1 LONG 1, flat at the venue (its closing fill not seen)" in line
-
-
-def _text(capsys: pytest.CaptureFixture[str], url: str, *command: str) -> list[str]:
-    capsys.readouterr()
-    assert main(["--store", url, *command]) == 0
-    return capsys.readouterr().out.splitlines()
 
 
 def test_the_late_closing_fill_closes_that_lifecycle_at_its_own_price() -> None:
