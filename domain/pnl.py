@@ -565,7 +565,13 @@ class PnlLedger:
         fills check against the venue's figures is checked again."""
         run = ledger.run
         if run is None:  # older than any run kept (SEEN_FOR_MS): folded as it comes
-            if fill.kind is FUNDING:
+            life = ledger.open
+            if life is not None and fill.exec_time < life.opened_at:
+                # Older than the lifecycle open: one gone (set aside, or closed) is its own,
+                # whose figures are no longer kept to fold it in; only its fee is the key's.
+                self.moved.append(ledger.key)
+                ledger.past_fees += fill.exec_fee or ZERO
+            elif fill.kind is FUNDING:
                 self._pay(ledger, fill)
             else:
                 self._fold(book, ledger, fill)
@@ -614,15 +620,10 @@ class PnlLedger:
         qty, price, fee = fill.exec_qty, fill.exec_price, fill.exec_fee or ZERO
         buy = fill.side is BUY
         life = ledger.open
-        if (
-            life is not None
-            and life.last_fill_at < ledger.flat_at
-            and ledger.flat_before(fill)
-            and ((life.side is LONG) == buy or fill.closed_size == ZERO)
-        ):
-            # The venue showed the key flat between the lifecycle's last fill and this one,
-            # which adds to it or closes nothing: fills trueup has not seen closed it, and
-            # this fill is the next position's. One that closes (or may) is its close, late.
+        if life is not None and life.last_fill_at < ledger.flat_at and ledger.flat_before(fill):
+            # The venue showed the key flat between the lifecycle's last fill and this one:
+            # fills trueup has not seen closed it, and this fill, made after, is not one of
+            # them: it moves the next position.
             self._leaves(ledger, life)
             life = None
         rest = qty
@@ -910,17 +911,16 @@ def _venue_order(fill: Fill) -> tuple[int, str]:
 
 
 def _funded_leg(book: "AccountBook", ledger: PnlLedger, fill: Fill) -> PositionKey | None:
-    """The leg a funding payment is for: the one held; in hedge mode with both held, the
-    side that paid, where the rate says (``_long_paid``), else the one of the payment's
-    size, else the long leg."""
+    """The leg a funding payment is for: the one held; in hedge mode the side that paid,
+    where its rate says (``_long_paid``), else of both held the one of the payment's size,
+    else the long leg."""
     if fill.position_idx is not None or not hedged(book, fill.category, fill.symbol):
         return book.key(fill.category, fill.symbol, fill.position_idx or 0)
     legs = [book.key(fill.category, fill.symbol, idx) for idx in (LONG_LEG, SHORT_LEG)]
+    long = _long_paid(fill)
+    if long is not None:
+        return legs[0] if long else legs[1]
     held = [k for k in legs if (found := ledger.keys.get(k)) and found.open is not None]
-    if len(held) == 2:
-        long = _long_paid(fill)
-        if long is not None:
-            return legs[0] if long else legs[1]
     sized = [k for k in held if ledger.keys[k].open.size == fill.exec_qty]  # type: ignore[union-attr]
     return (sized or held or legs)[0]
 

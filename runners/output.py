@@ -230,7 +230,8 @@ def print_positions(
     if from_venue:
         out.write(
             "unrealised: * the venue's own figure, from its last report of the position "
-            "(trueup has not folded the fills that opened it, or has no mark)\n"
+            "(trueup has not folded the fills that opened it, or has no mark, or the venue "
+            "shows it flat with no closing fill seen)\n"
         )
 
 

@@ -357,6 +357,37 @@ def test_in_hedge_mode_each_legs_funding_goes_to_it_when_both_are_the_same_size(
     assert (ledger.keys[long].funding, ledger.keys[short].funding) == (Decimal(-10), Decimal(10))
 
 
+def test_in_hedge_mode_a_legs_funding_goes_to_it_though_trueup_did_not_see_it_open() -> None:
+    # The long held from before trueup watched (no lifecycle of trueup's), the short its own:
+    # at a positive rate the 10 paid is the long's, not the only leg the ledger holds.
+    reconciler = Reconciler()
+    legs = [
+        messages.position_item(
+            symbol="BTCUSDT", side=side, size=size, seq=0, updated_time=T0 - 3_600_000,
+            position_idx=idx, entry_price="100000", rest=True,
+        )
+        for idx, side, size in ((1, "Buy", "1"), (2, "", "0"))
+    ]  # fmt: skip
+    body = messages.rest_ok("linear", legs, time=T0)
+    listed = messages.capture_rest(T0, ACCOUNT, "/v5/position/list", {"category": "linear"}, body)
+    opened = messages.execution_item(
+        symbol="BTCUSDT", order_id="o-1", exec_id="e-1", side="Sell", exec_qty="1",
+        exec_price="100000", exec_time=T0 + 1, seq=1,
+    )  # fmt: skip
+    paid = messages.execution_item(
+        symbol="BTCUSDT", order_id="", exec_id="e-2", side="Sell", exec_qty="1",
+        exec_price="100000", exec_fee="10", exec_time=T0 + 2, seq=2, exec_type="Funding",
+        fee_rate="0.0001",
+    )  # fmt: skip
+    for record in (listed, _bybit(T0 + 1, [opened]), _bybit(T0 + 2, [paid])):
+        reconciler.apply(accepted(record))
+
+    ledger = reconciler.book("bybit", ACCOUNT).pnl
+    long, short = (PositionKey("bybit", ACCOUNT, "linear", "BTCUSDT", idx) for idx in (1, 2))
+    assert ledger.keys[long].funding == Decimal(-10)
+    assert ledger.keys[short].funding == 0
+
+
 def test_hyperliquid_closed_pnl_funding_and_the_mark_of_its_position_value() -> None:
     reconciler = Reconciler()
 

@@ -647,3 +647,35 @@ def test_the_late_fill_of_that_close_records_it_and_leaves_the_new_position_as_i
     life = ledger.open
     assert (life.number, life.size, life.cost) == (2, Decimal("0.5"), Decimal("50500"))
     assert (ledger.fees, ledger.realised) == (Decimal(3), Decimal(-1000))
+
+
+def test_a_fill_made_after_that_flat_is_not_its_late_close_whatever_its_side() -> None:
+    # A short opened after the flat (closedSize 0), or a sell of a long opened during the
+    # gap (closedSize 0.5 of what trueup did not see open): neither closes lifecycle 1.
+    short = sell(T0 + 70_000, 6, "1", "101000", pnl="0", closed="0")
+    _, book = ledger_after([*OPENED_THEN_FLAT, short])
+    life = book.pnl.key(KEY).open
+    assert (life.number, life.side.value, life.size) == (2, "SHORT", Decimal(1))
+    reduce = sell(T0 + 70_000, 6, "0.5", "102000", pnl="500", closed="0.5")
+    _, book = ledger_after([*OPENED_THEN_FLAT, reduce])
+    ledger = book.pnl.key(KEY)
+    assert ledger.open is None and ledger.unseen is not None
+    assert (ledger.realised, ledger.fees) == (Decimal(0), Decimal(2))
+    assert not book.pnl.take_closed()
+
+
+def test_a_late_close_come_after_its_run_was_let_go_leaves_the_next_lifecycle_as_it_is() -> None:
+    # Fetched 11 minutes on, the fill of T0 + 50 s that closed lifecycle 1: lifecycle 2,
+    # opened at T0 + 70 s, is not what it closed. Only its fee is the key's now.
+    late = {
+        "symbol": "BTCUSDT", "exec_id": "s2", "order_id": "o-2", "side": "Sell",
+        "exec_qty": "1", "exec_price": "99000", "exec_fee": "1", "closed_size": "1",
+        "exec_pnl": "-1000", "exec_time": T0 + 50_000, "seq": 102,
+    }  # fmt: skip
+    records = [*REOPENED_AFTER_FLAT, execution_frame(T0 + 690_000, late)]
+    _, book = ledger_after(records)
+    ledger = book.pnl.key(KEY)
+    life = ledger.open
+    assert (life.number, life.size, life.cost) == (2, Decimal("0.5"), Decimal("50500"))
+    assert (ledger.fees, ledger.realised) == (Decimal(3), Decimal(0))
+    assert not book.pnl.take_closed()

@@ -19,8 +19,8 @@ from trueup.adapters.store.upcast import (
     UPCAST_TYPES,
     legacy,
     with_close_cause_grace,
-    with_closed_sizes,
     with_coins,
+    with_start_positions,
 )
 from trueup.domain.emitted import EMITTED_TYPES, Emitted
 from trueup.domain.events import INPUT_EVENT_TYPES, InputEvent, InputRejected, RulesSet
@@ -129,15 +129,15 @@ def decode(state: bytes, *, shared: bool = True) -> InputEvent:
 def _upcast(event: InputEvent, state: bytes) -> InputEvent:
     """A refusal an older trueup stored without a kind gets the one its venue's adapter
     gives it now, a report stored without its coins the venue's (upcast.with_coins), a
-    Hyperliquid fill stored without its closed size the one its line gives
-    (upcast.with_closed_sizes), so the rules judge an old journal as they judge a new one;
+    Hyperliquid fill stored without its closed size or position before what its line gives
+    (upcast.with_start_positions), so the rules judge an old journal as they judge a new one;
     and rules recorded before close_cause_grace_ms the rules they were
     (upcast.with_close_cause_grace), so it replays as it ran."""
     if isinstance(event, InputRejected) and b'"kind":' not in state:
         return msgspec.structs.replace(event, kind=rejections.stored_kind(event))
     if isinstance(event, RulesSet):
         return with_close_cause_grace(event, state)
-    return with_closed_sizes(with_coins(event))
+    return with_start_positions(with_coins(event))
 
 
 def emitted_topic(event: Emitted) -> str:

@@ -34,7 +34,6 @@ before any rules are recorded in it (journal_format.py, format 7): ``rules_befor
 import dataclasses
 from collections import Counter
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -158,7 +157,7 @@ def legacy(state: bytes) -> bytes:
     return orjson.dumps(record)
 
 
-# The types with_coins and with_closed_sizes may change (with their subclasses); they give
+# The types with_coins and with_start_positions may change (with their subclasses); they give
 # any other event back as it is.
 UPCAST_TYPES = (PositionsReported, ExecutionsReported, WalletReported)
 
@@ -218,14 +217,16 @@ def rules_before_any(recorded: int) -> RuleConfig:
     return RuleConfig()
 
 
-def with_closed_sizes(event: InputEvent) -> InputEvent:
-    """``event`` with the closed size of each Hyperliquid fill its line gives, where it was
-    stored without one (before the adapter read ``startPosition``). Only for an event just
-    decoded: its fills change in place."""
+def with_start_positions(event: InputEvent) -> InputEvent:
+    """``event`` with what each Hyperliquid fill's ``startPosition`` gives, its closed size
+    and the position before it, where it was stored without them (before the adapter read
+    them). Only for an event just decoded: its fills change in place."""
     if not isinstance(event, ExecutionsReported) or event.venue != HYPERLIQUID:
         return event
     fills = event.fills
-    if not any(f.closed_size is None and f.side is not None for f in fills):
+    if not any(
+        f.side is not None and (f.closed_size is None or f.position_before is None) for f in fills
+    ):
         return event  # the common case: stored with them, or none to give
     if STORED_START not in event.raw:
         return event
@@ -235,20 +236,24 @@ def with_closed_sizes(event: InputEvent) -> InputEvent:
     again = decode_line(event.raw)
     if not isinstance(again, ExecutionsReported):
         return event
-    for fill, closed_size in zip(fills, _closed_sizes(fills, again.fills), strict=True):
-        if fill.closed_size is None and fill.side is not None:
-            force_setattr(fill, "closed_size", closed_size)
+    for fill, read in zip(fills, _read_again(fills, again.fills), strict=True):
+        if read is None or fill.side is None:
+            continue
+        if fill.closed_size is None:
+            force_setattr(fill, "closed_size", read.closed_size)
+        if fill.position_before is None:
+            force_setattr(fill, "position_before", read.position_before)
     return event
 
 
-def _closed_sizes(stored: tuple[Fill, ...], read: tuple[Fill, ...]) -> list[Decimal | None]:
-    """The closed size the line now gives each stored fill: the read fill in its place, as a
-    line reads the same way twice; else the one of its trade id, unless the line repeats that
-    id (one with startPosition, one without: which size is whose would be a guess)."""
+def _read_again(stored: tuple[Fill, ...], read: tuple[Fill, ...]) -> list[Fill | None]:
+    """Each stored fill as the line now reads it: the read fill in its place, as a line
+    reads the same way twice; else the one of its trade id, unless the line repeats that id
+    (one with startPosition, one without: which is whose would be a guess)."""
     if [f.trade_id for f in stored] == [f.trade_id for f in read]:
-        return [f.closed_size for f in read]
+        return list(read)
     repeated = {i for i, n in Counter(f.trade_id for f in read).items() if n > 1}
-    by_id = {f.trade_id: f.closed_size for f in read if f.trade_id not in repeated}
+    by_id = {f.trade_id: f for f in read if f.trade_id not in repeated}
     return [by_id.get(f.trade_id) for f in stored]
 
 
