@@ -446,7 +446,7 @@ class AccountBook:
         flat = [p for p in absent if p.apply_absent(page.server_time, event.at)]
         for position in flat:  # a position trueup did not see open may be gone with it
             if position.exchange is not None:
-                self.pnl.venue_flat(position.key, position.exchange)
+                self.pnl.venue_flat(self, position.key, position.exchange)
         return {p.key for p in flat}
 
     def covered_keys(self, event: PositionsReported) -> list[PositionKey]:

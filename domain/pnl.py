@@ -408,7 +408,7 @@ class PnlLedger:
         ledger.remember(report)
         unseen = ledger.unseen
         if not report.size:
-            self.venue_flat(key, report)
+            self.venue_flat(book, key, report)
         elif unseen is not None and ledger.run is not None and _flipped(book, report, unseen):
             # The last fill, counted as closing what trueup did not see open, took it
             # through zero, this report of its own transaction says: folded again, the
@@ -439,11 +439,12 @@ class PnlLedger:
         if moved and cumulative is not None:
             self._cumulative(ledger, cumulative)
 
-    def venue_flat(self, key: PositionKey, report: PositionReport) -> None:
+    def venue_flat(self, book: "AccountBook", key: PositionKey, report: PositionReport) -> None:
         """The venue's word that ``key`` is flat: a position trueup did not see open is
         gone, if that word is no older than the last fill folded on it (fills and reports
         come by separate channels, in either order). Noted for a lifecycle whose fills are
-        older, which fills trueup has not seen closed (``KeyLedger.flat_at``)."""
+        older, which fills trueup has not seen closed (``KeyLedger.flat_at``); should a fill
+        made after it have been folded already, the run is folded again with it known."""
         ledger = self.keys.get(key)
         if ledger is None:
             return
@@ -451,6 +452,14 @@ class PnlLedger:
             ledger.flat_at = report.updated_time
             # A flat inferred from a snapshot keeps the seq of the report before it.
             ledger.flat_seq = None if report.status == ABSENT else report.seq
+            run = ledger.run
+            if ledger.open is not None and run is not None and ledger.flat_before(run.fills[-1]):
+                outside = getcontext()
+                setcontext(EXACT)
+                try:
+                    self._fold_again(book, ledger, run)
+                finally:
+                    setcontext(outside)
         if ledger.unseen is None:
             return
         last = ledger.unseen
@@ -724,7 +733,7 @@ class PnlLedger:
         position = book.positions.get(ledger.key)
         report = position.exchange if position is not None else None
         if report is not None and not report.size:
-            self.venue_flat(ledger.key, report)
+            self.venue_flat(book, ledger.key, report)
         return ZERO, fee
 
     def _close(

@@ -679,3 +679,20 @@ def test_a_late_close_come_after_its_run_was_let_go_leaves_the_next_lifecycle_as
     assert (life.number, life.size, life.cost) == (2, Decimal("0.5"), Decimal("50500"))
     assert (ledger.fees, ledger.realised) == (Decimal(3), Decimal(0))
     assert not book.pnl.take_closed()
+
+
+def test_a_flat_that_comes_after_the_next_fill_sets_the_lifecycle_aside_all_the_same() -> None:
+    # The flat push (seq 103) delivered after the buy made after it (seq 105), as a venue's
+    # streams may deliver them: the buy is the next position's, not an add to lifecycle 1.
+    records = [
+        buy(T0 + 1_000, 1, "1", "100000"),
+        held(T0 + 1_001, 1, "Buy", "1", mark="99950", upnl="-50", entry="100000"),
+        buy(T0 + 70_000, 5, "0.5", "101000"),
+        held(T0 + 60_000, 3, "", "0", mark="100000", upnl="0", entry="0"),
+        held(T0 + 70_001, 5, "Buy", "0.5", mark="101200", upnl="100", entry="101000"),
+    ]
+    _, book = ledger_after(records)
+    ledger = book.pnl.key(KEY)
+    life = ledger.open
+    assert (life.number, life.size, life.cost) == (2, Decimal("0.5"), Decimal("50500"))
+    assert unrealised(ledger, book.positions[KEY].exchange) == (Decimal(100), Whose.TRUEUP)
