@@ -27,7 +27,7 @@ def no_position(venue: str, account: str, result: "Audit") -> str:
     known at other idx than the one asked (named, so the caller can ask for one of them)."""
     from trueup.domain.instants import iso
 
-    legs = sorted({k.position_idx for k in result.book.positions if k.symbol == result.symbol})
+    legs = sorted({k.position_idx for k in result.symbol_keys})
     asked = "" if result.position_idx is None or not legs else f" at idx {result.position_idx}"
     when = "" if result.as_of is None else f" as of {iso(result.as_of)}"
     found = f" ({SeveralLegs(result.symbol, legs)})" if asked else ""

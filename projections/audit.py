@@ -68,15 +68,16 @@ class Audit:
     rules: RuleConfig = field(default_factory=RuleConfig)
 
     @property
-    def keys(self) -> list[PositionKey]:
-        """The symbol's keys (of ``position_idx``, if given): those the book holds, and those
-        known from fills alone (no report of the position yet)."""
+    def symbol_keys(self) -> list[PositionKey]:
+        """The symbol's keys, of every idx: those the book holds, and those known from fills
+        alone (no report of the position yet)."""
         book = self.book
-        return sorted(
-            k
-            for k in {**book.positions, **book.pnl.keys}
-            if k.symbol == self.symbol and self.position_idx in (None, k.position_idx)
-        )
+        return sorted(k for k in {**book.positions, **book.pnl.keys} if k.symbol == self.symbol)
+
+    @property
+    def keys(self) -> list[PositionKey]:
+        """The symbol's keys audited: of ``position_idx``, if given."""
+        return [k for k in self.symbol_keys if self.position_idx in (None, k.position_idx)]
 
     def state(self, key: PositionKey) -> JSON:
         return position_state(self.book, held(self.book, key))
