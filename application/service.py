@@ -131,12 +131,14 @@ class TrueupService:
         ingestor = Ingestor(
             self.journal, after_flush=run_detectors, on_input=on_input, count=progress
         )
+        failed = True
         try:
             for lines in captures:
                 ingestor.ingest(lines)
+            failed = False
         finally:
             if projection is not None and owned:
-                projection.release()
+                projection.finish(failed)
         count = ingestor.count
         return IngestReport(
             accepted=count.accepted,
@@ -154,10 +156,12 @@ class TrueupService:
         from trueup.projections.leased import LeasedProjection
 
         projection = LeasedProjection(self.journal)
+        failed = True
         try:
             projection.catch_up()
+            failed = False
         finally:
-            projection.release()
+            projection.finish(failed)
 
     def _append_detected(
         self, events: list[InputEvent], decisions: dict[str, Decision]

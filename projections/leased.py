@@ -112,6 +112,20 @@ class LeasedProjection:
         finally:
             self._let_leases_go()  # also when recording failed
 
+    def abandon(self) -> None:
+        """Let every lease go with nothing recorded or snapshotted, after an exception (an
+        interrupt, say) that may have left the state part-applied: it is dropped, as a kill -9
+        drops it, and whoever takes over replays from what was recorded."""
+        self.projection = None
+        self._let_leases_go()
+
+    def finish(self, failed: bool) -> None:
+        """``release`` the projection after it ran well; ``abandon`` it after an exception."""
+        if failed:
+            self.abandon()
+        else:
+            self.release()
+
     def _let_leases_go(self) -> None:
         for lease in self.leases.values():
             lease.release()

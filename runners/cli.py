@@ -895,10 +895,12 @@ def _ingest(journal: "Journal", args: argparse.Namespace) -> int:
             else:
                 report = service.ingest(captures, detect=not args.no_projections, progress=progress)
     except (KeyboardInterrupt, Terminated) as stopped:
-        # Each batch is a transaction: what was stored is whole, and a rerun skips it.
+        # "At least": a batch is stored in transactions (on PostgreSQL, several for a large
+        # one), and the signal may come between a commit and its count. A rerun skips them.
         print(
             f"trueup: interrupted by {'SIGTERM' if isinstance(stopped, Terminated) else 'SIGINT'}"
-            f" with {progress.stored:,} of the {progress.lines:,} lines read in the journal;"
+            f" with at least {progress.stored:,} of the {progress.lines:,} lines read in the"
+            " journal;"
             " the same `trueup ingest` again stores the rest, none twice",
             file=sys.stderr,
         )
