@@ -19,6 +19,7 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from trueup.adapters.store.codec import event_json
+from trueup.adapters.store.location import StoreError
 from trueup.application.answers import EventPage
 from trueup.application.service import EventFilter
 from trueup.domain.emitted import Emitted
@@ -185,8 +186,11 @@ class JournalFollower:
                     self._hand_on(page, end)
             except asyncio.CancelledError:
                 raise
+            except StoreError as error:
+                # The journal's retrying has given up for now (/health says so): one line,
+                # as the projection's own give-up; poll again.
+                log.warning("following the journal for the event streams: %s", error)
             except Exception:
-                # The journal's retrying has given up for now (/health says so); poll again.
                 log.exception("following the journal for the event streams")
             await asyncio.sleep(self.settings.poll_s)
 

@@ -240,3 +240,32 @@ def test_a_stream_s_data_is_the_page_s_json(served: httpx.Client) -> None:
         f"event: {first['type']}",
         f"data: {orjson.dumps(first).decode()}",
     ]
+
+
+def test_a_journal_that_gives_up_is_told_in_one_line_per_poll_not_a_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The store's retrying gave up (`serve --give-up-after S` behind a table lock): the
+    follower says so in a line, as the projection does, and polls again."""
+    import asyncio
+
+    from trueup.adapters.store.location import StoreError
+    from trueup.application.answers import EventPage
+    from trueup.runners.http_stream import JournalFollower, StreamSettings
+
+    def busy() -> int:
+        raise StoreError("journal at x: busy for 5.0 s, giving up")
+
+    def unread(position: int, limit: int) -> EventPage:
+        raise AssertionError("nothing is read while the end cannot be")
+
+    async def follow_a_while() -> None:
+        follower = JournalFollower(busy, unread, StreamSettings(poll_s=0.01))
+        follower.start()
+        await asyncio.sleep(0.1)
+        await follower.stop()
+
+    asyncio.run(follow_a_while())
+    told = [r for r in caplog.records if "following the journal" in r.getMessage()]
+    assert told and all(r.exc_info is None for r in told)
+    assert "busy for 5.0 s, giving up" in told[0].getMessage()
