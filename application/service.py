@@ -7,6 +7,7 @@ points (the CLI, and next HTTP and NATS) only translate to and from them.
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence, Set
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -131,14 +132,11 @@ class TrueupService:
         ingestor = Ingestor(
             self.journal, after_flush=run_detectors, on_input=on_input, count=progress
         )
-        failed = True
-        try:
+        # Run here, it is this call's to let go (or, after an exception, to abandon).
+        running = projection if projection is not None and owned else nullcontext()
+        with running:
             for lines in captures:
                 ingestor.ingest(lines)
-            failed = False
-        finally:
-            if projection is not None and owned:
-                projection.finish(failed)
         count = ingestor.count
         return IngestReport(
             accepted=count.accepted,
@@ -155,13 +153,8 @@ class TrueupService:
         may (no other holds the projections): what an ingest does after its last batch."""
         from trueup.projections.leased import LeasedProjection
 
-        projection = LeasedProjection(self.journal)
-        failed = True
-        try:
+        with LeasedProjection(self.journal) as projection:
             projection.catch_up()
-            failed = False
-        finally:
-            projection.finish(failed)
 
     def _append_detected(
         self, events: list[InputEvent], decisions: dict[str, Decision]
@@ -172,12 +165,9 @@ class TrueupService:
 
         if not events:
             return Appended(0, 0)
-        projection = LeasedProjection(self.journal)
-        try:
+        with LeasedProjection(self.journal) as projection:
             appended = self.journal.append(events, decisions)
             projection.catch_up(appended)
-        finally:
-            projection.release()
         return appended
 
     def put_rules_in_force(self, rules: RuleConfig, source: str) -> bool:

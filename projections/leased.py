@@ -119,12 +119,15 @@ class LeasedProjection:
         self.projection = None
         self._let_leases_go()
 
-    def finish(self, failed: bool) -> None:
-        """``release`` the projection after it ran well; ``abandon`` it after an exception."""
-        if failed:
-            self.abandon()
-        else:
+    def __enter__(self) -> "LeasedProjection":
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        """Released after the block ran well; abandoned after an exception."""
+        if kind is None:
             self.release()
+        else:
+            self.abandon()
 
     def _let_leases_go(self) -> None:
         for lease in self.leases.values():
