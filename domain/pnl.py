@@ -252,12 +252,18 @@ def closed_unseen(ledger: KeyLedger, report: PositionReport | None) -> bool:
     its fills leave open: a close whose fill trueup has not seen (a late one closes it)."""
     if ledger.open is None or report is None or report.size:
         return False
-    # A flat report inferred from a snapshot keeps the seq of the report before it (as in
-    # ``venue_flat``); a fill of the same transaction as the report is no newer than it.
-    seq, newest = None if report.status == ABSENT else report.seq, ledger.newest_seq
+    # A fill of the same transaction as the report is no newer than it.
+    seq, newest = _own_seq(report), ledger.newest_seq
     if seq is not None and newest is not None:
         return seq >= newest
     return report.updated_time > ledger.newest_time
+
+
+def _own_seq(report: PositionReport) -> int | None:
+    """The report's sequence, where it is its own: a flat inferred from a snapshot that omits
+    the key keeps the seq of the report before it, and its time, the snapshot's, is what
+    says how new it is."""
+    return None if report.status == ABSENT else report.seq
 
 
 def _next_sweep(clock: int) -> int:
@@ -413,12 +419,7 @@ class PnlLedger:
             # The last fill, counted as closing what trueup did not see open, took it
             # through zero, this report of its own transaction says: folded again, the
             # part past zero opens a lifecycle of trueup's (in the fills' context).
-            outside = getcontext()
-            setcontext(EXACT)
-            try:
-                self._fold_again(book, ledger, ledger.run)
-            finally:
-                setcontext(outside)
+            self._refolded(book, ledger, ledger.run)
         if report.notional_coin is not None:
             ledger.coin = report.notional_coin
         current, cumulative = report.cur_realised_pnl, report.cum_realised_pnl
@@ -449,23 +450,14 @@ class PnlLedger:
         if ledger is None:
             return
         if report.updated_time >= ledger.flat_at:
-            ledger.flat_at = report.updated_time
-            # A flat inferred from a snapshot keeps the seq of the report before it.
-            ledger.flat_seq = None if report.status == ABSENT else report.seq
+            ledger.flat_at, ledger.flat_seq = report.updated_time, _own_seq(report)
             run = ledger.run
             if ledger.open is not None and run is not None and ledger.flat_before(run.fills[-1]):
-                outside = getcontext()
-                setcontext(EXACT)
-                try:
-                    self._fold_again(book, ledger, run)
-                finally:
-                    setcontext(outside)
+                self._refolded(book, ledger, run)
         if ledger.unseen is None:
             return
         last = ledger.unseen
-        # A flat report inferred from a snapshot that omits the key keeps the seq of the
-        # report before it: its time, the snapshot's, is what says how new it is.
-        seq = None if report.status == ABSENT else report.seq
+        seq = _own_seq(report)
         if seq is not None and last.seq is not None:
             newer = seq >= last.seq
         else:
@@ -588,6 +580,15 @@ class PnlLedger:
         run.fills.append(fill)
         run.fills.sort(key=_venue_order)
         self._fold_again(book, ledger, run)
+
+    def _refolded(self, book: "AccountBook", ledger: KeyLedger, run: Checkpoint) -> None:
+        """``_fold_again`` from outside a fold (a report's word), in the fills' context."""
+        outside = getcontext()
+        setcontext(EXACT)
+        try:
+            self._fold_again(book, ledger, run)
+        finally:
+            setcontext(outside)
 
     def _fold_again(self, book: "AccountBook", ledger: KeyLedger, run: Checkpoint) -> None:
         """Rewind the key to where ``run`` began and fold its fills again, in order."""
