@@ -60,6 +60,8 @@ _SHAPES = bytes(
     for byte in range(256)
 )  # fmt: skip
 _MAYBE_INEXACT = re.compile(rb":0(?:0{19}|0*+\.)")
+# Nineteen digits after a minus: past 64 bits, and read as a double, below -2**63.
+_NEGATIVE_19 = re.compile(rb"[:,\[]\s*+-([0-9]{19})(?![0-9])")
 # trueup's own records of what it did about an account's emitted events: they name the
 # account the event had, whatever that was, where every other line must name one that can be.
 RECORDS = (placement_reports.CHANNEL, notification_reports.CHANNEL)
@@ -111,7 +113,7 @@ def _inexact_number(data: bytes) -> bool:
     if _MAYBE_INEXACT.search(data.translate(_SHAPES)) is None:
         return False
     found = _AFTER_COLON.search(data) or _AFTER_COMMA.search(data) or _AFTER_BRACKET.search(data)
-    return found is not None
+    return found is not None or any(int(digits) > 2**63 for digits in _NEGATIVE_19.findall(data))
 
 
 def decode_record(record: dict[str, object]) -> InputEvent:
