@@ -909,8 +909,9 @@ def test_no_owner_s_key_is_another_s_whatever_its_id_holds(odd: str) -> None:
 
 def test_owner_rows_an_older_trueup_wrote_read_as_they_meant() -> None:
     assert owner_values(b'"BTCUSDT"') == ["BTCUSDT"]
-    assert owner_values(b"7") == [(7, None)]  # an order placed first; its id not kept then
-    assert owner_values(b'[7,"p-1-tp1"]') == [(7, "p-1-tp1")]
+    assert owner_values(b"7") == [(7, None, None)]  # placed first; its id not kept then
+    assert owner_values(b'[7,"p-1-tp1"]') == [(7, "p-1-tp1", None)]  # nor its symbol
+    assert owner_values(b'[7,"p-1-tp1","ETHUSDT"]') == [(7, "p-1-tp1", "ETHUSDT")]
     assert owner_values(b'["btcusdt","BTCUSDT"]') == ["btcusdt", "BTCUSDT"]
 
 
@@ -1063,3 +1064,51 @@ def test_a_close_that_awaited_its_cause_is_in_the_audit_on_the_input_that_report
     for as_of in (T0 + 7_000, closed.at, T0 + 12_000):
         served = TrueupService(journal).audit(VENUE, ACCOUNT, "BTCUSDT", as_of=as_of)
         assert seen(served) == seen(whole_fold(journal, "BTCUSDT", as_of))
+
+
+def reused_link_placed_elsewhere() -> list[InputEvent]:
+    """An order link placed for one position on SOLUSDT and filled, placed again for
+    another on ETHUSDT before that one is opened, for BTCUSDT: the book takes the second
+    placement as the order it already holds, which BTCUSDT's own inputs do not show."""
+    records = [
+        intent(T0, kind="account_mode", mode="LIVE"),
+        intent(
+            T0 + 1_000, kind="order_placed", position_id="p-4", order_link_id="l-6",
+            category="linear", symbol="SOLUSDT", purpose="SL", side="Buy", qty="0.1",
+        ),
+        messages.capture_ws(T0 + 2_000, ACCOUNT, messages.ws_frame("order", [
+            messages.order_item(
+                symbol="SOLUSDT", order_id="o-28", order_link_id="l-6", side="Buy",
+                qty="0.1", status="Filled", cum_exec_qty="0.1", updated_time=T0 + 2_000,
+            )
+        ], message_id="o-28", creation_time=T0 + 2_000)),
+        intent(
+            T0 + 3_000, kind="order_placed", position_id="p-12", order_link_id="l-6",
+            category="linear", symbol="ETHUSDT", purpose="TP1", side="Sell", qty="0.1",
+        ),
+        opened(T0 + 4_000, "p-12", "BTCUSDT", "0.1"),
+    ]  # fmt: skip
+    return [event(r) for r in records]
+
+
+@pytest.mark.parametrize("begun", ["in one batch", "a batch each"])
+def test_an_order_link_placed_again_on_another_symbol_has_its_positions_audit_read_whole(
+    journal: Journal, begun: str
+) -> None:
+    events = reused_link_placed_elsewhere()
+    append_as(journal, events, begun)
+    history = journal.symbol_history(VENUE, ACCOUNT, "BTCUSDT")
+    assert history is not None and history.tangled
+    served = TrueupService(journal).audit(VENUE, ACCOUNT, "BTCUSDT")
+    assert seen(served) == seen(whole_fold(journal, "BTCUSDT", None))
+
+
+@pytest.mark.parametrize("begun", ["in one batch", "a batch each"])
+def test_an_order_placed_on_another_symbol_before_its_position_opened_tangles_the_two(
+    journal: Journal, begun: str
+) -> None:
+    # Its reports until the opening are filed under ETHUSDT alone.
+    mode, _, report, placed, opening = reused_link_placed_elsewhere()
+    append_as(journal, [mode, placed, report, opening], begun)
+    history = journal.symbol_history(VENUE, ACCOUNT, "BTCUSDT")
+    assert history is not None and history.tangled

@@ -220,20 +220,21 @@ def decode_versions(state: bytes) -> list[int]:
 
 
 # What an owner row names: a symbol its position or order was opened for, or the version of
-# an order placed for a position before it was opened, with the order's client id (None in
-# rows of an older trueup).
-OwnerValue = str | tuple[int, str | None]
+# an order placed for a position before it was opened, with the order's client id and the
+# symbol it was placed on (None in rows of an older trueup).
+PlacedFirst = tuple[int, str | None, str | None]
+OwnerValue = str | PlacedFirst
 
 
 def owner_values(state: bytes) -> list[OwnerValue]:
     """What one owner row names: ``"BTCUSDT"``, ``["btcusdt", "BTCUSDT"]`` (an order
-    filed under several), ``[7, "p-1-tp1"]`` (placed first), or ``7`` (placed first, in an
-    older trueup's rows)."""
+    filed under several), ``[7, "p-1-tp1", "ETHUSDT"]`` (placed first), or ``[7, "p-1-tp1"]``
+    and ``7`` (placed first, in an older trueup's rows)."""
     value = orjson.loads(state)
     if isinstance(value, int):
-        return [(value, None)]
+        return [(value, None, None)]
     if isinstance(value, list) and value and isinstance(value[0], int):
-        return [(value[0], value[1])]
+        return [(value[0], value[1], value[2] if len(value) > 2 else None)]
     return value if isinstance(value, list) else [value]
 
 
@@ -258,10 +259,14 @@ def _opening_owners(stream: UUID, event: LocalPositionOpened) -> tuple[Owner, ..
 
 
 def _position_owners(
-    stream: UUID,
-    event: LocalPositionResized | LocalPositionClosed | LocalPositionCleaned | OrderPlaced,
+    stream: UUID, event: LocalPositionResized | LocalPositionClosed | LocalPositionCleaned
 ) -> tuple[Owner, ...]:
     return (position_owner(stream, event.position_id),)
+
+
+def _placement_owners(stream: UUID, event: OrderPlaced) -> tuple[Owner, ...]:
+    # Its order's too: a client id placed before, under other symbols, is one order to the book.
+    return position_owner(stream, event.position_id), order_owner(stream, event.client_order_id)
 
 
 def _order_owners(stream: UUID, event: OrderCancelled) -> tuple[Owner, ...]:
@@ -286,7 +291,7 @@ _OWNERS_NAMED: dict[type[InputEvent], Callable[[UUID, Any], tuple[Owner, ...]]] 
     LocalPositionResized: _position_owners,
     LocalPositionClosed: _position_owners,
     LocalPositionCleaned: _position_owners,
-    OrderPlaced: _position_owners,
+    OrderPlaced: _placement_owners,
     OrderCancelled: _order_owners,
     OrdersReported: _linked_owners,
     ExecutionsReported: _linked_owners,
@@ -300,7 +305,7 @@ class _AccountBatch:
         self,
         stream: UUID,
         owners: dict[Owner, set[str]],
-        placed_first: dict[Owner, list[tuple[int, str | None]]],
+        placed_first: dict[Owner, list[PlacedFirst]],
     ) -> None:
         self.stream = stream
         self.first = 0
@@ -352,15 +357,25 @@ class _AccountBatch:
         if not first:
             return
         before = self.placed_first.get(placed_first_owner(self.stream, event.position_id), ())
-        for placed, _ in before:
+        for placed, _, placed_on in before:
             self._name(symbol, placed)
+            if placed_on is not None and placed_on != event.symbol:
+                # Placed on another symbol: its reports until now, filed under that one (and
+                # any earlier order of its client id), decide what the book holds of it for
+                # this position.
+                self._tangle({placed_on, event.symbol})
         # Their cancels are found under their orders' rows: each names the symbol too.
-        for client_order_id in dict.fromkeys(c for _, c in before if c is not None):
+        for client_order_id in dict.fromkeys(c for _, c, _ in before if c is not None):
             self._own(order_owner(self.stream, client_order_id), symbol, version)
 
     def _placed(self, event: OrderPlaced, version: int) -> None:
         order = order_owner(self.stream, event.client_order_id)
         position = self.owners.get(position_owner(self.stream, event.position_id))
+        placed_before = self.owners.get(order)
+        if placed_before and not placed_before <= {event.symbol, *(position or ())}:
+            # A client id placed before under other symbols: what the book makes of this
+            # placement turns on that order's history there.
+            self._tangle({*placed_before, event.symbol, *(position or ())})
         if position:
             symbols = tuple(dict.fromkeys((event.symbol, *sorted(position))))
             self._own(order, symbols, version)
@@ -370,7 +385,7 @@ class _AccountBatch:
         self._own(order, (event.symbol,), version)
         self._name((event.symbol,), version)
         owner = placed_first_owner(self.stream, event.position_id)
-        placed = (version, event.client_order_id)
+        placed = (version, event.client_order_id, event.symbol)
         self.placed_first.setdefault(owner, []).append(placed)
         self.owner_rows.append((owner.key, version, orjson.dumps(placed)))
 
@@ -492,7 +507,7 @@ def index_rows(
     the owner rows ``owners_needed`` named before it (``owner_values``), and ``declared``."""
     accounts: dict[UUID, _AccountBatch] = {}
     known: dict[Owner, set[str]] = {}
-    placed_first: dict[Owner, list[tuple[int, str | None]]] = {}
+    placed_first: dict[Owner, list[PlacedFirst]] = {}
     for owner, named in owners.items():
         for value in named:
             if isinstance(value, str):
