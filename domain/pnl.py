@@ -26,7 +26,7 @@ unrealised and never loses any. Linear contracts only: for inverse ones (PnL in 
 coin) the figures would be wrong, so those fills are left out (``ContractKind.INVERSE``).
 """
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right, insort
 from dataclasses import dataclass
 from decimal import Decimal, getcontext, setcontext
 from typing import TYPE_CHECKING
@@ -67,6 +67,12 @@ INVERSE = ContractKind.INVERSE  # coin-margined contracts: not folded
 # as long as a book keeps a finished order (domain/retention.py); older fills are judged
 # by their venue timestamp against what was let go.
 SEEN_FOR_MS = 10 * 60_000
+# A fill let go is told from one never seen by its venue time, for this long behind the
+# newest of its symbol let go: one sent again has the time of one let go, where a REST
+# backfill of hours the stream missed brings fills of other times, folded. Older than that,
+# an unknown fill is taken for a repeat. A time per fill let go, kept a day: 8 bytes of a
+# list's slot and an int each.
+TOLD_APART_FOR_MS = 24 * 3_600_000
 # What has aged out is let go at fixed instants of input time, the multiples of a tenth of
 # that, each as of its instant, before the first input that reaches it (as the book does,
 # domain/book.py): what a fold has let go then depends on the input's instant alone, not on
@@ -234,9 +240,14 @@ def unrealised(
     venue's, from its last report of the position held; 0 where neither holds one, or
     the venue holds none since trueup's last fill (``closed_unseen``); else unknown. A
     position opened before trueup saw its fills has no open lifecycle in the ledger, which
-    knows neither its entry nor its size: its 0 is not true."""
-    if ledger is not None and closed_unseen(ledger, report):
-        return ZERO, Whose.VENUE
+    knows neither its entry nor its size: its 0 is not true. Nor is the ledger's figure of a
+    lifecycle the venue holds another size of since its last fill (``differs_at_venue``)."""
+    if ledger is not None and differs_at_venue(ledger, report):
+        assert report is not None
+        if not report.size:
+            return ZERO, Whose.VENUE
+        venue = report.unrealised_pnl
+        return (None, None) if venue is None else (venue, Whose.VENUE)
     held = ledger is not None and (ledger.open is not None or ledger.unseen is not None)
     ours = ledger.unrealised() if ledger is not None and held else None
     if ours is not None:
@@ -250,7 +261,17 @@ def unrealised(
 def closed_unseen(ledger: KeyLedger, report: PositionReport | None) -> bool:
     """Whether the venue reports flat, since the last fill folded on the key, a lifecycle
     its fills leave open: a close whose fill trueup has not seen (a late one closes it)."""
-    if ledger.open is None or report is None or report.size:
+    return report is not None and not report.size and differs_at_venue(ledger, report)
+
+
+def differs_at_venue(ledger: KeyLedger, report: PositionReport | None) -> bool:
+    """Whether the venue reports, since the last fill folded on the key, another size than
+    the lifecycle its fills leave open: a fill trueup has not seen (a close while the stream
+    was down), or a position held before trueup watched that its first fill added to."""
+    life = ledger.open
+    if life is None or report is None:
+        return False
+    if report.signed_size == (life.size if life.side is LONG else -life.size):
         return False
     # A fill of the same transaction as the report is no newer than it.
     seq, newest = _own_seq(report), ledger.newest_seq
@@ -276,6 +297,7 @@ class PnlLedger:
 
     __slots__ = (
         "_done",
+        "_gone",
         "_horizons",
         "_legs",
         "_next_let_go",
@@ -321,6 +343,9 @@ class PnlLedger:
         self._seen_at: list[int] = []
         self._seen_symbols: list[str] = []
         self._horizons: dict[str, int] = {}
+        # symbol -> the venue times of its fills let go, ascending, back to TOLD_APART_FOR_MS
+        # behind its horizon: below the horizon, an unknown fill of another time is new.
+        self._gone: dict[str, list[int]] = {}
         self._next_let_go = NEVER  # the clock from which a sweep is due (``_let_go``)
 
     def begin(self) -> None:
@@ -378,7 +403,7 @@ class PnlLedger:
                     fill.contract_kind is INVERSE
                 ):
                     continue  # a repeat; or a coin-margined contract, not folded
-                if 0 < exec_time <= horizons.get(symbol, 0):
+                if 0 < exec_time <= horizons.get(symbol, 0) and self._was_let_go(symbol, fill):
                     continue  # a fill let go, sent again by a REST list or a resubscription
                 # Seen now: remembered for SEEN_FOR_MS (``_let_go``).
                 if self._next_let_go == NEVER:
@@ -489,15 +514,27 @@ class PnlLedger:
         seen, seen_at = self._seen, self._seen_at
         due = bisect_right(seen_at, aged)
         if due:
-            horizons, symbols = self._horizons, self._seen_symbols
+            horizons, symbols, gone = self._horizons, self._seen_symbols, self._gone
             for symbol in symbols[:due]:
                 of_symbol = seen[symbol]
                 # The symbol's oldest, in the order seen: the one seen longest ago of them.
                 exec_time = of_symbol.pop(next(iter(of_symbol)))
                 if not of_symbol:
                     del seen[symbol]
+                times = gone.get(symbol)
+                if times is None:
+                    gone[symbol] = [exec_time]
+                elif exec_time >= times[-1]:
+                    times.append(exec_time)  # most fills are let go in their venue order
+                else:
+                    insort(times, exec_time)
                 if exec_time > horizons.get(symbol, 0):
                     horizons[symbol] = exec_time
+            for symbol in set(symbols[:due]):
+                times = gone[symbol]
+                told_apart = bisect_right(times, horizons[symbol] - TOLD_APART_FOR_MS)
+                if told_apart:
+                    del times[:told_apart]
             del seen_at[:due]
             del symbols[:due]
         if self._runs:
@@ -511,6 +548,16 @@ class PnlLedger:
                     ledger.run = None
             self._runs = kept
         self._next_let_go = _next_sweep(clock) if seen_at or self._runs else NEVER
+
+    def _was_let_go(self, symbol: str, fill: Fill) -> bool:
+        """Whether an unknown fill no newer than its symbol's horizon is one let go, sent
+        again: of the venue time of one let go, or too old to tell (TOLD_APART_FOR_MS)."""
+        exec_time = fill.exec_time
+        if exec_time <= self._horizons[symbol] - TOLD_APART_FOR_MS:
+            return True
+        times = self._gone[symbol]
+        at = bisect_left(times, exec_time)
+        return at < len(times) and times[at] == exec_time
 
     def _funding(self, book: "AccountBook", fill: Fill) -> None:
         """A funding payment: to the leg held (exec_fee is what was paid)."""

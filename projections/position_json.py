@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from trueup.domain.keys import PositionKey
-from trueup.domain.pnl import KeyLedger, closed_unseen, unrealised
+from trueup.domain.pnl import KeyLedger, closed_unseen, differs_at_venue, unrealised
 from trueup.domain.risk_records import PositionRisk
 
 if TYPE_CHECKING:  # only its type: the book is what the callers hold
@@ -21,7 +21,8 @@ def pnl_state(book: "AccountBook", key: PositionKey) -> JSON:
     fees, funding), the key's totals since trueup first saw it, and its unrealised PnL as
     trueup can vouch for it (``unrealised_source``: trueup's from the latest mark, the
     venue's own, or null: unknown); an open lifecycle the venue has since closed by a fill
-    trueup has not seen is ``closed_at_venue``. Decimals as strings; {} for a key neither knows."""
+    trueup has not seen is ``closed_at_venue``, one it holds another size of
+    ``differs_at_venue``. Decimals as strings; {} for a key neither knows."""
     found = book.pnl.keys.get(key)
     position = book.positions.get(key)
     report = position.exchange if position is not None else None
@@ -48,6 +49,7 @@ def pnl_state(book: "AccountBook", key: PositionKey) -> JSON:
             "funding": str(life.funding),
             "position_ids": list(life.position_ids),
             "closed_at_venue": closed_unseen(found, report),
+            "differs_at_venue": differs_at_venue(found, report),
         },
         "realised_pnl": str(found.realised),
         "fees": str(found.fees),

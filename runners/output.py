@@ -109,6 +109,15 @@ def describe_risk(risk: JSON) -> str:
     )
 
 
+def _at_venue(life: JSON) -> str:
+    """What the venue holds of an open lifecycle, where its fills do not say so."""
+    if life["closed_at_venue"]:
+        return ", flat at the venue (its closing fill not seen)"
+    if life["differs_at_venue"]:
+        return ", another size at the venue (a fill not seen)"
+    return ""
+
+
 def describe_pnl(pnl: JSON) -> str:
     """A key's PnL as `positions --json` gives it (``pnl_state``), in one line; the venue's own
     unrealised figure marked as such."""
@@ -116,7 +125,7 @@ def describe_pnl(pnl: JSON) -> str:
     life = pnl.get("open")
     opened = (
         f"; open lifecycle {life['lifecycle']} {life['side']} {_shown(life['size'])}"
-        + (", flat at the venue (its closing fill not seen)" if life["closed_at_venue"] else "")
+        + _at_venue(life)
         if life
         else ""
     )

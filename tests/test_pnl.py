@@ -744,6 +744,34 @@ def test_a_fill_id_is_let_go_within_a_window_and_a_tenth_and_its_repeat_still_ig
     assert held() == 39 * lot
 
 
+def test_a_fill_never_seen_comes_hours_late_and_is_folded_with_its_fee() -> None:
+    # The stream missed a fill; a REST backfill brings it after newer fills of its symbol
+    # were let go. Its venue time is none of theirs: a fill never seen, not a repeat.
+    from trueup.domain.pnl import SEEN_FOR_MS, TOLD_APART_FOR_MS
+
+    hour = 3_600_000
+    book = AccountBook("bybit", ACCOUNT)
+    lot, price, fee = Decimal("0.01"), Decimal(60_000), Decimal("0.3")
+    missed = fill(2, OrderSide.BUY, lot, price, fee)  # venue time T0 + 2
+    book.apply(executions(T0 + 10, fill(1, OrderSide.BUY, lot, price, fee)))
+    book.apply(executions(T0 + 3 * SEEN_FOR_MS, fill(3, OrderSide.BUY, lot, price, fee)))
+    assert "t-1" not in book.pnl._seen["BTCUSDT"]  # let go: the horizon is its venue time
+    book.apply(executions(T0 + 2 * hour, missed))
+    life = book.pnl.key(KEY).open
+    assert life is not None and (life.size, life.fees) == (3 * lot, 3 * fee)
+    # Sent again once let go, as the fills let go before it: repeats.
+    for n, resent in enumerate([fill(1, OrderSide.BUY, lot, price, fee), missed]):
+        book.apply(executions(T0 + (3 + n) * hour, resent))
+    assert (life.size, life.fees) == (3 * lot, 3 * fee)
+    # A day behind what was let go, a fill's venue time no longer tells it apart: taken for a
+    # repeat, as every fill that old was before.
+    late = T0 + TOLD_APART_FOR_MS + hour
+    newer = msgspec.structs.replace(fill(4, OrderSide.BUY, lot, price, fee), exec_time=late)
+    book.apply(executions(late, newer))
+    book.apply(executions(late + 2 * SEEN_FOR_MS, fill(5, OrderSide.BUY, lot, price, fee)))
+    assert (life.size, life.fees) == (4 * lot, 4 * fee)
+
+
 def on(symbol: str, one: Fill) -> Fill:
     return msgspec.structs.replace(one, symbol=symbol, trade_id=f"{symbol}-{one.trade_id}")
 

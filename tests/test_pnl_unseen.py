@@ -597,6 +597,40 @@ def test_a_lifecycle_the_venue_shows_flat_with_no_closing_fill_holds_no_unrealis
     assert "open lifecycle 1 LONG 1, flat at the venue (its closing fill not seen)" in line
 
 
+def test_an_add_before_any_report_of_a_position_held_from_before_shows_the_venues_unrealised(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # No report of the long of 1 at 100000 yet when the bot buys 1 more at 101000: the fill
+    # opens a lifecycle of 1. The push after it holds 2 at 100500: the ledger's (102000 -
+    # 101000) x 1 = 1000 is not what is held, the venue's +3000 is, saying so.
+    records = [
+        buy(T0 + 1_000, 1, "1", "101000"),
+        held(T0 + 1_001, 1, "Buy", "2", mark="102000", upnl="3000", entry="100500"),
+    ]
+    url = ingested(store_url, tmp_path, records)
+    (row,) = json_lines(capsys, url, "positions", "--json")
+    pnl = row["pnl"]
+    assert (pnl["unrealised_pnl"], pnl["unrealised_source"]) == ("3000", "venue")
+    assert (pnl["open"]["size"], pnl["open"]["differs_at_venue"]) == ("1", True)
+    (summary,) = json_lines(capsys, url, "summary", "--json")
+    assert Decimal(summary["unrealised_pnl"]) == 3000
+    (line,) = [x for x in text_lines(capsys, url, "diagnose", *WHERE) if "pnl:" in x]
+    assert "open lifecycle 1 LONG 1, another size at the venue (a fill not seen)" in line
+
+
+def test_a_push_older_than_the_last_fill_leaves_the_ledgers_unrealised() -> None:
+    # The last push, of the size before the second buy, is older than it: that fill is on
+    # its way into the venue's figures, not a fill trueup missed.
+    records = [
+        buy(T0 + 1_000, 1, "1", "101000"),
+        held(T0 + 1_001, 1, "Buy", "1", mark="102000", upnl="1000", entry="101000"),
+        buy(T0 + 2_000, 2, "1", "101000"),
+    ]
+    _, book = ledger_after(records)
+    report = book.positions[KEY].exchange
+    assert unrealised(book.pnl.key(KEY), report) == (Decimal(2000), Whose.TRUEUP)
+
+
 def test_the_late_closing_fill_closes_that_lifecycle_at_its_own_price() -> None:
     late = sell(T0 + 50_000, 2, "1", "99000", pnl="-1000")
     _, book = ledger_after([*OPENED_THEN_FLAT, late])
