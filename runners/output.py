@@ -264,6 +264,12 @@ def _percent(fraction: object) -> str:
     return f"{Decimal(str(fraction)) * 100:.2f}%"
 
 
+def _summed(summary: "Summary") -> bool:
+    """Whether the summary holds any position or PnL (beside the accounts' balances)."""
+    figures = (summary.realised_pnl, summary.fees, summary.funding, summary.unrealised_pnl)
+    return bool(summary.positions or summary.apart or any(figures))
+
+
 def print_summary(
     summary: "Summary",
     out: TextIO | None = None,
@@ -274,6 +280,10 @@ def print_summary(
     out = out or sys.stdout
     if not summary.accounts and any((matching or {}).values()):
         out.write(none_found("accounts", matching))
+        return
+    if (matching or {}).get("symbol") and not _summed(summary):
+        # The accounts are listed whatever the symbol: their equity is no answer to it.
+        out.write(none_found("positions or PnL", matching))
         return
     out.write(
         f"positions {summary.positions}, notional {_shown(summary.notional)}, "

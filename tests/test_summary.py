@@ -142,6 +142,10 @@ def test_the_summary_and_positions_take_venue_account_and_symbol(
     # Not an empty portfolio, as if the account held nothing: no such account was seen.
     assert main(["--store", journal_url, "summary", "--venue", "nosuch"]) == 0
     assert capsys.readouterr().out == "no accounts in the journal matching --venue nosuch\n"
+    # Nor a portfolio of zeros beside every account's balances, for a symbol none holds.
+    assert main(["--store", journal_url, "summary", "--symbol", "XRPUSDT"]) == 0
+    said = capsys.readouterr().out
+    assert said == "no positions or PnL in the journal matching --symbol XRPUSDT\n"
     assert main(["--store", journal_url, "history", "--symbol", "XRPUSDT"]) == 0
     said = capsys.readouterr().out
     assert said == "no closed positions in the journal matching --symbol XRPUSDT\n"
