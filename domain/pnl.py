@@ -271,7 +271,7 @@ def differs_at_venue(ledger: KeyLedger, report: PositionReport | None) -> bool:
     life = ledger.open
     if life is None or report is None:
         return False
-    if report.signed_size == (life.size if life.side is LONG else -life.size):
+    if report.signed_size == life.signed_size:
         return False
     # A fill of the same transaction as the report is no newer than it.
     seq, newest = _own_seq(report), ledger.newest_seq
