@@ -1112,3 +1112,24 @@ def test_an_order_placed_on_another_symbol_before_its_position_opened_tangles_th
     append_as(journal, [mode, placed, report, opening], begun)
     history = journal.symbol_history(VENUE, ACCOUNT, "BTCUSDT")
     assert history is not None and history.tangled
+
+
+@pytest.mark.parametrize("spelt", ["btcusdt", "BTC/USDT:USDT", "BTCUSDT "])
+def test_an_order_placed_first_under_another_spelling_of_its_symbol_tangles_nothing(
+    journal: Journal, spelt: str
+) -> None:
+    # The venue reports it under the position's symbol, whose rows then hold all.
+    mode, placed, opening = (
+        event(r)
+        for r in (
+            intent(T0, kind="account_mode", mode="LIVE"),
+            intent(
+                T0 + 1_000, kind="order_placed", position_id="p-1", order_link_id="p-1-e",
+                category="linear", symbol=spelt, purpose="ENTRY", side="Buy", qty="0.1",
+            ),
+            opened(T0 + 2_000, "p-1", "BTCUSDT", "0.1"),
+        )
+    )  # fmt: skip
+    journal.append([mode, placed, opening])
+    history = journal.symbol_history(VENUE, ACCOUNT, "BTCUSDT")
+    assert history is not None and not history.tangled

@@ -264,6 +264,18 @@ def _position_owners(
     return (position_owner(stream, event.position_id),)
 
 
+def _same_instrument(spelt: str, symbol: str) -> bool:
+    """Whether a placement's symbol is the position's spelt another way (``btcusdt``,
+    ccxt's ``BTC/USDT:USDT``, a space): the venue reports that order under the position's
+    symbol, so the position's rows hold its reports. Where unsure, not: the symbols are
+    then audited by the whole account, which is right, only slower."""
+    return _letters(spelt.split(":", 1)[0]) == _letters(symbol)
+
+
+def _letters(symbol: str) -> str:
+    return "".join(c for c in symbol if c.isalnum()).upper()
+
+
 def _placement_owners(stream: UUID, event: OrderPlaced) -> tuple[Owner, ...]:
     # Its order's too: a client id placed before, under other symbols, is one order to the book.
     return position_owner(stream, event.position_id), order_owner(stream, event.client_order_id)
@@ -359,10 +371,10 @@ class _AccountBatch:
         before = self.placed_first.get(placed_first_owner(self.stream, event.position_id), ())
         for placed, _, placed_on in before:
             self._name(symbol, placed)
-            if placed_on is not None and placed_on != event.symbol:
-                # Placed on another symbol: its reports until now, filed under that one (and
-                # any earlier order of its client id), decide what the book holds of it for
-                # this position.
+            if placed_on is not None and not _same_instrument(placed_on, event.symbol):
+                # Placed on another instrument: its reports until now, filed under that one
+                # (and any earlier order of its client id), decide what the book holds of it
+                # for this position.
                 self._tangle({placed_on, event.symbol})
         # Their cancels are found under their orders' rows: each names the symbol too.
         for client_order_id in dict.fromkeys(c for _, c, _ in before if c is not None):
