@@ -185,19 +185,21 @@ def test_a_snapshot_dated_after_the_instant_asked_by_more_than_the_limit_is_a_no
     assert not now.allowed
     assert now.reasons == [
         "the last complete snapshot of the exchange's positions is dated "
-        "2025-11-04T19:43:20.000Z, 86400 s after the instant asked; answers need one within "
-        "15 s of it"
+        "2025-11-04T19:43:20.000Z, 86400 s (1 d 0 h) after the instant asked; answers need one "
+        "within 15 s of it"
     ]
     assert service.can_open("bybit", "main", "BTCUSDT", at=ahead).allowed  # on its date
 
 
-def test_a_view_a_year_old_says_its_age_in_whole_seconds(journal: Journal) -> None:
+def test_a_view_a_year_old_says_its_age_in_whole_seconds_and_in_days(journal: Journal) -> None:
     service = TrueupService(journal, clock=lambda: T0 + 1_000)
     service.ingest([fresh_account()])
 
     year_later = service.can_open("bybit", "main", "BTCUSDT", at=T0 + 34_057_439_266)
+    hours_later = service.can_open("bybit", "main", "BTCUSDT", at=T0 + 7_260_000)
 
-    assert year_later.reasons[0].startswith("the exchange view is 34057439.266 s old ")
+    assert year_later.reasons[0].startswith("the exchange view is 34057439.266 s (394 d 4 h) old ")
+    assert hours_later.reasons[0].startswith("the exchange view is 7260 s (2 h 1 min) old ")
 
 
 def test_an_unfinished_pagination_vouches_for_nothing(journal: Journal) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from trueup.domain.coverage import Vouched
-from trueup.domain.instants import iso, seconds
+from trueup.domain.instants import iso, span
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.vocabulary import OrderStatus, PositionSide
 
@@ -210,17 +210,17 @@ def stale_view(
         taken = max(v.at for v in covering)
         if now - taken > account.freshness_limit_ms:
             reasons.append(
-                f"the exchange view is {seconds(now - taken)} s old (last complete snapshot "
+                f"the exchange view is {span(now - taken)} old (last complete snapshot "
                 f"at {iso(taken)}); answers need one within "
-                f"{seconds(account.freshness_limit_ms)} s"
+                f"{span(account.freshness_limit_ms)}"
             )
         elif taken - now > account.freshness_limit_ms:
             # Dated by a clock that runs ahead (the runner's, or whoever wrote the line): how
             # recent it is cannot be told, and it would otherwise vouch until that date.
             reasons.append(
                 f"the last complete snapshot of the exchange's positions is dated {iso(taken)}, "
-                f"{seconds(taken - now)} s after the instant asked; answers need one within "
-                f"{seconds(account.freshness_limit_ms)} s of it"
+                f"{span(taken - now)} after the instant asked; answers need one within "
+                f"{span(account.freshness_limit_ms)} of it"
             )
     if account.stream_down is not None:
         since, why = account.stream_down
