@@ -30,6 +30,7 @@ from bisect import bisect_left, bisect_right, insort
 from dataclasses import dataclass
 from decimal import Decimal, getcontext, setcontext
 from typing import TYPE_CHECKING
+from zlib import crc32
 
 from msgspec.structs import replace
 
@@ -67,11 +68,11 @@ INVERSE = ContractKind.INVERSE  # coin-margined contracts: not folded
 # as long as a book keeps a finished order (domain/retention.py); older fills are judged
 # by their venue timestamp against what was let go.
 SEEN_FOR_MS = 10 * 60_000
-# A fill let go is told from one never seen by its venue time, for this long behind the
-# newest of its symbol let go: one sent again has the time of one let go, where a REST
-# backfill of hours the stream missed brings fills of other times, folded. Older than that,
-# an unknown fill is taken for a repeat. A time per fill let go, kept a day: 8 bytes of a
-# list's slot and an int each.
+# A fill let go is told from one never seen by its venue time and a checksum of its id, for
+# this long behind the newest of its symbol let go: one sent again matches one let go, where
+# a REST backfill of hours the stream missed brings fills that match none (an order filled
+# at several prices in one millisecond too), folded. Older than that, an unknown fill is
+# taken for a repeat. One int per fill let go, kept a day.
 TOLD_APART_FOR_MS = 24 * 3_600_000
 # What has aged out is let go at fixed instants of input time, the multiples of a tenth of
 # that, each as of its instant, before the first input that reaches it (as the book does,
@@ -243,7 +244,8 @@ def unrealised(
     knows neither its entry nor its size: its 0 is not true. Nor is the ledger's figure of a
     lifecycle the venue holds another size of since its last fill (``differs_at_venue``)."""
     if ledger is not None and differs_at_venue(ledger, report):
-        assert report is not None
+        if report is None:
+            return None, None
         if not report.size:
             return ZERO, Whose.VENUE
         venue = report.unrealised_pnl
@@ -267,11 +269,14 @@ def closed_unseen(ledger: KeyLedger, report: PositionReport | None) -> bool:
 def differs_at_venue(ledger: KeyLedger, report: PositionReport | None) -> bool:
     """Whether the venue reports, since the last fill folded on the key, another size than
     the lifecycle its fills leave open: a fill trueup has not seen (a close while the stream
-    was down), or a position held before trueup watched that its first fill added to."""
+    was down), or a position held before trueup watched that its first fill added to; or
+    did so in step with the fills, and has not since (``Lifecycle.partial``)."""
     life = ledger.open
-    if life is None or report is None:
+    if life is None:
         return False
-    if report.signed_size == life.signed_size:
+    if life.partial:
+        return True
+    if report is None or report.signed_size == life.signed_size:
         return False
     # A fill of the same transaction as the report is no newer than it.
     seq, newest = _own_seq(report), ledger.newest_seq
@@ -280,11 +285,26 @@ def differs_at_venue(ledger: KeyLedger, report: PositionReport | None) -> bool:
     return report.updated_time > ledger.newest_time
 
 
+def _of_newest(ledger: KeyLedger, report: PositionReport) -> bool:
+    """Whether ``report`` is of the own transaction of the newest fill folded on the key: the
+    same sequence where both carry one, else the same time."""
+    seq, newest = _own_seq(report), ledger.newest_seq
+    if seq is not None and newest is not None:
+        return seq == newest
+    return report.updated_time == ledger.newest_time
+
+
 def _own_seq(report: PositionReport) -> int | None:
     """The report's sequence, where it is its own: a flat inferred from a snapshot that omits
     the key keeps the seq of the report before it, and its time, the snapshot's, is what
     says how new it is."""
     return None if report.status == ABSENT else report.seq
+
+
+def _gone_mark(exec_time: int, trade_id: str) -> int:
+    """A fill let go, as one int that sorts by its venue time: that time, then a checksum of
+    its id (a repeat matches it; another fill of the same millisecond, all but surely not)."""
+    return exec_time << 32 | crc32(trade_id.encode("utf-8", "surrogatepass"))
 
 
 def _next_sweep(clock: int) -> int:
@@ -343,8 +363,9 @@ class PnlLedger:
         self._seen_at: list[int] = []
         self._seen_symbols: list[str] = []
         self._horizons: dict[str, int] = {}
-        # symbol -> the venue times of its fills let go, ascending, back to TOLD_APART_FOR_MS
-        # behind its horizon: below the horizon, an unknown fill of another time is new.
+        # symbol -> its fills let go (``_gone_mark``: venue time, then id), ascending, back
+        # to TOLD_APART_FOR_MS behind its horizon: below the horizon, an unknown fill that
+        # matches none is new.
         self._gone: dict[str, list[int]] = {}
         self._next_let_go = NEVER  # the clock from which a sweep is due (``_let_go``)
 
@@ -437,6 +458,10 @@ class PnlLedger:
         elif ledger is None:
             return
         ledger.remember(report)
+        life = ledger.open
+        if life is not None and _of_newest(ledger, report):
+            # In step with the fills: whether the lifecycle is the whole of what is held.
+            life.partial = report.signed_size != life.signed_size
         unseen = ledger.unseen
         if not report.size:
             self.venue_flat(book, key, report)
@@ -518,23 +543,26 @@ class PnlLedger:
             for symbol in symbols[:due]:
                 of_symbol = seen[symbol]
                 # The symbol's oldest, in the order seen: the one seen longest ago of them.
-                exec_time = of_symbol.pop(next(iter(of_symbol)))
+                trade_id = next(iter(of_symbol))
+                exec_time = of_symbol.pop(trade_id)
                 if not of_symbol:
                     del seen[symbol]
-                times = gone.get(symbol)
-                if times is None:
-                    gone[symbol] = [exec_time]
-                elif exec_time >= times[-1]:
-                    times.append(exec_time)  # most fills are let go in their venue order
+                mark = _gone_mark(exec_time, trade_id)
+                marks = gone.get(symbol)
+                if marks is None:
+                    gone[symbol] = [mark]
+                elif mark >= marks[-1]:
+                    marks.append(mark)  # most fills are let go in their venue order
                 else:
-                    insort(times, exec_time)
+                    insort(marks, mark)
                 if exec_time > horizons.get(symbol, 0):
                     horizons[symbol] = exec_time
             for symbol in set(symbols[:due]):
-                times = gone[symbol]
-                told_apart = bisect_right(times, horizons[symbol] - TOLD_APART_FOR_MS)
+                marks = gone[symbol]
+                oldest = _gone_mark(horizons[symbol] - TOLD_APART_FOR_MS + 1, "")
+                told_apart = bisect_left(marks, oldest)
                 if told_apart:
-                    del times[:told_apart]
+                    del marks[:told_apart]
             del seen_at[:due]
             del symbols[:due]
         if self._runs:
@@ -551,13 +579,13 @@ class PnlLedger:
 
     def _was_let_go(self, symbol: str, fill: Fill) -> bool:
         """Whether an unknown fill no newer than its symbol's horizon is one let go, sent
-        again: of the venue time of one let go, or too old to tell (TOLD_APART_FOR_MS)."""
+        again: the venue time and id of one let go, or too old to tell (TOLD_APART_FOR_MS)."""
         exec_time = fill.exec_time
         if exec_time <= self._horizons[symbol] - TOLD_APART_FOR_MS:
             return True
-        times = self._gone[symbol]
-        at = bisect_left(times, exec_time)
-        return at < len(times) and times[at] == exec_time
+        marks, mark = self._gone[symbol], _gone_mark(exec_time, fill.trade_id)
+        at = bisect_left(marks, mark)
+        return at < len(marks) and marks[at] == mark
 
     def _funding(self, book: "AccountBook", fill: Fill) -> None:
         """A funding payment: to the leg held (exec_fee is what was paid)."""
@@ -614,9 +642,16 @@ class PnlLedger:
         run = ledger.run
         if run is None:  # older than any run kept (SEEN_FOR_MS): folded as it comes
             life = ledger.open
-            if life is not None and fill.exec_time < life.opened_at:
-                # Older than the lifecycle open: one gone (set aside, or closed) is its own,
-                # whose figures are no longer kept to fold it in; only its fee is the key's.
+            # A trade older than the lifecycle open, or made before the venue showed the key
+            # flat with none open: one gone (set aside, or closed) is its own, whose figures
+            # are no longer kept to fold it in; only its fee is the key's.
+            if life is not None:
+                gone = fill.exec_time < life.opened_at
+            else:
+                gone = (
+                    fill.kind is not FUNDING and ledger.flat_at > 0 and not ledger.flat_before(fill)
+                )
+            if gone:
                 self.moved.append(ledger.key)
                 ledger.past_fees += fill.exec_fee or ZERO
             elif fill.kind is FUNDING:

@@ -114,7 +114,7 @@ def _at_venue(life: JSON) -> str:
     if life["closed_at_venue"]:
         return ", flat at the venue (its closing fill not seen)"
     if life["differs_at_venue"]:
-        return ", another size at the venue (a fill not seen)"
+        return ", another size at the venue (a fill not seen, or a position held from before)"
     return ""
 
 

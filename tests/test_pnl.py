@@ -772,6 +772,23 @@ def test_a_fill_never_seen_comes_hours_late_and_is_folded_with_its_fee() -> None
     assert (life.size, life.fees) == (4 * lot, 4 * fee)
 
 
+def test_a_fill_never_seen_of_the_same_millisecond_as_one_let_go_is_folded() -> None:
+    # One market order filled at two prices in one millisecond; the stream brought one fill.
+    from trueup.domain.pnl import SEEN_FOR_MS
+
+    book = AccountBook("bybit", ACCOUNT)
+    lot, fee = Decimal(1), Decimal(1)
+    seen, missed = (
+        msgspec.structs.replace(fill(n, OrderSide.BUY, lot, price, fee), exec_time=T0)
+        for n, price in ((1, Decimal(100_000)), (2, Decimal(100_010)))
+    )
+    book.apply(executions(T0, seen))
+    book.apply(executions(T0 + 2 * SEEN_FOR_MS, fill(3, OrderSide.BUY, lot, Decimal(100_000), fee)))
+    book.apply(executions(T0 + 3 * 3_600_000, seen, missed))  # a REST list, hours later
+    life = book.pnl.key(KEY).open
+    assert life is not None and (life.size, life.fees) == (3 * lot, 3 * fee)
+
+
 def on(symbol: str, one: Fill) -> Fill:
     return msgspec.structs.replace(one, symbol=symbol, trade_id=f"{symbol}-{one.trade_id}")
 

@@ -615,7 +615,25 @@ def test_an_add_before_any_report_of_a_position_held_from_before_shows_the_venue
     (summary,) = json_lines(capsys, url, "summary", "--json")
     assert Decimal(summary["unrealised_pnl"]) == 3000
     (line,) = [x for x in text_lines(capsys, url, "diagnose", *WHERE) if "pnl:" in x]
-    assert "open lifecycle 1 LONG 1, another size at the venue (a fill not seen)" in line
+    assert "open lifecycle 1 LONG 1, another size at the venue (a fill not seen, or" in line
+
+
+def test_the_next_add_does_not_hide_that_the_lifecycle_is_not_the_whole_position() -> None:
+    # The push of the first add's own transaction held 2 where the lifecycle held 1: after a
+    # second add the venue holds 3 at 101000, +3000 at 102000, not the lifecycle's +1000.
+    records = [
+        buy(T0 + 1_000, 1, "1", "101000"),
+        held(T0 + 1_001, 1, "Buy", "2", mark="102000", upnl="3000", entry="100500"),
+        buy(T0 + 2_000, 2, "1", "102000"),
+    ]
+    _, book = ledger_after(records)
+    assert unrealised(book.pnl.key(KEY), book.positions[KEY].exchange)[1] is Whose.VENUE
+    later = held(T0 + 2_001, 2, "Buy", "3", mark="102000", upnl="3000", entry="101000")
+    _, book = ledger_after([*records, later])
+    assert unrealised(book.pnl.key(KEY), book.positions[KEY].exchange) == (
+        Decimal(3000),
+        Whose.VENUE,
+    )
 
 
 def test_a_push_older_than_the_last_fill_leaves_the_ledgers_unrealised() -> None:
@@ -629,6 +647,36 @@ def test_a_push_older_than_the_last_fill_leaves_the_ledgers_unrealised() -> None
     _, book = ledger_after(records)
     report = book.positions[KEY].exchange
     assert unrealised(book.pnl.key(KEY), report) == (Decimal(2000), Whose.TRUEUP)
+
+
+def test_a_missed_add_backfilled_hours_after_its_close_counts_its_fee_and_opens_nothing() -> None:
+    # Bought 1; a second buy of 1 missed; sold 2, the venue closing both; flat. Hours later a
+    # REST list brings the three: the lifecycle's figures are no longer kept to fold the add
+    # into, and it opens none of its own (the venue showed the key flat after it was made).
+    minute = 60_000
+    b1: Json = dict(symbol="BTCUSDT", order_id="o-1", exec_id="b1", side="Buy", exec_qty="1",
+              exec_price="100000", exec_fee="1", closed_size="0", exec_pnl="0",
+              exec_time=T0 + 1_000, seq=101)  # fmt: skip
+    b2 = {**b1, "order_id": "o-2", "exec_id": "b2", "exec_price": "110000",
+          "exec_time": T0 + 30 * minute, "seq": 102}  # fmt: skip
+    s3 = {**b1, "order_id": "o-3", "exec_id": "s3", "side": "Sell", "exec_qty": "2",
+          "exec_price": "120000", "closed_size": "2", "exec_pnl": "30000",
+          "exec_time": T0 + 60 * minute, "seq": 103}  # fmt: skip
+    listed = [messages.execution_item(**item, rest=True) for item in (s3, b2, b1)]
+    body = messages.rest_ok("linear", listed, time=T0 + 180 * minute)
+    backfill = messages.capture_rest(
+        T0 + 180 * minute, ACCOUNT, "/v5/execution/list", {"category": "linear"}, body
+    )
+    records = [
+        execution_frame(T0 + 1_000, b1),
+        held(T0 + 1_001, 1, "Buy", "1", mark="100000", upnl="0", entry="100000"),
+        execution_frame(T0 + 60 * minute, s3),
+        held(T0 + 60 * minute + 1, 3, "", "0", mark="120000", upnl="0", entry="0"),
+        backfill,
+    ]
+    _, book = ledger_after(records)
+    ledger = book.pnl.key(KEY)
+    assert (ledger.open, ledger.lifecycles, ledger.fees) == (None, 1, Decimal(3))
 
 
 def test_the_late_closing_fill_closes_that_lifecycle_at_its_own_price() -> None:
