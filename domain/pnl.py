@@ -243,15 +243,11 @@ def unrealised(
     position opened before trueup saw its fills has no open lifecycle in the ledger, which
     knows neither its entry nor its size: its 0 is not true. Nor is the ledger's figure of a
     lifecycle the venue holds another size of since its last fill (``differs_at_venue``)."""
-    if ledger is not None and differs_at_venue(ledger, report):
-        if report is None:
-            return None, None
-        if not report.size:
-            return ZERO, Whose.VENUE
-        venue = report.unrealised_pnl
-        return (None, None) if venue is None else (venue, Whose.VENUE)
+    differs = ledger is not None and differs_at_venue(ledger, report)
+    if differs and report is not None and not report.size:
+        return ZERO, Whose.VENUE
     held = ledger is not None and (ledger.open is not None or ledger.unseen is not None)
-    ours = ledger.unrealised() if ledger is not None and held else None
+    ours = ledger.unrealised() if ledger is not None and held and not differs else None
     if ours is not None:
         return ours, Whose.TRUEUP
     if report is not None and report.size:

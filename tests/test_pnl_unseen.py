@@ -585,16 +585,22 @@ def test_a_lifecycle_the_venue_shows_flat_with_no_closing_fill_holds_no_unrealis
     store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = ingested(store_url, tmp_path, OPENED_THEN_FLAT)
-    (row,) = json_lines(capsys, url, "positions", "--json")
-    pnl = row["pnl"]
+    pnl, summarised, line = shown_pnl(capsys, url)
     # Not the -50 of a long the venue no longer holds: nothing held, nothing unrealised, as
     # `summary` says too; the lifecycle stays open, marked, for the fill that closed it.
     assert (pnl["unrealised_pnl"], pnl["unrealised_source"]) == ("0", "venue")
     assert (pnl["open"]["size"], pnl["open"]["closed_at_venue"]) == ("1", True)
-    (summary,) = json_lines(capsys, url, "summary", "--json")
-    assert Decimal(summary["unrealised_pnl"]) == 0
-    (line,) = [x for x in text_lines(capsys, url, "diagnose", *WHERE) if "pnl:" in x]
+    assert summarised == 0
     assert "open lifecycle 1 LONG 1, flat at the venue (its closing fill not seen)" in line
+
+
+def shown_pnl(capsys: pytest.CaptureFixture[str], url: str) -> tuple[Json, Decimal, str]:
+    """The key's PnL as `positions --json` gives it, the unrealised PnL `summary` sums, and
+    the line `diagnose` says it in."""
+    (row,) = json_lines(capsys, url, "positions", "--json")
+    (summary,) = json_lines(capsys, url, "summary", "--json")
+    (line,) = [x for x in text_lines(capsys, url, "diagnose", *WHERE) if "pnl:" in x]
+    return row["pnl"], Decimal(summary["unrealised_pnl"]), line
 
 
 def test_an_add_before_any_report_of_a_position_held_from_before_shows_the_venues_unrealised(
@@ -607,14 +613,10 @@ def test_an_add_before_any_report_of_a_position_held_from_before_shows_the_venue
         buy(T0 + 1_000, 1, "1", "101000"),
         held(T0 + 1_001, 1, "Buy", "2", mark="102000", upnl="3000", entry="100500"),
     ]
-    url = ingested(store_url, tmp_path, records)
-    (row,) = json_lines(capsys, url, "positions", "--json")
-    pnl = row["pnl"]
+    pnl, summarised, line = shown_pnl(capsys, ingested(store_url, tmp_path, records))
     assert (pnl["unrealised_pnl"], pnl["unrealised_source"]) == ("3000", "venue")
     assert (pnl["open"]["size"], pnl["open"]["differs_at_venue"]) == ("1", True)
-    (summary,) = json_lines(capsys, url, "summary", "--json")
-    assert Decimal(summary["unrealised_pnl"]) == 3000
-    (line,) = [x for x in text_lines(capsys, url, "diagnose", *WHERE) if "pnl:" in x]
+    assert summarised == 3000
     assert "open lifecycle 1 LONG 1, another size at the venue (a fill not seen, or" in line
 
 
