@@ -240,7 +240,7 @@ def print_positions(
         out.write(
             "unrealised: * the venue's own figure, from its last report of the position "
             "(trueup has not folded the fills that opened it, or has no mark, or the venue "
-            "shows it flat with no closing fill seen)\n"
+            "holds another size than its fills say: flat with no closing fill seen, say)\n"
         )
 
 
