@@ -80,6 +80,8 @@ TOLD_APART_FOR_MS = 24 * 3_600_000
 # which fills came before it (an audit folds one symbol's, the reconciler the account's).
 # A busy account pays for the pass once in many fills; an id goes within 1.1 windows.
 LET_GO_EVERY_MS = SEEN_FOR_MS // 10
+# A venue's average entry price within this share of it is the lifecycle's (``_other_position``).
+ENTRY_ROUNDING = Decimal("1e-6")
 # The venue's reports of a key kept beside its ledger while it may fold a fill with none
 # open (``KeyLedger.remember``): the position before a fill folded again, or after a newer
 # report, is read from them.
@@ -242,7 +244,8 @@ def unrealised(
     the venue holds none since trueup's last fill (``closed_unseen``); else unknown. A
     position opened before trueup saw its fills has no open lifecycle in the ledger, which
     knows neither its entry nor its size: its 0 is not true. Nor is the ledger's figure of a
-    lifecycle the venue holds another size of since its last fill (``differs_at_venue``)."""
+    lifecycle the venue holds another size or entry of since its last fill
+    (``differs_at_venue``)."""
     differs = ledger is not None and differs_at_venue(ledger, report)
     if differs and report is not None and not report.size:
         return ZERO, Whose.VENUE
@@ -263,22 +266,40 @@ def closed_unseen(ledger: KeyLedger, report: PositionReport | None) -> bool:
 
 
 def differs_at_venue(ledger: KeyLedger, report: PositionReport | None) -> bool:
-    """Whether the venue reports, since the last fill folded on the key, another size than
-    the lifecycle its fills leave open: a fill trueup has not seen (a close while the stream
-    was down), or a position held before trueup watched that its first fill added to; or
-    did so in step with the fills, and has not since (``Lifecycle.partial``)."""
+    """Whether the venue reports, since the last fill folded on the key, another position
+    than the lifecycle its fills leave open (another size, or another average entry): a
+    fill trueup has not seen (a close, or a close and a reopen, while the stream was down),
+    or a position held before trueup watched that its first fill added to; or did so in
+    step with the fills, and has not since (``Lifecycle.partial``)."""
     life = ledger.open
     if life is None:
         return False
     if life.partial:
         return True
-    if report is None or report.signed_size == life.signed_size:
+    if report is None or not _other_position(life, report):
         return False
     # A fill of the same transaction as the report is no newer than it.
     seq, newest = _own_seq(report), ledger.newest_seq
     if seq is not None and newest is not None:
         return seq >= newest
     return report.updated_time > ledger.newest_time
+
+
+def _other_position(life: Lifecycle, report: PositionReport) -> bool:
+    """Whether ``report`` shows another position than ``life``: another size, or the same
+    size at another average entry price (a close and a reopen trueup did not see)."""
+    if report.signed_size != life.signed_size:
+        return True
+    venue = report.entry_price
+    if venue is None or venue <= ZERO or not life.size:
+        return False
+    # The venue's average is its rounding of cost over size: within a unit of the last
+    # digit it gave, or a millionth of the price where it gives more digits than it keeps.
+    exponent = venue.as_tuple().exponent
+    unit = ONE.scaleb(exponent) if isinstance(exponent, int) else ZERO
+    tolerance = max(unit, EXACT.multiply(venue, ENTRY_ROUNDING))
+    gap = abs(EXACT.subtract(EXACT.multiply(venue, life.size), life.cost))
+    return gap > EXACT.multiply(tolerance, life.size)
 
 
 def _of_newest(ledger: KeyLedger, report: PositionReport) -> bool:
@@ -457,7 +478,7 @@ class PnlLedger:
         life = ledger.open
         if life is not None and _of_newest(ledger, report):
             # In step with the fills: whether the lifecycle is the whole of what is held.
-            life.partial = report.signed_size != life.signed_size
+            life.partial = _other_position(life, report)
         unseen = ledger.unseen
         if not report.size:
             self.venue_flat(book, key, report)

@@ -63,8 +63,9 @@ class Lifecycle(Struct, gc=False):
     exit_reason: str = ""
     last_fill_at: int = 0  # the venue time of its latest fill (``PnlLedger._fold``)
     # Whether a report of the venue's, of its latest fill's own transaction, held another
-    # size: it is not the whole position (one held before trueup watched, added to), and its
-    # figures do not say what is held (``differs_at_venue``).
+    # size or average entry: it is not the whole position (one held before trueup watched,
+    # added to, or a fill not seen), and its figures do not say what is held
+    # (``differs_at_venue``).
     partial: bool = False
 
     @property

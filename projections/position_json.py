@@ -21,7 +21,7 @@ def pnl_state(book: "AccountBook", key: PositionKey) -> JSON:
     fees, funding), the key's totals since trueup first saw it, and its unrealised PnL as
     trueup can vouch for it (``unrealised_source``: trueup's from the latest mark, the
     venue's own, or null: unknown); an open lifecycle the venue has since closed by a fill
-    trueup has not seen is ``closed_at_venue``, one it holds another size of
+    trueup has not seen is ``closed_at_venue``, one it holds another size or entry of
     ``differs_at_venue``. Decimals as strings; {} for a key neither knows."""
     found = book.pnl.keys.get(key)
     position = book.positions.get(key)

@@ -114,7 +114,10 @@ def _at_venue(life: JSON) -> str:
     if life["closed_at_venue"]:
         return ", flat at the venue (its closing fill not seen)"
     if life["differs_at_venue"]:
-        return ", another size at the venue (a fill not seen, or a position held from before)"
+        return (
+            ", another position at the venue (another size or entry: a fill not seen, or a"
+            " position held from before)"
+        )
     return ""
 
 
@@ -240,7 +243,8 @@ def print_positions(
         out.write(
             "unrealised: * the venue's own figure, from its last report of the position "
             "(trueup has not folded the fills that opened it, or has no mark, or the venue "
-            "holds another size than its fills say: flat with no closing fill seen, say)\n"
+            "holds another position than its fills say: flat with no closing fill seen, or"
+            " the same size at another entry after a close and a reopen not seen, say)\n"
         )
 
 

@@ -547,9 +547,12 @@ def test_a_position_whose_opening_fill_trueup_folded_shows_its_own_unrealised_pn
         exec_qty="0.15", exec_time=T0, seq=1,
     )  # fmt: skip
     frame = messages.ws_frame("execution", [fill], message_id="e1", creation_time=T0)
-    url = ingested(store_url, tmp_path, messages.capture_ws(T0, "main", frame), position_list(T0))
+    # The page shows the position the fill opened: 0.15 at 106000, the venue's unrealised
+    # rounded to its cent.
+    page = position_list(T0, entry_price="106000", unrealised_pnl="248.29")
+    url = ingested(store_url, tmp_path, messages.capture_ws(T0, "main", frame), page)
     (row,) = json_lines(capsys, url, "positions", "--json")
-    # (107655.3 - 106000) x 0.15 from its own fill, not the venue's 210.795 (its 106250).
+    # (107655.3 - 106000) x 0.15 from its own fill, exactly, not the venue's rounded figure.
     assert (row["pnl"]["unrealised_pnl"], row["pnl"]["unrealised_source"]) == (
         "248.295",
         "trueup",
