@@ -382,7 +382,7 @@ class AccountBook:
                 position = positions[key] = Position(key)
             if position.apply_report(r, event.at):
                 changed.add(key)
-                pnl.position_report(self, key, r)
+                pnl.position_report(self, key, r, event.at)
         if event.snapshot is not None:
             changed |= self._snapshot_page(event, event.snapshot)
         if event.wallet is not None:
@@ -401,11 +401,19 @@ class AccountBook:
         moved: set[PositionKey] = set()
         for quote in event.quotes:
             if self.prices.apply(quote, event.at) and quote.mark is not None and quote.mark > 0:
-                for key in self.held_keys():
-                    if key.symbol == quote.symbol:
-                        self.pnl.key(key).mark = quote.mark
+                for key in self._priced_keys(quote.symbol):
+                    if self.pnl.key(key).marked(quote.mark, event.at):
                         moved.add(key)
         return moved
+
+    def _priced_keys(self, symbol: str) -> list[PositionKey]:
+        """The keys a mark of ``symbol`` moves: those the exchange holds, and those a
+        lifecycle of trueup's fills holds before any report of it."""
+        keys = [key for key in self.held_keys() if key.symbol == symbol]
+        for key, ledger in self.pnl.keys.items():
+            if key.symbol == symbol and ledger.open is not None and key not in keys:
+                keys.append(key)
+        return keys
 
     def _wallet(self, report: WalletReport, at: int) -> None:
         """Fold a balance update; a new equity moves every held position's concentration,

@@ -103,6 +103,9 @@ class KeyLedger:
     open: Lifecycle | None = None
     lifecycles: int = 0
     mark: Decimal | None = None
+    # The input time of the report or quote the mark is from: one told earlier, come later
+    # (a capture's streams merged out of order), does not replace it (``marked``).
+    mark_at: int = 0
     # Of the lifecycles closed, and funding paid while flat: the open lifecycle's own are
     # added when asked (``realised``), not once more for every fill.
     past_realised: Decimal = ZERO
@@ -158,6 +161,13 @@ class KeyLedger:
             ):
                 reports = reports[:-1]  # the same version of the position, told again
         self.reports = (*reports[1 - REPORTS_KEPT :], report)
+
+    def marked(self, mark: Decimal, at: int) -> bool:
+        """Take ``mark``, told at input time ``at``, unless the one held was told later."""
+        if at < self.mark_at:
+            return False
+        self.mark, self.mark_at = mark, at
+        return True
 
     def flat_before(self, fill: Fill) -> bool:
         """Whether the latest flat report of the key was made before ``fill``: by the
@@ -459,7 +469,7 @@ class PnlLedger:
             setcontext(outside)
 
     def position_report(
-        self, book: "AccountBook", key: PositionKey, report: PositionReport
+        self, book: "AccountBook", key: PositionKey, report: PositionReport, at: int
     ) -> None:
         """The venue's mark, and its realised PnL of the position held (curRealisedPnl) and
         of all time (cumRealisedPnl), when it gives them; checked against trueup's only when
@@ -471,7 +481,7 @@ class PnlLedger:
         if mark is not None and mark > ZERO:
             if ledger is None:
                 ledger = self.key(key)
-            ledger.mark = mark
+            ledger.marked(mark, at)
         elif ledger is None:
             return
         ledger.remember(report)
@@ -762,10 +772,7 @@ class PnlLedger:
         if rest:
             life = ledger.open
             if life is None:
-                ledger.lifecycles += 1
-                side = LONG if buy else SHORT
-                life = ledger.open = Lifecycle(ledger.key, ledger.lifecycles, side, fill.exec_time)
-                self._note(book, key, life)
+                life = self._open(book, ledger, LONG if buy else SHORT, fill)
             value = price * rest
             size = life.size + rest
             max_size = life.max_size
@@ -778,6 +785,19 @@ class PnlLedger:
             life.last_fill_at = fill.exec_time
         elif fee and ledger.open is None:
             ledger.past_fees += fee  # paid on a position trueup did not see open
+
+    def _open(
+        self, book: "AccountBook", ledger: KeyLedger, side: PositionSide, fill: Fill
+    ) -> Lifecycle:
+        """A lifecycle opens on the key, with the public prices' mark where that is newer
+        than the ledger's: a report of the position, with its own, may be some time coming."""
+        ledger.lifecycles += 1
+        life = ledger.open = Lifecycle(ledger.key, ledger.lifecycles, side, fill.exec_time)
+        self._note(book, ledger.key, life)
+        quoted = book.prices.get(ledger.key.symbol)
+        if quoted is not None and quoted.mark is not None and quoted.mark > ZERO:
+            ledger.marked(quoted.mark, quoted.at)
+        return life
 
     def _outside(
         self, book: "AccountBook", ledger: KeyLedger, fill: Fill, fee: Decimal

@@ -190,6 +190,57 @@ def test_the_ticker_s_mark_moves_the_held_position_s_unrealised_pnl() -> None:
     assert ledger.unrealised() == (Decimal("17217.33") - 17000) * Decimal("0.1")
 
 
+WS = {"venue": "bybit", "account": "main", "channel": "ws"}
+TICKER_MARK = Decimal("17217.33")  # the documented snapshot's markPrice
+
+
+def bought(at: int) -> dict[str, Any]:
+    """A fill of 0.1 BTCUSDT at 17000, before any report of the position it opens."""
+    fill = {
+        "category": "linear", "symbol": "BTCUSDT", "execId": "e-1", "orderId": "o-1",
+        "side": "Buy", "execPrice": "17000", "execQty": "0.1", "execTime": str(at),
+    }  # fmt: skip
+    return {**WS, "at": at, "data": {"topic": "execution", "creationTime": at, "data": [fill]}}
+
+
+def btc_ledger(reconciler: Reconciler) -> Any:
+    book = reconciler.book("bybit", "main")
+    return book.pnl.keys[book.key("linear", "BTCUSDT", 0)]
+
+
+def test_the_ticker_s_mark_moves_a_position_its_fill_opened_before_any_report_of_it() -> None:
+    reconciler = Reconciler()
+    reconciler.apply(decode_line(orjson.dumps(bought(AT))))
+    reconciler.apply(decoded("bybit", frame("bybit_ticker_linear_snapshot"), AT + 1))
+    ledger = btc_ledger(reconciler)
+    assert ledger.unrealised() == (TICKER_MARK - 17000) * Decimal("0.1")
+
+
+def test_a_position_opened_after_the_ticker_takes_its_mark() -> None:
+    reconciler = Reconciler()
+    reconciler.apply(decoded("bybit", frame("bybit_ticker_linear_snapshot"), AT))
+    reconciler.apply(decode_line(orjson.dumps(bought(AT + 1))))
+    assert btc_ledger(reconciler).unrealised() == (TICKER_MARK - 17000) * Decimal("0.1")
+
+
+def test_a_ticker_told_before_the_last_report_leaves_the_report_s_mark() -> None:
+    # A capture of two streams merged out of order: the ticker of AT comes after the push
+    # of AT + 5, whose mark is the newer.
+    position = {
+        "category": "linear", "symbol": "BTCUSDT", "positionIdx": 0, "side": "Buy",
+        "size": "0.1", "entryPrice": "17000", "markPrice": "17100", "seq": 1,
+        "updatedTime": str(AT + 5),
+    }  # fmt: skip
+    pushed = {"topic": "position", "creationTime": AT + 5, "data": [position]}
+    reconciler = Reconciler()
+    reconciler.apply(decode_line(orjson.dumps(bought(AT))))
+    reconciler.apply(decode_line(orjson.dumps({**WS, "at": AT + 5, "data": pushed})))
+    reconciler.apply(decoded("bybit", frame("bybit_ticker_linear_snapshot"), AT + 1))
+    assert btc_ledger(reconciler).mark == Decimal(17100)
+    reconciler.apply(decoded("bybit", frame("bybit_ticker_linear_delta"), AT + 6))
+    assert btc_ledger(reconciler).mark == Decimal("17212.08")
+
+
 def test_prices_survive_a_snapshot_of_the_state() -> None:
     reconciler = Reconciler()
     reconciler.apply(decoded("bybit", frame("bybit_ticker_linear_snapshot")))
