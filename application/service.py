@@ -575,7 +575,9 @@ class TrueupService:
     ) -> Diagnosis:
         """Everything that bears on ``symbol`` now: state, findings, cooldown, the verdict,
         and the last ``last`` emitted events and rejected inputs of the account."""
-        verdict = self.can_open(venue, account, symbol, at=at)
+        now = self.clock() if at is None else at
+        # Judged at the one instant the cooldown and the findings are read against.
+        verdict = self.judge_can_open(self.can_open_facts(venue, account, symbol, at=at), at=now)
         found = views_at(self.journal, venue, account, at)
         if found is not None:
             reader = found[0]
@@ -584,19 +586,29 @@ class TrueupService:
             refused = reader.recent_refused(venue, account, last)
         else:
             view, emitted, refused = self._recent_by_replay(venue, account, symbol, last, at)
+        until = view.facts.cooldown_until if view else None
         report = {
             "symbol": symbol,
+            "at": now,
             "positions": [
                 {
                     "position_idx": row.position_idx,
                     "state": row.state,
                     "findings": list(row.findings),
+                    # Pending past their grace: told at the account's next input, none yet.
+                    "overdue": [
+                        text
+                        for text, due in zip(row.findings, row.deadlines, strict=True)
+                        if due is not None and due <= now
+                    ],
                     "pnl": row.pnl,
                     "risk": risk_json(row.risk),
                 }
                 for row in (view.keys if view else ())
             ],
-            "cooldown_until": view.facts.cooldown_until if view else None,
+            # The last cooldown the symbol had, and whether it had run out by the instant asked.
+            "cooldown_until": until,
+            "cooldown_over": None if until is None else until <= now,
             "can_open": verdict.as_json(),
             "emitted": [orjson.loads(e) for e in emitted],
             "rejected_inputs": [orjson.loads(r) for r in refused],

@@ -17,7 +17,7 @@ from trueup.domain.position import Position
 from trueup.domain.reconciler import Account, Reconciler
 from trueup.domain.risk import position_risk
 from trueup.domain.rules.can_open_facts import SymbolIndex, account_facts, symbol_facts
-from trueup.domain.rules.findings import open_findings
+from trueup.domain.rules.findings import dated_findings
 from trueup.domain.snapshots import describe
 from trueup.domain.touched import Touched
 from trueup.projections.audit import position_state
@@ -48,17 +48,19 @@ def symbol_view(
         if position is None:
             keys.append(_ledger_only_row(book, key))
             continue
+        findings = dated_findings(book, detectors, reconciler.config, key)
         keys.append(
             KeyRow(
                 category=key.category,
                 position_idx=key.position_idx,
                 local_qty=position.local_qty,
                 exchange_qty=position.exchange_qty,
-                findings=tuple(open_findings(book, detectors, reconciler.config, key)),
+                findings=tuple(text for text, _ in findings),
                 state=position_state(book, position),
                 held_ever=book.held_ever(key),
                 pnl=pnl_state(book, key),
                 risk=position_risk(book, key, reconciler.config),
+                deadlines=tuple(due for _, due in findings),
             )
         )
     facts = symbol_facts(book, detectors, symbol, index)

@@ -40,6 +40,9 @@ class KeyRow(msgspec.Struct, frozen=True):
     pnl: JSON  # the key's PnL: the lifecycle open, and its totals (see ``pnl_state``)
     # What the exchange holds on the key, weighed (domain/risk.py); None when flat.
     risk: PositionRisk | None = None
+    # When each of ``findings`` stops being pending (None: it is not): an instant asked
+    # about past it finds it overdue (``diagnose``).
+    deadlines: tuple[int | None, ...] = ()
 
 
 class SymbolView(msgspec.Struct, frozen=True):

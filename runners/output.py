@@ -403,8 +403,13 @@ def print_diagnosis(report: JSON, out: TextIO | None = None) -> None:
         out.write(f"  blocked: {reason}\n")
     for note in verdict["notes"]:
         out.write(f"  note: {note}\n")
+    asked = moment(report["at"])
     if report["cooldown_until"] is not None:
-        out.write(f"  cooldown until {moment(report['cooldown_until'])}\n")
+        until = moment(report["cooldown_until"])
+        if report["cooldown_over"]:
+            out.write(f"  cooldown ended {until} (over as of {asked})\n")
+        else:
+            out.write(f"  cooldown until {until}\n")
     for position in report["positions"]:
         out.write(f"position idx {position['position_idx']}: {describe_state(position['state'])}\n")
         if position.get("pnl"):
@@ -412,7 +417,10 @@ def print_diagnosis(report: JSON, out: TextIO | None = None) -> None:
         if position.get("risk") is not None:
             out.write(f"  risk: {describe_risk(position['risk'])}\n")
         for finding in position["findings"]:
-            out.write(f"  finding: {finding}\n")
+            late = ""
+            if finding in position["overdue"]:
+                late = f" (overdue as of {asked}: judged at the account's next input)"
+            out.write(f"  finding: {finding}{late}\n")
         for order in position["state"]["open_orders"]:
             out.write(
                 f"  open order {order['client_order_id'] or order['venue_order_id']}: "

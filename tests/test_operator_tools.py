@@ -435,6 +435,120 @@ def test_diagnose_explains_everything_about_a_symbol(
     assert "COOLDOWN_STARTED" in out
 
 
+def diagnosed(
+    capsys: pytest.CaptureFixture[str], store: str, symbol: str, at: int
+) -> tuple[str, dict[str, Any]]:
+    """What diagnose says of ``symbol`` as of ``at``: its text, and its JSON document."""
+    where = ["--venue", "bybit", "--account", "main", "--symbol", symbol, "--at", str(at)]
+    capsys.readouterr()
+    assert main(["--store", store, "diagnose", *where]) == 0
+    text = capsys.readouterr().out
+    _, (report,) = run_json(capsys, ["--store", store, "diagnose", *where, "--json"])
+    return text, report
+
+
+# ETH's stop-loss showed flat at T0 + 9_000: cooled down for 30 minutes from then.
+COOLDOWN_OVER = T0 + 9_000 + 1_800_000
+
+
+@pytest.mark.parametrize("at", [COOLDOWN_OVER, COOLDOWN_OVER + 60_000])
+def test_diagnose_says_a_cooldown_run_out_by_the_instant_asked_is_over(
+    store: str, capsys: pytest.CaptureFixture[str], at: int
+) -> None:
+    text, report = diagnosed(capsys, store, "ETHUSDT", at)
+    assert f"  cooldown ended {iso(COOLDOWN_OVER)} (over as of {iso(at)})" in text
+    assert "cooldown until" not in text
+    assert (report["at"], report["cooldown_until"], report["cooldown_over"]) == (
+        at,
+        COOLDOWN_OVER,
+        True,
+    )
+
+
+def test_diagnose_says_a_cooldown_still_running_lasts_until_its_end(
+    store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text, report = diagnosed(capsys, store, "ETHUSDT", COOLDOWN_OVER - 1)
+    assert f"  cooldown until {iso(COOLDOWN_OVER)}\n" in text
+    assert (report["cooldown_until"], report["cooldown_over"]) == (COOLDOWN_OVER, False)
+    assert diagnosed(capsys, store, "BTCUSDT", COOLDOWN_OVER)[1]["cooldown_over"] is None
+
+
+@pytest.fixture
+def pending(tmp_path: Path) -> str:
+    """A journal whose last input leaves three findings in their grace, each ending at
+    T0 + 5_000: XRP's sides apart, DOGE held with no LIVE intent, ETH shown flat with no fill
+    to say why. No input comes after to judge them."""
+    records = [
+        intent(T0 + 1_000, kind="account_mode", mode="LIVE"),
+        intent(
+            T0 + 1_000,
+            kind="position_opened",
+            position_id="p-xrp",
+            symbol="XRPUSDT",
+            qty="100",
+            **ENTRY,
+        ),
+        intent(
+            T0 + 1_000,
+            kind="position_opened",
+            position_id="p-eth",
+            symbol="ETHUSDT",
+            qty="2",
+            **ENTRY,
+        ),
+        position_frame(
+            T0 + 1_500, symbol="ETHUSDT", side="Buy", size="2", seq=1, updated_time=T0 + 1_500
+        ),
+        position_frame(
+            T0 + 2_000, symbol="XRPUSDT", side="Buy", size="60", seq=2, updated_time=T0 + 2_000
+        ),
+        position_frame(
+            T0 + 2_000, symbol="DOGEUSDT", side="Buy", size="1500", seq=3, updated_time=T0 + 2_000
+        ),
+        position_frame(
+            T0 + 2_000, symbol="ETHUSDT", side="", size="0", seq=4, updated_time=T0 + 2_000
+        ),
+    ]
+    url = str(tmp_path / "journal.db")
+    assert main(["--store", url, "ingest", str(write_capture(tmp_path / "p.jsonl", records))]) == 0
+    return url
+
+
+@pytest.mark.parametrize(
+    ("symbol", "finding"),
+    [
+        ("XRPUSDT", f"DRIFT_PENDING local 100 vs exchange 60: DRIFT at {iso(T0 + 5_000)}"),
+        (
+            "DOGEUSDT",
+            f"UNTRACKED_PENDING exchange holds 1500, no LIVE local position: "
+            f"UNTRACKED at {iso(T0 + 5_000)}",
+        ),
+        (
+            "ETHUSDT",
+            f"CLOSE_PENDING p-eth: the exchange showed it flat at {iso(T0 + 2_000)}: "
+            f"POSITION_CLOSED on the fill that says why, else at {iso(T0 + 5_000)}",
+        ),
+    ],
+    ids=["drift", "untracked", "close"],
+)
+def test_diagnose_says_a_finding_pending_past_its_grace_is_overdue(
+    pending: str, capsys: pytest.CaptureFixture[str], symbol: str, finding: str
+) -> None:
+    """Named as of the journal's last input, the instant its grace ends is past by the instant
+    asked: the detectors judge it at the account's next input, which has not come."""
+    within, before = diagnosed(capsys, pending, symbol, T0 + 4_999)
+    (shown,) = before["positions"][0]["findings"]
+    assert shown.startswith(finding)
+    assert before["positions"][0]["overdue"] == []
+    assert f"  finding: {shown}\n" in within
+    past, after = diagnosed(capsys, pending, symbol, T0 + 5_000)
+    assert after["positions"][0]["findings"] == [shown]
+    assert after["positions"][0]["overdue"] == [shown]
+    late = f"(overdue as of {iso(T0 + 5_000)}: judged at the account's next input)"
+    assert f"  finding: {shown} {late}\n" in past
+
+
 def test_ingest_runs_the_projections_and_events_lists_what_they_emitted(
     store: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -10,41 +10,57 @@ from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.drift import differs
 from trueup.domain.rules.untracked import is_untracked
 
+# What is wrong, and when its grace ends (None: it has none): past that instant, a finding
+# still pending is overdue, told at the account's next input.
+Finding = tuple[str, int | None]
+
 
 def open_findings(
     book: AccountBook, detectors: AccountDetectors, config: RuleConfig, key: PositionKey
 ) -> list[str]:
+    return [text for text, _ in dated_findings(book, detectors, config, key)]
+
+
+def dated_findings(
+    book: AccountBook, detectors: AccountDetectors, config: RuleConfig, key: PositionKey
+) -> list[Finding]:
+    """``open_findings``, each with the instant its grace ends, where it is pending."""
     position = book.positions[key]
     local_qty, exchange_qty = position.local_qty, position.exchange_qty
-    findings: list[str] = []
+    findings: list[Finding] = []
     if differs(local_qty, exchange_qty, config.drift_threshold_pct):
         findings.append(_drift(detectors, config, key, local_qty, exchange_qty))
     if is_untracked(book, key):
         due = detectors.untracked.due(key, config)
         if due is None:
-            findings.append(f"UNTRACKED exchange holds {exchange_qty}, no LIVE local position")
+            text = f"UNTRACKED exchange holds {exchange_qty}, no LIVE local position"
+            findings.append((text, None))
         else:
             # Within its grace the finding is not yet one: the bot's intent may still come.
-            findings.append(
+            text = (
                 f"UNTRACKED_PENDING exchange holds {exchange_qty}, no LIVE local position: "
                 f"UNTRACKED at {iso(due)} unless the bot claims it"
             )
+            findings.append((text, due))
     closes = detectors.manual_close
     for local in position.open_local():
         flat_at = closes.awaited_since(local.position_id)
         if flat_at is not None:
             # Closed on the exchange; why, its fill may yet say (rules/manual_close.py).
-            report_at = iso(flat_at + config.close_cause_grace_ms)
-            findings.append(
+            report_at = flat_at + config.close_cause_grace_ms
+            text = (
                 f"CLOSE_PENDING {local.position_id}: the exchange showed it flat at "
-                f"{iso(flat_at)}: POSITION_CLOSED on the fill that says why, else at {report_at}"
+                f"{iso(flat_at)}: POSITION_CLOSED on the fill that says why, else at "
+                f"{iso(report_at)}"
             )
+            findings.append((text, report_at))
             continue
         why = detectors.stale.why(book, local)
         if why is not None:
-            findings.append(f"STALE {local.position_id} ({why})")
+            findings.append((f"STALE {local.position_id} ({why})", None))
         elif local.mode == "LIVE" and exchange_qty == 0:
-            findings.append(f"UNCONFIRMED {local.position_id}: the exchange has not shown it")
+            text = f"UNCONFIRMED {local.position_id}: the exchange has not shown it"
+            findings.append((text, None))
     return findings
 
 
@@ -54,17 +70,17 @@ def _drift(
     key: PositionKey,
     local_qty: Decimal,
     exchange_qty: Decimal,
-) -> str:
+) -> Finding:
     """The sides differ: DRIFT once CONSISTENCY_DRIFT has told it, pending until then."""
     apart = f"local {local_qty} vs exchange {exchange_qty}"
     if detectors.drift.unresolved(key) is not None:
-        return f"DRIFT {apart}"
+        return f"DRIFT {apart}", None
     # Within its grace a fill in flight may still close the gap: no drift told yet.
     due = detectors.drift.due(key, config)
     # Every key is judged under the rules as they change (a RulesSet judges them all): only
     # an account whose judging failed, and so is vouched for no more, has sides unjudged.
     until = "" if due is None else f": DRIFT at {iso(due)} unless resolved"
-    return f"DRIFT_PENDING {apart}{until}"
+    return f"DRIFT_PENDING {apart}{until}", due
 
 
 def stale_positions(book: AccountBook, detectors: AccountDetectors) -> list[tuple[str, str]]:
