@@ -217,13 +217,15 @@ def print_positions(
     if not rows:
         out.write(none_found("positions", matching))
         return
+    accounts = [_account(row["venue"], row["account"]) for row in rows]
+    width = _account_width(accounts)
     header = (
-        f"{'account':<16} {'symbol':<12} {'idx':>3} {'local':>12} {'exchange':>12} "
+        f"{'account':<{width}} {'symbol':<12} {'idx':>3} {'local':>12} {'exchange':>12} "
         f"{'unrealised':>12} {'realised':>12} {'lev':>6} {'to liq':>8} {'score':>6}  status"
     )
     out.write(header + "\n")
     from_venue = False
-    for row in rows:
+    for row, account in zip(rows, accounts, strict=True):
         status = "; ".join(row["findings"]) or "OK"
         pnl = row.get("pnl") or {}
         risk = row.get("risk") or {}
@@ -232,7 +234,7 @@ def print_positions(
             unrealised += "*"
             from_venue = True
         out.write(
-            f"{_account(row['venue'], row['account']):<16} {row['symbol']:<12} "
+            f"{account:<{width}} {row['symbol']:<12} "
             f"{row['position_idx']:>3} {_shown(row['local_qty']):>12} "
             f"{_shown(row['exchange_qty']):>12} "
             f"{unrealised:>12} {_shown(pnl.get('realised_pnl')):>12} "
@@ -301,15 +303,17 @@ def print_summary(
             f"  unrealised: the venue's own figure for {summary.unrealised_from_venue}, "
             f"unknown (no mark) for {summary.unrealised_unknown}\n"
         )
+    accounts = [_account(a.venue, a.account) for a in summary.accounts]
+    width = _account_width(accounts)
     out.write(
-        f"\n{'account':<16} {'equity USD':>14} {'coin':>5} {'equity':>14} {'wallet':>14} "
+        f"\n{'account':<{width}} {'equity USD':>14} {'coin':>5} {'equity':>14} {'wallet':>14} "
         f"{'available':>14} {'init margin':>12} {'maint margin':>12} {'positions':>9} "
         f"{'unrealised':>12} {'realised':>12}\n"
     )
-    for a in summary.accounts:
+    for a, account in zip(summary.accounts, accounts, strict=True):
         w = a.wallet
         out.write(
-            f"{_account(a.venue, a.account):<16} {_shown(a.equity):>14} "
+            f"{account:<{width}} {_shown(a.equity):>14} "
             f"{(w and w.equity_coin) or '-':>5} {_shown(w and w.equity):>14} "
             f"{_shown(w and w.wallet_balance):>14} {_shown(w and w.available):>14} "
             f"{_shown(w and w.initial_margin):>12} {_shown(w and w.maintenance_margin):>12} "
@@ -380,14 +384,16 @@ def print_history(
     if not records:
         out.write(none_found("closed positions", matching))
         return
+    accounts = [_account(c.venue, c.account) for c in records]
+    width = _account_width(accounts)
     out.write(
-        f"{'closed':<24} {'account':<16} {'symbol':<12} {'idx':>3} {'side':<5} {'max size':>10} "
-        f"{'entry':>12} {'exit':>12} {'realised':>12} {'fees':>10} {'funding':>10} "
-        f"{'net':>12}  exit reason\n"
+        f"{'closed':<24} {'account':<{width}} {'symbol':<12} {'idx':>3} {'side':<5} "
+        f"{'max size':>10} {'entry':>12} {'exit':>12} {'realised':>12} {'fees':>10} "
+        f"{'funding':>10} {'net':>12}  exit reason\n"
     )
-    for c in records:
+    for c, account in zip(records, accounts, strict=True):
         out.write(
-            f"{moment(c.closed_at):<24} {_account(c.venue, c.account):<16} {c.symbol:<12} "
+            f"{moment(c.closed_at):<24} {account:<{width}} {c.symbol:<12} "
             f"{c.position_idx:>3} {c.side:<5} {_shown(c.max_size):>10} {_shown(c.avg_entry):>12} "
             f"{_shown(c.avg_exit):>12} {_shown(c.realised_pnl):>12} {_shown(c.fees):>10} "
             f"{_shown(c.funding):>10} {_shown(c.net_pnl):>12}  {c.exit_reason}\n"
@@ -451,6 +457,12 @@ def describe_emitted(event: Emitted) -> str:
 def _account(venue: str, account: str) -> str:
     # A Hyperliquid account is a 42-character address: its start tells it apart.
     return f"{venue}/{account[:10]}"
+
+
+def _account_width(accounts: list[str]) -> int:
+    """The account column's width: its longest name (``hyperliquid/0x5e9ee108`` outgrows the
+    16 characters Bybit's and Aster's take), never narrower than those 16."""
+    return max([16, *map(len, accounts)])
 
 
 def describe_input(event: InputEvent) -> str:

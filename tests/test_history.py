@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from tests.inputs import T0, execution_frame, line, opened, order_frame
+from trueup.adapters.hyperliquid import messages as hl
 from trueup.adapters.store.journal import Journal
 from trueup.application.service import TrueupService
 from trueup.projections.reconciliation import replay
@@ -156,6 +157,44 @@ def test_history_on_the_command_line_reads_the_view(
     # From the view, not a replay: the view is what the projection recorded.
     with Journal.open(store_url) as journal:
         assert len(journal.views().history(None, None, None, 0)) == 4
+
+
+HL_USER = "0x" + "ab" * 20
+
+
+def hl_fill(at: int, tid: int, side: str, start: str, direction: str) -> dict[str, Any]:
+    """A Hyperliquid fill of 1 ETH: its account an address, its position before ``start``."""
+    fill = hl.user_fill(
+        coin="ETH", px="3000.0", sz="1.0", side=side, time=at, oid=tid, tid=tid,
+        start_position=start, direction=direction,
+    )  # fmt: skip
+    return hl.capture_ws(at, HL_USER, hl.user_fills_frame(HL_USER, [fill]))
+
+
+def test_history_aligns_a_hyperliquid_address_with_bybits_names(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The account column is as wide as the longest account shown, so every column after it
+    starts where its heading does."""
+    store = str(tmp_path / "j.db")
+    capture = tmp_path / "two-venues.jsonl"
+    hyperliquid = [
+        hl_fill(T0 + 5_000, 1, "B", "0.0", "Open Long"),
+        hl_fill(T0 + 6_000, 2, "A", "1.0", "Close Long"),
+    ]
+    capture.write_bytes(b"".join(line(r) + b"\n" for r in [*hedged_flip(), *hyperliquid]))
+    assert trueup(store, "ingest", str(capture)) == 0
+    capsys.readouterr()
+    assert trueup(store, "history") == 0
+    header, *rows = capsys.readouterr().out.splitlines()
+    account, symbol = header.index("account"), header.index("symbol")
+    assert [(row[account:symbol].rstrip(), row[symbol:].split()[0]) for row in rows] == [
+        ("bybit/main", "ETHUSDT"),
+        ("bybit/main", "ETHUSDT"),
+        ("hyperliquid/0xabababab", "ETH"),
+    ]
+    # The figures are right-aligned: each row's end where its heading's does, before the reason.
+    assert {row.rindex("  ") for row in rows} == {header.index("  exit reason")}
 
 
 def test_history_without_the_projection_is_the_replays(

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.cli_output import json_lines
+from tests.cli_output import json_lines, text_lines
 from tests.inputs import T0
 from trueup.adapters.bybit import messages
 from trueup.adapters.hyperliquid import messages as hl
@@ -167,6 +167,34 @@ def test_positions_shows_pnl_leverage_liquidation_distance_and_score_columns(
     assert "6.67%" in line and "0.519999" in line
     # No fill of it seen: its unrealised PnL is the venue's, marked and said so.
     assert " 100* " in line and note.startswith("unrealised: * the venue's own figure")
+
+
+def test_positions_and_summary_align_a_hyperliquid_address_with_bybits_names(
+    journal_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The account column is as wide as the longest account shown (an address's start after
+    its venue's name), so every column after it starts where its heading does."""
+    header, *rows, _note = text_lines(capsys, journal_url, "positions")
+    symbol = header.index("symbol")
+    assert [(row[:symbol].rstrip(), row[symbol:].split()[0]) for row in rows] == [
+        ("bybit/alt", "DOGEUSDT"),
+        ("bybit/main", "BTCUSDT"),
+        ("bybit/main", "ETHUSDT"),
+        ("hyperliquid/0x5e9ee108", "BTC"),
+    ]
+    summary = text_lines(capsys, journal_url, "summary")
+    start = summary.index(next(line for line in summary if line.startswith("account ")))
+    heading, *accounts = summary[start : summary.index("", start)]
+    # Every column after the account's is right-aligned: each row ends where its heading does.
+    assert [len(line) for line in accounts] == [len(heading)] * 3
+    assert accounts[2].startswith("hyperliquid/0x5e9ee108 ")
+
+
+def test_the_account_column_keeps_its_width_for_short_names(
+    journal_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    header, *_ = text_lines(capsys, journal_url, "positions", "--venue", "bybit")
+    assert header.startswith(f"{'account':<16} symbol ")
 
 
 CCXT_FIELDS = {
