@@ -9,6 +9,7 @@ import msgspec
 import orjson
 
 from trueup.adapters.store.codec import as_json, event_json, named_symbols
+from trueup.domain.bounds import MAX_FRACTION_DIGITS
 from trueup.domain.emitted import Emitted, PositionCleaned
 from trueup.domain.events import InputEvent, InputRejected
 from trueup.domain.instants import iso
@@ -252,15 +253,26 @@ def print_positions(
 
 def _shown(value: object) -> str:
     """A figure as people read it: "-" where unknown, a decimal (or its text in a JSON
-    document) in plain notation: 0.00000000 and 1500, never str()'s 0E-8 or 1.5E+3."""
+    document) in plain notation: 0.00000000 and 1500, never str()'s 0E-8 or 1.5E+3, nor
+    zeros past the places any input carries."""
     if value is None:
         return "-"
-    if isinstance(value, str) and "E" in value:
+    if isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, str):
         try:
-            return f"{Decimal(value):f}"
+            number = Decimal(value)
         except InvalidOperation:
             return value
-    return f"{value:f}" if isinstance(value, Decimal) else str(value)
+    else:
+        return str(value)
+    shown = f"{number:f}"
+    if number.is_finite() and int(number.as_tuple().exponent) < -MAX_FRACTION_DIGITS:
+        # No input carries more places: the PnL ledger's exact sums do, of shares rounded to
+        # 1e-24 (domain/pnl.py), and their zeros there say nothing (3.000000000000000000000000
+        # is 3). Only zeros go: 0.000000000000000000000001 keeps its digit.
+        shown = shown.rstrip("0").rstrip(".")
+    return shown
 
 
 def _percent(fraction: object) -> str:

@@ -159,6 +159,66 @@ def test_history_on_the_command_line_reads_the_view(
         assert len(journal.views().history(None, None, None, 0)) == 4
 
 
+def over_closed() -> list[dict[str, Any]]:
+    """A long of 1; a Sell of 3 closes it and opens a short of 2, added to by 1; a Buy of 9
+    closes the short's 3 and opens a long of 6, sold. A fee is shared between the lifecycle a
+    fill closes and the one it opens, each share rounded to 1e-24 (thirds here): the short
+    paid 2/3 of 1, then 2, then 1/3 of 1, 3 in all."""
+    return [
+        fill(T0 + 1_000, "a", "Buy", "1", "3000", exec_fee="0"),
+        fill(T0 + 2_000, "b", "Sell", "3", "3000", exec_fee="1", closed_size="1"),
+        fill(T0 + 3_000, "c", "Sell", "1", "3000", exec_fee="2"),
+        fill(T0 + 4_000, "d", "Buy", "9", "3000", exec_fee="1", closed_size="3"),
+        fill(T0 + 5_000, "e", "Sell", "6", "3000", exec_fee="0", closed_size="6"),
+    ]
+
+
+def history_rows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], records: Any
+) -> list[list[str]]:
+    """``trueup history`` of a journal of ``records``, each row split into its columns."""
+    store = str(tmp_path / "j.db")
+    capture = tmp_path / "fills.jsonl"
+    capture.write_bytes(b"".join(line(r) + b"\n" for r in records))
+    assert trueup(store, "ingest", str(capture)) == 0
+    capsys.readouterr()
+    assert trueup(store, "history") == 0
+    _, *rows = capsys.readouterr().out.splitlines()
+    return [row.split() for row in rows]
+
+
+# The columns of a row split: closed, account, symbol, idx, side, max size, entry, exit,
+# realised, then these three.
+FEES, FUNDING, NET = 9, 10, 11
+
+
+def test_history_prints_figures_without_the_zeros_of_the_ledgers_precision(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    long, short, last = history_rows(tmp_path, capsys, over_closed())
+    assert (short[4], short[FEES], short[FUNDING], short[NET]) == ("SHORT", "3", "0", "-3")
+    # A share's own digits are the figure's, to 1e-24: all of them shown.
+    assert (long[FEES], last[FEES]) == ("0.333333333333333333333333", "0.666666666666666666666667")
+    # As summary prints the account's totals of them.
+    assert main(["--store", str(tmp_path / "j.db"), "summary"]) == 0
+    assert "fees 4, funding 0, net -4\n" in capsys.readouterr().out
+
+
+def test_history_never_rounds_away_a_figure_below_an_inputs_places(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A long of 1.000000000001 that paid 1, closed by a Sell of 2 with a rebate of
+    1.999999999998, whose share of it (1.000000000001 / 2) is 0.999999999999999999999999:
+    the long paid 1e-24 net."""
+    records = [
+        fill(T0 + 1_000, "a", "Buy", "1.000000000001", "3000", exec_fee="1"),
+        fill(T0 + 2_000, "b", "Sell", "2", "3000", exec_fee="-1.999999999998"),
+        fill(T0 + 3_000, "c", "Buy", "0.999999999999", "3000", exec_fee="0"),
+    ]
+    long, _ = history_rows(tmp_path, capsys, records)
+    assert (long[FEES], long[NET]) == ("0.000000000000000000000001", "-0.000000000000000000000001")
+
+
 HL_USER = "0x" + "ab" * 20
 
 
