@@ -1,15 +1,17 @@
 """The portfolio read model: what `trueup summary` answers, from the persisted views alone.
 
-Positions are the keys the exchange holds (each with its risk, domain/risk.py); PnL is the
-ledger's (domain/pnl.py): realised, fees and funding of every key since trueup first saw
-it, unrealised from the latest mark, or the venue's own figure where the ledger holds no
-open lifecycle (a position opened before trueup saw its fills). Distribution is by share of
-notional: by venue, by the venue's symbol, and by asset across venues (Bybit's BTCUSDT and
-Hyperliquid's BTC are both BTC: projections/ccxt.py ``base_asset``). Notionals, PnL and
-the accounts' equity are summed in USD, each at the value the rules' quote_equivalents give
-its coin (domain/coin_values.py; by default USD, USDT and USDC one for one), the coin each
-venue's reports name; what is counted in a coin they give no value (or in none named) is
-shown apart, per coin and in that coin, and left out of every total and share.
+Positions are the keys the exchange holds (each with its risk, domain/risk.py), and those a
+lifecycle of trueup's fills holds before any report of the position (its notional at the
+ledger's mark, its risk not known); PnL is the ledger's (domain/pnl.py): realised, fees and
+funding of every key since trueup first saw it, unrealised from the latest mark, or the
+venue's own figure where the ledger holds no open lifecycle (a position opened before trueup
+saw its fills). Distribution is by share of notional: by venue, by the venue's symbol, and
+by asset across venues (Bybit's BTCUSDT and Hyperliquid's BTC are both BTC:
+projections/ccxt.py ``base_asset``). Notionals, PnL and the accounts' equity are summed in
+USD, each at the value the rules' quote_equivalents give its coin (domain/coin_values.py; by
+default USD, USDT and USDC one for one), the coin each venue's reports name; what is counted
+in a coin they give no value (or in none named) is shown apart, per coin and in that coin,
+and left out of every total and share.
 """
 
 import dataclasses
@@ -47,15 +49,44 @@ class Exposure:
     short_notional: Decimal = ZERO
     share: Decimal = ZERO
 
-    def add(self, risk: PositionRisk, usd: Decimal) -> None:
+    def add(self, held: "Held", usd: Decimal) -> None:
         """One position, its notional at ``usd`` (one of its coin in USD)."""
         self.positions += 1
-        notional = (risk.notional or ZERO) * usd
+        notional = (held.notional or ZERO) * usd
         self.notional += notional
-        if risk.side is PositionSide.SHORT:
+        if held.side is PositionSide.SHORT:
             self.short_notional += notional
         else:
             self.long_notional += notional
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A position a key holds: its side and notional (None: no mark to value it at)."""
+
+    side: PositionSide
+    notional: Decimal | None
+
+
+@dataclass(slots=True)
+class Distribution:
+    """The positions by venue, by the venue's symbol, and by asset across venues."""
+
+    by_venue: dict[str, Exposure] = field(default_factory=dict)
+    by_symbol: dict[str, Exposure] = field(default_factory=dict)
+    by_asset: dict[str, Exposure] = field(default_factory=dict)
+
+    def add(self, view: SymbolView, category: str, held: Held, usd: Decimal) -> None:
+        self.by_venue.setdefault(view.venue, Exposure(view.venue)).add(held, usd)
+        self.by_symbol.setdefault(view.symbol, Exposure(view.symbol)).add(held, usd)
+        asset = base_asset(view.venue, category, view.symbol)
+        self.by_asset.setdefault(asset, Exposure(asset)).add(held, usd)
+
+    def shared(self, total: Decimal) -> None:
+        """Each exposure's share of ``total``."""
+        for exposures in (self.by_venue, self.by_symbol, self.by_asset):
+            for exposure in exposures.values():
+                exposure.share = share(exposure.notional, total)
 
 
 @dataclass(slots=True)
@@ -137,12 +168,10 @@ def summarise(
         for v in account_views
         if v.facts.known and _wanted(v.venue, v.account, venue, account)
     }
-    by_venue: dict[str, Exposure] = {}
-    by_symbol: dict[str, Exposure] = {}
-    by_asset: dict[str, Exposure] = {}
+    distribution = Distribution()
     apart: dict[str, Apart] = {}
     risks: list[tuple[str, PositionRisk]] = []
-    from_venue = unknown = 0
+    from_venue = unknown = positions = 0
     for view in symbol_views:
         if not _wanted(view.venue, view.account, venue, account):
             continue
@@ -164,8 +193,8 @@ def summarise(
                 totals = apart.setdefault(name, Apart(name))
                 usd = ONE  # counted in its own coin
             _add_pnl(totals, row, usd)
-            risk = row.risk
-            if risk is None:
+            held = _held(row)
+            if held is None:
                 continue
             unrealised, source = _unrealised(row)
             if source is Whose.VENUE:
@@ -175,25 +204,22 @@ def summarise(
                 unknown += 1
             totals.unrealised_pnl += (unrealised or ZERO) * usd
             totals.positions += 1
-            totals.notional += (risk.notional or ZERO) * usd
-            label = f"{view.venue}/{view.account} {view.symbol} idx={row.position_idx}"
-            risks.append((label, risk))
-            if totals is not mine:
-                continue
-            by_venue.setdefault(view.venue, Exposure(view.venue)).add(risk, usd)
-            by_symbol.setdefault(view.symbol, Exposure(view.symbol)).add(risk, usd)
-            asset = base_asset(view.venue, row.category, view.symbol)
-            by_asset.setdefault(asset, Exposure(asset)).add(risk, usd)
+            totals.notional += (held.notional or ZERO) * usd
+            positions += 1
+            if row.risk is not None:
+                label = f"{view.venue}/{view.account} {view.symbol} idx={row.position_idx}"
+                risks.append((label, row.risk))
+            if totals is mine:
+                distribution.add(view, row.category, held, usd)
     listed = [accounts[k] for k in sorted(accounts)]
     total = sum((a.notional for a in listed), ZERO)
-    for exposure in (*by_venue.values(), *by_symbol.values(), *by_asset.values()):
-        exposure.share = share(exposure.notional, total)
+    distribution.shared(total)
     realised = sum((a.realised_pnl for a in listed), ZERO)
     fees = sum((a.fees for a in listed), ZERO)
     funding = sum((a.funding for a in listed), ZERO)
     unrealised = sum((a.unrealised_pnl for a in listed), ZERO)
     return Summary(
-        positions=len(risks),
+        positions=positions,
         notional=total,
         unrealised_pnl=unrealised,
         realised_pnl=realised,
@@ -205,9 +231,9 @@ def summarise(
         # Before ``apart`` is listed: an equity in a coin of no USD value is shown there.
         equity=_add_equity(listed, apart, rules),
         accounts=listed,
-        by_venue=_largest_first(by_venue.values()),
-        by_symbol=_largest_first(by_symbol.values()),
-        by_asset=_largest_first(by_asset.values()),
+        by_venue=_largest_first(distribution.by_venue.values()),
+        by_symbol=_largest_first(distribution.by_symbol.values()),
+        by_asset=_largest_first(distribution.by_asset.values()),
         # Of every position held, apart or not; its notional is the one summed in USD.
         risk=dataclasses.replace(portfolio(risks), notional=total),
         apart=[apart[c] for c in sorted(apart)],
@@ -249,7 +275,22 @@ def _add_equity(
 def _counts(row: KeyRow) -> bool:
     """Whether the key has anything to sum: a position held, or PnL since trueup saw it."""
     pnl = row.pnl
-    return row.risk is not None or any(Decimal(pnl.get(f) or 0) for f in _SUMMED)
+    return _held(row) is not None or any(Decimal(pnl.get(f) or 0) for f in _SUMMED)
+
+
+def _held(row: KeyRow) -> Held | None:
+    """What the key holds: as the exchange's last report weighs it, else as a lifecycle of
+    trueup's fills holds it before any report of the position (valued at the ledger's
+    mark); None where neither holds one, or the venue has shown that lifecycle flat."""
+    risk = row.risk
+    if risk is not None:
+        return Held(risk.side, risk.notional)
+    life = row.pnl.get("open") if row.pnl else None
+    if life is None or life["closed_at_venue"]:
+        return None
+    mark = row.pnl.get("mark_price")
+    notional = None if mark is None else Decimal(life["size"]) * Decimal(mark)
+    return Held(PositionSide(life["side"]), notional)
 
 
 def _add_pnl(totals: "AccountSummary | Apart", row: KeyRow, usd: Decimal) -> None:

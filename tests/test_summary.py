@@ -462,6 +462,38 @@ def test_the_pnl_of_a_key_seen_only_by_its_fills_reaches_the_summary(
     assert (row["findings"], row["risk"], row["pnl"]["open"]) == ([], None, None)
 
 
+def test_a_position_its_fills_opened_before_any_report_of_it_is_in_the_summary(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A Hyperliquid ETH long of 2 at 3000, its fill seen and the next polled state not yet
+    come, marked at 3050 by the public prices: a position, worth 6100, up 100."""
+    opening = hl.user_fill(
+        coin="ETH", px="3000.0", sz="2.0", side="B", time=T0, oid=1, tid=1, fee="1.2"
+    )
+    ctx = {"channel": "activeAssetCtx", "data": {"coin": "ETH", "ctx": {"markPx": "3050.0"}}}
+    records = [
+        hl.capture_ws(T0, HL_USER, hl.user_fills_frame(HL_USER, [opening])),
+        {
+            "at": T0 + 1,
+            "venue": "hyperliquid",
+            "account": HL_USER,
+            "channel": "market",
+            "data": ctx,
+        },
+    ]
+    path = tmp_path / "fills.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(record) + b"\n" for record in records))
+    assert main(["--store", store_url, "ingest", str(path)]) == 0
+    (summary,) = json_lines(capsys, store_url, "summary", "--json")
+    assert (summary["positions"], Decimal(summary["notional"])) == (1, Decimal(6100))
+    assert Decimal(summary["unrealised_pnl"]) == Decimal(100)
+    assert Decimal(summary["net_pnl"]) == Decimal("98.8")
+    (by_asset,) = summary["by_asset"]
+    assert (by_asset["name"], by_asset["positions"], by_asset["share"]) == ("ETH", 1, "1")
+    (row,) = json_lines(capsys, store_url, "positions", "--json")
+    assert (row["pnl"]["unrealised_pnl"], row["pnl"]["unrealised_source"]) == ("100.00", "trueup")
+
+
 def test_a_key_whose_order_filled_is_listed_before_any_position_report(
     store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
