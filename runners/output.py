@@ -19,6 +19,7 @@ from trueup.projections.position_json import JSON, pnl_state, risk_json
 
 # The positions' unrealised PnL that is the venue's own figure, not trueup's (domain/pnl.py).
 VENUE_FIGURE = Whose.VENUE.value
+ADDRESS_LENGTH = 42  # an EVM address, as Hyperliquid names its accounts: 0x and 40 hex digits
 
 if TYPE_CHECKING:  # only the commands that print these load what makes them
     from trueup.domain.rules.local_closes import Close
@@ -467,8 +468,10 @@ def describe_emitted(event: Emitted) -> str:
 
 
 def _account(venue: str, account: str) -> str:
-    # A Hyperliquid account is a 42-character address: its start tells it apart.
-    return f"{venue}/{account[:10]}"
+    """The account as its column shows it: a Hyperliquid address (42 characters) by its start,
+    which tells it apart; any other name whole (two may share their start)."""
+    address = len(account) == ADDRESS_LENGTH and account.startswith("0x")
+    return f"{venue}/{account[:10] if address else account}"
 
 
 def _account_width(accounts: list[str]) -> int:

@@ -197,6 +197,20 @@ def test_the_account_column_keeps_its_width_for_short_names(
     assert header.startswith(f"{'account':<16} symbol ")
 
 
+def test_two_accounts_whose_names_share_their_start_are_told_apart(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    records = [
+        bybit_position(T0 + 1, name, "BTCUSDT", "Buy", "0.1", mark_price="50000")
+        for name in ("strategy-alpha-1", "strategy-alpha-2")
+    ]
+    path = tmp_path / "two.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(record) + b"\n" for record in records))
+    assert main(["--store", store_url, "ingest", str(path)]) == 0
+    _, *rows, _note = text_lines(capsys, store_url, "positions")
+    assert [row.split()[0] for row in rows] == ["bybit/strategy-alpha-1", "bybit/strategy-alpha-2"]
+
+
 CCXT_FIELDS = {
     "info": dict,
     "id": str,
