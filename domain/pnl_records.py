@@ -134,6 +134,7 @@ class Lifecycle(Struct, gc=False):
             exit_reason=self.exit_reason,
             position_ids=self.position_ids,
             fills=self.fills,
+            partial=self.partial,
         )
 
 
@@ -162,6 +163,9 @@ class ClosedPosition:
     exit_reason: str
     position_ids: tuple[str, ...]
     fills: int
+    # Its figures are of trueup's fills, and the venue held more or another position beside
+    # them (``Lifecycle.partial``): not the position's whole story.
+    partial: bool = False
 
 
 class Checkpoint(Struct, gc=False):

@@ -19,6 +19,11 @@ from trueup.projections.position_json import JSON, pnl_state, risk_json
 
 # The positions' unrealised PnL that is the venue's own figure, not trueup's (domain/pnl.py).
 VENUE_FIGURE = Whose.VENUE.value
+# A closed lifecycle whose figures are of trueup's fills alone (``ClosedPosition.partial``).
+PARTIAL_RECORD = (
+    ", partial: the venue held more than trueup's fills (a fill not seen, or a position from"
+    " before)"
+)
 ADDRESS_LENGTH = 42  # an EVM address, as Hyperliquid names its accounts: 0x and 40 hex digits
 
 if TYPE_CHECKING:  # only the commands that print these load what makes them
@@ -409,7 +414,8 @@ def print_history(
             f"{moment(c.closed_at):<24} {account:<{width}} {c.symbol:<12} "
             f"{c.position_idx:>3} {c.side:<5} {_shown(c.max_size):>10} {_shown(c.avg_entry):>12} "
             f"{_shown(c.avg_exit):>12} {_shown(c.realised_pnl):>12} {_shown(c.fees):>10} "
-            f"{_shown(c.funding):>10} {_shown(c.net_pnl):>12}  {c.exit_reason}\n"
+            f"{_shown(c.funding):>10} {_shown(c.net_pnl):>12}  {c.exit_reason}"
+            f"{PARTIAL_RECORD if c.partial else ''}\n"
         )
 
 

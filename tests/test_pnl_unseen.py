@@ -22,6 +22,7 @@ from trueup.domain.reconciler import Reconciler
 from trueup.domain.rules.config import DEFAULTS
 from trueup.domain.vocabulary import Whose
 from trueup.runners.cli import main
+from trueup.runners.output import PARTIAL_RECORD
 
 Json = dict[str, Any]
 KEY = PositionKey("bybit", ACCOUNT, "linear", "BTCUSDT", 0)
@@ -636,6 +637,28 @@ def test_the_next_add_does_not_hide_that_the_lifecycle_is_not_the_whole_position
         Decimal(3000),
         Whose.VENUE,
     )
+
+
+def test_a_lifecycle_that_was_not_the_whole_position_is_recorded_as_partial(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The long of 1 at 100000 held from before, two adds seen (the pushes of their own
+    # transactions holding 2, then 3), and a sell of all 3 at 104000: trueup's lifecycle of
+    # 2 realised 5000, where the venue realised 9000 on 3. The record says it is partial.
+    records = [
+        buy(T0 + 1_000, 1, "1", "101000"),
+        held(T0 + 1_001, 1, "Buy", "2", mark="101000", upnl="1000", entry="100500"),
+        buy(T0 + 2_000, 2, "1", "102000"),
+        held(T0 + 2_001, 2, "Buy", "3", mark="102000", upnl="3000", entry="101000"),
+        sell(T0 + 3_000, 3, "3", "104000", pnl="9000"),
+        held(T0 + 3_001, 3, "", "0", mark="104000", upnl="0", entry="0"),
+    ]
+    url = ingested(store_url, tmp_path, records)
+    (record,) = json_lines(capsys, url, "history", "--json")
+    assert (record["max_size"], record["realised_pnl"], record["partial"]) == ("2", "5000", True)
+    assert record["venue_realised_pnl"] == "9000"  # the venue's, of all 3
+    (line,) = text_lines(capsys, url, "history")[1:]
+    assert line.endswith("MANUAL" + PARTIAL_RECORD)
 
 
 def test_a_push_older_than_the_last_fill_leaves_the_ledgers_unrealised() -> None:
