@@ -421,6 +421,12 @@ class AccountBook:
         if self.wallet.apply(report, at):
             self.touched.update(self.held_keys())
 
+    def unreported_keys(self) -> list[PositionKey]:
+        """The keys a lifecycle of trueup's fills holds that no report has named yet."""
+        positions = self.positions
+        keys = self.pnl.keys.items()
+        return [k for k, ledger in keys if ledger.open is not None and k not in positions]
+
     def held_keys(self) -> list[PositionKey]:
         """The keys the exchange holds a position on, by its last word."""
         return [key for key, p in self.positions.items() if p.exchange_qty != 0]
@@ -444,8 +450,12 @@ class AccountBook:
         due = self.resync_due
         if due is not None and all(v.started_at >= due[0] for v in self.vouched.values()):
             self.resync_due = None
-        # A whole run: every covered key it did not list is flat.
+        # A whole run: every covered key it did not list is flat. So is one that trueup's
+        # fills hold and no report has named yet: the run is the venue's word on it too.
         covers = coverage.covers
+        for key in self.unreported_keys():
+            if key not in verdict.listed and covers(key.category, key.symbol):
+                self.positions[key] = Position(key)
         absent = [
             position
             for key, position in self.positions.items()

@@ -80,8 +80,14 @@ TOLD_APART_FOR_MS = 24 * 3_600_000
 # which fills came before it (an audit folds one symbol's, the reconciler the account's).
 # A busy account pays for the pass once in many fills; an id goes within 1.1 windows.
 LET_GO_EVERY_MS = SEEN_FOR_MS // 10
-# A venue's average entry price within this share of it is the lifecycle's (``_other_position``).
-ENTRY_ROUNDING = Decimal("1e-6")
+# A venue's average entry price is taken as carrying at most this many significant figures
+# (Hyperliquid rounds its prices to five, and writes 65012 as "65012.0"): within a unit of
+# the last of them, or of the last digit it gave where that is coarser, it is the
+# lifecycle's (``_other_position``).
+ENTRY_FIGURES = 5
+# A public price's mark is taken by a lifecycle opening no later than this after it was
+# told (``PnlLedger._open``): an older one may be of a stream long gone, or a run long past.
+PRICE_FRESH_FOR_MS = 60_000
 # The venue's reports of a key kept beside its ledger while it may fold a fill with none
 # open (``KeyLedger.remember``): the position before a fill folded again, or after a newer
 # report, is read from them.
@@ -303,11 +309,10 @@ def _other_position(life: Lifecycle, report: PositionReport) -> bool:
     venue = report.entry_price
     if venue is None or venue <= ZERO or not life.size:
         return False
-    # The venue's average is its rounding of cost over size: within a unit of the last
-    # digit it gave, or a millionth of the price where it gives more digits than it keeps.
+    # The venue's average is its rounding of cost over size (ENTRY_FIGURES).
     exponent = venue.as_tuple().exponent
-    unit = ONE.scaleb(exponent) if isinstance(exponent, int) else ZERO
-    tolerance = max(unit, EXACT.multiply(venue, ENTRY_ROUNDING))
+    given = exponent if isinstance(exponent, int) else 0
+    tolerance = ONE.scaleb(max(given, venue.adjusted() + 1 - ENTRY_FIGURES))
     gap = abs(EXACT.subtract(EXACT.multiply(venue, life.size), life.cost))
     return gap > EXACT.multiply(tolerance, life.size)
 
@@ -790,13 +795,20 @@ class PnlLedger:
         self, book: "AccountBook", ledger: KeyLedger, side: PositionSide, fill: Fill
     ) -> Lifecycle:
         """A lifecycle opens on the key, with the public prices' mark where that is newer
-        than the ledger's: a report of the position, with its own, may be some time coming."""
+        than the ledger's and was told no longer than PRICE_FRESH_FOR_MS before the fill (by
+        the fill's venue time: the same when it is folded again, or audited): a report of the
+        position, with its own, may be some time coming."""
         ledger.lifecycles += 1
         life = ledger.open = Lifecycle(ledger.key, ledger.lifecycles, side, fill.exec_time)
         self._note(book, ledger.key, life)
         quoted = book.prices.get(ledger.key.symbol)
-        if quoted is not None and quoted.mark is not None and quoted.mark > ZERO:
-            ledger.marked(quoted.mark, quoted.at)
+        if (
+            quoted is not None
+            and quoted.mark is not None
+            and quoted.mark > ZERO
+            and fill.exec_time - quoted.mark_at <= PRICE_FRESH_FOR_MS
+        ):
+            ledger.marked(quoted.mark, quoted.mark_at)
         return life
 
     def _outside(

@@ -26,6 +26,9 @@ class Price:
     mid: Decimal | None
     venue_time: int | None
     at: int
+    # The input time of the quote that carried the mark: a quote without one (Hyperliquid's
+    # allMids, its mids alone) says nothing of how current the mark is.
+    mark_at: int = 0
 
     @property
     def reference(self) -> Decimal | None:
@@ -46,7 +49,14 @@ class PriceBook:
         held = self.prices.get(quote.symbol)
         if held is None:
             self.prices[quote.symbol] = Price(
-                quote.symbol, quote.mark, quote.last, quote.index, quote.mid, quote.venue_time, at
+                quote.symbol,
+                quote.mark,
+                quote.last,
+                quote.index,
+                quote.mid,
+                quote.venue_time,
+                at,
+                at if quote.mark is not None else 0,
             )
             return quote.mark is not None
         if _older(quote.venue_time, held.venue_time):
@@ -59,6 +69,7 @@ class PriceBook:
             _newer(quote.mid, held.mid),
             quote.venue_time if quote.venue_time is not None else held.venue_time,
             at,
+            at if quote.mark is not None else held.mark_at,
         )
         return quote.mark is not None and quote.mark != held.mark
 

@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from trueup.adapters.capture import decode_line
+from trueup.adapters.hyperliquid import messages as hl
 from trueup.adapters.market_data import capture_market
 from trueup.adapters.store import snapshots
 from trueup.adapters.store.snapshots import Snapshot
@@ -239,6 +240,55 @@ def test_a_ticker_told_before_the_last_report_leaves_the_report_s_mark() -> None
     assert btc_ledger(reconciler).mark == Decimal(17100)
     reconciler.apply(decoded("bybit", frame("bybit_ticker_linear_delta"), AT + 6))
     assert btc_ledger(reconciler).mark == Decimal("17212.08")
+
+
+def test_a_price_long_past_marks_no_position_opened_now() -> None:
+    # The ticker of an hour ago (its stream since gone, or yesterday's run): the fill of now
+    # is not valued at it, the mark unknown until a report or a price of now.
+    reconciler = Reconciler()
+    reconciler.apply(decoded("bybit", frame("bybit_ticker_linear_snapshot"), AT))
+    reconciler.apply(decode_line(orjson.dumps(bought(AT + 3_600_000))))
+    ledger = btc_ledger(reconciler)
+    assert (ledger.mark, ledger.unrealised()) == (None, None)
+
+
+def test_a_quote_with_no_mark_leaves_the_mark_as_old_as_it_was() -> None:
+    # Hyperliquid's ETH marked at 3227.4 (activeAssetCtx), a long of 1 bought at 3300; the
+    # position's state at T + 5 s marks it 3300; it is sold, and its mids alone (allMids)
+    # come. The long opened next is at 3300, not at the older context's mark, which the
+    # mids say nothing of.
+    user = USER
+    reconciler = Reconciler()
+    reconciler.apply(decoded("hyperliquid", frame("hyperliquid_active_asset_ctx"), AT, user))
+    first = hl.user_fill(
+        coin="ETH", px="3300.0", sz="1.0", side="B", time=AT + 1_000, oid=1, tid=1,
+        start_position="0.0", direction="Open Long",
+    )  # fmt: skip
+    reconciler.apply(decode_line(orjson.dumps(fill_frame(AT + 1_000, user, first))))
+    eth = hl.asset_position(
+        coin="ETH", szi="1.0", entry_px="3300.0", position_value="3300.0", unrealized_pnl="0.0"
+    )
+    state = hl.clearinghouse_state([eth], time=AT + 5_000, account_value="10000.0")
+    polled = hl.capture_rest(AT + 5_000, user, "clearinghouseState", {"user": user}, state)
+    reconciler.apply(decode_line(orjson.dumps(polled)))
+    closing = hl.user_fill(
+        coin="ETH", px="3300.0", sz="1.0", side="A", time=AT + 6_000, oid=2, tid=2,
+        start_position="1.0", direction="Close Long", closed_pnl="0.0",
+    )  # fmt: skip
+    reconciler.apply(decode_line(orjson.dumps(fill_frame(AT + 6_000, user, closing))))
+    reconciler.apply(decoded("hyperliquid", frame("hyperliquid_all_mids"), AT + 7_000, user))
+    opening = hl.user_fill(
+        coin="ETH", px="3300.0", sz="1.0", side="B", time=AT + 8_000, oid=3, tid=3,
+        start_position="0.0", direction="Open Long",
+    )  # fmt: skip
+    reconciler.apply(decode_line(orjson.dumps(fill_frame(AT + 8_000, user, opening))))
+    book = reconciler.book("hyperliquid", user)
+    ledger = book.pnl.keys[book.key("perp", "ETH", 0)]
+    assert (ledger.mark, ledger.unrealised()) == (Decimal(3300), Decimal(0))
+
+
+def fill_frame(at: int, user: str, fill: dict[str, Any]) -> dict[str, Any]:
+    return hl.capture_ws(at, user, hl.user_fills_frame(user, [fill]))
 
 
 def test_prices_survive_a_snapshot_of_the_state() -> None:

@@ -704,10 +704,13 @@ def test_a_reopen_not_seen_stays_told_after_the_next_add() -> None:
     assert unrealised(book.pnl.key(KEY), book.positions[KEY].exchange)[1] is Whose.VENUE
 
 
-@pytest.mark.parametrize("entry", ["100000.16666667", "100000.17", "100000.2", "100000"])
+@pytest.mark.parametrize(
+    "entry", ["100000.16666667", "100000.17", "100000.2", "100000", "100000.0"]
+)
 def test_the_venues_entry_rounded_to_the_digits_it_gives_is_the_lifecycles(entry: str) -> None:
     # 1 at 100000.1 and 2 at 100000.2 average 100000.1666...: each venue rounds it to its own
-    # last digit (Hyperliquid to five significant figures), which is no other position.
+    # last digit, Hyperliquid to five significant figures (written "100000.0"), which is no
+    # other position.
     records = [
         buy(T0 + 1_000, 1, "1", "100000.1"),
         buy(T0 + 2_000, 2, "2", "100000.2"),

@@ -508,6 +508,32 @@ def test_a_position_its_fills_opened_before_any_report_of_it_is_in_the_summary(
     assert (row["pnl"]["unrealised_pnl"], row["pnl"]["unrealised_source"]) == ("100.00", "trueup")
 
 
+def test_a_complete_state_after_the_fill_that_omits_its_coin_shows_it_flat(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The ETH long's fill seen, then a clearinghouseState of later that lists no ETH: a coin
+    the reply does not list is flat, so no position, and the lifecycle is closed at the venue
+    by a fill not seen (audit says the same)."""
+    opening = hl.user_fill(
+        coin="ETH", px="3000.0", sz="2.0", side="B", time=T0, oid=1, tid=1, fee="1.2"
+    )
+    state = hl.clearinghouse_state([], time=T0 + 4_995, account_value="1000.0")
+    records = [
+        hl.capture_ws(T0, HL_USER, hl.user_fills_frame(HL_USER, [opening])),
+        hl.capture_rest(T0 + 5_000, HL_USER, "clearinghouseState", {"user": HL_USER}, state),
+    ]
+    path = tmp_path / "flat.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(record) + b"\n" for record in records))
+    assert main(["--store", store_url, "ingest", str(path)]) == 0
+    (summary,) = json_lines(capsys, store_url, "summary", "--json")
+    assert (summary["positions"], summary["notional"]) == (0, "0")
+    (row,) = json_lines(capsys, store_url, "positions", "--json")
+    assert (row["exchange_qty"], row["pnl"]["open"]["closed_at_venue"]) == ("0", True)
+    where = ["--venue", "hyperliquid", "--account", HL_USER, "--symbol", "ETH", "--json"]
+    (audit,) = json_lines(capsys, store_url, "audit", *where)
+    assert audit["pnl"] == row["pnl"]
+
+
 def test_a_key_whose_order_filled_is_listed_before_any_position_report(
     store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
