@@ -172,6 +172,7 @@ def summarise(
     apart: dict[str, Apart] = {}
     risks: list[tuple[str, PositionRisk]] = []
     from_venue = unknown = positions = 0
+    unweighed = ZERO  # in USD: of the positions no report weighs yet (their risk not known)
     for view in symbol_views:
         if not _wanted(view.venue, view.account, venue, account):
             continue
@@ -209,6 +210,8 @@ def summarise(
             if row.risk is not None:
                 label = f"{view.venue}/{view.account} {view.symbol} idx={row.position_idx}"
                 risks.append((label, row.risk))
+            elif totals is mine:
+                unweighed += (held.notional or ZERO) * usd
             if totals is mine:
                 distribution.add(view, row.category, held, usd)
     listed = [accounts[k] for k in sorted(accounts)]
@@ -234,8 +237,9 @@ def summarise(
         by_venue=_largest_first(distribution.by_venue.values()),
         by_symbol=_largest_first(distribution.by_symbol.values()),
         by_asset=_largest_first(distribution.by_asset.values()),
-        # Of every position held, apart or not; its notional is the one summed in USD.
-        risk=dataclasses.replace(portfolio(risks), notional=total),
+        # Of every position a report weighs, apart or not; its notional is theirs summed in
+        # USD (a position known only from trueup's fills has no risk to weigh yet).
+        risk=dataclasses.replace(portfolio(risks), notional=total - unweighed),
         apart=[apart[c] for c in sorted(apart)],
     )
 

@@ -504,6 +504,8 @@ def test_a_position_its_fills_opened_before_any_report_of_it_is_in_the_summary(
     assert Decimal(summary["net_pnl"]) == Decimal("98.8")
     (by_asset,) = summary["by_asset"]
     assert (by_asset["name"], by_asset["positions"], by_asset["share"]) == ("ETH", 1, "1")
+    # Its risk is not known until the venue reports the position: none weighed.
+    assert (summary["risk"]["positions"], Decimal(summary["risk"]["notional"])) == (0, Decimal(0))
     (row,) = json_lines(capsys, store_url, "positions", "--json")
     assert (row["pnl"]["unrealised_pnl"], row["pnl"]["unrealised_source"]) == ("100.00", "trueup")
 
