@@ -399,11 +399,21 @@ class AccountBook:
         held keys, so the detectors judge them again (a risk warning follows the price) and
         the views take them again."""
         moved: set[PositionKey] = set()
+        at = event.at
         for quote in event.quotes:
-            if self.prices.apply(quote, event.at) and quote.mark is not None and quote.mark > 0:
-                for key in self._priced_keys(quote.symbol):
-                    if self.pnl.key(key).marked(quote.mark, event.at):
-                        moved.add(key)
+            self.prices.apply(quote, at)
+            mark, price = quote.mark, self.prices.get(quote.symbol)
+            # Taken (not older than the price held), its mark marks the keys even unchanged:
+            # one of them may have refused it when it was older than a fill (pnl.py _open).
+            if mark is None or mark <= 0 or price is None or price.mark_at != at:
+                continue
+            if price.mark != mark:
+                continue  # an older quote, refused, told at the same instant as the one held
+            for key in self._priced_keys(quote.symbol):
+                ledger = self.pnl.key(key)
+                before = ledger.mark
+                if ledger.marked(mark, at) and before != mark:
+                    moved.add(key)
         return moved
 
     def _priced_keys(self, symbol: str) -> list[PositionKey]:
@@ -420,12 +430,6 @@ class AccountBook:
         so the views take those keys again."""
         if self.wallet.apply(report, at):
             self.touched.update(self.held_keys())
-
-    def unreported_keys(self) -> list[PositionKey]:
-        """The keys a lifecycle of trueup's fills holds that no report has named yet."""
-        positions = self.positions
-        keys = self.pnl.keys.items()
-        return [k for k, ledger in keys if ledger.open is not None and k not in positions]
 
     def held_keys(self) -> list[PositionKey]:
         """The keys the exchange holds a position on, by its last word."""
@@ -450,12 +454,8 @@ class AccountBook:
         due = self.resync_due
         if due is not None and all(v.started_at >= due[0] for v in self.vouched.values()):
             self.resync_due = None
-        # A whole run: every covered key it did not list is flat. So is one that trueup's
-        # fills hold and no report has named yet: the run is the venue's word on it too.
+        # A whole run: every covered key it did not list is flat.
         covers = coverage.covers
-        for key in self.unreported_keys():
-            if key not in verdict.listed and covers(key.category, key.symbol):
-                self.positions[key] = Position(key)
         absent = [
             position
             for key, position in self.positions.items()

@@ -80,11 +80,11 @@ TOLD_APART_FOR_MS = 24 * 3_600_000
 # which fills came before it (an audit folds one symbol's, the reconciler the account's).
 # A busy account pays for the pass once in many fills; an id goes within 1.1 windows.
 LET_GO_EVERY_MS = SEEN_FOR_MS // 10
-# A venue's average entry price is taken as carrying at most this many significant figures
-# (Hyperliquid rounds its prices to five, and writes 65012 as "65012.0"): within a unit of
-# the last of them, or of the last digit it gave where that is coarser, it is the
-# lifecycle's (``_other_position``).
-ENTRY_FIGURES = 5
+# A venue's average entry price within a unit of the last non-zero decimal it gave (the
+# zeros after it are padding: Hyperliquid writes 65012 as "65012.0", Aster 6563.665 as
+# "6563.66500"), or within this share of the price where that is coarser, is the
+# lifecycle's (``_other_position``): what it rounds to is its own.
+ENTRY_ROUNDING = Decimal("1e-5")
 # A public price's mark is taken by a lifecycle opening no later than this after it was
 # told (``PnlLedger._open``): an older one may be of a stream long gone, or a run long past.
 PRICE_FRESH_FOR_MS = 60_000
@@ -309,10 +309,13 @@ def _other_position(life: Lifecycle, report: PositionReport) -> bool:
     venue = report.entry_price
     if venue is None or venue <= ZERO or not life.size:
         return False
-    # The venue's average is its rounding of cost over size (ENTRY_FIGURES).
+    # The venue's average is its rounding of cost over size (ENTRY_ROUNDING).
     exponent = venue.as_tuple().exponent
+    digits = venue.as_tuple().digits
     given = exponent if isinstance(exponent, int) else 0
-    tolerance = ONE.scaleb(max(given, venue.adjusted() + 1 - ENTRY_FIGURES))
+    while given < 0 and len(digits) > 1 and digits[-1] == 0:  # padding, not precision
+        digits, given = digits[:-1], given + 1
+    tolerance = max(ONE.scaleb(given), EXACT.multiply(venue, ENTRY_ROUNDING))
     gap = abs(EXACT.subtract(EXACT.multiply(venue, life.size), life.cost))
     return gap > EXACT.multiply(tolerance, life.size)
 
@@ -646,6 +649,13 @@ class PnlLedger:
             ledger = self._legs[leg] = self.key(book.key(*leg))
         if self._in_order(book, ledger, fill):
             self._fold(book, ledger, fill)
+            life = ledger.open
+            position = book.positions.get(ledger.key) if life is not None else None
+            report = position.exchange if position is not None else None
+            if life is not None and report is not None and _of_newest(ledger, report):
+                # The report of this fill's own transaction came first (one order filled in
+                # two executions, its push between them): whole now, or not.
+                life.partial = _other_position(life, report)
 
     def _in_order(self, book: "AccountBook", ledger: KeyLedger, fill: Fill) -> bool:
         """Whether ``fill`` is newer than every fill folded on ``ledger``'s key, to be folded
@@ -797,7 +807,7 @@ class PnlLedger:
         """A lifecycle opens on the key, with the public prices' mark where that is newer
         than the ledger's and was told no longer than PRICE_FRESH_FOR_MS before the fill (by
         the fill's venue time: the same when it is folded again, or audited): a report of the
-        position, with its own, may be some time coming."""
+        position, with its own, may be some time coming. A mark older than that is dropped."""
         ledger.lifecycles += 1
         life = ledger.open = Lifecycle(ledger.key, ledger.lifecycles, side, fill.exec_time)
         self._note(book, ledger.key, life)
@@ -809,6 +819,8 @@ class PnlLedger:
             and fill.exec_time - quoted.mark_at <= PRICE_FRESH_FOR_MS
         ):
             ledger.marked(quoted.mark, quoted.mark_at)
+        if ledger.mark is not None and fill.exec_time - ledger.mark_at > PRICE_FRESH_FOR_MS:
+            ledger.mark = None  # of a lifecycle long closed: unknown until one of now comes
         return life
 
     def _outside(

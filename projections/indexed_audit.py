@@ -250,20 +250,16 @@ class _Walk:
 
     def _live_scopes(self) -> dict[Scope, None]:
         """The covering scopes of every key of the symbol a complete snapshot could flatten:
-        one the exchange holds, or has never reported (trueup's fills holding it or not)."""
-        keys = [
-            key
-            for key in self._symbol_keys()
-            if (report := self.book.positions[key].exchange) is None or report.size != 0
-        ]
-        keys += [key for key in self.book.unreported_keys() if key.symbol == self.symbol]
+        one the exchange holds, or has never reported."""
         live: dict[Scope, None] = {}
-        for key in keys:
-            live.update(
-                (s, None)
-                for s in self.covering
-                if self.coverages[s].covers(key.category, key.symbol)
-            )
+        for key in self._symbol_keys():
+            report = self.book.positions[key].exchange
+            if report is None or report.size != 0:
+                live.update(
+                    (s, None)
+                    for s in self.covering
+                    if self.coverages[s].covers(key.category, key.symbol)
+                )
         return live
 
     def _symbol_keys(self) -> list[PositionKey]:

@@ -1,17 +1,15 @@
 """The portfolio read model: what `trueup summary` answers, from the persisted views alone.
 
-Positions are the keys the exchange holds (each with its risk, domain/risk.py), and those a
-lifecycle of trueup's fills holds before any report of the position (its notional at the
-ledger's mark, its risk not known); PnL is the ledger's (domain/pnl.py): realised, fees and
-funding of every key since trueup first saw it, unrealised from the latest mark, or the
-venue's own figure where the ledger holds no open lifecycle (a position opened before trueup
-saw its fills). Distribution is by share of notional: by venue, by the venue's symbol, and
-by asset across venues (Bybit's BTCUSDT and Hyperliquid's BTC are both BTC:
-projections/ccxt.py ``base_asset``). Notionals, PnL and the accounts' equity are summed in
-USD, each at the value the rules' quote_equivalents give its coin (domain/coin_values.py; by
-default USD, USDT and USDC one for one), the coin each venue's reports name; what is counted
-in a coin they give no value (or in none named) is shown apart, per coin and in that coin,
-and left out of every total and share.
+Positions are the keys the exchange holds (each with its risk, domain/risk.py); PnL is the
+ledger's (domain/pnl.py): realised, fees and funding of every key since trueup first saw
+it, unrealised from the latest mark, or the venue's own figure where the ledger holds no
+open lifecycle (a position opened before trueup saw its fills). Distribution is by share of
+notional: by venue, by the venue's symbol, and by asset across venues (Bybit's BTCUSDT and
+Hyperliquid's BTC are both BTC: projections/ccxt.py ``base_asset``). Notionals, PnL and
+the accounts' equity are summed in USD, each at the value the rules' quote_equivalents give
+its coin (domain/coin_values.py; by default USD, USDT and USDC one for one), the coin each
+venue's reports name; what is counted in a coin they give no value (or in none named) is
+shown apart, per coin and in that coin, and left out of every total and share.
 """
 
 import dataclasses
@@ -49,44 +47,15 @@ class Exposure:
     short_notional: Decimal = ZERO
     share: Decimal = ZERO
 
-    def add(self, held: "Held", usd: Decimal) -> None:
+    def add(self, risk: PositionRisk, usd: Decimal) -> None:
         """One position, its notional at ``usd`` (one of its coin in USD)."""
         self.positions += 1
-        notional = (held.notional or ZERO) * usd
+        notional = (risk.notional or ZERO) * usd
         self.notional += notional
-        if held.side is PositionSide.SHORT:
+        if risk.side is PositionSide.SHORT:
             self.short_notional += notional
         else:
             self.long_notional += notional
-
-
-@dataclass(frozen=True, slots=True)
-class Held:
-    """A position a key holds: its side and notional (None: no mark to value it at)."""
-
-    side: PositionSide
-    notional: Decimal | None
-
-
-@dataclass(slots=True)
-class Distribution:
-    """The positions by venue, by the venue's symbol, and by asset across venues."""
-
-    by_venue: dict[str, Exposure] = field(default_factory=dict)
-    by_symbol: dict[str, Exposure] = field(default_factory=dict)
-    by_asset: dict[str, Exposure] = field(default_factory=dict)
-
-    def add(self, view: SymbolView, category: str, held: Held, usd: Decimal) -> None:
-        self.by_venue.setdefault(view.venue, Exposure(view.venue)).add(held, usd)
-        self.by_symbol.setdefault(view.symbol, Exposure(view.symbol)).add(held, usd)
-        asset = base_asset(view.venue, category, view.symbol)
-        self.by_asset.setdefault(asset, Exposure(asset)).add(held, usd)
-
-    def shared(self, total: Decimal) -> None:
-        """Each exposure's share of ``total``."""
-        for exposures in (self.by_venue, self.by_symbol, self.by_asset):
-            for exposure in exposures.values():
-                exposure.share = share(exposure.notional, total)
 
 
 @dataclass(slots=True)
@@ -134,6 +103,9 @@ class Summary:
     net_pnl: Decimal  # realised - fees + funding + unrealised
     unrealised_from_venue: int  # positions whose unrealised PnL is the venue's own figure
     unrealised_unknown: int  # positions held with no mark and no venue figure
+    # Lifecycles of trueup's fills that no report of the venue has named yet (its next
+    # push or poll will): not counted above, the venue having vouched for none of them.
+    unreported: int = 0
     # Of the accounts listed, in USD (those apart left out); None where none has a wallet in
     # a coin of USD value: nothing was summed, which a 0 would not say.
     equity: Decimal | None = None
@@ -168,22 +140,21 @@ def summarise(
         for v in account_views
         if v.facts.known and _wanted(v.venue, v.account, venue, account)
     }
-    distribution = Distribution()
+    by_venue: dict[str, Exposure] = {}
+    by_symbol: dict[str, Exposure] = {}
+    by_asset: dict[str, Exposure] = {}
     apart: dict[str, Apart] = {}
     risks: list[tuple[str, PositionRisk]] = []
-    from_venue = unknown = positions = 0
-    unweighed = ZERO  # in USD: of the positions no report weighs yet (their risk not known)
+    from_venue = unknown = unreported = 0
     for view in symbol_views:
         if not _wanted(view.venue, view.account, venue, account):
             continue
         # A symbol with no key (one only a trigger named) holds nothing to sum.
         if (symbol is not None and view.symbol != symbol) or not view.keys:
             continue
-        mine = accounts.get((view.venue, view.account))
-        if mine is None:
-            mine = accounts[(view.venue, view.account)] = AccountSummary(
-                view.venue, view.account, None
-            )
+        unreported += sum(map(_unreported, view.keys))
+        named = (view.venue, view.account)
+        mine = accounts.get(named) or accounts.setdefault(named, AccountSummary(*named, None))
         # Flat with no PnL: nothing to sum, not "0 in a coin no report named" (apart).
         for row in filter(_counts, view.keys):
             coin = _coin(row)
@@ -194,8 +165,8 @@ def summarise(
                 totals = apart.setdefault(name, Apart(name))
                 usd = ONE  # counted in its own coin
             _add_pnl(totals, row, usd)
-            held = _held(row)
-            if held is None:
+            risk = row.risk
+            if risk is None:
                 continue
             unrealised, source = _unrealised(row)
             if source is Whose.VENUE:
@@ -205,24 +176,25 @@ def summarise(
                 unknown += 1
             totals.unrealised_pnl += (unrealised or ZERO) * usd
             totals.positions += 1
-            totals.notional += (held.notional or ZERO) * usd
-            positions += 1
-            if row.risk is not None:
-                label = f"{view.venue}/{view.account} {view.symbol} idx={row.position_idx}"
-                risks.append((label, row.risk))
-            elif totals is mine:
-                unweighed += (held.notional or ZERO) * usd
-            if totals is mine:
-                distribution.add(view, row.category, held, usd)
+            totals.notional += (risk.notional or ZERO) * usd
+            label = f"{view.venue}/{view.account} {view.symbol} idx={row.position_idx}"
+            risks.append((label, risk))
+            if totals is not mine:
+                continue
+            by_venue.setdefault(view.venue, Exposure(view.venue)).add(risk, usd)
+            by_symbol.setdefault(view.symbol, Exposure(view.symbol)).add(risk, usd)
+            asset = base_asset(view.venue, row.category, view.symbol)
+            by_asset.setdefault(asset, Exposure(asset)).add(risk, usd)
     listed = [accounts[k] for k in sorted(accounts)]
     total = sum((a.notional for a in listed), ZERO)
-    distribution.shared(total)
+    for exposure in (*by_venue.values(), *by_symbol.values(), *by_asset.values()):
+        exposure.share = share(exposure.notional, total)
     realised = sum((a.realised_pnl for a in listed), ZERO)
     fees = sum((a.fees for a in listed), ZERO)
     funding = sum((a.funding for a in listed), ZERO)
     unrealised = sum((a.unrealised_pnl for a in listed), ZERO)
     return Summary(
-        positions=positions,
+        positions=len(risks),
         notional=total,
         unrealised_pnl=unrealised,
         realised_pnl=realised,
@@ -231,15 +203,15 @@ def summarise(
         net_pnl=realised - fees + funding + unrealised,
         unrealised_from_venue=from_venue,
         unrealised_unknown=unknown,
+        unreported=unreported,
         # Before ``apart`` is listed: an equity in a coin of no USD value is shown there.
         equity=_add_equity(listed, apart, rules),
         accounts=listed,
-        by_venue=_largest_first(distribution.by_venue.values()),
-        by_symbol=_largest_first(distribution.by_symbol.values()),
-        by_asset=_largest_first(distribution.by_asset.values()),
-        # Of every position a report weighs, apart or not; its notional is theirs summed in
-        # USD (a position known only from trueup's fills has no risk to weigh yet).
-        risk=dataclasses.replace(portfolio(risks), notional=total - unweighed),
+        by_venue=_largest_first(by_venue.values()),
+        by_symbol=_largest_first(by_symbol.values()),
+        by_asset=_largest_first(by_asset.values()),
+        # Of every position held, apart or not; its notional is the one summed in USD.
+        risk=dataclasses.replace(portfolio(risks), notional=total),
         apart=[apart[c] for c in sorted(apart)],
     )
 
@@ -279,22 +251,14 @@ def _add_equity(
 def _counts(row: KeyRow) -> bool:
     """Whether the key has anything to sum: a position held, or PnL since trueup saw it."""
     pnl = row.pnl
-    return _held(row) is not None or any(Decimal(pnl.get(f) or 0) for f in _SUMMED)
+    return row.risk is not None or any(Decimal(pnl.get(f) or 0) for f in _SUMMED)
 
 
-def _held(row: KeyRow) -> Held | None:
-    """What the key holds: as the exchange's last report weighs it, else as a lifecycle of
-    trueup's fills holds it before any report of the position (valued at the ledger's
-    mark); None where neither holds one, or the venue has shown that lifecycle flat."""
-    risk = row.risk
-    if risk is not None:
-        return Held(risk.side, risk.notional)
+def _unreported(row: KeyRow) -> bool:
+    """Whether a lifecycle of trueup's fills is open on the key, and no report of the venue
+    has named it since (none at all, or a flat one older than its fill)."""
     life = row.pnl.get("open") if row.pnl else None
-    if life is None or life["closed_at_venue"]:
-        return None
-    mark = row.pnl.get("mark_price")
-    notional = None if mark is None else Decimal(life["size"]) * Decimal(mark)
-    return Held(PositionSide(life["side"]), notional)
+    return row.risk is None and life is not None and not life["closed_at_venue"]
 
 
 def _add_pnl(totals: "AccountSummary | Apart", row: KeyRow, usd: Decimal) -> None:

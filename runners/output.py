@@ -316,6 +316,11 @@ def print_summary(
         f"realised {_shown(summary.realised_pnl)}, fees {_shown(summary.fees)}, "
         f"funding {_shown(summary.funding)}, net {_shown(summary.net_pnl)}\n"
     )
+    if summary.unreported:
+        out.write(
+            f"  not counted: {summary.unreported} position(s) trueup's fills opened that no"
+            " report of the venue has named yet (positions lists them)\n"
+        )
     if summary.unrealised_from_venue or summary.unrealised_unknown:
         out.write(
             f"  unrealised: the venue's own figure for {summary.unrealised_from_venue}, "

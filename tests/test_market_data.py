@@ -252,6 +252,43 @@ def test_a_price_long_past_marks_no_position_opened_now() -> None:
     assert (ledger.mark, ledger.unrealised()) == (None, None)
 
 
+def test_a_mark_refused_as_old_is_taken_when_told_again() -> None:
+    # The ticker's mark of a minute before the fill is not taken by its lifecycle; the same
+    # mark told again after it (a quiet market: the mark has not moved) is.
+    reconciler = Reconciler()
+    reconciler.apply(decoded("bybit", frame("bybit_ticker_linear_snapshot"), AT))
+    reconciler.apply(decode_line(orjson.dumps(bought(AT + 61_000))))
+    assert btc_ledger(reconciler).unrealised() is None
+    reconciler.apply(decoded("bybit", frame("bybit_ticker_linear_snapshot"), AT + 62_000))
+    assert btc_ledger(reconciler).unrealised() == (TICKER_MARK - 17000) * Decimal("0.1")
+
+
+def test_the_mark_of_a_lifecycle_long_closed_does_not_value_the_next() -> None:
+    # Long 0.1 marked 17100 by its push, sold; an hour later a long opened anew: valued at
+    # nothing until a report or a price of now, not at the mark of an hour ago.
+    position = {
+        "category": "linear", "symbol": "BTCUSDT", "positionIdx": 0, "side": "Buy",
+        "size": "0.1", "entryPrice": "17000", "markPrice": "17100", "seq": 1,
+        "updatedTime": str(AT + 1),
+    }  # fmt: skip
+    sold = {
+        "category": "linear", "symbol": "BTCUSDT", "execId": "e-2", "orderId": "o-2",
+        "side": "Sell", "execPrice": "17100", "execQty": "0.1", "execTime": str(AT + 2),
+    }  # fmt: skip
+    reconciler = Reconciler()
+    reconciler.apply(decode_line(orjson.dumps(bought(AT))))
+    pushed = {"topic": "position", "creationTime": AT + 1, "data": [position]}
+    reconciler.apply(decode_line(orjson.dumps({**WS, "at": AT + 1, "data": pushed})))
+    frame = {"topic": "execution", "creationTime": AT + 2, "data": [sold]}
+    reconciler.apply(decode_line(orjson.dumps({**WS, "at": AT + 2, "data": frame})))
+    later = bought(AT + 3_600_000)
+    later["data"]["data"][0]["execId"] = "e-3"
+    reconciler.apply(decode_line(orjson.dumps(later)))
+    ledger = btc_ledger(reconciler)
+    assert ledger.open is not None and ledger.open.number == 2
+    assert ledger.unrealised() is None
+
+
 def test_a_quote_with_no_mark_leaves_the_mark_as_old_as_it_was() -> None:
     # Hyperliquid's ETH marked at 3227.4 (activeAssetCtx), a long of 1 bought at 3300; the
     # position's state at T + 5 s marks it 3300; it is sold, and its mids alone (allMids)

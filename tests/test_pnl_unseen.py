@@ -661,6 +661,78 @@ def test_a_lifecycle_that_was_not_the_whole_position_is_recorded_as_partial(
     assert line.endswith("MANUAL" + PARTIAL_RECORD)
 
 
+def test_an_entry_a_few_units_off_at_a_six_figure_price_is_another_position() -> None:
+    # Bought 1 at 105000; the venue holds 1 at 105008.0 (".0" its padding): closed and
+    # reopened 8 higher, unseen, beyond a unit of its digits and 1/100,000 of the price.
+    records = [
+        buy(T0 + 1_000, 1, "1", "105000"),
+        held(T0 + 9_001, 4, "Buy", "1", mark="105100", upnl="92", entry="105008.0"),
+    ]
+    _, book = ledger_after(records)
+    assert differs_at_venue(book.pnl.key(KEY), book.positions[KEY].exchange)
+
+
+def test_one_order_filled_in_two_executions_around_its_push_is_the_whole_position() -> None:
+    # Two executions of one order (the same seq), the push of their transaction between
+    # them: once both are folded the lifecycle is what the venue holds, and its record whole.
+    def execution(at: int, exec_id: str, qty: str) -> Json:
+        fields = dict(
+            symbol="BTCUSDT", order_id="o-1", exec_id=exec_id, side="Buy", exec_qty=qty,
+            exec_price="100000", exec_fee="1", closed_size="0", exec_pnl="0", exec_time=at,
+            seq=200,
+        )  # fmt: skip
+        return execution_frame(at, fields)
+
+    records = [
+        execution(T0 + 1_000, "a", "0.1"),
+        position_frame(
+            T0 + 1_001,
+            symbol="BTCUSDT",
+            side="Buy",
+            size="0.3",
+            seq=200,
+            updated_time=T0 + 1_000,
+            entry_price="100000",
+            mark_price="101000",
+            unrealised_pnl="300",
+        ),
+        execution(T0 + 1_000, "b", "0.2"),
+    ]
+    _, book = ledger_after(records)
+    ledger = book.pnl.key(KEY)
+    assert ledger.open is not None and not ledger.open.partial
+    assert unrealised(ledger, book.positions[KEY].exchange) == (Decimal(300), Whose.TRUEUP)
+
+
+def test_a_position_page_that_lags_the_fill_leaves_its_round_trip_recorded(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A long of 1 bought; a complete position list recorded after it (its reply undated,
+    # served before the fill reached it) lists no BTCUSDT; the push of the fill's own
+    # transaction, then a list holding it; sold a minute later. The round trip is trueup's.
+    def page(at: int, *items: Json) -> Json:
+        body = messages.rest_ok("linear", list(items), time=at)
+        del body["time"]
+        query = {"category": "linear", "settleCoin": "USDT"}
+        return messages.capture_rest(at, ACCOUNT, "/v5/position/list", query, body)
+
+    btc = messages.position_item(
+        symbol="BTCUSDT", side="Buy", size="1", seq=101, updated_time=T0 + 1_000,
+        entry_price="100000", mark_price="100500", unrealised_pnl="500", rest=True,
+    )  # fmt: skip
+    records = [
+        buy(T0 + 1_000, 1, "1", "100000"),
+        page(T0 + 1_200),
+        held(T0 + 1_300, 1, "Buy", "1", mark="100000", upnl="0", entry="100000"),
+        page(T0 + 5_000, btc),
+        sell(T0 + 61_000, 2, "1", "101000", pnl="1000"),
+        held(T0 + 61_001, 2, "", "0", mark="101000", upnl="0", entry="0"),
+    ]
+    url = ingested(store_url, tmp_path, records)
+    (record,) = json_lines(capsys, url, "history", "--json")
+    assert (record["side"], record["realised_pnl"], record["partial"]) == ("LONG", "1000", False)
+
+
 def test_a_push_older_than_the_last_fill_leaves_the_ledgers_unrealised() -> None:
     # The last push, of the size before the second buy, is older than it: that fill is on
     # its way into the venue's figures, not a fill trueup missed.
@@ -705,11 +777,11 @@ def test_a_reopen_not_seen_stays_told_after_the_next_add() -> None:
 
 
 @pytest.mark.parametrize(
-    "entry", ["100000.16666667", "100000.17", "100000.2", "100000", "100000.0"]
+    "entry", ["100000.16666667", "100000.17", "100000.2", "100000", "100000.0", "100000.00000"]
 )
 def test_the_venues_entry_rounded_to_the_digits_it_gives_is_the_lifecycles(entry: str) -> None:
     # 1 at 100000.1 and 2 at 100000.2 average 100000.1666...: each venue rounds it to its own
-    # last digit, Hyperliquid to five significant figures (written "100000.0"), which is no
+    # last digit (Hyperliquid writes "100000.0", Aster pads to five decimals), which is no
     # other position.
     records = [
         buy(T0 + 1_000, 1, "1", "100000.1"),

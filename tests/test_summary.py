@@ -476,61 +476,50 @@ def test_the_pnl_of_a_key_seen_only_by_its_fills_reaches_the_summary(
     assert (row["findings"], row["risk"], row["pnl"]["open"]) == ([], None, None)
 
 
-def test_a_position_its_fills_opened_before_any_report_of_it_is_in_the_summary(
-    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """A Hyperliquid ETH long of 2 at 3000, its fill seen and the next polled state not yet
-    come, marked at 3050 by the public prices: a position, worth 6100, up 100."""
+def eth_fill_then(store_url: str, tmp_path: Path, *later: Json) -> None:
+    """A Hyperliquid ETH long of 2 bought at 3000 (fee 1.2), no state polled since, then
+    ``later``."""
     opening = hl.user_fill(
         coin="ETH", px="3000.0", sz="2.0", side="B", time=T0, oid=1, tid=1, fee="1.2"
     )
-    ctx = {"channel": "activeAssetCtx", "data": {"coin": "ETH", "ctx": {"markPx": "3050.0"}}}
-    records = [
-        hl.capture_ws(T0, HL_USER, hl.user_fills_frame(HL_USER, [opening])),
-        {
-            "at": T0 + 1,
-            "venue": "hyperliquid",
-            "account": HL_USER,
-            "channel": "market",
-            "data": ctx,
-        },
-    ]
+    records = [hl.capture_ws(T0, HL_USER, hl.user_fills_frame(HL_USER, [opening])), *later]
     path = tmp_path / "fills.jsonl"
     path.write_bytes(b"".join(orjson.dumps(record) + b"\n" for record in records))
     assert main(["--store", store_url, "ingest", str(path)]) == 0
+
+
+def test_a_position_no_report_has_named_yet_is_said_apart_not_counted(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Marked at 3050 by the public prices, the long is up 100 by trueup's fills, which
+    `positions` shows; the venue has vouched for none of it yet, so the summary counts it
+    apart (its fee, paid, is in the totals)."""
+    ctx = {"channel": "activeAssetCtx", "data": {"coin": "ETH", "ctx": {"markPx": "3050.0"}}}
+    market = {"at": T0 + 1, "venue": "hyperliquid", "account": HL_USER, "channel": "market"}
+    eth_fill_then(store_url, tmp_path, {**market, "data": ctx})
     (summary,) = json_lines(capsys, store_url, "summary", "--json")
-    assert (summary["positions"], Decimal(summary["notional"])) == (1, Decimal(6100))
-    assert Decimal(summary["unrealised_pnl"]) == Decimal(100)
-    assert Decimal(summary["net_pnl"]) == Decimal("98.8")
-    (by_asset,) = summary["by_asset"]
-    assert (by_asset["name"], by_asset["positions"], by_asset["share"]) == ("ETH", 1, "1")
-    # Its risk is not known until the venue reports the position: none weighed.
-    assert (summary["risk"]["positions"], Decimal(summary["risk"]["notional"])) == (0, Decimal(0))
+    assert (summary["positions"], summary["notional"], summary["unreported"]) == (0, "0", 1)
+    assert Decimal(summary["net_pnl"]) == Decimal("-1.2")
+    text = text_lines(capsys, store_url, "summary")
+    assert "  not counted: 1 position(s) trueup's fills opened that no report of the venue" in (
+        "\n".join(text)
+    )
     (row,) = json_lines(capsys, store_url, "positions", "--json")
     assert (row["pnl"]["unrealised_pnl"], row["pnl"]["unrealised_source"]) == ("100.00", "trueup")
 
 
-def test_a_complete_state_after_the_fill_that_omits_its_coin_shows_it_flat(
+def test_a_state_after_the_fill_that_omits_its_coin_leaves_the_position_uncounted(
     store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The ETH long's fill seen, then a clearinghouseState of later that lists no ETH: a coin
-    the reply does not list is flat, so no position, and the lifecycle is closed at the venue
-    by a fill not seen (audit says the same)."""
-    opening = hl.user_fill(
-        coin="ETH", px="3000.0", sz="2.0", side="B", time=T0, oid=1, tid=1, fee="1.2"
-    )
+    """A clearinghouseState polled after the fill that lists no ETH: closed since, or a
+    state that had not yet taken the fill in. The summary counts no position; the
+    lifecycle is left open (a lagging state must not close a round trip), apart."""
     state = hl.clearinghouse_state([], time=T0 + 4_995, account_value="1000.0")
-    records = [
-        hl.capture_ws(T0, HL_USER, hl.user_fills_frame(HL_USER, [opening])),
-        hl.capture_rest(T0 + 5_000, HL_USER, "clearinghouseState", {"user": HL_USER}, state),
-    ]
-    path = tmp_path / "flat.jsonl"
-    path.write_bytes(b"".join(orjson.dumps(record) + b"\n" for record in records))
-    assert main(["--store", store_url, "ingest", str(path)]) == 0
+    polled = hl.capture_rest(T0 + 5_000, HL_USER, "clearinghouseState", {"user": HL_USER}, state)
+    eth_fill_then(store_url, tmp_path, polled)
     (summary,) = json_lines(capsys, store_url, "summary", "--json")
-    assert (summary["positions"], summary["notional"]) == (0, "0")
+    assert (summary["positions"], summary["notional"], summary["unreported"]) == (0, "0", 1)
     (row,) = json_lines(capsys, store_url, "positions", "--json")
-    assert (row["exchange_qty"], row["pnl"]["open"]["closed_at_venue"]) == ("0", True)
     where = ["--venue", "hyperliquid", "--account", HL_USER, "--symbol", "ETH", "--json"]
     (audit,) = json_lines(capsys, store_url, "audit", *where)
     assert audit["pnl"] == row["pnl"]
