@@ -291,7 +291,7 @@ def _percent(fraction: object) -> str:
 def _summed(summary: "Summary") -> bool:
     """Whether the summary holds any position or PnL (beside the accounts' balances)."""
     figures = (summary.realised_pnl, summary.fees, summary.funding, summary.unrealised_pnl)
-    return bool(summary.positions or summary.apart or any(figures))
+    return bool(summary.positions or summary.unreported or summary.apart or any(figures))
 
 
 def print_summary(

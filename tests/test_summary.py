@@ -476,11 +476,10 @@ def test_the_pnl_of_a_key_seen_only_by_its_fills_reaches_the_summary(
     assert (row["findings"], row["risk"], row["pnl"]["open"]) == ([], None, None)
 
 
-def eth_fill_then(store_url: str, tmp_path: Path, *later: Json) -> None:
-    """A Hyperliquid ETH long of 2 bought at 3000 (fee 1.2), no state polled since, then
-    ``later``."""
+def eth_fill_then(store_url: str, tmp_path: Path, *later: Json, fee: str = "1.2") -> None:
+    """A Hyperliquid ETH long of 2 bought at 3000, no state polled since, then ``later``."""
     opening = hl.user_fill(
-        coin="ETH", px="3000.0", sz="2.0", side="B", time=T0, oid=1, tid=1, fee="1.2"
+        coin="ETH", px="3000.0", sz="2.0", side="B", time=T0, oid=1, tid=1, fee=fee
     )
     records = [hl.capture_ws(T0, HL_USER, hl.user_fills_frame(HL_USER, [opening])), *later]
     path = tmp_path / "fills.jsonl"
@@ -493,17 +492,16 @@ def test_a_position_no_report_has_named_yet_is_said_apart_not_counted(
 ) -> None:
     """Marked at 3050 by the public prices, the long is up 100 by trueup's fills, which
     `positions` shows; the venue has vouched for none of it yet, so the summary counts it
-    apart (its fee, paid, is in the totals)."""
+    apart (its fee, none here, would be in the totals)."""
     ctx = {"channel": "activeAssetCtx", "data": {"coin": "ETH", "ctx": {"markPx": "3050.0"}}}
     market = {"at": T0 + 1, "venue": "hyperliquid", "account": HL_USER, "channel": "market"}
-    eth_fill_then(store_url, tmp_path, {**market, "data": ctx})
+    eth_fill_then(store_url, tmp_path, {**market, "data": ctx}, fee="0.0")
     (summary,) = json_lines(capsys, store_url, "summary", "--json")
     assert (summary["positions"], summary["notional"], summary["unreported"]) == (0, "0", 1)
-    assert Decimal(summary["net_pnl"]) == Decimal("-1.2")
-    text = text_lines(capsys, store_url, "summary")
-    assert "  not counted: 1 position(s) trueup's fills opened that no report of the venue" in (
-        "\n".join(text)
-    )
+    assert Decimal(summary["net_pnl"]) == 0
+    for only in ([], ["--symbol", "ETH"]):  # with no fee, all the symbol has to say
+        text = "\n".join(text_lines(capsys, store_url, "summary", *only))
+        assert "  not counted: 1 position(s) trueup's fills opened that no report" in text
     (row,) = json_lines(capsys, store_url, "positions", "--json")
     assert (row["pnl"]["unrealised_pnl"], row["pnl"]["unrealised_source"]) == ("100.00", "trueup")
 
