@@ -204,6 +204,16 @@ def bought(at: int) -> dict[str, Any]:
     return {**WS, "at": at, "data": {"topic": "execution", "creationTime": at, "data": [fill]}}
 
 
+def long_pushed(at: int) -> dict[str, Any]:
+    """The push of a BTCUSDT long of 0.1 at 17000, marked 17100, made at ``at``."""
+    position = {
+        "category": "linear", "symbol": "BTCUSDT", "positionIdx": 0, "side": "Buy",
+        "size": "0.1", "entryPrice": "17000", "markPrice": "17100", "seq": 1,
+        "updatedTime": str(at),
+    }  # fmt: skip
+    return {**WS, "at": at, "data": {"topic": "position", "creationTime": at, "data": [position]}}
+
+
 def btc_ledger(reconciler: Reconciler) -> Any:
     book = reconciler.book("bybit", "main")
     return book.pnl.keys[book.key("linear", "BTCUSDT", 0)]
@@ -227,15 +237,9 @@ def test_a_position_opened_after_the_ticker_takes_its_mark() -> None:
 def test_a_ticker_told_before_the_last_report_leaves_the_report_s_mark() -> None:
     # A capture of two streams merged out of order: the ticker of AT comes after the push
     # of AT + 5, whose mark is the newer.
-    position = {
-        "category": "linear", "symbol": "BTCUSDT", "positionIdx": 0, "side": "Buy",
-        "size": "0.1", "entryPrice": "17000", "markPrice": "17100", "seq": 1,
-        "updatedTime": str(AT + 5),
-    }  # fmt: skip
-    pushed = {"topic": "position", "creationTime": AT + 5, "data": [position]}
     reconciler = Reconciler()
     reconciler.apply(decode_line(orjson.dumps(bought(AT))))
-    reconciler.apply(decode_line(orjson.dumps({**WS, "at": AT + 5, "data": pushed})))
+    reconciler.apply(decode_line(orjson.dumps(long_pushed(AT + 5))))
     reconciler.apply(decoded("bybit", frame("bybit_ticker_linear_snapshot"), AT + 1))
     assert btc_ledger(reconciler).mark == Decimal(17100)
     reconciler.apply(decoded("bybit", frame("bybit_ticker_linear_delta"), AT + 6))
@@ -266,19 +270,13 @@ def test_a_mark_refused_as_old_is_taken_when_told_again() -> None:
 def test_the_mark_of_a_lifecycle_long_closed_does_not_value_the_next() -> None:
     # Long 0.1 marked 17100 by its push, sold; an hour later a long opened anew: valued at
     # nothing until a report or a price of now, not at the mark of an hour ago.
-    position = {
-        "category": "linear", "symbol": "BTCUSDT", "positionIdx": 0, "side": "Buy",
-        "size": "0.1", "entryPrice": "17000", "markPrice": "17100", "seq": 1,
-        "updatedTime": str(AT + 1),
-    }  # fmt: skip
     sold = {
         "category": "linear", "symbol": "BTCUSDT", "execId": "e-2", "orderId": "o-2",
         "side": "Sell", "execPrice": "17100", "execQty": "0.1", "execTime": str(AT + 2),
     }  # fmt: skip
     reconciler = Reconciler()
     reconciler.apply(decode_line(orjson.dumps(bought(AT))))
-    pushed = {"topic": "position", "creationTime": AT + 1, "data": [position]}
-    reconciler.apply(decode_line(orjson.dumps({**WS, "at": AT + 1, "data": pushed})))
+    reconciler.apply(decode_line(orjson.dumps(long_pushed(AT + 1))))
     frame = {"topic": "execution", "creationTime": AT + 2, "data": [sold]}
     reconciler.apply(decode_line(orjson.dumps({**WS, "at": AT + 2, "data": frame})))
     later = bought(AT + 3_600_000)
