@@ -310,14 +310,21 @@ def _other_position(life: Lifecycle, report: PositionReport) -> bool:
     if venue is None or venue <= ZERO or not life.size:
         return False
     # The venue's average is its rounding of cost over size (ENTRY_ROUNDING).
-    exponent = venue.as_tuple().exponent
-    digits = venue.as_tuple().digits
+    _, digits, exponent = venue.as_tuple()
     given = exponent if isinstance(exponent, int) else 0
     while given < 0 and len(digits) > 1 and digits[-1] == 0:  # padding, not precision
         digits, given = digits[:-1], given + 1
     tolerance = max(ONE.scaleb(given), EXACT.multiply(venue, ENTRY_ROUNDING))
     gap = abs(EXACT.subtract(EXACT.multiply(venue, life.size), life.cost))
     return gap > EXACT.multiply(tolerance, life.size)
+
+
+def _weigh_whole(ledger: KeyLedger, report: PositionReport) -> None:
+    """Whether the open lifecycle is the whole of what is held (``Lifecycle.partial``), as
+    ``report`` says where it is of the newest fill's own transaction (in step with them)."""
+    life = ledger.open
+    if life is not None and _of_newest(ledger, report):
+        life.partial = _other_position(life, report)
 
 
 def _of_newest(ledger: KeyLedger, report: PositionReport) -> bool:
@@ -493,10 +500,7 @@ class PnlLedger:
         elif ledger is None:
             return
         ledger.remember(report)
-        life = ledger.open
-        if life is not None and _of_newest(ledger, report):
-            # In step with the fills: whether the lifecycle is the whole of what is held.
-            life.partial = _other_position(life, report)
+        _weigh_whole(ledger, report)
         unseen = ledger.unseen
         if not report.size:
             self.venue_flat(book, key, report)
@@ -649,13 +653,12 @@ class PnlLedger:
             ledger = self._legs[leg] = self.key(book.key(*leg))
         if self._in_order(book, ledger, fill):
             self._fold(book, ledger, fill)
-            life = ledger.open
-            position = book.positions.get(ledger.key) if life is not None else None
-            report = position.exchange if position is not None else None
-            if life is not None and report is not None and _of_newest(ledger, report):
-                # The report of this fill's own transaction came first (one order filled in
-                # two executions, its push between them): whole now, or not.
-                life.partial = _other_position(life, report)
+            if ledger.open is not None:
+                # The report of this fill's own transaction may have come first (one order
+                # filled in two executions, its push between them).
+                position = book.positions.get(ledger.key)
+                if position is not None and position.exchange is not None:
+                    _weigh_whole(ledger, position.exchange)
 
     def _in_order(self, book: "AccountBook", ledger: KeyLedger, fill: Fill) -> bool:
         """Whether ``fill`` is newer than every fill folded on ``ledger``'s key, to be folded

@@ -154,7 +154,7 @@ def summarise(
             continue
         unreported += sum(map(_unreported, view.keys))
         named = (view.venue, view.account)
-        mine = accounts.get(named) or accounts.setdefault(named, AccountSummary(*named, None))
+        mine = accounts.setdefault(named, AccountSummary(*named, None))
         # Flat with no PnL: nothing to sum, not "0 in a coin no report named" (apart).
         for row in filter(_counts, view.keys):
             coin = _coin(row)

@@ -1,7 +1,7 @@
 """How results look to people (text) and to programs (JSON, decimals as strings)."""
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -224,8 +224,7 @@ def print_positions(
     if not rows:
         out.write(none_found("positions", matching))
         return
-    accounts = [_account(row["venue"], row["account"]) for row in rows]
-    width = _account_width(accounts)
+    accounts, width = _account_column((row["venue"], row["account"]) for row in rows)
     header = (
         f"{'account':<{width}} {'symbol':<12} {'idx':>3} {'local':>12} {'exchange':>12} "
         f"{'unrealised':>12} {'realised':>12} {'lev':>6} {'to liq':>8} {'score':>6}  status"
@@ -326,8 +325,7 @@ def print_summary(
             f"  unrealised: the venue's own figure for {summary.unrealised_from_venue}, "
             f"unknown (no mark) for {summary.unrealised_unknown}\n"
         )
-    accounts = [_account(a.venue, a.account) for a in summary.accounts]
-    width = _account_width(accounts)
+    accounts, width = _account_column((a.venue, a.account) for a in summary.accounts)
     out.write(
         f"\n{'account':<{width}} {'equity USD':>14} {'coin':>5} {'equity':>14} {'wallet':>14} "
         f"{'available':>14} {'init margin':>12} {'maint margin':>12} {'positions':>9} "
@@ -407,8 +405,7 @@ def print_history(
     if not records:
         out.write(none_found("closed positions", matching))
         return
-    accounts = [_account(c.venue, c.account) for c in records]
-    width = _account_width(accounts)
+    accounts, width = _account_column((c.venue, c.account) for c in records)
     out.write(
         f"{'closed':<24} {'account':<{width}} {'symbol':<12} {'idx':>3} {'side':<5} "
         f"{'max size':>10} {'entry':>12} {'exit':>12} {'realised':>12} {'fees':>10} "
@@ -485,10 +482,12 @@ def _account(venue: str, account: str) -> str:
     return f"{venue}/{account[:10] if address else account}"
 
 
-def _account_width(accounts: list[str]) -> int:
-    """The account column's width: its longest name (``hyperliquid/0x5e9ee108`` outgrows the
-    16 characters Bybit's and Aster's take), never narrower than those 16."""
-    return max([16, *map(len, accounts)])
+def _account_column(named: Iterable[tuple[str, str]]) -> tuple[list[str], int]:
+    """The account column of (venue, account) rows, and its width: its longest name
+    (``hyperliquid/0x5e9ee108`` outgrows the 16 characters Bybit's and Aster's take), never
+    narrower than those 16."""
+    accounts = [_account(venue, account) for venue, account in named]
+    return accounts, max([16, *map(len, accounts)])
 
 
 def describe_input(event: InputEvent) -> str:
