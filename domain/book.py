@@ -46,6 +46,10 @@ from trueup.domain.vocabulary import ExecutionKind, OrderAction, OrderStatus, Pl
 from trueup.domain.wallet import Wallet
 
 DEFAULT_SNAPSHOT_TIMEOUT_MS = RuleConfig().pagination_timeout_ms
+# A REST list of positions is built apart from the stream that carries the fills, and one
+# served this soon after a fill may not show it yet: its omission of a position trueup's
+# fills opened is the venue's word that it is flat only once served later than this.
+LIST_SETTLES_MS = 5_000
 
 K = TypeVar("K")
 _new_tuple = tuple.__new__
@@ -462,6 +466,21 @@ class AccountBook:
             if key not in verdict.listed and covers(key.category, key.symbol)
         ]
         flat = [p for p in absent if p.apply_absent(page.server_time, event.at)]
+        # And so is a lifecycle of trueup's fills it did not list, once served long enough
+        # after their last to show it: a close trueup did not see.
+        served = page.server_time
+        settled = [
+            key
+            for key, ledger in self.pnl.keys.items()
+            if ledger.open is not None
+            and served - ledger.newest_time > LIST_SETTLES_MS
+            and key not in verdict.listed
+            and covers(key.category, key.symbol)
+        ]
+        for key in settled:
+            position = self.position(key)
+            if position.apply_absent(served, event.at, renew_flat=True):
+                flat.append(position)
         for position in flat:  # a position trueup did not see open may be gone with it
             if position.exchange is not None:
                 self.pnl.venue_flat(self, position.key, position.exchange)

@@ -281,6 +281,16 @@ def closed_unseen(ledger: KeyLedger, report: PositionReport | None) -> bool:
     return report is not None and not report.size and differs_at_venue(ledger, report)
 
 
+def unreported(ledger: KeyLedger, report: PositionReport | None) -> Lifecycle | None:
+    """The lifecycle of trueup's fills open on the key while the venue's last word holds
+    nothing there, a word no newer than its last fill (``closed_unseen``): held, as far as
+    anyone can tell, until a report of the venue says otherwise."""
+    life = ledger.open
+    if life is None or (report is not None and report.size):
+        return None
+    return None if closed_unseen(ledger, report) else life
+
+
 def differs_at_venue(ledger: KeyLedger, report: PositionReport | None) -> bool:
     """Whether the venue reports, since the last fill folded on the key, another position
     than the lifecycle its fills leave open (another size, or another average entry): a

@@ -145,11 +145,13 @@ class Position:
         self.exchange_at = at
         return True
 
-    def apply_absent(self, seen_time: int, at: int) -> bool:
+    def apply_absent(self, seen_time: int, at: int, *, renew_flat: bool = False) -> bool:
         """A complete snapshot taken at ``seen_time`` (received at ``at``) omits this key: flat,
-        unless newer news."""
+        unless newer news. A flat report is renewed only if asked (``renew_flat``)."""
         current = self.exchange
-        if current is not None and (current.size == 0 or current.updated_time >= seen_time):
+        if current is not None and (
+            (current.size == 0 and not renew_flat) or current.updated_time >= seen_time
+        ):
             return False
         self.exchange_at = at
         self.exchange = PositionReport(

@@ -150,7 +150,7 @@ class _Walk:
         self.passing: _Lane | None = None
         self.fetched: dict[int, tuple[int, InputEvent]] = {}
         self._keys: list[PositionKey] = []
-        self._positions_seen = 0
+        self._keys_seen = (0, 0)
 
     def _covers(self, scope: Scope) -> bool:
         """Whether ``scope``'s pages speak for the symbol (in the scope's category)."""
@@ -250,11 +250,15 @@ class _Walk:
 
     def _live_scopes(self) -> dict[Scope, None]:
         """The covering scopes of every key of the symbol a complete snapshot could flatten:
-        one the exchange holds, or has never reported."""
+        one the exchange holds, or has never reported, or a lifecycle of trueup's fills
+        holds (domain/book.py, ``LIST_SETTLES_MS``)."""
         live: dict[Scope, None] = {}
+        positions, ledgers = self.book.positions, self.book.pnl.keys
         for key in self._symbol_keys():
-            report = self.book.positions[key].exchange
-            if report is None or report.size != 0:
+            position, ledger = positions.get(key), ledgers.get(key)
+            filled = ledger is not None and ledger.open is not None
+            report = None if position is None else position.exchange
+            if filled or (position is not None and (report is None or report.size != 0)):
                 live.update(
                     (s, None)
                     for s in self.covering
@@ -263,11 +267,16 @@ class _Walk:
         return live
 
     def _symbol_keys(self) -> list[PositionKey]:
-        """The symbol's keys in the book, looked for again only when the book's keys change."""
-        positions = self.book.positions
-        if len(positions) != self._positions_seen or any(k not in positions for k in self._keys):
-            self._keys = [k for k in positions if k.symbol == self.symbol]
-            self._positions_seen = len(positions)
+        """The symbol's keys in the book and in its PnL ledger, looked for again only when
+        either's keys change."""
+        positions, ledgers = self.book.positions, self.book.pnl.keys
+        seen = (len(positions), len(ledgers))
+        if seen != self._keys_seen or any(
+            k not in positions and k not in ledgers for k in self._keys
+        ):
+            symbol = self.symbol
+            self._keys = sorted({k for k in (*positions, *ledgers) if k.symbol == symbol})
+            self._keys_seen = seen
         return self._keys
 
     # --- rebuilding the runs under way --------------------------------------------------------

@@ -2,7 +2,7 @@
 view is exactly what a replay would give; the projection rebuilds only those its inputs
 touched (domain/touched.py)."""
 
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 
 import orjson
@@ -33,17 +33,14 @@ def symbol_view(
     account: Account,
     symbol: str,
     index: SymbolIndex | None = None,
-    ledger_only: dict[str, list[PositionKey]] | None = None,
 ) -> SymbolView:
-    """The symbol's view; ``index`` and ``ledger_only``, when given, save looking through
-    every key of the account for it (see ``touched_views``)."""
+    """The symbol's view; ``index``, when given, saves looking through every key of the
+    account for it (see ``touched_views``)."""
     book = reconciler.book(*account)
     detectors = reconciler.detectors(*account)
     index = index or SymbolIndex(book, only=(symbol,))
-    if ledger_only is None:
-        ledger_only = ledger_only_keys(book, only=(symbol,))
     keys = []
-    for key in sorted([*index.keys.get(symbol, ()), *ledger_only.get(symbol, ())]):
+    for key in sorted([*index.keys.get(symbol, ()), *index.ledger_only.get(symbol, ())]):
         position = book.positions.get(key)
         if position is None:
             keys.append(_ledger_only_row(book, key))
@@ -65,20 +62,6 @@ def symbol_view(
         )
     facts = symbol_facts(book, detectors, symbol, index)
     return SymbolView(*account, symbol, tuple(keys), facts)
-
-
-def ledger_only_keys(
-    book: AccountBook, only: Collection[str] | None = None
-) -> dict[str, list[PositionKey]]:
-    """The keys only the PnL ledger holds, by symbol (of ``only``'s, if given): their fills
-    were folded, but no position report or intent named them (opened and closed between two
-    polled states)."""
-    found: dict[str, list[PositionKey]] = {}
-    positions = book.positions
-    for key in book.pnl.keys:
-        if key not in positions and (only is None or key.symbol in only):
-            found.setdefault(key.symbol, []).append(key)
-    return found
 
 
 def _ledger_only_row(book: AccountBook, key: PositionKey) -> KeyRow:
@@ -161,9 +144,8 @@ def touched_views(reconciler: Reconciler, touched: Touched) -> Iterator[AccountV
         # filing only the keys and intents of the symbols touched (a few of its hundreds).
         only = None if whole else names
         index = SymbolIndex(book, only=only)
-        ledger_only = ledger_only_keys(book, only=only)
         for symbol in sorted(names):
-            yield symbol_view(reconciler, account, symbol, index, ledger_only)
+            yield symbol_view(reconciler, account, symbol, index)
 
 
 def every_view(reconciler: Reconciler) -> Iterator[AccountView | SymbolView]:

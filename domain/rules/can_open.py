@@ -1,6 +1,7 @@
 """May the trading system open a position on this symbol now? Every reason, not just one.
 
-Blocks on what the exchange holds, a LIVE entry in flight, an active cooldown, a close
+Blocks on what the exchange holds (or trueup's own fills, where no report of it has come
+since), a LIVE entry in flight, an active cooldown, a close
 the exchange made whose cause (and so whose cooldown) is still awaited, and unresolved
 drift. A stale local record is reported but never blocks: the exchange does not
 hold it, and blocking on it is the failure this replaces.
@@ -41,6 +42,16 @@ class HeldFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class FilledFacts:
+    """A position trueup's fills opened on a key, that no report of the exchange has named
+    since its last fill: a push lost, or a list not come yet. It is taken as held."""
+
+    side: PositionSide
+    size: Decimal
+    opened_at: int  # its opening fill's venue time
+
+
+@dataclass(frozen=True, slots=True)
 class LocalFacts:
     """One open local position on a key."""
 
@@ -61,6 +72,7 @@ class KeyFacts:
     held: HeldFacts | None  # None when the exchange holds nothing there
     drift_since: int | None  # unresolved drift, reported, since then
     locals: tuple[LocalFacts, ...]
+    filled: FilledFacts | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +154,13 @@ def judge(
             reasons.append(
                 f"the exchange holds {held.side} {held.size} {symbol} "
                 f"(idx {key.position_idx}" + (f", seq {held.seq})" if held.seq is not None else ")")
+            )
+        filled = key.filled
+        if filled is not None and (same_leg or filled.side == side):
+            reasons.append(
+                f"trueup's fills opened {filled.side} {filled.size} {symbol} "
+                f"(idx {key.position_idx}) at {iso(filled.opened_at)} and no report of the "
+                "exchange has named it since: it is taken as held"
             )
         if key.drift_since is not None:
             reasons.append(

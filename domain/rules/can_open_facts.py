@@ -6,10 +6,13 @@ from collections.abc import Collection
 from trueup.domain.book import AccountBook
 from trueup.domain.events import OrderPlaced
 from trueup.domain.keys import PositionKey
+from trueup.domain.pnl import unreported
+from trueup.domain.position import Position
 from trueup.domain.rules.account import AccountDetectors
 from trueup.domain.rules.can_open import (
     AccountFacts,
     EntryInFlight,
+    FilledFacts,
     HeldFacts,
     KeyFacts,
     LocalFacts,
@@ -47,9 +50,17 @@ def symbol_facts(
     index = index or SymbolIndex(book, only=(symbol,))
     keys: list[KeyFacts] = []
     symbol_keys = index.keys.get(symbol, ())
-    for key in symbol_keys:
-        position = book.positions[key]
-        held = position.exchange
+    for key in sorted([*symbol_keys, *index.ledger_only.get(symbol, ())]):
+        # A key only trueup's fills have named has no position in the book: it is weighed
+        # for as long as they hold it.
+        position = book.positions.get(key)
+        held = None if position is None else position.exchange
+        ledger = book.pnl.keys.get(key)
+        life = None if ledger is None else unreported(ledger, held)
+        if position is None:
+            if life is None:
+                continue
+            position = Position(key)
         keys.append(
             KeyFacts(
                 position_idx=key.position_idx,
@@ -67,6 +78,7 @@ def symbol_facts(
                     )
                     for local in position.open_local()
                 ),
+                filled=None if life is None else FilledFacts(life.side, life.size, life.opened_at),
             )
         )
     entries: list[EntryInFlight] = []
@@ -87,16 +99,22 @@ def symbol_facts(
 
 class SymbolIndex:
     """An account's position keys and ENTRY intents by symbol, each list in order; with
-    ``only``, of those symbols alone."""
+    ``only``, of those symbols alone. ``ledger_only``: the keys only the PnL ledger holds
+    (fills folded, but no position report or intent named them yet)."""
 
-    __slots__ = ("entries", "keys")
+    __slots__ = ("entries", "keys", "ledger_only")
 
     def __init__(self, book: AccountBook, only: Collection[str] | None = None) -> None:
         self.keys: dict[str, list[PositionKey]] = {}
         self.entries: dict[str, list[tuple[str, OrderPlaced]]] = {}
-        keys = book.positions if only is None else (k for k in book.positions if k.symbol in only)
+        self.ledger_only: dict[str, list[PositionKey]] = {}
+        positions = book.positions
+        keys = positions if only is None else (k for k in positions if k.symbol in only)
         for key in sorted(keys):
             self.keys.setdefault(key.symbol, []).append(key)
+        for key in sorted(book.pnl.keys):
+            if key not in positions and (only is None or key.symbol in only):
+                self.ledger_only.setdefault(key.symbol, []).append(key)
         entries = [
             (link, placed)
             for link, placed in book.placed.items()

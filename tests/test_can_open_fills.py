@@ -1,0 +1,137 @@
+"""can-open weighs what trueup's own fills say, not only the exchange's reports: a position its
+fills opened is held until a report of the exchange newer than them says otherwise (a
+position push, or a complete list served long enough after them), so a bot whose position
+stream lost a frame is not told to stack a second position on the first."""
+
+from typing import Any
+
+import pytest
+
+from tests.inputs import (
+    T0,
+    accepted,
+    execution_frame,
+    line,
+    position_frame,
+    position_snapshot,
+    tick,
+)
+from tests.test_can_open_honesty import fresh_account
+from trueup.adapters.capture import decode_line
+from trueup.adapters.store.journal import Journal
+from trueup.application.service import TrueupService
+from trueup.domain.book import LIST_SETTLES_MS
+from trueup.domain.pnl import closed_unseen
+from trueup.domain.reconciler import Reconciler
+
+FILLED = T0 + 1_000  # the buy's execution time, and when its frame was recorded
+ASKED = FILLED + 1_000
+
+
+def fill(exec_id: str, side: str, qty: str, at: int = FILLED, **more: Any) -> dict[str, Any]:
+    item = {
+        "symbol": "BTCUSDT",
+        "exec_id": exec_id,
+        "order_id": f"o-{exec_id}",
+        "side": side,
+        "exec_price": "100000",
+        "exec_qty": qty,
+        "exec_time": at,
+        "seq": at - T0,  # Bybit's cross sequence, which its position pushes carry too
+        **more,
+    }
+    return execution_frame(at, item)
+
+
+def asked(
+    journal: Journal, *later: dict[str, Any], at: int = ASKED, **more: Any
+) -> tuple[bool, list[str]]:
+    """can-open BTCUSDT at ``at``, on an account flat at T0, after a buy of 0.1 at FILLED and
+    ``later``: from the views (now), and by replay (an instant before a later tick), which
+    must agree."""
+    service = TrueupService(journal, clock=lambda: at)
+    service.ingest([[*fresh_account(), line(fill("e-1", "Buy", "0.1")), *map(line, later)]])
+    now = service.can_open("bybit", "main", "BTCUSDT", **more)
+    service.ingest([[line(tick(at + 1))]])  # the views move past ``at``: it is replayed
+    past = service.can_open("bybit", "main", "BTCUSDT", at=at, **more)
+    assert (past.allowed, past.reasons) == (now.allowed, now.reasons)
+    return now.allowed, now.reasons
+
+
+def test_a_position_trueup_s_fills_opened_before_any_report_of_it_is_a_no(
+    journal: Journal,
+) -> None:
+    assert asked(journal) == (
+        False,
+        [
+            "trueup's fills opened LONG 0.1 BTCUSDT (idx 0) at 2025-11-03T19:43:21.000Z and no "
+            "report of the exchange has named it since: it is taken as held"
+        ],
+    )
+
+
+def test_fills_that_take_it_flat_again_leave_the_symbol_open(journal: Journal) -> None:
+    sold = fill("e-2", "Sell", "0.1", FILLED + 200, closed_size="0.1")
+    assert asked(journal, sold) == (True, [])
+
+
+def test_a_push_after_the_fill_speaks_for_the_key(journal: Journal) -> None:
+    held = position_frame(
+        FILLED + 5, symbol="BTCUSDT", side="Buy", size="0.1", entry_price="100000", seq=1_005,
+        updated_time=FILLED + 5,
+    )  # fmt: skip
+    allowed, reasons = asked(journal, held)
+    assert not allowed
+    assert reasons == ["the exchange holds LONG 0.1 BTCUSDT (idx 0, seq 1005)"]
+
+
+def test_a_flat_push_after_the_fill_says_a_close_trueup_did_not_see(journal: Journal) -> None:
+    flat = position_frame(
+        FILLED + 300, symbol="BTCUSDT", side="", size="0", entry_price="0", seq=1_300,
+        updated_time=FILLED + 300,
+    )  # fmt: skip
+    assert asked(journal, flat) == (True, [])
+
+
+def test_a_list_served_right_after_the_fill_may_not_show_it_yet(journal: Journal) -> None:
+    # Served 150 ms after the fill, the list may not have caught up with it yet.
+    allowed, reasons = asked(journal, position_snapshot(FILLED + 150))
+    assert not allowed
+    assert reasons[0].startswith("trueup's fills opened LONG 0.1 BTCUSDT")
+
+
+def test_a_list_served_long_enough_after_the_fill_that_omits_it_is_the_exchange_s_word(
+    journal: Journal,
+) -> None:
+    served = FILLED + LIST_SETTLES_MS + 1
+    assert asked(journal, position_snapshot(served), at=served + 1_000) == (True, [])
+
+
+@pytest.mark.parametrize(
+    ("served", "closed"), [(FILLED + 150, False), (FILLED + LIST_SETTLES_MS + 1, True)]
+)
+def test_a_list_that_omits_the_fills_position_closes_it_at_the_venue_once_settled(
+    served: int, closed: bool
+) -> None:
+    """The PnL ledger reads the settled list as a close it did not see the fill of (its
+    lifecycle shows closed at the venue); one served too soon after the fill, as nothing."""
+    reconciler = Reconciler()
+    for captured in (*fresh_account(), line(fill("e-1", "Buy", "0.1"))):
+        reconciler.apply(decode_line(captured))
+    reconciler.apply(accepted(position_snapshot(served)))
+    book = reconciler.book("bybit", "main")
+    key = book.key("linear", "BTCUSDT", 0)
+    assert closed_unseen(book.pnl.keys[key], book.position(key).exchange) is closed
+
+
+def test_a_flat_push_older_than_the_fill_by_the_venue_s_sequence_is_no_word_on_it(
+    journal: Journal,
+) -> None:
+    # Recorded after the fill, but made before it (Bybit's sequence says so).
+    flat = position_frame(
+        FILLED + 300, symbol="BTCUSDT", side="", size="0", entry_price="0", seq=900,
+        updated_time=FILLED - 100,
+    )  # fmt: skip
+    allowed, reasons = asked(journal, flat)
+    assert not allowed
+    assert reasons[0].startswith("trueup's fills opened LONG 0.1 BTCUSDT")
