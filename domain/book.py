@@ -37,7 +37,7 @@ from trueup.domain.events import (
 from trueup.domain.keys import OrderKey, PositionKey
 from trueup.domain.order import Order
 from trueup.domain.pnl import PnlLedger
-from trueup.domain.position import LocalPosition, Position
+from trueup.domain.position import LIST_SETTLES_MS, LocalPosition, Position
 from trueup.domain.prices import PRICE_STREAM, PriceBook
 from trueup.domain.retention import FORGET_AFTER_MS, NEVER, Forgotten, Retention, sweep_instant
 from trueup.domain.rules.config import RuleConfig
@@ -46,10 +46,6 @@ from trueup.domain.vocabulary import ExecutionKind, OrderAction, OrderStatus, Pl
 from trueup.domain.wallet import Wallet
 
 DEFAULT_SNAPSHOT_TIMEOUT_MS = RuleConfig().pagination_timeout_ms
-# A REST list of positions is built apart from the stream that carries the fills, and one
-# served this soon after a fill may not show it yet: its omission of a position trueup's
-# fills opened is the venue's word that it is flat only once served later than this.
-LIST_SETTLES_MS = 5_000
 
 K = TypeVar("K")
 _new_tuple = tuple.__new__
@@ -375,6 +371,7 @@ class AccountBook:
         pnl = self.pnl
         pnl.begin()
         keys, positions = self._keys, self.positions
+        pushed = event.snapshot is None
         for r in event.reports:
             # As ``key`` and ``position``, the maps read first: a sixth of the events.
             leg = (r.category, r.symbol, r.position_idx)
@@ -384,7 +381,7 @@ class AccountBook:
             position = positions.get(key)
             if position is None:
                 position = positions[key] = Position(key)
-            if position.apply_report(r, event.at):
+            if position.apply_report(r, event.at, pushed=pushed):
                 changed.add(key)
                 pnl.position_report(self, key, r, event.at)
         if event.snapshot is not None:

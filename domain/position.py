@@ -9,6 +9,10 @@ from trueup.domain.vocabulary import ContractKind, PositionSide
 
 ZERO = Decimal(0)
 ABSENT = "Absent"  # status of a flat report inferred from a complete snapshot that omits the key
+# A REST list of positions is built apart from the stream that pushes them, and one served
+# this soon after a change the stream told may not show it yet: its omission of a position
+# the stream told of (or that trueup's fills opened) this recently is no word on it.
+LIST_SETTLES_MS = 5_000
 
 
 def supersedes(new: PositionReport, new_at: int, old: PositionReport, old_at: int) -> bool:
@@ -72,6 +76,9 @@ class Position:
     exchange: PositionReport | None = None
     # When the report held in ``exchange`` was received (the input's ``at``).
     exchange_at: int = 0
+    # Whether the venue's stream told it, not a list: a list served within LIST_SETTLES_MS
+    # of it that omits the key may not have caught up with it (``apply_absent``).
+    pushed: bool = False
     # The local positions mapped here: the open ones and those closed too recently to be
     # forgotten (domain/retention.py); and, kept apart, those still open.
     local: dict[str, LocalPosition] = field(default_factory=dict)
@@ -136,24 +143,30 @@ class Position:
         if position_id not in self.opened:
             self.local.pop(position_id, None)
 
-    def apply_report(self, report: PositionReport, at: int) -> bool:
-        """Take a report received at ``at`` unless an equal or newer one is already known."""
+    def apply_report(self, report: PositionReport, at: int, *, pushed: bool = False) -> bool:
+        """Take a report received at ``at`` (by the venue's stream: ``pushed``) unless an
+        equal or newer one is already known."""
         current = self.exchange
         if current is not None and not supersedes(report, at, current, self.exchange_at):
             return False
         self.exchange = report
         self.exchange_at = at
+        self.pushed = pushed
         return True
 
     def apply_absent(self, seen_time: int, at: int, *, renew_flat: bool = False) -> bool:
         """A complete snapshot taken at ``seen_time`` (received at ``at``) omits this key: flat,
-        unless newer news. A flat report is renewed only if asked (``renew_flat``)."""
+        unless newer news, or a push it may not have caught up with. A flat report is
+        renewed only if asked (``renew_flat``)."""
         current = self.exchange
         if current is not None and (
-            (current.size == 0 and not renew_flat) or current.updated_time >= seen_time
+            (current.size == 0 and not renew_flat)
+            or current.updated_time >= seen_time
+            or (self.pushed and seen_time - current.updated_time <= LIST_SETTLES_MS)
         ):
             return False
         self.exchange_at = at
+        self.pushed = False
         self.exchange = PositionReport(
             category=self.key.category,
             symbol=self.key.symbol,

@@ -329,11 +329,21 @@ def test_hedge_mode_legs_are_position_idx_1_and_2_as_bybits() -> None:
 def test_a_leg_a_complete_snapshot_leaves_out_is_folded_flat() -> None:
     events = [
         decode(ws(T0 + 1, position_update(T0 + 1, "0.5", side="LONG"))),
-        decode(risk_line(T0 + 10, btc_risk("0", T0 + 5))),
+        decode(risk_line(T0 + 10_000, btc_risk("0", T0 + 5))),
     ]
     book = fold("aster", ACCOUNT, events)
     assert book.positions[key(idx=1)].exchange_qty == 0
     assert book.positions[key(idx=1)].exchange.status == ABSENT  # type: ignore[union-attr]
+
+
+def test_a_leg_left_out_of_a_list_served_just_after_its_push_is_still_held() -> None:
+    # positionRisk is served apart from the user stream: 150 ms after the push of a leg, its
+    # omission may be its lag behind the push, not a close.
+    events = [
+        decode(ws(T0 + 1, position_update(T0 + 1, "0.5", side="LONG"))),
+        decode(risk_line(T0 + 151, btc_risk("0", T0 + 5))),
+    ]
+    assert fold("aster", ACCOUNT, events).positions[key(idx=1)].exchange_qty == Decimal("0.5")
 
 
 def test_a_manual_close_seen_only_in_a_snapshot_closes_the_position() -> None:

@@ -119,7 +119,9 @@ def liquidation_after_the_flat() -> dict[str, Any]:
 
 
 FLAT_BY_REPORT = [held(T0 + 3_000, "0", 10)]
-FLAT_BY_SNAPSHOT = [position_snapshot(T0 + 3_000)]  # complete, and BTCUSDT not in it
+# Complete, and BTCUSDT not in it: served long enough after the push of 1 (at T0 + 1_000)
+# to have caught up with it.
+FLAT_BY_SNAPSHOT = [position_snapshot(T0 + 6_100)]
 TICKED = [tick(T0 + 6_000)]
 CLOSES = {
     "by hand": ([closing_fill("Trade", "CreateByClosing")], FLAT_BY_REPORT, "MANUAL", T0 + 3_000),
@@ -131,7 +133,12 @@ CLOSES = {
         T0 + 3_000,
     ),
     "nothing shows why": ([], FLAT_BY_REPORT + TICKED, "STOP_LOSS", T0 + 6_000),
-    "left out of a complete snapshot": ([], FLAT_BY_SNAPSHOT + TICKED, "STOP_LOSS", T0 + 6_000),
+    "left out of a complete snapshot": (
+        [],
+        [*FLAT_BY_SNAPSHOT, tick(T0 + 9_200)],
+        "STOP_LOSS",
+        T0 + 9_200,
+    ),
     "liquidated, the fill after the flat": (
         [],
         [*FLAT_BY_REPORT, liquidation_after_the_flat()],

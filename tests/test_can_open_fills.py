@@ -20,8 +20,8 @@ from tests.test_can_open_honesty import fresh_account
 from trueup.adapters.capture import decode_line
 from trueup.adapters.store.journal import Journal
 from trueup.application.service import TrueupService
-from trueup.domain.book import LIST_SETTLES_MS
 from trueup.domain.pnl import closed_unseen
+from trueup.domain.position import LIST_SETTLES_MS
 from trueup.domain.reconciler import Reconciler
 
 FILLED = T0 + 1_000  # the buy's execution time, and when its frame was recorded

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.fuzz.strategies import sessions
-from tests.inputs import T0, intent, line, position_snapshot
+from tests.inputs import T0, intent, line, position_frame, position_snapshot
 from trueup.adapters import feed_status
 from trueup.adapters.capture import decode_line
 from trueup.adapters.store.journal import Journal
@@ -262,6 +262,19 @@ def test_a_feed_that_is_down_is_a_no_until_its_stream_is_back(journal: Journal) 
     )
     service.ingest([[line(back), line(position_snapshot(T0 + 900))]])
     assert service.can_open("bybit", "main", "BTCUSDT").allowed
+
+
+def test_a_position_pushed_is_held_though_a_list_served_just_after_it_omits_it(
+    journal: Journal,
+) -> None:
+    pushed = position_frame(
+        T0 + 500, symbol="BTCUSDT", side="Buy", size="0.1", seq=7, updated_time=T0 + 500
+    )
+    service = TrueupService(journal, clock=lambda: T0 + 1_000)
+    service.ingest([[*fresh_account(), line(pushed), line(position_snapshot(T0 + 650))]])
+    assert service.can_open("bybit", "main", "BTCUSDT").reasons == [
+        "the exchange holds LONG 0.1 BTCUSDT (idx 0, seq 7)"
+    ]
 
 
 def test_a_rebuilt_stream_is_a_no_until_a_snapshot_begun_after_it_is_complete(

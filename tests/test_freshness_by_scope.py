@@ -23,6 +23,7 @@ from trueup.application.can_open import CanOpenAnswer
 from trueup.application.service import TrueupService
 from trueup.domain.coverage import Coverage, coverage_of
 from trueup.domain.events import PositionsReported
+from trueup.domain.position import LIST_SETTLES_MS
 from trueup.domain.reconciler import Reconciler
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.snapshots import describe, scope_of
@@ -31,6 +32,9 @@ from trueup.runners.cli import main
 from trueup.runners.http_api import ApiSettings
 
 LIMIT_MS = RuleConfig().freshness_limit_ms
+# When the positions these specs hold were pushed: long enough before the lists that follow
+# for those to have caught up with the push (a list served sooner may lag it).
+PUSHED = T0 - LIST_SETTLES_MS
 JSON = dict[str, Any]
 
 
@@ -173,8 +177,8 @@ def test_a_list_vouches_for_every_contract_it_returns_dated_or_not_and_no_other(
 
 def test_a_list_by_settle_coin_flattens_the_dated_futures_it_omits_and_no_other() -> None:
     reconciler = folded(
-        bybit_position(T0, "BTCUSDT-26DEC25", "0.25"),
-        bybit_position(T0, "BTC-26DEC25", "0.5"),
+        bybit_position(PUSHED, "BTCUSDT-26DEC25", "0.25"),
+        bybit_position(PUSHED, "BTC-26DEC25", "0.5"),
         bybit_list(T0 + 1_000, settleCoin="USDT"),  # lists neither
     )
     positions = reconciler.book("bybit", "main").positions
@@ -194,7 +198,7 @@ def test_a_future_whose_day_has_one_digit_is_listed_and_closed_as_any_other(
     options' without a leading zero (BTC-6JAN23-18000-C): a future so named is read too."""
     # Held, then closed by hand: the list of its settle coin no longer names it.
     held_then_listed = (
-        bybit_position(T0, future, "0.5"),
+        bybit_position(PUSHED, future, "0.5"),
         bybit_list(T0 + 1_000, settleCoin=settle_coin),
     )
     positions = folded(*held_then_listed).book("bybit", "main").positions
@@ -206,10 +210,10 @@ def test_a_future_whose_day_has_one_digit_is_listed_and_closed_as_any_other(
 def test_an_inverse_list_by_coin_flattens_that_coins_contracts_alone() -> None:
     def inverse(symbol: str) -> JSON:
         item = bybit.position_item(
-            symbol=symbol, side="Buy", size="100", seq=3, updated_time=T0 - 1, category="inverse"
+            symbol=symbol, side="Buy", size="100", seq=3, updated_time=PUSHED, category="inverse"
         )
-        frame = bybit.ws_frame("position", [item], message_id=f"p-{symbol}", creation_time=T0)
-        return bybit.capture_ws(T0, "main", frame)
+        frame = bybit.ws_frame("position", [item], message_id=f"p-{symbol}", creation_time=PUSHED)
+        return bybit.capture_ws(PUSHED, "main", frame)
 
     reconciler = folded(
         inverse("BTCUSDZ25"),
@@ -228,10 +232,10 @@ def test_an_option_list_by_base_coin_says_so_and_flattens_that_coins_options_alo
 ) -> None:
     def option(symbol: str, seq: int) -> JSON:
         item = bybit.position_item(
-            symbol=symbol, side="Buy", size="1", seq=seq, updated_time=T0 - 1, category="option"
+            symbol=symbol, side="Buy", size="1", seq=seq, updated_time=PUSHED, category="option"
         )
-        frame = bybit.ws_frame("position", [item], message_id=f"p-{seq}", creation_time=T0)
-        return bybit.capture_ws(T0, "main", frame)
+        frame = bybit.ws_frame("position", [item], message_id=f"p-{seq}", creation_time=PUSHED)
+        return bybit.capture_ws(PUSHED, "main", frame)
 
     still = held("BTC-28FEB25-90000-C", "2", seq=5)
     records = (
@@ -272,8 +276,8 @@ def test_an_option_list_by_base_coin_stored_before_pages_named_it_covers_that_co
     assert covered.names("BTC-13FEB25-89000-P-USDT") and covered.names("BTC-27DEC24-0.5-C")
     assert not covered.names("ETH-28FEB25-2800-C")
     reconciler = folded(
-        bybit_position(T0, "BTC-13FEB25-89000-P-USDT", "1", category="option"),
-        bybit_position(T0, "ETH-28FEB25-2800-C", "1", category="option"),
+        bybit_position(PUSHED, "BTC-13FEB25-89000-P-USDT", "1", category="option"),
+        bybit_position(PUSHED, "ETH-28FEB25-2800-C", "1", category="option"),
     )
     reconciler.apply(read)
     positions = reconciler.book("bybit", "main").positions
@@ -334,8 +338,8 @@ def test_a_key_held_in_another_category_is_not_vouched_for_by_its_name(local: Jo
 
 def test_a_list_of_usdt_contracts_never_closes_a_usdc_position() -> None:
     reconciler = folded(
-        bybit_position(T0, "BTCPERP", "0.5"),
-        bybit_position(T0, "BTCUSDT", "0.1"),
+        bybit_position(PUSHED, "BTCPERP", "0.5"),
+        bybit_position(PUSHED, "BTCUSDT", "0.1"),
         bybit_list(T0 + 1_000, settleCoin="USDT"),  # lists neither
     )
     positions = reconciler.book("bybit", "main").positions

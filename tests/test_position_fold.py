@@ -12,10 +12,12 @@ from trueup.adapters.bybit import messages
 from trueup.domain.book import fold
 from trueup.domain.events import InputEvent, PositionReport, PositionsReported
 from trueup.domain.keys import PositionKey
-from trueup.domain.position import Position
+from trueup.domain.position import LIST_SETTLES_MS, Position
 from trueup.domain.vocabulary import PositionSide
 
 BTC = PositionKey("bybit", "main", "linear", "BTCUSDT", 0)
+# Long enough before the lists at T0 + 3 s for them to have caught up with a push then.
+PUSHED = T0 - LIST_SETTLES_MS
 ETH = PositionKey("bybit", "main", "linear", "ETHUSDT", 0)
 
 
@@ -80,7 +82,7 @@ def test_a_short_position_has_a_negative_signed_size() -> None:
 
 def test_a_complete_snapshot_that_omits_a_key_makes_it_flat() -> None:
     events = [
-        btc(T0 + 2000, "0.3", seq=11),
+        btc(PUSHED, "0.3", seq=11),
         event(
             position_snapshot(
                 T0 + 3000,
@@ -97,6 +99,24 @@ def test_a_complete_snapshot_that_omits_a_key_makes_it_flat() -> None:
     book = fold("bybit", "main", events)
     assert book.positions[BTC].exchange_qty == 0
     assert book.positions[ETH].exchange_qty == Decimal("-1")
+
+
+@pytest.mark.parametrize(
+    ("served", "held"), [(T0 + 2_150, "0.3"), (T0 + 2_000 + LIST_SETTLES_MS + 1, "0")]
+)
+def test_a_list_served_soon_after_a_push_that_omits_its_key_is_no_word_on_it(
+    served: int, held: str
+) -> None:
+    """A list is built apart from the stream: served 150 ms after the push of a position,
+    its omission may be its lag, not a close; served later, it is the venue's word."""
+    events = [btc(T0 + 2_000, "0.3", seq=11), event(position_snapshot(served))]
+    assert fold("bybit", "main", events).positions[BTC].exchange_qty == Decimal(held)
+
+
+def test_a_position_a_list_told_of_is_flat_by_the_next_list_that_omits_it() -> None:
+    listed = {"symbol": "BTCUSDT", "side": "Buy", "size": "0.3", "seq": 11, "updated_time": T0}
+    events = [event(position_snapshot(T0, listed)), event(position_snapshot(T0 + 1_000))]
+    assert fold("bybit", "main", events).positions[BTC].exchange_qty == 0
 
 
 def test_a_snapshot_older_than_the_last_report_does_not_flatten_it() -> None:
@@ -129,8 +149,8 @@ def test_the_last_page_of_a_pagination_completes_the_snapshot() -> None:
     events = [
         btc(T0 + 2000, "0.3", seq=11),
         event(
-            position_frame(
-                T0 + 2000, symbol="XRPUSDT", side="Buy", size="10", seq=3, updated_time=T0 + 2000
+            position_frame(  # pushed long enough before the list for it to have caught up
+                PUSHED, symbol="XRPUSDT", side="Buy", size="10", seq=3, updated_time=PUSHED
             )
         ),
         event(position_snapshot(T0 + 3000, eth_item, next_cursor="page-2")),

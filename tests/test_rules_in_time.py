@@ -321,12 +321,14 @@ def test_rules_are_in_force_at_an_instant_if_dated_by_then_or_applied_to_an_inpu
 def test_rules_dated_after_an_instant_recorded_before_it_run_no_timer_past_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A close by hand: the snapshot shows p-1 flat at T0 + 1 s, its fill (of T0 + 0.9 s)
+    """A close by hand: a push shows p-1 flat at T0 + 1 s, its fill (of T0 + 0.9 s)
     comes at T0 + 1.5 s, within close_cause_grace_ms. Rules dated a minute later are
     recorded before that fill: in force at T0 + 2 s, but the replay as of then does not
     end the close's grace at their instant and cool BTCUSDT down for a stop-loss."""
     t0 = now() - DAY
-    flat = position_snapshot(t0 + 1_000)
+    flat = position_frame(
+        t0 + 1_000, symbol="BTCUSDT", side="", size="0", seq=3, updated_time=t0 + 1_000
+    )
     records = [
         intent(t0, kind="account_mode", mode="LIVE"),
         position_snapshot(t0 + 50),
