@@ -251,7 +251,7 @@ class _Walk:
     def _live_scopes(self) -> dict[Scope, None]:
         """The covering scopes of every key of the symbol a complete snapshot could flatten:
         one the exchange holds, or has never reported, or a lifecycle of trueup's fills
-        holds (domain/book.py, ``LIST_SETTLES_MS``)."""
+        holds (domain/position.py, ``LIST_SETTLES_MS``)."""
         live: dict[Scope, None] = {}
         positions, ledgers = self.book.positions, self.book.pnl.keys
         for key in self._symbol_keys():

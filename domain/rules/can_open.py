@@ -1,10 +1,10 @@
 """May the trading system open a position on this symbol now? Every reason, not just one.
 
 Blocks on what the exchange holds (or trueup's own fills, where no report of it has come
-since), a LIVE entry in flight, an active cooldown, a close
-the exchange made whose cause (and so whose cooldown) is still awaited, and unresolved
-drift. A stale local record is reported but never blocks: the exchange does not
-hold it, and blocking on it is the failure this replaces.
+since), a LIVE entry in flight, an active cooldown, a close the exchange made whose cause
+(and so whose cooldown) is still awaited, and unresolved drift. A stale local record is
+reported but never blocks: the exchange does not hold it, and blocking on it is the
+failure this replaces.
 
 The verdict is judged from facts (found in a book by can_open_facts.py) that the persisted
 views keep as they are: a query judges the very facts a replay would, so the two answers

@@ -112,9 +112,13 @@ class SymbolIndex:
         keys = positions if only is None else (k for k in positions if k.symbol in only)
         for key in sorted(keys):
             self.keys.setdefault(key.symbol, []).append(key)
-        for key in sorted(book.pnl.keys):
-            if key not in positions and (only is None or key.symbol in only):
-                self.ledger_only.setdefault(key.symbol, []).append(key)
+        ledger_only = [
+            key
+            for key in book.pnl.keys
+            if key not in positions and (only is None or key.symbol in only)
+        ]
+        for key in sorted(ledger_only):
+            self.ledger_only.setdefault(key.symbol, []).append(key)
         entries = [
             (link, placed)
             for link, placed in book.placed.items()
