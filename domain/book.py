@@ -36,7 +36,7 @@ from trueup.domain.events import (
 )
 from trueup.domain.keys import OrderKey, PositionKey
 from trueup.domain.order import Order
-from trueup.domain.pnl import PnlLedger
+from trueup.domain.pnl import KeyLedger, PnlLedger
 from trueup.domain.position import LIST_SETTLES_MS, LocalPosition, Position
 from trueup.domain.prices import PRICE_STREAM, PriceBook
 from trueup.domain.retention import FORGET_AFTER_MS, NEVER, Forgotten, Retention, sweep_instant
@@ -455,24 +455,27 @@ class AccountBook:
         due = self.resync_due
         if due is not None and all(v.started_at >= due[0] for v in self.vouched.values()):
             self.resync_due = None
-        # A whole run: every covered key it did not list is flat.
+        # A whole run: every covered key it did not list is flat, but for one whose last
+        # news it may not show yet (a push, or a fill of trueup's, within LIST_SETTLES_MS).
         covers = coverage.covers
+        served, ledgers = page.server_time, self.pnl.keys
         absent = [
             position
             for key, position in self.positions.items()
-            if key not in verdict.listed and covers(key.category, key.symbol)
+            if key not in verdict.listed
+            and covers(key.category, key.symbol)
+            and _fills_settled(ledgers.get(key), served)
         ]
-        flat = [p for p in absent if p.apply_absent(page.server_time, event.at)]
-        # And so is a lifecycle of trueup's fills it did not list, once served long enough
-        # after their last to show it: a close trueup did not see.
-        served = page.server_time
+        flat = [p for p in absent if p.apply_absent(served, event.at)]
+        # A lifecycle of trueup's fills it omits or lists flat, served long enough after
+        # their last to show it, is closed at the venue by fills trueup did not see.
         settled = [
             key
-            for key, ledger in self.pnl.keys.items()
+            for key, ledger in ledgers.items()
             if ledger.open is not None
-            and served - ledger.newest_time > LIST_SETTLES_MS
-            and key not in verdict.listed
+            and _fills_settled(ledger, served)
             and covers(key.category, key.symbol)
+            and (key not in verdict.listed or not self.positions[key].exchange_qty)
         ]
         for key in settled:
             position = self.position(key)
@@ -944,6 +947,12 @@ class AccountBook:
             if not links:
                 del self._client_ids_by_position[position_id]
         self.forgotten.intents.add(link, self.clock)
+
+
+def _fills_settled(ledger: KeyLedger | None, served: int) -> bool:
+    """Whether a list served at ``served`` was served long enough after the last fill of
+    the lifecycle of trueup's fills open on a key (if one is) to show it."""
+    return ledger is None or ledger.open is None or served - ledger.newest_time > LIST_SETTLES_MS
 
 
 class Leg(Enum):

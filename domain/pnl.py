@@ -48,7 +48,7 @@ from trueup.domain.pnl_records import (
     Lifecycle,
     PnlCheck,
 )
-from trueup.domain.position import ABSENT
+from trueup.domain.position import ABSENT, LIST_SETTLES_MS
 from trueup.domain.retention import NEVER, sweep_instant
 from trueup.domain.vocabulary import (
     ContractKind,
@@ -308,6 +308,8 @@ def differs_at_venue(ledger: KeyLedger, report: PositionReport | None) -> bool:
     seq, newest = _own_seq(report), ledger.newest_seq
     if seq is not None and newest is not None:
         return seq >= newest
+    if report.status == ABSENT:  # a list's omission, which may lag the fills (position.py)
+        return report.updated_time - ledger.newest_time > LIST_SETTLES_MS
     return report.updated_time > ledger.newest_time
 
 

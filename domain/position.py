@@ -143,6 +143,17 @@ class Position:
         if position_id not in self.opened:
             self.local.pop(position_id, None)
 
+    def _may_lag(self, seen_time: int, at: int) -> bool:
+        """Whether a list taken at ``seen_time`` (received at ``at``) may not show the push
+        held yet: by the venue's times, and by receipt (a venue's clock and the local one
+        may disagree by seconds, and a list may name no time of the venue's: Aster's)."""
+        report = self.exchange
+        assert report is not None
+        return (
+            seen_time - report.updated_time <= LIST_SETTLES_MS
+            or at - self.exchange_at <= LIST_SETTLES_MS
+        )
+
     def apply_report(self, report: PositionReport, at: int, *, pushed: bool = False) -> bool:
         """Take a report received at ``at`` (by the venue's stream: ``pushed``) unless an
         equal or newer one is already known."""
@@ -162,7 +173,7 @@ class Position:
         if current is not None and (
             (current.size == 0 and not renew_flat)
             or current.updated_time >= seen_time
-            or (self.pushed and seen_time - current.updated_time <= LIST_SETTLES_MS)
+            or (self.pushed and self._may_lag(seen_time, at))
         ):
             return False
         self.exchange_at = at

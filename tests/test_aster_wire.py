@@ -346,6 +346,16 @@ def test_a_leg_left_out_of_a_list_served_just_after_its_push_is_still_held() -> 
     assert fold("aster", ACCOUNT, events).positions[key(idx=1)].exchange_qty == Decimal("0.5")
 
 
+def test_a_leg_left_out_just_after_its_push_is_held_whatever_the_clocks_say() -> None:
+    # positionRisk names no server time: its receipt is weighed against the push's receipt,
+    # not against the push's time on Aster's clock, here 6 s behind the local one.
+    events = [
+        decode(ws(T0 + 6_001, position_update(T0 + 1, "0.5", side="LONG"))),
+        decode(risk_line(T0 + 6_151, btc_risk("0", T0 + 5))),
+    ]
+    assert fold("aster", ACCOUNT, events).positions[key(idx=1)].exchange_qty == Decimal("0.5")
+
+
 def test_a_manual_close_seen_only_in_a_snapshot_closes_the_position() -> None:
     events = [
         decode(opened(T0)),

@@ -12,6 +12,7 @@ from tests.inputs import (
     accepted,
     execution_frame,
     line,
+    opened,
     position_frame,
     position_snapshot,
     tick,
@@ -135,3 +136,46 @@ def test_a_flat_push_older_than_the_fill_by_the_venue_s_sequence_is_no_word_on_i
     allowed, reasons = asked(journal, flat)
     assert not allowed
     assert reasons[0].startswith("trueup's fills opened LONG 0.1 BTCUSDT")
+
+
+def test_a_list_served_right_after_the_fill_says_nothing_of_a_key_the_bot_named_too(
+    journal: Journal,
+) -> None:
+    # The bot's intent gives the key a place in the book before any report of it: the list's
+    # omission, 150 ms after the fill, is no more a word on it for that.
+    claimed = opened(FILLED + 10, "p-1", "BTCUSDT", "0.1")
+    allowed, reasons = asked(journal, claimed, position_snapshot(FILLED + 150))
+    assert not allowed
+    assert reasons[0].startswith("trueup's fills opened LONG 0.1 BTCUSDT")
+
+
+def test_a_fill_made_just_before_a_list_that_settled_the_earlier_ones_is_held(
+    journal: Journal,
+) -> None:
+    """The list, served 6 s after the first buy, shows it closed by fills trueup did not
+    see; but a second buy 500 ms before it, come after it, is one it need not show yet."""
+    served = FILLED + 6_000
+    late = fill("e-2", "Buy", "0.1", FILLED + 5_500)
+    late["at"] = served + 500  # its frame came after the list
+    allowed, reasons = asked(journal, position_snapshot(served), late, at=served + 1_000)
+    assert not allowed
+    assert reasons[0].startswith("trueup's fills opened LONG 0.2 BTCUSDT")
+
+
+def test_a_list_served_long_enough_after_the_fill_that_lists_the_key_flat_is_its_word(
+    journal: Journal,
+) -> None:
+    """As an omission: Aster's positionRisk lists every symbol, one flat with an updateTime
+    of 0, older than any fill, which must not leave the fill's position held for ever."""
+    served = FILLED + LIST_SETTLES_MS + 1
+    flat = {"symbol": "BTCUSDT", "side": "", "size": "0", "seq": 1, "updated_time": 0}
+    assert asked(journal, position_snapshot(served, flat), at=served + 1_000) == (True, [])
+
+
+def test_a_spot_buy_opens_no_position_can_open_waits_on(journal: Journal) -> None:
+    """Bybit's spot has no positions: no list will ever name its BTCUSDT, and the linear
+    BTCUSDT is not held by it."""
+    spot = fill("e-9", "Buy", "0.1", category="spot")
+    service = TrueupService(journal, clock=lambda: ASKED)
+    service.ingest([[*fresh_account(), line(spot)]])
+    assert service.can_open("bybit", "main", "BTCUSDT").allowed

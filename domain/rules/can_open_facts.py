@@ -56,7 +56,10 @@ def symbol_facts(
         position = book.positions.get(key)
         held = None if position is None else position.exchange
         ledger = book.pnl.keys.get(key)
-        life = None if ledger is None else unreported(ledger, held)
+        # Held by fills only where a list of the venue's could name it: Bybit's spot has no
+        # positions, so its buys open none.
+        listable = any(v.coverage.covers(key.category, key.symbol) for v in book.vouched.values())
+        life = None if ledger is None or not listable else unreported(ledger, held)
         if position is None:
             if life is None:
                 continue
