@@ -617,6 +617,8 @@ def test_a_listed_take_profit_closes_as_one_though_no_order_update_says_what_it_
     )
     # orderUpdates carry the basic form: no orderType, no isTrigger.
     basic = order_item(oid=11, side="A", limit_px="66000.0", sz="0.0")
+    closing = fill_item(1, oid=11, side="A", sz="0.5", time=T0 + 4, direction="Close Long")
+    closing["startPosition"] = "0.5"  # the long it closes, as Hyperliquid's fills say
     frontend = {"user": USER}
     events = [
         decode(messages.capture_intent(T0, USER, intent)),
@@ -633,7 +635,7 @@ def test_a_listed_take_profit_closes_as_one_though_no_order_update_says_what_it_
                 T0 + 4,
                 messages.user_fills_frame(
                     USER,
-                    [fill_item(1, oid=11, side="A", sz="0.5", time=T0 + 4, direction="Close Long")],
+                    [closing],
                 ),
             )
         ),
