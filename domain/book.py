@@ -37,7 +37,7 @@ from trueup.domain.events import (
 from trueup.domain.keys import OrderKey, PositionKey
 from trueup.domain.order import Order
 from trueup.domain.pnl import KeyLedger, PnlLedger
-from trueup.domain.position import LIST_SETTLES_MS, LocalPosition, Position
+from trueup.domain.position import LocalPosition, Position
 from trueup.domain.prices import PRICE_STREAM, PriceBook
 from trueup.domain.retention import FORGET_AFTER_MS, NEVER, Forgotten, Retention, sweep_instant
 from trueup.domain.rules.config import RuleConfig
@@ -952,7 +952,7 @@ class AccountBook:
 def _fills_settled(ledger: KeyLedger | None, served: int) -> bool:
     """Whether a list served at ``served`` was served long enough after the last fill of
     the lifecycle of trueup's fills open on a key (if one is) to show it."""
-    return ledger is None or ledger.open is None or served - ledger.newest_time > LIST_SETTLES_MS
+    return ledger is None or ledger.open is None or ledger.settled_by(served)
 
 
 class Leg(Enum):

@@ -168,6 +168,11 @@ class KeyLedger:
                 reports = reports[:-1]  # the same version of the position, told again
         self.reports = (*reports[1 - REPORTS_KEPT :], report)
 
+    def settled_by(self, served: int) -> bool:
+        """Whether a list of the venue's served at ``served`` came long enough after the
+        last fill folded here to show it (a list may lag the fills: position.py)."""
+        return served - self.newest_time > LIST_SETTLES_MS
+
     def marked(self, mark: Decimal, at: int) -> bool:
         """Take ``mark``, told at input time ``at``, unless the one held was told later."""
         if at < self.mark_at:
@@ -309,7 +314,7 @@ def differs_at_venue(ledger: KeyLedger, report: PositionReport | None) -> bool:
     if seq is not None and newest is not None:
         return seq >= newest
     if report.status == ABSENT:  # a list's omission, which may lag the fills (position.py)
-        return report.updated_time - ledger.newest_time > LIST_SETTLES_MS
+        return ledger.settled_by(report.updated_time)
     return report.updated_time > ledger.newest_time
 
 

@@ -143,12 +143,10 @@ class Position:
         if position_id not in self.opened:
             self.local.pop(position_id, None)
 
-    def _may_lag(self, seen_time: int, at: int) -> bool:
-        """Whether a list taken at ``seen_time`` (received at ``at``) may not show the push
-        held yet: by the venue's times, and by receipt (a venue's clock and the local one
-        may disagree by seconds, and a list may name no time of the venue's: Aster's)."""
-        report = self.exchange
-        assert report is not None
+    def _may_lag(self, report: PositionReport, seen_time: int, at: int) -> bool:
+        """Whether a list taken at ``seen_time`` (received at ``at``) may not show the pushed
+        ``report`` yet: by the venue's times, and by receipt (a venue's clock and the local
+        one may disagree by seconds, and a list may name no time of the venue's: Aster's)."""
         return (
             seen_time - report.updated_time <= LIST_SETTLES_MS
             or at - self.exchange_at <= LIST_SETTLES_MS
@@ -173,7 +171,7 @@ class Position:
         if current is not None and (
             (current.size == 0 and not renew_flat)
             or current.updated_time >= seen_time
-            or (self.pushed and self._may_lag(seen_time, at))
+            or (self.pushed and self._may_lag(current, seen_time, at))
         ):
             return False
         self.exchange_at = at
