@@ -464,7 +464,7 @@ class AccountBook:
             for key, position in self.positions.items()
             if key not in verdict.listed
             and covers(key.category, key.symbol)
-            and _fills_settled(ledgers.get(key), served)
+            and _fills_settled(ledgers.get(key), served, event.at)
         ]
         flat = [p for p in absent if p.apply_absent(served, event.at)]
         # A lifecycle of trueup's fills it omits or lists flat, served long enough after
@@ -473,7 +473,7 @@ class AccountBook:
             key
             for key, ledger in ledgers.items()
             if ledger.open is not None
-            and _fills_settled(ledger, served)
+            and _fills_settled(ledger, served, event.at)
             and covers(key.category, key.symbol)
             and (key not in verdict.listed or not self.positions[key].exchange_qty)
         ]
@@ -949,10 +949,11 @@ class AccountBook:
         self.forgotten.intents.add(link, self.clock)
 
 
-def _fills_settled(ledger: KeyLedger | None, served: int) -> bool:
-    """Whether a list served at ``served`` was served long enough after the last fill of
-    the lifecycle of trueup's fills open on a key (if one is) to show it."""
-    return ledger is None or ledger.open is None or ledger.settled_by(served)
+def _fills_settled(ledger: KeyLedger | None, served: int, received: int) -> bool:
+    """Whether a list served at ``served`` (received at ``received``) came long enough
+    after the last fill of the lifecycle of trueup's fills open on a key (if one is) to
+    show it."""
+    return ledger is None or ledger.open is None or ledger.settled_by(served, received)
 
 
 class Leg(Enum):

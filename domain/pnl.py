@@ -139,6 +139,9 @@ class KeyLedger:
     newest_time: int = 0
     newest_id: str = ""
     newest_seq: int | None = None  # its venue sequence, where it has one (``closed_unseen``)
+    # When the latest fill folded here was received (the book's clock then): a list is
+    # weighed against it by receipt too, for the venue's clock and the local one may differ.
+    fill_received: int = 0
     # Where the fills folded since the start of the current run (SEEN_FOR_MS) began.
     run: Checkpoint | None = None
     # The venue's latest reports of the key, oldest first (``remember``).
@@ -168,10 +171,14 @@ class KeyLedger:
                 reports = reports[:-1]  # the same version of the position, told again
         self.reports = (*reports[1 - REPORTS_KEPT :], report)
 
-    def settled_by(self, served: int) -> bool:
-        """Whether a list of the venue's served at ``served`` came long enough after the
-        last fill folded here to show it (a list may lag the fills: position.py)."""
-        return served - self.newest_time > LIST_SETTLES_MS
+    def settled_by(self, served: int, received: int) -> bool:
+        """Whether a list of the venue's served at ``served`` (received at ``received``) came
+        long enough after the last fill folded here to show it (a list may lag the fills:
+        position.py), by the venue's times and by receipt (Aster's lists name no time)."""
+        return (
+            served - self.newest_time > LIST_SETTLES_MS
+            and received - self.fill_received > LIST_SETTLES_MS
+        )
 
     def marked(self, mark: Decimal, at: int) -> bool:
         """Take ``mark``, told at input time ``at``, unless the one held was told later."""
@@ -257,7 +264,7 @@ class KeyLedger:
 
 
 def unrealised(
-    ledger: KeyLedger | None, report: PositionReport | None
+    ledger: KeyLedger | None, report: PositionReport | None, received: int
 ) -> tuple[Decimal | None, Whose | None]:
     """A key's unrealised PnL as trueup can vouch for it, and whose figure it is: the
     ledger's, where it folded the fills of the lifecycle open and has a mark; else the
@@ -266,8 +273,8 @@ def unrealised(
     position opened before trueup saw its fills has no open lifecycle in the ledger, which
     knows neither its entry nor its size: its 0 is not true. Nor is the ledger's figure of a
     lifecycle the venue holds another size or entry of since its last fill
-    (``differs_at_venue``)."""
-    differs = ledger is not None and differs_at_venue(ledger, report)
+    (``differs_at_venue``). ``received``: when ``report`` was."""
+    differs = ledger is not None and differs_at_venue(ledger, report, received)
     if differs and report is not None and not report.size:
         return ZERO, Whose.VENUE
     held = ledger is not None and (ledger.open is not None or ledger.unseen is not None)
@@ -280,28 +287,29 @@ def unrealised(
     return (None, None) if held else (ZERO, Whose.TRUEUP)
 
 
-def closed_unseen(ledger: KeyLedger, report: PositionReport | None) -> bool:
+def closed_unseen(ledger: KeyLedger, report: PositionReport | None, received: int) -> bool:
     """Whether the venue reports flat, since the last fill folded on the key, a lifecycle
     its fills leave open: a close whose fill trueup has not seen (a late one closes it)."""
-    return report is not None and not report.size and differs_at_venue(ledger, report)
+    return report is not None and not report.size and differs_at_venue(ledger, report, received)
 
 
-def unreported(ledger: KeyLedger, report: PositionReport | None) -> Lifecycle | None:
+def unreported(ledger: KeyLedger, report: PositionReport | None, received: int) -> Lifecycle | None:
     """The lifecycle of trueup's fills open on the key while the venue's last word holds
     nothing there, a word no newer than its last fill (``closed_unseen``): held, as far as
     anyone can tell, until a report of the venue says otherwise."""
     life = ledger.open
     if life is None or (report is not None and report.size):
         return None
-    return None if closed_unseen(ledger, report) else life
+    return None if closed_unseen(ledger, report, received) else life
 
 
-def differs_at_venue(ledger: KeyLedger, report: PositionReport | None) -> bool:
+def differs_at_venue(ledger: KeyLedger, report: PositionReport | None, received: int) -> bool:
     """Whether the venue reports, since the last fill folded on the key, another position
     than the lifecycle its fills leave open (another size, or another average entry): a
     fill trueup has not seen (a close, or a close and a reopen, while the stream was down),
     or a position held before trueup watched that its first fill added to; or did so in
-    step with the fills, and has not since (``Lifecycle.partial``)."""
+    step with the fills, and has not since (``Lifecycle.partial``). ``received``: when
+    ``report`` was."""
     life = ledger.open
     if life is None:
         return False
@@ -314,7 +322,7 @@ def differs_at_venue(ledger: KeyLedger, report: PositionReport | None) -> bool:
     if seq is not None and newest is not None:
         return seq >= newest
     if report.status == ABSENT:  # a list's omission, which may lag the fills (position.py)
-        return ledger.settled_by(report.updated_time)
+        return ledger.settled_by(report.updated_time, received)
     return report.updated_time > ledger.newest_time
 
 
@@ -668,6 +676,7 @@ class PnlLedger:
         ledger = self._legs.get(leg)
         if ledger is None:
             ledger = self._legs[leg] = self.key(book.key(*leg))
+        ledger.fill_received = book.clock
         if self._in_order(book, ledger, fill):
             self._fold(book, ledger, fill)
             if ledger.open is not None:

@@ -26,12 +26,13 @@ def pnl_state(book: "AccountBook", key: PositionKey) -> JSON:
     found = book.pnl.keys.get(key)
     position = book.positions.get(key)
     report = position.exchange if position is not None else None
+    received = position.exchange_at if position is not None else 0
     if found is None:
         if report is None:
             return {}
         # A report the ledger took no mark from: nothing folded since trueup saw the key.
         found = KeyLedger(key, coin=report.notional_coin)
-    figure, whose = unrealised(found, report)
+    figure, whose = unrealised(found, report, received)
     life = found.open
     return {
         "mark_price": _text(found.mark),
@@ -48,8 +49,8 @@ def pnl_state(book: "AccountBook", key: PositionKey) -> JSON:
             "fees": str(life.fees),
             "funding": str(life.funding),
             "position_ids": list(life.position_ids),
-            "closed_at_venue": closed_unseen(found, report),
-            "differs_at_venue": differs_at_venue(found, report),
+            "closed_at_venue": closed_unseen(found, report, received),
+            "differs_at_venue": differs_at_venue(found, report, received),
         },
         "realised_pnl": str(found.realised),
         "fees": str(found.fees),

@@ -32,6 +32,7 @@ from trueup.domain.events import (
 from trueup.domain.keys import OrderKey, PositionKey
 from trueup.domain.position import ABSENT
 from trueup.domain.reconciler import Reconciler, reconcile
+from trueup.domain.rules.can_open_facts import can_open
 from trueup.domain.vocabulary import (
     ExecutionKind,
     MarginMode,
@@ -354,6 +355,23 @@ def test_a_leg_left_out_just_after_its_push_is_held_whatever_the_clocks_say() ->
         decode(risk_line(T0 + 6_151, btc_risk("0", T0 + 5))),
     ]
     assert fold("aster", ACCOUNT, events).positions[key(idx=1)].exchange_qty == Decimal("0.5")
+
+
+def test_a_fill_left_out_of_a_list_received_just_after_it_is_held_whatever_the_clocks_say() -> None:
+    # positionRisk names no server time, so its receipt stands for when it was served: 6.15 s
+    # after the fill by Aster's clock, 6 s behind the local one, yet 150 ms by receipt. The
+    # position trueup's fills opened, its push lost, is still held: can-open says no.
+    reconciler = Reconciler()
+    for event in (
+        decode(risk_line(T0, btc_risk("0", 0))),
+        decode(ws(T0 + 6_001, trade_update(T0 + 1))),
+        decode(risk_line(T0 + 6_151, btc_risk("0", 0))),
+    ):
+        reconciler.apply(event)
+    book, detectors = reconciler.book("aster", ACCOUNT), reconciler.detectors("aster", ACCOUNT)
+    verdict = can_open(book, detectors, "BTCUSDT", T0 + 6_200)
+    assert not verdict.allowed
+    assert verdict.reasons[0].startswith("trueup's fills opened LONG 0.5 BTCUSDT")
 
 
 def test_a_manual_close_seen_only_in_a_snapshot_closes_the_position() -> None:

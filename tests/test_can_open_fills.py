@@ -121,8 +121,9 @@ def test_a_list_that_omits_the_fills_position_closes_it_at_the_venue_once_settle
         reconciler.apply(decode_line(captured))
     reconciler.apply(accepted(position_snapshot(served)))
     book = reconciler.book("bybit", "main")
-    key = book.key("linear", "BTCUSDT", 0)
-    assert closed_unseen(book.pnl.keys[key], book.position(key).exchange) is closed
+    position = book.position(book.key("linear", "BTCUSDT", 0))
+    ledger = book.pnl.keys[position.key]
+    assert closed_unseen(ledger, position.exchange, position.exchange_at) is closed
 
 
 def test_a_flat_push_older_than_the_fill_by_the_venue_s_sequence_is_no_word_on_it(

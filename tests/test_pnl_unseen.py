@@ -197,13 +197,13 @@ def test_a_flat_push_older_than_the_last_fill_does_not_end_the_unseen_position()
     _, book = ledger_after(records)
     ledger = book.pnl.key(KEY)
     assert ledger.open is None and ledger.unseen is not None
-    report = book.positions[KEY].exchange
-    assert unrealised(ledger, report) == (Decimal(840), Whose.VENUE)
+    report, received = book.positions[KEY].exchange, book.positions[KEY].exchange_at
+    assert unrealised(ledger, report, received) == (Decimal(840), Whose.VENUE)
 
 
 def test_without_a_report_the_unrealised_of_an_unseen_position_is_unknown_not_0() -> None:
     _, book = ledger_after([sell(T0 + 1_000, 1, "0.5", "101500", pnl="750")])
-    assert unrealised(book.pnl.key(KEY), None) == (None, None)
+    assert unrealised(book.pnl.key(KEY), None, 0) == (None, None)
 
 
 def test_an_over_close_of_trueups_lifecycle_opens_nothing_the_other_way() -> None:
@@ -557,7 +557,9 @@ def test_on_hyperliquid_a_buy_adding_to_a_long_trueup_did_not_see_open_opens_not
     ledger = book.pnl.key(HL_KEY)
     assert ledger.open is None and ledger.unseen is not None
     assert ledger.fees == Decimal("1.35")
-    assert unrealised(ledger, book.positions[HL_KEY].exchange) == (Decimal(200), Whose.VENUE)
+    assert unrealised(
+        ledger, book.positions[HL_KEY].exchange, book.positions[HL_KEY].exchange_at
+    ) == (Decimal(200), Whose.VENUE)
 
 
 def ledger_after_on(venue: str, account: str, records: list[Json]) -> tuple[Reconciler, Any]:
@@ -630,10 +632,17 @@ def test_the_next_add_does_not_hide_that_the_lifecycle_is_not_the_whole_position
         buy(T0 + 2_000, 2, "1", "102000"),
     ]
     _, book = ledger_after(records)
-    assert unrealised(book.pnl.key(KEY), book.positions[KEY].exchange)[1] is Whose.VENUE
+    assert (
+        unrealised(
+            book.pnl.key(KEY), book.positions[KEY].exchange, book.positions[KEY].exchange_at
+        )[1]
+        is Whose.VENUE
+    )
     later = held(T0 + 2_001, 2, "Buy", "3", mark="102000", upnl="3000", entry="101000")
     _, book = ledger_after([*records, later])
-    assert unrealised(book.pnl.key(KEY), book.positions[KEY].exchange) == (
+    assert unrealised(
+        book.pnl.key(KEY), book.positions[KEY].exchange, book.positions[KEY].exchange_at
+    ) == (
         Decimal(3000),
         Whose.VENUE,
     )
@@ -669,7 +678,9 @@ def test_an_entry_a_few_units_off_at_a_six_figure_price_is_another_position() ->
         held(T0 + 9_001, 4, "Buy", "1", mark="105100", upnl="92", entry="105008.0"),
     ]
     _, book = ledger_after(records)
-    assert differs_at_venue(book.pnl.key(KEY), book.positions[KEY].exchange)
+    assert differs_at_venue(
+        book.pnl.key(KEY), book.positions[KEY].exchange, book.positions[KEY].exchange_at
+    )
 
 
 def test_one_order_filled_in_two_executions_around_its_push_is_the_whole_position() -> None:
@@ -701,7 +712,10 @@ def test_one_order_filled_in_two_executions_around_its_push_is_the_whole_positio
     _, book = ledger_after(records)
     ledger = book.pnl.key(KEY)
     assert ledger.open is not None and not ledger.open.partial
-    assert unrealised(ledger, book.positions[KEY].exchange) == (Decimal(300), Whose.TRUEUP)
+    assert unrealised(ledger, book.positions[KEY].exchange, book.positions[KEY].exchange_at) == (
+        Decimal(300),
+        Whose.TRUEUP,
+    )
 
 
 def test_a_position_page_that_lags_the_fill_leaves_its_round_trip_recorded(
@@ -742,8 +756,8 @@ def test_a_push_older_than_the_last_fill_leaves_the_ledgers_unrealised() -> None
         buy(T0 + 2_000, 2, "1", "101000"),
     ]
     _, book = ledger_after(records)
-    report = book.positions[KEY].exchange
-    assert unrealised(book.pnl.key(KEY), report) == (Decimal(2000), Whose.TRUEUP)
+    report, received = book.positions[KEY].exchange, book.positions[KEY].exchange_at
+    assert unrealised(book.pnl.key(KEY), report, received) == (Decimal(2000), Whose.TRUEUP)
 
 
 def test_a_close_and_reopen_of_the_same_size_not_seen_shows_the_venues_unrealised() -> None:
@@ -757,8 +771,9 @@ def test_a_close_and_reopen_of_the_same_size_not_seen_shows_the_venues_unrealise
     ]
     _, book = ledger_after(records)
     ledger, report = book.pnl.key(KEY), book.positions[KEY].exchange
-    assert unrealised(ledger, report) == (Decimal(1000), Whose.VENUE)
-    assert differs_at_venue(ledger, report)
+    received = book.positions[KEY].exchange_at
+    assert unrealised(ledger, report, received) == (Decimal(1000), Whose.VENUE)
+    assert differs_at_venue(ledger, report, received)
 
 
 def test_a_reopen_not_seen_stays_told_after_the_next_add() -> None:
@@ -773,7 +788,12 @@ def test_a_reopen_not_seen_stays_told_after_the_next_add() -> None:
         buy(T0 + 10_000, 5, "1", "130000"),
     ]
     _, book = ledger_after(records)
-    assert unrealised(book.pnl.key(KEY), book.positions[KEY].exchange)[1] is Whose.VENUE
+    assert (
+        unrealised(
+            book.pnl.key(KEY), book.positions[KEY].exchange, book.positions[KEY].exchange_at
+        )[1]
+        is Whose.VENUE
+    )
 
 
 @pytest.mark.parametrize(
@@ -790,8 +810,9 @@ def test_the_venues_entry_rounded_to_the_digits_it_gives_is_the_lifecycles(entry
     ]
     _, book = ledger_after(records)
     ledger, report = book.pnl.key(KEY), book.positions[KEY].exchange
-    assert not differs_at_venue(ledger, report)
-    assert unrealised(ledger, report) == (Decimal("2.5"), Whose.TRUEUP)
+    received = book.positions[KEY].exchange_at
+    assert not differs_at_venue(ledger, report, received)
+    assert unrealised(ledger, report, received) == (Decimal("2.5"), Whose.TRUEUP)
 
 
 def test_a_missed_add_backfilled_hours_after_its_close_counts_its_fee_and_opens_nothing() -> None:
@@ -829,7 +850,10 @@ def test_the_late_closing_fill_closes_that_lifecycle_at_its_own_price() -> None:
     _, book = ledger_after([*OPENED_THEN_FLAT, late])
     ledger = book.pnl.key(KEY)
     assert ledger.open is None and ledger.realised == Decimal(-1000)
-    assert unrealised(ledger, book.positions[KEY].exchange) == (Decimal(0), Whose.TRUEUP)
+    assert unrealised(ledger, book.positions[KEY].exchange, book.positions[KEY].exchange_at) == (
+        Decimal(0),
+        Whose.TRUEUP,
+    )
 
 
 def test_a_flat_report_older_than_the_opening_fill_leaves_the_lifecycle_held() -> None:
@@ -841,9 +865,9 @@ def test_a_flat_report_older_than_the_opening_fill_leaves_the_lifecycle_held() -
     ]
     _, book = ledger_after(records)
     ledger = book.pnl.key(KEY)
-    report = book.positions[KEY].exchange
+    report, received = book.positions[KEY].exchange, book.positions[KEY].exchange_at
     assert not report.size or report.seq == 101  # whichever the book keeps as the latest
-    assert unrealised(ledger, report) == (Decimal(-50), Whose.TRUEUP)
+    assert unrealised(ledger, report, received) == (Decimal(-50), Whose.TRUEUP)
 
 
 # After that flat, a new long opened: the venue's position is that one alone.
@@ -860,7 +884,10 @@ def test_a_position_opened_after_a_close_trueup_did_not_see_is_a_lifecycle_of_it
     life = ledger.open
     # Not a long of 1.5 at an average of the two: the first closed unseen, set aside.
     assert (life.number, life.size, life.cost) == (2, Decimal("0.5"), Decimal("50500"))
-    assert unrealised(ledger, book.positions[KEY].exchange) == (Decimal(100), Whose.TRUEUP)
+    assert unrealised(ledger, book.positions[KEY].exchange, book.positions[KEY].exchange_at) == (
+        Decimal(100),
+        Whose.TRUEUP,
+    )
     assert (ledger.fees, ledger.realised) == (Decimal(2), Decimal(0))
     assert not book.pnl.take_closed()  # its close not known: no record of it
 
@@ -922,4 +949,7 @@ def test_a_flat_that_comes_after_the_next_fill_sets_the_lifecycle_aside_all_the_
     ledger = book.pnl.key(KEY)
     life = ledger.open
     assert (life.number, life.size, life.cost) == (2, Decimal("0.5"), Decimal("50500"))
-    assert unrealised(ledger, book.positions[KEY].exchange) == (Decimal(100), Whose.TRUEUP)
+    assert unrealised(ledger, book.positions[KEY].exchange, book.positions[KEY].exchange_at) == (
+        Decimal(100),
+        Whose.TRUEUP,
+    )

@@ -55,11 +55,12 @@ def symbol_facts(
         # for as long as they hold it.
         position = book.positions.get(key)
         held = None if position is None else position.exchange
+        received = 0 if position is None else position.exchange_at
         ledger = book.pnl.keys.get(key)
         # Held by fills only where a list of the venue's could name it: Bybit's spot has no
         # positions, so its buys open none.
         listable = any(v.coverage.covers(key.category, key.symbol) for v in book.vouched.values())
-        life = None if ledger is None or not listable else unreported(ledger, held)
+        life = None if ledger is None or not listable else unreported(ledger, held, received)
         if position is None:
             if life is None:
                 continue

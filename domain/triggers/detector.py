@@ -597,4 +597,5 @@ def _held(book: AccountBook) -> Held:
 
 def _unrealised(book: AccountBook, key: PositionKey) -> Decimal | None:
     """The key's unrealised PnL as trueup can vouch for it: its own, else the venue's."""
-    return unrealised(book.pnl.keys.get(key), book.positions[key].exchange)[0]
+    position = book.positions[key]
+    return unrealised(book.pnl.keys.get(key), position.exchange, position.exchange_at)[0]
