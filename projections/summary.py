@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 
 from trueup.domain.coin_values import usd_value
+from trueup.domain.coverage import Vouched
 from trueup.domain.risk import portfolio, share
 from trueup.domain.risk_records import PortfolioRisk, PositionRisk
 from trueup.domain.rules.config import DEFAULTS, RuleConfig
@@ -133,13 +134,7 @@ def summarise(
 ) -> Summary:
     """The summary of the views, of ``venue``, ``account`` and ``symbol`` where given, in
     USD at the values of ``rules`` (quote_equivalents)."""
-    # An account is the portfolio's once its exchange or its bot has said something of it:
-    # not one known only from a command about it (a trigger's), which holds nothing.
-    accounts = {
-        (v.venue, v.account): AccountSummary(v.venue, v.account, v.wallet)
-        for v in account_views
-        if v.facts.known and _wanted(v.venue, v.account, venue, account)
-    }
+    accounts, lists = _accounts(account_views, venue, account)
     by_venue: dict[str, Exposure] = {}
     by_symbol: dict[str, Exposure] = {}
     by_asset: dict[str, Exposure] = {}
@@ -152,8 +147,8 @@ def summarise(
         # A symbol with no key (one only a trigger named) holds nothing to sum.
         if (symbol is not None and view.symbol != symbol) or not view.keys:
             continue
-        unreported += sum(map(_unreported, view.keys))
         named = (view.venue, view.account)
+        unreported += sum(_unreported(row, view.symbol, lists.get(named, ())) for row in view.keys)
         mine = accounts.setdefault(named, AccountSummary(*named, None))
         # Flat with no PnL: nothing to sum, not "0 in a coin no report named" (apart).
         for row in filter(_counts, view.keys):
@@ -248,17 +243,37 @@ def _add_equity(
     return total
 
 
+def _accounts(
+    views: Iterable[AccountView], venue: str | None, account: str | None
+) -> tuple[dict[tuple[str, str], AccountSummary], dict[tuple[str, str], tuple[Vouched, ...]]]:
+    """The accounts summed (of ``venue`` and ``account`` where given), and every account's
+    lists of positions (its scopes' last complete snapshots)."""
+    # An account is the portfolio's once its exchange or its bot has said something of it:
+    # not one known only from a command about it (a trigger's), which holds nothing.
+    known = [v for v in views if v.facts.known]
+    summed = {
+        (v.venue, v.account): AccountSummary(v.venue, v.account, v.wallet)
+        for v in known
+        if _wanted(v.venue, v.account, venue, account)
+    }
+    return summed, {(v.venue, v.account): v.facts.snapshots for v in known}
+
+
 def _counts(row: KeyRow) -> bool:
     """Whether the key has anything to sum: a position held, or PnL since trueup saw it."""
     pnl = row.pnl
     return row.risk is not None or any(Decimal(pnl.get(f) or 0) for f in _SUMMED)
 
 
-def _unreported(row: KeyRow) -> bool:
+def _unreported(row: KeyRow, symbol: str, vouched: tuple[Vouched, ...]) -> bool:
     """Whether a lifecycle of trueup's fills is open on the key, and no report of the venue
-    has named it since (none at all, or a flat one older than its fill)."""
+    has named it since (none at all, or a flat one older than its fill); as can-open, only
+    where a list of the venue's (``vouched``) could name the key, or none was taken yet:
+    Bybit's spot has no positions, and its buys hold none."""
     life = row.pnl.get("open") if row.pnl else None
-    return row.risk is None and life is not None and not life["closed_at_venue"]
+    if row.risk is not None or life is None or life["closed_at_venue"]:
+        return False
+    return not vouched or any(v.coverage.covers(row.category, symbol) for v in vouched)
 
 
 def _add_pnl(totals: "AccountSummary | Apart", row: KeyRow, usd: Decimal) -> None:

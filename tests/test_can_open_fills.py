@@ -150,6 +150,19 @@ def test_a_list_served_right_after_the_fill_says_nothing_of_a_key_the_bot_named_
     assert reasons[0].startswith("trueup's fills opened LONG 0.1 BTCUSDT")
 
 
+def test_the_bot_s_record_of_the_fills_position_is_not_noted_as_held_by_nobody(
+    journal: Journal,
+) -> None:
+    # The exchange's silence is no word on a key trueup's fills hold: its record is not
+    # "OPEN but the exchange holds nothing" beside the reason that says it is held.
+    claimed = opened(FILLED + 10, "p-1", "BTCUSDT", "0.1")
+    service = TrueupService(journal, clock=lambda: ASKED)
+    service.ingest([[*fresh_account(), line(fill("e-1", "Buy", "0.1")), line(claimed)]])
+    verdict = service.can_open("bybit", "main", "BTCUSDT")
+    assert not verdict.allowed
+    assert not [note for note in verdict.notes if "holds nothing" in note]
+
+
 def test_a_fill_made_just_before_a_list_that_settled_the_earlier_ones_is_held(
     journal: Journal,
 ) -> None:

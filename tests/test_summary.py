@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from tests.cli_output import json_lines, text_lines
-from tests.inputs import T0
+from tests.inputs import T0, execution_frame, position_snapshot
 from trueup.adapters.bybit import messages
 from trueup.adapters.hyperliquid import messages as hl
 from trueup.domain.instants import iso
@@ -521,6 +521,30 @@ def test_a_state_after_the_fill_that_omits_its_coin_leaves_the_position_uncounte
     where = ["--venue", "hyperliquid", "--account", HL_USER, "--symbol", "ETH", "--json"]
     (audit,) = json_lines(capsys, store_url, "audit", *where)
     assert audit["pnl"] == row["pnl"]
+
+
+def test_a_spot_buy_is_no_position_left_uncounted(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bybit's spot has no positions: no list will ever name its BTCUSDT, so a spot buy is
+    not counted apart as a position no report has named yet (can-open does not wait on it)."""
+    spot = {
+        "category": "spot",
+        "symbol": "BTCUSDT",
+        "exec_id": "e-1",
+        "order_id": "o-1",
+        "side": "Buy",
+        "exec_price": "100000",
+        "exec_qty": "0.1",
+        "exec_time": T0 + 1_000,
+        "seq": 1,
+    }
+    records = [position_snapshot(T0), execution_frame(T0 + 1_000, spot)]
+    path = tmp_path / "spot.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(record) + b"\n" for record in records))
+    assert main(["--store", store_url, "ingest", str(path)]) == 0
+    (summary,) = json_lines(capsys, store_url, "summary", "--json")
+    assert (summary["positions"], summary["unreported"]) == (0, 0)
 
 
 def test_a_key_whose_order_filled_is_listed_before_any_position_report(

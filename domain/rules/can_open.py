@@ -180,7 +180,8 @@ def judge(
                 notes.append(
                     f"stale local record {local.position_id} ({local.stale}): does not block"
                 )
-            elif local.mode == "LIVE" and key.exchange_qty == 0:
+            elif local.mode == "LIVE" and key.exchange_qty == 0 and filled is None:
+                # Where trueup's fills hold the key, the exchange's silence says nothing.
                 notes.append(
                     f"local record {local.position_id} is OPEN but the exchange holds nothing"
                 )
