@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -99,6 +100,7 @@ from trueup.runners.http_stream import (
     JournalFollower,
     StreamSettings,
 )
+from trueup.runners.http_write_gate import WriteGate
 
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 DEFAULT_MAX_PROJECTION_LAG_MS = 5_000
@@ -468,7 +470,7 @@ class TrueupApi:
 
     async def inputs(self, request: Request) -> Response:
         received = time.monotonic()
-        body = await self._body(request)
+        body = await self.read_body(request)
         sibling = self._running_all(request)
         if sibling is not None:
             answer = await self.forwarder.forward(sibling, body, request.headers)
@@ -561,7 +563,7 @@ class TrueupApi:
                 return await run_in_threadpool(emitted), done
             await asyncio.sleep(DETECTION_POLL_S)
 
-    async def _body(self, request: Request) -> bytes:
+    async def read_body(self, request: Request) -> bytes:
         """The body, refused (413) as soon as it is known to pass the limit: by its declared
         length before a byte is read, else by counting while it streams in. One encoded
         (gzip, say) is refused (415) unread: stored as it came, it would be a rejected line."""
@@ -690,6 +692,7 @@ def create_app(journal: Journal, settings: ApiSettings, clock: Clock = wall_cloc
         KeptAnswers,
         routes={"/v1/positions": api.positions_route, "/v1/can-open": api.can_open_route},
     )
+    _gate_writes(app, api)
     app.add_middleware(RequestTiming, app=app, api=api)
 
     @app.exception_handler(StoreError)
@@ -966,6 +969,34 @@ def _refuse_field(field: str, value: object, message: str) -> None:
     raise RequestValidationError(
         [{"type": "value_error", "loc": ("query", field), "msg": message, "input": value}]
     )
+
+
+ECHOED_BYTES = 256  # a value a 422 quotes back, at most (as JSON)
+
+
+def _gate_writes(app: FastAPI, api: TrueupApi) -> None:
+    """Every POST's token checked and its body's size bounded before it is read
+    (http_write_gate.py); POST /v1/inputs counts its own as it streams in."""
+    app.add_middleware(
+        WriteGate, authorise=api.authorise, read_body=api.read_body, streamed={"/v1/inputs"}
+    )
+    app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
+
+
+async def _invalid(_: Request, error: RequestValidationError) -> Response:
+    """422 naming each field and why, as FastAPI's, but a long value given not echoed back
+    (a body's field of megabytes would come back whole)."""
+    return Document({"detail": [_unechoed(e) for e in error.errors()]}, status_code=422)
+
+
+def _unechoed(error: Any) -> Any:
+    """A validation error as FastAPI gives it, its ``input`` not echoed if it is long."""
+    error = jsonable_encoder(error)
+    if "input" in error:
+        size = len(orjson.dumps(error["input"]))
+        if size > ECHOED_BYTES:
+            error["input"] = f"({size} bytes, not echoed)"
+    return error
 
 
 def _too_large(limit: int) -> HTTPException:

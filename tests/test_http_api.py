@@ -497,6 +497,50 @@ def test_a_body_over_the_limit_is_413_declared_or_streamed(api: httpx.Client) ->
     )  # nothing of either was stored
 
 
+@pytest.mark.parametrize("path", ["/v1/inputs", "/v1/triggers", "/v1/notify/test"])
+def test_a_write_without_the_token_is_401_before_its_body_is_read(
+    api: httpx.Client, path: str
+) -> None:
+    """Its headers alone are answered: a body of a gigabyte, never sent, is not waited
+    for, read, held or parsed."""
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Content-Length: 1000000000\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", api.base_url.port or 80), timeout=10) as client:
+        client.sendall(head.encode() + b'{"venue": "')
+        answer = client.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 401 ")
+    assert b"a bearer token is required" in answer
+
+
+def test_a_trigger_command_over_the_body_limit_is_413_declared_or_streamed(
+    api: httpx.Client,
+) -> None:
+    over = orjson.dumps(
+        {"venue": "bybit", "account": "main", "command": "add", "operator": "x" * BODY_LIMIT}
+    )
+    assert api.post("/v1/triggers", content=over, headers=AUTH).status_code == 413
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it streams in
+        for start in range(0, len(over), 4096):
+            yield over[start : start + 4096]
+
+    assert api.post("/v1/triggers", content=chunks(), headers=AUTH).status_code == 413
+    assert api.get("/v1/triggers").json()["triggers"] == []
+
+
+def test_a_422_names_the_field_without_echoing_a_long_value_back(api: httpx.Client) -> None:
+    command = {"venue": "bybit", "account": "main", "command": "x" * 50_000, "operator": "a"}
+    refused = api.post("/v1/triggers", json=command, headers=AUTH)
+    assert refused.status_code == 422
+    assert len(refused.content) < 2_000
+    (error,) = refused.json()["detail"]
+    assert (error["loc"], error["input"]) == (["body", "command"], "(50002 bytes, not echoed)")
+    short = api.post("/v1/triggers", json=command | {"command": "bogus"}, headers=AUTH)
+    assert short.json()["detail"][0]["input"] == "bogus"  # a short value still is
+
+
 def test_a_client_that_leaves_mid_body_stores_nothing_and_costs_no_traceback(
     api: httpx.Client, caplog: pytest.LogCaptureFixture
 ) -> None:

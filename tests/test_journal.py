@@ -3,6 +3,7 @@
 Each test runs once per store (the ``journal`` and ``store_url`` fixtures in conftest.py).
 """
 
+import threading
 import uuid
 from collections.abc import Sequence
 from typing import Any, cast
@@ -385,6 +386,30 @@ def test_a_reopened_journal_sees_earlier_events_and_appends_after_them(store_url
     with Journal.open(store_url) as again:
         assert stored(again) == first + second
         assert in_global_order(again) == first + second
+
+
+def test_an_input_of_many_megabytes_is_stored_and_read_back(store_url: str) -> None:
+    """A hostile or broken feed's line of 16 MB (a field trueup does not read) is stored like
+    any other: on PostgreSQL, psycopg's pipeline mode once left such a transaction waiting
+    for ever, holding the lock every other writer waits on."""
+    item = messages.position_item(
+        symbol="ETHUSDT", side="Buy", size="1", seq=1, updated_time=START, entry_price="100"
+    )
+    padded = {**item, "pad": "y" * (16 << 20)}  # a field trueup does not read
+    frame = messages.ws_frame("position", [padded], message_id="huge", creation_time=START)
+    huge = usable(messages.capture_ws(START, MAIN, frame))
+    done: list[Appended] = []
+
+    def append() -> None:
+        with Journal.open(store_url) as journal:
+            done.append(journal.append([huge]))
+
+    worker = threading.Thread(target=append, daemon=True)
+    worker.start()
+    worker.join(60)
+    assert done == [Appended(stored=1, duplicates=0)]
+    with Journal.open(store_url) as journal:
+        assert stored(journal) == [huge]
 
 
 def test_two_journals_on_one_store_take_turns_without_losing_or_repeating_inputs(

@@ -61,8 +61,11 @@ _TABLES = sql.SQL(
 class PostgresBackend(Backend):
     """A journal's PostgreSQL store, connected afresh after each outage."""
 
-    # psycopg's pipeline mode, which eventsourcing inserts with, hangs on much larger
-    # transactions over a Unix socket.
+    # Each transaction of inputs holds the events table's lock (eventsourcing's, so that
+    # notification ids come in commit order) until it commits: kept small, so that the
+    # other writers of a shared journal wait on it briefly. (One input larger than this is
+    # a transaction of its own: postgres_recorder.py inserts without pipeline mode, which
+    # hung on one of 12 MB.)
     transaction_bytes = 256 * 1024
 
     def __init__(

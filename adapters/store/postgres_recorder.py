@@ -32,7 +32,6 @@ from trueup.adapters.store.column_arrays import columns_of, insert_from_columns,
 class SingleAttemptPostgresRecorder(PostgresProcessRecorder):
     """The library's recorder with its retry decorators taken off, and the views."""
 
-    insert_events = unwrap(PostgresApplicationRecorder.insert_events)
     select_events = unwrap(PostgresAggregateRecorder.select_events)
     select_notifications = unwrap(PostgresApplicationRecorder.select_notifications)
     max_notification_id = unwrap(PostgresApplicationRecorder.max_notification_id)
@@ -97,6 +96,22 @@ class SingleAttemptPostgresRecorder(PostgresProcessRecorder):
             )
             row = cursor.fetchone()
         return bool(row and row["made"])
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """As the library's, in one transaction, without psycopg's pipeline mode: with it, a
+        transaction of one input of 12 MB or more waited for ever, server and client each
+        on the other, holding the table's lock every other writer then waits on (psycopg
+        issue 685). The few statements go one after another instead."""
+        with self.datastore.get_connection() as conn, conn.transaction():
+            with conn.cursor() as curs:
+                self._insert_events(curs, stored_events, **kwargs)
+            if not stored_events:
+                return None
+            with conn.cursor() as curs:
+                self._insert_stored_events(curs, stored_events, **kwargs)
+                return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
 
     def _insert_stored_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
