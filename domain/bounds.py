@@ -33,9 +33,11 @@ def describe_time_bounds() -> str:
 
 # Names (a venue's account, a symbol, a position or order id): at most what an HTTP query
 # may ask for, and never a control character, which no query, subject or terminal line
-# carries back intact (a NUL among them).
+# carries back intact (a NUL among them); nor one of Unicode's bidirectional controls, which
+# reorder how the text around them reads (an account "\u202e" turned tables back to front).
 MAX_NAME_LENGTH = 200
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def name_fault(name: str) -> str | None:
@@ -48,4 +50,10 @@ def name_fault(name: str) -> str | None:
     control = _CONTROL.search(name)
     if control is not None:
         return f"holds a control character ({control.group()!r}) at offset {control.start()}"
+    bidi = _BIDI.search(name)
+    if bidi is not None:
+        return (
+            f"holds a bidirectional control character (U+{ord(bidi.group()):04X}) at offset "
+            f"{bidi.start()}, which would reorder how it reads"
+        )
     return None

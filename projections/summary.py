@@ -103,7 +103,9 @@ class Summary:
     funding: Decimal
     net_pnl: Decimal  # realised - fees + funding + unrealised
     unrealised_from_venue: int  # positions whose unrealised PnL is the venue's own figure
-    unrealised_unknown: int  # positions held with no mark and no venue figure
+    # Positions held with no figure of the venue's and none of trueup's (no fills folded
+    # with a mark).
+    unrealised_unknown: int
     # Lifecycles of trueup's fills that no report of the venue has named yet (its next
     # push or poll will): not counted above, the venue having vouched for none of them.
     unreported: int = 0

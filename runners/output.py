@@ -323,7 +323,8 @@ def print_summary(
     if summary.unrealised_from_venue or summary.unrealised_unknown:
         out.write(
             f"  unrealised: the venue's own figure for {summary.unrealised_from_venue}, "
-            f"unknown (no mark) for {summary.unrealised_unknown}\n"
+            f"unknown for {summary.unrealised_unknown} (no figure of the venue's, and no"
+            " fills of trueup's with a mark to work one out from)\n"
         )
     accounts, width = _account_column((a.venue, a.account) for a in summary.accounts)
     out.write(

@@ -311,6 +311,11 @@ OPENED = {
             intent(T0, **OPENED) | {"account": "ma\x00in"},
             "line.account: 'ma\\x00in' holds a control character ('\\x00') at offset 2",
         ),
+        (
+            intent(T0, **OPENED) | {"account": "main\u202e"},
+            "line.account: 'main\\u202e' holds a bidirectional control character (U+202E) at"
+            " offset 4, which would reorder how it reads",
+        ),
         (intent(T0, **OPENED | {"symbol": ""}), "line.data.symbol: '' is empty"),
         (
             intent(T0, **OPENED | {"symbol": "BTC\nUSDT"}),

@@ -650,6 +650,9 @@ def test_a_position_with_neither_trueups_nor_the_venues_figure_shows_its_unreali
     assert line.split()[5] == "-"  # unrealised, after account, symbol, idx, local, exchange
     (summary,) = json_lines(capsys, url, "summary", "--json")
     assert (summary["unrealised_pnl"], summary["unrealised_unknown"]) == ("0", 1)
+    # Its mark is known (the list's): what is missing is a figure, the venue's or trueup's.
+    text = "\n".join(text_lines(capsys, url, "summary"))
+    assert "unknown for 1 (no figure of the venue's, and no fills of trueup's" in text
 
 
 def test_a_position_whose_opening_fill_trueup_folded_shows_its_own_unrealised_pnl(
