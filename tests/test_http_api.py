@@ -541,12 +541,13 @@ def test_a_422_names_the_field_without_echoing_a_long_value_back(api: httpx.Clie
     assert short.json()["detail"][0]["input"] == "bogus"  # a short value still is
 
 
+@pytest.mark.parametrize("path", ["/v1/inputs", "/v1/triggers"])
 def test_a_client_that_leaves_mid_body_stores_nothing_and_costs_no_traceback(
-    api: httpx.Client, caplog: pytest.LogCaptureFixture
+    api: httpx.Client, caplog: pytest.LogCaptureFixture, path: str
 ) -> None:
     line = closing_snapshot(SAMPLE_END)
     head = (
-        f"POST /v1/inputs HTTP/1.1\r\nHost: x\r\nAuthorization: {AUTH['Authorization']}\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: {AUTH['Authorization']}\r\n"
         f"Content-Length: {len(line)}\r\n\r\n"
     )
     with socket.create_connection(("127.0.0.1", api.base_url.port or 80)) as leaving:
