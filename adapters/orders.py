@@ -4,6 +4,7 @@ An order request carries its client order id; a placement says whether the venue
 already had it (the same id placed before: never a second order), or refused it, and why.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from enum import StrEnum
@@ -118,10 +119,20 @@ def off_grid(reason: str) -> Placement:
     return Placement(PlacementOutcome.REFUSED, reason=reason, refusal=RefusalKind.INVALID)
 
 
+# Called just before an order is sent, after whatever the client asked the venue first: it
+# raises when the caller may no longer place (an executor that lost its account's lease, to
+# another that may be placing the same order now), and nothing is sent.
+Fence = Callable[[], None]
+
+
+def unfenced() -> None:
+    """The fence of a caller that places alone on its account (a test, say)."""
+
+
 class ExecutionClient(Protocol):
     """Places orders on one venue account."""
 
-    def place(self, request: OrderRequest) -> Placement: ...
+    def place(self, request: OrderRequest, fence: Fence = unfenced) -> Placement: ...
 
     def written(self, client_order_id: ClientOrderId) -> str:
         """The client order id as this venue writes it in its order reports."""

@@ -56,6 +56,11 @@ class ExecutorStep:
     backlog: Backlog | None = None  # what it owes is in the journal, not counted here
 
 
+class NoLongerHolding(Exception):
+    """The executor lost its account's lease before sending an order: another may be
+    placing it now (Aster takes a done order's id again), so it is not sent."""
+
+
 class Executor:
     """The executor of one venue account over one journal."""
 
@@ -94,6 +99,11 @@ class Executor:
                 continue
             try:
                 placement = self._carry_out(event)
+            except NoLongerHolding:
+                # Nothing sent, nothing recorded: the holder now carries the request out.
+                log.warning("%s not sent: the lease was lost to another executor", event.event_id)
+                done.holding = False
+                return done
             except Exception as error:  # one request must never stop the others
                 placement = self._faulted(event.event_id, error)
             refusal = placement.refusal
@@ -160,7 +170,7 @@ class Executor:
             reduce_only=event.reduce_only,
             position_idx=event.order_position_idx,
         )
-        placement = self.client.place(request)
+        placement = self.client.place(request, self._fence)
         log.info(
             "%s: %s %s %s %s: %s %s",
             event.trigger_id or event.entry_client_order_id,
@@ -172,6 +182,11 @@ class Executor:
             placement.reason,
         )
         return placement
+
+    def _fence(self) -> None:
+        """Asked just before an order is sent (after the client asked the venue for it)."""
+        if not self.lease.held():
+            raise NoLongerHolding(self.tracker)
 
     def _worst_price(self, price: Decimal | None, side: Side) -> Decimal | None:
         """The price the trigger fired at, moved by the slippage against the order (the

@@ -4,7 +4,7 @@ never sent and fails its firing, a fault on one request fails that one alone, a 
 executor on the journal stands by, and the working one's status is kept for /health."""
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,8 +14,9 @@ import pytest
 from tests.live_harness import wait_for
 from tests.triggers import T0, add, position, price
 from trueup.adapters.bybit.orders import BybitOrders
-from trueup.adapters.orders import OrderRequest, Placement
+from trueup.adapters.orders import Fence, OrderRequest, Placement, unfenced
 from trueup.adapters.store.journal import Journal
+from trueup.adapters.store.lease import FileLease
 from trueup.application.executor import (
     FAULTS_BEFORE_REFUSAL,
     Executor,
@@ -111,6 +112,43 @@ def test_a_second_executor_stands_by_while_the_first_holds_the_account(
     assert len(orders(sim)) == 1
 
 
+class Usurped(BybitOrders):
+    """A client during whose placement, after it has asked what it asks first and before it
+    sends, its executor's lease passes to another (a PostgreSQL session dropped, say)."""
+
+    def __init__(self, sim: BybitSimulator, usurp: Callable[[], object]) -> None:
+        super().__init__(KEY, SECRET, base_url=sim.base_url)
+        self.usurp = usurp
+
+    def place(self, request: OrderRequest, fence: Fence = unfenced) -> Placement:
+        def usurped() -> None:
+            self.usurp()
+            fence()
+
+        return super().place(request, usurped)
+
+
+def test_an_executor_that_lost_its_lease_before_sending_sends_nothing_the_holder_places_once(
+    journal: Journal, sim: BybitSimulator
+) -> None:
+    """Aster takes a done order's client id again: only the lease, checked between the
+    asking and the sending, keeps the two executors from placing one decision twice."""
+    holder = executor(journal, sim)
+
+    def usurp() -> None:
+        lease = first.lease
+        assert isinstance(lease, FileLease)
+        lease.path.unlink()  # what a dropped session is to an advisory lock: gone
+        assert holder.lease.acquire()
+
+    first = Executor(journal, "bybit", "main", Usurped(sim, usurp), clock=lambda: T0 + 3)
+    step = first.step()
+    assert (step.holding, step.placed, step.refused, step.retrying) == (False, 0, 0, 0)
+    assert orders(sim) == [] and placements(journal) == []
+    assert holder.step().placed == 1
+    assert len(orders(sim)) == 1 and len(placements(journal)) == 1
+
+
 class Faulty(BybitOrders):
     """A client with a fault of its own on its first ``faults`` orders; ``after_sending``:
     the fault comes once the venue has taken the order."""
@@ -119,12 +157,12 @@ class Faulty(BybitOrders):
         super().__init__(KEY, SECRET, base_url=sim.base_url)
         self.faults, self.after_sending = faults, after_sending
 
-    def place(self, request: OrderRequest) -> Placement:
+    def place(self, request: OrderRequest, fence: Fence = unfenced) -> Placement:
         if not self.faults:
-            return super().place(request)
+            return super().place(request, fence)
         self.faults -= 1
         if self.after_sending:
-            super().place(request)
+            super().place(request, fence)
         raise KeyError("a fault in the client")
 
 

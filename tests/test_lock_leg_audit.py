@@ -14,7 +14,7 @@ from tests.triggers import ACCOUNT, SYMBOL, T0, add, position, price
 from trueup.adapters.bybit.messages import order_item
 from trueup.adapters.capture import decode_line
 from trueup.adapters.client_order_id import ClientOrderId, client_order_id
-from trueup.adapters.orders import OrderRequest, Placement
+from trueup.adapters.orders import Fence, OrderRequest, Placement, unfenced
 from trueup.adapters.store.journal import Journal
 from trueup.application.executor import Executor
 from trueup.application.service import TrueupService
@@ -37,7 +37,8 @@ class Venue:
     def __init__(self) -> None:
         self.asked: list[OrderRequest] = []
 
-    def place(self, request: OrderRequest) -> Placement:
+    def place(self, request: OrderRequest, fence: Fence = unfenced) -> Placement:
+        fence()
         self.asked.append(request)
         return Placement(PlacementOutcome.ACCEPTED, venue_order_id="o-lock", qty=request.qty)
 

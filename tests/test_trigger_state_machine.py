@@ -31,7 +31,7 @@ from trueup.adapters.bybit.price_feed import BybitPriceFeed
 from trueup.adapters.client_order_id import ClientOrderId, client_order_id
 from trueup.adapters.clock import wall_clock
 from trueup.adapters.feeds import Feeds
-from trueup.adapters.orders import OrderRequest, Placement
+from trueup.adapters.orders import Fence, OrderRequest, Placement, unfenced
 from trueup.adapters.store.journal import Journal
 from trueup.application.executor import Executor, ExecutorSettings
 from trueup.application.service import TrueupService
@@ -70,8 +70,8 @@ class DiesAfterPlacing:
     def __init__(self, client: BybitOrders) -> None:
         self.client = client
 
-    def place(self, request: OrderRequest) -> Placement:
-        self.client.place(request)
+    def place(self, request: OrderRequest, fence: Fence = unfenced) -> Placement:
+        self.client.place(request, fence)
         raise Died(request.client_order_id.order_link_id)
 
     def written(self, client_order_id: ClientOrderId) -> str:

@@ -20,7 +20,15 @@ from trueup.adapters.aster.rest import MAINNET_REST_URL, REFUSED_KEY_CODES, Aste
 from trueup.adapters.client_order_id import ClientOrderId
 from trueup.adapters.clock import wall_clock
 from trueup.adapters.feed import Clock
-from trueup.adapters.orders import Grid, OrderRequest, OrderType, Placement, off_grid
+from trueup.adapters.orders import (
+    Fence,
+    Grid,
+    OrderRequest,
+    OrderType,
+    Placement,
+    off_grid,
+    unfenced,
+)
 from trueup.adapters.wire_errors import ErrorReply
 from trueup.domain.vocabulary import PlacementOutcome, RefusalKind
 
@@ -146,9 +154,11 @@ class AsterOrders:
         # tu- and 32 hex digits: 35 characters of newClientOrderId's [.A-Z:/a-z0-9_-]{1,36}.
         return client_order_id.order_link_id
 
-    def place(self, request: OrderRequest) -> Placement:
+    def place(self, request: OrderRequest, fence: Fence = unfenced) -> Placement:
         """POST /fapi/v1/order with the request's newClientOrderId, on the symbol's grid,
-        unless Aster already holds an order of that id."""
+        unless Aster already holds an order of that id. Aster takes an id again once its
+        order is done: only the fence, between the asking and the sending, keeps a second
+        executor's repeat out."""
         grid = self._grid(request.symbol)
         if isinstance(grid, Placement):
             return grid
@@ -160,6 +170,7 @@ class AsterOrders:
         earlier = self._earlier(fitted)
         if earlier is not None:
             return replace(earlier, qty=fitted.qty)
+        fence()
         return replace(placement(self._rest.signed("POST", ORDER, _params(fitted))), qty=fitted.qty)
 
     def _earlier(self, request: OrderRequest) -> Placement | None:

@@ -15,7 +15,15 @@ from pybit import unified_trading
 from pybit.exceptions import FailedRequestError
 
 from trueup.adapters.client_order_id import ClientOrderId
-from trueup.adapters.orders import Grid, OrderRequest, OrderType, Placement, off_grid
+from trueup.adapters.orders import (
+    Fence,
+    Grid,
+    OrderRequest,
+    OrderType,
+    Placement,
+    off_grid,
+    unfenced,
+)
 from trueup.domain.vocabulary import PlacementOutcome, RefusalKind
 
 DUPLICATE_ORDER_LINK_ID = 110072
@@ -104,7 +112,7 @@ class BybitOrders:
     def written(self, client_order_id: ClientOrderId) -> str:
         return client_order_id.order_link_id
 
-    def place(self, request: OrderRequest) -> Placement:
+    def place(self, request: OrderRequest, fence: Fence = unfenced) -> Placement:
         """POST /v5/order/create with the request's orderLinkId, on the symbol's grid."""
         grid = self._grid(request.symbol)
         if isinstance(grid, Placement):
@@ -112,6 +120,7 @@ class BybitOrders:
         fitted = grid.fit(request)
         if isinstance(fitted, str):
             return off_grid(fitted)
+        fence()
         return replace(self._create(fitted), qty=fitted.qty)
 
     def _create(self, request: OrderRequest) -> Placement:

@@ -20,7 +20,16 @@ from hyperliquid.utils.error import ClientError, ServerError
 from hyperliquid.utils.types import Cloid
 
 from trueup.adapters.client_order_id import ClientOrderId
-from trueup.adapters.orders import Grid, OrderRequest, OrderType, Placement, Side, off_grid
+from trueup.adapters.orders import (
+    Fence,
+    Grid,
+    OrderRequest,
+    OrderType,
+    Placement,
+    Side,
+    off_grid,
+    unfenced,
+)
 from trueup.domain.vocabulary import PlacementOutcome, RefusalKind
 
 # Words of the venue's error strings (its error-responses page), by what they mean here.
@@ -112,7 +121,7 @@ class HyperliquidOrders:
     def written(self, client_order_id: ClientOrderId) -> str:
         return client_order_id.cloid
 
-    def place(self, request: OrderRequest) -> Placement:
+    def place(self, request: OrderRequest, fence: Fence = unfenced) -> Placement:
         """An order with the request's cloid, on the coin's grid: Ioc for a market order,
         Gtc for a limit."""
         if request.price is None:
@@ -125,6 +134,7 @@ class HyperliquidOrders:
         fitted = _grid(decimals).fit(request)
         if isinstance(fitted, str):
             return off_grid(fitted)
+        fence()
         return replace(self._order(fitted), qty=fitted.qty)
 
     def _order(self, request: OrderRequest) -> Placement:
