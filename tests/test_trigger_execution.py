@@ -24,7 +24,7 @@ from tests.triggers import (
     tick,
 )
 from trueup.adapters.bybit.messages import order_item
-from trueup.domain.emitted import Emitted, TriggerFired, TriggerOutcome
+from trueup.domain.emitted import Emitted, TriggerFired, TriggerOutcome, TriggerRefused
 from trueup.domain.reconciler import Reconciler
 
 D = Decimal
@@ -185,19 +185,24 @@ def test_a_fault_judging_one_trigger_disables_it_alone_told_once(
     assert run([price(T0 + 4, "113")], reconciler) == []  # disabled: told once
 
 
-def test_a_trigger_disabled_while_its_order_is_requested_is_enabled_only_once_it_ends() -> None:
-    # Found by tests/test_trigger_state_machine.py: an enable re-armed it, throwing away the
-    # firing whose order was on its way, which then never ended, and whose quantity a new
-    # firing on the position no longer counted as taken.
+@pytest.mark.parametrize("verb", ["disable", "remove"])
+def test_a_trigger_whose_order_is_requested_is_disabled_or_removed_only_once_it_ends(
+    verb: str,
+) -> None:
+    # Its order is the executor's, maybe on its way: taken, the command would hide the order
+    # that goes out all the same (a walkthrough's remove, then a sell that closed the whole
+    # position under a trigger listed "removed"). An enable re-armed it once, throwing away
+    # the firing (found by tests/test_trigger_state_machine.py).
     reconciler = Reconciler()
     fired = fire(reconciler)
-    run([command(T0 + 3, "disable")], reconciler)
-    (refused,) = of(run([command(T0 + 4, "enable")], reconciler), "TRIGGER_REFUSED")
-    assert "requested" in getattr(refused, "reason", "")
+    (refused,) = of(run([command(T0 + 3, verb)], reconciler), "TRIGGER_REFUSED")
+    assert isinstance(refused, TriggerRefused)
+    assert "its order is requested: the executor may be sending it" in refused.reason
+    assert of(run([command(T0 + 4, "enable")], reconciler), "TRIGGER_REFUSED")  # nor re-armed
     run([placement(T0 + 5, fired)], reconciler)
     (executed,) = outcomes(run([order(T0 + 6, fired, "Filled", "1.0", "1.0")], reconciler))
     assert (executed.type, executed.decision_id) == ("TRIGGER_EXECUTED", fired.event_id)
-    assert of(run([command(T0 + 7, "enable")], reconciler), "TRIGGER_REFUSED") == []
+    assert of(run([command(T0 + 7, verb)], reconciler), "TRIGGER_REFUSED") == []
 
 
 def fire_lock(reconciler: Reconciler) -> tuple[TriggerFired, Emitted]:

@@ -194,6 +194,13 @@ class TriggerDetector(Detector):
         # DISABLE or REMOVE: a firing still waiting on its confirm is cancelled with it.
         if command is TriggerCommand.DISABLE and trigger.standing is Standing.DISABLED:
             raise Refused(f"trigger {trigger_id} is already disabled")
+        if stage is Stage.REQUESTED:
+            # Its order is the executor's now, maybe on its way: taken as disabled or removed,
+            # the command would hide the order that goes out all the same.
+            raise Refused(
+                f"trigger {trigger_id} has fired and its order is requested: the executor may "
+                f"be sending it; {command.value} it after"
+            )
         trigger.standing = (
             Standing.REMOVED if command is TriggerCommand.REMOVE else Standing.DISABLED
         )
