@@ -352,6 +352,18 @@ def test_a_market_order_fills_at_the_mark_and_pushes_order_then_account_updates(
     assert [i["income"] for i in incomes] == ["-17.5"]
 
 
+def test_an_averaged_entry_is_written_to_five_decimals_as_aster_writes_it(
+    sim: AsterSimulator, client: Client
+) -> None:
+    """1 at 100000, then 2 more at 100050: an entry of 100033.333..., which Aster writes
+    "100033.33333" (its documented "6563.66500"), not the 28 digits of a division, which
+    trueup refuses as no plain decimal."""
+    sim.fill(sim.place_order("BTCUSDT", "BUY", "1", price="100000"), price="100000")
+    sim.fill(sim.place_order("BTCUSDT", "BUY", "2", price="100050"), price="100050")
+    row = position(client, "BTCUSDT")
+    assert (row["positionAmt"], row["entryPrice"]) == ("3", "100033.33333")
+
+
 def test_a_resting_limit_order_fills_at_its_price_when_the_mark_crosses_it(
     sim: AsterSimulator, client: Client, stream: WebSocket
 ) -> None:

@@ -20,6 +20,7 @@ from trueup_simulators.amounts import plain
 from trueup_simulators.aster.records import (
     ASSET,
     JSON,
+    PRICE_DECIMALS,
     ZERO,
     ExecutionType,
     Income,
@@ -308,7 +309,8 @@ class Account:
         old = position.amount
         realized = ZERO
         if old == 0 or (old > 0) == (delta > 0):
-            position.entry_price = (old * position.entry_price + delta * price) / (old + delta)
+            average = (old * position.entry_price + delta * price) / (old + delta)
+            position.entry_price = average.quantize(PRICE_DECIMALS)
         else:
             closed = min(abs(delta), abs(old))
             realized = closed * (price - position.entry_price) * (1 if old > 0 else -1)

@@ -12,6 +12,9 @@ from trueup_simulators.amounts import plain
 JSON = dict[str, object]
 ASSET = "USDT"
 ZERO = Decimal(0)
+# Aster writes an average price to five decimals ("6563.66500"), never the 28 digits a
+# division leaves.
+PRICE_DECIMALS = Decimal("0.00001")
 
 
 class Side(StrEnum):
@@ -149,7 +152,9 @@ class Order:
 
     @property
     def avg_price(self) -> Decimal:
-        return self.cum_quote / self.executed_qty if self.executed_qty else ZERO
+        if not self.executed_qty:
+            return ZERO
+        return (self.cum_quote / self.executed_qty).quantize(PRICE_DECIMALS)
 
     def rest_item(self, *, answer: bool = False) -> JSON:
         """The order as GET /fapi/v1/openOrders lists it; ``answer``: as POST/DELETE
