@@ -399,7 +399,11 @@ def _trigger_options(trigger: Parser) -> None:
     actions = trigger.add_subparsers(required=True, metavar="ACTION")
     for name, help_ in (
         ("add", "configure a new trigger (prints its id)"),
-        ("change", "put a new configuration in force (same symbol and direction)"),
+        (
+            "change",
+            "put a whole new configuration in force (same symbol and direction): every flag "
+            "as add takes it, --auto-execute too, or the trigger waits on a confirm",
+        ),
         ("enable", "arm a disabled (or finished) trigger again"),
         ("disable", "stop it firing (a firing waiting on its confirm is cancelled)"),
         ("remove", "remove it for good"),
