@@ -264,6 +264,30 @@ def test_a_lock_leg_closed_on_the_exchange_is_reported_closed_like_any_position(
     assert closed.position_id == "lock:t1:1"  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("leg_shown", [False, True], ids=["fill alone", "leg shown"])
+def test_a_second_lock_takes_only_what_the_first_left_unhedged(leg_shown: bool) -> None:
+    # A long of 2 half locked (a short leg of 1): a lock of the whole is of the 1 left, not
+    # of 2, which would leave the account net short 1 (a walkthrough's second lock). The
+    # first lock counts from its fill, before a report of the leg shows it.
+    reconciler = Reconciler()
+    fired, requested = fire_lock(reconciler)
+    filled = [
+        placement(T0 + 3, fired, requested=requested),
+        lock_order(T0 + 4, fired, "Filled", "1"),
+    ]
+    run([*filled, *([position(T0 + 5, "Sell", 1, idx=2)] if leg_shown else [])], reconciler)
+    second = [add(T0 + 6, "t2", action="lock", ratio="1", auto_execute=True), price(T0 + 7, 111)]
+    (again,) = of(run(second, reconciler), "TRIGGER_FIRED")
+    assert isinstance(again, TriggerFired)
+    assert (again.trigger_id, again.quantity) == ("t2", D(1))
+    # Once all of it is hedged, a third has nothing left to lock, and says why.
+    third = [add(T0 + 8, "t3", action="lock", ratio="1", auto_execute=True), price(T0 + 9, 112)]
+    run([position(T0 + 8, "Sell", 2, idx=2)], reconciler)
+    (failed,) = of(run(third, reconciler), "TRIGGER_FAILED")
+    assert isinstance(failed, TriggerOutcome)
+    assert "orders and the opposite leg already take all 2" in failed.reason
+
+
 def test_a_lock_that_filled_nothing_opens_no_position() -> None:
     reconciler = Reconciler()
     fired, requested = fire_lock(reconciler)

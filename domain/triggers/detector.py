@@ -474,9 +474,13 @@ class TriggerDetector(Detector):
         # Of the size, what other firings have not already taken: two triggers on one
         # position never ask for more than it holds (seed 003's "insufficient position").
         available = report.size - self.reserved(key, report.updated_time)
-        quantity = spec.ratio * max(available, ZERO)
         # A lock opens the opposite leg (same side as closing it); a reduce closes its own.
         order_idx = OPPOSITE_LEG.get(key.position_idx, ONE_WAY) if lock else key.position_idx
+        if lock and key.position_idx != ONE_WAY:
+            # What the opposite leg already holds hedges as much: a second lock of the whole
+            # would otherwise turn a locked long net short.
+            available -= self._hedged(book, key, order_idx)
+        quantity = spec.ratio * max(available, ZERO)
         crossed = level(spec, trigger.water)
         assert crossed is not None  # the condition held
         threshold = spec.distance if spec.kind is TriggerKind.TRAILING else spec.level
@@ -516,8 +520,9 @@ class TriggerDetector(Detector):
             problem = "a lock opens the opposite leg, and a one-way account has none: use reduce"
         elif quantity <= 0:
             problem = (
-                f"nothing left to {spec.action.value}: other firings' orders already take "
-                f"all {report.size} the position holds"
+                f"nothing left to {spec.action.value}: other firings' orders"
+                + (" and the opposite leg" if lock else "")
+                + f" already take all {report.size} the position holds"
             )
         if problem is not None:
             return emitted + self.advance(
@@ -527,6 +532,25 @@ class TriggerDetector(Detector):
             firing.stage = Stage.REQUESTED
             emitted.append(_requested(trigger, firing, cause, "auto"))
         return emitted
+
+    def _hedged(self, book: AccountBook, key: PositionKey, opposite_idx: int) -> Decimal:
+        """What the opposite leg of ``key`` holds: its report's size, and the locks of
+        ``key`` executed after that report (which it does not show yet)."""
+        opposite = book.positions.get(book.key(key.category, key.symbol, opposite_idx))
+        report = opposite.exchange if opposite is not None else None
+        shown = report.size if report is not None else ZERO
+        reported_at = report.updated_time if report is not None else 0
+        for trigger in self.triggers.values():
+            firing = trigger.firing
+            if (
+                firing is not None
+                and firing.decision.key == key
+                and firing.stage is Stage.EXECUTED
+                and not firing.decision.reduce_only
+                and firing.executed_at > reported_at
+            ):
+                shown += firing.filled_qty or ZERO
+        return shown
 
     def reserved(self, key: PositionKey, reported_at: int) -> Decimal:
         """The quantity of ``key`` that firings' orders take and the exchange's report (of
