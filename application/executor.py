@@ -61,6 +61,10 @@ class NoLongerHolding(Exception):
     placing it now (Aster takes a done order's id again), so it is not sent."""
 
 
+class TooLateToSend(Exception):
+    """A request too old to act on reached the point of sending: it is not sent."""
+
+
 class Executor:
     """The executor of one venue account over one journal."""
 
@@ -145,15 +149,17 @@ class Executor:
         """Place a requested order, or cancel the order an entry step replaces; a request
         older than the limit is neither."""
         age = self.clock() - event.at
-        if age > self.settings.max_age_ms:
-            return Placement(
-                PlacementOutcome.REFUSED,
-                reason=(
-                    f"requested {age} ms ago, more than the executor's limit of "
-                    f"{self.settings.max_age_ms} ms"
-                ),
-                refusal=RefusalKind.TOO_LATE,
-            )
+        too_late = Placement(
+            PlacementOutcome.REFUSED,
+            reason=(
+                f"requested {age} ms ago, more than the executor's limit of "
+                f"{self.settings.max_age_ms} ms"
+            ),
+            refusal=RefusalKind.TOO_LATE,
+        )
+        late = age > self.settings.max_age_ms
+        if isinstance(event, EntryStep) and late:
+            return too_late
         if isinstance(event, EntryStep):
             placement = self.client.cancel(str(event.symbol), event.client_order_id)
             log.info("%s: cancel %s: %s", event.type, event.client_order_id, placement.outcome)
@@ -170,6 +176,13 @@ class Executor:
             reduce_only=event.reduce_only,
             position_idx=event.order_position_idx,
         )
+        if late:
+            # Not sent. Yet an executor that died may have sent it: a client that asks the
+            # venue first (Aster's) finds the order, which is then followed, not failed.
+            try:
+                return self.client.place(request, _refuse_sending)
+            except TooLateToSend:
+                return too_late
         placement = self.client.place(request, self._fence)
         log.info(
             "%s: %s %s %s %s: %s %s",
@@ -225,3 +238,7 @@ class Executor:
         if position > self._recorded:
             self.journal.record_progress(self.tracker, position)
             self._recorded = position
+
+
+def _refuse_sending() -> None:
+    raise TooLateToSend

@@ -101,6 +101,28 @@ def test_a_request_older_than_the_limit_is_not_sent_and_fails_its_firing(
     )
 
 
+class AsksFirst(BybitOrders):
+    """A client that asks the venue for an order of the request's id before sending, as
+    Aster's does; this venue holds one (an executor placed it, then died)."""
+
+    def place(self, request: OrderRequest, fence: Fence = unfenced) -> Placement:
+        return Placement(PlacementOutcome.ALREADY_PLACED, venue_order_id="o-before")
+
+
+def test_a_request_too_old_to_send_that_the_venue_already_holds_is_followed_not_failed(
+    journal: Journal, sim: BybitSimulator
+) -> None:
+    """An executor restarted long after one that placed the order and died: the order the
+    venue holds is followed, not failed as "too late" while it fills."""
+    now = T0 + 2 + ExecutorSettings().max_age_ms + 1
+    late = Executor(journal, "bybit", "main", AsksFirst(KEY, SECRET, base_url=sim.base_url),
+                    clock=lambda: now)  # fmt: skip
+    assert late.step().placed == 1
+    [report] = placements(journal)
+    assert (report.outcome, report.venue_order_id) == (PlacementOutcome.ALREADY_PLACED, "o-before")
+    assert emitted(journal, "TRIGGER_FAILED") == []
+
+
 def test_a_second_executor_stands_by_while_the_first_holds_the_account(
     journal: Journal, sim: BybitSimulator
 ) -> None:

@@ -96,6 +96,26 @@ def test_the_same_client_order_id_places_one_order_even_after_it_filled(
     assert len(orders_of(sim)) == 1 and new_orders_sent(sim) == 1
 
 
+class Fenced(Exception):
+    pass
+
+
+def fenced() -> None:
+    raise Fenced
+
+
+def test_the_fence_is_met_after_the_asking_and_before_the_sending(sim: AsterSimulator) -> None:
+    """An executor too late to send (or no longer holding its lease) still learns of an
+    order an executor that died placed: found, it is already placed; else nothing is sent."""
+    orders = client(sim)
+    orders.place(market("placed-then-died"))
+    found = orders.place(market("placed-then-died"), fenced)
+    assert found.outcome is PlacementOutcome.ALREADY_PLACED and "FILLED" in found.reason
+    with pytest.raises(Fenced):
+        orders.place(market("never-sent"), fenced)
+    assert len(orders_of(sim)) == 1 and new_orders_sent(sim) == 1
+
+
 def test_aster_s_duplicate_answer_for_an_open_order_reads_already_placed(
     sim: AsterSimulator,
 ) -> None:
