@@ -147,7 +147,8 @@ class Executor:
 
     def _carry_out(self, event: OrderRequested | EntryStep) -> Placement:
         """Place a requested order, or cancel the order an entry step replaces; a request
-        older than the limit is neither."""
+        older than the limit is neither, though an order the venue already holds for it is
+        found where the client asks the venue first."""
         age = self.clock() - event.at
         too_late = Placement(
             PlacementOutcome.REFUSED,
