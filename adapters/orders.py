@@ -134,6 +134,11 @@ class ExecutionClient(Protocol):
 
     def place(self, request: OrderRequest, fence: Fence = unfenced) -> Placement: ...
 
+    def find(self, request: OrderRequest) -> Placement | None:
+        """The order the venue holds under the request's client order id, in any status, as
+        already placed; None when it holds none; a refusal when it could not say."""
+        ...
+
     def written(self, client_order_id: ClientOrderId) -> str:
         """The client order id as this venue writes it in its order reports."""
         ...

@@ -61,10 +61,6 @@ class NoLongerHolding(Exception):
     placing it now (Aster takes a done order's id again), so it is not sent."""
 
 
-class TooLateToSend(Exception):
-    """A request too old to act on reached the point of sending: it is not sent."""
-
-
 class Executor:
     """The executor of one venue account over one journal."""
 
@@ -148,7 +144,7 @@ class Executor:
     def _carry_out(self, event: OrderRequested | EntryStep) -> Placement:
         """Place a requested order, or cancel the order an entry step replaces; a request
         older than the limit is neither, though an order the venue already holds for it is
-        found where the client asks the venue first."""
+        followed."""
         age = self.clock() - event.at
         too_late = Placement(
             PlacementOutcome.REFUSED,
@@ -178,12 +174,10 @@ class Executor:
             position_idx=event.order_position_idx,
         )
         if late:
-            # Not sent. Yet an executor that died may have sent it: a client that asks the
-            # venue first (Aster's) finds the order, which is then followed, not failed.
-            try:
-                return self.client.place(request, _refuse_sending)
-            except TooLateToSend:
-                return too_late
+            # Not sent. Yet an executor that died may have sent it: an order the venue holds
+            # under its id is followed, not failed while it fills.
+            found = self.client.find(request)
+            return too_late if found is None else found
         placement = self.client.place(request, self._fence)
         log.info(
             "%s: %s %s %s %s: %s %s",
@@ -239,7 +233,3 @@ class Executor:
         if position > self._recorded:
             self.journal.record_progress(self.tracker, position)
             self._recorded = position
-
-
-def _refuse_sending() -> None:
-    raise TooLateToSend

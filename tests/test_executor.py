@@ -101,25 +101,36 @@ def test_a_request_older_than_the_limit_is_not_sent_and_fails_its_firing(
     )
 
 
-class AsksFirst(BybitOrders):
-    """A client that asks the venue for an order of the request's id before sending, as
-    Aster's does; this venue holds one (an executor placed it, then died)."""
+class Died(BaseException):
+    """The executor's process, killed."""
+
+
+class DiesAfterSending(BybitOrders):
+    """A client whose process dies once the venue has taken the order, before the executor
+    can record it."""
 
     def place(self, request: OrderRequest, fence: Fence = unfenced) -> Placement:
-        return Placement(PlacementOutcome.ALREADY_PLACED, venue_order_id="o-before")
+        super().place(request, fence)
+        raise Died
 
 
 def test_a_request_too_old_to_send_that_the_venue_already_holds_is_followed_not_failed(
     journal: Journal, sim: BybitSimulator
 ) -> None:
     """An executor restarted long after one that placed the order and died: the order the
-    venue holds is followed, not failed as "too late" while it fills."""
-    now = T0 + 2 + ExecutorSettings().max_age_ms + 1
-    late = Executor(journal, "bybit", "main", AsksFirst(KEY, SECRET, base_url=sim.base_url),
-                    clock=lambda: now)  # fmt: skip
-    assert late.step().placed == 1
+    venue holds under the decision's id is followed, not failed as "too late" while it
+    fills, and nothing is sent again."""
+    dying = Executor(journal, "bybit", "main", DiesAfterSending(KEY, SECRET, base_url=sim.base_url),
+                     clock=lambda: T0 + 3)  # fmt: skip
+    with pytest.raises(Died):
+        dying.step()
+    dying.release()
+    [sent] = orders(sim)
+    later = executor(journal, sim, now=T0 + 2 + ExecutorSettings().max_age_ms + 1)
+    assert later.step().placed == 1
+    assert orders(sim) == [sent]
     [report] = placements(journal)
-    assert (report.outcome, report.venue_order_id) == (PlacementOutcome.ALREADY_PLACED, "o-before")
+    assert report.outcome is PlacementOutcome.ALREADY_PLACED
     assert emitted(journal, "TRIGGER_FAILED") == []
 
 

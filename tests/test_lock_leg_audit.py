@@ -42,6 +42,9 @@ class Venue:
         self.asked.append(request)
         return Placement(PlacementOutcome.ACCEPTED, venue_order_id="o-lock", qty=request.qty)
 
+    def find(self, request: OrderRequest) -> Placement | None:
+        return None
+
     def written(self, client_order_id: ClientOrderId) -> str:
         return client_order_id.order_link_id
 

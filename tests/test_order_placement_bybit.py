@@ -108,6 +108,21 @@ def test_the_same_client_order_id_twice_places_one_order(sim: BybitSimulator) ->
     assert len(orders_of(sim)) == 1
 
 
+def test_an_order_is_found_by_its_client_order_id_whatever_its_status(
+    sim: BybitSimulator,
+) -> None:
+    """What an executor too late to send asks: the order one that died placed (filled)."""
+    orders = client(sim)
+    placed = orders.place(market("decision-found"))
+    found = orders.find(market("decision-found"))
+    assert found is not None and found.outcome is PlacementOutcome.ALREADY_PLACED
+    assert (found.venue_order_id, found.reason) == (
+        placed.venue_order_id,
+        "an order of this orderLinkId is Filled",
+    )
+    assert orders.find(market("never-placed")) is None
+
+
 def test_a_server_error_is_asked_again_under_the_same_id_and_places_once(
     sim: BybitSimulator,
 ) -> None:

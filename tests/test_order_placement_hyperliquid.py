@@ -79,6 +79,17 @@ def test_the_same_cloid_twice_places_one_order(sim: HyperliquidSimulator) -> Non
     assert len(sim.user_fills(USER)) == 1
 
 
+def test_an_order_is_found_by_its_cloid_whatever_its_status(sim: HyperliquidSimulator) -> None:
+    """What an executor too late to send asks: the order one that died placed (filled)."""
+    orders = client(sim)
+    placed = orders.place(market("decision-found"))
+    found = orders.find(market("decision-found"))
+    assert found is not None and found.outcome is PlacementOutcome.ALREADY_PLACED
+    assert found.venue_order_id == placed.venue_order_id
+    assert found.reason == "an order of this cloid is filled"
+    assert orders.find(market("never-placed")) is None
+
+
 def test_a_reduce_only_order_beyond_the_position_is_refused(sim: HyperliquidSimulator) -> None:
     orders = client(sim)
     orders.place(market("open"))

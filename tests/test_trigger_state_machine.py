@@ -74,6 +74,9 @@ class DiesAfterPlacing:
         self.client.place(request, fence)
         raise Died(request.client_order_id.order_link_id)
 
+    def find(self, request: OrderRequest) -> Placement | None:
+        return self.client.find(request)
+
     def written(self, client_order_id: ClientOrderId) -> str:
         return self.client.written(client_order_id)
 

@@ -167,15 +167,16 @@ class AsterOrders:
             return off_grid(fitted)
         if fitted.order_type is OrderType.LIMIT and fitted.price is None:
             return off_grid("a limit order needs a price")
-        earlier = self._earlier(fitted)
+        earlier = self.find(fitted)
         if earlier is not None:
             return replace(earlier, qty=fitted.qty)
         fence()
         return replace(placement(self._rest.signed("POST", ORDER, _params(fitted))), qty=fitted.qty)
 
-    def _earlier(self, request: OrderRequest) -> Placement | None:
+    def find(self, request: OrderRequest) -> Placement | None:
         """Aster's order of the request's id, as already placed; a refusal when Aster could
-        not say; None when it knows none."""
+        not say; None when it knows none (GET /fapi/v1/order by origClientOrderId finds an
+        order in any status)."""
         cid = self.written(request.client_order_id)
         reply = self._rest.get(ORDER, {"symbol": request.symbol, "origClientOrderId": cid})
         if reply.code == NO_SUCH_ORDER:

@@ -170,9 +170,37 @@ class BybitOrders:
         params = {"category": self.category, "symbol": symbol, "orderLinkId": client_order_id}
         return self._call(self._http.cancel_order, params)
 
+    def find(self, request: OrderRequest) -> Placement | None:
+        """GET /v5/order/realtime by orderLinkId, which finds an order in any status (of the
+        account's 500 latest closed ones): already placed if Bybit holds one."""
+        params = {
+            "category": self.category,
+            "symbol": request.symbol,
+            "orderLinkId": request.client_order_id.order_link_id,
+        }
+        reply = self._reply(self._http.get_open_orders, params)
+        if isinstance(reply, Placement):
+            return reply
+        if int(reply.get("retCode", -1)) != 0:
+            return placement(reply)
+        found = (reply.get("result") or {}).get("list") or []
+        if not found:
+            return None
+        order = found[0]
+        return Placement(
+            PlacementOutcome.ALREADY_PLACED,
+            venue_order_id=str(order.get("orderId", "")),
+            reason=f"an order of this orderLinkId is {order.get('orderStatus')}",
+        )
+
     def _call(self, method: Any, params: dict[str, Any]) -> Placement:
+        reply = self._reply(method, params)
+        return reply if isinstance(reply, Placement) else placement(reply)
+
+    def _reply(self, method: Any, params: dict[str, Any]) -> dict[str, Any] | Placement:
+        """Bybit's reply; a refusal when none came (a retry with the same id is safe)."""
         try:
-            body = method(**params)
+            body: dict[str, Any] = method(**params)
         except FailedRequestError as error:
             kind = RefusalKind.RATE_LIMITED if error.status_code in (403, 429) else None
             return Placement(
@@ -187,4 +215,4 @@ class BybitOrders:
                 reason=type(error).__name__,
                 refusal=RefusalKind.UNREACHABLE,
             )
-        return placement(body)
+        return body

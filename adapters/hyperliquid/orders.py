@@ -160,6 +160,30 @@ class HyperliquidOrders:
             return Placement(PlacementOutcome.REFUSED, reason=reason, refusal=RefusalKind.INVALID)
         return self._call(lambda: self._exchange.cancel_by_cloid(symbol, cloid))
 
+    def find(self, request: OrderRequest) -> Placement | None:
+        """The account's order of the request's cloid, in any status (info orderStatus):
+        already placed if Hyperliquid holds one."""
+        exchange = self._exchange
+        user = exchange.account_address or exchange.wallet.address
+        cloid = Cloid.from_str(request.client_order_id.cloid)
+        try:
+            reply = exchange.info.query_order_by_cloid(user, cloid)
+        except (ClientError, ServerError, requests.RequestException) as error:
+            return Placement(
+                PlacementOutcome.REFUSED,
+                reason=type(error).__name__,
+                refusal=RefusalKind.UNREACHABLE,
+            )
+        if not isinstance(reply, dict) or reply.get("status") != "order":
+            return None  # "unknownOid": none of that cloid
+        order = (reply.get("order") or {}).get("order") or {}
+        status = (reply.get("order") or {}).get("status")
+        return Placement(
+            PlacementOutcome.ALREADY_PLACED,
+            venue_order_id=str(order.get("oid", "")),
+            reason=f"an order of this cloid is {status}",
+        )
+
     def _call(self, send: Any) -> Placement:
         try:
             return placement(send())
