@@ -105,8 +105,8 @@ def fenced() -> None:
 
 
 def test_the_fence_is_met_after_the_asking_and_before_the_sending(sim: AsterSimulator) -> None:
-    """An executor too late to send (or no longer holding its lease) still learns of an
-    order an executor that died placed: found, it is already placed; else nothing is sent."""
+    """An executor whose lease went while it asked still learns of the order another placed
+    meanwhile, or one that died placed: found, it is already placed; else nothing is sent."""
     orders = client(sim)
     orders.place(market("placed-then-died"))
     found = orders.place(market("placed-then-died"), fenced)
