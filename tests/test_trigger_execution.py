@@ -288,6 +288,21 @@ def test_a_second_lock_takes_only_what_the_first_left_unhedged(leg_shown: bool) 
     assert "orders and the opposite leg already take all 2" in failed.reason
 
 
+def test_a_lock_confirmed_after_the_opposite_leg_grew_is_not_sent() -> None:
+    # Half of a long of 2 to lock, waiting on its confirm; meanwhile a short of 1.5 was
+    # opened by hand on the opposite leg: 1 more would turn the account net short.
+    reconciler = Reconciler()
+    run([position(T0, "Buy", 2, idx=1), add(T0 + 1, action="lock"), price(T0 + 2, "110")],
+        reconciler)  # fmt: skip
+    run([position(T0 + 3, "Sell", "1.5", idx=2)], reconciler)
+    (failed,) = outcomes(run([command(T0 + 4, "confirm")], reconciler))
+    assert failed.type == "TRIGGER_FAILED"
+    assert failed.reason == (
+        "the position holds 2 now, less than the 2.5 its firings' orders and the opposite "
+        "leg would lock: not sent"
+    )
+
+
 def test_a_lock_that_filled_nothing_opens_no_position() -> None:
     reconciler = Reconciler()
     fired, requested = fire_lock(reconciler)

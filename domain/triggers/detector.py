@@ -248,11 +248,16 @@ class TriggerDetector(Detector):
         assert report is not None  # _position_gone found it held
         # This firing's own quantity is among those reserved: it is in flight.
         taken = self.reserved(key, report.updated_time)
+        decision = firing.decision
+        lock = not decision.reduce_only and key.position_idx != ONE_WAY
+        if lock:  # what the opposite leg came to hold since it fired hedges as much
+            taken += self._hedged(book, key, decision.order_position_idx)
         if taken <= report.size:
             return None
         return (
             f"the position holds {report.size} now, less than the {taken} its firings' "
-            f"orders would {trigger.spec.action.value}"
+            f"orders{' and the opposite leg' if lock else ''} would "
+            f"{trigger.spec.action.value}"
         )
 
     def _cancel_waiting(self, trigger: Trigger, cause: Cause, reason: str) -> list[Emitted]:
