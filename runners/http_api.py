@@ -692,7 +692,7 @@ def create_app(journal: Journal, settings: ApiSettings, clock: Clock = wall_cloc
         KeptAnswers,
         routes={"/v1/positions": api.positions_route, "/v1/can-open": api.can_open_route},
     )
-    _gate_writes(app, api)
+    _gate_writes(app, api, bearer)
     app.add_middleware(RequestTiming, app=app, api=api)
 
     @app.exception_handler(StoreError)
@@ -974,11 +974,15 @@ def _refuse_field(field: str, value: object, message: str) -> None:
 ECHOED_BYTES = 256  # a value a 422 quotes back, at most (as JSON)
 
 
-def _gate_writes(app: FastAPI, api: TrueupApi) -> None:
+def _gate_writes(app: FastAPI, api: TrueupApi, bearer: HTTPBearer) -> None:
     """Every POST's token checked and its body's size bounded before it is read
     (http_write_gate.py); POST /v1/inputs counts its own as it streams in."""
     app.add_middleware(
-        WriteGate, authorise=api.authorise, read_body=api.read_body, streamed={"/v1/inputs"}
+        WriteGate,
+        bearer=bearer,
+        authorise=api.authorise,
+        read_body=api.read_body,
+        streamed={"/v1/inputs"},
     )
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
 

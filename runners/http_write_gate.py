@@ -7,8 +7,7 @@ dependencies run, the token's check among them)."""
 from collections.abc import Awaitable, Callable
 
 from fastapi import HTTPException, Request
-from fastapi.security import HTTPAuthorizationCredentials
-from fastapi.security.utils import get_authorization_scheme_param
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trueup.runners.http_documents import Document
@@ -18,13 +17,21 @@ ReadBody = Callable[[Request], Awaitable[bytes]]
 
 
 class WriteGate:
-    """ASGI middleware: every POST's token checked first, then its body read within the
-    limit (``read_body``) and handed on; a route in ``streamed`` reads its own body."""
+    """ASGI middleware: every POST's token (read by ``bearer``, as the routes read it)
+    checked first, then its body read within the limit (``read_body``) and handed on; a
+    route in ``streamed`` reads its own body."""
 
     def __init__(
-        self, inner: ASGIApp, *, authorise: Authorise, read_body: ReadBody, streamed: set[str]
+        self,
+        inner: ASGIApp,
+        *,
+        bearer: HTTPBearer,
+        authorise: Authorise,
+        read_body: ReadBody,
+        streamed: set[str],
     ) -> None:
         self.inner = inner
+        self.bearer = bearer
         self.authorise = authorise
         self.read_body = read_body
         self.streamed = frozenset(streamed)
@@ -36,7 +43,7 @@ class WriteGate:
         request = Request(scope, receive)
         body = None
         try:
-            self.authorise(bearer(request.headers.get("authorization")))
+            self.authorise(await self.bearer(request))
             if scope["path"] not in self.streamed:
                 body = await self.read_body(request)
         except HTTPException as refused:
@@ -46,14 +53,6 @@ class WriteGate:
             await answer(scope, receive, send)
             return
         await self.inner(scope, receive if body is None else _replaying(body, receive), send)
-
-
-def bearer(authorization: str | None) -> HTTPAuthorizationCredentials | None:
-    """The bearer credentials of an Authorization header, as FastAPI's HTTPBearer reads them."""
-    scheme, token = get_authorization_scheme_param(authorization)
-    if not authorization or scheme.lower() != "bearer" or not token:
-        return None
-    return HTTPAuthorizationCredentials(scheme=scheme, credentials=token)
 
 
 def _replaying(body: bytes, receive: Receive) -> Receive:

@@ -545,17 +545,7 @@ class TriggerDetector(Detector):
         report = opposite.exchange if opposite is not None else None
         shown = report.size if report is not None else ZERO
         reported_at = report.updated_time if report is not None else 0
-        for trigger in self.triggers.values():
-            firing = trigger.firing
-            if (
-                firing is not None
-                and firing.decision.key == key
-                and firing.stage is Stage.EXECUTED
-                and not firing.decision.reduce_only
-                and firing.executed_at > reported_at
-            ):
-                shown += firing.filled_qty or ZERO
-        return shown
+        return shown + self._executed_since(key, reported_at, reduces=False)
 
     def reserved(self, key: PositionKey, reported_at: int) -> Decimal:
         """The quantity of ``key`` that firings' orders take and the exchange's report (of
@@ -564,13 +554,21 @@ class TriggerDetector(Detector):
         total = ZERO
         for trigger in self.triggers.values():
             firing = trigger.firing
-            if firing is None or firing.decision.key != key:
-                continue
-            if in_flight(firing.stage):
+            if firing is not None and firing.decision.key == key and in_flight(firing.stage):
                 total += firing.decision.quantity
-            elif (
-                firing.stage is Stage.EXECUTED
-                and firing.decision.reduce_only
+        return total + self._executed_since(key, reported_at, reduces=True)
+
+    def _executed_since(self, key: PositionKey, reported_at: int, *, reduces: bool) -> Decimal:
+        """What the executed reduces (or locks) of ``key`` filled after venue time
+        ``reported_at``: a report of that time does not show it yet."""
+        total = ZERO
+        for trigger in self.triggers.values():
+            firing = trigger.firing
+            if (
+                firing is not None
+                and firing.decision.key == key
+                and firing.stage is Stage.EXECUTED
+                and firing.decision.reduce_only == reduces
                 and firing.executed_at > reported_at
             ):
                 total += firing.filled_qty or ZERO
