@@ -90,6 +90,30 @@ def _spec(envelope: Envelope, data: Payload) -> TriggerSpec:
     return spec
 
 
+def completed(data: dict[str, Any], spec: TriggerSpec) -> dict[str, Any]:
+    """A change's data with what it does not name taken from ``spec``, the configuration in
+    force: a change of the stop alone keeps the ratio, the action and auto-execute. A change
+    of kind to or from trailing keeps neither level nor distance: the new kind reads the other."""
+    in_force: dict[str, Any] = {
+        "symbol": spec.symbol,
+        "direction": spec.direction.value.lower(),
+        "kind": spec.kind.value,
+        "ratio": str(spec.ratio),
+        "action": spec.action.value,
+        "auto_execute": spec.auto_execute,
+    }
+    if spec.expires_at is not None:
+        in_force["expires_at"] = spec.expires_at
+    was_trailing = spec.kind is TriggerKind.TRAILING
+    if (data.get("kind", spec.kind.value) == TriggerKind.TRAILING.value) == was_trailing:
+        if was_trailing:
+            in_force |= {"distance": str(spec.distance), "unit": spec.unit.value}
+        else:
+            in_force["level"] = str(spec.level)
+    # Named as null (an expiry taken off), a field is named: it is not filled in.
+    return in_force | data
+
+
 def _given(data: Payload, name: str) -> bool:
     return data.fields.get(name) not in (None, "")
 

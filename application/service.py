@@ -59,7 +59,7 @@ from trueup.domain.keys import decision_key
 from trueup.domain.pnl_records import ClosedPosition
 from trueup.domain.rules.can_open import never_seen, stale_view
 from trueup.domain.rules.config import RuleConfig
-from trueup.domain.triggers.spec import TriggerCommand
+from trueup.domain.triggers.spec import TriggerCommand, TriggerSpec
 from trueup.domain.vocabulary import NotificationOutcome, PositionSide
 from trueup.projections.ccxt import ccxt_position
 from trueup.projections.partitions import tracked_position
@@ -303,11 +303,21 @@ class TrueupService:
         account replayed to now, exactly as the projection will judge it."""
         from trueup.adapters import trigger_commands
 
+        reconciler = _replay(self.journal, account=(venue, account))
+        if data.get("command") == TriggerCommand.CHANGE.value:
+            trigger_id = str(data.get("trigger_id", ""))
+            spec = _spec_in_force(reconciler, venue, account, trigger_id)
+            if spec is None:
+                # Not recorded: with nothing to fill it from, the change would be refused as a
+                # line missing its fields, not for the trigger it names.
+                return TriggerCommandReport(
+                    trigger_id, "", [f"no trigger {trigger_id} on {venue}/{account}"], []
+                )
+            data = trigger_commands.completed(data, spec)
         record = trigger_commands.record(self.clock() if at is None else at, venue, account, data)
         line = orjson.dumps(record)
         event = _decoded(line)
         trigger_id = getattr(event, "trigger_id", str(data.get("trigger_id", "")))
-        reconciler = _replay(self.journal, account=(venue, account))
         unfit = _unfit_for_triggers(reconciler, venue, account, event)
         if unfit:
             # Not recorded: the command alone would make the account known (to summary, to
@@ -886,6 +896,15 @@ def _unfit_for_triggers(
     facts = symbol_facts(book, reconciler.detectors(venue, account), spec.symbol)
     misspelt = misspelt_symbol(found, spec.symbol, facts)
     return [] if misspelt is None else [misspelt]
+
+
+def _spec_in_force(
+    reconciler: "Reconciler", venue: str, account: str, trigger_id: str
+) -> TriggerSpec | None:
+    """The configuration the trigger of ``trigger_id`` has in force, if the account has one."""
+    detectors = reconciler.detectors_by_account.get((venue, account))
+    trigger = None if detectors is None else detectors.triggers.triggers.get(trigger_id)
+    return None if trigger is None else trigger.spec
 
 
 def _replay(journal: Journal, **scope: Any) -> "Reconciler":

@@ -401,8 +401,8 @@ def _trigger_options(trigger: Parser) -> None:
         ("add", "configure a new trigger (prints its id)"),
         (
             "change",
-            "put a whole new configuration in force (same symbol and direction): every flag "
-            "as add takes it, --auto-execute too, or the trigger waits on a confirm",
+            "put a new configuration in force (same symbol and direction): what it does not "
+            "name is kept from the one in force",
         ),
         ("enable", "arm a disabled (or finished) trigger again"),
         ("disable", "stop it firing (a firing waiting on its confirm is cancelled)"),
@@ -427,7 +427,7 @@ def _trigger_options(trigger: Parser) -> None:
         else:
             parser.add_argument("trigger_id", metavar="ID")
         if name in ("add", "change"):
-            _trigger_spec(parser)
+            _trigger_spec(parser, adding=name == "add")
         parser.set_defaults(command=_trigger, action_name=name)
     listing = actions.add_parser("list", help="each trigger's configuration and state")
     listing.add_argument("--venue")
@@ -436,19 +436,30 @@ def _trigger_options(trigger: Parser) -> None:
     listing.set_defaults(command=_trigger_list)
 
 
-def _trigger_spec(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--symbol", required=True)
-    parser.add_argument("--direction", required=True, choices=["long", "short"])
+def _trigger_spec(parser: argparse.ArgumentParser, *, adding: bool) -> None:
+    """An add's configuration, every flag it needs required; a change's, each flag optional,
+    what it does not name kept from the configuration in force."""
+    parser.add_argument("--symbol", required=adding)
+    parser.add_argument("--direction", required=adding, choices=["long", "short"])
     parser.add_argument(
-        "--kind", required=True, choices=["profit", "price", "stop_loss", "trailing"]
+        "--kind", required=adding, choices=["profit", "price", "stop_loss", "trailing"]
     )
     parser.add_argument("--level", help="profit threshold, target or stop price")
     parser.add_argument("--distance", help="trailing: how far from the water mark")
     parser.add_argument("--unit", choices=["price", "percent"], help="trailing distance's unit")
-    parser.add_argument("--ratio", required=True, help="share of the position: 0 < ratio <= 1")
-    parser.add_argument("--action", required=True, choices=["lock", "reduce"])
-    parser.add_argument("--auto-execute", action="store_true", help="request without confirm")
-    parser.add_argument("--expires", type=epoch_ms, metavar="WHEN", help="ISO 8601 or epoch ms")
+    parser.add_argument("--ratio", required=adding, help="share of the position: 0 < ratio <= 1")
+    parser.add_argument("--action", required=adding, choices=["lock", "reduce"])
+    parser.add_argument(
+        "--auto-execute",
+        action=argparse.BooleanOptionalAction,
+        help="request the order without a confirm (default: " + ("no)" if adding else "kept)"),
+    )
+    expiry = parser.add_mutually_exclusive_group()
+    expiry.add_argument("--expires", type=epoch_ms, metavar="WHEN", help="ISO 8601 or epoch ms")
+    if not adding:
+        expiry.add_argument(
+            "--no-expires", action="store_true", help="take the expiry in force off"
+        )
 
 
 def _serve_options(serve: Parser) -> None:

@@ -267,6 +267,8 @@ class TrueupApi:
 
     def command_trigger(self, body: TriggerCommandBody) -> Document:
         data = body.model_dump(exclude={"venue", "account", "at"}, exclude_none=True)
+        if body.command == "change" and "expires_at" in body.model_fields_set:
+            data.setdefault("expires_at", None)  # named as null: the expiry taken off
         if body.command not in ("add", "change"):
             data.pop("auto_execute", None)
         with self.lock:

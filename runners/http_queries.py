@@ -158,7 +158,8 @@ EpochMs = Annotated[int, Field(ge=EARLIEST_MS, le=LATEST_MS)]
 
 class TriggerCommandBody(Strict):
     """One trigger command, as `trueup trigger` gives it (docs/capture-format.md, "trigger"):
-    add and change carry the configuration; the others name the trigger."""
+    add and change carry the configuration (a change what it changes: the rest is kept;
+    `"expires_at": null` takes the expiry off); the others name the trigger."""
 
     venue: Name
     account: Name
@@ -173,6 +174,6 @@ class TriggerCommandBody(Strict):
     unit: Literal["price", "percent"] | None = None
     ratio: DecimalText | None = None
     action: Literal["lock", "reduce"] | None = None
-    auto_execute: bool = False
+    auto_execute: bool | None = None
     expires_at: EpochMs | None = None
     at: EpochMs | None = Field(default=None, description="when it is commanded (default: now)")

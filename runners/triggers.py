@@ -28,10 +28,14 @@ def command(journal: Journal, args: argparse.Namespace) -> int:
         "operator": args.operator or getpass.getuser(),
     }
     if args.action_name in ("add", "change"):
+        # What a change does not name is left out: the one in force keeps it.
         data |= {name: getattr(args, name) for name in SPEC_FIELDS if getattr(args, name)}
-        data["auto_execute"] = args.auto_execute
+        if args.auto_execute is not None:
+            data["auto_execute"] = args.auto_execute
         if args.expires is not None:
             data["expires_at"] = args.expires
+        elif getattr(args, "no_expires", False):
+            data["expires_at"] = None
     trigger_id = getattr(args, "trigger_id", None)
     if trigger_id:
         data["trigger_id"] = trigger_id

@@ -175,6 +175,33 @@ def test_triggers_are_commanded_as_the_cli_commands_them(api: httpx.Client) -> N
     assert row["state"] == "disabled"
 
 
+def test_a_trigger_change_posted_keeps_what_it_does_not_name(api: httpx.Client) -> None:
+    command = {"venue": "bybit", "account": "main", "operator": "alice", "trigger_id": "sl"}
+    add = command | {
+        "command": "add", "symbol": "BTCUSDT", "direction": "long", "kind": "stop_loss",
+        "level": "90", "ratio": "0.5", "action": "reduce", "auto_execute": True,
+        "expires_at": SAMPLE_END + 60_000, "at": SAMPLE_END,
+    }  # fmt: skip
+    assert api.post("/v1/triggers", json=add, headers=AUTH).status_code == 200
+    (before,) = api.get("/v1/triggers").json()["triggers"]
+    change = command | {"command": "change", "level": "95", "at": SAMPLE_END + 1}
+    assert api.post("/v1/triggers", json=change, headers=AUTH).status_code == 200
+    (after,) = api.get("/v1/triggers").json()["triggers"]
+    assert after == before | {"level": "95", "arming": 2}
+
+    # Named as null, the expiry is taken off; a change of a trigger not there, not recorded.
+    unexpiring = change | {"expires_at": None, "at": SAMPLE_END + 2}
+    assert api.post("/v1/triggers", json=unexpiring, headers=AUTH).status_code == 200
+    (after,) = api.get("/v1/triggers").json()["triggers"]
+    assert (after["expires_at"], after["auto_execute"]) == (None, True)
+    missing = api.post("/v1/triggers", json=change | {"trigger_id": "tp"}, headers=AUTH)
+    assert (missing.status_code, missing.json()["input_id"], missing.json()["refused"]) == (
+        409,
+        "",
+        ["no trigger tp on bybit/main"],
+    )
+
+
 def test_the_positions_cursor_is_where_the_events_that_change_them_follow(
     api: httpx.Client,
 ) -> None:

@@ -19,7 +19,7 @@ from trueup.adapters.store.journal import Journal
 from trueup.adapters.store.snapshots import Snapshot
 from trueup.application.service import TrueupService
 from trueup.domain.emitted import Cause, OrderRequested, TriggerFired
-from trueup.domain.events import InputRejected
+from trueup.domain.events import InputRejected, TriggerCommanded
 from trueup.domain.reconciler import Reconciler
 from trueup.domain.triggers.lifecycle import TERMINAL, Stage, may_advance
 from trueup.projections.reconciliation import replay
@@ -435,6 +435,67 @@ def test_trigger_add_list_and_confirm_on_the_command_line(
         assert ViewReader(journal).answer_for(("bybit", "main"))
         listed = TrueupService(journal).triggers(venue="bybit", account="main")
         assert listed == trigger_rows(replay(journal), "bybit", "main")
+
+
+def _listed(store_url: str, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    _, out = _cli(store_url, capsys, "trigger", "list", "--json")
+    (row,) = [orjson.loads(line) for line in out.splitlines()]
+    return dict(row)
+
+
+def test_a_change_on_the_command_line_keeps_what_it_does_not_name(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capture = tmp_path / "held.jsonl"
+    capture.write_bytes(orjson.dumps(position(T0, LONG, 2)) + b"\n")
+    assert _cli(store_url, capsys, "ingest", str(capture))[0] == 0
+    instants = iter(range(T0 + 1, T0 + 100))
+
+    def trigger(*args: str) -> tuple[int, str]:
+        account = ["--venue", "bybit", "--account", "main", "--at", str(next(instants))]
+        return _cli(store_url, capsys, "trigger", *args, *account)
+
+    spec = ["--symbol", "BTCUSDT", "--direction", "long", "--kind", "stop_loss", "--level", "90"]
+    spec += ["--ratio", "0.5", "--action", "reduce", "--auto-execute"]
+    assert trigger("add", "--id", "sl", *spec, "--expires", str(T0 + 9_000_000)) == (0, "sl\n")
+    before = _listed(store_url, capsys)
+
+    # The stop alone moved: the ratio, the action, auto-execute and the expiry stay.
+    assert trigger("change", "sl", "--level", "95") == (0, "sl\n")
+    after = _listed(store_url, capsys)
+    assert after == before | {"level": "95", "arming": 2}  # armed again, as a change is
+    assert after["auto_execute"] is True and after["expires_at"] == T0 + 9_000_000
+
+    # Each named thing changes alone; a change to trailing takes a distance, not the level.
+    assert trigger("change", "sl", "--no-auto-execute")[0] == 0
+    assert trigger("change", "sl", "--no-expires")[0] == 0
+    assert (
+        trigger("change", "sl", "--kind", "trailing", "--distance", "2", "--unit", "percent")[0]
+        == 0
+    )
+    assert _listed(store_url, capsys) == before | {
+        "kind": "trailing", "level": None, "distance": "2", "unit": "percent",
+        "auto_execute": False, "expires_at": None, "arming": 5,
+    }  # fmt: skip
+
+    # The input recorded holds the whole configuration it put in force.
+    with Journal.open(store_url) as journal:
+        commands = [e for _, e in journal.inputs()[0] if isinstance(e, TriggerCommanded)]
+    assert commands[-1].spec is not None
+    assert (commands[-1].spec.ratio, commands[-1].spec.action.value) == (D("0.5"), "reduce")
+
+
+def test_a_change_of_a_trigger_the_account_does_not_have_is_refused_unrecorded(
+    sampled: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = _cli(sampled, capsys, "events", "--json")[1]
+    change = ["trigger", "change", "t-none", "--venue", "bybit", "--account", "main"]
+    code = main(["--store", sampled, *change, "--level", "3"])
+    out, err = capsys.readouterr()
+
+    assert (code, out) == (1, "")
+    assert err == "trueup: refused: no trigger t-none on bybit/main\n"
+    assert _cli(sampled, capsys, "events", "--json")[1] == before
 
 
 def test_an_invalid_trigger_on_the_command_line_is_refused_with_its_reason(
