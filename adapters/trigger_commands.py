@@ -33,6 +33,8 @@ UNITS = {u.value: u for u in DistanceUnit}
 DIRECTIONS = {"long": PositionSide.LONG, "short": PositionSide.SHORT}
 # The commands that put a configuration in force, and so carry one.
 CONFIGURING = (TriggerCommand.ADD, TriggerCommand.CHANGE)
+# The commands that may withdraw a firing's requested order before the executor sends it.
+WITHDRAWING = (TriggerCommand.DISABLE, TriggerCommand.REMOVE)
 # What only a trailing trigger reads: its distance from the water mark, and its unit.
 TRAILING_ONLY = ("distance", "unit")
 
@@ -46,12 +48,18 @@ def decode(envelope: Envelope, data: Payload) -> TriggerCommanded:
         trigger_id = data.text("trigger_id")
     if not trigger_id:
         raise MalformedInput(f"{data.where}.trigger_id: empty")
+    withdraws = ""
+    if command in WITHDRAWING:
+        withdraws = data.optional_name("withdraws") or ""
+    elif _given(data, "withdraws"):
+        raise MalformedInput(f"{data.where}.withdraws: only a disable or remove withdraws")
     return TriggerCommanded(
         **envelope.header(),
         command=command,
         trigger_id=trigger_id,
         operator=data.text("operator"),
         spec=spec,
+        withdraws=withdraws,
     )
 
 

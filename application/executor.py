@@ -12,6 +12,7 @@ again, with the same id; a refusal is final: nothing retries a rejected order bl
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 
 import orjson
 
@@ -26,6 +27,8 @@ from trueup.application.backlog import Backlog
 from trueup.application.loop_status import executor_name
 from trueup.application.service import TrueupService
 from trueup.domain.emitted import EntryStep, OrderRequested
+from trueup.domain.instants import iso
+from trueup.domain.keys import sending_key
 from trueup.domain.vocabulary import OrderAction, OrderSide, PlacementOutcome, RefusalKind
 
 log = logging.getLogger("trueup.executor")
@@ -59,6 +62,14 @@ class ExecutorStep:
 class NoLongerHolding(Exception):
     """The executor lost its account's lease before sending an order: another may be
     placing it now (Aster takes a done order's id again), so it is not sent."""
+
+
+class Withdrawn(Exception):
+    """An operator disabled or removed the order's trigger before the executor could claim
+    the order for sending: it is not sent."""
+
+    def __init__(self, by: str, at: int) -> None:
+        super().__init__(f"withdrawn by {by} at {iso(at)} before it was sent")
 
 
 class Executor:
@@ -99,6 +110,10 @@ class Executor:
                 continue
             try:
                 placement = self._carry_out(event)
+            except Withdrawn as withdrawn:
+                placement = Placement(
+                    PlacementOutcome.REFUSED, reason=str(withdrawn), refusal=RefusalKind.WITHDRAWN
+                )
             except NoLongerHolding:
                 # Nothing sent, nothing recorded: the holder now carries the request out.
                 log.warning("%s not sent: the lease was lost to another executor", event.event_id)
@@ -178,7 +193,7 @@ class Executor:
             # under its id is followed, not failed while it fills.
             found = self.client.find(request)
             return too_late if found is None else found
-        placement = self.client.place(request, self._fence)
+        placement = self.client.place(request, partial(self._fence, event))
         log.info(
             "%s: %s %s %s %s: %s %s",
             event.trigger_id or event.entry_client_order_id,
@@ -191,8 +206,14 @@ class Executor:
         )
         return placement
 
-    def _fence(self) -> None:
-        """Asked just before an order is sent (after the client asked the venue for it)."""
+    def _fence(self, event: OrderRequested) -> None:
+        """Asked just before an order is sent (after the client asked the venue for it): the
+        order claimed from an operator who would withdraw it (an earlier claim of an executor
+        of the account, one that died, say, is its own), and the lease still held."""
+        key = sending_key(self.venue, self.account, event.decision_id)
+        held = self.journal.claim(key, by=self.tracker, at=self.clock())
+        if held is not None and held.input_id:
+            raise Withdrawn(held.by, held.at)
         if not self.lease.held():
             raise NoLongerHolding(self.tracker)
 

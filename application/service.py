@@ -55,10 +55,11 @@ from trueup.domain.events import (
     TriggerCommanded,
 )
 from trueup.domain.instants import iso
-from trueup.domain.keys import decision_key
+from trueup.domain.keys import decision_key, sending_key
 from trueup.domain.pnl_records import ClosedPosition
 from trueup.domain.rules.can_open import never_seen, stale_view
 from trueup.domain.rules.config import RuleConfig
+from trueup.domain.triggers.lifecycle import Stage
 from trueup.domain.triggers.spec import TriggerCommand, TriggerSpec
 from trueup.domain.vocabulary import NotificationOutcome, PositionSide
 from trueup.projections.ccxt import ccxt_position
@@ -314,6 +315,11 @@ class TrueupService:
                     trigger_id, "", [f"no trigger {trigger_id} on {venue}/{account}"], []
                 )
             data = trigger_commands.completed(data, spec)
+        withdrawn = _requested_order(reconciler, venue, account, data)
+        if withdrawn is not None:
+            # Its order not sent yet, the command withdraws it, if it can claim it from the
+            # executor first (sending_key: judged by the journal, below).
+            data = {**data, "withdraws": withdrawn}
         record = trigger_commands.record(self.clock() if at is None else at, venue, account, data)
         line = orjson.dumps(record)
         event = _decoded(line)
@@ -340,7 +346,12 @@ class TrueupService:
             # The same command, judged on the same state, went in first from elsewhere:
             # carried out once, by the other; this one is not recorded.
             assert isinstance(event, TriggerCommanded)  # only a command carries a decision
-            done = f"{event.command.value} of trigger {trigger_id} already recorded by {first.by}"
+            command = event.command.value
+            if not first.input_id:  # the executor's claim: the order was on its way
+                sending = f"trigger {trigger_id}'s order was being sent by {first.by}"
+                why = f"{sending} at {iso(first.at)}: {command} it after"
+                return TriggerCommandReport(trigger_id, "", [why], [])
+            done = f"{command} of trigger {trigger_id} already recorded by {first.by}"
             return TriggerCommandReport(trigger_id, "", [f"{done} at {iso(first.at)}"], [])
         return TriggerCommandReport(trigger_id, event.input_id, refused, [e.type for e in emitted])
 
@@ -842,6 +853,9 @@ def _trigger_decision(reconciler: "Reconciler", event: TriggerCommanded) -> UUID
     it: adding or removing the trigger (each once ever), confirming this firing, enabling
     or disabling this arming. None for a change: two are two decisions, the last in force."""
     command, trigger_id = event.command, event.trigger_id
+    if event.withdraws:
+        # Claimed in the executor's stead: whichever comes first, the other does not act.
+        return sending_key(event.venue, event.account, event.withdraws)
     what: tuple[str, ...] = ()
     if command in (TriggerCommand.ADD, TriggerCommand.REMOVE):
         what = (command.value,)
@@ -896,6 +910,20 @@ def _unfit_for_triggers(
     facts = symbol_facts(book, reconciler.detectors(venue, account), spec.symbol)
     misspelt = misspelt_symbol(found, spec.symbol, facts)
     return [] if misspelt is None else [misspelt]
+
+
+def _requested_order(reconciler: "Reconciler", venue: str, account: str, data: JSON) -> str | None:
+    """The decision id of the order a disable or remove would withdraw: its trigger's firing's,
+    requested and not known to be on the venue. None for any other command."""
+    if data.get("command") not in (TriggerCommand.DISABLE.value, TriggerCommand.REMOVE.value):
+        return None
+    detectors = reconciler.detectors_by_account.get((venue, account))
+    trigger_id = str(data.get("trigger_id", ""))
+    trigger = None if detectors is None else detectors.triggers.triggers.get(trigger_id)
+    firing = None if trigger is None else trigger.firing
+    if firing is None or firing.stage is not Stage.REQUESTED or firing.client_order_id:
+        return None
+    return firing.decision.decision_id
 
 
 def _spec_in_force(

@@ -465,6 +465,9 @@ class TriggerCommanded(InputEvent, frozen=True, kw_only=True):
     trigger_id: str
     operator: str
     spec: TriggerSpec | None  # the configuration an add or change puts in force
+    # A disable or remove that won its firing's requested order from the executor (keys.py,
+    # sending_key): the decision id of the order it withdraws, never sent. "" for the rest.
+    withdraws: str = ""
 
     @property
     def symbols(self) -> tuple[str, ...] | None:

@@ -102,3 +102,9 @@ def decision_key(venue: str, account: str, *what: str) -> UUID:
     """The key of one operator decision on an account (``what``: the action, then what it
     acts on): whoever makes the same decision, whenever, derives the same key."""
     return uuid5(TRUEUP_NAMESPACE, "\n".join(("decision", venue, account, *what)))
+
+
+def sending_key(venue: str, account: str, decision_id: str) -> UUID:
+    """The key the executor claims just before it sends a decision's order, and an operator
+    withdrawing the order claims instead: whichever comes first, the other does not act."""
+    return decision_key(venue, account, "send", decision_id)

@@ -143,6 +143,7 @@ class RefusalKind(StrEnum):
     RATE_LIMITED = "rate limited"
     UNREACHABLE = "unreachable"  # no answer: the order may or may not be on the venue
     TOO_LATE = "too late"  # not sent: the executor judged the request too old to act on
+    WITHDRAWN = "withdrawn"  # not sent: its trigger was disabled or removed first
     OTHER = "other"
 
     @property

@@ -27,7 +27,7 @@ from trueup.application.loop_status import SILENT_AFTER_MS, LoopStatus, loop_sta
 from trueup.application.service import TrueupService
 from trueup.domain.emitted import Emitted, TriggerOutcome
 from trueup.domain.events import OrderPlacementReported
-from trueup.domain.vocabulary import PlacementOutcome
+from trueup.domain.vocabulary import PlacementOutcome, RefusalKind
 from trueup.runners.executor import run_executor
 from trueup_simulators.bybit.simulator import BybitSimulator
 
@@ -180,6 +180,64 @@ def test_an_executor_that_lost_its_lease_before_sending_sends_nothing_the_holder
     assert orders(sim) == [] and placements(journal) == []
     assert holder.step().placed == 1
     assert len(orders(sim)) == 1 and len(placements(journal)) == 1
+
+
+@pytest.mark.parametrize("verb", ["disable", "remove"])
+def test_a_trigger_disabled_before_its_order_is_sent_withdraws_the_order_none_is_sent(
+    verb: str, journal: Journal, sim: BybitSimulator
+) -> None:
+    """The operator's command claims the order first (the executor was down, or behind):
+    taken, it cancels the firing, and the executor, which claims each order just before it
+    sends it, finds the claim taken and sends nothing."""
+    command = {"command": verb, "trigger_id": "t1", "operator": "alice"}
+    report = TrueupService(journal).command_trigger("bybit", "main", command, at=T0 + 3)
+    assert (report.refused, report.emitted) == ([], ["TRIGGER_CANCELLED"])
+
+    step = executor(journal, sim, now=T0 + 4).step()
+    assert (step.placed, step.refused) == (0, 1)
+    assert orders(sim) == []
+    [report_] = placements(journal)
+    assert report_.refusal is RefusalKind.WITHDRAWN
+    assert report_.reason == "withdrawn by alice at 2025-11-03T19:43:20.003Z before it was sent"
+    [cancelled] = emitted(journal, "TRIGGER_CANCELLED")
+    assert isinstance(cancelled, TriggerOutcome)
+    assert cancelled.reason == f"{verb}d before its order was sent"
+    assert emitted(journal, "TRIGGER_FAILED") == []
+
+
+class Commanded(BybitOrders):
+    """A client during whose placement, once its executor has claimed the order and before
+    it sends it, an operator disables the order's trigger."""
+
+    def __init__(self, sim: BybitSimulator, journal: Journal) -> None:
+        super().__init__(KEY, SECRET, base_url=sim.base_url)
+        self.journal = journal
+        self.refused: list[str] = []
+
+    def place(self, request: OrderRequest, fence: Fence = unfenced) -> Placement:
+        def commanded() -> None:
+            fence()
+            command = {"command": "disable", "trigger_id": "t1", "operator": "alice"}
+            service = TrueupService(self.journal)
+            self.refused = service.command_trigger("bybit", "main", command, at=T0 + 3).refused
+
+        return super().place(request, commanded)
+
+
+def test_a_disable_once_the_executor_has_claimed_the_order_is_refused_the_order_goes_out(
+    journal: Journal, sim: BybitSimulator
+) -> None:
+    client = Commanded(sim, journal)
+    assert Executor(journal, "bybit", "main", client, clock=lambda: T0 + 3).step().placed == 1
+    assert client.refused == [
+        "trigger t1's order was being sent by executor.bybit.main at "
+        "2025-11-03T19:43:20.003Z: disable it after"
+    ]
+    [(_, status)] = orders(sim)
+    assert status == "Filled"
+    [report] = placements(journal)
+    assert report.outcome is PlacementOutcome.ACCEPTED
+    assert emitted(journal, "TRIGGER_CANCELLED") == []
 
 
 class Faulty(BybitOrders):

@@ -233,3 +233,26 @@ def test_two_confirms_judged_at_once_request_the_order_once_and_the_second_is_to
         assert [c.operator for c in confirms] == ["bob"]
         said = Counter(e.type for e in stored if isinstance(e, Emitted))
         assert (said["ORDER_REQUESTED"], said["TRIGGER_REFUSED"]) == (1, 0)
+
+
+def test_a_claimed_decision_is_held_by_its_first_claimant_and_an_input_after_it_is_not_stored(
+    store_url: str,
+) -> None:
+    """The executor claims an order just before sending it, with no input of its own; an
+    operator withdrawing the order claims the same key with an input. Whoever comes first
+    holds it: a claim after is told who, an input after is not stored."""
+    with Journal.open(store_url) as journal, Journal.open(store_url) as other:
+        key = decision_key("bybit", ACCOUNT, "send", "d-1")
+        assert journal.claim(key, by="executor.bybit.main", at=T0 + 1) is None
+        assert journal.claim(key, by="executor.bybit.main", at=T0 + 2) == Decided(
+            "", T0 + 1, "executor.bybit.main"
+        )  # an executor that died after claiming is told the claim is its own kind's
+        withdraw = position(T0 + 3, "Buy", 1)  # any input carrying the same decision
+        appended = other.append(
+            [event(withdraw)], {event(withdraw).input_id: Decision(key, "alice")}
+        )
+        assert (appended.stored, appended.taken[0][1]) == (
+            0,
+            Decided("", T0 + 1, "executor.bybit.main"),
+        )
+        assert other.claim(decision_key("bybit", ACCOUNT, "send", "d-2"), by="alice", at=T0) is None

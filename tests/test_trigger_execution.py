@@ -192,7 +192,8 @@ def test_a_trigger_whose_order_is_requested_is_disabled_or_removed_only_once_it_
     # Its order is the executor's, maybe on its way: taken, the command would hide the order
     # that goes out all the same (a walkthrough's remove, then a sell that closed the whole
     # position under a trigger listed "removed"). An enable re-armed it once, throwing away
-    # the firing (found by tests/test_trigger_state_machine.py).
+    # the firing (found by tests/test_trigger_state_machine.py). A line that has not claimed
+    # the order from the executor (``withdraws``: tests/test_executor.py) is one of these.
     reconciler = Reconciler()
     fired = fire(reconciler)
     (refused,) = of(run([command(T0 + 3, verb)], reconciler), "TRIGGER_REFUSED")

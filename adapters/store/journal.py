@@ -375,10 +375,31 @@ class Journal:
 
     def _decision_row(self, event: InputEvent, decision: Decision) -> StoredEvent:
         """The row that holds ``decision``'s key for ``event``: a second one cannot go in."""
+        return self._held_row(event.input_id, event.at, decision)
+
+    def _held_row(self, input_id: str, at: int, decision: Decision) -> StoredEvent:
         key = decision.key.hex if self._backend.ids_as_text else decision.key
-        held = {"input_id": event.input_id, "at": event.at, "by": decision.by}
+        held = {"input_id": input_id, "at": at, "by": decision.by}
         state = orjson.dumps({**held, "attempt": decision.attempt})
         return StoredEvent(key, 1, DECISION_TOPIC, state)
+
+    def claim(self, key: UUID, by: str, at: int) -> Decided | None:
+        """Hold a decision's ``key`` for ``by`` with no input of its own (the executor, just
+        before it sends an order): None once held, or the holder who came first, an input
+        that carried the decision out or an earlier claim (its ``input_id`` "")."""
+        row = self._held_row("", at, Decision(key, by, attempt=uuid4().hex))
+        try:
+            self._retrying(lambda: self.recorder.insert_events([row]))
+        except IntegrityError as clash:
+            held = self._retrying(partial(self._decision_held, key))
+            if held is None:
+                raise StoreError(
+                    f"could not claim decision {key}: refused, yet not held"
+                ) from clash
+            if held[1] == orjson.loads(row.state)["attempt"]:
+                return None  # our own try, its reply lost to an outage
+            return held[0]
+        return None
 
     def _decision_held(self, key: UUID) -> tuple[Decided, str] | None:
         """Whose input carried out the decision of ``key``, if one has, and the append

@@ -194,9 +194,17 @@ class TriggerDetector(Detector):
         # DISABLE or REMOVE: a firing still waiting on its confirm is cancelled with it.
         if command is TriggerCommand.DISABLE and trigger.standing is Standing.DISABLED:
             raise Refused(f"trigger {trigger_id} is already disabled")
-        if stage is Stage.REQUESTED:
+        firing = trigger.firing
+        # A firing whose order the venue is known to hold has nothing left to withdraw.
+        withdrawn = (
+            firing is not None
+            and event.withdraws == firing.decision.decision_id
+            and not firing.client_order_id
+        )
+        if stage is Stage.REQUESTED and not withdrawn:
             # Its order is the executor's now, maybe on its way: taken as disabled or removed,
-            # the command would hide the order that goes out all the same.
+            # the command would hide the order that goes out all the same. One that won the
+            # order from the executor (``withdraws``: the executor then sends nothing) is taken.
             raise Refused(
                 f"trigger {trigger_id} has fired and its order is requested: the executor may "
                 f"be sending it; {command.value} it after"
@@ -204,6 +212,15 @@ class TriggerDetector(Detector):
         trigger.standing = (
             Standing.REMOVED if command is TriggerCommand.REMOVE else Standing.DISABLED
         )
+        if stage is Stage.REQUESTED:
+            assert firing is not None
+            return self.advance(
+                trigger_id,
+                firing.decision.decision_id,
+                Stage.CANCELLED,
+                f"{command.value}d before its order was sent",
+                cause=cause,
+            )
         return self._cancel_waiting(trigger, cause, f"{command.value}d before confirmation")
 
     def _confirm(
@@ -611,8 +628,8 @@ def _requested(trigger: Trigger, firing: Firing, cause: Cause, by: str) -> Order
 def _refusal_reason(event: OrderPlacementReported) -> str:
     """Why a placement failed, in words true to who judged it: a request the executor
     found too late to act on was never sent, so no venue saw it."""
-    if event.refusal is RefusalKind.TOO_LATE:
-        return f"the executor did not send the order (too late): {event.reason}"
+    if event.refusal in (RefusalKind.TOO_LATE, RefusalKind.WITHDRAWN):
+        return f"the executor did not send the order ({event.refusal.value}): {event.reason}"
     kind = event.refusal.value if event.refusal is not None else "refused"
     code = f" {event.code}" if event.code else ""
     return f"the venue refused the order ({kind}{code}): {event.reason}"
