@@ -691,7 +691,10 @@ class PnlLedger:
         on as it is (kept in the key's run); else it came late, and is folded in its place
         (``_refold``)."""
         exec_time, newest = fill.exec_time, ledger.newest_time
-        if exec_time < newest or (exec_time == newest and fill.trade_id < ledger.newest_id):
+        if exec_time < newest or (
+            exec_time == newest
+            and _venue_order(fill) < _order_of(newest, ledger.newest_seq, ledger.newest_id)
+        ):
             self._refold(book, ledger, fill)
             return False
         ledger.newest_time, ledger.newest_id = exec_time, fill.trade_id
@@ -1088,8 +1091,16 @@ def _newer(report: PositionReport, fill: Fill) -> bool:
     return report.updated_time > fill.exec_time
 
 
-def _venue_order(fill: Fill) -> tuple[int, str]:
-    return (fill.exec_time, fill.trade_id)
+def _venue_order(fill: Fill) -> tuple[int, int, int, str]:
+    """Fills in the order the venue made them: by time, then by its sequence where it gives
+    one (Bybit's execIds are random: two fills of one millisecond are told apart by ``seq``
+    alone), then by trade id, as a number where it is one (Aster's "999" before "1000")."""
+    return _order_of(fill.exec_time, fill.seq, fill.trade_id)
+
+
+def _order_of(exec_time: int, seq: int | None, trade_id: str) -> tuple[int, int, int, str]:
+    digits = len(trade_id) if trade_id.isdigit() else 0
+    return (exec_time, -1 if seq is None else seq, digits, trade_id)
 
 
 def _funded_leg(book: "AccountBook", ledger: PnlLedger, fill: Fill) -> PositionKey | None:

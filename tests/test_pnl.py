@@ -184,6 +184,59 @@ def test_equal_time_duplicates_in_any_order_give_the_same_history(
     assert history(repeated) == history(straight)
 
 
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("0f6e1b7a-seq-100", "9c2d4e8f-seq-101"), ("9c2d4e8f-seq-100", "0f6e1b7a-seq-101")],
+    ids=["execIds in the venue's order", "execIds against it"],
+)
+def test_two_bybit_fills_of_one_millisecond_are_folded_in_the_venues_sequence(
+    first: str, second: str
+) -> None:
+    """Bybit's execIds are random: two fills of one millisecond are told apart by ``seq``.
+    Folded by execId, the later one went first, its position push (older than it) read as
+    a position held before trueup watched, and the lifecycle and its realised PnL were lost
+    (a walkthrough's two market orders in one millisecond, then a close by hand)."""
+
+    def execution(
+        exec_id: str, side: str, qty: str, price: str, *, seq: int, at: int, **more: Any
+    ) -> Any:
+        return messages.execution_item(
+            symbol="ETHUSDT", exec_id=exec_id, order_id=f"o-{exec_id}", side=side,
+            exec_qty=qty, exec_price=price, exec_time=at, seq=seq, **more,
+        )  # fmt: skip
+
+    def held(size: str, seq: int, at: int) -> Any:
+        side = "Buy" if size != "0" else ""
+        return messages.position_item(
+            symbol="ETHUSDT", side=side, size=size, seq=seq, updated_time=at,
+            entry_price="100" if side else "0", mark_price="100",
+        )  # fmt: skip
+
+    frames = [
+        (T0 - 500, "position", held("0", 1, T0 - 500)),
+        (T0 + 1, "execution", execution(first, "Buy", "10", "100", seq=100, at=T0)),
+        (T0 + 2, "position", held("10", 100, T0)),
+        (T0 + 3, "execution", execution(second, "Buy", "1", "100", seq=101, at=T0)),
+        (T0 + 4, "position", held("11", 101, T0)),
+        (T0 + 5_000, "execution", execution(
+            "close", "Sell", "11", "110", seq=102, at=T0 + 4_999, closed_size="11", exec_pnl="110"
+        )),
+        (T0 + 5_001, "position", held("0", 102, T0 + 4_999)),
+    ]  # fmt: skip
+    reconciler = Reconciler()
+    for at, topic, item in frames:
+        reconciler.apply(accepted(_bybit(at, [item], topic=topic)))
+
+    (closed,) = reconciler.book("bybit", ACCOUNT).pnl.take_closed()
+    assert (closed.side, closed.max_size, closed.avg_entry, closed.avg_exit) == (
+        "LONG",
+        Decimal("11"),
+        Decimal("100"),
+        Decimal("110"),
+    )
+    assert closed.realised_pnl == Decimal("110")
+
+
 # --- golden: the venues' documented examples ------------------------------------------------
 
 # Bybit's documented execution (websocket-private-execution): a Sell of 0.5 BTCUSDT at
