@@ -41,8 +41,9 @@ class Wire:
 
 
 class Contract(NamedTuple):
-    """What a contract is on (base), quoted in, settled in, and the coin a position's notional
-    and PnL are counted in (the settle coin of a linear contract; an inverse one's size unit)."""
+    """What a contract is on (base), quoted in, settled in (the coin its PnL is paid in), and
+    the coin a position's notional is counted in (the settle coin of a linear contract; an
+    inverse one's size unit)."""
 
     base: str
     quote: str
@@ -84,9 +85,16 @@ class Coins:
     categories: Callable[[str], tuple[str, ...]] = _untold_categories
 
     def counted_in(self, category: str, symbol: str) -> str | None:
-        """The coin a position's notional and PnL on ``symbol`` are counted in, or None."""
+        """The coin a position's notional (and PnL, but see ``pnl_coin``) on ``symbol`` is
+        counted in, or None."""
         found = self.contract(category, symbol)
         return None if found is None else found.counted_in
+
+    def pnl_coin(self, category: str, symbol: str) -> str | None:
+        """The coin the venue's PnL of a position on ``symbol`` is in where it is not the
+        notional's (an inverse contract's: sized in USD, its PnL in its settle coin), or None."""
+        found = self.contract(category, symbol)
+        return None if found is None or found.settle == found.counted_in else found.settle
 
 
 def _no_contract(category: str, symbol: str) -> Contract | None:

@@ -80,6 +80,9 @@ class PositionReport(Struct, frozen=True, gc=False):
     notional_coin: str | None = None
     # How its contract is sized (stored forms before notional_coin are given their venue's).
     contract_kind: ContractKind = ContractKind.LINEAR
+    # The coin the venue's PnL figures are in where it is not notional_coin (an inverse
+    # contract's settle coin: Bybit's BTCUSD is sized in USD, its unrealisedPnl in BTC).
+    pnl_coin: str | None = None
 
     @property
     def signed_size(self) -> Decimal:

@@ -535,7 +535,7 @@ class PnlLedger:
             # part past zero opens a lifecycle of trueup's (in the fills' context).
             self._refolded(book, ledger, ledger.run)
         if report.notional_coin is not None:
-            ledger.coin = report.notional_coin
+            ledger.coin = report.pnl_coin or report.notional_coin
         current, cumulative = report.cur_realised_pnl, report.cum_realised_pnl
         # The all-time figure is checked only when it moved: most reports leave it as it was.
         moved = cumulative is not None and cumulative != ledger.venue_cum

@@ -31,7 +31,7 @@ def pnl_state(book: "AccountBook", key: PositionKey) -> JSON:
         if report is None:
             return {}
         # A report the ledger took no mark from: nothing folded since trueup saw the key.
-        found = KeyLedger(key, coin=report.notional_coin)
+        found = KeyLedger(key, coin=report.pnl_coin or report.notional_coin)
     figure, whose = unrealised(found, report, received)
     life = found.open
     return {

@@ -154,14 +154,9 @@ def summarise(
         mine = accounts.setdefault(named, AccountSummary(*named, None))
         # Flat with no PnL: nothing to sum, not "0 in a coin no report named" (apart).
         for row in filter(_counts, view.keys):
-            coin = _coin(row)
-            usd = usd_value(coin, rules)
-            totals: AccountSummary | Apart = mine
-            if usd is None:
-                name = coin or UNKNOWN_COIN
-                totals = apart.setdefault(name, Apart(name))
-                usd = ONE  # counted in its own coin
-            _add_pnl(totals, row, usd)
+            # An inverse contract's PnL is in its settle coin, its notional in USD.
+            pnl_totals, pnl_usd = _summed_in(_pnl_coin(row), mine, apart, rules)
+            _add_pnl(pnl_totals, row, pnl_usd)
             risk = row.risk
             if risk is None:
                 continue
@@ -171,7 +166,8 @@ def summarise(
             elif source is None:
                 unrealised = ZERO
                 unknown += 1
-            totals.unrealised_pnl += (unrealised or ZERO) * usd
+            pnl_totals.unrealised_pnl += (unrealised or ZERO) * pnl_usd
+            totals, usd = _summed_in(_coin(row), mine, apart, rules)
             totals.positions += 1
             totals.notional += (risk.notional or ZERO) * usd
             label = f"{view.venue}/{view.account} {view.symbol} idx={row.position_idx}"
@@ -219,10 +215,29 @@ def _wanted(venue: str, account: str, want_venue: str | None, want_account: str 
     )
 
 
+def _summed_in(
+    coin: str | None, mine: AccountSummary, apart: dict[str, Apart], rules: RuleConfig
+) -> tuple["AccountSummary | Apart", Decimal]:
+    """Where figures counted in ``coin`` are summed, and the USD value of one: the account's
+    totals, or apart in that coin (counted in its own coin) where it has no USD value."""
+    usd = usd_value(coin, rules)
+    if usd is None:
+        name = coin or UNKNOWN_COIN
+        return apart.setdefault(name, Apart(name)), ONE
+    return mine, usd
+
+
 def _coin(row: KeyRow) -> str | None:
-    """The coin the key is counted in: as its position report named it, else its fills."""
+    """The coin the key's notional is counted in: as its position report named it, else its
+    fills."""
     named = row.risk.notional_coin if row.risk is not None else None
     return named or (row.pnl.get("coin") if row.pnl else None)
+
+
+def _pnl_coin(row: KeyRow) -> str | None:
+    """The coin the key's PnL is counted in: its ledger's (an inverse contract's settle coin,
+    its notional's otherwise), else its notional's."""
+    return (row.pnl.get("coin") if row.pnl else None) or _coin(row)
 
 
 def _add_equity(

@@ -52,6 +52,18 @@ def test_a_report_stored_before_it_named_its_coin_is_given_its_venues() -> None:
     assert executions.fills[0].notional_coin == "USDT"
 
 
+def test_an_inverse_report_stored_before_it_named_its_pnl_coin_is_given_its_settle_coin() -> None:
+    report = orjson.loads(codec.encode(codec.decode(STORED[0])))  # its type first
+    item = report["reports"][0] | {"symbol": "BTCUSD", "category": "inverse"}
+    item |= {"notional_coin": "USD", "contract_kind": "inverse"}  # as stored before pnl_coin
+    item.pop("pnl_coin", None)
+    stored = orjson.dumps(report | {"reports": [item]})
+    assert b"pnl_coin" not in stored
+    again = codec.decode(stored)
+    assert isinstance(again, PositionsReported)
+    assert (again.reports[0].notional_coin, again.reports[0].pnl_coin) == ("USD", "BTC")
+
+
 def test_an_order_gets_its_neutral_ids_side_status_and_origin() -> None:
     orders = INPUTS[2]
     assert isinstance(orders, OrdersReported)

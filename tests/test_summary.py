@@ -18,6 +18,7 @@ from trueup.runners.cli import main
 
 HL_USER = "0x5e9ee1089755c3435139848e47e6635505d5a13a"
 Json = dict[str, Any]
+D = Decimal
 
 
 def bybit_position(at: int, account: str, symbol: str, side: str, size: str, **more: Any) -> Json:
@@ -445,6 +446,29 @@ def test_the_summary_sums_at_the_rules_usd_values_and_shows_a_coin_without_one_a
     apart = capsys.readouterr().out.split("apart", 1)[1].splitlines()
     # Hyperliquid's equity is in USDC too: apart, beside its one position.
     assert apart[2].split()[:4] == ["USDC", "25000.0", "1", "50000"]
+
+
+def test_an_inverse_contracts_pnl_is_counted_in_its_settle_coin_its_notional_in_usd(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bybit's BTCUSD is sized in USD and settled in BTC: its unrealisedPnl, 1000 x
+    (1/100000 - 1/110000) = 0.00090909 BTC, is about 100 USD. Labelled USD, it was summed
+    as 0.0009 USD (a walkthrough); in BTC, which the rules give no value, it is apart."""
+    btcusd = bybit_position(
+        T0 + 20, "inv", "BTCUSD", "Buy", "1000", category="inverse", entry_price="100000",
+        mark_price="110000", unrealised_pnl="0.00090909", leverage="2", liq_price="50000",
+    )  # fmt: skip
+    path = tmp_path / "capture.jsonl"
+    records = [bybit_wallet(T0 + 10, "inv", "10000"), btcusd]
+    path.write_bytes(b"".join(orjson.dumps(record) + b"\n" for record in records))
+    assert main(["--store", store_url, "ingest", str(path)]) == 0
+    (summary,) = json_lines(capsys, store_url, "summary", "--json")
+    assert (Decimal(summary["notional"]), Decimal(summary["unrealised_pnl"])) == (D(1000), D(0))
+    (btc,) = summary["apart"]
+    assert (btc["coin"], btc["positions"], Decimal(btc["notional"])) == ("BTC", 0, D(0))
+    assert Decimal(btc["unrealised_pnl"]) == Decimal("0.00090909")
+    (row,) = json_lines(capsys, store_url, "positions", "--json")
+    assert (row["pnl"]["coin"], row["pnl"]["unrealised_pnl"]) == ("BTC", "0.00090909")
 
 
 def test_the_pnl_of_a_key_seen_only_by_its_fills_reaches_the_summary(

@@ -253,6 +253,7 @@ def position_report(item: Payload, category: str | None) -> PositionReport:
         maintenance_margin=item.optional_decimal("positionMM"),
         notional_coin=COINS.counted_in(category, symbol),
         contract_kind=COINS.kind(category, symbol),
+        pnl_coin=COINS.pnl_coin(category, symbol),
     )
 
 

@@ -115,6 +115,7 @@ def position(item: Payload, as_of: int) -> PositionReport:
         margin_mode=MARGIN_MODES.get(mode.lower()) if mode else None,
         notional_coin=COINS.counted_in(CATEGORY, symbol),
         contract_kind=COINS.kind(CATEGORY, symbol),
+        pnl_coin=COINS.pnl_coin(CATEGORY, symbol),
     )
 
 

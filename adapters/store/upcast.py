@@ -56,6 +56,7 @@ from trueup.domain.events import (
     ExecutionsReported,
     Fill,
     InputEvent,
+    PositionReport,
     PositionsReported,
     RulesSet,
     SnapshotPage,
@@ -64,7 +65,7 @@ from trueup.domain.events import (
 )
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.snapshots import Scope
-from trueup.domain.vocabulary import ExecutionKind
+from trueup.domain.vocabulary import ContractKind, ExecutionKind
 
 JSON = dict[str, Any]
 HYPERLIQUID = "hyperliquid"
@@ -193,6 +194,11 @@ def with_coins(event: InputEvent) -> InputEvent:
             kind = coins.kind(record.category, record.symbol)
             if kind is not record.contract_kind:
                 force_setattr(record, "contract_kind", kind)
+        # An inverse position's PnL coin, where it was stored before it was named.
+        inverse = record.contract_kind is ContractKind.INVERSE
+        if inverse and isinstance(record, PositionReport) and record.pnl_coin is None:
+            coins = coins or _coins(event.venue)
+            force_setattr(record, "pnl_coin", coins.pnl_coin(record.category, record.symbol))
     return event
 
 
