@@ -492,6 +492,39 @@ def test_hyperliquid_closed_pnl_funding_and_the_mark_of_its_position_value() -> 
     )
 
 
+@pytest.mark.parametrize(
+    ("szi", "entry", "position_value", "mark"),
+    [
+        ("2.0", "3000", "6020.0", "3010"),  # the value's quotient ends: the mark, exactly
+        # 1234.7 x 2.2035 = 2720.66145, rounded by the venue: the mark on its price grid,
+        # 5 significant figures.
+        ("1234.7", "2.2", "2720.6615", "2.2035"),
+        ("0.3", "100000", "31370.2", "104567"),  # a whole price, of any figures
+    ],
+)
+def test_hyperliquids_mark_is_its_position_value_over_its_size_on_the_venues_price_grid(
+    szi: str, entry: str, position_value: str, mark: str
+) -> None:
+    """clearinghouseState names no mark: a rounded positionValue over the size does not end,
+    and its 28 digits made a position's unrealised PnL 99.9999999999999999999999999 (a
+    walkthrough)."""
+    reconciler = Reconciler()
+    opening = hl.user_fill(coin="ETH", px=entry, sz=szi, side="B", time=T0, oid=1, tid=1)
+    reconciler.apply(accepted(hl.capture_ws(T0, HL_USER, hl.user_fills_frame(HL_USER, [opening]))))
+    position = hl.asset_position(
+        coin="ETH", szi=szi, entry_px=entry, unrealized_pnl="0.0",
+        position_value=position_value, margin_used="300.0",
+    )  # fmt: skip
+    state = hl.clearinghouse_state([position], time=T0 + 600, account_value="10000.0")
+    frame = hl.web_data2_frame(HL_USER, state, [], server_time=T0 + 600)
+    reconciler.apply(accepted(hl.capture_ws(T0 + 600, HL_USER, frame)))
+    ledger = reconciler.book("hyperliquid", HL_USER).pnl.key(
+        PositionKey("hyperliquid", HL_USER, "perp", "ETH", 0)
+    )
+    assert ledger.mark == Decimal(mark)
+    assert ledger.unrealised() == (Decimal(mark) - Decimal(entry)) * Decimal(szi)
+
+
 def test_hyperliquid_funding_pushed_and_listed_by_user_funding_counts_once() -> None:
     """The stream pushed the first payment; the next sync's userFunding lists it again with
     the one paid while the stream was down: each reaches the position once."""

@@ -4,7 +4,7 @@ Hyperliquid's vocabulary (sides B and A, order statuses open ... marginCanceled,
 ``dir``) becomes the domain's here, once. Hyperliquid is one-way: position_idx is always 0.
 """
 
-from decimal import Decimal
+from decimal import Context, Decimal, Inexact
 
 from trueup.adapters.hyperliquid.coins import COINS, PERP, category_of
 from trueup.adapters.payload import Payload
@@ -25,6 +25,9 @@ SIDES = {"B": OrderSide.BUY, "A": OrderSide.SELL}
 # Short" ... start with "Liquidated"; the others ("Open Long", "Close Short" ...) name none.
 LIQUIDATED_DIR = "Liquidated"
 DIR_KINDS = {"Auto-Deleveraging": ExecutionKind.ADL, "Settlement": ExecutionKind.SETTLEMENT}
+# Hyperliquid's prices: up to this many significant figures, or a whole number.
+PRICE_FIGURES = 5
+_EXACT_DIVISION = Context(traps=[Inexact])  # a quotient that does not end raises
 
 
 def side(item: Payload) -> OrderSide:
@@ -113,11 +116,19 @@ def margin_summary(state: Payload, reports: tuple[PositionReport, ...]) -> Walle
 
 def _mark(position: Payload, size: Decimal) -> Decimal | None:
     """The mark the venue valued the position at: clearinghouseState names no mark price,
-    but its positionValue is size x mark."""
+    but its positionValue is size x mark. Where the value was rounded (the quotient does
+    not end), the mark is the price on Hyperliquid's grid: at most 5 significant figures,
+    a whole price always allowed; not 28 digits of a division, which made a position's
+    unrealised PnL 99.9999999999999999999999999 of 100."""
     value = position.optional_decimal("positionValue")
     if value is None or value == 0 or size == 0:
         return None  # a value of 0 with a size says nothing of the mark
-    return value / size
+    try:
+        return _EXACT_DIVISION.divide(value, size)
+    except Inexact:
+        mark = value / size
+    places = max(0, PRICE_FIGURES - (mark.adjusted() + 1))
+    return mark.quantize(Decimal(1).scaleb(-places))
 
 
 def order_status(status: str, filled: Decimal, where: str) -> OrderStatus:
