@@ -23,8 +23,11 @@ MAX_POLL_BACKOFF_S = 60.0
 # How long a stream just opened has to show it is really up (connected, and on Bybit
 # authenticated) before the attempt counts as failed.
 UP_WAIT_S = 10.0
-# Refusals of our credentials in a row after which the feed stops: a wrong key does not
-# heal, and retrying it would only fill the journal with failures.
+# Refusals of our credentials in a row after which a feed they never got in stops: a wrong
+# key does not heal, and retrying it would only fill the journal with failures. Once they got
+# in, a refusal is the venue's hiccup (or a key revoked): retried, backing off, as long as it
+# lasts, the stream said down meanwhile (a run that stopped on three refusals in 1.5 s left
+# its account unwatched until someone restarted it).
 AUTH_REFUSALS = 3
 
 
@@ -73,6 +76,11 @@ class SupervisedFeed(ABC):
         """The venue's refusal of our credentials on the stream just opened, if it refused."""
         return None
 
+    def signed_in(self) -> bool:
+        """Whether the venue took our credentials on the stream just opened, lost since or
+        not: a refusal after it is no wrong key."""
+        return self.stream_up()
+
     def down_said_by_venue(self) -> bool:
         """Whether the venue itself said the stream ended, in a line already handed on that
         reads as StreamDown: the feed's own down line would say it a second time."""
@@ -115,13 +123,16 @@ class SupervisedFeed(ABC):
     def _supervise(self) -> None:
         attempt = 0
         refusals = 0
+        accepted = False  # our credentials got in, in this run
         opened_once = False
         down_told = False  # since the stream was last up
         while not self.stopping.is_set():
             # One that never came up (no auth reply, say) is as lost as one that dropped.
             lost = self.stream_lost() or (None if self.stream_up() else "never came up")
             if lost is None:
-                attempt = 0
+                # Up (on Bybit, signed in): however it came to be (an attempt that came up
+                # after its wait counted it failed, say), our credentials got in.
+                attempt, refusals, accepted = 0, 0, True
                 self.stopping.wait(0.2)
                 continue
             if opened_once and not down_told and not self.stopping.is_set():
@@ -153,17 +164,18 @@ class SupervisedFeed(ABC):
             if refused is not None:
                 refusals += 1
                 log.warning("%s stream: %s (%d in a row)", self.venue, refused, refusals)
-                if refusals >= AUTH_REFUSALS:
+                if refusals >= AUTH_REFUSALS and not accepted:
                     self._give_up(
                         f"the venue refused our credentials {refusals} times in a row ({refused})"
                     )
                     return
                 continue
+            accepted = accepted or self.signed_in()
             if not self.stream_up():
                 # Opened, but never came up: an attempt that failed, not a reconnect.
                 log.warning("%s stream: attempt %d did not come up", self.venue, attempt)
                 continue
-            refusals = 0
+            refusals, accepted = 0, True
             down_told = False
             if opened_before:
                 log.info("%s stream reconnected (attempt %d): %s", self.venue, attempt, lost)

@@ -32,6 +32,7 @@ from tests.venue_harness import (
 )
 from trueup.adapters import venues
 from trueup.adapters.store.journal import Journal
+from trueup.adapters.supervised_feed import AUTH_REFUSALS
 from trueup.domain.emitted import CooldownStarted, PositionClosed
 from trueup.domain.events import InputRejected, PositionsReported, RejectionKind
 
@@ -136,6 +137,29 @@ def test_a_refused_sign_in_is_retried_until_it_passes(harness: VenueHarness, sto
     assert harness.refused_auths() == 2
     assert feed.failure is None
     assert journaled(store, harness) == {harness.other: Decimal(3)}
+
+
+@pytest.mark.parametrize("harness", playing(Case.REFUSED_AUTH), indirect=True)
+def test_refusals_after_the_credentials_got_in_are_retried_however_many(
+    harness: VenueHarness, store: str
+) -> None:
+    """Credentials the venue took once are not wrong: more refusals in a row than would stop
+    a feed at its start (a walkthrough's run exited on three in 1.5 s, its account left
+    unwatched) are the venue's hiccup, retried until they pass."""
+    assert isinstance(harness, RefusesAuth)
+    feed = harness.feed()
+    with live_ingest(store, feed):
+        harness.subscribed()
+        # Its first sync done: the venue has taken the credentials on a signed request too.
+        wait_for("a first sync", lambda: "PositionsReported" in stored_types(store))
+        harness.refuse_auth(AUTH_REFUSALS + 1)
+        harness.drop_stream()
+        harness.buy(harness.other, "2")  # while nobody listens: only the REST re-sync can tell
+        wait_for("every refusal", lambda: harness.refused_auths() == AUTH_REFUSALS + 1, 60)
+        wait_for_emitted(store, "WS_RECONNECT", timeout=60)
+        agree(harness, store)
+        assert feed.failure is None
+    assert journaled(store, harness) == {harness.other: Decimal(2)}
 
 
 @pytest.mark.parametrize("harness", playing(Case.RATE_LIMIT_BURST), indirect=True)

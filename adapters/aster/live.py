@@ -110,6 +110,7 @@ class AsterFeed(SupervisedFeed):
         # After a reconnect, or on a run's first sync, the orders and trades since.
         self._resume = ResumePoint()
         self._refusals = 0
+        self._key_accepted = False  # in this run: then no refusal gives up (AUTH_REFUSALS)
         self._refusals_lock = threading.Lock()
 
     # --- the user data stream -------------------------------------------------------------
@@ -200,17 +201,21 @@ class AsterFeed(SupervisedFeed):
     # --- refused keys ---------------------------------------------------------------------
 
     def _refused(self, why: str) -> None:
-        """One more refusal of our key in a row, by any request; the last one gives up."""
+        """One more refusal of our key in a row, by any request; the last one gives up, if
+        the key never got in."""
         with self._refusals_lock:
             self._refusals += 1
-            count = self._refusals
+            count, accepted = self._refusals, self._key_accepted
         log.warning("Aster refused our key: %s (%d in a row)", why, count)
-        if count >= AUTH_REFUSALS and self.failure is None:
+        if count >= AUTH_REFUSALS and not accepted and self.failure is None:
             self._give_up(f"the venue refused our credentials {count} times in a row ({why})")
 
-    def _accepted(self) -> None:
+    def _accepted(self, *, signed: bool = False) -> None:
+        """A request of ours taken: the refusals in a row end. A signed one proves key and
+        secret right (a listenKey is asked with the key alone)."""
         with self._refusals_lock:
             self._refusals = 0
+            self._key_accepted = self._key_accepted or signed
 
     # --- REST -----------------------------------------------------------------------------
 
@@ -322,7 +327,7 @@ class AsterFeed(SupervisedFeed):
             log.warning("Aster %s unreachable", endpoint)
             raise _SyncEnded(limited=False)
         if reply.ok:
-            self._accepted()
+            self._accepted(signed=True)
         if isinstance(decode_record(record), InputRejected):
             return None
         return reply.body

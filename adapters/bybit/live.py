@@ -143,6 +143,9 @@ class BybitFeed(SupervisedFeed):
         lost = self._ws_lost
         return lost if lost is not None and lost.startswith(AUTH_REFUSED) else None
 
+    def signed_in(self) -> bool:
+        return self._authenticated
+
     def _on_message(self, message: dict[str, Any]) -> None:
         # pybit ends the stream for good if a callback raises: nothing may escape.
         try:
