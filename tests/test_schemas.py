@@ -81,6 +81,7 @@ REST_SCHEMAS = {
     "/v5/order/realtime": "rest-order-realtime",
     "/v5/order/history": "rest-order-history",
     "/v5/execution/list": "rest-execution-list",
+    "/v5/account/wallet-balance": "rest-wallet-balance",
 }
 
 

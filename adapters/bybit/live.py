@@ -182,6 +182,9 @@ class BybitFeed(SupervisedFeed):
             # Each at its documented largest page: 200 positions, 50 open orders.
             ("/v5/position/list", self._http.get_positions, {**scope, "limit": 200}),
             ("/v5/order/realtime", self._http.get_open_orders, {**scope, "limit": 50}),
+            # The wallet, as the wallet topic pushes it: one push lost (the stream down, the
+            # run killed) left the equity and balance of before until the next trade.
+            (wire.WALLET_BALANCE, self._http.get_wallet_balance, {"accountType": "UNIFIED"}),
         ]
         limited, complete = False, True
         for endpoint, call, params in runs:

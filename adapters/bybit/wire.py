@@ -125,11 +125,13 @@ def rate_limited(error: ErrorReply) -> bool:
     return error.ret_code in RATE_LIMIT_RET_CODES or error.http_status in RATE_LIMIT_HTTP_STATUSES
 
 
+WALLET_BALANCE = "/v5/account/wallet-balance"
 REST_ENDPOINTS = (
     POSITION_SNAPSHOT,
     "/v5/order/realtime",
     "/v5/order/history",
     "/v5/execution/list",
+    WALLET_BALANCE,
 )
 
 
@@ -187,9 +189,12 @@ def decode_rest(envelope: Envelope, endpoint: str, params: Payload, body: Payloa
     if ret_code != 0:
         raise ErrorReply(f"retCode {ret_code}: {body.optional_text('retMsg')}", ret_code=ret_code)
     result = body.child("result")
-    category = result.optional_name("category") or params.name("category")
     items = result.items("list")
     header = envelope.header()
+    if endpoint == WALLET_BALANCE:
+        # The accounts as the wallet topic pushes them: a push lost is made good here.
+        return WalletReported(**header, wallets=tuple(wallet_report(item) for item in items))
+    category = result.optional_name("category") or params.name("category")
     source: Source = "rest"
     if endpoint == "/v5/position/list":
         reports = tuple(position_report(item, category) for item in items)

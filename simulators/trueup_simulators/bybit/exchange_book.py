@@ -331,6 +331,11 @@ class ExchangeBook:
 
     def push_wallet(self) -> None:
         """Queue a ``wallet`` frame with the balance and unrealised PnL as they stand."""
+        self._push("wallet", [self.wallet_item()])
+
+    def wallet_item(self) -> JSON:
+        """The unified account as it stands: the wallet topic's item, and
+        /v5/account/wallet-balance's."""
         upl = sum((p.unrealised_pnl for p in self.positions.values()), ZERO)
         equity = self.wallet_balance + upl
         item = messages.wallet_item(
@@ -340,7 +345,7 @@ class ExchangeBook:
         )
         item["totalPerpUPL"] = text(upl)
         item["coin"][0]["unrealisedPnl"] = text(upl)
-        self._push("wallet", [item])
+        return item
 
     def take_frames(self) -> list[JSON]:
         """The frames queued since the last call, oldest first."""

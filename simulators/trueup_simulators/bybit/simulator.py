@@ -229,6 +229,7 @@ def _list_executions(book: ExchangeBook, params: Mapping[str, str], now: int) ->
     return [((-e.serial,), e.item(rest=True)) for e in chosen]
 
 
+WALLET_PATH = "/v5/account/wallet-balance"
 ENDPOINTS: dict[str, Endpoint] = {
     "/v5/position/list": Endpoint(_list_positions, max_limit=200, default_limit=20),
     "/v5/order/realtime": Endpoint(_list_open_orders, max_limit=50, default_limit=20),
@@ -436,6 +437,14 @@ class Rest:
             return self._error(10001, str(error))
 
     def _listing(self, path: str, query: Mapping[str, str]) -> JSON:
+        if path == WALLET_PATH:
+            # One list, no pages: the unified account (the only accountType it knows).
+            if query.get("accountType") != "UNIFIED":
+                raise ParamError("accountType only support UNIFIED")
+            now = self.book.clock()
+            reply = messages.rest_ok("", [self.book.wallet_item()], time=now)
+            del reply["result"]["category"], reply["result"]["nextPageCursor"]
+            return reply
         endpoint = ENDPOINTS[path]
         try:
             limit = int(query.get("limit", endpoint.default_limit))
@@ -557,7 +566,7 @@ class BybitSimulator(ServedSimulator):
             reply = self._mutate(
                 lambda _: self._rest.submit(request.path, body, request.headers, received)
             )
-        elif request.method != "GET" or request.path not in ENDPOINTS:
+        elif request.method != "GET" or request.path not in (*ENDPOINTS, WALLET_PATH):
             return web.Response(status=404, text="404 page not found")
         else:
             with self._lock:
