@@ -61,6 +61,7 @@ from trueup.domain.rules.can_open import never_seen, stale_view
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.triggers.lifecycle import Stage
 from trueup.domain.triggers.spec import TriggerCommand, TriggerSpec
+from trueup.domain.triggers.trigger import Trigger
 from trueup.domain.vocabulary import NotificationOutcome, PositionSide
 from trueup.projections.ccxt import ccxt_position
 from trueup.projections.partitions import tracked_position
@@ -860,8 +861,7 @@ def _trigger_decision(reconciler: "Reconciler", event: TriggerCommanded) -> UUID
     if command in (TriggerCommand.ADD, TriggerCommand.REMOVE):
         what = (command.value,)
     else:
-        triggers = reconciler.detectors(event.venue, event.account).triggers.triggers
-        trigger = triggers.get(trigger_id)
+        trigger = _trigger_of(reconciler, event.venue, event.account, trigger_id)
         if trigger is None:
             return None  # refused by the fold
         if command is TriggerCommand.CONFIRM and trigger.firing is not None:
@@ -917,9 +917,7 @@ def _requested_order(reconciler: "Reconciler", venue: str, account: str, data: J
     requested and not known to be on the venue. None for any other command."""
     if data.get("command") not in (TriggerCommand.DISABLE.value, TriggerCommand.REMOVE.value):
         return None
-    detectors = reconciler.detectors_by_account.get((venue, account))
-    trigger_id = str(data.get("trigger_id", ""))
-    trigger = None if detectors is None else detectors.triggers.triggers.get(trigger_id)
+    trigger = _trigger_of(reconciler, venue, account, str(data.get("trigger_id", "")))
     firing = None if trigger is None else trigger.firing
     if firing is None or firing.stage is not Stage.REQUESTED or firing.client_order_id:
         return None
@@ -930,9 +928,17 @@ def _spec_in_force(
     reconciler: "Reconciler", venue: str, account: str, trigger_id: str
 ) -> TriggerSpec | None:
     """The configuration the trigger of ``trigger_id`` has in force, if the account has one."""
-    detectors = reconciler.detectors_by_account.get((venue, account))
-    trigger = None if detectors is None else detectors.triggers.triggers.get(trigger_id)
+    trigger = _trigger_of(reconciler, venue, account, trigger_id)
     return None if trigger is None else trigger.spec
+
+
+def _trigger_of(
+    reconciler: "Reconciler", venue: str, account: str, trigger_id: str
+) -> Trigger | None:
+    """The account's trigger of ``trigger_id``, as the replay left it, if it has one (a
+    command names an account of its own: no book is made for it here)."""
+    detectors = reconciler.detectors_by_account.get((venue, account))
+    return None if detectors is None else detectors.triggers.triggers.get(trigger_id)
 
 
 def _replay(journal: Journal, **scope: Any) -> "Reconciler":

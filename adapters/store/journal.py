@@ -387,7 +387,8 @@ class Journal:
         """Hold a decision's ``key`` for ``by`` with no input of its own (the executor, just
         before it sends an order): None once held, or the holder who came first, an input
         that carried the decision out or an earlier claim (its ``input_id`` "")."""
-        row = self._held_row("", at, Decision(key, by, attempt=uuid4().hex))
+        attempt = uuid4().hex
+        row = self._held_row("", at, Decision(key, by, attempt))
         try:
             self._retrying(lambda: self.recorder.insert_events([row]))
         except IntegrityError as clash:
@@ -396,7 +397,7 @@ class Journal:
                 raise StoreError(
                     f"could not claim decision {key}: refused, yet not held"
                 ) from clash
-            if held[1] == orjson.loads(row.state)["attempt"]:
+            if held[1] == attempt:
                 return None  # our own try, its reply lost to an outage
             return held[0]
         return None
