@@ -400,12 +400,16 @@ def _cli(store_url: str, capsys: pytest.CaptureFixture[str], *args: str) -> tupl
     return code, capsys.readouterr().out
 
 
-def test_trigger_add_list_and_confirm_on_the_command_line(
-    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def _hold_a_long(store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     capture = tmp_path / "held.jsonl"
     capture.write_bytes(orjson.dumps(position(T0, LONG, 2)) + b"\n")
     assert _cli(store_url, capsys, "ingest", str(capture))[0] == 0
+
+
+def test_trigger_add_list_and_confirm_on_the_command_line(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _hold_a_long(store_url, tmp_path, capsys)
     account = ["--venue", "bybit", "--account", "main"]
     spec = ["--symbol", "BTCUSDT", "--direction", "long", "--kind", "trailing"]
     spec += ["--distance", "5", "--ratio", "0.5", "--action", "reduce", "--operator", "alice"]
@@ -446,9 +450,7 @@ def _listed(store_url: str, capsys: pytest.CaptureFixture[str]) -> dict[str, Any
 def test_a_change_on_the_command_line_keeps_what_it_does_not_name(
     store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    capture = tmp_path / "held.jsonl"
-    capture.write_bytes(orjson.dumps(position(T0, LONG, 2)) + b"\n")
-    assert _cli(store_url, capsys, "ingest", str(capture))[0] == 0
+    _hold_a_long(store_url, tmp_path, capsys)
     instants = iter(range(T0 + 1, T0 + 100))
 
     def trigger(*args: str) -> tuple[int, str]:
