@@ -97,6 +97,12 @@ class Coins:
         return None if found is None or found.settle == found.counted_in else found.settle
 
 
+def fee_coin(named: str, counted_in: str | None) -> str | None:
+    """A fill's Fill.fee_coin: the coin the venue says its fee was paid in, where that is
+    not the coin its PnL is counted in; None where it is, or where the venue names none."""
+    return named if named and named != counted_in else None
+
+
 def _no_contract(category: str, symbol: str) -> Contract | None:
     return None
 

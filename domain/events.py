@@ -148,6 +148,9 @@ class Fill(Struct, frozen=True, gc=False):
     # of what was paid, it tells which side paid, so which hedged leg (longs pay a positive
     # rate).
     funding_rate: Decimal | None = None
+    # The coin its fee was paid in where the venue names one that is not notional_coin (an
+    # Aster commission in BNB, a Hyperliquid spot fee in the bought token); None: that coin.
+    fee_coin: str | None = None
 
 
 class CoinBalance(Struct, frozen=True):

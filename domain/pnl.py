@@ -126,6 +126,9 @@ class KeyLedger:
     cum_closed_value: Decimal = ZERO
     # The coin its PnL is counted in, as the latest fill or report that named one said.
     coin: str | None = None
+    # Fees its fills paid in other coins (Fill.fee_coin), by coin, in coin order: never
+    # summed into ``fees``, which are in ``coin``.
+    fees_apart: tuple[tuple[str, Decimal], ...] = ()
     # Set while the venue holds a position here that trueup did not see open (a fill closed
     # what no lifecycle held, the normal case for a position opened before trueup watched):
     # the last fill folded on it. Its entry and size are not known, so no lifecycle opens
@@ -210,6 +213,7 @@ class KeyLedger:
             [],
             [],
             since,
+            self.fees_apart,
         )
 
     def rewind(self, run: Checkpoint) -> None:
@@ -223,6 +227,7 @@ class KeyLedger:
         self.past_closed_value = run.past_closed_value
         self.unseen = run.unseen
         self.last_close = run.last_close
+        self.fees_apart = run.fees_apart
 
     @property
     def realised(self) -> Decimal:
@@ -727,7 +732,7 @@ class PnlLedger:
                 )
             if gone:
                 self.moved.append(ledger.key)
-                ledger.past_fees += fill.exec_fee or ZERO
+                ledger.past_fees += _fee(ledger, fill)
             elif fill.kind is FUNDING:
                 self._pay(ledger, fill)
             else:
@@ -783,7 +788,7 @@ class PnlLedger:
         self.moved.append(key)
         if fill.notional_coin is not None:
             ledger.coin = fill.notional_coin
-        qty, price, fee = fill.exec_qty, fill.exec_price, fill.exec_fee or ZERO
+        qty, price, fee = fill.exec_qty, fill.exec_price, _fee(ledger, fill)
         buy = fill.side is BUY
         life = ledger.open
         if life is not None and life.last_fill_at < ledger.flat_at and ledger.flat_before(fill):
@@ -1089,6 +1094,20 @@ def _newer(report: PositionReport, fill: Fill) -> bool:
     if report.seq is not None and fill.seq is not None:
         return report.seq > fill.seq
     return report.updated_time > fill.exec_time
+
+
+def _fee(ledger: KeyLedger, fill: Fill) -> Decimal:
+    """What ``fill`` paid in the key's PnL coin; a fee in another coin is kept apart, by its
+    coin (``fees_apart``), and pays nothing here: 0.001 BNB is not 0.001 USDT."""
+    fee, coin = fill.exec_fee, fill.fee_coin
+    if fee is None:
+        return ZERO
+    if coin is None:
+        return fee
+    apart = dict(ledger.fees_apart)
+    apart[coin] = EXACT.add(apart.get(coin, ZERO), fee)
+    ledger.fees_apart = tuple(sorted(apart.items()))
+    return ZERO
 
 
 def _venue_order(fill: Fill) -> tuple[int, int, int, str]:

@@ -185,6 +185,7 @@ class Checkpoint(Struct, gc=False):
     fills: list[Fill]
     closed: list[Lifecycle]
     since: int  # the input time the run began: it is let go SEEN_FOR_MS later
+    fees_apart: tuple[tuple[str, Decimal], ...] = ()
 
 
 class PnlCheck(Struct, frozen=True):

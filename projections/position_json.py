@@ -56,6 +56,8 @@ def pnl_state(book: "AccountBook", key: PositionKey) -> JSON:
         "fees": str(found.fees),
         "funding": str(found.funding),
         "coin": found.coin,
+        # Fees paid in other coins, by coin: not in ``fees``, which are in ``coin``.
+        "fees_apart": {coin: str(fee) for coin, fee in found.fees_apart},
     }
 
 

@@ -154,9 +154,17 @@ def summarise(
         mine = accounts.setdefault(named, AccountSummary(*named, None))
         # Flat with no PnL: nothing to sum, not "0 in a coin no report named" (apart).
         for row in filter(_counts, view.keys):
-            # An inverse contract's PnL is in its settle coin, its notional in USD.
-            pnl_totals, pnl_usd = _summed_in(_pnl_coin(row), mine, apart, rules)
+            coin = _coin(row)
+            totals, usd = _summed_in(coin, mine, apart, rules)
+            # An inverse contract's PnL is in its settle coin, its notional in USD: that coin
+            # is listed apart only for what the key holds in it.
+            pnl_coin, pnl_totals, pnl_usd = _pnl_coin(row), totals, usd
+            if pnl_coin != coin:
+                pnl_totals, pnl_usd = _summed_in(pnl_coin, mine, apart, rules, _has_pnl(row))
             _add_pnl(pnl_totals, row, pnl_usd)
+            for coin, fee in (row.pnl.get("fees_apart") or {}).items() if row.pnl else ():
+                fee_totals, fee_usd = _summed_in(coin, mine, apart, rules)
+                fee_totals.fees += Decimal(fee) * fee_usd
             risk = row.risk
             if risk is None:
                 continue
@@ -167,7 +175,6 @@ def summarise(
                 unrealised = ZERO
                 unknown += 1
             pnl_totals.unrealised_pnl += (unrealised or ZERO) * pnl_usd
-            totals, usd = _summed_in(_coin(row), mine, apart, rules)
             totals.positions += 1
             totals.notional += (risk.notional or ZERO) * usd
             label = f"{view.venue}/{view.account} {view.symbol} idx={row.position_idx}"
@@ -216,15 +223,29 @@ def _wanted(venue: str, account: str, want_venue: str | None, want_account: str 
 
 
 def _summed_in(
-    coin: str | None, mine: AccountSummary, apart: dict[str, Apart], rules: RuleConfig
+    coin: str | None,
+    mine: AccountSummary,
+    apart: dict[str, Apart],
+    rules: RuleConfig,
+    listed: bool = True,
 ) -> tuple["AccountSummary | Apart", Decimal]:
     """Where figures counted in ``coin`` are summed, and the USD value of one: the account's
-    totals, or apart in that coin (counted in its own coin) where it has no USD value."""
+    totals, or apart in that coin (counted in its own coin) where it has no USD value; not
+    ``listed``, such a coin is not added to the list apart (nothing to sum in it)."""
     usd = usd_value(coin, rules)
     if usd is None:
         name = coin or UNKNOWN_COIN
-        return apart.setdefault(name, Apart(name)), ONE
+        return (apart.setdefault(name, Apart(name)) if listed else Apart(name)), ONE
     return mine, usd
+
+
+def _has_pnl(row: KeyRow) -> bool:
+    """Whether the key holds any PnL figure other than 0."""
+    pnl = row.pnl
+    figures = ("realised_pnl", "fees", "funding", "unrealised_pnl")
+    return bool(pnl) and any(
+        pnl.get(name) not in (None, "0") and Decimal(pnl[name]) for name in figures
+    )
 
 
 def _coin(row: KeyRow) -> str | None:

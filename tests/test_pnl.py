@@ -525,6 +525,21 @@ def test_hyperliquids_mark_is_its_position_value_over_its_size_on_the_venues_pri
     assert ledger.unrealised() == (Decimal(mark) - Decimal(entry)) * Decimal(szi)
 
 
+def test_hyperliquid_spot_fees_are_kept_in_the_tokens_they_were_paid_in() -> None:
+    """A spot buy pays its fee in the token bought, a sell in USDC (feeToken): 0.007 HYPE and
+    0.287 USDC, not 0.294 of anything (a walkthrough)."""
+    reconciler = Reconciler()
+    buy = hl.user_fill(coin="@107", px="40.0", sz="10.0", side="B", time=T0, oid=1, tid=1,
+                       direction="Buy", fee="0.007", fee_token="HYPE")  # fmt: skip
+    sell = hl.user_fill(coin="@107", px="41.0", sz="10.0", side="A", time=T0 + 1, oid=2, tid=2,
+                        start_position="10.0", direction="Sell", fee="0.287")  # fmt: skip
+    for at, fill in ((T0, buy), (T0 + 1, sell)):
+        reconciler.apply(accepted(hl.capture_ws(at, HL_USER, hl.user_fills_frame(HL_USER, [fill]))))
+    (ledger,) = reconciler.book("hyperliquid", HL_USER).pnl.keys.values()
+    assert ledger.fees == 0
+    assert ledger.fees_apart == (("HYPE", Decimal("0.007")), ("USDC", Decimal("0.287")))
+
+
 def test_hyperliquid_funding_pushed_and_listed_by_user_funding_counts_once() -> None:
     """The stream pushed the first payment; the next sync's userFunding lists it again with
     the one paid while the stream was down: each reaches the position once."""

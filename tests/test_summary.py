@@ -11,6 +11,7 @@ import pytest
 
 from tests.cli_output import json_lines, text_lines
 from tests.inputs import T0, execution_frame, position_snapshot
+from trueup.adapters.aster import messages as aster
 from trueup.adapters.bybit import messages
 from trueup.adapters.hyperliquid import messages as hl
 from trueup.domain.instants import iso
@@ -469,6 +470,51 @@ def test_an_inverse_contracts_pnl_is_counted_in_its_settle_coin_its_notional_in_
     assert Decimal(btc["unrealised_pnl"]) == Decimal("0.00090909")
     (row,) = json_lines(capsys, store_url, "positions", "--json")
     assert (row["pnl"]["coin"], row["pnl"]["unrealised_pnl"]) == ("BTC", "0.00090909")
+
+
+def test_a_fee_paid_in_another_coin_is_counted_in_that_coin_not_the_positions(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Aster names each commission's asset (N): a short opened in two fills, 2.0 USDT and
+    0.001 BNB of fees, closed for 40 USDT paying 3.88 USDT. The BNB was summed as 0.001 USDT
+    (a walkthrough): fees are 5.88 USDT, and 0.001 BNB apart (the rules give BNB no value)."""
+
+    def trade(at: int, n: int, side: str, price: str, *, fee: str, asset: str, rp: str) -> Json:
+        update = aster.order_trade_update(
+            event_time=at, transaction_time=at - 2, symbol="BTCUSDT", order_id=n, side=side,
+            qty="0.01" if n < 3 else "0.02", execution_type="TRADE", status="FILLED",
+            last_qty="0.01" if n < 3 else "0.02", last_price=price, avg_price=price,
+            commission=fee, commission_asset=asset, trade_id=n, realized_profit=rp,
+        )  # fmt: skip
+        return aster.capture_ws(at, "ast", update)
+
+    def held(at: int, amount: str, entry: str) -> Json:
+        position = aster.account_position(symbol="BTCUSDT", amount=amount, entry_price=entry)
+        update = aster.account_update(
+            event_time=at, transaction_time=at - 1, reason="ORDER",
+            balances=[aster.balance("USDT", "20000")], positions=[position],
+        )  # fmt: skip
+        return aster.capture_ws(at, "ast", update)
+
+    records = [
+        trade(T0 + 1_000, 1, "SELL", "100000", fee="2.0", asset="USDT", rp="0"),
+        held(T0 + 1_001, "-0.01", "100000"),
+        trade(T0 + 2_000, 2, "SELL", "98000", fee="0.001", asset="BNB", rp="0"),
+        held(T0 + 2_001, "-0.02", "99000"),
+        trade(T0 + 3_000, 3, "BUY", "97000", fee="3.88", asset="USDT", rp="40"),
+        held(T0 + 3_001, "0", "0"),
+    ]
+    path = tmp_path / "capture.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(record) + b"\n" for record in records))
+    assert main(["--store", store_url, "ingest", str(path)]) == 0
+    (row,) = json_lines(capsys, store_url, "positions", "--json")
+    pnl = row["pnl"]
+    assert (pnl["realised_pnl"], pnl["fees"], pnl["coin"]) == ("40.00", "5.88", "USDT")
+    assert pnl["fees_apart"] == {"BNB": "0.001"}
+    (summary,) = json_lines(capsys, store_url, "summary", "--json")
+    assert (Decimal(summary["fees"]), Decimal(summary["net_pnl"])) == (D("5.88"), D("34.12"))
+    (bnb,) = summary["apart"]
+    assert (bnb["coin"], Decimal(bnb["fees"])) == ("BNB", D("0.001"))
 
 
 def test_the_pnl_of_a_key_seen_only_by_its_fills_reaches_the_summary(

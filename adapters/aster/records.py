@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 from trueup.adapters.aster.coins import COINS
 from trueup.adapters.payload import Payload
+from trueup.adapters.venue import fee_coin
 from trueup.domain.errors import MalformedInput, shown
 from trueup.domain.events import CoinBalance, Fill, OrderReport, PositionReport, WalletReport
 from trueup.domain.vocabulary import (
@@ -311,6 +312,7 @@ def update_fill(update: Payload, order_report: OrderReport) -> Fill:
     if update.text("x") == "CALCULATED":
         adl = order_report.client_order_id == ADL_CLIENT_ORDER_ID
         kind = ExecutionKind.ADL if adl else ExecutionKind.LIQUIDATION
+    coin = COINS.counted_in(PERP, order_report.symbol)
     return Fill(
         category=PERP,
         symbol=order_report.symbol,
@@ -328,7 +330,8 @@ def update_fill(update: Payload, order_report: OrderReport) -> Fill:
         seq=None,
         realised_pnl=update.optional_decimal("rp"),
         position_idx=order_report.position_idx,
-        notional_coin=COINS.counted_in(PERP, order_report.symbol),
+        notional_coin=coin,
+        fee_coin=fee_coin(update.optional_text("N"), coin),
     )
 
 
@@ -336,6 +339,7 @@ def trade(item: Payload) -> Fill:
     """One entry of userTrades (Account Trade List): ``id`` identifies the fill, as the order
     update's ``t`` does. Who placed its order is left to the order's own report."""
     symbol = item.name("symbol")
+    coin = COINS.counted_in(PERP, symbol)
     return Fill(
         category=PERP,
         symbol=symbol,
@@ -353,7 +357,8 @@ def trade(item: Payload) -> Fill:
         seq=None,
         realised_pnl=item.optional_decimal("realizedPnl"),
         position_idx=position_idx(item, "positionSide"),
-        notional_coin=COINS.counted_in(PERP, symbol),
+        notional_coin=coin,
+        fee_coin=fee_coin(item.optional_text("commissionAsset"), coin),
     )
 
 

@@ -14,6 +14,7 @@ from trueup.adapters.bybit import tickers
 from trueup.adapters.bybit.coins import COINS
 from trueup.adapters.envelope import Envelope
 from trueup.adapters.payload import Payload
+from trueup.adapters.venue import fee_coin
 from trueup.adapters.wire_errors import ControlMessage, ErrorReply, UnknownInput
 from trueup.domain.errors import shown
 from trueup.domain.events import (
@@ -297,6 +298,7 @@ def order_report(item: Payload, category: str | None) -> OrderReport:
 
 def fill(item: Payload, category: str | None) -> Fill:
     category, symbol = _category(item, category), item.name("symbol")
+    coin = COINS.counted_in(category, symbol)
     kind = item.choice_of("execType", EXECUTION_KINDS, default="Trade")
     return Fill(
         category=category,
@@ -315,7 +317,8 @@ def fill(item: Payload, category: str | None) -> Fill:
         seq=item.optional_integer("seq"),
         # Before fees, as the transaction log's cashFlow; a Funding execution carries none.
         realised_pnl=item.optional_decimal("execPnl"),
-        notional_coin=COINS.counted_in(category, symbol),
+        notional_coin=coin,
+        fee_coin=fee_coin(item.optional_text("feeCurrency"), coin),
         contract_kind=COINS.kind(category, symbol),
         # A trade's feeRate is its commission's; a Funding execution's, the funding rate.
         funding_rate=item.optional_decimal("feeRate") if kind is FUNDING else None,

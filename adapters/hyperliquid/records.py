@@ -8,6 +8,7 @@ from decimal import Context, Decimal, Inexact
 
 from trueup.adapters.hyperliquid.coins import COINS, PERP, category_of
 from trueup.adapters.payload import Payload
+from trueup.adapters.venue import fee_coin
 from trueup.adapters.wire_errors import UnknownInput
 from trueup.domain.errors import MalformedInput, shown
 from trueup.domain.events import Fill, OrderReport, PositionReport, WalletReport
@@ -233,6 +234,7 @@ def fill(item: Payload) -> Fill:
     fill_side = side(item)
     size = item.quantity("sz")
     start = item.optional_decimal("startPosition")
+    counted_in = COINS.counted_in(category_of(coin), coin)
     return Fill(
         category=category_of(coin),
         symbol=coin,
@@ -251,7 +253,8 @@ def fill(item: Payload) -> Fill:
         seq=None,
         realised_pnl=item.optional_decimal("closedPnl"),  # before the fee, as Bybit's execPnl
         position_idx=0,
-        notional_coin=COINS.counted_in(category_of(coin), coin),
+        notional_coin=counted_in,
+        fee_coin=fee_coin(item.optional_text("feeToken"), counted_in),
     )
 
 
