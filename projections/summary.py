@@ -162,8 +162,8 @@ def summarise(
             if pnl_coin != coin:
                 pnl_totals, pnl_usd = _summed_in(pnl_coin, mine, apart, rules, _has_pnl(row))
             _add_pnl(pnl_totals, row, pnl_usd)
-            for coin, fee in (row.pnl.get("fees_apart") or {}).items() if row.pnl else ():
-                fee_totals, fee_usd = _summed_in(coin, mine, apart, rules)
+            for paid_in, fee in (row.pnl.get("fees_apart") or {}).items() if row.pnl else ():
+                fee_totals, fee_usd = _summed_in(paid_in, mine, apart, rules)
                 fee_totals.fees += Decimal(fee) * fee_usd
             risk = row.risk
             if risk is None:
