@@ -25,6 +25,7 @@ PARTIAL_RECORD = (
     " before)"
 )
 ADDRESS_LENGTH = 42  # an EVM address, as Hyperliquid names its accounts: 0x and 40 hex digits
+ADDRESS_START = 10  # what its column shows of one: 0x and 8 hex digits, when that tells it apart
 
 if TYPE_CHECKING:  # only the commands that print these load what makes them
     from trueup.domain.rules.local_closes import Close
@@ -476,18 +477,28 @@ def describe_emitted(event: Emitted) -> str:
     return " ".join(parts)
 
 
-def _account(venue: str, account: str) -> str:
-    """The account as its column shows it: a Hyperliquid address (42 characters) by its start,
-    which tells it apart; any other name whole (two may share their start)."""
-    address = len(account) == ADDRESS_LENGTH and account.startswith("0x")
-    return f"{venue}/{account[:10] if address else account}"
+def _is_address(account: str) -> bool:
+    return len(account) == ADDRESS_LENGTH and account.startswith("0x")
+
+
+def _address_start(addresses: set[str]) -> int:
+    """How much of each Hyperliquid address its column shows: its first 8 hex digits, or as
+    many more as tell apart the addresses listed together (two may share their start)."""
+    shown = ADDRESS_START
+    while shown < ADDRESS_LENGTH and len({a[:shown] for a in addresses}) < len(addresses):
+        shown += 2
+    return shown
 
 
 def _account_column(named: Iterable[tuple[str, str]]) -> tuple[list[str], int]:
     """The account column of (venue, account) rows, and its width: its longest name
     (``hyperliquid/0x5e9ee108`` outgrows the 16 characters Bybit's and Aster's take), never
-    narrower than those 16."""
-    accounts = [_account(venue, account) for venue, account in named]
+    narrower than those 16. An address is shown by its start, any other name whole."""
+    rows = list(named)
+    start = _address_start({account for _, account in rows if _is_address(account)})
+    accounts = [
+        f"{venue}/{account[:start] if _is_address(account) else account}" for venue, account in rows
+    ]
     return accounts, max([16, *map(len, accounts)])
 
 

@@ -213,6 +213,30 @@ def test_two_accounts_whose_names_share_their_start_are_told_apart(
     assert [row.split()[0] for row in rows] == ["bybit/strategy-alpha-1", "bybit/strategy-alpha-2"]
 
 
+def test_two_hyperliquid_addresses_that_share_their_start_are_told_apart(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An address shows its first 8 hex digits, or as many more as tell it from the others
+    listed (a walkthrough's two accounts read alike)."""
+    users = ("0x00000000aa" + "1" * 30, "0x00000000bb" + "2" * 30)
+    records = []
+    for n, user in enumerate(users):
+        btc = hl.asset_position(
+            coin="BTC", szi="1.0", entry_px="49000.0", position_value="50000.0",
+            unrealized_pnl="1000.0", margin_used="5000.0",
+        )  # fmt: skip
+        state = hl.clearinghouse_state([btc], time=T0 + n, account_value="25000.0")
+        records.append(hl.capture_rest(T0 + n, user, "clearinghouseState", {"user": user}, state))
+    path = tmp_path / "two.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(record) + b"\n" for record in records))
+    assert main(["--store", store_url, "ingest", str(path)]) == 0
+    _, *rows, _note = text_lines(capsys, store_url, "positions")
+    assert [row.split()[0] for row in rows] == [
+        "hyperliquid/0x00000000aa",
+        "hyperliquid/0x00000000bb",
+    ]
+
+
 CCXT_FIELDS = {
     "info": dict,
     "id": str,
