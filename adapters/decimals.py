@@ -31,6 +31,12 @@ _READ: dict[str, Decimal] = {}
 _READ_MAX = 4096
 
 
+def plain(value: Decimal) -> str:
+    """A decimal as a wire value is written: in plain notation (0.0000001, not 1E-7, which
+    ``to_decimal`` refuses), its digits kept."""
+    return format(value, "f")
+
+
 def to_decimal(value: object, field: str) -> Decimal:
     """A decimal sent as a plain decimal string (or an int), within the sane bounds."""
     if isinstance(value, str):

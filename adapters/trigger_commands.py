@@ -11,6 +11,7 @@ An add may name its ``trigger_id``; without one the trigger is known by the add'
 
 from typing import Any
 
+from trueup.adapters.decimals import plain
 from trueup.adapters.envelope import Envelope
 from trueup.adapters.payload import Payload
 from trueup.domain.errors import MalformedInput
@@ -98,26 +99,28 @@ def _spec(envelope: Envelope, data: Payload) -> TriggerSpec:
     return spec
 
 
-def completed(data: dict[str, Any], spec: TriggerSpec) -> dict[str, Any]:
-    """A change's data with what it does not name taken from ``spec``, the configuration in
-    force: a change of the stop alone keeps the ratio, the action and auto-execute. A change
-    of kind to or from trailing keeps neither level nor distance: the new kind reads the other."""
+def completed(data: dict[str, Any], spec: TriggerSpec, at: int) -> dict[str, Any]:
+    """A change's data (commanded at ``at``) with what it does not name taken from ``spec``,
+    the configuration in force: a change of the stop alone keeps the ratio, the action and
+    auto-execute. A change of kind to or from trailing keeps neither level nor distance: the
+    new kind reads the other. An expiry passed is not kept: the trigger is expired, which
+    the triggers say of the command, not the line of a field the operator never gave."""
     in_force: dict[str, Any] = {
         "symbol": spec.symbol,
         "direction": spec.direction.value.lower(),
         "kind": spec.kind.value,
-        "ratio": str(spec.ratio),
+        "ratio": plain(spec.ratio),
         "action": spec.action.value,
         "auto_execute": spec.auto_execute,
     }
-    if spec.expires_at is not None:
+    if spec.expires_at is not None and spec.expires_at > at:
         in_force["expires_at"] = spec.expires_at
     was_trailing = spec.kind is TriggerKind.TRAILING
     if (data.get("kind", spec.kind.value) == TriggerKind.TRAILING.value) == was_trailing:
-        if was_trailing:
-            in_force |= {"distance": str(spec.distance), "unit": spec.unit.value}
-        else:
-            in_force["level"] = str(spec.level)
+        if was_trailing and spec.distance is not None:
+            in_force |= {"distance": plain(spec.distance), "unit": spec.unit.value}
+        elif spec.level is not None:
+            in_force["level"] = plain(spec.level)
     # Named as null (an expiry taken off), a field is named: it is not filled in.
     return in_force | data
 

@@ -306,6 +306,7 @@ class TrueupService:
         from trueup.adapters import trigger_commands
 
         reconciler = _replay(self.journal, account=(venue, account))
+        at = self.clock() if at is None else at
         if data.get("command") == TriggerCommand.CHANGE.value:
             trigger_id = str(data.get("trigger_id", ""))
             spec = _spec_in_force(reconciler, venue, account, trigger_id)
@@ -315,13 +316,13 @@ class TrueupService:
                 return TriggerCommandReport(
                     trigger_id, "", [f"no trigger {trigger_id} on {venue}/{account}"], []
                 )
-            data = trigger_commands.completed(data, spec)
+            data = trigger_commands.completed(data, spec, at)
         withdrawn = _requested_order(reconciler, venue, account, data)
         if withdrawn is not None:
             # Its order not sent yet, the command withdraws it, if it can claim it from the
             # executor first (sending_key: judged by the journal, below).
             data = {**data, "withdraws": withdrawn}
-        record = trigger_commands.record(self.clock() if at is None else at, venue, account, data)
+        record = trigger_commands.record(at, venue, account, data)
         line = orjson.dumps(record)
         event = _decoded(line)
         trigger_id = getattr(event, "trigger_id", str(data.get("trigger_id", "")))

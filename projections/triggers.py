@@ -1,7 +1,9 @@
 """The triggers read model: each trigger's configuration and where it stands, per account."""
 
+from decimal import Decimal
 from typing import Any
 
+from trueup.adapters.decimals import plain
 from trueup.domain.reconciler import Reconciler
 from trueup.domain.triggers.trigger import Trigger
 
@@ -46,5 +48,5 @@ def trigger_row(venue: str, account: str, trigger: Trigger) -> dict[str, Any]:
     }
 
 
-def _text(value: object) -> str | None:
-    return None if value is None else str(value)
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else plain(value)

@@ -500,6 +500,9 @@ def test_hyperliquid_closed_pnl_funding_and_the_mark_of_its_position_value() -> 
         # 5 significant figures.
         ("1234.7", "2.2", "2720.6615", "2.2035"),
         ("0.3", "100000", "31370.2", "104567"),  # a whole price, of any figures
+        # A quotient that ends, off the grid all the same: over a size of 4 or 0.5.
+        ("4", "25", "100.01", "25.002"),
+        ("0.5", "100000", "50123.45", "100247"),
     ],
 )
 def test_hyperliquids_mark_is_its_position_value_over_its_size_on_the_venues_price_grid(

@@ -308,6 +308,19 @@ def _spec(**fields: str) -> dict[str, str]:
     return {**spec, "ratio": "1", "action": "reduce", **fields}
 
 
+def test_a_command_after_the_expiry_passed_finds_the_trigger_expired_and_revives_nothing() -> None:
+    """No input had expired it yet: a change with a new expiry armed it again (a walkthrough),
+    where every command on an expired trigger is refused."""
+    reconciler = Reconciler()
+    run([position(T0, LONG, 2), add(T0 + 1, expires_at=T0 + 10)], reconciler)
+    change = command(T0 + 20, "change", **_spec(level="170", expires_at=str(T0 + 10_000)))
+    emitted = run([change], reconciler)
+    (refused,) = of(emitted, "TRIGGER_REFUSED")
+    assert getattr(refused, "reason", "") == "trigger t1 is expired"
+    assert len(of(emitted, "TRIGGER_EXPIRED")) == 1
+    assert not fired(run([price(T0 + 30, 200)], reconciler))
+
+
 # --- the lifecycle of a firing --------------------------------------------------------------
 
 
@@ -485,6 +498,40 @@ def test_a_change_on_the_command_line_keeps_what_it_does_not_name(
         commands = [e for _, e in journal.inputs()[0] if isinstance(e, TriggerCommanded)]
     assert commands[-1].spec is not None
     assert (commands[-1].spec.ratio, commands[-1].spec.action.value) == (D("0.5"), "reduce")
+
+
+def test_a_change_keeps_a_level_of_a_low_priced_coin_in_plain_notation(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Kept as Python writes such a decimal, 1E-7, the change's line was refused: trueup
+    reads plain decimals alone (a walkthrough)."""
+    _hold_a_long(store_url, tmp_path, capsys)
+    where = ["--venue", "bybit", "--account", "main"]
+    spec = ["--symbol", "BTCUSDT", "--direction", "long", "--kind", "stop_loss"]
+    spec += ["--level", "0.0000001", "--ratio", "0.5", "--action", "reduce"]
+    assert _cli(store_url, capsys, "trigger", "add", "--id", "tiny", *where, *spec)[0] == 0
+    assert _cli(store_url, capsys, "trigger", "change", "tiny", *where, "--ratio", "0.3") == (
+        0,
+        "tiny\n",
+    )
+    listed = _listed(store_url, capsys)
+    assert (listed["level"], listed["ratio"]) == ("0.0000001", "0.3")
+
+
+def test_a_change_after_the_expiry_passed_is_refused_for_the_trigger_not_for_a_field(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The expiry kept from the configuration in force made the line malformed: "expires_at
+    ... is not after the command", of a field the operator never gave (a walkthrough)."""
+    _hold_a_long(store_url, tmp_path, capsys)
+    where = ["--venue", "bybit", "--account", "main"]
+    spec = ["--symbol", "BTCUSDT", "--direction", "long", "--kind", "price", "--level", "150"]
+    spec += ["--ratio", "0.5", "--action", "reduce", "--expires", str(T0 + 5)]
+    add_ = ["trigger", "add", "--id", "t2", *where, *spec, "--at", str(T0 + 1)]
+    assert _cli(store_url, capsys, *add_)[0] == 0
+    change = ["trigger", "change", "t2", *where, "--level", "170", "--at", str(T0 + 10)]
+    assert main(["--store", store_url, *change]) == 1
+    assert capsys.readouterr().err == "trueup: refused: trigger t2 is expired\n"
 
 
 def test_a_change_of_a_trigger_the_account_does_not_have_is_refused_unrecorded(

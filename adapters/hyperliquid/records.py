@@ -4,7 +4,7 @@ Hyperliquid's vocabulary (sides B and A, order statuses open ... marginCanceled,
 ``dir``) becomes the domain's here, once. Hyperliquid is one-way: position_idx is always 0.
 """
 
-from decimal import Context, Decimal, Inexact
+from decimal import Decimal
 
 from trueup.adapters.hyperliquid.coins import COINS, PERP, category_of
 from trueup.adapters.payload import Payload
@@ -28,7 +28,6 @@ LIQUIDATED_DIR = "Liquidated"
 DIR_KINDS = {"Auto-Deleveraging": ExecutionKind.ADL, "Settlement": ExecutionKind.SETTLEMENT}
 # Hyperliquid's prices: up to this many significant figures, or a whole number.
 PRICE_FIGURES = 5
-_EXACT_DIVISION = Context(traps=[Inexact])  # a quotient that does not end raises
 
 
 def side(item: Payload) -> OrderSide:
@@ -117,19 +116,17 @@ def margin_summary(state: Payload, reports: tuple[PositionReport, ...]) -> Walle
 
 def _mark(position: Payload, size: Decimal) -> Decimal | None:
     """The mark the venue valued the position at: clearinghouseState names no mark price,
-    but its positionValue is size x mark. Where the value was rounded (the quotient does
-    not end), the mark is the price on Hyperliquid's grid: at most 5 significant figures,
-    a whole price always allowed; not 28 digits of a division, which made a position's
-    unrealised PnL 99.9999999999999999999999999 of 100."""
+    but its positionValue is size x mark, the value rounded. So the quotient is put on
+    Hyperliquid's price grid: at most 5 significant figures, a whole price always allowed;
+    not 28 digits of a division, which made a position's unrealised PnL
+    99.9999999999999999999999999 of 100, nor 25.0025 of a value rounded over a size of 4."""
     value = position.optional_decimal("positionValue")
     if value is None or value == 0 or size == 0:
         return None  # a value of 0 with a size says nothing of the mark
-    try:
-        return _EXACT_DIVISION.divide(value, size)
-    except Inexact:
-        mark = value / size
+    mark = value / size
     places = max(0, PRICE_FIGURES - (mark.adjusted() + 1))
-    return mark.quantize(Decimal(1).scaleb(-places))
+    on_grid = mark.quantize(Decimal(1).scaleb(-places))
+    return mark if on_grid == mark else on_grid  # on it already: as the venue wrote it
 
 
 def order_status(status: str, filled: Decimal, where: str) -> OrderStatus:

@@ -169,6 +169,11 @@ class TriggerDetector(Detector):
             raise Refused(f"no trigger {trigger_id} on {event.venue}/{event.account}")
         if trigger.standing in FINAL:
             raise Refused(f"trigger {trigger_id} is {trigger.standing.value}")
+        expires_at = trigger.spec.expires_at
+        if expires_at is not None and event.at >= expires_at:
+            # Expired by this command's instant, though no input has said so yet: on_time,
+            # after it, does (a change with a new expiry revived it once).
+            raise Refused(f"trigger {trigger_id} is {Standing.EXPIRED.value}")
         stage = trigger.firing.stage if trigger.firing is not None else None
         if command is TriggerCommand.CONFIRM:
             return self._confirm(book, trigger, event, cause)
