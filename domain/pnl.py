@@ -798,7 +798,11 @@ class PnlLedger:
             self._leaves(ledger, life)
             life = None
         rest = qty
+        # The lifecycle a fee paid in another coin goes to: the one the fill closes, else the
+        # one it opens or adds to.
+        touched: Lifecycle | None = None
         if life is not None and (life.side is LONG) != buy:
+            touched = life
             # Decimal beside Decimal, never int, here and below: an int is converted first.
             size = life.size
             if size < qty:  # it closes the whole position and opens the next with the rest
@@ -835,8 +839,10 @@ class PnlLedger:
             life.fees += fee
             life.fills += 1
             life.last_fill_at = fill.exec_time
+            touched = touched or life
         elif fee and ledger.open is None:
             ledger.past_fees += fee  # paid on a position trueup did not see open
+        _fee_apart_to(touched, fill)
 
     def _open(
         self, book: "AccountBook", ledger: KeyLedger, side: PositionSide, fill: Fill
@@ -1104,10 +1110,23 @@ def _fee(ledger: KeyLedger, fill: Fill) -> Decimal:
         return ZERO
     if coin is None:
         return fee
-    apart = dict(ledger.fees_apart)
-    apart[coin] = EXACT.add(apart.get(coin, ZERO), fee)
-    ledger.fees_apart = tuple(sorted(apart.items()))
+    ledger.fees_apart = _added(ledger.fees_apart, coin, fee)
     return ZERO
+
+
+def _fee_apart_to(life: Lifecycle | None, fill: Fill) -> None:
+    """A fee ``fill`` paid in another coin, kept apart on the lifecycle it went to too."""
+    if life is not None and fill.fee_coin is not None and fill.exec_fee is not None:
+        life.fees_apart = _added(life.fees_apart, fill.fee_coin, fill.exec_fee)
+
+
+def _added(
+    apart: tuple[tuple[str, Decimal], ...], coin: str, fee: Decimal
+) -> tuple[tuple[str, Decimal], ...]:
+    """Fees kept apart by coin, with ``fee`` paid in ``coin``."""
+    sums = dict(apart)
+    sums[coin] = EXACT.add(sums.get(coin, ZERO), fee)
+    return tuple(sorted(sums.items()))
 
 
 def _venue_order(fill: Fill) -> tuple[int, int, int, str]:

@@ -6,7 +6,7 @@ ClosedPosition is decoded from the views by its annotations, which mypyc would e
 (setup.py leaves this module pure and compiles the ledger).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 
 from msgspec import Struct
@@ -67,6 +67,9 @@ class Lifecycle(Struct, gc=False):
     # added to, or a fill not seen), and its figures do not say what is held
     # (``differs_at_venue``).
     partial: bool = False
+    # Fees its fills paid in other coins than ``key``'s PnL coin, by coin (pnl.py, ``_fee``):
+    # never in ``fees``. A tuple: a checkpoint's copy of the lifecycle shares it unchanged.
+    fees_apart: tuple[tuple[str, Decimal], ...] = ()
 
     @property
     def position_ids(self) -> tuple[str, ...]:
@@ -135,6 +138,7 @@ class Lifecycle(Struct, gc=False):
             position_ids=self.position_ids,
             fills=self.fills,
             partial=self.partial,
+            fees_apart=dict(self.fees_apart),
         )
 
 
@@ -166,6 +170,9 @@ class ClosedPosition:
     # Its figures are of trueup's fills, and the venue held more or another position beside
     # them (``Lifecycle.partial``): not the position's whole story.
     partial: bool = False
+    # Fees paid in other coins, by coin: not in ``fees`` (nor ``net_pnl``), which are in the
+    # position's PnL coin.
+    fees_apart: dict[str, Decimal] = field(default_factory=dict)
 
 
 class Checkpoint(Struct, gc=False):

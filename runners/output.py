@@ -419,8 +419,15 @@ def print_history(
             f"{c.position_idx:>3} {c.side:<5} {_shown(c.max_size):>10} {_shown(c.avg_entry):>12} "
             f"{_shown(c.avg_exit):>12} {_shown(c.realised_pnl):>12} {_shown(c.fees):>10} "
             f"{_shown(c.funding):>10} {_shown(c.net_pnl):>12}  {c.exit_reason}"
-            f"{PARTIAL_RECORD if c.partial else ''}\n"
+            f"{PARTIAL_RECORD if c.partial else ''}{_fees_apart(c.fees_apart)}\n"
         )
+
+
+def _fees_apart(fees: Mapping[str, Decimal]) -> str:
+    """Fees a record paid in other coins, beside its columns (in none of them)."""
+    if not fees:
+        return ""
+    return f" (and fees of {', '.join(f'{_shown(fee)} {coin}' for coin, fee in fees.items())})"
 
 
 def print_diagnosis(report: JSON, out: TextIO | None = None) -> None:

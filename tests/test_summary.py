@@ -539,6 +539,12 @@ def test_a_fee_paid_in_another_coin_is_counted_in_that_coin_not_the_positions(
     assert (Decimal(summary["fees"]), Decimal(summary["net_pnl"])) == (D("5.88"), D("34.12"))
     (bnb,) = summary["apart"]
     assert (bnb["coin"], Decimal(bnb["fees"])) == ("BNB", D("0.001"))
+    # The lifecycle's record keeps it too, beside its fees in USDT.
+    (record,) = json_lines(capsys, store_url, "history", "--json")
+    assert (record["fees"], record["net_pnl"]) == ("5.88", "34.12")
+    assert record["fees_apart"] == {"BNB": "0.001"}
+    *_, line = text_lines(capsys, store_url, "history")
+    assert line.endswith("(and fees of 0.001 BNB)")
 
 
 def test_the_pnl_of_a_key_seen_only_by_its_fills_reaches_the_summary(
