@@ -175,7 +175,7 @@ class SupervisedFeed(ABC):
                 # Opened, but never came up: an attempt that failed, not a reconnect.
                 log.warning("%s stream: attempt %d did not come up", self.venue, attempt)
                 continue
-            refusals, accepted = 0, True
+            refusals = 0
             down_told = False
             if opened_before:
                 log.info("%s stream reconnected (attempt %d): %s", self.venue, attempt, lost)

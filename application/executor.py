@@ -161,17 +161,9 @@ class Executor:
         older than the limit is neither, though an order the venue already holds for it is
         followed."""
         age = self.clock() - event.at
-        too_late = Placement(
-            PlacementOutcome.REFUSED,
-            reason=(
-                f"requested {age} ms ago, more than the executor's limit of "
-                f"{self.settings.max_age_ms} ms"
-            ),
-            refusal=RefusalKind.TOO_LATE,
-        )
         late = age > self.settings.max_age_ms
         if isinstance(event, EntryStep) and late:
-            return too_late
+            return self._too_late(age)
         if isinstance(event, EntryStep):
             placement = self.client.cancel(str(event.symbol), event.client_order_id)
             log.info("%s: cancel %s: %s", event.type, event.client_order_id, placement.outcome)
@@ -192,7 +184,7 @@ class Executor:
             # Not sent. Yet an executor that died may have sent it: an order the venue holds
             # under its id is followed, not failed while it fills.
             found = self.client.find(request)
-            return too_late if found is None else found
+            return self._too_late(age) if found is None else found
         placement = self.client.place(request, partial(self._fence, event))
         log.info(
             "%s: %s %s %s %s: %s %s",
@@ -205,6 +197,16 @@ class Executor:
             placement.reason,
         )
         return placement
+
+    def _too_late(self, age: int) -> Placement:
+        return Placement(
+            PlacementOutcome.REFUSED,
+            reason=(
+                f"requested {age} ms ago, more than the executor's limit of "
+                f"{self.settings.max_age_ms} ms"
+            ),
+            refusal=RefusalKind.TOO_LATE,
+        )
 
     def _fence(self, event: OrderRequested) -> None:
         """Asked just before an order is sent (after the client asked the venue for it): the

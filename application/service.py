@@ -59,8 +59,7 @@ from trueup.domain.keys import decision_key, sending_key
 from trueup.domain.pnl_records import ClosedPosition
 from trueup.domain.rules.can_open import never_seen, stale_view
 from trueup.domain.rules.config import RuleConfig
-from trueup.domain.triggers.lifecycle import Stage
-from trueup.domain.triggers.spec import TriggerCommand, TriggerSpec
+from trueup.domain.triggers.spec import TriggerCommand
 from trueup.domain.triggers.trigger import Trigger
 from trueup.domain.vocabulary import NotificationOutcome, PositionSide
 from trueup.projections.ccxt import ccxt_position
@@ -309,14 +308,14 @@ class TrueupService:
         at = self.clock() if at is None else at
         if data.get("command") == TriggerCommand.CHANGE.value:
             trigger_id = str(data.get("trigger_id", ""))
-            spec = _spec_in_force(reconciler, venue, account, trigger_id)
-            if spec is None:
+            changed = _trigger_of(reconciler, venue, account, trigger_id)
+            if changed is None:
                 # Not recorded: with nothing to fill it from, the change would be refused as a
                 # line missing its fields, not for the trigger it names.
                 return TriggerCommandReport(
                     trigger_id, "", [f"no trigger {trigger_id} on {venue}/{account}"], []
                 )
-            data = trigger_commands.completed(data, spec, at)
+            data = trigger_commands.completed(data, changed.spec, at)
         withdrawn = _requested_order(reconciler, venue, account, data)
         if withdrawn is not None:
             # Its order not sent yet, the command withdraws it, if it can claim it from the
@@ -920,17 +919,9 @@ def _requested_order(reconciler: "Reconciler", venue: str, account: str, data: J
         return None
     trigger = _trigger_of(reconciler, venue, account, str(data.get("trigger_id", "")))
     firing = None if trigger is None else trigger.firing
-    if firing is None or firing.stage is not Stage.REQUESTED or firing.client_order_id:
+    if firing is None or not firing.withdrawable:
         return None
     return firing.decision.decision_id
-
-
-def _spec_in_force(
-    reconciler: "Reconciler", venue: str, account: str, trigger_id: str
-) -> TriggerSpec | None:
-    """The configuration the trigger of ``trigger_id`` has in force, if the account has one."""
-    trigger = _trigger_of(reconciler, venue, account, trigger_id)
-    return None if trigger is None else trigger.spec
 
 
 def _trigger_of(

@@ -176,12 +176,12 @@ class HyperliquidOrders:
             )
         if not isinstance(reply, dict) or reply.get("status") != "order":
             return None  # "unknownOid": none of that cloid
-        order = (reply.get("order") or {}).get("order") or {}
-        status = (reply.get("order") or {}).get("status")
+        held = reply.get("order") or {}
+        order = held.get("order") or {}
         return Placement(
             PlacementOutcome.ALREADY_PLACED,
             venue_order_id=str(order.get("oid", "")),
-            reason=f"an order of this cloid is {status}",
+            reason=f"an order of this cloid is {held.get('status')}",
         )
 
     def _call(self, send: Any) -> Placement:

@@ -200,11 +200,10 @@ class TriggerDetector(Detector):
         if command is TriggerCommand.DISABLE and trigger.standing is Standing.DISABLED:
             raise Refused(f"trigger {trigger_id} is already disabled")
         firing = trigger.firing
-        # A firing whose order the venue is known to hold has nothing left to withdraw.
         withdrawn = (
             firing is not None
+            and firing.withdrawable
             and event.withdraws == firing.decision.decision_id
-            and not firing.client_order_id
         )
         if stage is Stage.REQUESTED and not withdrawn:
             # Its order is the executor's now, maybe on its way: taken as disabled or removed,
@@ -217,7 +216,7 @@ class TriggerDetector(Detector):
         trigger.standing = (
             Standing.REMOVED if command is TriggerCommand.REMOVE else Standing.DISABLED
         )
-        if stage is Stage.REQUESTED:
+        if withdrawn:
             assert firing is not None
             return self.advance(
                 trigger_id,

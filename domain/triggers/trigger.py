@@ -47,6 +47,12 @@ class Firing:
     filled_qty: Decimal | None = None
     executed_at: int = 0
 
+    @property
+    def withdrawable(self) -> bool:
+        """Whether a disable or remove may still withdraw its order: requested, and the
+        venue not known to hold it (the executor's claim decides the race, keys.sending_key)."""
+        return self.stage is Stage.REQUESTED and not self.client_order_id
+
 
 @dataclass(slots=True)
 class Trigger:
