@@ -203,6 +203,9 @@ def test_a_trigger_disabled_before_its_order_is_sent_withdraws_the_order_none_is
     assert isinstance(cancelled, TriggerOutcome)
     assert cancelled.reason == f"{verb}d before its order was sent"
     assert emitted(journal, "TRIGGER_FAILED") == []
+    # Listed as the operator left it, not by its cancelled firing.
+    [row] = TrueupService(journal).triggers(venue="bybit", account="main")
+    assert (row["state"], row["standing"]) == (f"{verb}d", f"{verb}d")
 
 
 class Commanded(BybitOrders):

@@ -67,12 +67,13 @@ class Trigger:
 
     @property
     def state(self) -> str:
-        """What an operator is shown: a firing still under way, else a final standing, else
-        the last firing's stage, else the standing."""
+        """What an operator is shown: a firing still under way, else the last firing's stage
+        while the trigger stays armed, else the standing (a disabled trigger reads disabled,
+        whatever its last firing came to)."""
         firing = self.firing
         if firing is not None and firing.stage not in TERMINAL:
             return firing.stage.value
-        if self.standing in FINAL or firing is None:
+        if self.standing is not Standing.ARMED or firing is None:
             return self.standing.value
         return firing.stage.value
 
