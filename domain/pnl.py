@@ -798,11 +798,10 @@ class PnlLedger:
             self._leaves(ledger, life)
             life = None
         rest = qty
-        # The lifecycle a fee paid in another coin goes to: the one the fill closes, else the
-        # one it opens or adds to.
-        touched: Lifecycle | None = None
+        # The lifecycles the fill moved, each with the quantity it took: the one it closes,
+        # the one it opens or adds to. A fee paid in another coin is shared among them.
+        moved: list[tuple[Lifecycle, Decimal]] = []
         if life is not None and (life.side is LONG) != buy:
-            touched = life
             # Decimal beside Decimal, never int, here and below: an int is converted first.
             size = life.size
             if size < qty:  # it closes the whole position and opens the next with the rest
@@ -814,6 +813,7 @@ class PnlLedger:
                 closed, flat = qty, size == qty
                 close_fee, fee, rest = fee, ZERO, ZERO
             self._close(life, fill, closed, close_fee, flat)
+            moved.append((life, closed))
             if flat:
                 self._closed(book, ledger, life, fill)
                 over = fill.closed_size
@@ -839,10 +839,10 @@ class PnlLedger:
             life.fees += fee
             life.fills += 1
             life.last_fill_at = fill.exec_time
-            touched = touched or life
+            moved.append((life, rest))
         elif fee and ledger.open is None:
             ledger.past_fees += fee  # paid on a position trueup did not see open
-        _fee_apart_to(touched, fill)
+        _fee_apart_to(moved, fill)
 
     def _open(
         self, book: "AccountBook", ledger: KeyLedger, side: PositionSide, fill: Fill
@@ -1114,10 +1114,18 @@ def _fee(ledger: KeyLedger, fill: Fill) -> Decimal:
     return ZERO
 
 
-def _fee_apart_to(life: Lifecycle | None, fill: Fill) -> None:
-    """A fee ``fill`` paid in another coin, kept apart on the lifecycle it went to too."""
-    if life is not None and fill.fee_coin is not None and fill.exec_fee is not None:
-        life.fees_apart = _added(life.fees_apart, fill.fee_coin, fill.exec_fee)
+def _fee_apart_to(moved: list[tuple[Lifecycle, Decimal]], fill: Fill) -> None:
+    """A fee ``fill`` paid in another coin, kept apart on the lifecycles it moved too, each
+    its share by the quantity it took, as a fee in the PnL coin is shared (a flip's)."""
+    fee, coin = fill.exec_fee, fill.fee_coin
+    if fee is None or coin is None:
+        return
+    qty = fill.exec_qty
+    for life, part in moved:
+        # The last to take all that is left pays all that is left: the shares sum exactly.
+        paid = fee if part == qty else _share(fee, part, qty)
+        life.fees_apart = _added(life.fees_apart, coin, paid)
+        fee, qty = fee - paid, qty - part
 
 
 def _added(

@@ -543,6 +543,27 @@ def test_hyperliquid_spot_fees_are_kept_in_the_tokens_they_were_paid_in() -> Non
     assert ledger.fees_apart == (("HYPE", Decimal("0.007")), ("USDC", Decimal("0.287")))
 
 
+def test_a_flips_fee_in_another_coin_is_shared_as_its_fee_in_the_pnl_coin_is() -> None:
+    """A buy of 0.03 against a short of 0.01 closes it and opens a long of 0.02: of its
+    0.003 BNB fee, the closed lifecycle paid a third and the one it opened two thirds (all
+    of it went to the closed one)."""
+    book = AccountBook("bybit", ACCOUNT)
+    opening = fill(1, OrderSide.SELL, Decimal("0.01"), Decimal("100000"), Decimal("2.0"))
+    flip = msgspec.structs.replace(
+        fill(2, OrderSide.BUY, Decimal("0.03"), Decimal("99000"), Decimal("0.003")),
+        fee_coin="BNB",
+    )
+    for n, trade in enumerate((opening, flip), start=1):
+        book.clock = T0 + n
+        book.apply(executions(T0 + n, trade))
+    (closed,) = book.pnl.take_closed()
+    assert closed.fees_apart == {"BNB": Decimal("0.001")}
+    opened = book.pnl.key(KEY).open
+    assert opened is not None and opened.size == Decimal("0.02")
+    assert opened.fees_apart == (("BNB", Decimal("0.002")),)
+    assert book.pnl.key(KEY).fees_apart == (("BNB", Decimal("0.003")),)
+
+
 def test_hyperliquid_funding_pushed_and_listed_by_user_funding_counts_once() -> None:
     """The stream pushed the first payment; the next sync's userFunding lists it again with
     the one paid while the stream was down: each reaches the position once."""
