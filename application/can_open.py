@@ -5,6 +5,7 @@ A module of its own, not only a method of TrueupService: `trueup can-open`, the 
 bot asks most, imports this and the views, and none of the service's other answers.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -13,6 +14,7 @@ from trueup.adapters.clock import wall_clock
 from trueup.adapters.feed import Clock
 from trueup.adapters.store.journal import Journal
 from trueup.adapters.venue import Venue
+from trueup.domain.errors import shown
 from trueup.domain.rules.can_open import (
     UNKNOWN_ACCOUNT,
     AccountFacts,
@@ -64,6 +66,8 @@ class CanOpenFacts:
     symbol: str
     account_facts: AccountFacts
     symbol_facts: SymbolFacts
+    # Of a symbol the account has not seen, those it has that differ from it only in case.
+    cased_otherwise: tuple[str, ...] = ()
 
 
 def answer_can_open(
@@ -92,27 +96,24 @@ def can_open_facts(
     if found is not None:
         reader, account_view = found
         symbol_view = reader.symbol(venue, account, symbol)
-        return CanOpenFacts(
-            venue,
-            account,
-            symbol,
-            account_view.facts if account_view else UNKNOWN_ACCOUNT,
-            symbol_view.facts if symbol_view else NOTHING_HELD,
-        )
+        held = symbol_view.facts if symbol_view else NOTHING_HELD
+        if account_view is None:
+            return CanOpenFacts(venue, account, symbol, UNKNOWN_ACCOUNT, held)
+        names = () if seen(held) else reader.account_symbol_names(venue, account)
+        cased = cased_otherwise(symbol, names)
+        return CanOpenFacts(venue, account, symbol, account_view.facts, held, cased)
     from trueup.domain.rules.can_open_facts import account_facts, symbol_facts
     from trueup.projections.reconciliation import replay
 
     reconciler = replay(journal, as_of=at, account=(venue, account))
     if (venue, account) not in reconciler.books:
         return CanOpenFacts(venue, account, symbol, UNKNOWN_ACCOUNT, NOTHING_HELD)
+    from trueup.projections.view_building import symbols
+
     book = reconciler.book(venue, account)
-    return CanOpenFacts(
-        venue,
-        account,
-        symbol,
-        account_facts(book, reconciler.config),
-        symbol_facts(book, reconciler.detectors(venue, account), symbol),
-    )
+    held = symbol_facts(book, reconciler.detectors(venue, account), symbol)
+    cased = () if seen(held) else cased_otherwise(symbol, symbols(book))
+    return CanOpenFacts(venue, account, symbol, account_facts(book, reconciler.config), held, cased)
 
 
 def judge_can_open(
@@ -138,7 +139,9 @@ def judge_can_open(
     )
     if venue is None:
         verdict = verdict.blocked(unread_venue(facts.venue))
-    elif misspelt := misspelt_symbol(venue, facts.symbol, facts.symbol_facts):
+    elif misspelt := misspelt_symbol(
+        venue, facts.symbol, facts.symbol_facts, facts.cased_otherwise
+    ):
         verdict = Verdict(False, [misspelt, *verdict.reasons], verdict.notes)
     if journal.unknown_inputs:
         # What those inputs said is unknown, so no answer built without them is vouched for.
@@ -164,13 +167,33 @@ def unread_venue(name: str) -> str:
     return f"trueup reads no venue {name!r} (it reads {', '.join(venues.SHOWN_NAMES)})"
 
 
-def misspelt_symbol(venue: Venue, symbol: str, facts: SymbolFacts) -> str | None:
+def misspelt_symbol(
+    venue: Venue, symbol: str, facts: SymbolFacts, cased: tuple[str, ...] = ()
+) -> str | None:
     """Why ``symbol`` cannot be one of ``venue``'s (naming the one meant where it can), or
-    None; a name the account has seen is the venue's, however it is spelt. can-open and
+    None; a name the account has seen is the venue's, however it is spelt. ``cased``: the
+    account's symbols that differ from it only in case (``cased_otherwise``). can-open and
     the triggers judge a symbol by this one rule."""
     # Nothing is known of a name the venue cannot have: "nothing held" would be a guess,
     # and a wrong one when the account holds it under the venue's spelling.
-    return None if seen(facts) else venue.misspelt(symbol)
+    if seen(facts):
+        return None
+    misspelt = venue.misspelt(symbol)
+    if misspelt is None and cased:
+        # A venue of case-sensitive names (Hyperliquid's kPEPE is not KPEPE) may well list
+        # both, but "btc" beside the account's BTC is a bot's lower-casing: a "yes" for it
+        # would pass over BTC's cooldown or position.
+        return (
+            f"{venue.name}'s symbols are case-sensitive: the account has {cased[0]}, "
+            f"not {shown(symbol)}"
+        )
+    return misspelt
+
+
+def cased_otherwise(symbol: str, names: Iterable[str]) -> tuple[str, ...]:
+    """Those of ``names`` (an account's symbols) that differ from ``symbol`` only in case."""
+    folded = symbol.casefold()
+    return tuple(sorted(n for n in names if n != symbol and n.casefold() == folded))
 
 
 def seen(facts: SymbolFacts) -> bool:

@@ -38,6 +38,7 @@ from trueup.application.can_open import (
     CanOpenFacts,
     answer_can_open,
     can_open_facts,
+    cased_otherwise,
     judge_can_open,
     misspelt_symbol,
     views_at,
@@ -897,6 +898,7 @@ def _unfit_for_triggers(
     symbol spelt as the venue spells none (the rule can-open applies)."""
     from trueup.adapters import venues
     from trueup.domain.rules.can_open_facts import symbol_facts
+    from trueup.projections.view_building import symbols
 
     found = venues.find(venue)
     if found is None:
@@ -908,7 +910,9 @@ def _unfit_for_triggers(
     if spec is None:
         return []
     facts = symbol_facts(book, reconciler.detectors(venue, account), spec.symbol)
-    misspelt = misspelt_symbol(found, spec.symbol, facts)
+    misspelt = misspelt_symbol(
+        found, spec.symbol, facts, cased_otherwise(spec.symbol, symbols(book))
+    )
     return [] if misspelt is None else [misspelt]
 
 

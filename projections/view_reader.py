@@ -88,6 +88,9 @@ class ViewReader:
     def account_symbols(self, venue: str, account: str) -> list[SymbolView]:
         return [views.decode_symbol(s) for s in self._table.account_symbols(venue, account)]
 
+    def account_symbol_names(self, venue: str, account: str) -> list[str]:
+        return list(self._table.account_symbol_names(venue, account))
+
     def recent_emitted(self, venue: str, account: str, symbol: str, limit: int) -> list[bytes]:
         """The last ``limit`` events emitted on ``symbol`` or the whole account, newest last."""
         table = self._table

@@ -3,6 +3,7 @@ never seen, nor for a symbol spelt as the venue spells none (ccxt's name for it,
 case, a space), and never without a complete snapshot of the exchange's positions inside
 the freshness limit at the instant asked."""
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -11,6 +12,7 @@ from tests.fuzz.strategies import sessions
 from tests.inputs import T0, intent, line, position_frame, position_snapshot
 from trueup.adapters import feed_status
 from trueup.adapters.capture import decode_line
+from trueup.adapters.hyperliquid import messages as hl
 from trueup.adapters.store.journal import Journal
 from trueup.application.can_open import NOTHING_HELD, CanOpenFacts, judge_can_open
 from trueup.application.service import TrueupService
@@ -149,6 +151,36 @@ def test_a_valid_symbol_never_seen_is_flat_on_every_venue(
 ) -> None:
     facts = CanOpenFacts(venue, "main", symbol, FRESH, NOTHING_HELD)
     assert judge_can_open(journal, facts, at=T0 + 1_000).allowed
+
+
+HL_USER = "0x5e9ee1089755c3435139848e47e6635505d5a13a"
+
+
+@pytest.mark.parametrize("asked", ["btc", "Btc"])
+def test_a_symbol_held_on_a_venue_of_case_sensitive_names_is_a_no_in_another_case(
+    journal: Journal, asked: str
+) -> None:
+    """Hyperliquid's kPEPE is not KPEPE, so "btc" fits its rule; but beside the BTC the
+    account holds, it is a bot's lower-casing, and it was a yes (a walkthrough): now
+    answered, from the views and by a replay of the past, as a trigger on it is refused."""
+    short = hl.asset_position(coin="BTC", szi="-0.5", entry_px="100000.0")
+    state = hl.clearinghouse_state([short], time=T0, account_value="1000.0")
+    records = [
+        hl.capture_intent(T0, HL_USER, {"kind": "account_mode", "mode": "LIVE"}),
+        hl.capture_rest(T0, HL_USER, "clearinghouseState", {"user": HL_USER}, state),
+    ]
+    service = TrueupService(journal, clock=lambda: T0 + 1_000)
+    service.ingest([[orjson.dumps(record) for record in records]])
+    said = f"hyperliquid's symbols are case-sensitive: the account has BTC, not '{asked}'"
+    for at in (None, T0 + 1):  # the views; a replay
+        answer = service.can_open("hyperliquid", HL_USER, asked, at=at)
+        assert (answer.allowed, answer.reasons[0]) == (False, said)
+    assert service.can_open("hyperliquid", HL_USER, "ETH").allowed  # unheard of: flat
+    command = {"command": "add", "trigger_id": "t1", "symbol": asked, "direction": "short",
+               "kind": "stop_loss", "level": "110000", "ratio": "1", "action": "lock",
+               "operator": "alice"}  # fmt: skip
+    report = service.command_trigger("hyperliquid", HL_USER, command, at=T0 + 2)
+    assert report.refused == [said]
 
 
 def test_a_symbol_the_account_has_seen_is_judged_whatever_its_spelling(journal: Journal) -> None:

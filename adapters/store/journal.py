@@ -1032,6 +1032,10 @@ class _RetryingViews:
         found: Sequence[bytes] = self._read(lambda v: v.account_symbols(venue, account))
         return found
 
+    def account_symbol_names(self, venue: str, account: str) -> Sequence[str]:
+        found: Sequence[str] = self._read(lambda v: v.account_symbol_names(venue, account))
+        return found
+
     def recent(
         self, venue: str, account: str, kind: RecentKind, symbol: str, limit: int
     ) -> list[Recent]:

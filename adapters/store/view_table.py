@@ -113,6 +113,7 @@ class Statements:
     select_accounts: Any
     select_symbols: Any
     select_account_symbols: Any
+    select_account_symbol_names: Any
     select_recent: Any
     select_format: Any
     upsert_history: Any
@@ -243,6 +244,8 @@ def sql_statements(
         select_symbols=f"SELECT view FROM {symbol} ORDER BY venue{c}, account{c}, symbol{c}",
         select_account_symbols=f"SELECT view FROM {symbol} "
         f"WHERE venue = {p} AND account = {p} ORDER BY symbol{c}",
+        select_account_symbol_names=f"SELECT symbol FROM {symbol} "
+        f"WHERE venue = {p} AND account = {p} ORDER BY symbol{c}",
         # From the range's head, back along the links, as many entries as asked for.
         select_recent="WITH RECURSIVE chain (partition, position, ordinal, depth) AS ("
         f"SELECT partition, position, ordinal, 1 FROM {heads} WHERE {in_range} "
@@ -287,6 +290,9 @@ class ViewTable(Protocol):
 
     def account_symbols(self, venue: str, account: str) -> Sequence[bytes]:
         """The symbol views of one account, in symbol order."""
+
+    def account_symbol_names(self, venue: str, account: str) -> Sequence[str]:
+        """The symbols one account has views of, in order: their names alone."""
 
     def recent(
         self, venue: str, account: str, kind: RecentKind, symbol: str, limit: int
@@ -351,6 +357,11 @@ class SQLViews:
     def account_symbols(self, venue: str, account: str) -> list[bytes]:
         rows = self._rows(self._sql.select_account_symbols, (venue, account))
         return [bytes(row) for row in rows]
+
+    def account_symbol_names(self, venue: str, account: str) -> list[str]:
+        return [
+            str(row) for row in self._rows(self._sql.select_account_symbol_names, (venue, account))
+        ]
 
     def recent(
         self, venue: str, account: str, kind: RecentKind, symbol: str, limit: int
