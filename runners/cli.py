@@ -920,6 +920,15 @@ def _ingest(journal: "Journal", args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_TERMINATED if isinstance(stopped, Terminated) else EXIT_INTERRUPTED
+    except StoreError as error:
+        # What a rerun can take up from, as after an interruption: the store failed under way.
+        print(
+            f"trueup: {_one_line(str(error))}; at least {progress.stored:,} of the "
+            f"{progress.lines:,} lines read are in the journal, and the same `trueup ingest` "
+            "again stores the rest, none twice",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     print(
         f"ingested {report.lines} lines: {report.accepted} accepted, {report.rejected} rejected"
         + (f" ({report.duplicates} already in the journal)" if report.duplicates else "")

@@ -5,10 +5,12 @@ stdout that leaves early (``trueup events | head -1``) ends the command quietly.
 """
 
 import os
+import resource
 import sqlite3
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -212,6 +214,41 @@ def test_give_up_after_is_a_finite_number_of_seconds_above_0(
     line = refused(capfd, store, "--give-up-after", value, "events")
 
     assert line.startswith("trueup: argument --give-up-after: must be a number of seconds")
+
+
+def _limited_to(size: int) -> Callable[[], None]:
+    """A child's file-size limit: past it, each write fails (EFBIG), as on a full disk."""
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+    return limit
+
+
+def test_a_journal_that_cannot_take_a_write_ends_an_ingest_in_one_line_and_a_rerun_stores_the_rest(
+    tmp_path: Path,
+) -> None:
+    """A disk that fills under an ingest: SQLite's writes fail ("disk I/O error"), and the
+    ingest ended with a traceback of 69 lines, saying nothing of what it had stored (a
+    walkthrough). Now one line, exit 2, with what is in; run again, it stores the rest."""
+    capture, store = tmp_path / "capture.jsonl", tmp_path / "journal.db"
+    records = [{"at": EARLIEST_MS + n, "venue": "bybit", "account": ACCOUNT, "channel": "clock"}
+               for n in range(20_000)]  # fmt: skip
+    capture.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
+    command = [str(TRUEUP), "--store", str(store), "ingest", str(capture)]
+    full = subprocess.run(
+        command, capture_output=True, timeout=120, check=False, preexec_fn=_limited_to(3 << 20)
+    )
+    line = one_stderr_line(full)
+    assert "could not take a write (disk I/O error)" in line, line
+    assert line.endswith(
+        "lines read are in the journal, and the same `trueup ingest` again stores the rest, "
+        "none twice"
+    )
+    again = subprocess.run(command, capture_output=True, timeout=120, check=False)
+    assert again.returncode == 0, again.stderr.decode()
+    with Journal.open(str(store), create=False) as journal:
+        assert len(list(journal.account_events("bybit", ACCOUNT))) == len(records)
 
 
 def test_give_up_after_is_taken_by_every_command(

@@ -23,6 +23,10 @@ _UNUSABLE = (
     "readonly database",
     "file is not a database",
 )
+# The store's file cannot take a write: its disk full, or the write refused by the system (a
+# file-size limit, a failing disk). Waiting seldom cures it; a commit either went in whole
+# before it or not at all.
+_UNWRITABLE = ("database or disk is full", "disk I/O error")
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,16 @@ def unusable(error: BaseException) -> str | None:
             return first_line(link)
         message = first_line(link)
         if isinstance(link, sqlite3.Error) and any(p in message for p in _UNUSABLE):
+            return message
+    return None
+
+
+def unwritable(error: BaseException) -> str | None:
+    """Why a SQLite journal's file could not take a write (disk full, an I/O error), if
+    that is what ``error`` is."""
+    for link in _chain(error):
+        message = first_line(link)
+        if isinstance(link, sqlite3.Error) and any(p in message for p in _UNWRITABLE):
             return message
     return None
 

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol, TypeVar
 
-from trueup.adapters.store.failures import Outage, outage, refused_value, unusable
+from trueup.adapters.store.failures import Outage, outage, refused_value, unusable, unwritable
 from trueup.adapters.store.location import StoreError
 from trueup.adapters.store.redaction import redact
 
@@ -68,6 +68,7 @@ class Retrying:
                 cause = outage(error)
                 if cause is None:
                     self._raise_if_unusable(error)
+                    self._raise_if_unwritable(error)
                     self._raise_if_refused(error)
                     raise
             now = time.monotonic()
@@ -101,6 +102,14 @@ class Retrying:
             raise StoreError(
                 f"the journal at {self.shown} refused a value it cannot hold, and stored "
                 f"nothing of that write: {redact(problem, self.secrets)}"
+            ) from None
+
+    def _raise_if_unwritable(self, error: Exception) -> None:
+        problem = unwritable(error)
+        if problem is not None:
+            raise StoreError(
+                f"the journal at {self.shown} could not take a write ({problem}): it holds "
+                "what its last commit stored"
             ) from None
 
     def _raise_if_unusable(self, error: Exception) -> None:
