@@ -44,12 +44,12 @@ class CanOpenAnswer:
     notes: list[str] = field(default_factory=list)
 
     def as_json(self) -> JSON:
-        """The verdict alone, as `trueup can-open --json` prints it."""
+        """The verdict alone, as another answer holds it (a position's diagnosis)."""
         return {"allowed": self.allowed, "reasons": self.reasons, "notes": self.notes}
 
     def as_document(self) -> JSON:
-        """The verdict with what it is about: HTTP's and NATS's answer, built here only so
-        that the two cannot differ."""
+        """The verdict with what it is about: the answer of `trueup can-open --json`, HTTP
+        and NATS, built here only so that they cannot differ."""
         return {"venue": self.venue, "account": self.account, "symbol": self.symbol} | (
             self.as_json()
         )

@@ -23,7 +23,7 @@ def can_open_command(journal: Journal, args: argparse.Namespace) -> int:
         at=args.at,
     )
     if args.json:
-        output.write_json(answer.as_json())
+        output.write_json(answer.as_document())
     else:
         print(
             ("yes" if answer.allowed else "no") + f": {args.symbol} on {args.venue}/{args.account}"
