@@ -132,6 +132,11 @@ def unfenced() -> None:
 class ExecutionClient(Protocol):
     """Places orders on one venue account."""
 
+    # How long after it was sent an order the venue has not answered may still be taken: 0
+    # where the venue refuses a client order id it has ever had, the request's time to live
+    # (and an allowance for clocks) where it keeps ids unique among open orders alone (Aster).
+    in_flight_ms: int
+
     def place(self, request: OrderRequest, fence: Fence = unfenced) -> Placement: ...
 
     def find(self, request: OrderRequest) -> Placement | None:

@@ -95,6 +95,8 @@ class Executor:
         self.tracker = executor_name(venue, account)
         self.lease: Lease = journal.lease(self.tracker)
         self._faults: dict[str, int] = {}  # a request's faults so far, by its event id
+        # When this executor last sent each request it has sent, by its event id.
+        self._sent: dict[str, int] = {}
         self._recorded = 0  # the journal position last read or recorded as done
 
     def step(self) -> ExecutorStep:
@@ -129,6 +131,8 @@ class Executor:
                 done.retrying += 1
                 return done
             self._report(event, placement)
+            self._faults.pop(event.event_id, None)
+            self._sent.pop(event.event_id, None)
             if placement.placed:
                 done.placed += 1
             else:
@@ -180,6 +184,9 @@ class Executor:
             reduce_only=event.reduce_only,
             position_idx=event.order_position_idx,
         )
+        unsettled = self._in_flight(event)
+        if unsettled is not None:
+            return unsettled
         if late:
             # Not sent. Yet an executor that died may have sent it: an order the venue holds
             # under its id is followed, not failed while it fills.
@@ -197,6 +204,29 @@ class Executor:
             placement.reason,
         )
         return placement
+
+    def _in_flight(self, event: OrderRequested) -> Placement | None:
+        """A refusal to retry while an earlier send of the order, unanswered (by this
+        executor, or by one that died), may still be taken by the venue (the client's
+        ``in_flight_ms``): asked for before then, it may not be found, then be taken twice."""
+        wait = self.client.in_flight_ms
+        if not wait:
+            return None
+        held = self.journal.claimed(sending_key(self.venue, self.account, event.decision_id))
+        if held is None or held.input_id:
+            return None  # never sent; or withdrawn, which the fence says
+        sent = max(held.at, self._sent.get(event.event_id, held.at))
+        settled = sent + wait
+        if self.clock() >= settled:
+            return None
+        return Placement(
+            PlacementOutcome.REFUSED,
+            reason=(
+                f"sent at {iso(sent)} without an answer: asked for again from "
+                f"{iso(settled)}, once the venue can no longer take it"
+            ),
+            refusal=RefusalKind.UNREACHABLE,
+        )
 
     def _too_late(self, age: int) -> Placement:
         return Placement(
@@ -218,6 +248,7 @@ class Executor:
             raise Withdrawn(held.by, held.at)
         if not self.lease.held():
             raise NoLongerHolding(self.tracker)
+        self._sent[event.event_id] = self.clock()
 
     def _worst_price(self, price: Decimal | None, side: Side) -> Decimal | None:
         """The price the trigger fired at, moved by the slippage against the order (the

@@ -13,6 +13,8 @@ import pytest
 
 from tests.live_harness import wait_for
 from tests.triggers import T0, add, position, price
+from trueup.adapters.aster import messages as aster
+from trueup.adapters.aster.orders import AsterOrders
 from trueup.adapters.bybit.orders import BybitOrders
 from trueup.adapters.orders import Fence, OrderRequest, Placement, unfenced
 from trueup.adapters.store.journal import Journal
@@ -29,6 +31,7 @@ from trueup.domain.emitted import Emitted, TriggerOutcome
 from trueup.domain.events import OrderPlacementReported
 from trueup.domain.vocabulary import PlacementOutcome, RefusalKind
 from trueup.runners.executor import run_executor
+from trueup_simulators.aster.simulator import AsterSimulator
 from trueup_simulators.bybit.simulator import BybitSimulator
 
 KEY, SECRET = "executor-step-key-0123", "executor-step-secret-0123"
@@ -349,3 +352,83 @@ def test_a_woken_executor_places_a_new_request_at_once_not_at_its_next_poll(
             wake.set()
             thread.join(timeout=10)
         assert not thread.is_alive()
+
+
+# --- Aster, which keeps a client order id unique among open orders alone ----------------
+
+ASTER_KEY, ASTER_SECRET = "aster-step-key-0123", "aster-step-secret-0123"
+
+
+def aster_long_with_a_fired_trigger(journal: Journal) -> None:
+    """A long of 2 on Aster whose trigger (reduce half, auto) fired at T0 + 2."""
+    held = aster.account_position(symbol="BTCUSDT", amount="2", entry_price="100")
+    update = aster.account_update(
+        event_time=T0, transaction_time=T0, reason="ORDER", balances=[], positions=[held]
+    )
+    mark = {"e": "markPriceUpdate", "E": T0 + 2, "s": "BTCUSDT", "p": "110", "i": "110"}
+    records = [
+        aster.capture_ws(T0, "main", update),
+        {**add(T0 + 1, auto_execute=True), "venue": "aster"},
+        {"at": T0 + 2, "venue": "aster", "account": "main", "channel": "market", "data": mark},
+    ]
+    TrueupService(journal).ingest([[orjson.dumps(r) for r in records]])
+
+
+class TakenLate(AsterOrders):
+    """A client whose first order Aster takes only after it answered -1007 ("execution
+    status unknown"), while the request's recvWindow still runs."""
+
+    def __init__(self, sim: AsterSimulator) -> None:
+        super().__init__(ASTER_KEY, ASTER_SECRET, base_url=sim.base_url)
+        self.held: OrderRequest | None = None
+
+    def place(self, request: OrderRequest, fence: Fence = unfenced) -> Placement:
+        if self.held is not None or self.find(request) is not None:
+            return super().place(request, fence)
+        fence()
+        self.held = request
+        return Placement(
+            PlacementOutcome.REFUSED,
+            reason="Timeout waiting for response from backend server.",
+            refusal=RefusalKind.UNREACHABLE,
+            code="-1007",
+        )
+
+    def deliver(self) -> None:
+        """The request held up on its way: Aster takes it now."""
+        assert self.held is not None
+        AsterOrders.place(self, self.held)  # finds none, as its first ask found none
+
+
+@pytest.mark.parametrize("successor", [False, True])
+def test_an_aster_order_sent_without_an_answer_is_asked_for_only_once_it_can_no_longer_be_taken(
+    tmp_path: Path, successor: bool
+) -> None:
+    """Asked for at once after -1007, by the executor or by the one that took over from it,
+    the order was not yet there, so it was placed again, and then the first came in: two
+    orders for one firing (a walkthrough). Asked once the first can no longer be taken
+    (by the claim's time), it is found, and followed."""
+    with (
+        Journal.open(str(tmp_path / "journal.db")) as journal,
+        AsterSimulator(api_key=ASTER_KEY, api_secret=ASTER_SECRET) as sim,
+    ):
+        sim.move_mark("BTCUSDT", "110")
+        sim.open_position("BTCUSDT", "2", "100")
+        aster_long_with_a_fired_trigger(journal)
+        client, now = TakenLate(sim), [T0 + 3]
+        working = Executor(journal, "aster", "main", client, clock=lambda: now[0])
+
+        assert (working.step().retrying, client.held is not None) == (1, True)
+        if successor:  # it dies; another takes the account over
+            working.release()
+            working = Executor(journal, "aster", "main", client, clock=lambda: now[0])
+        now[0] += 100  # the next step: the order may still be on its way
+        waiting = working.step()
+        assert (waiting.placed, waiting.retrying) == (0, 1)
+        client.deliver()
+        now[0] = T0 + 3 + AsterOrders.in_flight_ms
+        assert working.step().placed == 1
+        taken = sim.read(lambda a: [o.client_order_id for o in a.orders.values()])
+        assert len(taken) == 1
+        [report] = placements(journal)
+        assert report.outcome is PlacementOutcome.ALREADY_PLACED

@@ -34,6 +34,8 @@ LEG_ID = "lock:t1:1"
 class Venue:
     """Takes every order it is asked for, as a venue that has it on its books."""
 
+    in_flight_ms = 0
+
     def __init__(self) -> None:
         self.asked: list[OrderRequest] = []
 

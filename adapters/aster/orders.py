@@ -17,6 +17,7 @@ from typing import Any
 from trueup.adapters.aster import wire
 from trueup.adapters.aster.records import POSITION_IDX
 from trueup.adapters.aster.rest import MAINNET_REST_URL, REFUSED_KEY_CODES, AsterRest, Reply
+from trueup.adapters.aster.signing import RECV_WINDOW
 from trueup.adapters.client_order_id import ClientOrderId
 from trueup.adapters.clock import wall_clock
 from trueup.adapters.feed import Clock
@@ -39,6 +40,9 @@ NO_SUCH_ORDER = -2013
 # futures API, whose interface Aster's copies, answers -4116 "ClientOrderId is duplicated."
 DUPLICATED_CLIENT_ORDER_ID = -4116
 POSITION_SIDES = {idx: side for side, idx in POSITION_IDX.items()}
+# Aster refuses a request stamped more than 1000 ms ahead of its clock, and takes one up to
+# recvWindow after its stamp: past this after the send, by any clock within that, it is out.
+CLOCK_ALLOWANCE_MS = 2000
 # Aster's error codes (futures-api-v1.md, "Error Codes") by what the executor does about
 # them; any other is final, in Aster's words.
 REFUSAL_KINDS: dict[int, RefusalKind] = {
@@ -125,6 +129,10 @@ def grids(body: object) -> dict[str, Grid]:
 
 class AsterOrders:
     """Places orders on one Aster futures account (v1, HMAC)."""
+
+    # An order sent without an answer (-1007, no reply) may still be taken until its
+    # recvWindow has passed, after the ask for its id found none: asked then, not before.
+    in_flight_ms = RECV_WINDOW + CLOCK_ALLOWANCE_MS
 
     def __init__(
         self,

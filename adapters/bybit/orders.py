@@ -75,6 +75,8 @@ def placement(body: dict[str, Any]) -> Placement:
 class BybitOrders:
     """Places orders on one Bybit account (category linear by default)."""
 
+    in_flight_ms = 0  # Bybit refuses an orderLinkId again whatever became of its order
+
     def __init__(
         self,
         api_key: str,

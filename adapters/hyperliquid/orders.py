@@ -93,6 +93,8 @@ def _grid(sz_decimals: int) -> Grid:
 class HyperliquidOrders:
     """Places orders for one Hyperliquid account, signed by its key or an agent's."""
 
+    in_flight_ms = 0  # Hyperliquid refuses a cloid again whatever became of its order
+
     def __init__(
         self,
         secret_key: str,

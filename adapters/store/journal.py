@@ -402,6 +402,11 @@ class Journal:
             return held[0]
         return None
 
+    def claimed(self, key: UUID) -> Decided | None:
+        """Who holds a decision's ``key`` (``claim``'s holder), if anyone does."""
+        held = self._retrying(partial(self._decision_held, key))
+        return None if held is None else held[0]
+
     def _decision_held(self, key: UUID) -> tuple[Decided, str] | None:
         """Whose input carried out the decision of ``key``, if one has, and the append
         that stored it."""
