@@ -72,6 +72,11 @@ class Withdrawn(Exception):
         super().__init__(f"withdrawn by {by} at {iso(at)} before it was sent")
 
 
+class PositionGone(Exception):
+    """The position a lock's order was to hedge is flat now (closed by hand, say, while the
+    order waited): sent, it would open a naked position the other way. It is not sent."""
+
+
 class Executor:
     """The executor of one venue account over one journal."""
 
@@ -115,6 +120,10 @@ class Executor:
             except Withdrawn as withdrawn:
                 placement = Placement(
                     PlacementOutcome.REFUSED, reason=str(withdrawn), refusal=RefusalKind.WITHDRAWN
+                )
+            except PositionGone as gone:
+                placement = Placement(
+                    PlacementOutcome.REFUSED, reason=str(gone), refusal=RefusalKind.POSITION_GONE
                 )
             except NoLongerHolding:
                 # Nothing sent, nothing recorded: the holder now carries the request out.
@@ -241,7 +250,10 @@ class Executor:
     def _fence(self, event: OrderRequested) -> None:
         """Asked just before an order is sent (after the client asked the venue for it): the
         order claimed from an operator who would withdraw it (an earlier claim of an executor
-        of the account, one that died, say, is its own), and the lease still held."""
+        of the account, one that died, say, is its own), and the lease still held. A lock's
+        order goes only while the position it hedges is held: a reduce is reduce-only."""
+        if event.opens is not None:
+            self._check_hedged(event)
         key = sending_key(self.venue, self.account, event.decision_id)
         held = self.journal.claim(key, by=self.tracker, at=self.clock())
         if held is not None and held.input_id:
@@ -249,6 +261,19 @@ class Executor:
         if not self.lease.held():
             raise NoLongerHolding(self.tracker)
         self._sent[event.event_id] = self.clock()
+
+    def _check_hedged(self, event: OrderRequested) -> None:
+        """PositionGone unless the exchange holds the position ``event``'s lock hedges, as
+        the journal has it now (the request may have waited while it was closed)."""
+        rows = self.service.positions(
+            venue=self.venue, account=self.account, symbol=str(event.symbol)
+        )
+        held = [
+            r for r in rows
+            if (r["category"], r["position_idx"]) == (event.category, event.position_idx)
+        ]  # fmt: skip
+        if not held or not Decimal(held[0]["exchange_qty"]):
+            raise PositionGone("the position it was to lock is flat now")
 
     def _worst_price(self, price: Decimal | None, side: Side) -> Decimal | None:
         """The price the trigger fired at, moved by the slippage against the order (the

@@ -22,7 +22,7 @@ from trueup.domain.book import fold
 from trueup.domain.emitted import Emitted, TriggerFired
 from trueup.domain.events import InputEvent, InputRejected, OrderPlacementReported
 from trueup.domain.reconciler import Reconciler
-from trueup.domain.vocabulary import PlacementOutcome, PositionSide
+from trueup.domain.vocabulary import PlacementOutcome, PositionSide, RefusalKind
 from trueup.projections.audit import position_state
 from trueup.runners.cli import main
 
@@ -204,3 +204,26 @@ def test_a_placement_report_s_opens_is_bounded_like_every_id(opens: Any, fault: 
     placed = decode_line(orjson.dumps({"at": T0, **ACCOUNT, "channel": "placement", "data": data}))
     assert isinstance(placed, OrderPlacementReported) and placed.opens is not None
     assert (placed.opens.position_id, placed.opens.side) == (LEG_ID, PositionSide.SHORT)
+
+
+def test_a_lock_whose_position_was_closed_while_its_order_waited_is_not_sent(
+    tmp_path: Path,
+) -> None:
+    """The long the lock was to hedge is closed by hand before an executor runs: sent, the
+    lock's sell opened a naked short of 1 (a walkthrough). Not sent now: the firing fails."""
+    with Journal.open(str(tmp_path / "journal.db")) as journal:
+        ingest(
+            journal, position(T0, "Buy", 2, idx=1), add(T0 + 1, action="lock", auto_execute=True)
+        )
+        ingest(journal, price(T0 + 2, "110"))
+        ingest(journal, position(T0 + 3, "", 0, idx=1))
+        venue = Venue()
+        step = Executor(journal, "bybit", "main", venue, clock=lambda: T0 + 4).step()
+        assert (step.placed, step.refused, venue.asked) == (0, 1, [])
+        (report,) = [e for _, e in journal.all_events() if isinstance(e, OrderPlacementReported)]
+        assert report.refusal is RefusalKind.POSITION_GONE
+        (failed,) = [e for _, e in journal.all_events() if e.type == "TRIGGER_FAILED"]
+        assert failed.reason == (  # type: ignore[union-attr]
+            "the executor did not send the order (position gone): the position it was to lock "
+            "is flat now"
+        )
