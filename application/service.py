@@ -305,6 +305,7 @@ class TrueupService:
         account replayed to now, exactly as the projection will judge it."""
         from trueup.adapters import trigger_commands
 
+        replayed_from = self.journal.last_position()
         reconciler = _replay(self.journal, account=(venue, account))
         at = self.clock() if at is None else at
         if data.get("command") == TriggerCommand.CHANGE.value:
@@ -355,7 +356,29 @@ class TrueupService:
                 return TriggerCommandReport(trigger_id, "", [why], [])
             done = f"{command} of trigger {trigger_id} already recorded by {first.by}"
             return TriggerCommandReport(trigger_id, "", [f"{done} at {iso(first.at)}"], [])
+        if isinstance(event, TriggerCommanded) and appended.inputs:
+            where = appended.inputs[0][0]
+            if self._inputs_between(venue, account, replayed_from, where):
+                # Judged on a state that inputs stored since have moved on (the trigger fired
+                # meanwhile, say): the projection judges it on theirs. Said as it will say.
+                emitted = _judged_after_all(self.journal, (venue, account), where, event)
+                refused = [e.reason for e in emitted if isinstance(e, TriggerRefused)]
         return TriggerCommandReport(trigger_id, event.input_id, refused, [e.type for e in emitted])
+
+    def _inputs_between(self, venue: str, account: str, after: int, before: int) -> bool:
+        """Whether inputs the account's partition takes were stored between journal
+        positions ``after`` and ``before``."""
+        from trueup.projections.partitions import partition_of, partitions_of
+
+        number = partition_of(venue, account)
+        while after < before - 1:
+            events, last = self.journal.inputs(after, upto=before - 1)
+            if any(number in partitions_of(e) for _, e in events):
+                return True
+            if last == after:
+                return False
+            after = last
+        return False
 
     def triggers(self, *, venue: str | None = None, account: str | None = None) -> list[JSON]:
         """Every trigger's configuration and state (armed, waiting confirm, requested, ...,
@@ -942,6 +965,16 @@ def _replay(journal: Journal, **scope: Any) -> "Reconciler":
     from trueup.projections.reconciliation import replay
 
     return replay(journal, **scope)
+
+
+def _judged_after_all(
+    journal: Journal, account: tuple[str, str], where: int, event: InputEvent
+) -> list[Emitted]:
+    """What the detectors emit for ``event``, stored at ``where``, after every input stored
+    before it: exactly what the projection emits for it."""
+    from trueup.projections.reconciliation import replay_before
+
+    return replay_before(journal, account, where).apply(event)
 
 
 def _decoded(line: bytes) -> InputEvent:

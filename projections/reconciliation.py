@@ -493,6 +493,21 @@ def replay(
     return _merged([starts[n].reconciler for n in numbers], config)
 
 
+def replay_before(journal: Journal, account: Account, position: int) -> Reconciler:
+    """``account``'s partition once every input stored before journal ``position`` was
+    applied: what the projection judges the input stored there on."""
+    n = partition_of(*account)
+    bound = min(partition_position(journal, n), position - 1)
+    found = last_snapshot(journal, tracker(n), upto=bound)
+    start = (
+        _Start(found.reconciler, found.position)
+        if found is not None
+        else _Start(Reconciler(journal.rules_before_any()), 0)
+    )
+    _apply(journal, {n: start}, upto={n: position - 1}, as_of=None)
+    return start.reconciler
+
+
 def _merged(parts: list[Reconciler], config: RuleConfig | None) -> Reconciler:
     """One reconciler holding every account of ``parts`` (disjoint: one per partition)."""
     merged = Reconciler(parts[0].config if parts else config)

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -19,6 +20,7 @@ from trueup.adapters.bybit.orders import BybitOrders
 from trueup.adapters.orders import Fence, OrderRequest, Placement, unfenced
 from trueup.adapters.store.journal import Journal
 from trueup.adapters.store.lease import FileLease
+from trueup.application import service as service_module
 from trueup.application.executor import (
     FAULTS_BEFORE_REFUSAL,
     Executor,
@@ -209,6 +211,35 @@ def test_a_trigger_disabled_before_its_order_is_sent_withdraws_the_order_none_is
     # Listed as the operator left it, not by its cancelled firing.
     [row] = TrueupService(journal).triggers(venue="bybit", account="main")
     assert (row["state"], row["standing"]) == (f"{verb}d", f"{verb}d")
+
+
+def test_a_disable_judged_before_its_trigger_fired_says_what_the_journal_made_of_it(
+    tmp_path: Path, sim: BybitSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The trigger fires (a `trueup run`'s price) between the command's replay and its
+    append: judged on the replay, the disable said it was carried out, while the journal,
+    which judges it after the firing, refused it and the order went out (a walkthrough).
+    It now says what the journal says."""
+    with Journal.open(str(tmp_path / "journal.db")) as opened:
+        records = [position(T0, "Buy", 2), add(T0 + 1, auto_execute=True)]
+        TrueupService(opened).ingest([[orjson.dumps(r) for r in records]])
+        replayed = service_module._replay
+
+        def fired_meanwhile(journal: Journal, **scope: Any) -> Any:
+            state = replayed(journal, **scope)
+            TrueupService(journal).ingest([[orjson.dumps(price(T0 + 2, 110))]])
+            return state
+
+        monkeypatch.setattr(service_module, "_replay", fired_meanwhile)
+        command = {"command": "disable", "trigger_id": "t1", "operator": "alice"}
+        report = TrueupService(opened).command_trigger("bybit", "main", command, at=T0 + 3)
+        monkeypatch.undo()
+        said = "trigger t1 has fired and its order is requested: the executor may be sending it"
+        assert report.refused == [f"{said}; disable it after"]
+        assert report.emitted == ["TRIGGER_REFUSED"]
+        [refused] = emitted(opened, "TRIGGER_REFUSED")
+        assert refused.reason == report.refused[0]  # type: ignore[attr-defined]
+        assert executor(opened, sim, now=T0 + 4).step().placed == 1  # as the journal says
 
 
 class Commanded(BybitOrders):
