@@ -97,7 +97,11 @@ def test_a_credential_holding_what_no_key_holds_is_refused_without_showing_it(
     assert "s3" not in said
 
 
-@pytest.mark.parametrize("key", ["0xnothex", "0x" + "ab" * 31, "ab" * 33])
+# The last two: 64 hex digits, yet no key of secp256k1 (0, and past the curve's order):
+# eth_account refused them with a traceback (a walkthrough).
+@pytest.mark.parametrize(
+    "key", ["0xnothex", "0x" + "ab" * 31, "ab" * 33, "0x" + "0" * 64, "0x" + "f" * 64]
+)
 def test_a_hyperliquid_signing_key_that_is_no_private_key_is_refused_in_one_line(
     key: str,
 ) -> None:
@@ -106,7 +110,8 @@ def test_a_hyperliquid_signing_key_that_is_no_private_key_is_refused_in_one_line
     with pytest.raises(SettingRefused) as refused:
         execution(settings("hyperliquid", account=ADDRESS, HYPERLIQUID_SECRET_KEY=key))
     assert str(refused.value) == (
-        "HYPERLIQUID_SECRET_KEY is not a private key: 64 hex digits, after 0x or not"
+        "HYPERLIQUID_SECRET_KEY is not a private key: 64 hex digits, after 0x or not, of a "
+        "number from 1 to below secp256k1's order"
     )
 
 

@@ -57,13 +57,18 @@ def _prices(settings: Settings, symbols: tuple[str, ...]) -> "SupervisedFeed":
     )
 
 
+# The order of secp256k1's group: a private key is a number from 1 to below it.
+SECP256K1_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+
+
 def _orders(settings: Settings) -> "ExecutionClient":
     from trueup.adapters.hyperliquid.orders import HyperliquidOrders
 
     (key,) = SIGNING_KEY.read(settings.environment)
-    if not PRIVATE_KEY.fullmatch(key):
+    if not PRIVATE_KEY.fullmatch(key) or not 0 < int(key, 16) < SECP256K1_ORDER:
         raise SettingRefused(
-            "HYPERLIQUID_SECRET_KEY is not a private key: 64 hex digits, after 0x or not"
+            "HYPERLIQUID_SECRET_KEY is not a private key: 64 hex digits, after 0x or not, of a "
+            "number from 1 to below secp256k1's order"
         )
     # An agent's key trades for the account it names: the account is --account.
     return HyperliquidOrders(key, account_address=settings.account, base_url=settings.base_url)
