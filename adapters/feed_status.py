@@ -7,10 +7,14 @@ WS_RECONNECT events the live run did.
 from trueup.adapters.envelope import Envelope
 from trueup.adapters.payload import Payload
 from trueup.adapters.wire_errors import UnknownInput
-from trueup.domain.errors import shown
+from trueup.domain.errors import MalformedInput, shown
 from trueup.domain.events import InputEvent, StreamConnected, StreamDown, StreamReconnected
 
 EVENTS = ("connected", "down", "reconnected")
+# The streams the live runners say they lost and rebuilt: a venue's private stream (Bybit,
+# Aster), its websocket (Hyperliquid, ccxt's watch methods), ccxt's polled REST, and the
+# public prices of --prices.
+STREAMS = ("private", "ws", "rest", "prices")
 
 
 def reconnected(
@@ -36,17 +40,16 @@ def down(at: int, venue: str, account: str, *, stream: str, reason: str) -> dict
 
 def decode(envelope: Envelope, data: Payload) -> InputEvent:
     event = data.text("event")
-    if event == "down":
-        return StreamDown(
-            **envelope.header(), stream=data.text("stream"), reason=data.text("reason")
-        )
-    if event == "connected":
-        return StreamConnected(**envelope.header(), stream=data.text("stream"))
-    if event != "reconnected":
+    if event not in EVENTS:
         raise UnknownInput(f"data.event: {shown(event)} is not one of {list(EVENTS)}")
+    stream = data.choice("stream", STREAMS)
+    if event == "down":
+        return StreamDown(**envelope.header(), stream=stream, reason=data.text("reason"))
+    if event == "connected":
+        return StreamConnected(**envelope.header(), stream=stream)
+    attempt = data.integer("attempt")
+    if attempt < 1:
+        raise MalformedInput(f"{data.where}.attempt: counted from 1, got {attempt}")
     return StreamReconnected(
-        **envelope.header(),
-        stream=data.text("stream"),
-        reason=data.text("reason"),
-        attempt=data.integer("attempt"),
+        **envelope.header(), stream=stream, reason=data.text("reason"), attempt=attempt
     )

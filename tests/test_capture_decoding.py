@@ -382,3 +382,23 @@ def test_an_http_error_with_an_html_body_is_kept_with_its_status() -> None:
     record["data"] = "<html><body>403 Forbidden</body></html>"
     result = rejected(line(record))
     assert (result.http_status, result.ret_code, result.reason) == (403, None, "HTTP 403")
+
+
+@pytest.mark.parametrize(
+    ("venue", "channel", "data", "reason"),
+    [
+        ("bybit", "feed", {"event": "reconnected", "stream": "private", "reason": "closed",
+                           "attempt": 0}, "line.data.attempt: counted from 1, got 0"),
+        ("bybit", "feed", {"event": "down", "stream": "bogus", "reason": "closed"},
+         "line.data.stream: 'bogus' is not one of ['private', 'ws', 'rest', 'prices']"),
+        # A market line has no endpoint: it was refused for that, not for its venue.
+        ("ccxt:okx", "market", {},
+         "line.channel: 'market' is not read of ccxt's venues: only rest and ws"),
+    ],
+)  # fmt: skip
+def test_a_line_outside_its_channels_domain_is_refused_saying_what_is_wrong(
+    venue: str, channel: str, data: dict[str, object], reason: str
+) -> None:
+    """Each of these was stored as it came, or refused for another reason (a walkthrough)."""
+    record = {"at": T0, "venue": venue, "account": "main", "channel": channel, "data": data}
+    assert rejected(orjson.dumps(record)).reason == reason

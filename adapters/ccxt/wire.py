@@ -63,6 +63,11 @@ def rate_limited(error: ErrorReply) -> bool:
 
 def decode(envelope: Envelope, channel: str, line: Payload) -> InputEvent:
     """One capture line of a venue ``ccxt:<exchange-id>``, channel rest or ws."""
+    if channel not in ("rest", "ws"):
+        # Before its endpoint: a market line has none, and asking for it misled.
+        raise MalformedInput(
+            f"line.channel: {shown(channel)} is not read of ccxt's venues: only rest and ws"
+        )
     endpoint = line.text("endpoint")
     kind, expected = ENDPOINTS.get(endpoint, ("", ""))
     if not kind:
