@@ -101,6 +101,23 @@ def test_a_rules_value_outside_its_domain_is_refused_naming_the_field(
 
 
 @pytest.mark.parametrize(
+    ("toml", "said"),
+    [
+        ('cooldown_exit_reasons = ["FOO"]', "not ['FOO']"),
+        ('quote_equivalents = {usd = "1"}', "not {'usd': '1'}"),
+        ('entry_policy_accounts = ["' + "b" * 80 + '"]', "not ['" + "b" * 55 + "..."),
+    ],
+)
+def test_a_rules_list_or_table_refused_is_shown_as_written(
+    toml: str, said: str, store: str, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """"not list of 1" named no entry (a walkthrough): the value is shown, cut if long."""
+    rules = tmp_path / "rules.toml"
+    rules.write_text(toml + "\n")
+    assert refused(capfd, store, "--rules", str(rules), "positions").endswith(said)
+
+
+@pytest.mark.parametrize(
     ("content", "message"),
     [
         (b"\x89PNG\r\n\x1a\n\xff\xfe\x00", "not UTF-8 text"),

@@ -130,8 +130,17 @@ def rule_config(values: Mapping[str, object]) -> RuleConfig:
         try:
             typed[name] = _typed(name, value)
         except _BadValue as error:
-            raise MalformedInput(f"{name} must {error}, not {shown(value)}") from None
+            raise MalformedInput(f"{name} must {error}, not {_setting_shown(value)}") from None
     return dataclasses.replace(DEFAULTS, **typed)  # type: ignore[arg-type]
+
+
+def _setting_shown(value: object) -> str:
+    """A setting's value for its error: a list or table as written (cut past 60
+    characters), for "list of 1" did not say which entry was wrong."""
+    if not isinstance(value, dict | list):
+        return shown(value)
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
 
 
 def rule_values(config: RuleConfig) -> dict[str, object]:
