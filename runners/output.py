@@ -14,6 +14,7 @@ from trueup.domain.emitted import Emitted, PositionCleaned
 from trueup.domain.events import InputEvent, InputRejected
 from trueup.domain.instants import iso
 from trueup.domain.pnl_records import ClosedPosition
+from trueup.domain.position import ABSENT
 from trueup.domain.vocabulary import Whose
 from trueup.projections.position_json import JSON, pnl_state, risk_json
 
@@ -59,7 +60,10 @@ def moment(at: int) -> str:
 def _seq(exchange: JSON) -> str:
     """The report's seq, where the venue gave one, else when it was updated. A negative seq
     says there is none (Bybit's -1 for a symbol never traded, and trueup's for a key a
-    snapshot found flat before any report): not shown."""
+    snapshot found flat before any report): not shown. Nor is the seq a key absent from a
+    snapshot keeps (its last report's, to order the pushes after it): the snapshot said."""
+    if exchange["status"] == ABSENT:
+        return f" (not in the snapshot of {moment(exchange['updated_time'])})"
     seq = exchange["seq"]
     if seq is not None and seq >= 0:
         return f" (seq {seq})"

@@ -317,6 +317,32 @@ def test_audit_for_people_shows_the_position_and_its_history(
     assert "LONG 0.5 @ 65100.5" in out
 
 
+def test_a_key_a_snapshot_found_flat_is_shown_flat_by_that_snapshot_not_its_last_seq(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The flat report a snapshot's silence makes keeps the last report's seq, to order the
+    pushes after it: shown, it named the report that held the position (a walkthrough)."""
+    held = messages.position_item(
+        symbol="ETHUSDT", side="Buy", size="1", seq=41, updated_time=T0, rest=True
+    )
+    lists = [
+        messages.capture_rest(
+            at, ACCOUNT, "/v5/position/list", {"category": "linear", "settleCoin": "USDT"},
+            messages.rest_ok("linear", items, time=at),
+        )
+        for at, items in ((T0 + 1, [held]), (T0 + 2_000, []))
+    ]  # fmt: skip
+    path = tmp_path / "flat.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in lists))
+    assert trueup(store_url, "ingest", str(path)) == 0
+    capsys.readouterr()
+    audit = ["audit", "--venue", "bybit", "--account", ACCOUNT, "--symbol", "ETHUSDT"]
+    assert trueup(store_url, *audit) == 0
+    out = capsys.readouterr().out
+    assert "flat (seq 41)" not in out
+    assert "exchange: flat (not in the snapshot of 2025-11-03T19:45:02.000Z)" in out
+
+
 def test_an_audit_for_people_shows_no_seq_where_the_venue_gave_none(
     store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
