@@ -72,9 +72,10 @@ class Withdrawn(Exception):
         super().__init__(f"withdrawn by {by} at {iso(at)} before it was sent")
 
 
-class PositionGone(Exception):
-    """The position a lock's order was to hedge is flat now (closed by hand, say, while the
-    order waited): sent, it would open a naked position the other way. It is not sent."""
+class PositionChanged(Exception):
+    """The position a lock's order was to hedge is flat now, or holds less than the order
+    (closed by hand, in part or whole, while the order waited): sent, it would open a naked
+    position the other way. It is not sent."""
 
 
 class Executor:
@@ -100,8 +101,10 @@ class Executor:
         self.tracker = executor_name(venue, account)
         self.lease: Lease = journal.lease(self.tracker)
         self._faults: dict[str, int] = {}  # a request's faults so far, by its event id
-        # When this executor last sent each request it has sent, by its event id.
-        self._sent: dict[str, int] = {}
+        # When this executor last sent each request it has sent, by its event id; None once
+        # the venue answered that send without taking it (rate limited).
+        self._sent: dict[str, int | None] = {}
+        self._sending: str | None = None  # the request the step's placement sent, if any
         self._recorded = 0  # the journal position last read or recorded as done
 
     def step(self) -> ExecutorStep:
@@ -115,15 +118,18 @@ class Executor:
         for position, event in page:
             if not isinstance(event, OrderRequested | EntryStep) or not self._ours(event):
                 continue
+            self._sending = None
             try:
                 placement = self._carry_out(event)
             except Withdrawn as withdrawn:
                 placement = Placement(
                     PlacementOutcome.REFUSED, reason=str(withdrawn), refusal=RefusalKind.WITHDRAWN
                 )
-            except PositionGone as gone:
+            except PositionChanged as changed:
                 placement = Placement(
-                    PlacementOutcome.REFUSED, reason=str(gone), refusal=RefusalKind.POSITION_GONE
+                    PlacementOutcome.REFUSED,
+                    reason=str(changed),
+                    refusal=RefusalKind.POSITION_CHANGED,
                 )
             except NoLongerHolding:
                 # Nothing sent, nothing recorded: the holder now carries the request out.
@@ -133,6 +139,8 @@ class Executor:
             except Exception as error:  # one request must never stop the others
                 placement = self._faulted(event.event_id, error)
             refusal = placement.refusal
+            if refusal is RefusalKind.RATE_LIMITED and self._sending == event.event_id:
+                self._sent[event.event_id] = None  # judged, not taken: nothing in flight
             if refusal is not None and refusal.retryable:
                 # The venue did not judge it: ask again next step, with the same id.
                 log.warning("%s not judged (%s): asking again", event.event_id, refusal)
@@ -221,10 +229,13 @@ class Executor:
         wait = self.client.in_flight_ms
         if not wait:
             return None
-        held = self.journal.claimed(sending_key(self.venue, self.account, event.decision_id))
-        if held is None or held.input_id:
-            return None  # never sent; or withdrawn, which the fence says
-        sent = max(held.at, self._sent.get(event.event_id, held.at))
+        if event.event_id in self._sent:
+            sent = self._sent[event.event_id]
+        else:  # sent, if at all, by an executor before this one: the journal says when
+            claim = self.journal.claimed(sending_key(self.venue, self.account, event.decision_id))
+            sent = None if claim is None else claim.last_at
+        if sent is None:
+            return None  # never sent, or its last send answered
         settled = sent + wait
         if self.clock() >= settled:
             return None
@@ -251,20 +262,26 @@ class Executor:
         """Asked just before an order is sent (after the client asked the venue for it): the
         order claimed from an operator who would withdraw it (an earlier claim of an executor
         of the account, one that died, say, is its own), and the lease still held. A lock's
-        order goes only while the position it hedges is held: a reduce is reduce-only."""
+        order goes only while the position it hedges holds as much: a reduce is reduce-only."""
         if event.opens is not None:
             self._check_hedged(event)
         key = sending_key(self.venue, self.account, event.decision_id)
-        held = self.journal.claim(key, by=self.tracker, at=self.clock())
+        now = self.clock()
+        held = self.journal.claim(key, by=self.tracker, at=now)
         if held is not None and held.input_id:
             raise Withdrawn(held.by, held.at)
         if not self.lease.held():
             raise NoLongerHolding(self.tracker)
-        self._sent[event.event_id] = self.clock()
+        if held is not None:
+            # Sent again: noted, so that whoever takes over waits from this send, not the first.
+            self.journal.reclaim(key, self.tracker, now)
+        self._sent[event.event_id] = now
+        self._sending = event.event_id
 
     def _check_hedged(self, event: OrderRequested) -> None:
-        """PositionGone unless the exchange holds the position ``event``'s lock hedges, as
-        the journal has it now (the request may have waited while it was closed)."""
+        """PositionChanged unless the exchange holds the position ``event``'s lock hedges,
+        at least the lock's quantity, as the journal has it now (the request may have waited
+        while it was closed)."""
         rows = self.service.positions(
             venue=self.venue, account=self.account, symbol=str(event.symbol)
         )
@@ -272,8 +289,14 @@ class Executor:
             r for r in rows
             if (r["category"], r["position_idx"]) == (event.category, event.position_idx)
         ]  # fmt: skip
-        if not held or not Decimal(held[0]["exchange_qty"]):
-            raise PositionGone("the position it was to lock is flat now")
+        size = abs(Decimal(held[0]["exchange_qty"])) if held else Decimal(0)
+        if not size:
+            raise PositionChanged("the position it was to lock is flat now")
+        if size < event.quantity:
+            held_now, lock = (format(q.normalize(), "f") for q in (size, event.quantity))
+            raise PositionChanged(
+                f"the position it was to lock holds {held_now} now, less than the lock's {lock}"
+            )
 
     def _worst_price(self, price: Decimal | None, side: Side) -> Decimal | None:
         """The price the trigger fired at, moved by the slippage against the order (the

@@ -144,7 +144,8 @@ class RefusalKind(StrEnum):
     UNREACHABLE = "unreachable"  # no answer: the order may or may not be on the venue
     TOO_LATE = "too late"  # not sent: the executor judged the request too old to act on
     WITHDRAWN = "withdrawn"  # not sent: its trigger was disabled or removed first
-    POSITION_GONE = "position gone"  # not sent: the position a lock was to hedge is flat
+    # Not sent: the position a lock was to hedge is flat, or holds less than the lock.
+    POSITION_CHANGED = "position changed"
     OTHER = "other"
 
     @property

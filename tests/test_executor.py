@@ -406,18 +406,20 @@ def aster_long_with_a_fired_trigger(journal: Journal) -> None:
 
 
 class TakenLate(AsterOrders):
-    """A client whose first order Aster takes only after it answered -1007 ("execution
-    status unknown"), while the request's recvWindow still runs."""
+    """A client whose first ``unanswered`` sends Aster answers -1007 ("execution status
+    unknown") and takes only later, while each request's recvWindow still runs."""
 
-    def __init__(self, sim: AsterSimulator) -> None:
+    def __init__(self, sim: AsterSimulator, unanswered: int = 1) -> None:
         super().__init__(ASTER_KEY, ASTER_SECRET, base_url=sim.base_url)
-        self.held: OrderRequest | None = None
+        self.unanswered = unanswered
+        self.held: list[OrderRequest] = []
 
     def place(self, request: OrderRequest, fence: Fence = unfenced) -> Placement:
-        if self.held is not None or self.find(request) is not None:
+        if not self.unanswered or self.find(request) is not None:
             return super().place(request, fence)
         fence()
-        self.held = request
+        self.unanswered -= 1
+        self.held.append(request)
         return Placement(
             PlacementOutcome.REFUSED,
             reason="Timeout waiting for response from backend server.",
@@ -426,9 +428,8 @@ class TakenLate(AsterOrders):
         )
 
     def deliver(self) -> None:
-        """The request held up on its way: Aster takes it now."""
-        assert self.held is not None
-        AsterOrders.place(self, self.held)  # finds none, as its first ask found none
+        """The last request held up on its way: Aster takes it now."""
+        AsterOrders.place(self, self.held[-1])  # finds none, as its first ask found none
 
 
 @pytest.mark.parametrize("successor", [False, True])
@@ -449,7 +450,7 @@ def test_an_aster_order_sent_without_an_answer_is_asked_for_only_once_it_can_no_
         client, now = TakenLate(sim), [T0 + 3]
         working = Executor(journal, "aster", "main", client, clock=lambda: now[0])
 
-        assert (working.step().retrying, client.held is not None) == (1, True)
+        assert (working.step().retrying, len(client.held)) == (1, 1)
         if successor:  # it dies; another takes the account over
             working.release()
             working = Executor(journal, "aster", "main", client, clock=lambda: now[0])
@@ -459,7 +460,77 @@ def test_an_aster_order_sent_without_an_answer_is_asked_for_only_once_it_can_no_
         client.deliver()
         now[0] = T0 + 3 + AsterOrders.in_flight_ms
         assert working.step().placed == 1
-        taken = sim.read(lambda a: [o.client_order_id for o in a.orders.values()])
-        assert len(taken) == 1
+        assert len(sim_orders(sim)) == 1
         [report] = placements(journal)
         assert report.outcome is PlacementOutcome.ALREADY_PLACED
+
+
+def test_an_aster_order_sent_again_without_an_answer_is_waited_for_from_that_send_by_a_successor(
+    tmp_path: Path,
+) -> None:
+    """Sent, unanswered, waited for, sent again, unanswered, and the executor dies: its
+    successor waited from the first send, which was long past, placed the order, and then
+    the second send came in (a walkthrough). Each send is in the journal."""
+    with (
+        Journal.open(str(tmp_path / "journal.db")) as journal,
+        AsterSimulator(api_key=ASTER_KEY, api_secret=ASTER_SECRET) as sim,
+    ):
+        sim.move_mark("BTCUSDT", "110")
+        sim.open_position("BTCUSDT", "2", "100")
+        aster_long_with_a_fired_trigger(journal)
+        client, now = TakenLate(sim, unanswered=2), [T0 + 3]
+        first = Executor(journal, "aster", "main", client, clock=lambda: now[0])
+        assert first.step().retrying == 1
+        now[0] += AsterOrders.in_flight_ms
+        assert (first.step().retrying, len(client.held)) == (1, 2)  # sent again, no answer
+        first.release()  # it dies
+        successor = Executor(journal, "aster", "main", client, clock=lambda: now[0])
+        now[0] += 500
+        assert (successor.step().placed, len(sim_orders(sim))) == (0, 0)
+        client.deliver()
+        now[0] += AsterOrders.in_flight_ms
+        assert successor.step().placed == 1
+        assert len(sim_orders(sim)) == 1
+
+
+class RateLimited(AsterOrders):
+    """A client whose first send Aster refuses, rate limited: judged, and not taken."""
+
+    def __init__(self, sim: AsterSimulator) -> None:
+        super().__init__(ASTER_KEY, ASTER_SECRET, base_url=sim.base_url)
+        self.limited = False
+
+    def place(self, request: OrderRequest, fence: Fence = unfenced) -> Placement:
+        if self.limited:
+            return super().place(request, fence)
+        fence()
+        self.limited = True
+        return Placement(
+            PlacementOutcome.REFUSED,
+            reason="Too many requests.",
+            refusal=RefusalKind.RATE_LIMITED,
+            code="-1003",
+        )
+
+
+def test_an_aster_order_refused_rate_limited_is_asked_again_at_the_next_step(
+    tmp_path: Path,
+) -> None:
+    """Nothing of it is in flight: it waited 7 s as an unanswered one does (a walkthrough)."""
+    with (
+        Journal.open(str(tmp_path / "journal.db")) as journal,
+        AsterSimulator(api_key=ASTER_KEY, api_secret=ASTER_SECRET) as sim,
+    ):
+        sim.move_mark("BTCUSDT", "110")
+        sim.open_position("BTCUSDT", "2", "100")
+        aster_long_with_a_fired_trigger(journal)
+        now = [T0 + 3]
+        working = Executor(journal, "aster", "main", RateLimited(sim), clock=lambda: now[0])
+        assert working.step().retrying == 1
+        now[0] += 100
+        assert working.step().placed == 1
+        assert len(sim_orders(sim)) == 1
+
+
+def sim_orders(sim: AsterSimulator) -> list[str]:
+    return sim.read(lambda a: [o.client_order_id for o in a.orders.values()])

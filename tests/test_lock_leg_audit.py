@@ -221,9 +221,28 @@ def test_a_lock_whose_position_was_closed_while_its_order_waited_is_not_sent(
         step = Executor(journal, "bybit", "main", venue, clock=lambda: T0 + 4).step()
         assert (step.placed, step.refused, venue.asked) == (0, 1, [])
         (report,) = [e for _, e in journal.all_events() if isinstance(e, OrderPlacementReported)]
-        assert report.refusal is RefusalKind.POSITION_GONE
+        assert report.refusal is RefusalKind.POSITION_CHANGED
         (failed,) = [e for _, e in journal.all_events() if e.type == "TRIGGER_FAILED"]
         assert failed.reason == (  # type: ignore[union-attr]
-            "the executor did not send the order (position gone): the position it was to lock "
+            "the executor did not send the order (position changed): the position it was to lock "
             "is flat now"
+        )
+
+
+def test_a_lock_larger_than_what_its_position_holds_now_is_not_sent(tmp_path: Path) -> None:
+    """The long of 2 is cut by hand to 0.5 while the lock of 1 waits: sent, it hedged 0.5
+    and left a naked short of 0.5 (a walkthrough). Not sent: the firing fails, saying so."""
+    with Journal.open(str(tmp_path / "journal.db")) as journal:
+        ingest(
+            journal, position(T0, "Buy", 2, idx=1), add(T0 + 1, action="lock", auto_execute=True)
+        )
+        ingest(journal, price(T0 + 2, "110"))
+        ingest(journal, position(T0 + 3, "Buy", "0.5", idx=1))
+        venue = Venue()
+        step = Executor(journal, "bybit", "main", venue, clock=lambda: T0 + 4).step()
+        assert (step.placed, step.refused, venue.asked) == (0, 1, [])
+        (failed,) = [e for _, e in journal.all_events() if e.type == "TRIGGER_FAILED"]
+        assert failed.reason == (  # type: ignore[union-attr]
+            "the executor did not send the order (position changed): the position it was to "
+            "lock holds 0.5 now, less than the lock's 1"
         )

@@ -19,6 +19,7 @@ import itertools
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from functools import partial
 from operator import itemgetter
@@ -104,6 +105,15 @@ class Decided:
     input_id: str
     at: int
     by: str
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A decision's key held without an input (``Journal.claim``): by whom, and when its
+    holder last acted on it (``Journal.reclaim``: an executor sending its order again)."""
+
+    holder: Decided
+    last_at: int
 
 
 @dataclass(frozen=True)
@@ -402,10 +412,29 @@ class Journal:
             return held[0]
         return None
 
-    def claimed(self, key: UUID) -> Decided | None:
-        """Who holds a decision's ``key`` (``claim``'s holder), if anyone does."""
+    def reclaim(self, key: UUID, by: str, at: int) -> None:
+        """Note that the holder of ``key``'s claim acts on it again at ``at`` (an executor
+        sending its order again): a row after the claim's, which ``claimed`` reads."""
+
+        def insert() -> None:
+            last = self.recorder.select_events(key, desc=True, limit=1)
+            version = last[0].originator_version + 1 if last else 1
+            state = orjson.dumps({"input_id": "", "at": at, "by": by, "attempt": ""})
+            stored = key.hex if self._backend.ids_as_text else key
+            self.recorder.insert_events([StoredEvent(stored, version, DECISION_TOPIC, state)])
+
+        with suppress(IntegrityError):  # another noted it at once: the lease forbids it
+            self._retrying(insert)
+
+    def claimed(self, key: UUID) -> Claim | None:
+        """Who holds a decision's ``key`` without an input (``claim``), and when it last acted
+        on it; None if nobody holds it, or an input does."""
         held = self._retrying(partial(self._decision_held, key))
-        return None if held is None else held[0]
+        if held is None or held[0].input_id:
+            return None
+        rows = self._retrying(lambda: self.recorder.select_events(key, desc=True, limit=1))
+        last = orjson.loads(rows[0].state)["at"] if rows else held[0].at
+        return Claim(held[0], int(last))
 
     def _decision_held(self, key: UUID) -> tuple[Decided, str] | None:
         """Whose input carried out the decision of ``key``, if one has, and the append

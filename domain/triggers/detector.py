@@ -632,7 +632,7 @@ def _requested(trigger: Trigger, firing: Firing, cause: Cause, by: str) -> Order
 def _refusal_reason(event: OrderPlacementReported) -> str:
     """Why a placement failed, in words true to who judged it: a request the executor
     found too late to act on was never sent, so no venue saw it."""
-    if event.refusal in (RefusalKind.TOO_LATE, RefusalKind.WITHDRAWN, RefusalKind.POSITION_GONE):
+    if event.refusal in (RefusalKind.TOO_LATE, RefusalKind.WITHDRAWN, RefusalKind.POSITION_CHANGED):
         return f"the executor did not send the order ({event.refusal.value}): {event.reason}"
     kind = event.refusal.value if event.refusal is not None else "refused"
     code = f" {event.code}" if event.code else ""
