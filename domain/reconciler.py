@@ -207,10 +207,16 @@ class Reconciler:
             return self._account_input((event.venue, event.account), event, cause)
         emitted: list[Emitted] = []
         if isinstance(event, RulesSet):
+            # Each account judged again as of its own time, not the rules': rules recorded
+            # today for a capture of last week (`ingest --rules`) would otherwise run out
+            # every grace the account has pending, at today's date. As a replay as of an
+            # instant judges them (projections/reconciliation.py's _AsOf).
+            judged_at = {account: min(event.at, self.as_of(account)) for account in self.books}
             self.every_account_clock = max(self.every_account_clock, event.at)
             self._set_rules(event.rules)
             for account in sorted(self.books):
-                emitted += self._guarded(account, cause, self._rejudge)
+                at = judged_at[account]
+                emitted += self._guarded(account, Cause(event.input_id, at), self._rejudge)
             return emitted
         if isinstance(event, ClockTicked):
             # A tick for one account moves its clock, as every input of the account does

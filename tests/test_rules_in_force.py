@@ -14,11 +14,20 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.inputs import T0, event, intent, line, opened, position_frame, position_snapshot
+from tests.inputs import (
+    T0,
+    event,
+    execution_frame,
+    intent,
+    line,
+    opened,
+    position_frame,
+    position_snapshot,
+)
 from trueup.adapters import rule_changes
 from trueup.adapters.store.journal import Journal
 from trueup.application.service import TrueupService
-from trueup.domain.emitted import ConsistencyDrift, CooldownStarted
+from trueup.domain.emitted import ConsistencyDrift, CooldownStarted, PositionClosed
 from trueup.domain.events import InputEvent, RulesSet
 from trueup.domain.reconciler import Reconciler, reconcile
 from trueup.domain.rules.config import FIELDS, RuleConfig, rule_values
@@ -80,6 +89,41 @@ def test_each_input_is_judged_by_the_rules_in_force_when_it_came() -> None:
         "BTCUSDT": T0 + 3_000 + RuleConfig().cooldown_ms,
         "ETHUSDT": T0 + 22_000 + HOUR,
     }
+
+
+def test_rules_recorded_long_after_an_accounts_inputs_run_out_none_of_its_graces() -> None:
+    """`ingest --rules` dates the rules by the wall clock: a capture of last year ingested in
+    two pieces, the second with --rules, met them while a close awaited its fill, and the
+    rejudge at today's date ran the grace out: a STOP_LOSS close and a cooldown, where the
+    fill that came next says MANUAL (a walkthrough). Judged at the account's own time."""
+    live = event(intent(T0, kind="account_mode", mode="LIVE"))
+    held = held_then_closed("BTCUSDT", T0 + 1_000)[:3]  # flat at T0 + 3_000, no fill yet
+    fill = {"symbol": "BTCUSDT", "exec_id": "e-close", "order_id": "o-close", "side": "Sell",
+            "exec_price": "100", "exec_qty": "1", "exec_time": T0 + 2_990, "seq": T0 + 1,
+            "closed_size": "1", "create_type": "CreateByClosing"}  # fmt: skip
+    closing = event(execution_frame(T0 + 3_500, fill))
+    years_later = rules(T0 + 400 * 24 * HOUR, cooldown_ms=HOUR)
+    emitted = reconcile([live, *held, years_later, closing])
+    closes = [e for e in emitted if isinstance(e, PositionClosed)]
+    assert [(c.exit_reason, c.at) for c in closes] == [("MANUAL", T0 + 3_500)]
+    assert not any(isinstance(e, CooldownStarted) for e in emitted)
+
+
+def test_the_audit_of_a_capture_given_rules_long_after_closes_as_the_reconciler_did(
+    journal: Journal,
+) -> None:
+    """The audit's own fold of the same: it named a STOP_LOSS close at the rules' line."""
+    first = closed_btc(T0 + 1_000)[:4]  # flat at T0 + 3_000, no fill yet
+    fill = {"symbol": "BTCUSDT", "exec_id": "e-close", "order_id": "o-close", "side": "Sell",
+            "exec_price": "100", "exec_qty": "1", "exec_time": T0 + 2_990, "seq": 3,
+            "closed_size": "1", "create_type": "CreateByClosing"}  # fmt: skip
+    TrueupService(journal).ingest([[line(r) for r in first]])
+    later = TrueupService(journal, clock=lambda: T0 + 400 * 24 * HOUR)
+    later.put_rules_in_force(RuleConfig(cooldown_ms=HOUR), "rules.toml")
+    later.ingest([[line(execution_frame(T0 + 3_500, fill))]])
+    audit = TrueupService(journal).audit("bybit", "main", "BTCUSDT")
+    closes = [getattr(c, "exit_reason", "") for e in audit.timeline for c in e.closed_by]
+    assert closes == ["MANUAL"]
 
 
 def capture(tmp_path: Path, *records: dict[str, Any]) -> str:
@@ -329,13 +373,29 @@ def drifts(events: list[InputEvent]) -> list[tuple[int, str, str]]:
     return [(e.at, e.cause, e.reason) for e in reconcile(events) if isinstance(e, ConsistencyDrift)]
 
 
+def account_tick(at: int) -> InputEvent:
+    return event({"at": at, "venue": "bybit", "account": "main", "channel": "clock"})
+
+
 def test_a_lowered_drift_threshold_tells_a_drift_at_the_change_that_lowered_it() -> None:
     """5 % apart since T0 + 1 s: no drift under the default 10 %, one under 1 % at once, the
-    sides having been as they are for longer than the grace."""
+    sides having been as they are for longer than the grace by the account's own time."""
     stricter = rules(T0 + 10_000, drift_threshold_pct=Decimal(1))
-    assert drifts(held_apart("1.05")) == []
-    assert drifts([*held_apart("1.05"), stricter]) == [
+    passed = [*held_apart("1.05"), account_tick(T0 + 10_000)]
+    assert drifts(passed) == []
+    assert drifts([*passed, stricter]) == [
         (T0 + 10_000, stricter.input_id, "local 1 vs exchange 1.05: 5.00% apart for 9000 ms")
+    ]
+
+
+def test_rules_dated_after_an_accounts_time_judge_it_at_its_time_not_theirs() -> None:
+    """Rules are no clock: recorded at T0 + 10 s for an account whose inputs end at T0 + 1 s,
+    they judge it as of T0 + 1 s, and the drift waits for its grace on the account's time."""
+    stricter = rules(T0 + 10_000, drift_threshold_pct=Decimal(1))
+    assert drifts([*held_apart("1.05"), stricter]) == []
+    later = account_tick(T0 + 10_000)
+    assert drifts([*held_apart("1.05"), stricter, later]) == [
+        (T0 + 10_000, later.input_id, "local 1 vs exchange 1.05: 5.00% apart for 9000 ms")
     ]
 
 
@@ -354,7 +414,8 @@ def test_a_raised_threshold_resolves_a_drift_it_no_longer_breaks_without_an_even
     told = event({"at": T0 + 5_000, "channel": "clock"})  # 50 % apart: a drift, told
     laxer = rules(T0 + 6_000, drift_threshold_pct=Decimal(60))
     stricter = rules(T0 + 7 * 60_000, drift_threshold_pct=Decimal(10))
-    events = [*held_apart("1.5"), told, laxer, stricter]
+    passed = event({"at": T0 + 7 * 60_000, "channel": "clock"})
+    events = [*held_apart("1.5"), told, laxer, passed, stricter]
     assert [(at, cause) for at, cause, _ in drifts(events)] == [
         (T0 + 5_000, told.input_id),
         (T0 + 7 * 60_000, stricter.input_id),
@@ -371,7 +432,7 @@ def test_a_shortened_untracked_grace_tells_an_untracked_position_at_the_change()
         T0, symbol="BTCUSDT", side="Buy", size="1", seq=1, updated_time=T0
     )  # nobody claims it
     shorter = rules(T0 + 1_000, untracked_grace_ms=500)
-    told = reconcile([event(held), shorter])
+    told = reconcile([event(held), account_tick(T0 + 1_000), shorter])
     assert [(e.type, e.cause) for e in told] == [("UNTRACKED_POSITION", shorter.input_id)]
 
 
@@ -395,7 +456,8 @@ def test_after_a_change_of_rules_the_views_answer_what_a_replay_does(journal: Jo
     assert findings() == []
     assert not any("drift" in r for r in service.can_open(*ask, at=T0 + 10_000).reasons)
     stricter = rule_changes.record(T0 + 10_000, RuleConfig(drift_threshold_pct=Decimal(1)), "r")
-    service.ingest([[line(stricter)]])
+    tick = {"at": T0 + 10_000, "venue": "bybit", "account": "main", "channel": "clock"}
+    service.ingest([[line(tick), line(stricter)]])
     assert findings() == ["DRIFT local 1 vs exchange 1.05"]
     assert any("unresolved drift" in r for r in service.can_open(*ask, at=T0 + 10_000).reasons)
     laxer = rule_changes.record(T0 + 11_000, RuleConfig(drift_threshold_pct=Decimal(6)), "r")

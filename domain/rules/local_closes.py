@@ -15,6 +15,7 @@ from trueup.domain.events import (
     InputEvent,
     InputRejected,
     LocalPositionCleaned,
+    RulesSet,
     StreamConnected,
     StreamDown,
     StreamReconnected,
@@ -34,11 +35,12 @@ class LocalCloses:
     each operator's clean acknowledged, and the manual-close rule, run as the reconciler
     runs it."""
 
-    __slots__ = ("_closes", "_phases")
+    __slots__ = ("_closes", "_every_account_at", "_phases")
 
     def __init__(self) -> None:
         self._closes = ManualCloseDetector()
         self._phases = Phases.of((self._closes,), ())
+        self._every_account_at = 0  # the latest instant of a tick for every account passed
 
     def take(
         self, book: AccountBook, event: InputEvent, changed: Changed, config: RuleConfig
@@ -70,7 +72,14 @@ class LocalCloses:
         alone: the closes whose grace it ends, as the reconciler reports them on it."""
         if isinstance(event, UNJUDGED):
             return []
-        emitted = self._awaited(book, NOTHING, Cause(event.input_id, event.at), config)
+        at = event.at
+        if isinstance(event, RulesSet):
+            # Judged as of the account's own time, as the reconciler judges rules put in
+            # force (Reconciler._apply): rules are no clock.
+            at = min(at, max(book.clock, self._every_account_at))
+        elif not event.venue:
+            self._every_account_at = max(self._every_account_at, at)
+        emitted = self._awaited(book, NOTHING, Cause(event.input_id, at), config)
         self._phases.forget(book)
         return _closes(emitted)
 
