@@ -317,6 +317,22 @@ def test_audit_for_people_shows_the_position_and_its_history(
     assert "LONG 0.5 @ 65100.5" in out
 
 
+def audited_eth(
+    store_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    records: list[dict[str, Any]],
+) -> str:
+    """`trueup audit` of ETHUSDT, for people, once ``records`` are ingested."""
+    path = tmp_path / "capture.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
+    assert trueup(store_url, "ingest", str(path)) == 0
+    capsys.readouterr()
+    audit = ["audit", "--venue", "bybit", "--account", ACCOUNT, "--symbol", "ETHUSDT"]
+    assert trueup(store_url, *audit) == 0
+    return capsys.readouterr().out
+
+
 def test_a_key_a_snapshot_found_flat_is_shown_flat_by_that_snapshot_not_its_last_seq(
     store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -332,13 +348,7 @@ def test_a_key_a_snapshot_found_flat_is_shown_flat_by_that_snapshot_not_its_last
         )
         for at, items in ((T0 + 1, [held]), (T0 + 2_000, []))
     ]  # fmt: skip
-    path = tmp_path / "flat.jsonl"
-    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in lists))
-    assert trueup(store_url, "ingest", str(path)) == 0
-    capsys.readouterr()
-    audit = ["audit", "--venue", "bybit", "--account", ACCOUNT, "--symbol", "ETHUSDT"]
-    assert trueup(store_url, *audit) == 0
-    out = capsys.readouterr().out
+    out = audited_eth(store_url, tmp_path, capsys, lists)
     assert "flat (seq 41)" not in out
     assert "exchange: flat (not in the snapshot of 2025-11-03T19:45:02.000Z)" in out
 
@@ -349,13 +359,7 @@ def test_an_audit_for_people_shows_no_seq_where_the_venue_gave_none(
     # Bybit's flat position on a symbol never traded: seq -1, its way of saying none.
     item = messages.position_item(symbol="ETHUSDT", side="", size="0", seq=-1, updated_time=T0)
     frame = messages.ws_frame("position", [item], message_id="eth", creation_time=T0)
-    path = tmp_path / "flat.jsonl"
-    path.write_bytes(orjson.dumps(messages.capture_ws(T0, ACCOUNT, frame)) + b"\n")
-    assert trueup(store_url, "ingest", str(path)) == 0
-    capsys.readouterr()
-    audit = ["audit", "--venue", "bybit", "--account", ACCOUNT, "--symbol", "ETHUSDT"]
-    assert trueup(store_url, *audit) == 0
-    out = capsys.readouterr().out
+    out = audited_eth(store_url, tmp_path, capsys, [messages.capture_ws(T0, ACCOUNT, frame)])
     assert "seq -1" not in out
     assert "exchange: flat (updated 2025-11-03T19:45:00.000Z)" in out
 

@@ -405,6 +405,22 @@ def aster_long_with_a_fired_trigger(journal: Journal) -> None:
     TrueupService(journal).ingest([[orjson.dumps(r) for r in records]])
 
 
+AsterFired = tuple[Journal, AsterSimulator]
+
+
+@pytest.fixture
+def aster_fired(tmp_path: Path) -> Iterator[AsterFired]:
+    """Aster's simulator holding a long of 2, and a journal where its trigger fired."""
+    with (
+        Journal.open(str(tmp_path / "journal.db")) as journal,
+        AsterSimulator(api_key=ASTER_KEY, api_secret=ASTER_SECRET) as sim,
+    ):
+        sim.move_mark("BTCUSDT", "110")
+        sim.open_position("BTCUSDT", "2", "100")
+        aster_long_with_a_fired_trigger(journal)
+        yield journal, sim
+
+
 class TakenLate(AsterOrders):
     """A client whose first ``unanswered`` sends Aster answers -1007 ("execution status
     unknown") and takes only later, while each request's recvWindow still runs."""
@@ -434,63 +450,51 @@ class TakenLate(AsterOrders):
 
 @pytest.mark.parametrize("successor", [False, True])
 def test_an_aster_order_sent_without_an_answer_is_asked_for_only_once_it_can_no_longer_be_taken(
-    tmp_path: Path, successor: bool
+    aster_fired: AsterFired, successor: bool
 ) -> None:
     """Asked for at once after -1007, by the executor or by the one that took over from it,
     the order was not yet there, so it was placed again, and then the first came in: two
     orders for one firing (a walkthrough). Asked once the first can no longer be taken
     (by the claim's time), it is found, and followed."""
-    with (
-        Journal.open(str(tmp_path / "journal.db")) as journal,
-        AsterSimulator(api_key=ASTER_KEY, api_secret=ASTER_SECRET) as sim,
-    ):
-        sim.move_mark("BTCUSDT", "110")
-        sim.open_position("BTCUSDT", "2", "100")
-        aster_long_with_a_fired_trigger(journal)
-        client, now = TakenLate(sim), [T0 + 3]
-        working = Executor(journal, "aster", "main", client, clock=lambda: now[0])
+    journal, sim = aster_fired
+    client, now = TakenLate(sim), [T0 + 3]
+    working = Executor(journal, "aster", "main", client, clock=lambda: now[0])
 
-        assert (working.step().retrying, len(client.held)) == (1, 1)
-        if successor:  # it dies; another takes the account over
-            working.release()
-            working = Executor(journal, "aster", "main", client, clock=lambda: now[0])
-        now[0] += 100  # the next step: the order may still be on its way
-        waiting = working.step()
-        assert (waiting.placed, waiting.retrying) == (0, 1)
-        client.deliver()
-        now[0] = T0 + 3 + AsterOrders.in_flight_ms
-        assert working.step().placed == 1
-        assert len(sim_orders(sim)) == 1
-        [report] = placements(journal)
-        assert report.outcome is PlacementOutcome.ALREADY_PLACED
+    assert (working.step().retrying, len(client.held)) == (1, 1)
+    if successor:  # it dies; another takes the account over
+        working.release()
+        working = Executor(journal, "aster", "main", client, clock=lambda: now[0])
+    now[0] += 100  # the next step: the order may still be on its way
+    waiting = working.step()
+    assert (waiting.placed, waiting.retrying) == (0, 1)
+    client.deliver()
+    now[0] = T0 + 3 + AsterOrders.in_flight_ms
+    assert working.step().placed == 1
+    assert len(sim_orders(sim)) == 1
+    [report] = placements(journal)
+    assert report.outcome is PlacementOutcome.ALREADY_PLACED
 
 
 def test_an_aster_order_sent_again_without_an_answer_is_waited_for_from_that_send_by_a_successor(
-    tmp_path: Path,
+    aster_fired: AsterFired,
 ) -> None:
     """Sent, unanswered, waited for, sent again, unanswered, and the executor dies: its
     successor waited from the first send, which was long past, placed the order, and then
     the second send came in (a walkthrough). Each send is in the journal."""
-    with (
-        Journal.open(str(tmp_path / "journal.db")) as journal,
-        AsterSimulator(api_key=ASTER_KEY, api_secret=ASTER_SECRET) as sim,
-    ):
-        sim.move_mark("BTCUSDT", "110")
-        sim.open_position("BTCUSDT", "2", "100")
-        aster_long_with_a_fired_trigger(journal)
-        client, now = TakenLate(sim, unanswered=2), [T0 + 3]
-        first = Executor(journal, "aster", "main", client, clock=lambda: now[0])
-        assert first.step().retrying == 1
-        now[0] += AsterOrders.in_flight_ms
-        assert (first.step().retrying, len(client.held)) == (1, 2)  # sent again, no answer
-        first.release()  # it dies
-        successor = Executor(journal, "aster", "main", client, clock=lambda: now[0])
-        now[0] += 500
-        assert (successor.step().placed, len(sim_orders(sim))) == (0, 0)
-        client.deliver()
-        now[0] += AsterOrders.in_flight_ms
-        assert successor.step().placed == 1
-        assert len(sim_orders(sim)) == 1
+    journal, sim = aster_fired
+    client, now = TakenLate(sim, unanswered=2), [T0 + 3]
+    first = Executor(journal, "aster", "main", client, clock=lambda: now[0])
+    assert first.step().retrying == 1
+    now[0] += AsterOrders.in_flight_ms
+    assert (first.step().retrying, len(client.held)) == (1, 2)  # sent again, no answer
+    first.release()  # it dies
+    successor = Executor(journal, "aster", "main", client, clock=lambda: now[0])
+    now[0] += 500
+    assert (successor.step().placed, len(sim_orders(sim))) == (0, 0)
+    client.deliver()
+    now[0] += AsterOrders.in_flight_ms
+    assert successor.step().placed == 1
+    assert len(sim_orders(sim)) == 1
 
 
 class RateLimited(AsterOrders):
@@ -514,22 +518,16 @@ class RateLimited(AsterOrders):
 
 
 def test_an_aster_order_refused_rate_limited_is_asked_again_at_the_next_step(
-    tmp_path: Path,
+    aster_fired: AsterFired,
 ) -> None:
     """Nothing of it is in flight: it waited 7 s as an unanswered one does (a walkthrough)."""
-    with (
-        Journal.open(str(tmp_path / "journal.db")) as journal,
-        AsterSimulator(api_key=ASTER_KEY, api_secret=ASTER_SECRET) as sim,
-    ):
-        sim.move_mark("BTCUSDT", "110")
-        sim.open_position("BTCUSDT", "2", "100")
-        aster_long_with_a_fired_trigger(journal)
-        now = [T0 + 3]
-        working = Executor(journal, "aster", "main", RateLimited(sim), clock=lambda: now[0])
-        assert working.step().retrying == 1
-        now[0] += 100
-        assert working.step().placed == 1
-        assert len(sim_orders(sim)) == 1
+    journal, sim = aster_fired
+    now = [T0 + 3]
+    working = Executor(journal, "aster", "main", RateLimited(sim), clock=lambda: now[0])
+    assert working.step().retrying == 1
+    now[0] += 100
+    assert working.step().placed == 1
+    assert len(sim_orders(sim)) == 1
 
 
 def sim_orders(sim: AsterSimulator) -> list[str]:
