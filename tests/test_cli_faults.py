@@ -111,7 +111,7 @@ def test_a_rules_value_outside_its_domain_is_refused_naming_the_field(
 def test_a_rules_list_or_table_refused_is_shown_as_written(
     toml: str, said: str, store: str, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    """"not list of 1" named no entry (a walkthrough): the value is shown, cut if long."""
+    """The value is shown, cut if long: 'not list of 1' named no entry (a walkthrough)."""
     rules = tmp_path / "rules.toml"
     rules.write_text(toml + "\n")
     assert refused(capfd, store, "--rules", str(rules), "positions").endswith(said)
