@@ -50,7 +50,7 @@ def test_can_open_is_the_cli_s_answer(
     where = ["--venue", "bybit", "--account", "main", "--symbol", symbol]
     (expected,) = cli_json(capsys, sampled, "can-open", *where, "--at", str(SAMPLE_END))
     answer = client.can_open("bybit", "main", symbol, side="long", at=SAMPLE_END)
-    assert answer == CanOpen("bybit", "main", symbol, **expected)
+    assert answer == CanOpen(**expected)  # the whole document: venue, account, symbol too
     assert not answer.allowed  # the sample's exchange view is 70 s old by its end
 
 
