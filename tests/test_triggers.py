@@ -113,8 +113,12 @@ def test_a_trigger_fires_once_per_arming_and_again_once_re_armed() -> None:
     first = run([position(T0, LONG, 1), add(T0 + 1), price(T0 + 2, 111)], reconciler)
     again = run([price(T0 + 3, 90), price(T0 + 4, 120), tick(T0 + 5)], reconciler)
     assert len(fired(first)) == 1 and fired(again) == []
-    # A fired trigger waiting on its confirm is not re-armed: disable cancels the wait.
-    assert of(run([command(T0 + 6, "enable")], reconciler), "TRIGGER_REFUSED")
+    # A fired trigger waiting on its confirm is not re-armed, and is told so, not that it
+    # is armed (a walkthrough): disable cancels the wait.
+    (refused,) = of(run([command(T0 + 6, "enable")], reconciler), "TRIGGER_REFUSED")
+    assert refused.reason == (  # type: ignore[attr-defined]
+        "trigger t1 has fired and is waiting confirm: enable it after"
+    )
     cancelled = run([command(T0 + 7, "disable")], reconciler)
     assert [e.type for e in cancelled] == ["TRIGGER_CANCELLED"]
     rearmed = run([command(T0 + 8, "enable"), price(T0 + 9, 121)], reconciler)

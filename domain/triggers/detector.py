@@ -189,11 +189,12 @@ class TriggerDetector(Detector):
                 trigger.arm()
             return []
         if command is TriggerCommand.ENABLE:
-            if trigger.standing is Standing.ARMED and (stage is None or in_flight(stage)):
-                raise Refused(f"trigger {trigger_id} is already armed")
             if in_flight(stage):
-                # Re-arming would drop the firing whose order is on its way.
+                # Re-arming would drop the firing whose order is on its way; said first, for
+                # "already armed" would hide that it fired.
                 raise Refused(f"trigger {trigger_id} has fired and is {stage}: enable it after")
+            if trigger.standing is Standing.ARMED and stage is None:
+                raise Refused(f"trigger {trigger_id} is already armed")
             trigger.arm()
             return []
         # DISABLE or REMOVE: a firing still waiting on its confirm is cancelled with it.
