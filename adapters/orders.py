@@ -114,9 +114,14 @@ class Placement:
         return self.outcome is not PlacementOutcome.REFUSED
 
 
+def refused(reason: str, kind: RefusalKind) -> Placement:
+    """A request refused, in ``reason``'s words, of ``kind``."""
+    return Placement(PlacementOutcome.REFUSED, reason=reason, refusal=kind)
+
+
 def off_grid(reason: str) -> Placement:
     """A request the venue's grid cannot take: refused here, never sent."""
-    return Placement(PlacementOutcome.REFUSED, reason=reason, refusal=RefusalKind.INVALID)
+    return refused(reason, RefusalKind.INVALID)
 
 
 # Called just before an order is sent, after whatever the client asked the venue first: it

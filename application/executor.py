@@ -20,7 +20,14 @@ from trueup.adapters import placement_reports
 from trueup.adapters.client_order_id import client_order_id
 from trueup.adapters.clock import wall_clock
 from trueup.adapters.feed import Clock
-from trueup.adapters.orders import ExecutionClient, OrderRequest, OrderType, Placement, Side
+from trueup.adapters.orders import (
+    ExecutionClient,
+    OrderRequest,
+    OrderType,
+    Placement,
+    Side,
+    refused,
+)
 from trueup.adapters.store.journal import Journal
 from trueup.adapters.store.lease import Lease
 from trueup.application.backlog import Backlog
@@ -29,7 +36,7 @@ from trueup.application.service import TrueupService
 from trueup.domain.emitted import EntryStep, OrderRequested
 from trueup.domain.instants import iso
 from trueup.domain.keys import sending_key
-from trueup.domain.vocabulary import OrderAction, OrderSide, PlacementOutcome, RefusalKind
+from trueup.domain.vocabulary import OrderAction, OrderSide, RefusalKind
 
 log = logging.getLogger("trueup.executor")
 SIDES = {OrderSide.BUY.value: Side.BUY, OrderSide.SELL.value: Side.SELL}
@@ -64,18 +71,28 @@ class NoLongerHolding(Exception):
     placing it now (Aster takes a done order's id again), so it is not sent."""
 
 
-class Withdrawn(Exception):
+class NotSent(Exception):
+    """A request the executor does not send, recorded refused of this ``refusal``."""
+
+    refusal: RefusalKind
+
+
+class Withdrawn(NotSent):
     """An operator disabled or removed the order's trigger before the executor could claim
     the order for sending: it is not sent."""
+
+    refusal = RefusalKind.WITHDRAWN
 
     def __init__(self, by: str, at: int) -> None:
         super().__init__(f"withdrawn by {by} at {iso(at)} before it was sent")
 
 
-class PositionChanged(Exception):
+class PositionChanged(NotSent):
     """The position a lock's order was to hedge is flat now, or holds less than the order
     (closed by hand, in part or whole, while the order waited): sent, it would open a naked
     position the other way. It is not sent."""
+
+    refusal = RefusalKind.POSITION_CHANGED
 
 
 class Executor:
@@ -121,16 +138,8 @@ class Executor:
             self._sending = None
             try:
                 placement = self._carry_out(event)
-            except Withdrawn as withdrawn:
-                placement = Placement(
-                    PlacementOutcome.REFUSED, reason=str(withdrawn), refusal=RefusalKind.WITHDRAWN
-                )
-            except PositionChanged as changed:
-                placement = Placement(
-                    PlacementOutcome.REFUSED,
-                    reason=str(changed),
-                    refusal=RefusalKind.POSITION_CHANGED,
-                )
+            except NotSent as unsent:
+                placement = refused(str(unsent), unsent.refusal)
             except NoLongerHolding:
                 # Nothing sent, nothing recorded: the holder now carries the request out.
                 log.warning("%s not sent: the lease was lost to another executor", event.event_id)
@@ -165,11 +174,7 @@ class Executor:
         log.exception("%s could not be carried out (%d times)", event_id, faults)
         reason = f"the executor failed on it: {type(error).__name__}: {error}"[:500]
         retried = faults < FAULTS_BEFORE_REFUSAL
-        return Placement(
-            PlacementOutcome.REFUSED,
-            reason=reason,
-            refusal=RefusalKind.UNREACHABLE if retried else RefusalKind.OTHER,
-        )
+        return refused(reason, RefusalKind.UNREACHABLE if retried else RefusalKind.OTHER)
 
     def release(self) -> None:
         self.lease.release()
@@ -232,30 +237,24 @@ class Executor:
         if event.event_id in self._sent:
             sent = self._sent[event.event_id]
         else:  # sent, if at all, by an executor before this one: the journal says when
-            claim = self.journal.claimed(sending_key(self.venue, self.account, event.decision_id))
-            sent = None if claim is None else claim.last_at
+            key = sending_key(self.venue, self.account, event.decision_id)
+            sent = self.journal.last_claimed_at(key)
         if sent is None:
             return None  # never sent, or its last send answered
         settled = sent + wait
         if self.clock() >= settled:
             return None
-        return Placement(
-            PlacementOutcome.REFUSED,
-            reason=(
-                f"sent at {iso(sent)} without an answer: asked for again from "
-                f"{iso(settled)}, once the venue can no longer take it"
-            ),
-            refusal=RefusalKind.UNREACHABLE,
+        return refused(
+            f"sent at {iso(sent)} without an answer: asked for again from {iso(settled)}, "
+            "once the venue can no longer take it",
+            RefusalKind.UNREACHABLE,
         )
 
     def _too_late(self, age: int) -> Placement:
-        return Placement(
-            PlacementOutcome.REFUSED,
-            reason=(
-                f"requested {age} ms ago, more than the executor's limit of "
-                f"{self.settings.max_age_ms} ms"
-            ),
-            refusal=RefusalKind.TOO_LATE,
+        return refused(
+            f"requested {age} ms ago, more than the executor's limit of "
+            f"{self.settings.max_age_ms} ms",
+            RefusalKind.TOO_LATE,
         )
 
     def _fence(self, event: OrderRequested) -> None:

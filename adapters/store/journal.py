@@ -108,15 +108,6 @@ class Decided:
 
 
 @dataclass(frozen=True)
-class Claim:
-    """A decision's key held without an input (``Journal.claim``): by whom, and when its
-    holder last acted on it (``Journal.reclaim``: an executor sending its order again)."""
-
-    holder: Decided
-    last_at: int
-
-
-@dataclass(frozen=True)
 class Appended:
     """What one append did: new inputs stored, and inputs the journal already held."""
 
@@ -414,7 +405,7 @@ class Journal:
 
     def reclaim(self, key: UUID, by: str, at: int) -> None:
         """Note that the holder of ``key``'s claim acts on it again at ``at`` (an executor
-        sending its order again): a row after the claim's, which ``claimed`` reads."""
+        sending its order again): a row after the claim's, which ``last_claimed_at`` reads."""
 
         def insert() -> None:
             last = self.recorder.select_events(key, desc=True, limit=1)
@@ -426,15 +417,15 @@ class Journal:
         with suppress(IntegrityError):  # another noted it at once: the lease forbids it
             self._retrying(insert)
 
-    def claimed(self, key: UUID) -> Claim | None:
-        """Who holds a decision's ``key`` without an input (``claim``), and when it last acted
-        on it; None if nobody holds it, or an input does."""
-        held = self._retrying(partial(self._decision_held, key))
-        if held is None or held[0].input_id:
-            return None
+    def last_claimed_at(self, key: UUID) -> int | None:
+        """When the holder of a decision's ``key`` without an input (``claim``) last acted on
+        it (``reclaim``); None if nobody holds it, or an input does (whose row, the key's
+        only one, is its last)."""
         rows = self._retrying(lambda: self.recorder.select_events(key, desc=True, limit=1))
-        last = orjson.loads(rows[0].state)["at"] if rows else held[0].at
-        return Claim(held[0], int(last))
+        if not rows:
+            return None
+        last = orjson.loads(rows[0].state)
+        return None if last["input_id"] else int(last["at"])
 
     def _decision_held(self, key: UUID) -> tuple[Decided, str] | None:
         """Whose input carried out the decision of ``key``, if one has, and the append
