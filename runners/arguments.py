@@ -165,7 +165,8 @@ def event_type(text: str) -> str:
     known = sorted([t.type for t in INPUT_EVENT_TYPES] + [t.type for t in EMITTED_TYPES])
     if text not in known:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a type of event: one of {', '.join(known)}"
+            f"{text!r} is not a type of event{_did_you_mean(text, known)}: one of "
+            f"{', '.join(known)}"
         )
     return text
 
@@ -177,10 +178,22 @@ def emitted_type(text: str) -> str:
     known = sorted(t.type for t in EMITTED_TYPES)
     if text not in known:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a type of emitted event (inputs are not published): one of "
-            f"{', '.join(known)}"
+            f"{text!r} is not a type of emitted event{_did_you_mean(text, known)} (inputs are "
+            f"not published): one of {', '.join(known)}"
         )
     return text
+
+
+def _did_you_mean(text: str, known: list[str]) -> str:
+    """A type's name mistyped: its other case or spelling (position_closed, PositionReported)."""
+    import difflib
+
+    folded = {name.casefold().replace("_", ""): name for name in known}
+    near = folded.get(text.casefold().replace("_", "").replace("-", ""))
+    if near is None:
+        close = difflib.get_close_matches(text, known, n=1, cutoff=0.8)
+        near = close[0] if close else None
+    return "" if near is None else f" (did you mean {near}?)"
 
 
 # The side of a position a trading system asks to open: long or short, or its order's Buy or

@@ -721,11 +721,31 @@ def test_events_piped_into_head_ends_quietly(
     assert events.returncode == EXIT_BROKEN_PIPE
 
 
-def test_events_of_a_type_that_does_not_exist_is_an_error(
+@pytest.mark.parametrize(
+    ("asked", "meant"),
+    [
+        ("CONSISTENCY_DIRFT", "CONSISTENCY_DRIFT"),
+        ("position_closed", "POSITION_CLOSED"),
+        ("positionsreported", "PositionsReported"),
+        ("PositionReported", "PositionsReported"),
+    ],
+)
+def test_events_of_a_mistyped_type_is_an_error_that_names_the_type_meant(
+    store: str, capfd: pytest.CaptureFixture[str], asked: str, meant: str
+) -> None:
+    Journal.open(store).close()
+    line = refused(capfd, store, "events", "--type", asked)
+
+    assert line.startswith(
+        f"trueup: argument --type: {asked!r} is not a type of event (did you mean {meant}?): "
+        "one of AccountModeSet, CONSISTENCY_DRIFT,"
+    )
+
+
+def test_events_of_a_type_like_none_names_no_guess(
     store: str, capfd: pytest.CaptureFixture[str]
 ) -> None:
     Journal.open(store).close()
-    line = refused(capfd, store, "events", "--type", "CONSISTENCY_DIRFT")
+    line = refused(capfd, store, "events", "--type", "FILLS")
 
-    assert line.startswith("trueup: argument --type: 'CONSISTENCY_DIRFT' is not a type of event")
-    assert "CONSISTENCY_DRIFT" in line
+    assert line.startswith("trueup: argument --type: 'FILLS' is not a type of event: one of ")
