@@ -88,10 +88,18 @@ def to_integer(value: object, field: str) -> int:
     if isinstance(value, str) and _INTEGER.fullmatch(value) is not None:
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise MalformedInput(f"{field}: expected an integer, got {shown(value)}")
+        raise MalformedInput(f"{field}: expected an integer, got {_shown_number(value)}")
     if abs(value) > MAX_WIRE_INTEGER:
         raise MalformedInput(f"{field}: {shown(value)} is out of range")
     return value
+
+
+def _shown_number(value: object) -> str:
+    """A value that is not an integer, as an error shows it: a whole number past 64 bits
+    reaches here as the double JSON's parser made of it, whose digits are not the line's."""
+    if isinstance(value, float) and value.is_integer() and abs(value) > MAX_WIRE_INTEGER:
+        return "a whole number past 64 bits"
+    return shown(value)
 
 
 def to_millis(value: object, field: str) -> int:
@@ -99,7 +107,7 @@ def to_millis(value: object, field: str) -> int:
     if isinstance(value, str) and _MILLIS.fullmatch(value) is not None:
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise MalformedInput(f"{field}: expected epoch milliseconds, got {shown(value)}")
+        raise MalformedInput(f"{field}: expected epoch milliseconds, got {_shown_number(value)}")
     if value != 0 and not within_time(value):
         raise MalformedInput(f"{field}: {shown(value)} is not {describe_time_bounds()}")
     return value

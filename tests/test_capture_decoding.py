@@ -238,6 +238,16 @@ BYBIT_LINE = {"at": T0, "venue": "bybit", "account": "a"}
         ("{not json", "not JSON"),
         ('{"channel": "clock"}', "line.at: missing"),
         ({"at": 1, "channel": "clock"}, "line.at: 1 is not between 946684800000 (2000-01-01)"),
+        # Parsed as a double, whose digits would not be the line's.
+        (
+            '{"at": 18446744073709551616, "channel": "clock"}',
+            "line.at: expected epoch milliseconds, got a whole number past 64 bits",
+        ),
+        (
+            '{"at": 1762199000000, "venue": "bybit", "account": "a", "channel": "rest", '
+            '"endpoint": "/v5/position/list", "status": 18446744073709551616, "data": {}}',
+            "line.status: expected an integer, got a whole number past 64 bits",
+        ),
         ({"at": T0, "channel": "fax"}, "line.channel: 'fax' is not one of"),
         (
             {"at": T0, "channel": "ws", "venue": "kraken", "account": "a", "data": {}},
