@@ -14,6 +14,7 @@ from trueup.adapters.clock import wall_clock
 from trueup.adapters.feed import Clock
 from trueup.adapters.store.journal import Journal
 from trueup.adapters.venue import Venue
+from trueup.domain.emitted import CooldownStarted
 from trueup.domain.errors import shown
 from trueup.domain.rules.can_open import (
     UNKNOWN_ACCOUNT,
@@ -30,6 +31,10 @@ JSON = dict[str, Any]
 
 # What the views say of a symbol they have never seen.
 NOTHING_HELD = SymbolFacts((), (), None)
+NEVER_STARTED = (
+    "the cooldown is how the inputs dated by then add up: trueup, which took some of them "
+    "after later inputs (stored out of time order), never started it"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +73,9 @@ class CanOpenFacts:
     symbol_facts: SymbolFacts
     # Of a symbol the account has not seen, those it has that differ from it only in case.
     cased_otherwise: tuple[str, ...] = ()
+    # Of a replay of the past: its cooldown is one trueup never started (the inputs dated by
+    # then add up to it, but trueup took some of them after later inputs).
+    cooldown_never_started: bool = False
 
 
 def answer_can_open(
@@ -115,7 +123,40 @@ def can_open_facts(
     held = symbol_facts(book, reconciler.detectors(venue, account), symbol)
     asked = not seen(held) and casing_may_differ(venue, symbol)
     cased = cased_otherwise(symbol, symbols(book)) if asked else ()
-    return CanOpenFacts(venue, account, symbol, account_facts(book, reconciler.config), held, cased)
+    until = held.cooldown_until
+    never_started = (
+        at is not None
+        and until is not None
+        and until > at
+        and not _cooldown_started(journal, venue, account, symbol, until)
+    )
+    return CanOpenFacts(
+        venue,
+        account,
+        symbol,
+        account_facts(book, reconciler.config),
+        held,
+        cased,
+        cooldown_never_started=never_started,
+    )
+
+
+def _cooldown_started(journal: Journal, venue: str, account: str, symbol: str, until: int) -> bool:
+    """Whether trueup emitted the COOLDOWN_STARTED of ``symbol`` that ends at ``until``."""
+    after = 0
+    while True:
+        page, last = journal.stored_of_types([CooldownStarted.type], after)
+        if not page:
+            return False
+        for _, event in page:
+            if isinstance(event, CooldownStarted) and (
+                event.venue,
+                event.account,
+                event.symbol,
+                event.until,
+            ) == (venue, account, symbol, until):
+                return True
+        after = last
 
 
 def judge_can_open(
@@ -145,6 +186,8 @@ def judge_can_open(
         venue, facts.symbol, facts.symbol_facts, facts.cased_otherwise
     ):
         verdict = Verdict(False, [misspelt, *verdict.reasons], verdict.notes)
+    if facts.cooldown_never_started:
+        verdict = replace(verdict, notes=[*verdict.notes, NEVER_STARTED])
     if journal.unknown_inputs:
         # What those inputs said is unknown, so no answer built without them is vouched for.
         verdict = verdict.blocked(

@@ -44,9 +44,27 @@ def audit_position(
     as_of: int | None = None,
 ) -> "Audit":
     """How the position came to be what it is: every input that changed it, and its
-    state as of ``as_of`` (now when None). Read through the audit index, so its cost
-    follows the symbol's history; an account an older trueup began, by a full read; a
-    symbol a hostile session tangled with another, by a read of the whole account."""
+    state as of ``as_of`` (now when None), each close in it told emitted or not."""
+    result = _replayed(journal, venue, account, symbol, position_idx=position_idx, as_of=as_of)
+    closes = result.closes
+    if closes:
+        held = journal.emitted_held(closes)
+        result.unemitted = frozenset(c.event_id for c in closes if c.event_id not in held)
+    return result
+
+
+def _replayed(
+    journal: Journal,
+    venue: str,
+    account: str,
+    symbol: str,
+    *,
+    position_idx: int | None,
+    as_of: int | None,
+) -> "Audit":
+    """The audit's fold. Read through the audit index, so its cost follows the symbol's
+    history; an account an older trueup began, by a full read; a symbol a hostile session
+    tangled with another, by a read of the whole account."""
     from trueup.projections.audit import audit, audit_marked
     from trueup.projections.indexed_audit import audit_indexed
 

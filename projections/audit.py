@@ -66,6 +66,19 @@ class Audit:
     timeline: list[TimelineEntry] = field(default_factory=list)
     # The rules in force at the instant audited: what risk is weighed with.
     rules: RuleConfig = field(default_factory=RuleConfig)
+    # The ids of the closes in the timeline the journal holds no event of (``emitted``):
+    # the fold of the inputs dated by ``as_of`` made them, but the reconciler, which took
+    # some of those inputs after later ones, did not (or has not taken them yet).
+    unemitted: frozenset[str] = frozenset()
+
+    @property
+    def closes(self) -> list[Close]:
+        """Every close in the timeline, in order."""
+        return [close for entry in self.timeline for close in entry.closed_by]
+
+    def emitted(self, close: Close) -> bool:
+        """Whether the reconciler emitted ``close``, as the audit's fold made it."""
+        return close.event_id not in self.unemitted
 
     @property
     def symbol_keys(self) -> list[PositionKey]:

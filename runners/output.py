@@ -152,10 +152,23 @@ def describe_pnl(pnl: JSON) -> str:
     )
 
 
-def timeline_line(entry: "TimelineEntry") -> str:
+def timeline_line(entry: "TimelineEntry", result: "Audit") -> str:
     kind = entry.type + (f"({entry.source})" if entry.source else "")
-    closes = "".join(f" | closed by {_close(e)}" for e in entry.closed_by)
+    closes = "".join(
+        f" | closed by {_close(e)}"
+        if result.emitted(e)
+        else f" | closes, never emitted: {_close(e)}"
+        for e in entry.closed_by
+    )
     return f"  {moment(entry.at)}  {kind:<26} {describe_state(entry.state)}{closes}"
+
+
+# Said once under an audit that holds a close the reconciler never emitted.
+NEVER_EMITTED = (
+    "  never emitted: the inputs dated by then add up to that close, but trueup took some of "
+    "them after later inputs (stored out of time order), or has not taken them yet, and "
+    "emitted no such event\n"
+)
 
 
 def _close(event: "Close") -> str:
@@ -172,7 +185,14 @@ def print_audit(result: "Audit", out: TextIO | None = None) -> None:
         out.write(f"{key.label()}\n")
         for entry in result.timeline:
             if entry.key == key:
-                out.write(timeline_line(entry) + "\n")
+                out.write(timeline_line(entry, result) + "\n")
+        if any(
+            not result.emitted(close)
+            for entry in result.timeline
+            if entry.key == key
+            for close in entry.closed_by
+        ):
+            out.write(NEVER_EMITTED)
         when = f"as of {moment(result.as_of)}" if result.as_of is not None else "now"
         out.write(f"  {when}: {describe_state(result.state(key))}\n")
         pnl = pnl_state(result.book, key)
@@ -205,7 +225,10 @@ def audit_json(result: "Audit") -> JSON:
                 "source": e.source,
                 "input_id": e.input_id,
                 "state": e.state,
-                "closed_by": [as_json(said) for said in e.closed_by],
+                "closed_by": [as_json(said) for said in e.closed_by if result.emitted(said)],
+                "closes_not_emitted": [
+                    as_json(said) for said in e.closed_by if not result.emitted(said)
+                ],
             }
             for e in result.timeline
             if e.key == key

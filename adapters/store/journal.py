@@ -525,6 +525,15 @@ class Journal:
         marker = marker_id(event, timed=self._timed_markers)
         return bool(self.recorder.select_events(marker, limit=1))
 
+    def emitted_held(self, events: Iterable[Emitted]) -> set[str]:
+        """The ids of ``events`` the journal holds (each stored by a projection)."""
+        return {e.event_id for e in events if self._retrying(partial(self._holds_emitted, e))}
+
+    def _holds_emitted(self, event: Emitted) -> bool:
+        # A journal older than format 5 keyed them by their id alone.
+        keys = dict.fromkeys((emitted_key(event), UUID(event.event_id)))
+        return any(self.recorder.select_events(key, limit=1) for key in keys)
+
     def input_keys(self, after: int, upto: int) -> set[str]:
         """The keys (``input_key``) of the inputs stored after position ``after`` up to
         ``upto``, read from their markers: not one of the inputs is read."""

@@ -48,6 +48,10 @@
       for (const close of input.closed_by || []) {
         lines.push(`  closed ${close.position_id} by ${close.type}: ${said(close)}`);
       }
+      // Closes the inputs dated by the instant audited add up to, but trueup never emitted.
+      for (const close of input.closes_not_emitted || []) {
+        lines.push(`  closes ${close.position_id}, never emitted: ${close.type}: ${said(close)}`);
+      }
     }
     if (slot.said) lines.push(`trueup said ${slot.said.type}: ${said(slot.said)}`);
     return lines.join("\n");
