@@ -999,7 +999,11 @@ def _unechoed(error: Any) -> Any:
     """A validation error as FastAPI gives it, its ``input`` not echoed if it is long."""
     error = jsonable_encoder(error)
     if "input" in error:
-        size = len(orjson.dumps(error["input"]))
+        try:
+            size = len(orjson.dumps(error["input"]))
+        except orjson.JSONEncodeError:  # a lone surrogate (\ud800): JSON's text cannot hold it
+            error["input"] = "(not valid Unicode, not echoed)"
+            return error
         if size > ECHOED_BYTES:
             error["input"] = f"({size} bytes, not echoed)"
     return error

@@ -568,6 +568,19 @@ def test_a_422_names_the_field_without_echoing_a_long_value_back(api: httpx.Clie
     assert short.json()["detail"][0]["input"] == "bogus"  # a short value still is
 
 
+@pytest.mark.parametrize("field", ["operator", "trigger_id"])
+def test_a_422_names_a_field_holding_a_lone_surrogate_without_echoing_it(
+    api: httpx.Client, field: str
+) -> None:
+    # \ud800 is valid JSON text, but no Unicode: no JSON writer can send it back.
+    command = b'{"venue": "bybit", "account": "main", "command": "add", "%s": "\\ud800"}'
+    as_json = AUTH | {"Content-Type": "application/json"}
+    refused = api.post("/v1/triggers", content=command % field.encode(), headers=as_json)
+    assert refused.status_code == 422
+    (error,) = [e for e in refused.json()["detail"] if e["loc"] == ["body", field]]
+    assert error["input"] == "(not valid Unicode, not echoed)"
+
+
 @pytest.mark.parametrize("path", ["/v1/inputs", "/v1/triggers"])
 def test_a_client_that_leaves_mid_body_stores_nothing_and_costs_no_traceback(
     api: httpx.Client, caplog: pytest.LogCaptureFixture, path: str
