@@ -169,6 +169,7 @@ class TrueupApi:
             detected=lambda type_, s: self.metrics.detection.labels(type_).observe(s),
             measured=self.metrics.measured,
             siblings=self.siblings,
+            runs=settings.run_projection,
         )
         watch = FollowerWatch(
             stored=self.metrics.count_stored if settings.counts_stored else lambda _: None,
@@ -203,16 +204,14 @@ class TrueupApi:
 
     async def start(self) -> None:
         """Run the projection while this server holds its leases, and follow the journal."""
-        if self.settings.run_projection:
-            self.projection.start()
+        self.projection.start()  # under --no-projection, to measure the others' lag
         self.follower.start()
 
     async def stop(self) -> None:
         """End the event streams, stop following, let the leases go."""
         await self.follower.stop()
         await self.forwarder.close()
-        if self.settings.run_projection:
-            await asyncio.to_thread(self.projection.stop)
+        await asyncio.to_thread(self.projection.stop)
         self.readers.close()
 
     def _freshness_or_none(self) -> list[AccountFreshness]:
@@ -432,8 +431,6 @@ class TrueupApi:
         return Document(document, status_code=503 if reasons else 200)
 
     def _projection_reasons(self, lag: Lag) -> list[str]:
-        if not self.settings.run_projection:
-            return []  # another process runs it: its own health says how it does
         limit = self.settings.max_projection_lag_ms
         reasons = []
         if lag.ms > limit:

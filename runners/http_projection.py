@@ -81,7 +81,9 @@ class Arrivals:
 
 class ServedProjection:
     """Runs ``LeasedProjection`` every ``poll_s`` from a thread, each call into the journal
-    under ``lock`` (the server's: a journal connection serves one thread at a time)."""
+    under ``lock`` (the server's: a journal connection serves one thread at a time). With
+    ``runs`` False (``serve --no-projection``) it only measures how far behind the processes
+    that run it are."""
 
     def __init__(
         self,
@@ -93,8 +95,10 @@ class ServedProjection:
         detected: Callable[[str, float], object] = lambda _type, _s: None,
         measured: Callable[[Lag], object] = lambda _: None,
         siblings: Siblings | None = None,
+        runs: bool = True,
     ) -> None:
         self.journal = journal
+        self.runs = runs
         self.lock = lock
         self.poll_s = poll_s
         self.clock = clock
@@ -122,6 +126,8 @@ class ServedProjection:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
+        if not self.runs:
+            return
         with self.lock:
             try:
                 self.leased.release()
@@ -142,8 +148,9 @@ class ServedProjection:
                     # append (the lag's count reads the journal).
                     moved = end != seen_end and self.leased.holding
                     if moved or now - tried > RETRY_LEASES_S:
-                        self.leased.catch_up()
-                        self._meet_siblings()
+                        if self.runs:
+                            self.leased.catch_up()
+                            self._meet_siblings()
                         tried = now
                         self._measure(self.journal.last_position(), time.monotonic())
                     # The end read before the step, not after it: what another process

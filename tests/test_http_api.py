@@ -803,6 +803,37 @@ def test_a_server_without_the_projection_appends_and_leaves_detection_to_another
         assert not any("projection" in reason for reason in health["reasons"])
 
 
+def test_a_server_without_the_projection_says_when_nobody_processes_the_journal(
+    sampled: str,
+) -> None:
+    """Under --no-projection /health and /metrics still tell how far behind the process that
+    runs it is: a dead worker must not look like one keeping up."""
+    settings = ApiSettings(token=TOKEN, run_projection=False, max_projection_lag_ms=300)
+    with (
+        Journal.open(sampled, create=False) as journal,
+        running_server(journal, settings, lambda: SAMPLE_END) as url,
+        httpx.Client(base_url=url, timeout=30) as client,
+    ):
+        post = client.post("/v1/inputs", content=closing_snapshot(SAMPLE_END - 1_000), headers=AUTH)
+        assert post.json()["accepted"] == 1
+
+        def lagging() -> bool:
+            return client.get("/health").status_code == 503
+
+        wait_for("the server to see the input wait", lagging)
+        health = client.get("/health").json()
+        assert health["projection"]["runs_here"] is False
+        assert health["projection"]["inputs_behind"] == 1
+        (reason,) = [r for r in health["reasons"] if "projection" in r]
+        assert reason.startswith("the projection is 1 input(s) behind the journal's end")
+        assert "trueup_projection_lag_inputs 1.0" in client.get("/metrics").text
+
+        with Journal.open(sampled, create=False) as worker:
+            TrueupService(worker).detect()  # another process runs it, and catches up
+        wait_for("the lag gone", lambda: client.get("/health").json()["projection"]["lag_ms"] == 0)
+        assert not any("projection" in r for r in client.get("/health").json()["reasons"])
+
+
 def test_a_post_another_server_detects_is_answered_once_it_has_processed_the_lines(
     sampled: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
