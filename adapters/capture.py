@@ -118,7 +118,28 @@ def _inexact_number(data: bytes) -> bool:
 
 def decode_record(record: dict[str, object]) -> InputEvent:
     """A live feed's capture record, judged exactly as its line will be on ingest."""
-    return decode_line(orjson.dumps(record))
+    return decode_line(record_line(record))
+
+
+def record_line(record: dict[str, object]) -> bytes:
+    """The capture line of a live feed's record. A venue's frame parsed by its own client
+    may hold what orjson will not write (an integer past 64 bits, nesting past 255, a lone
+    surrogate): the standard library writes it, so that the line is kept and refused with
+    its reason."""
+    try:
+        return orjson.dumps(record)
+    except orjson.JSONEncodeError:
+        pass
+    import json
+
+    try:
+        # ASCII, its escapes as they came: a lone surrogate (\ud800) stays one for
+        # decode_line to refuse.
+        return json.dumps(record, default=repr).encode("ascii")
+    except (RecursionError, ValueError):
+        # Past even Python's own recursion: what the line was is told, and kept, in words.
+        kept = {k: record[k] for k in ("at", "channel", "venue", "account") if k in record}
+        return orjson.dumps(kept | {"data": f"unwritable: {repr(record)[:200]}"})
 
 
 def _decode_fields(envelope: Envelope, parsed: object) -> InputEvent:

@@ -13,10 +13,8 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-import orjson
-
 from trueup.adapters import rule_changes
-from trueup.adapters.capture import decode_line
+from trueup.adapters.capture import decode_line, record_line
 from trueup.adapters.clock import wall_clock
 from trueup.adapters.feed import Clock, Feed, Record
 from trueup.adapters.store.journal import Appended, Journal
@@ -125,7 +123,7 @@ class LiveIngest:
         return tick
 
     def _write(self, record: Record) -> None:
-        line = orjson.dumps(record)
+        line = record_line(record)
         if self.record is not None:
             self.record.write(line + b"\n")
             self.record.flush()

@@ -1,6 +1,7 @@
 """Live ingest: what feeds hand over takes the capture path, a recording replays exactly, and a
 run resumes from where the journal last heard from its account."""
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from trueup.adapters.store import codec
 from trueup.adapters.store.journal import Journal
 from trueup.application.service import TrueupService
 from trueup.domain.emitted import Emitted
+from trueup.domain.events import InputRejected
 from trueup.runners.cli import main
 from trueup.runners.live import resume_from_journal, run_live
 
@@ -114,3 +116,27 @@ def test_a_run_killed_before_it_processed_its_last_inputs_is_resumed_from_its_vi
         feed = ResumingFeed()
         resume_from_journal(journal, feed)
     assert feed.resumed == [(T0 + 1_000, ("BTCUSDT", "ETHUSDT"))]
+
+
+def test_a_frame_orjson_cannot_write_is_kept_refused_and_the_run_goes_on(tmp_path: Path) -> None:
+    """A venue's client parses what orjson will not write back: an integer past 64 bits,
+    nesting past 255, a lone surrogate. Each is stored, refused with its reason; the records
+    after it are stored too."""
+    good = position_frame(T0, symbol="BTCUSDT", side="Buy", size="1", seq=1, updated_time=T0)
+    item = good["data"]["data"][0]
+    hostile = [
+        good | {"data": good["data"] | {"data": [item | {"seq": 2**70}]}},
+        good | {"data": good["data"] | {"extra": json.loads("[" * 300 + "]" * 300)}},
+        good | {"data": good["data"] | {"id": "\ud800"}},
+    ]
+    after = position_frame(T0 + 1, symbol="ETHUSDT", side="Buy", size="2", seq=2, updated_time=T0)
+    with Journal.open(str(tmp_path / "live.db")) as journal:
+        run_until_written(journal, ScriptedFeed([*hostile, after]), tmp_path / "capture.jsonl")
+        reasons = [e.reason for _, e in journal.all_events() if isinstance(e, InputRejected)]
+        stored = [e.raw for _, e in journal.all_events() if not isinstance(e, Emitted)]
+    assert [reason.split(": line 1")[0] for reason in reasons] == [
+        "line.data.data[0].seq: expected an integer, got a whole number past 64 bits",
+        "JSON nested too deeply to be a capture line",
+        "not JSON: no low surrogate in string",
+    ]
+    assert line(after).decode() in stored
