@@ -118,7 +118,14 @@ class SupervisedFeed(ABC):
 
     def resync(self) -> bool:
         with self._sync_lock:
-            return self.fetch_snapshots()
+            try:
+                return self.fetch_snapshots()
+            except Exception:
+                # A reply nobody foresaw must end neither the polling nor the stream's
+                # supervision: this snapshot is missed, the exchange view ages, and can-open
+                # says no once it is stale, until a later one is taken.
+                log.exception("%s: the REST re-sync failed", self.venue)
+                return False
 
     def _supervise(self) -> None:
         attempt = 0

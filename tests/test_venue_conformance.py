@@ -11,10 +11,11 @@ frontendOpenOrders lists; Aster in an order update's client order id (autoclose-
 adl_autoclose) and execution type CALCULATED.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import orjson
 import pytest
 
 from tests.live_harness import emitted, live_ingest, refused, wait_for, wait_for_emitted
@@ -188,6 +189,46 @@ def test_a_burst_of_rate_limits_is_reported_quietly_and_closes_nothing(
         harness.symbol: Decimal(harness.qty),
         harness.other: Decimal(1),
     }
+
+
+@pytest.mark.parametrize("harness", playing(Case.UNREADABLE_REPLIES), indirect=True)
+def test_a_reply_the_venues_client_cannot_read_is_kept_refused_and_polling_goes_on(
+    harness: VenueHarness, store: str
+) -> None:
+    with live_ingest(store, harness.feed(poll_interval_s=0.1)) as live:
+        harness.subscribed()
+        live.put(opened(harness, "p-1", harness.symbol, harness.qty))
+        harness.buy(harness.symbol, harness.qty)
+        agree(harness, store)
+        odd = harness.unreadable_replies()
+        wait_for("every odd reply kept", lambda: len(unreadable(store)) >= odd)
+        harness.buy(harness.other, "1")  # seen only if the feed still polls or streams
+        wait_for("a position snapshot after them", lambda: snapshot_after(store, unreadable))
+        agree(harness, store)
+        harness.drop_stream()  # and still supervises its stream
+        wait_for_emitted(store, "WS_RECONNECT")
+    assert "POSITION_CLOSED" not in {e.type for e in emitted(store)}
+
+
+def unreadable(store: str) -> list[InputRejected]:
+    """The REST replies stored refused."""
+    with Journal.open(store) as journal:
+        return [
+            e
+            for _, e in journal.all_events()
+            if isinstance(e, InputRejected) and orjson.loads(e.raw).get("channel") == "rest"
+        ]
+
+
+def snapshot_after(store: str, of: Callable[[str], list[InputRejected]]) -> bool:
+    """Whether a complete position snapshot was stored after the last of ``of``'s inputs."""
+    last = of(store)
+    with Journal.open(store) as journal:
+        events = [e for _, e in journal.all_events()]
+    ids = [i for i, e in enumerate(events) if last and e == last[-1]]
+    return bool(ids) and any(
+        isinstance(e, PositionsReported) and e.snapshot is not None for e in events[ids[-1] + 1 :]
+    )
 
 
 def snapshot_after_burst(store: str) -> bool:

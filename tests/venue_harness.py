@@ -46,6 +46,7 @@ class Case(StrEnum):
     REFUSED_AUTH = "refused_auth"
     RATE_LIMIT_BURST = "rate_limit_burst"
     RESTART = "restart"
+    UNREADABLE_REPLIES = "unreadable_replies"
     # How the exchange itself closes a position: each exit reason POSITION_CLOSED gives.
     LIQUIDATION = "liquidation"
     ADL = "adl"
@@ -123,6 +124,11 @@ class VenueHarness(Protocol):
 
     def restart(self) -> None:
         """The venue goes away and comes back: same port, same books."""
+        ...
+
+    def unreadable_replies(self) -> int:
+        """The next REST answers in a shape the venue's client library cannot read (a body
+        of ``null``, an error that is not the venue's); says how many."""
         ...
 
 
@@ -269,6 +275,11 @@ class OnBybit:
         self.sim.rate_limit(2, how="429")
         return 5
 
+    def unreadable_replies(self) -> int:
+        self.sim.answer_raw(200, "null")
+        self.sim.answer_raw(200, "[]")
+        return 2
+
     def restart(self) -> None:
         self.sim.stop()
         time.sleep(0.5)
@@ -389,6 +400,10 @@ class OnHyperliquid:
         self.sim.set_rate_limit(4)
         return 4
 
+    def unreadable_replies(self) -> int:
+        self.sim.answer_raw(429, '{"error": "too many requests"}')
+        return 1
+
     def restart(self) -> None:
         self.sim.stop()
         self.sim.start()
@@ -425,6 +440,7 @@ class OnAster:
     cannot: ClassVar[dict[Case, str]] = {
         Case.TAKE_PROFIT: "its simulator takes no TP/SL orders",
         Case.STOP_LOSS: "its simulator takes no TP/SL orders",
+        Case.UNREADABLE_REPLIES: "no client library reads its replies: trueup's own code does",
     }
 
     def __init__(self, sim: AsterSimulator) -> None:

@@ -13,9 +13,11 @@ import requests
 from pybit import unified_trading
 from pybit.exceptions import FailedRequestError
 
+from trueup.adapters import rest_capture
 from trueup.adapters.bybit import messages, wire
 from trueup.adapters.capture import decode_record
 from trueup.adapters.feed import Clock, Record
+from trueup.adapters.last_reply import LastReply
 from trueup.adapters.resume_point import ResumePoint
 from trueup.adapters.supervised_feed import SupervisedFeed, close_quietly
 from trueup.domain.events import InputRejected
@@ -84,6 +86,7 @@ class BybitFeed(SupervisedFeed):
         )
         if base_url:
             self._http.endpoint = base_url.rstrip("/")
+        self._reply = LastReply(self._http.client)
 
     # --- the private stream ---------------------------------------------------------------
 
@@ -224,16 +227,34 @@ class BybitFeed(SupervisedFeed):
                 return _Run.STOPPED
             query = {**params, "cursor": cursor} if cursor else dict(params)
             at = self.clock()
+            self._reply.forget()
             try:
                 body = call(**query)
-            except FailedRequestError as error:  # HTTP status other than 200
-                self.sink(_http_error(at, self.account, endpoint, query, error.status_code))
-                yield error.status_code not in (403, 429)
+            except FailedRequestError as error:  # HTTP status other than 200, or no JSON
+                # pybit says 409 of a 200 whose body is no JSON: the status is the reply's.
+                status = self._reply.status_and_body()[0] or error.status_code
+                self.sink(_http_error(at, self.account, endpoint, query, status))
+                yield status not in (403, 429)
                 return _Run.STOPPED
             except requests.RequestException as error:
                 log.warning("Bybit %s unreachable: %s", endpoint, type(error).__name__)
                 self.sink(_http_error(at, self.account, endpoint, query, 0))
                 yield True
+                return _Run.STOPPED
+            except Exception as error:  # pybit could not read the body (null, a list)
+                status, body = self._reply.status_and_body()
+                log.warning(
+                    "Bybit %s: HTTP %d, a reply pybit could not read (%s)",
+                    endpoint,
+                    status,
+                    type(error).__name__,
+                )
+                self.sink(
+                    rest_capture.capture_rest(
+                        at, "bybit", self.account, endpoint, params=query, body=body, status=status
+                    )
+                )
+                yield status not in (403, 429)
                 return _Run.STOPPED
             record = messages.capture_rest(at, self.account, endpoint, query, body)
             self.sink(record)

@@ -20,6 +20,7 @@ from trueup.adapters.capture import decode_record
 from trueup.adapters.feed import Clock
 from trueup.adapters.hyperliquid import messages, wire
 from trueup.adapters.hyperliquid.socket import SdkSocket
+from trueup.adapters.last_reply import LastReply
 from trueup.adapters.resume_point import ResumePoint
 from trueup.adapters.supervised_feed import SupervisedFeed
 from trueup.domain.events import InputRejected
@@ -56,6 +57,7 @@ class HyperliquidFeed(SupervisedFeed):
         super().__init__(address, clock=clock, poll_interval_s=poll_interval_s)
         self.base_url = (base_url or MAINNET_API_URL).rstrip("/")
         self._api = API(self.base_url, timeout=10)
+        self._reply = LastReply(self._api.session)
         self._socket = SdkSocket(self.base_url)
         self._resume = ResumePoint()
         self._funding_since: int | None = None  # the time of the newest payment recorded
@@ -147,6 +149,7 @@ class HyperliquidFeed(SupervisedFeed):
             return None, False
         params = {"user": self.account, **extra}
         at = self.clock()
+        self._reply.forget()
         try:
             body = self._api.post("/info", {"type": endpoint, **params})
         except (ClientError, ServerError) as error:
@@ -159,6 +162,18 @@ class HyperliquidFeed(SupervisedFeed):
             log.warning("Hyperliquid %s unreachable: %s", endpoint, type(error).__name__)
             self.sink(messages.capture_rest(at, self.account, endpoint, params, None, status=0))
             return None, False
+        except Exception as error:  # the SDK could not read an error reply: not {code, msg}
+            status, body = self._reply.status_and_body()
+            log.warning(
+                "Hyperliquid %s: HTTP %d, a reply the SDK could not read (%s)",
+                endpoint,
+                status,
+                type(error).__name__,
+            )
+            self.sink(
+                messages.capture_rest(at, self.account, endpoint, params, body, status=status)
+            )
+            return None, status in wire.RATE_LIMIT_HTTP_STATUSES
         record = messages.capture_rest(at, self.account, endpoint, params, body)
         self.sink(record)
         # A reply trueup refused (malformed, an error) proves nothing was missed.

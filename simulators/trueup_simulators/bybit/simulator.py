@@ -401,6 +401,8 @@ class Rest:
         if not self.faults.rest:
             return None
         kind, ret_code, ret_msg = self.faults.rest.popleft()
+        if kind == "raw":  # status and body as armed: ret_code, ret_msg
+            return Reply(ret_code, ret_msg, None)
         if kind == "malformed":
             body = self._listing(path, query)
             for item in body["result"]["list"][:1]:
@@ -932,6 +934,12 @@ class BybitSimulator(ServedSimulator):
         """Answer the next ``n`` REST requests with this retCode (HTTP 200, empty result)."""
         with self._lock:
             self._faults.rest.extend([("retCode", ret_code, ret_msg or "")] * n)
+
+    def answer_raw(self, status: int, body: str, n: int = 1) -> None:
+        """Answer the next ``n`` REST requests with this status and body, whatever they are
+        (``null``, a list: what no client expects)."""
+        with self._lock:
+            self._faults.rest.extend([("raw", status, body)] * n)
 
     def malform(self, n: int = 1, field: str = "size") -> None:
         """Answer the next ``n`` listings truly but with ``field`` missing from their first item:

@@ -60,18 +60,21 @@ class _Faults:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._next: dict[int, int] = {}
+        self._bodies: dict[int, str] = {}  # a status's body, where not its REFUSALS text
 
-    def add(self, status: int, answers: int) -> None:
+    def add(self, status: int, answers: int, body: str | None = None) -> None:
         with self._lock:
             self._next[status] = answers
+            if body is not None:
+                self._bodies[status] = body
 
-    def take(self) -> int | None:
-        """The status the answer being made gets, if any is still due."""
+    def take(self) -> tuple[int, str] | None:
+        """The status the answer being made gets, and its body, if any is still due."""
         with self._lock:
             for status, answers in self._next.items():
                 if answers > 0:
                     self._next[status] = answers - 1
-                    return status
+                    return status, self._bodies.get(status, REFUSALS.get(status, ""))
         return None
 
 
@@ -255,6 +258,11 @@ class HyperliquidSimulator(ServedSimulator):
         """The next ``answers`` requests to /info are refused with HTTP 429."""
         self._faults.add(429, answers)
 
+    def answer_raw(self, status: int, body: str, answers: int = 1) -> None:
+        """The next ``answers`` requests to /info get this status and body (a JSON error
+        that is not Hyperliquid's ``{code, msg}``, say: what its SDK cannot read)."""
+        self._faults.add(status, answers, body)
+
     def set_error(self, answers: int) -> None:
         """The next ``answers`` requests to /info fail with HTTP 500."""
         self._faults.add(500, answers)
@@ -285,7 +293,8 @@ class HyperliquidSimulator(ServedSimulator):
     async def _info(self, request: web.Request) -> web.Response:
         refusal = self._faults.take()
         if refusal is not None:
-            return web.Response(status=refusal, text=REFUSALS[refusal])
+            status, text = refusal
+            return web.Response(status=status, text=text)
         try:
             body = await request.json()
         except ValueError:
