@@ -505,6 +505,9 @@ class OnAster:
         self.sim.rate_limit(2, status=418)
         return 5
 
+    def unreadable_replies(self) -> int:
+        raise NotImplementedError(self.cannot[Case.UNREADABLE_REPLIES])
+
     def restart(self) -> None:
         self.sim.stop()
         time.sleep(0.5)
