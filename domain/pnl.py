@@ -398,6 +398,7 @@ class PnlLedger:
         "_seen_at",
         "_seen_symbols",
         "checks",
+        "held",
         "keys",
         "moved",
         "retracted",
@@ -421,6 +422,10 @@ class PnlLedger:
         self.checks: list[PnlCheck] = []
         # The keys the last input's fills moved.
         self.moved: list[PositionKey] = []
+        # Of the lifecycles the last input's fills moved that LIVE local positions map to:
+        # each one's side and those positions. The venue held that side then, whether or
+        # not a report of the position ever showed it (opened and closed unheard).
+        self.held: list[tuple[PositionSide, tuple[str, ...]]] = []
         # symbol -> trade_id -> its venue time, in the order seen, and beside it when each
         # was seen (input time, never falling) and its symbol: the ids seen longer ago are
         # found by bisection and let go at the front. Per symbol: a venue may number its
@@ -447,6 +452,8 @@ class PnlLedger:
             self.checks = []
         if self.moved:
             self.moved = []
+        if self.held:
+            self.held = []
 
     def key(self, key: PositionKey) -> KeyLedger:
         found = self.keys.get(key)
@@ -843,6 +850,9 @@ class PnlLedger:
         elif fee and ledger.open is None:
             ledger.past_fees += fee  # paid on a position trueup did not see open
         _fee_apart_to(moved, fill)
+        for life, _ in moved:
+            if life.first_id is not None:
+                self.held.append((life.side, life.position_ids))
 
     def _open(
         self, book: "AccountBook", ledger: KeyLedger, side: PositionSide, fill: Fill

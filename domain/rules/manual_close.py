@@ -75,6 +75,8 @@ class ManualCloseDetector(Detector):
                 kept = last_fills.get(side)
                 if kept is None or fill.exec_time >= kept[0].exec_time:
                     last_fills[side] = (fill, event.at)
+            if book.pnl.held:
+                self._confirm_held(book)
         positions = book.positions
         for key in sorted(changed):  # sorted: the set is then built the same way every time
             self.confirm_shown(positions[key])
@@ -92,6 +94,24 @@ class ManualCloseDetector(Detector):
             pid = local.position_id
             if pid not in confirmed and held == (local.signed_qty > ZERO):
                 confirmed.add(pid)
+
+    def _confirm_held(self, book: AccountBook) -> None:
+        """Confirm the LIVE local positions the lifecycles the fills just moved hold on
+        their side: the venue held them, though no report showed it (a position opened and
+        closed while nobody listened is a close, not a stale record)."""
+        confirmed = self.confirmed
+        for side, pids in book.pnl.held:
+            for pid in pids:
+                if pid in confirmed:
+                    continue
+                local = book.local_position(pid)
+                if (
+                    local is not None
+                    and local.is_open
+                    and local.mode == "LIVE"
+                    and local.side is side
+                ):
+                    confirmed.add(pid)
 
     def on_input(
         self,
