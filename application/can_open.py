@@ -128,6 +128,7 @@ def can_open_facts(
         at is not None
         and until is not None
         and until > at
+        and _processed(journal, venue, account)
         and not _cooldown_started(journal, venue, account, symbol, until)
     )
     return CanOpenFacts(
@@ -139,6 +140,14 @@ def can_open_facts(
         cased,
         cooldown_never_started=never_started,
     )
+
+
+def _processed(journal: Journal, venue: str, account: str) -> bool:
+    """Whether the account's projection has processed every input stored: only then does a
+    cooldown missing from its emitted events tell that it never started one."""
+    from trueup.projections.partitions import partition_of, partition_position
+
+    return partition_position(journal, partition_of(venue, account)) >= journal.last_position()
 
 
 def _cooldown_started(journal: Journal, venue: str, account: str, symbol: str, until: int) -> bool:

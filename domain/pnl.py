@@ -849,6 +849,11 @@ class PnlLedger:
             moved.append((life, rest))
         elif fee and ledger.open is None:
             ledger.past_fees += fee  # paid on a position trueup did not see open
+        self._moved(moved, fill)
+
+    def _moved(self, moved: list[tuple[Lifecycle, Decimal]], fill: Fill) -> None:
+        """What the lifecycles ``fill`` moved take from it: their share of a fee paid in
+        another coin, and the venue's holding of their local positions (``held``)."""
         _fee_apart_to(moved, fill)
         for life, _ in moved:
             if life.first_id is not None:

@@ -208,27 +208,27 @@ def test_a_position_the_exchange_never_showed_is_not_closed_but_stale() -> None:
     assert stale.reason == "NEVER_ON_EXCHANGE"
 
 
+def bybit_fill(exec_id: str, side: str, at: int, closing: bool = False) -> dict[str, object]:
+    """One execution of 0.3 BTCUSDT at 100: a close from the position panel if ``closing``."""
+    return {
+        "symbol": "BTCUSDT", "exec_id": exec_id, "order_id": f"o-{exec_id}", "side": side,
+        "exec_price": "100", "exec_qty": "0.3", "exec_time": at, "seq": at,
+        "create_type": "CreateByClosing" if closing else "CreateByUser",
+        "closed_size": "0.3" if closing else "0",
+    }  # fmt: skip
+
+
 def test_a_position_opened_and_closed_while_nobody_listened_is_closed_not_stale() -> None:
     """The stream was down: the position's opening and closing fills come in a catch-up, and
     no report of the position ever showed it held. The fills show the exchange did."""
-
-    def fill(exec_id: str, side: str, at: int, create_type: str) -> dict[str, object]:
-        return {
-            "symbol": "BTCUSDT", "exec_id": exec_id, "order_id": f"o-{exec_id}", "side": side,
-            "exec_price": "100", "exec_qty": "0.3", "exec_time": at, "seq": at,
-            "create_type": create_type, "closed_size": "0.3" if side == "Sell" else "0",
-        }  # fmt: skip
-
+    opening, closing = (
+        bybit_fill("e-1", "Buy", T0 + 2_000),
+        bybit_fill("e-2", "Sell", T0 + 5_000, True),
+    )
     events = [
         live(),
         opened(T0 + 1_000),
-        event(
-            execution_frame(
-                T0 + 8_000,
-                fill("e-1", "Buy", T0 + 2_000, "CreateByUser"),
-                fill("e-2", "Sell", T0 + 5_000, "CreateByClosing"),
-            )
-        ),
+        event(execution_frame(T0 + 8_000, opening, closing)),
         event(position_snapshot(T0 + 9_000)),
         clock(T0 + 20_000),
     ]
@@ -243,21 +243,7 @@ def test_fills_on_the_other_side_do_not_show_the_position_held() -> None:
     events = [
         live(),
         opened(T0 + 1_000),
-        event(
-            execution_frame(
-                T0 + 1_500,
-                {
-                    "symbol": "BTCUSDT",
-                    "exec_id": "e-1",
-                    "order_id": "o-1",
-                    "side": "Sell",
-                    "exec_price": "100",
-                    "exec_qty": "0.3",
-                    "exec_time": T0 + 1_200,
-                    "seq": 1,
-                },  # fmt: skip
-            )
-        ),
+        event(execution_frame(T0 + 1_500, bybit_fill("e-1", "Sell", T0 + 1_200))),
         event(position_snapshot(T0 + 2_000)),
         event(position_snapshot(T0 + 6_000)),
     ]
