@@ -98,9 +98,9 @@ class Reconciler:
         self.detectors_by_account: dict[Account, AccountDetectors] = {}
         # What the inputs applied have touched since the views last took it.
         self.touched = Touched()
-        # The latest instant of the inputs applied that name no account (ticks for every
-        # account, rules put in force). Each bears on every account but moves no account's
-        # clock: the state is as of the later of the two (``as_of``).
+        # The latest instant of the ticks for every account applied. Each bears on every
+        # account but moves no account's clock: the state is as of the later of the two
+        # (``as_of``). Rules put in force are no clock (``_apply``).
         self.every_account_clock = 0
 
     def book(self, venue: str, account: str) -> AccountBook:
@@ -211,8 +211,9 @@ class Reconciler:
             # today for a capture of last week (`ingest --rules`) would otherwise run out
             # every grace the account has pending, at today's date. As a replay as of an
             # instant judges them (projections/reconciliation.py's _AsOf).
+            # Nor do they move the clock of every account: a second change judged as of the
+            # first's date would run out what the first, as of the accounts', did not.
             judged_at = {account: min(event.at, self.as_of(account)) for account in self.books}
-            self.every_account_clock = max(self.every_account_clock, event.at)
             self._set_rules(event.rules)
             for account in sorted(self.books):
                 at = judged_at[account]

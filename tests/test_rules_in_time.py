@@ -16,17 +16,20 @@ import pytest
 from tests.http_server import TOKEN, running_server
 from tests.inputs import (
     T0,
+    accepted,
     execution_frame,
     intent,
     line,
     opened,
     position_frame,
     position_snapshot,
+    tick,
 )
 from trueup.adapters import rule_changes
 from trueup.adapters.store.journal import Journal
 from trueup.application.service import TrueupService
 from trueup.domain.instants import iso
+from trueup.domain.reconciler import reconcile
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.in_force import Recorded, RulesInForce
 from trueup.projections.audit import audit
@@ -353,3 +356,30 @@ def test_rules_dated_after_an_instant_recorded_before_it_run_no_timer_past_it(
 
     assert reasons(capsys, before, t0 + 2_000) == []
     assert reasons(capsys, whole, t0 + 2_000) == []
+
+
+def test_a_second_change_of_rules_runs_out_no_grace_the_first_did_not() -> None:
+    """A close awaits its cause (flat at T0 + 10 s, grace 3 s); the account's time stays there.
+    Two changes dated today: the second, shortening the grace to 1 s, still judges the
+    account as of its own time, not as of the first change's date, and closes nothing."""
+    t0 = T0
+    records: list[JSON] = [
+        intent(t0, kind="account_mode", mode="LIVE"),
+        opened(t0 + 100, "p-1", "BTCUSDT", "1"),
+        position_frame(t0 + 200, symbol="BTCUSDT", side="Buy", size="1", seq=1, updated_time=t0),
+        position_frame(
+            t0 + 10_000, symbol="BTCUSDT", side="", size="0", seq=2, updated_time=t0 + 10_000
+        ),
+    ]
+    today = now()
+    first = RuleConfig(drift_threshold_pct=Decimal("4"))
+    second = RuleConfig(drift_threshold_pct=Decimal("4"), close_cause_grace_ms=1_000)
+    changes = [
+        rule_changes.record(today, first, "a.toml"),
+        rule_changes.record(today + 1_000, second, "b.toml"),
+    ]
+    emitted = reconcile([accepted(r) for r in [*records, *changes]])
+    assert [e.type for e in emitted] == []
+    # Once the account's own time passes the shortened grace, the close is told.
+    later = reconcile([accepted(r) for r in [*records, *changes, tick(t0 + 11_000)]])
+    assert [e.type for e in later] == ["POSITION_CLOSED", "COOLDOWN_STARTED"]
