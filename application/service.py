@@ -251,20 +251,27 @@ class TrueupService:
         at: int | None = None,
         confirm: Callable[[list[StaleRecord]], bool] = lambda _: True,
         listed: Callable[[list[StaleRecord]], object] = lambda _: None,
+        venue: str | None = None,
+        account: str | None = None,
     ) -> CleanupReport:
-        """Close stale local records as ``operator``; each close is an operator input, so an
-        audit shows who cleaned what. ``listed`` is shown them all first, and ``confirm``
-        asked before closing any: it may say no. NOT_ON_EXCHANGE asks ``exchange`` first,
-        for its account alone, and closes nothing unless that snapshot is complete: what
-        the exchange holds is never judged from an old one."""
+        """Close stale local records as ``operator`` (of ``venue`` and ``account`` alone, if
+        given); each close is an operator input, so an audit shows who cleaned what.
+        ``listed`` is shown them all first, and ``confirm`` asked before closing any: it may
+        say no. NOT_ON_EXCHANGE asks ``exchange`` first, for its account alone, and closes
+        nothing unless that snapshot is complete: what the exchange holds is never judged
+        from an old one."""
         check = None
-        account = None
+        asked = None
         if how is Cleanup.NOT_ON_EXCHANGE:
             if exchange is None:
                 raise ValueError("closing what the exchange does not hold asks the exchange")
-            account = (exchange.venue, exchange.account)
+            asked = (exchange.venue, exchange.account)
             check = self.ask_exchange(exchange.venue, exchange.account, exchange.fetch)
-        stale = self.stale_records(account)
+        stale = [
+            r
+            for r in self.stale_records(asked)
+            if venue in (None, r.venue) and account in (None, r.account)
+        ]
         listed(stale)
         if check is not None and not check.complete:
             return CleanupReport(stale, [], how.exit_reason, check)

@@ -364,9 +364,12 @@ def _fix_stale_options(fix: Parser) -> None:
         "--venue",
         type=feed_venue,
         metavar=FEED_VENUES,
-        help="--check-exchange: the venue to ask",
+        help="--check-exchange: the venue to ask; --dry-run, --force: only its records",
     )
-    fix.add_argument("--account", help="--check-exchange: the account to ask about")
+    fix.add_argument(
+        "--account",
+        help="--check-exchange: the account to ask about; --dry-run, --force: only its records",
+    )
     fix.add_argument(
         "--base-url", type=http_url, help="--check-exchange: another host, e.g. a simulator"
     )

@@ -80,6 +80,8 @@ def fix_stale(journal: Journal, args: argparse.Namespace) -> int:
         at=args.at,
         confirm=confirm,
         listed=_list,
+        venue=args.venue,
+        account=args.account,
     )
     check = report.exchange
     if check is not None:

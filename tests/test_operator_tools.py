@@ -377,6 +377,35 @@ def test_fix_stale_force_asks_first_and_refuses_without_a_terminal(
     assert {c["exit_reason"] for c in cleaned} == {"MANUAL_CLEANUP"}
 
 
+def test_fix_stale_of_one_account_lists_and_closes_that_accounts_records_alone(
+    store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Five bots on one journal: the operator cleaning one closes nothing of the others."""
+    other = intent(
+        T0 + 13_000,
+        kind="position_opened",
+        position_id="p-sol-2",
+        symbol="SOLUSDT",
+        qty="1",
+        **{**ENTRY, "mode": "PAPER"},
+    ) | {"account": "bot2"}
+    live = intent(T0 + 12_500, kind="account_mode", mode="LIVE") | {"account": "bot2"}
+    capture = write_capture(tmp_path / "bot2.jsonl", [live, other])
+    assert main(["--store", store, "ingest", str(capture)]) == 0
+    only = ["--venue", "bybit", "--account", "bot2"]
+    capsys.readouterr()
+    assert main(["--store", store, "fix-stale", "--dry-run", *only]) == 0
+    listed = capsys.readouterr().out
+    assert "bybit/bot2 p-sol-2: PAPER_LEFTOVER" in listed and "p-sol:" not in listed
+    fix = ["--store", store, "fix-stale", "--force", "--yes", "--operator", "bob", *only]
+    assert main(fix) == 0
+    assert "closed 1 local record(s) with MANUAL_CLEANUP by bob" in capsys.readouterr().out
+    _, cleaned = run_json(
+        capsys, ["--store", store, "events", "--type", "POSITION_CLEANED", "--json"]
+    )
+    assert [(c["account"], c["position_id"]) for c in cleaned] == [("bot2", "p-sol-2")]
+
+
 @pytest.mark.parametrize(
     ("operator", "fault"),
     [
