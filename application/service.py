@@ -173,14 +173,20 @@ class TrueupService:
         return appended
 
     def put_rules_in_force(self, rules: RuleConfig, source: str) -> bool:
-        """Record ``rules`` as in force from now on, unless they already are."""
-        if self.journal.rules_in_force() == rules:
+        """Record ``rules`` as in force from now on, unless they already are, or another
+        process has just put them in force in place of the same rules (two workers reading
+        one edited file): one decision, recorded once."""
+        last = self.journal.last_rules_set()
+        if (last.rules if last is not None else self.journal.rules_before_any()) == rules:
             return False
         from trueup.adapters import rule_changes
 
         record = rule_changes.record(self.clock(), rules, source)
-        self.journal.append([_decoded(orjson.dumps(record))])
-        return True
+        event = _decoded(orjson.dumps(record))
+        changed = orjson.dumps(record["data"], option=orjson.OPT_SORT_KEYS).decode()
+        key = decision_key("", "", "put_rules_in_force", last.input_id if last else "", changed)
+        appended = self.journal.append([event], {event.input_id: Decision(key, source)})
+        return not appended.taken
 
     def ask_exchange(
         self, venue: str, account: str, fetch: Callable[[Sink], object]

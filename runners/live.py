@@ -110,7 +110,9 @@ class LiveIngest:
                 next_tick = self.clock() + self.tick_ms
                 wrote = True
             changed = self.rules_file.changed() if self.rules_file is not None else None
-            if changed is not None:
+            # Recorded only if not in force already: another run on the same file, having
+            # seen the same edit, may have recorded it first.
+            if changed is not None and self.ingestor.journal.rules_in_force() != changed:
                 self._write(rule_changes.record(self.clock(), changed, _source(self.rules_file)))
                 wrote = True
             if wrote:

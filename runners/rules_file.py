@@ -33,8 +33,10 @@ class RulesFile:
         self._reload.set()
 
     def changed(self) -> RuleConfig | None:
-        """The file's new rules, if it changed since last asked; a broken file is reported
-        and the rules in force are kept: a typo must not stop a running process.
+        """The file's new rules, if it changed since last asked, and its rules, the same or
+        not, after a SIGHUP (another process may have put others in force since: the runner
+        compares them with the journal's); a broken file is reported and the rules in
+        force are kept: a typo must not stop a running process.
 
         A change is read once the file has stayed as it is for SETTLE_S: an editor that
         empties a file before writing it must not put the defaults in force meanwhile.
@@ -42,7 +44,7 @@ class RulesFile:
         stamp = _stamp(self.path)
         if self._reload.is_set():
             self._reload.clear()
-            return self._read(stamp)
+            return self._read(stamp, always=True)
         if stamp == self._stamp:
             self._pending = None
             return None
@@ -54,14 +56,14 @@ class RulesFile:
             return None
         return self._read(stamp)
 
-    def _read(self, stamp: Stamp) -> RuleConfig | None:
+    def _read(self, stamp: Stamp, *, always: bool = False) -> RuleConfig | None:
         self._stamp, self._pending = stamp, None
         try:
             rules = load_rules(self.path)
         except UsageError as error:
             log.warning("%s; the rules in force stay", error)
             return None
-        if rules == self.rules:
+        if rules == self.rules and not always:
             return None
         self.rules = rules
         return rules

@@ -15,9 +15,11 @@ from trueup.adapters.store import codec
 from trueup.adapters.store.journal import Journal
 from trueup.application.service import TrueupService
 from trueup.domain.emitted import Emitted
-from trueup.domain.events import InputRejected
+from trueup.domain.events import InputRejected, RulesSet
+from trueup.domain.rules.config import RuleConfig
 from trueup.runners.cli import main
 from trueup.runners.live import resume_from_journal, run_live
+from trueup.runners.rules_file import RulesFile
 
 
 class ScriptedFeed:
@@ -140,3 +142,39 @@ def test_a_frame_orjson_cannot_write_is_kept_refused_and_the_run_goes_on(tmp_pat
         "not JSON: no low surrogate in string",
     ]
     assert line(after).decode() in stored
+
+
+def test_a_run_records_an_edit_of_its_rules_file_only_if_not_in_force_already(
+    tmp_path: Path,
+) -> None:
+    """Two runs on one rules file both see one edit: the one that sees it second finds the
+    rules in force, and records nothing."""
+    file = tmp_path / "rules.toml"
+    file.write_text("cooldown_ms = 60000\n")
+    store = str(tmp_path / "live.db")
+
+    def recorded() -> list[int]:
+        with Journal.open(store) as journal:
+            return [e.rules.cooldown_ms for _, e in journal.all_events() if isinstance(e, RulesSet)]
+
+    stop = threading.Event()
+    with Journal.open(store) as journal:
+        run = threading.Thread(
+            target=run_live,
+            args=(journal, ScriptedFeed([]), stop),
+            kwargs={"rules_file": RulesFile(file), "tick_ms": 50},
+        )
+        run.start()
+        try:
+            deadline = time.monotonic() + 15
+            while recorded() != [60_000]:
+                assert time.monotonic() < deadline, "the run's rules were not recorded"
+                time.sleep(0.05)
+            with Journal.open(store) as other:  # the other run, first to see the edit
+                TrueupService(other).put_rules_in_force(RuleConfig(cooldown_ms=120_000), "x")
+            file.write_text("cooldown_ms = 120000\n")
+            time.sleep(1.0)  # the edit settles (rules_file.SETTLE_S) and is read
+        finally:
+            stop.set()
+            run.join(30)
+    assert recorded() == [60_000, 120_000]

@@ -283,6 +283,50 @@ def test_a_worker_records_its_rules_file_and_every_change_of_it_without_a_restar
     assert b"the rules in force stay" in err
 
 
+def test_sighup_puts_the_workers_file_back_in_force_after_another_process_changed_them(
+    tmp_path: Path,
+) -> None:
+    file = tmp_path / "rules.toml"
+    file.write_text("cooldown_ms = 60000\n")
+    other = tmp_path / "other.toml"
+    other.write_text("cooldown_ms = 90000\n")
+    store = str(tmp_path / "journal.db")
+    command = [sys.executable, "-m", "trueup.runners.cli", "--store", store, "--rules", str(file)]
+    worker = subprocess.Popen([*command, "worker", "--poll-ms", "20"], stderr=subprocess.PIPE)
+    try:
+        wait_for("the worker's rules", lambda: rule_changes_in(store) == [60_000])
+        # Another process records its own: the worker's file is no longer in force.
+        assert main(["--store", store, "--rules", str(other), "ingest", os.devnull]) == 0
+        assert rule_changes_in(store) == [60_000, 90_000]
+        os.kill(worker.pid, signal.SIGHUP)
+        wait_for(
+            "the file's rules again", lambda: rule_changes_in(store) == [60_000, 90_000, 60_000]
+        )
+        os.kill(worker.pid, signal.SIGHUP)  # in force already: nothing more recorded
+        time.sleep(0.5)
+        assert rule_changes_in(store) == [60_000, 90_000, 60_000]
+    finally:
+        worker.terminate()
+        _, err = worker.communicate(timeout=10)
+    assert worker.returncode == 0, err.decode()
+
+
+def test_two_processes_putting_the_same_rules_in_force_at_once_record_them_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both read the rules in force before either recorded: one decision, stored once."""
+    store = str(tmp_path / "journal.db")
+    edited = RuleConfig(cooldown_ms=120_000)
+    with Journal.open(store) as first, Journal.open(store) as second:
+        TrueupService(first).put_rules_in_force(RuleConfig(cooldown_ms=60_000), "rules.toml")
+        before = second.last_rules_set()
+        assert TrueupService(first).put_rules_in_force(edited, "rules.toml") is True
+        # The second read the journal just before the first's change went in.
+        monkeypatch.setattr(second, "last_rules_set", lambda: before)
+        assert TrueupService(second).put_rules_in_force(edited, "rules.toml") is False
+    assert rule_changes_in(store) == [60_000, 120_000]
+
+
 def test_a_worker_without_a_rules_file_lives_through_sighup(tmp_path: Path) -> None:
     store = str(tmp_path / "journal.db")
     command = [sys.executable, "-m", "trueup.runners.cli", "--store", store]

@@ -675,6 +675,10 @@ class Journal:
         found = self._last_rules_set()
         return found.rules if found is not None else self.rules_before_any()
 
+    def last_rules_set(self) -> RulesSet | None:
+        """The last RulesSet stored, if any: what a change of rules changes from."""
+        return self._last_rules_set()
+
     def rules_before_any(self) -> RuleConfig:
         """The rules that judged the inputs stored before the first RulesSet: the defaults,
         unless an older trueup began the journal (upcast.rules_before_any)."""
