@@ -11,6 +11,8 @@ from decimal import Decimal
 
 from trueup.domain.rules.config import RuleConfig
 
+ONE = Decimal(1)
+
 
 def usd_value(coin: str | None, rules: RuleConfig) -> Decimal | None:
     """What one ``coin`` is worth in USD by the rules; None where they give it no value."""
@@ -20,8 +22,10 @@ def usd_value(coin: str | None, rules: RuleConfig) -> Decimal | None:
 def equity_rate(
     notional_coin: str | None, equity_coin: str | None, rules: RuleConfig
 ) -> Decimal | None:
-    """How many of ``equity_coin`` one of ``notional_coin`` is worth: 1 where both are worth
-    the same in USD; None where either has no USD value."""
+    """How many of ``equity_coin`` one of ``notional_coin`` is worth: 1 where they are one
+    coin, or both are worth the same in USD; None where either has no USD value."""
+    if notional_coin is not None and notional_coin == equity_coin:
+        return ONE
     notional = usd_value(notional_coin, rules)
     equity = usd_value(equity_coin, rules)
     if notional is None or equity is None or equity == 0:

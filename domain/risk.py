@@ -7,6 +7,7 @@ distance to it, |mark - liq| / mark. Its score weighs three parts, each from 0 t
 the weights of the rules in force (rules/config.py):
 
     concentration  min(notional / account equity, 1)             weight 0.4
+                   (1 with the equity at zero or below)
     leverage       min(leverage / risk_leverage_cap, 1)           weight 0.3
     liquidation    max(1 - risk_liquidation_scale x distance, 0)  weight 0.3
                    (risk_no_liquidation_price, 0.1, with no liquidation price shown)
@@ -67,9 +68,12 @@ def assess(
     if liq is not None and mark is not None and mark > 0:
         distance = _ratio(c.divide(abs(c.subtract(mark, liq)), mark))
     concentration = None
-    if notional is not None and equity is not None and equity > 0 and equity_rate is not None:
-        in_equity_coin = notional if equity_rate == ONE else c.multiply(notional, equity_rate)
-        concentration = _ratio(c.divide(in_equity_coin, equity))
+    if notional is not None and equity is not None and equity_rate is not None:
+        if equity > 0:
+            in_equity_coin = notional if equity_rate == ONE else c.multiply(notional, equity_rate)
+            concentration = _ratio(c.divide(in_equity_coin, equity))
+        elif notional > 0:
+            concentration = ONE  # no equity left to hold it: as concentrated as can be
     concentration_part = min(concentration, ONE) if concentration is not None else ZERO
     leverage_part = (
         min(_ratio(c.divide(leverage, config.risk_leverage_cap)), ONE)

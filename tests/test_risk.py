@@ -12,6 +12,7 @@ import pytest
 from tests.inputs import ACCOUNT, T0, accepted, position_frame
 from trueup.adapters import rule_changes
 from trueup.adapters.bybit import messages
+from trueup.domain.coin_values import equity_rate
 from trueup.domain.emitted import Emitted, RiskWarning
 from trueup.domain.errors import MalformedInput
 from trueup.domain.events import PositionReport, RulesSet
@@ -131,7 +132,23 @@ def test_without_an_equity_the_concentration_is_unknown_and_counts_nothing() -> 
     risk = risk_of(None, size="10", leverage="10")
     assert (risk.concentration, risk.concentration_part) == (None, Decimal(0))
     assert risk.score == Decimal("0.33")
-    assert risk_of("0", size="10", leverage="10").concentration is None
+
+
+@pytest.mark.parametrize("equity", ["0", "-100"])
+def test_an_account_with_no_equity_left_is_as_concentrated_as_can_be(equity: str) -> None:
+    """An underwater account scores no lower than one with a sliver of equity left."""
+    near = {"size": "10", "leverage": "20", "liq": "99.9"}
+    sliver, underwater = risk_of("1", **near), risk_of(equity, **near)
+    assert underwater.concentration == 1
+    assert underwater.score == sliver.score
+    assert underwater.high
+
+
+def test_a_notional_and_an_equity_in_one_coin_need_no_usd_value() -> None:
+    """USDC against USDC, under rules that give USDC no USD value: concentration known."""
+    usd_only = rule_config({"quote_equivalents": {"USD": 1, "USDT": 1}})
+    assert equity_rate("USDC", "USDC", usd_only) == 1
+    assert equity_rate("USDC", "USD", usd_only) is None
 
 
 def test_an_inverse_contracts_size_is_its_notional_already() -> None:
