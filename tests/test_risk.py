@@ -137,8 +137,8 @@ def test_without_an_equity_the_concentration_is_unknown_and_counts_nothing() -> 
 @pytest.mark.parametrize("equity", ["0", "-100"])
 def test_an_account_with_no_equity_left_is_as_concentrated_as_can_be(equity: str) -> None:
     """An underwater account scores no lower than one with a sliver of equity left."""
-    near = {"size": "10", "leverage": "20", "liq": "99.9"}
-    sliver, underwater = risk_of("1", **near), risk_of(equity, **near)
+    near: dict[str, Any] = {"size": "10", "leverage": "20", "liq": "99.9"}
+    sliver, underwater = risk_of("1", RULES, **near), risk_of(equity, RULES, **near)
     assert underwater.concentration == 1
     assert underwater.score == sliver.score
     assert underwater.high
