@@ -77,6 +77,20 @@ def test_a_rules_line_out_of_its_domain_is_rejected_with_the_setting_named() -> 
     assert "cooldown_ms must be from 0" in getattr(bad, "reason", "")
 
 
+@pytest.mark.parametrize("text", ["1e-8", "2E1", "1_000", " 5 ", "-1", "5."])
+def test_a_decimal_setting_as_text_is_digits_with_at_most_one_point(text: str) -> None:
+    bad = event({"at": T0, "channel": "rules", "data": {"drift_threshold_pct": text}})
+    assert bad.type == "InputRejected"
+    assert 'as text, digits with at most one point ("0.35")' in getattr(bad, "reason", "")
+
+
+def test_a_tiny_setting_is_written_as_its_schema_reads_it() -> None:
+    """From a TOML float 0.00000001: "0.00000001", never "1E-8" (schemas/inputs/rules)."""
+    written = rule_values(RuleConfig(drift_threshold_pct=Decimal("1E-8")))
+    assert written["drift_threshold_pct"] == "0.00000001"
+    assert rules(T0, drift_threshold_pct=Decimal("1E-8")).type == "RulesSet"
+
+
 def test_each_input_is_judged_by_the_rules_in_force_when_it_came() -> None:
     live = event(intent(T0, kind="account_mode", mode="LIVE"))
     events = [

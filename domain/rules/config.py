@@ -5,6 +5,7 @@ query and every replay uses the rules that were in force at each instant.
 """
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -116,6 +117,7 @@ class RuleConfig:
 
 
 FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(RuleConfig))
+_PLAIN_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 DEFAULTS = RuleConfig()
 
 
@@ -148,10 +150,13 @@ def rule_values(config: RuleConfig) -> dict[str, object]:
     values: dict[str, object] = {}
     for name in FIELDS:
         value = getattr(config, name)
+        # Written as digits and a point (format "f"), never "1E-8": as they are read.
         if isinstance(value, dict):
-            values[name] = {k: str(v) if isinstance(v, Decimal) else v for k, v in value.items()}
+            values[name] = {
+                k: format(v, "f") if isinstance(v, Decimal) else v for k, v in value.items()
+            }
         elif isinstance(value, Decimal):
-            values[name] = str(value)
+            values[name] = format(value, "f")
         else:
             values[name] = list(value) if isinstance(value, tuple) else value
     return values
@@ -264,8 +269,13 @@ def _amount(value: object) -> Decimal:
 
 
 def _decimal(value: object) -> Decimal:
-    # A string is read too, so a setting can be written exactly ("0.35").
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
+    # A string is read too, so a setting can be written exactly ("0.35"): as every decimal
+    # string trueup reads, digits with at most one point, never "1e-8", "1_000" or " 5 ".
+    if isinstance(value, str):
+        if not _PLAIN_DECIMAL.fullmatch(value):
+            raise _BadValue('be a number; as text, digits with at most one point ("0.35")')
+        return Decimal(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise _BadValue("be a number")
     try:
         return Decimal(str(value))
