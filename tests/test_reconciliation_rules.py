@@ -3,6 +3,8 @@
 from decimal import Decimal
 from typing import TypeVar
 
+import pytest
+
 from tests.inputs import (
     T0,
     event,
@@ -435,6 +437,31 @@ def test_an_entry_not_filled_in_time_times_out() -> None:
     emitted = reconcile(events)
     (timeout,) = of_type(emitted, OrderTimeout)
     assert timeout.at == T0 + 21_000
+
+
+@pytest.mark.parametrize(("filled", "told"), [("0.15", None), ("0.05", "filled 0.05 of 0.15")])
+def test_an_entry_known_from_its_fills_alone_times_out_only_if_they_fall_short(
+    filled: str, told: str | None
+) -> None:
+    """No order report came, only the entry's execution: filled whole, it is no timeout."""
+    fill = bybit_fill("e-1", "Buy", T0 + 1_100) | {
+        "exec_qty": filled,
+        "order_id": "o-1",
+        "order_link_id": "p-1-entry",
+    }
+    events = [
+        live(),
+        opened(T0 + 1_000),
+        placed(T0 + 1_000, "p-1-entry", "ENTRY", side="Buy"),
+        event(execution_frame(T0 + 1_200, fill)),
+        clock(T0 + 21_000),
+    ]
+    timeouts = of_type(reconcile(events), OrderTimeout)
+    if told is None:
+        assert timeouts == []
+    else:
+        (timeout,) = timeouts
+        assert timeout.reason.endswith(f"{told}, and no report of the order")
 
 
 def test_a_stalled_partial_fill_is_reported_once_per_stall() -> None:

@@ -87,12 +87,22 @@ class OrderDetector(Detector):
             del self.entry_deadlines[link]
             entry = book.placed.get(link)
             order = book.order_by_client_id(link)
-            if entry is None or (order is not None and (is_filled(order) or order.is_terminal)):
-                continue  # filled or ended; or so long finished (or so long closed) it was let go
+            if entry is None or (
+                order is not None
+                and (is_filled(order) or order.is_terminal or order.filled_qty >= entry.qty)
+            ):
+                # Filled (by its report, or by its fills where no report came) or ended; or so
+                # long finished (or so long closed) it was let go.
+                continue
             key = book.local_keys.get(entry.position_id) or book.key(
                 entry.category, entry.symbol, 0
             )
-            state = "never acknowledged" if order is None else f"still {order.status}"
+            if order is None:
+                state = "never acknowledged"
+            elif order.status is None:  # known from its fills alone
+                state = f"filled {order.filled_qty} of {entry.qty}, and no report of the order"
+            else:
+                state = f"still {order.status}"
             emitted.append(
                 OrderTimeout(
                     **cause.on(key),
