@@ -29,6 +29,8 @@ UP_WAIT_S = 10.0
 # lasts, the stream said down meanwhile (a run that stopped on three refusals in 1.5 s left
 # its account unwatched until someone restarted it).
 AUTH_REFUSALS = 3
+# What a stream says of itself before it is opened, and once closed by its feed: no cause.
+NOT_CONNECTED = "not connected"
 
 
 def close_quietly(close: Callable[[], object]) -> None:
@@ -133,15 +135,20 @@ class SupervisedFeed(ABC):
         accepted = False  # our credentials got in, in this run
         opened_once = False
         down_told = False  # since the stream was last up
+        # Why it was lost, as first seen since it was last up: what the reconnect says, not
+        # the failure of the last attempt before it came back ("not connected").
+        cause: str | None = None
         while not self.stopping.is_set():
             # One that never came up (no auth reply, say) is as lost as one that dropped.
             lost = self.stream_lost() or (None if self.stream_up() else "never came up")
             if lost is None:
                 # Up (on Bybit, signed in): however it came to be (an attempt that came up
                 # after its wait counted it failed, say), our credentials got in.
-                attempt, refusals, accepted = 0, 0, True
+                attempt, refusals, accepted, cause = 0, 0, True, None
                 self.stopping.wait(0.2)
                 continue
+            if cause is None and lost != NOT_CONNECTED:
+                cause = lost  # "not connected": the stream we closed ourselves, no cause
             if opened_once and not down_told and not self.stopping.is_set():
                 # Said once, at once: until it is back, nothing is vouched for.
                 down_told = True
@@ -185,14 +192,16 @@ class SupervisedFeed(ABC):
             refusals = 0
             down_told = False
             if opened_before:
-                log.info("%s stream reconnected (attempt %d): %s", self.venue, attempt, lost)
+                log.info(
+                    "%s stream reconnected (attempt %d): %s", self.venue, attempt, cause or lost
+                )
                 self.sink(
                     feed_status.reconnected(
                         self.clock(),
                         self.venue,
                         self.account,
                         stream=self.stream,
-                        reason=lost,
+                        reason=cause or lost,
                         attempt=attempt,
                     )
                 )

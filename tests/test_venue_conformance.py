@@ -254,9 +254,12 @@ def test_a_venue_restart_ends_with_the_journal_in_step(harness: VenueHarness, st
         agree(harness, store)
         harness.restart()
         harness.buy(harness.other, "3")
-        wait_for_emitted(store, "WS_RECONNECT", timeout=30)
+        (reconnect, *_) = wait_for_emitted(store, "WS_RECONNECT", timeout=30)
         agree(harness, store)
     assert journaled(store, harness) == {harness.symbol: Decimal(1), harness.other: Decimal(3)}
+    # Why it was lost, not why the attempts made while the venue was away failed.
+    reason = getattr(reconnect, "reason", "")
+    assert any(cause in reason for cause in harness.dropped_reasons), reason
 
 
 # Each venue with the exchange closes its simulator can play (Aster's takes no TP/SL).

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import websocket
 
-from trueup.adapters.supervised_feed import close_quietly
+from trueup.adapters.supervised_feed import NOT_CONNECTED, close_quietly
 
 OnText = Callable[[str], None]
 # Our pings find a link that died without a word; Aster answers them (and pings us too).
@@ -64,7 +64,7 @@ class UserStream:
 
     def lost(self) -> str | None:
         if self._app is None or self._thread is None:
-            return "not connected"
+            return NOT_CONNECTED
         if self._lost is not None:
             return self._lost
         if not self._thread.is_alive():

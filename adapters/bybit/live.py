@@ -19,7 +19,7 @@ from trueup.adapters.capture import decode_record
 from trueup.adapters.feed import Clock, Record
 from trueup.adapters.last_reply import LastReply
 from trueup.adapters.resume_point import ResumePoint
-from trueup.adapters.supervised_feed import SupervisedFeed, close_quietly
+from trueup.adapters.supervised_feed import NOT_CONNECTED, SupervisedFeed, close_quietly
 from trueup.domain.events import InputRejected
 
 log = logging.getLogger("trueup.bybit")
@@ -131,7 +131,7 @@ class BybitFeed(SupervisedFeed):
 
     def stream_lost(self) -> str | None:
         if self._ws is None:
-            return "not connected"
+            return NOT_CONNECTED
         if self._ws_lost is not None:
             return self._ws_lost
         if not self._ws.is_connected():

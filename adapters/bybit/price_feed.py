@@ -17,7 +17,7 @@ from trueup.adapters.bybit.tickers import PRICES_READ
 from trueup.adapters.feed import Clock
 from trueup.adapters.market_data import capture_market
 from trueup.adapters.price_feed import PriceFeed
-from trueup.adapters.supervised_feed import close_quietly
+from trueup.adapters.supervised_feed import NOT_CONNECTED, close_quietly
 
 log = logging.getLogger("trueup.bybit")
 
@@ -74,7 +74,7 @@ class BybitPriceFeed(PriceFeed):
 
     def stream_lost(self) -> str | None:
         if self._ws is None:
-            return "not connected"
+            return NOT_CONNECTED
         if not self._ws.is_connected():
             return "stream closed"
         return None

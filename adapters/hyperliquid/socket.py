@@ -7,7 +7,7 @@ from typing import Any
 
 from hyperliquid.websocket_manager import WebsocketManager
 
-from trueup.adapters.supervised_feed import close_quietly
+from trueup.adapters.supervised_feed import NOT_CONNECTED, close_quietly
 
 OnMessage = Callable[[dict[str, Any]], None]
 
@@ -34,7 +34,7 @@ class SdkSocket:
 
     def lost(self) -> str | None:
         if self._ws is None:
-            return "not connected"
+            return NOT_CONNECTED
         if not self._ws.is_alive():
             return "stream closed"
         return None
