@@ -36,6 +36,7 @@ from trueup.adapters.store.journal import Journal
 from trueup.adapters.supervised_feed import AUTH_REFUSALS
 from trueup.domain.emitted import CooldownStarted, PositionClosed
 from trueup.domain.events import InputRejected, PositionsReported, RejectionKind
+from trueup.runners.live import LiveIngest
 
 # Each exchange close, the exit reason it must show, and whether that is a loss (a cooldown
 # follows).
@@ -163,6 +164,14 @@ def test_refusals_after_the_credentials_got_in_are_retried_however_many(
     assert journaled(store, harness) == {harness.other: Decimal(2)}
 
 
+def holding_the_long(harness: VenueHarness, store: str, live: LiveIngest) -> None:
+    """The bot's long opened, held on the exchange, and the journal agreeing."""
+    harness.subscribed()
+    live.put(opened(harness, "p-1", harness.symbol, harness.qty))
+    harness.buy(harness.symbol, harness.qty)
+    agree(harness, store)
+
+
 @pytest.mark.parametrize("harness", playing(Case.RATE_LIMIT_BURST), indirect=True)
 def test_a_burst_of_rate_limits_is_reported_quietly_and_closes_nothing(
     harness: VenueHarness, store: str
@@ -170,15 +179,12 @@ def test_a_burst_of_rate_limits_is_reported_quietly_and_closes_nothing(
     # Polled often: a feed doubles its interval after each sync a refusal ends, and Aster's
     # meets the burst's five refusals one sync at a time (0.3 s doubled five times: 19 s).
     with live_ingest(store, harness.feed(poll_interval_s=0.1)) as live:
-        harness.subscribed()
-        live.put(opened(harness, "p-1", harness.symbol, harness.qty))
-        harness.buy(harness.symbol, harness.qty)
-        agree(harness, store)
+        holding_the_long(harness, store, live)
         burst = harness.rate_limit_burst()
         wait_for_emitted(store, "RATE_LIMIT")
         wait_for("every refusal", lambda: len(refused(store, RejectionKind.RATE_LIMITED)) >= burst)
         harness.buy(harness.other, "1")
-        wait_for("a position snapshot after the burst", lambda: snapshot_after_burst(store))
+        wait_for("a position snapshot after the burst", lambda: snapshot_after(store, limited))
         agree(harness, store)
     told = [e for e in emitted(store) if e.type == "RATE_LIMIT"]
     places = {e.endpoint for e in refused(store, RejectionKind.RATE_LIMITED)}
@@ -196,10 +202,7 @@ def test_a_reply_the_venues_client_cannot_read_is_kept_refused_and_polling_goes_
     harness: VenueHarness, store: str
 ) -> None:
     with live_ingest(store, harness.feed(poll_interval_s=0.1)) as live:
-        harness.subscribed()
-        live.put(opened(harness, "p-1", harness.symbol, harness.qty))
-        harness.buy(harness.symbol, harness.qty)
-        agree(harness, store)
+        holding_the_long(harness, store, live)
         odd = harness.unreadable_replies()
         wait_for("every odd reply kept", lambda: len(unreadable(store)) >= odd)
         harness.buy(harness.other, "1")  # seen only if the feed still polls or streams
@@ -231,19 +234,9 @@ def snapshot_after(store: str, of: Callable[[str], list[InputRejected]]) -> bool
     )
 
 
-def snapshot_after_burst(store: str) -> bool:
-    """Whether a complete position snapshot was stored after the last rate-limited reply."""
-    with Journal.open(store) as journal:
-        events = [e for _, e in journal.all_events()]
-    limited = [
-        i
-        for i, e in enumerate(events)
-        if isinstance(e, InputRejected) and e.kind is RejectionKind.RATE_LIMITED
-    ]
-    return bool(limited) and any(
-        isinstance(e, PositionsReported) and e.snapshot is not None
-        for e in events[limited[-1] + 1 :]
-    )
+def limited(store: str) -> list[InputRejected]:
+    """The replies stored refused as rate limited."""
+    return refused(store, RejectionKind.RATE_LIMITED)
 
 
 @pytest.mark.parametrize("harness", playing(Case.RESTART), indirect=True)
