@@ -29,8 +29,10 @@ UP_WAIT_S = 10.0
 # lasts, the stream said down meanwhile (a run that stopped on three refusals in 1.5 s left
 # its account unwatched until someone restarted it).
 AUTH_REFUSALS = 3
-# What a stream says of itself before it is opened, and once closed by its feed: no cause.
+# What a stream says of itself before it is opened, and once closed by its feed; and what
+# the supervisor says of one opened that never came up: no cause of a loss, either.
 NOT_CONNECTED = "not connected"
+NEVER_CAME_UP = "never came up"
 
 
 def close_quietly(close: Callable[[], object]) -> None:
@@ -140,15 +142,15 @@ class SupervisedFeed(ABC):
         cause: str | None = None
         while not self.stopping.is_set():
             # One that never came up (no auth reply, say) is as lost as one that dropped.
-            lost = self.stream_lost() or (None if self.stream_up() else "never came up")
+            lost = self.stream_lost() or (None if self.stream_up() else NEVER_CAME_UP)
             if lost is None:
                 # Up (on Bybit, signed in): however it came to be (an attempt that came up
                 # after its wait counted it failed, say), our credentials got in.
                 attempt, refusals, accepted, cause = 0, 0, True, None
                 self.stopping.wait(0.2)
                 continue
-            if cause is None and lost != NOT_CONNECTED:
-                cause = lost  # "not connected": the stream we closed ourselves, no cause
+            if cause is None and lost not in (NOT_CONNECTED, NEVER_CAME_UP):
+                cause = lost
             if opened_once and not down_told and not self.stopping.is_set():
                 # Said once, at once: until it is back, nothing is vouched for.
                 down_told = True

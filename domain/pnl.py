@@ -422,10 +422,14 @@ class PnlLedger:
         self.checks: list[PnlCheck] = []
         # The keys the last input's fills moved.
         self.moved: list[PositionKey] = []
-        # Of the lifecycles the last input's fills moved that LIVE local positions map to:
-        # each one's side and those positions. The venue held that side then, whether or
-        # not a report of the position ever showed it (opened and closed unheard).
-        self.held: list[tuple[PositionSide, tuple[str, ...]]] = []
+        # Of the lifecycles the last input's fills took flat that LIVE local positions map
+        # to: each one's side and those positions. The venue held that side, and holds it no
+        # more, whether or not a report of the position ever showed it (opened and closed
+        # unheard). Not those it opened or left open: a report older than the fill, come
+        # after it, would read as their close.
+        # Each with the lifecycle's opening instant (the venue's): a local position opened
+        # after it was not opened by it (a second entry while the first was held).
+        self.held: list[tuple[PositionSide, int, tuple[str, ...]]] = []
         # symbol -> trade_id -> its venue time, in the order seen, and beside it when each
         # was seen (input time, never falling) and its symbol: the ids seen longer ago are
         # found by bisection and let go at the front. Per symbol: a venue may number its
@@ -853,11 +857,12 @@ class PnlLedger:
 
     def _moved(self, moved: list[tuple[Lifecycle, Decimal]], fill: Fill) -> None:
         """What the lifecycles ``fill`` moved take from it: their share of a fee paid in
-        another coin, and the venue's holding of their local positions (``held``)."""
+        another coin, and, for those it took flat, the venue's holding of their local
+        positions (``held``)."""
         _fee_apart_to(moved, fill)
         for life, _ in moved:
-            if life.first_id is not None:
-                self.held.append((life.side, life.position_ids))
+            if life.first_id is not None and not life.size:
+                self.held.append((life.side, life.opened_at, life.position_ids))
 
     def _open(
         self, book: "AccountBook", ledger: KeyLedger, side: PositionSide, fill: Fill

@@ -240,6 +240,19 @@ def test_a_position_opened_and_closed_while_nobody_listened_is_closed_not_stale(
     assert of_type(emitted, StalePosition) == []
 
 
+def test_an_opening_fill_then_a_flat_report_older_than_it_closes_nothing() -> None:
+    """The entry's fill comes first, then a snapshot taken before it, showing the key flat:
+    that is no close of the position the fill opened (it is held)."""
+    events = [
+        live(),
+        opened(T0 + 1_000),
+        event(execution_frame(T0 + 2_000, bybit_fill("e-1", "Buy", T0 + 1_900))),
+        event(position_snapshot(T0 + 2_100)),
+        clock(T0 + 20_000),
+    ]
+    assert of_type(reconcile(events), PositionClosed) == []
+
+
 def test_fills_on_the_other_side_do_not_show_the_position_held() -> None:
     """A sell fill on the symbol says nothing of the long the bot claims: stale still."""
     events = [

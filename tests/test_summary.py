@@ -443,7 +443,8 @@ def test_the_summary_sums_at_the_rules_usd_values_and_shows_a_coin_without_one_a
     store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """USDT at 0.998 and USDC given no value: Bybit's notionals count at 0.998, Hyperliquid's
-    BTC (in USDC) is shown apart, in USDC, and in no total, share or concentration."""
+    BTC (in USDC) is shown apart, in USDC, and in no total or share. Its concentration, set
+    against its account's equity in USDC too, needs no value."""
     rules = {"quote_equivalents": {"USD": "1", "USDT": "0.998"}}
     lines = [{"at": T0, "channel": "rules", "source": "test", "data": rules}, *capture()]
     path = tmp_path / "capture.jsonl"
@@ -462,10 +463,10 @@ def test_the_summary_sums_at_the_rules_usd_values_and_shows_a_coin_without_one_a
         Decimal(50000),
     )
     assert Decimal(usdc["unrealised_pnl"]) == Decimal(1000)
-    # Hyperliquid's BTC has no concentration: Bybit's BTCUSDT is the largest, 4990 of 10000.
+    # Hyperliquid's BTC, 50000 USDC against 25000 USDC of equity, is the largest.
     risk = summary["risk"]
-    assert (risk["positions"], risk["largest_concentration"]) == (4, "0.499")
-    assert risk["largest_concentration_of"] == "bybit/main BTCUSDT idx=0"
+    assert (risk["positions"], risk["largest_concentration"]) == (4, "2")
+    assert risk["largest_concentration_of"].startswith("hyperliquid/")
     capsys.readouterr()
     assert main(["--store", store_url, "summary"]) == 0
     apart = capsys.readouterr().out.split("apart", 1)[1].splitlines()

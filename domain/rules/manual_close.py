@@ -96,11 +96,11 @@ class ManualCloseDetector(Detector):
                 confirmed.add(pid)
 
     def _confirm_held(self, book: AccountBook) -> None:
-        """Confirm the LIVE local positions the lifecycles the fills just moved hold on
+        """Confirm the LIVE local positions of the lifecycles the fills just took flat on
         their side: the venue held them, though no report showed it (a position opened and
         closed while nobody listened is a close, not a stale record)."""
         confirmed = self.confirmed
-        for side, pids in book.pnl.held:
+        for side, opened_at, pids in book.pnl.held:
             for pid in pids:
                 if pid in confirmed:
                     continue
@@ -110,6 +110,9 @@ class ManualCloseDetector(Detector):
                     and local.is_open
                     and local.mode == "LIVE"
                     and local.side is side
+                    # Claimed by the lifecycle's first fill: its own, not a later entry the
+                    # lifecycle of an earlier one took in while it was held.
+                    and local.opened_at <= opened_at
                 ):
                     confirmed.add(pid)
 
