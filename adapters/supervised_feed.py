@@ -137,8 +137,8 @@ class SupervisedFeed(ABC):
         accepted = False  # our credentials got in, in this run
         opened_once = False
         down_told = False  # since the stream was last up
-        # Why it was lost, as first seen since it was last up: what the reconnect says, not
-        # the failure of the last attempt before it came back ("not connected").
+        # Why it was lost, the first cause seen since it was last up: what the reconnect
+        # says, not how the last attempt before it came back failed ("not connected").
         cause: str | None = None
         while not self.stopping.is_set():
             # One that never came up (no auth reply, say) is as lost as one that dropped.

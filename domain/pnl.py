@@ -423,12 +423,10 @@ class PnlLedger:
         # The keys the last input's fills moved.
         self.moved: list[PositionKey] = []
         # Of the lifecycles the last input's fills took flat that LIVE local positions map
-        # to: each one's side and those positions. The venue held that side, and holds it no
-        # more, whether or not a report of the position ever showed it (opened and closed
-        # unheard). Not those it opened or left open: a report older than the fill, come
-        # after it, would read as their close.
-        # Each with the lifecycle's opening instant (the venue's): a local position opened
-        # after it was not opened by it (a second entry while the first was held).
+        # to: each one's side, opening instant (the venue's) and those positions. The venue
+        # held that side, and holds it no more, whether or not a report of the position ever
+        # showed it (opened and closed unheard). Not those it opened or left open: a report
+        # older than the fill, come after it, would read as their close.
         self.held: list[tuple[PositionSide, int, tuple[str, ...]]] = []
         # symbol -> trade_id -> its venue time, in the order seen, and beside it when each
         # was seen (input time, never falling) and its symbol: the ids seen longer ago are
