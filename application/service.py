@@ -46,7 +46,7 @@ from trueup.application.can_open import (
 from trueup.application.emitted_count import EmittedCount
 from trueup.application.following import Following
 from trueup.application.position_audit import SeveralLegs
-from trueup.domain.coverage import Coverage
+from trueup.domain.coverage import Coverage, Vouched
 from trueup.domain.emitted import Emitted, TriggerRefused
 from trueup.domain.events import (
     InputEvent,
@@ -58,7 +58,7 @@ from trueup.domain.events import (
 from trueup.domain.instants import iso
 from trueup.domain.keys import decision_key, sending_key
 from trueup.domain.pnl_records import ClosedPosition
-from trueup.domain.rules.can_open import never_seen, stale_view
+from trueup.domain.rules.can_open import AccountFacts, never_seen, stale_view
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.triggers.spec import TriggerCommand
 from trueup.domain.triggers.trigger import Trigger
@@ -211,7 +211,9 @@ class TrueupService:
         else:
             book = _replay(self.journal, account=(venue, account)).book(venue, account)
             asked_at = min(e.at for e in positions)
-            covered = tuple(v.coverage for v in book.vouched.values() if v.started_at >= asked_at)
+            covered = tuple(
+                v.coverage for v in book.vouched.values() if v.last_started_at >= asked_at
+            )
             if book.snapshots.under_way():
                 why_not = "a position list was left unfinished (pages missing)"
             elif not covered:
@@ -597,7 +599,7 @@ class TrueupService:
             accounts = [account_view(reconciler, account) for account in sorted(reconciler.books)]
         found = []
         for view in accounts:
-            taken = view.facts.complete_snapshot_at
+            taken = view.facts.complete_snapshot_at(now)
             found.append(
                 AccountFreshness(
                     view.venue,
@@ -609,16 +611,7 @@ class TrueupService:
                     view.last_trigger_fired_at,
                     view.freshness.clock,
                     following.follows((view.venue, view.account), view.freshness.clock, now),
-                    tuple(
-                        ScopeFreshness(
-                            vouched.coverage.described(),
-                            vouched.at,
-                            now - vouched.at,
-                            # Judged as can-open judges a symbol that scope alone covers.
-                            not stale_view(replace(view.facts, snapshots=(vouched,)), now),
-                        )
-                        for vouched in view.facts.snapshots
-                    ),
+                    tuple(_scope_freshness(view.facts, v, now) for v in view.facts.snapshots),
                 )
             )
         return found
@@ -995,3 +988,11 @@ def _decoded(line: bytes) -> InputEvent:
     from trueup.adapters.capture import decode_line
 
     return decode_line(line)
+
+
+def _scope_freshness(facts: AccountFacts, vouched: Vouched, now: int) -> ScopeFreshness:
+    """One scope's snapshot as /health shows it, judged as can-open judges a symbol that
+    scope alone covers."""
+    taken = vouched.as_of(now, facts.freshness_limit_ms).at
+    fresh = not stale_view(replace(facts, snapshots=(vouched,)), now)
+    return ScopeFreshness(vouched.coverage.described(), taken, now - taken, fresh)

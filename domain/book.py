@@ -451,9 +451,13 @@ class AccountBook:
         started = event.at if verdict.started_at is None else verdict.started_at
         kept = self.vouched.get(scope)
         if kept is None or event.at >= kept.at:
-            self.vouched[scope] = Vouched(coverage, event.at, started)
+            self.vouched[scope] = Vouched(coverage, event.at, started, event.at, started)
+        else:
+            self.vouched[scope] = kept._replace(last_at=event.at, last_started_at=started)
         due = self.resync_due
-        if due is not None and all(v.started_at >= due[0] for v in self.vouched.values()):
+        # Begun since the rebuild as the journal has them: the newest may be dated by a
+        # clock that ran ahead of the one that dated the rebuild.
+        if due is not None and all(v.last_started_at >= due[0] for v in self.vouched.values()):
             self.resync_due = None
         # A whole run: every covered key it did not list is flat, but for one whose last
         # news it may not show yet (a push, or a fill of trueup's, within LIST_SETTLES_MS).

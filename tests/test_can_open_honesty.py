@@ -32,7 +32,7 @@ FRESH = AccountFacts(
     0,
     None,
     snapshots=tuple(
-        Vouched(Coverage(category, None, None, ()), T0, T0)
+        Vouched(Coverage(category, None, None, ()), T0, T0, T0, T0)
         for category in ("inverse", "linear", "option", "perp", "spot")
     ),
 )
@@ -221,6 +221,25 @@ def test_a_snapshot_dated_after_the_instant_asked_by_more_than_the_limit_is_a_no
         "within 15 s of it"
     ]
     assert service.can_open("bybit", "main", "BTCUSDT", at=ahead).allowed  # on its date
+
+
+def test_a_clock_set_back_after_running_ahead_is_fresh_again_by_its_next_snapshot(
+    journal: Journal,
+) -> None:
+    """The runner's machine ran a day ahead, then NTP set its clock back: the snapshot dated
+    a day ahead stays the newest by date, but the next one, dated right, is what the
+    exchange holds now. It must not take a day for can-open to say yes again."""
+    service = TrueupService(journal, clock=lambda: T0 + 1_000)
+    ahead = T0 + 86_400_000
+    mode = line(intent(T0 - 1_000, kind="account_mode", mode="LIVE"))
+    service.ingest([[mode, line(position_snapshot(ahead)), line(position_snapshot(T0))]])
+
+    assert service.can_open("bybit", "main", "BTCUSDT").allowed
+    (freshness,) = service.exchange_freshness()
+    assert (freshness.complete_snapshot_at, freshness.stale_reasons) == (T0, [])
+    assert [s.complete_snapshot_at for s in freshness.snapshots] == [T0]
+    # A day on, the one dated ahead is the newest again, and fresh on its date.
+    assert service.can_open("bybit", "main", "BTCUSDT", at=ahead).allowed
 
 
 def test_a_view_a_year_old_says_its_age_in_whole_seconds_and_in_days(journal: Journal) -> None:

@@ -110,10 +110,11 @@ class AccountFacts:
     # The stream rebuilt then (and why), some scope not snapshotted completely since.
     resync_due: tuple[int, str] | None = None
 
-    @property
-    def complete_snapshot_at(self) -> int | None:
-        """When the latest complete snapshot of any scope came; None: none yet."""
-        return max((v.at for v in self.snapshots), default=None)
+    def complete_snapshot_at(self, now: int) -> int | None:
+        """When the latest complete snapshot of any scope came, as judged at ``now``
+        (Vouched.as_of); None: none yet."""
+        limit = self.freshness_limit_ms
+        return max((v.as_of(now, limit).at for v in self.snapshots), default=None)
 
 
 UNKNOWN_ACCOUNT = AccountFacts(0, None, known=False)
@@ -209,7 +210,7 @@ def stale_view(
     a venue stream that is down, or one rebuilt with no complete snapshot covering it begun
     since (/health says the same)."""
     reasons = []
-    every = account.snapshots
+    every = tuple(v.as_of(now, account.freshness_limit_ms) for v in account.snapshots)
     covering = (
         every
         if symbol is None
