@@ -159,7 +159,7 @@ def test_the_fills_kept_to_explain_a_close_are_those_of_the_window() -> None:
     assert len(closes.last_fills) == 20
     for record in [wallet(LATER), fill(LATER + 1, "BTCUSDT")]:
         rules.apply(accepted(record))
-    assert [symbol for _, symbol, _ in closes.last_fills] == ["BTCUSDT"]
+    assert [symbol for _, symbol, _, _ in closes.last_fills] == ["BTCUSDT"]
 
 
 def test_forgetting_changes_nothing_the_busy_session_emits() -> None:

@@ -223,6 +223,58 @@ def test_a_fill_long_before_the_close_explains_nothing() -> None:
     assert closed.exit_reason == "STOP_LOSS"
 
 
+def test_a_fill_before_the_position_opened_explains_nothing() -> None:
+    """p-1 closed by hand, p-2 opened 7 s later, then the exchange shows the key flat with no
+    fill of p-2's: the hand close of p-1, within the minute, is not p-2's cause. p-2 waits
+    for one, then is the seeds' STOP_LOSS, with its cooldown (a walkthrough: MANUAL at once,
+    no cooldown, and can-open said yes after an unseen stop-loss)."""
+    reconciler = Reconciler()
+    records = [
+        opened(T0, "p-1", "BTCUSDT", "1"),
+        held(T0 + 1_000, "1", 2),
+        venue_order(""),
+        closing_fill("Trade"),
+        held(T0 + 3_000, "0", 10),
+        opened(T0 + 10_000, "p-2", "BTCUSDT", "1"),
+        held(T0 + 11_000, "1", 11),
+        held(T0 + 30_000, "0", 12),
+        tick(T0 + 30_000 + RuleConfig().close_cause_grace_ms),
+    ]
+    told = [e for r in records for e in reconciler.apply(accepted(r))]
+    closes = [(e.position_id, e.exit_reason, e.at) for e in told if isinstance(e, PositionClosed)]
+    assert closes == [
+        ("p-1", "MANUAL", T0 + 3_000),
+        ("p-2", "STOP_LOSS", T0 + 30_000 + RuleConfig().close_cause_grace_ms),
+    ]
+    assert [e.reason for e in told if isinstance(e, CooldownStarted)] == ["STOP_LOSS on p-2"]
+
+
+def test_in_hedge_mode_a_fill_of_one_leg_explains_nothing_of_the_others_close() -> None:
+    """The long leg's opening Buy is on the short leg's closing side, but not its leg: the
+    short leg's flat, with no fill of its own, is the seeds' STOP_LOSS (a walkthrough: MANUAL)."""
+    reconciler = Reconciler()
+    opening_buy = {
+        "symbol": "BTCUSDT", "exec_id": "e-long", "order_id": "o-long", "side": "Buy",
+        "exec_price": "60000", "exec_qty": "1", "exec_time": T0 + 5_000, "seq": 20,
+    }  # fmt: skip
+
+    def short_leg(at: int, side: str, size: str, seq: int) -> dict[str, Any]:
+        item = {"side": side, "size": size, "seq": seq, "updated_time": at, "position_idx": 2}
+        return position_frame(at, symbol="BTCUSDT", **item)
+
+    records = [
+        opened(T0, "s-1", "BTCUSDT", "1", side="Sell", position_idx=2),
+        short_leg(T0 + 1_000, "Sell", "1", 2),
+        execution_frame(T0 + 5_000, opening_buy),
+        short_leg(T0 + 6_000, "", "0", 21),
+        tick(T0 + 6_000 + RuleConfig().close_cause_grace_ms),
+    ]
+    told = [e for r in records for e in reconciler.apply(accepted(r))]
+    closes = [(e.position_id, e.exit_reason) for e in told if isinstance(e, PositionClosed)]
+    assert closes == [("s-1", "STOP_LOSS")]
+    assert [e.reason for e in told if isinstance(e, CooldownStarted)] == ["STOP_LOSS on s-1"]
+
+
 def test_a_fill_explains_a_close_a_minute_later_however_short_the_books_window() -> None:
     # The rule lets go of fills with the book's finished orders, but never sooner than a
     # fill can explain a close: a minute, to the millisecond.

@@ -2,13 +2,13 @@
 
 Someone closed it by hand, a stop-loss or take-profit fired, it was liquidated or
 deleveraged, or the contract was delivered. Each local position on the key is reported
-closed, with the reason (domain/exits.py) the last fill on its symbol and closing side
-shows (within CAUSE_WITHIN_MS): its execution kind (LIQUIDATION, ADL, DELIVERY), the bot's
-own TP or SL order, or who placed the order (the venue's TP/SL, liquidation or ADL engine,
-a close from its position panel); an order the bot never placed is MANUAL. Where nothing
-shows it, STOP_LOSS when its TP1 had not filled, else EXCHANGE_CLOSED. It is closed in
-trueup's view from then on; the losses also cool the symbol down, for as long as the rules
-say for that reason.
+closed, with the reason (domain/exits.py) the last fill on its leg and closing side shows
+(within CAUSE_WITHIN_MS, and since it opened): its execution kind (LIQUIDATION, ADL,
+DELIVERY), the bot's own TP or SL order, or who placed the order (the venue's TP/SL,
+liquidation or ADL engine, a close from its position panel); an order the bot never placed
+is MANUAL. Where nothing shows it, STOP_LOSS when its TP1 had not filled, else
+EXCHANGE_CLOSED. It is closed in trueup's view from then on; the losses also cool the symbol
+down, for as long as the rules say for that reason.
 
 The exchange's position and its fills come by different roads (a REST poll, a stream's
 position and execution topics, which Bybit does not order between them): a key can read
@@ -27,6 +27,7 @@ from trueup.domain.emitted import Cause, CooldownStarted, Emitted, PositionClose
 from trueup.domain.events import ExecutionsReported, Fill, InputEvent
 from trueup.domain.exits import exit_reason as exit_reason_of
 from trueup.domain.keys import PositionKey
+from trueup.domain.legs import leg_index
 from trueup.domain.position import ZERO, LocalPosition, Position
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.detector import Detector, LetGo
@@ -46,9 +47,10 @@ class ManualCloseDetector(Detector):
     closed_reported: set[str] = field(default_factory=set)
     # symbol -> end of its cooldown (epoch ms).
     cooldowns: dict[str, int] = field(default_factory=dict)
-    # (category, symbol, side) -> the last fill there on that side, and when it came: a
-    # close is explained by a fill on its closing side, never by the fill that opened it.
-    last_fills: dict[tuple[str, str, OrderSide | None], tuple[Fill, int]] = field(
+    # (category, symbol, leg, side) -> the last fill there on that side, and when it came:
+    # a close is explained by a fill of its own leg on its closing side, never by the fill
+    # that opened it (nor, in hedge mode, by one that opened the other leg).
+    last_fills: dict[tuple[str, str, int, OrderSide | None], tuple[Fill, int]] = field(
         default_factory=dict
     )
     # position_id -> (its key, when the exchange showed the key flat): closes no fill
@@ -71,7 +73,7 @@ class ManualCloseDetector(Detector):
                     continue
                 # The latest by the venue's clock, not in the order listed: a catch-up page
                 # (Bybit's /v5/execution/list) lists the newest first.
-                side = (fill.category, fill.symbol, fill.side)
+                side = (fill.category, fill.symbol, leg_index(book, fill), fill.side)
                 kept = last_fills.get(side)
                 if kept is None or fill.exec_time >= kept[0].exec_time:
                     last_fills[side] = (fill, event.at)
@@ -259,14 +261,16 @@ class ManualCloseDetector(Detector):
         return emitted
 
     def _cause(self, book: AccountBook, local: LocalPosition, at: int) -> Fill | None:
-        """The fill that explains the close of ``local`` judged at ``at``: the last on its
-        closing side (or of no side), if one came within CAUSE_WITHIN_MS (and is not let go:
-        ``_oldest_kept``)."""
-        key, oldest = local.key, _oldest_kept(book)
+        """The fill that explains the close of ``local`` judged at ``at``: the last of its
+        leg on its closing side (or of no side), if one came within CAUSE_WITHIN_MS, and
+        since ``local`` opened (one before closed what was held before it), and is not let
+        go (``_oldest_kept``)."""
+        key, oldest = local.key, max(_oldest_kept(book), local.opened_at)
         found = [
             seen
             for side in (CLOSING_SIDE[local.side], None)
-            if (seen := self.last_fills.get((key.category, key.symbol, side))) is not None
+            if (seen := self.last_fills.get((key.category, key.symbol, key.position_idx, side)))
+            is not None
             and at - seen[1] <= CAUSE_WITHIN_MS
             and seen[1] >= oldest
         ]
