@@ -772,6 +772,48 @@ def test_another_applications_table_of_the_same_name_is_refused(store_url: str) 
     assert f"its table {table} has no " in str(raised.value)
 
 
+def another_event_sourced_application(store_url: str, *, with_events: bool) -> None:
+    """Tables of the names trueup's journal has, made by another eventsourcing application
+    (its default names, in SQLite), holding its tracking record and, or not, its event."""
+    events, tracking = events_table(store_url), tracking_table(store_url)
+    state, notification = (
+        ("BLOB", "") if is_sqlite(store_url) else ("BYTEA", ", notification_id BIGSERIAL")
+    )
+    execute(
+        store_url,
+        f"CREATE TABLE {events} (originator_id TEXT, originator_version INTEGER, topic TEXT, "
+        f"state {state}{notification}, PRIMARY KEY (originator_id, originator_version))",
+    )
+    execute(
+        store_url,
+        f"CREATE TABLE {tracking} (application_name TEXT PRIMARY KEY, notification_id BIGINT)",
+    )
+    execute(store_url, f"INSERT INTO {tracking} VALUES ('orders', 1)")  # noqa: S608
+    if with_events:
+        execute(store_url, f"INSERT INTO {events} VALUES ('abc', 1, 'shop:Created', 'x')")  # noqa: S608
+
+
+@pytest.mark.parametrize("with_events", [True, False], ids=["events", "tracking alone"])
+@pytest.mark.parametrize("create", [True, False], ids=["writing", "reading"])
+def test_another_event_sourced_applications_tables_of_the_same_names_are_refused_untouched(
+    store_url: str, with_events: bool, create: bool
+) -> None:
+    """Its tables have the journal's columns: a walkthrough's `trueup events` renamed its
+    tracking table, added trueup's, and ended in a traceback; `ingest` wrote into it."""
+    another_event_sourced_application(store_url, with_events=with_events)
+    before = tables_in(store_url)
+
+    with pytest.raises(StoreError) as raised:
+        Journal.open(store_url, create=create)
+
+    theirs = "events (topic 'shop:Created')" if with_events else "tracking records (orders)"
+    assert one_line(raised.value).endswith(
+        f": holds another application's {theirs}, not a trueup journal: "
+        "give trueup a store of its own (a new file, or an empty database)"
+    )
+    assert tables_in(store_url) == before
+
+
 def tables_in(store_url: str) -> set[str]:
     """The names of the store's tables (in the schema trueup uses)."""
     if is_sqlite(store_url):

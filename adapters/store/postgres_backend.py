@@ -214,11 +214,22 @@ def _prepare(
         listed = connection.execute(_TABLES).fetchall()
         return {str(name) if found == schema else f"{found}.{name}" for found, name in listed}
 
+    def records() -> tuple[str | None, set[str]]:
+        events, tracking = (
+            sql.Identifier(schema, name)
+            for name in (recorder.events_table_name, recorder.tracking_table_name)
+        )
+        first = sql.SQL("SELECT topic FROM {} LIMIT 1").format(events)
+        topic = connection.execute(first).fetchone()
+        names = sql.SQL("SELECT application_name FROM {}").format(tracking)
+        tracked = {str(row[0]) for row in connection.execute(names).fetchall()}
+        return (None if topic is None else str(topic[0])), tracked
+
     expected = {
         recorder.events_table_name: EVENT_COLUMNS | {"notification_id"},
         recorder.tracking_table_name: TRACKING_COLUMNS,
     }
-    prepare(recorder, columns, tables, expected, create)
+    prepare(recorder, columns, tables, records, expected, create=create)
 
 
 def _said(error: BaseException, settings: dict[str, str]) -> str:

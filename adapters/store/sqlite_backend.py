@@ -153,13 +153,20 @@ def _prepare(recorder: ProcessRecorder, settings: dict[str, str], create: bool) 
         )
         return {str(row[0]) for row in rows}
 
+    def records() -> tuple[str | None, set[str]]:
+        events = recorder.events_table_name
+        topic = looking.execute(f"SELECT topic FROM {events} LIMIT 1").fetchone()  # noqa: S608
+        tracked = looking.execute(f"SELECT application_name FROM {TRACKING_TABLE}")  # noqa: S608
+        return (None if topic is None else str(topic[0])), {str(row[0]) for row in tracked}
+
     with closing(looking):
         prepare(
             recorder,
             columns,
             tables,
+            records,
             {recorder.events_table_name: EVENT_COLUMNS, TRACKING_TABLE: TRACKING_COLUMNS},
-            create,
+            create=create,
         )
 
 
