@@ -286,6 +286,18 @@ def test_a_margin_call_gives_the_mark_price_and_never_a_position_size() -> None:
     assert book.positions == {}
 
 
+def test_a_close_all_order_names_no_quantity_and_fills_whatever_is_held() -> None:
+    update = _frame_with(trade_update(T0, reduce_only=True), "o", q="0", z="0.5", cp=True)
+    event = decode(ws(T0, update))
+    assert isinstance(event, ExecutionsReported)
+    ((order,), (fill,)) = event.orders, event.fills
+    assert (order.qty, order.cum_exec_qty, fill.exec_qty) == (
+        Decimal(0),
+        Decimal("0.5"),
+        Decimal("0.5"),
+    )
+
+
 def test_an_expired_listen_key_is_the_stream_going_down_not_a_position_fact() -> None:
     event = decode(ws(T0, documented("listen_key_expired")))
     assert isinstance(event, StreamDown)
@@ -607,6 +619,12 @@ def test_an_error_is_classified_and_never_read_as_flat(
     assert [type(e) for e in emitted if isinstance(e, RateLimit | PositionSyncFailed)] == [wanted]
 
 
+def margin_call_marked(mark: str) -> JSON:
+    """The documented margin call, its mark price ``mark``."""
+    call: JSON = documented("margin_call")
+    return call | {"p": [call["p"][0] | {"mp": mark}]}
+
+
 def _frame_with(event: JSON, part: str, **fields: Any) -> JSON:
     if part == "o":
         return event | {"o": event["o"] | fields}
@@ -647,6 +665,14 @@ def _frame_with(event: JSON, part: str, **fields: Any) -> JSON:
             ws(T0, position_update(T0, "1") | {"E": "soon"}),
             "line.data.E: expected epoch milliseconds",
         ),
+        (
+            ws(T0, _frame_with(trade_update(T0), "o", q="0.5", z="5", l="5")),
+            "line.data.o.z: 5 filled of an order of 0.5 (q)",
+        ),
+        (
+            ws(T0, margin_call_marked("-5")),
+            "line.data.p[0].mp: a price must be positive, got -5",
+        ),
         (risk_line(T0, btc_risk("1", T0), btc_risk("2", T0)), "a position is listed twice"),
         (
             rest(T0, RISK, [btc_risk("1", T0) | {"positionSide": "BOTH_"}]),
@@ -680,6 +706,8 @@ def _frame_with(event: JSON, part: str, **fields: Any) -> JSON:
         "long-leg-negative",
         "unknown-margin-type",
         "event-time-text",
+        "filled-beyond-the-order",
+        "margin-call-mark-not-positive",
         "leg-listed-twice",
         "risk-position-side",
         "funding-of-no-symbol",

@@ -53,6 +53,11 @@ def decode_public(envelope: Envelope, frame: Payload) -> PricesReported:
 
 def _price(frame: Payload, name: str) -> Decimal | None:
     value = frame.optional_decimal(name)
-    if value is not None and value <= 0:
+    return None if value is None else positive(frame, name, value)
+
+
+def positive(frame: Payload, name: str, value: Decimal) -> Decimal:
+    """``value``, the price ``frame`` names ``name``: refused unless above 0."""
+    if value <= 0:
         raise MalformedInput(f"{frame.where}.{name}: a price must be positive, got {value}")
     return value

@@ -271,6 +271,12 @@ def _order(
     status = _status(item, names.status, order_type)
     wire_status = item.text(names.status)
     original_type = item.optional_text(names.original_type, order_type)
+    qty, filled = item.quantity(names.qty), item.quantity(names.filled)
+    # A close-all order names no quantity (0): it fills whatever is held.
+    if filled > qty > 0:
+        raise MalformedInput(
+            f"{item.where}.{names.filled}: {filled} filled of an order of {qty} ({names.qty})"
+        )
     return OrderReport(
         category=PERP,
         symbol=item.name(names.symbol),
@@ -281,11 +287,11 @@ def _order(
         order_type=order_type,
         origin=_origin(client_order_id, original_type, reduce_only),
         status=status,
-        qty=item.quantity(names.qty),
+        qty=qty,
         price=_positive(item, names.price),
         trigger_price=_positive(item, names.stop_price),
         avg_price=_positive(item, names.avg_price),
-        cum_exec_qty=item.quantity(names.filled),
+        cum_exec_qty=filled,
         cum_exec_fee=None,  # an update names its trade's commission only, a listing none
         reduce_only=reduce_only,
         cancel_type=wire_status if status is OrderStatus.CANCELED else "",

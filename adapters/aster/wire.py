@@ -198,6 +198,6 @@ def margin_call(envelope: Envelope, frame: Payload) -> PricesReported:
         records.position_idx(item, "ps")
         item.decimal("pa")
         symbol = item.name("s")
-        mark = item.decimal("mp")
+        mark = mark_prices.positive(item, "mp", item.decimal("mp"))
         quotes[symbol] = PriceQuote(symbol, mark, None, None, None, event_time)
     return PricesReported(**envelope.header(), quotes=tuple(quotes.values()))
