@@ -8,7 +8,7 @@ from trueup.domain.keys import PositionKey
 from trueup.domain.vocabulary import ContractKind, PositionSide
 
 ZERO = Decimal(0)
-ABSENT = "Absent"  # status of a flat report inferred from a complete snapshot that omits the key
+ABSENT = "Absent"  # a flat report inferred from a complete snapshot: key left out, or listed flat
 # A REST list of positions is built apart from the stream that pushes them, and one served
 # this soon after a change the stream told may not show it yet: its omission of a position
 # the stream told of (or that trueup's fills opened) this recently is no word on it.

@@ -60,10 +60,11 @@ def moment(at: int) -> str:
 def _seq(exchange: JSON) -> str:
     """The report's seq, where the venue gave one, else when it was updated. A negative seq
     says there is none (Bybit's -1 for a symbol never traded, and trueup's for a key a
-    snapshot found flat before any report): not shown. Nor is the seq a key absent from a
-    snapshot keeps (its last report's, to order the pushes after it): the snapshot said."""
+    snapshot found flat before any report): not shown. Nor is the seq a key a snapshot found
+    flat keeps (its last report's, to order the pushes after it): the snapshot said, by
+    leaving the key out or by listing it flat (position.py's ABSENT, for either)."""
     if exchange["status"] == ABSENT:
-        return f" (not in the snapshot of {moment(exchange['updated_time'])})"
+        return f" (by the snapshot of {moment(exchange['updated_time'])})"
     seq = exchange["seq"]
     if seq is not None and seq >= 0:
         return f" (seq {seq})"

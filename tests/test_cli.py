@@ -350,7 +350,7 @@ def test_a_key_a_snapshot_found_flat_is_shown_flat_by_that_snapshot_not_its_last
     ]  # fmt: skip
     out = audited_eth(store_url, tmp_path, capsys, lists)
     assert "flat (seq 41)" not in out
-    assert "exchange: flat (not in the snapshot of 2025-11-03T19:45:02.000Z)" in out
+    assert "exchange: flat (by the snapshot of 2025-11-03T19:45:02.000Z)" in out
 
 
 def test_an_audit_for_people_shows_no_seq_where_the_venue_gave_none(
