@@ -34,6 +34,7 @@ from trueup.adapters.store.journal import Appended, Journal
 from trueup.adapters.store.journal_format import FORMAT_ROW, JOURNAL_FORMAT
 from trueup.adapters.store.location import StoreError
 from trueup.adapters.store.redaction import redact
+from trueup.adapters.store.sqlite_backend import explain
 from trueup.adapters.store.view_table import ViewWrites
 from trueup.application.ingest import Ingestor
 from trueup.domain.keys import account_stream_id
@@ -722,8 +723,32 @@ def test_writing_to_a_read_only_journal_file_is_a_store_error(tmp_path: Path) ->
         journal.append(positions(1))
 
     assert one_line(raised.value) == (
-        f"the journal at {path} is unusable: attempt to write a readonly database"
+        f"the journal at {path} is read-only: attempt to write a readonly database"
     )
+
+
+# What SQLite says, as root (whom only an immutable folder stops) and as another user.
+CANNOT_MAKE_ITS_FILES = ["unable to open database file", "attempt to write a readonly database"]
+
+
+@pytest.mark.parametrize("said", CANNOT_MAKE_ITS_FILES, ids=["as root", "as a user"])
+def test_a_journal_in_a_read_only_directory_is_refused_naming_the_directory_not_the_file(
+    tmp_path: Path, said: str
+) -> None:
+    """SQLite makes its -wal and -shm files beside the journal to read it too: a walkthrough
+    was told its writable file was read-only."""
+    directory = tmp_path / "locked"
+    directory.mkdir()
+    path = directory / "journal.db"
+    Journal.open(str(path)).close()  # closed last: its -wal and -shm removed
+
+    with read_only(directory), pytest.raises(StoreError) as raised:
+        Journal.open(str(path), create=False)
+    with read_only(directory):
+        told = explain(str(path), sqlite3.OperationalError(said))
+
+    refused = f"cannot open the journal at {path}: {directory} is not writable ("
+    assert one_line(raised.value).startswith(refused) and told.startswith(refused)
 
 
 # --- stores that are not (or no longer) trueup journals ------------------------------------------

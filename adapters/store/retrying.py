@@ -115,6 +115,8 @@ class Retrying:
     def _raise_if_unusable(self, error: Exception) -> None:
         problem = unusable(error)
         if problem is not None:
+            # Said so, for no retry takes a write there until someone changes that.
+            what = "read-only" if "readonly database" in problem else "unusable"
             raise StoreError(
-                f"the journal at {self.shown} is unusable: {redact(problem, self.secrets)}"
+                f"the journal at {self.shown} is {what}: {redact(problem, self.secrets)}"
             ) from None

@@ -1,6 +1,7 @@
 """A journal in a SQLite file: tables made safely while other processes race to make them,
 and a file that cannot serve as a journal named with the reason."""
 
+import os
 import sqlite3
 import time
 from collections.abc import Callable
@@ -106,11 +107,11 @@ def open_sqlite(
                 if time.monotonic() - began < BEING_MADE_S:
                     time.sleep(BEING_MADE_POLL_S)
                     continue
-                raise StoreError(_explain(path, error)) from None
+                raise StoreError(explain(path, error)) from None
             except (sqlite3.Error, PersistenceError, NotAJournal) as error:
                 if outage(error) is not None:
                     raise  # locked by another process: Retrying waits and tries again
-                raise StoreError(_explain(path, error)) from None
+                raise StoreError(explain(path, error)) from None
 
     return Retrying(None, path, give_up_after_s)(attempt)
 
@@ -170,21 +171,24 @@ def _prepare(recorder: ProcessRecorder, settings: dict[str, str], create: bool) 
         )
 
 
-def _explain(path: str, error: BaseException) -> str:
+def explain(path: str, error: BaseException) -> str:
     """One line naming the file and what is wrong with it."""
     message = first_line(error)
     if isinstance(error, NotAJournal | NoJournal):
         return f"cannot open the journal at {path}: {message}"
     if "file is not a database" in message:
         return f"cannot open the journal at {path}: not a SQLite database ({message})"
-    if "readonly database" in message:
-        return f"cannot write the journal at {path}: the file is read-only ({message})"
-    if "unable to open database file" in message:
+    if "readonly database" in message or "unable to open database file" in message:
         directory = Path(path).resolve().parent
-        problem = _unwritable(directory)
+        # A file that may be written, in a folder that may not: SQLite makes its -wal and
+        # -shm files there to read the journal too.
+        writable = not Path(path).exists() or os.access(path, os.W_OK)
+        problem = _unwritable(directory) if writable else None
         if problem is not None:
             verb = "open" if Path(path).exists() else "create"
             return f"cannot {verb} the journal at {path}: {directory} is not writable ({problem})"
+    if "readonly database" in message:
+        return f"cannot write the journal at {path}: the file is read-only ({message})"
     return f"cannot open the journal at {path}: {message}"
 
 
