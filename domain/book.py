@@ -450,6 +450,11 @@ class AccountBook:
         coverage = coverage_of(page)
         started = event.at if verdict.started_at is None else verdict.started_at
         kept = self.vouched.get(scope)
+        if kept is None:
+            # The venue can name the keys it covers now: what trueup's fills hold there
+            # becomes a position can-open weighs (can_open_facts.py), listed or not.
+            covers = coverage.covers
+            self.touched.update(k for k in self.pnl.keys if covers(k.category, k.symbol))
         if kept is None or event.at >= kept.at:
             self.vouched[scope] = Vouched(coverage, event.at, started, event.at, started)
         else:

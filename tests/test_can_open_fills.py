@@ -11,6 +11,7 @@ from tests.inputs import (
     T0,
     accepted,
     execution_frame,
+    intent,
     line,
     opened,
     position_frame,
@@ -193,3 +194,20 @@ def test_a_spot_buy_opens_no_position_can_open_waits_on(journal: Journal) -> Non
     service = TrueupService(journal, clock=lambda: ASKED)
     service.ingest([[*fresh_account(), line(spot)]])
     assert service.can_open("bybit", "main", "BTCUSDT").allowed
+
+
+def test_fills_before_the_first_list_of_positions_are_weighed_once_one_comes(
+    journal: Journal,
+) -> None:
+    """The fills came before trueup had ever listed the account's positions; the first list,
+    served right after them, vouches for the symbol but may not show them yet. The views
+    answered yes there, for the list touched no key (hypothesis found it): a replay, no."""
+    mode = intent(T0, kind="account_mode", mode="LIVE")
+    service = TrueupService(journal, clock=lambda: ASKED)
+    service.ingest([[line(mode), line(fill("e-1", "Buy", "0.1"))]])
+    service.ingest([[line(position_snapshot(FILLED + 150))]])  # the views written in between
+    now = service.can_open("bybit", "main", "BTCUSDT")
+    service.ingest([[line(tick(ASKED + 1))]])  # the views move past ASKED: it is replayed
+    past = service.can_open("bybit", "main", "BTCUSDT", at=ASKED)
+    assert (now.allowed, now.reasons) == (past.allowed, past.reasons)
+    assert not now.allowed and now.reasons[0].startswith("trueup's fills opened LONG 0.1 BTCUSDT")
