@@ -18,6 +18,7 @@ from trueup.adapters.capture import decode_line, record_line
 from trueup.adapters.clock import wall_clock
 from trueup.adapters.feed import Clock, Feed, Record
 from trueup.adapters.store.journal import Appended, Journal
+from trueup.adapters.store.lease import Lease
 from trueup.adapters.store.wal_checkpoints import checkpoints_aside
 from trueup.application.ingest import Ingestor
 from trueup.domain.emitted import Emitted
@@ -31,6 +32,8 @@ if TYPE_CHECKING:  # NATS is loaded only by a run that publishes to it
     from trueup.adapters.nats.publisher import Publisher
 
 log = logging.getLogger("trueup.run")
+# How often a run waiting for another to stop recording its account looks again.
+RECORDER_POLL_S = 0.5
 
 
 class LiveIngest:
@@ -200,17 +203,43 @@ def _run_live(
             publisher=publisher,
             on_emitted=on_emitted,
         )
-        resume_from_journal(journal, feed)
-        feed.start(live.put, gave_up=lambda _why: stop.set())
+        lease = journal.lease(recorder_lease(feed.venue, feed.account))
+        if not _recording_taken(lease, stop, f"{feed.venue}/{feed.account}"):
+            return live  # stopped while another run recorded the account
         try:
-            live.run(stop)
+            resume_from_journal(journal, feed)
+            feed.start(live.put, gave_up=lambda _why: stop.set())
+            try:
+                live.run(stop)
+            finally:
+                feed.stop()
+                stop.set()
+                live.run(stop)  # what arrived while the feed was stopping
+                if live.projection is not None:
+                    live.projection.release()
         finally:
-            feed.stop()
-            stop.set()
-            live.run(stop)  # what arrived while the feed was stopping
-            if live.projection is not None:
-                live.projection.release()
+            lease.release()
     return live
+
+
+def recorder_lease(venue: str, account: str) -> str:
+    """The lease of the one `trueup run` that records an account into a journal."""
+    return f"recorder:{venue}:{account}"
+
+
+def _recording_taken(lease: Lease, stop: threading.Event, scope: str) -> bool:
+    """Wait until no other run records the account (one being replaced, or started twice by
+    mistake: two would record each frame twice over); False if stopped first."""
+    if lease.acquire():
+        return True
+    log.warning(
+        "another trueup run is recording %s into this journal: waiting for it to stop", scope
+    )
+    while not stop.wait(RECORDER_POLL_S):
+        if lease.acquire():
+            log.warning("the other run has stopped: recording %s", scope)
+            return True
+    return False
 
 
 def resume_from_journal(journal: Journal, feed: Feed) -> None:

@@ -178,3 +178,47 @@ def test_a_run_records_an_edit_of_its_rules_file_only_if_not_in_force_already(
             stop.set()
             run.join(30)
     assert recorded() == [60_000, 120_000]
+
+
+def test_a_second_run_of_one_account_records_only_once_the_first_has_stopped(
+    tmp_path: Path,
+) -> None:
+    """A supervisor starting a new run before the old one has gone, or a run started twice
+    by mistake: two would record every frame twice over (a walkthrough's PNL_MISMATCH)."""
+    path = str(tmp_path / "live.db")
+    first, second = ScriptedFeed([]), ScriptedFeed([])
+    first_stop, second_stop = threading.Event(), threading.Event()
+    with Journal.open(path) as one, Journal.open(path) as two:
+        runs = [
+            threading.Thread(target=run_live, args=(journal, feed, stop), kwargs={"tick_ms": 50})
+            for journal, feed, stop in ((one, first, first_stop), (two, second, second_stop))
+        ]
+        runs[0].start()
+        assert first.pushed.wait(10)  # recording
+        runs[1].start()
+        time.sleep(1.0)
+        assert second.thread is None  # waiting for the first to stop
+
+        first_stop.set()
+        runs[0].join(10)
+        assert second.pushed.wait(10)  # recording now
+        second_stop.set()
+        runs[1].join(10)
+    assert not any(run.is_alive() for run in runs)
+
+
+def test_a_run_stopped_while_another_records_its_account_never_starts_its_feed(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "live.db")
+    first, second = ScriptedFeed([]), ScriptedFeed([])
+    first_stop, second_stop = threading.Event(), threading.Event()
+    with Journal.open(path) as one, Journal.open(path) as two:
+        running = threading.Thread(target=run_live, args=(one, first, first_stop))
+        running.start()
+        assert first.pushed.wait(10)
+        second_stop.set()
+        run_live(two, second, second_stop)
+        first_stop.set()
+        running.join(10)
+    assert second.thread is None and not running.is_alive()
