@@ -124,6 +124,11 @@ class KeyLedger:
     venue_cum: Decimal | None = None
     cum_net: Decimal = ZERO
     cum_closed_value: Decimal = ZERO
+    # That report's venue time and sequence (``counted_by_venue``): a fill made no later than
+    # it is in ``venue_cum`` already, however late it comes (a restarted run's REST catch-up
+    # brings fills made before trueup first heard the figure), so it moves ``cum_net`` too.
+    cum_at: int = 0
+    cum_seq: int | None = None
     # The coin its PnL is counted in, as the latest fill or report that named one said.
     coin: str | None = None
     # Fees its fills paid in other coins (Fill.fee_coin), by coin, in coin order: never
@@ -189,6 +194,17 @@ class KeyLedger:
             return False
         self.mark, self.mark_at = mark, at
         return True
+
+    def counted_by_venue(self, fill: Fill) -> bool:
+        """Whether ``fill`` was made no later than the report that last moved the venue's
+        all-time figure (``venue_cum``), which counts it then: by the venue's sequence where
+        both carry one (as ``_older``), else by time."""
+        if self.venue_cum is None:
+            return False
+        seq = self.cum_seq
+        if seq is not None and fill.seq is not None:
+            return fill.seq <= seq
+        return fill.exec_time <= self.cum_at
 
     def flat_before(self, fill: Fill) -> bool:
         """Whether the latest flat report of the key was made before ``fill``: by the
@@ -566,7 +582,7 @@ class PnlLedger:
                 PnlCheck(key, life.number, "", life.net, current, notional, PnlFigure.POSITION)
             )
         if moved and cumulative is not None:
-            self._cumulative(ledger, cumulative)
+            self._cumulative(ledger, cumulative, report)
 
     def venue_flat(self, book: "AccountBook", key: PositionKey, report: PositionReport) -> None:
         """The venue's word that ``key`` is flat: a position trueup did not see open is
@@ -593,7 +609,7 @@ class PnlLedger:
         if newer:
             ledger.unseen = None
 
-    def _cumulative(self, ledger: KeyLedger, venue: Decimal) -> None:
+    def _cumulative(self, ledger: KeyLedger, venue: Decimal, report: PositionReport) -> None:
         """The venue's all-time realised PnL moved: over the span since it last did, its move
         against trueup's (fees and funding in, as Bybit counts it). The first report only
         marks where trueup starts measuring: what came before trueup saw it is not known."""
@@ -607,6 +623,17 @@ class PnlLedger:
                 )
             )
         ledger.venue_cum, ledger.cum_net, ledger.cum_closed_value = venue, net, closed_value
+        ledger.cum_at, ledger.cum_seq = report.updated_time, _own_seq(report)
+
+    @staticmethod
+    def _counted(ledger: KeyLedger, net: Decimal, closed_value: Decimal) -> None:
+        """A fill the venue's all-time figure counted already (``counted_by_venue``) was
+        folded, the key's net and closed value having been ``net`` and ``closed_value``:
+        what it moved was in the span before that figure, so the span's start moves by it."""
+        ledger.cum_net = EXACT.add(ledger.cum_net, EXACT.subtract(ledger.net, net))
+        ledger.cum_closed_value = EXACT.add(
+            ledger.cum_closed_value, EXACT.subtract(ledger.closed_value, closed_value)
+        )
 
     def _let_go(self, clock: int) -> None:
         """Sweep as of the last sweep instant at or before ``clock``: forget the ids of fills
@@ -671,8 +698,12 @@ class PnlLedger:
         if key is None or fill.exec_fee is None:
             return
         ledger = self.key(key)
+        counted = ledger.counted_by_venue(fill)
+        net, value = (ledger.net, ledger.closed_value) if counted else (ZERO, ZERO)
         if self._in_order(book, ledger, fill):
             self._pay(ledger, fill)
+        if counted:
+            self._counted(ledger, net, value)
 
     def _pay(self, ledger: KeyLedger, fill: Fill) -> None:
         """A funding payment to ``ledger``'s key."""
@@ -691,6 +722,10 @@ class PnlLedger:
         if ledger is None:
             ledger = self._legs[leg] = self.key(book.key(*leg))
         ledger.fill_received = book.clock
+        # Made before the venue's all-time figure last checked, which counts it: what it
+        # moves, in order or folded again late, is in the span before that figure.
+        counted = ledger.counted_by_venue(fill)
+        net, value = (ledger.net, ledger.closed_value) if counted else (ZERO, ZERO)
         if self._in_order(book, ledger, fill):
             self._fold(book, ledger, fill)
             if ledger.open is not None:
@@ -699,6 +734,8 @@ class PnlLedger:
                 position = book.positions.get(ledger.key)
                 if position is not None and position.exchange is not None:
                     _weigh_whole(ledger, position.exchange)
+        if counted:
+            self._counted(ledger, net, value)
 
     def _in_order(self, book: "AccountBook", ledger: KeyLedger, fill: Fill) -> bool:
         """Whether ``fill`` is newer than every fill folded on ``ledger``'s key, to be folded

@@ -844,6 +844,86 @@ def test_a_round_trip_missed_whole_shows_only_in_the_all_time_figure() -> None:
     assert event.venue_pnl - event.trueup_pnl == Decimal("-0.1239")  # -0.1 - 0.012 - 0.0119
 
 
+def fills_before_the_first_report(at: int) -> dict[str, Any]:
+    """A round trip made before the capture's first report (its cumRealisedPnl counts it),
+    as a restarted run's first sync brings it: /v5/execution/list from a minute before the
+    journal last heard the account, newest first, with a fill already folded (a repeat)."""
+    items: list[dict[str, Any]] = [
+        dict(
+            exec_id="b1",
+            order_id="o-b1",
+            side="Buy",
+            exec_qty="0.1",
+            exec_price="100",
+            exec_fee="0.01",
+            exec_time=T0 + 1_000,
+            seq=1,
+        ),
+        dict(
+            exec_id="s0",
+            order_id="o-s0",
+            side="Sell",
+            exec_qty="0.1",
+            exec_price="110",
+            exec_fee="0.0605",
+            closed_size="0.1",
+            exec_pnl="1.0",
+            exec_time=T0 - 300,
+            seq=-1,
+        ),
+        dict(
+            exec_id="b0",
+            order_id="o-b0",
+            side="Buy",
+            exec_qty="0.1",
+            exec_price="100",
+            exec_fee="0.055",
+            exec_time=T0 - 400,
+            seq=-2,
+        ),
+    ]
+    body = messages.rest_ok(
+        "linear",
+        [messages.execution_item(symbol="BTCUSDT", rest=True, **i) for i in items],
+        time=at,
+    )
+    params = {"category": "linear", "startTime": T0 - 60_000, "limit": 100}
+    return messages.capture_rest(at, ACCOUNT, "/v5/execution/list", params, body)
+
+
+@pytest.mark.parametrize("after_step", [1, 3])
+def test_fills_the_first_figure_counted_already_come_late_and_move_no_span(after_step: int) -> None:
+    # The venue's figure at the first report counts the round trip; trueup, folding it late
+    # (in the key's run: its fills folded again in order), moves its net and the start of the
+    # span since the last report alike, so the next report's span holds only its own fills.
+    records = cumulative_capture()
+    at = T0 + 1_000 * after_step + 600  # after that step's report
+    records.insert(2 * after_step + 1, fills_before_the_first_report(at))
+    assert mismatches(records) == []
+
+
+def test_fills_the_first_figure_counted_already_come_late_to_a_flat_key() -> None:
+    # No fill of trueup's own yet: the late ones are in order on the key, folded as they come.
+    # The first report with a mark (Bybit's push has one): the key's ledger, and the figure
+    # trueup measures from, begin there.
+    first = position_frame(
+        T0 + 500,
+        symbol="BTCUSDT",
+        side="",
+        size="0",
+        seq=0,
+        updated_time=T0 + 500,
+        mark_price="100",
+        cum_realised_pnl=str(CUM_BEFORE),
+    )
+    records = [first]
+    body = fills_before_the_first_report(T0 + 600)
+    body["data"]["result"]["list"] = body["data"]["result"]["list"][1:]
+    records.append(body)
+    records += cumulative_capture()[1:]
+    assert mismatches(records) == []
+
+
 def test_a_fill_id_is_let_go_within_a_window_and_a_tenth_and_its_repeat_still_ignored() -> None:
     from trueup.domain.pnl import SEEN_FOR_MS
 
