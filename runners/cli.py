@@ -1248,6 +1248,7 @@ def _serve(journal: "Journal", args: argparse.Namespace) -> int:
         notifier_limits=notifier_limits,
         following=Following(args.quiet_after_ms, frozenset(args.follow)),
         access_log=args.access_log,
+        host=args.host,
     )
     # As trueup run: no answer to a POST of inputs waits on a commit that checkpoints.
     with checkpoints_aside(journal.url):

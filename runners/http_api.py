@@ -52,6 +52,7 @@ from trueup.domain.vocabulary import PositionSide
 from trueup.projections.partitions import partitions_of
 from trueup.runners import output
 from trueup.runners.arguments import OPENING_SIDES
+from trueup.runners.http_browsers import SECRET_PARAMETERS, LoopbackHostOnly, is_loopback
 from trueup.runners.http_documents import (
     AcknowledgedDocument,
     CanOpenDocument,
@@ -143,6 +144,9 @@ class ApiSettings:
     # One line a request (path and status, never a header); off, a busy server saves the
     # formatting and the write of each (serve --no-access-log).
     access_log: bool = True
+    # The address served on (serve --host): on a loopback one, only a loopback Host is
+    # answered (http_browsers.py). None: not told (an app made by a test).
+    host: str | None = None
 
 
 class TrueupApi:
@@ -625,7 +629,9 @@ class TrueupApi:
         if not hmac.compare_digest(given.encode(), token.encode()):
             raise HTTPException(
                 401,
-                "a bearer token is required: Authorization: Bearer $TRUEUP_API_TOKEN",
+                "a bearer token is required: Authorization: Bearer $TRUEUP_API_TOKEN"
+                if credentials is None
+                else "the bearer token given is not this server's ($TRUEUP_API_TOKEN)",
                 headers={"WWW-Authenticate": "Bearer"},
             )
 
@@ -691,7 +697,7 @@ def create_app(journal: Journal, settings: ApiSettings, clock: Clock = wall_cloc
         KeptAnswers,
         routes={"/v1/positions": api.positions_route, "/v1/can-open": api.can_open_route},
     )
-    _gate_writes(app, api, bearer)
+    _guard(app, api, bearer)
     app.add_middleware(RequestTiming, app=app, api=api)
 
     @app.exception_handler(StoreError)
@@ -973,16 +979,21 @@ def _refuse_field(field: str, value: object, message: str) -> None:
 ECHOED_BYTES = 256  # a value a 422 quotes back, at most (as JSON)
 
 
-def _gate_writes(app: FastAPI, api: TrueupApi, bearer: HTTPBearer) -> None:
-    """Every POST's token checked and its body's size bounded before it is read
-    (http_write_gate.py); POST /v1/inputs counts its own as it streams in."""
+def _guard(app: FastAPI, api: TrueupApi, bearer: HTTPBearer) -> None:
+    """Every POST's token checked (and, with none, a browser's refused) and its body's size
+    bounded before it is read (http_write_gate.py); POST /v1/inputs counts its own as it
+    streams in. Served on a loopback address, only a loopback Host is answered."""
     app.add_middleware(
         WriteGate,
         bearer=bearer,
         authorise=api.authorise,
         read_body=api.read_body,
         streamed={"/v1/inputs"},
+        refuses_browsers=api.settings.token is None,
     )
+    host = api.settings.host
+    if host is not None and is_loopback(host):
+        app.add_middleware(LoopbackHostOnly, bound=host)
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
 
 
@@ -995,6 +1006,9 @@ async def _invalid(_: Request, error: RequestValidationError) -> Response:
 def _unechoed(error: Any) -> Any:
     """A validation error as FastAPI gives it, its ``input`` not echoed if it is long."""
     error = jsonable_encoder(error)
+    where = error.get("loc") or ("",)
+    if where[0] == "query" and str(where[-1]).lower() in SECRET_PARAMETERS:
+        error.pop("input", None)  # a token put in the URL by mistake
     if "input" in error:
         try:
             size = len(orjson.dumps(error["input"]))

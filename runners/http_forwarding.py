@@ -18,8 +18,9 @@ log = logging.getLogger("trueup.http")
 
 # Marks a forwarded request: it is answered where it arrives, never forwarded again.
 FORWARDED_HEADER = "trueup-forwarded-by"
-# Only the headers the endpoint reads go along (the token checked again by the sibling).
-_PASSED = ("authorization", "content-type")
+# Only the headers the endpoint reads go along (the token checked again by the sibling,
+# and the host, which the sibling answers only if it is a loopback one: http_browsers.py).
+_PASSED = ("authorization", "content-type", "host")
 CONNECT_S = 1.0
 KEEP_ALIVE_S = 2.0
 

@@ -1,7 +1,6 @@
 """The HTTP API's server: uvicorn on a socket bound before it starts, on a host safe to
 serve on with the token it was given."""
 
-import ipaddress
 import logging
 import socket
 
@@ -10,6 +9,7 @@ from fastapi import FastAPI
 
 from trueup.adapters.store.journal import Journal
 from trueup.runners.http_api import ApiSettings, TrueupApi, create_app
+from trueup.runners.http_browsers import SecretsMasked, is_loopback
 from trueup.runners.http_protocol import OneSendProtocol
 from trueup.runners.http_stream import LeftIncomplete
 from trueup.runners.usage import UsageError
@@ -25,15 +25,6 @@ def check_exposure(host: str, token: str | None) -> None:
             f"serving on {host} takes inputs from other machines: set {TOKEN_ENV} "
             "(or serve on 127.0.0.1)"
         )
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
@@ -85,6 +76,7 @@ def server(app: FastAPI, log_level: str = "info") -> uvicorn.Server:
     )
     # After the config, which sets uvicorn's logging up.
     logging.getLogger("uvicorn.error").addFilter(LeftIncomplete())
+    logging.getLogger("uvicorn.access").addFilter(SecretsMasked())
     return ApiServer(config, app.state.api)
 
 

@@ -10,9 +10,14 @@ from fastapi import HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from trueup.runners.http_browsers import from_a_browser
 from trueup.runners.http_documents import Document
 
 Authorise = Callable[[HTTPAuthorizationCredentials | None], None]
+BROWSER_REFUSED = (
+    "a web page may not write to a server started without a token (any site the operator "
+    "opens could): set TRUEUP_API_TOKEN, or send the write from a program"
+)
 ReadBody = Callable[[Request], Awaitable[bytes]]
 
 
@@ -29,8 +34,10 @@ class WriteGate:
         authorise: Authorise,
         read_body: ReadBody,
         streamed: set[str],
+        refuses_browsers: bool = False,
     ) -> None:
         self.inner = inner
+        self.refuses_browsers = refuses_browsers
         self.bearer = bearer
         self.authorise = authorise
         self.read_body = read_body
@@ -43,6 +50,8 @@ class WriteGate:
         request = Request(scope, receive)
         body = None
         try:
+            if self.refuses_browsers and from_a_browser(scope):
+                raise HTTPException(403, BROWSER_REFUSED)
             self.authorise(await self.bearer(request))
             if scope["path"] not in self.streamed:
                 body = await self.read_body(request)
