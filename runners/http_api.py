@@ -348,6 +348,7 @@ class TrueupApi:
         if last_event_id is not None:
             query = query.model_copy(update={"after": last_event_id})
         if MEDIA_TYPE in accept:
+            self._refuse_past_the_end(query.after)
             wanted = EventFilter(query.type, query.venue, query.account, query.emitted)
             return EventStream(self.follower, wanted, query.after, self._backlog(wanted))
         with self._reading() as service:
@@ -359,6 +360,8 @@ class TrueupApi:
                 account=query.account,
                 limit=query.limit,
             )
+        if not page.events and page.next_after == query.after:
+            self._refuse_past_the_end(query.after)
         events = [
             event_json(position, event) | {"at_iso": iso(event.at)}
             for position, event in page.events
@@ -380,6 +383,18 @@ class TrueupApi:
                 )
 
         return lambda after: asyncio.to_thread(read, after)
+
+    def _refuse_past_the_end(self, after: int) -> None:
+        """422 for a cursor past the journal's end: read from it, a bot would wait for ever
+        for events stored below it (a cursor of another journal, or of one restored)."""
+        end = self._journal_end()
+        if after > end:
+            raise HTTPException(
+                422,
+                f"after={after} is past the journal's end ({end}): a cursor of another "
+                f"journal, or of this one before it was restored? Read on from after={end}, "
+                "or from 0",
+            )
 
     def _journal_end(self) -> int:
         with self.readers.reading() as journal:

@@ -315,6 +315,22 @@ def test_events_page_from_a_cursor_to_the_end(
     }
 
 
+@pytest.mark.parametrize("accept", ["application/json", "text/event-stream"])
+def test_a_cursor_past_the_journals_end_is_422_naming_the_end(
+    api: httpx.Client, accept: str
+) -> None:
+    """A bot holding a cursor of another journal (or one restored) waited for ever on empty
+    pages while events were stored below it (a walkthrough)."""
+    end = api.get("/v1/positions").json()["cursor"]
+    reply = api.get("/v1/events", params={"after": end + 1_000}, headers={"Accept": accept})
+    assert reply.status_code == 422
+    assert reply.json()["detail"] == (
+        f"after={end + 1_000} is past the journal's end ({end}): a cursor of another journal, "
+        f"or of this one before it was restored? Read on from after={end}, or from 0"
+    )
+    assert api.get("/v1/events", params={"after": end}).json()["events"] == []
+
+
 def test_every_event_the_http_api_lists_matches_its_schema(api: httpx.Client) -> None:
     """schemas/http-event.schema.json: a line of `trueup events --json` with its `at_iso`."""
     listed, after = [], 0
