@@ -576,7 +576,7 @@ class PnlLedger:
             return
         if ledger.unseen is not None:
             return  # a flat report older than the last fill: not in step with the ledger
-        if current is not None and life is not None:
+        if current is not None and life is not None and not life.flipped:
             notional = EXACT.multiply(life.cost, ONE)
             self.checks.append(
                 PnlCheck(key, life.number, "", life.net, current, notional, PnlFigure.POSITION)
@@ -874,7 +874,7 @@ class PnlLedger:
         if rest:
             life = ledger.open
             if life is None:
-                life = self._open(book, ledger, LONG if buy else SHORT, fill)
+                life = self._open(book, ledger, LONG if buy else SHORT, fill, flipped=bool(moved))
             value = price * rest
             size = life.size + rest
             max_size = life.max_size
@@ -900,14 +900,22 @@ class PnlLedger:
                 self.held.append((life.side, life.opened_at, life.position_ids))
 
     def _open(
-        self, book: "AccountBook", ledger: KeyLedger, side: PositionSide, fill: Fill
+        self,
+        book: "AccountBook",
+        ledger: KeyLedger,
+        side: PositionSide,
+        fill: Fill,
+        *,
+        flipped: bool = False,
     ) -> Lifecycle:
         """A lifecycle opens on the key, with the public prices' mark where that is newer
         than the ledger's and was told no longer than PRICE_FRESH_FOR_MS before the fill (by
         the fill's venue time: the same when it is folded again, or audited): a report of the
         position, with its own, may be some time coming. A mark older than that is dropped."""
         ledger.lifecycles += 1
-        life = ledger.open = Lifecycle(ledger.key, ledger.lifecycles, side, fill.exec_time)
+        life = ledger.open = Lifecycle(
+            ledger.key, ledger.lifecycles, side, fill.exec_time, flipped=flipped
+        )
         self._note(book, ledger.key, life)
         quoted = book.prices.get(ledger.key.symbol)
         if (

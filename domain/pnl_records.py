@@ -67,6 +67,10 @@ class Lifecycle(Struct, gc=False):
     # added to, or a fill not seen), and its figures do not say what is held
     # (``differs_at_venue``).
     partial: bool = False
+    # Opened by what a fill took past zero, closing the lifecycle before it: the venue's
+    # figure of the position held may still count that one's (whether Bybit's
+    # curRealisedPnl starts again at a flip is not documented), so it is not checked.
+    flipped: bool = False
     # Fees its fills paid in other coins than ``key``'s PnL coin, by coin (pnl.py, ``_fee``):
     # never in ``fees``. A tuple: a checkpoint's copy of the lifecycle shares it unchanged.
     fees_apart: tuple[tuple[str, Decimal], ...] = ()
