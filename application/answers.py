@@ -152,6 +152,9 @@ class TriggerCommandReport:
     input_id: str
     refused: list[str]
     emitted: list[str]
+    # Carried out, yet what it asked for failed: a confirm whose order is not sent
+    # (TRIGGER_FAILED), and why.
+    failed: tuple[str, ...] = ()
 
     def as_json(self) -> JSON:
         return {
@@ -160,6 +163,7 @@ class TriggerCommandReport:
             "accepted": not self.refused,
             "refused": self.refused,
             "emitted": self.emitted,
+            "failed": list(self.failed),
         }
 
 

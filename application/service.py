@@ -47,7 +47,7 @@ from trueup.application.emitted_count import EmittedCount
 from trueup.application.following import Following
 from trueup.application.position_audit import SeveralLegs
 from trueup.domain.coverage import Coverage, Vouched
-from trueup.domain.emitted import Emitted, TriggerRefused
+from trueup.domain.emitted import Emitted, TriggerFailed, TriggerRefused
 from trueup.domain.events import (
     InputEvent,
     InputRejected,
@@ -378,7 +378,9 @@ class TrueupService:
                 # meanwhile, say): the projection judges it on theirs. Said as it will say.
                 emitted = _judged_after_all(self.journal, (venue, account), where, event)
                 refused = [e.reason for e in emitted if isinstance(e, TriggerRefused)]
-        return TriggerCommandReport(trigger_id, event.input_id, refused, [e.type for e in emitted])
+        failed = tuple(e.reason for e in emitted if isinstance(e, TriggerFailed))
+        types = [e.type for e in emitted]
+        return TriggerCommandReport(trigger_id, event.input_id, refused, types, failed)
 
     def _inputs_between(self, venue: str, account: str, after: int, before: int) -> bool:
         """Whether inputs the account's partition takes were stored between journal

@@ -153,6 +153,10 @@ class TriggerCommandDocument(BaseModel):
         "fire (input_id empty)"
     )
     emitted: list[str] = Field(description="the types of what it made trueup emit")
+    failed: list[str] = Field(
+        description="carried out, but what it asked for failed, and why: a confirm whose "
+        "order is not sent (TRIGGER_FAILED)"
+    )
 
 
 class TriggersDocument(BaseModel):

@@ -1,8 +1,8 @@
 """``trueup trigger``: add, change, enable, disable, remove, confirm and list triggers.
 
 Each command is appended as an input (channel trigger) through the same ingest path as
-every other, so an audit shows who commanded what; it prints the trigger's id, or, refused,
-only why (on stderr, exit 1).
+every other, so an audit shows who commanded what; it prints the trigger's id, or, refused
+(or a confirm whose order is not sent: TRIGGER_FAILED), only why (on stderr, exit 1).
 """
 
 import argparse
@@ -43,12 +43,14 @@ def command(journal: Journal, args: argparse.Namespace) -> int:
     report = service.command_trigger(venue, account, data, at=args.at)
     if args.json:
         output.write_json(report.as_json())  # says "accepted": false itself
-    elif report.trigger_id and not report.refused:
+    elif report.trigger_id and not report.refused and not report.failed:
         # An id on stdout means the command is in force: a script takes it as such.
         print(report.trigger_id)
     for reason in report.refused:
         print(f"trueup: refused: {reason}", file=sys.stderr)
-    return EXIT_NO if report.refused else EXIT_OK
+    for reason in report.failed:  # a confirm recorded, its order not sent (TRIGGER_FAILED)
+        print(f"trueup: failed: {reason}", file=sys.stderr)
+    return EXIT_NO if report.refused or report.failed else EXIT_OK
 
 
 def _account(

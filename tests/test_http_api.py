@@ -149,7 +149,7 @@ def test_triggers_are_commanded_as_the_cli_commands_them(api: httpx.Client) -> N
     assert added.status_code == 200
     assert added.json() | {"input_id": ""} == {
         "trigger_id": "btc-trail", "input_id": "", "accepted": True, "refused": [],
-        "emitted": [],
+        "emitted": [], "failed": [],
     }  # fmt: skip
     (row,) = api.get("/v1/triggers", params={"venue": "bybit"}).json()["triggers"]
     assert (row["trigger_id"], row["state"], row["operator"]) == ("btc-trail", "armed", "alice")

@@ -458,6 +458,32 @@ def test_trigger_add_list_and_confirm_on_the_command_line(
         assert listed == trigger_rows(replay(journal), "bybit", "main")
 
 
+def test_a_confirm_whose_order_is_not_sent_says_why_and_exits_1(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Recorded, but the position was cut by hand since the firing: a walkthrough's
+    operator saw the id and exit 0, as if the stop-loss had gone out."""
+    _hold_a_long(store_url, tmp_path, capsys)
+    account = ["--venue", "bybit", "--account", "main"]
+    spec = ["--symbol", "BTCUSDT", "--direction", "long", "--kind", "trailing"]
+    spec += ["--distance", "5", "--ratio", "1", "--action", "reduce"]
+    _, out = _cli(store_url, capsys, "trigger", "add", *account, *spec, "--at", str(T0 + 1))
+    trigger_id = out.strip()
+    later = tmp_path / "later.jsonl"
+    path = [price(T0 + 2, 100), price(T0 + 3, 120), price(T0 + 4, 115), position(T0 + 5, LONG, 1)]
+    later.write_bytes(b"\n".join(orjson.dumps(r) for r in path) + b"\n")
+    assert _cli(store_url, capsys, "ingest", str(later))[0] == 0
+
+    code = main(["--store", store_url, "trigger", "confirm", trigger_id, "--at", str(T0 + 6)])
+    out, err = capsys.readouterr()
+
+    assert (code, out) == (1, "")
+    assert err == (
+        "trueup: failed: the position holds 1 now, less than the 2 its firings' orders would "
+        "reduce: not sent\n"
+    )
+
+
 def _listed(store_url: str, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
     _, out = _cli(store_url, capsys, "trigger", "list", "--json")
     (row,) = [orjson.loads(line) for line in out.splitlines()]
