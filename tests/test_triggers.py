@@ -685,7 +685,7 @@ def test_a_command_on_an_account_trueup_never_saw_is_not_recorded(
 
     assert code == 1
     assert orjson.loads(out) == {
-        "trigger_id": "nob", "input_id": "", "accepted": False, "emitted": [],
+        "trigger_id": "nob", "input_id": "", "accepted": False, "emitted": [], "failed": [],
         "refused": [NEVER_FIRES["an account never seen"][1]],
     }  # fmt: skip
     assert _cli(sampled, capsys, "events", "--json")[1] == before
