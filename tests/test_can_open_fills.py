@@ -155,13 +155,13 @@ def test_the_bot_s_record_of_the_fills_position_is_not_noted_as_held_by_nobody(
     journal: Journal,
 ) -> None:
     # The exchange's silence is no word on a key trueup's fills hold: its record is not
-    # "OPEN but the exchange holds nothing" beside the reason that says it is held.
+    # "OPEN but the exchange has not shown it" beside the reason that says it is held.
     claimed = opened(FILLED + 10, "p-1", "BTCUSDT", "0.1")
     service = TrueupService(journal, clock=lambda: ASKED)
     service.ingest([[*fresh_account(), line(fill("e-1", "Buy", "0.1")), line(claimed)]])
     verdict = service.can_open("bybit", "main", "BTCUSDT")
     assert not verdict.allowed
-    assert not [note for note in verdict.notes if "holds nothing" in note]
+    assert not [note for note in verdict.notes if "has not shown it" in note]
 
 
 def test_a_fill_made_just_before_a_list_that_settled_the_earlier_ones_is_held(
@@ -211,3 +211,17 @@ def test_fills_before_the_first_list_of_positions_are_weighed_once_one_comes(
     past = service.can_open("bybit", "main", "BTCUSDT", at=ASKED)
     assert (now.allowed, now.reasons) == (past.allowed, past.reasons)
     assert not now.allowed and now.reasons[0].startswith("trueup's fills opened LONG 0.1 BTCUSDT")
+
+
+def test_a_record_the_exchange_never_showed_is_noted_so_before_any_list_too(
+    journal: Journal,
+) -> None:
+    """Before any list of positions what the exchange holds is unknown: the note said it
+    "holds nothing", beside the reason saying it is unknown (a walkthrough)."""
+    service = TrueupService(journal, clock=lambda: ASKED)
+    mode = intent(T0, kind="account_mode", mode="LIVE")
+    service.ingest([[line(mode), line(opened(FILLED, "a1", "BTCUSDT", "0.1"))]])
+    verdict = service.can_open("bybit", "main", "BTCUSDT")
+    assert not verdict.allowed
+    assert verdict.reasons[0].endswith("what it holds is unknown")
+    assert verdict.notes == ["local record a1 is OPEN but the exchange has not shown it"]

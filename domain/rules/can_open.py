@@ -183,8 +183,9 @@ def judge(
                 )
             elif local.mode == "LIVE" and key.exchange_qty == 0 and filled is None:
                 # Where trueup's fills hold the key, the exchange's silence says nothing.
+                # Not "holds nothing": before any snapshot, what it holds is unknown.
                 notes.append(
-                    f"local record {local.position_id} is OPEN but the exchange holds nothing"
+                    f"local record {local.position_id} is OPEN but the exchange has not shown it"
                 )
             if timeframe is not None and local.timeframe == timeframe and local.mode == "LIVE":
                 notes.append(f"{local.position_id} is open on timeframe {timeframe}")
