@@ -114,3 +114,26 @@ def test_a_chosen_position_shows_its_audit_with_one_marker_per_emitted_event(
     assert page.locator("tr.emitted").count() == len(said)
     assert "BTCUSDT" in page.inner_text('#audit [data-part="title"]')
     assert opened.errors == []
+
+
+def test_while_the_server_is_down_the_rows_say_since_when_and_come_back_live(
+    tmp_path: Path,
+) -> None:
+    """A walkthrough's page kept its rows as though live, its script throwing, while serve
+    was down."""
+    store = str(tmp_path / "journal.db")
+    assert main(["--store", store, "ingest", str(SAMPLE)]) == 0
+    with tab() as browser_tab, Journal.open(store, create=False) as journal:
+        page = browser_tab.page
+        with running_server(journal, ApiSettings(token=TOKEN), lambda: SAMPLE_END) as url:
+            page.goto(url)
+            page.wait_for_selector("#positions tbody[data-rows]")
+            page.wait_for_function("document.getElementById('live').textContent === 'live'")
+            port = url.rsplit(":", 1)[1]
+        page.wait_for_selector("#positions tbody.stale", timeout=10_000)
+        assert page.inner_text("#live").startswith("trueup unreachable since ")
+        assert page.locator("#positions tbody tr").count() > 0  # as of then, and said so
+        with running_server(journal, ApiSettings(token=TOKEN), lambda: SAMPLE_END, int(port)):
+            page.wait_for_selector("#positions tbody:not(.stale)", timeout=10_000)
+    thrown = [e for e in browser_tab.errors if "TypeError" in e or "Uncaught" in e]
+    assert thrown == []

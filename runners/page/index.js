@@ -116,25 +116,49 @@
   function choose(row) {
     chosen = row;
     for (const tr of body.children) tr.classList.toggle("chosen", tr.dataset.key === keyOf(row));
-    audit(row);
+    audit(row).catch(unreachable);
+  }
+
+  // Since when trueup has not answered (null: it answers): the rows shown are as of then,
+  // and say so, rather than pass for live ones.
+  let unreachableSince = null;
+
+  function unreachable(error) {
+    unreachableSince = unreachableSince || new Date();
+    body.classList.add("stale");
+    live.textContent =
+      `trueup unreachable since ${unreachableSince.toISOString()}: the rows are as of then ` +
+      `(${error.message})`;
+  }
+
+  function reachedAgain() {
+    if (!unreachableSince) return;
+    unreachableSince = null;
+    body.classList.remove("stale");
+    live.textContent = poll ? "polling (no live stream)" : "live";
+  }
+
+  function refreshed() {
+    return refresh().then(reachedAgain, unreachable);
   }
 
   function polling() {
     if (poll) return;
-    live.textContent = "polling (no live stream)";
-    poll = setInterval(refresh, 500);
+    if (!unreachableSince) live.textContent = "polling (no live stream)";
+    poll = setInterval(refreshed, 500);
   }
 
   function follow(cursor) {
     if (!window.EventSource) return polling();
     stream = new EventSource(`/v1/events?after=${cursor}`);
     stream.onopen = () => {
-      live.textContent = "live";
       if (poll) clearInterval(poll), (poll = null);
+      if (!unreachableSince) live.textContent = "live";
+      refreshed();
     };
-    stream.onmessage = () => refresh();
+    stream.onmessage = () => refreshed();
     // Each event comes named by its type: listen for every type there is.
-    for (const type of window.trueupEventTypes || []) stream.addEventListener(type, () => refresh());
+    for (const type of window.trueupEventTypes || []) stream.addEventListener(type, () => refreshed());
     stream.addEventListener("error", () => {
       // The browser reconnects on its own, resuming from the last event's id; until then a
       // poll keeps the table honest.
