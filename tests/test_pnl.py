@@ -891,45 +891,19 @@ def fills_before_the_first_report(at: int) -> dict[str, Any]:
     """A round trip made before the capture's first report (its cumRealisedPnl counts it),
     as a restarted run's first sync brings it: /v5/execution/list from a minute before the
     journal last heard the account, newest first, with a fill already folded (a repeat)."""
-    items: list[dict[str, Any]] = [
-        dict(
-            exec_id="b1",
-            order_id="o-b1",
-            side="Buy",
-            exec_qty="0.1",
-            exec_price="100",
-            exec_fee="0.01",
-            exec_time=T0 + 1_000,
-            seq=1,
-        ),
-        dict(
-            exec_id="s0",
-            order_id="o-s0",
-            side="Sell",
-            exec_qty="0.1",
-            exec_price="110",
-            exec_fee="0.0605",
-            closed_size="0.1",
-            exec_pnl="1.0",
-            exec_time=T0 - 300,
-            seq=-1,
-        ),
-        dict(
-            exec_id="b0",
-            order_id="o-b0",
-            side="Buy",
-            exec_qty="0.1",
-            exec_price="100",
-            exec_fee="0.055",
-            exec_time=T0 - 400,
-            seq=-2,
-        ),
+
+    def item(exec_id: str, side: str, price: str, fee: str, at: int, **more: Any) -> Any:
+        return messages.execution_item(
+            symbol="BTCUSDT", exec_id=exec_id, order_id=f"o-{exec_id}", side=side,
+            exec_qty="0.1", exec_price=price, exec_fee=fee, exec_time=at, rest=True, **more,
+        )  # fmt: skip
+
+    items = [
+        item("b1", "Buy", "100", "0.01", T0 + 1_000, seq=1),
+        item("s0", "Sell", "110", "0.0605", T0 - 300, seq=-1, closed_size="0.1", exec_pnl="1.0"),
+        item("b0", "Buy", "100", "0.055", T0 - 400, seq=-2),
     ]
-    body = messages.rest_ok(
-        "linear",
-        [messages.execution_item(symbol="BTCUSDT", rest=True, **i) for i in items],
-        time=at,
-    )
+    body = messages.rest_ok("linear", items, time=at)
     params = {"category": "linear", "startTime": T0 - 60_000, "limit": 100}
     return messages.capture_rest(at, ACCOUNT, "/v5/execution/list", params, body)
 
