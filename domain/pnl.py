@@ -129,6 +129,10 @@ class KeyLedger:
     # brings fills made before trueup first heard the figure), so it moves ``cum_net`` too.
     cum_at: int = 0
     cum_seq: int | None = None
+    # All that such fills (and payments) moved the key's net by, folded after the report
+    # that counted them: a check of that report, told once settled, counts in what came
+    # since (a funding execution after its position push: Bybit orders no topics).
+    late_net: Decimal = ZERO
     # The coin its PnL is counted in, as the latest fill or report that named one said.
     coin: str | None = None
     # Fees its fills paid in other coins (Fill.fee_coin), by coin, in coin order: never
@@ -579,7 +583,16 @@ class PnlLedger:
         if current is not None and life is not None and not life.flipped:
             notional = EXACT.multiply(life.cost, ONE)
             self.checks.append(
-                PnlCheck(key, life.number, "", life.net, current, notional, PnlFigure.POSITION)
+                PnlCheck(
+                    key,
+                    life.number,
+                    "",
+                    life.net,
+                    current,
+                    notional,
+                    PnlFigure.POSITION,
+                    ledger.late_net,
+                )
             )
         if moved and cumulative is not None:
             self._cumulative(ledger, cumulative, report)
@@ -619,7 +632,14 @@ class PnlLedger:
             notional = EXACT.subtract(closed_value, ledger.cum_closed_value)
             self.checks.append(
                 PnlCheck(
-                    ledger.key, ledger.lifecycles, "", ours, venue, notional, PnlFigure.ALL_TIME
+                    ledger.key,
+                    ledger.lifecycles,
+                    "",
+                    ours,
+                    venue,
+                    notional,
+                    PnlFigure.ALL_TIME,
+                    ledger.late_net,
                 )
             )
         ledger.venue_cum, ledger.cum_net, ledger.cum_closed_value = venue, net, closed_value
@@ -630,7 +650,9 @@ class PnlLedger:
         """A fill the venue's all-time figure counted already (``counted_by_venue``) was
         folded, the key's net and closed value having been ``net`` and ``closed_value``:
         what it moved was in the span before that figure, so the span's start moves by it."""
-        ledger.cum_net = EXACT.add(ledger.cum_net, EXACT.subtract(ledger.net, net))
+        moved = EXACT.subtract(ledger.net, net)
+        ledger.cum_net = EXACT.add(ledger.cum_net, moved)
+        ledger.late_net = EXACT.add(ledger.late_net, moved)
         ledger.cum_closed_value = EXACT.add(
             ledger.cum_closed_value, EXACT.subtract(ledger.closed_value, closed_value)
         )

@@ -212,6 +212,9 @@ class PnlCheck(Struct, frozen=True):
     venue: Decimal
     notional: Decimal  # price x the quantity it closed: what a tolerance scales with
     figure: PnlFigure
+    # A position's or a span's: the key's late net when checked (KeyLedger.late_net), so
+    # that what came late since is counted in when it is judged, settled.
+    late_net: Decimal = ZERO
 
     @property
     def span(self) -> bool:

@@ -10,14 +10,19 @@ a fill's and a span's once (each is folded once), a position's once per lifecycl
 two agree again. A missed entry fill moves the average cost, so the next close disagrees; a
 missed funding payment, or a round trip missed whole, shows only in the all-time figure.
 
-A fill's figure is told only once it has disagreed for ``pnl_settle_ms`` of input time (the
+Every figure is told only once it has disagreed for ``pnl_settle_ms`` of input time (the
 rules in force when it is judged, as every grace, and beyond their tolerance): fills come
 by the stream and by REST backfills in either order, and an entry fill that comes after its
 close makes the ledger fold them again in the venue's order and check the close again
-(domain/pnl.py ``_refold``), which then agrees: nothing was wrong, and nothing is told.
+(domain/pnl.py ``_refold``), which then agrees: nothing was wrong, and nothing is told. A
+position's or a span's figure is judged then with what came late meanwhile that the
+venue's report had counted (a funding execution after its position push), and a position's
+is dropped if a later report's agrees first.
 """
 
 from decimal import Decimal
+
+import msgspec
 
 from trueup.domain.book import AccountBook, Changed
 from trueup.domain.emitted import Cause, Emitted, PnlMismatch
@@ -29,6 +34,7 @@ from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.detector import Detector, EventTypes
 
 HUNDRED = Decimal(100)
+ZERO = Decimal(0)
 # How long a fill told is remembered, not to tell it again: past the time a late fill can
 # still make the ledger check it again (its runs are kept up to 1.1 x SEEN_FOR_MS).
 TOLD_FOR_MS = 2 * SEEN_FOR_MS
@@ -47,11 +53,15 @@ class PnlMismatchDetector(Detector):
     def judged(self) -> EventTypes:
         return (ExecutionsReported, PositionsReported)
 
-    __slots__ = ("settling", "told", "told_fills")
+    __slots__ = ("held_settling", "settling", "spans_settling", "told", "told_fills")
 
     def __init__(self) -> None:
         # key -> the lifecycle whose position figure was told as disagreeing.
         self.told: dict[PositionKey, int] = {}
+        # A position's latest check that disagrees, by key, and a span's each, with the input
+        # time each began to disagree: told pnl_settle_ms after (``_figures_settled``).
+        self.held_settling: dict[PositionKey, tuple[PnlCheck, int]] = {}
+        self.spans_settling: list[tuple[PnlCheck, int]] = []
         # A fill's latest check that disagrees, and the input time it began to disagree: it
         # is told pnl_settle_ms after, unless a check of it that agrees comes first; in the
         # order they began to disagree.
@@ -81,14 +91,18 @@ class PnlMismatchDetector(Detector):
                 continue
             if check.span:
                 if not agree:
-                    emitted.append(_event(check, allowed, cause))
+                    self.spans_settling.append((check, cause.at))
                 continue
+            key, waiting = check.key, self.held_settling.get(check.key)
             if agree:
-                if self.told.get(check.key) == check.lifecycle:
-                    del self.told[check.key]
-            elif self.told.get(check.key) != check.lifecycle:
-                self.told[check.key] = check.lifecycle
-                emitted.append(_event(check, allowed, cause))
+                self.held_settling.pop(key, None)
+                if self.told.get(key) == check.lifecycle:
+                    del self.told[key]
+            elif self.told.get(key) != check.lifecycle:
+                since = cause.at
+                if waiting is not None and waiting[0].lifecycle == check.lifecycle:
+                    since = waiting[1]  # disagreeing since then still
+                self.held_settling[key] = (check, since)
         return emitted
 
     def _settle(self, check: PnlCheck, agree: bool, at: int) -> None:
@@ -104,14 +118,16 @@ class PnlMismatchDetector(Detector):
         self.settling[fill] = (check, at if waiting is None else waiting[1])
 
     def on_time(self, book: AccountBook, cause: Cause, config: RuleConfig) -> list[Emitted]:
-        """The fills whose figures have disagreed for pnl_settle_ms, told."""
+        """The figures that have disagreed for pnl_settle_ms, told."""
         now = cause.at
         told = self.told_fills
         if told and next(iter(told.values())) <= now - TOLD_FOR_MS:
             self.told_fills = told = {f: at for f, at in told.items() if at > now - TOLD_FOR_MS}
-        if not self.settling:
-            return []
         emitted: list[Emitted] = []
+        if self.held_settling or self.spans_settling:
+            emitted += self._figures_settled(book, cause, config)
+        if not self.settling:
+            return emitted
         for fill, (check, since) in list(self.settling.items()):
             if now - since >= config.pnl_settle_ms:
                 del self.settling[fill]
@@ -121,6 +137,43 @@ class PnlMismatchDetector(Detector):
                 told[fill] = now
                 emitted.append(_event(check, allowed, cause))
         return emitted
+
+    def _figures_settled(
+        self, book: AccountBook, cause: Cause, config: RuleConfig
+    ) -> list[Emitted]:
+        """The positions' and spans' figures that have disagreed for pnl_settle_ms and
+        still do, with what came late since counted in, told."""
+        now, wait = cause.at, config.pnl_settle_ms
+        emitted: list[Emitted] = []
+        waiting: list[tuple[PnlCheck, int]] = []
+        for check, since in self.spans_settling:
+            if now - since < wait:
+                waiting.append((check, since))
+            else:
+                emitted += _told_if_apart(book, check, cause, config)
+        self.spans_settling = waiting
+        for key, (check, since) in list(self.held_settling.items()):
+            if now - since >= wait:
+                del self.held_settling[key]
+                told = _told_if_apart(book, check, cause, config)
+                if told:
+                    self.told[key] = check.lifecycle
+                emitted += told
+        return emitted
+
+
+def _told_if_apart(
+    book: AccountBook, check: PnlCheck, cause: Cause, config: RuleConfig
+) -> list[Emitted]:
+    """``check``, with what came late since it was made counted in (KeyLedger.late_net), as
+    PNL_MISMATCH if its figures are still apart."""
+    ledger = book.pnl.keys.get(check.key)
+    late = ZERO if ledger is None else ledger.late_net - check.late_net
+    settled = msgspec.structs.replace(check, ours=check.ours + late) if late else check
+    allowed = tolerance(settled, config)
+    if abs(settled.ours - settled.venue) <= allowed:
+        return []
+    return [_event(settled, allowed, cause)]
 
 
 def _event(check: PnlCheck, allowed: Decimal, cause: Cause) -> PnlMismatch:
