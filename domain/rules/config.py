@@ -72,9 +72,10 @@ class RuleConfig:
     # venue's average entry), plus this percentage of the notional the figure is about.
     pnl_tolerance: Decimal = Decimal("0.01")
     pnl_tolerance_pct: Decimal = Decimal("0.01")
-    # A fill's figures must disagree this long (input time) before it is told: the time its
-    # fills of the same lifecycle have to come in out of order (the REST re-sync after a
-    # reconnect, once the stream is back; three of `trueup run`'s default poll intervals).
+    # A figure (a fill's, a position's, a span's) must disagree this long (input time) before
+    # it is told: the time the fills and payments it counts have to come in out of order
+    # (the REST re-sync after a reconnect, once the stream is back; three of `trueup run`'s
+    # default poll intervals).
     pnl_settle_ms: int = 15 * SECOND
     # Risk (domain/risk.py): a position's score weighs its concentration (notional over
     # the account's equity, taken up to 1), its leverage (over risk_leverage_cap, up to 1)
