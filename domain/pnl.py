@@ -720,12 +720,11 @@ class PnlLedger:
         if key is None or fill.exec_fee is None:
             return
         ledger = self.key(key)
-        counted = ledger.counted_by_venue(fill)
-        net, value = (ledger.net, ledger.closed_value) if counted else (ZERO, ZERO)
+        counted = _before_if_counted(ledger, fill)
         if self._in_order(book, ledger, fill):
             self._pay(ledger, fill)
-        if counted:
-            self._counted(ledger, net, value)
+        if counted is not None:
+            self._counted(ledger, *counted)
 
     def _pay(self, ledger: KeyLedger, fill: Fill) -> None:
         """A funding payment to ``ledger``'s key."""
@@ -746,8 +745,7 @@ class PnlLedger:
         ledger.fill_received = book.clock
         # Made before the venue's all-time figure last checked, which counts it: what it
         # moves, in order or folded again late, is in the span before that figure.
-        counted = ledger.counted_by_venue(fill)
-        net, value = (ledger.net, ledger.closed_value) if counted else (ZERO, ZERO)
+        counted = _before_if_counted(ledger, fill)
         if self._in_order(book, ledger, fill):
             self._fold(book, ledger, fill)
             if ledger.open is not None:
@@ -756,8 +754,8 @@ class PnlLedger:
                 position = book.positions.get(ledger.key)
                 if position is not None and position.exchange is not None:
                     _weigh_whole(ledger, position.exchange)
-        if counted:
-            self._counted(ledger, net, value)
+        if counted is not None:
+            self._counted(ledger, *counted)
 
     def _in_order(self, book: "AccountBook", ledger: KeyLedger, fill: Fill) -> bool:
         """Whether ``fill`` is newer than every fill folded on ``ledger``'s key, to be folded
@@ -1158,6 +1156,12 @@ def _undone(book: "AccountBook", report: PositionReport, fill: Fill) -> Decimal 
         return None
     after, qty = report.signed_size, fill.exec_qty
     return EXACT.subtract(after, qty) if fill.side is BUY else EXACT.add(after, qty)
+
+
+def _before_if_counted(ledger: KeyLedger, fill: Fill) -> tuple[Decimal, Decimal] | None:
+    """The key's net and closed value before ``fill`` is folded, if the venue's all-time
+    figure counted it already (``PnlLedger._counted`` moves the span by what it moves)."""
+    return (ledger.net, ledger.closed_value) if ledger.counted_by_venue(fill) else None
 
 
 def _flipped(book: "AccountBook", report: PositionReport, fill: Fill) -> bool:

@@ -7,6 +7,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -273,56 +276,67 @@ def wait_for(what: str, check: Any, timeout: float = 15) -> None:
         time.sleep(0.05)
 
 
-def test_a_worker_records_its_rules_file_and_every_change_of_it_without_a_restart(
-    tmp_path: Path,
-) -> None:
+@dataclass
+class RulesWorker:
+    """A `trueup worker --rules FILE` on a journal, and what it said on stderr once stopped."""
+
+    file: Path
+    store: str
+    process: "subprocess.Popen[bytes]"
+    err: bytes = b""
+
+
+@contextmanager
+def worker_with_rules(tmp_path: Path) -> Iterator[RulesWorker]:
+    """A worker on a new journal whose rules file says cooldown_ms = 60000, once it has
+    recorded them; stopped after, and to have exited 0."""
     file = tmp_path / "rules.toml"
     file.write_text("cooldown_ms = 60000\n")
     store = str(tmp_path / "journal.db")
     command = [sys.executable, "-m", "trueup.runners.cli", "--store", store, "--rules", str(file)]
-    worker = subprocess.Popen([*command, "worker", "--poll-ms", "20"], stderr=subprocess.PIPE)
+    process = subprocess.Popen([*command, "worker", "--poll-ms", "20"], stderr=subprocess.PIPE)
+    worker = RulesWorker(file, store, process)
     try:
         wait_for("the worker's rules", lambda: rule_changes_in(store) == [60_000])
-        file.write_text("cooldown_ms = 120000\n")
-        wait_for("the changed rules", lambda: rule_changes_in(store) == [60_000, 120_000])
-        file.write_text("cooldown_ms = nan\n")  # a typo: reported, the rules in force stay
-        os.kill(worker.pid, signal.SIGHUP)
-        time.sleep(0.5)
-        assert worker.poll() is None, "a broken rules file stopped the worker"
-        assert rule_changes_in(store) == [60_000, 120_000]
+        yield worker
     finally:
-        worker.terminate()
-        _, err = worker.communicate(timeout=10)
-    assert worker.returncode == 0, err.decode()
-    assert b"the rules in force stay" in err
+        process.terminate()
+        _, worker.err = process.communicate(timeout=10)
+    assert process.returncode == 0, worker.err.decode()
+
+
+def test_a_worker_records_its_rules_file_and_every_change_of_it_without_a_restart(
+    tmp_path: Path,
+) -> None:
+    with worker_with_rules(tmp_path) as worker:
+        store = worker.store
+        worker.file.write_text("cooldown_ms = 120000\n")
+        wait_for("the changed rules", lambda: rule_changes_in(store) == [60_000, 120_000])
+        worker.file.write_text("cooldown_ms = nan\n")  # a typo: reported, the rules stay
+        os.kill(worker.process.pid, signal.SIGHUP)
+        time.sleep(0.5)
+        assert worker.process.poll() is None, "a broken rules file stopped the worker"
+        assert rule_changes_in(store) == [60_000, 120_000]
+    assert b"the rules in force stay" in worker.err
 
 
 def test_sighup_puts_the_workers_file_back_in_force_after_another_process_changed_them(
     tmp_path: Path,
 ) -> None:
-    file = tmp_path / "rules.toml"
-    file.write_text("cooldown_ms = 60000\n")
     other = tmp_path / "other.toml"
     other.write_text("cooldown_ms = 90000\n")
-    store = str(tmp_path / "journal.db")
-    command = [sys.executable, "-m", "trueup.runners.cli", "--store", store, "--rules", str(file)]
-    worker = subprocess.Popen([*command, "worker", "--poll-ms", "20"], stderr=subprocess.PIPE)
-    try:
-        wait_for("the worker's rules", lambda: rule_changes_in(store) == [60_000])
+    with worker_with_rules(tmp_path) as worker:
+        store = worker.store
         # Another process records its own: the worker's file is no longer in force.
         assert main(["--store", store, "--rules", str(other), "ingest", os.devnull]) == 0
         assert rule_changes_in(store) == [60_000, 90_000]
-        os.kill(worker.pid, signal.SIGHUP)
+        os.kill(worker.process.pid, signal.SIGHUP)
         wait_for(
             "the file's rules again", lambda: rule_changes_in(store) == [60_000, 90_000, 60_000]
         )
-        os.kill(worker.pid, signal.SIGHUP)  # in force already: nothing more recorded
+        os.kill(worker.process.pid, signal.SIGHUP)  # in force already: nothing more recorded
         time.sleep(0.5)
         assert rule_changes_in(store) == [60_000, 90_000, 60_000]
-    finally:
-        worker.terminate()
-        _, err = worker.communicate(timeout=10)
-    assert worker.returncode == 0, err.decode()
 
 
 def test_two_processes_putting_the_same_rules_in_force_at_once_record_them_once(
