@@ -120,8 +120,8 @@ def refused(reason: str, kind: RefusalKind) -> Placement:
 
 
 def off_grid(reason: str) -> Placement:
-    """A request the venue's grid cannot take: refused here, never sent."""
-    return refused(reason, RefusalKind.INVALID)
+    """A request the venue cannot take: refused here, never sent."""
+    return refused(reason, RefusalKind.UNSENDABLE)
 
 
 # Called just before an order is sent, after whatever the client asked the venue first: it

@@ -146,6 +146,9 @@ class RefusalKind(StrEnum):
     WITHDRAWN = "withdrawn"  # not sent: its trigger was disabled or removed first
     # Not sent: the position a lock was to hedge is flat, or holds less than the lock.
     POSITION_CHANGED = "position changed"
+    # Not sent: the venue could not take it as trueup reads the venue (off its lot or tick
+    # grid, below its minimum, a symbol it does not list, a limit order without a price).
+    UNSENDABLE = "unsendable"
     OTHER = "other"
 
     @property

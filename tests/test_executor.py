@@ -106,6 +106,20 @@ def test_a_request_older_than_the_limit_is_not_sent_and_fails_its_firing(
     )
 
 
+def test_a_request_off_the_venues_grid_is_not_sent_and_fails_its_firing_saying_so(
+    journal: Journal, sim: BybitSimulator
+) -> None:
+    sim.set_instrument("BTCUSDT", qty_step="1", min_qty="5", tick_size="0.5")
+    assert executor(journal, sim).step().refused == 1
+    assert orders(sim) == []
+    [report] = placements(journal)
+    assert report.refusal is RefusalKind.UNSENDABLE
+    [failed] = emitted(journal, "TRIGGER_FAILED")
+    assert isinstance(failed, TriggerOutcome)
+    assert failed.reason.startswith("the executor did not send the order (unsendable): ")
+    assert "below its minimum" in failed.reason
+
+
 class Died(BaseException):
     """The executor's process, killed."""
 

@@ -110,7 +110,7 @@ def test_the_bybit_client_fits_what_it_sends_and_says_what_it_sent(sim: BybitSim
     [order] = sim.read(lambda book: list(book.orders.values()))
     assert order.qty == D("0.37")
     too_small = orders.place(OrderRequest(client_order_id("e"), "BTCUSDT", Side.BUY, D("0.004")))
-    assert too_small.refusal is RefusalKind.INVALID and "below its minimum" in too_small.reason
+    assert too_small.refusal is RefusalKind.UNSENDABLE and "below its minimum" in too_small.reason
     assert len(sim.read(lambda book: list(book.orders.values()))) == 1  # never sent
 
 
@@ -129,7 +129,7 @@ def test_the_hyperliquid_client_refuses_unsent_an_order_below_ten_dollars(
     too_small = orders.place(
         OrderRequest(client_order_id("f"), "BTC", Side.BUY, D("0.0001"), price=D("96000"))
     )
-    assert too_small.refusal is RefusalKind.INVALID
+    assert too_small.refusal is RefusalKind.UNSENDABLE
     assert "below the venue's minimum order value of 10" in too_small.reason
     assert hl.open_orders(HL_USER) == [] and hl.user_fills(HL_USER) == []  # never sent
     placed = orders.place(

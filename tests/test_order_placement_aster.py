@@ -152,7 +152,7 @@ def test_an_order_off_the_grid_is_refused_before_it_is_sent(sim: AsterSimulator)
     for refused in (too_small, too_little, unlisted):
         assert (refused.outcome, refused.refusal) == (
             PlacementOutcome.REFUSED,
-            RefusalKind.INVALID,
+            RefusalKind.UNSENDABLE,
         )
     assert "below its minimum order of 0.001" in too_small.reason
     assert "below the venue's minimum order value of 5" in too_little.reason

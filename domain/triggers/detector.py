@@ -630,10 +630,20 @@ def _requested(trigger: Trigger, firing: Firing, cause: Cause, by: str) -> Order
     )
 
 
+UNSENT = frozenset(
+    {
+        RefusalKind.TOO_LATE,
+        RefusalKind.WITHDRAWN,
+        RefusalKind.POSITION_CHANGED,
+        RefusalKind.UNSENDABLE,
+    }
+)
+
+
 def _refusal_reason(event: OrderPlacementReported) -> str:
     """Why a placement failed, in words true to who judged it: a request the executor
-    found too late to act on was never sent, so no venue saw it."""
-    if event.refusal in (RefusalKind.TOO_LATE, RefusalKind.WITHDRAWN, RefusalKind.POSITION_CHANGED):
+    did not send (too late, withdrawn, off the venue's grid...) no venue saw."""
+    if event.refusal in UNSENT:
         return f"the executor did not send the order ({event.refusal.value}): {event.reason}"
     kind = event.refusal.value if event.refusal is not None else "refused"
     code = f" {event.code}" if event.code else ""
