@@ -151,8 +151,9 @@ class Executor:
             if refusal is RefusalKind.RATE_LIMITED and self._sending == event.event_id:
                 self._sent[event.event_id] = None  # judged, not taken: nothing in flight
             if refusal is not None and refusal.retryable:
-                # The venue did not judge it: ask again next step, with the same id.
-                log.warning("%s not judged (%s): asking again", event.event_id, refusal)
+                # The venue did not judge it, or may not have: ask again next step, with the
+                # same id (never placed twice).
+                log.warning("%s: %s: asking again", event.event_id, placement.reason or refusal)
                 self._progress(position - 1)
                 done.retrying += 1
                 return done
@@ -220,7 +221,7 @@ class Executor:
             event.trigger_id or event.entry_client_order_id,
             request.order_type,
             side,
-            event.quantity,
+            event.quantity if placement.qty is None else placement.qty,  # on the venue's grid
             event.symbol,
             placement.outcome,
             placement.reason,

@@ -120,6 +120,22 @@ def test_a_request_off_the_venues_grid_is_not_sent_and_fails_its_firing_saying_s
     assert "below its minimum" in failed.reason
 
 
+def test_the_log_says_the_quantity_sent_on_the_venues_grid_and_why_a_request_is_asked_again(
+    journal: Journal, sim: BybitSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    sim.set_instrument("BTCUSDT", qty_step="0.3", min_qty="0.3", tick_size="0.5")
+    sim.rate_limit(1)
+    working = executor(journal, sim)
+    with caplog.at_level("INFO", logger="trueup"):
+        working.step()
+        working.step()
+    [(_, status)] = orders(sim)
+    assert status == "Filled"
+    said = [record.getMessage() for record in caplog.records]
+    assert any(m.endswith("asking again") and "not judged" not in m for m in said), said
+    assert any("Sell 0.9 BTCUSDT: accepted" in m for m in said), said  # 1 decided, 0.9 sent
+
+
 class Died(BaseException):
     """The executor's process, killed."""
 
