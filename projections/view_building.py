@@ -17,7 +17,7 @@ from trueup.domain.position import Position
 from trueup.domain.reconciler import Account, Reconciler
 from trueup.domain.risk import position_risk
 from trueup.domain.rules.can_open_facts import SymbolIndex, account_facts, symbol_facts
-from trueup.domain.rules.findings import dated_findings
+from trueup.domain.rules.findings import Finding, dated_findings
 from trueup.domain.snapshots import describe
 from trueup.domain.touched import Touched
 from trueup.projections.audit import position_state
@@ -42,10 +42,10 @@ def symbol_view(
     keys = []
     for key in sorted([*index.keys.get(symbol, ()), *index.ledger_only.get(symbol, ())]):
         position = book.positions.get(key)
-        if position is None:
-            keys.append(_ledger_only_row(book, key))
-            continue
         findings = dated_findings(book, detectors, reconciler.config, key)
+        if position is None:
+            keys.append(_ledger_only_row(book, key, findings))
+            continue
         keys.append(
             KeyRow(
                 category=key.category,
@@ -64,15 +64,16 @@ def symbol_view(
     return SymbolView(*account, symbol, tuple(keys), facts)
 
 
-def _ledger_only_row(book: AccountBook, key: PositionKey) -> KeyRow:
+def _ledger_only_row(book: AccountBook, key: PositionKey, findings: list[Finding]) -> KeyRow:
     """A key known by its fills alone: flat as the book sees it (no report says otherwise),
-    with no risk and no findings, but its PnL, and held once (its fills say so)."""
+    with no risk, but its PnL, its findings (held by its fills, unreported), and held once."""
     return KeyRow(
         category=key.category,
         position_idx=key.position_idx,
         local_qty=ZERO,
         exchange_qty=ZERO,
-        findings=(),
+        findings=tuple(text for text, _ in findings),
+        deadlines=tuple(due for _, due in findings),
         state=position_state(book, Position(key)),
         held_ever=True,
         pnl=pnl_state(book, key),

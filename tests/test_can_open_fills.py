@@ -225,3 +225,25 @@ def test_a_record_the_exchange_never_showed_is_noted_so_before_any_list_too(
     assert not verdict.allowed
     assert verdict.reasons[0].endswith("what it holds is unknown")
     assert verdict.notes == ["local record a1 is OPEN but the exchange has not shown it"]
+
+
+def test_positions_lists_a_position_trueup_s_fills_opened_as_held_until_a_report_names_it(
+    journal: Journal,
+) -> None:
+    service = TrueupService(journal, clock=lambda: ASKED)
+    service.ingest([[*fresh_account(), line(fill("e-1", "Buy", "0.1"))]])
+    [row] = service.positions(venue="bybit", account="main", symbol="BTCUSDT")
+    # The exchange column's 0 is no report's word: the finding says what can-open weighs.
+    assert row["exchange_qty"] == "0"
+    assert row["findings"] == [
+        "UNREPORTED LONG 0.1: trueup's fills opened it at 2025-11-03T19:43:21.000Z and no "
+        "report of the exchange has named it since: taken as held"
+    ]
+    held = position_frame(
+        FILLED + 5, symbol="BTCUSDT", side="Buy", size="0.1", entry_price="100000", seq=1_005,
+        updated_time=FILLED + 5,
+    )  # fmt: skip
+    service.ingest([[line(held)]])
+    [row] = service.positions(venue="bybit", account="main", symbol="BTCUSDT")
+    assert row["exchange_qty"] == "0.1"
+    assert not any(f.startswith("UNREPORTED") for f in row["findings"])  # the venue's word now

@@ -55,14 +55,9 @@ def symbol_facts(
         # for as long as they hold it.
         position = book.positions.get(key)
         held = None if position is None else position.exchange
-        received = 0 if position is None else position.exchange_at
-        ledger = book.pnl.keys.get(key)
-        # Held by fills only where a list of the venue's could name it: Bybit's spot has no
-        # positions, so its buys open none.
-        listable = any(v.coverage.covers(key.category, key.symbol) for v in book.vouched.values())
-        life = None if ledger is None or not listable else unreported(ledger, held, received)
+        filled = unreported_fills(book, key)
         if position is None:
-            if life is None:
+            if filled is None:
                 continue
             position = Position(key)
         keys.append(
@@ -82,7 +77,7 @@ def symbol_facts(
                     )
                     for local in position.open_local()
                 ),
-                filled=None if life is None else FilledFacts(life.side, life.size, life.opened_at),
+                filled=filled,
             )
         )
     entries: list[EntryInFlight] = []
@@ -99,6 +94,24 @@ def symbol_facts(
         detectors.manual_close.cooldown_until(symbol),
         tuple(sorted({key.category for key in symbol_keys})),
     )
+
+
+def unreported_fills(book: AccountBook, key: PositionKey) -> FilledFacts | None:
+    """The position trueup's fills opened on ``key`` that no report of the venue has named
+    since, taken as held; only where a list of the venue's could name the key: Bybit's spot
+    has no positions, so its buys open none."""
+    ledger = book.pnl.keys.get(key)
+    if ledger is None or ledger.open is None:
+        return None
+    position = book.positions.get(key)
+    held = None if position is None else position.exchange
+    received = 0 if position is None else position.exchange_at
+    life = unreported(ledger, held, received)
+    if life is None:
+        return None
+    if not any(v.coverage.covers(key.category, key.symbol) for v in book.vouched.values()):
+        return None
+    return FilledFacts(life.side, life.size, life.opened_at)
 
 
 class SymbolIndex:

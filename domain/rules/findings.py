@@ -6,6 +6,7 @@ from trueup.domain.book import AccountBook
 from trueup.domain.instants import iso
 from trueup.domain.keys import PositionKey
 from trueup.domain.rules.account import AccountDetectors
+from trueup.domain.rules.can_open_facts import unreported_fills
 from trueup.domain.rules.config import RuleConfig
 from trueup.domain.rules.drift import differs
 from trueup.domain.rules.untracked import is_untracked
@@ -24,10 +25,22 @@ def open_findings(
 def dated_findings(
     book: AccountBook, detectors: AccountDetectors, config: RuleConfig, key: PositionKey
 ) -> list[Finding]:
-    """``open_findings``, each with the instant its grace ends, where it is pending."""
-    position = book.positions[key]
-    local_qty, exchange_qty = position.local_qty, position.exchange_qty
+    """``open_findings``, each with the instant its grace ends, where it is pending; of a
+    key only trueup's fills have named too."""
     findings: list[Finding] = []
+    filled = unreported_fills(book, key)
+    if filled is not None:
+        # The exchange column says 0 only because no report has come: can-open holds it.
+        text = (
+            f"UNREPORTED {filled.side} {filled.size}: trueup's fills opened it at "
+            f"{iso(filled.opened_at)} and no report of the exchange has named it since: "
+            "taken as held"
+        )
+        findings.append((text, None))
+    position = book.positions.get(key)
+    if position is None:
+        return findings
+    local_qty, exchange_qty = position.local_qty, position.exchange_qty
     if differs(local_qty, exchange_qty, config.drift_threshold_pct):
         findings.append(_drift(detectors, config, key, local_qty, exchange_qty))
     if is_untracked(book, key):
