@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from trueup.adapters.store.journal import Journal
+from trueup.application.answers import TriggerCommandReport
 from trueup.application.service import TrueupService
 from trueup.runners import output
 from trueup.runners.usage import EXIT_NO, EXIT_OK, UsageError
@@ -39,8 +40,11 @@ def command(journal: Journal, args: argparse.Namespace) -> int:
     trigger_id = getattr(args, "trigger_id", None)
     if trigger_id:
         data["trigger_id"] = trigger_id
-    venue, account = _account(service, args, trigger_id)
-    report = service.command_trigger(venue, account, data, at=args.at)
+    held = _account(service, args, trigger_id)
+    if held is None:  # on no account: refused as the service refuses an unknown trigger
+        report = TriggerCommandReport(trigger_id or "", "", [f"no trigger {trigger_id}"], [])
+    else:
+        report = service.command_trigger(*held, data, at=args.at)
     if args.json:
         output.write_json(report.as_json())  # says "accepted": false itself
     elif report.trigger_id and not report.refused and not report.failed:
@@ -55,17 +59,22 @@ def command(journal: Journal, args: argparse.Namespace) -> int:
 
 def _account(
     service: TrueupService, args: argparse.Namespace, trigger_id: str | None
-) -> tuple[str, str]:
-    """The account named, or (for a command on an existing trigger) the one holding it."""
+) -> tuple[str, str] | None:
+    """The account named, or (for a command on an existing trigger) the one holding it;
+    None when no account holds it."""
     if args.venue and args.account:
         return args.venue, args.account
-    if args.action_name != "add" and trigger_id:
-        held = {
-            (r["venue"], r["account"]) for r in service.triggers() if r["trigger_id"] == trigger_id
-        }
-        if len(held) == 1:
-            return held.pop()
-    raise UsageError("name the trigger's --venue and --account")
+    if args.action_name == "add" or not trigger_id:
+        raise UsageError("name the trigger's --venue and --account")
+    held = sorted(
+        {(r["venue"], r["account"]) for r in service.triggers() if r["trigger_id"] == trigger_id}
+    )
+    if not held:
+        return None
+    if len(held) > 1:
+        accounts = ", ".join(f"{venue}/{account}" for venue, account in held)
+        raise UsageError(f"trigger {trigger_id} is on {accounts}: name its --venue and --account")
+    return held[0]
 
 
 def list_triggers(journal: Journal, args: argparse.Namespace) -> int:

@@ -599,6 +599,18 @@ def test_a_refused_command_on_a_trigger_prints_only_why_on_stderr(
     assert err == "trueup: refused: no trigger t-none on bybit/main\n"
 
 
+@pytest.mark.parametrize("action", ["change", "enable", "disable", "remove", "confirm"])
+def test_a_command_on_a_trigger_no_account_holds_is_refused_as_unknown(
+    sampled: str, capsys: pytest.CaptureFixture[str], action: str
+) -> None:
+    before = _cli(sampled, capsys, "events", "--json")[1]
+    code = main(["--store", sampled, "trigger", action, "t-none"])
+    out, err = capsys.readouterr()
+
+    assert (code, out, err) == (1, "", "trueup: refused: no trigger t-none\n")
+    assert _cli(sampled, capsys, "events", "--json")[1] == before
+
+
 # What the walkthrough added: each read back by `trigger list` as armed, none able to fire.
 NEVER_FIRES = {
     "an account never seen": (
