@@ -266,6 +266,16 @@ def test_an_error_reply_is_not_a_response_of_its_endpoint() -> None:
     assert errors(f"{BYBIT}{REST_SCHEMAS[record['endpoint']]}.schema.json", record["data"])
 
 
+def test_a_response_whose_retcode_is_0_spelt_as_a_string_is_one_as_the_decoder_reads_it() -> None:
+    # capture-format.md: an integer may be a string of its digits; "1" is an error reply.
+    record = next(r for r in map(orjson.loads, LINES) if r.get("endpoint") == "/v5/position/list")
+    path = f"{BYBIT}{REST_SCHEMAS[record['endpoint']]}.schema.json"
+    for spelt, success in (("0", True), ("1", False)):
+        body = record["data"] | {"retCode": spelt}
+        decoded = decode_line(orjson.dumps(record | {"data": body}))
+        assert (not isinstance(decoded, InputRejected), not errors(path, body)) == (success,) * 2
+
+
 # --- Bybit's documented examples (built by the builders that follow the V5 pages) --------
 
 
