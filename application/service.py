@@ -211,9 +211,7 @@ class TrueupService:
         else:
             book = _replay(self.journal, account=(venue, account)).book(venue, account)
             asked_at = min(e.at for e in positions)
-            covered = tuple(
-                v.coverage for v in book.vouched.values() if v.last_started_at >= asked_at
-            )
+            covered = tuple(v.coverage for v in book.vouched.values() if v.at >= asked_at)
             if book.snapshots.under_way():
                 why_not = "a position list was left unfinished (pages missing)"
             elif not covered:
@@ -601,7 +599,7 @@ class TrueupService:
             accounts = [account_view(reconciler, account) for account in sorted(reconciler.books)]
         found = []
         for view in accounts:
-            taken = view.facts.complete_snapshot_at(now)
+            taken = view.facts.complete_snapshot_at
             found.append(
                 AccountFreshness(
                     view.venue,
@@ -995,6 +993,6 @@ def _decoded(line: bytes) -> InputEvent:
 def _scope_freshness(facts: AccountFacts, vouched: Vouched, now: int) -> ScopeFreshness:
     """One scope's snapshot as /health shows it, judged as can-open judges a symbol that
     scope alone covers."""
-    taken = vouched.as_of(now, facts.freshness_limit_ms).at
+    taken = vouched.at
     fresh = not stale_view(replace(facts, snapshots=(vouched,)), now)
     return ScopeFreshness(vouched.coverage.described(), taken, now - taken, fresh)

@@ -441,54 +441,48 @@ class AccountBook:
         verdict = self.last_page = self.snapshots.page(page, listed, event.at)
         if verdict.outcome is not PageOutcome.COMPLETE:
             return set()
-        # The newest complete snapshot, of the account and of each scope: inputs folded out
-        # of time order must not make the exchange's view look older than it is.
-        newest = self.complete_snapshot_at
-        if newest is None or event.at > newest:
-            self.complete_snapshot_at = event.at
+        # A run of pages is as old as its first: what it shows of the keys there is no
+        # newer, however late its last page came. So it is dated, and judges the keys it
+        # omits, by its first page (received, and served by the venue's clock).
+        started = event.at if verdict.started_at is None else verdict.started_at
+        served = page.server_time if verdict.served_from is None else verdict.served_from
         scope = scope_of(page)
         coverage = coverage_of(page)
-        started = event.at if verdict.started_at is None else verdict.started_at
-        kept = self.vouched.get(scope)
-        if kept is None:
+        if scope not in self.vouched:
             # The venue can name the keys it covers now: what trueup's fills hold there
             # becomes a position can-open weighs (can_open_facts.py), listed or not.
             covers = coverage.covers
             self.touched.update(k for k in self.pnl.keys if covers(k.category, k.symbol))
-        if kept is None or event.at >= kept.at:
-            self.vouched[scope] = Vouched(coverage, event.at, started, event.at, started)
-        else:
-            self.vouched[scope] = kept._replace(last_at=event.at, last_started_at=started)
+        self.vouched[scope] = Vouched(coverage, started)
+        self.complete_snapshot_at = max(v.at for v in self.vouched.values())
         due = self.resync_due
-        # Begun since the rebuild as the journal has them: the newest may be dated by a
-        # clock that ran ahead of the one that dated the rebuild.
-        if due is not None and all(v.last_started_at >= due[0] for v in self.vouched.values()):
+        if due is not None and all(v.at >= due[0] for v in self.vouched.values()):
             self.resync_due = None
         # A whole run: every covered key it did not list is flat, but for one whose last
         # news it may not show yet (a push, or a fill of trueup's, within LIST_SETTLES_MS).
         covers = coverage.covers
-        served, ledgers = page.server_time, self.pnl.keys
+        ledgers = self.pnl.keys
         absent = [
             position
             for key, position in self.positions.items()
             if key not in verdict.listed
             and covers(key.category, key.symbol)
-            and _fills_settled(ledgers.get(key), served, event.at)
+            and _fills_settled(ledgers.get(key), served, started)
         ]
-        flat = [p for p in absent if p.apply_absent(served, event.at)]
+        flat = [p for p in absent if p.apply_absent(served, started)]
         # A lifecycle of trueup's fills it omits or lists flat, served long enough after
         # their last to show it, is closed at the venue by fills trueup did not see.
         settled = [
             key
             for key, ledger in ledgers.items()
             if ledger.open is not None
-            and _fills_settled(ledger, served, event.at)
+            and _fills_settled(ledger, served, started)
             and covers(key.category, key.symbol)
             and (key not in verdict.listed or not self.positions[key].exchange_qty)
         ]
         for key in settled:
             position = self.position(key)
-            if position.apply_absent(served, event.at, renew_flat=True):
+            if position.apply_absent(served, started, renew_flat=True):
                 flat.append(position)
         for position in flat:  # a position trueup did not see open may be gone with it
             if position.exchange is not None:

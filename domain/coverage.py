@@ -65,20 +65,11 @@ def _form(pattern: str) -> re.Pattern[str]:
 
 
 class Vouched(NamedTuple):
-    """The newest complete snapshot of one scope: what it covers, when it was complete, and
-    when its first page came (what it shows is no older); and the same of the one folded last."""
+    """The complete snapshot of one scope folded last: what it covers, and the instant it is
+    of, its run's first page's arrival (what it shows is no older, however late its last
+    page came). One folded after a newer-dated one was dated by a clock set back since (the
+    newer's ran ahead), or came from a capture of the past: the dates cannot tell which,
+    and only the older can be vouched for."""
 
     coverage: Coverage
     at: int
-    started_at: int
-    # Not the newest where inputs came out of time order, or where a clock that ran ahead
-    # dated the newest and was set back since.
-    last_at: int
-    last_started_at: int
-
-    def as_of(self, now: int, limit_ms: int) -> "Vouched":
-        """The scope's view as judged at ``now``: its newest snapshot, but for one dated more
-        than ``limit_ms`` after ``now`` (by a clock that ran ahead), the one folded last."""
-        if self.at - now > limit_ms and self.last_at != self.at:
-            return self._replace(at=self.last_at, started_at=self.last_started_at)
-        return self

@@ -30,13 +30,17 @@ class PageVerdict:
     listed: frozenset[PositionKey] = frozenset()
     # Why the page proves nothing, or why an unfinished run it replaced was given up.
     problem: str | None = None
-    # Set on COMPLETE: when the run's first page came, so what it shows is no older.
+    # Set on COMPLETE: when the run's first page came, so what it shows is no older, and
+    # the venue's time it was served at (the earliest of the run's pages'): a key it omits
+    # may have opened after the page that would have listed it.
     started_at: int | None = None
+    served_from: int | None = None
 
 
 @dataclass(slots=True)
 class _Run:
     started_at: int
+    served_from: int
     next_cursor: str
     cursors: set[str] = field(default_factory=set)
     listed: set[PositionKey] = field(default_factory=set)
@@ -77,6 +81,7 @@ class Snapshots:
         if run is None or problem is not None:
             return PageVerdict(PageOutcome.BROKEN, problem=problem)
         run.listed |= listed
+        run.served_from = min(run.served_from, page.server_time)
         return self._next(scope, run, page)
 
     def _first(
@@ -90,18 +95,27 @@ class Snapshots:
         problem = None
         if replaced is not None:
             problem = f"position snapshot {describe(scope)}: a new run began before the last ended"
-        run = _Run(started_at=at, next_cursor="", listed=set(listed))
+        run = _Run(started_at=at, served_from=page.server_time, next_cursor="", listed=set(listed))
         verdict = self._next(scope, run, page)
         if verdict.outcome is PageOutcome.CONTINUED:
             verdict = PageVerdict(PageOutcome.STARTED, problem=problem)
         elif problem is not None:
-            verdict = PageVerdict(verdict.outcome, verdict.listed, problem, verdict.started_at)
+            verdict = PageVerdict(
+                verdict.outcome,
+                verdict.listed,
+                problem,
+                verdict.started_at,
+                verdict.served_from,
+            )
         return verdict
 
     def _next(self, scope: Scope, run: _Run, page: SnapshotPage) -> PageVerdict:
         if not page.next_cursor:
             return PageVerdict(
-                PageOutcome.COMPLETE, listed=frozenset(run.listed), started_at=run.started_at
+                PageOutcome.COMPLETE,
+                listed=frozenset(run.listed),
+                started_at=run.started_at,
+                served_from=run.served_from,
             )
         if page.next_cursor in run.cursors or page.next_cursor == page.cursor:
             return PageVerdict(

@@ -32,7 +32,7 @@ FRESH = AccountFacts(
     0,
     None,
     snapshots=tuple(
-        Vouched(Coverage(category, None, None, ()), T0, T0, T0, T0)
+        Vouched(Coverage(category, None, None, ()), T0)
         for category in ("inverse", "linear", "option", "perp", "spot")
     ),
 )
@@ -238,8 +238,28 @@ def test_a_clock_set_back_after_running_ahead_is_fresh_again_by_its_next_snapsho
     (freshness,) = service.exchange_freshness()
     assert (freshness.complete_snapshot_at, freshness.stale_reasons) == (T0, [])
     assert [s.complete_snapshot_at for s in freshness.snapshots] == [T0]
-    # A day on, the one dated ahead is the newest again, and fresh on its date.
-    assert service.can_open("bybit", "main", "BTCUSDT", at=ahead).allowed
+    # A day on, the one dated ahead vouches for nothing: the one folded last is a day old.
+    assert not service.can_open("bybit", "main", "BTCUSDT", at=ahead).allowed
+
+
+def test_a_clock_set_back_by_less_than_the_limit_leaves_the_view_as_old_as_its_last_snapshot(
+    journal: Journal,
+) -> None:
+    """The walkthrough's: the runner's clock ran 14 s ahead when it dated a snapshot, then NTP
+    set it back and the next snapshot came dated right. The first one's date is no word on
+    how fresh the view is now: 16 s after the second, the view is stale."""
+    right = T0 + 1_000
+    service = TrueupService(journal, clock=lambda: right + LIMIT_MS + 1_000)
+    mode = line(intent(T0 - 1_000, kind="account_mode", mode="LIVE"))
+    ahead = line(position_snapshot(T0 + 14_000))  # received at T0, by a clock 14 s ahead
+    service.ingest([[mode, ahead, line(position_snapshot(right))]])
+
+    answer = service.can_open("bybit", "main", "BTCUSDT")
+
+    assert answer.reasons == [
+        "the exchange view is 16 s old (last complete snapshot at 2025-11-03T19:43:21.000Z); "
+        "answers need one within 15 s"
+    ]
 
 
 def test_a_view_a_year_old_says_its_age_in_whole_seconds_and_in_days(journal: Journal) -> None:
@@ -260,6 +280,22 @@ def test_an_unfinished_pagination_vouches_for_nothing(journal: Journal) -> None:
     answer = service.can_open("bybit", "main", "BTCUSDT")
     assert not answer.allowed
     assert answer.reasons[0].startswith("no complete snapshot of the exchange's positions")
+
+
+def test_a_snapshot_of_several_pages_is_as_old_as_its_first_page(journal: Journal) -> None:
+    """What page 1 shows is as old as page 1, however late the last page came."""
+    service = TrueupService(journal, clock=lambda: T0 + LIMIT_MS + 2_000)
+    mode = line(intent(T0 - 1_000, kind="account_mode", mode="LIVE"))
+    first = line(position_snapshot(T0 + 1_000, next_cursor="c2"))
+    last = line(position_snapshot(T0 + 10_000, cursor="c2"))
+    service.ingest([[mode, first, last]])
+
+    answer = service.can_open("bybit", "main", "BTCUSDT")
+
+    assert answer.reasons == [
+        "the exchange view is 16 s old (last complete snapshot at 2025-11-03T19:43:21.000Z); "
+        "answers need one within 15 s"
+    ]
 
 
 @settings(

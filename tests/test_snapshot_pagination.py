@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.inputs import ACCOUNT, T0, event, position_snapshot
+from tests.inputs import ACCOUNT, T0, event, position_frame, position_snapshot
 from trueup.adapters.bybit import messages
 from trueup.domain.emitted import Emitted
 from trueup.domain.events import InputEvent, InputRejected
@@ -131,6 +131,28 @@ def test_a_whole_run_of_pages_that_chain_does_close_what_it_omits() -> None:
         {"at": T0 + 9_000, "channel": "clock"},  # past close_cause_grace_ms: no fill says why
     )
     assert emitted.count("POSITION_CLOSED") == 1
+
+
+def test_a_run_closes_nothing_pushed_open_after_its_first_page_was_served() -> None:
+    """The walkthrough's: SOLUSDT opened after page 1 was served, where page 1 would have
+    listed it; page 2, served more than 5 s after the push, cannot list it. The run is as
+    old as its first page: the push is newer news than anything it shows of SOLUSDT."""
+    sol = {**BTC, "symbol": "SOLUSDT", "size": "1", "seq": 20, "updated_time": T0 + 20_000}
+    claimed = {"kind": "position_opened", "position_id": "p-sol", "category": "linear"}
+    claimed |= {"symbol": "SOLUSDT", "position_idx": 0, "side": "Buy", "qty": "1", "mode": "LIVE"}
+    inputs = holding_btc() + [
+        event(page(T0 + 19_000, BTC, next_cursor="c2")),
+        event(messages.capture_intent(T0 + 19_500, ACCOUNT, claimed)),
+        event(position_frame(T0 + 20_000, **sol)),
+        event(page(T0 + 26_500, ETH, cursor="c2")),
+        event({"at": T0 + 31_000, "channel": "clock"}),
+    ]
+    reconciler = Reconciler()
+    emitted = [e for i in inputs for e in reconciler.apply(i)]
+
+    assert "POSITION_CLOSED" not in types(emitted)
+    book = reconciler.book("bybit", ACCOUNT)
+    assert sorted(k.symbol for k in book.held_keys()) == ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
 
 
 # --- the property: no mix of pages ever closes what the last complete snapshot showed ------

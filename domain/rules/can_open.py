@@ -110,11 +110,10 @@ class AccountFacts:
     # The stream rebuilt then (and why), some scope not snapshotted completely since.
     resync_due: tuple[int, str] | None = None
 
-    def complete_snapshot_at(self, now: int) -> int | None:
-        """When the latest complete snapshot of any scope came, as judged at ``now``
-        (Vouched.as_of); None: none yet."""
-        limit = self.freshness_limit_ms
-        return max((v.as_of(now, limit).at for v in self.snapshots), default=None)
+    @property
+    def complete_snapshot_at(self) -> int | None:
+        """The instant of the latest complete snapshot of any scope (Vouched); None: none yet."""
+        return max((v.at for v in self.snapshots), default=None)
 
 
 UNKNOWN_ACCOUNT = AccountFacts(0, None, known=False)
@@ -211,7 +210,7 @@ def stale_view(
     a venue stream that is down, or one rebuilt with no complete snapshot covering it begun
     since (/health says the same)."""
     reasons = []
-    every = tuple(v.as_of(now, account.freshness_limit_ms) for v in account.snapshots)
+    every = account.snapshots
     covering = (
         every
         if symbol is None
@@ -251,7 +250,7 @@ def stale_view(
             "go unseen until it is back"
         )
     due = account.resync_due
-    if due is not None and not any(v.started_at >= due[0] for v in covering):
+    if due is not None and not any(v.at >= due[0] for v in covering):
         since, why = due
         reasons.append(
             f"the venue's stream was rebuilt at {iso(since)} ({why}) and no complete snapshot "
