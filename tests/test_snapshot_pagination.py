@@ -138,8 +138,9 @@ def test_a_run_closes_nothing_pushed_open_after_its_first_page_was_served() -> N
     listed it; page 2, served more than 5 s after the push, cannot list it. The run is as
     old as its first page: the push is newer news than anything it shows of SOLUSDT."""
     sol = {**BTC, "symbol": "SOLUSDT", "size": "1", "seq": 20, "updated_time": T0 + 20_000}
-    claimed = {"kind": "position_opened", "position_id": "p-sol", "category": "linear"}
-    claimed |= {"symbol": "SOLUSDT", "position_idx": 0, "side": "Buy", "qty": "1", "mode": "LIVE"}
+    claimed: dict[str, Any] = {"kind": "position_opened", "position_id": "p-sol"}
+    claimed |= {"category": "linear", "symbol": "SOLUSDT", "position_idx": 0}
+    claimed |= {"side": "Buy", "qty": "1", "mode": "LIVE"}
     inputs = holding_btc() + [
         event(page(T0 + 19_000, BTC, next_cursor="c2")),
         event(messages.capture_intent(T0 + 19_500, ACCOUNT, claimed)),
