@@ -141,7 +141,8 @@ def test_a_run_closes_nothing_pushed_open_after_its_first_page_was_served() -> N
     claimed: dict[str, Any] = {"kind": "position_opened", "position_id": "p-sol"}
     claimed |= {"category": "linear", "symbol": "SOLUSDT", "position_idx": 0}
     claimed |= {"side": "Buy", "qty": "1", "mode": "LIVE"}
-    inputs = holding_btc() + [
+    inputs = [
+        *holding_btc(),
         event(page(T0 + 19_000, BTC, next_cursor="c2")),
         event(messages.capture_intent(T0 + 19_500, ACCOUNT, claimed)),
         event(position_frame(T0 + 20_000, **sol)),
