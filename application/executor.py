@@ -280,23 +280,18 @@ class Executor:
 
     def _check_hedged(self, event: OrderRequested) -> None:
         """PositionChanged unless the exchange holds the position ``event``'s lock hedges,
-        at least the lock's quantity, as the journal has it now (the request may have waited
-        while it was closed)."""
-        rows = self.service.positions(
-            venue=self.venue, account=self.account, symbol=str(event.symbol)
-        )
-        held = [
+        as much as its firings' orders and the opposite leg take, as the journal has it now
+        (the request may have waited while it was closed, or the bot grew the other leg):
+        the rule a confirm applies (TriggerDetector.unsendable), read from the views."""
+        rows = self.service.triggers(venue=self.venue, account=self.account)
+        found = [
             r for r in rows
-            if (r["category"], r["position_idx"]) == (event.category, event.position_idx)
+            if (r["trigger_id"], r["decision_id"]) == (event.trigger_id, event.decision_id)
         ]  # fmt: skip
-        size = abs(Decimal(held[0]["exchange_qty"])) if held else Decimal(0)
-        if not size:
-            raise PositionChanged("the position it was to lock is flat now")
-        if size < event.quantity:
-            held_now, lock = (format(q.normalize(), "f") for q in (size, event.quantity))
-            raise PositionChanged(
-                f"the position it was to lock holds {held_now} now, less than the lock's {lock}"
-            )
+        if not found:  # its firing is over (cancelled, withdrawn): nothing is to be sent
+            raise PositionChanged(f"trigger {event.trigger_id} no longer waits on this order")
+        if found[0]["unsendable"] is not None:
+            raise PositionChanged(found[0]["unsendable"])
 
     def _worst_price(self, price: Decimal | None, side: Side) -> Decimal | None:
         """The price the trigger fired at, moved by the slippage against the order (the

@@ -15,11 +15,18 @@ def trigger_rows(
     rows = []
     for (v, a), detectors in sorted(reconciler.detectors_by_account.items()):
         if (venue is None or v == venue) and (account is None or a == account):
-            rows += [trigger_row(v, a, t) for t in detectors.triggers.triggers.values()]
+            book, triggers = reconciler.book(v, a), detectors.triggers
+            rows += [
+                trigger_row(v, a, t, triggers.unsendable(book, t))
+                for t in triggers.triggers.values()
+            ]
     return rows
 
 
-def trigger_row(venue: str, account: str, trigger: Trigger) -> dict[str, Any]:
+def trigger_row(
+    venue: str, account: str, trigger: Trigger, unsendable: str | None
+) -> dict[str, Any]:
+    """``unsendable``: why its firing's order can no longer go as decided (TriggerDetector)."""
     spec, firing = trigger.spec, trigger.firing
     return {
         "venue": venue,
@@ -43,6 +50,7 @@ def trigger_row(venue: str, account: str, trigger: Trigger) -> dict[str, Any]:
         "fired_price": _text(firing.price) if firing else None,
         "decision_id": firing.decision.decision_id if firing else None,
         "quantity": str(firing.decision.quantity) if firing else None,
+        "unsendable": unsendable,
         "created_at": trigger.created_at,
         "operator": trigger.operator,
     }

@@ -243,6 +243,28 @@ def test_a_lock_larger_than_what_its_position_holds_now_is_not_sent(tmp_path: Pa
         assert (step.placed, step.refused, venue.asked) == (0, 1, [])
         (failed,) = [e for _, e in journal.all_events() if e.type == "TRIGGER_FAILED"]
         assert failed.reason == (  # type: ignore[union-attr]
-            "the executor did not send the order (position changed): the position it was to "
-            "lock holds 0.5 now, less than the lock's 1"
+            "the executor did not send the order (position changed): the position holds 0.5 "
+            "now, less than the 1.0 its firings' orders and the opposite leg would lock"
+        )
+
+
+def test_a_lock_whose_other_leg_the_bot_grew_while_its_order_waited_is_not_sent(
+    tmp_path: Path,
+) -> None:
+    """A walkthrough's: the long of 2 fires a lock of 1; before an executor runs, the bot's
+    own sell opens the short leg to 1.5. Sent, the lock made the account net short 0.5. Not
+    sent: the executor applies the rule a confirm applies, the other leg counted."""
+    with Journal.open(str(tmp_path / "journal.db")) as journal:
+        ingest(
+            journal, position(T0, "Buy", 2, idx=1), add(T0 + 1, action="lock", auto_execute=True)
+        )
+        ingest(journal, price(T0 + 2, "110"))
+        ingest(journal, position(T0 + 3, "Sell", "1.5", idx=2))
+        venue = Venue()
+        step = Executor(journal, "bybit", "main", venue, clock=lambda: T0 + 4).step()
+        assert (step.placed, step.refused, venue.asked) == (0, 1, [])
+        (failed,) = [e for _, e in journal.all_events() if e.type == "TRIGGER_FAILED"]
+        assert failed.reason == (  # type: ignore[union-attr]
+            "the executor did not send the order (position changed): the position holds 2 "
+            "now, less than the 2.5 its firings' orders and the opposite leg would lock"
         )

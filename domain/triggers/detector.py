@@ -238,7 +238,7 @@ class TriggerDetector(Detector):
             raise Refused(f"trigger {trigger.trigger_id} is already {firing.stage.value}")
         # The position may have moved since it fired: what was decided then is sent only if
         # the exchange still holds enough of it.
-        problem = self._position_gone(book, trigger) or self._outgrown(book, trigger)
+        problem = self.unsendable(book, trigger)
         if problem is not None:
             decision_id = firing.decision.decision_id
             return self.advance(
@@ -246,6 +246,15 @@ class TriggerDetector(Detector):
             )
         firing.stage = Stage.REQUESTED
         return [_requested(trigger, firing, cause, event.operator)]
+
+    def unsendable(self, book: AccountBook, trigger: Trigger) -> str | None:
+        """Why the order of ``trigger``'s firing can no longer go as decided: its position
+        is flat or turned, or holds less than its firings' orders (and, for a lock, the
+        opposite leg) take; None when it can, or nothing is in flight. Asked at a confirm, and
+        by the executor just before it sends (the views carry it)."""
+        if trigger.firing is None or not in_flight(trigger.firing.stage):
+            return None
+        return self._position_gone(book, trigger) or self._outgrown(book, trigger)
 
     def _position_gone(self, book: AccountBook, trigger: Trigger) -> str | None:
         """Why the position a firing was decided on is no longer there to act on (None: it
