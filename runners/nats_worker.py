@@ -120,6 +120,7 @@ class NatsWorker:
         self._counted = False
         self._fetchers: dict[str, asyncio.Task[None]] = {}
         self._accounts: dict[str, tuple[str, str]] = {}
+        self._foreign: set[str] = set()  # subjects not trueup's, told of once each
 
     # --- the journal's thread -----------------------------------------------------------
 
@@ -262,7 +263,9 @@ class NatsWorker:
         try:
             return self.subjects.account_of(subject)
         except NotAToken:
-            log.warning("ignoring inputs on %s: not a subject trueup publishes", subject)
+            if subject not in self._foreign:  # asked every round: said once
+                self._foreign.add(subject)
+                log.warning("ignoring inputs on %s: not a subject trueup publishes", subject)
             return None
 
     @staticmethod
@@ -286,7 +289,9 @@ class NatsWorker:
     async def _start_fetching(self, js: JetStreamContext, subject: str) -> None:
         try:
             inputs = await AccountInputs.take(js, self.subjects, subject)
-        except (nats.errors.Error, TimeoutError, OSError) as error:
+        except Exception as error:  # the next round tries again
+            # Not only the server's errors: nats-py fails on a consumer listed as null (one
+            # another worker deletes meanwhile, on a nats-server before 2.10).
             log.warning("cannot consume %s yet: %r", subject, error)
             return
         self._fetchers[subject] = asyncio.create_task(self._fetch(inputs))

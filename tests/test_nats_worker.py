@@ -13,10 +13,12 @@ import sys
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
+from typing import cast
 
 import nats
 import orjson
 import pytest
+from nats.js import JetStreamContext
 
 from tests.live_harness import wait_for
 from tests.nats_inputs import (
@@ -30,7 +32,7 @@ from tests.nats_inputs import (
 )
 from tests.nats_streams import stored
 from tests.test_nats_can_open import FRESH_AT
-from trueup.adapters.nats.consumers import consumers_of
+from trueup.adapters.nats.consumers import AccountInputs, consumers_of
 from trueup.adapters.nats.outbox import start_outbox
 from trueup.adapters.nats.subjects import Subjects
 from trueup.adapters.store import codec
@@ -39,6 +41,7 @@ from trueup.application.service import TrueupService
 from trueup.client.nats import can_open_over_nats
 from trueup.domain.events import InputRejected
 from trueup.projections.partitions import partition_of
+from trueup.runners.nats_worker import NatsWorker
 
 TRUEUP = [sys.executable, "-m", "trueup.runners.cli"]
 # Accounts in four different partitions, one of them a name that is no subject token.
@@ -288,3 +291,24 @@ def test_a_worker_answers_can_open_over_nats_as_the_cli_does_from_the_journal_it
         assert (asked["allowed"], asked["reasons"]) == (verdict["allowed"], verdict["reasons"])
         assert told.returncode == (0 if verdict["allowed"] else 1)
     workers[0].stop()
+
+
+def test_a_worker_that_cannot_take_an_account_yet_says_so_and_tries_again_next_round(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A walkthrough's: two workers starting together on nats-server 2.9, one listing an
+    account's consumers while the other deletes one, and nats-py failing on the entry the
+    server left null (an AttributeError, not a NATS error): the worker died with a traceback."""
+
+    async def listed_while_deleted(*_: object) -> AccountInputs:
+        raise AttributeError("'NoneType' object has no attribute 'get'")
+
+    monkeypatch.setattr(AccountInputs, "take", listed_while_deleted)
+    subjects = Subjects("walkrace")
+    subject = subjects.inputs("bybit", "main")
+    with Journal.open(str(tmp_path / "journal.db")) as journal:
+        worker = NatsWorker(journal, "nats://127.0.0.1:1", subjects)
+        with caplog.at_level("WARNING", logger="trueup"):
+            asyncio.run(worker._start_fetching(cast("JetStreamContext", None), subject))
+    assert subject not in worker._fetchers  # left to the next round
+    assert f"cannot consume {subject} yet" in caplog.text
