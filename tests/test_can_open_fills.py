@@ -247,3 +247,19 @@ def test_positions_lists_a_position_trueup_s_fills_opened_as_held_until_a_report
     [row] = service.positions(venue="bybit", account="main", symbol="BTCUSDT")
     assert row["exchange_qty"] == "0.1"
     assert not any(f.startswith("UNREPORTED") for f in row["findings"])  # the venue's word now
+
+
+def test_before_any_list_positions_summary_and_can_open_all_hold_what_trueup_s_fills_opened(
+    journal: Journal,
+) -> None:
+    """No list of the venue's taken yet: no word against the fills, so every answer takes
+    the position as held (a walkthrough found a flat, clean row beside summary's count)."""
+    service = TrueupService(journal, clock=lambda: ASKED)
+    mode = line(intent(T0, kind="account_mode", mode="LIVE"))
+    service.ingest([[mode, line(fill("e-1", "Buy", "0.1"))]])
+
+    [row] = service.positions(venue="bybit", account="main", symbol="BTCUSDT")
+    assert [f.split(":")[0] for f in row["findings"]] == ["UNREPORTED LONG 0.1"]
+    assert service.summary(venue="bybit", account="main").unreported == 1
+    reasons = service.can_open("bybit", "main", "BTCUSDT").reasons
+    assert any(r.startswith("trueup's fills opened LONG 0.1 BTCUSDT") for r in reasons)

@@ -98,8 +98,8 @@ def symbol_facts(
 
 def unreported_fills(book: AccountBook, key: PositionKey) -> FilledFacts | None:
     """The position trueup's fills opened on ``key`` that no report of the venue has named
-    since, taken as held; only where a list of the venue's could name the key: Bybit's spot
-    has no positions, so its buys open none."""
+    since, taken as held; only where a list of the venue's could name the key (Bybit's spot
+    has no positions, so its buys open none), or none was taken yet."""
     ledger = book.pnl.keys.get(key)
     if ledger is None or ledger.open is None:
         return None
@@ -109,7 +109,8 @@ def unreported_fills(book: AccountBook, key: PositionKey) -> FilledFacts | None:
     life = unreported(ledger, held, received)
     if life is None:
         return None
-    if not any(v.coverage.covers(key.category, key.symbol) for v in book.vouched.values()):
+    vouched = book.vouched.values()
+    if vouched and not any(v.coverage.covers(key.category, key.symbol) for v in vouched):
         return None
     return FilledFacts(life.side, life.size, life.opened_at)
 
