@@ -503,6 +503,8 @@ def test_hyperliquid_closed_pnl_funding_and_the_mark_of_its_position_value() -> 
         # A quotient that ends, off the grid all the same: over a size of 4 or 0.5.
         ("4", "25", "100.01", "25.002"),
         ("0.5", "100000", "50123.45", "100247"),
+        # On the grid, a whole quotient: 6.100E+4 as a division writes it, 61000 as people do.
+        ("0.05", "60000", "3050.0", "61000"),
     ],
 )
 def test_hyperliquids_mark_is_its_position_value_over_its_size_on_the_venues_price_grid(
@@ -524,7 +526,7 @@ def test_hyperliquids_mark_is_its_position_value_over_its_size_on_the_venues_pri
     ledger = reconciler.book("hyperliquid", HL_USER).pnl.key(
         PositionKey("hyperliquid", HL_USER, "perp", "ETH", 0)
     )
-    assert ledger.mark == Decimal(mark)
+    assert str(ledger.mark) == mark
     assert ledger.unrealised() == (Decimal(mark) - Decimal(entry)) * Decimal(szi)
 
 

@@ -126,7 +126,12 @@ def _mark(position: Payload, size: Decimal) -> Decimal | None:
     mark = value / size
     places = max(0, PRICE_FIGURES - (mark.adjusted() + 1))
     on_grid = mark.quantize(Decimal(1).scaleb(-places))
-    return mark if on_grid == mark else on_grid  # on it already: as the venue wrote it
+    if on_grid != mark:
+        return on_grid
+    # On it already: as the venue wrote it, but a whole one in plain digits (3050.0 / 0.05
+    # is 6.100E+4, which no decimal parser of a bot's need read).
+    exponent = mark.as_tuple().exponent
+    return on_grid if isinstance(exponent, int) and exponent > 0 else mark
 
 
 def order_status(status: str, filled: Decimal, where: str) -> OrderStatus:
