@@ -206,17 +206,40 @@ def test_a_placement_report_s_opens_is_bounded_like_every_id(opens: Any, fault: 
     assert (placed.opens.position_id, placed.opens.side) == (LEG_ID, PositionSide.SHORT)
 
 
-def test_a_lock_whose_position_was_closed_while_its_order_waited_is_not_sent(
-    tmp_path: Path,
+# What moved while a lock of 1 (half a long of 2 on leg 1, auto) waited for an executor:
+# each a walkthrough's, in which the lock was sent and left a naked position the other way.
+MOVED_WHILE_WAITING = {
+    "the long closed by hand": (
+        position(T0 + 3, "", 0, idx=1),
+        "the position it was to lock is flat now",
+    ),
+    "the long cut to 0.5": (
+        position(T0 + 3, "Buy", "0.5", idx=1),
+        "the position holds 0.5 now, less than the 1.0 its firings' orders and the opposite "
+        "leg would lock",
+    ),
+    # The bot's own sell opened the other leg: 1 more locked would make the account net short.
+    "the other leg grown by the bot": (
+        position(T0 + 3, "Sell", "1.5", idx=2),
+        "the position holds 2 now, less than the 2.5 its firings' orders and the opposite leg "
+        "would lock",
+    ),
+}
+
+
+@pytest.mark.parametrize("moved", MOVED_WHILE_WAITING)
+def test_a_lock_whose_position_moved_while_its_order_waited_is_not_sent(
+    tmp_path: Path, moved: str
 ) -> None:
-    """The long the lock was to hedge is closed by hand before an executor runs: sent, the
-    lock's sell opened a naked short of 1 (a walkthrough). Not sent now: the firing fails."""
+    """The executor applies the rule a confirm applies, just before it sends: not sent, the
+    request is refused `position changed` and the firing fails, saying why."""
+    report_of_move, why = MOVED_WHILE_WAITING[moved]
     with Journal.open(str(tmp_path / "journal.db")) as journal:
         ingest(
             journal, position(T0, "Buy", 2, idx=1), add(T0 + 1, action="lock", auto_execute=True)
         )
         ingest(journal, price(T0 + 2, "110"))
-        ingest(journal, position(T0 + 3, "", 0, idx=1))
+        ingest(journal, report_of_move)
         venue = Venue()
         step = Executor(journal, "bybit", "main", venue, clock=lambda: T0 + 4).step()
         assert (step.placed, step.refused, venue.asked) == (0, 1, [])
@@ -224,47 +247,5 @@ def test_a_lock_whose_position_was_closed_while_its_order_waited_is_not_sent(
         assert report.refusal is RefusalKind.POSITION_CHANGED
         (failed,) = [e for _, e in journal.all_events() if e.type == "TRIGGER_FAILED"]
         assert failed.reason == (  # type: ignore[union-attr]
-            "the executor did not send the order (position changed): the position it was to lock "
-            "is flat now"
-        )
-
-
-def test_a_lock_larger_than_what_its_position_holds_now_is_not_sent(tmp_path: Path) -> None:
-    """The long of 2 is cut by hand to 0.5 while the lock of 1 waits: sent, it hedged 0.5
-    and left a naked short of 0.5 (a walkthrough). Not sent: the firing fails, saying so."""
-    with Journal.open(str(tmp_path / "journal.db")) as journal:
-        ingest(
-            journal, position(T0, "Buy", 2, idx=1), add(T0 + 1, action="lock", auto_execute=True)
-        )
-        ingest(journal, price(T0 + 2, "110"))
-        ingest(journal, position(T0 + 3, "Buy", "0.5", idx=1))
-        venue = Venue()
-        step = Executor(journal, "bybit", "main", venue, clock=lambda: T0 + 4).step()
-        assert (step.placed, step.refused, venue.asked) == (0, 1, [])
-        (failed,) = [e for _, e in journal.all_events() if e.type == "TRIGGER_FAILED"]
-        assert failed.reason == (  # type: ignore[union-attr]
-            "the executor did not send the order (position changed): the position holds 0.5 "
-            "now, less than the 1.0 its firings' orders and the opposite leg would lock"
-        )
-
-
-def test_a_lock_whose_other_leg_the_bot_grew_while_its_order_waited_is_not_sent(
-    tmp_path: Path,
-) -> None:
-    """A walkthrough's: the long of 2 fires a lock of 1; before an executor runs, the bot's
-    own sell opens the short leg to 1.5. Sent, the lock made the account net short 0.5. Not
-    sent: the executor applies the rule a confirm applies, the other leg counted."""
-    with Journal.open(str(tmp_path / "journal.db")) as journal:
-        ingest(
-            journal, position(T0, "Buy", 2, idx=1), add(T0 + 1, action="lock", auto_execute=True)
-        )
-        ingest(journal, price(T0 + 2, "110"))
-        ingest(journal, position(T0 + 3, "Sell", "1.5", idx=2))
-        venue = Venue()
-        step = Executor(journal, "bybit", "main", venue, clock=lambda: T0 + 4).step()
-        assert (step.placed, step.refused, venue.asked) == (0, 1, [])
-        (failed,) = [e for _, e in journal.all_events() if e.type == "TRIGGER_FAILED"]
-        assert failed.reason == (  # type: ignore[union-attr]
-            "the executor did not send the order (position changed): the position holds 2 "
-            "now, less than the 2.5 its firings' orders and the opposite leg would lock"
+            f"the executor did not send the order (position changed): {why}"
         )
