@@ -4,13 +4,15 @@ without JetStream is named as such, in one line."""
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import nats
 import pytest
+from nats.aio.client import Client, ServerVersion
 from nats.js import JetStreamContext
 
 from tests.nats_streams import stored
+from trueup.adapters.nats.connection import require_jetstream
 from trueup.adapters.nats.streams import DEDUP_WINDOW_S, MSG_ID, StreamTaken, ensure_streams
 from trueup.adapters.nats.subjects import Subjects
 from trueup.runners.cli import main
@@ -143,3 +145,29 @@ def test_a_tail_filter_that_could_match_nothing_is_refused(
     # Refused before any server is asked: waiting on it would print nothing, for ever.
     assert main(["tail", "--nats", "nats://127.0.0.1:1", option, value]) == 2
     assert told in capsys.readouterr().err
+
+
+def test_a_server_older_than_trueup_is_built_for_is_warned_of_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """nats-server 2.9 (Debian's) works, but lists a consumer being deleted as null, which
+    nats-py cannot read (a walkthrough's crash): the operator is told, once."""
+
+    class JetStream:
+        async def account_info(self) -> None:
+            return None
+
+    class OldServer:  # what nats-py's client says of the server it is connected to
+        connected_server_version = ServerVersion("2.9.10")
+
+        def jetstream(self) -> JetStream:
+            return JetStream()
+
+    client = cast("Client", OldServer())
+    with caplog.at_level("WARNING", logger="trueup.nats"):
+        for _ in range(2):
+            asyncio.run(require_jetstream(client, "nats://127.0.0.1:4299"))
+    assert [r.getMessage() for r in caplog.records] == [
+        "the NATS server at nats://127.0.0.1:4299 is nats-server 2.9: trueup is built for "
+        "2.10 or later (docs/nats.md)"
+    ]

@@ -15,6 +15,12 @@ CONNECT_TIMEOUT_S = 2.0
 RECONNECT_WAIT_S = 0.5
 
 
+# The oldest nats-server trueup is built for (docs/nats.md): an older one lists a consumer
+# another worker is deleting as null, which nats-py cannot read.
+NEEDED_SERVER = (2, 10)
+_told_old: set[str] = set()  # servers already warned of, by URL: once per process
+
+
 class NoJetStream(Exception):
     """The NATS server answers, but without JetStream."""
 
@@ -100,6 +106,24 @@ async def require_jetstream(client: Client, url: str) -> None:
         ) from None
     except APIError as error:
         raise NoJetStream(f"JetStream at {shown(url)} refuses this account: {error}") from None
+    _warn_if_old(client, url)
+
+
+def _warn_if_old(client: Client, url: str) -> None:
+    """A warning, once, for a server older than trueup is built for: it works, but not
+    every race between workers is handled by it as by a newer one."""
+    version = client.connected_server_version
+    found = (version.major or 0, version.minor or 0)
+    if found == (0, 0) or found >= NEEDED_SERVER or url in _told_old:
+        return  # unknown, or new enough, or said already
+    _told_old.add(url)
+    log.warning(
+        "the NATS server at %s is nats-server %d.%d: trueup is built for %d.%d or later "
+        "(docs/nats.md)",
+        shown(url),
+        *found,
+        *NEEDED_SERVER,
+    )
 
 
 def probe(url: str) -> None:
