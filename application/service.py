@@ -126,8 +126,10 @@ class TrueupService:
 
         def run_detectors(appended: Appended | None) -> None:
             nonlocal last_stored
-            if appended is not None and appended.inputs:
-                last_stored = max(last_stored, appended.inputs[-1][0])  # in order
+            if appended is not None:
+                # Not appended.inputs[-1]: on PostgreSQL a batch's transactions need not
+                # make one span (another writer's between them), and then it names none.
+                last_stored = max(last_stored, appended.last_input)
             if projection is not None:
                 emitted.update(e.type for e in projection.catch_up(appended))
 

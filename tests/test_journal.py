@@ -648,3 +648,28 @@ def test_an_appends_rows_are_stored_byte_for_byte_at_positions_in_their_order(
         ] == [(r.originator_id, r.originator_version, r.topic, r.state) for r in rows]
         read = owner_table.owner_reader(journal.recorder)
         assert read([key for key, _, _ in owners]) == sorted((k, v) for k, _, v in owners)
+
+
+def test_an_append_another_writer_cut_in_two_still_says_where_its_last_input_went(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL a large batch goes in several transactions, and another writer's (a
+    detector process recording) may come between them: no unbroken span then, but the last
+    input's position is what an ingest waits for the projection to reach. Taken from the
+    first span alone, the wait ended early and the ingest printed too few emitted events."""
+    monkeypatch.setattr(Journal, "transaction_bytes", property(lambda _: 1))  # one each
+    with Journal.open(store_url) as journal, Journal.open(store_url) as other:
+        append_chunk = journal._append_chunk
+
+        def cut_in(*args: Any) -> Any:
+            done = append_chunk(*args)
+            other.append(positions(1, first=START + 50_000, account="other"))
+            return done
+
+        monkeypatch.setattr(journal, "_append_chunk", cut_in)
+        batch = positions(3)
+        appended = journal.append(batch)
+
+        assert (appended.stored, appended.inputs) == (3, ())  # no one span
+        where = {e.input_id: p for p, e in journal.all_events() if isinstance(e, InputEvent)}
+        assert appended.last_input == where[batch[-1].input_id]

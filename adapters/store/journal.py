@@ -120,6 +120,9 @@ class Appended:
     span: tuple[int, int] | None = field(default=None, compare=False)
     # Inputs not stored because another input had carried out their decision first.
     taken: tuple[tuple[InputEvent, Decided], ...] = ()
+    # The position of the last input stored (0: none), whether or not the append's
+    # transactions made one span: what a wait for the projection to process them waits for.
+    last_input: int = field(default=0, compare=False)
 
 
 class InputRow(NamedTuple):
@@ -288,24 +291,26 @@ class Journal:
         for event in events:
             first.setdefault(event.input_id, event)
         unique = list(first.values())
-        stored = 0
+        stored = last_input = 0
         spans: list[_Span | None] = []
         taken: list[tuple[InputEvent, Decided]] = []
         for chunk in _chunks(unique, self.transaction_bytes):
-            count, span = self._append_chunk(chunk, decisions, taken)
+            count, span, last = self._append_chunk(chunk, decisions, taken)
             stored += count
             spans.append(span)
+            last_input = max(last_input, last)
         found = _appended(stored, len(events) - stored - len(taken), spans)
-        return replace(found, taken=tuple(taken)) if taken else found
+        return replace(found, taken=tuple(taken), last_input=last_input)
 
     def _append_chunk(
         self,
         events: list[InputEvent],
         decisions: Mapping[str, Decision],
         taken: list[tuple[InputEvent, Decided]],
-    ) -> tuple[int, "_Span | None"]:
-        """Store inputs in one transaction; returns how many were new, and where they went.
-        Those whose decision another input carried out go to ``taken``."""
+    ) -> tuple[int, "_Span | None", int]:
+        """Store inputs in one transaction; returns how many were new, where they went, and
+        the last one's position (0: none). Those whose decision another input carried out go
+        to ``taken``."""
         if self._timed_markers is None:
             keys = self._retrying(lambda: marker_keys(self.recorder))
             self._timed_markers = keys == TIMED_MARKERS
@@ -331,10 +336,13 @@ class Journal:
                 if attempt:
                     time.sleep(random.uniform(0, 0.002 * 2 ** min(attempt - 1, 7)))
                 continue
-            return len(pending), _span(ids, pending)
+            # The recorders give the rows' positions in their order: a marker, then its
+            # input, for each, then the index rows.
+            last = ids[2 * len(pending) - 1] if ids else 0
+            return len(pending), _span(ids, pending), last
         if pending:
             raise StoreError("could not append: the journal's streams keep moving under us")
-        return 0, None
+        return 0, None, 0
 
     def _insert(
         self, events: list[InputEvent], decisions: Mapping[str, Decision]
