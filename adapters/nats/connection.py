@@ -15,8 +15,8 @@ CONNECT_TIMEOUT_S = 2.0
 RECONNECT_WAIT_S = 0.5
 
 
-# The oldest nats-server trueup is built for (docs/nats.md): an older one lists a consumer
-# another worker is deleting as null, which nats-py cannot read.
+# The oldest nats-server trueup is built for (docs/nats.md): on 2.9 a walkthrough saw a
+# consumer another worker was deleting listed as null, which nats-py cannot read.
 NEEDED_SERVER = (2, 10)
 _told_old: set[str] = set()  # servers already warned of, by URL: once per process
 
