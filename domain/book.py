@@ -86,7 +86,6 @@ _KEPT = (
     "account",
     "cancel_requested",
     "clock",
-    "complete_snapshot_at",
     "exchange_seen_at",
     "fold_faults",
     "forgotten",
@@ -179,8 +178,8 @@ class AccountBook:
         self.exchange_seen_at: int | None = None
         # Whether its exchange or its trading system has said anything of it (OWN_INPUTS).
         self.heard_from = False
-        self.complete_snapshot_at: int | None = None
-        # Each scope's newest complete snapshot: what can-open may vouch for, and how freshly.
+        # Each scope's complete snapshot stored last: what can-open may vouch for, and how
+        # freshly.
         self.vouched: dict[Scope, Vouched] = {}
         self.reconnected: tuple[int, str] | None = None
         # The feed's stream found dead, and why, until it reconnects.
@@ -432,6 +431,11 @@ class AccountBook:
         if self.wallet.apply(report, at):
             self.touched.update(self.held_keys())
 
+    @property
+    def complete_snapshot_at(self) -> int | None:
+        """The instant of the latest complete snapshot of any scope (Vouched); None: none."""
+        return max((v.at for v in self.vouched.values()), default=None)
+
     def held_keys(self) -> list[PositionKey]:
         """The keys the exchange holds a position on, by its last word."""
         return [key for key, p in self.positions.items() if p.exchange_qty != 0]
@@ -454,7 +458,6 @@ class AccountBook:
             covers = coverage.covers
             self.touched.update(k for k in self.pnl.keys if covers(k.category, k.symbol))
         self.vouched[scope] = Vouched(coverage, started)
-        self.complete_snapshot_at = max(v.at for v in self.vouched.values())
         due = self.resync_due
         if due is not None and all(v.at >= due[0] for v in self.vouched.values()):
             self.resync_due = None
